@@ -1,0 +1,36 @@
+"""Argument checks shared by the detection API: clear errors instead of silent copies."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_array(x, name: str, dtype, ndim: int) -> np.ndarray:
+    """`x` as a C-contiguous ndarray of `dtype` and `ndim` dimensions, or TypeError/ValueError.
+
+    Contiguity is fixed by a copy (harmless); a wrong dtype is an error because converting
+    dB to linear power or codes to power silently is the mistake this guards against.
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, not {type(x).__name__}")
+    if x.dtype != np.dtype(dtype):
+        raise TypeError(f"{name} must have dtype {np.dtype(dtype).name}, not {x.dtype.name}")
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, not {x.ndim}-D with shape {x.shape}")
+    return np.ascontiguousarray(x)
+
+
+def check_power(power) -> np.ndarray:
+    """Sweeps of linear power: float32, shape (n_sweeps, n_bins)."""
+    return check_array(power, "power", np.float32, 2)
+
+
+def out_buffer(out, shape, dtype, name: str = "out") -> np.ndarray:
+    """A preallocated output buffer, checked, or a new one when `out` is None."""
+    if out is None:
+        return np.empty(shape, dtype)
+    if not (isinstance(out, np.ndarray) and out.flags.c_contiguous):
+        raise ValueError(f"{name} must be a C-contiguous numpy array")
+    out = check_array(out, name, dtype, len(shape))
+    if out.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
+    return out

@@ -1,0 +1,194 @@
+"""CFAR detection over linear power: design from a false-alarm probability, and the kernels.
+
+Theory (Richards, Fundamentals of Radar Signal Processing, 6.5.3 and 6.5.6): square-law detector,
+exponential noise of unknown mean, N training cells. With the threshold alpha times
+
+- CA, the mean of the N cells:       Pfa = (1 + alpha/N)^-N
+- GO/SO, the larger/smaller of the means of the two halves (n = N/2 cells each), b = alpha/n:
+  SO: Pfa = 2 sum_{j=0}^{n-1} C(n-1+j, j) (2+b)^-(n+j);   GO: Pfa = 2 (1+b)^-n - Pfa_SO
+  (the two add up to 2 E[exp(-b S)] with S ~ Gamma(n, 1): each half's own CA law)
+- OS, the k-th smallest of the N:    Pfa = prod_{i=0}^{k-1} (N-i) / (N-i+alpha)
+
+Every Pfa(alpha) is E[exp(-alpha Z)] for a noise statistic Z, so a Swerling-1 target of mean
+SNR s (an exponential cell of mean 1+s) has Pd = Pfa(alpha / (1+s)).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import comb, exp, log
+
+import numpy as np
+
+from straja import _cfar
+from straja.detect._arrays import check_power, out_buffer
+
+KINDS = ("ca", "go", "so", "os")
+
+
+def pfa_ca(alpha: float, n: int) -> float:
+    return (1.0 + alpha / n) ** -n
+
+
+def pfa_so(alpha: float, n: int) -> float:
+    """SO-CFAR with n = N/2 cells per half, threshold alpha x min(half means)."""
+    half = n // 2
+    b = alpha / half
+    return 2.0 * sum(comb(half - 1 + j, j) * (2.0 + b) ** -(half + j) for j in range(half))
+
+
+def pfa_go(alpha: float, n: int) -> float:
+    half = n // 2
+    return 2.0 * (1.0 + alpha / half) ** -half - pfa_so(alpha, n)
+
+
+def pfa_os(alpha: float, n: int, k: int) -> float:
+    return exp(sum(log(n - i) - log(n - i + alpha) for i in range(k)))
+
+
+def pfa(kind: str, alpha: float, n: int, k: int | None = None) -> float:
+    """Design false-alarm probability of `kind` with N = n training cells and factor alpha."""
+    if kind == "ca":
+        return pfa_ca(alpha, n)
+    if kind == "go":
+        return pfa_go(alpha, n)
+    if kind == "so":
+        return pfa_so(alpha, n)
+    if kind == "os":
+        return pfa_os(alpha, n, k if k is not None else default_k(n))
+    raise ValueError(f"unknown CFAR kind {kind!r}; one of {KINDS}")
+
+
+def pd_swerling1(kind: str, snr: float, alpha: float, n: int, k: int | None = None) -> float:
+    """Detection probability of a Swerling-1 target of mean SNR `snr` (linear)."""
+    return pfa(kind, alpha / (1.0 + snr), n, k)
+
+
+def default_k(n: int) -> int:
+    """OS rank: about 3N/4, Richards' usual choice (robust to up to N/4 interferers)."""
+    return max(1, min(n, round(0.75 * n)))
+
+
+def alpha_for_pfa(kind: str, target: float, n: int, k: int | None = None) -> float:
+    """Threshold factor giving Pfa = target (Pfa falls monotonically with alpha: bisection)."""
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"pfa must be in (0, 1), not {target}")
+    if kind in ("go", "so") and (n < 2 or n % 2):
+        raise ValueError(f"{kind.upper()}-CFAR needs an even number of training cells, not {n}")
+    if kind == "ca":  # closed form
+        return n * (target ** (-1.0 / n) - 1.0)
+    lo, hi = 0.0, 1.0
+    while pfa(kind, hi, n, k) > target:
+        hi *= 2.0
+        if hi > 1e300:
+            raise ValueError(f"pfa {target} is out of reach for {kind} with N={n}, k={k}")
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if pfa(kind, mid, n, k) > target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-13 * hi:
+            break
+    return hi
+
+
+@dataclass(frozen=True)
+class CFARDesign:
+    """A CFAR set up for one false-alarm probability.
+
+    kind: "ca", "go", "so" or "os". n_train: training cells per side across frequency, or
+    training sweeps across time. n_full: training cells of an uncut window (2 n_train across
+    frequency, n_train across time). k: OS rank for the uncut window. The tables are indexed by
+    the number m of training cells that exist (cut windows at edges / stream start).
+    """
+
+    kind: str
+    pfa: float
+    n_train: int
+    n_guard: int
+    n_full: int
+    k: int
+    alpha: float
+    scale_ca: np.ndarray
+    scale_2: float
+    alpha_os: np.ndarray
+    k_os: np.ndarray
+
+    @property
+    def kind_code(self) -> int:
+        return KINDS.index(self.kind)
+
+
+def design(kind: str, pfa: float, n_train: int, n_guard: int = 0, k: int | None = None,
+           axis: str = "freq") -> CFARDesign:
+    """Build the threshold tables for `kind` at false-alarm probability `pfa`.
+
+    axis "freq": n_train and n_guard per side of the cell; "time": n_train earlier sweeps
+    after n_guard guard sweeps. k (OS only): rank in the uncut window, default 3N/4.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown CFAR kind {kind!r}; one of {KINDS}")
+    if axis not in ("freq", "time"):
+        raise ValueError(f"axis must be 'freq' or 'time', not {axis!r}")
+    if n_train < 1 or n_guard < 0:
+        raise ValueError("need n_train >= 1 and n_guard >= 0")
+    n_full = 2 * n_train if axis == "freq" else n_train
+    k = default_k(n_full) if k is None else int(k)
+    if kind == "os" and not 1 <= k <= n_full:
+        raise ValueError(f"OS rank k={k} must be in 1..{n_full}")
+    scale_ca = np.full(n_full + 1, np.inf)
+    alpha_os = np.full(n_full + 1, np.inf)
+    k_os = np.ones(n_full + 1, np.intp)
+    for m in range(1, n_full + 1):
+        scale_ca[m] = alpha_for_pfa("ca", pfa, m) / m
+        if kind == "os":
+            k_os[m] = max(1, min(m, round(k * m / n_full)))
+            alpha_os[m] = alpha_for_pfa("os", pfa, m, int(k_os[m]))
+    alpha = alpha_for_pfa(kind, pfa, n_full, k)
+    scale_2 = alpha / (n_full // 2) if kind in ("go", "so") else 0.0
+    return CFARDesign(kind, pfa, n_train, n_guard, n_full, k, alpha, scale_ca, scale_2,
+                      alpha_os, k_os)
+
+
+def _args(d: CFARDesign):
+    return (d.kind_code, d.n_train, d.n_guard, d.scale_ca, d.scale_2, d.alpha_os, d.k_os)
+
+
+def cfar_freq(power, d: CFARDesign, out=None, threshold=None) -> np.ndarray:
+    """Detections (uint8 0/1, shape of `power`) of CFAR across frequency on every sweep.
+
+    power: float32 linear power, (n_sweeps, n_bins). `threshold`, if given, a float32 buffer of
+    the same shape, receives the threshold of every cell.
+    """
+    power = check_power(power)
+    out = out_buffer(out, power.shape, np.uint8)
+    if threshold is not None:
+        threshold = out_buffer(threshold, power.shape, np.float32, "threshold")
+    _cfar.cfar_freq(power, *_args(d), out, threshold)
+    return out
+
+
+class TimeCFAR:
+    """Streaming CFAR across time for one node's sweeps of n_bins channels (see _cfar.TimeCFAR).
+
+    Built from a design with axis="time"; keeps the last n_train + n_guard sweeps between calls.
+    """
+
+    def __init__(self, n_bins: int, d: CFARDesign):
+        self.design = d
+        self._state = _cfar.TimeCFAR(n_bins, *_args(d))
+
+    @property
+    def n_bins(self) -> int:
+        return self._state.n_bins
+
+    def reset(self) -> None:
+        self._state.reset()
+
+    def process(self, power, out=None, threshold=None) -> np.ndarray:
+        power = check_power(power)
+        out = out_buffer(out, power.shape, np.uint8)
+        if threshold is not None:
+            threshold = out_buffer(threshold, power.shape, np.float32, "threshold")
+        self._state.process(power, out, threshold)
+        return out

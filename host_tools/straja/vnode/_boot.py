@@ -1,0 +1,34 @@
+# The virtual board's ROM, run by the MicroPython unix port before its REPL (`micropython -i`).
+# It does what a board's C start-up does: mount the flash at "/", make it the working directory,
+# set a board's sys.path, then run boot.py and, in friendly-REPL mode, main.py, printing an
+# unhandled exception's traceback and going on to the REPL as pyexec does.
+import os
+import sys
+import vfs
+
+vfs.umount("/")
+vfs.mount(vfs.VfsPosix(os.getenv("STRAJA_FLASH")), "/")
+os.chdir("/")
+sys.path[:] = ["", "/lib"]
+
+
+def _run(name):
+    try:
+        os.stat(name)
+    except OSError:
+        return True
+    try:
+        with open(name) as f:
+            source = f.read()
+        exec(compile(source, name, "exec"), globals())
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: B036 - a board prints every exception, Ctrl-C included
+        sys.print_exception(e)
+        return False
+    return True
+
+
+if _run("boot.py") and os.getenv("STRAJA_REPL_MODE") != "raw":
+    _run("main.py")
+del _run, os, sys, vfs

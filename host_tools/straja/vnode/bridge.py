@@ -1,0 +1,282 @@
+"""The virtual node: the real firmware under the MicroPython unix port, seen through a serial port.
+
+A host opens the node's port (a pseudo-terminal slave such as /dev/pts/7) with pyserial, as it would
+open a board's USB CDC port. Behind it, this bridge plays the board's USB-serial hardware:
+
+    host --pyserial--> pty A --bridge--> pty B (controlling tty of micropython, ISIG on) --> firmware
+
+- 0x03 from the host reaches the interpreter through pty B's line discipline, which turns it into
+  SIGINT: the unix port raises KeyboardInterrupt while code runs, and reads it as a plain Ctrl-C byte
+  while its REPL reads a line (it switches its tty to raw mode then), just as a board's USB stack does.
+- When the interpreter exits (Ctrl-D soft reset, `machine.reset()`-style exit code, crash), the
+  bridge starts it again on the same pseudo-terminal, so the host's port never goes away.
+- Output is buffered up to a bound while nobody reads the port, then dropped and counted, as a
+  board's USB CDC drops output with no host attached.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import selectors
+import signal
+import subprocess
+import termios
+import threading
+import time
+import tty
+from pathlib import Path
+
+from ..mp import micropython_command
+
+ROM = Path(__file__).with_name("_boot.py")
+
+# Exit code with which the firmware's unix hardware layer asks for a hard reset.
+RESET_EXIT_CODE = 86
+
+# Reset causes, as in the STATUS frame of docs/protocol.md.
+CAUSE_POWER_ON, CAUSE_HARD, CAUSE_WATCHDOG, CAUSE_SOFT = 0, 1, 2, 3
+
+RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+FRIENDLY_PROMPT = b"\r\n>>> "
+OUTPUT_BOUND = 256 * 1024
+
+
+def _interpreter_tty(fd: int) -> None:
+    """Raw, except that 0x03 raises SIGINT without flushing queued input (NOFLSH)."""
+    tty.setraw(fd)
+    attrs = termios.tcgetattr(fd)
+    attrs[3] |= termios.ISIG | termios.NOFLSH
+    cc = attrs[6]
+    cc[termios.VINTR] = 3
+    for name in ("VQUIT", "VSUSP"):
+        cc[getattr(termios, name)] = 0  # _POSIX_VDISABLE on Linux: only Ctrl-C is special
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+def _die_with_parent() -> None:
+    """In the child: be killed if the process that runs the bridge dies (even by SIGKILL)."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _set_nonblocking(fd: int) -> None:
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
+
+
+class VirtualNode:
+    """One virtual node: run it with start(), find it at `.port`, end it with stop().
+
+    flash_dir plays the node's flash. `env` adds environment variables for the interpreter (the
+    virtual board's socket, its unique id). `heap` is the interpreter's heap, as a board's RAM.
+    """
+
+    def __init__(self, flash_dir, *, env: dict[str, str] | None = None, heap: str = "320K",
+                 name: str = "node"):
+        self.flash_dir = Path(flash_dir).resolve()
+        self.env = dict(env or {})
+        self.heap = heap
+        self.name = name
+        self.port: str | None = None
+        self.boots = 0
+        self.output_dropped = 0
+        self.exit_codes: list[int] = []
+        self._host_master = self._host_slave = -1
+        self._mp_master = -1
+        self._proc: subprocess.Popen | None = None
+        self._pending = bytearray()
+        self._tail = bytearray()  # recent output, to tell which REPL mode the interpreter is in
+        self._swallow_until_prompt = False
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # -- life cycle -------------------------------------------------------------------------
+    def start(self) -> "VirtualNode":
+        self.flash_dir.mkdir(parents=True, exist_ok=True)
+        self._host_master, self._host_slave = os.openpty()
+        tty.setraw(self._host_slave)
+        _set_nonblocking(self._host_master)
+        self.port = os.ttyname(self._host_slave)
+        # The interpreter is spawned by the pump thread: its death signal (below) is tied to the
+        # thread that forked it, and the pump thread lives exactly as long as the node.
+        spawned = threading.Event()
+        self._thread = threading.Thread(target=self._pump, args=(spawned,),
+                                        name=f"vnode-{self.name}", daemon=True)
+        self._thread.start()
+        spawned.wait(timeout=10)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._kill()
+        if self._thread:
+            self._thread.join(timeout=5)
+        for fd in (self._mp_master, self._host_master, self._host_slave):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._mp_master = self._host_master = self._host_slave = -1
+
+    def __enter__(self) -> "VirtualNode":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def power_cut(self) -> None:
+        """Kill the interpreter at once (SIGKILL), as pulling a board's power; it boots again."""
+        with self._lock:
+            if self._proc and self._proc.poll() is None:
+                self._proc.kill()
+
+    # -- the interpreter ------------------------------------------------------------------------
+    def _spawn(self, cause: int, repl_mode: str = "friendly") -> None:
+        master, slave = os.openpty()
+        _interpreter_tty(slave)
+        env = dict(os.environ)
+        env.update(self.env)
+        env.update({
+            "STRAJA_FLASH": str(self.flash_dir),
+            "STRAJA_RESET_CAUSE": str(cause),
+            "STRAJA_REPL_MODE": repl_mode,
+        })
+        env.pop("MICROPYPATH", None)
+
+        def become_session_leader_with_tty():
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            _die_with_parent()
+
+        cmd = [micropython_command(), "-X", f"heapsize={self.heap}", "-i", str(ROM)]
+        proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                cwd=self.flash_dir, preexec_fn=become_session_leader_with_tty,
+                                close_fds=True)
+        os.close(slave)
+        _set_nonblocking(master)
+        with self._lock:
+            old, self._mp_master, self._proc = self._mp_master, master, proc
+        if old >= 0:
+            os.close(old)
+        self.boots += 1
+
+    def _kill(self) -> None:
+        with self._lock:
+            proc = self._proc
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def _restart_after_exit(self, code: int) -> None:
+        """The interpreter ended: boot it again, as the board would."""
+        self.exit_codes.append(code)
+        in_raw_repl = self._tail.rfind(RAW_REPL_BANNER) > self._tail.rfind(b">>> ")
+        if code == 0:
+            cause = CAUSE_SOFT
+            self._to_host(b"MPY: soft reboot\r\n")
+        else:
+            cause = CAUSE_HARD
+        if code == 0 and in_raw_repl:
+            # A soft reset from the raw REPL comes back in the raw REPL, without main.py.
+            self._swallow_until_prompt = True
+            self._spawn(cause, repl_mode="raw")
+        else:
+            self._spawn(cause)
+        self._tail.clear()
+
+    # -- byte pump ----------------------------------------------------------------------------------
+    def _to_host(self, data: bytes) -> None:
+        room = OUTPUT_BOUND - len(self._pending)
+        if len(data) > room:
+            self.output_dropped += len(data) - max(room, 0)
+            data = data[:max(room, 0)]
+        self._pending += data
+        self._flush_to_host()
+
+    def _flush_to_host(self) -> None:
+        while self._pending:
+            try:
+                n = os.write(self._host_master, self._pending)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if e.errno in (errno.EIO, errno.EAGAIN):
+                    return
+                raise
+            del self._pending[:n]
+
+    def _from_interpreter(self, data: bytes) -> None:
+        self._tail += data
+        del self._tail[:-512]
+        if self._swallow_until_prompt:
+            # A raw-REPL soft reset: hide the new interpreter's friendly banner, then enter raw REPL.
+            if self._tail.endswith(b">>> "):
+                self._swallow_until_prompt = False
+                os.write(self._mp_master, b"\x01")
+            return
+        self._to_host(data)
+
+    def _pump(self, spawned: threading.Event) -> None:
+        self._spawn(CAUSE_POWER_ON)
+        spawned.set()
+        sel = selectors.DefaultSelector()
+        registered_master = -1
+        sel.register(self._host_master, selectors.EVENT_READ, "host")
+        while not self._stopping.is_set():
+            if registered_master != self._mp_master:
+                if registered_master >= 0:
+                    try:
+                        sel.unregister(registered_master)
+                    except (KeyError, ValueError):
+                        pass
+                registered_master = self._mp_master
+                sel.register(registered_master, selectors.EVENT_READ, "mp")
+            for key, _ in sel.select(timeout=0.02):
+                try:
+                    data = os.read(key.fd, 65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""  # EIO: the interpreter's side closed (it exited)
+                if key.data == "host":
+                    if data and self._mp_master >= 0:
+                        self._to_interpreter(data)
+                elif data:
+                    self._from_interpreter(data)
+            self._flush_to_host()
+            proc = self._proc
+            if proc is not None and proc.poll() is not None and not self._stopping.is_set():
+                self._drain_interpreter()
+                self._restart_after_exit(proc.returncode)
+
+    def _drain_interpreter(self) -> None:
+        while True:
+            try:
+                data = os.read(self._mp_master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self._from_interpreter(data)
+
+    def _to_interpreter(self, data: bytes) -> None:
+        view = memoryview(data)
+        deadline = time.monotonic() + 2
+        while view:
+            try:
+                n = os.write(self._mp_master, view)
+                view = view[n:]
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return  # the interpreter is not reading: a board's RX buffer overflows too
+                time.sleep(0.001)
+            except OSError:
+                return

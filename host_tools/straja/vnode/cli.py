@@ -1,0 +1,77 @@
+"""`straja sim ...`: run virtual nodes (and, from straja.sim, scene tools)."""
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+import time
+
+from .. import term
+
+DEFAULT_SCENE = "elrs24_150hz_urban"
+
+
+def add_parser(subparsers) -> None:
+    sim = subparsers.add_parser("sim", help="virtual nodes and RF scenes",
+                                description="Run virtual nodes (the real firmware under the "
+                                "MicroPython unix port) watching a simulated RF scene.")
+    sim_sub = sim.add_subparsers(dest="sim_command", metavar="SIMCOMMAND", required=True)
+    p = sim_sub.add_parser("node", help="start virtual nodes and print their serial ports",
+                           description="Start virtual nodes, print one line per node with its "
+                           "serial port, and run until interrupted (Ctrl-C); every child process "
+                           "is stopped on exit.")
+    p.add_argument("--count", type=int, default=1, help="number of nodes (default 1; with "
+                   "--scene, at most the scene's node count)")
+    p.add_argument("--scene", help=f"scene file or catalogue name (default: {DEFAULT_SCENE})")
+    p.add_argument("--workdir", help="keep the nodes' flash folders here (default: temporary)")
+    p.add_argument("--json", action="store_true", help="print the node list as one JSON object")
+    p.set_defaults(func=run_nodes)
+    try:
+        scene_cli = importlib.import_module("straja.sim.cli")
+    except ImportError:
+        return
+    scene_cli.add_parser(sim_sub)
+
+
+def start_fleet(count: int, scene_name: str | None, workdir=None):
+    """The fleet for `count` nodes of a scene (file path or catalogue name)."""
+    from ..sim.scene import load_scene
+    from .fleet import Fleet, NodeSpec
+
+    scene = load_scene(scene_name or DEFAULT_SCENE)
+    nodes = scene.nodes[:count]
+    if count > len(scene.nodes):
+        raise ValueError(f"the scene has {len(scene.nodes)} node(s); asked for {count}")
+    specs = [NodeSpec(n.name, index + 1, board=n.board) for index, n in enumerate(nodes)]
+    return scene, Fleet(specs, scene.node, workdir=workdir).start()
+
+
+def _raise_exit(signum, frame):
+    raise SystemExit(term.EXIT_INTERRUPTED)
+
+
+def run_nodes(args) -> int:
+    signal.signal(signal.SIGTERM, _raise_exit)
+    signal.signal(signal.SIGHUP, _raise_exit)
+    try:
+        scene, fleet = start_fleet(args.count, args.scene, args.workdir)
+    except (FileNotFoundError, ValueError) as e:
+        term.error(str(e))
+        return term.EXIT_USAGE
+    try:
+        rows = [{"name": n.spec.name, "node_id": n.spec.node_id, "port": n.port,
+                 "board": n.spec.board} for n in fleet.nodes]
+        if args.json:
+            term.print_json({"scene": scene.name, "nodes": rows})
+        else:
+            for row in rows:
+                print(f"{row['name']}\tnode {row['node_id']}\t{row['port']}")
+            print(term.paint(f"{len(rows)} virtual node(s) running scene {scene.name!r}; "
+                             "Ctrl-C stops them", "dim"), file=sys.stderr)
+        sys.stdout.flush()
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return term.EXIT_OK
+    finally:
+        fleet.stop()

@@ -1,0 +1,91 @@
+"""A fleet of virtual nodes: each the real firmware under MicroPython, on its own serial port,
+with a virtual board whose radios receive a simulated RF scene."""
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..paths import board_profile_path
+from .bridge import VirtualNode
+from .image import write_image
+
+
+@dataclass
+class NodeSpec:
+    name: str
+    node_id: int
+    board: str = "virtual"
+    config: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunningNode:
+    spec: NodeSpec
+    node: VirtualNode
+    board: object  # straja.vboard.VirtualBoard
+
+    @property
+    def port(self) -> str:
+        return self.node.port
+
+
+class Fleet:
+    """Start with `start()` (or `with Fleet(...) as fleet:`), stop with `stop()`.
+
+    `rf_for(name)` gives the RF input of node `name` (an object with `band_power_dbm`, see
+    docs/architecture.md). `workdir` holds each node's flash folder; a temporary one by default.
+    """
+
+    def __init__(self, specs: list[NodeSpec], rf_for, workdir: Path | None = None,
+                 t_origin: float | None = None):
+        self.specs = specs
+        self.rf_for = rf_for
+        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="straja-fleet-")
+        self.workdir = Path(workdir or self._tmp.name)
+        self.t_origin = t_origin
+        self.nodes: list[RunningNode] = []
+        self._sockets = tempfile.TemporaryDirectory(prefix="straja-vb-")  # short AF_UNIX paths
+
+    def start(self) -> "Fleet":
+        from ..vboard import VirtualBoard
+
+        if self.t_origin is None:
+            self.t_origin = time.monotonic()
+        try:
+            for spec in self.specs:
+                flash = self.workdir / spec.name / "flash"
+                config = {"node_id": spec.node_id, **spec.config}
+                write_image(flash, board=spec.board, config=config)
+                profile = json.loads(board_profile_path(spec.board).read_text())
+                sock = str(Path(self._sockets.name) / f"{spec.node_id}.sock")
+                board = VirtualBoard(profile, self.rf_for(spec.name), sock, t_origin=self.t_origin)
+                board.start()
+                node = VirtualNode(flash, name=spec.name, heap=profile.get("heap", "320K"), env={
+                    "STRAJA_VBOARD": sock,
+                    "STRAJA_UID": secrets.token_hex(6) if spec.node_id == 0 else f"{spec.node_id:012x}",
+                })
+                self.nodes.append(RunningNode(spec, node, board))
+                node.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for running in reversed(self.nodes):
+            running.node.stop()
+            running.board.stop()
+        self.nodes.clear()
+        self._sockets.cleanup()
+        if self._tmp:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> "Fleet":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,119 @@
+"""The virtual node behaves like a board on its serial port: tested with a tiny main.py, so these
+hold whatever the application does. The full firmware is tested through it in test_foundation.py."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import serial
+
+from straja.vnode.bridge import RESET_EXIT_CODE, VirtualNode
+
+TICKER = """\
+import sys, time, os
+sys.stdout.write("boot cause %s\\r\\n" % os.getenv("STRAJA_RESET_CAUSE"))
+n = 0
+while True:
+    sys.stdout.write("tick %d\\r\\n" % n)
+    n += 1
+    time.sleep_ms(20)
+"""
+
+
+def read_until(port: serial.Serial, marker: bytes, timeout: float = 5.0) -> bytes:
+    got = bytearray()
+    deadline = time.monotonic() + timeout
+    while marker not in got:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{marker!r} not seen in {bytes(got[-400:])!r}")
+        got += port.read(port.in_waiting or 1)
+    return bytes(got)
+
+
+@pytest.fixture
+def node(tmp_path):
+    (tmp_path / "main.py").write_text(TICKER)
+    with VirtualNode(tmp_path, name="t") as n:
+        yield n
+
+
+@pytest.fixture
+def port(node):
+    with serial.Serial(node.port, 115200, timeout=0.1) as s:
+        yield s
+
+
+def mpremote(node, *args, timeout=30):
+    cmd = [str(Path(sys.executable).with_name("mpremote")), "connect", node.port, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def test_runs_main_at_boot_and_ctrl_c_gives_repl(port):
+    read_until(port, b"tick 3")
+    port.write(b"\x03")
+    out = read_until(port, b">>> ")
+    assert b"KeyboardInterrupt" in out and b"MicroPython" in out
+    port.write(b"6*7\r")
+    # The unix port prints "\n" where a board prints "\r\n" (docs/virtual-node.md).
+    assert b"42\n" in read_until(port, b">>> ")
+
+
+def test_soft_reset_runs_main_again(node, port):
+    read_until(port, b"tick 0")
+    port.write(b"\x03")
+    read_until(port, b">>> ")
+    port.write(b"\x04")
+    out = read_until(port, b"tick 1")
+    assert b"MPY: soft reboot" in out and b"boot cause 3" in out
+    assert node.exit_codes == [0]
+
+
+def test_ctrl_c_latency_under_100ms(port):
+    read_until(port, b"tick 2")
+    port.reset_input_buffer()
+    t0 = time.monotonic()
+    port.write(b"\x03")
+    read_until(port, b"KeyboardInterrupt")
+    assert time.monotonic() - t0 < 0.1
+
+
+def test_mpremote_exec_and_files(node, tmp_path):
+    r = mpremote(node, "resume", "exec", "print(6 * 7)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "42"
+    src = tmp_path / "payload.txt"
+    src.write_bytes(bytes(range(256)) * 8)
+    r = mpremote(node, "resume", "fs", "cp", str(src), ":copied.bin", "+", "sha256sum", ":copied.bin")
+    assert r.returncode == 0, r.stderr
+    assert (Path(node.flash_dir) / "copied.bin").read_bytes() == src.read_bytes()
+    import hashlib
+    assert hashlib.sha256(src.read_bytes()).hexdigest() in r.stdout
+    # Without `resume`, mpremote soft-resets from the raw REPL, as it does on a board.
+    r = mpremote(node, "exec", "print('fresh')")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "fresh"
+    assert node.exit_codes[-1] == 0
+
+
+def test_power_cut_and_hard_reset_boot_again(node, port):
+    read_until(port, b"tick 1")
+    node.power_cut()
+    read_until(port, b"boot cause 1")
+    read_until(port, b"tick 0")
+    port.write(b"\x03")
+    read_until(port, b">>> ")
+    port.write(b"import sys; sys.exit(%d)\r" % RESET_EXIT_CODE)
+    read_until(port, b"boot cause 1")
+    assert node.boots == 3
+    assert node.exit_codes[-1] == RESET_EXIT_CODE
+
+
+def test_stop_leaves_no_process(tmp_path):
+    (tmp_path / "main.py").write_text(TICKER)
+    n = VirtualNode(tmp_path).start()
+    pid = n.pid
+    n.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
