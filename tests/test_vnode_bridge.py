@@ -100,8 +100,7 @@ def test_mpremote_exec_and_files(node, tmp_path):
 def test_power_cut_and_hard_reset_boot_again(node, port):
     read_until(port, b"tick 1")
     node.power_cut()
-    read_until(port, b"boot cause 1")
-    read_until(port, b"tick 0")
+    read_until(port, b"boot cause 1\r\ntick 0")
     port.write(b"\x03")
     read_until(port, b">>> ")
     port.write(b"import sys; sys.exit(%d)\r" % RESET_EXIT_CODE)
@@ -117,3 +116,21 @@ def test_stop_leaves_no_process(tmp_path):
     n.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("raw_paste", [True, False])
+def test_raw_repl_client(port, raw_paste):
+    from straja.rawrepl import RawRepl, RemoteError
+
+    read_until(port, b"tick 0")
+    repl = RawRepl(port)
+    repl.raw_paste = raw_paste
+    repl.enter()
+    big = "x = " + repr("y" * 3000) + "\nprint(len(x))"
+    assert repl.exec(big).strip() == b"3000"
+    assert repl.eval("[1, 2] + [3]") == [1, 2, 3]
+    with pytest.raises(RemoteError, match="ZeroDivisionError"):
+        repl.exec("1/0")
+    assert repl.exec("print('still here')").strip() == b"still here"
+    repl.exit()
+    assert b">>> " in read_until(port, b">>> ")
