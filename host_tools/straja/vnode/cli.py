@@ -1,14 +1,15 @@
 """`straja sim ...`: run virtual nodes (and, from straja.sim, scene tools)."""
 from __future__ import annotations
 
-import importlib
 import signal
 import sys
 import time
 
 from .. import term
+from ..sim import cli as scene_cli
+from ..sim.scene import SceneError
 
-DEFAULT_SCENE = "elrs24_150hz_urban"
+DEFAULT_SCENE = "two_drones"
 
 
 def add_parser(subparsers) -> None:
@@ -26,11 +27,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--workdir", help="keep the nodes' flash folders here (default: temporary)")
     p.add_argument("--json", action="store_true", help="print the node list as one JSON object")
     p.set_defaults(func=run_nodes)
-    try:
-        scene_cli = importlib.import_module("straja.sim.cli")
-    except ImportError:
-        return
-    scene_cli.add_parser(sim_sub)
+    scene_cli.add_subcommands(sim_sub)
 
 
 def start_fleet(count: int, scene_name: str | None, workdir=None):
@@ -39,7 +36,7 @@ def start_fleet(count: int, scene_name: str | None, workdir=None):
     from .fleet import Fleet, NodeSpec
 
     scene = load_scene(scene_name or DEFAULT_SCENE)
-    nodes = scene.nodes[:count]
+    nodes = list(scene.nodes.values())[:count]
     if count > len(scene.nodes):
         raise ValueError(f"the scene has {len(scene.nodes)} node(s); asked for {count}")
     specs = [NodeSpec(n.name, index + 1, board=n.board) for index, n in enumerate(nodes)]
@@ -55,7 +52,7 @@ def run_nodes(args) -> int:
     signal.signal(signal.SIGHUP, _raise_exit)
     try:
         scene, fleet = start_fleet(args.count, args.scene, args.workdir)
-    except (FileNotFoundError, ValueError) as e:
+    except (SceneError, ValueError) as e:
         term.error(str(e))
         return term.EXIT_USAGE
     try:

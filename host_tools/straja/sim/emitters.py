@@ -1,0 +1,599 @@
+"""Transmitter models: a deterministic, seeded schedule of transmissions per link family.
+
+Each emitter has one or more *streams* (a radio's transmissions of one kind: ELRS packets, the
+DroneID bursts of a DJI link, ...). Within a stream, transmissions never overlap and are sorted.
+They are generated lazily in blocks of BLOCK_S seconds (block k holds the transmissions starting in
+[k BLOCK_S, (k+1) BLOCK_S)), from a random generator seeded by (scene seed, emitter, stream, block),
+so any block can be made on its own in any order and hours-long scenes cost nothing until read.
+Processes whose next event depends on the last (BLE advertising delays, LoRa duty cycles, Wi-Fi
+traffic) carry the time of their next event from block to block.
+
+Facts and their sources are in /work/shared/reference/rf-links.md; ExpressLRS tables are those of
+ExpressLRS 3.x (src/lib/FHSS/FHSS.cpp, src/src/common.cpp).
+"""
+import zlib
+from collections import OrderedDict
+from typing import NamedTuple
+
+import numpy as np
+
+from .params import Param, ParamError
+
+BLOCK_S = 1.0
+MHZ = 1e6
+_CACHE_BLOCKS = 16  # blocks kept per emitter: reads move forward in time, a few back at most
+
+
+class Packets(NamedTuple):
+    """Transmissions of one stream in one block, as parallel arrays sorted by start time."""
+    t0: np.ndarray
+    t1: np.ndarray
+    f: np.ndarray      # centre frequency, Hz
+    bw: np.ndarray     # occupied bandwidth, Hz
+    chan: np.ndarray   # channel number in the link's own plan (-1 where it has none)
+
+
+def _packets(t0, t1, f, bw, chan):
+    n = len(t0)
+    return Packets(np.asarray(t0, float), np.asarray(t1, float),
+                   np.broadcast_to(np.asarray(f, float), (n,)).copy(),
+                   np.broadcast_to(np.asarray(bw, float), (n,)).copy(),
+                   np.broadcast_to(np.asarray(chan, np.int32), (n,)).copy())
+
+
+class Stream:
+    """One radio's non-overlapping transmissions.
+
+    shape: 'rect' (flat-topped: OFDM, LoRa chirps) or 'gauss' (FM, GFSK: 99 % of the power inside
+    the occupied bandwidth). sidelobe_dbc: power spread flat over 5x the occupied bandwidth
+    (spectral regrowth, phase noise), relative to the total. lookback_s: the longest time a
+    transmission can reach past the end of the block it starts in.
+    """
+
+    def __init__(self, name, shape, f_lo, f_hi, eirp_dbm, lookback_s, sidelobe_dbc=-45.0):
+        self.name = name
+        self.shape = shape
+        self.f_lo = f_lo
+        self.f_hi = f_hi
+        self.eirp_dbm = eirp_dbm
+        self.lookback_s = lookback_s
+        self.sidelobe = 10 ** (sidelobe_dbc / 10)
+
+
+class Emitter:
+    """Base: subclasses set KIND, PARAMS, EIRP_DBM and define _streams() and _generate()."""
+
+    KIND = ""
+    PARAMS: dict = {}
+    EIRP_DBM = 20.0
+    DOC = ""
+
+    def __init__(self, name, params, seed, eirp_dbm, trajectory, schedule):
+        self.name = name
+        self.p = params
+        self.seed = seed
+        self.eirp_dbm = eirp_dbm
+        self.trajectory = trajectory
+        self.schedule = schedule
+        self.streams = self._streams()
+        self._cache = OrderedDict()
+        self._carry = [dict() for _ in self.streams]
+
+    def rng(self, *key):
+        """A generator for one purpose (key: ints and labels), independent of all others."""
+        return np.random.default_rng([self.seed] + [zlib.crc32(k.encode()) if isinstance(k, str)
+                                                    else k for k in key])
+
+    def block(self, s, k):
+        """Transmissions of stream s starting in block k, clipped to the on/off schedule."""
+        key = (s, k)
+        pk = self._cache.get(key)
+        if pk is None:
+            pk = self._generate(s, k)
+            keep, t0, t1 = self.schedule.clip(pk.t0, pk.t1)
+            pk = Packets(t0, t1, pk.f[keep], pk.bw[keep], pk.chan[keep])
+            self._cache[key] = pk
+            if len(self._cache) > _CACHE_BLOCKS * len(self.streams):
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return pk
+
+    def block_range(self, s, t0, t1):
+        """Blocks of stream s that can hold transmissions overlapping [t0, t1]."""
+        lo = int(np.floor((t0 - self.streams[s].lookback_s) / BLOCK_S))
+        return range(max(lo, 0), max(int(np.floor(t1 / BLOCK_S)), 0) + 1)
+
+    def window(self, s, t0, t1):
+        """All transmissions of stream s overlapping [t0, t1], concatenated."""
+        parts = [self.block(s, k) for k in self.block_range(s, t0, t1)]
+        pk = Packets(*(np.concatenate(c) for c in zip(*parts)))
+        keep = (pk.t1 > t0) & (pk.t0 < t1)
+        return Packets(*(a[keep] for a in pk))
+
+    def describe(self):
+        """JSON-friendly summary (for the ground truth header and `straja sim check`)."""
+        return {"name": self.name, "kind": self.KIND, "eirp_dbm": self.eirp_dbm, "params": self.p,
+                "streams": [{"name": st.name, "f_lo_hz": st.f_lo, "f_hi_hz": st.f_hi,
+                             "shape": st.shape} for st in self.streams]}
+
+    # Helpers for subclasses.
+
+    @staticmethod
+    def periodic(k, period, phase):
+        """Indices n >= 0 and times phase + n period of the periodic events starting in block k."""
+        n0 = max(int(np.ceil((k * BLOCK_S - phase) / period)), 0)
+        n1 = max(int(np.ceil(((k + 1) * BLOCK_S - phase) / period)), 0)
+        n = np.arange(n0, n1)
+        return n, phase + n * period
+
+    def renewal(self, s, k, first, draw):
+        """Event times of a renewal process in block k, carrying the next event across blocks.
+
+        first(rng) -> time of the first event of all; draw(rng, n) -> n gaps between events.
+        Blocks before k are made (once) to learn where block k starts.
+        """
+        carry = self._carry[s]
+        if 0 not in carry:
+            carry[0] = first(self.rng(s, "first"))
+        j = max(i for i in carry if i <= k)
+        while True:
+            rng = self.rng(s, j)
+            t, end = carry[j], (j + 1) * BLOCK_S
+            times = []
+            while t < end:
+                ts = t + np.concatenate(([0.0], np.cumsum(draw(rng, 64))))
+                inside = ts < end
+                if inside.all():
+                    times.append(ts[:-1])
+                    t = ts[-1]
+                else:
+                    times.append(ts[inside])
+                    t = ts[~inside][0]
+            carry[j + 1] = t
+            if j == k:
+                return np.concatenate(times) if times else np.empty(0)
+            j += 1
+
+    def continuous(self, k, chunk_s):
+        """Chunk start times for a continuous emission (fading and motion change per chunk)."""
+        n = int(round(BLOCK_S / chunk_s))
+        return k * BLOCK_S + chunk_s * np.arange(n)
+
+
+def _phase(emitter, period):
+    return float(emitter.rng("phase").uniform(0, period))
+
+
+# ExpressLRS ---------------------------------------------------------------------------------------
+
+# Regulatory domains: (first channel Hz, last channel Hz, channel count), ExpressLRS 3.x FHSS.cpp.
+ELRS_DOMAINS = {
+    "ISM2G4": (2400.4e6, 2479.4e6, 80),
+    "FCC915": (903.5e6, 926.9e6, 40),
+    "AU915": (915.5e6, 926.9e6, 20),
+    "EU868": (865.275e6, 869.575e6, 13),
+}
+# Rates: name -> (packet interval s, airtime s, packets per hop, occupied bandwidth Hz).
+# Intervals, hop intervals and airtimes from ExpressLRS 3.x common.cpp (ExpressLRS_AirRateConfig,
+# ExpressLRS_AirRateRFperf); LoRa BW 812.5 kHz (SX1280) and 500 kHz (SX127x); FLRC 650 kb/s BW 0.6 MHz.
+ELRS_RATES_2G4 = {
+    "F1000": (1000e-6, 389e-6, 2, 0.6e6), "F500": (2000e-6, 389e-6, 2, 0.6e6),
+    "500": (2000e-6, 1507e-6, 4, 812.5e3), "333": (3003e-6, 2374e-6, 4, 812.5e3),
+    "250": (4000e-6, 3300e-6, 4, 812.5e3), "150": (6666e-6, 5871e-6, 4, 812.5e3),
+    "100": (10000e-6, 7605e-6, 4, 812.5e3), "50": (20000e-6, 10798e-6, 2, 812.5e3),
+}
+ELRS_RATES_900 = {
+    "200": (5000e-6, 4380e-6, 4, 500e3), "100F": (10000e-6, 6690e-6, 4, 500e3),
+    "100": (10000e-6, 8770e-6, 4, 500e3), "50": (20000e-6, 18560e-6, 4, 500e3),
+    "25": (40000e-6, 29950e-6, 2, 500e3),
+}
+
+
+def elrs_rng_values(seed, n):
+    """The ExpressLRS PRNG (src/lib/FHSS/random.cpp): LCG a=214013, c=2531011 mod 2^31, >> 16."""
+    out = []
+    s = seed & 0xFFFFFFFF
+    for _ in range(n):
+        s = (214013 * s + 2531011) & 0x7FFFFFFF
+        out.append(s >> 16)
+    return out
+
+
+def elrs_sequence(seed, n_channels):
+    """ExpressLRS FHSSrandomiseFHSSsequenceBuild: hop sequence of channel indices.
+
+    Length floor(256/N)*N; the sync channel N/2 + 1 at every N-th position (the index arithmetic
+    of ExpressLRS 3.x); within each block of N, every other entry is swapped with a random entry
+    of the same block (excluding the block's first, sync, position), so each block holds every
+    channel exactly once.
+    """
+    length = (256 // n_channels) * n_channels
+    sync = n_channels // 2 + 1
+    seq = []
+    for i in range(length):
+        r = i % n_channels
+        seq.append(sync if r == 0 else 0 if r == sync else r)
+    rand = iter(elrs_rng_values(seed, length))
+    for i in range(length):
+        if i % n_channels:
+            offset = (i // n_channels) * n_channels
+            j = offset + next(rand) % (n_channels - 1) + 1
+            seq[i], seq[j] = seq[j], seq[i]
+    return seq, sync
+
+
+class Hopper(Emitter):
+    """A periodic frequency hopper with a fixed pseudo-random hop table.
+
+    _table() sets freqs (Hz per channel), table (channel per hop), interval and airtime (s),
+    bw (Hz), shape and hop_every (packets per hop).
+    """
+
+    hop_every = 1
+
+    def _table(self):
+        raise NotImplementedError
+
+    def _streams(self):
+        self._table()
+        self.phase = _phase(self, self.interval)
+        f = self.freqs[self.table]
+        return [Stream("packets", self.shape, f.min() - self.bw, f.max() + self.bw, self.eirp_dbm,
+                       self.airtime)]
+
+    def _generate(self, s, k):
+        n, t0 = self.periodic(k, self.interval, self.phase)
+        ch = self.table[(n // self.hop_every) % len(self.table)]
+        return _packets(t0, t0 + self.airtime, self.freqs[ch], self.bw, ch)
+
+
+class ELRS(Hopper):
+    KIND = "elrs"
+    EIRP_DBM = 20.0
+    DOC = "ExpressLRS control uplink: LoRa/FLRC packets hopping over the domain's channels."
+    PARAMS = {
+        "domain": Param(str, "ISM2G4", choices=tuple(ELRS_DOMAINS), doc="regulatory domain"),
+        "rate": Param(str, "150", doc="packet rate: 2.4 GHz F1000 F500 500 333 250 150 100 50; "
+                                      "900 MHz 200 100F 100 50 25"),
+        "uid_seed": Param(int, -1, lo=-1, hi=0xFFFFFFFF,
+                          doc="FHSS seed from the binding phrase (-1: drawn from the scene seed)"),
+    }
+
+    def _table(self):
+        p = self.p
+        rates = ELRS_RATES_2G4 if p["domain"] == "ISM2G4" else ELRS_RATES_900
+        if p["rate"] not in rates:
+            raise ParamError("rate", f"for domain {p['domain']} must be one of {', '.join(rates)}"
+                                     f" (got {p['rate']!r})")
+        self.interval, self.airtime, self.hop_every, self.bw = rates[p["rate"]]
+        f0, f1, n = ELRS_DOMAINS[p["domain"]]
+        self.freqs = f0 + (f1 - f0) / (n - 1) * np.arange(n)
+        self.shape = "rect"
+        uid = p["uid_seed"] if p["uid_seed"] >= 0 else int(self.rng("uid").integers(0, 2**32))
+        seq, self.sync_channel = elrs_sequence(uid, n)
+        self.table = self.sequence = np.array(seq)
+
+
+class Crossfire(Hopper):
+    KIND = "crossfire"
+    EIRP_DBM = 20.0
+    DOC = "TBS Crossfire (estimate): ~100 x 260 kHz (915) or ~27 (868), 150 Hz GFSK or 50 Hz LoRa."
+    PARAMS = {
+        "band": Param(str, "915", choices=("915", "868")),
+        "mode": Param(str, "150", choices=("150", "50"), doc="150 Hz GFSK 85.1 kb/s or 50 Hz LoRa"),
+        "airtime_s": Param(float, -1.0, doc="packet airtime (-1: 2.2 ms GFSK, 12 ms LoRa; estimate)"),
+    }
+
+    def _table(self):
+        p = self.p
+        n, f0 = (100, 902.165e6) if p["band"] == "915" else (27, 863.2e6)
+        freqs = f0 + 260e3 * np.arange(n)
+        table = self.rng("table").permutation(n)
+        gfsk = p["mode"] == "150"
+        interval = 1 / 150 if gfsk else 1 / 50
+        airtime = p["airtime_s"] if p["airtime_s"] > 0 else (2.2e-3 if gfsk else 12e-3)
+        self.freqs, self.table, self.interval = freqs, table, interval
+        self.airtime, self.bw = min(airtime, interval), (200e3 if gfsk else 500e3)
+        self.shape = "gauss" if gfsk else "rect"
+
+
+class FrSky(Hopper):
+    KIND = "frsky"
+    EIRP_DBM = 20.0
+    DOC = "FrSky ACCST D8/D16 (CC2500): 47-entry hop table, one hop per ~9 ms frame, GFSK."
+    PARAMS = {
+        "frame_s": Param(float, 9e-3, lo=1e-3, hi=0.1, doc="frame (hop) interval"),
+        "airtime_s": Param(float, 2.0e-3, lo=1e-4, hi=0.1, doc="packet airtime (estimate)"),
+    }
+
+    def _table(self):
+        # CC2500 channels of 299.9 kHz from 2403 MHz; 47 hops (offset + i*step) mod 235 with a
+        # step coprime to 235 = 5 * 47 so that the 47 entries are distinct.
+        rng = self.rng("table")
+        step = int(rng.choice([s for s in range(12, 36) if s % 5 and s % 47]))
+        table = (int(rng.integers(0, 235)) + step * np.arange(47)) % 235
+        self.freqs, self.table = 2403.0e6 + 299.926e3 * np.arange(235), table
+        self.interval, self.airtime = self.p["frame_s"], min(self.p["airtime_s"], self.p["frame_s"])
+        self.bw, self.shape = 500e3, "gauss"
+
+
+class BluetoothClassic(Hopper):
+    KIND = "bt_classic"
+    EIRP_DBM = 4.0
+    DOC = "Bluetooth BR/EDR connection: 79 x 1 MHz from 2402 MHz, 625 us slots, 1600 hops/s."
+    PARAMS = {
+        "activity": Param(float, 0.5, lo=0.0, hi=1.0, doc="fraction of slots that carry a packet"),
+        "airtime_s": Param(float, 366e-6, lo=1e-5, hi=625e-6, doc="packet airtime (DH1: 366 us)"),
+    }
+
+    def _table(self):
+        self.freqs, self.table = 2402e6 + 1e6 * np.arange(79), np.arange(79)
+        self.interval, self.airtime, self.bw, self.shape = 625e-6, self.p["airtime_s"], 1e6, "gauss"
+
+    def _generate(self, s, k):
+        # The BR/EDR hop selection kernel is replaced by a uniform seeded choice per slot.
+        n, t0 = self.periodic(k, self.interval, self.phase)
+        rng = self.rng(s, k)
+        ch = rng.integers(0, 79, len(n))
+        used = rng.random(len(n)) < self.p["activity"]
+        return _packets(t0[used], t0[used] + self.airtime, self.freqs[ch[used]], self.bw, ch[used])
+
+
+# Video ----------------------------------------------------------------------------------------------
+
+ANALOG_BANDS = {
+    "A": (5865, 5845, 5825, 5805, 5785, 5765, 5745, 5725),
+    "B": (5733, 5752, 5771, 5790, 5809, 5828, 5847, 5866),
+    "E": (5705, 5685, 5665, 5645, 5885, 5905, 5925, 5945),
+    "F": (5740, 5760, 5780, 5800, 5820, 5840, 5860, 5880),
+    "R": (5658, 5695, 5732, 5769, 5806, 5843, 5880, 5917),
+}
+
+
+def analog_channel_hz(name):
+    """Centre frequency of a 5.8 GHz FPV channel named band letter + number (e.g. 'R1')."""
+    band, num = name[:1].upper(), name[1:]
+    if band not in ANALOG_BANDS or not num.isdigit() or not 1 <= int(num) <= 8:
+        raise ValueError(f"unknown channel {name!r} (bands A/B/E/F/R, numbers 1-8)")
+    return ANALOG_BANDS[band][int(num) - 1] * MHZ
+
+
+class Continuous(Emitter):
+    """A continuous emission while on, cut into chunks over which motion and fading are frozen."""
+
+    CHUNK = Param(float, 5e-3, lo=1e-4, hi=BLOCK_S, doc="coherence chunk: motion/fading step")
+
+    def _generate(self, s, k):
+        c = self.p["chunk_s"]
+        t0 = self.continuous(k, c)
+        return _packets(t0, t0 + c, self.centre, self.bw, self.chan)
+
+
+class AnalogVideo(Continuous):
+    KIND = "analog_video"
+    EIRP_DBM = 25.0
+    DOC = "Analog 5.8 GHz FM video: continuous, ~20 MHz occupied, on a named channel."
+    PARAMS = {
+        "channel": Param(str, "R1", doc="band letter A/B/E/F/R and number 1-8"),
+        "bw_mhz": Param(float, 20.0, lo=1.0, hi=40.0, doc="occupied bandwidth"),
+        "chunk_s": Continuous.CHUNK,
+    }
+
+    def _streams(self):
+        try:
+            self.centre = analog_channel_hz(self.p["channel"])
+        except ValueError as e:
+            raise ParamError("channel", str(e)) from None
+        band = self.p["channel"][0].upper()
+        self.chan = "ABEFR".index(band) * 8 + int(self.p["channel"][1:]) - 1
+        self.bw = self.p["bw_mhz"] * MHZ
+        return [Stream("video", "gauss", self.centre - 3 * self.bw, self.centre + 3 * self.bw,
+                       self.eirp_dbm, self.p["chunk_s"])]
+
+
+DRONEID_FREQS_MHZ = [2399.5, 2414.5, 2429.5, 2444.5, 2459.5]
+
+
+class OFDMVideo(Continuous):
+    KIND = "ofdm_video"
+    EIRP_DBM = 25.0
+    DOC = "DJI-style OFDM digital video (flat-topped) with optional DroneID bursts."
+    PARAMS = {
+        "centre_mhz": Param(float, 5745.0, lo=2300.0, hi=6000.0, doc="video centre frequency"),
+        "bw_mhz": Param(float, 20.0, choices=(10.0, 20.0, 40.0), doc="video bandwidth"),
+        "chunk_s": Continuous.CHUNK,
+        "droneid": Param(bool, True, doc="send DroneID bursts"),
+        "droneid_period_s": Param(float, 0.6, lo=0.01, hi=10.0, doc="DroneID burst period"),
+        "droneid_airtime_s": Param(float, 0.64e-3, lo=1e-5, hi=0.01),
+        "droneid_bw_mhz": Param(float, 10.0, lo=1.0, hi=20.0),
+        "droneid_freqs_mhz": Param("floats", DRONEID_FREQS_MHZ, doc="DroneID frequencies, cycled"),
+    }
+
+    def _streams(self):
+        p = self.p
+        self.centre, self.bw, self.chan = p["centre_mhz"] * MHZ, p["bw_mhz"] * MHZ, -1
+        streams = [Stream("video", "rect", self.centre - 3 * self.bw, self.centre + 3 * self.bw,
+                          self.eirp_dbm, p["chunk_s"], sidelobe_dbc=-35.0)]
+        if p["droneid"]:
+            f = np.array(p["droneid_freqs_mhz"]) * MHZ
+            self.did_freqs, self.did_bw = f, p["droneid_bw_mhz"] * MHZ
+            self.did_phase = _phase(self, p["droneid_period_s"])
+            streams.append(Stream("droneid", "rect", f.min() - 3 * self.did_bw,
+                                  f.max() + 3 * self.did_bw, self.eirp_dbm, p["droneid_airtime_s"],
+                                  sidelobe_dbc=-35.0))
+        return streams
+
+    def _generate(self, s, k):
+        if s == 0:
+            return super()._generate(s, k)
+        p = self.p
+        n, t0 = self.periodic(k, p["droneid_period_s"], self.did_phase)
+        ch = n % len(self.did_freqs)
+        return _packets(t0, t0 + p["droneid_airtime_s"], self.did_freqs[ch], self.did_bw, ch)
+
+
+# Background -----------------------------------------------------------------------------------------
+
+def wifi_channel_hz(ch):
+    """IEEE 802.11 channel centre: 2.4 GHz 2407 + 5 ch MHz (ch 14: 2484), 5 GHz 5000 + 5 ch MHz."""
+    if ch == 14:
+        return 2484e6
+    return (2407 + 5 * ch) * MHZ if ch <= 13 else (5000 + 5 * ch) * MHZ
+
+
+TU_S = 1024e-6
+
+
+class WiFi(Emitter):
+    KIND = "wifi"
+    EIRP_DBM = 20.0
+    DOC = "Wi-Fi access point: beacons every beacon_interval_tu x 1.024 ms, plus traffic bursts."
+    PARAMS = {
+        "channel": Param(int, 6, lo=1, hi=177, doc="IEEE channel number (1-14: 2.4 GHz)"),
+        "bw_mhz": Param(float, 20.0, choices=(20.0, 40.0, 80.0)),
+        "beacon_interval_tu": Param(int, 100, lo=1, hi=65535, doc="beacon interval in TU (1.024 ms)"),
+        "beacon_airtime_s": Param(float, 1.9e-3, lo=2e-5, hi=0.01,
+                                  doc="beacon airtime (1.9 ms: ~230 bytes at 1 Mb/s DSSS)"),
+        "traffic_load": Param(float, 0.05, lo=0.0, hi=0.9, doc="fraction of airtime with traffic"),
+        "frame_s": Param(float, 0.5e-3, lo=2e-5, hi=5e-3, doc="mean traffic frame airtime"),
+    }
+
+    def _streams(self):
+        self.centre = wifi_channel_hz(self.p["channel"])
+        self.bw = self.p["bw_mhz"] * MHZ
+        self.period = self.p["beacon_interval_tu"] * TU_S
+        self.phase = _phase(self, self.period)
+        lo, hi = self.centre - 3 * self.bw, self.centre + 3 * self.bw
+        streams = [Stream("beacons", "rect", lo, hi, self.eirp_dbm, self.p["beacon_airtime_s"],
+                          sidelobe_dbc=-30.0)]
+        if self.p["traffic_load"] > 0:
+            streams.append(Stream("traffic", "rect", lo, hi, self.eirp_dbm, 2 * 5e-3,
+                                  sidelobe_dbc=-30.0))
+        return streams
+
+    def _generate(self, s, k):
+        if s == 0:
+            t0 = self.periodic(k, self.period, self.phase)[1]
+            return _packets(t0, t0 + self.p["beacon_airtime_s"], self.centre, self.bw,
+                            self.p["channel"])
+        # Traffic: frames of exponential airtime (capped at 5 ms) separated by exponential idle
+        # gaps chosen so that the busy fraction is traffic_load.
+        mean, load = self.p["frame_s"], self.p["traffic_load"]
+        idle = mean * (1 - load) / load
+        times = self.renewal(s, k, lambda r: r.exponential(idle),
+                             lambda r, n: np.minimum(r.exponential(mean, n), 5e-3) + r.exponential(idle, n))
+        dur = np.minimum(self.rng(s, k, "dur").exponential(mean, len(times)), 5e-3)
+        ends = np.minimum(times + dur, np.append(times[1:], self._carry[s][k + 1]))
+        return _packets(times, ends, self.centre, self.bw, self.p["channel"])
+
+
+BLE_ADV_MHZ = {37: 2402.0, 38: 2426.0, 39: 2480.0}
+
+
+class BLEAdvertiser(Emitter):
+    KIND = "ble_adv"
+    EIRP_DBM = 0.0
+    DOC = "BLE advertiser: an event on 37, 38, 39 every interval + 0-10 ms random advDelay."
+    PARAMS = {
+        "interval_s": Param(float, 0.1, lo=0.02, hi=10.24, doc="advInterval (20 ms - 10.24 s)"),
+        "airtime_s": Param(float, 376e-6, lo=80e-6, hi=2.2e-3, doc="PDU airtime (ADV_IND 47 B)"),
+        "channel_gap_s": Param(float, 0.6e-3, lo=0.0, hi=10e-3, doc="gap between PDUs of an event"),
+    }
+
+    def _streams(self):
+        p = self.p
+        self.step = p["airtime_s"] + p["channel_gap_s"]
+        return [Stream("adv", "gauss", 2400e6, 2482e6, self.eirp_dbm, 3 * self.step)]
+
+    def _generate(self, s, k):
+        iv = self.p["interval_s"]
+        ev = self.renewal(s, k, lambda r: r.uniform(0, iv),
+                          lambda r, n: iv + r.uniform(0, 10e-3, n))
+        t0 = (ev[:, None] + self.step * np.arange(3)).ravel()
+        ch = np.tile([37, 38, 39], len(ev))
+        f = np.tile([BLE_ADV_MHZ[c] * MHZ for c in (37, 38, 39)], len(ev))
+        return _packets(t0, t0 + self.p["airtime_s"], f, 2e6, ch)
+
+
+def lora_airtime_s(sf, bw_hz, payload, cr=1, preamble=8, explicit_header=True, crc=True):
+    """LoRa time on air (Semtech AN1200.13, SX127x datasheet 4.1.1.7); cr = 1..4 for 4/5..4/8."""
+    t_sym = 2.0 ** sf / bw_hz
+    de = 1 if t_sym > 16e-3 else 0  # low data rate optimisation
+    num = 8 * payload - 4 * sf + 28 + 16 * crc - 20 * (not explicit_header)
+    n_payload = 8 + max(int(np.ceil(num / (4 * (sf - 2 * de)))) * (cr + 4), 0)
+    return (preamble + 4.25) * t_sym + n_payload * t_sym
+
+
+class LoRaDevice(Emitter):
+    KIND = "lora_device"
+    EIRP_DBM = 14.0
+    DOC = "A LoRa device (LoRaWAN node, Meshtastic node): duty-cycled packets, no ELRS-like hopping."
+    PRESETS = {  # channels, SF, BW, payload, preamble, mean interval, duty-cycle limit
+        "lorawan_eu868": ([868.1, 868.3, 868.5], 9, 125e3, 20, 8, 60.0, 0.01),
+        "lorawan_us915": ([902.3 + 0.2 * i for i in range(8)], 9, 125e3, 20, 8, 60.0, 1.0),
+        "meshtastic_eu868": ([869.525], 11, 250e3, 40, 16, 60.0, 0.1),
+        "meshtastic_us915": ([906.875], 11, 250e3, 40, 16, 60.0, 1.0),
+    }
+    PARAMS = {
+        "preset": Param(str, "lorawan_eu868", choices=tuple(PRESETS)),
+        "channels_mhz": Param("floats", [], doc="override the preset's channels"),
+        "sf": Param(int, 0, lo=0, hi=12, doc="spreading factor (0: preset)"),
+        "bw_khz": Param(float, 0.0, lo=0.0, hi=500.0, doc="LoRa bandwidth (0: preset)"),
+        "payload_bytes": Param(int, 0, lo=0, hi=255, doc="payload length (0: preset)"),
+        "mean_interval_s": Param(float, 0.0, lo=0.0, doc="mean time between packets (0: preset)"),
+    }
+
+    def _streams(self):
+        ch, sf, bw, pl, pre, iv, duty = self.PRESETS[self.p["preset"]]
+        p = self.p
+        self.freqs = np.array(p["channels_mhz"] or ch) * MHZ
+        self.sf, self.bw = p["sf"] or sf, (p["bw_khz"] * 1e3) or bw
+        self.airtime = lora_airtime_s(self.sf, self.bw, p["payload_bytes"] or pl, preamble=pre)
+        self.interval = p["mean_interval_s"] or iv
+        self.min_gap = self.airtime * (1 / duty - 1)
+        return [Stream("packets", "rect", self.freqs.min() - self.bw, self.freqs.max() + self.bw,
+                       self.eirp_dbm, self.airtime)]
+
+    def _generate(self, s, k):
+        gap = lambda r, n: self.airtime + np.maximum(r.exponential(self.interval, n), self.min_gap)
+        t0 = self.renewal(s, k, lambda r: r.uniform(0, self.interval), gap)
+        ch = self.rng(s, k, "ch").integers(0, len(self.freqs), len(t0))
+        return _packets(t0, t0 + self.airtime, self.freqs[ch], self.bw, ch)
+
+
+class Microwave(Emitter):
+    KIND = "microwave"
+    EIRP_DBM = 15.0
+    DOC = "Microwave oven leakage: on for one mains half-cycle, frequency swept around 2.45 GHz."
+    PARAMS = {
+        "mains_hz": Param(float, 50.0, choices=(50.0, 60.0)),
+        "f_lo_mhz": Param(float, 2440.0, lo=2400.0, hi=2500.0),
+        "f_hi_mhz": Param(float, 2470.0, lo=2400.0, hi=2500.0),
+        "segments": Param(int, 8, lo=1, hi=64, doc="steps of the sweep per half-cycle"),
+    }
+
+    def _streams(self):
+        p = self.p
+        self.period = 1 / p["mains_hz"]
+        self.seg = 0.45 * self.period / p["segments"]  # conducts ~90 % of a half-cycle
+        self.seg_bw = max((p["f_hi_mhz"] - p["f_lo_mhz"]) * MHZ / p["segments"] * 1.5, 2e6)
+        self.phase = _phase(self, self.period)
+        # Magnetron frequency follows anode current: up and back down within the half-cycle.
+        x = (np.arange(p["segments"]) + 0.5) / p["segments"]
+        tri = 1 - np.abs(2 * x - 1)
+        self.seg_f = (p["f_lo_mhz"] + (p["f_hi_mhz"] - p["f_lo_mhz"]) * tri) * MHZ
+        return [Stream("leakage", "gauss", p["f_lo_mhz"] * MHZ - 3 * self.seg_bw,
+                       p["f_hi_mhz"] * MHZ + 3 * self.seg_bw, self.eirp_dbm, self.seg,
+                       sidelobe_dbc=-25.0)]
+
+    def _generate(self, s, k):
+        m = self.p["segments"]
+        t0 = self.periodic(k, self.period, self.phase)[1][:, None] + self.seg * np.arange(m)
+        f = np.broadcast_to(self.seg_f, t0.shape)
+        t0 = t0.ravel()
+        return _packets(t0, t0 + self.seg, f.ravel(), self.seg_bw, -1)
+
+
+KINDS = {cls.KIND: cls for cls in (ELRS, Crossfire, FrSky, AnalogVideo, OFDMVideo, WiFi,
+                                    BluetoothClassic, BLEAdvertiser, LoRaDevice, Microwave)}

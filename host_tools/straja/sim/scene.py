@@ -1,0 +1,328 @@
+"""Scene files: load, validate (errors name the file, line and field), and serve per-node RF.
+
+A scene (docs/scenes.md) is a TOML file (or the same structure in JSON) with the tables
+[scene], [propagation], [[node]] (each with optional [[node.front_end]]) and [[emitter]].
+"""
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from .emitters import KINDS, MHZ
+from .params import Param, ParamError, resolve
+from .propagation import Propagation
+from .receiver import FrontEnd, NodeRF
+from .trajectory import ALWAYS, Schedule, Trajectory
+
+
+class SceneError(ValueError):
+    """A bad scene file; the message starts with 'file:line:' where the line is known."""
+
+
+SCENE = {
+    "name": Param(str, "", doc="short name"),
+    "description": Param(str, "", doc="what the scene is for"),
+    "seed": Param(int, 0, lo=0, hi=2**63 - 1, doc="seed of every random draw"),
+    "duration_s": Param(float, lo=0.001, doc="length of the scene"),
+    "include": Param(list, [], doc="scene files (relative paths) whose emitters join this scene"),
+}
+PROPAGATION = {
+    "exponent": Param(float, 2.0, lo=1.0, hi=6.0, doc="path-loss exponent n"),
+    "ref_distance_m": Param(float, 1.0, lo=0.01, hi=1000.0, doc="reference distance d0"),
+    "shadowing_sigma_db": Param(float, 0.0, lo=0.0, hi=20.0, doc="log-normal shadowing sigma"),
+    "shadowing_tau_s": Param(float, 0.0, lo=0.0, doc="shadowing correlation time (0: constant)"),
+    "fading": Param(str, "rician", choices=("none", "rayleigh", "rician")),
+    "rician_k_db": Param(float, 6.0, lo=-30.0, hi=40.0, doc="Rician K factor"),
+}
+ANTENNA = {
+    "noise_figure_db": Param(float, 6.0, lo=0.0, hi=40.0),
+    "antenna_gain_dbi": Param(float, 0.0, lo=-30.0, hi=30.0),
+    "antenna_band_mhz": Param("floats", [], lo=1.0, doc="[low, high] band of the antenna"),
+    "antenna_oob_loss_db": Param(float, 20.0, lo=0.0, hi=80.0, doc="gain lost outside the band"),
+}
+NODE = {"name": Param(str), "board": Param(str, "virtual", doc="board profile name"),
+        "position_m": Param("floats", doc="[x, y, z] in metres (x east, y north, z up)"), **ANTENNA}
+FRONT_END = {"name": Param(str), **{k: Param(p.type, None, p.lo, p.hi, p.choices, p.doc)
+                                    for k, p in ANTENNA.items()}}
+EMITTER_COMMON = {
+    "name": Param(str), "kind": Param(str, choices=tuple(KINDS)),
+    "eirp_dbm": Param(float, None, lo=-50.0, hi=70.0, doc="EIRP (default: the model's)"),
+    "position_m": Param("floats", None, doc="[x, y, z] for a fixed emitter"),
+    "trajectory": Param(list, None, doc="[[t, x, y, z], ...] waypoints"),
+    "on": Param(list, None, doc="[[t_on, t_off], ...] (default: always on)"),
+}
+
+
+class Node:
+    def __init__(self, index, name, board, position, front_ends):
+        self.index = index
+        self.name = name
+        self.board = board
+        self.position = position
+        self.front_ends = front_ends
+
+
+class Scene:
+    """A loaded scene. `node(name)` gives the RF input of a node (or one of its front ends)."""
+
+    def __init__(self, meta, propagation, nodes, emitters, source="<scene>"):
+        self.name = meta["name"]
+        self.description = meta["description"]
+        self.seed = meta["seed"]
+        self.duration_s = meta["duration_s"]
+        self.propagation = propagation
+        self.nodes = nodes
+        self.emitters = emitters
+        self.source = source
+        self._rf = {}
+
+    def node(self, name, front_end=None):
+        """The RF input (`NodeRF`) of node `name`; front_end: its name or index (default first)."""
+        if name not in self.nodes:
+            raise KeyError(f"no node {name!r} in scene {self.name!r} (nodes: {', '.join(self.nodes)})")
+        node = self.nodes[name]
+        if front_end is None:
+            i = 0
+        elif isinstance(front_end, int):
+            i = front_end
+        else:
+            names = [fe.name for fe in node.front_ends]
+            if front_end not in names:
+                raise KeyError(f"node {name!r} has no front end {front_end!r} (has: {', '.join(names)})")
+            i = names.index(front_end)
+        key = (name, i)
+        if key not in self._rf:
+            self._rf[key] = NodeRF(self, node, node.front_ends[i], i)
+        return self._rf[key]
+
+    def emitter(self, name):
+        for em in self.emitters:
+            if em.name == name:
+                return em
+        raise KeyError(f"no emitter {name!r} in scene {self.name!r}")
+
+    def summary(self):
+        """Plain-text summary for `straja sim check`."""
+        lines = [f"scene {self.name!r}: {self.duration_s:g} s, seed {self.seed}",
+                 f"  propagation: n={self.propagation.exponent:g}, d0={self.propagation.d0:g} m, "
+                 f"shadowing {self.propagation.sigma:g} dB, fading {self.propagation.fading}"]
+        for n in self.nodes.values():
+            fes = ", ".join(f"{fe.name} (NF {fe.nf_db:g} dB, {fe.gain_dbi:g} dBi)" for fe in n.front_ends)
+            lines.append(f"  node {n.name} [{n.board}] at {n.position.tolist()}: {fes}")
+        for em in self.emitters:
+            bands = ", ".join(f"{st.name} {st.f_lo / MHZ:.1f}-{st.f_hi / MHZ:.1f} MHz" for st in em.streams)
+            on = em.schedule.intervals(0.0, self.duration_s)
+            duty = sum(b - a for a, b in on) / self.duration_s
+            lines.append(f"  emitter {em.name} [{em.KIND}] {em.eirp_dbm:g} dBm EIRP, "
+                         f"on {duty:.0%} of the scene: {bands}")
+        return "\n".join(lines)
+
+
+def load_scene(path):
+    """Load and validate a scene file (.toml or .json), or a catalogue scene by name (e.g.
+    "two_drones" for scenes/two_drones.toml); SceneError names file, line and field."""
+    path = Path(path)
+    if not path.exists() and path.parent == Path(".") and not path.suffix:
+        from ..paths import SCENES
+        catalogue = SCENES / f"{path}.toml"
+        if not catalogue.exists():
+            known = ", ".join(sorted(p.stem for p in SCENES.glob("*.toml")))
+            raise SceneError(f"{path}: no such scene file or catalogue scene (catalogue: {known})")
+        path = catalogue
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SceneError(f"{path}: cannot read scene: {e.strerror}") from None
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        where = f"{path}:{m.group(1)}" if m else str(path)
+        raise SceneError(f"{where}: TOML syntax error: {e}") from None
+    except json.JSONDecodeError as e:
+        raise SceneError(f"{path}:{e.lineno}: JSON syntax error: {e.msg}") from None
+    return scene_from_dict(data, source=str(path), text=text if path.suffix != ".json" else None,
+                           base=path.parent)
+
+
+def scene_from_dict(data, source="<scene>", text=None, base=Path(".")):
+    """Build a Scene from parsed data; `text` (the TOML source) lets errors carry line numbers.
+
+    Included scenes (relative to `base`) contribute their emitters first; when this scene has no
+    [[node]] or no [propagation], those of the first included scene are used.
+    """
+    def fail(keys, msg):
+        line = _toml_line(text, keys) if text else None
+        where = f"{source}:{line}" if line else source
+        raise SceneError(f"{where}: {_dotted(keys)}: {msg}")
+
+    def section(keys, spec, given):
+        if not isinstance(given, dict):
+            fail(keys, "must be a table")
+        try:
+            return resolve(spec, given)
+        except ParamError as e:
+            fail(keys + (e.field,), str(e))
+
+    known = {"scene", "propagation", "node", "emitter"}
+    for key in data:
+        if key not in known:
+            fail((key,), f"unknown table (known: {', '.join(sorted(known))})")
+    head = data.get("scene", {})
+    if not isinstance(head, dict):
+        fail(("scene",), "must be a table")
+    meta = section(("scene",), {k: p for k, p in SCENE.items() if p.type is not list},
+                   {k: v for k, v in head.items() if k != "include"})
+    included = _includes(fail, head.get("include", []), base)
+    prop = Propagation(**section(("propagation",), PROPAGATION, data.get("propagation", {})))
+    if "propagation" not in data and included:
+        prop = included[0].propagation
+    nodes = {}
+    node_list = data.get("node", [])
+    if not node_list and included:
+        nodes = included[0].nodes
+    elif not node_list:
+        fail(("node",), "a scene needs at least one [[node]]")
+    for i, raw in enumerate(node_list):
+        keys = ("node", i)
+        fes_raw = raw.pop("front_end", []) if isinstance(raw, dict) else []
+        p = section(keys, NODE, raw)
+        if p["name"] in nodes:
+            fail(keys + ("name",), f"duplicate node name {p['name']!r}")
+        pos = _point(fail, keys + ("position_m",), p["position_m"])
+        default = _front_end(fail, keys, p["name"], p, p)
+        fes = [_front_end(fail, keys + ("front_end", j), None, section(keys + ("front_end", j),
+                          FRONT_END, fe), p) for j, fe in enumerate(fes_raw)]
+        nodes[p["name"]] = Node(i, p["name"], p["board"], pos, fes or [default])
+    emitters = []
+    for inc in included:
+        for em in inc.emitters:
+            if em.name in {x.name for x in emitters}:
+                fail(("scene", "include"), f"emitter name {em.name!r} appears twice")
+            emitters.append(em)
+    for i, raw in enumerate(data.get("emitter", [])):
+        emitters.append(_emitter(fail, section, ("emitter", i), raw, meta["seed"], i,
+                                 {em.name for em in emitters}))
+    return Scene(meta, prop, nodes, emitters, source)
+
+
+def _includes(fail, names, base):
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        fail(("scene", "include"), f"must be a list of file names (got {names!r})")
+    out = []
+    for n in names:
+        if not (base / n).is_file():
+            fail(("scene", "include"), f"no scene file {n!r} next to this one")
+        out.append(load_scene(base / n))
+    return out
+
+
+def _front_end(fail, keys, name, p, node):
+    get = lambda k: node[k] if p.get(k) is None else p[k]
+    band = get("antenna_band_mhz")
+    if band and (len(band) != 2 or band[0] >= band[1]):
+        fail(keys + ("antenna_band_mhz",), f"must be [low, high] with low < high (got {band})")
+    return FrontEnd(name or p["name"], get("noise_figure_db"), get("antenna_gain_dbi"),
+                    (band[0] * MHZ, band[1] * MHZ) if band else None, get("antenna_oob_loss_db"))
+
+
+def _emitter(fail, section, keys, raw, seed, index, taken):
+    if not isinstance(raw, dict):
+        fail(keys, "must be a table")
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        fail(keys + ("kind",), f"must be one of {', '.join(KINDS)} (got {kind!r})")
+    cls = KINDS[kind]
+    # trajectory and on are lists of rows, checked by _rows below.
+    c = section(keys, {k: p for k, p in EMITTER_COMMON.items() if p.type is not list},
+                {k: v for k, v in raw.items() if k in EMITTER_COMMON and k not in ("trajectory", "on")})
+    if c["name"] in taken:
+        fail(keys + ("name",), f"duplicate emitter name {c['name']!r}")
+    params = section(keys, cls.PARAMS, {k: v for k, v in raw.items() if k not in EMITTER_COMMON})
+    if (c["position_m"] is None) == (raw.get("trajectory") is None):
+        fail(keys + ("position_m",), "give exactly one of position_m and trajectory")
+    if c["position_m"] is not None:
+        traj = Trajectory.fixed(_point(fail, keys + ("position_m",), c["position_m"]))
+    else:
+        wp = _rows(fail, keys + ("trajectory",), raw["trajectory"], 4, "[t, x, y, z]")
+        if any(b[0] <= a[0] for a, b in zip(wp, wp[1:])):
+            fail(keys + ("trajectory",), "waypoint times must increase")
+        traj = Trajectory(wp)
+    on = ALWAYS
+    if raw.get("on") is not None:
+        on = _rows(fail, keys + ("on",), raw["on"], 2, "[t_on, t_off]")
+        if any(b <= a for a, b in on) or any(b[0] < a[1] for a, b in zip(on, on[1:])):
+            fail(keys + ("on",), "intervals must have t_on < t_off, sorted and not overlapping")
+    eirp = cls.EIRP_DBM if c["eirp_dbm"] is None else c["eirp_dbm"]
+    em_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+    try:
+        return cls(c["name"], params, em_seed, eirp, traj, Schedule(on))
+    except ParamError as e:
+        fail(keys + (e.field,), str(e))
+
+
+def _rows(fail, keys, value, width, form):
+    ok = isinstance(value, list) and value and all(
+        isinstance(r, list) and len(r) == width and
+        all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in r) for r in value)
+    if not ok:
+        fail(keys, f"must be a non-empty list of {form} (got {value!r})")
+    return [[float(x) for x in r] for r in value]
+
+
+def _point(fail, keys, value):
+    if len(value) != 3:
+        fail(keys, f"must be [x, y, z] in metres (got {value})")
+    return np.array(value, dtype=float)
+
+
+def _dotted(keys):
+    out = ""
+    for k in keys:
+        out += f"[{k}]" if isinstance(k, int) else (f".{k}" if out else k)
+    return out
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?")
+
+
+def _toml_line(text, keys):
+    """Best-effort 1-based line of the field `keys` (e.g. ('emitter', 2, 'rate')) in TOML text."""
+    lines = text.splitlines()
+    counts = {}
+    headers = []  # (line index, table path tuple)
+    current_parent = {}
+    for n, line in enumerate(lines):
+        m = _HEADER.match(line)
+        if not m:
+            continue
+        parts = m.group(2).split(".")
+        path = []
+        for depth, part in enumerate(parts[:-1]):
+            path += [part, current_parent.get(tuple(parts[:depth + 1]), 0)]
+        if m.group(1) == "[[":
+            ckey = tuple(path) + (parts[-1],)
+            counts[ckey] = counts.get(ckey, -1) + 1
+            current_parent[tuple(parts)] = counts[ckey]
+            path += [parts[-1], counts[ckey]]
+        else:
+            path.append(parts[-1])
+        headers.append((n, tuple(path)))
+    best, table_line, end = 0, None, len(lines)
+    for h, (n, path) in enumerate(headers):
+        if len(path) > best and tuple(keys[:len(path)]) == path:
+            best, table_line = len(path), n
+            end = headers[h + 1][0] if h + 1 < len(headers) else len(lines)
+    if table_line is None:
+        start, end, best = 0, (headers[0][0] if headers else len(lines)), 0
+    else:
+        start = table_line + 1
+    rest = keys[best:]
+    if rest and isinstance(rest[0], str):
+        pattern = re.compile(rf"^\s*{re.escape(rest[0])}\s*=")
+        for n in range(start, end):
+            if pattern.match(lines[n]):
+                return n + 1
+    return table_line + 1 if table_line is not None else None

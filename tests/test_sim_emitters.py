@@ -1,0 +1,175 @@
+"""The emitter models against their parameters (rf-links.md, ExpressLRS 3.x tables)."""
+import numpy as np
+import pytest
+
+from straja.sim import scene_from_dict
+from straja.sim.emitters import (ELRS_DOMAINS, ELRS_RATES_2G4, ELRS_RATES_900, elrs_sequence,
+                                 lora_airtime_s)
+
+
+def one(kind, **params):
+    """A scene with one emitter of `kind` 100 m from one node."""
+    em = {"name": "e", "kind": kind, "position_m": [100.0, 0.0, 0.0], **params}
+    return scene_from_dict({"scene": {"duration_s": 60.0, "seed": 7},
+                            "node": [{"name": "n", "position_m": [0.0, 0.0, 0.0]}],
+                            "emitter": [em]})
+
+
+def packets(scene, t0, t1, stream=0):
+    return scene.emitters[0].window(stream, t0, t1)
+
+
+@pytest.mark.parametrize("n", [80, 40, 20, 13])
+def test_elrs_sequence_structure(n):
+    seq, sync = elrs_sequence(0x12345678, n)
+    assert sync == n // 2 + 1
+    assert len(seq) == (256 // n) * n
+    for b in range(0, len(seq), n):
+        block = seq[b:b + n]
+        assert block[0] == sync                      # sync channel every N hops
+        assert sorted(block) == list(range(n))       # every channel once per block
+    assert seq != elrs_sequence(0x12345679, n)[0]    # the binding seed matters
+
+
+def test_elrs_rng_matches_lcg():
+    # ExpressLRS rng(): seed = (214013 seed + 2531011) mod 2^31, returns seed >> 16.
+    from straja.sim.emitters import elrs_rng_values
+    assert elrs_rng_values(0, 2) == [2531011 >> 16, ((214013 * 2531011 + 2531011) % 2**31) >> 16]
+
+
+@pytest.mark.parametrize("rate", list(ELRS_RATES_2G4))
+def test_elrs_2g4_rates(rate):
+    interval, airtime, hop_every, bw = ELRS_RATES_2G4[rate]
+    sc = one("elrs", rate=rate, domain="ISM2G4")
+    pk = packets(sc, 0.0, 8.0)
+    assert np.allclose(np.diff(pk.t0), interval)                  # packet rate
+    assert np.allclose(pk.t1 - pk.t0, airtime)                    # airtime, silent in between
+    assert np.all(pk.bw == bw)
+    # channel changes exactly every hop_every packets
+    changes = np.flatnonzero(np.diff(pk.chan) != 0) + 1
+    first = changes[0]
+    assert np.all(np.diff(changes) % hop_every == 0) and np.diff(changes).min() == hop_every
+    hops = pk.chan[first::hop_every]
+    em = sc.emitters[0]
+    f0, f1, n = ELRS_DOMAINS["ISM2G4"]
+    assert set(np.unique(pk.chan)) <= set(range(n))
+    assert np.allclose(pk.f, f0 + pk.chan * (f1 - f0) / (n - 1))
+    if len(hops) >= len(em.sequence):
+        assert set(np.unique(pk.chan)) == set(range(n))           # all 80 channels used
+
+
+def test_elrs_150hz_hop_rate_and_sync():
+    sc = one("elrs", rate="150", domain="ISM2G4", uid_seed=42)
+    em = sc.emitters[0]
+    pk = packets(sc, 0.0, 20.0)
+    assert np.allclose(np.diff(pk.t0), 6666e-6)
+    hop_starts = pk.t0[np.flatnonzero(np.diff(pk.chan) != 0) + 1]
+    assert np.allclose(np.diff(hop_starts), 4 * 6666e-6)           # 37.5 hops/s
+    assert abs(1 / np.mean(np.diff(hop_starts)) - 37.5) < 0.01
+    assert set(np.unique(pk.chan)) == set(range(80))
+    n = (np.round((pk.t0 - em.phase) / em.interval)).astype(int)
+    hop = n // 4
+    on_sync = pk.chan == em.sync_channel
+    assert np.all(on_sync[hop % 80 == 0])                          # sync channel every N hops
+    assert em.sync_channel == 41 and len(em.sequence) == 240
+
+
+@pytest.mark.parametrize("domain,rate", [("FCC915", "200"), ("EU868", "50"), ("AU915", "25")])
+def test_elrs_900(domain, rate):
+    interval, airtime, hop_every, bw = ELRS_RATES_900[rate]
+    f0, f1, n = ELRS_DOMAINS[domain]
+    pk = packets(one("elrs", domain=domain, rate=rate), 0.0, 30.0)
+    assert np.allclose(np.diff(pk.t0), interval)
+    assert set(np.unique(pk.chan)) == set(range(n))
+    assert pk.f.min() >= f0 - 1 and pk.f.max() <= f1 + 1 and np.all(pk.bw == 500e3)
+
+
+def test_analog_video_continuous():
+    sc = one("analog_video", channel="E5", on=[[1.0, 3.5]])
+    pk = packets(sc, 0.0, 5.0)
+    assert np.all(pk.f == 5885e6) and np.all(pk.bw == 20e6)
+    assert pk.t0[0] == pytest.approx(1.0) and pk.t1[-1] == pytest.approx(3.5)
+    assert np.allclose(pk.t0[1:], pk.t1[:-1])                       # no gap while on
+    assert np.sum(pk.t1 - pk.t0) == pytest.approx(2.5)
+
+
+def test_ofdm_and_droneid():
+    sc = one("ofdm_video", centre_mhz=5760.0, bw_mhz=40.0)
+    video, did = packets(sc, 0.0, 10.0, 0), packets(sc, 0.0, 10.0, 1)
+    assert np.all(video.bw == 40e6) and np.sum(video.t1 - video.t0) == pytest.approx(10.0)
+    assert sc.emitters[0].streams[0].shape == "rect"
+    assert np.allclose(np.diff(did.t0), 0.6) and np.allclose(did.t1 - did.t0, 0.64e-3)
+    assert set(np.round(did.f / 1e6, 1)) == {2399.5, 2414.5, 2429.5, 2444.5, 2459.5}
+
+
+def test_wifi_beacons_and_traffic():
+    sc = one("wifi", channel=11, traffic_load=0.2)
+    beacons, traffic = packets(sc, 0.0, 30.0, 0), packets(sc, 0.0, 30.0, 1)
+    assert np.allclose(np.diff(beacons.t0), 0.1024)
+    assert np.all(beacons.f == 2462e6) and np.all(beacons.bw == 20e6)
+    assert np.all(traffic.t0[1:] >= traffic.t1[:-1])                # one radio: no overlap
+    load = np.sum(traffic.t1 - traffic.t0) / 30.0
+    assert 0.12 < load < 0.25
+
+
+def test_bluetooth_classic():
+    pk = packets(one("bt_classic", activity=1.0), 0.0, 10.0)
+    assert np.allclose(np.diff(pk.t0), 625e-6)                      # 1600 hops/s
+    assert len(pk.t0) == pytest.approx(16000, abs=2)
+    assert set(np.unique(pk.chan)) == set(range(79))
+    assert np.allclose(pk.f, 2402e6 + 1e6 * pk.chan) and np.all(pk.bw == 1e6)
+
+
+def test_ble_advertising():
+    interval = 0.05
+    pk = packets(one("ble_adv", interval_s=interval), 0.0, 60.0)
+    assert list(pk.chan[:3]) == [37, 38, 39]
+    assert set(np.round(pk.f / 1e6)) == {2402, 2426, 2480} and np.all(pk.bw == 2e6)
+    events = pk.t0[pk.chan == 37]
+    gaps = np.diff(events)
+    assert gaps.min() >= interval and gaps.max() <= interval + 0.010  # advDelay 0-10 ms
+    assert np.mean(gaps) == pytest.approx(interval + 0.005, abs=0.0005)
+
+
+def test_lora_device_airtime_and_duty_cycle():
+    # Semtech calculator: SF7 BW125 20 bytes CR4/5 preamble 8 explicit header CRC -> 56.6 ms.
+    assert lora_airtime_s(7, 125e3, 20) == pytest.approx(56.576e-3, rel=1e-3)
+    # SF12 BW125 51 bytes: 2.466 s (LoRaWAN maximum at DR0)
+    assert lora_airtime_s(12, 125e3, 51) == pytest.approx(2.4658, rel=1e-3)
+    pk = packets(one("lora_device", preset="lorawan_eu868", mean_interval_s=1.0), 0.0, 600.0)
+    airtime = pk.t1[0] - pk.t0[0]
+    assert set(np.round(pk.f / 1e5)) <= {8681, 8683, 8685}
+    assert np.diff(pk.t0).min() >= airtime * 100 - 1e-9               # 1 % duty cycle
+
+
+def test_microwave_half_cycles():
+    pk = packets(one("microwave", mains_hz=60.0), 0.0, 2.0)
+    cycle = np.round((pk.t0 - pk.t0[0]) * 60.0, 6)
+    starts = pk.t0[::8]
+    assert np.allclose(np.diff(starts), 1 / 60)                       # once per mains cycle
+    on = np.sum(pk.t1 - pk.t0) / (pk.t1[-1] - pk.t0[0])
+    assert 0.4 < on < 0.5                                             # one half-cycle
+    assert pk.f.min() >= 2440e6 and pk.f.max() <= 2470e6 and len(cycle)
+
+
+def test_hoppers_crossfire_frsky():
+    cf = packets(one("crossfire", band="915"), 0.0, 10.0)
+    assert np.allclose(np.diff(cf.t0), 1 / 150) and len(np.unique(cf.chan)) == 100
+    fr = packets(one("frsky"), 0.0, 10.0)
+    assert np.allclose(np.diff(fr.t0), 9e-3) and len(np.unique(fr.chan)) == 47
+
+
+def test_deterministic_and_seed_dependent():
+    a = packets(one("ble_adv"), 10.0, 20.0)
+    b = packets(one("ble_adv"), 10.0, 20.0)
+    assert np.array_equal(a.t0, b.t0)
+    # blocks made out of order agree with blocks made in order
+    sc = one("wifi", traffic_load=0.3)
+    late = packets(sc, 40.0, 41.0, 1)
+    sc2 = one("wifi", traffic_load=0.3)
+    packets(sc2, 0.0, 41.0, 1)
+    assert np.array_equal(late.t0, packets(sc2, 40.0, 41.0, 1).t0)
+    other = scene_from_dict({"scene": {"duration_s": 60.0, "seed": 8},
+                             "node": [{"name": "n", "position_m": [0.0, 0.0, 0.0]}],
+                             "emitter": [{"name": "e", "kind": "ble_adv", "position_m": [1, 0, 0]}]})
+    assert not np.array_equal(a.t0, other.emitters[0].window(0, 10.0, 20.0).t0)

@@ -1,0 +1,147 @@
+"""Received power against the path-loss formula, the thermal floor, timing of reads, sweep."""
+import math
+
+import numpy as np
+import pytest
+
+from straja.sim import scene_from_dict
+from straja.sim.propagation import KT_DBM_HZ, fspl_db, path_loss_db
+
+
+def scene(emitters, prop=None, nf=6.0, seed=5):
+    return scene_from_dict({"scene": {"duration_s": 100.0, "seed": seed},
+                            "propagation": prop or {"fading": "none"},
+                            "node": [{"name": "n", "position_m": [0.0, 0.0, 0.0],
+                                      "noise_figure_db": nf}],
+                            "emitter": emitters})
+
+
+def test_thermal_floor_with_nothing_on_air():
+    rf = scene([], nf=7.5).node("n")
+    for bw in (1e3, 1e6, 20e6):
+        expect = -174 + 10 * math.log10(bw) + 7.5
+        assert rf.band_power_dbm(2.4e9, bw, 1.0, 1.01) == pytest.approx(expect, abs=0.05)
+    assert np.allclose(rf.sweep([5.8e9, 915e6], 1e6, 0.0, 0.001), -174 + 60 + 7.5, atol=0.05)
+
+
+def test_fspl_and_log_distance():
+    # Friis at 2.4 GHz, 1 km: 100.05 dB
+    assert fspl_db(1000.0, 2.4e9) == pytest.approx(100.05, abs=0.01)
+    assert path_loss_db(100.0, 2.4e9, 3.0, 1.0) == pytest.approx(fspl_db(1.0, 2.4e9) + 60.0)
+
+
+@pytest.mark.parametrize("exponent,d", [(2.0, 300.0), (3.2, 1500.0)])
+def test_received_power_matches_formula(exponent, d):
+    """Continuous emitter fully inside the band, no fading: power = EIRP - PL(d) exactly."""
+    sc = scene([{"name": "v", "kind": "analog_video", "channel": "F4", "eirp_dbm": 30.0,
+                 "bw_mhz": 1.0, "position_m": [d, 0.0, 0.0]}],
+               {"exponent": exponent, "fading": "none"})
+    rf = sc.node("n")
+    expect = 30.0 - path_loss_db(d, 5800e6, exponent)
+    got = rf.band_power_dbm(5800e6, 40e6, 2.0, 2.1)
+    noise = KT_DBM_HZ + 10 * math.log10(40e6) + 6
+    assert 10 ** (got / 10) - 10 ** (noise / 10) == pytest.approx(10 ** (expect / 10), rel=0.01)
+
+
+def test_mean_over_rician_fading_is_the_formula():
+    """Per-packet fading has mean 1: the mean received power over many packets is the formula."""
+    sc = scene([{"name": "v", "kind": "analog_video", "channel": "A1", "eirp_dbm": 20.0,
+                 "chunk_s": 0.001, "position_m": [200.0, 0.0, 0.0]}],
+               {"exponent": 2.5, "fading": "rician", "rician_k_db": 3.0})
+    rf = sc.node("n")
+    t = np.arange(0.0, 20.0, 0.001) + 0.0002
+    p = rf.sweep(5865e6, 40e6, t, t + 1e-5)
+    noise = 10 ** ((KT_DBM_HZ + 10 * math.log10(40e6) + 6) / 10)
+    mean_db = 10 * np.log10(np.mean(10 ** (p / 10)) - noise)
+    expect = 20.0 - path_loss_db(200.0, 5865e6, 2.5)
+    assert mean_db == pytest.approx(expect, abs=0.15)
+    assert np.std(p) > 2.0                                  # and it does fade
+
+
+def test_shadowing_is_per_link_lognormal():
+    sigmas = []
+    for seed in range(40):
+        sc = scene([{"name": "v", "kind": "analog_video", "channel": "A1", "eirp_dbm": 20.0,
+                     "position_m": [100.0, 0.0, 0.0]}],
+                   {"exponent": 2.0, "fading": "none", "shadowing_sigma_db": 6.0}, seed=seed)
+        sigmas.append(float(sc.node("n").mean_rx_dbm(0, 1.0, 5865e6)
+                            - (20.0 - path_loss_db(100.0, 5865e6, 2.0))))
+    assert 3.5 < np.std(sigmas) < 8.5 and abs(np.mean(sigmas)) < 3.0
+
+
+def test_read_timing_hop_and_silence():
+    """A read between ELRS packets sees noise; a read half over a packet sees half its power
+    (a packet-long read starting mid-packet: the rest of the read falls in the silent gap)."""
+    sc = scene([{"name": "e", "kind": "elrs", "rate": "50", "eirp_dbm": 20.0,
+                 "position_m": [50.0, 0.0, 0.0]}])
+    rf, em = sc.node("n"), sc.emitters[0]
+    pk = em.window(0, 1.0, 1.1)
+    f, a, b = pk.f[0], pk.t0[0], pk.t1[0]
+    noise = KT_DBM_HZ + 60 + 6
+    assert rf.band_power_dbm(f, 1e6, b + 1e-4, b + 5e-4) == pytest.approx(noise, abs=1e-9)
+    full = rf.band_power_dbm(f, 1e6, a, b)
+    half = rf.band_power_dbm(f, 1e6, (a + b) / 2, (a + b) / 2 + (b - a))
+    lin = lambda x: 10 ** (x / 10) - 10 ** (noise / 10)
+    assert lin(half) == pytest.approx(lin(full) / 2, rel=1e-6)
+    assert rf.band_power_dbm(f, 1e6, (a + b) / 2, (a + b) / 2) == pytest.approx(full, abs=1e-6)
+    # the wrong channel (5 MHz off) sees only the transmitter's sidelobes
+    assert rf.band_power_dbm(f + 5e6, 1e6, a, b) < full - 40
+
+
+def test_occupied_bandwidth_shapes():
+    """Rect: power spreads evenly; gauss: 99 % inside the occupied bandwidth."""
+    sc = scene([{"name": "d", "kind": "ofdm_video", "centre_mhz": 5800.0, "bw_mhz": 20.0,
+                 "droneid": False, "position_m": [10.0, 0.0, 0.0]},
+                {"name": "v", "kind": "analog_video", "channel": "A8", "position_m": [10.0, 0.0, 0.0]}])
+    rf = sc.node("n")
+    full = rf.band_power_dbm(5800e6, 20e6, 1.0, 1.1)
+    quarter = rf.band_power_dbm(5795e6 - 2.5e6, 5e6, 1.0, 1.1)
+    assert full - quarter == pytest.approx(10 * math.log10(4), abs=0.1)
+    wide = rf.band_power_dbm(5725e6, 20e6, 1.0, 1.1)
+    centre = rf.band_power_dbm(5725e6, 2e6, 1.0, 1.1)
+    assert 10 * math.log10(10 ** (centre / 10) / 10 ** (wide / 10)) > 10 * math.log10(0.1) + 1
+
+
+def test_sweep_matches_scalar_reads():
+    sc = scene([{"name": "w", "kind": "wifi", "channel": 6, "position_m": [30.0, 0.0, 0.0]},
+                {"name": "e", "kind": "elrs", "rate": "500", "position_m": [300.0, 0.0, 0.0]},
+                {"name": "b", "kind": "ble_adv", "interval_s": 0.02, "position_m": [5.0, 0.0, 0.0]}],
+               {"fading": "rayleigh"})
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 5, 3000)
+    f = rng.uniform(2400e6, 2480e6, 3000)
+    dwell = rng.choice([0.0, 1e-4, 3e-3], 3000)
+    vec = sc.node("n").sweep(f, 1e6, t, t + dwell)
+    one = [sc.node("n").band_power_dbm(a, 1e6, b, b + c) for a, b, c in zip(f, t, dwell)]
+    assert np.allclose(vec, one, atol=0.01)
+    assert vec.max() > -60                                   # it saw transmissions
+
+
+def test_antenna_band():
+    sc = scene_from_dict({"scene": {"duration_s": 10.0},
+                          "propagation": {"fading": "none"},
+                          "node": [{"name": "n", "position_m": [0, 0, 0],
+                                    "front_end": [{"name": "rx5808", "antenna_gain_dbi": 5.0,
+                                                   "antenna_band_mhz": [5600.0, 6000.0]},
+                                                  {"name": "cc2500", "antenna_gain_dbi": 2.0}]}],
+                          "emitter": [{"name": "v", "kind": "analog_video", "channel": "R1",
+                                       "position_m": [100.0, 0, 0]}]})
+    five = sc.node("n", front_end="rx5808").mean_rx_dbm(0, 1.0, 5658e6)
+    two = sc.node("n", front_end=1).mean_rx_dbm(0, 1.0, 5658e6)
+    assert five - two == pytest.approx(3.0)
+    assert sc.node("n", "rx5808").mean_rx_dbm(0, 1.0, 2400e6) == pytest.approx(
+        sc.node("n", "cc2500").mean_rx_dbm(0, 1.0, 2400e6) - 20 + 3)
+
+
+def test_per_call_cost(benchmark_reads=3000):
+    """band_power_dbm stays cheap in a busy scene (an interval index, not a scan)."""
+    import time
+    from straja.sim import load_scene
+    from straja.paths import SCENES
+    rf = load_scene(SCENES / "two_drones.toml").node("n1", "cc2500")
+    t = 50.0 + np.arange(benchmark_reads) * 3e-4
+    start = time.perf_counter()
+    for i, tt in enumerate(t):
+        rf.band_power_dbm(2400e6 + (i % 80) * 1e6, 1e6, tt, tt + 2.5e-4)
+    per_call = (time.perf_counter() - start) / benchmark_reads
+    assert per_call < 1e-3                                  # > 1000 reads/s even on a busy CI

@@ -1,0 +1,147 @@
+"""Scene files: clear errors naming file, line and field; the catalogue; ground truth; CLI."""
+import json
+
+import numpy as np
+import pytest
+
+from straja.paths import SCENES
+from straja.sim import SceneError, load_scene
+from straja.sim.cli import main as sim_main
+from straja.sim.truth import read_truth, write_truth
+
+GOOD = """\
+[scene]
+name = "t"
+seed = 4
+duration_s = 20.0
+
+[[node]]
+name = "n1"
+position_m = [0.0, 0.0, 2.0]
+
+[[node.front_end]]
+name = "cc2500"
+noise_figure_db = 8.0
+
+[[emitter]]
+name = "ctl"
+kind = "elrs"
+rate = "500"
+position_m = [100.0, 0.0, 2.0]
+
+[[emitter]]
+name = "vid"
+kind = "analog_video"
+channel = "R3"
+trajectory = [[0.0, 500.0, 0.0, 50.0], [20.0, 100.0, 0.0, 50.0]]
+on = [[2.0, 18.0]]
+"""
+
+
+def load_text(tmp_path, text, name="s.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return load_scene(p)
+
+
+def error_of(tmp_path, text):
+    with pytest.raises(SceneError) as e:
+        load_text(tmp_path, text)
+    return str(e.value)
+
+
+def test_good_scene(tmp_path):
+    sc = load_text(tmp_path, GOOD)
+    assert sc.duration_s == 20.0 and sc.seed == 4 and list(sc.nodes) == ["n1"]
+    assert sc.node("n1").fe.name == "cc2500"
+    with pytest.raises(KeyError, match="no node 'n9'"):
+        sc.node("n9")
+
+
+@pytest.mark.parametrize("old,new,line,field", [
+    ('rate = "500"', 'rate = "400"', 17, "emitter[0].rate"),
+    ('channel = "R3"', 'channel = "Q3"', 23, "emitter[1].channel"),
+    ('noise_figure_db = 8.0', 'noise_figure_db = "high"', 12, "node[0].front_end[0].noise_figure_db"),
+    ('duration_s = 20.0', 'duration_s = -1.0', 4, "scene.duration_s"),
+    ('on = [[2.0, 18.0]]', 'on = [[18.0, 2.0]]', 25, "emitter[1].on"),
+    ('kind = "elrs"', 'kind = "elrs2"', 16, "emitter[0].kind"),
+    ('rate = "500"', 'rate = "500"\nsped = 3', 18, "emitter[0].sped"),
+    ('position_m = [100.0, 0.0, 2.0]', 'position_m = [100.0, 0.0]', 18, "emitter[0].position_m"),
+])
+def test_errors_name_line_and_field(tmp_path, old, new, line, field):
+    msg = error_of(tmp_path, GOOD.replace(old, new))
+    assert f"s.toml:{line}: {field}:" in msg
+
+
+def test_syntax_error_line(tmp_path):
+    msg = error_of(tmp_path, GOOD.replace('kind = "elrs"', 'kind = elrs"'))
+    assert "s.toml:16:" in msg and "TOML syntax error" in msg
+
+
+def test_missing_field_and_duplicates(tmp_path):
+    assert "emitter[1].position_m: give exactly one" in error_of(
+        tmp_path, GOOD.replace('trajectory = [[0.0, 500.0, 0.0, 50.0], [20.0, 100.0, 0.0, 50.0]]\n', ''))
+    assert "duplicate emitter name 'ctl'" in error_of(tmp_path, GOOD.replace('"vid"', '"ctl"'))
+    assert "missing required field" in error_of(tmp_path, GOOD.replace('duration_s = 20.0\n', ''))
+
+
+CATALOGUE = sorted(SCENES.glob("*.toml"))
+
+
+def test_catalogue_is_complete():
+    names = {p.stem for p in CATALOGUE}
+    for link in ("elrs_2g4", "elrs_868", "elrs_915", "crossfire", "frsky", "analog_video", "dji_ofdm"):
+        assert f"{link}_alone" in names
+        assert any(n.startswith(f"{link}_on_") for n in names)
+    assert {"quiet_rural", "urban_24ghz_background", "subghz_lora_background", "two_drones",
+            "fpv_approach_3km"} <= names
+    for p in CATALOGUE:
+        assert p.read_text().startswith("# "), f"{p.name} needs a comment header"
+
+
+@pytest.mark.parametrize("path", CATALOGUE, ids=[p.stem for p in CATALOGUE])
+def test_catalogue_loads_and_reads(path):
+    sc = load_scene(path)
+    rf = sc.node(next(iter(sc.nodes)))
+    p = rf.sweep(np.linspace(860e6, 5900e6, 200), 1e6, sc.duration_s / 2, sc.duration_s / 2 + 0.01)
+    assert np.all(np.isfinite(p)) and np.all(p >= -174 + 60)
+
+
+def test_fpv_approach_geometry():
+    sc = load_scene(SCENES / "fpv_approach_3km.toml")
+    vid, n1 = sc.emitter("fpv_video"), sc.nodes["n1"].position
+    d = vid.trajectory.distance(np.array([0.0, 160.0]), n1)
+    assert d[0] == pytest.approx(3000, rel=0.01) and d[1] == pytest.approx(100, rel=0.1)
+
+
+def test_truth_roundtrip_and_determinism(tmp_path):
+    sc = load_text(tmp_path, GOOD)
+    counts = write_truth(sc, tmp_path / "a.jsonl", 0.0, 5.0)
+    write_truth(load_text(tmp_path, GOOD), tmp_path / "b.jsonl", 0.0, 5.0)
+    assert (tmp_path / "a.jsonl").read_bytes() == (tmp_path / "b.jsonl").read_bytes()
+    t = read_truth(tmp_path / "a.jsonl")
+    assert counts == {"header": 1, "on": 2, "tx": len(t.tx), "rx": 50}
+    assert t.header["scene"] == "t" and [e["name"] for e in t.header["emitters"]] == ["ctl", "vid"]
+    assert not t.is_on("vid", 1.0) and t.is_on("vid", 3.0)
+    hops = [r for r in t.tx if r["emitter"] == "ctl"]
+    # ELRS 500 Hz: 4 packets per hop, 8 ms per hop
+    assert all(r["n"] <= 4 for r in hops) and len(hops) == pytest.approx(5.0 / 0.008, abs=2)
+    video = [r for r in t.tx if r["emitter"] == "vid"]
+    assert len(video) == 1 and video[0]["t0"] == 2.0 and video[0]["f_hz"] == 5732e6
+    rx = t.rx[30]
+    assert rx["t"] == pytest.approx(3.0) and rx["on"] == ["ctl", "vid"]
+    assert rx["d_m"]["ctl"] == pytest.approx(100.0)
+    assert t.on_air(3.0, 3.001, 5700e6, 5800e6)[0]["emitter"] == "vid"
+
+
+def test_cli_check_and_truth(tmp_path, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(GOOD)
+    assert sim_main(["sim", "check", str(path)]) == 0
+    assert "emitter ctl [elrs]" in capsys.readouterr().out
+    out = tmp_path / "t.jsonl"
+    assert sim_main(["sim", "truth", str(path), "--out", str(out), "--t1", "2"]) == 0
+    assert json.loads(out.read_text().splitlines()[0])["type"] == "header"
+    path.write_text(GOOD.replace('rate = "500"', 'rate = 500.5'))
+    assert sim_main(["sim", "check", str(path)]) == 1
+    assert "s.toml:17: emitter[0].rate" in capsys.readouterr().err
