@@ -134,3 +134,18 @@ def test_raw_repl_client(port, raw_paste):
     assert repl.exec("print('still here')").strip() == b"still here"
     repl.exit()
     assert b">>> " in read_until(port, b">>> ")
+
+
+def test_unplug_and_replug_on_a_new_path(node):
+    old = node.port
+    with serial.Serial(old, 115200, timeout=0.1) as s:
+        read_until(s, b"tick 1")
+        node.unplug()
+        assert not os.path.exists(old)
+        with pytest.raises(serial.SerialException):
+            for _ in range(20):
+                s.read(100)
+    new = node.replug()
+    assert os.path.exists(new)  # the kernel may hand out the old number again, or a new one
+    with serial.Serial(new, 115200, timeout=0.1) as s:
+        assert b"boot cause 0" in read_until(s, b"tick 1")

@@ -12,6 +12,7 @@ COMMAND_MODULES = (
     "straja.doctor",
     "straja.vnode.cli",
     "straja.monitor",
+    "straja.gateway.cli",
     "straja.demo",
 )
 

@@ -35,9 +35,9 @@ def compiled_core_modules() -> list[str]:
 
 
 def check_python() -> Check:
-    ok = sys.version_info >= (3, 10)
+    ok = sys.version_info >= (3, 11)
     return Check("python", ok, f"{platform.python_version()} at {sys.executable}",
-                 fix="" if ok else "install Python 3.10 or newer")
+                 fix="" if ok else "install Python 3.11 or newer (Raspberry Pi OS Bookworm has it)")
 
 
 def check_packages() -> list[Check]:

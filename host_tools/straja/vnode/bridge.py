@@ -15,11 +15,12 @@ open a board's USB CDC port. Behind it, this bridge plays the board's USB-serial
 """
 from __future__ import annotations
 
+import collections
 import ctypes
 import errno
 import fcntl
 import os
-import selectors
+import select
 import signal
 import subprocess
 import termios
@@ -91,14 +92,13 @@ class VirtualNode:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._requests: collections.deque = collections.deque()
+        self._plugged = True
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> "VirtualNode":
         self.flash_dir.mkdir(parents=True, exist_ok=True)
-        self._host_master, self._host_slave = os.openpty()
-        tty.setraw(self._host_slave)
-        _set_nonblocking(self._host_master)
-        self.port = os.ttyname(self._host_slave)
+        self._open_host_port()
         # The interpreter is spawned by the pump thread: its death signal (below) is tied to the
         # thread that forked it, and the pump thread lives exactly as long as the node.
         spawned = threading.Event()
@@ -126,6 +126,34 @@ class VirtualNode:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    def _open_host_port(self) -> None:
+        self._host_master, self._host_slave = os.openpty()
+        tty.setraw(self._host_slave)
+        _set_nonblocking(self._host_master)
+        self.port = os.ttyname(self._host_slave)
+
+    def unplug(self) -> None:
+        """Pull the USB cable of a USB-powered node: the port disappears and the node is off."""
+        def pull():
+            self._plugged = False
+            self._kill()
+            for fd in (self._host_master, self._host_slave, self._mp_master):
+                os.close(fd)
+            self._host_master = self._host_slave = self._mp_master = -1
+            self._proc = None
+            self._pending.clear()
+            self.port = None
+        self._in_pump(pull)
+
+    def replug(self) -> str:
+        """Plug it back: a new port path (as USB may give), and the node powers on. Returns the path."""
+        def plug():
+            self._open_host_port()
+            self._plugged = True
+            self._spawn(CAUSE_POWER_ON)
+        self._in_pump(plug)
+        return self.port
 
     @property
     def pid(self) -> int | None:
@@ -194,6 +222,8 @@ class VirtualNode:
 
     # -- byte pump ----------------------------------------------------------------------------------
     def _to_host(self, data: bytes) -> None:
+        if not self._plugged:
+            return
         room = OUTPUT_BOUND - len(self._pending)
         if len(data) > room:
             self.output_dropped += len(data) - max(room, 0)
@@ -227,26 +257,21 @@ class VirtualNode:
     def _pump(self, spawned: threading.Event) -> None:
         self._spawn(CAUSE_POWER_ON)
         spawned.set()
-        sel = selectors.DefaultSelector()
-        registered_master = -1
-        sel.register(self._host_master, selectors.EVENT_READ, "host")
         while not self._stopping.is_set():
-            if registered_master != self._mp_master:
-                if registered_master >= 0:
-                    try:
-                        sel.unregister(registered_master)
-                    except (KeyError, ValueError):
-                        pass
-                registered_master = self._mp_master
-                sel.register(registered_master, selectors.EVENT_READ, "mp")
-            for key, _ in sel.select(timeout=0.02):
+            while self._requests:
+                request, done = self._requests.popleft()
+                request()
+                done.set()
+            fds = [fd for fd in (self._host_master, self._mp_master) if fd >= 0]
+            readable, _, _ = select.select(fds, [], [], 0.02)
+            for fd in readable:
                 try:
-                    data = os.read(key.fd, 65536)
+                    data = os.read(fd, 65536)
                 except BlockingIOError:
                     continue
                 except OSError:
-                    data = b""  # EIO: the interpreter's side closed (it exited)
-                if key.data == "host":
+                    data = b""  # EIO: the other side closed (the interpreter exited)
+                if fd == self._host_master:
                     if data and self._mp_master >= 0:
                         self._to_interpreter(data)
                 elif data:
@@ -256,6 +281,13 @@ class VirtualNode:
             if proc is not None and proc.poll() is not None and not self._stopping.is_set():
                 self._drain_interpreter()
                 self._restart_after_exit(proc.returncode)
+
+    def _in_pump(self, request) -> None:
+        """Run `request` in the pump thread (which owns the file descriptors) and wait for it."""
+        done = threading.Event()
+        self._requests.append((request, done))
+        if not done.wait(timeout=10):
+            raise TimeoutError(f"virtual node {self.name} did not respond")
 
     def _drain_interpreter(self) -> None:
         while True:

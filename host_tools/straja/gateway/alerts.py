@@ -1,0 +1,105 @@
+"""Alerts: raised once per drone track, updated when what a person would act on changes, cleared
+when the track ends.
+
+Hysteresis: an alert is raised only after `confirm_hits` observations over at least `confirm_s`
+(one stray reading raises nothing), its severity rises at once but falls only after `downgrade_s`
+at the lower level, and updates come at most every `update_min_s` (except a severity rise).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .config import AlertConfig
+from .detector import is_drone, label
+from .fusion import APPROACHING, Track
+
+LEVELS = ("warning", "high", "critical")
+
+
+@dataclass
+class Alert:
+    alert_id: str
+    severity: str
+    raised_ns: int
+    updated_ns: int
+    shown: tuple        # (severity, node ids, trend) last told to people
+    lower_since: int | None = None
+
+
+def _clock(t_ns: int) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(t_ns / 1e9))
+
+
+def alert_text(track: Track, severity: str, trend: str, cleared: bool = False) -> str:
+    nodes = sorted(track.nodes)
+    who = ("node " if len(nodes) == 1 else "nodes ") + ", ".join(map(str, nodes))
+    band = f"{track.lo_khz / 1000:.0f}-{track.hi_khz / 1000:.0f} MHz"
+    node, dbm = track.strongest()
+    if cleared:
+        return (f"CLEARED: {label(track.family)} on {band}, seen by {who} from "
+                f"{_clock(track.first_ns)} to {_clock(track.last_ns)}")
+    return (f"{severity.upper()}: {label(track.family)} on {band}, seen by {who} since "
+            f"{_clock(track.first_ns)}, signal {trend}; strongest {dbm:.0f} dBm at node {node}")
+
+
+class Alerts:
+    def __init__(self, cfg: AlertConfig, trend_db: float):
+        self.cfg = cfg
+        self.trend_db = trend_db
+        self.active: dict[str, Alert] = {}  # by track id
+
+    def severity(self, track: Track, trend: str) -> str:
+        _, dbm = track.strongest()
+        level = 1 if len(track.nodes) > 1 or dbm >= self.cfg.high_dbm else 0
+        if level == 1 and trend == APPROACHING:
+            level = 2
+        return LEVELS[level]
+
+    def _event(self, kind: str, alert: Alert, track: Track, t_ns: int, trend: str) -> dict:
+        return {"kind": kind, "t_ns": t_ns, "alert_id": alert.alert_id, "severity": alert.severity,
+                "trend": trend, "since_ns": track.first_ns, "label": label(track.family),
+                **track.summary(),
+                "text": alert_text(track, alert.severity, trend, cleared=kind == "alert_cleared")}
+
+    def track_updated(self, track: Track, now_ns: int) -> list[dict]:
+        if not is_drone(track.family):
+            return []
+        trend = track.trend(self.trend_db)
+        level = self.severity(track, trend)
+        alert = self.active.get(track.track_id)
+        if alert is None:
+            if track.hits < self.cfg.confirm_hits or \
+                    track.last_ns - track.first_ns < self.cfg.confirm_s * 1e9:
+                return []
+            alert = Alert(f"A{track.track_id[1:]}", level, now_ns, now_ns,
+                          (level, tuple(sorted(track.nodes)), trend))
+            self.active[track.track_id] = alert
+            return [self._event("alert_raised", alert, track, now_ns, trend)]
+        return self._maybe_update(alert, track, level, trend, now_ns)
+
+    def _maybe_update(self, alert: Alert, track: Track, level: str, trend: str,
+                      now_ns: int) -> list[dict]:
+        rank, cur = LEVELS.index(level), LEVELS.index(alert.severity)
+        rose = rank > cur
+        if rank < cur:
+            alert.lower_since = alert.lower_since if alert.lower_since is not None else now_ns
+            if now_ns - alert.lower_since < self.cfg.downgrade_s * 1e9:
+                level = alert.severity  # hold the higher level a while
+            else:
+                alert.lower_since = None
+        else:
+            alert.lower_since = None
+        shown = (level, tuple(sorted(track.nodes)), trend)
+        if shown == alert.shown:
+            return []
+        if not rose and now_ns - alert.updated_ns < self.cfg.update_min_s * 1e9:
+            return []
+        alert.severity, alert.shown, alert.updated_ns = level, shown, now_ns
+        return [self._event("alert_updated", alert, track, now_ns, trend)]
+
+    def track_ended(self, track: Track, now_ns: int) -> list[dict]:
+        alert = self.active.pop(track.track_id, None)
+        if alert is None:
+            return []
+        return [self._event("alert_cleared", alert, track, now_ns, track.trend(self.trend_db))]

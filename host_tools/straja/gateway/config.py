@@ -1,0 +1,114 @@
+"""Gateway configuration: a TOML file whose every key has a documented default (docs/gateway.md)."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    window_s: float = 3.0          # observations this close in time can belong to one track
+    track_timeout_s: float = 8.0   # a track not seen for this long ends
+    trend_window_s: float = 6.0    # received power over this window gives the trend
+    trend_db: float = 3.0          # rise (fall) of at least this much: approaching (leaving)
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    confirm_hits: int = 3          # observations before an alert is raised...
+    confirm_s: float = 0.2         # ...spread over at least this long
+    update_min_s: float = 2.0      # updates of one alert at most this often (severity rises at once)
+    downgrade_s: float = 5.0       # severity falls only after this long at the lower level
+    high_dbm: float = -60.0        # strongest power at or above this: severity high
+    adaptive_scan: bool = True     # focus neighbouring nodes on the band of a raised alert
+    focus_step_khz: int = 1000     # channel step of a focus plan
+    focus_dwell_us: int = 0        # dwell of a focus plan; 0 keeps the normal plan's dwell
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = ""                 # empty: MQTT off
+    port: int = 1883
+    topic_root: str = "straja"
+    client_id: str = ""            # empty: "straja-<gateway id>"
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    ca_file: str = ""              # empty with tls: the system CA store
+    keepalive_s: int = 30
+    window: int = 100              # messages handed to the client before acknowledgements
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    gateway_id: str = "gateway"
+    ports: tuple = ()              # device paths or globs (e.g. /dev/serial/by-id/*)
+    discover: bool = True          # also open ports whose USB identity is a known board
+    node_ids: tuple = ()           # accept only these node ids (empty: any)
+    neighbours: dict = field(default_factory=dict)  # "node id" -> [node ids] for adaptive scanning
+    heartbeat_timeout_s: float = 3.0
+    stats_interval_s: float = 30.0
+    rescan_s: float = 0.25         # how often missing ports are looked for
+    db: str = "/var/lib/straja/gateway.db"
+    jsonl: str = ""                # "-" stdout, a path, or empty for none
+    record: str = ""               # recording file, or empty for none
+    detect: dict = field(default_factory=dict)  # the detection core's settings (docs/gateway.md)
+    fusion: FusionConfig = FusionConfig()
+    alerts: AlertConfig = AlertConfig()
+    mqtt: MqttConfig = MqttConfig()
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _build(cls, values: dict, where: str):
+    known = {f.name: f for f in fields(cls)}
+    out = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        default = getattr(cls(), key)
+        if is_dataclass(default):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key}: expected a table")
+            value = _build(type(default), value, f"{where}.{key}")
+        elif isinstance(default, tuple):
+            value = tuple(value) if isinstance(value, list) else (value,)
+        elif isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{where}.{key}: expected true or false, not {value!r}")
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ConfigError(f"{where}.{key}: expected a number, not {value!r}")
+            value = type(default)(value)
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f"{where}.{key}: expected a string, not {value!r}")
+        out[key] = value
+    return cls(**out)
+
+
+def from_dict(values: dict) -> GatewayConfig:
+    """A config from the TOML layout: top-level [gateway] keys plus [detect], [mqtt], ... tables."""
+    flat = dict(values.get("gateway", {}))
+    for key, value in values.items():
+        if key != "gateway":
+            flat[key] = value
+    return _build(GatewayConfig, flat, "config")
+
+
+def load(path: str | Path | None) -> GatewayConfig:
+    if not path:
+        return GatewayConfig()
+    try:
+        data = tomllib.loads(Path(path).read_text())
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: {e}") from e
+    return from_dict(data)
+
+
+def override(cfg: GatewayConfig, **changes) -> GatewayConfig:
+    """cfg with the given top-level keys replaced (command-line options win over the file)."""
+    return replace(cfg, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,108 @@
+"""Fusion: observations from several nodes that are one emitter become one track.
+
+Two observations are the same emitter when they are of the same link family, overlap in
+frequency (a hopper's extent is the span of channels it was seen on), and come within
+`window_s` of the track's last observation. A track keeps each node's received power over time,
+which gives the signal trend.
+"""
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+
+from .config import FusionConfig
+from .detector import Observation
+
+APPROACHING, LEAVING, STEADY = "approaching", "leaving", "steady"
+
+
+@dataclass
+class NodeSeen:
+    first_ns: int
+    last_ns: int
+    dbm: float
+    history: collections.deque = field(default_factory=collections.deque)  # (t_ns, dbm)
+
+    def trend_db(self) -> float:
+        """Mean power of the newer half of the window minus that of the older half."""
+        if len(self.history) < 4:
+            return 0.0
+        h = list(self.history)
+        half = len(h) // 2
+        return sum(d for _, d in h[half:]) / (len(h) - half) - sum(d for _, d in h[:half]) / half
+
+
+@dataclass
+class Track:
+    track_id: str
+    family: str
+    lo_khz: int
+    hi_khz: int
+    first_ns: int
+    last_ns: int
+    hits: int = 0
+    nodes: dict[int, NodeSeen] = field(default_factory=dict)
+
+    def strongest(self) -> tuple[int, float]:
+        node = max(self.nodes, key=lambda n: (self.nodes[n].dbm, -n))
+        return node, self.nodes[node].dbm
+
+    def trend(self, threshold_db: float) -> str:
+        """approaching if the nodes' power rises by threshold_db (more rise than fall), etc."""
+        rise = sum(1 for s in self.nodes.values() if s.trend_db() >= threshold_db)
+        fall = sum(1 for s in self.nodes.values() if s.trend_db() <= -threshold_db)
+        return APPROACHING if rise > fall else LEAVING if fall > rise else STEADY
+
+    def summary(self) -> dict:
+        return {"track_id": self.track_id, "family": self.family, "lo_khz": self.lo_khz,
+                "hi_khz": self.hi_khz, "first_ns": self.first_ns, "last_ns": self.last_ns,
+                "hits": self.hits,
+                "nodes": [{"node_id": n, "dbm": s.dbm, "first_ns": s.first_ns, "last_ns": s.last_ns}
+                          for n, s in sorted(self.nodes.items())]}
+
+
+class Fusion:
+    def __init__(self, cfg: FusionConfig):
+        self.cfg = cfg
+        self.window_ns = int(cfg.window_s * 1e9)
+        self.timeout_ns = int(cfg.track_timeout_s * 1e9)
+        self.trend_ns = int(cfg.trend_window_s * 1e9)
+        self.tracks: list[Track] = []
+        self._count = 0
+
+    def observe(self, obs: Observation) -> tuple[Track, bool]:
+        """(the track this observation joins, whether it is new)."""
+        lo, hi = obs.lo_khz, obs.hi_khz
+        for track in self.tracks:
+            if (track.family == obs.family and lo <= track.hi_khz and track.lo_khz <= hi
+                    and obs.t_ns >= track.last_ns - self.window_ns
+                    and obs.t_ns <= track.last_ns + self.window_ns):
+                track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
+                self._add(track, obs)
+                return track, False
+        self._count += 1
+        track = Track(f"T{obs.t_ns // 1_000_000}-{self._count}", obs.family, lo, hi, obs.t_ns,
+                      obs.t_ns)
+        self.tracks.append(track)
+        self._add(track, obs)
+        return track, True
+
+    def _add(self, track: Track, obs: Observation) -> None:
+        track.hits += 1
+        track.first_ns = min(track.first_ns, obs.t_ns)
+        track.last_ns = max(track.last_ns, obs.t_ns)
+        seen = track.nodes.get(obs.node_id)
+        if seen is None:
+            seen = track.nodes[obs.node_id] = NodeSeen(obs.t_ns, obs.t_ns, obs.dbm)
+        seen.last_ns = max(seen.last_ns, obs.t_ns)
+        seen.dbm = obs.dbm
+        seen.history.append((obs.t_ns, obs.dbm))
+        while seen.history and seen.history[0][0] < obs.t_ns - self.trend_ns:
+            seen.history.popleft()
+
+    def expire(self, now_ns: int) -> list[Track]:
+        """Tracks not seen for track_timeout_s, removed (in the order they were made)."""
+        ended = [t for t in self.tracks if now_ns - t.last_ns >= self.timeout_ns]
+        if ended:
+            self.tracks = [t for t in self.tracks if now_ns - t.last_ns < self.timeout_ns]
+        return ended

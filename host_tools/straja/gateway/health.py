@@ -1,0 +1,94 @@
+"""Per-node health: online/offline from heartbeats, frame loss from sequence gaps, clock offset."""
+from __future__ import annotations
+
+from ..protocol import RESET_CAUSES, SeqTracker, Status
+
+# Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
+# so a node whose clock runs slow is followed, while one late frame never pulls it up.
+DRIFT_ALLOWANCE = 200e-6
+
+
+class ClockOffset:
+    """Gateway time minus node time, from frame arrival times (ns).
+
+    arrival = t_node + offset + delay with delay >= 0, so the smallest arrival - t_node seen is
+    the best estimate of offset (the minimum-delay filter of NTP, RFC 5905 section 10); it may
+    rise by DRIFT_ALLOWANCE per ns of elapsed time so a drifting node clock is followed.
+    """
+
+    def __init__(self):
+        self.offset_ns: int | None = None
+        self._last_arrival = 0
+
+    def update(self, t_node_ns: int, arrival_ns: int) -> int:
+        sample = arrival_ns - t_node_ns
+        if self.offset_ns is None:
+            self.offset_ns = sample
+        else:
+            allowed = self.offset_ns + int((arrival_ns - self._last_arrival) * DRIFT_ALLOWANCE)
+            self.offset_ns = min(sample, allowed)
+        self._last_arrival = arrival_ns
+        return self.offset_ns
+
+
+class NodeHealth:
+    """What the gateway knows of one node, and the events its changes make."""
+
+    def __init__(self, node_id: int, timeout_ns: int):
+        self.node_id = node_id
+        self.timeout_ns = timeout_ns
+        self.online = False
+        self.source = ""
+        self.last_seen_ns = 0
+        self.clock = ClockOffset()
+        self.status: Status | None = None
+        self.info: dict = {}
+        self.frames = 0
+        self.restarts = 0
+
+    def to_gateway_ns(self, t_us: int) -> int:
+        return t_us * 1000 + (self.clock.offset_ns or 0)
+
+    def frame(self, frame, source: str, arrival_ns: int) -> list[dict]:
+        """Account one frame; events: node_online, node_restarted."""
+        events = []
+        body = frame.body
+        if isinstance(body, Status):
+            if self.status and (body.boot_count != self.status.boot_count
+                                or body.uptime_s < self.status.uptime_s):
+                self.restarts += 1
+                self.clock = ClockOffset()  # a new boot: node time starts again
+                events.append({"kind": "node_restarted", "t_ns": arrival_ns, "node_id": self.node_id,
+                               "boot_count": body.boot_count,
+                               "reset_cause": RESET_CAUSES.get(body.reset_cause, "unknown")})
+            self.status = body
+        self.clock.update(frame.t_us * 1000, arrival_ns)
+        self.frames += 1
+        self.last_seen_ns = arrival_ns
+        if not self.online or source != self.source:
+            self.online = True
+            self.source = source
+            events.insert(0, {"kind": "node_online", "t_ns": arrival_ns, "node_id": self.node_id,
+                              "port": source})
+        return events
+
+    def check(self, now_ns: int) -> list[dict]:
+        """node_offline once the heartbeat is late; stamped with the deadline, not `now`, so a
+        replay that checks at other moments gives the same event."""
+        deadline = self.last_seen_ns + self.timeout_ns
+        if self.online and now_ns >= deadline:
+            self.online = False
+            return [{"kind": "node_offline", "t_ns": deadline, "node_id": self.node_id,
+                     "port": self.source, "last_seen_ns": self.last_seen_ns}]
+        return []
+
+    def stats(self, now_ns: int, tracker: SeqTracker) -> dict:
+        s = self.status
+        return {"kind": "node_stats", "t_ns": now_ns, "node_id": self.node_id,
+                "online": self.online, "frames": self.frames,
+                "lost": tracker.lost_by_node.get(self.node_id, 0), "restarts": self.restarts,
+                "clock_offset_ns": self.clock.offset_ns,
+                "uptime_s": s.uptime_s if s else None, "mem_free": s.mem_free if s else None,
+                "overruns": s.overruns if s else None,
+                "frames_dropped": s.frames_dropped if s else None,
+                "firmware": s.version if s else None}

@@ -1,0 +1,161 @@
+"""MQTT output (paho-mqtt 2.x): every stored event, in order, none lost (docs/gateway.md, "MQTT").
+
+Topic tree under `<root>/<gateway id>/`:
+    status                      "online" / "offline" (retained; "offline" is the last will)
+    events/<kind>               every event as stored in SQLite (JSON with its `id`), QoS 1
+    nodes/<node id>/status      the node's latest online/offline/restarted event (retained)
+
+Events reach the broker through the `mqtt_outbox` table, which `Store.write` fills in the same
+transaction as the event itself. This publisher hands rows to paho in id order, at most `window`
+unacknowledged at a time, and deletes a row when its PUBACK comes. While the broker is down
+nothing is handed over, and paho re-sends what was in flight when the connection comes back
+(docs of paho's `Client.publish`: QoS > 0 messages are kept until acknowledged), so the broker
+gets every event in order. A gateway restart re-sends the rows left in the outbox: delivery is
+at least once, and subscribers can drop repeats by the event `id`.
+"""
+from __future__ import annotations
+
+import queue
+import ssl
+import threading
+import time
+
+import paho.mqtt.client as paho
+
+from . import store
+from .config import MqttConfig
+
+NODE_STATUS_KINDS = ("node_online", "node_offline", "node_restarted")
+
+
+def base_topic(cfg: MqttConfig, gateway_id: str) -> str:
+    return f"{cfg.topic_root}/{gateway_id}"
+
+
+def topics_for(cfg: MqttConfig, gateway_id: str):
+    """The function the Store calls to route an event to its topics: [(topic, retained)]."""
+    base = base_topic(cfg, gateway_id)
+
+    def topics(event: dict) -> list[tuple[str, bool]]:
+        out = [(f"{base}/events/{event['kind']}", False)]
+        if event["kind"] in NODE_STATUS_KINDS:
+            out.append((f"{base}/nodes/{event['node_id']}/status", True))
+        return out
+
+    return topics
+
+
+class Publisher:
+    """Drains the outbox of the store at `db_path` to the broker, on a thread of its own."""
+
+    def __init__(self, cfg: MqttConfig, gateway_id: str, db_path):
+        self.cfg = cfg
+        self.status_topic = f"{base_topic(cfg, gateway_id)}/status"
+        self.db = store.connect(db_path)
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2,
+                                  client_id=cfg.client_id or f"straja-{gateway_id}",
+                                  protocol=paho.MQTTv311, clean_session=True)
+        self.client.max_inflight_messages_set(cfg.window)
+        self.client.max_queued_messages_set(0)  # the outbox bounds what is handed over
+        if cfg.username:
+            self.client.username_pw_set(cfg.username, cfg.password or None)
+        if cfg.tls:
+            self.client.tls_set(ca_certs=cfg.ca_file or None, cert_reqs=ssl.CERT_REQUIRED)
+        self.client.will_set(self.status_topic, "offline", qos=1, retain=True)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        self.connected = threading.Event()
+        self._acked: queue.Queue[int] = queue.Queue()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._inflight: dict[int, int] = {}   # paho mid -> outbox row id (publisher thread only)
+        self._last_handed = 0
+        self._flush_s = 0.0
+        self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
+
+    # -- paho callbacks (paho's network thread) --------------------------------------------------
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            return
+        client.publish(self.status_topic, "online", qos=1, retain=True)
+        self.connected.set()
+        self._wake.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self.connected.clear()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        # paho holds its message lock here: hand the mid over rather than take a lock of ours
+        self._acked.put(mid)
+        self._wake.set()
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self) -> "Publisher":
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        self.client.loop_start()
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """New rows are in the outbox."""
+        self._wake.set()
+
+    def pending(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM mqtt_outbox").fetchone()[0]
+
+    def stop(self, flush_s: float = 2.0) -> None:
+        """Give the broker up to flush_s to take what is waiting, then disconnect cleanly (the
+        retained status becomes "offline" by hand, since a clean disconnect fires no will)."""
+        self._flush_s = flush_s
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=flush_s + 2)
+        if self.connected.is_set():
+            self.client.publish(self.status_topic, "offline", qos=1, retain=True).wait_for_publish(1)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.db.close()
+
+    # -- the publisher thread -------------------------------------------------------------------
+    def _run(self) -> None:
+        stop_at = None
+        while True:
+            self._wake.wait(0.2)
+            self._wake.clear()
+            self._delete_acked()
+            if self.connected.is_set():
+                self._hand_over()
+            if self._stop.is_set():
+                stop_at = stop_at or time.monotonic() + self._flush_s
+                drained = not self._inflight and self._last_handed >= self._max_row()
+                if drained or time.monotonic() >= stop_at:
+                    return
+
+    def _max_row(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(id), 0) FROM mqtt_outbox").fetchone()[0]
+
+    def _delete_acked(self) -> None:
+        rows = []
+        while True:
+            try:
+                mid = self._acked.get_nowait()
+            except queue.Empty:
+                break
+            row = self._inflight.pop(mid, None)
+            if row is not None:  # None: the "online" status, published outside the outbox
+                rows.append((row,))
+        if rows:
+            self.db.executemany("DELETE FROM mqtt_outbox WHERE id = ?", rows)
+
+    def _hand_over(self) -> None:
+        room = self.cfg.window - len(self._inflight)
+        if room <= 0:
+            return
+        rows = self.db.execute("SELECT id, topic, payload, retain FROM mqtt_outbox WHERE id > ? "
+                               "ORDER BY id LIMIT ?", (self._last_handed, room)).fetchall()
+        for row_id, topic, payload, retain in rows:
+            info = self.client.publish(topic, payload, qos=1, retain=bool(retain))
+            self._inflight[info.mid] = row_id
+            self._last_handed = row_id

@@ -1,0 +1,93 @@
+"""Recordings of raw node streams with arrival times (format in docs/gateway.md, "Recordings").
+
+    file    = MAGIC version:u8 header_len:u32 header:JSON record*
+    record  = kind:u8 source:u16 t_ns:i64 len:u32 data:u8[len]      (little-endian)
+    kind    = 1 OPEN   (data: UTF-8 name of the source, e.g. its device path; defines `source`)
+              2 DATA   (data: bytes as read from the port)
+              3 CLOSE  (data empty: the port went away)
+
+Raw bytes rather than decoded frames, so a replay runs the very decoder a live run ran and console
+text, corruption and losses come back as they were. Shared with `straja monitor --record`.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from typing import BinaryIO, Iterator, NamedTuple
+
+MAGIC = b"STRAJREC"
+VERSION = 1
+OPEN, DATA, CLOSE = 1, 2, 3
+RECORD = struct.Struct("<BHqI")
+_PREFIX = struct.Struct("<BI")
+
+
+class Record(NamedTuple):
+    kind: int
+    source: str
+    t_ns: int
+    data: bytes
+
+
+class RecordWriter:
+    """Append records; flushes after each so a crash loses at most the last write."""
+
+    def __init__(self, path, header: dict | None = None):
+        self._f: BinaryIO = open(path, "wb")
+        head = json.dumps(header or {}, sort_keys=True).encode()
+        self._f.write(MAGIC + _PREFIX.pack(VERSION, len(head)) + head)
+        self._ids: dict[str, int] = {}
+
+    def _write(self, kind: int, sid: int, t_ns: int, data: bytes) -> None:
+        self._f.write(RECORD.pack(kind, sid, t_ns, len(data)) + data)
+        self._f.flush()
+
+    def open(self, source: str, t_ns: int) -> None:
+        sid = self._ids.setdefault(source, len(self._ids))
+        self._write(OPEN, sid, t_ns, source.encode())
+
+    def data(self, source: str, t_ns: int, data: bytes) -> None:
+        if source not in self._ids:
+            self.open(source, t_ns)
+        self._write(DATA, self._ids[source], t_ns, bytes(data))
+
+    def close_source(self, source: str, t_ns: int) -> None:
+        if source in self._ids:
+            self._write(CLOSE, self._ids[source], t_ns, b"")
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class RecordingError(ValueError):
+    pass
+
+
+def read(path) -> tuple[dict, Iterator[Record]]:
+    """(header, records) of a recording; a record cut short at the end (a crash) is ignored."""
+    f = open(path, "rb")
+    if f.read(len(MAGIC)) != MAGIC:
+        f.close()
+        raise RecordingError(f"{path} is not a Straja recording")
+    version, n = _PREFIX.unpack(f.read(_PREFIX.size))
+    if version != VERSION:
+        f.close()
+        raise RecordingError(f"{path}: recording version {version}, this reader knows {VERSION}")
+    header = json.loads(f.read(n))
+
+    def records():
+        names: dict[int, str] = {}
+        with f:
+            while True:
+                head = f.read(RECORD.size)
+                if len(head) < RECORD.size:
+                    return
+                kind, sid, t_ns, size = RECORD.unpack(head)
+                data = f.read(size)
+                if len(data) < size:
+                    return
+                if kind == OPEN:
+                    names[sid] = data.decode()
+                yield Record(kind, names.get(sid, str(sid)), t_ns, data)
+
+    return header, records()

@@ -1,0 +1,64 @@
+"""Adaptive scanning: when an alert is raised, neighbouring nodes dwell on the suspect band.
+
+A focus plan replaces the node's scan plan (firmware `plan` command, docs/protocol.md) by one
+sweep entry over the alert's band on the node's front end that covers it; when the alert clears,
+the node's normal plan (read with `get plan` when its port opened; [] = the firmware's default
+plan) is sent back. A node already focused for another alert is left alone.
+"""
+from __future__ import annotations
+
+from .config import GatewayConfig
+
+DEFAULT_DWELL_US = 1000  # when neither the config nor the node's normal plan gives a dwell
+
+
+class ScanPlanner:
+    def __init__(self, cfg: GatewayConfig):
+        self.cfg = cfg.alerts
+        self.neighbours = {int(k): [int(n) for n in v] for k, v in cfg.neighbours.items()}
+        self.normal_plan: dict[int, list] = {}
+        self.focused: dict[int, str] = {}  # node id -> alert id it is focused for
+
+    def _entry(self, node_id: int, info: dict, lo: int, hi: int) -> dict | None:
+        for fe in info.get("front_ends", []):
+            fe_lo, fe_hi = fe["band_khz"]
+            if fe["kind"] == "logdet" or hi < fe_lo or lo > fe_hi:
+                continue
+            step = self.cfg.focus_step_khz
+            start = max(lo, fe_lo)
+            stop = start + step * ((min(hi, fe_hi) - start) // step)
+            dwell = self.cfg.focus_dwell_us or next(
+                (e["dwell_us"] for e in self.normal_plan.get(node_id, [])
+                 if e.get("front_end") == fe["name"] and "dwell_us" in e), DEFAULT_DWELL_US)
+            return {"front_end": fe["name"], "start_khz": start, "stop_khz": stop,
+                    "step_khz": step, "dwell_us": dwell}
+        return None
+
+    def focus(self, alert: dict, nodes: dict, t_ns: int) -> list[dict]:
+        if not self.cfg.adaptive_scan:
+            return []
+        seers = [n["node_id"] for n in alert["nodes"]]
+        wanted = set()
+        for seer in seers:
+            wanted.update(self.neighbours.get(seer, nodes))
+        events = []
+        for node_id in sorted(wanted):
+            health = nodes.get(node_id)
+            if health is None or not health.online or node_id in self.focused:
+                continue
+            entry = self._entry(node_id, health.info, alert["lo_khz"], alert["hi_khz"])
+            if entry is None:
+                continue
+            self.focused[node_id] = alert["alert_id"]
+            events.append({"kind": "scan_focus", "t_ns": t_ns, "node_id": node_id,
+                           "alert_id": alert["alert_id"], "plan": [entry]})
+        return events
+
+    def restore(self, alert: dict, t_ns: int) -> list[dict]:
+        events = []
+        for node_id, alert_id in sorted(self.focused.items()):
+            if alert_id == alert["alert_id"]:
+                del self.focused[node_id]
+                events.append({"kind": "scan_restore", "t_ns": t_ns, "node_id": node_id,
+                               "alert_id": alert_id, "plan": self.normal_plan.get(node_id, [])})
+        return events

@@ -1,0 +1,169 @@
+"""The SQLite event store: every event, plus tables a technician queries (docs/gateway.md).
+
+WAL mode (readers such as `straja events` never block the gateway, and a power cut loses at most
+the last transaction); the schema is versioned by the `schema_migrations` table and upgraded by
+the MIGRATIONS below, applied in order, each in its own transaction. The MQTT outbox lives here
+too, so events not yet acknowledged by the broker survive a gateway restart.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+MIGRATIONS = (
+    # 1: the event log and the tables derived from it
+    """
+    CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, t_ns INTEGER NOT NULL,
+        kind TEXT NOT NULL, node_id INTEGER, alert_id TEXT, payload TEXT NOT NULL);
+    CREATE INDEX events_t ON events (t_ns);
+    CREATE INDEX events_kind ON events (kind, t_ns);
+    CREATE TABLE nodes (node_id INTEGER PRIMARY KEY, first_seen_ns INTEGER, last_seen_ns INTEGER,
+        port TEXT, online INTEGER NOT NULL DEFAULT 0, firmware TEXT);
+    CREATE TABLE node_status (id INTEGER PRIMARY KEY AUTOINCREMENT, node_id INTEGER NOT NULL,
+        t_ns INTEGER NOT NULL, status TEXT NOT NULL, port TEXT, detail TEXT);
+    CREATE INDEX node_status_node ON node_status (node_id, t_ns);
+    CREATE TABLE tracks (track_id TEXT PRIMARY KEY, family TEXT NOT NULL, first_ns INTEGER,
+        last_ns INTEGER, lo_khz INTEGER, hi_khz INTEGER, hits INTEGER, nodes TEXT, ended INTEGER);
+    CREATE TABLE alerts (alert_id TEXT PRIMARY KEY, track_id TEXT, family TEXT, severity TEXT,
+        trend TEXT, raised_ns INTEGER, updated_ns INTEGER, cleared_ns INTEGER, nodes TEXT,
+        text TEXT);
+    CREATE TABLE node_stats (id INTEGER PRIMARY KEY AUTOINCREMENT, node_id INTEGER NOT NULL,
+        t_ns INTEGER NOT NULL, frames INTEGER, lost INTEGER, restarts INTEGER,
+        clock_offset_ns INTEGER, uptime_s INTEGER, mem_free INTEGER, overruns INTEGER,
+        frames_dropped INTEGER);
+    CREATE INDEX node_stats_node ON node_stats (node_id, t_ns);
+    """,
+    # 2: the MQTT outbox: rows leave when the broker has acknowledged them (QoS 1 PUBACK)
+    """
+    CREATE TABLE mqtt_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id INTEGER,
+        topic TEXT NOT NULL, payload TEXT NOT NULL, retain INTEGER NOT NULL DEFAULT 0);
+    """,
+)
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A connection with the schema up to date (WAL; waits up to 10 s for a writer's lock)."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable up to the last checkpoint
+    db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+               "applied_ns INTEGER NOT NULL)")
+    done = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
+    for version, sql in enumerate(MIGRATIONS, start=1):
+        if version in done:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if not db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time_ns()))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    return db
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    return db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def dumps(event: dict) -> str:
+    return json.dumps(event, sort_keys=True, separators=(",", ":"))
+
+
+class Store:
+    """Writes events (one transaction per batch) and keeps the derived tables current."""
+
+    def __init__(self, path: str | Path, topics=None):
+        self.db = connect(path)
+        self.topics = topics  # event -> [(topic, retain)] for the MQTT outbox; None: no MQTT
+
+    def write(self, events: list[dict]) -> list[dict]:
+        """Store events; returns them with their `id` (the event log's row id)."""
+        if not events:
+            return []
+        out = []
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for event in events:
+                cur = db.execute(
+                    "INSERT INTO events (t_ns, kind, node_id, alert_id, payload) VALUES (?,?,?,?,'')",
+                    (event["t_ns"], event["kind"], event.get("node_id"), event.get("alert_id")))
+                stored = {"id": cur.lastrowid, **event}
+                payload = dumps(stored)
+                db.execute("UPDATE events SET payload = ? WHERE id = ?", (payload, stored["id"]))
+                self._derive(stored)
+                for topic, retain in (self.topics(stored) if self.topics else ()):
+                    db.execute("INSERT INTO mqtt_outbox (event_id, topic, payload, retain) "
+                               "VALUES (?,?,?,?)", (stored["id"], topic, payload, int(retain)))
+                out.append(stored)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return out
+
+    def _derive(self, e: dict) -> None:
+        kind, db = e["kind"], self.db
+        if kind in ("node_online", "node_offline", "node_restarted"):
+            online = kind != "node_offline"
+            db.execute("INSERT INTO nodes (node_id, first_seen_ns, last_seen_ns, port, online) "
+                       "VALUES (?,?,?,?,?) ON CONFLICT(node_id) DO UPDATE SET "
+                       "last_seen_ns = excluded.last_seen_ns, online = excluded.online, "
+                       "port = COALESCE(excluded.port, port)",
+                       (e["node_id"], e["t_ns"], e["t_ns"], e.get("port"), int(online)))
+            db.execute("INSERT INTO node_status (node_id, t_ns, status, port, detail) "
+                       "VALUES (?,?,?,?,?)", (e["node_id"], e["t_ns"], kind[5:], e.get("port"),
+                                              e.get("reset_cause")))
+        elif kind == "node_stats":
+            db.execute("INSERT INTO node_stats (node_id, t_ns, frames, lost, restarts, "
+                       "clock_offset_ns, uptime_s, mem_free, overruns, frames_dropped) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (e["node_id"], e["t_ns"], e["frames"], e["lost"], e["restarts"],
+                        e["clock_offset_ns"], e["uptime_s"], e["mem_free"], e["overruns"],
+                        e["frames_dropped"]))
+            db.execute("UPDATE nodes SET firmware = ? WHERE node_id = ?", (e["firmware"], e["node_id"]))
+        elif kind in ("track_started", "track_ended"):
+            db.execute("INSERT OR REPLACE INTO tracks VALUES (?,?,?,?,?,?,?,?,?)",
+                       (e["track_id"], e["family"], e["first_ns"], e["last_ns"], e["lo_khz"],
+                        e["hi_khz"], e["hits"], json.dumps(e["nodes"]), int(kind == "track_ended")))
+        elif kind.startswith("alert_"):
+            db.execute("INSERT INTO alerts (alert_id, track_id, family, severity, trend, raised_ns, "
+                       "updated_ns, cleared_ns, nodes, text) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                       "ON CONFLICT(alert_id) DO UPDATE SET severity = excluded.severity, "
+                       "trend = excluded.trend, updated_ns = excluded.updated_ns, "
+                       "cleared_ns = excluded.cleared_ns, nodes = excluded.nodes, text = excluded.text",
+                       (e["alert_id"], e["track_id"], e["family"], e["severity"], e["trend"],
+                        e["t_ns"], e["t_ns"], e["t_ns"] if kind == "alert_cleared" else None,
+                        json.dumps(e["nodes"]), e["text"]))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def query_events(db: sqlite3.Connection, *, kinds=(), node_id=None, alert_id=None,
+                 since_ns=None, until_ns=None, limit=None) -> list[dict]:
+    """Stored events, oldest first, filtered (the `straja events` query)."""
+    where, args = [], []
+    if kinds:
+        where.append(f"kind IN ({','.join('?' * len(kinds))})")
+        args += list(kinds)
+    for column, op, value in (("node_id", "=", node_id), ("alert_id", "=", alert_id),
+                              ("t_ns", ">=", since_ns), ("t_ns", "<", until_ns)):
+        if value is not None:
+            where.append(f"{column} {op} ?")
+            args.append(value)
+    sql = "SELECT payload FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+    if limit:  # the newest `limit`, still listed oldest first
+        rows = db.execute(sql + f" ORDER BY id DESC LIMIT {int(limit)}", args).fetchall()[::-1]
+    else:
+        rows = db.execute(sql + " ORDER BY id", args).fetchall()
+    return [json.loads(p) for (p,) in rows]

@@ -1,0 +1,55 @@
+"""The documented config parses to the defaults; `straja events` and `straja replay` run."""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from straja.gateway import cli, config, record, synth
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "gateway.md"
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="straja")
+    cli.add_parser(p.add_subparsers(dest="command", required=True))
+    return p
+
+
+def test_documented_config_is_the_default_config(tmp_path):
+    toml = re.search(r"```toml\n(.*?)```", DOC.read_text(), re.S).group(1)
+    path = tmp_path / "gateway.toml"
+    path.write_text(toml)
+    cfg = config.load(path)
+    assert cfg == config.GatewayConfig(detect={"max_burst_sweeps": 4})
+    path.write_text("[alerts]\nconfirm_hit = 3\n")
+    with pytest.raises(config.ConfigError, match="unknown key 'confirm_hit'"):
+        config.load(path)
+
+
+def test_replay_into_a_store_then_events_lists_the_alert(tmp_path, capsys):
+    video = synth.Emitter(5_800_000, 20_000, lambda t: -70.0 if 1 < t < 8 else None)
+    chunks = synth.merge([synth.node_chunks(n, [video], t0_ns=1_700_000_000 * 10**9,
+                                            duration_s=10) for n in (1, 2)])
+    rec_path = tmp_path / "run.rec"
+    w = record.RecordWriter(rec_path)
+    for c in chunks:
+        w.data(c.source, c.t_ns, c.data)
+    w.close()
+    db = tmp_path / "gw.db"
+    args = parser().parse_args(["replay", str(rec_path), "--db", str(db), "--jsonl", "-"])
+    assert args.func(args) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["kind"] for e in lines].count("alert_raised") == 1
+    args = parser().parse_args(["events", "--db", str(db), "--kind", "alert_raised", "--json"])
+    assert args.func(args) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed == [e for e in lines if e["kind"] == "alert_raised"]
+    args = parser().parse_args(["events", "--db", str(db), "--node", "2", "--kind", "node_online",
+                                "--kind", "node_offline", "--limit", "1"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "node_offline" in out[0] and "port=/dev/fake2" in out[0]

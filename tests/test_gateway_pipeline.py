@@ -1,0 +1,154 @@
+"""The gateway's pure processing, driven by frames made with protocol.encode_frame."""
+from __future__ import annotations
+
+import numpy as np
+
+from straja import protocol
+from straja.gateway import config, record, replay, store, synth
+from straja.gateway.pipeline import Pipeline
+
+T0 = 1_700_000_000_000_000_000
+S = 1_000_000_000
+
+
+def video(start_s=2.0, stop_s=12.0, dbm=-80.0, rise_db_s=2.0):
+    return synth.Emitter(5_800_000, 20_000,
+                         lambda t: dbm + rise_db_s * (t - start_s) if start_s < t < stop_s else None)
+
+
+def run(chunks, cfg=None, settle_s=30.0):
+    p = Pipeline(cfg or config.GatewayConfig())
+    events = []
+    replay.feed(p, [record.Record(record.DATA, c.source, c.t_ns, c.data) for c in chunks],
+                on_events=events.extend, settle_s=settle_s)
+    return p, events
+
+
+def kinds(events, kind):
+    return [e for e in events if e["kind"] == kind]
+
+
+def test_one_emitter_seen_by_two_nodes_is_one_alert_raised_once_and_cleared():
+    streams = [synth.node_chunks(n, [video()] if n in (1, 2) else [], t0_ns=T0, duration_s=20,
+                                 offset_ns=n * 1_000_000) for n in (1, 2, 3)]
+    _, events = run(synth.merge(streams))
+    raised = kinds(events, "alert_raised")
+    assert len(raised) == 1
+    alert = raised[0]
+    assert alert["family"] in ("analog_fm_video", "ofdm_video")
+    assert {n["node_id"] for n in alert["nodes"]} == {1, 2}
+    assert alert["lo_khz"] <= 5_800_000 <= alert["hi_khz"]
+    assert "nodes 1, 2" in alert["text"] and "since" in alert["text"]
+    # raised within a second of the emitter coming on (t = 2 s of node time, booted at 5 s)
+    assert alert["t_ns"] - (T0 + 7 * S) < 1 * S
+    updates = kinds(events, "alert_updated")
+    assert len(updates) < 10  # updated on change, not per sweep (the run has ~200 sweeps)
+    assert any(u["trend"] == "approaching" for u in updates)
+    assert [e["alert_id"] for e in kinds(events, "alert_cleared")] == [alert["alert_id"]]
+    assert len(kinds(events, "track_started")) == 1 and len(kinds(events, "track_ended")) == 1
+
+
+def test_noise_and_wifi_raise_no_alert():
+    rng = np.random.default_rng(5)
+    bursty = rng.random(400) < 0.3
+    wifi = synth.Emitter(2_437_000, 20_000, lambda t: -60.0 if bursty[int(t * 10)] else None)
+    streams = [synth.node_chunks(n, [wifi] if n == 1 else [], t0_ns=T0, duration_s=30,
+                                 band=synth.BAND_2G4) for n in (1, 2)]
+    _, events = run(synth.merge(streams))
+    assert not [e for e in events if e["kind"].startswith("alert_")]
+    assert len(kinds(events, "node_online")) == 2
+
+
+def test_heartbeat_timeout_offline_then_back_online():
+    first = synth.node_chunks(4, [], t0_ns=T0, duration_s=5)
+    later = [c._replace(t_ns=c.t_ns + 20 * S) for c in synth.node_chunks(4, [], t0_ns=T0,
+                                                                         duration_s=5)]
+    # the second run is a new boot: STATUS uptime starts again
+    _, events = run(first + later, settle_s=0)
+    states = [e["kind"] for e in events if e["kind"].startswith("node_")]
+    assert states[:3] == ["node_online", "node_offline", "node_online"]
+    offline = kinds(events, "node_offline")[0]
+    assert offline["t_ns"] == offline["last_seen_ns"] + 3 * S  # the deadline, not the check time
+
+
+def test_losses_counted_from_sequence_gaps_and_clock_offset_estimated():
+    chunks = synth.node_chunks(9, [], t0_ns=T0, duration_s=10, offset_ns=123_456_789)
+    kept = [c for i, c in enumerate(chunks) if i % 10 != 5]  # lose every tenth frame
+    cfg = config.GatewayConfig(stats_interval_s=5.0)
+    p, events = run(kept, cfg, settle_s=0)
+    assert len(kinds(events, "node_stats")) == 1  # 5 s into a run of 10 s
+    stats = p.nodes[9].stats(p.now_ns, p.seq)
+    assert stats["lost"] == len(chunks) - len(kept)
+    # arrival = T0 + node time + offset + delay, delay 50..50.3 ms in synth: the estimate is the
+    # smallest arrival - node time, i.e. within the delay's spread of T0 + offset + 50 ms
+    expected = T0 + 123_456_789 + 50_000_000
+    assert expected <= stats["clock_offset_ns"] <= expected + 300_000
+
+
+def test_adaptive_scan_focuses_neighbours_and_restores_their_plan():
+    streams = [synth.node_chunks(n, [video()] if n == 1 else [], t0_ns=T0, duration_s=20)
+               for n in (1, 2)]
+    info = {"front_ends": [{"name": "rx5808", "kind": "rx5808", "band_khz": [5_645_000, 5_945_000]}]}
+    normal = [{"front_end": "rx5808", "start_khz": 5_645_000, "stop_khz": 5_945_000,
+               "step_khz": 2_000, "dwell_us": 30_000}]
+    replies = []
+    for seq, body in ((900, json_reply(1, info)), (901, json_reply(2, {"plan": normal}))):
+        replies.append(synth.Chunk(T0 + 5 * S + 100_000_000, "/dev/fake2",
+                                   protocol.encode_frame(protocol.Frame(0, 2, seq, 5_100_000, body))))
+    _, events = run(synth.merge([*streams, replies]))
+    focus, restore = kinds(events, "scan_focus"), kinds(events, "scan_restore")
+    assert [e["node_id"] for e in focus] == [2]
+    entry = focus[0]["plan"][0]
+    assert entry["front_end"] == "rx5808" and entry["dwell_us"] == 30_000
+    assert entry["start_khz"] <= 5_800_000 <= entry["stop_khz"]
+    assert entry["stop_khz"] - entry["start_khz"] < 100_000  # the suspect band, not the whole
+    assert [(e["node_id"], e["plan"]) for e in restore] == [(2, normal)]
+
+
+def json_reply(request_id, value):
+    import json
+    return protocol.Reply(request_id, protocol.OK, json.dumps(value))
+
+
+def test_recording_replays_to_the_same_alerts(tmp_path):
+    streams = [synth.node_chunks(n, [video()] if n < 3 else [], t0_ns=T0, duration_s=15)
+               for n in (1, 2, 3)]
+    chunks = synth.merge(streams)
+    path = tmp_path / "run.rec"
+    w = record.RecordWriter(path, {"test": True})
+    live = Pipeline(config.GatewayConfig())
+    live_events = []
+    for source in sorted({c.source for c in chunks}):
+        w.open(source, chunks[0].t_ns)
+        live_events += live.open_source(source, chunks[0].t_ns)
+    for c in chunks:  # split chunks as a port read might: the decoder must not care
+        for part in (c.data[:7], c.data[7:]):
+            w.data(c.source, c.t_ns, part)
+            live_events += live.feed(c.source, c.t_ns, part)
+    w.close()
+    header, records = record.read(path)
+    assert header == {"test": True}
+    replayed = []
+    replay.feed(Pipeline(config.GatewayConfig()), records, on_events=replayed.extend)
+    assert replayed == live_events
+    assert kinds(replayed, "alert_raised")
+
+
+def test_store_keeps_events_and_derived_tables(tmp_path):
+    _, events = run(synth.merge([synth.node_chunks(n, [video()], t0_ns=T0, duration_s=15)
+                                 for n in (1, 2)]))
+    st = store.Store(tmp_path / "gw.db")
+    stored = st.write(events)
+    assert [e["id"] for e in stored] == list(range(1, len(events) + 1))
+    db = st.db
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.schema_version(db) == len(store.MIGRATIONS)
+    (n_alerts, cleared), = db.execute("SELECT COUNT(*), COUNT(cleared_ns) FROM alerts")
+    assert (n_alerts, cleared) == (1, 1)
+    assert db.execute("SELECT COUNT(*) FROM nodes WHERE online = 0").fetchone()[0] == 2
+    got = store.query_events(db, kinds=["alert_raised", "alert_cleared"])
+    assert [e["kind"] for e in got] == ["alert_raised", "alert_cleared"]
+    last = store.query_events(db, kinds=["node_online", "node_offline"], node_id=1, limit=1)
+    assert [e["kind"] for e in last] == ["node_offline"]
+    st.close()
+    assert store.schema_version(store.connect(tmp_path / "gw.db")) == len(store.MIGRATIONS)
