@@ -10,20 +10,27 @@ PYX    := $(wildcard src_cython/*.pyx)
 # The compiled core lands beside the Python sources (editable install); rebuild when a .pyx changes.
 BUILT  := $(VENV)/.built
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# MicroPython stubs, one folder per port: the ESP32 and RP2 stubs define the same modules
+# differently, so they cannot share a site-packages (tools/typecheck_firmware.py uses them).
+STUBS    := $(VENV)/stubs
+FW_STUBS := $(STUBS)/esp32/stdlib/VERSIONS $(STUBS)/rp2/stdlib/VERSIONS
 
-.PHONY: demo test bench eval system-deps clean typecheck
+.PHONY: demo test bench typecheck system-deps clean
 
 demo: $(BUILT)
 	$(STRAJA) demo
 
-test: $(BUILT) system-deps
+test: $(BUILT) $(FW_STUBS) system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(BUILT)
 	$(PY) bench/run_all.py
 
-eval: $(BUILT)
-	$(STRAJA) eval --quick --out eval-report
+$(STUBS)/%/stdlib/VERSIONS: $(VENV)/.installed
+	$(PY) -m pip install --quiet --target $(STUBS)/$* "micropython-$*-stubs>=1.29.0.post1,<1.30"
+
+typecheck: $(FW_STUBS)
+	$(PY) tools/typecheck_firmware.py
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)

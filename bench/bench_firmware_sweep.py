@@ -1,0 +1,127 @@
+"""Per-sweep CPU cost of the firmware's scan scheduler under the MicroPython unix port.
+
+A fake front end whose tune() and rssi_code() do nothing runs sweeps with a 1 us dwell, so every
+dwell overruns and the measured sweep time is the scheduler's own work: the per-channel loop
+(tune, settle wait, read, offset and clamp, slot bookkeeping) plus encoding and writing the SWEEP
+frame to a null sink. Envelope blocks are timed the same way (read_block returns at once).
+It also reports the firmware's compiled size (mpy-cross, per architecture) and the RAM the app
+holds after import under a 256 KiB heap, from source and from .mpy files.
+Run: .venv/bin/python bench/bench_firmware_sweep.py  (figures go to docs/benchmarks.md, Firmware)
+"""
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from straja.mp import mpy_cross_command, run_micropython
+from straja.paths import FIRMWARE
+
+MP_CODE = """
+import json
+from time import ticks_diff, ticks_us
+from straja_node.clock import Clock
+from straja_node.frame import FrameWriter
+from straja_node.scheduler import Scheduler, _Block, _Sweep
+
+class FE:
+    name = "fe"
+    kind = "bench"
+    band_khz = (1, 10000000)
+    settle_us = 0
+    centre_khz = 0
+    slope_udb = -22000
+    intercept_mdbm = 15000
+    def tune(self, f):
+        pass
+    def rssi_code(self):
+        return 100
+    def read_block(self, buf, n, rate_hz):
+        return 0
+
+def sink(buf, n):
+    return n
+
+clock = Clock()
+sched = Scheduler([FE()], FrameWriter(sink, clock), clock)
+out = {}
+for n in (32, 256, 2048):
+    task = _Sweep(0, FE(), {"front_end": "fe", "start_khz": 2400000, "step_khz": 100,
+                            "stop_khz": 2400000 + 100 * (n - 1), "dwell_us": 0, "settle_us": 0}, {})
+    reps = max(2048 // n, 1) * 20
+    t0 = ticks_us()
+    for _ in range(reps):
+        task.run(sched)
+    out["sweep_%d_us" % n] = ticks_diff(ticks_us(), t0) // reps
+    t0 = ticks_us()
+    for _ in range(reps):
+        sched.writer.sweep(0, 0, 0, 2400000, 100, 1, 1, 0, n, task.codes, n, task.t)
+    out["encode_%d_us" % n] = ticks_diff(ticks_us(), t0) // reps
+block = _Block(0, FE(), {"front_end": "fe", "rate_hz": 20000, "n": 1006})
+t0 = ticks_us()
+for _ in range(200):
+    block.run(sched)
+out["block_1006_us"] = ticks_diff(ticks_us(), t0) // 200
+print(json.dumps(out))
+"""
+
+
+def measure(repeats=3):
+    """Best of `repeats` runs (the machine is shared: the minimum is the least disturbed)."""
+    runs = [json.loads(run_micropython(MP_CODE, path=[FIRMWARE], heap="256K").stdout)
+            for _ in range(repeats)]
+    return {k: min(r[k] for r in runs) for k in runs[0]}
+
+
+RAM_CODE = """
+import gc
+gc.collect()
+base = gc.mem_alloc()
+from straja_node import app
+gc.collect()
+print(gc.mem_alloc() - base)
+"""
+
+
+def compile_firmware(arch, out):
+    """mpy-cross every firmware module into `out`; the total .mpy bytes."""
+    total = 0
+    for src in sorted(FIRMWARE.rglob("*.py")):
+        dst = (out / src.relative_to(FIRMWARE)).with_suffix(".mpy")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([mpy_cross_command(), "-march=" + arch, "-o", str(dst), str(src)],
+                       check=True)
+        total += dst.stat().st_size
+    return total
+
+
+def footprint():
+    sources = sum(p.stat().st_size for p in FIRMWARE.rglob("*.py"))
+    print("\nfirmware sources: %d bytes in %d files" % (sources, len(list(FIRMWARE.rglob("*.py")))))
+    for arch in ("x64", "xtensawin", "armv6m"):
+        with tempfile.TemporaryDirectory() as tmp:
+            size = compile_firmware(arch, Path(tmp))
+            line = "mpy-cross -march=%s: %d bytes of .mpy" % (arch, size)
+            if arch == "x64":
+                ram = int(run_micropython(RAM_CODE, path=[tmp], heap="256K").stdout)
+                line += "; RAM after importing the app from .mpy: %d bytes" % ram
+        print(line)
+    ram = int(run_micropython(RAM_CODE, path=[FIRMWARE], heap="256K").stdout)
+    print("RAM after importing the app from source: %d bytes" % ram)
+
+
+def main():
+    got = measure()
+    print("| sweep channels | per sweep (us) | frame encode (us) "
+          "| scheduler loop per channel (us) |")
+    print("|---|---|---|---|")
+    for n in (32, 256, 2048):
+        sweep, enc = got["sweep_%d_us" % n], got["encode_%d_us" % n]
+        print("| %d | %d | %d | %.2f |" % (n, sweep, enc, (sweep - enc) / n))
+    print("envelope block of 1006 samples (scheduler + encode): %d us" % got["block_1006_us"])
+    footprint()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""Straja node firmware (MicroPython)."""
+
+VERSION = "0.1.0"

@@ -1,0 +1,191 @@
+"""The node application: command input, scan scheduler, heartbeats, watchdog (docs/firmware.md).
+
+One loop, never blocking for more than ~20 ms, so Ctrl-C (KeyboardInterrupt, which this module
+never catches) ends it promptly from any state and the board returns to its REPL. The hardware
+layer, the frame output and the command input are parameters, so tests run the app under the
+MicroPython unix port with fakes.
+"""
+import gc
+import select
+import sys
+from time import sleep_ms, ticks_add, ticks_diff, ticks_ms
+
+from . import VERSION, commands, config, state
+from .clock import Clock
+from .cmdline import LineReader
+from .frame import FrameWriter
+from .scheduler import Scheduler
+
+IDLE_MS = 10  # loop pause while not streaming: command latency and Ctrl-C response
+INPUT_BURST = 2048  # bytes read per loop turn: two full command lines
+MODE_IDLE = 0
+MODE_STREAMING = 1
+LOG_INFO = 20
+LOG_WARNING = 30
+
+
+class App:
+    """The running node. `hw`: the hardware layer (straja_node.hw or a fake with its functions);
+    `write(buf, n)`: where frames go (default sys.stdout.buffer.write); `stdin`: the command
+    input, a pollable stream with `.buffer.readinto` (default sys.stdin)."""
+
+    def __init__(self, hw, write=None, stdin=None):
+        self.hw = hw
+        self.clock = Clock()
+        self.config, self.config_error = config.load()
+        self.writer = FrameWriter(write or sys.stdout.buffer.write, self.clock,
+                                  self.config["node_id"])
+        self.boot_count = state.load()["boot_count"]
+        self.reset_cause = hw.reset_cause()
+        self.front_ends = hw.front_ends(self.config)
+        self.scheduler = Scheduler(self.front_ends, self.writer, self.clock)
+        try:
+            self.scheduler.set_plan(self.config["plan"], self.config["cal"])
+        except ValueError as e:
+            self.config_error = "stored plan does not fit this board, using the default: %s" % e
+            self.scheduler.set_plan([])
+        self.config_hash = config.checksum(self.config)
+        self.streaming = self.config["stream_on_boot"]
+        self.reboot_pending = False
+        self.uptime_s = 0
+        self._ms = 0
+        self._last_ms = ticks_ms()
+        self._status_ms = self._last_ms
+        self._crashes_cleared = False
+        self.reader = LineReader()
+        self._stdin = stdin or sys.stdin
+        self._byte = bytearray(1)
+        self._poll = select.poll()
+        self._poll.register(self._stdin, select.POLLIN)
+
+    # -- commands' view of the node
+
+    def info(self):
+        profile = self.hw.profile()
+        return {
+            "version": VERSION,
+            "board": profile.get("name", "unknown"),
+            "node_id": self.config["node_id"],
+            "front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz)}
+                           for fe in self.front_ends],
+            "boot_count": self.boot_count,
+            "reset_cause": self.reset_cause,
+            "uptime_s": self.uptime_s,
+            "config_hash": self.config_hash,
+            "config_error": self.config_error,
+            "streaming": self.streaming,
+            "overruns": self.scheduler.overruns,
+            "commands_bad": self.reader.lines_bad,
+            "frames_dropped": self.writer.frames_dropped,
+        }
+
+    def apply_config(self, cfg):
+        """Validate `cfg`, rebuild the plan if it changed, write it atomically, use it.
+
+        Raises ValueError (nothing changed) or OSError (the flash write failed: the old config
+        and plan stay in use)."""
+        cfg = config.validate(cfg)
+        old = self.config
+        replan = cfg["plan"] != old["plan"] or cfg["cal"] != old["cal"]
+        if replan:
+            self.scheduler.set_plan(cfg["plan"], cfg["cal"])
+        try:
+            config.save(cfg)
+        except OSError:
+            if replan:
+                self.scheduler.set_plan(old["plan"], old["cal"])
+            raise
+        self.config = cfg
+        self.config_error = None
+        self.config_hash = config.checksum(cfg)
+        self.writer.node_id = cfg["node_id"]
+        return cfg
+
+    def start(self):
+        if not self.front_ends:
+            raise OSError("this board has no front ends")
+        self.streaming = True
+
+    # -- the loop
+
+    def _readable(self):
+        for _obj, ev in self._poll.ipoll(0):
+            if ev & select.POLLIN:
+                return True
+            self._close_input()  # hang-up or error without data
+        return False
+
+    def _close_input(self):
+        """End of input (a closed pipe in tests): stop polling a descriptor that stays ready."""
+        self._poll.unregister(self._stdin)
+
+    def _read_input(self):
+        """Feed the bytes waiting on the command input to the line reader, a burst at a time."""
+        for _ in range(INPUT_BURST):
+            if not self._readable():
+                return
+            if not self._stdin.buffer.readinto(self._byte, 1):
+                self._close_input()
+                return
+            self._feed_line_reader()
+
+    def _feed_line_reader(self):
+        for rid, verb, args in self.reader.feed(self._byte, 1):
+            if verb is None:  # args is the error status of a malformed line
+                status = args
+                why = "line too long" if status == commands.TOO_LONG else "bad line"
+                text = '{"error": "%s"}' % why
+            else:
+                status, text = commands.run(self, verb, args)
+            self.writer.reply(rid, status, text)
+
+    def _tick(self):
+        """Advance uptime; send a STATUS frame when one is due; forget crashes after a clean run."""
+        now = ticks_ms()
+        self._ms += ticks_diff(now, self._last_ms)
+        self._last_ms = now
+        while self._ms >= 1000:
+            self._ms -= 1000
+            self.uptime_s += 1
+        period = self.config["heartbeat_ms"] if self.streaming else config.IDLE_HEARTBEAT_MS
+        if ticks_diff(now, self._status_ms) >= period:
+            self._status_ms = now
+            self.send_status()
+        if not self._crashes_cleared and self.uptime_s > self.config["crash_window_s"]:
+            self._crashes_cleared = True
+            state.clear_crashes()
+
+    def send_status(self):
+        w = self.writer
+        w.status(self.uptime_s, self.boot_count, self.reset_cause,
+                 MODE_STREAMING if self.streaming else MODE_IDLE, gc.mem_free(), gc.mem_alloc(),
+                 self.scheduler.overruns, w.frames_dropped, self.config_hash, self.reader.lines_bad,
+                 VERSION)
+
+    def run(self, watchdog=False):
+        """The main loop; returns only through an exception (KeyboardInterrupt from Ctrl-C) or a
+        reset. `watchdog`: start the hardware watchdog (main.py does; a run started by hand
+        at the REPL does not, as a board's watchdog cannot be stopped again)."""
+        ms = self.config["watchdog_ms"]
+        wdt = self.hw.watchdog(ms) if watchdog and ms else None
+        self.writer.log(LOG_INFO, "straja node %s up, boot %d, reset cause %d" % (
+            VERSION, self.boot_count, self.reset_cause))
+        if self.config_error:
+            self.writer.log(LOG_WARNING, self.config_error)
+        self._status_ms = ticks_add(ticks_ms(), -config.IDLE_HEARTBEAT_MS)  # first one now
+        while True:
+            if wdt:
+                wdt.feed()
+            self._read_input()
+            if self.reboot_pending:
+                self.hw.reset()
+            self._tick()
+            if not (self.streaming and self.scheduler.step()):
+                sleep_ms(IDLE_MS)
+
+
+def main(hw=None, write=None):
+    """Start the application as main.py does: with the watchdog, on the board's hardware."""
+    if hw is None:
+        from . import hw
+    App(hw, write).run(watchdog=True)

@@ -1,0 +1,162 @@
+"""A live link to one node over its serial port: decoded frames in, commands out.
+
+A reader thread feeds everything the port delivers to the compiled frame decoder; replies are
+matched to their commands by request id, every other frame is queued for `frames()` and handed to
+`on_frame`. The REPL can be taken over with `repl()`, which pauses the reader.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import itertools
+import threading
+import time
+
+from . import protocol
+from .protocol import Console, Frame, Reply
+from .serial_port import open_port
+
+QUEUE_LIMIT = 100_000  # frames kept for frames(); older ones are dropped first
+
+
+class NodeLink:
+    def __init__(self, port, *, on_frame=None, on_console=None, decoder=None):
+        from .framing import Decoder
+
+        self.serial = open_port(port) if isinstance(port, str) else port
+        self.decoder = decoder or Decoder()
+        self.on_frame = on_frame
+        self.on_console = on_console
+        self.console = collections.deque(maxlen=200)  # recent console text (REPL, tracebacks)
+        self.last_status: protocol.Status | None = None
+        self.node_id: int | None = None
+        self._frames: collections.deque[Frame] = collections.deque(maxlen=QUEUE_LIMIT)
+        self._replies: dict[int, Reply] = {}
+        self._ids = itertools.cycle(range(1, 65536))
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.start()
+
+    # -- reader ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._read_loop, name=f"link-{self.serial.port}",
+                                        daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=2)
+        self._thread = None
+
+    def close(self) -> None:
+        self.pause()
+        self.serial.close()
+
+    def __enter__(self) -> "NodeLink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _read_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.serial.read(max(1, self.serial.in_waiting))
+            except (OSError, TypeError, AttributeError):  # port gone (unplugged, closed)
+                self._stop.set()
+                with self._cond:
+                    self._cond.notify_all()
+                return
+            if data:
+                self._dispatch(self.decoder.feed(data))
+
+    def _dispatch(self, events) -> None:
+        for event in events:
+            if isinstance(event, Console):
+                self.console.append(event.text)
+                if self.on_console:
+                    self.on_console(event.text)
+                continue
+            if isinstance(event.body, protocol.Status):
+                self.last_status = event.body
+            self.node_id = event.node_id
+            with self._cond:
+                if isinstance(event.body, Reply):
+                    self._replies[event.body.request_id] = event.body
+                else:
+                    self._frames.append(event)
+                self._cond.notify_all()
+            if self.on_frame:
+                self.on_frame(event)
+
+    # -- use -----------------------------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def counters(self) -> dict:
+        return protocol.counters(self.decoder)
+
+    def send_line(self, line: bytes) -> None:
+        self.serial.write(line)
+
+    def command(self, verb: str, args: str | None = None, timeout: float = 3.0) -> Reply:
+        """Send one command and wait for its reply frame (TimeoutError if none comes)."""
+        request_id = next(self._ids)
+        with self._cond:
+            self._replies.pop(request_id, None)
+        self.serial.write(protocol.format_command(request_id, verb, args))
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while request_id not in self._replies:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self.alive:
+                    raise TimeoutError(f"no reply to {verb!r} from {self.serial.port} in {timeout} s")
+                self._cond.wait(left)
+            return self._replies.pop(request_id)
+
+    def call(self, verb: str, args: str | None = None, timeout: float = 3.0):
+        """The command's result JSON; raises protocol.CommandError on an error reply."""
+        return self.command(verb, args, timeout).result()
+
+    def frames(self, n: int, timeout: float = 10.0, types: tuple[int, ...] | None = None,
+               drain: bool = False) -> list[Frame]:
+        """The next `n` frames (of `types` if given; others are discarded). With `drain`, frames
+        already queued are dropped first, so only frames that arrive from now on count."""
+        got: list[Frame] = []
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            if drain:
+                self._frames.clear()
+            while len(got) < n:
+                while self._frames and len(got) < n:
+                    frame = self._frames.popleft()
+                    if types is None or frame.type in types:
+                        got.append(frame)
+                if len(got) >= n:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{len(got)} of {n} frames from {self.serial.port} "
+                                       f"in {timeout} s")
+                self._cond.wait(left)
+        return got
+
+    @contextlib.contextmanager
+    def repl(self):
+        """Interrupt the application and hold the raw REPL (the reader is paused meanwhile)."""
+        from .rawrepl import RawRepl
+
+        self.pause()
+        repl = RawRepl(self.serial)
+        repl.enter()
+        try:
+            yield repl
+        finally:
+            repl.exit()
+            self.start()

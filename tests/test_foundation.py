@@ -1,0 +1,37 @@
+"""The thin slice through the whole system (issue: Foundation): the real firmware in the real
+MicroPython interpreter on a pseudo-terminal, the host reading its frames with pyserial and the
+compiled decoder, a command and its reply, then Ctrl-C and the raw REPL."""
+import pytest
+
+from straja import protocol
+from straja.link import NodeLink
+
+
+@pytest.fixture
+def link(firmware_node):
+    with NodeLink(firmware_node.port) as link:
+        yield link
+
+
+def test_200_frames_then_command_then_ctrl_c_and_raw_repl(link):
+    assert link.call("start", timeout=10)["streaming"] is True
+    frames = link.frames(200, timeout=60, drain=True)
+    seqs = [f.seq for f in frames]
+    assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:])), "sequence gap"
+    counters = link.counters()
+    assert counters["corrupt"] == 0 and counters["oversize"] == 0 and counters["lost"] == 0
+    assert {f.node_id for f in frames} == {7}
+    assert any(f.type == protocol.SWEEP for f in frames)
+    assert any(f.type == protocol.STATUS for f in frames)
+    t = [f.t_us for f in frames]
+    assert t == sorted(t), "node timestamps go forward"
+
+    reply = link.command("ping")
+    assert reply.status == protocol.OK and reply.result()["pong"] is True
+    bad = link.command("fly")
+    assert bad.status == protocol.UNKNOWN
+
+    with link.repl() as repl:
+        assert repl.exec("import sys; print(sys.implementation.name)").strip() == b"micropython"
+        assert repl.eval("1 + 2") == 3
+        assert "straja_node" in repl.eval("__import__('os').listdir('/')")
