@@ -283,7 +283,7 @@ def test_boot_count_watchdog_and_stream_on_boot(boot, tmp_path):
 def test_unreadable_config_runs_on_defaults_and_says_so(boot, tmp_path):
     (tmp_path / "config.json").write_text('{"node_id": 3, "heartbeat_ms": ')
     node = boot()
-    logs = bodies(node.frames(until=lambda e: kind(e) == protocol.STATUS), protocol.LOG)
+    logs = bodies(node.frames(until=lambda e: kind(e) == protocol.LOG and e.body.level == 30), protocol.LOG)
     assert any(log.level == 30 and "config unreadable, using defaults" in log.text for log in logs)
     info = node.command("info").result()
     assert info["node_id"] == 0 and "config unreadable" in info["config_error"]
@@ -301,7 +301,7 @@ def test_stored_plan_for_another_board_falls_back_to_default(boot, tmp_path):
 
 
 def safe_mode_events(node):
-    events = node.frames(until=lambda e: kind(e) == protocol.STATUS)
+    events = node.frames(until=lambda e: kind(e) == protocol.LOG and e.body.level == 40)
     node.proc.wait(timeout=5)
     return events
 

@@ -137,11 +137,11 @@ def test_truth_roundtrip_and_determinism(tmp_path):
 def test_cli_check_and_truth(tmp_path, capsys):
     path = tmp_path / "s.toml"
     path.write_text(GOOD)
-    assert sim_main(["sim", "check", str(path)]) == 0
+    assert sim_main(["check", str(path)]) == 0
     assert "emitter ctl [elrs]" in capsys.readouterr().out
     out = tmp_path / "t.jsonl"
-    assert sim_main(["sim", "truth", str(path), "--out", str(out), "--t1", "2"]) == 0
+    assert sim_main(["truth", str(path), "--out", str(out), "--t1", "2"]) == 0
     assert json.loads(out.read_text().splitlines()[0])["type"] == "header"
     path.write_text(GOOD.replace('rate = "500"', 'rate = 500.5'))
-    assert sim_main(["sim", "check", str(path)]) == 1
+    assert sim_main(["check", str(path)]) == 1
     assert "s.toml:17: emitter[0].rate" in capsys.readouterr().err

@@ -8,7 +8,7 @@ MicroPython unix port with fakes.
 import gc
 import select
 import sys
-from time import sleep_ms, ticks_add, ticks_diff, ticks_ms
+from time import sleep_ms, ticks_diff, ticks_ms
 
 from . import VERSION, commands, config, state
 from .clock import Clock
@@ -168,11 +168,13 @@ class App:
         at the REPL does not, as a board's watchdog cannot be stopped again)."""
         ms = self.config["watchdog_ms"]
         wdt = self.hw.watchdog(ms) if watchdog and ms else None
+        # STATUS first: it is how a host tells a restart from lost frames (docs/protocol.md).
+        self.send_status()
+        self._status_ms = ticks_ms()
         self.writer.log(LOG_INFO, "straja node %s up, boot %d, reset cause %d" % (
             VERSION, self.boot_count, self.reset_cause))
         if self.config_error:
             self.writer.log(LOG_WARNING, self.config_error)
-        self._status_ms = ticks_add(ticks_ms(), -config.IDLE_HEARTBEAT_MS)  # first one now
         while True:
             if wdt:
                 wdt.feed()

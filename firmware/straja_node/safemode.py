@@ -51,9 +51,10 @@ def announce(why, hw, st, cfg, write):
 
     print("straja: SAFE MODE (%s); application not started, see docs/firmware.md" % why)
     w = FrameWriter(write, Clock(), cfg["node_id"])
-    w.log(LOG_ERROR, "safe mode: " + why)
+    # STATUS first: it is how a host tells a restart from lost frames (docs/protocol.md).
     w.status(0, st["boot_count"], hw.reset_cause(), MODE_SAFE, gc.mem_free(), gc.mem_alloc(), 0, 0,
              config.checksum(cfg), 0, VERSION)
+    w.log(LOG_ERROR, "safe mode: " + why)
 
 
 def check(hw=None, write=None):

@@ -10,8 +10,13 @@ from . import __version__, term
 # Modules that register subcommands, in the order `straja --help` lists them.
 COMMAND_MODULES = (
     "straja.doctor",
-    "straja.vnode.cli",
+    "straja.ports",
+    "straja.flash",
+    "straja.deploy",
+    "straja.provision",
+    "straja.device",
     "straja.monitor",
+    "straja.vnode.cli",
     "straja.gateway.cli",
     "straja.demo",
 )

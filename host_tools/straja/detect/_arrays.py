@@ -10,6 +10,8 @@ def check_array(x, name: str, dtype, ndim: int) -> np.ndarray:
     Contiguity is fixed by a copy (harmless); a wrong dtype is an error because converting
     dB to linear power or codes to power silently is the mistake this guards against.
     """
+    if type(x) is np.ndarray and x.dtype == dtype and x.ndim == ndim and x.flags.c_contiguous:
+        return x  # the common case, first: this runs on every call of a live stream
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy array, not {type(x).__name__}")
     if x.dtype != np.dtype(dtype):
@@ -28,6 +30,8 @@ def out_buffer(out, shape, dtype, name: str = "out") -> np.ndarray:
     """A preallocated output buffer, checked, or a new one when `out` is None."""
     if out is None:
         return np.empty(shape, dtype)
+    if type(out) is np.ndarray and out.dtype == dtype and out.shape == shape and out.flags.c_contiguous:
+        return out
     if not (isinstance(out, np.ndarray) and out.flags.c_contiguous):
         raise ValueError(f"{name} must be a C-contiguous numpy array")
     out = check_array(out, name, dtype, len(shape))

@@ -113,6 +113,12 @@ class CFARDesign:
     scale_2: float
     alpha_os: np.ndarray
     k_os: np.ndarray
+    axis: str = "freq"
+
+    def __post_init__(self):
+        # the compiled kernel holds the tables, so a call passes only the sweeps
+        if self.axis == "freq":
+            object.__setattr__(self, "kernel", _cfar.FreqCFAR(*_args(self)))
 
     @property
     def kind_code(self) -> int:
@@ -147,7 +153,7 @@ def design(kind: str, pfa: float, n_train: int, n_guard: int = 0, k: int | None 
     alpha = alpha_for_pfa(kind, pfa, n_full, k)
     scale_2 = alpha / (n_full // 2) if kind in ("go", "so") else 0.0
     return CFARDesign(kind, pfa, n_train, n_guard, n_full, k, alpha, scale_ca, scale_2,
-                      alpha_os, k_os)
+                      alpha_os, k_os, axis)
 
 
 def _args(d: CFARDesign):
@@ -160,11 +166,13 @@ def cfar_freq(power, d: CFARDesign, out=None, threshold=None) -> np.ndarray:
     power: float32 linear power, (n_sweeps, n_bins). `threshold`, if given, a float32 buffer of
     the same shape, receives the threshold of every cell.
     """
+    if d.axis != "freq":
+        raise ValueError("this design is for CFAR across time (axis='time')")
     power = check_power(power)
     out = out_buffer(out, power.shape, np.uint8)
     if threshold is not None:
         threshold = out_buffer(threshold, power.shape, np.float32, "threshold")
-    _cfar.cfar_freq(power, *_args(d), out, threshold)
+    d.kernel.process(power, out, threshold)
     return out
 
 
@@ -175,6 +183,8 @@ class TimeCFAR:
     """
 
     def __init__(self, n_bins: int, d: CFARDesign):
+        if d.axis != "time":
+            raise ValueError("this design is for CFAR across frequency (axis='freq')")
         self.design = d
         self._state = _cfar.TimeCFAR(n_bins, *_args(d))
 

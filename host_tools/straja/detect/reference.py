@@ -8,6 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from straja.detect.cfar import CFARDesign
+from straja._detect_noise import CAP_EVERY
+from straja.detect.noise import floor_constants
+from straja.detect.tracks import TrackerConfig
 
 
 def _cfar_lines(x: np.ndarray, half1: np.ndarray, half2: np.ndarray, d: CFARDesign):
@@ -53,3 +56,243 @@ def cfar_time(history: np.ndarray, d: CFARDesign):
     older = -np.arange(g + t // 2 + 1, g + t + 1) if d.kind in ("go", "so") else np.arange(0)
     det, thr = _cfar_lines(history.astype(np.float64).T, newer, older, d)
     return det.T, thr.T
+
+
+def codes_to_mw(codes: np.ndarray) -> np.ndarray:
+    """dBm = code / 2 - 140, to mW."""
+    return (10.0 ** ((codes / 2.0 - 140.0) / 10.0)).astype(np.float32)
+
+
+def envelope_to_mw(samples: np.ndarray, slope_udb: int, intercept_mdbm: int) -> np.ndarray:
+    dbm = intercept_mdbm / 1000.0 + samples * (slope_udb / 1e6)
+    return (10.0 ** (dbm / 10.0)).astype(np.float32)
+
+
+def _lower_median(v: np.ndarray) -> float:
+    return float(np.partition(v, (v.size + 1) // 2 - 1)[(v.size + 1) // 2 - 1])
+
+
+def noise_floor(power: np.ndarray, quantile=0.5, rate=0.05, burst_db=10.0, max_excess_db=6.0):
+    """Noise mean per sweep and bin, as straja.detect.noise.NoiseFloor from a fresh start."""
+    up, down, burst_ratio, max_excess, to_mean = floor_constants(
+        quantile, rate, burst_db, max_excess_db)
+    out = np.full(power.shape, np.nan, np.float32)
+    f, seen, cap = None, 0, np.inf
+    for s, x in enumerate(power.astype(np.float64)):
+        if f is None:
+            readable = x[~np.isnan(x)]
+            if readable.size == 0:
+                continue
+            f = np.full(x.shape, max(_lower_median(readable), 1e-30))
+        with np.errstate(invalid="ignore"):
+            step = ~np.isnan(x) & ~(x > f * burst_ratio)
+            f = np.where(step, np.where(x > f, f * up, f * down), f)
+        if seen % CAP_EVERY == 0:
+            cap = _lower_median(f) * max_excess
+        f = np.maximum(np.minimum(f, cap), 1e-30)
+        out[s] = f * to_mean
+        seen += 1
+    return out
+
+
+def _runs(row: np.ndarray, gap: int):
+    """(first, last) of detected runs, runs closer than gap + 1 bins merged."""
+    runs = []
+    for i in np.flatnonzero(row):
+        if runs and i - runs[-1][1] <= gap + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    return runs
+
+
+def bursts(det, power, t_us, duration_us, max_gap_bins=1, max_gap_sweeps=0, max_sweeps=0):
+    """All bursts of a whole stream (flushed at its end), as straja.detect.bursts, as dicts
+    with the kernel's fields (without frequency), in the order they close."""
+    opened, done = [], []
+
+    def close(b):
+        b["mean_mw"] = np.float32(b.pop("sum") / b["n_cells"])
+        n_mid, sum_mid = b.pop("n_mid"), b.pop("sum_mid")
+        b["centre_mw"] = np.float32(sum_mid / n_mid) if n_mid else b["mean_mw"]
+        b["n_sweeps"] = b.pop("last") - b.pop("first") + 1
+        for key in ("prev", "cur", "idle"):
+            b.pop(key)
+        done.append(b)
+
+    for s in range(det.shape[0]):
+        t0, t1 = int(t_us[s]), int(t_us[s] + duration_us[s])
+        for b in opened:
+            b["cur"] = None
+        for a, z in _runs(det[s], max_gap_bins):
+            touching = [b for b in opened if b["prev"] is not None
+                        and b["prev"][0] - max_gap_bins <= z and a <= b["prev"][1] + max_gap_bins]
+            if not touching:
+                touching = [dict(t_start_us=t0, bin_lo=a, bin_hi=z, n_cells=0, sum=0.0, sum_mid=0.0, n_mid=0,
+                                 peak_mw=None, peak_bin=-1, first=s, prev=None, cur=None, idle=0)]
+                opened.append(touching[0])
+            keep = touching[0]
+            for other in touching[1:]:
+                opened.remove(other)
+                keep["t_start_us"] = min(keep["t_start_us"], other["t_start_us"])
+                keep["first"] = min(keep["first"], other["first"])
+                keep["bin_lo"] = min(keep["bin_lo"], other["bin_lo"])
+                keep["bin_hi"] = max(keep["bin_hi"], other["bin_hi"])
+                keep["n_cells"] += other["n_cells"]
+                for key in ("sum", "sum_mid", "n_mid"):
+                    keep[key] += other[key]
+                if other["peak_mw"] is not None and not (other["peak_mw"] <= keep["peak_mw"]):
+                    keep["peak_mw"], keep["peak_bin"] = other["peak_mw"], other["peak_bin"]
+                keep["prev"] = (min(keep["prev"][0], other["prev"][0]),
+                                max(keep["prev"][1], other["prev"][1]))
+                if other["cur"] is not None:
+                    keep["cur"] = other["cur"] if keep["cur"] is None else (
+                        min(keep["cur"][0], other["cur"][0]), max(keep["cur"][1], other["cur"][1]))
+                keep["idle"] = min(keep["idle"], other["idle"])
+            keep["cur"] = (a, z) if keep["cur"] is None else (min(keep["cur"][0], a),
+                                                              max(keep["cur"][1], z))
+            keep["t_end_us"], keep["last"] = t1, s
+            keep["bin_lo"], keep["bin_hi"] = min(keep["bin_lo"], a), max(keep["bin_hi"], z)
+            third = (z - a + 1) // 3
+            for j in range(a, z + 1):
+                if det[s, j]:
+                    v = float(power[s, j])
+                    keep["n_cells"] += 1
+                    keep["sum"] += v
+                    if a + third <= j <= z - third:
+                        keep["n_mid"] += 1
+                        keep["sum_mid"] += v
+                    if keep["peak_mw"] is None or not v <= keep["peak_mw"]:
+                        keep["peak_mw"], keep["peak_bin"] = v, j
+        for b in list(opened):
+            if b["cur"] is not None:
+                b["prev"], b["idle"] = b["cur"], 0
+            else:
+                b["idle"] += 1
+            if b["idle"] > max_gap_sweeps or (max_sweeps and b["last"] - b["first"] + 1 >= max_sweeps):
+                opened.remove(b)
+                close(b)
+    for b in opened:
+        close(b)
+    return done
+
+
+def pulses(x, t0_us, rate_hz, first_block=None, on_db=10.0, off_db=7.0, rate=0.01,
+           quantile=0.5):
+    """Pulses of one envelope stream, as straja.detect.bursts.PulseExtractor (dicts).
+
+    The floor starts at the median of the first block with a readable sample; first_block is
+    that block (default: all of x); samples before it are skipped, as the kernel does.
+    """
+    on, off = 10 ** (on_db / 10), 10 ** (off_db / 10)
+    up, down = np.exp(rate * quantile), np.exp(-rate * (1 - quantile))
+    first_block = x if first_block is None else first_block
+    readable = first_block[~np.isnan(first_block)]
+    if readable.size == 0:
+        return []
+    floor = max(_lower_median(readable.astype(np.float64)), 1e-30)
+    out, cur, last_start = [], None, np.nan
+    for i, v in enumerate(x.astype(np.float64)):
+        if np.isnan(v):
+            continue
+        t = t0_us + i * (1e6 / rate_hz)
+        if cur is not None:
+            if v < floor * off:
+                out.append(dict(t_start_us=cur[0], width_us=t - cur[0], pri_us=cur[0] - last_start,
+                                peak_mw=np.float32(max(cur[1])), mean_mw=np.float32(sum(cur[1]) / len(cur[1]))))
+                last_start, cur = cur[0], None
+            else:
+                cur[1].append(v)
+        if cur is None:
+            if v > floor * on:
+                cur = (t, [v])
+            else:
+                floor = max(floor * up if v > floor else floor * down, 1e-30)
+    return out
+
+
+def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
+    """(events, live tracks) of a fresh straja.detect.tracks.Tracker fed `bursts` in one call:
+    events as (t_us, track_id, from, to) tuples, tracks as dicts of TRACK's fields.
+    age_at=(k, t): the tracks are also aged to t after the first k bursts (a call boundary)."""
+    c = config
+    live, events, next_id = [], [], 1
+
+    def age(t):
+        for tr in list(live):
+            quiet = t - tr["t_last_end_us"]
+            if tr["state"] == 0 and quiet > c.candidate_timeout_us:
+                events.append((t, tr["track_id"], 0, 3))
+                live.remove(tr)
+                continue
+            if tr["state"] == 1 and quiet > c.lost_after_us:
+                events.append((t, tr["track_id"], 1, 2))
+                tr["state"] = 2
+            if tr["state"] == 2 and quiet > c.drop_after_us:
+                events.append((t, tr["track_id"], 2, 3))
+                live.remove(tr)
+
+    def accepts(tr, b):
+        bw_t, bw = tr["bw_sum_khz"] / tr["n_bursts"], b["bandwidth_khz"]
+        allowed = c.candidate_timeout_us if tr["state"] == 0 else c.drop_after_us
+        if b["t_start_us"] - tr["t_last_end_us"] > allowed or max(bw / bw_t, bw_t / bw) > c.bw_ratio:
+            return False
+        if bw <= c.narrow_khz and bw_t <= c.narrow_khz:
+            span = max(b["centre_khz"], tr["f_max_khz"]) - min(b["centre_khz"], tr["f_min_khz"])
+            return span <= c.hop_span_khz
+        return abs(b["centre_khz"] - tr["f_last_khz"]) <= 0.5 * max(bw, bw_t)
+
+    def add(tr, b):
+        fc = float(b["centre_khz"])
+        if tr["n_bursts"]:
+            ivl = float(b["t_start_us"] - tr["t_last_start_us"])
+            tr["ivl_sum_us"] += ivl
+            tr["ivl_sq_us2"] += ivl * ivl
+            tr["n_hops"] += abs(fc - tr["f_last_khz"]) >= 0.5 * c.channel_khz
+        ch = int(np.floor((fc - tr["f_first_khz"]) / c.channel_khz + 0.5))
+        if -256 <= ch < 256:
+            tr["channels"].add(ch)
+        tr["n_channels"] = len(tr["channels"])
+        tr["n_bursts"] += 1
+        tr["t_last_start_us"] = int(b["t_start_us"])
+        tr["t_last_end_us"] = max(tr.get("t_last_end_us", b["t_end_us"]), int(b["t_end_us"]))
+        tr["f_last_khz"] = fc
+        tr["f_min_khz"], tr["f_max_khz"] = min(tr["f_min_khz"], fc), max(tr["f_max_khz"], fc)
+        tr["bw_sum_khz"] += float(b["bandwidth_khz"])
+        tr["dwell_sum_us"] += float(b["t_end_us"] - b["t_start_us"])
+        tr["peak_mw"] = max(tr["peak_mw"], float(b["peak_mw"]))
+        tr["mean_sum_mw"] += float(b["mean_mw"])
+        if b["mean_mw"] > 0 and b["centre_mw"] > 0:
+            tr["centre_db_sum"] += 10 * np.log10(float(b["centre_mw"]) / float(b["mean_mw"]))
+
+    for k, b in enumerate(np.sort(bursts, order="t_start_us", kind="stable")):
+        if age_at is not None and k == age_at[0]:
+            age(age_at[1])
+        age(int(b["t_start_us"]))
+        ok = [tr for tr in live if accepts(tr, b)]
+        if ok:
+            d = [abs(b["centre_khz"] - tr["f_last_khz"]) for tr in ok]
+            best = min(range(len(ok)), key=lambda i: (d[i], -ok[i]["t_last_end_us"]))
+            tr = ok[best]
+        elif len(live) == c.max_tracks:
+            continue
+        else:
+            fc = float(b["centre_khz"])
+            tr = dict(track_id=next_id, state=0, n_bursts=0, n_hops=0, channels=set(),
+                      t_first_us=int(b["t_start_us"]), f_first_khz=fc, f_min_khz=fc,
+                      f_max_khz=fc, bw_sum_khz=0.0, dwell_sum_us=0.0, ivl_sum_us=0.0,
+                      ivl_sq_us2=0.0, peak_mw=0.0, mean_sum_mw=0.0, centre_db_sum=0.0)
+            next_id += 1
+            live.append(tr)
+            events.append((int(b["t_start_us"]), tr["track_id"], -1, 0))
+        add(tr, b)
+        if tr["state"] == 0 and tr["n_bursts"] >= c.confirm_bursts:
+            tr["state"] = 1
+            events.append((int(b["t_start_us"]), tr["track_id"], 0, 1))
+        elif tr["state"] == 2:
+            tr["state"] = 1
+            events.append((int(b["t_start_us"]), tr["track_id"], 2, 1))
+    if age_at is not None and age_at[0] >= len(bursts):
+        age(age_at[1])
+    age(t_now_us)
+    return events, live

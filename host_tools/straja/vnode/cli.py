@@ -33,14 +33,15 @@ def add_parser(subparsers) -> None:
 def start_fleet(count: int, scene_name: str | None, workdir=None):
     """The fleet for `count` nodes of a scene (file path or catalogue name)."""
     from ..sim.scene import load_scene
-    from .fleet import Fleet, NodeSpec
+    from .fleet import Fleet, NodeSpec, scene_rf
 
     scene = load_scene(scene_name or DEFAULT_SCENE)
     nodes = list(scene.nodes.values())[:count]
     if count > len(scene.nodes):
         raise ValueError(f"the scene has {len(scene.nodes)} node(s); asked for {count}")
     specs = [NodeSpec(n.name, index + 1, board=n.board) for index, n in enumerate(nodes)]
-    return scene, Fleet(specs, scene.node, workdir=workdir).start()
+    fleet = Fleet(specs, lambda name, profile: scene_rf(scene, name, profile), workdir=workdir)
+    return scene, fleet.start()
 
 
 def _raise_exit(signum, frame):

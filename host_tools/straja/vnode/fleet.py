@@ -33,11 +33,29 @@ class RunningNode:
         return self.node.port
 
 
+def scene_rf(scene, node_name: str, profile: dict) -> dict:
+    """The RF input of each of a board's front ends: the scene front end of that node whose
+    antenna band covers the board front end's band (the scene names front ends by part, the board
+    profile by role)."""
+    node = scene.nodes[node_name]
+    out = {}
+    for entry in profile.get("front_ends", []):
+        mid_hz = sum(entry["band_khz"]) * 500.0
+        covering = [i for i, fe in enumerate(node.front_ends)
+                    if fe.band is not None and fe.band[0] <= mid_hz <= fe.band[1]]
+        if not covering:
+            raise ValueError(f"scene {scene.name!r}, node {node_name!r}: no front end's antenna "
+                             f"covers {entry['name']} ({mid_hz / 1e6:.0f} MHz)")
+        out[entry["name"]] = scene.node(node_name, covering[0])
+    return out
+
+
 class Fleet:
     """Start with `start()` (or `with Fleet(...) as fleet:`), stop with `stop()`.
 
-    `rf_for(name)` gives the RF input of node `name` (an object with `band_power_dbm`, see
-    docs/architecture.md). `workdir` holds each node's flash folder; a temporary one by default.
+    `rf_for(name, profile)` gives the RF input of node `name` for a board `profile`: an object
+    with `band_power_dbm` or a dict of them by front-end name (see straja.vboard). `workdir` holds
+    each node's flash folder; a temporary one by default.
     """
 
     def __init__(self, specs: list[NodeSpec], rf_for, workdir: Path | None = None,
@@ -62,7 +80,8 @@ class Fleet:
                 write_image(flash, board=spec.board, config=config)
                 profile = json.loads(board_profile_path(spec.board).read_text())
                 sock = str(Path(self._sockets.name) / f"{spec.node_id}.sock")
-                board = VirtualBoard(profile, self.rf_for(spec.name), sock, t_origin=self.t_origin)
+                board = VirtualBoard(profile, self.rf_for(spec.name, profile), sock,
+                                     t_origin=self.t_origin, seed=spec.node_id)
                 board.start()
                 node = VirtualNode(flash, name=spec.name, heap=profile.get("heap", "320K"), env={
                     "STRAJA_VBOARD": sock,

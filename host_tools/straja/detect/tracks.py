@@ -1,0 +1,104 @@
+"""Hop tracking and the track life cycle (compiled: straja._tracks; rules in its docstring and
+docs/detection.md), and the per-track features the classifier reads."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from straja import _tracks
+
+TRACK = _tracks.TRACK_DTYPE
+EVENT = _tracks.EVENT_DTYPE
+BURST = _tracks.BURST_DTYPE  # the bursts module's records, taken as they are
+STATES = _tracks.STATES  # index = state code; events use -1 for "no track yet"
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Association and life-cycle settings. Times in microseconds.
+
+    The silence limits must exceed the time a scanner needs to come back to a channel (one sweep
+    period, up to ~1.4 s for an RX5808 scanning 40 channels): lost_after_us ~ 3 sweep periods.
+    """
+
+    narrow_khz: float = 6_000.0       # at most this wide: a control-link or Bluetooth burst
+    hop_span_khz: float = 100_000.0   # a hopper's channels lie within this span (ELRS 2.4: 80 MHz)
+    bw_ratio: float = 3.0             # bandwidths of one emitter's bursts agree within this factor
+    channel_khz: float = 1_000.0      # channel-set resolution (set it to the sweep step)
+    confirm_bursts: int = 3           # bursts for a candidate to become confirmed
+    candidate_timeout_us: int = 2_000_000
+    lost_after_us: int = 3_000_000
+    drop_after_us: int = 15_000_000
+    max_tracks: int = 128
+
+
+class Tracker:
+    """Streaming tracker for one node: bursts in, life-cycle events out, tracks on demand."""
+
+    def __init__(self, config: TrackerConfig | None = None):
+        self.config = config or TrackerConfig()
+        self._kernel = _tracks.Tracker(**asdict(self.config))
+        self._events = np.empty(4 * (self.config.max_tracks + 2), EVENT)
+        self._none = np.empty(0, BURST)
+
+    @property
+    def n_live(self) -> int:
+        return self._kernel.n_live
+
+    @property
+    def overflow(self) -> int:
+        """Bursts dropped because max_tracks tracks were live."""
+        return self._kernel.overflow
+
+    def process(self, bursts: np.ndarray, t_now_us: int) -> np.ndarray:
+        """Take bursts (BURST records, as straja.detect.bursts makes them), age the tracks to
+        t_now_us; returns the life-cycle events (EVENT records)."""
+        if not bursts.size:  # the usual call of a live stream: only aging
+            written, _ = self._kernel.process(self._none, int(t_now_us), self._events)
+            return self._events[:written].copy()
+        # association runs in start order (bursts close in end order)
+        feed = bursts if bursts.size == 1 else np.sort(bursts, order="t_start_us", kind="stable")
+        parts, pos = [], 0
+        while True:
+            written, used = self._kernel.process(feed[pos:], int(t_now_us), self._events)
+            parts.append(self._events[:written].copy())
+            pos += used
+            if pos == feed.size:  # the call that used the last burst also aged the tracks
+                return np.concatenate(parts)
+
+    def snapshot(self) -> np.ndarray:
+        """Live tracks (TRACK dtype), a copy."""
+        return self._kernel.snapshot()
+
+
+FEATURES = np.dtype([
+    ("track_id", "i8"), ("state", "i4"), ("n_bursts", "i4"), ("n_channels", "i4"),
+    ("centre_khz", "f8"), ("spread_khz", "f8"), ("bandwidth_khz", "f8"), ("dwell_us", "f8"),
+    ("interval_us", "f8"), ("interval_cv", "f8"), ("rate_hz", "f8"), ("duty", "f8"),
+    ("hop_fraction", "f8"), ("centre_db", "f8"), ("peak_dbm", "f8"), ("age_us", "f8")])
+
+
+def features(tracks: np.ndarray) -> np.ndarray:
+    """Derived per-track features (FEATURES dtype); NaN where a track has too few bursts."""
+    f = np.zeros(tracks.size, FEATURES)
+    n = tracks["n_bursts"].astype(np.float64)
+    gaps = n - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for name in ("track_id", "state", "n_bursts", "n_channels"):
+            f[name] = tracks[name]
+        f["centre_khz"] = 0.5 * (tracks["f_min_khz"] + tracks["f_max_khz"])
+        f["spread_khz"] = tracks["f_max_khz"] - tracks["f_min_khz"]
+        f["bandwidth_khz"] = tracks["bw_sum_khz"] / n
+        f["dwell_us"] = tracks["dwell_sum_us"] / n
+        mean_ivl = np.where(gaps > 0, tracks["ivl_sum_us"] / gaps, np.nan)
+        var = np.maximum(tracks["ivl_sq_us2"] / gaps - mean_ivl ** 2, 0.0)
+        f["interval_us"] = mean_ivl
+        f["interval_cv"] = np.sqrt(var) / mean_ivl
+        f["rate_hz"] = 1e6 / mean_ivl
+        f["age_us"] = tracks["t_last_end_us"] - tracks["t_first_us"]
+        f["duty"] = np.minimum(tracks["dwell_sum_us"] / f["age_us"], 1.0)
+        f["hop_fraction"] = np.where(gaps > 0, tracks["n_hops"] / gaps, np.nan)
+        f["centre_db"] = tracks["centre_db_sum"] / n
+        f["peak_dbm"] = 10 * np.log10(tracks["peak_mw"])
+    return f

@@ -1,0 +1,175 @@
+"""`straja ports`: the serial ports a node can be on, what is on them, and selecting one by USB
+serial number or node id rather than by list order (which changes with every replug).
+
+Only USB ports are candidates: a laptop's Bluetooth serial ports and a PC's built-in UARTs have no
+USB identity and are never a node. A port with no USB identity that does carry a node (the gateway
+Pi's GPIO UART, a virtual node's pseudo-terminal) is added with STRAJA_EXTRA_PORTS (colon-separated
+paths) or by naming it on the command line.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from serial.tools import list_ports
+
+from . import term
+from .device import ToolError, command
+
+EXTRA_PORTS_ENV = "STRAJA_EXTRA_PORTS"
+
+# USB vendor:product -> what it is. A product of None matches every product of the vendor.
+# Sources: Espressif's USB PID list (github.com/espressif/usb-pids), Silicon Labs AN197 (CP210x),
+# WCH's CH34x/CH9102 datasheets, FTDI TN_100, Raspberry Pi's USB PID list (2E8A).
+USB_KINDS = {
+    (0x303A, None): "Espressif native USB",
+    (0x10C4, 0xEA60): "CP210x",
+    (0x10C4, 0xEA70): "CP210x",
+    (0x1A86, 0x7523): "CH340",
+    (0x1A86, 0x5523): "CH341",
+    (0x1A86, 0x55D4): "CH9102",
+    (0x1A86, 0x55D3): "CH343",
+    (0x0403, None): "FTDI",
+    (0x2E8A, 0x0005): "RP2 MicroPython",
+}
+# RP2 boot ROMs (BOOTSEL held at power-up): a USB drive, not a serial port.
+RP2_BOOTSEL = {(0x2E8A, 0x0003): "RP2040 BOOTSEL", (0x2E8A, 0x000F): "RP2350 BOOTSEL"}
+
+
+@dataclass
+class PortInfo:
+    device: str
+    kind: str
+    vid: int | None = None
+    pid: int | None = None
+    serial_number: str | None = None
+    description: str = ""
+    location: str | None = None
+    probe: dict = field(default_factory=dict)
+
+    @property
+    def usb_id(self) -> str:
+        return f"{self.vid:04x}:{self.pid:04x}" if self.vid is not None else "-"
+
+
+def usb_kind(vid: int | None, pid: int | None) -> str | None:
+    if vid is None:
+        return None
+    return USB_KINDS.get((vid, pid)) or USB_KINDS.get((vid, None)) or RP2_BOOTSEL.get((vid, pid))
+
+
+def candidates(extra: list[str] | tuple[str, ...] = ()) -> list[PortInfo]:
+    """USB serial ports (with what their USB identity says), then the extra ports, by path."""
+    found = []
+    for p in list_ports.comports():
+        if p.vid is None:
+            continue  # Bluetooth, built-in UARTs, virtual ports: not a node unless named
+        found.append(PortInfo(p.device, usb_kind(p.vid, p.pid) or "USB serial", p.vid, p.pid,
+                              p.serial_number, p.description or "", p.location))
+    found.sort(key=lambda p: p.device)
+    named = list(extra) + [e for e in os.environ.get(EXTRA_PORTS_ENV, "").split(":") if e]
+    for path in named:
+        if not any(p.device == path for p in found):
+            found.append(PortInfo(path, "named port"))
+    return found
+
+
+def bootsel_devices(sysfs: Path = Path("/sys/bus/usb/devices")) -> list[PortInfo]:
+    """RP2 boards waiting in BOOTSEL mode (seen on the USB bus; they have no serial port)."""
+    found = []
+    for dev in sorted(sysfs.glob("*")):
+        try:
+            vid = int((dev / "idVendor").read_text(), 16)
+            pid = int((dev / "idProduct").read_text(), 16)
+        except (OSError, ValueError):
+            continue
+        if (vid, pid) in RP2_BOOTSEL:
+            serial = dev / "serial"
+            found.append(PortInfo(f"usb:{dev.name}", RP2_BOOTSEL[(vid, pid)], vid, pid,
+                                  serial.read_text().strip() if serial.exists() else None))
+    return found
+
+
+def probe_port(path: str) -> dict:
+    """What answers on `path`: MicroPython (version) and the Straja firmware and node id.
+
+    The raw REPL interrupts the application; a soft reset afterwards starts it again.
+    """
+    from .device import Session, probe
+    from .serial_port import PortError
+
+    try:
+        with Session(path) as s:
+            info = probe(s)
+            s.soft_reset()
+    except (ToolError, PortError) as e:
+        return {"error": str(e), "micropython": None}
+    keep = ("micropython", "mpy", "firmware", "firmware_hash", "node_id", "board", "machine")
+    return {k: info.get(k) for k in keep}
+
+
+def resolve(spec: str) -> str:
+    """A port path from PORT, `serial:USBSERIAL` or `node:ID` (the latter probes every candidate)."""
+    kind, _, value = spec.partition(":")
+    if kind == "serial" and value:
+        matches = [p.device for p in candidates() if p.serial_number == value]
+        what = f"USB serial number {value}"
+    elif kind == "node" and value:
+        matches = [p.device for p in candidates() if str(probe_port(p.device).get("node_id")) == value]
+        what = f"node id {value}"
+    else:
+        return spec
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ToolError(f"no port with {what}", "straja ports --probe lists what is connected",
+                        term.EXIT_NO_DEVICE)
+    raise ToolError(f"{len(matches)} ports have {what}: {', '.join(matches)}",
+                    "give the port path instead", term.EXIT_USAGE)
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("ports", help="list serial ports and the nodes on them",
+                              description="List USB serial ports with their USB identity and serial "
+                              "number, and RP2 boards in BOOTSEL mode. With --probe, ask each port "
+                              "whether MicroPython, which Straja firmware and which node id answer "
+                              "(this restarts the node's application). Elsewhere, PORT may be "
+                              "serial:USBSERIAL or node:ID instead of a path. Ports without a USB "
+                              f"identity are listed only when named here or in ${EXTRA_PORTS_ENV}.")
+    p.add_argument("extra", nargs="*", metavar="PORT", help="also list these ports")
+    p.add_argument("--probe", action="store_true", help="ask what runs on each port")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(func=run)
+
+
+@command
+def run(args) -> int:
+    ports = candidates(args.extra)
+    if args.probe:
+        for p in ports:
+            p.probe = probe_port(p.device)
+    ports += bootsel_devices()
+    if args.json:
+        term.print_json([asdict(p) | {"usb_id": p.usb_id} for p in ports])
+        return term.EXIT_OK
+    if not ports:
+        print("no USB serial ports found (is the node plugged in, with a data cable?)")
+        return term.EXIT_NO_DEVICE
+    for p in ports:
+        line = f"{p.device:<22} {p.usb_id:<10} {p.kind:<22} {p.serial_number or '-':<18}"
+        if p.probe:
+            line += "  " + describe_probe(p.probe)
+        print(line)
+    return term.EXIT_OK
+
+
+def describe_probe(probe: dict) -> str:
+    if probe.get("error"):
+        return term.paint(probe["error"].split(": ", 1)[-1], "yellow")
+    text = f"MicroPython {probe['micropython']}"
+    if probe.get("firmware"):
+        text += f", Straja {probe['firmware']}"
+    if probe.get("node_id") is not None:
+        text += f", node {probe['node_id']}"
+    return text

@@ -1,0 +1,314 @@
+"""Register-level models of the node's RF chips, fed by an RF input (`band_power_dbm`).
+
+Each model answers the bus operations the firmware's drivers make (SPI transactions, 3-wire
+words, ADC reads) the way the chip would, from the same datasheet facts the drivers cite
+(firmware/straja_node/drivers/). Every read picks the time window its chip averages over.
+"""
+from __future__ import annotations
+
+import math
+import random
+
+VREF = 3.3
+ADC_BITS = 12
+ADC_NOISE_V = 0.002  # a few LSB of an MCU's SAR ADC
+
+
+def adc_u16(volts: float, rng: random.Random, noise_v: float = ADC_NOISE_V) -> int:
+    """A 12-bit SAR reading of `volts` with noise, scaled to 16 bits as MicroPython's read_u16
+    does on the RP2040 (raw << 4 | raw >> 8)."""
+    top = (1 << ADC_BITS) - 1
+    raw = round((volts + rng.gauss(0.0, noise_v)) / VREF * top)
+    raw = min(max(raw, 0), top)
+    return (raw << 4) | (raw >> 8)
+
+
+class Chip:
+    """Default bus behaviour: a model overrides the operations its chip has."""
+
+    def __init__(self, board, entry: dict):
+        self.board = board
+        self.entry = entry
+        rf = board.rf
+        self.rf = rf[entry["name"]] if isinstance(rf, dict) else rf
+
+    def power(self, freq_hz: float, bw_hz: float, window_s: float, t: float) -> float:
+        return self.rf.band_power_dbm(freq_hz, bw_hz, t - window_s, t)
+
+    def spi(self, data: bytes, t: float) -> bytes:
+        raise ValueError(f"{self.entry['name']} has no SPI")
+
+    def word(self, word: int, nbits: int, t: float) -> None:
+        raise ValueError(f"{self.entry['name']} has no 3-wire bus")
+
+    def adc(self, t: float) -> int:
+        raise ValueError(f"{self.entry['name']} has no ADC")
+
+    def block(self, t0: float, n: int, rate_hz: int) -> list[int]:
+        return [self.adc(t0 + i / rate_hz) for i in range(n)]
+
+    def pin_read(self, role: str) -> int:
+        return 0  # BUSY never high: commands complete at socket speed
+
+    def pin_write(self, role: str, level: int) -> None:
+        if role == "reset" and level == 0:
+            self.reset()
+
+    def reset(self) -> None:
+        pass
+
+
+class Rx5808(Chip):
+    """RTC6715: synthesizer register B sets the LO (F_RF = 2 * (32 N + A) + 479 MHz); the RSSI
+    pin is 0.5 V at -90 dBm rising linearly in dB to 1.2 V at -20 dBm, clamped, low-pass filtered
+    (~1 ms window) and settling exponentially after a retune (tau 6 ms: within 1% at 30 ms)."""
+
+    IF_MHZ = 479
+    BW_HZ = 20e6
+    WINDOW_S = 1e-3
+    TAU_S = 6e-3
+    DBM = (-90.0, -20.0)
+    VOLTS = (0.5, 1.2)
+
+    def __init__(self, board, entry):
+        super().__init__(board, entry)
+        self.freq_hz = 5645e6
+        self.t_tune = -1.0
+        self.v_before = self.VOLTS[0]
+        self.words = 0
+
+    def level(self, t: float) -> float:
+        (p0, p1), (v0, v1) = self.DBM, self.VOLTS
+        p = min(max(self.power(self.freq_hz, self.BW_HZ, self.WINDOW_S, t), p0), p1)
+        return v0 + (p - p0) * (v1 - v0) / (p1 - p0)
+
+    def volts(self, t: float) -> float:
+        target = self.level(t)
+        dt = t - self.t_tune
+        return target + (self.v_before - target) * math.exp(-dt / self.TAU_S)
+
+    def word(self, word, nbits, t):
+        if nbits != 25:
+            raise ValueError(f"RX5808 frames are 25 bits, got {nbits}")
+        self.words += 1
+        address, write, data = word & 0xF, (word >> 4) & 1, word >> 5
+        if address == 0x1 and write:
+            n, a = data >> 7, data & 0x7F
+            self.v_before = self.volts(t)
+            self.freq_hz = (2 * (32 * n + a) + self.IF_MHZ) * 1e6
+            self.t_tune = t
+
+    def adc(self, t):
+        return adc_u16(self.volts(t), self.board.rng)
+
+
+class Cc2500(Chip):
+    """CC2500: 0x30-0x3F registers, strobes, status registers (PARTNUM 0x80, VERSION 0x03, RSSI),
+    carrier from FREQ2..0 and CHANNR/CHANSPC, channel filter from MDMCFG4; RSSI register
+    = 2 * (P + RSSI_offset) in 0.5 dB steps, two's complement, averaged over ~250 us."""
+
+    XOSC = 26e6
+    RSSI_OFFSET_DB = 72
+    WINDOW_S = 250e-6
+    STATES = {"IDLE": 0x01, "RX": 0x0D}  # MARCSTATE values
+
+    def __init__(self, board, entry):
+        super().__init__(board, entry)
+        self.reset()
+
+    def reset(self):
+        self.regs = bytearray(0x30)
+        self.regs[0x0D:0x10] = bytes((0x5D, 0x93, 0xB1))  # reset FREQ: 2464 MHz
+        self.regs[0x10:0x15] = bytes((0x8C, 0x22, 0x02, 0x22, 0xF8))
+        self.state = "IDLE"
+        self.rssi = 0x80
+
+    def freq_hz(self) -> float:
+        r = self.regs
+        word = (r[0x0D] << 16) | (r[0x0E] << 8) | r[0x0F]
+        spacing = (256 + r[0x14]) * 2 ** ((r[0x13] & 3) - 2)
+        return self.XOSC / 2 ** 16 * (word + r[0x0A] * spacing)
+
+    def bw_hz(self) -> float:
+        m4 = self.regs[0x10]
+        return self.XOSC / (8 * (4 + ((m4 >> 4) & 3)) * 2 ** (m4 >> 6))
+
+    def read_rssi(self, t):
+        if self.state == "RX":
+            p = self.power(self.freq_hz(), self.bw_hz(), self.WINDOW_S, t)
+            self.rssi = min(max(round(2 * (p + self.RSSI_OFFSET_DB)), -128), 127) & 0xFF
+        return self.rssi
+
+    def status(self, addr, t):
+        if addr == 0x30:
+            return 0x80
+        if addr == 0x31:
+            return 0x03
+        if addr == 0x34:
+            return self.read_rssi(t)
+        if addr == 0x35:
+            return self.STATES[self.state]
+        return 0
+
+    def strobe(self, addr):
+        if addr == 0x30:
+            self.reset()
+        elif addr == 0x34:
+            self.state = "RX"
+        elif addr == 0x36:
+            self.state = "IDLE"
+
+    def spi(self, data, t):
+        header = data[0]
+        read, burst, addr = header & 0x80, header & 0x40, header & 0x3F
+        out = bytearray(len(data))
+        out[0] = (1 if self.state == "RX" else 0) << 4
+        if addr >= 0x30 and len(data) == 1:
+            self.strobe(addr)
+        elif addr >= 0x30 and read and burst:
+            out[1:] = bytes(self.status(addr, t) for _ in data[1:])
+        else:
+            for i, b in enumerate(data[1:]):
+                a = addr + (i if burst else 0)
+                if a >= len(self.regs):
+                    break
+                if read:
+                    out[1 + i] = self.regs[a]
+                else:
+                    self.regs[a] = b
+        return bytes(out)
+
+
+class Sx126x(Chip):
+    """SX1262 command interface: SetStandby, SetRfFrequency (f = word * 32 MHz / 2^25), SetRx,
+    SetPacketType, SetModulationParams (GFSK RX bandwidth code), GetRssiInst (-value / 2 dBm,
+    averaged over ~100 us), GetStatus, Read/WriteRegister (0x0740 resets to 0x14)."""
+
+    XTAL = 32e6
+    WINDOW_S = 100e-6
+    GFSK_BW = {0x1F: 4800, 0x17: 5800, 0x0F: 7300, 0x1E: 9700, 0x16: 11700, 0x0E: 14600,
+               0x1D: 19500, 0x15: 23400, 0x0D: 29300, 0x1C: 39000, 0x14: 46900, 0x0C: 58600,
+               0x1B: 78200, 0x13: 93800, 0x0B: 117300, 0x1A: 156200, 0x12: 187200, 0x0A: 234300,
+               0x19: 312000, 0x11: 373600, 0x09: 467000}
+    LORA_BW = {0x00: 7810, 0x08: 10420, 0x01: 15630, 0x09: 20830, 0x02: 31250, 0x0A: 41670,
+               0x03: 62500, 0x04: 125000, 0x05: 250000, 0x06: 500000}
+
+    def __init__(self, board, entry):
+        super().__init__(board, entry)
+        self.reset()
+
+    def reset(self):
+        self.mode = 2  # STBY_RC
+        self.freq_hz = 915e6
+        self.packet_type = 0
+        self.bw_hz = 467000.0
+        self.registers = {0x0740: 0x14, 0x0741: 0x24}
+
+    def command(self, op, args):
+        if op == 0x80:
+            self.mode = 3 if args[:1] == b"\x01" else 2
+        elif op == 0x86:
+            self.freq_hz = int.from_bytes(args[:4], "big") * self.XTAL / 2 ** 25
+        elif op == 0x82:
+            self.mode = 5
+        elif op == 0x8A:
+            self.packet_type = args[0]
+        elif op == 0x8B:
+            table, code = (self.GFSK_BW, args[4]) if self.packet_type == 0 else (self.LORA_BW, args[1])
+            self.bw_hz = float(table.get(code, self.bw_hz))
+        elif op == 0x0D:
+            addr = int.from_bytes(args[:2], "big")
+            for i, b in enumerate(args[2:]):
+                self.registers[addr + i] = b
+
+    def spi(self, data, t):
+        op, args = data[0], bytes(data[1:])
+        status = self.mode << 4  # bits 6..4 chip mode; command status 0
+        out = bytearray([status] * len(data))
+        if op == 0x15 and len(data) >= 3:
+            p = self.power(self.freq_hz, self.bw_hz, self.WINDOW_S, t) if self.mode == 5 else -127.5
+            out[2] = min(max(round(-2 * p), 0), 255)
+        elif op == 0x1D and len(data) >= 4:
+            addr = int.from_bytes(args[:2], "big")
+            for i in range(4, len(data)):
+                out[i] = self.registers.get(addr + i - 4, 0)
+        else:
+            self.command(op, args)
+        return bytes(out)
+
+
+class Sx127x(Chip):
+    """SX1276 registers: RegOpMode (FSK/LoRa, mode), RegFrf (f = FRF * 32 MHz / 2^19), RegRxBw,
+    FSK RegRssiValue 0x11 (-value / 2 dBm), LoRa RegRssiValue 0x1B (value - 157 dBm, HF port),
+    RegVersion 0x42 = 0x12; RSSI averaged over ~100 us."""
+
+    XOSC = 32e6
+    WINDOW_S = 100e-6
+    LORA_BW = (7800, 10400, 15600, 20800, 31250, 41700, 62500, 125000, 250000, 500000)
+
+    def __init__(self, board, entry):
+        super().__init__(board, entry)
+        self.reset()
+
+    def reset(self):
+        self.regs = bytearray(0x80)
+        self.regs[0x01] = 0x09  # FSK, LF mode on, standby
+        self.regs[0x06:0x09] = bytes((0x6C, 0x80, 0x00))  # 434 MHz
+        self.regs[0x12] = 0x15
+        self.regs[0x42] = 0x12
+
+    def freq_hz(self) -> float:
+        return int.from_bytes(self.regs[0x06:0x09], "big") * self.XOSC / 2 ** 19
+
+    def lora(self) -> bool:
+        return bool(self.regs[0x01] & 0x80)
+
+    def bw_hz(self) -> float:
+        if self.lora():
+            return float(self.LORA_BW[min(self.regs[0x1D] >> 4, 9)])
+        v = self.regs[0x12]
+        return self.XOSC / ((16, 20, 24, 24)[(v >> 3) & 3] * 2 ** ((v & 7) + 2))
+
+    def read(self, addr, t):
+        receiving = (self.regs[0x01] & 7) == 5
+        if addr in (0x11, 0x1B) and receiving and (addr == 0x1B) == self.lora():
+            p = self.power(self.freq_hz(), self.bw_hz(), self.WINDOW_S, t)
+            value = p + 157 if self.lora() else -2 * p
+            return min(max(round(value), 0), 255)
+        return self.regs[addr]
+
+    def spi(self, data, t):
+        write, addr = data[0] & 0x80, data[0] & 0x7F
+        out = bytearray(len(data))
+        for i, b in enumerate(data[1:]):
+            a = (addr + i) & 0x7F
+            if write:
+                self.regs[a] = b
+            else:
+                out[1 + i] = self.read(a, t)
+        return bytes(out)
+
+
+class LogDet(Chip):
+    """AD8318 on an ADC: V = slope * (P - intercept), slope -25 mV/dB, intercept +20 dBm, the
+    input clamped to the detector's -65..0 dBm range; the envelope is sampled (a ~2 us window per
+    sample) over the band the filter in front passes (the profile's band_khz)."""
+
+    SLOPE_V_PER_DB = -0.025
+    INTERCEPT_DBM = 20.0
+    RANGE_DBM = (-65.0, 0.0)
+    WINDOW_S = 2e-6
+
+    def __init__(self, board, entry):
+        super().__init__(board, entry)
+        lo, hi = entry.get("band_khz", (1000, 8000000))
+        self.centre_hz = (lo + hi) / 2 * 1e3
+        self.bw_hz = (hi - lo) * 1e3
+
+    def adc(self, t):
+        p = self.power(self.centre_hz, self.bw_hz, self.WINDOW_S, t)
+        p = min(max(p, self.RANGE_DBM[0]), self.RANGE_DBM[1])
+        return adc_u16(self.SLOPE_V_PER_DB * (p - self.INTERCEPT_DBM), self.board.rng)
+
+
+MODELS = {"rx5808": Rx5808, "cc2500": Cc2500, "sx126x": Sx126x, "sx127x": Sx127x, "logdet": LogDet}

@@ -1,0 +1,180 @@
+"""The virtual board server: answers the firmware's unix hardware layer over an AF_UNIX socket.
+
+The wire format is defined in firmware/straja_node/hw/board_unix.py (the client). One
+MicroPython connection is served at a time; when the interpreter restarts (a reset) it connects
+again and the chips keep their state, as a board's radios keep theirs across an MCU reset.
+"""
+from __future__ import annotations
+
+import os
+import random
+import socket
+import struct
+import threading
+import time
+
+from .chips import MODELS
+
+SPI_WRITE, SPI_XFER, WORD, ADC_READ, BLOCK, PIN_READ, PIN_WRITE, WDT_START, WDT_FEED = range(1, 10)
+ONE_WAY = (WDT_START, WDT_FEED)
+OK, ERROR = 0, 1
+
+
+class VirtualBoard:
+    """Chip models for `profile`'s front ends, fed by `rf` (an object with
+    `band_power_dbm(freq_hz, bw_hz, t0_s, t1_s)`, or a dict of them by front-end name, as a
+    scene gives each front end its own antenna and noise figure), at time
+    `time.monotonic() - t_origin`
+    (t_origin defaults to when start() is called).
+
+    Counters: `transactions` (requests served), `feeds` (watchdog feeds), `watchdog_ms` (the last
+    watchdog timeout the firmware set), `connections`. Set `safe_pin_low` to hold the safe pin.
+    """
+
+    def __init__(self, profile: dict, rf, socket_path: str, t_origin: float | None = None,
+                 seed: int = 0):
+        self.profile = profile
+        self.rf = rf
+        self.socket_path = str(socket_path)
+        self.t_origin = t_origin
+        self.rng = random.Random(seed)
+        self.chips = [MODELS[e["kind"]](self, e) for e in profile.get("front_ends", [])]
+        self.pins = {}
+        for chip in self.chips:
+            for role, number in chip.entry.get("pins", {}).items():
+                self.pins[number] = (chip, role)
+        self.safe_pin_low = False
+        self.transactions = 0
+        self.feeds = 0
+        self.watchdog_ms = None
+        self.connections = 0
+        self.errors: list[str] = []
+        self._listener: socket.socket | None = None
+        self._conn: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def now(self) -> float:
+        return time.monotonic() - self.t_origin
+
+    # -- life cycle
+
+    def start(self) -> "VirtualBoard":
+        if self.t_origin is None:
+            self.t_origin = time.monotonic()
+        if os.path.exists(self.socket_path):
+            os.unlink(self.socket_path)
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self.socket_path)
+        self._listener.listen(1)
+        self._listener.settimeout(0.2)
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._serve, name="vboard", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        conn = self._conn
+        if conn:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread:
+            self._thread.join(timeout=5)
+        if self._listener:
+            self._listener.close()
+            self._listener = None
+        if os.path.exists(self.socket_path):
+            os.unlink(self.socket_path)
+
+    def __enter__(self) -> "VirtualBoard":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- serving
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            conn.settimeout(None)
+            self._conn = conn
+            self.connections += 1
+            try:
+                self._session(conn)
+            except (ConnectionError, OSError):
+                pass  # the interpreter went away (reset, power cut): wait for the next one
+            finally:
+                self._conn = None
+                conn.close()
+
+    @staticmethod
+    def _recv(conn: socket.socket, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+
+    def _session(self, conn: socket.socket) -> None:
+        while not self._stopping.is_set():
+            op, dev, n = struct.unpack("<BBH", self._recv(conn, 4))
+            payload = self._recv(conn, n) if n else b""
+            self.transactions += 1
+            try:
+                value, reply = self._handle(op, dev, payload)
+                status = OK
+            except (ValueError, IndexError, KeyError) as e:
+                self.errors.append(f"op {op} dev {dev}: {e}")
+                value, reply, status = 0, b"", ERROR
+            if op not in ONE_WAY:
+                conn.sendall(struct.pack("<BBH", status, value, len(reply)) + reply)
+
+    def _handle(self, op: int, dev: int, payload: bytes) -> tuple[int, bytes]:
+        t = self.now()
+        if op == WDT_FEED:
+            self.feeds += 1
+        elif op == WDT_START:
+            self.watchdog_ms = struct.unpack("<I", payload)[0]
+        elif op == PIN_READ:
+            if dev == self.profile.get("safe_pin"):
+                return (0 if self.safe_pin_low else 1), b""
+            chip, role = self.pins.get(dev, (None, None))
+            return (chip.pin_read(role) if chip else 1), b""
+        elif op == PIN_WRITE:
+            chip, role = self.pins.get(dev, (None, None))
+            if chip:
+                chip.pin_write(role, payload[0])
+        else:
+            return self._chip_op(self.chips[dev], op, payload, t)
+        return 0, b""
+
+    def _chip_op(self, chip, op: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        if op == SPI_WRITE:
+            chip.spi(payload, t)
+        elif op == SPI_XFER:
+            return 0, chip.spi(payload, t)
+        elif op == WORD:
+            word, nbits = struct.unpack("<IB", payload)
+            chip.word(word, nbits, t)
+        elif op == ADC_READ:
+            return 0, struct.pack("<H", chip.adc(t))
+        elif op == BLOCK:
+            n, rate = struct.unpack("<HI", payload)
+            samples = chip.block(t, n, rate)
+            # a board's read_block returns after its last sample: answer then, not before
+            wait = t + (n - 1) / rate - self.now()
+            if wait > 0:
+                time.sleep(wait)
+            return 0, struct.pack(f"<{n}H", *samples)
+        else:
+            raise ValueError(f"unknown op {op}")
+        return 0, b""

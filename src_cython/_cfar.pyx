@@ -1,0 +1,363 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""CFAR kernels over linear (square-law) power: across frequency and across time.
+
+Threshold rules (Richards, Fundamentals of Radar Signal Processing, 6.5.3 and 6.5.6), with
+S1, S2 the sums of the two halves of the training window (n cells each) and N = 2n:
+
+    CA  threshold = scale_ca[N] * (S1 + S2)        scale_ca[m] = alpha_CA(m) / m
+    GO  threshold = scale_2 * max(S1, S2)          scale_2 = alpha_GO / n
+    SO  threshold = scale_2 * min(S1, S2)          scale_2 = alpha_SO / n
+    OS  threshold = alpha_OS(m) * (k_m-th smallest of the m training cells)
+
+Where the window is cut (sweep edges, start of a stream) the m < N training cells that exist are
+used: CA, GO and SO fall back to CA over those m cells, OS uses k_m and alpha_OS(m). The tables
+come from straja.detect.cfar, so every cell keeps the design false-alarm probability. m = 0 gives
+an infinite threshold. A NaN in the window makes the threshold NaN (OS reads NaN as +inf), and
+a cell is detected only when power > threshold, so NaN never detects.
+"""
+import numpy as np
+from libc.math cimport INFINITY
+
+include "_detect_common.pxi"
+
+cdef enum:
+    KIND_CA = 0
+    KIND_GO = 1
+    KIND_SO = 2
+    KIND_OS = 3
+
+
+cdef inline double _nan_max(double a, double b) noexcept nogil:
+    # NaN propagates, as numpy.maximum
+    return a if (a > b or a != a) else b
+
+
+cdef inline double _nan_min(double a, double b) noexcept nogil:
+    return a if (a < b or a != a) else b
+
+
+cdef inline double _os_value(float v) noexcept nogil:
+    return INFINITY if v != v else <double>v
+
+
+cdef inline Py_ssize_t _lower_bound(const double* v, Py_ssize_t m, double key) noexcept nogil:
+    cdef Py_ssize_t lo = 0, hi = m, mid
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if v[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+cdef void _sorted_insert(double* v, Py_ssize_t m, double key) noexcept nogil:
+    """Insert key into sorted v[0:m] (room for m + 1)."""
+    cdef Py_ssize_t j = m
+    while j > 0 and v[j - 1] > key:
+        v[j] = v[j - 1]
+        j -= 1
+    v[j] = key
+
+
+cdef void _sorted_replace(double* v, Py_ssize_t m, double old, double new) noexcept nogil:
+    """Replace one occurrence of old (present) by new in sorted v[0:m], keeping it sorted."""
+    cdef Py_ssize_t j = _lower_bound(v, m, old)
+    while j + 1 < m and v[j + 1] < new:
+        v[j] = v[j + 1]
+        j += 1
+    while j > 0 and v[j - 1] > new:
+        v[j] = v[j - 1]
+        j -= 1
+    v[j] = new
+
+
+cdef void _window_sums(const float* x, Py_ssize_t n, Py_ssize_t t, double* pre,
+                       double* suf, double* w) noexcept nogil:
+    """w[j] = sum(x[j:j+t]) for j <= n - t, by van Herk's block prefix/suffix sums.
+
+    No running subtraction: a huge or non-finite reading affects only the windows holding it.
+    """
+    cdef Py_ssize_t b = 0, j, end
+    cdef double acc
+    while b < n:
+        end = b + t if b + t < n else n
+        acc = 0.0
+        for j in range(b, end):
+            acc = acc + x[j]
+            pre[j] = acc
+        acc = 0.0
+        for j in range(end - 1, b - 1, -1):
+            acc = acc + x[j]
+            suf[j] = acc
+        b = end
+    # a window starting at a block's first cell is that block; any other spans two blocks
+    b = 0
+    while b <= n - t:
+        w[b] = suf[b]
+        end = b + t if b + t <= n - t + 1 else n - t + 1
+        for j in range(b + 1, end):
+            w[j] = suf[j] + pre[j + t - 1]
+        b += t
+
+
+cdef double _cut_threshold(const float* x, Py_ssize_t n, Py_ssize_t i, int kind, Py_ssize_t t,
+                           Py_ssize_t g, const double* scale_ca, const double* alpha_os,
+                           const Py_ssize_t* k_os, double* buf) noexcept nogil:
+    """Threshold of cell i from the training cells that exist (cut window, or any OS cell)."""
+    cdef Py_ssize_t j, a1, b1, a2, b2, m
+    cdef double s = 0.0
+    a1 = i - g - t if i - g - t > 0 else 0
+    b1 = i - g if i - g > 0 else 0
+    a2 = i + g + 1 if i + g + 1 < n else n
+    b2 = i + g + t + 1 if i + g + t + 1 < n else n
+    m = (b1 - a1) + (b2 - a2)
+    if m == 0:
+        return INFINITY
+    if kind == KIND_OS:
+        for j in range(a1, b1):
+            buf[j - a1] = _os_value(x[j])
+        for j in range(a2, b2):
+            buf[b1 - a1 + j - a2] = _os_value(x[j])
+        return alpha_os[m] * kth_smallest(buf, m, k_os[m])
+    for j in range(a1, b1):
+        s = s + x[j]
+    for j in range(a2, b2):
+        s = s + x[j]
+    return scale_ca[m] * s
+
+
+cdef void _freq_row(const float* x, Py_ssize_t n, int kind, Py_ssize_t t, Py_ssize_t g,
+                    const double* scale_ca, double scale_2, const double* alpha_os,
+                    const Py_ssize_t* k_os, double* pre, double* suf, double* w, double* buf,
+                    unsigned char* out, float* thr_out) noexcept nogil:
+    cdef Py_ssize_t i, j, lo = g + t, hi = n - g - t   # uncut windows: lo <= i < hi
+    cdef double thr, s_ca = scale_ca[2 * t], a_os = alpha_os[2 * t]
+    cdef Py_ssize_t k = k_os[2 * t] - 1
+    if hi <= lo:
+        lo = hi = 0
+    elif kind != KIND_OS:
+        _window_sums(x, n, t, pre, suf, w)
+    for i in range(lo):
+        thr = _cut_threshold(x, n, i, kind, t, g, scale_ca, alpha_os, k_os, buf)
+        out[i] = x[i] > thr
+        if thr_out != NULL:
+            thr_out[i] = <float>thr
+    # uncut windows: one loop per kind, branch-free for the compiler to pipeline
+    cdef const double* lag = w - g - t
+    cdef const double* lead = w + g + 1
+    if kind == KIND_CA:
+        for i in range(lo, hi):
+            out[i] = x[i] > s_ca * (lag[i] + lead[i])
+    elif kind == KIND_GO:
+        for i in range(lo, hi):
+            out[i] = x[i] > scale_2 * _nan_max(lag[i], lead[i])
+    elif kind == KIND_SO:
+        for i in range(lo, hi):
+            out[i] = x[i] > scale_2 * _nan_min(lag[i], lead[i])
+    elif hi > lo:
+        # OS: the 2t training values kept sorted as the window slides (two swaps per cell)
+        for j in range(2 * t):
+            _sorted_insert(buf, j, _os_value(x[lo - g - t + j] if j < t else x[lo + g + 1 + j - t]))
+        for i in range(lo, hi):
+            thr = a_os * buf[k]
+            out[i] = x[i] > thr
+            if thr_out != NULL:
+                thr_out[i] = <float>thr
+            if i + 1 < hi:
+                _sorted_replace(buf, 2 * t, _os_value(x[i - g - t]), _os_value(x[i - g]))
+                _sorted_replace(buf, 2 * t, _os_value(x[i + g + 1]), _os_value(x[i + g + t + 1]))
+    if thr_out != NULL and kind != KIND_OS:
+        for i in range(lo, hi):
+            if kind == KIND_CA:
+                thr_out[i] = <float>(s_ca * (lag[i] + lead[i]))
+            elif kind == KIND_GO:
+                thr_out[i] = <float>(scale_2 * _nan_max(lag[i], lead[i]))
+            else:
+                thr_out[i] = <float>(scale_2 * _nan_min(lag[i], lead[i]))
+    for i in range(hi if hi > lo else lo, n):
+        thr = _cut_threshold(x, n, i, kind, t, g, scale_ca, alpha_os, k_os, buf)
+        out[i] = x[i] > thr
+        if thr_out != NULL:
+            thr_out[i] = <float>thr
+
+
+def _check_tables(int kind, Py_ssize_t n_max, const double[::1] scale_ca,
+                  const double[::1] alpha_os, const Py_ssize_t[::1] k_os):
+    if kind < KIND_CA or kind > KIND_OS:
+        raise ValueError(f"unknown CFAR kind {kind}")
+    if scale_ca.shape[0] <= n_max or alpha_os.shape[0] <= n_max or k_os.shape[0] <= n_max:
+        raise ValueError(f"design tables must have {n_max + 1} entries")
+
+
+cdef tuple _buffers(power, out, thr_out, Py_ssize_t n_bins):
+    """(power, out, threshold) data pointers as int, checked: float32, uint8, float32 (or None)
+    arrays of the same shape (n_bins columns if n_bins >= 0)."""
+    cdef const float* x = <const float*>array_data(power, cnp.NPY_FLOAT32, 2, n_bins, "power")
+    cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>power, 1)
+    cdef unsigned char* o = <unsigned char*>array_data(out, cnp.NPY_UINT8, 2, n, "out")
+    cdef float* th = NULL
+    if rows(out) != rows(power):
+        raise ValueError(f"out has {rows(out)} rows, power {rows(power)}")
+    if thr_out is not None:
+        th = <float*>array_data(thr_out, cnp.NPY_FLOAT32, 2, n, "threshold")
+        if rows(thr_out) != rows(power):
+            raise ValueError("threshold buffer shape differs from power")
+    return <Py_ssize_t>x, <Py_ssize_t>o, <Py_ssize_t>th
+
+
+cdef class FreqCFAR:
+    """CFAR across frequency on each sweep (row); n_train and n_guard per side. Holds the
+    design's tables (indexed by the number m of training cells) and a scratch buffer."""
+    cdef public Py_ssize_t n_train, n_guard
+    cdef int kind
+    cdef double scale_2
+    cdef double[::1] scale_ca, alpha_os, scratch
+    cdef Py_ssize_t[::1] k_os
+
+    def __init__(self, int kind, Py_ssize_t n_train, Py_ssize_t n_guard,
+                 const double[::1] scale_ca, double scale_2, const double[::1] alpha_os,
+                 const Py_ssize_t[::1] k_os):
+        if n_train < 1 or n_guard < 0:
+            raise ValueError("need n_train >= 1 and n_guard >= 0")
+        _check_tables(kind, 2 * n_train, scale_ca, alpha_os, k_os)
+        self.kind, self.n_train, self.n_guard, self.scale_2 = kind, n_train, n_guard, scale_2
+        self.scale_ca, self.alpha_os, self.k_os = np.array(scale_ca), np.array(alpha_os), np.array(k_os)
+        self.scratch = np.zeros(4 * n_train + 64)
+
+    def process(self, power, out, thr_out=None):
+        """Detections into `out` (uint8 0/1), thresholds into `thr_out` (float32) if given;
+        power: float32 (n_sweeps, n_bins), C-contiguous, as the buffers."""
+        cdef Py_ssize_t px, po, pt
+        px, po, pt = _buffers(power, out, thr_out, -1)
+        cdef const float* x = <const float*>px
+        cdef unsigned char* o = <unsigned char*>po
+        cdef float* th = <float*>pt
+        cdef Py_ssize_t s, n_sweeps = rows(power), t = self.n_train
+        cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>power, 1)
+        if n == 0 or n_sweeps == 0:
+            return
+        if self.scratch.shape[0] < 3 * n + 2 * t:
+            self.scratch = np.zeros(3 * n + 2 * t)
+        cdef double* pre = &self.scratch[0]
+        with nogil:
+            for s in range(n_sweeps):
+                _freq_row(x + s * n, n, self.kind, t, self.n_guard, &self.scale_ca[0],
+                          self.scale_2, &self.alpha_os[0], &self.k_os[0], pre, pre + n,
+                          pre + 2 * n, pre + 3 * n, o + s * n, th + s * n if th != NULL else NULL)
+
+
+cdef class TimeCFAR:
+    """Streaming CFAR across time, per bin: training cells are the same bin in the n_train
+    sweeps before the n_guard sweeps that precede the sweep under test (causal, no delay).
+
+    GO/SO split the training sweeps into the newer and the older half. The last
+    n_train + n_guard sweeps are kept between calls.
+    """
+    cdef public Py_ssize_t n_bins, n_train, n_guard, seen
+    cdef int kind
+    cdef double scale_2
+    cdef double[::1] scale_ca, alpha_os
+    cdef Py_ssize_t[::1] k_os
+    cdef float[:, ::1] ring     # the last n_train + n_guard + 1 sweeps
+    cdef Py_ssize_t head        # ring row of the next sweep; age a is at head - a
+    cdef double[::1] acc1, acc2
+    cdef double[:, ::1] srt     # OS: each bin's training values, sorted
+
+    def __init__(self, Py_ssize_t n_bins, int kind, Py_ssize_t n_train, Py_ssize_t n_guard,
+                 const double[::1] scale_ca, double scale_2, const double[::1] alpha_os,
+                 const Py_ssize_t[::1] k_os):
+        if n_bins < 1 or n_train < 1 or n_guard < 0:
+            raise ValueError("need n_bins >= 1, n_train >= 1, n_guard >= 0")
+        if kind in (KIND_GO, KIND_SO) and n_train % 2:
+            raise ValueError("GO/SO across time need an even n_train (two halves)")
+        _check_tables(kind, n_train, scale_ca, alpha_os, k_os)
+        self.n_bins, self.kind, self.n_train, self.n_guard = n_bins, kind, n_train, n_guard
+        self.scale_ca, self.scale_2 = np.array(scale_ca), scale_2
+        self.alpha_os, self.k_os = np.array(alpha_os), np.array(k_os)
+        self.ring = np.zeros((n_train + n_guard + 1, n_bins), np.float32)
+        self.acc1 = np.zeros(n_bins)
+        self.acc2 = np.zeros(n_bins)
+        self.srt = np.zeros((n_bins if kind == KIND_OS else 1, n_train))
+        self.head = 0
+        self.seen = 0
+
+    def reset(self):
+        """Forget the history (e.g. after a retune)."""
+        self.seen = 0
+        self.head = 0
+
+    def process(self, power, out, thr_out=None):
+        """Test every sweep (row) of `power` against the sweeps before it."""
+        if cnp.PyArray_Check(power) and power.ndim == 2 and power.shape[1] != self.n_bins:
+            raise ValueError(f"power has {power.shape[1]} bins, this state {self.n_bins}")
+        cdef Py_ssize_t px, po, pt
+        px, po, pt = _buffers(power, out, thr_out, self.n_bins)
+        cdef const float* x = <const float*>px
+        cdef unsigned char* o = <unsigned char*>po
+        cdef float* th = <float*>pt
+        cdef Py_ssize_t s, n = self.n_bins, n_sweeps = rows(power)
+        with nogil:
+            for s in range(n_sweeps):
+                self._one(x + s * n, o + s * n, th + s * n if th != NULL else NULL)
+
+    cdef inline float* _age(self, Py_ssize_t age) noexcept nogil:
+        cdef Py_ssize_t L = self.ring.shape[0], r = (self.head - age) % L
+        return &self.ring[r + L if r < 0 else r, 0]
+
+    cdef void _one(self, const float* x, unsigned char* out, float* thr_out) noexcept nogil:
+        cdef Py_ssize_t b, a, nb = self.n_bins, g = self.n_guard, t = self.n_train
+        cdef Py_ssize_t half = t // 2, m = self.seen - g
+        cdef double thr
+        cdef float* row
+        cdef float* leaving
+        if m < 0:
+            m = 0
+        if m > t:
+            m = t
+        if self.kind == KIND_OS:
+            # slide each bin's sorted window: age g+1 enters, age g+t+1 leaves once full
+            if m > 0:
+                row = self._age(g + 1)
+                if self.seen - 1 - g >= t:
+                    leaving = self._age(g + t + 1)
+                    for b in range(nb):
+                        _sorted_replace(&self.srt[b, 0], t, _os_value(leaving[b]), _os_value(row[b]))
+                else:
+                    for b in range(nb):
+                        _sorted_insert(&self.srt[b, 0], m - 1, _os_value(row[b]))
+            for b in range(nb):
+                thr = self.alpha_os[m] * self.srt[b, self.k_os[m] - 1] if m > 0 else INFINITY
+                out[b] = x[b] > thr
+                if thr_out != NULL:
+                    thr_out[b] = <float>thr
+        else:
+            for b in range(nb):
+                self.acc1[b] = 0.0
+                self.acc2[b] = 0.0
+            # ages g+1 .. g+m; the newer half into acc1 (CA and cut windows: all into acc1)
+            for a in range(m):
+                row = self._age(g + 1 + a)
+                if a < half or m < t or self.kind == KIND_CA:
+                    for b in range(nb):
+                        self.acc1[b] += row[b]
+                else:
+                    for b in range(nb):
+                        self.acc2[b] += row[b]
+            for b in range(nb):
+                if m == 0:
+                    thr = INFINITY
+                elif m < t or self.kind == KIND_CA:
+                    thr = self.scale_ca[m] * (self.acc1[b] + self.acc2[b])
+                elif self.kind == KIND_GO:
+                    thr = self.scale_2 * _nan_max(self.acc1[b], self.acc2[b])
+                else:
+                    thr = self.scale_2 * _nan_min(self.acc1[b], self.acc2[b])
+                out[b] = x[b] > thr
+                if thr_out != NULL:
+                    thr_out[b] = <float>thr
+        row = &self.ring[self.head, 0]
+        for b in range(nb):
+            row[b] = x[b]
+        self.head = (self.head + 1) % self.ring.shape[0]
+        self.seen += 1

@@ -1,0 +1,255 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The compiled protocol v1 stream decoder (docs/protocol.md): `straja.framing.Decoder`.
+
+Same interface, events and counters as `straja.protocol.ReferenceDecoder`. The delimiter scan
+(memchr), accumulation, COBS, CRC (slicing-by-8) and field parsing are C (`nogil` kernels) over
+preallocated buffers, working in place on the caller's buffer when a whole chunk is in it; Python
+objects are made only for what is passed on (one `bytes` of RSSI codes per sweep, one
+array('H') per envelope block). The GIL is not released around the kernels: a chunk is at most
+2057 bytes, about a microsecond of work, and dropping the GIL that often would hand it back and
+forth with the gateway's other threads for no gain. Sequence tracking is the reference's own
+SeqTracker, so losses are counted by one piece of code.
+"""
+from cpython cimport array as carray
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
+from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memchr, memcpy
+
+from array import array
+
+from straja.protocol import (
+    Console, Envelope, Frame, Log, Reply, SeqTracker, Status, Sweep, TrackerCounters,
+)
+
+cdef enum:  # docs/protocol.md, the same values as straja.protocol's
+    MAX_FRAME = 2048
+    MAX_ENCODED = 2057
+    HEADER_LEN = 14
+    CRC_LEN = 2
+    VERSION = 1
+
+# CRC_T[k][a]: the CRC register (from 0) after byte a and k zero bytes. The CRC is linear, so 8
+# bytes at a time are 8 independent look-ups XORed ("slicing-by-8", Kounavis & Berry 2005) instead
+# of a chain of 8 dependent ones: the register only feeds the first two.
+cdef uint16_t CRC_T[8][256]
+cdef bint CONSOLE[256]
+
+
+cdef void _init_tables():
+    cdef int i, k
+    cdef uint16_t c
+    for i in range(256):
+        c = <uint16_t>(i << 8)
+        for k in range(8):
+            c = <uint16_t>(((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1))
+        CRC_T[0][i] = c
+        CONSOLE[i] = (0x20 <= i <= 0x7E) or i == 9 or i == 10 or i == 13
+    for k in range(1, 8):
+        for i in range(256):
+            c = CRC_T[k - 1][i]
+            CRC_T[k][i] = <uint16_t>((c << 8) ^ CRC_T[0][c >> 8])
+
+
+_init_tables()
+cdef carray.array U16 = array("H")
+
+
+cdef inline uint16_t _crc16(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    """CRC-16/CCITT-FALSE of p[0:n]."""
+    cdef uint16_t c = 0xFFFF
+    cdef Py_ssize_t i = 0
+    while i + 8 <= n:
+        c = (CRC_T[7][(c >> 8) ^ p[i]] ^ CRC_T[6][(c & 0xFF) ^ p[i + 1]]
+             ^ CRC_T[5][p[i + 2]] ^ CRC_T[4][p[i + 3]] ^ CRC_T[3][p[i + 4]]
+             ^ CRC_T[2][p[i + 5]] ^ CRC_T[1][p[i + 6]] ^ CRC_T[0][p[i + 7]])
+        i += 8
+    while i < n:
+        c = <uint16_t>((c << 8) ^ CRC_T[0][(c >> 8) ^ p[i]])
+        i += 1
+    return c
+
+
+cdef Py_ssize_t _cobs_decode(const uint8_t* src, Py_ssize_t n, uint8_t* dst) noexcept nogil:
+    """Decode into dst (room for n bytes); -1 if a block runs past the end."""
+    cdef Py_ssize_t i = 0, o = 0, end
+    cdef uint8_t code
+    while i < n:
+        code = src[i]
+        end = i + code
+        if code == 0 or end > n:
+            return -1
+        memcpy(dst + o, src + i + 1, code - 1)
+        o += code - 1
+        i = end
+        if code < 0xFF and i < n:
+            dst[o] = 0
+            o += 1
+    return o
+
+
+cdef inline bint _is_console(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not CONSOLE[p[i]]:
+            return False
+    return True
+
+
+cdef inline uint32_t _u16(const uint8_t* p) noexcept nogil:
+    return p[0] | (<uint32_t>p[1] << 8)
+
+
+cdef inline uint32_t _u32(const uint8_t* p) noexcept nogil:
+    return p[0] | (<uint32_t>p[1] << 8) | (<uint32_t>p[2] << 16) | (<uint32_t>p[3] << 24)
+
+
+cdef inline uint64_t _u64(const uint8_t* p) noexcept nogil:
+    return _u32(p) | (<uint64_t>_u32(p + 4) << 32)
+
+
+cdef inline uint32_t _u16be(const uint8_t* p) noexcept nogil:
+    return (<uint32_t>p[0] << 8) | p[1]
+
+
+cdef inline Py_ssize_t _count_lf(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, k = 0
+    for i in range(n):
+        k += p[i] == 10
+    return k
+
+
+cdef inline str _utf8(const uint8_t* p, Py_ssize_t n):
+    return PyUnicode_DecodeUTF8(<const char*>p, n, "replace")
+
+
+cdef object _body(int ftype, const uint8_t* b, Py_ssize_t n):
+    """The body object, None if it does not fit its type, raw bytes for an unknown type."""
+    cdef carray.array samples
+    if ftype == 1:
+        if n < 24:
+            return None
+        return Sweep(b[0], b[1], _u16(b + 2), _u32(b + 4), _u32(b + 8), _u32(b + 12),
+                     _u32(b + 16), _u16(b + 20), _u16(b + 22),
+                     PyBytes_FromStringAndSize(<const char*>b + 24, n - 24))
+    if ftype == 2:
+        if n < 20 or (n - 20) % 2:
+            return None
+        samples = carray.clone(U16, (n - 20) // 2, False)
+        memcpy(samples.data.as_voidptr, b + 20, n - 20)
+        return Envelope(b[0], b[1], _u16(b + 2), _u32(b + 4), _u32(b + 8),
+                        <int32_t>_u32(b + 12), <int32_t>_u32(b + 16), samples)
+    if ftype == 3:
+        if n < 32:
+            return None
+        return Status(_u32(b), _u16(b + 4), b[6], b[7], _u32(b + 8), _u32(b + 12), _u32(b + 16),
+                      _u32(b + 20), _u16(b + 24), _u16(b + 26), _utf8(b + 32, n - 32))
+    if ftype == 4:
+        if n < 1:
+            return None
+        return Log(b[0], _utf8(b + 1, n - 1))
+    if ftype == 5:
+        if n < 3:
+            return None
+        return Reply(_u16(b), b[2], _utf8(b + 3, n - 3))
+    return PyBytes_FromStringAndSize(<const char*>b, n)
+
+
+cdef class Decoder:
+    """Streaming decoder: `feed(data) -> list` of Frame and Console events; never raises."""
+
+    cdef uint8_t _acc[MAX_ENCODED]
+    cdef uint8_t _raw[MAX_ENCODED]
+    cdef Py_ssize_t _acc_len
+    cdef bint _discarding
+    cdef public object tracker
+    cdef readonly long long bytes_in, frames, corrupt, oversize
+    cdef readonly long long console_bytes, console_lines, unknown
+
+    def __init__(self):
+        self.tracker = SeqTracker()
+        self._acc_len = 0
+        self._discarding = False
+
+    duplicates = TrackerCounters.duplicates
+    lost = TrackerCounters.lost
+    lost_by_node = TrackerCounters.lost_by_node
+    reordered = TrackerCounters.reordered
+    restarts = TrackerCounters.restarts
+
+    def feed(self, data):
+        """Decode the bytes-like `data`; return the events it completed."""
+        cdef Py_buffer buf
+        try:
+            PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE)
+        except BufferError:  # not contiguous
+            data = bytes(data)
+            PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE)
+        try:
+            return self._feed(<const uint8_t*>buf.buf, buf.len)
+        finally:
+            PyBuffer_Release(&buf)
+
+    cdef list _feed(self, const uint8_t* base, Py_ssize_t n):
+        cdef Py_ssize_t pos = 0, end, take
+        cdef const uint8_t* zero
+        cdef list events = []
+        self.bytes_in += n
+        while pos < n:
+            zero = <const uint8_t*>memchr(base + pos, 0, n - pos)
+            end = n if zero == NULL else zero - base
+            take = end - pos
+            if not self._discarding:
+                if self._acc_len + take > MAX_ENCODED:
+                    self.oversize += 1
+                    self._acc_len = 0
+                    self._discarding = True
+                elif zero != NULL and self._acc_len == 0:
+                    if take:  # a whole chunk in this data: decode it in place
+                        self._chunk(base + pos, take, events)
+                    pos = end + 1
+                    continue
+                else:
+                    memcpy(self._acc + self._acc_len, base + pos, take)
+                    self._acc_len += take
+            if zero == NULL:
+                break
+            if self._discarding:
+                self._discarding = False
+            elif self._acc_len:
+                self._chunk(self._acc, self._acc_len, events)
+                self._acc_len = 0
+            pos = end + 1
+        return events
+
+    cdef int _chunk(self, const uint8_t* p, Py_ssize_t n, list events) except -1:
+        cdef Py_ssize_t m
+        cdef int ftype
+        if _is_console(p, n):
+            self.console_bytes += n
+            self.console_lines += _count_lf(p, n)
+            events.append(Console(PyUnicode_DecodeASCII(<const char*>p, n, NULL)))
+            return 0
+        m = _cobs_decode(p, n, self._raw)
+        if not (HEADER_LEN + CRC_LEN <= m <= MAX_FRAME
+                and _crc16(self._raw, m - CRC_LEN) == _u16be(self._raw + m - CRC_LEN)
+                and self._raw[0] == VERSION):
+            self.corrupt += 1
+            return 0
+        ftype = self._raw[1]
+        body = _body(ftype, self._raw + HEADER_LEN, m - HEADER_LEN - CRC_LEN)
+        if body is None:
+            self.corrupt += 1
+            return 0
+        node_id = _u16(self._raw + 2)
+        seq = _u16(self._raw + 4)
+        t_us = _u64(self._raw + 6)
+        if not self.tracker.accept(node_id, seq, t_us, body.boot_count if ftype == 3 else -1):
+            return 0
+        if 1 <= ftype <= 5:
+            self.frames += 1
+        else:
+            self.unknown += 1
+        events.append(Frame(ftype, node_id, seq, t_us, body))
+        return 0

@@ -1,0 +1,262 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Hop tracking and track life cycle: bursts of one node grouped into emitters.
+
+Association (per burst, in start order): a track accepts a burst when
+- the silence since the track's last burst is within the gap its state allows
+  (candidate: candidate_timeout_us, confirmed or lost: drop_after_us);
+- the bandwidths agree within bw_ratio (either way);
+- narrow bursts (bandwidth <= narrow_khz) keep the track's frequency span within hop_span_khz
+  (a hopper visits many channels of one band); wide ones lie within half a bandwidth of the
+  track's last centre (a video or Wi-Fi link stays put).
+Of the tracks that accept it the nearest in frequency takes it (ties: the most recent);
+none: a new candidate track.
+
+Life cycle, with hysteresis (checked before every burst and at the end of every call):
+    (new) -> CANDIDATE -> CONFIRMED after confirm_bursts bursts
+    CANDIDATE -> DELETED after candidate_timeout_us of silence (a stray burst never alerts)
+    CONFIRMED -> LOST after lost_after_us of silence; LOST -> CONFIRMED on a burst
+    LOST -> DELETED after drop_after_us of silence (a real emitter survives a missed sweep)
+Every transition is written to an event buffer: (t_us, track id, from, to).
+"""
+import numpy as np
+
+include "_detect_common.pxi"
+from libc.math cimport fabs, floor, log10
+from libc.stdlib cimport free, malloc
+
+cdef enum:
+    NONE = -1
+    CANDIDATE = 0
+    CONFIRMED = 1
+    LOST = 2
+    DELETED = 3
+    CHAN_WORDS = 8      # channel set: 512 channels of channel_khz around the first centre
+
+cdef packed struct Track:
+    long long track_id
+    int state
+    int n_bursts
+    int n_channels      # distinct channels visited (within +-256 channels of the first)
+    int n_hops          # bursts whose channel differs from the previous burst's
+    long long t_first_us
+    long long t_last_start_us
+    long long t_last_end_us
+    double f_first_khz
+    double f_last_khz
+    double f_min_khz
+    double f_max_khz
+    double bw_sum_khz
+    double dwell_sum_us
+    double ivl_sum_us   # start-to-start intervals between consecutive bursts
+    double ivl_sq_us2
+    double peak_mw
+    double mean_sum_mw
+    double centre_db_sum     # sum over bursts of centre_mw / mean_mw in dB (spectral peak)
+
+cdef packed struct Event:
+    long long t_us
+    long long track_id
+    int from_state
+    int to_state
+
+TRACK_DTYPE = np.dtype([
+    ("track_id", "i8"), ("state", "i4"), ("n_bursts", "i4"), ("n_channels", "i4"),
+    ("n_hops", "i4"), ("t_first_us", "i8"), ("t_last_start_us", "i8"), ("t_last_end_us", "i8"),
+    ("f_first_khz", "f8"), ("f_last_khz", "f8"), ("f_min_khz", "f8"), ("f_max_khz", "f8"),
+    ("bw_sum_khz", "f8"), ("dwell_sum_us", "f8"), ("ivl_sum_us", "f8"), ("ivl_sq_us2", "f8"),
+    ("peak_mw", "f8"), ("mean_sum_mw", "f8"), ("centre_db_sum", "f8")])
+EVENT_DTYPE = np.dtype([("t_us", "i8"), ("track_id", "i8"), ("from_state", "i4"),
+                        ("to_state", "i4")])
+STATES = ("candidate", "confirmed", "lost", "deleted")
+
+
+cdef class Tracker:
+    cdef public double narrow_khz, hop_span_khz, bw_ratio, channel_khz
+    cdef public long long candidate_timeout_us, lost_after_us, drop_after_us
+    cdef public int confirm_bursts, max_tracks
+    cdef public long long next_id, overflow
+    cdef Track* tr
+    cdef unsigned long long* chans
+    cdef int n
+
+    def __cinit__(self, double narrow_khz, double hop_span_khz, double bw_ratio,
+                  double channel_khz, int confirm_bursts, long long candidate_timeout_us,
+                  long long lost_after_us, long long drop_after_us, int max_tracks):
+        if not (narrow_khz > 0 and hop_span_khz > 0 and bw_ratio >= 1 and channel_khz > 0):
+            raise ValueError("need narrow_khz, hop_span_khz, channel_khz > 0 and bw_ratio >= 1")
+        if confirm_bursts < 1 or max_tracks < 1:
+            raise ValueError("need confirm_bursts >= 1 and max_tracks >= 1")
+        if not 0 < lost_after_us <= drop_after_us or candidate_timeout_us <= 0:
+            raise ValueError("need 0 < lost_after_us <= drop_after_us, candidate_timeout_us > 0")
+        self.narrow_khz, self.hop_span_khz = narrow_khz, hop_span_khz
+        self.bw_ratio, self.channel_khz = bw_ratio, channel_khz
+        self.confirm_bursts, self.max_tracks = confirm_bursts, max_tracks
+        self.candidate_timeout_us = candidate_timeout_us
+        self.lost_after_us, self.drop_after_us = lost_after_us, drop_after_us
+        self.tr = <Track*>malloc(max_tracks * sizeof(Track))
+        self.chans = <unsigned long long*>malloc(max_tracks * CHAN_WORDS * sizeof(unsigned long long))
+        if self.tr == NULL or self.chans == NULL:
+            raise MemoryError()
+        self.n = 0
+        self.next_id = 1
+        self.overflow = 0
+
+    def __dealloc__(self):
+        free(self.tr)
+        free(self.chans)
+
+    @property
+    def n_live(self):
+        return self.n
+
+    def snapshot(self):
+        """The live tracks, a copy (structured array, TRACK_DTYPE)."""
+        out = np.empty(self.n, TRACK_DTYPE)
+        cdef Track[::1] view = out
+        cdef int i
+        for i in range(self.n):
+            view[i] = self.tr[i]
+        return out
+
+    def process(self, bursts, long long t_now_us, events):
+        """Associate bursts (BURST_DTYPE, sorted by start), then age every track to
+        t_now_us; life-cycle transitions go to `events` (EVENT_DTYPE).
+
+        Returns (events written, bursts used): stops early, before a burst, when `events` has
+        less room than that burst and the final aging pass can need (2 max_tracks + 4).
+        """
+        cdef const Burst* b = <const Burst*>record_data(bursts, BURST_DTYPE, "bursts")
+        cdef Event* ev = <Event*>record_data(events, EVENT_DTYPE, "events")
+        cdef Py_ssize_t i, done = 0, room = rows(events), n_b = rows(bursts)
+        cdef int n_ev = 0
+        if room < 2 * (self.max_tracks + 2):
+            raise ValueError(f"events must hold at least {2 * (self.max_tracks + 2)}")
+        with nogil:
+            for i in range(n_b):
+                if room - n_ev < 2 * (self.max_tracks + 2):
+                    break
+                n_ev = self._age(b[i].t_start_us, ev, n_ev)
+                n_ev = self._take(&b[i], ev, n_ev)
+                done = i + 1
+            if done == n_b:
+                n_ev = self._age(t_now_us, ev, n_ev)
+        return n_ev, done
+
+    cdef int _event(self, Event* ev, int n_ev, long long t, long long tid, int a,
+                    int b) noexcept nogil:
+        ev[n_ev].t_us = t
+        ev[n_ev].track_id = tid
+        ev[n_ev].from_state = a
+        ev[n_ev].to_state = b
+        return n_ev + 1
+
+    cdef int _age(self, long long t, Event* ev, int n_ev) noexcept nogil:
+        cdef int i, keep = 0, w
+        cdef long long quiet
+        for i in range(self.n):
+            quiet = t - self.tr[i].t_last_end_us
+            if self.tr[i].state == CANDIDATE and quiet > self.candidate_timeout_us:
+                n_ev = self._event(ev, n_ev, t, self.tr[i].track_id, CANDIDATE, DELETED)
+                continue
+            if self.tr[i].state == CONFIRMED and quiet > self.lost_after_us:
+                n_ev = self._event(ev, n_ev, t, self.tr[i].track_id, CONFIRMED, LOST)
+                self.tr[i].state = LOST
+            if self.tr[i].state == LOST and quiet > self.drop_after_us:
+                n_ev = self._event(ev, n_ev, t, self.tr[i].track_id, LOST, DELETED)
+                continue
+            if keep != i:
+                self.tr[keep] = self.tr[i]
+                for w in range(CHAN_WORDS):
+                    self.chans[keep * CHAN_WORDS + w] = self.chans[i * CHAN_WORDS + w]
+            keep += 1
+        self.n = keep
+        return n_ev
+
+    cdef bint _accepts(self, Track* t, const Burst* b) noexcept nogil:
+        cdef double bw_t = t.bw_sum_khz / t.n_bursts, bw = b.bandwidth_khz
+        cdef long long quiet = b.t_start_us - t.t_last_end_us
+        cdef long long allowed = (self.candidate_timeout_us if t.state == CANDIDATE
+                                  else self.drop_after_us)
+        if quiet > allowed or bw > bw_t * self.bw_ratio or bw_t > bw * self.bw_ratio:
+            return False
+        if bw <= self.narrow_khz and bw_t <= self.narrow_khz:
+            return ((b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz) -
+                    (b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz)) <= self.hop_span_khz
+        return fabs(b.centre_khz - t.f_last_khz) <= 0.5 * (bw if bw > bw_t else bw_t)
+
+    cdef int _take(self, const Burst* b, Event* ev, int n_ev) noexcept nogil:
+        cdef int i, best = -1
+        cdef double d, best_d = 0.0
+        cdef Track* t
+        for i in range(self.n):
+            if self._accepts(&self.tr[i], b):
+                d = fabs(b.centre_khz - self.tr[i].f_last_khz)
+                if best < 0 or d < best_d or (d == best_d and self.tr[i].t_last_end_us >
+                                              self.tr[best].t_last_end_us):
+                    best, best_d = i, d
+        if best < 0:
+            if self.n == self.max_tracks:
+                self.overflow += 1
+                return n_ev
+            best = self.n
+            self.n += 1
+            self._start(best, b)
+            n_ev = self._event(ev, n_ev, b.t_start_us, self.tr[best].track_id, NONE, CANDIDATE)
+        else:
+            self._add(best, b)
+        t = &self.tr[best]
+        if t.state == CANDIDATE and t.n_bursts >= self.confirm_bursts:
+            t.state = CONFIRMED
+            n_ev = self._event(ev, n_ev, b.t_start_us, t.track_id, CANDIDATE, CONFIRMED)
+        elif t.state == LOST:
+            t.state = CONFIRMED
+            n_ev = self._event(ev, n_ev, b.t_start_us, t.track_id, LOST, CONFIRMED)
+        return n_ev
+
+    cdef void _start(self, int i, const Burst* b) noexcept nogil:
+        cdef Track* t = &self.tr[i]
+        cdef int w
+        t.track_id = self.next_id
+        self.next_id += 1
+        t.state = CANDIDATE
+        t.n_bursts = 0
+        t.n_channels = 0
+        t.n_hops = 0
+        t.t_first_us = b.t_start_us
+        t.f_first_khz = b.centre_khz
+        t.f_min_khz = t.f_max_khz = t.f_last_khz = b.centre_khz
+        t.bw_sum_khz = t.dwell_sum_us = t.ivl_sum_us = t.ivl_sq_us2 = 0.0
+        t.peak_mw = t.mean_sum_mw = t.centre_db_sum = 0.0
+        for w in range(CHAN_WORDS):
+            self.chans[i * CHAN_WORDS + w] = 0
+        self._add(i, b)
+
+    cdef void _add(self, int i, const Burst* b) noexcept nogil:
+        cdef Track* t = &self.tr[i]
+        cdef long long ch = <long long>floor((b.centre_khz - t.f_first_khz) / self.channel_khz + 0.5) + 256
+        cdef double ivl
+        cdef unsigned long long bit
+        if t.n_bursts:
+            ivl = <double>(b.t_start_us - t.t_last_start_us)
+            t.ivl_sum_us += ivl
+            t.ivl_sq_us2 += ivl * ivl
+            if fabs(b.centre_khz - t.f_last_khz) >= 0.5 * self.channel_khz:
+                t.n_hops += 1
+        if 0 <= ch < 64 * CHAN_WORDS:
+            bit = 1ULL << (ch & 63)
+            if not (self.chans[i * CHAN_WORDS + (ch >> 6)] & bit):
+                self.chans[i * CHAN_WORDS + (ch >> 6)] |= bit
+                t.n_channels += 1
+        t.n_bursts += 1
+        t.t_last_start_us = b.t_start_us
+        if b.t_end_us > t.t_last_end_us or t.n_bursts == 1:
+            t.t_last_end_us = b.t_end_us
+        t.f_last_khz = b.centre_khz
+        t.f_min_khz = b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz
+        t.f_max_khz = b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz
+        t.bw_sum_khz += b.bandwidth_khz
+        t.dwell_sum_us += <double>(b.t_end_us - b.t_start_us)
+        t.peak_mw = b.peak_mw if not (b.peak_mw <= t.peak_mw) else t.peak_mw
+        t.mean_sum_mw += b.mean_mw
+        if b.mean_mw > 0 and b.centre_mw > 0:
+            t.centre_db_sum += 10.0 * log10(<double>b.centre_mw / <double>b.mean_mw)

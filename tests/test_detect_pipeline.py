@@ -1,0 +1,132 @@
+"""The whole detection pipeline on small synthetic scenes: who is found, named and alerted."""
+import numpy as np
+import pytest
+
+from straja.detect.pipeline import Pipeline, PipelineConfig
+
+NOISE_MW = 1e-10  # -100 dBm
+
+
+class Scene:
+    """Sweeps of n_bins channels (start_khz, step_khz), one every period_us, with
+    exponential (square-law) noise; emitters add power to cells."""
+
+    def __init__(self, n_sweeps, n_bins, start_khz, step_khz, period_us=1000, seed=0):
+        self.rng = np.random.default_rng(seed)
+        self.start_khz, self.step_khz = start_khz, step_khz
+        self.power = self.rng.standard_exponential((n_sweeps, n_bins)) * NOISE_MW
+        self.t_us = np.arange(n_sweeps, dtype=np.int64) * period_us
+        self.duration_us = np.full(n_sweeps, period_us - 50, np.int64)
+
+    def bin_of(self, khz):
+        return int(round((khz - self.start_khz) / self.step_khz))
+
+    def add(self, sweep, khz, snr_db, width_bins=1, profile=None):
+        lo = self.bin_of(khz) - width_bins // 2
+        shape = np.ones(width_bins) if profile is None else profile
+        fading = self.rng.standard_exponential(width_bins) * 0.3 + 0.7
+        self.power[sweep, lo:lo + width_bins] += NOISE_MW * 10 ** (snr_db / 10) * shape * fading
+
+    def run(self, config=None, batch=100):
+        p = Pipeline(self.power.shape[1], self.start_khz, self.step_khz, config)
+        alerts, events = [], []
+        sweeps = self.power.astype(np.float32)
+        for i in range(0, sweeps.shape[0], batch):
+            r = p.process(sweeps[i:i + batch], self.t_us[i:i + batch],
+                          self.duration_us[i:i + batch])
+            alerts.extend(r.alerts["track_id"].tolist())
+            events.append(r.events)
+        feats, classes = p.tracks()
+        return alerts, np.concatenate(events), feats, classes
+
+
+def families(classes, feats, state=1):
+    return sorted(set(classes["family"][feats["state"] == state].tolist()))
+
+
+def band_2g4(n_sweeps, **kw):
+    return Scene(n_sweeps, 80, 2_400_400, 1_000, **kw)
+
+
+def test_noise_only_raises_no_alert():
+    """20 s of noise at 10x the default pfa: 16 false cells a second form a 'hopper' track,
+    which must never be named a control link (its intervals are Poisson, CV ~ 1)."""
+    alerts, events, feats, classes = band_2g4(20000, seed=1).run(PipelineConfig(pfa=1e-5), 1000)
+    assert alerts == []
+    assert not np.any(classes["drone"] & (feats["state"] == 1))
+
+
+def test_elrs_hopper_found_named_and_alerted():
+    scene = band_2g4(3000, seed=2)
+    rng = np.random.default_rng(5)
+    for k, sweep in enumerate(range(100, 3000, 4)):  # 250 Hz packets, hop every 4th packet
+        if k % 4 == 0:
+            channel = rng.integers(0, 80)
+        scene.add(sweep, 2_400_400 + channel * 1000, 20)
+    alerts, events, feats, classes = scene.run()
+    assert len(alerts) == 1
+    track = classes["track_id"] == alerts[0]
+    assert classes["family"][track][0] == "lora_fhss"
+    assert feats["n_channels"][track][0] >= 40
+
+
+def test_gfsk_hopper_hops_every_packet():
+    scene = band_2g4(3000, seed=3)
+    rng = np.random.default_rng(6)
+    for sweep in range(50, 3000, 9):  # a packet every 9 ms on a new channel (FrSky D16 class)
+        scene.add(sweep, 2_400_400 + rng.integers(0, 47) * 1000, 18)
+    alerts, events, feats, classes = scene.run()
+    assert len(alerts) == 1
+    assert classes["family"][classes["track_id"] == alerts[0]][0] == "gfsk_fhss"
+
+
+def test_analog_video_on_air_at_boot_is_found():
+    """On air before the first sweep and all along: neither CFAR window nor floor absorbs it."""
+    scene = Scene(600, 200, 5_600_000, 2_000, period_us=20_000, seed=4)
+    profile = 10 ** (-np.abs(np.linspace(-1, 1, 11)) * 1.2)  # peaked at the carrier
+    for sweep in range(600):
+        scene.add(sweep, 5_800_000, 25, width_bins=11, profile=profile)
+    alerts, events, feats, classes = scene.run()
+    assert len(alerts) == 1
+    assert classes["family"][classes["track_id"] == alerts[0]][0] == "analog_fm_video"
+
+
+def test_ofdm_video_is_flat_topped():
+    scene = Scene(600, 200, 5_600_000, 2_000, period_us=20_000, seed=5)
+    for sweep in range(100, 600):
+        scene.add(sweep, 5_745_000, 20, width_bins=10)
+    alerts, events, feats, classes = scene.run()
+    assert len(alerts) == 1
+    assert classes["family"][classes["track_id"] == alerts[0]][0] == "ofdm_video"
+
+
+def test_wifi_and_ble_are_named_but_raise_no_alert():
+    scene = band_2g4(6000, seed=7)
+    rng = np.random.default_rng(8)
+    for sweep in range(0, 6000, 102):  # beacons every 102.4 ms, plus random traffic
+        scene.add(sweep, 2_437_000, 20, width_bins=20)
+    for sweep in rng.choice(6000, 200, replace=False):
+        scene.add(sweep, 2_437_000, 20, width_bins=20)
+    for start in range(0, 6000, 100):  # BLE advertising on 37, 38, 39
+        for k, khz in enumerate((2_402_000, 2_426_000, 2_480_000)):
+            scene.add(min(start + k, 5999), khz - 400, 20, width_bins=2)
+    alerts, events, feats, classes = scene.run()
+    assert alerts == []
+    assert {"wifi", "ble"} <= set(families(classes, feats))
+
+
+def test_pipeline_takes_rssi_codes_and_checks_shapes():
+    p = Pipeline(16, 2_400_000, 1_000, PipelineConfig(time_cfar=True))
+    codes = np.full((5, 16), 80, np.uint8)
+    codes[3, 7] = 200
+    t = np.arange(5, dtype=np.int64) * 1000
+    r = p.process(codes, t, np.full(5, 900, np.int64))
+    assert r.det[3, 7] == 1 and r.det.sum() == 1
+    # code 80 = -100 dBm; a constant reading is its own median, read as mean x 1/ln 2
+    assert r.noise_mw[-1, 0] * np.log(2) == pytest.approx(1e-10, rel=0.05)
+    with pytest.raises(ValueError, match="bins"):
+        p.process(np.zeros((2, 8), np.uint8), t[:2], t[:2])
+    with pytest.raises(TypeError, match="int64"):
+        p.process(codes, t.astype(float), t)
+    empty = p.process(np.zeros((0, 16), np.uint8), t[:0], t[:0])
+    assert empty.det.shape == (0, 16) and empty.events.size == 0

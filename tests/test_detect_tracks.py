@@ -1,0 +1,142 @@
+"""Hop tracking and life cycle (straja._tracks) against the reference; the classifier's rules."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from straja.detect import classify, tracks
+from straja.detect import reference as ref
+
+SMALL = tracks.TrackerConfig(confirm_bursts=3, candidate_timeout_us=50, lost_after_us=80,
+                             drop_after_us=200, max_tracks=4, hop_span_khz=20_000)
+
+
+def make_bursts(rows):
+    b = np.zeros(len(rows), tracks.BURST)
+    for i, (start, length, khz, bw, peak, mean, centre) in enumerate(rows):
+        for name, value in zip(("t_start_us", "t_end_us", "centre_khz", "bandwidth_khz",
+                                "peak_mw", "mean_mw", "centre_mw"),
+                               (start, start + length, khz, bw, peak, mean, centre)):
+            b[i][name] = value
+    return b
+
+
+BURST_ROWS = st.lists(st.tuples(
+    st.integers(0, 1000), st.integers(1, 30),
+    st.sampled_from([900_000.0, 905_000.0, 2_402_000.0, 2_410_000.0, 2_430_000.0, 5_800_000.0])
+    .flatmap(lambda f: st.integers(-3, 3).map(lambda k: f + 500.0 * k)),
+    st.sampled_from([500.0, 1000.0, 2000.0, 20_000.0]),
+    st.floats(1e-9, 1e-6), st.floats(1e-9, 1e-6), st.floats(1e-9, 1e-6)), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=BURST_ROWS, cut=st.integers(0, 40))
+def test_tracker_matches_reference(rows, cut):
+    b = np.sort(make_bursts(rows), order="t_start_us", kind="stable")
+    cut = min(cut, b.size)
+    t_split = int(b["t_start_us"][cut]) if cut < b.size else 1100
+    tr = tracks.Tracker(SMALL)
+    events = np.concatenate([tr.process(b[:cut], t_split), tr.process(b[cut:], 1100)])
+    # the reference takes the stream in one go: age it at the same split time too
+    ev_ref, live = ref.track_events(b, 1100, SMALL, age_at=(cut, t_split))
+    assert [tuple(e) for e in events.tolist()] == ev_ref
+    snap = tr.snapshot()
+    assert snap["track_id"].tolist() == [t["track_id"] for t in live]
+    for name in ("state", "n_bursts", "n_channels", "n_hops", "t_last_end_us", "f_min_khz",
+                 "f_max_khz", "ivl_sum_us", "ivl_sq_us2", "centre_db_sum", "bw_sum_khz"):
+        np.testing.assert_allclose(snap[name], [t[name] for t in live], rtol=1e-9, err_msg=name)
+
+
+def hopper(n, period_us, t0=0, seed=0, channels=80, hop_every=1):
+    rng = np.random.default_rng(seed)
+    rows, ch = [], 0
+    for k in range(n):
+        if k % hop_every == 0:
+            ch = rng.integers(0, channels)
+        rows.append((t0 + k * period_us, 500, 2_400_400.0 + 1000 * ch, 1000.0, 2e-9, 1e-9, 1e-9))
+    return make_bursts(rows)
+
+
+def test_life_cycle_with_hysteresis():
+    """Candidate, confirmed, lost after a pause, reacquired, then dropped after a long one."""
+    cfg = tracks.TrackerConfig()
+    tr = tracks.Tracker(cfg)
+    first = hopper(100, 4000)
+    second = hopper(100, 4000, t0=first["t_end_us"][-1] + cfg.lost_after_us + 500_000, seed=1)
+    ev = np.concatenate([tr.process(first, int(first["t_end_us"][-1])),
+                         tr.process(second[:1], int(second["t_end_us"][0])),
+                         tr.process(second[1:], int(second["t_end_us"][-1]) + cfg.drop_after_us + 1)])
+    assert list(zip(ev["from_state"].tolist(), ev["to_state"].tolist())) == [
+        (-1, 0), (0, 1), (1, 2), (2, 1), (1, 2), (2, 3)]
+    assert set(ev["track_id"].tolist()) == {1}
+    assert tr.snapshot().size == 0
+
+
+def test_a_stray_burst_never_confirms():
+    tr = tracks.Tracker()
+    ev = tr.process(hopper(1, 1000), 10_000_000)
+    assert [(e["from_state"], e["to_state"]) for e in ev] == [(-1, 0), (0, 3)]
+
+
+def test_scanner_gap_does_not_drop_a_confirmed_emitter():
+    """A wide emitter seen once every 1.4 s scan (RX5808 class) stays confirmed."""
+    rows = [(k * 1_400_000, 30_000, 5_800_000.0, 20_000.0, 1e-8, 1e-8, 1e-8) for k in range(10)]
+    tr = tracks.Tracker()
+    ev = tr.process(make_bursts(rows), 9 * 1_400_000 + 30_000)
+    assert [(e["from_state"], e["to_state"]) for e in ev] == [(-1, 0), (0, 1)]
+
+
+def test_features_of_an_elrs_like_hopper():
+    tr = tracks.Tracker()
+    tr.process(hopper(400, 4000, hop_every=4), 1_600_000)
+    f = tracks.features(tr.snapshot())[0]
+    assert f["interval_us"] == pytest.approx(4000) and f["interval_cv"] == pytest.approx(0, abs=1e-6)
+    assert f["rate_hz"] == pytest.approx(250)
+    assert 0.2 <= f["hop_fraction"] <= 0.3  # hops on every 4th packet, sometimes to itself
+    assert f["n_channels"] >= 60 and f["spread_khz"] <= 80_000
+    assert f["dwell_us"] == 500 and f["duty"] == pytest.approx(0.125, rel=0.01)
+
+
+def feature(**kw):
+    f = np.zeros(1, tracks.FEATURES)[0]
+    base = dict(n_bursts=50, n_channels=1, centre_khz=2_440_000.0, spread_khz=0.0,
+                bandwidth_khz=1000.0, dwell_us=1000.0, interval_us=4000.0, interval_cv=0.1,
+                duty=0.2, hop_fraction=1.0, centre_db=0.0)
+    for k, v in {**base, **kw}.items():
+        f[k] = v
+    return f
+
+
+@pytest.mark.parametrize("family, kw", [
+    ("analog_fm_video", dict(centre_khz=5_800_000.0, bandwidth_khz=20_000.0, duty=1.0, centre_db=4.0)),
+    ("ofdm_video", dict(centre_khz=5_800_000.0, bandwidth_khz=20_000.0, duty=1.0, centre_db=0.5)),
+    ("ofdm_video", dict(centre_khz=5_790_000.0 + 20_000, bandwidth_khz=40_000.0, duty=0.9)),
+    ("wifi", dict(centre_khz=2_437_000.0, bandwidth_khz=20_000.0, duty=0.1, interval_cv=1.5)),
+    ("lora_fhss", dict(n_channels=70, spread_khz=79_000.0, hop_fraction=0.25)),
+    ("lora_fhss", dict(centre_khz=915_000.0, n_channels=40, spread_khz=23_000.0, hop_fraction=0.3, interval_us=5000.0)),
+    ("gfsk_fhss", dict(n_channels=47, spread_khz=78_000.0, hop_fraction=0.95, interval_us=9000.0)),
+    ("bluetooth", dict(n_channels=79, spread_khz=78_000.0, dwell_us=400.0, interval_us=625.0, interval_cv=0.4)),
+    ("ble", dict(n_channels=3, centre_khz=2_441_000.0, spread_khz=78_000.0, interval_cv=1.2)),
+    ("lorawan", dict(centre_khz=868_100.0, n_channels=3, interval_us=30e6, interval_cv=1.0)),
+    ("unknown", dict(n_channels=30, spread_khz=60_000.0, interval_cv=1.0)),  # Poisson: noise
+    ("unknown", dict(n_channels=30, spread_khz=60_000.0, n_bursts=10)),      # too little evidence
+    ("unknown", dict(centre_khz=3_500_000.0)),
+])
+def test_classifier_rules(family, kw):
+    got, confidence, reason = classify.classify_one(feature(**kw))
+    assert got == family, reason
+    assert 0 < confidence < 1 and reason
+
+
+def test_confidence_grows_with_evidence():
+    kw = dict(n_channels=70, spread_khz=79_000.0, hop_fraction=0.25)
+    low = classify.classify_one(feature(n_bursts=30, **kw))[1]
+    high = classify.classify_one(feature(n_bursts=300, **kw))[1]
+    assert low < high <= classify.SPECIFICITY["lora_fhss"]
+
+
+def test_tracker_config_errors():
+    with pytest.raises(ValueError, match="lost_after"):
+        tracks.Tracker(tracks.TrackerConfig(lost_after_us=10, drop_after_us=5))
+    with pytest.raises(ValueError, match="confirm_bursts"):
+        tracks.Tracker(tracks.TrackerConfig(confirm_bursts=0))

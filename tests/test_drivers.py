@@ -1,0 +1,155 @@
+"""The RF front-end drivers under the real MicroPython, on recording fake buses
+(tests/firmware/fakebus.py): the exact bytes they send for known frequencies, their RSSI codes for
+known register and ADC values, and no heap allocation per tune() + rssi_code().
+
+Expected values are worked out here from the datasheet formulas (with floats, independently of
+the drivers' integer arithmetic) and from published register values."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from straja.mp import run_micropython
+from straja.paths import FIRMWARE, REPO
+
+SCRIPTS = REPO / "tests" / "firmware"
+
+
+@pytest.fixture(scope="module")
+def out() -> dict:
+    proc = run_micropython(SCRIPTS / "drivers_check.py", path=[FIRMWARE, SCRIPTS], cwd=SCRIPTS)
+    return json.loads(proc.stdout)
+
+
+def code(dbm: float) -> int:
+    """Protocol RSSI code: dBm = code / 2 - 140, clamped to a byte."""
+    return min(max(round(2 * (dbm + 140)), 0), 255)
+
+
+def be(value: int, n: int) -> list[int]:
+    return list(value.to_bytes(n, "big"))
+
+
+# rx5808-pro-diversity / RotorHazard tables (Band A, Raceband R1); 5917 and 5733 from the RTC6715
+# synthesizer formula F_LO = 2 * (32 N + A) MHz = F_RF - 479 MHz
+@pytest.mark.parametrize("mhz, reg", [(5865, 0x2A05), (5658, 0x281D), (5917, 0x2A1F),
+                                      (5733, 0x2903), (5645, 0x2817)])
+def test_rx5808_frame(out, mhz, reg):
+    f_lo = mhz - 479
+    # the register tunes there, to the synthesizer's 2 MHz resolution
+    assert 0 <= f_lo - 2 * (32 * (reg >> 7) + (reg & 0x7F)) <= 1
+    word = 0x1 | 1 << 4 | reg << 5  # address 1, write, 20 data bits
+    assert out["rx5808_words"][str(mhz * 1000)] == [["word", word, 25]]
+
+
+def test_bitbang_shifts_25_bits_lsb_first_inside_le(out):
+    events = out["bitbang"]
+    assert events[0] == ["le", 0] and events[-1] == ["le", 1]
+    bits = [events[i][1] for i in range(1, len(events) - 1) if events[i][0] == "data"]
+    clocks = [e for e in events if e[0] == "clk"]
+    word = 0x2A05 << 5 | 0x11
+    assert bits == [(word >> i) & 1 for i in range(25)]
+    assert clocks == [["clk", 1], ["clk", 0]] * 25
+
+
+def test_rx5808_rssi_calibration(out):
+    # cal: 10000 -> -90 dBm, 24000 -> -20 dBm, linear between, clamped outside
+    assert out["rx5808_codes"] == {"0": code(-90), "10000": code(-90), "17000": code(-55),
+                                   "24000": code(-20), "65535": code(-20)}
+
+
+def cc2500_freq(mhz: float) -> int:
+    return int(mhz * 1e6 * 2**16 / 26e6)  # floor, as SmartRF Studio
+
+
+def test_cc2500_tune_writes_freq_registers(out):
+    assert cc2500_freq(2400) == 0x5C4EC4  # SmartRF Studio's value for 2400 MHz
+    for mhz in (2400, 2441.75):
+        burst_freq2 = [0x40 | 0x0D] + be(cc2500_freq(mhz), 3)
+        assert out["cc2500_tunes"][str(int(mhz * 1000))] == [[0x36], burst_freq2, [0x34]]
+
+
+def test_cc2500_setup(out):
+    setup = out["cc2500_setup"]
+    assert setup[0] == [0x30]  # SRES first
+    regs = {t[0]: t[1] for t in setup if len(t) == 2}
+    assert regs[0x18] & 0x30 == 0x10  # MCSM0.FS_AUTOCAL: calibrate on IDLE -> RX
+    m4 = regs[0x10]
+    assert 26e6 / (8 * (4 + (m4 >> 4 & 3)) * 2 ** (m4 >> 6)) == 812500  # widest channel filter
+
+
+def test_cc2500_rssi(out):
+    # RSSI_dBm = RSSI_dec / 2 - 72 (two's complement register)
+    expected = {str(v): code((v - 256 if v >= 128 else v) / 2 - 72) for v in (0x00, 0x80, 0x7F, 0xEC)}
+    assert out["cc2500_codes"] == expected
+    assert out["cc2500_selftest"] == [True, "CC2500 PARTNUM 0x80 VERSION 0x03"]
+
+
+def test_sx126x(out):
+    setup = out["sx126x_setup"]
+    assert setup[:2] == [["reset", 0], ["reset", 1]]
+    assert [0x97, 0x02, 0x00, 0x01, 0x40] in setup  # TCXO 1.8 V, 5 ms
+    assert [0x98, 0xD7, 0xDB] in setup  # CalibrateImage 863-870 MHz (Table 9-2)
+    for mhz in (868.1, 915):
+        word = round(mhz * 1e6 * 2**25 / 32e6)
+        assert out["sx126x_tunes"][str(round(mhz * 1000))] == [
+            [0x80, 0x00], [0x86] + be(word, 4), [0x82, 0xFF, 0xFF, 0xFF]]
+    assert out["sx126x_tunes"]["868100"][1] == [0x86, 0x36, 0x41, 0x99, 0x9A]
+    assert out["sx126x_codes"] == {str(v): code(-v / 2) for v in (0, 64, 200, 255)}
+    assert out["sx126x_selftest"][0] is True
+    assert "BUSY" in out["sx126x_busy"]
+
+
+def test_sx127x(out):
+    for mhz in (868, 915, 868.1):
+        frf = round(mhz * 1e6 * 2**19 / 32e6)
+        assert out["sx127x_tunes"][str(round(mhz * 1000))] == [
+            [0x81, 0x01], [0x86] + be(frf, 3), [0x81, 0x05]]
+    assert out["sx127x_tunes"]["868000"][1] == [0x86, 0xD9, 0x00, 0x00]
+    assert out["sx127x_setup"][:2] == [[0x81, 0x00], [0x81, 0x01]]  # sleep (FSK), standby
+    assert out["sx127x_codes"] == {str(v): code(-v / 2) for v in (0, 80, 255)}
+    assert out["sx127x_selftest"] == [True, "SX127x RegVersion 0x12"]
+
+
+def test_logdet(out):
+    # dBm = 20 + code * 3.3 / 65535 / -0.025 (AD8318: -25 mV/dB, +20 dBm intercept)
+    for adc, got in out["logdet_codes"].items():
+        assert abs(got - code(20 + int(adc) * 3.3 / 65535 / -0.025)) <= 1
+    assert out["logdet_selftest"][0] is True
+    assert out["logdet_selftest_dead"][0] is False
+
+
+@pytest.mark.parametrize("kind", ["rx5808", "cc2500", "sx126x", "sx127x", "logdet"])
+def test_no_allocation_per_reading(out, kind):
+    assert out[f"{kind}_alloc"] == 0
+
+
+PIN_ROLES = {"rx5808": {"data", "le", "clk", "rssi"}, "cc2500": {"cs"}, "sx126x": {"cs", "busy", "reset"},
+             "sx127x": {"cs", "reset"}, "logdet": {"out"}}
+ARCH = {"esp32": "xtensawin", "rp2": "armv6m", "unix": "x64"}
+
+
+@pytest.mark.parametrize("board", ["esp32s3_devkitc1", "pico", "virtual"])
+def test_board_profile(board):
+    """The profile follows hardware/README.md and its pins do not conflict."""
+    p = json.loads((REPO / "hardware" / "boards" / f"{board}.json").read_text())
+    assert p["name"] == board and ARCH[p["port"]] == p["mpy_arch"]
+    assert all(":" in u for u in p["usb"])
+    spi = {b["id"]: b for b in p["buses"]["spi"]}
+    used = [p["safe_pin"]] + [v for b in spi.values() for k, v in b.items() if k in ("sck", "mosi", "miso")]
+    if p["led"]:
+        used.append(p["led"]["pin"])
+    names = set()
+    for fe in p["front_ends"]:
+        assert fe["kind"] in PIN_ROLES and PIN_ROLES[fe["kind"]] <= set(fe["pins"])
+        assert fe["name"] not in names and len(fe["name"]) <= 16
+        names.add(fe["name"])
+        assert fe["band_khz"][0] < fe["band_khz"][1]
+        if "cs" in fe["pins"]:
+            assert fe["spi"] in spi
+        for role in ("rssi", "out"):
+            if role in fe["pins"]:
+                assert fe["pins"][role] in p["buses"]["adc"]
+        used += list(fe["pins"].values())
+    assert len(used) == len(set(used)), "a GPIO is used twice"

@@ -1,0 +1,151 @@
+"""`straja provision`, `info`, `config`, `reset`, `repl` against a virtual node running the real
+firmware (deployed by the tools as .mpy), and the port errors a technician meets."""
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import serial
+
+from straja import device, provision, term
+from straja.link import NodeLink
+
+
+def cli(module, *argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    module.add_parser(parser.add_subparsers())
+    args = parser.parse_args(list(argv))
+    return args.func(args)
+
+
+@pytest.fixture
+def fw_node(tmp_path):
+    from conftest import FirmwareNode
+    from straja.vboard.sources import ToneSource
+
+    node = FirmwareNode(tmp_path / "flash", ToneSource(2.44e9, -60.0), node_id=7)
+    time.sleep(0.5)
+    yield node
+    node.stop()
+
+
+def test_provision_info_config_reset(fw_node, tmp_path, capsys):
+    inventory = tmp_path / "inventory.jsonl"
+    code = cli(provision, "provision", fw_node.port, "--node-id", "42", "--board", "virtual",
+               "--set", "stream_on_boot=false", "--inventory", str(inventory), "--json")
+    out = capsys.readouterr()
+    assert code == term.EXIT_OK, out.err
+    record = json.loads(inventory.read_text().splitlines()[-1])
+    manifest = json.loads((fw_node.flash / ".deploy/manifest.json").read_text())
+    assert record["node_id"] == 42 and record["board"] == "virtual"
+    assert record["firmware_hash"] == manifest["id"] and record["selftest_ok"] is True
+    assert set(record["selftest"]) >= {"ism24", "subg"}
+    assert json.loads(out.out)["node_id"] == 42
+
+    assert cli(device, "info", fw_node.port, "--json") == term.EXIT_OK
+    info = json.loads(capsys.readouterr().out)
+    assert info["node_id"] == 42 and info["firmware"] and info["firmware_hash"] == manifest["id"]
+    assert info["mpy"] == 2822 and info["board"] == "virtual"
+
+    time.sleep(1.0)  # the firmware starts again after info's soft reset
+    assert cli(device, "config", fw_node.port, "get", "node_id", "--json") == term.EXIT_OK
+    assert json.loads(capsys.readouterr().out) == {"node_id": 42}
+    assert cli(device, "config", fw_node.port, "set", "node_id=70000") == term.EXIT_USAGE
+    assert "the node refused" in capsys.readouterr().err
+
+    assert cli(device, "reset", fw_node.port) == term.EXIT_OK
+    time.sleep(1.0)
+    with NodeLink(fw_node.port) as link:
+        assert link.call("info", timeout=5)["reset_cause"] == 3  # soft reset
+
+
+def test_provision_failed_selftest_is_recorded_and_reported(fw_node, tmp_path, capsys):
+    from straja.vboard.chips import Sx127x
+
+    for chip in fw_node.board.chips:
+        if isinstance(chip, Sx127x):  # a dead SX127x: RegVersion reads 0, not 0x12, even after reset
+            chip.reset = lambda chip=chip, reset=chip.reset: (reset(), chip.regs.__setitem__(0x42, 0))
+            chip.reset()
+    inventory = tmp_path / "inventory.jsonl"
+    code = cli(provision, "provision", fw_node.port, "--node-id", "5", "--board", "virtual",
+               "--inventory", str(inventory))
+    out = capsys.readouterr()
+    record = json.loads(inventory.read_text())
+    assert code == term.EXIT_FAILED and record["selftest_ok"] is False
+    assert "FAIL" in out.out and "self-test failed" in out.err
+
+
+def test_repl_takes_over_and_leaves_with_ctrl_bracket(fw_node):
+    code = ("import argparse, sys\nfrom straja import device\n"
+            "p = argparse.ArgumentParser(); device.add_parser(p.add_subparsers())\n"
+            "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
+    proc = subprocess.Popen([sys.executable, "-c", code, "repl", fw_node.port],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    proc.stdin.write(b"\x03")
+    proc.stdin.flush()
+    time.sleep(0.5)
+    proc.stdin.write(b"print(6*7)\r")
+    proc.stdin.flush()
+    time.sleep(0.5)
+    proc.stdin.write(device.REPL_EXIT_KEY)
+    proc.stdin.flush()
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert b"42" in out and b"Ctrl-]" in err
+
+
+def test_busy_port_names_the_holder(fw_node, capsys):
+    holder = subprocess.Popen([sys.executable, "-c", "import serial, sys, time\n"
+                               "s = serial.Serial(sys.argv[1], exclusive=True)\n"
+                               "print('open', flush=True)\ntime.sleep(30)", fw_node.port],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "open\n"
+        assert cli(device, "info", fw_node.port) == term.EXIT_NO_DEVICE
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert "is busy (held by python" in err and "close the other program" in err
+
+
+def test_no_such_port(capsys):
+    assert cli(device, "info", "/dev/ttyACM99") == term.EXIT_NO_DEVICE
+    err = capsys.readouterr().err
+    assert "no such port: /dev/ttyACM99" in err and "straja ports" in err
+
+
+def test_permission_denied_says_how_to_join_the_group(fw_node, monkeypatch, capsys):
+    """Tests run as root here, so the kernel's EACCES is produced at pyserial's open."""
+    def denied(*a, **kw):
+        raise serial.SerialException(errno.EACCES, f"could not open port {fw_node.port}: "
+                                     "[Errno 13] Permission denied")
+    monkeypatch.setattr(serial, "Serial", denied)
+    assert cli(device, "info", fw_node.port) == term.EXIT_NO_DEVICE
+    err = capsys.readouterr().err
+    assert "permission denied" in err and "usermod -aG dialout" in err
+
+
+def test_provision_without_micropython_asks_for_an_image(monkeypatch, capsys):
+    import os
+    import tty
+
+    from straja import rawrepl
+
+    monkeypatch.setattr(rawrepl, "SETTLE_DELAYS", (0.01,))
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    try:
+        code = cli(provision, "provision", os.ttyname(slave), "--node-id", "3")
+    finally:
+        os.close(master)
+        os.close(slave)
+    err = capsys.readouterr().err
+    assert code == term.EXIT_NO_DEVICE
+    assert "no MicroPython answers" in err and "--image" in err

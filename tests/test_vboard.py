@@ -1,0 +1,146 @@
+"""The real drivers under MicroPython, through the unix hardware layer, against the real virtual
+board server: a tone at a known channel shows up in that channel's RSSI codes and not at far
+channels, for every chip kind; an RX5808 read too soon after a retune is between the two levels."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from straja.mp import run_micropython
+from straja.paths import FIRMWARE, REPO, board_profile_path
+from straja.vboard import NoiseOnly, ToneSource, VirtualBoard
+
+SCRIPT = REPO / "tests" / "firmware" / "vboard_check.py"
+PROFILE = json.loads(board_profile_path("virtual").read_text())
+
+
+def code_dbm(code: int) -> float:
+    return code / 2 - 140
+
+
+@pytest.fixture
+def bench():
+    """Run vboard_check.py for one front end with `rf` as the virtual board's RF input."""
+    tmp = Path(tempfile.mkdtemp(prefix="straja-vbt-"))
+    shutil.copy(board_profile_path("virtual"), tmp / "board.json")
+    boards = []
+
+    def run(rf, **args):
+        board = VirtualBoard(PROFILE, rf, str(tmp / "vb.sock")).start()
+        boards.append(board)
+        proc = run_micropython(SCRIPT, args=[json.dumps(args)], path=[FIRMWARE], cwd=tmp,
+                               env={"STRAJA_VBOARD": str(tmp / "vb.sock")}, timeout=60)
+        board.stop()
+        assert board.errors == []
+        return json.loads(proc.stdout), board
+
+    yield run
+    for board in boards:
+        board.stop()
+    shutil.rmtree(tmp)
+
+
+# (front-end index, tone kHz, far channels kHz, tone dBm)
+CASES = {
+    "rx5808": (0, 5800000, (5658000, 5917000), -50.0),
+    "cc2500": (1, 2441750, (2400000, 2480000), -60.0),
+    "sx126x": (2, 868100, (863500, 915000), -70.0),
+    "sx127x": (3, 868000, (863000, 915000), -70.0),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CASES))
+def test_tone_shows_at_its_channel_only(bench, kind):
+    fe, tone, far, dbm = CASES[kind]
+    out, board = bench(ToneSource(tone * 1e3, dbm), fe=fe, freqs=[tone, *far])
+    assert out["kind"] == kind and out["selftest"][0] is True
+    at_tone = code_dbm(out["codes"][str(tone)])
+    assert abs(at_tone - dbm) <= 2.0, out
+    for f in far:
+        assert code_dbm(out["codes"][str(f)]) < dbm - 20, out
+    assert board.transactions > 0
+    assert out["alloc"] == 0  # the unix hardware layer's proxies allocate nothing either
+
+
+def test_rx5808_early_read_is_between_old_and_new_levels(bench):
+    out, _ = bench(ToneSource(5800e6, -40.0), fe=0, blend=[5800000, 5658000])
+    near, early, far = out["blend"]
+    assert code_dbm(near) == pytest.approx(-40, abs=2)
+    assert code_dbm(far) == pytest.approx(-90, abs=2)  # the calibrated bottom: noise is below it
+    assert far + 10 < early < near - 10, out["blend"]
+
+
+def logdet_dbm(samples, cal):
+    slope_udb, intercept_mdbm = cal
+    return [intercept_mdbm / 1000 + s * slope_udb / 1e6 for s in samples]
+
+
+def test_logdet_envelope(bench):
+    # a carrier in the detector's band, keyed 1 ms on / 1 ms off, sampled at 10 kHz for 25.6 ms
+    rf = ToneSource(5800e6, -30.0, period_s=2e-3, duty=0.5)
+    out, _ = bench(rf, fe=4, block=[256, 10000])
+    dbm = logdet_dbm(out["samples"], out["cal"])
+    on = [d for d in dbm if d > -45]
+    off = [d for d in dbm if d <= -45]
+    assert out["flags"] == 0
+    assert 80 < len(on) < 176 and 80 < len(off) < 176  # about half each
+    assert sum(on) / len(on) == pytest.approx(-30, abs=1.5)
+    assert max(off) < -55  # the detector's floor: its input noise is below its range
+
+
+def test_logdet_ignores_a_tone_outside_its_band(bench):
+    out, _ = bench(ToneSource(2440e6, -30.0), fe=4, block=[64, 10000])
+    assert max(logdet_dbm(out["samples"], out["cal"])) < -55
+
+
+def test_watchdog_feeds_safe_pin_and_restart_reconnect(tmp_path):
+    # two interpreter runs against one board: the second connects after the first exits
+    board = VirtualBoard(PROFILE, NoiseOnly(), str(tmp_path / "vb.sock")).start()
+    try:
+        shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
+        script = ("from straja_node import hw\nw = hw.watchdog(3000)\nfor _ in range(5):\n"
+                  "    w.feed()\nfe = hw.front_ends({})[1]\nprint(fe.rssi_code(), hw.safe_pin_low())\n")
+        env = {"STRAJA_VBOARD": str(tmp_path / "vb.sock")}
+        for held in (False, True):
+            board.safe_pin_low = held
+            proc = run_micropython(script, path=[FIRMWARE], cwd=tmp_path, env=env)
+            code, safe = proc.stdout.split()
+            assert 0 < int(code) < 255 and safe == str(held)
+        assert board.feeds == 10 and board.watchdog_ms == 3000 and board.connections == 2
+    finally:
+        board.stop()
+
+
+def test_front_ends_need_the_server(tmp_path):
+    shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
+    proc = run_micropython("from straja_node import hw\nhw.front_ends({})\n", path=[FIRMWARE],
+                           cwd=tmp_path, env={"STRAJA_VBOARD": ""}, check=False)
+    assert proc.returncode != 0 and "STRAJA_VBOARD is not set" in proc.stdout + proc.stderr
+
+
+def test_unix_board_identity_from_environment(tmp_path):
+    shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
+    script = ("from straja_node import hw\nprint(hw.reset_cause(), hw.unique_id().hex(), "
+              "hw.safe_pin_low())\nhw.reset()\n")
+    proc = run_micropython(script, path=[FIRMWARE], cwd=tmp_path, check=False,
+                           env={"STRAJA_RESET_CAUSE": "2", "STRAJA_UID": "0a0b0c", "STRAJA_SAFE_PIN": "0",
+                                "STRAJA_VBOARD": ""})
+    assert proc.stdout.split() == ["2", "0a0b0c", "True"]
+    assert proc.returncode == 86
+
+
+def test_sources_power_arithmetic():
+    noise = NoiseOnly(-166.0)
+    assert noise.band_power_dbm(2.44e9, 1e6, 0, 1e-3) == pytest.approx(-106.0)
+    keyed = ToneSource(2.44e9, -60.0, period_s=1e-3, duty=0.25, noise_dbm_per_hz=-200.0)
+    # a 1 ms window holds one 0.25 ms burst: a quarter of the power, -6 dB
+    assert keyed.band_power_dbm(2.44e9, 1e6, 0.3e-3, 1.3e-3) == pytest.approx(-66.02, abs=0.01)
+    assert keyed.band_power_dbm(2.45e9, 1e6, 0.3e-3, 1.3e-3) == pytest.approx(-140.0)
+    default = ToneSource()  # a carrier in every virtual front end's band
+    for fe in PROFILE["front_ends"]:
+        lo, hi = fe["band_khz"]
+        assert any(lo * 1e3 <= f <= hi * 1e3 for f in default.carriers_hz), fe["name"]
