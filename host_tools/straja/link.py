@@ -20,13 +20,14 @@ QUEUE_LIMIT = 100_000  # frames kept for frames(); older ones are dropped first
 
 
 class NodeLink:
-    def __init__(self, port, *, on_frame=None, on_console=None, decoder=None):
+    def __init__(self, port, *, on_frame=None, on_console=None, on_data=None, decoder=None):
         from .framing import Decoder
 
         self.serial = open_port(port) if isinstance(port, str) else port
         self.decoder = decoder or Decoder()
         self.on_frame = on_frame
         self.on_console = on_console
+        self.on_data = on_data  # raw bytes as read, before decoding (for recordings)
         self.console = collections.deque(maxlen=200)  # recent console text (REPL, tracebacks)
         self.last_status: protocol.Status | None = None
         self.node_id: int | None = None
@@ -73,6 +74,8 @@ class NodeLink:
                     self._cond.notify_all()
                 return
             if data:
+                if self.on_data:
+                    self.on_data(data)
                 self._dispatch(self.decoder.feed(data))
 
     def _dispatch(self, events) -> None:

@@ -106,7 +106,24 @@ def add_parser(subparsers) -> None:
     p.add_argument("--count", type=int, help="stop after this many frames (all ports together)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--start", action="store_true", help="send `start` to each node first")
+    p.add_argument("--record", metavar="FILE", help="also keep the raw byte streams, with arrival "
+                   "times, for `straja replay` (format: docs/gateway.md, Recordings)")
     p.set_defaults(func=main)
+
+
+def recorder(path: str, ports: list[str]):
+    """An `on_data(port)` factory writing every port's raw bytes to one recording, or None."""
+    from .gateway.record import RecordWriter
+
+    writer = RecordWriter(path, {"tool": "straja monitor", "ports": ports})
+    lock = threading.Lock()
+
+    def for_port(port: str):
+        def on_data(data: bytes) -> None:
+            with lock:
+                writer.data(port, time.time_ns(), data)
+        return on_data
+    return writer, for_port
 
 
 def main(args) -> int:
@@ -114,6 +131,7 @@ def main(args) -> int:
     done = threading.Event()
     lock = threading.Lock()
     total = [0]
+    writer, on_data_for = recorder(args.record, args.ports) if args.record else (None, None)
 
     def handler(view: PortView):
         def on_frame(frame):
@@ -132,11 +150,14 @@ def main(args) -> int:
 
     try:
         for view in views:
-            view.link = NodeLink(view.port, on_frame=handler(view))
+            view.link = NodeLink(view.port, on_frame=handler(view),
+                                 on_data=on_data_for(view.port) if on_data_for else None)
     except PortError as e:
         for view in views:
             if view.link:
                 view.link.close()
+        if writer:
+            writer.close()
         term.error(str(e), e.fix)
         return term.EXIT_NO_DEVICE
     try:
@@ -164,6 +185,8 @@ def main(args) -> int:
     finally:
         for view in views:
             view.link.close()
+        if writer:
+            writer.close()
     summary = {v.port: {"node_id": v.link.node_id, "frames": v.frames, **v.link.counters()}
                for v in views}
     if args.json:
