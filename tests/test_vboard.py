@@ -144,3 +144,19 @@ def test_sources_power_arithmetic():
     for fe in PROFILE["front_ends"]:
         lo, hi = fe["band_khz"]
         assert any(lo * 1e3 <= f <= hi * 1e3 for f in default.carriers_hz), fe["name"]
+
+
+def test_measured_noise_scatters_as_an_average_of_bw_times_window_samples(tmp_path):
+    """A power estimate from k = bw x window samples of noise has a relative spread of 1/sqrt(k):
+    RSSI of noise alone is never a constant."""
+    import numpy as np
+
+    profile = json.loads(board_profile_path("virtual").read_text())
+    board = VirtualBoard(profile, NoiseOnly(), str(tmp_path / "vb.sock"), seed=3)
+    chip = board.chips[0]
+    mean_dbm = NoiseOnly().band_power_dbm(2.44e9, 200e3, 0, 1)
+    for window_s, k in ((100e-6, 20.0), (5e-3, 1000.0)):
+        dbm = np.array([chip.power(2.44e9, 200e3, window_s, 1.0) for _ in range(4000)])
+        linear = 10 ** ((dbm - mean_dbm) / 10)
+        assert abs(linear.mean() - 1) < 0.03
+        assert linear.std() == pytest.approx(1 / np.sqrt(k), rel=0.1)

@@ -33,7 +33,13 @@ class Chip:
         self.rf = rf[entry["name"]] if isinstance(rf, dict) else rf
 
     def power(self, freq_hz: float, bw_hz: float, window_s: float, t: float) -> float:
-        return self.rf.band_power_dbm(freq_hz, bw_hz, t - window_s, t)
+        """The power the chip measures: the band's mean power over the window, with the scatter
+        of a power estimate made from about bw x window independent samples (a Gamma(k, 1/k)
+        factor: noise alone reads a few tenths of a dB to a few dB around its mean, never a
+        constant)."""
+        mean_dbm = self.rf.band_power_dbm(freq_hz, bw_hz, t - window_s, t)
+        k = min(max(bw_hz * window_s, 1.0), 1e4)
+        return mean_dbm + 10.0 * math.log10(self.board.rng.gammavariate(k, 1.0 / k))
 
     def spi(self, data: bytes, t: float) -> bytes:
         raise ValueError(f"{self.entry['name']} has no SPI")
