@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STRAJA := $(VENV)/bin/straja
-PYX    := $(wildcard src_cython/*.pyx)
+PYX    := $(wildcard src_cython/*.pyx src_cython/*.pxi)
 # The compiled core lands beside the Python sources (editable install); rebuild when a .pyx changes.
 BUILT  := $(VENV)/.built
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -55,7 +55,7 @@ cdef inline Py_ssize_t rows(object a) noexcept:
     return cnp.PyArray_DIM(<cnp.ndarray>a, 0)
 
 
-cdef double kth_smallest(double* v, Py_ssize_t m, Py_ssize_t k) noexcept nogil:
+cdef inline double kth_smallest(double* v, Py_ssize_t m, Py_ssize_t k) noexcept nogil:
     """k-th smallest (k from 1) of v[0:m] by quickselect (Hoare); reorders v."""
     cdef Py_ssize_t lo = 0, hi = m - 1, i, j, t = k - 1
     cdef double pivot, tmp

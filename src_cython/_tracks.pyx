@@ -75,6 +75,7 @@ cdef class Tracker:
     cdef public long long candidate_timeout_us, lost_after_us, drop_after_us
     cdef public int confirm_bursts, max_tracks
     cdef public long long next_id, overflow
+    cdef public long long deadline   # earliest time a live track can change state by silence
     cdef Track* tr
     cdef unsigned long long* chans
     cdef int n
@@ -100,6 +101,7 @@ cdef class Tracker:
         self.n = 0
         self.next_id = 1
         self.overflow = 0
+        self.deadline = 0x7FFFFFFFFFFFFFFF
 
     def __dealloc__(self):
         free(self.tr)
@@ -140,7 +142,18 @@ cdef class Tracker:
                 done = i + 1
             if done == n_b:
                 n_ev = self._age(t_now_us, ev, n_ev)
+            self._update_deadline()
         return n_ev, done
+
+    cdef void _update_deadline(self) noexcept nogil:
+        cdef int i
+        cdef long long d, best = 0x7FFFFFFFFFFFFFFF
+        for i in range(self.n):
+            d = self.tr[i].t_last_end_us + (self.candidate_timeout_us if self.tr[i].state == CANDIDATE
+                                             else self.lost_after_us if self.tr[i].state == CONFIRMED
+                                             else self.drop_after_us)
+            best = d if d < best else best
+        self.deadline = best
 
     cdef int _event(self, Event* ev, int n_ev, long long t, long long tid, int a,
                     int b) noexcept nogil:

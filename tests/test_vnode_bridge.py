@@ -149,3 +149,23 @@ def test_unplug_and_replug_on_a_new_path(node):
     assert os.path.exists(new)  # the kernel may hand out the old number again, or a new one
     with serial.Serial(new, 115200, timeout=0.1) as s:
         assert b"boot cause 0" in read_until(s, b"tick 1")
+
+
+def test_usb_link_model_costs_a_frame_each_way(tmp_path):
+    from straja.rawrepl import RawRepl
+    from straja.vnode.bridge import UsbLink
+
+    (tmp_path / "main.py").write_text(TICKER)
+    with VirtualNode(tmp_path, link=UsbLink(frame_s=0.005, bytes_per_frame=64)) as n, \
+            serial.Serial(n.port, 115200, timeout=0.1) as port:
+        read_until(port, b"tick 0")
+        repl = RawRepl(port)
+        repl.enter()
+        t0 = time.monotonic()
+        for _ in range(5):
+            assert repl.exec("print(1)").strip() == b"1"
+        per_exchange = (time.monotonic() - t0) / 5
+        assert per_exchange >= 2 * 0.005  # at least one frame each way
+        t0 = time.monotonic()
+        assert repl.exec("print(len(%r))" % ("z" * 1000)).strip() == b"1000"
+        assert time.monotonic() - t0 >= (1000 // 64) * 0.005  # 64 bytes a frame

@@ -160,6 +160,15 @@ def _args(d: CFARDesign):
     return (d.kind_code, d.n_train, d.n_guard, d.scale_ca, d.scale_2, d.alpha_os, d.k_os)
 
 
+def _buffers(power, out, threshold):
+    """(power, out, threshold) checked; out (uint8) made when None; threshold stays optional."""
+    power = check_power(power)
+    out = out_buffer(out, power.shape, np.uint8)
+    if threshold is not None:
+        threshold = out_buffer(threshold, power.shape, np.float32, "threshold")
+    return power, out, threshold
+
+
 def cfar_freq(power, d: CFARDesign, out=None, threshold=None) -> np.ndarray:
     """Detections (uint8 0/1, shape of `power`) of CFAR across frequency on every sweep.
 
@@ -168,10 +177,7 @@ def cfar_freq(power, d: CFARDesign, out=None, threshold=None) -> np.ndarray:
     """
     if d.axis != "freq":
         raise ValueError("this design is for CFAR across time (axis='time')")
-    power = check_power(power)
-    out = out_buffer(out, power.shape, np.uint8)
-    if threshold is not None:
-        threshold = out_buffer(threshold, power.shape, np.float32, "threshold")
+    power, out, threshold = _buffers(power, out, threshold)
     d.kernel.process(power, out, threshold)
     return out
 
@@ -196,9 +202,7 @@ class TimeCFAR:
         self._state.reset()
 
     def process(self, power, out=None, threshold=None) -> np.ndarray:
-        power = check_power(power)
-        out = out_buffer(out, power.shape, np.uint8)
-        if threshold is not None:
-            threshold = out_buffer(threshold, power.shape, np.float32, "threshold")
+        """Detections (uint8) of each sweep of `power` against the sweeps before it."""
+        power, out, threshold = _buffers(power, out, threshold)
         self._state.process(power, out, threshold)
         return out

@@ -1,6 +1,7 @@
 """The detection pipeline of one node's front end: sweeps in, detections, bursts, track events
-and classified tracks out. Streaming: state carries over between calls; work buffers are kept
-and reused, so a steady stream of equal batches allocates only its results.
+and drone alerts out (features and classes of all tracks on demand: Pipeline.tracks()).
+Streaming: state carries over between calls; work buffers are kept and reused, so a steady
+stream of equal batches allocates only its results.
 
     codes or mW --> CFAR across frequency --+--> bursts --> tracks --> classes
                 --> noise floor (detector) --+
@@ -27,6 +28,7 @@ from straja.detect.noise import NoiseFloor
 from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features
 
 
+INT64 = np.dtype(np.int64)
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 
 
@@ -46,7 +48,7 @@ class PipelineConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     det: np.ndarray                # uint8 (n_sweeps, n_bins), a view of a reused buffer
     noise_mw: np.ndarray | None    # float32 noise mean per cell, a view of a reused buffer
@@ -73,6 +75,8 @@ class Pipeline:
         self._work = tuple(np.empty((0, n_bins), t) for t in (np.float32, np.uint8, np.float32, np.uint8))
         self._floor_alpha = -log(c.pfa)
         self._burst_kernel = self.bursts._kernel
+        self._cfar_kernel = self.design.kernel
+        self._noise_kernel = self.noise._state if self.noise is not None else None
         self._pending: dict[int, int] = {}  # confirmed, not alerted: bursts when last classified
         self._bursts_seen = self._next_look = 0  # calls that brought bursts; next look at pending
         self._look_gap = 1
@@ -105,18 +109,18 @@ class Pipeline:
             _detect_noise.codes_to_mw(sweeps, power)
         else:
             power = check_array(sweeps, "sweeps", np.float32, 2)
-        self.design.kernel.process(power, det)
+        self._cfar_kernel.process(power, det)
         n_det = -1
         if self.noise is not None:
-            n_det = self.noise._state.process(power, noise, det, self._floor_alpha)
+            n_det = self._noise_kernel.process(power, noise, det, self._floor_alpha)
         if self.time is not None:
             self.time._state.process(power, extra)
             np.bitwise_or(det, extra, out=det)
             n_det = -1
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
-            t_us = check_array(t_us, "t_us", np.int64, 1)
-            duration_us = check_array(duration_us, "duration_us", np.int64, 1)
+            if t_us.dtype != INT64 or duration_us.dtype != INT64:  # else the burst kernel checks
+                raise TypeError("t_us and duration_us must be int64 arrays")
             if len(t_us) != n or len(duration_us) != n:
                 raise ValueError("t_us and duration_us must have one entry per sweep")
             bursts = self._no_bursts

@@ -54,7 +54,9 @@ class Tracker:
     def process(self, bursts: np.ndarray, t_now_us: int) -> np.ndarray:
         """Take bursts (BURST records, as straja.detect.bursts makes them), age the tracks to
         t_now_us; returns the life-cycle events (EVENT records)."""
-        if not bursts.size:  # the usual call of a live stream: only aging
+        if not bursts.size:  # the usual call of a live stream: only aging, if anything is due
+            if t_now_us <= self._kernel.deadline:
+                return self._events[:0]
             written, _ = self._kernel.process(self._none, int(t_now_us), self._events)
             return self._events[:written].copy()
         # association runs in start order (bursts close in end order)

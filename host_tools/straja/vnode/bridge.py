@@ -27,6 +27,7 @@ import termios
 import threading
 import time
 import tty
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..mp import micropython_command
@@ -66,6 +67,17 @@ def _set_nonblocking(fd: int) -> None:
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
 
 
+@dataclass(frozen=True)
+class UsbLink:
+    """The timing of a board's USB full-speed CDC link: bytes cross in 1 ms USB frames, at most
+    `bytes_per_frame` each way per frame (full-speed bulk pipes carry up to 19 packets of 64 bytes
+    in a frame; CDC stacks reach about 1 MB/s), so every command/answer exchange costs at least a
+    frame each way, as on a board. Without a link model the virtual node's pty is instant."""
+
+    frame_s: float = 1e-3
+    bytes_per_frame: int = 1024
+
+
 class VirtualNode:
     """One virtual node: run it with start(), find it at `.port`, end it with stop().
 
@@ -74,7 +86,7 @@ class VirtualNode:
     """
 
     def __init__(self, flash_dir, *, env: dict[str, str] | None = None, heap: str = "320K",
-                 name: str = "node"):
+                 name: str = "node", link: UsbLink | None = None):
         self.flash_dir = Path(flash_dir).resolve()
         self.env = dict(env or {})
         self.heap = heap
@@ -94,6 +106,8 @@ class VirtualNode:
         self._lock = threading.Lock()
         self._requests: collections.deque = collections.deque()
         self._plugged = True
+        self.link = link
+        self._inbound = bytearray()  # host bytes waiting for the next USB frame (with a link)
 
     # -- life cycle -------------------------------------------------------------------------
     def start(self) -> "VirtualNode":
@@ -229,12 +243,14 @@ class VirtualNode:
             self.output_dropped += len(data) - max(room, 0)
             data = data[:max(room, 0)]
         self._pending += data
-        self._flush_to_host()
+        if self.link is None:
+            self._flush_to_host()
 
-    def _flush_to_host(self) -> None:
-        while self._pending:
+    def _flush_to_host(self, limit: int | None = None) -> None:
+        while self._pending and limit != 0:
+            chunk = self._pending if limit is None else self._pending[:limit]
             try:
-                n = os.write(self._host_master, self._pending)
+                n = os.write(self._host_master, chunk)
             except BlockingIOError:
                 return
             except OSError as e:
@@ -242,6 +258,8 @@ class VirtualNode:
                     return
                 raise
             del self._pending[:n]
+            if limit is not None:
+                limit -= n
 
     def _from_interpreter(self, data: bytes) -> None:
         self._tail += data
@@ -257,13 +275,21 @@ class VirtualNode:
     def _pump(self, spawned: threading.Event) -> None:
         self._spawn(CAUSE_POWER_ON)
         spawned.set()
+        next_frame = time.monotonic()
         while not self._stopping.is_set():
             while self._requests:
                 request, done = self._requests.popleft()
                 request()
                 done.set()
+            timeout = 0.02
+            if self.link is not None:
+                now = time.monotonic()
+                if now >= next_frame:
+                    self._usb_frame()
+                    next_frame = max(next_frame + self.link.frame_s, now)
+                timeout = max(0.0, next_frame - time.monotonic())
             fds = [fd for fd in (self._host_master, self._mp_master) if fd >= 0]
-            readable, _, _ = select.select(fds, [], [], 0.02)
+            readable, _, _ = select.select(fds, [], [], timeout)
             for fd in readable:
                 try:
                     data = os.read(fd, 65536)
@@ -272,15 +298,28 @@ class VirtualNode:
                 except OSError:
                     data = b""  # EIO: the other side closed (the interpreter exited)
                 if fd == self._host_master:
-                    if data and self._mp_master >= 0:
+                    if not data or self._mp_master < 0:
+                        continue
+                    if self.link is None:
                         self._to_interpreter(data)
+                    else:
+                        self._inbound += data
                 elif data:
                     self._from_interpreter(data)
-            self._flush_to_host()
+            if self.link is None:
+                self._flush_to_host()
             proc = self._proc
             if proc is not None and proc.poll() is not None and not self._stopping.is_set():
                 self._drain_interpreter()
                 self._restart_after_exit(proc.returncode)
+
+    def _usb_frame(self) -> None:
+        """One USB frame: move at most a frame's worth of bytes each way."""
+        size = self.link.bytes_per_frame
+        if self._inbound and self._mp_master >= 0:
+            self._to_interpreter(bytes(self._inbound[:size]))
+            del self._inbound[:size]
+        self._flush_to_host(limit=size)
 
     def _in_pump(self, request) -> None:
         """Run `request` in the pump thread (which owns the file descriptors) and wait for it."""
