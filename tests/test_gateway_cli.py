@@ -24,7 +24,7 @@ def test_documented_config_is_the_default_config(tmp_path):
     path = tmp_path / "gateway.toml"
     path.write_text(toml)
     cfg = config.load(path)
-    assert cfg == config.GatewayConfig(detect={"max_burst_sweeps": 4})
+    assert cfg == config.GatewayConfig(detect={"max_burst_sweeps": 2})
     path.write_text("[alerts]\nconfirm_hit = 3\n")
     with pytest.raises(config.ConfigError, match="unknown key 'confirm_hit'"):
         config.load(path)

@@ -152,3 +152,20 @@ def test_store_keeps_events_and_derived_tables(tmp_path):
     assert [e["kind"] for e in last] == ["node_offline"]
     st.close()
     assert store.schema_version(store.connect(tmp_path / "gw.db")) == len(store.MIGRATIONS)
+
+
+def test_focus_plans_are_ones_the_node_accepts():
+    """A focus sweep waits out the front end's settle time and stays within the firmware's 1 s
+    sweep limit (an RX5808 settles for 30 ms: 1 MHz steps over 34 MHz would take 1.04 s)."""
+    from straja.gateway.scanplan import ScanPlanner
+
+    planner = ScanPlanner(config.GatewayConfig())
+    info = {"front_ends": [
+        {"name": "env58", "kind": "logdet", "band_khz": [5650000, 5950000], "settle_us": 0},
+        {"name": "vid58", "kind": "rx5808", "band_khz": [5645000, 5945000], "settle_us": 30000},
+    ]}
+    entry = planner._entry(1, info, 5785316, 5819186)
+    assert entry["front_end"] == "vid58" and entry["dwell_us"] >= 30000 + 500
+    channels = (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1
+    assert channels * entry["dwell_us"] <= 1_000_000
+    assert entry["start_khz"] == 5785316 and entry["stop_khz"] >= 5819186 - entry["step_khz"]

@@ -66,7 +66,8 @@ class App:
             "version": VERSION,
             "board": profile.get("name", "unknown"),
             "node_id": self.config["node_id"],
-            "front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz)}
+            "front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz),
+                            "settle_us": getattr(fe, "settle_us", 0)}
                            for fe in self.front_ends],
             "boot_count": self.boot_count,
             "reset_cause": self.reset_cause,

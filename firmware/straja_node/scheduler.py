@@ -20,7 +20,10 @@ from .config import SWEEP_US_MAX, check_entry
 OVERRUN = 1
 SATURATED = 2
 TOP_CODE = 255
-SPIN_US = 1500  # below this a wait spins; sleeps are shorter than this and ~20 ms at most
+# A wait sleeps, then spins for its last SPIN_US: sleep_us overshoots by up to a scheduler
+# tick on an OS (~0.1 ms on Linux, the virtual board), and a spin there steals the CPU other
+# nodes need; on ESP32/RP2, sleep_us is itself a precise busy-wait for short delays.
+SPIN_US = 250
 SLEEP_MAX_US = 20000
 DEFAULT_SWEEP_CHANNELS = 64
 DEFAULT_READ_US = 500  # dwell added to the settle time in the default plan: time to read
@@ -36,7 +39,7 @@ def wait_until(deadline):
         if left <= 0:
             return
         if left > SPIN_US:
-            sleep_us(min(left - SPIN_US // 2, SLEEP_MAX_US))
+            sleep_us(min(left - SPIN_US, SLEEP_MAX_US))
 
 
 class _Sweep:

@@ -1,60 +1,110 @@
-"""`straja demo`: virtual nodes watch a simulated drone; their frames, decoded, live.
+"""`straja demo`: virtual nodes watch a simulated drone; the gateway finds it and raises alerts.
 
-What `make demo` runs: a scene from the catalogue, a few virtual nodes (the real firmware under
-MicroPython) watching it, and the host decoding their streams with the compiled decoder.
+What `make demo` runs, on embedded defaults: a scene from the catalogue, a few virtual nodes (the
+real firmware under MicroPython) watching it, and the gateway reading their serial ports, running
+the Cython detection core and storing its events in SQLite. No broker, nothing to configure.
 """
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
+import threading
 import time
+from datetime import datetime
+from pathlib import Path
 
 from . import term
-from .link import NodeLink
-from .monitor import PortView
-from .vnode.cli import DEFAULT_SCENE, start_fleet
+from .vnode.cli import DEFAULT_SCENE
+
+# How the demo prints each kind of gateway event (others are stored, not printed).
+SHOWN = {
+    "node_online": "green", "node_offline": "red", "node_restarted": "yellow",
+    "alert_raised": "red", "alert_updated": "yellow", "alert_cleared": "green",
+    "scan_focus": "blue", "scan_restore": "blue",
+}
+
+
+def describe(event: dict) -> str:
+    kind = event["kind"]
+    if kind.startswith("alert_"):
+        return f"{kind.replace('_', ' ').upper()}: {event['text']}"
+    if kind in ("scan_focus", "scan_restore"):
+        return f"{kind.replace('_', ' ')}: node {event['node_id']} for alert {event['alert_id']}"
+    if kind == "node_stats":
+        return (f"node {event['node_id']}: {event['frames']} frames, {event['lost']} lost, "
+                f"up {event['uptime_s']} s, free {event['mem_free'] // 1024} KiB, "
+                f"overruns {event['overruns']}")
+    return f"{kind.replace('_', ' ')}: node {event.get('node_id')} {event.get('port', '')}".rstrip()
+
+
+def printer(started: float):
+    lock = threading.Lock()
+
+    def sink(events):
+        with lock:
+            for event in events:
+                colour = SHOWN.get(event["kind"])
+                if colour is None and event["kind"] != "node_stats":
+                    continue
+                stamp = f"[{time.monotonic() - started:6.1f} s]"
+                print(term.paint(stamp, "dim"), term.paint(describe(event), colour or "dim"),
+                      flush=True)
+    return sink
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("demo", help="virtual nodes watching a simulated drone, live",
-                              description="Start virtual nodes on a simulated RF scene with a "
-                              "drone in it and show their decoded frames live.")
+    p = subparsers.add_parser("demo", help="virtual nodes, a simulated drone and the gateway, live",
+                              description="Start virtual nodes on a simulated RF scene with "
+                              "drones in it, and the gateway reading them: node status and the "
+                              "alerts it raises, live. Events are stored in SQLite (no broker).")
     p.add_argument("--nodes", type=int, default=3, help="number of virtual nodes (default 3)")
     p.add_argument("--scene", default=DEFAULT_SCENE, help="scene file or catalogue name "
                    f"(default {DEFAULT_SCENE})")
-    p.add_argument("--duration", type=float, default=60.0,
-                   help="seconds to run (default 60; 0 = until Ctrl-C)")
+    p.add_argument("--duration", type=float, default=90.0,
+                   help="seconds to run (default 90; 0 = until Ctrl-C)")
+    p.add_argument("--db", help="SQLite event store (default: runs/demo-TIME/events.db)")
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
+    from .gateway import config as gwconfig
+    from .gateway.ingest import Gateway
+    from .gateway.pipeline import Pipeline
+    from .gateway.store import Store
+
+    db = Path(args.db or f"runs/demo-{datetime.now():%Y%m%d-%H%M%S}/events.db")
+    db.parent.mkdir(parents=True, exist_ok=True)
     print(term.paint(f"starting {args.nodes} virtual nodes on scene {args.scene!r} ...", "bold"))
-    scene, fleet = start_fleet(args.nodes, args.scene)
-    views: list[PortView] = []
+    # The nodes run in their own process, as nodes are their own devices: the gateway's work
+    # never delays a virtual board's answers to its firmware.
+    fleet = subprocess.Popen([sys.executable, "-m", "straja.cli", "sim", "node", "--json",
+                              "--stream", "--count", str(args.nodes), "--scene", args.scene],
+                             stdout=subprocess.PIPE, text=True)
     try:
-        for running in fleet.nodes:
-            view = PortView(running.port)
-            view.link = NodeLink(running.port, on_frame=view.note)
-            views.append(view)
-            print(f"  {running.spec.name}: node {running.spec.node_id} on {running.port}")
-        for view in views:
-            view.link.call("start", timeout=10)
-        deadline = time.monotonic() + args.duration if args.duration else None
-        redraw = term.use_colour()
-        shown = 0
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(1.0)
-            lines = [line for v in views for line in v.lines()]
-            if redraw and shown:
-                sys.stdout.write(f"\x1b[{shown}F\x1b[J")
-            sys.stdout.write("\n".join(lines) + "\n" + ("" if redraw else "\n"))
-            sys.stdout.flush()
-            shown = len(lines)
-    except KeyboardInterrupt:
-        pass
+        line = fleet.stdout.readline()
+        if not line:
+            term.error("the virtual nodes did not start")
+            return term.EXIT_FAILED
+        started_nodes = json.loads(line)
+        print(started_nodes["description"])
+        for node in started_nodes["nodes"]:
+            print(f"  {node['name']}: node {node['node_id']} on {node['port']}")
+        cfg = gwconfig.from_dict({"gateway": {
+            "ports": [n["port"] for n in started_nodes["nodes"]], "discover": False,
+            "db": str(db), "stats_interval_s": 15.0}})
+        store = Store(cfg.db)
+        started = time.monotonic()
+        gateway = Gateway(cfg, Pipeline(cfg), store=store, sinks=[printer(started)])
+        print(term.paint(f"gateway reading {len(cfg.ports)} nodes; events in {db}", "bold"))
+        try:
+            gateway.run(args.duration or None)
+        except KeyboardInterrupt:
+            gateway.close()
+        finally:
+            store.close()
     finally:
-        for view in views:
-            view.link.close()
-        fleet.stop()
-    total = sum(v.frames for v in views)
-    print(term.paint(f"demo finished: {total} frames decoded from {len(views)} nodes", "bold"))
+        fleet.terminate()
+        fleet.wait(timeout=30)
+    print(term.paint(f"demo finished. Its events: straja events --db {db}", "bold"))
     return term.EXIT_OK

@@ -26,7 +26,9 @@ LABELS = {
 }
 # [detect] keys the config may set: the core's own settings (straja.detect.pipeline)
 DETECT_KEYS = tuple(f.name for f in fields(PipelineConfig) if f.name != "tracker")
-GATEWAY_DEFAULTS = {"max_burst_sweeps": 4}  # a continuous emitter reports every 4 sweeps
+# A continuous emitter closes a burst every 2 sweeps: a node's default plan comes back to a front
+# end only every ~1.3 s, and a track the core does not hear of for lost_after_us (3 s) is lost.
+GATEWAY_DEFAULTS = {"max_burst_sweeps": 2}
 
 
 class Observation(NamedTuple):

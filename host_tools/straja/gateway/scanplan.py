@@ -10,6 +10,8 @@ from __future__ import annotations
 from .config import GatewayConfig
 
 DEFAULT_DWELL_US = 1000  # when neither the config nor the node's normal plan gives a dwell
+READ_US = 500  # a dwell's time after settling, to read (as the firmware's default plan)
+SWEEP_US_MAX = 1_000_000  # the firmware refuses a sweep longer than this (docs/firmware.md)
 
 
 class ScanPlanner:
@@ -24,12 +26,17 @@ class ScanPlanner:
             fe_lo, fe_hi = fe["band_khz"]
             if fe["kind"] == "logdet" or hi < fe_lo or lo > fe_hi:
                 continue
-            step = self.cfg.focus_step_khz
-            start = max(lo, fe_lo)
-            stop = start + step * ((min(hi, fe_hi) - start) // step)
             dwell = self.cfg.focus_dwell_us or next(
                 (e["dwell_us"] for e in self.normal_plan.get(node_id, [])
                  if e.get("front_end") == fe["name"] and "dwell_us" in e), DEFAULT_DWELL_US)
+            # never shorter than the front end can settle in (the node refuses such a plan)
+            dwell = max(dwell, fe.get("settle_us", 0) + READ_US)
+            start = max(lo, fe_lo)
+            span = min(hi, fe_hi) - start
+            # as fine as focus_step_khz allows, as coarse as a sweep of at most 1 s needs
+            channels = max(SWEEP_US_MAX // dwell, 1)
+            step = max(self.cfg.focus_step_khz, -(-span // max(channels - 1, 1)))
+            stop = start + step * (span // step)
             return {"front_end": fe["name"], "start_khz": start, "stop_khz": stop,
                     "step_khz": step, "dwell_us": dwell}
         return None

@@ -53,6 +53,9 @@ class Node:
     # -- the link ---------------------------------------------------------------------------------
     def _open(self, port: str) -> None:
         """(Re)open `port`, waiting for it to come back (a board re-enumerating after a reset)."""
+        with self._cond:  # a prompt the old port never finished is gone with it
+            self._pending = b""
+            self._pos = min(self._pos, len(self._text))
         deadline = time.monotonic() + self.reopen_s
         while True:
             try:
@@ -64,9 +67,6 @@ class Node:
                     raise
                 time.sleep(0.1)
         self.port = port
-        with self._cond:  # a prompt the old port never finished is gone with it
-            self._pending = b""
-            self._pos = min(self._pos, len(self._text))
         self.note(f"port {port} open")
 
     def close(self) -> None:
@@ -81,6 +81,7 @@ class Node:
         """Let go of the port for another tool (`straja deploy`) and take it back afterwards.
         Yields the port path."""
         self.link.close()
+        self.link = None
         self.note("port released")
         try:
             yield self.port
@@ -211,8 +212,9 @@ class Node:
 
     # -- the REPL ---------------------------------------------------------------------------------
     def interrupt(self) -> None:
-        """Ctrl-C: stop the application; the friendly REPL's prompt follows (expect '>>> ')."""
-        self.write(b"\r\x03\x03")
+        """Ctrl-C: stop the application; the friendly REPL's prompt follows (expect '>>> ').
+        Ctrl-B after it leaves the raw REPL if a tool left the node there."""
+        self.write(b"\r\x03\x03\x02")
 
     def soft_reset(self) -> None:
         """Ctrl-C then Ctrl-D at the friendly REPL: boot.py and main.py run again."""
@@ -240,16 +242,20 @@ class Node:
     def power_cycle(self, off_s: float | None = None) -> None:
         """Switch the node off for `off_s` seconds (default: the rig's --power-off-s) and on again,
         then reopen its port (the path may change, as with USB). `off_s=0` is a glitch: for a
-        virtual node the supply drops for an instant and the port stays. Raises
+        virtual node the supply drops for an instant and the port stays. Inside `released()`
+        (another tool holds the port) the port is left for released() to reopen. Raises
         PowerUnavailable without a switch."""
         off_s = self.power_off_s if off_s is None else off_s
         if self.power is None:
             raise PowerUnavailable(f"{self.name}: no power switch (give --power-cmd)")
         self.note(f"power off for {off_s} s")
-        self.link.close()
-        port = self.power.cycle(off_s)
+        held = self.link is not None
+        if held:
+            self.link.close()
+        self.port = self.power.cycle(off_s) or self.port
         self.note("power on")
-        self._open(port or self.port)
+        if held:
+            self._open(self.port)
 
     def set_config(self, config: dict) -> dict:
         """Set every key of `config` in one `set` (all or nothing, as the node validates first)."""

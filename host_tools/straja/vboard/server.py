@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import socket
+import sys
 import struct
 import threading
 import time
@@ -18,6 +19,7 @@ from .chips import MODELS
 SPI_WRITE, SPI_XFER, WORD, ADC_READ, BLOCK, PIN_READ, PIN_WRITE, WDT_START, WDT_FEED = range(1, 10)
 ONE_WAY = (WDT_START, WDT_FEED)
 OK, ERROR = 0, 1
+SWITCH_INTERVAL_S = 100e-6
 
 
 class VirtualBoard:
@@ -62,6 +64,10 @@ class VirtualBoard:
     def start(self) -> "VirtualBoard":
         if self.t_origin is None:
             self.t_origin = time.monotonic()
+        # A bus transaction must be answered within a dwell's margin (~0.5 ms), but Python hands
+        # the GIL between threads only every 5 ms by default: another thread of this process (the
+        # gateway, another board) would make the firmware overrun its dwells.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         if os.path.exists(self.socket_path):
             os.unlink(self.socket_path)
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -1,6 +1,7 @@
 """`straja sim ...`: run virtual nodes (and, from straja.sim, scene tools)."""
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import time
@@ -9,7 +10,7 @@ from .. import term
 from ..sim import cli as scene_cli
 from ..sim.scene import SceneError
 
-DEFAULT_SCENE = "two_drones"
+DEFAULT_SCENE = "demo_incursion"
 
 
 def add_parser(subparsers) -> None:
@@ -25,13 +26,16 @@ def add_parser(subparsers) -> None:
                    "--scene, at most the scene's node count)")
     p.add_argument("--scene", help=f"scene file or catalogue name (default: {DEFAULT_SCENE})")
     p.add_argument("--workdir", help="keep the nodes' flash folders here (default: temporary)")
+    p.add_argument("--stream", action="store_true",
+                   help="nodes stream from boot (config stream_on_boot), as the gateway expects")
     p.add_argument("--json", action="store_true", help="print the node list as one JSON object")
     p.set_defaults(func=run_nodes)
     scene_cli.add_subcommands(sim_sub)
 
 
-def start_fleet(count: int, scene_name: str | None, workdir=None):
-    """The fleet for `count` nodes of a scene (file path or catalogue name)."""
+def start_fleet(count: int, scene_name: str | None, workdir=None, config: dict | None = None):
+    """The fleet for `count` nodes of a scene (file path or catalogue name), each node's config
+    starting from `config`."""
     from ..sim.scene import load_scene
     from .fleet import Fleet, NodeSpec, scene_rf
 
@@ -39,7 +43,8 @@ def start_fleet(count: int, scene_name: str | None, workdir=None):
     nodes = list(scene.nodes.values())[:count]
     if count > len(scene.nodes):
         raise ValueError(f"the scene has {len(scene.nodes)} node(s); asked for {count}")
-    specs = [NodeSpec(n.name, index + 1, board=n.board) for index, n in enumerate(nodes)]
+    specs = [NodeSpec(n.name, index + 1, board=n.board, config=dict(config or {}))
+             for index, n in enumerate(nodes)]
     fleet = Fleet(specs, lambda name, profile: scene_rf(scene, name, profile), workdir=workdir)
     return scene, fleet.start()
 
@@ -52,7 +57,8 @@ def run_nodes(args) -> int:
     signal.signal(signal.SIGTERM, _raise_exit)
     signal.signal(signal.SIGHUP, _raise_exit)
     try:
-        scene, fleet = start_fleet(args.count, args.scene, args.workdir)
+        scene, fleet = start_fleet(args.count, args.scene, args.workdir,
+                                   config={"stream_on_boot": True} if args.stream else None)
     except (SceneError, ValueError) as e:
         term.error(str(e))
         return term.EXIT_USAGE
@@ -60,7 +66,8 @@ def run_nodes(args) -> int:
         rows = [{"name": n.spec.name, "node_id": n.spec.node_id, "port": n.port,
                  "board": n.spec.board} for n in fleet.nodes]
         if args.json:
-            term.print_json({"scene": scene.name, "nodes": rows})
+            print(json.dumps({"scene": scene.name, "description": scene.description,
+                              "nodes": rows}), flush=True)
         else:
             for row in rows:
                 print(f"{row['name']}\tnode {row['node_id']}\t{row['port']}")

@@ -1,0 +1,56 @@
+"""One evaluation session: a node of a scene scanned by the fast path, its frames through the
+gateway's pure pipeline, in virtual time. Also the per-sweep strongest reading per front end,
+which the fixed-threshold baseline works on."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..gateway.config import from_dict
+from ..gateway.pipeline import Pipeline
+from .readings import EVAL_PLAN, NodeReader, wire_chunks
+
+SOURCE = "eval"
+NODE_ID = 1
+# Gateway settings for the evaluation: the defaults (docs/gateway.md) but no adaptive scanning,
+# since the fast path does not take plan commands (a focused neighbour would only help).
+GATEWAY = {"alerts": {"adaptive_scan": False}}
+
+
+class Session(NamedTuple):
+    events: list          # gateway events
+    peaks: dict           # front-end index -> (sweep end times s, strongest code) arrays
+    seconds: float        # scene time covered
+    codes: dict           # front-end index -> (n_sweeps, n_channels) uint8, if asked for
+
+
+def gateway_config(detect: dict | None = None):
+    return from_dict({**GATEWAY, "detect": dict(detect or {})})
+
+
+def run_session(scene, node_name: str, t_end: float, seed: int, plan=EVAL_PLAN,
+                detect: dict | None = None, keep_codes: bool = False) -> Session:
+    """Scan `node_name` of `scene` from switch-on (t = 0) to t_end with the fast path (board
+    generator seeded `seed`) and run its frames through the gateway pipeline."""
+    reader = NodeReader(scene, node_name, seed=seed)
+    pipe = Pipeline(gateway_config(detect))
+    events = pipe.open_source(SOURCE, 0)
+    peaks: dict[int, tuple[list, list]] = {}
+    codes: dict[int, list] = {}
+
+    def readings():
+        for r in reader.sweeps(plan, 0.0, t_end):
+            ends, tops = peaks.setdefault(r.front_end, ([], []))
+            ends.append((r.t_us + r.duration_us) / 1e6)
+            tops.append(max(r.codes))
+            if keep_codes:
+                codes.setdefault(r.front_end, []).append(np.frombuffer(r.codes, np.uint8))
+            yield r
+
+    for t_ns, wire in wire_chunks(NODE_ID, readings()):
+        events += pipe.feed(SOURCE, t_ns, wire)
+    events += pipe.tick(int(t_end * 1e9))
+    return Session([e for e in events if e["kind"].startswith(("alert", "track"))],
+                   {k: (np.array(a), np.array(b, np.int16)) for k, (a, b) in peaks.items()},
+                   t_end, {k: np.array(v) for k, v in codes.items()})
