@@ -288,17 +288,23 @@ def test_switch_cut_at_every_step_rolls_back_or_completes(node, trees, tmp_path)
     assert switch_state(flash) == v1_state
 
 
-def test_a_file_that_fails_verification_is_sent_again(node, trees, monkeypatch):
-    real = deploy.chunk_line
+def corrupting(real, damage, times):
+    """stream_batch with a link that damages ver.mpy on its way, `times` times."""
     corrupted = []
 
-    def corrupt_once(path, data, mode):
-        if path.endswith("ver.mpy") and not corrupted:
-            corrupted.append(path)
-            data = bytes([data[0] ^ 1]) + data[1:]
-        return real(path, data, mode)
+    def stream(s, batch, staged):
+        sent = dict(staged)
+        for path in batch:
+            if path.endswith("ver.mpy") and len(corrupted) < times:
+                corrupted.append(path)
+                sent[path] = damage(sent[path])
+        return real(s, batch, sent)
+    return stream, corrupted
 
-    monkeypatch.setattr(deploy, "chunk_line", corrupt_once)
+
+def test_a_file_that_fails_verification_is_sent_again(node, trees, monkeypatch):
+    stream, corrupted = corrupting(deploy.stream_batch, lambda d: bytes([d[0] ^ 1]) + d[1:], 1)
+    monkeypatch.setattr(deploy, "stream_batch", stream)
     logged = []
     result = Deployer(trees[0], log=logged.append).deploy(node.port)
     assert result.status == "deployed" and corrupted
@@ -307,9 +313,8 @@ def test_a_file_that_fails_verification_is_sent_again(node, trees, monkeypatch):
 
 
 def test_a_file_that_keeps_failing_verification_is_reported(node, trees, monkeypatch):
-    real = deploy.chunk_line
-    monkeypatch.setattr(deploy, "chunk_line", lambda path, data, mode: real(
-        path, data[:-1] + b"!" if path.endswith("ver.mpy") else data, mode))
+    stream, _ = corrupting(deploy.stream_batch, lambda d: d[:-1] + b"!", 99)
+    monkeypatch.setattr(deploy, "stream_batch", stream)
     result = Deployer(trees[0]).deploy(node.port)
     assert result.status == "failed"
     assert "straja_node/ver.mpy failed verification 3 times" in result.error

@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import term
+from . import rawrepl, term
 from .device import Session, ToolError, command, probe
 from .mp import mpy_cross_command
 from .paths import FIRMWARE
@@ -35,8 +35,9 @@ from .paths import FIRMWARE
 MPY_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
              "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
 SOURCE_ONLY = ("boot.py", "main.py", "fwswap.py")  # top-level files kept as .py on the node
-CHUNK = 6144    # raw bytes per write call: 8 KiB of base64, small beside a 190 KiB RP2040 heap
-BATCH = 12288   # raw bytes per raw-paste block: fewer round trips, still one small compile
+CHUNK = 3072    # raw bytes per line of the transfer: 4 KiB of base64, small beside a 190 KiB heap
+BATCH = 49152   # raw bytes per transfer call (its files' hashes come back together)
+WINDOW = 2      # lines in flight: the next one is on the wire while the node writes the last
 RETRIES = 2     # extra attempts for a file whose hash on the node does not match
 STAGING = ".deploy/new/"
 STAGED_MANIFEST = ".deploy/manifest.new"
@@ -191,7 +192,7 @@ def plan(files: dict[str, bytes], new_manifest: dict, old_manifest: dict | None,
 
 # Run on the node (after fwswap.py's source): the managed files present, and the staging writer.
 HELPERS = """\
-import binascii, hashlib
+import binascii, hashlib, sys
 def _ls(roots):
     out = {}
     def walk(p):
@@ -208,11 +209,18 @@ def _ls(roots):
     for r in roots:
         walk(r)
     return out
-def _w(p, b, mode):
-    if mode == 'wb':
+def _rx(files):
+    # The files' contents follow on stdin as base64 lines; each line is acknowledged with
+    # 0x06 once written, so the host keeps only a few lines in flight (no input buffer overflows,
+    # even on a UART bridge without flow control). Base64 never contains 0x03 (Ctrl-C).
+    rd = sys.stdin.buffer
+    for p, n in files:
         _makedirs(p)
-    with open(p, mode) as f:
-        f.write(binascii.a2b_base64(b))
+        with open(p, 'wb') as f:
+            for _ in range(n):
+                f.write(binascii.a2b_base64(rd.readline()))
+                sys.stdout.write('\x06')
+    print(json.dumps([_h(p) for p, n in files]))
 def _h(p):
     h = hashlib.sha256()
     b = bytearray(1024)
@@ -225,11 +233,6 @@ def _h(p):
             h.update(v[:n])
     return binascii.hexlify(h.digest()).decode()
 """
-
-
-def chunk_line(path: str, data: bytes, mode: str) -> str:
-    """One write call of the staging code."""
-    return f"_w({path!r},{base64.b64encode(data).decode()!r},{mode!r})\n"
 
 
 def managed_roots(files: dict[str, bytes]) -> list[str]:
@@ -352,8 +355,11 @@ class Deployer:
         for attempt in range(1 + RETRIES):
             bad = []
             for batch in batches(todo, staged):
-                hashes = s.eval_json(batch_code(batch, staged), "writing files",
-                                     timeout=10 + sum(len(staged[p]) for p in batch) / 20000)
+                try:
+                    hashes = stream_batch(s, batch, staged)
+                except rawrepl.RemoteError as e:
+                    raise ToolError(f"{s.port}: the node failed while writing files: {e}",
+                                    "is its flash full? run straja info") from e
                 for path, got in zip(batch, hashes):
                     if got == hashlib.sha256(staged[path]).hexdigest():
                         done += len(staged[path])
@@ -388,15 +394,38 @@ def batches(paths: list[str], staged: dict[str, bytes]) -> list[list[str]]:
     return groups
 
 
-def batch_code(batch: list[str], staged: dict[str, bytes]) -> str:
-    """Write each file of `batch` in CHUNK pieces, then print their hashes as one JSON list."""
-    lines = []
-    for path in batch:
-        data = staged[path]
-        for i in range(0, max(len(data), 1), CHUNK):
-            lines.append(chunk_line(path, data[i:i + CHUNK], "wb" if i == 0 else "ab"))
-    lines.append(f"print(json.dumps([_h(p) for p in {batch!r}]))\n")
-    return "".join(lines)
+def transfer_lines(data: bytes) -> list[bytes]:
+    """A file's base64 lines of CHUNK raw bytes each (one empty line for an empty file)."""
+    return [base64.b64encode(data[i:i + CHUNK]) + b"\n" for i in range(0, max(len(data), 1), CHUNK)]
+
+
+def stream_batch(s: Session, batch: list[str], staged: dict[str, bytes]) -> list[str]:
+    """Write the files of `batch` on the node through `_rx` and return their hashes there.
+
+    The data goes to the running code's stdin, not through the raw REPL's paste window (128
+    bytes per acknowledgement on MicroPython 1.2x), so a full deploy costs a few exchanges per
+    file instead of one per 128 bytes."""
+    lines = {p: transfer_lines(staged[p]) for p in batch}
+    flat = [line for p in batch for line in lines[p]]
+    repl = s.enter_raw_repl()
+    timeout = 10 + sum(len(staged[p]) for p in batch) / 20000
+    with s.wire("writing files"):
+        repl.start(f"_rx({[(p, len(lines[p])) for p in batch]!r})")
+        sent = acked = 0
+        while acked < len(flat):
+            while sent < len(flat) and sent - acked < WINDOW:
+                s.serial.write(flat[sent])
+                sent += 1
+            if repl.read_exactly(1, timeout) != b"\x06":
+                s.serial.write(b"\x03")  # the code died: clear what was sent after it
+                repl.finish(timeout)     # raises RemoteError with the node's traceback
+                raise ToolError(f"{s.port}: the node stopped reading the files it was sent")
+            acked += 1
+        out = repl.finish(timeout).decode(errors="replace").strip().splitlines()
+    try:
+        return json.loads(out[-1])
+    except (IndexError, ValueError) as e:
+        raise ToolError(f"{s.port}: unexpected answer while writing files: {out[-3:]!r}") from e
 
 
 # -- the command --------------------------------------------------------------------------------

@@ -83,9 +83,16 @@ class RawRepl:
 
     def exec(self, code: str | bytes, timeout: float = 10.0) -> bytes:
         """Run `code`, return what it printed; raise RemoteError with the device's traceback."""
-        if isinstance(code, str):
-            code = code.encode()
-        self._send(code)
+        self.start(code)
+        return self.finish(timeout)
+
+    def start(self, code: str | bytes) -> None:
+        """Send `code` and have it start running; the caller may talk to it (its stdin and
+        stdout are the port) before collecting its end with finish()."""
+        self._send(code.encode() if isinstance(code, str) else code)
+
+    def finish(self, timeout: float = 10.0) -> bytes:
+        """Wait for the code started with start() to end; what it printed, or RemoteError."""
         out = self.read_until(b"\x04", timeout)[:-1]
         err = self.read_until(b"\x04", timeout)[:-1]
         self.read_until(b">", timeout)

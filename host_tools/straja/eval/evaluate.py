@@ -20,7 +20,7 @@ from ..sim.scene import load_scene, scene_from_dict
 from . import score
 from .readings import EVAL_PLAN, load_profile
 from .run import run_session
-from .trials import FAMILIES, TARGET_SNR_DB, Trial, run_trial
+from .trials import FAMILIES, TARGET_SNR_DB, Trial, dedicated_plan, run_trial
 
 # Detector settings of the evaluation (docs/evaluation/report.md, "Settings"): a node's reading is
 # a power estimate averaged over bw x window samples, far steadier than the exponential law the
@@ -30,6 +30,11 @@ from .trials import FAMILIES, TARGET_SNR_DB, Trial, run_trial
 EVAL_DETECT = {"pfa": 1e-2, "max_burst_sweeps": 1}
 BACKGROUNDS = ["urban_24ghz_background", "subghz_lora_background", "quiet_rural"]
 NODES = ["n1", "n2", "n3"]
+# Diagnostic variants, run on +10 dB trials: what the results would be with another setting
+VARIANTS = [
+    ("gateway's default detector settings", lambda fam: EVAL_PLAN, {}),
+    ("the family's band only (a receiver per band)", dedicated_plan, EVAL_DETECT),
+]
 BASELINE_K = 2          # consecutive sweeps above the threshold, as hobby detectors debounce
 SNR_RANGE_DB = (-6.0, 26.0)
 
@@ -48,8 +53,8 @@ class Settings:
 
 
 def _trial_job(args):
-    trial, horizon, detect = args
-    outcome, session, t_on = run_trial(trial, horizon, detect)
+    trial, horizon, detect, plan = args
+    outcome, session, t_on = run_trial(trial, horizon, detect, plan)
     fe = _fe_index(trial.family.front_end)
     ends, tops = session.peaks[fe]
     return outcome, t_on, ends, tops, fe
@@ -141,12 +146,19 @@ def evaluate(st: Settings, log=print) -> dict:
         for fam in FAMILIES:
             for i in range(st.curve_trials):
                 trials.append((Trial(fam, rng.randrange(2 ** 31), rng.uniform(*SNR_RANGE_DB)),
-                               2 * fam.target_s, detect))
+                               2 * fam.target_s, detect, EVAL_PLAN))
             for i in range(st.target_trials):
                 trials.append((Trial(fam, rng.randrange(2 ** 31), TARGET_SNR_DB),
-                               2 * fam.target_s, detect))
-        log(f"trials: {len(trials)}")
+                               2 * fam.target_s, detect, EVAL_PLAN))
+        variants = []
+        for name, plan_of, v_detect in VARIANTS:
+            for fam in FAMILIES:
+                for i in range(st.target_trials // 2):
+                    variants.append((name, (Trial(fam, rng.randrange(2 ** 31), TARGET_SNR_DB),
+                                            2 * fam.target_s, v_detect, plan_of(fam))))
+        log(f"trials: {len(trials)} + {len(variants)} for the variants")
         results = _map(pool, _trial_job, trials)
+        v_results = _map(pool, _trial_job, [v[1] for v in variants])
     finally:
         if pool:
             pool.shutdown()
@@ -155,9 +167,11 @@ def evaluate(st: Settings, log=print) -> dict:
                         "plan": EVAL_PLAN, "baseline_k": BASELINE_K},
            "floors_code": floors}
     out["background"], bg_runs = _background_summary(bg, floors)
-    out["baseline_threshold_db"] = score.tune_threshold(
-        bg_runs, BASELINE_K, sum(r["alerts"] for r in out["background"]))
-    out["families"] = _family_summary(results, trials, floors, out["baseline_threshold_db"], st)
+    out["baseline_threshold_db"] = {
+        fe: score.tune_threshold(runs, BASELINE_K, _alerts_in_band(bg, fe))
+        for fe, runs in bg_runs.items()}
+    out["families"] = _family_summary(results, trials, floors, out["baseline_threshold_db"])
+    out["variants"] = _variant_summary(variants, v_results)
     out["cfar"] = cfar_check([c for b in bg for c in b[5]], 1 << (20 if st.quick else 23), st.seed)
     out["speed"] = speed(st.quick)
     out["seconds"] = round(time.perf_counter() - t_start, 1)
@@ -183,7 +197,7 @@ def _excess_db(tops, floor):
 
 def _background_summary(bg, floors):
     rows = {}
-    runs = []
+    runs: dict[int, list] = {}
     for name, node, seconds, alerts, peaks, _ in bg:
         r = rows.setdefault(name, {"scene": name, "hours": 0.0, "alerts": 0, "families": {}})
         r["hours"] += seconds / 3600
@@ -192,7 +206,7 @@ def _background_summary(bg, floors):
             r["families"][a["family"]] = r["families"].get(a["family"], 0) + 1
         for fe, (ends, tops) in peaks.items():
             if fe in floors:
-                runs.append(_excess_db(tops, floors[fe]))
+                runs.setdefault(fe, []).append(_excess_db(tops, floors[fe]))
     out = []
     for r in rows.values():
         r["rate"] = r["alerts"] / r["hours"]
@@ -201,7 +215,7 @@ def _background_summary(bg, floors):
     return out, runs
 
 
-def _family_summary(results, trials, floors, threshold, st) -> list[dict]:
+def _family_summary(results, trials, floors, thresholds) -> list[dict]:
     out = []
     for fam in FAMILIES:
         mine = [(r, t) for r, t in zip(results, trials) if t[0].family.name == fam.name]
@@ -209,12 +223,13 @@ def _family_summary(results, trials, floors, threshold, st) -> list[dict]:
         base_t = []
         for (outcome, t_on, ends, tops, fe), _ in mine:
             idx = score.first_run_end(np.where(ends >= t_on, _excess_db(tops, floors[fe]),
-                                               -99.0), threshold, BASELINE_K)
+                                               -99.0), thresholds[fe], BASELINE_K)
             base_t.append(ends[idx] - t_on if idx >= 0 else math.inf)
         snr = np.array([o.snr_db for o in outcomes])
         hit = score.detected(outcomes, fam.target_s)
         base_hit = np.array(base_t) <= fam.target_s
-        at_target = np.abs(snr - TARGET_SNR_DB) < 0.5
+        at_target = np.array([t[0].snr_db == TARGET_SNR_DB for _, t in mine])
+        curve = ~at_target
         k, n = int(hit[at_target].sum()), int(at_target.sum())
         times = [o.t_alert_s for o, a in zip(outcomes, at_target) if a]
         right = [o for o in outcomes if o.predicted != "none" and o.t_alert_s <= fam.target_s]
@@ -228,9 +243,10 @@ def _family_summary(results, trials, floors, threshold, st) -> list[dict]:
             "baseline_at_target": {"n": n, "k": int(base_hit[at_target].sum())},
             "time_to_alert": {"median": score.percentile(times, 50),
                               "p90": score.percentile(times, 90)},
-            "pd_curve": score.pd_curve(snr, hit, edges),
-            "baseline_curve": score.pd_curve(snr, base_hit, edges),
-            "p90_db": score.power_at_pd(snr, hit), "baseline_p90_db": score.power_at_pd(snr, base_hit),
+            "pd_curve": score.pd_curve(snr[curve], hit[curve], edges),
+            "baseline_curve": score.pd_curve(snr[curve], base_hit[curve], edges),
+            "p90_db": score.power_at_pd(snr[curve], hit[curve]),
+            "baseline_p90_db": score.power_at_pd(snr[curve], base_hit[curve]),
             "confusion": score.confusion(outcomes, [fam.name])[fam.name],
             "classified": {"n": len(right), "correct": correct,
                            "share": correct / len(right) if right else math.nan,
@@ -239,6 +255,30 @@ def _family_summary(results, trials, floors, threshold, st) -> list[dict]:
                        zip(snr, hit.tolist(), base_hit.tolist())],
         })
     return out
+
+
+def _variant_summary(variants, results) -> list[dict]:
+    rows = []
+    for name, _, _ in VARIANTS:
+        for fam in FAMILIES:
+            mine = [r[0] for (v, t), r in zip(variants, results)
+                    if v == name and t[0].family.name == fam.name]
+            hit = score.detected(mine, fam.target_s)
+            k, n = int(hit.sum()), len(mine)
+            right = [o for o in mine if o.predicted != "none" and o.t_alert_s <= fam.target_s]
+            correct = sum(o.predicted == fam.expect for o in right)
+            rows.append({"variant": name, "family": fam.label, "n": n, "k": k,
+                         "pd": k / n if n else math.nan, "ci": score.wilson(k, n),
+                         "median_s": score.percentile([o.t_alert_s for o in mine], 50),
+                         "classified": f"{correct}/{len(right)}"})
+    return rows
+
+
+def _alerts_in_band(bg, fe: int) -> int:
+    """The pipeline's background alerts whose band centre lies in front end fe's band: the
+    baseline may raise as many on that front end."""
+    lo, hi = load_profile()["front_ends"][fe]["band_khz"]
+    return sum(lo <= (a["lo_khz"] + a["hi_khz"]) / 2 <= hi for b in bg for a in b[3])
 
 
 def _fe_index(name):

@@ -87,23 +87,24 @@ def pd_curve(snr_db, hits, edges) -> list[dict]:
     return rows
 
 
-def power_at_pd(snr_db, hits, pd: float = 0.9, width_db: float = 3.0) -> float:
-    """The lowest received power from which on the detection rate stays >= pd: the smallest x
-    such that every sliding window [y, y + width_db) with y >= x holds a rate >= pd (windows of
-    at least 5 trials); nan when none."""
+def power_at_pd(snr_db, hits, pd: float = 0.9, width_db: float = 2.0, min_n: int = 4) -> float:
+    """The received power from which on the detection rate stays at or above pd: the lower edge
+    of the lowest bin (width_db wide, at least min_n trials) such that it and every populated
+    bin above it reach pd; nan if the highest populated bin does not."""
     snr_db, hits = np.asarray(snr_db, float), np.asarray(hits, bool)
     if not len(snr_db):
         return math.nan
-    grid = np.arange(math.floor(snr_db.min()), math.ceil(snr_db.max()) + 0.5, 0.5)
-    ok = []
-    for y in grid:
-        inside = (snr_db >= y) & (snr_db < y + width_db)
-        ok.append(inside.sum() < 5 or hits[inside].mean() >= pd)
-    ok = np.array(ok)
-    if ok.all():
-        return float(grid[0])
-    last_bad = int(np.flatnonzero(~ok).max())
-    return float(grid[last_bad + 1]) if last_bad + 1 < len(grid) else math.nan
+    lo = math.floor(snr_db.min() / width_db) * width_db
+    edges = np.arange(lo, snr_db.max() + width_db, width_db)
+    found = math.nan
+    for e in edges[::-1]:
+        inside = (snr_db >= e) & (snr_db < e + width_db)
+        if inside.sum() < min_n:
+            continue
+        if hits[inside].mean() < pd:
+            break
+        found = float(e)
+    return found
 
 
 def percentile(values, q: float) -> float:
@@ -147,9 +148,10 @@ def first_run_end(excess_db: np.ndarray, threshold_db: float, k: int) -> int:
 
 
 def tune_threshold(runs: list[np.ndarray], k: int, max_alerts: int,
-                   grid=np.arange(0.5, 40.01, 0.5)) -> float:
-    """The lowest threshold (dB over floor) whose alerts over `runs` do not exceed max_alerts."""
+                   grid=np.arange(0.5, 60.01, 0.5)) -> float:
+    """The lowest threshold (dB over floor) whose alerts over `runs` do not exceed max_alerts
+    (inf if none on the grid does)."""
     for t in grid:
         if sum(alerts_per_run(r, t, k) for r in runs) <= max_alerts:
             return float(t)
-    return float(grid[-1])
+    return math.inf

@@ -17,7 +17,7 @@ from ..paths import SCENES
 from ..sim.scene import scene_from_dict
 from ..sim.truth import records
 from ..vnode.fleet import scene_rf
-from .readings import load_profile
+from .readings import EVAL_PLAN, load_profile
 from .run import run_session
 from .score import Outcome, first_alert
 
@@ -58,6 +58,12 @@ class Trial(NamedTuple):
     snr_db: float          # wanted power over the noise floor
 
 
+def dedicated_plan(fam: Family) -> list[dict]:
+    """The evaluation plan cut to the one entry watching the family's band: what the node would
+    see with a receiver of its own per band (the scan plan's cost in revisit time)."""
+    return [e for e in EVAL_PLAN if e["front_end"] == fam.front_end]
+
+
 def _scene(fam: Family, trial_seed: int, rng: random.Random, eirp: float, t_on: float,
            t_end: float):
     em = {"name": fam.name, **fam.emitter, "eirp_dbm": eirp, "on": [[t_on, t_end + 1.0]]}
@@ -94,9 +100,10 @@ def build(trial: Trial, horizon_s: float):
     return scene, on[0]["t0"], snr(scene)
 
 
-def run_trial(trial: Trial, horizon_s: float, detect: dict | None = None):
-    """(Outcome, Session) of one trial; the node is switched on at t = 0."""
+def run_trial(trial: Trial, horizon_s: float, detect: dict | None = None, plan=EVAL_PLAN):
+    """(Outcome, Session, switch-on time) of one trial; the node is switched on at t = 0."""
     scene, t_on, snr = build(trial, horizon_s)
-    session = run_session(scene, NODE, t_on + horizon_s, seed=trial.seed, detect=detect)
+    session = run_session(scene, NODE, t_on + horizon_s, seed=trial.seed, detect=detect,
+                          plan=plan)
     t_alert, family = first_alert(session.events, t_on)
     return Outcome(trial.family.name, snr, t_alert, family), session, t_on
