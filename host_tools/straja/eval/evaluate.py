@@ -50,6 +50,7 @@ class Settings:
     detect: dict | None = None
     quick: bool = False
     scenes: list | None = None    # background scene files (default BACKGROUNDS)
+    speed: bool = True            # run the benchmarks for the speed section
 
 
 def _trial_job(args):
@@ -173,7 +174,7 @@ def evaluate(st: Settings, log=print) -> dict:
     out["families"] = _family_summary(results, trials, floors, out["baseline_threshold_db"])
     out["variants"] = _variant_summary(variants, v_results)
     out["cfar"] = cfar_check([c for b in bg for c in b[5]], 1 << (20 if st.quick else 23), st.seed)
-    out["speed"] = speed(st.quick)
+    out["speed"] = speed(st.quick) if st.speed else {}
     out["seconds"] = round(time.perf_counter() - t_start, 1)
     out["targets"] = targets(out, st.quick)
     return out

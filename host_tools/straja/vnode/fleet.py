@@ -35,18 +35,21 @@ class RunningNode:
 
 def scene_rf(scene, node_name: str, profile: dict) -> dict:
     """The RF input of each of a board's front ends: the scene front end of that node whose
-    antenna band covers the board front end's band (the scene names front ends by part, the board
-    profile by role)."""
+    antenna band covers the board front end's band, or else the one whose band lies nearest (its
+    antenna's out-of-band loss applies): the scene names front ends by part, the board profile by
+    role, and a scene need not describe every radio a board has."""
     node = scene.nodes[node_name]
+
+    def distance(fe, hz: float) -> float:
+        if fe.band is None:
+            return 0.0
+        return max(fe.band[0] - hz, hz - fe.band[1], 0.0)
+
     out = {}
     for entry in profile.get("front_ends", []):
         mid_hz = sum(entry["band_khz"]) * 500.0
-        covering = [i for i, fe in enumerate(node.front_ends)
-                    if fe.band is not None and fe.band[0] <= mid_hz <= fe.band[1]]
-        if not covering:
-            raise ValueError(f"scene {scene.name!r}, node {node_name!r}: no front end's antenna "
-                             f"covers {entry['name']} ({mid_hz / 1e6:.0f} MHz)")
-        out[entry["name"]] = scene.node(node_name, covering[0])
+        nearest = min(range(len(node.front_ends)), key=lambda i: distance(node.front_ends[i], mid_hz))
+        out[entry["name"]] = scene.node(node_name, nearest)
     return out
 
 
