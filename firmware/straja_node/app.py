@@ -176,15 +176,22 @@ class App:
             VERSION, self.boot_count, self.reset_cause))
         if self.config_error:
             self.writer.log(LOG_WARNING, self.config_error)
-        while True:
+        try:
+            while True:
+                if wdt:
+                    wdt.feed()
+                self._read_input()
+                if self.reboot_pending:
+                    self.hw.reset()
+                self._tick()
+                if not (self.streaming and self.scheduler.step()):
+                    sleep_ms(IDLE_MS)
+        except KeyboardInterrupt:
+            # Ctrl-C: a person (or a deploy) wants the REPL, which must not be reset under them.
+            # A crash keeps the watchdog hungry, so an unattended node resets and recovers.
             if wdt:
-                wdt.feed()
-            self._read_input()
-            if self.reboot_pending:
-                self.hw.reset()
-            self._tick()
-            if not (self.streaming and self.scheduler.step()):
-                sleep_ms(IDLE_MS)
+                wdt.release()
+            raise
 
 
 def main(hw=None, write=None):

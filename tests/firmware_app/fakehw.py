@@ -79,6 +79,9 @@ class FakeWatchdog:
             _log("fed")
             self.fed = True
 
+    def release(self):
+        _log("released")
+
 
 def profile():
     return {"name": "fake", "front_ends": ["cc", "logdet"]}

@@ -93,7 +93,8 @@ def front_ends(config):
 
 
 def watchdog(timeout_ms):
-    """A started watchdog; call `feed()` more often than every `timeout_ms`."""
+    """A started watchdog; call `feed()` more often than every `timeout_ms`, and `release()`
+    when the application stops (a timer then feeds it while the REPL runs)."""
     return board.watchdog(timeout_ms)
 
 

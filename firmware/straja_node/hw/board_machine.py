@@ -104,8 +104,35 @@ def adc(bd, index, number):
     return TimedAdc(number)
 
 
+class Watchdog:
+    """The hardware watchdog, fed by the application's loop.
+
+    machine.WDT cannot be stopped once started (ESP32, RP2). When the application stops (Ctrl-C,
+    a crash) release() hands the feeding to a timer, so a technician at the REPL, or a deploy,
+    is not reset under their feet; a node hung so hard that timer callbacks stop is still reset.
+    """
+
+    def __init__(self, timeout_ms):
+        self.wdt = machine.WDT(timeout=timeout_ms)
+        self.period_ms = max(timeout_ms // 3, 10)
+        self.timer = None
+
+    def feed(self):
+        self.wdt.feed()
+
+    def release(self):
+        if self.timer is not None:
+            return
+        try:
+            self.timer = machine.Timer(-1)  # a virtual (software) timer: RP2
+        except ValueError:
+            self.timer = machine.Timer(0)  # ESP32 has hardware timers only
+        self.timer.init(period=self.period_ms, mode=machine.Timer.PERIODIC,
+                        callback=lambda t: self.wdt.feed())
+
+
 def watchdog(timeout_ms):
-    return machine.WDT(timeout=timeout_ms)
+    return Watchdog(timeout_ms)
 
 
 def reset():

@@ -165,6 +165,9 @@ class Watchdog:
         if self.link:
             self.link.send(WDT_FEED, 0, None, 0)
 
+    def release(self):
+        """As a board's: the REPL keeps feeding it (here: nothing resets anyway)."""
+
 
 _link = None
 

@@ -1,0 +1,54 @@
+"""straja eval end to end, small: a trial through the fast path and the gateway pipeline, a
+background run, and a tiny whole evaluation written as a report."""
+import math
+
+from straja.eval import report
+from straja.eval.evaluate import EVAL_DETECT, Settings, evaluate
+from straja.eval.readings import EVAL_PLAN
+from straja.eval.run import run_session
+from straja.eval.trials import FAMILIES, Trial, build, run_trial
+from straja.paths import SCENES
+from straja.sim import load_scene
+
+VIDEO = next(f for f in FAMILIES if f.name == "analog_video")
+
+
+def test_trial_sets_the_wanted_power_and_switch_on_from_truth():
+    scene, t_on, snr = build(Trial(VIDEO, 3, 12.0), 4.0)
+    assert 4.0 <= t_on <= 6.0
+    assert abs(snr - 12.0) < 1e-6
+    assert scene.emitters[-1].eirp_dbm != 20.0  # set for the wanted power at its distance
+
+
+def test_strong_video_is_alerted_after_switch_on():
+    outcome, session, t_on = run_trial(Trial(VIDEO, 0, 25.0), 4.0, EVAL_DETECT, EVAL_PLAN)
+    assert 0.0 < outcome.t_alert_s < 4.0
+    assert outcome.predicted in ("analog_fm_video", "ofdm_video")
+    raised = [e for e in session.events if e["kind"] == "alert_raised"]
+    assert all(e["t_ns"] / 1e9 >= t_on for e in raised)  # nothing before the emitter is on
+
+
+def test_quiet_site_raises_nothing():
+    session = run_session(load_scene(SCENES / "quiet_rural.toml"), "n2", 60.0, seed=5,
+                          detect=EVAL_DETECT)
+    assert session.events == []
+    ends, tops = session.peaks[1]
+    assert 60.0 - 1.0 < ends[-1] <= 61.0 and len(ends) > 60  # the CC2500 swept all along
+
+
+def test_tiny_evaluation_writes_a_consistent_report(tmp_path):
+    out = evaluate(Settings(curve_trials=1, target_trials=2, hours=60 / 3600, segment_s=20.0,
+                            jobs=1, quick=True, speed=False), log=lambda m: None)
+    assert [b["scene"] for b in out["background"]] == [
+        "urban_24ghz_background", "subghz_lora_background", "quiet_rural"]
+    assert all(math.isclose(b["hours"], 60 / 3600) for b in out["background"])
+    assert all(f["trials"] == 3 and f["at_target"]["n"] == 2 for f in out["families"])
+    assert len(out["targets"]) == 2 * len(FAMILIES) + 3
+    assert {c["input"] for c in out["cfar"]} == {"exponential noise", "node readings, quiet site"}
+    path = report.write(out, tmp_path / "rep", "straja eval --test")
+    text = path.read_text()
+    for heading in ("## Targets", "## Detection per link family", "## False alerts",
+                    "## Baseline", "## CFAR", "## Speed"):
+        assert heading in text
+    assert (tmp_path / "rep" / "pd_vs_power.png").stat().st_size > 1000
+    assert (tmp_path / "rep" / "false_alerts.png").stat().st_size > 1000
