@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import subprocess
 import sys
 import time
@@ -106,6 +107,25 @@ def cfar_check(quiet_sweeps, n_cells: int, seed: int) -> list[dict]:
     return rows
 
 
+SPEED_FIGURES = {  # (benchmark, label, pattern of its output line)
+    "gateway alert latency p50 / p99 (ms)": ("gateway", r"alert frames: p50 ([\d.]+) ms, p99 ([\d.]+) ms"),
+    "gateway latency, all frames, p50 / p99 (ms)": ("gateway", r"all frames:\s+p50 ([\d.]+) ms, p99 ([\d.]+) ms"),
+    "gateway CPU per node (ms per node-second)": ("gateway", r"([\d.]+) ms CPU per node-second"),
+    "core pipeline, batch of 1024-bin sweeps (M bins/s, 1 node)": ("detect", r"^pipeline\s+1024\s+([\d.]+)"),
+    "core CA-CFAR, batch of 1024-bin sweeps (M bins/s, 1 node)": ("detect", r"^CFAR freq CA\s+1024\s+([\d.]+)"),
+    "core pipeline, live 256-bin sweeps (M bins/s)": ("detect", r"^pipeline\s+([\d.]+)\s+[\d.]+\s+\d+x$"),
+}
+
+
+def speed_figures(runs: dict) -> list[tuple[str, str]]:
+    """The headline figures picked from the benchmarks' output ("?" if a line is missing)."""
+    rows = []
+    for label, (bench, pattern) in SPEED_FIGURES.items():
+        m = re.search(pattern, runs.get(bench, {}).get("output", ""), re.M)
+        rows.append((label, " / ".join(m.groups()) if m else "?"))
+    return rows
+
+
 def speed(quick: bool) -> dict:
     """The benchmarks' own output (bench/), run briefly."""
     out = {}
@@ -142,7 +162,9 @@ def evaluate(st: Settings, log=print) -> dict:
             for i in range(n_seg):
                 jobs.append((path, NODES[i % len(NODES)], st.seed * 1000 + i, st.segment_s, detect))
         log(f"background: {len(jobs)} runs of {st.segment_s:.0f} s")
+        t_bg = time.perf_counter()
         bg = _map(pool, _background_job, jobs)
+        t_bg = time.perf_counter() - t_bg
         trials = []
         for fam in FAMILIES:
             for i in range(st.curve_trials):
@@ -175,6 +197,8 @@ def evaluate(st: Settings, log=print) -> dict:
     out["variants"] = _variant_summary(variants, v_results)
     out["cfar"] = cfar_check([c for b in bg for c in b[5]], 1 << (20 if st.quick else 23), st.seed)
     out["speed"] = speed(st.quick) if st.speed else {}
+    out["fast_path"] = {"node_hours": sum(b["hours"] for b in out["background"]),
+                        "wall_s": round(t_bg, 1), "jobs": st.jobs}
     out["seconds"] = round(time.perf_counter() - t_start, 1)
     out["targets"] = targets(out, st.quick)
     return out

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .evaluate import speed_figures
 from .readings import load_profile
 
 DPI = 72
@@ -151,7 +152,12 @@ def markdown(out: dict, command: str) -> str:
     for c in out["cfar"]:
         L.append(f"| {c['input']} | {c['pfa']:g} | {c['cells']} | {c['alarms']} | "
                  f"{c['measured']:.2e} | [{c['ci'][0]:.2e}, {c['ci'][1]:.2e}] |")
-    L += ["", "## Speed (from the benchmarks, run briefly)", ""]
+    L += ["", "## Speed (from the benchmarks, run briefly)", "", "| figure | value |", "|---|---|"]
+    L += [f"| {label} | {value} |" for label, value in speed_figures(out["speed"])]
+    fp = out["fast_path"]
+    L += [f"| evaluation fast path: node-hours of scene per wall minute ({fp['jobs']} processes) "
+          f"| {fp['node_hours'] / max(fp['wall_s'], 1e-9) * 60:.1f} |", "",
+          "The benchmarks' own output:", ""]
     for name, s in out["speed"].items():
         L += [f"`{s['command']}` ({s['seconds']} s):", "", "```", s["output"], "```", ""]
     L += ["## Settings", "", f"Scan plan (virtual board): `{st['plan']}`", "",
