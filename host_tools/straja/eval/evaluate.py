@@ -17,7 +17,7 @@ import numpy as np
 from ..detect import cfar
 from ..detect.noise import codes_to_mw
 from ..paths import REPO, SCENES
-from ..sim.scene import load_scene, scene_from_dict
+from ..sim.scene import scene_from_dict
 from . import score
 from .readings import EVAL_PLAN, load_profile
 from .run import run_session

@@ -22,8 +22,6 @@ import json
 import random
 from typing import Iterator, NamedTuple
 
-import numpy as np
-
 from ..paths import board_profile_path
 from ..protocol import Frame, Status, Sweep, encode_frame
 from ..vboard.chips import MODELS
@@ -177,13 +175,13 @@ class NodeReader:
     def sweeps(self, plan: list[dict], t_start: float, t_end: float) -> Iterator[SweepReading]:
         """Run `plan` round-robin from t_start, as the scheduler times it, until a sweep would
         start after t_end."""
-        entries = [(e, channels_khz(e), self.drivers[e["front_end"]]) for e in plan]
+        entries = [(e, channels_khz(e)) for e in plan]
         settle = [e.get("settle_us", _settle_us(self.kinds[e["front_end"]])) * 1e-6 for e in plan]
         ids = [0] * len(plan)
         t = t_start
         k = 0
         while t <= t_end:
-            entry, freqs, _ = entries[k]
+            entry, freqs = entries[k]
             name = entry["front_end"]
             dwell = entry["dwell_us"] * 1e-6
             codes = bytes(self.channel(name, f, t + i * dwell,
@@ -220,7 +218,3 @@ def wire_chunks(node_id: int, readings, t0_ns: int = 0, delay_ns: int = 1_000_00
             wire = encode_frame(Frame(0, node_id, seq & 0xFFFF, r.t_us, body))
             seq += 1
             yield t0_ns + t_us * 1000 + delay_ns, wire
-
-
-def codes_array(readings) -> np.ndarray:
-    return np.array([np.frombuffer(r.codes, np.uint8) for r in readings])

@@ -1,0 +1,114 @@
+"""Gateway latency with 16 virtual nodes streaming: the real firmware under MicroPython on 16
+pseudo-terminals, watching the demo scene (an FPV drone flying in) from a 4 x 4 grid of masts,
+and the real gateway reading all 16 ports (port readers, compiled decoder, detection core,
+fusion, alerts, SQLite). Latency: from the moment a port reader took a chunk of bytes off its
+port to the moment the alert events that chunk caused were committed to SQLite. CPU: the
+gateway process's own (the nodes run in another process, as nodes are other devices).
+Run: .venv/bin/python bench/bench_gateway_live.py [--seconds 60] [--nodes 16]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from straja.gateway import config
+from straja.gateway.ingest import Gateway
+from straja.gateway.pipeline import Pipeline
+from straja.gateway.store import Store
+from straja.paths import SCENES
+
+
+def grid_scene(nodes: int, folder: Path) -> Path:
+    """The demo scene with its three nodes replaced by a square grid of `nodes` masts."""
+    scene = tomllib.loads((SCENES / "demo_incursion.toml").read_text())
+    template = tomllib.loads((SCENES / "quiet_rural.toml").read_text())
+    side = int(np.ceil(np.sqrt(nodes)))
+    scene["scene"]["include"] = []
+    scene["propagation"] = template["propagation"]
+    scene["node"] = []
+    for i in range(nodes):
+        node = copy.deepcopy(template["node"][0])
+        node["name"] = f"m{i + 1}"
+        node["position_m"] = [300.0 * (i % side), 300.0 * (i // side), 3.0]
+        scene["node"].append(node)
+    path = folder / "grid.json"
+    path.write_text(json.dumps(scene))
+    return path
+
+
+def time_every_chunk(gateway) -> list[int]:
+    """Latency of every chunk of bytes, not only of those that raise alerts (there are few)."""
+    latencies: list[int] = []
+    handle = gateway.handle
+
+    def timed(kind, path, t_ns, data):
+        events = handle(kind, path, t_ns, data)
+        if kind == "data":
+            latencies.append(time.time_ns() - t_ns)
+        return events
+    gateway.handle = timed
+    return latencies
+
+
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--nodes", type=int, default=16)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="straja-gwlive-") as tmp:
+        tmp = Path(tmp)
+        fleet = subprocess.Popen([sys.executable, "-m", "straja.cli", "sim", "node", "--json",
+                                  "--stream", "--count", str(args.nodes),
+                                  "--scene", str(grid_scene(args.nodes, tmp))],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            nodes = json.loads(fleet.stdout.readline())["nodes"]
+            cfg = config.from_dict({"gateway": {"ports": [n["port"] for n in nodes],
+                                                "discover": False, "db": str(tmp / "gw.db")}})
+            store = Store(cfg.db)
+            gateway = Gateway(cfg, Pipeline(cfg), store=store)
+            every_chunk = time_every_chunk(gateway)
+            c0, w0 = cpu_s(), time.monotonic()
+            gateway.run(args.seconds)
+            cpu, wall = cpu_s() - c0, time.monotonic() - w0
+            frames = store.db.execute(
+                "SELECT node_id, MAX(frames), MAX(overruns) FROM node_stats GROUP BY node_id"
+            ).fetchall()
+            alerts = store.db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
+            store.close()
+        finally:
+            fleet.terminate()
+            fleet.wait(timeout=60)
+    lat = np.array(gateway.latencies_ns) / 1e6
+    chunks = np.array(every_chunk) / 1e6
+    total_frames = sum(f[1] or 0 for f in frames)
+    print(f"{args.nodes} virtual nodes, {wall:.0f} s, {total_frames} frames by the nodes' last "
+          f"stats, {chunks.size} chunks read, {alerts} alerts, {lat.size} alert events")
+    print(f"every chunk, arrival to processed and stored: p50 {np.percentile(chunks, 50):.2f} ms, "
+          f"p99 {np.percentile(chunks, 99):.2f} ms, max {chunks.max():.2f} ms")
+    if lat.size:
+        print(f"alert latency, arrival to stored: p50 {np.percentile(lat, 50):.2f} ms, "
+              f"p99 {np.percentile(lat, 99):.2f} ms, max {lat.max():.2f} ms "
+              f"(target p99 < 20 ms: {'met' if np.percentile(lat, 99) < 20 else 'NOT met'})")
+    print(f"gateway CPU: {cpu:.2f} s in {wall:.0f} s = {100 * cpu / wall:.1f} % of one core, "
+          f"{1000 * cpu / wall / args.nodes:.2f} ms per node-second")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
