@@ -52,9 +52,12 @@ def test_detection_curve_time_percentiles_and_confusion():
 
 def test_power_at_pd_finds_the_step_and_nan_when_never_reached():
     snr = np.repeat(np.arange(0.0, 20.0, 1.0), 5) + 0.5
-    hits = snr >= 8.0
-    assert score.power_at_pd(snr, hits, 0.9, width_db=2.0) == 8.0
-    assert math.isnan(score.power_at_pd(snr, np.zeros_like(hits), 0.9))
+    edges = list(range(0, 21, 2))
+    rows = score.pd_curve(snr, snr >= 8.0, edges)
+    assert score.power_at_pd(rows, 0.9) == 8.0
+    assert math.isnan(score.power_at_pd(score.pd_curve(snr, np.zeros(len(snr), bool), edges)))
     # a dip above the step: the power is the lowest from which it holds everywhere above
-    dip = hits & ~((snr > 14) & (snr < 16))
-    assert score.power_at_pd(snr, dip, 0.9, width_db=2.0) == 16.0
+    dip = (snr >= 8.0) & ~((snr > 14) & (snr < 16))
+    assert score.power_at_pd(score.pd_curve(snr, dip, edges), 0.9) == 16.0
+    # bins with too few trials do not count either way
+    assert score.power_at_pd(score.pd_curve(snr[:-8], (snr >= 8.0)[:-8], edges), 0.9) == 8.0

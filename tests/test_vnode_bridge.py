@@ -169,3 +169,19 @@ def test_usb_link_model_costs_a_frame_each_way(tmp_path):
         t0 = time.monotonic()
         assert repl.exec("print(len(%r))" % ("z" * 1000)).strip() == b"1000"
         assert time.monotonic() - t0 >= (1000 // 64) * 0.005  # 64 bytes a frame
+
+
+@pytest.mark.parametrize("code, cause, banner", [(RESET_EXIT_CODE, b"1", b""),
+                                                 (0, b"3", b"MPY: soft reboot")])
+def test_sys_exit_in_main_resets_as_a_board_does(tmp_path, code, cause, banner):
+    """sys.exit() in main.py soft-resets a board; the hardware layer's exit code 86 is its
+    machine.reset(). (`micropython -i` alone would drop to the REPL instead.)"""
+    (tmp_path / "main.py").write_text(
+        "import os, sys, time\nsys.stdout.write('cause %s\\r\\n' % os.getenv('STRAJA_RESET_CAUSE'))\n"
+        "time.sleep_ms(100)\n"
+        f"if os.getenv('STRAJA_RESET_CAUSE') == '0':\n    sys.exit({code})\n"
+        "print('running on')\n")
+    with VirtualNode(tmp_path) as n, serial.Serial(n.port, 115200, timeout=0.1) as port:
+        out = read_until(port, b"running on")
+    assert b"cause 0" in out and b"cause " + cause in out and banner in out
+    assert n.boots == 2

@@ -40,9 +40,6 @@ def test_power_cycle_is_a_power_on_reset(node):
     assert (status.boot_count, status.reset_cause) == (info["boot_count"], POWER_ON)
 
 
-@pytest.mark.xfail("not config.getoption('node_port')", strict=True, reason=(
-    "virtual node: hw.reset()'s sys.exit(86) leaves `micropython -i` at its REPL instead of "
-    "exiting, so the bridge never restarts it (straja.vnode; reported)"))
 def test_reboot_command_is_a_hard_reset(node):
     before = node.info()
     assert node.call("reboot") == {"rebooting": True}

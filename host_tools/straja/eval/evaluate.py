@@ -260,6 +260,8 @@ def _family_summary(results, trials, floors, thresholds) -> list[dict]:
         right = [o for o in outcomes if o.predicted != "none" and o.t_alert_s <= fam.target_s]
         correct = sum(o.predicted == fam.expect for o in right)
         edges = list(np.arange(SNR_RANGE_DB[0], SNR_RANGE_DB[1] + 0.1, 4.0))
+        pd_rows = score.pd_curve(snr[curve], hit[curve], edges)
+        base_rows = score.pd_curve(snr[curve], base_hit[curve], edges)
         out.append({
             "family": fam.name, "label": fam.label, "expect": fam.expect,
             "target_s": fam.target_s, "target_pd": fam.target_pd,
@@ -268,10 +270,8 @@ def _family_summary(results, trials, floors, thresholds) -> list[dict]:
             "baseline_at_target": {"n": n, "k": int(base_hit[at_target].sum())},
             "time_to_alert": {"median": score.percentile(times, 50),
                               "p90": score.percentile(times, 90)},
-            "pd_curve": score.pd_curve(snr[curve], hit[curve], edges),
-            "baseline_curve": score.pd_curve(snr[curve], base_hit[curve], edges),
-            "p90_db": score.power_at_pd(snr[curve], hit[curve]),
-            "baseline_p90_db": score.power_at_pd(snr[curve], base_hit[curve]),
+            "pd_curve": pd_rows, "baseline_curve": base_rows,
+            "p90_db": score.power_at_pd(pd_rows), "baseline_p90_db": score.power_at_pd(base_rows),
             "confusion": score.confusion(outcomes, [fam.name])[fam.name],
             "classified": {"n": len(right), "correct": correct,
                            "share": correct / len(right) if right else math.nan,

@@ -87,23 +87,14 @@ def pd_curve(snr_db, hits, edges) -> list[dict]:
     return rows
 
 
-def power_at_pd(snr_db, hits, pd: float = 0.9, width_db: float = 2.0, min_n: int = 4) -> float:
-    """The received power from which on the detection rate stays at or above pd: the lower edge
-    of the lowest bin (width_db wide, at least min_n trials) such that it and every populated
-    bin above it reach pd; nan if the highest populated bin does not."""
-    snr_db, hits = np.asarray(snr_db, float), np.asarray(hits, bool)
-    if not len(snr_db):
-        return math.nan
-    lo = math.floor(snr_db.min() / width_db) * width_db
-    edges = np.arange(lo, snr_db.max() + width_db, width_db)
+def power_at_pd(rows: list[dict], pd: float = 0.9, min_n: int = 5) -> float:
+    """From a `pd_curve`: the lower edge of the lowest bin from which on every bin with at
+    least min_n trials reaches pd; nan if the highest such bin does not."""
     found = math.nan
-    for e in edges[::-1]:
-        inside = (snr_db >= e) & (snr_db < e + width_db)
-        if inside.sum() < min_n:
-            continue
-        if hits[inside].mean() < pd:
+    for r in sorted((r for r in rows if r["n"] >= min_n), key=lambda r: -r["lo"]):
+        if r["pd"] < pd:
             break
-        found = float(e)
+        found = float(r["lo"])
     return found
 
 

@@ -12,6 +12,14 @@ os.chdir("/")
 sys.path[:] = ["", "/lib"]
 
 
+def _reset(e):
+    # Under `micropython -i` a SystemExit raised by a script drops to the REPL instead of ending
+    # the process, where a board would reset: ask the bridge for the reset with a signal that
+    # ends this process (SIGUSR2: hard reset, for the hardware layer's exit code 86; SIGUSR1: soft).
+    code = e.args[0] if e.args else 0
+    os.system("kill -%s $PPID" % ("USR2" if code == 86 else "USR1"))
+
+
 def _run(name):
     try:
         os.stat(name)
@@ -21,8 +29,8 @@ def _run(name):
         with open(name) as f:
             source = f.read()
         exec(compile(source, name, "exec"), globals())
-    except SystemExit:
-        raise
+    except SystemExit as e:
+        _reset(e)
     except BaseException as e:  # noqa: B036 - a board prints every exception, Ctrl-C included
         sys.print_exception(e)
         return False
@@ -31,4 +39,4 @@ def _run(name):
 
 if _run("boot.py") and os.getenv("STRAJA_REPL_MODE") != "raw":
     _run("main.py")
-del _run, os, sys, vfs
+del _reset, _run, os, sys, vfs

@@ -221,7 +221,7 @@ class VirtualNode:
         """The interpreter ended: boot it again, as the board would."""
         self.exit_codes.append(code)
         in_raw_repl = self._tail.rfind(RAW_REPL_BANNER) > self._tail.rfind(b">>> ")
-        if code == 0:
+        if code in (0, -signal.SIGUSR1):  # Ctrl-D at the REPL; sys.exit() in main.py (_boot.py)
             cause = CAUSE_SOFT
             self._to_host(b"MPY: soft reboot\r\n")
         else:
