@@ -15,7 +15,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STUBS    := $(VENV)/stubs
 FW_STUBS := $(STUBS)/esp32/stdlib/VERSIONS $(STUBS)/rp2/stdlib/VERSIONS
 
-.PHONY: demo test bench typecheck system-deps clean
+.PHONY: demo test bench eval typecheck system-deps clean
 
 demo: $(BUILT)
 	$(STRAJA) demo
@@ -25,6 +25,10 @@ test: $(BUILT) $(FW_STUBS) system-deps
 
 bench: $(BUILT)
 	$(PY) bench/run_all.py
+
+# The short evaluation: checks the detection targets (docs/evaluation); exit 1 while one is missed.
+eval: $(BUILT)
+	$(STRAJA) eval --quick --out eval-report
 
 $(STUBS)/%/stdlib/VERSIONS: $(VENV)/.installed
 	$(PY) -m pip install --quiet --target $(STUBS)/$* "micropython-$*-stubs>=1.29.0.post1,<1.30"

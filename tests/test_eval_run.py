@@ -1,5 +1,6 @@
 """straja eval end to end, small: a trial through the fast path and the gateway pipeline, a
 background run, and a tiny whole evaluation written as a report."""
+import json
 import math
 
 from straja.eval import report
@@ -52,3 +53,5 @@ def test_tiny_evaluation_writes_a_consistent_report(tmp_path):
         assert heading in text
     assert (tmp_path / "rep" / "pd_vs_power.png").stat().st_size > 1000
     assert (tmp_path / "rep" / "false_alerts.png").stat().st_size > 1000
+    saved = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert saved["background"][0]["alerts"] == out["background"][0]["alerts"]

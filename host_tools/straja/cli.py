@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "straja.monitor",
     "straja.vnode.cli",
     "straja.gateway.cli",
+    "straja.eval.cli",
     "straja.demo",
 )
 

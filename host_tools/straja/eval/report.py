@@ -1,6 +1,7 @@
 """The evaluation report: report.md and PNG figures (matplotlib, Agg) in a folder."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -25,6 +26,17 @@ def _s(x) -> str:
 
 def _db(x) -> str:
     return "not reached" if x is None or math.isnan(x) else f"{x:+.1f} dB"
+
+
+def _gain(pipeline_db: float, baseline_db: float) -> str:
+    """The pipeline's gain over the baseline at 90 % Pd, in words when one never gets there."""
+    if math.isnan(pipeline_db) and math.isnan(baseline_db):
+        return "neither reaches 90 %"
+    if math.isnan(pipeline_db):
+        return "baseline ahead: the pipeline does not reach 90 %"
+    if math.isnan(baseline_db):
+        return "the baseline does not reach 90 %"
+    return f"{baseline_db - pipeline_db:+.1f} dB"
 
 
 def _ci(ci) -> str:
@@ -86,7 +98,9 @@ def markdown(out: dict, command: str) -> str:
          "node's RSSI codes byte for byte) feeding the gateway's pure pipeline "
          "(`straja.gateway.pipeline.Pipeline`). Trials are scored against the scene's ground "
          "truth (`straja.sim.truth`: switch-on time) and the emitter's received power at the "
-         "node (`NodeRF.mean_rx_dbm`, the function the truth's `rx` records use).", "",
+         "node (`NodeRF.mean_rx_dbm`, the function the truth's `rx` records use). "
+         "`results.json` holds every number, trial by trial (`points`: power over the floor, "
+         "pipeline hit, baseline hit); docs/evaluation/README.md reads the committed run.", "",
          "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for t in out["targets"]:
         v = t["value"]
@@ -104,12 +118,11 @@ def markdown(out: dict, command: str) -> str:
           "|---|---|---|---|---|---|"]
     for f in out["families"]:
         a = f["at_target"]
-        gain = (f["baseline_p90_db"] - f["p90_db"]
-                if not (math.isnan(f["p90_db"]) or math.isnan(f["baseline_p90_db"])) else math.nan)
+        gain = _gain(f["p90_db"], f["baseline_p90_db"])
         L.append(f"| {f['label']} | {a['k']}/{a['n']} = {_pct(a['pd'])} | {_ci(a['ci'])} | "
                  f"{_s(f['time_to_alert']['median'])} / {_s(f['time_to_alert']['p90'])} | "
                  f"{_db(f['p90_db'])} / {_db(f['baseline_p90_db'])} | "
-                 f"{'n/a' if math.isnan(gain) else f'{gain:.1f} dB'} |")
+                 f"{gain} |")
     L += ["", "![Pd versus received power](pd_vs_power.png)", "",
           "### Classification (first alert after switch-on, all trials of a family)", "",
           "| family (truth) | expected | first alert's family: count | correct among "
@@ -170,6 +183,7 @@ def write(out: dict, folder: Path, command: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     figure_pd(out, folder / "pd_vs_power.png")
     figure_fa(out, folder / "false_alerts.png")
+    (folder / "results.json").write_text(json.dumps(out, default=str, indent=0) + "\n")
     path = folder / "report.md"
     path.write_text(markdown(out, command))
     return path

@@ -48,6 +48,9 @@ def pytest_addoption(parser) -> None:
                     help="frames the streaming test must receive without loss (default 2000)")
     group.addoption("--hil-soak-s", type=float, default=20.0,
                     help="length of the memory stability run in seconds (default 20)")
+    group.addoption("--micropython-image", type=Path, default=None, metavar="FILE",
+                    help="a MicroPython image for the boards under test (.bin for ESP32, .uf2 "
+                         "for RP2040): enables the test that flashes it and redeploys")
 
 
 def pytest_configure(config) -> None:
