@@ -101,6 +101,27 @@ def test_sx126x(out):
     assert "BUSY" in out["sx126x_busy"]
 
 
+def test_sx126x_channel_activity_detection(out):
+    """SX1261/2 datasheet 13.x: LoRa at SF7/500 kHz/CR 4/5 on 868.1 MHz, 4-symbol CAD, CadDone
+    and CadDetected routed, SetCad, GetIrqStatus until CadDone; then the GFSK set-up again."""
+    detected, sent = out["sx126x_cad"]
+    spi = [b for b in sent if isinstance(b, list) and b and b[0] != 0x12]  # polls aside
+    assert detected is True and out["sx126x_cad_quiet"] is False
+    assert spi == [
+        [0x80, 0x00],                                    # SetStandby STDBY_RC
+        [0x8A, 0x01],                                    # SetPacketType LoRa
+        [0x8B, 7, 0x06, 0x01, 0x00],                     # SF7, BW 500 kHz, CR 4/5, LDRO off
+        [0x86, 0x36, 0x41, 0x99, 0x9A],                  # 868.1 MHz
+        [0x88, 0x02, 20, 10, 0x00, 0, 0, 0],             # 4 symbols, detPeak SF+13, detMin 10
+        [0x08, 0x01, 0x80, 0x01, 0x80, 0, 0, 0, 0],      # CadDone | CadDetected on DIO1
+        [0x02, 0xFF, 0xFF],                              # ClearIrqStatus
+        [0xC5],                                          # SetCad
+        [0x02, 0xFF, 0xFF],
+        [0x8A, 0x00],                                    # back to GFSK for RSSI scanning
+        [0x8B, 0x00, 0x50, 0x00, 0x00, 0x09, 0x00, 0x66, 0x66],
+    ]
+
+
 def test_sx127x(out):
     for mhz in (868, 915, 868.1):
         frf = round(mhz * 1e6 * 2**19 / 32e6)

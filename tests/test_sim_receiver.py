@@ -145,3 +145,24 @@ def test_per_call_cost(benchmark_reads=3000):
         rf.band_power_dbm(2400e6 + (i % 80) * 1e6, 1e6, tt, tt + 2.5e-4)
     per_call = (time.perf_counter() - start) / benchmark_reads
     assert per_call < 1e-3                                  # > 1000 reads/s even on a busy CI
+
+
+def test_signal_power_by_modulation():
+    """What a LoRa receiver's channel activity detection hears: the LoRa emitters' power only,
+    without noise; band_power_dbm is the same energy plus the noise."""
+    sc = scene([{"name": "lora", "kind": "elrs", "domain": "FCC915", "rate": "25",
+                 "eirp_dbm": 20.0, "position_m": [200.0, 0.0, 0.0]},
+                {"name": "gfsk", "kind": "crossfire", "mode": "150", "eirp_dbm": 20.0,
+                 "position_m": [200.0, 0.0, 0.0]}])
+    rf = sc.node("n")
+    assert [e.modulation for e in sc.emitters] == ["lora", "gfsk"]
+    for em, mod in zip(sc.emitters, ("lora", "gfsk")):
+        other = "gfsk" if mod == "lora" else "lora"
+        pk = em.window(0, 1.0, 1.2)
+        f, a, b = pk.f[0], pk.t0[0], pk.t1[0]
+        own = rf.signal_power_dbm(f, 600e3, a, b, mod)
+        assert own > rf.noise_dbm(600e3) + 20
+        total = 10 * np.log10(10 ** (own / 10) + 10 ** (rf.noise_dbm(600e3) / 10))
+        assert rf.band_power_dbm(f, 600e3, a, b) >= total - 1e-6  # plus the other, if it overlaps
+        assert rf.signal_power_dbm(f, 600e3, a, b, other) < own - 20 or \
+            rf.signal_power_dbm(f, 600e3, a, b, other) == -np.inf

@@ -160,3 +160,14 @@ def test_measured_noise_scatters_as_an_average_of_bw_times_window_samples(tmp_pa
         linear = 10 ** ((dbm - mean_dbm) / 10)
         assert abs(linear.mean() - 1) < 0.03
         assert linear.std() == pytest.approx(1 / np.sqrt(k), rel=0.1)
+
+
+@pytest.mark.parametrize("modulation, dbm, detected", [
+    ("lora", -110.0, True),    # SNR -1 dB over 500 kHz of noise (-109 dBm, NF 8 dB): SF7 needs -7.5
+    ("lora", -125.0, False),   # SNR -16 dB: far below SF7's limit
+    ("", -70.0, False),        # a strong carrier that is not LoRa: RSSI sees it, CAD does not
+])
+def test_sx126x_cad_hears_lora_only(bench, modulation, dbm, detected):
+    rf = ToneSource(868.1e6, dbm, modulation=modulation)
+    out, _ = bench(rf, fe=2, cad=[868100, 915000])
+    assert out["cad"] == [detected, False]

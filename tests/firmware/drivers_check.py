@@ -85,6 +85,11 @@ spi.answers[0xC0] = (0xD0, 0x52)
 spi.answers[0x1D] = (0, 0x52, 0x52, 0x52, 0x14)
 out["sx126x_selftest"] = sx.selftest()
 out["sx126x_alloc"] = alloc(sx, log, 868100)
+log.take()
+spi.answers[0x12] = (0xD0, 0xD0, 0x01, 0x80)  # CadDone | CadDetected
+out["sx126x_cad"] = [sx.cad(868100), log.take()]
+spi.answers[0x12] = (0xD0, 0xD0, 0x00, 0x80)  # CadDone only
+out["sx126x_cad_quiet"] = sx.cad(868100, sf=9)
 busy.level = 1
 try:
     sx.tune(868100)

@@ -1,6 +1,6 @@
 # Drives one front end of the virtual board through the real hardware layer and driver, as the
 # firmware would: argv[1] is JSON {"fe": index, "freqs": [kHz...], "blend": [near, far] kHz,
-# "block": [n, rate_hz]}. Prints JSON: RSSI codes per frequency, the RX5808 settling readings,
+# "block": [n, rate_hz], "cad": [kHz...]}. Prints JSON: RSSI codes per frequency, the RX5808 settling readings,
 # an envelope block, and the heap allocated by tune() + rssi_code() through the socket proxies.
 import gc
 import json
@@ -38,6 +38,8 @@ if "blend" in args:
     early = fe.rssi_code()
     sleep_us(fe.settle_us + 10000)
     out["blend"] = [settled_near, early, fe.rssi_code()]
+if "cad" in args:
+    out["cad"] = [fe.cad(f) for f in args["cad"]]
 if "block" in args:
     n, rate = args["block"]
     buf = array("H", bytearray(2 * n))

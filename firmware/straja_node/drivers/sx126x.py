@@ -17,7 +17,7 @@ Datasheet facts used (Semtech SX1261/2 datasheet, rev 2.1):
 - Many modules (Ebyte E22, Waveshare Core1262) run the chip from a TCXO powered by DIO3 and
   switch the antenna with DIO2: profile options "tcxo_mv" and "dio2_rf_switch".
 """
-from time import sleep_ms
+from time import sleep_ms, sleep_us, ticks_diff, ticks_ms
 
 from .fixed import clamp_code, muldiv, put_be
 
@@ -33,6 +33,16 @@ RF_SWITCH = 0x9D
 RSSI_INST = 0x15
 GET_STATUS = 0xC0
 READ_REGISTER = 0x1D
+CAD_PARAMS = 0x88
+SET_CAD = 0xC5
+DIO_IRQ = 0x08
+GET_IRQ = 0x12
+CLEAR_IRQ = 0x02
+IRQ_CAD_DONE = 0x0080
+IRQ_CAD_DETECTED = 0x0100
+CAD_4_SYMBOLS = 0x02  # cadSymbolNum code: 0..4 = 1, 2, 4, 8, 16 symbols
+LORA_BW_500 = 0x06  # SetModulationParams LoRa bandwidth code for 500 kHz
+CAD_TIMEOUT_MS = 100  # 4 symbols of SF12 at 125 kHz take 131 ms; the scanning cases are far shorter
 SYNC_MSB = 0x0740
 SETTLE_US = 300
 BUSY_POLLS = 10000
@@ -124,6 +134,42 @@ class Sx126x:
         self.wait()
         self.spi.write_readinto(self.rssi_cmd, self.rssi_rsp)
         return clamp_code(280 - self.rssi_rsp[2])
+
+    def cad(self, freq_khz, sf=7, bw_code=LORA_BW_500):
+        """Channel activity detection: True if LoRa chirps (of this SF and bandwidth) are on air
+        at `freq_khz` during the next 4 symbols. Tells a LoRa link (ExpressLRS 900, LoRaWAN)
+        from GFSK traffic of the same power, which RSSI cannot. Leaves the chip in standby with
+        the GFSK set-up restored for RSSI scanning; the next tune() starts reception again.
+
+        Datasheet: SetPacketType 0x8A (1 = LoRa), SetModulationParams 0x8B (SF, BW, CR 1 = 4/5,
+        LDRO off), SetCadParams 0x88 (symbols, detPeak, detMin, exit mode 0 = CAD only, timeout),
+        SetDioIrqParams 0x08 (CadDone bit 7 | CadDetected bit 8), ClearIrqStatus 0x02, SetCad 0xC5,
+        GetIrqStatus 0x12. detPeak SF + 13 and detMin 10 as Semtech's AN1200.48 suggests for 4
+        symbols."""
+        self.command(self.standby)
+        self.command(bytes((PACKET_TYPE, 0x01)))
+        self.command(bytes((MODULATION, sf, bw_code, 0x01, 0x00)))
+        put_be(self.freq, 1, rf_word(freq_khz), 4)
+        self.command(self.freq)
+        self.command(bytes((CAD_PARAMS, CAD_4_SYMBOLS, sf + 13, 10, 0x00, 0, 0, 0)))
+        self.command(bytes((DIO_IRQ, 0x01, 0x80, 0x01, 0x80, 0, 0, 0, 0)))
+        self.command(bytes((CLEAR_IRQ, 0xFF, 0xFF)))
+        self.command(bytes((SET_CAD,)))
+        rsp = bytearray(4)
+        start = ticks_ms()
+        while True:
+            self.wait()
+            self.spi.write_readinto(bytes((GET_IRQ, 0, 0, 0)), rsp)
+            irq = (rsp[2] << 8) | rsp[3]
+            if irq & IRQ_CAD_DONE:
+                break
+            if ticks_diff(ticks_ms(), start) > CAD_TIMEOUT_MS:
+                raise OSError("%s: CAD did not finish" % self.name)
+            sleep_us(200)
+        self.command(bytes((CLEAR_IRQ, 0xFF, 0xFF)))
+        self.command(bytes((PACKET_TYPE, 0x00)))
+        self.command(bytes(GFSK_PARAMS))
+        return bool(irq & IRQ_CAD_DETECTED)
 
     def selftest(self):
         self.wait()

@@ -67,6 +67,13 @@ class Emitter:
     PARAMS: dict = {}
     EIRP_DBM = 20.0
     DOC = ""
+    # What a demodulator would recognise ("lora", "flrc", "gfsk", "fm", "ofdm", "" for none):
+    # a LoRa receiver's channel activity detection hears only "lora" (straja.vboard.chips).
+    MODULATION = ""
+
+    @property
+    def modulation(self) -> str:
+        return self.MODULATION
 
     def __init__(self, name, params, seed, eirp_dbm, trajectory, schedule):
         self.name = name
@@ -274,6 +281,10 @@ class ELRS(Hopper):
         seq, self.sync_channel = elrs_sequence(uid, n)
         self.table = self.sequence = np.array(seq)
 
+    @property
+    def modulation(self) -> str:
+        return "flrc" if self.p["rate"].startswith("F") else "lora"
+
 
 class Crossfire(Hopper):
     KIND = "crossfire"
@@ -297,9 +308,14 @@ class Crossfire(Hopper):
         self.airtime, self.bw = min(airtime, interval), (200e3 if gfsk else 500e3)
         self.shape = "gauss" if gfsk else "rect"
 
+    @property
+    def modulation(self) -> str:
+        return "gfsk" if self.p["mode"] == "150" else "lora"
+
 
 class FrSky(Hopper):
     KIND = "frsky"
+    MODULATION = "gfsk"
     EIRP_DBM = 20.0
     DOC = "FrSky ACCST D8/D16 (CC2500): 47-entry hop table, one hop per ~9 ms frame, GFSK."
     PARAMS = {
@@ -320,6 +336,7 @@ class FrSky(Hopper):
 
 class BluetoothClassic(Hopper):
     KIND = "bt_classic"
+    MODULATION = "gfsk"
     EIRP_DBM = 4.0
     DOC = "Bluetooth BR/EDR connection: 79 x 1 MHz from 2402 MHz, 625 us slots, 1600 hops/s."
     PARAMS = {
@@ -372,6 +389,7 @@ class Continuous(Emitter):
 
 class AnalogVideo(Continuous):
     KIND = "analog_video"
+    MODULATION = "fm"
     EIRP_DBM = 25.0
     DOC = "Analog 5.8 GHz FM video: continuous, ~20 MHz occupied, on a named channel."
     PARAMS = {
@@ -397,6 +415,7 @@ DRONEID_FREQS_MHZ = [2399.5, 2414.5, 2429.5, 2444.5, 2459.5]
 
 class OFDMVideo(Continuous):
     KIND = "ofdm_video"
+    MODULATION = "ofdm"
     EIRP_DBM = 25.0
     DOC = "DJI-style OFDM digital video (flat-topped) with optional DroneID bursts."
     PARAMS = {
@@ -447,6 +466,7 @@ TU_S = 1024e-6
 
 class WiFi(Emitter):
     KIND = "wifi"
+    MODULATION = "ofdm"
     EIRP_DBM = 20.0
     DOC = "Wi-Fi access point: beacons every beacon_interval_tu x 1.024 ms, plus traffic bursts."
     PARAMS = {
@@ -493,6 +513,7 @@ BLE_ADV_MHZ = {37: 2402.0, 38: 2426.0, 39: 2480.0}
 
 class BLEAdvertiser(Emitter):
     KIND = "ble_adv"
+    MODULATION = "gfsk"
     EIRP_DBM = 0.0
     DOC = "BLE advertiser: an event on 37, 38, 39 every interval + 0-10 ms random advDelay."
     PARAMS = {
@@ -527,6 +548,7 @@ def lora_airtime_s(sf, bw_hz, payload, cr=1, preamble=8, explicit_header=True, c
 
 class LoRaDevice(Emitter):
     KIND = "lora_device"
+    MODULATION = "lora"
     EIRP_DBM = 14.0
     DOC = "A LoRa device (LoRaWAN node, Meshtastic node): duty-cycled packets, no ELRS-like hopping."
     PRESETS = {  # channels, SF, BW, payload, preamble, mean interval, duty-cycle limit

@@ -132,11 +132,22 @@ class NodeRF:
 
     def band_power_dbm(self, freq_hz, bw_hz, t0_s, t1_s):
         """Mean received power in dBm in the band over the window, noise included."""
-        lo, hi = freq_hz - bw_hz / 2, freq_hz + bw_hz / 2
         t1_s = max(t1_s, t0_s + INSTANT_S)
+        energy = self._energy(freq_hz, bw_hz, t0_s, t1_s, None)
+        return 10 * math.log10(energy / (t1_s - t0_s) + 10 ** (self.noise_dbm(bw_hz) / 10))
+
+    def signal_power_dbm(self, freq_hz, bw_hz, t0_s, t1_s, modulation):
+        """Mean received power in dBm in the band over the window of the emitters using
+        `modulation` only, noise excluded (-inf when none is on air)."""
+        t1_s = max(t1_s, t0_s + INSTANT_S)
+        energy = self._energy(freq_hz, bw_hz, t0_s, t1_s, modulation)
+        return 10 * math.log10(energy / (t1_s - t0_s)) if energy > 0 else -math.inf
+
+    def _energy(self, freq_hz, bw_hz, t0_s, t1_s, modulation):
+        lo, hi = freq_hz - bw_hz / 2, freq_hz + bw_hz / 2
         energy = 0.0
         for e, s, em, st in self._sources:
-            if st.f_hi <= lo or st.f_lo >= hi:
+            if st.f_hi <= lo or st.f_lo >= hi or (modulation and em.modulation != modulation):
                 continue
             k0 = max(math.floor((t0_s - st.lookback_s) / BLOCK_S), 0)
             for k in range(k0, max(math.floor(t1_s / BLOCK_S), 0) + 1):
@@ -145,7 +156,7 @@ class NodeRF:
                     overlap = min(t1_s, rb.t1[m]) - max(t0_s, rb.t0[m])
                     energy += rb.p[m] * overlap * _spectral_fraction_1(
                         st.shape, rb.f[m], rb.bw[m], lo, hi, st.sidelobe)
-        return 10 * math.log10(energy / (t1_s - t0_s) + 10 ** (self.noise_dbm(bw_hz) / 10))
+        return energy
 
     def sweep(self, freqs_hz, bw_hz, t_starts, t_ends):
         """band_power_dbm for many reads at once (arguments broadcast to one shape)."""

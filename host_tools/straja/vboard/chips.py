@@ -187,8 +187,14 @@ class Cc2500(Chip):
 
 class Sx126x(Chip):
     """SX1262 command interface: SetStandby, SetRfFrequency (f = word * 32 MHz / 2^25), SetRx,
-    SetPacketType, SetModulationParams (GFSK RX bandwidth code), GetRssiInst (-value / 2 dBm,
-    averaged over ~100 us), GetStatus, Read/WriteRegister (0x0740 resets to 0x14)."""
+    SetPacketType, SetModulationParams (GFSK RX bandwidth code; LoRa SF and bandwidth),
+    GetRssiInst (-value / 2 dBm, averaged over ~100 us), GetStatus, Read/WriteRegister (0x0740
+    resets to 0x14), and LoRa channel activity detection: SetCadParams (0x88, symbols code 0..4 =
+    1, 2, 4, 8, 16 symbols), SetCad (0xC5), GetIrqStatus (0x12: CadDone bit 7, CadDetected bit 8,
+    set once the CAD's symbols have passed), ClearIrqStatus (0x02). CAD detects LoRa chirps only
+    (the RF input's "lora" emitters), when their SNR in the LoRa bandwidth over the CAD window
+    reaches the demodulator's limit for the spreading factor (datasheet Table 6-1: -7.5 dB at
+    SF7, 2.5 dB less per SF step)."""
 
     XTAL = 32e6
     WINDOW_S = 100e-6
@@ -198,6 +204,7 @@ class Sx126x(Chip):
                0x19: 312000, 0x11: 373600, 0x09: 467000}
     LORA_BW = {0x00: 7810, 0x08: 10420, 0x01: 15630, 0x09: 20830, 0x02: 31250, 0x0A: 41670,
                0x03: 62500, 0x04: 125000, 0x05: 250000, 0x06: 500000}
+    CAD_DONE, CAD_DETECTED = 0x0080, 0x0100
 
     def __init__(self, board, entry):
         super().__init__(board, entry)
@@ -208,7 +215,21 @@ class Sx126x(Chip):
         self.freq_hz = 915e6
         self.packet_type = 0
         self.bw_hz = 467000.0
+        self.sf = 7
+        self.cad_symbols = 1
+        self.cad = None  # (start, end) of the CAD running, its window
+        self.irq = 0
         self.registers = {0x0740: 0x14, 0x0741: 0x24}
+
+    def cad_detects(self, t0: float, t1: float) -> bool:
+        lora = self.rf.signal_power_dbm(self.freq_hz, self.bw_hz, t0, t1, "lora")
+        return lora - self.rf.noise_dbm(self.bw_hz) >= -7.5 - 2.5 * (self.sf - 7)
+
+    def irq_status(self, t: float) -> int:
+        if self.cad is not None and t >= self.cad[1]:
+            self.irq |= self.CAD_DONE | (self.CAD_DETECTED if self.cad_detects(*self.cad) else 0)
+            self.cad, self.mode = None, 2
+        return self.irq
 
     def command(self, op, args):
         if op == 0x80:
@@ -222,6 +243,12 @@ class Sx126x(Chip):
         elif op == 0x8B:
             table, code = (self.GFSK_BW, args[4]) if self.packet_type == 0 else (self.LORA_BW, args[1])
             self.bw_hz = float(table.get(code, self.bw_hz))
+            if self.packet_type == 1:
+                self.sf = args[0]
+        elif op == 0x88:
+            self.cad_symbols = 1 << min(args[0], 4)
+        elif op == 0x02:
+            self.irq &= ~int.from_bytes(args[:2], "big")
         elif op == 0x0D:
             addr = int.from_bytes(args[:2], "big")
             for i, b in enumerate(args[2:]):
@@ -238,6 +265,12 @@ class Sx126x(Chip):
             addr = int.from_bytes(args[:2], "big")
             for i in range(4, len(data)):
                 out[i] = self.registers.get(addr + i - 4, 0)
+        elif op == 0xC5:  # SetCad: listen for cad_symbols LoRa symbols of 2^SF / BW each
+            self.cad = (t, t + self.cad_symbols * 2 ** self.sf / self.bw_hz)
+            self.mode = 5
+        elif op == 0x12 and len(data) >= 4:
+            irq = self.irq_status(t)
+            out[2], out[3] = irq >> 8, irq & 0xFF
         else:
             self.command(op, args)
         return bytes(out)
