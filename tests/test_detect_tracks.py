@@ -108,9 +108,9 @@ def feature(**kw):
 
 
 @pytest.mark.parametrize("family, kw", [
-    ("analog_fm_video", dict(centre_khz=5_800_000.0, bandwidth_khz=20_000.0, duty=1.0, centre_db=4.0)),
-    ("ofdm_video", dict(centre_khz=5_800_000.0, bandwidth_khz=20_000.0, duty=1.0, centre_db=0.5)),
-    ("ofdm_video", dict(centre_khz=5_790_000.0 + 20_000, bandwidth_khz=40_000.0, duty=0.9)),
+    ("analog_fm_video", dict(centre_khz=5_800_000.0, bandwidth_khz=20_000.0, duty=1.0, centre_db=4.0, hop_fraction=0.0)),
+    ("ofdm_video", dict(centre_khz=5_800_000.0, bandwidth_khz=20_000.0, duty=1.0, centre_db=0.5, hop_fraction=0.0)),
+    ("ofdm_video", dict(centre_khz=5_790_000.0 + 20_000, bandwidth_khz=40_000.0, duty=0.9, hop_fraction=0.0)),
     ("wifi", dict(centre_khz=2_437_000.0, bandwidth_khz=20_000.0, duty=0.1, interval_cv=1.5)),
     ("lora_fhss", dict(n_channels=70, spread_khz=79_000.0, hop_fraction=0.25)),
     ("lora_fhss", dict(centre_khz=915_000.0, n_channels=40, spread_khz=23_000.0, hop_fraction=0.3, interval_us=5000.0)),
@@ -126,6 +126,37 @@ def test_classifier_rules(family, kw):
     got, confidence, reason = classify.classify_one(feature(**kw))
     assert got == family, reason
     assert 0 < confidence < 1 and reason
+
+
+# an RX5808 sweeping 0.64 s of a 0.78 s cycle, one burst per sweep: video in every sweep
+SCAN = classify.Scan(10_000.0, 780_000.0, 640_000.0)
+VIDEO = dict(bandwidth_khz=10_000.0, interval_us=780_000.0, dwell_us=640_000.0, duty=0.87,
+             hop_fraction=0.0, centre_db=0.0, n_bursts=3)
+
+
+@pytest.mark.parametrize("family, kw", [
+    # 1-2 bins at a 10 MHz step, within 5 + 3 MHz of the plan (R1 5658): analog, no shape needed
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_665_000.0)),
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_745_000.0, bandwidth_khz=20_000.0)),
+    # resolved over 4 flat bins: OFDM; peaked and on the plan: analog
+    ("ofdm_video", dict(VIDEO, centre_khz=5_745_000.0, bandwidth_khz=40_000.0)),
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_745_000.0, bandwidth_khz=40_000.0, centre_db=2.5)),
+    # 5 GHz Wi-Fi (ch 149, 5745 MHz, also analog A7) missing one sweep in two gaps: not video
+    ("wifi", dict(VIDEO, centre_khz=5_745_000.0, interval_us=1_170_000.0, duty=0.64)),
+    # 2.4 GHz Wi-Fi frames: wide-ish hits moving within the channel, or narrow hits in 20 MHz
+    ("wifi", dict(VIDEO, centre_khz=2_412_900.0, bandwidth_khz=6_000.0, spread_khz=5_000.0)),
+    ("wifi", dict(centre_khz=2_465_000.0, bandwidth_khz=5_900.0, n_channels=9, spread_khz=10_000.0,
+                  interval_cv=0.39, hop_fraction=0.87, n_bursts=24)),
+])
+def test_classifier_at_scanner_resolution(family, kw):
+    got, _, reason = classify.classify_one(feature(**kw), SCAN)
+    assert got == family, reason
+
+
+def test_plans_come_from_the_simulator():
+    assert 5_658.0 in classify.ANALOG_PLAN_MHZ and 5_917.0 in classify.ANALOG_PLAN_MHZ
+    assert len(classify.ANALOG_PLAN_MHZ) == 39  # 40 channels, F8 and R7 both 5880 MHz
+    assert {5180.0, 5320.0, 5500.0, 5720.0, 5745.0, 5825.0, 5775.0} <= set(classify.WIFI_5G_MHZ)
 
 
 def test_confidence_grows_with_evidence():

@@ -11,6 +11,15 @@ exponential noise of unknown mean, N training cells. With the threshold alpha ti
 
 Every Pfa(alpha) is E[exp(-alpha Z)] for a noise statistic Z, so a Swerling-1 target of mean
 SNR s (an exponential cell of mean 1+s) has Pd = Pfa(alpha / (1+s)).
+
+Multi-look readings: a node's RSSI is a power averaged over L ~ bw x window samples, so its
+noise is Gamma(L, 1/L), not exponential. For CA the ratio of the cell to the mean of N training
+cells is then F(2L, 2NL)-distributed: Pfa = P(F > alpha) = I_{N/(N+alpha)}(NL, L) (straja.detect.
+stats), which is (1 + alpha/N)^-N at L = 1. GO, SO and OS keep their single-look designs: a
+design with looks > 1 must be CA. Readings quantised to `code_db` steps: the rounding error's
+variance is added to the looks' (stats.effective_looks), and alpha is never below one code step
+(10^(code_db/10)): noise much narrower than a step occupies at most two adjacent codes, so no
+cell exceeds the training mean by a full step (the bound needs no dithering).
 """
 from __future__ import annotations
 
@@ -21,12 +30,16 @@ import numpy as np
 
 from straja import _cfar
 from straja.detect._arrays import check_power, out_buffer
+from straja.detect.stats import bisect_decreasing, effective_looks, f_survival
 
 KINDS = ("ca", "go", "so", "os")
 
 
-def pfa_ca(alpha: float, n: int) -> float:
-    return (1.0 + alpha / n) ** -n
+def pfa_ca(alpha: float, n: int, looks: float = 1.0) -> float:
+    """CA-CFAR over n training cells of `looks`-look readings: P(F(2L, 2nL) > alpha)."""
+    if looks == 1.0:
+        return (1.0 + alpha / n) ** -n
+    return f_survival(alpha, 2.0 * looks, 2.0 * n * looks)
 
 
 def pfa_so(alpha: float, n: int) -> float:
@@ -59,7 +72,7 @@ def pfa(kind: str, alpha: float, n: int, k: int | None = None) -> float:
 
 
 def pd_swerling1(kind: str, snr: float, alpha: float, n: int, k: int | None = None) -> float:
-    """Detection probability of a Swerling-1 target of mean SNR `snr` (linear)."""
+    """Detection probability of a Swerling-1 target of mean SNR `snr` (linear), single-look."""
     return pfa(kind, alpha / (1.0 + snr), n, k)
 
 
@@ -68,28 +81,21 @@ def default_k(n: int) -> int:
     return max(1, min(n, round(0.75 * n)))
 
 
-def alpha_for_pfa(kind: str, target: float, n: int, k: int | None = None) -> float:
+def alpha_for_pfa(kind: str, target: float, n: int, k: int | None = None,
+                  looks: float = 1.0) -> float:
     """Threshold factor giving Pfa = target (Pfa falls monotonically with alpha: bisection)."""
     if not 0.0 < target < 1.0:
         raise ValueError(f"pfa must be in (0, 1), not {target}")
     if kind in ("go", "so") and (n < 2 or n % 2):
         raise ValueError(f"{kind.upper()}-CFAR needs an even number of training cells, not {n}")
+    if looks != 1.0:
+        if kind != "ca":
+            raise ValueError(f"{kind.upper()}-CFAR is designed for single-look noise only; "
+                             f"use CA for looks={looks}")
+        return bisect_decreasing(lambda a: pfa_ca(a, n, looks), target, f"CA pfa, N={n}, L={looks}")
     if kind == "ca":  # closed form
         return n * (target ** (-1.0 / n) - 1.0)
-    lo, hi = 0.0, 1.0
-    while pfa(kind, hi, n, k) > target:
-        hi *= 2.0
-        if hi > 1e300:
-            raise ValueError(f"pfa {target} is out of reach for {kind} with N={n}, k={k}")
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if pfa(kind, mid, n, k) > target:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-13 * hi:
-            break
-    return hi
+    return bisect_decreasing(lambda a: pfa(kind, a, n, k), target, f"{kind} pfa, N={n}, k={k}")
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,8 @@ class CFARDesign:
     alpha_os: np.ndarray
     k_os: np.ndarray
     axis: str = "freq"
+    looks: float = 1.0
+    code_db: float = 0.0
 
     def __post_init__(self):
         # the compiled kernel holds the tables, so a call passes only the sweeps
@@ -126,11 +134,13 @@ class CFARDesign:
 
 
 def design(kind: str, pfa: float, n_train: int, n_guard: int = 0, k: int | None = None,
-           axis: str = "freq") -> CFARDesign:
+           axis: str = "freq", looks: float = 1.0, code_db: float = 0.0) -> CFARDesign:
     """Build the threshold tables for `kind` at false-alarm probability `pfa`.
 
     axis "freq": n_train and n_guard per side of the cell; "time": n_train earlier sweeps
     after n_guard guard sweeps. k (OS only): rank in the uncut window, default 3N/4.
+    looks: independent samples averaged in each reading (1: exponential noise; > 1: CA only).
+    code_db: quantisation step of the readings in dB (0: continuous), see the module's notes.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown CFAR kind {kind!r}; one of {KINDS}")
@@ -142,18 +152,22 @@ def design(kind: str, pfa: float, n_train: int, n_guard: int = 0, k: int | None 
     k = default_k(n_full) if k is None else int(k)
     if kind == "os" and not 1 <= k <= n_full:
         raise ValueError(f"OS rank k={k} must be in 1..{n_full}")
+    if looks < 1.0 or code_db < 0.0:
+        raise ValueError(f"need looks >= 1 and code_db >= 0, not {looks}, {code_db}")
+    eff = effective_looks(looks, code_db) if looks > 1.0 else 1.0
+    a_min = 10 ** (code_db / 10)  # one code step: see the module's notes
     scale_ca = np.full(n_full + 1, np.inf)
     alpha_os = np.full(n_full + 1, np.inf)
     k_os = np.ones(n_full + 1, np.intp)
     for m in range(1, n_full + 1):
-        scale_ca[m] = alpha_for_pfa("ca", pfa, m) / m
+        scale_ca[m] = max(a_min, alpha_for_pfa("ca", pfa, m, looks=eff)) / m
         if kind == "os":
             k_os[m] = max(1, min(m, round(k * m / n_full)))
-            alpha_os[m] = alpha_for_pfa("os", pfa, m, int(k_os[m]))
-    alpha = alpha_for_pfa(kind, pfa, n_full, k)
+            alpha_os[m] = max(a_min, alpha_for_pfa("os", pfa, m, int(k_os[m]), eff))
+    alpha = max(a_min, alpha_for_pfa(kind, pfa, n_full, k, eff))
     scale_2 = alpha / (n_full // 2) if kind in ("go", "so") else 0.0
     return CFARDesign(kind, pfa, n_train, n_guard, n_full, k, alpha, scale_ca, scale_2,
-                      alpha_os, k_os, axis)
+                      alpha_os, k_os, axis, looks, code_db)
 
 
 def _args(d: CFARDesign):

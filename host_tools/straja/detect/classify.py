@@ -7,7 +7,11 @@ family passes it) times the evidence n / (n + EVIDENCE_BURSTS) of n bursts.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+from straja.sim.emitters import ANALOG_BANDS
 
 FAMILIES = ("analog_fm_video", "ofdm_video", "lora_fhss", "gfsk_fhss", "wifi", "bluetooth",
             "ble", "lorawan", "unknown")
@@ -16,9 +20,20 @@ DRONE_FAMILIES = frozenset(FAMILIES[:4])
 EVIDENCE_BURSTS = 5.0
 WIDE_KHZ = 6_000.0            # wider: video or Wi-Fi; narrower: control links, Bluetooth, LoRa
 CONTINUOUS_DUTY = 0.6         # video is on while armed; Wi-Fi and DroneID are bursty
+MAX_MISSED_SWEEPS = 0.25      # a scanner sees video in every sweep; Wi-Fi, even a busy access
+                              # point, is missed in some (mean missed sweeps per burst gap)
+STEADY_SPREAD = 0.5           # video stays on its channel (centres within half its width);
+                              # Wi-Fi frames caught by a scanner light different parts of theirs
 ANALOG_PEAK_DB = 2.0          # FM video's spectrum peaks at the carrier; OFDM is flat-topped
-ANALOG_PLAN_KHZ = 3_000.0     # analog video sits on the A/B/E/F/R plan
+ANALOG_PLAN_KHZ = 3_000.0     # analog video sits on the A/B/E/F/R plan (+ half a scan step)
+FLAT_MIN_BINS = 3             # a flat top needs 3 bins to be seen; 1-2 bins show no shape
 WIFI_BW_KHZ = (14_000.0, 26_000.0)
+# 5 GHz Wi-Fi channel numbers n (centre 5000 + 5 n MHz, IEEE 802.11 U-NII-1..3): 20 MHz channels
+# 36-64, 100-144, 149-165 every 4; 40 MHz centres 38, 46, ...; 80 MHz centres 42, 58, ...
+WIFI_5G_CHANNELS = (tuple(range(36, 65, 4)) + tuple(range(100, 145, 4)) + tuple(range(149, 166, 4))
+                    + (38, 46, 54, 62, 102, 110, 118, 126, 134, 142, 151, 159)
+                    + (42, 58, 106, 122, 138, 155))
+WIFI_5G_MHZ = np.array(sorted(5000 + 5 * n for n in WIFI_5G_CHANNELS), float)
 BLE_ADV_KHZ = (2_402_000.0, 2_426_000.0, 2_480_000.0)
 BLE_TOL_KHZ = 2_000.0
 BLE_MAX_CHANNELS = 9          # 3 advertising channels, each read as up to 3 bins wide
@@ -32,11 +47,17 @@ BT_MAX_DWELL_US = 700.0
 ELRS_MAX_HOP_FRACTION = 0.6   # ELRS hops every 4 (or 2) packets; GFSK links hop every packet
 LORAWAN_MIN_INTERVAL_US = 500_000.0  # LoRaWAN / Meshtastic: seconds between uplinks
 
-# 5.8 GHz analog video channel plan, bands A, B, E, F, R (MHz)
-ANALOG_PLAN_MHZ = np.array(sorted({
-    5865, 5845, 5825, 5805, 5785, 5765, 5745, 5725, 5733, 5752, 5771, 5790, 5809, 5828, 5847,
-    5866, 5705, 5685, 5665, 5645, 5885, 5905, 5925, 5945, 5740, 5760, 5780, 5800, 5820, 5840,
-    5860, 5880, 5658, 5695, 5732, 5769, 5806, 5843, 5880, 5917}))
+# 5.8 GHz analog video channel plan, bands A, B, E, F, R (MHz): the simulator's table
+ANALOG_PLAN_MHZ = np.array(sorted({f for band in ANALOG_BANDS.values() for f in band}), float)
+
+
+class Scan(NamedTuple):
+    """How the spectrum was read: channel step, sweep start-to-start period and sweep duration
+    of the front end (zeros: a receiver that resolves the spectrum and watches continuously)."""
+    step_khz: float = 0.0
+    period_us: float = 0.0
+    sweep_us: float = 0.0
+
 
 SPECIFICITY = {"analog_fm_video": 0.85, "ofdm_video": 0.7, "lora_fhss": 0.75, "gfsk_fhss": 0.6,
                "wifi": 0.7, "bluetooth": 0.6, "ble": 0.9, "lorawan": 0.6, "unknown": 0.5}
@@ -52,25 +73,61 @@ def band(centre_khz: float) -> str:
     return "other"
 
 
-def classify_one(f) -> tuple[str, float, str]:
-    """(family, confidence, reason) of one FEATURES record."""
-    family, reason = _rule(f)
+def classify_one(f, scan: Scan = Scan()) -> tuple[str, float, str]:
+    """(family, confidence, reason) of one FEATURES record read by `scan`."""
+    family, reason = _rule(f, scan)
     n = float(f["n_bursts"])
     return family, SPECIFICITY[family] * n / (n + EVIDENCE_BURSTS), reason
 
 
-def _rule(f) -> tuple[str, str]:
-    where = band(f["centre_khz"])
-    bw, duty, n_ch = f["bandwidth_khz"], f["duty"], int(f["n_channels"])
-    if bw >= WIDE_KHZ:
-        if duty >= CONTINUOUS_DUTY and where in ("2g4", "5g8"):
-            off_plan = np.min(np.abs(ANALOG_PLAN_MHZ * 1000.0 - f["centre_khz"]))
-            if f["centre_db"] >= ANALOG_PEAK_DB and off_plan <= ANALOG_PLAN_KHZ:
-                return "analog_fm_video", f"continuous, peaked spectrum, on the 5.8 GHz plan ({off_plan:.0f} kHz off)"
+def _off(plan_mhz: np.ndarray, centre_khz: float) -> float:
+    return float(np.min(np.abs(plan_mhz * 1000.0 - centre_khz)))
+
+
+def _steady(f, scan: Scan) -> bool:
+    """Continuous and on one channel. Scanned: the gap between bursts is the time the front end
+    spends elsewhere (period - sweep), plus a period per sweep missed; one burst shows nothing
+    yet. Otherwise: on for most of the track's age."""
+    if f["n_bursts"] < 2 or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]:
+        return False
+    if scan.period_us <= 0:
+        return f["duty"] >= CONTINUOUS_DUTY
+    gap = f["interval_us"] - f["dwell_us"] - (scan.period_us - scan.sweep_us)
+    return not gap > MAX_MISSED_SWEEPS * scan.period_us
+
+
+def _wide(f, where: str, scan: Scan) -> tuple[str, str]:
+    """Video (analog or OFDM), Wi-Fi or unknown, for a burst wider than WIDE_KHZ.
+
+    A scanner stepping ~10 MHz sees 20 MHz video as 1-3 bins, its centre to +-step/2 only: a
+    steady emitter 1-2 bins wide near the analog plan is analog (FM video is the common 5.8 GHz
+    emitter, and OFDM's flat top cannot show in 2 bins); OFDM needs >= 3 flat bins. Steady
+    (_steady): seen in (nearly) every sweep, on one channel; Wi-Fi, even a busy access point, is
+    missed in some sweeps and lit in different parts of its channel."""
+    bw, duty, step_khz = f["bandwidth_khz"], f["duty"], scan.step_khz
+    if where not in ("2g4", "5g8"):
+        return "unknown", f"wide ({bw / 1000:.0f} MHz) outside the video and Wi-Fi bands"
+    bins = bw / step_khz if step_khz > 0 else np.inf
+    if _steady(f, scan):
+        off_plan = _off(ANALOG_PLAN_MHZ, f["centre_khz"])
+        on_plan = where == "5g8" and off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
+        if on_plan and (bins < FLAT_MIN_BINS or f["centre_db"] >= ANALOG_PEAK_DB):
+            shape = "peaked spectrum" if bins >= FLAT_MIN_BINS else f"{bins:.1f} bins wide"
+            return "analog_fm_video", f"continuous, {shape}, on the 5.8 GHz plan ({off_plan:.0f} kHz off)"
+        if bins >= FLAT_MIN_BINS:
             return "ofdm_video", f"continuous {bw / 1000:.0f} MHz, flat-topped (centre {f['centre_db']:.1f} dB over mean)"
-        if WIFI_BW_KHZ[0] <= bw <= WIFI_BW_KHZ[1] and where in ("2g4", "5g8"):
-            return "wifi", f"bursty {bw / 1000:.0f} MHz channel (duty {duty:.2f})"
-        return "unknown", f"wide ({bw / 1000:.0f} MHz) but neither continuous nor Wi-Fi-like"
+        return "unknown", f"continuous {bw / 1000:.0f} MHz, too few bins for a shape, off the analog plan"
+    on_raster = where == "5g8" and _off(WIFI_5G_MHZ, f["centre_khz"]) <= ANALOG_PLAN_KHZ + step_khz / 2
+    if on_raster or where == "2g4" or WIFI_BW_KHZ[0] <= bw <= WIFI_BW_KHZ[1]:
+        return "wifi", f"bursty or moving {bw / 1000:.0f} MHz (duty {duty:.2f}, centres over {f['spread_khz'] / 1000:.0f} MHz)"
+    return "unknown", f"wide ({bw / 1000:.0f} MHz), neither steady nor Wi-Fi-like"
+
+
+def _rule(f, scan: Scan) -> tuple[str, str]:
+    where = band(f["centre_khz"])
+    bw, n_ch = f["bandwidth_khz"], int(f["n_channels"])
+    if bw >= WIDE_KHZ:
+        return _wide(f, where, scan)
     if where == "2g4" and n_ch <= BLE_MAX_CHANNELS and _on_ble_adv(f):
         return "ble", "narrow, only on BLE advertising channels 37/38/39"
     hop = f["hop_fraction"]
@@ -79,6 +136,8 @@ def _rule(f) -> tuple[str, str]:
             return "bluetooth", f"{n_ch} channels, short dwell {f['dwell_us']:.0f} us, hop every slot"
         if where == "subghz" and f["interval_us"] >= LORAWAN_MIN_INTERVAL_US:
             return "lorawan", f"sub-GHz, {n_ch} channels, {f['interval_us'] / 1e6:.1f} s between bursts"
+        if where == "2g4" and f["spread_khz"] <= WIFI_BW_KHZ[1]:
+            return "wifi", f"narrow hits within one Wi-Fi channel ({f['spread_khz'] / 1000:.0f} MHz): frames, not hops"
         if f["n_bursts"] < HOP_MIN_BURSTS or not f["interval_cv"] <= HOP_MAX_CV:
             return "unknown", f"hopping over {n_ch} channels, but irregular (CV {f['interval_cv']:.2f})"
         if hop <= ELRS_MAX_HOP_FRACTION:
@@ -100,10 +159,10 @@ CLASSES = np.dtype([("track_id", "i8"), ("family", "U16"), ("confidence", "f8"),
                     ("drone", "?"), ("reason", "U120")])
 
 
-def classify(feats: np.ndarray) -> np.ndarray:
+def classify(feats: np.ndarray, scan: Scan = Scan()) -> np.ndarray:
     """Family, confidence, drone flag and reason of every track (CLASSES dtype)."""
     out = np.empty(feats.size, CLASSES)
     for i, f in enumerate(feats):
-        family, conf, reason = classify_one(f)
+        family, conf, reason = classify_one(f, scan)
         out[i] = (f["track_id"], family, conf, family in DRONE_FAMILIES, reason)
     return out

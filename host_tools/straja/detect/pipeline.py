@@ -8,14 +8,13 @@ stream of equal batches allocates only its results.
                 --> CFAR across time (optional) -+
 
 The frequency CFAR finds narrow emitters against their neighbours; the floor detector
-(power > -ln(pfa) x noise mean) finds wide ones that fill a CFAR window (video, Wi-Fi) and
+(power > alpha x noise mean, alpha from pfa and the readings' looks) finds wide ones that fill a CFAR window (video, Wi-Fi) and
 emitters on air since start-up; the time CFAR finds what switches on. A cell is detected when
 any of them fires, so the cell false-alarm rate is at most the sum of their pfa.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import log
 
 import numpy as np
 
@@ -23,8 +22,8 @@ from straja import _detect_noise
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
-from straja.detect.classify import CLASSES, classify
-from straja.detect.noise import NoiseFloor
+from straja.detect.classify import CLASSES, Scan, classify
+from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features
 
 
@@ -35,6 +34,9 @@ LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks no
 @dataclass(frozen=True)
 class PipelineConfig:
     pfa: float = 1e-6                 # per cell and per detector
+    looks: float = 1.0                # samples averaged per reading (RSSI bandwidth x window):
+                                      # noise is Gamma(looks); > 1 needs cfar_kind "ca"
+    code_db: float = 0.5              # readings' quantisation step (SWEEP codes: 0.5 dB)
     cfar_kind: str = "ca"
     n_train: int = 8                  # per side, across frequency
     n_guard: int = 1
@@ -64,16 +66,20 @@ class Pipeline:
                  config: PipelineConfig | None = None):
         self.config = c = config or PipelineConfig()
         self.n_bins = n_bins
-        self.design = cfar.design(c.cfar_kind, c.pfa, c.n_train, c.n_guard)
-        self.noise = NoiseFloor(n_bins) if c.floor_detector else None
+        self.scan = Scan(float(step_khz))  # period and sweep time: measured (process)
+        self._last_t_us = None
+        self.design = cfar.design(c.cfar_kind, c.pfa, c.n_train, c.n_guard, looks=c.looks,
+                                  code_db=c.code_db)
+        self.noise = NoiseFloor(n_bins, looks=c.looks) if c.floor_detector else None
         self.time = (cfar.TimeCFAR(n_bins, cfar.design(c.cfar_kind, c.pfa, c.time_train,
-                                                        c.time_guard, axis="time"))
+                                                        c.time_guard, axis="time", looks=c.looks,
+                                                        code_db=c.code_db))
                      if c.time_cfar else None)
         self.bursts = BurstExtractor(n_bins, start_khz, step_khz, c.max_gap_bins,
                                      c.max_gap_sweeps, c.max_burst_sweeps)
         self.tracker = Tracker(c.tracker)
         self._work = tuple(np.empty((0, n_bins), t) for t in (np.float32, np.uint8, np.float32, np.uint8))
-        self._floor_alpha = -log(c.pfa)
+        self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
         self._cfar_kernel = self.design.kernel
         self._noise_kernel = self.noise._state if self.noise is not None else None
@@ -104,6 +110,8 @@ class Pipeline:
         if sweeps.shape[1] != self.n_bins:
             raise ValueError(f"sweeps have {sweeps.shape[1]} bins, this pipeline {self.n_bins}")
         n = sweeps.shape[0]
+        if n:
+            self._timing(t_us, duration_us)
         power, det, noise, extra = self._buffers_for(n)
         if sweeps.dtype == np.uint8:
             _detect_noise.codes_to_mw(sweeps, power)
@@ -132,6 +140,16 @@ class Pipeline:
         events = self.tracker.process(bursts, int(t_us[-1] + duration_us[-1]))
         return Result(det, noise, bursts, events, self._new_alerts(events, bursts.size > 0))
 
+    def _timing(self, t_us, duration_us) -> None:
+        """The scan's latest sweep period (start to start) and sweep duration, for classify."""
+        t0, t1 = int(t_us[0]), int(t_us[-1])
+        before = t0 if self._last_t_us is None else self._last_t_us
+        n_gaps = len(t_us) - (self._last_t_us is None)
+        if n_gaps > 0 and t1 > before:
+            self.scan = self.scan._replace(period_us=(t1 - before) / n_gaps,
+                                           sweep_us=float(duration_us[-1]))
+        self._last_t_us = t1
+
     def _new_alerts(self, events: np.ndarray, changed: bool) -> np.ndarray:
         """Confirmed tracks classified as a drone link for the first time (again after being
         lost). A confirmed track's class can turn to drone as its bursts add evidence, so the
@@ -155,7 +173,7 @@ class Pipeline:
         if not fresh.size:
             return self._no_alerts
         self._pending.update(zip(fresh["track_id"].tolist(), fresh["n_bursts"].tolist()))
-        classes = classify(features(fresh))
+        classes = classify(features(fresh), self.scan)
         alerts = classes[classes["drone"]]
         for tid in alerts["track_id"].tolist():
             del self._pending[tid]
@@ -164,4 +182,4 @@ class Pipeline:
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:
         """(FEATURES, CLASSES) of the live tracks, in the same order."""
         feats = features(self.tracker.snapshot())
-        return feats, classify(feats)
+        return feats, classify(feats, self.scan)

@@ -23,12 +23,12 @@ from .readings import EVAL_PLAN, load_profile
 from .run import run_session
 from .trials import FAMILIES, TARGET_SNR_DB, Trial, dedicated_plan, run_trial
 
-# Detector settings of the evaluation (docs/evaluation/report.md, "Settings"): a node's reading is
-# a power estimate averaged over bw x window samples, far steadier than the exponential law the
-# CFAR design assumes, so Pfa 1e-6 puts the threshold ~13 dB over the floor where the measured
-# false-alarm rate is orders below the design; 1e-2 (a threshold ~7 dB up) still gives no false
-# cells on noise. One burst per sweep for continuous emitters confirms video in 3 sweeps.
-EVAL_DETECT = {"pfa": 1e-2, "max_burst_sweeps": 1}
+# Detector settings of the evaluation (docs/evaluation/report.md, "Settings"): the gateway's
+# defaults (Pfa 1e-6, thresholds designed for each front end's looks: straja.gateway.detector.
+# FRONT_END_LOOKS), with the looks taken from the sweep's band since the fast path sends no info
+# reply, and one burst per sweep so that a continuous emitter is confirmed in 3 sweeps and the
+# classifier sees a burst in every sweep.
+EVAL_DETECT = {"looks_by_band": True, "max_burst_sweeps": 1}
 BACKGROUNDS = ["urban_24ghz_background", "subghz_lora_background", "quiet_rural"]
 NODES = ["n1", "n2", "n3"]
 # Diagnostic variants, run on +10 dB trials: what the results would be with another setting

@@ -5,11 +5,16 @@ Everything the gateway knows of detection goes through `NodeDetector.sweep()`, w
 A change in the core's API touches only this module. The core is per front end and per channel
 set (its noise floor and tracks belong to those channels), so a node has one core pipeline per
 (front end, plan); a focus plan and the normal plan each keep theirs.
+
+Each core is designed for the readings its front end makes: an RSSI reading averages about
+bw x window independent samples ("looks"), so its noise is Gamma(looks), and the CFAR and floor
+detector thresholds follow from that (docs/detection.md, "Multi-look readings"). FRONT_END_LOOKS
+is the one table of looks per front-end kind (the `kind` of the node's `info` reply).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -24,11 +29,28 @@ LABELS = {
     "lora_fhss": "LoRa frequency-hopping control link (ExpressLRS class)",
     "gfsk_fhss": "GFSK frequency-hopping control link (FrSky/FlySky/Crossfire class)",
 }
-# [detect] keys the config may set: the core's own settings (straja.detect.pipeline)
-DETECT_KEYS = tuple(f.name for f in fields(PipelineConfig) if f.name != "tracker")
+# [detect] keys the config may set: the core's own settings (straja.detect.pipeline), and
+# looks_by_band: take a front end's kind from its frequency when the node's info reply is not
+# known (the evaluation's fast path sends none; the gateway's synthetic test nodes, whose noise
+# is not a chip's, must not get it)
+ADAPTER_KEYS = ("looks_by_band",)
+DETECT_KEYS = tuple(f.name for f in fields(PipelineConfig) if f.name != "tracker") + ADAPTER_KEYS
 # A continuous emitter closes a burst every 2 sweeps: a node's default plan comes back to a front
 # end only every ~1.3 s, and a track the core does not hear of for lost_after_us (3 s) is lost.
 GATEWAY_DEFAULTS = {"max_burst_sweeps": 2}
+# Independent samples averaged per RSSI reading, per front-end kind (bandwidth x averaging window,
+# datasheets; the figures the virtual board's chip models use, straja.vboard.chips):
+#   cc2500  812.5 kHz channel filter x ~250 us                        ~ 203
+#   sx126x  467 kHz (the driver's GFSK RX bandwidth) x ~100 us         ~ 47
+#   sx127x  250 kHz (the driver's RegRxBw 0x01) x ~100 us              ~ 25
+#   rx5808  20 MHz x ~1 ms is 2e4 looks, but the RSSI pin is read by the MCU's ADC, whose noise
+#           (~2 mV on a 10 mV/dB slope: 0.2 dB rms) dominates: (10/ln10 / 0.2)^2 ~ 470
+FRONT_END_LOOKS = {"cc2500": 203.0, "sx126x": 47.0, "sx127x": 25.0, "rx5808": 470.0}
+# A front end of unknown kind gets 1 look: the exponential design, whose thresholds are too high
+# for averaged readings but never too low. With looks_by_band, a node whose info is not known gets
+# the fewest looks of the kinds that tune to the sweep's start (tuning ranges from the datasheets).
+KIND_RANGE_KHZ = {"cc2500": (2_400_000, 2_483_500), "sx126x": (150_000, 960_000),
+                  "sx127x": (137_000, 1_020_000), "rx5808": (5_645_000, 5_945_000)}
 
 
 class Observation(NamedTuple):
@@ -44,7 +66,8 @@ def core_config(detect: dict) -> PipelineConfig:
     unknown = set(detect) - set(DETECT_KEYS)
     if unknown:
         raise ValueError(f"[detect]: unknown keys {sorted(unknown)} (known: {', '.join(DETECT_KEYS)})")
-    return PipelineConfig(**{**GATEWAY_DEFAULTS, **detect})
+    core = {k: v for k, v in {**GATEWAY_DEFAULTS, **detect}.items() if k not in ADAPTER_KEYS}
+    return PipelineConfig(**core)
 
 
 class _PlanState:
@@ -62,10 +85,37 @@ class _PlanState:
 class NodeDetector:
     """Streaming detection for one node: SWEEP frames (segments assembled) in, observations out."""
 
-    def __init__(self, node_id: int, detect: dict):
+    def __init__(self, node_id: int, detect: dict, info: dict | None = None):
         self.node_id = node_id
         self.cfg = core_config(detect)
+        self._detect_keys = set(detect)
+        self._by_band = bool(detect.get("looks_by_band", False))
         self._plans: dict[tuple, _PlanState] = {}
+        self._kinds: list[str] = []
+        self.set_info(info)
+
+    def set_info(self, info: dict | None) -> None:
+        """Take the node's `info` reply: the kinds of its front ends, by index (SWEEP front_end).
+        Cores made before with other looks are dropped (made again at the next sweep)."""
+        kinds = [fe.get("kind", "") for fe in (info or {}).get("front_ends", [])]
+        if kinds != self._kinds:
+            self._kinds = kinds
+            self._plans.clear()
+
+    def looks(self, front_end: int, start_khz: int) -> float:
+        """Looks per reading of this front end (its kind from info, else from the frequency)."""
+        if 0 <= front_end < len(self._kinds):
+            return FRONT_END_LOOKS.get(self._kinds[front_end], 1.0)
+        if not self._by_band:
+            return 1.0
+        return min((FRONT_END_LOOKS[k] for k, (lo, hi) in KIND_RANGE_KHZ.items()
+                    if lo <= start_khz <= hi), default=1.0)
+
+    def _config(self, sweep: Sweep) -> PipelineConfig:
+        """The core settings for this front end: looks from its kind unless [detect] sets them."""
+        if "looks" in self._detect_keys:
+            return self.cfg
+        return replace(self.cfg, looks=self.looks(sweep.front_end, sweep.start_khz))
 
     def sweep(self, sweep: Sweep, t_us: int, offset_ns: int) -> list[Observation]:
         """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time)."""
@@ -74,7 +124,7 @@ class NodeDetector:
         key = (sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total)
         st = self._plans.get(key)
         if st is None:
-            st = self._plans[key] = _PlanState(sweep, self.cfg)
+            st = self._plans[key] = _PlanState(sweep, self._config(sweep))
         n = len(sweep.rssi)
         if sweep.first == 0:
             st.filled, st.t_us[0], st.dur_us[0] = 0, t_us, 0

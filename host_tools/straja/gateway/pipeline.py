@@ -94,11 +94,11 @@ class Pipeline:
         health = self.nodes.get(node_id)
         if health is None:
             health = self.nodes[node_id] = NodeHealth(node_id, self.timeout_ns)
-            self.detectors[node_id] = NodeDetector(node_id, self.cfg.detect)
+            self.detectors[node_id] = NodeDetector(node_id, self.cfg.detect, info=health.info)
         self.source_node[source] = node_id
         events = health.frame(frame, source, t_ns)
         if any(e["kind"] == "node_restarted" for e in events):  # node time starts again
-            self.detectors[node_id] = NodeDetector(node_id, self.cfg.detect)
+            self.detectors[node_id] = NodeDetector(node_id, self.cfg.detect, info=health.info)
         if frame.type == SWEEP:
             offset = health.clock.offset_ns or 0
             for obs in self.detectors[node_id].sweep(frame.body, frame.t_us, offset):
@@ -132,6 +132,8 @@ class Pipeline:
                      "request_id": reply.request_id, "status": reply.status, "reply": reply.text}]
         if isinstance(value, dict) and "front_ends" in value:
             health.info = value
+            # the front ends' kinds give the detector each one's looks (averaging) for its CFAR
+            self.detectors[health.node_id].set_info(value)
         elif isinstance(value, dict) and set(value) == {"plan"}:
             self.planner.normal_plan[health.node_id] = value["plan"]
         return []

@@ -32,7 +32,14 @@ class Chunk(NamedTuple):
 
 def node_chunks(node_id: int, emitters: Iterable[Emitter], *, t0_ns: int, duration_s: float,
                 band=VIDEO_BAND, sweep_hz: float = 10.0, offset_ns: int = 0, noise_dbm=-95.0,
-                seed: int = 0, source: str | None = None) -> list[Chunk]:
+                seed: int = 0, source: str | None = None, looks: float | None = None) -> list[Chunk]:
+    """Frames of one node; `looks` (default: the front end that tunes to the band, as
+    detector.NodeDetector.looks guesses) sets the scatter of its noise readings."""
+    from .detector import FRONT_END_LOOKS, KIND_RANGE_KHZ
+
+    if looks is None:
+        looks = min((FRONT_END_LOOKS[k] for k, (lo, hi) in KIND_RANGE_KHZ.items()
+                     if lo <= band[0] <= hi), default=1.0)
     rng = np.random.default_rng(seed + node_id)
     start, stop, step = band
     freqs = np.arange(start, stop + 1, step)
@@ -45,7 +52,8 @@ def node_chunks(node_id: int, emitters: Iterable[Emitter], *, t0_ns: int, durati
         frames = []
         if k % int(sweep_hz) == 0:
             frames.append(Status(5 + k // int(sweep_hz), 1, 0, 1, 100_000, 50_000, 0, 0, 0, 0, "0.1.0"))
-        dbm = noise_dbm + 5.6 * rng.standard_exponential(freqs.size) ** 0.5 - 5
+        # noise as a chip measures it: the mean of `looks` samples (docs/detection.md)
+        dbm = noise_dbm + 10 * np.log10(rng.gamma(looks, 1 / looks, freqs.size))
         for e in emitters:
             level = e.dbm(k / sweep_hz)
             if level is None:
