@@ -57,28 +57,43 @@ def test_fast_path_gives_the_virtual_nodes_codes():
 
     names = [e["front_end"] for e in EVAL_PLAN]
     reader = NodeReader(scene, "n1", seed=NODE_ID)
-    per_channel = [READS_PER_CHANNEL[reader.kinds[n]] + reader.drivers[n].draws_per_tune
-                   for n in names]
-    want = {}  # sweep number since boot -> codes
+    want = {}  # (plan entry, sweep number) -> codes
     for f in frames:
         k = names.index(reader.profile["front_ends"][f.body.front_end]["name"])
-        want[f.body.sweep_id * len(names) + k] = f.body.rssi
-    # Replay every sweep from boot on in order (draw order), at the logged instants.
-    got, pos, sweep = {}, 0, 0
-    while sweep <= max(want):
-        k = sweep % len(names)
-        codes = bytearray()
-        for khz in channels_khz(EVAL_PLAN[k]):
-            tunes = [log[pos + i][1] for i in range(reader.drivers[names[k]].draws_per_tune)]
-            reads = [t for name, t in log[pos + len(tunes):pos + per_channel[k]]]
-            assert all(name == names[k] for name, _ in log[pos:pos + per_channel[k]])
-            codes.append(reader.channel(names[k], khz, tunes[0] if tunes else reads[0], reads))
-            pos += per_channel[k]
-        got[sweep] = bytes(codes)
-        sweep += 1
+        want[k, f.body.sweep_id] = f.body.rssi
+    # Replay the log in order (the draw order: the front ends' steps interleave), each front
+    # end's tunes and readings at their logged instants.
+    freqs = [channels_khz(e) for e in EVAL_PLAN]
+    codes = [bytearray() for _ in names]
+    tuned = [False] * len(names)
+    got, pos = {}, 0
+    while pos < len(log):
+        k = names.index(log[pos][0])
+        drv = reader.drivers[names[k]]
+        khz = freqs[k][len(codes[k])]
+        if drv.draws_per_tune and not tuned[k]:  # a tune step; its reading comes later
+            reader.tune(names[k], khz, log[pos][1])
+            tuned[k] = True
+            pos += 1
+            continue
+        n_reads = READS_PER_CHANNEL[reader.kinds[names[k]]]
+        reads = log[pos:pos + n_reads]
+        if len(reads) < n_reads:
+            break  # the node was stopped in the middle of a reading
+        assert all(name == names[k] for name, _ in reads)  # a reading is one step
+        times = [t for _, t in reads]
+        if not drv.draws_per_tune:
+            reader.tune(names[k], khz, times[0])
+        codes[k].append(reader.read(names[k], times))
+        tuned[k] = False
+        pos += n_reads
+        if len(codes[k]) == len(freqs[k]):
+            got[k, sum(1 for key in got if key[0] == k)] = bytes(codes[k])
+            codes[k] = bytearray()
     compared = [s for s in want if s in got]
     assert len(compared) >= 6
     for s in compared:
-        assert got[s] == want[s], f"sweep {s} ({names[s % len(names)]}) differs"
+        assert got[s] == want[s], f"sweep {s[1]} of {names[s[0]]} differs"
+    assert {k for k, _ in compared} == set(range(len(names)))
     # the emitter of the scene is switched on from 5 s: make sure the codes are not all noise
     assert len({c for s in compared for c in want[s]}) > 5

@@ -1,6 +1,6 @@
-"""The scan scheduler allocates nothing per sweep or block (MicroPython unix port, fake front
-ends): gc.mem_alloc() does not grow over many steps with the collector off, and the same steps
-run with the heap locked (any allocation would raise MemoryError)."""
+"""The scan scheduler allocates nothing per step (tune, reading, frame, block; MicroPython unix
+port, fake front ends): gc.mem_alloc() does not grow over many steps with the collector off, and
+as many more steps run with the heap locked (any allocation would raise MemoryError)."""
 import json
 
 from straja.mp import run_micropython
@@ -10,12 +10,13 @@ HELPERS = REPO / "tests" / "firmware_app"
 
 
 def test_scheduler_steady_state_allocates_nothing():
-    steps = 150
-    out = run_micropython(HELPERS / "alloc_check.py", args=[str(steps)],
+    frames = 60
+    out = run_micropython(HELPERS / "alloc_check.py", args=[str(frames)],
                           path=[FIRMWARE, HELPERS], heap="256K").stdout
     got = json.loads(out)
     assert got["grown"] == 0, got
     assert got["locked_ok"], got
-    # every step sent its frame: 2 * steps (unlocked, then locked), one frame each
-    assert got["frames"] == 2 * steps + 6
+    # warm-up, then `frames` frames unlocked and as many locked, every step of their sweeps
+    # and blocks (tunes, readings, frames) run in between
+    assert got["frames"] == 2 * frames + 6
     assert got["bytes"] > got["frames"] * 40

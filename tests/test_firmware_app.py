@@ -174,7 +174,7 @@ def test_set_validates_all_keys_and_writes_atomically(boot, tmp_path):
     assert r.result()["config_hash"] == protocol.crc16(stored.encode())
 
 
-def test_streaming_round_robin_sweeps_and_blocks(boot, tmp_path):
+def test_streaming_concurrent_sweeps_and_blocks(boot, tmp_path):
     node = boot()
     node.command("set", 'heartbeat_ms=100 cal={"rx": {"offset": -6}, "logdet": {"slope_udb": -1}}')
     # "offset" is the scheduler's; the other calibration keys are the drivers' (hw.front_ends)
@@ -188,8 +188,8 @@ def test_streaming_round_robin_sweeps_and_blocks(boot, tmp_path):
     frames = [e for e in events if isinstance(e, protocol.Frame)]
     data = [f for f in frames if f.type in (protocol.SWEEP, protocol.ENVELOPE)]
     assert len(data) >= 9
-    # one sweep or block at a time, round-robin in plan order
-    assert [f.body.front_end for f in data[:6]] == [0, 1, 2, 0, 1, 2]
+    # every entry streams, each sweep frame one front end's own sweep
+    assert {f.body.front_end for f in data[:6]} == {0, 1, 2}
     cc = [f.body for f in data if f.type == protocol.SWEEP and f.body.front_end == 0]
     rx = [f.body for f in data if f.type == protocol.SWEEP and f.body.front_end == 1]
     blocks = [f.body for f in data if f.type == protocol.ENVELOPE]
@@ -204,9 +204,14 @@ def test_streaming_round_robin_sweeps_and_blocks(boot, tmp_path):
     assert (b.rate_hz, b.centre_khz, b.slope_udb, b.intercept_mdbm) == (
         20000, 5800000, -22000, 15000)
     assert list(b.samples) == [64 * i for i in range(64)]
-    # timestamps move forward; heartbeats say streaming
-    stamps = [f.t_us for f in data]
-    assert stamps == sorted(stamps)
+    # the front ends scan at the same time: sweeps of cc and rx overlap in time
+    spans = {k: [(f.t_us, f.t_us + f.body.duration_us) for f in data
+                 if f.type == protocol.SWEEP and f.body.front_end == k] for k in (0, 1)}
+    assert any(a0 < b1 and b0 < a1 for a0, a1 in spans[0] for b0, b1 in spans[1])
+    # timestamps move forward per front end; heartbeats say streaming
+    for k in (0, 1, 2):
+        stamps = [f.t_us for f in data if f.body.front_end == k]
+        assert stamps == sorted(stamps)
     status = [f.body for f in frames if f.type == protocol.STATUS]
     assert status and status[-1].mode == 1
     assert not bodies(tail, protocol.SWEEP)

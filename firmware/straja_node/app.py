@@ -105,6 +105,8 @@ class App:
     def start(self):
         if not self.front_ends:
             raise OSError("this board has no front ends")
+        if not self.streaming:
+            self.scheduler.restart()  # a stop may have left sweeps half done
         self.streaming = True
 
     # -- the loop

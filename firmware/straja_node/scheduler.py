@@ -1,13 +1,28 @@
-"""The scan scheduler: runs the scan plan one sweep or envelope block at a time, round-robin.
+"""The scan scheduler: runs every plan entry at once, one short step at a time, earliest
+deadline first, so that while one front end settles the others take their readings.
 
-Every buffer is allocated when the plan is set; `step()` allocates nothing, so the garbage
+The radios are independent chips on their own buses (the RX5808 on its 3-wire bus and ADC, the
+SPI transceivers on their own chip selects), so a retuned RX5808 can settle for 20-30 ms while
+the CC2500 and the SX126x sweep dozens of channels. Each sweep entry is a small state machine:
+START (stamp the sweep, tune channel 0), READ (the settle deadline has come: take the reading;
+the next step is due at the next slot), TUNE (retune at the slot's start), END (the last slot is
+over: send the SWEEP frame, then START again). `step()` waits for the task whose deadline is
+earliest and runs its step; a wait longer than SLEEP_MAX_US returns to the app's loop instead,
+so commands are served and Ctrl-C is seen between steps.
+
+Dwell timing follows a fixed schedule per sweep: channel i owns the slot [t0 + i*dwell,
+t0 + (i+1)*dwell). It is tuned at the start of its slot (or as soon after as the CPU is free),
+read `settle_us` after that tune, and the next channel waits for the next slot. A reading that
+ends after its slot is an overrun: the next dwell is then shorter than planned, and the frame
+says so (OVERRUN flag, the scheduler's `overruns` and the task's own count) instead of the sweep
+silently stretching.
+
+An envelope block (log detector) stays one blocking step (the driver samples at a fixed rate
+for n / rate_hz seconds); it is due once per longest sweep of the plan (back to back if the plan
+has no sweeps), and the readings it delays are counted as overruns like any other.
+
+Every buffer is allocated when the plan is set; a step allocates nothing, so the garbage
 collector never runs in the middle of a dwell (tests/test_firmware_alloc.py checks it).
-
-Dwell timing follows a fixed schedule: channel i owns the slot [t0 + i*dwell, t0 + (i+1)*dwell).
-Each channel is tuned at the start of its slot, read after the front end's settle time, and the
-next channel waits for the next slot. A channel whose reading ends after its slot has overrun:
-the next dwell is then shorter than planned, and the frame says so (OVERRUN flag, `overruns`
-counter) instead of the sweep silently stretching.
 """
 from array import array
 
@@ -29,6 +44,11 @@ DEFAULT_SWEEP_CHANNELS = 64
 DEFAULT_READ_US = 500  # dwell added to the settle time in the default plan: time to read
 DEFAULT_RATE_HZ = 10000
 DEFAULT_BLOCK = 256
+# the phases of a sweep task (docs/firmware.md, "Timing and overruns")
+START = 0
+TUNE = 1
+READ = 2
+END = 3
 
 
 def wait_until(deadline):
@@ -78,47 +98,67 @@ class _Sweep:
         self.codes = bytearray(self.n)
         self.sweep_id = 0
         self.t = Stamp()
+        self.t0 = ticks_us()
+        self.i = 0
+        self.flags = 0
+        self.late = 0
 
-    @micropython.native  # a quarter less time per channel than bytecode (docs/benchmarks.md)
-    def run(self, sched):
-        fe = self.fe
-        freqs = self.freqs
-        codes = self.codes
-        dwell = self.dwell_us
-        settle = self.settle_us
-        offset = self.offset
-        flags = 0
-        late = 0
-        sched.clock.update()
-        self.t.copy(sched.clock)
-        t0 = ticks_us()
-        for i in range(self.n):
-            slot = ticks_add(t0, i * dwell)
-            fe.tune(freqs[i])
-            wait_until(ticks_add(slot, settle))
-            code = fe.rssi_code() + offset
+        self.overruns = 0  # this front end's late readings since the plan was set
+        self.restart(ticks_us())
+
+    def restart(self, now):
+        """Begin a new sweep at the next step (a stopped stream leaves sweeps half done)."""
+        self.phase = START
+        self.due = now
+
+    @micropython.native  # see docs/benchmarks.md, "Firmware"
+    def run(self, sched, now):
+        """One step, at or after `self.due` (`now`: ticks_us() when it began)."""
+        phase = self.phase
+        if phase == READ:
+            code = self.fe.rssi_code() + self.offset
             if code >= TOP_CODE:
                 code = TOP_CODE
-                flags |= SATURATED
+                self.flags |= SATURATED
             elif code < 0:
                 code = 0
-            codes[i] = code
-            end = ticks_add(slot, dwell)
+            i = self.i
+            self.codes[i] = code
+            i += 1
+            self.i = i
+            end = ticks_add(self.t0, i * self.dwell_us)
             if ticks_diff(ticks_us(), end) > 0:
-                late += 1
-            else:
-                wait_until(end)
-        duration = ticks_diff(ticks_us(), t0)
-        if late:
-            flags |= OVERRUN
-            sched.overruns += late
-        sched.writer.sweep(self.index, flags, self.sweep_id, self.start_khz, self.step_khz, dwell,
-                           duration, 0, self.n, codes, self.n, self.t)
-        self.sweep_id = (self.sweep_id + 1) & 0xFFFF
+                self.late += 1
+            self.due = end  # the next slot's start, or the end of the sweep
+            self.phase = TUNE if i < self.n else END
+            return
+        if phase == END:
+            flags = self.flags
+            late = self.late
+            if late:
+                flags |= OVERRUN
+                sched.overruns += late
+                self.overruns += late
+            sched.writer.sweep(self.index, flags, self.sweep_id, self.start_khz, self.step_khz,
+                               self.dwell_us, ticks_diff(now, self.t0), 0, self.n, self.codes,
+                               self.n, self.t)
+            self.sweep_id = (self.sweep_id + 1) & 0xFFFF
+            phase = START
+        if phase == START:
+            self.i = 0
+            self.flags = 0
+            self.late = 0
+            sched.clock.update()
+            self.t.copy(sched.clock)
+            now = ticks_us()
+            self.t0 = now
+        self.fe.tune(self.freqs[self.i])
+        self.due = ticks_add(now, self.settle_us)
+        self.phase = READ
 
 
 class _Block:
-    """A plan entry on an envelope (log detector) front end."""
+    """A plan entry on an envelope (log detector) front end: one blocking step per block."""
 
     def __init__(self, index, fe, entry):
         self.index = index
@@ -128,17 +168,25 @@ class _Block:
         self.samples = array("H", bytearray(2 * self.n))
         self.block_id = 0
         self.t = Stamp()
+        self.period_us = 0  # set by the scheduler: the plan's longest sweep
+        self.overruns = 0
+        self.restart(ticks_us())
 
-    def run(self, sched):
+    def restart(self, now):
+        self.due = now
+
+    def run(self, sched, now):
         sched.clock.update()
         self.t.copy(sched.clock)
         flags = self.fe.read_block(self.samples, self.n, self.rate_hz)
         if flags & OVERRUN:
             sched.overruns += 1
+            self.overruns += 1
         fe = self.fe
         sched.writer.envelope(self.index, flags, self.block_id, self.rate_hz, fe.centre_khz,
                               fe.slope_udb, fe.intercept_mdbm, self.samples, self.n, self.t)
         self.block_id = (self.block_id + 1) & 0xFFFF
+        self.due = ticks_add(now, self.period_us)
 
 
 def is_envelope(fe):
@@ -172,7 +220,6 @@ class Scheduler:
         self.overruns = 0
         self.plan = []
         self._tasks = []
-        self._next = 0
 
     def set_plan(self, plan, cal=None):
         """Build the tasks (and all their buffers) for `plan`; an empty plan means the default.
@@ -183,7 +230,9 @@ class Scheduler:
         front ends (unknown name, frequency outside the band, entry of the wrong kind)."""
         cal = cal or {}
         entries = plan or default_plan(self.front_ends)
-        tasks = []
+        tasks = []  # type: list
+        sweeps = []
+        blocks = []
         for k in range(len(entries)):
             e = entries[k]
             check_entry(e, "plan[%d]" % k)
@@ -193,10 +242,25 @@ class Scheduler:
             if is_envelope(fe) != ("rate_hz" in e):
                 raise ValueError("plan[%d]: %s takes %s" % (
                     k, fe.name, "rate_hz and n" if is_envelope(fe) else "channels and dwell_us"))
-            tasks.append(_Block(i, fe, e) if is_envelope(fe) else _Sweep(i, fe, e, c))
+            if is_envelope(fe):
+                blocks.append(_Block(i, fe, e))
+                tasks.append(blocks[-1])
+            else:
+                sweeps.append(_Sweep(i, fe, e, c))
+                tasks.append(sweeps[-1])
+        longest = 0
+        for sw in sweeps:
+            longest = max(longest, sw.n * sw.dwell_us)
+        for b in blocks:
+            b.period_us = longest
         self._tasks = tasks
-        self._next = 0
         self.plan = entries
+
+    def restart(self):
+        """Start every entry afresh (streaming starts again after a stop)."""
+        now = ticks_us()
+        for t in self._tasks:
+            t.restart(now)
 
     def _find(self, name):
         for i in range(len(self.front_ends)):
@@ -204,12 +268,25 @@ class Scheduler:
                 return i
         raise ValueError("no front end " + name)
 
+    @micropython.native  # see docs/benchmarks.md, "Firmware"
     def step(self):
-        """Run the next sweep or block of the plan; False if there is nothing to run."""
+        """Run the step whose deadline is earliest, after waiting for it; if it is more than
+        SLEEP_MAX_US away, only sleep towards it and return (the loop then serves commands).
+        False if there is nothing to run."""
         tasks = self._tasks
         if not tasks:
             return False
-        task = tasks[self._next]
-        self._next = (self._next + 1) % len(tasks)
-        task.run(self)
+        task = tasks[0]
+        for k in range(1, len(tasks)):
+            if ticks_diff(tasks[k].due, task.due) < 0:
+                task = tasks[k]
+        now = ticks_us()
+        left = ticks_diff(task.due, now)
+        if left > 0:
+            if left > SLEEP_MAX_US:
+                sleep_us(min(left - SLEEP_MAX_US, SLEEP_MAX_US))
+                return True
+            wait_until(task.due)
+            now = ticks_us()
+        task.run(self, now)
         return True

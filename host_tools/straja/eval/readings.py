@@ -4,20 +4,24 @@ A virtual node is the firmware's scheduler and drivers talking to the virtual bo
 models (straja.vboard.chips) over a socket. This module keeps the chip models (the very objects,
 with the board's random generator) and replaces the two other parts:
 
-- the scheduler's timing model (firmware/straja_node/scheduler.py): round-robin plan entries;
-  channel i of a sweep owns the slot [t0 + i dwell, t0 + (i + 1) dwell), is tuned at its start
-  and read `settle_us` later;
+- the scheduler's timing model (firmware/straja_node/scheduler.py): every plan entry scans at
+  once, one step at a time, earliest deadline first (ties to the earlier plan entry); channel i
+  of a sweep owns the slot [t0 + i dwell, t0 + (i + 1) dwell), is tuned at its start and read
+  `settle_us` later, and the next sweep starts when the last slot ends. Steps take no time
+  here (on the node they take tens of microseconds, well inside the dwell's spare time);
 - the drivers' bus operations and code conversions (firmware/straja_node/drivers/), for the
   sweep front ends: RX5808, CC2500, SX126x.
 
 Exactness: every chip read draws from one `random.Random(seed)` (as `VirtualBoard` does), in
-the order of the bus operations, and the number of draws does not depend on the RF (the Gamma
-shape is bw x window). So given the same read instants in the same order, the readings are the
-same bytes; tests/test_eval_equivalence.py checks it against a real virtual node, whose read
-instants it recovers by recording the RF calls of the virtual board.
+the order of the bus operations across all front ends, and the number of draws does not depend
+on the RF (the Gamma shape is bw x window). So given the same read instants in the same order,
+the readings are the same bytes; tests/test_eval_equivalence.py checks it against a real virtual
+node, whose read instants (and their interleaving) it recovers by recording the RF calls of the
+virtual board.
 """
 from __future__ import annotations
 
+import heapq
 import json
 import random
 from typing import Iterator, NamedTuple
@@ -29,15 +33,14 @@ from ..vnode.fleet import scene_rf
 
 RX5808_READS = 4       # drivers/rx5808.py READS: ADC reads averaged per reading
 READ_GAP_S = 40e-6     # between two ADC reads of one RX5808 reading (a bus round trip)
-LOOP_GAP_S = 200e-6    # scheduler work between two plan entries (frame encode, commands)
 STATUS_PERIOD_S = 1.0  # config heartbeat_ms while streaming
 
 # The evaluation's scan plan for the "virtual" board (see docs/evaluation/report.md, "Scan plan").
 # The RX5808 steps 20 MHz (its filter width) with a 20 ms settle (the model's tau is 6 ms: 3.5 %
 # of the previous channel's level is left, under 1 dB) instead of 32 channels x 30.5 ms, so a
-# video channel is seen every ~0.5 s; the CC2500 and SX126x sweep their whole band in 64 channels
-# at their driver settle + 500 us; the spare SX127x and the envelope detector (not detected on by
-# the gateway) are left out.
+# video channel is seen every 0.64 s (31 x 20.5 ms; the front ends scan at once); the CC2500 and
+# SX126x sweep their whole band in 64 channels at their driver settle + 500 us; the spare SX127x
+# and the envelope detector (not detected on by the gateway) are left out.
 EVAL_PLAN = [
     {"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 10000,
      "dwell_us": 20500, "settle_us": 20000},
@@ -165,33 +168,63 @@ class NodeReader:
 
     def channel(self, fe_name: str, khz: int, t_tune: float, read_times) -> int:
         """One channel: tune at t_tune, read at read_times (one per ADC/register read)."""
-        drv = self.drivers[fe_name]
-        drv.tune(khz, t_tune)
-        return drv.read(read_times)
+        self.tune(fe_name, khz, t_tune)
+        return self.read(fe_name, read_times)
+
+    def tune(self, fe_name: str, khz: int, t: float) -> None:
+        self.drivers[fe_name].tune(khz, t)
+
+    def read(self, fe_name: str, times) -> int:
+        return self.drivers[fe_name].read(times)
 
     def read_times(self, fe_name: str, t: float) -> list[float]:
         return [t + j * READ_GAP_S for j in range(READS_PER_CHANNEL[self.kinds[fe_name]])]
 
     def sweeps(self, plan: list[dict], t_start: float, t_end: float) -> Iterator[SweepReading]:
-        """Run `plan` round-robin from t_start, as the scheduler times it, until a sweep would
-        start after t_end."""
-        entries = [(e, channels_khz(e)) for e in plan]
-        settle = [e.get("settle_us", _settle_us(self.kinds[e["front_end"]])) * 1e-6 for e in plan]
-        ids = [0] * len(plan)
-        t = t_start
-        k = 0
-        while t <= t_end:
-            entry, freqs = entries[k]
-            name = entry["front_end"]
-            dwell = entry["dwell_us"] * 1e-6
-            codes = bytes(self.channel(name, f, t + i * dwell,
-                                       self.read_times(name, t + i * dwell + settle[k]))
-                          for i, f in enumerate(freqs))
-            yield SweepReading(self.index[name], ids[k], round(t * 1e6), entry,
-                               len(freqs) * entry["dwell_us"], codes)
-            ids[k] = (ids[k] + 1) & 0xFFFF
-            t += len(freqs) * dwell + LOOP_GAP_S
-            k = (k + 1) % len(entries)
+        """Run `plan` from t_start as the scheduler times it (all entries at once, earliest
+        deadline first), yielding each sweep when it ends, until no sweep starts after t_end."""
+        tasks = [_Task(e, self.kinds[e["front_end"]]) for e in plan]
+        queue = [(round(t_start * 1e6), k) for k in range(len(tasks))]
+        heapq.heapify(queue)
+        t_last = round(t_end * 1e6)
+        while queue:
+            t, k = heapq.heappop(queue)
+            task = tasks[k]
+            name = task.entry["front_end"]
+            if task.i == len(task.freqs):  # END: the last slot is over
+                yield SweepReading(self.index[name], task.sweep_id, task.t0, task.entry,
+                                   t - task.t0, bytes(task.codes))
+                task.sweep_id = (task.sweep_id + 1) & 0xFFFF
+                task.i = 0
+            if task.reading:  # READ, then wait for the next slot (or the end of the sweep)
+                task.codes.append(self.read(name, self.read_times(name, t * 1e-6)))
+                task.i += 1
+                task.reading = False
+                t_next = task.t0 + task.i * task.dwell
+            else:  # START or TUNE
+                if task.i == 0:
+                    if t > t_last:
+                        continue  # no sweep starts after t_end
+                    task.t0 = t
+                    task.codes = []
+                self.tune(name, task.freqs[task.i], t * 1e-6)
+                task.reading = True
+                t_next = t + task.settle
+            heapq.heappush(queue, (t_next, k))
+
+
+class _Task:
+    """A sweep entry's state in NodeReader.sweeps (integer microseconds)."""
+
+    def __init__(self, entry: dict, kind: str):
+        self.entry, self.freqs = entry, channels_khz(entry)
+        self.settle = entry.get("settle_us", _settle_us(kind))
+        self.dwell = entry["dwell_us"]
+        self.sweep_id = 0
+        self.i = 0
+        self.t0 = 0
+        self.reading = False
+        self.codes: list[int] = []
 
 
 def _settle_us(kind: str) -> int:
@@ -204,17 +237,19 @@ def wire_chunks(node_id: int, readings, t0_ns: int = 0, delay_ns: int = 1_000_00
     STATUS_PERIOD_S, each arriving `delay_ns` after the end of its content (a USB transfer)."""
     seq = 0
     next_status = 0
-    for r in readings:
+    for r in readings:  # in the order they end, as the node sends them
         out = []
-        if r.t_us >= next_status:
-            up = r.t_us // 1_000_000
-            out.append((r.t_us, Status(up, 1, 0, 1, 100_000, 50_000, 0, 0, 0, 0, "eval")))
-            next_status = r.t_us + int(STATUS_PERIOD_S * 1e6)
+        t_sent = r.t_us + r.duration_us
+        if t_sent >= next_status:
+            up = t_sent // 1_000_000
+            out.append((t_sent, t_sent,
+                        Status(up, 1, 0, 1, 100_000, 50_000, 0, 0, 0, 0, "eval")))
+            next_status = t_sent + int(STATUS_PERIOD_S * 1e6)
         e = r.entry
-        out.append((r.t_us + r.duration_us,
-                     Sweep(r.front_end, 0, r.sweep_id, e["start_khz"], e["step_khz"],
-                           e["dwell_us"], r.duration_us, 0, len(r.codes), r.codes)))
-        for t_us, body in out:
-            wire = encode_frame(Frame(0, node_id, seq & 0xFFFF, r.t_us, body))
+        out.append((t_sent, r.t_us,
+                    Sweep(r.front_end, 0, r.sweep_id, e["start_khz"], e["step_khz"],
+                          e["dwell_us"], r.duration_us, 0, len(r.codes), r.codes)))
+        for t_us, stamp_us, body in out:
+            wire = encode_frame(Frame(0, node_id, seq & 0xFFFF, stamp_us, body))
             seq += 1
             yield t0_ns + t_us * 1000 + delay_ns, wire
