@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 from straja.detect import cfar, noise  # noqa: E402
 from straja.detect import reference as ref  # noqa: E402
 from straja.detect.bursts import BurstExtractor  # noqa: E402
-from straja.detect.pipeline import Pipeline, PipelineConfig  # noqa: E402
+from straja.detect.pipeline import Pipeline, PipelineConfig, busy_cells  # noqa: E402
 from straja.detect.tracks import BURST, TrackerConfig  # noqa: E402
 
 BINS = (64, 256, 1024, 4096)
@@ -36,6 +36,8 @@ NODES = (1, 4, 16, 64)
 PFA = PipelineConfig().pfa
 DESIGNS = {k: cfar.design(k, PFA, 8, 1) for k in cfar.KINDS}
 TIME_DESIGNS = {k: cfar.design(k, PFA, 16, 2, axis="time") for k in ("ca", "os")}
+NOISE_MW = 1e-10  # the scene's noise mean (-100 dBm): the busy mask's noise estimate
+BUSY = busy_cells(1, 1_000, noise.floor_alpha(PFA)).settings  # 1 MHz channels: 20-cell windows
 
 
 def scene(n_sweeps, n_bins, seed):
@@ -63,6 +65,8 @@ class Node:
         self.time = {k: cfar.TimeCFAR(n_bins, d) for k, d in TIME_DESIGNS.items()}
         self.noise = noise.NoiseFloor(n_bins)
         self.bursts = BurstExtractor(n_bins, 2_400_000, 1_000, max_sweeps=16)
+        self.busy = busy_cells(n_bins, 1_000, noise.floor_alpha(PFA))
+        self.noise_mw = np.full_like(self.power, NOISE_MW)
         self.pipeline = Pipeline(n_bins, 2_400_000, 1_000)
         cfar.cfar_freq(self.power, DESIGNS["ca"], out=self.det)
         self.cfar_det = self.det.copy()
@@ -79,6 +83,7 @@ def compiled_kernels():
             lambda n, r, kind=kind: n.time[kind].process(n.power[r], out=n.det[r]))
     k["noise floor"] = lambda n, r: n.noise.process(n.power[r], out=n.mean[r])
     k["bursts"] = lambda n, r: n.bursts.process(n.cfar_det[r], n.power[r], n.t[r], n.dur[r])
+    k["busy mask"] = lambda n, r: n.busy.process(n.codes[r], n.noise_mw[r], n.det[r])
     k["pipeline"] = lambda n, r: n.pipeline.process(n.codes[r], n.t[r], n.dur[r])
     return k
 
@@ -107,6 +112,7 @@ def reference_kernels():
             lambda c, p, d, t, u, x=TIME_DESIGNS[kind]: ref.cfar_time(p, x))
     k["noise floor"] = lambda c, p, d, t, u: ref.noise_floor(p)
     k["bursts"] = lambda c, p, d, t, u: ref.bursts(d, p, t, u, max_sweeps=16)
+    k["busy mask"] = lambda c, p, d, t, u: ref.busy_mask(c, np.full_like(p, NOISE_MW), d, *BUSY)
     k["pipeline"] = lambda c, p, d, t, u: ref_pipeline(c, t, u)
     return k
 

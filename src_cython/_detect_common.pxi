@@ -1,8 +1,18 @@
 # Helpers shared by the detection kernels (included, so they inline into each module).
 
 cimport numpy as cnp
+from libc.math cimport exp, log
 
 cnp.import_array()
+
+
+cdef inline void fill_code_mw(float* table) noexcept:
+    """table[c] = linear power in mW of RSSI code c (protocol SWEEP: dBm = c / 2 - 140), for
+    all 256 codes: the kernels that take codes convert them by this table."""
+    cdef double ln10_10 = log(10.0) / 10.0
+    cdef int c
+    for c in range(256):
+        table[c] = <float>exp(ln10_10 * (c * 0.5 - 140.0))
 
 
 # A burst: connected detections in one node's time-frequency plane (straja._detect_bursts makes

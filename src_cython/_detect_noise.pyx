@@ -15,8 +15,7 @@ CAP_EVERY = CAP_SWEEPS
 
 
 cdef float CODE_MW[256]
-for _c in range(256):
-    CODE_MW[_c] = <float>exp(LN10_10 * (_c * 0.5 - 140.0))
+fill_code_mw(CODE_MW)
 
 
 def codes_to_mw(codes, out):

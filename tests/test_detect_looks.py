@@ -124,4 +124,4 @@ def test_pipeline_with_looks_finds_a_weak_emitter_and_measures_its_scan():
         assert (det[:, 30].mean() > 0.9) == found
         noise_cells = np.delete(det, [29, 30, 31], axis=1)
         assert noise_cells.mean() < 1e-4  # design 2e-6 per detector, plus the emitter's skirts
-    assert pipe.scan == (1_300.0, 780_000.0, 90_000.0)
+    assert pipe.scan == (1_300.0, 780_000.0, 90_000.0, False)

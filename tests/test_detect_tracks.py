@@ -131,7 +131,7 @@ def test_classifier_rules(family, kw):
 # an RX5808 sweeping 0.64 s of a 0.78 s cycle, one burst per sweep: video in every sweep
 SCAN = classify.Scan(10_000.0, 780_000.0, 640_000.0)
 VIDEO = dict(bandwidth_khz=10_000.0, interval_us=780_000.0, dwell_us=640_000.0, duty=0.87,
-             hop_fraction=0.0, centre_db=0.0, n_bursts=3)
+             hop_fraction=0.0, centre_db=0.0, n_bursts=classify.STEADY_MIN_BURSTS)
 
 
 @pytest.mark.parametrize("family, kw", [

@@ -1,5 +1,5 @@
-"""The scan scheduler allocates nothing per step (tune, reading, frame, block; MicroPython unix
-port, fake front ends): gc.mem_alloc() does not grow over many steps with the collector off, and
+"""The scan scheduler allocates nothing per step (tune, reading, frame, block, with a plain and
+a revisit sweep; MicroPython unix port, fake front ends): gc.mem_alloc() does not grow over many steps with the collector off, and
 as many more steps run with the heap locked (any allocation would raise MemoryError)."""
 import json
 

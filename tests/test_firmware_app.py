@@ -12,7 +12,8 @@ import time
 import pytest
 
 from straja import protocol
-from straja.mp import micropython_command
+from straja.eval.readings import slot_channels
+from straja.mp import micropython_command, run_micropython
 from straja.paths import FIRMWARE, REPO
 
 HELPERS = REPO / "tests" / "firmware_app"
@@ -225,6 +226,7 @@ def test_plan_refused_keeps_old_plan(boot, tmp_path):
                 [dict(CC_PLAN, stop_khz=2500000)],  # above the band's top
                 [dict(CC_PLAN, dwell_us=60)],  # shorter than the front end's settle time
                 [LD_PLAN, dict(LD_PLAN, front_end="cc")],  # envelope entry on a sweep front end
+                [dict(CC_PLAN, revisit=65)], [dict(LD_PLAN, revisit=4)],
                 "not json", [CC_PLAN] * 9]:
         r = node.command("plan", bad if isinstance(bad, str) else json.dumps(bad))
         assert r.status == protocol.BAD_ARG, bad
@@ -240,6 +242,70 @@ def test_overrun_is_flagged_not_hidden(boot):
     assert sweeps[-1].flags & protocol.FLAG_OVERRUN
     assert sweeps[-1].duration_us > 11 * 300
     assert node.command("info").result()["overruns"] >= 11
+
+
+def test_revisit_plan_round_trips_and_streams_flagged(boot, tmp_path):
+    node = boot()
+    plan = [dict(CC_PLAN, revisit=4), RX_PLAN]
+    assert node.command("plan", json.dumps(plan)).result() == plan
+    assert node.command("get", "plan").result() == {"plan": plan}
+    # info gives the running plan, a channel list by its length (a reply is one frame)
+    brief = dict(RX_PLAN, n_channels=3)
+    del brief["channels"]
+    assert node.command("info").result()["plan"] == [plan[0], brief]
+    assert json.loads((tmp_path / "config.json").read_text())["plan"] == plan
+    node.command("start")
+    sweeps = bodies(node.frames(timeout=0.5), protocol.SWEEP)
+    cc = [s for s in sweeps if s.front_end == 0]
+    rx = [s for s in sweeps if s.front_end == 1]
+    assert cc and rx
+    for s in cc:  # the fake's readings of a channel are equal: held and first are the same code
+        assert s.flags & ~protocol.FLAG_OVERRUN == protocol.FLAG_REVISIT
+        assert list(s.held()) == list(s.single()) == [fake_code(2400000 + 1000 * i)
+                                                      for i in range(11)]
+        assert s.duration_us >= 2 * 11 * 300  # every channel read twice
+    assert all(not s.flags & protocol.FLAG_REVISIT for s in rx)
+    node.close()
+    node = boot()  # the stored plan is used after a reboot
+    assert node.command("get", "plan").result() == {"plan": plan}
+
+
+def test_revisit_slot_order_timing_and_lower_code():
+    """A revisit sweep on a recording front end (tests/firmware_app/revisit_check.py): slots in
+    readings.slot_channels order on the fixed slot schedule, each code the lower of its
+    channel's two readings (with the calibration offset), REVISIT and SATURATED flags."""
+    entry = dict(CC_PLAN, dwell_us=1000, revisit=4)  # 11 channels: blocks of 4, 4 and 3
+    n, dwell, settle, sweeps = 11, 1000, 100, 2
+    out = json.loads(run_micropython(HELPERS / "revisit_check.py", path=[FIRMWARE, HELPERS], args=[
+        json.dumps([entry]), json.dumps({"cc": {"offset": 4}}), str(sweeps)]).stdout)
+    wrap = 1 << 30  # ticks_us period on the unix port
+    ref = next(e[1] for e in out["log"] if e[0] == "start")
+    starts = [(e[1] - ref) % wrap for e in out["log"] if e[0] == "start"]
+    tunes = [e[1:] for e in out["log"] if e[0] == "tune"]
+    reads = [e[1:] for e in out["log"] if e[0] == "read"]
+    frames = bodies(protocol.ReferenceDecoder().feed(bytes.fromhex(out["wire"])), protocol.SWEEP)
+    assert len(frames) == len(starts) == sweeps
+    order = slot_channels(n, 4)
+    assert order[:8] == [0, 1, 2, 3, 0, 1, 2, 3] and order[16:] == [8, 9, 10, 8, 9, 10]
+    for k, f in enumerate(frames):
+        slots = range(k * 2 * n, (k + 1) * 2 * n)
+        assert [tunes[s][0] for s in slots] == [2400000 + 1000 * ch for ch in order]
+        assert [reads[s][0] for s in slots] == [tunes[s][0] for s in slots]
+        lowest, first = {}, {}
+        for s, ch in zip(slots, order):
+            first.setdefault(ch, min(reads[s][2] + 4, 255))
+            lowest[ch] = min(lowest.get(ch, 255), min(reads[s][2] + 4, 255))
+        assert list(f.held()) == [lowest[ch] for ch in range(n)]  # held codes, then first reads
+        assert list(f.single()) == [first[ch] for ch in range(n)] and len(f.rssi) == 2 * n
+        assert f.flags & ~protocol.FLAG_OVERRUN == protocol.FLAG_REVISIT | (
+            protocol.FLAG_SATURATED if any(reads[s][2] + 4 >= 255 for s in slots) else 0)
+        assert (f.total, f.dwell_us) == (n, dwell) and f.duration_us >= 2 * n * dwell
+        for j, s in enumerate(slots):  # slot j owns [t0 + j dwell, t0 + (j + 1) dwell)
+            tune, read = ((x[1] - ref) % wrap for x in (tunes[s], reads[s]))
+            assert starts[k] + j * dwell <= tune and read >= starts[k] + j * dwell + settle
+            assert read < starts[k] + (j + 1) * dwell or f.flags & protocol.FLAG_OVERRUN
+    assert frames[0].flags & protocol.FLAG_SATURATED  # the third reading is the top code
+    assert frames[0].held()[2] < 255  # ... but channel 2's other reading was lower
 
 
 def test_selftest_reports_each_part(boot):

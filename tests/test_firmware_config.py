@@ -16,6 +16,10 @@ HELPERS = REPO / "tests" / "firmware_app"
 PATH = [FIRMWARE, HELPERS]
 
 
+REVISIT = {"front_end": "cc", "start_khz": 2400000, "stop_khz": 2400063, "step_khz": 1,
+           "dwell_us": 1000, "revisit": 8}
+
+
 def mp(code, flash):
     """Run MicroPython `code` with the fake flash `flash` as working directory; its JSON output."""
     out = run_micropython("import json\nfrom straja_node import config, store\n" + code,
@@ -47,6 +51,13 @@ def test_defaults_and_canonical_json_match_cpython(tmp_path):
     ({"plan": [{"front_end": "cc", "start_khz": 1, "stop_khz": 3000, "step_khz": 1,
                 "dwell_us": 100}]}, "3000 channels"),
     ({"plan": [{"front_end": "logdet", "rate_hz": 10, "n": 64}]}, "rate_hz: 10 out of range"),
+    ({"plan": [dict(REVISIT, revisit=65)]}, "plan[0].revisit: 65 out of range 0..64"),
+    ({"plan": [dict(REVISIT, revisit=-1)]}, "plan[0].revisit: -1 out of range"),
+    ({"plan": [dict(REVISIT, revisit=True)]}, "plan[0].revisit: expected an integer"),
+    ({"plan": [dict(REVISIT, revisit="4")]}, "plan[0].revisit: expected an integer"),
+    # 600 channels x 1 ms fit a sweep, read twice they do not
+    ({"plan": [dict(REVISIT, stop_khz=2400599, dwell_us=1000)]}, "sweep takes 1200000 us"),
+    ({"plan": [{"front_end": "logdet", "rate_hz": 1000, "revisit": 4}]}, "unknown key revisit"),
     ({"plan": {"front_end": "rx"}}, "plan: expected a list"),
 ])
 def test_bad_config_refused_and_old_kept(tmp_path, bad, words):
@@ -56,6 +67,14 @@ def test_bad_config_refused_and_old_kept(tmp_path, bad, words):
     err, (cfg, load_error) = got
     assert err is not None and words in err
     assert cfg["node_id"] == 5 and load_error is None
+
+
+def test_revisit_entry_is_saved_and_loaded(tmp_path):
+    plans = [[REVISIT], [dict(REVISIT, revisit=0, stop_khz=2400599)]]  # 0: off, 600 x 1 ms
+    for plan in plans:
+        cfg, error = mp("config.save({'plan': %r})\nprint(json.dumps(config.load()))" % (plan,),
+                        tmp_path)
+        assert cfg["plan"] == plan and error is None
 
 
 def test_unreadable_config_falls_back_to_defaults_with_reason(tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from straja.gateway import cli, config, record, synth
+from straja.gateway.detector import GATEWAY_DEFAULTS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "gateway.md"
 
@@ -24,7 +25,7 @@ def test_documented_config_is_the_default_config(tmp_path):
     path = tmp_path / "gateway.toml"
     path.write_text(toml)
     cfg = config.load(path)
-    assert cfg == config.GatewayConfig(detect={"max_burst_sweeps": 2})
+    assert cfg == config.GatewayConfig(detect=GATEWAY_DEFAULTS)  # the documented [detect] too
     path.write_text("[alerts]\nconfirm_hit = 3\n")
     with pytest.raises(config.ConfigError, match="unknown key 'confirm_hit'"):
         config.load(path)

@@ -24,6 +24,15 @@ LOG_INFO = 20
 LOG_WARNING = 30
 
 
+
+def _brief(entry):
+    """A plan entry for `info`: a channel list by its length (a reply must fit one frame)."""
+    if "channels" not in entry:
+        return entry
+    out = {k: v for k, v in entry.items() if k != "channels"}
+    out["n_channels"] = len(entry["channels"])
+    return out
+
 class App:
     """The running node. `hw`: the hardware layer (straja_node.hw or a fake with its functions);
     `write(buf, n)`: where frames go (default sys.stdout.buffer.write); `stdin`: the command
@@ -69,6 +78,9 @@ class App:
             "front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz),
                             "settle_us": getattr(fe, "settle_us", 0)}
                            for fe in self.front_ends],
+            # the plan running (the default plan's entries if the config's is []): the host
+            # takes each front end's dwell and revisit from it
+            "plan": [_brief(e) for e in self.scheduler.plan],
             "boot_count": self.boot_count,
             "reset_cause": self.reset_cause,
             "uptime_s": self.uptime_s,

@@ -16,6 +16,7 @@ PLAN_MAX = 8  # plan entries
 CHANNELS_MAX = 2048  # channels in one sweep entry
 # one sweep must finish inside a heartbeat period and well inside the watchdog's
 SWEEP_US_MAX = 1000000
+REVISIT_MAX = 64  # channels per block of a revisit sweep (docs/firmware.md, "Revisit")
 WATCHDOG_MS_MIN = 2000
 ENVELOPE_N_MAX = 1006  # samples that fit one ENVELOPE frame: (2048 - 14 - 20 - 2) / 2
 INT32 = 0x7FFFFFFF
@@ -83,7 +84,8 @@ def _cal(value, key):
     return value
 
 
-SWEEP_KEYS = ("front_end", "channels", "start_khz", "stop_khz", "step_khz", "dwell_us", "settle_us")
+SWEEP_KEYS = ("front_end", "channels", "start_khz", "stop_khz", "step_khz", "dwell_us", "settle_us",
+              "revisit")
 ENVELOPE_KEYS = ("front_end", "rate_hz", "n")
 
 
@@ -122,8 +124,10 @@ def check_entry(e, key):
         n = (stop - start) // step + 1
         if n > CHANNELS_MAX:
             raise ConfigError("%s: %d channels, at most %d" % (key, n, CHANNELS_MAX))
-    if n * dwell > SWEEP_US_MAX:
-        raise ConfigError("%s: sweep takes %d us, at most %d" % (key, n * dwell, SWEEP_US_MAX))
+    # a revisit sweep reads every channel twice: 2n dwell slots
+    slots = 2 * n if _int(e.get("revisit", 0), key + ".revisit", 0, REVISIT_MAX) else n
+    if slots * dwell > SWEEP_US_MAX:
+        raise ConfigError("%s: sweep takes %d us, at most %d" % (key, slots * dwell, SWEEP_US_MAX))
 
 
 def _plan(value, key):

@@ -27,6 +27,8 @@ SWEEP_BODY = 24
 ENVELOPE_BODY = 20
 STATUS_BODY = 32
 MAX_SWEEP_CODES = MAX_FRAME - HEADER - SWEEP_BODY - CRC_LEN  # 2008
+CODES_AT = HEADER + SWEEP_BODY
+REVISIT = 4  # SWEEP flag: two codes per channel (scheduler's revisit entries)
 MAX_ENVELOPE_SAMPLES = (MAX_FRAME - HEADER - ENVELOPE_BODY - CRC_LEN) // 2  # 1006
 
 REPLY_FAILED = 5
@@ -92,21 +94,12 @@ def _cobs(src, n: int, dst) -> int:
 
 
 @micropython.viper
-def _copy(dst, doff: int, src, n: int):
-    """dst[doff:doff + n] = src[0:n] without a slice object."""
+def _copy(dst, doff: int, src, soff: int, n: int):
+    """dst[doff:doff + n] = src[soff:soff + n] without a slice object."""
     d = ptr8(dst)
     s = ptr8(src)
     for i in range(n):
-        d[doff + i] = s[i]
-
-
-@micropython.viper
-def _copy_codes(dst, src, soff: int, n: int):
-    """The RSSI part of a SWEEP frame: dst[38:38 + n] = src[soff:soff + n]."""
-    d = ptr8(dst)
-    s = ptr8(src)
-    for i in range(n):
-        d[38 + i] = s[soff + i]
+        d[doff + i] = s[soff + i]
 
 
 @micropython.viper
@@ -192,19 +185,24 @@ class FrameWriter:
 
     def sweep(self, front_end, flags, sweep_id, start_khz, step_khz, dwell_us, duration_us,
               first, total, codes, n, t=None):
-        """One sweep of n RSSI codes; more than MAX_SWEEP_CODES go out as segments, each stamped
-        and timed in proportion (duration_us // n per channel) so that readings keep their time."""
+        """One sweep of n channels' RSSI codes; more than fit a frame go out as segments, each
+        stamped and timed in proportion (duration_us // n per channel) so that readings keep
+        their time. REVISIT: `codes` holds n held codes then the n first reads, and each frame
+        carries its channels' held codes then their first reads (docs/protocol.md)."""
         self._when(t)
         per = duration_us // n if n else 0
+        pairs = 2 if flags & REVISIT else 1
         off = 0
         while True:
             k = n - off
-            if k > MAX_SWEEP_CODES:
-                k = MAX_SWEEP_CODES
+            if k > MAX_SWEEP_CODES // pairs:
+                k = MAX_SWEEP_CODES // pairs
             pack_into("<BBHIIIIHH", self._frame, HEADER, front_end, flags, sweep_id, start_khz,
                       step_khz, dwell_us, duration_us if k == n else per * k, first + off, total)
-            _copy_codes(self._frame, codes, off, k)
-            self._send(SWEEP, HEADER + SWEEP_BODY + k)
+            _copy(self._frame, CODES_AT, codes, off, k)
+            if pairs == 2:
+                _copy(self._frame, CODES_AT + k, codes, n + off, k)
+            self._send(SWEEP, HEADER + SWEEP_BODY + pairs * k)
             off += k
             if off >= n:
                 return
@@ -218,7 +216,7 @@ class FrameWriter:
         self._when(t)
         pack_into("<BBHIIii", self._frame, HEADER, front_end, flags, block_id, rate_hz,
                   centre_khz, slope_udb, intercept_mdbm)
-        _copy(self._frame, HEADER + ENVELOPE_BODY, samples, 2 * n)
+        _copy(self._frame, HEADER + ENVELOPE_BODY, samples, 0, 2 * n)
         self._send(ENVELOPE, HEADER + ENVELOPE_BODY + 2 * n)
 
     def status(self, uptime_s, boot_count, reset_cause, mode, mem_free, mem_alloc, overruns,
@@ -248,5 +246,5 @@ class FrameWriter:
         room = MAX_FRAME - CRC_LEN - off
         if n > room:
             n = _utf8_cut(text, room)
-        _copy(self._frame, off, text, n)
+        _copy(self._frame, off, text, 0, n)
         self._send(ftype, off + n)

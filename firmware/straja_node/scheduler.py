@@ -10,12 +10,17 @@ over: send the SWEEP frame, then START again). `step()` waits for the task whose
 earliest and runs its step; a wait longer than SLEEP_MAX_US returns to the app's loop instead,
 so commands are served and Ctrl-C is seen between steps.
 
-Dwell timing follows a fixed schedule per sweep: channel i owns the slot [t0 + i*dwell,
-t0 + (i+1)*dwell). It is tuned at the start of its slot (or as soon after as the CPU is free),
-read `settle_us` after that tune, and the next channel waits for the next slot. A reading that
-ends after its slot is an overrun: the next dwell is then shorter than planned, and the frame
-says so (OVERRUN flag, the scheduler's `overruns` and the task's own count) instead of the sweep
-silently stretching.
+Dwell timing follows a fixed schedule per sweep: slot s owns [t0 + s*dwell, t0 + (s+1)*dwell)
+(slot s reads channel s, except in a revisit sweep, below). Its channel is tuned at the slot's
+start (or as soon after as the CPU is free), read `settle_us` after that tune, and the next slot
+waits for its start. A reading that ends after its slot is an overrun: the next dwell is then
+shorter than planned, and the frame says so (OVERRUN flag, the scheduler's `overruns` and the
+task's own count) instead of the sweep silently stretching.
+
+A revisit entry ("revisit": m) reads every channel twice and keeps the lower code: its sweep has
+2n slots, channels in blocks of m, each block read twice in a row (b..b+r-1, b..b+r-1, with
+r = min(m, n - b)), so only an emitter that stays on a channel for r dwells keeps its level
+(docs/firmware.md, "Revisit"). The TUNE step computes its slot's channel: no order table.
 
 An envelope block (log detector) stays one blocking step (the driver samples at a fixed rate
 for n / rate_hz seconds); it is due once per longest sweep of the plan (back to back if the plan
@@ -31,6 +36,7 @@ from time import sleep_us, ticks_add, ticks_diff, ticks_us
 
 from .clock import Stamp
 from .config import SWEEP_US_MAX, check_entry
+from .frame import REVISIT
 
 OVERRUN = 1
 SATURATED = 2
@@ -89,20 +95,23 @@ class _Sweep:
                 raise ValueError("%s: %d kHz outside its band %d..%d" % (fe.name, f, lo, hi))
         self.freqs = array("i", freqs)
         self.n = len(freqs)
+        self.revisit = entry.get("revisit", 0)
+        self.slots = 2 * self.n if self.revisit else self.n
         self.dwell_us = entry["dwell_us"]
         self.settle_us = entry.get("settle_us", fe.settle_us)
         if self.settle_us > self.dwell_us:
             raise ValueError("%s: dwell_us %d is shorter than its settle time %d us"
                              % (fe.name, self.dwell_us, self.settle_us))
         self.offset = cal.get("offset", 0)
-        self.codes = bytearray(self.n)
+        # held codes, then (revisit) the first reads: the frame carries both
+        self.codes = bytearray(2 * self.n if entry.get("revisit", 0) else self.n)
         self.sweep_id = 0
         self.t = Stamp()
         self.t0 = ticks_us()
-        self.i = 0
+        self.i = 0  # the slot
+        self.ch = 0  # its channel
         self.flags = 0
         self.late = 0
-
         self.overruns = 0  # this front end's late readings since the plan was set
         self.restart(ticks_us())
 
@@ -123,14 +132,22 @@ class _Sweep:
             elif code < 0:
                 code = 0
             i = self.i
-            self.codes[i] = code
+            ch = self.ch
+            # channel ch's first reading is in slot b + ch <= 2 ch, its second (revisit) in
+            # slot b + ch + r > 2 ch: keep the lower code
+            if i > 2 * ch:
+                first = self.codes[ch]
+                self.codes[self.n + ch] = first
+                if first < code:
+                    code = first
+            self.codes[ch] = code
             i += 1
             self.i = i
             end = ticks_add(self.t0, i * self.dwell_us)
             if ticks_diff(ticks_us(), end) > 0:
                 self.late += 1
             self.due = end  # the next slot's start, or the end of the sweep
-            self.phase = TUNE if i < self.n else END
+            self.phase = TUNE if i < self.slots else END
             return
         if phase == END:
             flags = self.flags
@@ -139,6 +156,8 @@ class _Sweep:
                 flags |= OVERRUN
                 sched.overruns += late
                 self.overruns += late
+            if self.revisit:
+                flags |= REVISIT
             sched.writer.sweep(self.index, flags, self.sweep_id, self.start_khz, self.step_khz,
                                self.dwell_us, ticks_diff(now, self.t0), 0, self.n, self.codes,
                                self.n, self.t)
@@ -152,7 +171,18 @@ class _Sweep:
             self.t.copy(sched.clock)
             now = ticks_us()
             self.t0 = now
-        self.fe.tune(self.freqs[self.i])
+        s = self.i
+        ch = s
+        m = self.revisit
+        if m:  # channels b..b+r-1 own slots 2b..2b+2r-1 (the blocks before are full: 2m slots)
+            b = s // (2 * m) * m
+            r = self.n - b
+            if r > m:
+                r = m
+            k = s - 2 * b  # slot k of the block reads channel b + k, then b + k - r
+            ch = b + k if k < r else b + k - r
+        self.ch = ch
+        self.fe.tune(self.freqs[ch])
         self.due = ticks_add(now, self.settle_us)
         self.phase = READ
 
@@ -195,7 +225,9 @@ def is_envelope(fe):
 
 def default_plan(front_ends):
     """The plan used while the config's plan is empty: every front end, across its whole band,
-    with as many channels (up to DEFAULT_SWEEP_CHANNELS) as fit a sweep in SWEEP_US_MAX."""
+    with as many channels (up to DEFAULT_SWEEP_CHANNELS) as fit a sweep in SWEEP_US_MAX but no
+    step finer than the front end's filter (`filter_khz`: finer channels would overlap), read
+    twice if its driver asks for it (`scan_revisit`, e.g. the CC2500's)."""
     plan = []
     for fe in front_ends:
         if is_envelope(fe):
@@ -203,10 +235,15 @@ def default_plan(front_ends):
             continue
         lo, hi = fe.band_khz
         dwell = fe.settle_us + DEFAULT_READ_US
-        n = max(min(DEFAULT_SWEEP_CHANNELS, SWEEP_US_MAX // dwell), 2)
-        step = max((hi - lo) // (n - 1), 1)
-        plan.append({"front_end": fe.name, "start_khz": lo, "stop_khz": lo + step * (n - 1),
-                     "step_khz": step, "dwell_us": dwell})
+        revisit = getattr(fe, "scan_revisit", 0)
+        n = max(min(DEFAULT_SWEEP_CHANNELS, SWEEP_US_MAX // (dwell * (2 if revisit else 1))), 2)
+        step = max(getattr(fe, "filter_khz", 1), (hi - lo) // (n - 1))
+        n = min(n, (hi - lo) // step + 1)  # fewer if the filter is the coarser
+        entry = {"front_end": fe.name, "start_khz": lo, "stop_khz": lo + step * (n - 1),
+                 "step_khz": step, "dwell_us": dwell}
+        if revisit:
+            entry["revisit"] = revisit
+        plan.append(entry)
     return plan
 
 
@@ -250,7 +287,7 @@ class Scheduler:
                 tasks.append(sweeps[-1])
         longest = 0
         for sw in sweeps:
-            longest = max(longest, sw.n * sw.dwell_us)
+            longest = max(longest, sw.slots * sw.dwell_us)
         for b in blocks:
             b.period_us = longest
         self._tasks = tasks

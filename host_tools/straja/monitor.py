@@ -37,7 +37,9 @@ def frame_json(port: str, frame: protocol.Frame) -> dict:
         return out
     fields = asdict(body)
     if isinstance(body, protocol.Sweep):
-        fields["rssi"] = list(body.rssi)
+        fields["rssi"] = body.held().tolist()
+        if body.flags & protocol.FLAG_REVISIT:
+            fields["rssi_first"] = body.single().tolist()
     elif isinstance(body, protocol.Envelope):
         fields["samples"] = list(body.samples)
     out.update(fields)

@@ -30,6 +30,8 @@ MAX_LINE = 1024
 
 FLAG_OVERRUN = 0x01
 FLAG_SATURATED = 0x02
+FLAG_REVISIT = 0x04  # SWEEP: two codes per channel, the lower of its two reads then the first
+                     # (plan key revisit; docs/protocol.md)
 
 OK, UNKNOWN, BAD_ARG, TOO_LONG, BAD_LINE, FAILED = 0, 1, 2, 3, 4, 5
 STATUS_NAMES = {OK: "OK", UNKNOWN: "UNKNOWN", BAD_ARG: "BAD_ARG", TOO_LONG: "TOO_LONG",
@@ -64,8 +66,22 @@ class Sweep:
     rssi: bytes  # RSSI codes of channels first .. first + len(rssi) - 1
 
     def codes(self) -> np.ndarray:
-        """The RSSI codes as a read-only uint8 array over `rssi` (no copy)."""
+        """The RSSI codes as a read-only uint8 array over `rssi` (no copy). REVISIT: the held
+        codes of the segment's channels, then their first reads (held() and single())."""
         return np.frombuffer(self.rssi, np.uint8)
+
+    @property
+    def n_channels(self) -> int:
+        """Channels in this segment (a REVISIT sweep carries two codes per channel)."""
+        return len(self.rssi) // 2 if self.flags & FLAG_REVISIT else len(self.rssi)
+
+    def held(self) -> np.ndarray:
+        """Per channel, the code the detector reads: REVISIT, the lower of the two reads."""
+        return self.codes()[:self.n_channels]
+
+    def single(self) -> np.ndarray:
+        """Per channel, one plain reading: REVISIT, the first of the two reads."""
+        return self.codes()[len(self.rssi) - self.n_channels:]
 
     def dbm(self) -> np.ndarray:
         return rssi_code_to_dbm(self.codes())

@@ -12,8 +12,9 @@ from straja_node.frame import FrameWriter
 from straja_node.scheduler import Scheduler
 
 PLAN = [
+    # a revisit entry (61 channels in blocks of 4, the last of 1) beside a plain one
     {"front_end": "cc", "start_khz": 2400000, "stop_khz": 2420000, "step_khz": 333,
-     "dwell_us": 150},
+     "dwell_us": 150, "revisit": 4},
     {"front_end": "rx", "channels": [5658000, 5695000, 5732000, 5769000, 5806000, 5843000,
                                      5880000, 5917000], "dwell_us": 300},
     {"front_end": "logdet", "rate_hz": 20000, "n": 512},

@@ -11,7 +11,7 @@ from array import array
 from binascii import hexlify
 
 from straja_node.clock import Stamp
-from straja_node.frame import MAX_SWEEP_CODES, FrameWriter
+from straja_node.frame import MAX_SWEEP_CODES, REVISIT, FrameWriter
 
 
 class FixedClock(Stamp):
@@ -60,29 +60,32 @@ class Case:
 
     def sweep(self, codes, hi, lo, sweep_id=7, flags=0, front_end=0, start=5645000, step=10000,
               dwell=1000, duration=None, first=0, total=None):
-        n = len(codes)
+        pairs = 2 if flags & REVISIT else 1  # REVISIT: codes = n held codes, then n first reads
+        n = len(codes) // pairs
+        most = MAX_SWEEP_CODES // pairs
         total = n if total is None else total
         duration = dwell * n if duration is None else duration
         before = len(self.frames)
         self.w.sweep(front_end, flags, sweep_id, start, step, dwell, duration, first, total,
                      codes, n, (hi, lo))
-        # segments: MAX_SWEEP_CODES channels each, duration // n us per channel
+        # segments: `most` channels each, duration // n us per channel
         per = duration // n if n else 0
         off = 0
-        seq = (self.w.seq - 1 - (max(n - 1, 0) // MAX_SWEEP_CODES)) & 0xFFFF
+        seq = (self.w.seq - 1 - (max(n - 1, 0) // most)) & 0xFFFF
         while True:
-            k = min(n - off, MAX_SWEEP_CODES)
+            k = min(n - off, most)
+            rssi = codes[off:off + k] + (codes[n + off:n + off + k] if pairs == 2 else b"")
             self.frames.append({
                 "type": 1, "node_id": self.w.node_id, "seq": seq, "t_us": us(hi, lo) + per * off,
                 "body": {"front_end": front_end, "flags": flags, "sweep_id": sweep_id,
                          "start_khz": start, "step_khz": step, "dwell_us": dwell,
                          "duration_us": duration if k == n else per * k, "first": first + off,
-                         "total": total, "rssi": hexs(codes[off:off + k])}})
+                         "total": total, "rssi": hexs(rssi)}})
             seq = (seq + 1) & 0xFFFF
             off += k
             if off >= n:
                 break
-        assert len(self.frames) - before == max(1, (n + MAX_SWEEP_CODES - 1) // MAX_SWEEP_CODES)
+        assert len(self.frames) - before == max(1, (n + most - 1) // most)
 
     def envelope(self, samples, flags=0, block_id=3, rate=100000, centre=5800000,
                  slope=-22000, intercept=15000):
@@ -152,6 +155,15 @@ def main():
 
     c = Case("sweep_max", "a sweep of MAX_SWEEP_CODES channels: a 2048-byte frame")
     c.sweep(ramp(MAX_SWEEP_CODES), 0, 0)
+    c.dump()
+
+    c = Case("sweep_revisit", "a 64-channel REVISIT sweep: held codes, then first reads")
+    c.sweep(ramp(64, 40, 100) + ramp(64, 60, 200), 0, 2000, flags=REVISIT | 1, front_end=1,
+            start=2400000, step=1325, dwell=1400, duration=2 * 64 * 1400)
+    c.dump()
+
+    c = Case("sweep_revisit_segmented", "a 2500-channel REVISIT sweep in 3 segments of <= 1004")
+    c.sweep(ramp(2500, 0, 120) + ramp(2500, 100, 255), 3, 4, flags=REVISIT, duration=7000000)
     c.dump()
 
     c = Case("sweep_empty", "a sweep with no channels")

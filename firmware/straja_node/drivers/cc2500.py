@@ -10,7 +10,7 @@ Datasheet facts used (TI CC2500 datasheet, SWRS040C):
   FREQ for each channel (any kHz grid, no channel table), rounding down as SmartRF Studio does:
   2400 MHz -> 0x5C4EC4.
 - Channel filter bandwidth = f_XOSC / (8 * (4 + CHANBW_M) * 2^CHANBW_E) (MDMCFG4[7:4]); this
-  driver uses E = M = 0: 812.5 kHz, the widest, at 250 kBaud.
+  driver uses E = M = 0: 812.5 kHz, the widest, at 250 kBaud (filter_khz = 812).
 - RSSI: RSSI_dBm = RSSI_dec / 2 - RSSI_offset, RSSI_dec the register as two's complement,
   RSSI_offset 72 dB at 250 kBaud (Table 31: 71 dB at 2.4 kBaud, 69 at 10, 72 at 250 and 500).
   Protocol code = 2 * (dBm + 140) = RSSI_dec + 280 - 2 * RSSI_offset.
@@ -35,6 +35,11 @@ RSSI = 0x34
 XOSC_KHZ = 26000
 RSSI_OFFSET_DB = 72
 SETTLE_US = 900
+FILTER_KHZ = 812  # 812.5 kHz channel filter (MDMCFG4 below)
+# The default plan reads each channel again 3 dwells (3 x 1.4 ms = 4.2 ms) later: longer than a
+# Bluetooth 5-slot packet (2.9 ms), shorter than an ExpressLRS 2.4 hop dwell (8-27 ms), so the
+# lower of the two readings keeps ELRS and drops Bluetooth hops and Wi-Fi frames.
+SCAN_REVISIT = 3
 BAND_KHZ = (2400000, 2483500)
 # (register, value): 812.5 kHz filter at 250 kBaud, no sync word (stay in RX), autocalibrate on
 # IDLE -> RX; FSCAL3/1/0 as SmartRF Studio recommends
@@ -61,6 +66,8 @@ def freq_word(freq_khz):
 
 class Cc2500:
     kind = "cc2500"
+    filter_khz = FILTER_KHZ
+    scan_revisit = SCAN_REVISIT
 
     def __init__(self, name, spi, cal=None, band_khz=None):
         self.name = name

@@ -11,7 +11,10 @@ Datasheet facts used (RTC6715 datasheet; RX5808 module notes):
   issue #75, which RotorHazard's freqMhzToRegVal follows. 2 MHz is immaterial on a 20 MHz
   video channel; the computed value is the exact one.)
 - RSSI is an analog voltage, ~0.5 V (no signal) to ~1.2 V (strong), that needs 25-35 ms after a
-  retune to settle (RotorHazard waits 30 ms): settle_us = 30000.
+  retune to settle (shared reference rf-links.md, "Front ends"; RotorHazard waits 30 ms):
+  settle_us = 25000, the short end of that range.
+- The video filter passes ~20 MHz (an FM video channel): filter_khz = 20000, so a scan needs no
+  finer step than 20 MHz (a video channel is then at most 10 MHz off a scan channel).
 - Calibration is per unit: `rssi_min` / `rssi_max` (ADC read_u16 codes) are the readings at
   `dbm_min` / `dbm_max` (defaults -90 and -20 dBm, the range over which the RSSI output is
   roughly linear in dB); readings are clamped to that range and mapped linearly.
@@ -20,7 +23,8 @@ from .fixed import clamp_code
 
 SYNTH_B = 0x1
 IF_MHZ = 479
-SETTLE_US = 30000
+SETTLE_US = 25000
+FILTER_KHZ = 20000
 FRAME_BITS = 25
 WRITE = 1
 READS = 4  # ADC reads averaged per RSSI reading: the module's RSSI output is noisy
@@ -41,6 +45,7 @@ def frame(address, data):
 
 class Rx5808:
     kind = "rx5808"
+    filter_khz = FILTER_KHZ
 
     def __init__(self, name, bus, adc, cal=None, band_khz=None):
         self.name = name

@@ -13,6 +13,7 @@ Datasheet facts used (Semtech SX1261/2 datasheet, rev 2.1):
 - GetStatus 0xC0: status bits 6..4 are the chip mode (2 STBY_RC, 3 STBY_XOSC, 4 FS, 5 RX, 6 TX).
   ReadRegister 0x1D addr_hi addr_lo NOP data...: register 0x0740 (LoRa sync word MSB) reads 0x14
   after reset.
+- SetModulationParams (GFSK) RX bandwidth code 0x09 is RX_BW_467000, 467 kHz: filter_khz = 467.
 - Settling: STDBY_RC -> RX (PLL lock and the RSSI filter) takes ~100-200 us: settle_us = 300.
 - Many modules (Ebyte E22, Waveshare Core1262) run the chip from a TCXO powered by DIO3 and
   switch the antenna with DIO2: profile options "tcxo_mv" and "dio2_rf_switch".
@@ -45,6 +46,7 @@ LORA_BW_500 = 0x06  # SetModulationParams LoRa bandwidth code for 500 kHz
 CAD_TIMEOUT_MS = 100  # 4 symbols of SF12 at 125 kHz take 131 ms; the scanning cases are far shorter
 SYNC_MSB = 0x0740
 SETTLE_US = 300
+FILTER_KHZ = 467  # RX bandwidth code 0x09 (GFSK_PARAMS)
 BUSY_POLLS = 10000
 BAND_KHZ = (863000, 928000)
 # GFSK 50 kbit/s (br word 0x005000), no shaping, RX bandwidth 467 kHz (code 0x09), 25 kHz deviation
@@ -73,6 +75,7 @@ def image_cal(lo_khz, hi_khz):
 
 class Sx126x:
     kind = "sx126x"
+    filter_khz = FILTER_KHZ
 
     def __init__(self, name, spi, busy, reset=None, cal=None, band_khz=None, options=None):
         self.name = name

@@ -11,7 +11,8 @@ Datasheet facts used (Semtech SX1276/77/78/79 datasheet, rev 7):
   2 * (dBm + 140) is 280 - RegRssiValue. FSK mode is used for scanning: its RSSI has 0.5 dB steps
   and follows the channel filter set in RegRxBw. (In LoRa mode RegRssiValue is 0x1B with
   RSSI = -157 + value on the HF port, 1 dB steps.)
-- RegRxBw 0x12: RxBw = F_XOSC / (RxBwMant * 2^(RxBwExp + 2)); 0x01 (mant 16, exp 1) = 250 kHz.
+- RegRxBw 0x12: RxBw = F_XOSC / (RxBwMant * 2^(RxBwExp + 2)); 0x01 (mant 16, exp 1) = 250 kHz:
+  filter_khz = 250.
 - RegVersion 0x42 reads 0x12.
 - Settling: STDBY -> RX (TS_FS ~60 us PLL, TS_RE ~ 2.33/RxBw and the RSSI smoothing of
   RegRssiConfig, 8 samples) stays under 250 us at 250 kHz: settle_us = 250.
@@ -31,6 +32,7 @@ VERSION = 0x42
 MODE_STDBY = 0x01
 MODE_RX = 0x05
 SETTLE_US = 250
+FILTER_KHZ = 250  # RegRxBw 0x01
 BAND_KHZ = (862000, 1020000)
 
 
@@ -41,6 +43,7 @@ def frf_word(freq_khz):
 
 class Sx127x:
     kind = "sx127x"
+    filter_khz = FILTER_KHZ
 
     def __init__(self, name, spi, reset=None, cal=None, band_khz=None):
         self.name = name

@@ -7,6 +7,7 @@ family passes it) times the evidence n / (n + EVIDENCE_BURSTS) of n bursts.
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -22,6 +23,9 @@ WIDE_KHZ = 6_000.0            # wider: video or Wi-Fi; narrower: control links, 
 CONTINUOUS_DUTY = 0.6         # video is on while armed; Wi-Fi and DroneID are bursty
 MAX_MISSED_SWEEPS = 0.25      # a scanner sees video in every sweep; Wi-Fi, even a busy access
                               # point, is missed in some (mean missed sweeps per burst gap)
+STEADY_MIN_BURSTS = 4         # a bursty emitter seen in a share q of sweeps looks steady for k
+                              # sweeps in a row with p = q^(k-1): 3 % for a 5 GHz access point
+                              # at q = 0.32 (measured, urban scene); video is in every sweep
 STEADY_SPREAD = 0.5           # video stays on its channel (centres within half its width);
                               # Wi-Fi frames caught by a scanner light different parts of theirs
 ANALOG_PEAK_DB = 2.0          # FM video's spectrum peaks at the carrier; OFDM is flat-topped
@@ -46,6 +50,21 @@ BT_MIN_CHANNELS = 20          # classic Bluetooth: 79 channels, a new one every 
 BT_MAX_DWELL_US = 700.0
 ELRS_MAX_HOP_FRACTION = 0.6   # ELRS hops every 4 (or 2) packets; GFSK links hop every packet
 LORAWAN_MIN_INTERVAL_US = 500_000.0  # LoRaWAN / Meshtastic: seconds between uplinks
+# Scanned hoppers (_scanned_hopper). LoRaWAN and Meshtastic use <= 8 channels within 1.6 MHz; ELRS
+# and Crossfire spread over 23-26 MHz (900) and 80 MHz (2.4); Wi-Fi's hits stay in 20 MHz.
+HOP_MIN_SPREAD_KHZ = {"subghz": 5_000.0, "2g4": WIFI_BW_KHZ[1]}
+PERSISTENT_MIN_CHANNELS = 3   # held hits (revisit plan) are never noise nor Bluetooth: 3 will do
+PERSISTENT_DISTINCT = 0.5     # a hopper's held hits land on new channels; Wi-Fi's on its few busy ones
+SCANNED_HOP_MIN_BURSTS = 8
+RESOLVED_PERIOD_US = 2_000.0  # sweeps this often see every packet (ELRS 500 Hz: 2 ms): the
+                              # interval rules hold; slower ones catch hops at random instants
+# A hit on the same channel as the hit before: ELRS 900 at 25 Hz stays 2 packets (80 ms) on a
+# channel, so a 51 ms sweep sees it again ~31 % of the time; Crossfire hops every packet, and
+# repeats only where two of its channels share a scan channel (~9 %; both measured with the
+# evaluation's plan, tests/test_classify_scanned.py); a LoRa device's packet (0.1-1.5 s) is hit
+# sweep after sweep (static: 0.8). Decided at 19:1 odds.
+REPEAT_P = {"lora": 0.31, "gfsk": 0.09, "static": 0.8}
+REPEAT_LLR = math.log(19.0)
 
 # 5.8 GHz analog video channel plan, bands A, B, E, F, R (MHz): the simulator's table
 ANALOG_PLAN_MHZ = np.array(sorted({f for band in ANALOG_BANDS.values() for f in band}), float)
@@ -53,10 +72,13 @@ ANALOG_PLAN_MHZ = np.array(sorted({f for band in ANALOG_BANDS.values() for f in 
 
 class Scan(NamedTuple):
     """How the spectrum was read: channel step, sweep start-to-start period and sweep duration
-    of the front end (zeros: a receiver that resolves the spectrum and watches continuously)."""
+    of the front end (zeros: a receiver that resolves the spectrum and watches continuously);
+    persistent: each reading is the lower of two readings of its channel a few dwells apart
+    (SWEEP flag REVISIT), so only emitters that stayed on the channel between them show."""
     step_khz: float = 0.0
     period_us: float = 0.0
     sweep_us: float = 0.0
+    persistent: bool = False
 
 
 SPECIFICITY = {"analog_fm_video": 0.85, "ofdm_video": 0.7, "lora_fhss": 0.75, "gfsk_fhss": 0.6,
@@ -88,7 +110,7 @@ def _steady(f, scan: Scan) -> bool:
     """Continuous and on one channel. Scanned: the gap between bursts is the time the front end
     spends elsewhere (period - sweep), plus a period per sweep missed; one burst shows nothing
     yet. Otherwise: on for most of the track's age."""
-    if f["n_bursts"] < 2 or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]:
+    if f["n_bursts"] < STEADY_MIN_BURSTS or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]:
         return False
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY
@@ -131,13 +153,17 @@ def _rule(f, scan: Scan) -> tuple[str, str]:
     if where == "2g4" and n_ch <= BLE_MAX_CHANNELS and _on_ble_adv(f):
         return "ble", "narrow, only on BLE advertising channels 37/38/39"
     hop = f["hop_fraction"]
-    if n_ch >= HOP_MIN_CHANNELS and where in ("2g4", "subghz"):
-        if where == "2g4" and n_ch >= BT_MIN_CHANNELS and f["dwell_us"] <= BT_MAX_DWELL_US and hop > ELRS_MAX_HOP_FRACTION:
+    scanned = scan.period_us > RESOLVED_PERIOD_US
+    min_channels = PERSISTENT_MIN_CHANNELS if scan.persistent else HOP_MIN_CHANNELS
+    if n_ch >= min_channels and where in ("2g4", "subghz"):
+        if not scanned and where == "2g4" and n_ch >= BT_MIN_CHANNELS and f["dwell_us"] <= BT_MAX_DWELL_US and hop > ELRS_MAX_HOP_FRACTION:
             return "bluetooth", f"{n_ch} channels, short dwell {f['dwell_us']:.0f} us, hop every slot"
         if where == "subghz" and f["interval_us"] >= LORAWAN_MIN_INTERVAL_US:
             return "lorawan", f"sub-GHz, {n_ch} channels, {f['interval_us'] / 1e6:.1f} s between bursts"
         if where == "2g4" and f["spread_khz"] <= WIFI_BW_KHZ[1]:
             return "wifi", f"narrow hits within one Wi-Fi channel ({f['spread_khz'] / 1000:.0f} MHz): frames, not hops"
+        if scanned:
+            return _scanned_hopper(f, scan, where)
         if f["n_bursts"] < HOP_MIN_BURSTS or not f["interval_cv"] <= HOP_MAX_CV:
             return "unknown", f"hopping over {n_ch} channels, but irregular (CV {f['interval_cv']:.2f})"
         if hop <= ELRS_MAX_HOP_FRACTION:
@@ -146,6 +172,49 @@ def _rule(f, scan: Scan) -> tuple[str, str]:
     if where == "subghz" and f["interval_us"] >= LORAWAN_MIN_INTERVAL_US:
         return "lorawan", f"sub-GHz, few channels ({n_ch}), sparse bursts"
     return "unknown", f"narrow, {n_ch} channels in band {where}"
+
+
+def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
+    """A narrow emitter hit on several channels, read by a scanner. A scanner catches a hopper
+    only where its channel and the hop coincide, at random instants: the intervals between hits
+    say nothing of the link's packet rate, but whether a hit outlasts the revisit of its channel
+    tells how long the link stays on a channel (docs/detection.md, "Hoppers seen by a scanner").
+    Noise alone never makes such a track: each hit is a cell alarm at the design pfa."""
+    n_ch, spread = int(f["n_channels"]), f["spread_khz"]
+    if spread < HOP_MIN_SPREAD_KHZ[where]:
+        return "unknown", f"{n_ch} channels within {spread / 1000:.1f} MHz: too close for a hopper"
+    if where == "2g4":
+        if not scan.persistent:  # Bluetooth's 625 us hops and Wi-Fi frames flash the same way
+            return "unknown", f"flashes on {n_ch} channels (a revisit plan tells hoppers from Bluetooth)"
+        # a hopper's hits fall on its channels at random: n hits on N channels visit
+        # N (1 - (1 - 1/N)^n) of them; Wi-Fi's pile up on the few channels it occupies
+        bins = max(spread / scan.step_khz, 1.0) if scan.step_khz > 0 else n_ch
+        expect = bins * (1.0 - (1.0 - 1.0 / bins) ** float(f["n_bursts"])) if bins > 1 else 1.0
+        if n_ch < PERSISTENT_DISTINCT * expect:
+            return "unknown", f"{n_ch} channels for {f['n_bursts']} held hits: a few busy channels, not hops"
+        return "lora_fhss", (f"{n_ch} channels over {spread / 1000:.0f} MHz, each hit held its channel "
+                             f"across the revisit: several packets per hop (ELRS)")
+    if f["n_bursts"] < SCANNED_HOP_MIN_BURSTS:
+        return "unknown", f"hopping over {n_ch} channels, {f['n_bursts']} hits so far"
+    # Sequential tests of the repeats seen: "stays over sweeps" (ELRS) against "hops every
+    # packet" (GFSK links) and against "stays put" (long LoRa packets of LoRaWAN and Meshtastic
+    # devices, whose channels a track may gather), each decided at REPEAT_LLR
+    gaps = float(f["n_bursts"]) - 1.0
+    repeats = gaps * (1.0 - float(f["hop_fraction"]))
+    llr = {k: _repeat_llr(repeats, gaps, REPEAT_P["lora"], REPEAT_P[k]) for k in ("gfsk", "static")}
+    why = f"{n_ch} channels, {repeats:.0f} of {gaps:.0f} hits on the channel of the hit before"
+    if llr["gfsk"] >= REPEAT_LLR and llr["static"] >= REPEAT_LLR:
+        return "lora_fhss", why + ": dwells over sweeps (ELRS)"
+    if llr["gfsk"] <= -REPEAT_LLR:
+        return "gfsk_fhss", why + ": hops every packet"
+    if llr["static"] <= -REPEAT_LLR:
+        return "unknown", why + ": stays on its channels (long packets, not hops)"
+    return "unknown", why + ": not yet telling"
+
+
+def _repeat_llr(repeats: float, gaps: float, p1: float, p0: float) -> float:
+    """Log likelihood ratio of `repeats` in `gaps` Bernoulli trials, repeat rate p1 against p0."""
+    return repeats * math.log(p1 / p0) + (gaps - repeats) * math.log((1 - p1) / (1 - p0))
 
 
 def _on_ble_adv(f) -> bool:

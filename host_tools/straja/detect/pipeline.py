@@ -3,8 +3,8 @@ and drone alerts out (features and classes of all tracks on demand: Pipeline.tra
 Streaming: state carries over between calls; work buffers are kept and reused, so a steady
 stream of equal batches allocates only its results.
 
-    codes or mW --> CFAR across frequency --+--> bursts --> tracks --> classes
-                --> noise floor (detector) --+
+    codes or mW --> CFAR across frequency --+--> (revisit: bursty-cell mask) --> bursts
+                --> noise floor (detector) --+                 --> tracks --> classes
                 --> CFAR across time (optional) -+
 
 The frequency CFAR finds narrow emitters against their neighbours; the floor detector
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from straja import _detect_noise
+from straja._detect_busy import BusyCells
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
@@ -28,6 +29,17 @@ from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features
 
 
 INT64 = np.dtype(np.int64)
+# Revisit sweeps (docs/detection.md, "Hoppers seen by a scanner"): a neighbourhood of one Wi-Fi channel
+# (20 MHz) is "bursty" when its single reads are often hot (an emitter is there a fair share of
+# the time) but its held reads rarely (it does not stay: frames, not a link dwelling on a
+# channel). Held hits there are frames caught twice, not a hopper: they are masked. A hopper is
+# rarely on any one channel (single-read occupancy ~2 %); a continuous emitter holds every read.
+BUSY_WIDTH_KHZ = 20_000.0
+BUSY_SINGLE = 0.01            # single-read occupancy of the neighbourhood at least this...
+BUSY_HELD_RATIO = 0.5         # ...and held occupancy under this share of it: bursty (Wi-Fi holds
+                              # its load's share, 0.05-0.3; ELRS 2.4 0.7-0.8, measured)
+BUSY_MEMORY_SWEEPS = 64       # occupancy averaged over about this many sweeps (EWMA, ~11 s)
+BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy not yet known)
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 
 
@@ -47,6 +59,7 @@ class PipelineConfig:
     max_gap_bins: int = 1
     max_gap_sweeps: int = 0
     max_burst_sweeps: int = 16        # a continuous emitter yields one burst per this many sweeps
+    revisit: bool = False             # readings are the lower of two reads (SWEEP flag REVISIT)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 
@@ -66,7 +79,7 @@ class Pipeline:
                  config: PipelineConfig | None = None):
         self.config = c = config or PipelineConfig()
         self.n_bins = n_bins
-        self.scan = Scan(float(step_khz))  # period and sweep time: measured (process)
+        self.scan = Scan(float(step_khz), persistent=c.revisit)  # period and sweep time: measured (process)
         self._last_t_us = None
         self.design = cfar.design(c.cfar_kind, c.pfa, c.n_train, c.n_guard, looks=c.looks,
                                   code_db=c.code_db)
@@ -89,6 +102,12 @@ class Pipeline:
         self._no_bursts = np.empty(0, BURST)
         self._no_events = np.empty(0, EVENT)
         self._no_alerts = np.empty(0, CLASSES)
+        if c.revisit:
+            if self.noise is None:
+                raise ValueError("revisit needs the floor detector (its noise estimate)")
+            self._busy = busy_cells(n_bins, step_khz, self._floor_alpha)
+        else:
+            self._busy = None
 
     def _buffers_for(self, n_sweeps: int):
         """(power, det, noise, time) work buffers for n_sweeps sweeps: views of kept arrays."""
@@ -98,9 +117,11 @@ class Pipeline:
             return self._work
         return tuple(w[:n_sweeps] for w in self._work)
 
-    def process(self, sweeps, t_us, duration_us) -> Result:
+    def process(self, sweeps, t_us, duration_us, single=None) -> Result:
         """Take a batch of sweeps: RSSI codes (uint8) or linear mW (float32), (n_sweeps, n_bins),
-        with each sweep's start t_us and duration_us (int64, SWEEP header fields).
+        with each sweep's start t_us and duration_us (int64, SWEEP header fields). With
+        config.revisit, `single` holds the first reads (codes, same shape) of the held sweeps:
+        held hits in bursty neighbourhoods are masked (BUSY_*).
 
         The kernels are called directly (they check their arguments in C): on a live stream of
         one sweep per call, the Python layers would cost more than the work.
@@ -125,6 +146,8 @@ class Pipeline:
             self.time._state.process(power, extra)
             np.bitwise_or(det, extra, out=det)
             n_det = -1
+        if self._busy is not None:
+            n_det = self._busy.process(single, noise, det)
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
             if t_us.dtype != INT64 or duration_us.dtype != INT64:  # else the burst kernel checks
@@ -183,3 +206,11 @@ class Pipeline:
         """(FEATURES, CLASSES) of the live tracks, in the same order."""
         feats = features(self.tracker.snapshot())
         return feats, classify(feats, self.scan)
+
+
+def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:
+    """The bursty-cell mask (BUSY_*) of n_bins channels step_khz apart; a single read is hot
+    above alpha x the noise mean (the floor detector's alpha)."""
+    width = max(1, round(BUSY_WIDTH_KHZ / step_khz)) if step_khz > 0 else 1
+    return BusyCells(n_bins, width, alpha, BUSY_SINGLE, BUSY_HELD_RATIO, BUSY_MEMORY_SWEEPS,
+                     BUSY_WARM_SWEEPS)

@@ -1,4 +1,4 @@
-"""Plain NumPy references of the compiled detection kernels (straja._cfar, straja._detect).
+"""Plain NumPy references of the compiled detection kernels (straja._cfar, straja._detect_*).
 
 They favour obviousness over speed, and the tests hold the compiled kernels to them. The
 benchmark (bench/bench_detect.py) reports the compiled kernels' speed as a ratio to these.
@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from straja.detect.cfar import CFARDesign
+from straja._detect_busy import HIT
 from straja._detect_noise import CAP_EVERY
-from straja.detect.noise import floor_constants
+from straja.detect.noise import codes_to_mw as compiled_codes_to_mw, floor_constants
 from straja.detect.tracks import TrackerConfig
 
 
@@ -93,6 +94,37 @@ def noise_floor(power: np.ndarray, quantile=0.5, rate=0.05, burst_db=10.0, max_e
         out[s] = f * to_mean
         seen += 1
     return out
+
+
+def busy_mask(single_codes, noise_mw, det, width, alpha, min_single, held_ratio, memory, warm):
+    """(det with bursty cells cleared, bursty mask bool) of a whole stream from a fresh start, as
+    straja._detect_busy.BusyCells(n_bins, width, alpha, min_single, held_ratio, memory, warm).
+
+    Single-read and held occupancies: EWMAs of rate 1/memory in fixed point (a hot read adds
+    HIT), their bias that of a read always hot (weight); box sums over `width` cells as
+    np.convolve(..., "same"). The codes go through the compiled table: this holds the mask to
+    its rules, codes_to_mw is tested on its own."""
+    shift = int(memory).bit_length() - 1
+    n = det.shape[1]
+    single_mw = compiled_codes_to_mw(single_codes).astype(np.float64)
+    noise64 = noise_mw.astype(np.float64)
+    single, held = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    weight = 0
+    det, mask = det.copy(), np.zeros(det.shape, bool)
+    box = np.ones(width, np.int64)
+    pad = np.zeros(max(0, width - n), np.int64)  # "same" is as long as the longer input
+    for s in range(det.shape[0]):
+        single += np.where(single_mw[s] > alpha * noise64[s], HIT, 0) - (single >> shift)
+        held += np.where(det[s] != 0, HIT, 0) - (held >> shift)
+        weight += HIT - (weight >> shift)
+        if s + 1 < warm:
+            mask[s] = True
+        else:
+            s_sum = np.convolve(np.concatenate([single, pad]), box, "same")[:n].astype(np.float64)
+            h_sum = np.convolve(np.concatenate([held, pad]), box, "same")[:n].astype(np.float64)
+            mask[s] = (s_sum >= min_single * float(width * weight)) & (h_sum < held_ratio * s_sum)
+        det[s][mask[s]] = 0
+    return det, mask
 
 
 def _runs(row: np.ndarray, gap: int):

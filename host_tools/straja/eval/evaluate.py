@@ -26,14 +26,21 @@ from .trials import FAMILIES, TARGET_SNR_DB, Trial, dedicated_plan, run_trial
 # Detector settings of the evaluation (docs/evaluation/report.md, "Settings"): the gateway's
 # defaults (Pfa 1e-6, thresholds designed for each front end's looks: straja.gateway.detector.
 # FRONT_END_LOOKS), with the looks taken from the sweep's band since the fast path sends no info
-# reply, and one burst per sweep so that a continuous emitter is confirmed in 3 sweeps and the
-# classifier sees a burst in every sweep.
-EVAL_DETECT = {"looks_by_band": True, "max_burst_sweeps": 1}
+# reply.
+EVAL_DETECT = {"looks_by_band": True}
 BACKGROUNDS = ["urban_24ghz_background", "subghz_lora_background", "quiet_rural"]
 NODES = ["n1", "n2", "n3"]
+
+
+def plain_plan(fam) -> list[dict]:
+    """The evaluation plan without revisits: one reading per channel."""
+    return [{k: v for k, v in e.items() if k != "revisit"} for e in EVAL_PLAN]
+
+
 # Diagnostic variants, run on +10 dB trials: what the results would be with another setting
 VARIANTS = [
-    ("gateway's default detector settings", lambda fam: EVAL_PLAN, {}),
+    ("1-look thresholds (a front end of unknown kind)", lambda fam: EVAL_PLAN, {}),
+    ("plain sweeps (no revisit: one reading per channel)", plain_plan, EVAL_DETECT),
     ("the family's band only (a receiver per band)", dedicated_plan, EVAL_DETECT),
 ]
 BASELINE_K = 2          # consecutive sweeps above the threshold, as hobby detectors debounce
@@ -311,8 +318,9 @@ def _fe_index(name):
 
 
 def targets(out: dict, quick: bool) -> list[dict]:
-    """Each target: measured value, met or not; in quick mode `within_tolerance` is whether the
-    95 % interval still reaches the target (a shorter run can only show a clear miss)."""
+    """Each target: measured value, met (the point estimate meets it; the report gives the 95 %
+    intervals beside it) and within_tolerance (the 95 % interval still reaches the target: what
+    a short run such as `make eval` can check; outside it is a clear miss)."""
     rows = []
     for f in out["families"]:
         a = f["at_target"]
@@ -326,6 +334,6 @@ def targets(out: dict, quick: bool) -> list[dict]:
                      "within_tolerance": bool(c["n"]) and c["ci"][1] >= 0.9})
     for b in out["background"]:
         rows.append({"target": f"{b['scene']}: < 1 false alert per node-hour",
-                     "value": b["rate"], "met": b["upper95"] < 1.0,
+                     "value": b["rate"], "met": b["rate"] < 1.0,
                      "within_tolerance": score.poisson_lower(b["alerts"], b["hours"]) < 1.0})
     return rows

@@ -27,7 +27,7 @@ import random
 from typing import Iterator, NamedTuple
 
 from ..paths import board_profile_path
-from ..protocol import Frame, Status, Sweep, encode_frame
+from ..protocol import FLAG_REVISIT, Frame, Status, Sweep, encode_frame
 from ..vboard.chips import MODELS
 from ..vnode.fleet import scene_rf
 
@@ -35,18 +35,21 @@ RX5808_READS = 4       # drivers/rx5808.py READS: ADC reads averaged per reading
 READ_GAP_S = 40e-6     # between two ADC reads of one RX5808 reading (a bus round trip)
 STATUS_PERIOD_S = 1.0  # config heartbeat_ms while streaming
 
-# The evaluation's scan plan for the "virtual" board (see docs/evaluation/report.md, "Scan plan").
-# The RX5808 steps 20 MHz (its filter width) with a 20 ms settle (the model's tau is 6 ms: 3.5 %
-# of the previous channel's level is left, under 1 dB) instead of 32 channels x 30.5 ms, so a
-# video channel is seen every 0.64 s (31 x 20.5 ms; the front ends scan at once); the CC2500 and
-# SX126x sweep their whole band in 64 channels at their driver settle + 500 us; the spare SX127x
-# and the envelope detector (not detected on by the gateway) are left out.
+# The evaluation's scan plan for the "virtual" board (see docs/evaluation/report.md, "Scan plan"):
+# the firmware's default plan (scheduler.default_plan; tests/test_eval_plan.py checks they are
+# equal), so a node out of the box does what is measured. The RX5808 steps 20 MHz (its filter:
+# a video channel is never more than 10 MHz off a scan channel) at its 25 ms settle (the model's
+# tau is 6 ms: 1.6 % of the previous channel's level is left): 16 channels, 0.41 s; the CC2500
+# sweeps 2.4 GHz in 64 channels, each read again 3 dwells (4.2 ms) later (revisit: held by
+# ELRS's 8-27 ms hops, not by a Bluetooth packet or a Wi-Fi frame); the SX126x sweeps sub-GHz in
+# 64 channels in 51 ms, shorter than ELRS 900's hop dwell. The spare SX127x and the envelope
+# detector (not detected on by the gateway) are left out.
 EVAL_PLAN = [
-    {"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 10000,
-     "dwell_us": 20500, "settle_us": 20000},
-    {"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483160, "step_khz": 1320,
-     "dwell_us": 1400},
-    {"front_end": "subg", "start_khz": 863000, "stop_khz": 927890, "step_khz": 1030,
+    {"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 20000,
+     "dwell_us": 25500},
+    {"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
+     "dwell_us": 1400, "revisit": 3},
+    {"front_end": "subg", "start_khz": 863000, "stop_khz": 927953, "step_khz": 1031,
      "dwell_us": 800},
 ]
 
@@ -57,7 +60,20 @@ class SweepReading(NamedTuple):
     t_us: int           # start of the first dwell (node time = scene time)
     entry: dict         # the plan entry, with start_khz/step_khz and the channel list
     duration_us: int
-    codes: bytes
+    codes: bytes        # REVISIT: the held codes (lower of two reads), then the first reads
+    flags: int = 0      # SWEEP flags (REVISIT for a plan entry with revisit)
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.codes) // 2 if self.flags & FLAG_REVISIT else len(self.codes)
+
+    def held(self) -> bytes:
+        """The codes the detection core reads (REVISIT: the held ones)."""
+        return self.codes[:self.n_channels]
+
+    def single(self) -> bytes:
+        """One reading per channel (REVISIT: the first reads), as a plain scanner's."""
+        return self.codes[-self.n_channels:]
 
 
 def _clamp(code: int) -> int:
@@ -191,13 +207,19 @@ class NodeReader:
             t, k = heapq.heappop(queue)
             task = tasks[k]
             name = task.entry["front_end"]
-            if task.i == len(task.freqs):  # END: the last slot is over
+            if task.i == len(task.slots):  # END: the last slot is over
                 yield SweepReading(self.index[name], task.sweep_id, task.t0, task.entry,
-                                   t - task.t0, bytes(task.codes))
+                                   t - task.t0, bytes(task.codes), task.flags)
                 task.sweep_id = (task.sweep_id + 1) & 0xFFFF
                 task.i = 0
             if task.reading:  # READ, then wait for the next slot (or the end of the sweep)
-                task.codes.append(self.read(name, self.read_times(name, t * 1e-6)))
+                ch = task.slots[task.i]
+                code = self.read(name, self.read_times(name, t * 1e-6))
+                if task.i < task.second[ch]:
+                    task.codes[ch] = code
+                else:  # a revisit: the held code, and the first reading after all the held ones
+                    task.codes[len(task.freqs) + ch] = task.codes[ch]
+                    task.codes[ch] = min(task.codes[ch], code)
                 task.i += 1
                 task.reading = False
                 t_next = task.t0 + task.i * task.dwell
@@ -206,8 +228,8 @@ class NodeReader:
                     if t > t_last:
                         continue  # no sweep starts after t_end
                     task.t0 = t
-                    task.codes = []
-                self.tune(name, task.freqs[task.i], t * 1e-6)
+                    task.codes = bytearray(len(task.freqs) * (2 if task.flags else 1))
+                self.tune(name, task.freqs[task.slots[task.i]], t * 1e-6)
                 task.reading = True
                 t_next = t + task.settle
             heapq.heappush(queue, (t_next, k))
@@ -218,6 +240,12 @@ class _Task:
 
     def __init__(self, entry: dict, kind: str):
         self.entry, self.freqs = entry, channels_khz(entry)
+        self.slots = slot_channels(len(self.freqs), entry.get("revisit", 0))
+        self.second = [len(self.slots)] * len(self.freqs)  # slot of each channel's second read
+        for i in range(len(self.slots) - 1, -1, -1):
+            if self.slots.index(self.slots[i]) != i:
+                self.second[self.slots[i]] = i
+        self.flags = FLAG_REVISIT if entry.get("revisit", 0) else 0
         self.settle = entry.get("settle_us", _settle_us(kind))
         self.dwell = entry["dwell_us"]
         self.sweep_id = 0
@@ -227,9 +255,22 @@ class _Task:
         self.codes: list[int] = []
 
 
+def slot_channels(n: int, revisit: int) -> list[int]:
+    """The channel read in each dwell slot of a sweep of n channels (the scheduler's order):
+    0..n-1, or with `revisit` m, blocks of r = min(m, n - b) channels each read twice in a row
+    (b..b+r-1, b..b+r-1), so each channel is read again r dwells after its first reading."""
+    if not revisit:
+        return list(range(n))
+    out = []
+    for b in range(0, n, revisit):
+        block = list(range(b, min(b + revisit, n)))
+        out += block + block
+    return out
+
+
 def _settle_us(kind: str) -> int:
     """The drivers' settle_us (drivers/*.py SETTLE_US)."""
-    return {"rx5808": 30000, "cc2500": 900, "sx126x": 300}[kind]
+    return {"rx5808": 25000, "cc2500": 900, "sx126x": 300}[kind]
 
 
 def wire_chunks(node_id: int, readings, t0_ns: int = 0, delay_ns: int = 1_000_000):
@@ -247,8 +288,8 @@ def wire_chunks(node_id: int, readings, t0_ns: int = 0, delay_ns: int = 1_000_00
             next_status = t_sent + int(STATUS_PERIOD_S * 1e6)
         e = r.entry
         out.append((t_sent, r.t_us,
-                    Sweep(r.front_end, 0, r.sweep_id, e["start_khz"], e["step_khz"],
-                          e["dwell_us"], r.duration_us, 0, len(r.codes), r.codes)))
+                    Sweep(r.front_end, r.flags, r.sweep_id, e["start_khz"], e["step_khz"],
+                          e["dwell_us"], r.duration_us, 0, r.n_channels, r.codes)))
         for t_us, stamp_us, body in out:
             wire = encode_frame(Frame(0, node_id, seq & 0xFFFF, stamp_us, body))
             seq += 1

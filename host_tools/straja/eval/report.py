@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .evaluate import speed_figures
-from .readings import load_profile
+from .readings import EVAL_PLAN, load_profile
 
 DPI = 72
 
@@ -41,6 +41,15 @@ def _gain(pipeline_db: float, baseline_db: float) -> str:
 
 def _ci(ci) -> str:
     return f"[{100 * ci[0]:.0f}, {100 * ci[1]:.0f}] %"
+
+
+def _plan_entry(e: dict) -> str:
+    n = (e["stop_khz"] - e["start_khz"]) // e["step_khz"] + 1
+    sweep_ms = n * e["dwell_us"] * (2 if e.get("revisit") else 1) / 1000
+    revisit = f", each read again {e['revisit']} dwells later" if e.get("revisit") else ""
+    return (f"{e['front_end']} {n} channels {e['step_khz'] / 1000:g} MHz apart from "
+            f"{e['start_khz'] / 1000:g} MHz, {e['dwell_us'] / 1000:g} ms dwell{revisit} "
+            f"({sweep_ms:.0f} ms a sweep)")
 
 
 def _thresholds(out: dict) -> str:
@@ -101,7 +110,15 @@ def markdown(out: dict, command: str) -> str:
          "node (`NodeRF.mean_rx_dbm`, the function the truth's `rx` records use). "
          "`results.json` holds every number, trial by trial (`points`: power over the floor, "
          "pipeline hit, baseline hit); docs/evaluation/README.md reads the committed run.", "",
-         "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+         "Scan plan: the node's default plan for the virtual board (firmware "
+         "`scheduler.default_plan`; tests/test_eval_plan.py checks that `EVAL_PLAN` is it), "
+         "less the front ends the gateway does not detect on: "
+         + "; ".join(_plan_entry(e) for e in EVAL_PLAN) + ".", "",
+         "## Targets", "",
+         "Met: the point estimate meets the target (the 95 % intervals are in the sections "
+         "below). `make eval` (this command with `--quick`) fails only on a clear miss: a target "
+         "outside the 95 % interval of its measurement.", "",
+         "| target | measured | met |", "|---|---|---|"]
     for t in out["targets"]:
         v = t["value"]
         val = f"{v:.2f} /h" if "node-hour" in t["target"] else _pct(v)

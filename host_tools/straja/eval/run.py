@@ -43,9 +43,9 @@ def run_session(scene, node_name: str, t_end: float, seed: int, plan=EVAL_PLAN,
         for r in reader.sweeps(plan, 0.0, t_end):
             ends, tops = peaks.setdefault(r.front_end, ([], []))
             ends.append((r.t_us + r.duration_us) / 1e6)
-            tops.append(max(r.codes))
+            tops.append(max(r.single()))  # the baseline is a plain scanner: one read per channel
             if keep_codes:
-                codes.setdefault(r.front_end, []).append(np.frombuffer(r.codes, np.uint8))
+                codes.setdefault(r.front_end, []).append(np.frombuffer(r.held(), np.uint8))
             yield r
 
     for t_ns, wire in wire_chunks(NODE_ID, readings()):

@@ -16,14 +16,14 @@ class FusionConfig:
 
 @dataclass(frozen=True)
 class AlertConfig:
-    confirm_hits: int = 3          # observations before an alert is raised...
-    confirm_s: float = 0.2         # ...spread over at least this long
+    confirm_hits: int = 1          # observations before an alert is raised (each one is from a
+    confirm_s: float = 0.0         # track the core confirmed) spread over at least this long
     update_min_s: float = 2.0      # updates of one alert at most this often (severity rises at once)
     downgrade_s: float = 5.0       # severity falls only after this long at the lower level
     high_dbm: float = -60.0        # strongest power at or above this: severity high
     adaptive_scan: bool = True     # focus neighbouring nodes on the band of a raised alert
     focus_step_khz: int = 1000     # channel step of a focus plan
-    focus_dwell_us: int = 0        # dwell of a focus plan; 0 keeps the normal plan's dwell
+    focus_dwell_us: int = 0        # dwell of a focus plan; 0 keeps the running plan's dwell
 
 
 @dataclass(frozen=True)

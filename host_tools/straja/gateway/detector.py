@@ -21,7 +21,8 @@ import numpy as np
 
 from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
-from ..protocol import Sweep
+from ..detect.tracks import STATES
+from ..protocol import FLAG_REVISIT, Sweep
 
 LABELS = {
     "analog_fm_video": "analog FPV video",
@@ -34,10 +35,13 @@ LABELS = {
 # known (the evaluation's fast path sends none; the gateway's synthetic test nodes, whose noise
 # is not a chip's, must not get it)
 ADAPTER_KEYS = ("looks_by_band",)
-DETECT_KEYS = tuple(f.name for f in fields(PipelineConfig) if f.name != "tracker") + ADAPTER_KEYS
-# A continuous emitter closes a burst every 2 sweeps: a node's default plan comes back to a front
-# end only every ~1.3 s, and a track the core does not hear of for lost_after_us (3 s) is lost.
-GATEWAY_DEFAULTS = {"max_burst_sweeps": 2}
+# revisit is not a setting: it follows each sweep's REVISIT flag
+DETECT_KEYS = tuple(f.name for f in fields(PipelineConfig)
+                    if f.name not in ("tracker", "revisit")) + ADAPTER_KEYS
+# A continuous emitter closes a burst every sweep: the tracker confirms it on its third sweep
+# and the classifier sees its steadiness sweep by sweep (a node's default plan comes back to a
+# front end every 0.05-0.41 s; docs/firmware.md).
+GATEWAY_DEFAULTS = {"max_burst_sweeps": 1}
 # Independent samples averaged per RSSI reading, per front-end kind (bandwidth x averaging window,
 # datasheets; the figures the virtual board's chip models use, straja.vboard.chips):
 #   cc2500  812.5 kHz channel filter x ~250 us                        ~ 203
@@ -51,6 +55,9 @@ FRONT_END_LOOKS = {"cc2500": 203.0, "sx126x": 47.0, "sx127x": 25.0, "rx5808": 47
 # the fewest looks of the kinds that tune to the sweep's start (tuning ranges from the datasheets).
 KIND_RANGE_KHZ = {"cc2500": (2_400_000, 2_483_500), "sx126x": (150_000, 960_000),
                   "sx127x": (137_000, 1_020_000), "rx5808": (5_645_000, 5_945_000)}
+
+
+CONFIRMED = STATES.index("confirmed")
 
 
 class Observation(NamedTuple):
@@ -76,6 +83,7 @@ class _PlanState:
     def __init__(self, sweep: Sweep, cfg: PipelineConfig):
         self.core = CorePipeline(sweep.total, sweep.start_khz, sweep.step_khz, cfg)
         self.codes = np.zeros((1, sweep.total), np.uint8)
+        self.single = np.zeros((1, sweep.total), np.uint8) if cfg.revisit else None
         self.t_us = np.zeros(1, np.int64)
         self.dur_us = np.zeros(1, np.int64)
         self.filled = 0
@@ -112,34 +120,43 @@ class NodeDetector:
                     if lo <= start_khz <= hi), default=1.0)
 
     def _config(self, sweep: Sweep) -> PipelineConfig:
-        """The core settings for this front end: looks from its kind unless [detect] sets them."""
+        """The core settings for this front end: looks from its kind unless [detect] sets them;
+        revisit from the sweep's flag. A lower-of-two reading's noise is less spread than one
+        reading's, so the one-reading thresholds keep (at most) the design false-alarm rate."""
+        cfg = replace(self.cfg, revisit=bool(sweep.flags & FLAG_REVISIT))
         if "looks" in self._detect_keys:
-            return self.cfg
-        return replace(self.cfg, looks=self.looks(sweep.front_end, sweep.start_khz))
+            return cfg
+        return replace(cfg, looks=self.looks(sweep.front_end, sweep.start_khz))
 
     def sweep(self, sweep: Sweep, t_us: int, offset_ns: int) -> list[Observation]:
         """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time)."""
-        if sweep.step_khz == 0 or sweep.total == 0 or sweep.first + len(sweep.rssi) > sweep.total:
+        n = sweep.n_channels
+        if (sweep.step_khz == 0 or sweep.total == 0 or sweep.first + n > sweep.total
+                or (sweep.flags & FLAG_REVISIT and len(sweep.rssi) % 2)):
             return []  # uneven channel list (frequencies not in the frame) or a bad segment
-        key = (sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total)
+        key = (sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total,
+               sweep.flags & FLAG_REVISIT)
         st = self._plans.get(key)
         if st is None:
             st = self._plans[key] = _PlanState(sweep, self._config(sweep))
-        n = len(sweep.rssi)
         if sweep.first == 0:
             st.filled, st.t_us[0], st.dur_us[0] = 0, t_us, 0
-        st.codes[0, sweep.first:sweep.first + n] = np.frombuffer(sweep.rssi, np.uint8)
+        st.codes[0, sweep.first:sweep.first + n] = sweep.held()
+        if st.single is not None:
+            st.single[0, sweep.first:sweep.first + n] = sweep.single()
         st.filled += n
         st.dur_us[0] += sweep.duration_us
         if sweep.first + n < sweep.total or st.filled != sweep.total:
             return []
-        result = st.core.process(st.codes, st.t_us, st.dur_us)
+        result = st.core.process(st.codes, st.t_us, st.dur_us, st.single)
         if not result.bursts.size:
             return []
         return self._observations(st, result.bursts, offset_ns)
 
     def _observations(self, st: _PlanState, bursts: np.ndarray, offset_ns: int) -> list[Observation]:
-        """Drone-classified tracks that took a burst in this sweep, with those bursts' power."""
+        """Confirmed drone-classified tracks that took a burst in this sweep, with those bursts'
+        power. The core confirms a track on its confirm_bursts-th burst (a stray alarm never
+        gets there), so one observation is evidence enough for an alert."""
         tracks = st.core.tracker.snapshot()
         fresh = [i for i, (tid, end) in enumerate(zip(tracks["track_id"].tolist(),
                                                       tracks["t_last_end_us"].tolist()))
@@ -153,7 +170,7 @@ class NodeDetector:
         for i in fresh:
             tr, cls = tracks[i], classes[i]
             st.reported[int(tr["track_id"])] = int(tr["t_last_end_us"])
-            if not cls["drone"] or cls["family"] not in DRONE_FAMILIES:
+            if tr["state"] != CONFIRMED or not cls["drone"] or cls["family"] not in DRONE_FAMILIES:
                 continue
             half = float(bursts["bandwidth_khz"].max()) / 2
             lo, hi = float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half

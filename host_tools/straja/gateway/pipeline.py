@@ -131,10 +131,12 @@ class Pipeline:
             return [{"kind": "command_failed", "t_ns": t_ns, "node_id": health.node_id,
                      "request_id": reply.request_id, "status": reply.status, "reply": reply.text}]
         if isinstance(value, dict) and "front_ends" in value:
-            health.info = value
+            health.info = value  # with the plan it runs: a focus plan keeps its dwell and revisit
             # the front ends' kinds give the detector each one's looks (averaging) for its CFAR
             self.detectors[health.node_id].set_info(value)
-        elif isinstance(value, dict) and set(value) == {"plan"}:
+        elif isinstance(value, dict) and set(value) == {"plan"} and \
+                health.node_id not in self.planner.focused:
+            # (a node reopened while focused answers with the focus plan: not its normal one)
             self.planner.normal_plan[health.node_id] = value["plan"]
         return []
 

@@ -1,9 +1,11 @@
 """Adaptive scanning: when an alert is raised, neighbouring nodes dwell on the suspect band.
 
 A focus plan replaces the node's scan plan (firmware `plan` command, docs/protocol.md) by one
-sweep entry over the alert's band on the node's front end that covers it; when the alert clears,
-the node's normal plan (read with `get plan` when its port opened; [] = the firmware's default
-plan) is sent back. A node already focused for another alert is left alone.
+sweep entry over the alert's band on the node's front end that covers it, with that front end's
+dwell and revisit from the plan the node runs (its `info` reply's `plan`, else its `get plan`
+reply): a CC2500 that reads every channel twice to tell ELRS from Bluetooth keeps doing so. When
+the alert clears, the node's normal plan (read with `get plan` when its port opened; [] = the
+firmware's default plan) is sent back. A node already focused for another alert is left alone.
 """
 from __future__ import annotations
 
@@ -21,24 +23,37 @@ class ScanPlanner:
         self.normal_plan: dict[int, list] = {}
         self.focused: dict[int, str] = {}  # node id -> alert id it is focused for
 
+    def _running(self, node_id: int, info: dict, name: str) -> dict:
+        """Front end `name`'s entry in the plan the node runs (info's `plan`: the default plan's
+        entries when the stored plan is []), else in its `get plan` reply; {} if neither has one."""
+        for plan in (info.get("plan") or [], self.normal_plan.get(node_id, [])):
+            for e in plan:
+                if e.get("front_end") == name:
+                    return e
+        return {}
+
     def _entry(self, node_id: int, info: dict, lo: int, hi: int) -> dict | None:
         for fe in info.get("front_ends", []):
             fe_lo, fe_hi = fe["band_khz"]
             if fe["kind"] == "logdet" or hi < fe_lo or lo > fe_hi:
                 continue
-            dwell = self.cfg.focus_dwell_us or next(
-                (e["dwell_us"] for e in self.normal_plan.get(node_id, [])
-                 if e.get("front_end") == fe["name"] and "dwell_us" in e), DEFAULT_DWELL_US)
+            running = self._running(node_id, info, fe["name"])
+            dwell = self.cfg.focus_dwell_us or running.get("dwell_us", DEFAULT_DWELL_US)
             # never shorter than the front end can settle in (the node refuses such a plan)
             dwell = max(dwell, fe.get("settle_us", 0) + READ_US)
+            revisit = running.get("revisit", 0)
             start = max(lo, fe_lo)
             span = min(hi, fe_hi) - start
-            # as fine as focus_step_khz allows, as coarse as a sweep of at most 1 s needs
-            channels = max(SWEEP_US_MAX // dwell, 1)
+            # as fine as focus_step_khz allows, as coarse as a sweep of at most 1 s needs (a
+            # revisit sweep reads each channel twice)
+            channels = max(SWEEP_US_MAX // (dwell * (2 if revisit else 1)), 1)
             step = max(self.cfg.focus_step_khz, -(-span // max(channels - 1, 1)))
             stop = start + step * (span // step)
-            return {"front_end": fe["name"], "start_khz": start, "stop_khz": stop,
-                    "step_khz": step, "dwell_us": dwell}
+            entry = {"front_end": fe["name"], "start_khz": start, "stop_khz": stop,
+                     "step_khz": step, "dwell_us": dwell}
+            if revisit:
+                entry["revisit"] = revisit
+            return entry
         return None
 
     def focus(self, alert: dict, nodes: dict, t_ns: int) -> list[dict]:

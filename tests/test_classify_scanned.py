@@ -1,0 +1,94 @@
+"""Hoppers and bursty neighbours as a scanner sees them: the evaluation's fast path (the virtual
+board's chip models, read as the firmware reads them) through the gateway pipeline, and the held
+readings' bursty-cell mask on its own."""
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from straja.detect import pipeline as core
+from straja.detect.noise import codes_to_mw
+from straja.eval.evaluate import EVAL_DETECT, _background_scene
+from straja.eval.readings import EVAL_PLAN
+from straja.eval.run import run_session
+from straja.eval.trials import FAMILIES, Trial, run_trial
+
+FAMILY = {f.name: f for f in FAMILIES}
+
+
+@pytest.mark.parametrize("name, seeds", [("elrs_2g4", range(3)), ("elrs_900", range(3)),
+                                         ("crossfire", range(3))])
+def test_scanned_hopper_is_alerted_in_time_and_named(name, seeds):
+    fam = FAMILY[name]
+    for seed in seeds:
+        outcome, _, _ = run_trial(Trial(fam, 2000 + seed, 10.0), fam.target_s, EVAL_DETECT)
+        assert outcome.t_alert_s <= fam.target_s, (name, seed)
+        assert outcome.predicted == fam.expect, (name, seed)
+
+
+def test_without_revisit_2g4_flashes_are_not_named_a_hopper():
+    """A plain sweep sees ELRS and Bluetooth alike: the classifier does not guess."""
+    plan = copy.deepcopy(EVAL_PLAN)
+    del plan[1]["revisit"]
+    fam = FAMILY["elrs_2g4"]
+    outcome, _, _ = run_trial(Trial(fam, 2100, 10.0), 4.0, EVAL_DETECT, plan)
+    assert outcome.predicted == "none"
+
+
+def test_urban_wifi_and_bluetooth_raise_no_alert():
+    path = Path(__file__).parents[1] / "scenes" / "urban_24ghz_background.toml"
+    for seed, node in ((7001, "n2"), (7002, "n3")):
+        session = run_session(_background_scene(path, seed), node, 90.0, seed=seed,
+                              detect=EVAL_DETECT)
+        assert not [e for e in session.events if e["kind"] == "alert_raised"], node
+
+
+def _busy(single_occ, held_occ, sweeps=200, n=64, seed=1):
+    """Mask of the bursty-cell kernel at the last of `sweeps` sweeps whose cells 20..35 are hot
+    (single reads 10 dB over the noise) at these rates."""
+    rng = np.random.default_rng(seed)
+    cells = core.busy_cells(n, 1_320.0, alpha=1.4)
+    quiet = 80  # code: -100 dBm
+    noise = codes_to_mw(np.full((1, n), quiet, np.uint8))
+    mask = np.zeros((1, n), np.uint8)
+    for _ in range(sweeps):
+        single = np.full((1, n), quiet, np.uint8)
+        det = np.zeros((1, n), np.uint8)
+        hot = rng.random(16) < single_occ
+        single[0, 20:36][hot] = quiet + 20
+        det[0, 20:36] = hot & (rng.random(16) < held_occ / single_occ)
+        cells.process(single, noise, det, mask)
+    return mask[0]
+
+
+def test_bursty_cells_are_masked_sparse_and_continuous_are_not():
+    wifi = _busy(0.3, 0.3 * 0.3)       # frames: held only when two frames are caught
+    assert wifi[24:32].all() and not wifi[:8].any() and not wifi[-8:].any()
+    hopper = _busy(0.02, 0.015)         # rarely on a channel, and then it stays
+    assert not hopper.any()
+    video = _busy(1.0, 1.0)             # always there, always held
+    assert not video.any()
+
+
+def test_every_held_hit_is_masked_until_occupancy_is_known():
+    assert _busy(0.02, 0.015, sweeps=core.BUSY_WARM_SWEEPS - 1).all()
+
+
+def test_adapter_splits_revisit_frames_and_refuses_odd_ones():
+    from straja.gateway.detector import NodeDetector
+    from straja.protocol import FLAG_REVISIT, Sweep
+
+    det = NodeDetector(1, {}, info={"front_ends": [{"kind": "cc2500"}]})
+    held, first = bytes(range(10, 74)), bytes(range(20, 84))
+    sweep = Sweep(0, FLAG_REVISIT, 0, 2_400_000, 1_325, 1_400, 179_200, 0, 64, held + first)
+    assert (sweep.n_channels, bytes(sweep.held()), bytes(sweep.single())) == (64, held, first)
+    det.sweep(sweep, 0, 0)
+    (key, st), = det._plans.items()
+    assert key[-1] == FLAG_REVISIT and st.core.config.revisit and st.core.scan.persistent
+    assert bytes(st.codes[0]) == held and bytes(st.single[0]) == first
+    odd = Sweep(0, FLAG_REVISIT, 1, 2_400_000, 1_325, 1_400, 179_200, 0, 64, held + first[:-1])
+    assert det.sweep(odd, 200_000, 0) == [] and bytes(st.single[0]) == first  # left untouched
+    plain = Sweep(0, 0, 0, 2_400_000, 1_325, 1_400, 89_600, 0, 64, held)
+    det.sweep(plain, 300_000, 0)
+    assert len(det._plans) == 2  # held and plain readings never share a core (their noise differs)

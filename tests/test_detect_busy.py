@@ -1,0 +1,134 @@
+"""The bursty-cell mask of held readings (straja._detect_busy) against its NumPy reference, its
+window's alignment, its argument checks, and its place in the pipeline."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from straja._detect_busy import BusyCells
+from straja.detect import pipeline as core
+from straja.detect import reference as ref
+from straja.detect.noise import codes_to_mw, floor_alpha
+
+CODES = st.integers(74, 86)  # around the noise codes: hot and cold single reads, exact ties
+
+
+@st.composite
+def streams(draw):
+    """(single codes, noise_mw, det, kernel arguments after n_bins, call boundaries)."""
+    n_sweeps, n_bins = draw(st.integers(0, 48)), draw(st.integers(1, 24))
+    shape = (n_sweeps, n_bins)
+    single = draw(hnp.arrays(np.uint8, shape, elements=CODES))
+    noise = codes_to_mw(draw(hnp.arrays(np.uint8, shape, elements=CODES)))
+    noise[draw(hnp.arrays(bool, shape))] = np.nan  # before the floor is known
+    det = draw(hnp.arrays(np.uint8, shape, elements=st.integers(0, 1)))
+    args = (draw(st.integers(1, 30)),                     # width: odd, even, wider than the band
+            draw(st.sampled_from([1.0, 1.4, 10.0])),      # alpha (1.0: ties with equal codes)
+            draw(st.sampled_from([core.BUSY_SINGLE, 0.3, 0.5])),  # 0.5: ties (memory 1)
+            draw(st.sampled_from([core.BUSY_HELD_RATIO, 1.0])),
+            draw(st.sampled_from([1, 4, core.BUSY_MEMORY_SWEEPS])),
+            draw(st.sampled_from([0, 3, core.BUSY_WARM_SWEEPS])))
+    per_call = draw(st.sampled_from(["one", "cuts"]))
+    if per_call == "one":
+        cuts = list(range(n_sweeps + 1))
+    else:
+        cuts = sorted({0, n_sweeps, *draw(st.lists(st.integers(0, n_sweeps), max_size=4))})
+    return single, noise, det, args, cuts
+
+
+@settings(max_examples=300, deadline=None)
+@given(streams())
+def test_kernel_matches_reference_across_calls(stream):
+    single, noise, det, args, cuts = stream
+    kernel = BusyCells(det.shape[1], *args)
+    assert kernel.settings == args
+    out, mask = det.copy(), np.zeros(det.shape, np.uint8)
+    for a, b in zip(cuts, cuts[1:]):
+        left = kernel.process(single[a:b], noise[a:b], out[a:b], mask[a:b])
+        assert left == np.count_nonzero(out[a:b])
+    expected, expected_mask = ref.busy_mask(single, noise, det, *args)
+    np.testing.assert_array_equal(mask, expected_mask)
+    np.testing.assert_array_equal(out, expected)
+    assert kernel.sweeps == det.shape[0]
+
+
+@pytest.mark.parametrize("width, n_bins, masked", [
+    (5, 20, range(8, 13)),   # odd: cells 2 either side
+    (4, 20, range(9, 13)),   # even: 2 below, 1 above (numpy.convolve "same")
+    (1, 20, range(10, 11)),
+    (30, 20, range(20)),     # wider than the band: every cell sees all of it
+])
+def test_window_is_numpy_same_alignment(width, n_bins, masked):
+    """Cell 10 hot in every single read, never held: the cells whose window holds it are bursty."""
+    kernel = BusyCells(n_bins, width, 1.0, 1e-6, 0.5, 1, 1)
+    single = np.zeros((1, n_bins), np.uint8)
+    single[0, 10] = 200
+    noise = codes_to_mw(np.zeros((1, n_bins), np.uint8))
+    det = np.zeros((1, n_bins), np.uint8)
+    mask = np.zeros_like(det)
+    kernel.process(single, noise, det, mask)
+    assert np.flatnonzero(mask[0]).tolist() == list(masked)
+
+
+def test_warm_up_masks_everything_then_occupancy_decides():
+    n = 16
+    kernel = core.busy_cells(n, 1_000.0, alpha=1.4)
+    quiet = np.full((core.BUSY_WARM_SWEEPS, n), 80, np.uint8)
+    noise = codes_to_mw(quiet)
+    det = np.ones(quiet.shape, np.uint8)
+    assert kernel.process(quiet, noise, det) == n  # last sweep: warm, continuous, kept
+    assert not det[:-1].any() and det[-1].all()
+
+
+def test_argument_checks():
+    kernel = BusyCells(8, 3, 1.4, 0.01, 0.5, 64, 16)
+    codes = np.zeros((2, 8), np.uint8)
+    noise = np.ones((2, 8), np.float32)
+    det = np.zeros((2, 8), np.uint8)
+    with pytest.raises(TypeError, match="single must be a numpy array of uint8"):
+        kernel.process(codes.astype(np.int16), noise, det)
+    with pytest.raises(TypeError, match="single"):
+        kernel.process(None, noise, det)
+    with pytest.raises(TypeError, match="noise_mw must be a numpy array of float32"):
+        kernel.process(codes, noise.astype(np.float64), det)
+    with pytest.raises(TypeError, match="det must be a numpy array of uint8"):
+        kernel.process(codes, noise, det.astype(bool))
+    with pytest.raises(ValueError, match="single must have 8 entries"):
+        kernel.process(np.zeros((2, 9), np.uint8), noise, det)
+    with pytest.raises(ValueError, match="same shape"):
+        kernel.process(codes[:1], noise, det)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        kernel.process(codes, noise, np.zeros((8, 2), np.uint8).T)
+    with pytest.raises(ValueError, match="mask must have the shape"):
+        kernel.process(codes, noise, det, np.zeros((3, 8), np.uint8))
+    with pytest.raises(ValueError, match="power of two"):
+        BusyCells(8, 3, 1.4, 0.01, 0.5, 48, 16)
+    with pytest.raises(ValueError, match="width"):
+        BusyCells(8, 0, 1.4, 0.01, 0.5, 64, 16)
+    assert kernel.sweeps == 0  # nothing taken from refused calls
+
+
+def test_pipeline_masks_held_hits_one_sweep_per_call():
+    """Pipeline(revisit) = the plain pipeline's detections through the reference mask."""
+    rng = np.random.default_rng(5)
+    n_sweeps, n_bins, step = 120, 64, 1_325.0
+    held = rng.integers(76, 84, (n_sweeps, n_bins)).astype(np.uint8)
+    single = held.copy()
+    wifi = rng.random((n_sweeps, 16)) < 0.3  # frames on 20..35: single hot, held rarely
+    single[:, 20:36][wifi] = 110
+    held[:, 20:36][wifi & (rng.random(wifi.shape) < 0.2)] = 110
+    held[::7, 50] = 110  # a hopper's held hits on a quiet channel
+    single[::7, 50] = 110
+    t = np.arange(n_sweeps, dtype=np.int64) * 100_000
+    dur = np.full(n_sweeps, 90_000, np.int64)
+    plain = core.Pipeline(n_bins, 2_400_000, step).process(held, t, dur)
+    c = core.PipelineConfig()
+    kernel = core.busy_cells(n_bins, step, floor_alpha(c.pfa, c.looks, c.code_db))
+    expected, mask = ref.busy_mask(single, plain.noise_mw, plain.det, *kernel.settings)
+    p = core.Pipeline(n_bins, 2_400_000, step, core.PipelineConfig(revisit=True))
+    for s in range(n_sweeps):
+        r = slice(s, s + 1)
+        np.testing.assert_array_equal(p.process(held[r], t[r], dur[r], single[r]).det,
+                                      expected[r])
+    assert mask[-20:, 24:32].all() and expected[core.BUSY_WARM_SWEEPS:, 50].any()
