@@ -171,3 +171,38 @@ def test_tracker_config_errors():
         tracks.Tracker(tracks.TrackerConfig(lost_after_us=10, drop_after_us=5))
     with pytest.raises(ValueError, match="confirm_bursts"):
         tracks.Tracker(tracks.TrackerConfig(confirm_bursts=0))
+
+
+# a CC2500 reading 64 channels twice (revisit), and an SX126x sweeping 64 channels in 51 ms
+HELD = classify.Scan(1_325.0, 179_200.0, 179_200.0, persistent=True)
+PLAIN_2G4 = classify.Scan(1_325.0, 89_600.0, 89_600.0)
+SUBG = classify.Scan(1_031.0, 51_200.0, 51_200.0)
+NARROW = dict(bandwidth_khz=1_325.0, interval_us=300_000.0, interval_cv=1.0)
+
+
+@pytest.mark.parametrize("family, scan, kw", [
+    # held hits on 4 channels over 60 MHz, each a new channel: a hopper dwelling over the revisit
+    ("lora_fhss", HELD, dict(NARROW, n_bursts=4, n_channels=4, spread_khz=60_000.0)),
+    # the same flashes without held readings: ELRS and Bluetooth look alike, no guess
+    ("unknown", PLAIN_2G4, dict(NARROW, n_bursts=4, n_channels=4, spread_khz=60_000.0)),
+    # 60 held hits piled on 8 channels of two Wi-Fi channels (45 MHz): busy channels, not hops
+    ("unknown", HELD, dict(NARROW, n_bursts=60, n_channels=8, spread_khz=45_000.0)),
+    # held hits within one Wi-Fi channel
+    ("wifi", HELD, dict(NARROW, n_bursts=10, n_channels=6, spread_khz=18_000.0)),
+    # sub-GHz: 30 hits, 31 % repeating the channel before (ELRS 900 at 25 Hz), 9 % (Crossfire),
+    # 80 % (long LoRa packets of devices a track gathered), 20 % (not yet telling)
+    ("lora_fhss", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=31, n_channels=12,
+                             spread_khz=22_000.0, hop_fraction=1 - 0.31)),
+    ("gfsk_fhss", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=31, n_channels=20,
+                             spread_khz=25_000.0, hop_fraction=1 - 0.03)),
+    ("unknown", SUBG, dict(NARROW, centre_khz=890_000.0, n_bursts=31, n_channels=5,
+                           spread_khz=39_000.0, hop_fraction=0.2)),
+    ("unknown", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=11, n_channels=8,
+                           spread_khz=22_000.0, hop_fraction=0.8)),
+    # LoRaWAN and Meshtastic channels lie within 2 MHz: never a hopper
+    ("unknown", SUBG, dict(NARROW, centre_khz=868_300.0, n_bursts=31, n_channels=4,
+                           spread_khz=1_500.0, hop_fraction=0.7)),
+])
+def test_classifier_for_scanned_hoppers(family, scan, kw):
+    got, _, reason = classify.classify_one(feature(**kw), scan)
+    assert got == family, reason

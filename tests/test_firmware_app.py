@@ -252,7 +252,10 @@ def test_revisit_plan_round_trips_and_streams_flagged(boot, tmp_path):
     # info gives the running plan, a channel list by its length (a reply is one frame)
     brief = dict(RX_PLAN, n_channels=3)
     del brief["channels"]
-    assert node.command("info").result()["plan"] == [plan[0], brief]
+    info = node.command("info").result()
+    assert info["plan"] == [plan[0], brief]
+    assert all({"settle_us", "filter_khz"} <= set(fe) for fe in info["front_ends"])
+    assert len(info["plan_overruns"]) == 2 and all(n >= 0 for n in info["plan_overruns"])
     assert json.loads((tmp_path / "config.json").read_text())["plan"] == plan
     node.command("start")
     sweeps = bodies(node.frames(timeout=0.5), protocol.SWEEP)

@@ -205,3 +205,37 @@ def test_focus_keeps_the_running_plans_revisit_within_the_sweep_limit():
     assert "revisit" not in focus[2] and focus[2]["dwell_us"] == 1400
     restore = planner.restore(alert, T0 + S)
     assert [(e["node_id"], e["plan"]) for e in restore] == [(1, []), (2, []), (3, [running])]
+
+
+def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
+    """A 5.8 GHz video alert focuses the RX5808 entry alone: the node keeps scanning 2.4 GHz and
+    sub-GHz (its drone's control link), and the focus never steps finer than the RX5808's 20 MHz
+    filter. A running plan known only in brief (a channel list by its length) is not sent back:
+    the stored plan is the base."""
+    from straja.gateway.health import NodeHealth
+    from straja.gateway.scanplan import ScanPlanner
+
+    fes = [{"name": "vid58", "kind": "rx5808", "band_khz": [5645000, 5945000], "settle_us": 25000,
+            "filter_khz": 20000},
+           {"name": "ism24", "kind": "cc2500", "band_khz": [2400000, 2483500], "settle_us": 900,
+            "filter_khz": 812}]
+    video = {"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 20000,
+             "dwell_us": 25500}
+    ism = {"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
+           "dwell_us": 1400, "revisit": 3}
+    listed = {"front_end": "ism24", "channels": [2410000, 2440000, 2470000], "dwell_us": 1400}
+    planner = ScanPlanner(config.GatewayConfig())
+    nodes = {}
+    for node_id, running in ((1, [video, ism]), (2, [video, {"front_end": "ism24", "n_channels": 3,
+                                                             "dwell_us": 1400}])):
+        nodes[node_id] = NodeHealth(node_id, 5 * S)
+        nodes[node_id].online = True
+        nodes[node_id].info = {"front_ends": fes, "plan": running}
+    planner.normal_plan[2] = [video, listed]
+    alert = {"alert_id": "a1", "nodes": [{"node_id": 1}], "lo_khz": 5775000, "hi_khz": 5815000}
+    focus = {e["node_id"]: e["plan"] for e in planner.focus(alert, nodes, T0)}
+    for node_id, other in ((1, ism), (2, listed)):
+        entry, kept = focus[node_id]
+        assert kept == other
+        assert entry["front_end"] == "vid58" and entry["step_khz"] >= 20000
+        assert entry["start_khz"] == 5775000 and entry["stop_khz"] >= 5815000 - entry["step_khz"]

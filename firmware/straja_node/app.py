@@ -76,7 +76,8 @@ class App:
             "board": profile.get("name", "unknown"),
             "node_id": self.config["node_id"],
             "front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz),
-                            "settle_us": getattr(fe, "settle_us", 0)}
+                            "settle_us": getattr(fe, "settle_us", 0),
+                            "filter_khz": getattr(fe, "filter_khz", 0)}
                            for fe in self.front_ends],
             # the plan running (the default plan's entries if the config's is []): the host
             # takes each front end's dwell and revisit from it
@@ -88,6 +89,8 @@ class App:
             "config_error": self.config_error,
             "streaming": self.streaming,
             "overruns": self.scheduler.overruns,
+            # per plan entry, since the plan was set: which front end cannot keep its dwell
+            "plan_overruns": self.scheduler.entry_overruns(),
             "commands_bad": self.reader.lines_bad,
             "frames_dropped": self.writer.frames_dropped,
         }

@@ -293,6 +293,10 @@ class Scheduler:
         self._tasks = tasks
         self.plan = entries
 
+    def entry_overruns(self):
+        """Late readings per plan entry since the plan was set (the `info` reply)."""
+        return [t.overruns for t in self._tasks]
+
     def restart(self):
         """Start every entry afresh (streaming starts again after a stop)."""
         now = ticks_us()

@@ -1,10 +1,13 @@
 """Adaptive scanning: when an alert is raised, neighbouring nodes dwell on the suspect band.
 
-A focus plan replaces the node's scan plan (firmware `plan` command, docs/protocol.md) by one
-sweep entry over the alert's band on the node's front end that covers it, with that front end's
-dwell and revisit from the plan the node runs (its `info` reply's `plan`, else its `get plan`
-reply): a CC2500 that reads every channel twice to tell ELRS from Bluetooth keeps doing so. When
-the alert clears, the node's normal plan (read with `get plan` when its port opened; [] = the
+A focus plan is the plan the node runs (its `info` reply's `plan`; else its `get plan` reply)
+with the entry of the front end that covers the alert's band replaced by a sweep of that band
+alone: the node's other bands stay watched (a drone's video alert must not blind the node to its
+control link). The focus entry keeps that front end's dwell and revisit (a CC2500 that reads
+every channel twice to tell ELRS from Bluetooth keeps doing so) and never steps finer than its
+channel filter (`filter_khz` of the info reply: an RX5808 stepped 1 MHz through its 20 MHz
+filter would show a smeared, flat-topped spectrum and change the emitter's class). When the
+alert clears, the node's normal plan (read with `get plan` when its port opened; [] = the
 firmware's default plan) is sent back. A node already focused for another alert is left alone.
 """
 from __future__ import annotations
@@ -32,6 +35,14 @@ class ScanPlanner:
                     return e
         return {}
 
+    def _base_plan(self, node_id: int, info: dict) -> list:
+        """The plan a focus plan is made from: the running one (info's `plan`) if it can be sent
+        back as it is (info gives a channel list by its length), else the stored one."""
+        plan = info.get("plan") or []
+        if any("n_channels" in e for e in plan):
+            plan = self.normal_plan.get(node_id) or []
+        return plan
+
     def _entry(self, node_id: int, info: dict, lo: int, hi: int) -> dict | None:
         for fe in info.get("front_ends", []):
             fe_lo, fe_hi = fe["band_khz"]
@@ -44,10 +55,11 @@ class ScanPlanner:
             revisit = running.get("revisit", 0)
             start = max(lo, fe_lo)
             span = min(hi, fe_hi) - start
-            # as fine as focus_step_khz allows, as coarse as a sweep of at most 1 s needs (a
-            # revisit sweep reads each channel twice)
+            # as fine as focus_step_khz and the filter allow, as coarse as a sweep of at most 1 s
+            # needs (a revisit sweep reads each channel twice)
             channels = max(SWEEP_US_MAX // (dwell * (2 if revisit else 1)), 1)
-            step = max(self.cfg.focus_step_khz, -(-span // max(channels - 1, 1)))
+            step = max(self.cfg.focus_step_khz, fe.get("filter_khz", 0),
+                       -(-span // max(channels - 1, 1)))
             stop = start + step * (span // step)
             entry = {"front_end": fe["name"], "start_khz": start, "stop_khz": stop,
                      "step_khz": step, "dwell_us": dwell}
@@ -72,8 +84,12 @@ class ScanPlanner:
             if entry is None:
                 continue
             self.focused[node_id] = alert["alert_id"]
+            running = self._base_plan(node_id, health.info)
+            plan = [entry if e.get("front_end") == entry["front_end"] else e for e in running]
+            if entry not in plan:
+                plan.append(entry)
             events.append({"kind": "scan_focus", "t_ns": t_ns, "node_id": node_id,
-                           "alert_id": alert["alert_id"], "plan": [entry]})
+                           "alert_id": alert["alert_id"], "plan": plan})
         return events
 
     def restore(self, alert: dict, t_ns: int) -> list[dict]:
