@@ -52,6 +52,13 @@ REPLY_FMT = struct.Struct("<HB")
 CONSOLE_BYTES = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 
 
+def revisit_halves(codes, flags: int):
+    """(held, single) of a SWEEP's codes: a REVISIT sweep carries per channel the lower of its
+    two reads, then the first reads; any other sweep, one code per channel for both."""
+    n = len(codes) // 2 if flags & FLAG_REVISIT else len(codes)
+    return codes[:n], codes[len(codes) - n:]
+
+
 @dataclass(slots=True)
 class Sweep:
     front_end: int
@@ -73,15 +80,15 @@ class Sweep:
     @property
     def n_channels(self) -> int:
         """Channels in this segment (a REVISIT sweep carries two codes per channel)."""
-        return len(self.rssi) // 2 if self.flags & FLAG_REVISIT else len(self.rssi)
+        return len(revisit_halves(self.rssi, self.flags)[0])
 
     def held(self) -> np.ndarray:
         """Per channel, the code the detector reads: REVISIT, the lower of the two reads."""
-        return self.codes()[:self.n_channels]
+        return revisit_halves(self.codes(), self.flags)[0]
 
     def single(self) -> np.ndarray:
         """Per channel, one plain reading: REVISIT, the first of the two reads."""
-        return self.codes()[len(self.rssi) - self.n_channels:]
+        return revisit_halves(self.codes(), self.flags)[1]
 
     def dbm(self) -> np.ndarray:
         return rssi_code_to_dbm(self.codes())

@@ -27,7 +27,7 @@ import random
 from typing import Iterator, NamedTuple
 
 from ..paths import board_profile_path
-from ..protocol import FLAG_REVISIT, Frame, Status, Sweep, encode_frame
+from ..protocol import FLAG_REVISIT, Frame, Status, Sweep, encode_frame, revisit_halves
 from ..vboard.chips import MODELS
 from ..vnode.fleet import scene_rf
 
@@ -63,17 +63,13 @@ class SweepReading(NamedTuple):
     codes: bytes        # REVISIT: the held codes (lower of two reads), then the first reads
     flags: int = 0      # SWEEP flags (REVISIT for a plan entry with revisit)
 
-    @property
-    def n_channels(self) -> int:
-        return len(self.codes) // 2 if self.flags & FLAG_REVISIT else len(self.codes)
-
     def held(self) -> bytes:
         """The codes the detection core reads (REVISIT: the held ones)."""
-        return self.codes[:self.n_channels]
+        return revisit_halves(self.codes, self.flags)[0]
 
     def single(self) -> bytes:
         """One reading per channel (REVISIT: the first reads), as a plain scanner's."""
-        return self.codes[-self.n_channels:]
+        return revisit_halves(self.codes, self.flags)[1]
 
 
 def _clamp(code: int) -> int:
@@ -242,9 +238,11 @@ class _Task:
         self.entry, self.freqs = entry, channels_khz(entry)
         self.slots = slot_channels(len(self.freqs), entry.get("revisit", 0))
         self.second = [len(self.slots)] * len(self.freqs)  # slot of each channel's second read
-        for i in range(len(self.slots) - 1, -1, -1):
-            if self.slots.index(self.slots[i]) != i:
-                self.second[self.slots[i]] = i
+        seen = set()
+        for i, ch in enumerate(self.slots):
+            if ch in seen:
+                self.second[ch] = i
+            seen.add(ch)
         self.flags = FLAG_REVISIT if entry.get("revisit", 0) else 0
         self.settle = entry.get("settle_us", _settle_us(kind))
         self.dwell = entry["dwell_us"]
@@ -289,7 +287,7 @@ def wire_chunks(node_id: int, readings, t0_ns: int = 0, delay_ns: int = 1_000_00
         e = r.entry
         out.append((t_sent, r.t_us,
                     Sweep(r.front_end, r.flags, r.sweep_id, e["start_khz"], e["step_khz"],
-                          e["dwell_us"], r.duration_us, 0, r.n_channels, r.codes)))
+                          e["dwell_us"], r.duration_us, 0, len(r.held()), r.codes)))
         for t_us, stamp_us, body in out:
             wire = encode_frame(Frame(0, node_id, seq & 0xFFFF, stamp_us, body))
             seq += 1
