@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "straja.vnode.cli",
     "straja.gateway.cli",
     "straja.eval.cli",
+    "straja.remoteid.cli",
     "straja.demo",
 )
 
