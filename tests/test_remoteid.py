@@ -259,19 +259,14 @@ def with_position(f, names):
     return f
 
 
+@pytest.mark.parametrize("strategy, encode, position", [
+    (locations, enc_location, ("latitude", "longitude")),
+    (systems, enc_system, ("operator_latitude", "operator_longitude"))])
 @settings(max_examples=400)
-@given(locations)
-def test_location_round_trip(fields):
-    f = with_position(fields, ("latitude", "longitude"))
-    m = decode_message(enc_location(f))
-    assert {k: m[k] for k in f} == f
-
-
-@settings(max_examples=300)
-@given(systems)
-def test_system_round_trip(fields):
-    f = with_position(fields, ("operator_latitude", "operator_longitude"))
-    m = decode_message(enc_system(f))
+@given(data=st.data())
+def test_location_and_system_round_trip(strategy, encode, position, data):
+    f = with_position(data.draw(strategy), position)
+    m = decode_message(encode(f))
     assert {k: m[k] for k in f} == f
 
 
