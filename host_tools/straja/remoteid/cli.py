@@ -7,8 +7,8 @@ import sys
 
 from .. import term
 from .auth import AuthPages
-from .messages import TYPE_NAMES, AUTHENTICATION
-from .transports import decode_payload, RemoteIdError
+from .messages import AUTHENTICATION, TYPE_NAMES, RemoteIdError
+from .transports import decode_payload
 
 # Units of the readable output; JSON numbers are in these units too (docs/remoteid.md).
 UNITS = {"direction": "deg", "speed_horizontal": "m/s", "speed_vertical": "m/s",
@@ -39,7 +39,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    lines = args.payloads if args.payloads else sys.stdin
+    # stdin as bytes: a line that is not UTF-8 is one bad payload, not a crash
+    lines = args.payloads or (raw.decode("utf-8", "replace") for raw in sys.stdin.buffer)
     pages = AuthPages()
     failed = False
     for number, line in enumerate(lines, 1):
