@@ -45,9 +45,19 @@ COMMANDS = (
 
 
 def configurer(target: str):
-    """The function a COMMANDS entry names ("module:function"), its module imported now."""
+    """The function a COMMANDS entry names ("module:function"), its module imported now; a
+    StrajaError if the command needs a package an extra brings (a Pi gateway installs only
+    `straja[gateway]`)."""
     module, _, function = target.partition(":")
-    return getattr(importlib.import_module(module), function)
+    try:
+        return getattr(importlib.import_module(module), function)
+    except ModuleNotFoundError as e:
+        if (e.name or "").partition(".")[0] in ("straja", "straja_node"):
+            raise
+        raise StrajaError(f"this command needs the Python package {e.name!r}, which is not "
+                          "installed", "install the extra that brings it: pip install "
+                          "'straja[gateway]', 'straja[tools]' or 'straja[eval]' (README)",
+                          term.EXIT_USAGE) from e
 
 
 def chosen_command(argv: list[str]) -> str | None:
