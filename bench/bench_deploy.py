@@ -1,7 +1,7 @@
 """Deploy speed: `straja deploy` of the whole firmware to a virtual node, against `mpremote fs cp`
 of the same compiled files to a node of the same kind, side by side in one run (docs/benchmarks.md,
 "Deploy"). Both are timed as commands a technician runs (process start included) and as library
-calls (straja.deploy.Deployer against mpremote's SerialTransport.fs_writefile), on fresh nodes;
+calls (straja.tools.deploy.Deployer against mpremote's SerialTransport.fs_writefile), on fresh nodes;
 then a `straja deploy` where nothing changed. Twice: over the virtual node's instant pty, and with
 its USB full-speed link model (1 ms frames, as a board's USB CDC port), where round trips cost
 what they cost on a board. Run: .venv/bin/python bench/bench_deploy.py
@@ -14,15 +14,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host_tools"))
-from straja import deploy  # noqa: E402
+from straja.tools import deploy  # noqa: E402
 from straja.paths import FIRMWARE  # noqa: E402
 from straja.vnode.bridge import UsbLink, VirtualNode  # noqa: E402
 
 REPEATS = 3
 LINKS = (("instant pty", None), ("USB full-speed model", UsbLink()))
-DEPLOY_CLI = ("import argparse, sys\nfrom straja import deploy\np = argparse.ArgumentParser()\n"
-              "deploy.add_parser(p.add_subparsers())\na = p.parse_args(sys.argv[1:])\n"
-              "sys.exit(a.func(a))")
+DEPLOY_CLI = "import sys\nfrom straja import cli\nsys.exit(cli.main(sys.argv[1:]))"
 MPREMOTE = str(Path(sys.executable).with_name("mpremote"))
 
 

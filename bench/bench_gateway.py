@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from straja.gateway import config, store, synth
+from straja.gateway import config, store
+from straja.testing import synth
 from straja.gateway.pipeline import Pipeline
 
 T0 = 1_700_000_000_000_000_000

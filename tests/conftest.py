@@ -8,15 +8,17 @@ from __future__ import annotations
 import pytest
 
 from straja.hil.virtual import FirmwareNode
+from straja.vboard.sources import ToneSource
 
 __all__ = ["FirmwareNode"]
+
+# The HIL suite's fixtures and options (installing straja does not register the plugin).
+pytest_plugins = ["straja.hil.plugin"]
 
 
 @pytest.fixture
 def tone_rf():
     """A carrier in the middle of every virtual front end's band, over a thermal noise floor."""
-    from straja.vboard.sources import ToneSource
-
     return ToneSource()
 
 

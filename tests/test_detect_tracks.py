@@ -153,7 +153,7 @@ def test_classifier_at_scanner_resolution(family, kw):
     assert got == family, reason
 
 
-def test_plans_come_from_the_simulator():
+def test_plans_come_from_the_rf_module():
     assert 5_658.0 in classify.ANALOG_PLAN_MHZ and 5_917.0 in classify.ANALOG_PLAN_MHZ
     assert len(classify.ANALOG_PLAN_MHZ) == 39  # 40 channels, F8 and R7 both 5880 MHz
     assert {5180.0, 5320.0, 5500.0, 5720.0, 5745.0, 5825.0, 5775.0} <= set(classify.WIFI_5G_MHZ)

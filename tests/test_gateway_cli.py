@@ -1,23 +1,18 @@
 """The documented config parses to the defaults; `straja events` and `straja replay` run."""
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from straja.gateway import cli, config, record, synth
+from straja import cli
+from straja.gateway import config, record
+from straja.testing import synth
 from straja.gateway.detector import GATEWAY_DEFAULTS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "gateway.md"
-
-
-def parser():
-    p = argparse.ArgumentParser(prog="straja")
-    cli.add_parser(p.add_subparsers(dest="command", required=True))
-    return p
 
 
 def test_documented_config_is_the_default_config(tmp_path):
@@ -41,16 +36,13 @@ def test_replay_into_a_store_then_events_lists_the_alert(tmp_path, capsys):
         w.data(c.source, c.t_ns, c.data)
     w.close()
     db = tmp_path / "gw.db"
-    args = parser().parse_args(["replay", str(rec_path), "--db", str(db), "--jsonl", "-"])
-    assert args.func(args) == 0
+    assert cli.main(["replay", str(rec_path), "--db", str(db), "--jsonl", "-"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [e["kind"] for e in lines].count("alert_raised") == 1
-    args = parser().parse_args(["events", "--db", str(db), "--kind", "alert_raised", "--json"])
-    assert args.func(args) == 0
+    assert cli.main(["events", "--db", str(db), "--kind", "alert_raised", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert listed == [e for e in lines if e["kind"] == "alert_raised"]
-    args = parser().parse_args(["events", "--db", str(db), "--node", "2", "--kind", "node_online",
-                                "--kind", "node_offline", "--limit", "1"])
-    assert args.func(args) == 0
+    assert cli.main(["events", "--db", str(db), "--node", "2", "--kind", "node_online",
+                     "--kind", "node_offline", "--limit", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and "node_offline" in out[0] and "port=/dev/fake2" in out[0]

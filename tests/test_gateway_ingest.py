@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from straja.gateway import config, synth
+from straja.gateway import config
+from straja.testing import synth
 from straja.gateway.ingest import Gateway
 from straja.gateway.pipeline import Pipeline
 from test_gateway_mqtt import wait_for

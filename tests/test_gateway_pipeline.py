@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from straja import protocol
-from straja.gateway import config, record, replay, store, synth
+from straja.gateway import config, record, replay, store
+from straja.testing import synth
 from straja.gateway.pipeline import Pipeline
 
 T0 = 1_700_000_000_000_000_000

@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 import serial
 
-from straja import deploy, rawrepl, term
-from straja.deploy import Deployer
+from straja import rawrepl, term
+from straja.errors import StrajaError
+from straja.tools import deploy
+from straja.tools.deploy import Deployer
 from straja.mp import mpy_cross_command, run_micropython
 from straja.vnode.bridge import VirtualNode
 from test_vnode_bridge import read_until
@@ -170,9 +172,7 @@ def test_power_cut_during_deploy_keeps_the_previous_version(node, trees, cut_at)
 
 def deploy_cli(*argv: str, **kw) -> subprocess.Popen:
     """`straja deploy ARGV` in a process of its own (the command parser, as cli.py builds it)."""
-    code = ("import argparse, sys\nfrom straja import deploy\n"
-            "p = argparse.ArgumentParser(); sub = p.add_subparsers()\n"
-            "deploy.add_parser(sub)\nargs = p.parse_args(sys.argv[1:])\nsys.exit(args.func(args))")
+    code = "import sys\nfrom straja import cli\nsys.exit(cli.main(sys.argv[1:]))"
     return subprocess.Popen([sys.executable, "-c", code, "deploy", *argv],
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, **kw)
 
@@ -242,7 +242,7 @@ def test_switch_cut_at_every_step_rolls_back_or_completes(node, trees, tmp_path)
     def stop_before_switch(name, detail=None):
         if name == "switching":
             staged["put"] = detail
-            raise deploy.ToolError("stopped for the test")
+            raise StrajaError("stopped for the test")
 
     assert Deployer(v2, on_event=stop_before_switch).deploy(node.port).status == "failed"
     node.stop()
@@ -390,7 +390,7 @@ def test_parallel_deploy_cli_with_a_summary_and_a_log_per_port(tmp_path, trees):
 
 def test_no_micropython_and_no_raw_repl_are_told_apart(monkeypatch):
     """A silent port (blank board), then a device that talks but never gives the raw REPL."""
-    from straja.device import NoMicroPython, RawReplFailed, Session
+    from straja.tools.session import NoMicroPython, RawReplFailed, Session
 
     monkeypatch.setattr(rawrepl, "SETTLE_DELAYS", (0.01, 0.02))
     master, slave = os.openpty()

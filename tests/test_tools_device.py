@@ -2,7 +2,6 @@
 firmware (deployed by the tools as .mpy), and the port errors a technician meets."""
 from __future__ import annotations
 
-import argparse
 import errno
 import json
 import subprocess
@@ -12,15 +11,15 @@ import time
 import pytest
 import serial
 
-from straja import device, provision, term
+from straja import cli as straja_cli
+from straja import term
+from straja.commands import device
 from straja.link import NodeLink
 
 
-def cli(module, *argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    module.add_parser(parser.add_subparsers())
-    args = parser.parse_args(list(argv))
-    return args.func(args)
+def cli(*argv: str) -> int:
+    """`straja ARGV` in this process: its exit code (errors printed as the command prints them)."""
+    return straja_cli.main(list(argv))
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def fw_node(tmp_path):
 
 def test_provision_info_config_reset(fw_node, tmp_path, capsys):
     inventory = tmp_path / "inventory.jsonl"
-    code = cli(provision, "provision", fw_node.port, "--node-id", "42", "--board", "virtual",
+    code = cli("provision", fw_node.port, "--node-id", "42", "--board", "virtual",
                "--set", "stream_on_boot=false", "--inventory", str(inventory), "--json")
     out = capsys.readouterr()
     assert code == term.EXIT_OK, out.err
@@ -47,18 +46,18 @@ def test_provision_info_config_reset(fw_node, tmp_path, capsys):
     assert set(record["selftest"]) >= {"ism24", "subg"}
     assert json.loads(out.out)["node_id"] == 42
 
-    assert cli(device, "info", fw_node.port, "--json") == term.EXIT_OK
+    assert cli("info", fw_node.port, "--json") == term.EXIT_OK
     info = json.loads(capsys.readouterr().out)
     assert info["node_id"] == 42 and info["firmware"] and info["firmware_hash"] == manifest["id"]
     assert info["mpy"] == 2822 and info["board"] == "virtual"
 
     time.sleep(1.0)  # the firmware starts again after info's soft reset
-    assert cli(device, "config", fw_node.port, "get", "node_id", "--json") == term.EXIT_OK
+    assert cli("config", fw_node.port, "get", "node_id", "--json") == term.EXIT_OK
     assert json.loads(capsys.readouterr().out) == {"node_id": 42}
-    assert cli(device, "config", fw_node.port, "set", "node_id=70000") == term.EXIT_USAGE
+    assert cli("config", fw_node.port, "set", "node_id=70000") == term.EXIT_USAGE
     assert "the node refused" in capsys.readouterr().err
 
-    assert cli(device, "reset", fw_node.port) == term.EXIT_OK
+    assert cli("reset", fw_node.port) == term.EXIT_OK
     time.sleep(1.0)
     with NodeLink(fw_node.port) as link:
         assert link.call("info", timeout=5)["reset_cause"] == 3  # soft reset
@@ -72,7 +71,7 @@ def test_provision_failed_selftest_is_recorded_and_reported(fw_node, tmp_path, c
             chip.reset = lambda chip=chip, reset=chip.reset: (reset(), chip.regs.__setitem__(0x42, 0))
             chip.reset()
     inventory = tmp_path / "inventory.jsonl"
-    code = cli(provision, "provision", fw_node.port, "--node-id", "5", "--board", "virtual",
+    code = cli("provision", fw_node.port, "--node-id", "5", "--board", "virtual",
                "--inventory", str(inventory))
     out = capsys.readouterr()
     record = json.loads(inventory.read_text())
@@ -81,9 +80,7 @@ def test_provision_failed_selftest_is_recorded_and_reported(fw_node, tmp_path, c
 
 
 def test_repl_takes_over_and_leaves_with_ctrl_bracket(fw_node):
-    code = ("import argparse, sys\nfrom straja import device\n"
-            "p = argparse.ArgumentParser(); device.add_parser(p.add_subparsers())\n"
-            "a = p.parse_args(sys.argv[1:]); sys.exit(a.func(a))")
+    code = "import sys\nfrom straja import cli\nsys.exit(cli.main(sys.argv[1:]))"
     proc = subprocess.Popen([sys.executable, "-c", code, "repl", fw_node.port],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(0.5)
@@ -107,7 +104,7 @@ def test_busy_port_names_the_holder(fw_node, capsys):
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "open\n"
-        assert cli(device, "info", fw_node.port) == term.EXIT_NO_DEVICE
+        assert cli("info", fw_node.port) == term.EXIT_NO_DEVICE
     finally:
         holder.kill()
         holder.wait()
@@ -116,7 +113,7 @@ def test_busy_port_names_the_holder(fw_node, capsys):
 
 
 def test_no_such_port(capsys):
-    assert cli(device, "info", "/dev/ttyACM99") == term.EXIT_NO_DEVICE
+    assert cli("info", "/dev/ttyACM99") == term.EXIT_NO_DEVICE
     err = capsys.readouterr().err
     assert "no such port: /dev/ttyACM99" in err and "straja ports" in err
 
@@ -127,7 +124,7 @@ def test_permission_denied_says_how_to_join_the_group(fw_node, monkeypatch, caps
         raise serial.SerialException(errno.EACCES, f"could not open port {fw_node.port}: "
                                      "[Errno 13] Permission denied")
     monkeypatch.setattr(serial, "Serial", denied)
-    assert cli(device, "info", fw_node.port) == term.EXIT_NO_DEVICE
+    assert cli("info", fw_node.port) == term.EXIT_NO_DEVICE
     err = capsys.readouterr().err
     assert "permission denied" in err and "usermod -aG dialout" in err
 
@@ -142,7 +139,7 @@ def test_provision_without_micropython_asks_for_an_image(monkeypatch, capsys):
     master, slave = os.openpty()
     tty.setraw(slave)
     try:
-        code = cli(provision, "provision", os.ttyname(slave), "--node-id", "3")
+        code = cli("provision", os.ttyname(slave), "--node-id", "3")
     finally:
         os.close(master)
         os.close(slave)

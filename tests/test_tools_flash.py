@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from straja import flash
-from straja.device import ToolError
+from straja.errors import StrajaError
+from straja.tools import flash
 
 
 def esp_image(chip_id: int) -> bytes:
@@ -49,10 +49,10 @@ def test_flash_esp32_checks_the_image_then_runs_esptool(tmp_path):
                              detect=lambda port: "ESP32-S3")
     assert chip == "ESP32-S3" and len(calls) == 2
     assert calls[0][-1] == "erase-flash" and calls[1][-2:] == ["0x0", str(image)]
-    with pytest.raises(ToolError, match="built for ESP32-S2, the board is ESP32-S3"):
+    with pytest.raises(StrajaError, match="built for ESP32-S2, the board is ESP32-S3"):
         image.write_bytes(esp_image(2))
         flash.flash_esp32("/dev/ttyACM0", image, run=calls.append, detect=lambda p: "ESP32-S3")
-    with pytest.raises(ToolError, match="not an ESP32 firmware image"):
+    with pytest.raises(StrajaError, match="not an ESP32 firmware image"):
         image.write_bytes(b"PK\x03\x04" + bytes(100))
         flash.flash_esp32("/dev/ttyACM0", image, run=calls.append, detect=lambda p: "ESP32-S3")
 
@@ -62,7 +62,7 @@ def test_uf2_family_and_damage():
     assert flash.uf2_family(uf2_image(0xE48BFF59)) == "RP2350"
     bad = bytearray(uf2_image(0xE48BFF56))
     bad[512] ^= 0xFF
-    with pytest.raises(ToolError, match="damaged"):
+    with pytest.raises(StrajaError, match="damaged"):
         flash.uf2_family(bytes(bad))
 
 
@@ -87,7 +87,7 @@ def test_uf2_copy_onto_a_fake_bootsel_drive_and_wait_for_return(tmp_path):
     assert port == "/dev/ttyACM7" and (drive / image.name).read_bytes() == image.read_bytes()
 
     (drive / "INFO_UF2.TXT").write_text("Board-ID: RP2350\n")
-    with pytest.raises(ToolError, match="built for RP2040, the board is RP2350"):
+    with pytest.raises(StrajaError, match="built for RP2040, the board is RP2350"):
         flash.flash_uf2(image, roots=[drive], timeout=1, find_port=lambda: None)
-    with pytest.raises(ToolError, match="no RP2 BOOTSEL drive"):
+    with pytest.raises(StrajaError, match="no RP2 BOOTSEL drive"):
         flash.flash_uf2(image, roots=[], timeout=1)

@@ -8,8 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from straja import ports, term
-from straja.deploy import Deployer
+from straja import term
+from straja.errors import StrajaError
+from straja.tools import ports
+from straja.tools.deploy import Deployer
 from straja.vnode.bridge import VirtualNode
 from test_tools_deploy import make_tree
 from test_tools_device import cli
@@ -35,7 +37,7 @@ def fake_usb(monkeypatch):
 
 
 def test_usb_identities_and_no_bluetooth(fake_usb, capsys):
-    assert cli(ports, "ports", "--json") == term.EXIT_OK
+    assert cli("ports", "--json") == term.EXIT_OK
     rows = {r["device"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["/dev/ttyACM0"]["kind"] == "Espressif native USB"
     assert rows["/dev/ttyUSB0"]["kind"] == "CH9102"
@@ -48,7 +50,7 @@ def test_usb_identities_and_no_bluetooth(fake_usb, capsys):
 def test_select_by_serial_number(fake_usb):
     assert ports.resolve("serial:CH-B") == "/dev/ttyUSB0"
     assert ports.resolve("/dev/ttyACM9") == "/dev/ttyACM9"
-    with pytest.raises(ports.ToolError, match="no port with USB serial number NOPE"):
+    with pytest.raises(StrajaError, match="no port with USB serial number NOPE"):
         ports.resolve("serial:NOPE")
 
 
@@ -71,7 +73,7 @@ def test_probe_and_select_by_node_id(fake_usb, tmp_path, monkeypatch, capsys):
         monkeypatch.setattr(ports.list_ports, "comports", lambda: [])
         monkeypatch.setenv(ports.EXTRA_PORTS_ENV, node.port)
         assert ports.resolve("node:12") == node.port
-        assert cli(ports, "ports", "--probe", "--json") == term.EXIT_OK
+        assert cli("ports", "--probe", "--json") == term.EXIT_OK
         rows = json.loads(capsys.readouterr().out)
         assert rows[0]["probe"]["node_id"] == 12 and rows[0]["probe"]["firmware"] == "3"
         assert rows[0]["probe"]["micropython"].startswith("1.")

@@ -1,4 +1,10 @@
-"""The `straja` command. Each subcommand lives in its own module with `add_parser(subparsers)`."""
+"""The `straja` command.
+
+Commands are registered from one table (name, help, the function that configures its parser);
+only the chosen command's module is imported, so `straja --help` starts without NumPy, pyserial
+or the gateway. Every error a command raises is a StrajaError: printed with its fix (no
+traceback), and the process exits with its code.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,25 +12,64 @@ import importlib
 import sys
 
 from . import __version__, term
+from .errors import StrajaError
 
-# Modules that register subcommands, in the order `straja --help` lists them.
-COMMAND_MODULES = (
-    "straja.doctor",
-    "straja.ports",
-    "straja.flash",
-    "straja.deploy",
-    "straja.provision",
-    "straja.device",
-    "straja.monitor",
-    "straja.vnode.cli",
-    "straja.gateway.cli",
-    "straja.eval.cli",
-    "straja.remoteid.cli",
-    "straja.demo",
+# (name, help, "module:function configuring its parser"), in the order `straja --help` lists them.
+COMMANDS = (
+    ("doctor", "check this machine can run Straja", "straja.commands.doctor:configure"),
+    ("ports", "list serial ports and the nodes on them", "straja.commands.ports:configure"),
+    ("flash-micropython", "put MicroPython itself on a blank board (local image)",
+     "straja.commands.flash:configure"),
+    ("deploy", "put the Straja firmware on nodes (only what changed, atomically)",
+     "straja.commands.deploy:configure"),
+    ("provision", "blank board to tested node, recorded in the fleet inventory",
+     "straja.commands.provision:configure"),
+    ("info", "what runs on a node: MicroPython, firmware, node id",
+     "straja.commands.device:configure_info"),
+    ("config", "read or change a node's configuration", "straja.commands.device:configure_config"),
+    ("reset", "restart a node", "straja.commands.device:configure_reset"),
+    ("repl", "a plain terminal to the node's REPL", "straja.commands.device:configure_repl"),
+    ("monitor", "decode and show a node's frames live", "straja.commands.monitor:configure"),
+    ("sim", "virtual nodes and RF scenes", "straja.vnode.cli:configure"),
+    ("gateway", "run the gateway service: read nodes, raise alerts",
+     "straja.gateway.cli:configure_gateway"),
+    ("events", "list and filter the gateway's stored events",
+     "straja.gateway.cli:configure_events"),
+    ("replay", "feed a recording through the gateway pipeline",
+     "straja.gateway.cli:configure_replay"),
+    ("remoteid", "Remote ID (ASTM F3411 / EN 4709-002) tools", "straja.remoteid.cli:configure"),
+    ("eval", "evaluate detection quality and speed against ground truth",
+     "straja.eval.cli:configure"),
+    ("demo", "virtual nodes, a simulated drone and the gateway, live",
+     "straja.commands.demo:configure"),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def configurer(target: str):
+    """The function a COMMANDS entry names ("module:function"), its module imported now; a
+    StrajaError if the command needs a package an extra brings (a Pi gateway installs only
+    `straja[gateway]`)."""
+    module, _, function = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), function)
+    except ModuleNotFoundError as e:
+        if (e.name or "").partition(".")[0] in ("straja", "straja_node"):
+            raise
+        raise StrajaError(f"this command needs the Python package {e.name!r}, which is not "
+                          "installed", "install the extra that brings it: pip install "
+                          "'straja[gateway]', 'straja[tools]' or 'straja[eval]' (README)",
+                          term.EXIT_USAGE) from e
+
+
+def chosen_command(argv: list[str]) -> str | None:
+    """The command `argv` runs: its first word that is not an option (`straja` itself takes
+    only --help and --version)."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def build_parser(load: frozenset[str] | set[str] = frozenset()) -> argparse.ArgumentParser:
+    """The parser, with the commands named in `load` configured in full; the others are only
+    listed (their help line), which is all `straja --help` shows of them."""
     parser = argparse.ArgumentParser(
         prog="straja",
         description="Straja: counter-drone RF sensor network tools. "
@@ -32,15 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"straja {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_parser(subparsers)
+    for name, help_text, target in COMMANDS:
+        command_parser = subparsers.add_parser(name, help=help_text)
+        if name in load:
+            configurer(target)(command_parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        args = build_parser({chosen_command(argv)}).parse_args(argv)
         return args.func(args)
+    except StrajaError as e:
+        term.error(str(e), e.fix)
+        return e.code
     except KeyboardInterrupt:
         return term.EXIT_INTERRUPTED
 

@@ -13,7 +13,9 @@ import threading
 import time
 
 from . import protocol
+from .framing import Decoder
 from .protocol import Console, Frame, Reply
+from .rawrepl import RawRepl
 from .serial_port import open_port
 
 QUEUE_LIMIT = 100_000  # frames kept for frames(); older ones are dropped first
@@ -21,8 +23,6 @@ QUEUE_LIMIT = 100_000  # frames kept for frames(); older ones are dropped first
 
 class NodeLink:
     def __init__(self, port, *, on_frame=None, on_console=None, on_data=None, decoder=None):
-        from .framing import Decoder
-
         self.serial = open_port(port) if isinstance(port, str) else port
         self.decoder = decoder or Decoder()
         self.on_frame = on_frame
@@ -153,8 +153,6 @@ class NodeLink:
     @contextlib.contextmanager
     def repl(self):
         """Interrupt the application and hold the raw REPL (the reader is paused meanwhile)."""
-        from .rawrepl import RawRepl
-
         self.pause()
         repl = RawRepl(self.serial)
         repl.enter()

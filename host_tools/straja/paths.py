@@ -1,14 +1,25 @@
-"""Where the project's non-Python parts are: firmware sources, board profiles, scenes.
+"""Where the project's non-Python parts are: firmware sources, board profiles, scenes, and the
+Cython sources (which name the compiled core's modules).
 
-In a checkout (the editable install `make` does) they are the repository's folders.
+In a checkout (the editable install `make` does) they are the repository's folders. A wheel
+carries copies inside the package, in straja/_data/ (setup.py's build_py puts them there), so an
+installed `straja` finds them without the repository.
 """
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-FIRMWARE = REPO / "firmware"
-HARDWARE = REPO / "hardware"
+PACKAGE = Path(__file__).resolve().parent
+DATA_FOLDERS = ("firmware", "hardware", "scenes", "src_cython")  # what a wheel ships in _data/
+INSTALLED_DATA = PACKAGE / "_data"
+# The repository, when this package runs from a checkout (tests, benchmarks and docs live only
+# there); None in an installed wheel.
+REPO = PACKAGE.parents[1] if (PACKAGE.parents[1] / "pyproject.toml").is_file() else None
+
+DATA = INSTALLED_DATA if (INSTALLED_DATA / "firmware").is_dir() else (REPO or INSTALLED_DATA)
+FIRMWARE = DATA / "firmware"
+HARDWARE = DATA / "hardware"
 BOARDS = HARDWARE / "boards"
-SCENES = REPO / "scenes"
+SCENES = DATA / "scenes"
+CYTHON_SOURCES = DATA / "src_cython"
 
 
 def board_profile_path(name: str) -> Path:

@@ -7,6 +7,7 @@ device offers it, with the plain raw REPL as the fallback, as mpremote does.
 """
 from __future__ import annotations
 
+import ast
 import struct
 import time
 
@@ -102,7 +103,6 @@ class RawRepl:
 
     def eval(self, expression: str, timeout: float = 10.0):
         """The value of a Python literal expression on the device (repr round trip)."""
-        import ast
         return ast.literal_eval(self.exec(f"print(repr({expression}))", timeout).decode().strip())
 
     def _send(self, code: bytes) -> None:

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import serial
 
+from .errors import StrajaError
+from .term import EXIT_NO_DEVICE
 
-class PortError(Exception):
+
+class PortError(StrajaError):
     """A port could not be used; `fix` says what to do about it."""
 
-    def __init__(self, message: str, fix: str = ""):
-        super().__init__(message)
-        self.fix = fix
+    CODE = EXIT_NO_DEVICE
 
 
 def _holders(path: str) -> list[str]:

@@ -8,7 +8,7 @@ import shutil
 import pytest
 from hil_plans import firmware_version, restart
 
-from straja.deploy import Deployer
+from straja.tools.deploy import Deployer
 from straja.paths import FIRMWARE
 from straja.vnode.image import IGNORED
 

@@ -4,8 +4,9 @@ for real on a rig's board, then the node brought back to streaming with `straja 
 the board: its node id and config are gone afterwards (`straja provision` it again)."""
 import pytest
 
-from straja import flash, protocol
-from straja.deploy import Deployer
+from straja import protocol
+from straja.tools import flash
+from straja.tools.deploy import Deployer
 from straja.link import NodeLink
 
 pytestmark = pytest.mark.hil

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from straja.sim.emitters import ANALOG_BANDS
+from straja import rf
 
 FAMILIES = ("analog_fm_video", "ofdm_video", "lora_fhss", "gfsk_fhss", "wifi", "bluetooth",
             "ble", "lorawan", "unknown")
@@ -32,13 +32,10 @@ ANALOG_PEAK_DB = 2.0          # FM video's spectrum peaks at the carrier; OFDM i
 ANALOG_PLAN_KHZ = 3_000.0     # analog video sits on the A/B/E/F/R plan (+ half a scan step)
 FLAT_MIN_BINS = 3             # a flat top needs 3 bins to be seen; 1-2 bins show no shape
 WIFI_BW_KHZ = (14_000.0, 26_000.0)
-# 5 GHz Wi-Fi channel numbers n (centre 5000 + 5 n MHz, IEEE 802.11 U-NII-1..3): 20 MHz channels
-# 36-64, 100-144, 149-165 every 4; 40 MHz centres 38, 46, ...; 80 MHz centres 42, 58, ...
-WIFI_5G_CHANNELS = (tuple(range(36, 65, 4)) + tuple(range(100, 145, 4)) + tuple(range(149, 166, 4))
-                    + (38, 46, 54, 62, 102, 110, 118, 126, 134, 142, 151, 159)
-                    + (42, 58, 106, 122, 138, 155))
-WIFI_5G_MHZ = np.array(sorted(5000 + 5 * n for n in WIFI_5G_CHANNELS), float)
-BLE_ADV_KHZ = (2_402_000.0, 2_426_000.0, 2_480_000.0)
+# The channel plans of straja.rf as arrays (MHz), and BLE advertising channels in kHz.
+ANALOG_PLAN_MHZ = np.array(rf.ANALOG_PLAN_MHZ, float)
+WIFI_5G_MHZ = np.array(sorted(rf.wifi_channel_mhz(n) for n in rf.WIFI_5G_CHANNELS), float)
+BLE_ADV_KHZ = tuple(1000.0 * f for f in rf.BLE_ADV_MHZ.values())
 BLE_TOL_KHZ = 2_000.0
 BLE_MAX_CHANNELS = 9          # 3 advertising channels, each read as up to 3 bins wide
 HOP_MIN_CHANNELS = 4          # fewer distinct channels: not a hopper
@@ -66,8 +63,6 @@ RESOLVED_PERIOD_US = 2_000.0  # sweeps this often see every packet (ELRS 500 Hz:
 REPEAT_P = {"lora": 0.31, "gfsk": 0.09, "static": 0.8}
 REPEAT_LLR = math.log(19.0)
 
-# 5.8 GHz analog video channel plan, bands A, B, E, F, R (MHz): the simulator's table
-ANALOG_PLAN_MHZ = np.array(sorted({f for band in ANALOG_BANDS.values() for f in band}), float)
 
 
 class Scan(NamedTuple):

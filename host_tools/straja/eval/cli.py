@@ -8,16 +8,16 @@ import sys
 from pathlib import Path
 
 from .. import term
+from .evaluate import Settings, evaluate
+from .report import write
 
 QUICK = {"curve_trials": 40, "target_trials": 40, "hours": 1.0, "segment_s": 300.0}
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "eval", help="evaluate detection quality and speed against ground truth",
-        description="Run detection trials per drone link family and background-only scenes "
-        "through the node's scan behaviour (fast path) and the gateway pipeline, score them "
-        "against ground truth, and write report.md with figures.")
+def configure(p) -> None:
+    p.description = ("Run detection trials per drone link family and background-only scenes "
+                     "through the node's scan behaviour (fast path) and the gateway pipeline, "
+                     "score them against ground truth, and write report.md with figures.")
     p.add_argument("scenes", nargs="*", help="background-only scene files (default: urban 2.4 "
                    "GHz, sub-GHz LoRa, quiet rural from the catalogue)")
     p.add_argument("--quick", action="store_true", help="a shorter run (CI); exit 1 if a target "
@@ -33,9 +33,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from .evaluate import Settings, evaluate
-    from .report import write
-
     st = Settings(seed=args.seed, jobs=args.jobs, quick=args.quick,
                   scenes=[Path(s) for s in args.scenes] or None)
     if args.quick:

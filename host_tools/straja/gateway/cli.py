@@ -7,9 +7,14 @@ import logging
 import signal
 import sys
 import time
+from datetime import datetime, timezone
 
 from .. import term
+from ..errors import StrajaError
 from . import config as gwconfig
+from . import mqtt, record, replay, store
+from .ingest import Gateway
+from .pipeline import Pipeline
 
 DEFAULT_CONFIG = "/etc/straja/gateway.toml"
 
@@ -43,70 +48,60 @@ def _load(args) -> gwconfig.GatewayConfig:
 
 def _outputs(cfg):
     """(store, publisher, sinks) for a config."""
-    from . import mqtt
-    from .store import Store
-
     topics = mqtt.topics_for(cfg.mqtt, cfg.gateway_id) if cfg.mqtt.host else None
-    store = Store(cfg.db, topics=topics) if cfg.db else None
+    event_store = store.Store(cfg.db, topics=topics) if cfg.db else None
     publisher = mqtt.Publisher(cfg.mqtt, cfg.gateway_id, cfg.db).start() \
         if cfg.mqtt.host and cfg.db else None
     sinks = [_jsonl_sink(cfg.jsonl)] if cfg.jsonl else []
-    return store, publisher, sinks
+    return event_store, publisher, sinks
 
 
-def _close(store, publisher) -> None:
+def _close(event_store, publisher) -> None:
     if publisher:
         publisher.stop()
-    if store:
-        store.close()
+    if event_store:
+        event_store.close()
 
 
 def run_gateway(args) -> int:
-    from . import record
-    from .ingest import Gateway
-    from .pipeline import Pipeline
-
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg = _load(args)
         pipeline = Pipeline(cfg)
-    except (gwconfig.ConfigError, ValueError) as e:
-        term.error(str(e), "see docs/gateway.md for the keys and their defaults")
-        return term.EXIT_USAGE
+    except ValueError as e:  # ConfigError, or a value the pipeline refuses
+        raise StrajaError(str(e), "see docs/gateway.md for the keys and their defaults",
+                          term.EXIT_USAGE) from e
     if cfg.mqtt.host and not cfg.db:
-        term.error("MQTT needs the event store (its outbox)", "set db in the config")
-        return term.EXIT_USAGE
-    store, publisher, sinks = _outputs(cfg)
+        raise StrajaError("MQTT needs the event store (its outbox)", "set db in the config",
+                          term.EXIT_USAGE)
+    event_store, publisher, sinks = _outputs(cfg)
     recorder = record.RecordWriter(cfg.record, {"gateway_id": cfg.gateway_id,
                                                 "started_ns": time.time_ns()}) if cfg.record else None
-    gw = Gateway(cfg, pipeline, store=store, publisher=publisher, sinks=sinks, recorder=recorder)
+    gw = Gateway(cfg, pipeline, store=event_store, publisher=publisher, sinks=sinks,
+                 recorder=recorder)
     signal.signal(signal.SIGTERM, lambda *_: gw.stop())  # systemd stops the service this way
     try:
         gw.run(args.duration)
     except KeyboardInterrupt:
         gw.close()
     finally:
-        _close(store, publisher)
+        _close(event_store, publisher)
     return term.EXIT_OK
 
 
 def run_replay(args) -> int:
-    from . import record, replay
-    from .pipeline import Pipeline
-
     try:
         cfg = _load(args)
         pipeline = Pipeline(cfg)
         _, records = record.read(args.file)
-    except (gwconfig.ConfigError, ValueError, OSError) as e:
-        term.error(str(e))
-        return term.EXIT_USAGE
-    store, publisher, sinks = _outputs(cfg)
-    if not sinks and not store:
+    except (ValueError, OSError) as e:  # ConfigError, RecordingError, a missing file
+        raise StrajaError(str(e), code=term.EXIT_USAGE) from e
+    event_store, publisher, sinks = _outputs(cfg)
+    if not sinks and not event_store:
         sinks = [_jsonl_sink("-")]
 
     def on_events(events):
-        stored = store.write(events) if store else events
+        stored = event_store.write(events) if event_store else events
         for sink in sinks:
             sink(stored)
 
@@ -114,14 +109,12 @@ def run_replay(args) -> int:
         replay.feed(pipeline, records, speed=args.speed, on_events=on_events,
                     settle_s=args.settle)
     finally:
-        _close(store, publisher)
+        _close(event_store, publisher)
     return term.EXIT_OK
 
 
 def _time_arg(text: str) -> int:
     """An ISO time (UTC unless it says otherwise) or a number of ns since the epoch, to ns."""
-    from datetime import datetime, timezone
-
     if text.isdigit():
         return int(text)
     try:
@@ -134,13 +127,10 @@ def _time_arg(text: str) -> int:
 
 
 def run_events(args) -> int:
-    from . import store
-
     try:
         db = store.connect(args.db or gwconfig.load(args.config).db)
     except (gwconfig.ConfigError, OSError) as e:
-        term.error(str(e))
-        return term.EXIT_USAGE
+        raise StrajaError(str(e), code=term.EXIT_USAGE) from e
     events = store.query_events(db, kinds=args.kind or (), node_id=args.node,
                                 alert_id=args.alert, since_ns=args.since, until_ns=args.until,
                                 limit=args.limit)
@@ -164,10 +154,9 @@ def _common(p, db_help: str) -> None:
     p.add_argument("--db", default=None, metavar="FILE", help=db_help)
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("gateway", help="run the gateway service: read nodes, raise alerts",
-                              description="Read every configured or discovered node, detect and "
-                              "fuse drone links, raise alerts to SQLite, JSON lines and MQTT.")
+def configure_gateway(p) -> None:
+    p.description = ("Read every configured or discovered node, detect and fuse drone links, "
+                     "raise alerts to SQLite, JSON lines and MQTT.")
     _common(p, "event store (SQLite); default from the config")
     p.add_argument("--port", action="append", metavar="PATH",
                    help="a node's port or a glob (repeatable; adds to discovery)")
@@ -179,8 +168,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     p.set_defaults(func=run_gateway)
 
-    p = subparsers.add_parser("events", help="list and filter the gateway's stored events",
-                              description="Stored gateway events, oldest first.")
+
+def configure_events(p) -> None:
+    p.description = "Stored gateway events, oldest first."
     _common(p, "event store (SQLite); default from the config")
     p.add_argument("--kind", action="append", help="only this kind (repeatable), e.g. alert_raised")
     p.add_argument("--node", type=int, help="only events of this node id")
@@ -191,9 +181,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="JSON array of the stored events")
     p.set_defaults(func=run_events)
 
-    p = subparsers.add_parser("replay", help="feed a recording through the gateway pipeline",
-                              description="Replay a `--record` file: the same pipeline, the same "
-                              "alerts. Events go to --jsonl (stdout by default) and --db if given.")
+
+def configure_replay(p) -> None:
+    p.description = ("Replay a `--record` file: the same pipeline, the same alerts. Events go to "
+                     "--jsonl (stdout by default) and --db if given.")
     _common(p, "also store the events in this SQLite file")
     p.add_argument("file", help="recording made with `straja gateway --record`")
     p.add_argument("--speed", type=float, default=0.0,

@@ -5,6 +5,9 @@ import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
+from .. import term
+from ..errors import StrajaError
+
 
 @dataclass(frozen=True)
 class FusionConfig:
@@ -59,8 +62,10 @@ class GatewayConfig:
     mqtt: MqttConfig = MqttConfig()
 
 
-class ConfigError(ValueError):
-    pass
+class ConfigError(StrajaError, ValueError):
+    """A bad gateway config (a command's exit code 2)."""
+
+    CODE = term.EXIT_USAGE
 
 
 def _build(cls, values: dict, where: str):

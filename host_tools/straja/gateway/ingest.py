@@ -1,7 +1,7 @@
 """Live ingestion: one reader thread per node port, one processing thread, outputs.
 
 Ports come from the config (paths or globs such as /dev/serial/by-id/*) and, with `discover`,
-from USB identity (`straja.ports.candidates`: the known boards' VID:PIDs). Every `rescan_s` the
+from USB identity (`straja.tools.ports.candidates`: the known boards' VID:PIDs). Every `rescan_s` the
 watcher opens ports that appeared; a reader whose port fails (unplugged) closes it and ends, and
 the node is picked up again on whatever path it comes back on, matched by the node id in its
 frames. Readers never wait for each other: one node's trouble never stops the others.
@@ -22,6 +22,7 @@ import serial
 
 from .. import protocol
 from ..serial_port import PortError, open_port
+from ..tools.ports import candidates
 from . import record as rec
 from .pipeline import Pipeline
 
@@ -38,7 +39,6 @@ def configured_ports(patterns, discover: bool) -> list[str]:
     for pattern in patterns:
         found += sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
     if discover:
-        from ..ports import candidates
         found += [p.device for p in candidates()]  # USB boards, then STRAJA_EXTRA_PORTS
     return list(dict.fromkeys(found))
 

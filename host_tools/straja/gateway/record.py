@@ -15,6 +15,9 @@ import json
 import struct
 from typing import BinaryIO, Iterator, NamedTuple
 
+from .. import term
+from ..errors import StrajaError
+
 MAGIC = b"STRAJREC"
 VERSION = 1
 OPEN, DATA, CLOSE = 1, 2, 3
@@ -59,8 +62,10 @@ class RecordWriter:
         self._f.close()
 
 
-class RecordingError(ValueError):
-    pass
+class RecordingError(StrajaError, ValueError):
+    """A file that is not a recording, or a damaged one (a command's exit code 2)."""
+
+    CODE = term.EXIT_USAGE
 
 
 def read(path) -> tuple[dict, Iterator[Record]]:

@@ -1,4 +1,5 @@
-"""The pytest plugin for hardware-in-the-loop tests (entry point `straja` in pytest11).
+"""The pytest plugin for hardware-in-the-loop tests. Not registered by installing straja: a test
+suite loads it (tests/conftest.py: `pytest_plugins = ["straja.hil.plugin"]`; hardware/hil-rig.md).
 
     pytest tests/hil                                   # virtual nodes (the real firmware)
     pytest tests/hil --node-port /dev/ttyACM0 --board esp32s3_devkitc1
@@ -9,7 +10,8 @@ first is `node` if a test asks for both); `node_rf`, the RF a virtual node's rad
 test or conftest to override. Markers: `hil` (needs real nodes), `virtual_only` (fault injection
 a board cannot do), `power_switch` (switches power: virtual nodes, or a rig with --power-cmd).
 hardware/hil-rig.md describes a rig. This module imports only pytest and the standard library at
-load time, so the plugin costs nothing in test runs that do not use it.
+load time, so the plugin costs nothing in test runs that do not use it: the imports inside its
+functions are deliberately lazy.
 """
 from __future__ import annotations
 

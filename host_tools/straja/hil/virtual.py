@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 from ..paths import board_profile_path
+from ..vboard import VirtualBoard
 from ..vnode.bridge import VirtualNode
 from ..vnode.image import write_image
 
@@ -15,8 +16,6 @@ class FirmwareNode:
     (an object with `band_power_dbm`, see straja.vboard)."""
 
     def __init__(self, flash: Path, rf, node_id: int = 7, board: str = "virtual"):
-        from ..vboard import VirtualBoard
-
         self.flash = write_image(flash, board=board, config={"node_id": node_id})
         profile = json.loads(board_profile_path(board).read_text())
         self._sockdir = tempfile.TemporaryDirectory(prefix="straja-vb-")

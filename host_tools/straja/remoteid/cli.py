@@ -19,10 +19,9 @@ _HEADER_KEYS = ("type", "message_type", "protocol_version", "transport", "counte
                 "messages", "authentication")
 
 
-def add_parser(subparsers) -> None:
-    rid = subparsers.add_parser("remoteid", help="Remote ID (ASTM F3411 / EN 4709-002) tools",
-                                description="Remote ID: drones that broadcast who and where they "
-                                "are. See docs/remoteid.md.")
+def configure(rid) -> None:
+    rid.description = ("Remote ID: drones that broadcast who and where they are. "
+                       "See docs/remoteid.md.")
     sub = rid.add_subparsers(dest="remoteid_command", metavar="RIDCOMMAND", required=True)
     p = sub.add_parser(
         "decode", help="decode Remote ID payloads given in hex",

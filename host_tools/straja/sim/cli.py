@@ -1,6 +1,7 @@
 """`straja sim` subcommands: `truth SCENE --out FILE` and `check SCENE`.
 
-The main CLI hooks these in with add_parser(subparsers); `python -m straja.sim.cli` runs them alone.
+`straja sim` (straja.vnode.cli) hooks these in with add_subcommands; `python -m straja.sim.cli`
+runs them alone.
 """
 import argparse
 import sys

@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..rf import BLE_ADV_MHZ, analog_channel_mhz, wifi_channel_mhz
 from .params import Param, ParamError
 
 BLOCK_S = 1.0
@@ -359,23 +360,6 @@ class BluetoothClassic(Hopper):
 
 # Video ----------------------------------------------------------------------------------------------
 
-ANALOG_BANDS = {
-    "A": (5865, 5845, 5825, 5805, 5785, 5765, 5745, 5725),
-    "B": (5733, 5752, 5771, 5790, 5809, 5828, 5847, 5866),
-    "E": (5705, 5685, 5665, 5645, 5885, 5905, 5925, 5945),
-    "F": (5740, 5760, 5780, 5800, 5820, 5840, 5860, 5880),
-    "R": (5658, 5695, 5732, 5769, 5806, 5843, 5880, 5917),
-}
-
-
-def analog_channel_hz(name):
-    """Centre frequency of a 5.8 GHz FPV channel named band letter + number (e.g. 'R1')."""
-    band, num = name[:1].upper(), name[1:]
-    if band not in ANALOG_BANDS or not num.isdigit() or not 1 <= int(num) <= 8:
-        raise ValueError(f"unknown channel {name!r} (bands A/B/E/F/R, numbers 1-8)")
-    return ANALOG_BANDS[band][int(num) - 1] * MHZ
-
-
 class Continuous(Emitter):
     """A continuous emission while on, cut into chunks over which motion and fading are frozen."""
 
@@ -400,7 +384,7 @@ class AnalogVideo(Continuous):
 
     def _streams(self):
         try:
-            self.centre = analog_channel_hz(self.p["channel"])
+            self.centre = analog_channel_mhz(self.p["channel"]) * MHZ
         except ValueError as e:
             raise ParamError("channel", str(e)) from None
         band = self.p["channel"][0].upper()
@@ -454,13 +438,6 @@ class OFDMVideo(Continuous):
 
 # Background -----------------------------------------------------------------------------------------
 
-def wifi_channel_hz(ch):
-    """IEEE 802.11 channel centre: 2.4 GHz 2407 + 5 ch MHz (ch 14: 2484), 5 GHz 5000 + 5 ch MHz."""
-    if ch == 14:
-        return 2484e6
-    return (2407 + 5 * ch) * MHZ if ch <= 13 else (5000 + 5 * ch) * MHZ
-
-
 TU_S = 1024e-6
 
 
@@ -480,7 +457,7 @@ class WiFi(Emitter):
     }
 
     def _streams(self):
-        self.centre = wifi_channel_hz(self.p["channel"])
+        self.centre = wifi_channel_mhz(self.p["channel"]) * MHZ
         self.bw = self.p["bw_mhz"] * MHZ
         self.period = self.p["beacon_interval_tu"] * TU_S
         self.phase = _phase(self, self.period)
@@ -508,7 +485,6 @@ class WiFi(Emitter):
         return _packets(times, ends, self.centre, self.bw, self.p["channel"])
 
 
-BLE_ADV_MHZ = {37: 2402.0, 38: 2426.0, 39: 2480.0}
 
 
 class BLEAdvertiser(Emitter):

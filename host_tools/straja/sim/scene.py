@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import term
+from ..errors import StrajaError
+from ..paths import SCENES
 from .emitters import KINDS, MHZ
 from .params import Param, ParamError, resolve
 from .propagation import Propagation
@@ -17,8 +20,10 @@ from .receiver import FrontEnd, NodeRF
 from .trajectory import ALWAYS, Schedule, Trajectory
 
 
-class SceneError(ValueError):
+class SceneError(StrajaError, ValueError):
     """A bad scene file; the message starts with 'file:line:' where the line is known."""
+
+    CODE = term.EXIT_USAGE
 
 
 SCENE = {
@@ -125,7 +130,6 @@ def load_scene(path):
     "two_drones" for scenes/two_drones.toml); SceneError names file, line and field."""
     path = Path(path)
     if not path.exists() and path.parent == Path(".") and not path.suffix:
-        from ..paths import SCENES
         catalogue = SCENES / f"{path}.toml"
         if not catalogue.exists():
             known = ", ".join(sorted(p.stem for p in SCENES.glob("*.toml")))

@@ -7,16 +7,17 @@ import sys
 import time
 
 from .. import term
+from ..errors import StrajaError
 from ..sim import cli as scene_cli
-from ..sim.scene import SceneError
+from ..sim.scene import load_scene
+from .fleet import Fleet, NodeSpec, scene_rf
 
 DEFAULT_SCENE = "demo_incursion"
 
 
-def add_parser(subparsers) -> None:
-    sim = subparsers.add_parser("sim", help="virtual nodes and RF scenes",
-                                description="Run virtual nodes (the real firmware under the "
-                                "MicroPython unix port) watching a simulated RF scene.")
+def configure(sim) -> None:
+    sim.description = ("Run virtual nodes (the real firmware under the MicroPython unix port) "
+                       "watching a simulated RF scene.")
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="SIMCOMMAND", required=True)
     p = sim_sub.add_parser("node", help="start virtual nodes and print their serial ports",
                            description="Start virtual nodes, print one line per node with its "
@@ -35,14 +36,12 @@ def add_parser(subparsers) -> None:
 
 def start_fleet(count: int, scene_name: str | None, workdir=None, config: dict | None = None):
     """The fleet for `count` nodes of a scene (file path or catalogue name), each node's config
-    starting from `config`."""
-    from ..sim.scene import load_scene
-    from .fleet import Fleet, NodeSpec, scene_rf
-
+    starting from `config`; a StrajaError (exit code 2) for a bad scene or count."""
     scene = load_scene(scene_name or DEFAULT_SCENE)
     nodes = list(scene.nodes.values())[:count]
     if count > len(scene.nodes):
-        raise ValueError(f"the scene has {len(scene.nodes)} node(s); asked for {count}")
+        raise StrajaError(f"the scene has {len(scene.nodes)} node(s); asked for {count}",
+                          code=term.EXIT_USAGE)
     specs = [NodeSpec(n.name, index + 1, board=n.board, config=dict(config or {}))
              for index, n in enumerate(nodes)]
     fleet = Fleet(specs, lambda name, profile: scene_rf(scene, name, profile), workdir=workdir)
@@ -56,12 +55,8 @@ def _raise_exit(signum, frame):
 def run_nodes(args) -> int:
     signal.signal(signal.SIGTERM, _raise_exit)
     signal.signal(signal.SIGHUP, _raise_exit)
-    try:
-        scene, fleet = start_fleet(args.count, args.scene, args.workdir,
-                                   config={"stream_on_boot": True} if args.stream else None)
-    except (SceneError, ValueError) as e:
-        term.error(str(e))
-        return term.EXIT_USAGE
+    scene, fleet = start_fleet(args.count, args.scene, args.workdir,
+                               config={"stream_on_boot": True} if args.stream else None)
     try:
         rows = [{"name": n.spec.name, "node_id": n.spec.node_id, "port": n.port,
                  "board": n.spec.board} for n in fleet.nodes]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..paths import board_profile_path
+from ..vboard import VirtualBoard
 from .bridge import VirtualNode
 from .image import write_image
 
@@ -72,8 +73,6 @@ class Fleet:
         self._sockets = tempfile.TemporaryDirectory(prefix="straja-vb-")  # short AF_UNIX paths
 
     def start(self) -> "Fleet":
-        from ..vboard import VirtualBoard
-
         if self.t_origin is None:
             self.t_origin = time.monotonic()
         try:

@@ -1,4 +1,5 @@
-"""`straja flash-micropython`: put the MicroPython interpreter on a blank board, from a local image.
+"""Flashing (`straja flash-micropython`): the MicroPython interpreter onto a blank board, from a
+local image.
 
 - ESP32 family: esptool used as a library. The chip is detected first, the image is checked
   against it (an ESP image starts with magic 0xE9 and names its chip in the extended header's
@@ -17,8 +18,10 @@ import struct
 import time
 from pathlib import Path
 
-from . import term
-from .device import Session, ToolError, command
+from .. import term
+from ..errors import StrajaError
+from .ports import candidates, resolve
+from .session import Session, probe
 
 ESP_OFFSETS = {"ESP32": 0x1000, "ESP32-S2": 0x1000, "ESP32-S3": 0x0, "ESP32-C3": 0x0,
                "ESP32-C6": 0x0}
@@ -34,10 +37,10 @@ BOOTSEL_BOARD_IDS = {"RPI-RP2": "RP2040", "RP2350": "RP2350"}
 
 
 def esp_image_chip(image: bytes) -> str | None:
-    """The chip an ESP32-family image (bootloader at its start) is built for, or ToolError."""
+    """The chip an ESP32-family image (bootloader at its start) is built for, or StrajaError."""
     if len(image) < 24 or image[0] != ESP_IMAGE_MAGIC:
-        raise ToolError("this is not an ESP32 firmware image (no 0xE9 magic at its start)",
-                        "use the .bin from micropython.org/download for your board")
+        raise StrajaError("this is not an ESP32 firmware image (no 0xE9 magic at its start)",
+                          "use the .bin from micropython.org/download for your board")
     chip_id = struct.unpack_from("<H", image, 12)[0]
     return ESP_IMAGE_CHIP_IDS.get(chip_id)
 
@@ -46,7 +49,7 @@ def esptool_argv(port: str, chip: str, image: Path, *, erase: bool, baud: int = 
                  esptool_major: int = 5) -> list[list[str]]:
     """The esptool command lines (one per step) for writing `image` to `chip` on `port`."""
     if chip not in ESP_OFFSETS:
-        raise ToolError(f"unsupported chip {chip}", f"supported: {', '.join(ESP_OFFSETS)}")
+        raise StrajaError(f"unsupported chip {chip}", f"supported: {', '.join(ESP_OFFSETS)}")
     dash = "-" if esptool_major >= 5 else "_"  # esptool 5 renamed write_flash to write-flash
     base = ["--chip", chip.lower().replace("-", ""), "--port", port, "--baud", str(baud)]
     steps = [base + [f"erase{dash}flash"]] if erase else []
@@ -55,14 +58,16 @@ def esptool_argv(port: str, chip: str, image: Path, *, erase: bool, baud: int = 
 
 
 def detect_esp_chip(port: str) -> str:
+    # esptool comes with the `tools` extra (a gateway install lacks it) and is slow to import:
+    # imported only when an ESP32 is flashed.
     from esptool.cmds import detect_chip
 
     try:
         loader = detect_chip(port)
     except Exception as e:  # noqa: BLE001 - esptool raises FatalError and serial errors
-        raise ToolError(f"{port}: no ESP32 bootloader answered ({e})",
-                        "hold BOOT, press and release RESET, release BOOT, then try again",
-                        term.EXIT_NO_DEVICE) from e
+        raise StrajaError(f"{port}: no ESP32 bootloader answered ({e})",
+                          "hold BOOT, press and release RESET, release BOOT, then try again",
+                          term.EXIT_NO_DEVICE) from e
     name = loader.CHIP_NAME
     loader._port.close()
     return name
@@ -71,36 +76,37 @@ def detect_esp_chip(port: str) -> str:
 def flash_esp32(port: str, image: Path, *, erase: bool = False, run=None, detect=None) -> str:
     """Detect the chip, check the image, write it with esptool; returns the chip name.
     `run(argv)` and `detect(port)` default to esptool's own (tests pass fakes)."""
-    import esptool
+    import esptool  # lazy, as in detect_esp_chip
+
 
     data = image.read_bytes()
     chip = (detect or detect_esp_chip)(port)
     built_for = esp_image_chip(data)
     if built_for and built_for != chip:
-        raise ToolError(f"{image.name} is built for {built_for}, the board is {chip}",
-                        f"download the {chip} image from micropython.org/download")
+        raise StrajaError(f"{image.name} is built for {built_for}, the board is {chip}",
+                          f"download the {chip} image from micropython.org/download")
     major = int(esptool.__version__.split(".")[0])
     for argv in esptool_argv(port, chip, image, erase=erase, esptool_major=major):
         try:
             (run or esptool.main)(argv)
         except (Exception, SystemExit) as e:  # noqa: BLE001 - esptool's FatalError, exit codes
-            raise ToolError(f"esptool failed: {e}", "check the cable, then hold BOOT while "
-                            "pressing RESET and try again", term.EXIT_FAILED) from e
+            raise StrajaError(f"esptool failed: {e}", "check the cable, then hold BOOT while "
+                              "pressing RESET and try again", term.EXIT_FAILED) from e
     return chip
 
 
 def uf2_family(image: bytes) -> str:
-    """The chip family a UF2 image is for (every 512-byte block is checked), or ToolError."""
+    """The chip family a UF2 image is for (every 512-byte block is checked), or StrajaError."""
     if len(image) == 0 or len(image) % 512:
-        raise ToolError("this is not a UF2 image (not whole 512-byte blocks)",
-                        "use the .uf2 from micropython.org/download for your board")
+        raise StrajaError("this is not a UF2 image (not whole 512-byte blocks)",
+                          "use the .uf2 from micropython.org/download for your board")
     families = set()
     for off in range(0, len(image), 512):
         m0, m1, flags = struct.unpack_from("<III", image, off)
         family = struct.unpack_from("<I", image, off + 28)[0]
         if (m0, m1) != UF2_MAGIC[:2] or struct.unpack_from("<I", image, off + 508)[0] != UF2_MAGIC[2]:
-            raise ToolError(f"the UF2 image is damaged (bad magic in block {off // 512})",
-                            "download the image again")
+            raise StrajaError(f"the UF2 image is damaged (bad magic in block {off // 512})",
+                              "download the image again")
         if flags & UF2_FAMILY_PRESENT:
             families.add(UF2_FAMILIES.get(family, hex(family)))
     families.discard("absolute")
@@ -146,16 +152,16 @@ def flash_uf2(image: Path, *, roots: list[Path] | None = None, timeout: float = 
     family = uf2_family(data)
     drives = bootsel_drives(roots)
     if not drives:
-        raise ToolError("no RP2 BOOTSEL drive found (no mounted drive has an INFO_UF2.TXT)",
-                        "hold BOOTSEL while plugging the board in; on a headless Pi mount the "
-                        "drive (udisksctl mount -b /dev/sdX1)", term.EXIT_NO_DEVICE)
+        raise StrajaError("no RP2 BOOTSEL drive found (no mounted drive has an INFO_UF2.TXT)",
+                          "hold BOOTSEL while plugging the board in; on a headless Pi mount the "
+                          "drive (udisksctl mount -b /dev/sdX1)", term.EXIT_NO_DEVICE)
     if len(drives) > 1:
-        raise ToolError(f"{len(drives)} BOOTSEL drives: {', '.join(str(d) for d, _ in drives)}",
-                        "connect one board in BOOTSEL mode at a time", term.EXIT_USAGE)
+        raise StrajaError(f"{len(drives)} BOOTSEL drives: {', '.join(str(d) for d, _ in drives)}",
+                          "connect one board in BOOTSEL mode at a time", term.EXIT_USAGE)
     drive, chip = drives[0]
     if family != "unknown" and chip in BOOTSEL_BOARD_IDS.values() and chip not in family:
-        raise ToolError(f"{image.name} is built for {family}, the board is {chip}",
-                        f"download the {chip} image from micropython.org/download")
+        raise StrajaError(f"{image.name} is built for {family}, the board is {chip}",
+                          f"download the {chip} image from micropython.org/download")
     target = drive / image.name
     with open(target, "wb") as f:  # the board reboots once the last block is written
         f.write(data)
@@ -165,8 +171,6 @@ def flash_uf2(image: Path, *, roots: list[Path] | None = None, timeout: float = 
 
 
 def _rp2_micropython_port() -> str | None:
-    from .ports import candidates
-
     return next((p.device for p in candidates() if p.kind == "RP2 MicroPython"), None)
 
 
@@ -178,15 +182,13 @@ def wait_for_port(drive: Path, timeout: float, find_port) -> str:
             if port:
                 return port
         time.sleep(0.2)
-    raise ToolError(f"the board did not come back as MicroPython within {timeout:g} s",
-                    "unplug and replug the board; if the BOOTSEL drive is still there the image "
-                    "was rejected: check it is for this chip", term.EXIT_NO_DEVICE)
+    raise StrajaError(f"the board did not come back as MicroPython within {timeout:g} s",
+                      "unplug and replug the board; if the BOOTSEL drive is still there the image "
+                      "was rejected: check it is for this chip", term.EXIT_NO_DEVICE)
 
 
 def wait_for_micropython(port: str, timeout: float = 15.0) -> dict:
     """Wait until MicroPython answers on `port` (after a flash the USB port re-enumerates)."""
-    from .device import probe
-
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -198,48 +200,21 @@ def wait_for_micropython(port: str, timeout: float = 15.0) -> dict:
         except Exception as e:  # noqa: BLE001 - the port comes and goes while the board boots
             last = e
             time.sleep(0.5)
-    raise ToolError(f"{port}: MicroPython did not answer after flashing ({last})",
-                    "press RESET; if nothing answers, flash again with --erase",
-                    term.EXIT_NO_DEVICE)
-
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "flash-micropython", help="put MicroPython itself on a blank board (local image)",
-        description="Write the MicroPython interpreter from a local image file: an ESP32-family "
-        ".bin through esptool (chip detected, image checked, written at the chip's offset, "
-        "verified), or an RP2040/RP2350 .uf2 copied onto the BOOTSEL drive. No network needed.")
-    p.add_argument("port", metavar="PORT", help="serial port of an ESP32 board; `bootsel` for an "
-                   "RP2 board in BOOTSEL mode")
-    p.add_argument("image", metavar="IMAGE", type=Path, help="MicroPython .bin or .uf2 file")
-    p.add_argument("--erase", action="store_true", help="erase the whole flash first (ESP32; "
-                   "removes files and config)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=run)
+    raise StrajaError(f"{port}: MicroPython did not answer after flashing ({last})",
+                      "press RESET; if nothing answers, flash again with --erase",
+                      term.EXIT_NO_DEVICE)
 
 
 def flash_image(port: str, image: Path, *, erase: bool = False) -> dict:
     """Flash `image` (chosen by its suffix) and wait for MicroPython; the probe result + port."""
     if not image.is_file():
-        raise ToolError(f"no such image file: {image}", "download it before going to the field",
-                        term.EXIT_USAGE)
+        raise StrajaError(f"no such image file: {image}", "download it before going to the field",
+                          term.EXIT_USAGE)
     if image.suffix.lower() == ".uf2":
         port = flash_uf2(image)
         chip = "RP2"
     else:
-        from .ports import resolve
-
         port = resolve(port)
         chip = flash_esp32(port, image, erase=erase)
     info = wait_for_micropython(port)
     return {"port": port, "chip": chip, "micropython": info["micropython"], "mpy": info["mpy"]}
-
-
-@command
-def run(args) -> int:
-    result = flash_image(args.port, args.image, erase=args.erase)
-    if args.json:
-        term.print_json(result)
-    else:
-        print(f"{result['port']}: {result['chip']} now runs MicroPython {result['micropython']}")
-    return term.EXIT_OK

@@ -1,4 +1,4 @@
-"""`straja doctor`: what a technician checks first, one verdict per line."""
+"""The checks of `straja doctor`: what a technician checks first."""
 from __future__ import annotations
 
 import grp
@@ -6,15 +6,15 @@ import importlib
 import importlib.metadata
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import term
-from .mp import micropython_command, mpy_cross_command
-from .paths import REPO
+from ..mp import micropython_command, mpy_cross_command
+from ..paths import CYTHON_SOURCES
 
 PACKAGES = ("straja", "numpy", "pyserial", "mpremote", "esptool", "paho-mqtt", "Cython")
 SERIAL_GROUPS = ("dialout", "uucp")  # Debian / Raspberry Pi OS, Arch
@@ -31,7 +31,7 @@ class Check:
 
 def compiled_core_modules() -> list[str]:
     """Extension modules the build must have produced: one per src_cython/*.pyx."""
-    return sorted(f"straja.{pyx.stem}" for pyx in (REPO / "src_cython").glob("*.pyx"))
+    return sorted(f"straja.{pyx.stem}" for pyx in CYTHON_SOURCES.glob("*.pyx"))
 
 
 def check_python() -> Check:
@@ -40,14 +40,31 @@ def check_python() -> Check:
                  fix="" if ok else "install Python 3.11 or newer (Raspberry Pi OS Bookworm has it)")
 
 
+def extras_of_packages() -> dict[str, str]:
+    """Package name (lower case) -> the straja extra that installs it, from the installed
+    metadata (pyproject.toml's optional-dependencies: the one list)."""
+    extras = {}
+    for req in importlib.metadata.requires("straja") or ():
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)""", req)
+        if extra:
+            extras[re.match(r"[A-Za-z0-9._-]+", req).group(0).lower()] = extra.group(1)
+    return extras
+
+
 def check_packages() -> list[Check]:
+    """Every package; one an extra brings (the gateway, tools, eval) only warns when missing, as
+    a Pi gateway installs `straja[gateway]` alone."""
+    extras = extras_of_packages()
     checks = []
     for name in PACKAGES:
+        extra = extras.get(name.lower())
         try:
             checks.append(Check(f"package {name}", True, importlib.metadata.version(name)))
         except importlib.metadata.PackageNotFoundError:
             checks.append(Check(f"package {name}", False, "not installed",
-                                required=name != "Cython", fix="run `make` in the repository"))
+                                required=name != "Cython" and extra is None,
+                                fix=f"pip install 'straja[{extra}]'" if extra
+                                else "run `make` in the repository"))
     return checks
 
 
@@ -116,33 +133,3 @@ def check_mosquitto() -> Check:
 def run_checks() -> list[Check]:
     return [check_python(), *check_packages(), *check_core(), *check_micropython(),
             check_serial_access(), check_mosquitto()]
-
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("doctor", help="check this machine can run Straja",
-                              description="Check Python, packages, the compiled Cython core, "
-                              "MicroPython, mpy-cross and serial-port access. Exit status 1 when "
-                              "something needed is missing.")
-    p.add_argument("--json", action="store_true", help="print the checks as JSON")
-    p.set_defaults(func=main)
-
-
-def main(args) -> int:
-    checks = run_checks()
-    failed = [c for c in checks if c.required and not c.ok]
-    if args.json:
-        term.print_json({"ok": not failed, "checks": [asdict(c) for c in checks]})
-    else:
-        for c in checks:
-            if c.ok:
-                verdict = term.paint("ok  ", "green")
-            elif c.required:
-                verdict = term.paint("FAIL", "red")
-            else:
-                verdict = term.paint("warn", "yellow")
-            print(f"{verdict}  {c.name:<32} {c.detail}")
-            if not c.ok and c.fix:
-                print(f"      {'':<32} fix: {c.fix}")
-        print(term.paint("all required checks passed" if not failed else
-                         f"{len(failed)} required check(s) failed", "bold"))
-    return term.EXIT_FAILED if failed else term.EXIT_OK

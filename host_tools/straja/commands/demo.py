@@ -14,8 +14,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from . import term
-from .vnode.cli import DEFAULT_SCENE
+from .. import term
+from ..gateway import config as gwconfig
+from ..gateway.ingest import Gateway
+from ..gateway.pipeline import Pipeline
+from ..gateway.store import Store
+from ..vnode.cli import DEFAULT_SCENE
 
 # How the demo prints each kind of gateway event (others are stored, not printed).
 SHOWN = {
@@ -53,26 +57,20 @@ def printer(started: float):
     return sink
 
 
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("demo", help="virtual nodes, a simulated drone and the gateway, live",
-                              description="Start virtual nodes on a simulated RF scene with "
-                              "drones in it, and the gateway reading them: node status and the "
-                              "alerts it raises, live. Events are stored in SQLite (no broker).")
+def configure(p) -> None:
+    p.description = ("Start virtual nodes on a simulated RF scene with drones in it, and the "
+                     "gateway reading them: node status and the alerts it raises, live. Events "
+                     "are stored in SQLite (no broker).")
     p.add_argument("--nodes", type=int, default=3, help="number of virtual nodes (default 3)")
     p.add_argument("--scene", default=DEFAULT_SCENE, help="scene file or catalogue name "
                    f"(default {DEFAULT_SCENE})")
     p.add_argument("--duration", type=float, default=90.0,
                    help="seconds to run (default 90; 0 = until Ctrl-C)")
     p.add_argument("--db", help="SQLite event store (default: runs/demo-TIME/events.db)")
-    p.set_defaults(func=main)
+    p.set_defaults(func=run)
 
 
-def main(args) -> int:
-    from .gateway import config as gwconfig
-    from .gateway.ingest import Gateway
-    from .gateway.pipeline import Pipeline
-    from .gateway.store import Store
-
+def run(args) -> int:
     db = Path(args.db or f"runs/demo-{datetime.now():%Y%m%d-%H%M%S}/events.db")
     db.parent.mkdir(parents=True, exist_ok=True)
     print(term.paint(f"starting {args.nodes} virtual nodes on scene {args.scene!r} ...", "bold"))

@@ -1,4 +1,4 @@
-"""`straja ports`: the serial ports a node can be on, what is on them, and selecting one by USB
+"""The serial ports a node can be on, what is on them, and selecting one by USB
 serial number or node id rather than by list order (which changes with every replug).
 
 Only USB ports are candidates: a laptop's Bluetooth serial ports and a PC's built-in UARTs have no
@@ -14,8 +14,9 @@ from pathlib import Path
 
 from serial.tools import list_ports
 
-from . import term
-from .device import ToolError, command
+from .. import term
+from ..errors import StrajaError
+from .session import Session, probe
 
 EXTRA_PORTS_ENV = "STRAJA_EXTRA_PORTS"
 
@@ -96,14 +97,11 @@ def probe_port(path: str) -> dict:
 
     The raw REPL interrupts the application; a soft reset afterwards starts it again.
     """
-    from .device import Session, probe
-    from .serial_port import PortError
-
     try:
         with Session(path) as s:
             info = probe(s)
             s.soft_reset()
-    except (ToolError, PortError) as e:
+    except StrajaError as e:  # PortError too
         return {"error": str(e), "micropython": None}
     keep = ("micropython", "mpy", "firmware", "firmware_hash", "node_id", "board", "machine")
     return {k: info.get(k) for k in keep}
@@ -123,53 +121,7 @@ def resolve(spec: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise ToolError(f"no port with {what}", "straja ports --probe lists what is connected",
-                        term.EXIT_NO_DEVICE)
-    raise ToolError(f"{len(matches)} ports have {what}: {', '.join(matches)}",
-                    "give the port path instead", term.EXIT_USAGE)
-
-
-def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("ports", help="list serial ports and the nodes on them",
-                              description="List USB serial ports with their USB identity and serial "
-                              "number, and RP2 boards in BOOTSEL mode. With --probe, ask each port "
-                              "whether MicroPython, which Straja firmware and which node id answer "
-                              "(this restarts the node's application). Elsewhere, PORT may be "
-                              "serial:USBSERIAL or node:ID instead of a path. Ports without a USB "
-                              f"identity are listed only when named here or in ${EXTRA_PORTS_ENV}.")
-    p.add_argument("extra", nargs="*", metavar="PORT", help="also list these ports")
-    p.add_argument("--probe", action="store_true", help="ask what runs on each port")
-    p.add_argument("--json", action="store_true", help="print a JSON list")
-    p.set_defaults(func=run)
-
-
-@command
-def run(args) -> int:
-    ports = candidates(args.extra)
-    if args.probe:
-        for p in ports:
-            p.probe = probe_port(p.device)
-    ports += bootsel_devices()
-    if args.json:
-        term.print_json([asdict(p) | {"usb_id": p.usb_id} for p in ports])
-        return term.EXIT_OK
-    if not ports:
-        print("no USB serial ports found (is the node plugged in, with a data cable?)")
-        return term.EXIT_NO_DEVICE
-    for p in ports:
-        line = f"{p.device:<22} {p.usb_id:<10} {p.kind:<22} {p.serial_number or '-':<18}"
-        if p.probe:
-            line += "  " + describe_probe(p.probe)
-        print(line)
-    return term.EXIT_OK
-
-
-def describe_probe(probe: dict) -> str:
-    if probe.get("error"):
-        return term.paint(probe["error"].split(": ", 1)[-1], "yellow")
-    text = f"MicroPython {probe['micropython']}"
-    if probe.get("firmware"):
-        text += f", Straja {probe['firmware']}"
-    if probe.get("node_id") is not None:
-        text += f", node {probe['node_id']}"
-    return text
+        raise StrajaError(f"no port with {what}", "straja ports --probe lists what is connected",
+                          term.EXIT_NO_DEVICE)
+    raise StrajaError(f"{len(matches)} ports have {what}: {', '.join(matches)}",
+                      "give the port path instead", term.EXIT_USAGE)

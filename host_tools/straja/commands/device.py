@@ -1,0 +1,155 @@
+"""`straja info`, `straja config`, `straja reset`, `straja repl`: small commands on one node."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import sys
+import termios
+import tty
+
+import serial
+
+from .. import term
+from ..errors import StrajaError
+from ..protocol import CommandError
+from ..rawrepl import ReplError
+from ..tools.deploy import MpyVersion
+from ..tools.ports import resolve
+from ..tools.session import Session, firmware_link, probe
+
+REPL_EXIT_KEY = b"\x1d"  # Ctrl-], as telnet, miniterm and mpremote use: never sent to the board
+REPL_EXIT_NAME = "Ctrl-]"
+
+
+def _port_argument(p) -> None:
+    p.add_argument("port", metavar="PORT", help="serial port, serial:USBSERIAL or node:ID")
+
+
+def configure_info(p) -> None:
+    p.description = ("Show the MicroPython version, .mpy version, Straja firmware version and "
+                     "hash, board and node id of the node on PORT. The application is "
+                     "interrupted and restarted (soft reset).")
+    _port_argument(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run_info)
+
+
+def configure_config(p) -> None:
+    p.description = ("Read (get) or change (set KEY=VALUE ...) the config of the Straja firmware "
+                     "running on PORT, through its `get`/`set` commands (docs/protocol.md): the "
+                     "node validates every key and changes nothing if one is bad. Values are "
+                     "JSON or bare words.")
+    _port_argument(p)
+    p.add_argument("action", choices=("get", "set"))
+    p.add_argument("items", nargs="*", metavar="KEY | KEY=VALUE")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run_config)
+
+
+def configure_reset(p) -> None:
+    p.description = ("Soft-reset the node on PORT (boot.py and main.py run again); with --hard, "
+                     "reset the chip (machine.reset()).")
+    _port_argument(p)
+    p.add_argument("--hard", action="store_true", help="reset the whole chip")
+    p.set_defaults(func=run_reset)
+
+
+def configure_repl(p) -> None:
+    p.description = (f"Connect this terminal to the node's MicroPython REPL. Ctrl-C interrupts "
+                     f"the application, Ctrl-D soft-resets; {REPL_EXIT_NAME} (Ctrl and the "
+                     f"closing square bracket) leaves.")
+    _port_argument(p)
+    p.set_defaults(func=run_repl)
+
+
+def run_info(args) -> int:
+    with Session(resolve(args.port)) as s:
+        info = probe(s)
+        s.soft_reset()
+    info["port"] = s.port
+    if args.json:
+        term.print_json(info)
+        return term.EXIT_OK
+    rows = [("port", s.port), ("MicroPython", f"{info['micropython']} ({info['machine']})"),
+            ("mpy", describe_mpy(info["mpy"])), ("firmware", info["firmware"] or "none"),
+            ("firmware hash", (info["firmware_hash"] or "none (never deployed)")[:16]),
+            ("board", info["board"] or "none"), ("node id", info["node_id"])]
+    for key, value in rows:
+        print(f"{key:>14}  {value}")
+    return term.EXIT_OK
+
+
+def describe_mpy(mpy: int | None) -> str:
+    return str(MpyVersion.from_sys(mpy)) if mpy is not None else "no .mpy support"
+
+
+def run_config(args) -> int:
+    if args.action == "get" and len(args.items) > 1:
+        raise StrajaError("config get takes at most one KEY", code=term.EXIT_USAGE)
+    if args.action == "set" and (not args.items or any("=" not in i for i in args.items)):
+        raise StrajaError("config set needs KEY=VALUE ...", code=term.EXIT_USAGE)
+    with firmware_link(resolve(args.port)) as link:
+        try:
+            result = link.call(args.action, " ".join(args.items) or None)
+        except CommandError as e:
+            raise StrajaError(f"the node refused: {e}", "see docs/firmware.md for the config keys",
+                              term.EXIT_USAGE) from e
+    if args.json:
+        term.print_json(result)
+    else:
+        for key in sorted(result):
+            print(f"{key} = {json.dumps(result[key])}")
+    return term.EXIT_OK
+
+
+RESET_CODE = """\
+try:
+    import machine
+    machine.reset()
+except ImportError:
+    from straja_node import hw
+    hw.reset()
+"""
+
+
+def run_reset(args) -> int:
+    with Session(resolve(args.port)) as s:
+        if args.hard:
+            repl = s.enter_raw_repl()
+            # No answer comes (the chip resets), and a board's USB port drops meanwhile.
+            with contextlib.suppress(ReplError, serial.SerialException, OSError):
+                repl.exec(RESET_CODE, timeout=1)
+        else:
+            s.soft_reset()
+    print(f"{s.port}: {'hard' if args.hard else 'soft'} reset")
+    return term.EXIT_OK
+
+
+def run_repl(args) -> int:
+    with Session(resolve(args.port)) as s:
+        stdin = sys.stdin.fileno()
+        saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
+        sys.stderr.write(f"connected to {s.port}; {REPL_EXIT_NAME} leaves\r\n")
+        if saved:
+            tty.setraw(stdin)
+        sel = selectors.DefaultSelector()
+        sel.register(stdin, selectors.EVENT_READ)
+        try:
+            while True:
+                with s.wire("in the REPL"):
+                    data = s.serial.read(s.serial.in_waiting or 1)
+                if data:
+                    os.write(sys.stdout.fileno(), data)
+                if sel.select(timeout=0):
+                    typed = os.read(stdin, 1024)
+                    if not typed or REPL_EXIT_KEY in typed:
+                        s.serial.write(typed.split(REPL_EXIT_KEY)[0])
+                        break
+                    s.serial.write(typed)
+        finally:
+            if saved:
+                termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+    sys.stderr.write("\r\nleft the REPL\r\n")
+    return term.EXIT_OK

@@ -1,0 +1,51 @@
+"""`straja provision`: blank board to tested node, recorded in the fleet inventory
+(straja.tools.provision)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import term
+from ..paths import FIRMWARE
+from ..tools.provision import append_record, provision
+
+DEFAULT_INVENTORY = Path("straja-inventory.jsonl")
+
+
+def configure(p) -> None:
+    p.description = ("Identify the board, flash MicroPython if it is missing or not the wanted "
+                     "version (needs --image), deploy the firmware, write the board profile and "
+                     "node id, reset, run the self-test and append the result to the inventory "
+                     "file.")
+    p.add_argument("port", metavar="PORT", help="serial port, serial:USBSERIAL, or `bootsel`")
+    p.add_argument("--node-id", type=int, required=True, help="the node's id, 1..65535")
+    p.add_argument("--board", help="board profile name (hardware/boards/NAME.json); default: the "
+                   "one already on the node")
+    p.add_argument("--image", type=Path, help="MicroPython image (.bin or .uf2) to flash if needed")
+    p.add_argument("--micropython", metavar="VERSION",
+                   help="flash --image unless the node runs this MicroPython version (e.g. 1.24.1)")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config value to set after the node id (repeatable)")
+    p.add_argument("--source", type=Path, default=FIRMWARE, help="firmware folder")
+    p.add_argument("--inventory", type=Path, default=DEFAULT_INVENTORY,
+                   help=f"inventory file to append to (default: ./{DEFAULT_INVENTORY})")
+    p.add_argument("--json", action="store_true", help="print the inventory record as JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    record = provision(args, say=lambda text: print(text) if not args.json else None)
+    append_record(args.inventory, record)
+    if args.json:
+        term.print_json(record)
+    else:
+        for name, part in sorted(record["selftest"].items()):
+            mark = term.paint("ok  ", "green") if part["ok"] else term.paint("FAIL", "red")
+            print(f"  {mark} {name}: {part['detail']}")
+        verdict = "passed" if record["selftest_ok"] else "FAILED its self-test"
+        print(f"node {record['node_id']} ({record['board']}) on {record['port']} {verdict}; "
+              f"recorded in {args.inventory}")
+    if not record["selftest_ok"]:
+        term.error("the self-test failed", "check the failed part's wiring and antenna, then run "
+                   "straja provision again (the record above stays in the inventory)")
+        return term.EXIT_FAILED
+    return term.EXIT_OK

@@ -1,0 +1,39 @@
+"""RF channel plans: the one definition the simulator and the detection core both read.
+
+Frequencies in MHz. Any layer may import this module (it imports nothing of the package).
+"""
+from __future__ import annotations
+
+# 5.8 GHz analog FPV video: bands A, B, E, F, R, channels 1-8 (MHz).
+ANALOG_BANDS = {
+    "A": (5865, 5845, 5825, 5805, 5785, 5765, 5745, 5725),
+    "B": (5733, 5752, 5771, 5790, 5809, 5828, 5847, 5866),
+    "E": (5705, 5685, 5665, 5645, 5885, 5905, 5925, 5945),
+    "F": (5740, 5760, 5780, 5800, 5820, 5840, 5860, 5880),
+    "R": (5658, 5695, 5732, 5769, 5806, 5843, 5880, 5917),
+}
+ANALOG_PLAN_MHZ = tuple(sorted({f for band in ANALOG_BANDS.values() for f in band}))
+
+# 5 GHz Wi-Fi channel numbers n (centre 5000 + 5 n MHz, IEEE 802.11 U-NII-1..3): 20 MHz channels
+# 36-64, 100-144, 149-165 every 4; 40 MHz centres 38, 46, ...; 80 MHz centres 42, 58, ...
+WIFI_5G_CHANNELS = (tuple(range(36, 65, 4)) + tuple(range(100, 145, 4)) + tuple(range(149, 166, 4))
+                    + (38, 46, 54, 62, 102, 110, 118, 126, 134, 142, 151, 159)
+                    + (42, 58, 106, 122, 138, 155))
+
+# Bluetooth LE advertising channels 37, 38, 39 (MHz).
+BLE_ADV_MHZ = {37: 2402.0, 38: 2426.0, 39: 2480.0}
+
+
+def analog_channel_mhz(name: str) -> float:
+    """Centre frequency of a 5.8 GHz FPV channel named band letter + number (e.g. 'R1')."""
+    band, num = name[:1].upper(), name[1:]
+    if band not in ANALOG_BANDS or not num.isdigit() or not 1 <= int(num) <= 8:
+        raise ValueError(f"unknown channel {name!r} (bands A/B/E/F/R, numbers 1-8)")
+    return float(ANALOG_BANDS[band][int(num) - 1])
+
+
+def wifi_channel_mhz(ch: int) -> float:
+    """IEEE 802.11 channel centre: 2.4 GHz 2407 + 5 ch MHz (ch 14: 2484), 5 GHz 5000 + 5 ch MHz."""
+    if ch == 14:
+        return 2484.0
+    return float(2407 + 5 * ch if ch <= 13 else 5000 + 5 * ch)

@@ -1,0 +1,1 @@
+"""Test fixtures that are not production code: synthetic node streams for the gateway."""
