@@ -370,26 +370,36 @@ cdef class TimeCFAR:
 MAX_CODE_TRAIN = 128    # 2 x 128 x 255 fits a uint16 window sum
 
 
-cdef void _code_window_sums(const unsigned char* x, Py_ssize_t n, Py_ssize_t t,
-                            unsigned short* w, unsigned short* a, unsigned short* b) noexcept nogil:
-    """w[j] = sum(x[j:j+t]) for j <= n - t, by doubling: blocks of 1, 2, 4, ... cells, the
-    blocks of t's binary digits added into w. Each pass is a plain element-wise loop that the
-    compiler vectorises (8-16 cells per instruction), unlike a running sum's carried chain."""
-    cdef Py_ssize_t j, block = 1, w_len = 0
+cdef const unsigned short* _code_window_sums(const unsigned char* x, Py_ssize_t n, Py_ssize_t t,
+                                             unsigned short* w, unsigned short* a,
+                                             unsigned short* b) noexcept nogil:
+    """Window sums s[j] = sum(x[j:j+t]) for j <= n - t, in w or in a (returned), by doubling:
+    sums of blocks of 2, 4, 8, ... cells, those of t's binary digits added into w. Each pass is
+    a plain element-wise loop that the compiler vectorises (8-16 cells an instruction), unlike
+    a running sum's carried chain; t = 8 takes three passes."""
+    cdef Py_ssize_t j, block = 2, w_len = 0
     cdef unsigned short* tmp
-    for j in range(n):
-        a[j] = x[j]
+    if t & 1:
+        for j in range(n):
+            w[j] = x[j]
+        w_len = 1
+    if t == 1:
+        return w
+    for j in range(n - 1):
+        a[j] = x[j] + x[j + 1]
     while True:
         if t & block:
             if w_len == 0:
+                if t == block:
+                    return a
                 for j in range(n - block + 1):
                     w[j] = a[j]
             else:
                 for j in range(n - w_len - block + 1):
                     w[j] = w[j] + a[j + w_len]
             w_len += block
-        if w_len == t:
-            return
+            if w_len == t:
+                return w
         for j in range(n - 2 * block + 1):
             b[j] = a[j] + a[j + block]
         tmp = a
@@ -427,14 +437,21 @@ cdef void _code_ca_row(const unsigned char* x, Py_ssize_t n, Py_ssize_t t, Py_ss
                        unsigned char* out) noexcept nogil:
     cdef Py_ssize_t i, lo = g + t, hi = n - g - t   # uncut windows: lo <= i < hi
     cdef int full = <int>(2 * t), thr_full = thr[2 * t]
+    cdef const unsigned short* sums = w
     if hi <= lo:
         lo = hi = 0
     else:
-        _code_window_sums(x, n, t, w, a, b)
-    cdef const unsigned short* lag = w - g - t
-    cdef const unsigned short* lead = w + g + 1
-    for i in range(lo, hi):
-        out[i] = full * <int>x[i] - <int>lag[i] - <int>lead[i] > thr_full
+        sums = _code_window_sums(x, n, t, w, a, b)
+    cdef const unsigned short* lag = sums - g - t
+    cdef const unsigned short* lead = sums + g + 1
+    cdef unsigned short full16 = <unsigned short>full, thr16 = <unsigned short>thr_full
+    if 0 <= thr_full <= 65535 - full * 255:
+        # all in 16 bits (nothing wraps): twice the cells per instruction of the int test
+        for i in range(lo, hi):
+            out[i] = <unsigned short>(full16 * x[i]) > <unsigned short>(lag[i] + lead[i] + thr16)
+    else:
+        for i in range(lo, hi):
+            out[i] = full * <int>x[i] - <int>lag[i] - <int>lead[i] > thr_full
     for i in range(lo):
         out[i] = _code_ca_cut(x, n, i, t, g, thr)
     for i in range(hi, n):
@@ -521,13 +538,17 @@ cdef class CodeCFAR:
             raise ValueError(f"out has {rows(out)} rows, codes {n_sweeps}")
         if n == 0 or n_sweeps == 0:
             return
-        if self.sums.shape[0] < 3 * n:
-            self.sums = np.zeros(3 * n, np.uint16)
+        # three rows of sums, a cache line apart beyond n: at strides of a multiple of 4 KiB
+        # the loads of one pass would wait on the stores of the last (4K aliasing)
+        cdef Py_ssize_t stride = n + 32
+        if self.sums.shape[0] < 3 * stride:
+            self.sums = np.zeros(3 * stride, np.uint16)
         cdef unsigned short* w = &self.sums[0]
         with nogil:
             for s in range(n_sweeps):
                 if self.kind == KIND_CA:
-                    _code_ca_row(x + s * n, n, t, g, &self.thr[0], w, w + n, w + 2 * n, o + s * n)
+                    _code_ca_row(x + s * n, n, t, g, &self.thr[0], w, w + stride, w + 2 * stride,
+                                 o + s * n)
                 else:
                     _code_os_row(x + s * n, n, t, g, &self.thr[0], &self.k_os[0],
                                  &self.hist[0], o + s * n)
