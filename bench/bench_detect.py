@@ -49,7 +49,8 @@ def scene(n_sweeps, n_bins, seed):
     p[hops, rng.integers(0, n_bins, hops.size)] *= 100
     wide = max(2, n_bins // 16)
     p[::50, n_bins // 2: n_bins // 2 + wide] *= 100
-    codes = np.clip(np.round((10 * np.log10(p) + 140) * 2), 0, 255).astype(np.uint8)
+    with np.errstate(divide="ignore"):  # a reading of 0 is -inf dBm: code 0
+        codes = np.clip(np.round((10 * np.log10(p) + 140) * 2), 0, 255).astype(np.uint8)
     t = np.arange(n_sweeps, dtype=np.int64) * 1000
     return codes, noise.codes_to_mw(codes), t, np.full(n_sweeps, 950, np.int64)
 

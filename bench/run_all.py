@@ -3,7 +3,11 @@
 Scripts named bench_firmware_*.py that say `# interpreter: micropython` on their first line run
 under the MicroPython unix port; the others under this Python. Each prints its own table; the
 figures go into docs/benchmarks.md with the command that produced them.
+
+`--quick` (CI, under 3 minutes): every script on a small input (QUICK_ARGS), so that none can rot;
+it fails on a script's error (exit status not 0), never on a figure.
 """
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -12,14 +16,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host_tools"))
 from straja.mp import micropython_command  # noqa: E402
 
 HERE = Path(__file__).parent
+QUICK_ARGS = {
+    "bench_cfar.py": ["--quick"],
+    "bench_detect.py": ["--quick"],
+    "bench_framing.py": ["--mb", "0.25"],
+    "bench_gateway.py": ["--seconds", "3"],
+    "bench_gateway_live.py": ["--seconds", "8", "--nodes", "4"],
+}
 
 
 def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small inputs: a check that every "
+                    "benchmark runs (CI), not figures")
+    args = ap.parse_args()
     failed = []
     for script in sorted(HERE.glob("bench_*.py")):
         first = script.read_text().splitlines()[0]
         cmd = [micropython_command() if "interpreter: micropython" in first else sys.executable,
-               str(script)]
+               str(script), *(QUICK_ARGS.get(script.name, []) if args.quick else [])]
         print(f"\n=== {script.name} ({Path(cmd[0]).name}) ===", flush=True)
         if subprocess.run(cmd, cwd=HERE.parent).returncode != 0:
             failed.append(script.name)

@@ -356,3 +356,199 @@ cdef class TimeCFAR:
             row[b] = x[b]
         self.head = (self.head + 1) % self.ring.shape[0]
         self.seen += 1
+
+
+# CFAR across frequency over RSSI codes (uint8, 0.5 dB steps): the dB domain, integer only.
+#
+#     CA (log-CA)  detect  m c_i - (sum of the m training codes) > thr[m]
+#     OS           detect  c_i - (k_m-th smallest training code)  > thr[m]
+#
+# thr and k come from straja.detect.cfar.design_codes. OS over codes is OS over linear power
+# (the conversion is monotonic); CA over codes compares with the geometric mean of the training
+# cells (log-CFAR), a different detector from the linear CA above.
+
+MAX_CODE_TRAIN = 128    # 2 x 128 x 255 fits a uint16 window sum
+
+
+cdef const unsigned short* _code_window_sums(const unsigned char* x, Py_ssize_t n, Py_ssize_t t,
+                                             unsigned short* w, unsigned short* a,
+                                             unsigned short* b) noexcept nogil:
+    """Window sums s[j] = sum(x[j:j+t]) for j <= n - t, in w or in a (returned), by doubling:
+    sums of blocks of 2, 4, 8, ... cells, those of t's binary digits added into w. Each pass is
+    a plain element-wise loop that the compiler vectorises (8-16 cells an instruction), unlike
+    a running sum's carried chain; t = 8 takes three passes."""
+    cdef Py_ssize_t j, block = 2, w_len = 0
+    cdef unsigned short* tmp
+    if t & 1:
+        for j in range(n):
+            w[j] = x[j]
+        w_len = 1
+    if t == 1:
+        return w
+    for j in range(n - 1):
+        a[j] = x[j] + x[j + 1]
+    while True:
+        if t & block:
+            if w_len == 0:
+                if t == block:
+                    return a
+                for j in range(n - block + 1):
+                    w[j] = a[j]
+            else:
+                for j in range(n - w_len - block + 1):
+                    w[j] = w[j] + a[j + w_len]
+            w_len += block
+            if w_len == t:
+                return w
+        for j in range(n - 2 * block + 1):
+            b[j] = a[j] + a[j + block]
+        tmp = a
+        a = b
+        b = tmp
+        block *= 2
+
+
+cdef inline void _cut_window(Py_ssize_t n, Py_ssize_t i, Py_ssize_t t, Py_ssize_t g,
+                             Py_ssize_t* a1, Py_ssize_t* b1, Py_ssize_t* a2,
+                             Py_ssize_t* b2) noexcept nogil:
+    """Training ranges [a1, b1) and [a2, b2) of cell i, clipped to the row."""
+    a1[0] = i - g - t if i - g - t > 0 else 0
+    b1[0] = i - g if i - g > 0 else 0
+    a2[0] = i + g + 1 if i + g + 1 < n else n
+    b2[0] = i + g + t + 1 if i + g + t + 1 < n else n
+
+
+cdef inline unsigned char _code_ca_cut(const unsigned char* x, Py_ssize_t n, Py_ssize_t i,
+                                       Py_ssize_t t, Py_ssize_t g, const int* thr) noexcept nogil:
+    """CA decision of cell i from the training cells that exist (sweep edges)."""
+    cdef Py_ssize_t j, a1, b1, a2, b2, m
+    cdef int s = 0
+    _cut_window(n, i, t, g, &a1, &b1, &a2, &b2)
+    m = (b1 - a1) + (b2 - a2)
+    for j in range(a1, b1):
+        s += x[j]
+    for j in range(a2, b2):
+        s += x[j]
+    return m > 0 and <int>m * <int>x[i] - s > thr[m]
+
+
+cdef void _code_ca_row(const unsigned char* x, Py_ssize_t n, Py_ssize_t t, Py_ssize_t g,
+                       const int* thr, unsigned short* w, unsigned short* a, unsigned short* b,
+                       unsigned char* out) noexcept nogil:
+    cdef Py_ssize_t i, lo = g + t, hi = n - g - t   # uncut windows: lo <= i < hi
+    cdef int full = <int>(2 * t), thr_full = thr[2 * t]
+    cdef const unsigned short* sums = w
+    if hi <= lo:
+        lo = hi = 0
+    else:
+        sums = _code_window_sums(x, n, t, w, a, b)
+    cdef const unsigned short* lag = sums - g - t
+    cdef const unsigned short* lead = sums + g + 1
+    cdef unsigned short full16 = <unsigned short>full, thr16 = <unsigned short>thr_full
+    if 0 <= thr_full <= 65535 - full * 255:
+        # all in 16 bits (nothing wraps): twice the cells per instruction of the int test
+        for i in range(lo, hi):
+            out[i] = <unsigned short>(full16 * x[i]) > <unsigned short>(lag[i] + lead[i] + thr16)
+    else:
+        for i in range(lo, hi):
+            out[i] = full * <int>x[i] - <int>lag[i] - <int>lead[i] > thr_full
+    for i in range(lo):
+        out[i] = _code_ca_cut(x, n, i, t, g, thr)
+    for i in range(hi, n):
+        out[i] = _code_ca_cut(x, n, i, t, g, thr)
+
+
+cdef void _code_os_row(const unsigned char* x, Py_ssize_t n, Py_ssize_t t, Py_ssize_t g,
+                       const int* thr, const Py_ssize_t* k_os, int* hist,
+                       unsigned char* out) noexcept nogil:
+    """A histogram of the training codes slides along the row; the k-th smallest is a pivot
+    code p with `below` cells under it, moved a few codes at a time (noise moves little):
+    O(1) per cell on average, whatever the window."""
+    cdef Py_ssize_t i, j, m, k, a1, b1, a2, b2
+    cdef int p = 0, below = 0, c
+    for c in range(256):
+        hist[c] = 0
+    _cut_window(n, 0, t, g, &a1, &b1, &a2, &b2)
+    for j in range(a2, b2):
+        hist[x[j]] += 1
+    for i in range(n):
+        _cut_window(n, i, t, g, &a1, &b1, &a2, &b2)
+        m = (b1 - a1) + (b2 - a2)
+        if m == 0:
+            out[i] = 0
+        else:
+            k = k_os[m]
+            while below >= k:
+                p -= 1
+                below -= hist[p]
+            while below + hist[p] < k:
+                below += hist[p]
+                p += 1
+            out[i] = <int>x[i] - p > thr[m]
+        # slide to i + 1: x[i - g - t] and x[i + g + 1] leave, x[i - g] and x[i + g + t + 1] enter
+        if i - g - t >= 0:
+            c = x[i - g - t]
+            hist[c] -= 1
+            below -= c < p
+        if i - g >= 0:
+            c = x[i - g]
+            hist[c] += 1
+            below += c < p
+        if i + g + 1 < n:
+            c = x[i + g + 1]
+            hist[c] -= 1
+            below -= c < p
+        if i + g + t + 1 < n:
+            c = x[i + g + t + 1]
+            hist[c] += 1
+            below += c < p
+
+
+cdef class CodeCFAR:
+    """CFAR across frequency on each sweep (row) of RSSI codes, kind CA or OS; n_train and
+    n_guard per side. thr[m] and k_os[m] (OS rank) for m = 0..2 n_train training cells."""
+    cdef public Py_ssize_t n_train, n_guard
+    cdef int kind
+    cdef int[::1] thr
+    cdef Py_ssize_t[::1] k_os
+    cdef unsigned short[::1] sums
+    cdef int[::1] hist
+
+    def __init__(self, int kind, Py_ssize_t n_train, Py_ssize_t n_guard, thr, k_os):
+        if kind != KIND_CA and kind != KIND_OS:
+            raise ValueError(f"code-domain CFAR is CA or OS, not kind {kind}")
+        if not 1 <= n_train <= MAX_CODE_TRAIN or n_guard < 0:
+            raise ValueError(f"need 1 <= n_train <= {MAX_CODE_TRAIN} and n_guard >= 0")
+        self.thr = np.array(thr, np.intc)
+        self.k_os = np.array(k_os, np.intp)
+        if self.thr.shape[0] <= 2 * n_train or self.k_os.shape[0] <= 2 * n_train:
+            raise ValueError(f"design tables must have {2 * n_train + 1} entries")
+        self.kind, self.n_train, self.n_guard = kind, n_train, n_guard
+        self.sums = np.zeros(0, np.uint16)
+        self.hist = np.zeros(256, np.intc)
+
+    def process(self, codes, out):
+        """Detections (uint8 0/1) into `out`; codes and out: uint8 (n_sweeps, n_bins),
+        C-contiguous."""
+        cdef const unsigned char* x = <const unsigned char*>array_data(codes, cnp.NPY_UINT8, 2, -1, "codes")
+        cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>codes, 1)
+        cdef unsigned char* o = <unsigned char*>array_data(out, cnp.NPY_UINT8, 2, n, "out")
+        cdef Py_ssize_t s, n_sweeps = rows(codes), t = self.n_train, g = self.n_guard
+        if rows(out) != n_sweeps:
+            raise ValueError(f"out has {rows(out)} rows, codes {n_sweeps}")
+        if n == 0 or n_sweeps == 0:
+            return
+        # three rows of sums, a cache line apart beyond n: at strides of a multiple of 4 KiB
+        # the loads of one pass would wait on the stores of the last (4K aliasing)
+        cdef Py_ssize_t stride = n + 32
+        if self.sums.shape[0] < 3 * stride:
+            self.sums = np.zeros(3 * stride, np.uint16)
+        cdef unsigned short* w = &self.sums[0]
+        with nogil:
+            for s in range(n_sweeps):
+                if self.kind == KIND_CA:
+                    _code_ca_row(x + s * n, n, t, g, &self.thr[0], w, w + stride, w + 2 * stride,
+                                 o + s * n)
+                else:
+                    _code_os_row(x + s * n, n, t, g, &self.thr[0], &self.k_os[0],
+                                 &self.hist[0], o + s * n)

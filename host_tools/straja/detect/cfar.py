@@ -29,8 +29,8 @@ from math import comb, exp, log
 import numpy as np
 
 from straja import _cfar
-from straja.detect._arrays import check_power, out_buffer
-from straja.detect.stats import bisect_decreasing, effective_looks, f_survival
+from straja.detect._arrays import check_array, check_power, out_buffer
+from straja.detect.stats import bisect_decreasing, effective_looks, f_survival, gammaincc
 
 KINDS = ("ca", "go", "so", "os")
 
@@ -220,3 +220,112 @@ class TimeCFAR:
         power, out, threshold = _buffers(power, out, threshold)
         self._state.process(power, out, threshold)
         return out
+
+
+# --- CFAR across frequency over RSSI codes (straja._cfar.CodeCFAR) ------------------------------
+#
+# SWEEP readings are 8-bit codes of CODE_DB steps: the kernels work on them directly, integer
+# only. OS: the k-th smallest code is the k-th smallest power (the conversion is monotonic), so
+# c - c_k > thr with thr = floor(10 log10(alpha_OS) / CODE_DB) decides exactly as OS over mW.
+# CA: a log-CFAR, m c - (sum of the m training codes) > thr[m], i.e. the cell against the
+# geometric mean of its training cells. Its thr[m] is designed from the exact law of codes:
+# L-look noise (Gamma(L, 1/L) power) rounded to CODE_DB steps with the noise level at an offset
+# u within a step; Pfa(thr) = sum_c P(c) P(S < m c - thr), S the sum of m codes (convolutions),
+# and thr[m] the least with Pfa <= target at the worst of CODE_DB_OFFSETS offsets u.
+
+CODE_DB = 0.5                 # dB per RSSI code step (docs/protocol.md)
+MAX_CODE_TRAIN = _cfar.MAX_CODE_TRAIN  # training cells a side (uint16 window sums)
+CODE_KINDS = ("ca", "os")
+CODE_DB_OFFSETS = 8           # noise levels tried within one code step (the design's worst case)
+CODE_SPAN_DB = (-200.0, 30.0)  # noise codes relative to the mean; the rest is lumped at the ends
+
+
+@dataclass(frozen=True)
+class CodeCFARDesign:
+    """A code-domain CFAR across frequency: thr[m] and k_os[m] (OS rank) for m training cells."""
+
+    kind: str
+    pfa: float
+    n_train: int
+    n_guard: int
+    thr: np.ndarray
+    k_os: np.ndarray
+    looks: float = 1.0
+
+    def __post_init__(self):
+        object.__setattr__(self, "kernel", _cfar.CodeCFAR(
+            KINDS.index(self.kind), self.n_train, self.n_guard, self.thr, self.k_os))
+
+
+def _code_pmf(looks: float, offset: float) -> np.ndarray:
+    """P(code = j) for j over CODE_SPAN_DB, relative to the noise mean's code, for L-look noise
+    whose mean lies `offset` (0..1) of a step above a code boundary."""
+    j = np.arange(round(CODE_SPAN_DB[0] / CODE_DB), round(CODE_SPAN_DB[1] / CODE_DB) + 2)
+    edges = 10.0 ** ((j - offset) * CODE_DB / 10.0)
+    cdf = np.array([1.0 - gammaincc(looks, looks * e) for e in edges])
+    cdf[0], cdf[-1] = 0.0, 1.0
+    return np.diff(cdf)
+
+
+def _log_ca_thresholds(pfa: float, n_full: int, looks: float) -> np.ndarray:
+    """thr[m], m = 0..n_full, of the code-domain CA (see the notes above)."""
+    thr = np.zeros(n_full + 1, np.intc)
+    pmfs = [_code_pmf(looks, u / CODE_DB_OFFSETS) for u in range(CODE_DB_OFFSETS)]
+    width = pmfs[0].size
+    sums = list(pmfs)  # P(S = s) of m codes, s counted from m x the lowest code
+    for m in range(1, n_full + 1):
+        if m > 1:
+            sums = [np.convolve(s, p) for s, p in zip(sums, pmfs)]
+        cdfs = [np.cumsum(s) for s in sums]
+        scaled = m * np.arange(width)  # m c - S, both from the span's lowest code
+
+        def worst_pfa(k: int) -> float:
+            # P(S <= m c - k - 1) for each cell code c, each offset
+            idx = scaled - k - 1
+            ok = idx >= 0
+            return max(float(np.dot(p[ok], c[np.minimum(idx[ok], c.size - 1)]))
+                       for p, c in zip(pmfs, cdfs))
+
+        lo, hi = -1, m * width  # worst_pfa(hi) = 0 <= pfa < worst_pfa(-1) = 1
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if worst_pfa(mid) <= pfa else (mid, hi)
+        thr[m] = hi
+    return thr
+
+
+def design_codes(kind: str, pfa: float, n_train: int, n_guard: int = 0, k: int | None = None,
+                 looks: float = 1.0) -> CodeCFARDesign:
+    """A code-domain CFAR across frequency at false-alarm probability `pfa`.
+
+    kind "ca" (log-CA, designed for `looks`-look noise) or "os" (rank k of 2 n_train,
+    default 3N/4, single-look as `design`); n_train and n_guard per side.
+    """
+    if kind not in CODE_KINDS:
+        raise ValueError(f"code-domain CFAR kind must be one of {CODE_KINDS}, not {kind!r}")
+    if not 0.0 < pfa < 1.0:
+        raise ValueError(f"pfa must be in (0, 1), not {pfa}")
+    if not 1 <= n_train <= MAX_CODE_TRAIN or n_guard < 0:
+        raise ValueError(f"need 1 <= n_train <= {MAX_CODE_TRAIN} and n_guard >= 0")
+    if looks < 1.0:
+        raise ValueError(f"need looks >= 1, not {looks}")
+    if kind == "ca":
+        thr = _log_ca_thresholds(pfa, 2 * n_train, looks)
+        k_os = np.ones(2 * n_train + 1, np.intp)
+    else:
+        if looks != 1.0:
+            raise ValueError("OS-CFAR is designed for single-look noise only")
+        lin = design("os", pfa, n_train, n_guard, k, code_db=CODE_DB)
+        thr = np.zeros(2 * n_train + 1, np.intc)
+        thr[1:] = np.floor(10.0 * np.log10(lin.alpha_os[1:]) / CODE_DB)
+        k_os = lin.k_os
+    return CodeCFARDesign(kind, pfa, n_train, n_guard, thr, k_os, looks)
+
+
+def cfar_codes(codes, d: CodeCFARDesign, out=None) -> np.ndarray:
+    """Detections (uint8 0/1) of a code-domain CFAR across frequency on every sweep of `codes`
+    (uint8 RSSI codes, (n_sweeps, n_bins))."""
+    codes = check_array(codes, "codes", np.uint8, 2)
+    out = out_buffer(out, codes.shape, np.uint8)
+    d.kernel.process(codes, out)
+    return out

@@ -1,27 +1,31 @@
 """Plain NumPy references of the compiled detection kernels (straja._cfar, straja._detect_*).
 
-They favour obviousness over speed, and the tests hold the compiled kernels to them. The
-benchmark (bench/bench_detect.py) reports the compiled kernels' speed as a ratio to these.
+They favour obviousness over speed, and the tests hold the compiled kernels to them (test
+oracles, not a speed yardstick: bench/bench_detect.py measures against SciPy).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from straja.detect.cfar import CFARDesign
+from straja.detect.cfar import CFARDesign, CodeCFARDesign
 from straja._detect_busy import HIT
 from straja._detect_noise import CAP_EVERY
 from straja.detect.noise import codes_to_mw as compiled_codes_to_mw, floor_constants
 from straja.detect.tracks import TrackerConfig
 
 
-def _cfar_lines(x: np.ndarray, half1: np.ndarray, half2: np.ndarray, d: CFARDesign):
-    """CFAR along axis 1 of x (n_lines, n): training cells at offsets half1 and half2."""
+def _training(x: np.ndarray, offsets: np.ndarray):
+    """(values, valid, m) of the training cells at `offsets` from every cell along axis 1 of
+    x (n_lines, n): values (n_lines, n, len(offsets)), valid where inside the line, m of them."""
     n = x.shape[1]
-    offsets = np.concatenate([half1, half2])
     idx = np.arange(n)[:, None] + offsets[None, :]
     valid = (idx >= 0) & (idx < n)
-    m = valid.sum(axis=1)
-    vals = x[:, np.clip(idx, 0, max(n - 1, 0))]
+    return x[:, np.clip(idx, 0, max(n - 1, 0))], valid, valid.sum(axis=1)
+
+
+def _cfar_lines(x: np.ndarray, half1: np.ndarray, half2: np.ndarray, d: CFARDesign):
+    """CFAR along axis 1 of x (n_lines, n): training cells at offsets half1 and half2."""
+    vals, valid, m = _training(x, np.concatenate([half1, half2]))
     with np.errstate(invalid="ignore"):
         if d.kind == "os":
             v = np.where(valid, np.where(np.isnan(vals), np.inf, vals), np.inf)
@@ -57,6 +61,21 @@ def cfar_time(history: np.ndarray, d: CFARDesign):
     older = -np.arange(g + t // 2 + 1, g + t + 1) if d.kind in ("go", "so") else np.arange(0)
     det, thr = _cfar_lines(history.astype(np.float64).T, newer, older, d)
     return det.T, thr.T
+
+
+def cfar_codes(codes: np.ndarray, d: CodeCFARDesign) -> np.ndarray:
+    """Detections (bool) of the code-domain CFAR across frequency, as straja._cfar.CodeCFAR."""
+    t, g = d.n_train, d.n_guard
+    vals, valid, m = _training(codes.astype(np.int64),
+                               np.concatenate([np.arange(-g - t, -g), np.arange(g + 1, g + t + 1)]))
+    c = codes.astype(np.int64)
+    if d.kind == "os":
+        v = np.sort(np.where(valid, vals, 256), axis=-1)  # 256: above every code, never ranked
+        rank = np.broadcast_to((d.k_os[m] - 1)[None, :, None], v.shape[:2] + (1,))
+        stat = c - np.take_along_axis(v, rank, axis=-1)[..., 0]
+    else:
+        stat = m * c - np.where(valid, vals, 0).sum(axis=-1)
+    return (m > 0) & (stat > d.thr[m])
 
 
 def codes_to_mw(codes: np.ndarray) -> np.ndarray:
