@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
@@ -10,6 +9,7 @@ import time
 
 from .. import term
 from . import config as gwconfig
+from .events import Stored, dumps
 
 DEFAULT_CONFIG = "/etc/straja/gateway.toml"
 
@@ -18,9 +18,9 @@ def _jsonl_sink(target: str):
     """A sink writing one JSON object per event line to stdout ("-") or a file (appended)."""
     stream = sys.stdout if target == "-" else open(target, "a", buffering=1)
 
-    def sink(events):
-        for e in events:
-            stream.write(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n")
+    def sink(stored):
+        for s in stored:
+            stream.write(dumps(s.event, s.id) + "\n")
         stream.flush()
 
     return sink
@@ -106,7 +106,7 @@ def run_replay(args) -> int:
         sinks = [_jsonl_sink("-")]
 
     def on_events(events):
-        stored = store.write(events) if store else events
+        stored = store.write(events) if store else [Stored(e) for e in events]
         for sink in sinks:
             sink(stored)
 
