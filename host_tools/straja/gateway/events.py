@@ -162,9 +162,37 @@ class CommandFailed(NodeEvent):
     reply: str
 
 
+@dataclass(frozen=True)
+class ReplyRejected(NodeEvent):
+    """A reply the gateway cannot use (too deep, or not the shape its command answers with)."""
+    kind: ClassVar[str] = "reply_rejected"
+    request_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class SourceQuarantined(Event):
+    """Handling a port's data failed: the port is not read until `until_ns`, then asked again."""
+    kind: ClassVar[str] = "source_quarantined"
+    port: str
+    node_id: int | None
+    reason: str
+    until_ns: int
+
+
+@dataclass(frozen=True)
+class NodeRecovery(Event):
+    """The port shows the REPL or console text instead of frames: the node is soft-reset."""
+    kind: ClassVar[str] = "node_recovery"
+    port: str
+    node_id: int | None
+    text: str           # the end of what the port showed
+
+
 KINDS = {cls.kind: cls for cls in (
     PortOpened, PortClosed, NodeOnline, NodeOffline, NodeRestarted, NodeStats, TrackStarted,
-    TrackEnded, AlertRaised, AlertUpdated, AlertCleared, ScanFocus, ScanRestore, CommandFailed)}
+    TrackEnded, AlertRaised, AlertUpdated, AlertCleared, ScanFocus, ScanRestore, CommandFailed,
+    ReplyRejected, SourceQuarantined, NodeRecovery)}
 
 
 @dataclass(frozen=True)
@@ -175,11 +203,23 @@ class NodeCommand:
     args: str | None = None
 
 
+# Keys that bring a node at the REPL back to its app: Ctrl-B leaves the raw REPL (a raw-REPL soft
+# reset would stay there, without main.py), Ctrl-D at the friendly REPL soft-resets.
+LEAVE_RAW_REPL, SOFT_RESET = b"\x02", b"\x04"
+
+
+@dataclass(frozen=True)
+class ConsoleKeys:
+    """Control keys for the node on `port`, written as they are (not a command line)."""
+    port: str
+    keys: bytes
+
+
 @dataclass
 class Output:
     """What the pipeline makes of an input: events, and commands for the I/O side to send."""
     events: list[Event] = field(default_factory=list)
-    commands: list[NodeCommand] = field(default_factory=list)
+    commands: list[NodeCommand | ConsoleKeys] = field(default_factory=list)
 
     def __iadd__(self, other: "Output") -> "Output":
         self.events += other.events

@@ -22,15 +22,10 @@ import serial
 from .. import protocol
 from ..serial_port import PortError, open_port
 from . import record as rec
-from .events import AlertEvent, Output, Stored
+from .events import AlertEvent, ConsoleKeys, Output, Stored
 from .pipeline import Pipeline
 
 log = logging.getLogger("straja.gateway")
-
-# Commands sent when a port opens: what the node is (front ends, for focus plans), its normal
-# scan plan (to restore after a focus), and streaming on.
-HELLO = (("info", None), ("get", "plan"), ("start", None))
-
 
 def configured_ports(patterns, discover: bool) -> list[str]:
     """Ports the config names (globs expanded) plus, with discover, known USB boards."""
@@ -73,10 +68,13 @@ class PortReader:
         self.out.put(("close", self.path, time.time_ns(), b""))
 
     def send(self, verb: str, args: str | None = None) -> None:
+        self.write(protocol.format_command(next(self._ids) % 65535 + 1, verb, args))
+
+    def write(self, data: bytes) -> None:
         try:
-            self.port.write(protocol.format_command(next(self._ids) % 65535 + 1, verb, args))
+            self.port.write(data)
         except (OSError, serial.SerialException, ValueError) as e:
-            log.warning("cannot send %s to %s: %s", verb, self.path, e)
+            log.warning("cannot write %r to %s: %s", data[:16], self.path, e)
 
     def stop(self) -> None:
         self._stop.set()
@@ -114,9 +112,7 @@ class Gateway:
                 log.debug("%s: %s", path, e)
                 continue
             reader = self.readers[path] = PortReader(path, port, self.queue)
-            reader.start()
-            for verb, args in HELLO:
-                reader.send(verb, args)
+            reader.start()  # the pipeline's port_opened output asks the node what it is
 
     def handle(self, kind: str, path: str, t_ns: int, data: bytes) -> Output:
         if kind == "data":
@@ -141,7 +137,11 @@ class Gateway:
     def send(self, out: Output) -> None:
         for command in out.commands:
             reader = self.readers.get(command.port)
-            if reader is not None:
+            if reader is None:
+                continue
+            if isinstance(command, ConsoleKeys):
+                reader.write(command.keys)
+            else:
                 reader.send(command.verb, command.args)
 
     def emit(self, events: list, arrival_ns: int | None = None) -> None:
