@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from straja.gateway import config, store
+from straja.gateway.events import AlertEvent
 from straja.testing import synth
 from straja.gateway.pipeline import Pipeline
 
@@ -45,13 +46,13 @@ def main() -> None:
         c0, w0 = cpu_s(), time.perf_counter()
         for c in chunks:
             t_arrival = time.perf_counter_ns()
-            events = pipeline.feed(c.source, c.t_ns, c.data)
+            events = pipeline.feed(c.source, c.t_ns, c.data).events
             if events:
                 st.write(events)
                 n_events += len(events)
             lat = time.perf_counter_ns() - t_arrival
             lat_all.append(lat)
-            if any(e["kind"].startswith("alert_") for e in events):
+            if any(isinstance(e, AlertEvent) for e in events):
                 lat_alert.append(lat)
         cpu, wall = cpu_s() - c0, time.perf_counter() - w0
         alerts = st.db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]

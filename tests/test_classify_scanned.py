@@ -13,6 +13,7 @@ from straja.eval.evaluate import EVAL_DETECT, _background_scene
 from straja.eval.readings import EVAL_PLAN
 from straja.eval.run import run_session
 from straja.eval.trials import FAMILIES, Trial, run_trial
+from straja.gateway.events import AlertRaised
 
 FAMILY = {f.name: f for f in FAMILIES}
 
@@ -41,7 +42,7 @@ def test_urban_wifi_and_bluetooth_raise_no_alert():
     for seed, node in ((7001, "n2"), (7002, "n3")):
         session = run_session(_background_scene(path, seed), node, 90.0, seed=seed,
                               detect=EVAL_DETECT)
-        assert not [e for e in session.events if e["kind"] == "alert_raised"], node
+        assert not [e for e in session.events if isinstance(e, AlertRaised)], node
 
 
 def _busy(single_occ, held_occ, sweeps=200, n=64, seed=1):

@@ -8,6 +8,7 @@ from straja.eval.evaluate import EVAL_DETECT, Settings, evaluate
 from straja.eval.readings import EVAL_PLAN
 from straja.eval.run import run_session
 from straja.eval.trials import FAMILIES, Trial, build, run_trial
+from straja.gateway.events import AlertRaised
 from straja.paths import SCENES
 from straja.sim import load_scene
 
@@ -25,8 +26,8 @@ def test_strong_video_is_alerted_after_switch_on():
     outcome, session, t_on = run_trial(Trial(VIDEO, 0, 25.0), 4.0, EVAL_DETECT, EVAL_PLAN)
     assert 0.0 < outcome.t_alert_s < 4.0
     assert outcome.predicted in ("analog_fm_video", "ofdm_video")
-    raised = [e for e in session.events if e["kind"] == "alert_raised"]
-    assert all(e["t_ns"] / 1e9 >= t_on for e in raised)  # nothing before the emitter is on
+    raised = [e for e in session.events if isinstance(e, AlertRaised)]
+    assert all(e.t_ns / 1e9 >= t_on for e in raised)  # nothing before the emitter is on
 
 
 def test_quiet_site_raises_nothing():

@@ -6,6 +6,7 @@ import pytest
 
 from straja.eval import score
 from straja.eval.score import Outcome
+from straja.gateway.events import AlertRaised, TrackStarted
 
 
 def test_wilson_interval_matches_published_values():
@@ -25,12 +26,19 @@ def test_poisson_bounds_match_garwood_values():
     assert score.poisson_lower(3, 2.0) == pytest.approx(0.8177 / 2, abs=1e-4)
 
 
+def _track_event(cls, t_ns, family, **alert):
+    return cls(t_ns=t_ns, track_id="T1", family=family, lo_khz=0, hi_khz=0, first_ns=t_ns,
+               last_ns=t_ns, hits=1, nodes=(), **alert)
+
+
 def test_first_alert_ignores_other_events_and_alerts_before_switch_on():
+    alert = {"alert_id": "A1", "severity": "warning", "trend": "steady", "since_ns": 0,
+             "label": "", "text": ""}
     events = [
-        {"kind": "track_started", "t_ns": 5_200_000_000, "family": "lora_fhss"},
-        {"kind": "alert_raised", "t_ns": 3_000_000_000, "family": "ofdm_video"},   # before on
-        {"kind": "alert_raised", "t_ns": 6_500_000_000, "family": "lora_fhss"},
-        {"kind": "alert_raised", "t_ns": 7_000_000_000, "family": "gfsk_fhss"},
+        _track_event(TrackStarted, 5_200_000_000, "lora_fhss"),
+        _track_event(AlertRaised, 3_000_000_000, "ofdm_video", **alert),   # before on
+        _track_event(AlertRaised, 6_500_000_000, "lora_fhss", **alert),
+        _track_event(AlertRaised, 7_000_000_000, "gfsk_fhss", **alert),
     ]
     t, fam = score.first_alert(events, t_on_s=5.0)
     assert t == pytest.approx(1.5) and fam == "lora_fhss"

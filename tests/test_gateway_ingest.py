@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from straja.gateway import config
+from straja.gateway import config, events as ev
 from straja.testing import synth
 from straja.gateway.ingest import Gateway
 from straja.gateway.pipeline import Pipeline
@@ -86,15 +86,14 @@ def test_replugged_node_is_read_again_within_2_s_on_a_new_path(tmp_path):
         time.sleep(1.0)
         new_path = nodes[0].plug()
         t_plug = time.time_ns()
-        assert wait_for(lambda: any(e["port"] == new_path for e in _online(events)), 5)
-        back = next(e for e in _online(events) if e["port"] == new_path)
-        assert back["node_id"] == 1
-        assert back["t_ns"] - t_plug < 2_000_000_000
+        assert wait_for(lambda: any(e.port == new_path for e in _online(events)), 5)
+        back = next(e for e in _online(events) if e.port == new_path)
+        assert back.node_id == 1
+        assert back.t_ns - t_plug < 2_000_000_000
         # node 2 went on all along: it kept sending and was never offline
         assert gw.pipeline.nodes[2].frames > frames_2 + 20
-        assert not [e for e in events if e["kind"] == "node_offline"]
-        closed = [e for e in events if e["kind"] == "port_closed"]
-        assert [e["node_id"] for e in closed] == [1]
+        assert not _of(events, ev.NodeOffline)
+        assert [e.node_id for e in _of(events, ev.PortClosed)] == [1]
     finally:
         gw.stop()
         runner.join(timeout=5)
@@ -102,6 +101,10 @@ def test_replugged_node_is_read_again_within_2_s_on_a_new_path(tmp_path):
             n.stop()
 
 
-def _online(events):
-    return [e for e in events if e["kind"] == "node_online"]
+def _of(stored, cls):
+    return [s.event for s in stored if isinstance(s.event, cls)]
+
+
+def _online(stored):
+    return _of(stored, ev.NodeOnline)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
-from straja.gateway import config, mqtt, store
+from straja.gateway import config, events, mqtt, store
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -82,9 +82,10 @@ def wait_for(cond, timeout):
     return False
 
 
-def node_event(i, kind="node_online"):
-    return {"kind": kind, "t_ns": 1_700_000_000_000_000_000 + i, "node_id": i % 3 + 1,
-            "port": f"/dev/ttyACM{i % 3}"}
+def node_event(i, online=True):
+    t_ns, node_id, port = 1_700_000_000_000_000_000 + i, i % 3 + 1, f"/dev/ttyACM{i % 3}"
+    return events.NodeOnline(t_ns, node_id, port) if online else \
+        events.NodeOffline(t_ns, node_id, port, t_ns - 3_000_000_000)
 
 
 @pytest.mark.timeout(60)
@@ -105,7 +106,7 @@ def test_broker_down_mid_run_loses_nothing_and_keeps_order(tmp_path):
         broker.stop()
         assert wait_for(lambda: not pub.connected.is_set(), 10)
         # events while the broker is down are spooled in the outbox
-        st.write([node_event(i, "node_offline") for i in range(50, 120)])
+        st.write([node_event(i, online=False) for i in range(50, 120)])
         pub.wake()
         time.sleep(0.5)
         assert pub.pending() >= 70

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from straja import protocol
-from straja.gateway import config, record, replay, store
+from straja.gateway import config, events as ev, record, replay, store
 from straja.testing import synth
 from straja.gateway.pipeline import Pipeline
 
@@ -25,30 +25,30 @@ def run(chunks, cfg=None, settle_s=30.0):
     return p, events
 
 
-def kinds(events, kind):
-    return [e for e in events if e["kind"] == kind]
+def kinds(events, cls):
+    return [e for e in events if isinstance(e, cls)]
 
 
 def test_one_emitter_seen_by_two_nodes_is_one_alert_raised_once_and_cleared():
     streams = [synth.node_chunks(n, [video()] if n in (1, 2) else [], t0_ns=T0, duration_s=20,
                                  offset_ns=n * 1_000_000) for n in (1, 2, 3)]
     _, events = run(synth.merge(streams))
-    raised = kinds(events, "alert_raised")
+    raised = kinds(events, ev.AlertRaised)
     assert len(raised) == 1
     alert = raised[0]
-    assert alert["family"] in ("analog_fm_video", "ofdm_video")
-    assert {n["node_id"] for n in alert["nodes"]} <= {1, 2}  # raised on the first confirmation
-    assert alert["lo_khz"] <= 5_800_000 <= alert["hi_khz"]
-    assert "since" in alert["text"]
+    assert alert.family in ("analog_fm_video", "ofdm_video")
+    assert {n.node_id for n in alert.nodes} <= {1, 2}  # raised on the first confirmation
+    assert alert.lo_khz <= 5_800_000 <= alert.hi_khz
+    assert "since" in alert.text
     # raised within a second of the emitter coming on (t = 2 s of node time, booted at 5 s)
-    assert alert["t_ns"] - (T0 + 7 * S) < 1 * S
-    updates = kinds(events, "alert_updated")
+    assert alert.t_ns - (T0 + 7 * S) < 1 * S
+    updates = kinds(events, ev.AlertUpdated)
     # the other node's observations join the same alert
-    assert any("nodes 1, 2" in u["text"] and u["alert_id"] == alert["alert_id"] for u in updates)
+    assert any("nodes 1, 2" in u.text and u.alert_id == alert.alert_id for u in updates)
     assert len(updates) < 10  # updated on change, not per sweep (the run has ~200 sweeps)
-    assert any(u["trend"] == "approaching" for u in updates)
-    assert [e["alert_id"] for e in kinds(events, "alert_cleared")] == [alert["alert_id"]]
-    assert len(kinds(events, "track_started")) == 1 and len(kinds(events, "track_ended")) == 1
+    assert any(u.trend == "approaching" for u in updates)
+    assert [e.alert_id for e in kinds(events, ev.AlertCleared)] == [alert.alert_id]
+    assert len(kinds(events, ev.TrackStarted)) == 1 and len(kinds(events, ev.TrackEnded)) == 1
 
 
 def test_noise_and_wifi_raise_no_alert():
@@ -58,8 +58,8 @@ def test_noise_and_wifi_raise_no_alert():
     streams = [synth.node_chunks(n, [wifi] if n == 1 else [], t0_ns=T0, duration_s=30,
                                  band=synth.BAND_2G4) for n in (1, 2)]
     _, events = run(synth.merge(streams))
-    assert not [e for e in events if e["kind"].startswith("alert_")]
-    assert len(kinds(events, "node_online")) == 2
+    assert not kinds(events, ev.AlertEvent)
+    assert len(kinds(events, ev.NodeOnline)) == 2
 
 
 def test_heartbeat_timeout_offline_then_back_online():
@@ -68,10 +68,11 @@ def test_heartbeat_timeout_offline_then_back_online():
                                                                          duration_s=5)]
     # the second run is a new boot: STATUS uptime starts again
     _, events = run(first + later, settle_s=0)
-    states = [e["kind"] for e in events if e["kind"].startswith("node_")]
-    assert states[:3] == ["node_online", "node_offline", "node_online"]
-    offline = kinds(events, "node_offline")[0]
-    assert offline["t_ns"] == offline["last_seen_ns"] + 3 * S  # the deadline, not the check time
+    states = [type(e) for e in kinds(events, ev.NodeStatusChange)]
+    assert states[:3] == [ev.NodeOnline, ev.NodeOffline, ev.NodeOnline]
+    offline = kinds(events, ev.NodeOffline)[0]
+    # the deadline, not the check time
+    assert offline.t_ns == offline.last_seen_ns + int(config.GatewayConfig().heartbeat_timeout_s * S)
 
 
 def test_losses_counted_from_sequence_gaps_and_clock_offset_estimated():
@@ -79,13 +80,13 @@ def test_losses_counted_from_sequence_gaps_and_clock_offset_estimated():
     kept = [c for i, c in enumerate(chunks) if i % 10 != 5]  # lose every tenth frame
     cfg = config.GatewayConfig(stats_interval_s=5.0)
     p, events = run(kept, cfg, settle_s=0)
-    assert len(kinds(events, "node_stats")) == 1  # 5 s into a run of 10 s
+    assert len(kinds(events, ev.NodeStats)) == 1  # 5 s into a run of 10 s
     stats = p.nodes[9].stats(p.now_ns, p.seq)
-    assert stats["lost"] == len(chunks) - len(kept)
+    assert stats.lost == len(chunks) - len(kept)
     # arrival = T0 + node time + offset + delay, delay 50..50.3 ms in synth: the estimate is the
     # smallest arrival - node time, i.e. within the delay's spread of T0 + offset + 50 ms
     expected = T0 + 123_456_789 + 50_000_000
-    assert expected <= stats["clock_offset_ns"] <= expected + 300_000
+    assert expected <= stats.clock_offset_ns <= expected + 300_000
 
 
 def test_adaptive_scan_focuses_neighbours_and_restores_their_plan():
@@ -102,13 +103,13 @@ def test_adaptive_scan_focuses_neighbours_and_restores_their_plan():
         replies.append(synth.Chunk(T0 + int(t_s * S), "/dev/fake2", protocol.encode_frame(
             protocol.Frame(0, 2, seq, int((t_s - 5) * 1e6), body))))
     _, events = run(synth.merge([*streams, replies]))
-    focus, restore = kinds(events, "scan_focus"), kinds(events, "scan_restore")
-    assert [e["node_id"] for e in focus] == [2] and focus[0]["t_ns"] < T0 + 12 * S
-    entry = focus[0]["plan"][0]
+    focus, restore = kinds(events, ev.ScanFocus), kinds(events, ev.ScanRestore)
+    assert [e.node_id for e in focus] == [2] and focus[0].t_ns < T0 + 12 * S
+    entry = focus[0].plan[0]
     assert entry["front_end"] == "rx5808" and entry["dwell_us"] == 30_000
     assert entry["start_khz"] <= 5_800_000 <= entry["stop_khz"]
     assert entry["stop_khz"] - entry["start_khz"] < 100_000  # the suspect band, not the whole
-    assert [(e["node_id"], e["plan"]) for e in restore] == [(2, normal)]
+    assert [(e.node_id, list(e.plan)) for e in restore] == [(2, normal)]
 
 
 def json_reply(request_id, value):
@@ -126,18 +127,18 @@ def test_recording_replays_to_the_same_alerts(tmp_path):
     live_events = []
     for source in sorted({c.source for c in chunks}):
         w.open(source, chunks[0].t_ns)
-        live_events += live.open_source(source, chunks[0].t_ns)
+        live_events += live.open_source(source, chunks[0].t_ns).events
     for c in chunks:  # split chunks as a port read might: the decoder must not care
         for part in (c.data[:7], c.data[7:]):
             w.data(c.source, c.t_ns, part)
-            live_events += live.feed(c.source, c.t_ns, part)
+            live_events += live.feed(c.source, c.t_ns, part).events
     w.close()
     header, records = record.read(path)
     assert header == {"test": True}
     replayed = []
     replay.feed(Pipeline(config.GatewayConfig()), records, on_events=replayed.extend)
     assert replayed == live_events
-    assert kinds(replayed, "alert_raised")
+    assert kinds(replayed, ev.AlertRaised)
 
 
 def test_store_keeps_events_and_derived_tables(tmp_path):
@@ -145,7 +146,8 @@ def test_store_keeps_events_and_derived_tables(tmp_path):
                                  for n in (1, 2)]))
     st = store.Store(tmp_path / "gw.db")
     stored = st.write(events)
-    assert [e["id"] for e in stored] == list(range(1, len(events) + 1))
+    assert [s.id for s in stored] == list(range(1, len(events) + 1))
+    assert [s.event for s in stored] == events
     db = st.db
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.schema_version(db) == len(store.MIGRATIONS)
@@ -158,6 +160,13 @@ def test_store_keeps_events_and_derived_tables(tmp_path):
     assert [e["kind"] for e in last] == ["node_offline"]
     st.close()
     assert store.schema_version(store.connect(tmp_path / "gw.db")) == len(store.MIGRATIONS)
+
+
+def alert_raised(lo_khz, hi_khz):
+    """An alert seen by node 1 alone over lo_khz..hi_khz."""
+    return ev.AlertRaised(T0, "T1", "analog_fm_video", lo_khz, hi_khz, T0, T0, 1,
+                          (ev.TrackNode(1, -70.0, T0, T0),), "a1", "warning", "steady", T0, "",
+                          "")
 
 
 def test_focus_plans_are_ones_the_node_accepts():
@@ -196,8 +205,8 @@ def test_focus_keeps_the_running_plans_revisit_within_the_sweep_limit():
         nodes[node_id].online = True
         nodes[node_id].info = {"front_ends": [fe], **({"plan": plan} if plan else {})}
     planner.normal_plan[3] = [running]  # no plan in its info (older firmware): `get plan`'s
-    alert = {"alert_id": "a1", "nodes": [{"node_id": 1}], "lo_khz": 2400000, "hi_khz": 2483500}
-    focus = {e["node_id"]: e["plan"][0] for e in planner.focus(alert, nodes, T0)}
+    alert = alert_raised(2400000, 2483500)
+    focus = {e.node_id: e.plan[0] for e in planner.focus(alert, nodes, T0)}
     for node_id in (1, 3):
         entry = focus[node_id]
         assert entry["revisit"] == 3 and entry["dwell_us"] == 1400
@@ -205,7 +214,7 @@ def test_focus_keeps_the_running_plans_revisit_within_the_sweep_limit():
         assert 2 * channels * entry["dwell_us"] <= 1_000_000 < 4 * channels * entry["dwell_us"]
     assert "revisit" not in focus[2] and focus[2]["dwell_us"] == 1400
     restore = planner.restore(alert, T0 + S)
-    assert [(e["node_id"], e["plan"]) for e in restore] == [(1, []), (2, []), (3, [running])]
+    assert [(e.node_id, list(e.plan)) for e in restore] == [(1, []), (2, []), (3, [running])]
 
 
 def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
@@ -233,8 +242,8 @@ def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
         nodes[node_id].online = True
         nodes[node_id].info = {"front_ends": fes, "plan": running}
     planner.normal_plan[2] = [video, listed]
-    alert = {"alert_id": "a1", "nodes": [{"node_id": 1}], "lo_khz": 5775000, "hi_khz": 5815000}
-    focus = {e["node_id"]: e["plan"] for e in planner.focus(alert, nodes, T0)}
+    alert = alert_raised(5775000, 5815000)
+    focus = {e.node_id: e.plan for e in planner.focus(alert, nodes, T0)}
     for node_id, other in ((1, ism), (2, listed)):
         entry, kept = focus[node_id]
         assert kept == other

@@ -16,44 +16,42 @@ from pathlib import Path
 
 from .. import term
 from ..gateway import config as gwconfig
+from ..gateway import events as ev
 from ..gateway.ingest import Gateway
 from ..gateway.pipeline import Pipeline
 from ..gateway.store import Store
 from ..vnode.cli import DEFAULT_SCENE
 
-# How the demo prints each kind of gateway event (others are stored, not printed).
-SHOWN = {
-    "node_online": "green", "node_offline": "red", "node_restarted": "yellow",
-    "alert_raised": "red", "alert_updated": "yellow", "alert_cleared": "green",
-    "scan_focus": "blue", "scan_restore": "blue",
-}
+# How the demo prints each type of gateway event (others are stored, not printed).
+SHOWN = {ev.NodeOnline: "green", ev.NodeOffline: "red", ev.NodeRestarted: "yellow",
+         ev.AlertRaised: "red", ev.AlertUpdated: "yellow", ev.AlertCleared: "green",
+         ev.ScanFocus: "blue", ev.ScanRestore: "blue", ev.NodeStats: "dim"}
 
 
-def describe(event: dict) -> str:
-    kind = event["kind"]
-    if kind.startswith("alert_"):
-        return f"{kind.replace('_', ' ').upper()}: {event['text']}"
-    if kind in ("scan_focus", "scan_restore"):
-        return f"{kind.replace('_', ' ')}: node {event['node_id']} for alert {event['alert_id']}"
-    if kind == "node_stats":
-        return (f"node {event['node_id']}: {event['frames']} frames, {event['lost']} lost, "
-                f"up {event['uptime_s']} s, free {event['mem_free'] // 1024} KiB, "
-                f"overruns {event['overruns']}")
-    return f"{kind.replace('_', ' ')}: node {event.get('node_id')} {event.get('port', '')}".rstrip()
+def describe(event: ev.Event) -> str:
+    what = event.kind.replace("_", " ")
+    if isinstance(event, ev.AlertEvent):
+        return f"{what.upper()}: {event.text}"
+    if isinstance(event, ev.ScanChange):
+        return f"{what}: node {event.node_id} for alert {event.alert_id}"
+    if isinstance(event, ev.NodeStats):
+        return (f"node {event.node_id}: {event.frames} frames, {event.lost} lost, "
+                f"up {event.uptime_s} s, free {event.mem_free // 1024} KiB, "
+                f"overruns {event.overruns}")
+    return f"{what}: node {event.node_id} {getattr(event, 'port', '')}".rstrip()
 
 
 def printer(started: float):
     lock = threading.Lock()
 
-    def sink(events):
+    def sink(stored):
         with lock:
-            for event in events:
-                colour = SHOWN.get(event["kind"])
-                if colour is None and event["kind"] != "node_stats":
+            for s in stored:
+                colour = SHOWN.get(type(s.event))
+                if colour is None:
                     continue
                 stamp = f"[{time.monotonic() - started:6.1f} s]"
-                print(term.paint(stamp, "dim"), term.paint(describe(event), colour or "dim"),
-                      flush=True)
+                print(term.paint(stamp, "dim"), term.paint(describe(s.event), colour), flush=True)
     return sink
 
 

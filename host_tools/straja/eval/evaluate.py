@@ -16,6 +16,7 @@ import numpy as np
 
 from ..detect import cfar
 from ..detect.noise import codes_to_mw
+from ..gateway.events import AlertRaised
 from ..paths import REPO, SCENES
 from ..sim.scene import scene_from_dict
 from . import score
@@ -80,7 +81,7 @@ def _background_job(args):
     quiet = path.stem == "quiet_rural"
     session = run_session(_background_scene(path, seed), node, seconds, seed=seed, detect=detect,
                           keep_codes=quiet)
-    alerts = [e for e in session.events if e["kind"] == "alert_raised"]
+    alerts = [e for e in session.events if isinstance(e, AlertRaised)]
     return path.stem, node, seconds, alerts, session.peaks, list(session.codes.values())
 
 
@@ -235,7 +236,7 @@ def _background_summary(bg, floors):
         r["hours"] += seconds / 3600
         r["alerts"] += len(alerts)
         for a in alerts:
-            r["families"][a["family"]] = r["families"].get(a["family"], 0) + 1
+            r["families"][a.family] = r["families"].get(a.family, 0) + 1
         for fe, (ends, tops) in peaks.items():
             if fe in floors:
                 runs.setdefault(fe, []).append(_excess_db(tops, floors[fe]))
@@ -310,7 +311,7 @@ def _alerts_in_band(bg, fe: int) -> int:
     """The pipeline's background alerts whose band centre lies in front end fe's band: the
     baseline may raise as many on that front end."""
     lo, hi = load_profile()["front_ends"][fe]["band_khz"]
-    return sum(lo <= (a["lo_khz"] + a["hi_khz"]) / 2 <= hi for b in bg for a in b[3])
+    return sum(lo <= (a.lo_khz + a.hi_khz) / 2 <= hi for b in bg for a in b[3])
 
 
 def _fe_index(name):

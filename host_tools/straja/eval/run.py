@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..gateway.config import from_dict
+from ..gateway.events import TrackEvent
 from ..gateway.pipeline import Pipeline
 from .readings import EVAL_PLAN, NodeReader, wire_chunks
 
@@ -19,7 +20,7 @@ GATEWAY = {"alerts": {"adaptive_scan": False}}
 
 
 class Session(NamedTuple):
-    events: list          # gateway events
+    events: list          # the gateway's track and alert events
     peaks: dict           # front-end index -> (sweep end times s, strongest code) arrays
     seconds: float        # scene time covered
     codes: dict           # front-end index -> (n_sweeps, n_channels) uint8, if asked for
@@ -35,7 +36,7 @@ def run_session(scene, node_name: str, t_end: float, seed: int, plan=EVAL_PLAN,
     generator seeded `seed`) and run its frames through the gateway pipeline."""
     reader = NodeReader(scene, node_name, seed=seed)
     pipe = Pipeline(gateway_config(detect))
-    events = pipe.open_source(SOURCE, 0)
+    events = pipe.open_source(SOURCE, 0).events
     peaks: dict[int, tuple[list, list]] = {}
     codes: dict[int, list] = {}
 
@@ -49,8 +50,8 @@ def run_session(scene, node_name: str, t_end: float, seed: int, plan=EVAL_PLAN,
             yield r
 
     for t_ns, wire in wire_chunks(NODE_ID, readings()):
-        events += pipe.feed(SOURCE, t_ns, wire)
-    events += pipe.tick(int(t_end * 1e9))
-    return Session([e for e in events if e["kind"].startswith(("alert", "track"))],
+        events += pipe.feed(SOURCE, t_ns, wire).events
+    events += pipe.tick(int(t_end * 1e9)).events
+    return Session([e for e in events if isinstance(e, TrackEvent)],
                    {k: (np.array(a), np.array(b, np.int16)) for k, (a, b) in peaks.items()},
                    t_end, {k: np.array(v) for k, v in codes.items()})

@@ -9,6 +9,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..gateway.events import AlertRaised
+
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 
 
@@ -62,12 +64,12 @@ class Outcome(NamedTuple):
     predicted: str         # the first alert's family, or "none"
 
 
-def first_alert(events: list[dict], t_on_s: float, t0_ns: int = 0) -> tuple[float, str]:
+def first_alert(events: list, t_on_s: float, t0_ns: int = 0) -> tuple[float, str]:
     """(seconds from switch-on, family) of the first `alert_raised` at or after switch-on;
     (inf, "none") without one."""
     for e in events:
-        if e["kind"] == "alert_raised" and (e["t_ns"] - t0_ns) / 1e9 >= t_on_s:
-            return (e["t_ns"] - t0_ns) / 1e9 - t_on_s, e["family"]
+        if isinstance(e, AlertRaised) and (e.t_ns - t0_ns) / 1e9 >= t_on_s:
+            return (e.t_ns - t0_ns) / 1e9 - t_on_s, e.family
     return math.inf, "none"
 
 

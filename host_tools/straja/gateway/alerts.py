@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .config import AlertConfig
 from .detector import is_drone, label
+from .events import AlertCleared, AlertEvent, AlertRaised, AlertUpdated
 from .fusion import APPROACHING, Track
 
 LEVELS = ("warning", "high", "critical")
@@ -56,13 +57,13 @@ class Alerts:
             level = 2
         return LEVELS[level]
 
-    def _event(self, kind: str, alert: Alert, track: Track, t_ns: int, trend: str) -> dict:
-        return {"kind": kind, "t_ns": t_ns, "alert_id": alert.alert_id, "severity": alert.severity,
-                "trend": trend, "since_ns": track.first_ns, "label": label(track.family),
-                **track.summary(),
-                "text": alert_text(track, alert.severity, trend, cleared=kind == "alert_cleared")}
+    def _event(self, cls: type[AlertEvent], alert: Alert, track: Track, t_ns: int,
+               trend: str) -> AlertEvent:
+        return cls(t_ns=t_ns, alert_id=alert.alert_id, severity=alert.severity, trend=trend,
+                   since_ns=track.first_ns, label=label(track.family), **track.summary(),
+                   text=alert_text(track, alert.severity, trend, cleared=cls is AlertCleared))
 
-    def track_updated(self, track: Track, now_ns: int) -> list[dict]:
+    def track_updated(self, track: Track, now_ns: int) -> list[AlertEvent]:
         if not is_drone(track.family):
             return []
         trend = track.trend(self.trend_db)
@@ -75,11 +76,11 @@ class Alerts:
             alert = Alert(f"A{track.track_id[1:]}", level, now_ns, now_ns,
                           (level, tuple(sorted(track.nodes)), trend))
             self.active[track.track_id] = alert
-            return [self._event("alert_raised", alert, track, now_ns, trend)]
+            return [self._event(AlertRaised, alert, track, now_ns, trend)]
         return self._maybe_update(alert, track, level, trend, now_ns)
 
     def _maybe_update(self, alert: Alert, track: Track, level: str, trend: str,
-                      now_ns: int) -> list[dict]:
+                      now_ns: int) -> list[AlertEvent]:
         rank, cur = LEVELS.index(level), LEVELS.index(alert.severity)
         rose = rank > cur
         if rank < cur:
@@ -96,10 +97,10 @@ class Alerts:
         if not rose and now_ns - alert.updated_ns < self.cfg.update_min_s * 1e9:
             return []
         alert.severity, alert.shown, alert.updated_ns = level, shown, now_ns
-        return [self._event("alert_updated", alert, track, now_ns, trend)]
+        return [self._event(AlertUpdated, alert, track, now_ns, trend)]
 
-    def track_ended(self, track: Track, now_ns: int) -> list[dict]:
+    def track_ended(self, track: Track, now_ns: int) -> list[AlertCleared]:
         alert = self.active.pop(track.track_id, None)
         if alert is None:
             return []
-        return [self._event("alert_cleared", alert, track, now_ns, track.trend(self.trend_db))]
+        return [self._event(AlertCleared, alert, track, now_ns, track.trend(self.trend_db))]

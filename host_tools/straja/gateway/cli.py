@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
@@ -13,6 +12,7 @@ from .. import term
 from ..errors import StrajaError
 from . import config as gwconfig
 from . import mqtt, record, replay, store
+from .events import Stored, dumps
 from .ingest import Gateway
 from .pipeline import Pipeline
 
@@ -23,9 +23,9 @@ def _jsonl_sink(target: str):
     """A sink writing one JSON object per event line to stdout ("-") or a file (appended)."""
     stream = sys.stdout if target == "-" else open(target, "a", buffering=1)
 
-    def sink(events):
-        for e in events:
-            stream.write(json.dumps(e, sort_keys=True, separators=(",", ":")) + "\n")
+    def sink(stored):
+        for s in stored:
+            stream.write(dumps(s.event, s.id) + "\n")
         stream.flush()
 
     return sink
@@ -101,7 +101,7 @@ def run_replay(args) -> int:
         sinks = [_jsonl_sink("-")]
 
     def on_events(events):
-        stored = event_store.write(events) if event_store else events
+        stored = event_store.write(events) if event_store else [Stored(e) for e in events]
         for sink in sinks:
             sink(stored)
 

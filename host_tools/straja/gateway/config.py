@@ -50,7 +50,10 @@ class GatewayConfig:
     discover: bool = True          # also open ports whose USB identity is a known board
     node_ids: tuple = ()           # accept only these node ids (empty: any)
     neighbours: dict = field(default_factory=dict)  # "node id" -> [node ids] for adaptive scanning
-    heartbeat_timeout_s: float = 3.0
+    # no frame for this long: offline; longer than an idle node's STATUS period (the firmware's
+    # IDLE_HEARTBEAT_MS, 5 s), so an idle node does not flap
+    heartbeat_timeout_s: float = 7.5
+    quarantine_s: float = 10.0     # a port whose data could not be handled is left this long
     stats_interval_s: float = 30.0
     rescan_s: float = 0.25         # how often missing ports are looked for
     db: str = "/var/lib/straja/gateway.db"

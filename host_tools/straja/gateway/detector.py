@@ -58,6 +58,10 @@ KIND_RANGE_KHZ = {"cc2500": (2_400_000, 2_483_500), "sx126x": (150_000, 960_000)
 
 
 CONFIRMED = STATES.index("confirmed")
+# Core pipelines kept per node: a node runs at most 8 plan entries (the firmware's PLAN_MAX), each
+# with its focus variant; a node sending ever-changing sweeps (broken or hostile) must not grow
+# the gateway without bound, so the least recently swept is dropped beyond this.
+MAX_PLANS_PER_NODE = 16
 
 
 class Observation(NamedTuple):
@@ -136,9 +140,12 @@ class NodeDetector:
             return []  # uneven channel list (frequencies not in the frame) or a bad segment
         key = (sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total,
                sweep.flags & FLAG_REVISIT)
-        st = self._plans.get(key)
+        st = self._plans.pop(key, None)  # re-inserted below: the dict's order is recency
         if st is None:
-            st = self._plans[key] = _PlanState(sweep, self._config(sweep))
+            st = _PlanState(sweep, self._config(sweep))
+            if len(self._plans) >= MAX_PLANS_PER_NODE:
+                del self._plans[next(iter(self._plans))]
+        self._plans[key] = st
         if sweep.first == 0:
             st.filled, st.t_us[0], st.dur_us[0] = 0, t_us, 0
         st.codes[0, sweep.first:sweep.first + n] = sweep.held()

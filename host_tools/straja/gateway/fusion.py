@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from .config import FusionConfig
 from .detector import Observation
+from .events import TrackNode
 
 APPROACHING, LEAVING, STEADY = "approaching", "leaving", "steady"
 
@@ -54,11 +55,12 @@ class Track:
         return APPROACHING if rise > fall else LEAVING if fall > rise else STEADY
 
     def summary(self) -> dict:
+        """The track's fields of a `TrackEvent` (and so of an `AlertEvent`)."""
         return {"track_id": self.track_id, "family": self.family, "lo_khz": self.lo_khz,
                 "hi_khz": self.hi_khz, "first_ns": self.first_ns, "last_ns": self.last_ns,
                 "hits": self.hits,
-                "nodes": [{"node_id": n, "dbm": s.dbm, "first_ns": s.first_ns, "last_ns": s.last_ns}
-                          for n, s in sorted(self.nodes.items())]}
+                "nodes": tuple(TrackNode(n, s.dbm, s.first_ns, s.last_ns)
+                               for n, s in sorted(self.nodes.items()))}
 
 
 class Fusion:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..protocol import RESET_CAUSES, SeqTracker, Status
+from .events import NodeEvent, NodeOffline, NodeOnline, NodeRestarted, NodeStats
 
 # Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
 # so a node whose clock runs slow is followed, while one late frame never pulls it up.
@@ -49,7 +50,7 @@ class NodeHealth:
     def to_gateway_ns(self, t_us: int) -> int:
         return t_us * 1000 + (self.clock.offset_ns or 0)
 
-    def frame(self, frame, source: str, arrival_ns: int) -> list[dict]:
+    def frame(self, frame, source: str, arrival_ns: int) -> list[NodeEvent]:
         """Account one frame; events: node_online, node_restarted."""
         events = []
         body = frame.body
@@ -58,9 +59,8 @@ class NodeHealth:
                                 or body.uptime_s < self.status.uptime_s):
                 self.restarts += 1
                 self.clock = ClockOffset()  # a new boot: node time starts again
-                events.append({"kind": "node_restarted", "t_ns": arrival_ns, "node_id": self.node_id,
-                               "boot_count": body.boot_count,
-                               "reset_cause": RESET_CAUSES.get(body.reset_cause, "unknown")})
+                events.append(NodeRestarted(arrival_ns, self.node_id, body.boot_count,
+                                            RESET_CAUSES.get(body.reset_cause, "unknown")))
             self.status = body
         self.clock.update(frame.t_us * 1000, arrival_ns)
         self.frames += 1
@@ -68,27 +68,24 @@ class NodeHealth:
         if not self.online or source != self.source:
             self.online = True
             self.source = source
-            events.insert(0, {"kind": "node_online", "t_ns": arrival_ns, "node_id": self.node_id,
-                              "port": source})
+            events.insert(0, NodeOnline(arrival_ns, self.node_id, source))
         return events
 
-    def check(self, now_ns: int) -> list[dict]:
+    def check(self, now_ns: int) -> list[NodeOffline]:
         """node_offline once the heartbeat is late; stamped with the deadline, not `now`, so a
         replay that checks at other moments gives the same event."""
         deadline = self.last_seen_ns + self.timeout_ns
         if self.online and now_ns >= deadline:
             self.online = False
-            return [{"kind": "node_offline", "t_ns": deadline, "node_id": self.node_id,
-                     "port": self.source, "last_seen_ns": self.last_seen_ns}]
+            return [NodeOffline(deadline, self.node_id, self.source, self.last_seen_ns)]
         return []
 
-    def stats(self, now_ns: int, tracker: SeqTracker) -> dict:
+    def stats(self, now_ns: int, tracker: SeqTracker) -> NodeStats:
         s = self.status
-        return {"kind": "node_stats", "t_ns": now_ns, "node_id": self.node_id,
-                "online": self.online, "frames": self.frames,
-                "lost": tracker.lost_by_node.get(self.node_id, 0), "restarts": self.restarts,
-                "clock_offset_ns": self.clock.offset_ns,
-                "uptime_s": s.uptime_s if s else None, "mem_free": s.mem_free if s else None,
-                "overruns": s.overruns if s else None,
-                "frames_dropped": s.frames_dropped if s else None,
-                "firmware": s.version if s else None}
+        return NodeStats(now_ns, self.node_id, online=self.online, frames=self.frames,
+                         lost=tracker.lost_by_node.get(self.node_id, 0), restarts=self.restarts,
+                         clock_offset_ns=self.clock.offset_ns,
+                         uptime_s=s.uptime_s if s else None, mem_free=s.mem_free if s else None,
+                         overruns=s.overruns if s else None,
+                         frames_dropped=s.frames_dropped if s else None,
+                         firmware=s.version if s else None)

@@ -7,12 +7,11 @@ the node is picked up again on whatever path it comes back on, matched by the no
 frames. Readers never wait for each other: one node's trouble never stops the others.
 
 Readers put (kind, port, arrival ns, bytes) on one queue; the processing thread feeds the pure
-`Pipeline`, records, stores, publishes and sends scan-plan commands.
+`Pipeline`, records, stores and publishes its events and sends its node commands.
 """
 from __future__ import annotations
 
 import glob
-import json
 import logging
 import queue
 import threading
@@ -24,14 +23,10 @@ from .. import protocol
 from ..serial_port import PortError, open_port
 from ..tools.ports import candidates
 from . import record as rec
+from .events import AlertEvent, ConsoleKeys, Output, Stored
 from .pipeline import Pipeline
 
 log = logging.getLogger("straja.gateway")
-
-# Commands sent when a port opens: what the node is (front ends, for focus plans), its normal
-# scan plan (to restore after a focus), and streaming on.
-HELLO = (("info", None), ("get", "plan"), ("start", None))
-
 
 def configured_ports(patterns, discover: bool) -> list[str]:
     """Ports the config names (globs expanded) plus, with discover, known USB boards."""
@@ -73,10 +68,13 @@ class PortReader:
         self.out.put(("close", self.path, time.time_ns(), b""))
 
     def send(self, verb: str, args: str | None = None) -> None:
+        self.write(protocol.format_command(next(self._ids) % 65535 + 1, verb, args))
+
+    def write(self, data: bytes) -> None:
         try:
-            self.port.write(protocol.format_command(next(self._ids) % 65535 + 1, verb, args))
+            self.port.write(data)
         except (OSError, serial.SerialException, ValueError) as e:
-            log.warning("cannot send %s to %s: %s", verb, self.path, e)
+            log.warning("cannot write %r to %s: %s", data[:16], self.path, e)
 
     def stop(self) -> None:
         self._stop.set()
@@ -88,7 +86,7 @@ class PortReader:
 
 
 class Gateway:
-    """The running service. `sinks` get every batch of events (already stored: with ids)."""
+    """The running service. `sinks` get every batch of events as `Stored` (with ids if stored)."""
 
     def __init__(self, cfg, pipeline: Pipeline, *, store=None, publisher=None, sinks=(),
                  recorder: rec.RecordWriter | None = None):
@@ -114,47 +112,47 @@ class Gateway:
                 log.debug("%s: %s", path, e)
                 continue
             reader = self.readers[path] = PortReader(path, port, self.queue)
-            reader.start()
-            for verb, args in HELLO:
-                reader.send(verb, args)
+            reader.start()  # the pipeline's port_opened output asks the node what it is
 
-    def handle(self, kind: str, path: str, t_ns: int, data: bytes) -> list[dict]:
+    def handle(self, kind: str, path: str, t_ns: int, data: bytes) -> Output:
         if kind == "data":
             if self.recorder:
                 self.recorder.data(path, t_ns, data)
-            events = self.pipeline.feed(path, t_ns, data)
+            out = self.pipeline.feed(path, t_ns, data)
         elif kind == "open":
             if self.recorder:
                 self.recorder.open(path, t_ns)
-            events = self.pipeline.open_source(path, t_ns)
+            out = self.pipeline.open_source(path, t_ns)
         elif kind == "close":
             if self.recorder:
                 self.recorder.close_source(path, t_ns)
-            events = self.pipeline.close_source(path, t_ns)
+            out = self.pipeline.close_source(path, t_ns)
         else:
-            events = self.pipeline.tick(t_ns)
-        if events:
-            self.emit(events, arrival_ns=t_ns if kind == "data" else None)
-        return events
+            out = self.pipeline.tick(t_ns)
+        self.send(out)
+        if out.events:
+            self.emit(out.events, arrival_ns=t_ns if kind == "data" else None)
+        return out
 
-    def emit(self, events: list[dict], arrival_ns: int | None = None) -> None:
-        for e in events:
-            if e["kind"] in ("scan_focus", "scan_restore"):
-                self.send_plan(e)
-        stored = self.store.write(events) if self.store else events
+    def send(self, out: Output) -> None:
+        for command in out.commands:
+            reader = self.readers.get(command.port)
+            if reader is None:
+                continue
+            if isinstance(command, ConsoleKeys):
+                reader.write(command.keys)
+            else:
+                reader.send(command.verb, command.args)
+
+    def emit(self, events: list, arrival_ns: int | None = None) -> None:
+        stored = self.store.write(events) if self.store else [Stored(e) for e in events]
         if arrival_ns is not None:
             now = time.time_ns()
-            self.latencies_ns += [now - arrival_ns for e in events if e["kind"].startswith("alert_")]
+            self.latencies_ns += [now - arrival_ns for e in events if isinstance(e, AlertEvent)]
         if self.publisher:
             self.publisher.wake()
         for sink in self.sinks:
             sink(stored)
-
-    def send_plan(self, event: dict) -> None:
-        path = self.pipeline.port_of(event["node_id"])
-        reader = self.readers.get(path) if path else None
-        if reader is not None:
-            reader.send("plan", json.dumps(event["plan"], separators=(",", ":")))
 
     def run(self, duration_s: float | None = None) -> None:
         """Until stop() (or duration_s): watch ports, process what the readers deliver."""

@@ -24,9 +24,7 @@ import paho.mqtt.client as paho
 
 from . import store
 from .config import MqttConfig
-
-NODE_STATUS_KINDS = ("node_online", "node_offline", "node_restarted")
-
+from .events import Event, NodeStatusChange
 
 def base_topic(cfg: MqttConfig, gateway_id: str) -> str:
     return f"{cfg.topic_root}/{gateway_id}"
@@ -36,10 +34,10 @@ def topics_for(cfg: MqttConfig, gateway_id: str):
     """The function the Store calls to route an event to its topics: [(topic, retained)]."""
     base = base_topic(cfg, gateway_id)
 
-    def topics(event: dict) -> list[tuple[str, bool]]:
-        out = [(f"{base}/events/{event['kind']}", False)]
-        if event["kind"] in NODE_STATUS_KINDS:
-            out.append((f"{base}/nodes/{event['node_id']}/status", True))
+    def topics(event: Event) -> list[tuple[str, bool]]:
+        out = [(f"{base}/events/{event.kind}", False)]
+        if isinstance(event, NodeStatusChange):
+            out.append((f"{base}/nodes/{event.node_id}/status", True))
         return out
 
     return topics

@@ -2,6 +2,7 @@
 
 Chunks are fed with their recorded arrival times, so the pipeline sees the same inputs and gives
 the same events; `speed` only paces the feeding against the wall clock (0: as fast as possible).
+The pipeline's node commands go nowhere: a recording has no node to answer them.
 """
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import time
 from typing import Callable, Iterable
 
 from . import record as rec
+from .events import Event
 from .pipeline import Pipeline
 
 
 def feed(pipeline: Pipeline, records: Iterable[rec.Record], *, speed: float = 0.0,
-         on_events: Callable[[list[dict]], None] = lambda events: None,
+         on_events: Callable[[list[Event]], None] = lambda events: None,
          settle_s: float = 0.0) -> None:
     """Feed `records`; then advance time by settle_s (ends tracks and alerts still open)."""
     start_wall = t_first = last = None
@@ -25,15 +27,15 @@ def feed(pipeline: Pipeline, records: Iterable[rec.Record], *, speed: float = 0.
             if wait > 0:
                 time.sleep(wait)
         if r.kind == rec.OPEN:
-            events = pipeline.open_source(r.source, r.t_ns)
+            out = pipeline.open_source(r.source, r.t_ns)
         elif r.kind == rec.CLOSE:
-            events = pipeline.close_source(r.source, r.t_ns)
+            out = pipeline.close_source(r.source, r.t_ns)
         else:
-            events = pipeline.feed(r.source, r.t_ns, r.data)
+            out = pipeline.feed(r.source, r.t_ns, r.data)
         last = r.t_ns
-        if events:
-            on_events(events)
+        if out.events:
+            on_events(out.events)
     if last is not None and settle_s > 0:
-        events = pipeline.tick(last + int(settle_s * 1e9))
-        if events:
-            on_events(events)
+        out = pipeline.tick(last + int(settle_s * 1e9))
+        if out.events:
+            on_events(out.events)

@@ -13,6 +13,7 @@ firmware's default plan) is sent back. A node already focused for another alert 
 from __future__ import annotations
 
 from .config import GatewayConfig
+from .events import AlertEvent, ScanFocus, ScanRestore
 
 DEFAULT_DWELL_US = 1000  # when neither the config nor the node's normal plan gives a dwell
 READ_US = 500  # a dwell's time after settling, to read (as the firmware's default plan)
@@ -68,10 +69,10 @@ class ScanPlanner:
             return entry
         return None
 
-    def focus(self, alert: dict, nodes: dict, t_ns: int) -> list[dict]:
+    def focus(self, alert: AlertEvent, nodes: dict, t_ns: int) -> list[ScanFocus]:
         if not self.cfg.adaptive_scan:
             return []
-        seers = [n["node_id"] for n in alert["nodes"]]
+        seers = [n.node_id for n in alert.nodes]
         wanted = set()
         for seer in seers:
             wanted.update(self.neighbours.get(seer, nodes))
@@ -80,23 +81,22 @@ class ScanPlanner:
             health = nodes.get(node_id)
             if health is None or not health.online or node_id in self.focused:
                 continue
-            entry = self._entry(node_id, health.info, alert["lo_khz"], alert["hi_khz"])
+            entry = self._entry(node_id, health.info, alert.lo_khz, alert.hi_khz)
             if entry is None:
                 continue
-            self.focused[node_id] = alert["alert_id"]
+            self.focused[node_id] = alert.alert_id
             running = self._base_plan(node_id, health.info)
             plan = [entry if e.get("front_end") == entry["front_end"] else e for e in running]
             if entry not in plan:
                 plan.append(entry)
-            events.append({"kind": "scan_focus", "t_ns": t_ns, "node_id": node_id,
-                           "alert_id": alert["alert_id"], "plan": plan})
+            events.append(ScanFocus(t_ns, node_id, alert.alert_id, tuple(plan)))
         return events
 
-    def restore(self, alert: dict, t_ns: int) -> list[dict]:
+    def restore(self, alert: AlertEvent, t_ns: int) -> list[ScanRestore]:
         events = []
         for node_id, alert_id in sorted(self.focused.items()):
-            if alert_id == alert["alert_id"]:
+            if alert_id == alert.alert_id:
                 del self.focused[node_id]
-                events.append({"kind": "scan_restore", "t_ns": t_ns, "node_id": node_id,
-                               "alert_id": alert_id, "plan": self.normal_plan.get(node_id, [])})
+                events.append(ScanRestore(t_ns, node_id, alert_id,
+                                          tuple(self.normal_plan.get(node_id, []))))
         return events

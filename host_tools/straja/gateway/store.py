@@ -12,6 +12,9 @@ import sqlite3
 import time
 from pathlib import Path
 
+from .events import (AlertCleared, AlertEvent, Event, NodeOffline, NodeRestarted, NodeStats,
+                     NodeStatusChange, Stored, TrackEnded, TrackEvent, dumps, to_json)
+
 MIGRATIONS = (
     # 1: the event log and the tables derived from it
     """
@@ -74,10 +77,6 @@ def schema_version(db: sqlite3.Connection) -> int:
     return db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
 
 
-def dumps(event: dict) -> str:
-    return json.dumps(event, sort_keys=True, separators=(",", ":"))
-
-
 class Store:
     """Writes events (one transaction per batch) and keeps the derived tables current."""
 
@@ -85,7 +84,7 @@ class Store:
         self.db = connect(path)
         self.topics = topics  # event -> [(topic, retain)] for the MQTT outbox; None: no MQTT
 
-    def write(self, events: list[dict]) -> list[dict]:
+    def write(self, events: list[Event]) -> list[Stored]:
         """Store events; returns them with their `id` (the event log's row id)."""
         if not events:
             return []
@@ -96,14 +95,15 @@ class Store:
             for event in events:
                 cur = db.execute(
                     "INSERT INTO events (t_ns, kind, node_id, alert_id, payload) VALUES (?,?,?,?,'')",
-                    (event["t_ns"], event["kind"], event.get("node_id"), event.get("alert_id")))
-                stored = {"id": cur.lastrowid, **event}
-                payload = dumps(stored)
-                db.execute("UPDATE events SET payload = ? WHERE id = ?", (payload, stored["id"]))
-                self._derive(stored)
-                for topic, retain in (self.topics(stored) if self.topics else ()):
+                    (event.t_ns, event.kind, getattr(event, "node_id", None),
+                     getattr(event, "alert_id", None)))
+                stored = Stored(event, cur.lastrowid)
+                payload = dumps(event, stored.id)
+                db.execute("UPDATE events SET payload = ? WHERE id = ?", (payload, stored.id))
+                self._derive(event)
+                for topic, retain in (self.topics(event) if self.topics else ()):
                     db.execute("INSERT INTO mqtt_outbox (event_id, topic, payload, retain) "
-                               "VALUES (?,?,?,?)", (stored["id"], topic, payload, int(retain)))
+                               "VALUES (?,?,?,?)", (stored.id, topic, payload, int(retain)))
                 out.append(stored)
             db.execute("COMMIT")
         except BaseException:
@@ -111,42 +111,45 @@ class Store:
             raise
         return out
 
-    def _derive(self, e: dict) -> None:
-        kind, db = e["kind"], self.db
-        if kind in ("node_online", "node_offline", "node_restarted"):
-            online = kind != "node_offline"
+    def _derive(self, e: Event) -> None:
+        db = self.db
+        if isinstance(e, NodeStatusChange):
+            port = getattr(e, "port", None)
             db.execute("INSERT INTO nodes (node_id, first_seen_ns, last_seen_ns, port, online) "
                        "VALUES (?,?,?,?,?) ON CONFLICT(node_id) DO UPDATE SET "
                        "last_seen_ns = excluded.last_seen_ns, online = excluded.online, "
                        "port = COALESCE(excluded.port, port)",
-                       (e["node_id"], e["t_ns"], e["t_ns"], e.get("port"), int(online)))
+                       (e.node_id, e.t_ns, e.t_ns, port, int(not isinstance(e, NodeOffline))))
             db.execute("INSERT INTO node_status (node_id, t_ns, status, port, detail) "
-                       "VALUES (?,?,?,?,?)", (e["node_id"], e["t_ns"], kind[5:], e.get("port"),
-                                              e.get("reset_cause")))
-        elif kind == "node_stats":
+                       "VALUES (?,?,?,?,?)", (e.node_id, e.t_ns, e.status, port,
+                                              e.reset_cause if isinstance(e, NodeRestarted) else None))
+        elif isinstance(e, NodeStats):
             db.execute("INSERT INTO node_stats (node_id, t_ns, frames, lost, restarts, "
                        "clock_offset_ns, uptime_s, mem_free, overruns, frames_dropped) "
                        "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (e["node_id"], e["t_ns"], e["frames"], e["lost"], e["restarts"],
-                        e["clock_offset_ns"], e["uptime_s"], e["mem_free"], e["overruns"],
-                        e["frames_dropped"]))
-            db.execute("UPDATE nodes SET firmware = ? WHERE node_id = ?", (e["firmware"], e["node_id"]))
-        elif kind in ("track_started", "track_ended"):
-            db.execute("INSERT OR REPLACE INTO tracks VALUES (?,?,?,?,?,?,?,?,?)",
-                       (e["track_id"], e["family"], e["first_ns"], e["last_ns"], e["lo_khz"],
-                        e["hi_khz"], e["hits"], json.dumps(e["nodes"]), int(kind == "track_ended")))
-        elif kind.startswith("alert_"):
+                       (e.node_id, e.t_ns, e.frames, e.lost, e.restarts, e.clock_offset_ns,
+                        e.uptime_s, e.mem_free, e.overruns, e.frames_dropped))
+            db.execute("UPDATE nodes SET firmware = ? WHERE node_id = ?", (e.firmware, e.node_id))
+        elif isinstance(e, AlertEvent):
             db.execute("INSERT INTO alerts (alert_id, track_id, family, severity, trend, raised_ns, "
                        "updated_ns, cleared_ns, nodes, text) VALUES (?,?,?,?,?,?,?,?,?,?) "
                        "ON CONFLICT(alert_id) DO UPDATE SET severity = excluded.severity, "
                        "trend = excluded.trend, updated_ns = excluded.updated_ns, "
                        "cleared_ns = excluded.cleared_ns, nodes = excluded.nodes, text = excluded.text",
-                       (e["alert_id"], e["track_id"], e["family"], e["severity"], e["trend"],
-                        e["t_ns"], e["t_ns"], e["t_ns"] if kind == "alert_cleared" else None,
-                        json.dumps(e["nodes"]), e["text"]))
+                       (e.alert_id, e.track_id, e.family, e.severity, e.trend, e.t_ns, e.t_ns,
+                        e.t_ns if isinstance(e, AlertCleared) else None, _nodes_json(e), e.text))
+        elif isinstance(e, TrackEvent):
+            db.execute("INSERT OR REPLACE INTO tracks VALUES (?,?,?,?,?,?,?,?,?)",
+                       (e.track_id, e.family, e.first_ns, e.last_ns, e.lo_khz, e.hi_khz, e.hits,
+                        _nodes_json(e), int(isinstance(e, TrackEnded))))
 
     def close(self) -> None:
         self.db.close()
+
+
+def _nodes_json(e: TrackEvent) -> str:
+    """A track's nodes column: the `nodes` of its event's JSON."""
+    return json.dumps(to_json(e)["nodes"])
 
 
 def query_events(db: sqlite3.Connection, *, kinds=(), node_id=None, alert_id=None,

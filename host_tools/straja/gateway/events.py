@@ -1,0 +1,259 @@
+"""The gateway's events and node commands: one frozen dataclass per event kind.
+
+The pipeline makes these and everything inside the gateway dispatches on their types. JSON is
+made only at the outputs (SQLite, JSON lines, MQTT) by `to_json` / `dumps`, which give each event
+as docs/gateway.md lists it: `kind`, `t_ns` and the kind's fields, plus `id` once stored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import ClassVar, NamedTuple
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: ClassVar[str]
+    t_ns: int           # gateway time, ns since the Unix epoch
+
+
+@dataclass(frozen=True)
+class PortOpened(Event):
+    kind: ClassVar[str] = "port_opened"
+    port: str
+
+
+@dataclass(frozen=True)
+class PortClosed(Event):
+    kind: ClassVar[str] = "port_closed"
+    port: str
+    node_id: int | None  # the node last read on it, if any
+
+
+@dataclass(frozen=True)
+class NodeEvent(Event):
+    node_id: int
+
+
+@dataclass(frozen=True)
+class NodeStatusChange(NodeEvent):
+    """Online, offline or restarted: a node's status history (and its retained MQTT topic)."""
+    status: ClassVar[str]
+
+
+@dataclass(frozen=True)
+class NodeOnline(NodeStatusChange):
+    kind: ClassVar[str] = "node_online"
+    status: ClassVar[str] = "online"
+    port: str
+
+
+@dataclass(frozen=True)
+class NodeOffline(NodeStatusChange):
+    kind: ClassVar[str] = "node_offline"
+    status: ClassVar[str] = "offline"
+    port: str
+    last_seen_ns: int
+
+
+@dataclass(frozen=True)
+class NodeRestarted(NodeStatusChange):
+    kind: ClassVar[str] = "node_restarted"
+    status: ClassVar[str] = "restarted"
+    boot_count: int
+    reset_cause: str
+
+
+@dataclass(frozen=True)
+class NodeStats(NodeEvent):
+    kind: ClassVar[str] = "node_stats"
+    online: bool
+    frames: int
+    lost: int
+    restarts: int
+    clock_offset_ns: int | None
+    # from the node's latest STATUS; None before the first
+    uptime_s: int | None
+    mem_free: int | None
+    overruns: int | None
+    frames_dropped: int | None
+    firmware: str | None
+
+
+@dataclass(frozen=True)
+class TrackNode:
+    """One node's part in a fused track."""
+    node_id: int
+    dbm: float
+    first_ns: int
+    last_ns: int
+
+
+@dataclass(frozen=True)
+class TrackEvent(Event):
+    track_id: str
+    family: str
+    lo_khz: int
+    hi_khz: int
+    first_ns: int
+    last_ns: int
+    hits: int
+    nodes: tuple[TrackNode, ...]
+
+
+@dataclass(frozen=True)
+class TrackStarted(TrackEvent):
+    kind: ClassVar[str] = "track_started"
+
+
+@dataclass(frozen=True)
+class TrackEnded(TrackEvent):
+    kind: ClassVar[str] = "track_ended"
+
+
+@dataclass(frozen=True)
+class AlertEvent(TrackEvent):
+    alert_id: str
+    severity: str
+    trend: str
+    since_ns: int
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class AlertRaised(AlertEvent):
+    kind: ClassVar[str] = "alert_raised"
+
+
+@dataclass(frozen=True)
+class AlertUpdated(AlertEvent):
+    kind: ClassVar[str] = "alert_updated"
+
+
+@dataclass(frozen=True)
+class AlertCleared(AlertEvent):
+    kind: ClassVar[str] = "alert_cleared"
+
+
+@dataclass(frozen=True)
+class ScanChange(NodeEvent):
+    """A plan sent to a node: a focus for an alert, or its normal plan back."""
+    alert_id: str
+    plan: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class ScanFocus(ScanChange):
+    kind: ClassVar[str] = "scan_focus"
+
+
+@dataclass(frozen=True)
+class ScanRestore(ScanChange):
+    kind: ClassVar[str] = "scan_restore"
+
+
+@dataclass(frozen=True)
+class CommandFailed(NodeEvent):
+    kind: ClassVar[str] = "command_failed"
+    request_id: int
+    status: int
+    reply: str
+
+
+@dataclass(frozen=True)
+class ReplyRejected(NodeEvent):
+    """A reply the gateway cannot use (too deep, or not the shape its command answers with)."""
+    kind: ClassVar[str] = "reply_rejected"
+    request_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class SourceQuarantined(Event):
+    """Handling a port's data failed: the port is not read until `until_ns`, then asked again."""
+    kind: ClassVar[str] = "source_quarantined"
+    port: str
+    node_id: int | None
+    reason: str
+    until_ns: int
+
+
+@dataclass(frozen=True)
+class NodeRecovery(Event):
+    """The port shows the REPL or console text instead of frames: the node is soft-reset."""
+    kind: ClassVar[str] = "node_recovery"
+    port: str
+    node_id: int | None
+    text: str           # the end of what the port showed
+
+
+KINDS = {cls.kind: cls for cls in (
+    PortOpened, PortClosed, NodeOnline, NodeOffline, NodeRestarted, NodeStats, TrackStarted,
+    TrackEnded, AlertRaised, AlertUpdated, AlertCleared, ScanFocus, ScanRestore, CommandFailed,
+    ReplyRejected, SourceQuarantined, NodeRecovery)}
+
+
+@dataclass(frozen=True)
+class NodeCommand:
+    """A command line for the node on `port` (`straja.protocol.format_command`'s verb and args)."""
+    port: str
+    verb: str
+    args: str | None = None
+
+
+# Keys that bring a node at the REPL back to its app: Ctrl-B leaves the raw REPL (a raw-REPL soft
+# reset would stay there, without main.py), Ctrl-D at the friendly REPL soft-resets.
+LEAVE_RAW_REPL, SOFT_RESET = b"\x02", b"\x04"
+
+
+@dataclass(frozen=True)
+class ConsoleKeys:
+    """Control keys for the node on `port`, written as they are (not a command line)."""
+    port: str
+    keys: bytes
+
+
+@dataclass
+class Output:
+    """What the pipeline makes of an input: events, and commands for the I/O side to send."""
+    events: list[Event] = field(default_factory=list)
+    commands: list[NodeCommand | ConsoleKeys] = field(default_factory=list)
+
+    def __iadd__(self, other: "Output") -> "Output":
+        self.events += other.events
+        self.commands += other.commands
+        return self
+
+
+def _plain(value):
+    """A field's value as JSON has it: dataclasses as objects, tuples as arrays."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def to_json(event: Event, event_id: int | None = None) -> dict:
+    """The event as the outputs show it (docs/gateway.md, "Events")."""
+    out = {"id": event_id} if event_id is not None else {}
+    out["kind"] = event.kind
+    out.update(_plain(event))
+    return out
+
+
+def dumps(event: Event, event_id: int | None = None) -> str:
+    return json.dumps(to_json(event, event_id), sort_keys=True, separators=(",", ":"))
+
+
+class Stored(NamedTuple):
+    """An event as the outputs got it: with its event-log id once the store has written it."""
+    event: Event
+    id: int | None = None
+
+    def json(self) -> dict:
+        return to_json(self.event, self.id)

@@ -1,0 +1,160 @@
+"""One bad node never stops the gateway (issue 14): crafted replies, resource floods, nodes that
+reset or halt at the REPL. Each test drives the pure pipeline with frames made by
+protocol.encode_frame, as a node's port would deliver them."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from straja import protocol
+from straja.gateway import config, events as ev, synth
+from straja.gateway.detector import MAX_PLANS_PER_NODE
+from straja.gateway.pipeline import HELLO, Pipeline
+
+T0 = 1_700_000_000_000_000_000
+S = 1_000_000_000
+PORT = "/dev/fake1"
+
+
+class Node:
+    """Frames of one node on one port, with its sequence numbers and node time."""
+
+    def __init__(self, pipeline: Pipeline, node_id: int = 1, port: str = PORT):
+        self.pipeline, self.node_id, self.port = pipeline, node_id, port
+        self.seq = 0
+        self.t_s = 0.0
+
+    def send(self, body, dt_s: float = 0.1) -> ev.Output:
+        self.t_s += dt_s
+        self.seq += 1
+        wire = protocol.encode_frame(protocol.Frame(0, self.node_id, self.seq & 0xFFFF,
+                                                    int(self.t_s * 1e6), body))
+        return self.pipeline.feed(self.port, T0 + int(self.t_s * S), wire)
+
+    def status(self, mode: int = 1, boot_count: int = 1, uptime_s: int | None = None, **kw):
+        uptime = int(self.t_s) + 5 if uptime_s is None else uptime_s
+        return self.send(protocol.Status(uptime, boot_count, 0, mode, 100_000, 50_000, 0, 0, 0, 0,
+                                         "0.1.0"), **kw)
+
+    def reply(self, text: str, status: int = protocol.OK, **kw):
+        return self.send(protocol.Reply(7, status, text), **kw)
+
+
+def of(out: ev.Output, cls):
+    return [e for e in out.events if isinstance(e, cls)]
+
+
+INFO = {"front_ends": [{"name": "vid58", "kind": "rx5808", "band_khz": [5645000, 5945000]}]}
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("[" * 1000 + "]" * 1000, "nested deeper than"),  # RecursionError in json.loads
+    (json.dumps({"front_ends": 5}), "front_ends"),
+    (json.dumps({"front_ends": None}), "front_ends"),
+    (json.dumps({"front_ends": [1, 2]}), "front_ends[0]"),
+    (json.dumps({"front_ends": [{"name": "a", "kind": {}, "band_khz": [1, 2]}]}), "kind"),
+    (json.dumps({"front_ends": [{"name": "a", "kind": "cc2500", "band_khz": [1]}]}), "band_khz"),
+    (json.dumps({**INFO, "plan": 3}), "plan"),
+    (json.dumps({"plan": [[1]]}), "plan[0]"),
+])
+def test_a_crafted_reply_is_rejected_with_a_reason_and_the_node_goes_on(text, reason):
+    p = Pipeline(config.GatewayConfig())
+    node = Node(p)
+    node.status()
+    node.reply(json.dumps(INFO))
+    out = node.reply(text)
+    rejected = of(out, ev.ReplyRejected)
+    assert len(rejected) == 1 and reason in rejected[0].reason and rejected[0].node_id == 1
+    assert p.nodes[1].info == INFO  # the last good info stays
+    assert not of(node.status(), ev.SourceQuarantined)  # the node's frames are still read
+
+
+def test_an_exception_while_handling_a_node_quarantines_its_port_then_retries_it(monkeypatch):
+    """Whatever fails inside one node's handling (here the detector, made to raise) is caught:
+    the port is quarantined with its reason, the process and the other nodes go on, and after
+    quarantine_s the port is read again with the handshake sent anew."""
+    p = Pipeline(config.GatewayConfig())
+    bad, good = Node(p, 1, "/dev/fake1"), Node(p, 2, "/dev/fake2")
+    bad.status(), good.status()
+
+    def broken(*args):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(p.detectors[1], "sweep", broken)
+    sweep = protocol.Sweep(0, 0, 1, 5645000, 2000, 500, 1000, 0, 3, bytes([10, 10, 10]))
+    out = bad.send(sweep)
+    quarantined = of(out, ev.SourceQuarantined)
+    assert [(q.port, q.node_id) for q in quarantined] == [("/dev/fake1", 1)]
+    assert "RecursionError" in quarantined[0].reason
+    assert quarantined[0].until_ns == out.events[-1].t_ns + int(p.cfg.quarantine_s * S)
+    frames = p.nodes[1].frames
+    bad.status()
+    assert p.nodes[1].frames == frames  # ignored while quarantined
+    assert good.status() is not None and p.nodes[2].frames == 2
+    monkeypatch.undo()
+    out = bad.status(dt_s=p.cfg.quarantine_s)
+    assert p.nodes[1].frames == frames + 1  # read again
+    assert [c.verb for c in out.commands] == [verb for verb, _ in HELLO]
+
+
+def test_sweeps_with_ever_changing_start_keep_detector_state_bounded():
+    p = Pipeline(config.GatewayConfig())
+    node = Node(p)
+    node.status()
+    for k in range(3 * MAX_PLANS_PER_NODE):
+        node.send(protocol.Sweep(0, 0, k, 5645000 + k, 2000, 500, 1000, 0, 64, bytes(64)),
+                  dt_s=0.01)
+    assert len(p.detectors[1]._plans) <= MAX_PLANS_PER_NODE
+
+
+def test_a_node_that_restarts_or_idles_gets_the_handshake_again():
+    """A node reset on the same port comes back idle (stream_on_boot = false): the gateway sends
+    info, get plan and start again, on its restart and on an idle STATUS."""
+    p = Pipeline(config.GatewayConfig())
+    node = Node(p)
+    first = node.status()
+    assert not first.commands  # streaming: nothing to ask
+    out = node.status(boot_count=2, uptime_s=1)
+    assert of(out, ev.NodeRestarted)
+    assert [(c.port, c.verb) for c in out.commands] == [(PORT, verb) for verb, _ in HELLO]
+    out = node.status(mode=0, boot_count=2, uptime_s=2)
+    assert [c.verb for c in out.commands] == [verb for verb, _ in HELLO]
+
+
+def test_the_offline_timeout_outlasts_the_idle_heartbeat():
+    """The firmware's idle node sends STATUS every IDLE_HEARTBEAT_MS: the default offline
+    timeout must be longer, or idle nodes flap online/offline."""
+    import re
+
+    from straja.paths import FIRMWARE
+
+    text = (FIRMWARE / "straja_node" / "config.py").read_text()
+    idle_ms = int(re.search(r"^IDLE_HEARTBEAT_MS = (\d+)", text, re.M).group(1))
+    assert config.GatewayConfig().heartbeat_timeout_s * 1000 > idle_ms
+    p = Pipeline(config.GatewayConfig())
+    node = Node(p)
+    node.status(mode=0)
+    changes = []
+    for _ in range(6):
+        changes += of(node.status(mode=0, dt_s=idle_ms / 1000), ev.NodeStatusChange)
+    assert not changes
+
+
+@pytest.mark.parametrize("console", [
+    "\r\nMicroPython v1.24.1 on 2024-11-29; linux [GCC 12.2.0] version\r\n>>> ",
+    "Traceback (most recent call last):\r\nKeyboardInterrupt: \r\n>>> ",
+    "raw REPL; CTRL-B to exit\r\n>",
+])
+def test_a_port_at_the_repl_is_soft_reset_with_an_event(console):
+    p = Pipeline(config.GatewayConfig())
+    node = Node(p)
+    node.status()
+    out = p.feed(PORT, T0 + 5 * S, console.encode())
+    recovered = of(out, ev.NodeRecovery)
+    assert [(r.port, r.node_id) for r in recovered] == [(PORT, 1)]
+    assert [c.port for c in out.commands] == [PORT]
+    assert isinstance(out.commands[0], ev.ConsoleKeys) and out.commands[0].keys.endswith(ev.SOFT_RESET)
+    # asked once: the node needs time to restart
+    assert not p.feed(PORT, T0 + 6 * S, b">>> ").commands
+    assert p.feed(PORT, T0 + 5 * S + int(p.cfg.quarantine_s * S), b">>> ").commands
