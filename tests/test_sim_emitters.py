@@ -173,3 +173,35 @@ def test_deterministic_and_seed_dependent():
                              "node": [{"name": "n", "position_m": [0.0, 0.0, 0.0]}],
                              "emitter": [{"name": "e", "kind": "ble_adv", "position_m": [1, 0, 0]}]})
     assert not np.array_equal(a.t0, other.emitters[0].window(0, 10.0, 20.0).t0)
+
+
+def test_blocks_from_many_threads():
+    # A fleet's virtual boards read one scene from their own threads; renewal processes carry
+    # state across blocks in a dict, which once changed size while another thread iterated it.
+    import sys
+    import threading
+    sc, ref = one("ble_adv", interval_s=0.02), one("ble_adv", interval_s=0.02)
+    em = sc.emitters[0]
+    errors = []
+
+    def read(order):
+        try:
+            for k in order:
+                em.block(0, int(k))
+        except Exception as e:  # noqa: BLE001 - the failure under test
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=read, args=(
+            np.random.default_rng(i).permutation(4000)[:200],)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors
+    for k in (0, 1717, 3999):
+        assert np.array_equal(em.block(0, k).t0, ref.emitters[0].block(0, k).t0)

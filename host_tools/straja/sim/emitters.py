@@ -8,9 +8,13 @@ so any block can be made on its own in any order and hours-long scenes cost noth
 Processes whose next event depends on the last (BLE advertising delays, LoRa duty cycles, Wi-Fi
 traffic) carry the time of their next event from block to block.
 
+One scene serves every virtual board of a fleet, each from its own thread: an emitter's block
+cache and carried state are shared, so `block` holds the emitter's lock while it touches them.
+
 Facts and their sources are in /work/shared/reference/rf-links.md; ExpressLRS tables are those of
 ExpressLRS 3.x (src/lib/FHSS/FHSS.cpp, src/src/common.cpp).
 """
+import threading
 import zlib
 from collections import OrderedDict
 from typing import NamedTuple
@@ -85,6 +89,7 @@ class Emitter:
         self.streams = self._streams()
         self._cache = OrderedDict()
         self._carry = [dict() for _ in self.streams]
+        self._lock = threading.Lock()
 
     def rng(self, *key):
         """A generator for one purpose (key: ints and labels), independent of all others."""
@@ -94,17 +99,18 @@ class Emitter:
     def block(self, s, k):
         """Transmissions of stream s starting in block k, clipped to the on/off schedule."""
         key = (s, k)
-        pk = self._cache.get(key)
-        if pk is None:
-            pk = self._generate(s, k)
-            keep, t0, t1 = self.schedule.clip(pk.t0, pk.t1)
-            pk = Packets(t0, t1, pk.f[keep], pk.bw[keep], pk.chan[keep])
-            self._cache[key] = pk
-            if len(self._cache) > _CACHE_BLOCKS * len(self.streams):
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        return pk
+        with self._lock:
+            pk = self._cache.get(key)
+            if pk is None:
+                pk = self._generate(s, k)
+                keep, t0, t1 = self.schedule.clip(pk.t0, pk.t1)
+                pk = Packets(t0, t1, pk.f[keep], pk.bw[keep], pk.chan[keep])
+                self._cache[key] = pk
+                if len(self._cache) > _CACHE_BLOCKS * len(self.streams):
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
+            return pk
 
     def block_range(self, s, t0, t1):
         """Blocks of stream s that can hold transmissions overlapping [t0, t1]."""
