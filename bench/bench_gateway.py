@@ -1,7 +1,7 @@
 """Gateway benchmark: 16 nodes' frames through the processing path (decode, health, detection
 core, fusion, alerts, SQLite store), latency from a frame's arrival to its events, and CPU.
 
-Frames are made by `straja.gateway.synth` (protocol.encode_frame): each node sweeps 151 channels
+Frames are made by `straja.testing.synth` (protocol.encode_frame): each node sweeps 151 channels
 over 5.645-5.945 GHz 10 times a second and sends a STATUS every second; a video transmitter
 approaches 6 of the nodes. Chunks are fed back to back, each stamped with its arrival time as a
 port reader would; the latency of a chunk is the wall time from that moment until its events are

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from straja import protocol
-from straja.gateway import config, events as ev, synth
+from straja.gateway import config, events as ev
+from straja.testing import synth
 from straja.gateway.detector import MAX_PLANS_PER_NODE
 from straja.gateway.pipeline import HELLO, Pipeline
 

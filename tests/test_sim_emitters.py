@@ -173,3 +173,133 @@ def test_deterministic_and_seed_dependent():
                              "node": [{"name": "n", "position_m": [0.0, 0.0, 0.0]}],
                              "emitter": [{"name": "e", "kind": "ble_adv", "position_m": [1, 0, 0]}]})
     assert not np.array_equal(a.t0, other.emitters[0].window(0, 10.0, 20.0).t0)
+
+
+def test_blocks_from_many_threads():
+    # A fleet's virtual boards read one scene from their own threads; renewal processes carry
+    # state across blocks in a dict, which once changed size while another thread iterated it.
+    import sys
+    import threading
+    sc, ref = one("ble_adv", interval_s=0.02), one("ble_adv", interval_s=0.02)
+    em = sc.emitters[0]
+    errors = []
+
+    def read(order):
+        try:
+            for k in order:
+                em.block(0, int(k))
+        except Exception as e:  # noqa: BLE001 - the failure under test
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=read, args=(
+            np.random.default_rng(i).permutation(4000)[:200],)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors
+    for k in (0, 1717, 3999):
+        assert np.array_equal(em.block(0, k).t0, ref.emitters[0].block(0, k).t0)
+
+
+def test_flysky_afhds2a_changes_channel_every_packet():
+    pk = packets(one("flysky"), 0.0, 10.0)
+    assert np.mean(np.diff(pk.t0)) == pytest.approx(3.85e-3, rel=1e-6)   # 260 packets/s
+    assert np.all(np.diff(pk.f) != 0)                                     # a hop per packet
+    assert len(np.unique(pk.f)) == 16 and pk.f.min() >= 2400e6 and pk.f.max() <= 2480e6
+    assert np.allclose(pk.t1 - pk.t0, 1.2e-3)
+
+
+@pytest.mark.parametrize("frame", [11e-3, 22e-3])
+def test_dsmx_two_packets_per_frame_each_on_a_new_channel(frame):
+    pk = packets(one("dsmx", frame_s=frame), 0.0, 20.0)
+    assert len(pk.t0) / 20.0 == pytest.approx(2 / frame, rel=0.01)
+    gaps = np.round(np.diff(pk.t0) * 1e6)
+    assert set(gaps) == {4010.0, round(frame * 1e6) - 4010.0}
+    assert np.all(np.diff(pk.chan) != 0) and len(np.unique(pk.chan)) == 23
+    assert np.allclose(pk.f, 2400e6 + 1e6 * pk.chan) and np.all(pk.bw == 1e6)
+    assert np.allclose(pk.t1 - pk.t0, 1.28e-3)
+
+
+def test_elrs_telemetry_slots_come_from_the_drone():
+    sc = one("elrs", rate="150", tlm_ratio=4, remote_position_m=[0.0, 30.0, 0.0],
+             remote_eirp_dbm=10.0)
+    em = sc.emitters[0]
+    up, tlm = packets(sc, 0.0, 10.0, 0), packets(sc, 0.0, 10.0, 1)
+    both = np.sort(np.concatenate([up.t0, tlm.t0]))
+    assert np.allclose(np.diff(both), 6666e-6)                   # one radio speaks per slot
+    assert len(tlm.t0) / len(both) == pytest.approx(1 / 4, abs=0.002)
+    assert set(tlm.chan) <= set(up.chan) and em.streams[1].remote
+    rf = sc.node("n")
+    # the drone 30 m away at 10 dBm against the handset 100 m away at 20 dBm: +0.46 dB
+    d = rf.mean_rx_dbm(0, 1.0, 2440e6, 1) - rf.mean_rx_dbm(0, 1.0, 2440e6, 0)
+    assert d == pytest.approx(-10 + 20 * np.log10(100 / 30), abs=0.01)
+    assert len(one("elrs").emitters[0].streams) == 1             # off by default
+
+
+def test_ocusync_video_and_hopping_uplink():
+    sc = one("ocusync", centre_mhz=2440.0, bw_mhz=40.0, remote_position_m=[0.0, 0.0, 0.0])
+    video, up = packets(sc, 0.0, 10.0, 0), packets(sc, 0.0, 10.0, 1)
+    assert np.all(video.bw == 40e6) and np.sum(video.t1 - video.t0) == pytest.approx(10.0)
+    assert np.allclose(np.diff(up.t0), 14e-3) and np.all(up.bw == 1.4e6)
+    assert up.f.min() >= 2403e6 and up.f.max() <= 2478e6 and len(np.unique(up.f)) > 40
+    assert sc.emitters[0].streams[1].remote
+    five = packets(one("ocusync", centre_mhz=5785.0), 0.0, 2.0, 1)
+    assert five.f.min() >= 5725e6 and five.f.max() <= 5850e6
+
+
+def test_bluetooth_multi_slot_and_afh():
+    pk = packets(one("bt_classic", activity=1.0, packet_slots=5, afh_channels=20), 0.0, 10.0)
+    air = np.round((pk.t1 - pk.t0) * 1e6)
+    assert set(air) == {2870.0, 366.0}                             # DH5 then a 1-slot answer
+    assert np.allclose(np.diff(pk.t0[::2]), 6 * 625e-6)            # 6 slots per exchange
+    assert len(np.unique(pk.chan)) == 20                           # adaptive hopping's set
+    busy = np.sum(pk.t1 - pk.t0) / 10.0
+    assert busy == pytest.approx((2870 + 366) / 3750, rel=0.01)
+
+
+def test_ble_connection_throughput_mode():
+    pk = packets(one("ble_conn"), 0.0, 3.0)
+    starts = pk.t0[::6]                                            # 3 exchanges per 7.5 ms event
+    assert np.allclose(np.diff(starts), 7.5e-3)
+    assert set(np.round((pk.t1 - pk.t0) * 1e6)) == {2088.0, 80.0}  # 251-byte PDU, empty answer
+    ch = pk.chan[::6]
+    hop = (ch[1] - ch[0]) % 37
+    assert 5 <= hop <= 16 and np.all((np.diff(ch) % 37) == hop)   # channel selection #1
+    assert len(np.unique(ch)) == 37
+    duty = np.sum(pk.t1 - pk.t0) / 3.0
+    assert duty == pytest.approx(3 * (2088 + 80) / 7500, rel=0.01)
+    two = packets(one("ble_conn", phy="2M"), 0.0, 1.0)
+    assert np.all(two.bw == 2e6) and np.max(two.t1 - two.t0) == pytest.approx(1048e-6)
+
+
+def test_srd_hopper_smart_meter():
+    pk = packets(one("srd_hopper", mean_interval_s=0.2), 0.0, 600.0)
+    assert np.mean(np.diff(pk.t0)) == pytest.approx(0.22, rel=0.05)
+    assert len(np.unique(pk.chan)) == 50
+    assert np.allclose(pk.f, 902.4e6 + 500e3 * pk.chan) and np.all(pk.bw == 150e3)
+
+
+@pytest.mark.parametrize("channel,bw,secondary,centre", [
+    (149, 80.0, "above", 5775e6), (161, 80.0, "above", 5775e6), (157, 40.0, "above", 5795e6),
+    (165, 20.0, "above", 5825e6), (6, 40.0, "below", 2427e6), (1, 40.0, "above", 2422e6)])
+def test_wifi_wide_channels(channel, bw, secondary, centre):
+    sc = one("wifi", channel=channel, bw_mhz=bw, secondary=secondary, traffic_load=0.3)
+    beacons, traffic = packets(sc, 0.0, 2.0, 0), packets(sc, 0.0, 2.0, 1)
+    assert np.all(traffic.f == centre) and np.all(traffic.bw == bw * 1e6)
+    assert np.all(beacons.bw == 20e6)                              # beacons on the primary
+    assert np.all(beacons.f == (2407 + 5 * channel if channel <= 14 else 5000 + 5 * channel) * 1e6)
+
+
+@pytest.mark.parametrize("params,field", [
+    (dict(channel=165, bw_mhz=40.0), "channel"), (dict(channel=11, bw_mhz=40.0), "secondary"),
+    (dict(channel=6, bw_mhz=80.0), "bw_mhz")])
+def test_wifi_wide_channel_errors(params, field):
+    from straja.sim import SceneError
+    with pytest.raises(SceneError, match=rf"emitter\[0\]\.{field}:"):
+        one("wifi", **params)

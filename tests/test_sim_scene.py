@@ -95,6 +95,11 @@ def test_catalogue_is_complete():
         assert any(n.startswith(f"{link}_on_") for n in names)
     assert {"quiet_rural", "urban_24ghz_background", "subghz_lora_background", "two_drones",
             "fpv_approach_3km"} <= names
+    for link in ("flysky", "dsmx", "elrs_f1000", "elrs_f500", "ocusync_58", "ocusync_24"):
+        assert f"{link}_alone" in names
+    assert {"busy_24ghz_background", "wifi_5ghz_149_165_background", "bluetooth_ble_background",
+            "microwave_ovens_background", "eu868_lorawan_meshtastic_background",
+            "us915_dense_background", "analog_camera_fixed_background"} <= names
     for p in CATALOGUE:
         assert p.read_text().startswith("# "), f"{p.name} needs a comment header"
 
@@ -145,3 +150,31 @@ def test_cli_check_and_truth(tmp_path, capsys):
     path.write_text(GOOD.replace('rate = "500"', 'rate = 500.5'))
     assert sim_main(["check", str(path)]) == 1
     assert "s.toml:17: emitter[0].rate" in capsys.readouterr().err
+
+
+NEW_SCENES = ["flysky_alone", "dsmx_alone", "elrs_f1000_alone", "ocusync_58_alone",
+              "busy_24ghz_background", "wifi_5ghz_149_165_background", "us915_dense_background"]
+
+
+@pytest.mark.parametrize("name", NEW_SCENES)
+def test_new_scenes_check_and_truth(name, tmp_path, capsys):
+    assert sim_main(["check", str(SCENES / f"{name}.toml")]) == 0
+    assert f"scene {name!r}" in capsys.readouterr().out
+    out = tmp_path / "t.jsonl"
+    assert sim_main(["truth", str(SCENES / f"{name}.toml"), "--out", str(out),
+                     "--t0", "10", "--t1", "12"]) == 0
+    t = read_truth(out)
+    sc = load_scene(SCENES / f"{name}.toml")
+    assert t.tx and {r["emitter"] for r in t.tx} <= {em.name for em in sc.emitters}
+    # every stream of every emitter is on air (background devices may be silent for 2 s)
+    for em in sc.emitters if name.endswith("_alone") else ():
+        for st in em.streams:
+            assert any(r["emitter"] == em.name and r["stream"] == st.name for r in t.tx), st.name
+
+
+def test_remote_end_errors(tmp_path):
+    both = GOOD.replace('rate = "500"', 'rate = "500"\ntlm_ratio = 4\nremote_position_m = [0.0, 0.0, 50.0]'
+                        '\nremote_trajectory = [[0.0, 1.0, 2.0, 3.0]]')
+    assert "emitter[0].remote_position_m: give at most one" in error_of(tmp_path, both)
+    bad = GOOD.replace('rate = "500"', 'rate = "500"\nremote_trajectory = [[1.0, 1.0], [0.0, 1.0]]')
+    assert "emitter[0].remote_trajectory: must be a non-empty list" in error_of(tmp_path, bad)

@@ -23,6 +23,10 @@ WIFI_5G_CHANNELS = (tuple(range(36, 65, 4)) + tuple(range(100, 145, 4)) + tuple(
 # Bluetooth LE advertising channels 37, 38, 39 (MHz).
 BLE_ADV_MHZ = {37: 2402.0, 38: 2426.0, 39: 2480.0}
 
+# 5 GHz 40 and 80 MHz channel blocks (802.11-2020 Annex E), by their lowest 20 MHz channel.
+WIFI_5G_BLOCKS = {40.0: (36, 44, 52, 60, 100, 108, 116, 124, 132, 140, 149, 157),
+                  80.0: (36, 52, 100, 116, 132, 149)}
+
 
 def analog_channel_mhz(name: str) -> float:
     """Centre frequency of a 5.8 GHz FPV channel named band letter + number (e.g. 'R1')."""

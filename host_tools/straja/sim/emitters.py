@@ -8,16 +8,20 @@ so any block can be made on its own in any order and hours-long scenes cost noth
 Processes whose next event depends on the last (BLE advertising delays, LoRa duty cycles, Wi-Fi
 traffic) carry the time of their next event from block to block.
 
+One scene serves every virtual board of a fleet, each from its own thread: an emitter's block
+cache and carried state are shared, so `block` holds the emitter's lock while it touches them.
+
 Facts and their sources are in /work/shared/reference/rf-links.md; ExpressLRS tables are those of
 ExpressLRS 3.x (src/lib/FHSS/FHSS.cpp, src/src/common.cpp).
 """
+import threading
 import zlib
 from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
 
-from ..rf import BLE_ADV_MHZ, analog_channel_mhz, wifi_channel_mhz
+from ..rf import BLE_ADV_MHZ, WIFI_5G_BLOCKS, analog_channel_mhz, wifi_channel_mhz
 from .params import Param, ParamError
 
 BLOCK_S = 1.0
@@ -51,8 +55,10 @@ class Stream:
     transmission can reach past the end of the block it starts in.
     """
 
-    def __init__(self, name, shape, f_lo, f_hi, eirp_dbm, lookback_s, sidelobe_dbc=-45.0):
+    def __init__(self, name, shape, f_lo, f_hi, eirp_dbm, lookback_s, sidelobe_dbc=-45.0,
+                 remote=False):
         self.name = name
+        self.remote = remote
         self.shape = shape
         self.f_lo = f_lo
         self.f_hi = f_hi
@@ -76,36 +82,44 @@ class Emitter:
     def modulation(self) -> str:
         return self.MODULATION
 
-    def __init__(self, name, params, seed, eirp_dbm, trajectory, schedule):
+    def __init__(self, name, params, seed, eirp_dbm, trajectory, schedule, remote=None):
         self.name = name
         self.p = params
         self.seed = seed
         self.eirp_dbm = eirp_dbm
         self.trajectory = trajectory
         self.schedule = schedule
+        # The other end of a two-way link: (trajectory, EIRP dBm); default: this end's.
+        self.remote = remote or (trajectory, eirp_dbm)
         self.streams = self._streams()
         self._cache = OrderedDict()
         self._carry = [dict() for _ in self.streams]
+        self._lock = threading.Lock()
 
     def rng(self, *key):
         """A generator for one purpose (key: ints and labels), independent of all others."""
         return np.random.default_rng([self.seed] + [zlib.crc32(k.encode()) if isinstance(k, str)
                                                     else k for k in key])
 
+    def source(self, s):
+        """(trajectory, EIRP dBm) of the radio that sends stream s."""
+        return self.remote if self.streams[s].remote else (self.trajectory, self.eirp_dbm)
+
     def block(self, s, k):
         """Transmissions of stream s starting in block k, clipped to the on/off schedule."""
         key = (s, k)
-        pk = self._cache.get(key)
-        if pk is None:
-            pk = self._generate(s, k)
-            keep, t0, t1 = self.schedule.clip(pk.t0, pk.t1)
-            pk = Packets(t0, t1, pk.f[keep], pk.bw[keep], pk.chan[keep])
-            self._cache[key] = pk
-            if len(self._cache) > _CACHE_BLOCKS * len(self.streams):
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        return pk
+        with self._lock:
+            pk = self._cache.get(key)
+            if pk is None:
+                pk = self._generate(s, k)
+                keep, t0, t1 = self.schedule.clip(pk.t0, pk.t1)
+                pk = Packets(t0, t1, pk.f[keep], pk.bw[keep], pk.chan[keep])
+                self._cache[key] = pk
+                if len(self._cache) > _CACHE_BLOCKS * len(self.streams):
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
+            return pk
 
     def block_range(self, s, t0, t1):
         """Blocks of stream s that can hold transmissions overlapping [t0, t1]."""
@@ -123,7 +137,8 @@ class Emitter:
         """JSON-friendly summary (for the ground truth header and `straja sim check`)."""
         return {"name": self.name, "kind": self.KIND, "eirp_dbm": self.eirp_dbm, "params": self.p,
                 "streams": [{"name": st.name, "f_lo_hz": st.f_lo, "f_hi_hz": st.f_hi,
-                             "shape": st.shape} for st in self.streams]}
+                             "shape": st.shape, **({"remote": True} if st.remote else {})}
+                            for st in self.streams]}
 
     # Helpers for subclasses.
 
@@ -266,7 +281,27 @@ class ELRS(Hopper):
                                       "900 MHz 200 100F 100 50 25"),
         "uid_seed": Param(int, -1, lo=-1, hi=0xFFFFFFFF,
                           doc="FHSS seed from the binding phrase (-1: drawn from the scene seed)"),
+        "tlm_ratio": Param(int, 0, choices=(0, 2, 4, 8, 16, 32, 64, 128),
+                           doc="telemetry ratio 1:N: every N-th packet slot the receiver (the "
+                               "remote end, on the drone) sends instead (0: off)"),
     }
+
+    def _streams(self):
+        streams = super()._streams()
+        if self.p["tlm_ratio"]:
+            up = streams[0]
+            streams.append(Stream("telemetry", up.shape, up.f_lo, up.f_hi, self.remote[1],
+                                  up.lookback_s, remote=True))
+        return streams
+
+    def _generate(self, s, k):
+        pk = super()._generate(s, k)
+        ratio = self.p["tlm_ratio"]
+        if not ratio:
+            return pk
+        n = np.round((pk.t0 - self.phase) / self.interval).astype(int)
+        tlm = n % ratio == 0
+        return Packets(*(a[tlm if s else ~tlm] for a in pk))
 
     def _table(self):
         p = self.p
@@ -335,6 +370,53 @@ class FrSky(Hopper):
         self.bw, self.shape = 500e3, "gauss"
 
 
+class FlySky(Hopper):
+    KIND = "flysky"
+    MODULATION = "gfsk"
+    EIRP_DBM = 20.0
+    DOC = "FlySky AFHDS 2A (A7105): a new channel of a 16-entry table every 3.85 ms packet."
+    PARAMS = {
+        "interval_s": Param(float, 3.85e-3, lo=1e-3, hi=0.05, doc="packet (and hop) interval"),
+        "airtime_s": Param(float, 1.2e-3, lo=1e-4, hi=0.05, doc="packet airtime (estimate)"),
+    }
+
+    def _table(self):
+        # A7105 channels are 500 kHz apart from 2400 MHz; the bind packet carries 16 of them.
+        self.freqs = 2400e6 + 500e3 * np.arange(160)
+        self.table = self.rng("table").choice(np.arange(10, 160), 16, replace=False)
+        self.interval = self.p["interval_s"]
+        self.airtime = min(self.p["airtime_s"], self.interval)
+        self.bw, self.shape = 1e6, "gauss"
+
+
+class DSMX(Emitter):
+    KIND = "dsmx"
+    MODULATION = "gfsk"
+    EIRP_DBM = 20.0
+    DOC = "Spektrum DSMX (CYRF6936): two packets per 11 or 22 ms frame, 4.01 ms apart, each on " \
+          "the next of 23 channels."
+    PARAMS = {
+        "frame_s": Param(float, 11e-3, choices=(11e-3, 22e-3), doc="frame period"),
+        "airtime_s": Param(float, 1.28e-3, lo=1e-4, hi=4e-3,
+                           doc="packet airtime (16 bytes + SOP, length, CRC at 64 us/byte)"),
+    }
+    PAIR_GAP_S = 4.01e-3  # Multiprotocol DSM_CH1_CH2_DELAY
+
+    def _streams(self):
+        # 23 distinct 1 MHz CYRF channels in 2402-2473 MHz (DSMX spreads them over the band).
+        self.table = np.sort(self.rng("table").choice(np.arange(2, 74), 23, replace=False))
+        self.table = self.rng("order").permutation(self.table)
+        self.phase = _phase(self, self.p["frame_s"])
+        return [Stream("packets", "gauss", 2400e6 + 1e6, 2400e6 + 75e6, self.eirp_dbm,
+                       self.PAIR_GAP_S + self.p["airtime_s"])]
+
+    def _generate(self, s, k):
+        n, frames = self.periodic(k, self.p["frame_s"], self.phase)
+        t0 = (frames[:, None] + [0.0, self.PAIR_GAP_S]).ravel()
+        ch = self.table[(2 * n[:, None] + [0, 1]).ravel() % len(self.table)]
+        return _packets(t0, t0 + self.p["airtime_s"], 2400e6 + 1e6 * ch, 1e6, ch)
+
+
 class BluetoothClassic(Hopper):
     KIND = "bt_classic"
     MODULATION = "gfsk"
@@ -343,19 +425,43 @@ class BluetoothClassic(Hopper):
     PARAMS = {
         "activity": Param(float, 0.5, lo=0.0, hi=1.0, doc="fraction of slots that carry a packet"),
         "airtime_s": Param(float, 366e-6, lo=1e-5, hi=625e-6, doc="packet airtime (DH1: 366 us)"),
+        "packet_slots": Param(int, 1, choices=(1, 3, 5),
+                              doc="slots of the data packets (3: DH3 1626 us, 5: DH5 2870 us), "
+                                  "each answered by a 1-slot packet"),
+        "afh_channels": Param(int, 79, lo=20, hi=79, doc="channels left by adaptive hopping"),
     }
+    MULTI_SLOT_AIRTIME_S = {3: 1626e-6, 5: 2870e-6}  # DH3, DH5 (Core spec vol 2 part B 6.7)
 
     def _table(self):
         self.freqs, self.table = 2402e6 + 1e6 * np.arange(79), np.arange(79)
         self.interval, self.airtime, self.bw, self.shape = 625e-6, self.p["airtime_s"], 1e6, "gauss"
+        self.used = np.arange(79)
+        if self.p["afh_channels"] < 79:
+            self.used = np.sort(self.rng("afh").choice(79, self.p["afh_channels"], replace=False))
 
     def _generate(self, s, k):
+        if self.p["packet_slots"] > 1 or len(self.used) < 79:
+            return self._exchanges(s, k)
         # The BR/EDR hop selection kernel is replaced by a uniform seeded choice per slot.
         n, t0 = self.periodic(k, self.interval, self.phase)
         rng = self.rng(s, k)
         ch = rng.integers(0, 79, len(n))
         used = rng.random(len(n)) < self.p["activity"]
         return _packets(t0[used], t0[used] + self.airtime, self.freqs[ch[used]], self.bw, ch[used])
+
+    def _exchanges(self, s, k):
+        """Multi-slot packets and their 1-slot answers, each on its own hop among the channels
+        adaptive hopping kept; a packet stays on the frequency of the slot it starts in."""
+        slots = self.p["packet_slots"]
+        n, t0 = self.periodic(k, (slots + 1) * self.interval, self.phase)
+        rng = self.rng(s, k)
+        used = rng.random(len(n)) < self.p["activity"]
+        t0 = t0[used]
+        data_airtime = self.MULTI_SLOT_AIRTIME_S.get(slots, self.airtime)
+        starts = np.stack([t0, t0 + slots * self.interval], 1).ravel()
+        ends = starts + np.tile([data_airtime, self.airtime], len(t0))
+        ch = self.used[rng.integers(0, len(self.used), len(starts))]
+        return _packets(starts, ends, self.freqs[ch], self.bw, ch)
 
 
 # Video ----------------------------------------------------------------------------------------------
@@ -436,6 +542,46 @@ class OFDMVideo(Continuous):
         return _packets(t0, t0 + p["droneid_airtime_s"], self.did_freqs[ch], self.did_bw, ch)
 
 
+class OcuSync(Continuous):
+    KIND = "ocusync"
+    MODULATION = "ofdm"
+    EIRP_DBM = 25.0
+    DOC = "DJI OcuSync-style link: OFDM video from the drone on a fixed channel, narrow " \
+          "uplink bursts from the controller (the remote end) hopping across the same band."
+    PARAMS = {
+        "centre_mhz": Param(float, 5785.0, lo=2400.0, hi=5900.0, doc="video centre frequency"),
+        "bw_mhz": Param(float, 20.0, choices=(10.0, 20.0, 40.0), doc="video bandwidth"),
+        "chunk_s": Continuous.CHUNK,
+        "uplink_interval_s": Param(float, 14e-3, lo=1e-3, hi=0.1, doc="uplink burst period (estimate)"),
+        "uplink_airtime_s": Param(float, 0.6e-3, lo=5e-5, hi=5e-3, doc="uplink burst airtime (estimate)"),
+        "uplink_bw_mhz": Param(float, 1.4, lo=0.2, hi=10.0, doc="uplink burst bandwidth (estimate)"),
+    }
+    # Hop span of the uplink in each band, MHz (the band's ISM/SRD allocation less a margin).
+    UPLINK_SPAN_MHZ = {"2.4": (2403.5, 2477.5), "5.8": (5727.5, 5847.5)}
+
+    def _streams(self):
+        p = self.p
+        band = "2.4" if p["centre_mhz"] < 3000 else "5.8"
+        self.centre, self.bw, self.chan = p["centre_mhz"] * MHZ, p["bw_mhz"] * MHZ, -1
+        lo, hi = self.UPLINK_SPAN_MHZ[band]
+        self.up_freqs = np.arange(lo, hi + 0.01, p["uplink_bw_mhz"]) * MHZ
+        self.up_bw = p["uplink_bw_mhz"] * MHZ
+        self.up_phase = _phase(self, p["uplink_interval_s"])
+        return [Stream("video", "rect", self.centre - 3 * self.bw, self.centre + 3 * self.bw,
+                       self.eirp_dbm, p["chunk_s"], sidelobe_dbc=-35.0),
+                Stream("uplink", "rect", self.up_freqs[0] - 3 * self.up_bw,
+                       self.up_freqs[-1] + 3 * self.up_bw, self.remote[1],
+                       p["uplink_airtime_s"], sidelobe_dbc=-35.0, remote=True)]
+
+    def _generate(self, s, k):
+        if s == 0:
+            return super()._generate(s, k)
+        p = self.p
+        t0 = self.periodic(k, p["uplink_interval_s"], self.up_phase)[1]
+        ch = self.rng(s, k).integers(0, len(self.up_freqs), len(t0))
+        return _packets(t0, t0 + p["uplink_airtime_s"], self.up_freqs[ch], self.up_bw, ch)
+
+
 # Background -----------------------------------------------------------------------------------------
 
 TU_S = 1024e-6
@@ -448,7 +594,10 @@ class WiFi(Emitter):
     DOC = "Wi-Fi access point: beacons every beacon_interval_tu x 1.024 ms, plus traffic bursts."
     PARAMS = {
         "channel": Param(int, 6, lo=1, hi=177, doc="IEEE channel number (1-14: 2.4 GHz)"),
-        "bw_mhz": Param(float, 20.0, choices=(20.0, 40.0, 80.0)),
+        "bw_mhz": Param(float, 20.0, choices=(20.0, 40.0, 80.0),
+                        doc="channel width; 40/80: `channel` is the primary 20 MHz channel"),
+        "secondary": Param(str, "above", choices=("above", "below"),
+                           doc="2.4 GHz 40 MHz: secondary channel above or below the primary"),
         "beacon_interval_tu": Param(int, 100, lo=1, hi=65535, doc="beacon interval in TU (1.024 ms)"),
         "beacon_airtime_s": Param(float, 1.9e-3, lo=2e-5, hi=0.01,
                                   doc="beacon airtime (1.9 ms: ~230 bytes at 1 Mb/s DSSS)"),
@@ -457,13 +606,14 @@ class WiFi(Emitter):
     }
 
     def _streams(self):
-        self.centre = wifi_channel_mhz(self.p["channel"]) * MHZ
+        self.primary = wifi_channel_mhz(self.p["channel"]) * MHZ
         self.bw = self.p["bw_mhz"] * MHZ
+        self.centre = self._block_centre()
         self.period = self.p["beacon_interval_tu"] * TU_S
         self.phase = _phase(self, self.period)
         lo, hi = self.centre - 3 * self.bw, self.centre + 3 * self.bw
-        streams = [Stream("beacons", "rect", lo, hi, self.eirp_dbm, self.p["beacon_airtime_s"],
-                          sidelobe_dbc=-30.0)]
+        streams = [Stream("beacons", "rect", self.primary - 60e6, self.primary + 60e6,
+                          self.eirp_dbm, self.p["beacon_airtime_s"], sidelobe_dbc=-30.0)]
         if self.p["traffic_load"] > 0:
             streams.append(Stream("traffic", "rect", lo, hi, self.eirp_dbm, 2 * 5e-3,
                                   sidelobe_dbc=-30.0))
@@ -471,8 +621,9 @@ class WiFi(Emitter):
 
     def _generate(self, s, k):
         if s == 0:
+            # Beacons go out on the primary 20 MHz channel only (802.11-2020 11.1.3.2).
             t0 = self.periodic(k, self.period, self.phase)[1]
-            return _packets(t0, t0 + self.p["beacon_airtime_s"], self.centre, self.bw,
+            return _packets(t0, t0 + self.p["beacon_airtime_s"], self.primary, 20 * MHZ,
                             self.p["channel"])
         # Traffic: frames of exponential airtime (capped at 5 ms) separated by exponential idle
         # gaps chosen so that the busy fraction is traffic_load.
@@ -485,6 +636,24 @@ class WiFi(Emitter):
         return _packets(times, ends, self.centre, self.bw, self.p["channel"])
 
 
+    def _block_centre(self):
+        """Centre of the 20/40/80 MHz channel the primary channel belongs to."""
+        ch, width = self.p["channel"], self.p["bw_mhz"]
+        if width == 20.0:
+            return self.primary
+        if ch <= 14:
+            if width != 40.0 or ch == 14:
+                raise ParamError("bw_mhz", "2.4 GHz channels are 20 or 40 MHz (channels 1-13)")
+            above = self.p["secondary"] == "above"
+            if not (ch <= 9 if above else ch >= 5):
+                raise ParamError("secondary", f"channel {ch} has no secondary channel "
+                                              f"{self.p['secondary']} it in 2.4 GHz")
+            return self.primary + (10e6 if above else -10e6)
+        n = int(width // 20)
+        for first in WIFI_5G_BLOCKS[width]:
+            if first <= ch < first + 4 * n and (ch - first) % 4 == 0:
+                return (wifi_channel_mhz(first) + (width - 20) / 2) * MHZ
+        raise ParamError("channel", f"channel {ch} is not in a {width:g} MHz channel")
 
 
 class BLEAdvertiser(Emitter):
@@ -511,6 +680,51 @@ class BLEAdvertiser(Emitter):
         ch = np.tile([37, 38, 39], len(ev))
         f = np.tile([BLE_ADV_MHZ[c] * MHZ for c in (37, 38, 39)], len(ev))
         return _packets(t0, t0 + self.p["airtime_s"], f, 2e6, ch)
+
+
+def ble_data_channel_hz(k):
+    """BLE data channel k (0-36): 2404 + 2k MHz below advertising channel 38, 2428 + 2(k-11) above."""
+    k = np.asarray(k)
+    return np.where(k <= 10, 2404e6 + 2e6 * k, 2428e6 + 2e6 * (k - 11))
+
+
+class BLEConnection(Emitter):
+    KIND = "ble_conn"
+    MODULATION = "gfsk"
+    EIRP_DBM = 0.0
+    DOC = "BLE connection in throughput mode: every connection event on the next data channel " \
+          "(channel selection #1), filled with full-length packets each answered after T_IFS."
+    PARAMS = {
+        "interval_s": Param(float, 7.5e-3, lo=7.5e-3, hi=4.0, doc="connection interval"),
+        "phy": Param(str, "1M", choices=("1M", "2M"), doc="PHY: 1 or 2 Mb/s"),
+        "payload_bytes": Param(int, 251, lo=0, hi=251, doc="LL payload of the data packets"),
+        "event_fill": Param(float, 1.0, lo=0.0, hi=1.0,
+                            doc="fraction of the interval the event may fill"),
+    }
+    T_IFS_S = 150e-6
+    OVERHEAD_BYTES = {"1M": 10, "2M": 11}  # preamble (1 or 2), access address 4, header 2, CRC 3
+
+    def _streams(self):
+        p = self.p
+        byte_s = 8e-6 if p["phy"] == "1M" else 4e-6
+        self.data_s = (self.OVERHEAD_BYTES[p["phy"]] + p["payload_bytes"]) * byte_s
+        self.empty_s = self.OVERHEAD_BYTES[p["phy"]] * byte_s
+        pair = self.data_s + self.empty_s + 2 * self.T_IFS_S
+        self.pairs = max(int(p["event_fill"] * p["interval_s"] // pair), 1)
+        self.hop = int(self.rng("hop").integers(5, 17))
+        self.phase = _phase(self, p["interval_s"])
+        self.bw = 2e6 if p["phy"] == "2M" else 1e6
+        return [Stream("events", "gauss", 2402e6, 2480e6, self.eirp_dbm, p["interval_s"])]
+
+    def _generate(self, s, k):
+        n, ev = self.periodic(k, self.p["interval_s"], self.phase)
+        step = self.data_s + self.empty_s + 2 * self.T_IFS_S
+        offsets = np.stack([step * np.arange(self.pairs),
+                            step * np.arange(self.pairs) + self.data_s + self.T_IFS_S], 1).ravel()
+        t0 = (ev[:, None] + offsets).ravel()
+        dur = np.tile([self.data_s, self.empty_s], len(ev) * self.pairs)
+        ch = np.repeat((self.hop * (n + 1)) % 37, 2 * self.pairs)
+        return _packets(t0, t0 + dur, ble_data_channel_hz(ch), self.bw, ch)
 
 
 def lora_airtime_s(sf, bw_hz, payload, cr=1, preamble=8, explicit_header=True, crc=True):
@@ -560,6 +774,36 @@ class LoRaDevice(Emitter):
         return _packets(t0, t0 + self.airtime, self.freqs[ch], self.bw, ch)
 
 
+class SRDHopper(Emitter):
+    KIND = "srd_hopper"
+    MODULATION = "gfsk"
+    EIRP_DBM = 24.0
+    DOC = "Sub-GHz FHSS short-range device (smart-meter mesh): each packet on a channel drawn " \
+          "from its hop set, packets Poisson-spaced."
+    PARAMS = {
+        "first_mhz": Param(float, 902.4, lo=400.0, hi=1000.0, doc="first channel centre"),
+        "channels": Param(int, 50, lo=2, hi=200, doc="hop channels (FCC 15.247: >= 50 below 250 kHz)"),
+        "spacing_khz": Param(float, 500.0, lo=10.0, hi=2000.0, doc="channel spacing"),
+        "bw_khz": Param(float, 150.0, lo=10.0, hi=1000.0, doc="occupied bandwidth"),
+        "airtime_s": Param(float, 20e-3, lo=1e-4, hi=0.4, doc="packet airtime (<= 0.4 s dwell)"),
+        "mean_interval_s": Param(float, 1.0, lo=1e-3, hi=3600.0, doc="mean time between packets"),
+    }
+
+    def _streams(self):
+        p = self.p
+        self.freqs = (p["first_mhz"] + p["spacing_khz"] / 1e3 * np.arange(p["channels"])) * MHZ
+        self.bw = p["bw_khz"] * 1e3
+        return [Stream("packets", "gauss", self.freqs[0] - self.bw, self.freqs[-1] + self.bw,
+                       self.eirp_dbm, p["airtime_s"])]
+
+    def _generate(self, s, k):
+        p = self.p
+        t0 = self.renewal(s, k, lambda r: r.uniform(0, p["mean_interval_s"]),
+                          lambda r, n: p["airtime_s"] + r.exponential(p["mean_interval_s"], n))
+        ch = self.rng(s, k, "ch").integers(0, len(self.freqs), len(t0))
+        return _packets(t0, t0 + p["airtime_s"], self.freqs[ch], self.bw, ch)
+
+
 class Microwave(Emitter):
     KIND = "microwave"
     EIRP_DBM = 15.0
@@ -593,5 +837,6 @@ class Microwave(Emitter):
         return _packets(t0, t0 + self.seg, f.ravel(), self.seg_bw, -1)
 
 
-KINDS = {cls.KIND: cls for cls in (ELRS, Crossfire, FrSky, AnalogVideo, OFDMVideo, WiFi,
-                                    BluetoothClassic, BLEAdvertiser, LoRaDevice, Microwave)}
+KINDS = {cls.KIND: cls for cls in (ELRS, Crossfire, FrSky, FlySky, DSMX, AnalogVideo, OFDMVideo,
+                                    OcuSync, WiFi, BluetoothClassic, BLEAdvertiser, BLEConnection,
+                                    LoRaDevice, SRDHopper, Microwave)}

@@ -106,12 +106,13 @@ class NodeRF:
         """Thermal noise floor kTB + NF over bw_hz."""
         return KT_DBM_HZ + 10 * math.log10(bw_hz) + self.fe.nf_db
 
-    def mean_rx_dbm(self, emitter_index, t, f_hz):
-        """Received power from an emitter without fading (with shadowing, antenna gain)."""
-        em = self.scene.emitters[emitter_index]
-        d = em.trajectory.distance(t, self.node.position)
+    def mean_rx_dbm(self, emitter_index, t, f_hz, stream=0):
+        """Received power from an emitter's stream without fading (with shadowing, antenna
+        gain); the link's two ends share one shadowing draw."""
+        trajectory, eirp_dbm = self.scene.emitters[emitter_index].source(stream)
+        d = trajectory.distance(t, self.node.position)
         prop = self.scene.propagation
-        return (em.eirp_dbm - path_loss_db(d, f_hz, prop.exponent, prop.d0)
+        return (eirp_dbm - path_loss_db(d, f_hz, prop.exponent, prop.d0)
                 - self._shadow[emitter_index].db(t) + self.fe.gain_db(f_hz))
 
     def _block(self, e, s, k):
@@ -122,7 +123,7 @@ class NodeRF:
             return rb
         em = self.scene.emitters[e]
         pk = em.block(s, k)
-        p_dbm = self.mean_rx_dbm(e, (pk.t0 + pk.t1) / 2, pk.f) if len(pk.t0) else np.empty(0)
+        p_dbm = self.mean_rx_dbm(e, (pk.t0 + pk.t1) / 2, pk.f, s) if len(pk.t0) else np.empty(0)
         rng = np.random.default_rng([self.scene.seed, e, s, k, self.node.index, self._fe_index, 0xFAD])
         p_mw = 10 ** (np.asarray(p_dbm, float) / 10) * self.scene.propagation.fading_gains(rng, len(pk.t0))
         rb = self._cache[key] = RxBlock(pk, p_mw)

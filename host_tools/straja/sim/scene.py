@@ -57,6 +57,10 @@ EMITTER_COMMON = {
     "position_m": Param("floats", None, doc="[x, y, z] for a fixed emitter"),
     "trajectory": Param(list, None, doc="[[t, x, y, z], ...] waypoints"),
     "on": Param(list, None, doc="[[t_on, t_off], ...] (default: always on)"),
+    "remote_eirp_dbm": Param(float, None, lo=-50.0, hi=70.0,
+                             doc="EIRP of the link's other end (default: eirp_dbm)"),
+    "remote_position_m": Param("floats", None, doc="[x, y, z] of the link's other end"),
+    "remote_trajectory": Param(list, None, doc="waypoints of the link's other end"),
 }
 
 
@@ -239,32 +243,46 @@ def _emitter(fail, section, keys, raw, seed, index, taken):
     if kind not in KINDS:
         fail(keys + ("kind",), f"must be one of {', '.join(KINDS)} (got {kind!r})")
     cls = KINDS[kind]
-    # trajectory and on are lists of rows, checked by _rows below.
+    # trajectory, remote_trajectory and on are lists of rows, checked by _rows below.
+    rows = ("trajectory", "remote_trajectory", "on")
     c = section(keys, {k: p for k, p in EMITTER_COMMON.items() if p.type is not list},
-                {k: v for k, v in raw.items() if k in EMITTER_COMMON and k not in ("trajectory", "on")})
+                {k: v for k, v in raw.items() if k in EMITTER_COMMON and k not in rows})
     if c["name"] in taken:
         fail(keys + ("name",), f"duplicate emitter name {c['name']!r}")
     params = section(keys, cls.PARAMS, {k: v for k, v in raw.items() if k not in EMITTER_COMMON})
     if (c["position_m"] is None) == (raw.get("trajectory") is None):
         fail(keys + ("position_m",), "give exactly one of position_m and trajectory")
-    if c["position_m"] is not None:
-        traj = Trajectory.fixed(_point(fail, keys + ("position_m",), c["position_m"]))
-    else:
-        wp = _rows(fail, keys + ("trajectory",), raw["trajectory"], 4, "[t, x, y, z]")
-        if any(b[0] <= a[0] for a, b in zip(wp, wp[1:])):
-            fail(keys + ("trajectory",), "waypoint times must increase")
-        traj = Trajectory(wp)
+    traj = _trajectory(fail, keys, c["position_m"], raw.get("trajectory"), "")
+    if c["remote_position_m"] is not None and raw.get("remote_trajectory") is not None:
+        fail(keys + ("remote_position_m",),
+             "give at most one of remote_position_m and remote_trajectory")
+    remote_traj = _trajectory(fail, keys, c["remote_position_m"], raw.get("remote_trajectory"),
+                              "remote_") or traj
     on = ALWAYS
     if raw.get("on") is not None:
         on = _rows(fail, keys + ("on",), raw["on"], 2, "[t_on, t_off]")
         if any(b <= a for a, b in on) or any(b[0] < a[1] for a, b in zip(on, on[1:])):
             fail(keys + ("on",), "intervals must have t_on < t_off, sorted and not overlapping")
     eirp = cls.EIRP_DBM if c["eirp_dbm"] is None else c["eirp_dbm"]
+    remote_eirp = eirp if c["remote_eirp_dbm"] is None else c["remote_eirp_dbm"]
     em_seed = int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
     try:
-        return cls(c["name"], params, em_seed, eirp, traj, Schedule(on))
+        return cls(c["name"], params, em_seed, eirp, traj, Schedule(on), (remote_traj, remote_eirp))
     except ParamError as e:
         fail(keys + (e.field,), str(e))
+
+
+def _trajectory(fail, keys, position, waypoints, prefix):
+    """The Trajectory of a fixed position or of waypoints (None when neither is given)."""
+    if position is not None:
+        return Trajectory.fixed(_point(fail, keys + (prefix + "position_m",), position))
+    if waypoints is None:
+        return None
+    field = keys + (prefix + "trajectory",)
+    wp = _rows(fail, field, waypoints, 4, "[t, x, y, z]")
+    if any(b[0] <= a[0] for a, b in zip(wp, wp[1:])):
+        fail(field, "waypoint times must increase")
+    return Trajectory(wp)
 
 
 def _rows(fail, keys, value, width, form):
