@@ -16,29 +16,21 @@ from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
+from straja_node.wire import (  # the wire constants' one definition, re-exported here
+    BAD_ARG, BAD_LINE, CRC_INIT, CRC_LEN, ENVELOPE, FAILED, FLAG_OVERRUN, FLAG_REVISIT,
+    FLAG_SATURATED, HEADER_LEN, LOG, MAX_ENCODED, MAX_FRAME, MAX_LINE, MAX_WIRE, MODE_IDLE,
+    MODE_SAFE, MODE_STREAMING, OK, REPLY, RESET_BROWN_OUT, RESET_DEEPSLEEP, RESET_HARD,
+    RESET_POWER_ON, RESET_SOFT, RESET_UNKNOWN, RESET_WATCHDOG, STATUS, SWEEP, TOO_LONG, UNKNOWN,
+    VERSION, crc_table,
+)
 
-VERSION = 1
-SWEEP, ENVELOPE, STATUS, LOG, REPLY = 0x01, 0x02, 0x03, 0x04, 0x05
 TYPE_NAMES = {SWEEP: "SWEEP", ENVELOPE: "ENVELOPE", STATUS: "STATUS", LOG: "LOG", REPLY: "REPLY"}
-
-MAX_FRAME = 2048  # header + body + CRC
-MAX_ENCODED = 2057  # COBS of MAX_FRAME bytes: 2048 + ceil(2048 / 254)
-MAX_WIRE = 2059  # leading 0x00 + MAX_ENCODED + trailing 0x00
-HEADER_LEN = 14
-CRC_LEN = 2
-MAX_LINE = 1024
-
-FLAG_OVERRUN = 0x01
-FLAG_SATURATED = 0x02
-FLAG_REVISIT = 0x04  # SWEEP: two codes per channel, the lower of its two reads then the first
-                     # (plan key revisit; docs/protocol.md)
-
-OK, UNKNOWN, BAD_ARG, TOO_LONG, BAD_LINE, FAILED = 0, 1, 2, 3, 4, 5
 STATUS_NAMES = {OK: "OK", UNKNOWN: "UNKNOWN", BAD_ARG: "BAD_ARG", TOO_LONG: "TOO_LONG",
                 BAD_LINE: "BAD_LINE", FAILED: "FAILED"}
-RESET_CAUSES = {0: "power-on", 1: "hard reset", 2: "watchdog", 3: "soft reset",
-                4: "deep-sleep wake", 5: "brown-out", 255: "unknown"}
-MODES = {0: "idle", 1: "streaming", 2: "safe mode"}
+RESET_CAUSES = {RESET_POWER_ON: "power-on", RESET_HARD: "hard reset", RESET_WATCHDOG: "watchdog",
+                RESET_SOFT: "soft reset", RESET_DEEPSLEEP: "deep-sleep wake",
+                RESET_BROWN_OUT: "brown-out", RESET_UNKNOWN: "unknown"}
+MODES = {MODE_IDLE: "idle", MODE_STREAMING: "streaming", MODE_SAFE: "safe mode"}
 
 # Struct layouts of the header and of each body's fixed part (docs/protocol.md tables).
 HEADER_FMT = struct.Struct("<BBHHQ")
@@ -188,20 +180,10 @@ class CommandError(Exception):
 # CRC and COBS
 
 
-def _crc_table() -> list[int]:
-    table = []
-    for i in range(256):
-        c = i << 8
-        for _ in range(8):
-            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
-        table.append(c & 0xFFFF)
-    return table
+CRC_TABLE = crc_table()
 
 
-CRC_TABLE = _crc_table()
-
-
-def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+def crc16(data: bytes, crc: int = CRC_INIT) -> int:
     """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, MSB first, no final XOR (check 0x29B1)."""
     for b in data:
         crc = ((crc << 8) & 0xFF00) ^ CRC_TABLE[(crc >> 8) ^ b]
