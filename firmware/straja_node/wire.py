@@ -4,9 +4,10 @@ The firmware imports its constants from here; the host's `straja.protocol` re-ex
 setup.py writes them into the Cython decoder's `src_cython/_wire.pxi` at build time.
 tests/test_protocol_wire.py checks all of them against docs/protocol.md's tables.
 
-Plain module: it runs under MicroPython and CPython (no `const` there, hence the fallback). A
-`const()` name is folded by MicroPython's compiler only inside this module; another module
-importing it looks it up as a global, so hot loops import only what they need once per frame.
+Plain module: it runs under MicroPython and CPython (no `const` there, hence the fallback).
+MicroPython's compiler folds a `const()` name only inside the module defining it; a module that
+imports one looks it up as a global, as cheap as the module-level constants it replaces
+(bench/bench_firmware_sweep.py, docs/benchmarks.md "Firmware").
 """
 from array import array
 
