@@ -20,8 +20,8 @@ from straja_node.wire import (  # the wire constants' one definition, re-exporte
     BAD_ARG, BAD_LINE, CRC_INIT, CRC_LEN, ENVELOPE, FAILED, FLAG_OVERRUN, FLAG_REVISIT,
     FLAG_SATURATED, HEADER_LEN, LOG, MAX_ENCODED, MAX_FRAME, MAX_LINE, MAX_WIRE, MODE_IDLE,
     MODE_SAFE, MODE_STREAMING, OK, REPLY, RESET_BROWN_OUT, RESET_DEEPSLEEP, RESET_HARD,
-    RESET_POWER_ON, RESET_SOFT, RESET_UNKNOWN, RESET_WATCHDOG, STATUS, SWEEP, TOO_LONG, UNKNOWN,
-    VERSION, crc_table,
+    RESET_POWER_ON, RESET_SOFT, RESET_UNKNOWN, RESET_WATCHDOG, RSSI_CODE_MAX, STATUS, SWEEP,
+    TOO_LONG, UNKNOWN, VERSION, crc_table,
 )
 
 TYPE_NAMES = {SWEEP: "SWEEP", ENVELOPE: "ENVELOPE", STATUS: "STATUS", LOG: "LOG", REPLY: "REPLY"}
@@ -344,7 +344,7 @@ def rssi_code_to_dbm(code):
 def dbm_to_rssi_code(dbm):
     """dBm to the nearest RSSI code, clipped to 0..255."""
     code = np.rint((np.asarray(dbm, dtype=np.float64) + 140.0) * 2.0)
-    return np.clip(code, 0, 255).astype(np.uint8)
+    return np.clip(code, 0, RSSI_CODE_MAX).astype(np.uint8)
 
 
 def envelope_code_to_dbm(code, slope_udb: int, intercept_mdbm: int):
