@@ -1,8 +1,9 @@
 """Wire protocol v1, the plain-Python reference (docs/protocol.md is the one definition).
 
 Node to host: frames `0x00 COBS(header body crc) 0x00`; host to node: command lines. This module
-is the readable version of both directions: constants, frame dataclasses, CRC-16/CCITT-FALSE,
-COBS, a single-frame encoder and decoder, the streaming `ReferenceDecoder`, and command lines.
+is the readable version of both directions: constants (those of the firmware's
+`straja_node.wire`, re-exported, with their names), frame dataclasses, CRC-16/CCITT-FALSE, COBS,
+a single-frame encoder and decoder, the streaming `ReferenceDecoder`, and command lines.
 The Cython decoder (`straja.framing.Decoder`) must agree with `ReferenceDecoder` exactly, frames
 and counters; tests/test_protocol_*.py check that on the shared vectors and on mutated streams.
 """
