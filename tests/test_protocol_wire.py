@@ -23,8 +23,12 @@ DOC = (REPO / "docs" / "protocol.md").read_text()
 WIRE_PY = FIRMWARE / "straja_node" / "wire.py"
 
 
+def wire_constants() -> dict:
+    return {k: v for k, v in vars(wire).items() if k.isupper()}
+
+
 def wire_ints() -> dict[str, int]:
-    return {k: v for k, v in vars(wire).items() if k.isupper() and type(v) is int}
+    return {k: v for k, v in wire_constants().items() if type(v) is int}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -36,11 +40,11 @@ def test_micropython_folds_the_same_values():
     code = ("import json\nfrom straja_node import wire\n"
             "print(json.dumps({k: getattr(wire, k) for k in dir(wire) if k.isupper()}))\n")
     got = json.loads(run_micropython(code, path=[FIRMWARE]).stdout)
-    assert got == wire_ints()
+    assert got == wire_constants()
 
 
 def test_host_protocol_re_exports_the_wire_module():
-    for name, value in wire_ints().items():
+    for name, value in wire_constants().items():
         if hasattr(P, name):
             assert getattr(P, name) == value, name
     assert P.CRC_TABLE == wire.crc_table()
@@ -80,12 +84,15 @@ def _int_assignments(path) -> set[str]:
 
 def test_no_module_defines_a_wire_constant_again():
     """Every firmware and host module takes wire constants from straja_node.wire: a module that
-    assigns a number to one of their names is keeping a copy."""
+    assigns a number to one of their names, or spells a struct layout again, keeps a copy."""
     sources = [p for p in FIRMWARE.rglob("*.py") if p != WIRE_PY]
     sources += list((REPO / "host_tools" / "straja").rglob("*.py"))
     assert len(sources) > 40
     copies = {(p.stem, name) for p in sources for name in _int_assignments(p) & set(wire_ints())}
     assert copies - set(OTHER_FACTS) == set()
+    layouts = {v for v in wire_constants().values() if type(v) is str}
+    assert {(p.stem, c.value) for p in sources for c in ast.walk(ast.parse(p.read_text()))
+            if isinstance(c, ast.Constant) and c.value in layouts} == set()
     pyx = (REPO / "src_cython" / "_framing.pyx").read_text()
     assert "cdef enum" not in pyx and "0x1021" not in pyx
 

@@ -6,17 +6,20 @@ kernels over those buffers, and the wire bytes go out as `write(wire, n)`: the M
 signature (`sys.stdout.buffer.write`, `UART.write`, `io.BytesIO.write` all take it), because
 slicing a memoryview to the frame's length would allocate a new memoryview for every frame.
 """
-from struct import pack_into
+from struct import calcsize, pack_into
 
 import micropython
 from straja_node.clock import Stamp
 from straja_node.wire import (
-    CRC_INIT, CRC_LEN, ENVELOPE, ENVELOPE_BODY, FAILED, FLAG_REVISIT, HEADER_LEN, LOG, LOG_BODY,
-    MAX_ENVELOPE_SAMPLES, MAX_FRAME, MAX_SWEEP_CODES, MAX_WIRE, REPLY, REPLY_BODY, STATUS,
-    STATUS_BODY, SWEEP, SWEEP_BODY, VERSION, crc_table,
+    CRC_INIT, CRC_LEN, ENVELOPE, ENVELOPE_BODY, ENVELOPE_LAYOUT, FAILED, FLAG_REVISIT,
+    HEADER_LAYOUT, HEADER_LEN, LOG, LOG_BODY, MAX_ENVELOPE_SAMPLES, MAX_FRAME, MAX_SWEEP_CODES,
+    MAX_WIRE, REPLY, REPLY_BODY, REPLY_LAYOUT, STATUS, STATUS_BODY, STATUS_LAYOUT, SWEEP,
+    SWEEP_BODY, SWEEP_LAYOUT, VERSION, crc_table,
 )
 
 CODES_AT = HEADER_LEN + SWEEP_BODY
+_HEADER_BEFORE_T = HEADER_LAYOUT[:-1]  # the header up to t_us, which the Stamp writes
+_T_AT = calcsize(_HEADER_BEFORE_T)
 _TOO_LONG_REPLY = b'{"error": "reply too long"}'
 _TABLE = crc_table()
 
@@ -139,8 +142,8 @@ class FrameWriter:
     def _send(self, ftype, n):
         """Header, CRC, COBS and write for a frame whose body ends at frame[n]."""
         f = self._frame
-        pack_into("<BBHH", f, 0, VERSION, ftype, self.node_id, self.seq)
-        self._t.stamp(f, 6)
+        pack_into(_HEADER_BEFORE_T, f, 0, VERSION, ftype, self.node_id, self.seq)
+        self._t.stamp(f, _T_AT)
         self.seq = (self.seq + 1) & 0xFFFF
         c = crc16(f, n)
         f[n] = c >> 8
@@ -169,7 +172,7 @@ class FrameWriter:
             k = n - off
             if k > MAX_SWEEP_CODES // pairs:
                 k = MAX_SWEEP_CODES // pairs
-            pack_into("<BBHIIIIHH", self._frame, HEADER_LEN, front_end, flags, sweep_id, start_khz,
+            pack_into(SWEEP_LAYOUT, self._frame, HEADER_LEN, front_end, flags, sweep_id, start_khz,
                       step_khz, dwell_us, duration_us if k == n else per * k, first + off, total)
             _copy(self._frame, CODES_AT, codes, off, k)
             if pairs == 2:
@@ -186,7 +189,7 @@ class FrameWriter:
         if n > MAX_ENVELOPE_SAMPLES:
             raise ValueError("envelope block too long")
         self._when(t)
-        pack_into("<BBHIIii", self._frame, HEADER_LEN, front_end, flags, block_id, rate_hz,
+        pack_into(ENVELOPE_LAYOUT, self._frame, HEADER_LEN, front_end, flags, block_id, rate_hz,
                   centre_khz, slope_udb, intercept_mdbm)
         _copy(self._frame, HEADER_LEN + ENVELOPE_BODY, samples, 0, 2 * n)
         self._send(ENVELOPE, HEADER_LEN + ENVELOPE_BODY + 2 * n)
@@ -194,7 +197,7 @@ class FrameWriter:
     def status(self, uptime_s, boot_count, reset_cause, mode, mem_free, mem_alloc, overruns,
                frames_dropped, config_hash, commands_bad, version):
         self._when(None)
-        pack_into("<IHBBIIIIHHI", self._frame, HEADER_LEN, uptime_s, boot_count, reset_cause, mode,
+        pack_into(STATUS_LAYOUT, self._frame, HEADER_LEN, uptime_s, boot_count, reset_cause, mode,
                   mem_free, mem_alloc, overruns, frames_dropped, config_hash, commands_bad, 0)
         self._text(STATUS, HEADER_LEN + STATUS_BODY, version)
 
@@ -210,7 +213,7 @@ class FrameWriter:
         if HEADER_LEN + REPLY_BODY + _text_len(text) + CRC_LEN > MAX_FRAME:
             status = FAILED
             text = _TOO_LONG_REPLY
-        pack_into("<HB", self._frame, HEADER_LEN, request_id, status)
+        pack_into(REPLY_LAYOUT, self._frame, HEADER_LEN, request_id, status)
         self._text(REPLY, HEADER_LEN + REPLY_BODY, text)
 
     def _text(self, ftype, off, text):

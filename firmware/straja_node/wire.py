@@ -42,6 +42,15 @@ MAX_SWEEP_CODES = const(MAX_FRAME - HEADER_LEN - SWEEP_BODY - CRC_LEN)  # 2008
 MAX_ENVELOPE_SAMPLES = const((MAX_FRAME - HEADER_LEN - ENVELOPE_BODY - CRC_LEN) // 2)  # 1006
 MAX_LINE = const(1024)  # a command line, CR and LF included
 
+# struct layouts (little-endian) of the header and of each body's fixed part: the tables of
+# docs/protocol.md, field by field
+HEADER_LAYOUT = const("<BBHHQ")
+SWEEP_LAYOUT = const("<BBHIIIIHH")
+ENVELOPE_LAYOUT = const("<BBHIIii")
+STATUS_LAYOUT = const("<IHBBIIIIHHI")
+LOG_LAYOUT = const("<B")
+REPLY_LAYOUT = const("<HB")
+
 # SWEEP and ENVELOPE flags
 FLAG_OVERRUN = const(0x01)
 FLAG_SATURATED = const(0x02)
