@@ -7,7 +7,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STRAJA := $(VENV)/bin/straja
 PYX    := $(wildcard src_cython/*.pyx src_cython/*.pxi)
-# The compiled core lands beside the Python sources (editable install); rebuild when a .pyx changes.
+# The compiled core lands beside the Python sources (editable install); rebuild when a .pyx changes
+# or the wire constants do (setup.py writes them into src_cython/_wire.pxi).
 BUILT  := $(VENV)/.built
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # MicroPython stubs, one folder per port: the ESP32 and RP2 stubs define the same modules
@@ -43,7 +44,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PY) -m pip install --quiet --no-build-isolation -e '.[gateway,tools,eval,test]'
 	touch $@
 
-$(BUILT): $(VENV)/.installed $(PYX)
+$(BUILT): $(VENV)/.installed $(PYX) firmware/straja_node/wire.py
 	$(PY) setup.py --quiet build_ext --inplace
 	touch $@
 

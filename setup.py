@@ -3,8 +3,11 @@ data folders into a wheel.
 
 `src_cython/_name.pyx` becomes the extension module `straja._name`. A (non-editable) build copies
 firmware/, hardware/, scenes/ and the Cython sources into straja/_data/, where straja.paths finds
-them once installed. The rest of the package metadata lives in pyproject.toml.
+them once installed. The rest of the package metadata lives in pyproject.toml. First, the wire
+protocol's constants are written from their one definition (firmware/straja_node/wire.py) into
+src_cython/_wire.pxi for the decoder.
 """
+import importlib.util
 import shutil
 import sys
 from pathlib import Path
@@ -32,6 +35,28 @@ class BuildPyWithData(build_py):
         for folder in DATA_FOLDERS:
             shutil.copytree(HERE / folder, target / folder,
                             ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.c", "*.so"))
+
+WIRE = HERE / "firmware" / "straja_node" / "wire.py"
+WIRE_PXI = HERE / "src_cython" / "_wire.pxi"
+
+
+def write_wire_pxi():
+    """_wire.pxi: every integer constant of wire.py as a C enum, and `WIRE`, a dict of the same
+    values, by which tests/test_protocol_wire.py sees what the compiled module was built with.
+    Written only when it changes, so that an unchanged wire.py does not trigger a recompile."""
+    spec = importlib.util.spec_from_file_location("wire", WIRE)
+    wire = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wire)
+    names = [k for k, v in vars(wire).items() if k.isupper() and type(v) is int]
+    text = "\n".join(
+        ["# Written by setup.py from firmware/straja_node/wire.py: do not edit.", "cdef enum:"]
+        + [f"    {k} = {getattr(wire, k)}" for k in names]
+        + ["", "WIRE = {"] + [f'    "{k}": {k},' for k in names] + ["}", ""])
+    if not WIRE_PXI.exists() or WIRE_PXI.read_text() != text:
+        WIRE_PXI.write_text(text)
+
+
+write_wire_pxi()
 
 extensions = [
     Extension(

@@ -22,29 +22,25 @@ from array import array
 from straja.protocol import (
     Console, Envelope, Frame, Log, Reply, SeqTracker, Status, Sweep, TrackerCounters,
 )
+from straja_node.wire import crc_table
 
-cdef enum:  # docs/protocol.md, the same values as straja.protocol's
-    MAX_FRAME = 2048
-    MAX_ENCODED = 2057
-    HEADER_LEN = 14
-    CRC_LEN = 2
-    VERSION = 1
+# The wire constants (MAX_FRAME, SWEEP, SWEEP_BODY, ...) as a C enum, written by setup.py from
+# firmware/straja_node/wire.py; also `WIRE`, their values as this module was built with them.
+include "_wire.pxi"
 
-# CRC_T[k][a]: the CRC register (from 0) after byte a and k zero bytes. The CRC is linear, so 8
-# bytes at a time are 8 independent look-ups XORed ("slicing-by-8", Kounavis & Berry 2005) instead
-# of a chain of 8 dependent ones: the register only feeds the first two.
+# CRC_T[k][a]: the CRC register (from 0) after byte a and k zero bytes; CRC_T[0] is the wire's
+# crc_table(). The CRC is linear, so 8 bytes at a time are 8 independent look-ups XORed
+# ("slicing-by-8", Kounavis & Berry 2005) instead of a chain of 8 dependent ones: the register
+# only feeds the first two.
 cdef uint16_t CRC_T[8][256]
 cdef bint CONSOLE[256]
 
 
-cdef void _init_tables():
+cdef int _init_tables(table) except -1:
     cdef int i, k
     cdef uint16_t c
     for i in range(256):
-        c = <uint16_t>(i << 8)
-        for k in range(8):
-            c = <uint16_t>(((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1))
-        CRC_T[0][i] = c
+        CRC_T[0][i] = table[i]
         CONSOLE[i] = (0x20 <= i <= 0x7E) or i == 9 or i == 10 or i == 13
     for k in range(1, 8):
         for i in range(256):
@@ -52,13 +48,13 @@ cdef void _init_tables():
             CRC_T[k][i] = <uint16_t>((c << 8) ^ CRC_T[0][c >> 8])
 
 
-_init_tables()
+_init_tables(crc_table())
 cdef carray.array U16 = array("H")
 
 
 cdef inline uint16_t _crc16(const uint8_t* p, Py_ssize_t n) noexcept nogil:
     """CRC-16/CCITT-FALSE of p[0:n]."""
-    cdef uint16_t c = 0xFFFF
+    cdef uint16_t c = CRC_INIT
     cdef Py_ssize_t i = 0
     while i + 8 <= n:
         c = (CRC_T[7][(c >> 8) ^ p[i]] ^ CRC_T[6][(c & 0xFF) ^ p[i + 1]]
@@ -127,32 +123,33 @@ cdef inline str _utf8(const uint8_t* p, Py_ssize_t n):
 cdef object _body(int ftype, const uint8_t* b, Py_ssize_t n):
     """The body object, None if it does not fit its type, raw bytes for an unknown type."""
     cdef carray.array samples
-    if ftype == 1:
-        if n < 24:
+    if ftype == SWEEP:
+        if n < SWEEP_BODY:
             return None
         return Sweep(b[0], b[1], _u16(b + 2), _u32(b + 4), _u32(b + 8), _u32(b + 12),
                      _u32(b + 16), _u16(b + 20), _u16(b + 22),
-                     PyBytes_FromStringAndSize(<const char*>b + 24, n - 24))
-    if ftype == 2:
-        if n < 20 or (n - 20) % 2:
+                     PyBytes_FromStringAndSize(<const char*>b + SWEEP_BODY, n - SWEEP_BODY))
+    if ftype == ENVELOPE:
+        if n < ENVELOPE_BODY or (n - ENVELOPE_BODY) % 2:
             return None
-        samples = carray.clone(U16, (n - 20) // 2, False)
-        memcpy(samples.data.as_voidptr, b + 20, n - 20)
+        samples = carray.clone(U16, (n - ENVELOPE_BODY) // 2, False)
+        memcpy(samples.data.as_voidptr, b + ENVELOPE_BODY, n - ENVELOPE_BODY)
         return Envelope(b[0], b[1], _u16(b + 2), _u32(b + 4), _u32(b + 8),
                         <int32_t>_u32(b + 12), <int32_t>_u32(b + 16), samples)
-    if ftype == 3:
-        if n < 32:
+    if ftype == STATUS:
+        if n < STATUS_BODY:
             return None
         return Status(_u32(b), _u16(b + 4), b[6], b[7], _u32(b + 8), _u32(b + 12), _u32(b + 16),
-                      _u32(b + 20), _u16(b + 24), _u16(b + 26), _utf8(b + 32, n - 32))
-    if ftype == 4:
-        if n < 1:
+                      _u32(b + 20), _u16(b + 24), _u16(b + 26),
+                      _utf8(b + STATUS_BODY, n - STATUS_BODY))
+    if ftype == LOG:
+        if n < LOG_BODY:
             return None
-        return Log(b[0], _utf8(b + 1, n - 1))
-    if ftype == 5:
-        if n < 3:
+        return Log(b[0], _utf8(b + LOG_BODY, n - LOG_BODY))
+    if ftype == REPLY:
+        if n < REPLY_BODY:
             return None
-        return Reply(_u16(b), b[2], _utf8(b + 3, n - 3))
+        return Reply(_u16(b), b[2], _utf8(b + REPLY_BODY, n - REPLY_BODY))
     return PyBytes_FromStringAndSize(<const char*>b, n)
 
 
@@ -245,9 +242,9 @@ cdef class Decoder:
         node_id = _u16(self._raw + 2)
         seq = _u16(self._raw + 4)
         t_us = _u64(self._raw + 6)
-        if not self.tracker.accept(node_id, seq, t_us, body.boot_count if ftype == 3 else -1):
+        if not self.tracker.accept(node_id, seq, t_us, body.boot_count if ftype == STATUS else -1):
             return 0
-        if 1 <= ftype <= 5:
+        if SWEEP <= ftype <= REPLY:
             self.frames += 1
         else:
             self.unknown += 1

@@ -15,13 +15,10 @@ from .clock import Clock
 from .cmdline import LineReader
 from .frame import FrameWriter
 from .scheduler import Scheduler
+from .wire import LOG_INFO, LOG_WARNING, MODE_IDLE, MODE_STREAMING, TOO_LONG
 
 IDLE_MS = 10  # loop pause while not streaming: command latency and Ctrl-C response
 INPUT_BURST = 2048  # bytes read per loop turn: two full command lines
-MODE_IDLE = 0
-MODE_STREAMING = 1
-LOG_INFO = 20
-LOG_WARNING = 30
 
 
 
@@ -151,7 +148,7 @@ class App:
         for rid, verb, args in self.reader.feed(self._byte, 1):
             if verb is None:  # args is the error status of a malformed line
                 status = args
-                why = "line too long" if status == commands.TOO_LONG else "bad line"
+                why = "line too long" if status == TOO_LONG else "bad line"
                 text = '{"error": "%s"}' % why
             else:
                 status, text = commands.run(self, verb, args)

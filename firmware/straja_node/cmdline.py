@@ -14,15 +14,14 @@ Empty lines give nothing; 0x03 (which the REPL normally takes as Ctrl-C before i
 abandons the line in progress without a reply. Bytes are kept in one preallocated buffer: a
 feed that completes no line allocates nothing.
 """
+from micropython import const
 
-MAX_LINE = 1024  # bytes including CR and LF
-TOO_LONG = 3
-BAD_LINE = 4
+from .wire import BAD_LINE, MAX_LINE, TOO_LONG
 
-_LF = 0x0A
-_CR = 0x0D
-_SP = 0x20
-_ETX = 0x03
+_LF = const(0x0A)
+_CR = const(0x0D)
+_SP = const(0x20)
+_ETX = const(0x03)
 _NONE = ()
 
 

@@ -6,12 +6,7 @@ OSError (FAILED); the app turns both into `{"error": ...}` replies.
 """
 import json
 
-OK = 0
-UNKNOWN = 1
-BAD_ARG = 2
-TOO_LONG = 3
-BAD_LINE = 4
-FAILED = 5
+from .wire import BAD_ARG, FAILED, OK, UNKNOWN
 
 _KEY_CHARS = "abcdefghijklmnopqrstuvwxyz_"
 _WORD_CHARS = _KEY_CHARS + "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:"

@@ -8,6 +8,7 @@ import json
 
 from . import store
 from .frame import crc16
+from .wire import MAX_ENVELOPE_SAMPLES
 
 PATH = "config.json"
 
@@ -18,7 +19,6 @@ CHANNELS_MAX = 2048  # channels in one sweep entry
 SWEEP_US_MAX = 1000000
 REVISIT_MAX = 64  # channels per block of a revisit sweep (docs/firmware.md, "Revisit")
 WATCHDOG_MS_MIN = 2000
-ENVELOPE_N_MAX = 1006  # samples that fit one ENVELOPE frame: (2048 - 14 - 20 - 2) / 2
 INT32 = 0x7FFFFFFF
 IDLE_HEARTBEAT_MS = 5000
 
@@ -98,7 +98,7 @@ def check_entry(e, key):
     if "rate_hz" in e:
         _only(e, ENVELOPE_KEYS, key)
         _int(e["rate_hz"], key + ".rate_hz", 100, 200000)
-        _int(e.get("n", 256), key + ".n", 16, ENVELOPE_N_MAX)
+        _int(e.get("n", 256), key + ".n", 16, MAX_ENVELOPE_SAMPLES)
         return
     _only(e, SWEEP_KEYS, key)
     if "dwell_us" not in e:

@@ -6,47 +6,22 @@ kernels over those buffers, and the wire bytes go out as `write(wire, n)`: the M
 signature (`sys.stdout.buffer.write`, `UART.write`, `io.BytesIO.write` all take it), because
 slicing a memoryview to the frame's length would allocate a new memoryview for every frame.
 """
-from array import array
-from struct import pack_into
+from struct import calcsize, pack_into
 
 import micropython
 from straja_node.clock import Stamp
+from straja_node.wire import (
+    CRC_INIT, CRC_LEN, ENVELOPE, ENVELOPE_BODY, ENVELOPE_LAYOUT, FAILED, FLAG_REVISIT,
+    HEADER_LAYOUT, HEADER_LEN, LOG, LOG_BODY, MAX_ENVELOPE_SAMPLES, MAX_FRAME, MAX_SWEEP_CODES,
+    MAX_WIRE, REPLY, REPLY_BODY, REPLY_LAYOUT, STATUS, STATUS_BODY, STATUS_LAYOUT, SWEEP,
+    SWEEP_BODY, SWEEP_LAYOUT, VERSION, crc_table,
+)
 
-VERSION = 1
-SWEEP = 0x01
-ENVELOPE = 0x02
-STATUS = 0x03
-LOG = 0x04
-REPLY = 0x05
-
-MAX_FRAME = 2048  # header + body + CRC
-MAX_WIRE = 2059  # 0x00 + COBS(MAX_FRAME bytes) (at most 2057) + 0x00
-HEADER = 14
-CRC_LEN = 2
-SWEEP_BODY = 24
-ENVELOPE_BODY = 20
-STATUS_BODY = 32
-MAX_SWEEP_CODES = MAX_FRAME - HEADER - SWEEP_BODY - CRC_LEN  # 2008
-CODES_AT = HEADER + SWEEP_BODY
-REVISIT = 4  # SWEEP flag: two codes per channel (scheduler's revisit entries)
-MAX_ENVELOPE_SAMPLES = (MAX_FRAME - HEADER - ENVELOPE_BODY - CRC_LEN) // 2  # 1006
-
-REPLY_FAILED = 5
+CODES_AT = HEADER_LEN + SWEEP_BODY
+_HEADER_BEFORE_T = HEADER_LAYOUT[:-1]  # the header up to t_us, which the Stamp writes
+_T_AT = calcsize(_HEADER_BEFORE_T)
 _TOO_LONG_REPLY = b'{"error": "reply too long"}'
-
-
-def _crc_table():
-    """CRC-16/CCITT-FALSE (poly 0x1021, MSB first) of every byte value, for the table kernel."""
-    table = array("H", bytearray(512))
-    for i in range(256):
-        c = i << 8
-        for _ in range(8):
-            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
-        table[i] = c & 0xFFFF
-    return table
-
-
-_TABLE = _crc_table()
+_TABLE = crc_table()
 
 
 @micropython.viper
@@ -54,7 +29,7 @@ def crc16(buf, n: int) -> int:
     """CRC-16/CCITT-FALSE (init 0xFFFF, no reflection, no final XOR) of buf[0:n]."""
     p = ptr8(buf)
     t = ptr16(_TABLE)
-    c = 0xFFFF
+    c = int(CRC_INIT)  # a global is an object in viper: cast once
     for i in range(n):
         c = ((c << 8) & 0xFF00) ^ t[((c >> 8) ^ p[i]) & 0xFF]
     return c
@@ -167,8 +142,8 @@ class FrameWriter:
     def _send(self, ftype, n):
         """Header, CRC, COBS and write for a frame whose body ends at frame[n]."""
         f = self._frame
-        pack_into("<BBHH", f, 0, VERSION, ftype, self.node_id, self.seq)
-        self._t.stamp(f, 6)
+        pack_into(_HEADER_BEFORE_T, f, 0, VERSION, ftype, self.node_id, self.seq)
+        self._t.stamp(f, _T_AT)
         self.seq = (self.seq + 1) & 0xFFFF
         c = crc16(f, n)
         f[n] = c >> 8
@@ -191,18 +166,18 @@ class FrameWriter:
         carries its channels' held codes then their first reads (docs/protocol.md)."""
         self._when(t)
         per = duration_us // n if n else 0
-        pairs = 2 if flags & REVISIT else 1
+        pairs = 2 if flags & FLAG_REVISIT else 1
         off = 0
         while True:
             k = n - off
             if k > MAX_SWEEP_CODES // pairs:
                 k = MAX_SWEEP_CODES // pairs
-            pack_into("<BBHIIIIHH", self._frame, HEADER, front_end, flags, sweep_id, start_khz,
+            pack_into(SWEEP_LAYOUT, self._frame, HEADER_LEN, front_end, flags, sweep_id, start_khz,
                       step_khz, dwell_us, duration_us if k == n else per * k, first + off, total)
             _copy(self._frame, CODES_AT, codes, off, k)
             if pairs == 2:
                 _copy(self._frame, CODES_AT + k, codes, n + off, k)
-            self._send(SWEEP, HEADER + SWEEP_BODY + pairs * k)
+            self._send(SWEEP, HEADER_LEN + SWEEP_BODY + pairs * k)
             off += k
             if off >= n:
                 return
@@ -214,32 +189,32 @@ class FrameWriter:
         if n > MAX_ENVELOPE_SAMPLES:
             raise ValueError("envelope block too long")
         self._when(t)
-        pack_into("<BBHIIii", self._frame, HEADER, front_end, flags, block_id, rate_hz,
+        pack_into(ENVELOPE_LAYOUT, self._frame, HEADER_LEN, front_end, flags, block_id, rate_hz,
                   centre_khz, slope_udb, intercept_mdbm)
-        _copy(self._frame, HEADER + ENVELOPE_BODY, samples, 0, 2 * n)
-        self._send(ENVELOPE, HEADER + ENVELOPE_BODY + 2 * n)
+        _copy(self._frame, HEADER_LEN + ENVELOPE_BODY, samples, 0, 2 * n)
+        self._send(ENVELOPE, HEADER_LEN + ENVELOPE_BODY + 2 * n)
 
     def status(self, uptime_s, boot_count, reset_cause, mode, mem_free, mem_alloc, overruns,
                frames_dropped, config_hash, commands_bad, version):
         self._when(None)
-        pack_into("<IHBBIIIIHHI", self._frame, HEADER, uptime_s, boot_count, reset_cause, mode,
+        pack_into(STATUS_LAYOUT, self._frame, HEADER_LEN, uptime_s, boot_count, reset_cause, mode,
                   mem_free, mem_alloc, overruns, frames_dropped, config_hash, commands_bad, 0)
-        self._text(STATUS, HEADER + STATUS_BODY, version)
+        self._text(STATUS, HEADER_LEN + STATUS_BODY, version)
 
     def log(self, level, text):
         """A line for a person; text (str or bytes) is cut at a character boundary to fit."""
         self._when(None)
-        self._frame[HEADER] = level
-        self._text(LOG, HEADER + 1, text)
+        self._frame[HEADER_LEN] = level
+        self._text(LOG, HEADER_LEN + LOG_BODY, text)
 
     def reply(self, request_id, status, text):
         """The reply to one command; JSON text too long for a frame becomes a FAILED reply."""
         self._when(None)
-        if HEADER + 3 + _text_len(text) + CRC_LEN > MAX_FRAME:
-            status = REPLY_FAILED
+        if HEADER_LEN + REPLY_BODY + _text_len(text) + CRC_LEN > MAX_FRAME:
+            status = FAILED
             text = _TOO_LONG_REPLY
-        pack_into("<HB", self._frame, HEADER, request_id, status)
-        self._text(REPLY, HEADER + 3, text)
+        pack_into(REPLY_LAYOUT, self._frame, HEADER_LEN, request_id, status)
+        self._text(REPLY, HEADER_LEN + REPLY_BODY, text)
 
     def _text(self, ftype, off, text):
         n = _text_len(text)

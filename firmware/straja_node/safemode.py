@@ -11,10 +11,9 @@ import sys
 from time import ticks_diff, ticks_ms
 
 from . import VERSION, config, state
+from .wire import LOG_ERROR, MODE_SAFE
 
 FLAG = "safemode"
-MODE_SAFE = 2
-LOG_ERROR = 40
 
 reason = None  # why this boot is in safe mode (None: normal boot); main.py reads it
 _boot_ms = ticks_ms()

@@ -32,15 +32,13 @@ collector never runs in the middle of a dwell (tests/test_firmware_alloc.py chec
 from array import array
 
 import micropython
+from micropython import const
 from time import sleep_us, ticks_add, ticks_diff, ticks_us
 
 from .clock import Stamp
 from .config import SWEEP_US_MAX, check_entry
-from .frame import REVISIT
+from .wire import FLAG_OVERRUN, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX
 
-OVERRUN = 1
-SATURATED = 2
-TOP_CODE = 255
 # A wait sleeps, then spins for its last SPIN_US: sleep_us overshoots by up to a scheduler
 # tick on an OS (~0.1 ms on Linux, the virtual board), and a spin there steals the CPU other
 # nodes need; on ESP32/RP2, sleep_us is itself a precise busy-wait for short delays.
@@ -50,11 +48,11 @@ DEFAULT_SWEEP_CHANNELS = 64
 DEFAULT_READ_US = 500  # dwell added to the settle time in the default plan: time to read
 DEFAULT_RATE_HZ = 10000
 DEFAULT_BLOCK = 256
-# the phases of a sweep task (docs/firmware.md, "Timing and overruns")
-START = 0
-TUNE = 1
-READ = 2
-END = 3
+# the phases of a sweep task (docs/firmware.md, "Timing and overruns"); const: folded in run()
+_START = const(0)
+_TUNE = const(1)
+_READ = const(2)
+_END = const(3)
 
 
 def wait_until(deadline):
@@ -117,18 +115,18 @@ class _Sweep:
 
     def restart(self, now):
         """Begin a new sweep at the next step (a stopped stream leaves sweeps half done)."""
-        self.phase = START
+        self.phase = _START
         self.due = now
 
     @micropython.native  # see docs/benchmarks.md, "Firmware"
     def run(self, sched, now):
         """One step, at or after `self.due` (`now`: ticks_us() when it began)."""
         phase = self.phase
-        if phase == READ:
+        if phase == _READ:
             code = self.fe.rssi_code() + self.offset
-            if code >= TOP_CODE:
-                code = TOP_CODE
-                self.flags |= SATURATED
+            if code >= RSSI_CODE_MAX:
+                code = RSSI_CODE_MAX
+                self.flags |= FLAG_SATURATED
             elif code < 0:
                 code = 0
             i = self.i
@@ -147,23 +145,23 @@ class _Sweep:
             if ticks_diff(ticks_us(), end) > 0:
                 self.late += 1
             self.due = end  # the next slot's start, or the end of the sweep
-            self.phase = TUNE if i < self.slots else END
+            self.phase = _TUNE if i < self.slots else _END
             return
-        if phase == END:
+        if phase == _END:
             flags = self.flags
             late = self.late
             if late:
-                flags |= OVERRUN
+                flags |= FLAG_OVERRUN
                 sched.overruns += late
                 self.overruns += late
             if self.revisit:
-                flags |= REVISIT
+                flags |= FLAG_REVISIT
             sched.writer.sweep(self.index, flags, self.sweep_id, self.start_khz, self.step_khz,
                                self.dwell_us, ticks_diff(now, self.t0), 0, self.n, self.codes,
                                self.n, self.t)
             self.sweep_id = (self.sweep_id + 1) & 0xFFFF
-            phase = START
-        if phase == START:
+            phase = _START
+        if phase == _START:
             self.i = 0
             self.flags = 0
             self.late = 0
@@ -184,7 +182,7 @@ class _Sweep:
         self.ch = ch
         self.fe.tune(self.freqs[ch])
         self.due = ticks_add(now, self.settle_us)
-        self.phase = READ
+        self.phase = _READ
 
 
 class _Block:
@@ -209,7 +207,7 @@ class _Block:
         sched.clock.update()
         self.t.copy(sched.clock)
         flags = self.fe.read_block(self.samples, self.n, self.rate_hz)
-        if flags & OVERRUN:
+        if flags & FLAG_OVERRUN:
             sched.overruns += 1
             self.overruns += 1
         fe = self.fe

@@ -1,8 +1,9 @@
 """Wire protocol v1, the plain-Python reference (docs/protocol.md is the one definition).
 
 Node to host: frames `0x00 COBS(header body crc) 0x00`; host to node: command lines. This module
-is the readable version of both directions: constants, frame dataclasses, CRC-16/CCITT-FALSE,
-COBS, a single-frame encoder and decoder, the streaming `ReferenceDecoder`, and command lines.
+is the readable version of both directions: constants (those of the firmware's
+`straja_node.wire`, re-exported, with their names), frame dataclasses, CRC-16/CCITT-FALSE, COBS,
+a single-frame encoder and decoder, the streaming `ReferenceDecoder`, and command lines.
 The Cython decoder (`straja.framing.Decoder`) must agree with `ReferenceDecoder` exactly, frames
 and counters; tests/test_protocol_*.py check that on the shared vectors and on mutated streams.
 """
@@ -16,37 +17,30 @@ from dataclasses import dataclass
 from typing import Union
 
 import numpy as np
+from straja_node.wire import (  # the wire constants' one definition, re-exported here
+    BAD_ARG, BAD_LINE, CRC_INIT, CRC_LEN, ENVELOPE, ENVELOPE_LAYOUT, FAILED, FLAG_OVERRUN,
+    FLAG_REVISIT, FLAG_SATURATED, HEADER_LAYOUT, HEADER_LEN, LOG, LOG_LAYOUT, MAX_ENCODED,
+    MAX_FRAME, MAX_LINE, MAX_WIRE, MODE_IDLE, MODE_SAFE, MODE_STREAMING, OK, REPLY, REPLY_LAYOUT,
+    RESET_BROWN_OUT, RESET_DEEPSLEEP, RESET_HARD, RESET_POWER_ON, RESET_SOFT, RESET_UNKNOWN,
+    RESET_WATCHDOG, RSSI_CODE_MAX, STATUS, STATUS_LAYOUT, SWEEP, SWEEP_LAYOUT, TOO_LONG, UNKNOWN,
+    VERSION, crc_table,
+)
 
-VERSION = 1
-SWEEP, ENVELOPE, STATUS, LOG, REPLY = 0x01, 0x02, 0x03, 0x04, 0x05
 TYPE_NAMES = {SWEEP: "SWEEP", ENVELOPE: "ENVELOPE", STATUS: "STATUS", LOG: "LOG", REPLY: "REPLY"}
-
-MAX_FRAME = 2048  # header + body + CRC
-MAX_ENCODED = 2057  # COBS of MAX_FRAME bytes: 2048 + ceil(2048 / 254)
-MAX_WIRE = 2059  # leading 0x00 + MAX_ENCODED + trailing 0x00
-HEADER_LEN = 14
-CRC_LEN = 2
-MAX_LINE = 1024
-
-FLAG_OVERRUN = 0x01
-FLAG_SATURATED = 0x02
-FLAG_REVISIT = 0x04  # SWEEP: two codes per channel, the lower of its two reads then the first
-                     # (plan key revisit; docs/protocol.md)
-
-OK, UNKNOWN, BAD_ARG, TOO_LONG, BAD_LINE, FAILED = 0, 1, 2, 3, 4, 5
 STATUS_NAMES = {OK: "OK", UNKNOWN: "UNKNOWN", BAD_ARG: "BAD_ARG", TOO_LONG: "TOO_LONG",
                 BAD_LINE: "BAD_LINE", FAILED: "FAILED"}
-RESET_CAUSES = {0: "power-on", 1: "hard reset", 2: "watchdog", 3: "soft reset",
-                4: "deep-sleep wake", 5: "brown-out", 255: "unknown"}
-MODES = {0: "idle", 1: "streaming", 2: "safe mode"}
+RESET_CAUSES = {RESET_POWER_ON: "power-on", RESET_HARD: "hard reset", RESET_WATCHDOG: "watchdog",
+                RESET_SOFT: "soft reset", RESET_DEEPSLEEP: "deep-sleep wake",
+                RESET_BROWN_OUT: "brown-out", RESET_UNKNOWN: "unknown"}
+MODES = {MODE_IDLE: "idle", MODE_STREAMING: "streaming", MODE_SAFE: "safe mode"}
 
 # Struct layouts of the header and of each body's fixed part (docs/protocol.md tables).
-HEADER_FMT = struct.Struct("<BBHHQ")
-SWEEP_FMT = struct.Struct("<BBHIIIIHH")
-ENVELOPE_FMT = struct.Struct("<BBHIIii")
-STATUS_FMT = struct.Struct("<IHBBIIIIHHI")
-LOG_FMT = struct.Struct("<B")
-REPLY_FMT = struct.Struct("<HB")
+HEADER_FMT = struct.Struct(HEADER_LAYOUT)
+SWEEP_FMT = struct.Struct(SWEEP_LAYOUT)
+ENVELOPE_FMT = struct.Struct(ENVELOPE_LAYOUT)
+STATUS_FMT = struct.Struct(STATUS_LAYOUT)
+LOG_FMT = struct.Struct(LOG_LAYOUT)
+REPLY_FMT = struct.Struct(REPLY_LAYOUT)
 
 # Bytes a console-text chunk may hold: printable ASCII, TAB, LF, CR.
 CONSOLE_BYTES = bytes(range(0x20, 0x7F)) + b"\t\n\r"
@@ -188,20 +182,10 @@ class CommandError(Exception):
 # CRC and COBS
 
 
-def _crc_table() -> list[int]:
-    table = []
-    for i in range(256):
-        c = i << 8
-        for _ in range(8):
-            c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
-        table.append(c & 0xFFFF)
-    return table
+CRC_TABLE = crc_table()
 
 
-CRC_TABLE = _crc_table()
-
-
-def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+def crc16(data: bytes, crc: int = CRC_INIT) -> int:
     """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, MSB first, no final XOR (check 0x29B1)."""
     for b in data:
         crc = ((crc << 8) & 0xFF00) ^ CRC_TABLE[(crc >> 8) ^ b]
@@ -362,7 +346,7 @@ def rssi_code_to_dbm(code):
 def dbm_to_rssi_code(dbm):
     """dBm to the nearest RSSI code, clipped to 0..255."""
     code = np.rint((np.asarray(dbm, dtype=np.float64) + 140.0) * 2.0)
-    return np.clip(code, 0, 255).astype(np.uint8)
+    return np.clip(code, 0, RSSI_CODE_MAX).astype(np.uint8)
 
 
 def envelope_code_to_dbm(code, slope_udb: int, intercept_mdbm: int):

@@ -11,7 +11,8 @@ from array import array
 from binascii import hexlify
 
 from straja_node.clock import Stamp
-from straja_node.frame import MAX_SWEEP_CODES, REVISIT, FrameWriter
+from straja_node.frame import FrameWriter
+from straja_node.wire import FLAG_REVISIT, MAX_SWEEP_CODES
 
 
 class FixedClock(Stamp):
@@ -60,7 +61,7 @@ class Case:
 
     def sweep(self, codes, hi, lo, sweep_id=7, flags=0, front_end=0, start=5645000, step=10000,
               dwell=1000, duration=None, first=0, total=None):
-        pairs = 2 if flags & REVISIT else 1  # REVISIT: codes = n held codes, then n first reads
+        pairs = 2 if flags & FLAG_REVISIT else 1  # REVISIT: codes = n held codes, then n first reads
         n = len(codes) // pairs
         most = MAX_SWEEP_CODES // pairs
         total = n if total is None else total
@@ -158,12 +159,12 @@ def main():
     c.dump()
 
     c = Case("sweep_revisit", "a 64-channel REVISIT sweep: held codes, then first reads")
-    c.sweep(ramp(64, 40, 100) + ramp(64, 60, 200), 0, 2000, flags=REVISIT | 1, front_end=1,
+    c.sweep(ramp(64, 40, 100) + ramp(64, 60, 200), 0, 2000, flags=FLAG_REVISIT | 1, front_end=1,
             start=2400000, step=1325, dwell=1400, duration=2 * 64 * 1400)
     c.dump()
 
     c = Case("sweep_revisit_segmented", "a 2500-channel REVISIT sweep in 3 segments of <= 1004")
-    c.sweep(ramp(2500, 0, 120) + ramp(2500, 100, 255), 3, 4, flags=REVISIT, duration=7000000)
+    c.sweep(ramp(2500, 0, 120) + ramp(2500, 100, 255), 3, 4, flags=FLAG_REVISIT, duration=7000000)
     c.dump()
 
     c = Case("sweep_empty", "a sweep with no channels")

@@ -1,5 +1,6 @@
 """Integer helpers for the drivers: no floats and no big ints (on ESP32 and RP2 a small int has 31
 bits; anything larger or any float is a heap object)."""
+from ..wire import RSSI_CODE_MAX
 
 
 def muldiv(x, num, den, bias):
@@ -12,7 +13,7 @@ def muldiv(x, num, den, bias):
 
 def clamp_code(code):
     """A protocol RSSI code limited to its byte: 0 (-140 dBm or less) .. 255 (saturated)."""
-    return 0 if code < 0 else 255 if code > 255 else code
+    return 0 if code < 0 else RSSI_CODE_MAX if code > RSSI_CODE_MAX else code
 
 
 def put_be(buf, off, value, n):

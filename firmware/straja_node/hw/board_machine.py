@@ -7,13 +7,16 @@ import machine
 from machine import ADC, SPI, Pin
 from time import ticks_add, ticks_diff, ticks_us
 
+from ..wire import (
+    FLAG_OVERRUN, RESET_BROWN_OUT, RESET_DEEPSLEEP, RESET_HARD, RESET_POWER_ON, RESET_SOFT,
+    RESET_UNKNOWN, RESET_WATCHDOG,
+)
 from .bitbang import ThreeWire
 
-OVERRUN = 1
 # machine.reset_cause() constant name -> protocol STATUS reset_cause code; a port lacks some names
-CAUSES = (("PWRON_RESET", 0), ("HARD_RESET", 1), ("WDT_RESET", 2), ("SOFT_RESET", 3),
-          ("DEEPSLEEP_RESET", 4), ("BROWN_OUT_RESET", 5))
-UNKNOWN_CAUSE = 255
+CAUSES = (("PWRON_RESET", RESET_POWER_ON), ("HARD_RESET", RESET_HARD),
+          ("WDT_RESET", RESET_WATCHDOG), ("SOFT_RESET", RESET_SOFT),
+          ("DEEPSLEEP_RESET", RESET_DEEPSLEEP), ("BROWN_OUT_RESET", RESET_BROWN_OUT))
 
 
 class SpiDevice:
@@ -55,7 +58,7 @@ class TimedAdc:
             buf[i] = read()
             t = ticks_add(t, period)
             if ticks_diff(t, ticks_us()) < 0:
-                flags = OVERRUN
+                flags = FLAG_OVERRUN
                 t = ticks_us()  # keep going at the rate from here rather than bursting to catch up
             else:
                 while ticks_diff(t, ticks_us()) > 0:
@@ -144,7 +147,7 @@ def reset_cause():
     for name, code in CAUSES:
         if getattr(machine, name, None) == cause:
             return code
-    return UNKNOWN_CAUSE
+    return RESET_UNKNOWN
 
 
 def unique_id():

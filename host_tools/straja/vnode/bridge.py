@@ -30,15 +30,14 @@ import tty
 from dataclasses import dataclass
 from pathlib import Path
 
+from straja_node.wire import RESET_HARD, RESET_POWER_ON, RESET_SOFT
+
 from ..mp import micropython_command
 
 ROM = Path(__file__).with_name("_boot.py")
 
 # Exit code with which the firmware's unix hardware layer asks for a hard reset.
 RESET_EXIT_CODE = 86
-
-# Reset causes, as in the STATUS frame of docs/protocol.md.
-CAUSE_POWER_ON, CAUSE_HARD, CAUSE_WATCHDOG, CAUSE_SOFT = 0, 1, 2, 3
 
 RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 FRIENDLY_PROMPT = b"\r\n>>> "
@@ -165,7 +164,7 @@ class VirtualNode:
         def plug():
             self._open_host_port()
             self._plugged = True
-            self._spawn(CAUSE_POWER_ON)
+            self._spawn(RESET_POWER_ON)
         self._in_pump(plug)
         return self.port
 
@@ -222,10 +221,10 @@ class VirtualNode:
         self.exit_codes.append(code)
         in_raw_repl = self._tail.rfind(RAW_REPL_BANNER) > self._tail.rfind(b">>> ")
         if code in (0, -signal.SIGUSR1):  # Ctrl-D at the REPL; sys.exit() in main.py (_boot.py)
-            cause = CAUSE_SOFT
+            cause = RESET_SOFT
             self._to_host(b"MPY: soft reboot\r\n")
         else:
-            cause = CAUSE_HARD
+            cause = RESET_HARD
         if code == 0 and in_raw_repl:
             # A soft reset from the raw REPL comes back in the raw REPL, without main.py.
             self._swallow_until_prompt = True
@@ -273,7 +272,7 @@ class VirtualNode:
         self._to_host(data)
 
     def _pump(self, spawned: threading.Event) -> None:
-        self._spawn(CAUSE_POWER_ON)
+        self._spawn(RESET_POWER_ON)
         spawned.set()
         next_frame = time.monotonic()
         while not self._stopping.is_set():
