@@ -64,6 +64,20 @@ def test_provision_info_config_reset(fw_node, tmp_path, capsys):
         assert link.call("info", timeout=5)["reset_cause"] == 3  # soft reset
 
 
+@pytest.mark.parametrize("name", ["../boards/virtual", "/etc/hostname", "Virtual", 7])
+def test_provision_takes_only_a_plain_board_name_from_the_node(fw_node, tmp_path, capsys, name):
+    """Without --board, the profile is the one the node names: a name that is a path would read
+    any JSON file of the host and write it onto the node."""
+    board = json.loads((fw_node.flash / "board.json").read_text())
+    (fw_node.flash / "board.json").write_text(json.dumps(dict(board, name=name)))
+    inventory = tmp_path / "inventory.jsonl"
+    code = cli(provision, "provision", fw_node.port, "--node-id", "5", "--inventory", str(inventory))
+    assert code == term.EXIT_USAGE
+    assert "is not a board profile name (a-z, 0-9, _ and - only)" in capsys.readouterr().err
+    assert not inventory.exists()
+    assert json.loads((fw_node.flash / "board.json").read_text())["name"] == name  # untouched
+
+
 def test_provision_failed_selftest_is_recorded_and_reported(fw_node, tmp_path, capsys):
     from straja.vboard.chips import Sx127x
 
@@ -77,6 +91,8 @@ def test_provision_failed_selftest_is_recorded_and_reported(fw_node, tmp_path, c
     out = capsys.readouterr()
     record = json.loads(inventory.read_text())
     assert code == term.EXIT_FAILED and record["selftest_ok"] is False
+    # a provisioned node streams after any reset, with or without a host's `start`
+    assert json.loads((fw_node.flash / "config.json").read_text())["stream_on_boot"] is True
     assert "FAIL" in out.out and "self-test failed" in out.err
 
 
