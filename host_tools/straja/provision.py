@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 from . import term
-from .deploy import Deployer
-from .device import NoMicroPython, Session, ToolError, command, firmware_link, probe
+from .deploy import Deployer, wait_for_firmware
+from .device import NoMicroPython, Session, ToolError, command, probe
 from .paths import FIRMWARE, board_profile_path
 from .protocol import CommandError
 
@@ -118,7 +118,7 @@ def provision(args, say=print) -> dict:
                "writing the board profile and node id")
         s.soft_reset()
     say("waiting for the firmware ...")
-    with _wait_for_firmware(port) as link:
+    with wait_for_firmware(port) as link:
         if args.settings:
             try:
                 link.call("set", " ".join(args.settings))
@@ -137,16 +137,6 @@ def provision(args, say=print) -> dict:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "technician": getpass.getuser(), "selftest_ok": passed, "selftest": tests,
     }
-
-
-def _wait_for_firmware(port: str, tries: int = 5):
-    last = None
-    for _ in range(tries):
-        try:
-            return firmware_link(port)
-        except ToolError as e:
-            last = e
-    raise last
 
 
 def append_record(path: Path, record: dict) -> None:
