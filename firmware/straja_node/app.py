@@ -48,7 +48,7 @@ class App:
         self.front_ends = hw.front_ends(self.config)
         self.scheduler = Scheduler(self.front_ends, self.writer, self.clock)
         self.temp_plan = None  # a temporary plan's entries while one runs (set_temp_plan)
-        self._temp_end_ms = 0
+        self._temp_end_ms = ticks_ms()
         self._use_stored_plan()
         self.config_hash = config.checksum(self.config)
         self.streaming = self.config["stream_on_boot"]
