@@ -1,7 +1,9 @@
 """The gateway's systemd unit (docs/systemd/straja-gateway.service): sandboxed, private files,
 only its state directory writable; and the install notes keep the MQTT password's file 0600."""
 import configparser
+import re
 
+from straja.gateway import config
 from straja.paths import REPO
 
 UNIT = REPO / "docs" / "systemd" / "straja-gateway.service"
@@ -26,8 +28,13 @@ def test_unit_is_sandboxed_and_writes_only_its_state():
     assert "PrivateDevices" not in s  # the nodes' serial ports are devices
 
 
-def test_install_notes_keep_the_mqtt_password_private_and_recommend_tls():
+def test_install_notes_keep_the_mqtt_password_private_and_recommend_tls(tmp_path):
     doc = (REPO / "docs" / "gateway.md").read_text()
     assert "install -m 0600 -o straja -g straja /dev/null /etc/straja/gateway.toml" in doc
-    assert "The recommended MQTT setup is TLS with authentication" in doc
-    assert "allow_anonymous false" in doc and "tls = true" in doc
+    assert "allow_anonymous false" in doc
+    # the recommended [mqtt] section is one the gateway takes
+    example = re.search(r"The recommended MQTT setup is TLS with authentication.*?```\n(.*?)```",
+                        doc, re.S).group(1)
+    (tmp_path / "gateway.toml").write_text(example)
+    mqtt = config.load(tmp_path / "gateway.toml").mqtt
+    assert (mqtt.port, mqtt.tls, mqtt.username) == (8883, True, "straja-gw1") and mqtt.password
