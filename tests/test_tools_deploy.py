@@ -49,6 +49,12 @@ def check(x: int) -> int:
 """
 
 
+def Deployer(tree, *a, **kw) -> deploy.Deployer:
+    """The trees here print their version at boot but do not speak the protocol: no `ping` to
+    confirm them by (test_tools_device.py deploys the real firmware, confirmed)."""
+    return deploy.Deployer(tree, *a, confirm=False, **kw)
+
+
 def make_tree(root: Path, version: str, *, big: int = 0, extra: str | None = None) -> Path:
     """A firmware tree printing `FW version 42` at boot; `big` adds a module of that many bytes
     of data (a transfer of several blocks), `extra` a module of that name."""
@@ -173,7 +179,7 @@ def test_power_cut_during_deploy_keeps_the_previous_version(node, trees, cut_at)
 def deploy_cli(*argv: str, **kw) -> subprocess.Popen:
     """`straja deploy ARGV` in a process of its own (the command parser, as cli.py builds it)."""
     code = "import sys\nfrom straja import cli\nsys.exit(cli.main(sys.argv[1:]))"
-    return subprocess.Popen([sys.executable, "-c", code, "deploy", *argv],
+    return subprocess.Popen([sys.executable, "-c", code, "deploy", "--no-confirm", *argv],
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, **kw)
 
 

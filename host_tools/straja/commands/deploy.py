@@ -88,7 +88,10 @@ def configure(p) -> None:
     p.add_argument("--source", type=Path, default=FIRMWARE, help="firmware folder "
                    f"(default: {FIRMWARE})")
     p.add_argument("--force", action="store_true", help="send every file, whatever the manifest says")
-    p.add_argument("--no-reset", action="store_true", help="do not soft-reset the node afterwards")
+    p.add_argument("--no-reset", action="store_true", help="do not soft-reset the node afterwards "
+                   "(it stays at its REPL; nothing is confirmed)")
+    p.add_argument("--no-confirm", action="store_true", help="do not ask the firmware that booted "
+                   "for its version (a tree that is not the Straja firmware)")
     p.add_argument("--mpy-cross", help="the mpy-cross command to use")
     p.add_argument("--log-dir", type=Path, default=None,
                    help=f"where the per-port logs go (default: {default_log_dir()})")
@@ -113,6 +116,7 @@ def run(args) -> int:
     def deployer_for(port: str) -> Deployer:
         logs[port] = PortLog(log_dir, port, args.verbose)
         return Deployer(args.source, compiler, force=args.force, reset=not args.no_reset,
+                        confirm=not args.no_confirm,
                         log=logs[port], progress=bar.callback(port))
 
     try:
