@@ -15,7 +15,7 @@ import serial
 from straja import cli as straja_cli
 from straja import term
 from straja.commands import device
-from straja.tools import deploy, provision
+from straja.tools import deploy
 from straja.link import NodeLink
 
 
@@ -72,7 +72,7 @@ def test_provision_takes_only_a_plain_board_name_from_the_node(fw_node, tmp_path
     board = json.loads((fw_node.flash / "board.json").read_text())
     (fw_node.flash / "board.json").write_text(json.dumps(dict(board, name=name)))
     inventory = tmp_path / "inventory.jsonl"
-    code = cli(provision, "provision", fw_node.port, "--node-id", "5", "--inventory", str(inventory))
+    code = cli("provision", fw_node.port, "--node-id", "5", "--inventory", str(inventory))
     assert code == term.EXIT_USAGE
     assert "is not a board profile name (a-z, 0-9, _ and - only)" in capsys.readouterr().err
     assert not inventory.exists()
