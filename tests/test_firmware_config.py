@@ -122,10 +122,12 @@ def test_power_cut_leaves_old_or_new_config(tmp_path):
     seen_tmp = 0
     for _ in range(50):
         p = subprocess.Popen(writer + [str(last + 1)], env=env, cwd=tmp_path,
-                             stdout=subprocess.DEVNULL)
+                             stdout=subprocess.PIPE)
+        assert p.stdout.readline() == b"writing\n"
         time.sleep(rng.uniform(0.0, 0.06))
         p.send_signal(signal.SIGKILL)
         p.wait()
+        p.stdout.close()
         seen_tmp += (tmp_path / "config.tmp").exists()
         got = check(tmp_path)
         assert got["error"] is None and got["whole"], got

@@ -17,6 +17,7 @@ def sample(i):
 
 def main(first):
     i = first
+    print("writing")  # the test's kill clock starts here, not at process start (a loaded host)
     while True:
         config.save(sample(i))
         print(i)
