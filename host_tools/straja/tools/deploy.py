@@ -290,9 +290,10 @@ class Deployer:
     def deploy(self, port: str) -> DeployResult:
         result = DeployResult(port)
         t0 = time.monotonic()
+        opened = False  # a port that never opened has no node to check afterwards
         try:
             with Session(resolve(port)) as s:
-                result.port = s.port
+                result.port, opened = s.port, True
                 try:
                     self._deploy(s, result)
                 except BaseException:
@@ -307,7 +308,7 @@ class Deployer:
             result.status, result.error = "failed", str(e)
             result.fix, result.code = getattr(e, "fix", ""), term.EXIT_NO_DEVICE
             self.log(f"FAILED: {e}")
-        if result.status == "failed" and self.confirm:
+        if result.status == "failed" and self.confirm and opened:
             self._check_answers(result)
         result.seconds = round(time.monotonic() - t0, 3)
         return result
