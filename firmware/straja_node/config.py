@@ -8,15 +8,11 @@ import json
 
 from . import store
 from .frame import crc16
+from .limits import CHANNELS_MAX, PLAN_MAX, REVISIT_MAX, SWEEP_US_MAX
 
 PATH = "config.json"
 
 NAME_MAX = 16  # front-end names and calibration keys: short lower-case words
-PLAN_MAX = 8  # plan entries
-CHANNELS_MAX = 2048  # channels in one sweep entry
-# one sweep must finish inside a heartbeat period and well inside the watchdog's
-SWEEP_US_MAX = 1000000
-REVISIT_MAX = 64  # channels per block of a revisit sweep (docs/firmware.md, "Revisit")
 WATCHDOG_MS_MIN = 2000
 ENVELOPE_N_MAX = 1006  # samples that fit one ENVELOPE frame: (2048 - 14 - 20 - 2) / 2
 INT32 = 0x7FFFFFFF
