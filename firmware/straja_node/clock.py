@@ -7,38 +7,15 @@ small ints for 2**30 * 2**24 us (about 570 years).
 
 The drivers take their time functions (sleep_ms, sleep_us, ticks_*) from here, so that they also
 run on CPython: there (the host's evaluation runs the real drivers against the virtual board's
-chip models) time is virtual, an integer count of microseconds that only `set_virtual_us` and the
-sleeps move, and ticks never wrap.
+chip models) time is virtual (straja_node.hosttime).
 """
 from struct import pack_into
 
 try:
     from time import sleep_ms, sleep_us, ticks_add, ticks_diff, ticks_ms, ticks_us
-except ImportError:  # CPython
-    _virtual_us = 0
-
-    def set_virtual_us(us):
-        """Set the virtual time (CPython only): the instant the caller's model has reached."""
-        global _virtual_us
-        _virtual_us = us
-
-    def ticks_us():
-        return _virtual_us
-
-    def ticks_ms():
-        return _virtual_us // 1000
-
-    def ticks_add(ticks, delta):
-        return ticks + delta
-
-    def ticks_diff(a, b):
-        return a - b
-
-    def sleep_us(us):
-        set_virtual_us(_virtual_us + us)
-
-    def sleep_ms(ms):
-        set_virtual_us(_virtual_us + 1000 * ms)
+except ImportError:  # CPython (the board stubs' time has these: a second definition for mypy)
+    from .hosttime import (sleep_ms, sleep_us, ticks_add, ticks_diff,  # type: ignore[no-redef]
+                           ticks_ms, ticks_us)
 
 LO_BITS = 24
 LO_MASK = (1 << LO_BITS) - 1
