@@ -89,9 +89,9 @@ class _Adc:
 
 class _Pin:
     def __init__(self, chip, role: str):
-        self.chip, self.role = chip, role
+        self.read, self.write, self.role = chip.pin_read, chip.pin_write, role
 
     def value(self, v=None):
         if v is None:
-            return self.chip.pin_read(self.role)
-        self.chip.pin_write(self.role, v)
+            return self.read(self.role)
+        self.write(self.role, v)
