@@ -16,7 +16,9 @@ from straja.eval.readings import EVAL_FRONT_ENDS, EVAL_PLAN
 from straja.frontends import FRONT_ENDS, looks, looks_at
 from straja.mp import run_micropython
 from straja.paths import FIRMWARE, REPO, board_profile_path
-from straja.vboard import NoiseOnly, VirtualBoard, chips
+from straja.vboard import NoiseOnly, ToneSource, VirtualBoard, chips
+from straja.vboard.vtime import VirtualTimeBoard
+from straja_node import clock
 
 SCRIPT = REPO / "tests" / "firmware" / "plan_check.py"
 BOARDS = sorted(p.stem for p in (REPO / "hardware" / "boards").glob("*.json"))
@@ -111,3 +113,23 @@ def test_board_profiles_fit_the_catalogue(board):
         known = FRONT_ENDS[fe["kind"]]
         lo, hi = fe.get("band_khz", known.band_khz)
         assert known.tune_khz[0] <= lo < hi <= known.tune_khz[1], (board, fe["name"])
+
+
+@pytest.mark.parametrize("modulation, dbm, detected", [("lora", -110.0, True), ("", -70.0, False)])
+def test_drivers_run_on_cpython_in_virtual_time(modulation, dbm, detected):
+    """The SX126x driver's channel activity detection polls, sleeping between polls: on CPython
+    its sleeps move straja_node.clock's virtual time and the bus with it, so the chip model's CAD
+    finishes (after 4 symbols of SF7 at 500 kHz: 1 ms) and hears LoRa only, as under MicroPython
+    (tests/test_vboard.py); the drivers are the profile's, built by the firmware's hw layer."""
+    board = VirtualTimeBoard(json.loads(board_profile_path("virtual").read_text()),
+                             ToneSource(868.1e6, dbm, modulation=modulation))
+    assert [fe.kind for fe in board.front_ends] == [
+        e["kind"] for e in board.profile["front_ends"]]
+    subg = board.front_ends[2]
+    start_us = clock.ticks_us()
+    board.at((1.0,))
+    assert subg.cad(868100) is detected
+    waited_us = clock.ticks_diff(clock.ticks_us(), start_us)
+    assert 1000 <= waited_us < 2000
+    board.at((1.5,))
+    assert subg.cad(915000) is False

@@ -3,21 +3,21 @@ no ticks): an integer count of microseconds that only `set_virtual_us` and the s
 driver's sleeps cost nothing and the host decides what time it is. Ticks never wrap. Never
 imported on a board."""
 
-_now_us = 0
+now_us = 0  # read it as hosttime.now_us (a from-import would copy the value)
 
 
 def set_virtual_us(us):
     """Set the virtual time: the instant the caller's model has reached."""
-    global _now_us
-    _now_us = us
+    global now_us
+    now_us = us
 
 
 def ticks_us():
-    return _now_us
+    return now_us
 
 
 def ticks_ms():
-    return _now_us // 1000
+    return now_us // 1000
 
 
 def ticks_add(ticks, delta):
@@ -29,8 +29,8 @@ def ticks_diff(a, b):
 
 
 def sleep_us(us):
-    set_virtual_us(_now_us + us)
+    set_virtual_us(now_us + us)
 
 
 def sleep_ms(ms):
-    set_virtual_us(_now_us + 1000 * ms)
+    set_virtual_us(now_us + 1000 * ms)

@@ -6,15 +6,16 @@ with (`pin`, `spi_device`, `three_wire`, `adc`: firmware/straja_node/hw), so its
 made by `straja_node.hw.build_front_ends` exactly as on a node. Before each driver call the caller
 sets the instants with `at(times)`: every bus operation happens at times[0], except that the
 k-th ADC read of the call happens at times[k] (a driver that averages ADC reads, the RX5808's,
-makes them a bus round trip apart). The chip models draw from the board's one generator in the
-order of the operations, as on the socket board (straja.vboard.server), so the same instants in
-the same order give the same readings. The drivers' own sleeps run on straja_node.clock's
-virtual time.
+makes them a bus round trip apart); a driver that sleeps (straja_node.clock: virtual time on
+CPython) moves its later operations on by as much. The chip models draw from the board's one
+generator in the order of the operations, as on the socket board (straja.vboard.server), so the
+same instants in the same order give the same readings.
 """
 from __future__ import annotations
 
 import random
 
+from straja_node import hosttime
 from straja_node.hw import build_front_ends
 
 from .chips import MODELS
@@ -31,12 +32,19 @@ class VirtualTimeBoard:
         self.chips = [MODELS[e["kind"]](self, e) for e in profile.get("front_ends", [])]
         self.times: tuple | list = (0.0,)
         self.adc_reads = 0
+        self.slept_from_us = hosttime.now_us
         self.front_ends = build_front_ends(self, self, profile, {})
 
     def at(self, times) -> None:
         """The instants (s) of the next driver call's bus operations."""
         self.times = times
         self.adc_reads = 0
+        self.slept_from_us = hosttime.now_us
+
+    def now(self) -> float:
+        """The instant of a bus operation: times[0], later by the driver's sleeps since at()
+        (+ 0.0 when it has not slept: the instants stay exactly the caller's)."""
+        return self.times[0] + (hosttime.now_us - self.slept_from_us) * 1e-6
 
     # the board functions straja_node.hw builds drivers with (`bd` is this board)
 
@@ -62,10 +70,10 @@ class _Spi:
         self.board, self.spi = board, chip.spi  # bound once: the fast path calls these a lot
 
     def write(self, buf) -> None:
-        self.spi(buf, self.board.times[0])
+        self.spi(buf, self.board.now())
 
     def write_readinto(self, wbuf, rbuf) -> None:
-        rbuf[:] = self.spi(wbuf, self.board.times[0])
+        rbuf[:] = self.spi(wbuf, self.board.now())
 
 
 class _ThreeWire:
@@ -73,7 +81,7 @@ class _ThreeWire:
         self.board, self.word = board, chip.word
 
     def write_word(self, word: int, nbits: int) -> None:
-        self.word(word, nbits, self.board.times[0])
+        self.word(word, nbits, self.board.now())
 
 
 class _Adc:
@@ -84,7 +92,7 @@ class _Adc:
         board = self.board
         k = board.adc_reads
         board.adc_reads = k + 1
-        return self.adc(board.times[k])
+        return self.adc(board.times[k] + (hosttime.now_us - board.slept_from_us) * 1e-6)
 
 
 class _Pin:
