@@ -50,12 +50,12 @@ def eval_plan(board: str = "virtual") -> list[dict]:
     return [e for e in default_plan(drivers) if e["front_end"] in EVAL_FRONT_ENDS]
 
 
-# The RX5808 steps 20 MHz (its filter: a video channel is never more than 10 MHz off a scan
-# channel) at its 25 ms settle (the model's tau is 6 ms: 1.6 % of the previous channel's level
-# is left): 16 channels, 0.41 s; the CC2500 sweeps 2.4 GHz in 64 channels, each read again 3
-# dwells (4.2 ms) later (revisit: held by ELRS's 8-27 ms hops, not by a Bluetooth packet or a
-# Wi-Fi frame); the SX126x sweeps sub-GHz in 64 channels in 51 ms, shorter than ELRS 900's hop
-# dwell.
+# The evaluation's plan. The RX5808 steps 20 MHz (its filter: a video channel is never more
+# than 10 MHz off a scan channel) at its 25 ms settle (the model's tau is 6 ms: 1.6 % of the
+# previous channel's level is left): 16 channels, 0.41 s; the CC2500 sweeps 2.4 GHz in 64
+# channels, each read again 3 dwells (4.2 ms) later (revisit: held by ELRS's 8-27 ms hops, not by
+# a Bluetooth packet or a Wi-Fi frame); the SX126x sweeps sub-GHz in 64 channels in 51 ms, shorter
+# than ELRS 900's hop dwell.
 EVAL_PLAN = eval_plan()
 
 
@@ -96,11 +96,6 @@ class NodeReader:
         self.index = {e["name"]: i for i, e in enumerate(self.profile["front_ends"])}
         self.drivers = {fe.name: fe for fe in self.board.front_ends}
         self.reads = {fe.name: FRONT_ENDS[fe.kind].reads for fe in self.board.front_ends}
-
-    def channel(self, fe_name: str, khz: int, t_tune: float, read_times) -> int:
-        """One channel: tune at t_tune, read at read_times (one per ADC/register read)."""
-        self.tune(fe_name, khz, t_tune)
-        return self.read(fe_name, read_times)
 
     def tune(self, fe_name: str, khz: int, t: float) -> None:
         self.board.at((t,))
