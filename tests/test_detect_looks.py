@@ -91,7 +91,8 @@ def test_floor_detector_on_quantised_gamma_noise():
 
 
 def test_gateway_adapter_takes_looks_from_the_front_end_kind():
-    from straja.gateway.detector import FRONT_END_LOOKS, NodeDetector, core_config
+    from straja.frontends import LOOKS
+    from straja.gateway.detector import NodeDetector, core_config
 
     plain = NodeDetector(1, {})
     assert plain.looks(0, 5_800_000) == 1.0  # kind unknown: the exponential design
@@ -99,9 +100,9 @@ def test_gateway_adapter_takes_looks_from_the_front_end_kind():
     assert (plain.looks(0, 5_800_000), plain.looks(1, 2_440_000)) == (470.0, 203.0)
     assert plain.looks(2, 900_000) == 1.0  # no such front end in the info
     by_band = NodeDetector(1, {"looks_by_band": True})
-    assert by_band.looks(0, 5_800_000) == FRONT_END_LOOKS["rx5808"]
-    assert by_band.looks(1, 2_440_000) == FRONT_END_LOOKS["cc2500"]
-    assert by_band.looks(2, 915_000) == FRONT_END_LOOKS["sx127x"]  # the fewer of SX126x/SX127x
+    assert by_band.looks(0, 5_800_000) == LOOKS["rx5808"]
+    assert by_band.looks(1, 2_440_000) == LOOKS["cc2500"]
+    assert by_band.looks(2, 915_000) == LOOKS["sx127x"]  # the fewer of SX126x/SX127x
     assert core_config({"looks_by_band": True}).looks == 1.0  # an adapter key, not the core's
     with pytest.raises(ValueError, match="unknown keys"):
         core_config({"look": 3})

@@ -32,7 +32,8 @@ follow_imports = silent
 """
 # Modules that only the unix port (the virtual board) runs: checked against no board's stubs
 # (they use AF_UNIX sockets); code importing them sees them as untyped.
-UNIX_ONLY = ("straja_node.hw.board_unix",)
+# The same for CPython-only modules (the host's virtual time).
+UNIX_ONLY = ("straja_node.hw.board_unix", "straja_node.hosttime")
 SKIP_SECTION = """[mypy-{module}]
 follow_imports = skip
 """

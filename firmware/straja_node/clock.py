@@ -4,9 +4,18 @@ Protocol v1 stamps every frame with a u64 count of microseconds since boot (docs
 Header). `time.ticks_us()` wraps (at 2**30 on ESP32 and RP2) and a 32-bit port's small ints hold
 only 31 bits, so the count is kept as `hi * 2**24 + lo` with `0 <= lo < 2**24`: both parts stay
 small ints for 2**30 * 2**24 us (about 570 years).
+
+The drivers take their time functions (sleep_ms, sleep_us, ticks_*) from here, so that they also
+run on CPython: there (the host's evaluation runs the real drivers against the virtual board's
+chip models) time is virtual (straja_node.hosttime).
 """
 from struct import pack_into
-from time import ticks_diff, ticks_us
+
+try:
+    from time import sleep_ms, sleep_us, ticks_add, ticks_diff, ticks_ms, ticks_us
+except ImportError:  # CPython (the board stubs' time has these: a second definition for mypy)
+    from .hosttime import (sleep_ms, sleep_us, ticks_add, ticks_diff,  # type: ignore[no-redef]
+                           ticks_ms, ticks_us)
 
 LO_BITS = 24
 LO_MASK = (1 << LO_BITS) - 1

@@ -8,17 +8,12 @@ import json
 
 from . import store
 from .frame import crc16
+from .limits import CHANNELS_MAX, PLAN_MAX, REVISIT_MAX, SWEEP_US_MAX
 from .wire import MAX_ENVELOPE_SAMPLES
 
 PATH = "config.json"
 
 NAME_MAX = 16  # front-end names and calibration keys: short lower-case words
-PLAN_MAX = 8  # plan entries
-CHANNELS_MAX = 2048  # channels in one sweep entry
-# one sweep, and one envelope block (a single blocking step), must finish inside a heartbeat
-# period and well inside the watchdog's (WATCHDOG_MS_MIN)
-SWEEP_US_MAX = 1000000
-REVISIT_MAX = 64  # channels per block of a revisit sweep (docs/firmware.md, "Revisit")
 WATCHDOG_MS_MIN = 2000
 INT32 = 0x7FFFFFFF
 IDLE_HEARTBEAT_MS = 5000

@@ -36,7 +36,9 @@ from micropython import const
 from time import sleep_us, ticks_add, ticks_diff, ticks_us
 
 from .clock import Stamp
-from .config import SWEEP_US_MAX, check_entry
+from .config import check_entry
+from .limits import SWEEP_US_MAX
+from .plan import BLOCK_N, default_plan, is_envelope
 from .wire import FLAG_OVERRUN, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX
 
 # A wait sleeps, then spins for its last SPIN_US: sleep_us overshoots by up to a scheduler
@@ -44,10 +46,6 @@ from .wire import FLAG_OVERRUN, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX
 # nodes need; on ESP32/RP2, sleep_us is itself a precise busy-wait for short delays.
 SPIN_US = 250
 SLEEP_MAX_US = 20000
-DEFAULT_SWEEP_CHANNELS = 64
-DEFAULT_READ_US = 500  # dwell added to the settle time in the default plan: time to read
-DEFAULT_RATE_HZ = 10000
-DEFAULT_BLOCK = 256
 # the phases of a sweep task (docs/firmware.md, "Timing and overruns"); const: folded in run()
 _START = const(0)
 _TUNE = const(1)
@@ -192,7 +190,7 @@ class _Block:
         self.index = index
         self.fe = fe
         self.rate_hz = entry["rate_hz"]
-        self.n = entry.get("n", DEFAULT_BLOCK)
+        self.n = entry.get("n", BLOCK_N)
         self.samples = array("H", bytearray(2 * self.n))
         self.block_id = 0
         self.t = Stamp()
@@ -215,34 +213,6 @@ class _Block:
                               fe.slope_udb, fe.intercept_mdbm, self.samples, self.n, self.t)
         self.block_id = (self.block_id + 1) & 0xFFFF
         self.due = ticks_add(now, self.period_us)
-
-
-def is_envelope(fe):
-    return hasattr(fe, "read_block")
-
-
-def default_plan(front_ends):
-    """The plan used while the config's plan is empty: every front end, across its whole band,
-    with as many channels (up to DEFAULT_SWEEP_CHANNELS) as fit a sweep in SWEEP_US_MAX but no
-    step finer than the front end's filter (`filter_khz`: finer channels would overlap), read
-    twice if its driver asks for it (`scan_revisit`, e.g. the CC2500's)."""
-    plan = []
-    for fe in front_ends:
-        if is_envelope(fe):
-            plan.append({"front_end": fe.name, "rate_hz": DEFAULT_RATE_HZ, "n": DEFAULT_BLOCK})
-            continue
-        lo, hi = fe.band_khz
-        dwell = fe.settle_us + DEFAULT_READ_US
-        revisit = getattr(fe, "scan_revisit", 0)
-        n = max(min(DEFAULT_SWEEP_CHANNELS, SWEEP_US_MAX // (dwell * (2 if revisit else 1))), 2)
-        step = max(getattr(fe, "filter_khz", 1), (hi - lo) // (n - 1))
-        n = min(n, (hi - lo) // step + 1)  # fewer if the filter is the coarser
-        entry = {"front_end": fe.name, "start_khz": lo, "stop_khz": lo + step * (n - 1),
-                 "step_khz": step, "dwell_us": dwell}
-        if revisit:
-            entry["revisit"] = revisit
-        plan.append(entry)
-    return plan
 
 
 class Scheduler:

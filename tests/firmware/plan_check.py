@@ -1,12 +1,11 @@
 # The virtual board's default scan plan and the node's `info` reply, through the real unix
-# hardware layer and drivers against a virtual board server (tests/test_eval_plan.py). The
-# working directory holds board.json. Prints JSON: the default plan, the drivers' SETTLE_US, and
-# the info command's status, JSON text and REPLY frame as sent (hex).
+# hardware layer and drivers against a virtual board server (tests/test_frontends.py). The
+# working directory holds board.json. Prints JSON: the default plan, and the info command's
+# status, JSON text and REPLY frame as sent (hex).
 import json
 
 from straja_node import app, commands, hw
-from straja_node.drivers import cc2500, rx5808, sx126x, sx127x
-from straja_node.scheduler import default_plan
+from straja_node.plan import default_plan
 
 sent = []
 
@@ -21,7 +20,6 @@ status, text = commands.run(node, "info", "")
 node.writer.reply(1, status, text)
 print(json.dumps({
     "default_plan": default_plan(node.front_ends),
-    "settle_us": {m.__name__.split(".")[-1]: m.SETTLE_US for m in (rx5808, cc2500, sx126x, sx127x)},
     "info": [status, text],
     "reply_wire": sent[-1].hex(),
 }))

@@ -18,7 +18,7 @@ Datasheet facts used (TI CC2500 datasheet, SWRS040C):
   takes ~809 us with calibration (Table 34; 88.4 us without), then the RSSI needs a few filter
   periods: settle_us = 900.
 """
-from time import sleep_ms
+from ..clock import sleep_ms
 
 from .fixed import clamp_code, muldiv, put_be
 

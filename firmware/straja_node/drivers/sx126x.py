@@ -18,7 +18,7 @@ Datasheet facts used (Semtech SX1261/2 datasheet, rev 2.1):
 - Many modules (Ebyte E22, Waveshare Core1262) run the chip from a TCXO powered by DIO3 and
   switch the antenna with DIO2: profile options "tcxo_mv" and "dio2_rf_switch".
 """
-from time import sleep_ms, sleep_us, ticks_diff, ticks_ms
+from ..clock import sleep_ms, sleep_us, ticks_diff, ticks_ms
 
 from .fixed import clamp_code, muldiv, put_be
 
@@ -49,6 +49,7 @@ SETTLE_US = 300
 FILTER_KHZ = 467  # RX bandwidth code 0x09 (GFSK_PARAMS)
 BUSY_POLLS = 10000
 BAND_KHZ = (863000, 928000)
+TUNE_KHZ = (150000, 960000)  # what the synthesizer tunes to (datasheet: 150-960 MHz)
 # GFSK 50 kbit/s (br word 0x005000), no shaping, RX bandwidth 467 kHz (code 0x09), 25 kHz deviation
 GFSK_PARAMS = (MODULATION, 0x00, 0x50, 0x00, 0x00, 0x09, 0x00, 0x66, 0x66)
 # CalibrateImage (f1, f2) per band, Table 9-2: (lo_MHz, hi_MHz, f1, f2)

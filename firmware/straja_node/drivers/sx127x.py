@@ -17,7 +17,7 @@ Datasheet facts used (Semtech SX1276/77/78/79 datasheet, rev 7):
 - Settling: STDBY -> RX (TS_FS ~60 us PLL, TS_RE ~ 2.33/RxBw and the RSSI smoothing of
   RegRssiConfig, 8 samples) stays under 250 us at 250 kHz: settle_us = 250.
 """
-from time import sleep_ms
+from ..clock import sleep_ms
 
 from .fixed import clamp_code, muldiv, put_be
 
@@ -34,6 +34,7 @@ MODE_RX = 0x05
 SETTLE_US = 250
 FILTER_KHZ = 250  # RegRxBw 0x01
 BAND_KHZ = (862000, 1020000)
+TUNE_KHZ = (137000, 1020000)  # what the SX1276 tunes to (datasheet: 137-1020 MHz)
 
 
 def frf_word(freq_khz):

@@ -38,35 +38,36 @@ def _cal(entry, config):
     return cal
 
 
-def _pin(bd, entry, role, out=False):
+def _pin(board, bd, entry, role, out=False):
     pins = entry.get("pins", {})
     return board.pin(bd, pins[role], out) if role in pins else None
 
 
-def _rx5808(bd, i, entry, cal):
+def _rx5808(board, bd, i, entry, cal):
     from ..drivers.rx5808 import Rx5808
     return Rx5808(entry["name"], board.three_wire(bd, i, entry), board.adc(bd, i, entry["pins"]["rssi"]),
                   cal, entry.get("band_khz"))
 
 
-def _cc2500(bd, i, entry, cal):
+def _cc2500(board, bd, i, entry, cal):
     from ..drivers.cc2500 import Cc2500
     return Cc2500(entry["name"], board.spi_device(bd, i, entry), cal, entry.get("band_khz"))
 
 
-def _sx126x(bd, i, entry, cal):
+def _sx126x(board, bd, i, entry, cal):
     from ..drivers.sx126x import Sx126x
-    return Sx126x(entry["name"], board.spi_device(bd, i, entry), _pin(bd, entry, "busy"),
-                  _pin(bd, entry, "reset", True), cal, entry.get("band_khz"), entry.get("options", {}))
+    return Sx126x(entry["name"], board.spi_device(bd, i, entry), _pin(board, bd, entry, "busy"),
+                  _pin(board, bd, entry, "reset", True), cal, entry.get("band_khz"),
+                  entry.get("options", {}))
 
 
-def _sx127x(bd, i, entry, cal):
+def _sx127x(board, bd, i, entry, cal):
     from ..drivers.sx127x import Sx127x
-    return Sx127x(entry["name"], board.spi_device(bd, i, entry), _pin(bd, entry, "reset", True), cal,
-                  entry.get("band_khz"))
+    return Sx127x(entry["name"], board.spi_device(bd, i, entry),
+                  _pin(board, bd, entry, "reset", True), cal, entry.get("band_khz"))
 
 
-def _logdet(bd, i, entry, cal):
+def _logdet(board, bd, i, entry, cal):
     from ..drivers.logdet import LogDet
     return LogDet(entry["name"], board.adc(bd, i, entry["pins"]["out"]), cal, entry.get("centre_khz", 0),
                   entry.get("band_khz"))
@@ -81,14 +82,19 @@ def front_ends(config):
     each calibrated with the profile's defaults overlaid by config["cal"][name]. The "offset" key
     is not applied here: the scheduler adds it to every RSSI code."""
     p = profile()
-    bd = board.open_board(p)
+    return build_front_ends(board, board.open_board(p), p, config)
+
+
+def build_front_ends(board, bd, p, config):
+    """front_ends() on the buses of `board` (a board module, or on the host an object with its
+    pin/spi_device/three_wire/adc functions: the evaluation's virtual-time bus) opened as `bd`."""
     out = []
     for i in range(len(p.get("front_ends", []))):
         entry = p["front_ends"][i]
         kind = entry["kind"]
         if kind not in BUILDERS:
             raise ValueError("front end %s: unknown kind %s" % (entry["name"], kind))
-        out.append(BUILDERS[kind](bd, i, entry, _cal(entry, config)))
+        out.append(BUILDERS[kind](board, bd, i, entry, _cal(entry, config)))
     return out
 
 

@@ -25,9 +25,8 @@ from .run import run_session
 from .trials import FAMILIES, TARGET_SNR_DB, Trial, dedicated_plan, run_trial
 
 # Detector settings of the evaluation (docs/evaluation/report.md, "Settings"): the gateway's
-# defaults (Pfa 1e-6, thresholds designed for each front end's looks: straja.gateway.detector.
-# FRONT_END_LOOKS), with the looks taken from the sweep's band since the fast path sends no info
-# reply.
+# defaults (Pfa 1e-6, thresholds designed for each front end's looks: straja.frontends.LOOKS),
+# with the looks taken from the sweep's band since the fast path sends no info reply.
 EVAL_DETECT = {"looks_by_band": True}
 BACKGROUNDS = ["urban_24ghz_background", "subghz_lora_background", "quiet_rural"]
 NODES = ["n1", "n2", "n3"]

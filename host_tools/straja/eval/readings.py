@@ -1,16 +1,14 @@
 """The readings a virtual node streams for a scene, without MicroPython and in virtual time.
 
 A virtual node is the firmware's scheduler and drivers talking to the virtual board's chip
-models (straja.vboard.chips) over a socket. This module keeps the chip models (the very objects,
-with the board's random generator) and replaces the two other parts:
-
-- the scheduler's timing model (firmware/straja_node/scheduler.py): every plan entry scans at
-  once, one step at a time, earliest deadline first (ties to the earlier plan entry); channel i
-  of a sweep owns the slot [t0 + i dwell, t0 + (i + 1) dwell), is tuned at its start and read
-  `settle_us` later, and the next sweep starts when the last slot ends. Steps take no time
-  here (on the node they take tens of microseconds, well inside the dwell's spare time);
-- the drivers' bus operations and code conversions (firmware/straja_node/drivers/), for the
-  sweep front ends: RX5808, CC2500, SX126x.
+models (straja.vboard.chips) over a socket. Here the firmware's real drivers (imported on
+CPython) run against the same chip models on a virtual-time bus (straja.vboard.vtime), and one
+part is replaced: the scheduler's timing model (firmware/straja_node/scheduler.py). Every plan
+entry scans at once, one step at a time, earliest deadline first (ties to the earlier plan
+entry); channel i of a sweep owns the slot [t0 + i dwell, t0 + (i + 1) dwell), is tuned at its
+start and read `settle_us` later, and the next sweep starts when the last slot ends. Steps take
+no time here (on the node they take tens of microseconds, well inside the dwell's spare time),
+except that the ADC reads averaged into one reading are READ_GAP_S apart (a bus round trip).
 
 Exactness: every chip read draws from one `random.Random(seed)` (as `VirtualBoard` does), in
 the order of the bus operations across all front ends, and the number of draws does not depend
@@ -23,35 +21,42 @@ from __future__ import annotations
 
 import heapq
 import json
-import random
 from typing import Iterator, NamedTuple
 
+from straja_node.plan import default_plan
+
+from ..frontends import FRONT_ENDS
 from ..paths import board_profile_path
 from ..protocol import FLAG_REVISIT, Frame, Status, Sweep, encode_frame, revisit_halves
-from ..vboard.chips import MODELS
+from ..vboard.vtime import VirtualTimeBoard
 from ..vnode.fleet import scene_rf
 
-RX5808_READS = 4       # drivers/rx5808.py READS: ADC reads averaged per reading
 READ_GAP_S = 40e-6     # between two ADC reads of one RX5808 reading (a bus round trip)
 STATUS_PERIOD_S = 1.0  # config heartbeat_ms while streaming
+# The front ends of the "virtual" board the evaluation scans (see docs/evaluation/report.md, "Scan
+# plan"): the spare SX127x and the envelope detector (not detected on by the gateway) are left out.
+EVAL_FRONT_ENDS = ("vid58", "ism24", "subg")
 
-# The evaluation's scan plan for the "virtual" board (see docs/evaluation/report.md, "Scan plan"):
-# the firmware's default plan (scheduler.default_plan; tests/test_eval_plan.py checks they are
-# equal), so a node out of the box does what is measured. The RX5808 steps 20 MHz (its filter:
-# a video channel is never more than 10 MHz off a scan channel) at its 25 ms settle (the model's
-# tau is 6 ms: 1.6 % of the previous channel's level is left): 16 channels, 0.41 s; the CC2500
-# sweeps 2.4 GHz in 64 channels, each read again 3 dwells (4.2 ms) later (revisit: held by
-# ELRS's 8-27 ms hops, not by a Bluetooth packet or a Wi-Fi frame); the SX126x sweeps sub-GHz in
-# 64 channels in 51 ms, shorter than ELRS 900's hop dwell. The spare SX127x and the envelope
-# detector (not detected on by the gateway) are left out.
-EVAL_PLAN = [
-    {"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 20000,
-     "dwell_us": 25500},
-    {"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
-     "dwell_us": 1400, "revisit": 3},
-    {"front_end": "subg", "start_khz": 863000, "stop_khz": 927953, "step_khz": 1031,
-     "dwell_us": 800},
-]
+
+def load_profile(board: str = "virtual") -> dict:
+    return json.loads(board_profile_path(board).read_text())
+
+
+def eval_plan(board: str = "virtual") -> list[dict]:
+    """The firmware's default plan (straja_node.plan.default_plan) for `board`'s front ends, as
+    its drivers declare them, less the front ends the evaluation does not scan: so a node out of
+    the box does what is measured."""
+    drivers = VirtualTimeBoard(load_profile(board), None).front_ends
+    return [e for e in default_plan(drivers) if e["front_end"] in EVAL_FRONT_ENDS]
+
+
+# The evaluation's plan. The RX5808 steps 20 MHz (its filter: a video channel is never more
+# than 10 MHz off a scan channel) at its 25 ms settle (the model's tau is 6 ms: 1.6 % of the
+# previous channel's level is left): 16 channels, 0.41 s; the CC2500 sweeps 2.4 GHz in 64
+# channels, each read again 3 dwells (4.2 ms) later (revisit: held by ELRS's 8-27 ms hops, not by
+# a Bluetooth packet or a Wi-Fi frame); the SX126x sweeps sub-GHz in 64 channels in 51 ms, shorter
+# than ELRS 900's hop dwell.
+EVAL_PLAN = eval_plan()
 
 
 class SweepReading(NamedTuple):
@@ -72,83 +77,6 @@ class SweepReading(NamedTuple):
         return revisit_halves(self.codes, self.flags)[1]
 
 
-def _clamp(code: int) -> int:
-    return 0 if code < 0 else 255 if code > 255 else code
-
-
-class _Rx5808:
-    """drivers/rx5808.py: 25-bit synthesizer word, mean of 4 ADC reads mapped by calibration."""
-
-    draws_per_tune = 1  # the chip model evaluates the RSSI voltage it leaves at a retune
-
-    def __init__(self, chip, entry):
-        self.chip = chip
-        cal = {"rssi_min": 9930, "rssi_max": 23831, "dbm_min": -90, "dbm_max": -20,
-               **entry.get("cal", {})}
-        self.lo, self.hi = cal["rssi_min"], cal["rssi_max"]
-        self.dbm_min, self.dbm_max = cal["dbm_min"], cal["dbm_max"]
-
-    def tune(self, khz, t):
-        f_lo = (khz + 500) // 1000 - 479  # IF 479 MHz, low side
-        reg = ((f_lo // 64) << 7) | ((f_lo % 64) // 2)
-        self.chip.word(0x1 | (1 << 4) | (reg << 5), 25, t)
-
-    def read(self, times):
-        v = sum(self.chip.adc(t) for t in times) // len(times)
-        lo, hi = self.lo, self.hi
-        v = lo if v < lo else hi if v > hi else v
-        return _clamp(2 * self.dbm_min + (v - lo) * 2 * (self.dbm_max - self.dbm_min) // (hi - lo)
-                      + 280)
-
-
-class _Cc2500:
-    """drivers/cc2500.py: FREQ2..0 = floor(f * 2^16 / 26 MHz), CHANNR 0, 812.5 kHz filter
-    (MDMCFG4 0x0D), SRX; RSSI status register, code = RSSI_dec + 280 - 2 RSSI_offset."""
-
-    draws_per_tune = 0
-
-    def __init__(self, chip, entry):
-        self.chip = chip
-        self.offset_db = entry.get("cal", {}).get("rssi_offset_db", 72)
-        for addr, value in ((0x0A, 0x00), (0x10, 0x0D), (0x13, 0x02), (0x14, 0xF8)):
-            chip.spi(bytes((addr, value)), 0.0)
-
-    def tune(self, khz, t):
-        word = khz * 4096 // 1625
-        self.chip.spi(bytes((0x36,)), t)  # SIDLE
-        self.chip.spi(bytes((0x40 | 0x0D, word >> 16, (word >> 8) & 0xFF, word & 0xFF)), t)
-        self.chip.spi(bytes((0x34,)), t)  # SRX
-
-    def read(self, times):
-        v = self.chip.spi(bytes((0xC0 | 0x34, 0)), times[0])[1]
-        return _clamp((v - 256 if v >= 128 else v) + 280 - 2 * self.offset_db)
-
-
-class _Sx126x:
-    """drivers/sx126x.py: GFSK, 467 kHz RX bandwidth, SetRfFrequency f * 2^25 / 32 MHz (rounded),
-    SetRx continuous; GetRssiInst, code = 280 - RssiInst."""
-
-    draws_per_tune = 0
-
-    def __init__(self, chip, entry):
-        self.chip = chip
-        chip.spi(bytes((0x8A, 0x00)), 0.0)
-        chip.spi(bytes((0x8B, 0x00, 0x50, 0x00, 0x00, 0x09, 0x00, 0x66, 0x66)), 0.0)
-
-    def tune(self, khz, t):
-        word = (khz * 131072 + 62) // 125
-        self.chip.spi(bytes((0x80, 0x00)), t)
-        self.chip.spi(bytes((0x86,)) + word.to_bytes(4, "big"), t)
-        self.chip.spi(bytes((0x82, 0xFF, 0xFF, 0xFF)), t)
-
-    def read(self, times):
-        return _clamp(280 - self.chip.spi(bytes((0x15, 0, 0)), times[0])[2])
-
-
-DRIVERS = {"rx5808": _Rx5808, "cc2500": _Cc2500, "sx126x": _Sx126x}
-READS_PER_CHANNEL = {"rx5808": RX5808_READS, "cc2500": 1, "sx126x": 1}
-
-
 def channels_khz(entry: dict) -> list[int]:
     """A plan entry's channel list, as the scheduler builds it."""
     if "channels" in entry:
@@ -157,45 +85,33 @@ def channels_khz(entry: dict) -> list[int]:
     return [entry["start_khz"] + i * entry["step_khz"] for i in range(n)]
 
 
-def load_profile(board: str = "virtual") -> dict:
-    return json.loads(board_profile_path(board).read_text())
-
-
 class NodeReader:
-    """The sweep front ends of one node of `scene` on `board`, with the chip models of a
-    VirtualBoard seeded `seed` (a Fleet seeds each board with its node id)."""
+    """The front ends of one node of `scene` on `board`: the firmware's drivers on the chip
+    models of a virtual-time board seeded `seed` (a Fleet seeds each board with its node id)."""
 
     def __init__(self, scene, node_name: str, board: str = "virtual", seed: int = 0, rf=None):
         self.profile = load_profile(board)
         self.rf = rf if rf is not None else scene_rf(scene, node_name, self.profile)
-        self.rng = random.Random(seed)
+        self.board = VirtualTimeBoard(self.profile, self.rf, seed)
         self.index = {e["name"]: i for i, e in enumerate(self.profile["front_ends"])}
-        self.kinds = {}
-        self.drivers = {}
-        for e in self.profile["front_ends"]:
-            chip = MODELS[e["kind"]](self, e)  # the chip models read board.rf and board.rng
-            self.kinds[e["name"]] = e["kind"]
-            if e["kind"] in DRIVERS:
-                self.drivers[e["name"]] = DRIVERS[e["kind"]](chip, e)
-
-    def channel(self, fe_name: str, khz: int, t_tune: float, read_times) -> int:
-        """One channel: tune at t_tune, read at read_times (one per ADC/register read)."""
-        self.tune(fe_name, khz, t_tune)
-        return self.read(fe_name, read_times)
+        self.drivers = {fe.name: fe for fe in self.board.front_ends}
+        self.reads = {fe.name: FRONT_ENDS[fe.kind].reads for fe in self.board.front_ends}
 
     def tune(self, fe_name: str, khz: int, t: float) -> None:
-        self.drivers[fe_name].tune(khz, t)
+        self.board.at((t,))
+        self.drivers[fe_name].tune(khz)
 
     def read(self, fe_name: str, times) -> int:
-        return self.drivers[fe_name].read(times)
+        self.board.at(times)
+        return self.drivers[fe_name].rssi_code()
 
     def read_times(self, fe_name: str, t: float) -> list[float]:
-        return [t + j * READ_GAP_S for j in range(READS_PER_CHANNEL[self.kinds[fe_name]])]
+        return [t + j * READ_GAP_S for j in range(self.reads[fe_name])]
 
     def sweeps(self, plan: list[dict], t_start: float, t_end: float) -> Iterator[SweepReading]:
         """Run `plan` from t_start as the scheduler times it (all entries at once, earliest
         deadline first), yielding each sweep when it ends, until no sweep starts after t_end."""
-        tasks = [_Task(e, self.kinds[e["front_end"]]) for e in plan]
+        tasks = [_Task(e, self.drivers[e["front_end"]]) for e in plan]
         queue = [(round(t_start * 1e6), k) for k in range(len(tasks))]
         heapq.heapify(queue)
         t_last = round(t_end * 1e6)
@@ -234,7 +150,7 @@ class NodeReader:
 class _Task:
     """A sweep entry's state in NodeReader.sweeps (integer microseconds)."""
 
-    def __init__(self, entry: dict, kind: str):
+    def __init__(self, entry: dict, fe):
         self.entry, self.freqs = entry, channels_khz(entry)
         self.slots = slot_channels(len(self.freqs), entry.get("revisit", 0))
         self.second = [len(self.slots)] * len(self.freqs)  # slot of each channel's second read
@@ -244,7 +160,7 @@ class _Task:
                 self.second[ch] = i
             seen.add(ch)
         self.flags = FLAG_REVISIT if entry.get("revisit", 0) else 0
-        self.settle = entry.get("settle_us", _settle_us(kind))
+        self.settle = entry.get("settle_us", fe.settle_us)
         self.dwell = entry["dwell_us"]
         self.sweep_id = 0
         self.i = 0
@@ -264,11 +180,6 @@ def slot_channels(n: int, revisit: int) -> list[int]:
         block = list(range(b, min(b + revisit, n)))
         out += block + block
     return out
-
-
-def _settle_us(kind: str) -> int:
-    """The drivers' settle_us (drivers/*.py SETTLE_US)."""
-    return {"rx5808": 25000, "cc2500": 900, "sx126x": 300}[kind]
 
 
 def wire_chunks(node_id: int, readings, t0_ns: int = 0, delay_ns: int = 1_000_000):

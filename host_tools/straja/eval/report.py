@@ -101,9 +101,9 @@ def markdown(out: dict, command: str) -> str:
     st = out["settings"]
     L = ["# Straja detection evaluation", "",
          f"Command: `{command}` ({out['seconds']:.0f} s on the 2-core development VM).", "",
-         "Every figure below comes from the fast path (`straja.eval.readings`: the virtual "
-         "board's chip models driven as the firmware's drivers and scheduler drive them, in "
-         "virtual time; tests/test_eval_equivalence.py checks that it gives a real virtual "
+         "Every figure below comes from the fast path (`straja.eval.readings`: the firmware's "
+         "drivers driving the virtual board's chip models, timed as the scheduler times them, "
+         "in virtual time; tests/test_eval_equivalence.py checks that it gives a real virtual "
          "node's RSSI codes byte for byte) feeding the gateway's pure pipeline "
          "(`straja.gateway.pipeline.Pipeline`). Trials are scored against the scene's ground "
          "truth (`straja.sim.truth`: switch-on time) and the emitter's received power at the "
@@ -111,7 +111,8 @@ def markdown(out: dict, command: str) -> str:
          "`results.json` holds every number, trial by trial (`points`: power over the floor, "
          "pipeline hit, baseline hit); docs/evaluation/README.md reads the committed run.", "",
          "Scan plan: the node's default plan for the virtual board (firmware "
-         "`scheduler.default_plan`; tests/test_eval_plan.py checks that `EVAL_PLAN` is it), "
+         "`straja_node.plan.default_plan` itself; tests/test_frontends.py checks that a virtual "
+         "node runs it), "
          "less the front ends the gateway does not detect on: "
          + "; ".join(_plan_entry(e) for e in EVAL_PLAN) + ".", "",
          "## Targets", "",

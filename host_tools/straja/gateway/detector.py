@@ -8,8 +8,8 @@ set (its noise floor and tracks belong to those channels), so a node has one cor
 
 Each core is designed for the readings its front end makes: an RSSI reading averages about
 bw x window independent samples ("looks"), so its noise is Gamma(looks), and the CFAR and floor
-detector thresholds follow from that (docs/detection.md, "Multi-look readings"). FRONT_END_LOOKS
-is the one table of looks per front-end kind (the `kind` of the node's `info` reply).
+detector thresholds follow from that (docs/detection.md, "Multi-look readings"). The looks per
+front-end kind (the `kind` of the node's `info` reply) are the catalogue's (straja.frontends).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import numpy as np
 from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES
+from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
 from ..protocol import FLAG_REVISIT, Sweep
 
 LABELS = {
@@ -42,19 +43,6 @@ DETECT_KEYS = tuple(f.name for f in fields(PipelineConfig)
 # and the classifier sees its steadiness sweep by sweep (a node's default plan comes back to a
 # front end every 0.05-0.41 s; docs/firmware.md).
 GATEWAY_DEFAULTS = {"max_burst_sweeps": 1}
-# Independent samples averaged per RSSI reading, per front-end kind (bandwidth x averaging window,
-# datasheets; the figures the virtual board's chip models use, straja.vboard.chips):
-#   cc2500  812.5 kHz channel filter x ~250 us                        ~ 203
-#   sx126x  467 kHz (the driver's GFSK RX bandwidth) x ~100 us         ~ 47
-#   sx127x  250 kHz (the driver's RegRxBw 0x01) x ~100 us              ~ 25
-#   rx5808  20 MHz x ~1 ms is 2e4 looks, but the RSSI pin is read by the MCU's ADC, whose noise
-#           (~2 mV on a 10 mV/dB slope: 0.2 dB rms) dominates: (10/ln10 / 0.2)^2 ~ 470
-FRONT_END_LOOKS = {"cc2500": 203.0, "sx126x": 47.0, "sx127x": 25.0, "rx5808": 470.0}
-# A front end of unknown kind gets 1 look: the exponential design, whose thresholds are too high
-# for averaged readings but never too low. With looks_by_band, a node whose info is not known gets
-# the fewest looks of the kinds that tune to the sweep's start (tuning ranges from the datasheets).
-KIND_RANGE_KHZ = {"cc2500": (2_400_000, 2_483_500), "sx126x": (150_000, 960_000),
-                  "sx127x": (137_000, 1_020_000), "rx5808": (5_645_000, 5_945_000)}
 
 
 CONFIRMED = STATES.index("confirmed")
@@ -117,11 +105,8 @@ class NodeDetector:
     def looks(self, front_end: int, start_khz: int) -> float:
         """Looks per reading of this front end (its kind from info, else from the frequency)."""
         if 0 <= front_end < len(self._kinds):
-            return FRONT_END_LOOKS.get(self._kinds[front_end], 1.0)
-        if not self._by_band:
-            return 1.0
-        return min((FRONT_END_LOOKS[k] for k, (lo, hi) in KIND_RANGE_KHZ.items()
-                    if lo <= start_khz <= hi), default=1.0)
+            return kind_looks(self._kinds[front_end])
+        return looks_at(start_khz) if self._by_band else UNKNOWN_LOOKS
 
     def _config(self, sweep: Sweep) -> PipelineConfig:
         """The core settings for this front end: looks from its kind unless [detect] sets them;

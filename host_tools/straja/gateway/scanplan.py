@@ -12,12 +12,14 @@ firmware's default plan) is sent back. A node already focused for another alert 
 """
 from __future__ import annotations
 
+from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer sweep
+from straja_node.plan import READ_US  # a dwell's time after settling, to read
+
+from ..frontends import FRONT_ENDS
 from .config import GatewayConfig
 from .events import AlertEvent, ScanFocus, ScanRestore
 
 DEFAULT_DWELL_US = 1000  # when neither the config nor the node's normal plan gives a dwell
-READ_US = 500  # a dwell's time after settling, to read (as the firmware's default plan)
-SWEEP_US_MAX = 1_000_000  # the firmware refuses a sweep longer than this (docs/firmware.md)
 
 
 class ScanPlanner:
@@ -47,7 +49,8 @@ class ScanPlanner:
     def _entry(self, node_id: int, info: dict, lo: int, hi: int) -> dict | None:
         for fe in info.get("front_ends", []):
             fe_lo, fe_hi = fe["band_khz"]
-            if fe["kind"] == "logdet" or hi < fe_lo or lo > fe_hi:
+            known = FRONT_ENDS.get(fe["kind"])
+            if (known is not None and known.envelope) or hi < fe_lo or lo > fe_hi:
                 continue
             running = self._running(node_id, info, fe["name"])
             dwell = self.cfg.focus_dwell_us or running.get("dwell_us", DEFAULT_DWELL_US)

@@ -11,7 +11,7 @@ from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 
-from ..gateway.detector import FRONT_END_LOOKS, KIND_RANGE_KHZ
+from ..frontends import looks_at
 from ..protocol import Frame, Status, Sweep, dbm_to_rssi_code, encode_frame
 
 VIDEO_BAND = (5_645_000, 5_945_000, 2_000)   # start, stop, step kHz: 151 channels
@@ -37,8 +37,7 @@ def node_chunks(node_id: int, emitters: Iterable[Emitter], *, t0_ns: int, durati
     """Frames of one node; `looks` (default: the front end that tunes to the band, as
     detector.NodeDetector.looks guesses) sets the scatter of its noise readings."""
     if looks is None:
-        looks = min((FRONT_END_LOOKS[k] for k, (lo, hi) in KIND_RANGE_KHZ.items()
-                     if lo <= band[0] <= hi), default=1.0)
+        looks = looks_at(band[0])
     rng = np.random.default_rng(seed + node_id)
     start, stop, step = band
     freqs = np.arange(start, stop + 1, step)

@@ -2,12 +2,17 @@
 
 Each model answers the bus operations the firmware's drivers make (SPI transactions, 3-wire
 words, ADC reads) the way the chip would, from the same datasheet facts the drivers cite
-(firmware/straja_node/drivers/). Every read picks the time window its chip averages over.
+(firmware/straja_node/drivers/: a fact both sides use is the driver's constant, or the front-end
+catalogue's, straja.frontends). Every read picks the time window its chip averages over.
 """
 from __future__ import annotations
 
 import math
 import random
+
+from straja_node.drivers import cc2500, rx5808
+
+from ..frontends import FRONT_ENDS
 
 VREF = 3.3
 ADC_BITS = 12
@@ -69,16 +74,17 @@ class Rx5808(Chip):
     pin is 0.5 V at -90 dBm rising linearly in dB to 1.2 V at -20 dBm, clamped, low-pass filtered
     (~1 ms window) and settling exponentially after a retune (tau 6 ms: within 1% at 30 ms)."""
 
-    IF_MHZ = 479
-    BW_HZ = 20e6
+    IF_MHZ = rx5808.IF_MHZ
+    BW_HZ = FRONT_ENDS["rx5808"].filter_khz * 1e3
     WINDOW_S = 1e-3
     TAU_S = 6e-3
-    DBM = (-90.0, -20.0)
+    # the pin's linear range, which the driver's default calibration maps
+    DBM = (float(rx5808.DEFAULT_CAL["dbm_min"]), float(rx5808.DEFAULT_CAL["dbm_max"]))
     VOLTS = (0.5, 1.2)
 
     def __init__(self, board, entry):
         super().__init__(board, entry)
-        self.freq_hz = 5645e6
+        self.freq_hz = FRONT_ENDS["rx5808"].band_khz[0] * 1e3
         self.t_tune = -1.0
         self.v_before = self.VOLTS[0]
         self.words = 0
@@ -113,8 +119,8 @@ class Cc2500(Chip):
     carrier from FREQ2..0 and CHANNR/CHANSPC, channel filter from MDMCFG4; RSSI register
     = 2 * (P + RSSI_offset) in 0.5 dB steps, two's complement, averaged over ~250 us."""
 
-    XOSC = 26e6
-    RSSI_OFFSET_DB = 72
+    XOSC = cc2500.XOSC_KHZ * 1e3
+    RSSI_OFFSET_DB = cc2500.RSSI_OFFSET_DB
     WINDOW_S = 250e-6
     STATES = {"IDLE": 0x01, "RX": 0x0D}  # MARCSTATE values
 
@@ -214,7 +220,7 @@ class Sx126x(Chip):
         self.mode = 2  # STBY_RC
         self.freq_hz = 915e6
         self.packet_type = 0
-        self.bw_hz = 467000.0
+        self.bw_hz = FRONT_ENDS["sx126x"].filter_khz * 1e3
         self.sf = 7
         self.cad_symbols = 1
         self.cad = None  # (start, end) of the CAD running, its window
@@ -340,7 +346,7 @@ class LogDet(Chip):
 
     def __init__(self, board, entry):
         super().__init__(board, entry)
-        lo, hi = entry.get("band_khz", (1000, 8000000))
+        lo, hi = entry.get("band_khz", FRONT_ENDS["logdet"].band_khz)
         self.centre_hz = (lo + hi) / 2 * 1e3
         self.bw_hz = (hi - lo) * 1e3
 

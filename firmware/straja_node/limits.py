@@ -1,0 +1,10 @@
+"""The firmware's limits on a scan plan (docs/firmware.md, "Scan plans"): the config refuses a plan
+beyond them, and the host (the gateway's focus plans) keeps inside them. Plain constants: the host
+imports this module as it is."""
+
+PLAN_MAX = 8  # plan entries
+CHANNELS_MAX = 2048  # channels in one sweep entry
+# one sweep, and one envelope block (a single blocking step), must finish inside a heartbeat
+# period and well inside the watchdog's (WATCHDOG_MS_MIN)
+SWEEP_US_MAX = 1000000
+REVISIT_MAX = 64  # channels per block of a revisit sweep (docs/firmware.md, "Revisit")

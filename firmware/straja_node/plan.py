@@ -1,0 +1,37 @@
+"""The default scan plan: what a node scans while its config's plan is empty (docs/firmware.md,
+"Scan plans"). Plain code over the drivers' declared facts (band_khz, settle_us, filter_khz,
+scan_revisit): the host imports it too, so the plan `straja eval` measures is this one."""
+from .limits import SWEEP_US_MAX
+
+SWEEP_CHANNELS = 64  # channels of a default sweep, at most
+READ_US = 500  # dwell added to the settle time in the default plan: time to read
+RATE_HZ = 10000  # envelope sample rate
+BLOCK_N = 256  # envelope samples per block (also a plan entry's default "n")
+
+
+def is_envelope(fe):
+    return hasattr(fe, "read_block")
+
+
+def default_plan(front_ends):
+    """The plan used while the config's plan is empty: every front end, across its whole band,
+    with as many channels (up to SWEEP_CHANNELS) as fit a sweep in SWEEP_US_MAX but no
+    step finer than the front end's filter (`filter_khz`: finer channels would overlap), read
+    twice if its driver asks for it (`scan_revisit`, e.g. the CC2500's)."""
+    plan = []
+    for fe in front_ends:
+        if is_envelope(fe):
+            plan.append({"front_end": fe.name, "rate_hz": RATE_HZ, "n": BLOCK_N})
+            continue
+        lo, hi = fe.band_khz
+        dwell = fe.settle_us + READ_US
+        revisit = getattr(fe, "scan_revisit", 0)
+        n = max(min(SWEEP_CHANNELS, SWEEP_US_MAX // (dwell * (2 if revisit else 1))), 2)
+        step = max(getattr(fe, "filter_khz", 1), (hi - lo) // (n - 1))
+        n = min(n, (hi - lo) // step + 1)  # fewer if the filter is the coarser
+        entry = {"front_end": fe.name, "start_khz": lo, "stop_khz": lo + step * (n - 1),
+                 "step_khz": step, "dwell_us": dwell}
+        if revisit:
+            entry["revisit"] = revisit
+        plan.append(entry)
+    return plan
