@@ -20,7 +20,8 @@ import straja
 
 PACKAGE = Path(straja.__file__).resolve().parent
 
-BASE = ("straja", "straja.errors", "straja.term", "straja.rf", "straja.frontends", "straja.paths", "straja.mp",
+BASE = ("straja", "straja.errors", "straja.term", "straja.rf", "straja.frontends", "straja.paths",
+        "straja.mp",
         "straja.protocol", "straja.framing", "straja_node")
 TRANSPORT = ("straja.link", "straja.rawrepl", "straja.serial_port")
 ABOVE = ("sim", "vboard", "vnode", "eval", "hil", "testing")
