@@ -227,11 +227,70 @@ def test_plan_refused_keeps_old_plan(boot, tmp_path):
                 [dict(CC_PLAN, dwell_us=60)],  # shorter than the front end's settle time
                 [LD_PLAN, dict(LD_PLAN, front_end="cc")],  # envelope entry on a sweep front end
                 [dict(CC_PLAN, revisit=65)], [dict(LD_PLAN, revisit=4)],
+                # one blocking step of 10 s against a 5 s watchdog
+                [dict(LD_PLAN, rate_hz=100, n=1006)],
+                # two entries on one radio
+                [CC_PLAN, dict(CC_PLAN, start_khz=2405000)],
                 "not json", [CC_PLAN] * 9]:
         r = node.command("plan", bad if isinstance(bad, str) else json.dumps(bad))
         assert r.status == protocol.BAD_ARG, bad
         assert (tmp_path / "config.json").read_text() == stored
-    assert node.command("get", "plan").result() == {"plan": [CC_PLAN]}
+    assert "block takes 10060000 us, at most 1000000" in node.command(
+        "plan", json.dumps([dict(LD_PLAN, rate_hz=100, n=1006)])).text
+    assert "cc already has a plan entry" in node.command(
+        "plan", json.dumps([CC_PLAN, CC_PLAN])).text
+    assert node.command("get", "plan").result()["plan"] == [CC_PLAN]
+    # the longest block allowed, 1 s, is well inside the watchdog's minimum of 2 s
+    assert node.command("plan", json.dumps([dict(LD_PLAN, rate_hz=100, n=100)])).status == 0
+
+
+def test_temporary_plan_is_not_stored_and_reverts_by_itself(boot, tmp_path):
+    node = boot()
+    node.command("set", "heartbeat_ms=100")
+    node.command("plan", json.dumps([CC_PLAN]))
+    stored = (tmp_path / "config.json").read_text()
+    for bad in ["temp=0", "temp=3601", "temp=soon", "temp="]:
+        r = node.command("plan", json.dumps([RX_PLAN]) + " " + bad)
+        assert r.status == protocol.BAD_ARG and "temp=" in r.text, bad
+    assert node.command("plan", json.dumps([RX_PLAN]) + " temp=1").result() == [RX_PLAN]
+    assert (tmp_path / "config.json").read_text() == stored  # not written to the flash
+    assert node.command("get", "plan").result() == {"plan": [CC_PLAN], "temp_plan_s": 1}
+    assert node.command("info").result()["temp_plan_s"] == 1
+    node.command("start")
+    events = node.frames(timeout=3, until=lambda e: kind(e) == protocol.LOG
+                         and e.body.text == "temporary plan ended, back to the stored plan")
+    assert kind(events[-1]) == protocol.LOG, "the temporary plan did not end"
+    assert {s.front_end for s in bodies(events, protocol.SWEEP)} == {1}  # rx only
+    after = bodies(node.frames(timeout=0.3), protocol.SWEEP)
+    assert after and {s.front_end for s in after} == {0}  # cc again, as stored
+    assert node.command("get", "plan").result() == {"plan": [CC_PLAN], "temp_plan_s": 0}
+    # a host refreshes a temporary plan by sending it again; `plan` without temp= ends it
+    node.command("plan", json.dumps([RX_PLAN]) + " temp=1")
+    time.sleep(0.6)
+    node.command("plan", json.dumps([RX_PLAN]) + " temp=1")
+    time.sleep(0.6)
+    assert node.command("info").result()["temp_plan_s"] == 1  # still running, 1.2 s after
+    assert node.command("plan", json.dumps([CC_PLAN])).result() == [CC_PLAN]
+    assert node.command("get", "plan").result()["temp_plan_s"] == 0
+    # nor does a temporary plan outlive a reset
+    node.command("plan", json.dumps([RX_PLAN]) + " temp=60")
+    node.close()
+    node = boot()
+    info = node.command("info").result()
+    assert info["plan"] == [CC_PLAN] and info["temp_plan_s"] == 0
+
+
+def test_replies_are_valid_utf8_whatever_they_echo(boot):
+    """A lone surrogate (an escaped one is printable ASCII on the command line) echoed in an
+    error reply: MicroPython's json keeps its three bytes, which are not UTF-8."""
+    node = boot()
+    for verb, args in [("plan", '[{"front_end": "cc", "\\ud800": 1}]'),
+                       ("set", 'plan=[{"front_end": "cc", "x\\udfff\\u00e9": 1}]')]:
+        r = node.command(verb, args)
+        raw = node.last_reply  # the decoder replaces invalid UTF-8 by U+FFFD
+        assert r.status == protocol.BAD_ARG and "\ufffd" not in r.text, (raw, r.text)
+        assert "unknown key " in json.loads(r.text)["error"]
+    assert json.loads(r.text)["error"].endswith("unknown key x???\u00e9")
 
 
 def test_overrun_is_flagged_not_hidden(boot):
@@ -248,7 +307,7 @@ def test_revisit_plan_round_trips_and_streams_flagged(boot, tmp_path):
     node = boot()
     plan = [dict(CC_PLAN, revisit=4), RX_PLAN]
     assert node.command("plan", json.dumps(plan)).result() == plan
-    assert node.command("get", "plan").result() == {"plan": plan}
+    assert node.command("get", "plan").result() == {"plan": plan, "temp_plan_s": 0}
     # info gives the running plan, a channel list by its length (a reply is one frame)
     brief = dict(RX_PLAN, n_channels=3)
     del brief["channels"]
@@ -270,7 +329,7 @@ def test_revisit_plan_round_trips_and_streams_flagged(boot, tmp_path):
     assert all(not s.flags & protocol.FLAG_REVISIT for s in rx)
     node.close()
     node = boot()  # the stored plan is used after a reboot
-    assert node.command("get", "plan").result() == {"plan": plan}
+    assert node.command("get", "plan").result() == {"plan": plan, "temp_plan_s": 0}
 
 
 def test_revisit_slot_order_timing_and_lower_code():
@@ -319,6 +378,11 @@ def test_selftest_reports_each_part(boot):
     r = node.command("selftest")
     assert r.status == protocol.FAILED
     assert json.loads(r.text)["parts"]["rx"] == {"ok": False, "detail": "no answer on SPI"}
+    node.close()
+    node = boot({"bare": True})  # a board whose profile lists no front ends: nothing tested
+    r = node.command("selftest")
+    assert r.status == protocol.FAILED
+    assert json.loads(r.text) == {"parts": {}, "error": "no front ends to test"}
 
 
 def test_reboot_replies_then_resets(boot, tmp_path):
@@ -397,6 +461,22 @@ def test_safe_mode_by_flag_or_pin(boot, tmp_path, how, why):
     assert ("SAFE MODE (%s)" % why).encode() in node.raw
     assert b"REPL: main.py returned" in node.raw  # the app never started...
     assert not (tmp_path / "fakehw.log").exists()  # ...nor its watchdog
+
+
+def test_watchdog_resets_count_towards_safe_mode(boot, tmp_path):
+    """A hung app never raises: only the watchdog's resets tell the loop."""
+    for n in range(2):
+        node = boot({"reset_cause": 2})
+        assert node.command("ping").status == protocol.OK
+        node.close()  # hung, then reset by the watchdog
+        assert len(json.loads((tmp_path / "state.json").read_text())["crashes"]) == n + 1
+    node = boot({"reset_cause": 2})
+    events = safe_mode_events(node)
+    assert bodies(events, protocol.LOG)[0].text == (
+        "safe mode: crash loop: 3 crashes within 30 s of boot")
+    node = boot({"reset_cause": 3})  # a soft reset is no crash
+    assert node.command("ping").status == protocol.OK
+    assert json.loads((tmp_path / "state.json").read_text())["crashes"] == []
 
 
 def test_safe_mode_after_crash_loop(boot, tmp_path):

@@ -1,8 +1,9 @@
-"""MQTT output against a real mosquitto on 127.0.0.1, stopped and restarted mid-run: the
-subscriber must receive every stored event, in order, exactly as stored in SQLite."""
+"""MQTT output against a real mosquitto on 127.0.0.1, stopped (or killed) and restarted mid-run:
+the subscriber must receive every stored event, in order, exactly as stored in SQLite."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -25,10 +26,19 @@ def free_port() -> int:
 
 
 class Broker:
+    """mosquitto with its state on disk after every change, so that even a kill -9 keeps the
+    subscriber's session and the messages queued for it. Started as root, mosquitto drops to
+    the user `mosquitto`, which could not write its persistence file in the test's folder: it
+    is told to stay the user it was started as."""
+
     def __init__(self, tmp: Path, port: int):
+        self.data = tmp / "mosquitto-data"
+        self.data.mkdir()
         self.conf = tmp / "mosquitto.conf"
         self.conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
-                             f"persistence true\npersistence_location {tmp}/\n")
+                             f"persistence true\npersistence_location {self.data}/\n"
+                             "autosave_interval 1\nautosave_on_changes true\n"
+                             + ("user root\n" if os.geteuid() == 0 else ""))
         self.port = port
         self.proc = None
 
@@ -46,6 +56,10 @@ class Broker:
 
     def stop(self):
         self.proc.terminate()
+        self.proc.wait(timeout=5)
+
+    def kill(self):
+        self.proc.kill()
         self.proc.wait(timeout=5)
 
 
@@ -89,7 +103,8 @@ def node_event(i, online=True):
 
 
 @pytest.mark.timeout(60)
-def test_broker_down_mid_run_loses_nothing_and_keeps_order(tmp_path):
+@pytest.mark.parametrize("down", ["stop", "kill"])
+def test_broker_down_mid_run_loses_nothing_and_keeps_order(tmp_path, down):
     port = free_port()
     broker = Broker(tmp_path, port)
     broker.start()
@@ -103,7 +118,8 @@ def test_broker_down_mid_run_loses_nothing_and_keeps_order(tmp_path):
         st.write([node_event(i) for i in range(50)])
         pub.wake()
         assert wait_for(lambda: len(sub.events()) >= 50, 10)
-        broker.stop()
+        assert wait_for(lambda: (broker.data / "mosquitto.db").exists(), 5), "no persistence"
+        getattr(broker, down)()
         assert wait_for(lambda: not pub.connected.is_set(), 10)
         # events while the broker is down are spooled in the outbox
         st.write([node_event(i, online=False) for i in range(50, 120)])

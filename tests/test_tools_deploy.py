@@ -22,7 +22,6 @@ import pytest
 import serial
 
 from straja import deploy, rawrepl, term
-from straja.deploy import Deployer
 from straja.mp import mpy_cross_command, run_micropython
 from straja.vnode.bridge import VirtualNode
 from test_vnode_bridge import read_until
@@ -45,6 +44,12 @@ import micropython
 def check(x: int) -> int:
     return x + 2
 """
+
+
+def Deployer(tree, *a, **kw) -> deploy.Deployer:
+    """The trees here print their version at boot but do not speak the protocol: no `ping` to
+    confirm them by (test_tools_device.py deploys the real firmware, confirmed)."""
+    return deploy.Deployer(tree, *a, confirm=False, **kw)
 
 
 def make_tree(root: Path, version: str, *, big: int = 0, extra: str | None = None) -> Path:
@@ -173,7 +178,7 @@ def deploy_cli(*argv: str, **kw) -> subprocess.Popen:
     code = ("import argparse, sys\nfrom straja import deploy\n"
             "p = argparse.ArgumentParser(); sub = p.add_subparsers()\n"
             "deploy.add_parser(sub)\nargs = p.parse_args(sys.argv[1:])\nsys.exit(args.func(args))")
-    return subprocess.Popen([sys.executable, "-c", code, "deploy", *argv],
+    return subprocess.Popen([sys.executable, "-c", code, "deploy", "--no-confirm", *argv],
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, **kw)
 
 

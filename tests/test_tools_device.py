@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ import time
 import pytest
 import serial
 
-from straja import device, provision, term
+from straja import deploy, device, provision, term
 from straja.link import NodeLink
 
 
@@ -64,6 +65,20 @@ def test_provision_info_config_reset(fw_node, tmp_path, capsys):
         assert link.call("info", timeout=5)["reset_cause"] == 3  # soft reset
 
 
+@pytest.mark.parametrize("name", ["../boards/virtual", "/etc/hostname", "Virtual", 7])
+def test_provision_takes_only_a_plain_board_name_from_the_node(fw_node, tmp_path, capsys, name):
+    """Without --board, the profile is the one the node names: a name that is a path would read
+    any JSON file of the host and write it onto the node."""
+    board = json.loads((fw_node.flash / "board.json").read_text())
+    (fw_node.flash / "board.json").write_text(json.dumps(dict(board, name=name)))
+    inventory = tmp_path / "inventory.jsonl"
+    code = cli(provision, "provision", fw_node.port, "--node-id", "5", "--inventory", str(inventory))
+    assert code == term.EXIT_USAGE
+    assert "is not a board profile name (a-z, 0-9, _ and - only)" in capsys.readouterr().err
+    assert not inventory.exists()
+    assert json.loads((fw_node.flash / "board.json").read_text())["name"] == name  # untouched
+
+
 def test_provision_failed_selftest_is_recorded_and_reported(fw_node, tmp_path, capsys):
     from straja.vboard.chips import Sx127x
 
@@ -77,6 +92,8 @@ def test_provision_failed_selftest_is_recorded_and_reported(fw_node, tmp_path, c
     out = capsys.readouterr()
     record = json.loads(inventory.read_text())
     assert code == term.EXIT_FAILED and record["selftest_ok"] is False
+    # a provisioned node streams after any reset, with or without a host's `start`
+    assert json.loads((fw_node.flash / "config.json").read_text())["stream_on_boot"] is True
     assert "FAIL" in out.out and "self-test failed" in out.err
 
 
@@ -149,3 +166,48 @@ def test_provision_without_micropython_asks_for_an_image(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert code == term.EXIT_NO_DEVICE
     assert "no MicroPython answers" in err and "--image" in err
+
+
+def answers_after(port: str) -> str:
+    """The firmware version the node on `port` reports, once its firmware answers again."""
+    with deploy.wait_for_firmware(port, tries=8) as link:
+        assert link.call("ping")["pong"] is True
+        return link.call("info")["version"]
+
+
+@pytest.mark.parametrize("cut_s", [0.15, 0.3, 0.45, 0.6, 0.75, 0.9, "staged", "switching"])
+def test_deploy_cut_anywhere_never_leaves_the_node_stopped(fw_node, cut_s):
+    """Power cuts at many points of a deploy of the real firmware: afterwards the node answers
+    `ping` by itself (before, 16 of 17 cuts during the transfer left it halted at its REPL: the
+    deploy's Ctrl-C reached the app of a node that had just rebooted)."""
+    import threading
+
+    from straja.paths import FIRMWARE
+
+    cuts = []
+
+    def cut(name=None, detail=None):
+        if name in (None, cut_s) and not cuts:
+            cuts.append(name)
+            fw_node.node.power_cut()
+            time.sleep(0.2)
+
+    if isinstance(cut_s, float):  # else at the first file staged, or at the switch
+        threading.Timer(cut_s, cut).start()
+    result = deploy.Deployer(FIRMWARE, force=True, on_event=cut).deploy(fw_node.port)
+    assert result.status in ("failed", "deployed"), result
+    if result.status == "failed":
+        assert result.code != term.EXIT_OK and "did not answer" not in result.error
+    assert answers_after(fw_node.port) == deploy.source_version(FIRMWARE)
+
+
+def test_deploy_that_cannot_confirm_the_new_firmware_fails(fw_node, tmp_path):
+    from straja.paths import FIRMWARE
+    from straja.vnode.image import IGNORED
+
+    tree = tmp_path / "broken"
+    shutil.copytree(FIRMWARE, tree, ignore=IGNORED)
+    (tree / "main.py").write_text("print('no app today')\n")
+    result = deploy.Deployer(tree).deploy(fw_node.port)
+    assert result.status == "failed" and result.code != term.EXIT_OK
+    assert "not answering" in result.error

@@ -66,7 +66,7 @@ def test_probe_and_select_by_node_id(fake_usb, tmp_path, monkeypatch, capsys):
     tree = make_tree(tmp_path / "fw", "3")
     with VirtualNode(tmp_path / "flash", name="p") as node:
         time.sleep(0.3)
-        assert Deployer(tree).deploy(node.port).status == "deployed"
+        assert Deployer(tree, confirm=False).deploy(node.port).status == "deployed"
         (node.flash_dir / "config.json").write_text('{"node_id": 12}')
         monkeypatch.setattr(ports.list_ports, "comports", lambda: [])
         monkeypatch.setenv(ports.EXTRA_PORTS_ENV, node.port)

@@ -8,7 +8,7 @@ MicroPython unix port with fakes.
 import gc
 import select
 import sys
-from time import sleep_ms, ticks_diff, ticks_ms
+from time import sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 from . import VERSION, commands, config, state
 from .clock import Clock
@@ -22,7 +22,6 @@ MODE_IDLE = 0
 MODE_STREAMING = 1
 LOG_INFO = 20
 LOG_WARNING = 30
-
 
 
 def _brief(entry):
@@ -48,11 +47,9 @@ class App:
         self.reset_cause = hw.reset_cause()
         self.front_ends = hw.front_ends(self.config)
         self.scheduler = Scheduler(self.front_ends, self.writer, self.clock)
-        try:
-            self.scheduler.set_plan(self.config["plan"], self.config["cal"])
-        except ValueError as e:
-            self.config_error = "stored plan does not fit this board, using the default: %s" % e
-            self.scheduler.set_plan([])
+        self.temp_plan = None  # a temporary plan's entries while one runs (set_temp_plan)
+        self._temp_end_ms = ticks_ms()
+        self._use_stored_plan()
         self.config_hash = config.checksum(self.config)
         self.streaming = self.config["stream_on_boot"]
         self.reboot_pending = False
@@ -67,7 +64,21 @@ class App:
         self._poll = select.poll()
         self._poll.register(self._stdin, select.POLLIN)
 
+    def _use_stored_plan(self):
+        try:
+            self.scheduler.set_plan(self.config["plan"], self.config["cal"])
+        except ValueError as e:
+            self.config_error = "stored plan does not fit this board, using the default: %s" % e
+            self.scheduler.set_plan([])
+        self.temp_plan = None
+
     # -- commands' view of the node
+
+    def temp_plan_left_s(self):
+        """Seconds until a temporary plan ends (0: none runs)."""
+        if self.temp_plan is None:
+            return 0
+        return max(0, (ticks_diff(self._temp_end_ms, ticks_ms()) + 999) // 1000)
 
     def info(self):
         profile = self.hw.profile()
@@ -82,6 +93,7 @@ class App:
             # the plan running (the default plan's entries if the config's is []): the host
             # takes each front end's dwell and revisit from it
             "plan": [_brief(e) for e in self.scheduler.plan],
+            "temp_plan_s": self.temp_plan_left_s(),
             "boot_count": self.boot_count,
             "reset_cause": self.reset_cause,
             "uptime_s": self.uptime_s,
@@ -95,27 +107,43 @@ class App:
             "frames_dropped": self.writer.frames_dropped,
         }
 
-    def apply_config(self, cfg):
-        """Validate `cfg`, rebuild the plan if it changed, write it atomically, use it.
+    def apply_config(self, cfg, end_temp=False):
+        """Validate `cfg`, rebuild the plan if it changed (or `end_temp` and a temporary plan
+        runs), write it atomically, use it. A rebuilt plan ends a temporary plan.
 
         Raises ValueError (nothing changed) or OSError (the flash write failed: the old config
         and plan stay in use)."""
         cfg = config.validate(cfg)
         old = self.config
-        replan = cfg["plan"] != old["plan"] or cfg["cal"] != old["cal"]
+        running = self.scheduler.plan
+        replan = (cfg["plan"] != old["plan"] or cfg["cal"] != old["cal"]
+                  or (end_temp and self.temp_plan is not None))
         if replan:
             self.scheduler.set_plan(cfg["plan"], cfg["cal"])
         try:
             config.save(cfg)
         except OSError:
             if replan:
-                self.scheduler.set_plan(old["plan"], old["cal"])
+                self.scheduler.set_plan(running, old["cal"])
             raise
+        if replan:
+            self.temp_plan = None
         self.config = cfg
         self.config_error = None
         self.config_hash = config.checksum(cfg)
         self.writer.node_id = cfg["node_id"]
         return cfg
+
+    def set_temp_plan(self, entries, seconds):
+        """Run `entries` instead of the stored plan for `seconds`, without writing the flash;
+        the same plan again only moves the end (a host refreshes a focus plan so). Raises
+        ValueError (nothing changed)."""
+        if self.temp_plan != entries:
+            cfg = dict(self.config)
+            cfg["plan"] = entries
+            self.scheduler.set_plan(config.validate(cfg)["plan"], self.config["cal"])
+            self.temp_plan = entries
+        self._temp_end_ms = ticks_add(ticks_ms(), seconds * 1000)
 
     def start(self):
         if not self.front_ends:
@@ -169,6 +197,10 @@ class App:
         if ticks_diff(now, self._status_ms) >= period:
             self._status_ms = now
             self.send_status()
+        if self.temp_plan is not None and ticks_diff(now, self._temp_end_ms) >= 0:
+            # not refreshed: the host that set it is gone, the node scans as stored
+            self._use_stored_plan()
+            self.writer.log(LOG_INFO, "temporary plan ended, back to the stored plan")
         if not self._crashes_cleared and self.uptime_s > self.config["crash_window_s"]:
             self._crashes_cleared = True
             state.clear_crashes()

@@ -74,6 +74,8 @@ def get(app, args):
         return OK, cfg
     if args not in cfg:
         raise ValueError("no config key " + args)
+    if args == "plan":  # the stored plan, and whether a temporary one runs instead
+        return OK, {"plan": cfg["plan"], "temp_plan_s": app.temp_plan_left_s()}
     return OK, {args: cfg[args]}
 
 
@@ -83,14 +85,33 @@ def set_(app, args):
     return OK, app.apply_config(cfg)
 
 
+TEMP = " temp="
+TEMP_S_MAX = 3600
+
+
 def plan(app, args):
+    """`plan PLAN`: store and run PLAN (ending a temporary plan); `plan PLAN temp=SECONDS`: run
+    it for SECONDS without storing it (docs/firmware.md, "Temporary plans")."""
+    temp_s = 0
+    at = args.rfind(TEMP)
+    if at >= 0:
+        try:
+            temp_s = int(args[at + len(TEMP):])
+        except ValueError:
+            temp_s = -1
+        if not 1 <= temp_s <= TEMP_S_MAX:
+            raise ValueError("plan: temp= takes whole seconds 1..%d" % TEMP_S_MAX)
+        args = args[:at]
     try:
         entries = json.loads(args)
     except ValueError:
         raise ValueError("plan: expected a JSON list of entries")
-    cfg = dict(app.config)
-    cfg["plan"] = entries
-    app.apply_config(cfg)
+    if temp_s:
+        app.set_temp_plan(entries, temp_s)
+    else:
+        cfg = dict(app.config)
+        cfg["plan"] = entries
+        app.apply_config(cfg, end_temp=True)
     return OK, app.scheduler.plan
 
 
@@ -118,6 +139,8 @@ def selftest(app, args):
         parts[fe.name] = {"ok": bool(ok), "detail": str(detail)}
         if not ok:
             status = FAILED
+    if not parts:  # nothing was tested: no pass for a board whose front ends are missing
+        return FAILED, {"parts": parts, "error": "no front ends to test"}
     return status, {"parts": parts}
 
 

@@ -14,7 +14,8 @@ PATH = "config.json"
 NAME_MAX = 16  # front-end names and calibration keys: short lower-case words
 PLAN_MAX = 8  # plan entries
 CHANNELS_MAX = 2048  # channels in one sweep entry
-# one sweep must finish inside a heartbeat period and well inside the watchdog's
+# one sweep, and one envelope block (a single blocking step), must finish inside a heartbeat
+# period and well inside the watchdog's (WATCHDOG_MS_MIN)
 SWEEP_US_MAX = 1000000
 REVISIT_MAX = 64  # channels per block of a revisit sweep (docs/firmware.md, "Revisit")
 WATCHDOG_MS_MIN = 2000
@@ -97,8 +98,11 @@ def check_entry(e, key):
     check_name(e["front_end"], key + ".front_end")
     if "rate_hz" in e:
         _only(e, ENVELOPE_KEYS, key)
-        _int(e["rate_hz"], key + ".rate_hz", 100, 200000)
-        _int(e.get("n", 256), key + ".n", 16, ENVELOPE_N_MAX)
+        rate = _int(e["rate_hz"], key + ".rate_hz", 100, 200000)
+        n = _int(e.get("n", 256), key + ".n", 16, ENVELOPE_N_MAX)
+        if n * 1000000 // rate > SWEEP_US_MAX:
+            raise ConfigError("%s: block takes %d us, at most %d"
+                              % (key, n * 1000000 // rate, SWEEP_US_MAX))
         return
     _only(e, SWEEP_KEYS, key)
     if "dwell_us" not in e:

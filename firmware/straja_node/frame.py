@@ -129,6 +129,47 @@ def _utf8_cut(s, n: int) -> int:
     return n
 
 
+@micropython.viper
+def _utf8_repair(buf, start: int, end: int):
+    """Overwrite with '?' every byte of buf[start:end] that is not part of a well-formed UTF-8
+    sequence: MicroPython keeps what json.loads makes of an escaped lone surrogate ("\\ud800")
+    as its 3 bytes, so an error reply echoing a host's bad key could otherwise be invalid UTF-8."""
+    p = ptr8(buf)
+    i = start
+    while i < end:
+        b = p[i]
+        n = 0  # continuation bytes after a valid lead byte
+        lo = 0x80
+        hi = 0xBF
+        if b < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= b and b <= 0xDF:
+            n = 1
+        elif 0xE0 <= b and b <= 0xEF:
+            n = 2
+            if b == 0xE0:
+                lo = 0xA0  # no overlong forms
+            elif b == 0xED:
+                hi = 0x9F  # no surrogates
+        elif 0xF0 <= b and b <= 0xF4:
+            n = 3
+            if b == 0xF0:
+                lo = 0x90
+            elif b == 0xF4:
+                hi = 0x8F  # nothing above U+10FFFF
+        ok = n > 0 and i + n < end and lo <= p[i + 1] and p[i + 1] <= hi
+        k = 2
+        while ok and k <= n:
+            ok = (p[i + k] & 0xC0) == 0x80
+            k += 1
+        if ok:
+            i += n + 1
+        else:
+            p[i] = 0x3F
+            i += 1
+
+
 def _text_len(text):
     return _utf8_len(text, len(text)) if isinstance(text, str) else len(text)
 
@@ -247,4 +288,5 @@ class FrameWriter:
         if n > room:
             n = _utf8_cut(text, room)
         _copy(self._frame, off, text, 0, n)
+        _utf8_repair(self._frame, off, off + n)
         self._send(ftype, off + n)

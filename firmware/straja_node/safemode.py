@@ -3,7 +3,8 @@
 boot.py calls `check()`. Safe mode is entered when the board's safe pin is held low at boot, when
 the flag file `safemode` exists, or when the last `crash_limit` runs of the app each crashed
 within `crash_window_s` seconds of boot (a crash loop: the watchdog resets a crashed node, which
-crashes again). The node then says why on the serial link: a plain text line, a LOG frame and a
+crashes again). A watchdog reset counts as a crash of the run it ended: a hung app that the
+watchdog resets over and over is a crash loop too. The node then says why on the serial link: a plain text line, a LOG frame and a
 STATUS frame with mode 2. docs/firmware.md tells how to recover a node.
 """
 import gc
@@ -14,6 +15,7 @@ from . import VERSION, config, state
 
 FLAG = "safemode"
 MODE_SAFE = 2
+RESET_WATCHDOG = 2  # STATUS reset_cause (docs/protocol.md)
 LOG_ERROR = 40
 
 reason = None  # why this boot is in safe mode (None: normal boot); main.py reads it
@@ -63,6 +65,11 @@ def check(hw=None, write=None):
     if hw is None:
         from . import hw
     st = state.count_boot()
+    if hw.reset_cause() == RESET_WATCHDOG:
+        # the hung run's uptime is unknown: count it as early, as a run that lasted
+        # crash_window_s would have cleared the crashes before it hung
+        state.record_crash(0)
+        st = state.load()
     cfg = config.load()[0]
     reason = decide(hw, cfg, st)
     if reason is not None:

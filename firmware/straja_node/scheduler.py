@@ -275,6 +275,9 @@ class Scheduler:
             check_entry(e, "plan[%d]" % k)
             i = self._find(e["front_end"])
             fe = self.front_ends[i]
+            for t in tasks:  # one radio tunes to one channel at a time
+                if t.index == i:
+                    raise ValueError("plan[%d]: %s already has a plan entry" % (k, fe.name))
             c = cal.get(fe.name, {})
             if is_envelope(fe) != ("rate_hz" in e):
                 raise ValueError("plan[%d]: %s takes %s" % (

@@ -8,9 +8,14 @@ go to the staging folder /.deploy/new/ (base64 in raw-paste blocks) and are hash
 after writing; a mismatch is sent again, then reported. firmware/fwswap.py then switches to the
 new version by renames under a journal, so a deploy cut off at any byte leaves the node booting
 its previous version (fwswap.recover() in boot.py rolls back an unfinished switch).
+
+A deploy never leaves a node stopped: whatever fails, the node is soft-reset (out of the raw
+REPL) so that its firmware runs again; then the firmware that booted is asked `ping` and its
+version, and a deploy that cannot confirm the new version booted fails.
 """
 from __future__ import annotations
 
+import ast
 import base64
 import concurrent.futures
 import hashlib
@@ -26,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import rawrepl, term
-from .device import Session, ToolError, command, probe
+from .device import Session, ToolError, command, firmware_link, probe
 from .mp import mpy_cross_command
 from .paths import FIRMWARE
 
@@ -270,11 +275,13 @@ class Deployer:
     counts bytes; `on_event(name, detail)` lets tests act at given points."""
 
     def __init__(self, source: Path = FIRMWARE, compiler: Compiler | None = None, *,
-                 force: bool = False, reset: bool = True, log=None, progress=None, on_event=None):
+                 force: bool = False, reset: bool = True, confirm: bool = True, log=None,
+                 progress=None, on_event=None):
         self.source = Path(source)
         self.compiler = compiler or Compiler()
         self.force = force
         self.reset = reset
+        self.confirm = confirm and reset  # the firmware answers only once it runs again
         self.log = log or (lambda text: None)
         self.progress = progress or (lambda done, total: None)
         self.on_event = on_event or (lambda name, detail=None: None)
@@ -285,7 +292,13 @@ class Deployer:
         try:
             with Session(port) as s:
                 result.port = s.port
-                self._deploy(s, result)
+                try:
+                    self._deploy(s, result)
+                except BaseException:
+                    self._restart(s)
+                    raise
+            if self.confirm:
+                self._confirm(result.port, source_version(self.source))
         except ToolError as e:
             result.status, result.error, result.fix, result.code = "failed", str(e), e.fix, e.code
             self.log(f"FAILED: {e}")
@@ -293,8 +306,39 @@ class Deployer:
             result.status, result.error = "failed", str(e)
             result.fix, result.code = getattr(e, "fix", ""), term.EXIT_NO_DEVICE
             self.log(f"FAILED: {e}")
+        if result.status == "failed" and self.confirm:
+            self._check_answers(result)
         result.seconds = round(time.monotonic() - t0, 3)
         return result
+
+    def _restart(self, s: Session) -> None:
+        """After a failure: the node's firmware runs again, whatever state the node was left in
+        (a node that lost power mid-transfer has rebooted; the bytes sent since then may have
+        stopped its app)."""
+        try:
+            s.soft_reset()
+            self.log("soft reset after the failure")
+        except ToolError as e:  # the port is gone: nothing more to do from here
+            self.log(f"could not reset the node: {e}")
+
+    def _confirm(self, port: str, version: str | None) -> None:
+        with wait_for_firmware(port) as link:
+            running = link.call("info").get("version")
+        if running != version:
+            raise ToolError(f"{port}: the node runs firmware {running} after the deploy, not "
+                            f"{version}", "deploy again; if it persists, see straja info",
+                            term.EXIT_FAILED)
+        self.log(f"confirmed: firmware {running} answers")
+
+    def _check_answers(self, result: DeployResult) -> None:
+        """Tell whether the node runs a firmware again after a failed deploy."""
+        try:
+            with wait_for_firmware(result.port) as link:
+                running = link.call("info").get("version")
+            self.log(f"the node answers again, firmware {running}")
+        except Exception as e:  # noqa: BLE001 - reported, on top of the deploy's own failure
+            result.error = f"{result.error}; afterwards the node did not answer: {e}"
+            self.log(f"the node did not answer after the failure: {e}")
 
     def _deploy(self, s: Session, result: DeployResult) -> None:
         s.enter_raw_repl()
@@ -323,7 +367,7 @@ class Deployer:
         if not put and not drop and (info["manifest"] or {}).get("id") == manifest["id"]:
             result.status = "up to date"
             self.log(f"up to date ({len(files)} files, {manifest['id'][:12]})")
-            s.repl.exit()
+            self._leave(s)
             return
         self.log(f"sending {len(put)} of {len(files)} files, setting aside {len(drop)}")
         s.exec("rmtree('.deploy/new')\nrmtree('.deploy/old')\n", "clearing the staging folder")
@@ -338,6 +382,10 @@ class Deployer:
         result.status, result.files_set_aside = "deployed", len(drop)
         result.files_sent = len(put)
         self.log(f"switched to {new_id[:12]}")
+        self._leave(s)
+
+    def _leave(self, s: Session) -> None:
+        """Restart the firmware (soft reset), or with reset=False leave the node at its REPL."""
         if self.reset:
             s.soft_reset()
             self.log("soft reset")
@@ -378,6 +426,32 @@ class Deployer:
                           "node's hash of the written file differs)",
                           "the node's flash may be failing or full: run straja info, then "
                           "erase and re-flash MicroPython (straja flash-micropython --erase)")
+
+
+def source_version(source: Path) -> str | None:
+    """The VERSION a firmware tree's straja_node/__init__.py sets (what `info` will report)."""
+    init = Path(source) / "straja_node" / "__init__.py"
+    try:
+        tree = ast.parse(init.read_text())
+    except (OSError, SyntaxError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "VERSION"
+                                                for t in node.targets):
+            return ast.literal_eval(node.value)
+    return None
+
+
+def wait_for_firmware(port: str, tries: int = 5):
+    """A NodeLink to the firmware on `port` once it answers `ping` (it may still be booting);
+    the last ToolError after `tries` attempts."""
+    last = None
+    for _ in range(tries):
+        try:
+            return firmware_link(port)
+        except ToolError as e:
+            last = e
+    raise last
 
 
 def batches(paths: list[str], staged: dict[str, bytes]) -> list[list[str]]:
@@ -502,7 +576,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--source", type=Path, default=FIRMWARE, help="firmware folder "
                    f"(default: {FIRMWARE})")
     p.add_argument("--force", action="store_true", help="send every file, whatever the manifest says")
-    p.add_argument("--no-reset", action="store_true", help="do not soft-reset the node afterwards")
+    p.add_argument("--no-reset", action="store_true", help="do not soft-reset the node afterwards "
+                   "(it stays at its REPL; nothing is confirmed)")
+    p.add_argument("--no-confirm", action="store_true", help="do not ask the firmware that booted "
+                   "for its version (a tree that is not the Straja firmware)")
     p.add_argument("--mpy-cross", help="the mpy-cross command to use")
     p.add_argument("--log-dir", type=Path, default=None,
                    help=f"where the per-port logs go (default: {default_log_dir()})")
@@ -536,7 +613,8 @@ def run(args) -> int:
     def deployer_for(port: str) -> Deployer:
         logs[port] = PortLog(log_dir, port, args.verbose)
         return Deployer(args.source, compiler, force=args.force, reset=not args.no_reset,
-                        log=logs[port], progress=bar.callback(port))
+                        confirm=not args.no_confirm, log=logs[port],
+                        progress=bar.callback(port))
 
     try:
         results = deploy_many(ports, deployer_for)

@@ -165,12 +165,14 @@ class Session:
             raise ToolError(f"{self.port}: unexpected answer while {doing}: {out[-3:]!r}") from e
 
     def soft_reset(self) -> None:
-        """Leave the raw REPL and soft-reset, so boot.py and main.py run again."""
+        """Stop whatever runs, leave the raw REPL and soft-reset, so boot.py and main.py run
+        again: from any state (the app, code in the raw REPL, either REPL), as the port cannot
+        tell which one a node that reset behind the host's back is in."""
         with self.wire("resetting"):
-            if self.in_raw_repl:
-                self.repl.exit()
-            else:
-                self.serial.write(b"\r\x03\x03")
+            self.serial.write(b"\r\x03\x03")
+            time.sleep(0.05)
+            # Ctrl-B: a soft reset in the raw REPL comes back there, without main.py
+            self.serial.write(b"\r\x02")
             time.sleep(0.05)
             self.serial.write(b"\x04")
             self.serial.flush()

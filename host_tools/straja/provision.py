@@ -1,9 +1,10 @@
 """`straja provision`: one node from blank (or anything) to tested, recorded in the fleet inventory.
 
 Steps: identify what answers on the port; flash MicroPython if none answers or the version is
-not the one asked for; deploy the firmware; write the board profile and the node id (with the
-config already there) to the node; reset; wait for the firmware; apply --set values; run the
-self-test; append one record to the inventory (docs/field-guide.md, "The fleet inventory").
+not the one asked for; deploy the firmware; write the board profile, the node id and
+`stream_on_boot=true` (a node that resets streams again without a host's `start`; the rest of
+the config already there stays) to the node; reset; wait for the firmware; apply --set values;
+run the self-test; append one record to the inventory (docs/field-guide.md, "The fleet inventory").
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import json
 from pathlib import Path
 
 from . import term
-from .deploy import Deployer
-from .device import NoMicroPython, Session, ToolError, command, firmware_link, probe
+from .deploy import Deployer, wait_for_firmware
+from .device import NoMicroPython, Session, ToolError, command, probe
 from .paths import FIRMWARE, board_profile_path
 from .protocol import CommandError
 
@@ -36,6 +37,7 @@ try:
 except (OSError, ValueError):
     _c = {{}}
 _c['node_id'] = {node_id!r}
+_c['stream_on_boot'] = True
 _put('config.json', json.dumps(_c))
 print(json.dumps(_c))
 """
@@ -101,7 +103,11 @@ def provision(args, say=print) -> dict:
     if not board:
         raise ToolError(f"{port}: the node has no board profile yet", "name it: --board NAME "
                         "(see hardware/boards/)", term.EXIT_USAGE)
-    profile = board_profile_path(board).read_text()
+    try:
+        profile = board_profile_path(board).read_text()
+    except (ValueError, FileNotFoundError) as e:
+        raise ToolError(f"{port}: {e}", "name the board's profile: --board NAME (see "
+                        "hardware/boards/)", term.EXIT_USAGE) from e
 
     say(f"deploying the firmware to {port} ...")
     result = Deployer(args.source, reset=False, log=lambda text: None).deploy(port)
@@ -112,7 +118,7 @@ def provision(args, say=print) -> dict:
                "writing the board profile and node id")
         s.soft_reset()
     say("waiting for the firmware ...")
-    with _wait_for_firmware(port) as link:
+    with wait_for_firmware(port) as link:
         if args.settings:
             try:
                 link.call("set", " ".join(args.settings))
@@ -122,23 +128,15 @@ def provision(args, say=print) -> dict:
         info_reply = link.call("info")
         reply = link.command("selftest", timeout=20)
     tests = json.loads(reply.text).get("parts", {}) if reply.text else {}
+    # a self-test that tested no part is no pass, whatever the node answered
+    passed = reply.status == 0 and bool(tests)
     return {
         "node_id": args.node_id, "board": board, "usb_serial": usb_serial(port), "port": port,
         "firmware_hash": result.firmware_hash, "firmware_version": info_reply.get("version"),
         "micropython": info["micropython"],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "technician": getpass.getuser(), "selftest_ok": reply.status == 0, "selftest": tests,
+        "technician": getpass.getuser(), "selftest_ok": passed, "selftest": tests,
     }
-
-
-def _wait_for_firmware(port: str, tries: int = 5):
-    last = None
-    for _ in range(tries):
-        try:
-            return firmware_link(port)
-        except ToolError as e:
-            last = e
-    raise last
 
 
 def append_record(path: Path, record: dict) -> None:

@@ -1,8 +1,9 @@
 # A fake hardware layer (the straja_node.hw contract, docs/architecture.md) for running the
 # firmware under the MicroPython unix port in tests. Settings come from `fakehw.json` in the
 # working directory (the fake flash): {"safe_pin_low": bool, "selftest_fail": name,
-# "tune_us": busy time per tune, "crash": make front_ends() raise}. Resets, started watchdogs
-# and their first feed are logged in `fakehw.log`.
+# "tune_us": busy time per tune, "crash": make front_ends() raise, "bare": no front ends,
+# "reset_cause": the protocol's code, 3 (soft reset) by default}. Resets, started watchdogs and
+# their first feed are logged in `fakehw.log`.
 import json
 from time import ticks_add, ticks_diff, ticks_us
 
@@ -91,6 +92,8 @@ def front_ends(config):
     s = _settings()
     if s.get("crash"):
         raise RuntimeError("fake front end fault")
+    if s.get("bare"):
+        return []
     fail = s.get("selftest_fail")
     return [
         FakeSweep("cc", (2400000, 2483000), 100, s.get("tune_us", 0), fail == "cc"),
@@ -109,7 +112,7 @@ def reset():
 
 
 def reset_cause():
-    return 3
+    return _settings().get("reset_cause", 3)
 
 
 def unique_id():
