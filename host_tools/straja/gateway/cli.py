@@ -69,7 +69,7 @@ def run_gateway(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg = _load(args)
-        pipeline = Pipeline(cfg)
+        Pipeline(cfg)  # (checks the detection settings before anything is opened)
     except (gwconfig.ConfigError, ValueError) as e:
         term.error(str(e), "see docs/gateway.md for the keys and their defaults")
         return term.EXIT_USAGE
@@ -77,6 +77,8 @@ def run_gateway(args) -> int:
         term.error("MQTT needs the event store (its outbox)", "set db in the config")
         return term.EXIT_USAGE
     store, publisher, sinks = _outputs(cfg)
+    # the nodes' normal plans as the previous gateway left them, and whether it crashed
+    pipeline = Pipeline(cfg, store.normal_plans(), store.begin_run()) if store else Pipeline(cfg)
     recorder = record.RecordWriter(cfg.record, {"gateway_id": cfg.gateway_id,
                                                 "started_ns": time.time_ns()}) if cfg.record else None
     gw = Gateway(cfg, pipeline, store=store, publisher=publisher, sinks=sinks, recorder=recorder)

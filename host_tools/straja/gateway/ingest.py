@@ -173,6 +173,11 @@ class Gateway:
         self._stop.set()
 
     def close(self) -> None:
+        """A clean stop: focused nodes get their normal plan back, the store notes the stop."""
+        out = self.pipeline.stop(time.time_ns())
+        self.send(out)
+        if out.events:
+            self.emit(out.events)
         for reader in self.readers.values():
             reader.stop()
         while True:
@@ -182,3 +187,5 @@ class Gateway:
                 break
         if self.recorder:
             self.recorder.close()
+        if self.store:
+            self.store.end_run()
