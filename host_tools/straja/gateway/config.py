@@ -58,7 +58,7 @@ class GatewayConfig:
     max_nodes: int = 256           # nodes known at once; an offline one is evicted for a new one
     event_window_s: float = 10.0   # per kind and source, events past event_burst in this window
     event_burst: int = 3           # are coalesced into one events_coalesced with their count
-    port_backlog: int = 256        # frames of a port waiting to be processed; past this its
+    port_backlog: int = 256        # items of a port waiting to be processed; past this its
                                    # oldest sweeps are dropped (overload event)
     stats_interval_s: float = 30.0
     rescan_s: float = 0.25         # how often missing ports are looked for
