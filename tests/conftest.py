@@ -12,6 +12,10 @@ from straja.hil.virtual import FirmwareNode
 __all__ = ["FirmwareNode"]
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "chaos: the gateway's fault-injection suite (`make chaos`)")
+
+
 @pytest.fixture
 def tone_rf():
     """A carrier in the middle of every virtual front end's band, over a thermal noise floor."""

@@ -157,3 +157,23 @@ def test_a_gateway_that_falls_behind_drops_oldest_sweeps_counts_them_and_says_so
     assert sum(e.dropped for e in overloads) > n // 2
     assert peak <= cfg.port_backlog
     assert overloads[-1].node_id == 5
+
+
+@pytest.mark.timeout(30)
+def test_a_node_that_never_reads_its_input_does_not_block_the_gateway():
+    """Commands to a hung or hostile node that reads nothing fill its port's buffer: further
+    writes are dropped at once, not waited on by the processing thread that serves every node."""
+    from straja.gateway.ingest import IngestQueue, PortReader
+    from straja.serial_port import open_port
+
+    master, slave = os.openpty()
+    try:
+        reader = PortReader(os.ttyname(slave), open_port(os.ttyname(slave)), IngestQueue(16))
+        started = time.monotonic()
+        for _ in range(20_000):  # 20k command lines: far more than a pty buffers
+            reader.send("info")
+        assert time.monotonic() - started < 5
+    finally:
+        reader.port.close()
+        os.close(master)
+        os.close(slave)

@@ -28,6 +28,7 @@ from .events import AlertEvent, ConsoleKeys, Output, Overload, Stored
 from .pipeline import Pipeline
 
 log = logging.getLogger("straja.gateway")
+WRITE_TIMEOUT_S, WRITE_RETRY_S = 0.05, 1.0  # writes to a node that does not read its input
 
 
 def is_sweep(piece: bytes) -> bool:
@@ -145,6 +146,12 @@ class PortReader:
         self.path = path
         self.port = port
         self.out = out
+        # never wait long for a node that does not read its input (hung, hostile): the
+        # processing thread serves every node. A write that times out is dropped, said once, and
+        # the port is not written again for WRITE_RETRY_S (a timeout costs WRITE_TIMEOUT_S).
+        self.port.write_timeout = WRITE_TIMEOUT_S
+        self._write_failing = False
+        self._no_write_until = 0.0
         self._ids = iter(range(1, 1 << 62))
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"reader-{path}", daemon=True)
@@ -171,10 +178,17 @@ class PortReader:
         self.write(protocol.format_command(next(self._ids) % 65535 + 1, verb, args))
 
     def write(self, data: bytes) -> None:
+        if time.monotonic() < self._no_write_until:
+            return
         try:
             self.port.write(data)
+            self._write_failing = False
         except (OSError, serial.SerialException, ValueError) as e:
-            log.warning("cannot write %r to %s: %s", data[:16], self.path, e)
+            if not self._write_failing:
+                log.warning("cannot write %r to %s: %s (further failures not logged until a "
+                            "write succeeds)", data[:16], self.path, e)
+            self._write_failing = True
+            self._no_write_until = time.monotonic() + WRITE_RETRY_S
 
     def stop(self) -> None:
         self._stop.set()
