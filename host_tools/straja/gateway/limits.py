@@ -1,7 +1,8 @@
 """Event floods: a broken or hostile node can restart, fail commands or claim node ids many
-times a second. Per kind and source, the first `event_burst` events of each `event_window_s`
-pass (per port for the events of a port's claims, per node for the others); the rest are counted and, when the window ends, given as one `events_coalesced` event with
-their count, so nothing is dropped unseen and the store and MQTT are not flooded."""
+times a second. Per kind and source (the port for a port's claims, else the node), the first
+`event_burst` events of each `event_window_s` pass; the rest are counted and, when the window
+ends, given as one `events_coalesced` event with their count, so nothing is dropped unseen and
+the store and MQTT are not flooded."""
 from __future__ import annotations
 
 from .events import (CommandFailed, Event, EventsCoalesced, NodeEvicted, NodeIdConflict,
@@ -37,7 +38,7 @@ class EventLimiter:
                 continue
             # per port for what a port claims (so spoofed ids count as one source), else per node
             port = getattr(event, "port", None)
-            key = (event.kind, None, port) if port is not None else (event.kind, event.node_id, None)
+            key = (event.kind, None, port) if port else (event.kind, event.node_id, None)
             window = self._windows.get(key)
             if window is None or event.t_ns >= window.end_ns:
                 out += self._close(key, window)

@@ -96,7 +96,7 @@ class Pipeline:
         until = self.quarantined.get(source)
         if until is not None:
             if t_ns < until:
-                return out
+                return self._limited(out)
             del self.quarantined[source]
             self.decoders[source] = Decoder()
             self._hello(source, out)
