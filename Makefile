@@ -16,13 +16,18 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STUBS    := $(VENV)/stubs
 FW_STUBS := $(STUBS)/esp32/stdlib/VERSIONS $(STUBS)/rp2/stdlib/VERSIONS
 
-.PHONY: demo test bench eval typecheck system-deps clean
+.PHONY: demo test chaos bench eval typecheck system-deps clean
 
 demo: $(BUILT)
 	$(STRAJA) demo
 
 test: $(BUILT) $(FW_STUBS) system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The gateway's fault-injection suite alone (it is part of `make test` too): a table of faults
+# tried / survived / lost, also in runs/chaos-report.json.
+chaos: $(BUILT) system-deps
+	mkdir -p runs && CHAOS_REPORT=runs/chaos-report.json $(PY) -m pytest -q -s -m chaos $(PYTEST_ARGS)
 
 bench: $(BUILT)
 	$(PY) bench/run_all.py

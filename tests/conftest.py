@@ -16,6 +16,10 @@ __all__ = ["FirmwareNode"]
 pytest_plugins = ["straja.hil.plugin"]
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "chaos: the gateway's fault-injection suite (`make chaos`)")
+
+
 @pytest.fixture
 def tone_rf():
     """A carrier in the middle of every virtual front end's band, over a thermal noise floor."""

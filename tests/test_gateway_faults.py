@@ -159,3 +159,77 @@ def test_a_port_at_the_repl_is_soft_reset_with_an_event(console):
     # asked once: the node needs time to restart
     assert not p.feed(PORT, T0 + 6 * S, b">>> ").commands
     assert p.feed(PORT, T0 + 5 * S + int(p.cfg.quarantine_s * S), b">>> ").commands
+
+
+def test_a_node_id_stays_bound_to_its_port_until_it_goes_offline():
+    """A second port presenting an online node's id is a node_id_conflict and its frames are
+    ignored; once the node is offline (or its port closed) the id is free to move."""
+    p = Pipeline(config.GatewayConfig())
+    owner, claimant = Node(p, 1, "/dev/fake1"), Node(p, 1, "/dev/fake2")
+    p.open_source("/dev/fake1", T0), p.open_source("/dev/fake2", T0)
+    owner.status()
+    out = claimant.status()
+    conflicts = of(out, ev.NodeIdConflict)
+    assert [(c.node_id, c.port, c.bound_port) for c in conflicts] == [(1, "/dev/fake2", "/dev/fake1")]
+    assert p.nodes[1].source == "/dev/fake1" and p.nodes[1].frames == 1
+    assert p.counts["refused_frames"] == 1
+    # offline: the next port to present the id has it
+    out = claimant.status(dt_s=p.cfg.heartbeat_timeout_s + 1)
+    assert of(out, ev.NodeOffline) and not of(out, ev.NodeIdConflict)
+    assert p.nodes[1].source == "/dev/fake2"
+    # a closed port frees its ids at once (a node replugged under another path)
+    p.close_source("/dev/fake2", T0 + int(claimant.t_s * S))
+    assert not of(owner.status(), ev.NodeIdConflict) and p.nodes[1].source == "/dev/fake1"
+
+
+def test_spoofed_node_ids_from_one_port_are_capped_and_counted():
+    cfg = config.GatewayConfig(max_nodes_per_port=2, max_nodes=5)
+    p = Pipeline(cfg)
+    refused = []
+    for node_id in range(1, 3001):
+        refused += of(Node(p, node_id, "/dev/spoof").status(dt_s=0.001), ev.NodeRefused)
+    assert sorted(p.nodes) == [1, 2]
+    assert p.counts["refused_frames"] == 2998
+    # event_burst refusals, the rest counted in one events_coalesced for the port
+    assert len(refused) == cfg.event_burst
+    assert all(r.reason == "port already carries 2 nodes" for r in refused)
+    coalesced = of(p.tick(T0 + int((3 + cfg.event_window_s) * S)), ev.EventsCoalesced)
+    assert [(c.event_kind, c.port, c.count) for c in coalesced] == \
+        [("node_refused", "/dev/spoof", 2998 - cfg.event_burst)]
+
+
+def test_the_node_table_is_capped_by_evicting_offline_nodes():
+    cfg = config.GatewayConfig(max_nodes=3)
+    p = Pipeline(cfg)
+    for node_id in (1, 2, 3):
+        Node(p, node_id, f"/dev/fake{node_id}").status()
+    new = Node(p, 4, "/dev/fake4")
+    out = new.status()
+    assert [r.reason for r in of(out, ev.NodeRefused)] == ["3 nodes online (max_nodes)"]
+    out = new.status(dt_s=p.cfg.heartbeat_timeout_s + 1)  # nodes 1-3 have gone offline
+    assert [e.node_id for e in of(out, ev.NodeEvicted)] == [1]
+    assert sorted(p.nodes) == [2, 3, 4] and sorted(p.detectors) == [2, 3, 4]
+
+
+@pytest.mark.parametrize("kind", ["restart", "command_failed"])
+def test_event_floods_are_coalesced_with_their_count(kind):
+    """A node restarting (or failing commands) 1000 times in 10 s gives event_burst events, then
+    one events_coalesced with the count of the rest: fewer events, none lost unseen."""
+    p = Pipeline(config.GatewayConfig())
+    node = Node(p)
+    node.status()
+    emitted = []
+    for i in range(1000):
+        out = node.status(boot_count=i + 2, uptime_s=0, dt_s=0.005) if kind == "restart" else \
+            node.reply("busy", status=protocol.FAILED, dt_s=0.005)
+        emitted += out.events
+    cls = ev.NodeRestarted if kind == "restart" else ev.CommandFailed
+    direct = [e for e in emitted if isinstance(e, cls)]
+    assert len(direct) == p.cfg.event_burst
+    emitted += p.tick(T0 + int((node.t_s + p.cfg.event_window_s) * S)).events
+    coalesced = [e for e in emitted if isinstance(e, ev.EventsCoalesced)]
+    assert [(c.event_kind, c.node_id) for c in coalesced] == [(cls.kind, 1)]
+    assert len(direct) + coalesced[0].count == 1000
+    assert coalesced[0].first_ns <= coalesced[0].last_ns <= coalesced[0].t_ns
+    if kind == "restart":
+        assert p.nodes[1].restarts == 1000  # the node's own count stays exact

@@ -108,3 +108,73 @@ def _of(stored, cls):
 def _online(stored):
     return _of(stored, ev.NodeOnline)
 
+
+
+class SlowPipeline(Pipeline):
+    """A gateway that cannot keep up: every chunk takes 2 ms to handle."""
+
+    def feed(self, source, t_ns, data):
+        time.sleep(0.002)
+        return super().feed(source, t_ns, data)
+
+
+@pytest.mark.timeout(60)
+def test_a_gateway_that_falls_behind_drops_oldest_sweeps_counts_them_and_says_so(tmp_path):
+    """2000 sweeps written at once to a gateway that handles 500 chunks/s: the port's backlog
+    never passes port_backlog, the sweeps dropped are in overload events, and every sweep is
+    either processed or counted there."""
+    from straja import protocol
+
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    cfg = config.GatewayConfig(ports=(path,), discover=False, port_backlog=16, event_window_s=0.5)
+    stored = []
+    gw = Gateway(cfg, SlowPipeline(cfg), sinks=[stored.extend])
+    runner = threading.Thread(target=gw.run, daemon=True)
+    runner.start()
+    n = 2000
+    frames = [protocol.encode_frame(protocol.Frame(0, 5, i, i * 1000, protocol.Sweep(
+        0, 0, i, 5645000, 2000, 500, 1000, 0, 8, bytes(8)))) for i in range(n)]
+    peak = 0
+    try:
+        assert wait_for(lambda: path in gw.readers, 5)
+        writer = threading.Thread(target=lambda: os.write(master, b"".join(frames)), daemon=True)
+        writer.start()
+
+        def done():
+            nonlocal peak
+            peak = max(peak, gw.queue.waiting(path))
+            dropped = sum(e.dropped for e in _of(stored, ev.Overload))
+            return gw.pipeline.counts["frames"] + dropped >= n
+        assert wait_for(done, 30)
+    finally:
+        gw.stop()
+        runner.join(timeout=5)
+        os.close(master)
+        os.close(slave)
+    overloads = _of(stored, ev.Overload)
+    assert overloads and all(e.port == path for e in overloads)
+    assert gw.pipeline.counts["frames"] + sum(e.dropped for e in overloads) == n
+    assert sum(e.dropped for e in overloads) > n // 2
+    assert peak <= cfg.port_backlog
+    assert overloads[-1].node_id == 5
+
+
+@pytest.mark.timeout(30)
+def test_a_node_that_never_reads_its_input_does_not_block_the_gateway():
+    """Commands to a hung or hostile node that reads nothing fill its port's buffer: further
+    writes are dropped at once, not waited on by the processing thread that serves every node."""
+    from straja.gateway.ingest import IngestQueue, PortReader
+    from straja.serial_port import open_port
+
+    master, slave = os.openpty()
+    try:
+        reader = PortReader(os.ttyname(slave), open_port(os.ttyname(slave)), IngestQueue(16))
+        started = time.monotonic()
+        for _ in range(20_000):  # 20k command lines: far more than a pty buffers
+            reader.send("info")
+        assert time.monotonic() - started < 5
+    finally:
+        reader.port.close()
+        os.close(master)
+        os.close(slave)

@@ -1,6 +1,8 @@
 """The gateway's pure processing, driven by frames made with protocol.encode_frame."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from straja import protocol
@@ -112,6 +114,43 @@ def test_adaptive_scan_focuses_neighbours_and_restores_their_plan():
     assert [(e.node_id, list(e.plan)) for e in restore] == [(2, normal)]
 
 
+def test_focus_plans_are_temporary_refreshed_while_the_alert_lasts_then_restored():
+    """The focus goes out as `plan PLAN temp=S` (S = 3 refresh periods), again every
+    focus_refresh_s while the alert lasts; the normal plan (a node_plan event, for the store)
+    goes back without temp= when it clears. A plan reported while a temporary plan runs is a
+    previous gateway's focus: it is never taken as normal, and the normal plan is put back."""
+    streams = [synth.node_chunks(n, [video()] if n == 1 else [], t0_ns=T0, duration_s=20)
+               for n in (1, 2)]
+    info = {"front_ends": [{"name": "rx5808", "kind": "rx5808", "band_khz": [5_645_000, 5_945_000]}]}
+    normal = [{"front_end": "rx5808", "start_khz": 5_645_000, "stop_khz": 5_945_000,
+               "step_khz": 2_000, "dwell_us": 30_000}]
+    narrow = [{**normal[0], "start_khz": 5_790_000, "stop_khz": 5_810_000}]
+    replies = [synth.Chunk(T0 + int(t_s * S), "/dev/fake2", protocol.encode_frame(
+        protocol.Frame(0, 2, seq, int((t_s - 5) * 1e6), body))) for seq, t_s, body in (
+            (900, 5.1, json_reply(1, info)),
+            (901, 5.1, json_reply(2, {"plan": normal, "temp_plan_s": 0})),
+            (902, 26.0, json_reply(3, {"plan": narrow, "temp_plan_s": 9})))]
+    p = Pipeline(config.GatewayConfig())
+    outs = [(c.t_ns, p.feed(c.source, c.t_ns, c.data)) for c in synth.merge([*streams, replies])]
+    sent = [(t, c.args) for t, o in outs for c in o.commands if c.port == "/dev/fake2"]
+    events = [e for _, o in outs for e in o.events]
+    focus = kinds(events, ev.ScanFocus)
+    restore = kinds(events, ev.ScanRestore)
+    assert len(focus) == 1 and restore[0].alert_id == focus[0].alert_id
+    temp = [(t, a) for t, a in sent if a.endswith(" temp=15")]
+    assert temp[0][1] == json.dumps(list(focus[0].plan), separators=(",", ":")) + " temp=15"
+    # refreshed every 5 s from the focus until the restore
+    gaps = [b - a for (a, _), (b, _) in zip(temp, temp[1:])]
+    assert gaps and all(5 * S <= g < 6 * S for g in gaps)
+    assert focus[0].t_ns <= temp[0][0] and temp[-1][0] < restore[0].t_ns
+    back = [(t, a) for t, a in sent if t >= restore[0].t_ns and a and a.startswith("[")]
+    assert back[0][1] == json.dumps(normal, separators=(",", ":"))
+    # the 26 s reply (alert cleared): a temporary plan runs that this gateway did not send: restored, not normal
+    assert [list(e.plan) for e in kinds(events, ev.NodePlan)] == [normal]
+    assert [(e.alert_id, list(e.plan)) for e in restore[1:]] == [("", normal)]
+    assert p.planner.normal_plan[2] == normal
+
+
 def json_reply(request_id, value):
     import json
     return protocol.Reply(request_id, protocol.OK, json.dumps(value))
@@ -213,8 +252,10 @@ def test_focus_keeps_the_running_plans_revisit_within_the_sweep_limit():
         channels = (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1
         assert 2 * channels * entry["dwell_us"] <= 1_000_000 < 4 * channels * entry["dwell_us"]
     assert "revisit" not in focus[2] and focus[2]["dwell_us"] == 1400
-    restore = planner.restore(alert, T0 + S)
-    assert [(e.node_id, list(e.plan)) for e in restore] == [(1, []), (2, []), (3, [running])]
+    # nodes 1 and 2 never answered `get plan`: their temporary focus plans lapse by themselves
+    # (sending [] would store the default plan over whatever they store)
+    restore = planner.restore(alert.alert_id, T0 + S)
+    assert [(e.node_id, list(e.plan)) for e in restore] == [(3, [running])]
 
 
 def test_focus_replaces_only_the_band_and_keeps_the_filter_step():

@@ -67,7 +67,7 @@ def run_gateway(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg = _load(args)
-        pipeline = Pipeline(cfg)
+        Pipeline(cfg)  # (checks the detection settings before anything is opened)
     except ValueError as e:  # ConfigError, or a value the pipeline refuses
         raise StrajaError(str(e), "see docs/gateway.md for the keys and their defaults",
                           term.EXIT_USAGE) from e
@@ -75,6 +75,9 @@ def run_gateway(args) -> int:
         raise StrajaError("MQTT needs the event store (its outbox)", "set db in the config",
                           term.EXIT_USAGE)
     event_store, publisher, sinks = _outputs(cfg)
+    # the nodes' normal plans as the previous gateway left them, and whether it crashed
+    pipeline = (Pipeline(cfg, event_store.normal_plans(), event_store.begin_run())
+                if event_store else Pipeline(cfg))
     recorder = record.RecordWriter(cfg.record, {"gateway_id": cfg.gateway_id,
                                                 "started_ns": time.time_ns()}) if cfg.record else None
     gw = Gateway(cfg, pipeline, store=event_store, publisher=publisher, sinks=sinks,

@@ -27,6 +27,9 @@ class AlertConfig:
     adaptive_scan: bool = True     # focus neighbouring nodes on the band of a raised alert
     focus_step_khz: int = 1000     # channel step of a focus plan
     focus_dwell_us: int = 0        # dwell of a focus plan; 0 keeps the running plan's dwell
+    # a focus plan is a temporary plan (docs/firmware.md) sent again this often while its alert
+    # lasts; the node drops it by itself FOCUS_TEMP_PERIODS refreshes after the last one
+    focus_refresh_s: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,12 @@ class GatewayConfig:
     # IDLE_HEARTBEAT_MS, 5 s), so an idle node does not flap
     heartbeat_timeout_s: float = 7.5
     quarantine_s: float = 10.0     # a port whose data could not be handled is left this long
+    max_nodes_per_port: int = 4    # node ids one port may present at once (spoofing bound)
+    max_nodes: int = 256           # nodes known at once; an offline one is evicted for a new one
+    event_window_s: float = 10.0   # per kind and source, events past event_burst in this window
+    event_burst: int = 3           # are coalesced into one events_coalesced with their count
+    port_backlog: int = 256        # items of a port waiting to be processed; past this its
+                                   # oldest sweeps are dropped (overload event)
     stats_interval_s: float = 30.0
     rescan_s: float = 0.25         # how often missing ports are looked for
     db: str = "/var/lib/straja/gateway.db"

@@ -189,10 +189,64 @@ class NodeRecovery(Event):
     text: str           # the end of what the port showed
 
 
+@dataclass(frozen=True)
+class NodeIdConflict(NodeEvent):
+    """A port presents a node id bound to another open port: its frames are ignored."""
+    kind: ClassVar[str] = "node_id_conflict"
+    port: str
+    bound_port: str     # the port that first presented the id (until the node goes offline)
+
+
+@dataclass(frozen=True)
+class NodeRefused(NodeEvent):
+    """A new node id over the limits (per port, in all): its frames are ignored."""
+    kind: ClassVar[str] = "node_refused"
+    port: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class NodeEvicted(NodeEvent):
+    """An offline node forgotten to make room for a new one (max_nodes)."""
+    kind: ClassVar[str] = "node_evicted"
+    last_seen_ns: int
+
+
+@dataclass(frozen=True)
+class EventsCoalesced(Event):
+    """Events of one kind and source over event_burst in event_window_s: not sent one by one,
+    counted here at the window's end."""
+    kind: ClassVar[str] = "events_coalesced"
+    event_kind: str
+    node_id: int | None
+    port: str | None
+    count: int
+    first_ns: int
+    last_ns: int
+
+
+@dataclass(frozen=True)
+class Overload(Event):
+    """The gateway fell behind a port: its oldest pending sweeps were dropped unprocessed."""
+    kind: ClassVar[str] = "overload"
+    port: str
+    node_id: int | None
+    dropped: int        # sweeps dropped since the port's previous overload event
+
+
+@dataclass(frozen=True)
+class NodePlan(NodeEvent):
+    """The node's normal plan (its stored plan while no focus plan runs), kept in the store so
+    that a later gateway restores it."""
+    kind: ClassVar[str] = "node_plan"
+    plan: tuple[dict, ...]
+
+
 KINDS = {cls.kind: cls for cls in (
     PortOpened, PortClosed, NodeOnline, NodeOffline, NodeRestarted, NodeStats, TrackStarted,
     TrackEnded, AlertRaised, AlertUpdated, AlertCleared, ScanFocus, ScanRestore, CommandFailed,
-    ReplyRejected, SourceQuarantined, NodeRecovery)}
+    ReplyRejected, SourceQuarantined, NodeRecovery, NodeIdConflict, NodeRefused, NodeEvicted,
+    EventsCoalesced, Overload, NodePlan)}
 
 
 @dataclass(frozen=True)

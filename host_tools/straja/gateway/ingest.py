@@ -6,11 +6,13 @@ watcher opens ports that appeared; a reader whose port fails (unplugged) closes 
 the node is picked up again on whatever path it comes back on, matched by the node id in its
 frames. Readers never wait for each other: one node's trouble never stops the others.
 
-Readers put (kind, port, arrival ns, bytes) on one queue; the processing thread feeds the pure
-`Pipeline`, records, stores and publishes its events and sends its node commands.
+Readers put (kind, port, arrival ns, bytes) on one `IngestQueue`, bounded per port; the
+processing thread feeds the pure `Pipeline`, records, stores and publishes its events and sends
+its node commands.
 """
 from __future__ import annotations
 
+import collections
 import glob
 import logging
 import queue
@@ -23,10 +25,109 @@ from .. import protocol
 from ..serial_port import PortError, open_port
 from ..tools.ports import candidates
 from . import record as rec
-from .events import AlertEvent, ConsoleKeys, Output, Stored
+from .events import AlertEvent, ConsoleKeys, Output, Overload, Stored
 from .pipeline import Pipeline
 
 log = logging.getLogger("straja.gateway")
+WRITE_TIMEOUT_S, WRITE_RETRY_S = 0.05, 1.0  # writes to a node that does not read its input
+
+
+def is_sweep(piece: bytes) -> bool:
+    """Whether a COBS-encoded frame (between two 0x00) is a SWEEP: its first block (code >= 3)
+    holds the header's version and type bytes as they are (docs/protocol.md, Framing)."""
+    return len(piece) >= 3 and piece[0] >= 3 and piece[2] == protocol.SWEEP
+
+
+class IngestQueue:
+    """What the readers read, for the processing thread, in arrival order; never unbounded.
+
+    A reader's bytes are split at frame delimiters: each whole SWEEP frame is an item of its own,
+    the bytes between them (other frames, console text) items in between; the start of a frame
+    at the end of a read is held until the read that ends it. When
+    more than `backlog` items of one port wait (the gateway fell behind), the port's oldest
+    waiting sweep is dropped, or its oldest item when no sweep waits (a port flooding other
+    frames), and counted in `dropped` (port -> items not yet reported in an overload event).
+    """
+
+    def __init__(self, backlog: int):
+        self.backlog = backlog
+        self._items: collections.deque[list] = collections.deque()  # [kind, port, t_ns, data]
+        self._waiting: dict[str, tuple[collections.deque, collections.deque]] = {}  # sweeps, others
+        self._at_frame_start: dict[str, bool] = {}  # the port's held bytes begin a frame
+        self._partial: dict[str, bytes] = {}  # port -> a frame's start, held for its end
+        self.dropped: dict[str, int] = {}
+        self._ready = threading.Condition()
+
+    def put(self, item: tuple) -> None:
+        """An open or close: never dropped."""
+        with self._ready:
+            self._items.append(list(item))
+            self._ready.notify()
+
+    def data(self, port: str, t_ns: int, data: bytes) -> None:
+        data = self._partial.pop(port, b"") + data
+        pieces = data.split(b"\0")
+        last = len(pieces) - 1
+        at_start = self._at_frame_start.get(port, False)
+        items, other = [], b""
+        for i, piece in enumerate(pieces[:last]):
+            whole = i > 0 or at_start
+            if whole and not piece:
+                continue  # a delimiter right after one: nothing for the decoder
+            if whole and is_sweep(piece):
+                if other:
+                    items.append((False, other))
+                    other = b""
+                items.append((True, piece + b"\0"))
+            else:
+                other += piece + b"\0"
+        tail = pieces[last]
+        if tail.translate(None, protocol.CONSOLE_BYTES) and len(tail) < protocol.MAX_WIRE:
+            self._partial[port] = tail  # the start of a frame: whole with the next read
+            self._at_frame_start[port] = last > 0 or at_start
+        else:
+            other += tail  # console text (a REPL prompt waits for no delimiter) goes on now
+            self._at_frame_start[port] = not tail
+        if other:
+            items.append((False, other))
+        with self._ready:
+            sweeps, others = self._waiting.setdefault(port, (collections.deque(), collections.deque()))
+            for sweep, chunk in items:
+                item = ["data", port, t_ns, chunk]
+                self._items.append(item)
+                (sweeps if sweep else others).append(item)
+                if len(sweeps) + len(others) > self.backlog:
+                    oldest = (sweeps or others).popleft()
+                    oldest[3] = None
+                    self.dropped[port] = self.dropped.get(port, 0) + 1
+            self._ready.notify()
+
+    def get(self, timeout: float) -> tuple:
+        """The oldest item not dropped; queue.Empty after timeout."""
+        with self._ready:
+            while True:
+                while self._items:
+                    kind, port, t_ns, data = item = self._items.popleft()
+                    if kind != "data":
+                        return kind, port, t_ns, data
+                    if data is not None:
+                        sweeps, others = self._waiting[port]
+                        (sweeps if sweeps and sweeps[0] is item else others).popleft()
+                        return kind, port, t_ns, data
+                if not self._ready.wait(timeout):
+                    raise queue.Empty
+
+    def get_nowait(self) -> tuple:
+        return self.get(0)
+
+    def waiting(self, port: str) -> int:
+        with self._ready:
+            sweeps, others = self._waiting.get(port, ((), ()))
+            return len(sweeps) + len(others)
+
+    def take_dropped(self, port: str) -> int:
+        with self._ready:
+            return self.dropped.pop(port, 0)
 
 def configured_ports(patterns, discover: bool) -> list[str]:
     """Ports the config names (globs expanded) plus, with discover, known USB boards."""
@@ -41,10 +142,16 @@ def configured_ports(patterns, discover: bool) -> list[str]:
 class PortReader:
     """A thread reading one port until it fails or is stopped."""
 
-    def __init__(self, path: str, port: serial.Serial, out: queue.Queue):
+    def __init__(self, path: str, port: serial.Serial, out: IngestQueue):
         self.path = path
         self.port = port
         self.out = out
+        # never wait long for a node that does not read its input (hung, hostile): the
+        # processing thread serves every node. A write that times out is dropped, said once, and
+        # the port is not written again for WRITE_RETRY_S (a timeout costs WRITE_TIMEOUT_S).
+        self.port.write_timeout = WRITE_TIMEOUT_S
+        self._write_failing = False
+        self._no_write_until = 0.0
         self._ids = iter(range(1, 1 << 62))
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"reader-{path}", daemon=True)
@@ -60,7 +167,7 @@ class PortReader:
             except (OSError, serial.SerialException, TypeError, AttributeError):
                 break  # unplugged or closed
             if data:
-                self.out.put(("data", self.path, time.time_ns(), data))
+                self.out.data(self.path, time.time_ns(), data)
         try:
             self.port.close()
         except OSError:
@@ -71,10 +178,17 @@ class PortReader:
         self.write(protocol.format_command(next(self._ids) % 65535 + 1, verb, args))
 
     def write(self, data: bytes) -> None:
+        if time.monotonic() < self._no_write_until:
+            return
         try:
             self.port.write(data)
+            self._write_failing = False
         except (OSError, serial.SerialException, ValueError) as e:
-            log.warning("cannot write %r to %s: %s", data[:16], self.path, e)
+            if not self._write_failing:
+                log.warning("cannot write %r to %s: %s (further failures not logged until a "
+                            "write succeeds)", data[:16], self.path, e)
+            self._write_failing = True
+            self._no_write_until = time.monotonic() + WRITE_RETRY_S
 
     def stop(self) -> None:
         self._stop.set()
@@ -96,7 +210,9 @@ class Gateway:
         self.publisher = publisher
         self.sinks = list(sinks)
         self.recorder = recorder
-        self.queue: queue.Queue = queue.Queue()
+        self.queue = IngestQueue(cfg.port_backlog)
+        self.overload_ns = int(cfg.event_window_s * 1e9)
+        self._next_overload: dict[str, int] = {}  # port -> no overload event before (ns)
         self.readers: dict[str, PortReader] = {}
         self.latencies_ns: list[int] = []  # arrival to alert, for the log and the benchmark
         self._stop = threading.Event()
@@ -167,12 +283,29 @@ class Gateway:
             except queue.Empty:
                 item = ("tick", "", time.time_ns(), b"")
             self.handle(*item)
+            self.report_overload(time.time_ns())
         self.close()
+
+    def report_overload(self, now_ns: int) -> None:
+        """An overload event per port that dropped sweeps, at most one per event_window_s."""
+        events = []
+        for port in list(self.queue.dropped):
+            if now_ns >= self._next_overload.get(port, 0):
+                self._next_overload[port] = now_ns + self.overload_ns
+                events.append(Overload(now_ns, port, self.pipeline.source_node.get(port),
+                                       self.queue.take_dropped(port)))
+        if events:
+            self.emit(events)
 
     def stop(self) -> None:
         self._stop.set()
 
     def close(self) -> None:
+        """A clean stop: focused nodes get their normal plan back, the store notes the stop."""
+        out = self.pipeline.stop(time.time_ns())
+        self.send(out)
+        if out.events:
+            self.emit(out.events)
         for reader in self.readers.values():
             reader.stop()
         while True:
@@ -182,3 +315,5 @@ class Gateway:
                 break
         if self.recorder:
             self.recorder.close()
+        if self.store:
+            self.store.end_run()

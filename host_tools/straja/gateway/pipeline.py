@@ -8,10 +8,14 @@ through the arrival times given to `feed()` and `tick()`.
 Each input gives an `Output`: typed events (`gateway.events`; their kinds and fields are listed in
 docs/gateway.md) and the `NodeCommand`s the I/O side sends to nodes' ports (the plans of
 adaptive scanning).
+
+Node ids: a node id is bound to the port that presented it while the node is online and that port
+open; another port presenting it is a `node_id_conflict`, not a takeover. A port presents at most
+`max_nodes_per_port` node ids at once and the gateway knows at most `max_nodes` (an offline one
+is evicted for a new one), so spoofed ids cannot grow it without bound. Events a node can make at
+will are rate-limited (`limits.EventLimiter`).
 """
 from __future__ import annotations
-
-import json
 
 from ..framing import Decoder
 from ..protocol import CONSOLE_BYTES, MODES, REPLY, STATUS, SWEEP, Console, SeqTracker
@@ -20,23 +24,30 @@ from .alerts import Alerts
 from .config import GatewayConfig
 from .detector import NodeDetector, is_drone
 from .events import (LEAVE_RAW_REPL, SOFT_RESET, AlertRaised, CommandFailed, ConsoleKeys,
-                     NodeCommand, NodeRecovery, NodeRestarted, Output, PortClosed, PortOpened,
-                     ReplyRejected, ScanChange, SourceQuarantined, TrackEnded, TrackStarted)
+                     NodeCommand, NodeEvicted, NodeIdConflict, NodeRecovery, NodeRefused,
+                     NodeRestarted, Output, PortClosed, PortOpened, ReplyRejected, ScanChange,
+                     ScanFocus, SourceQuarantined, TrackEnded, TrackStarted)
 from .fusion import Fusion
 from .health import NodeHealth
-from .scanplan import ScanPlanner
+from .limits import EventLimiter
+from .scanplan import ScanPlanner, plan_args
 
 # Commands that make a node known and streaming: what it is (front ends, for focus plans), its
 # normal scan plan (to restore after a focus), and streaming on. Sent when its port opens, and
 # again when it restarted or says it is idle (a node reset on the same port comes back idle).
 HELLO = (("info", None), ("get", "plan"), ("start", None))
+PLAN_REPLY = {"plan", "temp_plan_s"}  # the keys of a `get plan` reply
 IDLE = next(code for code, name in MODES.items() if name == "idle")  # STATUS mode
 # What a port shows when the node's app has stopped at the REPL (a stray Ctrl-C, a crash)
 FRIENDLY_PROMPT, RAW_REPL = b">>> ", b"raw REPL; CTRL-B to exit\r\n>"
 
 
 class Pipeline:
-    def __init__(self, cfg: GatewayConfig):
+    """`normal_plans` (node id -> plan) and `after_crash` come from the store: the nodes' normal
+    plans as an earlier gateway knew them, and whether that gateway did not stop cleanly."""
+
+    def __init__(self, cfg: GatewayConfig, normal_plans: dict[int, list] | None = None,
+                 after_crash: bool = False):
         self.cfg = cfg
         self.timeout_ns = int(cfg.heartbeat_timeout_s * 1e9)
         self.stats_ns = int(cfg.stats_interval_s * 1e9)
@@ -47,10 +58,11 @@ class Pipeline:
         self.seq = SeqTracker()  # across sources: a node replugged elsewhere keeps its count
         self.fusion = Fusion(cfg.fusion)
         self.alerts = Alerts(cfg.alerts, cfg.fusion.trend_db)
-        self.planner = ScanPlanner(cfg)
+        self.planner = ScanPlanner(cfg, normal_plans, after_crash)
+        self.limiter = EventLimiter(cfg.event_window_s, cfg.event_burst)
         self.now_ns = 0
         self._next_stats = None
-        self.counts = {"frames": 0, "console_chunks": 0, "ignored_nodes": 0}
+        self.counts = {"frames": 0, "console_chunks": 0, "ignored_nodes": 0, "refused_frames": 0}
         self.quarantine_ns = int(cfg.quarantine_s * 1e9)
         self.quarantined: dict[str, int] = {}   # source -> until (ns)
         self.recovering: dict[str, int] = {}    # source -> no new soft reset before (ns)
@@ -61,22 +73,30 @@ class Pipeline:
         out = Output([PortOpened(t_ns, source)])
         self._hello(source, out)
         self._advance(t_ns, out)
-        return out
+        return self._limited(out)
 
     def close_source(self, source: str, t_ns: int) -> Output:
-        self.decoders.pop(source, None)
+        self.decoders.pop(source, None)  # its node ids are free for another port
         out = Output([PortClosed(t_ns, source, self.source_node.pop(source, None))])
         self._advance(t_ns, out)
-        return out
+        return self._limited(out)
+
+    def stop(self, t_ns: int) -> Output:
+        """A clean stop: every focused node gets its normal plan back."""
+        out = Output()
+        self._advance(t_ns, out)
+        self._scan_changes(self.planner.restore(None, self.now_ns), out)
+        return self._limited(out)
 
     def feed(self, source: str, t_ns: int, data: bytes) -> Output:
         """One chunk of a port. Whatever goes wrong handling it is that port's fault, never the
         gateway's: the port is quarantined (not read for quarantine_s, then asked again)."""
-        out = self.tick(t_ns)
+        out = Output()
+        self._advance(t_ns, out)
         until = self.quarantined.get(source)
         if until is not None:
             if t_ns < until:
-                return out
+                return self._limited(out)
             del self.quarantined[source]
             self.decoders[source] = Decoder()
             self._hello(source, out)
@@ -95,12 +115,16 @@ class Pipeline:
             out.events.append(SourceQuarantined(t_ns, source, self.source_node.get(source),
                                                 f"{type(e).__name__}: {e}"[:200],
                                                 t_ns + self.quarantine_ns))
-        return out
+        return self._limited(out)
 
     def tick(self, t_ns: int) -> Output:
-        """Advance time: heartbeat timeouts, track ends, periodic statistics."""
+        """Advance time: heartbeat timeouts, track ends, focus refreshes, periodic statistics."""
         out = Output()
         self._advance(t_ns, out)
+        return self._limited(out)
+
+    def _limited(self, out: Output) -> Output:
+        out.events = self.limiter.filter(out.events) + self.limiter.expire(self.now_ns)
         return out
 
     def _advance(self, t_ns: int, out: Output) -> None:
@@ -114,7 +138,11 @@ class Pipeline:
                 events.append(TrackEnded(self.now_ns, **track.summary()))
             events += cleared
             for alert in cleared:
-                self._scan_changes(self.planner.restore(alert, self.now_ns), out)
+                self._scan_changes(self.planner.restore(alert.alert_id, self.now_ns), out)
+        for node_id in self.planner.refresh(self.now_ns):
+            port = self.port_of(node_id)
+            if port is not None:  # (a node that restarted meanwhile gets it back so)
+                out.commands.append(self.planner.focus_command(port, node_id))
         if self._next_stats is None:
             self._next_stats = self.now_ns + self.stats_ns
         elif self.now_ns >= self._next_stats:
@@ -127,10 +155,14 @@ class Pipeline:
         if self.cfg.node_ids and node_id not in self.cfg.node_ids:
             self.counts["ignored_nodes"] += 1
             return
+        health = self.nodes.get(node_id)
+        if (health is None or not health.online or health.source != source) \
+                and not self._admit(node_id, health, source, t_ns, out):
+            self.counts["refused_frames"] += 1
+            return
         self.counts["frames"] += 1
         boot = frame.body.boot_count if frame.type == STATUS else -1
         self.seq.accept(node_id, frame.seq, frame.t_us, boot)
-        health = self.nodes.get(node_id)
         if health is None:
             health = self.nodes[node_id] = NodeHealth(node_id, self.timeout_ns)
             self.detectors[node_id] = NodeDetector(node_id, self.cfg.detect, info=health.info)
@@ -150,6 +182,33 @@ class Pipeline:
             self._reply(health, frame.body, t_ns, out)
         # ENVELOPE blocks are not detected on yet: the core's pipeline takes sweeps only
 
+    def _admit(self, node_id: int, health: NodeHealth | None, source: str, t_ns: int,
+               out: Output) -> bool:
+        """Whether node_id may come online on source (else an event says why not)."""
+        if health is not None and health.online and health.source in self.decoders:
+            out.events.append(NodeIdConflict(t_ns, node_id, source, health.source))
+            return False
+        on_port = sum(1 for h in self.nodes.values() if h.online and h.source == source)
+        if on_port >= self.cfg.max_nodes_per_port:
+            out.events.append(NodeRefused(t_ns, node_id, source,
+                                          f"port already carries {on_port} nodes"))
+            return False
+        if health is None and len(self.nodes) >= self.cfg.max_nodes:
+            offline = [h for h in self.nodes.values() if not h.online]
+            if not offline:
+                out.events.append(NodeRefused(t_ns, node_id, source,
+                                              f"{len(self.nodes)} nodes online (max_nodes)"))
+                return False
+            oldest = min(offline, key=lambda h: h.last_seen_ns)
+            self._forget(oldest.node_id)
+            out.events.append(NodeEvicted(t_ns, oldest.node_id, oldest.last_seen_ns))
+        return True
+
+    def _forget(self, node_id: int) -> None:
+        del self.nodes[node_id]
+        del self.detectors[node_id]
+        self.planner.normal_plan.pop(node_id, None)  # (the store keeps it)
+
     def _observe(self, obs, t_ns: int, out: Output) -> None:
         track, new = self.fusion.observe(obs)
         if new and is_drone(track.family):
@@ -159,14 +218,18 @@ class Pipeline:
             if isinstance(alert, AlertRaised):
                 self._scan_changes(self.planner.focus(alert, self.nodes, t_ns), out)
 
-    def _scan_changes(self, changes: list[ScanChange], out: Output) -> None:
-        """Focus or restore events, and each one's plan as a command to its node (if online)."""
+    def _scan_changes(self, changes: list, out: Output) -> None:
+        """Focus or restore events, and each one's plan as a command to its node (if online);
+        node_plan events only go out."""
         for change in changes:
             out.events.append(change)
             port = self.port_of(change.node_id)
-            if port is not None:
-                out.commands.append(NodeCommand(port, "plan",
-                                                json.dumps(change.plan, separators=(",", ":"))))
+            if port is None or not isinstance(change, ScanChange):
+                continue
+            if isinstance(change, ScanFocus):
+                out.commands.append(self.planner.focus_command(port, change.node_id))
+            else:
+                out.commands.append(NodeCommand(port, "plan", plan_args(change.plan)))
 
     def _reply(self, health: NodeHealth, reply, t_ns: int, out: Output) -> None:
         """Replies to the commands of HELLO (info, get plan) and to scan plans; a failed one is
@@ -182,11 +245,10 @@ class Pipeline:
                 health.info = value  # with the plan it runs: a focus keeps its dwell and revisit
                 # the front ends' kinds give the detector each one's looks (averaging) for its CFAR
                 self.detectors[health.node_id].set_info(value)
-            elif isinstance(value, dict) and set(value) == {"plan"}:
-                replies.check_plan(value["plan"])
-                if health.node_id not in self.planner.focused:
-                    # (a node reopened while focused answers with the focus plan: not its normal)
-                    self.planner.normal_plan[health.node_id] = value["plan"]
+            elif isinstance(value, dict) and "plan" in value and set(value) <= PLAN_REPLY:
+                temp_s = replies.check_plan_reply(value)
+                self._scan_changes(self.planner.plan_reported(health.node_id, value["plan"],
+                                                              temp_s, t_ns), out)
         except replies.ReplyError as e:
             out.events.append(ReplyRejected(t_ns, health.node_id, reply.request_id, str(e)))
 

@@ -60,6 +60,15 @@ def check_plan(plan, where: str = "plan") -> None:
             raise ReplyError(f"{where}[{i}] is not an entry with a front_end name")
 
 
+def check_plan_reply(reply: dict) -> int:
+    """A `get plan` reply: the stored plan and the seconds a temporary plan has left (0: none;
+    absent from firmware before temporary plans). Returns those seconds."""
+    check_plan(reply["plan"])
+    temp_s = reply.get("temp_plan_s", 0)
+    _int(temp_s, "temp_plan_s")
+    return temp_s
+
+
 def check_info(info: dict) -> None:
     """An `info` reply: front_ends (name, kind, band_khz [lo, hi], optional settle_us and
     filter_khz) and, optionally, the plan the node runs."""

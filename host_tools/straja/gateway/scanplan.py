@@ -6,28 +6,90 @@ alone: the node's other bands stay watched (a drone's video alert must not blind
 control link). The focus entry keeps that front end's dwell and revisit (a CC2500 that reads
 every channel twice to tell ELRS from Bluetooth keeps doing so) and never steps finer than its
 channel filter (`filter_khz` of the info reply: an RX5808 stepped 1 MHz through its 20 MHz
-filter would show a smeared, flat-topped spectrum and change the emitter's class). When the
-alert clears, the node's normal plan (read with `get plan` when its port opened; [] = the
-firmware's default plan) is sent back. A node already focused for another alert is left alone.
+filter would show a smeared, flat-topped spectrum and change the emitter's class). A node
+already focused for another alert is left alone.
+
+A focus plan is a temporary plan (`plan PLAN temp=S`, docs/firmware.md): never written to the
+node's flash, sent again every `focus_refresh_s` while the alert lasts, and dropped by the node
+itself S seconds after the last refresh, so a gateway that dies during an alert leaves no node
+narrowed. When the alert clears, or the gateway stops cleanly, the node's normal plan is sent
+back (which ends the temporary plan at once). The normal plan is the node's stored plan (`get
+plan`; [] = the firmware's default plan), never one reported while a temporary plan runs; the
+store keeps it (`node_plan` events), and a gateway that starts after one that did not stop cleanly
+puts it back on a node that reports a temporary plan or another stored plan.
 """
 from __future__ import annotations
+
+import json
+import math
 
 from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer sweep
 from straja_node.plan import READ_US  # a dwell's time after settling, to read
 
 from ..frontends import FRONT_ENDS
 from .config import GatewayConfig
-from .events import AlertEvent, ScanFocus, ScanRestore
+from .events import AlertEvent, NodeCommand, NodePlan, ScanFocus, ScanRestore
+
+# A focus plan's temp= is this many refresh periods: one or two lost refreshes do not end it
+FOCUS_TEMP_PERIODS = 3
 
 DEFAULT_DWELL_US = 1000  # when neither the config nor the node's normal plan gives a dwell
 
 
+def plan_args(plan, temp_s: int = 0) -> str:
+    """The `plan` command's arguments: the plan as JSON, temporary for temp_s seconds if > 0."""
+    text = json.dumps(list(plan), separators=(",", ":"))
+    return f"{text} temp={temp_s}" if temp_s else text
+
+
 class ScanPlanner:
-    def __init__(self, cfg: GatewayConfig):
+    def __init__(self, cfg: GatewayConfig, normal_plans: dict[int, list] | None = None,
+                 after_crash: bool = False):
         self.cfg = cfg.alerts
         self.neighbours = {int(k): [int(n) for n in v] for k, v in cfg.neighbours.items()}
-        self.normal_plan: dict[int, list] = {}
+        self.normal_plan: dict[int, list] = dict(normal_plans or {})
         self.focused: dict[int, str] = {}  # node id -> alert id it is focused for
+        self.focus_plan: dict[int, tuple] = {}
+        self.refresh_ns = int(self.cfg.focus_refresh_s * 1e9)
+        self.temp_s = math.ceil(FOCUS_TEMP_PERIODS * self.cfg.focus_refresh_s)
+        self._next_refresh_ns: int | None = None
+        # nodes whose stored plan may still be a focus plan a crashed gateway left (firmware
+        # before temporary plans) until their first `get plan` reply
+        self._unchecked = set(self.normal_plan) if after_crash else set()
+
+    def focus_command(self, port: str, node_id: int) -> NodeCommand:
+        return NodeCommand(port, "plan", plan_args(self.focus_plan[node_id], self.temp_s))
+
+    def refresh(self, now_ns: int) -> list[int]:
+        """Nodes whose focus plan is due to be sent again (every focus_refresh_s)."""
+        if not self.focused:
+            self._next_refresh_ns = None
+            return []
+        if self._next_refresh_ns is None:
+            self._next_refresh_ns = now_ns + self.refresh_ns
+        if now_ns < self._next_refresh_ns:
+            return []
+        self._next_refresh_ns = now_ns + self.refresh_ns
+        return sorted(self.focused)
+
+    def plan_reported(self, node_id: int, plan: list, temp_s: int,
+                      t_ns: int) -> list[NodePlan | ScanRestore]:
+        """A `get plan` reply: the node's stored plan, and the seconds its temporary plan has
+        left. Gives the events of what it means: a new normal plan, or a restore."""
+        if node_id in self.focused:
+            return []  # focused by this gateway: it restores the normal plan itself
+        normal = self.normal_plan.get(node_id)
+        left_by_a_crash = node_id in self._unchecked and plan != normal
+        self._unchecked.discard(node_id)
+        if temp_s > 0 or left_by_a_crash:
+            # a focus left by an earlier gateway: back to the normal plan (the stored one if
+            # this gateway has none), which also ends a temporary plan at once
+            restore = normal if normal is not None else plan
+            return [ScanRestore(t_ns, node_id, "", tuple(restore))]
+        if plan == normal:
+            return []
+        self.normal_plan[node_id] = plan
+        return [NodePlan(t_ns, node_id, tuple(plan))]
 
     def _running(self, node_id: int, info: dict, name: str) -> dict:
         """Front end `name`'s entry in the plan the node runs (info's `plan`: the default plan's
@@ -42,7 +104,7 @@ class ScanPlanner:
         """The plan a focus plan is made from: the running one (info's `plan`) if it can be sent
         back as it is (info gives a channel list by its length), else the stored one."""
         plan = info.get("plan") or []
-        if any("n_channels" in e for e in plan):
+        if info.get("temp_plan_s") or any("n_channels" in e for e in plan):
             plan = self.normal_plan.get(node_id) or []
         return plan
 
@@ -92,14 +154,19 @@ class ScanPlanner:
             plan = [entry if e.get("front_end") == entry["front_end"] else e for e in running]
             if entry not in plan:
                 plan.append(entry)
+            self.focus_plan[node_id] = tuple(plan)
             events.append(ScanFocus(t_ns, node_id, alert.alert_id, tuple(plan)))
         return events
 
-    def restore(self, alert: AlertEvent, t_ns: int) -> list[ScanRestore]:
+    def restore(self, alert_id: str | None, t_ns: int) -> list[ScanRestore]:
+        """The normal plans of the nodes focused for alert_id (None: every focused node). A node
+        whose normal plan is unknown gets nothing: its temporary plan lapses by itself."""
         events = []
-        for node_id, alert_id in sorted(self.focused.items()):
-            if alert_id == alert.alert_id:
+        for node_id, focused_for in sorted(self.focused.items()):
+            if alert_id is None or focused_for == alert_id:
                 del self.focused[node_id]
-                events.append(ScanRestore(t_ns, node_id, alert_id,
-                                          tuple(self.normal_plan.get(node_id, []))))
+                del self.focus_plan[node_id]
+                if node_id in self.normal_plan:
+                    events.append(ScanRestore(t_ns, node_id, focused_for,
+                                              tuple(self.normal_plan[node_id])))
         return events

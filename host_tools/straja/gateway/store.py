@@ -12,8 +12,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .events import (AlertCleared, AlertEvent, Event, NodeOffline, NodeRestarted, NodeStats,
-                     NodeStatusChange, Stored, TrackEnded, TrackEvent, dumps, to_json)
+from .events import (AlertCleared, AlertEvent, Event, NodeOffline, NodePlan, NodeRestarted,
+                     NodeStats, NodeStatusChange, Stored, TrackEnded, TrackEvent, dumps, to_json)
 
 MIGRATIONS = (
     # 1: the event log and the tables derived from it
@@ -42,6 +42,13 @@ MIGRATIONS = (
     """
     CREATE TABLE mqtt_outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id INTEGER,
         topic TEXT NOT NULL, payload TEXT NOT NULL, retain INTEGER NOT NULL DEFAULT 0);
+    """,
+    # 3: each node's normal scan plan (node_plan events), restored by the next gateway; and
+    # whether a gateway is running (1) or stopped cleanly (0), to tell a crash at the next start
+    """
+    CREATE TABLE node_plans (node_id INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL,
+        plan TEXT NOT NULL);
+    CREATE TABLE gateway_run (id INTEGER PRIMARY KEY CHECK (id = 1), running INTEGER NOT NULL);
     """,
 )
 
@@ -138,10 +145,27 @@ class Store:
                        "cleared_ns = excluded.cleared_ns, nodes = excluded.nodes, text = excluded.text",
                        (e.alert_id, e.track_id, e.family, e.severity, e.trend, e.t_ns, e.t_ns,
                         e.t_ns if isinstance(e, AlertCleared) else None, _nodes_json(e), e.text))
+        elif isinstance(e, NodePlan):
+            db.execute("INSERT OR REPLACE INTO node_plans VALUES (?,?,?)",
+                       (e.node_id, e.t_ns, json.dumps(list(e.plan))))
         elif isinstance(e, TrackEvent):
             db.execute("INSERT OR REPLACE INTO tracks VALUES (?,?,?,?,?,?,?,?,?)",
                        (e.track_id, e.family, e.first_ns, e.last_ns, e.lo_khz, e.hi_khz, e.hits,
                         _nodes_json(e), int(isinstance(e, TrackEnded))))
+
+    def normal_plans(self) -> dict[int, list]:
+        """The nodes' normal plans as the last node_plan events gave them."""
+        return {node_id: json.loads(plan)
+                for node_id, plan in self.db.execute("SELECT node_id, plan FROM node_plans")}
+
+    def begin_run(self) -> bool:
+        """Mark a gateway running; True if the previous one never stopped cleanly (end_run)."""
+        row = self.db.execute("SELECT running FROM gateway_run").fetchone()
+        self.db.execute("INSERT OR REPLACE INTO gateway_run VALUES (1, 1)")
+        return bool(row and row[0])
+
+    def end_run(self) -> None:
+        self.db.execute("UPDATE gateway_run SET running = 0")
 
     def close(self) -> None:
         self.db.close()
