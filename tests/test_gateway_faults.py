@@ -4,6 +4,7 @@ protocol.encode_frame, as a node's port would deliver them."""
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import pytest
 
@@ -107,6 +108,32 @@ def test_sweeps_with_ever_changing_start_keep_detector_state_bounded():
         node.send(protocol.Sweep(0, 0, k, 5645000 + k, 2000, 500, 1000, 0, 64, bytes(64)),
                   dt_s=0.01)
     assert len(p.detectors[1]._plans) <= MAX_PLANS_PER_NODE
+
+
+def test_1000_sweeps_with_ever_changing_start_do_not_grow_the_gateway():
+    """The issue's reproduction (3000 such 1024-bin frames grew the gateway by ~400 MB, about
+    130 KiB a frame), a third as long: the growth must not scale with the frames."""
+    p = Pipeline(config.GatewayConfig())
+    node = Node(p)
+    node.status()
+
+    def send(first: int, count: int) -> None:
+        for k in range(first, first + count):
+            node.send(protocol.Sweep(0, 0, k, 5645000 + 7 * k, 250, 500, 1000, 0, 1024,
+                                     bytes(1024)), dt_s=0.01)
+
+    send(0, 2 * MAX_PLANS_PER_NODE)  # every cache and table at its steady size
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        send(2 * MAX_PLANS_PER_NODE, 1000)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # a plan's state is ~0.1 MiB at 1024 bins; states are replaced, not added, past the cap, so
+    # what is live at the end differs from the start by at most the capped states (without the
+    # cap: ~130 MiB here)
+    assert grown < MAX_PLANS_PER_NODE * 2**19, f"grew {grown / 2**20:.1f} MiB"
 
 
 def test_a_node_that_restarts_or_idles_gets_the_handshake_again():
