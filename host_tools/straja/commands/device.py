@@ -171,9 +171,9 @@ def run_repl(args) -> int:
                           "mpremote", term.EXIT_USAGE)
     with Session(resolve(args.port)) as s:
         saved = termios.tcgetattr(stdin)
+        tty.setraw(stdin)  # before the banner: what is typed after it reaches the node as is
         sys.stderr.write(f"connected to {s.port}; {REPL_EXIT_NAME} leaves (the application "
                          "restarts)\r\n")
-        tty.setraw(stdin)
         sel = selectors.DefaultSelector()
         sel.register(stdin, selectors.EVENT_READ)
         try:
