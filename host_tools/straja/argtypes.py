@@ -9,13 +9,15 @@ from pathlib import Path
 from .paths import board_profile_path
 
 
-def _number(kind, text: str, low, inclusive: bool):
+def _number(kind, text: str, low, inclusive: bool, high=None):
     try:
         value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value != value or value < low or (value == low and not inclusive):
-        bound = f"at least {low}" if inclusive else f"more than {low}"
+    if value != value or value < low or (value == low and not inclusive) or \
+            (high is not None and value > high):
+        bound = (f"{low}..{high}" if high is not None else
+                 f"at least {low}" if inclusive else f"more than {low}")
         raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
     return value
 
@@ -32,6 +34,14 @@ def non_negative_float(text: str) -> float:
     return _number(float, text, 0.0, True)
 
 
+def tcp_port(text: str) -> int:
+    return _number(int, text, 1, True, 65535)
+
+
+def node_id(text: str) -> int:
+    return _number(int, text, 1, True, 65535)
+
+
 def board_name(text: str) -> str:
     """A board profile in hardware/boards/ (the error lists the known ones)."""
     try:
@@ -41,11 +51,19 @@ def board_name(text: str) -> str:
     return text
 
 
-def existing_file(text: str) -> Path:
+def _existing(text: str, is_kind, what: str) -> Path:
     path = Path(text)
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    if not is_kind(path):
+        raise argparse.ArgumentTypeError(f"no such {what}: {text}")
     return path
+
+
+def existing_file(text: str) -> Path:
+    return _existing(text, Path.is_file, "file")
+
+
+def existing_folder(text: str) -> Path:
+    return _existing(text, Path.is_dir, "folder")
 
 
 def writable_file(text: str) -> str:
@@ -66,24 +84,3 @@ def writable_file(text: str) -> str:
 
 def writable_path(text: str) -> Path:
     return Path(writable_file(text))
-
-
-def tcp_port(text: str) -> int:
-    port = _number(int, text, 1, True)
-    if port > 65535:
-        raise argparse.ArgumentTypeError(f"not a TCP port (1..65535): {text}")
-    return port
-
-
-def node_id(text: str) -> int:
-    value = _number(int, text, 1, True)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"a node id is 1..65535, got {text}")
-    return value
-
-
-def existing_folder(text: str) -> Path:
-    path = Path(text)
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"no such folder: {text}")
-    return path
