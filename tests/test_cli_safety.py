@@ -99,3 +99,16 @@ def test_ctrl_c_exits_130(tmp_path):
     interrupt(run("monitor", port), 3)
     interrupt(run("gateway", "--no-discover", "--port", port, "--db", str(tmp_path / "g.db")), 3)
     interrupt(nodes, 0)
+
+
+def test_flash_and_deploy_say_what_is_wrong(tmp_path, monkeypatch, capsys):
+    image = tmp_path / "mp.bin"
+    image.write_bytes(b"\xe9" + bytes(15))
+    assert cli.main(["flash-micropython", "/dev/nope", str(image)]) == 3
+    assert "no such serial port: /dev/nope" in capsys.readouterr().err
+    assert cli.main(["flash-micropython", "bootsel", str(image)]) == 2
+    assert "`bootsel` takes an RP2 .uf2" in capsys.readouterr().err
+    monkeypatch.delenv("STRAJA_EXTRA_PORTS", raising=False)
+    monkeypatch.setattr("straja.commands.deploy.candidates", lambda: [])  # no board plugged in
+    assert cli.main(["deploy", "--all"]) == 3
+    assert "--all found no USB serial port" in capsys.readouterr().err
