@@ -1,6 +1,7 @@
 """The `straja` command: --help everywhere, doctor's verdicts and exit codes."""
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,9 +31,79 @@ def test_every_command_has_help():
         assert "usage: straja " + " ".join(path) in r.stdout
 
 
-def test_bad_arguments_exit_2():
+# Every command (a leaf of the COMMANDS table and its subcommands) with arguments it must refuse
+# with exit code 2, while parsing or before any port, node or file is touched. {tmp} is a fresh
+# folder (the working directory); {text} an existing file that is not a database or an image.
+BAD_ARGUMENTS = {
+    ("doctor",): [["--bogus"]],
+    ("ports",): [["--bogus"]],
+    ("flash-micropython",): [["bootsel", "X.bin"], ["bootsel", "{tmp}/mp.bin"],
+                             ["/dev/nope", "{text}"]],
+    ("deploy",): [[], ["--source", "/missing/dir", "/dev/nope"]],
+    ("provision",): [["/dev/nope", "--node-id", "3", "--board", "bogus"],
+                     ["/dev/nope", "--node-id", "0"],
+                     ["/dev/nope", "--node-id", "3", "--inventory", "/missing/dir/x"]],
+    ("info",): [[]],
+    ("config",): [["/dev/nope", "set"], ["/dev/nope", "get", "a", "b"], ["/dev/nope", "bogus"]],
+    ("reset",): [[]],
+    ("repl",): [["/dev/nope"]],  # its input is not a terminal
+    ("monitor",): [["/dev/nope", "--duration", "-5"], ["/dev/nope", "--count", "0"],
+                   ["/dev/nope", "--record", "/missing/dir/x"]],
+    ("sim", "node"): [["--count", "0"], ["--scene", "no_such_scene"]],
+    ("sim", "check"): [["no_such_scene"]],
+    ("sim", "truth"): [["demo_incursion", "--out", "/missing/dir/x"],
+                       ["demo_incursion", "--out", "{tmp}/t.jsonl", "--sample", "0"]],
+    ("gateway",): [["--db", "/missing/dir/x"], ["--jsonl", "/missing/dir/x"],
+                   ["--record", "/missing/dir/x"], ["--duration", "-1"], ["--mqtt-port", "0"],
+                   ["--config", "/missing/gateway.toml"]],
+    ("events",): [["--kind", "bogus"], ["--db", "typo.db"], ["--db", "/missing/dir/x.db"],
+                  ["--db", "{text}"], ["--limit", "0"]],
+    ("replay",): [["missing.rec"], ["{text}", "--db", "/missing/dir/x"],
+                  ["{text}", "--speed", "-1"], ["{text}", "--mqtt"]],
+    ("remoteid", "decode"): [["--bogus"]],
+    ("eval",): [["--trials", "0"], ["--hours", "-1"], ["--jobs", "0"]],
+    ("demo",): [["--nodes", "0"], ["--duration", "-1"], ["--db", "/missing/dir/x"]],
+}
+
+
+def leaf_commands():
+    parser = cli.build_parser({name for name, _, _ in cli.COMMANDS})
+    paths = set(all_command_paths(parser))
+    return {p for p in paths if not any(q[:len(p)] == p and q != p for q in paths)}
+
+
+def test_every_command_has_bad_argument_cases():
+    assert set(BAD_ARGUMENTS) == leaf_commands()
+
+
+def run_main(argv, capsys) -> tuple[int, str]:
+    """cli.main's exit code (argparse's too) and its stderr; an exception fails the test."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path, argv", [(path, argv) for path, cases in BAD_ARGUMENTS.items()
+                                        for argv in cases], ids=str)
+def test_bad_arguments_exit_2_with_a_message(path, argv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", open(os.devnull))
+    (tmp_path / "mp.bin").write_bytes(b"\xe9" + bytes(15))
+    (tmp_path / "notes.txt").write_text("not a database\n" * 20)
+    argv = [a.format(tmp=tmp_path, text=tmp_path / "notes.txt") for a in argv]
+    code, err = run_main([*path, *argv], capsys)
+    assert code == 2, err
+    assert err.strip() and "Traceback" not in err
+    assert "usage:" in err or "error:" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mp.bin", "notes.txt"]  # nothing made
+
+
+def test_bad_arguments_in_a_real_process_exit_2_without_traceback():
     r = subprocess.run([STRAJA, "sim", "node", "--count", "many"], capture_output=True, text=True)
-    assert r.returncode == 2 and "invalid int value" in r.stderr
+    assert r.returncode == 2 and "--count: not a number: 'many'" in r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_doctor_reports_compiled_core_as_json():

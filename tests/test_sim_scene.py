@@ -148,7 +148,7 @@ def test_cli_check_and_truth(tmp_path, capsys):
     assert sim_main(["truth", str(path), "--out", str(out), "--t1", "2"]) == 0
     assert json.loads(out.read_text().splitlines()[0])["type"] == "header"
     path.write_text(GOOD.replace('rate = "500"', 'rate = 500.5'))
-    assert sim_main(["check", str(path)]) == 1
+    assert sim_main(["check", str(path)]) == 2  # a bad scene is bad input (exit 2)
     assert "s.toml:17: emitter[0].rate" in capsys.readouterr().err
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import serial
@@ -17,6 +21,8 @@ from straja import term
 from straja.commands import device
 from straja.tools import deploy
 from straja.link import NodeLink
+
+STRAJA = str(Path(sys.executable).with_name("straja"))
 
 
 def cli(*argv: str) -> int:
@@ -97,22 +103,84 @@ def test_provision_failed_selftest_is_recorded_and_reported(fw_node, tmp_path, c
     assert "FAIL" in out.out and "self-test failed" in out.err
 
 
-def test_repl_takes_over_and_leaves_with_ctrl_bracket(fw_node):
+def read_until(stream, marker: bytes, timeout: float = 15.0) -> bytes:
+    """What `stream` (a pipe) gives up to and including `marker`; fails after `timeout` s."""
+    got = b""
+    deadline = time.monotonic() + timeout
+    while marker not in got:
+        assert select.select([stream], [], [], max(0.0, deadline - time.monotonic()))[0], \
+            f"{marker!r} not seen in {got[-300:]!r}"
+        got += stream.read1(4096)
+    return got
+
+
+def test_repl_takes_over_and_leaves_with_ctrl_bracket_restarting_the_app(fw_node):
     code = "import sys\nfrom straja import cli\nsys.exit(cli.main(sys.argv[1:]))"
+    keyboard, terminal = pty.openpty()  # the technician's terminal
     proc = subprocess.Popen([sys.executable, "-c", code, "repl", fw_node.port],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(0.5)
-    proc.stdin.write(b"\x03")
-    proc.stdin.flush()
-    time.sleep(0.5)
-    proc.stdin.write(b"print(6*7)\r")
-    proc.stdin.flush()
-    time.sleep(0.5)
-    proc.stdin.write(device.REPL_EXIT_KEY)
-    proc.stdin.flush()
-    out, err = proc.communicate(timeout=10)
+                            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(terminal)
+    assert b"Ctrl-]" in read_until(proc.stderr, b"leaves")  # connected, terminal in raw mode
+    os.write(keyboard, b"\x03")  # stops the application
+    read_until(proc.stdout, b">>> ")
+    os.write(keyboard, b"print(6*7)\r")
+    read_until(proc.stdout, b"42")
+    os.write(keyboard, device.REPL_EXIT_KEY)
+    out, err = proc.communicate(timeout=15)
+    os.close(keyboard)
     assert proc.returncode == 0, err
-    assert b"42" in out and b"Ctrl-]" in err
+    assert b"restarted its application" in err
+    time.sleep(1.0)
+    with NodeLink(fw_node.port) as link:
+        assert link.call("ping", timeout=5)["pong"]
+
+
+def test_repl_without_a_terminal_says_so(fw_node):
+    r = subprocess.run([STRAJA, "repl", fw_node.port], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == term.EXIT_USAGE and "needs a terminal" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_info_shows_the_full_hash_and_the_running_application(fw_node, capsys):
+    assert cli("info", fw_node.port) == term.EXIT_OK
+    out = capsys.readouterr().out
+    rows = dict(line.strip().split("  ", 1) for line in out.splitlines())
+    manifest = json.loads((fw_node.flash / ".deploy/manifest.json").read_text()) \
+        if (fw_node.flash / ".deploy/manifest.json").exists() else None
+    assert rows["firmware hash"].strip() == (manifest["id"] if manifest else
+                                             "none (never deployed)")
+    assert rows["node id"].strip() == "7" and rows["board"].strip() == "virtual"
+    assert rows["application"].strip() in ("streaming", "running, not streaming")
+    assert "ism24 (" in rows["front ends"] and rows["uptime"].strip().endswith(")")
+    assert rows["overruns"].strip().split()[0].isdigit() and "entries" in rows["plan"]
+
+
+def silent_port():
+    """A serial port where nothing answers (a pty nobody reads): (its path, the fd to close)."""
+    controller, device_fd = pty.openpty()
+    return os.ttyname(device_fd), (controller, device_fd)
+
+
+def test_reset_where_nothing_answers_fails_with_exit_3(capsys):
+    path, fds = silent_port()
+    try:
+        assert cli("reset", path) == term.EXIT_NO_DEVICE
+    finally:
+        for fd in fds:
+            os.close(fd)
+    assert "error:" in capsys.readouterr().err
+
+
+def test_monitor_start_where_no_firmware_answers_fails_with_exit_3(capsys):
+    path, fds = silent_port()
+    try:
+        assert cli("monitor", path, "--start", "--duration", "1") == term.EXIT_NO_DEVICE
+    finally:
+        for fd in fds:
+            os.close(fd)
+    err = capsys.readouterr().err
+    assert "the Straja firmware did not start" in err and "fix: " in err
 
 
 def test_busy_port_names_the_holder(fw_node, capsys):

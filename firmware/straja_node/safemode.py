@@ -45,11 +45,15 @@ def decide(hw, cfg, st):
     return None
 
 
+def _say(why):
+    print("straja: SAFE MODE (%s); application not started, see docs/firmware.md" % why)
+
+
 def announce(why, hw, st, cfg, write):
     from .clock import Clock
     from .frame import FrameWriter
 
-    print("straja: SAFE MODE (%s); application not started, see docs/firmware.md" % why)
+    _say(why)
     w = FrameWriter(write, Clock(), cfg["node_id"])
     # STATUS first: it is how a host tells a restart from lost frames (docs/protocol.md).
     w.status(0, st["boot_count"], hw.reset_cause(), MODE_SAFE, gc.mem_free(), gc.mem_alloc(), 0, 0,
@@ -58,18 +62,25 @@ def announce(why, hw, st, cfg, write):
 
 
 def check(hw=None, write=None):
-    """Count this boot and decide on safe mode; sets and returns `reason`."""
+    """Count this boot and decide on safe mode; sets and returns `reason`. An error of the
+    check itself (no board.json, a damaged file) is a reason too: the node stays at its REPL,
+    reachable, instead of crashing before the app and its watchdog exist."""
     global reason
-    if hw is None:
-        from . import hw
-    st = state.count_boot()
-    if hw.reset_cause() == RESET_WATCHDOG:
-        # the hung run's uptime is unknown: count it as early, as a run that lasted
-        # crash_window_s would have cleared the crashes before it hung
-        state.record_crash(0)
-        st = state.load()
-    cfg = config.load()[0]
-    reason = decide(hw, cfg, st)
+    try:
+        if hw is None:
+            from . import hw
+        st = state.count_boot()
+        if hw.reset_cause() == RESET_WATCHDOG:
+            # the hung run's uptime is unknown: count it as early, as a run that lasted
+            # crash_window_s would have cleared the crashes before it hung
+            state.record_crash(0)
+            st = state.load()
+        cfg = config.load()[0]
+        reason = decide(hw, cfg, st)
+    except Exception as e:
+        reason = "boot check failed: %s: %s" % (type(e).__name__, e)
+        _say(reason)
+        return reason
     if reason is not None:
         if st["crashes"]:
             # the next reset tries the app again: a person has had the chance to fix it

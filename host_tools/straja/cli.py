@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__, term
@@ -94,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         return e.code
     except KeyboardInterrupt:
         return term.EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader left (`straja events | head -1`): it has what it wanted. Later writes,
+        # including the interpreter's final flush, go nowhere instead of raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return term.EXIT_OK
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from ..gateway.ingest import Gateway
 from ..gateway.pipeline import Pipeline
 from ..gateway.store import Store
 from ..vnode.cli import DEFAULT_SCENE
+from ..argtypes import non_negative_float, positive_int, writable_file
 
 # How the demo prints each type of gateway event (others are stored, not printed).
 SHOWN = {ev.NodeOnline: "green", ev.NodeOffline: "red", ev.NodeRestarted: "yellow",
@@ -59,12 +60,12 @@ def configure(p) -> None:
     p.description = ("Start virtual nodes on a simulated RF scene with drones in it, and the "
                      "gateway reading them: node status and the alerts it raises, live. Events "
                      "are stored in SQLite (no broker).")
-    p.add_argument("--nodes", type=int, default=3, help="number of virtual nodes (default 3)")
+    p.add_argument("--nodes", type=positive_int, default=3, help="number of virtual nodes (default 3)")
     p.add_argument("--scene", default=DEFAULT_SCENE, help="scene file or catalogue name "
                    f"(default {DEFAULT_SCENE})")
-    p.add_argument("--duration", type=float, default=90.0,
+    p.add_argument("--duration", type=non_negative_float, default=90.0,
                    help="seconds to run (default 90; 0 = until Ctrl-C)")
-    p.add_argument("--db", help="SQLite event store (default: runs/demo-TIME/events.db)")
+    p.add_argument("--db", type=writable_file, help="SQLite event store (default: runs/demo-TIME/events.db)")
     p.set_defaults(func=run)
 
 
@@ -97,6 +98,7 @@ def run(args) -> int:
             gateway.run(args.duration or None)
         except KeyboardInterrupt:
             gateway.close()
+            return term.EXIT_INTERRUPTED
         finally:
             store.close()
     finally:

@@ -14,6 +14,7 @@ from ..errors import StrajaError
 from ..paths import FIRMWARE
 from ..tools.deploy import Compiler, Deployer, DeployResult, deploy_many
 from ..tools.ports import candidates
+from ..argtypes import existing_folder
 
 
 class ProgressLine:
@@ -85,7 +86,7 @@ def configure(p) -> None:
     p.add_argument("ports", nargs="*", metavar="PORT",
                    help="serial port, serial:USBSERIAL or node:ID")
     p.add_argument("--all", action="store_true", help="every USB serial port (straja ports)")
-    p.add_argument("--source", type=Path, default=FIRMWARE, help="firmware folder "
+    p.add_argument("--source", type=existing_folder, default=FIRMWARE, help="firmware folder "
                    f"(default: {FIRMWARE})")
     p.add_argument("--force", action="store_true", help="send every file, whatever the manifest says")
     p.add_argument("--no-reset", action="store_true", help="do not soft-reset the node afterwards "
@@ -102,6 +103,10 @@ def configure(p) -> None:
 
 def run(args) -> int:
     ports = list(args.ports) + ([p.device for p in candidates()] if args.all else [])
+    if not ports and args.all:
+        raise StrajaError("--all found no USB serial port", "plug the nodes in with data cables "
+                          "(straja ports lists what is connected), or name the ports",
+                          term.EXIT_NO_DEVICE)
     if not ports:
         raise StrajaError("no port given", "name the ports, or use --all (see straja ports)",
                           term.EXIT_USAGE)

@@ -64,21 +64,57 @@ def configure_repl(p) -> None:
     p.set_defaults(func=run_repl)
 
 
+def running_info(port: str) -> dict | None:
+    """The running firmware's own `info` reply (uptime, front ends, plan, overruns), or None
+    when no Straja application answers commands on `port`."""
+    try:
+        with contextlib.closing(firmware_link(port)) as link:
+            return link.call("info")
+    except (StrajaError, TimeoutError, CommandError):
+        return None
+
+
 def run_info(args) -> int:
-    with Session(resolve(args.port)) as s:
+    port = resolve(args.port)
+    running = running_info(port)  # asked first: the probe below restarts the application
+    with Session(port) as s:
         info = probe(s)
         s.soft_reset()
     info["port"] = s.port
+    info["running"] = running
     if args.json:
         term.print_json(info)
         return term.EXIT_OK
-    rows = [("port", s.port), ("MicroPython", f"{info['micropython']} ({info['machine']})"),
-            ("mpy", describe_mpy(info["mpy"])), ("firmware", info["firmware"] or "none"),
-            ("firmware hash", (info["firmware_hash"] or "none (never deployed)")[:16]),
-            ("board", info["board"] or "none"), ("node id", info["node_id"])]
-    for key, value in rows:
+    for key, value in info_rows(info):
         print(f"{key:>14}  {value}")
     return term.EXIT_OK
+
+
+def info_rows(info: dict) -> list[tuple[str, str]]:
+    """What `straja info` prints of a probe (and the running application's info reply)."""
+    rows = [("port", info["port"]), ("MicroPython", f"{info['micropython']} ({info['machine']})"),
+            ("mpy", describe_mpy(info["mpy"])), ("firmware", info["firmware"] or "none"),
+            ("firmware hash", info["firmware_hash"] or "none (never deployed)"),
+            ("board", info["board"] or term.paint("none: the firmware cannot start without "
+                                                  "/board.json (straja provision PORT --board "
+                                                  "NAME)", "yellow")),
+            ("node id", info["node_id"] if info["node_id"] is not None
+             else "none (straja provision PORT --node-id ID)")]
+    running = info.get("running")
+    if not running:
+        return rows + [("application", term.paint("not answering commands (stopped, or no "
+                                                  "firmware): straja reset PORT starts it",
+                                                  "yellow"))]
+    front_ends = ", ".join(f"{fe['name']} ({fe['kind']} {fe['band_khz'][0] / 1000:g}-"
+                           f"{fe['band_khz'][1] / 1000:g} MHz)" for fe in running["front_ends"])
+    return rows + [
+        ("application", "streaming" if running["streaming"] else "running, not streaming"),
+        ("uptime", f"{running['uptime_s']} s (boot {running['boot_count']}, reset cause "
+                   f"{running['reset_cause']})"),
+        ("front ends", front_ends or "none"),
+        ("plan", f"{len(running['plan'])} entries"),
+        ("overruns", f"{running['overruns']} (frames dropped {running['frames_dropped']})"),
+    ]
 
 
 def describe_mpy(mpy: int | None) -> str:
@@ -116,8 +152,8 @@ except ImportError:
 
 def run_reset(args) -> int:
     with Session(resolve(args.port)) as s:
+        repl = s.enter_raw_repl()  # fails, with its fix, when no MicroPython answers
         if args.hard:
-            repl = s.enter_raw_repl()
             # No answer comes (the chip resets), and a board's USB port drops meanwhile.
             with contextlib.suppress(ReplError, serial.SerialException, OSError):
                 repl.exec(RESET_CODE, timeout=1)
@@ -128,12 +164,16 @@ def run_reset(args) -> int:
 
 
 def run_repl(args) -> int:
+    stdin = sys.stdin.fileno()
+    if not os.isatty(stdin):
+        raise StrajaError("straja repl needs a terminal to type into (its input is not one)",
+                          "run it in a terminal; to run code on a node from a script use "
+                          "mpremote", term.EXIT_USAGE)
     with Session(resolve(args.port)) as s:
-        stdin = sys.stdin.fileno()
-        saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
-        sys.stderr.write(f"connected to {s.port}; {REPL_EXIT_NAME} leaves\r\n")
-        if saved:
-            tty.setraw(stdin)
+        saved = termios.tcgetattr(stdin)
+        tty.setraw(stdin)  # before the banner: what is typed after it reaches the node as is
+        sys.stderr.write(f"connected to {s.port}; {REPL_EXIT_NAME} leaves (the application "
+                         "restarts)\r\n")
         sel = selectors.DefaultSelector()
         sel.register(stdin, selectors.EVENT_READ)
         try:
@@ -149,7 +189,8 @@ def run_repl(args) -> int:
                         break
                     s.serial.write(typed)
         finally:
-            if saved:
-                termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
-    sys.stderr.write("\r\nleft the REPL\r\n")
+            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
+        # A Ctrl-C in the REPL stopped the application, and nothing restarts it: do so.
+        s.soft_reset()
+    sys.stderr.write("\r\nleft the REPL; the node restarted its application (soft reset)\r\n")
     return term.EXIT_OK

@@ -7,23 +7,26 @@ import threading
 import time
 
 from .. import protocol, term
+from ..errors import StrajaError
 from ..gateway.record import RecordWriter
 from ..link import NodeLink
 from ..serial_port import PortError
 from ..tools.monitor import PortView, frame_json
+from ..tools.ports import resolve
+from ..argtypes import positive_float, positive_int, writable_file
 
 
 def configure(p) -> None:
     p.description = ("Open serial ports (boards or virtual nodes), decode their frames and show "
                      "them: per-node frame rate, lost and corrupt frames, status, and a "
                      "per-channel bar of the latest sweep of each front end.")
-    p.add_argument("ports", nargs="+", metavar="PORT", help="serial port(s), e.g. /dev/ttyACM0")
+    p.add_argument("ports", nargs="+", metavar="PORT", help="serial port(s), e.g. /dev/ttyACM0, serial:USBSERIAL or node:ID")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per frame on stdout, then a summary object")
-    p.add_argument("--count", type=int, help="stop after this many frames (all ports together)")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--count", type=positive_int, help="stop after this many frames (all ports together)")
+    p.add_argument("--duration", type=positive_float, help="stop after this many seconds")
     p.add_argument("--start", action="store_true", help="send `start` to each node first")
-    p.add_argument("--record", metavar="FILE", help="also keep the raw byte streams, with arrival "
+    p.add_argument("--record", metavar="FILE", type=writable_file, help="also keep the raw byte streams, with arrival "
                    "times, for `straja replay` (format: docs/gateway.md, Recordings)")
     p.set_defaults(func=run)
 
@@ -41,12 +44,24 @@ def recorder(path: str, ports: list[str]):
     return writer, for_port
 
 
+def start(link: NodeLink) -> None:
+    """Send `start`; a StrajaError when no Straja firmware answers it."""
+    try:
+        link.call("start")
+    except (TimeoutError, protocol.CommandError) as e:
+        raise StrajaError(f"{link.serial.port}: the Straja firmware did not start ({e})",
+                          f"check what runs there: straja info {link.serial.port}; put the "
+                          "firmware on it: straja deploy " + link.serial.port,
+                          term.EXIT_NO_DEVICE) from e
+
+
 def run(args) -> int:
-    views = [PortView(p) for p in args.ports]
+    views = [PortView(resolve(p)) for p in args.ports]
     done = threading.Event()
     lock = threading.Lock()
     total = [0]
-    writer, on_data_for = recorder(args.record, args.ports) if args.record else (None, None)
+    writer, on_data_for = recorder(args.record, [v.port for v in views]) if args.record \
+        else (None, None)
 
     def handler(view: PortView):
         def on_frame(frame):
@@ -74,10 +89,11 @@ def run(args) -> int:
         if writer:
             writer.close()
         raise
+    interrupted = False
     try:
         if args.start:
             for view in views:
-                view.link.call("start")
+                start(view.link)
         deadline = time.monotonic() + args.duration if args.duration else None
         redraw = not args.json and term.use_colour()
         shown = 0
@@ -95,7 +111,7 @@ def run(args) -> int:
                 sys.stdout.flush()
                 shown = len(lines)
     except KeyboardInterrupt:
-        pass
+        interrupted = True
     finally:
         for view in views:
             view.link.close()
@@ -109,6 +125,8 @@ def run(args) -> int:
         for port, s in summary.items():
             print(f"{port}: {s['frames']} frames, {s['lost']} lost, {s['corrupt']} corrupt, "
                   f"{s['oversize']} oversize, {s['duplicates']} duplicates")
+    if interrupted:
+        return term.EXIT_INTERRUPTED
     if args.count and total[0] < args.count:
         return term.EXIT_FAILED
     return term.EXIT_OK

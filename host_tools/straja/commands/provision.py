@@ -7,6 +7,7 @@ from pathlib import Path
 from .. import term
 from ..paths import FIRMWARE
 from ..tools.provision import append_record, provision
+from ..argtypes import board_name, existing_file, node_id, writable_path
 
 DEFAULT_INVENTORY = Path("straja-inventory.jsonl")
 
@@ -17,16 +18,16 @@ def configure(p) -> None:
                      "node id, reset, run the self-test and append the result to the inventory "
                      "file.")
     p.add_argument("port", metavar="PORT", help="serial port, serial:USBSERIAL, or `bootsel`")
-    p.add_argument("--node-id", type=int, required=True, help="the node's id, 1..65535")
-    p.add_argument("--board", help="board profile name (hardware/boards/NAME.json); default: the "
+    p.add_argument("--node-id", type=node_id, required=True, help="the node's id, 1..65535")
+    p.add_argument("--board", type=board_name, help="board profile name (hardware/boards/NAME.json); default: the "
                    "one already on the node")
-    p.add_argument("--image", type=Path, help="MicroPython image (.bin or .uf2) to flash if needed")
+    p.add_argument("--image", type=existing_file, help="MicroPython image (.bin or .uf2) to flash if needed")
     p.add_argument("--micropython", metavar="VERSION",
                    help="flash --image unless the node runs this MicroPython version (e.g. 1.24.1)")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a config value to set after the node id (repeatable)")
     p.add_argument("--source", type=Path, default=FIRMWARE, help="firmware folder")
-    p.add_argument("--inventory", type=Path, default=DEFAULT_INVENTORY,
+    p.add_argument("--inventory", type=writable_path, default=DEFAULT_INVENTORY,
                    help=f"inventory file to append to (default: ./{DEFAULT_INVENTORY})")
     p.add_argument("--json", action="store_true", help="print the inventory record as JSON")
     p.set_defaults(func=run)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .. import term
+from ..argtypes import positive_float, positive_int
 from .evaluate import Settings, evaluate
 from .report import write
 
@@ -22,13 +23,13 @@ def configure(p) -> None:
                    "GHz, sub-GHz LoRa, quiet rural from the catalogue)")
     p.add_argument("--quick", action="store_true", help="a shorter run (CI); exit 1 if a target "
                    "is missed beyond its tolerance (its 95 %% interval excludes the target)")
-    p.add_argument("--trials", type=int, help="trials per family at +10 dB (curve trials: "
+    p.add_argument("--trials", type=positive_int, help="trials per family at +10 dB (curve trials: "
                    "the same number)")
-    p.add_argument("--hours", type=float, help="node-hours per background scene")
+    p.add_argument("--hours", type=positive_float, help="node-hours per background scene")
     p.add_argument("--out", default="eval-report", help="report folder (default eval-report)")
     p.add_argument("--json", action="store_true", help="also print the results as JSON")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--jobs", type=positive_int, default=2, help="worker processes (default 2)")
     p.set_defaults(func=run)
 
 

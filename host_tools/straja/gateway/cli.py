@@ -4,11 +4,15 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sqlite3
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 from .. import term
+from ..argtypes import (existing_file, non_negative_float, positive_float,
+                                 positive_int, tcp_port, writable_file)
 from ..errors import StrajaError
 from . import config as gwconfig
 from . import mqtt, record, replay, store
@@ -17,6 +21,10 @@ from .ingest import Gateway
 from .pipeline import Pipeline
 
 DEFAULT_CONFIG = "/etc/straja/gateway.toml"
+# The kinds of event the gateway stores (docs/gateway.md, Events), for `events --kind`.
+EVENT_KINDS = ("port_opened", "port_closed", "node_online", "node_offline", "node_restarted",
+               "node_stats", "track_started", "track_ended", "alert_raised", "alert_updated",
+               "alert_cleared", "scan_focus", "scan_restore", "command_failed")
 
 
 def _jsonl_sink(target: str):
@@ -87,21 +95,37 @@ def run_gateway(args) -> int:
         gw.run(args.duration)
     except KeyboardInterrupt:
         gw.close()
+        return term.EXIT_INTERRUPTED
     finally:
         _close(event_store, publisher)
     return term.EXIT_OK
 
 
+def _replay_config(args) -> gwconfig.GatewayConfig:
+    """The config's detection settings with only the outputs the command line names: a replay
+    never writes the live store, recording or JSON lines of the config, and reaches its MQTT
+    broker only with --mqtt."""
+    cfg = gwconfig.load(args.config)
+    if args.mqtt and not (cfg.mqtt.host and args.db):
+        raise StrajaError("--mqtt needs the config's broker (mqtt.host) and --db (its outbox)",
+                          "give --config FILE with an [mqtt] host, and --db FILE",
+                          term.EXIT_USAGE)
+    mqtt_cfg = cfg.mqtt if args.mqtt else gwconfig.MqttConfig()
+    return gwconfig.override(cfg, db=args.db or "", record="", mqtt=mqtt_cfg,
+                             jsonl=args.jsonl or ("" if args.db else "-"))
+
+
 def run_replay(args) -> int:
     try:
-        cfg = _load(args)
+        cfg = _replay_config(args)
         pipeline = Pipeline(cfg)
         _, records = record.read(args.file)
     except (ValueError, OSError) as e:  # ConfigError, RecordingError, a missing file
         raise StrajaError(str(e), code=term.EXIT_USAGE) from e
+    if not cfg.db:
+        print(term.paint("events to stdout only, stored nowhere (--db FILE stores them)", "dim",
+                         sys.stderr), file=sys.stderr)
     event_store, publisher, sinks = _outputs(cfg)
-    if not sinks and not event_store:
-        sinks = [_jsonl_sink("-")]
 
     def on_events(events):
         stored = event_store.write(events) if event_store else [Stored(e) for e in events]
@@ -129,9 +153,21 @@ def _time_arg(text: str) -> int:
     return int(t.timestamp() * 1e9)
 
 
+def _open_store(path: str):
+    """The gateway's existing event store at `path` (never a new, empty one)."""
+    if not Path(path).is_file():
+        raise StrajaError(f"no event store at {path}", "name the gateway's database: --db FILE "
+                          "(the db key of its config)", term.EXIT_USAGE)
+    try:
+        return store.connect(path)
+    except sqlite3.DatabaseError as e:
+        raise StrajaError(f"{path} is not a gateway event store ({e})",
+                          "name the gateway's database: --db FILE", term.EXIT_USAGE) from e
+
+
 def run_events(args) -> int:
     try:
-        db = store.connect(args.db or gwconfig.load(args.config).db)
+        db = _open_store(str(args.db) if args.db else gwconfig.load(args.config).db)
     except (gwconfig.ConfigError, OSError) as e:
         raise StrajaError(str(e), code=term.EXIT_USAGE) from e
     events = store.query_events(db, kinds=args.kind or (), node_id=args.node,
@@ -151,48 +187,57 @@ def run_events(args) -> int:
     return term.EXIT_OK
 
 
-def _common(p, db_help: str) -> None:
-    p.add_argument("--config", default=None, metavar="FILE",
+def _common(p, db_help: str, db_type) -> None:
+    p.add_argument("--config", default=None, metavar="FILE", type=existing_file,
                    help=f"gateway config (TOML; e.g. {DEFAULT_CONFIG}); every key has a default")
-    p.add_argument("--db", default=None, metavar="FILE", help=db_help)
+    p.add_argument("--db", default=None, metavar="FILE", type=db_type, help=db_help)
 
 
 def configure_gateway(p) -> None:
     p.description = ("Read every configured or discovered node, detect and fuse drone links, "
                      "raise alerts to SQLite, JSON lines and MQTT.")
-    _common(p, "event store (SQLite); default from the config")
+    _common(p, "event store (SQLite); default from the config", writable_file)
     p.add_argument("--port", action="append", metavar="PATH",
                    help="a node's port or a glob (repeatable; adds to discovery)")
     p.add_argument("--no-discover", action="store_true", help="open only the ports named")
-    p.add_argument("--jsonl", metavar="FILE", help='events as JSON lines to FILE ("-": stdout)')
-    p.add_argument("--record", metavar="FILE", help="record the raw node streams to FILE")
+    p.add_argument("--jsonl", metavar="FILE", type=writable_file,
+                   help='events as JSON lines to FILE ("-": stdout)')
+    p.add_argument("--record", metavar="FILE", type=writable_file,
+                   help="record the raw node streams to FILE")
     p.add_argument("--mqtt-host", metavar="HOST", help="MQTT broker (overrides the config)")
-    p.add_argument("--mqtt-port", type=int, metavar="N")
-    p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--mqtt-port", type=tcp_port, metavar="N")
+    p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     p.set_defaults(func=run_gateway)
 
 
 def configure_events(p) -> None:
     p.description = "Stored gateway events, oldest first."
-    _common(p, "event store (SQLite); default from the config")
-    p.add_argument("--kind", action="append", help="only this kind (repeatable), e.g. alert_raised")
+    _common(p, "event store (SQLite); default from the config", existing_file)
+    p.add_argument("--kind", action="append", choices=EVENT_KINDS, metavar="KIND",
+                   help="only this kind (repeatable), e.g. alert_raised; one of: "
+                   + ", ".join(EVENT_KINDS))
     p.add_argument("--node", type=int, help="only events of this node id")
     p.add_argument("--alert", help="only events of this alert id")
     p.add_argument("--since", type=_time_arg, help="ISO time (UTC) or ns since the epoch")
     p.add_argument("--until", type=_time_arg, help="ISO time (UTC) or ns since the epoch")
-    p.add_argument("--limit", type=int, help="only the newest N")
+    p.add_argument("--limit", type=positive_int, help="only the newest N")
     p.add_argument("--json", action="store_true", help="JSON array of the stored events")
     p.set_defaults(func=run_events)
 
 
 def configure_replay(p) -> None:
-    p.description = ("Replay a `--record` file: the same pipeline, the same alerts. Events go to "
-                     "--jsonl (stdout by default) and --db if given.")
-    _common(p, "also store the events in this SQLite file")
-    p.add_argument("file", help="recording made with `straja gateway --record`")
-    p.add_argument("--speed", type=float, default=0.0,
+    p.description = ("Replay a `--record` file: the same pipeline, the same alerts. Events go "
+                     "only where the options say: --jsonl (stdout when neither --jsonl nor --db "
+                     "is given), --db, and the config's MQTT broker with --mqtt. The config "
+                     "gives the detection settings; its db, jsonl, record and mqtt are not used.")
+    _common(p, "store the events in this SQLite file (default: none)", writable_file)
+    p.add_argument("file", type=existing_file, help="recording made with `straja gateway --record`")
+    p.add_argument("--speed", type=non_negative_float, default=0.0,
                    help="pace: 1 = real time, 10 = ten times faster, 0 (default) = at once")
-    p.add_argument("--jsonl", metavar="FILE", help='JSON lines to FILE ("-": stdout)')
-    p.add_argument("--settle", type=float, default=30.0, metavar="S",
+    p.add_argument("--jsonl", metavar="FILE", type=writable_file,
+                   help='JSON lines to FILE ("-": stdout)')
+    p.add_argument("--mqtt", action="store_true", help="also publish to the config's MQTT broker "
+                   "(needs --db: the outbox)")
+    p.add_argument("--settle", type=non_negative_float, default=30.0, metavar="S",
                    help="advance time by S seconds after the last record (ends open alerts)")
     p.set_defaults(func=run_replay)

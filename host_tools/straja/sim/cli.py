@@ -6,31 +6,19 @@ runs them alone.
 import argparse
 import sys
 
-from .scene import SceneError, load_scene
+from ..argtypes import positive_float, writable_file
+from ..errors import StrajaError
+from .scene import load_scene
 from .truth import write_truth
 
 
-def _load(path):
-    """The scene, or None after printing its error."""
-    try:
-        return load_scene(path)
-    except SceneError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return None
-
-
 def cmd_check(args):
-    scene = _load(args.scene)
-    if scene is None:
-        return 1
-    print(scene.summary())
+    print(load_scene(args.scene).summary())  # a bad scene: SceneError, exit code 2
     return 0
 
 
 def cmd_truth(args):
-    scene = _load(args.scene)
-    if scene is None:
-        return 1
+    scene = load_scene(args.scene)
     counts = write_truth(scene, args.out, args.t0, args.t1, args.sample)
     print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     return 0
@@ -44,10 +32,10 @@ def add_subcommands(sub):
     check.set_defaults(func=cmd_check)
     truth = sub.add_parser("truth", help="write a scene's ground truth (JSON lines)")
     truth.add_argument("scene")
-    truth.add_argument("--out", required=True, help="output file")
+    truth.add_argument("--out", required=True, type=writable_file, help="output file")
     truth.add_argument("--t0", type=float, default=0.0, help="start, s (default 0)")
     truth.add_argument("--t1", type=float, default=None, help="end, s (default: scene duration)")
-    truth.add_argument("--sample", type=float, default=0.1, help="rx sample period, s")
+    truth.add_argument("--sample", type=positive_float, default=0.1, help="rx sample period, s")
     truth.set_defaults(func=cmd_truth)
 
 
@@ -55,7 +43,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="straja sim")
     add_subcommands(parser.add_subparsers(dest="sim_command", required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except StrajaError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.code
 
 
 if __name__ == "__main__":

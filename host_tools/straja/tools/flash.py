@@ -210,11 +210,23 @@ def flash_image(port: str, image: Path, *, erase: bool = False) -> dict:
     if not image.is_file():
         raise StrajaError(f"no such image file: {image}", "download it before going to the field",
                           term.EXIT_USAGE)
-    if image.suffix.lower() == ".uf2":
+    suffix = image.suffix.lower()
+    if suffix not in (".bin", ".uf2"):
+        raise StrajaError(f"{image} is neither a .bin (ESP32) nor a .uf2 (RP2) image",
+                          "use the MicroPython image for the board (docs/field-guide.md)",
+                          term.EXIT_USAGE)
+    if suffix == ".uf2":
         port = flash_uf2(image)
         chip = "RP2"
     else:
+        if port == "bootsel":
+            raise StrajaError(f"{image} is an ESP32 image (.bin); `bootsel` takes an RP2 .uf2",
+                              "an ESP32 is flashed over its serial port: straja "
+                              f"flash-micropython /dev/ttyUSB0 {image}", term.EXIT_USAGE)
         port = resolve(port)
+        if port.startswith("/") and not Path(port).exists():
+            raise StrajaError(f"no such serial port: {port}", "plug the board in with a data "
+                              "cable; straja ports lists what is connected", term.EXIT_NO_DEVICE)
         chip = flash_esp32(port, image, erase=erase)
     info = wait_for_micropython(port)
     return {"port": port, "chip": chip, "micropython": info["micropython"], "mpy": info["mpy"]}

@@ -7,6 +7,7 @@ import sys
 import time
 
 from .. import term
+from ..argtypes import positive_int
 from ..errors import StrajaError
 from ..sim import cli as scene_cli
 from ..sim.scene import load_scene
@@ -23,7 +24,7 @@ def configure(sim) -> None:
                            description="Start virtual nodes, print one line per node with its "
                            "serial port, and run until interrupted (Ctrl-C); every child process "
                            "is stopped on exit.")
-    p.add_argument("--count", type=int, default=1, help="number of nodes (default 1; with "
+    p.add_argument("--count", type=positive_int, default=1, help="number of nodes (default 1; with "
                    "--scene, at most the scene's node count)")
     p.add_argument("--scene", help=f"scene file or catalogue name (default: {DEFAULT_SCENE})")
     p.add_argument("--workdir", help="keep the nodes' flash folders here (default: temporary)")
@@ -72,6 +73,6 @@ def run_nodes(args) -> int:
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
-        return term.EXIT_OK
+        return term.EXIT_INTERRUPTED
     finally:
         fleet.stop()

@@ -1,0 +1,86 @@
+"""Argument types shared by the commands (straja.cli and the command modules of every layer): argparse checks these while parsing, so a bad value is
+refused (exit 2, one line naming the option) before any port, file or node is touched."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .paths import board_profile_path
+
+
+def _number(kind, text: str, low, inclusive: bool, high=None):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value != value or value < low or (value == low and not inclusive) or \
+            (high is not None and value > high):
+        bound = (f"{low}..{high}" if high is not None else
+                 f"at least {low}" if inclusive else f"more than {low}")
+        raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _number(int, text, 1, True)
+
+
+def positive_float(text: str) -> float:
+    return _number(float, text, 0.0, False)
+
+
+def non_negative_float(text: str) -> float:
+    return _number(float, text, 0.0, True)
+
+
+def tcp_port(text: str) -> int:
+    return _number(int, text, 1, True, 65535)
+
+
+def node_id(text: str) -> int:
+    return _number(int, text, 1, True, 65535)
+
+
+def board_name(text: str) -> str:
+    """A board profile in hardware/boards/ (the error lists the known ones)."""
+    try:
+        board_profile_path(text)
+    except FileNotFoundError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _existing(text: str, is_kind, what: str) -> Path:
+    path = Path(text)
+    if not is_kind(path):
+        raise argparse.ArgumentTypeError(f"no such {what}: {text}")
+    return path
+
+
+def existing_file(text: str) -> Path:
+    return _existing(text, Path.is_file, "file")
+
+
+def existing_folder(text: str) -> Path:
+    return _existing(text, Path.is_dir, "folder")
+
+
+def writable_file(text: str) -> str:
+    """A file this command may create or append to: its folder exists and is writable, and it is
+    not a folder itself. "-" (stdout) passes unchanged."""
+    if text == "-":
+        return text
+    path = Path(text)
+    folder = path.parent
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {folder} (for {text})")
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: permission denied")
+    return text
+
+
+def writable_path(text: str) -> Path:
+    return Path(writable_file(text))

@@ -1,0 +1,114 @@
+"""What a technician meets outside the happy path: a node without its board profile boots to safe
+mode, replay writes only where told, readers that leave early, Ctrl-C exits 130."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import serial
+
+from straja import cli
+from straja.gateway import record, store
+from straja.testing import synth
+from straja.vnode.bridge import VirtualNode
+from straja.vnode.image import write_image
+
+STRAJA = str(Path(sys.executable).with_name("straja"))
+
+
+def read_until(port: serial.Serial, marker: bytes, timeout: float = 20.0) -> bytes:
+    got = bytearray()
+    deadline = time.monotonic() + timeout
+    while marker not in got:
+        assert time.monotonic() < deadline, f"{marker!r} not seen in {bytes(got[-400:])!r}"
+        got += port.read(port.in_waiting or 1)
+    return bytes(got)
+
+
+def test_a_node_without_board_json_boots_to_safe_mode(tmp_path):
+    flash = write_image(tmp_path / "flash", config={"node_id": 5})
+    (flash / "board.json").unlink()  # as flash-micropython then deploy leave a board
+    with VirtualNode(flash, name="bare") as node, \
+            serial.Serial(node.port, 115200, timeout=0.1) as port:
+        out = read_until(port, b">>> ")
+    assert b"SAFE MODE (boot check failed: OSError" in out
+    assert b"Traceback" not in out  # the app never ran, nothing crashed
+
+
+def recording(path: Path) -> Path:
+    video = synth.Emitter(5_800_000, 20_000, lambda t: -70.0 if 1 < t < 8 else None)
+    writer = record.RecordWriter(path)
+    for c in synth.merge([synth.node_chunks(n, [video], t0_ns=1_700_000_000 * 10**9,
+                                            duration_s=10) for n in (1, 2)]):
+        writer.data(c.source, c.t_ns, c.data)
+    writer.close()
+    return path
+
+
+def test_replay_writes_only_where_told(tmp_path, capsys):
+    live = tmp_path / "live.db"
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[gateway]\ndb = "{live}"\njsonl = "{tmp_path / "live.jsonl"}"\n'
+                      '[mqtt]\nhost = "127.0.0.1"\nport = 1\n')
+    rec = recording(tmp_path / "run.rec")
+    assert cli.main(["replay", str(rec), "--config", str(config)]) == 0
+    out = capsys.readouterr()
+    assert "stored nowhere" in out.err
+    assert [json.loads(line)["kind"] for line in out.out.splitlines()].count("alert_raised") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gateway.toml", "run.rec"]
+    assert cli.main(["replay", str(rec), "--config", str(config), "--mqtt"]) == 2
+    assert "--mqtt needs" in capsys.readouterr().err
+
+
+def test_events_into_a_closed_pipe_end_quietly(tmp_path):
+    db = tmp_path / "gw.db"
+    event_store = store.Store(str(db))
+    event_store.write([{"kind": "node_online", "t_ns": 1_700_000_000 * 10**9 + i,
+                        "node_id": 1, "port": "/dev/x"} for i in range(50)])
+    event_store.close()
+    rec = recording(tmp_path / "run.rec")
+    for argv in (["events", "--db", str(db)], ["events", "--db", str(db), "--json"],
+                 ["replay", str(rec), "--jsonl", "-"]):
+        proc = subprocess.Popen([STRAJA, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.close()  # `| head -0`: the reader is gone before the first line
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 0, err
+        assert "Traceback" not in err and "BrokenPipe" not in err, argv
+
+
+def interrupt(proc: subprocess.Popen, after_s: float) -> None:
+    """Ctrl-C to `proc` after `after_s` seconds: it exits 130, without a traceback."""
+    time.sleep(after_s)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (proc.args, err)
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_exits_130(tmp_path):
+    def run(*argv):
+        return subprocess.Popen([STRAJA, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+
+    nodes = run("sim", "node", "--json")
+    port = json.loads(nodes.stdout.readline())["nodes"][0]["port"]
+    interrupt(run("monitor", port), 3)
+    interrupt(run("gateway", "--no-discover", "--port", port, "--db", str(tmp_path / "g.db")), 3)
+    interrupt(nodes, 0)
+
+
+def test_flash_and_deploy_say_what_is_wrong(tmp_path, monkeypatch, capsys):
+    image = tmp_path / "mp.bin"
+    image.write_bytes(b"\xe9" + bytes(15))
+    assert cli.main(["flash-micropython", "/dev/nope", str(image)]) == 3
+    assert "no such serial port: /dev/nope" in capsys.readouterr().err
+    assert cli.main(["flash-micropython", "bootsel", str(image)]) == 2
+    assert "`bootsel` takes an RP2 .uf2" in capsys.readouterr().err
+    monkeypatch.delenv("STRAJA_EXTRA_PORTS", raising=False)
+    monkeypatch.setattr("straja.commands.deploy.candidates", lambda: [])  # no board plugged in
+    assert cli.main(["deploy", "--all"]) == 3
+    assert "--all found no USB serial port" in capsys.readouterr().err
