@@ -12,7 +12,7 @@ from pathlib import Path
 import serial
 
 from straja import cli
-from straja.gateway import record, store
+from straja.gateway import events as ev, record, store
 from straja.testing import synth
 from straja.vnode.bridge import VirtualNode
 from straja.vnode.image import write_image
@@ -67,8 +67,8 @@ def test_replay_writes_only_where_told(tmp_path, capsys):
 def test_events_into_a_closed_pipe_end_quietly(tmp_path):
     db = tmp_path / "gw.db"
     event_store = store.Store(str(db))
-    event_store.write([{"kind": "node_online", "t_ns": 1_700_000_000 * 10**9 + i,
-                        "node_id": 1, "port": "/dev/x"} for i in range(50)])
+    event_store.write([ev.NodeOnline(t_ns=1_700_000_000 * 10**9 + i, node_id=1, port="/dev/x")
+                       for i in range(50)])
     event_store.close()
     rec = recording(tmp_path / "run.rec")
     for argv in (["events", "--db", str(db)], ["events", "--db", str(db), "--json"],

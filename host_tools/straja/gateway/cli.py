@@ -16,15 +16,13 @@ from ..argtypes import (existing_file, non_negative_float, positive_float,
 from ..errors import StrajaError
 from . import config as gwconfig
 from . import mqtt, record, replay, store
-from .events import Stored, dumps
+from .events import KINDS, Stored, dumps
 from .ingest import Gateway
 from .pipeline import Pipeline
 
 DEFAULT_CONFIG = "/etc/straja/gateway.toml"
 # The kinds of event the gateway stores (docs/gateway.md, Events), for `events --kind`.
-EVENT_KINDS = ("port_opened", "port_closed", "node_online", "node_offline", "node_restarted",
-               "node_stats", "track_started", "track_ended", "alert_raised", "alert_updated",
-               "alert_cleared", "scan_focus", "scan_restore", "command_failed")
+EVENT_KINDS = tuple(KINDS)
 
 
 def _jsonl_sink(target: str):
