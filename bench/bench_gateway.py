@@ -12,9 +12,8 @@ tables from them) and its `get plan` reply. Chunks are fed back to back, each st
 arrival time as a port reader would.
 
 Figures: CPU time of this thread (`time.thread_time`) over the whole stream, divided by the
-sweeps (cost); wall time from a chunk's hand-over to its events stored (latency). A node connect
-(port opened, hello commands, info and plan replies, first STATUS and sweep: its detection
-core made) and a
+sweeps (cost); wall time from a chunk's hand-over to its events stored (latency). A node
+connect (port opened, hello, info and plan replies, first STATUS and sweep: its core made) and a
 plan change (a sweep of a plan not seen before: a new core) are timed per node, CPU, min / median;
 the first connect of a run designs the tables, the others find them cached.
 """

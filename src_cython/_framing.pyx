@@ -8,7 +8,8 @@ objects are made only for what is passed on (one `bytes` of RSSI codes per sweep
 array('H') per envelope block). The GIL is not released around the kernels: a chunk is at most
 2057 bytes, about a microsecond of work, and dropping the GIL that often would hand it back and
 forth with the gateway's other threads for no gain. Sequence tracking is the reference's own
-SeqTracker, so losses are counted by one piece of code.
+SeqTracker, so losses are counted by one piece of code (only its in-order step, whose one effect
+is the new last seq, is done here without the Python call).
 """
 from cpython cimport array as carray
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
