@@ -67,17 +67,15 @@ cdef extern from "Python.h":
 # __init__ would leave them (every slot set, in field order) but without calling it: a Python
 # call with ten arguments costs more than the rest of the frame's decoding. The slots' places in
 # the object come from their member descriptors.
-cdef enum:
-    SWEEP_FIELDS = 10
-    FRAME_FIELDS = 5
-cdef Py_ssize_t SWEEP_SLOTS[SWEEP_FIELDS]
-cdef Py_ssize_t FRAME_SLOTS[FRAME_FIELDS]
+# (room for more fields than either has: _slot_offsets checks)
+cdef Py_ssize_t SWEEP_SLOTS[16]
+cdef Py_ssize_t FRAME_SLOTS[16]
 
 
-cdef int _slot_offsets(cls, Py_ssize_t* out, Py_ssize_t n) except -1:
+cdef int _slot_offsets(cls, Py_ssize_t* out, Py_ssize_t room) except -1:
     names = list(cls.__dataclass_fields__)
-    if len(names) != n:
-        raise ImportError(f"{cls.__name__} has {len(names)} fields, the decoder makes {n}")
+    if len(names) > room:
+        raise ImportError(f"{cls.__name__} has {len(names)} fields, the decoder has room for {room}")
     for i, name in enumerate(names):
         descr = cls.__dict__[name]
         if type(descr).__name__ != "member_descriptor":
@@ -86,8 +84,8 @@ cdef int _slot_offsets(cls, Py_ssize_t* out, Py_ssize_t n) except -1:
     return 0
 
 
-_slot_offsets(Sweep, SWEEP_SLOTS, SWEEP_FIELDS)
-_slot_offsets(Frame, FRAME_SLOTS, FRAME_FIELDS)
+_slot_offsets(Sweep, SWEEP_SLOTS, sizeof(SWEEP_SLOTS) // sizeof(Py_ssize_t))
+_slot_offsets(Frame, FRAME_SLOTS, sizeof(FRAME_SLOTS) // sizeof(Py_ssize_t))
 
 
 cdef inline object _slots_new(cls, const Py_ssize_t* slots, tuple values):
