@@ -8,11 +8,14 @@ objects are made only for what is passed on (one `bytes` of RSSI codes per sweep
 array('H') per envelope block). The GIL is not released around the kernels: a chunk is at most
 2057 bytes, about a microsecond of work, and dropping the GIL that often would hand it back and
 forth with the gateway's other threads for no gain. Sequence tracking is the reference's own
-SeqTracker, so losses are counted by one piece of code.
+SeqTracker, so losses are counted by one piece of code (only its in-order step, whose one effect
+is the new last seq, is done here without the Python call).
 """
 from cpython cimport array as carray
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.object cimport PyObject, PyTypeObject
+from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
 from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memchr, memcpy
@@ -49,6 +52,52 @@ cdef int _init_tables(table) except -1:
 
 
 _init_tables(crc_table())
+
+
+cdef extern from "structmember.h":
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+    object PyType_GenericAlloc(PyTypeObject* tp, Py_ssize_t nitems)  # a dataclass's tp_alloc
+
+# Sweep and Frame, the objects made for nearly every frame, are made as their dataclass's own
+# __init__ would leave them (every slot set, in field order) but without calling it: a Python
+# call with ten arguments costs more than the rest of the frame's decoding. The slots' places in
+# the object come from their member descriptors.
+# (room for more fields than either has: _slot_offsets checks)
+cdef Py_ssize_t SWEEP_SLOTS[16]
+cdef Py_ssize_t FRAME_SLOTS[16]
+
+
+cdef int _slot_offsets(cls, Py_ssize_t* out, Py_ssize_t room) except -1:
+    names = list(cls.__dataclass_fields__)
+    if len(names) > room:
+        raise ImportError(f"{cls.__name__} has {len(names)} fields, the decoder has room for {room}")
+    for i, name in enumerate(names):
+        descr = cls.__dict__[name]
+        if type(descr).__name__ != "member_descriptor":
+            raise ImportError(f"{cls.__name__}.{name} is not a slot")
+        out[i] = (<PyMemberDescrObject*>descr).d_member.offset
+    return 0
+
+
+_slot_offsets(Sweep, SWEEP_SLOTS, sizeof(SWEEP_SLOTS) // sizeof(Py_ssize_t))
+_slot_offsets(Frame, FRAME_SLOTS, sizeof(FRAME_SLOTS) // sizeof(Py_ssize_t))
+
+
+cdef inline object _slots_new(cls, const Py_ssize_t* slots, tuple values):
+    """A new cls (a slots dataclass) with its fields set to values, in field order."""
+    cdef object obj = PyType_GenericAlloc(<PyTypeObject*>cls, 0)
+    cdef Py_ssize_t i
+    cdef PyObject* v
+    for i in range(len(values)):
+        v = <PyObject*>values[i]
+        Py_INCREF(<object>v)
+        (<PyObject**>((<char*><PyObject*>obj) + slots[i]))[0] = v
+    return obj
 cdef carray.array U16 = array("H")
 
 
@@ -126,9 +175,10 @@ cdef object _body(int ftype, const uint8_t* b, Py_ssize_t n):
     if ftype == SWEEP:
         if n < SWEEP_BODY:
             return None
-        return Sweep(b[0], b[1], _u16(b + 2), _u32(b + 4), _u32(b + 8), _u32(b + 12),
-                     _u32(b + 16), _u16(b + 20), _u16(b + 22),
-                     PyBytes_FromStringAndSize(<const char*>b + SWEEP_BODY, n - SWEEP_BODY))
+        return _slots_new(Sweep, SWEEP_SLOTS, (
+            b[0], b[1], _u16(b + 2), _u32(b + 4), _u32(b + 8), _u32(b + 12), _u32(b + 16),
+            _u16(b + 20), _u16(b + 22),
+            PyBytes_FromStringAndSize(<const char*>b + SWEEP_BODY, n - SWEEP_BODY)))
     if ftype == ENVELOPE:
         if n < ENVELOPE_BODY or (n - ENVELOPE_BODY) % 2:
             return None
@@ -220,6 +270,18 @@ cdef class Decoder:
             pos = end + 1
         return events
 
+    cdef bint _next_in_order(self, int ftype, object node_id, uint32_t seq) except -1:
+        """SeqTracker.accept's commonest case done here (it costs more than the rest of a
+        frame's decoding as a Python call): a frame other than a STATUS whose seq is the one
+        after the node's last. Its whole effect is the new last seq; any other frame goes to
+        accept()."""
+        cdef dict last = self.tracker._last
+        prev = last.get(node_id) if ftype != STATUS else None
+        if prev is None or ((seq - <uint32_t>prev) & 0xFFFF) != 1:
+            return False
+        last[node_id] = seq
+        return True
+
     cdef int _chunk(self, const uint8_t* p, Py_ssize_t n, list events) except -1:
         cdef Py_ssize_t m
         cdef int ftype
@@ -242,11 +304,12 @@ cdef class Decoder:
         node_id = _u16(self._raw + 2)
         seq = _u16(self._raw + 4)
         t_us = _u64(self._raw + 6)
-        if not self.tracker.accept(node_id, seq, t_us, body.boot_count if ftype == STATUS else -1):
+        if not self._next_in_order(ftype, node_id, seq) and not self.tracker.accept(
+                node_id, seq, t_us, body.boot_count if ftype == STATUS else -1):
             return 0
         if SWEEP <= ftype <= REPLY:
             self.frames += 1
         else:
             self.unknown += 1
-        events.append(Frame(ftype, node_id, seq, t_us, body))
+        events.append(_slots_new(Frame, FRAME_SLOTS, (ftype, node_id, seq, t_us, body)))
         return 0

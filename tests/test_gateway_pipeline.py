@@ -77,6 +77,18 @@ def test_heartbeat_timeout_offline_then_back_online():
     assert offline.t_ns == offline.last_seen_ns + int(config.GatewayConfig().heartbeat_timeout_s * S)
 
 
+def test_only_the_silent_nodes_go_offline_each_at_its_own_deadline():
+    # nodes 1-3 stop after 2, 4 and 6 s; node 4 streams on (deadline checks: a heap, not a scan)
+    streams = [synth.node_chunks(n, [], t0_ns=T0, duration_s=2.0 * n if n < 4 else 20)
+               for n in range(1, 5)]
+    _, events = run(synth.merge(streams), settle_s=0)
+    offline = kinds(events, ev.NodeOffline)
+    assert [e.node_id for e in offline] == [1, 2, 3]
+    timeout = int(config.GatewayConfig().heartbeat_timeout_s * S)
+    assert all(e.t_ns == e.last_seen_ns + timeout for e in offline)
+    assert sorted(e.node_id for e in kinds(events, ev.NodeOnline)) == [1, 2, 3, 4]
+
+
 def test_losses_counted_from_sequence_gaps_and_clock_offset_estimated():
     chunks = synth.node_chunks(9, [], t0_ns=T0, duration_s=10, offset_ns=123_456_789)
     kept = [c for i, c in enumerate(chunks) if i % 10 != 5]  # lose every tenth frame

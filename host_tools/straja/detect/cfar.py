@@ -24,6 +24,7 @@ cell exceeds the training mean by a full step (the bound needs no dithering).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from math import comb, exp, log
 
 import numpy as np
@@ -81,9 +82,12 @@ def default_k(n: int) -> int:
     return max(1, min(n, round(0.75 * n)))
 
 
+@lru_cache(maxsize=4096)
 def alpha_for_pfa(kind: str, target: float, n: int, k: int | None = None,
                   looks: float = 1.0) -> float:
-    """Threshold factor giving Pfa = target (Pfa falls monotonically with alpha: bisection)."""
+    """Threshold factor giving Pfa = target (Pfa falls monotonically with alpha: bisection).
+    Cached: a multi-look bisection is milliseconds of Python, and every node's pipeline of the
+    same front-end kind asks for the same factors (a gateway designs them once)."""
     if not 0.0 < target < 1.0:
         raise ValueError(f"pfa must be in (0, 1), not {target}")
     if kind in ("go", "so") and (n < 2 or n % 2):

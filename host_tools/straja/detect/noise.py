@@ -1,6 +1,7 @@
 """Conversions to linear power, and the per-bin noise floor (compiled: straja._detect_noise)."""
 from __future__ import annotations
 
+from functools import lru_cache
 from math import exp, log
 
 import numpy as np
@@ -35,9 +36,10 @@ def mw_to_dbm(power) -> np.ndarray:
         return 10.0 * np.log10(power)
 
 
+@lru_cache(maxsize=1024)
 def gamma_excess(p: float, looks: float) -> float:
     """a with P(X > a) = p for X ~ Gamma(L, 1/L), the reading of L looks of noise of mean 1
-    (L = 1: exponential, a = -ln p)."""
+    (L = 1: exponential, a = -ln p). Cached as cfar.alpha_for_pfa: a bisection in Python."""
     if not 0.0 < p < 1.0:
         raise ValueError(f"p must be in (0, 1), not {p}")
     if looks == 1.0:

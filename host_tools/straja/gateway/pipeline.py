@@ -17,6 +17,8 @@ will are rate-limited (`limits.EventLimiter`).
 """
 from __future__ import annotations
 
+import heapq
+
 from ..framing import Decoder
 from ..protocol import CONSOLE_BYTES, MODES, REPLY, STATUS, SWEEP, Console, SeqTracker
 from . import replies
@@ -54,6 +56,10 @@ class Pipeline:
         self.decoders: dict[str, Decoder] = {}
         self.source_node: dict[str, int] = {}
         self.nodes: dict[int, NodeHealth] = {}
+        # (heartbeat deadline, node id), one entry per online node: a chunk checks only the nodes
+        # whose deadline passed (O(1) amortised), not every node; a stale entry (the node was
+        # heard since) is pushed again with its new deadline when it comes up
+        self._deadlines: list[tuple[int, int]] = []
         self.detectors: dict[int, NodeDetector] = {}
         self.seq = SeqTracker()  # across sources: a node replugged elsewhere keeps its count
         self.fusion = Fusion(cfg.fusion)
@@ -130,8 +136,13 @@ class Pipeline:
     def _advance(self, t_ns: int, out: Output) -> None:
         self.now_ns = max(self.now_ns, t_ns)
         events = out.events
-        for health in self.nodes.values():
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= self.now_ns:
+            node_id = heapq.heappop(deadlines)[1]
+            health = self.nodes[node_id]
             events += health.check(self.now_ns)
+            if health.online:
+                heapq.heappush(deadlines, (health.last_seen_ns + self.timeout_ns, node_id))
         for track in self.fusion.expire(self.now_ns):
             cleared = self.alerts.track_ended(track, self.now_ns)
             if is_drone(track.family):
@@ -167,7 +178,10 @@ class Pipeline:
             health = self.nodes[node_id] = NodeHealth(node_id, self.timeout_ns)
             self.detectors[node_id] = NodeDetector(node_id, self.cfg.detect, info=health.info)
         self.source_node[source] = node_id
+        was_online = health.online
         changes = health.frame(frame, source, t_ns)
+        if not was_online:
+            heapq.heappush(self._deadlines, (health.last_seen_ns + self.timeout_ns, node_id))
         out.events += changes
         restarted = any(isinstance(e, NodeRestarted) for e in changes)
         if restarted:  # node time starts again

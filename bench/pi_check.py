@@ -1,0 +1,125 @@
+"""How many nodes running the default scan plan one core of this machine serves: run it on the
+gateway's Raspberry Pi (docs/benchmarks.md, "On a Raspberry Pi").
+
+    .venv/bin/python bench/pi_check.py [--nodes 32] [--seconds 20] [--scale 1]
+
+Each synthetic node runs the firmware's default plan of the virtual board (straja.eval.readings
+EVAL_PLAN: RX5808 16 channels a 0.41 s sweep, CC2500 64 channels read twice, SX126x 64 channels
+in 51 ms), answers the gateway's hello with its `info` and `get plan` replies, and sends a STATUS
+a second; noise as each chip measures it (its looks). Everything goes through the gateway's
+processing path (decode, health, detection, fusion, alerts, SQLite store). CPU is this thread's
+(`time.thread_time`). --scale multiplies the CPU measured here (1 on the Pi itself; the docs use
+it to estimate a Pi from this machine's figure). Nodes a core serves = one core's second over the
+CPU a node costs per second, at full load and at half load (the headroom a gateway keeps for
+bursts, alerts and MQTT).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from straja.detect.noise import mw_to_dbm
+from straja.eval.readings import EVAL_PLAN
+from straja.gateway import config, store
+from straja.gateway.detector import FRONT_END_LOOKS
+from straja.gateway.pipeline import Pipeline
+from straja.protocol import (FLAG_REVISIT, REPLY, Frame, Reply, Status, Sweep, dbm_to_rssi_code,
+                             encode_frame)
+from straja.testing.synth import Chunk, merge
+
+T0 = 1_700_000_000_000_000_000
+KINDS = {"vid58": "rx5808", "ism24": "cc2500", "subg": "sx126x"}
+NOISE_DBM = -95.0
+VARIANTS = 16  # noise sweeps made per front end, cycled (making them is not what is measured)
+
+
+def plan_sweeps():
+    """(front end index, entry, channels, sweep period us) of each default-plan entry."""
+    out = []
+    for i, e in enumerate(EVAL_PLAN):
+        n = (e["stop_khz"] - e["start_khz"]) // e["step_khz"] + 1
+        reads = 2 if e.get("revisit") else 1
+        out.append((i, e, n, n * e["dwell_us"] * reads))
+    return out
+
+
+def hello(node_id: int) -> bytes:
+    info = {"front_ends": [{"name": e["front_end"], "kind": KINDS[e["front_end"]],
+                            "band_khz": [e["start_khz"], e["stop_khz"]]} for e in EVAL_PLAN],
+            "plan": EVAL_PLAN}
+    texts = (json.dumps(info), json.dumps({"plan": EVAL_PLAN}))
+    return b"".join(encode_frame(Frame(REPLY, node_id, 60000 + i, 1, Reply(i + 1, 0, t)))
+                    for i, t in enumerate(texts))
+
+
+def node_chunks(node_id: int, seconds: float, rng) -> list[Chunk]:
+    source, frames = f"/dev/node{node_id}", []
+    for fe, e, n, period_us in plan_sweeps():
+        looks = FRONT_END_LOOKS[KINDS[e["front_end"]]]
+        reads = 2 if e.get("revisit") else 1
+        variants = [dbm_to_rssi_code(NOISE_DBM + mw_to_dbm(rng.gamma(looks, 1 / looks, n * reads)))
+                    .tobytes() for _ in range(VARIANTS)]
+        flags = FLAG_REVISIT if reads == 2 else 0
+        for k in range(int(seconds * 1e6 // period_us)):
+            frames.append((1_000_000 + k * period_us, Sweep(fe, flags, k & 0xFFFF, e["start_khz"],
+                           e["step_khz"], e["dwell_us"], period_us, 0, n, variants[k % VARIANTS])))
+    frames += [(1_000_000 + s * 1_000_000, Status(5 + s, 1, 0, 1, 100_000, 50_000, 0, 0, 0, 0,
+                                                  "0.1.0")) for s in range(int(seconds))]
+    frames.sort(key=lambda f: f[0])
+    offset = T0 + node_id * 1_000_000
+    return [Chunk(offset + t_us * 1000 + 2_000_000, source,
+                  encode_frame(Frame(0, node_id, seq & 0xFFFF, t_us, body)))
+            for seq, (t_us, body) in enumerate(frames)]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nodes", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=20.0, help="simulated seconds of streaming")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="multiply the measured CPU by this (1 on the Pi itself)")
+    args = ap.parse_args()
+    if args.nodes < 1 or args.seconds < 2 or args.scale <= 0:
+        ap.error("need --nodes >= 1, --seconds >= 2 and --scale > 0")
+    rng = np.random.default_rng(1)
+    streams = [node_chunks(n, args.seconds, rng) for n in range(1, args.nodes + 1)]
+    sweeps = sum(len(s) for s in streams) - args.nodes * int(args.seconds)  # less the STATUS
+    with tempfile.TemporaryDirectory() as tmp:
+        st = store.Store(Path(tmp) / "gw.db")
+        pipeline = Pipeline(config.GatewayConfig())
+        for n, s in enumerate(streams, 1):
+            pipeline.open_source(s[0].source, s[0].t_ns - 2)
+            st.write(pipeline.feed(s[0].source, s[0].t_ns - 1, hello(n)).events)
+        c0 = time.thread_time()
+        for c in merge(streams):
+            events = pipeline.feed(c.source, c.t_ns, c.data).events
+            if events:
+                st.write(events)
+        cpu = (time.thread_time() - c0) * args.scale
+        st.close()
+    per_node_s = cpu / args.seconds / args.nodes
+    print(f"machine: {platform.machine()} {platform.processor() or ''}, Python "
+          f"{sys.version.split()[0]}; CPU scale applied: {args.scale:g}")
+    print("default plan a node: " + ", ".join(
+        f"{e['front_end']} {n} ch / {p / 1e3:.0f} ms" for _, e, n, p in plan_sweeps()))
+    rows = [("nodes simulated", f"{args.nodes} x {args.seconds:.0f} s"),
+            ("sweeps a node-second", f"{sweeps / args.nodes / args.seconds:.1f}"),
+            ("CPU a sweep", f"{1e6 * cpu / sweeps:.1f} us"),
+            ("CPU a node-second", f"{1e3 * per_node_s:.3f} ms"),
+            ("nodes one core serves (100 % load)", f"{1 / per_node_s:.0f}"),
+            ("nodes one core serves (50 % load)", f"{0.5 / per_node_s:.0f}")]
+    print("| figure | value |\n|---|---|")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
