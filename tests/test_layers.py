@@ -33,10 +33,11 @@ MAY_IMPORT = {
     "tools": {"base", "transport"},
     "detect": {"base"},
     "remoteid": {"base"},
-    "gateway": {"base", "transport", "tools", "detect", "remoteid"},
-    **{name: {"base", "transport", "tools", "detect", "remoteid", "gateway", *ABOVE}
+    "locate": {"base"},
+    "gateway": {"base", "transport", "tools", "detect", "remoteid", "locate"},
+    **{name: {"base", "transport", "tools", "detect", "remoteid", "locate", "gateway", *ABOVE}
        for name in ABOVE},
-    "commands": {"base", "transport", "tools", "detect", "remoteid", "gateway", *ABOVE},
+    "commands": {"base", "transport", "tools", "detect", "remoteid", "locate", "gateway", *ABOVE},
 }
 
 
@@ -52,7 +53,9 @@ def layer_of(module: str) -> str:
         return "base"
     if _within(module, TRANSPORT):
         return "transport"
-    for name in ("tools", "detect", "remoteid", "gateway", *ABOVE):
+    if module == "straja.cot":  # Cursor on Target: an output of the gateway, as mqtt is
+        return "gateway"
+    for name in ("tools", "detect", "remoteid", "locate", "gateway", *ABOVE):
         if _within(module, ("straja." + name,)):
             return name
     raise KeyError(f"{module} is in no layer: add it to tests/test_layers.py and "

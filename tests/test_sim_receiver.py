@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from straja.sim import scene_from_dict
-from straja.sim.propagation import KT_DBM_HZ, fspl_db, path_loss_db
+from straja.rf import fspl_db, path_loss_db
+from straja.sim.propagation import KT_DBM_HZ
 
 
 def scene(emitters, prop=None, nf=6.0, seed=5):

@@ -1,8 +1,11 @@
-"""RF channel plans: the one definition the simulator and the detection core both read.
+"""RF channel plans and the path-loss model: the one definition the simulator, the detection core
+and the localiser read.
 
 Frequencies in MHz. Any layer may import this module (it imports nothing of the package).
 """
 from __future__ import annotations
+
+import numpy as np
 
 # 5.8 GHz analog FPV video: bands A, B, E, F, R, channels 1-8 (MHz).
 ANALOG_BANDS = {
@@ -41,3 +44,20 @@ def wifi_channel_mhz(ch: int) -> float:
     if ch == 14:
         return 2484.0
     return float(2407 + 5 * ch if ch <= 13 else 5000 + 5 * ch)
+
+
+# Log-distance path loss (Rappaport, Wireless Communications, 2nd ed., 4.9.1), the one model the
+# simulator draws with and the localiser inverts:
+#     PL(d) = FSPL(d0, f) + 10 n log10(d / d0),  FSPL(d0, f) = 20 log10(4 pi d0 f / c)
+C = 299_792_458.0
+
+
+def fspl_db(d_m, f_hz):
+    """Free-space path loss (Friis) in dB."""
+    return 20 * np.log10(4 * np.pi * np.asarray(d_m) * np.asarray(f_hz) / C)
+
+
+def path_loss_db(d_m, f_hz, exponent, d0_m=1.0):
+    """Log-distance path loss; distances below d0 are taken as d0 (near field is not modelled)."""
+    d = np.maximum(np.asarray(d_m, dtype=float), d0_m)
+    return fspl_db(d0_m, f_hz) + 10 * exponent * np.log10(d / d0_m)

@@ -10,21 +10,11 @@ import math
 
 import numpy as np
 
-C = 299_792_458.0
+from ..rf import path_loss_db
+
 BOLTZMANN = 1.380649e-23
 T0_K = 290.0
 KT_DBM_HZ = 10 * math.log10(BOLTZMANN * T0_K * 1000.0)  # -173.98 dBm/Hz
-
-
-def fspl_db(d_m, f_hz):
-    """Free-space path loss (Friis) in dB."""
-    return 20 * np.log10(4 * np.pi * np.asarray(d_m) * np.asarray(f_hz) / C)
-
-
-def path_loss_db(d_m, f_hz, exponent, d0_m=1.0):
-    """Log-distance path loss; distances below d0 are taken as d0 (near field is not modelled)."""
-    d = np.maximum(np.asarray(d_m, dtype=float), d0_m)
-    return fspl_db(d0_m, f_hz) + 10 * exponent * np.log10(d / d0_m)
 
 
 def thermal_noise_dbm(bw_hz, nf_db):

@@ -18,7 +18,8 @@ from collections import OrderedDict
 import numpy as np
 
 from .emitters import BLOCK_S
-from .propagation import KT_DBM_HZ, Shadowing, path_loss_db
+from ..rf import path_loss_db
+from .propagation import KT_DBM_HZ, Shadowing
 
 INSTANT_S = 1e-9
 _Z99 = 2.5758293035489  # 99 % of a Gaussian lies within +-_Z99 sigma

@@ -1,0 +1,181 @@
+"""Monte Carlo evaluation of the localiser: error and 95 % ellipse coverage per condition.
+
+    python -m straja.eval.localisation --out docs/localisation [--quick] [--seed 1]
+
+Truth: the simulator's log-distance path loss (`sim.propagation.path_loss_db`) with the condition's
+exponent and shadowing spread, a transmit power drawn from the model's EIRP range and a drone
+height of 30-120 m. Each condition is one site: its fixes share a `ShadowingSpread`, as a deployed
+gateway's would. Targets (issue 18): square layout, drone inside, 4 dB, exponent as assumed: median
+error <= 120 m; drone 500 m outside the square: median <= 25 % of its distance to the centre;
+coverage 90-97 % overall and per condition.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..rf import path_loss_db
+from ..locate.rss import Localiser, PathLossModel
+
+FREQ_HZ = 5.8e9
+MAST_M = 6.0
+HALF_SIDE_M = 500.0
+LAYOUTS = {
+    "square": [(-1, -1), (1, -1), (1, 1), (-1, 1)],
+    # a fifth node off the square's circumcircle breaks the mirror ambiguity (docs/localisation.md)
+    "square+centre": [(-1, -1), (1, -1), (1, 1), (-1, 1), (0, 0)],
+}
+PLACEMENTS = ("inside", "outside")
+SHADOWING_DB = (2.0, 4.0, 6.0, 8.0)
+EXPONENT_ERRORS = (-0.5, 0.0, 0.5)
+
+
+@dataclass
+class Condition:
+    layout: str
+    placement: str
+    shadowing_db: float
+    exponent_error: float
+
+    @property
+    def name(self) -> str:
+        return f"{self.layout}/{self.placement}/{self.shadowing_db:g}dB/n{self.exponent_error:+g}"
+
+
+def _drone_position(rng, placement: str) -> np.ndarray:
+    if placement == "inside":
+        return rng.uniform(-HALF_SIDE_M, HALF_SIDE_M, 2)
+    angle = rng.uniform(0, 2 * np.pi)
+    direction = np.array([np.cos(angle), np.sin(angle)])
+    edge = direction * HALF_SIDE_M / np.abs(direction).max()  # where the ray leaves the square
+    return edge + 500.0 * direction
+
+
+def run_condition(cond: Condition, fixes: int, model: PathLossModel, seed: int) -> dict:
+    rng = np.random.default_rng([seed, zlib.crc32(cond.name.encode())])
+    nodes = np.array([(HALF_SIDE_M * x, HALF_SIDE_M * y, MAST_M) for x, y in LAYOUTS[cond.layout]])
+    loc = Localiser(nodes, model)
+    exponent = model.exponent + cond.exponent_error
+    truth, est, covered, radius = [], [], [], []
+    for _ in range(fixes):
+        xy = _drone_position(rng, cond.placement)
+        height = MAST_M + rng.uniform(30, 120)
+        d = np.sqrt(((nodes[:, :2] - xy) ** 2).sum(1) + (height - nodes[:, 2]) ** 2)
+        eirp = rng.uniform(*model.eirp_dbm)
+        dbm = eirp - path_loss_db(d, FREQ_HZ, exponent) + cond.shadowing_db * rng.standard_normal(len(d))
+        fix = loc.locate(np.arange(len(nodes)), dbm, FREQ_HZ)
+        truth.append(xy)
+        est.append(fix.east_north)
+        covered.append(fix.covers(xy))
+        radius.append(fix.radius)
+    truth, est = np.array(truth), np.array(est)
+    err = np.linalg.norm(est - truth, axis=1)
+    return {"condition": cond.name, "layout": cond.layout, "placement": cond.placement,
+            "shadowing_db": cond.shadowing_db, "exponent_error": cond.exponent_error,
+            "median_error_m": float(np.median(err)),
+            "median_relative_error": float(np.median(err / np.linalg.norm(truth, axis=1))),
+            "coverage": float(np.mean(covered)), "median_radius95_m": float(np.median(radius)),
+            "errors_m": err.tolist(), "truth": truth.tolist(), "estimates": est.tolist()}
+
+
+def evaluate(fixes: int = 100, seed: int = 1, model: PathLossModel | None = None,
+             layouts=tuple(LAYOUTS)) -> dict:
+    model = model or PathLossModel()
+    results = [run_condition(Condition(lay, pl, sh, dn), fixes, model, seed)
+               for lay in layouts for pl in PLACEMENTS for sh in SHADOWING_DB for dn in EXPONENT_ERRORS]
+    by_name = {r["condition"]: r for r in results}
+    inside = by_name["square/inside/4dB/n+0"]
+    outside = by_name["square/outside/4dB/n+0"]
+    square = [r for r in results if r["layout"] == "square"]
+    coverage_all = float(np.mean([r["coverage"] for r in square]))
+    targets = {
+        "inside_median_m": (inside["median_error_m"], inside["median_error_m"] <= 120),
+        "outside_median_relative": (outside["median_relative_error"],
+                                    outside["median_relative_error"] <= 0.25),
+        "coverage_overall": (coverage_all, 0.90 <= coverage_all <= 0.97),
+        "coverage_conditions_in_90_97": (sum(0.90 <= r["coverage"] <= 0.97 for r in square), len(square)),
+    }
+    return {"fixes_per_condition": fixes, "seed": seed, "results": results, "targets": targets}
+
+
+def plot(report: dict, out: pathlib.Path) -> list[pathlib.Path]:
+    """Error CDF, coverage per condition and a map of fixes against the truth, as PNGs."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    results = report["results"]
+    paths = []
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in results:
+        if r["exponent_error"] == 0 and r["shadowing_db"] in (2.0, 4.0, 8.0):
+            e = np.sort(r["errors_m"])
+            ax.plot(e, np.arange(1, len(e) + 1) / len(e), label=r["condition"])
+    ax.set(xscale="log", xlabel="error (m)", ylabel="fraction of fixes", title="Localisation error CDF")
+    ax.axvline(120, color="k", ls=":", lw=1)
+    ax.legend(fontsize=6)
+    ax.grid(alpha=0.3)
+    paths.append(out / "error_cdf.png")
+    fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.bar(range(len(results)), [r["coverage"] for r in results],
+           color=["C0" if r["layout"] == "square" else "C1" for r in results])
+    ax.axhspan(0.90, 0.97, color="g", alpha=0.15)
+    ax.set_xticks(range(len(results)), [r["condition"] for r in results], rotation=90, fontsize=5)
+    ax.set(ylim=(0, 1), ylabel="truth inside the 95 % ellipse", title="Ellipse coverage per condition")
+    paths.append(out / "coverage.png")
+    fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+    for ax, name in zip(axes, ("square/inside/4dB/n+0", "square/outside/4dB/n+0")):
+        r = next(x for x in results if x["condition"] == name)
+        t, e = np.array(r["truth"]), np.array(r["estimates"])
+        for a, b in zip(t, e):
+            ax.plot([a[0], b[0]], [a[1], b[1]], color="0.7", lw=0.5)
+        ax.scatter(*t.T, s=8, label="truth")
+        ax.scatter(*e.T, s=8, marker="x", label="fix")
+        corners = np.array(LAYOUTS["square"]) * HALF_SIDE_M
+        ax.scatter(*corners.T, marker="^", s=60, color="k", label="node")
+        ax.set(aspect="equal", xlim=(-2500, 2500), ylim=(-2500, 2500), title=name,
+               xlabel="east (m)", ylabel="north (m)")
+        ax.legend(fontsize=7)
+    paths.append(out / "fixes_map.png")
+    fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m straja.eval.localisation", description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("localisation-eval"))
+    ap.add_argument("--quick", action="store_true", help="20 fixes per condition instead of 100")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    report = evaluate(fixes=20 if args.quick else 100, seed=args.seed)
+    plot(report, args.out)
+    summary = {k: v for k, v in report.items() if k != "results"}
+    summary["conditions"] = [{k: v for k, v in r.items() if k not in ("errors_m", "truth", "estimates")}
+                             for r in report["results"]]
+    (args.out / "results.json").write_text(json.dumps(summary, indent=1))
+    for r in summary["conditions"]:
+        print(f"{r['condition']:32s} median {r['median_error_m']:7.0f} m  "
+              f"({100 * r['median_relative_error']:4.0f} %)  coverage {100 * r['coverage']:5.1f} %  "
+              f"r95 {r['median_radius95_m']:7.0f} m")
+    met = all(ok for _, ok in list(report["targets"].values())[:3])
+    for name, value in report["targets"].items():
+        print(f"target {name}: {value}")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

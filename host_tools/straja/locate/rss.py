@@ -1,0 +1,363 @@
+"""Where an emitter is, from the powers several nodes receive (received signal strength, RSS).
+
+Model (log-distance path loss with log-normal shadowing, `rf.path_loss_db`, as the simulator draws):
+
+    P_i = A - 10 n log10 d_i + X_i,      X_i ~ N(0, sigma^2) dB
+
+with d_i the slant distance from node i to the emitter, A the unknown "power at 1 m" (transmit
+power, antenna gains and the 1 m loss together) and n the path-loss exponent. A is eliminated by
+estimating it jointly with the position (maximum likelihood; for fixed position A has a closed
+form, so this is the same as differential RSS with the pair correlations done right). n is not
+known at a site either: it is estimated too, held near the configured value by a Gaussian prior
+of spread `exponent_sigma`, so an exponent off by 0.5 both moves the fix less and widens the
+ellipse instead of making it confidently wrong.
+
+The emitter's height is not observable from a few masts; it is taken as `emitter_height_m` above
+the nodes' mean height, and the position is horizontal (east, north).
+
+The solver evaluates the profile cost (A and n solved in closed form) on a grid over the nodes and
+`max_range_m` around them, then runs Levenberg-Marquardt from the best few local minima of the
+grid, so the banana-shaped cost surfaces of RSS (two valleys when the emitter is outside the
+nodes' hull) do not trap it.
+
+Uncertainty: the covariance is the inverse Fisher information at the fix with the shadowing spread
+`s` estimated from the residuals, pooled over the fixes of a site (`ShadowingSpread`) with the
+configured spread as a prior worth `shadowing_prior_dof` degrees of freedom. Residuals carry
+model mismatch too (a wrong exponent, antenna patterns), so mismatch inflates `s`. The 95 %
+ellipse uses the Student quantile 2 F(2, nu) for the spread's degrees of freedom nu, not the
+chi-square 5.99, as a spread estimated from few residuals calls for. `docs/localisation.md` has the
+defaults' reasoning and the measured coverage.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..rf import fspl_db
+
+DB_PER_NEPER = 10 / math.log(10)  # d(10 log10 d)/dd = DB_PER_NEPER / d
+
+
+@dataclass(frozen=True)
+class PathLossModel:
+    """The solver's assumptions; docs/localisation.md justifies each default."""
+
+    exponent: float = 2.2            # air-to-ground links to drones 30-120 m up are near free space
+    exponent_sigma: float = 0.4      # prior spread of the site's exponent around `exponent`
+    shadowing_db: float = 5.0        # assumed shadowing spread before residuals say otherwise
+    shadowing_prior_dof: float = 4.0  # weight of `shadowing_db` against a site's residuals
+    emitter_height_m: float = 50.0   # assumed drone height above the nodes' mean height
+    max_range_m: float = 3000.0      # search this far beyond the outermost nodes
+    eirp_dbm: tuple[float, float] = (0.0, 30.0)  # range of transmit powers (one node: the ring)
+    confidence: float = 0.95
+
+    def __post_init__(self):
+        for name in ("exponent", "exponent_sigma", "shadowing_db", "shadowing_prior_dof",
+                     "max_range_m"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"path-loss model: {name} must be a positive number, not {value}")
+        if not 0.5 <= self.confidence < 1:
+            raise ValueError(f"path-loss model: confidence {self.confidence} is not in 0.5..1")
+        if self.eirp_dbm[0] > self.eirp_dbm[1]:
+            raise ValueError(f"path-loss model: eirp_dbm {self.eirp_dbm} is not (low, high)")
+
+
+class ShadowingSpread:
+    """The shadowing spread of a site, pooled over its fixes' residuals.
+
+    s^2 = (nu0 sigma0^2 + sum RSS) / (nu0 + sum dof): the configured spread is a prior worth nu0
+    degrees of freedom; a site's own residuals take over as they accumulate. Older fixes are
+    forgotten once `memory_dof` degrees of freedom are held, so a change of weather or foliage
+    is followed.
+    """
+
+    def __init__(self, model: PathLossModel, memory_dof: float = 400.0):
+        self.model = model
+        self.memory_dof = memory_dof
+        self.rss_db2 = 0.0
+        self.dof = 0.0
+
+    def add(self, rss_db2: float, dof: float) -> None:
+        self.rss_db2 += rss_db2
+        self.dof += dof
+        if self.dof > self.memory_dof:
+            keep = self.memory_dof / self.dof
+            self.rss_db2 *= keep
+            self.dof *= keep
+
+    @property
+    def total_dof(self) -> float:
+        return self.model.shadowing_prior_dof + self.dof
+
+    @property
+    def sigma_db(self) -> float:
+        m = self.model
+        return math.sqrt((m.shadowing_prior_dof * m.shadowing_db**2 + self.rss_db2) / self.total_dof)
+
+
+def ellipse_scale2(confidence: float, dof: float) -> float:
+    """k^2 such that a 2-D estimate with a spread estimated on `dof` degrees of freedom lies within
+    the k-sigma ellipse with probability `confidence`: 2 F(2, dof) quantile, closed form."""
+    return dof * ((1 - confidence) ** (-2 / dof) - 1)
+
+
+def ellipse(cov: np.ndarray, scale2: float) -> tuple[float, float, float]:
+    """(semi-major m, semi-minor m, major axis azimuth degrees clockwise from north, 0..180)."""
+    vals, vecs = np.linalg.eigh(cov)
+    major = vecs[:, 1]
+    azimuth = math.degrees(math.atan2(major[0], major[1])) % 180.0
+    return (math.sqrt(scale2 * max(vals[1], 0.0)), math.sqrt(scale2 * max(vals[0], 0.0)), azimuth)
+
+
+@dataclass
+class Fix:
+    """Three or more nodes: a position (east, north metres) with a covariance."""
+
+    east_north: np.ndarray
+    up_m: float
+    cov: np.ndarray              # 2x2, m^2, with the site's estimated shadowing spread
+    scale2: float                # the confidence ellipse is x' cov^-1 x <= scale2
+    power_db: float              # A: the received power 1 m from the emitter, dBm
+    sigma_db: float              # shadowing spread used
+    residuals_db: np.ndarray
+    bounded: bool                # False when the best position is at the search region's edge
+    kind: str = field(default="fix", init=False)
+
+    @property
+    def ellipse(self) -> tuple[float, float, float]:
+        return ellipse(self.cov, self.scale2)
+
+    @property
+    def radius(self) -> float:
+        """Radius of a circle holding the confidence ellipse (CoT `ce`)."""
+        return self.ellipse[0]
+
+    def covers(self, east_north) -> bool:
+        d = np.asarray(east_north, float)[:2] - self.east_north
+        return float(d @ np.linalg.solve(self.cov, d)) <= self.scale2
+
+
+@dataclass
+class Locus:
+    """Two nodes: the emitter is on a curve, the set of points whose distances to the two nodes
+    have the measured ratio (an Apollonius circle; a straight line at equal powers), within a
+    band. There is no point fix."""
+
+    nodes: np.ndarray            # 2 x 3 ENU
+    up_m: float
+    ratio: float                 # d_first / d_second
+    ratio_band: tuple[float, float]
+    kind: str = field(default="locus", init=False)
+
+    def curve(self, ratio: float | None = None, points: int = 180,
+              half_length_m: float = 3000.0) -> np.ndarray:
+        """Points (k x 2) of the locus for a ratio (default: the measured one); empty when no
+        point at the assumed height has that ratio."""
+        return apollonius(self.nodes, self.up_m, self.ratio if ratio is None else ratio,
+                          points, half_length_m)
+
+
+@dataclass
+class Ring:
+    """One node: only a band of distances, from the transmit-power range, exponent and spread."""
+
+    node: np.ndarray
+    up_m: float
+    range_m: tuple[float, float]  # horizontal distance band
+    kind: str = field(default="ring", init=False)
+
+
+def apollonius(nodes: np.ndarray, up_m: float, ratio: float, points: int,
+               half_length_m: float) -> np.ndarray:
+    """The horizontal curve at height up_m where |p - a| = ratio |p - b| (slant distances)."""
+    a, b = np.asarray(nodes, float)
+    ha2, hb2 = (up_m - a[2]) ** 2, (up_m - b[2]) ** 2
+    r2 = ratio * ratio
+    if abs(r2 - 1) < 1e-9:  # the perpendicular bisector, shifted by the height difference
+        mid, axis = (a[:2] + b[:2]) / 2, b[:2] - a[:2]
+        norm = np.linalg.norm(axis)
+        shift = (hb2 - ha2) / (2 * norm)  # |p-a|^2 - |p-b|^2 = 0 moves the line along the axis
+        along = axis / norm
+        t = np.linspace(-half_length_m, half_length_m, points)
+        return mid - shift * along + np.outer(t, [-along[1], along[0]])
+    # |p-a|^2 + ha2 = r2 (|p-b|^2 + hb2)  ->  |p - c|^2 = R^2
+    centre = (a[:2] - r2 * b[:2]) / (1 - r2)
+    radius2 = centre @ centre - (a[:2] @ a[:2] + ha2 - r2 * (b[:2] @ b[:2] + hb2)) / (1 - r2)
+    if radius2 <= 0:
+        return np.empty((0, 2))
+    theta = np.linspace(0, 2 * np.pi, points)
+    return centre + math.sqrt(radius2) * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+
+
+def _profile(log_d: np.ndarray, dbm: np.ndarray, exponent: float, sigma_db: float,
+             power_prior: tuple[float, float] | None):
+    """For log distances (..., N) in dB (10 log10 d): the best A in closed form, the residuals
+    P - A + n L and the cost sum(r^2)/sigma^2 + ((A - A0)/sA)^2 (no prior term without one)."""
+    centred = dbm + exponent * log_d
+    w = 1 / sigma_db**2
+    if power_prior is None:
+        a = centred.mean(-1)
+        resid = centred - a[..., None]
+        return a, resid, w * (resid * resid).sum(-1)
+    a0, sa = power_prior
+    a = (w * centred.sum(-1) + a0 / sa**2) / (w * log_d.shape[-1] + 1 / sa**2)
+    resid = centred - a[..., None]
+    return a, resid, w * (resid * resid).sum(-1) + ((a - a0) / sa) ** 2
+
+
+class Localiser:
+    """Fixes for one site: node positions (ENU metres) and a pooled shadowing spread."""
+
+    GRID = 48        # grid cells per side of the search region
+    STARTS = 3       # Levenberg-Marquardt starts from the best local minima of the grid
+    ITERATIONS = 40
+
+    def __init__(self, nodes_enu, model: PathLossModel | None = None,
+                 spread: ShadowingSpread | None = None):
+        self.nodes = np.atleast_2d(np.asarray(nodes_enu, float))
+        if self.nodes.shape[1] != 3 or not np.all(np.isfinite(self.nodes)):
+            raise ValueError("node positions must be finite (east, north, up) triples")
+        self.model = model or PathLossModel()
+        self.spread = spread or ShadowingSpread(self.model)
+        self.up_m = float(self.nodes[:, 2].mean() + self.model.emitter_height_m)
+        lo = self.nodes[:, :2].min(0) - self.model.max_range_m
+        hi = self.nodes[:, :2].max(0) + self.model.max_range_m
+        self.region = (lo, hi)
+        axes = [np.linspace(lo[k], hi[k], self.GRID) for k in range(2)]
+        self._grid_xy = np.stack(np.meshgrid(*axes, indexing="ij"), -1)  # GRID x GRID x 2
+
+    def _log_d(self, xy: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        nodes = self.nodes[idx]
+        d2 = ((xy[..., None, :] - nodes[:, :2]) ** 2).sum(-1) + (self.up_m - nodes[:, 2]) ** 2
+        return 5 * np.log10(d2)  # 10 log10 d
+
+    def locate(self, node_index, dbm, freq_hz: float | None = None):
+        """A Fix (3+ nodes), Locus (2) or Ring (1; needs freq_hz) from the nodes' powers in dBm."""
+        idx = np.asarray(node_index, int).ravel()
+        p = np.asarray(dbm, float).ravel()
+        if idx.size != p.size or idx.size == 0:
+            raise ValueError("locate needs one power per node index, and at least one")
+        if idx.min() < 0 or idx.max() >= len(self.nodes) or len(set(idx.tolist())) != idx.size:
+            raise ValueError(f"node indices {idx.tolist()} are not distinct nodes of this site")
+        if not np.all(np.isfinite(p)):
+            raise ValueError("received powers must be finite dBm values")
+        if idx.size == 1:
+            if freq_hz is None:  # without the transmit-power range one power says nothing
+                raise ValueError("a one-node range ring needs the signal's frequency")
+            return self._ring(idx[0], p[0], freq_hz)
+        if idx.size == 2:
+            return self._locus(idx, p)
+        return self._fix(idx, p, freq_hz)
+
+    def _ring(self, i: int, dbm: float, freq_hz: float) -> Ring:
+        m = self.model
+        margin = 1.96 * m.shadowing_db
+        loss_db = np.array([m.eirp_dbm[0] - margin, m.eirp_dbm[1] + margin]) - fspl_db(1.0, freq_hz) - dbm
+        exponents = np.array([m.exponent - 1.96 * m.exponent_sigma, m.exponent + 1.96 * m.exponent_sigma])
+        slant = np.maximum(10 ** (np.outer(loss_db, 1 / (10 * exponents))), 1.0)  # 10 n log10 d = loss
+        slant = (slant.min(), slant.max())
+        dz = self.up_m - self.nodes[i, 2]
+        ranges = [math.sqrt(max(s * s - dz * dz, 0.0)) for s in slant]
+        return Ring(self.nodes[i].copy(), self.up_m, (ranges[0], ranges[1]))
+
+    def _locus(self, idx: np.ndarray, p: np.ndarray) -> Locus:
+        m = self.model
+        spread = 1.96 * math.sqrt(2) * self.spread.sigma_db / (10 * m.exponent)
+        centre = (p[1] - p[0]) / (10 * m.exponent)   # log10(d0 / d1)
+        return Locus(self.nodes[idx].copy(), self.up_m, 10**centre,
+                     (10 ** (centre - spread), 10 ** (centre + spread)))
+
+    def power_prior(self, freq_hz: float | None) -> tuple[float, float] | None:
+        """(mean, spread) of A from the transmit-power range: the range is taken as +-2 spreads.
+        Without a frequency there is none and A is eliminated."""
+        if freq_hz is None:
+            return None
+        lo, hi = self.model.eirp_dbm
+        return ((lo + hi) / 2 - float(fspl_db(1.0, freq_hz)), max((hi - lo) / 4, 1.0))
+
+    def _fix(self, idx: np.ndarray, p: np.ndarray, freq_hz: float | None) -> Fix:
+        m = self.model
+        prior = self.power_prior(freq_hz)
+        sigma = self.spread.sigma_db
+        _, _, cost = _profile(self._log_d(self._grid_xy, idx), p, m.exponent, sigma, prior)
+        minima = [self._levenberg_marquardt(start, idx, p, sigma, prior) for start in self._starts(cost)]
+        minima.sort(key=lambda found: found[1])
+        xy = minima[0][0]
+        a, resid, _ = _profile(self._log_d(xy, idx), p, m.exponent, sigma, prior)
+        self.spread.add(float(resid @ resid), idx.size - 3)  # N powers less x, y and A
+        sigma = self.spread.sigma_db
+        cov = self._covariance(xy, idx, sigma, prior)
+        # Other local minima that the data hardly rule out (RSS ratios are kept by inversion in the
+        # circle through the nodes: a mirror fix) widen the covariance by their likelihood weight.
+        spread_cov, total = np.zeros((2, 2)), 1.0
+        for other_xy, other_cost in minima[1:]:
+            weight = math.exp(-(other_cost - minima[0][1]) / 2)
+            if weight > 1e-3:
+                offset = other_xy - xy
+                spread_cov += weight * (self._covariance(other_xy, idx, sigma, prior)
+                                        + np.outer(offset, offset))
+                total += weight
+        cov = (cov + spread_cov) / total
+        lo, hi = self.region
+        step = (hi - lo) / (self.GRID - 1)
+        bounded = bool(np.all(xy > lo + step) and np.all(xy < hi - step))
+        return Fix(xy, self.up_m, cov, ellipse_scale2(m.confidence, self.spread.total_dof),
+                   float(a), sigma, resid, bounded)
+
+    def _covariance(self, xy, idx, sigma, prior) -> np.ndarray:
+        """2x2 covariance of (x, y): Fisher information of (x, y, A) with the power prior, plus the
+        exponent as a considered parameter: an error dn moves the fix by dn d(theta)/dn."""
+        m = self.model
+        log_d = self._log_d(xy, idx)
+        jac = self._jacobian(xy, idx, log_d)
+        info = jac.T @ jac / sigma**2
+        if prior is not None:
+            info[2, 2] += 1 / prior[1] ** 2
+        info_inv = np.linalg.inv(info)
+        shift_per_exponent = -info_inv @ jac.T @ log_d / sigma**2
+        cov = info_inv + m.exponent_sigma**2 * np.outer(shift_per_exponent, shift_per_exponent)
+        return cov[:2, :2]
+
+    def _starts(self, cost: np.ndarray) -> list[np.ndarray]:
+        """The grid's best local minima (3x3 neighbourhood), best first."""
+        padded = np.pad(cost, 1, constant_values=np.inf)
+        shifted = [padded[1 + di:1 + di + cost.shape[0], 1 + dj:1 + dj + cost.shape[1]]
+                   for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj]
+        is_min = np.all([cost <= s for s in shifted], axis=0)
+        order = np.argsort(np.where(is_min, cost, np.inf), axis=None)[:self.STARTS]
+        return [self._grid_xy.reshape(-1, 2)[k] for k in order if is_min.ravel()[k]]
+
+    def _jacobian(self, xy: np.ndarray, idx: np.ndarray, log_d: np.ndarray) -> np.ndarray:
+        """d(residual)/d(x, y, A) for the residual P - A + n L(x, y)."""
+        nodes = self.nodes[idx]
+        delta = xy - nodes[:, :2]
+        d2 = (delta * delta).sum(-1) + (self.up_m - nodes[:, 2]) ** 2
+        return np.column_stack([self.model.exponent * DB_PER_NEPER * delta / d2[:, None],
+                                -np.ones(len(idx))])
+
+    def _levenberg_marquardt(self, xy, idx, p, sigma, prior):
+        """Minimise the cost over (x, y) with A profiled out, from a grid start: (xy, cost)."""
+        n = self.model.exponent
+        log_d = self._log_d(xy, idx)
+        _, r, cost = _profile(log_d, p, n, sigma, prior)
+        damping = 1e-3
+        for _ in range(self.ITERATIONS):
+            jac = self._jacobian(xy, idx, log_d)
+            h, g = jac.T @ jac, jac.T @ r
+            step = np.linalg.solve(h + damping * np.diag(np.diag(h) + 1e-12), -g)
+            trial = xy + step[:2]
+            log_d_trial = self._log_d(trial, idx)
+            _, r_trial, cost_trial = _profile(log_d_trial, p, n, sigma, prior)
+            if cost_trial < cost:
+                xy, r, log_d, cost = trial, r_trial, log_d_trial, cost_trial
+                damping = max(damping / 10, 1e-9)
+                if np.abs(step[:2]).max() < 0.1:
+                    break
+            else:
+                damping *= 10
+                if damping > 1e6:
+                    break
+        return xy, float(cost)

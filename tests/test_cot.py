@@ -1,0 +1,169 @@
+"""CoT events and the sender against real sockets on 127.0.0.1 (UDP listener, TCP receiver that
+goes away and comes back); the XML is also decoded with takproto, an independent TAK library."""
+import datetime as dt
+import socket
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from straja.cot import CotConfig, CotSender, sensor_event, track_event
+
+T0 = 1_780_000_000_000_000_000
+
+
+def _parse_time(text):
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _track(cfg, t_ns, cleared=False, lat=45.1):
+    return track_event(cfg, "T7", t_ns, lat, 25.2, 300.0, 180.0, "analog FPV video",
+                       "5790-5810 MHz", [1, 2, 3], "critical", (180.0, 90.0, 30.0), cleared)
+
+
+def _check_schema(root):
+    assert root.tag == "event" and root.get("version") == "2.0"
+    for name in ("uid", "type", "how", "time", "start", "stale"):
+        assert root.get(name), name
+    start, stale = _parse_time(root.get("start")), _parse_time(root.get("stale"))
+    assert stale >= start
+    point = root.find("point")
+    assert -90 <= float(point.get("lat")) <= 90 and -180 <= float(point.get("lon")) <= 180
+    for name in ("hae", "ce", "le"):
+        float(point.get(name))
+    assert root.find("detail") is not None
+
+
+def test_track_event_fields_and_mapping():
+    cfg = CotConfig(url="udp://127.0.0.1:6969")
+    root = ET.fromstring(_track(cfg, T0))
+    _check_schema(root)
+    assert root.get("type") == "a-u-A-M-F-Q" and root.get("how") == "m-g"
+    assert root.get("uid") == "straja-track-T7"
+    assert float(root.find("point").get("ce")) == 180.0
+    assert (_parse_time(root.get("stale")) - _parse_time(root.get("start"))).total_seconds() == 30
+    remarks = root.find("detail/remarks").text
+    for part in ("critical", "analog FPV video", "5790-5810 MHz", "1, 2, 3"):
+        assert part in remarks
+    hostile = ET.fromstring(_track(CotConfig(url="udp://127.0.0.1:1", affiliation="hostile"), T0))
+    assert hostile.get("type") == "a-h-A-M-F-Q"
+    cleared = ET.fromstring(_track(cfg, T0 + 10**9, cleared=True))
+    assert cleared.get("stale") == cleared.get("start") and cleared.get("uid") == root.get("uid")
+    sensor = ET.fromstring(sensor_event(cfg, 4, T0, 45.0, 25.0, 210.0))
+    assert sensor.get("type") == "a-f-G-E-S" and sensor.get("uid") == "straja-node-4"
+
+
+@pytest.mark.parametrize("bad", [dict(affiliation="enemy"), dict(url="http://x:1"),
+                                 dict(url="239.2.3.1:6969"), dict(queue_size=0)])
+def test_config_rejects_bad_values_clearly(bad):
+    with pytest.raises(ValueError):
+        CotConfig(**bad)
+
+
+def test_takproto_decodes_the_xml():
+    takproto = pytest.importorskip("takproto")
+    xml = _track(CotConfig(url="udp://127.0.0.1:1"), T0)
+    msg = takproto.parse_proto(takproto.xml2proto(xml, takproto.TAKProtoVer.MESH))
+    event = msg.cotEvent
+    assert event.uid == "straja-track-T7" and event.type == "a-u-A-M-F-Q" and event.how == "m-g"
+    assert event.lat == pytest.approx(45.1) and event.lon == pytest.approx(25.2)
+    assert event.ce == pytest.approx(180.0)
+    assert event.staleTime - event.startTime == 30_000
+
+
+def test_udp_listener_receives_updates_and_final_clear():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(5)
+        cfg = CotConfig(url=f"udp://127.0.0.1:{rx.getsockname()[1]}")
+        sender = CotSender(cfg)
+        try:
+            for k in range(5):
+                sender.send(_track(cfg, T0 + k * 10**9, lat=45.1 + k * 1e-4))
+            sender.send(_track(cfg, T0 + 6 * 10**9, cleared=True))
+            got = [ET.fromstring(rx.recv(65536)) for _ in range(6)]
+        finally:
+            sender.close()
+    for root in got:
+        _check_schema(root)
+    assert {r.get("uid") for r in got} == {"straja-track-T7"}
+    assert [float(r.find("point").get("lat")) for r in got[:5]] == pytest.approx(
+        [45.1 + k * 1e-4 for k in range(5)])
+    assert got[-1].get("stale") == got[-1].get("start") and "CLEARED" in got[-1].find("detail/remarks").text
+    assert sender.sent == 6 and sender.dropped == 0
+
+
+class _TcpReceiver:
+    """Accepts one connection at a time and collects complete events."""
+
+    def __init__(self, port=0):
+        self.sock = socket.create_server(("127.0.0.1", port))
+        self.port = self.sock.getsockname()[1]
+        self.events, self.conn = [], None
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            self.conn, _ = self.sock.accept()
+        except OSError:
+            return
+        buf = b""
+        while True:
+            try:
+                data = self.conn.recv(65536)
+            except OSError:
+                break
+            if not data:
+                break
+            buf += data
+            while b"</event>" in buf:
+                one, buf = buf.split(b"</event>", 1)
+                self.events.append(ET.fromstring(one + b"</event>"))
+
+    def close(self):
+        if self.conn:
+            self.conn.shutdown(socket.SHUT_RDWR)
+            self.conn.close()
+        self.sock.close()
+        self.thread.join(2)
+
+
+def _wait(predicate, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_tcp_receiver_goes_away_and_comes_back():
+    first = _TcpReceiver()
+    cfg = CotConfig(url=f"tcp://127.0.0.1:{first.port}", queue_size=8, reconnect_s=0.1,
+                    reconnect_max_s=0.2)
+    sender = CotSender(cfg)
+    try:
+        sender.send(_track(cfg, T0))
+        assert _wait(lambda: len(first.events) == 1)
+        first.close()  # TAK server gone: the caller keeps sending, never blocked
+        slowest = 0.0
+        for k in range(100):
+            start = time.perf_counter()
+            sender.send(_track(cfg, T0 + (k + 1) * 10**9))
+            slowest = max(slowest, time.perf_counter() - start)
+            time.sleep(0.005)
+        assert slowest < 0.05
+        assert sender.dropped >= 100 - cfg.queue_size - 2  # bounded queue: the excess counted
+        second = _TcpReceiver(first.port)  # back on the same port
+        try:
+            sender.send(_track(cfg, T0 + 200 * 10**9, cleared=True))
+            assert _wait(lambda: any(e.get("stale") == e.get("start") for e in second.events))
+            assert sender.connects >= 2
+            assert {e.get("uid") for e in second.events} == {"straja-track-T7"}
+        finally:
+            sender.close()
+            second.close()
+    finally:
+        sender.close()

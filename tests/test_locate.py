@@ -1,0 +1,117 @@
+"""The localisation core: frames, fixes, loci, rings, the tracker and a reduced Monte Carlo run."""
+import math
+
+import numpy as np
+import pytest
+
+from straja.locate import GeoPoint, LocalFrame, Localiser, PathLossModel, Tracker
+from straja.eval import localisation as evaluate
+from straja.locate.rss import ellipse_scale2
+from straja.rf import path_loss_db
+
+SQUARE = np.array([[-500, -500, 6], [500, -500, 6], [500, 500, 6], [-500, 500, 6]], float)
+FREQ = 5.8e9
+
+
+def _powers(nodes, xy, up, exponent=2.2, eirp=20.0):
+    d = np.sqrt(((nodes[:, :2] - xy) ** 2).sum(1) + (up - nodes[:, 2]) ** 2)
+    return eirp - path_loss_db(d, FREQ, exponent)
+
+
+def test_local_frame_round_trip_and_distances():
+    frame = LocalFrame(GeoPoint(44.43, 26.10, 80.0))
+    lat, lon, hae = 44.4390, 26.1123, 140.0
+    enu = frame.to_enu(lat, lon, hae)
+    # 0.009 deg of latitude is ~1000 m north, 0.0123 deg of longitude ~977 m east here
+    assert enu[1] == pytest.approx(1000.0, rel=2e-3) and enu[0] == pytest.approx(977.0, rel=3e-3)
+    back = frame.to_geodetic(enu)
+    assert back[0] == pytest.approx(lat, abs=1e-9) and back[1] == pytest.approx(lon, abs=1e-9)
+    assert back[2] == pytest.approx(hae, abs=1e-3)
+    assert np.allclose(frame.point_to_enu(frame.origin), 0, atol=1e-6)
+
+
+@pytest.mark.parametrize("text", ["45.1", "a,b", "91,0", "10,200,3", "1,2,3,4"])
+def test_bad_positions_are_clear_errors(text):
+    with pytest.raises(ValueError):
+        GeoPoint.parse(text)
+
+
+def test_noiseless_fix_is_exact_and_ellipse_is_sane():
+    loc = Localiser(SQUARE)
+    truth = np.array([120.0, -230.0])
+    fix = loc.locate(range(4), _powers(SQUARE, truth, loc.up_m), FREQ)
+    assert fix.kind == "fix" and fix.bounded
+    assert np.linalg.norm(fix.east_north - truth) < 1.0
+    major, minor, azimuth = fix.ellipse
+    assert major >= minor > 0 and 0 <= azimuth < 180
+    assert fix.covers(truth)
+
+
+def test_five_nodes_off_the_circle_fix_well_under_shadowing():
+    nodes = np.vstack([SQUARE, [0, 0, 6]])
+    rng = np.random.default_rng(4)
+    loc = Localiser(nodes)
+    errors = []
+    for _ in range(30):
+        truth = rng.uniform(-500, 500, 2)
+        dbm = _powers(nodes, truth, loc.up_m) + 4 * rng.standard_normal(5)
+        errors.append(np.linalg.norm(loc.locate(range(5), dbm, FREQ).east_north - truth))
+    assert np.median(errors) < 250
+
+
+def test_two_nodes_give_a_locus_not_a_point():
+    loc = Localiser(SQUARE[:2])
+    truth = np.array([100.0, 300.0])
+    locus = loc.locate([0, 1], _powers(SQUARE[:2], truth, loc.up_m))
+    assert locus.kind == "locus"
+    lo, hi = locus.ratio_band
+    assert lo < locus.ratio < hi
+    curve = locus.curve(points=6000)  # a circle of ~9 km radius here: sample it finely
+    # the true position lies on the measured curve (noiseless)
+    assert np.min(np.linalg.norm(curve - truth, axis=1)) < 15.0
+    equal = loc.locate([0, 1], [-70.0, -70.0])
+    assert np.allclose(equal.curve(points=5)[:, 0], 0.0, atol=1e-6)  # the perpendicular bisector
+
+
+def test_one_node_gives_a_range_ring_containing_the_truth():
+    loc = Localiser(SQUARE[:1])
+    ring = loc.locate([0], _powers(SQUARE[:1], np.array([-500.0, 300.0]), loc.up_m), FREQ)
+    assert ring.kind == "ring"
+    assert ring.range_m[0] < 800 < ring.range_m[1]
+    with pytest.raises(ValueError, match="frequency"):
+        loc.locate([0], [-60.0])
+
+
+@pytest.mark.parametrize("idx,dbm", [([0, 0, 1], [-60, -61, -62]), ([0, 9, 1], [-60, -61, -62]),
+                                     ([0, 1], [-60.0]), ([0, 1, 2], [-60, float("nan"), -62])])
+def test_bad_measurements_are_clear_errors(idx, dbm):
+    with pytest.raises(ValueError):
+        Localiser(SQUARE).locate(idx, dbm, FREQ)
+
+
+def test_student_ellipse_scale_approaches_chi_square():
+    assert ellipse_scale2(0.95, 1e6) == pytest.approx(-2 * math.log(0.05), rel=1e-4)
+    assert ellipse_scale2(0.95, 4) > ellipse_scale2(0.95, 40) > 5.99
+
+
+def test_tracker_follows_a_drone_and_caps_speed():
+    nodes = np.vstack([SQUARE, [0, 0, 6]])
+    loc, tracker = Localiser(nodes), Tracker()
+    rng = np.random.default_rng(2)
+    for t in range(60):
+        truth = np.array([-300.0 + 10.0 * t, 100.0])
+        dbm = _powers(nodes, truth, loc.up_m) + 3 * rng.standard_normal(5)
+        tracker.update(float(t), loc.locate(range(5), dbm, FREQ))
+    assert np.linalg.norm(tracker.east_north - truth) < 200
+    assert np.hypot(*tracker.velocity) <= 30.0 + 1e-9
+    assert tracker.ellipse[0] > 0
+
+
+def test_reduced_monte_carlo_runs_and_reports(tmp_path):
+    report = evaluate.evaluate(fixes=4, seed=3, layouts=("square",))
+    assert len(report["results"]) == 2 * 4 * 3
+    for r in report["results"]:
+        assert 0 <= r["coverage"] <= 1 and r["median_error_m"] >= 0
+    assert set(report["targets"]) >= {"inside_median_m", "outside_median_relative", "coverage_overall"}
+    paths = evaluate.plot(report, tmp_path)
+    assert all(p.stat().st_size > 1000 for p in paths)
