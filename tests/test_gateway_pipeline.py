@@ -249,3 +249,39 @@ def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
         assert kept == other
         assert entry["front_end"] == "vid58" and entry["step_khz"] >= 20000
         assert entry["start_khz"] == 5775000 and entry["stop_khz"] >= 5815000 - entry["step_khz"]
+
+
+
+def test_a_drone_pausing_for_less_than_the_track_timeout_is_one_alert():
+    """A drone seen for 10 minutes (an observation per 0.4 s sweep) with pauses of 2 s to just
+    under the track timeout: one fused track, one alert raised, updated, cleared once, a track
+    timeout after the drone's last sighting; a sighting after a longer pause is a new alert."""
+    from straja.gateway.alerts import Alerts
+    from straja.gateway.detector import Observation
+    from straja.gateway.fusion import Fusion
+
+    cfg = config.GatewayConfig()
+    timeout_ns = int(cfg.fusion.track_timeout_s * S)
+    fusion, alerts = Fusion(cfg.fusion), Alerts(cfg.alerts, cfg.fusion.trend_db)
+    events, t, n = [], T0, 0
+
+    def expire(t):
+        return [e for track in fusion.expire(t) for e in alerts.track_ended(track, t)]
+
+    while t < T0 + 600 * S:
+        n += 1
+        t += 400_000_000 if n % 25 else timeout_ns - [6, 4, 2, 1][n // 25 % 4] * S // 2 - 1
+        events += expire(t)
+        track, _ = fusion.observe(Observation(1 + n % 2, "analog_fm_video", t, 5_790_000,
+                                              5_810_000, -70.0 - (n % 7)))
+        events += alerts.track_updated(track, t)
+    last = t
+    for t in (last + timeout_ns - 1, last + timeout_ns):
+        events += expire(t)
+    raised, cleared = kinds(events, ev.AlertRaised), kinds(events, ev.AlertCleared)
+    assert len(raised) == 1 and [(c.alert_id, c.t_ns) for c in cleared] == [
+        (raised[0].alert_id, last + timeout_ns)]
+    assert kinds(events, ev.AlertUpdated)  # the second node joined the same alert
+    track, new = fusion.observe(Observation(1, "analog_fm_video", last + timeout_ns + S,
+                                            5_790_000, 5_810_000, -70.0))
+    assert new and [type(e) for e in alerts.track_updated(track, track.last_ns)] == [ev.AlertRaised]

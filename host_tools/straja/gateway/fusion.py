@@ -2,8 +2,10 @@
 
 Two observations are the same emitter when they are of the same link family, overlap in
 frequency (a hopper's extent is the span of channels it was seen on), and come within
-`window_s` of the track's last observation. A track keeps each node's received power over time,
-which gives the signal trend.
+`track_timeout_s` of the track's observations: a track lives that long without one, so any
+observation while it lives joins it (a drone that pauses for less than the timeout stays one
+track, and so one alert). A track keeps each node's received power over time, which gives the
+signal trend.
 """
 from __future__ import annotations
 
@@ -66,7 +68,6 @@ class Track:
 class Fusion:
     def __init__(self, cfg: FusionConfig):
         self.cfg = cfg
-        self.window_ns = int(cfg.window_s * 1e9)
         self.timeout_ns = int(cfg.track_timeout_s * 1e9)
         self.trend_ns = int(cfg.trend_window_s * 1e9)
         self.tracks: list[Track] = []
@@ -77,8 +78,7 @@ class Fusion:
         lo, hi = obs.lo_khz, obs.hi_khz
         for track in self.tracks:
             if (track.family == obs.family and lo <= track.hi_khz and track.lo_khz <= hi
-                    and obs.t_ns >= track.last_ns - self.window_ns
-                    and obs.t_ns <= track.last_ns + self.window_ns):
+                    and track.first_ns - self.timeout_ns < obs.t_ns < track.last_ns + self.timeout_ns):
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
                 self._add(track, obs)
                 return track, False
