@@ -162,11 +162,26 @@ def test_store_keeps_events_and_derived_tables(tmp_path):
     assert store.schema_version(store.connect(tmp_path / "gw.db")) == len(store.MIGRATIONS)
 
 
-def alert_raised(lo_khz, hi_khz):
-    """An alert seen by node 1 alone over lo_khz..hi_khz."""
+def alert_raised(lo_khz, hi_khz, seer=9):
+    """An alert seen by node `seer` alone over lo_khz..hi_khz."""
     return ev.AlertRaised(T0, "T1", "analog_fm_video", lo_khz, hi_khz, T0, T0, 1,
-                          (ev.TrackNode(1, -70.0, T0, T0),), "a1", "warning", "steady", T0, "",
+                          (ev.TrackNode(seer, -70.0, T0, T0),), "a1", "warning", "steady", T0, "",
                           "")
+
+
+def test_the_nodes_that_see_an_alert_keep_their_plan():
+    from straja.gateway.health import NodeHealth
+    from straja.gateway.scanplan import ScanPlanner
+
+    fe = {"name": "vid58", "kind": "rx5808", "band_khz": [5645000, 5945000], "settle_us": 25000}
+    nodes = {}
+    for node_id in (1, 2):
+        nodes[node_id] = NodeHealth(node_id, 5 * S)
+        nodes[node_id].online = True
+        nodes[node_id].info = {"front_ends": [fe]}
+    focus = ScanPlanner(config.GatewayConfig()).focus(alert_raised(5775000, 5815000, seer=1),
+                                                      nodes, T0)
+    assert [e.node_id for e in focus] == [2]
 
 
 def test_focus_plans_are_ones_the_node_accepts():
