@@ -300,3 +300,23 @@ def test_a_drone_pausing_for_less_than_the_track_timeout_is_one_alert():
     track, new = fusion.observe(Observation(1, "analog_fm_video", last + timeout_ns + S,
                                             5_790_000, 5_810_000, -70.0))
     assert new and [type(e) for e in alerts.track_updated(track, track.last_ns)] == [ev.AlertRaised]
+
+
+def test_a_link_renamed_by_the_core_stays_one_alert():
+    """ELRS at 200 Hz is first named a LoRa hopper, then a GFSK one as repeats accumulate: one
+    alert, updated with the new name; video at the same time on another band is another alert."""
+    from straja.gateway.alerts import Alerts
+    from straja.gateway.detector import Observation
+    from straja.gateway.fusion import Fusion
+
+    cfg = config.GatewayConfig()
+    fusion, alerts = Fusion(cfg.fusion), Alerts(cfg.alerts, cfg.fusion.trend_db)
+    events = []
+    for i, family in enumerate(["lora_fhss"] * 3 + ["gfsk_fhss"] * 3):
+        for obs in (Observation(1, family, T0 + i * S, 863_000 + i * 500, 868_000, -80.0),
+                    Observation(1, "analog_fm_video", T0 + i * S, 5_790_000, 5_810_000, -70.0)):
+            events += alerts.track_updated(fusion.observe(obs)[0], obs.t_ns)
+    raised = kinds(events, ev.AlertRaised)
+    assert sorted(a.family for a in raised) == ["analog_fm_video", "lora_fhss"]
+    renamed = [u for u in kinds(events, ev.AlertUpdated) if u.family == "gfsk_fhss"]
+    assert renamed and {u.alert_id for u in renamed} == {raised[0].alert_id}

@@ -1,6 +1,8 @@
 """Fusion: observations from several nodes that are one emitter become one track.
 
-Two observations are the same emitter when they are of the same link family, overlap in
+Two observations are the same emitter when they are of the same link (video, or a hopping
+control link: the core may rename an emitter's family within one, e.g. ELRS at 200 Hz first named
+LoRa then GFSK as the evidence grows; the track takes the latest name), overlap in
 frequency (a hopper's extent is the span of channels it was seen on), and come within
 `track_timeout_s` of the track's observations: a track lives that long without one, so any
 observation while it lives joins it (a drone that pauses for less than the timeout stays one
@@ -17,6 +19,8 @@ from .detector import Observation
 from .events import TrackNode
 
 APPROACHING, LEAVING, STEADY = "approaching", "leaving", "steady"
+LINK = {"analog_fm_video": "video", "ofdm_video": "video", "lora_fhss": "control link",
+        "gfsk_fhss": "control link"}
 
 
 @dataclass
@@ -77,7 +81,8 @@ class Fusion:
         """(the track this observation joins, whether it is new)."""
         lo, hi = obs.lo_khz, obs.hi_khz
         for track in self.tracks:
-            if (track.family == obs.family and lo <= track.hi_khz and track.lo_khz <= hi
+            if (LINK.get(track.family, track.family) == LINK.get(obs.family, obs.family)
+                    and lo <= track.hi_khz and track.lo_khz <= hi
                     and track.first_ns - self.timeout_ns < obs.t_ns < track.last_ns + self.timeout_ns):
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
                 self._add(track, obs)
@@ -91,6 +96,8 @@ class Fusion:
 
     def _add(self, track: Track, obs: Observation) -> None:
         track.hits += 1
+        if obs.t_ns >= track.last_ns:
+            track.family = obs.family
         track.first_ns = min(track.first_ns, obs.t_ns)
         track.last_ns = max(track.last_ns, obs.t_ns)
         seen = track.nodes.get(obs.node_id)
