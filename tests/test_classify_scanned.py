@@ -93,3 +93,19 @@ def test_adapter_splits_revisit_frames_and_refuses_odd_ones():
     plain = Sweep(0, 0, 0, 2_400_000, 1_325, 1_400, 89_600, 0, 64, held)
     det.sweep(plain, 300_000, 0)
     assert len(det._plans) == 2  # held and plain readings never share a core (their noise differs)
+
+
+def test_eu868_hop_set_is_a_hopper_and_eu868_lorawan_is_not():
+    """ELRS EU868 hops over 13 channels within 4.3 MHz (narrower than the 900 MHz plans' 26):
+    alerted as a control link (at 200 Hz it repeats like a GFSK link: either name is a drone
+    link); LoRaWAN and Meshtastic devices of the same band raise nothing."""
+    fam = FAMILY["elrs_900"]._replace(name="elrs_868", emitter={"kind": "elrs", "domain": "EU868",
+                                                                "rate": "200"})
+    for seed in range(3):
+        outcome, _, _ = run_trial(Trial(fam, 2200 + seed, 10.0), fam.target_s, EVAL_DETECT)
+        assert outcome.t_alert_s <= fam.target_s, seed
+        assert outcome.predicted in ("lora_fhss", "gfsk_fhss"), seed
+    path = Path(__file__).parents[1] / "scenes" / "eu868_lorawan_meshtastic_background.toml"
+    session = run_session(_background_scene(path, 7003), "n1", 120.0, seed=7003,
+                          detect=EVAL_DETECT)
+    assert not [e for e in session.events if isinstance(e, AlertRaised)]

@@ -213,11 +213,26 @@ def test_store_keeps_events_and_derived_tables(tmp_path):
     assert store.schema_version(store.connect(tmp_path / "gw.db")) == len(store.MIGRATIONS)
 
 
-def alert_raised(lo_khz, hi_khz):
-    """An alert seen by node 1 alone over lo_khz..hi_khz."""
+def alert_raised(lo_khz, hi_khz, seer=9):
+    """An alert seen by node `seer` alone over lo_khz..hi_khz."""
     return ev.AlertRaised(T0, "T1", "analog_fm_video", lo_khz, hi_khz, T0, T0, 1,
-                          (ev.TrackNode(1, -70.0, T0, T0),), "a1", "warning", "steady", T0, "",
+                          (ev.TrackNode(seer, -70.0, T0, T0),), "a1", "warning", "steady", T0, "",
                           "")
+
+
+def test_the_nodes_that_see_an_alert_keep_their_plan():
+    from straja.gateway.health import NodeHealth
+    from straja.gateway.scanplan import ScanPlanner
+
+    fe = {"name": "vid58", "kind": "rx5808", "band_khz": [5645000, 5945000], "settle_us": 25000}
+    nodes = {}
+    for node_id in (1, 2):
+        nodes[node_id] = NodeHealth(node_id, 5 * S)
+        nodes[node_id].online = True
+        nodes[node_id].info = {"front_ends": [fe]}
+    focus = ScanPlanner(config.GatewayConfig()).focus(alert_raised(5775000, 5815000, seer=1),
+                                                      nodes, T0)
+    assert [e.node_id for e in focus] == [2]
 
 
 def test_focus_plans_are_ones_the_node_accepts():
@@ -302,3 +317,59 @@ def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
         assert kept == other
         assert entry["front_end"] == "vid58" and entry["step_khz"] >= 20000
         assert entry["start_khz"] == 5775000 and entry["stop_khz"] >= 5815000 - entry["step_khz"]
+
+
+
+def test_a_drone_pausing_for_less_than_the_track_timeout_is_one_alert():
+    """A drone seen for 10 minutes (an observation per 0.4 s sweep) with pauses of 2 s to just
+    under the track timeout: one fused track, one alert raised, updated, cleared once, a track
+    timeout after the drone's last sighting; a sighting after a longer pause is a new alert."""
+    from straja.gateway.alerts import Alerts
+    from straja.gateway.detector import Observation
+    from straja.gateway.fusion import Fusion
+
+    cfg = config.GatewayConfig()
+    timeout_ns = int(cfg.fusion.track_timeout_s * S)
+    fusion, alerts = Fusion(cfg.fusion), Alerts(cfg.alerts, cfg.fusion.trend_db)
+    events, t, n = [], T0, 0
+
+    def expire(t):
+        return [e for track in fusion.expire(t) for e in alerts.track_ended(track, t)]
+
+    while t < T0 + 600 * S:
+        n += 1
+        t += 400_000_000 if n % 25 else timeout_ns - [6, 4, 2, 1][n // 25 % 4] * S // 2 - 1
+        events += expire(t)
+        track, _ = fusion.observe(Observation(1 + n % 2, "analog_fm_video", t, 5_790_000,
+                                              5_810_000, -70.0 - (n % 7)))
+        events += alerts.track_updated(track, t)
+    last = t
+    for t in (last + timeout_ns - 1, last + timeout_ns):
+        events += expire(t)
+    raised, cleared = kinds(events, ev.AlertRaised), kinds(events, ev.AlertCleared)
+    assert len(raised) == 1 and [(c.alert_id, c.t_ns) for c in cleared] == [
+        (raised[0].alert_id, last + timeout_ns)]
+    assert kinds(events, ev.AlertUpdated)  # the second node joined the same alert
+    track, new = fusion.observe(Observation(1, "analog_fm_video", last + timeout_ns + S,
+                                            5_790_000, 5_810_000, -70.0))
+    assert new and [type(e) for e in alerts.track_updated(track, track.last_ns)] == [ev.AlertRaised]
+
+
+def test_a_link_renamed_by_the_core_stays_one_alert():
+    """ELRS at 200 Hz is first named a LoRa hopper, then a GFSK one as repeats accumulate: one
+    alert, updated with the new name; video at the same time on another band is another alert."""
+    from straja.gateway.alerts import Alerts
+    from straja.gateway.detector import Observation
+    from straja.gateway.fusion import Fusion
+
+    cfg = config.GatewayConfig()
+    fusion, alerts = Fusion(cfg.fusion), Alerts(cfg.alerts, cfg.fusion.trend_db)
+    events = []
+    for i, family in enumerate(["lora_fhss"] * 3 + ["gfsk_fhss"] * 3):
+        for obs in (Observation(1, family, T0 + i * S, 863_000 + i * 500, 868_000, -80.0),
+                    Observation(1, "analog_fm_video", T0 + i * S, 5_790_000, 5_810_000, -70.0)):
+            events += alerts.track_updated(fusion.observe(obs)[0], obs.t_ns)
+    raised = kinds(events, ev.AlertRaised)
+    assert sorted(a.family for a in raised) == ["analog_fm_video", "lora_fhss"]
+    renamed = [u for u in kinds(events, ev.AlertUpdated) if u.family == "gfsk_fhss"]
+    assert renamed and {u.alert_id for u in renamed} == {raised[0].alert_id}

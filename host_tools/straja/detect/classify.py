@@ -48,8 +48,9 @@ BT_MAX_DWELL_US = 700.0
 ELRS_MAX_HOP_FRACTION = 0.6   # ELRS hops every 4 (or 2) packets; GFSK links hop every packet
 LORAWAN_MIN_INTERVAL_US = 500_000.0  # LoRaWAN / Meshtastic: seconds between uplinks
 # Scanned hoppers (_scanned_hopper). LoRaWAN and Meshtastic use <= 8 channels within 1.6 MHz; ELRS
-# and Crossfire spread over 23-26 MHz (900) and 80 MHz (2.4); Wi-Fi's hits stay in 20 MHz.
-HOP_MIN_SPREAD_KHZ = {"subghz": 5_000.0, "2g4": WIFI_BW_KHZ[1]}
+# spreads over 4.3-6.3 MHz (EU868: 13 channels), 23-26 MHz (915) and 80 MHz (2.4), Crossfire over
+# 26 MHz; Wi-Fi's hits stay in 20 MHz.
+HOP_MIN_SPREAD_KHZ = {"subghz": 2_500.0, "2g4": WIFI_BW_KHZ[1]}
 PERSISTENT_MIN_CHANNELS = 3   # held hits (revisit plan) are never noise nor Bluetooth: 3 will do
 PERSISTENT_DISTINCT = 0.5     # a hopper's held hits land on new channels; Wi-Fi's on its few busy ones
 SCANNED_HOP_MIN_BURSTS = 8

@@ -24,7 +24,7 @@ class Alert:
     severity: str
     raised_ns: int
     updated_ns: int
-    shown: tuple        # (severity, node ids, trend) last told to people
+    shown: tuple        # (severity, node ids, trend, family) last told to people
     lower_since: int | None = None
 
 
@@ -74,7 +74,7 @@ class Alerts:
                     track.last_ns - track.first_ns < self.cfg.confirm_s * 1e9:
                 return []
             alert = Alert(f"A{track.track_id[1:]}", level, now_ns, now_ns,
-                          (level, tuple(sorted(track.nodes)), trend))
+                          (level, tuple(sorted(track.nodes)), trend, track.family))
             self.active[track.track_id] = alert
             return [self._event(AlertRaised, alert, track, now_ns, trend)]
         return self._maybe_update(alert, track, level, trend, now_ns)
@@ -91,7 +91,7 @@ class Alerts:
                 alert.lower_since = None
         else:
             alert.lower_since = None
-        shown = (level, tuple(sorted(track.nodes)), trend)
+        shown = (level, tuple(sorted(track.nodes)), trend, track.family)
         if shown == alert.shown:
             return []
         if not rose and now_ns - alert.updated_ns < self.cfg.update_min_s * 1e9:

@@ -11,8 +11,8 @@ from ..errors import StrajaError
 
 @dataclass(frozen=True)
 class FusionConfig:
-    window_s: float = 3.0          # observations this close in time can belong to one track
-    track_timeout_s: float = 8.0   # a track not seen for this long ends
+    track_timeout_s: float = 8.0   # a track not seen for this long ends; until then any
+                                   # observation of its family and band joins it
     trend_window_s: float = 6.0    # received power over this window gives the trend
     trend_db: float = 3.0          # rise (fall) of at least this much: approaching (leaving)
 

@@ -1,9 +1,13 @@
 """Fusion: observations from several nodes that are one emitter become one track.
 
-Two observations are the same emitter when they are of the same link family, overlap in
+Two observations are the same emitter when they are of the same link (video, or a hopping
+control link: the core may rename an emitter's family within one, e.g. ELRS at 200 Hz first named
+LoRa then GFSK as the evidence grows; the track takes the latest name), overlap in
 frequency (a hopper's extent is the span of channels it was seen on), and come within
-`window_s` of the track's last observation. A track keeps each node's received power over time,
-which gives the signal trend.
+`track_timeout_s` of the track's observations: a track lives that long without one, so any
+observation while it lives joins it (a drone that pauses for less than the timeout stays one
+track, and so one alert). A track keeps each node's received power over time, which gives the
+signal trend.
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from .detector import Observation
 from .events import TrackNode
 
 APPROACHING, LEAVING, STEADY = "approaching", "leaving", "steady"
+LINK = {"analog_fm_video": "video", "ofdm_video": "video", "lora_fhss": "control link",
+        "gfsk_fhss": "control link"}
 
 
 @dataclass
@@ -66,7 +72,6 @@ class Track:
 class Fusion:
     def __init__(self, cfg: FusionConfig):
         self.cfg = cfg
-        self.window_ns = int(cfg.window_s * 1e9)
         self.timeout_ns = int(cfg.track_timeout_s * 1e9)
         self.trend_ns = int(cfg.trend_window_s * 1e9)
         self.tracks: list[Track] = []
@@ -76,9 +81,9 @@ class Fusion:
         """(the track this observation joins, whether it is new)."""
         lo, hi = obs.lo_khz, obs.hi_khz
         for track in self.tracks:
-            if (track.family == obs.family and lo <= track.hi_khz and track.lo_khz <= hi
-                    and obs.t_ns >= track.last_ns - self.window_ns
-                    and obs.t_ns <= track.last_ns + self.window_ns):
+            if (LINK.get(track.family, track.family) == LINK.get(obs.family, obs.family)
+                    and lo <= track.hi_khz and track.lo_khz <= hi
+                    and track.first_ns - self.timeout_ns < obs.t_ns < track.last_ns + self.timeout_ns):
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
                 self._add(track, obs)
                 return track, False
@@ -91,6 +96,8 @@ class Fusion:
 
     def _add(self, track: Track, obs: Observation) -> None:
         track.hits += 1
+        if obs.t_ns >= track.last_ns:
+            track.family = obs.family
         track.first_ns = min(track.first_ns, obs.t_ns)
         track.last_ns = max(track.last_ns, obs.t_ns)
         seen = track.nodes.get(obs.node_id)

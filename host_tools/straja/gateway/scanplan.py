@@ -1,4 +1,5 @@
-"""Adaptive scanning: when an alert is raised, neighbouring nodes dwell on the suspect band.
+"""Adaptive scanning: when an alert is raised, neighbouring nodes dwell on the suspect band (the
+nodes that see it keep their plan).
 
 A focus plan is the plan the node runs (its `info` reply's `plan`; else its `get plan` reply)
 with the entry of the front end that covers the alert's band replaced by a sweep of that band
@@ -141,6 +142,10 @@ class ScanPlanner:
         wanted = set()
         for seer in seers:
             wanted.update(self.neighbours.get(seer, nodes))
+        # a node that sees the drone keeps the plan it sees it with: a focus would start its
+        # detection over on a few channels (no noise reference around a wide emitter, a part of
+        # a hopper's channels) and could lose the drone, clearing and re-raising the alert
+        wanted.difference_update(seers)
         events = []
         for node_id in sorted(wanted):
             health = nodes.get(node_id)
