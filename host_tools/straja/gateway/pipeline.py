@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 from ..framing import Decoder
-from ..protocol import CONSOLE_BYTES, MODES, REPLY, STATUS, SWEEP, Console, SeqTracker
+from ..protocol import CONSOLE_BYTES, MODES, REMOTEID, REPLY, STATUS, SWEEP, Console, SeqTracker
 from . import replies
 from .alerts import Alerts
 from .config import GatewayConfig
@@ -24,6 +24,7 @@ from .events import (LEAVE_RAW_REPL, SOFT_RESET, AlertRaised, CommandFailed, Con
                      ReplyRejected, ScanChange, SourceQuarantined, TrackEnded, TrackStarted)
 from .fusion import Fusion
 from .health import NodeHealth
+from .remoteid import RemoteIdTracker
 from .scanplan import ScanPlanner
 
 # Commands that make a node known and streaming: what it is (front ends, for focus plans), its
@@ -48,6 +49,7 @@ class Pipeline:
         self.fusion = Fusion(cfg.fusion)
         self.alerts = Alerts(cfg.alerts, cfg.fusion.trend_db)
         self.planner = ScanPlanner(cfg)
+        self.remote_id = RemoteIdTracker(cfg.remote_id)
         self.now_ns = 0
         self._next_stats = None
         self.counts = {"frames": 0, "console_chunks": 0, "ignored_nodes": 0}
@@ -103,6 +105,13 @@ class Pipeline:
         self._advance(t_ns, out)
         return out
 
+    def remote_id_line(self, t_ns: int, line: str) -> Output:
+        """A companion source's line (JSON with the payload hex, docs/gateway.md "Remote ID")."""
+        out = Output()
+        self._advance(t_ns, out)
+        out.events += self.remote_id.heard_line(t_ns, line)
+        return out
+
     def _advance(self, t_ns: int, out: Output) -> None:
         self.now_ns = max(self.now_ns, t_ns)
         events = out.events
@@ -115,6 +124,7 @@ class Pipeline:
             events += cleared
             for alert in cleared:
                 self._scan_changes(self.planner.restore(alert, self.now_ns), out)
+        events += self.remote_id.expire(self.now_ns)
         if self._next_stats is None:
             self._next_stats = self.now_ns + self.stats_ns
         elif self.now_ns >= self._next_stats:
@@ -148,6 +158,9 @@ class Pipeline:
                 self._observe(obs, t_ns, out)
         elif frame.type == REPLY:
             self._reply(health, frame.body, t_ns, out)
+        elif frame.type == REMOTEID:
+            rid = frame.body
+            out.events += self.remote_id.heard(t_ns, rid.advertising(), node_id, rid.rssi_dbm, rid.mac)
         # ENVELOPE blocks are not detected on yet: the core's pipeline takes sweeps only
 
     def _observe(self, obs, t_ns: int, out: Output) -> None:
