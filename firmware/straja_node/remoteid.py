@@ -9,7 +9,6 @@ the ring's entries into REMOTEID frames (docs/protocol.md). Decoding is the host
 Each ring slot is the length of the service data, then the REMOTEID frame body as the protocol
 lays it out (address type, RSSI, address, service data), so that the encoder copies it unchanged.
 """
-from array import array
 from time import ticks_us
 
 import micropython
@@ -64,7 +63,7 @@ class Receiver:
         self.heard = 0  # Remote ID advertisements kept
         self.dropped = 0  # ... and lost because the ring was full
         self._ring = bytearray(SLOTS * SLOT_SIZE)
-        self._ticks = array("i", [0] * SLOTS)  # ticks_us() at reception, per slot
+        self._ticks: list = [0] * SLOTS  # ticks_us() at reception (small ints), per slot
         self._head = 0  # next slot the handler fills
         self._tail = 0  # next slot send() empties
         self._at = Stamp()
