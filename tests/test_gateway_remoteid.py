@@ -4,6 +4,7 @@ rid_updated, rid_lost; protected areas; plausibility: a spoof claiming to be far
 hears it strongly, jumps faster than the claimed speed, positions outside physics. Payloads are made
 by the simulator's encoder (straja.sim.remoteid), which tests/test_sim_remoteid.py checks."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -121,3 +122,25 @@ def test_companion_lines_decode_packs_and_bad_lines_are_counted():
                 '[1, 2]', json.dumps({"payload": location_at(0, 0).hex()})):
         assert pipe.remote_id_line(0, bad).events == []
     assert pipe.remote_id.errors == 6
+
+
+def test_gateway_command_reads_a_companion_source(tmp_path):
+    """`straja gateway --remoteid-source FILE`: the lines reach the pipeline, events come out."""
+    import subprocess
+    import sys
+    lines = tmp_path / "rid.jsonl"
+    pack = bytes((0xF2, 25, 2)) + sim.basic_id("COMPANION-1") + location_at(10, 10)
+    lines.write_text(json.dumps({"payload": pack.hex(), "mac": "60:60:1f:00:00:02", "node": 1,
+                                 "rssi": -70}) + "\nnot json\n")
+    out = subprocess.run([str(Path(sys.executable).parent / "straja"), "gateway", "--no-discover", "--db",
+                          str(tmp_path / "gw.db"), "--jsonl", "-", "--duration", "1.5",
+                          "--remoteid-source", str(lines)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    seen = [e for e in events if e["kind"] == "rid_seen"]
+    assert seen and seen[0]["uas_id"] == "COMPANION-1" and seen[0]["receivers"] == {"1": -70}
+    missing = subprocess.run([str(Path(sys.executable).parent / "straja"), "gateway", "--no-discover", "--db",
+                              str(tmp_path / "gw.db"), "--remoteid-source", str(tmp_path / "none")],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr

@@ -15,6 +15,7 @@ import micropython
 from micropython import const
 
 from .clock import Stamp
+from .frame import _copy  # the encoder's slice-free copy: a memoryview source works the same
 from .wire import REMOTEID_BODY
 
 _IRQ_SCAN_RESULT = const(5)
@@ -42,15 +43,6 @@ def _service_data(adv, n: int) -> int:
             return at + 2
         at += 1 + length
     return -1
-
-
-@micropython.viper
-def _copy_in(dst, doff: int, src, soff: int, n: int):
-    """dst[doff:doff + n] = src[soff:soff + n], from a memoryview, without a slice."""
-    d = ptr8(dst)
-    s = ptr8(src)
-    for i in range(n):
-        d[doff + i] = s[soff + i]
 
 
 class Receiver:
@@ -92,8 +84,8 @@ class Receiver:
         ring[off] = n
         ring[off + 1] = addr_type
         ring[off + 2] = rssi & 0xFF
-        _copy_in(ring, off + _ADDRESS_AT, addr, 0, 6)
-        _copy_in(ring, off + _DATA_AT, adv, at, n)
+        _copy(ring, off + _ADDRESS_AT, addr, 0, 6)
+        _copy(ring, off + _DATA_AT, adv, at, n)
         self._ticks[head] = ticks_us()
         self.heard += 1
         self._head = nxt  # last: the slot is complete before send() can see it

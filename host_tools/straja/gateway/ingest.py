@@ -25,6 +25,7 @@ from ..tools.ports import candidates
 from . import record as rec
 from .events import AlertEvent, ConsoleKeys, Output, Stored
 from .pipeline import Pipeline
+from .remoteid import COMPANION
 
 log = logging.getLogger("straja.gateway")
 
@@ -123,6 +124,8 @@ class Gateway:
             if self.recorder:
                 self.recorder.open(path, t_ns)
             out = self.pipeline.open_source(path, t_ns)
+        elif kind == COMPANION:
+            out = self.pipeline.remote_id_line(t_ns, data.decode())
         elif kind == "close":
             if self.recorder:
                 self.recorder.close_source(path, t_ns)

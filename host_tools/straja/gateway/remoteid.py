@@ -18,8 +18,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import threading
+import time
 from dataclasses import dataclass, field
 
+from .. import term
+from ..errors import StrajaError
 from ..remoteid import RemoteIdError, decode_payload
 from .config import RemoteIdConfig
 from .events import RidAreaEntered, RidLost, RidSeen, RidUpdated
@@ -229,3 +234,27 @@ class RemoteIdTracker:
                 "first_ns": drone.first_ns, "last_seen_ns": drone.last_seen_ns,
                 "receivers": {str(k): v for k, v in sorted(drone.receivers.items())},
                 "plausible": not drone.reasons, "reasons": drone.reasons}
+
+
+COMPANION = "remoteid"  # the gateway queue's item kind for a companion line
+
+
+class CompanionReader(threading.Thread):
+    """Reads a companion source's JSON lines (a file, or "-": stdin) into the gateway's queue as
+    (COMPANION, source, arrival ns, line) items."""
+
+    def __init__(self, source: str, out_queue):
+        super().__init__(name="remoteid-source", daemon=True)
+        try:
+            self.stream = sys.stdin if source == "-" else open(source, encoding="utf-8",
+                                                               errors="replace")
+        except OSError as e:
+            raise StrajaError(f"cannot read the Remote ID source {source}: {e.strerror}",
+                              "give an existing file, or - for stdin", term.EXIT_USAGE) from e
+        self.source = source
+        self.queue = out_queue
+
+    def run(self) -> None:
+        for line in self.stream:
+            if line.strip():
+                self.queue.put((COMPANION, self.source, time.time_ns(), line.encode()))
