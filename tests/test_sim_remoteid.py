@@ -27,7 +27,7 @@ def test_location_round_trip(lat, lon, alt, speed, direction, vs, ts):
     else:  # 0.25 m/s steps below 63.75, 0.75 m/s steps (the multiplier) above
         assert got["speed_horizontal"] == pytest.approx(speed, abs=0.125 if speed < 63.75 else 0.375)
     assert got["speed_vertical"] == (None if vs is None else pytest.approx(vs, abs=0.25))
-    assert got["timestamp"] == (None if ts is None else pytest.approx(ts, abs=0.05))
+    assert got["timestamp"] == (None if ts is None else pytest.approx(ts, abs=0.051))  # tenths
 
 
 def test_unknown_position_and_other_messages():
