@@ -17,13 +17,13 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
-from libc.stdint cimport int32_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int8_t, int32_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memchr, memcpy
 
 from array import array
 
 from straja.protocol import (
-    Console, Envelope, Frame, Log, Reply, SeqTracker, Status, Sweep, TrackerCounters,
+    Console, Envelope, Frame, Log, RemoteId, Reply, SeqTracker, Status, Sweep, TrackerCounters,
 )
 from straja_node.wire import crc_table
 
@@ -200,6 +200,11 @@ cdef object _body(int ftype, const uint8_t* b, Py_ssize_t n):
         if n < REPLY_BODY:
             return None
         return Reply(_u16(b), b[2], _utf8(b + REPLY_BODY, n - REPLY_BODY))
+    if ftype == REMOTEID:
+        if n < REMOTEID_BODY:
+            return None
+        return RemoteId(b[0], <int8_t>b[1], PyBytes_FromStringAndSize(<const char*>b + 2, 6),
+                        PyBytes_FromStringAndSize(<const char*>b + REMOTEID_BODY, n - REMOTEID_BODY))
     return PyBytes_FromStringAndSize(<const char*>b, n)
 
 
@@ -307,7 +312,7 @@ cdef class Decoder:
         if not self._next_in_order(ftype, node_id, seq) and not self.tracker.accept(
                 node_id, seq, t_us, body.boot_count if ftype == STATUS else -1):
             return 0
-        if SWEEP <= ftype <= REPLY:
+        if SWEEP <= ftype <= REMOTEID:
             self.frames += 1
         else:
             self.unknown += 1

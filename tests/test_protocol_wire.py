@@ -113,17 +113,22 @@ def table_after(heading: str) -> list[list[str]]:
     return rows
 
 
-SIZE_FORMATS = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q", "i32": "i"}
-SIZES = {"B": 1, "H": 2, "I": 4, "Q": 8, "i": 4}
+SIZE_FORMATS = {"u8": "B", "i8": "b", "u16": "H", "u32": "I", "u64": "Q", "i32": "i"}
+SIZES = {"B": 1, "b": 1, "H": 2, "I": 4, "Q": 8, "i": 4}
 
 
 def layout(rows) -> tuple[str, int]:
     """(struct format, fixed size) of a field table: offset, size, field, ...; the fixed part
-    ends at a variable field (`u8[n]`, `u16[n]`)."""
+    ends at a variable field (`u8[n]`, `u16[n]`); `u8[6]` is a fixed run of 6 bytes."""
     fmt, at = "<", 0
     for row in rows:
         offset, size = int(row[0]), row[1]
         assert offset == at, row
+        fixed = re.fullmatch(r"u8\[(\d+)\]", size)
+        if fixed:
+            fmt += fixed.group(1) + "s"
+            at += int(fixed.group(1))
+            continue
         if "[" in size:
             break
         fmt += SIZE_FORMATS[size]
@@ -145,7 +150,7 @@ def test_header_table():
     assert rows[0][3] == f"protocol version, {wire.VERSION}"
 
 
-@pytest.mark.parametrize("name", ["SWEEP", "ENVELOPE", "STATUS", "LOG", "REPLY"])
+@pytest.mark.parametrize("name", ["SWEEP", "ENVELOPE", "STATUS", "LOG", "REPLY", "REMOTEID"])
 def test_body_tables(name):
     heading = re.search(rf"#### {name} \(0x([0-9A-F]{{2}})\), body (\d+) \+", DOC)
     assert int(heading.group(1), 16) == getattr(wire, name)

@@ -14,6 +14,7 @@ from . import VERSION, commands, config, state
 from .clock import Clock
 from .cmdline import LineReader
 from .frame import FrameWriter
+from .remoteid import Receiver
 from .scheduler import Scheduler
 from .wire import LOG_INFO, LOG_WARNING, MODE_IDLE, MODE_STREAMING, TOO_LONG
 
@@ -44,6 +45,8 @@ class App:
         self.reset_cause = hw.reset_cause()
         self.front_ends = hw.front_ends(self.config)
         self.scheduler = Scheduler(self.front_ends, self.writer, self.clock)
+        ble = hw.bluetooth()  # None: a board without Bluetooth hears no Remote ID
+        self.remote_id = Receiver(ble, self.writer, self.clock) if ble else None
         self.temp_plan = None  # a temporary plan's entries while one runs (set_temp_plan)
         self._temp_end_ms = ticks_ms()
         self._use_stored_plan()
@@ -102,6 +105,8 @@ class App:
             "plan_overruns": self.scheduler.entry_overruns(),
             "commands_bad": self.reader.lines_bad,
             "frames_dropped": self.writer.frames_dropped,
+            "remote_id": ({"heard": self.remote_id.heard, "dropped": self.remote_id.dropped}
+                          if self.remote_id else None),
         }
 
     def apply_config(self, cfg, end_temp=False):
@@ -230,6 +235,9 @@ class App:
                 if self.reboot_pending:
                     self.hw.reset()
                 self._tick()
+                if self.remote_id:
+                    self.hw.bluetooth_events()
+                    self.remote_id.send(self.streaming)
                 if not (self.streaming and self.scheduler.step()):
                     sleep_ms(IDLE_MS)
         except KeyboardInterrupt:

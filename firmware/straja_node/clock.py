@@ -38,7 +38,7 @@ class Stamp:
         self.lo = other.lo
 
     def add_us(self, us):
-        """Move forward by `us` microseconds (a small int >= 0)."""
+        """Move by `us` microseconds (a small int; negative moves back, not before boot)."""
         lo = self.lo + us
         self.hi += lo >> LO_BITS
         self.lo = lo & LO_MASK
@@ -63,3 +63,9 @@ class Clock(Stamp):
         now = ticks_us()
         self.add_us(ticks_diff(now, self._last))
         self._last = now
+
+    def at_ticks(self, ticks, out):
+        """Set Stamp `out` to the node time when ticks_us() read `ticks` (before the last
+        update(), by less than ticks_us's half period)."""
+        out.copy(self)
+        out.add_us(-ticks_diff(self._last, ticks))

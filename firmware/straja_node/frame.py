@@ -13,8 +13,8 @@ from straja_node.clock import Stamp
 from straja_node.wire import (
     CRC_INIT, CRC_LEN, ENVELOPE, ENVELOPE_BODY, ENVELOPE_LAYOUT, FAILED, FLAG_REVISIT,
     HEADER_LAYOUT, HEADER_LEN, LOG, LOG_BODY, MAX_ENVELOPE_SAMPLES, MAX_FRAME, MAX_SWEEP_CODES,
-    MAX_WIRE, REPLY, REPLY_BODY, REPLY_LAYOUT, STATUS, STATUS_BODY, STATUS_LAYOUT, SWEEP,
-    SWEEP_BODY, SWEEP_LAYOUT, VERSION, crc_table,
+    MAX_WIRE, REMOTEID, REMOTEID_BODY, REPLY, REPLY_BODY, REPLY_LAYOUT, STATUS, STATUS_BODY,
+    STATUS_LAYOUT, SWEEP, SWEEP_BODY, SWEEP_LAYOUT, VERSION, crc_table,
 )
 
 CODES_AT = HEADER_LEN + SWEEP_BODY
@@ -256,6 +256,14 @@ class FrameWriter:
             text = _TOO_LONG_REPLY
         pack_into(REPLY_LAYOUT, self._frame, HEADER_LEN, request_id, status)
         self._text(REPLY, HEADER_LEN + REPLY_BODY, text)
+
+    def remote_id(self, body, off, n, t):
+        """A Remote ID advertisement heard at Stamp `t`: `body[off:off + REMOTEID_BODY + n]` is the
+        frame's body as docs/protocol.md lays it out (address type, RSSI, address, then n bytes
+        of service data), the layout in which the receiver's ring keeps it."""
+        self._when(t)
+        _copy(self._frame, HEADER_LEN, body, off, REMOTEID_BODY + n)
+        self._send(REMOTEID, HEADER_LEN + REMOTEID_BODY + n)
 
     def _text(self, ftype, off, text):
         n = _text_len(text)

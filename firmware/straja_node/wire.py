@@ -25,6 +25,7 @@ ENVELOPE = const(0x02)
 STATUS = const(0x03)
 LOG = const(0x04)
 REPLY = const(0x05)
+REMOTEID = const(0x06)
 
 # Sizes (bytes). A frame is header + body + CRC; the wire adds COBS and two 0x00 delimiters.
 MAX_FRAME = const(2048)
@@ -38,6 +39,7 @@ ENVELOPE_BODY = const(20)
 STATUS_BODY = const(32)
 LOG_BODY = const(1)
 REPLY_BODY = const(3)
+REMOTEID_BODY = const(8)
 MAX_SWEEP_CODES = const(MAX_FRAME - HEADER_LEN - SWEEP_BODY - CRC_LEN)  # 2008
 MAX_ENVELOPE_SAMPLES = const((MAX_FRAME - HEADER_LEN - ENVELOPE_BODY - CRC_LEN) // 2)  # 1006
 MAX_LINE = const(1024)  # a command line, CR and LF included
@@ -50,6 +52,7 @@ ENVELOPE_LAYOUT = const("<BBHIIii")
 STATUS_LAYOUT = const("<IHBBIIIIHHI")
 LOG_LAYOUT = const("<B")
 REPLY_LAYOUT = const("<HB")
+REMOTEID_LAYOUT = const("<Bb6s")
 
 # SWEEP and ENVELOPE flags
 FLAG_OVERRUN = const(0x01)

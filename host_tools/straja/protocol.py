@@ -20,13 +20,15 @@ import numpy as np
 from straja_node.wire import (  # the wire constants' one definition, re-exported here
     BAD_ARG, BAD_LINE, CRC_INIT, CRC_LEN, ENVELOPE, ENVELOPE_LAYOUT, FAILED, FLAG_OVERRUN,
     FLAG_REVISIT, FLAG_SATURATED, HEADER_LAYOUT, HEADER_LEN, LOG, LOG_LAYOUT, MAX_ENCODED,
-    MAX_FRAME, MAX_LINE, MAX_WIRE, MODE_IDLE, MODE_SAFE, MODE_STREAMING, OK, REPLY, REPLY_LAYOUT,
+    MAX_FRAME, MAX_LINE, MAX_WIRE, MODE_IDLE, MODE_SAFE, MODE_STREAMING, OK, REMOTEID,
+    REMOTEID_LAYOUT, REPLY, REPLY_LAYOUT,
     RESET_BROWN_OUT, RESET_DEEPSLEEP, RESET_HARD, RESET_POWER_ON, RESET_SOFT, RESET_UNKNOWN,
     RESET_WATCHDOG, RSSI_CODE_MAX, STATUS, STATUS_LAYOUT, SWEEP, SWEEP_LAYOUT, TOO_LONG, UNKNOWN,
     VERSION, crc_table,
 )
 
-TYPE_NAMES = {SWEEP: "SWEEP", ENVELOPE: "ENVELOPE", STATUS: "STATUS", LOG: "LOG", REPLY: "REPLY"}
+TYPE_NAMES = {SWEEP: "SWEEP", ENVELOPE: "ENVELOPE", STATUS: "STATUS", LOG: "LOG", REPLY: "REPLY",
+              REMOTEID: "REMOTEID"}
 STATUS_NAMES = {OK: "OK", UNKNOWN: "UNKNOWN", BAD_ARG: "BAD_ARG", TOO_LONG: "TOO_LONG",
                 BAD_LINE: "BAD_LINE", FAILED: "FAILED"}
 RESET_CAUSES = {RESET_POWER_ON: "power-on", RESET_HARD: "hard reset", RESET_WATCHDOG: "watchdog",
@@ -41,6 +43,7 @@ ENVELOPE_FMT = struct.Struct(ENVELOPE_LAYOUT)
 STATUS_FMT = struct.Struct(STATUS_LAYOUT)
 LOG_FMT = struct.Struct(LOG_LAYOUT)
 REPLY_FMT = struct.Struct(REPLY_LAYOUT)
+REMOTEID_FMT = struct.Struct(REMOTEID_LAYOUT)
 
 # Bytes a console-text chunk may hold: printable ASCII, TAB, LF, CR.
 CONSOLE_BYTES = bytes(range(0x20, 0x7F)) + b"\t\n\r"
@@ -145,7 +148,25 @@ class Reply:
         return value
 
 
-Body = Union[Sweep, Envelope, Status, Log, Reply, bytes]
+@dataclass(slots=True)
+class RemoteId:
+    """A Bluetooth advertisement with Remote ID service data, as the node heard it."""
+
+    addr_type: int  # the advertiser's address type (0 public, 1 random, ...)
+    rssi_dbm: int
+    address: bytes  # 6 bytes, most significant first (as the address is printed)
+    data: bytes  # the service data: UUID FA FF, app code 0x0D, counter, message
+
+    def advertising(self) -> bytes:
+        """The AD structure (length, type 0x16, service data) straja.remoteid decodes."""
+        return bytes((len(self.data) + 1, 0x16)) + self.data
+
+    @property
+    def mac(self) -> str:
+        return ":".join(f"{b:02x}" for b in self.address)
+
+
+Body = Union[Sweep, Envelope, Status, Log, Reply, RemoteId, bytes]
 
 
 @dataclass(slots=True)
@@ -264,6 +285,10 @@ def parse_body(ftype: int, body: bytes) -> Body | None:
         if n < REPLY_FMT.size:
             return None
         return Reply(*REPLY_FMT.unpack_from(body), _text(body[REPLY_FMT.size:]))
+    if ftype == REMOTEID:
+        if n < REMOTEID_FMT.size:
+            return None
+        return RemoteId(*REMOTEID_FMT.unpack_from(body), bytes(body[REMOTEID_FMT.size:]))
     return bytes(body)
 
 
@@ -294,6 +319,8 @@ def body_bytes(body: Body) -> tuple[int, bytes]:
         return LOG, LOG_FMT.pack(body.level) + body.text.encode()
     if isinstance(body, Reply):
         return REPLY, REPLY_FMT.pack(body.request_id, body.status) + body.text.encode()
+    if isinstance(body, RemoteId):
+        return REMOTEID, REMOTEID_FMT.pack(*_fields(body)[:-1]) + bytes(body.data)
     raise TypeError(f"not a frame body: {type(body).__name__}")
 
 
@@ -313,6 +340,9 @@ def frame_to_json(frame: Frame) -> dict:
             fields["rssi"] = body.rssi.hex()
         elif isinstance(body, Envelope):
             fields["samples"] = list(body.samples)
+        elif isinstance(body, RemoteId):
+            fields["address"] = body.address.hex()
+            fields["data"] = body.data.hex()
     return {"type": frame.type, "node_id": frame.node_id, "seq": frame.seq, "t_us": frame.t_us,
             "body": fields}
 

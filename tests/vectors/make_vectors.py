@@ -116,6 +116,20 @@ class Case:
                                     "status": status if expect_status is None else expect_status,
                                     "text": expect_text})
 
+    def remote_id(self, addr_type, rssi, address, data, hi, lo, off=0):
+        """An advertisement kept at `off` in a ring-like buffer, as the receiver keeps it."""
+        slot = bytearray(off + 8 + len(data))
+        slot[off] = addr_type
+        slot[off + 1] = rssi & 0xFF
+        slot[off + 2:off + 8] = address
+        slot[off + 8:] = data
+        t = Stamp()
+        t.hi = hi
+        t.lo = lo
+        self.w.remote_id(slot, off, len(data), t)
+        self.expect(6, us(hi, lo), {"addr_type": addr_type, "rssi_dbm": rssi,
+                                    "address": hexs(address), "data": hexs(data)})
+
     def dump(self):
         print(json.dumps({"name": self.name, "covers": self.covers,
                           "wire": hexs(self.sink.data), "frames": self.frames}))
@@ -218,6 +232,16 @@ def main():
 
     c = Case("reply_too_long", "a reply whose JSON does not fit becomes FAILED")
     c.reply(9, 0, '{"x": "' + "a" * 2030 + '"}', 5, '{"error": "reply too long"}')
+    c.dump()
+
+    c = Case("remote_id", "REMOTEID frames: a Location message, a Basic ID at a ring offset, no data",
+             lo=10)
+    location = bytearray(b"\xfa\xff\x0d\x07\x12\x20\x5a\x40\xf6\xff\x30\x1b\x2b\x1c"
+                         b"\x10\x8e\x8d\x0f\x14\x09\x0c\x09\x2a\x0c\x44\x34\xb8\x0b\x00")
+    c.remote_id(1, -67, b"\xc0\x11\x22\x33\x44\x55", location, 3, 123456)
+    basic = bytearray(b"\xfa\xff\x0d\x00\x02\x12") + b"1596F35A7B3C4D" + bytearray(9)
+    c.remote_id(0, -100, b"\x00\x00\x00\x00\x00\x00", basic, 3, 123999, off=37)
+    c.remote_id(2, 0, b"\xff\xff\xff\xff\xff\xff", bytearray(0), 4, 0)
     c.dump()
 
     c = Case("seq_wrap", "seq 65534, 65535, 0, 1 across the wrap", seq=65534, lo=1)

@@ -125,5 +125,17 @@ def safe_pin_low():
     return board.safe_pin_low(profile())
 
 
+def bluetooth():
+    """A `bluetooth.BLE` for scanning (the unix port: a stand-in fed by the virtual board), or
+    None when the board has no Bluetooth."""
+    return board.bluetooth()
+
+
+def bluetooth_events():
+    """Run the Bluetooth IRQ handler for what the radio heard: nothing to do on a board, whose
+    stack calls the handler itself; on the unix port, the virtual board's advertisements."""
+    board.bluetooth_events()
+
+
 def led(on):
     board.led(profile(), on)

@@ -170,3 +170,15 @@ def led(profile, on):
         np.write()
     else:
         Pin(spec["pin"], Pin.OUT).value(1 if on else 0)
+
+
+def bluetooth():
+    try:
+        import bluetooth
+    except ImportError:  # a port built without Bluetooth (RP2040)
+        return None
+    return bluetooth.BLE()
+
+
+def bluetooth_events():
+    pass  # the stack calls the IRQ handler itself

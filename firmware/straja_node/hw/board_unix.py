@@ -17,6 +17,7 @@ socket whose path is in STRAJA_VBOARD. Wire format, little-endian:
 | 7 PIN_WRITE | GPIO number | u8 level | len 0 |
 | 8 WDT_START | 0 | u32 timeout_ms | no response |
 | 9 WDT_FEED | 0 | - | no response (a cheap one-way message; the server only counts) |
+| 10 BLE_SCAN | 0 | - | value 1 and one advertisement heard by now (u8 addr_type, i8 rssi, 6 address bytes, the advertising data), or value 0 and len 0 |
 
 Requests and responses use preallocated buffers and `readinto`, so a transaction allocates nothing.
 Resets: `reset()` exits with RESET_EXIT_CODE and the virtual node's bridge restarts the interpreter
@@ -28,6 +29,7 @@ import socket
 import struct
 import sys
 from binascii import unhexlify
+from time import ticks_diff, ticks_ms
 
 RESET_EXIT_CODE = 86
 SPI_WRITE = 1
@@ -39,6 +41,10 @@ PIN_READ = 6
 PIN_WRITE = 7
 WDT_START = 8
 WDT_FEED = 9
+BLE_SCAN = 10
+_IRQ_SCAN_RESULT = 5
+ADV_MAX = 31  # legacy advertising data
+BLE_POLL_MS = 20  # how often the stand-in asks the virtual board for advertisements
 
 
 class Link:
@@ -89,6 +95,19 @@ class Link:
         if rn:
             self._read(rbuf, rn)
         return rsp[1]
+
+    def call_upto(self, op, dev, rbuf):
+        """A request without payload whose response fills up to len(rbuf) bytes; returns the
+        number of bytes read."""
+        self.send(op, dev, None, 0)
+        rsp = self.rsp
+        self._read(rsp, 4)
+        n = rsp[2] | (rsp[3] << 8)
+        if rsp[0] or n > len(rbuf):
+            raise OSError("virtual board: op %d refused or answered %d bytes" % (op, n))
+        if n:
+            self._read(rbuf, n)
+        return n
 
 
 class SpiDevice:
@@ -169,7 +188,46 @@ class Watchdog:
         """As a board's: the REPL keeps feeding it (here: nothing resets anyway)."""
 
 
+class Bluetooth:
+    """The part of `bluetooth.BLE` a scanner uses, fed by the virtual board's Bluetooth radio:
+    `deliver()` (hw.bluetooth_events, from the main loop) calls the IRQ handler with the
+    _IRQ_SCAN_RESULT tuple a board's stack gives, its address and data memoryviews over one
+    buffer that the next advertisement overwrites, as a board's are valid only in the handler."""
+
+    def __init__(self, link):
+        self.link = link
+        self.handler = None
+        self.scanning = False
+        self.buf = bytearray(8 + ADV_MAX)
+        self.view = memoryview(self.buf)
+        self.address = self.view[2:8]
+        self._last = ticks_ms()
+
+    def active(self, on=None):
+        return True
+
+    def irq(self, handler):
+        self.handler = handler
+
+    def gap_scan(self, duration_ms, interval_us=1280000, window_us=11250, active=False):
+        self.scanning = duration_ms is not None
+
+    def deliver(self):
+        now = ticks_ms()
+        if not (self.scanning and self.handler) or ticks_diff(now, self._last) < BLE_POLL_MS:
+            return
+        self._last = now
+        b = self.buf
+        while True:
+            n = self.link.call_upto(BLE_SCAN, 0, b)
+            if not n:
+                return
+            rssi = b[1] - 256 if b[1] > 127 else b[1]
+            self.handler(_IRQ_SCAN_RESULT, (b[0], self.address, 0, rssi, self.view[8:n]))
+
+
 _link = None
+_bluetooth = None
 
 
 def link(required=True):
@@ -240,3 +298,16 @@ def safe_pin_low(profile):
 
 def led(profile, on):
     pass
+
+
+def bluetooth():
+    global _bluetooth
+    lk = link(False)
+    if _bluetooth is None and lk is not None:
+        _bluetooth = Bluetooth(lk)
+    return _bluetooth
+
+
+def bluetooth_events():
+    if _bluetooth:
+        _bluetooth.deliver()

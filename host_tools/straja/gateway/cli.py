@@ -19,6 +19,7 @@ from . import mqtt, record, replay, store
 from .events import KINDS, Stored, dumps
 from .ingest import Gateway
 from .pipeline import Pipeline
+from .remoteid import CompanionReader
 
 DEFAULT_CONFIG = "/etc/straja/gateway.toml"
 # The kinds of event the gateway stores (docs/gateway.md, Events), for `events --kind`.
@@ -46,6 +47,9 @@ def _load(args) -> gwconfig.GatewayConfig:
         changes["record"] = args.record
     if getattr(args, "no_discover", False):
         changes["discover"] = False
+    if getattr(args, "remoteid_source", None):
+        changes["remote_id"] = gwconfig.RemoteIdConfig(**{**cfg.remote_id.__dict__,
+                                                          "source": args.remoteid_source})
     if getattr(args, "mqtt_host", None):
         changes["mqtt"] = gwconfig.MqttConfig(**{**cfg.mqtt.__dict__, "host": args.mqtt_host,
                                                  "port": args.mqtt_port or cfg.mqtt.port})
@@ -88,6 +92,8 @@ def run_gateway(args) -> int:
                                                 "started_ns": time.time_ns()}) if cfg.record else None
     gw = Gateway(cfg, pipeline, store=event_store, publisher=publisher, sinks=sinks,
                  recorder=recorder)
+    if cfg.remote_id.source:
+        CompanionReader(cfg.remote_id.source, gw.queue).start()
     signal.signal(signal.SIGTERM, lambda *_: gw.stop())  # systemd stops the service this way
     try:
         gw.run(args.duration)
@@ -205,6 +211,8 @@ def configure_gateway(p) -> None:
     p.add_argument("--mqtt-host", metavar="HOST", help="MQTT broker (overrides the config)")
     p.add_argument("--mqtt-port", type=tcp_port, metavar="N")
     p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
+    p.add_argument("--remoteid-source", metavar="FILE",
+                   help='Remote ID from a companion: JSON lines with the payload hex ("-": stdin)')
     p.set_defaults(func=run_gateway)
 
 

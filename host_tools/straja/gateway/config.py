@@ -47,6 +47,22 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
+class RemoteIdConfig:
+    source: str = ""               # companion source: JSON lines from a file or "-" (stdin)
+    lost_s: float = 10.0           # a Remote ID drone not heard for this long is lost
+    update_min_s: float = 1.0      # rid_updated at most this often per drone
+    history: int = 120             # claimed positions kept per drone
+    node_positions: dict = field(default_factory=dict)   # "node id" -> [latitude, longitude]
+    protected_areas: dict = field(default_factory=dict)  # name -> [[latitude, longitude], ...]
+    max_eirp_dbm: float = 20.0     # the strongest Bluetooth transmitter a drone may carry
+    min_eirp_dbm: float = -10.0    # the weakest
+    rssi_margin_db: float = 15.0   # fading and antennas: RSSI beyond free space by more is flagged
+    near_m: float = 300.0          # a weak RSSI is flagged only at nodes this close to the claim
+    speed_factor: float = 1.5      # a jump faster than this times the claimed speed is flagged
+    jump_margin_m: float = 30.0    # ... by more than this (GNSS noise)
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     gateway_id: str = "gateway"
     ports: tuple = ()              # device paths or globs (e.g. /dev/serial/by-id/*)
@@ -72,6 +88,7 @@ class GatewayConfig:
     fusion: FusionConfig = FusionConfig()
     alerts: AlertConfig = AlertConfig()
     mqtt: MqttConfig = MqttConfig()
+    remote_id: RemoteIdConfig = RemoteIdConfig()
 
 
 class ConfigError(StrajaError, ValueError):

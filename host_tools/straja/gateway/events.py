@@ -242,11 +242,52 @@ class NodePlan(NodeEvent):
     plan: tuple[dict, ...]
 
 
+@dataclass(frozen=True)
+class RidEvent(Event):
+    """A Remote ID drone (gateway/remoteid.py): what it claims, who heard it, whether it holds."""
+    uas_id: str
+    address: str                    # the advertiser's address; "" for a payload without one
+    latitude: float | None
+    longitude: float | None
+    altitude_geo: float | None
+    speed: float | None
+    operator_latitude: float | None
+    operator_longitude: float | None
+    operator_id: str
+    first_ns: int
+    last_seen_ns: int
+    receivers: dict                 # node id (a string) -> latest RSSI dBm
+    plausible: bool
+    reasons: tuple[str, ...]        # why it is not plausible
+
+
+@dataclass(frozen=True)
+class RidSeen(RidEvent):
+    kind: ClassVar[str] = "rid_seen"
+
+
+@dataclass(frozen=True)
+class RidUpdated(RidEvent):
+    kind: ClassVar[str] = "rid_updated"
+
+
+@dataclass(frozen=True)
+class RidLost(RidEvent):
+    kind: ClassVar[str] = "rid_lost"
+
+
+@dataclass(frozen=True)
+class RidAreaEntered(RidEvent):
+    """A Remote ID drone claims a position inside a protected area: an alert of its own."""
+    kind: ClassVar[str] = "rid_area_entered"
+    area: str
+
+
 KINDS = {cls.kind: cls for cls in (
     PortOpened, PortClosed, NodeOnline, NodeOffline, NodeRestarted, NodeStats, TrackStarted,
     TrackEnded, AlertRaised, AlertUpdated, AlertCleared, ScanFocus, ScanRestore, CommandFailed,
     ReplyRejected, SourceQuarantined, NodeRecovery, NodeIdConflict, NodeRefused, NodeEvicted,
-    EventsCoalesced, Overload, NodePlan)}
+    EventsCoalesced, Overload, NodePlan, RidSeen, RidUpdated, RidLost, RidAreaEntered)}
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from ..tools.ports import candidates
 from . import record as rec
 from .events import AlertEvent, ConsoleKeys, Output, Overload, Stored
 from .pipeline import Pipeline
+from .remoteid import COMPANION
 
 log = logging.getLogger("straja.gateway")
 WRITE_TIMEOUT_S, WRITE_RETRY_S = 0.05, 1.0  # writes to a node that does not read its input
@@ -239,6 +240,8 @@ class Gateway:
             if self.recorder:
                 self.recorder.open(path, t_ns)
             out = self.pipeline.open_source(path, t_ns)
+        elif kind == COMPANION:
+            out = self.pipeline.remote_id_line(t_ns, data.decode())
         elif kind == "close":
             if self.recorder:
                 self.recorder.close_source(path, t_ns)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import heapq
 
 from ..framing import Decoder
-from ..protocol import CONSOLE_BYTES, MODES, REPLY, STATUS, SWEEP, Console, SeqTracker
+from ..protocol import CONSOLE_BYTES, MODES, REMOTEID, REPLY, STATUS, SWEEP, Console, SeqTracker
 from . import replies
 from .alerts import Alerts
 from .config import GatewayConfig
@@ -32,6 +32,7 @@ from .events import (LEAVE_RAW_REPL, SOFT_RESET, AlertRaised, CommandFailed, Con
 from .fusion import Fusion
 from .health import NodeHealth
 from .limits import EventLimiter
+from .remoteid import RemoteIdTracker
 from .scanplan import ScanPlanner, plan_args
 
 # Commands that make a node known and streaming: what it is (front ends, for focus plans), its
@@ -66,6 +67,7 @@ class Pipeline:
         self.alerts = Alerts(cfg.alerts, cfg.fusion.trend_db)
         self.planner = ScanPlanner(cfg, normal_plans, after_crash)
         self.limiter = EventLimiter(cfg.event_window_s, cfg.event_burst)
+        self.remote_id = RemoteIdTracker(cfg.remote_id)
         self.now_ns = 0
         self._next_stats = None
         self.counts = {"frames": 0, "console_chunks": 0, "ignored_nodes": 0, "refused_frames": 0}
@@ -133,6 +135,13 @@ class Pipeline:
         out.events = self.limiter.filter(out.events) + self.limiter.expire(self.now_ns)
         return out
 
+    def remote_id_line(self, t_ns: int, line: str) -> Output:
+        """A companion source's line (JSON with the payload hex, docs/gateway.md "Remote ID")."""
+        out = Output()
+        self._advance(t_ns, out)
+        out.events += self.remote_id.heard_line(t_ns, line)
+        return out
+
     def _advance(self, t_ns: int, out: Output) -> None:
         self.now_ns = max(self.now_ns, t_ns)
         events = out.events
@@ -154,6 +163,7 @@ class Pipeline:
             port = self.port_of(node_id)
             if port is not None:  # (a node that restarted meanwhile gets it back so)
                 out.commands.append(self.planner.focus_command(port, node_id))
+        events += self.remote_id.expire(self.now_ns)
         if self._next_stats is None:
             self._next_stats = self.now_ns + self.stats_ns
         elif self.now_ns >= self._next_stats:
@@ -194,6 +204,9 @@ class Pipeline:
                 self._observe(obs, t_ns, out)
         elif frame.type == REPLY:
             self._reply(health, frame.body, t_ns, out)
+        elif frame.type == REMOTEID:
+            rid = frame.body
+            out.events += self.remote_id.heard(t_ns, rid.advertising(), node_id, rid.rssi_dbm, rid.mac)
         # ENVELOPE blocks are not detected on yet: the core's pipeline takes sweeps only
 
     def _admit(self, node_id: int, health: NodeHealth | None, source: str, t_ns: int,

@@ -13,11 +13,14 @@ import numpy as np
 from .. import term
 from ..errors import StrajaError
 from ..paths import SCENES
-from .emitters import KINDS, MHZ
+from .emitters import KINDS as RF_KINDS, MHZ
+from .remoteid import RemoteIdBroadcaster
 from .params import Param, ParamError, resolve
 from .propagation import Propagation
 from .receiver import FrontEnd, NodeRF
 from .trajectory import ALWAYS, Schedule, Trajectory
+
+KINDS = {**RF_KINDS, RemoteIdBroadcaster.KIND: RemoteIdBroadcaster}
 
 
 class SceneError(StrajaError, ValueError):

@@ -14,9 +14,11 @@ import struct
 import threading
 import time
 
+from .ble import BluetoothRadio
 from .chips import MODELS
 
-SPI_WRITE, SPI_XFER, WORD, ADC_READ, BLOCK, PIN_READ, PIN_WRITE, WDT_START, WDT_FEED = range(1, 10)
+SPI_WRITE, SPI_XFER, WORD, ADC_READ, BLOCK, PIN_READ, PIN_WRITE, WDT_START, WDT_FEED, BLE_SCAN = (
+    range(1, 11))
 ONE_WAY = (WDT_START, WDT_FEED)
 OK, ERROR = 0, 1
 SWITCH_INTERVAL_S = 100e-6
@@ -31,10 +33,11 @@ class VirtualBoard:
 
     Counters: `transactions` (requests served), `feeds` (watchdog feeds), `watchdog_ms` (the last
     watchdog timeout the firmware set), `connections`. Set `safe_pin_low` to hold the safe pin.
+    `bluetooth`: what the board's Bluetooth radio hears (see straja.vboard.ble), None: nothing.
     """
 
     def __init__(self, profile: dict, rf, socket_path: str, t_origin: float | None = None,
-                 seed: int = 0):
+                 seed: int = 0, bluetooth=None):
         self.profile = profile
         self.rf = rf
         self.socket_path = str(socket_path)
@@ -46,6 +49,7 @@ class VirtualBoard:
             for role, number in chip.entry.get("pins", {}).items():
                 self.pins[number] = (chip, role)
         self.safe_pin_low = False
+        self.bluetooth = BluetoothRadio(bluetooth) if bluetooth is not None else None
         self.transactions = 0
         self.feeds = 0
         self.watchdog_ms = None
@@ -155,6 +159,8 @@ class VirtualBoard:
                 return (0 if self.safe_pin_low else 1), b""
             chip, role = self.pins.get(dev, (None, None))
             return (chip.pin_read(role) if chip else 1), b""
+        elif op == BLE_SCAN:
+            return (1, reply) if self.bluetooth and (reply := self.bluetooth.scan(t)) else (0, b"")
         elif op == PIN_WRITE:
             chip, role = self.pins.get(dev, (None, None))
             if chip:

@@ -11,6 +11,7 @@ from ..argtypes import positive_int
 from ..errors import StrajaError
 from ..sim import cli as scene_cli
 from ..sim.scene import load_scene
+from ..sim.remoteid import NodeBluetooth
 from .fleet import Fleet, NodeSpec, scene_rf
 
 DEFAULT_SCENE = "demo_incursion"
@@ -45,7 +46,8 @@ def start_fleet(count: int, scene_name: str | None, workdir=None, config: dict |
                           code=term.EXIT_USAGE)
     specs = [NodeSpec(n.name, index + 1, board=n.board, config=dict(config or {}))
              for index, n in enumerate(nodes)]
-    fleet = Fleet(specs, lambda name, profile: scene_rf(scene, name, profile), workdir=workdir)
+    fleet = Fleet(specs, lambda name, profile: scene_rf(scene, name, profile), workdir=workdir,
+                  bluetooth_for=lambda name: NodeBluetooth(scene, name))
     return scene, fleet.start()
 
 

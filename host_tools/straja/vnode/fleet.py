@@ -59,13 +59,15 @@ class Fleet:
 
     `rf_for(name, profile)` gives the RF input of node `name` for a board `profile`: an object
     with `band_power_dbm` or a dict of them by front-end name (see straja.vboard). `workdir` holds
-    each node's flash folder; a temporary one by default.
+    each node's flash folder; a temporary one by default. `bluetooth_for(name)`: what node
+    `name`'s Bluetooth radio hears (straja.vboard.ble), or None for nothing.
     """
 
     def __init__(self, specs: list[NodeSpec], rf_for, workdir: Path | None = None,
-                 t_origin: float | None = None):
+                 t_origin: float | None = None, bluetooth_for=None):
         self.specs = specs
         self.rf_for = rf_for
+        self.bluetooth_for = bluetooth_for
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="straja-fleet-")
         self.workdir = Path(workdir or self._tmp.name)
         self.t_origin = t_origin
@@ -83,7 +85,8 @@ class Fleet:
                 profile = json.loads(board_profile_path(spec.board).read_text())
                 sock = str(Path(self._sockets.name) / f"{spec.node_id}.sock")
                 board = VirtualBoard(profile, self.rf_for(spec.name, profile), sock,
-                                     t_origin=self.t_origin, seed=spec.node_id)
+                                     t_origin=self.t_origin, seed=spec.node_id,
+                                     bluetooth=self.bluetooth_for and self.bluetooth_for(spec.name))
                 board.start()
                 node = VirtualNode(flash, name=spec.name, heap=profile.get("heap", "320K"), env={
                     "STRAJA_VBOARD": sock,

@@ -1,0 +1,260 @@
+"""Remote ID drones at the gateway: decoded advertisements become tracks, with plausibility checks
+and protected areas (docs/gateway.md, "Remote ID").
+
+Input: a node's REMOTEID frame (its RSSI and advertiser address) or a companion source's line
+(JSON: `payload` hex, optional `node`, `rssi`, `mac`), both decoded by straja.remoteid. A Bluetooth 4
+broadcaster sends one message per advertisement, so a drone is keyed by its advertiser address
+(the messages of one address are one drone) or, for a payload without one, by its UAS ID.
+
+Remote ID is not authenticated. Every check compares what the drone claims with physics and with
+what the nodes measured, and its failure is a reason in the drone's events:
+- RSSI: free-space loss from the claimed position to each receiving node (positions in the
+  gateway config) bounds what any legal transmitter could deliver; much stronger is impossible,
+  much weaker at a node close by is suspicious;
+- a jump between two claimed positions faster than the claimed speed allows (plus a margin);
+- values outside physics (an invalid latitude/longitude, an altitude or speed no UA reaches).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .. import term
+from ..errors import StrajaError
+from ..remoteid import RemoteIdError, decode_payload
+from .config import RemoteIdConfig
+from .events import RidAreaEntered, RidLost, RidSeen, RidUpdated
+
+EARTH_RADIUS_M = 6371008.8
+BLE_WAVELENGTH_M = 299792458.0 / 2.44e9
+MAX_ALTITUDE_M = 10000.0
+MAX_SPEED_MPS = 150.0
+
+
+def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance between two (latitude, longitude) in degrees (haversine)."""
+    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def free_space_dbm(eirp_dbm: float, d_m: float) -> float:
+    """Received power at d_m from an isotropic transmitter of eirp_dbm at 2.44 GHz (Friis)."""
+    return eirp_dbm - 20 * math.log10(4 * math.pi * max(d_m, 1.0) / BLE_WAVELENGTH_M)
+
+
+def inside(point: tuple[float, float], polygon) -> bool:
+    """Point in polygon (ray casting over (latitude, longitude) vertices)."""
+    lat, lon = point
+    hit = False
+    for (a_lat, a_lon), (b_lat, b_lon) in zip(polygon, polygon[1:] + polygon[:1]):
+        if (a_lat > lat) != (b_lat > lat):
+            if lon < a_lon + (lat - a_lat) * (b_lon - a_lon) / (b_lat - a_lat):
+                hit = not hit
+    return hit
+
+
+@dataclass
+class RidDrone:
+    key: str
+    address: str
+    first_ns: int
+    uas_id: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    altitude_geo: float | None = None
+    speed: float | None = None
+    operator_latitude: float | None = None
+    operator_longitude: float | None = None
+    operator_id: str = ""
+    last_seen_ns: int = 0
+    last_fix_ns: int = 0
+    receivers: dict = field(default_factory=dict)  # node id -> latest RSSI dBm
+    positions: list = field(default_factory=list)  # (t_ns, latitude, longitude, altitude)
+    reasons: tuple = ()
+    areas: set = field(default_factory=set)
+    announced: bool = False
+    updated_ns: int = 0
+
+
+class RemoteIdTracker:
+    """Remote ID drones from decoded payloads: `heard(...)` and `expire(t_ns)` return events."""
+
+    def __init__(self, cfg: RemoteIdConfig):
+        self.cfg = cfg
+        self.nodes = {int(k): tuple(v) for k, v in cfg.node_positions.items()}
+        self.drones: dict[str, RidDrone] = {}
+        self.errors = 0
+
+    def heard(self, t_ns: int, payload: bytes, node_id: int | None = None,
+              rssi_dbm: float | None = None, address: str = "") -> list:
+        """One payload a node or a companion heard; its events (none for an undecodable one,
+        counted in `errors`)."""
+        try:
+            decoded = decode_payload(payload)
+        except RemoteIdError:
+            self.errors += 1
+            return []
+        address = address or decoded.get("source_mac", "")
+        messages = decoded.get("messages") or [decoded]
+        uas_id = next((m["uas_id"] for m in messages if m.get("type") == "basic_id"), "")
+        key = address or uas_id
+        if not key:
+            self.errors += 1  # nothing to tell its drone by
+            return []
+        drone = self.drones.get(key)
+        if drone is None:
+            drone = self.drones[key] = RidDrone(key, address, t_ns)
+        drone.last_seen_ns = t_ns
+        if node_id is not None and rssi_dbm is not None:
+            drone.receivers[node_id] = float(rssi_dbm)
+        reasons = list(drone.reasons)
+        for m in messages:
+            self._apply(drone, m, t_ns, reasons)
+        if node_id is not None and rssi_dbm is not None and drone.latitude is not None:
+            reasons += self._rssi_reasons(drone, node_id, float(rssi_dbm))
+        flagged = tuple(dict.fromkeys(reasons))[-8:]
+        news = flagged != drone.reasons
+        drone.reasons = flagged
+        return self._events(drone, t_ns, news)
+
+    def heard_line(self, t_ns: int, line: str) -> list:
+        """A companion source's JSON line: {"payload": hex, "node": id, "rssi": dBm, "mac": str}."""
+        try:
+            item = json.loads(line)
+            payload = bytes.fromhex(item["payload"])
+            node = item.get("node")
+            rssi = item.get("rssi")
+            if node is not None and not isinstance(node, int) or (
+                    rssi is not None and not isinstance(rssi, (int, float))):
+                raise ValueError("node must be an integer and rssi a number")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self.errors += 1
+            return []
+        return self.heard(t_ns, payload, node, rssi, str(item.get("mac", "")))
+
+    def expire(self, t_ns: int) -> list:
+        lost_ns = int(self.cfg.lost_s * 1e9)
+        out = []
+        for key, drone in list(self.drones.items()):
+            if t_ns - drone.last_seen_ns >= lost_ns:
+                del self.drones[key]
+                if drone.announced:
+                    out.append(RidLost(t_ns, **self._fields(drone)))
+        return out
+
+    # -- inside
+
+    def _apply(self, drone: RidDrone, m: dict, t_ns: int, reasons: list) -> None:
+        kind = m.get("type")
+        if kind == "basic_id" and m.get("uas_id"):
+            drone.uas_id = m["uas_id"]
+        elif kind == "operator_id":
+            drone.operator_id = m.get("operator_id", "")
+        elif kind == "system" and m.get("operator_latitude") is not None:
+            drone.operator_latitude = m["operator_latitude"]
+            drone.operator_longitude = m["operator_longitude"]
+        elif kind == "location":
+            self._location(drone, m, t_ns, reasons)
+
+    def _location(self, drone: RidDrone, m: dict, t_ns: int, reasons: list) -> None:
+        lat, lon, alt, speed = m.get("latitude"), m.get("longitude"), m.get("altitude_geo"), m.get("speed_horizontal")
+        if lat is None or lon is None:
+            if m.get("status") not in (None, 0):  # airborne without a valid position
+                reasons.append("location: latitude/longitude invalid or unknown")
+            return
+        if alt is not None and not -500.0 <= alt <= MAX_ALTITUDE_M:
+            reasons.append(f"location: altitude {alt:.0f} m outside physics")
+        if speed is not None and speed > MAX_SPEED_MPS:
+            reasons.append(f"location: speed {speed:.0f} m/s outside physics")
+        if drone.positions:
+            t0, lat0, lon0, _ = drone.positions[-1]
+            dt = (t_ns - t0) / 1e9
+            d = distance_m((lat0, lon0), (lat, lon))
+            allowed = (max(speed or 0.0, drone.speed or 0.0) * self.cfg.speed_factor
+                       + self.cfg.jump_margin_m / max(dt, 1e-3))
+            if dt > 0 and d / dt > allowed and d > self.cfg.jump_margin_m:
+                reasons.append(f"jump: moved {d:.0f} m in {dt:.1f} s, faster than its claimed "
+                               f"speed {speed or 0.0:.1f} m/s allows")
+        drone.latitude, drone.longitude, drone.altitude_geo, drone.speed = lat, lon, alt, speed
+        drone.last_fix_ns = t_ns
+        drone.positions.append((t_ns, lat, lon, alt))
+        del drone.positions[:-self.cfg.history]
+
+    def _rssi_reasons(self, drone: RidDrone, node_id: int, rssi: float) -> list:
+        where = self.nodes.get(node_id)
+        if where is None:
+            return []
+        d = distance_m(where, (drone.latitude, drone.longitude))
+        strongest = free_space_dbm(self.cfg.max_eirp_dbm, d)
+        if rssi > strongest + self.cfg.rssi_margin_db:
+            return [f"rssi: {rssi:.0f} dBm at node {node_id}, {d:.0f} m from the claimed position, "
+                    f"where at most {strongest:.0f} dBm can arrive"]
+        weakest = free_space_dbm(self.cfg.min_eirp_dbm, d) - self.cfg.rssi_margin_db
+        if d <= self.cfg.near_m and rssi < weakest:
+            return [f"rssi: {rssi:.0f} dBm at node {node_id} only {d:.0f} m from the claimed "
+                    f"position, where at least {weakest:.0f} dBm arrives"]
+        return []
+
+    def _events(self, drone: RidDrone, t_ns: int, news: bool) -> list:
+        """rid_seen once there is something to show, then rid_updated at most every
+        update_min_s, or at once when it is newly implausible; area entries."""
+        out = []
+        fields = self._fields(drone)
+        if not drone.announced:
+            if not drone.uas_id and drone.latitude is None:
+                return out  # nothing to show yet
+            drone.announced = True
+            drone.updated_ns = t_ns
+            out.append(RidSeen(t_ns, **fields))
+        elif news or t_ns - drone.updated_ns >= int(self.cfg.update_min_s * 1e9):
+            drone.updated_ns = t_ns
+            out.append(RidUpdated(t_ns, **fields))
+        if drone.latitude is not None:
+            for name, polygon in self.cfg.protected_areas.items():
+                now_in = inside((drone.latitude, drone.longitude), [tuple(p) for p in polygon])
+                if now_in and name not in drone.areas:
+                    out.append(RidAreaEntered(t_ns, **fields, area=name))
+                if now_in:
+                    drone.areas.add(name)
+                else:
+                    drone.areas.discard(name)
+        return out
+
+    @staticmethod
+    def _fields(drone: RidDrone) -> dict:
+        return {"uas_id": drone.uas_id, "address": drone.address, "latitude": drone.latitude,
+                "longitude": drone.longitude, "altitude_geo": drone.altitude_geo,
+                "speed": drone.speed, "operator_latitude": drone.operator_latitude,
+                "operator_longitude": drone.operator_longitude, "operator_id": drone.operator_id,
+                "first_ns": drone.first_ns, "last_seen_ns": drone.last_seen_ns,
+                "receivers": {str(k): v for k, v in sorted(drone.receivers.items())},
+                "plausible": not drone.reasons, "reasons": drone.reasons}
+
+
+COMPANION = "remoteid"  # the gateway queue's item kind for a companion line
+
+
+class CompanionReader(threading.Thread):
+    """Reads a companion source's JSON lines (a file, or "-": stdin) into the gateway's queue as
+    (COMPANION, source, arrival ns, line) items."""
+
+    def __init__(self, source: str, out_queue):
+        super().__init__(name="remoteid-source", daemon=True)
+        try:
+            self.stream = sys.stdin if source == "-" else open(source, encoding="utf-8",
+                                                               errors="replace")
+        except OSError as e:
+            raise StrajaError(f"cannot read the Remote ID source {source}: {e.strerror}",
+                              "give an existing file, or - for stdin", term.EXIT_USAGE) from e
+        self.source = source
+        self.queue = out_queue
+
+    def run(self) -> None:
+        for line in self.stream:
+            if line.strip():
+                self.queue.put((COMPANION, self.source, time.time_ns(), line.encode()))
