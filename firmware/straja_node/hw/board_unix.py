@@ -29,7 +29,7 @@ import socket
 import struct
 import sys
 from binascii import unhexlify
-from time import ticks_diff, ticks_ms
+from ..clock import ticks_diff, ticks_ms
 
 RESET_EXIT_CODE = 86
 SPI_WRITE = 1
