@@ -1,7 +1,8 @@
 """Fault injection (issue 14; `make chaos`, and part of `make test`): a real `straja gateway`
 process on three virtual nodes (the real firmware) watching a drone, with SQLite and MQTT (a real
 mosquitto), while a hostile node on a pty sends crafted frames, nodes halt at the REPL and lose
-power, the broker and then the gateway are killed with SIGKILL during the alert.
+power, the broker and then the gateway are killed with SIGKILL during the alert, and a deploy is
+cut by a power cut while its files are staged.
 
 Per fault: tried, survived (the gateway process still runs, or its successor does, and every
 node streams again), lost (events the store had, or the broker acknowledged, that are gone). The
@@ -22,6 +23,8 @@ import pytest
 
 from straja import protocol
 from straja.link import NodeLink
+from straja.paths import FIRMWARE
+from straja.tools.deploy import Deployer
 from straja.vnode.cli import start_fleet
 from test_gateway_mqtt import Broker, Subscriber, free_port, wait_for
 
@@ -52,6 +55,11 @@ class Gateway:
     def kill(self):
         self.proc.kill()
         self.proc.wait(timeout=10)
+
+    def stop(self):
+        """A clean stop (systemd's SIGTERM), as a technician does before a deploy."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=20)
 
     def query(self, sql, *args):
         """Rows of the gateway's store, read-only; none before the gateway made it."""
@@ -190,6 +198,22 @@ def test_gateway_survives_injected_faults_and_loses_nothing_acknowledged(tmp_pat
         normal = dict(gw.query("SELECT node_id, plan FROM node_plans"))
         assert all(json.loads(normal[n]) != plan for n, plan in focused.items() if n in normal)
         assert all(json.loads(normal[n]) == [] for n in node_ids if n in normal)
+        # a deploy cut by a power cut while its files are staged (the gateway stopped for the
+        # deploy): the node boots its previous firmware and the next gateway has it streaming
+        gw.stop()
+        target, cuts = fleet.nodes[0], []
+
+        def cut_when_staged(name, detail=None):
+            if name == "staged" and not cuts:
+                cuts.append(name)
+                target.node.power_cut()
+                time.sleep(0.2)
+
+        deployed = Deployer(FIRMWARE, force=True, on_event=cut_when_staged).deploy(target.port)
+        t = time.time_ns()
+        gw.start()
+        record("deploy_cut", 1, int(bool(cuts) and deployed.status in ("failed", "deployed")
+                                    and recovered(t)))
         # MQTT: everything stored reaches the subscriber once the outbox is empty
         assert wait_for(lambda: gw.query("SELECT COUNT(*) FROM mqtt_outbox") == [(0,)], 60)
         stored_ids = {i for (i,) in gw.query("SELECT id FROM events")}
