@@ -80,13 +80,29 @@ def run_gateway(args) -> int:
     gw = Gateway(cfg, pipeline, store=event_store, publisher=publisher, sinks=sinks,
                  recorder=recorder)
     signal.signal(signal.SIGTERM, lambda *_: gw.stop())  # systemd stops the service this way
+    dashboard = None
     try:
+        dashboard = _dashboard(args.web, cfg, gw, event_store)
         gw.run(args.duration)
     except KeyboardInterrupt:
         gw.close()
     finally:
+        if dashboard:
+            dashboard.stop()
         _close(event_store, publisher)
     return term.EXIT_OK
+
+
+def _dashboard(addr, cfg, gw, event_store):
+    """The live dashboard of docs/dashboard.md on addr ("HOST:PORT"), or None without one."""
+    if not addr:
+        return None
+    from ..web.server import Dashboard  # the `web` extra: only when asked for
+    dashboard = Dashboard(cfg, addr, topics=event_store.topics if event_store else None)
+    dashboard.attach(gw)
+    dashboard.start()
+    logging.getLogger("straja.gateway").info("dashboard on %s", dashboard.url)
+    return dashboard
 
 
 def run_replay(args) -> int:
@@ -166,6 +182,8 @@ def configure_gateway(p) -> None:
     p.add_argument("--mqtt-host", metavar="HOST", help="MQTT broker (overrides the config)")
     p.add_argument("--mqtt-port", type=int, metavar="N")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    p.add_argument("--web", metavar="HOST:PORT",
+                   help="serve the live dashboard there (docs/dashboard.md; e.g. 127.0.0.1:8080)")
     p.set_defaults(func=run_gateway)
 
 

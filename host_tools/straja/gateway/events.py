@@ -189,10 +189,18 @@ class NodeRecovery(Event):
     text: str           # the end of what the port showed
 
 
+@dataclass(frozen=True)
+class AlertAcknowledged(Event):
+    """An operator acknowledged an alert on the dashboard (docs/dashboard.md)."""
+    kind: ClassVar[str] = "alert_acknowledged"
+    alert_id: str
+    by: str             # the dashboard user
+
+
 KINDS = {cls.kind: cls for cls in (
     PortOpened, PortClosed, NodeOnline, NodeOffline, NodeRestarted, NodeStats, TrackStarted,
     TrackEnded, AlertRaised, AlertUpdated, AlertCleared, ScanFocus, ScanRestore, CommandFailed,
-    ReplyRejected, SourceQuarantined, NodeRecovery)}
+    ReplyRejected, SourceQuarantined, NodeRecovery, AlertAcknowledged)}
 
 
 @dataclass(frozen=True)
