@@ -101,10 +101,8 @@ def run(args) -> int:
         dashboard = None
         try:
             if args.web:
-                from ..web.server import Dashboard  # the `web` extra: only when asked for
-                dashboard = Dashboard(cfg, args.web)
-                dashboard.attach(gateway)
-                dashboard.start()
+                from ..web.server import serve  # the `web` extra: only when asked for
+                dashboard = serve(cfg, args.web, gateway)
                 print(term.paint(f"dashboard: {dashboard.url}", "bold"), flush=True)
             gateway.run(args.duration or None)
         except KeyboardInterrupt:

@@ -97,10 +97,8 @@ def _dashboard(addr, cfg, gw, event_store):
     """The live dashboard of docs/dashboard.md on addr ("HOST:PORT"), or None without one."""
     if not addr:
         return None
-    from ..web.server import Dashboard  # the `web` extra: only when asked for
-    dashboard = Dashboard(cfg, addr, topics=event_store.topics if event_store else None)
-    dashboard.attach(gw)
-    dashboard.start()
+    from ..web.server import serve  # the `web` extra: only when asked for
+    dashboard = serve(cfg, addr, gw, topics=event_store.topics if event_store else None)
     logging.getLogger("straja.gateway").info("dashboard on %s", dashboard.url)
     return dashboard
 

@@ -72,3 +72,10 @@ class Dashboard:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=5)
+
+
+def serve(cfg, addr: str, gateway, topics=None) -> Dashboard:
+    """A started dashboard on addr fed by gateway (topics: the MQTT routing of its store)."""
+    dashboard = Dashboard(cfg, addr, topics)
+    dashboard.attach(gateway)
+    return dashboard.start()
