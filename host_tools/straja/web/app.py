@@ -8,6 +8,7 @@ filters; `POST /api/alerts/{id}/ack` acknowledges an alert (operators only); `/w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -103,12 +104,16 @@ def create_app(hub: Hub, authenticator: Authenticator, db_path: str, topics=None
         finally:
             hub.unsubscribe(queue)
 
-    async def startup():
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
         hub.loop = asyncio.get_running_loop()
-
-    async def shutdown():
+        yield
         reader.close()
         writer.close()
+
+    async def http_error(request: Request, exc: HTTPException):
+        """Errors as JSON {"detail"}: what the page shows a person."""
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
 
     async def static_files(scope, receive, send):
         user_of(Request(scope))
@@ -119,4 +124,5 @@ def create_app(hub: Hub, authenticator: Authenticator, db_path: str, topics=None
               Route("/api/alerts/{alert_id}/ack", acknowledge, methods=["POST"]),
               Route("/map-image", map_image), WebSocketRoute("/ws", live),
               Mount("/static", app=static_files)]
-    return Starlette(routes=routes, on_startup=[startup], on_shutdown=[shutdown])
+    return Starlette(routes=routes, lifespan=lifespan,
+                     exception_handlers={HTTPException: http_error})

@@ -44,7 +44,7 @@ class Dashboard:
         self.hub = Hub(web)
         app = create_app(self.hub, Authenticator(users), cfg.db, topics)
         self.server = uvicorn.Server(uvicorn.Config(
-            app, host=self.host, port=self.port, log_level="warning", ws="websockets",
+            app, host=self.host, port=self.port, log_level="warning", ws="websockets-sansio",
             ssl_certfile=web.tls_cert or None, ssl_keyfile=web.tls_key or None))
         self.thread = threading.Thread(target=self.server.run, name="dashboard", daemon=True)
 
