@@ -173,7 +173,11 @@ function spectrumView(msg) {
   const plotBox = el("div"); box.append(plotBox);
   const waterfall = el("canvas", { class: "waterfall", width: n, height: WATERFALL_ROWS, "data-rows": 0 });
   box.append(waterfall);
-  if (view) view.box.replaceWith(box); else card.querySelector(".front-ends").append(box);
+  if (view) view.box.replaceWith(box);
+  else {  // in front-end order
+    const boxes = [...card.querySelectorAll(".front-end")];
+    card.querySelector(".front-ends").insertBefore(box, boxes.find((b) => Number(b.dataset.frontEnd) > msg.front_end) || null);
+  }
   const freqs = Array.from({ length: n }, (_, i) => (msg.start_khz + (msg.stop_khz - msg.start_khz) * i / Math.max(1, n - 1)) / 1000);
   const plot = new uPlot({ width: 420, height: 140, legend: { show: false }, cursor: { show: false },
     scales: { x: { time: false }, y: { range: [DBM_FLOOR, DBM_CEIL] } },
