@@ -5,7 +5,13 @@ The application runs in Starlette's TestClient over a real SQLite event store; t
 from __future__ import annotations
 
 import base64
+import json
+import socket
+import ssl
+import subprocess
 import types
+import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -177,3 +183,26 @@ def test_spectra_are_assembled_and_thinned_per_node():
         clock.t = step / 100
         hub.sweep(1, T, segment(0, 200))
     assert 10 <= len(sent) <= 11
+
+
+def test_tls_serves_https(tmp_path):
+    """With tls_cert and tls_key the dashboard speaks HTTPS (a self-signed pair from openssl)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    cfg = from_dict({"gateway": {"db": str(tmp_path / "e.db")},
+                     "web": {"tls_cert": str(cert), "tls_key": str(key)}})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dashboard = Dashboard(cfg, f"127.0.0.1:{port}").start()
+    try:
+        assert dashboard.url == f"https://127.0.0.1:{port}/"
+        context = ssl.create_default_context(cafile=str(cert))
+        with urllib.request.urlopen(dashboard.url + "api/state", context=context) as reply:
+            assert json.load(reply)["user"]["role"] == "operator"
+        with pytest.raises((urllib.error.URLError, ConnectionError)):  # no plain HTTP
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/state", timeout=5)
+    finally:
+        dashboard.stop()
