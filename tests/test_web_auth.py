@@ -9,6 +9,7 @@ import json
 import socket
 import ssl
 import subprocess
+import sys
 import types
 import urllib.error
 import urllib.request
@@ -206,3 +207,11 @@ def test_tls_serves_https(tmp_path):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/state", timeout=5)
     finally:
         dashboard.stop()
+
+
+def test_gateway_refuses_a_public_address_without_users(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "straja.cli", "gateway", "--web", "0.0.0.0:8080",
+                        "--no-discover", "--duration", "1", "--db", str(tmp_path / "e.db")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "error: refusing to serve the dashboard on 0.0.0.0 without a password" in r.stderr
