@@ -177,6 +177,8 @@ def test_spectra_are_assembled_and_thinned_per_node():
         return Sweep(0, 0, 1, 5_650_000, 2_000, 500, 0, first, 200, bytes(codes[first:first + n]))
     hub.sweep(1, T, segment(0, 100))
     assert sent == []  # half a sweep: nothing yet
+    hub.sweep(1, T, Sweep(0, 0, 1, 5_650_000, 2_000, 500, 0, 150, 200, bytes(100)))
+    assert sent == []  # a segment past the sweep's end is ignored, not raised
     hub.sweep(1, T, segment(100, 100))
     assert len(sent) == 1 and len(sent[0]["dbm"]) <= 64 and max(sent[0]["dbm"]) == -50.0
     assert sent[0]["stop_khz"] == 5_650_000 + 199 * 2_000

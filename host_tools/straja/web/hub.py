@@ -103,6 +103,8 @@ class Hub:
         if row is None or not row.fits(sweep):
             row = self.rows[key] = SpectrumRow(sweep.start_khz, sweep.step_khz, sweep.total)
         held = sweep.held()
+        if sweep.first + len(held) > sweep.total:
+            return  # a malformed segment: the detector judges the node's data, not the view
         row.codes[sweep.first:sweep.first + len(held)] = held
         if sweep.first + len(held) < sweep.total:
             return
