@@ -94,7 +94,7 @@ class Hub:
                     alert["acknowledged"] = {"by": event["by"], "t_ns": event["t_ns"]}
                     return {"type": "alert", "alert": alert}
                 return None
-        return {"type": "event", "event": event} if kind.startswith(("track_", "scan_")) else None
+        return None  # the rest is in the history
 
     def sweep(self, node_id: int, t_ns: int, sweep) -> None:
         """The pipeline's sweep tap: assemble, and send a thinned row when one is complete."""
