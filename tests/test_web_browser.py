@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -92,7 +93,8 @@ def console_errors(driver) -> list:
 def test_dashboard_of_the_demo(demo, browser):
     started = time.monotonic()
     browser.get(demo)
-    wait = WebDriverWait(browser, 30)
+    # the page redraws its tables on live messages: an element found may be replaced at once
+    wait = WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,))
     wait.until(lambda d: d.find_element(By.ID, "link").text == "live")
 
     # the demo's three nodes: online on the Nodes view, on the map from the scene's positions
@@ -118,9 +120,9 @@ def test_dashboard_of_the_demo(demo, browser):
     view(browser, "alerts")
     WebDriverWait(browser, DEMO_S - (time.monotonic() - started) - 5).until(
         lambda d: d.find_elements(By.CSS_SELECTOR, "tr.alert-row button.ack"))
-    row = browser.find_element(By.CSS_SELECTOR, "tr.alert-row")
-    alert_id = row.get_attribute("data-alert")
-    row.find_element(By.CSS_SELECTOR, "button.ack").click()
+    alert_id = browser.execute_script(  # one step: the row may be redrawn between two
+        "const b = document.querySelector('tr.alert-row button.ack'); b.click();"
+        "return b.closest('tr').dataset.alert;")
     wait.until(lambda d: "acknowledged by local" in d.find_element(
         By.CSS_SELECTOR, f"tr[data-alert='{alert_id}'] td.state").text)
     screenshot(browser, "alerts")
@@ -136,10 +138,9 @@ def test_dashboard_of_the_demo(demo, browser):
     view(browser, "history")
     browser.find_element(By.CSS_SELECTOR, "#filters select option[value=alert_raised]").click()
     browser.find_element(By.CSS_SELECTOR, "#filters button").click()
-    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#history tr.history-row"))
-    kinds = {td.text for td in browser.find_elements(
-        By.CSS_SELECTOR, "#history tr.history-row td:nth-child(3)")}
-    assert kinds == {"alert_raised"}
+    kinds = "return [...document.querySelectorAll('#history tr.history-row td:nth-child(3)')]" \
+            ".map((td) => td.textContent)"
+    wait.until(lambda d: set(d.execute_script(kinds)) == {"alert_raised"})
     screenshot(browser, "history")
 
     assert console_errors(browser) == []

@@ -208,11 +208,14 @@ function renderSpectrum(msg) {
 // -- history ------------------------------------------------------------------------------------
 for (const k of KINDS) $("#filters select").append(el("option", { value: k }, k));
 $("#filters").addEventListener("submit", (e) => { e.preventDefault(); loadHistory(); });
+let historyRequest = 0;  // only the latest query's answer is shown
 async function loadHistory() {
+  const request = ++historyRequest;
   const form = new FormData($("#filters"));
   const q = new URLSearchParams([...form].filter(([, v]) => v !== ""));
   const r = await fetch(`/api/events?${q}`);
   const rows = await r.json();
+  if (request !== historyRequest) return;
   if (!r.ok) { alert(rows.detail || r.status); return; }
   $("#history tbody").replaceChildren(...rows.map((e) => el("tr", { class: "history-row" },
     el("td", {}, e.id), el("td", {}, utc(e.t_ns)), el("td", {}, e.kind), el("td", {}, e.node_id ?? ""),
