@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def demo(tmp_path_factory):
             break
     assert url == f"http://127.0.0.1:{port}/", "the demo did not print its dashboard URL"
     yield url
-    proc.terminate()
+    proc.send_signal(signal.SIGINT)  # Ctrl-C: the demo stops its virtual nodes too
     proc.wait(timeout=60)
 
 
