@@ -16,10 +16,17 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STUBS    := $(VENV)/stubs
 FW_STUBS := $(STUBS)/esp32/stdlib/VERSIONS $(STUBS)/rp2/stdlib/VERSIONS
 
-.PHONY: demo test chaos bench eval typecheck system-deps clean
+# The dashboard's front-end library from npm, vendored as package data (committed; `make
+# web-vendor` fetches it again, e.g. for a new version): nothing is loaded from the internet.
+UPLOT      := 1.6.32
+WEB_VENDOR := host_tools/straja/web/static/vendor
+DEMO_WEB   ?= 127.0.0.1:8080
+
+.PHONY: demo test chaos bench eval typecheck system-deps web-vendor clean
 
 demo: $(BUILT)
-	$(STRAJA) demo
+	@echo "dashboard: http://$(DEMO_WEB)/ (open it in a browser while the demo runs)"
+	$(STRAJA) demo --web $(DEMO_WEB)
 
 test: $(BUILT) $(FW_STUBS) system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -46,7 +53,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "setuptools>=68" wheel "Cython>=3.0.10,<4" "numpy>=1.26,<3"
-	$(PY) -m pip install --quiet --no-build-isolation -e '.[gateway,tools,eval,test]'
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[gateway,tools,eval,web,test]'
 	touch $@
 
 $(BUILT): $(VENV)/.installed $(PYX) firmware/straja_node/wire.py
@@ -58,6 +65,15 @@ system-deps:
 	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
 	  echo "installing mosquitto (Debian package) for the MQTT tests"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null; }
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
+	  echo "installing chromium and chromium-driver (Debian packages) for the dashboard test"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+web-vendor:
+	rm -rf build/npm && mkdir -p build/npm $(WEB_VENDOR)
+	cd build/npm && npm pack --silent uplot@$(UPLOT) && tar xzf uplot-$(UPLOT).tgz
+	cp build/npm/package/dist/uPlot.iife.min.js build/npm/package/dist/uPlot.min.css $(WEB_VENDOR)/
+	cp build/npm/package/LICENSE $(WEB_VENDOR)/uPlot.LICENSE
 
 clean:
 	rm -rf build $(VENV) host_tools/straja/*.so host_tools/straja/*.c src_cython/*.c

@@ -43,6 +43,8 @@ COMMANDS = (
      "straja.eval.cli:configure"),
     ("demo", "virtual nodes, a simulated drone and the gateway, live",
      "straja.commands.demo:configure"),
+    ("web-password", "hash a dashboard password for the gateway config",
+     "straja.web.cli:configure"),
 )
 
 

@@ -66,6 +66,8 @@ def configure(p) -> None:
     p.add_argument("--duration", type=non_negative_float, default=90.0,
                    help="seconds to run (default 90; 0 = until Ctrl-C)")
     p.add_argument("--db", type=writable_file, help="SQLite event store (default: runs/demo-TIME/events.db)")
+    p.add_argument("--web", metavar="HOST:PORT",
+                   help="also serve the live dashboard there (docs/dashboard.md)")
     p.set_defaults(func=run)
 
 
@@ -89,17 +91,27 @@ def run(args) -> int:
             print(f"  {node['name']}: node {node['node_id']} on {node['port']}")
         cfg = gwconfig.from_dict({"gateway": {
             "ports": [n["port"] for n in started_nodes["nodes"]], "discover": False,
-            "db": str(db), "stats_interval_s": 15.0}})
+            "db": str(db), "stats_interval_s": 15.0},
+            # the map shows the nodes where the scene puts them
+            "web": {"node_positions": {str(n["node_id"]): n["position_m"][:2]
+                                       for n in started_nodes["nodes"]}}})
         store = Store(cfg.db)
         started = time.monotonic()
         gateway = Gateway(cfg, Pipeline(cfg), store=store, sinks=[printer(started)])
         print(term.paint(f"gateway reading {len(cfg.ports)} nodes; events in {db}", "bold"))
+        dashboard = None
         try:
+            if args.web:
+                from ..web.server import serve  # the `web` extra: only when asked for
+                dashboard = serve(cfg, args.web, gateway)
+                print(term.paint(f"dashboard: {dashboard.url}", "bold"), flush=True)
             gateway.run(args.duration or None)
         except KeyboardInterrupt:
             gateway.close()
             return term.EXIT_INTERRUPTED
         finally:
+            if dashboard:
+                dashboard.stop()
             store.close()
     finally:
         fleet.terminate()

@@ -95,12 +95,16 @@ def run_gateway(args) -> int:
     if cfg.remote_id.source:
         CompanionReader(cfg.remote_id.source, gw.queue).start()
     signal.signal(signal.SIGTERM, lambda *_: gw.stop())  # systemd stops the service this way
+    dashboard = None
     try:
+        dashboard = _dashboard(args.web, cfg, gw, event_store)
         gw.run(args.duration)
     except KeyboardInterrupt:
         gw.close()
         return term.EXIT_INTERRUPTED
     finally:
+        if dashboard:
+            dashboard.stop()
         _close(event_store, publisher)
     return term.EXIT_OK
 
@@ -117,6 +121,16 @@ def _replay_config(args) -> gwconfig.GatewayConfig:
     mqtt_cfg = cfg.mqtt if args.mqtt else gwconfig.MqttConfig()
     return gwconfig.override(cfg, db=args.db or "", record="", mqtt=mqtt_cfg,
                              jsonl=args.jsonl or ("" if args.db else "-"))
+
+
+def _dashboard(addr, cfg, gw, event_store):
+    """The live dashboard of docs/dashboard.md on addr ("HOST:PORT"), or None without one."""
+    if not addr:
+        return None
+    from ..web.server import serve  # the `web` extra: only when asked for
+    dashboard = serve(cfg, addr, gw, topics=event_store.topics if event_store else None)
+    logging.getLogger("straja.gateway").info("dashboard on %s", dashboard.url)
+    return dashboard
 
 
 def run_replay(args) -> int:
@@ -213,6 +227,8 @@ def configure_gateway(p) -> None:
     p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     p.add_argument("--remoteid-source", metavar="FILE",
                    help='Remote ID from a companion: JSON lines with the payload hex ("-": stdin)')
+    p.add_argument("--web", metavar="HOST:PORT",
+                   help="serve the live dashboard there (docs/dashboard.md; e.g. 127.0.0.1:8080)")
     p.set_defaults(func=run_gateway)
 
 

@@ -63,6 +63,19 @@ class RemoteIdConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """The live dashboard (docs/dashboard.md); served only with `--web ADDR`."""
+    users: tuple = ()              # [{name, role ("viewer" or "operator"), password_hash}]
+    tls_cert: str = ""             # PEM certificate and key: HTTPS (and wss) when both are set
+    tls_key: str = ""
+    node_positions: dict = field(default_factory=dict)  # "node id" -> [x_m, y_m] on the map grid
+    map_image: str = ""            # optional local image drawn under the grid (offline sites)
+    map_extent_m: tuple = ()       # [x0, y0, x1, y1]: where map_image lies on the grid
+    sweep_rate_hz: float = 10.0    # spectrum updates sent to browsers, per node, at most
+    max_bins: int = 256            # channels per spectrum sent to browsers, at most (peaks kept)
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     gateway_id: str = "gateway"
     ports: tuple = ()              # device paths or globs (e.g. /dev/serial/by-id/*)
@@ -89,6 +102,7 @@ class GatewayConfig:
     alerts: AlertConfig = AlertConfig()
     mqtt: MqttConfig = MqttConfig()
     remote_id: RemoteIdConfig = RemoteIdConfig()
+    web: WebConfig = WebConfig()
 
 
 class ConfigError(StrajaError, ValueError):

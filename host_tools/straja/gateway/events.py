@@ -283,11 +283,20 @@ class RidAreaEntered(RidEvent):
     area: str
 
 
+@dataclass(frozen=True)
+class AlertAcknowledged(Event):
+    """An operator acknowledged an alert on the dashboard (docs/dashboard.md)."""
+    kind: ClassVar[str] = "alert_acknowledged"
+    alert_id: str
+    by: str             # the dashboard user
+
+
 KINDS = {cls.kind: cls for cls in (
     PortOpened, PortClosed, NodeOnline, NodeOffline, NodeRestarted, NodeStats, TrackStarted,
     TrackEnded, AlertRaised, AlertUpdated, AlertCleared, ScanFocus, ScanRestore, CommandFailed,
     ReplyRejected, SourceQuarantined, NodeRecovery, NodeIdConflict, NodeRefused, NodeEvicted,
-    EventsCoalesced, Overload, NodePlan, RidSeen, RidUpdated, RidLost, RidAreaEntered)}
+    EventsCoalesced, Overload, NodePlan, RidSeen, RidUpdated, RidLost, RidAreaEntered,
+    AlertAcknowledged)}
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ class Pipeline:
         self.quarantine_ns = int(cfg.quarantine_s * 1e9)
         self.quarantined: dict[str, int] = {}   # source -> until (ns)
         self.recovering: dict[str, int] = {}    # source -> no new soft reset before (ns)
+        self.sweep_taps: list = []  # callables (node_id, t_ns, Sweep): the dashboard's spectra
 
     # -- inputs ------------------------------------------------------------------------------
     def open_source(self, source: str, t_ns: int) -> Output:
@@ -199,6 +200,8 @@ class Pipeline:
         if restarted or (frame.type == STATUS and frame.body.mode == IDLE):
             self._hello(source, out)
         if frame.type == SWEEP:
+            for tap in self.sweep_taps:
+                tap(node_id, t_ns, frame.body)
             offset = health.clock.offset_ns or 0
             for obs in self.detectors[node_id].sweep(frame.body, frame.t_us, offset):
                 self._observe(obs, t_ns, out)

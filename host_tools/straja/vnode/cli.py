@@ -62,7 +62,8 @@ def run_nodes(args) -> int:
                                config={"stream_on_boot": True} if args.stream else None)
     try:
         rows = [{"name": n.spec.name, "node_id": n.spec.node_id, "port": n.port,
-                 "board": n.spec.board} for n in fleet.nodes]
+                 "board": n.spec.board, "position_m": list(scene.nodes[n.spec.name].position)}
+                for n in fleet.nodes]
         if args.json:
             print(json.dumps({"scene": scene.name, "description": scene.description,
                               "nodes": rows}), flush=True)

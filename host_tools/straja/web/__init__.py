@@ -1,0 +1,1 @@
+"""The live web dashboard of a gateway (docs/dashboard.md): `straja gateway --web ADDR`."""

@@ -1,0 +1,128 @@
+"""The dashboard's ASGI application (Starlette): the page, its JSON API and the live websocket.
+
+Routes (docs/dashboard.md): `/` the page and `/static/` its files (vendored front-end libraries
+included: nothing is loaded from the internet); `/map-image` the optional local map image;
+`GET /api/state` what the page starts from; `GET /api/events` the stored event history with
+filters; `POST /api/alerts/{id}/ack` acknowledges an alert (operators only); `/ws` live messages.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ..gateway import store as event_store
+from .auth import Authenticator, User
+from .hub import Hub
+
+STATIC = Path(__file__).parent / "static"
+HISTORY_LIMIT = 500  # events one history query returns at most (the newest)
+REALM = 'Basic realm="straja", charset="UTF-8"'
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    text = request.query_params.get(name)
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise HTTPException(400, f"{name} must be an integer, not {text!r}") from None
+
+
+def create_app(hub: Hub, authenticator: Authenticator, db_path: str, topics=None) -> Starlette:
+    """The application over a hub (live state) and the gateway's SQLite event store."""
+    reader = event_store.connect(db_path)    # its own connections: WAL lets them read while the
+    writer = event_store.Store(db_path, topics)  # gateway writes; acknowledgements go to the log
+
+    def user_of(request) -> User:
+        user = authenticator.user(request.headers.get("authorization"))
+        if user is None:
+            raise HTTPException(401, "sign in", headers={"WWW-Authenticate": REALM})
+        return user
+
+    async def page(request: Request):
+        user_of(request)
+        return FileResponse(STATIC / "index.html")
+
+    async def state(request: Request):
+        user = user_of(request)
+        web = hub.cfg
+        return JSONResponse({**hub.snapshot(), "user": {"name": user.name, "role": user.role},
+                             "map": {"image": bool(web.map_image),
+                                     "extent_m": list(web.map_extent_m)}})
+
+    async def map_image(request: Request):
+        user_of(request)
+        if not hub.cfg.map_image:
+            raise HTTPException(404, "no map_image in the config")
+        return FileResponse(hub.cfg.map_image)
+
+    async def events(request: Request):
+        user_of(request)
+        q = request.query_params
+        limit = _int_param(request, "limit") or HISTORY_LIMIT
+        rows = event_store.query_events(
+            reader, kinds=[k for k in q.getlist("kind") if k], node_id=_int_param(request, "node"),
+            alert_id=q.get("alert") or None, since_ns=_int_param(request, "since"),
+            until_ns=_int_param(request, "until"), limit=min(limit, HISTORY_LIMIT))
+        return JSONResponse(rows[::-1])  # newest first, as a history is read
+
+    async def acknowledge(request: Request):
+        user = user_of(request)
+        if not user.may_acknowledge:
+            raise HTTPException(403, f"{user.name} is a {user.role}: only operators acknowledge")
+        event = hub.ack_event(request.path_params["alert_id"], user.name, time.time_ns())
+        if event is None:
+            raise HTTPException(404, "no such alert")
+        stored = writer.write([event])
+        hub.sink(stored)
+        return JSONResponse(stored[0].json())
+
+    async def live(websocket: WebSocket):
+        if authenticator.user(websocket.headers.get("authorization")) is None:
+            await websocket.close(code=1008)  # policy violation: not signed in
+            return
+        await websocket.accept()
+        queue = hub.subscribe()
+        try:
+            await websocket.send_text(json.dumps(hub.snapshot()))
+            while True:
+                await websocket.send_text(json.dumps(await queue.get()))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            hub.unsubscribe(queue)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        hub.loop = asyncio.get_running_loop()
+        yield
+        reader.close()
+        writer.close()
+
+    async def http_error(request: Request, exc: HTTPException):
+        """Errors as JSON {"detail"}: what the page shows a person."""
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+
+    async def static_files(scope, receive, send):
+        user_of(Request(scope))
+        await files(scope, receive, send)
+
+    files = StaticFiles(directory=STATIC)
+    routes = [Route("/", page), Route("/api/state", state), Route("/api/events", events),
+              Route("/api/alerts/{alert_id}/ack", acknowledge, methods=["POST"]),
+              Route("/map-image", map_image), WebSocketRoute("/ws", live),
+              Mount("/static", app=static_files)]
+    return Starlette(routes=routes, lifespan=lifespan,
+                     exception_handlers={HTTPException: http_error})
