@@ -55,14 +55,16 @@ BAD_ARGUMENTS = {
                        ["demo_incursion", "--out", "{tmp}/t.jsonl", "--sample", "0"]],
     ("gateway",): [["--db", "/missing/dir/x"], ["--jsonl", "/missing/dir/x"],
                    ["--record", "/missing/dir/x"], ["--duration", "-1"], ["--mqtt-port", "0"],
-                   ["--config", "/missing/gateway.toml"]],
+                   ["--config", "/missing/gateway.toml"], ["--web", "nohostport"]],
     ("events",): [["--kind", "bogus"], ["--db", "typo.db"], ["--db", "/missing/dir/x.db"],
                   ["--db", "{text}"], ["--limit", "0"]],
     ("replay",): [["missing.rec"], ["{text}", "--db", "/missing/dir/x"],
                   ["{text}", "--speed", "-1"], ["{text}", "--mqtt"]],
     ("remoteid", "decode"): [["--bogus"]],
     ("eval",): [["--trials", "0"], ["--hours", "-1"], ["--jobs", "0"]],
-    ("demo",): [["--nodes", "0"], ["--duration", "-1"], ["--db", "/missing/dir/x"]],
+    ("demo",): [["--nodes", "0"], ["--duration", "-1"], ["--db", "/missing/dir/x"],
+                ["--web", "nohostport"]],
+    ("web-password",): [[], ["alice", "--role", "admin"]],
 }
 
 

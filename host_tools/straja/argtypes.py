@@ -1,5 +1,6 @@
-"""Argument types shared by the commands (straja.cli and the command modules of every layer): argparse checks these while parsing, so a bad value is
-refused (exit 2, one line naming the option) before any port, file or node is touched."""
+"""Argument types shared by the commands (straja.cli and the command modules of every layer):
+argparse checks these while parsing, so a bad value is refused (exit 2, one line naming the
+option) before any port, file or node is touched."""
 from __future__ import annotations
 
 import argparse
@@ -36,6 +37,22 @@ def non_negative_float(text: str) -> float:
 
 def tcp_port(text: str) -> int:
     return _number(int, text, 1, True, 65535)
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """"HOST:PORT" to serve on ("[v6]:PORT"; "PORT" alone is 127.0.0.1:PORT) as (host, port)."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]") if sep else "127.0.0.1"
+    if not port.isdigit() or not 0 < int(port) < 65536 or not host:
+        raise argparse.ArgumentTypeError(f"not an address to serve on: {text!r} "
+                                         "(give HOST:PORT, e.g. 127.0.0.1:8080)")
+    return host, int(port)
+
+
+def listen_address(text: str) -> str:
+    """An address `host_port` accepts, kept as given."""
+    host_port(text)
+    return text
 
 
 def node_id(text: str) -> int:

@@ -21,7 +21,7 @@ from ..gateway.ingest import Gateway
 from ..gateway.pipeline import Pipeline
 from ..gateway.store import Store
 from ..vnode.cli import DEFAULT_SCENE
-from ..argtypes import non_negative_float, positive_int, writable_file
+from ..argtypes import listen_address, non_negative_float, positive_int, writable_file
 
 # How the demo prints each type of gateway event (others are stored, not printed).
 SHOWN = {ev.NodeOnline: "green", ev.NodeOffline: "red", ev.NodeRestarted: "yellow",
@@ -66,7 +66,7 @@ def configure(p) -> None:
     p.add_argument("--duration", type=non_negative_float, default=90.0,
                    help="seconds to run (default 90; 0 = until Ctrl-C)")
     p.add_argument("--db", type=writable_file, help="SQLite event store (default: runs/demo-TIME/events.db)")
-    p.add_argument("--web", metavar="HOST:PORT",
+    p.add_argument("--web", type=listen_address, metavar="HOST:PORT",
                    help="also serve the live dashboard there (docs/dashboard.md)")
     p.set_defaults(func=run)
 

@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import term
-from ..argtypes import (existing_file, non_negative_float, positive_float,
-                                 positive_int, tcp_port, writable_file)
+from ..argtypes import (existing_file, listen_address, non_negative_float, positive_float,
+                        positive_int, tcp_port, writable_file)
 from ..errors import StrajaError
 from . import config as gwconfig
 from . import mqtt, record, replay, store
@@ -227,7 +227,7 @@ def configure_gateway(p) -> None:
     p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     p.add_argument("--remoteid-source", metavar="FILE",
                    help='Remote ID from a companion: JSON lines with the payload hex ("-": stdin)')
-    p.add_argument("--web", metavar="HOST:PORT",
+    p.add_argument("--web", type=listen_address, metavar="HOST:PORT",
                    help="serve the live dashboard there (docs/dashboard.md; e.g. 127.0.0.1:8080)")
     p.set_defaults(func=run_gateway)
 

@@ -7,6 +7,7 @@ whoever can reach the port is the site's technician: an operator named "local".
 """
 from __future__ import annotations
 
+import argparse
 import base64
 import binascii
 import hashlib
@@ -16,6 +17,7 @@ import os
 from dataclasses import dataclass
 
 from .. import term
+from ..argtypes import host_port
 from ..errors import StrajaError
 
 VIEWER, OPERATOR = "viewer", "operator"
@@ -99,12 +101,11 @@ def is_loopback(host: str) -> bool:
 
 def parse_address(addr: str) -> tuple[str, int]:
     """"HOST:PORT" (or "[v6]:PORT", or just "PORT" for 127.0.0.1) to (host, port)."""
-    host, sep, port = addr.rpartition(":")
-    host = host.strip("[]") if sep else "127.0.0.1"
-    if not port.isdigit() or not 0 < int(port) < 65536 or not host:
-        raise StrajaError(f"not an address to serve on: {addr!r}",
-                          "give HOST:PORT, e.g. --web 127.0.0.1:8080", term.EXIT_USAGE)
-    return host, int(port)
+    try:
+        return host_port(addr)
+    except argparse.ArgumentTypeError as e:
+        raise StrajaError(str(e), "give HOST:PORT, e.g. --web 127.0.0.1:8080",
+                          term.EXIT_USAGE) from None
 
 
 def check_bind(host: str, users: dict[str, User]) -> None:
