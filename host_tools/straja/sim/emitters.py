@@ -12,7 +12,8 @@ One scene serves every virtual board of a fleet, each from its own thread: an em
 cache and carried state are shared, so `block` holds the emitter's lock while it touches them.
 
 Facts and their sources are in /work/shared/reference/rf-links.md; ExpressLRS tables are those of
-ExpressLRS 3.x (src/lib/FHSS/FHSS.cpp, src/src/common.cpp).
+ExpressLRS 3.x (src/src/common.cpp), its channel plans and sync channel those of ExpressLRS 4.x
+(src/lib/FHSS/FHSS.cpp).
 """
 import threading
 import zlib
@@ -189,12 +190,12 @@ def _phase(emitter, period):
 
 # ExpressLRS ---------------------------------------------------------------------------------------
 
-# Regulatory domains: (first channel Hz, last channel Hz, channel count), ExpressLRS 3.x FHSS.cpp.
+# Regulatory domains: (first channel Hz, last channel Hz, channel count), ExpressLRS 4.x FHSS.cpp.
 ELRS_DOMAINS = {
     "ISM2G4": (2400.4e6, 2479.4e6, 80),
     "FCC915": (903.5e6, 926.9e6, 40),
     "AU915": (915.5e6, 926.9e6, 20),
-    "EU868": (865.275e6, 869.575e6, 13),
+    "EU868": (863.275e6, 869.575e6, 13),
 }
 # Rates: name -> (packet interval s, airtime s, packets per hop, occupied bandwidth Hz).
 # Intervals, hop intervals and airtimes from ExpressLRS 3.x common.cpp (ExpressLRS_AirRateConfig,
@@ -225,13 +226,12 @@ def elrs_rng_values(seed, n):
 def elrs_sequence(seed, n_channels):
     """ExpressLRS FHSSrandomiseFHSSsequenceBuild: hop sequence of channel indices.
 
-    Length floor(256/N)*N; the sync channel N/2 + 1 at every N-th position (the index arithmetic
-    of ExpressLRS 3.x); within each block of N, every other entry is swapped with a random entry
+    Length floor(256/N)*N; the sync channel N/2 at every N-th position (ExpressLRS 4.x); within each block of N, every other entry is swapped with a random entry
     of the same block (excluding the block's first, sync, position), so each block holds every
     channel exactly once.
     """
     length = (256 // n_channels) * n_channels
-    sync = n_channels // 2 + 1
+    sync = n_channels // 2
     seq = []
     for i in range(length):
         r = i % n_channels
