@@ -309,3 +309,12 @@ def test_elrs_eu868_plan():
     pk = packets(one("elrs", domain="EU868", rate="200"), 0.0, 10.0)
     assert np.unique(pk.f).min() == pytest.approx(863.275e6) and pk.f.max() == pytest.approx(869.575e6)
     assert np.allclose(np.diff(np.unique(pk.f)), 525e3)            # 13 channels
+
+
+def test_frsky_d16_airtime_and_bandwidth_from_its_bit_rate():
+    pk = packets(one("frsky"), 0.0, 5.0)
+    # 38 bytes (preamble 4, sync 4, packet 30) at 70.03 kBd; Carson bandwidth 2 (57.1 + 35.0) kHz
+    assert np.allclose(pk.t1 - pk.t0, 304 / 70.03e3, rtol=1e-3)
+    assert np.allclose(pk.bw, 184.3e3, rtol=1e-3)
+    duty = np.sum(pk.t1 - pk.t0) / (pk.t1[-1] - pk.t0[0])
+    assert duty == pytest.approx(4.341 / 9, rel=0.01)

@@ -348,6 +348,16 @@ class Crossfire(Hopper):
         return "gfsk" if self.p["mode"] == "150" else "lora"
 
 
+# FrSky ACCST D16 (FCC) CC2500 settings (DIY-Multiprotocol FrSkyX_cc2500.ino): MDMCFG4/3 = 0x7B/0x61
+# (data rate), DEVIATN = 0x51, MDMCFG1 = 0x23 (4 preamble bytes), 30/32 sync (4 bytes), a 30-byte
+# packet with its length byte. Rates: 26 MHz x (256 + M) x 2^E / 2^28; deviation 26 MHz / 2^17 x
+# (8 + M) x 2^E.
+FRSKY_D16_BAUD = 26e6 * (256 + 0x61) * 2 ** 0x0B / 2 ** 28          # 70.03 kBd
+FRSKY_D16_DEVIATION_HZ = 26e6 / 2 ** 17 * (8 + 1) * 2 ** 5          # 57.1 kHz
+FRSKY_D16_AIRTIME_S = (4 + 4 + 30) * 8 / FRSKY_D16_BAUD              # 4.34 ms
+FRSKY_D16_BW_HZ = 2 * (FRSKY_D16_DEVIATION_HZ + FRSKY_D16_BAUD / 2)  # Carson: 184 kHz
+
+
 class FrSky(Hopper):
     KIND = "frsky"
     MODULATION = "gfsk"
@@ -355,7 +365,7 @@ class FrSky(Hopper):
     DOC = "FrSky ACCST D8/D16 (CC2500): 47-entry hop table, one hop per ~9 ms frame, GFSK."
     PARAMS = {
         "frame_s": Param(float, 9e-3, lo=1e-3, hi=0.1, doc="frame (hop) interval"),
-        "airtime_s": Param(float, 2.0e-3, lo=1e-4, hi=0.1, doc="packet airtime (estimate)"),
+        "airtime_s": Param(float, -1.0, doc="packet airtime (-1: 4.34 ms, D16 from its bit rate)"),
     }
 
     def _table(self):
@@ -365,9 +375,9 @@ class FrSky(Hopper):
         step = int(rng.choice([s for s in range(12, 36) if s % 5 and s % 47]))
         table = (int(rng.integers(0, 235)) + step * np.arange(47)) % 235
         self.freqs, self.table = 2403.0e6 + 299.926e3 * np.arange(235), table
-        self.interval, self.airtime = self.p["frame_s"], min(self.p["airtime_s"], self.p["frame_s"])
-        self.bw, self.shape = 500e3, "gauss"
-
+        airtime = self.p["airtime_s"] if self.p["airtime_s"] > 0 else FRSKY_D16_AIRTIME_S
+        self.interval, self.airtime = self.p["frame_s"], min(airtime, self.p["frame_s"])
+        self.bw, self.shape = FRSKY_D16_BW_HZ, "gauss"
 
 class FlySky(Hopper):
     KIND = "flysky"
