@@ -318,3 +318,10 @@ def test_frsky_d16_airtime_and_bandwidth_from_its_bit_rate():
     assert np.allclose(pk.bw, 184.3e3, rtol=1e-3)
     duty = np.sum(pk.t1 - pk.t0) / (pk.t1[-1] - pk.t0[0])
     assert duty == pytest.approx(4.341 / 9, rel=0.01)
+
+
+@pytest.mark.parametrize("channel,airtime", [(6, 1.9e-3), (149, 0.3e-3)])
+def test_wifi_beacon_airtime_by_band(channel, airtime):
+    beacons = packets(one("wifi", channel=channel), 0.0, 5.0, 0)
+    assert np.allclose(beacons.t1 - beacons.t0, airtime)
+    assert np.sum(beacons.t1 - beacons.t0) / 5.0 == pytest.approx(airtime / 0.1024, rel=0.05)

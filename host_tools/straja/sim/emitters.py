@@ -226,7 +226,8 @@ def elrs_rng_values(seed, n):
 def elrs_sequence(seed, n_channels):
     """ExpressLRS FHSSrandomiseFHSSsequenceBuild: hop sequence of channel indices.
 
-    Length floor(256/N)*N; the sync channel N/2 at every N-th position (ExpressLRS 4.x); within each block of N, every other entry is swapped with a random entry
+    Length floor(256/N)*N; the sync channel N/2 at every N-th position (ExpressLRS 4.x); within
+    each block of N, every other entry is swapped with a random entry
     of the same block (excluding the block's first, sync, position), so each block holds every
     channel exactly once.
     """
@@ -365,7 +366,8 @@ class FrSky(Hopper):
     DOC = "FrSky ACCST D8/D16 (CC2500): 47-entry hop table, one hop per ~9 ms frame, GFSK."
     PARAMS = {
         "frame_s": Param(float, 9e-3, lo=1e-3, hi=0.1, doc="frame (hop) interval"),
-        "airtime_s": Param(float, -1.0, doc="packet airtime (-1: 4.34 ms, D16 from its bit rate)"),
+        "airtime_s": Param(float, -1.0, lo=-1.0, hi=0.1,
+                           doc="packet airtime (-1: 4.34 ms, D16 from its bit rate)"),
     }
 
     def _table(self):
@@ -632,21 +634,24 @@ class WiFi(Emitter):
         "secondary": Param(str, "above", choices=("above", "below"),
                            doc="2.4 GHz 40 MHz: secondary channel above or below the primary"),
         "beacon_interval_tu": Param(int, 100, lo=1, hi=65535, doc="beacon interval in TU (1.024 ms)"),
-        "beacon_airtime_s": Param(float, 1.9e-3, lo=2e-5, hi=0.01,
-                                  doc="beacon airtime (1.9 ms: ~230 bytes at 1 Mb/s DSSS)"),
+        "beacon_airtime_s": Param(float, -1.0, lo=-1.0, hi=0.01,
+                                  doc="beacon airtime (-1: 1.9 ms at 2.4 GHz, ~230 bytes at 1 Mb/s "
+                                      "DSSS; 0.3 ms at 5 GHz, OFDM 6 Mb/s)"),
         "traffic_load": Param(float, 0.05, lo=0.0, hi=0.9, doc="fraction of airtime with traffic"),
         "frame_s": Param(float, 0.5e-3, lo=2e-5, hi=5e-3, doc="mean traffic frame airtime"),
     }
 
     def _streams(self):
         self.primary = wifi_channel_hz(self.p["channel"])
+        self.beacon_airtime = self.p["beacon_airtime_s"] if self.p["beacon_airtime_s"] > 0 else \
+            (1.9e-3 if self.p["channel"] <= 14 else 0.3e-3)
         self.bw = self.p["bw_mhz"] * MHZ
         self.centre = self._block_centre()
         self.period = self.p["beacon_interval_tu"] * TU_S
         self.phase = _phase(self, self.period)
         lo, hi = self.centre - 3 * self.bw, self.centre + 3 * self.bw
         streams = [Stream("beacons", "rect", self.primary - 60e6, self.primary + 60e6,
-                          self.eirp_dbm, self.p["beacon_airtime_s"], sidelobe_dbc=-30.0)]
+                          self.eirp_dbm, self.beacon_airtime, sidelobe_dbc=-30.0)]
         if self.p["traffic_load"] > 0:
             streams.append(Stream("traffic", "rect", lo, hi, self.eirp_dbm, 2 * 5e-3,
                                   sidelobe_dbc=-30.0))
@@ -656,7 +661,7 @@ class WiFi(Emitter):
         if s == 0:
             # Beacons go out on the primary 20 MHz channel only (802.11-2020 11.1.3.2).
             t0 = self.periodic(k, self.period, self.phase)[1]
-            return _packets(t0, t0 + self.p["beacon_airtime_s"], self.primary, 20 * MHZ,
+            return _packets(t0, t0 + self.beacon_airtime, self.primary, 20 * MHZ,
                             self.p["channel"])
         # Traffic: frames of exponential airtime (capped at 5 ms) separated by exponential idle
         # gaps chosen so that the busy fraction is traffic_load.
