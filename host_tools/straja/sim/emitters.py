@@ -381,6 +381,7 @@ class FrSky(Hopper):
         self.interval, self.airtime = self.p["frame_s"], min(airtime, self.p["frame_s"])
         self.bw, self.shape = FRSKY_D16_BW_HZ, "gauss"
 
+
 class FlySky(Hopper):
     KIND = "flysky"
     MODULATION = "gfsk"
