@@ -1,4 +1,4 @@
-"""The emitter models against their parameters (rf-links.md, ExpressLRS 3.x tables)."""
+"""The emitter models against their parameters (rf-links.md, ExpressLRS 3.x/4.x tables)."""
 import numpy as np
 import pytest
 
@@ -22,7 +22,7 @@ def packets(scene, t0, t1, stream=0):
 @pytest.mark.parametrize("n", [80, 40, 20, 13])
 def test_elrs_sequence_structure(n):
     seq, sync = elrs_sequence(0x12345678, n)
-    assert sync == n // 2 + 1
+    assert sync == n // 2
     assert len(seq) == (256 // n) * n
     for b in range(0, len(seq), n):
         block = seq[b:b + n]
@@ -71,7 +71,7 @@ def test_elrs_150hz_hop_rate_and_sync():
     hop = n // 4
     on_sync = pk.chan == em.sync_channel
     assert np.all(on_sync[hop % 80 == 0])                          # sync channel every N hops
-    assert em.sync_channel == 41 and len(em.sequence) == 240
+    assert em.sync_channel == 40 and len(em.sequence) == 240
 
 
 @pytest.mark.parametrize("domain,rate", [("FCC915", "200"), ("EU868", "50"), ("AU915", "25")])
@@ -303,3 +303,25 @@ def test_wifi_wide_channel_errors(params, field):
     from straja.sim import SceneError
     with pytest.raises(SceneError, match=rf"emitter\[0\]\.{field}:"):
         one("wifi", **params)
+
+
+def test_elrs_eu868_plan():
+    pk = packets(one("elrs", domain="EU868", rate="200"), 0.0, 10.0)
+    assert np.unique(pk.f).min() == pytest.approx(863.275e6) and pk.f.max() == pytest.approx(869.575e6)
+    assert np.allclose(np.diff(np.unique(pk.f)), 525e3)            # 13 channels
+
+
+def test_frsky_d16_airtime_and_bandwidth_from_its_bit_rate():
+    pk = packets(one("frsky"), 0.0, 5.0)
+    # 38 bytes (preamble 4, sync 4, packet 30) at 70.03 kBd; Carson bandwidth 2 (57.1 + 35.0) kHz
+    assert np.allclose(pk.t1 - pk.t0, 304 / 70.03e3, rtol=1e-3)
+    assert np.allclose(pk.bw, 184.3e3, rtol=1e-3)
+    duty = np.sum(pk.t1 - pk.t0) / (pk.t1[-1] - pk.t0[0])
+    assert duty == pytest.approx(4.341 / 9, rel=0.01)
+
+
+@pytest.mark.parametrize("channel,airtime", [(6, 1.9e-3), (149, 0.3e-3)])
+def test_wifi_beacon_airtime_by_band(channel, airtime):
+    beacons = packets(one("wifi", channel=channel), 0.0, 5.0, 0)
+    assert np.allclose(beacons.t1 - beacons.t0, airtime)
+    assert np.sum(beacons.t1 - beacons.t0) / 5.0 == pytest.approx(airtime / 0.1024, rel=0.05)

@@ -12,7 +12,8 @@ One scene serves every virtual board of a fleet, each from its own thread: an em
 cache and carried state are shared, so `block` holds the emitter's lock while it touches them.
 
 Facts and their sources are in /work/shared/reference/rf-links.md; ExpressLRS tables are those of
-ExpressLRS 3.x (src/lib/FHSS/FHSS.cpp, src/src/common.cpp).
+ExpressLRS 3.x (src/src/common.cpp), its channel plans and sync channel those of ExpressLRS 4.x
+(src/lib/FHSS/FHSS.cpp).
 """
 import threading
 import zlib
@@ -190,12 +191,12 @@ def _phase(emitter, period):
 
 # ExpressLRS ---------------------------------------------------------------------------------------
 
-# Regulatory domains: (first channel Hz, last channel Hz, channel count), ExpressLRS 3.x FHSS.cpp.
+# Regulatory domains: (first channel Hz, last channel Hz, channel count), ExpressLRS 4.x FHSS.cpp.
 ELRS_DOMAINS = {
     "ISM2G4": (2400.4e6, 2479.4e6, 80),
     "FCC915": (903.5e6, 926.9e6, 40),
     "AU915": (915.5e6, 926.9e6, 20),
-    "EU868": (865.275e6, 869.575e6, 13),
+    "EU868": (863.275e6, 869.575e6, 13),
 }
 # Rates: name -> (packet interval s, airtime s, packets per hop, occupied bandwidth Hz).
 # Intervals, hop intervals and airtimes from ExpressLRS 3.x common.cpp (ExpressLRS_AirRateConfig,
@@ -226,13 +227,13 @@ def elrs_rng_values(seed, n):
 def elrs_sequence(seed, n_channels):
     """ExpressLRS FHSSrandomiseFHSSsequenceBuild: hop sequence of channel indices.
 
-    Length floor(256/N)*N; the sync channel N/2 + 1 at every N-th position (the index arithmetic
-    of ExpressLRS 3.x); within each block of N, every other entry is swapped with a random entry
+    Length floor(256/N)*N; the sync channel N/2 at every N-th position (ExpressLRS 4.x); within
+    each block of N, every other entry is swapped with a random entry
     of the same block (excluding the block's first, sync, position), so each block holds every
     channel exactly once.
     """
     length = (256 // n_channels) * n_channels
-    sync = n_channels // 2 + 1
+    sync = n_channels // 2
     seq = []
     for i in range(length):
         r = i % n_channels
@@ -349,6 +350,16 @@ class Crossfire(Hopper):
         return "gfsk" if self.p["mode"] == "150" else "lora"
 
 
+# FrSky ACCST D16 (FCC) CC2500 settings (DIY-Multiprotocol FrSkyX_cc2500.ino): MDMCFG4/3 = 0x7B/0x61
+# (data rate), DEVIATN = 0x51, MDMCFG1 = 0x23 (4 preamble bytes), 30/32 sync (4 bytes), a 30-byte
+# packet with its length byte. Rates: 26 MHz x (256 + M) x 2^E / 2^28; deviation 26 MHz / 2^17 x
+# (8 + M) x 2^E.
+FRSKY_D16_BAUD = 26e6 * (256 + 0x61) * 2 ** 0x0B / 2 ** 28          # 70.03 kBd
+FRSKY_D16_DEVIATION_HZ = 26e6 / 2 ** 17 * (8 + 1) * 2 ** 5          # 57.1 kHz
+FRSKY_D16_AIRTIME_S = (4 + 4 + 30) * 8 / FRSKY_D16_BAUD              # 4.34 ms
+FRSKY_D16_BW_HZ = 2 * (FRSKY_D16_DEVIATION_HZ + FRSKY_D16_BAUD / 2)  # Carson: 184 kHz
+
+
 class FrSky(Hopper):
     KIND = "frsky"
     MODULATION = "gfsk"
@@ -356,7 +367,8 @@ class FrSky(Hopper):
     DOC = "FrSky ACCST D8/D16 (CC2500): 47-entry hop table, one hop per ~9 ms frame, GFSK."
     PARAMS = {
         "frame_s": Param(float, 9e-3, lo=1e-3, hi=0.1, doc="frame (hop) interval"),
-        "airtime_s": Param(float, 2.0e-3, lo=1e-4, hi=0.1, doc="packet airtime (estimate)"),
+        "airtime_s": Param(float, -1.0, lo=-1.0, hi=0.1,
+                           doc="packet airtime (-1: 4.34 ms, D16 from its bit rate)"),
     }
 
     def _table(self):
@@ -366,8 +378,9 @@ class FrSky(Hopper):
         step = int(rng.choice([s for s in range(12, 36) if s % 5 and s % 47]))
         table = (int(rng.integers(0, 235)) + step * np.arange(47)) % 235
         self.freqs, self.table = 2403.0e6 + 299.926e3 * np.arange(235), table
-        self.interval, self.airtime = self.p["frame_s"], min(self.p["airtime_s"], self.p["frame_s"])
-        self.bw, self.shape = 500e3, "gauss"
+        airtime = self.p["airtime_s"] if self.p["airtime_s"] > 0 else FRSKY_D16_AIRTIME_S
+        self.interval, self.airtime = self.p["frame_s"], min(airtime, self.p["frame_s"])
+        self.bw, self.shape = FRSKY_D16_BW_HZ, "gauss"
 
 
 class FlySky(Hopper):
@@ -599,21 +612,24 @@ class WiFi(Emitter):
         "secondary": Param(str, "above", choices=("above", "below"),
                            doc="2.4 GHz 40 MHz: secondary channel above or below the primary"),
         "beacon_interval_tu": Param(int, 100, lo=1, hi=65535, doc="beacon interval in TU (1.024 ms)"),
-        "beacon_airtime_s": Param(float, 1.9e-3, lo=2e-5, hi=0.01,
-                                  doc="beacon airtime (1.9 ms: ~230 bytes at 1 Mb/s DSSS)"),
+        "beacon_airtime_s": Param(float, -1.0, lo=-1.0, hi=0.01,
+                                  doc="beacon airtime (-1: 1.9 ms at 2.4 GHz, ~230 bytes at 1 Mb/s "
+                                      "DSSS; 0.3 ms at 5 GHz, OFDM 6 Mb/s)"),
         "traffic_load": Param(float, 0.05, lo=0.0, hi=0.9, doc="fraction of airtime with traffic"),
         "frame_s": Param(float, 0.5e-3, lo=2e-5, hi=5e-3, doc="mean traffic frame airtime"),
     }
 
     def _streams(self):
         self.primary = wifi_channel_mhz(self.p["channel"]) * MHZ
+        self.beacon_airtime = self.p["beacon_airtime_s"] if self.p["beacon_airtime_s"] > 0 else \
+            (1.9e-3 if self.p["channel"] <= 14 else 0.3e-3)
         self.bw = self.p["bw_mhz"] * MHZ
         self.centre = self._block_centre()
         self.period = self.p["beacon_interval_tu"] * TU_S
         self.phase = _phase(self, self.period)
         lo, hi = self.centre - 3 * self.bw, self.centre + 3 * self.bw
         streams = [Stream("beacons", "rect", self.primary - 60e6, self.primary + 60e6,
-                          self.eirp_dbm, self.p["beacon_airtime_s"], sidelobe_dbc=-30.0)]
+                          self.eirp_dbm, self.beacon_airtime, sidelobe_dbc=-30.0)]
         if self.p["traffic_load"] > 0:
             streams.append(Stream("traffic", "rect", lo, hi, self.eirp_dbm, 2 * 5e-3,
                                   sidelobe_dbc=-30.0))
@@ -623,7 +639,7 @@ class WiFi(Emitter):
         if s == 0:
             # Beacons go out on the primary 20 MHz channel only (802.11-2020 11.1.3.2).
             t0 = self.periodic(k, self.period, self.phase)[1]
-            return _packets(t0, t0 + self.p["beacon_airtime_s"], self.primary, 20 * MHZ,
+            return _packets(t0, t0 + self.beacon_airtime, self.primary, 20 * MHZ,
                             self.p["channel"])
         # Traffic: frames of exponential airtime (capped at 5 ms) separated by exponential idle
         # gaps chosen so that the busy fraction is traffic_load.
