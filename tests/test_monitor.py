@@ -55,3 +55,26 @@ def test_port_errors_exit_3_with_the_fix(firmware_node, tmp_path):
     with serial.Serial(firmware_node.port, exclusive=True):
         r = run(firmware_node.port)
     assert r.returncode == 3 and "busy" in r.stderr and "python" in r.stderr.lower()
+
+
+def test_revisit_sweep_is_drawn_one_bar_per_channel_with_its_peak_in_band():
+    """A REVISIT sweep carries two codes per channel (held, then first reads): the monitor draws
+    the held codes only, and the peak it names lies inside the sweep's band."""
+    from straja.tools.monitor import PortView
+
+    n, peak_channel = 64, 40
+    held = [protocol.dbm_to_rssi_code(-100.0)] * n
+    held[peak_channel] = protocol.dbm_to_rssi_code(-50.0)
+    first_reads = [protocol.dbm_to_rssi_code(-40.0)] * n  # louder, but not what stayed on
+    sweep = protocol.Sweep(0, protocol.FLAG_REVISIT, 1, 2_400_000, 1_300, 1_400, 179_200, 0, n,
+                           bytes(int(c) for c in held + first_reads))
+    view = PortView("/dev/ttyACM0")
+    view.note(protocol.Frame(protocol.SWEEP, 7, 1, 0, sweep))
+    line = view.lines()[-1]
+    assert " 2400.0- 2481.9 MHz |" in line
+    drawn = line.split("|")[1]  # one block per channel: the peak's the highest, the rest low
+    low = drawn[0]
+    assert len(drawn) == n and drawn[peak_channel] != low
+    assert drawn.replace(drawn[peak_channel], low) == low * n
+    assert line.endswith(f"peak  -50.0 dBm @ {(2_400_000 + peak_channel * 1_300) / 1000:7.1f} MHz")
+    assert list(sweep.freqs_khz()) == [2_400_000 + i * 1_300 for i in range(n)]

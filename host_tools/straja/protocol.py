@@ -88,11 +88,12 @@ class Sweep:
         return revisit_halves(self.codes(), self.flags)[1]
 
     def dbm(self) -> np.ndarray:
-        return rssi_code_to_dbm(self.codes())
+        """Per channel, the held() code in dBm (one value per channel, REVISIT or not)."""
+        return rssi_code_to_dbm(self.held())
 
     def freqs_khz(self) -> np.ndarray:
         """Centre frequency of each channel in this frame."""
-        idx = np.arange(self.first, self.first + len(self.rssi), dtype=np.int64)
+        idx = np.arange(self.first, self.first + self.n_channels, dtype=np.int64)
         return self.start_khz + idx * self.step_khz
 
 

@@ -90,5 +90,5 @@ class PortView:
             lo = sw.start_khz / 1000
             hi = (sw.start_khz + (sw.total - 1) * sw.step_khz) / 1000
             out.append(f"    fe{fe} {lo:7.1f}-{hi:7.1f} MHz |{bar(dbm)}| peak {dbm[peak]:6.1f} dBm"
-                       f" @ {(sw.start_khz + peak * sw.step_khz) / 1000:7.1f} MHz")
+                       f" @ {sw.freqs_khz()[peak] / 1000:7.1f} MHz")
         return out
