@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sqlite3
 import sys
@@ -15,7 +14,7 @@ from ..argtypes import (existing_file, listen_address, non_negative_float, posit
                         positive_int, tcp_port, writable_file)
 from ..errors import StrajaError
 from . import config as gwconfig
-from . import mqtt, record, replay, store
+from . import logs, mqtt, record, replay, store
 from .events import KINDS, Stored, dumps
 from .ingest import Gateway
 from .pipeline import Pipeline
@@ -74,7 +73,7 @@ def _close(event_store, publisher) -> None:
 
 
 def run_gateway(args) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.setup(args.log_level)
     try:
         cfg = _load(args)
         Pipeline(cfg)  # (checks the detection settings before anything is opened)
@@ -90,8 +89,13 @@ def run_gateway(args) -> int:
                 if event_store else Pipeline(cfg))
     recorder = record.RecordWriter(cfg.record, {"gateway_id": cfg.gateway_id,
                                                 "started_ns": time.time_ns()}) if cfg.record else None
-    gw = Gateway(cfg, pipeline, store=event_store, publisher=publisher, sinks=sinks,
-                 recorder=recorder)
+    gw = Gateway(cfg, pipeline, store=event_store, publisher=publisher,
+                 sinks=[*sinks, logs.event_sink], recorder=recorder)
+    logs.log.info("gateway %s starting: ports %s%s; store %s; JSON lines %s; MQTT %s; "
+                  "recording %s", cfg.gateway_id, ", ".join(cfg.ports) or "none named",
+                  " and discovered ones" if cfg.discover else "", cfg.db or "none",
+                  cfg.jsonl or "none", f"{cfg.mqtt.host}:{cfg.mqtt.port}" if cfg.mqtt.host
+                  else "none", cfg.record or "none")
     if cfg.remote_id.source:
         CompanionReader(cfg.remote_id.source, gw.queue).start()
     signal.signal(signal.SIGTERM, lambda *_: gw.stop())  # systemd stops the service this way
@@ -129,7 +133,7 @@ def _dashboard(addr, cfg, gw, event_store):
         return None
     from ..web.server import serve  # the `web` extra: only when asked for
     dashboard = serve(cfg, addr, gw, topics=event_store.topics if event_store else None)
-    logging.getLogger("straja.gateway").info("dashboard on %s", dashboard.url)
+    logs.log.info("dashboard on %s", dashboard.url)
     return dashboard
 
 
@@ -229,6 +233,9 @@ def configure_gateway(p) -> None:
                    help='Remote ID from a companion: JSON lines with the payload hex ("-": stdin)')
     p.add_argument("--web", type=listen_address, metavar="HOST:PORT",
                    help="serve the live dashboard there (docs/dashboard.md; e.g. 127.0.0.1:8080)")
+    p.add_argument("--log-level", choices=logs.LEVELS, default="info",
+                   help="least level logged on stderr (journald under systemd; default info: "
+                   "starts, ports, nodes, MQTT, alerts; debug adds node statistics)")
     p.set_defaults(func=run_gateway)
 
 

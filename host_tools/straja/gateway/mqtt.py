@@ -15,6 +15,7 @@ at least once, and subscribers can drop repeats by the event `id`.
 """
 from __future__ import annotations
 
+import logging
 import queue
 import ssl
 import threading
@@ -25,6 +26,8 @@ import paho.mqtt.client as paho
 from . import store
 from .config import MqttConfig
 from .events import Event, NodeStatusChange
+
+log = logging.getLogger("straja.gateway.mqtt")
 
 def base_topic(cfg: MqttConfig, gateway_id: str) -> str:
     return f"{cfg.topic_root}/{gateway_id}"
@@ -63,6 +66,8 @@ class Publisher:
         self.client.reconnect_delay_set(min_delay=1, max_delay=10)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
+        self._unreachable_logged = False  # one warning per outage, not one per retry
         self.client.on_publish = self._on_publish
         self.connected = threading.Event()
         self._acked: queue.Queue[int] = queue.Queue()
@@ -76,13 +81,26 @@ class Publisher:
     # -- paho callbacks (paho's network thread) --------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
+            log.error("broker %s:%s refused the connection: %s (retrying)", self.cfg.host,
+                      self.cfg.port, reason_code)
             return
+        log.info("connected to the broker %s:%s", self.cfg.host, self.cfg.port)
+        self._unreachable_logged = False
         client.publish(self.status_topic, "online", qos=1, retain=True)
         self.connected.set()
         self._wake.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        if self.connected.is_set() and not self._stop.is_set():
+            log.warning("lost the broker %s:%s (%s); events wait in the outbox while it "
+                        "reconnects", self.cfg.host, self.cfg.port, reason_code)
         self.connected.clear()
+
+    def _on_connect_fail(self, client, userdata):
+        if not self._unreachable_logged:
+            log.warning("cannot reach the broker %s:%s; retrying, events wait in the outbox",
+                        self.cfg.host, self.cfg.port)
+        self._unreachable_logged = True
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         # paho holds its message lock here: hand the mid over rather than take a lock of ours
