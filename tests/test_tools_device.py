@@ -277,3 +277,123 @@ def test_deploy_that_cannot_confirm_the_new_firmware_fails(fw_node, tmp_path):
     result = deploy.Deployer(tree).deploy(fw_node.port)
     assert result.status == "failed" and result.code != term.EXIT_OK
     assert "not answering" in result.error
+
+
+def test_deploy_to_a_node_without_a_board_profile_asks_for_one(fw_node, capsys):
+    """flash-micropython then deploy leaves no /board.json: the firmware would stop at boot, so
+    the deploy sends nothing and asks for --board, which installs the profile."""
+    (fw_node.flash / "board.json").unlink()
+    assert cli("deploy", fw_node.port) == term.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "no board profile (/board.json)" in err and "nothing was sent" in err
+    assert "fix: name the board: straja deploy PORT --board NAME" in err
+    assert not (fw_node.flash / ".deploy/manifest.json").exists()
+
+    code = cli("deploy", fw_node.port, "--board", "virtual")
+    assert code == term.EXIT_OK and " deployed " in capsys.readouterr().out
+    profile = json.loads((fw_node.flash / "board.json").read_text())
+    assert profile == json.loads(deploy.board_profile_path("virtual").read_text())
+    assert cli("info", fw_node.port, "--json") == term.EXIT_OK
+    assert json.loads(capsys.readouterr().out)["board"] == "virtual"
+
+
+def holding(path: str) -> subprocess.Popen:
+    """Another process with `path` open and no lock on it, as screen or miniterm hold a port."""
+    holder = subprocess.Popen([sys.executable, "-c", "import os, sys, time\n"
+                               "fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)\n"
+                               "print('open', flush=True)\ntime.sleep(30)", path],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "open\n"
+    return holder
+
+
+def test_a_port_held_without_a_lock_names_its_holder(monkeypatch, capsys):
+    from straja import rawrepl
+
+    monkeypatch.setattr(rawrepl, "SETTLE_DELAYS", (0.01,))
+    path, fds = silent_port()
+    try:
+        assert cli("info", path) == term.EXIT_NO_DEVICE
+        alone = capsys.readouterr().err
+        holder = holding(path)
+        try:
+            assert cli("info", path) == term.EXIT_NO_DEVICE
+        finally:
+            holder.kill()
+            holder.wait()
+    finally:
+        for fd in fds:
+            os.close(fd)
+    err = capsys.readouterr().err
+    assert f"python (pid {holder.pid}) also has the port open and may be taking its bytes" in err
+    assert f"close python (pid {holder.pid})" in err
+    assert "also has the port open" not in alone
+    assert "if another program (screen, miniterm, a monitor) may be reading the port" in alone
+
+
+def test_a_virtual_nodes_own_bridge_is_no_holder(fw_node):
+    from straja.serial_port import holders
+
+    node = subprocess.Popen([STRAJA, "sim", "node", "--json"], stdout=subprocess.PIPE, text=True)
+    try:
+        port = json.loads(node.stdout.readline())["nodes"][0]["port"]
+        assert holders(port) == []
+        holder = holding(port)
+        try:
+            assert holders(port) == [f"python (pid {holder.pid})"]
+        finally:
+            holder.kill()
+            holder.wait()
+    finally:
+        node.terminate()
+        node.wait(timeout=30)
+
+
+def test_power_cut_mid_deploy_is_told_plainly_and_its_staging_cleared(fw_node):
+    """A cut while files are staged: a short message (no binary), the fix says what runs now,
+    and the next deploy clears what was staged even when nothing else is to be sent."""
+    from straja.paths import FIRMWARE
+
+    assert deploy.Deployer(FIRMWARE).deploy(fw_node.port).status == "deployed"
+    cuts = []
+
+    def cut(name=None, detail=None):
+        if name == "staged" and not cuts:
+            cuts.append(name)
+            fw_node.node.power_cut()
+            time.sleep(0.2)
+
+    result = deploy.Deployer(FIRMWARE, force=True, on_event=cut).deploy(fw_node.port)
+    assert result.status == "failed" and result.code == term.EXIT_NO_DEVICE
+    assert "stopped answering while writing files" in result.error
+    assert "the node runs its previous firmware" in result.error and len(result.error) < 500
+    assert all(c.isprintable() for c in result.error)
+    assert "deploy again" in result.fix
+    assert (fw_node.flash / ".deploy/new").exists()
+    again = deploy.Deployer(FIRMWARE).deploy(fw_node.port)
+    assert again.status == "up to date" and not (fw_node.flash / ".deploy/new").exists()
+
+
+@pytest.mark.parametrize("after_s", [0.0, 0.1, 0.3])
+def test_power_cut_during_the_switch_tells_which_firmware_runs(fw_node, after_s):
+    """Cut during the switch, before or after its commit: the message says which one the node
+    booted, as its manifest shows."""
+    import threading
+
+    from straja.paths import FIRMWARE
+
+    def cut(name=None, detail=None):
+        if name == "switching":
+            threading.Timer(after_s, fw_node.node.power_cut).start()
+
+    result = deploy.Deployer(FIRMWARE, force=True, on_event=cut).deploy(fw_node.port)
+    time.sleep(after_s + 0.3)
+    manifest = fw_node.flash / ".deploy/manifest.json"
+    committed = manifest.exists() and json.loads(manifest.read_text())["id"] == \
+        result.firmware_hash
+    if result.status == "failed":
+        assert ("the switch had committed" in result.error) == committed, result.error
+        assert ("runs its previous firmware" in result.error) == (not committed)
+        assert "nothing is lost" in result.fix if committed else "deploy again" in result.fix
+    else:
+        assert committed

@@ -16,6 +16,13 @@ RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 SETTLE_DELAYS = (0.1, 0.3, 1.0)
 
 
+def printable(data: bytes, limit: int = 60) -> str:
+    """The printable text at the end of what a device sent (a node that rebooted streams binary
+    frames: those are no help in an error message), at most `limit` characters."""
+    text = "".join(chr(b) if 32 <= b < 127 else " " for b in data)
+    return " ".join(text.split())[-limit:]
+
+
 class ReplError(Exception):
     """The device did not answer as MicroPython's raw REPL does."""
 
@@ -44,7 +51,8 @@ class RawRepl:
             if chunk:
                 self._buf += chunk
             elif time.monotonic() > deadline:
-                raise ReplError(f"timed out waiting for {marker!r}; got {bytes(self._buf[-200:])!r}")
+                raise ReplError(f"timed out waiting for {marker!r} after {len(self._buf)} other "
+                                f"bytes, ending {printable(self._buf)!r}")
         end = self._buf.index(marker) + len(marker)
         data = bytes(self._buf[:end])
         del self._buf[:end]

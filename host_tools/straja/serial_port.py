@@ -17,23 +17,50 @@ class PortError(StrajaError):
     CODE = EXIT_NO_DEVICE
 
 
-def _holders(path: str) -> list[str]:
-    """Processes that have `path` open (by scanning /proc), as 'name (pid N)'."""
+def _pty_master_index(fd: Path) -> int | None:
+    """The pseudo-terminal number whose master `fd` (a /proc/PID/fd entry) is, else None."""
+    if os.path.basename(os.path.realpath(fd)) != "ptmx":
+        return None
+    for line in (fd.parent.parent / "fdinfo" / fd.name).read_text().splitlines():
+        if line.startswith("tty-index:"):
+            return int(line.split()[1])
+    return None
+
+
+def holders(path: str) -> list[str]:
+    """Other processes that have `path` open (by scanning /proc), as 'name (pid N)'. For a
+    pseudo-terminal, a process that also holds its master plays the device (the virtual node's
+    bridge, which keeps one descriptor of the port open): it counts only with a second one."""
     try:
         target = os.path.realpath(path)
     except OSError:
         return []
+    pts = int(target.rsplit("/", 1)[1]) if target.startswith("/dev/pts/") and \
+        target.rsplit("/", 1)[1].isdigit() else None
     found = []
     for proc in Path("/proc").glob("[0-9]*"):
+        if proc.name == str(os.getpid()):
+            continue
         try:
-            for fd in (proc / "fd").iterdir():
-                if os.path.realpath(fd) == target:
-                    name = (proc / "comm").read_text().strip()
-                    found.append(f"{name} (pid {proc.name})")
-                    break
-        except OSError:
+            fds = list((proc / "fd").iterdir())
+            opened = sum(os.path.realpath(fd) == target for fd in fds)
+            device = pts is not None and any(_pty_master_index(fd) == pts for fd in fds)
+            if opened <= device:
+                continue
+            found.append(f"{(proc / 'comm').read_text().strip()} (pid {proc.name})")
+        except (OSError, ValueError):
             continue
     return found
+
+
+def readers_note(path: str) -> tuple[str, str]:
+    """(words for the message, a fix) when the node on `path` does not answer: a program with
+    the port open but no lock on it (screen, miniterm) takes the node's answers."""
+    found = holders(path)
+    if found:
+        return (f"; {', '.join(found)} also has the port open and may be taking its bytes",
+                f"close {', '.join(found)}, then run the command again")
+    return "", "if another program (screen, miniterm, a monitor) may be reading the port, close it"
 
 
 def open_port(path: str, *, baudrate: int = 115200, timeout: float = 0.05) -> serial.Serial:
@@ -50,8 +77,8 @@ def open_port(path: str, *, baudrate: int = 115200, timeout: float = 0.05) -> se
                             "add yourself to the serial group: sudo usermod -aG dialout $USER, "
                             "then log out and in again") from e
         if code in (errno.EBUSY, errno.EAGAIN) or "exclusively lock" in text or "busy" in text:
-            holders = [h for h in _holders(path) if f"pid {os.getpid()})" not in h]
-            who = f" by {', '.join(holders)}" if holders else ""
+            found = holders(path)
+            who = f" by {', '.join(found)}" if found else ""
             raise PortError(f"port {path} is busy (held{who})",
                             "close the other program (a monitor, a terminal, the gateway) first") from e
         raise PortError(f"cannot open {path}: {text}") from e

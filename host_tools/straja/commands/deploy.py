@@ -14,7 +14,7 @@ from ..errors import StrajaError
 from ..paths import FIRMWARE
 from ..tools.deploy import Compiler, Deployer, DeployResult, deploy_many
 from ..tools.ports import candidates
-from ..argtypes import existing_folder
+from ..argtypes import board_name, existing_folder
 
 
 class ProgressLine:
@@ -88,6 +88,8 @@ def configure(p) -> None:
     p.add_argument("--all", action="store_true", help="every USB serial port (straja ports)")
     p.add_argument("--source", type=existing_folder, default=FIRMWARE, help="firmware folder "
                    f"(default: {FIRMWARE})")
+    p.add_argument("--board", type=board_name, help="install this board profile as the node's "
+                   "/board.json (hardware/boards/NAME.json); needed once on a node that has none")
     p.add_argument("--force", action="store_true", help="send every file, whatever the manifest says")
     p.add_argument("--no-reset", action="store_true", help="do not soft-reset the node afterwards "
                    "(it stays at its REPL; nothing is confirmed)")
@@ -120,7 +122,7 @@ def run(args) -> int:
 
     def deployer_for(port: str) -> Deployer:
         logs[port] = PortLog(log_dir, port, args.verbose)
-        return Deployer(args.source, compiler, force=args.force, reset=not args.no_reset,
+        return Deployer(args.source, compiler, board=args.board, force=args.force, reset=not args.no_reset,
                         confirm=not args.no_confirm,
                         log=logs[port], progress=bar.callback(port))
 

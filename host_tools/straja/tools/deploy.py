@@ -32,9 +32,9 @@ from pathlib import Path
 from .. import rawrepl, term
 from ..errors import StrajaError
 from ..mp import mpy_cross_command
-from ..paths import FIRMWARE
+from ..paths import FIRMWARE, board_profile_path
 from .ports import resolve
-from .session import Session, firmware_link, probe
+from .session import Disconnected, Session, firmware_link, probe
 
 # Architecture names by the arch field of sys.implementation._mpy (MicroPython's
 # py/persistentcode.h MP_NATIVE_ARCH_*, the same list as mpremote's mip).
@@ -47,6 +47,18 @@ WINDOW = 2      # lines in flight: the next one is on the wire while the node wr
 RETRIES = 2     # extra attempts for a file whose hash on the node does not match
 STAGING = ".deploy/new/"
 STAGED_MANIFEST = ".deploy/manifest.new"
+BOARD_PROFILE = "board.json"  # hw.PROFILE of the firmware: without it the app cannot start
+
+# Writes a file on the node through a temporary file and a rename (the firmware's store.py
+# promotes a complete .tmp left by a cut on FAT); `_put` is what provision's settings use too.
+PUT_FILE = """\
+import os
+def _put(name, text):
+    os.chdir('/')
+    with open(name + '.tmp', 'w') as f:
+        f.write(text)
+    os.rename(name + '.tmp', name)
+"""
 
 
 class BytecodeMismatch(StrajaError):
@@ -263,6 +275,7 @@ class DeployResult:
     files_set_aside: int = 0
     seconds: float = 0.0
     firmware_hash: str | None = None
+    previous_hash: str | None = None  # the node's manifest id before the deploy
     recovered: str | None = None
     error: str | None = None
     fix: str | None = None
@@ -272,13 +285,17 @@ class DeployResult:
 
 
 class Deployer:
-    """Deploy one firmware tree to one port. `log(text)` records steps; `progress(done, total)`
-    counts bytes; `on_event(name, detail)` lets tests act at given points."""
+    """Deploy one firmware tree to one port. `board` names a board profile to install as
+    /board.json (a confirmed deploy, the Straja firmware, is refused on a node without one: it
+    would not start);
+    `log(text)` records steps; `progress(done, total)` counts bytes; `on_event(name, detail)`
+    lets tests act at given points."""
 
     def __init__(self, source: Path = FIRMWARE, compiler: Compiler | None = None, *,
-                 force: bool = False, reset: bool = True, confirm: bool = True, log=None,
-                 progress=None, on_event=None):
+                 board: str | None = None, force: bool = False, reset: bool = True,
+                 confirm: bool = True, log=None, progress=None, on_event=None):
         self.source = Path(source)
+        self.board = board
         self.compiler = compiler or Compiler()
         self.force = force
         self.reset = reset
@@ -291,6 +308,7 @@ class Deployer:
         result = DeployResult(port)
         t0 = time.monotonic()
         opened = False  # a port that never opened has no node to check afterwards
+        cut = False     # the node went away mid-deploy: which firmware it boots now is told
         try:
             with Session(resolve(port)) as s:
                 result.port, opened = s.port, True
@@ -303,13 +321,14 @@ class Deployer:
                 self._confirm(result.port, source_version(self.source))
         except StrajaError as e:
             result.status, result.error, result.fix, result.code = "failed", str(e), e.fix, e.code
+            cut = isinstance(e, Disconnected)
             self.log(f"FAILED: {e}")
         except Exception as e:  # noqa: BLE001 - PortError and the like: reported per port
             result.status, result.error = "failed", str(e)
             result.fix, result.code = getattr(e, "fix", ""), term.EXIT_NO_DEVICE
             self.log(f"FAILED: {e}")
         if result.status == "failed" and self.confirm and opened:
-            self._check_answers(result)
+            self._check_answers(result, cut)
         result.seconds = round(time.monotonic() - t0, 3)
         return result
 
@@ -332,15 +351,33 @@ class Deployer:
                             term.EXIT_FAILED)
         self.log(f"confirmed: firmware {running} answers")
 
-    def _check_answers(self, result: DeployResult) -> None:
-        """Tell whether the node runs a firmware again after a failed deploy."""
+    def _check_answers(self, result: DeployResult, cut: bool) -> None:
+        """Tell whether the node runs a firmware again after a failed deploy; after a `cut`
+        (a power cut, a reset), also which one: its boot finished a committed switch or rolled
+        an uncommitted one back, and only the node's manifest tells which."""
         try:
+            if cut:
+                with Session(result.port) as s:
+                    manifest = probe(s)["firmware_hash"]
+                    s.soft_reset()
             with wait_for_firmware(result.port) as link:
                 running = link.call("info").get("version")
             self.log(f"the node answers again, firmware {running}")
         except Exception as e:  # noqa: BLE001 - reported, on top of the deploy's own failure
             result.error = f"{result.error}; afterwards the node did not answer: {e}"
             self.log(f"the node did not answer after the failure: {e}")
+            return
+        if not cut:
+            return
+        if manifest != result.firmware_hash or manifest == result.previous_hash:
+            result.error += (f"; the node runs its previous firmware {running} (manifest "
+                             f"{(manifest or 'none')[:12]})" + (", the one deployed" if manifest
+                             == result.firmware_hash else ": the new one was not switched to"))
+            result.fix = ("check the USB cable and the node's power, then deploy again (what was "
+                          "staged is cleared then)")
+        else:
+            result.error += f"; the switch had committed: the node runs the new firmware {running}"
+            result.fix = "nothing is lost; deploy again to confirm it (it will be up to date)"
 
     def _deploy(self, s: Session, result: DeployResult) -> None:
         s.enter_raw_repl()
@@ -355,6 +392,13 @@ class Deployer:
                                            "finishing an interrupted switch")
             self.log(f"an interrupted switch was {result.recovered}")
             info = probe(s)
+        result.previous_hash = info["firmware_hash"]
+        # the Straja firmware (the tree confirmed after a deploy) needs a board profile
+        if self.confirm and self.board is None and info["board"] is None:
+            raise StrajaError(f"{s.port}: the node has no board profile (/{BOARD_PROFILE}), "
+                              "without which the firmware cannot start; nothing was sent",
+                              "name the board: straja deploy PORT --board NAME (the profiles are "
+                              "in hardware/boards/), or use straja provision", term.EXIT_USAGE)
         if info["mpy"] is None:
             raise BytecodeMismatch(f"{s.port}: this MicroPython cannot load .mpy files",
                                    "flash a standard MicroPython build (straja flash-micropython)")
@@ -366,13 +410,15 @@ class Deployer:
         present = s.eval_json(f"print(json.dumps(_ls({managed_roots(files)!r})))",
                               "listing the node's firmware files")
         put, drop = plan(files, manifest, info["manifest"], present, self.force)
+        # what an earlier deploy cut off left staged (a power cut) goes, whatever happens next
+        s.exec("rmtree('.deploy/new')\nrmtree('.deploy/old')\n", "clearing the staging folder")
         if not put and not drop and (info["manifest"] or {}).get("id") == manifest["id"]:
             result.status = "up to date"
             self.log(f"up to date ({len(files)} files, {manifest['id'][:12]})")
+            self._install_board(s)
             self._leave(s)
             return
         self.log(f"sending {len(put)} of {len(files)} files, setting aside {len(drop)}")
-        s.exec("rmtree('.deploy/new')\nrmtree('.deploy/old')\n", "clearing the staging folder")
         staged = {STAGING + p: files[p] for p in put}
         staged[STAGED_MANIFEST] = json.dumps(manifest, sort_keys=True).encode()
         self._send_verified(s, staged, result)
@@ -384,7 +430,16 @@ class Deployer:
         result.status, result.files_set_aside = "deployed", len(drop)
         result.files_sent = len(put)
         self.log(f"switched to {new_id[:12]}")
+        self._install_board(s)
         self._leave(s)
+
+    def _install_board(self, s: Session) -> None:
+        if self.board is None:
+            return
+        profile = board_profile_path(self.board).read_text()
+        s.exec(PUT_FILE + f"_put({BOARD_PROFILE!r}, {profile!r})\n",
+               "writing the board profile")
+        self.log(f"board profile {self.board} written to /{BOARD_PROFILE}")
 
     def _leave(self, s: Session) -> None:
         """Restart the firmware (soft reset), or with reset=False leave the node at its REPL."""

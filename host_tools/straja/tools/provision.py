@@ -18,21 +18,14 @@ from .. import term
 from ..errors import StrajaError
 from ..paths import board_profile_path
 from ..protocol import CommandError
-from .deploy import Deployer, wait_for_firmware
+from .deploy import PUT_FILE, Deployer, wait_for_firmware
 from .flash import flash_image
 from .ports import candidates, resolve
 from .session import NoMicroPython, Session, probe
 
-# Writes board.json and config.json on the node, each through a temporary file and a rename (the
-# firmware's store.py promotes a complete .tmp left by a cut on FAT).
-WRITE_SETTINGS = """\
-import os, json
-def _put(name, text):
-    os.chdir('/')
-    with open(name + '.tmp', 'w') as f:
-        f.write(text)
-    os.rename(name + '.tmp', name)
-_put('board.json', {board!r})
+# Writes config.json on the node (after PUT_FILE), keeping the keys already there.
+WRITE_SETTINGS = PUT_FILE + """\
+import json
 try:
     with open('config.json') as f:
         _c = json.load(f)
@@ -79,18 +72,17 @@ def provision(args, say=print) -> dict:
         raise StrajaError(f"{port}: the node has no board profile yet", "name it: --board NAME "
                           "(see hardware/boards/)", term.EXIT_USAGE)
     try:
-        profile = board_profile_path(board).read_text()
+        board_profile_path(board)
     except (ValueError, FileNotFoundError) as e:
         raise StrajaError(f"{port}: {e}", "name the board's profile: --board NAME (see "
                           "hardware/boards/)", term.EXIT_USAGE) from e
 
     say(f"deploying the firmware to {port} ...")
-    result = Deployer(args.source, reset=False, log=lambda text: None).deploy(port)
+    result = Deployer(args.source, board=board, reset=False, log=lambda text: None).deploy(port)
     if result.status == "failed":
         raise StrajaError(result.error or "deploy failed", result.fix or "", result.code)
     with Session(port) as s:
-        s.exec(WRITE_SETTINGS.format(board=profile, node_id=args.node_id),
-               "writing the board profile and node id")
+        s.exec(WRITE_SETTINGS.format(node_id=args.node_id), "writing the node id")
         s.soft_reset()
     say("waiting for the firmware ...")
     with wait_for_firmware(port) as link:

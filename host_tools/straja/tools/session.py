@@ -14,10 +14,9 @@ from .. import rawrepl, term
 from ..errors import StrajaError
 from ..link import NodeLink
 from ..rawrepl import RawRepl, ReplError
-from ..serial_port import open_port
+from ..serial_port import open_port, readers_note
 
-DISCONNECT_FIX = ("check the USB cable and the node's power, then run the command again "
-                  "(an interrupted deploy leaves the previous firmware in place)")
+DISCONNECT_FIX = "check the USB cable and the node's power, then run the command again"
 
 
 class NoMicroPython(StrajaError):
@@ -63,8 +62,9 @@ class Session:
         except rawrepl.RemoteError:
             raise
         except ReplError as e:
+            note, fix = readers_note(self.port)
             raise Disconnected(f"{self.port}: the node stopped answering while {doing} "
-                               f"(it reset or lost power?) ({e})", DISCONNECT_FIX,
+                               f"(it reset or lost power?) ({e}){note}", f"{DISCONNECT_FIX}; {fix}",
                                term.EXIT_NO_DEVICE) from e
 
     def enter_raw_repl(self) -> RawRepl:
@@ -100,19 +100,19 @@ class Session:
         while time.monotonic() < deadline:
             heard += self.serial.read(256)
         delays = ", ".join(f"{d:g}" for d in rawrepl.SETTLE_DELAYS)
+        note, readers_fix = readers_note(self.port)
         if not heard:
             raise NoMicroPython(
-                f"{self.port}: no MicroPython answering (nothing came back to Ctrl-C)",
+                f"{self.port}: no MicroPython answering (nothing came back to Ctrl-C){note}",
                 "a blank board needs MicroPython first: straja flash-micropython PORT IMAGE "
                 "(or straja provision); an ESP32 left in its download mode needs its RESET button "
-                "pressed", term.EXIT_NO_DEVICE) from cause
-        tail = heard[-80:].decode("ascii", "replace").strip()
+                f"pressed; {readers_fix}", term.EXIT_NO_DEVICE) from cause
         raise RawReplFailed(
             f"{self.port}: could not enter the raw REPL (tried {len(rawrepl.SETTLE_DELAYS)} times "
-            f"with settle delays {delays} s); the device said: {tail!r}",
+            f"with settle delays {delays} s); the device said: {rawrepl.printable(heard)!r}{note}",
             "press the node's RESET button (or unplug and replug it) and run the command again; "
-            "if it keeps failing, boot it in safe mode (hold the safe pin low at reset)",
-            term.EXIT_NO_DEVICE) from cause
+            "if it keeps failing, boot it in safe mode (hold the safe pin low at reset); "
+            f"{readers_fix}", term.EXIT_NO_DEVICE) from cause
 
     def exec(self, code: str | bytes, doing: str, timeout: float = 10.0) -> bytes:
         """Run `code` in the raw REPL; a device-side exception is a StrajaError with its last line."""
@@ -200,7 +200,8 @@ def firmware_link(port: str):
         link.call("ping", timeout=1.5)
     except TimeoutError as e:
         link.close()
-        raise StrajaError(f"{link.serial.port}: the Straja firmware is not answering commands",
-                          "deploy it (straja deploy PORT), or see why it stopped with "
-                          "straja repl PORT", term.EXIT_NO_DEVICE) from e
+        note, readers_fix = readers_note(port)
+        raise StrajaError(f"{link.serial.port}: the Straja firmware is not answering commands"
+                          f"{note}", "deploy it (straja deploy PORT), or see why it stopped with "
+                          f"straja repl PORT; {readers_fix}", term.EXIT_NO_DEVICE) from e
     return link
