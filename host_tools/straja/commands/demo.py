@@ -7,6 +7,7 @@ the Cython detection core and storing its events in SQLite. No broker, nothing t
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -20,13 +21,22 @@ from ..gateway import events as ev
 from ..gateway.ingest import Gateway
 from ..gateway.pipeline import Pipeline
 from ..gateway.store import Store
-from ..vnode.cli import DEFAULT_SCENE
+from ..vnode.bridge import die_with_parent
+from ..vnode.cli import DEFAULT_SCENE, stop_on_signals
 from ..argtypes import listen_address, non_negative_float, positive_int, writable_file
+
+STATS_INTERVAL_S = 5.0  # each node's live line: frames and overruns per second
 
 # How the demo prints each type of gateway event (others are stored, not printed).
 SHOWN = {ev.NodeOnline: "green", ev.NodeOffline: "red", ev.NodeRestarted: "yellow",
          ev.AlertRaised: "red", ev.AlertUpdated: "yellow", ev.AlertCleared: "green",
          ev.ScanFocus: "blue", ev.ScanRestore: "blue", ev.NodeStats: "dim"}
+
+
+# Said once, the first time a node reports overruns (docs/firmware.md, "Timing and overruns").
+OVERRUN_MEANING = ("an overrun is a channel read later than its planned slot: the node could not "
+                   "keep up, so those readings' dwells were shorter (a virtual node runs on this "
+                   "machine's CPU: a busy machine makes overruns; an unloaded one shows about none)")
 
 
 def describe(event: ev.Event) -> str:
@@ -35,15 +45,32 @@ def describe(event: ev.Event) -> str:
         return f"{what.upper()}: {event.text}"
     if isinstance(event, ev.ScanChange):
         return f"{what}: node {event.node_id} for alert {event.alert_id}"
-    if isinstance(event, ev.NodeStats):
-        return (f"node {event.node_id}: {event.frames} frames, {event.lost} lost, "
-                f"up {event.uptime_s} s, free {event.mem_free // 1024} KiB, "
-                f"overruns {event.overruns}")
     return f"{what}: node {event.node_id} {getattr(event, 'port', '')}".rstrip()
+
+
+class NodeRates:
+    """Each node's frames and overruns per second between two of its NodeStats events."""
+
+    def __init__(self):
+        self.last: dict[int, ev.NodeStats] = {}
+
+    def describe(self, stats: ev.NodeStats) -> str:
+        before = self.last.get(stats.node_id)
+        self.last[stats.node_id] = stats
+        span_s = (stats.t_ns - before.t_ns) / 1e9 if before else 0.0
+        if span_s <= 0:
+            return (f"node {stats.node_id}: {stats.frames} frames, {stats.lost} lost, up "
+                    f"{stats.uptime_s} s, overruns {stats.overruns}")
+        overruns = ((stats.overruns or 0) - (before.overruns or 0)) / span_s
+        return (f"node {stats.node_id}: {(stats.frames - before.frames) / span_s:5.1f} frames/s, "
+                f"{stats.lost - before.lost} lost, up {stats.uptime_s} s, free "
+                f"{(stats.mem_free or 0) // 1024} KiB, {overruns:.0f} overruns/s")
 
 
 def printer(started: float):
     lock = threading.Lock()
+    rates = NodeRates()
+    told = []  # whether OVERRUN_MEANING was said
 
     def sink(stored):
         with lock:
@@ -51,8 +78,15 @@ def printer(started: float):
                 colour = SHOWN.get(type(s.event))
                 if colour is None:
                     continue
+                if isinstance(s.event, ev.NodeStats):
+                    text = rates.describe(s.event)
+                    if s.event.overruns and not told:
+                        told.append(True)
+                        text += f"\n           ({OVERRUN_MEANING})"
+                else:
+                    text = describe(s.event)
                 stamp = f"[{time.monotonic() - started:6.1f} s]"
-                print(term.paint(stamp, "dim"), term.paint(describe(s.event), colour), flush=True)
+                print(term.paint(stamp, "dim"), term.paint(text, colour), flush=True)
     return sink
 
 
@@ -72,14 +106,17 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
+    stop_on_signals()  # a `kill` stops the virtual nodes too, as Ctrl-C does
     db = Path(args.db or f"runs/demo-{datetime.now():%Y%m%d-%H%M%S}/events.db")
     db.parent.mkdir(parents=True, exist_ok=True)
     print(term.paint(f"starting {args.nodes} virtual nodes on scene {args.scene!r} ...", "bold"))
     # The nodes run in their own process, as nodes are their own devices: the gateway's work
-    # never delays a virtual board's answers to its firmware.
+    # never delays a virtual board's answers to its firmware. SIGTERM stops them cleanly even
+    # if this process is killed outright.
     fleet = subprocess.Popen([sys.executable, "-m", "straja.cli", "sim", "node", "--json",
                               "--stream", "--count", str(args.nodes), "--scene", args.scene],
-                             stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: die_with_parent(signal.SIGTERM))
     try:
         line = fleet.stdout.readline()
         if not line:
@@ -91,7 +128,7 @@ def run(args) -> int:
             print(f"  {node['name']}: node {node['node_id']} on {node['port']}")
         cfg = gwconfig.from_dict({"gateway": {
             "ports": [n["port"] for n in started_nodes["nodes"]], "discover": False,
-            "db": str(db), "stats_interval_s": 15.0},
+            "db": str(db), "stats_interval_s": STATS_INTERVAL_S},
             # the map shows the nodes where the scene puts them
             "web": {"node_positions": {str(n["node_id"]): n["position_m"][:2]
                                        for n in started_nodes["nodes"]}}})

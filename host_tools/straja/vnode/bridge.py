@@ -56,10 +56,11 @@ def _interpreter_tty(fd: int) -> None:
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
-def _die_with_parent() -> None:
-    """In the child: be killed if the process that runs the bridge dies (even by SIGKILL)."""
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
+    """In a child (preexec_fn): get `signum` when the process that started it dies (even by
+    SIGKILL), so no virtual node outlives what runs it."""
     PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
 
 
 def _set_nonblocking(fd: int) -> None:
@@ -195,7 +196,7 @@ class VirtualNode:
             os.setsid()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            _die_with_parent()
+            die_with_parent()
 
         cmd = [micropython_command(), "-X", f"heapsize={self.heap}", "-i", str(ROM)]
         proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,

@@ -51,13 +51,19 @@ def start_fleet(count: int, scene_name: str | None, workdir=None, config: dict |
     return scene, fleet.start()
 
 
-def _raise_exit(signum, frame):
-    raise SystemExit(term.EXIT_INTERRUPTED)
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (kill, systemd, a closed terminal) stop this process as Ctrl-C does:
+    through its cleanup, which stops every virtual node it started (exit code 130)."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGHUP, _raise_interrupt)
 
 
 def run_nodes(args) -> int:
-    signal.signal(signal.SIGTERM, _raise_exit)
-    signal.signal(signal.SIGHUP, _raise_exit)
+    stop_on_signals()
     scene, fleet = start_fleet(args.count, args.scene, args.workdir,
                                config={"stream_on_boot": True} if args.stream else None)
     try:

@@ -1,0 +1,92 @@
+"""`straja demo`: live lines per node (frames and overruns per second, what an overrun means),
+and a `kill` (SIGTERM) stops its virtual nodes as Ctrl-C does."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from straja import term
+from straja.commands.demo import NodeRates
+from straja.gateway import events as ev
+
+STRAJA = str(Path(sys.executable).with_name("straja"))
+
+
+def descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo.extend(children - found)
+            found |= children
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_demo_shows_live_rates_per_node_and_sigterm_stops_its_nodes(tmp_path):
+    demo = subprocess.Popen([STRAJA, "demo", "--nodes", "1", "--duration", "0", "--db",
+                             str(tmp_path / "events.db")], stdout=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            lines.append(demo.stdout.readline())
+            if re.search(r"node 1: +\d+\.\d frames/s, \d+ lost, up \d+ s, free \d+ KiB, "
+                         r"\d+ overruns/s", lines[-1]):
+                break
+        else:
+            raise AssertionError(lines)
+        rate = float(re.search(r"([\d.]+) frames/s", lines[-1]).group(1))
+        assert rate > 1.0, lines
+        children = descendants(demo.pid)
+        assert any(Path(f"/proc/{p}/comm").read_text().strip() == "micropython"
+                   for p in children if alive(p))
+        demo.send_signal(signal.SIGTERM)
+        assert demo.wait(timeout=60) == term.EXIT_INTERRUPTED
+        deadline = time.monotonic() + 15
+        while any(alive(p) for p in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [p for p in children if alive(p)]
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+
+
+def stats(t_s: float, frames: int, overruns: int) -> ev.NodeStats:
+    return ev.NodeStats(t_ns=int(t_s * 1e9), node_id=2, online=True, frames=frames, lost=0,
+                        restarts=0, clock_offset_ns=None, uptime_s=int(t_s), mem_free=65536,
+                        overruns=overruns, frames_dropped=0, firmware="0.1.0")
+
+
+def test_node_lines_give_rates_between_two_reports():
+    rates = NodeRates()
+    assert rates.describe(stats(5, 200, 0)) == "node 2: 200 frames, 0 lost, up 5 s, overruns 0"
+    assert rates.describe(stats(10, 400, 50)) == \
+        "node 2:  40.0 frames/s, 0 lost, up 10 s, free 64 KiB, 10 overruns/s"
+
+
+def test_the_first_overruns_come_with_what_they_mean(capsys):
+    from straja.commands.demo import OVERRUN_MEANING, printer
+    from straja.gateway.events import Stored
+
+    sink = printer(time.monotonic())
+    sink([Stored(stats(5, 200, 0))])
+    assert OVERRUN_MEANING not in capsys.readouterr().out
+    sink([Stored(stats(10, 400, 50)), Stored(stats(15, 600, 90))])
+    out = capsys.readouterr().out
+    assert out.count(OVERRUN_MEANING) == 1 and "10 overruns/s" in out and "8 overruns/s" in out
