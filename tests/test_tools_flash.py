@@ -91,3 +91,34 @@ def test_uf2_copy_onto_a_fake_bootsel_drive_and_wait_for_return(tmp_path):
         flash.flash_uf2(image, roots=[drive], timeout=1, find_port=lambda: None)
     with pytest.raises(StrajaError, match="no RP2 BOOTSEL drive"):
         flash.flash_uf2(image, roots=[], timeout=1)
+
+
+def test_uf2_copy_reports_progress_as_the_bytes_reach_the_drive(tmp_path):
+    import io
+
+    from straja.commands.deploy import ProgressLine
+
+    drive = tmp_path / "RPI-RP2"
+    drive.mkdir()
+    (drive / "INFO_UF2.TXT").write_text("Board-ID: RPI-RP2\n")
+    image = tmp_path / "RPI_PICO-v1.24.1.uf2"
+    image.write_bytes(uf2_image(0xE48BFF56, blocks=200))  # 100 KiB: four steps
+    screen = io.StringIO()
+    screen.isatty = lambda: True
+    bar = ProgressLine([image.name], stream=screen)
+    draw = bar.callback(image.name)
+    steps = []
+
+    def progress(done, total):
+        steps.append((done, total, (drive / image.name).stat().st_size))
+        draw(done, total)
+        if done == total:
+            (drive / "INFO_UF2.TXT").unlink()  # the board reboots once it has the last block
+
+    flash.flash_uf2(image, roots=[drive], timeout=5, find_port=lambda: "/dev/ttyACM7",
+                    progress=progress)
+    total = 200 * 512
+    assert [s[0] for s in steps] == [32768, 65536, 98304, total]
+    assert all(t == total and on_drive >= done for done, t, on_drive in steps)
+    assert "[######..............]  32%" in screen.getvalue()
+    assert screen.getvalue().endswith("[####################] 100%\x1b[K")

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from .. import term
 from ..tools.flash import flash_image
+from .deploy import ProgressLine
 
 
 def configure(p) -> None:
@@ -22,7 +23,12 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
-    result = flash_image(args.port, args.image, erase=args.erase)
+    bar = ProgressLine([args.image.name])  # a UF2 copy's bar, on a terminal only
+    try:
+        result = flash_image(args.port, args.image, erase=args.erase,
+                             progress=bar.callback(args.image.name))
+    finally:
+        bar.close()
     if args.json:
         term.print_json(result)
     else:

@@ -144,10 +144,15 @@ def bootsel_drives(roots: list[Path] | None = None) -> list[tuple[Path, str]]:
     return drives
 
 
+UF2_CHUNK = 32768  # bytes written and synced per progress step (a BOOTSEL drive takes ~100 KB/s)
+
+
 def flash_uf2(image: Path, *, roots: list[Path] | None = None, timeout: float = 30.0,
-              find_port=None) -> str:
+              find_port=None, progress=None) -> str:
     """Copy `image` onto the one BOOTSEL drive, wait for it to go and MicroPython's port to come;
-    returns the new port. `find_port()` defaults to the first RP2 MicroPython USB port."""
+    returns the new port. `find_port()` defaults to the first RP2 MicroPython USB port;
+    `progress(done, total)` counts the bytes on the drive (each step synced, so they are there
+    and not in the host's cache)."""
     data = image.read_bytes()
     family = uf2_family(data)
     drives = bootsel_drives(roots)
@@ -164,9 +169,12 @@ def flash_uf2(image: Path, *, roots: list[Path] | None = None, timeout: float = 
                           f"download the {chip} image from micropython.org/download")
     target = drive / image.name
     with open(target, "wb") as f:  # the board reboots once the last block is written
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        for start in range(0, len(data), UF2_CHUNK):
+            f.write(data[start:start + UF2_CHUNK])
+            f.flush()
+            os.fsync(f.fileno())
+            if progress:
+                progress(min(start + UF2_CHUNK, len(data)), len(data))
     return wait_for_port(drive, timeout, find_port or _rp2_micropython_port)
 
 
@@ -205,8 +213,9 @@ def wait_for_micropython(port: str, timeout: float = 15.0) -> dict:
                       term.EXIT_NO_DEVICE)
 
 
-def flash_image(port: str, image: Path, *, erase: bool = False) -> dict:
-    """Flash `image` (chosen by its suffix) and wait for MicroPython; the probe result + port."""
+def flash_image(port: str, image: Path, *, erase: bool = False, progress=None) -> dict:
+    """Flash `image` (chosen by its suffix) and wait for MicroPython; the probe result + port.
+    `progress(done, total)`: a UF2 copy's bytes (esptool shows its own progress)."""
     if not image.is_file():
         raise StrajaError(f"no such image file: {image}", "download it before going to the field",
                           term.EXIT_USAGE)
@@ -216,7 +225,7 @@ def flash_image(port: str, image: Path, *, erase: bool = False) -> dict:
                           "use the MicroPython image for the board (docs/field-guide.md)",
                           term.EXIT_USAGE)
     if suffix == ".uf2":
-        port = flash_uf2(image)
+        port = flash_uf2(image, progress=progress)
         chip = "RP2"
     else:
         if port == "bootsel":
