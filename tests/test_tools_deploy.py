@@ -433,3 +433,17 @@ def test_no_micropython_and_no_raw_repl_are_told_apart(monkeypatch):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_mpremote_lists_real_file_sizes(node, trees):
+    """A board's filesystem lists each file with its size; so does the virtual node's flash, so
+    the official mpremote's `fs ls` shows sizes, not 0."""
+    deployed(node, trees[1], reset=False)
+    out = subprocess.run([str(Path(sys.executable).with_name("mpremote")), "connect", node.port,
+                          "resume", "fs", "ls", ":straja_node"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    listed = dict(reversed(line.split()) for line in out.stdout.splitlines()[1:])
+    on_flash = {p.name: p.stat().st_size for p in (node.flash_dir / "straja_node").iterdir()}
+    assert {name: int(size) for name, size in listed.items()} == on_flash
+    assert on_flash["table.mpy"] > 30000

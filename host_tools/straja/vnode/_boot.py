@@ -6,8 +6,19 @@ import os
 import sys
 import vfs
 
+
+class _Flash(vfs.VfsPosix):
+    # A board's filesystems (LittleFS, FAT) list a file with its size, (name, type, inode, size);
+    # the unix port's VfsPosix leaves the size out, and mpremote's `fs ls` then shows 0.
+    def ilistdir(self, path):
+        folder = path.rstrip("/") + "/" if path not in ("", ".") else ""
+        for entry in super().ilistdir(path):
+            size = 0 if entry[1] == 0x4000 else self.stat(folder + entry[0])[6]
+            yield entry[0], entry[1], entry[2], size
+
+
 vfs.umount("/")
-vfs.mount(vfs.VfsPosix(os.getenv("STRAJA_FLASH")), "/")
+vfs.mount(_Flash(os.getenv("STRAJA_FLASH")), "/")
 os.chdir("/")
 sys.path[:] = ["", "/lib"]
 
@@ -39,4 +50,4 @@ def _run(name):
 
 if _run("boot.py") and os.getenv("STRAJA_REPL_MODE") != "raw":
     _run("main.py")
-del _reset, _run, os, sys, vfs
+del _Flash, _reset, _run, os, sys, vfs
