@@ -1,0 +1,183 @@
+"""Every `straja` command line in README.md and docs/*.md is one the command accepts, and the ones
+that can run here run: against a virtual node (the real firmware) where they need a node, with
+--help where they need hardware, a broker or a person. So the docs cannot rot unnoticed."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from straja import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+STRAJA = str(Path(sys.executable).with_name("straja"))
+
+# Spans that begin with "straja " but are no command line: the firmware's boot line, and a
+# command docs/dashboard.md says is not built.
+NOT_COMMANDS = {"straja node VERSION up, boot N, reset cause C", "straja hq"}
+
+
+def _variants(line: str) -> list[str]:
+    """`straja info / config / reset / repl PORT` is four commands; `straja sim node / check /
+    truth` three."""
+    parts = line.split(" / ")
+    if len(parts) == 1:
+        return [line]
+    head = parts[0].rsplit(" ", 1)[0]
+    last_word, _, tail = parts[-1].partition(" ")
+    words = [parts[0].rsplit(" ", 1)[1], *(p.split(" ")[0] for p in parts[1:])]
+    return [" ".join(filter(None, (head, word, tail))) for word in words]
+
+
+def _clean(line: str) -> str:
+    """Optional parts become present (`[--json]` -> `--json`), repetition marks go."""
+    line = line.split(" #", 1)[0].strip()
+    line = line.replace("[", "").replace("]", "")
+    return " ".join(w for w in line.replace("...", " ").split())
+
+
+def doc_commands() -> list[tuple[str, str]]:
+    """(document name, command line) for every `straja` command the docs show: lines of code
+    blocks (fenced or indented) and inline code spans."""
+    found = []
+    for doc in DOCS:
+        fenced = False
+        previous_blank = True
+        in_indented = False
+        for raw in doc.read_text().splitlines():
+            if raw.lstrip().startswith("```"):
+                fenced = not fenced
+                continue
+            in_indented = raw.startswith("    ") and (previous_blank or in_indented) and not fenced
+            previous_blank = not raw.strip()
+            code = raw.strip().removeprefix("$ ")
+            if (fenced or in_indented) and code.startswith("straja "):
+                found += [(doc.name, c.strip()) for c in re.split(r" ; | \| ", code)
+                          if c.strip().startswith("straja ")]
+            elif not fenced and not in_indented:
+                found += [(doc.name, span) for span in re.findall(r"`(straja [^`]*)`", raw)]
+    out = []
+    for name, line in found:
+        if line in NOT_COMMANDS:
+            continue
+        for variant in _variants(line.split(" | ")[0]):
+            out.append((name, _clean(variant)))
+    return sorted(set(out))
+
+
+PARSER = cli.build_parser({name for name, _, _ in cli.COMMANDS})
+
+
+def _subparsers(parser):
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
+def resolve(words: list[str]):
+    """(the parser of the command `words` name, its name's words, the words after them)."""
+    parser, path = PARSER, []
+    while words and (sub := _subparsers(parser)) and words[0] in sub.choices:
+        parser, words = sub.choices[words[0]], words[1:]
+        path.append(parser.prog.rsplit(" ", 1)[1])
+    return parser, tuple(path), words
+
+
+COMMANDS = doc_commands()
+
+
+def test_the_docs_show_commands():
+    assert len(COMMANDS) > 60
+    assert ("README.md", "straja doctor") in COMMANDS
+    assert ("field-guide.md", "straja info PORT") in COMMANDS
+    assert ("field-guide.md", "straja config PORT get KEY") in COMMANDS
+
+
+@pytest.mark.parametrize("doc,line", COMMANDS, ids=[f"{d}:{c}" for d, c in COMMANDS])
+def test_every_documented_command_line_is_accepted(doc, line):
+    """Its command exists, every option it writes is one of that command's, and an option with
+    a fixed set of values gets one of them (placeholders in capitals stand for any value)."""
+    words = shlex.split(line)[1:]
+    parser, _, rest = resolve(words)
+    if _subparsers(parser) and rest and not rest[0].startswith("-"):  # resolve() took the known
+        raise AssertionError(f"{doc}: no command {rest[0]!r} in {parser.prog}: {line}")
+    options = {s: a for a in parser._actions for s in a.option_strings}
+    for i, word in enumerate(rest):
+        if not word.startswith("--"):
+            continue
+        name = word.split("=", 1)[0]
+        assert name in options, f"{doc}: {line}: {parser.prog} has no option {name}"
+        action = options[name]
+        value = word.split("=", 1)[1] if "=" in word else (rest[i + 1] if i + 1 < len(rest)
+                                                            else None)
+        if action.choices and value and not value.isupper():
+            assert value in action.choices, f"{doc}: {line}: {value!r} is no {name} choice"
+
+
+HELP_ONLY = sorted({resolve(shlex.split(line)[1:])[1] for _, line in COMMANDS})
+
+
+@pytest.mark.parametrize("path", HELP_ONLY, ids=" ".join)
+def test_every_documented_command_has_help(path):
+    done = subprocess.run([STRAJA, *path, "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "usage: straja" in done.stdout, done.stderr
+
+
+@pytest.fixture(scope="module")
+def vnode(tmp_path_factory):
+    from conftest import FirmwareNode
+    from straja.vboard.sources import ToneSource
+
+    node = FirmwareNode(tmp_path_factory.mktemp("docs") / "flash", ToneSource(2.44e9, -60.0))
+    time.sleep(0.5)
+    yield node
+    node.stop()
+
+
+# The documented command lines that run here as written, with PORT (or the field guide's
+# /dev/ttyACM0) a virtual node's port; monitor, which runs until Ctrl-C, for two seconds.
+REMOTE_ID = "1e16faff0d07122624160a42bf241b6ed1b4b69808ac0870086b53150e0200"  # remoteid.md's
+RUNNABLE = {"straja info PORT", "straja config PORT get KEY", "straja reset PORT",
+            "straja monitor PORT", "straja ports", "straja ports --probe", "straja doctor",
+            "straja --help", f"straja remoteid decode {REMOTE_ID}",
+            "straja remoteid decode --json HEX", "straja sim check FILE",
+            "straja web-password NAME --role operator"}
+# What some of them must print (the virtual node is node 7).
+SHOWS = {"straja info PORT": "node id  7", "straja ports --probe": "Straja ",
+         "straja config PORT get KEY": "7", "straja web-password NAME --role operator":
+         'role = "operator"', "straja remoteid decode --json HEX": '"'}
+SUBSTITUTE = {"KEY": "node_id", "FILE": "demo_incursion", "HEX": REMOTE_ID, "NAME": "olga"}
+
+
+def test_the_runnable_ones_are_in_the_docs():
+    assert RUNNABLE <= {line for _, line in COMMANDS}
+
+
+@pytest.mark.parametrize("line", sorted(RUNNABLE))
+def test_documented_commands_run_against_a_virtual_node(vnode, line):
+    argv = [vnode.port if w == "PORT" else SUBSTITUTE.get(w, w) for w in shlex.split(line)[1:]]
+    if argv[0] == "monitor":
+        argv += ["--duration", "2"]
+    env = dict(os.environ, STRAJA_EXTRA_PORTS=vnode.port)  # ports --probe lists it
+    # web-password asks for the password twice
+    done = subprocess.run([STRAJA, *argv], capture_output=True, text=True, timeout=120,
+                          input="correct horse battery\n" * 2, env=env)
+    assert "Traceback" not in done.stderr
+    # doctor may find this machine lacking something (exit 1), and says what
+    assert done.returncode == 0 or (argv == ["doctor"] and done.returncode == 1), done.stderr
+    assert SHOWS.get(line, "") in done.stdout, done.stdout
+    if argv[0] == "reset":
+        time.sleep(1.0)  # the firmware starts again
+
+
+@pytest.mark.parametrize("line", ["straja monitr PORT", "straja monitor PORT --recrd FILE",
+                                  "straja events --kind bogus", "straja sim bogus"])
+def test_a_rotten_command_line_is_caught(line):
+    with pytest.raises(AssertionError):
+        test_every_documented_command_line_is_accepted("x.md", line)
