@@ -181,3 +181,16 @@ def test_documented_commands_run_against_a_virtual_node(vnode, line):
 def test_a_rotten_command_line_is_caught(line):
     with pytest.raises(AssertionError):
         test_every_documented_command_line_is_accepted("x.md", line)
+
+
+@pytest.mark.parametrize("command", ["info", "monitor"])
+def test_node_id_works_where_a_port_is_asked_for(vnode, command):
+    """The field guide: "Anywhere a PORT is asked for you may write ... node:ID" (a virtual node
+    is a candidate when named in STRAJA_EXTRA_PORTS)."""
+    assert "Anywhere a PORT is asked for you may write" in (ROOT / "docs/field-guide.md").read_text()
+    env = dict(os.environ, STRAJA_EXTRA_PORTS=vnode.port)
+    argv = [command, "node:7", *(["--duration", "2"] if command == "monitor" else [])]
+    done = subprocess.run([STRAJA, *argv], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert vnode.port in done.stdout
+    time.sleep(1.0)  # the firmware starts again after the probe's soft reset

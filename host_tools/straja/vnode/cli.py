@@ -28,7 +28,8 @@ def configure(sim) -> None:
     p.add_argument("--count", type=positive_int, default=1, help="number of nodes (default 1; with "
                    "--scene, at most the scene's node count)")
     p.add_argument("--scene", help=f"scene file or catalogue name (default: {DEFAULT_SCENE})")
-    p.add_argument("--workdir", help="keep the nodes' flash folders here (default: temporary)")
+    p.add_argument("--workdir", help="keep the nodes' flash folders here (default: temporary); "
+                   "each start writes the firmware, board.json and config.json again")
     p.add_argument("--stream", action="store_true",
                    help="nodes stream from boot (config stream_on_boot), as the gateway expects")
     p.add_argument("--json", action="store_true", help="print the node list as one JSON object")
