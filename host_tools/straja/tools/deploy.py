@@ -287,9 +287,8 @@ class DeployResult:
 class Deployer:
     """Deploy one firmware tree to one port. `board` names a board profile to install as
     /board.json (a confirmed deploy, the Straja firmware, is refused on a node without one: it
-    would not start);
-    `log(text)` records steps; `progress(done, total)` counts bytes; `on_event(name, detail)`
-    lets tests act at given points."""
+    would not start); `log(text)` records steps; `progress(done, total)` counts bytes;
+    `on_event(name, detail)` lets tests act at given points."""
 
     def __init__(self, source: Path = FIRMWARE, compiler: Compiler | None = None, *,
                  board: str | None = None, force: bool = False, reset: bool = True,
