@@ -96,8 +96,8 @@ def info_rows(info: dict) -> list[tuple[str, str]]:
             ("mpy", describe_mpy(info["mpy"])), ("firmware", info["firmware"] or "none"),
             ("firmware hash", info["firmware_hash"] or "none (never deployed)"),
             ("board", info["board"] or term.paint("none: the firmware cannot start without "
-                                                  "/board.json (straja provision PORT --board "
-                                                  "NAME)", "yellow")),
+                                                  "/board.json (straja deploy PORT --board "
+                                                  "NAME installs it)", "yellow")),
             ("node id", info["node_id"] if info["node_id"] is not None
              else "none (straja provision PORT --node-id ID)")]
     running = info.get("running")
