@@ -187,7 +187,8 @@ def test_a_rotten_command_line_is_caught(line):
 def test_node_id_works_where_a_port_is_asked_for(vnode, command):
     """The field guide: "Anywhere a PORT is asked for you may write ... node:ID" (a virtual node
     is a candidate when named in STRAJA_EXTRA_PORTS)."""
-    assert "Anywhere a PORT is asked for you may write" in (ROOT / "docs/field-guide.md").read_text()
+    guide = (ROOT / "docs/field-guide.md").read_text()
+    assert "Anywhere a PORT is asked for you may write" in guide
     env = dict(os.environ, STRAJA_EXTRA_PORTS=vnode.port)
     argv = [command, "node:7", *(["--duration", "2"] if command == "monitor" else [])]
     done = subprocess.run([STRAJA, *argv], capture_output=True, text=True, timeout=120, env=env)
