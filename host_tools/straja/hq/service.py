@@ -1,0 +1,240 @@
+"""The command post: every site's events from the central broker, one store, region tracks, the
+dashboard's live state and CoT (docs/hq.md).
+
+`Hq.handle` is the processing of one MQTT message (topic and payload in, no network), called on
+paho's thread by `Subscriber`. It returns before paho acknowledges the message (QoS 1), so what
+was acknowledged is stored: a command post that stops loses nothing its broker still queues for
+its persistent session.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import threading
+import time
+
+import paho.mqtt.client as paho
+
+from .. import cot
+from ..gateway import events as ev
+from ..gateway.mqtt import TOPIC_VERSION
+from ..web.hub import Hub
+from . import store as hq_store
+from .region import RegionFusion, RegionTrack
+
+log = logging.getLogger("straja.hq")
+ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
+REGION = "region"  # the site name of the region tracks' alerts on the dashboard
+
+
+class BadMessage(ValueError):
+    """A message that is not of the documented layout (docs/hq.md); counted and skipped."""
+
+
+def qualified(site: str, gateway: str, local) -> str:
+    """A node or alert id made unique in the region: site:gateway:id (neither name holds ':')."""
+    return f"{site}:{gateway}:{local}"
+
+
+def region_wide(site: str, gateway: str, event: dict) -> dict:
+    """The event as straja hq stores and shows it: with its site and gateway, and node and alert
+    ids made unique in the region."""
+    out = {**event, "site": site, "gateway": gateway}
+    if event.get("node_id") is not None:
+        out["node_id"] = qualified(site, gateway, event["node_id"])
+    if event.get("alert_id"):
+        out["alert_id"] = qualified(site, gateway, event["alert_id"])
+    if isinstance(event.get("nodes"), list):
+        out["nodes"] = [{**n, "node_id": qualified(site, gateway, n["node_id"])}
+                        for n in event["nodes"]]
+    return out
+
+
+def parse_event(kind: str, payload: bytes) -> dict:
+    try:
+        event = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadMessage(f"not JSON: {e}") from None
+    if not isinstance(event, dict) or event.get("kind") != kind or kind not in ev.KINDS:
+        raise BadMessage(f"not a {kind!r} event as docs/schemas/event.json has it")
+    for key in ("id", "t_ns"):
+        if not isinstance(event.get(key), int) or isinstance(event.get(key), bool):
+            raise BadMessage(f"{key} is not an integer")
+    if kind in ALERT_KINDS:
+        for key, kinds in (("family", str), ("severity", str), ("lo_khz", int), ("hi_khz", int),
+                           ("first_ns", int), ("last_ns", int), ("nodes", list)):
+            if not isinstance(event.get(key), kinds):
+                raise BadMessage(f"{kind} without a valid {key}")
+    return event
+
+
+class Hq:
+    def __init__(self, db_path, *, topic_root: str = "straja", fusion: RegionFusion | None = None,
+                 hub: Hub | None = None, cot_sender: cot.CotSender | None = None):
+        self.prefix = f"{topic_root}/{TOPIC_VERSION}/"
+        self.store = hq_store.HqStore(db_path)
+        self.fusion = fusion or RegionFusion()
+        self.hub = hub
+        self.cot_sender = cot_sender
+        self.lock = threading.Lock()
+        self.gateways: dict[tuple[str, str], str] = {}          # (site, gateway) -> status
+        self.last_id: dict[tuple[str, str], int] = {}
+        self.tracks: dict[str, dict] = {}                        # active site tracks
+        self.published: set[str] = set()                         # region tracks shown
+        self.counts = collections.Counter()                      # received, stored, repeats, ...
+
+    def handle(self, topic: str, payload: bytes, received_ns: int | None = None) -> None:
+        """One message from the central broker; a bad one is counted and logged, never raised."""
+        received_ns = received_ns or time.time_ns()
+        with self.lock:
+            self.counts["received"] += 1
+            try:
+                self._handle(topic, payload, received_ns)
+            except BadMessage as e:
+                self.counts["rejected"] += 1
+                log.warning("message on %s skipped: %s", topic, e)
+
+    def _handle(self, topic: str, payload: bytes, received_ns: int) -> None:
+        if not topic.startswith(self.prefix):
+            raise BadMessage("not under " + self.prefix)
+        site, gateway, *rest = topic[len(self.prefix):].split("/")
+        if rest == ["status"]:
+            self.gateways[(site, gateway)] = payload.decode(errors="replace")
+            return
+        if len(rest) == 2 and rest[0] == "events":
+            event = parse_event(rest[1], payload)
+        elif len(rest) == 3 and rest[0] == "nodes" and rest[2] == "status":
+            event = json.loads(payload) if payload else {}
+            event = parse_event(event.get("kind", "") if isinstance(event, dict) else "", payload)
+        else:
+            raise BadMessage("not a topic of the v1 layout")
+        self.gateways.setdefault((site, gateway), "online")
+        shown = region_wide(site, gateway, event)
+        if not self.store.add(site, gateway, shown, received_ns):
+            self.counts["repeats"] += 1
+            return
+        self.counts["stored"] += 1
+        key = (site, gateway)
+        if event["id"] < self.last_id.get(key, 0):
+            self.counts["out_of_order"] += 1
+        self.last_id[key] = max(event["id"], self.last_id.get(key, 0))
+        self._track(shown)
+        if self.hub is not None:
+            self.hub.sink_json([shown])
+        if event["kind"] in ALERT_KINDS:
+            self._region(*self.fusion.alert(shown["alert_id"], shown), shown)
+
+    def _track(self, event: dict) -> None:
+        if event["kind"] == "track_started":
+            self.tracks[qualified(event["site"], event["gateway"], event["track_id"])] = event
+        elif event["kind"] == "track_ended":
+            self.tracks.pop(qualified(event["site"], event["gateway"], event["track_id"]), None)
+
+    def _region(self, track: RegionTrack, merged: list[RegionTrack], cause: dict) -> None:
+        self.store.region_track(track.summary())
+        for gone in merged:
+            self.store.forget_region_track(gone.region_id)
+        ended = [g for g in merged if g.region_id in self.published]  # seen before: end them
+        self.published.difference_update(g.region_id for g in merged)
+        self.published.add(track.region_id)
+        if self.hub is not None:
+            self.hub.sink_json([region_alert(track, cause),
+                                *(merged_alert(gone, track, cause) for gone in ended)])
+        if self.cot_sender is not None:
+            for t, cleared in ((track, not track.active), *((g, True) for g in ended)):
+                self._cot(t, cause["t_ns"], cleared)
+
+    def _cot(self, track: RegionTrack, t_ns: int, cleared: bool) -> None:
+        position = track.position(self.fusion.site_positions)
+        if position is not None:
+            self.cot_sender.send(cot.track_event(
+                self.cot_sender.cfg, track.region_id, t_ns, *position, 0.0, cot.UNKNOWN_ERROR_M,
+                track.family, f"{track.lo_khz / 1000:.0f}-{track.hi_khz / 1000:.0f} MHz",
+                track.sites, track.severity, cleared=cleared))
+
+    def snapshot(self) -> dict:
+        """What straja hq knows now: gateways, region tracks, counts."""
+        with self.lock:
+            return {"gateways": {f"{s}/{g}": status for (s, g), status in self.gateways.items()},
+                    "region_tracks": [t.summary() for t in self.fusion.tracks.values()],
+                    "tracks": len(self.tracks), "counts": dict(self.counts)}
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def region_alert(track: RegionTrack, cause: dict) -> dict:
+    """A region track as the dashboard lists alerts: one line for what several sites see."""
+    nodes = [n for a in track.members.values() for n in a["nodes"]]
+    kind = "alert_cleared" if not track.active else \
+        "alert_raised" if len(track.members) == 1 and cause["kind"] == "alert_raised" else "alert_updated"
+    band = f"{track.lo_khz / 1000:.0f}-{track.hi_khz / 1000:.0f} MHz"
+    return {"kind": kind, "t_ns": cause["t_ns"], "alert_id": qualified(REGION, "hq", track.region_id),
+            "site": REGION, "gateway": "hq", "track_id": track.region_id, "family": track.family,
+            "lo_khz": track.lo_khz, "hi_khz": track.hi_khz, "first_ns": track.first_ns,
+            "last_ns": track.last_ns, "since_ns": track.first_ns,
+            "hits": sum(a.get("hits", 0) for a in track.members.values()), "nodes": nodes,
+            "severity": track.severity, "trend": cause.get("trend", ""), "label": "region",
+            "text": f"REGION {track.region_id}: {track.family} on {band}, sites "
+                    f"{', '.join(track.sites)}"}
+
+
+def merged_alert(gone: RegionTrack, into: RegionTrack, cause: dict) -> dict:
+    """A region track found to be part of another: its dashboard line ends, pointing there."""
+    return {**region_alert(gone, cause), "kind": "alert_cleared",
+            "text": f"REGION {gone.region_id}: the same drone as {into.region_id}"}
+
+
+class Subscriber:
+    """The central broker's messages to an Hq: a persistent session (clean_session False, QoS 1),
+    so what arrives at the broker while straja hq is away waits for it."""
+
+    def __init__(self, hq: Hq, host: str, port: int, client_id: str = "straja-hq",
+                 topic_root: str = "straja", username: str = "", password: str = "",
+                 ca_file: str = ""):
+        self.hq = hq
+        self.topic = f"{topic_root}/{TOPIC_VERSION}/+/+/#"
+        self.host, self.port = host, port
+        self.connected = threading.Event()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=paho.MQTTv311, clean_session=False)
+        if username:
+            self.client.username_pw_set(username, password or None)
+        if ca_file:
+            self.client.tls_set(ca_certs=ca_file)
+        self.client.reconnect_delay_set(min_delay=0.2, max_delay=5)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_connect_fail = self._on_connect_fail
+        self._failing = False
+        self.client.on_message = lambda c, u, msg: hq.handle(msg.topic, msg.payload)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log.warning("the broker %s:%d refused: %s", self.host, self.port, reason_code)
+            return
+        client.subscribe(self.topic, qos=1)
+        self.connected.set()
+        self._failing = False
+        log.info("connected to %s:%d", self.host, self.port)
+
+    def _on_connect_fail(self, client, userdata):
+        if not self._failing:  # once per outage: paho retries every few seconds
+            log.warning("cannot reach the broker %s:%d; retrying", self.host, self.port)
+        self._failing = True
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        if self.connected.is_set():
+            log.warning("lost the broker %s:%d (%s); reconnecting", self.host, self.port,
+                        reason_code)
+        self.connected.clear()
+
+    def start(self) -> "Subscriber":
+        self.client.connect_async(self.host, self.port, keepalive=10)
+        self.client.loop_start()
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
