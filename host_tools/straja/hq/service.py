@@ -1,16 +1,19 @@
 """The command post: every site's events from the central broker, one store, region tracks, the
 dashboard's live state and CoT (docs/hq.md).
 
-`Hq.handle` is the processing of one MQTT message (topic and payload in, no network), called on
-paho's thread by `Subscriber`. It returns before paho acknowledges the message (QoS 1), so what
-was acknowledged is stored: a command post that stops loses nothing its broker still queues for
-its persistent session.
+`Hq.handle_batch` is the processing of MQTT messages (topics and payloads in, no network), in
+one SQLite transaction. `Subscriber` hands it what arrived while the previous batch was being
+stored (one message when the load is light, hundreds under a burst: one commit for all), and
+acknowledges the messages (QoS 1, paho's manual acknowledgement) only after the commit, so what
+the broker counts as delivered is stored: a command post that stops loses nothing its broker
+still queues for its persistent session.
 """
 from __future__ import annotations
 
 import collections
 import json
 import logging
+import queue
 import threading
 import time
 
@@ -84,16 +87,25 @@ class Hq:
         self.published: set[str] = set()                         # region tracks shown
         self.counts = collections.Counter()                      # received, stored, repeats, ...
 
-    def handle(self, topic: str, payload: bytes, received_ns: int | None = None) -> None:
-        """One message from the central broker; a bad one is counted and logged, never raised."""
-        received_ns = received_ns or time.time_ns()
+    def handle(self, topic: str, payload: bytes) -> None:
+        self.handle_batch([(topic, payload)])
+
+    def handle_batch(self, messages) -> None:
+        """Messages (topic, payload) from the central broker, stored in one transaction; a bad
+        one is counted and logged, never raised."""
+        received_ns = time.time_ns()
         with self.lock:
-            self.counts["received"] += 1
+            self.store.db.execute("BEGIN")
             try:
-                self._handle(topic, payload, received_ns)
-            except BadMessage as e:
-                self.counts["rejected"] += 1
-                log.warning("message on %s skipped: %s", topic, e)
+                for topic, payload in messages:
+                    self.counts["received"] += 1
+                    try:
+                        self._handle(topic, payload, received_ns)
+                    except BadMessage as e:
+                        self.counts["rejected"] += 1
+                        log.warning("message on %s skipped: %s", topic, e)
+            finally:
+                self.store.db.execute("COMMIT")
 
     def _handle(self, topic: str, payload: bytes, received_ns: int) -> None:
         if not topic.startswith(self.prefix):
@@ -188,7 +200,10 @@ def merged_alert(gone: RegionTrack, into: RegionTrack, cause: dict) -> dict:
 
 class Subscriber:
     """The central broker's messages to an Hq: a persistent session (clean_session False, QoS 1),
-    so what arrives at the broker while straja hq is away waits for it."""
+    so what arrives at the broker while straja hq is away waits for it. Messages are stored in
+    batches on a thread of its own and acknowledged once stored."""
+
+    BATCH = 500  # messages in one transaction at most
 
     def __init__(self, hq: Hq, host: str, port: int, client_id: str = "straja-hq",
                  topic_root: str = "straja", username: str = "", password: str = "",
@@ -198,7 +213,7 @@ class Subscriber:
         self.host, self.port = host, port
         self.connected = threading.Event()
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=paho.MQTTv311, clean_session=False)
+                                  protocol=paho.MQTTv311, clean_session=False, manual_ack=True)
         if username:
             self.client.username_pw_set(username, password or None)
         if ca_file:
@@ -207,8 +222,10 @@ class Subscriber:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
+        self.client.on_message = lambda c, u, msg: self._inbox.put(msg)
         self._failing = False
-        self.client.on_message = lambda c, u, msg: hq.handle(msg.topic, msg.payload)
+        self._inbox: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._store, name="hq-store", daemon=True)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
@@ -230,11 +247,32 @@ class Subscriber:
                         reason_code)
         self.connected.clear()
 
+    def _store(self) -> None:
+        while (first := self._inbox.get()) is not None:
+            batch = [first]
+            while len(batch) < self.BATCH:
+                try:
+                    batch.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            stop = batch[-1] is None
+            batch = [m for m in batch if m is not None]
+            self.hq.handle_batch([(m.topic, m.payload) for m in batch])
+            for m in batch:
+                if m.qos:
+                    self.client.ack(m.mid, m.qos)
+            if stop:
+                return
+
     def start(self) -> "Subscriber":
+        self._thread.start()
         self.client.connect_async(self.host, self.port, keepalive=10)
         self.client.loop_start()
         return self
 
     def stop(self) -> None:
+        """Store and acknowledge what arrived, then disconnect."""
+        self._inbox.put(None)
+        self._thread.join(timeout=10)
         self.client.disconnect()
         self.client.loop_stop()
