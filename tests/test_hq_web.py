@@ -3,9 +3,15 @@ messages as the central broker delivers them (docs/hq.md, "Dashboard and CoT")."
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
+import urllib.request
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
+import paho.mqtt.client as paho
 from starlette.testclient import TestClient
 
 from straja.cot import CotConfig, CotSender
@@ -17,6 +23,7 @@ from straja.hq.web import HqHistory
 from straja.web.app import create_app
 from straja.web.auth import Authenticator
 from straja.web.hub import Hub
+from test_gateway_mqtt import Broker, free_port, wait_for
 
 T = 1_700_000_000_000_000_000
 S = 1_000_000_000
@@ -91,3 +98,38 @@ def test_region_tracks_go_out_as_cot_at_their_sites_position(tmp_path):
     assert float(events[0].find("point").get("lat")) == 45.0
     assert abs(float(events[1].find("point").get("lat")) - 45.05) < 1e-6  # between A and B
     assert "A, B" in events[1].find("detail/remarks").text
+
+
+def test_the_command_as_a_process_serves_what_the_broker_brings(tmp_path):
+    """`straja hq --broker --db --web` against a real mosquitto; SIGTERM stops it cleanly."""
+    broker = Broker(tmp_path, free_port())
+    broker.start()
+    web = free_port()
+    hq = subprocess.Popen([str(Path(sys.executable).with_name("straja")), "hq", "--broker",
+                           f"127.0.0.1:{broker.port}", "--db", str(tmp_path / "hq.db"), "--web",
+                           f"127.0.0.1:{web}"], stderr=subprocess.PIPE, text=True)
+    pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="site-a")
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+
+    def state():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/state", timeout=2) as r:
+                return json.load(r)
+        except OSError:
+            return {"nodes": []}
+
+    try:
+        topic, event = messages("A", 0, 10)[0]
+        # published again until straja hq has subscribed (before, the broker drops it); the
+        # repeats are one event to it
+        assert wait_for(lambda: pub.publish(topic, json.dumps(event), qos=1).wait_for_publish(2)
+                        or state()["nodes"], 20)
+        assert [n["node_id"] for n in state()["nodes"]] == ["A:gw:1"]
+    finally:
+        pub.loop_stop()
+        hq.send_signal(signal.SIGTERM)
+        _, err = hq.communicate(timeout=15)
+        broker.stop()
+    assert hq.returncode == 0, err
+    assert "connected to 127.0.0.1" in err and "'stored': 1" in err and "Traceback" not in err
