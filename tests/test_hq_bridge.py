@@ -133,3 +133,31 @@ def test_two_sites_bridged_to_a_central_broker_lose_nothing_and_fuse_a_crossing(
     assert len(crossing) == 1 and crossing[0]["sites"] == ["A", "B"], tracks
     assert len(other) == 1 and other[0]["sites"] == ["B"] and other[0] != crossing[0]
     assert not any(t["active"] for t in tracks)  # every alert cleared by the end
+
+
+@pytest.mark.timeout(60)
+def test_what_could_not_be_stored_is_not_acknowledged_and_comes_again(tmp_path):
+    """The store fails (here: closed under it): the subscriber stops acknowledging and says so;
+    the next command post on the same session gets the message from the broker."""
+    broker = Broker(tmp_path, free_port())
+    broker.start()
+    failed = []
+    broken = Hq(tmp_path / "broken.db")
+    sub = Subscriber(broken, "127.0.0.1", broker.port, client_id="hq-post",
+                     on_failure=lambda: failed.append(True)).start()
+    gateway = Gateway(tmp_path, "A", broker.port)
+    try:
+        assert wait_for(sub.connected.is_set, 10)
+        broken.store.db.close()
+        gateway.write([site_events("A")[0]])
+        assert wait_for(lambda: failed, 10) and "closed" in str(sub.error)
+        sub.stop()
+        again = Hq(tmp_path / "again.db")
+        sub = Subscriber(again, "127.0.0.1", broker.port, client_id="hq-post").start()
+        sent = gateway.stored()
+        assert wait_for(lambda: again.counts["stored"] == len(sent), 10), again.counts
+        assert [e["id"] for e in hq_store.query(again.store.db)] == [e["id"] for e in sent]
+    finally:
+        sub.stop()
+        gateway.publisher.stop(flush_s=0.5)
+        broker.stop()

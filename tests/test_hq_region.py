@@ -86,9 +86,15 @@ def test_messages_are_stored_once_with_region_wide_ids_and_bad_ones_skipped(tmp_
                            ("straja/v1/A/gw/events/node_online",
                             json.dumps({**online, "id": "3"}).encode()),
                            ("straja/v1/A/gw/events/alert_raised",
-                            json.dumps({**raised, "id": 5, "nodes": None}).encode())]:
+                            json.dumps({**raised, "id": 5, "nodes": None}).encode()),
+                           ("straja/v1/A/gw/events/alert_raised",
+                            json.dumps({**raised, "id": 6, "nodes": [{"dbm": 1}]}).encode()),
+                           ("straja/v1/A/gw/events/node_stats",
+                            json.dumps({"kind": "node_stats", "id": 7, "t_ns": T}).encode()),
+                           ("straja/v1/A/gw/nodes/2/status", json.dumps(raised).encode()),
+                           ("straja/v1/A/gw/nodes/2/status", b"")]:
         hq.handle(topic, payload)
-    assert hq.counts == {"received": 11, "stored": 2, "repeats": 2, "rejected": 6}
+    assert hq.counts == {"received": 15, "stored": 2, "repeats": 2, "rejected": 10}
     stored = hq_store.query(hq.store.db)
     assert [(e["kind"], e["site"], e.get("node_id"), e.get("alert_id")) for e in stored] == [
         ("alert_raised", "A", None, "A:gw:A9"), ("node_online", "A", "A:gw:2", None)]

@@ -106,7 +106,8 @@ def run_hq(args) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     subscriber = Subscriber(hq, *args.broker, client_id=args.client_id,
                             topic_root=args.topic_root, username=args.username or "",
-                            password=_secret(args.password_file), ca_file=args.ca_file or "")
+                            password=_secret(args.password_file), ca_file=args.ca_file or "",
+                            on_failure=stop.set)
     try:
         if args.web:
             dashboard = _dashboard(args, cfg, db, hub)
@@ -124,6 +125,10 @@ def run_hq(args) -> int:
             sender.close()
         log.info("stopped; messages: %s", dict(hq.counts) or "none")
         hq.close()
+    if subscriber.error is not None:
+        raise StrajaError(f"straja hq could not store events: {subscriber.error}",
+                          "check the disk and the store (--db); what was not stored was not "
+                          "acknowledged, and the broker delivers it again", term.EXIT_FAILURE)
     return term.EXIT_OK
 
 

@@ -11,6 +11,7 @@ still queues for its persistent session.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import logging
 import queue
@@ -28,6 +29,8 @@ from .region import RegionFusion, RegionTrack
 
 log = logging.getLogger("straja.hq")
 ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
+FIELDS = {kind: {"id", *(f.name for f in dataclasses.fields(cls))} for kind, cls in ev.KINDS.items()}
+NODE_STATUS_KINDS = tuple(k for k, cls in ev.KINDS.items() if issubclass(cls, ev.NodeStatusChange))
 REGION = "region"  # the site name of the region tracks' alerts on the dashboard
 
 
@@ -54,21 +57,29 @@ def region_wide(site: str, gateway: str, event: dict) -> dict:
     return out
 
 
-def parse_event(kind: str, payload: bytes) -> dict:
+def parse_event(payload: bytes, kinds) -> dict:
+    """The event in a payload, checked to be of one of `kinds` with the fields the command post
+    reads; BadMessage saying why not."""
     try:
         event = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as e:
         raise BadMessage(f"not JSON: {e}") from None
-    if not isinstance(event, dict) or event.get("kind") != kind or kind not in ev.KINDS:
-        raise BadMessage(f"not a {kind!r} event as docs/schemas/event.json has it")
+    if not isinstance(event, dict) or event.get("kind") not in kinds:
+        raise BadMessage(f"not a {' or '.join(kinds) or 'known'} event as "
+                         "docs/schemas/event.json has it")
+    missing = FIELDS[event["kind"]] - event.keys()
+    if missing:
+        raise BadMessage(f"{event['kind']} without {', '.join(sorted(missing))}")
     for key in ("id", "t_ns"):
         if not isinstance(event.get(key), int) or isinstance(event.get(key), bool):
             raise BadMessage(f"{key} is not an integer")
-    if kind in ALERT_KINDS:
-        for key, kinds in (("family", str), ("severity", str), ("lo_khz", int), ("hi_khz", int),
-                           ("first_ns", int), ("last_ns", int), ("nodes", list)):
-            if not isinstance(event.get(key), kinds):
-                raise BadMessage(f"{kind} without a valid {key}")
+    if event["kind"] in ALERT_KINDS:
+        for key, kind in (("family", str), ("severity", str), ("lo_khz", int), ("hi_khz", int),
+                          ("first_ns", int), ("last_ns", int), ("nodes", list)):
+            if not isinstance(event.get(key), kind):
+                raise BadMessage(f"{event['kind']} without a valid {key}")
+        if not all(isinstance(n, dict) and "node_id" in n for n in event["nodes"]):
+            raise BadMessage(f"{event['kind']} with a node without its node_id")
     return event
 
 
@@ -101,7 +112,8 @@ class Hq:
                     self.counts["received"] += 1
                     try:
                         self._handle(topic, payload, received_ns)
-                    except BadMessage as e:
+                    # a message from the network: whatever its content, it is skipped
+                    except (BadMessage, KeyError, TypeError, ValueError) as e:
                         self.counts["rejected"] += 1
                         log.warning("message on %s skipped: %s", topic, e)
             finally:
@@ -115,10 +127,9 @@ class Hq:
             self.gateways[(site, gateway)] = payload.decode(errors="replace")
             return
         if len(rest) == 2 and rest[0] == "events":
-            event = parse_event(rest[1], payload)
+            event = parse_event(payload, (rest[1],) if rest[1] in ev.KINDS else ())
         elif len(rest) == 3 and rest[0] == "nodes" and rest[2] == "status":
-            event = json.loads(payload) if payload else {}
-            event = parse_event(event.get("kind", "") if isinstance(event, dict) else "", payload)
+            event = parse_event(payload, NODE_STATUS_KINDS)
         else:
             raise BadMessage("not a topic of the v1 layout")
         self.gateways.setdefault((site, gateway), "online")
@@ -207,8 +218,11 @@ class Subscriber:
 
     def __init__(self, hq: Hq, host: str, port: int, client_id: str = "straja-hq",
                  topic_root: str = "straja", username: str = "", password: str = "",
-                 ca_file: str = ""):
+                 ca_file: str = "", on_failure=lambda: None):
+        """on_failure: called (on the storing thread) when storing failed; `error` says why."""
         self.hq = hq
+        self.on_failure = on_failure
+        self.error: Exception | None = None
         self.topic = f"{topic_root}/{TOPIC_VERSION}/+/+/#"
         self.host, self.port = host, port
         self.connected = threading.Event()
@@ -248,6 +262,14 @@ class Subscriber:
         self.connected.clear()
 
     def _store(self) -> None:
+        try:
+            self._store_batches()
+        except Exception as e:  # the store failed (disk full, ...): nothing more is acknowledged
+            log.exception("storing failed")
+            self.error = e
+            self.on_failure()
+
+    def _store_batches(self) -> None:
         while (first := self._inbox.get()) is not None:
             batch = [first]
             while len(batch) < self.BATCH:
