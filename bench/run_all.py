@@ -22,6 +22,7 @@ QUICK_ARGS = {
     "bench_framing.py": ["--mb", "0.25"],
     "bench_gateway.py": ["--seconds", "3"],
     "bench_gateway_live.py": ["--seconds", "8", "--nodes", "4"],
+    "bench_hq.py": ["--quick"],
 }
 
 

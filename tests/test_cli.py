@@ -66,7 +66,26 @@ BAD_ARGUMENTS = {
     ("demo",): [["--nodes", "0"], ["--duration", "-1"], ["--db", "/missing/dir/x"],
                 ["--web", "nohostport"]],
     ("web-password",): [[], ["alice", "--role", "admin"]],
+    ("hq", "bridge-config"): [[], ["--site", "A"], ["--site", "a/b", "--central", "h:1883"],
+                              ["--site", "A", "--central", "nohostport"],
+                              ["--site", "A", "--central", "h:0"],
+                              ["--site", "A", "--central", "h:1883", "--queue", "0"],
+                              ["--site", "A", "--central", "h:1883", "--listen", "x"],
+                              ["--site", "A", "--central", "h:1883", "--password-file", "/no/f"],
+                              ["--site", "A", "--central", "h:1883", "--out", "/missing/dir/x"]],
 }
+# `straja hq` itself runs without a subcommand: its bad arguments (not a leaf of the table)
+HQ_BAD_ARGUMENTS = [[], ["--broker", "nohostport"], ["--broker", "h:99999"],
+                    ["--broker", "h:1883", "--db", "/missing/dir/x"],
+                    ["--broker", "h:1883", "--web", "nohostport"],
+                    ["--broker", "h:1883", "--cot", "http://x:1"],
+                    ["--broker", "h:1883", "--handover", "0"],
+                    ["--broker", "h:1883", "--site-position", "A=95,0"],
+                    ["--broker", "h:1883", "--site-position", "A"],
+                    ["--broker", "h:1883", "--neighbours", "A"],
+                    ["--broker", "h:1883", "--neighbours", "A=B+"],
+                    ["--broker", "h:1883", "--config", "/missing/hq.toml"],
+                    ["--broker", "h:1883", "--client-id", "a#b"]]
 
 
 def leaf_commands():
@@ -89,7 +108,8 @@ def run_main(argv, capsys) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("path, argv", [(path, argv) for path, cases in BAD_ARGUMENTS.items()
-                                        for argv in cases], ids=str)
+                                        for argv in cases]
+                         + [(("hq",), argv) for argv in HQ_BAD_ARGUMENTS], ids=str)
 def test_bad_arguments_exit_2_with_a_message(path, argv, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.stdin", open(os.devnull))

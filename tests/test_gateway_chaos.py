@@ -125,7 +125,7 @@ def test_gateway_survives_injected_faults_and_loses_nothing_acknowledged(tmp_pat
     report = {}
     broker = Broker(tmp_path, free_port())
     broker.start()
-    sub = Subscriber(broker.port, "straja/chaos/events/#")
+    sub = Subscriber(broker.port, "straja/v1/site/chaos/events/#")
     scene, fleet = start_fleet(3, "demo_incursion", workdir=tmp_path / "fleet")
     node_ids = [n.spec.node_id for n in fleet.nodes]
     hostile = Hostile()

@@ -111,7 +111,7 @@ def test_broker_down_mid_run_loses_nothing_and_keeps_order(tmp_path, down):
     cfg = config.MqttConfig(host="127.0.0.1", port=port, keepalive_s=2)
     db_path = tmp_path / "gw.db"
     st = store.Store(db_path, topics=mqtt.topics_for(cfg, "gw1"))
-    sub = Subscriber(port, "straja/gw1/#")
+    sub = Subscriber(port, "straja/v1/site/gw1/#")
     pub = mqtt.Publisher(cfg, "gw1", db_path).start()
     try:
         assert wait_for(pub.connected.is_set, 5)
@@ -143,9 +143,9 @@ def test_broker_down_mid_run_loses_nothing_and_keeps_order(tmp_path, down):
             seen.add(event["id"])
             unique.append((topic, event))
     assert [e for _, e in unique] == stored
-    assert all(t == f"straja/gw1/events/{e['kind']}" for t, e in unique)
+    assert all(t == f"straja/v1/site/gw1/events/{e['kind']}" for t, e in unique)
     # node status is retained: a late subscriber gets each node's latest
-    assert any(t == "straja/gw1/nodes/1/status" for t, _, _ in sub.got)
+    assert any(t == "straja/v1/site/gw1/nodes/1/status" for t, _, _ in sub.got)
 
 
 @pytest.mark.timeout(60)
@@ -162,15 +162,15 @@ def test_outbox_survives_a_gateway_restart_and_last_will(tmp_path):
     assert store.connect(db_path).execute("SELECT COUNT(*) FROM mqtt_outbox").fetchone()[0] == 20
     broker.start()
     try:
-        sub = Subscriber(port, "straja/gw2/#")
+        sub = Subscriber(port, "straja/v1/site/gw2/#")
         pub = mqtt.Publisher(cfg, "gw2", db_path).start()
         assert wait_for(lambda: len(sub.events()) >= 10, 10)
         assert wait_for(lambda: pub.pending() == 0, 10)
         assert [e["id"] for _, e in sub.events()] == list(range(1, 11))
-        status = [p for t, p, _ in sub.got if t == "straja/gw2/status"]
+        status = [p for t, p, _ in sub.got if t == "straja/v1/site/gw2/status"]
         assert status[-1] == b"online"
         pub.stop()
-        assert wait_for(lambda: [p for t, p, _ in sub.got if t == "straja/gw2/status"][-1]
+        assert wait_for(lambda: [p for t, p, _ in sub.got if t == "straja/v1/site/gw2/status"][-1]
                         == b"offline", 5)
         sub.client.loop_stop()
         sub.client.disconnect()

@@ -3,7 +3,7 @@
     base (errors, term, rf, paths, mp, protocol, framing, the compiled core, straja_node)
       <- transport (link, rawrepl, serial_port) <- tools <- commands
       <- detect, remoteid <- gateway
-    sim, vboard, vnode, eval, hil, testing, web sit above: detect, gateway, tools and below never
+    sim, vboard, vnode, eval, hil, testing, web, hq sit above: detect, gateway, tools and below never
     import them. No import cycles between modules.
 
 Imports inside functions count too; the command table's modules (imported by name in straja.cli)
@@ -23,7 +23,7 @@ PACKAGE = Path(straja.__file__).resolve().parent
 BASE = ("straja", "straja.errors", "straja.term", "straja.rf", "straja.frontends", "straja.paths",
         "straja.mp", "straja.argtypes", "straja.protocol", "straja.framing", "straja_node")
 TRANSPORT = ("straja.link", "straja.rawrepl", "straja.serial_port")
-ABOVE = ("sim", "vboard", "vnode", "eval", "hil", "testing", "web")
+ABOVE = ("sim", "vboard", "vnode", "eval", "hil", "testing", "web", "hq")
 COMMAND_MODULES = ("straja.cli", "straja.commands", "straja.gateway.cli", "straja.vnode.cli",
                    "straja.eval.cli", "straja.remoteid.cli", "straja.web.cli")
 # Layer -> the layers its modules may import (besides their own).

@@ -49,6 +49,16 @@ def host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def remote_address(text: str) -> tuple[str, int]:
+    """"HOST:PORT" of a server to connect to (a broker) as (host, port); the port is required."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"not a server address: {text!r} "
+                                         "(give HOST:PORT, e.g. broker.example.net:1883)")
+    return host, int(port)
+
+
 def listen_address(text: str) -> str:
     """An address `host_port` accepts, kept as given."""
     host_port(text)

@@ -45,6 +45,8 @@ COMMANDS = (
      "straja.commands.demo:configure"),
     ("web-password", "hash a dashboard password for the gateway config",
      "straja.web.cli:configure"),
+    ("hq", "the command post: many sites through bridged MQTT brokers",
+     "straja.commands.hq:configure"),
 )
 
 

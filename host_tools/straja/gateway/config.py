@@ -37,6 +37,7 @@ class MqttConfig:
     host: str = ""                 # empty: MQTT off
     port: int = 1883
     topic_root: str = "straja"
+    site: str = "site"             # the site's name: a topic level (straja/v1/<site>/<gateway>)
     client_id: str = ""            # empty: "straja-<gateway id>"
     username: str = ""
     password: str = ""

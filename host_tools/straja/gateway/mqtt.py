@@ -1,6 +1,6 @@
 """MQTT output (paho-mqtt 2.x): every stored event, in order, none lost (docs/gateway.md, "MQTT").
 
-Topic tree under `<root>/<gateway id>/`:
+Topic tree under `<root>/v1/<site>/<gateway id>/` (docs/hq.md; payload schemas in docs/schemas/):
     status                      "online" / "offline" (retained; "offline" is the last will)
     events/<kind>               every event as stored in SQLite (JSON with its `id`), QoS 1
     nodes/<node id>/status      the node's latest online/offline/restarted event (retained)
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import ssl
 import threading
 import time
@@ -24,13 +25,34 @@ import time
 import paho.mqtt.client as paho
 
 from . import store
-from .config import MqttConfig
+from .config import ConfigError, MqttConfig
 from .events import Event, NodeStatusChange
 
 log = logging.getLogger("straja.gateway.mqtt")
 
+# The topic layout's version: a level of its own, so that a command post can read sites running
+# an older and a newer layout side by side.
+TOPIC_VERSION = "v1"
+# A site or gateway name is one topic level; kept to these so that it never holds an MQTT
+# wildcard or separator, and reads the same in a file name, a URL and a mosquitto config.
+TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def topic_level(name: str, what: str) -> str:
+    """name, checked to be usable as one topic level; a ConfigError saying why not."""
+    if not TOPIC_LEVEL.fullmatch(name):
+        raise ConfigError(f"{what} {name!r} cannot be an MQTT topic level: use 1 to 64 letters, "
+                          "digits, '-' or '_'")
+    return name
+
+
+def site_topic(topic_root: str, site: str) -> str:
+    """Everything one site's gateways publish is under this topic."""
+    return f"{topic_root}/{TOPIC_VERSION}/{topic_level(site, 'site')}"
+
+
 def base_topic(cfg: MqttConfig, gateway_id: str) -> str:
-    return f"{cfg.topic_root}/{gateway_id}"
+    return f"{site_topic(cfg.topic_root, cfg.site)}/{topic_level(gateway_id, 'gateway_id')}"
 
 
 def topics_for(cfg: MqttConfig, gateway_id: str):

@@ -31,7 +31,10 @@ REALM = 'Basic realm="straja", charset="UTF-8"'
 
 
 def _int_param(request: Request, name: str) -> int | None:
-    text = request.query_params.get(name)
+    return int_or_400(name, request.query_params.get(name))
+
+
+def int_or_400(name: str, text: str | None) -> int | None:
     if not text:
         return None
     try:
@@ -40,10 +43,35 @@ def _int_param(request: Request, name: str) -> int | None:
         raise HTTPException(400, f"{name} must be an integer, not {text!r}") from None
 
 
-def create_app(hub: Hub, authenticator: Authenticator, db_path: str, topics=None) -> Starlette:
-    """The application over a hub (live state) and the gateway's SQLite event store."""
-    reader = event_store.connect(db_path)    # its own connections: WAL lets them read while the
-    writer = event_store.Store(db_path, topics)  # gateway writes; acknowledgements go to the log
+class GatewayHistory:
+    """The event history of one gateway: its SQLite event store, read with a connection of its
+    own (WAL lets it read while the gateway writes); acknowledgements are written to it, and so
+    reach the gateway's MQTT outbox too. straja.hq has another (its store of every site)."""
+
+    def __init__(self, db_path: str, topics=None):
+        self.reader = event_store.connect(db_path)
+        self.writer = event_store.Store(db_path, topics)
+
+    def query(self, *, kinds, node, alert_id, since_ns, until_ns, limit) -> list[dict]:
+        """Events matching the filters (node: the node id as text), oldest first."""
+        return event_store.query_events(
+            self.reader, kinds=kinds, node_id=int_or_400("node", node), alert_id=alert_id,
+            since_ns=since_ns, until_ns=until_ns, limit=limit)
+
+    def acknowledge(self, event) -> dict:
+        """Stores the acknowledgement; returns it as stored (JSON)."""
+        return self.writer.write([event])[0].json()
+
+    def close(self) -> None:
+        self.reader.close()
+        self.writer.close()
+
+
+def create_app(hub: Hub, authenticator: Authenticator, db_path: str | None = None, topics=None,
+               history=None) -> Starlette:
+    """The application over a hub (live state) and an event history: `history`, else the
+    gateway's SQLite event store at db_path."""
+    history = history or GatewayHistory(db_path, topics)
 
     def user_of(request) -> User:
         user = authenticator.user(request.headers.get("authorization"))
@@ -72,8 +100,8 @@ def create_app(hub: Hub, authenticator: Authenticator, db_path: str, topics=None
         user_of(request)
         q = request.query_params
         limit = _int_param(request, "limit") or HISTORY_LIMIT
-        rows = event_store.query_events(
-            reader, kinds=[k for k in q.getlist("kind") if k], node_id=_int_param(request, "node"),
+        rows = history.query(
+            kinds=[k for k in q.getlist("kind") if k], node=q.get("node") or None,
             alert_id=q.get("alert") or None, since_ns=_int_param(request, "since"),
             until_ns=_int_param(request, "until"), limit=min(limit, HISTORY_LIMIT))
         return JSONResponse(rows[::-1])  # newest first, as a history is read
@@ -85,9 +113,9 @@ def create_app(hub: Hub, authenticator: Authenticator, db_path: str, topics=None
         event = hub.ack_event(request.path_params["alert_id"], user.name, time.time_ns())
         if event is None:
             raise HTTPException(404, "no such alert")
-        stored = writer.write([event])
-        hub.sink(stored)
-        return JSONResponse(stored[0].json())
+        stored = history.acknowledge(event)
+        hub.sink_json([stored])
+        return JSONResponse(stored)
 
     async def live(websocket: WebSocket):
         if authenticator.user(websocket.headers.get("authorization")) is None:
@@ -108,8 +136,7 @@ def create_app(hub: Hub, authenticator: Authenticator, db_path: str, topics=None
     async def lifespan(app):
         hub.loop = asyncio.get_running_loop()
         yield
-        reader.close()
-        writer.close()
+        history.close()
 
     async def http_error(request: Request, exc: HTTPException):
         """Errors as JSON {"detail"}: what the page shows a person."""

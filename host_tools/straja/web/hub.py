@@ -62,8 +62,12 @@ class Hub:
     # -- from the gateway's processing thread ------------------------------------------------
     def sink(self, stored) -> None:
         """The gateway's event sink."""
-        for s in stored:
-            message = self._apply(s.json())
+        self.sink_json(s.json() for s in stored)
+
+    def sink_json(self, events) -> None:
+        """Events as JSON objects (straja hq feeds the region's this way)."""
+        for event in events:
+            message = self._apply(event)
             if message:
                 self.publish(message)
 

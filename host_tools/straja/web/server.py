@@ -23,8 +23,9 @@ def missing_extra() -> StrajaError:
 
 
 class Dashboard:
-    def __init__(self, cfg, addr: str, topics=None):
-        """cfg: the gateway config (its [web] table and its db); addr: "HOST:PORT"."""
+    def __init__(self, cfg, addr: str, topics=None, hub: Hub | None = None, history=None):
+        """cfg: the gateway config (its [web] table and its db); addr: "HOST:PORT"; straja hq
+        gives its own hub and history (its store of every site) instead of the db."""
         try:
             import uvicorn
 
@@ -37,12 +38,12 @@ class Dashboard:
         web = cfg.web
         if bool(web.tls_cert) != bool(web.tls_key):
             raise StrajaError("TLS needs both web.tls_cert and web.tls_key", code=term.EXIT_USAGE)
-        if not cfg.db:
+        if history is None and not cfg.db:
             raise StrajaError("the dashboard needs the event store", "set db in the config",
                               term.EXIT_USAGE)
         self.tls = bool(web.tls_cert)
-        self.hub = Hub(web)
-        app = create_app(self.hub, Authenticator(users), cfg.db, topics)
+        self.hub = hub or Hub(web)
+        app = create_app(self.hub, Authenticator(users), cfg.db, topics, history)
         self.server = uvicorn.Server(uvicorn.Config(
             app, host=self.host, port=self.port, log_level="warning", ws="websockets-sansio",
             ssl_certfile=web.tls_cert or None, ssl_keyfile=web.tls_key or None))

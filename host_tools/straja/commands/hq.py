@@ -1,0 +1,198 @@
+"""`straja hq` (the command post of many sites) and `straja hq bridge-config` (docs/hq.md)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from .. import term
+from ..argtypes import (existing_file, host_port, listen_address, positive_float, positive_int,
+                        remote_address, writable_file)
+from ..errors import StrajaError
+from ..gateway import config as gwconfig
+from ..gateway.mqtt import topic_level
+
+DEFAULT_DB = "/var/lib/straja/hq.db"
+log = logging.getLogger("straja.hq")
+
+
+def _level(what: str):
+    def check(text: str) -> str:
+        try:
+            return topic_level(text, what)
+        except gwconfig.ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    check.__name__ = what  # argparse names the type in its messages
+    return check
+
+
+def _site_position(text: str) -> tuple[str, tuple[float, float]]:
+    """SITE=LAT,LON."""
+    site, _, where = text.partition("=")
+    try:
+        lat, lon = (float(v) for v in where.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not SITE=LAT,LON: {text!r}") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise argparse.ArgumentTypeError(f"not a latitude and longitude: {where!r}")
+    return _level("site")(site), (lat, lon)
+
+
+def _neighbours(text: str) -> tuple[str, list[str]]:
+    """SITE=A,B,..."""
+    site, sep, others = text.partition("=")
+    if not sep or not others:
+        raise argparse.ArgumentTypeError(f"not SITE=NEIGHBOUR,...: {text!r}")
+    return _level("site")(site), [_level("site")(s) for s in others.split(",")]
+
+
+def _cot_url(text: str) -> str:
+    from ..cot import CotConfig
+    try:
+        CotConfig(url=text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _secret(path) -> str:
+    return path.read_text().strip() if path else ""
+
+
+def run_bridge_config(args) -> int:
+    from ..hq.bridge import BridgeSettings, site_broker_config
+    text = site_broker_config(BridgeSettings(
+        site=args.site, central=args.central, listen=args.listen, topic_root=args.topic_root,
+        data_dir=args.data, queue=args.queue, autosave_changes=args.autosave,
+        username=args.username or "", password=_secret(args.password_file),
+        ca_file=args.ca_file or ""))
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        with open(args.out, "w") as f:
+            f.write(text)
+    return term.EXIT_OK
+
+
+def _dashboard(args, cfg, db: str, hub):
+    from ..hq.web import HqHistory
+    from ..web.server import Dashboard
+    return Dashboard(cfg, args.web, hub=hub, history=HqHistory(db)).start()
+
+
+def run_hq(args) -> int:
+    if not args.broker:
+        raise StrajaError("straja hq needs the central broker", "give --broker HOST:PORT, or a "
+                          "subcommand (straja hq --help)", term.EXIT_USAGE)
+    db = args.db or writable_file_or_error(DEFAULT_DB)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from ..hq.region import RegionFusion
+    from ..hq.service import Hq, Subscriber
+    from ..web.hub import Hub
+    cfg = gwconfig.load(args.config)
+    fusion = RegionFusion(args.handover, dict((s, set(n)) for s, n in args.neighbours)
+                          if args.neighbours else None, dict(args.site_position or ()),
+                          args.max_distance)
+    sender = None
+    if args.cot:
+        from ..cot import CotConfig, CotSender
+        sender = CotSender(CotConfig(url=args.cot))
+    hub = Hub(cfg.web)
+    hq = Hq(db, topic_root=args.topic_root, fusion=fusion, hub=hub, cot_sender=sender)
+    dashboard = None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    subscriber = Subscriber(hq, *args.broker, client_id=args.client_id,
+                            topic_root=args.topic_root, username=args.username or "",
+                            password=_secret(args.password_file), ca_file=args.ca_file or "",
+                            on_failure=stop.set)
+    try:
+        if args.web:
+            dashboard = _dashboard(args, cfg, db, hub)
+            log.info("dashboard on %s", dashboard.url)
+        subscriber.start()
+        log.info("subscribed to %s on %s:%d", subscriber.topic, *args.broker)
+        stop.wait(args.duration)
+    except KeyboardInterrupt:
+        return term.EXIT_INTERRUPTED
+    finally:
+        subscriber.stop()
+        if dashboard:
+            dashboard.stop()
+        if sender:
+            sender.close()
+        log.info("stopped; messages: %s", dict(hq.counts) or "none")
+        hq.close()
+    if subscriber.error is not None:
+        raise StrajaError(f"straja hq could not store events: {subscriber.error}",
+                          "check the disk and the store (--db); what was not stored was not "
+                          "acknowledged, and the broker delivers it again", term.EXIT_FAILURE)
+    return term.EXIT_OK
+
+
+def writable_file_or_error(path: str) -> str:
+    try:
+        return writable_file(path)
+    except argparse.ArgumentTypeError as e:
+        raise StrajaError(f"the default store: {e}", "give --db FILE", term.EXIT_USAGE) from None
+
+
+def configure(p) -> None:
+    p.description = ("The command post: subscribe to the central broker that the sites' brokers "
+                     "bridge to, store every site's events once, fuse what neighbouring sites "
+                     "see into region tracks, serve the region's dashboard and send CoT "
+                     "(docs/hq.md).")
+    p.add_argument("--broker", type=remote_address, metavar="HOST:PORT",
+                   help="the central MQTT broker")
+    p.add_argument("--db", type=writable_file, metavar="FILE",
+                   help=f"the command post's event store (SQLite; default {DEFAULT_DB})")
+    p.add_argument("--web", type=listen_address, metavar="HOST:PORT",
+                   help="serve the region's dashboard there (docs/dashboard.md)")
+    p.add_argument("--config", type=existing_file, metavar="FILE",
+                   help="TOML with the dashboard's [web] table (users, TLS; docs/gateway.md)")
+    p.add_argument("--cot", type=_cot_url, metavar="URL",
+                   help="send region tracks as Cursor on Target (udp://, tcp://, tls://HOST:PORT)")
+    p.add_argument("--topic-root", type=_level("topic root"), default="straja", metavar="ROOT")
+    p.add_argument("--client-id", type=_level("client id"), default="straja-hq", metavar="ID",
+                   help="its persistent session on the broker (one per command post)")
+    p.add_argument("--username", metavar="NAME", help="on the central broker")
+    p.add_argument("--password-file", type=existing_file, metavar="FILE",
+                   help="a file holding the broker password")
+    p.add_argument("--ca-file", type=existing_file, metavar="FILE",
+                   help="TLS to the broker, checked against this CA certificate")
+    p.add_argument("--handover", type=positive_float, default=10.0, metavar="S",
+                   help="a drone unheard for up to S seconds between two sites stays one track")
+    p.add_argument("--max-distance", type=positive_float, default=20_000.0, metavar="M",
+                   help="alerts further apart than M metres (positions known) are not one track")
+    p.add_argument("--site-position", type=_site_position, action="append", metavar="SITE=LAT,LON",
+                   help="a site's position (repeatable): the distance check and CoT")
+    p.add_argument("--neighbours", type=_neighbours, action="append", metavar="SITE=A,B",
+                   help="a site's neighbours (repeatable; none given: all sites are)")
+    p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
+    p.set_defaults(func=run_hq)
+    sub = p.add_subparsers(dest="hq_command", metavar="SUBCOMMAND")
+    b = sub.add_parser("bridge-config", help="a site broker's mosquitto config bridging to the "
+                       "central broker", description="Print (or write) the mosquitto.conf of a "
+                       "site's broker: a local listener for the gateways, persistence, and a "
+                       "QoS 1 bridge of the site's topics to the central broker (docs/hq.md).")
+    b.add_argument("--site", type=_level("site"), required=True, help="the site's name")
+    b.add_argument("--central", type=remote_address, required=True, metavar="HOST:PORT",
+                   help="the central broker")
+    b.add_argument("--listen", type=host_port, default=("127.0.0.1", 1883), metavar="HOST:PORT",
+                   help="where the site's gateways publish (default 127.0.0.1:1883)")
+    b.add_argument("--topic-root", type=_level("topic root"), default="straja", metavar="ROOT")
+    b.add_argument("--data", default="/var/lib/mosquitto/", metavar="DIR",
+                   help="the site broker's persistence folder")
+    b.add_argument("--queue", type=positive_int, default=1_000_000, metavar="N",
+                   help="messages held for the central broker while it is away")
+    b.add_argument("--autosave", type=positive_int, default=1, metavar="N",
+                   help="write persistence every N changes (1: lose nothing in a crash)")
+    b.add_argument("--username", metavar="NAME", help="on the central broker")
+    b.add_argument("--password-file", type=existing_file, metavar="FILE",
+                   help="a file holding the central broker's password")
+    b.add_argument("--ca-file", metavar="FILE",
+                   help="TLS to the central broker, checked against this CA (path on the site)")
+    b.add_argument("--out", type=writable_file, metavar="FILE", help="write here (default stdout)")
+    b.set_defaults(func=run_bridge_config)
