@@ -20,9 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 STRAJA = str(Path(sys.executable).with_name("straja"))
 
-# Spans that begin with "straja " but are no command line: the firmware's boot line, and a
-# command docs/dashboard.md says is not built.
-NOT_COMMANDS = {"straja node VERSION up, boot N, reset cause C", "straja hq"}
+# Spans that begin with "straja " but are no command line: the firmware's boot line.
+NOT_COMMANDS = {"straja node VERSION up, boot N, reset cause C"}
 
 
 def _variants(line: str) -> list[str]:
@@ -44,6 +43,12 @@ def _clean(line: str) -> str:
     return " ".join(w for w in line.replace("...", " ").split())
 
 
+def _joined_lines(text: str) -> list[str]:
+    """The document's lines, a shell continuation (a line ending in a backslash) joined to the
+    next one."""
+    return re.sub(r"\\\n\s*", " ", text).splitlines()
+
+
 def doc_commands() -> list[tuple[str, str]]:
     """(document name, command line) for every `straja` command the docs show: lines of code
     blocks (fenced or indented) and inline code spans."""
@@ -52,7 +57,7 @@ def doc_commands() -> list[tuple[str, str]]:
         fenced = False
         previous_blank = True
         in_indented = False
-        for raw in doc.read_text().splitlines():
+        for raw in _joined_lines(doc.read_text()):
             if raw.lstrip().startswith("```"):
                 fenced = not fenced
                 continue
