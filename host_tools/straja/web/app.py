@@ -3,7 +3,8 @@
 Routes (docs/dashboard.md): `/` the page and `/static/` its files (vendored front-end libraries
 included: nothing is loaded from the internet); `/map-image` the optional local map image;
 `GET /api/state` what the page starts from; `GET /api/events` the stored event history with
-filters; `POST /api/alerts/{id}/ack` acknowledges an alert (operators only); `/ws` live messages.
+filters; `POST /api/alerts/{id}/ack` acknowledges an alert (operators only; `?known=1` also marks its
+emitter as known, docs/gateway.md "Known emitters"); `/ws` live messages.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..gateway import store as event_store
+from ..gateway.known import added_from_alert
 from .auth import Authenticator, User
 from .hub import Hub
 
@@ -82,10 +84,15 @@ def create_app(hub: Hub, authenticator: Authenticator, db_path: str, topics=None
         user = user_of(request)
         if not user.may_acknowledge:
             raise HTTPException(403, f"{user.name} is a {user.role}: only operators acknowledge")
-        event = hub.ack_event(request.path_params["alert_id"], user.name, time.time_ns())
+        known = request.query_params.get("known", "") in ("1", "true")
+        event = hub.ack_event(request.path_params["alert_id"], user.name, time.time_ns(), known)
         if event is None:
             raise HTTPException(404, "no such alert")
-        stored = writer.write([event])
+        events = [event]
+        alert = known and event_store.latest_alert(reader, event.alert_id)
+        if alert:  # its emitter becomes known: the gateway clears the alert, raises no other
+            events.append(added_from_alert(alert, event.t_ns, user.name))
+        stored = writer.write(events)
         hub.sink(stored)
         return JSONResponse(stored[0].json())
 
