@@ -216,17 +216,18 @@ def run_events(args) -> int:
 
 def _print_known(emitters, as_json: bool) -> None:
     if as_json:
-        term.print_json([{"known_id": k.known_id, "family": k.family, "lo_khz": k.lo_khz,
-                          "hi_khz": k.hi_khz, "source": k.source,
-                          "nodes": [{"node_id": n, "dbm": d} for n, d in sorted(k.dbm.items())]}
+        term.print_json([{"known_id": k.known_id, "families": list(k.families),
+                          "lo_khz": k.lo_khz, "hi_khz": k.hi_khz, "source": k.source,
+                          "nodes": [{"node_id": n, "lo_dbm": lo, "hi_dbm": hi}
+                                    for n, (lo, hi) in sorted(k.dbm.items())]}
                          for k in emitters])
         return
     if not emitters:
         print("no known emitters")
     for k in emitters:
-        nodes = ", ".join(f"node {n} {d:.0f} dBm" for n, d in sorted(k.dbm.items()))
-        print(f"{k.known_id:>7} {k.family:<16} {k.lo_khz / 1000:.0f}-{k.hi_khz / 1000:.0f} MHz"
-              f"  {nodes}  ({k.source})")
+        nodes = ", ".join(f"node {n} {lo:.0f}..{hi:.0f} dBm" for n, (lo, hi) in sorted(k.dbm.items()))
+        print(f"{k.known_id:>7} {'/'.join(k.families)} {k.lo_khz / 1000:.0f}-"
+              f"{k.hi_khz / 1000:.0f} MHz, {nodes} ({k.source})")
 
 
 def _writable_store(args) -> store.Store:

@@ -294,9 +294,10 @@ class AlertAcknowledged(Event):
 
 @dataclass(frozen=True)
 class KnownNode:
-    """A node's mean received power of a known emitter."""
+    """The range of a node's received power of a known emitter."""
     node_id: int
-    dbm: float
+    lo_dbm: float
+    hi_dbm: float
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,7 @@ class KnownAdded(Event):
     """A known emitter learned (gateway/known.py): it alerts no more while it stays as it is.
     Its id (`known_id` in the store and `straja known`) is this event's id."""
     kind: ClassVar[str] = "known_added"
-    family: str
+    families: tuple[str, ...]  # the classes it was given
     lo_khz: int
     hi_khz: int
     nodes: tuple[KnownNode, ...]

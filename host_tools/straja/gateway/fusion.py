@@ -14,6 +14,7 @@ over time, which gives the signal trend.
 from __future__ import annotations
 
 import collections
+import math
 from dataclasses import dataclass, field
 
 from .config import FusionConfig
@@ -31,6 +32,13 @@ class NodeSeen:
     last_ns: int
     dbm: float
     history: collections.deque = field(default_factory=collections.deque)  # (t_ns, dbm)
+    # the range of its mean power over the trend window (once it has 4 readings), which a
+    # known emitter keeps (gateway/known.py)
+    lo_dbm: float = math.inf
+    hi_dbm: float = -math.inf
+
+    def mean_dbm(self) -> float:
+        return sum(d for _, d in self.history) / len(self.history)
 
     def trend_db(self) -> float:
         """Mean power of the newer half of the window minus that of the older half."""
@@ -51,6 +59,7 @@ class Track:
     last_ns: int
     hits: int = 0
     nodes: dict[int, NodeSeen] = field(default_factory=dict)
+    families: set[str] = field(default_factory=set)  # every name the core gave it
 
     def strongest(self) -> tuple[int, float]:
         node = max(self.nodes, key=lambda n: (self.nodes[n].dbm, -n))
@@ -101,6 +110,7 @@ class Fusion:
 
     def _add(self, track: Track, obs: Observation) -> None:
         track.hits += 1
+        track.families.add(obs.family)
         if obs.t_ns >= track.last_ns:
             track.family = obs.family
         track.first_ns = min(track.first_ns, obs.t_ns)
@@ -113,6 +123,9 @@ class Fusion:
         seen.history.append((obs.t_ns, obs.dbm))
         while seen.history and seen.history[0][0] < obs.t_ns - self.trend_ns:
             seen.history.popleft()
+        if len(seen.history) >= 4:
+            mean = seen.mean_dbm()
+            seen.lo_dbm, seen.hi_dbm = min(seen.lo_dbm, mean), max(seen.hi_dbm, mean)
 
     def expire(self, now_ns: int) -> list[Track]:
         """Tracks without an observation for track_timeout_s + confirm_wait_s, removed (in the

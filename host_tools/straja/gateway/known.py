@@ -8,13 +8,17 @@ kept in the store (the known_emitters table, from known_added and known_removed 
 
 A drone track that matches a known emitter raises no alert; one that stops matching does, since
 a change in a fixed emitter is what a site must see. A track matches when
-- its class (link family) is the known one's: a drone's OFDM video, or a hopper, on a known
-  analog camera's channel is another class;
+- its class (link family) is one the known emitter was given: a hopper, or a drone's OFDM video,
+  on a known analog camera's channel is another class (a survey learns every name the core gave
+  the emitter: a wide or merged video signal may be named analog and OFDM in turn);
 - it lies within the known band widened by FREQ_MARGIN_KHZ each side: a known emitter that moves
   to another channel (video plans space them 20-37 MHz apart) no longer matches;
 - every node that saw it lately (within the trend window) saw the known emitter, at a mean power
-  (over that window) within POWER_DB of the known one: a drone on a known camera's channel is
-  seen by other nodes, or much stronger or weaker than the camera where it flies.
+  over that window within POWER_DB of the range of such means it was learned with: a drone on a known
+  camera's channel is seen by other nodes, or much stronger or weaker than the camera where it
+  flies.
+Limit: fusion joins what overlaps, so a drone's video on a known camera's very channel, as weak
+as the camera at every node that sees the camera and unseen by the others, is not told apart.
 """
 from __future__ import annotations
 
@@ -27,9 +31,10 @@ from .fusion import Track
 # emitter's measured extent moves by up to half a step between looks; the next channel of any
 # 5.8 GHz plan is at least 20 MHz away, so moving there leaves the margin.
 FREQ_MARGIN_KHZ = 10_000
-# A fixed emitter's power, averaged over the trend window, varies by a few dB (shadowing,
-# people, weather: sigma ~3 dB); a drone at 3x or 1/3 of the camera's distance with the same
-# EIRP is ~10 dB off (free space: 20 log10 3 = 9.5 dB).
+# A fixed emitter's mean power over the trend window stays within the range it spans while it is
+# learned, give or take the fading of the window's few readings (a few dB); a drone at 1/3 (3x)
+# of the camera's distance with the same EIRP is ~10 dB stronger (weaker): free space,
+# 20 log10 3 = 9.5 dB. An operator's acknowledgement gives one reading: the range is that reading.
 POWER_DB = 10.0
 # A survey learns only what was on the air this fraction of it: not a drone passing by.
 SURVEY_MIN_FRACTION = 0.5
@@ -38,44 +43,39 @@ SURVEY_MIN_FRACTION = 0.5
 @dataclass(frozen=True)
 class KnownEmitter:
     known_id: int
-    family: str
+    families: tuple
     lo_khz: int
     hi_khz: int
-    dbm: dict           # node id -> mean received power
+    dbm: dict           # node id -> (lowest, highest) received power
     source: str         # "survey" or "alert <id>"
 
 
-def recent_dbm(track: Track, window_ns: int) -> dict[int, float]:
-    """Each node's mean power over its readings of the last window_ns of the track."""
-    out = {}
-    for node_id, seen in track.nodes.items():
-        powers = [d for t, d in seen.history if t >= track.last_ns - window_ns]
-        if powers:
-            out[node_id] = sum(powers) / len(powers)
-    return out
-
-
 def matches(known: KnownEmitter, track: Track, window_ns: int) -> bool:
-    if known.family != track.family or track.lo_khz < known.lo_khz - FREQ_MARGIN_KHZ \
+    """Whether the track is the known emitter as it was learned (its nodes seen within
+    window_ns of the track's last observation count)."""
+    if track.family not in known.families or track.lo_khz < known.lo_khz - FREQ_MARGIN_KHZ \
             or track.hi_khz > known.hi_khz + FREQ_MARGIN_KHZ:
         return False
-    dbm = recent_dbm(track, window_ns)
-    return bool(dbm) and all(n in known.dbm and abs(d - known.dbm[n]) <= POWER_DB
-                             for n, d in dbm.items())
+    recent = {n: s for n, s in track.nodes.items() if s.last_ns >= track.last_ns - window_ns}
+    return bool(recent) and all(n in known.dbm and known.dbm[n][0] - POWER_DB <= s.mean_dbm()
+                                and s.mean_dbm() <= known.dbm[n][1] + POWER_DB
+                                for n, s in recent.items())
 
 
-def added_event(track: Track, window_ns: int, t_ns: int, source: str, by: str) -> KnownAdded:
-    """The known_added event that learns a track's emitter as it is now."""
-    nodes = tuple(KnownNode(n, round(d, 1))
-                  for n, d in sorted(recent_dbm(track, window_ns).items()))
-    return KnownAdded(t_ns, track.family, track.lo_khz, track.hi_khz, nodes, source, by)
+def added_event(track: Track, t_ns: int, source: str, by: str) -> KnownAdded:
+    """The known_added event that learns a track's emitter: its names, extent, every node's
+    range of mean power (its one reading's if it had too few for a mean)."""
+    nodes = tuple(KnownNode(n, round(s.lo_dbm, 1), round(s.hi_dbm, 1)) if s.lo_dbm <= s.hi_dbm
+                  else KnownNode(n, s.dbm, s.dbm) for n, s in sorted(track.nodes.items()))
+    return KnownAdded(t_ns, tuple(sorted(track.families)), track.lo_khz, track.hi_khz, nodes,
+                      source, by)
 
 
 def added_from_alert(alert: dict, t_ns: int, by: str) -> KnownAdded:
     """The known_added event that learns a stored alert's emitter (its latest event's JSON),
     each node at its latest power."""
-    nodes = tuple(KnownNode(n["node_id"], n["dbm"]) for n in alert["nodes"])
-    return KnownAdded(t_ns, alert["family"], alert["lo_khz"], alert["hi_khz"], nodes,
+    nodes = tuple(KnownNode(n["node_id"], n["dbm"], n["dbm"]) for n in alert["nodes"])
+    return KnownAdded(t_ns, (alert["family"],), alert["lo_khz"], alert["hi_khz"], nodes,
                       f"alert {alert['alert_id']}", by)
 
 

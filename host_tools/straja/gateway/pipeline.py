@@ -110,7 +110,7 @@ class Pipeline:
     def _survey_result(self) -> list[KnownAdded]:
         """The drone-class tracks of the survey on the air for SURVEY_MIN_FRACTION of it."""
         span_ns = self.now_ns - (self._survey_from or self.now_ns)
-        return [known_added(track, self.known.window_ns, self.now_ns, "survey", "survey")
+        return [known_added(track, self.now_ns, "survey", "survey")
                 for track in self.surveyed + self.fusion.tracks
                 if is_drone(track.family)
                 and track.last_ns - track.first_ns >= SURVEY_MIN_FRACTION * span_ns]

@@ -56,7 +56,7 @@ MIGRATIONS = (
     # known_id is the id of the known_added event
     """
     CREATE TABLE known_emitters (known_id INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL,
-        family TEXT NOT NULL, lo_khz INTEGER NOT NULL, hi_khz INTEGER NOT NULL,
+        families TEXT NOT NULL, lo_khz INTEGER NOT NULL, hi_khz INTEGER NOT NULL,
         nodes TEXT NOT NULL, source TEXT NOT NULL, by TEXT NOT NULL);
     """,
 )
@@ -164,8 +164,8 @@ class Store:
                         _nodes_json(e), int(isinstance(e, TrackEnded))))
         elif isinstance(e, KnownAdded):
             db.execute("INSERT INTO known_emitters VALUES (?,?,?,?,?,?,?,?)",
-                       (event_id, e.t_ns, e.family, e.lo_khz, e.hi_khz, _nodes_json(e), e.source,
-                        e.by))
+                       (event_id, e.t_ns, json.dumps(e.families), e.lo_khz, e.hi_khz,
+                        _nodes_json(e), e.source, e.by))
         elif isinstance(e, KnownRemoved):
             db.execute("DELETE FROM known_emitters WHERE known_id = ?", (e.known_id,))
 
@@ -203,10 +203,11 @@ def _nodes_json(e: TrackEvent | KnownAdded) -> str:
 
 def known_emitters(db: sqlite3.Connection) -> list[KnownEmitter]:
     """The site's known emitters, oldest first."""
-    return [KnownEmitter(known_id, family, lo, hi,
-                         {n["node_id"]: n["dbm"] for n in json.loads(nodes)}, source)
-            for known_id, family, lo, hi, nodes, source in db.execute(
-                "SELECT known_id, family, lo_khz, hi_khz, nodes, source FROM known_emitters "
+    return [KnownEmitter(known_id, tuple(json.loads(families)), lo, hi,
+                         {n["node_id"]: (n["lo_dbm"], n["hi_dbm"]) for n in json.loads(nodes)},
+                         source)
+            for known_id, families, lo, hi, nodes, source in db.execute(
+                "SELECT known_id, families, lo_khz, hi_khz, nodes, source FROM known_emitters "
                 "ORDER BY known_id")]
 
 
