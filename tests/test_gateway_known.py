@@ -187,3 +187,22 @@ def test_gateway_survey_runs_for_its_seconds_and_lists_what_it_learned(tmp_path,
                      "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert store.Store(path).known_emitters() == []
+
+
+def test_a_running_gateway_follows_the_known_emitters_another_writer_changes(tmp_path):
+    from straja.gateway.ingest import Gateway
+
+    path = tmp_path / "gateway.db"
+    cfg = config.GatewayConfig(db=str(path))
+    gateway = Gateway(cfg, Pipeline(cfg), store=store.Store(path))
+    gateway.sync_known()
+    assert gateway.pipeline.known.emitters == []
+    other = store.Store(path)  # `straja known`, the dashboard
+    [added] = other.write([ev.KnownAdded(T0, ("analog_fm_video",), 5_790_000, 5_810_000,
+                                         (ev.KnownNode(1, -70.0, -68.0),), "survey", "survey")])
+    gateway.sync_known()
+    assert [(k.known_id, k.dbm) for k in gateway.pipeline.known.emitters] == [
+        (added.id, {1: (-70.0, -68.0)})]
+    other.write([ev.KnownRemoved(T0 + S, added.id, "olga")])
+    gateway.sync_known()
+    assert gateway.pipeline.known.emitters == []
