@@ -20,7 +20,7 @@ from straja.testing import fastfleet
 S = 1_000_000_000
 T0 = 1_700_000_000 * S
 CAMERAS = SCENES / "analog_camera_fixed_background.toml"
-VIDEO = ("vid58",)  # the cameras' band: the other front ends' plans would only cost time
+VIDEO = fastfleet.plan_of(("vid58",))  # the cameras' band: the others would only cost time
 
 
 def kinds(events, cls):

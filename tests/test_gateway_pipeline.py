@@ -297,7 +297,7 @@ def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
             "filter_khz": 20000},
            {"name": "ism24", "kind": "cc2500", "band_khz": [2400000, 2483500], "settle_us": 900,
             "filter_khz": 812}]
-    video = {"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 20000,
+    video = {"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 10000,
              "dwell_us": 25500}
     ism = {"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
            "dwell_us": 1400, "revisit": 3}
@@ -316,7 +316,31 @@ def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
         entry, kept = focus[node_id]
         assert kept == other
         assert entry["front_end"] == "vid58" and entry["step_khz"] >= 20000
-        assert entry["start_khz"] == 5775000 and entry["stop_khz"] >= 5815000 - entry["step_khz"]
+        assert entry["start_khz"] <= 5775000 and entry["stop_khz"] >= 5815000 - entry["step_khz"]
+
+
+def test_a_focus_keeps_the_cfar_window_and_gains_something_or_is_not_sent():
+    """A focus sweep has at least the detector's CFAR window of channels (2 x (8 training + 1
+    guard) + 1 = 19 by default), centred on the alert, else the focused node has no noise
+    reference and sees nothing; a node whose plan already sweeps the band no coarser and no
+    longer (the RX5808 of the default plan: 16 channels at its 20 MHz filter) is not focused."""
+    from straja.gateway.scanplan import ScanPlanner
+
+    planner = ScanPlanner(config.GatewayConfig())
+    fes = [{"name": "vid58", "kind": "rx5808", "band_khz": [5645000, 5945000], "settle_us": 25000,
+            "filter_khz": 20000},
+           {"name": "ism24", "kind": "cc2500", "band_khz": [2400000, 2483500], "settle_us": 900,
+            "filter_khz": 812}]
+    plan = [{"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 20000,
+             "dwell_us": 25500},
+            {"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
+             "dwell_us": 1400, "revisit": 3}]
+    info = {"front_ends": fes, "plan": plan}
+    assert planner._entry(1, info, 5755000, 5775000) is None
+    entry = planner._entry(1, info, 2440000, 2445000)
+    assert entry["step_khz"] == 1000 and entry["revisit"] == 3
+    assert (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1 == 19
+    assert entry["start_khz"] + entry["stop_khz"] == 2440000 + 2445000
 
 
 

@@ -4,7 +4,8 @@ into one gateway pipeline in virtual time, with the nodes answering the gateway'
 what a node scans from its next sweep on. So the gateway runs as it does by default (adaptive
 scanning on) over many minutes of a scene in seconds, without MicroPython.
 
-A node's stored plan is [] (the firmware's default plan: here the evaluation's plan, EVAL_PLAN);
+A node's stored plan is [] (the firmware's default plan: here the evaluation's plan, EVAL_PLAN,
+or the one given);
 a plan command takes effect when the sweep under way ends (the generator switches between
 sweeps), which is within one sweep of what the firmware does.
 """
@@ -21,14 +22,13 @@ REPLY_DELAY_NS = 2_000_000  # a command's reply arrives this long after it was s
 
 
 class FastNode:
-    def __init__(self, scene, name: str, node_id: int, t_end_s: float, front_ends=None):
+    def __init__(self, scene, name: str, node_id: int, t_end_s: float, default_plan: list):
         self.name, self.node_id, self.t_end_s = name, node_id, t_end_s
         self.port = f"fast/{name}"
         self.reader = NodeReader(scene, name, seed=node_id)
         self.stored_plan: list = []
-        # the default plan's entries of `front_ends` (None: all of them)
-        self.default_plan = [e for e in EVAL_PLAN if front_ends is None or e["front_end"] in front_ends]
-        self.plan = list(self.default_plan)
+        self.default_plan = default_plan
+        self.plan = list(default_plan)
         self.pending: list | None = None
         self.plans_received = 0
         self.seq = 0x8000  # replies' sequence numbers, apart from the sweeps' (wire_chunks)
@@ -71,11 +71,16 @@ class FastNode:
                                   Reply(self.seq, OK, json.dumps(value))))
 
 
-def run(scene, pipeline, t_end_s: float, front_ends=None) -> list:
-    """Stream `scene`'s nodes, scanning `front_ends` (names of the board's; None: the default
-    plan's), from t = 0 to t_end_s through `pipeline`; its events, with a final tick late
-    enough to end every track still open."""
-    nodes = [FastNode(scene, name, k + 1, t_end_s, front_ends)
+def plan_of(front_ends, **changes) -> list:
+    """The evaluation's plan entries of `front_ends` (names of the board's), with `changes`."""
+    return [{**e, **changes} for e in EVAL_PLAN if e["front_end"] in front_ends]
+
+
+def run(scene, pipeline, t_end_s: float, default_plan: list = EVAL_PLAN) -> list:
+    """Stream `scene`'s nodes, running `default_plan` (the firmware's default plan here) until
+    the gateway sends another, from t = 0 to t_end_s through `pipeline`; its events, with a
+    final tick late enough to end every track still open."""
+    nodes = [FastNode(scene, name, k + 1, t_end_s, list(default_plan))
              for k, name in enumerate(scene.nodes)]
     by_port = {node.port: node for node in nodes}
     streams = [wire_chunks(node.node_id, node.readings()) for node in nodes]
