@@ -56,7 +56,7 @@ BAD_ARGUMENTS = {
     ("gateway",): [["--db", "/missing/dir/x"], ["--jsonl", "/missing/dir/x"],
                    ["--record", "/missing/dir/x"], ["--duration", "-1"], ["--mqtt-port", "0"],
                    ["--config", "/missing/gateway.toml"], ["--web", "nohostport"],
-                   ["--survey", "0"], ["--survey", "-5"]],
+                   ["--survey", "0"], ["--survey", "-5"], ["--json"]],
     ("events",): [["--kind", "bogus"], ["--db", "typo.db"], ["--db", "/missing/dir/x.db"],
                   ["--db", "{text}"], ["--limit", "0"]],
     ("known", "list"): [["--db", "typo.db"], ["--db", "{text}"]],

@@ -76,6 +76,9 @@ def _close(event_store, publisher) -> None:
 
 
 def run_gateway(args) -> int:
+    if args.json and not args.survey:
+        raise StrajaError("--json prints what a survey learned", "add --survey S",
+                          term.EXIT_USAGE)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         cfg = _load(args)
