@@ -141,7 +141,7 @@ def test_focus_plans_are_temporary_refreshed_while_the_alert_lasts_then_restored
         protocol.Frame(0, 2, seq, int((t_s - 5) * 1e6), body))) for seq, t_s, body in (
             (900, 5.1, json_reply(1, info)),
             (901, 5.1, json_reply(2, {"plan": normal, "temp_plan_s": 0})),
-            (902, 26.0, json_reply(3, {"plan": narrow, "temp_plan_s": 9})))]
+            (902, 30.0, json_reply(3, {"plan": narrow, "temp_plan_s": 9})))]
     p = Pipeline(config.GatewayConfig())
     outs = [(c.t_ns, p.feed(c.source, c.t_ns, c.data)) for c in synth.merge([*streams, replies])]
     sent = [(t, c.args) for t, o in outs for c in o.commands if c.port == "/dev/fake2"]
@@ -157,7 +157,7 @@ def test_focus_plans_are_temporary_refreshed_while_the_alert_lasts_then_restored
     assert focus[0].t_ns <= temp[0][0] and temp[-1][0] < restore[0].t_ns
     back = [(t, a) for t, a in sent if t >= restore[0].t_ns and a and a.startswith("[")]
     assert back[0][1] == json.dumps(normal, separators=(",", ":"))
-    # the 26 s reply (alert cleared): a temporary plan runs that this gateway did not send: restored, not normal
+    # the 30 s reply (alert cleared): a temporary plan runs that this gateway did not send: restored, not normal
     assert [list(e.plan) for e in kinds(events, ev.NodePlan)] == [normal]
     assert [(e.alert_id, list(e.plan)) for e in restore[1:]] == [("", normal)]
     assert p.planner.normal_plan[2] == normal
@@ -297,7 +297,7 @@ def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
             "filter_khz": 20000},
            {"name": "ism24", "kind": "cc2500", "band_khz": [2400000, 2483500], "settle_us": 900,
             "filter_khz": 812}]
-    video = {"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 20000,
+    video = {"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 10000,
              "dwell_us": 25500}
     ism = {"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
            "dwell_us": 1400, "revisit": 3}
@@ -316,20 +316,47 @@ def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
         entry, kept = focus[node_id]
         assert kept == other
         assert entry["front_end"] == "vid58" and entry["step_khz"] >= 20000
-        assert entry["start_khz"] == 5775000 and entry["stop_khz"] >= 5815000 - entry["step_khz"]
+        assert entry["start_khz"] <= 5775000 and entry["stop_khz"] >= 5815000 - entry["step_khz"]
+
+
+def test_a_focus_keeps_the_cfar_window_and_gains_something_or_is_not_sent():
+    """A focus sweep has at least the detector's CFAR window of channels (2 x (8 training + 1
+    guard) + 1 = 19 by default), centred on the alert, else the focused node has no noise
+    reference and sees nothing; a node whose plan already sweeps the band no coarser and no
+    longer (the RX5808 of the default plan: 16 channels at its 20 MHz filter) is not focused."""
+    from straja.gateway.scanplan import ScanPlanner
+
+    planner = ScanPlanner(config.GatewayConfig())
+    fes = [{"name": "vid58", "kind": "rx5808", "band_khz": [5645000, 5945000], "settle_us": 25000,
+            "filter_khz": 20000},
+           {"name": "ism24", "kind": "cc2500", "band_khz": [2400000, 2483500], "settle_us": 900,
+            "filter_khz": 812}]
+    plan = [{"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 20000,
+             "dwell_us": 25500},
+            {"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
+             "dwell_us": 1400, "revisit": 3}]
+    info = {"front_ends": fes, "plan": plan}
+    assert planner._entry(1, info, 5755000, 5775000) is None
+    entry = planner._entry(1, info, 2440000, 2445000)
+    assert entry["step_khz"] == 1000 and entry["revisit"] == 3
+    assert (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1 == 19
+    assert entry["start_khz"] + entry["stop_khz"] == 2440000 + 2445000
 
 
 
 def test_a_drone_pausing_for_less_than_the_track_timeout_is_one_alert():
     """A drone seen for 10 minutes (an observation per 0.4 s sweep) with pauses of 2 s to just
-    under the track timeout: one fused track, one alert raised, updated, cleared once, a track
-    timeout after the drone's last sighting; a sighting after a longer pause is a new alert."""
+    under the track timeout, each seen again (the core's first burst) before the timeout but
+    confirmed up to 3 s later: one fused track, one alert raised, updated, cleared once, a track
+    timeout plus the confirmation wait after the drone's last sighting; a drone seen again after
+    a longer pause is a new alert."""
     from straja.gateway.alerts import Alerts
     from straja.gateway.detector import Observation
     from straja.gateway.fusion import Fusion
 
     cfg = config.GatewayConfig()
     timeout_ns = int(cfg.fusion.track_timeout_s * S)
+    end_ns = timeout_ns + int(cfg.fusion.confirm_wait_s * S)
     fusion, alerts = Fusion(cfg.fusion), Alerts(cfg.alerts, cfg.fusion.trend_db)
     events, t, n = [], T0, 0
 
@@ -338,19 +365,21 @@ def test_a_drone_pausing_for_less_than_the_track_timeout_is_one_alert():
 
     while t < T0 + 600 * S:
         n += 1
-        t += 400_000_000 if n % 25 else timeout_ns - [6, 4, 2, 1][n // 25 % 4] * S // 2 - 1
-        events += expire(t)
-        track, _ = fusion.observe(Observation(1 + n % 2, "analog_fm_video", t, 5_790_000,
-                                              5_810_000, -70.0 - (n % 7)))
+        gap = 400_000_000 if n % 25 else timeout_ns - [6, 4, 2, 1][n // 25 % 4] * S // 2 - 1
+        confirm = 0 if n % 25 else [0, 1, 2, 3][n // 25 % 4] * S  # after the first burst
+        events += expire(t + gap + confirm)
+        track, _ = fusion.observe(Observation(1 + n % 2, "analog_fm_video", t + gap + confirm,
+                                              5_790_000, 5_810_000, -70.0 - (n % 7), t + gap))
+        t += gap + confirm
         events += alerts.track_updated(track, t)
     last = t
-    for t in (last + timeout_ns - 1, last + timeout_ns):
+    for t in (last + end_ns - 1, last + end_ns):
         events += expire(t)
     raised, cleared = kinds(events, ev.AlertRaised), kinds(events, ev.AlertCleared)
     assert len(raised) == 1 and [(c.alert_id, c.t_ns) for c in cleared] == [
-        (raised[0].alert_id, last + timeout_ns)]
+        (raised[0].alert_id, last + end_ns)]
     assert kinds(events, ev.AlertUpdated)  # the second node joined the same alert
-    track, new = fusion.observe(Observation(1, "analog_fm_video", last + timeout_ns + S,
+    track, new = fusion.observe(Observation(1, "analog_fm_video", last + end_ns + S,
                                             5_790_000, 5_810_000, -70.0))
     assert new and [type(e) for e in alerts.track_updated(track, track.last_ns)] == [ev.AlertRaised]
 

@@ -157,6 +157,18 @@ def test_loopback_without_users_is_the_local_operator(site):
         assert c.get("/api/events", params={"node": "one"}).status_code == 400
 
 
+def test_an_acknowledgement_can_mark_the_alerts_emitter_known(site):
+    """`POST /api/alerts/{id}/ack?known=1`: the acknowledgement says so, and a known_added
+    event learns the alert's emitter into the store (which a running gateway follows)."""
+    _, db, client = site
+    with client([]) as c:
+        done = c.post("/api/alerts/A1-1/ack", params={"known": "1"}).json()
+    assert done["known"] is True
+    [known] = store.known_emitters(store.connect(db))
+    assert (known.families, known.lo_khz, known.hi_khz, known.dbm, known.source) == (
+        ("analog_fm_video",), 5_790_000, 5_810_000, {1: (-61.5, -61.5)}, "alert A1-1")
+
+
 def test_decimation_keeps_peaks():
     values = np.full(1000, -100.0)
     values[777] = -40.0

@@ -38,6 +38,8 @@ COMMANDS = (
      "straja.gateway.cli:configure_events"),
     ("replay", "feed a recording through the gateway pipeline",
      "straja.gateway.cli:configure_replay"),
+    ("known", "the site's known emitters (no alerts): list, forget, learn an alert's",
+     "straja.gateway.cli:configure_known"),
     ("remoteid", "Remote ID (ASTM F3411 / EN 4709-002) tools", "straja.remoteid.cli:configure"),
     ("eval", "evaluate detection quality and speed against ground truth",
      "straja.eval.cli:configure"),

@@ -1,6 +1,10 @@
 """Alerts: raised once per drone track, updated when what a person would act on changes, cleared
 when the track ends.
 
+A track that matches a known emitter (gateway/known.py) raises none; an alert whose track has
+matched one for `downgrade_s` (its emitter marked known, or a change in a known emitter that is
+over) is cleared, and a later change raises a new alert. While surveying, no alert is raised.
+
 Hysteresis: an alert is raised only after `confirm_hits` observations over at least `confirm_s`
 (one stray reading raises nothing), its severity rises at once but falls only after `downgrade_s`
 at the lower level, and updates come at most every `update_min_s` (except a severity rise).
@@ -14,6 +18,7 @@ from .config import AlertConfig
 from .detector import is_drone, label
 from .events import AlertCleared, AlertEvent, AlertRaised, AlertUpdated
 from .fusion import APPROACHING, Track
+from .known import KnownEmitters
 
 LEVELS = ("warning", "high", "critical")
 
@@ -26,6 +31,7 @@ class Alert:
     updated_ns: int
     shown: tuple        # (severity, node ids, trend, family) last told to people
     lower_since: int | None = None
+    known_since: int | None = None  # matching a known emitter since
 
 
 def _clock(t_ns: int) -> str:
@@ -45,10 +51,14 @@ def alert_text(track: Track, severity: str, trend: str, cleared: bool = False) -
 
 
 class Alerts:
-    def __init__(self, cfg: AlertConfig, trend_db: float):
+    def __init__(self, cfg: AlertConfig, trend_db: float, known: KnownEmitters | None = None,
+                 surveying: bool = False):
         self.cfg = cfg
         self.trend_db = trend_db
+        self.known = known or KnownEmitters()
+        self.surveying = surveying
         self.active: dict[str, Alert] = {}  # by track id
+        self.raised: dict[str, int] = {}    # by track id: alerts raised for it
 
     def severity(self, track: Track, trend: str) -> str:
         _, dbm = track.strongest()
@@ -64,19 +74,28 @@ class Alerts:
                    text=alert_text(track, alert.severity, trend, cleared=cls is AlertCleared))
 
     def track_updated(self, track: Track, now_ns: int) -> list[AlertEvent]:
-        if not is_drone(track.family):
+        if not is_drone(track.family) or self.surveying:
             return []
         trend = track.trend(self.trend_db)
         level = self.severity(track, trend)
         alert = self.active.get(track.track_id)
+        known = self.known.match(track) is not None
         if alert is None:
-            if track.hits < self.cfg.confirm_hits or \
+            if known or track.hits < self.cfg.confirm_hits or \
                     track.last_ns - track.first_ns < self.cfg.confirm_s * 1e9:
                 return []
-            alert = Alert(f"A{track.track_id[1:]}", level, now_ns, now_ns,
-                          (level, tuple(sorted(track.nodes)), trend, track.family))
+            # a track's later alerts (a known emitter's changes) get ids of their own
+            count = self.raised[track.track_id] = self.raised.get(track.track_id, 0) + 1
+            alert = Alert(f"A{track.track_id[1:]}" + (f".{count}" if count > 1 else ""), level,
+                          now_ns, now_ns, (level, tuple(sorted(track.nodes)), trend, track.family))
             self.active[track.track_id] = alert
             return [self._event(AlertRaised, alert, track, now_ns, trend)]
+        if not known:
+            alert.known_since = None
+        elif alert.known_since is None:
+            alert.known_since = now_ns
+        elif now_ns - alert.known_since >= self.cfg.downgrade_s * 1e9:
+            return self._clear(track, now_ns)
         return self._maybe_update(alert, track, level, trend, now_ns)
 
     def _maybe_update(self, alert: Alert, track: Track, level: str, trend: str,
@@ -100,6 +119,10 @@ class Alerts:
         return [self._event(AlertUpdated, alert, track, now_ns, trend)]
 
     def track_ended(self, track: Track, now_ns: int) -> list[AlertCleared]:
+        self.raised.pop(track.track_id, None)
+        return self._clear(track, now_ns)
+
+    def _clear(self, track: Track, now_ns: int) -> list[AlertCleared]:
         alert = self.active.pop(track.track_id, None)
         if alert is None:
             return []

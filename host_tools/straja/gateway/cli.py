@@ -1,7 +1,8 @@
-"""`straja gateway`, `straja events` and `straja replay` (docs/gateway.md)."""
+"""`straja gateway`, `straja events`, `straja replay` and `straja known` (docs/gateway.md)."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import signal
 import sqlite3
 import sys
@@ -15,7 +16,8 @@ from ..argtypes import (existing_file, listen_address, non_negative_float, posit
 from ..errors import StrajaError
 from . import config as gwconfig
 from . import logs, mqtt, record, replay, store
-from .events import KINDS, Stored, dumps
+from .events import KINDS, KnownRemoved, Stored, dumps
+from .known import added_from_alert
 from .ingest import Gateway
 from .pipeline import Pipeline
 from .remoteid import CompanionReader
@@ -73,6 +75,9 @@ def _close(event_store, publisher) -> None:
 
 
 def run_gateway(args) -> int:
+    if args.json and not args.survey:
+        raise StrajaError("--json prints what a survey learned", "add --survey S",
+                          term.EXIT_USAGE)
     logs.setup(args.log_level)
     try:
         cfg = _load(args)
@@ -83,9 +88,14 @@ def run_gateway(args) -> int:
     if cfg.mqtt.host and not cfg.db:
         raise StrajaError("MQTT needs the event store (its outbox)", "set db in the config",
                           term.EXIT_USAGE)
+    if args.survey and not cfg.db:
+        raise StrajaError("a survey learns into the event store", "set db in the config, or --db",
+                          term.EXIT_USAGE)
     event_store, publisher, sinks = _outputs(cfg)
-    # the nodes' normal plans as the previous gateway left them, and whether it crashed
-    pipeline = (Pipeline(cfg, event_store.normal_plans(), event_store.begin_run())
+    # the nodes' normal plans as the previous gateway left them, whether it crashed, and the
+    # site's known emitters
+    pipeline = (Pipeline(cfg, event_store.normal_plans(), event_store.begin_run(),
+                         event_store.known_emitters(), surveying=bool(args.survey))
                 if event_store else Pipeline(cfg))
     recorder = record.RecordWriter(cfg.record, {"gateway_id": cfg.gateway_id,
                                                 "started_ns": time.time_ns()}) if cfg.record else None
@@ -102,7 +112,9 @@ def run_gateway(args) -> int:
     dashboard = None
     try:
         dashboard = _dashboard(args.web, cfg, gw, event_store)
-        gw.run(args.duration)
+        gw.run(args.survey or args.duration)
+        if args.survey:
+            _print_known(event_store.known_emitters(), args.json)
     except KeyboardInterrupt:
         gw.close()
         return term.EXIT_INTERRUPTED
@@ -209,6 +221,53 @@ def run_events(args) -> int:
     return term.EXIT_OK
 
 
+def _print_known(emitters, as_json: bool) -> None:
+    if as_json:
+        term.print_json([{"known_id": k.known_id, "families": list(k.families),
+                          "lo_khz": k.lo_khz, "hi_khz": k.hi_khz, "source": k.source,
+                          "nodes": [{"node_id": n, "lo_dbm": lo, "hi_dbm": hi}
+                                    for n, (lo, hi) in sorted(k.dbm.items())]}
+                         for k in emitters])
+        return
+    if not emitters:
+        print("no known emitters")
+    for k in emitters:
+        nodes = ", ".join(f"node {n} {lo:.0f}..{hi:.0f} dBm" for n, (lo, hi) in sorted(k.dbm.items()))
+        print(f"{k.known_id:>7} {'/'.join(k.families)} {k.lo_khz / 1000:.0f}-"
+              f"{k.hi_khz / 1000:.0f} MHz, {nodes} ({k.source})")
+
+
+def _writable_store(args) -> store.Store:
+    """The gateway's existing event store, to write known emitters into."""
+    try:
+        path = str(args.db) if args.db else gwconfig.load(args.config).db
+    except (gwconfig.ConfigError, OSError) as e:
+        raise StrajaError(str(e), code=term.EXIT_USAGE) from e
+    _open_store(path).close()  # (an existing store, not a new one)
+    return store.Store(path)
+
+
+def run_known(args) -> int:
+    event_store = _writable_store(args)
+    try:
+        known = {k.known_id: k for k in event_store.known_emitters()}
+        if args.known_command == "forget":
+            if args.known_id not in known:
+                raise StrajaError(f"no known emitter {args.known_id}",
+                                  "`straja known list` shows their ids", term.EXIT_USAGE)
+            event_store.write([KnownRemoved(time.time_ns(), args.known_id, getpass.getuser())])
+        elif args.known_command == "add":
+            alert = store.latest_alert(event_store.db, args.alert_id)
+            if alert is None:
+                raise StrajaError(f"no alert {args.alert_id} in the store",
+                                  "`straja events --kind alert_raised` lists them", term.EXIT_USAGE)
+            event_store.write([added_from_alert(alert, time.time_ns(), getpass.getuser())])
+        _print_known(event_store.known_emitters(), args.json)
+    finally:
+        event_store.close()
+    return term.EXIT_OK
+
+
 def _common(p, db_help: str, db_type) -> None:
     p.add_argument("--config", default=None, metavar="FILE", type=existing_file,
                    help=f"gateway config (TOML; e.g. {DEFAULT_CONFIG}); every key has a default")
@@ -236,7 +295,34 @@ def configure_gateway(p) -> None:
     p.add_argument("--log-level", choices=logs.LEVELS, default="info",
                    help="least level logged on stderr (journald under systemd; default info: "
                    "starts, ports, nodes, MQTT, alerts; debug adds node statistics)")
+    p.add_argument("--survey", type=positive_float, metavar="S",
+                   help="learn the site's fixed emitters for S seconds (no alerts meanwhile) into "
+                   "the store as known emitters, print them and stop")
+    p.add_argument("--json", action="store_true", help="with --survey: print them as JSON")
     p.set_defaults(func=run_gateway)
+
+
+def configure_known(p) -> None:
+    p.description = ("The site's known emitters (docs/gateway.md, \"Known emitters\"): fixed "
+                     "transmitters that raise no alert while they stay as they are. Learned by "
+                     "`straja gateway --survey S`, or from an alert here or on the dashboard. A "
+                     "running gateway follows changes within a second.")
+    sub = p.add_subparsers(dest="known_command", metavar="KNOWNCOMMAND", required=True)
+    commands = (
+        ("list", "list the known emitters", ()),
+        ("forget", "forget a known emitter: it alerts again",
+         (("known_id", positive_int, "its id (`straja known list`)"),)),
+        ("add", "learn an alert's emitter as known (an operator's acknowledgement)",
+         (("alert_id", str, "the alert id (`straja events`)"),)),
+    )
+    for name, help_text, positionals in commands:
+        c = sub.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:]
+                           + "; then list them.")
+        for arg, arg_type, arg_help in positionals:
+            c.add_argument(arg, type=arg_type, help=arg_help)
+        _common(c, "event store (SQLite); default from the config", existing_file)
+        c.add_argument("--json", action="store_true", help="list them as a JSON array")
+        c.set_defaults(func=run_known)
 
 
 def configure_events(p) -> None:

@@ -11,8 +11,12 @@ from ..errors import StrajaError
 
 @dataclass(frozen=True)
 class FusionConfig:
-    track_timeout_s: float = 8.0   # a track not seen for this long ends; until then any
-                                   # observation of its family and band joins it
+    track_timeout_s: float = 8.0   # an emitter back within this long of its last observation
+                                   # is the same track (and alert)
+    # a track ends this long after track_timeout_s without an observation: a node's core
+    # confirms an emitter that came back only a few sweeps after its first burst (3 bursts:
+    # up to ~4 s for a 40-channel RX5808 sweep)
+    confirm_wait_s: float = 4.0
     trend_window_s: float = 6.0    # received power over this window gives the trend
     trend_db: float = 3.0          # rise (fall) of at least this much: approaching (leaving)
 

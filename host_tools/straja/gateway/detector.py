@@ -59,6 +59,9 @@ class Observation(NamedTuple):
     lo_khz: int
     hi_khz: int
     dbm: float          # received power of the latest bursts
+    # gateway time of the core track's first burst: when this node saw the emitter (again);
+    # None: t_ns
+    since_ns: int | None = None
 
 
 def core_config(detect: dict) -> PipelineConfig:
@@ -170,7 +173,8 @@ class NodeDetector:
             peak = float(bursts["peak_mw"][mine].max()) if mine.any() else float(tr["peak_mw"])
             out.append(Observation(self.node_id, str(cls["family"]),
                                    int(tr["t_last_start_us"]) * 1000 + offset_ns,
-                                   int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1)))
+                                   int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),
+                                   int(tr["t_first_us"]) * 1000 + offset_ns))
         live = set(tracks["track_id"].tolist())
         for tid in [t for t in st.reported if t not in live]:
             del st.reported[tid]

@@ -289,6 +289,35 @@ class AlertAcknowledged(Event):
     kind: ClassVar[str] = "alert_acknowledged"
     alert_id: str
     by: str             # the dashboard user
+    known: bool = False  # and marked its emitter as known (a known_added event follows)
+
+
+@dataclass(frozen=True)
+class KnownNode:
+    """The range of a node's received power of a known emitter."""
+    node_id: int
+    lo_dbm: float
+    hi_dbm: float
+
+
+@dataclass(frozen=True)
+class KnownAdded(Event):
+    """A known emitter learned (gateway/known.py): it alerts no more while it stays as it is.
+    Its id (`known_id` in the store and `straja known`) is this event's id."""
+    kind: ClassVar[str] = "known_added"
+    families: tuple[str, ...]  # the classes it was given
+    lo_khz: int
+    hi_khz: int
+    nodes: tuple[KnownNode, ...]
+    source: str         # "survey" or "alert <alert id>"
+    by: str             # "survey", or the operator
+
+
+@dataclass(frozen=True)
+class KnownRemoved(Event):
+    kind: ClassVar[str] = "known_removed"
+    known_id: int
+    by: str
 
 
 KINDS = {cls.kind: cls for cls in (
@@ -296,7 +325,7 @@ KINDS = {cls.kind: cls for cls in (
     TrackEnded, AlertRaised, AlertUpdated, AlertCleared, ScanFocus, ScanRestore, CommandFailed,
     ReplyRejected, SourceQuarantined, NodeRecovery, NodeIdConflict, NodeRefused, NodeEvicted,
     EventsCoalesced, Overload, NodePlan, RidSeen, RidUpdated, RidLost, RidAreaEntered,
-    AlertAcknowledged)}
+    AlertAcknowledged, KnownAdded, KnownRemoved)}
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,18 @@
 Two observations are the same emitter when they are of the same link (video, or a hopping
 control link: the core may rename an emitter's family within one, e.g. ELRS at 200 Hz first named
 LoRa then GFSK as the evidence grows; the track takes the latest name), overlap in
-frequency (a hopper's extent is the span of channels it was seen on), and come within
-`track_timeout_s` of the track's observations: a track lives that long without one, so any
-observation while it lives joins it (a drone that pauses for less than the timeout stays one
-track, and so one alert). A track keeps each node's received power over time, which gives the
-signal trend.
+frequency (a hopper's extent is the span of channels it was seen on), and the emitter was seen
+(again) within `track_timeout_s` of the track's last observation: a drone that pauses for less
+than the timeout stays one track, and so one alert. "Seen again" is the first burst of the node
+core's track (`Observation.since_ns`), not the observation, which comes only when the core has
+confirmed it a few sweeps later: so a track ends `confirm_wait_s` after the timeout, and a
+pause of up to the timeout never splits a presence. A track keeps each node's received power
+over time, which gives the signal trend.
 """
 from __future__ import annotations
 
 import collections
+import math
 from dataclasses import dataclass, field
 
 from .config import FusionConfig
@@ -29,6 +32,13 @@ class NodeSeen:
     last_ns: int
     dbm: float
     history: collections.deque = field(default_factory=collections.deque)  # (t_ns, dbm)
+    # the range of its mean power over the trend window (once it has 4 readings), which a
+    # known emitter keeps (gateway/known.py)
+    lo_dbm: float = math.inf
+    hi_dbm: float = -math.inf
+
+    def mean_dbm(self) -> float:
+        return sum(d for _, d in self.history) / len(self.history)
 
     def trend_db(self) -> float:
         """Mean power of the newer half of the window minus that of the older half."""
@@ -49,6 +59,7 @@ class Track:
     last_ns: int
     hits: int = 0
     nodes: dict[int, NodeSeen] = field(default_factory=dict)
+    families: set[str] = field(default_factory=set)  # every name the core gave it
 
     def strongest(self) -> tuple[int, float]:
         node = max(self.nodes, key=lambda n: (self.nodes[n].dbm, -n))
@@ -73,6 +84,7 @@ class Fusion:
     def __init__(self, cfg: FusionConfig):
         self.cfg = cfg
         self.timeout_ns = int(cfg.track_timeout_s * 1e9)
+        self.end_ns = self.timeout_ns + int(cfg.confirm_wait_s * 1e9)  # without an observation
         self.trend_ns = int(cfg.trend_window_s * 1e9)
         self.tracks: list[Track] = []
         self._count = 0
@@ -80,10 +92,12 @@ class Fusion:
     def observe(self, obs: Observation) -> tuple[Track, bool]:
         """(the track this observation joins, whether it is new)."""
         lo, hi = obs.lo_khz, obs.hi_khz
+        back_ns = obs.t_ns if obs.since_ns is None else min(obs.since_ns, obs.t_ns)
         for track in self.tracks:
             if (LINK.get(track.family, track.family) == LINK.get(obs.family, obs.family)
                     and lo <= track.hi_khz and track.lo_khz <= hi
-                    and track.first_ns - self.timeout_ns < obs.t_ns < track.last_ns + self.timeout_ns):
+                    and track.first_ns - self.timeout_ns < obs.t_ns
+                    and back_ns < track.last_ns + self.timeout_ns):
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
                 self._add(track, obs)
                 return track, False
@@ -96,6 +110,7 @@ class Fusion:
 
     def _add(self, track: Track, obs: Observation) -> None:
         track.hits += 1
+        track.families.add(obs.family)
         if obs.t_ns >= track.last_ns:
             track.family = obs.family
         track.first_ns = min(track.first_ns, obs.t_ns)
@@ -108,10 +123,14 @@ class Fusion:
         seen.history.append((obs.t_ns, obs.dbm))
         while seen.history and seen.history[0][0] < obs.t_ns - self.trend_ns:
             seen.history.popleft()
+        if len(seen.history) >= 4:
+            mean = seen.mean_dbm()
+            seen.lo_dbm, seen.hi_dbm = min(seen.lo_dbm, mean), max(seen.hi_dbm, mean)
 
     def expire(self, now_ns: int) -> list[Track]:
-        """Tracks not seen for track_timeout_s, removed (in the order they were made)."""
-        ended = [t for t in self.tracks if now_ns - t.last_ns >= self.timeout_ns]
+        """Tracks without an observation for track_timeout_s + confirm_wait_s, removed (in the
+        order they were made)."""
+        ended = [t for t in self.tracks if now_ns - t.last_ns >= self.end_ns]
         if ended:
-            self.tracks = [t for t in self.tracks if now_ns - t.last_ns < self.timeout_ns]
+            self.tracks = [t for t in self.tracks if now_ns - t.last_ns < self.end_ns]
         return ended

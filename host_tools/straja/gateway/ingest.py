@@ -280,6 +280,7 @@ class Gateway:
         while not self._stop.is_set() and (end is None or time.monotonic() < end):
             if time.monotonic() >= next_scan:
                 self.scan_ports()
+                self.sync_known()
                 next_scan = time.monotonic() + self.cfg.rescan_s
             try:
                 item = self.queue.get(timeout=0.1)
@@ -288,6 +289,12 @@ class Gateway:
             self.handle(*item)
             self.report_overload(time.time_ns())
         self.close()
+
+    def sync_known(self) -> None:
+        """The store's known emitters to the pipeline when another writer (`straja known`, the
+        dashboard's acknowledgement) may have changed them."""
+        if self.store and self.store.changed_elsewhere():
+            self.pipeline.set_known(self.store.known_emitters())
 
     def report_overload(self, now_ns: int) -> None:
         """An overload event per port that dropped sweeps, at most one per event_window_s."""

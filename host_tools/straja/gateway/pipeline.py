@@ -25,12 +25,14 @@ from . import replies
 from .alerts import Alerts
 from .config import GatewayConfig
 from .detector import NodeDetector, is_drone
-from .events import (LEAVE_RAW_REPL, SOFT_RESET, AlertRaised, CommandFailed, ConsoleKeys,
-                     NodeCommand, NodeEvicted, NodeIdConflict, NodeRecovery, NodeRefused,
-                     NodeRestarted, Output, PortClosed, PortOpened, ReplyRejected, ScanChange,
-                     ScanFocus, SourceQuarantined, TrackEnded, TrackStarted)
+from .events import (LEAVE_RAW_REPL, SOFT_RESET, AlertCleared, AlertRaised, CommandFailed,
+                     ConsoleKeys, KnownAdded, NodeCommand, NodeEvicted, NodeIdConflict,
+                     NodeRecovery, NodeRefused, NodeRestarted, Output, PortClosed, PortOpened,
+                     ReplyRejected, ScanChange, ScanFocus, SourceQuarantined, TrackEnded,
+                     TrackStarted)
 from .fusion import Fusion
 from .health import NodeHealth
+from .known import SURVEY_MIN_FRACTION, KnownEmitters, added_event as known_added
 from .limits import EventLimiter
 from .remoteid import RemoteIdTracker
 from .scanplan import ScanPlanner, plan_args
@@ -46,11 +48,13 @@ FRIENDLY_PROMPT, RAW_REPL = b">>> ", b"raw REPL; CTRL-B to exit\r\n>"
 
 
 class Pipeline:
-    """`normal_plans` (node id -> plan) and `after_crash` come from the store: the nodes' normal
-    plans as an earlier gateway knew them, and whether that gateway did not stop cleanly."""
+    """`normal_plans` (node id -> plan), `after_crash` and `known` come from the store: the nodes'
+    normal plans as an earlier gateway knew them, whether that gateway did not stop cleanly, and
+    the site's known emitters (gateway/known.py). `surveying`: raise no alert, and learn the
+    emitters on the air at the clean stop (`straja gateway --survey S`)."""
 
     def __init__(self, cfg: GatewayConfig, normal_plans: dict[int, list] | None = None,
-                 after_crash: bool = False):
+                 after_crash: bool = False, known=(), surveying: bool = False):
         self.cfg = cfg
         self.timeout_ns = int(cfg.heartbeat_timeout_s * 1e9)
         self.stats_ns = int(cfg.stats_interval_s * 1e9)
@@ -64,7 +68,10 @@ class Pipeline:
         self.detectors: dict[int, NodeDetector] = {}
         self.seq = SeqTracker()  # across sources: a node replugged elsewhere keeps its count
         self.fusion = Fusion(cfg.fusion)
-        self.alerts = Alerts(cfg.alerts, cfg.fusion.trend_db)
+        self.known = KnownEmitters(known, int(cfg.fusion.trend_window_s * 1e9))
+        self.alerts = Alerts(cfg.alerts, cfg.fusion.trend_db, self.known, surveying)
+        self.surveyed: list | None = [] if surveying else None  # drone tracks ended so far
+        self._survey_from: int | None = None
         self.planner = ScanPlanner(cfg, normal_plans, after_crash)
         self.limiter = EventLimiter(cfg.event_window_s, cfg.event_burst)
         self.remote_id = RemoteIdTracker(cfg.remote_id)
@@ -91,11 +98,27 @@ class Pipeline:
         return self._limited(out)
 
     def stop(self, t_ns: int) -> Output:
-        """A clean stop: every focused node gets its normal plan back."""
+        """A clean stop: every focused node gets its normal plan back; a survey's emitters are
+        learned (known_added events)."""
         out = Output()
         self._advance(t_ns, out)
         self._scan_changes(self.planner.restore(None, self.now_ns), out)
+        if self.surveyed is not None:
+            out.events += self._survey_result()
         return self._limited(out)
+
+    def _survey_result(self) -> list[KnownAdded]:
+        """The drone-class tracks of the survey on the air for SURVEY_MIN_FRACTION of it."""
+        span_ns = self.now_ns - (self._survey_from or self.now_ns)
+        return [known_added(track, self.now_ns, "survey", "survey")
+                for track in self.surveyed + self.fusion.tracks
+                if is_drone(track.family)
+                and track.last_ns - track.first_ns >= SURVEY_MIN_FRACTION * span_ns]
+
+    def set_known(self, emitters) -> None:
+        """The site's known emitters changed (the store's, as `straja known` or an operator
+        left them): alerts follow them from the next observation on."""
+        self.known.emitters = list(emitters)
 
     def feed(self, source: str, t_ns: int, data: bytes) -> Output:
         """One chunk of a port. Whatever goes wrong handling it is that port's fault, never the
@@ -145,6 +168,8 @@ class Pipeline:
 
     def _advance(self, t_ns: int, out: Output) -> None:
         self.now_ns = max(self.now_ns, t_ns)
+        if self._survey_from is None:
+            self._survey_from = t_ns
         events = out.events
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= self.now_ns:
@@ -154,12 +179,11 @@ class Pipeline:
             if health.online:
                 heapq.heappush(deadlines, (health.last_seen_ns + self.timeout_ns, node_id))
         for track in self.fusion.expire(self.now_ns):
-            cleared = self.alerts.track_ended(track, self.now_ns)
             if is_drone(track.family):
                 events.append(TrackEnded(self.now_ns, **track.summary()))
-            events += cleared
-            for alert in cleared:
-                self._scan_changes(self.planner.restore(alert.alert_id, self.now_ns), out)
+                if self.surveyed is not None:
+                    self.surveyed.append(track)
+            self._alert_events(self.alerts.track_ended(track, self.now_ns), out)
         for node_id in self.planner.refresh(self.now_ns):
             port = self.port_of(node_id)
             if port is not None:  # (a node that restarted meanwhile gets it back so)
@@ -243,10 +267,16 @@ class Pipeline:
         track, new = self.fusion.observe(obs)
         if new and is_drone(track.family):
             out.events.append(TrackStarted(t_ns, **track.summary()))
-        for alert in self.alerts.track_updated(track, t_ns):
+        self._alert_events(self.alerts.track_updated(track, t_ns), out)
+
+    def _alert_events(self, alerts: list, out: Output) -> None:
+        """Alert events out, with the focus of a raised alert, the restore of a cleared one."""
+        for alert in alerts:
             out.events.append(alert)
             if isinstance(alert, AlertRaised):
-                self._scan_changes(self.planner.focus(alert, self.nodes, t_ns), out)
+                self._scan_changes(self.planner.focus(alert, self.nodes, alert.t_ns), out)
+            elif isinstance(alert, AlertCleared):
+                self._scan_changes(self.planner.restore(alert.alert_id, alert.t_ns), out)
 
     def _scan_changes(self, changes: list, out: Output) -> None:
         """Focus or restore events, and each one's plan as a command to its node (if online);

@@ -4,7 +4,8 @@ nodes that see it keep their plan).
 A focus plan is the plan the node runs (its `info` reply's `plan`; else its `get plan` reply)
 with the entry of the front end that covers the alert's band replaced by a sweep of that band
 alone: the node's other bands stay watched (a drone's video alert must not blind the node to its
-control link). The focus entry keeps that front end's dwell and revisit (a CC2500 that reads
+control link), and at least the detector's CFAR window of channels (else the focused node sees
+nothing there; a node whose plan sweeps no more channels than that is not focused). The focus entry keeps that front end's dwell and revisit (a CC2500 that reads
 every channel twice to tell ELRS from Bluetooth keeps doing so) and never steps finer than its
 channel filter (`filter_khz` of the info reply: an RX5808 stepped 1 MHz through its 20 MHz
 filter would show a smeared, flat-topped spectrum and change the emitter's class). A node
@@ -29,12 +30,22 @@ from straja_node.plan import READ_US  # a dwell's time after settling, to read
 
 from ..frontends import FRONT_ENDS
 from .config import GatewayConfig
+from .detector import core_config
 from .events import AlertEvent, NodeCommand, NodePlan, ScanFocus, ScanRestore
 
 # A focus plan's temp= is this many refresh periods: one or two lost refreshes do not end it
 FOCUS_TEMP_PERIODS = 3
 
 DEFAULT_DWELL_US = 1000  # when neither the config nor the node's normal plan gives a dwell
+
+
+def _no_finer_nor_faster(running: dict, step: int, channels: int) -> bool:
+    """Whether a focus sweep of `channels` at `step` would gain nothing over the running plan
+    entry (a sweep of its channels at its step): neither a finer step nor a shorter sweep."""
+    if not {"start_khz", "stop_khz", "step_khz"} <= set(running) or running["step_khz"] <= 0:
+        return False  # a channel list, or no entry known: a focus is the only sweep it knows
+    now = (running["stop_khz"] - running["start_khz"]) // running["step_khz"] + 1
+    return step >= running["step_khz"] and channels >= now
 
 
 def plan_args(plan, temp_s: int = 0) -> str:
@@ -50,6 +61,8 @@ class ScanPlanner:
         self.neighbours = {int(k): [int(n) for n in v] for k, v in cfg.neighbours.items()}
         self.normal_plan: dict[int, list] = dict(normal_plans or {})
         self.focused: dict[int, str] = {}  # node id -> alert id it is focused for
+        core = core_config(cfg.detect)
+        self.min_channels = 2 * (core.n_train + core.n_guard) + 1
         self.focus_plan: dict[int, tuple] = {}
         self.refresh_ns = int(self.cfg.focus_refresh_s * 1e9)
         self.temp_s = math.ceil(FOCUS_TEMP_PERIODS * self.cfg.focus_refresh_s)
@@ -127,7 +140,17 @@ class ScanPlanner:
             channels = max(SWEEP_US_MAX // (dwell * (2 if revisit else 1)), 1)
             step = max(self.cfg.focus_step_khz, fe.get("filter_khz", 0),
                        -(-span // max(channels - 1, 1)))
+            # never fewer channels than the detector's CFAR window, centred on the alert's band
+            # and within the front end's: a narrower sweep has no noise reference, so the node
+            # would see nothing of the drone, and the alert would clear when the nodes that
+            # see it lose it, and be raised again when the plan reverts
+            wanted = min(self.min_channels, channels, (fe_hi - fe_lo) // step + 1)
+            if span // step + 1 < wanted:
+                span = (wanted - 1) * step
+                start = min(max((lo + hi - span) // 2, fe_lo), fe_hi - span)
             stop = start + step * (span // step)
+            if stop == start or _no_finer_nor_faster(running, step, (stop - start) // step + 1):
+                return None
             entry = {"front_end": fe["name"], "start_khz": start, "stop_khz": stop,
                      "step_khz": step, "dwell_us": dwell}
             if revisit:

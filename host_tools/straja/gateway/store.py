@@ -12,8 +12,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .events import (AlertCleared, AlertEvent, Event, NodeOffline, NodePlan, NodeRestarted,
-                     NodeStats, NodeStatusChange, Stored, TrackEnded, TrackEvent, dumps, to_json)
+from .events import (AlertCleared, AlertEvent, Event, KnownAdded, KnownRemoved, NodeOffline,
+                     NodePlan, NodeRestarted, NodeStats, NodeStatusChange, Stored, TrackEnded,
+                     TrackEvent, dumps, to_json)
+from .known import KnownEmitter
 
 MIGRATIONS = (
     # 1: the event log and the tables derived from it
@@ -49,6 +51,13 @@ MIGRATIONS = (
     CREATE TABLE node_plans (node_id INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL,
         plan TEXT NOT NULL);
     CREATE TABLE gateway_run (id INTEGER PRIMARY KEY CHECK (id = 1), running INTEGER NOT NULL);
+    """,
+    # 4: the site's known emitters (gateway/known.py): known_added events less known_removed;
+    # known_id is the id of the known_added event
+    """
+    CREATE TABLE known_emitters (known_id INTEGER PRIMARY KEY, t_ns INTEGER NOT NULL,
+        families TEXT NOT NULL, lo_khz INTEGER NOT NULL, hi_khz INTEGER NOT NULL,
+        nodes TEXT NOT NULL, source TEXT NOT NULL, by TEXT NOT NULL);
     """,
 )
 
@@ -90,6 +99,7 @@ class Store:
     def __init__(self, path: str | Path, topics=None):
         self.db = connect(path)
         self.topics = topics  # event -> [(topic, retain)] for the MQTT outbox; None: no MQTT
+        self._data_version = None
 
     def write(self, events: list[Event]) -> list[Stored]:
         """Store events; returns them with their `id` (the event log's row id)."""
@@ -107,7 +117,7 @@ class Store:
                 stored = Stored(event, cur.lastrowid)
                 payload = dumps(event, stored.id)
                 db.execute("UPDATE events SET payload = ? WHERE id = ?", (payload, stored.id))
-                self._derive(event)
+                self._derive(event, stored.id)
                 for topic, retain in (self.topics(event) if self.topics else ()):
                     db.execute("INSERT INTO mqtt_outbox (event_id, topic, payload, retain) "
                                "VALUES (?,?,?,?)", (stored.id, topic, payload, int(retain)))
@@ -118,7 +128,7 @@ class Store:
             raise
         return out
 
-    def _derive(self, e: Event) -> None:
+    def _derive(self, e: Event, event_id: int) -> None:
         db = self.db
         if isinstance(e, NodeStatusChange):
             port = getattr(e, "port", None)
@@ -152,11 +162,26 @@ class Store:
             db.execute("INSERT OR REPLACE INTO tracks VALUES (?,?,?,?,?,?,?,?,?)",
                        (e.track_id, e.family, e.first_ns, e.last_ns, e.lo_khz, e.hi_khz, e.hits,
                         _nodes_json(e), int(isinstance(e, TrackEnded))))
+        elif isinstance(e, KnownAdded):
+            db.execute("INSERT INTO known_emitters VALUES (?,?,?,?,?,?,?,?)",
+                       (event_id, e.t_ns, json.dumps(e.families), e.lo_khz, e.hi_khz,
+                        _nodes_json(e), e.source, e.by))
+        elif isinstance(e, KnownRemoved):
+            db.execute("DELETE FROM known_emitters WHERE known_id = ?", (e.known_id,))
 
     def normal_plans(self) -> dict[int, list]:
         """The nodes' normal plans as the last node_plan events gave them."""
         return {node_id: json.loads(plan)
                 for node_id, plan in self.db.execute("SELECT node_id, plan FROM node_plans")}
+
+    def known_emitters(self) -> list[KnownEmitter]:
+        return known_emitters(self.db)
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection (`straja known`, the dashboard) wrote since the last call."""
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        changed, self._data_version = version != self._data_version, version
+        return changed
 
     def begin_run(self) -> bool:
         """Mark a gateway running; True if the previous one never stopped cleanly (end_run)."""
@@ -171,9 +196,27 @@ class Store:
         self.db.close()
 
 
-def _nodes_json(e: TrackEvent) -> str:
-    """A track's nodes column: the `nodes` of its event's JSON."""
+def _nodes_json(e: TrackEvent | KnownAdded) -> str:
+    """A track's (known emitter's) nodes column: the `nodes` of its event's JSON."""
     return json.dumps(to_json(e)["nodes"])
+
+
+def known_emitters(db: sqlite3.Connection) -> list[KnownEmitter]:
+    """The site's known emitters, oldest first."""
+    return [KnownEmitter(known_id, tuple(json.loads(families)), lo, hi,
+                         {n["node_id"]: (n["lo_dbm"], n["hi_dbm"]) for n in json.loads(nodes)},
+                         source)
+            for known_id, families, lo, hi, nodes, source in db.execute(
+                "SELECT known_id, families, lo_khz, hi_khz, nodes, source FROM known_emitters "
+                "ORDER BY known_id")]
+
+
+def latest_alert(db: sqlite3.Connection, alert_id: str) -> dict | None:
+    """The latest stored event of an alert (raised, updated or cleared), or None."""
+    row = db.execute("SELECT payload FROM events WHERE alert_id = ? AND kind IN "
+                     "('alert_raised', 'alert_updated', 'alert_cleared') ORDER BY id DESC LIMIT 1",
+                     (alert_id,)).fetchone()
+    return json.loads(row[0]) if row else None
 
 
 def query_events(db: sqlite3.Connection, *, kinds=(), node_id=None, alert_id=None,

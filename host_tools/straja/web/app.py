@@ -3,7 +3,8 @@
 Routes (docs/dashboard.md): `/` the page and `/static/` its files (vendored front-end libraries
 included: nothing is loaded from the internet); `/map-image` the optional local map image;
 `GET /api/state` what the page starts from; `GET /api/events` the stored event history with
-filters; `POST /api/alerts/{id}/ack` acknowledges an alert (operators only); `/ws` live messages.
+filters; `POST /api/alerts/{id}/ack` acknowledges an alert (operators only; `?known=1` also marks its
+emitter as known, docs/gateway.md "Known emitters"); `/ws` live messages.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..gateway import store as event_store
+from ..gateway.known import added_from_alert
 from .auth import Authenticator, User
 from .hub import Hub
 
@@ -58,9 +60,14 @@ class GatewayHistory:
             self.reader, kinds=kinds, node_id=int_or_400("node", node), alert_id=alert_id,
             since_ns=since_ns, until_ns=until_ns, limit=limit)
 
-    def acknowledge(self, event) -> dict:
-        """Stores the acknowledgement; returns it as stored (JSON)."""
-        return self.writer.write([event])[0].json()
+    def acknowledge(self, event, known: bool = False) -> list[dict]:
+        """Stores the acknowledgement (known: and the alert's emitter as a known one, which the
+        gateway then clears and raises no other alert for); returns them as stored (JSON)."""
+        events = [event]
+        alert = known and event_store.latest_alert(self.reader, event.alert_id)
+        if alert:
+            events.append(added_from_alert(alert, event.t_ns, event.by))
+        return [s.json() for s in self.writer.write(events)]
 
     def close(self) -> None:
         self.reader.close()
@@ -110,12 +117,13 @@ def create_app(hub: Hub, authenticator: Authenticator, db_path: str | None = Non
         user = user_of(request)
         if not user.may_acknowledge:
             raise HTTPException(403, f"{user.name} is a {user.role}: only operators acknowledge")
-        event = hub.ack_event(request.path_params["alert_id"], user.name, time.time_ns())
+        known = request.query_params.get("known", "") in ("1", "true")
+        event = hub.ack_event(request.path_params["alert_id"], user.name, time.time_ns(), known)
         if event is None:
             raise HTTPException(404, "no such alert")
-        stored = history.acknowledge(event)
-        hub.sink_json([stored])
-        return JSONResponse(stored)
+        stored = history.acknowledge(event, known)
+        hub.sink_json(stored)
+        return JSONResponse(stored[0])
 
     async def live(websocket: WebSocket):
         if authenticator.user(websocket.headers.get("authorization")) is None:

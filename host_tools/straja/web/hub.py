@@ -150,9 +150,11 @@ class Hub:
                     "alerts": sorted(self.alerts.values(), key=lambda a: -a["raised_ns"]),
                     "positions": {str(k): v for k, v in self.cfg.node_positions.items()}}
 
-    def ack_event(self, alert_id: str, user: str, t_ns: int) -> ev.AlertAcknowledged | None:
-        """The acknowledgement of a known alert (None for an unknown id)."""
+    def ack_event(self, alert_id: str, user: str, t_ns: int,
+                  known: bool = False) -> ev.AlertAcknowledged | None:
+        """The acknowledgement of an alert the hub has (None for an unknown id); known: its
+        emitter is marked known too."""
         with self.lock:
             if alert_id not in self.alerts:
                 return None
-        return ev.AlertAcknowledged(t_ns, alert_id, user)
+        return ev.AlertAcknowledged(t_ns, alert_id, user, known)
