@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from straja.eval.evaluate import clear_misses, targets
 from straja.eval.scenes import SceneNode, matches, run_scene
 from straja.paths import SCENES
 from straja.sim import load_scene
@@ -140,3 +141,22 @@ def test_adaptive_scanning_focuses_the_other_nodes_on_an_alert(tmp_path):
         assert raised[0].t_ns / 1e9 < t < raised[0].t_ns / 1e9 + 0.5
         video = next(e for e in plan if e["front_end"] == "vid58")
         assert video["start_khz"] <= 5_769_000 <= video["stop_khz"]
+
+
+def test_catalogue_targets_are_reported_and_only_gated_ones_fail_make_eval():
+    missed = {"scene": "elrs_868_alone", "name": "elrs_868", "kind": "elrs", "drone": True,
+              "alerted": True, "time_to_alert_s": 9.5, "family": "gfsk_fhss", "family_ok": False,
+              "alerts_per_presence": 2.0}
+    out = {"families": [], "catalogue": {"emitters": [missed],
+                                         "false_alerts_per_node_hour": {"busy_24ghz_background": 8.0}},
+           "background": [{"scene": "quiet_rural", "hours": 1.0, "alerts": 5, "rate": 5.0}]}
+    rows = {t["id"]: t for t in targets(out, quick=True)}
+    assert set(rows) == {"background/quiet_rural", "scene/elrs_868_alone elrs_868/alert",
+                         "scene/elrs_868_alone elrs_868/class",
+                         "scene/busy_24ghz_background/false", "scene/alerts_per_presence"}
+    alert = rows["scene/elrs_868_alone elrs_868/alert"]
+    assert alert["met"] and alert["value"] == 9.5 and "10 s" in alert["target"]  # sub-GHz
+    assert not rows["scene/elrs_868_alone elrs_868/class"]["met"]
+    assert not rows["scene/busy_24ghz_background/false"]["within_tolerance"]  # 2 in 0.25 h
+    assert rows["scene/alerts_per_presence"]["value"] == 2.0
+    assert [t["id"] for t in clear_misses(list(rows.values()))] == ["background/quiet_rural"]
