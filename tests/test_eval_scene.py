@@ -1,8 +1,11 @@
 """`straja eval --scene`: any scene file through every node and the gateway (adaptive scanning
 on), every emitter scored against ground truth; bad files refused in one line."""
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from straja.eval.evaluate import clear_misses, targets
@@ -147,8 +150,8 @@ def test_catalogue_targets_are_reported_and_only_gated_ones_fail_make_eval():
     missed = {"scene": "elrs_868_alone", "name": "elrs_868", "kind": "elrs", "drone": True,
               "alerted": True, "time_to_alert_s": 9.5, "family": "gfsk_fhss", "family_ok": False,
               "alerts_per_presence": 2.0}
-    out = {"families": [], "catalogue": {"emitters": [missed],
-                                         "false_alerts_per_node_hour": {"busy_24ghz_background": 8.0}},
+    out = {"families": [], "catalogue": {"emitters": [missed], "false_alerts_per_node_hour": {},
+                                         "alerts_per_node_hour": {"busy_24ghz_background": 8.0}},
            "background": [{"scene": "quiet_rural", "hours": 1.0, "alerts": 5, "rate": 5.0}]}
     rows = {t["id"]: t for t in targets(out, quick=True)}
     assert set(rows) == {"background/quiet_rural", "scene/elrs_868_alone elrs_868/alert",
@@ -160,3 +163,21 @@ def test_catalogue_targets_are_reported_and_only_gated_ones_fail_make_eval():
     assert not rows["scene/busy_24ghz_background/false"]["within_tolerance"]  # 2 in 0.25 h
     assert rows["scene/alerts_per_presence"]["value"] == 2.0
     assert [t["id"] for t in clear_misses(list(rows.values()))] == ["background/quiet_rural"]
+
+
+def test_ctrl_c_ends_the_run_and_its_workers_with_130(tmp_path):
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"long{i}.toml")
+        paths[-1].write_text(WIFI_ONLY.replace("duration_s = 10.0", "duration_s = 600.0")
+                             .replace("wifi_only", f"long{i}"))
+    p = subprocess.Popen([STRAJA, "eval", "--scene", *map(str, paths), "--jobs", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True,  # a process group of its own, as a shell's job
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(6)
+    os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and out == "" and "Traceback" not in err
+    left = subprocess.run(["ps", "-o", "pid=", "-g", str(p.pid)], capture_output=True, text=True)
+    assert left.stdout.strip() == ""

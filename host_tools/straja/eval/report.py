@@ -262,8 +262,10 @@ def scene_markdown(out: dict) -> list[str]:
     L = ["| scene | emitter | kind | drone | alerted | time to alert | family | family ok | "
          "alerts per presence |", "|---|---|---|---|---|---|---|---|---|"]
     L += ["| " + " | ".join(r) + " |" for r in scene_rows(out)]
-    L += ["", "| scene | false alerts per node-hour |", "|---|---|"]
-    L += [f"| {name} | {rate:.2f} |" for name, rate in out["false_alerts_per_node_hour"].items()]
+    everything = out.get("alerts_per_node_hour", {})
+    L += ["", "| scene | false alerts per node-hour | all alerts per node-hour |", "|---|---|---|"]
+    L += [f"| {name} | {rate:.2f} | {_cell(everything.get(name))} |"
+          for name, rate in out["false_alerts_per_node_hour"].items()]
     return L
 
 

@@ -200,9 +200,9 @@ def matches(em, lo_khz: float, hi_khz: float, t0: float, t1: float) -> bool:
     return False
 
 
-def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float]:
-    """Per emitter of `scene` its row of `straja eval --scene --json`, and the scene's false
-    alerts (alerts that matched no drone emitter) per node-hour."""
+def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, float]:
+    """Per emitter of `scene` its row of `straja eval --scene --json`, the scene's false alerts
+    (alerts that matched no drone emitter) per node-hour, and all its alerts per node-hour."""
     matched: dict[int, list] = {}   # emitter index -> [(t_s, alert_id, family)]
     drone_alerts = set()
     all_alerts = set()
@@ -232,7 +232,7 @@ def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float]:
             "family_ok": bool(first and expect and first[2] == expect),
             "alerts_per_presence": len({h[1] for h in hits}) / len(on) if on else 0.0})
     node_hours = len(run.node_ids) * scene.duration_s / 3600
-    return rows, len(all_alerts - drone_alerts) / node_hours
+    return rows, len(all_alerts - drone_alerts) / node_hours, len(all_alerts) / node_hours
 
 
 def _ignore_sigint() -> None:
@@ -240,7 +240,7 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _scene_job(args) -> tuple[list[dict], float, float]:
+def _scene_job(args) -> tuple[list[dict], float, float, float]:
     path, label, detect, report_every_s = args
     scene = load_scene(path)
     t_wall = time.monotonic()
@@ -254,15 +254,16 @@ def _scene_job(args) -> tuple[list[dict], float, float]:
             print(f"  {label}: {t_s:.0f}/{scene.duration_s:.0f} s of scene, "
                   f"ETA {eta:.0f} s", file=sys.stderr, flush=True)
 
-    rows, rate = score_scene(scene, run_scene(scene, detect, progress), label)
-    return rows, rate, time.monotonic() - t_wall
+    return (*score_scene(scene, run_scene(scene, detect, progress), label),
+            time.monotonic() - t_wall)
 
 
 def score_scenes(paths: list, jobs: int = 2, detect: dict | None = None, log=None,
                  report_every_s: float = 30.0) -> dict:
     """Every scene file of `paths` (checked before any is run: a bad one raises SceneError)
     scored, `jobs` scenes at a time: {"emitters": [rows], "false_alerts_per_node_hour":
-    {scene: rate}} (`straja eval --scene --json`). `log(message)`: progress, with an ETA."""
+    {scene: rate}} (`straja eval --scene --json`) and "alerts_per_node_hour" (all alerts, drones'
+    too: {scene: rate}). `log(message)`: progress, with an ETA."""
     scenes = [load_scene(p) for p in paths]
     work = [s.duration_s * len(s.nodes) for s in scenes]   # node-seconds of scene
     labels = []
@@ -270,7 +271,7 @@ def score_scenes(paths: list, jobs: int = 2, detect: dict | None = None, log=Non
         label = s.name or Path(s.source).stem
         labels.append(label if label not in labels else s.source)
     items = [(Path(s.source), label, detect, report_every_s) for s, label in zip(scenes, labels)]
-    out = {"emitters": [], "false_alerts_per_node_hour": {}}
+    out = {"emitters": [], "false_alerts_per_node_hour": {}, "alerts_per_node_hour": {}}
     results = {}
     t0 = time.monotonic()
     done = 0.0
@@ -282,7 +283,7 @@ def score_scenes(paths: list, jobs: int = 2, detect: dict | None = None, log=Non
             if log:
                 elapsed = time.monotonic() - t0
                 eta = elapsed * (sum(work) - done) / done
-                log(f"{labels[i]}: scored in {result[2]:.0f} s ({i + 1}/{len(items)} scenes, "
+                log(f"{labels[i]}: scored in {result[3]:.0f} s ({i + 1}/{len(items)} scenes, "
                     f"ETA {eta:.0f} s)")
     except BaseException:
         if pool:
@@ -293,7 +294,8 @@ def score_scenes(paths: list, jobs: int = 2, detect: dict | None = None, log=Non
             pool.close()
             pool.join()
     for i in range(len(items)):
-        rows, rate, _ = results[i]
+        rows, false_rate, rate, _ = results[i]
         out["emitters"] += rows
-        out["false_alerts_per_node_hour"][labels[i]] = rate
+        out["false_alerts_per_node_hour"][labels[i]] = false_rate
+        out["alerts_per_node_hour"][labels[i]] = rate
     return out
