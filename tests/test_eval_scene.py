@@ -8,10 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from straja.eval.evaluate import clear_misses, targets
+from straja.eval.evaluate import GATED, catalogue_scenes, clear_misses, targets
 from straja.eval.scenes import SceneNode, matches, run_scene
 from straja.paths import SCENES
 from straja.sim import load_scene
+from straja.sim.emitters import DRONE_FAMILY
 
 STRAJA = str(Path(sys.executable).with_name("straja"))
 KEYS = {"scene": str, "name": str, "kind": str, "drone": bool, "alerted": bool,
@@ -181,3 +182,16 @@ def test_ctrl_c_ends_the_run_and_its_workers_with_130(tmp_path):
     assert p.returncode == 130 and out == "" and "Traceback" not in err
     left = subprocess.run(["ps", "-o", "pid=", "-g", str(p.pid)], capture_output=True, text=True)
     assert left.stdout.strip() == ""
+
+
+def test_every_gated_catalogue_target_names_a_catalogue_scene_and_drone():
+    quick = {p.stem for p in catalogue_scenes(quick=True)}
+    for target in GATED:
+        if not target.startswith("scene/"):
+            continue
+        scene, *emitter = target.split("/")[1].split(" ")
+        assert scene in quick
+        if emitter:
+            assert load_scene(SCENES / f"{scene}.toml").emitter(emitter[0]).KIND in DRONE_FAMILY
+        else:
+            assert scene.endswith("_background")
