@@ -212,7 +212,8 @@ def markdown(out: dict, command: str) -> str:
         L += [f"`{s['command']}` ({s['seconds']} s):", "", "```", s["output"], "```", ""]
     L += ["## Settings", "", f"Scan plan (virtual board): `{st['plan']}`", "",
           f"Detector ([detect]): `{st['detect']}`; gateway otherwise at its defaults, adaptive "
-          "scanning off.", ""]
+          "scanning off (trials and background runs: one node each); the catalogue scenes run "
+          "the gateway at its defaults, adaptive scanning on.", ""]
     return "\n".join(L) + "\n"
 
 
