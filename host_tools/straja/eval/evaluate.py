@@ -54,6 +54,10 @@ GATED = frozenset({
     "scene/ocusync_58_alone ocusync_58/class", "scene/bluetooth_ble_background/false",
     "scene/eu868_lorawan_meshtastic_background/false", "scene/microwave_ovens_background/false",
     "scene/subghz_lora_background/false",
+    "scene/analog_video_on_urban_24ghz analog_video/alert",
+    "scene/analog_video_on_urban_24ghz analog_video/class",
+    "scene/crossfire_on_subghz_lora crossfire/alert", "scene/crossfire_on_subghz_lora crossfire/class",
+    "scene/elrs_868_on_subghz_lora elrs_868/alert", "scene/elrs_915_on_subghz_lora elrs_915/alert",
 })
 
 
