@@ -40,7 +40,7 @@ def test_quiet_site_raises_nothing():
 
 def test_tiny_evaluation_writes_a_consistent_report(tmp_path):
     out = evaluate(Settings(curve_trials=1, target_trials=2, hours=60 / 3600, segment_s=20.0,
-                            jobs=1, quick=True, speed=False), log=lambda m: None)
+                            jobs=1, quick=True, speed=False, catalogue=False), log=lambda m: None)
     assert [b["scene"] for b in out["background"]] == [
         "urban_24ghz_background", "subghz_lora_background", "quiet_rural"]
     assert all(math.isclose(b["hours"], 60 / 3600) for b in out["background"])

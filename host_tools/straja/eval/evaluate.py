@@ -2,6 +2,7 @@
 the CFAR false-alarm check and the benchmarks' speed figures, as one JSON-able dict."""
 from __future__ import annotations
 
+import functools
 import math
 import random
 import re
@@ -18,10 +19,12 @@ from ..detect import cfar
 from ..detect.noise import codes_to_mw
 from ..gateway.events import AlertRaised
 from ..paths import REPO, SCENES
-from ..sim.scene import scene_from_dict
+from ..sim.emitters import DRONE_FAMILY
+from ..sim.scene import load_scene, scene_from_dict
 from . import score
 from .readings import EVAL_PLAN, load_profile
 from .run import run_session
+from .scenes import score_scenes
 from .trials import FAMILIES, TARGET_SNR_DB, Trial, dedicated_plan, run_trial
 
 # Detector settings of the evaluation (docs/evaluation/report.md, "Settings"): the gateway's
@@ -30,6 +33,32 @@ from .trials import FAMILIES, TARGET_SNR_DB, Trial, dedicated_plan, run_trial
 EVAL_DETECT = {"looks_by_band": True}
 BACKGROUNDS = ["urban_24ghz_background", "subghz_lora_background", "quiet_rural"]
 NODES = ["n1", "n2", "n3"]
+# The catalogue's scenes scored whole (straja.eval.scenes, docs/scenes.md): every drone link alone
+# and on a background of its band, and every busy background.
+CATALOGUE_PATTERNS = ("*_alone.toml", "*_on_*.toml", "*_background.toml")
+SUB_GHZ_HZ = 1e9          # a link below this is a sub-GHz one: its alert target is 10 s
+SCENE_ALERTS_PER_PRESENCE = 1.2
+# The targets `make eval` fails on (ids: see targets()): the 11 of the trials and background
+# runs, and those of the catalogue scenes the detector met when they came in (docs/evaluation/
+# README.md, "Gated targets"); the others are reported, met or missed, without failing CI.
+GATED = frozenset({
+    "elrs_2g4/pd", "elrs_2g4/class", "analog_video/pd", "analog_video/class", "elrs_900/pd",
+    "elrs_900/class", "crossfire/pd", "crossfire/class", "background/urban_24ghz_background",
+    "background/subghz_lora_background", "background/quiet_rural",
+    "scene/analog_video_alone analog_video/alert", "scene/analog_video_alone analog_video/class",
+    "scene/crossfire_alone crossfire/alert", "scene/crossfire_alone crossfire/class",
+    "scene/dji_ofdm_alone dji/alert", "scene/elrs_2g4_alone elrs_2g4/alert",
+    "scene/elrs_2g4_alone elrs_2g4/class", "scene/elrs_868_alone elrs_868/alert",
+    "scene/elrs_915_alone elrs_915/alert", "scene/ocusync_24_alone ocusync_24/alert",
+    "scene/ocusync_24_alone ocusync_24/class", "scene/ocusync_58_alone ocusync_58/alert",
+    "scene/ocusync_58_alone ocusync_58/class", "scene/bluetooth_ble_background/false",
+    "scene/eu868_lorawan_meshtastic_background/false", "scene/microwave_ovens_background/false",
+    "scene/subghz_lora_background/false",
+    "scene/analog_video_on_urban_24ghz analog_video/alert",
+    "scene/analog_video_on_urban_24ghz analog_video/class",
+    "scene/crossfire_on_subghz_lora crossfire/alert", "scene/crossfire_on_subghz_lora crossfire/class",
+    "scene/elrs_868_on_subghz_lora elrs_868/alert", "scene/elrs_915_on_subghz_lora elrs_915/alert",
+})
 
 
 def plain_plan(fam) -> list[dict]:
@@ -58,6 +87,7 @@ class Settings:
     detect: dict | None = None
     quick: bool = False
     scenes: list | None = None    # background scene files (default BACKGROUNDS)
+    catalogue: bool = True        # score the catalogue's scenes whole (CATALOGUE_PATTERNS)
     speed: bool = True            # run the benchmarks for the speed section
 
 
@@ -192,6 +222,12 @@ def evaluate(st: Settings, log=print) -> dict:
     finally:
         if pool:
             pool.shutdown()
+    if st.catalogue:
+        scene_paths = catalogue_scenes(st.quick)
+        log(f"catalogue: {len(scene_paths)} scenes scored whole")
+        catalogue = score_scenes(scene_paths, st.jobs, detect=st.detect, log=log)
+    else:
+        catalogue = {"emitters": [], "false_alerts_per_node_hour": {}, "alerts_per_node_hour": {}}
     floors = _floors(bg)
     out = {"settings": {**st.__dict__, "scenes": [str(p) for p in paths], "detect": detect,
                         "plan": EVAL_PLAN, "baseline_k": BASELINE_K},
@@ -202,6 +238,7 @@ def evaluate(st: Settings, log=print) -> dict:
         for fe, runs in bg_runs.items()}
     out["families"] = _family_summary(results, trials, floors, out["baseline_threshold_db"])
     out["variants"] = _variant_summary(variants, v_results)
+    out["catalogue"] = catalogue
     out["cfar"] = cfar_check([c for b in bg for c in b[5]], 1 << (20 if st.quick else 23), st.seed)
     out["speed"] = speed(st.quick) if st.speed else {}
     out["fast_path"] = {"node_hours": sum(b["hours"] for b in out["background"]),
@@ -209,6 +246,31 @@ def evaluate(st: Settings, log=print) -> dict:
     out["seconds"] = round(time.perf_counter() - t_start, 1)
     out["targets"] = targets(out, st.quick)
     return out
+
+
+def catalogue_scenes(quick: bool = False) -> list:
+    """The catalogue's scenes to score whole; quick (`make eval`): those with gated targets."""
+    paths = sorted({p for pattern in CATALOGUE_PATTERNS for p in SCENES.glob(pattern)})
+    if quick:  # ids "scene/<scene> <emitter>/..." and "scene/<scene>/false"
+        gated = {t.split("/")[1].split(" ")[0] for t in GATED if t.startswith("scene/")}
+        paths = [p for p in paths if p.stem in gated]
+    return paths
+
+
+@functools.cache
+def _catalogue_scene(name: str):
+    return load_scene(SCENES / f"{name}.toml")
+
+
+def _alert_target_s(scene: str, emitter: str) -> float:
+    """Alert within 2 s at 2.4 and 5.8 GHz, 10 s for a sub-GHz link (issue 15's targets)."""
+    em = _catalogue_scene(scene).emitter(emitter)
+    return 10.0 if max(st.f_hi for st in em.streams) < SUB_GHZ_HZ else 2.0
+
+
+def _node_hours(scene: str) -> float:
+    s = _catalogue_scene(scene)
+    return len(s.nodes) * s.duration_s / 3600
 
 
 def _floors(bg) -> dict:
@@ -317,23 +379,56 @@ def _fe_index(name):
     return [e["name"] for e in load_profile()["front_ends"]].index(name)
 
 
+def clear_misses(rows: list[dict]) -> list[dict]:
+    """The gated targets clearly missed: what makes `make eval` fail."""
+    return [t for t in rows if t["gated"] and not t["within_tolerance"]]
+
+
 def targets(out: dict, quick: bool) -> list[dict]:
-    """Each target: measured value, met (the point estimate meets it; the report gives the 95 %
-    intervals beside it) and within_tolerance (the 95 % interval still reaches the target: what
-    a short run such as `make eval` can check; outside it is a clear miss)."""
+    """Each target: its id, measured value (and unit), met (the point estimate meets it; the
+    report gives the 95 % intervals beside it), within_tolerance (the 95 % interval still
+    reaches the target: what a short run such as `make eval` can check; outside it is a clear
+    miss; a single scene run has no interval: missed is a clear miss) and gated (GATED: a clear
+    miss fails `make eval`)."""
     rows = []
+
+    def add(target_id, text, value, unit, met, within):
+        rows.append({"id": target_id, "target": text, "value": value, "unit": unit,
+                     "met": bool(met), "within_tolerance": bool(within),
+                     "gated": target_id in GATED})
+
     for f in out["families"]:
         a = f["at_target"]
-        rows.append({"target": f"{f['label']}: alert within {f['target_s']:g} s at "
-                               f"+{TARGET_SNR_DB:g} dB in >= {f['target_pd']:.0%}",
-                     "value": a["pd"], "met": a["pd"] >= f["target_pd"],
-                     "within_tolerance": a["ci"][1] >= f["target_pd"]})
+        add(f"{f['family']}/pd", f"{f['label']}: alert within {f['target_s']:g} s at "
+            f"+{TARGET_SNR_DB:g} dB in >= {f['target_pd']:.0%}", a["pd"], "share",
+            a["pd"] >= f["target_pd"], a["ci"][1] >= f["target_pd"])
         c = f["classified"]
-        rows.append({"target": f"{f['label']}: confirmed tracks classified correctly >= 90%",
-                     "value": c["share"], "met": bool(c["n"]) and c["share"] >= 0.9,
-                     "within_tolerance": bool(c["n"]) and c["ci"][1] >= 0.9})
+        add(f"{f['family']}/class", f"{f['label']}: confirmed tracks classified correctly >= 90%",
+            c["share"], "share", c["n"] and c["share"] >= 0.9, c["n"] and c["ci"][1] >= 0.9)
     for b in out["background"]:
-        rows.append({"target": f"{b['scene']}: < 1 false alert per node-hour",
-                     "value": b["rate"], "met": b["rate"] < 1.0,
-                     "within_tolerance": score.poisson_lower(b["alerts"], b["hours"]) < 1.0})
+        add(f"background/{b['scene']}", f"{b['scene']}: < 1 false alert per node-hour",
+            b["rate"], "/h", b["rate"] < 1.0, score.poisson_lower(b["alerts"], b["hours"]) < 1.0)
+    drones = [e for e in out["catalogue"]["emitters"] if e["drone"]]
+    for e in drones:
+        where = f"{e['scene']} {e['name']}"
+        limit = _alert_target_s(e["scene"], e["name"])
+        t = math.inf if e["time_to_alert_s"] is None else e["time_to_alert_s"]
+        add(f"scene/{where}/alert", f"{where}: alert within {limit:g} s", t, "s", t <= limit,
+            t <= limit)
+        add(f"scene/{where}/class", f"{where}: named {DRONE_FAMILY[e['kind']]}",
+            float(e["family_ok"]), "share", e["family_ok"], e["family_ok"])
+    # every alert on a catalogue background is false: none of its emitters is a drone (docs/
+    # scenes.md), not even a fixed analog camera, whose kind is a drone's
+    for name, rate in out["catalogue"]["alerts_per_node_hour"].items():
+        if name.endswith("_background"):
+            hours = _node_hours(name)
+            add(f"scene/{name}/false", f"{name} (whole scene, all nodes): < 1 false alert per "
+                "node-hour", rate, "/h", rate < 1.0,
+                score.poisson_lower(round(rate * hours), hours) < 1.0)
+    alerted = [e for e in drones if e["alerted"]]  # (a missed drone's 0 would hide repeats)
+    if alerted:
+        mean = sum(e["alerts_per_presence"] for e in alerted) / len(alerted)
+        add("scene/alerts_per_presence", f"catalogue drones alerted: <= "
+            f"{SCENE_ALERTS_PER_PRESENCE:g} alerts per presence on average", mean, "ratio",
+            mean <= SCENE_ALERTS_PER_PRESENCE, mean <= SCENE_ALERTS_PER_PRESENCE)
     return rows

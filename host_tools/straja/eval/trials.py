@@ -14,6 +14,7 @@ import random
 from typing import NamedTuple
 
 from ..paths import SCENES
+from ..sim.emitters import DRONE_FAMILY
 from ..sim.scene import scene_from_dict
 from ..sim.truth import records
 from ..vnode.fleet import scene_rf
@@ -31,23 +32,27 @@ class Family(NamedTuple):
     name: str
     label: str
     emitter: dict          # scene emitter fields (kind and the kind's own)
-    expect: str            # the link family the classifier should name
     front_end: str         # the board front end watching its band
     target_s: float        # switch-on to confirmed alert within this...
     target_pd: float       # ...in at least this share of trials at TARGET_SNR_DB
     altitude_m: float      # control links at the pilot on the ground, video on the drone
 
+    @property
+    def expect(self) -> str:
+        """The link family the classifier should name."""
+        return DRONE_FAMILY[self.emitter["kind"]]
+
 
 TARGET_SNR_DB = 10.0
 FAMILIES = [
     Family("elrs_2g4", "ExpressLRS 2.4 GHz 150 Hz", {"kind": "elrs", "domain": "ISM2G4", "rate": "150"},
-           "lora_fhss", "ism24", 2.0, 0.95, 1.5),
+           "ism24", 2.0, 0.95, 1.5),
     Family("analog_video", "analog 5.8 GHz video", {"kind": "analog_video"},
-           "analog_fm_video", "vid58", 2.0, 0.95, 60.0),
+           "vid58", 2.0, 0.95, 60.0),
     Family("elrs_900", "ExpressLRS 900 MHz 25 Hz", {"kind": "elrs", "domain": "FCC915", "rate": "25"},
-           "lora_fhss", "subg", 10.0, 0.90, 1.5),
+           "subg", 10.0, 0.90, 1.5),
     Family("crossfire", "Crossfire 915 MHz 150 Hz", {"kind": "crossfire", "band": "915", "mode": "150"},
-           "gfsk_fhss", "subg", 10.0, 0.90, 1.5),
+           "subg", 10.0, 0.90, 1.5),
 ]
 VIDEO_CHANNELS = ["R%d" % i for i in range(1, 9)] + ["F%d" % i for i in range(1, 9)]
 

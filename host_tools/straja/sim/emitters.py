@@ -856,3 +856,8 @@ class Microwave(Emitter):
 KINDS = {cls.KIND: cls for cls in (ELRS, Crossfire, FrSky, FlySky, DSMX, AnalogVideo, OFDMVideo,
                                     OcuSync, WiFi, BluetoothClassic, BLEAdvertiser, BLEConnection,
                                     LoRaDevice, SRDHopper, Microwave)}
+# The classifier family (straja.detect.classify.FAMILIES) a drone's emitter kind should be named:
+# its control links and its video. Any kind not here is not a drone (clutter, Remote ID).
+DRONE_FAMILY = {"elrs": "lora_fhss", "crossfire": "gfsk_fhss", "frsky": "gfsk_fhss",
+                "flysky": "gfsk_fhss", "dsmx": "gfsk_fhss", "analog_video": "analog_fm_video",
+                "ofdm_video": "ofdm_video", "ocusync": "ofdm_video"}

@@ -1,0 +1,301 @@
+"""Any scene scored end to end (`straja eval --scene`): every node of the scene scanned by the
+fast path (straja.eval.readings) with its default plan, all of them feeding one gateway pipeline
+at its defaults (adaptive scanning on: the gateway's plan commands change what a node scans),
+and every emitter of the scene scored against the scene's ground truth.
+
+A node answers the gateway's commands as the firmware does (docs/firmware.md): `info` with its
+front ends and running plan, `get plan` with its stored plan ([]: the default), `plan` by
+running the new plan (a temporary one until it lapses, unless refreshed). A command arrives
+COMMAND_DELAY_S after the gateway sent it; the node starts the new plan then, or at the end of
+the sweep its reader is in if that is later (the fast path yields whole sweeps: at most one
+sweep of the node's shortest plan entry, ~50 ms with the sub-GHz entry, late).
+
+Matching (ground truth, straja.sim.truth: the emitters' transmissions and on intervals): an
+alert event (raised or updated) matches an emitter when one of the emitter's transmissions
+overlaps the alert's band (widened by half the scan step there: a reading stands for that much
+on either side) during the track's last MATCH_WINDOW_S of observations. A transmission exists
+only while its emitter is switched on, so a match is a match while it is on.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import math
+import multiprocessing
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from straja_node.plan import default_plan
+
+from ..frontends import FRONT_ENDS
+from ..gateway.config import from_dict
+from ..gateway.events import AlertCleared, AlertEvent, NodeCommand
+from ..gateway.pipeline import Pipeline
+from ..protocol import Frame, Reply, encode_frame
+from ..sim.emitters import DRONE_FAMILY
+from ..sim.scene import load_scene
+from ..vboard.vtime import VirtualTimeBoard
+from .readings import NodeReader, channels_khz, eval_plan, load_profile, wire_chunks
+
+COMMAND_DELAY_S = 0.002   # a command line to the node, parsed, and its reply back
+MATCH_WINDOW_S = 5.0      # the track's recent evidence an alert event stands for
+TEMP = " temp="           # a temporary plan's suffix (straja.gateway.scanplan.plan_args)
+
+
+def node_plan(board: str) -> list[dict]:
+    """The plan a node of `board` runs out of the box, less what the gateway does not detect
+    on: the evaluation's plan (straja.eval.readings) for the virtual board, the firmware's
+    default plan without envelope front ends for another board."""
+    plan = eval_plan(board)
+    if plan:
+        return plan
+    drivers = VirtualTimeBoard(load_profile(board), None).front_ends
+    return [e for e in default_plan(drivers)
+            if not FRONT_ENDS[next(d.kind for d in drivers if d.name == e["front_end"])].envelope]
+
+
+class SceneNode:
+    """One node of a scene: the fast path's reader, the plan it runs (the stored one, or the
+    gateway's temporary one until it lapses) and its frames in the order it sends them."""
+
+    def __init__(self, scene, name: str, node_id: int):
+        board = scene.nodes[name].board
+        self.name, self.node_id, self.t_end = name, node_id, scene.duration_s
+        self.reader = NodeReader(scene, name, board, seed=node_id)  # a Fleet seeds so too
+        self.default = node_plan(board)
+        self.stored: list = []          # the config's plan: [] is the default plan
+        self.temp: list | None = None   # a temporary plan as sent, while it runs
+        self.temp_end_s = 0.0
+        self.end_s = 0.0                # end of the last sweep read
+        self.replies = 0
+        self.plans: list[tuple[float, list]] = []   # (from s, plan): what it ran when
+        self._run(self.stored)
+        self._chunks = wire_chunks(node_id, self._readings())
+        self.next = next(self._chunks, None)
+
+    def _readings(self):
+        while True:
+            if self.temp is not None and self.end_s >= self.temp_end_s:
+                self.temp = None  # lapsed: back to the stored plan
+                self._run(self.stored, self.temp_end_s)
+            r = next(self._sweeps, None)
+            if r is None:
+                return
+            self.end_s = (r.t_us + r.duration_us) / 1e6
+            yield r
+
+    def advance(self) -> None:
+        self.next = next(self._chunks, None)
+
+    def _run(self, entries: list, t_s: float = 0.0) -> None:
+        self.running = entries or self.default
+        t_start = max(t_s, self.end_s)
+        self.plans.append((t_start, self.running))
+        self._sweeps = self.reader.sweeps(self.running, t_start, self.t_end)
+
+    def command(self, verb: str, args: str | None, t_s: float) -> bytes | None:
+        """Carry out a gateway command arriving at t_s; the wire bytes of the reply the gateway
+        reads (info, get plan), or None."""
+        if verb == "info":
+            fes = {fe.name: fe for fe in self.reader.board.front_ends}
+            used = [fes[name] for name in dict.fromkeys(e["front_end"] for e in self.running)]
+            value = {"front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz),
+                                     "settle_us": getattr(fe, "settle_us", 0),
+                                     "filter_khz": getattr(fe, "filter_khz", 0)} for fe in used],
+                     "plan": self.running, "temp_plan_s": self._temp_left(t_s)}
+        elif verb == "get" and args == "plan":
+            value = {"plan": self.stored, "temp_plan_s": self._temp_left(t_s)}
+        elif verb == "plan":
+            text, _, temp = args.partition(TEMP)
+            entries = json.loads(text)
+            if temp:
+                if entries != self.temp:  # the same plan again only moves its end
+                    self.temp = entries
+                    self._run(entries, t_s)
+                self.temp_end_s = t_s + int(temp)
+            elif entries != self.stored or self.temp is not None:
+                self.stored, self.temp = entries, None
+                self._run(entries, t_s)
+            return None
+        else:
+            return None  # start: it streams already
+        self.replies += 1
+        # sequence numbers just below the sweeps' (wire_chunks counts from 0): the replies come
+        # before the first sweep, so the gateway counts no frame lost
+        seq = (-3 + self.replies) & 0xFFFF
+        frame = Frame(0, self.node_id, seq, round(t_s * 1e6),
+                      Reply(self.replies, 0, json.dumps(value, separators=(",", ":"))))
+        return encode_frame(frame)
+
+    def _temp_left(self, t_s: float) -> int:
+        return math.ceil(self.temp_end_s - t_s) if self.temp is not None else 0
+
+
+class SceneRun(NamedTuple):
+    alerts: list          # the gateway's alert events (raised, updated, cleared), in time order
+    node_ids: dict        # node name -> node id
+    plans: dict           # node name -> [(from s, plan)]: what it scanned when
+    steps: dict           # node name -> [(start kHz, stop kHz, step kHz)] of its default plan
+
+
+def run_scene(scene, detect: dict | None = None, progress=None) -> SceneRun:
+    """Every node of `scene` from switch-on (t = 0) to the scene's end through one gateway
+    pipeline at its defaults ([detect] overrides: `detect`); `progress(t_s)` now and then."""
+    pipe = Pipeline(from_dict({"detect": dict(detect or {})}))
+    nodes = {name: SceneNode(scene, name, i + 1) for i, name in enumerate(scene.nodes)}
+    pending: list = []  # (arrival t_ns, order, node name, verb, args) of commands on their way
+    order = itertools.count()
+    alerts = []
+    delay_ns = round(COMMAND_DELAY_S * 1e9)
+
+    def take(out, t_ns):
+        alerts.extend(e for e in out.events if isinstance(e, AlertEvent))
+        for c in out.commands:
+            if isinstance(c, NodeCommand) and c.port in nodes:
+                heapq.heappush(pending, (t_ns + delay_ns, next(order), c.port, c.verb, c.args))
+
+    for name in nodes:
+        take(pipe.open_source(name, 0), 0)
+    next_progress = 0.0
+    while True:
+        live = [n for n in nodes.values() if n.next is not None]
+        node = min(live, key=lambda n: n.next[0], default=None)
+        if pending and (node is None or pending[0][0] <= node.next[0]):
+            t_ns, _, name, verb, args = heapq.heappop(pending)
+            reply = nodes[name].command(verb, args, t_ns / 1e9)
+            if reply is not None:
+                take(pipe.feed(name, t_ns, reply), t_ns)
+            continue
+        if node is None:
+            break
+        t_ns, wire = node.next
+        take(pipe.feed(node.name, t_ns, wire), t_ns)
+        node.advance()
+        if progress and t_ns / 1e9 >= next_progress:
+            progress(t_ns / 1e9)
+            next_progress = t_ns / 1e9 + 1.0
+    take(pipe.tick(round(scene.duration_s * 1e9)), round(scene.duration_s * 1e9))
+    return SceneRun(alerts, {n.name: n.node_id for n in nodes.values()},
+                    {n.name: n.plans for n in nodes.values()},
+                    {n.name: [(min(channels_khz(e)), max(channels_khz(e)), e.get("step_khz", 0))
+                              for e in n.default] for n in nodes.values()})
+
+
+def _margin_khz(steps: dict, lo: int, hi: int) -> float:
+    """Half the coarsest scan step among the nodes' plan entries covering [lo, hi]."""
+    return max((step / 2 for plan in steps.values() for a, b, step in plan
+                if a <= hi and lo <= b), default=0.0)
+
+
+def matches(em, lo_khz: float, hi_khz: float, t0: float, t1: float) -> bool:
+    """Whether one of emitter `em`'s transmissions in [t0, t1] overlaps [lo_khz, hi_khz]."""
+    for s in range(len(em.streams)):
+        pk = em.window(s, t0, t1)
+        if ((pk.f + pk.bw / 2 > lo_khz * 1e3) & (pk.f - pk.bw / 2 < hi_khz * 1e3)).any():
+            return True
+    return False
+
+
+def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, float]:
+    """Per emitter of `scene` its row of `straja eval --scene --json`, the scene's false alerts
+    (alerts that matched no drone emitter) per node-hour, and all its alerts per node-hour."""
+    matched: dict[int, list] = {}   # emitter index -> [(t_s, alert_id, family)]
+    drone_alerts = set()
+    all_alerts = set()
+    for a in run.alerts:
+        all_alerts.add(a.alert_id)
+        if isinstance(a, AlertCleared):
+            continue  # said nothing new: where the track was is in its last update
+        t1 = a.last_ns / 1e9
+        t0 = max(a.first_ns / 1e9, t1 - MATCH_WINDOW_S)
+        m = _margin_khz(run.steps, a.lo_khz, a.hi_khz)
+        for i, em in enumerate(scene.emitters):
+            if matches(em, a.lo_khz - m, a.hi_khz + m, t0, t1 + 1e-3):
+                matched.setdefault(i, []).append((a.t_ns / 1e9, a.alert_id, a.family))
+                if em.KIND in DRONE_FAMILY:
+                    drone_alerts.add(a.alert_id)
+    rows = []
+    for i, em in enumerate(scene.emitters):
+        on = em.schedule.intervals(0.0, scene.duration_s)
+        hits = matched.get(i, [])
+        expect = DRONE_FAMILY.get(em.KIND)
+        first = hits[0] if hits else None
+        rows.append({
+            "scene": name, "name": em.name, "kind": em.KIND, "drone": expect is not None,
+            "alerted": first is not None,
+            "time_to_alert_s": round(first[0] - on[0][0], 3) if first and on else None,
+            "family": first[2] if first else None,
+            "family_ok": bool(first and expect and first[2] == expect),
+            "alerts_per_presence": len({h[1] for h in hits}) / len(on) if on else 0.0})
+    node_hours = len(run.node_ids) * scene.duration_s / 3600
+    return rows, len(all_alerts - drone_alerts) / node_hours, len(all_alerts) / node_hours
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which ends them (no traceback from each)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _scene_job(args) -> tuple[list[dict], float, float, float]:
+    path, label, detect, report_every_s = args
+    scene = load_scene(path)
+    t_wall = time.monotonic()
+    last = [t_wall]
+
+    def progress(t_s):
+        now = time.monotonic()
+        if report_every_s and now - last[0] >= report_every_s and t_s > 0:
+            last[0] = now
+            eta = (now - t_wall) * (scene.duration_s - t_s) / t_s
+            print(f"  {label}: {t_s:.0f}/{scene.duration_s:.0f} s of scene, "
+                  f"ETA {eta:.0f} s", file=sys.stderr, flush=True)
+
+    return (*score_scene(scene, run_scene(scene, detect, progress), label),
+            time.monotonic() - t_wall)
+
+
+def score_scenes(paths: list, jobs: int = 2, detect: dict | None = None, log=None,
+                 report_every_s: float = 30.0) -> dict:
+    """Every scene file of `paths` (checked before any is run: a bad one raises SceneError)
+    scored, `jobs` scenes at a time: {"emitters": [rows], "false_alerts_per_node_hour":
+    {scene: rate}} (`straja eval --scene --json`) and "alerts_per_node_hour" (all alerts, drones'
+    too: {scene: rate}). `log(message)`: progress, with an ETA."""
+    scenes = [load_scene(p) for p in paths]
+    work = [s.duration_s * len(s.nodes) for s in scenes]   # node-seconds of scene
+    labels = []
+    for s in scenes:  # the scene's name; its file where that is not unique
+        label = s.name or Path(s.source).stem
+        labels.append(label if label not in labels else s.source)
+    items = [(Path(s.source), label, detect, report_every_s) for s, label in zip(scenes, labels)]
+    out = {"emitters": [], "false_alerts_per_node_hour": {}, "alerts_per_node_hour": {}}
+    results = {}
+    t0 = time.monotonic()
+    done = 0.0
+    pool = multiprocessing.Pool(min(jobs, len(items)), _ignore_sigint) if jobs > 1 else None
+    try:
+        for i, result in enumerate(pool.imap(_scene_job, items) if pool else map(_scene_job, items)):
+            results[i] = result
+            done += work[i]
+            if log:
+                elapsed = time.monotonic() - t0
+                eta = elapsed * (sum(work) - done) / done
+                log(f"{labels[i]}: scored in {result[3]:.0f} s ({i + 1}/{len(items)} scenes, "
+                    f"ETA {eta:.0f} s)")
+    except BaseException:
+        if pool:
+            pool.terminate()
+        raise
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    for i in range(len(items)):
+        rows, false_rate, rate, _ = results[i]
+        out["emitters"] += rows
+        out["false_alerts_per_node_hour"][labels[i]] = false_rate
+        out["alerts_per_node_hour"][labels[i]] = rate
+    return out

@@ -1,0 +1,197 @@
+"""`straja eval --scene`: any scene file through every node and the gateway (adaptive scanning
+on), every emitter scored against ground truth; bad files refused in one line."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from straja.eval.evaluate import GATED, catalogue_scenes, clear_misses, targets
+from straja.eval.scenes import SceneNode, matches, run_scene
+from straja.paths import SCENES
+from straja.sim import load_scene
+from straja.sim.emitters import DRONE_FAMILY
+
+STRAJA = str(Path(sys.executable).with_name("straja"))
+KEYS = {"scene": str, "name": str, "kind": str, "drone": bool, "alerted": bool,
+        "family_ok": bool, "alerts_per_presence": float}
+
+DRONE_AND_WIFI = f"""
+[scene]
+name = "video_and_wifi"
+seed = 4
+duration_s = 10.0
+include = ["{SCENES / 'quiet_rural.toml'}"]
+
+[[emitter]]
+name = "fpv"
+kind = "analog_video"
+channel = "R4"
+position_m = [300.0, 200.0, 60.0]
+on = [[4.0, 10.0]]
+
+[[emitter]]
+name = "cafe_ap"
+kind = "wifi"
+channel = 6
+position_m = [150.0, -80.0, 4.0]
+"""
+
+WIFI_ONLY = DRONE_AND_WIFI.split("[[emitter]]")[0].replace("video_and_wifi", "wifi_only") + \
+    "[[emitter]]" + DRONE_AND_WIFI.split("[[emitter]]")[2]
+
+
+def straja_eval(*args):
+    return subprocess.run([STRAJA, "eval", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_drone_and_wifi_scene_scores_every_emitter_as_one_json_object(tmp_path):
+    path = tmp_path / "video_and_wifi.toml"
+    path.write_text(DRONE_AND_WIFI)
+    r = straja_eval("--scene", str(path), "--json", "--jobs", "1")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)  # the whole of stdout is one object
+    assert set(out) == {"emitters", "false_alerts_per_node_hour"}
+    rows = {e["name"]: e for e in out["emitters"]}
+    assert list(rows) == ["fpv", "cafe_ap"]
+    for row in rows.values():
+        assert set(row) == set(KEYS) | {"time_to_alert_s", "family"}
+        assert all(isinstance(row[k], t) for k, t in KEYS.items()), row
+        assert row["scene"] == "video_and_wifi"
+    fpv, ap = rows["fpv"], rows["cafe_ap"]
+    assert fpv["drone"] and fpv["kind"] == "analog_video"
+    assert fpv["alerted"] and fpv["family"] == "analog_fm_video" and fpv["family_ok"]
+    assert 0.0 < fpv["time_to_alert_s"] <= 2.5  # a steady video channel: 4 sweeps of 0.41 s
+    assert fpv["alerts_per_presence"] == 1.0
+    assert not ap["drone"] and not ap["alerted"] and ap["family"] is None
+    assert ap["time_to_alert_s"] is None and not ap["family_ok"]
+    assert out["false_alerts_per_node_hour"] == {"video_and_wifi": 0.0}
+
+
+def test_background_only_scene_gives_its_false_alert_rate(tmp_path):
+    path = tmp_path / "wifi_only.toml"
+    path.write_text(WIFI_ONLY)
+    r = straja_eval("--scene", str(path), "--json", "--jobs", "1")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [e["drone"] for e in out["emitters"]] == [False]
+    rates = out["false_alerts_per_node_hour"]
+    assert list(rates) == ["wifi_only"] and isinstance(rates["wifi_only"], float)
+    assert "scored" in r.stderr  # progress on stderr
+
+
+def test_bad_scene_is_refused_in_one_line_naming_file_line_and_field(tmp_path):
+    path = tmp_path / "bad.toml"
+    text = DRONE_AND_WIFI.replace('channel = "R4"', 'channel = "Q9"')
+    path.write_text(text)
+    line = text.splitlines().index('channel = "Q9"') + 1
+    good = tmp_path / "good.toml"
+    good.write_text(WIFI_ONLY)
+    r = straja_eval("--scene", str(good), str(path), "--json")
+    assert r.returncode == 2
+    assert r.stdout == ""
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert f"{path}:{line}: emitter[0].channel" in lines[0]
+
+
+def test_missing_scene_file_is_refused():
+    r = straja_eval("--scene", "/nonexistent/scene.toml")
+    assert r.returncode == 2 and "/nonexistent/scene.toml" in r.stderr and r.stdout == ""
+
+
+def test_matching_is_by_frequency_and_time(tmp_path):
+    path = tmp_path / "video_and_wifi.toml"
+    path.write_text(DRONE_AND_WIFI)
+    scene = load_scene(path)
+    fpv = scene.emitter("fpv")  # R4: 5769 MHz, on from 4 s
+    assert matches(fpv, 5_760_000, 5_780_000, 5.0, 6.0)
+    assert not matches(fpv, 5_760_000, 5_780_000, 1.0, 3.9)     # switched off then
+    assert not matches(fpv, 5_900_000, 5_920_000, 5.0, 6.0)     # another channel
+    assert not matches(fpv, 2_437_000, 2_440_000, 5.0, 6.0)
+
+
+def test_a_temporary_plan_runs_from_its_arrival_until_it_lapses():
+    node = SceneNode(load_scene(SCENES / "quiet_rural.toml"), "n2", 2)
+    focus = [{"front_end": "ism24", "start_khz": 2_430_000, "stop_khz": 2_450_000,
+              "step_khz": 1000, "dwell_us": 1000}]
+    while node.next[0] < 3e9:
+        node.advance()
+    node.command("plan", json.dumps(focus) + " temp=2", 3.0)
+    node.command("plan", json.dumps(focus) + " temp=2", 4.0)  # a refresh only moves the end
+    while node.next is not None and node.next[0] < 8e9:
+        node.advance()
+    (t0, first), (t1, focused), (t2, back) = node.plans
+    assert t0 == 0.0 and first == node.default == back
+    assert focused == focus and 3.0 <= t1 < 3.06  # the sweep under way at 3 s ends first
+    assert 6.0 <= t2 < 6.03 and node.temp is None  # 2 s after the refresh, a focus sweep on
+
+
+def test_adaptive_scanning_focuses_the_other_nodes_on_an_alert(tmp_path):
+    path = tmp_path / "video_and_wifi.toml"
+    path.write_text(DRONE_AND_WIFI)
+    run = run_scene(load_scene(path))
+    raised = [a for a in run.alerts if a.kind == "alert_raised"]
+    assert [a.family for a in raised] == ["analog_fm_video"]
+    assert run.node_ids == {"n1": 1, "n2": 2, "n3": 3}
+    seers = {run.node_ids[n] for n in run.node_ids} & {n.node_id for n in raised[0].nodes}
+    focused = [name for name, plans in run.plans.items() if len(plans) > 1]
+    # the nodes that did not see it dwell on the video band from the alert on (+ a command's way)
+    assert focused and all(run.node_ids[n] not in seers for n in focused)
+    for name in focused:
+        t, plan = run.plans[name][1]
+        assert raised[0].t_ns / 1e9 < t < raised[0].t_ns / 1e9 + 0.5
+        video = next(e for e in plan if e["front_end"] == "vid58")
+        assert video["start_khz"] <= 5_769_000 <= video["stop_khz"]
+
+
+def test_catalogue_targets_are_reported_and_only_gated_ones_fail_make_eval():
+    missed = {"scene": "elrs_868_alone", "name": "elrs_868", "kind": "elrs", "drone": True,
+              "alerted": True, "time_to_alert_s": 9.5, "family": "gfsk_fhss", "family_ok": False,
+              "alerts_per_presence": 2.0}
+    out = {"families": [], "catalogue": {"emitters": [missed], "false_alerts_per_node_hour": {},
+                                         "alerts_per_node_hour": {"busy_24ghz_background": 8.0}},
+           "background": [{"scene": "quiet_rural", "hours": 1.0, "alerts": 5, "rate": 5.0}]}
+    rows = {t["id"]: t for t in targets(out, quick=True)}
+    assert set(rows) == {"background/quiet_rural", "scene/elrs_868_alone elrs_868/alert",
+                         "scene/elrs_868_alone elrs_868/class",
+                         "scene/busy_24ghz_background/false", "scene/alerts_per_presence"}
+    alert = rows["scene/elrs_868_alone elrs_868/alert"]
+    assert alert["met"] and alert["value"] == 9.5 and "10 s" in alert["target"]  # sub-GHz
+    assert not rows["scene/elrs_868_alone elrs_868/class"]["met"]
+    assert not rows["scene/busy_24ghz_background/false"]["within_tolerance"]  # 2 in 0.25 h
+    assert rows["scene/alerts_per_presence"]["value"] == 2.0
+    assert [t["id"] for t in clear_misses(list(rows.values()))] == ["background/quiet_rural"]
+
+
+def test_ctrl_c_ends_the_run_and_its_workers_with_130(tmp_path):
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"long{i}.toml")
+        paths[-1].write_text(WIFI_ONLY.replace("duration_s = 10.0", "duration_s = 600.0")
+                             .replace("wifi_only", f"long{i}"))
+    p = subprocess.Popen([STRAJA, "eval", "--scene", *map(str, paths), "--jobs", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True,  # a process group of its own, as a shell's job
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(6)
+    os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and out == "" and "Traceback" not in err
+    left = subprocess.run(["ps", "-o", "pid=", "-g", str(p.pid)], capture_output=True, text=True)
+    assert left.stdout.strip() == ""
+
+
+def test_every_gated_catalogue_target_names_a_catalogue_scene_and_drone():
+    quick = {p.stem for p in catalogue_scenes(quick=True)}
+    for target in GATED:
+        if not target.startswith("scene/"):
+            continue
+        scene, *emitter = target.split("/")[1].split(" ")
+        assert scene in quick
+        if emitter:
+            assert load_scene(SCENES / f"{scene}.toml").emitter(emitter[0]).KIND in DRONE_FAMILY
+        else:
+            assert scene.endswith("_background")
