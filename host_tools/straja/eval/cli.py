@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 from .. import term
-from ..argtypes import positive_float, positive_int
+from ..argtypes import non_negative_int, positive_float, positive_int
 from .evaluate import Settings, evaluate
 from .report import write
 
-QUICK = {"curve_trials": 40, "target_trials": 40, "hours": 1.0, "segment_s": 300.0}
+QUICK = {"curve_trials": 40, "target_trials": 40, "hours": 1.0, "segment_s": 300.0,
+         "vnode_trials": 2}
 
 
 def configure(p) -> None:
@@ -27,6 +28,9 @@ def configure(p) -> None:
                    "the same number)")
     p.add_argument("--hours", type=positive_float, help="node-hours per background scene")
     p.add_argument("--out", default="eval-report", help="report folder (default eval-report)")
+    p.add_argument("--vnode-trials", type=non_negative_int, help="+10 dB trials per family also "
+                   "run on real virtual nodes (the firmware under MicroPython, in real time) "
+                   "to check the fast path (default 5, --quick 2)")
     p.add_argument("--json", action="store_true", help="also print the results as JSON")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--jobs", type=positive_int, default=2, help="worker processes (default 2)")
@@ -42,6 +46,8 @@ def run(args) -> int:
         st.curve_trials = st.target_trials = args.trials
     if args.hours:
         st.hours = args.hours
+    if args.vnode_trials is not None:
+        st.vnode_trials = args.vnode_trials
     out = evaluate(st, log=lambda m: print(term.paint(m, "dim"), file=sys.stderr, flush=True))
     command = "straja eval " + shlex.join(sys.argv[2:] if sys.argv[1:2] == ["eval"] else [])
     path = write(out, Path(args.out), command.strip())

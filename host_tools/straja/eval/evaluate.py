@@ -23,6 +23,7 @@ from . import score
 from .readings import EVAL_PLAN, load_profile
 from .run import run_session
 from .trials import FAMILIES, TARGET_SNR_DB, Trial, dedicated_plan, run_trial
+from .vnodes import compare as vnode_compare
 
 # Detector settings of the evaluation (docs/evaluation/report.md, "Settings"): the gateway's
 # defaults (Pfa 1e-6, thresholds designed for each front end's looks: straja.frontends.LOOKS),
@@ -59,6 +60,7 @@ class Settings:
     quick: bool = False
     scenes: list | None = None    # background scene files (default BACKGROUNDS)
     speed: bool = True            # run the benchmarks for the speed section
+    vnode_trials: int = 5         # per family, of the +10 dB trials: also on virtual nodes
 
 
 def _trial_job(args):
@@ -192,6 +194,8 @@ def evaluate(st: Settings, log=print) -> dict:
     finally:
         if pool:
             pool.shutdown()
+    # on virtual nodes after the pool is gone: they run in real time and need the CPUs
+    vnodes = vnode_compare(trials, results, st.vnode_trials, detect, log)
     floors = _floors(bg)
     out = {"settings": {**st.__dict__, "scenes": [str(p) for p in paths], "detect": detect,
                         "plan": EVAL_PLAN, "baseline_k": BASELINE_K},
@@ -202,6 +206,7 @@ def evaluate(st: Settings, log=print) -> dict:
         for fe, runs in bg_runs.items()}
     out["families"] = _family_summary(results, trials, floors, out["baseline_threshold_db"])
     out["variants"] = _variant_summary(variants, v_results)
+    out["vnodes"] = vnodes
     out["cfar"] = cfar_check([c for b in bg for c in b[5]], 1 << (20 if st.quick else 23), st.seed)
     out["speed"] = speed(st.quick) if st.speed else {}
     out["fast_path"] = {"node_hours": sum(b["hours"] for b in out["background"]),

@@ -157,6 +157,7 @@ def markdown(out: dict, command: str) -> str:
     for v in out["variants"]:
         L.append(f"| {v['variant']} | {v['family']} | {v['k']}/{v['n']} = {_pct(v['pd'])} | "
                  f"{_ci(v['ci'])} | {_s(v['median_s'])} | {v['classified']} |")
+    L += _vnode_section(out.get("vnodes", []))
     L += ["", "## False alerts on background-only scenes", "",
           f"Each run is one node (n1, n2, n3 in turn) switched on for {st['segment_s']:.0f} s "
           "of a background scene with its own seed (new traffic, hop tables, fading); "
@@ -195,6 +196,33 @@ def markdown(out: dict, command: str) -> str:
           f"Detector ([detect]): `{st['detect']}`; gateway otherwise at its defaults, adaptive "
           "scanning off.", ""]
     return "\n".join(L) + "\n"
+
+
+def _ms(x) -> str:
+    return "n/a" if math.isnan(x) else f"{1e3 * x:.0f} ms"
+
+
+def _vnode_section(rows: list) -> list[str]:
+    """The fast path against real virtual nodes on the same +10 dB trials."""
+    if not rows:
+        return []
+    L = ["", "### Fast path against virtual nodes (+10 dB trials)", "",
+         "The first +10 dB trials of each family again on a virtual node (the firmware under "
+         "MicroPython, in real time, through the same gateway pipeline), each until its "
+         "target time after switch-on. The fast path models a node with a CPU of its own; the "
+         "virtual node shares this machine's, so its sweeps stretch and its readings overrun "
+         "by its CPU contention (slowdown: (time on a CPU + time waiting for one) / time on a "
+         "CPU).", "",
+         "| family | trials | alerted: fast path / virtual node | median time to alert | "
+         "sweep period (front end) | virtual node slowdown, overruns |",
+         "|---|---|---|---|---|---|"]
+    for r in rows:
+        f, n = r["fast"], r["node"]
+        L.append(f"| {r['family']} | {r['n']} | {f['alerted']} / {n['alerted']} | "
+                 f"{_s(f['median_s'])} / {_s(n['median_s'])} | {_ms(f['sweep_period_s'])} / "
+                 f"{_ms(n['sweep_period_s'])} ({r['front_end']}) | {r['slowdown']:.2f}, "
+                 f"{r['node_overruns_per_s']:.0f}/s |")
+    return L
 
 
 def write(out: dict, folder: Path, command: str) -> Path:

@@ -22,8 +22,10 @@ from ..gateway.events import TrackEvent
 from ..gateway.pipeline import Pipeline
 from ..protocol import FLAG_OVERRUN, STATUS, SWEEP
 from ..vnode.fleet import Fleet, NodeSpec, scene_rf
+from . import score
 from .readings import EVAL_PLAN
 from .run import SOURCE, gateway_config
+from .trials import FAMILIES, NODE, TARGET_SNR_DB, build
 
 NODE_ID = 1  # a Fleet seeds the board's generator with it
 
@@ -100,3 +102,50 @@ def sweep_timing(rows) -> dict[int, SweepTiming]:
         a = np.array(v[1:] or v, float)
         out[fe] = SweepTiming(len(a), float(a[:, 0].mean() / 1e3), float(a[:, 1].mean()))
     return out
+
+
+def sweep_period_s(ends) -> float:
+    """Mean time between the ends of a front end's successive sweeps (nan: fewer than two)."""
+    return float(np.diff(ends).mean()) if len(ends) > 1 else math.nan
+
+
+def run_vnode_trial(trial, horizon_s: float, detect: dict | None = None):
+    """(Outcome, NodeRun, switch-on time) of a detection trial on a virtual node."""
+    scene, t_on, snr = build(trial, horizon_s)
+    run = run_vnode(scene, NODE, t_on + horizon_s, detect=detect)
+    t_alert, family = score.first_alert(run.events, t_on)
+    return score.Outcome(trial.family.name, snr, t_alert, family), run, t_on
+
+
+def compare(trials, results, per_family: int, detect: dict | None, log=print) -> list[dict]:
+    """The first `per_family` +10 dB trials of each family run again on virtual nodes, each
+    until its target time after switch-on (a later alert is a miss either way), against their
+    fast path results (`trials`, `results`: evaluate's jobs and _trial_job's answers)."""
+    rows = []
+    for fam in FAMILIES:
+        mine = [(t, r) for t, r in zip(trials, results)
+                if t[0].family.name == fam.name and t[0].snr_db == TARGET_SNR_DB][:per_family]
+        if not mine:
+            continue
+        log(f"virtual nodes: {len(mine)} {fam.name} trials")
+        fast, node, slowdown, overruns = [], [], [], []
+        fast_period, node_period = [], []
+        for (trial, *_), (outcome, t_on, ends, tops, fe) in mine:
+            fast.append(outcome)
+            fast_period.append(sweep_period_s(ends))
+            out, run, _ = run_vnode_trial(trial, fam.target_s, detect)
+            node.append(out)
+            slowdown.append(run.slowdown)
+            overruns.append(run.overruns / run.seconds)
+            node_period.append(sweep_period_s(
+                [(t + b.duration_us) / 1e6 for t, b in run.sweeps if b.front_end == fe]))
+        row = {"family": fam.label, "front_end": fam.front_end, "n": len(mine),
+               "slowdown": float(np.nanmean(slowdown)),
+               "node_overruns_per_s": float(np.mean(overruns))}
+        for name, outcomes, periods in (("fast", fast, fast_period), ("node", node, node_period)):
+            hit = score.detected(outcomes, fam.target_s)
+            times = [t if t <= fam.target_s else math.inf for t in (o.t_alert_s for o in outcomes)]
+            row[name] = {"alerted": int(hit.sum()), "median_s": score.percentile(times, 50),
+                         "sweep_period_s": float(np.nanmean(periods))}
+        rows.append(row)
+    return rows
