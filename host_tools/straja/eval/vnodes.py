@@ -23,8 +23,8 @@ from ..gateway.pipeline import Pipeline
 from ..protocol import FLAG_OVERRUN, STATUS, SWEEP
 from ..vnode.fleet import Fleet, NodeSpec, scene_rf
 from . import score
-from .readings import EVAL_PLAN
-from .run import SOURCE, gateway_config
+from .readings import EVAL_PLAN, NODE_COST
+from .run import SOURCE, gateway_config, run_session
 from .trials import FAMILIES, NODE, TARGET_SNR_DB, build
 
 NODE_ID = 1  # a Fleet seeds the board's generator with it
@@ -110,11 +110,14 @@ def sweep_period_s(ends) -> float:
 
 
 def run_vnode_trial(trial, horizon_s: float, detect: dict | None = None):
-    """(Outcome, NodeRun, switch-on time) of a detection trial on a virtual node."""
+    """(Outcome, NodeRun, the fast path's Session at the node's CPU contention) of a detection
+    trial on a virtual node."""
     scene, t_on, snr = build(trial, horizon_s)
     run = run_vnode(scene, NODE, t_on + horizon_s, detect=detect)
     t_alert, family = score.first_alert(run.events, t_on)
-    return score.Outcome(trial.family.name, snr, t_alert, family), run, t_on
+    contended = run_session(scene, NODE, t_on + horizon_s, seed=trial.seed, detect=detect,
+                            cost=NODE_COST.contended(run.slowdown))
+    return score.Outcome(trial.family.name, snr, t_alert, family), run, contended
 
 
 def compare(trials, results, per_family: int, detect: dict | None, log=print) -> list[dict]:
@@ -129,11 +132,12 @@ def compare(trials, results, per_family: int, detect: dict | None, log=print) ->
             continue
         log(f"virtual nodes: {len(mine)} {fam.name} trials")
         fast, node, slowdown, overruns = [], [], [], []
-        fast_period, node_period = [], []
+        fast_period, node_period, contended_period = [], [], []
         for (trial, *_), (outcome, t_on, ends, tops, fe) in mine:
             fast.append(outcome)
             fast_period.append(sweep_period_s(ends))
-            out, run, _ = run_vnode_trial(trial, fam.target_s, detect)
+            out, run, contended = run_vnode_trial(trial, fam.target_s, detect)
+            contended_period.append(sweep_period_s(contended.peaks[fe][0]))
             node.append(out)
             slowdown.append(run.slowdown)
             overruns.append(run.overruns / run.seconds)
@@ -141,6 +145,7 @@ def compare(trials, results, per_family: int, detect: dict | None, log=print) ->
                 [(t + b.duration_us) / 1e6 for t, b in run.sweeps if b.front_end == fe]))
         row = {"family": fam.label, "front_end": fam.front_end, "n": len(mine),
                "slowdown": float(np.nanmean(slowdown)),
+               "contended_sweep_period_s": float(np.nanmean(contended_period)),
                "node_overruns_per_s": float(np.mean(overruns))}
         for name, outcomes, periods in (("fast", fast, fast_period), ("node", node, node_period)):
             hit = score.detected(outcomes, fam.target_s)
