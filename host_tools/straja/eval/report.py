@@ -102,9 +102,12 @@ def markdown(out: dict, command: str) -> str:
     L = ["# Straja detection evaluation", "",
          f"Command: `{command}` ({out['seconds']:.0f} s on the 2-core development VM).", "",
          "Every figure below comes from the fast path (`straja.eval.readings`: the firmware's "
-         "drivers driving the virtual board's chip models, timed as the scheduler times them, "
-         "in virtual time; tests/test_eval_equivalence.py checks that it gives a real virtual "
-         "node's RSSI codes byte for byte) feeding the gateway's pure pipeline "
+         "drivers driving the virtual board's chip models, in virtual time, on a model of the "
+         "node's app loop and scheduler with what each step costs a virtual node that has a CPU "
+         "of its own; tests/test_eval_equivalence.py checks its sweep timing, overruns and "
+         "readings against a real virtual node's with a drone on, and the section 'Fast path "
+         "against virtual nodes' below runs some trials on both) feeding the gateway's pure "
+         "pipeline "
          "(`straja.gateway.pipeline.Pipeline`). Trials are scored against the scene's ground "
          "truth (`straja.sim.truth`: switch-on time) and the emitter's received power at the "
          "node (`NodeRF.mean_rx_dbm`, the function the truth's `rx` records use). "
