@@ -8,7 +8,8 @@ modelled step by step with what each step costs on a virtual node (StepCost):
 
 - every pass of the app's loop costs `loop_us` (watchdog feed, command input, tick), then runs
   the step due earliest (the first plan entry of equal deadlines); if it is more than the
-  scheduler's SLEEP_MAX_US away the loop only sleeps towards it;
+  scheduler's SLEEP_MAX_US away the loop only sleeps towards it, and a shorter wait sleeps,
+  waking `wake_us` late, then spins its last SPIN_US (which absorbs that much of the delay);
 - a sweep's slot s owns [t0 + s dwell, t0 + (s + 1) dwell): its TUNE step runs when the slot
   starts or as soon after as the loop is free, its READ step `settle_us` after the TUNE step
   began; a step costs `step_us` plus `op_us` per bus operation its driver call makes (counted
@@ -18,7 +19,8 @@ modelled step by step with what each step costs on a virtual node (StepCost):
   them, as the scheduler's overruns), and the next slot's TUNE runs at once;
 - END sends the frame (`frame_us`), and the next sweep starts when that is done.
 
-The costs were measured on a virtual node (docs/evaluation/README.md, "Fast path timing");
+NODE_COST is a node with a CPU of its own (a board); StepCost.contended gives a virtual node's
+on a loaded machine (docs/evaluation/README.md, "Fast path timing");
 tests/test_eval_equivalence.py runs a real virtual node and the fast path on one scene, with the
 drone on, and checks that their sweep durations, overruns and readings agree.
 
@@ -120,10 +122,10 @@ def channels_khz(entry: dict) -> list[int]:
 class NodeReader:
     """The front ends of one node of `scene` on `board`: the firmware's drivers on the chip
     models of a virtual-time board seeded `seed` (a Fleet seeds each board with its node id),
-    scanned on the timing of `cost` (NODE_COST: a virtual node's)."""
+    scanned on the timing of `cost` (default NODE_COST: a node with a CPU of its own)."""
 
     def __init__(self, scene, node_name: str, board: str = "virtual", seed: int = 0, rf=None,
-                 cost: StepCost = None):
+                 cost: StepCost | None = None):
         self.profile = load_profile(board)
         self.rf = rf if rf is not None else scene_rf(scene, node_name, self.profile)
         self.board = VirtualTimeBoard(self.profile, self.rf, seed)
