@@ -68,10 +68,11 @@ def run_vnode(scene, node_name: str, t_end: float, plan=EVAL_PLAN,
     with Fleet([spec], lambda name, profile: scene_rf(scene, node_name, profile)) as fleet:
         cpu0 = _cpu(fleet)
         with serial.Serial(fleet.nodes[0].port, 115200, timeout=0.05) as port:
-            while (t := time.monotonic() - fleet.t_origin) < t_end:
+            while time.monotonic() - fleet.t_origin < t_end:
                 data = port.read(4096)
                 if not data:
                     continue
+                t = time.monotonic() - fleet.t_origin  # arrival, in scene time
                 for f in decoder.feed(data):
                     if getattr(f, "type", None) == SWEEP:
                         sweeps.append((f.t_us, f.body))
