@@ -5,7 +5,7 @@ import math
 
 from straja.eval import report
 from straja.eval.evaluate import EVAL_DETECT, Settings, _trial_job, evaluate
-from straja.eval.readings import EVAL_PLAN
+from straja.eval.readings import CONTENDED_FIT_MAX, EVAL_PLAN
 from straja.eval.run import run_session
 from straja.eval.trials import FAMILIES, TARGET_SNR_DB, Trial, build, run_trial
 from straja.eval.vnodes import compare
@@ -63,7 +63,7 @@ def test_tiny_evaluation_writes_a_consistent_report(tmp_path):
 def test_a_trial_on_a_virtual_node_beside_the_fast_path(tmp_path):
     """A +10 dB video trial again on a real virtual node: scored the same way, its sweeps no
     faster than the fast path's node with a CPU of its own, and as long as the fast path's at
-    the virtual node's measured CPU contention."""
+    the virtual node's measured CPU contention (where the model was fitted; roughly beyond)."""
     job = (Trial(VIDEO, 11, TARGET_SNR_DB), 2 * VIDEO.target_s, EVAL_DETECT, EVAL_PLAN)
     rows = compare([job], [_trial_job(job)], 1, EVAL_DETECT, log=lambda m: None)
     assert len(rows) == 1
@@ -73,6 +73,7 @@ def test_a_trial_on_a_virtual_node_beside_the_fast_path(tmp_path):
     assert fast["alerted"] == 1 and node["alerted"] == 1  # +10 dB video: both see it in time
     assert 0 < node["median_s"] <= VIDEO.target_s
     assert fast["sweep_period_s"] <= 1.02 * node["sweep_period_s"]
-    assert abs(row["contended_sweep_period_s"] / node["sweep_period_s"] - 1) < 0.15
+    ratio = row["contended_sweep_period_s"] / node["sweep_period_s"]
+    assert (0.8 < ratio < 1.2) if row["slowdown"] <= CONTENDED_FIT_MAX else (0.3 < ratio < 2.0)
     text = "\n".join(report._vnode_section(rows))
     assert "| analog 5.8 GHz video | 1 | 1 / 1 |" in text

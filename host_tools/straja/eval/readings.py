@@ -63,6 +63,9 @@ class StepCost(NamedTuple):
 # contention (docs/evaluation/README.md, "Fast path timing"); Linux wakes a sleep within SPIN_US.
 NODE_COST = StepCost(op_us=24, step_us=15, loop_us=15, frame_us=1000, wake_us=0)
 WAKE_US = 400  # a contended node's wake-up delay per unit of slowdown (same fit)
+# the slowdowns the fit covers (within 20 %); beyond, a virtual node is overloaded and its
+# timing is the loaded machine's: StepCost.contended is then off by up to a factor of 2
+CONTENDED_FIT_MAX = 3.0
 STATUS_PERIOD_S = 1.0  # config heartbeat_ms while streaming
 # The front ends of the "virtual" board the evaluation scans (see docs/evaluation/report.md, "Scan
 # plan"): the spare SX127x and the envelope detector (not detected on by the gateway) are left out.

@@ -56,10 +56,10 @@ def _cpu(fleet) -> tuple[int, int]:
 
 
 def run_vnode(scene, node_name: str, t_end: float, plan=EVAL_PLAN,
-              detect: dict | None = None) -> NodeRun:
+              detect: dict | None = None, enough=None) -> NodeRun:
     """Run `node_name` of `scene` as a virtual node streaming `plan` from switch-on (scene time
-    0 is when the fleet starts; the node boots a few hundred ms later) until t_end, feeding its
-    frames to the gateway pipeline as they arrive."""
+    0 is when the fleet starts; the node boots a few hundred ms later) until t_end, or until
+    `enough(sweeps)` says so, feeding its frames to the gateway pipeline as they arrive."""
     spec = NodeSpec(node_name, NODE_ID, config={"stream_on_boot": True, "plan": plan})
     pipe = Pipeline(gateway_config(detect))
     events = pipe.open_source(SOURCE, 0).events
@@ -69,6 +69,9 @@ def run_vnode(scene, node_name: str, t_end: float, plan=EVAL_PLAN,
         cpu0 = _cpu(fleet)
         with serial.Serial(fleet.nodes[0].port, 115200, timeout=0.05) as port:
             while time.monotonic() - fleet.t_origin < t_end:
+                if enough is not None and enough(sweeps):
+                    t_end = time.monotonic() - fleet.t_origin
+                    break
                 data = port.read(4096)
                 if not data:
                     continue
