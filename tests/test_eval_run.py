@@ -70,8 +70,10 @@ def test_a_trial_on_a_virtual_node_beside_the_fast_path(tmp_path):
     row = rows[0]
     assert row["n"] == 1 and row["front_end"] == "vid58" and row["slowdown"] >= 1.0
     fast, node = row["fast"], row["node"]
-    assert fast["alerted"] == 1 and node["alerted"] == 1  # +10 dB video: both see it in time
-    assert 0 < node["median_s"] <= VIDEO.target_s
+    assert fast["alerted"] == 1  # +10 dB video: seen in time
+    # so is it by the virtual node, unless it is overloaded (its sweeps then stretch past it)
+    assert node["alerted"] == 1 or row["slowdown"] > CONTENDED_FIT_MAX
+    assert node["median_s"] <= VIDEO.target_s or not node["alerted"]
     assert fast["sweep_period_s"] <= 1.02 * node["sweep_period_s"]
     ratio = row["contended_sweep_period_s"] / node["sweep_period_s"]
     assert (0.8 < ratio < 1.2) if row["slowdown"] <= CONTENDED_FIT_MAX else (0.3 < ratio < 2.0)
