@@ -1,122 +1,117 @@
 """The evaluation's fast path (straja.eval.readings: the firmware's drivers on CPython, on a
-virtual-time bus) gives the same RSSI codes as a real virtual node (the firmware under MicroPython,
-its drivers talking to the virtual board over its socket) for the same scene, board seed and read
-instants.
+virtual-time bus, with a model of the app loop's and the scheduler's timing) against a real
+virtual node (the firmware under MicroPython, its drivers talking to the virtual board over its
+socket) on one scene: a drone link in each band, switched on 1 s after switch-on, until the
+node has made SWEEPS sweeps of each front end with them on.
 
-The seam: the virtual node's RF input is wrapped so that every band-power request of its chip
-models is logged in order (front end, window end = the instant of the bus operation). Every chip
-read makes one such request and one draw sequence from the board's generator, so the log gives
-the fast path the exact read instants and their order.
+- Timing: each front end's mean sweep duration, and the overruns per second, agree with the
+  fast path's at the virtual node's measured CPU contention (StepCost.contended: the virtual
+  node shares this machine's CPUs; a board has its own), where the model was fitted.
+- Readings: the same noise level per front end, the same strongest channel of the steady video
+  transmitter, and for the hoppers the same share of hot readings and level of the strongest.
 
-The CC2500 entry revisits (plan key "revisit": 4): its slots follow readings.slot_channels, each
-code is the lower of its channel's two readings and the frames carry the REVISIT flag."""
-import time
+The two do not draw the same random numbers (their read instants differ), so the readings
+agree in distribution, not byte for byte."""
+import numpy as np
+import pytest
 
-import serial
-
-from straja.eval.readings import EVAL_PLAN, NodeReader, channels_khz, slot_channels
-from straja.framing import Decoder
-from straja.protocol import FLAG_OVERRUN, FLAG_REVISIT, FLAG_SATURATED, SWEEP
-from straja.sim import load_scene
+from straja.eval.readings import (CONTENDED_FIT_MAX, EVAL_PLAN, NODE_COST, NodeReader,
+                                  channels_khz, slot_channels)
+from straja.eval.vnodes import run_vnode, sweep_timing
 from straja.paths import SCENES
-from straja.vnode.fleet import Fleet, NodeSpec, scene_rf
+from straja.protocol import FLAG_REVISIT, revisit_halves
+from straja.sim.scene import scene_from_dict
 
-NODE_ID = 1  # Fleet seeds each board's generator with the node id
-RUN_S = 4.0
-PLAN = [dict(e, revisit=4) if e["front_end"] == "ism24" else e for e in EVAL_PLAN]
-# the chip model that makes an RF request at a retune: the RX5808's (the RSSI voltage it leaves)
-DRAWS_AT_TUNE = {"vid58"}
-
-
-class Recorder:
-    """An RF input that logs each request (front end, t1) and passes it on."""
-
-    def __init__(self, name, rf, log):
-        self.name, self.rf, self.log = name, rf, log
-
-    def band_power_dbm(self, freq_hz, bw_hz, t0_s, t1_s):
-        self.log.append((self.name, t1_s))
-        return self.rf.band_power_dbm(freq_hz, bw_hz, t0_s, t1_s)
+RUN_S = 30.0  # at most: the node runs until it has SWEEPS of each front end (~8 s unloaded)
+SWEEPS = 12
+ON_S = 1.0
+COMPARED_FROM_S = 2.0  # node time: the links are on, the node's first sweeps are over
+EMITTERS = [  # one link per front end, +15-30 dB over the floor at n1 of quiet_rural
+    {"name": "elrs_2g4", "kind": "elrs", "domain": "ISM2G4", "rate": "150", "eirp_dbm": 20.0,
+     "position_m": [1200.0, 500.0, 1.5]},
+    {"name": "video", "kind": "analog_video", "channel": "F4", "eirp_dbm": 25.0,
+     "position_m": [300.0, 200.0, 80.0]},
+    {"name": "elrs_915", "kind": "elrs", "domain": "FCC915", "rate": "25", "eirp_dbm": 27.0,
+     "position_m": [1200.0, 500.0, 1.5]},
+]
+HOT_CODES = 12  # 6 dB over the front end's median reading
 
 
-def run_virtual_node(scene):
-    log = []
-
-    def rf_for(name, profile):
-        return {fe: Recorder(fe, rf, log) for fe, rf in scene_rf(scene, name, profile).items()}
-
-    spec = NodeSpec("n1", NODE_ID, config={"stream_on_boot": True, "plan": PLAN})
-    frames = []
-    with Fleet([spec], rf_for, t_origin=time.monotonic()) as fleet:
-        decoder = Decoder()
-        with serial.Serial(fleet.nodes[0].port, 115200, timeout=0.1) as port:
-            end = time.monotonic() + RUN_S
-            while time.monotonic() < end:
-                frames += [f for f in decoder.feed(port.read(4096))
-                           if getattr(f, "type", None) == SWEEP]
-    return frames, list(log)
+def drone_scene():
+    data = {"scene": {"name": "equivalence", "seed": 3, "duration_s": 60.0,
+                      "include": ["quiet_rural.toml"]},
+            "emitter": [dict(e, on=[[ON_S, 60.0]]) for e in EMITTERS]}
+    return scene_from_dict(data, source="<equivalence>", base=SCENES)
 
 
-def test_fast_path_gives_the_virtual_nodes_codes():
-    scene = load_scene(SCENES / "elrs_2g4_alone.toml")
-    frames, log = run_virtual_node(scene)
-    assert len(frames) >= 6, "the virtual node streamed too few sweeps"
+def enough_sweeps(sweeps) -> bool:
+    """SWEEPS of each front end started from COMPARED_FROM_S (a loaded machine takes longer)."""
+    counts = {}
+    for t_us, body in sweeps:
+        if t_us >= COMPARED_FROM_S * 1e6:
+            counts[body.front_end] = counts.get(body.front_end, 0) + 1
+    return len(counts) == len(EVAL_PLAN) and min(counts.values()) >= SWEEPS
 
-    names = [e["front_end"] for e in PLAN]
-    reader = NodeReader(scene, "n1", seed=NODE_ID)
-    # the fast path's flags per front end (a sweep of its own reader: the flags do not depend
-    # on the readings, except SATURATED, which the replay below adds)
-    fast_flags = {r.front_end: r.flags
-                  for r in NodeReader(scene, "n1", seed=NODE_ID, rf=reader.rf).sweeps(PLAN, 0, 0)}
-    want = {}  # (plan entry, sweep number) -> (codes, flags)
-    for f in frames:
-        k = names.index(reader.profile["front_ends"][f.body.front_end]["name"])
-        # OVERRUN says the node was late (a loaded machine), which the fast path never is
-        want[k, f.body.sweep_id] = f.body.rssi, f.body.flags & ~FLAG_OVERRUN
-    # Replay the log in order (the draw order: the front ends' steps interleave), each front
-    # end's tunes and readings at their logged instants, its channels in slot order.
-    freqs = [channels_khz(e) for e in PLAN]
-    slots = [slot_channels(len(f), e.get("revisit", 0)) for f, e in zip(freqs, PLAN)]
-    codes = [[] for _ in names]  # the readings of each sweep in progress, one per slot
-    tuned = [False] * len(names)
-    got, pos = {}, 0
-    while pos < len(log):
-        k = names.index(log[pos][0])
-        tune_draws = names[k] in DRAWS_AT_TUNE
-        khz = freqs[k][slots[k][len(codes[k])]]
-        if tune_draws and not tuned[k]:  # a tune step; its reading comes later
-            reader.tune(names[k], khz, log[pos][1])
-            tuned[k] = True
-            pos += 1
-            continue
-        n_reads = len(reader.read_times(names[k], 0.0))
-        reads = log[pos:pos + n_reads]
-        if len(reads) < n_reads:
-            break  # the node was stopped in the middle of a reading
-        assert all(name == names[k] for name, _ in reads)  # a reading is one step
-        times = [t for _, t in reads]
-        if not tune_draws:
-            reader.tune(names[k], khz, times[0])
-        codes[k].append(reader.read(names[k], times))
-        tuned[k] = False
-        pos += n_reads
-        if len(codes[k]) == len(slots[k]):
-            lowest, first = {}, {}
-            for ch, code in zip(slots[k], codes[k]):
-                first.setdefault(ch, code)
-                lowest[ch] = min(lowest.get(ch, 255), code)
-            fe = reader.index[names[k]]
-            flags = fast_flags[fe] | (FLAG_SATURATED if 255 in codes[k] else 0)
-            chans = range(len(freqs[k]))  # REVISIT: the held codes, then the first reads
-            wire = bytes(lowest[ch] for ch in chans) + (
-                bytes(first[ch] for ch in chans) if flags & FLAG_REVISIT else b"")
-            got[k, sum(1 for key in got if key[0] == k)] = (wire, flags)
-            codes[k] = []
-    compared = [s for s in want if s in got]
-    assert len(compared) >= 6
-    for s in compared:
-        assert got[s] == want[s], f"sweep {s[1]} of {names[s[0]]} differs"
-    assert {k for k, _ in compared} == set(range(len(names)))
-    assert {want[s][1] for s in compared if names[s[0]] == "ism24"} == {FLAG_REVISIT}
-    # the emitter of the scene is switched on from 5 s: make sure the codes are not all noise
-    assert len({c for s in compared for c in want[s][0]}) > 5
+
+def held_codes(rows):
+    """Per front end: the held codes of the sweeps that start from COMPARED_FROM_S, one row per
+    sweep; rows: (front end, start us, codes, flags)."""
+    out = {}
+    for fe, t_us, codes, flags in rows:
+        if t_us >= COMPARED_FROM_S * 1e6:
+            out.setdefault(fe, []).append(np.frombuffer(revisit_halves(codes, flags)[0], np.uint8))
+    return {fe: np.array(v, int) for fe, v in out.items()}
+
+
+def test_fast_path_times_and_reads_like_a_virtual_node():
+    scene = drone_scene()
+    node = run_vnode(scene, "n1", RUN_S, enough=enough_sweeps)
+    assert node.slowdown >= 1.0, "no CPU accounting (/proc/<pid>/schedstat)"
+    cost = NODE_COST.contended(node.slowdown)
+    fast = list(NodeReader(scene, "n1", seed=1, cost=cost).sweeps(EVAL_PLAN, 0.0, node.seconds))
+
+    # timing
+    want = sweep_timing([(b.front_end, b.duration_us, b.flags) for _, b in node.sweeps])
+    got = sweep_timing([(r.front_end, r.duration_us, r.flags) for r in fast])
+    assert set(got) == set(want) and len(want) == len(EVAL_PLAN)
+    # within the contention the cost model was fitted for, the two agree within 20 %; beyond it
+    # (an overloaded machine: the node's timing is then the machine's) only to a factor of 2-3
+    fitted = node.slowdown <= CONTENDED_FIT_MAX
+    low, high = (0.8, 1.2) if fitted else (0.3, 2.0)
+    for fe in want:
+        ratio = got[fe].mean_ms / want[fe].mean_ms
+        assert low < ratio < high, (
+            f"front end {fe}: mean sweep {got[fe].mean_ms:.1f} ms, the node's "
+            f"{want[fe].mean_ms:.1f} ms (slowdown {node.slowdown:.2f})")
+    fast_overruns = sum(r.late for r in fast) / node.seconds
+    node_overruns = node.overruns / node.seconds
+    assert fast_overruns > 0 and node_overruns > 0
+    if fitted:
+        assert 0.5 < fast_overruns / node_overruns < 2, (fast_overruns, node_overruns)
+    # with a CPU of its own the node keeps its plan's timing: the sweeps are nominal + the
+    # late readings the steps' own costs make
+    reader = NodeReader(scene, "n1", seed=1)
+    own = sweep_timing([(r.front_end, r.duration_us, r.flags)
+                        for r in reader.sweeps(EVAL_PLAN, 0.0, node.seconds)])
+    for e in EVAL_PLAN:
+        nominal = len(slot_channels(len(channels_khz(e)), e.get("revisit", 0))) * e["dwell_us"]
+        assert nominal / 1e3 <= own[reader.index[e["front_end"]]].mean_ms < 1.02 * nominal / 1e3
+
+    # readings
+    node_codes = held_codes([(b.front_end, t_us, b.rssi, b.flags) for t_us, b in node.sweeps])
+    fast_codes = held_codes([(r.front_end, r.t_us, r.codes, r.flags) for r in fast])
+    assert {b.flags & FLAG_REVISIT for _, b in node.sweeps if b.front_end == 1} == {FLAG_REVISIT}
+    for fe in node_codes:
+        a, b = node_codes[fe], fast_codes[fe]
+        floor_a, floor_b = np.median(a), np.median(b)
+        assert abs(floor_a - floor_b) <= 2, f"front end {fe}: noise {floor_a} vs {floor_b}"
+        hot_a, hot_b = a >= floor_a + HOT_CODES, b >= floor_b + HOT_CODES
+        assert hot_a.any(), f"front end {fe}: the drone is not seen"
+        if fe == 0:  # steady video: the same channel strongest, hot in most sweeps
+            strongest = np.argmax(np.median(a, 0))
+            assert np.argmax(np.median(b, 0)) == strongest
+            assert hot_a[:, strongest].mean() > 0.5 and hot_b[:, strongest].mean() > 0.5
+        else:  # hoppers: as many hot readings, as strong
+            assert 0.6 < hot_b.mean() / hot_a.mean() < 1.6, (fe, hot_a.mean(), hot_b.mean())
+        top_a, top_b = np.percentile(a, 99.5), np.percentile(b, 99.5)
+        assert abs(top_a - top_b) <= 8, f"front end {fe}: strongest {top_a} vs {top_b}"

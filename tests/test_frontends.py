@@ -127,9 +127,9 @@ def test_drivers_run_on_cpython_in_virtual_time(modulation, dbm, detected):
         e["kind"] for e in board.profile["front_ends"]]
     subg = board.front_ends[2]
     start_us = clock.ticks_us()
-    board.at((1.0,))
+    board.at(1.0)
     assert subg.cad(868100) is detected
     waited_us = clock.ticks_diff(clock.ticks_us(), start_us)
     assert 1000 <= waited_us < 2000
-    board.at((1.5,))
+    board.at(1.5)
     assert subg.cad(915000) is False

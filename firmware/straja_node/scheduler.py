@@ -37,15 +37,10 @@ from time import sleep_us, ticks_add, ticks_diff, ticks_us
 
 from .clock import Stamp
 from .config import check_entry
-from .limits import SWEEP_US_MAX
+from .limits import SLEEP_MAX_US, SPIN_US, SWEEP_US_MAX
 from .plan import BLOCK_N, default_plan, is_envelope
 from .wire import FLAG_OVERRUN, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX
 
-# A wait sleeps, then spins for its last SPIN_US: sleep_us overshoots by up to a scheduler
-# tick on an OS (~0.1 ms on Linux, the virtual board), and a spin there steals the CPU other
-# nodes need; on ESP32/RP2, sleep_us is itself a precise busy-wait for short delays.
-SPIN_US = 250
-SLEEP_MAX_US = 20000
 # the phases of a sweep task (docs/firmware.md, "Timing and overruns"); const: folded in run()
 _START = const(0)
 _TUNE = const(1)

@@ -27,6 +27,10 @@ def positive_int(text: str) -> int:
     return _number(int, text, 1, True)
 
 
+def non_negative_int(text: str) -> int:
+    return _number(int, text, 0, True)
+
+
 def positive_float(text: str) -> float:
     return _number(float, text, 0.0, False)
 

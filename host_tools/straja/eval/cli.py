@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 from .. import term
-from ..argtypes import positive_float, positive_int
+from ..argtypes import non_negative_int, positive_float, positive_int
 from .scenes import score_scenes
 
-QUICK = {"curve_trials": 40, "target_trials": 40, "hours": 1.0, "segment_s": 300.0}
+QUICK = {"curve_trials": 40, "target_trials": 40, "hours": 1.0, "segment_s": 300.0,
+         "vnode_trials": 2}
 
 
 def configure(p) -> None:
@@ -35,6 +36,9 @@ def configure(p) -> None:
     p.add_argument("--hours", type=positive_float, help="node-hours per background scene")
     p.add_argument("--out", help="report folder (default eval-report; with --scene: none "
                    "unless given)")
+    p.add_argument("--vnode-trials", type=non_negative_int, help="+10 dB trials per family also "
+                   "run on real virtual nodes (the firmware under MicroPython, in real time) "
+                   "to check the fast path (default 5, --quick 2)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout "
                    "(with --scene: only that object)")
     p.add_argument("--seed", type=int, default=1)
@@ -60,6 +64,8 @@ def run(args) -> int:
         st.curve_trials = st.target_trials = args.trials
     if args.hours:
         st.hours = args.hours
+    if args.vnode_trials is not None:
+        st.vnode_trials = args.vnode_trials
     out = evaluate(st, log=_log)
     path = write(out, Path(args.out or "eval-report"), _command())
     if args.json:

@@ -26,6 +26,7 @@ from .readings import EVAL_PLAN, load_profile
 from .run import run_session
 from .scenes import score_scenes
 from .trials import FAMILIES, TARGET_SNR_DB, Trial, dedicated_plan, run_trial
+from .vnodes import compare as vnode_compare
 
 # Detector settings of the evaluation (docs/evaluation/report.md, "Settings"): the gateway's
 # defaults (Pfa 1e-6, thresholds designed for each front end's looks: straja.frontends.LOOKS),
@@ -89,6 +90,7 @@ class Settings:
     scenes: list | None = None    # background scene files (default BACKGROUNDS)
     catalogue: bool = True        # score the catalogue's scenes whole (CATALOGUE_PATTERNS)
     speed: bool = True            # run the benchmarks for the speed section
+    vnode_trials: int = 5         # per family, of the +10 dB trials: also on virtual nodes
 
 
 def _trial_job(args):
@@ -228,6 +230,8 @@ def evaluate(st: Settings, log=print) -> dict:
         catalogue = score_scenes(scene_paths, st.jobs, detect=st.detect, log=log)
     else:
         catalogue = {"emitters": [], "false_alerts_per_node_hour": {}, "alerts_per_node_hour": {}}
+    # on virtual nodes after the pool is gone: they run in real time and need the CPUs
+    vnodes = vnode_compare(trials, results, st.vnode_trials, detect, log)
     floors = _floors(bg)
     out = {"settings": {**st.__dict__, "scenes": [str(p) for p in paths], "detect": detect,
                         "plan": EVAL_PLAN, "baseline_k": BASELINE_K},
@@ -239,6 +243,7 @@ def evaluate(st: Settings, log=print) -> dict:
     out["families"] = _family_summary(results, trials, floors, out["baseline_threshold_db"])
     out["variants"] = _variant_summary(variants, v_results)
     out["catalogue"] = catalogue
+    out["vnodes"] = vnodes
     out["cfar"] = cfar_check([c for b in bg for c in b[5]], 1 << (20 if st.quick else 23), st.seed)
     out["speed"] = speed(st.quick) if st.speed else {}
     out["fast_path"] = {"node_hours": sum(b["hours"] for b in out["background"]),

@@ -3,39 +3,75 @@
 A virtual node is the firmware's scheduler and drivers talking to the virtual board's chip
 models (straja.vboard.chips) over a socket. Here the firmware's real drivers (imported on
 CPython) run against the same chip models on a virtual-time bus (straja.vboard.vtime), and one
-part is replaced: the scheduler's timing model (firmware/straja_node/scheduler.py). Every plan
-entry scans at once, one step at a time, earliest deadline first (ties to the earlier plan
-entry); channel i of a sweep owns the slot [t0 + i dwell, t0 + (i + 1) dwell), is tuned at its
-start and read `settle_us` later, and the next sweep starts when the last slot ends. Steps take
-no time here (on the node they take tens of microseconds, well inside the dwell's spare time),
-except that the ADC reads averaged into one reading are READ_GAP_S apart (a bus round trip).
+part is replaced: the app loop and the scheduler (firmware/straja_node/app.py, scheduler.py),
+modelled step by step with what each step costs on a virtual node (StepCost):
 
-Exactness: every chip read draws from one `random.Random(seed)` (as `VirtualBoard` does), in
-the order of the bus operations across all front ends, and the number of draws does not depend
-on the RF (the Gamma shape is bw x window). So given the same read instants in the same order,
-the readings are the same bytes; tests/test_eval_equivalence.py checks it against a real virtual
-node, whose read instants (and their interleaving) it recovers by recording the RF calls of the
-virtual board.
+- every pass of the app's loop costs `loop_us` (watchdog feed, command input, tick), then runs
+  the step due earliest (the first plan entry of equal deadlines); if it is more than the
+  scheduler's SLEEP_MAX_US away the loop only sleeps towards it, and a shorter wait sleeps,
+  waking `wake_us` late, then spins its last SPIN_US (which absorbs that much of the delay);
+- a sweep's slot s owns [t0 + s dwell, t0 + (s + 1) dwell): its TUNE step runs when the slot
+  starts or as soon after as the loop is free, its READ step `settle_us` after the TUNE step
+  began; a step costs `step_us` plus `op_us` per bus operation its driver call makes (counted
+  on the virtual-time bus: each is a round trip on the node's socket), and its operations are
+  that far apart;
+- a reading that ends after its slot is late (the sweep then carries OVERRUN and `late` counts
+  them, as the scheduler's overruns), and the next slot's TUNE runs at once;
+- END sends the frame (`frame_us`), and the next sweep starts when that is done.
+
+NODE_COST is a node with a CPU of its own (a board); StepCost.contended gives a virtual node's
+on a loaded machine (docs/evaluation/README.md, "Fast path timing");
+tests/test_eval_equivalence.py runs a real virtual node and the fast path on one scene, with the
+drone on, and checks that their sweep durations, overruns and readings agree.
+
+Every chip read draws from one `random.Random(seed)` (as `VirtualBoard` does), in the order of
+the bus operations across all front ends.
 """
 from __future__ import annotations
 
-import heapq
 import json
 from typing import Iterator, NamedTuple
 
+from straja_node.limits import SLEEP_MAX_US, SPIN_US
 from straja_node.plan import default_plan
 
-from ..frontends import FRONT_ENDS
 from ..paths import board_profile_path
-from ..protocol import FLAG_REVISIT, Frame, Status, Sweep, encode_frame, revisit_halves
+from ..protocol import (FLAG_OVERRUN, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX, Frame, Status,
+                        Sweep, encode_frame, revisit_halves)
 from ..vboard.vtime import VirtualTimeBoard
 from ..vnode.fleet import scene_rf
 
-READ_GAP_S = 40e-6     # between two ADC reads of one RX5808 reading (a bus round trip)
+
+class StepCost(NamedTuple):
+    """What the node's work costs, in microseconds."""
+    op_us: int      # one bus operation (a socket round trip to the virtual board)
+    step_us: int    # a scheduler step's own interpreter time, besides its bus operations
+    loop_us: int    # a pass of the app loop besides the step
+    frame_us: int   # encoding and writing a SWEEP frame
+    wake_us: int    # a sleep's overshoot: the OS wakes the node this late (SPIN_US absorbs it)
+
+    def contended(self, slowdown: float) -> "StepCost":
+        """The costs on a machine where the node waits for a CPU: `slowdown` is (time on a CPU
+        + time runnable but waiting) / time on a CPU (straja.eval.vnodes measures it); every
+        cost is that much longer, and a sleep wakes WAKE_US later per unit of waiting."""
+        work = [round(c * slowdown) for c in self[:4]]
+        return StepCost(*work, self.wake_us + round((slowdown - 1) * WAKE_US))
+
+
+# A virtual node with a CPU to itself: the interpreter's and the board server's CPU time per bus
+# operation, step, loop and frame, fitted to virtual nodes' sweep durations at measured
+# contention (docs/evaluation/README.md, "Fast path timing"); Linux wakes a sleep within SPIN_US.
+NODE_COST = StepCost(op_us=24, step_us=15, loop_us=15, frame_us=1000, wake_us=0)
+WAKE_US = 400  # a contended node's wake-up delay per unit of slowdown (same fit)
+# the slowdowns the fit covers (within 20 %); beyond, a virtual node is overloaded and its
+# timing is the loaded machine's: StepCost.contended is then off by up to a factor of 2
+CONTENDED_FIT_MAX = 3.0
 STATUS_PERIOD_S = 1.0  # config heartbeat_ms while streaming
 # The front ends of the "virtual" board the evaluation scans (see docs/evaluation/report.md, "Scan
 # plan"): the spare SX127x and the envelope detector (not detected on by the gateway) are left out.
 EVAL_FRONT_ENDS = ("vid58", "ism24", "subg")
+# a sweep task's phases (the scheduler's)
+_START, _TUNE, _READ, _END = range(4)
 
 
 def load_profile(board: str = "virtual") -> dict:
@@ -66,7 +102,8 @@ class SweepReading(NamedTuple):
     entry: dict         # the plan entry, with start_khz/step_khz and the channel list
     duration_us: int
     codes: bytes        # REVISIT: the held codes (lower of two reads), then the first reads
-    flags: int = 0      # SWEEP flags (REVISIT for a plan entry with revisit)
+    flags: int = 0      # SWEEP flags (REVISIT for a plan entry with revisit, OVERRUN, SATURATED)
+    late: int = 0       # readings that ended after their slot (the scheduler's overruns)
 
     def held(self) -> bytes:
         """The codes the detection core reads (REVISIT: the held ones)."""
@@ -87,71 +124,93 @@ def channels_khz(entry: dict) -> list[int]:
 
 class NodeReader:
     """The front ends of one node of `scene` on `board`: the firmware's drivers on the chip
-    models of a virtual-time board seeded `seed` (a Fleet seeds each board with its node id)."""
+    models of a virtual-time board seeded `seed` (a Fleet seeds each board with its node id),
+    scanned on the timing of `cost` (default NODE_COST: a node with a CPU of its own)."""
 
-    def __init__(self, scene, node_name: str, board: str = "virtual", seed: int = 0, rf=None):
+    def __init__(self, scene, node_name: str, board: str = "virtual", seed: int = 0, rf=None,
+                 cost: StepCost | None = None):
         self.profile = load_profile(board)
         self.rf = rf if rf is not None else scene_rf(scene, node_name, self.profile)
         self.board = VirtualTimeBoard(self.profile, self.rf, seed)
         self.index = {e["name"]: i for i, e in enumerate(self.profile["front_ends"])}
         self.drivers = {fe.name: fe for fe in self.board.front_ends}
-        self.reads = {fe.name: FRONT_ENDS[fe.kind].reads for fe in self.board.front_ends}
+        self.cost = cost or NODE_COST
 
-    def tune(self, fe_name: str, khz: int, t: float) -> None:
-        self.board.at((t,))
-        self.drivers[fe_name].tune(khz)
+    def _begin(self, t_us: int) -> None:
+        """A scheduler step's driver call starts at t_us (its bus operations op_us apart)."""
+        self.board.at(t_us * 1e-6, self.cost.op_us * 1e-6)
 
-    def read(self, fe_name: str, times) -> int:
-        self.board.at(times)
-        return self.drivers[fe_name].rssi_code()
-
-    def read_times(self, fe_name: str, t: float) -> list[float]:
-        return [t + j * READ_GAP_S for j in range(self.reads[fe_name])]
+    def _end(self, t_us: int) -> int:
+        """When the step begun at t_us ends: its interpreter time and its bus operations'."""
+        return t_us + self.cost.step_us + self.board.ops * self.cost.op_us
 
     def sweeps(self, plan: list[dict], t_start: float, t_end: float) -> Iterator[SweepReading]:
-        """Run `plan` from t_start as the scheduler times it (all entries at once, earliest
-        deadline first), yielding each sweep when it ends, until no sweep starts after t_end."""
+        """Run `plan` from t_start as the firmware's app loop and scheduler do, in virtual time
+        (module docstring), yielding each sweep when it ends, until no sweep starts after t_end."""
+        cost = self.cost
         tasks = [_Task(e, self.drivers[e["front_end"]]) for e in plan]
-        queue = [(round(t_start * 1e6), k) for k in range(len(tasks))]
-        heapq.heapify(queue)
+        for task in tasks:
+            task.due = round(t_start * 1e6)
+        now = tasks[0].due if tasks else 0
         t_last = round(t_end * 1e6)
-        while queue:
-            t, k = heapq.heappop(queue)
-            task = tasks[k]
-            name = task.entry["front_end"]
-            if task.i == len(task.slots):  # END: the last slot is over
-                yield SweepReading(self.index[name], task.sweep_id, task.t0, task.entry,
-                                   t - task.t0, bytes(task.codes), task.flags)
-                task.sweep_id = (task.sweep_id + 1) & 0xFFFF
-                task.i = 0
-            if task.reading:  # READ, then wait for the next slot (or the end of the sweep)
-                ch = task.slots[task.i]
-                code = self.read(name, self.read_times(name, t * 1e-6))
+        while tasks:
+            now += cost.loop_us
+            task = min(tasks, key=_due)  # the first of equal deadlines, as Scheduler.step
+            left = task.due - now
+            if left > SLEEP_MAX_US:  # sleep towards it, then the loop again
+                now += min(left - SLEEP_MAX_US, SLEEP_MAX_US) + cost.wake_us
+                continue
+            if left > SPIN_US:  # sleep, then spin for the last SPIN_US
+                now = max(task.due, task.due - SPIN_US + cost.wake_us)
+            now = max(now, task.due)
+            if task.phase == _READ:
+                ch = task.ch
+                self._begin(now)
+                code = task.fe.rssi_code()
+                now = self._end(now)
+                if code >= RSSI_CODE_MAX:
+                    task.flags |= FLAG_SATURATED
                 if task.i < task.second[ch]:
                     task.codes[ch] = code
                 else:  # a revisit: the held code, and the first reading after all the held ones
                     task.codes[len(task.freqs) + ch] = task.codes[ch]
                     task.codes[ch] = min(task.codes[ch], code)
                 task.i += 1
-                task.reading = False
-                t_next = task.t0 + task.i * task.dwell
-            else:  # START or TUNE
-                if task.i == 0:
-                    if t > t_last:
-                        continue  # no sweep starts after t_end
-                    task.t0 = t
-                    task.codes = bytearray(len(task.freqs) * (2 if task.flags else 1))
-                self.tune(name, task.freqs[task.slots[task.i]], t * 1e-6)
-                task.reading = True
-                t_next = t + task.settle
-            heapq.heappush(queue, (t_next, k))
+                task.due = task.t0 + task.i * task.dwell
+                if now > task.due:
+                    task.late += 1
+                task.phase = _TUNE if task.i < len(task.slots) else _END
+                continue
+            if task.phase == _END:
+                yield SweepReading(self.index[task.name], task.sweep_id, task.t0, task.entry,
+                                   now - task.t0, bytes(task.codes), task.sweep_flags(),
+                                   task.late)
+                task.sweep_id = (task.sweep_id + 1) & 0xFFFF
+                now += cost.frame_us
+                task.phase = _START
+            if task.phase == _START:
+                if now > t_last:
+                    tasks.remove(task)  # no sweep starts after t_end
+                    continue
+                task.start(now)
+            task.ch = task.slots[task.i]
+            task.due = now + task.settle
+            self._begin(now)
+            task.fe.tune(task.freqs[task.ch])
+            now = self._end(now)
+            task.phase = _READ
+
+
+def _due(task) -> int:
+    return task.due
 
 
 class _Task:
-    """A sweep entry's state in NodeReader.sweeps (integer microseconds)."""
+    """A sweep entry's state in NodeReader.sweeps (integer microseconds), as scheduler._Sweep."""
 
     def __init__(self, entry: dict, fe):
-        self.entry, self.freqs = entry, channels_khz(entry)
+        self.entry, self.fe, self.name = entry, fe, entry["front_end"]
+        self.freqs = channels_khz(entry)
         self.slots = slot_channels(len(self.freqs), entry.get("revisit", 0))
         self.second = [len(self.slots)] * len(self.freqs)  # slot of each channel's second read
         seen = set()
@@ -159,14 +218,21 @@ class _Task:
             if ch in seen:
                 self.second[ch] = i
             seen.add(ch)
-        self.flags = FLAG_REVISIT if entry.get("revisit", 0) else 0
+        self.revisit_flag = FLAG_REVISIT if entry.get("revisit", 0) else 0
         self.settle = entry.get("settle_us", fe.settle_us)
         self.dwell = entry["dwell_us"]
         self.sweep_id = 0
-        self.i = 0
-        self.t0 = 0
-        self.reading = False
-        self.codes: list[int] = []
+        self.phase = _START
+        self.due = self.t0 = self.i = self.ch = self.late = self.flags = 0
+        self.codes = bytearray()
+
+    def start(self, now: int) -> None:
+        self.t0 = now
+        self.i = self.late = self.flags = 0
+        self.codes = bytearray(len(self.freqs) * (2 if self.revisit_flag else 1))
+
+    def sweep_flags(self) -> int:
+        return self.flags | self.revisit_flag | (FLAG_OVERRUN if self.late else 0)
 
 
 def slot_channels(n: int, revisit: int) -> list[int]:
@@ -187,13 +253,15 @@ def wire_chunks(node_id: int, readings, t0_ns: int = 0, delay_ns: int = 1_000_00
     STATUS_PERIOD_S, each arriving `delay_ns` after the end of its content (a USB transfer)."""
     seq = 0
     next_status = 0
+    overruns = 0
     for r in readings:  # in the order they end, as the node sends them
         out = []
         t_sent = r.t_us + r.duration_us
+        overruns += r.late
         if t_sent >= next_status:
             up = t_sent // 1_000_000
             out.append((t_sent, t_sent,
-                        Status(up, 1, 0, 1, 100_000, 50_000, 0, 0, 0, 0, "eval")))
+                        Status(up, 1, 0, 1, 100_000, 50_000, overruns, 0, 0, 0, "eval")))
             next_status = t_sent + int(STATUS_PERIOD_S * 1e6)
         e = r.entry
         out.append((t_sent, r.t_us,

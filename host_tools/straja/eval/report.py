@@ -111,9 +111,12 @@ def markdown(out: dict, command: str) -> str:
     L = ["# Straja detection evaluation", "",
          f"Command: `{command}` ({out['seconds']:.0f} s on the 2-core development VM).", "",
          "Every figure below comes from the fast path (`straja.eval.readings`: the firmware's "
-         "drivers driving the virtual board's chip models, timed as the scheduler times them, "
-         "in virtual time; tests/test_eval_equivalence.py checks that it gives a real virtual "
-         "node's RSSI codes byte for byte) feeding the gateway's pure pipeline "
+         "drivers driving the virtual board's chip models, in virtual time, on a model of the "
+         "node's app loop and scheduler with what each step costs a virtual node that has a CPU "
+         "of its own; tests/test_eval_equivalence.py checks its sweep timing, overruns and "
+         "readings against a real virtual node's with a drone on, and the section 'Fast path "
+         "against virtual nodes' below runs some trials on both) feeding the gateway's pure "
+         "pipeline "
          "(`straja.gateway.pipeline.Pipeline`). Trials are scored against the scene's ground "
          "truth (`straja.sim.truth`: switch-on time) and the emitter's received power at the "
          "node (`NodeRF.mean_rx_dbm`, the function the truth's `rx` records use). "
@@ -167,6 +170,7 @@ def markdown(out: dict, command: str) -> str:
     for v in out["variants"]:
         L.append(f"| {v['variant']} | {v['family']} | {v['k']}/{v['n']} = {_pct(v['pd'])} | "
                  f"{_ci(v['ci'])} | {_s(v['median_s'])} | {v['classified']} |")
+    L += _vnode_section(out.get("vnodes", []))
     L += ["", "## False alerts on background-only scenes", "",
           f"Each run is one node (n1, n2, n3 in turn) switched on for {st['segment_s']:.0f} s "
           "of a background scene with its own seed (new traffic, hop tables, fading); "
@@ -215,6 +219,36 @@ def markdown(out: dict, command: str) -> str:
           "scanning off (trials and background runs: one node each); the catalogue scenes run "
           "the gateway at its defaults, adaptive scanning on.", ""]
     return "\n".join(L) + "\n"
+
+
+def _ms(x) -> str:
+    return "n/a" if math.isnan(x) else f"{1e3 * x:.0f} ms"
+
+
+def _vnode_section(rows: list) -> list[str]:
+    """The fast path against real virtual nodes on the same +10 dB trials."""
+    if not rows:
+        return []
+    L = ["", "### Fast path against virtual nodes (+10 dB trials)", "",
+         "The first +10 dB trials of each family again on a virtual node (the firmware under "
+         "MicroPython, in real time, through the same gateway pipeline), each until its "
+         "target time after switch-on. The fast path models a node with a CPU of its own; the "
+         "virtual node shares this machine's, so its sweeps stretch and its readings overrun "
+         "by its CPU contention (slowdown: (time on a CPU + time waiting for one) / time on a "
+         "CPU). The last sweep period is the fast path's at the virtual node's slowdown "
+         "(`StepCost.contended`): the timing model against the real thing.", "",
+         "| family | trials | alerted: fast path / virtual node | median time to alert | "
+         "sweep period (front end): fast path / virtual node / fast path at its slowdown | "
+         "virtual node slowdown, overruns |",
+         "|---|---|---|---|---|---|"]
+    for r in rows:
+        f, n = r["fast"], r["node"]
+        L.append(f"| {r['family']} | {r['n']} | {f['alerted']} / {n['alerted']} | "
+                 f"{_s(f['median_s'])} / {_s(n['median_s'])} | {_ms(f['sweep_period_s'])} / "
+                 f"{_ms(n['sweep_period_s'])} / {_ms(r['contended_sweep_period_s'])} "
+                 f"({r['front_end']}) | {r['slowdown']:.2f}, "
+                 f"{r['node_overruns_per_s']:.0f}/s |")
+    return L
 
 
 def write(out: dict, folder: Path, command: str) -> Path:

@@ -31,10 +31,11 @@ def gateway_config(detect: dict | None = None):
 
 
 def run_session(scene, node_name: str, t_end: float, seed: int, plan=EVAL_PLAN,
-                detect: dict | None = None, keep_codes: bool = False) -> Session:
+                detect: dict | None = None, keep_codes: bool = False, cost=None) -> Session:
     """Scan `node_name` of `scene` from switch-on (t = 0) to t_end with the fast path (board
-    generator seeded `seed`) and run its frames through the gateway pipeline."""
-    reader = NodeReader(scene, node_name, seed=seed)
+    generator seeded `seed`, the node's timing `cost`: readings.NODE_COST by default) and run
+    its frames through the gateway pipeline."""
+    reader = NodeReader(scene, node_name, seed=seed, cost=cost)
     pipe = Pipeline(gateway_config(detect))
     events = pipe.open_source(SOURCE, 0).events
     peaks: dict[int, tuple[list, list]] = {}

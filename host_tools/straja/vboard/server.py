@@ -63,6 +63,11 @@ class VirtualBoard:
     def now(self) -> float:
         return time.monotonic() - self.t_origin
 
+    @property
+    def thread_id(self) -> int | None:
+        """The kernel's id of the thread that serves the bus (its CPU use: /proc/self/task)."""
+        return self._thread.native_id if self._thread else None
+
     # -- life cycle
 
     def start(self) -> "VirtualBoard":

@@ -4,10 +4,10 @@ chip models directly, with no socket, at instants the caller chooses.
 `VirtualTimeBoard` offers the board functions the firmware's hardware layer builds front ends
 with (`pin`, `spi_device`, `three_wire`, `adc`: firmware/straja_node/hw), so its `front_ends` are
 made by `straja_node.hw.build_front_ends` exactly as on a node. Before each driver call the caller
-sets the instants with `at(times)`: every bus operation happens at times[0], except that the
-k-th ADC read of the call happens at times[k] (a driver that averages ADC reads, the RX5808's,
-makes them a bus round trip apart); a driver that sleeps (straja_node.clock: virtual time on
-CPython) moves its later operations on by as much. The chip models draw from the board's one
+sets its start with `at(t, op_s)`: the call's k-th bus operation (an SPI transfer, a 3-wire word,
+an ADC read, a pin read: each a round trip on a virtual node's socket) happens at t + k op_s, and
+a driver that sleeps (straja_node.clock: virtual time on CPython) moves its later operations on
+by as much; `ops` counts the call's operations, so the caller knows how long it took. The chip models draw from the board's one
 generator in the order of the operations, as on the socket board (straja.vboard.server), so the
 same instants in the same order give the same readings.
 """
@@ -30,21 +30,25 @@ class VirtualTimeBoard:
         self.rf = rf
         self.rng = random.Random(seed)
         self.chips = [MODELS[e["kind"]](self, e) for e in profile.get("front_ends", [])]
-        self.times: tuple | list = (0.0,)
-        self.adc_reads = 0
+        self.t = 0.0
+        self.op_s = 0.0
+        self.ops = 0
         self.slept_from_us = hosttime.now_us
         self.front_ends = build_front_ends(self, self, profile, {})
 
-    def at(self, times) -> None:
-        """The instants (s) of the next driver call's bus operations."""
-        self.times = times
-        self.adc_reads = 0
+    def at(self, t: float, op_s: float = 0.0) -> None:
+        """The next driver call starts at t (s); each of its bus operations takes op_s."""
+        self.t = t
+        self.op_s = op_s
+        self.ops = 0
         self.slept_from_us = hosttime.now_us
 
     def now(self) -> float:
-        """The instant of a bus operation: times[0], later by the driver's sleeps since at()
-        (+ 0.0 when it has not slept: the instants stay exactly the caller's)."""
-        return self.times[0] + (hosttime.now_us - self.slept_from_us) * 1e-6
+        """The instant of the next bus operation (counted): t + k op_s, later by the driver's
+        sleeps since at() (+ 0.0 when it has not slept: the instants stay exactly the caller's)."""
+        k = self.ops
+        self.ops = k + 1
+        return self.t + k * self.op_s + (hosttime.now_us - self.slept_from_us) * 1e-6
 
     # the board functions straja_node.hw builds drivers with (`bd` is this board)
 
@@ -52,7 +56,7 @@ class VirtualTimeBoard:
         for chip in self.chips:
             for role, n in chip.entry.get("pins", {}).items():
                 if n == number:
-                    return _Pin(chip, role)
+                    return _Pin(self, chip, role)
         raise ValueError(f"pin {number} is no front end's")
 
     def spi_device(self, bd, index: int, entry: dict) -> "_Spi":
@@ -89,17 +93,15 @@ class _Adc:
         self.board, self.adc = board, chip.adc
 
     def read_u16(self) -> int:
-        board = self.board
-        k = board.adc_reads
-        board.adc_reads = k + 1
-        return self.adc(board.times[k] + (hosttime.now_us - board.slept_from_us) * 1e-6)
+        return self.adc(self.board.now())
 
 
 class _Pin:
-    def __init__(self, chip, role: str):
-        self.read, self.write, self.role = chip.pin_read, chip.pin_write, role
+    def __init__(self, board: VirtualTimeBoard, chip, role: str):
+        self.board, self.read, self.write, self.role = board, chip.pin_read, chip.pin_write, role
 
     def value(self, v=None):
+        self.board.now()  # a bus operation: it takes its time
         if v is None:
             return self.read(self.role)
         self.write(self.role, v)
