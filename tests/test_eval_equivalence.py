@@ -12,6 +12,8 @@ node has made SWEEPS sweeps of each front end with them on.
 
 The two do not draw the same random numbers (their read instants differ), so the readings
 agree in distribution, not byte for byte."""
+import math
+
 import numpy as np
 import pytest
 
@@ -87,7 +89,7 @@ def test_fast_path_times_and_reads_like_a_virtual_node():
     node_overruns = node.overruns / node.seconds
     assert fast_overruns > 0 and node_overruns > 0
     if fitted:
-        assert 0.5 < fast_overruns / node_overruns < 2, (fast_overruns, node_overruns)
+        assert 1 / 3 < fast_overruns / node_overruns < 3, (fast_overruns, node_overruns)
     # with a CPU of its own the node keeps its plan's timing: the sweeps are nominal + the
     # late readings the steps' own costs make
     reader = NodeReader(scene, "n1", seed=1)
@@ -111,7 +113,10 @@ def test_fast_path_times_and_reads_like_a_virtual_node():
             strongest = np.argmax(np.median(a, 0))
             assert np.argmax(np.median(b, 0)) == strongest
             assert hot_a[:, strongest].mean() > 0.5 and hot_b[:, strongest].mean() > 0.5
-        else:  # hoppers: as many hot readings, as strong
-            assert 0.6 < hot_b.mean() / hot_a.mean() < 1.6, (fe, hot_a.mean(), hot_b.mean())
+        else:  # hoppers: as many hot readings (rates of rare events, a few tens of them:
+            # their log ratio within 3 standard errors, sqrt(1/k_a + 1/k_b)), as strong
+            k_a, k_b = int(hot_a.sum()), int(hot_b.sum())
+            log_ratio = math.log((k_b / hot_b.size) / (k_a / hot_a.size))
+            assert abs(log_ratio) < 3 * math.sqrt(1 / k_a + 1 / k_b), (fe, k_a, hot_a.size, k_b, hot_b.size)
         top_a, top_b = np.percentile(a, 99.5), np.percentile(b, 99.5)
         assert abs(top_a - top_b) <= 8, f"front end {fe}: strongest {top_a} vs {top_b}"

@@ -130,21 +130,26 @@ def test_a_temporary_plan_runs_from_its_arrival_until_it_lapses():
 
 
 def test_adaptive_scanning_focuses_the_other_nodes_on_an_alert(tmp_path):
-    path = tmp_path / "video_and_wifi.toml"
-    path.write_text(DRONE_AND_WIFI)
+    # a sub-GHz control link: the focus (its hop band at a finer step) is a faster sweep than the
+    # default plan's, so the nodes that did not see it are focused (5.8 GHz video is not: the
+    # default plan's 20 MHz steps over the band are already as fine and fast as a focus would be)
+    path = tmp_path / "elrs_915_and_wifi.toml"
+    path.write_text(DRONE_AND_WIFI.replace('kind = "analog_video"\nchannel = "R4"',
+                                           'kind = "elrs"\ndomain = "FCC915"\nrate = "50"')
+                    .replace("60.0]", "1.5]"))
     run = run_scene(load_scene(path))
     raised = [a for a in run.alerts if a.kind == "alert_raised"]
-    assert [a.family for a in raised] == ["analog_fm_video"]
+    assert [a.family for a in raised] == ["lora_fhss"]
     assert run.node_ids == {"n1": 1, "n2": 2, "n3": 3}
-    seers = {run.node_ids[n] for n in run.node_ids} & {n.node_id for n in raised[0].nodes}
+    seers = {n.node_id for n in raised[0].nodes}
     focused = [name for name, plans in run.plans.items() if len(plans) > 1]
-    # the nodes that did not see it dwell on the video band from the alert on (+ a command's way)
+    # the nodes that did not see it dwell on the link's band from the alert on (+ a command's way)
     assert focused and all(run.node_ids[n] not in seers for n in focused)
     for name in focused:
         t, plan = run.plans[name][1]
         assert raised[0].t_ns / 1e9 < t < raised[0].t_ns / 1e9 + 0.5
-        video = next(e for e in plan if e["front_end"] == "vid58")
-        assert video["start_khz"] <= 5_769_000 <= video["stop_khz"]
+        subg = next(e for e in plan if e["front_end"] == "subg")
+        assert subg["start_khz"] <= raised[0].lo_khz + 2_000 and subg["stop_khz"] >= 915_000
 
 
 def test_catalogue_targets_are_reported_and_only_gated_ones_fail_make_eval():
