@@ -36,6 +36,9 @@ MIN_HITS = 3
 MIN_SPAN_KHZ = 40_000.0     # hits spread over more than a 40 MHz Wi-Fi channel (a hop set
                             # spans 50-80 MHz; ovens, Wi-Fi frames pile within 40 MHz)
 PFA_WINDOW = 1e-7           # the count's Poisson tail under the baseline, per sweep tested
+MAX_EXPECTED = 2.0          # a site whose quiet cells make more hits in a window is too busy
+                            # for the test: Wi-Fi and Bluetooth traffic comes in bursts of
+                            # seconds, not Poisson (busy 2.4 GHz: 40 hits where 14 were expected)
 
 
 class Hopper(NamedTuple):
@@ -44,7 +47,6 @@ class Hopper(NamedTuple):
     n_channels: int
     lo_khz: float
     hi_khz: float
-    t_first_us: int
     t_last_us: int
     peak_mw: float
     expected: float        # hits the baseline expects in the window
@@ -148,8 +150,9 @@ class BandHoppers:
                 return
         if self.sweeps < BOOT_SWEEPS or not hit:
             return
-        t, cell, _, _ = self._window(now - WINDOW_US)
-        if t.size < MIN_HITS:
+        _, cell, _, _ = self._window(now - WINDOW_US)
+        cell = cell[~busy[cell]]  # cells that turned busy since their hits were counted
+        if cell.size < MIN_HITS:
             return
         freqs = self.freq_khz[cell]
         if freqs.max() - freqs.min() <= MIN_SPAN_KHZ:
@@ -160,7 +163,7 @@ class BandHoppers:
         rate = max(float(self.counts[quiet].sum()) / self.weight,
                    self.pfa_cell * int(np.count_nonzero(quiet)))
         expected = n_sweeps * rate
-        if poisson_tail(t.size, expected) > PFA_WINDOW:
+        if expected > MAX_EXPECTED or poisson_tail(cell.size, expected) > PFA_WINDOW:
             return
         self._since_us = now - WINDOW_US
         self.active = self._summary(self._since_us, expected)
@@ -170,5 +173,5 @@ class BandHoppers:
         t, cell, mw, held = self._window(since_us)
         freqs = self.freq_khz[cell]
         return Hopper(int(t.size), int(np.unique(cell).size), float(freqs.min()),
-                      float(freqs.max()), int(t.min()), int(t.max()), float(mw.max()),
+                      float(freqs.max()), int(t.max()), float(mw.max()),
                       expected, float(held.mean()))
