@@ -85,7 +85,7 @@ def test_a_per_packet_hopper_is_reported_within_two_seconds_as_gfsk():
     assert reports, "never reported"
     first, h = reports[0]
     assert (first + 1 - on) * PERIOD_US <= 2_000_000
-    assert h.hi_khz - h.lo_khz > hp.MIN_SPAN_KHZ and h.held_share == 0.0
+    assert h.hi_khz - h.lo_khz > hp.MIN_SPAN_KHZ and h.n_held == 0
     family, confidence, reason = band_hopper(h)
     assert family == "gfsk_fhss" and 0 < confidence < 1 and "new channel every packet" in reason
     # kept while it hops: reported in most sweeps that brought it hits until the end
@@ -96,7 +96,7 @@ def test_a_hopper_that_holds_its_channels_is_named_lora():
     band, on = Band(200, seed=3), 30
     band.hopper(range(on, 200), 0.5, held=True)
     _, h = band.run()[0]
-    assert h.held_share == 1.0 and band_hopper(h)[0] == "lora_fhss"
+    assert h.n_held == h.n_hits and band_hopper(h)[0] == "lora_fhss"
 
 
 def test_a_resident_hopper_is_the_site_not_a_drone():

@@ -55,7 +55,8 @@ PERSISTENT_MIN_CHANNELS = 3   # held hits (revisit plan) are never noise nor Blu
 PERSISTENT_DISTINCT = 0.5     # a hopper's held hits land on new channels; Wi-Fi's on its few busy ones
 SCANNED_HOP_MIN_BURSTS = 8
 HELD_SHARE_LORA = 0.25        # band hoppers: ELRS 2.4 holds 0.7-0.8 of its hits (4.2 ms revisit),
-                              # a link hopping every packet (almost) none
+HELD_MIN_LORA = 2             # a link hopping every packet almost none (FrSky's 4.34 ms packet
+                              # outlasts the revisit when read at its very start: one hit in ~60)
 RESOLVED_PERIOD_US = 2_000.0  # sweeps this often see every packet (ELRS 500 Hz: 2 ms): the
                               # interval rules hold; slower ones catch hops at random instants
 # A hit on the same channel as the hit before: ELRS 900 at 25 Hz stays 2 packets (80 ms) on a
@@ -217,11 +218,10 @@ def band_hopper(h) -> tuple[str, float, str]:
     every packet (FrSky, FlySky, DSMX, ELRS FLRC at 2 packets per 1-2 ms hop) never holds."""
     why = (f"{h.n_hits} narrow hits on {h.n_channels} channels over "
            f"{(h.hi_khz - h.lo_khz) / 1000:.0f} MHz, {h.expected:.2f} expected from the site")
-    family = "lora_fhss" if h.held_share >= HELD_SHARE_LORA else "gfsk_fhss"
-    if family == "lora_fhss":
-        why += f", {h.held_share:.0%} held: several packets per hop (ELRS)"
+    if h.n_held >= max(HELD_MIN_LORA, HELD_SHARE_LORA * h.n_hits):
+        family, why = "lora_fhss", why + f", {h.n_held} held: several packets per hop (ELRS)"
     else:
-        why += f", {h.held_share:.0%} held: a new channel every packet"
+        family, why = "gfsk_fhss", why + f", {h.n_held} held: a new channel every packet"
     return family, SPECIFICITY[family] * h.n_hits / (h.n_hits + EVIDENCE_BURSTS), why
 
 

@@ -50,8 +50,7 @@ class Hopper(NamedTuple):
     t_last_us: int
     peak_mw: float
     expected: float        # hits the baseline expects in the window
-    held_share: float      # share of its hits held across the revisit (ELRS dwells; < 0.1: a
-                           # new channel every packet)
+    n_held: int            # hits held across the revisit (a link dwelling several packets)
 
 
 class BandHoppers:
@@ -174,4 +173,4 @@ class BandHoppers:
         freqs = self.freq_khz[cell]
         return Hopper(int(t.size), int(np.unique(cell).size), float(freqs.min()),
                       float(freqs.max()), int(t.max()), float(mw.max()),
-                      expected, float(held.mean()))
+                      expected, int(np.count_nonzero(held)))
