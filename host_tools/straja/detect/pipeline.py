@@ -76,7 +76,7 @@ class Result:
     bursts: np.ndarray             # BURST records closed by this batch
     events: np.ndarray             # EVENT records: track life-cycle transitions
     alerts: np.ndarray             # CLASSES of tracks that became confirmed drone links now
-    hopper: Hopper | None = None   # the band hopper, when it took hits in this batch
+    hopper: Hopper | None = None   # the band hopper, when it took hits in this batch and is named
 
 
 class Pipeline:
@@ -173,9 +173,13 @@ class Pipeline:
             bursts = self.bursts.process(det, power, t_us, duration_us)
         noise = noise if self.noise is not None else None
         alerts = self._no_alerts
-        if hopper is not None and self._hopper_reported is None:
-            self._hopper_reported = hopper
-            alerts = self.hopper_class(hopper)
+        if hopper is not None:
+            named = self.hopper_class(hopper)
+            if not named["drone"][0]:
+                hopper = None  # not yet telling its family
+            elif self._hopper_reported is None:
+                self._hopper_reported = hopper
+                alerts = named
         if not n or (not bursts.size and not self.tracker.n_live):
             return Result(det, noise, bursts, self._no_events, alerts, hopper)
         events = self.tracker.process(bursts, int(t_us[-1] + duration_us[-1]))
