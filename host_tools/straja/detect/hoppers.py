@@ -91,9 +91,8 @@ class BandHoppers:
     def process(self, single_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
                 t_us: np.ndarray, duration_us: np.ndarray) -> Hopper | None:
         """Take sweeps: single and held reads (float32 mW), noise means, each sweep's start
-        and duration. Returns the hopper
-        reported after them (its hits since it was reported) or None; new_hits tells whether
-        it took hits in these sweeps."""
+        and duration. Returns the hopper reported after them (its hits since it was reported)
+        or None; new_hits tells whether it took hits in these sweeps."""
         self.new_hits = False
         for k in range(single_mw.shape[0]):
             self._sweep(single_mw[k], held_mw[k], noise_mw[k], int(t_us[k]), int(duration_us[k]))
