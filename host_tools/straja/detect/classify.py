@@ -54,6 +54,10 @@ HOP_MIN_SPREAD_KHZ = {"subghz": 2_500.0, "2g4": WIFI_BW_KHZ[1]}
 PERSISTENT_MIN_CHANNELS = 3   # held hits (revisit plan) are never noise nor Bluetooth: 3 will do
 PERSISTENT_DISTINCT = 0.5     # a hopper's held hits land on new channels; Wi-Fi's on its few busy ones
 SCANNED_HOP_MIN_BURSTS = 8
+# Band hoppers: share of hits held across the 4.2 ms revisit. ELRS 2.4 holds 0.7-0.8 of them; a
+# link hopping every packet almost none (FrSky's 4.34 ms packet outlasts the revisit when read at
+# its very start: one hit in ~60). Decided at REPEAT_LLR like the repeats below.
+HELD_P = {"lora": 0.7, "gfsk": 0.02}
 RESOLVED_PERIOD_US = 2_000.0  # sweeps this often see every packet (ELRS 500 Hz: 2 ms): the
                               # interval rules hold; slower ones catch hops at random instants
 # A hit on the same channel as the hit before: ELRS 900 at 25 Hz stays 2 packets (80 ms) on a
@@ -206,6 +210,23 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     if llr["static"] <= -REPEAT_LLR:
         return "unknown", why + ": stays on its channels (long packets, not hops)"
     return "unknown", why + ": not yet telling"
+
+
+def band_hopper(h) -> tuple[str, float, str]:
+    """(family, confidence, reason) of a band hopper (straja.detect.hoppers.Hopper): narrow hits
+    spread over a hop set, too many for the site's baseline. Hits that outlast the revisit
+    (held) tell a link staying several packets on a channel (ELRS); a link that changes channel
+    every packet (FrSky, FlySky, DSMX, ELRS FLRC at 2 packets per 1-2 ms hop) never holds."""
+    why = (f"{h.n_hits} narrow hits on {h.n_channels} channels over "
+           f"{(h.hi_khz - h.lo_khz) / 1000:.0f} MHz, {h.expected:.2f} expected from the site")
+    llr = _repeat_llr(h.n_held, h.n_hits, HELD_P["lora"], HELD_P["gfsk"])
+    if llr >= REPEAT_LLR:
+        family, why = "lora_fhss", why + f", {h.n_held} held: several packets per hop (ELRS)"
+    elif llr <= -REPEAT_LLR:
+        family, why = "gfsk_fhss", why + f", {h.n_held} held: a new channel every packet"
+    else:
+        family, why = "unknown", why + f", {h.n_held} held: not yet telling"
+    return family, SPECIFICITY[family] * h.n_hits / (h.n_hits + EVIDENCE_BURSTS), why
 
 
 def _repeat_llr(repeats: float, gaps: float, p1: float, p0: float) -> float:

@@ -6,6 +6,7 @@ stream of equal batches allocates only its results.
     codes or mW --> CFAR across frequency --+--> (revisit: bursty-cell mask) --> bursts
                 --> noise floor (detector) --+                 --> tracks --> classes
                 --> CFAR across time (optional) -+
+    single reads (2.4 GHz) --> narrow hits over time vs the site's baseline --> band hopper
 
 The frequency CFAR finds narrow emitters against their neighbours; the floor detector
 (power > alpha x noise mean, alpha from pfa and the readings' looks) finds wide ones that fill a CFAR window (video, Wi-Fi) and
@@ -23,7 +24,8 @@ from straja._detect_busy import BusyCells
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
-from straja.detect.classify import CLASSES, Scan, classify
+from straja.detect.classify import CLASSES, Scan, band, band_hopper, classify
+from straja.detect.hoppers import BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features
 
@@ -41,6 +43,10 @@ BUSY_HELD_RATIO = 0.5         # ...and held occupancy under this share of it: bu
 BUSY_MEMORY_SWEEPS = 64       # occupancy averaged over about this many sweeps (EWMA, ~11 s)
 BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy not yet known)
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
+# The band hopper (straja.detect.hoppers) is reported as a track of this id (the tracker's are
+# >= 0), in the bands where control links hop per packet over tens of MHz
+HOPPER_TRACK_ID = -1
+HOPPER_BANDS = ("2g4",)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,7 @@ class Result:
     bursts: np.ndarray             # BURST records closed by this batch
     events: np.ndarray             # EVENT records: track life-cycle transitions
     alerts: np.ndarray             # CLASSES of tracks that became confirmed drone links now
+    hopper: Hopper | None = None   # the band hopper, when it took hits in this batch and is named
 
 
 class Pipeline:
@@ -108,6 +115,12 @@ class Pipeline:
             self._busy = busy_cells(n_bins, step_khz, self._floor_alpha)
         else:
             self._busy = None
+        centre_khz = start_khz + step_khz * (n_bins - 1) / 2
+        self._hoppers = (BandHoppers(n_bins, start_khz, step_khz, self._floor_alpha, c.pfa)
+                         if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
+        self._single_mw = np.empty((0, n_bins), np.float32)
+        self._drone_tracks: set[int] = set()  # tracks alerted as drone links, while live
+        self._hopper_reported: Hopper | None = None  # the band hopper, once alerted
 
     def _buffers_for(self, n_sweeps: int):
         """(power, det, noise, time) work buffers for n_sweeps sweeps: views of kept arrays."""
@@ -148,6 +161,7 @@ class Pipeline:
             n_det = -1
         if self._busy is not None:
             n_det = self._busy.process(single, noise, det)
+        hopper = self._band_hopper(single, power, noise, t_us, duration_us) if n else None
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
             if t_us.dtype != INT64 or duration_us.dtype != INT64:  # else the burst kernel checks
@@ -158,10 +172,40 @@ class Pipeline:
         else:
             bursts = self.bursts.process(det, power, t_us, duration_us)
         noise = noise if self.noise is not None else None
+        alerts = self._no_alerts
+        if hopper is not None:
+            named = self.hopper_class(hopper)
+            if not named["drone"][0]:
+                hopper = None  # not yet telling its family
+            elif self._hopper_reported is None:
+                self._hopper_reported = hopper
+                alerts = named
         if not n or (not bursts.size and not self.tracker.n_live):
-            return Result(det, noise, bursts, self._no_events, self._no_alerts)
+            return Result(det, noise, bursts, self._no_events, alerts, hopper)
         events = self.tracker.process(bursts, int(t_us[-1] + duration_us[-1]))
-        return Result(det, noise, bursts, events, self._new_alerts(events, bursts.size > 0))
+        track_alerts = self._new_alerts(events, bursts.size > 0)
+        if track_alerts.size:
+            alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
+        return Result(det, noise, bursts, events, alerts, hopper)
+
+    def _band_hopper(self, single, power, noise, t_us, duration_us) -> Hopper | None:
+        """The band hopper when it took hits in these sweeps, unless a track already names the
+        link (a hopper that holds its channels is a track; one emitter, one report)."""
+        if self._hoppers is None:
+            return None
+        if self._single_mw.shape[0] != single.shape[0]:
+            self._single_mw = np.empty(single.shape, np.float32)
+        _detect_noise.codes_to_mw(single, self._single_mw)
+        hopper = self._hoppers.process(self._single_mw, power, noise, t_us, duration_us)
+        if hopper is None:
+            self._hopper_reported = None  # lost: reported again if it comes back
+            return None
+        return hopper if self._hoppers.new_hits and not self._drone_tracks else None
+
+    def hopper_class(self, hopper: Hopper) -> np.ndarray:
+        """The band hopper as a CLASSES record (track id HOPPER_TRACK_ID)."""
+        family, confidence, reason = band_hopper(hopper)
+        return np.array([(HOPPER_TRACK_ID, family, confidence, True, reason)], CLASSES)
 
     def _timing(self, t_us, duration_us) -> None:
         """The scan's latest sweep period (start to start) and sweep duration, for classify."""
@@ -185,6 +229,7 @@ class Pipeline:
                 self._look_gap = 1
             for tid in events["track_id"][events["to_state"] == 3].tolist():
                 self._pending.pop(tid, None)
+                self._drone_tracks.discard(tid)
         self._bursts_seen += changed
         if not self._pending or (self._bursts_seen < self._next_look and not events.size):
             return self._no_alerts
@@ -200,6 +245,7 @@ class Pipeline:
         alerts = classes[classes["drone"]]
         for tid in alerts["track_id"].tolist():
             del self._pending[tid]
+            self._drone_tracks.add(tid)
         return alerts
 
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:

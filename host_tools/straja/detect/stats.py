@@ -61,15 +61,9 @@ def gammaincc(a: float, x: float) -> float:
         raise ValueError(f"gammaincc needs a > 0 and x >= 0, not {a}, {x}")
     if x == 0.0:
         return 1.0
+    if x < a + 1.0:
+        return 1.0 - _gamma_series(a, x)
     log_front = a * log(x) - x - lgamma(a)
-    if x < a + 1.0:  # series for P(a, x)
-        term = total = 1.0 / a
-        n = a
-        while abs(term) > EPS * abs(total):
-            n += 1.0
-            term *= x / n
-            total += term
-        return 1.0 - total * exp(log_front)
     # Q(a, x) = e^-x x^a / Gamma(a) * 1 / (x + 1 - a - 1 (1 - a) / (x + 3 - a - ...)) (NR 6.2.7)
     b = x + 1.0 - a
     c, d = 1.0 / TINY, 1.0 / b
@@ -85,6 +79,27 @@ def gammaincc(a: float, x: float) -> float:
         if abs(d * c - 1.0) < EPS:
             return exp(log_front) * h
     raise ArithmeticError("continued fraction did not converge")
+
+
+def _gamma_series(a: float, x: float) -> float:
+    """Regularized lower incomplete gamma P(a, x) by its series (NR 6.2.5), for 0 < x < a + 1."""
+    term = total = 1.0 / a
+    n = a
+    while abs(term) > EPS * abs(total):
+        n += 1.0
+        term *= x / n
+        total += term
+    return total * exp(a * log(x) - x - lgamma(a))
+
+
+def poisson_tail(n: int, mean: float) -> float:
+    """P(N >= n) for N Poisson of `mean`: P(n, mean), the lower incomplete gamma, by its series
+    where it is small (no 1 - Q cancellation)."""
+    if n <= 0:
+        return 1.0
+    if mean <= 0.0:
+        return 0.0
+    return _gamma_series(n, mean) if mean < n + 1.0 else 1.0 - gammaincc(n, mean)
 
 
 def f_survival(x: float, d1: float, d2: float) -> float:

@@ -144,9 +144,19 @@ class NodeDetector:
         if sweep.first + n < sweep.total or st.filled != sweep.total:
             return []
         result = st.core.process(st.codes, st.t_us, st.dur_us, st.single)
-        if not result.bursts.size:
-            return []
-        return self._observations(st, result.bursts, offset_ns)
+        out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
+        if result.bursts.size:
+            out += self._observations(st, result.bursts, offset_ns)
+        return out
+
+    def _hopper(self, st: _PlanState, hopper, offset_ns: int) -> Observation:
+        """The core's band hopper (a per-packet hopper seen in the band's statistics) that took
+        hits in this sweep: its hop set's extent and its strongest hit."""
+        family = str(st.core.hopper_class(hopper)["family"][0])
+        half = st.core.scan.step_khz / 2
+        return Observation(self.node_id, family, hopper.t_last_us * 1000 + offset_ns,
+                           int(hopper.lo_khz - half), int(hopper.hi_khz + half),
+                           round(10 * math.log10(max(hopper.peak_mw, 1e-20)), 1))
 
     def _observations(self, st: _PlanState, bursts: np.ndarray, offset_ns: int) -> list[Observation]:
         """Confirmed drone-classified tracks that took a burst in this sweep, with those bursts'

@@ -1,0 +1,175 @@
+"""Per-packet hoppers from the statistics of the band over time (docs/detection.md, "Hoppers
+that never hold a channel").
+
+A link that changes channel every packet (FrSky, FlySky, Spektrum DSMX, ELRS FLRC) is gone from
+a channel when a revisit plan reads it again a few ms later: it leaves no held reading, so no
+burst and no track. What it does leave, in the single reads (the first read of each channel),
+is short narrow hits scattered over its hop set at a rate set by its duty cycle. This stage
+counts those hits over a short window in the cells where the site's learnt baseline expects
+few (Wi-Fi channels and a resident Bluetooth device's channels are busy and not counted) and
+reports a hopper when they are too many for the baseline (Poisson tail) and spread over more
+than one Wi-Fi channel. One transmitter at a time: the hits of two hoppers add up.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import NamedTuple
+
+import numpy as np
+
+from straja.detect.stats import poisson_tail
+
+HIT_WIDTH_KHZ = 6_000.0     # runs of hot single reads at most this wide are narrow hits (the
+                            # classifier's narrow limit); wider: Wi-Fi, video, ovens
+WINDOW_US = 2_000_000       # hits counted over this window...
+LOST_US = 3_000_000         # ...and a reported hopper is kept while its last hit is this recent
+BASELINE_SWEEPS = 256       # memory of the site's per-cell hit rate (EWMA, ~46 s at 2.4 GHz)
+BOOT_SWEEPS = 16            # the first sweeps are learnt at once (what is on air at switch-on
+                            # is the site), and no report is made during them; later sweeps...
+LEARN_DELAY_US = 10_000_000 # ...are learnt this late, so that a hopper's first hits, before it
+                            # is reported, are not already its own baseline
+BUSY_MIN_HITS = 4           # a busy cell: at least this many hits, and more than...
+QUIET_RATE = 0.02           # ...this many per learnt sweep: not counted (a
+                            # hopper spreads its hits: FrSky ~0.01 per cell, FlySky ~0.03 on its
+                            # 16 channels, measured; Wi-Fi at load 0.5 ~0.4)
+MIN_HITS = 3
+MIN_SPAN_KHZ = 40_000.0     # hits spread over more than a 40 MHz Wi-Fi channel (a hop set
+                            # spans 50-80 MHz; ovens, Wi-Fi frames pile within 40 MHz)
+PFA_WINDOW = 1e-7           # the count's Poisson tail under the baseline, per sweep tested
+MAX_EXPECTED = 2.0          # a site whose quiet cells make more hits in a window is too busy
+                            # for the test: Wi-Fi and Bluetooth traffic comes in bursts of
+                            # seconds, not Poisson (busy 2.4 GHz: 40 hits where 14 were expected)
+
+
+class Hopper(NamedTuple):
+    """A reported hopper: hits (of the window, or since it was reported) and their extent."""
+    n_hits: int
+    n_channels: int
+    lo_khz: float
+    hi_khz: float
+    t_last_us: int
+    peak_mw: float
+    expected: float        # hits the baseline expects in the window
+    n_held: int            # hits held across the revisit (a link dwelling several packets)
+
+
+class BandHoppers:
+    """The hopper stage of one front end's plan (n_bins channels from start_khz, step_khz apart).
+    A single read is hot above alpha x the noise mean (the floor detector's alpha).
+
+    The baseline learns a sweep's hits LEARN_DELAY_US after it (at once during the first
+    BOOT_SWEEPS), except the hits counted for a reported hopper (not the site's)."""
+
+    def __init__(self, n_bins: int, start_khz: float, step_khz: float, alpha: float,
+                 pfa_cell: float, capacity: int = 4096):
+        self.n_bins, self.alpha, self.pfa_cell = n_bins, alpha, pfa_cell
+        self.freq_khz = start_khz + step_khz * np.arange(n_bins)
+        self.max_width = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
+        self.counts = np.zeros(n_bins)        # EWMA-weighted hits per cell, learnt sweeps
+        self.weight = 0.0                     # EWMA-weighted learnt sweeps
+        self._pending: deque = deque()        # (start, hit cells) of the sweeps not yet learnt
+        self.sweeps = 0
+        self._window_starts: deque = deque()  # starts of the sweeps in the window
+        self._hot = np.zeros(n_bins + 2, np.int8)
+        # ring of the counted hits (in quiet cells): read time, cell, power, held
+        self._t = np.full(capacity, np.iinfo(np.int64).min, np.int64)
+        self._cell = np.zeros(capacity, np.int32)
+        self._mw = np.zeros(capacity, np.float32)
+        self._held = np.zeros(capacity, bool)
+        self._head = 0
+        self.active: Hopper | None = None
+        self._since_us = 0                    # start of the window that reported it
+        self.new_hits = False
+
+    def busy(self) -> np.ndarray:
+        """Cells the site keeps busy: hit more than QUIET_RATE per learnt sweep, by at least
+        BUSY_MIN_HITS hits (one hit in a young baseline is no rate)."""
+        if self.weight <= 0:
+            return np.zeros(self.n_bins, bool)
+        return (self.counts >= BUSY_MIN_HITS) & (self.counts > QUIET_RATE * self.weight)
+
+    def process(self, single_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
+                t_us: np.ndarray, duration_us: np.ndarray) -> Hopper | None:
+        """Take sweeps: single and held reads (float32 mW), noise means, each sweep's start
+        and duration. Returns the hopper reported after them (its hits since it was reported)
+        or None; new_hits tells whether it took hits in these sweeps."""
+        self.new_hits = False
+        for k in range(single_mw.shape[0]):
+            self._sweep(single_mw[k], held_mw[k], noise_mw[k], int(t_us[k]), int(duration_us[k]))
+        return self.active
+
+    def _sweep(self, single, held, noise, t0: int, duration: int) -> None:
+        hot = self._hot
+        np.greater(single, self.alpha * noise, out=hot[1:-1], casting="unsafe")
+        edges = np.flatnonzero(np.diff(hot))
+        starts, ends = edges[0::2], edges[1::2]
+        narrow = (ends - starts) <= self.max_width
+        hit_cells = np.array([s + int(np.argmax(single[s:e])) for s, e in
+                              zip(starts[narrow].tolist(), ends[narrow].tolist())], np.int64)
+        busy = self.busy()
+        counted = hit_cells[~busy[hit_cells]] if hit_cells.size else hit_cells
+        # the read of channel i is at about t0 + i duration / n (docs/protocol.md, SWEEP)
+        for cell in counted.tolist():
+            i = self._head % self._t.size
+            self._t[i] = t0 + cell * duration // self.n_bins
+            self._cell[i], self._mw[i] = cell, single[cell]
+            self._held[i] = held[cell] > self.alpha * noise[cell]
+            self._head += 1
+        now = t0 + duration
+        self._window_starts.append(t0)
+        while self._window_starts[0] < now - WINDOW_US:
+            self._window_starts.popleft()
+        self._decide(now, busy, counted.size > 0)
+        self._pending.append((t0, hit_cells if self.active is None
+                              else hit_cells[busy[hit_cells]]))
+        self.sweeps += 1
+        delay = 0 if self.sweeps <= BOOT_SWEEPS else LEARN_DELAY_US
+        while self._pending and self._pending[0][0] < now - delay:
+            self._learn(self._pending.popleft()[1])
+
+    def _learn(self, cells: np.ndarray) -> None:
+        decay = 1.0 - 1.0 / BASELINE_SWEEPS
+        self.counts *= decay
+        self.weight = self.weight * decay + 1.0
+        self.counts[cells] += 1.0
+
+    def _window(self, since_us: int):
+        keep = self._t >= since_us
+        return self._t[keep], self._cell[keep], self._mw[keep], self._held[keep]
+
+    def _decide(self, now: int, busy: np.ndarray, hit: bool) -> None:
+        if self.active is not None:
+            if now - self.active.t_last_us > LOST_US:
+                self.active = None
+            elif hit:
+                self.active = self._summary(self._since_us, self.active.expected)
+                self.new_hits = True
+            if self.active is not None:
+                return
+        if self.sweeps < BOOT_SWEEPS or not hit:
+            return
+        _, cell, _, _ = self._window(now - WINDOW_US)
+        cell = cell[~busy[cell]]  # cells that turned busy since their hits were counted
+        if cell.size < MIN_HITS:
+            return
+        freqs = self.freq_khz[cell]
+        if freqs.max() - freqs.min() <= MIN_SPAN_KHZ:
+            return
+        # hits the quiet cells gave per learnt sweep, times the sweeps in the window
+        n_sweeps = len(self._window_starts)
+        quiet = ~busy
+        rate = max(float(self.counts[quiet].sum()) / self.weight,
+                   self.pfa_cell * int(np.count_nonzero(quiet)))
+        expected = n_sweeps * rate
+        if expected > MAX_EXPECTED or poisson_tail(cell.size, expected) > PFA_WINDOW:
+            return
+        self._since_us = now - WINDOW_US
+        self.active = self._summary(self._since_us, expected)
+        self.new_hits = True
+
+    def _summary(self, since_us: int, expected: float) -> Hopper:
+        t, cell, mw, held = self._window(since_us)
+        freqs = self.freq_khz[cell]
+        return Hopper(int(t.size), int(np.unique(cell).size), float(freqs.min()),
+                      float(freqs.max()), int(t.max()), float(mw.max()),
+                      expected, int(np.count_nonzero(held)))

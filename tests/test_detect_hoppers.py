@@ -1,0 +1,149 @@
+"""The band hopper stage (straja.detect.hoppers): per-packet hoppers from the single reads'
+narrow hits over time against the site's baseline; its place in the pipeline; the Poisson tail
+it tests with; end to end through the evaluation's fast path and the gateway."""
+import math
+
+import numpy as np
+import pytest
+
+from straja.detect import hoppers as hp
+from straja.detect.classify import band_hopper
+from straja.detect.pipeline import HOPPER_TRACK_ID, Pipeline, PipelineConfig
+from straja.detect.stats import poisson_tail
+from straja.eval.evaluate import EVAL_DETECT
+from straja.eval.run import run_session
+from straja.gateway.events import AlertRaised
+from straja.paths import SCENES
+from straja.sim import load_scene
+
+N_BINS, START_KHZ, STEP_KHZ = 64, 2_400_000.0, 1_325.0
+PERIOD_US, DURATION_US = 179_200, 179_000
+NOISE_MW = 1e-10
+ALPHA = 1.4   # a single read is hot above this x the noise mean
+LOOKS = 166   # CC2500's effective looks: noise readings scatter ~0.3 dB
+
+
+class Band:
+    """Single and held reads of a 2.4 GHz revisit plan, sweep by sweep: Gamma(LOOKS) noise,
+    emitters adding hits (a hit in the single read only, or in both: held)."""
+
+    def __init__(self, n_sweeps, seed=0):
+        self.rng = np.random.default_rng(seed)
+        shape = (n_sweeps, N_BINS)
+        self.single = (self.rng.gamma(LOOKS, 1 / LOOKS, shape) * NOISE_MW).astype(np.float32)
+        self.held = (self.rng.gamma(LOOKS, 1 / LOOKS, shape) * NOISE_MW * 0.97).astype(np.float32)
+        self.t_us = np.arange(n_sweeps, dtype=np.int64) * PERIOD_US
+        self.duration_us = np.full(n_sweeps, DURATION_US, np.int64)
+
+    def hit(self, sweep, cell, snr_db=15.0, width=1, held=False):
+        p = NOISE_MW * 10 ** (snr_db / 10)
+        self.single[sweep, cell:cell + width] += p
+        if held:
+            self.held[sweep, cell:cell + width] += p
+
+    def hopper(self, sweeps, per_sweep, cells=range(N_BINS), **kw):
+        """A hopper hit per_sweep times a sweep on average, on random cells of `cells`."""
+        cells = np.asarray(cells)
+        for s in sweeps:
+            for _ in range(self.rng.poisson(per_sweep)):
+                self.hit(s, int(self.rng.choice(cells)), **kw)
+
+    def run(self):
+        """(sweep index, Hopper) of every sweep in which the stage reported a hopper's hits."""
+        stage = hp.BandHoppers(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6)
+        noise = np.full((1, N_BINS), NOISE_MW, np.float32)
+        out = []
+        for k in range(self.t_us.size):
+            h = stage.process(self.single[k:k + 1], self.held[k:k + 1], noise,
+                              self.t_us[k:k + 1], self.duration_us[k:k + 1])
+            if h is not None and stage.new_hits:
+                out.append((k, h))
+        return out
+
+
+def sweeps_after(t_s):
+    return int(math.ceil(t_s * 1e6 / PERIOD_US))
+
+
+def test_poisson_tail_against_the_sum():
+    for n, mean in [(1, 0.3), (3, 1e-3), (5, 2.0), (12, 11.0), (30, 12.0), (4, 40.0)]:
+        tail = sum(math.exp(k * math.log(mean) - mean - math.lgamma(k + 1))
+                   for k in range(n, n + 400))
+        assert poisson_tail(n, mean) == pytest.approx(tail, rel=1e-9)
+    assert poisson_tail(3, 1e-4) == pytest.approx(1e-12 / 6, rel=1e-3)  # no 1 - P cancellation
+    assert poisson_tail(0, 5.0) == 1.0 and poisson_tail(2, 0.0) == 0.0
+
+
+def test_noise_alone_reports_nothing():
+    assert Band(2000, seed=1).run() == []
+
+
+def test_a_per_packet_hopper_is_reported_within_two_seconds_as_gfsk():
+    band, on = Band(200, seed=2), 30
+    band.hopper(range(on, 200), 0.5)
+    reports = band.run()
+    assert reports, "never reported"
+    first, h = reports[0]
+    assert (first + 1 - on) * PERIOD_US <= 2_000_000
+    assert h.hi_khz - h.lo_khz > hp.MIN_SPAN_KHZ and h.n_held == 0
+    family, confidence, reason = band_hopper(h)
+    assert family == "gfsk_fhss" and 0 < confidence < 1 and "new channel every packet" in reason
+    # kept while it hops: reported in most sweeps that brought it hits until the end
+    assert reports[-1][0] > 190
+
+
+def test_a_hopper_that_holds_its_channels_is_named_lora():
+    band, on = Band(200, seed=3), 30
+    band.hopper(range(on, 200), 0.5, held=True)
+    _, h = band.run()[0]
+    assert h.n_held == h.n_hits and band_hopper(h)[0] == "lora_fhss"
+
+
+def test_a_resident_hopper_is_the_site_not_a_drone():
+    """A Bluetooth device on air since switch-on, hitting the band 2x a sweep, is learnt."""
+    band = Band(1000, seed=4)
+    band.hopper(range(1000), 2.0)
+    assert band.run() == []
+
+
+def test_hits_within_one_wifi_channel_are_not_a_hopper():
+    """Frames of a new 40 MHz access point: many narrow hits, all within its channel."""
+    band = Band(300, seed=5)
+    band.hopper(range(30, 300), 3.0, cells=range(10, 10 + int(40_000 // STEP_KHZ)))
+    assert band.run() == []
+
+
+def test_wide_runs_are_not_hits():
+    band = Band(300, seed=6)
+    band.hopper(range(30, 300), 0.5, width=int(hp.HIT_WIDTH_KHZ // STEP_KHZ) + 1)
+    assert band.run() == []
+
+
+def test_pipeline_alerts_once_and_only_in_the_hopper_bands():
+    band = Band(200, seed=7)
+    band.hopper(range(30, 200), 0.5)
+    codes_single = np.clip(np.round((10 * np.log10(band.single) + 140) * 2), 0, 255).astype(np.uint8)
+    codes_held = np.clip(np.round((10 * np.log10(band.held) + 140) * 2), 0, 255).astype(np.uint8)
+    config = PipelineConfig(revisit=True, looks=203, max_burst_sweeps=1)
+    for start_khz, alerted in [(START_KHZ, True), (863_000.0, False)]:
+        pipe = Pipeline(N_BINS, start_khz, STEP_KHZ, config)
+        alerts = []
+        for k in range(200):
+            r = pipe.process(codes_held[k:k + 1], band.t_us[k:k + 1], band.duration_us[k:k + 1],
+                             codes_single[k:k + 1])
+            alerts += r.alerts.tolist()
+        hopper_alerts = [a for a in alerts if a[0] == HOPPER_TRACK_ID]
+        assert len(hopper_alerts) == alerted
+        if alerted:
+            assert hopper_alerts[0][1] == "gfsk_fhss" and hopper_alerts[0][3]
+
+
+@pytest.mark.parametrize("scene", ["flysky_alone", "dsmx_alone"])
+def test_per_packet_hoppers_alert_end_to_end(scene):
+    """The catalogue's links that change channel every packet, through the evaluation's fast
+    path and the gateway: alerted as GFSK FHSS within 2 s of switch-on (5 s), nothing before."""
+    session = run_session(load_scene(SCENES / f"{scene}.toml"), "n1", 8.0, seed=1,
+                          detect=EVAL_DETECT)
+    raised = [e for e in session.events if isinstance(e, AlertRaised)]
+    assert raised and all(e.family == "gfsk_fhss" for e in raised)
+    assert 5.0 < raised[0].t_ns / 1e9 <= 7.0
