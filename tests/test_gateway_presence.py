@@ -1,13 +1,15 @@
 """One alert per drone presence, end to end: every node of a scene scanned by the fast path
-(straja.testing.fastfleet: the firmware's drivers on the virtual board's chip models, in virtual
-time), answering the gateway's commands, so adaptive scanning runs as it does by default."""
+(straja.eval.scenes, as `straja eval --scene` runs them: the firmware's drivers on the virtual
+board's chip models, in virtual time), answering the gateway's commands, so adaptive scanning
+runs as it does by default."""
 from __future__ import annotations
 
 from straja.gateway import config, events as ev
 from straja.gateway.pipeline import Pipeline
 from straja.paths import SCENES
 from straja.sim.scene import scene_from_dict
-from straja.testing import fastfleet
+from straja.eval.readings import eval_plan_of
+from straja.eval.scenes import run_scene
 
 S = 1e9
 # pauses of 2 s up to just under the track timeout (8 s), between ~40 s on the air
@@ -35,7 +37,7 @@ def one_alert_with_adaptive_scanning(scene, on, plan):
     last transmission."""
     cfg = config.GatewayConfig()
     assert cfg.alerts.adaptive_scan  # the default
-    events = fastfleet.run(scene, Pipeline(cfg), on[-1][1] + 1.0, plan)
+    events = run_scene(scene, pipeline=Pipeline(cfg), t_end_s=on[-1][1] + 1.0, plan=plan).events
     raised = [e for e in events if isinstance(e, ev.AlertRaised)]
     cleared = [e for e in events if isinstance(e, ev.AlertCleared)]
     assert len(raised) == 1 and [c.alert_id for c in cleared] == [raised[0].alert_id]
@@ -52,7 +54,7 @@ def test_ten_minutes_of_video_with_pauses_up_to_the_track_timeout_is_one_alert()
     scene, on = with_pauses({"kind": "analog_video", "channel": "R4", "eirp_dbm": 20.0,
                              "position_m": [200.0, 150.0, 50.0]}, 600.0, 40.0)
     _, cleared, events = one_alert_with_adaptive_scanning(
-        scene, on, fastfleet.plan_of(("vid58",), step_khz=10_000))
+        scene, on, eval_plan_of(("vid58",), step_khz=10_000))
     assert {n.node_id for n in cleared.nodes} == {1, 2, 3}  # the focused neighbours saw it too
     assert len([e for e in events if isinstance(e, ev.AlertUpdated)]) < 600  # not per sweep
 
@@ -62,4 +64,4 @@ def test_a_control_link_with_pauses_up_to_the_track_timeout_is_one_alert():
     alert, with the neighbours focused on its hop band."""
     scene, on = with_pauses({"kind": "elrs", "domain": "ISM2G4", "rate": "500", "eirp_dbm": 20.0,
                              "position_m": [1200.0, 500.0, 1.5]}, 130.0, 20.0)
-    one_alert_with_adaptive_scanning(scene, on, fastfleet.plan_of(("ism24",)))
+    one_alert_with_adaptive_scanning(scene, on, eval_plan_of(("ism24",)))

@@ -95,6 +95,11 @@ def eval_plan(board: str = "virtual") -> list[dict]:
 EVAL_PLAN = eval_plan()
 
 
+def eval_plan_of(front_ends, **changes) -> list[dict]:
+    """The evaluation's plan entries of `front_ends` (names of the board's), with `changes`."""
+    return [{**e, **changes} for e in EVAL_PLAN if e["front_end"] in front_ends]
+
+
 class SweepReading(NamedTuple):
     front_end: int      # index in the board profile
     sweep_id: int

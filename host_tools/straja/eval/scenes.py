@@ -62,11 +62,11 @@ class SceneNode:
     """One node of a scene: the fast path's reader, the plan it runs (the stored one, or the
     gateway's temporary one until it lapses) and its frames in the order it sends them."""
 
-    def __init__(self, scene, name: str, node_id: int):
+    def __init__(self, scene, name: str, node_id: int, t_end_s: float, plan: list | None = None):
         board = scene.nodes[name].board
-        self.name, self.node_id, self.t_end = name, node_id, scene.duration_s
+        self.name, self.node_id, self.t_end = name, node_id, t_end_s
         self.reader = NodeReader(scene, name, board, seed=node_id)  # a Fleet seeds so too
-        self.default = node_plan(board)
+        self.default = plan or node_plan(board)
         self.stored: list = []          # the config's plan: [] is the default plan
         self.temp: list | None = None   # a temporary plan as sent, while it runs
         self.temp_end_s = 0.0
@@ -137,23 +137,30 @@ class SceneNode:
 
 class SceneRun(NamedTuple):
     alerts: list          # the gateway's alert events (raised, updated, cleared), in time order
+    events: list          # all its events
     node_ids: dict        # node name -> node id
     plans: dict           # node name -> [(from s, plan)]: what it scanned when
     steps: dict           # node name -> [(start kHz, stop kHz, step kHz)] of its default plan
 
 
-def run_scene(scene, detect: dict | None = None, progress=None) -> SceneRun:
-    """Every node of `scene` from switch-on (t = 0) to the scene's end through one gateway
-    pipeline at its defaults ([detect] overrides: `detect`); `progress(t_s)` now and then."""
-    pipe = Pipeline(from_dict({"detect": dict(detect or {})}))
-    nodes = {name: SceneNode(scene, name, i + 1) for i, name in enumerate(scene.nodes)}
+def run_scene(scene, detect: dict | None = None, progress=None, *, pipeline=None,
+              t_end_s: float | None = None, plan: list | None = None) -> SceneRun:
+    """Every node of `scene` from switch-on (t = 0) to t_end_s (default: the scene's end)
+    through one gateway pipeline: `pipeline`, else one at the config defaults ([detect]
+    overrides: `detect`); the nodes' default plan is `plan` if given (a node's own otherwise).
+    A last tick, a track's whole life after t_end_s, ends every track still open.
+    `progress(t_s)` now and then."""
+    pipe = pipeline or Pipeline(from_dict({"detect": dict(detect or {})}))
+    t_end_s = scene.duration_s if t_end_s is None else t_end_s
+    nodes = {name: SceneNode(scene, name, i + 1, t_end_s, plan)
+             for i, name in enumerate(scene.nodes)}
     pending: list = []  # (arrival t_ns, order, node name, verb, args) of commands on their way
     order = itertools.count()
-    alerts = []
+    events = []
     delay_ns = round(COMMAND_DELAY_S * 1e9)
 
     def take(out, t_ns):
-        alerts.extend(e for e in out.events if isinstance(e, AlertEvent))
+        events.extend(out.events)
         for c in out.commands:
             if isinstance(c, NodeCommand) and c.port in nodes:
                 heapq.heappush(pending, (t_ns + delay_ns, next(order), c.port, c.verb, c.args))
@@ -178,8 +185,11 @@ def run_scene(scene, detect: dict | None = None, progress=None) -> SceneRun:
         if progress and t_ns / 1e9 >= next_progress:
             progress(t_ns / 1e9)
             next_progress = t_ns / 1e9 + 1.0
-    take(pipe.tick(round(scene.duration_s * 1e9)), round(scene.duration_s * 1e9))
-    return SceneRun(alerts, {n.name: n.node_id for n in nodes.values()},
+    fusion = pipe.cfg.fusion
+    t_last = round((t_end_s + fusion.track_timeout_s + fusion.confirm_wait_s) * 1e9)
+    take(pipe.tick(t_last), t_last)
+    return SceneRun([e for e in events if isinstance(e, AlertEvent)], events,
+                    {n.name: n.node_id for n in nodes.values()},
                     {n.name: n.plans for n in nodes.values()},
                     {n.name: [(min(channels_khz(e)), max(channels_khz(e)), e.get("step_khz", 0))
                               for e in n.default] for n in nodes.values()})

@@ -2,8 +2,9 @@
 when the track ends.
 
 A track that matches a known emitter (gateway/known.py) raises none; an alert whose track has
-matched one for `downgrade_s` (its emitter marked known, or a change in a known emitter that is
-over) is cleared, and a later change raises a new alert. While surveying, no alert is raised.
+matched one for `known_clear_s` (a change in a known emitter that is over), or for `downgrade_s`
+when an operator marked that alert's emitter known, is cleared, and a later change raises a new
+alert. While surveying, no alert is raised.
 
 Hysteresis: an alert is raised only after `confirm_hits` observations over at least `confirm_s`
 (one stray reading raises nothing), its severity rises at once but falls only after `downgrade_s`
@@ -79,7 +80,8 @@ class Alerts:
         trend = track.trend(self.trend_db)
         level = self.severity(track, trend)
         alert = self.active.get(track.track_id)
-        known = self.known.match(track) is not None
+        match = self.known.match(track)
+        known = match is not None
         if alert is None:
             if known or track.hits < self.cfg.confirm_hits or \
                     track.last_ns - track.first_ns < self.cfg.confirm_s * 1e9:
@@ -94,9 +96,15 @@ class Alerts:
             alert.known_since = None
         elif alert.known_since is None:
             alert.known_since = now_ns
-        elif now_ns - alert.known_since >= self.cfg.downgrade_s * 1e9:
+        elif now_ns - alert.known_since >= self._known_clear_ns(match, alert):
             return self._clear(track, now_ns)
         return self._maybe_update(alert, track, level, trend, now_ns)
+
+    def _known_clear_ns(self, known, alert: Alert) -> float:
+        """How long the alert's track must match `known` before the alert clears: downgrade_s
+        when an operator marked this very alert's emitter known, else known_clear_s."""
+        mine = known.source == f"alert {alert.alert_id}"
+        return (self.cfg.downgrade_s if mine else self.cfg.known_clear_s) * 1e9
 
     def _maybe_update(self, alert: Alert, track: Track, level: str, trend: str,
                       now_ns: int) -> list[AlertEvent]:

@@ -27,6 +27,9 @@ class AlertConfig:
     confirm_s: float = 0.0         # track the core confirmed) spread over at least this long
     update_min_s: float = 2.0      # updates of one alert at most this often (severity rises at once)
     downgrade_s: float = 5.0       # severity falls only after this long at the lower level
+    known_clear_s: float = 30.0    # an alert whose track matches a known emitter this long is
+                                   # cleared: several trend windows, so a drone's fading dips on a
+                                   # known camera's channel do not end its alert
     high_dbm: float = -60.0        # strongest power at or above this: severity high
     adaptive_scan: bool = True     # focus neighbouring nodes on the band of a raised alert
     focus_step_khz: int = 1000     # channel step of a focus plan

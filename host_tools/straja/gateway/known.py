@@ -14,9 +14,11 @@ a change in a fixed emitter is what a site must see. A track matches when
 - it lies within the known band widened by FREQ_MARGIN_KHZ each side: a known emitter that moves
   to another channel (video plans space them 20-37 MHz apart) no longer matches;
 - every node that saw it lately (within the trend window) saw the known emitter, at a mean power
-  over that window within POWER_DB of the range of such means it was learned with: a drone on a known
-  camera's channel is seen by other nodes, or much stronger or weaker than the camera where it
-  flies.
+  over that window at most POWER_DB over the highest such mean it was learned with: a drone on a
+  known camera's channel is seen by other nodes, or much stronger than the camera where it flies.
+  Weaker is no change: the fixed emitter still transmits, so anything new on its channel adds
+  power; a drop is the fixed emitter fading (merged cameras trading places in one track, a slow
+  shadowing change) or switched off.
 Limit: fusion joins what overlaps, so a drone's video on a known camera's very channel, as weak
 as the camera at every node that sees the camera and unseen by the others, is not told apart.
 """
@@ -32,8 +34,8 @@ from .fusion import Track
 # 5.8 GHz plan is at least 20 MHz away, so moving there leaves the margin.
 FREQ_MARGIN_KHZ = 10_000
 # A fixed emitter's mean power over the trend window stays within the range it spans while it is
-# learned, give or take the fading of the window's few readings (a few dB); a drone at 1/3 (3x)
-# of the camera's distance with the same EIRP is ~10 dB stronger (weaker): free space,
+# learned, give or take the fading of the window's few readings (a few dB); a drone at 1/3 of
+# the camera's distance with the same EIRP is ~10 dB stronger: free space,
 # 20 log10 3 = 9.5 dB. An operator's acknowledgement gives one reading: the range is that reading.
 POWER_DB = 10.0
 # A survey learns only what was on the air this fraction of it: not a drone passing by.
@@ -57,8 +59,7 @@ def matches(known: KnownEmitter, track: Track, window_ns: int) -> bool:
             or track.hi_khz > known.hi_khz + FREQ_MARGIN_KHZ:
         return False
     recent = {n: s for n, s in track.nodes.items() if s.last_ns >= track.last_ns - window_ns}
-    return bool(recent) and all(n in known.dbm and known.dbm[n][0] - POWER_DB <= s.mean_dbm()
-                                and s.mean_dbm() <= known.dbm[n][1] + POWER_DB
+    return bool(recent) and all(n in known.dbm and s.mean_dbm() <= known.dbm[n][1] + POWER_DB
                                 for n, s in recent.items())
 
 
