@@ -43,7 +43,8 @@ def test_tracker_matches_reference(rows, cut):
     snap = tr.snapshot()
     assert snap["track_id"].tolist() == [t["track_id"] for t in live]
     for name in ("state", "n_bursts", "n_channels", "n_hops", "t_last_end_us", "f_min_khz",
-                 "f_max_khz", "ivl_sum_us", "ivl_sq_us2", "centre_db_sum", "bw_sum_khz"):
+                 "f_max_khz", "ivl_sum_us", "ivl_sq_us2", "centre_db_sum", "level_db",
+                 "level_jump_sq_db2", "bw_sum_khz"):
         np.testing.assert_allclose(snap[name], [t[name] for t in live], rtol=1e-9, err_msg=name)
 
 
@@ -185,8 +186,10 @@ NARROW = dict(bandwidth_khz=1_325.0, interval_us=300_000.0, interval_cv=1.0)
     ("lora_fhss", HELD, dict(NARROW, n_bursts=4, n_channels=4, spread_khz=60_000.0)),
     # the same flashes without held readings: ELRS and Bluetooth look alike, no guess
     ("unknown", PLAIN_2G4, dict(NARROW, n_bursts=4, n_channels=4, spread_khz=60_000.0)),
-    # 60 held hits piled on 8 channels of two Wi-Fi channels (45 MHz): busy channels, not hops
-    ("unknown", HELD, dict(NARROW, n_bursts=60, n_channels=8, spread_khz=45_000.0)),
+    # 60 held hits piled on 8 channels of two Wi-Fi channels (60 MHz): busy channels, not hops
+    ("unknown", HELD, dict(NARROW, n_bursts=60, n_channels=8, spread_khz=60_000.0)),
+    # held hits within one 40 MHz Wi-Fi channel (45 MHz as measured)
+    ("wifi", HELD, dict(NARROW, n_bursts=60, n_channels=8, spread_khz=45_000.0)),
     # held hits within one Wi-Fi channel
     ("wifi", HELD, dict(NARROW, n_bursts=10, n_channels=6, spread_khz=18_000.0)),
     # sub-GHz: 30 hits, 31 % repeating the channel before (ELRS 900 at 25 Hz), 9 % (Crossfire),

@@ -28,10 +28,17 @@ STEADY_MIN_BURSTS = 4         # a bursty emitter seen in a share q of sweeps loo
                               # at q = 0.32 (measured, urban scene); video is in every sweep
 STEADY_SPREAD = 0.5           # video stays on its channel (centres within half its width);
                               # Wi-Fi frames caught by a scanner light different parts of theirs
+STEADY_MAX_SD_DB = 4.0        # reading-to-reading scatter of video: its link's fading, with line
+                              # of sight to a drone in the air (Rician K >= 6 dB: <= 3.3 dB); an
+                              # access point's readings swing with its traffic and multipath
+                              # (measured 4-6 dB for a strong one on the 5 GHz busy scene)
+VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 MHz, FPV 20 MHz):
+                              # a steady emitter lit wider (+ a scan step) is not one video
 ANALOG_PEAK_DB = 2.0          # FM video's spectrum peaks at the carrier; OFDM is flat-topped
 ANALOG_PLAN_KHZ = 3_000.0     # analog video sits on the A/B/E/F/R plan (+ half a scan step)
 FLAT_MIN_BINS = 3             # a flat top needs 3 bins to be seen; 1-2 bins show no shape
-WIFI_BW_KHZ = (14_000.0, 26_000.0)
+WIFI_BW_KHZ = (14_000.0, 26_000.0)  # one 20 MHz Wi-Fi channel as measured (skirts, a bin more)
+WIFI_24_MAX_KHZ = 46_000.0    # the widest 2.4 GHz Wi-Fi channel (40 MHz, channels 1-13), as measured
 # The channel plans of straja.rf as arrays (MHz), and BLE advertising channels in kHz.
 ANALOG_PLAN_MHZ = np.array(rf.ANALOG_PLAN_MHZ, float)
 WIFI_5G_MHZ = np.array(sorted(rf.wifi_channel_mhz(n) for n in rf.WIFI_5G_CHANNELS), float)
@@ -49,8 +56,8 @@ ELRS_MAX_HOP_FRACTION = 0.6   # ELRS hops every 4 (or 2) packets; GFSK links hop
 LORAWAN_MIN_INTERVAL_US = 500_000.0  # LoRaWAN / Meshtastic: seconds between uplinks
 # Scanned hoppers (_scanned_hopper). LoRaWAN and Meshtastic use <= 8 channels within 1.6 MHz; ELRS
 # spreads over 4.3-6.3 MHz (EU868: 13 channels), 23-26 MHz (915) and 80 MHz (2.4), Crossfire over
-# 26 MHz; Wi-Fi's hits stay in 20 MHz.
-HOP_MIN_SPREAD_KHZ = {"subghz": 2_500.0, "2g4": WIFI_BW_KHZ[1]}
+# 26 MHz; Wi-Fi's hits stay in its 20 or 40 MHz channel.
+HOP_MIN_SPREAD_KHZ = {"subghz": 2_500.0, "2g4": WIFI_24_MAX_KHZ}
 PERSISTENT_MIN_CHANNELS = 3   # held hits (revisit plan) are never noise nor Bluetooth: 3 will do
 PERSISTENT_DISTINCT = 0.5     # a hopper's held hits land on new channels; Wi-Fi's on its few busy ones
 SCANNED_HOP_MIN_BURSTS = 8
@@ -103,10 +110,12 @@ def _off(plan_mhz: np.ndarray, centre_khz: float) -> float:
 
 
 def _steady(f, scan: Scan) -> bool:
-    """Continuous and on one channel. Scanned: the gap between bursts is the time the front end
-    spends elsewhere (period - sweep), plus a period per sweep missed; one burst shows nothing
-    yet. Otherwise: on for most of the track's age."""
-    if f["n_bursts"] < STEADY_MIN_BURSTS or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]:
+    """Continuous, on one channel, at a steady level. Scanned: the gap between bursts is the time
+    the front end spends elsewhere (period - sweep), plus a period per sweep missed; one burst
+    shows nothing yet. Otherwise: on for most of the track's age. Level: the reading changes
+    from burst to burst by no more than a line-of-sight link's fading (STEADY_MAX_SD_DB)."""
+    if (f["n_bursts"] < STEADY_MIN_BURSTS or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]
+            or not f["level_sd_db"] <= STEADY_MAX_SD_DB):
         return False
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY
@@ -120,13 +129,18 @@ def _wide(f, where: str, scan: Scan) -> tuple[str, str]:
     A scanner stepping ~10 MHz sees 20 MHz video as 1-3 bins, its centre to +-step/2 only: a
     steady emitter 1-2 bins wide near the analog plan is analog (FM video is the common 5.8 GHz
     emitter, and OFDM's flat top cannot show in 2 bins); OFDM needs >= 3 flat bins. Steady
-    (_steady): seen in (nearly) every sweep, on one channel; Wi-Fi, even a busy access point, is
-    missed in some sweeps and lit in different parts of its channel."""
+    (_steady): seen in (nearly) every sweep, on one channel, at a steady level; Wi-Fi, even a busy
+    access point, is missed in some sweeps, lit in different parts of its channel, its level
+    swinging with its traffic. Steady but wider than a video channel (a scan step more): a busy
+    40/80 MHz access point (or video carriers side by side, which a coarse scanner cannot part)."""
     bw, duty, step_khz = f["bandwidth_khz"], f["duty"], scan.step_khz
     if where not in ("2g4", "5g8"):
         return "unknown", f"wide ({bw / 1000:.0f} MHz) outside the video and Wi-Fi bands"
     bins = bw / step_khz if step_khz > 0 else np.inf
     if _steady(f, scan):
+        if bw > VIDEO_MAX_KHZ + step_khz:
+            return "wifi", (f"continuous but {bw / 1000:.0f} MHz, wider than a video channel: "
+                            f"a busy 40/80 MHz access point")
         off_plan = _off(ANALOG_PLAN_MHZ, f["centre_khz"])
         on_plan = where == "5g8" and off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
         if on_plan and (bins < FLAT_MIN_BINS or f["centre_db"] >= ANALOG_PEAK_DB):
@@ -137,7 +151,8 @@ def _wide(f, where: str, scan: Scan) -> tuple[str, str]:
         return "unknown", f"continuous {bw / 1000:.0f} MHz, too few bins for a shape, off the analog plan"
     on_raster = where == "5g8" and _off(WIFI_5G_MHZ, f["centre_khz"]) <= ANALOG_PLAN_KHZ + step_khz / 2
     if on_raster or where == "2g4" or WIFI_BW_KHZ[0] <= bw <= WIFI_BW_KHZ[1]:
-        return "wifi", f"bursty or moving {bw / 1000:.0f} MHz (duty {duty:.2f}, centres over {f['spread_khz'] / 1000:.0f} MHz)"
+        return "wifi", (f"bursty or moving {bw / 1000:.0f} MHz (duty {duty:.2f}, centres over "
+                        f"{f['spread_khz'] / 1000:.0f} MHz, level scatter {f['level_sd_db']:.1f} dB)")
     return "unknown", f"wide ({bw / 1000:.0f} MHz), neither steady nor Wi-Fi-like"
 
 
@@ -156,7 +171,7 @@ def _rule(f, scan: Scan) -> tuple[str, str]:
             return "bluetooth", f"{n_ch} channels, short dwell {f['dwell_us']:.0f} us, hop every slot"
         if where == "subghz" and f["interval_us"] >= LORAWAN_MIN_INTERVAL_US:
             return "lorawan", f"sub-GHz, {n_ch} channels, {f['interval_us'] / 1e6:.1f} s between bursts"
-        if where == "2g4" and f["spread_khz"] <= WIFI_BW_KHZ[1]:
+        if where == "2g4" and f["spread_khz"] <= WIFI_24_MAX_KHZ:
             return "wifi", f"narrow hits within one Wi-Fi channel ({f['spread_khz'] / 1000:.0f} MHz): frames, not hops"
         if scanned:
             return _scanned_hopper(f, scan, where)
