@@ -100,6 +100,27 @@ def test_ofdm_video_is_flat_topped():
     assert classes["family"][classes["track_id"] == alerts[0]][0] == "ofdm_video"
 
 
+def test_busy_access_point_in_every_sweep_is_not_video():
+    """A 20 MHz access point on the 5.8 GHz video plan (ch 165, also A1), lit in every sweep,
+    its level swinging with its traffic and multipath: Wi-Fi, no alert. The same channel at a
+    steady level (line-of-sight fading) and peaked is analog video. One burst per sweep, as the
+    gateway runs the core (its level is that sweep's reading)."""
+    def run(scatter_db, profile):
+        scene = Scene(300, 200, 5_600_000, 2_000, period_us=20_000, seed=9)
+        rng = np.random.default_rng(10)
+        for sweep in range(20, 300):
+            scene.add(sweep, 5_825_000, 25 + scatter_db * rng.standard_normal(),
+                      width_bins=profile.size, profile=profile)
+        return scene.run(PipelineConfig(max_burst_sweeps=1))
+
+    alerts, events, feats, classes = run(6.0, np.ones(10))
+    assert alerts == [] and "wifi" in families(classes, feats)
+    assert not classes["drone"].any()
+    alerts, events, feats, classes = run(1.5, 10 ** (-np.abs(np.linspace(-1, 1, 11)) * 1.2))
+    assert len(alerts) == 1
+    assert classes["family"][classes["track_id"] == alerts[0]][0] == "analog_fm_video"
+
+
 def test_wifi_and_ble_are_named_but_raise_no_alert():
     scene = band_2g4(6000, seed=7)
     rng = np.random.default_rng(8)
