@@ -7,7 +7,8 @@ Association (per burst, in start order): a track accepts a burst when
 - the bandwidths agree within bw_ratio (either way);
 - narrow bursts (bandwidth <= narrow_khz) keep the track's frequency span within hop_span_khz
   (a hopper visits many channels of one band); wide ones lie within half a bandwidth of the
-  track's last centre (a video or Wi-Fi link stays put).
+  track's span of centres (a video link stays put, a Wi-Fi access point's frames light different
+  parts of its channel: it stays one track).
 Of the tracks that accept it the nearest in frequency takes it (ties: the most recent);
 none: a new candidate track.
 
@@ -198,7 +199,8 @@ cdef class Tracker:
         if bw <= self.narrow_khz and bw_t <= self.narrow_khz:
             return ((b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz) -
                     (b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz)) <= self.hop_span_khz
-        return fabs(b.centre_khz - t.f_last_khz) <= 0.5 * (bw if bw > bw_t else bw_t)
+        return (t.f_min_khz - 0.5 * (bw if bw > bw_t else bw_t) <= b.centre_khz
+                <= t.f_max_khz + 0.5 * (bw if bw > bw_t else bw_t))
 
     cdef int _take(self, const Burst* b, Event* ev, int n_ev) noexcept nogil:
         cdef int i, best = -1

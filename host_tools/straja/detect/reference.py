@@ -291,7 +291,8 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
         if bw <= c.narrow_khz and bw_t <= c.narrow_khz:
             span = max(b["centre_khz"], tr["f_max_khz"]) - min(b["centre_khz"], tr["f_min_khz"])
             return span <= c.hop_span_khz
-        return abs(b["centre_khz"] - tr["f_last_khz"]) <= 0.5 * max(bw, bw_t)
+        half = 0.5 * max(bw, bw_t)
+        return tr["f_min_khz"] - half <= b["centre_khz"] <= tr["f_max_khz"] + half
 
     def add(tr, b):
         fc = float(b["centre_khz"])
