@@ -34,7 +34,9 @@ STEADY_MAX_SD_DB = 4.0        # reading-to-reading scatter of video: its link's 
                               # access point's readings swing with its traffic and multipath
                               # (measured 4-6 dB for a strong one on the 5 GHz busy scene)
 VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 MHz, FPV 20 MHz):
-                              # a steady emitter lit wider (+ a scan step) is not one video
+                              # a steady emitter lit wider (+ a scan step) is not one video...
+SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady this long: a busy
+                              # 40/80 MHz access point is missed in ~1 sweep of 5 (measured)
 ANALOG_PEAK_DB = 2.0          # FM video's spectrum peaks at the carrier; OFDM is flat-topped
 ANALOG_PLAN_KHZ = 3_000.0     # analog video sits on the A/B/E/F/R plan (+ half a scan step)
 FLAT_MIN_BINS = 3             # a flat top needs 3 bins to be seen; 1-2 bins show no shape
@@ -132,16 +134,20 @@ def _wide(f, where: str, scan: Scan) -> tuple[str, str]:
     emitter, and OFDM's flat top cannot show in 2 bins); OFDM needs >= 3 flat bins. Steady
     (_steady): seen in (nearly) every sweep, on one channel, at a steady level; Wi-Fi, even a busy
     access point, is missed in some sweeps, lit in different parts of its channel, its level
-    swinging with its traffic. Steady but wider than a video channel (a scan step more): a busy
-    40/80 MHz access point (or video carriers side by side, which a coarse scanner cannot part)."""
+    swinging with its traffic. Steady but wider than a video channel (a scan step more): video
+    carriers side by side (a coarse scanner sees no dip between adjacent channels) once steady
+    over SIDE_BY_SIDE_BURSTS, which a busy 40/80 MHz access point rarely is; not yet telling
+    before."""
     bw, duty, step_khz = f["bandwidth_khz"], f["duty"], scan.step_khz
     if where not in ("2g4", "5g8"):
         return "unknown", f"wide ({bw / 1000:.0f} MHz) outside the video and Wi-Fi bands"
     bins = bw / step_khz if step_khz > 0 else np.inf
     if _steady(f, scan):
         if bw > VIDEO_MAX_KHZ + step_khz:
-            return "wifi", (f"continuous but {bw / 1000:.0f} MHz, wider than a video channel: "
-                            f"a busy 40/80 MHz access point")
+            wide = f"continuous {bw / 1000:.0f} MHz, wider than a video channel"
+            if f["n_bursts"] < SIDE_BY_SIDE_BURSTS:
+                return "unknown", wide + ": a busy 40/80 MHz access point or video side by side"
+            return "analog_fm_video", wide + f", steady over {f['n_bursts']} sweeps: video carriers side by side"
         off_plan = _off(ANALOG_PLAN_MHZ, f["centre_khz"])
         on_plan = where == "5g8" and off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
         if on_plan and (bins < FLAT_MIN_BINS or f["centre_db"] >= ANALOG_PEAK_DB):
