@@ -163,9 +163,12 @@ VIDEO = dict(bandwidth_khz=10_000.0, interval_us=780_000.0, dwell_us=640_000.0, 
     # a busy access point lit in every sweep, its level swinging with its traffic: not video
     ("wifi", dict(VIDEO, centre_khz=5_825_000.0, bandwidth_khz=20_000.0, level_sd_db=5.5)),
     # steady over 80 MHz (ch 149-161): wider than any video channel, not yet telling a busy
-    # access point from video carriers side by side (R1 + R2); steady for 8 sweeps: video
+    # access point from video carriers side by side (R1 + R2); steady for 8 sweeps: video,
+    # named by its shape
     ("unknown", dict(VIDEO, centre_khz=5_675_000.0, bandwidth_khz=80_000.0)),
-    ("analog_fm_video", dict(VIDEO, centre_khz=5_675_000.0, bandwidth_khz=80_000.0, n_bursts=8)),
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_675_000.0, bandwidth_khz=80_000.0, n_bursts=8,
+                             centre_db=2.5)),
+    ("ofdm_video", dict(VIDEO, centre_khz=5_675_000.0, bandwidth_khz=80_000.0, n_bursts=8)),
     # OcuSync's 40 MHz, lit over 50 MHz by a 10 MHz step: still one video channel
     ("ofdm_video", dict(VIDEO, centre_khz=5_785_000.0, bandwidth_khz=50_000.0)),
     # 2.4 GHz Wi-Fi frames: wide-ish hits moving within the channel, or narrow hits in 20 MHz

@@ -135,19 +135,17 @@ def _wide(f, where: str, scan: Scan) -> tuple[str, str]:
     (_steady): seen in (nearly) every sweep, on one channel, at a steady level; Wi-Fi, even a busy
     access point, is missed in some sweeps, lit in different parts of its channel, its level
     swinging with its traffic. Steady but wider than a video channel (a scan step more): video
-    carriers side by side (a coarse scanner sees no dip between adjacent channels) once steady
-    over SIDE_BY_SIDE_BURSTS, which a busy 40/80 MHz access point rarely is; not yet telling
-    before."""
+    carriers side by side (a coarse scanner sees no dip between adjacent channels), or a strong
+    one lit wider by its skirts, once steady over SIDE_BY_SIDE_BURSTS, which a busy 40/80 MHz
+    access point rarely is (named by shape as one video is); not yet telling before."""
     bw, duty, step_khz = f["bandwidth_khz"], f["duty"], scan.step_khz
     if where not in ("2g4", "5g8"):
         return "unknown", f"wide ({bw / 1000:.0f} MHz) outside the video and Wi-Fi bands"
     bins = bw / step_khz if step_khz > 0 else np.inf
     if _steady(f, scan):
-        if bw > VIDEO_MAX_KHZ + step_khz:
-            wide = f"continuous {bw / 1000:.0f} MHz, wider than a video channel"
-            if f["n_bursts"] < SIDE_BY_SIDE_BURSTS:
-                return "unknown", wide + ": a busy 40/80 MHz access point or video side by side"
-            return "analog_fm_video", wide + f", steady over {f['n_bursts']} sweeps: video carriers side by side"
+        if bw > VIDEO_MAX_KHZ + step_khz and f["n_bursts"] < SIDE_BY_SIDE_BURSTS:
+            return "unknown", (f"continuous {bw / 1000:.0f} MHz, wider than a video channel: a busy "
+                               f"40/80 MHz access point or video side by side")
         off_plan = _off(ANALOG_PLAN_MHZ, f["centre_khz"])
         on_plan = where == "5g8" and off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
         if on_plan and (bins < FLAT_MIN_BINS or f["centre_db"] >= ANALOG_PEAK_DB):
