@@ -166,7 +166,7 @@ VIDEO = dict(bandwidth_khz=10_000.0, interval_us=780_000.0, dwell_us=640_000.0, 
     # access point from video carriers side by side (R1 + R2); steady for 8 sweeps: video,
     # named by its shape
     ("unknown", dict(VIDEO, centre_khz=5_675_000.0, bandwidth_khz=80_000.0)),
-    ("analog_fm_video", dict(VIDEO, centre_khz=5_675_000.0, bandwidth_khz=80_000.0, n_bursts=8,
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_685_000.0, bandwidth_khz=80_000.0, n_bursts=8,
                              centre_db=2.5)),
     ("ofdm_video", dict(VIDEO, centre_khz=5_675_000.0, bandwidth_khz=80_000.0, n_bursts=8)),
     # OcuSync's 40 MHz, lit over 50 MHz by a 10 MHz step: still one video channel
