@@ -73,8 +73,8 @@ def test_elrs_hopper_found_named_and_alerted():
 def test_gfsk_hopper_hops_every_packet():
     scene = band_2g4(3000, seed=3)
     rng = np.random.default_rng(6)
-    for sweep in range(50, 3000, 9):  # a packet every 9 ms on a new channel of 47 over 70 MHz
-        scene.add(sweep, 2_404_400 + rng.integers(0, 47) * 1500, 18)  # (FrSky D16 class)
+    for sweep in range(50, 3000, 9):  # a packet every 9 ms on a new channel (FrSky D16 class)
+        scene.add(sweep, 2_400_400 + rng.integers(0, 47) * 1000, 18)
     alerts, events, feats, classes = scene.run()
     assert len(alerts) == 1
     assert classes["family"][classes["track_id"] == alerts[0]][0] == "gfsk_fhss"

@@ -213,10 +213,8 @@ NARROW = dict(bandwidth_khz=1_325.0, interval_us=300_000.0, interval_cv=1.0)
     ("lora_fhss", HELD, dict(NARROW, n_bursts=4, n_channels=4, spread_khz=60_000.0)),
     # the same flashes without held readings: ELRS and Bluetooth look alike, no guess
     ("unknown", PLAIN_2G4, dict(NARROW, n_bursts=4, n_channels=4, spread_khz=60_000.0)),
-    # 60 held hits piled on 8 channels of two Wi-Fi channels (60 MHz): busy channels, not hops
-    ("unknown", HELD, dict(NARROW, n_bursts=60, n_channels=8, spread_khz=60_000.0)),
-    # held hits within one 40 MHz Wi-Fi channel (45 MHz as measured)
-    ("wifi", HELD, dict(NARROW, n_bursts=60, n_channels=8, spread_khz=45_000.0)),
+    # 60 held hits piled on 8 channels of two Wi-Fi channels (45 MHz): busy channels, not hops
+    ("unknown", HELD, dict(NARROW, n_bursts=60, n_channels=8, spread_khz=45_000.0)),
     # held hits within one Wi-Fi channel
     ("wifi", HELD, dict(NARROW, n_bursts=10, n_channels=6, spread_khz=18_000.0)),
     # sub-GHz: 30 hits, 31 % repeating the channel before (ELRS 900 at 25 Hz), 9 % (Crossfire),

@@ -40,8 +40,7 @@ SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady 
 ANALOG_PEAK_DB = 2.0          # FM video's spectrum peaks at the carrier; OFDM is flat-topped
 ANALOG_PLAN_KHZ = 3_000.0     # analog video sits on the A/B/E/F/R plan (+ half a scan step)
 FLAT_MIN_BINS = 3             # a flat top needs 3 bins to be seen; 1-2 bins show no shape
-WIFI_BW_KHZ = (14_000.0, 26_000.0)  # one 20 MHz Wi-Fi channel as measured (skirts, a bin more)
-WIFI_24_MAX_KHZ = 46_000.0    # the widest 2.4 GHz Wi-Fi channel (40 MHz, channels 1-13), as measured
+WIFI_BW_KHZ = (14_000.0, 26_000.0)
 # The channel plans of straja.rf as arrays (MHz), and BLE advertising channels in kHz.
 ANALOG_PLAN_MHZ = np.array(rf.ANALOG_PLAN_MHZ, float)
 WIFI_5G_MHZ = np.array(sorted(rf.wifi_channel_mhz(n) for n in rf.WIFI_5G_CHANNELS), float)
@@ -59,8 +58,8 @@ ELRS_MAX_HOP_FRACTION = 0.6   # ELRS hops every 4 (or 2) packets; GFSK links hop
 LORAWAN_MIN_INTERVAL_US = 500_000.0  # LoRaWAN / Meshtastic: seconds between uplinks
 # Scanned hoppers (_scanned_hopper). LoRaWAN and Meshtastic use <= 8 channels within 1.6 MHz; ELRS
 # spreads over 4.3-6.3 MHz (EU868: 13 channels), 23-26 MHz (915) and 80 MHz (2.4), Crossfire over
-# 26 MHz; Wi-Fi's hits stay in its 20 or 40 MHz channel.
-HOP_MIN_SPREAD_KHZ = {"subghz": 2_500.0, "2g4": WIFI_24_MAX_KHZ}
+# 26 MHz; Wi-Fi's hits stay in 20 MHz.
+HOP_MIN_SPREAD_KHZ = {"subghz": 2_500.0, "2g4": WIFI_BW_KHZ[1]}
 PERSISTENT_MIN_CHANNELS = 3   # held hits (revisit plan) are never noise nor Bluetooth: 3 will do
 PERSISTENT_DISTINCT = 0.5     # a hopper's held hits land on new channels; Wi-Fi's on its few busy ones
 SCANNED_HOP_MIN_BURSTS = 8
@@ -176,7 +175,7 @@ def _rule(f, scan: Scan) -> tuple[str, str]:
             return "bluetooth", f"{n_ch} channels, short dwell {f['dwell_us']:.0f} us, hop every slot"
         if where == "subghz" and f["interval_us"] >= LORAWAN_MIN_INTERVAL_US:
             return "lorawan", f"sub-GHz, {n_ch} channels, {f['interval_us'] / 1e6:.1f} s between bursts"
-        if where == "2g4" and f["spread_khz"] <= WIFI_24_MAX_KHZ:
+        if where == "2g4" and f["spread_khz"] <= WIFI_BW_KHZ[1]:
             return "wifi", f"narrow hits within one Wi-Fi channel ({f['spread_khz'] / 1000:.0f} MHz): frames, not hops"
         if scanned:
             return _scanned_hopper(f, scan, where)
