@@ -32,7 +32,9 @@ STEADY_SPREAD = 0.5           # video stays on its channel (centres within half 
 STEADY_MAX_SD_DB = 4.0        # reading-to-reading scatter of video: its link's fading, with line
                               # of sight to a drone in the air (Rician K >= 6 dB: <= 3.3 dB); an
                               # access point's readings swing with its traffic and multipath
-                              # (measured 4-6 dB for a strong one on the 5 GHz busy scene)
+                              # (measured 4-6 dB for a strong one on the 5 GHz busy scene), and
+                              # so does video without line of sight (Rayleigh: 5.6 dB): a level
+                              # scattering more needs twice STEADY_MIN_BURSTS in (nearly) every sweep
 VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 MHz, FPV 20 MHz):
                               # a steady emitter lit wider (+ a scan step) is not one video...
 SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady this long: a busy
@@ -115,9 +117,10 @@ def _steady(f, scan: Scan) -> bool:
     """Continuous, on one channel, at a steady level. Scanned: the gap between bursts is the time
     the front end spends elsewhere (period - sweep), plus a period per sweep missed; one burst
     shows nothing yet. Otherwise: on for most of the track's age. Level: the reading changes
-    from burst to burst by no more than a line-of-sight link's fading (STEADY_MAX_SD_DB)."""
-    if (f["n_bursts"] < STEADY_MIN_BURSTS or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]
-            or not f["level_sd_db"] <= STEADY_MAX_SD_DB):
+    from burst to burst by no more than a line-of-sight link's fading (STEADY_MAX_SD_DB), or
+    else the emitter is continuous over twice as many bursts."""
+    evidence = STEADY_MIN_BURSTS * (1 if f["level_sd_db"] <= STEADY_MAX_SD_DB else 2)
+    if f["n_bursts"] < evidence or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]:
         return False
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY
