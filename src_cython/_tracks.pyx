@@ -7,7 +7,8 @@ Association (per burst, in start order): a track accepts a burst when
 - the bandwidths agree within bw_ratio (either way);
 - narrow bursts (bandwidth <= narrow_khz) keep the track's frequency span within hop_span_khz
   (a hopper visits many channels of one band); wide ones lie within half a bandwidth of the
-  track's last centre (a video or Wi-Fi link stays put).
+  track's span of centres (a video link stays put, a Wi-Fi access point's frames light different
+  parts of its channel: it stays one track).
 Of the tracks that accept it the nearest in frequency takes it (ties: the most recent);
 none: a new candidate track.
 
@@ -21,7 +22,7 @@ Every transition is written to an event buffer: (t_us, track id, from, to).
 import numpy as np
 
 include "_detect_common.pxi"
-from libc.math cimport fabs, floor, log10
+from libc.math cimport NAN, fabs, floor, log10
 from libc.stdlib cimport free, malloc
 
 cdef enum:
@@ -52,6 +53,8 @@ cdef packed struct Track:
     double peak_mw
     double mean_sum_mw
     double centre_db_sum     # sum over bursts of centre_mw / mean_mw in dB (spectral peak)
+    double level_db          # peak_mw of the last burst in dB, and the sum of the squared
+    double level_jump_sq_db2 # changes from burst to burst: scatter from sweep to sweep
 
 cdef packed struct Event:
     long long t_us
@@ -64,7 +67,8 @@ TRACK_DTYPE = np.dtype([
     ("n_hops", "i4"), ("t_first_us", "i8"), ("t_last_start_us", "i8"), ("t_last_end_us", "i8"),
     ("f_first_khz", "f8"), ("f_last_khz", "f8"), ("f_min_khz", "f8"), ("f_max_khz", "f8"),
     ("bw_sum_khz", "f8"), ("dwell_sum_us", "f8"), ("ivl_sum_us", "f8"), ("ivl_sq_us2", "f8"),
-    ("peak_mw", "f8"), ("mean_sum_mw", "f8"), ("centre_db_sum", "f8")])
+    ("peak_mw", "f8"), ("mean_sum_mw", "f8"), ("centre_db_sum", "f8"),
+    ("level_db", "f8"), ("level_jump_sq_db2", "f8")])
 EVENT_DTYPE = np.dtype([("t_us", "i8"), ("track_id", "i8"), ("from_state", "i4"),
                         ("to_state", "i4")])
 STATES = ("candidate", "confirmed", "lost", "deleted")
@@ -195,7 +199,8 @@ cdef class Tracker:
         if bw <= self.narrow_khz and bw_t <= self.narrow_khz:
             return ((b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz) -
                     (b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz)) <= self.hop_span_khz
-        return fabs(b.centre_khz - t.f_last_khz) <= 0.5 * (bw if bw > bw_t else bw_t)
+        return (t.f_min_khz - 0.5 * (bw if bw > bw_t else bw_t) <= b.centre_khz
+                <= t.f_max_khz + 0.5 * (bw if bw > bw_t else bw_t))
 
     cdef int _take(self, const Burst* b, Event* ev, int n_ev) noexcept nogil:
         cdef int i, best = -1
@@ -239,7 +244,8 @@ cdef class Tracker:
         t.f_first_khz = b.centre_khz
         t.f_min_khz = t.f_max_khz = t.f_last_khz = b.centre_khz
         t.bw_sum_khz = t.dwell_sum_us = t.ivl_sum_us = t.ivl_sq_us2 = 0.0
-        t.peak_mw = t.mean_sum_mw = t.centre_db_sum = 0.0
+        t.peak_mw = t.mean_sum_mw = t.centre_db_sum = t.level_jump_sq_db2 = 0.0
+        t.level_db = NAN
         for w in range(CHAN_WORDS):
             self.chans[i * CHAN_WORDS + w] = 0
         self._add(i, b)
@@ -247,7 +253,7 @@ cdef class Tracker:
     cdef void _add(self, int i, const Burst* b) noexcept nogil:
         cdef Track* t = &self.tr[i]
         cdef long long ch = <long long>floor((b.centre_khz - t.f_first_khz) / self.channel_khz + 0.5) + 256
-        cdef double ivl
+        cdef double ivl, level_db
         cdef unsigned long long bit
         if t.n_bursts:
             ivl = <double>(b.t_start_us - t.t_last_start_us)
@@ -273,3 +279,8 @@ cdef class Tracker:
         t.mean_sum_mw += b.mean_mw
         if b.mean_mw > 0 and b.centre_mw > 0:
             t.centre_db_sum += 10.0 * log10(<double>b.centre_mw / <double>b.mean_mw)
+        if b.peak_mw > 0:  # (a track's first burst has no change to add: level_db is NaN)
+            level_db = 10.0 * log10(<double>b.peak_mw)
+            if t.level_db == t.level_db:
+                t.level_jump_sq_db2 += (level_db - t.level_db) * (level_db - t.level_db)
+            t.level_db = level_db

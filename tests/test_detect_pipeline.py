@@ -100,6 +100,40 @@ def test_ofdm_video_is_flat_topped():
     assert classes["family"][classes["track_id"] == alerts[0]][0] == "ofdm_video"
 
 
+def wide_emitter_alert(scatter_db, profile, skip_every=0):
+    """(sweep of the first alert or None, family named) of an emitter at 5825 MHz (Wi-Fi ch 165,
+    also A1) from sweep 20, its level scattering scatter_db from sweep to sweep, missing every
+    skip_every-th sweep; one burst per sweep, as the gateway runs the core."""
+    scene = Scene(300, 200, 5_600_000, 2_000, period_us=20_000, seed=9)
+    rng = np.random.default_rng(10)
+    for sweep in range(20, 300):
+        if not (skip_every and sweep % skip_every == 0):
+            scene.add(sweep, 5_825_000, 25 + scatter_db * rng.standard_normal(),
+                      width_bins=profile.size, profile=profile)
+    p = Pipeline(200, scene.start_khz, scene.step_khz, PipelineConfig(max_burst_sweeps=1))
+    for i in range(300):
+        r = p.process(scene.power[i:i + 1].astype(np.float32), scene.t_us[i:i + 1],
+                      scene.duration_us[i:i + 1])
+        if r.alerts.size:
+            return i, r.alerts["family"][0]
+    feats, classes = p.tracks()
+    return None, classes["family"][np.argmax(feats["n_bursts"])]
+
+
+PEAKED = 10 ** (-np.abs(np.linspace(-1, 1, 11)) * 1.2)
+
+
+def test_level_scatter_asks_for_more_sweeps():
+    """Video at a steady level (line-of-sight fading) is named after 4 sweeps; a level swinging
+    like a busy access point's (or video's without line of sight) only after 8 sweeps in a row;
+    an access point, which is missed now and then, never."""
+    steady_at, family = wide_emitter_alert(1.5, PEAKED)
+    assert family == "analog_fm_video" and steady_at <= 20 + 5
+    swinging_at, family = wide_emitter_alert(10.0, PEAKED)
+    assert family in ("analog_fm_video", "ofdm_video") and 20 + 8 <= swinging_at <= 20 + 12
+    assert wide_emitter_alert(10.0, np.ones(10), skip_every=6) == (None, "wifi")
+
+
 def test_wifi_and_ble_are_named_but_raise_no_alert():
     scene = band_2g4(6000, seed=7)
     rng = np.random.default_rng(8)

@@ -43,7 +43,8 @@ def test_tracker_matches_reference(rows, cut):
     snap = tr.snapshot()
     assert snap["track_id"].tolist() == [t["track_id"] for t in live]
     for name in ("state", "n_bursts", "n_channels", "n_hops", "t_last_end_us", "f_min_khz",
-                 "f_max_khz", "ivl_sum_us", "ivl_sq_us2", "centre_db_sum", "bw_sum_khz"):
+                 "f_max_khz", "ivl_sum_us", "ivl_sq_us2", "centre_db_sum", "level_db",
+                 "level_jump_sq_db2", "bw_sum_khz"):
         np.testing.assert_allclose(snap[name], [t[name] for t in live], rtol=1e-9, err_msg=name)
 
 
@@ -84,6 +85,21 @@ def test_scanner_gap_does_not_drop_a_confirmed_emitter():
     tr = tracks.Tracker()
     ev = tr.process(make_bursts(rows), 9 * 1_400_000 + 30_000)
     assert [(e["from_state"], e["to_state"]) for e in ev] == [(-1, 0), (0, 1)]
+
+
+def test_level_scatter_is_read_from_burst_to_burst():
+    """level_sd_db: the readings' scatter (half the mean squared change between bursts), not the
+    slow rise of an emitter coming closer."""
+    def level_track(levels_db):
+        rows = [(k * 400_000, 30_000, 5_800_000.0, 20_000.0, 1e-9 * 10 ** (db / 10), 1e-9, 1e-9)
+                for k, db in enumerate(levels_db)]
+        tr = tracks.Tracker()
+        tr.process(make_bursts(rows), len(rows) * 400_000)
+        return tracks.features(tr.snapshot())[0]["level_sd_db"]
+
+    assert level_track(np.arange(20.0)) == pytest.approx(np.sqrt(0.5))  # +1 dB a sweep
+    assert level_track([0.0, 6.0] * 10) == pytest.approx(np.sqrt(18.0))  # swinging 6 dB
+    assert np.isnan(level_track([3.0]))  # one burst: no change seen yet
 
 
 def test_features_of_an_elrs_like_hopper():
@@ -131,7 +147,8 @@ def test_classifier_rules(family, kw):
 # an RX5808 sweeping 0.64 s of a 0.78 s cycle, one burst per sweep: video in every sweep
 SCAN = classify.Scan(10_000.0, 780_000.0, 640_000.0)
 VIDEO = dict(bandwidth_khz=10_000.0, interval_us=780_000.0, dwell_us=640_000.0, duty=0.87,
-             hop_fraction=0.0, centre_db=0.0, n_bursts=classify.STEADY_MIN_BURSTS)
+             hop_fraction=0.0, centre_db=0.0, n_bursts=classify.STEADY_MIN_BURSTS,
+             level_sd_db=2.3)  # Rician K = 9 dB fading
 
 
 @pytest.mark.parametrize("family, kw", [
@@ -143,6 +160,17 @@ VIDEO = dict(bandwidth_khz=10_000.0, interval_us=780_000.0, dwell_us=640_000.0, 
     ("analog_fm_video", dict(VIDEO, centre_khz=5_745_000.0, bandwidth_khz=40_000.0, centre_db=2.5)),
     # 5 GHz Wi-Fi (ch 149, 5745 MHz, also analog A7) missing one sweep in two gaps: not video
     ("wifi", dict(VIDEO, centre_khz=5_745_000.0, interval_us=1_170_000.0, duty=0.64)),
+    # a busy access point lit in every sweep, its level swinging with its traffic: not video
+    ("wifi", dict(VIDEO, centre_khz=5_825_000.0, bandwidth_khz=20_000.0, level_sd_db=5.5)),
+    # steady over 80 MHz (ch 149-161): wider than any video channel, not yet telling a busy
+    # access point from video carriers side by side (R1 + R2); steady for 8 sweeps: video,
+    # named by its shape
+    ("unknown", dict(VIDEO, centre_khz=5_675_000.0, bandwidth_khz=80_000.0)),
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_685_000.0, bandwidth_khz=80_000.0, n_bursts=8,
+                             centre_db=2.5)),
+    ("ofdm_video", dict(VIDEO, centre_khz=5_675_000.0, bandwidth_khz=80_000.0, n_bursts=8)),
+    # OcuSync's 40 MHz, lit over 50 MHz by a 10 MHz step: still one video channel
+    ("ofdm_video", dict(VIDEO, centre_khz=5_785_000.0, bandwidth_khz=50_000.0)),
     # 2.4 GHz Wi-Fi frames: wide-ish hits moving within the channel, or narrow hits in 20 MHz
     ("wifi", dict(VIDEO, centre_khz=2_412_900.0, bandwidth_khz=6_000.0, spread_khz=5_000.0)),
     ("wifi", dict(centre_khz=2_465_000.0, bandwidth_khz=5_900.0, n_channels=9, spread_khz=10_000.0,

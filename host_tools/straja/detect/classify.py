@@ -21,13 +21,24 @@ DRONE_FAMILIES = frozenset(FAMILIES[:4])
 EVIDENCE_BURSTS = 5.0
 WIDE_KHZ = 6_000.0            # wider: video or Wi-Fi; narrower: control links, Bluetooth, LoRa
 CONTINUOUS_DUTY = 0.6         # video is on while armed; Wi-Fi and DroneID are bursty
-MAX_MISSED_SWEEPS = 0.25      # a scanner sees video in every sweep; Wi-Fi, even a busy access
-                              # point, is missed in some (mean missed sweeps per burst gap)
+MAX_MISSED_SWEEPS = 0.1       # a scanner sees video in every sweep; Wi-Fi, even a busy access
+                              # point, is missed in some (mean missed sweeps per burst gap: a
+                              # weak 80 MHz AP at load 0.9 is missed in ~1 sweep of 5, measured)
 STEADY_MIN_BURSTS = 4         # a bursty emitter seen in a share q of sweeps looks steady for k
                               # sweeps in a row with p = q^(k-1): 3 % for a 5 GHz access point
                               # at q = 0.32 (measured, urban scene); video is in every sweep
 STEADY_SPREAD = 0.5           # video stays on its channel (centres within half its width);
                               # Wi-Fi frames caught by a scanner light different parts of theirs
+STEADY_MAX_SD_DB = 4.0        # reading-to-reading scatter of video: its link's fading, with line
+                              # of sight to a drone in the air (Rician K >= 6 dB: <= 3.3 dB); an
+                              # access point's readings swing with its traffic and multipath
+                              # (measured 4-6 dB for a strong one on the 5 GHz busy scene), and
+                              # so does video without line of sight (Rayleigh: 5.6 dB): a level
+                              # scattering more needs twice STEADY_MIN_BURSTS in (nearly) every sweep
+VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 MHz, FPV 20 MHz):
+                              # a steady emitter lit wider (+ a scan step) is not one video...
+SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady this long: a busy
+                              # 40/80 MHz access point is missed in ~1 sweep of 5 (measured)
 ANALOG_PEAK_DB = 2.0          # FM video's spectrum peaks at the carrier; OFDM is flat-topped
 ANALOG_PLAN_KHZ = 3_000.0     # analog video sits on the A/B/E/F/R plan (+ half a scan step)
 FLAT_MIN_BINS = 3             # a flat top needs 3 bins to be seen; 1-2 bins show no shape
@@ -107,10 +118,13 @@ def _off(plan_mhz: np.ndarray, centre_khz: float) -> float:
 
 
 def _steady(f, scan: Scan) -> bool:
-    """Continuous and on one channel. Scanned: the gap between bursts is the time the front end
-    spends elsewhere (period - sweep), plus a period per sweep missed; one burst shows nothing
-    yet. Otherwise: on for most of the track's age."""
-    if f["n_bursts"] < STEADY_MIN_BURSTS or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]:
+    """Continuous, on one channel, at a steady level. Scanned: the gap between bursts is the time
+    the front end spends elsewhere (period - sweep), plus a period per sweep missed; one burst
+    shows nothing yet. Otherwise: on for most of the track's age. Level: the reading changes
+    from burst to burst by no more than a line-of-sight link's fading (STEADY_MAX_SD_DB), or
+    else the emitter is continuous over twice as many bursts."""
+    evidence = STEADY_MIN_BURSTS * (1 if f["level_sd_db"] <= STEADY_MAX_SD_DB else 2)
+    if f["n_bursts"] < evidence or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]:
         return False
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY
@@ -124,13 +138,20 @@ def _wide(f, where: str, scan: Scan) -> tuple[str, str]:
     A scanner stepping ~10 MHz sees 20 MHz video as 1-3 bins, its centre to +-step/2 only: a
     steady emitter 1-2 bins wide near the analog plan is analog (FM video is the common 5.8 GHz
     emitter, and OFDM's flat top cannot show in 2 bins); OFDM needs >= 3 flat bins. Steady
-    (_steady): seen in (nearly) every sweep, on one channel; Wi-Fi, even a busy access point, is
-    missed in some sweeps and lit in different parts of its channel."""
+    (_steady): seen in (nearly) every sweep, on one channel, at a steady level; Wi-Fi, even a busy
+    access point, is missed in some sweeps, lit in different parts of its channel, its level
+    swinging with its traffic. Steady but wider than a video channel (a scan step more): video
+    carriers side by side (a coarse scanner sees no dip between adjacent channels), or a strong
+    one lit wider by its skirts, once steady over SIDE_BY_SIDE_BURSTS, which a busy 40/80 MHz
+    access point rarely is (named by shape as one video is); not yet telling before."""
     bw, duty, step_khz = f["bandwidth_khz"], f["duty"], scan.step_khz
     if where not in ("2g4", "5g8"):
         return "unknown", f"wide ({bw / 1000:.0f} MHz) outside the video and Wi-Fi bands"
     bins = bw / step_khz if step_khz > 0 else np.inf
     if _steady(f, scan):
+        if bw > VIDEO_MAX_KHZ + step_khz and f["n_bursts"] < SIDE_BY_SIDE_BURSTS:
+            return "unknown", (f"continuous {bw / 1000:.0f} MHz, wider than a video channel: a busy "
+                               f"40/80 MHz access point or video side by side")
         off_plan = _off(ANALOG_PLAN_MHZ, f["centre_khz"])
         on_plan = where == "5g8" and off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
         if on_plan and (bins < FLAT_MIN_BINS or f["centre_db"] >= ANALOG_PEAK_DB):
@@ -141,7 +162,8 @@ def _wide(f, where: str, scan: Scan) -> tuple[str, str]:
         return "unknown", f"continuous {bw / 1000:.0f} MHz, too few bins for a shape, off the analog plan"
     on_raster = where == "5g8" and _off(WIFI_5G_MHZ, f["centre_khz"]) <= ANALOG_PLAN_KHZ + step_khz / 2
     if on_raster or where == "2g4" or WIFI_BW_KHZ[0] <= bw <= WIFI_BW_KHZ[1]:
-        return "wifi", f"bursty or moving {bw / 1000:.0f} MHz (duty {duty:.2f}, centres over {f['spread_khz'] / 1000:.0f} MHz)"
+        return "wifi", (f"bursty or moving {bw / 1000:.0f} MHz (duty {duty:.2f}, centres over "
+                        f"{f['spread_khz'] / 1000:.0f} MHz, level scatter {f['level_sd_db']:.1f} dB)")
     return "unknown", f"wide ({bw / 1000:.0f} MHz), neither steady nor Wi-Fi-like"
 
 

@@ -291,7 +291,8 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
         if bw <= c.narrow_khz and bw_t <= c.narrow_khz:
             span = max(b["centre_khz"], tr["f_max_khz"]) - min(b["centre_khz"], tr["f_min_khz"])
             return span <= c.hop_span_khz
-        return abs(b["centre_khz"] - tr["f_last_khz"]) <= 0.5 * max(bw, bw_t)
+        half = 0.5 * max(bw, bw_t)
+        return tr["f_min_khz"] - half <= b["centre_khz"] <= tr["f_max_khz"] + half
 
     def add(tr, b):
         fc = float(b["centre_khz"])
@@ -315,6 +316,11 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
         tr["mean_sum_mw"] += float(b["mean_mw"])
         if b["mean_mw"] > 0 and b["centre_mw"] > 0:
             tr["centre_db_sum"] += 10 * np.log10(float(b["centre_mw"]) / float(b["mean_mw"]))
+        if b["peak_mw"] > 0:
+            level_db = 10 * np.log10(float(b["peak_mw"]))
+            if not np.isnan(tr["level_db"]):
+                tr["level_jump_sq_db2"] += (level_db - tr["level_db"]) ** 2
+            tr["level_db"] = level_db
 
     for k, b in enumerate(np.sort(bursts, order="t_start_us", kind="stable")):
         if age_at is not None and k == age_at[0]:
@@ -332,7 +338,8 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
             tr = dict(track_id=next_id, state=0, n_bursts=0, n_hops=0, channels=set(),
                       t_first_us=int(b["t_start_us"]), f_first_khz=fc, f_min_khz=fc,
                       f_max_khz=fc, bw_sum_khz=0.0, dwell_sum_us=0.0, ivl_sum_us=0.0,
-                      ivl_sq_us2=0.0, peak_mw=0.0, mean_sum_mw=0.0, centre_db_sum=0.0)
+                      ivl_sq_us2=0.0, peak_mw=0.0, mean_sum_mw=0.0, centre_db_sum=0.0,
+                      level_db=np.nan, level_jump_sq_db2=0.0)
             next_id += 1
             live.append(tr)
             events.append((int(b["t_start_us"]), tr["track_id"], -1, 0))

@@ -78,7 +78,8 @@ FEATURES = np.dtype([
     ("track_id", "i8"), ("state", "i4"), ("n_bursts", "i4"), ("n_channels", "i4"),
     ("centre_khz", "f8"), ("spread_khz", "f8"), ("bandwidth_khz", "f8"), ("dwell_us", "f8"),
     ("interval_us", "f8"), ("interval_cv", "f8"), ("rate_hz", "f8"), ("duty", "f8"),
-    ("hop_fraction", "f8"), ("centre_db", "f8"), ("peak_dbm", "f8"), ("age_us", "f8")])
+    ("hop_fraction", "f8"), ("centre_db", "f8"), ("level_sd_db", "f8"), ("peak_dbm", "f8"),
+    ("age_us", "f8")])
 
 
 def features(tracks: np.ndarray) -> np.ndarray:
@@ -102,5 +103,8 @@ def features(tracks: np.ndarray) -> np.ndarray:
         f["duty"] = np.minimum(tracks["dwell_sum_us"] / f["age_us"], 1.0)
         f["hop_fraction"] = np.where(gaps > 0, tracks["n_hops"] / gaps, np.nan)
         f["centre_db"] = tracks["centre_db_sum"] / n
+        # half the mean squared change from burst to burst: the readings' variance, without the
+        # slow trend of an approaching emitter
+        f["level_sd_db"] = np.sqrt(tracks["level_jump_sq_db2"] / (2 * gaps))
         f["peak_dbm"] = 10 * np.log10(tracks["peak_mw"])
     return f
