@@ -257,6 +257,9 @@ cdef class Tracker:
         cdef unsigned long long bit
         if t.n_bursts:
             ivl = <double>(b.t_start_us - t.t_last_start_us)
+            if ivl > self.lost_after_us and t.n_bursts > 1:
+                # an off period (the track was lost), not a gap between bursts: the mean so far
+                ivl = t.ivl_sum_us / (t.n_bursts - 1)
             t.ivl_sum_us += ivl
             t.ivl_sq_us2 += ivl * ivl
             if fabs(b.centre_khz - t.f_last_khz) >= 0.5 * self.channel_khz:

@@ -298,6 +298,9 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
         fc = float(b["centre_khz"])
         if tr["n_bursts"]:
             ivl = float(b["t_start_us"] - tr["t_last_start_us"])
+            if ivl > c.lost_after_us and tr["n_bursts"] > 1:
+                # an off period (the track was lost), not a gap between bursts: the mean so far
+                ivl = tr["ivl_sum_us"] / (tr["n_bursts"] - 1)
             tr["ivl_sum_us"] += ivl
             tr["ivl_sq_us2"] += ivl * ivl
             tr["n_hops"] += abs(fc - tr["f_last_khz"]) >= 0.5 * c.channel_khz
