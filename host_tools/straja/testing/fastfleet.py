@@ -7,7 +7,9 @@ scanning on) over many minutes of a scene in seconds, without MicroPython.
 A node's stored plan is [] (the firmware's default plan: here the evaluation's plan, EVAL_PLAN,
 or the one given);
 a plan command takes effect when the sweep under way ends (the generator switches between
-sweeps), which is within one sweep of what the firmware does.
+sweeps), which is within one sweep of what the firmware does. A node also sends the REMOTEID
+frames of the Remote ID advertisements it hears (what the virtual board's Bluetooth radio,
+straja.sim.remoteid.NodeBluetooth, gives the firmware), at the time it hears them.
 """
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ import json
 
 from ..eval.readings import EVAL_PLAN, NodeReader, wire_chunks
 from ..gateway.events import NodeCommand
-from ..protocol import OK, Frame, Reply, encode_frame
+from ..protocol import OK, REMOTEID, Frame, RemoteId, Reply, encode_frame
+from ..sim.remoteid import NodeBluetooth
 
 REPLY_DELAY_NS = 2_000_000  # a command's reply arrives this long after it was sent
+REMOTEID_SEQ = 0xC000  # REMOTEID frames' sequence numbers, apart from sweeps' and replies'
 
 
 class FastNode:
@@ -71,6 +75,15 @@ class FastNode:
                                   Reply(self.seq, OK, json.dumps(value))))
 
 
+def remote_id_chunks(scene, node: FastNode):
+    """The node's REMOTEID frames, as (arrival ns, wire bytes), in time order."""
+    heard = NodeBluetooth(scene, node.name).advertisements(0.0, node.t_end_s)
+    for k, (t, addr_type, rssi, address, advertising) in enumerate(heard):
+        body = RemoteId(addr_type, rssi, address, advertising[2:])  # without length and AD type
+        yield int(t * 1e9), encode_frame(Frame(REMOTEID, node.node_id, (REMOTEID_SEQ + k) & 0xFFFF,
+                                               int(t * 1e6), body))
+
+
 def plan_of(front_ends, **changes) -> list:
     """The evaluation's plan entries of `front_ends` (names of the board's), with `changes`."""
     return [{**e, **changes} for e in EVAL_PLAN if e["front_end"] in front_ends]
@@ -83,8 +96,10 @@ def run(scene, pipeline, t_end_s: float, default_plan: list = EVAL_PLAN) -> list
     nodes = [FastNode(scene, name, k + 1, t_end_s, list(default_plan))
              for k, name in enumerate(scene.nodes)]
     by_port = {node.port: node for node in nodes}
-    streams = [wire_chunks(node.node_id, node.readings()) for node in nodes]
-    heap = []  # (arrival ns, node index or -1 for a reply, (port, wire))
+    streams = [wire_chunks(node.node_id, node.readings()) for node in nodes] + \
+        [remote_id_chunks(scene, node) for node in nodes]
+    ports = [node.port for node in nodes] * 2
+    heap = []  # (arrival ns, stream index or -1 for a reply, (port, wire))
     events = []
 
     def take(out, t_ns):
@@ -96,9 +111,9 @@ def run(scene, pipeline, t_end_s: float, default_plan: list = EVAL_PLAN) -> list
             if wire:
                 heapq.heappush(heap, (t_ns + REPLY_DELAY_NS, -1, (c.port, wire)))
 
-    for k, node in enumerate(nodes):
+    for node in nodes:
         take(pipeline.open_source(node.port, 0), 0)
-        heap.append((0, k, None))
+    heap += [(0, k, None) for k in range(len(streams))]
     heapq.heapify(heap)
     while heap:
         t_ns, k, item = heapq.heappop(heap)
@@ -107,7 +122,7 @@ def run(scene, pipeline, t_end_s: float, default_plan: list = EVAL_PLAN) -> list
         if k >= 0:
             chunk = next(streams[k], None)
             if chunk is not None:
-                heapq.heappush(heap, (chunk[0], k, (nodes[k].port, chunk[1])))
+                heapq.heappush(heap, (chunk[0], k, (ports[k], chunk[1])))
     fusion = pipeline.cfg.fusion
     t_last = int((t_end_s + fusion.track_timeout_s + fusion.confirm_wait_s) * 1e9)
     take(pipeline.tick(t_last), t_last)
