@@ -108,7 +108,7 @@ def test_the_spoofer_is_flagged_and_identifies_nothing(run):
 
 # -- the rule, part by part -----------------------------------------------------------------
 
-NODE_POSITIONS = {"1": list(at(0, 0)), "2": list(at(400, 0))}
+NODE_POSITIONS = {"1": list(at(0, 0)), "2": list(at(400, 0)), "3": list(at(300, 300))}
 
 
 def tracker_with(east_m, north_m, node_id=1, rssi=-70.0, t_ns=10 * S, reasons=()):
@@ -162,11 +162,15 @@ def test_of_two_drones_that_fit_the_one_nearest_the_strongest_node_is_linked():
     assert link(video_track(FITS), rid).uas_id == "LINK-2"  # 80 m from node 2, LINK-1 100 m
 
 
-def test_a_link_is_held_while_the_drone_is_heard():
+def test_a_link_is_held_while_the_drone_is_heard_and_no_other_node_sees_the_track():
     rid = tracker_with(300, 0)
     linker = Linker(rid)
     assert linker.link(video_track(FITS)).uas_id == "LINK-1"
-    assert linker.link(video_track({1: -75.0, 2: -50.0})).uas_id == "LINK-1"  # a fading reading
-    assert Linker(rid).link(video_track({1: -75.0, 2: -50.0})) is None  # not for a new link
+    fading = {1: -75.0, 2: -50.0}  # a reading 16 dB up at node 2
+    assert linker.link(video_track(fading)).uas_id == "LINK-1"
+    assert Linker(rid).link(video_track(fading)) is None  # not enough for a new link
+    # node 3 (300 m from the claim) sees the track anew: the whole rule, and the spread is too wide
+    assert linker.link(video_track({**fading, 3: -75.0})) is None
+    assert linker.link(video_track(FITS)).uas_id == "LINK-1"
     rid.drones["c0:00:00:00:00:01"].reasons = ("rssi: ...",)
     assert linker.link(video_track(FITS)) is None

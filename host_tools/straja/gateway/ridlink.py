@@ -18,7 +18,8 @@ of these hold (docs/gateway.md, "Identified and unidentified alerts"):
   `link_min_nodes` such nodes must see the track: one node's power alone fits any claim within
   a factor of a hundred or so in distance, since the transmitter's power is not known.
 Of several drones that fit, the one claiming the position nearest to the track's strongest node.
-A link once made is held while the drone is heard (time, trust, reception).
+A link once made is held while the drone is heard (time, trust, reception) and no other node
+sees the track.
 """
 from __future__ import annotations
 
@@ -53,18 +54,20 @@ def fits(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
 
 class Linker:
     """The links of RF tracks to Remote ID drones. A link is made by the whole rule and then held
-    while the drone is heard (the first three parts): a fading reading that widens the spread
-    for a moment does not make an identified drone unidentified and back."""
+    while the drone is heard (the first three parts) and no other node sees the track: a fading
+    reading that widens the spread for a moment does not make an identified drone unidentified
+    and back, but a node that sees the track anew is new evidence, checked by the whole rule."""
 
     def __init__(self, rid: RemoteIdTracker):
         self.rid = rid
-        self.linked: dict[str, str] = {}  # track id -> Remote ID drone key
+        self.linked: dict[str, tuple] = {}  # track id -> (drone key, the track's nodes then)
 
     def link(self, track: Track) -> RidDrone | None:
         """The Remote ID drone the RF track is, if any."""
         rid = self.rid
-        held = rid.drones.get(self.linked.get(track.track_id, ""))
-        if held is not None and heard(track, held, rid):
+        key, nodes = self.linked.get(track.track_id, ("", ()))
+        held = rid.drones.get(key)
+        if held is not None and heard(track, held, rid) and set(track.nodes) <= set(nodes):
             return held
         candidates = [d for d in rid.drones.values() if fits(track, d, rid)]
         if not candidates:
@@ -73,7 +76,7 @@ class Linker:
         strongest = rid.nodes.get(track.strongest()[0])
         best = (max(candidates, key=lambda d: d.last_seen_ns) if strongest is None else
                 min(candidates, key=lambda d: distance_m(strongest, (d.latitude, d.longitude))))
-        self.linked[track.track_id] = best.key
+        self.linked[track.track_id] = (best.key, tuple(track.nodes))
         return best
 
     def track_ended(self, track: Track) -> None:
