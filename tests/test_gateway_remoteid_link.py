@@ -174,3 +174,16 @@ def test_a_link_is_held_while_the_drone_is_heard_and_no_other_node_sees_the_trac
     assert linker.link(video_track(FITS)).uas_id == "LINK-1"
     rid.drones["c0:00:00:00:00:01"].reasons = ("rssi: ...",)
     assert linker.link(video_track(FITS)) is None
+
+
+def test_a_control_link_is_checked_at_the_operators_position():
+    """A control link is heard mostly from the pilot's handset: where the operator stands."""
+    rid = tracker_with(-2000, 0, rssi=-90.0)  # the drone claims 2 km west
+    # 2.44 GHz: 89.7 dB at 300 m, 80.2 dB at 100 m: a 10 dBm handset at the operator's (300, 0)
+    powers = {1: NodeSeen(5 * S, 10 * S, -79.7), 2: NodeSeen(5 * S, 10 * S, -70.2)}
+    control = Track("T2", "lora_fhss", 2_400_000, 2_480_000, 5 * S, 10 * S, 10, powers)
+    assert link(control, rid) is None  # no System message yet: no operator position
+    rid.heard(10 * S, sim.advertising(sim.system(*at(300, 0), 0.0)), 1, -90.0, "c0:00:00:00:00:01")
+    assert link(control, rid).uas_id == "LINK-1"
+    video = Track("T3", "ofdm_video", 2_400_000, 2_480_000, 5 * S, 10 * S, 10, powers)
+    assert link(video, rid) is None  # the drone's own video would come from 2 km west

@@ -5,8 +5,8 @@ of these hold (docs/gateway.md, "Identified and unidentified alerts"):
 - time: the drone was heard within `link_window_s` of the track's last observation;
 - trust: its claims are plausible (a flagged drone identifies nothing: a spoofer must not make an
   unknown drone look known);
-- reception: if nodes heard its broadcast, at least one of them also sees the RF track (one
-  drone's Bluetooth and its video or control link reach the same nodes);
+- reception: if nodes heard its broadcast, the one that heard it strongest (the nearest to it)
+  also sees the RF track (one drone's Bluetooth and its video or control link are one place);
 - band and power: the claimed position explains the powers the nodes measured with one
   transmitter. At each node that sees the track and has a position in `node_positions`, the
   power measured plus the free-space loss from the claimed position at the centre of the track's
@@ -14,7 +14,8 @@ of these hold (docs/gateway.md, "Identified and unidentified alerts"):
   `link_spread_db` (one transmitter: the differences between nodes depend only on where it is,
   not on its power) and lie within `rf_min_eirp_dbm` .. `rf_max_eirp_dbm` widened by
   `rssi_margin_db` (what drones' video and control transmitters send). A video strong at node 2
-  and weak at node 1 is not the drone claiming to stand next to node 1. At least
+  and weak at node 1 is not the drone claiming to stand next to node 1. A control link's
+  transmitter is mostly the pilot's handset: for it, the claim is the operator's position. At least
   `link_min_nodes` such nodes must see the track: one node's power alone fits any claim within
   a factor of a hundred or so in distance, since the transmitter's power is not known.
 Of several drones that fit, the one claiming the position nearest to the track's strongest node.
@@ -23,7 +24,7 @@ sees the track.
 """
 from __future__ import annotations
 
-from .fusion import Track
+from .fusion import LINK, Track
 from .remoteid import RemoteIdTracker, RidDrone, distance_m, free_space_dbm
 
 
@@ -31,7 +32,18 @@ def heard(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
     """Time, trust and reception (the rule's first three parts)."""
     return (not drone.reasons and drone.latitude is not None
             and abs(track.last_ns - drone.last_seen_ns) <= rid.cfg.link_window_s * 1e9
-            and (not drone.receivers or bool(set(drone.receivers) & set(track.nodes))))
+            and (not drone.receivers
+                 or max(drone.receivers, key=drone.receivers.get) in track.nodes))
+
+
+def transmitter(track: Track, drone: RidDrone) -> tuple[float, float] | None:
+    """Where the track's transmitter is if it is this drone's: a control link is heard mostly
+    from the pilot's handset, at the operator's position; anything else from the drone."""
+    if LINK.get(track.family) == "control link":
+        if drone.operator_latitude is None:
+            return None
+        return drone.operator_latitude, drone.operator_longitude
+    return drone.latitude, drone.longitude
 
 
 def fits(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
@@ -40,7 +52,9 @@ def fits(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
         return False
     cfg = rid.cfg
     hz = (track.lo_khz + track.hi_khz) * 500.0  # the band's centre
-    claim = (drone.latitude, drone.longitude)
+    claim = transmitter(track, drone)
+    if claim is None:
+        return False
     # the EIRP at which free space from the claim gives what each node measured (its mean over
     # the trend window: one reading's fading is several dB)
     implied = [(seen.mean_dbm() if seen.history else seen.dbm)
