@@ -18,7 +18,8 @@ of these hold (docs/gateway.md, "Identified and unidentified alerts"):
   transmitter is mostly the pilot's handset: for it, the claim is the operator's position. At least
   `link_min_nodes` such nodes must see the track: one node's power alone fits any claim within
   a factor of a hundred or so in distance, since the transmitter's power is not known.
-Of several drones that fit, the one claiming the position nearest to the track's strongest node.
+Of several drones that fit, the one whose claimed transmitter is nearest the track's strongest
+node.
 A link once made is held while the drone is heard (time, trust, reception) and no other node
 sees the track.
 """
@@ -89,7 +90,7 @@ class Linker:
             return None
         strongest = rid.nodes.get(track.strongest()[0])
         best = (max(candidates, key=lambda d: d.last_seen_ns) if strongest is None else
-                min(candidates, key=lambda d: distance_m(strongest, (d.latitude, d.longitude))))
+                min(candidates, key=lambda d: distance_m(strongest, transmitter(track, d))))
         self.linked[track.track_id] = (best.key, tuple(track.nodes))
         return best
 
