@@ -26,7 +26,9 @@ def test_json_of_events_is_the_documented_one():
         "nodes": [{"node_id": 1, "dbm": -61.5, "first_ns": T - 5, "last_ns": T},
                   {"node_id": 2, "dbm": -70.0, "first_ns": T - 3, "last_ns": T - 1}],
         "alert_id": "A1-1", "severity": "high", "trend": "approaching", "since_ns": T - 5,
-        "label": "analog FPV video", "text": "HIGH: ..."}
+        "label": "analog FPV video", "text": "HIGH: ...", "identified": False, "uas_id": "",
+        "operator_id": "", "claimed_latitude": None, "claimed_longitude": None,
+        "operator_latitude": None, "operator_longitude": None}
     plan = ({"front_end": "vid58", "start_khz": 5_780_000, "stop_khz": 5_820_000},)
     assert ev.dumps(ev.ScanFocus(T, 3, "A1-1", plan)) == (
         '{"alert_id":"A1-1","kind":"scan_focus","node_id":3,"plan":[{"front_end":"vid58",'

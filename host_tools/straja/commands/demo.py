@@ -21,6 +21,8 @@ from ..gateway import events as ev
 from ..gateway.ingest import Gateway
 from ..gateway.pipeline import Pipeline
 from ..gateway.store import Store
+from ..sim.remoteid import RemoteIdBroadcaster, to_geodetic
+from ..sim.scene import load_scene
 from ..vnode.bridge import die_with_parent
 from ..vnode.cli import DEFAULT_SCENE, stop_on_signals
 from ..argtypes import listen_address, non_negative_float, positive_int, writable_file
@@ -90,6 +92,18 @@ def printer(started: float):
     return sink
 
 
+def remote_id_positions(scene_name: str, nodes: list) -> dict:
+    """The nodes' [latitude, longitude] on the scene's Remote ID map (its broadcasters' origin):
+    the gateway's Remote ID checks and identified alerts need them; {} without Remote ID."""
+    broadcaster = next((em for em in load_scene(scene_name).emitters
+                        if isinstance(em, RemoteIdBroadcaster)), None)
+    if broadcaster is None:
+        return {}
+    origin = broadcaster.p["origin_lat"], broadcaster.p["origin_lon"]
+    return {str(n["node_id"]): [float(v) for v in to_geodetic(*origin, *n["position_m"][:2])]
+            for n in nodes}
+
+
 def configure(p) -> None:
     p.description = ("Start virtual nodes on a simulated RF scene with drones in it, and the "
                      "gateway reading them: node status and the alerts it raises, live. Events "
@@ -131,7 +145,9 @@ def run(args) -> int:
             "db": str(db), "stats_interval_s": STATS_INTERVAL_S},
             # the map shows the nodes where the scene puts them
             "web": {"node_positions": {str(n["node_id"]): n["position_m"][:2]
-                                       for n in started_nodes["nodes"]}}})
+                                       for n in started_nodes["nodes"]}},
+            "remote_id": {"node_positions": remote_id_positions(args.scene,
+                                                                started_nodes["nodes"])}})
         store = Store(cfg.db)
         started = time.monotonic()
         gateway = Gateway(cfg, Pipeline(cfg), store=store, sinks=[printer(started)])

@@ -35,14 +35,16 @@ from ..frontends import FRONT_ENDS
 from ..gateway.config import from_dict
 from ..gateway.events import AlertCleared, AlertEvent, NodeCommand
 from ..gateway.pipeline import Pipeline
-from ..protocol import Frame, Reply, encode_frame
+from ..protocol import REMOTEID, Frame, RemoteId, Reply, encode_frame
 from ..sim.emitters import DRONE_FAMILY
+from ..sim.remoteid import NodeBluetooth
 from ..sim.scene import load_scene
 from ..vboard.vtime import VirtualTimeBoard
 from .readings import NodeReader, channels_khz, eval_plan, load_profile, wire_chunks
 
 COMMAND_DELAY_S = 0.002   # a command line to the node, parsed, and its reply back
 MATCH_WINDOW_S = 5.0      # the track's recent evidence an alert event stands for
+REMOTEID_SEQ = 0xC000    # REMOTEID frames' sequence numbers, apart from sweeps' and replies'
 TEMP = " temp="           # a temporary plan's suffix (straja.gateway.scanplan.plan_args)
 
 
@@ -74,7 +76,9 @@ class SceneNode:
         self.replies = 0
         self.plans: list[tuple[float, list]] = []   # (from s, plan): what it ran when
         self._run(self.stored)
-        self._chunks = wire_chunks(node_id, self._readings())
+        self._chunks = heapq.merge(wire_chunks(node_id, self._readings()),
+                                   remote_id_chunks(scene, name, node_id, t_end_s),
+                                   key=lambda chunk: chunk[0])
         self.next = next(self._chunks, None)
 
     def _readings(self):
@@ -133,6 +137,17 @@ class SceneNode:
 
     def _temp_left(self, t_s: float) -> int:
         return math.ceil(self.temp_end_s - t_s) if self.temp is not None else 0
+
+
+def remote_id_chunks(scene, name: str, node_id: int, t_end_s: float):
+    """The REMOTEID frames node `name` sends for the Remote ID advertisements it hears (what the
+    virtual board's Bluetooth radio, straja.sim.remoteid.NodeBluetooth, gives the firmware), as
+    (arrival ns, wire bytes) at the time it hears them."""
+    heard = NodeBluetooth(scene, name).advertisements(0.0, t_end_s)
+    for k, (t, addr_type, rssi, address, advertising) in enumerate(heard):
+        body = RemoteId(addr_type, rssi, address, advertising[2:])  # without length and AD type
+        yield round(t * 1e9), encode_frame(Frame(REMOTEID, node_id, (REMOTEID_SEQ + k) & 0xFFFF,
+                                                 round(t * 1e6), body))
 
 
 class SceneRun(NamedTuple):

@@ -8,12 +8,18 @@ alert. While surveying, no alert is raised.
 
 Hysteresis: an alert is raised only after `confirm_hits` observations over at least `confirm_s`
 (one stray reading raises nothing), its severity rises at once but falls only after `downgrade_s`
-at the lower level, and updates come at most every `update_min_s` (except a severity rise).
+at the lower level, and updates come at most every `update_min_s` (except a severity rise or a
+change of identity).
+
+Identity: `identify(track)` gives the fields of the Remote ID drone the track is linked to
+(gateway/ridlink.py), or {} for a drone that does not say who it is; each alert event carries
+them, `identified` true or false, and its text says which.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from .config import AlertConfig
 from .detector import is_drone, label
@@ -30,31 +36,44 @@ class Alert:
     severity: str
     raised_ns: int
     updated_ns: int
-    shown: tuple        # (severity, node ids, trend, family) last told to people
+    shown: tuple        # (severity, node ids, trend, family, UAS ID) last told to people
     lower_since: int | None = None
     known_since: int | None = None  # matching a known emitter since
+    identity: dict = field(default_factory=dict)  # the linked Remote ID drone's fields, last told
 
 
 def _clock(t_ns: int) -> str:
     return time.strftime("%H:%M:%S UTC", time.gmtime(t_ns / 1e9))
 
 
-def alert_text(track: Track, severity: str, trend: str, cleared: bool = False) -> str:
+def identity_text(identity: dict) -> str:
+    if not identity:
+        return "UNIDENTIFIED (no Remote ID)"
+    operator = ("operator position unknown" if identity["operator_latitude"] is None else
+                f"operator at {identity['operator_latitude']:.5f}, "
+                f"{identity['operator_longitude']:.5f}")
+    return f"identified by Remote ID as {identity['uas_id']}, {operator}"
+
+
+def alert_text(track: Track, severity: str, trend: str, identity: dict,
+               cleared: bool = False) -> str:
     nodes = sorted(track.nodes)
     who = ("node " if len(nodes) == 1 else "nodes ") + ", ".join(map(str, nodes))
     band = f"{track.lo_khz / 1000:.0f}-{track.hi_khz / 1000:.0f} MHz"
     node, dbm = track.strongest()
     if cleared:
         return (f"CLEARED: {label(track.family)} on {band}, seen by {who} from "
-                f"{_clock(track.first_ns)} to {_clock(track.last_ns)}")
+                f"{_clock(track.first_ns)} to {_clock(track.last_ns)}; {identity_text(identity)}")
     return (f"{severity.upper()}: {label(track.family)} on {band}, seen by {who} since "
-            f"{_clock(track.first_ns)}, signal {trend}; strongest {dbm:.0f} dBm at node {node}")
+            f"{_clock(track.first_ns)}, signal {trend}; strongest {dbm:.0f} dBm at node {node}; "
+            f"{identity_text(identity)}")
 
 
 class Alerts:
     def __init__(self, cfg: AlertConfig, trend_db: float, known: KnownEmitters | None = None,
-                 surveying: bool = False):
+                 surveying: bool = False, identify: Callable[[Track], dict] = lambda track: {}):
         self.cfg = cfg
+        self.identify = identify
         self.trend_db = trend_db
         self.known = known or KnownEmitters()
         self.surveying = surveying
@@ -72,7 +91,9 @@ class Alerts:
                trend: str) -> AlertEvent:
         return cls(t_ns=t_ns, alert_id=alert.alert_id, severity=alert.severity, trend=trend,
                    since_ns=track.first_ns, label=label(track.family), **track.summary(),
-                   text=alert_text(track, alert.severity, trend, cleared=cls is AlertCleared))
+                   text=alert_text(track, alert.severity, trend, alert.identity,
+                                   cleared=cls is AlertCleared),
+                   identified=bool(alert.identity), **alert.identity)
 
     def track_updated(self, track: Track, now_ns: int) -> list[AlertEvent]:
         if not is_drone(track.family) or self.surveying:
@@ -88,8 +109,10 @@ class Alerts:
                 return []
             # a track's later alerts (a known emitter's changes) get ids of their own
             count = self.raised[track.track_id] = self.raised.get(track.track_id, 0) + 1
+            identity = self.identify(track)
             alert = Alert(f"A{track.track_id[1:]}" + (f".{count}" if count > 1 else ""), level,
-                          now_ns, now_ns, (level, tuple(sorted(track.nodes)), trend, track.family))
+                          now_ns, now_ns, (level, tuple(sorted(track.nodes)), trend, track.family,
+                                           identity.get("uas_id")), identity=identity)
             self.active[track.track_id] = alert
             return [self._event(AlertRaised, alert, track, now_ns, trend)]
         if not known:
@@ -118,12 +141,15 @@ class Alerts:
                 alert.lower_since = None
         else:
             alert.lower_since = None
-        shown = (level, tuple(sorted(track.nodes)), trend, track.family)
+        identity = self.identify(track)
+        shown = (level, tuple(sorted(track.nodes)), trend, track.family, identity.get("uas_id"))
         if shown == alert.shown:
             return []
-        if not rose and now_ns - alert.updated_ns < self.cfg.update_min_s * 1e9:
+        if not rose and shown[-1] == alert.shown[-1] \
+                and now_ns - alert.updated_ns < self.cfg.update_min_s * 1e9:
             return []
         alert.severity, alert.shown, alert.updated_ns = level, shown, now_ns
+        alert.identity = identity
         return [self._event(AlertUpdated, alert, track, now_ns, trend)]
 
     def track_ended(self, track: Track, now_ns: int) -> list[AlertCleared]:

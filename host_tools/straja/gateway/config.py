@@ -68,6 +68,12 @@ class RemoteIdConfig:
     near_m: float = 300.0          # a weak RSSI is flagged only at nodes this close to the claim
     speed_factor: float = 1.5      # a jump faster than this times the claimed speed is flagged
     jump_margin_m: float = 30.0    # ... by more than this (GNSS noise)
+    # linking an RF track to a Remote ID drone (gateway/ridlink.py)
+    link_window_s: float = 3.0     # the drone heard this close to the track's last observation
+    rf_max_eirp_dbm: float = 33.0  # the strongest drone video/control transmitter (2 W)
+    rf_min_eirp_dbm: float = 0.0   # the weakest (1 mW)
+    link_spread_db: float = 8.0    # the EIRPs a claim implies at the nodes agree this closely
+    link_min_nodes: int = 2        # ... at this many nodes with positions at least
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,14 @@ class AlertEvent(TrackEvent):
     since_ns: int
     label: str
     text: str
+    # the Remote ID drone the track is linked to (gateway/ridlink.py); unidentified: RF only
+    identified: bool = False
+    uas_id: str = ""
+    operator_id: str = ""
+    claimed_latitude: float | None = None     # where the drone says it is
+    claimed_longitude: float | None = None
+    operator_latitude: float | None = None
+    operator_longitude: float | None = None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from .health import NodeHealth
 from .known import SURVEY_MIN_FRACTION, KnownEmitters, added_event as known_added
 from .limits import EventLimiter
 from .remoteid import RemoteIdTracker
+from .ridlink import Linker, identity
 from .scanplan import ScanPlanner, plan_args
 
 # Commands that make a node known and streaming: what it is (front ends, for focus plans), its
@@ -69,12 +70,14 @@ class Pipeline:
         self.seq = SeqTracker()  # across sources: a node replugged elsewhere keeps its count
         self.fusion = Fusion(cfg.fusion)
         self.known = KnownEmitters(known, int(cfg.fusion.trend_window_s * 1e9))
-        self.alerts = Alerts(cfg.alerts, cfg.fusion.trend_db, self.known, surveying)
+        self.remote_id = RemoteIdTracker(cfg.remote_id)
+        self.linker = Linker(self.remote_id)
+        self.alerts = Alerts(cfg.alerts, cfg.fusion.trend_db, self.known, surveying,
+                             identify=lambda track: identity(self.linker.link(track)))
         self.surveyed: list | None = [] if surveying else None  # drone tracks ended so far
         self._survey_from: int | None = None
         self.planner = ScanPlanner(cfg, normal_plans, after_crash)
         self.limiter = EventLimiter(cfg.event_window_s, cfg.event_burst)
-        self.remote_id = RemoteIdTracker(cfg.remote_id)
         self.now_ns = 0
         self._next_stats = None
         self.counts = {"frames": 0, "console_chunks": 0, "ignored_nodes": 0, "refused_frames": 0}
@@ -184,6 +187,7 @@ class Pipeline:
                 if self.surveyed is not None:
                     self.surveyed.append(track)
             self._alert_events(self.alerts.track_ended(track, self.now_ns), out)
+            self.linker.track_ended(track)
         for node_id in self.planner.refresh(self.now_ns):
             port = self.port_of(node_id)
             if port is not None:  # (a node that restarted meanwhile gets it back so)

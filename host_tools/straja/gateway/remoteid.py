@@ -30,7 +30,8 @@ from .config import RemoteIdConfig
 from .events import RidAreaEntered, RidLost, RidSeen, RidUpdated
 
 EARTH_RADIUS_M = 6371008.8
-BLE_WAVELENGTH_M = 299792458.0 / 2.44e9
+SPEED_OF_LIGHT_MPS = 299792458.0
+BLE_HZ = 2.44e9
 MAX_ALTITUDE_M = 10000.0
 MAX_SPEED_MPS = 150.0
 
@@ -42,9 +43,9 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
-def free_space_dbm(eirp_dbm: float, d_m: float) -> float:
-    """Received power at d_m from an isotropic transmitter of eirp_dbm at 2.44 GHz (Friis)."""
-    return eirp_dbm - 20 * math.log10(4 * math.pi * max(d_m, 1.0) / BLE_WAVELENGTH_M)
+def free_space_dbm(eirp_dbm: float, d_m: float, hz: float = BLE_HZ) -> float:
+    """Received power at d_m from an isotropic transmitter of eirp_dbm at hz (Friis)."""
+    return eirp_dbm - 20 * math.log10(4 * math.pi * max(d_m, 1.0) * hz / SPEED_OF_LIGHT_MPS)
 
 
 def inside(point: tuple[float, float], polygon) -> bool:

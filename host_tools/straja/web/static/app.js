@@ -119,7 +119,10 @@ function renderAlerts() {
   for (const a of alerts) {
     const ack = a.acknowledged;
     const canAck = a.active && !ack && state.user && state.user.role === "operator";
-    const identity = a.remote_id ? `identified: ${a.remote_id}` : "unidentified";
+    // the linked Remote ID drone (docs/gateway.md, "Identified and unidentified alerts")
+    const operator = a.operator_latitude == null ? "operator unknown"
+      : `operator at ${a.operator_latitude.toFixed(5)}, ${a.operator_longitude.toFixed(5)}`;
+    const identity = a.identified ? `identified: ${a.uas_id}, ${operator}` : "UNIDENTIFIED";
     body.append(el("tr", { class: `alert-row ${a.active ? a.severity : "cleared"}`, "data-alert": a.alert_id },
       el("td", {}, a.severity), el("td", {}, a.family), el("td", {}, identity),
       el("td", {}, a.text), el("td", {}, a.nodes.map((n) => n.node_id).join(", ")),

@@ -1,0 +1,190 @@
+"""Identified and unidentified alerts (gateway/ridlink.py), end to end: a scene's nodes scanned by
+the fast path (straja.eval.scenes, as `straja eval --scene` runs them), with the REMOTEID frames the firmware sends for what the
+virtual board's Bluetooth radio hears, through the gateway pipeline. A drone with Remote ID and an
+RF-only drone: the first one's alerts are identified with its ID, claimed and operator positions
+(compared with the scene's ground truth), the second one's stay unidentified; a spoofer claiming to
+be 5 km away while strong at one node is flagged and identifies nothing. Then the rule's parts one
+by one on a tracker and a track made by hand."""
+from __future__ import annotations
+
+import pytest
+
+from straja.eval.readings import eval_plan_of
+from straja.eval.scenes import run_scene
+from straja.gateway import config, events as ev
+from straja.gateway.fusion import NodeSeen, Track
+from straja.gateway.pipeline import Pipeline
+from straja.gateway.remoteid import RemoteIdTracker, distance_m
+from straja.gateway.ridlink import Linker
+from straja.paths import SCENES
+from straja.sim import remoteid as sim
+from straja.sim.scene import scene_from_dict
+
+S = 1_000_000_000
+ORIGIN = (45.0, 25.0)  # the remote_id emitters' default origin_lat/origin_lon
+UAS_ID = "1581F5FKD229400000A1"
+OPERATOR_M = [150.0, 500.0, 1.5]
+SECONDS = 40.0
+# the Remote ID drone flies slowly 70-120 m north of node n3 (200 m east, 350 m north of n1), the
+# RF-only one hovers 90 m from node n2 (400 m east of n1): every node sees both videos, the claim
+# explains only the first one's powers
+RID_PATH = [[0.0, 200.0, 420.0, 40.0], [SECONDS, 260.0, 450.0, 40.0]]
+
+
+def at(east_m, north_m):
+    lat, lon = sim.to_geodetic(*ORIGIN, east_m, north_m)
+    return float(lat), float(lon)
+
+
+def gateway_config(scene) -> config.GatewayConfig:
+    positions = {str(k + 1): list(at(*node.position[:2]))
+                 for k, node in enumerate(scene.nodes.values())}
+    return config.GatewayConfig(remote_id=config.RemoteIdConfig(node_positions=positions))
+
+
+def run_scene():
+    """The scene through the gateway: (scene, events)."""
+    scene = scene_from_dict({
+        "scene": {"name": "rid_link", "description": "a Remote ID drone, an RF-only one, a spoofer",
+                  "seed": 11, "duration_s": SECONDS, "include": ["quiet_rural.toml"]},
+        "emitter": [
+            {"name": "rid_video", "kind": "analog_video", "channel": "R1", "eirp_dbm": 25.0,
+             "trajectory": RID_PATH},
+            {"name": "rid_broadcast", "kind": "remote_id", "uas_id": UAS_ID, "eirp_dbm": 20.0,
+             "interval_s": 0.2, "operator_id": "ROU-OP-7", "operator_position_m": OPERATOR_M,
+             "trajectory": RID_PATH},
+            {"name": "rf_only_video", "kind": "analog_video", "channel": "F4", "eirp_dbm": 25.0,
+             "position_m": [480.0, 50.0, 50.0]},
+            {"name": "spoofer", "kind": "remote_id", "uas_id": "SPOOF-1", "eirp_dbm": 10.0,
+             "position_m": [30.0, -20.0, 2.0], "claim_offset_m": [5000.0, 0.0, 0.0]}]},
+        base=SCENES)
+    events = run_scene(scene, pipeline=Pipeline(gateway_config(scene)), t_end_s=SECONDS,
+                       plan=eval_plan_of(("vid58",), step_khz=10_000)).events
+    return scene, events
+
+
+@pytest.fixture(scope="module")
+def run():
+    return run_scene()
+
+
+def alerts_in(events, lo_mhz, hi_mhz):
+    return [e for e in events if isinstance(e, ev.AlertEvent)
+            and e.lo_khz < hi_mhz * 1000 and e.hi_khz > lo_mhz * 1000]
+
+
+def test_the_remote_id_drone_is_identified_with_its_id_and_positions(run):
+    scene, events = run
+    alerts = alerts_in(events, 5640, 5680)  # R1: 5658 MHz
+    assert alerts, "the Remote ID drone's video raised no alert"
+    identified = [a for a in alerts if a.identified]
+    assert identified and identified[0].t_ns - alerts[0].t_ns <= 3 * S
+    truth = scene.emitter("rid_video").trajectory
+    for a in identified:
+        assert (a.uas_id, a.operator_id) == (UAS_ID, "ROU-OP-7")
+        assert "identified by Remote ID as " + UAS_ID in a.text
+        east, north = (float(v) for v in sim.to_local(*ORIGIN, a.claimed_latitude, a.claimed_longitude))
+        x, y, _ = truth.position(a.t_ns / S)
+        assert abs(east - x) < 10 and abs(north - y) < 10  # broadcast every 0.2 s at 2.5 m/s
+        assert distance_m((a.operator_latitude, a.operator_longitude), at(*OPERATOR_M[:2])) < 1.0
+
+
+def test_the_rf_only_drone_stays_unidentified(run):
+    _, events = run
+    alerts = alerts_in(events, 5790, 5810)  # F4: 5800 MHz
+    assert alerts, "the RF-only drone's video raised no alert"
+    assert not any(a.identified or a.uas_id for a in alerts)
+    assert all("UNIDENTIFIED (no Remote ID)" in a.text for a in alerts)
+
+
+def test_the_spoofer_is_flagged_and_identifies_nothing(run):
+    _, events = run
+    spoof = [e for e in events if isinstance(e, ev.RidEvent) and e.uas_id == "SPOOF-1"]
+    assert spoof and not spoof[-1].plausible
+    assert any(r.startswith("rssi:") and "from the claimed position" in r for r in spoof[-1].reasons)
+    honest = [e for e in events if isinstance(e, ev.RidEvent) and e.uas_id == UAS_ID]
+    assert honest and all(e.plausible for e in honest)
+    assert not any(isinstance(e, ev.AlertEvent) and e.uas_id == "SPOOF-1" for e in events)
+
+
+# -- the rule, part by part -----------------------------------------------------------------
+
+NODE_POSITIONS = {"1": list(at(0, 0)), "2": list(at(400, 0)), "3": list(at(300, 300))}
+
+
+def tracker_with(east_m, north_m, node_id=1, rssi=-70.0, t_ns=10 * S, reasons=()):
+    rid = RemoteIdTracker(config.RemoteIdConfig(node_positions=NODE_POSITIONS))
+    for message in (sim.basic_id("LINK-1"), sim.location(*at(east_m, north_m), 60.0)):
+        rid.heard(t_ns, sim.advertising(message), node_id, rssi, "c0:00:00:00:00:01")
+    rid.drones["c0:00:00:00:00:01"].reasons = tuple(reasons)
+    return rid
+
+
+def video_track(dbm_by_node: dict, last_ns=10 * S) -> Track:
+    """A 5.8 GHz video track seen by the nodes with these powers."""
+    return Track("T1", "analog_fm_video", 5_790_000, 5_810_000, last_ns - 5 * S, last_ns, 10,
+                 {n: NodeSeen(last_ns - 5 * S, last_ns, dbm) for n, dbm in dbm_by_node.items()})
+
+
+def link(track, rid):
+    return Linker(rid).link(track)
+
+
+# 5.8 GHz free-space loss: 97.2 dB at 300 m, 87.7 dB at 100 m; so -75 dBm at node 1 and -66 dBm at
+# node 2 is one 22 dBm transmitter claiming (300, 0)
+FITS = {1: -75.0, 2: -66.0}
+
+
+def test_a_drone_whose_claim_explains_the_powers_the_nodes_measure_is_linked():
+    assert link(video_track(FITS), tracker_with(300, 0)).uas_id == "LINK-1"
+    # one node's power fits any claim within a wide range: not enough (link_min_nodes)
+    assert link(video_track({1: -75.0}), tracker_with(300, 0)) is None
+
+
+def test_a_claim_that_needs_too_strong_too_weak_or_two_transmitters_is_not_linked():
+    # from (1000, 0): a 68 dBm transmitter
+    assert link(video_track({1: -40.0, 2: -36.0}), tracker_with(1000, 0)) is None
+    # from (20, 0): a -26 dBm transmitter
+    assert link(video_track({1: -100.0, 2: -125.0}), tracker_with(20, 0)) is None
+    # from (-300, 0): 22 dBm at node 1, 44 dBm at node 2 (each possible, but not both at once)
+    assert link(video_track({1: -75.0, 2: -60.0}), tracker_with(-300, 0)) is None
+
+
+def test_time_trust_and_reception_are_each_required():
+    assert link(video_track(FITS, last_ns=20 * S), tracker_with(300, 0)) is None  # heard 10 s ago
+    assert link(video_track(FITS), tracker_with(300, 0, reasons=("jump: ...",))) is None
+    assert link(video_track(FITS), tracker_with(300, 0, node_id=3)) is None  # node 3 heard it only
+
+
+def test_of_two_drones_that_fit_the_one_nearest_the_strongest_node_is_linked():
+    rid = tracker_with(300, 0)
+    for message in (sim.basic_id("LINK-2"), sim.location(*at(320, 0), 60.0)):
+        rid.heard(10 * S, sim.advertising(message), 1, -70.0, "c0:00:00:00:00:02")
+    assert link(video_track(FITS), rid).uas_id == "LINK-2"  # 80 m from node 2, LINK-1 100 m
+
+
+def test_a_link_is_held_while_the_drone_is_heard_and_no_other_node_sees_the_track():
+    rid = tracker_with(300, 0)
+    linker = Linker(rid)
+    assert linker.link(video_track(FITS)).uas_id == "LINK-1"
+    fading = {1: -75.0, 2: -50.0}  # a reading 16 dB up at node 2
+    assert linker.link(video_track(fading)).uas_id == "LINK-1"
+    assert Linker(rid).link(video_track(fading)) is None  # not enough for a new link
+    # node 3 (300 m from the claim) sees the track anew: the whole rule, and the spread is too wide
+    assert linker.link(video_track({**fading, 3: -75.0})) is None
+    assert linker.link(video_track(FITS)).uas_id == "LINK-1"
+    rid.drones["c0:00:00:00:00:01"].reasons = ("rssi: ...",)
+    assert linker.link(video_track(FITS)) is None
+
+
+def test_a_control_link_is_checked_at_the_operators_position():
+    """A control link is heard mostly from the pilot's handset: where the operator stands."""
+    rid = tracker_with(-2000, 0, rssi=-90.0)  # the drone claims 2 km west
+    # 2.44 GHz: 89.7 dB at 300 m, 80.2 dB at 100 m: a 10 dBm handset at the operator's (300, 0)
+    powers = {1: NodeSeen(5 * S, 10 * S, -79.7), 2: NodeSeen(5 * S, 10 * S, -70.2)}
+    control = Track("T2", "lora_fhss", 2_400_000, 2_480_000, 5 * S, 10 * S, 10, powers)
+    assert link(control, rid) is None  # no System message yet: no operator position
+    rid.heard(10 * S, sim.advertising(sim.system(*at(300, 0), 0.0)), 1, -90.0, "c0:00:00:00:00:01")
+    assert link(control, rid).uas_id == "LINK-1"
+    video = Track("T3", "ofdm_video", 2_400_000, 2_480_000, 5 * S, 10 * S, 10, powers)
+    assert link(video, rid) is None  # the drone's own video would come from 2 km west
