@@ -42,7 +42,7 @@ def gateway_config(scene) -> config.GatewayConfig:
     return config.GatewayConfig(remote_id=config.RemoteIdConfig(node_positions=positions))
 
 
-def run_scene():
+def linked_scene():
     """The scene through the gateway: (scene, events)."""
     scene = scene_from_dict({
         "scene": {"name": "rid_link", "description": "a Remote ID drone, an RF-only one, a spoofer",
@@ -65,7 +65,7 @@ def run_scene():
 
 @pytest.fixture(scope="module")
 def run():
-    return run_scene()
+    return linked_scene()
 
 
 def alerts_in(events, lo_mhz, hi_mhz):

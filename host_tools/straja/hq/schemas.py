@@ -37,11 +37,19 @@ def _type_schema(hint) -> dict:
     return dict(SCALARS[hint])
 
 
+def required_fields(cls) -> set[str]:
+    """The fields an event of class `cls` must carry: those without a default (a field added
+    later has one, so a gateway of the same layout version that predates it is still read)."""
+    return {f.name for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+
+
 def _object_schema(cls, extra: dict | None = None) -> dict:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     properties = {**(extra or {}), **{n: _type_schema(hints[n]) for n in names}}
-    return {"type": "object", "properties": properties, "required": sorted(properties),
+    return {"type": "object", "properties": properties,
+            "required": sorted({*(extra or {}), *required_fields(cls)}),
             "additionalProperties": False}
 
 

@@ -11,7 +11,6 @@ still queues for its persistent session.
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 import logging
 import queue
@@ -26,10 +25,11 @@ from ..gateway.mqtt import TOPIC_VERSION
 from ..web.hub import Hub
 from . import store as hq_store
 from .region import RegionFusion, RegionTrack
+from .schemas import required_fields
 
 log = logging.getLogger("straja.hq")
 ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
-FIELDS = {kind: {"id", *(f.name for f in dataclasses.fields(cls))} for kind, cls in ev.KINDS.items()}
+FIELDS = {kind: {"id", *required_fields(cls)} for kind, cls in ev.KINDS.items()}
 NODE_STATUS_KINDS = tuple(k for k, cls in ev.KINDS.items() if issubclass(cls, ev.NodeStatusChange))
 REGION = "region"  # the site name of the region tracks' alerts on the dashboard
 
