@@ -12,7 +12,7 @@ from ..argtypes import non_negative_int, positive_float, positive_int
 from .scenes import score_scenes
 
 QUICK = {"curve_trials": 40, "target_trials": 40, "hours": 1.0, "segment_s": 300.0,
-         "vnode_trials": 2}
+         "vnode_trials": 1, "variants": False}
 
 
 def configure(p) -> None:
@@ -38,7 +38,7 @@ def configure(p) -> None:
                    "unless given)")
     p.add_argument("--vnode-trials", type=non_negative_int, help="+10 dB trials per family also "
                    "run on real virtual nodes (the firmware under MicroPython, in real time) "
-                   "to check the fast path (default 5, --quick 2)")
+                   "to check the fast path (default 5, --quick 1)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout "
                    "(with --scene: only that object)")
     p.add_argument("--seed", type=int, default=1)

@@ -55,8 +55,6 @@ GATED = frozenset({
     "scene/ocusync_58_alone ocusync_58/class", "scene/bluetooth_ble_background/false",
     "scene/eu868_lorawan_meshtastic_background/false", "scene/microwave_ovens_background/false",
     "scene/subghz_lora_background/false",
-    "scene/analog_video_on_urban_24ghz analog_video/alert",
-    "scene/analog_video_on_urban_24ghz analog_video/class",
     "scene/crossfire_on_subghz_lora crossfire/alert", "scene/crossfire_on_subghz_lora crossfire/class",
     "scene/elrs_868_on_subghz_lora elrs_868/alert", "scene/elrs_915_on_subghz_lora elrs_915/alert",
 })
@@ -91,6 +89,7 @@ class Settings:
     catalogue: bool = True        # score the catalogue's scenes whole (CATALOGUE_PATTERNS)
     speed: bool = True            # run the benchmarks for the speed section
     vnode_trials: int = 5         # per family, of the +10 dB trials: also on virtual nodes
+    variants: bool = True         # the diagnostic variants (not targets: the quick run skips them)
 
 
 def _trial_job(args):
@@ -213,7 +212,7 @@ def evaluate(st: Settings, log=print) -> dict:
                 trials.append((Trial(fam, rng.randrange(2 ** 31), TARGET_SNR_DB),
                                2 * fam.target_s, detect, EVAL_PLAN))
         variants = []
-        for name, plan_of, v_detect in VARIANTS:
+        for name, plan_of, v_detect in VARIANTS if st.variants else ():
             for fam in FAMILIES:
                 for i in range(st.target_trials // 2):
                     variants.append((name, (Trial(fam, rng.randrange(2 ** 31), TARGET_SNR_DB),

@@ -164,7 +164,8 @@ def markdown(out: dict, command: str) -> str:
         L.append(f"| {f['label']} | {f['expect']} | {conf} | {c['correct']}/{c['n']} "
                  f"({_pct(c['share'])}) |")
     L += ["", "### Diagnostic variants (+10 dB trials)", "",
-          "The same kind of trials with one setting changed, to show what limits the result.", "",
+          "The same kind of trials with one setting changed, to show what limits the result"
+          + ("." if out["variants"] else " (not run: `--quick`)."), "",
           "| variant | family | Pd in target window | 95 % interval | median time | "
           "correctly classified |", "|---|---|---|---|---|---|"]
     for v in out["variants"]:
