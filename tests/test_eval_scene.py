@@ -114,7 +114,8 @@ def test_matching_is_by_frequency_and_time(tmp_path):
 
 
 def test_a_temporary_plan_runs_from_its_arrival_until_it_lapses():
-    node = SceneNode(load_scene(SCENES / "quiet_rural.toml"), "n2", 2)
+    scene = load_scene(SCENES / "quiet_rural.toml")
+    node = SceneNode(scene, "n2", 2, scene.duration_s)
     focus = [{"front_end": "ism24", "start_khz": 2_430_000, "stop_khz": 2_450_000,
               "step_khz": 1000, "dwell_us": 1000}]
     while node.next[0] < 3e9:

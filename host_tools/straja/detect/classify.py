@@ -21,7 +21,7 @@ DRONE_FAMILIES = frozenset(FAMILIES[:4])
 EVIDENCE_BURSTS = 5.0
 WIDE_KHZ = 6_000.0            # wider: video or Wi-Fi; narrower: control links, Bluetooth, LoRa
 CONTINUOUS_DUTY = 0.6         # video is on while armed; Wi-Fi and DroneID are bursty
-MAX_MISSED_SWEEPS = 0.25      # a scanner sees video in every sweep; Wi-Fi, even a busy access
+MAX_MISSED_SWEEPS = 0.1       # a scanner sees video in every sweep; Wi-Fi, even a busy access
                               # point, is missed in some (mean missed sweeps per burst gap: a
                               # weak 80 MHz AP at load 0.9 is missed in ~1 sweep of 5, measured)
 STEADY_MIN_BURSTS = 4         # a bursty emitter seen in a share q of sweeps looks steady for k
