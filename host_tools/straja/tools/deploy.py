@@ -498,11 +498,14 @@ def source_version(source: Path) -> str | None:
     return None
 
 
-def wait_for_firmware(port: str, tries: int = 5):
+def wait_for_firmware(port: str, tries: int = 5, pause_s: float = 0.2):
     """A NodeLink to the firmware on `port` once it answers `ping` (it may still be booting);
-    the last StrajaError after `tries` attempts."""
+    the last StrajaError after `tries` attempts, pause_s apart (a port is briefly busy or gone
+    while a node reboots: USB re-enumerating, a virtual node's bridge reopening it)."""
     last = None
-    for _ in range(tries):
+    for attempt in range(tries):
+        if attempt:
+            time.sleep(pause_s)
         try:
             return firmware_link(port)
         except StrajaError as e:
