@@ -3,6 +3,8 @@ background run, and a tiny whole evaluation written as a report."""
 import json
 import math
 
+import pytest
+
 from straja.eval import report
 from straja.eval.evaluate import EVAL_DETECT, Settings, _trial_job, evaluate
 from straja.eval.readings import CONTENDED_FIT_MAX, EVAL_PLAN
