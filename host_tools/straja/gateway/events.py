@@ -79,6 +79,10 @@ class NodeStats(NodeEvent):
     overruns: int | None
     frames_dropped: int | None
     firmware: str | None
+    # the node's surveyed position from the gateway config ([nodes.<id>]); None when not set
+    latitude: float | None = None
+    longitude: float | None = None
+    height_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,15 @@ class AlertEvent(TrackEvent):
     claimed_longitude: float | None = None
     operator_latitude: float | None = None
     operator_longitude: float | None = None
+    # where the RF says the emitter is (docs/localisation.md): "fix" (3+ nodes: a point and its
+    # 95 % ellipse), "locus" (2 nodes) or "ring" (1 node): a band of distances around a centre;
+    # "" when no position (nodes without surveyed positions)
+    position_kind: str = ""
+    latitude: float | None = None     # fix: the estimate; locus, ring: the centre of the band
+    longitude: float | None = None
+    ellipse_m: tuple[float, float, float] | None = None   # fix, 95 %: semi-major m, semi-minor m,
+                                                          # major axis azimuth, deg clockwise from north
+    ring_m: tuple[float, float] | None = None   # locus, ring, 95 %: inner and outer radius, m
 
 
 @dataclass(frozen=True)
