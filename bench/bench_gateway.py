@@ -2,17 +2,21 @@
 core, fusion, alerts, SQLite store) at 16, 64 and 256 nodes: CPU per sweep, latency from a
 chunk's arrival to its events, and the cost of a node connect and of a plan change.
 
-    .venv/bin/python bench/bench_gateway.py [--seconds 20] [--nodes 16 64 256] [--bins 64]
+    .venv/bin/python bench/bench_gateway.py [--seconds 10] [--nodes 16 64 256] [--bins 64]
 
 Frames are made by `straja.testing.synth` (protocol.encode_frame): each node sweeps `--bins`
 channels over 5.645-5.945 GHz (an RX5808, 470 looks) 10 times a second and sends a STATUS every
-second; a video transmitter approaches 6 of them. Each node first answers the gateway's hello as
+second; a video transmitter approaches 6 of every 16 (the same share of the nodes at every node
+count, so that the cost per node compares like with like). Each node first answers the gateway's hello as
 a real one does: its `info` reply (front-end kinds: the gateway designs the multi-look CFAR
 tables from them) and its `get plan` reply. Chunks are fed back to back, each stamped with its
 arrival time as a port reader would.
 
 Figures: CPU time of this thread (`time.thread_time`) over the whole stream, divided by the
-sweeps (cost); wall time from a chunk's hand-over to its events stored (latency). A node
+sweeps (cost); each node count's stream goes through a fresh gateway again and again, the node
+counts in turn, until every count's minimum is stable (bench/timing.py): min / median of the
+passes, so a load that comes and goes on a shared machine falls on every count alike. Latency:
+wall time from a chunk's hand-over to its events stored, over all passes. A node
 connect (port opened, hello, info and plan replies, first STATUS and sweep: its core made) and a
 plan change (a sweep of a plan not seen before: a new core) are timed per node, CPU, min / median;
 the first connect of a run designs the tables, the others find them cached.
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,7 +40,11 @@ from straja.gateway.pipeline import Pipeline
 from straja.protocol import REPLY, Frame, Reply, Sweep, encode_frame
 from straja.testing import synth
 
+sys.path.insert(0, str(Path(__file__).parent))
+import timing  # noqa: E402
+
 T0 = 1_700_000_000_000_000_000
+VIDEO_OF_16 = 6  # nodes of every 16 that the video transmitter approaches: the same share at any count
 BAND_LO, BAND_HI = 5_645_000, 5_945_000
 INFO = {"front_ends": [{"name": "vid58", "kind": "rx5808", "band_khz": [BAND_LO, BAND_HI],
                         "settle_us": 300, "filter_khz": 20_000}]}
@@ -66,77 +76,103 @@ def ms_pct(values, q) -> float:
     return float(np.percentile(np.array(values) / 1e6, q))
 
 
-def run(n_nodes: int, seconds: float, bins: int) -> dict:
+def streams_for(n_nodes: int, seconds: float, bins: int):
+    """(each node's first STATUS and sweep, the rest of all nodes' chunks merged in time)."""
     video = synth.Emitter(5_800_000, 20_000, lambda t: -85 + t if 3 < t < seconds - 5 else None)
-    streams = [synth.node_chunks(n, [video] if n <= 6 else [], t0_ns=T0, duration_s=seconds,
+    streams = [synth.node_chunks(n, [video] if (n - 1) % 16 < VIDEO_OF_16 else [], t0_ns=T0, duration_s=seconds,
                                  band=band(bins), offset_ns=n * 1_000_000)
                for n in range(1, n_nodes + 1)]
-    firsts = [s[:2] for s in streams]  # its first STATUS and sweep
-    chunks = synth.merge(s[2:] for s in streams)
-    sweeps = n_nodes * (int(seconds * 10) - 1)
-    with tempfile.TemporaryDirectory() as tmp:
-        st = store.Store(Path(tmp) / "gw.db")
+    return [s[:2] for s in streams], synth.merge(s[2:] for s in streams)
+
+
+class Fleet:
+    """One node count's input, streamed through a fresh gateway (pipeline and store) on each
+    pass; what every pass measured is kept."""
+
+    def __init__(self, n_nodes: int, seconds: float, bins: int, folder: Path):
+        self.n_nodes, self.bins, self.folder = n_nodes, bins, folder
+        self.firsts, self.chunks = streams_for(n_nodes, seconds, bins)
+        self.sweeps = n_nodes * (int(seconds * 10) - 1)
+        self.connect, self.plan_change, self.lat_all, self.lat_alert = [], [], [], []
+        self.cpu_alert = []  # CPU of the alert chunks (their wall latency includes preemption)
+        self.alerts = []
+
+    def stream(self) -> float:
+        """One pass: connect every node, stream, change every node's plan. Returns the CPU
+        seconds of the stream alone."""
+        path = self.folder / f"gw{self.n_nodes}.db"
+        for stale in self.folder.glob(path.name + "*"):
+            stale.unlink()
+        st = store.Store(path)
         pipeline = Pipeline(config.GatewayConfig())
-        connect = []
-        for n, (status, sweep) in enumerate(firsts, 1):
+        for n, (status, sweep) in enumerate(self.firsts, 1):
             c0 = time.thread_time()
             st.write(pipeline.open_source(status.source, status.t_ns - 2).events)
-            st.write(pipeline.feed(status.source, status.t_ns - 1, hello_replies(n, bins)).events)
+            st.write(pipeline.feed(status.source, status.t_ns - 1, hello_replies(n, self.bins)).events)
             for c in (status, sweep):
                 st.write(pipeline.feed(c.source, c.t_ns, c.data).events)
-            connect.append(time.thread_time() - c0)
-        lat_all, lat_alert, n_events = [], [], 0
-        c0, w0 = time.thread_time(), time.perf_counter()
-        for c in chunks:
-            t_arrival = time.perf_counter_ns()
+            self.connect.append(time.thread_time() - c0)
+        lat_all, lat_alert = self.lat_all, self.lat_alert
+        c0 = time.thread_time()
+        for c in self.chunks:
+            t_arrival, c_arrival = time.perf_counter_ns(), time.thread_time_ns()
             events = pipeline.feed(c.source, c.t_ns, c.data).events
             if events:
                 st.write(events)
-                n_events += len(events)
             lat = time.perf_counter_ns() - t_arrival
             lat_all.append(lat)
             if any(isinstance(e, AlertEvent) for e in events):
                 lat_alert.append(lat)
-        cpu, wall = time.thread_time() - c0, time.perf_counter() - w0
-        t_end = chunks[-1].t_ns
-        plan_change = []
-        for n, (status, _) in enumerate(firsts, 1):
+                self.cpu_alert.append(time.thread_time_ns() - c_arrival)
+        cpu = time.thread_time() - c0
+        t_end = self.chunks[-1].t_ns
+        for n, (status, _) in enumerate(self.firsts, 1):
             c0 = time.thread_time()
-            st.write(pipeline.feed(status.source, t_end + n, other_plan_sweep(n, bins)).events)
-            plan_change.append(time.thread_time() - c0)
-        alerts = st.db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
+            st.write(pipeline.feed(status.source, t_end + n, other_plan_sweep(n, self.bins)).events)
+            self.plan_change.append(time.thread_time() - c0)
+        self.alerts.append(st.db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
         st.close()
-    return dict(nodes=n_nodes, chunks=len(chunks), sweeps=sweeps, cpu=cpu, wall=wall,
-                events=n_events, alerts=alerts, lat_all=lat_all, lat_alert=lat_alert,
-                connect=connect, plan_change=plan_change)
+        return cpu
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=20.0, help="simulated seconds of streaming")
+    ap.add_argument("--seconds", type=float, default=10.0, help="simulated seconds of streaming")
     ap.add_argument("--nodes", type=int, nargs="+", default=[16, 64, 256])
     ap.add_argument("--bins", type=int, default=64, help="channels a sweep")
+    ap.add_argument("--budget", type=float, default=10.0,
+                    help="CPU seconds of streaming passes at most, all node counts together")
     args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        fleets = {n: Fleet(n, args.seconds, args.bins, Path(tmp)) for n in args.nodes}
+        runs = timing.interleaved({n: f.stream for n, f in fleets.items()}, args.budget)
     print(f"{args.bins} bins a sweep, 10 sweeps/s and a STATUS/s a node, {args.seconds:.0f} s "
-          "simulated; CPU = this thread's")
-    print(f"{'nodes':>5} | {'sweeps':>6} | {'CPU/sweep us':>12} | {'per node vs first':>17} | "
-          f"{'% core':>6} | {'latency p50/p99 ms':>18} | {'alerts':>6} | "
-          f"{'connect ms min/med (1st)':>24} | {'plan change ms min/med':>22}")
+          f"simulated; CPU = this thread's, each node count streamed through a fresh gateway "
+          f"{len(runs[args.nodes[0]])} times, node counts in turn; load average "
+          f"{os.getloadavg()[0]:.1f}")
+    print("| nodes | sweeps | CPU a sweep min / median | vs 16 nodes min / median | of one core "
+          "| latency p50 / p99 | alerts | connect min / median (first) | plan change min / median |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    first = fleets[args.nodes[0]].connect[0]
     base = None
-    for n in args.nodes:
-        r = run(n, args.seconds, args.bins)
-        per_sweep = r["cpu"] / r["sweeps"] * 1e6
+    for n, f in fleets.items():
+        assert len(set(f.alerts)) == 1, f"passes raised different alerts: {f.alerts}"
+        per_sweep = (min(runs[n]) / f.sweeps * 1e6, statistics.median(runs[n]) / f.sweeps * 1e6)
         base = base or per_sweep
-        con, pc = r["connect"], r["plan_change"]
-        print(f"{n:>5} | {r['sweeps']:>6} | {per_sweep:>12.1f} | {per_sweep / base:>16.2f}x | "
-              f"{100 * r['cpu'] / args.seconds:>6.1f} | "
-              f"{ms_pct(r['lat_all'], 50):>8.3f} / {ms_pct(r['lat_all'], 99):<7.3f} | "
-              f"{r['alerts']:>6} | {1e3 * min(con[1:] or con):>7.2f} / "
-              f"{1e3 * statistics.median(con):<5.2f} ({1e3 * con[0]:.1f}) | "
-              f"{1e3 * min(pc):>9.2f} / {1e3 * statistics.median(pc):<9.2f}", flush=True)
-        if r["lat_alert"]:
-            print(f"      alert chunks ({len(r['lat_alert'])}): arrival -> stored p50 "
-                  f"{ms_pct(r['lat_alert'], 50):.3f} ms, p99 {ms_pct(r['lat_alert'], 99):.3f} ms")
+        con, pc = f.connect, f.plan_change
+        print(f"| {n} | {f.sweeps} | {per_sweep[0]:.1f} / {per_sweep[1]:.1f} µs "
+              f"| {per_sweep[0] / base[0]:.2f} / {per_sweep[1] / base[1]:.2f} "
+              f"| {100 * min(runs[n]) / args.seconds:.1f} % "
+              f"| {ms_pct(f.lat_all, 50):.3f} / {ms_pct(f.lat_all, 99):.2f} ms | {f.alerts[0]} "
+              f"| {1e3 * min(con[1:] or con):.2f} / {1e3 * statistics.median(con):.2f} ms"
+              f"{f' ({1e3 * first:.1f} ms)' if f is fleets[args.nodes[0]] else ''} "
+              f"| {1e3 * min(pc):.2f} / {1e3 * statistics.median(pc):.2f} ms |", flush=True)
+    for n, f in fleets.items():
+        if f.lat_alert:
+            print(f"{n} nodes, alert chunks ({len(f.lat_alert)} over all passes): arrival -> "
+                  f"stored p50 {ms_pct(f.lat_alert, 50):.2f} ms, max {max(f.lat_alert) / 1e6:.2f} "
+                  f"ms; their CPU p50 {ms_pct(f.cpu_alert, 50):.2f} ms, max "
+                  f"{max(f.cpu_alert) / 1e6:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -12,24 +12,40 @@ STABLE_GAIN = 0.02
 MIN_RUNS, MAX_RUNS = 5, 50
 
 
+def interleaved(measures: dict, budget_s=2.0, min_runs=MIN_RUNS) -> dict:
+    """{key: [seconds of each run]}: each measure() (which times its own work and returns the
+    seconds) run in turn, round after round, until every key's minimum is stable (or MAX_RUNS
+    rounds, or budget_s spent in all): a load that comes and goes on a shared machine then
+    falls on every key alike. No warm-up: a measure that needs one makes it."""
+    runs = {key: [] for key in measures}
+    since_better = dict.fromkeys(measures, 0)
+    best = dict.fromkeys(measures, float("inf"))
+    spent, rounds = 0.0, 0
+    while rounds < min_runs or (min(since_better.values()) < STABLE_RUNS and rounds < MAX_RUNS
+                                and spent < budget_s):
+        for key, measure in measures.items():
+            dt = measure()
+            runs[key].append(dt)
+            spent += dt
+            if dt < best[key] * (1.0 - STABLE_GAIN):
+                since_better[key] = 0
+            else:
+                since_better[key] += 1
+            best[key] = min(best[key], dt)
+        rounds += 1
+    return runs
+
+
 def repeat(fn, clock=time.thread_time, budget_s=2.0):
     """(min, median) seconds of fn() over runs repeated until the minimum is stable (or
     MAX_RUNS / budget_s of the clock are used). One warm-up call first."""
     fn()
-    runs, since_better, best = [], 0, float("inf")
-    spent = 0.0
-    while len(runs) < MIN_RUNS or (since_better < STABLE_RUNS and len(runs) < MAX_RUNS
-                                   and spent < budget_s):
+
+    def timed():
         t0 = clock()
         fn()
-        dt = clock() - t0
-        runs.append(dt)
-        spent += dt
-        if dt < best * (1.0 - STABLE_GAIN):
-            since_better = 0
-        else:
-            since_better += 1
-        best = min(best, dt)
+        return clock() - t0
+    runs = interleaved({fn: timed}, budget_s)[fn]
     return min(runs), statistics.median(runs)
 
 
