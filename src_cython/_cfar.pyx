@@ -370,42 +370,14 @@ cdef class TimeCFAR:
 MAX_CODE_TRAIN = 128    # 2 x 128 x 255 fits a uint16 window sum
 
 
-cdef const unsigned short* _code_window_sums(const unsigned char* x, Py_ssize_t n, Py_ssize_t t,
-                                             unsigned short* w, unsigned short* a,
-                                             unsigned short* b) noexcept nogil:
-    """Window sums s[j] = sum(x[j:j+t]) for j <= n - t, in w or in a (returned), by doubling:
-    sums of blocks of 2, 4, 8, ... cells, those of t's binary digits added into w. Each pass is
-    a plain element-wise loop that the compiler vectorises (8-16 cells an instruction), unlike
-    a running sum's carried chain; t = 8 takes three passes."""
-    cdef Py_ssize_t j, block = 2, w_len = 0
-    cdef unsigned short* tmp
-    if t & 1:
-        for j in range(n):
-            w[j] = x[j]
-        w_len = 1
-    if t == 1:
-        return w
-    for j in range(n - 1):
-        a[j] = x[j] + x[j + 1]
-    while True:
-        if t & block:
-            if w_len == 0:
-                if t == block:
-                    return a
-                for j in range(n - block + 1):
-                    w[j] = a[j]
-            else:
-                for j in range(n - w_len - block + 1):
-                    w[j] = w[j] + a[j + w_len]
-            w_len += block
-            if w_len == t:
-                return w
-        for j in range(n - 2 * block + 1):
-            b[j] = a[j] + a[j + block]
-        tmp = a
-        a = b
-        b = tmp
-        block *= 2
+cdef extern from "_code_ca.h" nogil:
+    # the loops of CA over codes, in C: compiled for AVX2 as well as the baseline on x86-64
+    const unsigned short* straja_code_window_sums(const unsigned char* x, Py_ssize_t n,
+                                                  Py_ssize_t t, unsigned short* w,
+                                                  unsigned short* a, unsigned short* b)
+    void straja_code_ca_test16(const unsigned char* x, const unsigned short* lag,
+                               const unsigned short* lead, Py_ssize_t lo, Py_ssize_t hi,
+                               unsigned short full, unsigned short thr, unsigned char* out)
 
 
 cdef inline void _cut_window(Py_ssize_t n, Py_ssize_t i, Py_ssize_t t, Py_ssize_t g,
@@ -441,14 +413,12 @@ cdef void _code_ca_row(const unsigned char* x, Py_ssize_t n, Py_ssize_t t, Py_ss
     if hi <= lo:
         lo = hi = 0
     else:
-        sums = _code_window_sums(x, n, t, w, a, b)
+        sums = straja_code_window_sums(x, n, t, w, a, b)
     cdef const unsigned short* lag = sums - g - t
     cdef const unsigned short* lead = sums + g + 1
     cdef unsigned short full16 = <unsigned short>full, thr16 = <unsigned short>thr_full
     if 0 <= thr_full <= 65535 - full * 255:
-        # all in 16 bits (nothing wraps): twice the cells per instruction of the int test
-        for i in range(lo, hi):
-            out[i] = <unsigned short>(full16 * x[i]) > <unsigned short>(lag[i] + lead[i] + thr16)
+        straja_code_ca_test16(x, lag, lead, lo, hi, full16, thr16, out)
     else:
         for i in range(lo, hi):
             out[i] = full * <int>x[i] - <int>lag[i] - <int>lead[i] > thr_full
