@@ -447,3 +447,26 @@ def test_mpremote_lists_real_file_sizes(node, trees):
     on_flash = {p.name: p.stat().st_size for p in (node.flash_dir / "straja_node").iterdir()}
     assert {name: int(size) for name, size in listed.items()} == on_flash
     assert on_flash["table.mpy"] > 30000
+
+
+def test_compiler_asks_mpy_cross_its_version_once_per_command_file(tmp_path):
+    """A deploy where nothing changed starts no process: mpy-cross's version is remembered for
+    the command file it came from, and asked again once that file changes (an upgrade)."""
+    runs = tmp_path / "runs"
+    command = tmp_path / "mpy-cross"
+
+    def install(note: str) -> None:  # mpy-cross itself, behind a script that counts its runs
+        command.write_text(f"#!/bin/sh\n# {note}\necho run >> {runs}\n"
+                           f"exec {mpy_cross_command()} \"$@\"\n")
+        command.chmod(0o755)
+
+    install("first")
+    real = subprocess.run([mpy_cross_command(), "--version"], capture_output=True,
+                          text=True).stdout.strip()
+    cache = tmp_path / "cache"
+    assert deploy.Compiler(str(command), cache).version_text == real
+    assert deploy.Compiler(str(command), cache).version_text == real  # a later deploy
+    assert runs.read_text().count("run") == 1
+    install("upgraded")
+    assert deploy.Compiler(str(command), cache).version == deploy.Compiler().version
+    assert runs.read_text().count("run") == 2

@@ -14,9 +14,8 @@ import re
 import struct
 from array import array
 from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
-import numpy as np
 from straja_node.wire import (  # the wire constants' one definition, re-exported here
     BAD_ARG, BAD_LINE, CRC_INIT, CRC_LEN, ENVELOPE, ENVELOPE_LAYOUT, FAILED, FLAG_OVERRUN,
     FLAG_REVISIT, FLAG_SATURATED, HEADER_LAYOUT, HEADER_LEN, LOG, LOG_LAYOUT, MAX_ENCODED,
@@ -26,6 +25,11 @@ from straja_node.wire import (  # the wire constants' one definition, re-exporte
     RESET_WATCHDOG, RSSI_CODE_MAX, STATUS, STATUS_LAYOUT, SWEEP, SWEEP_LAYOUT, TOO_LONG, UNKNOWN,
     VERSION, crc_table,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
+# NumPy is imported where an array is made, not here: the commands that never make one
+# (`straja deploy`, `info`, `ports`...) start some 0.1 s sooner without it
 
 TYPE_NAMES = {SWEEP: "SWEEP", ENVELOPE: "ENVELOPE", STATUS: "STATUS", LOG: "LOG", REPLY: "REPLY",
               REMOTEID: "REMOTEID"}
@@ -72,6 +76,7 @@ class Sweep:
     def codes(self) -> np.ndarray:
         """The RSSI codes as a read-only uint8 array over `rssi` (no copy). REVISIT: the held
         codes of the segment's channels, then their first reads (held() and single())."""
+        import numpy as np
         return np.frombuffer(self.rssi, np.uint8)
 
     @property
@@ -93,6 +98,7 @@ class Sweep:
 
     def freqs_khz(self) -> np.ndarray:
         """Centre frequency of each channel in this frame."""
+        import numpy as np
         idx = np.arange(self.first, self.first + self.n_channels, dtype=np.int64)
         return self.start_khz + idx * self.step_khz
 
@@ -109,6 +115,7 @@ class Envelope:
     samples: array  # array('H') of raw ADC codes
 
     def dbm(self) -> np.ndarray:
+        import numpy as np
         return envelope_code_to_dbm(np.frombuffer(self.samples, "<u2"), self.slope_udb,
                                     self.intercept_mdbm)
 
@@ -371,17 +378,20 @@ def encode_frame(frame: Frame) -> bytes:
 
 def rssi_code_to_dbm(code):
     """RSSI code (0..255, 0.5 dB per step) to dBm: code / 2 - 140."""
+    import numpy as np
     return np.asarray(code, dtype=np.float64) / 2.0 - 140.0
 
 
 def dbm_to_rssi_code(dbm):
     """dBm to the nearest RSSI code, clipped to 0..255."""
+    import numpy as np
     code = np.rint((np.asarray(dbm, dtype=np.float64) + 140.0) * 2.0)
     return np.clip(code, 0, RSSI_CODE_MAX).astype(np.uint8)
 
 
 def envelope_code_to_dbm(code, slope_udb: int, intercept_mdbm: int):
     """Detector ADC code to dBm with the node's calibration: intercept + code * slope."""
+    import numpy as np
     return intercept_mdbm / 1000.0 + np.asarray(code, dtype=np.float64) * (slope_udb / 1e6)
 
 

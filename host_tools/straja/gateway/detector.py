@@ -23,7 +23,7 @@ from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES
 from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
-from ..protocol import FLAG_REVISIT, Sweep
+from ..protocol import FLAG_REVISIT, Sweep, revisit_halves
 
 LABELS = {
     "analog_fm_video": "analog FPV video",
@@ -122,7 +122,8 @@ class NodeDetector:
 
     def sweep(self, sweep: Sweep, t_us: int, offset_ns: int) -> list[Observation]:
         """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time)."""
-        n = sweep.n_channels
+        held, single = revisit_halves(sweep.codes(), sweep.flags)
+        n = len(held)
         if (sweep.step_khz == 0 or sweep.total == 0 or sweep.first + n > sweep.total
                 or (sweep.flags & FLAG_REVISIT and len(sweep.rssi) % 2)):
             return []  # uneven channel list (frequencies not in the frame) or a bad segment
@@ -136,9 +137,9 @@ class NodeDetector:
         self._plans[key] = st
         if sweep.first == 0:
             st.filled, st.t_us[0], st.dur_us[0] = 0, t_us, 0
-        st.codes[0, sweep.first:sweep.first + n] = sweep.held()
+        st.codes[0, sweep.first:sweep.first + n] = held
         if st.single is not None:
-            st.single[0, sweep.first:sweep.first + n] = sweep.single()
+            st.single[0, sweep.first:sweep.first + n] = single
         st.filled += n
         st.dur_us[0] += sweep.duration_us
         if sweep.first + n < sweep.total or st.filled != sweep.total:

