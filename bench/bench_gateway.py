@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import timing  # noqa: E402
 
 T0 = 1_700_000_000_000_000_000
-VIDEO_OF_16 = 6  # nodes of every 16 that the video transmitter approaches: the same share at any count
+VIDEO_OF_16 = 6  # nodes of every 16 the video transmitter approaches: the same share at any count
 BAND_LO, BAND_HI = 5_645_000, 5_945_000
 INFO = {"front_ends": [{"name": "vid58", "kind": "rx5808", "band_khz": [BAND_LO, BAND_HI],
                         "settle_us": 300, "filter_khz": 20_000}]}
@@ -76,11 +76,11 @@ def ms_pct(values, q) -> float:
     return float(np.percentile(np.array(values) / 1e6, q))
 
 
-def streams_for(n_nodes: int, seconds: float, bins: int):
+def streams_for(n_nodes: int, seconds: float, bins: int, video_of_16: int):
     """(each node's first STATUS and sweep, the rest of all nodes' chunks merged in time)."""
     video = synth.Emitter(5_800_000, 20_000, lambda t: -85 + t if 3 < t < seconds - 5 else None)
-    streams = [synth.node_chunks(n, [video] if (n - 1) % 16 < VIDEO_OF_16 else [], t0_ns=T0, duration_s=seconds,
-                                 band=band(bins), offset_ns=n * 1_000_000)
+    streams = [synth.node_chunks(n, [video] if (n - 1) % 16 < video_of_16 else [], t0_ns=T0,
+                                 duration_s=seconds, band=band(bins), offset_ns=n * 1_000_000)
                for n in range(1, n_nodes + 1)]
     return [s[:2] for s in streams], synth.merge(s[2:] for s in streams)
 
@@ -89,9 +89,10 @@ class Fleet:
     """One node count's input, streamed through a fresh gateway (pipeline and store) on each
     pass; what every pass measured is kept."""
 
-    def __init__(self, n_nodes: int, seconds: float, bins: int, folder: Path):
+    def __init__(self, n_nodes: int, seconds: float, bins: int, folder: Path,
+                 video_of_16: int = VIDEO_OF_16):
         self.n_nodes, self.bins, self.folder = n_nodes, bins, folder
-        self.firsts, self.chunks = streams_for(n_nodes, seconds, bins)
+        self.firsts, self.chunks = streams_for(n_nodes, seconds, bins, video_of_16)
         self.sweeps = n_nodes * (int(seconds * 10) - 1)
         self.connect, self.plan_change, self.lat_all, self.lat_alert = [], [], [], []
         self.cpu_alert = []  # CPU of the alert chunks (their wall latency includes preemption)
@@ -140,14 +141,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="simulated seconds of streaming")
     ap.add_argument("--nodes", type=int, nargs="+", default=[16, 64, 256])
     ap.add_argument("--bins", type=int, default=64, help="channels a sweep")
+    ap.add_argument("--video-of-16", type=int, default=VIDEO_OF_16, choices=range(17),
+                    metavar="0-16", help="nodes of every 16 the video transmitter approaches "
+                    "(0: every sweep quiet)")
     ap.add_argument("--budget", type=float, default=10.0,
                     help="CPU seconds of streaming passes at most, all node counts together")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        fleets = {n: Fleet(n, args.seconds, args.bins, Path(tmp)) for n in args.nodes}
+        fleets = {n: Fleet(n, args.seconds, args.bins, Path(tmp), args.video_of_16)
+                  for n in args.nodes}
         runs = timing.interleaved({n: f.stream for n, f in fleets.items()}, args.budget)
-    print(f"{args.bins} bins a sweep, 10 sweeps/s and a STATUS/s a node, {args.seconds:.0f} s "
-          f"simulated; CPU = this thread's, each node count streamed through a fresh gateway "
+    print(f"{args.bins} bins a sweep, 10 sweeps/s and a STATUS/s a node, the video on "
+          f"{args.video_of_16} of every 16 nodes, {args.seconds:.0f} s simulated; CPU = this thread's, each node count streamed through a fresh gateway "
           f"{len(runs[args.nodes[0]])} times, node counts in turn; load average "
           f"{os.getloadavg()[0]:.1f}")
     print("| nodes | sweeps | CPU a sweep min / median | vs 16 nodes min / median | of one core "
