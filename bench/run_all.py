@@ -1,8 +1,9 @@
 """`make bench`: run every benchmark script in this folder, one after another.
 
 Scripts named bench_firmware_*.py that say `# interpreter: micropython` on their first line run
-under the MicroPython unix port; the others under this Python. Each prints its own table; the
-figures go into docs/benchmarks.md with the command that produced them.
+under the MicroPython unix port; the others under this Python. pi_check.py (the Raspberry Pi's
+table) runs last, this machine's figures scaled as docs/benchmarks.md states (FULL_ARGS). Each
+prints its own table; the figures go into docs/benchmarks.md with the command that made them.
 
 `--quick` (CI, under 3 minutes): every script on a small input (QUICK_ARGS), so that none can rot;
 it fails on a script's error (exit status not 0), never on a figure.
@@ -18,12 +19,15 @@ from straja.mp import micropython_command  # noqa: E402
 HERE = Path(__file__).parent
 QUICK_ARGS = {
     "bench_cfar.py": ["--quick"],
+    "bench_deploy.py": ["--repeats", "1"],
     "bench_detect.py": ["--quick"],
     "bench_framing.py": ["--mb", "0.25"],
-    "bench_gateway.py": ["--seconds", "3"],
+    "bench_gateway.py": ["--seconds", "3", "--budget", "2"],
     "bench_gateway_live.py": ["--seconds", "8", "--nodes", "4"],
     "bench_hq.py": ["--quick"],
+    "pi_check.py": ["--nodes", "4", "--seconds", "5"],
 }
+FULL_ARGS = {"pi_check.py": ["--nodes", "16", "--seconds", "10", "--scale", "5"]}
 
 
 def main() -> int:
@@ -32,10 +36,10 @@ def main() -> int:
                     "benchmark runs (CI), not figures")
     args = ap.parse_args()
     failed = []
-    for script in sorted(HERE.glob("bench_*.py")):
+    for script in [*sorted(HERE.glob("bench_*.py")), HERE / "pi_check.py"]:
         first = script.read_text().splitlines()[0]
         cmd = [micropython_command() if "interpreter: micropython" in first else sys.executable,
-               str(script), *(QUICK_ARGS.get(script.name, []) if args.quick else [])]
+               str(script), *(QUICK_ARGS if args.quick else FULL_ARGS).get(script.name, [])]
         print(f"\n=== {script.name} ({Path(cmd[0]).name}) ===", flush=True)
         if subprocess.run(cmd, cwd=HERE.parent).returncode != 0:
             failed.append(script.name)
