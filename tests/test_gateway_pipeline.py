@@ -402,3 +402,34 @@ def test_a_link_renamed_by_the_core_stays_one_alert():
     assert sorted(a.family for a in raised) == ["analog_fm_video", "lora_fhss"]
     renamed = [u for u in kinds(events, ev.AlertUpdated) if u.family == "gfsk_fhss"]
     assert renamed and {u.alert_id for u in renamed} == {raised[0].alert_id}
+
+
+def test_track_trend_follows_each_nodes_power_over_the_window():
+    """A track's trend counts the nodes whose power rose (fell) by trend_db over the window;
+    each node's trend is kept as its observations come and leave the window."""
+    from straja.gateway.detector import Observation
+    from straja.gateway.fusion import APPROACHING, LEAVING, STEADY, Fusion
+
+    cfg = config.GatewayConfig().fusion
+    fusion = Fusion(cfg)
+    step = S // 2
+    slopes = {1: 1.0, 2: 1.0, 3: -1.0, 4: 0.0}  # dB a step: two nodes nearer, one farther
+    for k in range(40):
+        for node, slope in slopes.items():
+            track, _ = fusion.observe(Observation(node, "analog_fm_video", T0 + k * step + node,
+                                                  5_790_000, 5_810_000, -80.0 + slope * k))
+        for seen in track.nodes.values():
+            assert seen.trend == seen.trend_db()
+        if k >= 5:  # (newer half of the readings 3 dB over the older half)
+            assert track.trend(cfg.trend_db) == APPROACHING
+    assert len(track.nodes[1].history) == int(cfg.trend_window_s * S // step) + 1  # the window
+    for k in range(40, 80):  # the two nearer nodes fade, the other two hold
+        for node in slopes:
+            fusion.observe(Observation(node, "analog_fm_video", T0 + k * step + node, 5_790_000,
+                                       5_810_000, -80.0 + (39 - (k - 39) if node < 3 else 0)))
+    assert track.trend(cfg.trend_db) == LEAVING
+    for node in slopes:  # all hold: steady once the window has only flat readings
+        for k in range(80, 120):
+            fusion.observe(Observation(node, "analog_fm_video", T0 + k * step + node, 5_790_000,
+                                       5_810_000, -60.0))
+    assert track.trend(cfg.trend_db) == STEADY
