@@ -76,6 +76,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--nodes", type=int, default=16)
     args = ap.parse_args()
+    load = os.getloadavg()[0]  # before the fleet starts: the other jobs on this machine
     with tempfile.TemporaryDirectory(prefix="straja-gwlive-") as tmp:
         tmp = Path(tmp)
         fleet = subprocess.Popen([sys.executable, "-m", "straja.cli", "sim", "node", "--json",
@@ -105,7 +106,7 @@ def main() -> int:
     chunks = np.array(every_chunk) / 1e6
     total_frames = sum(f[1] or 0 for f in frames)
     print(f"{args.nodes} virtual nodes at nice {FLEET_NICE}, the gateway at nice "
-          f"{os.nice(0)}; load average {os.getloadavg()[0]:.1f}")
+          f"{os.nice(0)}; load average {load:.1f} before the fleet started")
     print(f"{args.nodes} virtual nodes, {wall:.0f} s, {total_frames} frames by the nodes' last "
           f"stats, {chunks.size} chunks read, {alerts} alerts, {lat.size} alert events")
     print(f"every chunk, arrival to processed and stored: p50 {np.percentile(chunks, 50):.2f} ms, "
