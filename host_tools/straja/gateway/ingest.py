@@ -31,6 +31,9 @@ from .remoteid import COMPANION
 
 log = logging.getLogger("straja.gateway")
 WRITE_TIMEOUT_S, WRITE_RETRY_S = 0.05, 1.0  # writes to a node that does not read its input
+# A reader's read waits this long for bytes (stop() cancels the wait): a wait that times out
+# costs about 0.1 ms of CPU (pyserial's select loop), so an idle port is not polled often
+READ_WAIT_S = 1.0
 
 
 def is_sweep(piece: bytes) -> bool:
@@ -165,6 +168,10 @@ class PortReader:
         while not self._stop.is_set():
             try:
                 data = self.port.read(max(1, self.port.in_waiting))
+                if data and self.port.in_waiting:
+                    # a wait ends on the first byte: what came with it is read now, not as a
+                    # chunk of its own (half the reads, queue items and wake-ups a frame)
+                    data += self.port.read(self.port.in_waiting)
             except (OSError, serial.SerialException, TypeError, AttributeError):
                 break  # unplugged or closed
             if data:
@@ -193,6 +200,10 @@ class PortReader:
 
     def stop(self) -> None:
         self._stop.set()
+        try:
+            self.port.cancel_read()  # ends a read waiting for bytes now
+        except OSError:
+            pass  # (closed already)
         self.thread.join(timeout=2)
 
     @property
@@ -224,7 +235,7 @@ class Gateway:
             if reader is not None and reader.alive:
                 continue
             try:
-                port = open_port(path, timeout=0.05)
+                port = open_port(path, timeout=READ_WAIT_S)
             except PortError as e:
                 log.debug("%s: %s", path, e)
                 continue
