@@ -168,10 +168,6 @@ class PortReader:
         while not self._stop.is_set():
             try:
                 data = self.port.read(max(1, self.port.in_waiting))
-                if data and self.port.in_waiting:
-                    # a wait ends on the first byte: what came with it is read now, not as a
-                    # chunk of its own (half the reads, queue items and wake-ups a frame)
-                    data += self.port.read(self.port.in_waiting)
             except (OSError, serial.SerialException, TypeError, AttributeError):
                 break  # unplugged or closed
             if data:
