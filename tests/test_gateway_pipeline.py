@@ -419,7 +419,7 @@ def test_track_trend_follows_each_nodes_power_over_the_window():
             track, _ = fusion.observe(Observation(node, "analog_fm_video", T0 + k * step + node,
                                                   5_790_000, 5_810_000, -80.0 + slope * k))
         for seen in track.nodes.values():
-            assert seen.trend == seen.trend_db()
+            assert seen.last_trend_db == seen.trend_db()
         if k >= 5:  # (newer half of the readings 3 dB over the older half)
             assert track.trend(cfg.trend_db) == APPROACHING
     assert len(track.nodes[1].history) == int(cfg.trend_window_s * S // step) + 1  # the window

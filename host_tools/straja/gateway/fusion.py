@@ -36,9 +36,9 @@ class NodeSeen:
     # known emitter keeps (gateway/known.py)
     lo_dbm: float = math.inf
     hi_dbm: float = -math.inf
-    # trend_db() of the history as it is: kept by Fusion._add, which alone changes the history,
-    # because a track's trend reads every node's at each observation
-    trend: float = 0.0
+    # trend_db() as of the last observation, kept by Fusion._add (which alone changes the
+    # history): a track's trend reads every node's at each observation
+    last_trend_db: float = 0.0
 
     def mean_dbm(self) -> float:
         return sum(d for _, d in self.history) / len(self.history)
@@ -72,8 +72,8 @@ class Track:
         """approaching if the nodes' power rises by threshold_db (more rise than fall), etc."""
         rise = fall = 0
         for seen in self.nodes.values():
-            rise += seen.trend >= threshold_db
-            fall += seen.trend <= -threshold_db
+            rise += seen.last_trend_db >= threshold_db
+            fall += seen.last_trend_db <= -threshold_db
         return APPROACHING if rise > fall else LEAVING if fall > rise else STEADY
 
     def summary(self) -> dict:
@@ -128,7 +128,7 @@ class Fusion:
         seen.history.append((obs.t_ns, obs.dbm))
         while seen.history and seen.history[0][0] < obs.t_ns - self.trend_ns:
             seen.history.popleft()
-        seen.trend = seen.trend_db()
+        seen.last_trend_db = seen.trend_db()
         if len(seen.history) >= 4:
             mean = seen.mean_dbm()
             seen.lo_dbm, seen.hi_dbm = min(seen.lo_dbm, mean), max(seen.hi_dbm, mean)
