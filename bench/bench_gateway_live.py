@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from straja.gateway import config, ingest
+from straja.gateway.events import AlertEvent
 from straja.gateway.ingest import Gateway
 from straja.gateway.pipeline import Pipeline
 from straja.gateway.store import Store
@@ -52,18 +53,24 @@ def grid_scene(nodes: int, folder: Path) -> Path:
     return path
 
 
-def time_every_chunk(gateway) -> list[int]:
-    """Latency of every chunk of bytes, not only of those that raise alerts (there are few)."""
+def time_every_chunk(gateway) -> tuple[list[int], list[tuple[int, int, int]]]:
+    """Latency of every chunk of bytes, not only of those that raise alerts (there are few); and
+    for the alert chunks, (waited in the queue, handled: wall, and CPU), ns: where the time went."""
     latencies: list[int] = []
+    alert_parts: list[tuple[int, int, int]] = []
     handle = gateway.handle
 
     def timed(kind, path, t_ns, data):
-        events = handle(kind, path, t_ns, data)
+        start, c0 = time.time_ns(), time.thread_time_ns()
+        out = handle(kind, path, t_ns, data)
         if kind == "data":
-            latencies.append(time.time_ns() - t_ns)
-        return events
+            end = time.time_ns()
+            latencies.append(end - t_ns)
+            if any(isinstance(e, AlertEvent) for e in out.events):
+                alert_parts.append((start - t_ns, end - start, time.thread_time_ns() - c0))
+        return out
     gateway.handle = timed
-    return latencies
+    return latencies, alert_parts
 
 
 def time_readers() -> list[float]:
@@ -102,7 +109,7 @@ def main() -> int:
                                                 "discover": False, "db": str(tmp / "gw.db")}})
             store = Store(cfg.db)
             gateway = Gateway(cfg, Pipeline(cfg), store=store)
-            every_chunk = time_every_chunk(gateway)
+            every_chunk, alert_parts = time_every_chunk(gateway)
             readers = time_readers()
             c0, w0, p0 = cpu_s(), time.monotonic(), time.thread_time()
             gateway.run(args.seconds)  # this thread: the processing (pipeline, store)
@@ -129,6 +136,11 @@ def main() -> int:
         print(f"alert latency, arrival to stored: p50 {np.percentile(lat, 50):.2f} ms, "
               f"p99 {np.percentile(lat, 99):.2f} ms, max {lat.max():.2f} ms "
               f"(target p99 < 20 ms: {'met' if np.percentile(lat, 99) < 20 else 'NOT met'})")
+        waited, handled, cpu_ns = (np.array(p) / 1e6 for p in zip(*alert_parts))
+        print(f"alert chunks ({waited.size}), max: waited in the queue {waited.max():.2f} ms, "
+              f"handled {handled.max():.2f} ms wall of which {cpu_ns.max():.2f} ms CPU; "
+              f"the slowest: waited {waited[handled.argmax()]:.2f}, handled "
+              f"{handled.max():.2f}, CPU {cpu_ns[handled.argmax()]:.2f} ms")
     print(f"gateway CPU: {cpu:.2f} s in {wall:.0f} s = {100 * cpu / wall:.1f} % of one core, "
           f"{1000 * cpu / wall / args.nodes:.2f} ms per node-second; of which the processing "
           f"thread {processing:.2f} s ({1000 * processing / wall / args.nodes:.2f} ms per "
