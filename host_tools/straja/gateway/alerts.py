@@ -40,6 +40,8 @@ class Alert:
     lower_since: int | None = None
     known_since: int | None = None  # matching a known emitter since
     identity: dict = field(default_factory=dict)  # the linked Remote ID drone's fields, last told
+    position: dict = field(default_factory=dict)  # the position fields (gateway/position.py)
+    located_ns: int = 0                            # ... worked out then
 
 
 def _clock(t_ns: int) -> str:
@@ -71,9 +73,13 @@ def alert_text(track: Track, severity: str, trend: str, identity: dict,
 
 class Alerts:
     def __init__(self, cfg: AlertConfig, trend_db: float, known: KnownEmitters | None = None,
-                 surveying: bool = False, identify: Callable[[Track], dict] = lambda track: {}):
+                 surveying: bool = False, identify: Callable[[Track], dict] = lambda track: {},
+                 locate: Callable[[Track, int], dict] = lambda track, t_ns: {},
+                 moved: Callable[[dict, dict], bool] = lambda old, new: False):
         self.cfg = cfg
         self.identify = identify
+        self.locate = locate  # the position fields of an alert event; moved(old, new): worth
+        self.moved = moved    # an update (gateway/position.py)
         self.trend_db = trend_db
         self.known = known or KnownEmitters()
         self.surveying = surveying
@@ -93,7 +99,7 @@ class Alerts:
                    since_ns=track.first_ns, label=label(track.family), **track.summary(),
                    text=alert_text(track, alert.severity, trend, alert.identity,
                                    cleared=cls is AlertCleared),
-                   identified=bool(alert.identity), **alert.identity)
+                   identified=bool(alert.identity), **alert.identity, **alert.position)
 
     def track_updated(self, track: Track, now_ns: int) -> list[AlertEvent]:
         if not is_drone(track.family) or self.surveying:
@@ -112,7 +118,8 @@ class Alerts:
             identity = self.identify(track)
             alert = Alert(f"A{track.track_id[1:]}" + (f".{count}" if count > 1 else ""), level,
                           now_ns, now_ns, (level, tuple(sorted(track.nodes)), trend, track.family,
-                                           identity.get("uas_id")), identity=identity)
+                                           identity.get("uas_id")), identity=identity,
+                          position=self.locate(track, now_ns), located_ns=now_ns)
             self.active[track.track_id] = alert
             return [self._event(AlertRaised, alert, track, now_ns, trend)]
         if not known:
@@ -143,13 +150,17 @@ class Alerts:
             alert.lower_since = None
         identity = self.identify(track)
         shown = (level, tuple(sorted(track.nodes)), trend, track.family, identity.get("uas_id"))
-        if shown == alert.shown:
+        position, moved = alert.position, False
+        if now_ns - alert.located_ns >= self.cfg.update_min_s * 1e9:  # (a solve: not per sweep)
+            position, alert.located_ns = self.locate(track, now_ns), now_ns
+            moved = self.moved(alert.position, position)
+        if shown == alert.shown and not moved:
             return []
-        if not rose and shown[-1] == alert.shown[-1] \
+        if not rose and not moved and shown[-1] == alert.shown[-1] \
                 and now_ns - alert.updated_ns < self.cfg.update_min_s * 1e9:
             return []
         alert.severity, alert.shown, alert.updated_ns = level, shown, now_ns
-        alert.identity = identity
+        alert.identity, alert.position = identity, position
         return [self._event(AlertUpdated, alert, track, now_ns, trend)]
 
     def track_ended(self, track: Track, now_ns: int) -> list[AlertCleared]:

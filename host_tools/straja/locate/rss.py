@@ -183,13 +183,25 @@ def apollonius(nodes: np.ndarray, up_m: float, ratio: float, points: int,
         along = axis / norm
         t = np.linspace(-half_length_m, half_length_m, points)
         return mid - shift * along + np.outer(t, [-along[1], along[0]])
+    circle = apollonius_circle(nodes, up_m, ratio)
+    if circle is None:
+        return np.empty((0, 2))
+    theta = np.linspace(0, 2 * np.pi, points)
+    return circle[0] + circle[1] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+
+
+def apollonius_circle(nodes: np.ndarray, up_m: float, ratio: float):
+    """(centre east-north, radius m) of the circle at height up_m where |p - a| = ratio |p - b|;
+    None when it is a line (ratio 1) or empty."""
+    a, b = np.asarray(nodes, float)
+    ha2, hb2 = (up_m - a[2]) ** 2, (up_m - b[2]) ** 2
+    r2 = ratio * ratio
+    if abs(r2 - 1) < 1e-9:
+        return None
     # |p-a|^2 + ha2 = r2 (|p-b|^2 + hb2)  ->  |p - c|^2 = R^2
     centre = (a[:2] - r2 * b[:2]) / (1 - r2)
     radius2 = centre @ centre - (a[:2] @ a[:2] + ha2 - r2 * (b[:2] @ b[:2] + hb2)) / (1 - r2)
-    if radius2 <= 0:
-        return np.empty((0, 2))
-    theta = np.linspace(0, 2 * np.pi, points)
-    return centre + math.sqrt(radius2) * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    return (centre, math.sqrt(radius2)) if radius2 > 0 else None
 
 
 def _profile(log_d: np.ndarray, dbm: np.ndarray, exponent: float, sigma_db: float,

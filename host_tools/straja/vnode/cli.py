@@ -72,8 +72,9 @@ def run_nodes(args) -> int:
                  "board": n.spec.board, "position_m": list(scene.nodes[n.spec.name].position)}
                 for n in fleet.nodes]
         if args.json:
+            # t_origin: the scene's time 0 on this machine's monotonic clock (truth for the demo)
             print(json.dumps({"scene": scene.name, "description": scene.description,
-                              "nodes": rows}), flush=True)
+                              "nodes": rows, "t_origin": fleet.t_origin}), flush=True)
         else:
             for row in rows:
                 print(f"{row['name']}\tnode {row['node_id']}\t{row['port']}")
