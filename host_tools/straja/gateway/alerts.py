@@ -40,8 +40,9 @@ class Alert:
     lower_since: int | None = None
     known_since: int | None = None  # matching a known emitter since
     identity: dict = field(default_factory=dict)  # the linked Remote ID drone's fields, last told
-    position: dict = field(default_factory=dict)  # the position fields (gateway/position.py)
+    position: dict = field(default_factory=dict)  # the latest position fields (gateway/position.py)
     located_ns: int = 0                            # ... worked out then
+    told_position: dict = field(default_factory=dict)  # the position last told to people
 
 
 def _clock(t_ns: int) -> str:
@@ -120,6 +121,7 @@ class Alerts:
                           now_ns, now_ns, (level, tuple(sorted(track.nodes)), trend, track.family,
                                            identity.get("uas_id")), identity=identity,
                           position=self.locate(track, now_ns), located_ns=now_ns)
+            alert.told_position = alert.position
             self.active[track.track_id] = alert
             return [self._event(AlertRaised, alert, track, now_ns, trend)]
         if not known:
@@ -150,17 +152,16 @@ class Alerts:
             alert.lower_since = None
         identity = self.identify(track)
         shown = (level, tuple(sorted(track.nodes)), trend, track.family, identity.get("uas_id"))
-        position, moved = alert.position, False
         if now_ns - alert.located_ns >= self.cfg.update_min_s * 1e9:  # (a solve: not per sweep)
-            position, alert.located_ns = self.locate(track, now_ns), now_ns
-            moved = self.moved(alert.position, position)
+            alert.position, alert.located_ns = self.locate(track, now_ns), now_ns
+        moved = self.moved(alert.told_position, alert.position)
         if shown == alert.shown and not moved:
             return []
         if not rose and not moved and shown[-1] == alert.shown[-1] \
                 and now_ns - alert.updated_ns < self.cfg.update_min_s * 1e9:
             return []
         alert.severity, alert.shown, alert.updated_ns = level, shown, now_ns
-        alert.identity, alert.position = identity, position
+        alert.identity, alert.told_position = identity, alert.position
         return [self._event(AlertUpdated, alert, track, now_ns, trend)]
 
     def track_ended(self, track: Track, now_ns: int) -> list[AlertCleared]:

@@ -148,7 +148,7 @@ class GatewayConfig:
     nodes: dict = field(default_factory=dict)  # node id (int) -> NodeConfig ([nodes.<id>])
     # Cursor on Target to TAK (docs/gateway.md); stale_s, when not given: the track end
     # (fusion.track_timeout_s + fusion.confirm_wait_s)
-    cot: CotConfig = CotConfig()
+    cot: CotConfig = CotConfig(stale_s=FusionConfig.track_timeout_s + FusionConfig.confirm_wait_s)
 
 
 class ConfigError(StrajaError, ValueError):

@@ -7,7 +7,7 @@ The node positions are the config's `[nodes.<id>]` (surveyed latitude, longitude
 site's local frame (`SiteMap`, east-north-up metres about the nodes' mean position) is the one
 conversion between them and metres: the localiser works in it and the dashboard's map grid is it.
 
-Cost: one solve (a 48 x 48 grid and a few Levenberg-Marquardt steps, ~2 ms) per alert event, and
+Cost: one solve (a 48 x 48 grid and a few Levenberg-Marquardt steps, about 5 ms) per alert event, and
 at most once per `update_min_s` per alert while it lasts (gateway/alerts.py), never per sweep.
 """
 from __future__ import annotations
@@ -106,9 +106,14 @@ class Positioner:
         return self._ring(found)
 
     def _ring(self, ring: Ring) -> dict:
+        """A ring's fields; its outer radius at most the model's `max_range_m`, the distance the
+        solver searches too (a weak signal at the steepest exponent allowed would put it tens of
+        kilometres out, beyond what the bands are heard at)."""
         lat, lon = self.site.geodetic(ring.node, ring.up_m)
+        far = self.localiser.model.max_range_m
+        inner, outer = (min(r, far) for r in ring.range_m)
         return {**NO_POSITION, "position_kind": "ring", "latitude": lat, "longitude": lon,
-                "ring_m": (round(ring.range_m[0], 1), round(ring.range_m[1], 1))}
+                "ring_m": (round(inner, 1), round(outer, 1))}
 
     def track_ended(self, track: Track) -> None:
         self.trackers.pop(track.track_id, None)
