@@ -299,7 +299,8 @@ class Localiser:
         minima.sort(key=lambda found: found[1])
         xy = minima[0][0]
         a, resid, _ = _profile(self._log_d(xy, idx), p, m.exponent, sigma, prior)
-        self.spread.add(float(resid @ resid), idx.size - 3)  # N powers less x, y and A
+        if idx.size > 3:  # N powers less x, y and A; three powers leave no residual
+            self.spread.add(float(resid @ resid), idx.size - 3)  # information (only the prior's pull)
         sigma = self.spread.sigma_db
         cov = self._covariance(xy, idx, sigma, prior)
         # Other local minima that the data hardly rule out (RSS ratios are kept by inversion in the
