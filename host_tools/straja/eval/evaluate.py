@@ -21,7 +21,7 @@ from ..gateway.events import AlertRaised
 from ..paths import REPO, SCENES
 from ..sim.emitters import DRONE_FAMILY
 from ..sim.scene import load_scene, scene_from_dict
-from . import score
+from . import localisation, remoteid as remote_id, score
 from .readings import EVAL_PLAN, load_profile
 from .run import run_session
 from .scenes import score_scenes
@@ -90,6 +90,8 @@ class Settings:
     speed: bool = True            # run the benchmarks for the speed section
     vnode_trials: int = 5         # per family, of the +10 dB trials: also on virtual nodes
     variants: bool = True         # the diagnostic variants (not targets: the quick run skips them)
+    localisation_fixes: int = 100  # per condition of the localisation's Monte Carlo
+    remote_id: bool = True        # the Remote ID row (the catalogue's Remote ID scenes, whole)
 
 
 def _trial_job(args):
@@ -243,6 +245,12 @@ def evaluate(st: Settings, log=print) -> dict:
     out["variants"] = _variant_summary(variants, v_results)
     out["catalogue"] = catalogue
     out["vnodes"] = vnodes
+    log(f"localisation: {st.localisation_fixes} fixes per condition")
+    out["localisation"] = localisation.evaluate(st.localisation_fixes, st.seed)
+    if st.remote_id:
+        log("Remote ID: its scenes, whole")
+    out["remote_id"] = remote_id.evaluate() if st.remote_id else {"drones": [],
+                                                                  "identified_within_3s": None}
     out["cfar"] = cfar_check([c for b in bg for c in b[5]], 1 << (20 if st.quick else 23), st.seed)
     out["speed"] = speed(st.quick) if st.speed else {}
     out["fast_path"] = {"node_hours": sum(b["hours"] for b in out["background"]),
@@ -429,6 +437,15 @@ def targets(out: dict, quick: bool) -> list[dict]:
             add(f"scene/{name}/false", f"{name} (whole scene, all nodes): < 1 false alert per "
                 "node-hour", rate, "/h", rate < 1.0,
                 score.poisson_lower(round(rate * hours), hours) < 1.0)
+    for target_id, (value, met) in out["localisation"]["targets"].items():
+        if target_id in localisation.TARGETS:
+            text, unit = localisation.TARGETS[target_id]
+            add(f"localisation/{target_id}", text, value, unit, met, met)
+    share = out["remote_id"]["identified_within_3s"]
+    if share is not None:
+        add("remote_id/identified_3s", "Remote ID drones identified within "
+            f"{remote_id.IDENTIFY_WITHIN_S:g} s of their first alert", share, "share",
+            share == 1.0, share == 1.0)
     alerted = [e for e in drones if e["alerted"]]  # (a missed drone's 0 would hide repeats)
     if alerted:
         mean = sum(e["alerts_per_presence"] for e in alerted) / len(alerted)

@@ -32,6 +32,15 @@ LAYOUTS = {
     "square+centre": [(-1, -1), (1, -1), (1, 1), (-1, 1), (0, 0)],
 }
 PLACEMENTS = ("inside", "outside")
+# the issue's targets (id -> text, unit), as `straja eval` lists them
+TARGETS = {
+    "inside_median_m": ("localisation: 4 nodes on a 1 km square, drone inside, 4 dB shadowing: "
+                        "median error <= 120 m", "m"),
+    "outside_median_relative": ("localisation: drone 500 m outside the square: median error <= "
+                                "25 % of its distance to the centre", "share"),
+    "coverage_overall": ("localisation: the truth inside the 95 % ellipse in 90-97 % of fixes "
+                         "(all square conditions)", "share"),
+}
 SHADOWING_DB = (2.0, 4.0, 6.0, 8.0)
 EXPONENT_ERRORS = (-0.5, 0.0, 0.5)
 
@@ -153,6 +162,30 @@ def plot(report: dict, out: pathlib.Path) -> list[pathlib.Path]:
     fig.savefig(paths[-1], dpi=110, bbox_inches="tight")
     plt.close(fig)
     return paths
+
+
+def markdown(report: dict) -> list[str]:
+    """The localisation section of `straja eval`'s report (its figures from `plot`)."""
+    L = ["", "## Localisation", "",
+         f"Monte Carlo of the RF localiser (`straja.eval.localisation`, docs/localisation.md): "
+         f"{report['fixes_per_condition']} fixes per condition, seed {report['seed']}. Truth: the "
+         "simulator's log-distance path loss with the condition's exponent (the solver assumes "
+         f"{PathLossModel().exponent:g}; the truth differs by -0.5, 0 or +0.5) and shadowing, a "
+         "transmit power uniform over 0-30 dBm, a drone 30-120 m above 6 m masts, 5.8 GHz. "
+         "Layouts: four nodes on a 1 km square, and the same with a fifth at its centre; the "
+         "drone uniformly inside the square, or 500 m outside its edge. Coverage: the truth "
+         "inside the fix's 95 % ellipse (target 90-97 %).", "",
+         "| condition | median error | median error / distance to centre | 95 % coverage | "
+         "median 95 % radius |", "|---|---|---|---|---|"]
+    for r in report["results"]:
+        L.append(f"| {r['condition']} | {r['median_error_m']:.0f} m | "
+                 f"{r['median_relative_error']:.0%} | {r['coverage']:.0%} | "
+                 f"{r['median_radius95_m']:.0f} m |")
+    covered, total = report["targets"]["coverage_conditions_in_90_97"]
+    L += ["", f"Square conditions with coverage within 90-97 %: {covered} of {total}.", "",
+          "![error CDF](error_cdf.png)", "![coverage per condition](coverage.png)",
+          "![fixes against truth](fixes_map.png)"]
+    return L
 
 
 def main(argv=None) -> int:
