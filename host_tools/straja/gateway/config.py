@@ -83,6 +83,9 @@ class WebConfig:
     users: tuple = ()              # [{name, role ("viewer" or "operator"), password_hash}]
     tls_cert: str = ""             # PEM certificate and key: HTTPS (and wss) when both are set
     tls_key: str = ""
+    # straja hq's dashboard only (nodes of many sites, "site:gateway:node" -> [x_m, y_m]); a
+    # gateway's map draws its [nodes.<id>] (gateway/position.py, SiteMap)
+    node_positions: dict = field(default_factory=dict)
     map_image: str = ""            # optional local image drawn under the grid (offline sites)
     map_extent_m: tuple = ()       # [x0, y0, x1, y1]: where map_image lies on the grid
     sweep_rate_hz: float = 10.0    # spectrum updates sent to browsers, per node, at most

@@ -49,7 +49,7 @@ class SpectrumRow:
 
 class Hub:
     """`site`: the gateway's nodes in its local frame (gateway/position.py): the map's grid is that
-    frame's east and north metres; None: no surveyed nodes (hq's region view)."""
+    frame's east and north metres; None (straja hq's region view): `[web] node_positions`."""
 
     def __init__(self, web_cfg, now=time.monotonic, site: SiteMap | None = None):
         self.cfg = web_cfg
@@ -153,7 +153,8 @@ class Hub:
         with self.lock:
             return {"type": "snapshot", "nodes": [dict(n) for _, n in sorted(self.nodes.items())],
                     "alerts": sorted(self.alerts.values(), key=lambda a: -a["raised_ns"]),
-                    "positions": self.site.node_grid() if self.site else {}}
+                    "positions": self.site.node_grid() if self.site else
+                    {str(k): v for k, v in self.cfg.node_positions.items()}}
 
     def _map(self, alert: dict) -> dict:
         """Where the map draws an alert's position, in grid metres: `position_m` (the fix, or the
