@@ -51,11 +51,15 @@ class PathLossModel:
     emitter_height_m: float = 50.0   # assumed drone height above the nodes' mean height
     max_range_m: float = 3000.0      # search this far beyond the outermost nodes
     eirp_dbm: tuple[float, float] = (0.0, 30.0)  # range of transmit powers (one node: the ring)
+    # a site's typical node-drone distance: an exponent error dn moves the power 1 m out that
+    # the data imply by 10 dn log10(d) at distance d, so the transmit-power prior is widened by
+    # the exponent's spread at this distance
+    prior_distance_m: float = 500.0
     confidence: float = 0.95
 
     def __post_init__(self):
         for name in ("exponent", "exponent_sigma", "shadowing_db", "shadowing_prior_dof",
-                     "max_range_m"):
+                     "max_range_m", "prior_distance_m"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"path-loss model: {name} must be a positive number, not {value}")
@@ -283,12 +287,18 @@ class Localiser:
                      (10 ** (centre - spread), 10 ** (centre + spread)))
 
     def power_prior(self, freq_hz: float | None) -> tuple[float, float] | None:
-        """(mean, spread) of A from the transmit-power range: the range is taken as +-2 spreads.
-        Without a frequency there is none and A is eliminated."""
+        """(mean, spread) of A from the transmit-power range, taken as +-2 spreads, widened by
+        what the exponent's uncertainty does to the power the data imply at 1 m from a drone
+        `prior_distance_m` away (10 exponent_sigma log10 d: a prior held at 1 m would otherwise
+        pull a fix made with a wrong exponent further off). Without a frequency there is none
+        and A is eliminated."""
         if freq_hz is None:
             return None
-        lo, hi = self.model.eirp_dbm
-        return ((lo + hi) / 2 - float(fspl_db(1.0, freq_hz)), max((hi - lo) / 4, 1.0))
+        m = self.model
+        lo, hi = m.eirp_dbm
+        spread = math.hypot(max((hi - lo) / 4, 1.0),
+                            10 * m.exponent_sigma * math.log10(m.prior_distance_m))
+        return (lo + hi) / 2 - float(fspl_db(1.0, freq_hz)), spread
 
     def _fix(self, idx: np.ndarray, p: np.ndarray, freq_hz: float | None) -> Fix:
         m = self.model
