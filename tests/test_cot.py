@@ -304,3 +304,43 @@ def test_gateway_and_demo_refuse_a_bad_cot_url(capsys):
         with pytest.raises(SystemExit) as e:  # refused while parsing, before anything starts
             cli.main(command)
         assert e.value.code == 2 and "CoT URL" in capsys.readouterr().err
+
+
+def test_a_replay_sends_its_alerts_to_a_udp_listener(tmp_path):
+    """`straja replay --cot`: a recording of two nodes (with [nodes] positions in the config) that
+    hear one video; the listener gets its locus or ring, the same uid each time, and the clear."""
+    from straja import cli
+    from straja.gateway import record
+    from straja.testing import synth
+
+    video = synth.Emitter(5_800_000, 20_000, lambda t: -70.0 if 1 < t < 8 else None)
+    chunks = synth.merge([synth.node_chunks(n, [video], t0_ns=1_700_000_000 * 10**9,
+                                            duration_s=10) for n in (1, 2)])
+    recording = tmp_path / "run.rec"
+    writer = record.RecordWriter(recording)
+    for c in chunks:
+        writer.data(c.source, c.t_ns, c.data)
+    writer.close()
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text("[nodes.1]\nlatitude = 45.0\nlongitude = 25.0\nheight_m = 5.0\n"
+                   "[nodes.2]\nlatitude = 45.0\nlongitude = 25.005\nheight_m = 5.0\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(5)
+        url = f"udp://127.0.0.1:{rx.getsockname()[1]}"
+        assert cli.main(["replay", str(recording), "--config", str(cfg), "--cot", url,
+                         "--jsonl", str(tmp_path / "events.jsonl")]) == 0
+        got = []
+        while True:
+            try:
+                got.append(ET.fromstring(rx.recv(65536)))
+            except socket.timeout:
+                break
+    tracks = [e for e in got if e.get("type") == "a-u-A-M-F-Q"]
+    assert tracks and len({e.get("uid") for e in tracks}) == 1
+    for e in tracks:
+        _check_schema(e)
+        assert "RF locus" in e.find("detail/remarks").text or "RF ring" in e.find("detail/remarks").text
+    assert tracks[-1].get("stale") == tracks[-1].get("start")  # the clear
+    assert {e.get("uid") for e in got if e.get("type") == "a-f-G-E-S"} == {
+        "straja-node-1", "straja-node-2"}

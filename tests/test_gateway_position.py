@@ -217,3 +217,14 @@ def test_the_map_grid_is_the_site_frame():
     no_site = Hub(config.WebConfig())
     no_site.sink_json([alert])
     assert no_site.alerts["A1"]["position_m"] is None and no_site.snapshot()["positions"] == {}
+
+
+@pytest.mark.parametrize("east, north", [(3000.0, 0.0), (0.0, 3000.0), (2000.0, -2000.0)])
+def test_ground_distance_is_the_site_frames(east, north):
+    """The Remote ID checks' distance (WGS84) agrees with the local frame's to centimetres over a
+    site's kilometres, in every direction (a sphere's mean radius errs by up to 0.5 %)."""
+    from straja.gateway.remoteid import distance_m
+
+    lat, lon = to_geodetic(*ORIGIN, east, north)
+    assert distance_m(ORIGIN, (float(lat), float(lon))) == pytest.approx(np.hypot(east, north),
+                                                                         abs=0.05)
