@@ -437,11 +437,12 @@ def targets(out: dict, quick: bool) -> list[dict]:
             add(f"scene/{name}/false", f"{name} (whole scene, all nodes): < 1 false alert per "
                 "node-hour", rate, "/h", rate < 1.0,
                 score.poisson_lower(round(rate * hours), hours) < 1.0)
-    for target_id, (value, met) in out["localisation"]["targets"].items():
+    # (the localisation and Remote ID parts: in a whole evaluation's out)
+    for target_id, (value, met) in out.get("localisation", {}).get("targets", {}).items():
         if target_id in localisation.TARGETS:
             text, unit = localisation.TARGETS[target_id]
             add(f"localisation/{target_id}", text, value, unit, met, met)
-    share = out["remote_id"]["identified_within_3s"]
+    share = out.get("remote_id", {}).get("identified_within_3s")
     if share is not None:
         add("remote_id/identified_3s", "Remote ID drones identified within "
             f"{remote_id.IDENTIFY_WITHIN_S:g} s of their first alert", share, "share",
