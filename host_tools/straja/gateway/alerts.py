@@ -41,7 +41,7 @@ class Alert:
     known_since: int | None = None  # matching a known emitter since
     identity: dict = field(default_factory=dict)  # the linked Remote ID drone's fields, last told
     position: dict = field(default_factory=dict)  # the latest position fields (gateway/position.py)
-    located_ns: int = 0                            # ... worked out then
+    located: tuple = (0, ())                       # ... worked out then, from these nodes
     told_position: dict = field(default_factory=dict)  # the position last told to people
 
 
@@ -120,7 +120,8 @@ class Alerts:
             alert = Alert(f"A{track.track_id[1:]}" + (f".{count}" if count > 1 else ""), level,
                           now_ns, now_ns, (level, tuple(sorted(track.nodes)), trend, track.family,
                                            identity.get("uas_id")), identity=identity,
-                          position=self.locate(track, now_ns), located_ns=now_ns)
+                          position=self.locate(track, now_ns),
+                          located=(now_ns, tuple(sorted(track.nodes))))
             alert.told_position = alert.position
             self.active[track.track_id] = alert
             return [self._event(AlertRaised, alert, track, now_ns, trend)]
@@ -152,8 +153,9 @@ class Alerts:
             alert.lower_since = None
         identity = self.identify(track)
         shown = (level, tuple(sorted(track.nodes)), trend, track.family, identity.get("uas_id"))
-        if now_ns - alert.located_ns >= self.cfg.update_min_s * 1e9:  # (a solve: not per sweep)
-            alert.position, alert.located_ns = self.locate(track, now_ns), now_ns
+        # a solve at most every update_min_s, or when other nodes see the track (not per sweep)
+        if now_ns - alert.located[0] >= self.cfg.update_min_s * 1e9 or shown[1] != alert.located[1]:
+            alert.position, alert.located = self.locate(track, now_ns), (now_ns, shown[1])
         moved = self.moved(alert.told_position, alert.position)
         if shown == alert.shown and not moved:
             return []
