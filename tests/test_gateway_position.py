@@ -228,3 +228,22 @@ def test_ground_distance_is_the_site_frames(east, north):
     lat, lon = to_geodetic(*ORIGIN, east, north)
     assert distance_m(ORIGIN, (float(lat), float(lon))) == pytest.approx(np.hypot(east, north),
                                                                          abs=0.05)
+
+
+def test_node_stats_carry_the_surveyed_position():
+    from straja.gateway.events import NodeStats
+    from straja.gateway.pipeline import Pipeline
+    from straja.testing import synth
+
+    cfg = config.from_dict({"gateway": {"stats_interval_s": 1.0},
+                            "nodes": {"1": {"latitude": 45.1, "longitude": 25.2, "height_m": 9.0}}})
+    pipe = Pipeline(cfg)
+    stats = []
+    chunks = synth.merge([synth.node_chunks(n, [], t0_ns=1_700_000_000 * S, duration_s=3.0)
+                          for n in (1, 2)])  # node 2 has no [nodes.2]
+    for c in chunks:
+        stats += [e for e in pipe.feed(c.source, c.t_ns, c.data).events
+                  if isinstance(e, NodeStats)]
+    by_node = {e.node_id: e for e in stats}
+    assert (by_node[1].latitude, by_node[1].longitude, by_node[1].height_m) == (45.1, 25.2, 9.0)
+    assert (by_node[2].latitude, by_node[2].longitude, by_node[2].height_m) == (None, None, None)
