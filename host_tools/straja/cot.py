@@ -18,11 +18,15 @@ import argparse
 import asyncio
 import collections
 import configparser
+import importlib.util
 import datetime as dt
 import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
+
+from . import term
+from .errors import StrajaError
 
 UNKNOWN_ERROR_M = 9999999.0  # CoT: ce/le unknown
 AFFILIATIONS = {"unknown": "u", "hostile": "h", "suspect": "s", "neutral": "n", "friend": "f"}
@@ -116,6 +120,9 @@ class CotSender:
     def __init__(self, cfg: CotConfig):
         if not cfg.url:
             raise ValueError("CoT needs a URL: udp://, tcp:// or tls://HOST:PORT")
+        if importlib.util.find_spec("pytak") is None:  # (its thread would fail unseen)
+            raise StrajaError("Cursor on Target needs pytak, in the `gateway` extra",
+                              "pip install 'straja[gateway]' (make installs it)", term.EXIT_USAGE)
         self.cfg = cfg
         self._queue: collections.deque[bytes] = collections.deque()
         self._lock = threading.Lock()
