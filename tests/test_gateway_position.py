@@ -247,3 +247,19 @@ def test_node_stats_carry_the_surveyed_position():
     by_node = {e.node_id: e for e in stats}
     assert (by_node[1].latitude, by_node[1].longitude, by_node[1].height_m) == (45.1, 25.2, 9.0)
     assert (by_node[2].latitude, by_node[2].longitude, by_node[2].height_m) == (None, None, None)
+
+
+def test_an_identified_fix_is_checked_against_the_remote_id_claim():
+    positioner = Positioner(SiteMap(nodes_config()))
+    drone = (150.0, -220.0)
+    position = positioner.locate(track_at(drone, SQUARE_M), 10 * S)
+    lat, lon = to_geodetic(*ORIGIN, *drone)
+    honest = {"claimed_latitude": float(lat), "claimed_longitude": float(lon)}
+    text = positioner.claim_check(position, honest)
+    assert text.startswith("RF fix ") and text.endswith("(inside the fix's 95 % ellipse)")
+    lat, lon = to_geodetic(*ORIGIN, 5000.0, 0.0)  # a claim 5 km east: outside
+    assert "OUTSIDE" in positioner.claim_check(position, {"claimed_latitude": float(lat),
+                                                          "claimed_longitude": float(lon)})
+    assert positioner.claim_check(position, {}) == ""  # unidentified: nothing to compare
+    ring = {**position, "position_kind": "ring"}
+    assert positioner.claim_check(ring, honest) == ""

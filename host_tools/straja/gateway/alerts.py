@@ -76,11 +76,13 @@ class Alerts:
     def __init__(self, cfg: AlertConfig, trend_db: float, known: KnownEmitters | None = None,
                  surveying: bool = False, identify: Callable[[Track], dict] = lambda track: {},
                  locate: Callable[[Track, int], dict] = lambda track, t_ns: {},
-                 moved: Callable[[dict, dict], bool] = lambda old, new: False):
+                 moved: Callable[[dict, dict], bool] = lambda old, new: False,
+                 check: Callable[[dict, dict], str] = lambda position, identity: ""):
         self.cfg = cfg
         self.identify = identify
         self.locate = locate  # the position fields of an alert event; moved(old, new): worth
-        self.moved = moved    # an update (gateway/position.py)
+        self.moved = moved    # an update; check(position, identity): the RF position against
+        self.check = check    # the Remote ID claim, for the text (gateway/position.py)
         self.trend_db = trend_db
         self.known = known or KnownEmitters()
         self.surveying = surveying
@@ -96,10 +98,11 @@ class Alerts:
 
     def _event(self, cls: type[AlertEvent], alert: Alert, track: Track, t_ns: int,
                trend: str) -> AlertEvent:
+        text = alert_text(track, alert.severity, trend, alert.identity, cleared=cls is AlertCleared)
+        check = self.check(alert.position, alert.identity)
         return cls(t_ns=t_ns, alert_id=alert.alert_id, severity=alert.severity, trend=trend,
                    since_ns=track.first_ns, label=label(track.family), **track.summary(),
-                   text=alert_text(track, alert.severity, trend, alert.identity,
-                                   cleared=cls is AlertCleared),
+                   text=f"{text}; {check}" if check else text,
                    identified=bool(alert.identity), **alert.identity, **alert.position)
 
     def track_updated(self, track: Track, now_ns: int) -> list[AlertEvent]:

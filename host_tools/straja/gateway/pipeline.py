@@ -79,7 +79,8 @@ class Pipeline:
                                      front_end=self.front_end)
         self.alerts = Alerts(cfg.alerts, cfg.fusion.trend_db, self.known, surveying,
                              identify=lambda track: identity(self.linker.link(track)),
-                             locate=self.positioner.locate, moved=moved)
+                             locate=self.positioner.locate, moved=moved,
+                             check=self.positioner.claim_check)
         self.surveyed: list | None = [] if surveying else None  # drone tracks ended so far
         self._survey_from: int | None = None
         self.planner = ScanPlanner(cfg, normal_plans, after_crash)

@@ -119,6 +119,20 @@ class Positioner:
     def track_ended(self, track: Track) -> None:
         self.trackers.pop(track.track_id, None)
 
+    def claim_check(self, position: dict, identity: dict) -> str:
+        """For an identified alert with an RF fix: how far the fix is from where the drone says
+        it is, and whether the claim lies in the fix's 95 % ellipse (a check of both: the claim
+        is unauthenticated, the fix coarse); "" otherwise. Part of the alert's text."""
+        if position.get("position_kind") != "fix" or identity.get("claimed_latitude") is None:
+            return ""
+        claim = (identity["claimed_latitude"], identity["claimed_longitude"])
+        fix = self.site.frame.to_enu(position["latitude"], position["longitude"])
+        said = self.site.frame.to_enu(*claim)
+        inside = covers(position, (said - fix)[:2])
+        return (f"RF fix {distance_m((position['latitude'], position['longitude']), claim):.0f} m "
+                f"from its Remote ID position ({'inside' if inside else 'OUTSIDE'} the fix's 95 % "
+                "ellipse)")
+
 
 def locus_band(locus: Locus, max_radius_m: float = 20_000.0):
     """(centre east-north, (inner, outer) m): an annulus about the measured ratio's Apollonius
