@@ -208,8 +208,8 @@ def test_a_scene_runs_cot_reaches_a_udp_listener_with_the_truth_inside(scene_run
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
         rx.bind(("127.0.0.1", 0))
         rx.settimeout(5)
-        cfg = CotConfig(url=f"udp://127.0.0.1:{rx.getsockname()[1]}")
-        publisher = CotPublisher(cfg, {}, stale_s=12.0)
+        cfg = CotConfig(url=f"udp://127.0.0.1:{rx.getsockname()[1]}", stale_s=12.0)
+        publisher = CotPublisher(cfg, {})
         try:
             publisher([Stored(a) for a in alerts])
             sent = [a for a in alerts if a.position_kind]
@@ -272,7 +272,7 @@ def test_markers_are_refreshed_while_active_and_nodes_are_sensor_points(scene_ru
     nodes = config.from_dict({"nodes": scene.gateway_nodes()}).nodes
     raised = next(a for a in alerts if a.kind == "alert_raised" and a.position_kind)
     sender = _Collect()
-    publisher = CotPublisher(CotConfig(url="udp://127.0.0.1:1"), nodes, stale_s=0.3,
+    publisher = CotPublisher(CotConfig(url="udp://127.0.0.1:1", stale_s=0.3), nodes,
                              sender=sender)
     try:
         publisher([Stored(raised)])

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from . import term
 from .errors import StrajaError
+from .gateway.events import AlertEvent
 
 UNKNOWN_ERROR_M = 9999999.0  # CoT: ce/le unknown
 AFFILIATIONS = {"unknown": "u", "hostile": "h", "suspect": "s", "neutral": "n", "friend": "f"}
@@ -210,7 +211,7 @@ class CotSender:
             pass
 
 
-def alert_event(cfg: CotConfig, alert, stale_s: float) -> bytes | None:
+def alert_event(cfg: CotConfig, alert: AlertEvent) -> bytes | None:
     """The CoT event of a gateway alert event with a position (None without one): a fix at its
     estimate with `ce` its 95 % semi-major axis and the ellipse; a locus or a ring at the centre
     of its band with `ce` the band's outer radius (the drone is within it). A cleared alert is the
@@ -225,7 +226,7 @@ def alert_event(cfg: CotConfig, alert, stale_s: float) -> bytes | None:
                  f"the point")
     band = f"{alert.lo_khz / 1000:.0f}-{alert.hi_khz / 1000:.0f} MHz"
     identity = f"; Remote ID {alert.uas_id}" if alert.identified else "; UNIDENTIFIED"
-    return track_event(replace(cfg, stale_s=stale_s), alert.track_id, alert.t_ns, alert.latitude,
+    return track_event(cfg, alert.track_id, alert.t_ns, alert.latitude,
                        alert.longitude, 0.0, ce, alert.label, band,
                        [n.node_id for n in alert.nodes], f"{alert.severity} ({where}{identity})",
                        ellipse, cleared=alert.kind == "alert_cleared")
@@ -236,12 +237,11 @@ class CotPublisher:
     position moves its track's marker, a cleared alert sends the final event, and the nodes with
     surveyed positions (`nodes`: node id -> NodeConfig) are sensor points. An active alert's marker
     is sent again every stale_s / 3 (its last position, time now) so that it stales only when the
-    gateway stops; the nodes' points every `node_refresh_s`. `stale_s`: the gateway's track end
-    (track_timeout_s + confirm_wait_s) when not configured."""
+    gateway stops; the nodes' points every `node_refresh_s`. (The gateway's config makes
+    `stale_s` its track end, track_timeout_s + confirm_wait_s, unless set.)"""
 
-    def __init__(self, cfg: CotConfig, nodes: dict, stale_s: float, sender=None,
-                 clock=time.time_ns):
-        self.cfg, self.nodes, self.stale_s, self.clock = cfg, nodes, stale_s, clock
+    def __init__(self, cfg: CotConfig, nodes: dict, sender=None, clock=time.time_ns):
+        self.cfg, self.nodes, self.clock = cfg, nodes, clock
         self.sender = sender or CotSender(cfg)
         self.active: dict[str, object] = {}  # track id -> its latest alert event with a position
         self._lock = threading.Lock()
@@ -252,14 +252,14 @@ class CotPublisher:
     def __call__(self, stored) -> None:
         for s in stored:
             event = s.event
-            if not hasattr(event, "position_kind"):  # (alert events only)
+            if not isinstance(event, AlertEvent):
                 continue
             with self._lock:
                 if event.kind == "alert_cleared":
                     self.active.pop(event.track_id, None)
                 elif event.latitude is not None:
                     self.active[event.track_id] = event
-            xml = alert_event(self.cfg, event, self.stale_s)
+            xml = alert_event(self.cfg, event)
             if xml is not None:
                 self.sender.send(xml)
 
@@ -270,7 +270,7 @@ class CotPublisher:
                                           node.height_m, stale_s=3 * self.cfg.node_refresh_s))
 
     def _refresh(self) -> None:
-        period = self.stale_s / 3
+        period = self.cfg.stale_s / 3
         next_nodes = 0.0
         while not self._stop.is_set():
             if time.monotonic() >= next_nodes:
@@ -282,7 +282,7 @@ class CotPublisher:
                 latest = list(self.active.values())
             now = self.clock()
             for event in latest:
-                self.sender.send(alert_event(self.cfg, replace(event, t_ns=now), self.stale_s))
+                self.sender.send(alert_event(self.cfg, replace(event, t_ns=now)))
 
     def close(self, timeout_s: float = 2.0) -> None:
         """Stop refreshing; send what is queued (within timeout_s)."""

@@ -183,7 +183,7 @@ def run(args) -> int:
         store = Store(cfg.db)
         started = time.monotonic()
         sinks = [printer(started, Truth(scene, started_nodes["t_origin"]))]
-        cot = CotPublisher(cfg.cot, cfg.nodes, cfg.cot.stale_s) if args.cot else None
+        cot = CotPublisher(cfg.cot, cfg.nodes) if args.cot else None
         gateway = Gateway(cfg, Pipeline(cfg), store=store, sinks=sinks + ([cot] if cot else []))
         print(term.paint(f"gateway reading {len(cfg.ports)} nodes; events in {db}", "bold"))
         dashboard = None

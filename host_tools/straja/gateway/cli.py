@@ -77,7 +77,7 @@ def _cot(cfg):
     if not cfg.cot.url:
         return None
     from ..cot import CotPublisher
-    return CotPublisher(cfg.cot, cfg.nodes, cfg.cot.stale_s)
+    return CotPublisher(cfg.cot, cfg.nodes)
 
 
 def _close(event_store, publisher, cot=None) -> None:
