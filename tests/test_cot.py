@@ -6,6 +6,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from straja.cot import CotConfig, CotSender, sensor_event, track_event
@@ -167,3 +168,179 @@ def test_tcp_receiver_goes_away_and_comes_back():
             second.close()
     finally:
         sender.close()
+
+
+# -- the gateway's CoT: a scene's alerts through the pipeline, then to a UDP listener --------
+
+SCENE_S = 70.0
+
+
+@pytest.fixture(scope="module")
+def scene_run():
+    """demo_incursion's three nodes (fast path, video plan) through a gateway configured with
+    the scene's node positions: (scene, alert events)."""
+    from straja.eval.readings import eval_plan_of
+    from straja.eval.scenes import run_scene
+    from straja.gateway import config
+    from straja.gateway.pipeline import Pipeline
+    from straja.sim.scene import load_scene
+
+    scene = load_scene("demo_incursion")
+    run = run_scene(scene, pipeline=Pipeline(config.from_dict({"nodes": scene.gateway_nodes()})),
+                    t_end_s=SCENE_S, plan=eval_plan_of(("vid58",), step_khz=10_000))
+    return scene, run.alerts
+
+
+def _truth(scene, lo_khz, t_s):
+    """The scene position (east, north) of the drone whose video is at lo_khz at t_s."""
+    name = "fpv_video" if lo_khz > 5700_000 else "survey_video"  # F4 5800 MHz, R1 5658 MHz
+    return scene.emitter(name).trajectory.position(t_s)[:2]
+
+
+def test_a_scene_runs_cot_reaches_a_udp_listener_with_the_truth_inside(scene_run):
+    from straja.cot import CotPublisher
+    from straja.gateway.events import Stored
+    from straja.gateway.position import covers
+    from straja.sim.remoteid import to_local
+
+    takproto = pytest.importorskip("takproto")
+    scene, alerts = scene_run
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(5)
+        cfg = CotConfig(url=f"udp://127.0.0.1:{rx.getsockname()[1]}", stale_s=12.0)
+        publisher = CotPublisher(cfg, {})
+        try:
+            publisher([Stored(a) for a in alerts])
+            sent = [a for a in alerts if a.position_kind]
+            got = [rx.recv(65536) for _ in sent]
+        finally:
+            publisher.close()
+    assert len(sent) >= 20 and publisher.sender.dropped == 0
+    by_alert = {}
+    inside = fixes = 0
+    for alert, xml in zip(sent, got):
+        root = ET.fromstring(xml)
+        _check_schema(root)
+        assert root.get("type") == "a-u-A-M-F-Q" and root.get("how") == "m-g"
+        assert root.get("uid") == f"straja-track-{alert.track_id}"
+        by_alert.setdefault(alert.alert_id, set()).add(root.get("uid"))
+        event = takproto.parse_proto(takproto.xml2proto(xml, takproto.TAKProtoVer.MESH)).cotEvent
+        assert event.uid == root.get("uid") and event.lat == pytest.approx(alert.latitude, abs=1e-6)
+        point = root.find("point")
+        east, north = to_local(*scene.origin[:2], float(point.get("lat")), float(point.get("lon")))
+        truth = _truth(scene, alert.lo_khz, alert.last_ns / 1e9)
+        offset = (truth[0] - float(east), truth[1] - float(north))
+        shape = root.find("detail/shape/ellipse")
+        if alert.position_kind == "fix":  # the truth inside the ellipse the XML gives
+            fixes += 1
+            region = {"position_kind": "fix", "ellipse_m": [float(shape.get(k))
+                                                           for k in ("major", "minor", "angle")]}
+            assert float(point.get("ce")) == pytest.approx(alert.ellipse_m[0], abs=0.1)
+        else:  # a band of distances about the point, ce its outer radius
+            assert shape is None and float(point.get("ce")) == pytest.approx(alert.ring_m[1], abs=0.1)
+            region = {"position_kind": alert.position_kind, "ring_m": alert.ring_m}
+        inside += covers(region, offset)
+    assert all(len(uids) == 1 for uids in by_alert.values())  # one marker per track
+    assert fixes >= 20 and inside / len(sent) >= 0.85, (inside, len(sent))
+    last = {}
+    for xml in got:
+        root = ET.fromstring(xml)
+        last[root.get("uid")] = root
+    for root in last.values():  # each track ends with the clear
+        assert root.get("stale") == root.get("start")
+        assert "CLEARED" in root.find("detail/remarks").text
+
+
+class _Collect:
+    def __init__(self):
+        self.events, self.sent, self.dropped = [], 0, 0
+
+    def send(self, xml):
+        self.events.append(ET.fromstring(xml))
+
+    def close(self, timeout_s=0):
+        pass
+
+
+def test_markers_are_refreshed_while_active_and_nodes_are_sensor_points(scene_run):
+    from straja.cot import CotPublisher
+    from straja.gateway import config
+    from straja.gateway.events import Stored
+
+    scene, alerts = scene_run
+    nodes = config.from_dict({"nodes": scene.gateway_nodes()}).nodes
+    raised = next(a for a in alerts if a.kind == "alert_raised" and a.position_kind)
+    sender = _Collect()
+    publisher = CotPublisher(CotConfig(url="udp://127.0.0.1:1", stale_s=0.3), nodes,
+                             sender=sender)
+    try:
+        publisher([Stored(raised)])
+        assert _wait(lambda: sum(e.get("uid") == f"straja-track-{raised.track_id}"
+                                 for e in sender.events) >= 3, timeout=5)
+        cleared = next(a for a in alerts if a.kind == "alert_cleared"
+                       and a.track_id == raised.track_id)
+        publisher([Stored(cleared)])
+        count = len(sender.events)
+        time.sleep(0.4)  # more than one refresh period: a cleared track is not sent again
+        assert all(e.get("uid") != f"straja-track-{raised.track_id}"
+                   for e in sender.events[count:])
+    finally:
+        publisher.close()
+    sensors = [e for e in sender.events if e.get("type") == "a-f-G-E-S"]
+    assert {e.get("uid") for e in sensors} == {"straja-node-1", "straja-node-2", "straja-node-3"}
+    for e in sensors:
+        node = nodes[int(e.get("uid").rsplit("-", 1)[1])]
+        assert float(e.find("point").get("lat")) == pytest.approx(node.latitude, abs=1e-7)
+    refreshed = [e for e in sender.events if e.get("uid") == f"straja-track-{raised.track_id}"]
+    times = [_parse_time(e.get("time")) for e in refreshed[:-1]]
+    assert times == sorted(times) and len(set(times)) == len(times)  # sent again, time now
+
+
+def test_gateway_and_demo_refuse_a_bad_cot_url(capsys):
+    from straja import cli
+
+    for command in (["gateway", "--cot", "http://x:1"], ["demo", "--cot", "udp:/x"]):
+        with pytest.raises(SystemExit) as e:  # refused while parsing, before anything starts
+            cli.main(command)
+        assert e.value.code == 2 and "CoT URL" in capsys.readouterr().err
+
+
+def test_a_replay_sends_its_alerts_to_a_udp_listener(tmp_path):
+    """`straja replay --cot`: a recording of two nodes (with [nodes] positions in the config) that
+    hear one video; the listener gets its locus or ring, the same uid each time, and the clear."""
+    from straja import cli
+    from straja.gateway import record
+    from straja.testing import synth
+
+    video = synth.Emitter(5_800_000, 20_000, lambda t: -70.0 if 1 < t < 8 else None)
+    chunks = synth.merge([synth.node_chunks(n, [video], t0_ns=1_700_000_000 * 10**9,
+                                            duration_s=10) for n in (1, 2)])
+    recording = tmp_path / "run.rec"
+    writer = record.RecordWriter(recording)
+    for c in chunks:
+        writer.data(c.source, c.t_ns, c.data)
+    writer.close()
+    cfg = tmp_path / "gateway.toml"
+    cfg.write_text("[nodes.1]\nlatitude = 45.0\nlongitude = 25.0\nheight_m = 5.0\n"
+                   "[nodes.2]\nlatitude = 45.0\nlongitude = 25.005\nheight_m = 5.0\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(5)
+        url = f"udp://127.0.0.1:{rx.getsockname()[1]}"
+        assert cli.main(["replay", str(recording), "--config", str(cfg), "--cot", url,
+                         "--jsonl", str(tmp_path / "events.jsonl")]) == 0
+        got = []
+        while True:
+            try:
+                got.append(ET.fromstring(rx.recv(65536)))
+            except socket.timeout:
+                break
+    tracks = [e for e in got if e.get("type") == "a-u-A-M-F-Q"]
+    assert tracks and len({e.get("uid") for e in tracks}) == 1
+    for e in tracks:
+        _check_schema(e)
+        assert "RF locus" in e.find("detail/remarks").text or "RF ring" in e.find("detail/remarks").text
+    assert tracks[-1].get("stale") == tracks[-1].get("start")  # the clear
+    assert {e.get("uid") for e in got if e.get("type") == "a-f-G-E-S"} == {
+        "straja-node-1", "straja-node-2"}

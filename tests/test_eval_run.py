@@ -43,21 +43,24 @@ def test_quiet_site_raises_nothing():
 
 def test_tiny_evaluation_writes_a_consistent_report(tmp_path):
     out = evaluate(Settings(curve_trials=1, target_trials=2, hours=60 / 3600, segment_s=20.0,
-                            jobs=1, quick=True, speed=False, vnode_trials=0, catalogue=False),
+                            jobs=1, quick=True, speed=False, vnode_trials=0, catalogue=False,
+                            localisation_fixes=3, remote_id=False),
                    log=lambda m: None)
     assert [b["scene"] for b in out["background"]] == [
         "urban_24ghz_background", "subghz_lora_background", "quiet_rural"]
     assert all(math.isclose(b["hours"], 60 / 3600) for b in out["background"])
     assert all(f["trials"] == 3 and f["at_target"]["n"] == 2 for f in out["families"])
-    assert len(out["targets"]) == 2 * len(FAMILIES) + 3
+    assert len(out["targets"]) == 2 * len(FAMILIES) + 3 + 3  # + the localisation's three
     assert {c["input"] for c in out["cfar"]} == {"exponential noise", "node readings, quiet site"}
     path = report.write(out, tmp_path / "rep", "straja eval --test")
     text = path.read_text()
     for heading in ("## Targets", "## Detection per link family", "## False alerts",
-                    "## Baseline", "## CFAR", "## Speed"):
+                    "## Localisation", "## Remote ID", "## Baseline", "## CFAR", "## Speed"):
         assert heading in text
     assert (tmp_path / "rep" / "pd_vs_power.png").stat().st_size > 1000
     assert (tmp_path / "rep" / "false_alerts.png").stat().st_size > 1000
+    for figure in ("error_cdf.png", "coverage.png", "fixes_map.png"):
+        assert (tmp_path / "rep" / figure).stat().st_size > 1000
     saved = json.loads((tmp_path / "rep" / "results.json").read_text())
     assert saved["background"][0]["alerts"] == out["background"][0]["alerts"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from straja import protocol as P
-from straja.gateway.config import GatewayConfig, RemoteIdConfig
+from straja.gateway.config import GatewayConfig, NodeConfig, RemoteIdConfig
 from straja.gateway.events import RidAreaEntered, RidLost, RidSeen, RidUpdated, to_json
 from straja.gateway.pipeline import Pipeline
 from straja.gateway.remoteid import RemoteIdTracker, distance_m
@@ -25,8 +25,11 @@ def at(east_m, north_m):
     return float(lat), float(lon)
 
 
+NODES = {1: NodeConfig(*NODE), 2: NodeConfig(*at(400, 0))}  # [nodes.<id>]
+
+
 def config(**kw):
-    return RemoteIdConfig(node_positions={"1": list(NODE), "2": list(at(400, 0))}, **kw)
+    return RemoteIdConfig(**kw)
 
 
 def service_data(message, counter=0):
@@ -43,7 +46,7 @@ def location_at(east, north, speed=5.0, t=0.0):
 
 
 def test_node_frames_make_a_drone_with_id_positions_operator_and_receivers():
-    pipe = Pipeline(GatewayConfig(remote_id=config(update_min_s=0.0)))
+    pipe = Pipeline(GatewayConfig(remote_id=config(update_min_s=0.0), nodes=NODES))
     events = []
     messages = [sim.basic_id("DRONE-1"), location_at(100, 0), sim.system(*at(-50, -50), 0.0),
                 sim.operator_id("ROU-OP-42"), location_at(105, 0)]
@@ -63,7 +66,7 @@ def test_node_frames_make_a_drone_with_id_positions_operator_and_receivers():
 
 
 def test_a_spoof_claiming_5_km_away_but_strong_at_a_node_is_flagged():
-    tracker = RemoteIdTracker(config())
+    tracker = RemoteIdTracker(config(), NODES)
     ad = sim.advertising(location_at(5000, 0), 1)
     events = tracker.heard(0, ad, 1, -45.0, "c0:aa:bb:cc:dd:ee")
     assert not events[-1].plausible
@@ -71,7 +74,7 @@ def test_a_spoof_claiming_5_km_away_but_strong_at_a_node_is_flagged():
 
 
 def test_a_weak_signal_at_a_node_next_to_the_claim_is_flagged_and_an_honest_one_is_not():
-    tracker = RemoteIdTracker(config())
+    tracker = RemoteIdTracker(config(), NODES)
     assert tracker.heard(0, sim.advertising(location_at(400, 0)), 1, -80.0, "c0:aa")[-1].plausible
     flagged = tracker.heard(S // 10, sim.advertising(location_at(400, 0)), 2, -110.0, "c0:aa")
     # within update_min_s, but newly implausible: an update at once
@@ -80,17 +83,17 @@ def test_a_weak_signal_at_a_node_next_to_the_claim_is_flagged_and_an_honest_one_
 
 
 def test_a_jump_faster_than_the_claimed_speed_is_flagged():
-    tracker = RemoteIdTracker(config(update_min_s=0.0))
+    tracker = RemoteIdTracker(config(update_min_s=0.0), NODES)
     tracker.heard(0, sim.advertising(location_at(0, 0, speed=5.0)), address="c0:bb")
     events = tracker.heard(S, sim.advertising(location_at(900, 0, speed=5.0)), address="c0:bb")
     assert events[-1].reasons[0].startswith("jump: moved 900 m in 1.0 s")
-    steady = RemoteIdTracker(config(update_min_s=0.0))
+    steady = RemoteIdTracker(config(update_min_s=0.0), NODES)
     steady.heard(0, sim.advertising(location_at(0, 0, speed=5.0)), address="c0:cc")
     assert steady.heard(S, sim.advertising(location_at(5, 0, speed=5.0)), address="c0:cc")[-1].plausible
 
 
 def test_values_outside_physics_are_flagged():
-    tracker = RemoteIdTracker(config())
+    tracker = RemoteIdTracker(config(), NODES)
     high = sim.location(*at(0, 0), 15000.0, speed_horizontal=5.0)
     events = tracker.heard(0, sim.advertising(high), address="c0:dd")
     assert "altitude 15000 m outside physics" in events[-1].reasons[0]
@@ -102,7 +105,7 @@ def test_values_outside_physics_are_flagged():
 
 def test_a_protected_area_raises_its_own_event_once_per_entry():
     square = [list(at(-100, -100)), list(at(100, -100)), list(at(100, 100)), list(at(-100, 100))]
-    tracker = RemoteIdTracker(config(protected_areas={"stadium": square}, update_min_s=0.0))
+    tracker = RemoteIdTracker(config(protected_areas={"stadium": square}, update_min_s=0.0), NODES)
     kinds = []
     for i, east in enumerate((300, 50, 40, 300, 0)):
         kinds += [(e.kind, getattr(e, "area", None))
@@ -113,7 +116,7 @@ def test_a_protected_area_raises_its_own_event_once_per_entry():
 
 
 def test_companion_lines_decode_packs_and_bad_lines_are_counted():
-    pipe = Pipeline(GatewayConfig(remote_id=config()))
+    pipe = Pipeline(GatewayConfig(remote_id=config(), nodes=NODES))
     pack = bytes((0xF2, 25, 2)) + sim.basic_id("WIFI-7") + location_at(20, 20)
     out = pipe.remote_id_line(0, json.dumps({"payload": pack.hex(), "mac": "60:60:1f:00:00:01"}))
     seen = [e for e in out.events if isinstance(e, RidSeen)]

@@ -37,9 +37,7 @@ def at(east_m, north_m):
 
 
 def gateway_config(scene) -> config.GatewayConfig:
-    positions = {str(k + 1): list(at(*node.position[:2]))
-                 for k, node in enumerate(scene.nodes.values())}
-    return config.GatewayConfig(remote_id=config.RemoteIdConfig(node_positions=positions))
+    return config.from_dict({"nodes": scene.gateway_nodes()})
 
 
 def linked_scene():
@@ -109,11 +107,12 @@ def test_the_spoofer_is_flagged_and_identifies_nothing(run):
 
 # -- the rule, part by part -----------------------------------------------------------------
 
-NODE_POSITIONS = {"1": list(at(0, 0)), "2": list(at(400, 0)), "3": list(at(300, 300))}
+NODES = {1: config.NodeConfig(*at(0, 0)), 2: config.NodeConfig(*at(400, 0)),
+         3: config.NodeConfig(*at(300, 300))}
 
 
 def tracker_with(east_m, north_m, node_id=1, rssi=-70.0, t_ns=10 * S, reasons=()):
-    rid = RemoteIdTracker(config.RemoteIdConfig(node_positions=NODE_POSITIONS))
+    rid = RemoteIdTracker(config.RemoteIdConfig(), NODES)
     for message in (sim.basic_id("LINK-1"), sim.location(*at(east_m, north_m), 60.0)):
         rid.heard(t_ns, sim.advertising(message), node_id, rssi, "c0:00:00:00:00:01")
     rid.drones["c0:00:00:00:00:01"].reasons = tuple(reasons)

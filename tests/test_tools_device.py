@@ -44,7 +44,8 @@ def fw_node(tmp_path):
 def test_provision_info_config_reset(fw_node, tmp_path, capsys):
     inventory = tmp_path / "inventory.jsonl"
     code = cli("provision", fw_node.port, "--node-id", "42", "--board", "virtual",
-               "--set", "stream_on_boot=false", "--inventory", str(inventory), "--json")
+               "--set", "stream_on_boot=false", "--inventory", str(inventory), "--json",
+               "--position", "45.1,25.2,310.5")
     out = capsys.readouterr()
     assert code == term.EXIT_OK, out.err
     record = json.loads(inventory.read_text().splitlines()[-1])
@@ -52,10 +53,12 @@ def test_provision_info_config_reset(fw_node, tmp_path, capsys):
     assert record["node_id"] == 42 and record["board"] == "virtual"
     assert record["firmware_hash"] == manifest["id"] and record["selftest_ok"] is True
     assert set(record["selftest"]) >= {"ism24", "subg"}
+    assert record["position"] == {"latitude": 45.1, "longitude": 25.2, "height_m": 310.5}
     assert json.loads(out.out)["node_id"] == 42
 
-    assert cli("info", fw_node.port, "--json") == term.EXIT_OK
+    assert cli("info", fw_node.port, "--json", "--inventory", str(inventory)) == term.EXIT_OK
     info = json.loads(capsys.readouterr().out)
+    assert info["position"] == record["position"]  # the inventory's newest record of node 42
     assert info["node_id"] == 42 and info["firmware"] and info["firmware_hash"] == manifest["id"]
     assert info["mpy"] == 2822 and info["board"] == "virtual"
 

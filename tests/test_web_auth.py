@@ -22,7 +22,8 @@ from starlette.websockets import WebSocketDisconnect
 from straja.errors import StrajaError
 from straja.gateway import events as ev
 from straja.gateway import store
-from straja.gateway.config import GatewayConfig, WebConfig, from_dict
+from straja.gateway.config import GatewayConfig, NodeConfig, WebConfig, from_dict
+from straja.gateway.position import SiteMap
 from straja.protocol import Sweep, dbm_to_rssi_code
 from straja.web import auth
 from straja.web.app import create_app
@@ -104,7 +105,7 @@ def site(tmp_path):
     """(hub, db path, client factory) of an application with one raised alert stored."""
     db = str(tmp_path / "events.db")
     writer = store.Store(db)
-    hub = Hub(WebConfig(node_positions={"1": [0, 0]}))
+    hub = Hub(WebConfig(), site=SiteMap({1: NodeConfig(45.0, 25.0)}))
     hub.sink(writer.write([alert()]))
     writer.close()
 

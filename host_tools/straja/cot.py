@@ -14,19 +14,37 @@ reopened with backoff, the events that could not be written counted as dropped t
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import collections
 import configparser
+import importlib.util
 import datetime as dt
 import threading
+import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from . import term
+from .errors import StrajaError
+from .gateway.events import AlertEvent
 
 UNKNOWN_ERROR_M = 9999999.0  # CoT: ce/le unknown
 AFFILIATIONS = {"unknown": "u", "hostile": "h", "suspect": "s", "neutral": "n", "friend": "f"}
 DRONE_TYPE = "a-{}-A-M-F-Q"   # air, military fixed wing, drone (UAV): as open counter-drone tools
 SENSOR_TYPE = "a-f-G-E-S"     # friendly ground equipment, sensor
 HOW = "m-g"
+
+
+def cot_url(text: str) -> str:
+    """A command line's TAK URL (argparse type): refused while parsing when not one."""
+    try:
+        CotConfig(url=text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if not text:
+        raise argparse.ArgumentTypeError("an empty CoT URL")
+    return text
 
 
 def _time(t_ns: int) -> str:
@@ -52,9 +70,12 @@ def event_xml(uid: str, cot_type: str, t_ns: int, stale_ns: int, lat: float, lon
     return ET.tostring(event, encoding="utf-8", xml_declaration=True)
 
 
-@dataclass
+MULTICAST_URL = "udp://239.2.3.1:6969"  # the ATAK default
+
+
+@dataclass(frozen=True)
 class CotConfig:
-    url: str = "udp://239.2.3.1:6969"
+    url: str = ""                # "" CoT off; udp://HOST:PORT (MULTICAST_URL), tcp://, tls://
     affiliation: str = "unknown"
     uid_prefix: str = "straja"
     stale_s: float = 30.0        # the gateway's track timeout: a marker stales when updates stop
@@ -62,12 +83,13 @@ class CotConfig:
     reconnect_s: float = 1.0     # first reconnect delay, doubling to reconnect_max_s
     reconnect_max_s: float = 30.0
     pytak: dict = field(default_factory=dict)  # extra pytak settings: PYTAK_TLS_CLIENT_CERT, ...
+    node_refresh_s: float = 60.0  # the nodes' sensor points sent again this often
 
     def __post_init__(self):
         if self.affiliation not in AFFILIATIONS:
             raise ValueError(f"CoT affiliation {self.affiliation!r} is not one of "
                              f"{', '.join(AFFILIATIONS)}")
-        if "://" not in self.url or self.url.split("://")[0] not in ("udp", "tcp", "tls"):
+        if self.url and ("://" not in self.url or self.url.split("://")[0] not in ("udp", "tcp", "tls")):
             raise ValueError(f"CoT URL {self.url!r} is not udp://, tcp:// or tls://HOST:PORT")
         if self.queue_size < 1 or self.stale_s <= 0:
             raise ValueError("CoT queue_size and stale_s must be positive")
@@ -97,6 +119,11 @@ class CotSender:
     """Sends CoT events from its own thread; `send` never blocks and never raises on network loss."""
 
     def __init__(self, cfg: CotConfig):
+        if not cfg.url:
+            raise ValueError("CoT needs a URL: udp://, tcp:// or tls://HOST:PORT")
+        if importlib.util.find_spec("pytak") is None:  # (its thread would fail unseen)
+            raise StrajaError("Cursor on Target needs pytak, in the `gateway` extra",
+                              "pip install 'straja[gateway]' (make installs it)", term.EXIT_USAGE)
         self.cfg = cfg
         self._queue: collections.deque[bytes] = collections.deque()
         self._lock = threading.Lock()
@@ -182,3 +209,83 @@ class CotSender:
             await asyncio.wait_for(self._wake.wait(), seconds)
         except asyncio.TimeoutError:
             pass
+
+
+def alert_event(cfg: CotConfig, alert: AlertEvent) -> bytes | None:
+    """The CoT event of a gateway alert event with a position (None without one): a fix at its
+    estimate with `ce` its 95 % semi-major axis and the ellipse; a locus or a ring at the centre
+    of its band with `ce` the band's outer radius (the drone is within it). A cleared alert is the
+    marker's final event."""
+    if alert.latitude is None:
+        return None
+    if alert.position_kind == "fix":
+        ce, ellipse, where = alert.ellipse_m[0], alert.ellipse_m, "RF fix"
+    else:
+        ce, ellipse = alert.ring_m[1], None
+        where = (f"RF {alert.position_kind}: {alert.ring_m[0]:.0f}-{alert.ring_m[1]:.0f} m from "
+                 f"the point")
+    band = f"{alert.lo_khz / 1000:.0f}-{alert.hi_khz / 1000:.0f} MHz"
+    identity = f"; Remote ID {alert.uas_id}" if alert.identified else "; UNIDENTIFIED"
+    return track_event(cfg, alert.track_id, alert.t_ns, alert.latitude,
+                       alert.longitude, 0.0, ce, alert.label, band,
+                       [n.node_id for n in alert.nodes], f"{alert.severity} ({where}{identity})",
+                       ellipse, cleared=alert.kind == "alert_cleared")
+
+
+class CotPublisher:
+    """The gateway's CoT output, a sink of its events (`Gateway.sinks`): each alert event with a
+    position moves its track's marker, a cleared alert sends the final event, and the nodes with
+    surveyed positions (`nodes`: node id -> NodeConfig) are sensor points. An active alert's marker
+    is sent again every stale_s / 3 (its last position, time now) so that it stales only when the
+    gateway stops; the nodes' points every `node_refresh_s`. (The gateway's config makes
+    `stale_s` its track end, track_timeout_s + confirm_wait_s, unless set.)"""
+
+    def __init__(self, cfg: CotConfig, nodes: dict, sender=None, clock=time.time_ns):
+        self.cfg, self.nodes, self.clock = cfg, nodes, clock
+        self.sender = sender or CotSender(cfg)
+        self.active: dict[str, object] = {}  # track id -> its latest alert event with a position
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._refresh, name="cot-refresh", daemon=True)
+        self._thread.start()
+
+    def __call__(self, stored) -> None:
+        for s in stored:
+            event = s.event
+            if not isinstance(event, AlertEvent):
+                continue
+            with self._lock:
+                if event.kind == "alert_cleared":
+                    self.active.pop(event.track_id, None)
+                elif event.latitude is not None:
+                    self.active[event.track_id] = event
+            xml = alert_event(self.cfg, event)
+            if xml is not None:
+                self.sender.send(xml)
+
+    def send_nodes(self) -> None:
+        now = self.clock()
+        for node_id, node in self.nodes.items():
+            self.sender.send(sensor_event(self.cfg, node_id, now, node.latitude, node.longitude,
+                                          node.height_m, stale_s=3 * self.cfg.node_refresh_s))
+
+    def _refresh(self) -> None:
+        period = self.cfg.stale_s / 3
+        next_nodes = 0.0
+        while not self._stop.is_set():
+            if time.monotonic() >= next_nodes:
+                self.send_nodes()
+                next_nodes = time.monotonic() + self.cfg.node_refresh_s
+            if self._stop.wait(period):
+                break
+            with self._lock:
+                latest = list(self.active.values())
+            now = self.clock()
+            for event in latest:
+                self.sender.send(alert_event(self.cfg, replace(event, t_ns=now)))
+
+    def close(self, timeout_s: float = 2.0) -> None:
+        """Stop refreshing; send what is queued (within timeout_s)."""
+        self._stop.set()
+        self._thread.join(timeout_s)
+        self.sender.close(timeout_s)

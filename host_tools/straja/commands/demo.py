@@ -15,13 +15,19 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from .. import term
 from ..gateway import config as gwconfig
 from ..gateway import events as ev
 from ..gateway.ingest import Gateway
 from ..gateway.pipeline import Pipeline
 from ..gateway.store import Store
-from ..sim.remoteid import RemoteIdBroadcaster, to_geodetic
+from ..cot import CotPublisher, cot_url
+from ..eval.scenes import matches
+from ..gateway.position import covers, position_text
+from ..sim.emitters import DRONE_FAMILY
+from ..sim.remoteid import to_local
 from ..sim.scene import load_scene
 from ..vnode.bridge import die_with_parent
 from ..vnode.cli import DEFAULT_SCENE, stop_on_signals
@@ -69,7 +75,39 @@ class NodeRates:
                 f"{(stats.mem_free or 0) // 1024} KiB, {overruns:.0f} overruns/s")
 
 
-def printer(started: float):
+class Truth:
+    """Where the scene's drones really are, to judge the gateway's positions against:
+    `t_origin` is the scene's time 0 on the monotonic clock (the virtual nodes' fleet)."""
+
+    def __init__(self, scene, t_origin: float):
+        self.scene = scene
+        self.drones = [em for em in scene.emitters if em.KIND in DRONE_FAMILY]
+        self.wall_origin_s = t_origin + time.time() - time.monotonic()
+
+    def describe(self, alert: ev.AlertEvent) -> str:
+        """The alert's position and its error against the drone whose link it is (the drone on
+        the air in the alert's band at its last observation)."""
+        fields = alert.__dict__
+        where = position_text(fields)
+        if not where:
+            return ""
+        t = alert.last_ns / 1e9 - self.wall_origin_s
+        drone = next((em for em in self.drones
+                      if matches(em, alert.lo_khz, alert.hi_khz, t - 2.0, t + 0.5)), None)
+        if drone is None:
+            return f"position: {where}"
+        truth = drone.trajectory.position(t)
+        east, north = to_local(self.scene.origin[0], self.scene.origin[1], alert.latitude,
+                               alert.longitude)
+        offset = (truth[0] - east, truth[1] - north)
+        inside = "inside" if covers(fields, offset) else "OUTSIDE"
+        error = (f"error {float(np.hypot(*offset)):.0f} m" if alert.position_kind == "fix" else
+                 f"the drone {float(np.hypot(*offset)):.0f} m from the centre")
+        return (f"position: {where}; truth ({drone.name}) {truth[0]:.0f} m E, {truth[1]:.0f} m N "
+                f"of the scene's origin: {error}, {inside} the 95 % region")
+
+
+def printer(started: float, truth: Truth | None = None):
     lock = threading.Lock()
     rates = NodeRates()
     told = []  # whether OVERRUN_MEANING was said
@@ -87,21 +125,12 @@ def printer(started: float):
                         text += f"\n           ({OVERRUN_MEANING})"
                 else:
                     text = describe(s.event)
+                    where = truth.describe(s.event) if truth and isinstance(
+                        s.event, ev.AlertEvent) and not isinstance(s.event, ev.AlertCleared) else ""
+                    text += f"\n           {where}" if where else ""
                 stamp = f"[{time.monotonic() - started:6.1f} s]"
                 print(term.paint(stamp, "dim"), term.paint(text, colour), flush=True)
     return sink
-
-
-def remote_id_positions(scene_name: str, nodes: list) -> dict:
-    """The nodes' [latitude, longitude] on the scene's Remote ID map (its broadcasters' origin):
-    the gateway's Remote ID checks and identified alerts need them; {} without Remote ID."""
-    broadcaster = next((em for em in load_scene(scene_name).emitters
-                        if isinstance(em, RemoteIdBroadcaster)), None)
-    if broadcaster is None:
-        return {}
-    origin = broadcaster.p["origin_lat"], broadcaster.p["origin_lon"]
-    return {str(n["node_id"]): [float(v) for v in to_geodetic(*origin, *n["position_m"][:2])]
-            for n in nodes}
 
 
 def configure(p) -> None:
@@ -116,6 +145,9 @@ def configure(p) -> None:
     p.add_argument("--db", type=writable_file, help="SQLite event store (default: runs/demo-TIME/events.db)")
     p.add_argument("--web", type=listen_address, metavar="HOST:PORT",
                    help="also serve the live dashboard there (docs/dashboard.md)")
+    p.add_argument("--cot", type=cot_url, metavar="URL", help="also send the alerts' positions "
+                   "and the nodes to TAK (e.g. udp://239.2.3.1:6969, ATAK's multicast; "
+                   "docs/gateway.md, \"Cursor on Target\")")
     p.set_defaults(func=run)
 
 
@@ -140,17 +172,19 @@ def run(args) -> int:
         print(started_nodes["description"])
         for node in started_nodes["nodes"]:
             print(f"  {node['name']}: node {node['node_id']} on {node['port']}")
+        scene = load_scene(args.scene)
+        surveyed = scene.gateway_nodes()  # the nodes where the scene puts them
         cfg = gwconfig.from_dict({"gateway": {
             "ports": [n["port"] for n in started_nodes["nodes"]], "discover": False,
             "db": str(db), "stats_interval_s": STATS_INTERVAL_S},
-            # the map shows the nodes where the scene puts them
-            "web": {"node_positions": {str(n["node_id"]): n["position_m"][:2]
-                                       for n in started_nodes["nodes"]}},
-            "remote_id": {"node_positions": remote_id_positions(args.scene,
-                                                                started_nodes["nodes"])}})
+            "nodes": {str(n["node_id"]): surveyed[str(n["node_id"])]
+                      for n in started_nodes["nodes"]},
+            "cot": {"url": args.cot or ""}})
         store = Store(cfg.db)
         started = time.monotonic()
-        gateway = Gateway(cfg, Pipeline(cfg), store=store, sinks=[printer(started)])
+        sinks = [printer(started, Truth(scene, started_nodes["t_origin"]))]
+        cot = CotPublisher(cfg.cot, cfg.nodes) if args.cot else None
+        gateway = Gateway(cfg, Pipeline(cfg), store=store, sinks=sinks + ([cot] if cot else []))
         print(term.paint(f"gateway reading {len(cfg.ports)} nodes; events in {db}", "bold"))
         dashboard = None
         try:
@@ -165,6 +199,10 @@ def run(args) -> int:
         finally:
             if dashboard:
                 dashboard.stop()
+            if cot:
+                cot.close()
+                print(term.paint(f"CoT: {cot.sender.sent} events sent to {args.cot}, "
+                                 f"{cot.sender.dropped} dropped", "bold"))
             store.close()
     finally:
         fleet.terminate()

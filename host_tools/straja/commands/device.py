@@ -8,6 +8,7 @@ import selectors
 import sys
 import termios
 import tty
+from pathlib import Path
 
 import serial
 
@@ -17,7 +18,9 @@ from ..protocol import CommandError
 from ..rawrepl import ReplError
 from ..tools.deploy import MpyVersion
 from ..tools.ports import resolve
+from ..tools.provision import latest_record
 from ..tools.session import Session, firmware_link, probe
+from .provision import DEFAULT_INVENTORY
 
 REPL_EXIT_KEY = b"\x1d"  # Ctrl-], as telnet, miniterm and mpremote use: never sent to the board
 REPL_EXIT_NAME = "Ctrl-]"
@@ -33,6 +36,9 @@ def configure_info(p) -> None:
                      "interrupted and restarted (soft reset).")
     _port_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--inventory", type=Path, default=DEFAULT_INVENTORY,
+                   help="fleet inventory whose newest record of the node gives its surveyed "
+                   f"position (default: ./{DEFAULT_INVENTORY})")
     p.set_defaults(func=run_info)
 
 
@@ -82,6 +88,8 @@ def run_info(args) -> int:
         s.soft_reset()
     info["port"] = s.port
     info["running"] = running
+    record = latest_record(args.inventory, info["node_id"]) if info["node_id"] else None
+    info["position"] = record.get("position") if record else None
     if args.json:
         term.print_json(info)
         return term.EXIT_OK
@@ -99,7 +107,8 @@ def info_rows(info: dict) -> list[tuple[str, str]]:
                                                   "/board.json (straja deploy PORT --board "
                                                   "NAME installs it)", "yellow")),
             ("node id", info["node_id"] if info["node_id"] is not None
-             else "none (straja provision PORT --node-id ID)")]
+             else "none (straja provision PORT --node-id ID)"),
+            ("position", describe_position(info.get("position")))]
     running = info.get("running")
     if not running:
         return rows + [("application", term.paint("not answering commands (stopped, or no "
@@ -115,6 +124,13 @@ def info_rows(info: dict) -> list[tuple[str, str]]:
         ("plan", f"{len(running['plan'])} entries"),
         ("overruns", f"{running['overruns']} (frames dropped {running['frames_dropped']})"),
     ]
+
+
+def describe_position(position: dict | None) -> str:
+    if not position:
+        return "not surveyed (straja provision PORT --node-id ID --position LAT,LON,HEIGHT)"
+    return (f"{position['latitude']:.6f}, {position['longitude']:.6f}, "
+            f"{position['height_m']:.1f} m (inventory)")
 
 
 def describe_mpy(mpy: int | None) -> str:

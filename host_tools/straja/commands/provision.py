@@ -2,14 +2,26 @@
 (straja.tools.provision)."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from .. import term
+from ..locate import GeoPoint
 from ..paths import FIRMWARE
-from ..tools.provision import append_record, provision
+from ..tools.provision import append_record, nodes_table, provision
 from ..argtypes import board_name, existing_file, node_id, writable_path
 
 DEFAULT_INVENTORY = Path("straja-inventory.jsonl")
+
+
+def position(text: str) -> dict:
+    """LAT,LON,HEIGHT (degrees, degrees, metres above the WGS84 ellipsoid) as the inventory and
+    the gateway config's [nodes.<id>] keep it; refused while parsing when not one."""
+    try:
+        point = GeoPoint.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return {"latitude": point.lat, "longitude": point.lon, "height_m": point.hae_m}
 
 
 def configure(p) -> None:
@@ -26,6 +38,10 @@ def configure(p) -> None:
                    help="flash --image unless the node runs this MicroPython version (e.g. 1.24.1)")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a config value to set after the node id (repeatable)")
+    p.add_argument("--position", type=position, metavar="LAT,LON,HEIGHT",
+                   help="the node's surveyed antenna position (degrees; metres above the WGS84 "
+                   "ellipsoid, as GNSS gives it): recorded, and printed as the gateway config's "
+                   "[nodes.<id>] table")
     p.add_argument("--source", type=Path, default=FIRMWARE, help="firmware folder")
     p.add_argument("--inventory", type=writable_path, default=DEFAULT_INVENTORY,
                    help=f"inventory file to append to (default: ./{DEFAULT_INVENTORY})")
@@ -45,6 +61,9 @@ def run(args) -> int:
         verdict = "passed" if record["selftest_ok"] else "FAILED its self-test"
         print(f"node {record['node_id']} ({record['board']}) on {record['port']} {verdict}; "
               f"recorded in {args.inventory}")
+        if record.get("position"):
+            print("for the gateway config (docs/gateway.md, \"Node positions\"):\n"
+                  + nodes_table(record["node_id"], record["position"]))
     if not record["selftest_ok"]:
         term.error("the self-test failed", "check the failed part's wiring and antenna, then run "
                    "straja provision again (the record above stays in the inventory)")

@@ -12,7 +12,7 @@ from ..argtypes import non_negative_int, positive_float, positive_int
 from .scenes import score_scenes
 
 QUICK = {"curve_trials": 40, "target_trials": 40, "hours": 1.0, "segment_s": 300.0,
-         "vnode_trials": 1, "variants": False}
+         "vnode_trials": 1, "variants": False, "localisation_fixes": 20}
 
 
 def configure(p) -> None:

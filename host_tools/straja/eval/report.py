@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from . import localisation, remoteid as remote_id
 from .evaluate import speed_figures
 from .readings import EVAL_PLAN, load_profile
 
@@ -191,7 +192,9 @@ def markdown(out: dict, command: str) -> str:
           "transmissions overlap its band while its track is seen). Time to alert is from the "
           "emitter's first switch-on; alerts per presence: alerts matched to it per on interval; "
           "a false alert matches no drone emitter.", "",
-          *scene_markdown(out["catalogue"]), "",
+          *scene_markdown(out["catalogue"]),
+          *localisation.markdown(out["localisation"]),
+          *remote_id.markdown(out["remote_id"]), "",
           "## Baseline: fixed-threshold RSSI detector", "",
           f"Alert when the strongest channel of a front end's sweep is more than T dB over "
           f"that front end's calibrated floor (median strongest reading of a quiet-site sweep) "
@@ -256,6 +259,7 @@ def write(out: dict, folder: Path, command: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     figure_pd(out, folder / "pd_vs_power.png")
     figure_fa(out, folder / "false_alerts.png")
+    localisation.plot(out["localisation"], folder)
     (folder / "results.json").write_text(json.dumps(out, default=str, indent=0) + "\n")
     path = folder / "report.md"
     path.write_text(markdown(out, command))

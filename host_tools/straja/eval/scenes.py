@@ -162,10 +162,12 @@ def run_scene(scene, detect: dict | None = None, progress=None, *, pipeline=None
               t_end_s: float | None = None, plan: list | None = None) -> SceneRun:
     """Every node of `scene` from switch-on (t = 0) to t_end_s (default: the scene's end)
     through one gateway pipeline: `pipeline`, else one at the config defaults ([detect]
-    overrides: `detect`); the nodes' default plan is `plan` if given (a node's own otherwise).
+    overrides: `detect`) with the scene's node positions ([nodes], `Scene.gateway_nodes`); the
+    nodes' default plan is `plan` if given (a node's own otherwise).
     A last tick, a track's whole life after t_end_s, ends every track still open.
     `progress(t_s)` now and then."""
-    pipe = pipeline or Pipeline(from_dict({"detect": dict(detect or {})}))
+    pipe = pipeline or Pipeline(from_dict({"detect": dict(detect or {}),
+                                           "nodes": scene.gateway_nodes()}))
     t_end_s = scene.duration_s if t_end_s is None else t_end_s
     nodes = {name: SceneNode(scene, name, i + 1, t_end_s, plan)
              for i, name in enumerate(scene.nodes)}

@@ -40,6 +40,9 @@ class Alert:
     lower_since: int | None = None
     known_since: int | None = None  # matching a known emitter since
     identity: dict = field(default_factory=dict)  # the linked Remote ID drone's fields, last told
+    position: dict = field(default_factory=dict)  # the latest position fields (gateway/position.py)
+    located: tuple = (0, ())                       # ... worked out then, from these nodes
+    told_position: dict = field(default_factory=dict)  # the position last told to people
 
 
 def _clock(t_ns: int) -> str:
@@ -71,9 +74,15 @@ def alert_text(track: Track, severity: str, trend: str, identity: dict,
 
 class Alerts:
     def __init__(self, cfg: AlertConfig, trend_db: float, known: KnownEmitters | None = None,
-                 surveying: bool = False, identify: Callable[[Track], dict] = lambda track: {}):
+                 surveying: bool = False, identify: Callable[[Track], dict] = lambda track: {},
+                 locate: Callable[[Track, int], dict] = lambda track, t_ns: {},
+                 moved: Callable[[dict, dict], bool] = lambda old, new: False,
+                 check: Callable[[dict, dict], str] = lambda position, identity: ""):
         self.cfg = cfg
         self.identify = identify
+        self.locate = locate  # the position fields of an alert event; moved(old, new): worth
+        self.moved = moved    # an update; check(position, identity): the RF position against
+        self.check = check    # the Remote ID claim, for the text (gateway/position.py)
         self.trend_db = trend_db
         self.known = known or KnownEmitters()
         self.surveying = surveying
@@ -89,11 +98,12 @@ class Alerts:
 
     def _event(self, cls: type[AlertEvent], alert: Alert, track: Track, t_ns: int,
                trend: str) -> AlertEvent:
+        text = alert_text(track, alert.severity, trend, alert.identity, cleared=cls is AlertCleared)
+        check = self.check(alert.position, alert.identity)
         return cls(t_ns=t_ns, alert_id=alert.alert_id, severity=alert.severity, trend=trend,
                    since_ns=track.first_ns, label=label(track.family), **track.summary(),
-                   text=alert_text(track, alert.severity, trend, alert.identity,
-                                   cleared=cls is AlertCleared),
-                   identified=bool(alert.identity), **alert.identity)
+                   text=f"{text}; {check}" if check else text,
+                   identified=bool(alert.identity), **alert.identity, **alert.position)
 
     def track_updated(self, track: Track, now_ns: int) -> list[AlertEvent]:
         if not is_drone(track.family) or self.surveying:
@@ -112,7 +122,10 @@ class Alerts:
             identity = self.identify(track)
             alert = Alert(f"A{track.track_id[1:]}" + (f".{count}" if count > 1 else ""), level,
                           now_ns, now_ns, (level, tuple(sorted(track.nodes)), trend, track.family,
-                                           identity.get("uas_id")), identity=identity)
+                                           identity.get("uas_id")), identity=identity,
+                          position=self.locate(track, now_ns),
+                          located=(now_ns, tuple(sorted(track.nodes))))
+            alert.told_position = alert.position
             self.active[track.track_id] = alert
             return [self._event(AlertRaised, alert, track, now_ns, trend)]
         if not known:
@@ -143,13 +156,17 @@ class Alerts:
             alert.lower_since = None
         identity = self.identify(track)
         shown = (level, tuple(sorted(track.nodes)), trend, track.family, identity.get("uas_id"))
-        if shown == alert.shown:
+        # a solve at most every update_min_s, or when other nodes see the track (not per sweep)
+        if now_ns - alert.located[0] >= self.cfg.update_min_s * 1e9 or shown[1] != alert.located[1]:
+            alert.position, alert.located = self.locate(track, now_ns), (now_ns, shown[1])
+        moved = self.moved(alert.told_position, alert.position)
+        if shown == alert.shown and not moved:
             return []
-        if not rose and shown[-1] == alert.shown[-1] \
+        if not rose and not moved and shown[-1] == alert.shown[-1] \
                 and now_ns - alert.updated_ns < self.cfg.update_min_s * 1e9:
             return []
         alert.severity, alert.shown, alert.updated_ns = level, shown, now_ns
-        alert.identity = identity
+        alert.identity, alert.told_position = identity, alert.position
         return [self._event(AlertUpdated, alert, track, now_ns, trend)]
 
     def track_ended(self, track: Track, now_ns: int) -> list[AlertCleared]:

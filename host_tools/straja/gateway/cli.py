@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import signal
 import sqlite3
@@ -13,6 +14,7 @@ from pathlib import Path
 from .. import term
 from ..argtypes import (existing_file, listen_address, non_negative_float, positive_float,
                         positive_int, tcp_port, writable_file)
+from ..cot import cot_url
 from ..errors import StrajaError
 from . import config as gwconfig
 from . import logs, mqtt, record, replay, store
@@ -20,6 +22,7 @@ from .events import KINDS, KnownRemoved, Stored, dumps
 from .known import added_from_alert
 from .ingest import Gateway
 from .pipeline import Pipeline
+from .position import position_text
 from .remoteid import CompanionReader
 
 DEFAULT_CONFIG = "/etc/straja/gateway.toml"
@@ -51,6 +54,8 @@ def _load(args) -> gwconfig.GatewayConfig:
     if getattr(args, "remoteid_source", None):
         changes["remote_id"] = gwconfig.RemoteIdConfig(**{**cfg.remote_id.__dict__,
                                                           "source": args.remoteid_source})
+    if getattr(args, "cot", None):
+        changes["cot"] = dataclasses.replace(cfg.cot, url=args.cot)
     if getattr(args, "mqtt_host", None):
         changes["mqtt"] = gwconfig.MqttConfig(**{**cfg.mqtt.__dict__, "host": args.mqtt_host,
                                                  "port": args.mqtt_port or cfg.mqtt.port})
@@ -67,7 +72,17 @@ def _outputs(cfg):
     return event_store, publisher, sinks
 
 
-def _close(event_store, publisher) -> None:
+def _cot(cfg):
+    """The CoT publisher (a sink) when the config or --cot names a TAK URL, else None."""
+    if not cfg.cot.url:
+        return None
+    from ..cot import CotPublisher
+    return CotPublisher(cfg.cot, cfg.nodes)
+
+
+def _close(event_store, publisher, cot=None) -> None:
+    if cot:
+        cot.close()
     if publisher:
         publisher.stop()
     if event_store:
@@ -92,6 +107,7 @@ def run_gateway(args) -> int:
         raise StrajaError("a survey learns into the event store", "set db in the config, or --db",
                           term.EXIT_USAGE)
     event_store, publisher, sinks = _outputs(cfg)
+    cot = _cot(cfg)
     # the nodes' normal plans as the previous gateway left them, whether it crashed, and the
     # site's known emitters
     pipeline = (Pipeline(cfg, event_store.normal_plans(), event_store.begin_run(),
@@ -100,7 +116,7 @@ def run_gateway(args) -> int:
     recorder = record.RecordWriter(cfg.record, {"gateway_id": cfg.gateway_id,
                                                 "started_ns": time.time_ns()}) if cfg.record else None
     gw = Gateway(cfg, pipeline, store=event_store, publisher=publisher,
-                 sinks=[*sinks, logs.event_sink], recorder=recorder)
+                 sinks=[*sinks, logs.event_sink, *([cot] if cot else [])], recorder=recorder)
     logs.log.info("gateway %s starting: ports %s%s; store %s; JSON lines %s; MQTT %s; "
                   "recording %s", cfg.gateway_id, ", ".join(cfg.ports) or "none named",
                   " and discovered ones" if cfg.discover else "", cfg.db or "none",
@@ -121,7 +137,7 @@ def run_gateway(args) -> int:
     finally:
         if dashboard:
             dashboard.stop()
-        _close(event_store, publisher)
+        _close(event_store, publisher, cot)
     return term.EXIT_OK
 
 
@@ -135,7 +151,8 @@ def _replay_config(args) -> gwconfig.GatewayConfig:
                           "give --config FILE with an [mqtt] host, and --db FILE",
                           term.EXIT_USAGE)
     mqtt_cfg = cfg.mqtt if args.mqtt else gwconfig.MqttConfig()
-    return gwconfig.override(cfg, db=args.db or "", record="", mqtt=mqtt_cfg,
+    cot = dataclasses.replace(cfg.cot, url=args.cot or "")  # (TAK only when asked for)
+    return gwconfig.override(cfg, db=args.db or "", record="", mqtt=mqtt_cfg, cot=cot,
                              jsonl=args.jsonl or ("" if args.db else "-"))
 
 
@@ -160,6 +177,8 @@ def run_replay(args) -> int:
         print(term.paint("events to stdout only, stored nowhere (--db FILE stores them)", "dim",
                          sys.stderr), file=sys.stderr)
     event_store, publisher, sinks = _outputs(cfg)
+    cot = _cot(cfg)
+    sinks += [cot] if cot else []
 
     def on_events(events):
         stored = event_store.write(events) if event_store else [Stored(e) for e in events]
@@ -170,7 +189,7 @@ def run_replay(args) -> int:
         replay.feed(pipeline, records, speed=args.speed, on_events=on_events,
                     settle_s=args.settle)
     finally:
-        _close(event_store, publisher)
+        _close(event_store, publisher, cot)
     return term.EXIT_OK
 
 
@@ -214,6 +233,8 @@ def run_events(args) -> int:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(e["t_ns"] / 1e9))
         what = e.get("text") or " ".join(f"{k}={e[k]}" for k in ("node_id", "port", "track_id")
                                          if e.get(k) is not None)
+        where = position_text(e)
+        what += f"; {where}" if where else ""
         colour = {"alert_raised": "red", "alert_updated": "yellow", "alert_cleared": "green",
                   "node_offline": "yellow"}.get(e["kind"])
         kind = term.paint(f"{e['kind']:<15}", colour) if colour else f"{e['kind']:<15}"
@@ -287,6 +308,9 @@ def configure_gateway(p) -> None:
                    help="record the raw node streams to FILE")
     p.add_argument("--mqtt-host", metavar="HOST", help="MQTT broker (overrides the config)")
     p.add_argument("--mqtt-port", type=tcp_port, metavar="N")
+    p.add_argument("--cot", type=cot_url, metavar="URL", help="send alerts' positions and the "
+                   "nodes to TAK as Cursor on Target: udp://239.2.3.1:6969 (ATAK's multicast), "
+                   "udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (overrides the config)")
     p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     p.add_argument("--remoteid-source", metavar="FILE",
                    help='Remote ID from a companion: JSON lines with the payload hex ("-": stdin)')
@@ -353,6 +377,8 @@ def configure_replay(p) -> None:
                    help='JSON lines to FILE ("-": stdout)')
     p.add_argument("--mqtt", action="store_true", help="also publish to the config's MQTT broker "
                    "(needs --db: the outbox)")
+    p.add_argument("--cot", type=cot_url, metavar="URL",
+                   help="also send the alerts' positions to TAK (as `straja gateway --cot`)")
     p.add_argument("--settle", type=non_negative_float, default=30.0, metavar="S",
                    help="advance time by S seconds after the last record (ends open alerts)")
     p.set_defaults(func=run_replay)

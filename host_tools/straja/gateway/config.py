@@ -1,11 +1,13 @@
 """Gateway configuration: a TOML file whose every key has a documented default (docs/gateway.md)."""
 from __future__ import annotations
 
+import math
 import tomllib
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 from .. import term
+from ..cot import CotConfig
 from ..errors import StrajaError
 
 
@@ -60,7 +62,6 @@ class RemoteIdConfig:
     lost_s: float = 10.0           # a Remote ID drone not heard for this long is lost
     update_min_s: float = 1.0      # rid_updated at most this often per drone
     history: int = 120             # claimed positions kept per drone
-    node_positions: dict = field(default_factory=dict)   # "node id" -> [latitude, longitude]
     protected_areas: dict = field(default_factory=dict)  # name -> [[latitude, longitude], ...]
     max_eirp_dbm: float = 20.0     # the strongest Bluetooth transmitter a drone may carry
     min_eirp_dbm: float = -10.0    # the weakest
@@ -82,11 +83,41 @@ class WebConfig:
     users: tuple = ()              # [{name, role ("viewer" or "operator"), password_hash}]
     tls_cert: str = ""             # PEM certificate and key: HTTPS (and wss) when both are set
     tls_key: str = ""
-    node_positions: dict = field(default_factory=dict)  # "node id" -> [x_m, y_m] on the map grid
+    # straja hq's dashboard only (nodes of many sites, "site:gateway:node" -> [x_m, y_m]); a
+    # gateway's map draws its [nodes.<id>] (gateway/position.py, SiteMap)
+    node_positions: dict = field(default_factory=dict)
     map_image: str = ""            # optional local image drawn under the grid (offline sites)
     map_extent_m: tuple = ()       # [x0, y0, x1, y1]: where map_image lies on the grid
     sweep_rate_hz: float = 10.0    # spectrum updates sent to browsers, per node, at most
     max_bins: int = 256            # channels per spectrum sent to browsers, at most (peaks kept)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """A node's surveyed position and antenna (`[nodes.<id>]`): the one place node positions are
+    kept; Remote ID checks, localisation, the dashboard's map and CoT all read them."""
+    latitude: float = math.nan     # degrees (WGS84); required
+    longitude: float = math.nan
+    height_m: float = 0.0          # antenna height above the WGS84 ellipsoid (HAE), metres
+    azimuth_deg: float = math.nan  # a directional antenna's boresight, clockwise from north
+    beamwidth_deg: float = 360.0   # its -3 dB beamwidth (360: omnidirectional)
+    gain_db: dict = field(default_factory=dict)  # front-end name -> gain offset, dB (added to
+                                                 # what the node reports: a cable, an amplifier)
+
+    def __post_init__(self):
+        if not -90.0 <= self.latitude <= 90.0:  # (nan fails too: not given)
+            raise ValueError(f"latitude must be -90..90 degrees (got {self.latitude})")
+        if not -180.0 <= self.longitude <= 180.0:
+            raise ValueError(f"longitude must be -180..180 degrees (got {self.longitude})")
+        if not -500.0 <= self.height_m <= 9000.0:
+            raise ValueError(f"height_m must be -500..9000 m (got {self.height_m})")
+        if not (math.isnan(self.azimuth_deg) or 0.0 <= self.azimuth_deg < 360.0):
+            raise ValueError(f"azimuth_deg must be 0..360 (got {self.azimuth_deg})")
+        if not 0.0 < self.beamwidth_deg <= 360.0:
+            raise ValueError(f"beamwidth_deg must be in (0, 360] (got {self.beamwidth_deg})")
+        for name, db in self.gain_db.items():
+            if not isinstance(db, (int, float)) or isinstance(db, bool) or not -60 <= db <= 60:
+                raise ValueError(f"gain_db.{name} must be a number of dB in -60..60 (got {db!r})")
 
 
 @dataclass(frozen=True)
@@ -117,6 +148,10 @@ class GatewayConfig:
     mqtt: MqttConfig = MqttConfig()
     remote_id: RemoteIdConfig = RemoteIdConfig()
     web: WebConfig = WebConfig()
+    nodes: dict = field(default_factory=dict)  # node id (int) -> NodeConfig ([nodes.<id>])
+    # Cursor on Target to TAK (docs/gateway.md); stale_s, when not given: the track end
+    # (fusion.track_timeout_s + fusion.confirm_wait_s)
+    cot: CotConfig = CotConfig(stale_s=FusionConfig.track_timeout_s + FusionConfig.confirm_wait_s)
 
 
 class ConfigError(StrajaError, ValueError):
@@ -131,11 +166,17 @@ def _build(cls, values: dict, where: str):
     for key, value in values.items():
         if key not in known:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
-        default = getattr(cls(), key)
+        f = known[key]
+        default = f.default if f.default is not MISSING else f.default_factory()
         if is_dataclass(default):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}.{key}: expected a table")
-            value = _build(type(default), value, f"{where}.{key}")
+            try:
+                value = _build(type(default), value, f"{where}.{key}")
+            except ValueError as e:  # a table's own checks (__post_init__)
+                if isinstance(e, ConfigError):
+                    raise
+                raise ConfigError(f"{where}.{key}: {e}") from None
         elif isinstance(default, tuple):
             value = tuple(value) if isinstance(value, list) else (value,)
         elif isinstance(default, bool) and not isinstance(value, bool):
@@ -150,18 +191,56 @@ def _build(cls, values: dict, where: str):
     return cls(**out)
 
 
+def _nodes(values) -> dict:
+    """[nodes.<id>] tables: node id -> NodeConfig, each checked with an error naming it."""
+    if not isinstance(values, dict):
+        raise ConfigError("config.nodes: expected tables [nodes.<node id>]")
+    out = {}
+    for key, table in values.items():
+        where = f"config.nodes.{key}"
+        if not str(key).isdigit() or not 0 <= int(key) <= 0xFFFF:
+            raise ConfigError(f"{where}: a node id is a number 0..65535, not {key!r}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: expected a table (latitude, longitude, height_m, ...)")
+        for required in ("latitude", "longitude"):
+            if required not in table:
+                raise ConfigError(f"{where}: {required} is required")
+        gains = table.get("gain_db", {})
+        if not isinstance(gains, dict):
+            raise ConfigError(f"{where}.gain_db: expected a table of front-end name = dB")
+        try:
+            out[int(key)] = _build(NodeConfig, {k: v for k, v in table.items() if k != "gain_db"}
+                                   | ({"gain_db": dict(gains)} if gains else {}), where)
+        except ValueError as e:
+            if isinstance(e, ConfigError):
+                raise
+            raise ConfigError(f"{where}: {e}") from None
+    return out
+
+
 def from_dict(values: dict) -> GatewayConfig:
-    """A config from the TOML layout: top-level [gateway] keys plus [detect], [mqtt], ... tables."""
+    """A config from the TOML layout: top-level [gateway] keys plus [detect], [mqtt], ... tables,
+    and [nodes.<id>] for each node's position."""
     flat = dict(values.get("gateway", {}))
     for key, value in values.items():
         if key != "gateway":
             flat[key] = value
-    return _build(GatewayConfig, flat, "config")
+    cfg = _build(GatewayConfig, {k: v for k, v in flat.items() if k != "nodes"}, "config")
+    if "nodes" in flat:
+        cfg = replace(cfg, nodes=_nodes(flat["nodes"]))
+    if "stale_s" not in flat.get("cot", {}):
+        cfg = replace(cfg, cot=replace(cfg.cot, stale_s=track_end_s(cfg)))
+    return cfg
+
+
+def track_end_s(cfg: GatewayConfig) -> float:
+    """How long after its last observation a track ends (and its alert clears)."""
+    return cfg.fusion.track_timeout_s + cfg.fusion.confirm_wait_s
 
 
 def load(path: str | Path | None) -> GatewayConfig:
     if not path:
-        return GatewayConfig()
+        return from_dict({})
     try:
         data = tomllib.loads(Path(path).read_text())
     except OSError as e:

@@ -17,6 +17,7 @@ will are rate-limited (`limits.EventLimiter`).
 """
 from __future__ import annotations
 
+import dataclasses
 import heapq
 
 from ..framing import Decoder
@@ -27,13 +28,14 @@ from .config import GatewayConfig
 from .detector import NodeDetector, is_drone
 from .events import (LEAVE_RAW_REPL, SOFT_RESET, AlertCleared, AlertRaised, CommandFailed,
                      ConsoleKeys, KnownAdded, NodeCommand, NodeEvicted, NodeIdConflict,
-                     NodeRecovery, NodeRefused, NodeRestarted, Output, PortClosed, PortOpened,
+                     NodeRecovery, NodeRefused, NodeRestarted, NodeStats, Output, PortClosed, PortOpened,
                      ReplyRejected, ScanChange, ScanFocus, SourceQuarantined, TrackEnded,
                      TrackStarted)
 from .fusion import Fusion
 from .health import NodeHealth
 from .known import SURVEY_MIN_FRACTION, KnownEmitters, added_event as known_added
 from .limits import EventLimiter
+from .position import Positioner, SiteMap, moved
 from .remoteid import RemoteIdTracker
 from .ridlink import Linker, identity
 from .scanplan import ScanPlanner, plan_args
@@ -70,10 +72,15 @@ class Pipeline:
         self.seq = SeqTracker()  # across sources: a node replugged elsewhere keeps its count
         self.fusion = Fusion(cfg.fusion)
         self.known = KnownEmitters(known, int(cfg.fusion.trend_window_s * 1e9))
-        self.remote_id = RemoteIdTracker(cfg.remote_id)
+        self.remote_id = RemoteIdTracker(cfg.remote_id, cfg.nodes)
         self.linker = Linker(self.remote_id)
+        self.site = SiteMap(cfg.nodes)
+        self.positioner = Positioner(self.site, recent_s=cfg.fusion.trend_window_s,
+                                     front_end=self.front_end)
         self.alerts = Alerts(cfg.alerts, cfg.fusion.trend_db, self.known, surveying,
-                             identify=lambda track: identity(self.linker.link(track)))
+                             identify=lambda track: identity(self.linker.link(track)),
+                             locate=self.positioner.locate, moved=moved,
+                             check=self.positioner.claim_check)
         self.surveyed: list | None = [] if surveying else None  # drone tracks ended so far
         self._survey_from: int | None = None
         self.planner = ScanPlanner(cfg, normal_plans, after_crash)
@@ -188,6 +195,7 @@ class Pipeline:
                     self.surveyed.append(track)
             self._alert_events(self.alerts.track_ended(track, self.now_ns), out)
             self.linker.track_ended(track)
+            self.positioner.track_ended(track)
         for node_id in self.planner.refresh(self.now_ns):
             port = self.port_of(node_id)
             if port is not None:  # (a node that restarted meanwhile gets it back so)
@@ -197,7 +205,8 @@ class Pipeline:
             self._next_stats = self.now_ns + self.stats_ns
         elif self.now_ns >= self._next_stats:
             self._next_stats += self.stats_ns * (1 + (self.now_ns - self._next_stats) // self.stats_ns)
-            events += [h.stats(self.now_ns, self.seq) for _, h in sorted(self.nodes.items())]
+            events += [self._surveyed(h.stats(self.now_ns, self.seq))
+                       for _, h in sorted(self.nodes.items())]
 
     # -- frames -----------------------------------------------------------------------------
     def _frame(self, frame, source: str, t_ns: int, out: Output) -> None:
@@ -333,6 +342,22 @@ class Pipeline:
 
     def _hello(self, source: str, out: Output) -> None:
         out.commands += [NodeCommand(source, verb, args) for verb, args in HELLO]
+
+    def _surveyed(self, stats: NodeStats) -> NodeStats:
+        """A node's statistics with its surveyed position from the config, if it has one."""
+        node = self.cfg.nodes.get(stats.node_id)
+        if node is None:
+            return stats
+        return dataclasses.replace(stats, latitude=node.latitude, longitude=node.longitude,
+                                   height_m=node.height_m)
+
+    def front_end(self, node_id: int, khz: int) -> str | None:
+        """The name of the node's front end whose band holds khz (from its `info`), or None."""
+        health = self.nodes.get(node_id)
+        for fe in (health.info or {}).get("front_ends", ()) if health else ():
+            if fe["band_khz"][0] <= khz <= fe["band_khz"][1]:
+                return fe["name"]
+        return None
 
     def port_of(self, node_id: int) -> str | None:
         health = self.nodes.get(node_id)

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 
 from .. import term
 from ..errors import StrajaError
+from ..locate.geo import ground_distance_m
 from ..remoteid import RemoteIdError, decode_payload
 from .config import RemoteIdConfig
 from .events import RidAreaEntered, RidLost, RidSeen, RidUpdated
 
-EARTH_RADIUS_M = 6371008.8
 SPEED_OF_LIGHT_MPS = 299792458.0
 BLE_HZ = 2.44e9
 MAX_ALTITUDE_M = 10000.0
@@ -37,10 +37,8 @@ MAX_SPEED_MPS = 150.0
 
 
 def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance between two (latitude, longitude) in degrees (haversine)."""
-    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
-    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    """Distance between two (latitude, longitude) in degrees, on the WGS84 ellipsoid."""
+    return ground_distance_m(a, b)
 
 
 def free_space_dbm(eirp_dbm: float, d_m: float, hz: float = BLE_HZ) -> float:
@@ -85,9 +83,10 @@ class RidDrone:
 class RemoteIdTracker:
     """Remote ID drones from decoded payloads: `heard(...)` and `expire(t_ns)` return events."""
 
-    def __init__(self, cfg: RemoteIdConfig):
+    def __init__(self, cfg: RemoteIdConfig, nodes: dict | None = None):
         self.cfg = cfg
-        self.nodes = {int(k): tuple(v) for k, v in cfg.node_positions.items()}
+        # node id -> (latitude, longitude): the config's [nodes.<id>] (NodeConfig)
+        self.nodes = {k: (n.latitude, n.longitude) for k, n in (nodes or {}).items()}
         self.drones: dict[str, RidDrone] = {}
         self.errors = 0
 

@@ -8,7 +8,7 @@ of these hold (docs/gateway.md, "Identified and unidentified alerts"):
 - reception: if nodes heard its broadcast, the one that heard it strongest (the nearest to it)
   also sees the RF track (one drone's Bluetooth and its video or control link are one place);
 - band and power: the claimed position explains the powers the nodes measured with one
-  transmitter. At each node that sees the track and has a position in `node_positions`, the
+  transmitter. At each node that sees the track and has a position (`[nodes.<id>]`), the
   power measured plus the free-space loss from the claimed position at the centre of the track's
   band is the transmitter power (EIRP) the claim implies. These must agree within
   `link_spread_db` (one transmitter: the differences between nodes depend only on where it is,

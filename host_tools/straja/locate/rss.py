@@ -51,11 +51,15 @@ class PathLossModel:
     emitter_height_m: float = 50.0   # assumed drone height above the nodes' mean height
     max_range_m: float = 3000.0      # search this far beyond the outermost nodes
     eirp_dbm: tuple[float, float] = (0.0, 30.0)  # range of transmit powers (one node: the ring)
+    # a site's typical node-drone distance: an exponent error dn moves the power 1 m out that
+    # the data imply by 10 dn log10(d) at distance d, so the transmit-power prior is widened by
+    # the exponent's spread at this distance
+    prior_distance_m: float = 500.0
     confidence: float = 0.95
 
     def __post_init__(self):
         for name in ("exponent", "exponent_sigma", "shadowing_db", "shadowing_prior_dof",
-                     "max_range_m"):
+                     "max_range_m", "prior_distance_m"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"path-loss model: {name} must be a positive number, not {value}")
@@ -183,13 +187,25 @@ def apollonius(nodes: np.ndarray, up_m: float, ratio: float, points: int,
         along = axis / norm
         t = np.linspace(-half_length_m, half_length_m, points)
         return mid - shift * along + np.outer(t, [-along[1], along[0]])
+    circle = apollonius_circle(nodes, up_m, ratio)
+    if circle is None:
+        return np.empty((0, 2))
+    theta = np.linspace(0, 2 * np.pi, points)
+    return circle[0] + circle[1] * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+
+
+def apollonius_circle(nodes: np.ndarray, up_m: float, ratio: float):
+    """(centre east-north, radius m) of the circle at height up_m where |p - a| = ratio |p - b|;
+    None when it is a line (ratio 1) or empty."""
+    a, b = np.asarray(nodes, float)
+    ha2, hb2 = (up_m - a[2]) ** 2, (up_m - b[2]) ** 2
+    r2 = ratio * ratio
+    if abs(r2 - 1) < 1e-9:
+        return None
     # |p-a|^2 + ha2 = r2 (|p-b|^2 + hb2)  ->  |p - c|^2 = R^2
     centre = (a[:2] - r2 * b[:2]) / (1 - r2)
     radius2 = centre @ centre - (a[:2] @ a[:2] + ha2 - r2 * (b[:2] @ b[:2] + hb2)) / (1 - r2)
-    if radius2 <= 0:
-        return np.empty((0, 2))
-    theta = np.linspace(0, 2 * np.pi, points)
-    return centre + math.sqrt(radius2) * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    return (centre, math.sqrt(radius2)) if radius2 > 0 else None
 
 
 def _profile(log_d: np.ndarray, dbm: np.ndarray, exponent: float, sigma_db: float,
@@ -271,12 +287,18 @@ class Localiser:
                      (10 ** (centre - spread), 10 ** (centre + spread)))
 
     def power_prior(self, freq_hz: float | None) -> tuple[float, float] | None:
-        """(mean, spread) of A from the transmit-power range: the range is taken as +-2 spreads.
-        Without a frequency there is none and A is eliminated."""
+        """(mean, spread) of A from the transmit-power range, taken as +-2 spreads, widened by
+        what the exponent's uncertainty does to the power the data imply at 1 m from a drone
+        `prior_distance_m` away (10 exponent_sigma log10 d: a prior held at 1 m would otherwise
+        pull a fix made with a wrong exponent further off). Without a frequency there is none
+        and A is eliminated."""
         if freq_hz is None:
             return None
-        lo, hi = self.model.eirp_dbm
-        return ((lo + hi) / 2 - float(fspl_db(1.0, freq_hz)), max((hi - lo) / 4, 1.0))
+        m = self.model
+        lo, hi = m.eirp_dbm
+        spread = math.hypot(max((hi - lo) / 4, 1.0),
+                            10 * m.exponent_sigma * math.log10(m.prior_distance_m))
+        return (lo + hi) / 2 - float(fspl_db(1.0, freq_hz)), spread
 
     def _fix(self, idx: np.ndarray, p: np.ndarray, freq_hz: float | None) -> Fix:
         m = self.model
@@ -287,7 +309,8 @@ class Localiser:
         minima.sort(key=lambda found: found[1])
         xy = minima[0][0]
         a, resid, _ = _profile(self._log_d(xy, idx), p, m.exponent, sigma, prior)
-        self.spread.add(float(resid @ resid), idx.size - 3)  # N powers less x, y and A
+        if idx.size > 3:  # N powers less x, y and A; three powers leave no residual
+            self.spread.add(float(resid @ resid), idx.size - 3)  # information (only the prior's pull)
         sigma = self.spread.sigma_db
         cov = self._covariance(xy, idx, sigma, prior)
         # Other local minima that the data hardly rule out (RSS ratios are kept by inversion in the

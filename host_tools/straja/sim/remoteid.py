@@ -4,41 +4,49 @@ hears of it.
 The encoder writes the standard's messages (ASTM F3411-22a / ASD-STAN EN 4709-002 layouts, with the
 scale factors and "unknown" values of straja.remoteid.messages, the decoder it is tested against).
 Positions in a scene are metres east, north, up of the scene's origin; a broadcaster turns them into
-latitude and longitude around its `origin_lat`/`origin_lon` (a local flat-earth tangent plane, exact
-to centimetres over a scene's few kilometres), and `to_local` is the inverse for the ground truth.
+latitude and longitude around its `origin_lat`/`origin_lon` (the scene's `origin` unless set: the
+east-north-up frame of straja.locate on the WGS84 ellipsoid, as the gateway converts), and
+`to_local` is the inverse for the ground truth.
 """
 from __future__ import annotations
 
+import functools
 import math
 import struct
 import zlib
 
 import numpy as np
 
+from ..locate import GeoPoint, LocalFrame
 from ..remoteid import messages as M
 from ..remoteid.transports import AD_SERVICE_DATA, REMOTE_ID_APP_CODE, REMOTE_ID_UUID
 from .emitters import BLEAdvertiser
 from .params import Param, ParamError
 
 PROTOCOL_VERSION = 2
-EARTH_RADIUS_M = 6371008.8  # mean radius: the tangent-plane scale
 MESSAGE_KINDS = ("basic_id", "location", "system", "operator_id", "self_id")
 SENSITIVITY_DBM = -95.0  # a BLE 1M receiver's sensitivity
 ADDR_TYPE_RANDOM = 1
 
 
+@functools.lru_cache(maxsize=16)
+def _frame(origin_lat: float, origin_lon: float) -> LocalFrame:
+    return LocalFrame(GeoPoint(origin_lat, origin_lon, 0.0))
+
+
 def to_geodetic(origin_lat: float, origin_lon: float, east_m, north_m):
-    """Latitude, longitude (degrees) of a point east/north of the origin."""
-    lat = origin_lat + np.degrees(np.asarray(north_m) / EARTH_RADIUS_M)
-    lon = origin_lon + np.degrees(np.asarray(east_m) / (EARTH_RADIUS_M * math.cos(math.radians(origin_lat))))
+    """Latitude, longitude (degrees) of a point east/north of the origin (WGS84, straja.locate:
+    the gateway's conversion too)."""
+    east, north = np.broadcast_arrays(np.asarray(east_m, float), np.asarray(north_m, float))
+    lat, lon, _ = _frame(origin_lat, origin_lon).to_geodetic(
+        np.stack([east, north, np.zeros_like(east)], axis=-1))
     return lat, lon
 
 
 def to_local(origin_lat: float, origin_lon: float, lat, lon):
     """East, north (metres) of a latitude, longitude from the origin: to_geodetic's inverse."""
-    north = np.radians(np.asarray(lat) - origin_lat) * EARTH_RADIUS_M
-    east = np.radians(np.asarray(lon) - origin_lon) * EARTH_RADIUS_M * math.cos(math.radians(origin_lat))
-    return east, north
+    enu = _frame(origin_lat, origin_lon).to_enu(lat, lon, 0.0)
+    return enu[..., 0], enu[..., 1]
 
 
 def _header(kind: int) -> int:
@@ -145,8 +153,10 @@ class RemoteIdBroadcaster(BLEAdvertiser):
                               + ", ".join(MESSAGE_KINDS)),
         "operator_id": Param(str, "", doc="Operator ID message text (empty: none)"),
         "operator_position_m": Param("floats", [0.0, 0.0, 0.0], doc="the operator, [x, y, z] m"),
-        "origin_lat": Param(float, 45.0, lo=-89.0, hi=89.0, doc="latitude of the scene's origin"),
-        "origin_lon": Param(float, 25.0, lo=-180.0, hi=180.0, doc="longitude of the scene's origin"),
+        "origin_lat": Param(float, None, lo=-89.0, hi=89.0,
+                            doc="latitude of the scene's origin (default: the scene's `origin`)"),
+        "origin_lon": Param(float, None, lo=-180.0, hi=180.0,
+                            doc="longitude of the scene's origin (default: the scene's `origin`)"),
         "claim_offset_m": Param("floats", [0.0, 0.0, 0.0],
                                 doc="[dx, dy, dz] added to the position it claims (a spoofer)"),
         "packet_loss": Param(float, 0.0, lo=0.0, hi=1.0,
@@ -174,6 +184,13 @@ class RemoteIdBroadcaster(BLEAdvertiser):
             raise ParamError("address", f"must be 12 hex digits (got {addr!r})")
         self.kinds = kinds
         super().__init__(name, params, seed, eirp_dbm, trajectory, schedule, remote)
+
+    def place(self, origin) -> None:
+        """The scene's origin [latitude, longitude, height], unless this emitter sets its own."""
+        if self.p["origin_lat"] is None:
+            self.p["origin_lat"] = origin[0]
+        if self.p["origin_lon"] is None:
+            self.p["origin_lon"] = origin[1]
 
     def claimed(self, t: float) -> tuple[float, float, float]:
         """(latitude, longitude, altitude m) the drone claims at time t."""

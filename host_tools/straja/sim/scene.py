@@ -14,7 +14,7 @@ from .. import term
 from ..errors import StrajaError
 from ..paths import SCENES
 from .emitters import KINDS as RF_KINDS, MHZ
-from .remoteid import RemoteIdBroadcaster
+from .remoteid import RemoteIdBroadcaster, to_geodetic
 from .params import Param, ParamError, resolve
 from .propagation import Propagation
 from .receiver import FrontEnd, NodeRF
@@ -35,6 +35,8 @@ SCENE = {
     "seed": Param(int, 0, lo=0, hi=2**63 - 1, doc="seed of every random draw"),
     "duration_s": Param(float, lo=0.001, doc="length of the scene"),
     "include": Param(list, [], doc="scene files (relative paths) whose emitters join this scene"),
+    "origin": Param("floats", [45.0, 25.0, 0.0], doc="[latitude, longitude, height m] of the "
+                    "scene's (0, 0, 0): where positions in metres are on the Earth"),
 }
 PROPAGATION = {
     "exponent": Param(float, 2.0, lo=1.0, hi=6.0, doc="path-loss exponent n"),
@@ -84,6 +86,7 @@ class Scene:
         self.description = meta["description"]
         self.seed = meta["seed"]
         self.duration_s = meta["duration_s"]
+        self.origin = tuple(meta["origin"])
         self.propagation = propagation
         self.nodes = nodes
         self.emitters = emitters
@@ -108,6 +111,20 @@ class Scene:
         if key not in self._rf:
             self._rf[key] = NodeRF(self, node, node.front_ends[i], i)
         return self._rf[key]
+
+    def geodetic(self, position_m) -> tuple[float, float, float]:
+        """(latitude, longitude, height m above the ellipsoid) of a scene position [x, y, z]."""
+        lat, lon = to_geodetic(self.origin[0], self.origin[1], position_m[0], position_m[1])
+        return float(lat), float(lon), float(self.origin[2] + position_m[2])
+
+    def gateway_nodes(self) -> dict:
+        """The gateway config's [nodes.<id>] tables for the scene's nodes, ids numbered from 1 in
+        scene order (as `straja sim node` and `straja eval --scene` number them)."""
+        out = {}
+        for i, node in enumerate(self.nodes.values()):
+            lat, lon, hae = self.geodetic(node.position)
+            out[str(i + 1)] = {"latitude": lat, "longitude": lon, "height_m": hae}
+        return out
 
     def emitter(self, name):
         for em in self.emitters:
@@ -213,9 +230,14 @@ def scene_from_dict(data, source="<scene>", text=None, base=Path(".")):
             if em.name in {x.name for x in emitters}:
                 fail(("scene", "include"), f"emitter name {em.name!r} appears twice")
             emitters.append(em)
+    if len(meta["origin"]) != 3 or not (-89 <= meta["origin"][0] <= 89
+                                        and -180 <= meta["origin"][1] <= 180):
+        fail(("scene", "origin"), f"must be [latitude, longitude, height m] (got {meta['origin']})")
     for i, raw in enumerate(data.get("emitter", [])):
         emitters.append(_emitter(fail, section, ("emitter", i), raw, meta["seed"], i,
                                  {em.name for em in emitters}))
+        if isinstance(emitters[-1], RemoteIdBroadcaster):
+            emitters[-1].place(meta["origin"])
     return Scene(meta, prop, nodes, emitters, source)
 
 

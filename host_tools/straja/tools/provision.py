@@ -103,7 +103,31 @@ def provision(args, say=print) -> dict:
         "micropython": info["micropython"],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "technician": getpass.getuser(), "selftest_ok": passed, "selftest": tests,
+        "position": getattr(args, "position", None),
     }
+
+
+def nodes_table(node_id: int, position: dict) -> str:
+    """The gateway config's [nodes.<id>] table (TOML) of a surveyed position."""
+    return (f"[nodes.{node_id}]\nlatitude = {position['latitude']:.7f}\n"
+            f"longitude = {position['longitude']:.7f}\nheight_m = {position['height_m']:.1f}")
+
+
+def latest_record(path: Path, node_id: int) -> dict | None:
+    """The inventory's newest record of node_id (None without one, or without the file)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return None
+    found = None
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # (a line cut by a crash: the others still count)
+        if isinstance(record, dict) and record.get("node_id") == node_id:
+            found = record
+    return found
 
 
 def append_record(path: Path, record: dict) -> None:

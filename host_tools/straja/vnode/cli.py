@@ -7,7 +7,7 @@ import sys
 import time
 
 from .. import term
-from ..argtypes import positive_int
+from ..argtypes import positive_float, positive_int
 from ..errors import StrajaError
 from ..sim import cli as scene_cli
 from ..sim.scene import load_scene
@@ -23,8 +23,8 @@ def configure(sim) -> None:
     sim_sub = sim.add_subparsers(dest="sim_command", metavar="SIMCOMMAND", required=True)
     p = sim_sub.add_parser("node", help="start virtual nodes and print their serial ports",
                            description="Start virtual nodes, print one line per node with its "
-                           "serial port, and run until interrupted (Ctrl-C); every child process "
-                           "is stopped on exit.")
+                           "serial port, and run until interrupted (Ctrl-C) or --duration; every "
+                           "child process is stopped on exit.")
     p.add_argument("--count", type=positive_int, default=1, help="number of nodes (default 1; with "
                    "--scene, at most the scene's node count)")
     p.add_argument("--scene", help=f"scene file or catalogue name (default: {DEFAULT_SCENE})")
@@ -33,6 +33,7 @@ def configure(sim) -> None:
     p.add_argument("--stream", action="store_true",
                    help="nodes stream from boot (config stream_on_boot), as the gateway expects")
     p.add_argument("--json", action="store_true", help="print the node list as one JSON object")
+    p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     p.set_defaults(func=run_nodes)
     scene_cli.add_subcommands(sim_sub)
 
@@ -72,16 +73,19 @@ def run_nodes(args) -> int:
                  "board": n.spec.board, "position_m": list(scene.nodes[n.spec.name].position)}
                 for n in fleet.nodes]
         if args.json:
+            # t_origin: the scene's time 0 on this machine's monotonic clock (truth for the demo)
             print(json.dumps({"scene": scene.name, "description": scene.description,
-                              "nodes": rows}), flush=True)
+                              "nodes": rows, "t_origin": fleet.t_origin}), flush=True)
         else:
             for row in rows:
                 print(f"{row['name']}\tnode {row['node_id']}\t{row['port']}")
             print(term.paint(f"{len(rows)} virtual node(s) running scene {scene.name!r}; "
                              "Ctrl-C stops them", "dim"), file=sys.stderr)
         sys.stdout.flush()
-        while True:
-            time.sleep(1)
+        end = time.monotonic() + args.duration if args.duration else None
+        while end is None or time.monotonic() < end:
+            time.sleep(1 if end is None else max(0.0, min(1.0, end - time.monotonic())))
+        return term.EXIT_OK
     except KeyboardInterrupt:
         return term.EXIT_INTERRUPTED
     finally:

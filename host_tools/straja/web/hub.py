@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from ..gateway import events as ev
+from ..gateway.position import SiteMap
 from ..protocol import rssi_code_to_dbm
 
 CLIENT_QUEUE = 256  # live messages waiting for one browser; beyond this they are dropped
@@ -47,8 +48,12 @@ class SpectrumRow:
 
 
 class Hub:
-    def __init__(self, web_cfg, now=time.monotonic):
+    """`site`: the gateway's nodes in its local frame (gateway/position.py): the map's grid is that
+    frame's east and north metres; None (straja hq's region view): `[web] node_positions`."""
+
+    def __init__(self, web_cfg, now=time.monotonic, site: SiteMap | None = None):
         self.cfg = web_cfg
+        self.site = site if site is not None and site.frame is not None else None
         self.now = now
         self.lock = threading.Lock()
         self.nodes: dict[int, dict] = {}      # node id -> status and latest stats
@@ -87,7 +92,7 @@ class Hub:
                 node["updated_ns"] = event["t_ns"]
                 return {"type": "node", "node": dict(node)}
             if kind in ("alert_raised", "alert_updated", "alert_cleared"):
-                alert = {**self.alerts.get(event["alert_id"], {}), **event}
+                alert = {**self.alerts.get(event["alert_id"], {}), **event, **self._map(event)}
                 alert.setdefault("raised_ns", event["t_ns"])
                 alert["active"] = kind != "alert_cleared"
                 self.alerts[event["alert_id"]] = alert
@@ -148,7 +153,16 @@ class Hub:
         with self.lock:
             return {"type": "snapshot", "nodes": [dict(n) for _, n in sorted(self.nodes.items())],
                     "alerts": sorted(self.alerts.values(), key=lambda a: -a["raised_ns"]),
-                    "positions": {str(k): v for k, v in self.cfg.node_positions.items()}}
+                    "positions": self.site.node_grid() if self.site else
+                    {str(k): v for k, v in self.cfg.node_positions.items()}}
+
+    def _map(self, alert: dict) -> dict:
+        """Where the map draws an alert's position, in grid metres: `position_m` (the fix, or the
+        centre of a locus's or ring's band), `ellipse_m` (semi-major, semi-minor, azimuth of the
+        major axis clockwise from north, as in the event), `ring_m` (the band's radii)."""
+        if self.site is None or alert.get("latitude") is None:
+            return {"position_m": None}
+        return {"position_m": self.site.to_grid(alert["latitude"], alert["longitude"])}
 
     def ack_event(self, alert_id: str, user: str, t_ns: int,
                   known: bool = False) -> ev.AlertAcknowledged | None:

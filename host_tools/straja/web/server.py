@@ -12,6 +12,7 @@ import time
 from .. import term
 from ..errors import StrajaError
 from .auth import Authenticator, check_bind, parse_address, users_from_config
+from ..gateway.position import SiteMap
 from .hub import Hub
 
 STARTUP_TIMEOUT_S = 15.0
@@ -42,7 +43,7 @@ class Dashboard:
             raise StrajaError("the dashboard needs the event store", "set db in the config",
                               term.EXIT_USAGE)
         self.tls = bool(web.tls_cert)
-        self.hub = hub or Hub(web)
+        self.hub = hub or Hub(web, site=SiteMap(cfg.nodes))
         app = create_app(self.hub, Authenticator(users), cfg.db, topics, history)
         self.server = uvicorn.Server(uvicorn.Config(
             app, host=self.host, port=self.port, log_level="warning", ws="websockets-sansio",

@@ -82,22 +82,25 @@ function drawMap() {
     if (a.active) for (const n of a.nodes) alerted.add(n.node_id);
   }
   for (const a of trackMarks()) {
-    for (const n of a.nodes) {  // range rings: a node's estimate of its distance to the emitter
-      const p = state.positions[n.node_id];
-      if (p && n.range_m) {
-        ctx.strokeStyle = "#b06a2a"; ctx.beginPath();
-        ctx.arc(px(p[0]), py(p[1]), n.range_m * scale, 0, 2 * Math.PI); ctx.stroke();
-      }
-    }
     const [x, y] = a.position_m;
-    if (a.ellipse_m) {  // [semi-major m, semi-minor m, angle of the major axis, degrees from east]
-      const [ma, mi, deg] = a.ellipse_m;
+    if (a.ring_m) {  // a locus or a ring: the 95 % band of distances around position_m
+      ctx.strokeStyle = "#b06a2a"; ctx.setLineDash([6, 4]);
+      for (const r of a.ring_m) {
+        ctx.beginPath(); ctx.arc(px(x), py(y), r * scale, 0, 2 * Math.PI); ctx.stroke();
+      }
+      ctx.setLineDash([]);
+    }
+    if (a.ellipse_m) {  // the fix's 95 %: [semi-major m, semi-minor m, azimuth clockwise from north]
+      const [ma, mi, az] = a.ellipse_m;
       ctx.strokeStyle = "#ff5c5c"; ctx.beginPath();
-      ctx.ellipse(px(x), py(y), ma * scale, mi * scale, -deg * Math.PI / 180, 0, 2 * Math.PI);
+      ctx.ellipse(px(x), py(y), ma * scale, mi * scale, (az - 90) * Math.PI / 180, 0, 2 * Math.PI);
       ctx.stroke();
     }
-    ctx.fillStyle = "#ff5c5c"; ctx.beginPath(); ctx.arc(px(x), py(y), 5, 0, 2 * Math.PI); ctx.fill();
-    ctx.fillText(`${a.family} ${a.alert_id}`, px(x) + 8, py(y) - 8);
+    if (a.position_kind === "fix") {
+      ctx.fillStyle = "#ff5c5c"; ctx.beginPath(); ctx.arc(px(x), py(y), 5, 0, 2 * Math.PI); ctx.fill();
+    }
+    ctx.fillStyle = "#ff5c5c";
+    ctx.fillText(`${a.family} ${a.alert_id} (${a.position_kind})`, px(x) + 8, py(y) - 8);
   }
   ctx.font = "13px sans-serif";
   for (const [id, p] of Object.entries(state.positions)) {

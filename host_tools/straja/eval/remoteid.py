@@ -1,0 +1,134 @@
+"""`straja eval`'s Remote ID row: the catalogue scenes with a Remote ID drone run whole through one
+gateway configured with the scene's node positions (straja.eval.scenes.run_scene, the gateway's
+Remote ID tracker and its links of RF tracks to Remote ID drones, gateway/ridlink.py), scored
+against the scene's ground truth.
+
+Per Remote ID drone (a `remote_id` emitter; its RF links are the scene's drone emitters that fly
+its trajectory): whether its alerts became identified with its UAS ID, how long after the first
+alert about its RF link (the moment an operator first sees it), the error of the positions the
+gateway decoded from its broadcast against the truth, and the error of the RF fixes of its
+identified alerts against the truth and against its claimed position (the check of both that
+issue 18 asks: where they agree, the claim is a second truth).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..gateway import config
+from ..gateway.events import AlertCleared, RidEvent
+from ..gateway.pipeline import Pipeline
+from ..gateway.position import covers
+from ..gateway.remoteid import distance_m
+from ..paths import SCENES
+from ..sim.emitters import DRONE_FAMILY
+from ..sim.remoteid import to_local
+from ..sim.scene import load_scene
+from .scenes import MATCH_WINDOW_S, matches, run_scene
+
+IDENTIFY_WITHIN_S = 3.0  # issue 17: identified within 3 s
+
+
+def remote_id_scenes() -> list:
+    """The catalogue's scenes with a Remote ID drone."""
+    return sorted(p for p in SCENES.glob("*.toml") if 'kind = "remote_id"' in p.read_text())
+
+
+def _flies_with(em, broadcaster, duration_s: float) -> bool:
+    """An RF emitter on the broadcaster's trajectory (the same drone) when it is first on."""
+    on = broadcaster.schedule.intervals(0.0, duration_s)
+    t = on[0][0] if on else 0.0
+    return float(np.linalg.norm(np.asarray(em.trajectory.position(t))
+                                - np.asarray(broadcaster.trajectory.position(t)))) < 1.0
+
+
+def score_scene(scene, plan: list | None = None, t_end_s: float | None = None) -> list[dict]:
+    """A row per Remote ID drone of `scene`, run whole or to t_end_s (its nodes' own plans, or
+    `plan`)."""
+    run = run_scene(scene, pipeline=Pipeline(config.from_dict({"nodes": scene.gateway_nodes()})),
+                    plan=plan, t_end_s=t_end_s)
+    origin = scene.origin[:2]
+    rows = []
+    for rid in (em for em in scene.emitters if em.KIND == "remote_id"):
+        uas_id = rid.p["uas_id"]
+        links = [em for em in scene.emitters if em.KIND in DRONE_FAMILY
+                 and _flies_with(em, rid, scene.duration_s)]
+        first_alert = identified = None
+        rf_errors, rf_covered, rf_vs_claim = [], [], []
+        for a in run.alerts:
+            if isinstance(a, AlertCleared):
+                continue
+            t1 = a.last_ns / 1e9
+            t0 = max(a.first_ns / 1e9, t1 - MATCH_WINDOW_S)
+            if not any(matches(em, a.lo_khz, a.hi_khz, t0, t1 + 1e-3) for em in links):
+                continue
+            first_alert = a.t_ns / 1e9 if first_alert is None else first_alert
+            if a.uas_id != uas_id:
+                continue
+            identified = a.t_ns / 1e9 if identified is None else identified
+            if a.position_kind == "fix":
+                truth = rid.trajectory.position(t1)
+                east, north = to_local(*origin, a.latitude, a.longitude)
+                offset = (truth[0] - float(east), truth[1] - float(north))
+                rf_errors.append(float(np.hypot(*offset)))
+                rf_covered.append(covers(a.__dict__, offset))
+                rf_vs_claim.append(distance_m((a.latitude, a.longitude),
+                                              (a.claimed_latitude, a.claimed_longitude)))
+        claim_errors = []
+        for e in run.events:
+            if isinstance(e, RidEvent) and e.uas_id == uas_id and e.latitude is not None:
+                truth = rid.trajectory.position(e.last_seen_ns / 1e9)
+                east, north = to_local(*origin, e.latitude, e.longitude)
+                claim_errors.append(float(np.hypot(truth[0] - float(east), truth[1] - float(north))))
+        delay = None if identified is None or first_alert is None else identified - first_alert
+        rows.append({
+            "scene": scene.name, "uas_id": uas_id, "identified": identified is not None,
+            "time_to_identify_s": None if delay is None else round(delay, 2),
+            "within_3s": delay is not None and delay <= IDENTIFY_WITHIN_S,
+            "claim_error_m": _median(claim_errors), "claims": len(claim_errors),
+            "rf_fix_error_m": _median(rf_errors), "rf_fixes": len(rf_errors),
+            "rf_fix_coverage": float(np.mean(rf_covered)) if rf_covered else None,
+            "rf_fix_to_claim_m": _median(rf_vs_claim)})
+    return rows
+
+
+def _median(values) -> float | None:
+    return float(np.median(values)) if values else None
+
+
+def evaluate(t_end_s: float | None = None) -> dict:
+    """The row of every Remote ID scene, each run whole or for its first t_end_s."""
+    rows = []
+    for path in remote_id_scenes():
+        scene = load_scene(path)
+        rows += score_scene(scene, t_end_s=None if t_end_s is None
+                            else min(t_end_s, scene.duration_s))
+    share = sum(r["within_3s"] for r in rows) / len(rows) if rows else None
+    return {"drones": rows, "identified_within_3s": share, "t_end_s": t_end_s}
+
+
+def markdown(out: dict) -> list[str]:
+    length = f"the first {out['t_end_s']:g} s (`--quick`)" if out.get("t_end_s") else "whole"
+    L = ["", "## Remote ID", "",
+         f"Every catalogue scene with a Remote ID drone, run {length} (the fast path's nodes with the "
+         "REMOTEID frames of what their Bluetooth radio hears, through one gateway configured "
+         "with the scene's node positions; `straja.eval.remoteid`). Time to identify: from the "
+         "first alert about the drone's RF link to the first alert identified with its UAS ID "
+         f"(target: within {IDENTIFY_WITHIN_S:g} s). Claim error: the positions the gateway "
+         "decoded from its broadcast against the truth. RF fix: the identified alerts' RF "
+         "positions against the truth, their 95 % ellipse coverage, and their distance to the "
+         "drone's claim.", "",
+         "| scene | UAS ID | identified | time to identify | claim error (median, claims) | "
+         "RF fix error (median, fixes) | RF ellipse coverage | RF fix to claim (median) |",
+         "|---|---|---|---|---|---|---|---|"]
+    fmt = lambda v, digits=0: "n/a" if v is None else f"{v:.{digits}f} m"
+    for r in out["drones"]:
+        ident = "n/a" if r["time_to_identify_s"] is None else f"{r['time_to_identify_s']:.1f} s"
+        cover = "n/a" if r["rf_fix_coverage"] is None else f"{r['rf_fix_coverage']:.0%}"
+        L.append(f"| {r['scene']} | {r['uas_id']} | {'yes' if r['identified'] else '**no**'} | "
+                 f"{ident} | {fmt(r['claim_error_m'], 1)} ({r['claims']}) | "
+                 f"{fmt(r['rf_fix_error_m'])} ({r['rf_fixes']}) | {cover} | "
+                 f"{fmt(r['rf_fix_to_claim_m'])} |")
+    share = out["identified_within_3s"]
+    L += ["", "Share of Remote ID drones identified within "
+          f"{IDENTIFY_WITHIN_S:g} s: " + ("n/a" if share is None else f"{share:.0%}") + "."]
+    return L

@@ -1,0 +1,37 @@
+"""`straja eval`'s Remote ID row (straja.eval.remoteid) on a short scene: a Remote ID drone with
+its video, scored end to end (fast path, gateway with the scene's node positions, truth)."""
+from __future__ import annotations
+
+from straja.eval import remoteid
+from straja.eval.readings import eval_plan_of
+from straja.paths import SCENES
+from straja.sim.scene import scene_from_dict
+
+PATH = [[0.0, 200.0, 420.0, 40.0], [30.0, 260.0, 450.0, 40.0]]  # near node n3 of quiet_rural
+
+
+def test_a_remote_id_drone_is_scored_identified_with_its_errors():
+    scene = scene_from_dict({
+        "scene": {"name": "rid_row", "seed": 5, "duration_s": 30.0,
+                  "include": ["quiet_rural.toml"]},
+        "emitter": [
+            {"name": "video", "kind": "analog_video", "channel": "R1", "eirp_dbm": 25.0,
+             "trajectory": PATH},
+            {"name": "broadcast", "kind": "remote_id", "uas_id": "ROW-1", "eirp_dbm": 20.0,
+             "interval_s": 0.2, "trajectory": PATH},
+            {"name": "silent", "kind": "remote_id", "uas_id": "NO-RF", "eirp_dbm": 10.0,
+             "position_m": [-300.0, 300.0, 30.0]}]},
+        base=SCENES)
+    rows = {r["uas_id"]: r for r in remoteid.score_scene(
+        scene, plan=eval_plan_of(("vid58",), step_khz=10_000))}
+    row = rows["ROW-1"]
+    assert row["identified"] and row["time_to_identify_s"] is not None
+    assert row["within_3s"] == (row["time_to_identify_s"] <= remoteid.IDENTIFY_WITHIN_S)
+    assert row["claims"] > 5 and row["claim_error_m"] < 5.0  # the decoded claim is the truth
+    assert row["rf_fixes"] > 0 and row["rf_fix_error_m"] < 400.0
+    assert 0.0 <= row["rf_fix_coverage"] <= 1.0 and row["rf_fix_to_claim_m"] is not None
+    silent = rows["NO-RF"]  # heard, but no RF link of its own: nothing to identify
+    assert not silent["identified"] and silent["time_to_identify_s"] is None
+    assert silent["claims"] > 0 and silent["rf_fixes"] == 0
+    assert "| rid_row | ROW-1 | yes |" in "\n".join(remoteid.markdown(
+        {"drones": list(rows.values()), "identified_within_3s": 0.5}))
