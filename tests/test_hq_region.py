@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from hq_backends import hq_db, postgres_server  # noqa: F401 (fixtures)
 from straja.hq import store as hq_store
 from straja.hq.region import RegionFusion, distance_m
 from straja.hq.service import Hq, region_wide
@@ -69,8 +70,8 @@ def test_an_alerts_own_position_beats_its_sites():
     assert far is not first
 
 
-def test_messages_are_stored_once_with_region_wide_ids_and_bad_ones_skipped(tmp_path):
-    hq = Hq(tmp_path / "hq.db")
+def test_messages_are_stored_once_with_region_wide_ids_and_bad_ones_skipped(hq_db):
+    hq = Hq(hq_db)
     raised = {k: v for k, v in alert("A", "A9").items() if k not in ("site", "gateway")}
     raised.update(alert_id="A9", nodes=[{"node_id": 2, "dbm": -70.0, "first_ns": T, "last_ns": T}])
     online = {"kind": "node_online", "id": 2, "t_ns": T, "node_id": 2, "port": "/dev/ttyACM0"}

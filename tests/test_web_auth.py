@@ -23,10 +23,11 @@ from straja.errors import StrajaError
 from straja.gateway import events as ev
 from straja.gateway import store
 from straja.gateway.config import GatewayConfig, WebConfig, from_dict
+from straja.gateway.spectrum import decimate_peaks
 from straja.protocol import Sweep, dbm_to_rssi_code
 from straja.web import auth
 from straja.web.app import create_app
-from straja.web.hub import Hub, decimate_peaks
+from straja.web.hub import Hub
 from straja.web.server import Dashboard
 
 T = 1_700_000_000_000_000_000

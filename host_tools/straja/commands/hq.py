@@ -57,6 +57,12 @@ def _cot_url(text: str) -> str:
     return text
 
 
+def _store(text: str) -> str:
+    """A PostgreSQL URL, or an SQLite file that can be written."""
+    from ..hq.store import is_url
+    return text if is_url(text) else writable_file(text)
+
+
 def _secret(path) -> str:
     return path.read_text().strip() if path else ""
 
@@ -101,6 +107,7 @@ def run_hq(args) -> int:
         sender = CotSender(CotConfig(url=args.cot))
     hub = Hub(cfg.web)
     hq = Hq(db, topic_root=args.topic_root, fusion=fusion, hub=hub, cot_sender=sender)
+    hq.restore()
     dashboard = None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -146,8 +153,9 @@ def configure(p) -> None:
                      "(docs/hq.md).")
     p.add_argument("--broker", type=remote_address, metavar="HOST:PORT",
                    help="the central MQTT broker")
-    p.add_argument("--db", type=writable_file, metavar="FILE",
-                   help=f"the command post's event store (SQLite; default {DEFAULT_DB})")
+    p.add_argument("--db", type=_store, metavar="FILE|URL",
+                   help=f"the command post's event store: an SQLite file (default {DEFAULT_DB}) "
+                   "or a PostgreSQL URL, postgresql://USER@HOST/DATABASE (the `postgres` extra)")
     p.add_argument("--web", type=listen_address, metavar="HOST:PORT",
                    help="serve the region's dashboard there (docs/dashboard.md)")
     p.add_argument("--config", type=existing_file, metavar="FILE",

@@ -39,6 +39,13 @@ def _jsonl_sink(target: str):
     return sink
 
 
+def _site(text: str) -> str:
+    try:
+        return mqtt.topic_level(text, "site")
+    except gwconfig.ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _load(args) -> gwconfig.GatewayConfig:
     cfg = gwconfig.load(args.config)
     changes = {"db": args.db, "jsonl": args.jsonl}
@@ -54,6 +61,9 @@ def _load(args) -> gwconfig.GatewayConfig:
     if getattr(args, "mqtt_host", None):
         changes["mqtt"] = gwconfig.MqttConfig(**{**cfg.mqtt.__dict__, "host": args.mqtt_host,
                                                  "port": args.mqtt_port or cfg.mqtt.port})
+    if getattr(args, "site", None):
+        changes["mqtt"] = gwconfig.MqttConfig(**{**changes.get("mqtt", cfg.mqtt).__dict__,
+                                                 "site": args.site})
     return gwconfig.override(cfg, **changes)
 
 
@@ -101,6 +111,8 @@ def run_gateway(args) -> int:
                                                 "started_ns": time.time_ns()}) if cfg.record else None
     gw = Gateway(cfg, pipeline, store=event_store, publisher=publisher,
                  sinks=[*sinks, logs.event_sink], recorder=recorder)
+    if publisher and cfg.mqtt.spectrum_rate_hz > 0:
+        pipeline.sweep_taps.append(publisher.sweep)
     logs.log.info("gateway %s starting: ports %s%s; store %s; JSON lines %s; MQTT %s; "
                   "recording %s", cfg.gateway_id, ", ".join(cfg.ports) or "none named",
                   " and discovered ones" if cfg.discover else "", cfg.db or "none",
@@ -287,6 +299,9 @@ def configure_gateway(p) -> None:
                    help="record the raw node streams to FILE")
     p.add_argument("--mqtt-host", metavar="HOST", help="MQTT broker (overrides the config)")
     p.add_argument("--mqtt-port", type=tcp_port, metavar="N")
+    p.add_argument("--site", type=_site, metavar="NAME",
+                   help="the site's name in the MQTT topics straja/v1/<site>/<gateway_id>/... "
+                   "(overrides the config's mqtt.site; docs/hq.md)")
     p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     p.add_argument("--remoteid-source", metavar="FILE",
                    help='Remote ID from a companion: JSON lines with the payload hex ("-": stdin)')

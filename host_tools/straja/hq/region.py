@@ -117,6 +117,18 @@ class RegionFusion:
         self._forget(track.last_ns)
         return track, merged
 
+    def restore(self, summary: dict, members: dict[str, dict]) -> RegionTrack:
+        """A region track as stored before a restart (`RegionTrack.summary`), with the latest
+        events of its alerts: it keeps its id, and new tracks are numbered after it."""
+        track = RegionTrack(summary["region_id"], summary["family"], summary["lo_khz"],
+                            summary["hi_khz"], summary["first_ns"], summary["last_ns"],
+                            dict(members))
+        self.tracks[track.region_id] = track
+        for key in members:
+            self.by_alert[key] = track
+        self._count = max(self._count, int(track.region_id.rsplit("-", 1)[1]))
+        return track
+
     @staticmethod
     def _extend(track: RegionTrack, lo_khz: int, hi_khz: int, first_ns: int, last_ns: int) -> None:
         track.lo_khz, track.hi_khz = min(track.lo_khz, lo_khz), max(track.hi_khz, hi_khz)

@@ -2,11 +2,16 @@
 dashboard's live state and CoT (docs/hq.md).
 
 `Hq.handle_batch` is the processing of MQTT messages (topics and payloads in, no network), in
-one SQLite transaction. `Subscriber` hands it what arrived while the previous batch was being
+one transaction of its store (SQLite or PostgreSQL). `Subscriber` hands it what arrived while the previous batch was being
 stored (one message when the load is light, hundreds under a burst: one commit for all), and
 acknowledges the messages (QoS 1, paho's manual acknowledgement) only after the commit, so what
 the broker counts as delivered is stored: a command post that stops loses nothing its broker
 still queues for its persistent session.
+
+A restarted straja hq rebuilds its live state from its store (`Hq.restore`): every node's latest
+status and statistics, every alert as its latest event says (with its acknowledgement), the site
+tracks not ended and the region tracks still active or recently ended, under their ids; the
+gateways' online status comes back as the broker's retained `status` messages.
 """
 from __future__ import annotations
 
@@ -57,6 +62,11 @@ def region_wide(site: str, gateway: str, event: dict) -> dict:
     return out
 
 
+def is_int64(value) -> bool:
+    """An integer both stores hold (the columns are 64-bit)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63
+
+
 def parse_event(payload: bytes, kinds) -> dict:
     """The event in a payload, checked to be of one of `kinds` with the fields the command post
     reads; BadMessage saying why not."""
@@ -71,12 +81,14 @@ def parse_event(payload: bytes, kinds) -> dict:
     if missing:
         raise BadMessage(f"{event['kind']} without {', '.join(sorted(missing))}")
     for key in ("id", "t_ns"):
-        if not isinstance(event.get(key), int) or isinstance(event.get(key), bool):
-            raise BadMessage(f"{key} is not an integer")
+        if not is_int64(event.get(key)):
+            raise BadMessage(f"{key} is not a 64-bit integer")
     if event["kind"] in ALERT_KINDS:
-        for key, kind in (("family", str), ("severity", str), ("lo_khz", int), ("hi_khz", int),
-                          ("first_ns", int), ("last_ns", int), ("nodes", list)):
+        for key, kind in (("family", str), ("severity", str), ("nodes", list)):
             if not isinstance(event.get(key), kind):
+                raise BadMessage(f"{event['kind']} without a valid {key}")
+        for key in ("lo_khz", "hi_khz", "first_ns", "last_ns"):
+            if not is_int64(event.get(key)):
                 raise BadMessage(f"{event['kind']} without a valid {key}")
         if not all(isinstance(n, dict) and "node_id" in n for n in event["nodes"]):
             raise BadMessage(f"{event['kind']} with a node without its node_id")
@@ -98,6 +110,26 @@ class Hq:
         self.published: set[str] = set()                         # region tracks shown
         self.counts = collections.Counter()                      # received, stored, repeats, ...
 
+    def restore(self) -> None:
+        """The live state of before a restart, from the store (the dashboard is right at once)."""
+        live = self.store.live()
+        acks = [e for e in live if e["kind"] == "alert_acknowledged"]
+        latest = {e["alert_id"]: e for e in live if e["kind"] in ALERT_KINDS}
+        for e in live:
+            self._track(e)
+        for site, gateway, last in self.store.last_ids():
+            self.last_id[(site, gateway)] = last
+        newest_ns = max((e["last_ns"] for e in latest.values()), default=0)
+        for summary in self.store.region_tracks(since_ns=newest_ns - self.fusion.keep_ns):
+            members = {k: latest[k] for k in summary["alerts"] if k in latest}
+            if members:
+                self.published.add(self.fusion.restore(summary, members).region_id)
+        if self.hub is not None:
+            self.hub.sink_json(e for e in live if e["kind"] != "alert_acknowledged")
+            self.hub.sink_json(region_alert(t, max(t.members.values(), key=lambda a: a["t_ns"]))
+                               for t in self.fusion.tracks.values())
+            self.hub.sink_json(acks)
+
     def handle(self, topic: str, payload: bytes) -> None:
         self.handle_batch([(topic, payload)])
 
@@ -105,19 +137,15 @@ class Hq:
         """Messages (topic, payload) from the central broker, stored in one transaction; a bad
         one is counted and logged, never raised."""
         received_ns = time.time_ns()
-        with self.lock:
-            self.store.db.execute("BEGIN")
-            try:
-                for topic, payload in messages:
-                    self.counts["received"] += 1
-                    try:
-                        self._handle(topic, payload, received_ns)
-                    # a message from the network: whatever its content, it is skipped
-                    except (BadMessage, KeyError, TypeError, ValueError) as e:
-                        self.counts["rejected"] += 1
-                        log.warning("message on %s skipped: %s", topic, e)
-            finally:
-                self.store.db.execute("COMMIT")
+        with self.lock, self.store.transaction():
+            for topic, payload in messages:
+                self.counts["received"] += 1
+                try:
+                    self._handle(topic, payload, received_ns)
+                # a message from the network: whatever its content, it is skipped
+                except (BadMessage, KeyError, TypeError, ValueError) as e:
+                    self.counts["rejected"] += 1
+                    log.warning("message on %s skipped: %s", topic, e)
 
     def _handle(self, topic: str, payload: bytes, received_ns: int) -> None:
         if not topic.startswith(self.prefix):

@@ -5,10 +5,9 @@ the web server's event loop reads `snapshot()` for a new browser and delivers `p
 messages to each connected one through its own bounded queue (a slow browser loses live
 messages, never slows the gateway).
 
-Spectra are thinned here, not in the browser: a sweep's segments are assembled into one row per
-front end, a row is sent at most `sweep_rate_hz` times a second per node, and its channels are
-reduced to at most `max_bins` by keeping each group's strongest (a narrow drone link stays
-visible).
+Spectra are thinned here, not in the browser (straja.gateway.spectrum): a row per front end at
+most `sweep_rate_hz` times a second per node, at most `max_bins` channels (each group's
+strongest). straja hq's hub gets the sites' spectra already thinned, over MQTT.
 """
 from __future__ import annotations
 
@@ -16,45 +15,19 @@ import asyncio
 import threading
 import time
 
-import numpy as np
-
 from ..gateway import events as ev
-from ..protocol import rssi_code_to_dbm
+from ..gateway.spectrum import Thinner
 
 CLIENT_QUEUE = 256  # live messages waiting for one browser; beyond this they are dropped
-
-
-def decimate_peaks(values: np.ndarray, max_bins: int) -> np.ndarray:
-    """values reduced to at most max_bins by the maximum of consecutive groups."""
-    group = -(-len(values) // max_bins)  # ceil
-    if group <= 1:
-        return values
-    padded = np.full(group * -(-len(values) // group), values.min(), dtype=values.dtype)
-    padded[:len(values)] = values
-    return padded.reshape(-1, group).max(axis=1)
-
-
-class SpectrumRow:
-    """One front end's sweep being assembled from its segments."""
-
-    def __init__(self, start_khz: int, step_khz: int, total: int):
-        self.start_khz, self.step_khz = start_khz, step_khz
-        self.codes = np.zeros(total, np.uint8)
-
-    def fits(self, sweep) -> bool:
-        return (self.start_khz, self.step_khz, len(self.codes)) == \
-            (sweep.start_khz, sweep.step_khz, sweep.total)
 
 
 class Hub:
     def __init__(self, web_cfg, now=time.monotonic):
         self.cfg = web_cfg
-        self.now = now
         self.lock = threading.Lock()
         self.nodes: dict[int, dict] = {}      # node id -> status and latest stats
         self.alerts: dict[str, dict] = {}     # alert id -> latest alert event (JSON), + ack
-        self.rows: dict[tuple[int, int], SpectrumRow] = {}
-        self.last_sent: dict[tuple[int, int], float] = {}
+        self.thinner = Thinner(web_cfg.sweep_rate_hz, web_cfg.max_bins, now)
         self.clients: set[asyncio.Queue] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.sweeps_sent = 0
@@ -101,28 +74,11 @@ class Hub:
         return None  # the rest is in the history
 
     def sweep(self, node_id: int, t_ns: int, sweep) -> None:
-        """The pipeline's sweep tap: assemble, and send a thinned row when one is complete."""
-        key = (node_id, sweep.front_end)
-        row = self.rows.get(key)
-        if row is None or not row.fits(sweep):
-            row = self.rows[key] = SpectrumRow(sweep.start_khz, sweep.step_khz, sweep.total)
-        held = sweep.held()
-        if sweep.first + len(held) > sweep.total:
-            return  # a malformed segment: the detector judges the node's data, not the view
-        row.codes[sweep.first:sweep.first + len(held)] = held
-        if sweep.first + len(held) < sweep.total:
-            return
-        front_ends = sum(1 for n, _ in self.rows if n == node_id)
-        now = self.now()
-        if now - self.last_sent.get(key, -1e9) < front_ends / self.cfg.sweep_rate_hz:
-            return
-        self.last_sent[key] = now
-        bins = decimate_peaks(row.codes, self.cfg.max_bins)
-        self.sweeps_sent += 1
-        self.publish({"type": "spectrum", "node_id": node_id, "front_end": sweep.front_end,
-                      "t_ns": t_ns, "start_khz": row.start_khz,
-                      "stop_khz": row.start_khz + row.step_khz * (len(row.codes) - 1),
-                      "dbm": [round(float(v), 1) for v in rssi_code_to_dbm(bins)]})
+        """The pipeline's sweep tap: assemble, and send a thinned row when one is due."""
+        spectrum = self.thinner.sweep(node_id, t_ns, sweep)
+        if spectrum is not None:
+            self.sweeps_sent += 1
+            self.publish({"type": "spectrum", **spectrum})
 
     # -- to the browsers -------------------------------------------------------------------
     def publish(self, message: dict) -> None:
