@@ -37,6 +37,7 @@ ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
 FIELDS = {kind: {"id", *required_fields(cls)} for kind, cls in ev.KINDS.items()}
 NODE_STATUS_KINDS = tuple(k for k, cls in ev.KINDS.items() if issubclass(cls, ev.NodeStatusChange))
 REGION = "region"  # the site name of the region tracks' alerts on the dashboard
+MAX_SPECTRUM_BINS = 4096  # channels of a site's thinned sweep, at most (mqtt.spectrum_bins: 128)
 
 
 class BadMessage(ValueError):
@@ -93,6 +94,25 @@ def parse_event(payload: bytes, kinds) -> dict:
         if not all(isinstance(n, dict) and "node_id" in n for n in event["nodes"]):
             raise BadMessage(f"{event['kind']} with a node without its node_id")
     return event
+
+
+def parse_spectrum(payload: bytes) -> dict:
+    """The thinned sweep of a `spectrum/<node id>` message (docs/hq.md); BadMessage if it is
+    not one."""
+    try:
+        spectrum = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadMessage(f"not JSON: {e}") from None
+    if not isinstance(spectrum, dict):
+        raise BadMessage("a spectrum is a JSON object")
+    for key in ("front_end", "t_ns", "start_khz", "stop_khz"):
+        if not is_int64(spectrum.get(key)):
+            raise BadMessage(f"a spectrum without a valid {key}")
+    dbm = spectrum.get("dbm")
+    if not (isinstance(dbm, list) and 0 < len(dbm) <= MAX_SPECTRUM_BINS and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in dbm)):
+        raise BadMessage(f"a spectrum's dbm is 1 to {MAX_SPECTRUM_BINS} numbers")
+    return {k: spectrum[k] for k in ("front_end", "t_ns", "start_khz", "stop_khz", "dbm")}
 
 
 class Hq:
@@ -154,6 +174,9 @@ class Hq:
         if rest == ["status"]:
             self.gateways[(site, gateway)] = payload.decode(errors="replace")
             return
+        if len(rest) == 2 and rest[0] == "spectrum":
+            self._spectrum(qualified(site, gateway, rest[1]), payload)
+            return
         if len(rest) == 2 and rest[0] == "events":
             event = parse_event(payload, (rest[1],) if rest[1] in ev.KINDS else ())
         elif len(rest) == 3 and rest[0] == "nodes" and rest[2] == "status":
@@ -175,6 +198,12 @@ class Hq:
             self.hub.sink_json([shown])
         if event["kind"] in ALERT_KINDS:
             self._region(*self.fusion.alert(shown["alert_id"], shown), shown)
+
+    def _spectrum(self, node: str, payload: bytes) -> None:
+        """A site's thinned sweep: live only (not stored), to the dashboard's spectra."""
+        self.counts["spectra"] += 1
+        if self.hub is not None:
+            self.hub.publish({"type": "spectrum", **parse_spectrum(payload), "node_id": node})
 
     def _track(self, event: dict) -> None:
         if event["kind"] == "track_started":
