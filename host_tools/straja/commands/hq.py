@@ -105,7 +105,7 @@ def run_hq(args) -> int:
     if args.cot:
         from ..cot import CotConfig, CotSender
         sender = CotSender(CotConfig(url=args.cot))
-    hub = Hub(cfg.web)
+    hub = Hub(cfg.web, region=True)
     hq = Hq(db, topic_root=args.topic_root, fusion=fusion, hub=hub, cot_sender=sender)
     hq.restore()
     dashboard = None

@@ -146,7 +146,8 @@ class Hq:
                 self.published.add(self.fusion.restore(summary, members).region_id)
         if self.hub is not None:
             self.hub.sink_json(e for e in live if e["kind"] != "alert_acknowledged")
-            self.hub.sink_json(region_alert(t, max(t.members.values(), key=lambda a: a["t_ns"]))
+            self.hub.sink_json(region_alert(t, max(t.members.values(), key=lambda a: a["t_ns"]),
+                                            self.fusion.site_positions)
                                for t in self.fusion.tracks.values())
             self.hub.sink_json(acks)
 
@@ -219,7 +220,7 @@ class Hq:
         self.published.difference_update(g.region_id for g in merged)
         self.published.add(track.region_id)
         if self.hub is not None:
-            self.hub.sink_json([region_alert(track, cause),
+            self.hub.sink_json([region_alert(track, cause, self.fusion.site_positions),
                                 *(merged_alert(gone, track, cause) for gone in ended)])
         if self.cot_sender is not None:
             for t, cleared in ((track, not track.active), *((g, True) for g in ended)):
@@ -244,8 +245,10 @@ class Hq:
         self.store.close()
 
 
-def region_alert(track: RegionTrack, cause: dict) -> dict:
-    """A region track as the dashboard lists alerts: one line for what several sites see."""
+def region_alert(track: RegionTrack, cause: dict, site_positions: dict | None = None) -> dict:
+    """A region track as the dashboard lists alerts: one line for what several sites see, at
+    the track's position (RegionTrack.position) when one is known."""
+    position = track.position(site_positions or {})
     nodes = [n for a in track.members.values() for n in a["nodes"]]
     kind = "alert_cleared" if not track.active else \
         "alert_raised" if len(track.members) == 1 and cause["kind"] == "alert_raised" else "alert_updated"
@@ -256,6 +259,8 @@ def region_alert(track: RegionTrack, cause: dict) -> dict:
             "last_ns": track.last_ns, "since_ns": track.first_ns,
             "hits": sum(a.get("hits", 0) for a in track.members.values()), "nodes": nodes,
             "severity": track.severity, "trend": cause.get("trend", ""), "label": "region",
+            "latitude": position[0] if position else None,
+            "longitude": position[1] if position else None,
             "text": f"REGION {track.region_id}: {track.family} on {band}, sites "
                     f"{', '.join(track.sites)}"}
 

@@ -22,8 +22,10 @@ CLIENT_QUEUE = 256  # live messages waiting for one browser; beyond this they ar
 
 
 class Hub:
-    def __init__(self, web_cfg, now=time.monotonic):
+    def __init__(self, web_cfg, now=time.monotonic, region: bool = False):
+        """region: straja hq's hub (the page adds its Region view: every site on a map)."""
         self.cfg = web_cfg
+        self.region = region
         self.lock = threading.Lock()
         self.nodes: dict[int, dict] = {}      # node id -> status and latest stats
         self.alerts: dict[str, dict] = {}     # alert id -> latest alert event (JSON), + ack
@@ -104,7 +106,8 @@ class Hub:
         with self.lock:
             return {"type": "snapshot", "nodes": [dict(n) for _, n in sorted(self.nodes.items())],
                     "alerts": sorted(self.alerts.values(), key=lambda a: -a["raised_ns"]),
-                    "positions": {str(k): v for k, v in self.cfg.node_positions.items()}}
+                    "positions": {str(k): v for k, v in self.cfg.node_positions.items()},
+                    "region": self.region}
 
     def ack_event(self, alert_id: str, user: str, t_ns: int,
                   known: bool = False) -> ev.AlertAcknowledged | None:
