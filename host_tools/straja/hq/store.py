@@ -52,20 +52,12 @@ NODE_KINDS = ("node_online", "node_offline", "node_restarted", "node_stats")
 TRACK_KINDS = ("track_started", "track_ended")
 
 
-class Sqlite:
-    TYPES = {"seq": "INTEGER PRIMARY KEY", "int": "INTEGER"}
-
-    def __init__(self, path: str):
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a power cut loses the last commits
-        self.conn.execute("PRAGMA busy_timeout=5000")
+class Engine:
+    """A DB-API connection in autocommit mode: transactions are begun and ended by hand."""
+    conn = None
 
     def execute(self, sql: str, params=()):
         return self.conn.execute(sql, params)
-
-    def begin(self, exclusive: bool) -> None:
-        self.conn.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
 
     def commit(self) -> None:
         self.conn.execute("COMMIT")
@@ -77,7 +69,20 @@ class Sqlite:
         self.conn.close()
 
 
-class Postgres:
+class Sqlite(Engine):
+    TYPES = {"seq": "INTEGER PRIMARY KEY", "int": "INTEGER"}
+
+    def __init__(self, path: str):
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a power cut loses the last commits
+        self.conn.execute("PRAGMA busy_timeout=5000")
+
+    def begin(self, exclusive: bool) -> None:
+        self.conn.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
+
+
+class Postgres(Engine):
     TYPES = {"seq": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "int": "BIGINT"}
     MIGRATION_LOCK = 0x5374726A  # pg_advisory_xact_lock key: "Strj"
 
@@ -101,15 +106,6 @@ class Postgres:
         self.conn.execute("BEGIN")
         if exclusive:
             self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.MIGRATION_LOCK,))
-
-    def commit(self) -> None:
-        self.conn.execute("COMMIT")
-
-    def rollback(self) -> None:
-        self.conn.execute("ROLLBACK")
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def is_url(location) -> bool:
