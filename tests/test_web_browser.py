@@ -11,6 +11,7 @@ docs/screenshots/ (the README shows them). Chromium and its driver come from `ma
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import signal
 import socket
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
+from PIL import Image, ImageDraw
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
@@ -204,11 +206,32 @@ def spectrum(t: int) -> str:
                        "stop_khz": 5_945_000, "dbm": dbm})
 
 
+def local_tiles(folder: Path, z: int = 12) -> int:
+    """Map tiles {z}/{x}/{y}.png around the sites (plain, outlined), but for one the folder
+    lacks; how many."""
+    n = 2 ** z
+
+    def tile(lat, lon):
+        y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+        return int((lon + 180) / 360 * n), int(y)
+
+    (x0, y0), (x1, y1) = tile(45.06, 24.9), tile(44.94, 25.16)
+    wanted = [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)][1:]
+    for x, y in wanted:
+        (folder / str(z) / str(x)).mkdir(parents=True, exist_ok=True)
+        image = Image.new("RGB", (256, 256), (22, 38, 30))
+        ImageDraw.Draw(image).rectangle((0, 0, 255, 255), outline=(40, 70, 55))
+        image.save(folder / str(z) / str(x) / f"{y}.png")
+    return len(wanted)
+
+
 class Region:
     """A central mosquitto, both sites' messages on it, thinned spectra from node 1 of each
-    site a few times a second, and `straja hq --web` on it (started again by `restart`)."""
+    site a few times a second, and `straja hq --web --tiles` on it (started again after a stop)."""
 
     def __init__(self, tmp: Path):
+        self.tiles = tmp / "tiles"
+        self.tile_count = local_tiles(self.tiles)
         self.broker = Broker(tmp, free_port())
         self.broker.start()
         self.db, self.web = tmp / "hq.db", free_port()
@@ -223,7 +246,7 @@ class Region:
     def start_hq(self) -> None:
         self.hq = subprocess.Popen(
             [sys.executable, "-m", "straja.cli", "hq", "--broker", f"127.0.0.1:{self.broker.port}",
-             "--db", str(self.db), "--web", f"127.0.0.1:{self.web}",
+             "--db", str(self.db), "--web", f"127.0.0.1:{self.web}", "--tiles", str(self.tiles),
              *(f"--site-position={s}={la},{lo}" for s, (la, lo) in SITES.items())],
             stderr=subprocess.PIPE, text=True)
 
@@ -268,7 +291,9 @@ class Region:
 
 
 def region_counts(driver) -> dict:
-    return driver.execute_script("return {...document.getElementById('region-map').dataset}")
+    """The marks of each kind the Region map drew (and, apart, the local tiles under them)."""
+    counts = driver.execute_script("return {...document.getElementById('region-map').dataset}")
+    return {k: v for k, v in counts.items() if k != "tiles"}
 
 
 EXPECTED = {"node": "6", "fix": "2", "ring": "1", "locus": "1", "drone": "1", "operator": "1",
@@ -286,6 +311,9 @@ def test_region_view_of_straja_hq(tmp_path, browser):
         # straja hq's page opens on its Region view
         assert browser.find_element(By.ID, "view-region").is_displayed()
         wait.until(lambda d: region_counts(d) == EXPECTED)
+        tiles = "return Number(document.getElementById('region-map').dataset.tiles)"
+        wait.until(lambda d: d.execute_script(tiles) > 0)  # where the map is, but the missing one
+        assert browser.execute_script(tiles) <= region.tile_count
         # each node's waterfall, from the sites' thinned spectra
         strips = "return [...document.querySelectorAll('#region-strips canvas.strip')]" \
                  ".map((c) => [c.closest('.region-strip').dataset.key, Number(c.dataset.rows)])"

@@ -8,8 +8,8 @@ import sys
 import threading
 
 from .. import term
-from ..argtypes import (existing_file, host_port, listen_address, positive_float, positive_int,
-                        remote_address, writable_file)
+from ..argtypes import (existing_file, existing_folder, host_port, listen_address,
+                        positive_float, positive_int, remote_address, writable_file)
 from ..errors import StrajaError
 from ..gateway import config as gwconfig
 from ..gateway.mqtt import topic_level
@@ -85,7 +85,7 @@ def run_bridge_config(args) -> int:
 def _dashboard(args, cfg, db: str, hub):
     from ..hq.web import HqHistory
     from ..web.server import Dashboard
-    return Dashboard(cfg, args.web, hub=hub, history=HqHistory(db)).start()
+    return Dashboard(cfg, args.web, hub=hub, history=HqHistory(db), tiles=args.tiles).start()
 
 
 def run_hq(args) -> int:
@@ -158,6 +158,8 @@ def configure(p) -> None:
                    "or a PostgreSQL URL, postgresql://USER@HOST/DATABASE (the `postgres` extra)")
     p.add_argument("--web", type=listen_address, metavar="HOST:PORT",
                    help="serve the region's dashboard there (docs/dashboard.md)")
+    p.add_argument("--tiles", type=existing_folder, metavar="DIR",
+                   help="local map tiles DIR/{z}/{x}/{y}.png drawn under the Region view's grid")
     p.add_argument("--config", type=existing_file, metavar="FILE",
                    help="TOML with the dashboard's [web] table (users, TLS; docs/gateway.md)")
     p.add_argument("--cot", type=_cot_url, metavar="URL",

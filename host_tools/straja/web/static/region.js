@@ -1,18 +1,22 @@
 // The Region view of straja hq's dashboard (docs/dashboard.md, docs/hq.md): every site's nodes,
 // RF positions (fixes with their 95 % ellipses, rings and loci), Remote ID drones and their
-// operators and the region tracks on a plain latitude/longitude grid (no tiles: sites are often
-// offline), and each node's live waterfall from the thinned spectra the sites publish.
+// operators and the region tracks on a plain latitude/longitude grid (sites are often offline:
+// at most local tiles, `straja hq --tiles DIR`, under it), and each node's live waterfall from
+// the thinned spectra the sites publish.
 // It reads app.js's `state` and its messages ("straja-message" events, after app.js applied them).
 "use strict";
 
-const region = { on: false, strips: new Map(), pending: false };
+const region = { on: false, strips: new Map(), pending: false, zooms: [], tiles: new Map() };
 const EARTH_M_PER_RAD = 6371000;
+const MERCATOR_M_PER_PX_Z0 = 156543.034;  // a 256-pixel tile of zoom 0, at the equator
+const MAX_TILES = 64;                     // more to cover the map: too far out, none drawn
 const STRIP_ROWS = 48;
 const GRID_STEPS_DEG = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2,
   0.5, 1, 2, 5];
 
 document.addEventListener("straja-message", (e) => {
   const msg = e.detail;
+  if (msg.tiles) region.zooms = msg.tiles;  // /api/state: the zoom levels of the local tiles
   if (msg.type === "snapshot" && msg.region && !region.on) {
     region.on = true;
     $("nav button[data-view=region]").hidden = false;
@@ -21,11 +25,13 @@ document.addEventListener("straja-message", (e) => {
   }
   if (!region.on) return;
   if (msg.type === "spectrum") regionStrip(msg);
-  else if (!region.pending) {  // a burst of events: one redraw
-    region.pending = true;
-    requestAnimationFrame(() => { region.pending = false; drawRegion(); });
-  }
+  else scheduleDraw();
 });
+function scheduleDraw() {  // a burst of events (or tiles arriving): one redraw
+  if (region.pending) return;
+  region.pending = true;
+  requestAnimationFrame(() => { region.pending = false; drawRegion(); });
+}
 
 const has = (lat, lon) => typeof lat === "number" && typeof lon === "number";
 
@@ -73,7 +79,44 @@ function projection(marks, W, H) {
     span = Math.max(span, 2 * (Math.abs(east(m.lon)) + reach[i]), 2 * (Math.abs(north(m.lat)) + reach[i]));
   });
   const scale = Math.min(W, H) / (span * 1.15);  // pixels per metre
-  return { lat0, lon0, k, scale, x: (lon) => W / 2 + east(lon) * scale, y: (lat) => H / 2 - north(lat) * scale };
+  const deg = 180 / Math.PI / EARTH_M_PER_RAD / scale;  // degrees of latitude per pixel
+  return { lat0, lon0, k, scale, x: (lon) => W / 2 + east(lon) * scale, y: (lat) => H / 2 - north(lat) * scale,
+           lon: (px) => lon0 + (px - W / 2) * deg / k, lat: (py) => lat0 - (py - H / 2) * deg };
+}
+
+// local web-Mercator tiles {z}/{x}/{y}.png of the zoom nearest the map's scale (within a tile the
+// plane and Mercator differ by far less than a pixel); returns how many were drawn
+function drawTiles(ctx, p, W, H) {
+  if (!region.zooms.length) return 0;
+  const ideal = Math.log2(MERCATOR_M_PER_PX_Z0 * Math.cos(p.lat0 * Math.PI / 180) * p.scale);
+  const z = region.zooms.reduce((a, b) => (Math.abs(b - ideal) < Math.abs(a - ideal) ? b : a));
+  const n = 2 ** z, clamp = (v) => Math.min(n - 1, Math.max(0, v));
+  const tileX = (lon) => clamp(Math.floor((lon + 180) / 360 * n));
+  const tileY = (lat) => {
+    const r = lat * Math.PI / 180;
+    return clamp(Math.floor((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2 * n));
+  };
+  const lonOf = (x) => x / n * 360 - 180;
+  const latOf = (y) => Math.atan(Math.sinh(Math.PI * (1 - 2 * y / n))) * 180 / Math.PI;
+  const [x0, x1, y0, y1] = [tileX(p.lon(0)), tileX(p.lon(W)), tileY(p.lat(0)), tileY(p.lat(H))];
+  if ((x1 - x0 + 1) * (y1 - y0 + 1) > MAX_TILES) return 0;
+  let drawn = 0;
+  for (let x = x0; x <= x1; x++) {
+    for (let y = y0; y <= y1; y++) {
+      const key = `${z}/${x}/${y}`;
+      let tile = region.tiles.get(key);
+      if (!tile) {  // a tile the folder lacks answers No Content: nothing is drawn there
+        tile = new Image(); tile.onload = scheduleDraw; tile.src = `/tiles/${key}.png`;
+        region.tiles.set(key, tile);
+      }
+      if (tile.complete && tile.naturalWidth) {
+        const left = p.x(lonOf(x)), top = p.y(latOf(y));
+        ctx.drawImage(tile, left, top, p.x(lonOf(x + 1)) - left, p.y(latOf(y + 1)) - top);
+        drawn++;
+      }
+    }
+  }
+  return drawn;
 }
 
 function drawGrid(ctx, p, W, H) {
@@ -149,9 +192,12 @@ function drawRegion() {
   const marks = regionMarks();
   ctx.fillStyle = "#0b0e11"; ctx.fillRect(0, 0, W, H);
   const counts = {};
+  canvas.dataset.tiles = 0;
   if (marks.length) {
     const p = projection(marks, W, H);
+    canvas.dataset.tiles = drawTiles(ctx, p, W, H);
     drawGrid(ctx, p, W, H);
+
     ctx.font = "12px sans-serif";
     for (const what of ["ring", "locus", "fix", "operator", "drone", "track", "node"]) {  // nodes on top
       for (const m of marks.filter((k) => k.what === what)) DRAW[what](ctx, m, p.x(m.lon), p.y(m.lat), p);
