@@ -2,8 +2,9 @@
 dashboard's live state and CoT (docs/hq.md).
 
 `Hq.handle_batch` is the processing of MQTT messages (topics and payloads in, no network), in
-one transaction of its store (SQLite or PostgreSQL). `Subscriber` hands it what arrived while the previous batch was being
-stored (one message when the load is light, hundreds under a burst: one commit for all), and
+one transaction of its store (SQLite or PostgreSQL). `Subscriber` hands it what arrived while
+the previous batch was being stored (one message when the load is light, hundreds under a
+burst: one commit for all), and
 acknowledges the messages (QoS 1, paho's manual acknowledgement) only after the commit, so what
 the broker counts as delivered is stored: a command post that stops loses nothing its broker
 still queues for its persistent session.
@@ -37,6 +38,9 @@ ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
 FIELDS = {kind: {"id", *required_fields(cls)} for kind, cls in ev.KINDS.items()}
 NODE_STATUS_KINDS = tuple(k for k, cls in ev.KINDS.items() if issubclass(cls, ev.NodeStatusChange))
 REGION = "region"  # the site name of the region tracks' alerts on the dashboard
+# an alert's position fields the region tracks and the map read: how many numbers each holds
+POSITION_FIELDS = {"latitude": 1, "longitude": 1, "claimed_latitude": 1, "claimed_longitude": 1,
+                   "operator_latitude": 1, "operator_longitude": 1, "ellipse_m": 3, "ring_m": 2}
 MAX_SPECTRUM_BINS = 4096  # channels of a site's thinned sweep, at most (mqtt.spectrum_bins: 128)
 
 
@@ -93,7 +97,16 @@ def parse_event(payload: bytes, kinds) -> dict:
                 raise BadMessage(f"{event['kind']} without a valid {key}")
         if not all(isinstance(n, dict) and "node_id" in n for n in event["nodes"]):
             raise BadMessage(f"{event['kind']} with a node without its node_id")
+        for key, size in POSITION_FIELDS.items():  # absent or null: no position
+            value = event.get(key)
+            if value is not None and not (is_number(value) if size == 1 else (
+                    isinstance(value, list) and len(value) == size and all(map(is_number, value)))):
+                raise BadMessage(f"{event['kind']} with an invalid {key}")
     return event
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def parse_spectrum(payload: bytes) -> dict:
@@ -109,8 +122,8 @@ def parse_spectrum(payload: bytes) -> dict:
         if not is_int64(spectrum.get(key)):
             raise BadMessage(f"a spectrum without a valid {key}")
     dbm = spectrum.get("dbm")
-    if not (isinstance(dbm, list) and 0 < len(dbm) <= MAX_SPECTRUM_BINS and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in dbm)):
+    if not (isinstance(dbm, list) and 0 < len(dbm) <= MAX_SPECTRUM_BINS
+            and all(map(is_number, dbm))):
         raise BadMessage(f"a spectrum's dbm is 1 to {MAX_SPECTRUM_BINS} numbers")
     return {k: spectrum[k] for k in ("front_end", "t_ns", "start_khz", "stop_khz", "dbm")}
 
@@ -230,7 +243,8 @@ class Hq:
         position = track.position(self.fusion.site_positions)
         if position is not None:
             self.cot_sender.send(cot.track_event(
-                self.cot_sender.cfg, track.region_id, t_ns, *position, 0.0, cot.UNKNOWN_ERROR_M,
+                self.cot_sender.cfg, track.region_id, t_ns, position.latitude, position.longitude,
+                0.0, position.radius_m or cot.UNKNOWN_ERROR_M,
                 track.family, f"{track.lo_khz / 1000:.0f}-{track.hi_khz / 1000:.0f} MHz",
                 track.sites, track.severity, cleared=cleared))
 
@@ -259,8 +273,8 @@ def region_alert(track: RegionTrack, cause: dict, site_positions: dict | None = 
             "last_ns": track.last_ns, "since_ns": track.first_ns,
             "hits": sum(a.get("hits", 0) for a in track.members.values()), "nodes": nodes,
             "severity": track.severity, "trend": cause.get("trend", ""), "label": "region",
-            "latitude": position[0] if position else None,
-            "longitude": position[1] if position else None,
+            "latitude": position.latitude if position else None,
+            "longitude": position.longitude if position else None,
             "text": f"REGION {track.region_id}: {track.family} on {band}, sites "
                     f"{', '.join(track.sites)}"}
 

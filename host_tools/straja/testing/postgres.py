@@ -52,10 +52,14 @@ class ThrowawayPostgres:
             raise RuntimeError(f"{program} failed: {done.stderr or done.stdout}")
 
     def start(self) -> "ThrowawayPostgres":
-        self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
-                  "--encoding=UTF8", "--no-sync")
-        self._run("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.folder / "log"),
-                  "-o", f"-h '' -k {self.folder} -F", "start")  # no TCP; no fsync (a test)
+        try:
+            self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "--auth=trust",
+                      "--encoding=UTF8", "--no-sync")
+            self._run("pg_ctl", "-D", str(self.data), "-w", "-l", str(self.folder / "log"),
+                      "-o", f"-h '' -k {self.folder} -F", "start")  # no TCP; no fsync (a test)
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         return self
 
     def url(self, database: str = "postgres") -> str:
