@@ -13,6 +13,7 @@ const MAX_TILES = 64;                     // more to cover the map: too far out,
 const STRIP_ROWS = 48;
 const GRID_STEPS_DEG = [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2,
   0.5, 1, 2, 5];
+const SCALE_BARS_M = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 
 document.addEventListener("straja-message", (e) => {
   const msg = e.detail;
@@ -133,7 +134,7 @@ function drawGrid(ctx, p, W, H) {
     ctx.beginPath(); ctx.moveTo(p.x(lon), 0); ctx.lineTo(p.x(lon), H); ctx.stroke();
     ctx.fillText(`${lon.toFixed(decimals)}°`, p.x(lon) + 2, H - 4);
   }
-  const bar = GRID_STEPS_DEG.map((s) => s * 1e5).find((m) => m * p.scale >= 60) || 1e5;  // 1, 2, 5 x 10^n m
+  const bar = SCALE_BARS_M.find((m) => m * p.scale >= 60) || SCALE_BARS_M.at(-1);
   ctx.strokeStyle = "#9ab"; ctx.fillStyle = "#9ab";
   ctx.beginPath(); ctx.moveTo(W - 20 - bar * p.scale, 20); ctx.lineTo(W - 20, 20); ctx.stroke();
   ctx.fillText(bar >= 1000 ? `${bar / 1000} km` : `${bar} m`, W - 20 - bar * p.scale, 14);
