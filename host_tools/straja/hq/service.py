@@ -275,6 +275,7 @@ def region_alert(track: RegionTrack, cause: dict, site_positions: dict | None = 
             "severity": track.severity, "trend": cause.get("trend", ""), "label": "region",
             "latitude": position.latitude if position else None,
             "longitude": position.longitude if position else None,
+            "radius_m": position.radius_m if position else None,
             "text": f"REGION {track.region_id}: {track.family} on {band}, sites "
                     f"{', '.join(track.sites)}"}
 

@@ -180,7 +180,11 @@ const DRAW = {
     ctx.strokeStyle = "#c9f"; ctx.beginPath(); ctx.arc(x, y, 6, 0, 2 * Math.PI); ctx.stroke();
     ctx.fillStyle = "#c9f"; ctx.fillText("operator", x + 9, y + 4);
   },
-  track(ctx, m, x, y) {  // a region track: what neighbouring sites see as one drone
+  track(ctx, m, x, y, p) {  // a region track: what neighbouring sites see as one drone
+    if (m.alert.radius_m) {  // the drone within this of its position (95 %)
+      ctx.strokeStyle = "rgba(255, 255, 255, 0.5)"; ctx.setLineDash([2, 6]); ctx.beginPath();
+      ctx.arc(x, y, m.alert.radius_m * p.scale, 0, 2 * Math.PI); ctx.stroke(); ctx.setLineDash([]);
+    }
     ctx.strokeStyle = "#fff"; ctx.lineWidth = 2; ctx.strokeRect(x - 7, y - 7, 14, 14); ctx.lineWidth = 1;
     ctx.fillStyle = "#fff"; ctx.fillText(m.alert.track_id, x + 10, y + 14);
   },
