@@ -4,6 +4,7 @@ from it (docs/hq.md, "The store")."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 from hq_backends import hq_db, postgres_server  # noqa: F401 (fixtures)
 from straja import cli
@@ -35,6 +36,28 @@ def test_a_new_store_is_at_the_latest_version_and_reopening_changes_nothing(hq_d
     assert [e["node_id"] for e in again.query()] == ["A:gw:1"]
     first.close()
     again.close()
+
+
+def test_processes_opening_a_new_store_at_once_apply_each_migration_once(hq_db):
+    """straja hq and its dashboard open the store at the same moment on a first start."""
+    opened, failed = [], []
+
+    def open_store():
+        try:
+            opened.append(hq_store.HqStore(hq_db))
+        except Exception as e:  # reported below, with what it was
+            failed.append(e)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failed == [] and len(opened) == 4
+    versions = opened[0].db.execute("SELECT version FROM schema_migrations ORDER BY version")
+    assert [v for (v,) in versions] == list(range(1, len(hq_store.MIGRATIONS) + 1))
+    for store in opened:
+        store.close()
 
 
 def test_a_store_from_before_versioning_is_upgraded_with_its_events(tmp_path):
