@@ -3,6 +3,7 @@ events once by id, the order of each site, and the live state a restarted straja
 from it (docs/hq.md, "The store")."""
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 
@@ -95,6 +96,22 @@ def test_every_event_once_in_the_order_of_each_site(hq_db):
     assert [e["t_ns"] for e in store.query(limit=2)] == [T + 5 * S, T + 99 * S]
     assert store.query(node="B:gw:1", since_ns=T + 4 * S) == sent["B"][3:]
     store.close()
+
+
+def test_a_batch_is_one_statement_and_its_own_repeats_are_found(hq_db):
+    """straja hq stores what arrived during a commit with one INSERT (one round trip to a
+    PostgreSQL server): an event twice in it, or stored before, is a repeat."""
+    hq = Hq(hq_db)
+    before, again, other = (json.dumps({"kind": "node_online", "id": i, "t_ns": T + i,
+                                        "node_id": 1, "port": "p"}).encode() for i in (1, 2, 3))
+    hq.handle("straja/v1/A/gw/events/node_online", before)
+    topic = "straja/v1/A/gw/events/node_online"
+    hq.handle_batch([(topic, again), (topic, before), (topic, again), ("bad/topic", b""),
+                     ("straja/v1/B/gw/events/node_online", again), (topic, other)])
+    assert hq.counts == {"received": 7, "stored": 4, "repeats": 2, "rejected": 1}
+    assert [(e["site"], e["id"]) for e in hq.store.query()] == [("A", 1), ("A", 2), ("B", 2),
+                                                                 ("A", 3)]
+    hq.close()
 
 
 def test_a_failed_transaction_stores_nothing(hq_db):

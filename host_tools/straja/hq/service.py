@@ -17,6 +17,7 @@ gateways' online status comes back as the broker's retained `status` messages.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import queue
@@ -172,25 +173,41 @@ class Hq:
         one is counted and logged, never raised."""
         received_ns = time.time_ns()
         with self.lock, self.store.transaction():
+            events = []
             for topic, payload in messages:
                 self.counts["received"] += 1
-                try:
-                    self._handle(topic, payload, received_ns)
-                # a message from the network: whatever its content, it is skipped
-                except (BadMessage, KeyError, TypeError, ValueError) as e:
-                    self.counts["rejected"] += 1
-                    log.warning("message on %s skipped: %s", topic, e)
+                with self._skipping(topic):
+                    if (event := self._parse(topic, payload)) is not None:
+                        events.append((topic, event))
+            stored = self.store.add_all([(e["site"], e["gateway"], e) for _, e in events],
+                                        received_ns)
+            for (topic, event), new in zip(events, stored):
+                if not new:
+                    self.counts["repeats"] += 1
+                    continue
+                with self._skipping(topic):
+                    self._stored(event)
 
-    def _handle(self, topic: str, payload: bytes, received_ns: int) -> None:
+    @contextlib.contextmanager
+    def _skipping(self, topic: str):
+        """A message from the network: whatever its content, a bad one is skipped."""
+        try:
+            yield
+        except (BadMessage, KeyError, TypeError, ValueError) as e:
+            self.counts["rejected"] += 1
+            log.warning("message on %s skipped: %s", topic, e)
+
+    def _parse(self, topic: str, payload: bytes) -> dict | None:
+        """The event of a message, region-wide (straja hq's own messages: handled, None)."""
         if not topic.startswith(self.prefix):
             raise BadMessage("not under " + self.prefix)
         site, gateway, *rest = topic[len(self.prefix):].split("/")
         if rest == ["status"]:
             self.gateways[(site, gateway)] = payload.decode(errors="replace")
-            return
+            return None
         if len(rest) == 2 and rest[0] == "spectrum":
             self._spectrum(qualified(site, gateway, rest[1]), payload)
-            return
+            return None
         if len(rest) == 2 and rest[0] == "events":
             event = parse_event(payload, (rest[1],) if rest[1] in ev.KINDS else ())
         elif len(rest) == 3 and rest[0] == "nodes" and rest[2] == "status":
@@ -198,20 +215,20 @@ class Hq:
         else:
             raise BadMessage("not a topic of the v1 layout")
         self.gateways.setdefault((site, gateway), "online")
-        shown = region_wide(site, gateway, event)
-        if not self.store.add(site, gateway, shown, received_ns):
-            self.counts["repeats"] += 1
-            return
+        return region_wide(site, gateway, event)
+
+    def _stored(self, event: dict) -> None:
+        """A site's event, stored: to the order check, the tracks, the dashboard, the region."""
         self.counts["stored"] += 1
-        key = (site, gateway)
+        key = (event["site"], event["gateway"])
         if event["id"] < self.last_id.get(key, 0):
             self.counts["out_of_order"] += 1
         self.last_id[key] = max(event["id"], self.last_id.get(key, 0))
-        self._track(shown)
+        self._track(event)
         if self.hub is not None:
-            self.hub.sink_json([shown])
+            self.hub.sink_json([event])
         if event["kind"] in ALERT_KINDS:
-            self._region(*self.fusion.alert(shown["alert_id"], shown), shown)
+            self._region(*self.fusion.alert(event["alert_id"], event), event)
 
     def _spectrum(self, node: str, payload: bytes) -> None:
         """A site's thinned sweep: live only (not stored), to the dashboard's spectra."""

@@ -171,13 +171,29 @@ class HqStore:
     def add(self, site: str, gateway: str, event: dict, received_ns: int) -> bool:
         """Stores a site's event (its region-wide `node` and `alert` ids in it); False if it is
         a repeat."""
-        track = f"{site}:{gateway}:{event['track_id']}" if event["kind"] in TRACK_KINDS else None
-        cur = self.db.execute(
+        return self.add_all([(site, gateway, event)], received_ns)[0]
+
+    def add_all(self, events: list[tuple[str, str, dict]], received_ns: int) -> list[bool]:
+        """Stores sites' events (site, gateway, event), in their order, in one statement (one
+        round trip to a server); for each, False if it is a repeat (of one stored before, or of
+        one earlier in `events`)."""
+        if not events:
+            return []
+        rows = [(site, gateway, e.get("id"), e["kind"], e["t_ns"], e.get("node_id"),
+                 e.get("alert_id"),
+                 f"{site}:{gateway}:{e['track_id']}" if e["kind"] in TRACK_KINDS else None,
+                 received_ns, json.dumps(e, separators=(",", ":"))) for site, gateway, e in events]
+        inserted = set(self.db.execute(
             "INSERT INTO events (site, gateway, event_id, kind, t_ns, node, alert, track, "
-            "received_ns, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (site, gateway, event.get("id"), event["kind"], event["t_ns"], event.get("node_id"),
-             event.get("alert_id"), track, received_ns, json.dumps(event, separators=(",", ":"))))
-        return cur.rowcount == 1
+            "received_ns, payload) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+            + " ON CONFLICT DO NOTHING RETURNING site, gateway, event_id, t_ns",
+            [v for row in rows for v in row]).fetchall())
+        new = []
+        for row in rows:
+            key = (row[0], row[1], row[2], row[4])
+            new.append(key in inserted)
+            inserted.discard(key)  # a repeat later in the same batch
+        return new
 
     def region_track(self, s: dict) -> None:
         self.db.execute(
