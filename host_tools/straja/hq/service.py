@@ -29,13 +29,12 @@ import paho.mqtt.client as paho
 from .. import cot
 from ..gateway import events as ev
 from ..gateway.mqtt import TOPIC_VERSION
-from ..web.hub import Hub
+from ..web.hub import ALERT_KINDS, Hub
 from . import store as hq_store
 from .region import RegionFusion, RegionTrack
 from .schemas import required_fields
 
 log = logging.getLogger("straja.hq")
-ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
 FIELDS = {kind: {"id", *required_fields(cls)} for kind, cls in ev.KINDS.items()}
 NODE_STATUS_KINDS = tuple(k for k, cls in ev.KINDS.items() if issubclass(cls, ev.NodeStatusChange))
 REGION = "region"  # the site name of the region tracks' alerts on the dashboard

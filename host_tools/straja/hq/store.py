@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .. import term
 from ..errors import StrajaError
+from ..web.hub import ALERT_KINDS, NODE_KINDS
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 MIGRATIONS = (
@@ -47,8 +48,6 @@ MIGRATIONS = (
     CREATE INDEX events_node ON events (node, seq);
     """,
 )
-ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
-NODE_KINDS = ("node_online", "node_offline", "node_restarted", "node_stats")
 TRACK_KINDS = ("track_started", "track_ended")
 
 

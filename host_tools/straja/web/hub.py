@@ -19,6 +19,9 @@ from ..gateway import events as ev
 from ..gateway.spectrum import Thinner
 
 CLIENT_QUEUE = 256  # live messages waiting for one browser; beyond this they are dropped
+# the events the live state is made of (the rest is in the history)
+NODE_KINDS = ("node_online", "node_offline", "node_restarted", "node_stats")
+ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
 
 
 class Hub:
@@ -49,7 +52,7 @@ class Hub:
     def _apply(self, event: dict) -> dict | None:
         kind = event["kind"]
         with self.lock:
-            if kind in ("node_online", "node_offline", "node_restarted", "node_stats"):
+            if kind in NODE_KINDS:
                 node = self.nodes.setdefault(event["node_id"], {"node_id": event["node_id"]})
                 if kind == "node_stats":
                     node["stats"] = event
@@ -61,7 +64,7 @@ class Hub:
                     node["port"] = event["port"]
                 node["updated_ns"] = event["t_ns"]
                 return {"type": "node", "node": dict(node)}
-            if kind in ("alert_raised", "alert_updated", "alert_cleared"):
+            if kind in ALERT_KINDS:
                 alert = {**self.alerts.get(event["alert_id"], {}), **event}
                 alert.setdefault("raised_ns", event["t_ns"])
                 alert["active"] = kind != "alert_cleared"
