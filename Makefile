@@ -53,7 +53,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "setuptools>=68" wheel "Cython>=3.0.10,<4" "numpy>=1.26,<3"
-	$(PY) -m pip install --quiet --no-build-isolation -e '.[gateway,tools,eval,web,test]'
+	$(PY) -m pip install --quiet --no-build-isolation -e '.[gateway,tools,eval,web,postgres,test]'
 	touch $@
 
 $(BUILT): $(VENV)/.installed $(PYX) firmware/straja_node/wire.py

@@ -5,12 +5,15 @@ A central mosquitto on 127.0.0.1; `straja hq --broker ... --db ... --web ...` as
 own; one synthetic publisher (a paho client, QoS 1, the v1 layout) per site, publishing
 `node_stats` events stamped with the time they were handed to paho. Two phases per site count:
 - throughput: every site publishes its share of --events as fast as it can; the figure is
-  events stored by straja hq (counted in its SQLite) per second of wall time, first publish to
+  events stored by straja hq (counted in its store) per second of wall time, first publish to
   last stored;
 - latency: every site publishes --rate events per second for --seconds; a websocket client of
   the dashboard stamps each `node` message on arrival; latency = arrival - the event's t_ns.
 CPU: the straja hq process's own (user + system), from /proc.
+The store: SQLite (a file), or with `--store postgresql` a throwaway PostgreSQL server on a unix
+socket (straja.testing.postgres; its server processes' CPU is not in the figure).
 Run: .venv/bin/python bench/bench_hq.py [--sites 10 50] [--events 20000] [--seconds 10] [--rate 5]
+                                        [--store sqlite|postgresql]
 """
 from __future__ import annotations
 
@@ -19,7 +22,6 @@ import json
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,9 @@ from pathlib import Path
 import numpy as np
 import paho.mqtt.client as paho
 from websockets.sync.client import connect
+
+from straja.hq import store as hq_store
+from straja.testing.postgres import ThrowawayPostgres
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 STRAJA = str(Path(sys.executable).with_name("straja"))
@@ -83,21 +88,20 @@ class Site:
         self.client.loop_stop()
 
 
-def stored(db: Path) -> int:
-    with sqlite3.connect(db) as c:
-        return c.execute("SELECT COUNT(*) FROM events").fetchone()[0]
-
-
-def run(n_sites: int, events: int, seconds: float, rate: float, folder: Path) -> dict:
+def run(n_sites: int, events: int, seconds: float, rate: float, db: str, folder: Path) -> dict:
     broker_port, web_port = free_port(), free_port()
     conf = folder / f"central-{n_sites}.conf"
     conf.write_text(f"listener {broker_port} 127.0.0.1\nallow_anonymous true\n"
                     "max_queued_messages 1000000\n" + ("user root\n" if os.geteuid() == 0 else ""))
     broker = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
-    db = folder / f"hq-{n_sites}.db"
     hq = None
     sites = []
+    count = hq_store.connect(db)
+
+    def stored() -> int:
+        return count.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
     try:
         wait_port(broker_port)
         hq = subprocess.Popen([STRAJA, "hq", "--broker", f"127.0.0.1:{broker_port}", "--db", str(db),
@@ -105,10 +109,10 @@ def run(n_sites: int, events: int, seconds: float, rate: float, folder: Path) ->
                               stderr=subprocess.DEVNULL)
         wait_port(web_port)
         sites = [Site(i, broker_port) for i in range(n_sites)]
-        while stored(db) == 0:  # straja hq subscribed: the first event gets through
+        while stored() == 0:  # straja hq subscribed: the first event gets through
             sites[0].publish().wait_for_publish(5)
             time.sleep(0.1)
-        base = stored(db)
+        base = stored()
 
         # throughput: each site publishes its share as fast as paho takes it
         cpu0, t0 = cpu_s(hq.pid), time.perf_counter()
@@ -128,7 +132,7 @@ def run(n_sites: int, events: int, seconds: float, rate: float, folder: Path) ->
         for t in threads:
             t.join()
         target = base + share * n_sites
-        while stored(db) < target:
+        while stored() < target:
             time.sleep(0.01)
         wall, cpu = time.perf_counter() - t0, cpu_s(hq.pid) - cpu0
 
@@ -175,6 +179,7 @@ def run(n_sites: int, events: int, seconds: float, rate: float, folder: Path) ->
             hq.wait(10)
         broker.terminate()
         broker.wait(10)
+        count.close()
 
 
 def main() -> int:
@@ -184,6 +189,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="latency phase")
     ap.add_argument("--rate", type=float, default=5.0, help="events per second per site, "
                     "latency phase")
+    ap.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite",
+                    help="straja hq's store (postgresql: a throwaway server)")
     ap.add_argument("--quick", action="store_true", help="small: a check that it runs (CI)")
     args = ap.parse_args()
     if args.quick:
@@ -191,13 +198,22 @@ def main() -> int:
     print("| sites | events | sustained events/s | hq CPU per event | latency events | "
           "event -> websocket p50 / p99 / max |")
     print("|---:|---:|---:|---:|---:|---:|")
-    with tempfile.TemporaryDirectory() as tmp:
-        for n in args.sites:
-            r = run(n, args.events, args.seconds, args.rate, Path(tmp))
-            print(f"| {r['sites']} | {r['events']} | {r['per_s']:.0f} | {r['cpu_us']:.0f} µs | "
-                  f"{r['received']} of {r['paced']} at {args.rate:g}/s per site | "
-                  f"{r['p50']:.1f} / {r['p99']:.1f} / {r['max']:.1f} ms |", flush=True)
+    server = ThrowawayPostgres().start() if args.store == "postgresql" else None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for n in args.sites:
+                db = server.new_database() if server else str(Path(tmp) / f"hq-{n}.db")
+                report(run(n, args.events, args.seconds, args.rate, db, Path(tmp)), args.rate)
+    finally:
+        if server:
+            server.stop()
     return 0
+
+
+def report(r: dict, rate: float) -> None:
+    print(f"| {r['sites']} | {r['events']} | {r['per_s']:.0f} | {r['cpu_us']:.0f} µs | "
+          f"{r['received']} of {r['paced']} at {rate:g}/s per site | "
+          f"{r['p50']:.1f} / {r['p99']:.1f} / {r['max']:.1f} ms |", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from hq_backends import hq_db, postgres_server  # noqa: F401 (fixtures)
 from straja import cli
 from straja.gateway import config, record, replay, store
 from straja.gateway.mqtt import Publisher, topics_for
@@ -72,13 +73,14 @@ class Gateway:
 
 
 @pytest.mark.timeout(180)
-def test_two_sites_bridged_to_a_central_broker_lose_nothing_and_fuse_a_crossing(tmp_path, capsys):
+def test_two_sites_bridged_to_a_central_broker_lose_nothing_and_fuse_a_crossing(tmp_path, capsys,
+                                                                                 hq_db):
     events = {site: site_events(site) for site in HEARD}
     (tmp_path / "central").mkdir()
     central = Broker(tmp_path / "central", free_port())
     central.start()
     sites, gateways = {}, {}
-    hq = Hq(tmp_path / "hq.db")
+    hq = Hq(hq_db)
     sub = Subscriber(hq, "127.0.0.1", central.port, client_id="hq-test").start()
     try:
         assert wait_for(sub.connected.is_set, 10)

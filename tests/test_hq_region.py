@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from hq_backends import hq_db, postgres_server  # noqa: F401 (fixtures)
 from straja.hq import store as hq_store
 from straja.hq.region import RegionFusion, distance_m
 from straja.hq.service import Hq, region_wide
@@ -69,8 +70,8 @@ def test_an_alerts_own_position_beats_its_sites():
     assert far is not first
 
 
-def test_messages_are_stored_once_with_region_wide_ids_and_bad_ones_skipped(tmp_path):
-    hq = Hq(tmp_path / "hq.db")
+def test_messages_are_stored_once_with_region_wide_ids_and_bad_ones_skipped(hq_db):
+    hq = Hq(hq_db)
     raised = {k: v for k, v in alert("A", "A9").items() if k not in ("site", "gateway")}
     raised.update(alert_id="A9", nodes=[{"node_id": 2, "dbm": -70.0, "first_ns": T, "last_ns": T}])
     online = {"kind": "node_online", "id": 2, "t_ns": T, "node_id": 2, "port": "/dev/ttyACM0"}
@@ -102,3 +103,26 @@ def test_messages_are_stored_once_with_region_wide_ids_and_bad_ones_skipped(tmp_
     assert hq.snapshot()["gateways"] == {"A/gw": "online"}
     assert [t["sites"] for t in hq_store.region_tracks(hq.store.db)] == [["A"]]
     assert hq_store.query(hq.store.db, node="A:gw:2", kinds=["node_online"]) == stored[1:]
+
+
+def test_a_fix_is_the_tracks_position_and_a_ring_widens_the_distance():
+    """A ring's centre is a node, the emitter anywhere up to its outer radius from it: two alerts
+    25 km apart are one drone when one of them is a ring of 6 km, not when both are fixes."""
+    fusion = RegionFusion(max_distance_m=20_000)
+    fix = dict(position_kind="fix", latitude=45.0, longitude=25.0, ellipse_m=[300.0, 100.0, 0.0])
+    first, _ = fusion.alert("A:gw:1", alert("A", "1", **fix))
+    far_fix, _ = fusion.alert("B:gw:2", alert("B", "2", **{**fix, "latitude": 45.225}))
+    assert far_fix is not first and distance_m((45.0, 25.0), (45.225, 25.0)) > 25_000
+    ring = dict(position_kind="ring", latitude=45.45, longitude=25.0, ring_m=[4000.0, 6000.0])
+    joined, _ = fusion.alert("C:gw:3", alert("C", "3", last_s=6, **ring))  # 25 km from B's fix
+    assert fusion.by_alert["B:gw:2"] is joined and joined.sites == ["B", "C"] and first.sites == ["A"]
+    assert joined.position({}) == (45.225, 25.0, 300.0)  # the fix, though the ring is newer
+
+
+def test_an_alert_with_a_malformed_position_is_rejected_and_not_stored(tmp_path):
+    hq = Hq(tmp_path / "hq.db")
+    for bad in ({"latitude": "45"}, {"ellipse_m": [1.0, 2.0]}, {"ring_m": "far"},
+                {"operator_longitude": True}):
+        raised = {k: v for k, v in alert("A", "A1", **bad).items() if k not in ("site", "gateway")}
+        hq.handle("straja/v1/A/gw/events/alert_raised", json.dumps({**raised, "alert_id": "A1"}))
+    assert hq.counts == {"received": 4, "rejected": 4} and hq.store.query() == []

@@ -14,6 +14,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from starlette.testclient import TestClient
 
+from hq_backends import hq_db, postgres_server  # noqa: F401 (fixtures)
 from straja.cot import CotConfig, CotSender
 from straja.gateway.config import WebConfig
 from straja.hq import store as hq_store
@@ -51,8 +52,8 @@ def feed(hq, *batches):
             hq.handle(topic, json.dumps(event).encode())
 
 
-def test_the_region_dashboard_shows_every_site_and_the_region_track(tmp_path):
-    db = tmp_path / "hq.db"
+def test_the_region_dashboard_shows_every_site_and_the_region_track(hq_db):
+    db = hq_db
     hub = Hub(WebConfig())
     hq = Hq(db, hub=hub)
     app = create_app(hub, Authenticator({}), history=HqHistory(db))

@@ -24,10 +24,11 @@ from straja.gateway import events as ev
 from straja.gateway import store
 from straja.gateway.config import GatewayConfig, NodeConfig, WebConfig, from_dict
 from straja.gateway.position import SiteMap
+from straja.gateway.spectrum import decimate_peaks
 from straja.protocol import Sweep, dbm_to_rssi_code
 from straja.web import auth
 from straja.web.app import create_app
-from straja.web.hub import Hub, decimate_peaks
+from straja.web.hub import Hub
 from straja.web.server import Dashboard
 
 T = 1_700_000_000_000_000_000
@@ -135,6 +136,27 @@ def test_roles_over_http(site):
     assert [(e["alert_id"], e["by"]) for e in store.query_events(
         store.connect(db), kinds=["alert_acknowledged"])] == [("A1-1", "olga")]
     assert hub.snapshot()["alerts"][0]["acknowledged"]["by"] == "olga"
+
+
+def test_local_map_tiles_are_served_to_users_only(site, tmp_path):
+    hub, db, _ = site
+    (tmp_path / "tiles" / "12" / "2332").mkdir(parents=True)
+    (tmp_path / "tiles" / "12" / "2332" / "1467.png").write_bytes(b"\x89PNG a tile")
+    (tmp_path / "tiles" / "notes").mkdir()  # not a zoom level
+    app = create_app(hub, auth.Authenticator(auth.users_from_config(USERS)), db,
+                     tiles=tmp_path / "tiles")
+    olga = basic("olga", "correct horse 1")
+    with TestClient(app) as c:
+        assert c.get("/tiles/12/2332/1467.png").status_code == 401
+        assert c.get("/api/state", headers=olga).json()["tiles"] == [12]
+        tile = c.get("/tiles/12/2332/1467.png", headers=olga)
+        assert tile.status_code == 200 and tile.headers["content-type"] == "image/png"
+        assert tile.content == b"\x89PNG a tile"
+        assert c.get("/tiles/12/2332/1468.png", headers=olga).status_code == 204  # not there
+        assert c.get("/tiles/12/..%2F..%2Fetc/1.png", headers=olga).status_code == 404
+    with TestClient(create_app(hub, auth.Authenticator({}), db)) as c:  # no folder: none
+        assert c.get("/api/state").json()["tiles"] == []
+        assert c.get("/tiles/12/2332/1467.png").status_code == 204
 
 
 def test_websocket_needs_a_user(site):

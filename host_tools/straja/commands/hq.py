@@ -8,8 +8,8 @@ import sys
 import threading
 
 from .. import term
-from ..argtypes import (existing_file, host_port, listen_address, positive_float, positive_int,
-                        remote_address, writable_file)
+from ..argtypes import (existing_file, existing_folder, host_port, listen_address,
+                        positive_float, positive_int, remote_address, writable_file)
 from ..errors import StrajaError
 from ..gateway import config as gwconfig
 from ..gateway.mqtt import topic_level
@@ -57,6 +57,12 @@ def _cot_url(text: str) -> str:
     return text
 
 
+def _store(text: str) -> str:
+    """A PostgreSQL URL, or an SQLite file that can be written."""
+    from ..hq.store import is_url
+    return text if is_url(text) else writable_file(text)
+
+
 def _secret(path) -> str:
     return path.read_text().strip() if path else ""
 
@@ -79,7 +85,7 @@ def run_bridge_config(args) -> int:
 def _dashboard(args, cfg, db: str, hub):
     from ..hq.web import HqHistory
     from ..web.server import Dashboard
-    return Dashboard(cfg, args.web, hub=hub, history=HqHistory(db)).start()
+    return Dashboard(cfg, args.web, hub=hub, history=HqHistory(db), tiles=args.tiles).start()
 
 
 def run_hq(args) -> int:
@@ -99,8 +105,9 @@ def run_hq(args) -> int:
     if args.cot:
         from ..cot import CotConfig, CotSender
         sender = CotSender(CotConfig(url=args.cot))
-    hub = Hub(cfg.web)
+    hub = Hub(cfg.web, region=True)
     hq = Hq(db, topic_root=args.topic_root, fusion=fusion, hub=hub, cot_sender=sender)
+    hq.restore()
     dashboard = None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -146,10 +153,13 @@ def configure(p) -> None:
                      "(docs/hq.md).")
     p.add_argument("--broker", type=remote_address, metavar="HOST:PORT",
                    help="the central MQTT broker")
-    p.add_argument("--db", type=writable_file, metavar="FILE",
-                   help=f"the command post's event store (SQLite; default {DEFAULT_DB})")
+    p.add_argument("--db", type=_store, metavar="FILE|URL",
+                   help=f"the command post's event store: an SQLite file (default {DEFAULT_DB}) "
+                   "or a PostgreSQL URL, postgresql://USER@HOST/DATABASE (the `postgres` extra)")
     p.add_argument("--web", type=listen_address, metavar="HOST:PORT",
                    help="serve the region's dashboard there (docs/dashboard.md)")
+    p.add_argument("--tiles", type=existing_folder, metavar="DIR",
+                   help="local map tiles DIR/{z}/{x}/{y}.png drawn under the Region view's grid")
     p.add_argument("--config", type=existing_file, metavar="FILE",
                    help="TOML with the dashboard's [web] table (users, TLS; docs/gateway.md)")
     p.add_argument("--cot", type=_cot_url, metavar="URL",

@@ -42,6 +42,13 @@ def _jsonl_sink(target: str):
     return sink
 
 
+def _site(text: str) -> str:
+    try:
+        return mqtt.topic_level(text, "site")
+    except gwconfig.ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _load(args) -> gwconfig.GatewayConfig:
     cfg = gwconfig.load(args.config)
     changes = {"db": args.db, "jsonl": args.jsonl}
@@ -59,6 +66,9 @@ def _load(args) -> gwconfig.GatewayConfig:
     if getattr(args, "mqtt_host", None):
         changes["mqtt"] = gwconfig.MqttConfig(**{**cfg.mqtt.__dict__, "host": args.mqtt_host,
                                                  "port": args.mqtt_port or cfg.mqtt.port})
+    if getattr(args, "site", None):
+        changes["mqtt"] = gwconfig.MqttConfig(**{**changes.get("mqtt", cfg.mqtt).__dict__,
+                                                 "site": args.site})
     return gwconfig.override(cfg, **changes)
 
 
@@ -117,6 +127,8 @@ def run_gateway(args) -> int:
                                                 "started_ns": time.time_ns()}) if cfg.record else None
     gw = Gateway(cfg, pipeline, store=event_store, publisher=publisher,
                  sinks=[*sinks, logs.event_sink, *([cot] if cot else [])], recorder=recorder)
+    if publisher and cfg.mqtt.spectrum_rate_hz > 0:
+        pipeline.sweep_taps.append(publisher.sweep)
     logs.log.info("gateway %s starting: ports %s%s; store %s; JSON lines %s; MQTT %s; "
                   "recording %s", cfg.gateway_id, ", ".join(cfg.ports) or "none named",
                   " and discovered ones" if cfg.discover else "", cfg.db or "none",
@@ -311,6 +323,9 @@ def configure_gateway(p) -> None:
     p.add_argument("--cot", type=cot_url, metavar="URL", help="send alerts' positions and the "
                    "nodes to TAK as Cursor on Target: udp://239.2.3.1:6969 (ATAK's multicast), "
                    "udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (overrides the config)")
+    p.add_argument("--site", type=_site, metavar="NAME",
+                   help="the site's name in the MQTT topics straja/v1/<site>/<gateway_id>/... "
+                   "(overrides the config's mqtt.site; docs/hq.md)")
     p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
     p.add_argument("--remoteid-source", metavar="FILE",
                    help='Remote ID from a companion: JSON lines with the payload hex ("-": stdin)')

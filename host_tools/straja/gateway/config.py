@@ -54,6 +54,15 @@ class MqttConfig:
     ca_file: str = ""              # empty with tls: the system CA store
     keepalive_s: int = 30
     window: int = 100              # messages handed to the client before acknowledgements
+    # thinned spectra on spectrum/<node id> (QoS 0, live only: for straja hq's dashboard); per
+    # node at most this many a second (its front ends take turns), 0: none
+    spectrum_rate_hz: float = 1.0
+    spectrum_bins: int = 128       # channels per spectrum at most (each group's strongest)
+
+    def __post_init__(self):
+        if self.spectrum_rate_hz < 0 or self.spectrum_bins < 1:
+            raise ConfigError("mqtt.spectrum_rate_hz must be 0 (none) or more, and "
+                              "mqtt.spectrum_bins 1 or more")
 
 
 @dataclass(frozen=True)

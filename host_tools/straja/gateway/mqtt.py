@@ -4,6 +4,8 @@ Topic tree under `<root>/v1/<site>/<gateway id>/` (docs/hq.md; payload schemas i
     status                      "online" / "offline" (retained; "offline" is the last will)
     events/<kind>               every event as stored in SQLite (JSON with its `id`), QoS 1
     nodes/<node id>/status      the node's latest online/offline/restarted event (retained)
+    spectrum/<node id>          a thinned sweep of one front end (QoS 0, not stored: live only;
+                                at most `spectrum_rate_hz` a second per node)
 
 Events reach the broker through the `mqtt_outbox` table, which `Store.write` fills in the same
 transaction as the event itself. This publisher hands rows to paho in id order, at most `window`
@@ -15,6 +17,7 @@ at least once, and subscribers can drop repeats by the event `id`.
 """
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import re
@@ -27,6 +30,7 @@ import paho.mqtt.client as paho
 from . import store
 from .config import ConfigError, MqttConfig
 from .events import Event, NodeStatusChange
+from .spectrum import Thinner
 
 log = logging.getLogger("straja.gateway.mqtt")
 
@@ -73,7 +77,9 @@ class Publisher:
 
     def __init__(self, cfg: MqttConfig, gateway_id: str, db_path):
         self.cfg = cfg
-        self.status_topic = f"{base_topic(cfg, gateway_id)}/status"
+        self.base = base_topic(cfg, gateway_id)
+        self.status_topic = f"{self.base}/status"
+        self.thinner = Thinner(cfg.spectrum_rate_hz, cfg.spectrum_bins)
         self.db = store.connect(db_path)
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2,
                                   client_id=cfg.client_id or f"straja-{gateway_id}",
@@ -139,6 +145,16 @@ class Publisher:
     def wake(self) -> None:
         """New rows are in the outbox."""
         self._wake.set()
+
+    def sweep(self, node_id: int, t_ns: int, sweep) -> None:
+        """A pipeline sweep tap: a thinned spectrum when one is due, straight to the broker
+        (QoS 0: dropped while it is away, never queued in the outbox)."""
+        if not self.connected.is_set():
+            return
+        spectrum = self.thinner.sweep(node_id, t_ns, sweep)
+        if spectrum is not None:
+            self.client.publish(f"{self.base}/spectrum/{node_id}",
+                                json.dumps(spectrum, separators=(",", ":")), qos=0)
 
     def pending(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM mqtt_outbox").fetchone()[0]

@@ -6,7 +6,8 @@ overlaps the track in frequency, overlaps it in time (it began before the track'
 observation plus `handover_s`: a drone flying out of one site's coverage into the next may be
 heard by neither for a moment), comes from a site neighbouring one of the track's sites, and,
 where positions are known (the alert's own `latitude`/`longitude`, else its site's), lies within
-`max_distance_m` of one of them. A track is active while one of its alerts is; an ended track
+`max_distance_m` of one of them, widened by how far each emitter may be from its position (a
+fix's 95 % semi-major axis, a ring's or locus's outer radius: docs/localisation.md). A track is active while one of its alerts is; an ended track
 can still be joined within `handover_s`, so a drone crossing from site A to site B stays one
 track even when A's alert clears before B's is raised.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..gateway.fusion import LINK
 
@@ -26,6 +28,22 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
     h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+
+class Position(NamedTuple):
+    latitude: float
+    longitude: float
+    radius_m: float  # the emitter within this of it (95 %); 0: a point (a site's, or no extent)
+
+
+def alert_position(alert: dict) -> Position | None:
+    """Where a site's alert puts its emitter, if it says (position_kind: a fix and its ellipse,
+    or the centre of a ring's or locus's band of distances)."""
+    if alert.get("latitude") is None or alert.get("longitude") is None:
+        return None
+    extent = alert.get("ellipse_m") if alert.get("position_kind") == "fix" else \
+        alert.get("ring_m") if alert.get("position_kind") in ("ring", "locus") else None
+    return Position(alert["latitude"], alert["longitude"], max(extent[:2]) if extent else 0.0)
 
 
 @dataclass
@@ -52,15 +70,18 @@ class RegionTrack:
             [a["severity"] for a in self.members.values()]
         return max(live, key=SEVERITY_ORDER.index)
 
-    def position(self, site_positions: dict) -> tuple[float, float] | None:
-        """The newest alert's own position, else the mean of the positions of its sites."""
-        newest = max(self.members.values(), key=lambda a: a["last_ns"])
-        if newest.get("latitude") is not None and newest.get("longitude") is not None:
-            return newest["latitude"], newest["longitude"]
+    def position(self, site_positions: dict) -> Position | None:
+        """The tightest of its alerts' own positions (the newest of equals: a fix before a
+        ring), else the mean of the positions of its sites."""
+        own = [(p.radius_m, -a["last_ns"], p) for a in self.members.values()
+               if (p := alert_position(a)) is not None]
+        if own:
+            return min(own)[2]
         known = [site_positions[s] for s in self.sites if s in site_positions]
         if not known:
             return None
-        return sum(p[0] for p in known) / len(known), sum(p[1] for p in known) / len(known)
+        return Position(sum(p[0] for p in known) / len(known),
+                        sum(p[1] for p in known) / len(known), 0.0)
 
     def summary(self) -> dict:
         return {"region_id": self.region_id, "family": self.family, "lo_khz": self.lo_khz,
@@ -117,6 +138,18 @@ class RegionFusion:
         self._forget(track.last_ns)
         return track, merged
 
+    def restore(self, summary: dict, members: dict[str, dict]) -> RegionTrack:
+        """A region track as stored before a restart (`RegionTrack.summary`), with the latest
+        events of its alerts: it keeps its id, and new tracks are numbered after it."""
+        track = RegionTrack(summary["region_id"], summary["family"], summary["lo_khz"],
+                            summary["hi_khz"], summary["first_ns"], summary["last_ns"],
+                            dict(members))
+        self.tracks[track.region_id] = track
+        for key in members:
+            self.by_alert[key] = track
+        self._count = max(self._count, int(track.region_id.rsplit("-", 1)[1]))
+        return track
+
     @staticmethod
     def _extend(track: RegionTrack, lo_khz: int, hi_khz: int, first_ns: int, last_ns: int) -> None:
         track.lo_khz, track.hi_khz = min(track.lo_khz, lo_khz), max(track.hi_khz, hi_khz)
@@ -137,7 +170,8 @@ class RegionFusion:
 
     def _near(self, a: RegionTrack, b: RegionTrack) -> bool:
         here, there = a.position(self.site_positions), b.position(self.site_positions)
-        return here is None or there is None or distance_m(here, there) <= self.max_distance_m
+        return here is None or there is None or distance_m(here[:2], there[:2]) <= \
+            self.max_distance_m + here.radius_m + there.radius_m
 
     def _forget(self, now_ns: int) -> None:
         old = [t for t in self.tracks.values()

@@ -2,15 +2,22 @@
 dashboard's live state and CoT (docs/hq.md).
 
 `Hq.handle_batch` is the processing of MQTT messages (topics and payloads in, no network), in
-one SQLite transaction. `Subscriber` hands it what arrived while the previous batch was being
-stored (one message when the load is light, hundreds under a burst: one commit for all), and
+one transaction of its store (SQLite or PostgreSQL). `Subscriber` hands it what arrived while
+the previous batch was being stored (one message when the load is light, hundreds under a
+burst: one commit for all), and
 acknowledges the messages (QoS 1, paho's manual acknowledgement) only after the commit, so what
 the broker counts as delivered is stored: a command post that stops loses nothing its broker
 still queues for its persistent session.
+
+A restarted straja hq rebuilds its live state from its store (`Hq.restore`): every node's latest
+status and statistics, every alert as its latest event says (with its acknowledgement), the site
+tracks not ended and the region tracks still active or recently ended, under their ids; the
+gateways' online status comes back as the broker's retained `status` messages.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import queue
@@ -22,16 +29,19 @@ import paho.mqtt.client as paho
 from .. import cot
 from ..gateway import events as ev
 from ..gateway.mqtt import TOPIC_VERSION
-from ..web.hub import Hub
+from ..web.hub import ALERT_KINDS, Hub
 from . import store as hq_store
 from .region import RegionFusion, RegionTrack
 from .schemas import required_fields
 
 log = logging.getLogger("straja.hq")
-ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
 FIELDS = {kind: {"id", *required_fields(cls)} for kind, cls in ev.KINDS.items()}
 NODE_STATUS_KINDS = tuple(k for k, cls in ev.KINDS.items() if issubclass(cls, ev.NodeStatusChange))
 REGION = "region"  # the site name of the region tracks' alerts on the dashboard
+# an alert's position fields the region tracks and the map read: how many numbers each holds
+POSITION_FIELDS = {"latitude": 1, "longitude": 1, "claimed_latitude": 1, "claimed_longitude": 1,
+                   "operator_latitude": 1, "operator_longitude": 1, "ellipse_m": 3, "ring_m": 2}
+MAX_SPECTRUM_BINS = 4096  # channels of a site's thinned sweep, at most (mqtt.spectrum_bins: 128)
 
 
 class BadMessage(ValueError):
@@ -57,6 +67,11 @@ def region_wide(site: str, gateway: str, event: dict) -> dict:
     return out
 
 
+def is_int64(value) -> bool:
+    """An integer both stores hold (the columns are 64-bit)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -2**63 <= value < 2**63
+
+
 def parse_event(payload: bytes, kinds) -> dict:
     """The event in a payload, checked to be of one of `kinds` with the fields the command post
     reads; BadMessage saying why not."""
@@ -71,16 +86,46 @@ def parse_event(payload: bytes, kinds) -> dict:
     if missing:
         raise BadMessage(f"{event['kind']} without {', '.join(sorted(missing))}")
     for key in ("id", "t_ns"):
-        if not isinstance(event.get(key), int) or isinstance(event.get(key), bool):
-            raise BadMessage(f"{key} is not an integer")
+        if not is_int64(event.get(key)):
+            raise BadMessage(f"{key} is not a 64-bit integer")
     if event["kind"] in ALERT_KINDS:
-        for key, kind in (("family", str), ("severity", str), ("lo_khz", int), ("hi_khz", int),
-                          ("first_ns", int), ("last_ns", int), ("nodes", list)):
+        for key, kind in (("family", str), ("severity", str), ("nodes", list)):
             if not isinstance(event.get(key), kind):
+                raise BadMessage(f"{event['kind']} without a valid {key}")
+        for key in ("lo_khz", "hi_khz", "first_ns", "last_ns"):
+            if not is_int64(event.get(key)):
                 raise BadMessage(f"{event['kind']} without a valid {key}")
         if not all(isinstance(n, dict) and "node_id" in n for n in event["nodes"]):
             raise BadMessage(f"{event['kind']} with a node without its node_id")
+        for key, size in POSITION_FIELDS.items():  # absent or null: no position
+            value = event.get(key)
+            if value is not None and not (is_number(value) if size == 1 else (
+                    isinstance(value, list) and len(value) == size and all(map(is_number, value)))):
+                raise BadMessage(f"{event['kind']} with an invalid {key}")
     return event
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def parse_spectrum(payload: bytes) -> dict:
+    """The thinned sweep of a `spectrum/<node id>` message (docs/hq.md); BadMessage if it is
+    not one."""
+    try:
+        spectrum = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise BadMessage(f"not JSON: {e}") from None
+    if not isinstance(spectrum, dict):
+        raise BadMessage("a spectrum is a JSON object")
+    for key in ("front_end", "t_ns", "start_khz", "stop_khz"):
+        if not is_int64(spectrum.get(key)):
+            raise BadMessage(f"a spectrum without a valid {key}")
+    dbm = spectrum.get("dbm")
+    if not (isinstance(dbm, list) and 0 < len(dbm) <= MAX_SPECTRUM_BINS
+            and all(map(is_number, dbm))):
+        raise BadMessage(f"a spectrum's dbm is 1 to {MAX_SPECTRUM_BINS} numbers")
+    return {k: spectrum[k] for k in ("front_end", "t_ns", "start_khz", "stop_khz", "dbm")}
 
 
 class Hq:
@@ -98,6 +143,27 @@ class Hq:
         self.published: set[str] = set()                         # region tracks shown
         self.counts = collections.Counter()                      # received, stored, repeats, ...
 
+    def restore(self) -> None:
+        """The live state of before a restart, from the store (the dashboard is right at once)."""
+        live = self.store.live()
+        acks = [e for e in live if e["kind"] == "alert_acknowledged"]
+        latest = {e["alert_id"]: e for e in live if e["kind"] in ALERT_KINDS}
+        for e in live:
+            self._track(e)
+        for site, gateway, last in self.store.last_ids():
+            self.last_id[(site, gateway)] = last
+        newest_ns = max((e["last_ns"] for e in latest.values()), default=0)
+        for summary in self.store.region_tracks(since_ns=newest_ns - self.fusion.keep_ns):
+            members = {k: latest[k] for k in summary["alerts"] if k in latest}
+            if members:
+                self.published.add(self.fusion.restore(summary, members).region_id)
+        if self.hub is not None:
+            self.hub.sink_json(e for e in live if e["kind"] != "alert_acknowledged")
+            self.hub.sink_json(region_alert(t, max(t.members.values(), key=lambda a: a["t_ns"]),
+                                            self.fusion.site_positions)
+                               for t in self.fusion.tracks.values())
+            self.hub.sink_json(acks)
+
     def handle(self, topic: str, payload: bytes) -> None:
         self.handle_batch([(topic, payload)])
 
@@ -105,27 +171,42 @@ class Hq:
         """Messages (topic, payload) from the central broker, stored in one transaction; a bad
         one is counted and logged, never raised."""
         received_ns = time.time_ns()
-        with self.lock:
-            self.store.db.execute("BEGIN")
-            try:
-                for topic, payload in messages:
-                    self.counts["received"] += 1
-                    try:
-                        self._handle(topic, payload, received_ns)
-                    # a message from the network: whatever its content, it is skipped
-                    except (BadMessage, KeyError, TypeError, ValueError) as e:
-                        self.counts["rejected"] += 1
-                        log.warning("message on %s skipped: %s", topic, e)
-            finally:
-                self.store.db.execute("COMMIT")
+        with self.lock, self.store.transaction():
+            events = []
+            for topic, payload in messages:
+                self.counts["received"] += 1
+                with self._skipping(topic):
+                    if (event := self._parse(topic, payload)) is not None:
+                        events.append((topic, event))
+            stored = self.store.add_all([(e["site"], e["gateway"], e) for _, e in events],
+                                        received_ns)
+            for (topic, event), new in zip(events, stored):
+                if not new:
+                    self.counts["repeats"] += 1
+                    continue
+                with self._skipping(topic):
+                    self._stored(event)
 
-    def _handle(self, topic: str, payload: bytes, received_ns: int) -> None:
+    @contextlib.contextmanager
+    def _skipping(self, topic: str):
+        """A message from the network: whatever its content, a bad one is skipped."""
+        try:
+            yield
+        except (BadMessage, KeyError, TypeError, ValueError) as e:
+            self.counts["rejected"] += 1
+            log.warning("message on %s skipped: %s", topic, e)
+
+    def _parse(self, topic: str, payload: bytes) -> dict | None:
+        """The event of a message, region-wide (straja hq's own messages: handled, None)."""
         if not topic.startswith(self.prefix):
             raise BadMessage("not under " + self.prefix)
         site, gateway, *rest = topic[len(self.prefix):].split("/")
         if rest == ["status"]:
             self.gateways[(site, gateway)] = payload.decode(errors="replace")
-            return
+            return None
+        if len(rest) == 2 and rest[0] == "spectrum":
+            self._spectrum(qualified(site, gateway, rest[1]), payload)
+            return None
         if len(rest) == 2 and rest[0] == "events":
             event = parse_event(payload, (rest[1],) if rest[1] in ev.KINDS else ())
         elif len(rest) == 3 and rest[0] == "nodes" and rest[2] == "status":
@@ -133,20 +214,26 @@ class Hq:
         else:
             raise BadMessage("not a topic of the v1 layout")
         self.gateways.setdefault((site, gateway), "online")
-        shown = region_wide(site, gateway, event)
-        if not self.store.add(site, gateway, shown, received_ns):
-            self.counts["repeats"] += 1
-            return
+        return region_wide(site, gateway, event)
+
+    def _stored(self, event: dict) -> None:
+        """A site's event, stored: to the order check, the tracks, the dashboard, the region."""
         self.counts["stored"] += 1
-        key = (site, gateway)
+        key = (event["site"], event["gateway"])
         if event["id"] < self.last_id.get(key, 0):
             self.counts["out_of_order"] += 1
         self.last_id[key] = max(event["id"], self.last_id.get(key, 0))
-        self._track(shown)
+        self._track(event)
         if self.hub is not None:
-            self.hub.sink_json([shown])
+            self.hub.sink_json([event])
         if event["kind"] in ALERT_KINDS:
-            self._region(*self.fusion.alert(shown["alert_id"], shown), shown)
+            self._region(*self.fusion.alert(event["alert_id"], event), event)
+
+    def _spectrum(self, node: str, payload: bytes) -> None:
+        """A site's thinned sweep: live only (not stored), to the dashboard's spectra."""
+        self.counts["spectra"] += 1
+        if self.hub is not None:
+            self.hub.publish({"type": "spectrum", **parse_spectrum(payload), "node_id": node})
 
     def _track(self, event: dict) -> None:
         if event["kind"] == "track_started":
@@ -162,7 +249,7 @@ class Hq:
         self.published.difference_update(g.region_id for g in merged)
         self.published.add(track.region_id)
         if self.hub is not None:
-            self.hub.sink_json([region_alert(track, cause),
+            self.hub.sink_json([region_alert(track, cause, self.fusion.site_positions),
                                 *(merged_alert(gone, track, cause) for gone in ended)])
         if self.cot_sender is not None:
             for t, cleared in ((track, not track.active), *((g, True) for g in ended)):
@@ -172,7 +259,8 @@ class Hq:
         position = track.position(self.fusion.site_positions)
         if position is not None:
             self.cot_sender.send(cot.track_event(
-                self.cot_sender.cfg, track.region_id, t_ns, *position, 0.0, cot.UNKNOWN_ERROR_M,
+                self.cot_sender.cfg, track.region_id, t_ns, position.latitude, position.longitude,
+                0.0, position.radius_m or cot.UNKNOWN_ERROR_M,
                 track.family, f"{track.lo_khz / 1000:.0f}-{track.hi_khz / 1000:.0f} MHz",
                 track.sites, track.severity, cleared=cleared))
 
@@ -187,8 +275,10 @@ class Hq:
         self.store.close()
 
 
-def region_alert(track: RegionTrack, cause: dict) -> dict:
-    """A region track as the dashboard lists alerts: one line for what several sites see."""
+def region_alert(track: RegionTrack, cause: dict, site_positions: dict | None = None) -> dict:
+    """A region track as the dashboard lists alerts: one line for what several sites see, at
+    the track's position (RegionTrack.position) when one is known."""
+    position = track.position(site_positions or {})
     nodes = [n for a in track.members.values() for n in a["nodes"]]
     kind = "alert_cleared" if not track.active else \
         "alert_raised" if len(track.members) == 1 and cause["kind"] == "alert_raised" else "alert_updated"
@@ -199,6 +289,9 @@ def region_alert(track: RegionTrack, cause: dict) -> dict:
             "last_ns": track.last_ns, "since_ns": track.first_ns,
             "hits": sum(a.get("hits", 0) for a in track.members.values()), "nodes": nodes,
             "severity": track.severity, "trend": cause.get("trend", ""), "label": "region",
+            "latitude": position.latitude if position else None,
+            "longitude": position.longitude if position else None,
+            "radius_m": position.radius_m if position else None,
             "text": f"REGION {track.region_id}: {track.family} on {band}, sites "
                     f"{', '.join(track.sites)}"}
 

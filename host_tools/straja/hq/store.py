@@ -1,57 +1,206 @@
-"""straja hq's SQLite: every event of every site once, and the region tracks (docs/hq.md).
+"""straja hq's store: every event of every site once, and the region tracks (docs/hq.md), in
+SQLite (a file) or PostgreSQL (a `postgresql://` URL, when the history outgrows one file).
+
+One store interface over both: the SQL is written once, with `?` placeholders and the upsert
+syntax both engines share (`ON CONFLICT`); only the column types of MIGRATIONS differ, through
+the dialect's TYPES. The schema is versioned by the `schema_migrations` table and upgraded by
+MIGRATIONS, applied in order under a lock (two connections opening a new store at once apply
+each migration once).
 
 An event is known by its site, its gateway, its `id` in the gateway's store and its `t_ns` (a
 gateway that starts a new store counts ids from 1 again; its events then differ in time), so a
-repeat (MQTT delivers at least once) is ignored by the UNIQUE constraint.
+repeat (MQTT delivers at least once) is ignored by the UNIQUE constraint. `seq` is the order
+straja hq received the events in, which is each site's order (docs/hq.md).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import time
 from pathlib import Path
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,            -- the order straja hq received them in
-    site TEXT NOT NULL, gateway TEXT NOT NULL, event_id INTEGER, kind TEXT NOT NULL,
-    t_ns INTEGER NOT NULL, node TEXT, alert TEXT, received_ns INTEGER NOT NULL,
-    payload TEXT NOT NULL,
-    UNIQUE (site, gateway, event_id, t_ns));
-CREATE INDEX IF NOT EXISTS events_kind ON events (kind, t_ns);
-CREATE INDEX IF NOT EXISTS events_site ON events (site, gateway, seq);
-CREATE TABLE IF NOT EXISTS region_tracks (
-    region_id TEXT PRIMARY KEY, family TEXT NOT NULL, lo_khz INTEGER NOT NULL,
-    hi_khz INTEGER NOT NULL, first_ns INTEGER NOT NULL, last_ns INTEGER NOT NULL,
-    active INTEGER NOT NULL, severity TEXT NOT NULL, sites TEXT NOT NULL, alerts TEXT NOT NULL);
-"""
+from .. import term
+from ..errors import StrajaError
+from ..web.hub import ALERT_KINDS, NODE_KINDS
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+MIGRATIONS = (
+    # 1: the event log and the region tracks (a store made before versioning has them already)
+    """
+    CREATE TABLE IF NOT EXISTS events (
+        seq {seq}, site TEXT NOT NULL, gateway TEXT NOT NULL, event_id {int}, kind TEXT NOT NULL,
+        t_ns {int} NOT NULL, node TEXT, alert TEXT, received_ns {int} NOT NULL,
+        payload TEXT NOT NULL, UNIQUE (site, gateway, event_id, t_ns));
+    CREATE INDEX IF NOT EXISTS events_kind ON events (kind, t_ns);
+    CREATE INDEX IF NOT EXISTS events_site ON events (site, gateway, seq);
+    CREATE TABLE IF NOT EXISTS region_tracks (
+        region_id TEXT PRIMARY KEY, family TEXT NOT NULL, lo_khz {int} NOT NULL,
+        hi_khz {int} NOT NULL, first_ns {int} NOT NULL, last_ns {int} NOT NULL,
+        active {int} NOT NULL, severity TEXT NOT NULL, sites TEXT NOT NULL, alerts TEXT NOT NULL);
+    """,
+    # 2: the site track of track events, so a restarted straja hq finds the tracks still open
+    # (events stored before have none: their tracks are not restored)
+    """
+    ALTER TABLE events ADD COLUMN track TEXT;
+    CREATE INDEX events_track ON events (track, seq);
+    CREATE INDEX events_alert ON events (alert, seq);
+    CREATE INDEX events_node ON events (node, seq);
+    """,
+)
+TRACK_KINDS = ("track_started", "track_ended")
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")  # WAL: a power cut loses at most the last commits
-    db.execute("PRAGMA busy_timeout=5000")
-    db.executescript(SCHEMA)
-    return db
+class Engine:
+    """A DB-API connection in autocommit mode: transactions are begun and ended by hand."""
+    conn = None
+
+    def execute(self, sql: str, params=()):
+        return self.conn.execute(sql, params)
+
+    def commit(self) -> None:
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.conn.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class Sqlite(Engine):
+    TYPES = {"seq": "INTEGER PRIMARY KEY", "int": "INTEGER"}
+
+    def __init__(self, path: str):
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a power cut loses the last commits
+        self.conn.execute("PRAGMA busy_timeout=5000")
+
+    def begin(self, exclusive: bool) -> None:
+        self.conn.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
+
+
+class Postgres(Engine):
+    TYPES = {"seq": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "int": "BIGINT"}
+    MIGRATION_LOCK = 0x5374726A  # pg_advisory_xact_lock key: "Strj"
+
+    def __init__(self, url: str):
+        try:
+            import psycopg
+        except ImportError:
+            raise StrajaError("a PostgreSQL store needs the `postgres` extra (psycopg)",
+                              "pip install 'straja[postgres]'", term.EXIT_USAGE) from None
+        try:
+            self.conn = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as e:
+            raise StrajaError(f"cannot open the PostgreSQL store: {str(e).strip()}",
+                              "check the URL (postgresql://USER@HOST/DATABASE), that the server "
+                              "runs and that the database exists", term.EXIT_USAGE) from None
+
+    def execute(self, sql: str, params=()):
+        return self.conn.execute(sql.replace("?", "%s"), params)
+
+    def begin(self, exclusive: bool) -> None:
+        self.conn.execute("BEGIN")
+        if exclusive:
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (self.MIGRATION_LOCK,))
+
+
+def is_url(location) -> bool:
+    return str(location).startswith(POSTGRES_SCHEMES)
+
+
+class Database:
+    """A connection to the store, SQLite or PostgreSQL by its location, with the schema up to
+    date: `execute` (SQL with `?` placeholders) and `transaction`."""
+
+    def __init__(self, location: str | Path):
+        self.engine = Postgres(str(location)) if is_url(location) else Sqlite(str(location))
+        self._migrate()
+
+    def execute(self, sql: str, params=()):
+        return self.engine.execute(sql, params)
+
+    @contextlib.contextmanager
+    def transaction(self, exclusive: bool = False):
+        """Commits what is done inside, or rolls it back on an exception; exclusive: no other
+        connection migrates meanwhile."""
+        self.engine.begin(exclusive)
+        try:
+            yield self
+        except BaseException:
+            self.engine.rollback()
+            raise
+        self.engine.commit()
+
+    def schema_version(self) -> int:
+        return self.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+
+    def _migrate(self) -> None:
+        with self.transaction(exclusive=True):
+            self.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version {int} PRIMARY KEY, "
+                         "applied_ns {int} NOT NULL)".format(**self.engine.TYPES))
+        for version, sql in enumerate(MIGRATIONS, start=1):
+            with self.transaction(exclusive=True):
+                if self.execute("SELECT 1 FROM schema_migrations WHERE version = ?",
+                                (version,)).fetchone():
+                    continue
+                for statement in sql.format(**self.engine.TYPES).split(";"):
+                    if statement.strip():
+                        self.execute(statement)
+                self.execute("INSERT INTO schema_migrations VALUES (?, ?)",
+                             (version, time.time_ns()))
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+def connect(location: str | Path) -> Database:
+    return Database(location)
 
 
 class HqStore:
-    def __init__(self, path: str | Path):
-        self.db = connect(path)
+    def __init__(self, location: str | Path):
+        self.db = connect(location)
+
+    def transaction(self):
+        return self.db.transaction()
 
     def add(self, site: str, gateway: str, event: dict, received_ns: int) -> bool:
         """Stores a site's event (its region-wide `node` and `alert` ids in it); False if it is
         a repeat."""
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO events (site, gateway, event_id, kind, t_ns, node, alert, "
-            "received_ns, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (site, gateway, event.get("id"), event["kind"], event["t_ns"], event.get("node_id"),
-             event.get("alert_id"), received_ns, json.dumps(event, separators=(",", ":"))))
-        return cur.rowcount == 1
+        return self.add_all([(site, gateway, event)], received_ns)[0]
+
+    def add_all(self, events: list[tuple[str, str, dict]], received_ns: int) -> list[bool]:
+        """Stores sites' events (site, gateway, event), in their order, in one statement (one
+        round trip to a server); for each, False if it is a repeat (of one stored before, or of
+        one earlier in `events`)."""
+        if not events:
+            return []
+        rows = [(site, gateway, e.get("id"), e["kind"], e["t_ns"], e.get("node_id"),
+                 e.get("alert_id"),
+                 f"{site}:{gateway}:{e['track_id']}" if e["kind"] in TRACK_KINDS else None,
+                 received_ns, json.dumps(e, separators=(",", ":"))) for site, gateway, e in events]
+        inserted = set(self.db.execute(
+            "INSERT INTO events (site, gateway, event_id, kind, t_ns, node, alert, track, "
+            "received_ns, payload) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows))
+            + " ON CONFLICT DO NOTHING RETURNING site, gateway, event_id, t_ns",
+            [v for row in rows for v in row]).fetchall())
+        new = []
+        for row in rows:
+            key = (row[0], row[1], row[2], row[4])
+            new.append(key in inserted)
+            inserted.discard(key)  # a repeat later in the same batch
+        return new
 
     def region_track(self, s: dict) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO region_tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO region_tracks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (region_id) DO UPDATE SET family = excluded.family, "
+            "lo_khz = excluded.lo_khz, hi_khz = excluded.hi_khz, first_ns = excluded.first_ns, "
+            "last_ns = excluded.last_ns, active = excluded.active, severity = excluded.severity, "
+            "sites = excluded.sites, alerts = excluded.alerts",
             (s["region_id"], s["family"], s["lo_khz"], s["hi_khz"], s["first_ns"], s["last_ns"],
              int(s["active"]), s["severity"], json.dumps(s["sites"]), json.dumps(s["alerts"])))
 
@@ -59,11 +208,41 @@ class HqStore:
         """A region track merged into another (straja.hq.region)."""
         self.db.execute("DELETE FROM region_tracks WHERE region_id = ?", (region_id,))
 
+    def query(self, **filters) -> list[dict]:
+        return query(self.db, **filters)
+
+    def region_tracks(self, since_ns: int | None = None) -> list[dict]:
+        return region_tracks(self.db, since_ns)
+
+    def live(self) -> list[dict]:
+        """What a restarted straja hq rebuilds its live state from, in the order received: each
+        node's latest status and stats, each alert's first and latest event and its latest
+        acknowledgement, and the track events of tracks not ended."""
+        return [json.loads(p) for (p,) in self.db.execute(
+            "SELECT payload FROM events WHERE seq IN ("
+            f"SELECT MAX(seq) FROM events WHERE kind IN {_sql_list(NODE_KINDS)} "
+            "GROUP BY node, kind "
+            f"UNION SELECT MIN(seq) FROM events WHERE kind IN {_sql_list(ALERT_KINDS)} GROUP BY alert "
+            f"UNION SELECT MAX(seq) FROM events WHERE kind IN {_sql_list(ALERT_KINDS)} GROUP BY alert "
+            "UNION SELECT MAX(seq) FROM events WHERE kind = 'alert_acknowledged' GROUP BY alert "
+            "UNION SELECT MAX(seq) FROM events WHERE track IS NOT NULL GROUP BY track "
+            "HAVING MAX(CASE WHEN kind = 'track_ended' THEN 1 ELSE 0 END) = 0) ORDER BY seq")]
+
+    def last_ids(self) -> list[tuple[str, str, int]]:
+        """(site, gateway, the greatest event id stored of it)."""
+        return self.db.execute("SELECT site, gateway, MAX(event_id) FROM events "
+                               "WHERE event_id IS NOT NULL GROUP BY site, gateway").fetchall()
+
     def close(self) -> None:
         self.db.close()
 
 
-def query(db: sqlite3.Connection, *, kinds=(), site=None, node=None, alert=None, since_ns=None,
+def _sql_list(words) -> str:
+    """A constant list of kinds in SQL (our own names, never input)."""
+    return "(" + ", ".join(f"'{w}'" for w in words) + ")"
+
+
+def query(db: Database, *, kinds=(), site=None, node=None, alert=None, since_ns=None,
           until_ns=None, limit=None) -> list[dict]:
     """Stored events (JSON, with `site` and `gateway`) in the order received, filtered."""
     where, params = [], []
@@ -87,9 +266,11 @@ def query(db: sqlite3.Connection, *, kinds=(), site=None, node=None, alert=None,
     return [json.loads(p) for (p,) in db.execute(sql + " ORDER BY seq", params)]
 
 
-def region_tracks(db: sqlite3.Connection) -> list[dict]:
+def region_tracks(db: Database, since_ns: int | None = None) -> list[dict]:
+    """The stored region tracks, oldest first (since_ns: those active or seen since then)."""
     rows = db.execute("SELECT region_id, family, lo_khz, hi_khz, first_ns, last_ns, active, "
-                      "severity, sites, alerts FROM region_tracks ORDER BY first_ns").fetchall()
+                      "severity, sites, alerts FROM region_tracks WHERE active = 1 OR last_ns >= ? "
+                      "ORDER BY first_ns", (since_ns or 0,)).fetchall()
     return [{"region_id": r[0], "family": r[1], "lo_khz": r[2], "hi_khz": r[3],
              "first_ns": r[4], "last_ns": r[5], "active": bool(r[6]), "severity": r[7],
              "sites": json.loads(r[8]), "alerts": json.loads(r[9])} for r in rows]

@@ -2,6 +2,7 @@
 
 Routes (docs/dashboard.md): `/` the page and `/static/` its files (vendored front-end libraries
 included: nothing is loaded from the internet); `/map-image` the optional local map image;
+`/tiles/{z}/{x}/{y}.png` the optional local map tiles (straja hq's Region view);
 `GET /api/state` what the page starts from; `GET /api/events` the stored event history with
 filters; `POST /api/alerts/{id}/ack` acknowledges an alert (operators only; `?known=1` also marks its
 emitter as known, docs/gateway.md "Known emitters"); `/ws` live messages.
@@ -17,7 +18,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -74,11 +75,20 @@ class GatewayHistory:
         self.writer.close()
 
 
+def tile_zooms(folder: Path | None) -> list[int]:
+    """The zoom levels of a folder of map tiles laid out {z}/{x}/{y}.png (the usual layout of
+    offline tile exports)."""
+    if folder is None:
+        return []
+    return sorted(int(d.name) for d in folder.iterdir() if d.is_dir() and d.name.isdigit())
+
+
 def create_app(hub: Hub, authenticator: Authenticator, db_path: str | None = None, topics=None,
-               history=None) -> Starlette:
+               history=None, tiles: Path | None = None) -> Starlette:
     """The application over a hub (live state) and an event history: `history`, else the
-    gateway's SQLite event store at db_path."""
+    gateway's SQLite event store at db_path; tiles: a folder of local map tiles."""
     history = history or GatewayHistory(db_path, topics)
+    zooms = tile_zooms(tiles)
 
     def user_of(request) -> User:
         user = authenticator.user(request.headers.get("authorization"))
@@ -94,6 +104,7 @@ def create_app(hub: Hub, authenticator: Authenticator, db_path: str | None = Non
         user = user_of(request)
         web = hub.cfg
         return JSONResponse({**hub.snapshot(), "user": {"name": user.name, "role": user.role},
+                             "tiles": zooms,
                              "map": {"image": bool(web.map_image),
                                      "extent_m": list(web.map_extent_m)}})
 
@@ -102,6 +113,15 @@ def create_app(hub: Hub, authenticator: Authenticator, db_path: str | None = Non
         if not hub.cfg.map_image:
             raise HTTPException(404, "no map_image in the config")
         return FileResponse(hub.cfg.map_image)
+
+    async def tile(request: Request):
+        """A local map tile; one the folder lacks is No Content (the map draws none there)."""
+        user_of(request)
+        z, x, y = (request.path_params[k] for k in ("z", "x", "y"))
+        path = tiles / str(z) / str(x) / f"{y}.png" if tiles else None
+        if path is None or not path.is_file():
+            return Response(status_code=204)
+        return FileResponse(path, media_type="image/png")
 
     async def events(request: Request):
         user_of(request)
@@ -157,7 +177,8 @@ def create_app(hub: Hub, authenticator: Authenticator, db_path: str | None = Non
     files = StaticFiles(directory=STATIC)
     routes = [Route("/", page), Route("/api/state", state), Route("/api/events", events),
               Route("/api/alerts/{alert_id}/ack", acknowledge, methods=["POST"]),
-              Route("/map-image", map_image), WebSocketRoute("/ws", live),
+              Route("/map-image", map_image), Route("/tiles/{z:int}/{x:int}/{y:int}.png", tile),
+              WebSocketRoute("/ws", live),
               Mount("/static", app=static_files)]
     return Starlette(routes=routes, lifespan=lifespan,
                      exception_handlers={HTTPException: http_error})

@@ -5,10 +5,9 @@ the web server's event loop reads `snapshot()` for a new browser and delivers `p
 messages to each connected one through its own bounded queue (a slow browser loses live
 messages, never slows the gateway).
 
-Spectra are thinned here, not in the browser: a sweep's segments are assembled into one row per
-front end, a row is sent at most `sweep_rate_hz` times a second per node, and its channels are
-reduced to at most `max_bins` by keeping each group's strongest (a narrow drone link stays
-visible).
+Spectra are thinned here, not in the browser (straja.gateway.spectrum): a row per front end at
+most `sweep_rate_hz` times a second per node, at most `max_bins` channels (each group's
+strongest). straja hq's hub gets the sites' spectra already thinned, over MQTT.
 """
 from __future__ import annotations
 
@@ -16,50 +15,32 @@ import asyncio
 import threading
 import time
 
-import numpy as np
-
 from ..gateway import events as ev
 from ..gateway.position import SiteMap
 from ..protocol import rssi_code_to_dbm
+from ..gateway.spectrum import Thinner
 
 CLIENT_QUEUE = 256  # live messages waiting for one browser; beyond this they are dropped
-
-
-def decimate_peaks(values: np.ndarray, max_bins: int) -> np.ndarray:
-    """values reduced to at most max_bins by the maximum of consecutive groups."""
-    group = -(-len(values) // max_bins)  # ceil
-    if group <= 1:
-        return values
-    padded = np.full(group * -(-len(values) // group), values.min(), dtype=values.dtype)
-    padded[:len(values)] = values
-    return padded.reshape(-1, group).max(axis=1)
-
-
-class SpectrumRow:
-    """One front end's sweep being assembled from its segments."""
-
-    def __init__(self, start_khz: int, step_khz: int, total: int):
-        self.start_khz, self.step_khz = start_khz, step_khz
-        self.codes = np.zeros(total, np.uint8)
-
-    def fits(self, sweep) -> bool:
-        return (self.start_khz, self.step_khz, len(self.codes)) == \
-            (sweep.start_khz, sweep.step_khz, sweep.total)
+# the events the live state is made of (the rest is in the history)
+NODE_KINDS = ("node_online", "node_offline", "node_restarted", "node_stats")
+ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
 
 
 class Hub:
     """`site`: the gateway's nodes in its local frame (gateway/position.py): the map's grid is that
-    frame's east and north metres; None (straja hq's region view): `[web] node_positions`."""
+    frame's east and north metres; None (straja hq's region view): `[web] node_positions`.
+    `region`: straja hq's hub (the page adds its Region view: every site on a map)."""
 
-    def __init__(self, web_cfg, now=time.monotonic, site: SiteMap | None = None):
+    def __init__(self, web_cfg, now=time.monotonic, site: SiteMap | None = None,
+                 region: bool = False):
         self.cfg = web_cfg
         self.site = site if site is not None and site.frame is not None else None
+        self.region = region
         self.now = now
         self.lock = threading.Lock()
         self.nodes: dict[int, dict] = {}      # node id -> status and latest stats
         self.alerts: dict[str, dict] = {}     # alert id -> latest alert event (JSON), + ack
-        self.rows: dict[tuple[int, int], SpectrumRow] = {}
-        self.last_sent: dict[tuple[int, int], float] = {}
+        self.thinner = Thinner(web_cfg.sweep_rate_hz, web_cfg.max_bins, now)
         self.clients: set[asyncio.Queue] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.sweeps_sent = 0
@@ -79,7 +60,7 @@ class Hub:
     def _apply(self, event: dict) -> dict | None:
         kind = event["kind"]
         with self.lock:
-            if kind in ("node_online", "node_offline", "node_restarted", "node_stats"):
+            if kind in NODE_KINDS:
                 node = self.nodes.setdefault(event["node_id"], {"node_id": event["node_id"]})
                 if kind == "node_stats":
                     node["stats"] = event
@@ -91,7 +72,7 @@ class Hub:
                     node["port"] = event["port"]
                 node["updated_ns"] = event["t_ns"]
                 return {"type": "node", "node": dict(node)}
-            if kind in ("alert_raised", "alert_updated", "alert_cleared"):
+            if kind in ALERT_KINDS:
                 alert = {**self.alerts.get(event["alert_id"], {}), **event, **self._map(event)}
                 alert.setdefault("raised_ns", event["t_ns"])
                 alert["active"] = kind != "alert_cleared"
@@ -106,28 +87,11 @@ class Hub:
         return None  # the rest is in the history
 
     def sweep(self, node_id: int, t_ns: int, sweep) -> None:
-        """The pipeline's sweep tap: assemble, and send a thinned row when one is complete."""
-        key = (node_id, sweep.front_end)
-        row = self.rows.get(key)
-        if row is None or not row.fits(sweep):
-            row = self.rows[key] = SpectrumRow(sweep.start_khz, sweep.step_khz, sweep.total)
-        held = sweep.held()
-        if sweep.first + len(held) > sweep.total:
-            return  # a malformed segment: the detector judges the node's data, not the view
-        row.codes[sweep.first:sweep.first + len(held)] = held
-        if sweep.first + len(held) < sweep.total:
-            return
-        front_ends = sum(1 for n, _ in self.rows if n == node_id)
-        now = self.now()
-        if now - self.last_sent.get(key, -1e9) < front_ends / self.cfg.sweep_rate_hz:
-            return
-        self.last_sent[key] = now
-        bins = decimate_peaks(row.codes, self.cfg.max_bins)
-        self.sweeps_sent += 1
-        self.publish({"type": "spectrum", "node_id": node_id, "front_end": sweep.front_end,
-                      "t_ns": t_ns, "start_khz": row.start_khz,
-                      "stop_khz": row.start_khz + row.step_khz * (len(row.codes) - 1),
-                      "dbm": [round(float(v), 1) for v in rssi_code_to_dbm(bins)]})
+        """The pipeline's sweep tap: assemble, and send a thinned row when one is due."""
+        spectrum = self.thinner.sweep(node_id, t_ns, sweep)
+        if spectrum is not None:
+            self.sweeps_sent += 1
+            self.publish({"type": "spectrum", **spectrum})
 
     # -- to the browsers -------------------------------------------------------------------
     def publish(self, message: dict) -> None:
@@ -154,7 +118,8 @@ class Hub:
             return {"type": "snapshot", "nodes": [dict(n) for _, n in sorted(self.nodes.items())],
                     "alerts": sorted(self.alerts.values(), key=lambda a: -a["raised_ns"]),
                     "positions": self.site.node_grid() if self.site else
-                    {str(k): v for k, v in self.cfg.node_positions.items()}}
+                    {str(k): v for k, v in self.cfg.node_positions.items()},
+                    "region": self.region}
 
     def _map(self, alert: dict) -> dict:
         """Where the map draws an alert's position, in grid metres: `position_m` (the fix, or the

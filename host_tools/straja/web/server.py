@@ -24,9 +24,11 @@ def missing_extra() -> StrajaError:
 
 
 class Dashboard:
-    def __init__(self, cfg, addr: str, topics=None, hub: Hub | None = None, history=None):
+    def __init__(self, cfg, addr: str, topics=None, hub: Hub | None = None, history=None,
+                 tiles=None):
         """cfg: the gateway config (its [web] table and its db); addr: "HOST:PORT"; straja hq
-        gives its own hub and history (its store of every site) instead of the db."""
+        gives its own hub and history (its store of every site) instead of the db, and its
+        folder of local map tiles."""
         try:
             import uvicorn
 
@@ -44,7 +46,7 @@ class Dashboard:
                               term.EXIT_USAGE)
         self.tls = bool(web.tls_cert)
         self.hub = hub or Hub(web, site=SiteMap(cfg.nodes))
-        app = create_app(self.hub, Authenticator(users), cfg.db, topics, history)
+        app = create_app(self.hub, Authenticator(users), cfg.db, topics, history, tiles)
         self.server = uvicorn.Server(uvicorn.Config(
             app, host=self.host, port=self.port, log_level="warning", ws="websockets-sansio",
             ssl_certfile=web.tls_cert or None, ssl_keyfile=web.tls_key or None))

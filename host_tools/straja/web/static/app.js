@@ -198,17 +198,21 @@ function colour(dbm) {
   const t = Math.min(1, Math.max(0, (dbm - DBM_FLOOR) / (DBM_CEIL - DBM_FLOOR)));
   return [Math.round(255 * Math.min(1, 2 * t)), Math.round(255 * Math.max(0, 2 * t - 1)), Math.round(120 * (1 - t))];
 }
-function renderSpectrum(msg) {
-  const view = spectrumView(msg);
-  view.plot.setData([view.freqs, msg.dbm]);
-  const { ctx, waterfall, row } = view;
-  ctx.drawImage(waterfall, 0, 0, view.n, WATERFALL_ROWS - 1, 0, 1, view.n, WATERFALL_ROWS - 1);
-  msg.dbm.forEach((v, i) => {
+// a waterfall canvas scrolls down one row, the newest spectrum on top (the region view's too)
+function waterfallRow(ctx, waterfall, row, dbm) {
+  const n = waterfall.width, rows = waterfall.height;
+  ctx.drawImage(waterfall, 0, 0, n, rows - 1, 0, 1, n, rows - 1);
+  dbm.forEach((v, i) => {
     const [r, g, b] = colour(v);
     row.data.set([r, g, b, 255], i * 4);
   });
   ctx.putImageData(row, 0, 0);
   waterfall.dataset.rows = Number(waterfall.dataset.rows) + 1;
+}
+function renderSpectrum(msg) {
+  const view = spectrumView(msg);
+  view.plot.setData([view.freqs, msg.dbm]);
+  waterfallRow(view.ctx, view.waterfall, view.row, msg.dbm);
 }
 
 // -- history ------------------------------------------------------------------------------------
@@ -243,6 +247,7 @@ function apply(msg) {
   } else if (msg.type === "spectrum") {
     renderSpectrum(msg);
   }
+  document.dispatchEvent(new CustomEvent("straja-message", { detail: msg }));  // region.js
 }
 function connect() {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
