@@ -159,9 +159,10 @@ def test_held_hits_the_site_makes_explain_a_track():
             det = (band.held[k:k + 1] > ALPHA * noise).astype(np.uint8)
             stage.process(band.single[k:k + 1], band.held[k:k + 1], noise, band.t_us[k:k + 1],
                           band.duration_us[k:k + 1], det)
-        assert stage.site_explains(START_KHZ, START_KHZ + 60_000.0, 3, 11.0) == explained
+        last_11 = int(band.t_us[-11]), int(band.t_us[-1])
+        assert stage.site_explains(START_KHZ, START_KHZ + 60_000.0, 3, *last_11) == explained
         # a link making hits far faster than the site is not explained
-        assert not stage.site_explains(START_KHZ, START_KHZ + 60_000.0, 40, 11.0)
+        assert not stage.site_explains(START_KHZ, START_KHZ + 60_000.0, 40, *last_11)
 
 
 @pytest.mark.parametrize("on, alerted", [(0, False), (40, True)])

@@ -74,6 +74,7 @@ class BandHoppers:
         self.held_counts = np.zeros(n_bins)   # the same, of narrow hits held across the revisit
         self.learn_held = True                # False while a track is alerted as a drone link
         self.masked = np.zeros(n_bins, bool)  # cells whose held hits the pipeline masks now
+        self._starts = np.full(capacity, np.iinfo(np.int64).min, np.int64)  # recent sweeps' starts
         self.weight = 0.0                     # EWMA-weighted learnt sweeps
         self._pending: deque = deque()        # (start, hit cells) of the sweeps not yet learnt
         self.sweeps = 0
@@ -96,9 +97,11 @@ class BandHoppers:
             return np.zeros(self.n_bins, bool)
         return (self.counts >= BUSY_MIN_HITS) & (self.counts > QUIET_RATE * self.weight)
 
-    def site_explains(self, lo_khz: float, hi_khz: float, n_hits: int, n_sweeps: float) -> bool:
-        """Whether n_hits narrow held hits within [lo_khz, hi_khz] over n_sweeps sweeps are as
-        many as the site's own: the cells there whose held hits reach the tracker (not
+    def site_explains(self, lo_khz: float, hi_khz: float, n_hits: int, t0_us: int,
+                      t1_us: int) -> bool:
+        """Whether n_hits narrow held hits within [lo_khz, hi_khz] in the sweeps that started
+        from t0_us to t1_us are as many as the site's own (the sweeps counted, not the time: a
+        node focused elsewhere for a while scanned none): the cells there whose held hits reach the tracker (not
         `masked`: a busy Wi-Fi channel's are not, nor a hopper's there) made that many with a
         Poisson tail over PFA_WINDOW, at their learnt rate (at least `pfa` a cell). Until the
         baseline has learnt its first sweeps, the site explains everything."""
@@ -107,6 +110,7 @@ class BandHoppers:
         cells = (self.freq_khz >= lo_khz) & (self.freq_khz <= hi_khz) & ~self.masked
         rate = max(float(self.held_counts[cells].sum()) / self.weight,
                    self.pfa_cell * int(np.count_nonzero(cells)))
+        n_sweeps = max(int(np.count_nonzero((self._starts >= t0_us) & (self._starts <= t1_us))), 1)
         return poisson_tail(n_hits, rate * n_sweeps) > PFA_WINDOW
 
     def process(self, single_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
@@ -145,6 +149,7 @@ class BandHoppers:
             self._held[i] = held[cell] > self.alpha * noise[cell]
             self._head += 1
         now = t0 + duration
+        self._starts[self.sweeps % self._starts.size] = t0
         self._window_starts.append(t0)
         while self._window_starts[0] < now - WINDOW_US:
             self._window_starts.popleft()

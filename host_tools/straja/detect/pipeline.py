@@ -246,7 +246,7 @@ class Pipeline:
         if not fresh.size:
             return self._no_alerts
         self._pending.update(zip(fresh["track_id"].tolist(), fresh["n_bursts"].tolist()))
-        classes = self._classify(features(fresh))
+        classes = self._classify(fresh)
         alerts = classes[classes["drone"]]
         for tid in alerts["track_id"].tolist():
             del self._pending[tid]
@@ -257,27 +257,27 @@ class Pipeline:
 
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:
         """(FEATURES, CLASSES) of the live tracks, in the same order."""
-        feats = features(self.tracker.snapshot())
-        return feats, self._classify(feats)
+        snap = self.tracker.snapshot()
+        return features(snap), self._classify(snap)
 
-    def _classify(self, feats: np.ndarray) -> np.ndarray:
-        """classify, and where the band hopper stage learns the site's held hits (2.4 GHz
-        revisit plans), a narrow drone track whose held hits the site's own explain (a BLE
-        connection, a busy access point, resident since switch-on) is not a drone link yet."""
+    def _classify(self, snap: np.ndarray) -> np.ndarray:
+        """The classes of tracks (a tracker snapshot); where the band hopper stage learns the
+        site's held hits (2.4 GHz revisit plans), a narrow drone track whose held hits the
+        site's own explain (a BLE connection, a busy access point, resident since switch-on) is
+        not a drone link yet."""
+        feats = features(snap)
         classes = classify(feats, self.scan)
         if self._hoppers is None:
             return classes
-        period = max(self.scan.period_us, 1.0)
         for i in np.flatnonzero(classes["drone"] & (feats["bandwidth_khz"] < WIDE_KHZ)).tolist():
-            f = feats[i]
-            half = self.scan.step_khz / 2 + f["spread_khz"] / 2
-            n_sweeps = 1.0 + max(float(f["age_us"]) - self.scan.sweep_us, 0.0) / period
-            if self._hoppers.site_explains(f["centre_khz"] - half, f["centre_khz"] + half,
-                                           int(f["n_bursts"]), n_sweeps):
+            tr, half = snap[i], self.scan.step_khz / 2
+            if self._hoppers.site_explains(float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half,
+                                           int(tr["n_bursts"]), int(tr["t_first_us"]),
+                                           int(tr["t_last_start_us"])):
                 classes[i]["family"], classes[i]["drone"] = "unknown", False
                 classes[i]["confidence"] = 0.0
-                classes[i]["reason"] = (f"{f['n_bursts']} held hits in {n_sweeps:.0f} sweeps: as "
-                                        f"many as the site's own there")
+                classes[i]["reason"] = (f"{tr['n_bursts']} held hits: as many as the site's own "
+                                        f"in their channels")
         return classes
 
 
