@@ -240,6 +240,9 @@ NARROW = dict(bandwidth_khz=1_325.0, interval_us=300_000.0, interval_cv=1.0)
     ("gfsk_fhss", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=31, n_channels=20,
                              spread_khz=25_000.0, hop_fraction=1 - 0.03, interval_us=200_000.0,
                              level_sd_db=3.0)),
+    # repeating like ELRS but at levels 16 dB apart: several LoRaWAN devices and smart meters
+    ("unknown", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=31, n_channels=12,
+                           spread_khz=22_000.0, hop_fraction=1 - 0.31, level_sd_db=16.0)),
     # LoRaWAN and Meshtastic channels lie within 2 MHz: never a hopper
     ("unknown", SUBG, dict(NARROW, centre_khz=868_300.0, n_bursts=31, n_channels=4,
                            spread_khz=1_500.0, hop_fraction=0.7)),

@@ -89,6 +89,11 @@ REPEAT_P = {"lora": 0.31, "gfsk": 0.09, "static": 0.8}
 WIDE_HOP_MAX_SD_DB = 5.0      # steady: at most this scatter (line-of-sight fading plus the wide
                               # signal's offsets); Rayleigh fading (5.6 dB) falls to the repeats
 WIDE_HOP_MIN_PER_SWEEP = 0.5  # hit in at least this share of sweeps: on air most of the time
+# One transmitter at one level per node: a LoRa link's hits scatter by its fading (Rayleigh:
+# 5.6 dB) and its channels' offsets from the scan channels (ELRS measured 2.8-4.2 dB, Rician);
+# the channels of several LoRaWAN devices and smart meters that one track gathers, repeating like
+# ELRS, come at their own levels (us915_dense_background: 15-17 dB, measured)
+ONE_LINK_MAX_SD_DB = 10.0
 REPEAT_LLR = math.log(19.0)
 
 
@@ -243,6 +248,9 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     llr = {k: _repeat_llr(repeats, gaps, REPEAT_P["lora"], REPEAT_P[k]) for k in ("gfsk", "static")}
     why = f"{n_ch} channels, {repeats:.0f} of {gaps:.0f} hits on the channel of the hit before"
     if llr["gfsk"] >= REPEAT_LLR and llr["static"] >= REPEAT_LLR:
+        if f["level_sd_db"] > ONE_LINK_MAX_SD_DB:
+            return "unknown", why + (f", at levels {f['level_sd_db']:.0f} dB apart: several devices "
+                                     f"(a dense LoRaWAN and smart-meter band), not one link")
         return "lora_fhss", why + ": dwells over sweeps (ELRS)"
     if llr["gfsk"] <= -REPEAT_LLR:
         return "gfsk_fhss", why + ": hops every packet"
