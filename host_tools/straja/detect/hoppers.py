@@ -76,7 +76,8 @@ class BandHoppers:
         self.masked = np.zeros(n_bins, bool)  # cells whose held hits the pipeline masks now
         self._starts = np.full(capacity, np.iinfo(np.int64).min, np.int64)  # recent sweeps' starts
         self.weight = 0.0                     # EWMA-weighted learnt sweeps
-        self._pending: deque = deque()        # (start, hit cells) of the sweeps not yet learnt
+        self._pending: deque = deque()        # (start, hit cells, held hit cells) of the sweeps
+                                              # not yet learnt
         self.sweeps = 0
         self._window_starts: deque = deque()  # starts of the sweeps in the window
         self._hot = np.zeros(n_bins + 2, np.int8)
@@ -100,10 +101,10 @@ class BandHoppers:
     def site_explains(self, lo_khz: float, hi_khz: float, n_hits: int, t0_us: int,
                       t1_us: int) -> bool:
         """Whether n_hits narrow held hits within [lo_khz, hi_khz] in the sweeps that started
-        from t0_us to t1_us are as many as the site's own (the sweeps counted, not the time: a
-        node focused elsewhere for a while scanned none): the cells there whose held hits reach the tracker (not
-        `masked`: a busy Wi-Fi channel's are not, nor a hopper's there) made that many with a
-        Poisson tail over PFA_WINDOW, at their learnt rate (at least `pfa` a cell). Until the
+        from t0_us to t1_us (sweeps, not time: a node focused elsewhere for a while scanned
+        none) are as many as the site's own: the cells there whose held hits reach the tracker
+        (not `masked`: a busy Wi-Fi channel's are not, nor a hopper's there) made that many with
+        a Poisson tail over PFA_WINDOW, at their learnt rate (at least `pfa` a cell). Until the
         baseline has learnt its first sweeps, the site explains everything."""
         if self.sweeps < BOOT_SWEEPS:
             return True
@@ -117,8 +118,9 @@ class BandHoppers:
                 t_us: np.ndarray, duration_us: np.ndarray, det: np.ndarray) -> Hopper | None:
         """Take sweeps: single and held reads (float32 mW), noise means, each sweep's start
         and duration, and the held detections (det: before the pipeline's bursty mask, whose
-        latest row the pipeline gives as `masked`). Returns the hopper reported after them (its hits since it was
-        reported) or None; new_hits tells whether it took hits in these sweeps."""
+        latest row the pipeline gives as `masked`). Returns the hopper reported after them (its
+        hits since it was reported) or None; new_hits tells whether it took hits in these
+        sweeps."""
         self.new_hits = False
         for k in range(single_mw.shape[0]):
             self._sweep(single_mw[k], held_mw[k], noise_mw[k], int(t_us[k]), int(duration_us[k]),

@@ -98,8 +98,8 @@ class Pipeline:
         self.bursts = BurstExtractor(n_bins, start_khz, step_khz, c.max_gap_bins,
                                      c.max_gap_sweeps, c.max_burst_sweeps)
         self.tracker = Tracker(c.tracker)
-        self._work = tuple(np.empty((0, n_bins), t)
-                           for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8, np.uint8))
+        self._work = tuple(np.empty((0, n_bins), t) for t in
+                           (np.float32, np.uint8, np.float32, np.uint8, np.uint8, np.uint8))
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
         self._cfar_kernel = self.design.kernel
@@ -192,7 +192,8 @@ class Pipeline:
             alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
         return Result(det, noise, bursts, events, alerts, hopper)
 
-    def _band_hopper(self, single, power, noise, held_det, bursty, t_us, duration_us) -> Hopper | None:
+    def _band_hopper(self, single, power, noise, held_det, bursty, t_us,
+                     duration_us) -> Hopper | None:
         """The band hopper when it took hits in these sweeps, unless a track already names the
         link (a hopper that holds its channels is a track; one emitter, one report)."""
         if self._hoppers is None:
@@ -200,6 +201,7 @@ class Pipeline:
         if self._single_mw.shape[0] != single.shape[0]:
             self._single_mw = np.empty(single.shape, np.float32)
         _detect_noise.codes_to_mw(single, self._single_mw)
+        self._hoppers.learn_held = not self._drone_tracks
         hopper = self._hoppers.process(self._single_mw, power, noise, t_us, duration_us, held_det)
         self._hoppers.masked = bursty[-1] != 0
         if hopper is None:
@@ -251,8 +253,6 @@ class Pipeline:
         for tid in alerts["track_id"].tolist():
             del self._pending[tid]
             self._drone_tracks.add(tid)
-        if self._hoppers is not None:
-            self._hoppers.learn_held = not self._drone_tracks
         return alerts
 
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:
@@ -271,9 +271,9 @@ class Pipeline:
             return classes
         for i in np.flatnonzero(classes["drone"] & (feats["bandwidth_khz"] < WIDE_KHZ)).tolist():
             tr, half = snap[i], self.scan.step_khz / 2
-            if self._hoppers.site_explains(float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half,
-                                           int(tr["n_bursts"]), int(tr["t_first_us"]),
-                                           int(tr["t_last_start_us"])):
+            if self._hoppers.site_explains(float(tr["f_min_khz"]) - half,
+                                           float(tr["f_max_khz"]) + half, int(tr["n_bursts"]),
+                                           int(tr["t_first_us"]), int(tr["t_last_start_us"])):
                 classes[i]["family"], classes[i]["drone"] = "unknown", False
                 classes[i]["confidence"] = 0.0
                 classes[i]["reason"] = (f"{tr['n_bursts']} held hits: as many as the site's own "
