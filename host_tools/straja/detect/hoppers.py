@@ -73,7 +73,6 @@ class BandHoppers:
         self.counts = np.zeros(n_bins)        # EWMA-weighted hits per cell, learnt sweeps
         self.held_counts = np.zeros(n_bins)   # the same, of narrow hits held across the revisit
         self.learn_held = True                # False while a track is alerted as a drone link
-        self.masked = np.zeros(n_bins, bool)  # cells whose held hits the pipeline masks now
         self._starts = np.full(capacity, np.iinfo(np.int64).min, np.int64)  # recent sweeps' starts
         self.weight = 0.0                     # EWMA-weighted learnt sweeps
         self._pending: deque = deque()        # (start, hit cells, held hit cells) of the sweeps
@@ -102,13 +101,12 @@ class BandHoppers:
                       t1_us: int) -> bool:
         """Whether n_hits narrow held hits within [lo_khz, hi_khz] in the sweeps that started
         from t0_us to t1_us (sweeps, not time: a node focused elsewhere for a while scanned
-        none) are as many as the site's own: the cells there whose held hits reach the tracker
-        (not `masked`: a busy Wi-Fi channel's are not, nor a hopper's there) made that many with
-        a Poisson tail over PFA_WINDOW, at their learnt rate (at least `pfa` a cell). Until the
-        baseline has learnt its first sweeps, the site explains everything."""
+        none) are as many as the site's own: the cells there made that many with a Poisson
+        tail over PFA_WINDOW, at their learnt rate (at least `pfa` a cell). Until the baseline
+        has learnt its first sweeps, the site explains everything."""
         if self.sweeps < BOOT_SWEEPS:
             return True
-        cells = (self.freq_khz >= lo_khz) & (self.freq_khz <= hi_khz) & ~self.masked
+        cells = (self.freq_khz >= lo_khz) & (self.freq_khz <= hi_khz)
         rate = max(float(self.held_counts[cells].sum()) / self.weight,
                    self.pfa_cell * int(np.count_nonzero(cells)))
         n_sweeps = max(int(np.count_nonzero((self._starts >= t0_us) & (self._starts <= t1_us))), 1)
@@ -117,15 +115,19 @@ class BandHoppers:
     def process(self, single_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
                 t_us: np.ndarray, duration_us: np.ndarray, det: np.ndarray) -> Hopper | None:
         """Take sweeps: single and held reads (float32 mW), noise means, each sweep's start
-        and duration, and the held detections (det: before the pipeline's bursty mask, whose
-        latest row the pipeline gives as `masked`). Returns the hopper reported after them (its
-        hits since it was reported) or None; new_hits tells whether it took hits in these
-        sweeps."""
+        and duration, and the held detections that reach the tracker (det: the site's held
+        hits are learnt from them). Returns the hopper reported after them (its hits since it
+        was reported) or None; new_hits tells whether it took hits in these sweeps."""
         self.new_hits = False
         for k in range(single_mw.shape[0]):
             self._sweep(single_mw[k], held_mw[k], noise_mw[k], int(t_us[k]), int(duration_us[k]),
                         det[k])
         return self.active
+
+    def forget_held(self, cells: np.ndarray) -> None:
+        """Forget the held hits learnt in `cells` (bool): the pipeline masks theirs from now
+        on (a busy Wi-Fi channel's), so they are not the site's held hits that reach a track."""
+        self.held_counts[cells] = 0.0
 
     def _narrow_hits(self, reads, hot_cells) -> np.ndarray:
         """Cells of the narrow hits of one sweep: runs of hot cells at most max_width cells

@@ -125,7 +125,8 @@ class Pipeline:
 
     def _buffers_for(self, n_sweeps: int):
         """(power, det, noise, time, held, bursty) work buffers for n_sweeps sweeps: views of
-        kept arrays (held: the detections before the bursty mask; bursty: the mask)."""
+        kept arrays (held: the detections before the bursty mask, while it warms up; bursty:
+        the mask)."""
         if self._work[0].shape[0] < n_sweeps:
             self._work = tuple(np.empty((n_sweeps, self.n_bins), w.dtype) for w in self._work)
         if self._work[0].shape[0] == n_sweeps:
@@ -161,11 +162,16 @@ class Pipeline:
             self.time._state.process(power, extra)
             np.bitwise_or(det, extra, out=det)
             n_det = -1
+        site_det = det  # the held detections that reach the tracker: the site's, learnt
         if self._busy is not None:
-            np.copyto(held_det, det)
+            warming = self._busy.sweeps < BUSY_WARM_SWEEPS
+            if warming:  # every held hit masked: the site's learnt before the mask
+                site_det = held_det
+                np.copyto(held_det, det)
             n_det = self._busy.process(single, noise, det, bursty)
-        hopper = (self._band_hopper(single, power, noise, held_det, bursty, t_us, duration_us)
-                  if n else None)
+            if warming and self._busy.sweeps >= BUSY_WARM_SWEEPS and self._hoppers is not None:
+                self._hoppers.forget_held(bursty[-1] != 0)  # the bursty cells' never reach it
+        hopper = self._band_hopper(single, power, noise, site_det, t_us, duration_us) if n else None
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
             if t_us.dtype != INT64 or duration_us.dtype != INT64:  # else the burst kernel checks
@@ -192,8 +198,7 @@ class Pipeline:
             alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
         return Result(det, noise, bursts, events, alerts, hopper)
 
-    def _band_hopper(self, single, power, noise, held_det, bursty, t_us,
-                     duration_us) -> Hopper | None:
+    def _band_hopper(self, single, power, noise, site_det, t_us, duration_us) -> Hopper | None:
         """The band hopper when it took hits in these sweeps, unless a track already names the
         link (a hopper that holds its channels is a track; one emitter, one report)."""
         if self._hoppers is None:
@@ -202,8 +207,7 @@ class Pipeline:
             self._single_mw = np.empty(single.shape, np.float32)
         _detect_noise.codes_to_mw(single, self._single_mw)
         self._hoppers.learn_held = not self._drone_tracks
-        hopper = self._hoppers.process(self._single_mw, power, noise, t_us, duration_us, held_det)
-        self._hoppers.masked = bursty[-1] != 0
+        hopper = self._hoppers.process(self._single_mw, power, noise, t_us, duration_us, site_det)
         if hopper is None:
             self._hopper_reported = None  # lost: reported again if it comes back
             return None
