@@ -227,6 +227,22 @@ NARROW = dict(bandwidth_khz=1_325.0, interval_us=300_000.0, interval_cv=1.0)
                            spread_khz=39_000.0, hop_fraction=0.2)),
     ("unknown", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=11, n_channels=8,
                            spread_khz=22_000.0, hop_fraction=0.8)),
+    # ELRS 900 at 200 Hz: leaves its channel within a sweep (repeats 3 %, like Crossfire) but is
+    # hit in 0.85 of sweeps at a steady level (3 dB): a wide LoRa hop on air most of the time
+    ("lora_fhss", SUBG, dict(NARROW, centre_khz=866_000.0, n_bursts=31, n_channels=7,
+                             spread_khz=6_200.0, hop_fraction=1 - 0.03, interval_us=60_000.0,
+                             interval_cv=0.5, level_sd_db=3.0)),
+    # the same rate of hits at Crossfire's swinging level (13 dB), or a steady level hit in a
+    # quarter of the sweeps (Crossfire's airtime): the repeats decide, GFSK
+    ("gfsk_fhss", SUBG, dict(NARROW, centre_khz=866_000.0, n_bursts=31, n_channels=7,
+                             spread_khz=6_200.0, hop_fraction=1 - 0.03, interval_us=60_000.0,
+                             interval_cv=0.5, level_sd_db=13.0)),
+    ("gfsk_fhss", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=31, n_channels=20,
+                             spread_khz=25_000.0, hop_fraction=1 - 0.03, interval_us=200_000.0,
+                             level_sd_db=3.0)),
+    # repeating like ELRS but at levels 16 dB apart: several LoRaWAN devices and smart meters
+    ("unknown", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=31, n_channels=12,
+                           spread_khz=22_000.0, hop_fraction=1 - 0.31, level_sd_db=16.0)),
     # LoRaWAN and Meshtastic channels lie within 2 MHz: never a hopper
     ("unknown", SUBG, dict(NARROW, centre_khz=868_300.0, n_bursts=31, n_channels=4,
                            spread_khz=1_500.0, hop_fraction=0.7)),

@@ -77,6 +77,23 @@ RESOLVED_PERIOD_US = 2_000.0  # sweeps this often see every packet (ELRS 500 Hz:
 # evaluation's plan, tests/test_classify_scanned.py); a LoRa device's packet (0.1-1.5 s) is hit
 # sweep after sweep (static: 0.8). Decided at 19:1 odds.
 REPEAT_P = {"lora": 0.31, "gfsk": 0.09, "static": 0.8}
+# Width and airtime (sub-GHz): ELRS 900 sends LoRa 500 kHz wide, wider than the SX126x's 467 kHz
+# filter, so a hop is read at a level that changes little with its channel's offset from the scan
+# channel, and its airtime fills 75-93 % of its packet interval (ExpressLRS air rates), so a sweep
+# meets its hop set in most sweeps: measured 0.8-0.85 hits a sweep, level scatter 2.8-4.2 dB
+# (elrs_868_alone at 200 Hz, elrs_915_alone at 100 Hz; Rician K = 9 dB fading alone scatters
+# 2.3 dB). A GFSK link (Crossfire 150 Hz: 200 kHz, 2.2 ms of 6.7 ms) is read at levels that swing
+# with that offset (12-15 dB) and in about a quarter of the sweeps (0.26, crossfire_alone); smart
+# meters hop 25-200 kHz signals at a low duty, and several at several levels. At 200 Hz ELRS leaves
+# a channel within a sweep (20 ms hops, 51 ms sweeps) and repeats like Crossfire: this tells it.
+WIDE_HOP_MAX_SD_DB = 5.0      # steady: at most this scatter (line-of-sight fading plus the wide
+                              # signal's offsets); Rayleigh fading (5.6 dB) falls to the repeats
+WIDE_HOP_MIN_PER_SWEEP = 0.5  # hit in at least this share of sweeps: on air most of the time
+# One transmitter at one level per node: a LoRa link's hits scatter by its fading (Rayleigh:
+# 5.6 dB) and its channels' offsets from the scan channels (ELRS measured 2.8-4.2 dB, Rician);
+# the channels of several LoRaWAN devices and smart meters that one track gathers, repeating like
+# ELRS, come at their own levels (us915_dense_background: 15-17 dB, measured)
+ONE_LINK_MAX_SD_DB = 10.0
 REPEAT_LLR = math.log(19.0)
 
 
@@ -218,6 +235,11 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
                              f"across the revisit: several packets per hop (ELRS)")
     if f["n_bursts"] < SCANNED_HOP_MIN_BURSTS:
         return "unknown", f"hopping over {n_ch} channels, {f['n_bursts']} hits so far"
+    # a wide hop on air most of the time (WIDE_HOP_*): LoRa's 500 kHz, whatever its hop rate
+    per_sweep = scan.period_us / f["interval_us"]
+    if f["level_sd_db"] <= WIDE_HOP_MAX_SD_DB and per_sweep >= WIDE_HOP_MIN_PER_SWEEP:
+        return "lora_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps at a steady level "
+                             f"({f['level_sd_db']:.1f} dB): a wide LoRa hop, on air most of the time")
     # Sequential tests of the repeats seen: "stays over sweeps" (ELRS) against "hops every
     # packet" (GFSK links) and against "stays put" (long LoRa packets of LoRaWAN and Meshtastic
     # devices, whose channels a track may gather), each decided at REPEAT_LLR
@@ -226,6 +248,9 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     llr = {k: _repeat_llr(repeats, gaps, REPEAT_P["lora"], REPEAT_P[k]) for k in ("gfsk", "static")}
     why = f"{n_ch} channels, {repeats:.0f} of {gaps:.0f} hits on the channel of the hit before"
     if llr["gfsk"] >= REPEAT_LLR and llr["static"] >= REPEAT_LLR:
+        if f["level_sd_db"] > ONE_LINK_MAX_SD_DB:
+            return "unknown", why + (f", at levels {f['level_sd_db']:.0f} dB apart: several devices "
+                                     f"(a dense LoRaWAN and smart-meter band), not one link")
         return "lora_fhss", why + ": dwells over sweeps (ELRS)"
     if llr["gfsk"] <= -REPEAT_LLR:
         return "gfsk_fhss", why + ": hops every packet"
