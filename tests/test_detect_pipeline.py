@@ -164,3 +164,39 @@ def test_pipeline_takes_rssi_codes_and_checks_shapes():
         p.process(codes, t.astype(float), t)
     empty = p.process(np.zeros((0, 16), np.uint8), t[:0], t[:0])
     assert empty.det.shape == (0, 16) and empty.events.size == 0
+
+
+def test_video_beside_a_bursty_access_point_is_its_own_track():
+    """A 20 MHz-step scanner (RX5808): video on R4 (5769 MHz, read at 5765) lit in every sweep
+    beside an access point on Wi-Fi channel 149 (5745 MHz), 10 dB stronger and on in half the
+    sweeps. Their runs touch, but the video's bin has been hot for more sweeps running: it is cut
+    from the access point's, forms a track of its own and is named analog video; the access
+    point stays Wi-Fi. Without the split, one merged track is named Wi-Fi (issue 15)."""
+    scene = Scene(60, 16, 5_645_000, 20_000, period_us=409_000, seed=3)
+    rng = np.random.default_rng(4)
+    for sweep in range(60):
+        scene.add(sweep, 5_765_000, 20 + 1.5 * rng.standard_normal())
+        if rng.random() < 0.5:
+            scene.add(sweep, 5_745_000, 30 + 3 * rng.standard_normal())
+    p = Pipeline(16, scene.start_khz, scene.step_khz, PipelineConfig(max_burst_sweeps=1))
+    alerted_at = None
+    for i in range(60):
+        r = p.process(scene.power[i:i + 1].astype(np.float32), scene.t_us[i:i + 1],
+                      scene.duration_us[i:i + 1])
+        if r.alerts.size and alerted_at is None:
+            alerted_at, family = i, r.alerts["family"][0]
+    assert family == "analog_fm_video" and alerted_at <= 6
+    feats, classes = p.tracks()
+    named = dict(zip(feats["centre_khz"].tolist(), classes["family"].tolist()))
+    assert named == {5_745_000.0: "wifi", 5_765_000.0: "analog_fm_video"}
+
+
+def test_steadiness_cuts_follow_hot_streaks():
+    """A bin starts a run of its own where it and the detected bin before it have been hot for
+    sweeps running in a ratio of SPLIT_RATIO or more (the longer at least SPLIT_MIN_SWEEPS)."""
+    from straja.detect.pipeline import steadiness_cuts
+    det = np.array([[0, 1, 1, 0, 0], [1, 1, 1, 0, 1], [1, 1, 0, 1, 1], [1, 1, 1, 1, 1]], np.uint8)
+    streak, cut = np.zeros(5, np.int32), np.zeros(det.shape, np.uint8)
+    steadiness_cuts(det, streak, cut, gap=1)
+    assert streak.tolist() == [3, 4, 1, 2, 3]
+    assert cut.tolist() == [[0, 0, 0, 0, 0], [0, 1, 0, 0, 1], [0, 0, 0, 1, 1], [0, 0, 1, 1, 0]]

@@ -87,6 +87,21 @@ def test_scanner_gap_does_not_drop_a_confirmed_emitter():
     assert [(e["from_state"], e["to_state"]) for e in ev] == [(-1, 0), (0, 1)]
 
 
+def test_two_wide_bursts_of_one_sweep_are_two_tracks():
+    """Video beside an access point, split into two runs in a sweep: each run its own track,
+    and each later sweep's runs go to the track of their channel."""
+    rows = []
+    for k in range(6):
+        rows.append((k * 400_000, 390_000, 5_765_000.0, 20_000.0, 1e-9, 1e-9, 1e-9))
+        if k % 2 == 0:
+            rows.append((k * 400_000, 390_000, 5_745_000.0, 20_000.0, 1e-8, 1e-8, 1e-8))
+    tr = tracks.Tracker()
+    tr.process(np.sort(make_bursts(rows), order="t_start_us", kind="stable"), 6 * 400_000)
+    f = tracks.features(tr.snapshot())
+    assert sorted(zip(f["centre_khz"].tolist(), f["n_bursts"].tolist(), f["spread_khz"].tolist())) == [
+        (5_745_000.0, 3, 0.0), (5_765_000.0, 6, 0.0)]
+
+
 def test_level_scatter_is_read_from_burst_to_burst():
     """level_sd_db: the readings' scatter (half the mean squared change between bursts), not the
     slow rise of an emitter coming closer."""

@@ -24,7 +24,7 @@ from straja._detect_busy import BusyCells
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
-from straja.detect.classify import CLASSES, Scan, band, band_hopper, classify
+from straja.detect.classify import CLASSES, WIDE_KHZ, Scan, band, band_hopper, classify
 from straja.detect.hoppers import BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features
@@ -42,6 +42,16 @@ BUSY_HELD_RATIO = 0.5         # ...and held occupancy under this share of it: bu
                               # its load's share, 0.05-0.3; ELRS 2.4 0.7-0.8, measured)
 BUSY_MEMORY_SWEEPS = 64       # occupancy averaged over about this many sweeps (EWMA, ~11 s)
 BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy not yet known)
+# Steadiness split (docs/detection.md, "Bursts and pulses"): with channel-wide bins (a video
+# scanner's step), a run of detected bins is cut between neighbours one of which has been hot in
+# at least SPLIT_RATIO times as many sweeps running as the other, the longer at least
+# SPLIT_MIN_SWEEPS: a continuous carrier (video, on in every sweep) beside a bursty emitter (an
+# access point, hot in a share of sweeps) is not absorbed into it. Finer steps see one wide
+# emitter as many bins whose hot streaks differ (frames lit in parts of a channel): no split.
+SPLIT_MIN_STEP_KHZ = WIDE_KHZ
+SPLIT_RATIO = 2
+SPLIT_MIN_SWEEPS = 2
+SPLIT_STREAK_CAP = 1 << 20    # streaks stop counting here (an int32 never wraps)
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 # The band hopper (straja.detect.hoppers) is reported as a track of this id (the tracker's are
 # >= 0), in the bands where control links hop per packet over tens of MHz
@@ -98,7 +108,10 @@ class Pipeline:
         self.bursts = BurstExtractor(n_bins, start_khz, step_khz, c.max_gap_bins,
                                      c.max_gap_sweeps, c.max_burst_sweeps)
         self.tracker = Tracker(c.tracker)
-        self._work = tuple(np.empty((0, n_bins), t) for t in (np.float32, np.uint8, np.float32, np.uint8))
+        self._work = tuple(np.empty((0, n_bins), t)
+                           for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
+        # sweeps each bin has been detected in, running (steadiness split), where it applies
+        self._streak = np.zeros(n_bins, np.int32) if step_khz >= SPLIT_MIN_STEP_KHZ else None
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
         self._cfar_kernel = self.design.kernel
@@ -123,7 +136,7 @@ class Pipeline:
         self._hopper_reported: Hopper | None = None  # the band hopper, once alerted
 
     def _buffers_for(self, n_sweeps: int):
-        """(power, det, noise, time) work buffers for n_sweeps sweeps: views of kept arrays."""
+        """(power, det, noise, time, cut) work buffers for n_sweeps sweeps: views of kept arrays."""
         if self._work[0].shape[0] < n_sweeps:
             self._work = tuple(np.empty((n_sweeps, self.n_bins), w.dtype) for w in self._work)
         if self._work[0].shape[0] == n_sweeps:
@@ -146,7 +159,7 @@ class Pipeline:
         n = sweeps.shape[0]
         if n:
             self._timing(t_us, duration_us)
-        power, det, noise, extra = self._buffers_for(n)
+        power, det, noise, extra, cut = self._buffers_for(n)
         if sweeps.dtype == np.uint8:
             _detect_noise.codes_to_mw(sweeps, power)
         else:
@@ -170,7 +183,9 @@ class Pipeline:
                 raise ValueError("t_us and duration_us must have one entry per sweep")
             bursts = self._no_bursts
         else:
-            bursts = self.bursts.process(det, power, t_us, duration_us)
+            cut = steadiness_cuts(det, self._streak, cut, self.config.max_gap_bins) \
+                if self._streak is not None else None
+            bursts = self.bursts.process(det, power, t_us, duration_us, cut)
         noise = noise if self.noise is not None else None
         alerts = self._no_alerts
         if hopper is not None:
@@ -252,6 +267,27 @@ class Pipeline:
         """(FEATURES, CLASSES) of the live tracks, in the same order."""
         feats = features(self.tracker.snapshot())
         return feats, classify(feats, self.scan)
+
+
+def steadiness_cuts(det: np.ndarray, streak: np.ndarray, cut: np.ndarray, gap: int) -> np.ndarray:
+    """Fill `cut` (uint8 like det) for the burst extractor: a detected bin starts a run of its
+    own where it and the detected bin before it (within gap + 1 bins) have hot streaks (sweeps
+    detected running, `streak`, updated here sweep by sweep) SPLIT_RATIO or more apart, the
+    longer at least SPLIT_MIN_SWEEPS."""
+    cut[:] = 0
+    for s in range(det.shape[0]):
+        hot = det[s] != 0
+        streak += 1
+        streak *= hot
+        np.minimum(streak, SPLIT_STREAK_CAP, out=streak)
+        idx = np.flatnonzero(hot)
+        if idx.size < 2:
+            continue
+        before, after = streak[idx[:-1]], streak[idx[1:]]
+        short, long_ = np.minimum(before, after), np.maximum(before, after)
+        apart = (np.diff(idx) <= gap + 1) & (long_ >= SPLIT_RATIO * short) & (long_ >= SPLIT_MIN_SWEEPS)
+        cut[s, idx[1:][apart]] = 1
+    return cut
 
 
 def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:

@@ -126,7 +126,9 @@ class NodeRF:
         pk = em.block(s, k)
         p_dbm = self.mean_rx_dbm(e, (pk.t0 + pk.t1) / 2, pk.f, s) if len(pk.t0) else np.empty(0)
         rng = np.random.default_rng([self.scene.seed, e, s, k, self.node.index, self._fe_index, 0xFAD])
-        p_mw = 10 ** (np.asarray(p_dbm, float) / 10) * self.scene.propagation.fading_gains(rng, len(pk.t0))
+        fading = self.scene.propagation.fading_gains(
+            rng, len(pk.t0), pk.bw if em.streams[s].wideband else None)
+        p_mw = 10 ** (np.asarray(p_dbm, float) / 10) * fading
         rb = self._cache[key] = RxBlock(pk, p_mw)
         if len(self._cache) > _RX_CACHE:
             self._cache.popitem(last=False)
