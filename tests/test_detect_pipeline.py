@@ -123,14 +123,14 @@ def wide_emitter_alert(scatter_db, profile, skip_every=0):
 PEAKED = 10 ** (-np.abs(np.linspace(-1, 1, 11)) * 1.2)
 
 
-def test_level_scatter_asks_for_more_sweeps():
-    """Video at a steady level (line-of-sight fading) is named after 4 sweeps; a level swinging
-    like a busy access point's (or video's without line of sight) only after 8 sweeps in a row;
-    an access point, which is missed now and then, never."""
-    steady_at, family = wide_emitter_alert(1.5, PEAKED)
-    assert family == "analog_fm_video" and steady_at <= 20 + 5
-    swinging_at, family = wide_emitter_alert(10.0, PEAKED)
-    assert family in ("analog_fm_video", "ofdm_video") and 20 + 8 <= swinging_at <= 20 + 12
+def test_a_swinging_level_is_not_video():
+    """Video at a steady level (a video channel's fading averaged across its width; here ~2 dB
+    with the scene's per-bin fading, so over 8 sweeps) is named; a level swinging like a busy
+    access point's, even in every sweep, never; an access point that is missed now and then,
+    never either."""
+    steady_at, family = wide_emitter_alert(0.3, PEAKED)
+    assert family == "analog_fm_video" and steady_at <= 20 + 8
+    assert wide_emitter_alert(10.0, PEAKED) == (None, "wifi")
     assert wide_emitter_alert(10.0, np.ones(10), skip_every=6) == (None, "wifi")
 
 
@@ -175,7 +175,7 @@ def test_video_beside_a_bursty_access_point_is_its_own_track():
     scene = Scene(60, 16, 5_645_000, 20_000, period_us=409_000, seed=3)
     rng = np.random.default_rng(4)
     for sweep in range(60):
-        scene.add(sweep, 5_765_000, 20 + 1.5 * rng.standard_normal())
+        scene.add(sweep, 5_765_000, 20 + 0.3 * rng.standard_normal())
         if rng.random() < 0.5:
             scene.add(sweep, 5_745_000, 30 + 3 * rng.standard_normal())
     p = Pipeline(16, scene.start_khz, scene.step_khz, PipelineConfig(max_burst_sweeps=1))
@@ -185,7 +185,7 @@ def test_video_beside_a_bursty_access_point_is_its_own_track():
                       scene.duration_us[i:i + 1])
         if r.alerts.size and alerted_at is None:
             alerted_at, family = i, r.alerts["family"][0]
-    assert family == "analog_fm_video" and alerted_at <= 6
+    assert family == "analog_fm_video" and alerted_at <= 8
     feats, classes = p.tracks()
     named = dict(zip(feats["centre_khz"].tolist(), classes["family"].tolist()))
     assert named == {5_745_000.0: "wifi", 5_765_000.0: "analog_fm_video"}

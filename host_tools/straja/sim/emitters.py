@@ -54,8 +54,8 @@ class Stream:
     the occupied bandwidth). sidelobe_dbc: power spread flat over 5x the occupied bandwidth
     (spectral regrowth, phase noise), relative to the total. lookback_s: the longest time a
     transmission can reach past the end of the block it starts in. wideband: a continuous channel
-    that a receiver as wide reads whole (video), so its fading averages across its width
-    (straja.sim.propagation); bursts and hops, read in slices by narrower filters, fade flat.
+    (video) whose fading averages across the part of it a receiver's filter reads
+    (straja.sim.propagation); bursts and hops fade flat.
     """
 
     def __init__(self, name, shape, f_lo, f_hi, eirp_dbm, lookback_s, sidelobe_dbc=-45.0,

@@ -6,9 +6,10 @@ with shadowing X ~ N(0, sigma^2) dB (4.9.2). Small-scale fading is a power gain 
 Rician with K factor (K = 0 is Rayleigh), |sqrt(K/(K+1)) + sqrt(1/(K+1)) CN(0,1)|^2 (5.6).
 A channel wider than the coherence bandwidth Bc (about 1 / (5 x delay spread): ~1 MHz in open
 country, a few hundred kHz in town) fades differently across its width (frequency-selective
-fading, 5.4): its power over the whole channel, as a receiver as wide as it reads it, is the mean
-of the gains of its M = bandwidth / Bc coherence bands, so a 20 MHz video channel scatters
-~1/sqrt(M) as much as a flat-faded narrow link (Rayleigh: 5.6 dB flat, ~1.2 dB at M = 20).
+fading, 5.4): its power over the part a receiver reads (its channel filter, as wide as the
+channel for an RX5808 reading video) is the mean of the gains of the M = width read / Bc
+coherence bands in it, so a 20 MHz video channel read whole scatters ~1/sqrt(M) as much as a
+flat-faded narrow link (Rayleigh: 5.6 dB flat, ~1 dB at M = 20).
 Thermal noise: kTB at T0 = 290 K is -174 dBm/Hz, plus the receiver noise figure.
 """
 import math
