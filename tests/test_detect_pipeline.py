@@ -191,12 +191,25 @@ def test_video_beside_a_bursty_access_point_is_its_own_track():
     assert named == {5_745_000.0: "wifi", 5_765_000.0: "analog_fm_video"}
 
 
-def test_steadiness_cuts_follow_hot_streaks():
+def test_steadiness_cuts_follow_hot_streaks_and_jitter():
     """A bin starts a run of its own where it and the detected bin before it have been hot for
-    sweeps running in a ratio of SPLIT_RATIO or more (the longer at least SPLIT_MIN_SWEEPS)."""
-    from straja.detect.pipeline import steadiness_cuts
+    sweeps running in a ratio of SPLIT_RATIO or more (the longer at least SPLIT_MIN_SWEEPS) and
+    the newer one is at least as strong when hot (not a steady carrier's weaker skirt), or where
+    one's reading swings from sweep to sweep (SPLIT_JITTER_DB and more) and the other's not."""
+    from straja.detect.pipeline import SteadinessSplit
     det = np.array([[0, 1, 1, 0, 0], [1, 1, 1, 0, 1], [1, 1, 0, 1, 1], [1, 1, 1, 1, 1]], np.uint8)
-    streak, cut = np.zeros(5, np.int32), np.zeros(det.shape, np.uint8)
-    steadiness_cuts(det, streak, cut, gap=1)
-    assert streak.tolist() == [3, 4, 1, 2, 3]
+    flat = np.ones(det.shape, np.float32)
+    cut = np.zeros(det.shape, np.uint8)
+    split = SteadinessSplit(5)
+    split.cuts(det, flat, cut, gap=1)
+    assert split.streak.tolist() == [3, 4, 1, 2, 3]
     assert cut.tolist() == [[0, 0, 0, 0, 0], [0, 1, 0, 0, 1], [0, 0, 0, 1, 1], [0, 0, 1, 1, 0]]
+    skirts = flat.copy()
+    skirts[:, 1] = 10.0   # bin 1 the strongest: its newer neighbours are its skirts
+    SteadinessSplit(5).cuts(det, skirts, cut, gap=1)
+    assert cut.tolist() == [[0, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1], [0, 0, 0, 1, 0]]
+    both = np.ones((4, 2), np.uint8)  # hot in every sweep: streaks alike
+    swinging = np.array([[1.0, 1.0], [10.0, 1.0], [1.0, 1.0], [10.0, 1.0]], np.float32)
+    cut = np.zeros(both.shape, np.uint8)
+    SteadinessSplit(2).cuts(both, swinging, cut, gap=1)
+    assert cut[:, 1].tolist() == [0, 1, 1, 1]   # 10 dB swings against none, from the 2nd sweep

@@ -47,7 +47,11 @@ SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady 
                               # 40/80 MHz access point is missed in ~1 sweep of 5 (measured)
 ANALOG_PEAK_DB = 2.0          # FM video's spectrum peaks at the carrier; OFDM is flat-topped
 ANALOG_PLAN_KHZ = 3_000.0     # analog video sits on the A/B/E/F/R plan (+ half a scan step)
-FLAT_MIN_BINS = 3             # a flat top needs 3 bins to be seen; 1-2 bins show no shape
+FLAT_MIN_BINS = 2.2           # a flat top needs bursts of 3 bins to be seen (1-2 show no shape):
+                              # a track lit over 2.2 bins on average has most of its bursts 3 wide
+                              # (40 MHz OFDM at a 20 MHz step: shoulders at -3 dB, centre_db
+                              # <= 1.8 dB; FM video lights a third bin only with its carrier on a
+                              # scan channel, its skirts ~23 dB down: centre_db ~4.7 dB)
 WIFI_BW_KHZ = (14_000.0, 26_000.0)
 # The channel plans of straja.rf as arrays (MHz), and BLE advertising channels in kHz.
 ANALOG_PLAN_MHZ = np.array(rf.ANALOG_PLAN_MHZ, float)

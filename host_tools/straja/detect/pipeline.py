@@ -42,15 +42,24 @@ BUSY_HELD_RATIO = 0.5         # ...and held occupancy under this share of it: bu
                               # its load's share, 0.05-0.3; ELRS 2.4 0.7-0.8, measured)
 BUSY_MEMORY_SWEEPS = 64       # occupancy averaged over about this many sweeps (EWMA, ~11 s)
 BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy not yet known)
-# Steadiness split (docs/detection.md, "Bursts and pulses"): with channel-wide bins (a video
-# scanner's step), a run of detected bins is cut between neighbours one of which has been hot in
-# at least SPLIT_RATIO times as many sweeps running as the other, the longer at least
-# SPLIT_MIN_SWEEPS: a continuous carrier (video, on in every sweep) beside a bursty emitter (an
-# access point, hot in a share of sweeps) is not absorbed into it. Finer steps see one wide
-# emitter as many bins whose hot streaks differ (frames lit in parts of a channel): no split.
+# Steadiness split (docs/detection.md, "Steadiness split"): with channel-wide bins (a video
+# scanner's step), a run of detected bins is cut between neighbours that behave differently over
+# sweeps, so that a continuous carrier (video: hot in every sweep, its reading steady) beside a
+# bursty emitter (an access point: hot in a share of sweeps, each reading holding a share of a
+# frame) is not absorbed into it:
+# - hot streaks (sweeps detected running) SPLIT_RATIO or more apart, the longer at least
+#   SPLIT_MIN_SWEEPS, where the newer bin is at least as strong when hot (its mean hot reading,
+#   an EWMA at SPLIT_RATE): a carrier's own weaker skirt, lit later, stays with it;
+# - or jitter (mean change of a bin's reading between consecutive hot sweeps, EWMA at
+#   SPLIT_RATE) SPLIT_RATIO or more apart, the larger at least SPLIT_JITTER_DB: an access point
+#   hot sweep after sweep swings by 4-6 dB, video by ~1 dB (docs/scenes.md), its skirts alike.
+# Finer steps see one wide emitter as many bins whose behaviour differs (frames lit in parts of
+# a channel): no split.
 SPLIT_MIN_STEP_KHZ = WIDE_KHZ
 SPLIT_RATIO = 2
 SPLIT_MIN_SWEEPS = 2
+SPLIT_JITTER_DB = 3.0
+SPLIT_RATE = 0.25
 SPLIT_STREAK_CAP = 1 << 20    # streaks stop counting here (an int32 never wraps)
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 # The band hopper (straja.detect.hoppers) is reported as a track of this id (the tracker's are
@@ -110,8 +119,7 @@ class Pipeline:
         self.tracker = Tracker(c.tracker)
         self._work = tuple(np.empty((0, n_bins), t)
                            for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
-        # sweeps each bin has been detected in, running (steadiness split), where it applies
-        self._streak = np.zeros(n_bins, np.int32) if step_khz >= SPLIT_MIN_STEP_KHZ else None
+        self._split = SteadinessSplit(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
         self._cfar_kernel = self.design.kernel
@@ -183,8 +191,8 @@ class Pipeline:
                 raise ValueError("t_us and duration_us must have one entry per sweep")
             bursts = self._no_bursts
         else:
-            cut = steadiness_cuts(det, self._streak, cut, self.config.max_gap_bins) \
-                if self._streak is not None else None
+            cut = self._split.cuts(det, power, cut, self.config.max_gap_bins) \
+                if self._split is not None else None
             bursts = self.bursts.process(det, power, t_us, duration_us, cut)
         noise = noise if self.noise is not None else None
         alerts = self._no_alerts
@@ -269,25 +277,51 @@ class Pipeline:
         return feats, classify(feats, self.scan)
 
 
-def steadiness_cuts(det: np.ndarray, streak: np.ndarray, cut: np.ndarray, gap: int) -> np.ndarray:
-    """Fill `cut` (uint8 like det) for the burst extractor: a detected bin starts a run of its
-    own where it and the detected bin before it (within gap + 1 bins) have hot streaks (sweeps
-    detected running, `streak`, updated here sweep by sweep) SPLIT_RATIO or more apart, the
-    longer at least SPLIT_MIN_SWEEPS."""
-    cut[:] = 0
-    for s in range(det.shape[0]):
-        hot = det[s] != 0
-        streak += 1
-        streak *= hot
-        np.minimum(streak, SPLIT_STREAK_CAP, out=streak)
-        idx = np.flatnonzero(hot)
-        if idx.size < 2:
-            continue
-        before, after = streak[idx[:-1]], streak[idx[1:]]
-        short, long_ = np.minimum(before, after), np.maximum(before, after)
-        apart = (np.diff(idx) <= gap + 1) & (long_ >= SPLIT_RATIO * short) & (long_ >= SPLIT_MIN_SWEEPS)
-        cut[s, idx[1:][apart]] = 1
-    return cut
+class SteadinessSplit:
+    """Per bin of one plan: hot streak, mean hot reading and jitter (SPLIT_*), and the cuts they
+    call for."""
+
+    def __init__(self, n_bins: int):
+        self.streak = np.zeros(n_bins, np.int32)
+        self.hot_mw = np.zeros(n_bins, np.float32)       # 0: never detected yet
+        self.last_db = np.zeros(n_bins, np.float32)      # the last hot reading
+        self.jitter_db = np.full(n_bins, np.nan, np.float32)  # NaN: no two hot sweeps running yet
+
+    def cuts(self, det: np.ndarray, power: np.ndarray, cut: np.ndarray, gap: int) -> np.ndarray:
+        """Fill `cut` (uint8 like det) for the burst extractor: a detected bin starts a run of its
+        own where it and the detected bin before it (within gap + 1 bins) behave apart (SPLIT_*),
+        the state taken forward sweep by sweep from det and power (mW, like det)."""
+        cut[:] = 0
+        for s in range(det.shape[0]):
+            hot = det[s] != 0
+            idx = np.flatnonzero(hot)
+            db = 10 * np.log10(np.maximum(power[s, idx], 1e-30))
+            running = self.streak[idx] > 0        # hot in the sweep before too
+            change = np.abs(db - self.last_db[idx])
+            j = self.jitter_db[idx]
+            self.jitter_db[idx] = np.where(running, np.where(np.isnan(j), change, j + SPLIT_RATE * (change - j)), j)
+            self.last_db[idx] = db
+            self.streak += 1
+            self.streak *= hot
+            np.minimum(self.streak, SPLIT_STREAK_CAP, out=self.streak)
+            h = self.hot_mw[idx]
+            p = power[s, idx]
+            self.hot_mw[idx] = np.where(h > 0, h + SPLIT_RATE * (p - h), p)
+            if idx.size < 2:
+                continue
+            a, b = idx[:-1], idx[1:]
+            streak_a, streak_b = self.streak[a], self.streak[b]
+            newer_stronger = np.where(streak_a < streak_b, self.hot_mw[a] >= self.hot_mw[b],
+                                      self.hot_mw[b] >= self.hot_mw[a])
+            long_ = np.maximum(streak_a, streak_b)
+            by_streak = ((long_ >= SPLIT_RATIO * np.minimum(streak_a, streak_b))
+                         & (long_ >= SPLIT_MIN_SWEEPS) & newer_stronger)
+            jit_a, jit_b = self.jitter_db[a], self.jitter_db[b]
+            larger = np.fmax(jit_a, jit_b)
+            by_jitter = (larger >= SPLIT_JITTER_DB) & (larger >= SPLIT_RATIO * np.fmin(jit_a, jit_b))
+            by_jitter &= ~np.isnan(jit_a) & ~np.isnan(jit_b)
+            cut[s, b[(b - a <= gap + 1) & (by_streak | by_jitter)]] = 1
+        return cut
 
 
 def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:
