@@ -190,6 +190,8 @@ class Pipeline:
             if len(t_us) != n or len(duration_us) != n:
                 raise ValueError("t_us and duration_us must have one entry per sweep")
             bursts = self._no_bursts
+            if self._split is not None:
+                self._split.quiet()
         else:
             cut = self._split.cuts(det, power, cut, self.config.max_gap_bins) \
                 if self._split is not None else None
@@ -299,7 +301,8 @@ class SteadinessSplit:
             running = self.streak[idx] > 0        # hot in the sweep before too
             change = np.abs(db - self.last_db[idx])
             j = self.jitter_db[idx]
-            self.jitter_db[idx] = np.where(running, np.where(np.isnan(j), change, j + SPLIT_RATE * (change - j)), j)
+            j_new = np.where(np.isnan(j), change, j + SPLIT_RATE * (change - j))
+            self.jitter_db[idx] = np.where(running, j_new, j)
             self.last_db[idx] = db
             self.streak += 1
             self.streak *= hot
@@ -322,6 +325,10 @@ class SteadinessSplit:
             by_jitter &= ~np.isnan(jit_a) & ~np.isnan(jit_b)
             cut[s, b[(b - a <= gap + 1) & (by_streak | by_jitter)]] = 1
         return cut
+
+    def quiet(self) -> None:
+        """Sweeps with nothing detected: every streak ends."""
+        self.streak[:] = 0
 
 
 def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:
