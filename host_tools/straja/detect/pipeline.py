@@ -51,8 +51,10 @@ BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy n
 #   SPLIT_MIN_SWEEPS, where the newer bin is at least as strong when hot (its mean hot reading,
 #   an EWMA at SPLIT_RATE): a carrier's own weaker skirt, lit later, stays with it;
 # - or jitter (mean change of a bin's reading between consecutive hot sweeps, EWMA at
-#   SPLIT_RATE) SPLIT_RATIO or more apart, the larger at least SPLIT_JITTER_DB: an access point
-#   hot sweep after sweep swings by 4-6 dB, video by ~1 dB (docs/scenes.md), its skirts alike.
+#   SPLIT_RATE) SPLIT_RATIO or more apart, the larger at least SPLIT_JITTER_DB, where the
+#   jittery bin is at least as strong when hot: an access point hot sweep after sweep swings by
+#   4-6 dB, video by ~1 dB (docs/scenes.md), its skirts alike; the weaker edges of a wide
+#   steady emitter (an 80 MHz access point at load 0.9) stay with it.
 # Finer steps see one wide emitter as many bins whose behaviour differs (frames lit in parts of
 # a channel): no split.
 SPLIT_MIN_STEP_KHZ = WIDE_KHZ
@@ -321,8 +323,10 @@ class SteadinessSplit:
                          & (long_ >= SPLIT_MIN_SWEEPS) & newer_stronger)
             jit_a, jit_b = self.jitter_db[a], self.jitter_db[b]
             larger = np.fmax(jit_a, jit_b)
-            by_jitter = (larger >= SPLIT_JITTER_DB) & (larger >= SPLIT_RATIO * np.fmin(jit_a, jit_b))
-            by_jitter &= ~np.isnan(jit_a) & ~np.isnan(jit_b)
+            jittery_stronger = np.where(jit_a > jit_b, self.hot_mw[a] >= self.hot_mw[b],
+                                        self.hot_mw[b] >= self.hot_mw[a])
+            by_jitter = ((larger >= SPLIT_JITTER_DB) & (larger >= SPLIT_RATIO * np.fmin(jit_a, jit_b))
+                         & ~np.isnan(jit_a) & ~np.isnan(jit_b) & jittery_stronger)
             cut[s, b[(b - a <= gap + 1) & (by_streak | by_jitter)]] = 1
         return cut
 
