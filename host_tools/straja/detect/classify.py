@@ -41,6 +41,10 @@ STEADY_EARLY_SD_DB = 1.5      # ...and over fewer than 2 STEADY_MIN_BURSTS readi
                               # (chi-square, 3 dof): an access point scattering 5 dB reads under
                               # 2.5 dB with p ~ 0.14, under 1.5 dB with p ~ 0.035; video ~1 dB
                               # passes with p ~ 0.9
+WEAK_EXCESS_DB = 4.5          # a reading this little over the noise: the emitter's swings are
+                              # compressed (below) and the readings under the threshold are not
+                              # seen, so a weak access point hot in 4 sweeps running can read
+                              # steady: weak tracks need twice STEADY_MIN_BURSTS
 VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 MHz, FPV 20 MHz):
                               # a steady emitter lit wider (+ a scan step) is not one video...
 SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady this long: a busy
@@ -132,9 +136,17 @@ def _steady(f, scan: Scan) -> bool:
     the front end spends elsewhere (period - sweep), plus a period per sweep missed; one burst
     shows nothing yet. Otherwise: on for most of the track's age. Level: the reading changes
     from burst to burst by no more than a video channel's fading (STEADY_MAX_SD_DB; over the
-    first few bursts, whose scatter is a rough estimate, STEADY_EARLY_SD_DB)."""
+    first few bursts, whose scatter is a rough estimate, STEADY_EARLY_SD_DB), the emitter's own
+    change: near the floor a reading (emitter + noise) moves by only s / (1 + s) of its
+    emitter's change, s its power over the noise (from excess_db, when known), so a weak
+    access point's swings read small; a weak track needs twice the bursts (WEAK_EXCESS_DB)."""
     max_sd = STEADY_EARLY_SD_DB if f["n_bursts"] < 2 * STEADY_MIN_BURSTS else STEADY_MAX_SD_DB
-    if (f["n_bursts"] < STEADY_MIN_BURSTS or not f["level_sd_db"] <= max_sd
+    sd, evidence = f["level_sd_db"], STEADY_MIN_BURSTS
+    if f["excess_db"] > 0:
+        s = 10 ** (f["excess_db"] / 10) - 1
+        sd = sd * (1 + s) / s
+        evidence *= 2 if f["excess_db"] < WEAK_EXCESS_DB else 1
+    if (f["n_bursts"] < evidence or not sd <= max_sd
             or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]):
         return False
     if scan.period_us <= 0:

@@ -27,7 +27,7 @@ from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import CLASSES, WIDE_KHZ, Scan, band, band_hopper, classify
 from straja.detect.hoppers import BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
-from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features
+from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features, with_excess
 
 
 INT64 = np.dtype(np.int64)
@@ -122,6 +122,8 @@ class Pipeline:
         self._work = tuple(np.empty((0, n_bins), t)
                            for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
         self._split = SteadinessSplit(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
+        self._start_khz = start_khz
+        self._noise_now = np.full(n_bins, np.nan, np.float32)  # the last sweep's noise mean
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
         self._cfar_kernel = self.design.kernel
@@ -184,6 +186,8 @@ class Pipeline:
             n_det = -1
         if self._busy is not None:
             n_det = self._busy.process(single, noise, det)
+        if self.noise is not None and n:
+            self._noise_now[:] = noise[-1]
         hopper = self._band_hopper(single, power, noise, t_us, duration_us) if n else None
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
@@ -268,7 +272,7 @@ class Pipeline:
         if not fresh.size:
             return self._no_alerts
         self._pending.update(zip(fresh["track_id"].tolist(), fresh["n_bursts"].tolist()))
-        classes = classify(features(fresh), self.scan)
+        classes = classify(self._features(fresh), self.scan)
         alerts = classes[classes["drone"]]
         for tid in alerts["track_id"].tolist():
             del self._pending[tid]
@@ -277,8 +281,11 @@ class Pipeline:
 
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:
         """(FEATURES, CLASSES) of the live tracks, in the same order."""
-        feats = features(self.tracker.snapshot())
+        feats = self._features(self.tracker.snapshot())
         return feats, classify(feats, self.scan)
+
+    def _features(self, snap: np.ndarray) -> np.ndarray:
+        return with_excess(features(snap), snap, self._noise_now, self._start_khz, self.scan.step_khz)
 
 
 class SteadinessSplit:
