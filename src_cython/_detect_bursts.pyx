@@ -156,7 +156,9 @@ cdef class BurstExtractor:
                 i += 1
             first = -1
             for k in range(self.n_open):
-                if self.open_[k].prev_lo - gap <= b and a <= self.open_[k].prev_hi + gap:
+                # (a burst opened in this sweep has no extent before it: prev_lo < 0)
+                if (self.open_[k].prev_lo >= 0 and self.open_[k].prev_lo - gap <= b
+                        and a <= self.open_[k].prev_hi + gap):
                     if first < 0:
                         first = k
                     else:
