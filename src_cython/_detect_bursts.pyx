@@ -56,8 +56,9 @@ cdef class BurstExtractor:
         self.n_bins, self.max_gap_bins, self.max_gap_sweeps = n_bins, max_gap_bins, max_gap_sweeps
         self.max_sweeps = max_sweeps
         self.start_khz, self.step_khz = start_khz, step_khz
-        # a sweep opens at most n_bins // 2 + 1 bursts, and each idles at most max_gap_sweeps + 1
-        self.cap = (n_bins // 2 + 1) * (max_gap_sweeps + 2)
+        # a sweep opens at most n_bins bursts (runs cut apart may touch), and each idles at most
+        # max_gap_sweeps + 1
+        self.cap = n_bins * (max_gap_sweeps + 2)
         self.open_ = <Open*>malloc(self.cap * sizeof(Open))
         if self.open_ == NULL:
             raise MemoryError()
@@ -98,8 +99,9 @@ cdef class BurstExtractor:
         cdef Py_ssize_t done = 0
         with nogil:
             for s in range(n_sweeps):
-                if room - n_out < self.n_open:
-                    break  # this sweep might close every open burst
+                if room - n_out < self.n_open + (nb if self.max_sweeps == 1 else 0):
+                    break  # this sweep might close every open burst (and, bursts of one sweep,
+                           # as many as it opens: up to nb)
                 self._sweep(d + s * nb, x + s * nb, c + s * nb if c != NULL else NULL,
                             t0[s], t0[s] + du[s])
                 n_out = self._close(o, n_out, 0)

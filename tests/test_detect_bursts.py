@@ -116,6 +116,18 @@ def test_kernel_resumes_when_the_output_buffer_is_full():
     assert (written, used) == (5, 2)
 
 
+def test_bursts_of_one_sweep_beyond_the_buffer_all_come_out():
+    """Every bin cut apart, every burst one sweep long: a sweep closes as many bursts as it
+    opens (one per bin), many sweeps a call: the kernel stops before its buffer could overflow
+    and the wrapper resumes it."""
+    det = np.ones((40, 30), np.uint8)
+    power = np.ones(det.shape, np.float32)
+    t = np.arange(40, dtype=np.int64) * 10
+    be = bursts.BurstExtractor(30, 0, 1, max_sweeps=1)
+    found = be.process(det, power, t, t + 5, np.ones(det.shape, np.uint8))
+    assert len(found) == det.size and (found["bin_lo"] == found["bin_hi"]).all()
+
+
 def test_pulses_width_and_repetition_interval():
     rate = 1e6  # 1 us samples
     x = np.ones(20_000, np.float32)

@@ -34,7 +34,7 @@ class BurstExtractor:
                  max_gap_sweeps: int = 0, max_sweeps: int = 0):
         self._kernel = _detect_bursts.BurstExtractor(n_bins, start_khz, step_khz, max_gap_bins,
                                                      max_gap_sweeps, max_sweeps)
-        self._buf = np.empty((n_bins // 2 + 1) * (max_gap_sweeps + 2) + 64, BURST)
+        self._buf = np.empty(n_bins * (max_gap_sweeps + 2) + 64, BURST)
         self._none = self._buf[:0].copy()
 
     @property
