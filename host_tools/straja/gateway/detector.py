@@ -83,7 +83,6 @@ class _PlanState:
         self.dur_us = np.zeros(1, np.int64)
         self.filled = 0
         self.reported: dict[int, int] = {}  # track id -> t_last_end_us already reported
-        self.named: dict[int, str] = {}     # track id -> the drone family it was observed as
 
 
 class NodeDetector:
@@ -162,10 +161,7 @@ class NodeDetector:
     def _observations(self, st: _PlanState, bursts: np.ndarray, offset_ns: int) -> list[Observation]:
         """Confirmed drone-classified tracks that took a burst in this sweep, with those bursts'
         power. The core confirms a track on its confirm_bursts-th burst (a stray alarm never
-        gets there), so one observation is evidence enough for an alert. A track once observed
-        as a drone link stays one while it lives (its family the last drone one it was given):
-        video passing an access point near a node takes in its bursts and reads unsteady there,
-        which must not end the drone's alert."""
+        gets there), so one observation is evidence enough for an alert."""
         tracks = st.core.tracker.snapshot()
         fresh = [i for i, (tid, end) in enumerate(zip(tracks["track_id"].tolist(),
                                                       tracks["t_last_end_us"].tolist()))
@@ -178,24 +174,20 @@ class NodeDetector:
         hi_b = bursts["centre_khz"] + bursts["bandwidth_khz"] / 2
         for i in fresh:
             tr, cls = tracks[i], classes[i]
-            tid = int(tr["track_id"])
-            st.reported[tid] = int(tr["t_last_end_us"])
-            if cls["drone"] and cls["family"] in DRONE_FAMILIES:
-                st.named[tid] = str(cls["family"])
-            if tr["state"] != CONFIRMED or tid not in st.named:
+            st.reported[int(tr["track_id"])] = int(tr["t_last_end_us"])
+            if tr["state"] != CONFIRMED or not cls["drone"] or cls["family"] not in DRONE_FAMILIES:
                 continue
             half = float(bursts["bandwidth_khz"].max()) / 2
             lo, hi = float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half
             mine = (hi_b >= lo) & (lo_b <= hi)
             peak = float(bursts["peak_mw"][mine].max()) if mine.any() else float(tr["peak_mw"])
-            out.append(Observation(self.node_id, st.named[tid],
+            out.append(Observation(self.node_id, str(cls["family"]),
                                    int(tr["t_last_start_us"]) * 1000 + offset_ns,
                                    int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),
                                    int(tr["t_first_us"]) * 1000 + offset_ns))
         live = set(tracks["track_id"].tolist())
         for tid in [t for t in st.reported if t not in live]:
             del st.reported[tid]
-            st.named.pop(tid, None)
         return out
 
 
