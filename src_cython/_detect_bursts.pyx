@@ -37,7 +37,9 @@ cdef class BurstExtractor:
 
     Two runs of detected bins join when, in consecutive sweeps (or with up to max_gap_sweeps
     empty sweeps between), their bin ranges overlap once widened by max_gap_bins; within a sweep,
-    runs closer than max_gap_bins + 1 are one run. A run touching several open bursts merges them.
+    runs closer than max_gap_bins + 1 are one run, unless `cut` marks the later bin as the start
+    of a run of its own (an emitter beside another that behaves otherwise: the pipeline's
+    steadiness split). A run touching several open bursts merges them.
     A burst held for max_sweeps sweeps (0: no limit) is closed and its continuation starts a new
     one, so a continuous emitter (video) yields bursts at a steady pace instead of never closing.
     """
@@ -54,8 +56,9 @@ cdef class BurstExtractor:
         self.n_bins, self.max_gap_bins, self.max_gap_sweeps = n_bins, max_gap_bins, max_gap_sweeps
         self.max_sweeps = max_sweeps
         self.start_khz, self.step_khz = start_khz, step_khz
-        # a sweep opens at most n_bins // 2 + 1 bursts, and each idles at most max_gap_sweeps + 1
-        self.cap = (n_bins // 2 + 1) * (max_gap_sweeps + 2)
+        # a sweep opens at most n_bins bursts (runs cut apart may touch), and each idles at most
+        # max_gap_sweeps + 1
+        self.cap = n_bins * (max_gap_sweeps + 2)
         self.open_ = <Open*>malloc(self.cap * sizeof(Open))
         if self.open_ == NULL:
             raise MemoryError()
@@ -69,11 +72,13 @@ cdef class BurstExtractor:
     def n_open_bursts(self):
         return self.n_open
 
-    def process(self, det, power, t_us, duration_us, out):
+    def process(self, det, power, t_us, duration_us, out, cut=None):
         """Take in sweeps until done or `out` may not hold what the next sweep closes.
 
         det: uint8 and power: float32, (n_sweeps, n_bins); t_us, duration_us: int64 per
-        sweep; out: BURST_DTYPE records. Returns (bursts written to out, sweeps consumed).
+        sweep; out: BURST_DTYPE records; cut: None or uint8 like det, nonzero where a detected
+        bin starts a run even next to other detected bins. Returns (bursts written to out,
+        sweeps consumed).
         """
         cdef Py_ssize_t nb = self.n_bins, n_sweeps = 0, s, room
         cdef const unsigned char* d = <const unsigned char*>array_data(det, cnp.NPY_UINT8, 2, nb, "det")
@@ -82,16 +87,23 @@ cdef class BurstExtractor:
         cdef const long long* du = <const long long*>array_data(duration_us, cnp.NPY_INT64, 1, -1,
                                                                 "duration_us")
         cdef Burst* o = <Burst*>record_data(out, BURST_DTYPE, "out")
+        cdef const unsigned char* c = NULL
         n_sweeps, room = rows(det), rows(out)
         if rows(power) != n_sweeps or rows(t_us) != n_sweeps or rows(duration_us) != n_sweeps:
             raise ValueError("det, power, t_us and duration_us must have one entry per sweep")
+        if cut is not None:
+            c = <const unsigned char*>array_data(cut, cnp.NPY_UINT8, 2, nb, "cut")
+            if rows(cut) != n_sweeps:
+                raise ValueError("cut must have one row per sweep")
         cdef int n_out = 0
         cdef Py_ssize_t done = 0
         with nogil:
             for s in range(n_sweeps):
-                if room - n_out < self.n_open:
-                    break  # this sweep might close every open burst
-                self._sweep(d + s * nb, x + s * nb, t0[s], t0[s] + du[s])
+                if room - n_out < self.n_open + (nb if self.max_sweeps == 1 else 0):
+                    break  # this sweep might close every open burst (and, bursts of one sweep,
+                           # as many as it opens: up to nb)
+                self._sweep(d + s * nb, x + s * nb, c + s * nb if c != NULL else NULL,
+                            t0[s], t0[s] + du[s])
                 n_out = self._close(o, n_out, 0)
                 done = s + 1
         return n_out, done
@@ -127,8 +139,8 @@ cdef class BurstExtractor:
         self.n_open = keep
         return n_out
 
-    cdef void _sweep(self, const unsigned char* det, const float* x, long long t0,
-                     long long t1) noexcept nogil:
+    cdef void _sweep(self, const unsigned char* det, const float* x, const unsigned char* cut,
+                     long long t0, long long t1) noexcept nogil:
         cdef int n = self.n_bins, gap = self.max_gap_bins, i = 0, a, b, j, k, first
         for k in range(self.n_open):
             self.open_[k].cur_lo = -1
@@ -140,11 +152,15 @@ cdef class BurstExtractor:
             i += 1
             while i < n and i - b <= gap + 1:
                 if det[i]:
+                    if cut != NULL and cut[i]:
+                        break
                     b = i
                 i += 1
             first = -1
             for k in range(self.n_open):
-                if self.open_[k].prev_lo - gap <= b and a <= self.open_[k].prev_hi + gap:
+                # (a burst opened in this sweep has no extent before it: prev_lo < 0)
+                if (self.open_[k].prev_lo >= 0 and self.open_[k].prev_lo - gap <= b
+                        and a <= self.open_[k].prev_hi + gap):
                     if first < 0:
                         first = k
                     else:

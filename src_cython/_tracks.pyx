@@ -8,7 +8,8 @@ Association (per burst, in start order): a track accepts a burst when
 - narrow bursts (bandwidth <= narrow_khz) keep the track's frequency span within hop_span_khz
   (a hopper visits many channels of one band); wide ones lie within half a bandwidth of the
   track's span of centres (a video link stays put, a Wi-Fi access point's frames light different
-  parts of its channel: it stays one track).
+  parts of its channel: it stays one track) and do not start when the track's last burst did
+  (two wide runs apart in one sweep are two emitters side by side).
 Of the tracks that accept it the nearest in frequency takes it (ties: the most recent);
 none: a new candidate track.
 
@@ -199,7 +200,8 @@ cdef class Tracker:
         if bw <= self.narrow_khz and bw_t <= self.narrow_khz:
             return ((b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz) -
                     (b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz)) <= self.hop_span_khz
-        return (t.f_min_khz - 0.5 * (bw if bw > bw_t else bw_t) <= b.centre_khz
+        return (b.t_start_us != t.t_last_start_us
+                and t.f_min_khz - 0.5 * (bw if bw > bw_t else bw_t) <= b.centre_khz
                 <= t.f_max_khz + 0.5 * (bw if bw > bw_t else bw_t))
 
     cdef int _take(self, const Burst* b, Event* ev, int n_ev) noexcept nogil:

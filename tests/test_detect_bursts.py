@@ -26,18 +26,44 @@ def assert_same(found, expected):
                       elements=st.sampled_from([0, 1])),
        gaps=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 4)),
        cut=st.integers(0, 25),
+       split=st.booleans(),
        seed=st.integers(0, 2**16))
-def test_bursts_match_reference_across_calls(det, gaps, cut, seed):
+def test_bursts_match_reference_across_calls(det, gaps, cut, split, seed):
+    """Across two calls, with and without run starts marked (`split`: the steadiness split)."""
     rng = np.random.default_rng(seed)
     power = rng.exponential(size=det.shape).astype(np.float32)
     if power.size:
         power.flat[rng.integers(power.size)] = np.nan
     t_us = np.cumsum(rng.integers(500, 1500, det.shape[0])).astype(np.int64)
     dur = np.full(det.shape[0], 400, np.int64)
+    starts = (rng.random(det.shape) < 0.3).astype(np.uint8) if split else None
+    part = (lambda a, sl: None if a is None else a[sl])
     be = bursts.BurstExtractor(det.shape[1], 2_400_000, 1000, *gaps)
-    found = np.concatenate([be.process(det[:cut], power[:cut], t_us[:cut], dur[:cut]),
-                            be.process(det[cut:], power[cut:], t_us[cut:], dur[cut:]), be.flush()])
-    assert_same(found, ref.bursts(det, power, t_us, dur, *gaps))
+    first, rest = slice(None, cut), slice(cut, None)
+    found = np.concatenate([
+        be.process(det[first], power[first], t_us[first], dur[first], part(starts, first)),
+        be.process(det[rest], power[rest], t_us[rest], dur[rest], part(starts, rest)), be.flush()])
+    assert_same(found, ref.bursts(det, power, t_us, dur, *gaps, cut=starts))
+
+
+def test_a_marked_bin_starts_a_run_of_its_own():
+    """Adjacent detected bins make one run, unless `cut` marks a bin as a run's start; a run
+    of one sweep that meets an open burst still joins it (so the split holds where bursts close
+    every sweep, as the gateway runs the core)."""
+    det = np.zeros((2, 8), np.uint8)
+    det[:, 2:6] = 1
+    power = np.ones((2, 8), np.float32)
+    cut = np.zeros((2, 8), np.uint8)
+    cut[:, 4] = 1
+    t_us, dur = np.array([0, 1000], np.int64), np.full(2, 900, np.int64)
+    per_sweep = bursts.BurstExtractor(8, 0, 1, max_sweeps=1)
+    found = per_sweep.process(det, power, t_us, dur, cut)
+    assert [(b["bin_lo"], b["bin_hi"]) for b in found] == [(2, 3), (4, 5)] * 2
+    joined = bursts.BurstExtractor(8, 0, 1)
+    found = np.concatenate([joined.process(det, power, t_us, dur, cut), joined.flush()])
+    assert [(b["bin_lo"], b["bin_hi"]) for b in found] == [(2, 5)]
+    with pytest.raises(ValueError, match="cut"):
+        per_sweep.process(det, power, t_us, dur, cut[:1])
 
 
 def test_known_rectangles():
@@ -88,6 +114,18 @@ def test_kernel_resumes_when_the_output_buffer_is_full():
     assert (written, used) == (5, 3)
     written, used = kernel.process(det[3:], power[3:], t[3:], t[3:], out)
     assert (written, used) == (5, 2)
+
+
+def test_bursts_of_one_sweep_beyond_the_buffer_all_come_out():
+    """Every bin cut apart, every burst one sweep long: a sweep closes as many bursts as it
+    opens (one per bin), many sweeps a call: the kernel stops before its buffer could overflow
+    and the wrapper resumes it."""
+    det = np.ones((40, 30), np.uint8)
+    power = np.ones(det.shape, np.float32)
+    t = np.arange(40, dtype=np.int64) * 10
+    be = bursts.BurstExtractor(30, 0, 1, max_sweeps=1)
+    found = be.process(det, power, t, t + 5, np.ones(det.shape, np.uint8))
+    assert len(found) == det.size and (found["bin_lo"] == found["bin_hi"]).all()
 
 
 def test_pulses_width_and_repetition_interval():

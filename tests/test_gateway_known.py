@@ -65,10 +65,6 @@ def surveyed_cameras(tmp_path) -> list:
     return known
 
 
-@pytest.mark.xfail(strict=True, reason="since the tracker joins a wide burst to any centre its "
-                   "track used (video vs Wi-Fi, issue 15), the drone's video merges into the "
-                   "surveyed cameras' track and node 3's mean power stays within their range: "
-                   "a known gap, docs/gateway.md 'Known emitters'")
 def test_a_drone_on_a_surveyed_cameras_channel_alerts(tmp_path):
     """A drone's video on the baby monitor's channel, hovering 100 m from node 3, is an alert
     once node 3's 6 s mean power has left the camera's range by POWER_DB."""

@@ -34,7 +34,7 @@ class BurstExtractor:
                  max_gap_sweeps: int = 0, max_sweeps: int = 0):
         self._kernel = _detect_bursts.BurstExtractor(n_bins, start_khz, step_khz, max_gap_bins,
                                                      max_gap_sweeps, max_sweeps)
-        self._buf = np.empty((n_bins // 2 + 1) * (max_gap_sweeps + 2) + 64, BURST)
+        self._buf = np.empty(n_bins * (max_gap_sweeps + 2) + 64, BURST)
         self._none = self._buf[:0].copy()
 
     @property
@@ -45,14 +45,16 @@ class BurstExtractor:
     def n_open(self) -> int:
         return self._kernel.n_open_bursts
 
-    def process(self, det, power, t_us, duration_us) -> np.ndarray:
+    def process(self, det, power, t_us, duration_us, cut=None) -> np.ndarray:
         """Bursts closed by these sweeps (structured array, dtype BURST).
 
         det: uint8 (n_sweeps, n_bins) from a CFAR; power: float32 linear power of the same
-        shape; t_us, duration_us: int64 per sweep (SWEEP header t_us and duration_us).
+        shape; t_us, duration_us: int64 per sweep (SWEEP header t_us and duration_us); cut:
+        None or uint8 like det, nonzero where a detected bin starts a run of its own even next
+        to other detected bins (runs of one sweep joining an open burst still merge in it).
         """
         # the kernel checks the arguments (in C: this runs on every call of a live stream)
-        written, used = self._kernel.process(det, power, t_us, duration_us, self._buf)
+        written, used = self._kernel.process(det, power, t_us, duration_us, self._buf, cut)
         if used == det.shape[0]:  # the usual case: all in one call
             return self._buf[:written].copy() if written else self._none
         pos = [used]
@@ -60,7 +62,8 @@ class BurstExtractor:
 
         def step(buf):
             p = pos[0]
-            written, used = self._kernel.process(det[p:], power[p:], t_us[p:], duration_us[p:], buf)
+            written, used = self._kernel.process(det[p:], power[p:], t_us[p:], duration_us[p:], buf,
+                                                 None if cut is None else cut[p:])
             pos[0] += used
             return written, pos[0] == det.shape[0]
 

@@ -29,19 +29,33 @@ STEADY_MIN_BURSTS = 4         # a bursty emitter seen in a share q of sweeps loo
                               # at q = 0.32 (measured, urban scene); video is in every sweep
 STEADY_SPREAD = 0.5           # video stays on its channel (centres within half its width);
                               # Wi-Fi frames caught by a scanner light different parts of theirs
-STEADY_MAX_SD_DB = 4.0        # reading-to-reading scatter of video: its link's fading, with line
-                              # of sight to a drone in the air (Rician K >= 6 dB: <= 3.3 dB); an
-                              # access point's readings swing with its traffic and multipath
-                              # (measured 4-6 dB for a strong one on the 5 GHz busy scene), and
-                              # so does video without line of sight (Rayleigh: 5.6 dB): a level
-                              # scattering more needs twice STEADY_MIN_BURSTS in (nearly) every sweep
+STEADY_MAX_SD_DB = 2.5        # reading-to-reading scatter of video: a video channel read whole
+                              # averages the fading across its width (frequency-selective: ~1 dB
+                              # even without line of sight, docs/scenes.md) and a drone's motion
+                              # moves its level ~1 dB a sweep; an access point's readings swing
+                              # with its traffic (frames filling part of a read) and multipath
+                              # (measured 4-6 dB for a strong one on the 5 GHz busy scene): a
+                              # level scattering more is not video...
+STEADY_EARLY_SD_DB = 1.5      # ...and over fewer than 2 STEADY_MIN_BURSTS readings, one scattering
+                              # more than this: the scatter of 3 changes is a rough estimate
+                              # (chi-square, 3 dof): an access point scattering 5 dB reads under
+                              # 2.5 dB with p ~ 0.14, under 1.5 dB with p ~ 0.035; video ~1 dB
+                              # passes with p ~ 0.9
+WEAK_EXCESS_DB = 4.5          # a reading this little over the noise: the emitter's swings are
+                              # compressed (below) and the readings under the threshold are not
+                              # seen, so a weak access point hot in 4 sweeps running can read
+                              # steady: weak tracks need twice STEADY_MIN_BURSTS
 VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 MHz, FPV 20 MHz):
                               # a steady emitter lit wider (+ a scan step) is not one video...
 SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady this long: a busy
                               # 40/80 MHz access point is missed in ~1 sweep of 5 (measured)
 ANALOG_PEAK_DB = 2.0          # FM video's spectrum peaks at the carrier; OFDM is flat-topped
 ANALOG_PLAN_KHZ = 3_000.0     # analog video sits on the A/B/E/F/R plan (+ half a scan step)
-FLAT_MIN_BINS = 3             # a flat top needs 3 bins to be seen; 1-2 bins show no shape
+FLAT_MIN_BINS = 2.2           # a flat top needs bursts of 3 bins to be seen (1-2 show no shape):
+                              # a track lit over 2.2 bins on average has most of its bursts 3 wide
+                              # (40 MHz OFDM at a 20 MHz step: shoulders at -3 dB, centre_db
+                              # <= 1.8 dB; FM video lights a third bin only with its carrier on a
+                              # scan channel, its skirts ~23 dB down: centre_db ~4.7 dB)
 WIFI_BW_KHZ = (14_000.0, 26_000.0)
 # The channel plans of straja.rf as arrays (MHz), and BLE advertising channels in kHz.
 ANALOG_PLAN_MHZ = np.array(rf.ANALOG_PLAN_MHZ, float)
@@ -138,10 +152,19 @@ def _steady(f, scan: Scan) -> bool:
     """Continuous, on one channel, at a steady level. Scanned: the gap between bursts is the time
     the front end spends elsewhere (period - sweep), plus a period per sweep missed; one burst
     shows nothing yet. Otherwise: on for most of the track's age. Level: the reading changes
-    from burst to burst by no more than a line-of-sight link's fading (STEADY_MAX_SD_DB), or
-    else the emitter is continuous over twice as many bursts."""
-    evidence = STEADY_MIN_BURSTS * (1 if f["level_sd_db"] <= STEADY_MAX_SD_DB else 2)
-    if f["n_bursts"] < evidence or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]:
+    from burst to burst by no more than a video channel's fading (STEADY_MAX_SD_DB; over the
+    first few bursts, whose scatter is a rough estimate, STEADY_EARLY_SD_DB), the emitter's own
+    change: near the floor a reading (emitter + noise) moves by only s / (1 + s) of its
+    emitter's change, s its power over the noise (from excess_db, when known), so a weak
+    access point's swings read small; a weak track needs twice the bursts (WEAK_EXCESS_DB)."""
+    max_sd = STEADY_EARLY_SD_DB if f["n_bursts"] < 2 * STEADY_MIN_BURSTS else STEADY_MAX_SD_DB
+    sd, evidence = f["level_sd_db"], STEADY_MIN_BURSTS
+    if f["excess_db"] > 0:
+        s = 10 ** (f["excess_db"] / 10) - 1
+        sd = sd * (1 + s) / s
+        evidence *= 2 if f["excess_db"] < WEAK_EXCESS_DB else 1
+    if (f["n_bursts"] < evidence or not sd <= max_sd
+            or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]):
         return False
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY

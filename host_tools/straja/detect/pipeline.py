@@ -27,7 +27,7 @@ from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import CLASSES, WIDE_KHZ, Scan, band, band_hopper, classify
 from straja.detect.hoppers import BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
-from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features
+from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features, with_excess
 
 
 INT64 = np.dtype(np.int64)
@@ -42,6 +42,27 @@ BUSY_HELD_RATIO = 0.5         # ...and held occupancy under this share of it: bu
                               # its load's share, 0.05-0.3; ELRS 2.4 0.7-0.8, measured)
 BUSY_MEMORY_SWEEPS = 64       # occupancy averaged over about this many sweeps (EWMA, ~11 s)
 BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy not yet known)
+# Steadiness split (docs/detection.md, "Steadiness split"): with channel-wide bins (a video
+# scanner's step), a run of detected bins is cut between neighbours that behave differently over
+# sweeps, so that a continuous carrier (video: hot in every sweep, its reading steady) beside a
+# bursty emitter (an access point: hot in a share of sweeps, each reading holding a share of a
+# frame) is not absorbed into it:
+# - hot streaks (sweeps detected running) SPLIT_RATIO or more apart, the longer at least
+#   SPLIT_MIN_SWEEPS, where the newer bin is at least as strong when hot (its mean hot reading,
+#   an EWMA at SPLIT_RATE): a carrier's own weaker skirt, lit later, stays with it;
+# - or jitter (mean change of a bin's reading between consecutive hot sweeps, EWMA at
+#   SPLIT_RATE) SPLIT_RATIO or more apart, the larger at least SPLIT_JITTER_DB, where the
+#   jittery bin is at least as strong when hot: an access point hot sweep after sweep swings by
+#   4-6 dB, video by ~1 dB (docs/scenes.md), its skirts alike; the weaker edges of a wide
+#   steady emitter (an 80 MHz access point at load 0.9) stay with it.
+# Finer steps see one wide emitter as many bins whose behaviour differs (frames lit in parts of
+# a channel): no split.
+SPLIT_MIN_STEP_KHZ = WIDE_KHZ
+SPLIT_RATIO = 2
+SPLIT_MIN_SWEEPS = 2
+SPLIT_JITTER_DB = 3.0
+SPLIT_RATE = 0.25
+SPLIT_STREAK_CAP = 1 << 20    # streaks stop counting here (an int32 never wraps)
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 # The band hopper (straja.detect.hoppers) is reported as a track of this id (the tracker's are
 # >= 0), in the bands where control links hop per packet over tens of MHz
@@ -99,7 +120,10 @@ class Pipeline:
                                      c.max_gap_sweeps, c.max_burst_sweeps)
         self.tracker = Tracker(c.tracker)
         self._work = tuple(np.empty((0, n_bins), t) for t in
-                           (np.float32, np.uint8, np.float32, np.uint8, np.uint8, np.uint8))
+                           (np.float32, np.uint8, np.float32, np.uint8, np.uint8, np.uint8, np.uint8))
+        self._split = SteadinessSplit(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
+        self._start_khz = start_khz
+        self._noise_now = np.full(n_bins, np.nan, np.float32)  # the last sweep's noise mean
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
         self._cfar_kernel = self.design.kernel
@@ -124,9 +148,9 @@ class Pipeline:
         self._hopper_reported: Hopper | None = None  # the band hopper, once alerted
 
     def _buffers_for(self, n_sweeps: int):
-        """(power, det, noise, time, held, bursty) work buffers for n_sweeps sweeps: views of
+        """(power, det, noise, time, held, bursty, cut) work buffers for n_sweeps sweeps: views of
         kept arrays (held: the detections before the bursty mask, while it warms up; bursty:
-        the mask)."""
+        the mask; cut: the steadiness split's run starts)."""
         if self._work[0].shape[0] < n_sweeps:
             self._work = tuple(np.empty((n_sweeps, self.n_bins), w.dtype) for w in self._work)
         if self._work[0].shape[0] == n_sweeps:
@@ -149,7 +173,7 @@ class Pipeline:
         n = sweeps.shape[0]
         if n:
             self._timing(t_us, duration_us)
-        power, det, noise, extra, held_det, bursty = self._buffers_for(n)
+        power, det, noise, extra, held_det, bursty, cut = self._buffers_for(n)
         if sweeps.dtype == np.uint8:
             _detect_noise.codes_to_mw(sweeps, power)
         else:
@@ -171,6 +195,8 @@ class Pipeline:
             n_det = self._busy.process(single, noise, det, bursty)
             if warming and self._busy.sweeps >= BUSY_WARM_SWEEPS and self._hoppers is not None:
                 self._hoppers.forget_held(bursty[-1] != 0)  # the bursty cells' never reach it
+        if self.noise is not None and n:
+            self._noise_now[:] = noise[-1]
         hopper = self._band_hopper(single, power, noise, site_det, t_us, duration_us) if n else None
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
@@ -179,8 +205,12 @@ class Pipeline:
             if len(t_us) != n or len(duration_us) != n:
                 raise ValueError("t_us and duration_us must have one entry per sweep")
             bursts = self._no_bursts
+            if self._split is not None:
+                self._split.quiet()
         else:
-            bursts = self.bursts.process(det, power, t_us, duration_us)
+            cut = self._split.cuts(det, power, cut, self.config.max_gap_bins) \
+                if self._split is not None else None
+            bursts = self.bursts.process(det, power, t_us, duration_us, cut)
         noise = noise if self.noise is not None else None
         alerts = self._no_alerts
         if hopper is not None:
@@ -262,14 +292,14 @@ class Pipeline:
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:
         """(FEATURES, CLASSES) of the live tracks, in the same order."""
         snap = self.tracker.snapshot()
-        return features(snap), self._classify(snap)
+        return self._features(snap), self._classify(snap)
 
     def _classify(self, snap: np.ndarray) -> np.ndarray:
         """The classes of tracks (a tracker snapshot); where the band hopper stage learns the
         site's held hits (2.4 GHz revisit plans), a narrow drone track whose held hits the
         site's own explain (a BLE connection, a busy access point, resident since switch-on) is
         not a drone link yet."""
-        feats = features(snap)
+        feats = self._features(snap)
         classes = classify(feats, self.scan)
         if self._hoppers is None:
             return classes
@@ -283,6 +313,63 @@ class Pipeline:
                 classes[i]["reason"] = (f"{tr['n_bursts']} held hits: as many as the site's own "
                                         f"in their channels")
         return classes
+
+    def _features(self, snap: np.ndarray) -> np.ndarray:
+        return with_excess(features(snap), snap, self._noise_now, self._start_khz, self.scan.step_khz)
+
+
+class SteadinessSplit:
+    """Per bin of one plan: hot streak, mean hot reading and jitter (SPLIT_*), and the cuts they
+    call for."""
+
+    def __init__(self, n_bins: int):
+        self.streak = np.zeros(n_bins, np.int32)
+        self.hot_mw = np.zeros(n_bins, np.float32)       # 0: never detected yet
+        self.last_db = np.zeros(n_bins, np.float32)      # the last hot reading
+        self.jitter_db = np.full(n_bins, np.nan, np.float32)  # NaN: no two hot sweeps running yet
+
+    def cuts(self, det: np.ndarray, power: np.ndarray, cut: np.ndarray, gap: int) -> np.ndarray:
+        """Fill `cut` (uint8 like det) for the burst extractor: a detected bin starts a run of its
+        own where it and the detected bin before it (within gap + 1 bins) behave apart (SPLIT_*),
+        the state taken forward sweep by sweep from det and power (mW, like det)."""
+        cut[:] = 0
+        for s in range(det.shape[0]):
+            hot = det[s] != 0
+            idx = np.flatnonzero(hot)
+            db = 10 * np.log10(np.maximum(power[s, idx], 1e-30))
+            running = self.streak[idx] > 0        # hot in the sweep before too
+            change = np.abs(db - self.last_db[idx])
+            j = self.jitter_db[idx]
+            j_new = np.where(np.isnan(j), change, j + SPLIT_RATE * (change - j))
+            self.jitter_db[idx] = np.where(running, j_new, j)
+            self.last_db[idx] = db
+            self.streak += 1
+            self.streak *= hot
+            np.minimum(self.streak, SPLIT_STREAK_CAP, out=self.streak)
+            h = self.hot_mw[idx]
+            p = power[s, idx]
+            self.hot_mw[idx] = np.where(h > 0, h + SPLIT_RATE * (p - h), p)
+            if idx.size < 2:
+                continue
+            a, b = idx[:-1], idx[1:]
+            streak_a, streak_b = self.streak[a], self.streak[b]
+            newer_stronger = np.where(streak_a < streak_b, self.hot_mw[a] >= self.hot_mw[b],
+                                      self.hot_mw[b] >= self.hot_mw[a])
+            long_ = np.maximum(streak_a, streak_b)
+            by_streak = ((long_ >= SPLIT_RATIO * np.minimum(streak_a, streak_b))
+                         & (long_ >= SPLIT_MIN_SWEEPS) & newer_stronger)
+            jit_a, jit_b = self.jitter_db[a], self.jitter_db[b]
+            larger = np.fmax(jit_a, jit_b)
+            jittery_stronger = np.where(jit_a > jit_b, self.hot_mw[a] >= self.hot_mw[b],
+                                        self.hot_mw[b] >= self.hot_mw[a])
+            by_jitter = ((larger >= SPLIT_JITTER_DB) & (larger >= SPLIT_RATIO * np.fmin(jit_a, jit_b))
+                         & ~np.isnan(jit_a) & ~np.isnan(jit_b) & jittery_stronger)
+            cut[s, b[(b - a <= gap + 1) & (by_streak | by_jitter)]] = 1
+        return cut
+
+    def quiet(self) -> None:
+        """Sweeps with nothing detected: every streak ends."""
+        self.streak[:] = 0
 
 
 def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:

@@ -146,18 +146,20 @@ def busy_mask(single_codes, noise_mw, det, width, alpha, min_single, held_ratio,
     return det, mask
 
 
-def _runs(row: np.ndarray, gap: int):
-    """(first, last) of detected runs, runs closer than gap + 1 bins merged."""
+def _runs(row: np.ndarray, gap: int, cut=None):
+    """(first, last) of detected runs, runs closer than gap + 1 bins merged unless `cut` marks
+    the later bin as a run's start."""
     runs = []
     for i in np.flatnonzero(row):
-        if runs and i - runs[-1][1] <= gap + 1:
+        if runs and i - runs[-1][1] <= gap + 1 and not (cut is not None and cut[i]):
             runs[-1][1] = i
         else:
             runs.append([i, i])
     return runs
 
 
-def bursts(det, power, t_us, duration_us, max_gap_bins=1, max_gap_sweeps=0, max_sweeps=0):
+def bursts(det, power, t_us, duration_us, max_gap_bins=1, max_gap_sweeps=0, max_sweeps=0,
+           cut=None):
     """All bursts of a whole stream (flushed at its end), as straja.detect.bursts, as dicts
     with the kernel's fields (without frequency), in the order they close."""
     opened, done = [], []
@@ -175,7 +177,7 @@ def bursts(det, power, t_us, duration_us, max_gap_bins=1, max_gap_sweeps=0, max_
         t0, t1 = int(t_us[s]), int(t_us[s] + duration_us[s])
         for b in opened:
             b["cur"] = None
-        for a, z in _runs(det[s], max_gap_bins):
+        for a, z in _runs(det[s], max_gap_bins, None if cut is None else cut[s]):
             touching = [b for b in opened if b["prev"] is not None
                         and b["prev"][0] - max_gap_bins <= z and a <= b["prev"][1] + max_gap_bins]
             if not touching:
@@ -292,7 +294,8 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
             span = max(b["centre_khz"], tr["f_max_khz"]) - min(b["centre_khz"], tr["f_min_khz"])
             return span <= c.hop_span_khz
         half = 0.5 * max(bw, bw_t)
-        return tr["f_min_khz"] - half <= b["centre_khz"] <= tr["f_max_khz"] + half
+        return (b["t_start_us"] != tr["t_last_start_us"]
+                and tr["f_min_khz"] - half <= b["centre_khz"] <= tr["f_max_khz"] + half)
 
     def add(tr, b):
         fc = float(b["centre_khz"])

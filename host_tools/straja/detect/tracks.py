@@ -79,7 +79,7 @@ FEATURES = np.dtype([
     ("centre_khz", "f8"), ("spread_khz", "f8"), ("bandwidth_khz", "f8"), ("dwell_us", "f8"),
     ("interval_us", "f8"), ("interval_cv", "f8"), ("rate_hz", "f8"), ("duty", "f8"),
     ("hop_fraction", "f8"), ("centre_db", "f8"), ("level_sd_db", "f8"), ("peak_dbm", "f8"),
-    ("age_us", "f8")])
+    ("age_us", "f8"), ("excess_db", "f8")])
 
 
 def features(tracks: np.ndarray) -> np.ndarray:
@@ -107,4 +107,17 @@ def features(tracks: np.ndarray) -> np.ndarray:
         # slow trend of an approaching emitter
         f["level_sd_db"] = np.sqrt(tracks["level_jump_sq_db2"] / (2 * gaps))
         f["peak_dbm"] = 10 * np.log10(tracks["peak_mw"])
+        f["excess_db"] = np.nan  # known to the pipeline: with_excess
     return f
+
+
+def with_excess(feats: np.ndarray, tracks: np.ndarray, noise_mw: np.ndarray, start_khz: float,
+                step_khz: float) -> np.ndarray:
+    """feats with excess_db: each track's last reading (its last burst's peak) over the noise
+    mean at its centre channel (`noise_mw` per channel), in dB."""
+    if feats.size and step_khz > 0:
+        centre = 0.5 * (tracks["f_min_khz"] + tracks["f_max_khz"])
+        ch = np.clip(np.rint((centre - start_khz) / step_khz).astype(np.int64), 0, noise_mw.size - 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            feats["excess_db"] = tracks["level_db"] - 10 * np.log10(noise_mw[ch])
+    return feats

@@ -53,12 +53,15 @@ class Stream:
     shape: 'rect' (flat-topped: OFDM, LoRa chirps) or 'gauss' (FM, GFSK: 99 % of the power inside
     the occupied bandwidth). sidelobe_dbc: power spread flat over 5x the occupied bandwidth
     (spectral regrowth, phase noise), relative to the total. lookback_s: the longest time a
-    transmission can reach past the end of the block it starts in.
+    transmission can reach past the end of the block it starts in. wideband: a continuous channel
+    (video) whose fading averages across the part of it a receiver's filter reads
+    (straja.sim.propagation); bursts and hops fade flat.
     """
 
     def __init__(self, name, shape, f_lo, f_hi, eirp_dbm, lookback_s, sidelobe_dbc=-45.0,
-                 remote=False):
+                 remote=False, wideband=False):
         self.name = name
+        self.wideband = wideband
         self.remote = remote
         self.shape = shape
         self.f_lo = f_lo
@@ -510,7 +513,7 @@ class AnalogVideo(Continuous):
         self.chan = "ABEFR".index(band) * 8 + int(self.p["channel"][1:]) - 1
         self.bw = self.p["bw_mhz"] * MHZ
         return [Stream("video", "gauss", self.centre - 3 * self.bw, self.centre + 3 * self.bw,
-                       self.eirp_dbm, self.p["chunk_s"])]
+                       self.eirp_dbm, self.p["chunk_s"], wideband=True)]
 
 
 DRONEID_FREQS_MHZ = [2399.5, 2414.5, 2429.5, 2444.5, 2459.5]
@@ -536,7 +539,7 @@ class OFDMVideo(Continuous):
         p = self.p
         self.centre, self.bw, self.chan = p["centre_mhz"] * MHZ, p["bw_mhz"] * MHZ, -1
         streams = [Stream("video", "rect", self.centre - 3 * self.bw, self.centre + 3 * self.bw,
-                          self.eirp_dbm, p["chunk_s"], sidelobe_dbc=-35.0)]
+                          self.eirp_dbm, p["chunk_s"], sidelobe_dbc=-35.0, wideband=True)]
         if p["droneid"]:
             f = np.array(p["droneid_freqs_mhz"]) * MHZ
             self.did_freqs, self.did_bw = f, p["droneid_bw_mhz"] * MHZ
@@ -581,7 +584,7 @@ class OcuSync(Continuous):
         self.up_bw = p["uplink_bw_mhz"] * MHZ
         self.up_phase = _phase(self, p["uplink_interval_s"])
         return [Stream("video", "rect", self.centre - 3 * self.bw, self.centre + 3 * self.bw,
-                       self.eirp_dbm, p["chunk_s"], sidelobe_dbc=-35.0),
+                       self.eirp_dbm, p["chunk_s"], sidelobe_dbc=-35.0, wideband=True),
                 Stream("uplink", "rect", self.up_freqs[0] - 3 * self.up_bw,
                        self.up_freqs[-1] + 3 * self.up_bw, self.remote[1],
                        p["uplink_airtime_s"], sidelobe_dbc=-35.0, remote=True)]

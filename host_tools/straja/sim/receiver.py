@@ -18,6 +18,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .emitters import BLOCK_S
+from ..frontends import FRONT_ENDS
 from ..rf import path_loss_db
 from .propagation import KT_DBM_HZ, Shadowing
 
@@ -96,6 +97,10 @@ class NodeRF:
         self.node = node
         self.fe = front_end
         self._fe_index = fe_index
+        # the width this front end reads (its part's channel filter): a wide channel's fading
+        # averages over the coherence bands inside it; unknown parts read channels whole
+        known = FRONT_ENDS.get(front_end.name)
+        self._filter_hz = known.filter_khz * 1e3 if known is not None and known.filter_khz else math.inf
         self._sources = [(e, s, em, st) for e, em in enumerate(scene.emitters)
                          for s, st in enumerate(em.streams)]
         prop = scene.propagation
@@ -126,7 +131,9 @@ class NodeRF:
         pk = em.block(s, k)
         p_dbm = self.mean_rx_dbm(e, (pk.t0 + pk.t1) / 2, pk.f, s) if len(pk.t0) else np.empty(0)
         rng = np.random.default_rng([self.scene.seed, e, s, k, self.node.index, self._fe_index, 0xFAD])
-        p_mw = 10 ** (np.asarray(p_dbm, float) / 10) * self.scene.propagation.fading_gains(rng, len(pk.t0))
+        fading = self.scene.propagation.fading_gains(
+            rng, len(pk.t0), np.minimum(pk.bw, self._filter_hz) if em.streams[s].wideband else None)
+        p_mw = 10 ** (np.asarray(p_dbm, float) / 10) * fading
         rb = self._cache[key] = RxBlock(pk, p_mw)
         if len(self._cache) > _RX_CACHE:
             self._cache.popitem(last=False)

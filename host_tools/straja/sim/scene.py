@@ -45,6 +45,9 @@ PROPAGATION = {
     "shadowing_tau_s": Param(float, 0.0, lo=0.0, doc="shadowing correlation time (0: constant)"),
     "fading": Param(str, "rician", choices=("none", "rayleigh", "rician")),
     "rician_k_db": Param(float, 6.0, lo=-30.0, hi=40.0, doc="Rician K factor"),
+    "coherence_bw_mhz": Param(float, 1.0, lo=0.01, hi=1000.0,
+                              doc="coherence bandwidth: a continuous wide channel (video) read "
+                                  "whole averages the fades of its bandwidth / this many bands"),
 }
 ANTENNA = {
     "noise_figure_db": Param(float, 6.0, lo=0.0, hi=40.0),
