@@ -8,16 +8,24 @@ socket whose path is in STRAJA_VBOARD. Wire format, little-endian:
 
 | op | dev | request payload | response |
 |---|---|---|---|
-| 1 SPI_WRITE | front-end index | bytes sent | len 0 |
+| 1 SPI_WRITE | front-end index | bytes sent | none (one-way) |
 | 2 SPI_XFER | front-end index | bytes sent | the bytes clocked back, same length |
-| 3 WORD | front-end index | u32 word, u8 nbits (3-wire bus) | len 0 |
+| 3 WORD | front-end index | u32 word, u8 nbits (3-wire bus) | none (one-way) |
 | 4 ADC | front-end index | - | u16 code (read_u16 scale) |
 | 5 BLOCK | front-end index | u16 n, u32 rate_hz | value = flags, n u16 codes; sent when the last sample's time has come |
 | 6 PIN_READ | GPIO number | - | value = level |
-| 7 PIN_WRITE | GPIO number | u8 level | len 0 |
-| 8 WDT_START | 0 | u32 timeout_ms | no response |
-| 9 WDT_FEED | 0 | - | no response (a cheap one-way message; the server only counts) |
+| 7 PIN_WRITE | GPIO number | u8 level | none (one-way) |
+| 8 WDT_START | 0 | u32 timeout_ms | none (one-way) |
+| 9 WDT_FEED | 0 | - | none (one-way: the server only counts) |
 | 10 BLE_SCAN | 0 | - | value 1 and one advertisement heard by now (u8 addr_type, i8 rssi, 6 address bytes, the advertising data), or value 0 and len 0 |
+| 11 PIN_FIXED | GPIO number | - | value 1 + level if the chip model never changes the pin's level (an SX126x's BUSY: its commands complete at socket speed), else 0 |
+
+A write waits for no answer, as a board's SPI write returns once its bytes are clocked out: only
+operations that read something are round trips (each wakes two processes: ~12 us of their CPU,
+50 us or more of wall time on a busy machine, where a board's few-byte SPI transfer at 4 MHz or
+GPIO read takes a few to ~20 us). The server handles requests in order, so a read sees every
+write sent before it; a write it refuses makes the next response an error. A pin the model
+holds fixed is asked once, then read here.
 
 Requests and responses use preallocated buffers and `readinto`, so a transaction allocates nothing.
 Resets: `reset()` exits with RESET_EXIT_CODE and the virtual node's bridge restarts the interpreter
@@ -42,32 +50,39 @@ PIN_WRITE = 7
 WDT_START = 8
 WDT_FEED = 9
 BLE_SCAN = 10
+PIN_FIXED = 11
+PAYLOAD_MAX = 12  # longer payloads (none on the scan path) go in a second write
 _IRQ_SCAN_RESULT = 5
 ADV_MAX = 31  # legacy advertising data
 BLE_POLL_MS = 20  # how often the stand-in asks the virtual board for advertisements
 
 
 class Link:
-    """The socket to the virtual board server, with preallocated request and response headers."""
+    """The socket to the virtual board server, with preallocated request and response buffers."""
 
     def __init__(self, path):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # MicroPython's unix socket takes a raw sockaddr_un: a str address gives EINVAL
         s.connect(struct.pack("H", socket.AF_UNIX) + path.encode() + b"\0")
         self.sock = s
-        self.req = bytearray(4)
+        self.req = bytearray(4 + PAYLOAD_MAX)
         self.rsp = bytearray(4)
         self.arg = bytearray(8)
 
     def send(self, op, dev, payload, n):
+        """One request in one write (one system call) when its payload fits."""
         req = self.req
         req[0] = op
         req[1] = dev
         req[2] = n & 0xFF
         req[3] = n >> 8
-        self.sock.write(req)
-        if n:
+        if n > PAYLOAD_MAX:
+            self.sock.write(req, 4)
             self.sock.write(payload, n)
+            return
+        for i in range(n):
+            req[4 + i] = payload[i]
+        self.sock.write(req, 4 + n)
 
     def _read(self, buf, n):
         got = self.sock.readinto(buf, n)
@@ -88,7 +103,7 @@ class Link:
         rsp = self.rsp
         self._read(rsp, 4)
         if rsp[0]:
-            raise OSError("virtual board: op %d dev %d refused" % (op, dev))
+            raise OSError("virtual board: op %d dev %d, or a write before it, refused" % (op, dev))
         if rsp[2] | (rsp[3] << 8) != rn:
             raise OSError("virtual board: op %d answered %d bytes, expected %d"
                           % (op, rsp[2] | (rsp[3] << 8), rn))
@@ -116,7 +131,7 @@ class SpiDevice:
         self.dev = dev
 
     def write(self, buf):
-        self.link.call(SPI_WRITE, self.dev, buf, len(buf))
+        self.link.send(SPI_WRITE, self.dev, buf, len(buf))
 
     def write_readinto(self, wbuf, rbuf):
         n = len(wbuf)
@@ -133,7 +148,7 @@ class ThreeWire:
         for i in range(4):
             a[i] = (word >> (8 * i)) & 0xFF
         a[4] = nbits
-        self.link.call(WORD, self.dev, a, 5)
+        self.link.send(WORD, self.dev, a, 5)
 
 
 class Adc:
@@ -161,12 +176,18 @@ class Pin:
         self.link = link
         self.number = number
         self.level = bytearray(1)
+        self.fixed = -1  # PIN_FIXED's answer, once asked
 
     def value(self, v=None):
         if v is None:
+            fixed = self.fixed
+            if fixed < 0:
+                fixed = self.fixed = self.link.call(PIN_FIXED, self.number, None, 0)
+            if fixed:
+                return fixed - 1
             return self.link.call(PIN_READ, self.number, None, 0)
         self.level[0] = 1 if v else 0
-        self.link.call(PIN_WRITE, self.number, self.level, 1)
+        self.link.send(PIN_WRITE, self.number, self.level, 1)
 
 
 class Watchdog:
