@@ -65,7 +65,6 @@ def held_codes(rows):
     return {fe: np.array(v, int) for fe, v in out.items()}
 
 
-@pytest.mark.xfail(strict=False, reason="on an idle machine the virtual node's 2.4 GHz sweep takes ~277 ms where the fast path models 179 ms: the node's per-read overhead, the overruns' open cause (issue 20)")
 def test_fast_path_times_and_reads_like_a_virtual_node():
     scene = drone_scene()
     node = run_vnode(scene, "n1", RUN_S, enough=enough_sweeps)

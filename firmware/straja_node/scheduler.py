@@ -37,7 +37,7 @@ from time import sleep_us, ticks_add, ticks_diff, ticks_us
 
 from .clock import Stamp
 from .config import check_entry
-from .limits import SLEEP_MAX_US, SPIN_US, SWEEP_US_MAX
+from .limits import SLEEP_MAX_US, SWEEP_US_MAX
 from .plan import BLOCK_N, default_plan, is_envelope
 from .wire import FLAG_OVERRUN, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX
 
@@ -49,14 +49,15 @@ _END = const(3)
 
 
 def wait_until(deadline):
-    """Wait for ticks_us() to reach `deadline`: sleep in short pieces (Ctrl-C stays prompt), spin
-    for the last stretch (a sleep can overshoot by a scheduler tick)."""
+    """Sleep until ticks_us() reaches `deadline`, at most SLEEP_MAX_US away. No spin: on ESP32 and
+    RP2 sleep_us is itself a busy-wait, precise to a few us; on the unix port (a virtual node) a
+    spin would take the CPU that other nodes and the virtual board need, and the interpreter
+    runs without timer slack (straja.vnode.bridge), so a sleep ends when the OS next runs it."""
     while True:
         left = ticks_diff(deadline, ticks_us())
         if left <= 0:
             return
-        if left > SPIN_US:
-            sleep_us(min(left - SPIN_US, SLEEP_MAX_US))
+        sleep_us(left)
 
 
 class _Sweep:
