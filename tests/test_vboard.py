@@ -117,14 +117,16 @@ def test_watchdog_feeds_safe_pin_and_restart_reconnect(tmp_path):
 
 def test_writes_are_one_way_and_a_refused_one_is_reported(tmp_path):
     """A bus write waits for no answer (as a board's SPI write returns once clocked out): an
-    SX126x tune is three requests and no round trip, a reading one round trip, and the BUSY pin
-    the model holds low is asked once, not before every command; a write the board refuses
-    makes the next read fail with a clear error."""
+    SX126x tune is three requests, queued, and no round trip, a reading one round trip, and the
+    BUSY pin the model holds low is asked once, not before every command; a write the board
+    refuses makes the next read fail with a clear error."""
     board = VirtualBoard(PROFILE, NoiseOnly(), str(tmp_path / "vb.sock")).start()
     shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
     env = {"STRAJA_VBOARD": str(tmp_path / "vb.sock")}
+    # the last reading sends what the set-up queued (queued writes go with the next read)
     script = ("import sys\nfrom straja_node import hw\nsx = hw.front_ends({})[2]\n"
-              "for _ in range(int(sys.argv[1])):\n    sx.tune(868000)\n    sx.rssi_code()\n")
+              "for _ in range(int(sys.argv[1])):\n    sx.tune(868000)\n    sx.rssi_code()\n"
+              "sx.rssi_code()\n")
     try:
         counts = []
         for n in (0, 100):

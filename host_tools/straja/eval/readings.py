@@ -63,7 +63,7 @@ class StepCost(NamedTuple):
 # MicroPython against the virtual board (driver call included), the interpreter's time per step,
 # loop and frame, and a sleep's overshoot (no timer slack) (docs/evaluation/README.md, "Fast path
 # timing"); WAKE_US fitted to virtual nodes' sweep durations at measured contention.
-NODE_COST = StepCost(read_us=22, write_us=4, step_us=15, loop_us=15, frame_us=50, wake_us=30)
+NODE_COST = StepCost(read_us=22, write_us=2, step_us=15, loop_us=15, frame_us=50, wake_us=30)
 WAKE_US = 250  # a contended node's wake-up delay per unit of slowdown (same fit)
 # the slowdowns the fit covers (within 20 %); beyond, a virtual node is overloaded and its
 # timing is the loaded machine's: StepCost.contended is then off by up to a factor of 2

@@ -20,7 +20,9 @@ from .chips import MODELS
 (SPI_WRITE, SPI_XFER, WORD, ADC_READ, BLOCK, PIN_READ, PIN_WRITE, WDT_START, WDT_FEED, BLE_SCAN,
  PIN_FIXED) = range(1, 12)
 ONE_WAY = (SPI_WRITE, WORD, PIN_WRITE, WDT_START, WDT_FEED)  # the client waits for no answer
-HEADER = struct.Struct("<BBH")
+HEADER = struct.Struct("<BBHI")  # op, dev, len, the firmware's ticks_us() mod 2**32
+RESPONSE = struct.Struct("<BBH")
+STAMP_WRAP_US = 1 << 32
 RECV_MAX = 65536
 OK, ERROR = 0, 1
 SWITCH_INTERVAL_S = 100e-6
@@ -66,6 +68,12 @@ class VirtualBoard:
 
     def now(self) -> float:
         return time.monotonic() - self.t_origin
+
+    def stamped(self, ticks_us: int) -> float:
+        """The board time of a request the firmware stamped `ticks_us` (mod 2**32 of the unix
+        port's ticks_us(), CLOCK_MONOTONIC microseconds as time.monotonic()): made before now."""
+        now_us = round(time.monotonic() * 1e6)
+        return (now_us - (now_us - ticks_us) % STAMP_WRAP_US) * 1e-6 - self.t_origin
 
     @property
     def thread_id(self) -> int | None:
@@ -134,8 +142,8 @@ class VirtualBoard:
                 conn.close()
 
     def _session(self, conn: socket.socket) -> None:
-        """Serve requests in order; the writes the client sends without waiting arrive several
-        to a read, and are handled in one pass with the request that waits."""
+        """Serve requests in order, each at the instant the firmware stamped it; the writes the
+        client queues arrive with the request that waits, and are handled in one pass."""
         pending = bytearray()
         refused = False  # a one-way request failed: the next response says so
         while not self._stopping.is_set():
@@ -145,7 +153,7 @@ class VirtualBoard:
             pending += data
             k = 0
             while len(pending) - k >= HEADER.size:
-                op, dev, n = HEADER.unpack_from(pending, k)
+                op, dev, n, stamp = HEADER.unpack_from(pending, k)
                 end = k + HEADER.size + n
                 if len(pending) < end:
                     break
@@ -153,7 +161,7 @@ class VirtualBoard:
                 k = end
                 self.transactions += 1
                 try:
-                    value, reply = self._handle(op, dev, payload)
+                    value, reply = self._handle(op, dev, payload, self.stamped(stamp))
                     status = OK
                 except (ValueError, IndexError, KeyError, struct.error) as e:
                     self.errors.append(f"op {op} dev {dev}: {e}")
@@ -164,11 +172,10 @@ class VirtualBoard:
                 if refused:
                     value, reply, status, refused = 0, b"", ERROR, False
                 self.round_trips += 1
-                conn.sendall(HEADER.pack(status, value, len(reply)) + reply)
+                conn.sendall(RESPONSE.pack(status, value, len(reply)) + reply)
             del pending[:k]
 
-    def _handle(self, op: int, dev: int, payload: bytes) -> tuple[int, bytes]:
-        t = self.now()
+    def _handle(self, op: int, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
         if op == WDT_FEED:
             self.feeds += 1
         elif op == WDT_START:
