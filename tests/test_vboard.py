@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,16 @@ def test_writes_are_one_way_and_a_refused_one_is_reported(tmp_path):
         assert board.errors == ["op 1 dev 0: vid58 has no SPI"]
     finally:
         board.stop()
+
+
+def test_a_request_happens_when_the_firmware_stamped_it(tmp_path):
+    """The unix port's ticks_us() mod 2**32 is the instant of a request, a microsecond ahead of
+    the server's clock (rounding) or seconds behind it (queued, or a busy server thread)."""
+    board = VirtualBoard(PROFILE, NoiseOnly(), str(tmp_path / "vb.sock"), t_origin=1.0)
+    now_us = round(time.monotonic() * 1e6)
+    for age_us in (-1, 0, 250, 3_000_000):
+        t = board.stamped((now_us - age_us) % 2**32)
+        assert t == pytest.approx((now_us - age_us) * 1e-6 - 1.0, abs=2e-3)
 
 
 def test_front_ends_need_the_server(tmp_path):

@@ -71,9 +71,12 @@ class VirtualBoard:
 
     def stamped(self, ticks_us: int) -> float:
         """The board time of a request the firmware stamped `ticks_us` (mod 2**32 of the unix
-        port's ticks_us(), CLOCK_MONOTONIC microseconds as time.monotonic()): made before now."""
+        port's ticks_us(), CLOCK_MONOTONIC microseconds as time.monotonic()): made about now,
+        within half the stamp's wrap (a microsecond ahead after rounding, or minutes ago)."""
         now_us = round(time.monotonic() * 1e6)
-        return (now_us - (now_us - ticks_us) % STAMP_WRAP_US) * 1e-6 - self.t_origin
+        half = STAMP_WRAP_US // 2
+        age_us = (now_us - ticks_us + half) % STAMP_WRAP_US - half
+        return (now_us - age_us) * 1e-6 - self.t_origin
 
     @property
     def thread_id(self) -> int | None:
