@@ -61,9 +61,10 @@ class StepCost(NamedTuple):
 
 # A virtual node with a CPU to itself: a bus read's round trip and a write as measured under
 # MicroPython against the virtual board (driver call included), the interpreter's time per step,
-# loop and frame, and a sleep's overshoot (no timer slack) (docs/evaluation/README.md, "Fast path
-# timing"); WAKE_US fitted to virtual nodes' sweep durations at measured contention.
-NODE_COST = StepCost(read_us=22, write_us=2, step_us=15, loop_us=15, frame_us=50, wake_us=30)
+# loop and frame; a sleep ends on time, as a board's busy-waiting sleep_us does (an idle virtual
+# node's overshoots by ~20 us) (docs/evaluation/README.md, "Fast path timing"); WAKE_US fitted to
+# virtual nodes' sweep durations at measured contention.
+NODE_COST = StepCost(read_us=22, write_us=2, step_us=15, loop_us=15, frame_us=50, wake_us=0)
 WAKE_US = 250  # a contended node's wake-up delay per unit of slowdown (same fit)
 # the slowdowns the fit covers (within 20 %); beyond, a virtual node is overloaded and its
 # timing is the loaded machine's: StepCost.contended is then off by up to a factor of 2
