@@ -4,9 +4,10 @@ virtual node (the firmware under MicroPython, its drivers talking to the virtual
 socket) on one scene: a drone link in each band, switched on 1 s after switch-on, until the
 node has made SWEEPS sweeps of each front end with them on.
 
-- Timing: each front end's mean sweep duration, and the overruns per second, agree with the
-  fast path's at the virtual node's measured CPU contention (StepCost.contended: the virtual
-  node shares this machine's CPUs; a board has its own), where the model was fitted.
+- Timing: each front end's mean sweep duration, and on a loaded machine the overruns per
+  second, agree with the fast path's at the virtual node's measured CPU contention
+  (StepCost.contended: the virtual node shares this machine's CPUs; a board has its own), where
+  the model was fitted; with a CPU of its own the fast path's node keeps its plan, no overruns.
 - Readings: the same noise level per front end, the same strongest channel of the steady video
   transmitter, and for the hoppers the same share of hot readings and level of the strongest.
 
@@ -37,6 +38,7 @@ EMITTERS = [  # one link per front end, +15-30 dB over the floor at n1 of quiet_
      "position_m": [1200.0, 500.0, 1.5]},
 ]
 HOT_CODES = 12  # 6 dB over the front end's median reading
+OVERRUNS_COMPARED = (2.5, CONTENDED_FIT_MAX)  # the slowdowns at which overrun rates are compared
 
 
 def drone_scene():
@@ -65,7 +67,6 @@ def held_codes(rows):
     return {fe: np.array(v, int) for fe, v in out.items()}
 
 
-@pytest.mark.xfail(strict=False, reason="on an idle machine the virtual node's 2.4 GHz sweep takes ~277 ms where the fast path models 179 ms: the node's per-read overhead, the overruns' open cause (issue 20)")
 def test_fast_path_times_and_reads_like_a_virtual_node():
     scene = drone_scene()
     node = run_vnode(scene, "n1", RUN_S, enough=enough_sweeps)
@@ -86,16 +87,19 @@ def test_fast_path_times_and_reads_like_a_virtual_node():
         assert low < ratio < high, (
             f"front end {fe}: mean sweep {got[fe].mean_ms:.1f} ms, the node's "
             f"{want[fe].mean_ms:.1f} ms (slowdown {node.slowdown:.2f})")
-    fast_overruns = sum(r.late for r in fast) / node.seconds
-    node_overruns = node.overruns / node.seconds
-    # both overrun; how often is not modelled yet: on an idle machine the node overran ~1000
-    # times a second where the model says ~46 (issue 20: the overruns' cause is still open)
-    assert fast_overruns > 0 and node_overruns > 0
-    # with a CPU of its own the node keeps its plan's timing: the sweeps are nominal + the
-    # late readings the steps' own costs make
+    # overruns: the model's mean wake-up delay makes them from a slowdown of ~1.7 on; below it the
+    # node's come from the machine's scheduling tails (a few ms off a CPU now and then), which it
+    # does not model: their rates are compared where both are the load's
+    if OVERRUNS_COMPARED[0] <= node.slowdown <= OVERRUNS_COMPARED[1]:
+        fast_overruns = sum(r.late for r in fast) / node.seconds
+        node_overruns = node.overruns / node.seconds
+        assert 0.4 < fast_overruns / node_overruns < 2.5, (fast_overruns, node_overruns)
+    # with a CPU of its own the node keeps its plan's timing: the sweeps are nominal and no
+    # reading is late (the plan's margins hold the steps' costs)
     reader = NodeReader(scene, "n1", seed=1)
-    own = sweep_timing([(r.front_end, r.duration_us, r.flags)
-                        for r in reader.sweeps(EVAL_PLAN, 0.0, node.seconds)])
+    own_sweeps = list(reader.sweeps(EVAL_PLAN, 0.0, node.seconds))
+    assert sum(r.late for r in own_sweeps) == 0
+    own = sweep_timing([(r.front_end, r.duration_us, r.flags) for r in own_sweeps])
     for e in EVAL_PLAN:
         nominal = len(slot_channels(len(channels_khz(e)), e.get("revisit", 0))) * e["dwell_us"]
         assert nominal / 1e3 <= own[reader.index[e["front_end"]]].mean_ms < 1.02 * nominal / 1e3
@@ -119,5 +123,7 @@ def test_fast_path_times_and_reads_like_a_virtual_node():
             k_a, k_b = int(hot_a.sum()), int(hot_b.sum())
             log_ratio = math.log((k_b / hot_b.size) / (k_a / hot_a.size))
             assert abs(log_ratio) < 3 * math.sqrt(1 / k_a + 1 / k_b), (fe, k_a, hot_a.size, k_b, hot_b.size)
-        top_a, top_b = np.percentile(a, 99.5), np.percentile(b, 99.5)
-        assert abs(top_a - top_b) <= 8, f"front end {fe}: strongest {top_a} vs {top_b}"
+        # as strong: the hot readings' median (a high percentile of all readings falls among
+        # a hopper's few tens of hot ones, or below them, by chance)
+        top_a, top_b = np.median(a[hot_a]), np.median(b[hot_b])
+        assert abs(top_a - top_b) <= 8, f"front end {fe}: hot readings {top_a} vs {top_b}"

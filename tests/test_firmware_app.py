@@ -303,6 +303,26 @@ def test_overrun_is_flagged_not_hidden(boot):
     assert node.command("info").result()["overruns"] >= 11
 
 
+def test_an_envelope_block_pauses_the_sweeps_instead_of_overrunning_them(boot):
+    """A 40 ms envelope block (paced as a board's) among 5 ms dwells: the sweep under way waits
+    for it, its later readings keep their slots (were they delayed by the block, each of the
+    next ~8 would end after its slot: overruns), and its duration includes the pause."""
+    node = boot({"paced_blocks": True})
+    sweep = dict(CC_PLAN, dwell_us=5000)  # 11 slots: 55 ms between blocks
+    block = dict(LD_PLAN, n=800)  # 40 ms at 20 kHz
+    node.command("plan", json.dumps([sweep, block]))
+    node.command("start")
+    events = node.frames(timeout=1.5)
+    sweeps = bodies(events, protocol.SWEEP)
+    assert len(bodies(events, protocol.ENVELOPE)) >= 10 and len(sweeps) >= 10
+    # without the pause, about 8 late readings a sweep; with it none, but for those a loaded
+    # machine makes (the node off its CPU for longer than a dwell's 4.9 ms margin: 1-1.5 a sweep
+    # at a load average of 15-20 on 2 cores)
+    assert node.command("info").result()["plan_overruns"][0] < 3 * len(sweeps)
+    # most sweeps held a block: 11 dwells + 40 ms
+    assert sum(1 for s in sweeps if s.duration_us >= 11 * 5000 + 40000) > len(sweeps) / 2
+
+
 def test_revisit_plan_round_trips_and_streams_flagged(boot, tmp_path):
     node = boot()
     plan = [dict(CC_PLAN, revisit=4), RX_PLAN]

@@ -90,3 +90,5 @@ def test_the_first_overruns_come_with_what_they_mean(capsys):
     sink([Stored(stats(10, 400, 50)), Stored(stats(15, 600, 90))])
     out = capsys.readouterr().out
     assert out.count(OVERRUN_MEANING) == 1 and "10 overruns/s" in out and "8 overruns/s" in out
+    # beside each rate, what makes a virtual node's overruns: the machine's load on its CPUs
+    assert re.search(r"10 overruns/s \(machine load \d+\.\d on \d+ CPUs\)", out), out

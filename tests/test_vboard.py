@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,48 @@ def test_watchdog_feeds_safe_pin_and_restart_reconnect(tmp_path):
         assert board.feeds == 10 and board.watchdog_ms == 3000 and board.connections == 2
     finally:
         board.stop()
+
+
+def test_writes_are_one_way_and_a_refused_one_is_reported(tmp_path):
+    """A bus write waits for no answer (as a board's SPI write returns once clocked out): an
+    SX126x tune is three requests, queued, and no round trip, a reading one round trip, and the
+    BUSY pin the model holds low is asked once, not before every command; a write the board
+    refuses makes the next read fail with a clear error."""
+    board = VirtualBoard(PROFILE, NoiseOnly(), str(tmp_path / "vb.sock")).start()
+    shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
+    env = {"STRAJA_VBOARD": str(tmp_path / "vb.sock")}
+    # the last reading sends what the set-up queued (queued writes go with the next read)
+    script = ("import sys\nfrom straja_node import hw\nsx = hw.front_ends({})[2]\n"
+              "for _ in range(int(sys.argv[1])):\n    sx.tune(868000)\n    sx.rssi_code()\n"
+              "sx.rssi_code()\n")
+    try:
+        counts = []
+        for n in (0, 100):
+            before = board.transactions, board.round_trips
+            run_micropython(script, args=[str(n)], path=[FIRMWARE], cwd=tmp_path, env=env)
+            counts.append((board.transactions - before[0], board.round_trips - before[1]))
+        assert (counts[1][0] - counts[0][0], counts[1][1] - counts[0][1]) == (400, 100)
+        refused = ("from straja_node import hw\nfrom straja_node.hw import board_unix\n"
+                   "fes = hw.front_ends({})\n"
+                   "board_unix.SpiDevice(board_unix.link(), 0).write(b'x')\n"  # the RX5808: no SPI
+                   "try:\n    fes[1].rssi_code()\nexcept OSError as e:\n    print(e)\n"
+                   "print(fes[1].rssi_code() > 0)\n")  # reported once
+        proc = run_micropython(refused, path=[FIRMWARE], cwd=tmp_path, env=env)
+        assert proc.stdout.splitlines() == [
+            "virtual board: op 2 dev 1, or a write before it, refused", "True"]
+        assert board.errors == ["op 1 dev 0: vid58 has no SPI"]
+    finally:
+        board.stop()
+
+
+def test_a_request_happens_when_the_firmware_stamped_it(tmp_path):
+    """The unix port's ticks_us() mod 2**32 is the instant of a request, a microsecond ahead of
+    the server's clock (rounding) or seconds behind it (queued, or a busy server thread)."""
+    board = VirtualBoard(PROFILE, NoiseOnly(), str(tmp_path / "vb.sock"), t_origin=1.0)
+    now_us = round(time.monotonic() * 1e6)
+    for age_us in (-1, 0, 250, 3_000_000):
+        t = board.stamped((now_us - age_us) % 2**32)
+        assert t == pytest.approx((now_us - age_us) * 1e-6 - 1.0, abs=2e-3)
 
 
 def test_front_ends_need_the_server(tmp_path):

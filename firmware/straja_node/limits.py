@@ -8,10 +8,6 @@ CHANNELS_MAX = 2048  # channels in one sweep entry
 # period and well inside the watchdog's (WATCHDOG_MS_MIN)
 SWEEP_US_MAX = 1000000
 REVISIT_MAX = 64  # channels per block of a revisit sweep (docs/firmware.md, "Revisit")
-# A wait sleeps, then spins for its last SPIN_US: sleep_us overshoots by up to a scheduler
-# tick on an OS (~0.1 ms on Linux, the virtual board), and a spin there steals the CPU other
-# nodes need; on ESP32/RP2, sleep_us is itself a precise busy-wait for short delays.
-SPIN_US = 250
 # the scheduler's longest wait inside one step: a longer one returns to the app's loop, so
 # commands are served and Ctrl-C is seen (the host's fast path models the same loop)
 SLEEP_MAX_US = 20000

@@ -23,8 +23,12 @@ r = min(m, n - b)), so only an emitter that stays on a channel for r dwells keep
 (docs/firmware.md, "Revisit"). The TUNE step computes its slot's channel: no order table.
 
 An envelope block (log detector) stays one blocking step (the driver samples at a fixed rate
-for n / rate_hz seconds); it is due once per longest sweep of the plan (back to back if the plan
-has no sweeps), and the readings it delays are counted as overruns like any other.
+for n / rate_hz seconds: 25.6 ms by default); the next one is due a longest sweep of the plan
+after it ends (back to back if the plan has no sweeps). It is planned, so the sweeps under way
+pause for it: their remaining slots move on by the block's duration, a reading it delays is not
+an overrun, and the sweep's duration_us includes the pause. (Counted as overruns, each block
+made the next ~50 readings of every sweep of the default plan late, the 25.6 ms caught up at the
+~0.5 ms margin of a dwell: some 370 overruns a second, on a board as on a virtual node.)
 
 Every buffer is allocated when the plan is set; a step allocates nothing, so the garbage
 collector never runs in the middle of a dwell (tests/test_firmware_alloc.py checks it).
@@ -37,7 +41,7 @@ from time import sleep_us, ticks_add, ticks_diff, ticks_us
 
 from .clock import Stamp
 from .config import check_entry
-from .limits import SLEEP_MAX_US, SPIN_US, SWEEP_US_MAX
+from .limits import SLEEP_MAX_US, SWEEP_US_MAX
 from .plan import BLOCK_N, default_plan, is_envelope
 from .wire import FLAG_OVERRUN, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX
 
@@ -49,14 +53,15 @@ _END = const(3)
 
 
 def wait_until(deadline):
-    """Wait for ticks_us() to reach `deadline`: sleep in short pieces (Ctrl-C stays prompt), spin
-    for the last stretch (a sleep can overshoot by a scheduler tick)."""
+    """Sleep until ticks_us() reaches `deadline`, at most SLEEP_MAX_US away. No spin: on ESP32 and
+    RP2 sleep_us is itself a busy-wait, precise to a few us; on the unix port (a virtual node) a
+    spin would take the CPU that other nodes and the virtual board need, and the interpreter
+    runs without timer slack (straja.vnode.bridge), so a sleep ends when the OS next runs it."""
     while True:
         left = ticks_diff(deadline, ticks_us())
         if left <= 0:
             return
-        if left > SPIN_US:
-            sleep_us(min(left - SPIN_US, SLEEP_MAX_US))
+        sleep_us(left)
 
 
 class _Sweep:
@@ -103,6 +108,7 @@ class _Sweep:
         self.ch = 0  # its channel
         self.flags = 0
         self.late = 0
+        self.paused_us = 0  # envelope blocks during this sweep: its slots move on by as much
         self.overruns = 0  # this front end's late readings since the plan was set
         self.restart(ticks_us())
 
@@ -110,6 +116,16 @@ class _Sweep:
         """Begin a new sweep at the next step (a stopped stream leaves sweeps half done)."""
         self.phase = _START
         self.due = now
+
+    def pause(self, us):
+        """An envelope block held the CPU for `us`: the rest of this sweep moves on by as much (a
+        READ due meanwhile runs next, after a longer settle; a TUNE or END waits for its slot's
+        moved start)."""
+        if self.phase == _START:
+            return
+        self.paused_us += us
+        if self.phase != _READ:
+            self.due = ticks_add(self.due, us)
 
     @micropython.native  # see docs/benchmarks.md, "Firmware"
     def run(self, sched, now):
@@ -134,7 +150,7 @@ class _Sweep:
             self.codes[ch] = code
             i += 1
             self.i = i
-            end = ticks_add(self.t0, i * self.dwell_us)
+            end = ticks_add(self.t0, i * self.dwell_us + self.paused_us)
             if ticks_diff(ticks_us(), end) > 0:
                 self.late += 1
             self.due = end  # the next slot's start, or the end of the sweep
@@ -158,6 +174,7 @@ class _Sweep:
             self.i = 0
             self.flags = 0
             self.late = 0
+            self.paused_us = 0
             sched.clock.update()
             self.t.copy(sched.clock)
             now = ticks_us()
@@ -200,6 +217,10 @@ class _Block:
         sched.clock.update()
         self.t.copy(sched.clock)
         flags = self.fe.read_block(self.samples, self.n, self.rate_hz)
+        end = ticks_us()
+        took = ticks_diff(end, now)
+        for sweep in sched.sweeps:
+            sweep.pause(took)
         if flags & FLAG_OVERRUN:
             sched.overruns += 1
             self.overruns += 1
@@ -207,7 +228,7 @@ class _Block:
         sched.writer.envelope(self.index, flags, self.block_id, self.rate_hz, fe.centre_khz,
                               fe.slope_udb, fe.intercept_mdbm, self.samples, self.n, self.t)
         self.block_id = (self.block_id + 1) & 0xFFFF
-        self.due = ticks_add(now, self.period_us)
+        self.due = ticks_add(end, self.period_us)  # a longest sweep's time between blocks
 
 
 class Scheduler:
@@ -220,6 +241,7 @@ class Scheduler:
         self.overruns = 0
         self.plan = []
         self._tasks = []
+        self.sweeps = []  # the sweep tasks of _tasks (an envelope block pauses them)
 
     def set_plan(self, plan, cal=None):
         """Build the tasks (and all their buffers) for `plan`; an empty plan means the default.
@@ -257,6 +279,7 @@ class Scheduler:
         for b in blocks:
             b.period_us = longest
         self._tasks = tasks
+        self.sweeps = sweeps
         self.plan = entries
 
     def entry_overruns(self):

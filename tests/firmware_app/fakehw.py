@@ -1,7 +1,7 @@
 # A fake hardware layer (the straja_node.hw contract, docs/architecture.md) for running the
 # firmware under the MicroPython unix port in tests. Settings come from `fakehw.json` in the
 # working directory (the fake flash): {"safe_pin_low": bool, "selftest_fail": name,
-# "tune_us": busy time per tune, "crash": make front_ends() raise, "bare": no front ends,
+# "tune_us": busy time per tune, "paced_blocks": envelope blocks take their n / rate_hz, "crash": make front_ends() raise, "bare": no front ends,
 # "reset_cause": the protocol's code, 3 (soft reset) by default}. Resets, started watchdogs and
 # their first feed are logged in `fakehw.log`.
 import json
@@ -53,8 +53,9 @@ class FakeSweep:
 class FakeLogdet:
     kind = "logdet"
 
-    def __init__(self, name):
+    def __init__(self, name, paced=False):
         self.name = name
+        self.paced = paced
         self.band_khz = (1, 8000000)
         self.settle_us = 0
         self.centre_khz = 5800000
@@ -62,8 +63,12 @@ class FakeLogdet:
         self.intercept_mdbm = 15000
 
     def read_block(self, buf, n, rate_hz):
+        """At once, or (paced) in n / rate_hz as a board's read does."""
+        end = ticks_add(ticks_us(), n * 1000000 // rate_hz if self.paced else 0)
         for i in range(n):
             buf[i] = i * 64
+        while ticks_diff(end, ticks_us()) > 0:
+            pass
         return 0
 
     def selftest(self):
@@ -98,7 +103,7 @@ def front_ends(config):
     return [
         FakeSweep("cc", (2400000, 2483000), 100, s.get("tune_us", 0), fail == "cc"),
         FakeSweep("rx", (5645000, 5945000), 300, 0, fail == "rx"),
-        FakeLogdet("logdet"),
+        FakeLogdet("logdet", s.get("paced_blocks", False)),
     ]
 
 

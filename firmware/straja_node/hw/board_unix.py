@@ -3,21 +3,36 @@
 Buses are proxies to the virtual board server (host_tools/straja/vboard) over an AF_UNIX stream
 socket whose path is in STRAJA_VBOARD. Wire format, little-endian:
 
-    request  = op u8, dev u8, len u16, payload[len]
+    request  = op u8, dev u8, len u16, t u32, payload[len]
     response = status u8 (0 ok, 1 error), value u8, len u16, payload[len]
+
+`t` is when the firmware made the request: ticks_us() mod 2**32, which on the unix port counts
+CLOCK_MONOTONIC microseconds, the clock of the server's time.monotonic(); the chip models take
+it as the operation's instant, so a request's time on the socket (queued, or waiting for the
+server thread) does not move it.
 
 | op | dev | request payload | response |
 |---|---|---|---|
-| 1 SPI_WRITE | front-end index | bytes sent | len 0 |
+| 1 SPI_WRITE | front-end index | bytes sent | none (one-way) |
 | 2 SPI_XFER | front-end index | bytes sent | the bytes clocked back, same length |
-| 3 WORD | front-end index | u32 word, u8 nbits (3-wire bus) | len 0 |
+| 3 WORD | front-end index | u32 word, u8 nbits (3-wire bus) | none (one-way) |
 | 4 ADC | front-end index | - | u16 code (read_u16 scale) |
 | 5 BLOCK | front-end index | u16 n, u32 rate_hz | value = flags, n u16 codes; sent when the last sample's time has come |
 | 6 PIN_READ | GPIO number | - | value = level |
-| 7 PIN_WRITE | GPIO number | u8 level | len 0 |
-| 8 WDT_START | 0 | u32 timeout_ms | no response |
-| 9 WDT_FEED | 0 | - | no response (a cheap one-way message; the server only counts) |
+| 7 PIN_WRITE | GPIO number | u8 level | none (one-way) |
+| 8 WDT_START | 0 | u32 timeout_ms | none (one-way) |
+| 9 WDT_FEED | 0 | - | none (one-way: the server only counts) |
 | 10 BLE_SCAN | 0 | - | value 1 and one advertisement heard by now (u8 addr_type, i8 rssi, 6 address bytes, the advertising data), or value 0 and len 0 |
+| 11 PIN_FIXED | GPIO number | - | value 1 + level if the chip model never changes the pin's level (an SX126x's BUSY: its commands complete at socket speed), else 0 |
+
+A write waits for no answer, as a board's SPI write returns once its bytes are clocked out:
+writes queue in the client, stamped, and go to the server in one system call with the next
+request that reads something, so a tune costs no system call and a reading one round trip
+(which wakes two processes: ~12 us of their CPU, 25 us or more of wall time, where a board's
+few-byte SPI transfer at 4 MHz or GPIO read takes a few to ~20 us). The server handles requests
+in order, so a read sees every write made before it; a write it refuses makes the next response
+an error; writes still queued when the interpreter ends are lost (nothing read their effect). A
+pin the model holds fixed is asked once, then read here.
 
 Requests and responses use preallocated buffers and `readinto`, so a transaction allocates nothing.
 Resets: `reset()` exits with RESET_EXIT_CODE and the virtual node's bridge restarts the interpreter
@@ -29,7 +44,7 @@ import socket
 import struct
 import sys
 from binascii import unhexlify
-from ..clock import ticks_diff, ticks_ms
+from ..clock import ticks_diff, ticks_ms, ticks_us
 
 RESET_EXIT_CODE = 86
 SPI_WRITE = 1
@@ -42,32 +57,54 @@ PIN_WRITE = 7
 WDT_START = 8
 WDT_FEED = 9
 BLE_SCAN = 10
+PIN_FIXED = 11
+HEADER = 8  # op, dev, len, stamp
+OUT_MAX = 256  # requests queued before a write (a step's writes and its read fit many times)
 _IRQ_SCAN_RESULT = 5
 ADV_MAX = 31  # legacy advertising data
 BLE_POLL_MS = 20  # how often the stand-in asks the virtual board for advertisements
 
 
 class Link:
-    """The socket to the virtual board server, with preallocated request and response headers."""
+    """The socket to the virtual board server, with preallocated buffers: requests queue in
+    `out` and go in one write with the next request that waits for an answer."""
 
     def __init__(self, path):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # MicroPython's unix socket takes a raw sockaddr_un: a str address gives EINVAL
         s.connect(struct.pack("H", socket.AF_UNIX) + path.encode() + b"\0")
         self.sock = s
-        self.req = bytearray(4)
+        self.out = bytearray(OUT_MAX)
+        self.queued = 0  # bytes of `out` not sent yet
         self.rsp = bytearray(4)
         self.arg = bytearray(8)
 
     def send(self, op, dev, payload, n):
-        req = self.req
-        req[0] = op
-        req[1] = dev
-        req[2] = n & 0xFF
-        req[3] = n >> 8
-        self.sock.write(req)
-        if n:
+        """Queue a request stamped with the time it is made (sent with the next call())."""
+        out = self.out
+        k = self.queued
+        if k + HEADER + n > OUT_MAX:
+            self.flush()
+            k = 0
+        t = ticks_us()
+        out[k] = op
+        out[k + 1] = dev
+        out[k + 2] = n & 0xFF
+        out[k + 3] = n >> 8
+        for i in range(4):
+            out[k + 4 + i] = (t >> (8 * i)) & 0xFF
+        if HEADER + n > OUT_MAX:  # never on the scan path: the payload in a write of its own
+            self.sock.write(out, HEADER)
             self.sock.write(payload, n)
+            return
+        for i in range(n):
+            out[k + HEADER + i] = payload[i]
+        self.queued = k + HEADER + n
+
+    def flush(self):
+        if self.queued:
+            self.sock.write(self.out, self.queued)
+            self.queued = 0
 
     def _read(self, buf, n):
         got = self.sock.readinto(buf, n)
@@ -85,10 +122,11 @@ class Link:
         """Send a request, read the response header (and `rn` payload bytes into `rbuf`);
         returns the header's value byte."""
         self.send(op, dev, payload, n)
+        self.flush()
         rsp = self.rsp
         self._read(rsp, 4)
         if rsp[0]:
-            raise OSError("virtual board: op %d dev %d refused" % (op, dev))
+            raise OSError("virtual board: op %d dev %d, or a write before it, refused" % (op, dev))
         if rsp[2] | (rsp[3] << 8) != rn:
             raise OSError("virtual board: op %d answered %d bytes, expected %d"
                           % (op, rsp[2] | (rsp[3] << 8), rn))
@@ -100,6 +138,7 @@ class Link:
         """A request without payload whose response fills up to len(rbuf) bytes; returns the
         number of bytes read."""
         self.send(op, dev, None, 0)
+        self.flush()
         rsp = self.rsp
         self._read(rsp, 4)
         n = rsp[2] | (rsp[3] << 8)
@@ -116,7 +155,7 @@ class SpiDevice:
         self.dev = dev
 
     def write(self, buf):
-        self.link.call(SPI_WRITE, self.dev, buf, len(buf))
+        self.link.send(SPI_WRITE, self.dev, buf, len(buf))
 
     def write_readinto(self, wbuf, rbuf):
         n = len(wbuf)
@@ -133,7 +172,7 @@ class ThreeWire:
         for i in range(4):
             a[i] = (word >> (8 * i)) & 0xFF
         a[4] = nbits
-        self.link.call(WORD, self.dev, a, 5)
+        self.link.send(WORD, self.dev, a, 5)
 
 
 class Adc:
@@ -161,12 +200,18 @@ class Pin:
         self.link = link
         self.number = number
         self.level = bytearray(1)
+        self.fixed = -1  # PIN_FIXED's answer, once asked
 
     def value(self, v=None):
         if v is None:
+            fixed = self.fixed
+            if fixed < 0:
+                fixed = self.fixed = self.link.call(PIN_FIXED, self.number, None, 0)
+            if fixed:
+                return fixed - 1
             return self.link.call(PIN_READ, self.number, None, 0)
         self.level[0] = 1 if v else 0
-        self.link.call(PIN_WRITE, self.number, self.level, 1)
+        self.link.send(PIN_WRITE, self.number, self.level, 1)
 
 
 class Watchdog:

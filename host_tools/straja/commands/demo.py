@@ -7,6 +7,7 @@ the Cython detection core and storing its events in SQLite. No broker, nothing t
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -41,10 +42,18 @@ SHOWN = {ev.NodeOnline: "green", ev.NodeOffline: "red", ev.NodeRestarted: "yello
          ev.ScanFocus: "blue", ev.ScanRestore: "blue", ev.NodeStats: "dim"}
 
 
-# Said once, the first time a node reports overruns (docs/firmware.md, "Timing and overruns").
+# Said once, the first time a node reports overruns (docs/firmware.md, "Timing and overruns";
+# docs/virtual-node.md, "Timing").
 OVERRUN_MEANING = ("an overrun is a channel read later than its planned slot: the node could not "
-                   "keep up, so those readings' dwells were shorter (a virtual node runs on this "
-                   "machine's CPU: a busy machine makes overruns; an unloaded one shows about none)")
+                   "keep up, so those readings' dwells were shorter. A virtual node runs on this "
+                   "machine's CPUs: when it waits for one (the load, shown beside the rate, above "
+                   "the number of CPUs), its readings come late; an unloaded machine shows about "
+                   "none")
+
+
+def machine_load() -> str:
+    """What makes a virtual node's overruns: the machine's load against its CPUs."""
+    return f" (machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
 
 
 def describe(event: ev.Event) -> str:
@@ -120,6 +129,8 @@ def printer(started: float, truth: Truth | None = None):
                     continue
                 if isinstance(s.event, ev.NodeStats):
                     text = rates.describe(s.event)
+                    if s.event.overruns:
+                        text += machine_load()
                     if s.event.overruns and not told:
                         told.append(True)
                         text += f"\n           ({OVERRUN_MEANING})"

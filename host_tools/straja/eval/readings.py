@@ -8,13 +8,13 @@ modelled step by step with what each step costs on a virtual node (StepCost):
 
 - every pass of the app's loop costs `loop_us` (watchdog feed, command input, tick), then runs
   the step due earliest (the first plan entry of equal deadlines); if it is more than the
-  scheduler's SLEEP_MAX_US away the loop only sleeps towards it, and a shorter wait sleeps,
-  waking `wake_us` late, then spins its last SPIN_US (which absorbs that much of the delay);
+  scheduler's SLEEP_MAX_US away the loop only sleeps towards it, and a shorter wait sleeps until
+  it, waking `wake_us` late (every sleep does);
 - a sweep's slot s owns [t0 + s dwell, t0 + (s + 1) dwell): its TUNE step runs when the slot
   starts or as soon after as the loop is free, its READ step `settle_us` after the TUNE step
-  began; a step costs `step_us` plus `op_us` per bus operation its driver call makes (counted
-  on the virtual-time bus: each is a round trip on the node's socket), and its operations are
-  that far apart;
+  began; a step costs `step_us` plus its driver call's bus operations, `read_us` per read (a
+  round trip on the node's socket) and `write_us` per write (one-way there), counted on the
+  virtual-time bus, where each operation happens when those before it are done;
 - a reading that ends after its slot is late (the sweep then carries OVERRUN and `late` counts
   them, as the scheduler's overruns), and the next slot's TUNE runs at once;
 - END sends the frame (`frame_us`), and the next sweep starts when that is done.
@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from typing import Iterator, NamedTuple
 
-from straja_node.limits import SLEEP_MAX_US, SPIN_US
+from straja_node.limits import SLEEP_MAX_US
 from straja_node.plan import default_plan
 
 from ..paths import board_profile_path
@@ -44,25 +44,28 @@ from ..vnode.fleet import scene_rf
 
 class StepCost(NamedTuple):
     """What the node's work costs, in microseconds."""
-    op_us: int      # one bus operation (a socket round trip to the virtual board)
+    read_us: int    # a bus read (a socket round trip to the virtual board)
+    write_us: int   # a bus write (one-way on the socket)
     step_us: int    # a scheduler step's own interpreter time, besides its bus operations
     loop_us: int    # a pass of the app loop besides the step
     frame_us: int   # encoding and writing a SWEEP frame
-    wake_us: int    # a sleep's overshoot: the OS wakes the node this late (SPIN_US absorbs it)
+    wake_us: int    # a sleep's overshoot: the OS wakes the node this late
 
     def contended(self, slowdown: float) -> "StepCost":
         """The costs on a machine where the node waits for a CPU: `slowdown` is (time on a CPU
         + time runnable but waiting) / time on a CPU (straja.eval.vnodes measures it); every
         cost is that much longer, and a sleep wakes WAKE_US later per unit of waiting."""
-        work = [round(c * slowdown) for c in self[:4]]
+        work = [round(c * slowdown) for c in self[:5]]
         return StepCost(*work, self.wake_us + round((slowdown - 1) * WAKE_US))
 
 
-# A virtual node with a CPU to itself: the interpreter's and the board server's CPU time per bus
-# operation, step, loop and frame, fitted to virtual nodes' sweep durations at measured
-# contention (docs/evaluation/README.md, "Fast path timing"); Linux wakes a sleep within SPIN_US.
-NODE_COST = StepCost(op_us=24, step_us=15, loop_us=15, frame_us=1000, wake_us=0)
-WAKE_US = 400  # a contended node's wake-up delay per unit of slowdown (same fit)
+# A virtual node with a CPU to itself: a bus read's round trip and a write as measured under
+# MicroPython against the virtual board (driver call included), the interpreter's time per step,
+# loop and frame; a sleep ends on time, as a board's busy-waiting sleep_us does (an idle virtual
+# node's overshoots by ~20 us) (docs/evaluation/README.md, "Fast path timing"); WAKE_US fitted to
+# virtual nodes' sweep durations at measured contention.
+NODE_COST = StepCost(read_us=22, write_us=2, step_us=15, loop_us=15, frame_us=50, wake_us=0)
+WAKE_US = 250  # a contended node's wake-up delay per unit of slowdown (same fit)
 # the slowdowns the fit covers (within 20 %); beyond, a virtual node is overloaded and its
 # timing is the loaded machine's: StepCost.contended is then off by up to a factor of 2
 CONTENDED_FIT_MAX = 3.0
@@ -142,12 +145,12 @@ class NodeReader:
         self.cost = cost or NODE_COST
 
     def _begin(self, t_us: int) -> None:
-        """A scheduler step's driver call starts at t_us (its bus operations op_us apart)."""
-        self.board.at(t_us * 1e-6, self.cost.op_us * 1e-6)
+        """A scheduler step's driver call starts at t_us (its bus operations one after another)."""
+        self.board.at(t_us * 1e-6, self.cost.read_us, self.cost.write_us)
 
     def _end(self, t_us: int) -> int:
         """When the step begun at t_us ends: its interpreter time and its bus operations'."""
-        return t_us + self.cost.step_us + self.board.ops * self.cost.op_us
+        return t_us + self.cost.step_us + self.board.busy_us
 
     def sweeps(self, plan: list[dict], t_start: float, t_end: float) -> Iterator[SweepReading]:
         """Run `plan` from t_start as the firmware's app loop and scheduler do, in virtual time
@@ -165,9 +168,8 @@ class NodeReader:
             if left > SLEEP_MAX_US:  # sleep towards it, then the loop again
                 now += min(left - SLEEP_MAX_US, SLEEP_MAX_US) + cost.wake_us
                 continue
-            if left > SPIN_US:  # sleep, then spin for the last SPIN_US
-                now = max(task.due, task.due - SPIN_US + cost.wake_us)
-            now = max(now, task.due)
+            if left > 0:  # sleep until it
+                now = task.due + cost.wake_us
             if task.phase == _READ:
                 ch = task.ch
                 self._begin(now)

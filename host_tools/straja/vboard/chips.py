@@ -61,6 +61,12 @@ class Chip:
     def pin_read(self, role: str) -> int:
         return 0  # BUSY never high: commands complete at socket speed
 
+    def pin_fixed(self, role: str) -> int | None:
+        """The level of a pin this model never changes, so the firmware's unix hardware layer
+        reads it once (op PIN_FIXED); None for a pin whose level changes (a model that
+        overrides pin_read overrides this too)."""
+        return self.pin_read(role)
+
     def pin_write(self, role: str, level: int) -> None:
         if role == "reset" and level == 0:
             self.reset()

@@ -17,9 +17,13 @@ import time
 from .ble import BluetoothRadio
 from .chips import MODELS
 
-SPI_WRITE, SPI_XFER, WORD, ADC_READ, BLOCK, PIN_READ, PIN_WRITE, WDT_START, WDT_FEED, BLE_SCAN = (
-    range(1, 11))
-ONE_WAY = (WDT_START, WDT_FEED)
+(SPI_WRITE, SPI_XFER, WORD, ADC_READ, BLOCK, PIN_READ, PIN_WRITE, WDT_START, WDT_FEED, BLE_SCAN,
+ PIN_FIXED) = range(1, 12)
+ONE_WAY = (SPI_WRITE, WORD, PIN_WRITE, WDT_START, WDT_FEED)  # the client waits for no answer
+HEADER = struct.Struct("<BBHI")  # op, dev, len, the firmware's ticks_us() mod 2**32
+RESPONSE = struct.Struct("<BBH")
+STAMP_WRAP_US = 1 << 32
+RECV_MAX = 65536
 OK, ERROR = 0, 1
 SWITCH_INTERVAL_S = 100e-6
 
@@ -31,7 +35,8 @@ class VirtualBoard:
     `time.monotonic() - t_origin`
     (t_origin defaults to when start() is called).
 
-    Counters: `transactions` (requests served), `feeds` (watchdog feeds), `watchdog_ms` (the last
+    Counters: `transactions` (requests served), `round_trips` (those the firmware waited for:
+    reads; writes are one-way), `feeds` (watchdog feeds), `watchdog_ms` (the last
     watchdog timeout the firmware set), `connections`. Set `safe_pin_low` to hold the safe pin.
     `bluetooth`: what the board's Bluetooth radio hears (see straja.vboard.ble), None: nothing.
     """
@@ -51,6 +56,7 @@ class VirtualBoard:
         self.safe_pin_low = False
         self.bluetooth = BluetoothRadio(bluetooth) if bluetooth is not None else None
         self.transactions = 0
+        self.round_trips = 0
         self.feeds = 0
         self.watchdog_ms = None
         self.connections = 0
@@ -62,6 +68,15 @@ class VirtualBoard:
 
     def now(self) -> float:
         return time.monotonic() - self.t_origin
+
+    def stamped(self, ticks_us: int) -> float:
+        """The board time of a request the firmware stamped `ticks_us` (mod 2**32 of the unix
+        port's ticks_us(), CLOCK_MONOTONIC microseconds as time.monotonic()): made about now,
+        within half the stamp's wrap (a microsecond ahead after rounding, or minutes ago)."""
+        now_us = round(time.monotonic() * 1e6)
+        half = STAMP_WRAP_US // 2
+        age_us = (now_us - ticks_us + half) % STAMP_WRAP_US - half
+        return (now_us - age_us) * 1e-6 - self.t_origin
 
     @property
     def thread_id(self) -> int | None:
@@ -129,32 +144,41 @@ class VirtualBoard:
                 self._conn = None
                 conn.close()
 
-    @staticmethod
-    def _recv(conn: socket.socket, n: int) -> bytes:
-        data = b""
-        while len(data) < n:
-            chunk = conn.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed")
-            data += chunk
-        return data
-
     def _session(self, conn: socket.socket) -> None:
+        """Serve requests in order, each at the instant the firmware stamped it; the writes the
+        client queues arrive with the request that waits, and are handled in one pass."""
+        pending = bytearray()
+        refused = False  # a one-way request failed: the next response says so
         while not self._stopping.is_set():
-            op, dev, n = struct.unpack("<BBH", self._recv(conn, 4))
-            payload = self._recv(conn, n) if n else b""
-            self.transactions += 1
-            try:
-                value, reply = self._handle(op, dev, payload)
-                status = OK
-            except (ValueError, IndexError, KeyError) as e:
-                self.errors.append(f"op {op} dev {dev}: {e}")
-                value, reply, status = 0, b"", ERROR
-            if op not in ONE_WAY:
-                conn.sendall(struct.pack("<BBH", status, value, len(reply)) + reply)
+            data = conn.recv(RECV_MAX)
+            if not data:
+                raise ConnectionError("closed")
+            pending += data
+            k = 0
+            while len(pending) - k >= HEADER.size:
+                op, dev, n, stamp = HEADER.unpack_from(pending, k)
+                end = k + HEADER.size + n
+                if len(pending) < end:
+                    break
+                payload = bytes(pending[k + HEADER.size:end])
+                k = end
+                self.transactions += 1
+                try:
+                    value, reply = self._handle(op, dev, payload, self.stamped(stamp))
+                    status = OK
+                except (ValueError, IndexError, KeyError, struct.error) as e:
+                    self.errors.append(f"op {op} dev {dev}: {e}")
+                    value, reply, status = 0, b"", ERROR
+                if op in ONE_WAY:
+                    refused = refused or status == ERROR
+                    continue
+                if refused:
+                    value, reply, status, refused = 0, b"", ERROR, False
+                self.round_trips += 1
+                conn.sendall(RESPONSE.pack(status, value, len(reply)) + reply)
+            del pending[:k]
 
-    def _handle(self, op: int, dev: int, payload: bytes) -> tuple[int, bytes]:
-        t = self.now()
+    def _handle(self, op: int, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
         if op == WDT_FEED:
             self.feeds += 1
         elif op == WDT_START:
@@ -164,6 +188,10 @@ class VirtualBoard:
                 return (0 if self.safe_pin_low else 1), b""
             chip, role = self.pins.get(dev, (None, None))
             return (chip.pin_read(role) if chip else 1), b""
+        elif op == PIN_FIXED:  # only a chip's pin: the safe pin is the test's to change
+            chip, role = self.pins.get(dev, (None, None))
+            level = chip.pin_fixed(role) if chip else None
+            return (0 if level is None else 1 + level), b""
         elif op == BLE_SCAN:
             return (1, reply) if self.bluetooth and (reply := self.bluetooth.scan(t)) else (0, b"")
         elif op == PIN_WRITE:

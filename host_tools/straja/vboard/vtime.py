@@ -4,12 +4,15 @@ chip models directly, with no socket, at instants the caller chooses.
 `VirtualTimeBoard` offers the board functions the firmware's hardware layer builds front ends
 with (`pin`, `spi_device`, `three_wire`, `adc`: firmware/straja_node/hw), so its `front_ends` are
 made by `straja_node.hw.build_front_ends` exactly as on a node. Before each driver call the caller
-sets its start with `at(t, op_s)`: the call's k-th bus operation (an SPI transfer, a 3-wire word,
-an ADC read, a pin read: each a round trip on a virtual node's socket) happens at t + k op_s, and
-a driver that sleeps (straja_node.clock: virtual time on CPython) moves its later operations on
-by as much; `ops` counts the call's operations, so the caller knows how long it took. The chip models draw from the board's one
-generator in the order of the operations, as on the socket board (straja.vboard.server), so the
-same instants in the same order give the same readings.
+sets its start and what a bus operation costs with `at(t, read_us, write_us)`: a read (an SPI
+transfer, an ADC read, a pin read: a round trip on a virtual node's socket) takes read_us, a
+write (an SPI write, a 3-wire word, a pin write: one-way there) write_us, and a pin the chip model
+holds fixed nothing (a virtual node asks for it once, straja_node.hw.board_unix); each operation
+happens when those before it are done, and a driver that sleeps (straja_node.clock: virtual time
+on CPython) moves its later operations on by as much; `busy_us` sums the call's operations, so the
+caller knows how long it took. The chip models draw from the board's one generator in the order
+of the operations, as on the socket board (straja.vboard.server), so the same instants in the
+same order give the same readings.
 """
 from __future__ import annotations
 
@@ -31,24 +34,24 @@ class VirtualTimeBoard:
         self.rng = random.Random(seed)
         self.chips = [MODELS[e["kind"]](self, e) for e in profile.get("front_ends", [])]
         self.t = 0.0
-        self.op_s = 0.0
-        self.ops = 0
+        self.read_us = self.write_us = 0
+        self.busy_us = 0
         self.slept_from_us = hosttime.now_us
         self.front_ends = build_front_ends(self, self, profile, {})
 
-    def at(self, t: float, op_s: float = 0.0) -> None:
-        """The next driver call starts at t (s); each of its bus operations takes op_s."""
+    def at(self, t: float, read_us: int = 0, write_us: int = 0) -> None:
+        """The next driver call starts at t (s); its bus reads take read_us each, writes write_us."""
         self.t = t
-        self.op_s = op_s
-        self.ops = 0
+        self.read_us, self.write_us = read_us, write_us
+        self.busy_us = 0
         self.slept_from_us = hosttime.now_us
 
-    def now(self) -> float:
-        """The instant of the next bus operation (counted): t + k op_s, later by the driver's
-        sleeps since at() (+ 0.0 when it has not slept: the instants stay exactly the caller's)."""
-        k = self.ops
-        self.ops = k + 1
-        return self.t + k * self.op_s + (hosttime.now_us - self.slept_from_us) * 1e-6
+    def now(self, cost_us: int) -> float:
+        """The instant of a bus operation taking cost_us: t + the operations before it, later by
+        the driver's sleeps since at() (+ 0.0 when none: the instants stay exactly the caller's)."""
+        before = self.busy_us
+        self.busy_us = before + cost_us
+        return self.t + (before + hosttime.now_us - self.slept_from_us) * 1e-6
 
     # the board functions straja_node.hw builds drivers with (`bd` is this board)
 
@@ -74,10 +77,10 @@ class _Spi:
         self.board, self.spi = board, chip.spi  # bound once: the fast path calls these a lot
 
     def write(self, buf) -> None:
-        self.spi(buf, self.board.now())
+        self.spi(buf, self.board.now(self.board.write_us))
 
     def write_readinto(self, wbuf, rbuf) -> None:
-        rbuf[:] = self.spi(wbuf, self.board.now())
+        rbuf[:] = self.spi(wbuf, self.board.now(self.board.read_us))
 
 
 class _ThreeWire:
@@ -85,7 +88,7 @@ class _ThreeWire:
         self.board, self.word = board, chip.word
 
     def write_word(self, word: int, nbits: int) -> None:
-        self.word(word, nbits, self.board.now())
+        self.word(word, nbits, self.board.now(self.board.write_us))
 
 
 class _Adc:
@@ -93,15 +96,18 @@ class _Adc:
         self.board, self.adc = board, chip.adc
 
     def read_u16(self) -> int:
-        return self.adc(self.board.now())
+        return self.adc(self.board.now(self.board.read_us))
 
 
 class _Pin:
     def __init__(self, board: VirtualTimeBoard, chip, role: str):
         self.board, self.read, self.write, self.role = board, chip.pin_read, chip.pin_write, role
+        self.fixed = chip.pin_fixed(role) is not None
 
     def value(self, v=None):
-        self.board.now()  # a bus operation: it takes its time
+        board = self.board  # a bus operation: it takes its time
         if v is None:
+            board.now(0 if self.fixed else board.read_us)
             return self.read(self.role)
+        board.now(board.write_us)
         self.write(self.role, v)

@@ -63,6 +63,13 @@ def die_with_parent(signum: int = signal.SIGKILL) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
 
 
+def precise_sleeps() -> None:
+    """In a child (preexec_fn): its sleeps end when asked, as a board's timer does, not up to the
+    50 us of timer slack Linux adds by default (docs/virtual-node.md, "Timing")."""
+    PR_SET_TIMERSLACK = 29
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_TIMERSLACK, 1)
+
+
 def _set_nonblocking(fd: int) -> None:
     fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
 
@@ -197,6 +204,7 @@ class VirtualNode:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             die_with_parent()
+            precise_sleeps()
 
         cmd = [micropython_command(), "-X", f"heapsize={self.heap}", "-i", str(ROM)]
         proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
