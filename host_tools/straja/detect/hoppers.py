@@ -9,11 +9,6 @@ counts those hits over a short window in the cells where the site's learnt basel
 few (Wi-Fi channels and a resident Bluetooth device's channels are busy and not counted) and
 reports a hopper when they are too many for the baseline (Poisson tail) and spread over more
 than one Wi-Fi channel. One transmitter at a time: the hits of two hoppers add up.
-
-It also learns the site's narrow hits held across the revisit (a BLE connection in throughput
-mode or a busy access point holds some, as ELRS does): a narrow track of held hits is a new link
-only if its hits are too many for what the site's held hits make in its channels
-(`site_explains`).
 """
 from __future__ import annotations
 
@@ -71,12 +66,8 @@ class BandHoppers:
         self.freq_khz = start_khz + step_khz * np.arange(n_bins)
         self.max_width = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
         self.counts = np.zeros(n_bins)        # EWMA-weighted hits per cell, learnt sweeps
-        self.held_counts = np.zeros(n_bins)   # the same, of narrow hits held across the revisit
-        self.learn_held = True                # False while a track is alerted as a drone link
-        self._starts = np.full(capacity, np.iinfo(np.int64).min, np.int64)  # recent sweeps' starts
         self.weight = 0.0                     # EWMA-weighted learnt sweeps
-        self._pending: deque = deque()        # (start, hit cells, held hit cells) of the sweeps
-                                              # not yet learnt
+        self._pending: deque = deque()        # (start, hit cells) of the sweeps not yet learnt
         self.sweeps = 0
         self._window_starts: deque = deque()  # starts of the sweeps in the window
         self._hot = np.zeros(n_bins + 2, np.int8)
@@ -97,52 +88,24 @@ class BandHoppers:
             return np.zeros(self.n_bins, bool)
         return (self.counts >= BUSY_MIN_HITS) & (self.counts > QUIET_RATE * self.weight)
 
-    def site_explains(self, lo_khz: float, hi_khz: float, n_hits: int, t0_us: int,
-                      t1_us: int) -> bool:
-        """Whether n_hits narrow held hits within [lo_khz, hi_khz] in the sweeps that started
-        from t0_us to t1_us (sweeps, not time: a node focused elsewhere for a while scanned
-        none) are as many as the site's own: the cells there made that many with a Poisson
-        tail over PFA_WINDOW, at their learnt rate (at least `pfa` a cell). Until the baseline
-        has learnt its first sweeps, the site explains everything."""
-        if self.sweeps < BOOT_SWEEPS:
-            return True
-        cells = (self.freq_khz >= lo_khz) & (self.freq_khz <= hi_khz)
-        rate = max(float(self.held_counts[cells].sum()) / self.weight,
-                   self.pfa_cell * int(np.count_nonzero(cells)))
-        n_sweeps = max(int(np.count_nonzero((self._starts >= t0_us) & (self._starts <= t1_us))), 1)
-        return poisson_tail(n_hits, rate * n_sweeps) > PFA_WINDOW
-
     def process(self, single_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
-                t_us: np.ndarray, duration_us: np.ndarray, det: np.ndarray) -> Hopper | None:
+                t_us: np.ndarray, duration_us: np.ndarray) -> Hopper | None:
         """Take sweeps: single and held reads (float32 mW), noise means, each sweep's start
-        and duration, and the held detections that reach the tracker (det: the site's held
-        hits are learnt from them). Returns the hopper reported after them (its hits since it
-        was reported) or None; new_hits tells whether it took hits in these sweeps."""
+        and duration. Returns the hopper reported after them (its hits since it was reported)
+        or None; new_hits tells whether it took hits in these sweeps."""
         self.new_hits = False
         for k in range(single_mw.shape[0]):
-            self._sweep(single_mw[k], held_mw[k], noise_mw[k], int(t_us[k]), int(duration_us[k]),
-                        det[k])
+            self._sweep(single_mw[k], held_mw[k], noise_mw[k], int(t_us[k]), int(duration_us[k]))
         return self.active
 
-    def forget_held(self, cells: np.ndarray) -> None:
-        """Forget the held hits learnt in `cells` (bool): the pipeline masks theirs from now
-        on (a busy Wi-Fi channel's), so they are not the site's held hits that reach a track."""
-        self.held_counts[cells] = 0.0
-
-    def _narrow_hits(self, reads, hot_cells) -> np.ndarray:
-        """Cells of the narrow hits of one sweep: runs of hot cells at most max_width cells
-        wide, each at its strongest read."""
+    def _sweep(self, single, held, noise, t0: int, duration: int) -> None:
         hot = self._hot
-        hot[1:-1] = hot_cells
+        np.greater(single, self.alpha * noise, out=hot[1:-1], casting="unsafe")
         edges = np.flatnonzero(np.diff(hot))
         starts, ends = edges[0::2], edges[1::2]
         narrow = (ends - starts) <= self.max_width
-        return np.array([s + int(np.argmax(reads[s:e])) for s, e in
-                         zip(starts[narrow].tolist(), ends[narrow].tolist())], np.int64)
-
-    def _sweep(self, single, held, noise, t0: int, duration: int, det) -> None:
-        hit_cells = self._narrow_hits(single, single > self.alpha * noise)
-        held_cells = self._narrow_hits(held, det)
+        hit_cells = np.array([s + int(np.argmax(single[s:e])) for s, e in
+                              zip(starts[narrow].tolist(), ends[narrow].tolist())], np.int64)
         busy = self.busy()
         counted = hit_cells[~busy[hit_cells]] if hit_cells.size else hit_cells
         # the read of channel i is at about t0 + i duration / n (docs/protocol.md, SWEEP)
@@ -153,26 +116,22 @@ class BandHoppers:
             self._held[i] = held[cell] > self.alpha * noise[cell]
             self._head += 1
         now = t0 + duration
-        self._starts[self.sweeps % self._starts.size] = t0
         self._window_starts.append(t0)
         while self._window_starts[0] < now - WINDOW_US:
             self._window_starts.popleft()
         self._decide(now, busy, counted.size > 0)
         self._pending.append((t0, hit_cells if self.active is None
-                              else hit_cells[busy[hit_cells]], held_cells))
+                              else hit_cells[busy[hit_cells]]))
         self.sweeps += 1
         delay = 0 if self.sweeps <= BOOT_SWEEPS else LEARN_DELAY_US
         while self._pending and self._pending[0][0] < now - delay:
-            self._learn(*self._pending.popleft()[1:])
+            self._learn(self._pending.popleft()[1])
 
-    def _learn(self, cells: np.ndarray, held_cells: np.ndarray) -> None:
+    def _learn(self, cells: np.ndarray) -> None:
         decay = 1.0 - 1.0 / BASELINE_SWEEPS
         self.counts *= decay
-        self.held_counts *= decay
         self.weight = self.weight * decay + 1.0
         self.counts[cells] += 1.0
-        if self.learn_held:  # a drone link's held hits are not the site's
-            self.held_counts[held_cells] += 1.0
 
     def _window(self, since_us: int):
         keep = self._t >= since_us

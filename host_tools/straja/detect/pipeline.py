@@ -119,8 +119,8 @@ class Pipeline:
         self.bursts = BurstExtractor(n_bins, start_khz, step_khz, c.max_gap_bins,
                                      c.max_gap_sweeps, c.max_burst_sweeps)
         self.tracker = Tracker(c.tracker)
-        self._work = tuple(np.empty((0, n_bins), t) for t in
-                           (np.float32, np.uint8, np.float32, np.uint8, np.uint8, np.uint8, np.uint8))
+        self._work = tuple(np.empty((0, n_bins), t)
+                           for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
         self._split = SteadinessSplit(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
         self._start_khz = start_khz
         self._noise_now = np.full(n_bins, np.nan, np.float32)  # the last sweep's noise mean
@@ -148,9 +148,7 @@ class Pipeline:
         self._hopper_reported: Hopper | None = None  # the band hopper, once alerted
 
     def _buffers_for(self, n_sweeps: int):
-        """(power, det, noise, time, held, bursty, cut) work buffers for n_sweeps sweeps: views of
-        kept arrays (held: the detections before the bursty mask, while it warms up; bursty:
-        the mask; cut: the steadiness split's run starts)."""
+        """(power, det, noise, time, cut) work buffers for n_sweeps sweeps: views of kept arrays."""
         if self._work[0].shape[0] < n_sweeps:
             self._work = tuple(np.empty((n_sweeps, self.n_bins), w.dtype) for w in self._work)
         if self._work[0].shape[0] == n_sweeps:
@@ -173,7 +171,7 @@ class Pipeline:
         n = sweeps.shape[0]
         if n:
             self._timing(t_us, duration_us)
-        power, det, noise, extra, held_det, bursty, cut = self._buffers_for(n)
+        power, det, noise, extra, cut = self._buffers_for(n)
         if sweeps.dtype == np.uint8:
             _detect_noise.codes_to_mw(sweeps, power)
         else:
@@ -186,18 +184,11 @@ class Pipeline:
             self.time._state.process(power, extra)
             np.bitwise_or(det, extra, out=det)
             n_det = -1
-        site_det = det  # the held detections that reach the tracker: the site's, learnt
         if self._busy is not None:
-            warming = self._busy.sweeps < BUSY_WARM_SWEEPS
-            if warming:  # every held hit masked: the site's learnt before the mask
-                site_det = held_det
-                np.copyto(held_det, det)
-            n_det = self._busy.process(single, noise, det, bursty)
-            if warming and self._busy.sweeps >= BUSY_WARM_SWEEPS and self._hoppers is not None:
-                self._hoppers.forget_held(bursty[-1] != 0)  # the bursty cells' never reach it
+            n_det = self._busy.process(single, noise, det)
         if self.noise is not None and n:
             self._noise_now[:] = noise[-1]
-        hopper = self._band_hopper(single, power, noise, site_det, t_us, duration_us) if n else None
+        hopper = self._band_hopper(single, power, noise, t_us, duration_us) if n else None
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
             if t_us.dtype != INT64 or duration_us.dtype != INT64:  # else the burst kernel checks
@@ -228,7 +219,7 @@ class Pipeline:
             alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
         return Result(det, noise, bursts, events, alerts, hopper)
 
-    def _band_hopper(self, single, power, noise, site_det, t_us, duration_us) -> Hopper | None:
+    def _band_hopper(self, single, power, noise, t_us, duration_us) -> Hopper | None:
         """The band hopper when it took hits in these sweeps, unless a track already names the
         link (a hopper that holds its channels is a track; one emitter, one report)."""
         if self._hoppers is None:
@@ -236,8 +227,7 @@ class Pipeline:
         if self._single_mw.shape[0] != single.shape[0]:
             self._single_mw = np.empty(single.shape, np.float32)
         _detect_noise.codes_to_mw(single, self._single_mw)
-        self._hoppers.learn_held = not self._drone_tracks
-        hopper = self._hoppers.process(self._single_mw, power, noise, t_us, duration_us, site_det)
+        hopper = self._hoppers.process(self._single_mw, power, noise, t_us, duration_us)
         if hopper is None:
             self._hopper_reported = None  # lost: reported again if it comes back
             return None
@@ -282,7 +272,7 @@ class Pipeline:
         if not fresh.size:
             return self._no_alerts
         self._pending.update(zip(fresh["track_id"].tolist(), fresh["n_bursts"].tolist()))
-        classes = self._classify(fresh)
+        classes = classify(self._features(fresh), self.scan)
         alerts = classes[classes["drone"]]
         for tid in alerts["track_id"].tolist():
             del self._pending[tid]
@@ -291,28 +281,8 @@ class Pipeline:
 
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:
         """(FEATURES, CLASSES) of the live tracks, in the same order."""
-        snap = self.tracker.snapshot()
-        return self._features(snap), self._classify(snap)
-
-    def _classify(self, snap: np.ndarray) -> np.ndarray:
-        """The classes of tracks (a tracker snapshot); where the band hopper stage learns the
-        site's held hits (2.4 GHz revisit plans), a narrow drone track whose held hits the
-        site's own explain (a BLE connection, a busy access point, resident since switch-on) is
-        not a drone link yet."""
-        feats = self._features(snap)
-        classes = classify(feats, self.scan)
-        if self._hoppers is None:
-            return classes
-        for i in np.flatnonzero(classes["drone"] & (feats["bandwidth_khz"] < WIDE_KHZ)).tolist():
-            tr, half = snap[i], self.scan.step_khz / 2
-            if self._hoppers.site_explains(float(tr["f_min_khz"]) - half,
-                                           float(tr["f_max_khz"]) + half, int(tr["n_bursts"]),
-                                           int(tr["t_first_us"]), int(tr["t_last_start_us"])):
-                classes[i]["family"], classes[i]["drone"] = "unknown", False
-                classes[i]["confidence"] = 0.0
-                classes[i]["reason"] = (f"{tr['n_bursts']} held hits: as many as the site's own "
-                                        f"in their channels")
-        return classes
+        feats = self._features(self.tracker.snapshot())
+        return feats, classify(feats, self.scan)
 
     def _features(self, snap: np.ndarray) -> np.ndarray:
         return with_excess(features(snap), snap, self._noise_now, self._start_khz, self.scan.step_khz)
