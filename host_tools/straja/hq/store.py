@@ -73,9 +73,22 @@ class Sqlite(Engine):
 
     def __init__(self, path: str):
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a power cut loses the last commits
         self.conn.execute("PRAGMA busy_timeout=5000")
+        self._wal()
+        self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a power cut loses the last commits
+
+    def _wal(self, timeout_s: float = 5.0) -> None:
+        """Switch to WAL. The switch of a new file needs a lock SQLite may not wait for (another
+        process opening the same new store at once: "database is locked"), so it is retried."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def begin(self, exclusive: bool) -> None:
         self.conn.execute("BEGIN IMMEDIATE" if exclusive else "BEGIN")
