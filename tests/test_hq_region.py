@@ -5,7 +5,8 @@ import json
 
 from hq_backends import hq_db, postgres_server  # noqa: F401 (fixtures)
 from straja.hq import store as hq_store
-from straja.hq.region import RegionFusion, distance_m
+from straja.hq.region import RegionFusion
+from straja.locate.geo import ground_distance_m as distance_m
 from straja.hq.service import Hq, region_wide
 
 T = 1_700_000_000_000_000_000

@@ -10,6 +10,7 @@ import threading
 from .. import term
 from ..argtypes import (existing_file, existing_folder, host_port, listen_address,
                         positive_float, positive_int, remote_address, writable_file)
+from ..cot import cot_url
 from ..errors import StrajaError
 from ..gateway import config as gwconfig
 from ..gateway.mqtt import topic_level
@@ -46,15 +47,6 @@ def _neighbours(text: str) -> tuple[str, list[str]]:
     if not sep or not others:
         raise argparse.ArgumentTypeError(f"not SITE=NEIGHBOUR,...: {text!r}")
     return _level("site")(site), [_level("site")(s) for s in others.split(",")]
-
-
-def _cot_url(text: str) -> str:
-    from ..cot import CotConfig
-    try:
-        CotConfig(url=text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return text
 
 
 def _store(text: str) -> str:
@@ -162,7 +154,7 @@ def configure(p) -> None:
                    help="local map tiles DIR/{z}/{x}/{y}.png drawn under the Region view's grid")
     p.add_argument("--config", type=existing_file, metavar="FILE",
                    help="TOML with the dashboard's [web] table (users, TLS; docs/gateway.md)")
-    p.add_argument("--cot", type=_cot_url, metavar="URL",
+    p.add_argument("--cot", type=cot_url, metavar="URL",
                    help="send region tracks as Cursor on Target (udp://, tcp://, tls://HOST:PORT)")
     p.add_argument("--topic-root", type=_level("topic root"), default="straja", metavar="ROOT")
     p.add_argument("--client-id", type=_level("client id"), default="straja-hq", metavar="ID",

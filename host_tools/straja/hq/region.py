@@ -13,21 +13,13 @@ track even when A's alert clears before B's is raised.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..gateway.fusion import LINK
+from ..locate.geo import ground_distance_m
 
 SEVERITY_ORDER = ("warning", "high", "critical")
-EARTH_RADIUS_M = 6_371_000.0
-
-
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance between two (latitude, longitude) in degrees."""
-    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
-    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
 
 
 class Position(NamedTuple):
@@ -170,7 +162,7 @@ class RegionFusion:
 
     def _near(self, a: RegionTrack, b: RegionTrack) -> bool:
         here, there = a.position(self.site_positions), b.position(self.site_positions)
-        return here is None or there is None or distance_m(here[:2], there[:2]) <= \
+        return here is None or there is None or ground_distance_m(here[:2], there[:2]) <= \
             self.max_distance_m + here.radius_m + there.radius_m
 
     def _forget(self, now_ns: int) -> None:
