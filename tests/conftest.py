@@ -31,3 +31,21 @@ def firmware_node(tmp_path, tone_rf):
     node = FirmwareNode(tmp_path / "flash", tone_rf)
     yield node
     node.stop()
+
+
+@pytest.fixture
+def video_recording(tmp_path):
+    """A recording (gateway/record.py) of nodes 1 and 2 hearing one 20 MHz video at 5.8 GHz,
+    -70 dBm from 1 s to 8 s of 10 s."""
+    from straja.gateway import record
+    from straja.testing import synth
+
+    video = synth.Emitter(5_800_000, 20_000, lambda t: -70.0 if 1 < t < 8 else None)
+    chunks = synth.merge([synth.node_chunks(n, [video], t0_ns=1_700_000_000 * 10**9,
+                                            duration_s=10) for n in (1, 2)])
+    path = tmp_path / "run.rec"
+    writer = record.RecordWriter(path)
+    for c in chunks:
+        writer.data(c.source, c.t_ns, c.data)
+    writer.close()
+    return path

@@ -306,21 +306,12 @@ def test_gateway_and_demo_refuse_a_bad_cot_url(capsys):
         assert e.value.code == 2 and "CoT URL" in capsys.readouterr().err
 
 
-def test_a_replay_sends_its_alerts_to_a_udp_listener(tmp_path):
+def test_a_replay_sends_its_alerts_to_a_udp_listener(tmp_path, video_recording):
     """`straja replay --cot`: a recording of two nodes (with [nodes] positions in the config) that
     hear one video; the listener gets its locus or ring, the same uid each time, and the clear."""
     from straja import cli
-    from straja.gateway import record
-    from straja.testing import synth
 
-    video = synth.Emitter(5_800_000, 20_000, lambda t: -70.0 if 1 < t < 8 else None)
-    chunks = synth.merge([synth.node_chunks(n, [video], t0_ns=1_700_000_000 * 10**9,
-                                            duration_s=10) for n in (1, 2)])
-    recording = tmp_path / "run.rec"
-    writer = record.RecordWriter(recording)
-    for c in chunks:
-        writer.data(c.source, c.t_ns, c.data)
-    writer.close()
+    recording = video_recording
     cfg = tmp_path / "gateway.toml"
     cfg.write_text("[nodes.1]\nlatitude = 45.0\nlongitude = 25.0\nheight_m = 5.0\n"
                    "[nodes.2]\nlatitude = 45.0\nlongitude = 25.005\nheight_m = 5.0\n")

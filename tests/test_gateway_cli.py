@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from straja import cli
-from straja.gateway import config, record
-from straja.testing import synth
+from straja.gateway import config
 from straja.gateway.detector import GATEWAY_DEFAULTS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "gateway.md"
@@ -27,15 +26,8 @@ def test_documented_config_is_the_default_config(tmp_path):
         config.load(path)
 
 
-def test_replay_into_a_store_then_events_lists_the_alert(tmp_path, capsys):
-    video = synth.Emitter(5_800_000, 20_000, lambda t: -70.0 if 1 < t < 8 else None)
-    chunks = synth.merge([synth.node_chunks(n, [video], t0_ns=1_700_000_000 * 10**9,
-                                            duration_s=10) for n in (1, 2)])
-    rec_path = tmp_path / "run.rec"
-    w = record.RecordWriter(rec_path)
-    for c in chunks:
-        w.data(c.source, c.t_ns, c.data)
-    w.close()
+def test_replay_into_a_store_then_events_lists_the_alert(tmp_path, capsys, video_recording):
+    rec_path = video_recording
     db = tmp_path / "gw.db"
     assert cli.main(["replay", str(rec_path), "--db", str(db), "--jsonl", "-"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
