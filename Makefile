@@ -16,10 +16,11 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STUBS    := $(VENV)/stubs
 FW_STUBS := $(STUBS)/esp32/stdlib/VERSIONS $(STUBS)/rp2/stdlib/VERSIONS
 
-# The dashboard's front-end library from npm, vendored as package data (committed; `make
-# web-vendor` fetches it again, e.g. for a new version): nothing is loaded from the internet.
-UPLOT      := 1.6.32
-WEB_VENDOR := host_tools/straja/web/static/vendor
+# The dashboard's front-end library, from npm at build time (web/package.json and its lock pin the
+# version and its hash), copied into the package data: the page loads nothing from the internet.
+WEB        := host_tools/straja/web
+WEB_VENDOR := $(WEB)/static/vendor
+WEB_FILES  := $(WEB_VENDOR)/uPlot.iife.min.js $(WEB_VENDOR)/uPlot.min.css $(WEB_VENDOR)/uPlot.LICENSE
 DEMO_WEB   ?= 127.0.0.1:8080
 
 .PHONY: demo test chaos bench eval typecheck system-deps web-vendor clean
@@ -56,7 +57,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PY) -m pip install --quiet --no-build-isolation -e '.[gateway,tools,eval,web,postgres,test]'
 	touch $@
 
-$(BUILT): $(VENV)/.installed $(PYX) firmware/straja_node/wire.py
+$(BUILT): $(VENV)/.installed $(PYX) firmware/straja_node/wire.py $(WEB_FILES)
 	$(PY) setup.py --quiet build_ext --inplace
 	touch $@
 
@@ -69,11 +70,15 @@ system-deps:
 	  echo "installing chromium and chromium-driver (Debian packages) for the dashboard test"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-web-vendor:
+web-vendor: $(WEB_FILES)
+
+$(WEB_FILES) &: $(WEB)/package.json $(WEB)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: install Node.js and npm (Debian: apt-get install npm)"; exit 1; }
 	rm -rf build/npm && mkdir -p build/npm $(WEB_VENDOR)
-	cd build/npm && npm pack --silent uplot@$(UPLOT) && tar xzf uplot-$(UPLOT).tgz
-	cp build/npm/package/dist/uPlot.iife.min.js build/npm/package/dist/uPlot.min.css $(WEB_VENDOR)/
-	cp build/npm/package/LICENSE $(WEB_VENDOR)/uPlot.LICENSE
+	cp $(WEB)/package.json $(WEB)/package-lock.json build/npm/
+	cd build/npm && npm ci --silent --ignore-scripts --no-audit --no-fund
+	cp build/npm/node_modules/uplot/dist/uPlot.iife.min.js build/npm/node_modules/uplot/dist/uPlot.min.css $(WEB_VENDOR)/
+	cp build/npm/node_modules/uplot/LICENSE $(WEB_VENDOR)/uPlot.LICENSE
 
 clean:
-	rm -rf build $(VENV) host_tools/straja/*.so host_tools/straja/*.c src_cython/*.c
+	rm -rf build $(VENV) $(WEB_VENDOR) host_tools/straja/*.so host_tools/straja/*.c src_cython/*.c

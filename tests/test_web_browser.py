@@ -4,7 +4,7 @@ against `straja hq --web` on a real mosquitto carrying two sites' synthetic mess
 view: positions on the map, live waterfalls, the same after a restart of straja hq).
 
 Checked: the page loads without console errors, the demo's nodes appear (cards and map), an alert
-appears within the demo's time, the waterfall updates (at most sweep_rate_hz rows a second per
+appears within the demo's time, its Remote ID drone and operator are on the map, the waterfall updates (at most sweep_rate_hz rows a second per
 node), acknowledging stores an `alert_acknowledged` event. A screenshot of each view is saved in
 docs/screenshots/ (the README shows them). Chromium and its driver come from `make system-deps`.
 """
@@ -140,7 +140,9 @@ def test_dashboard_of_the_demo(demo, browser):
         acks = json.load(reply)
     assert [(a["alert_id"], a["by"]) for a in acks] == [(alert_id, "local")]
 
+    # the map: the demo's Remote ID drone where it says it is, with its operator
     view(browser, "map")
+    wait.until(lambda d: int(d.find_element(By.ID, "map").get_attribute("data-drones") or 0) >= 1)
     time.sleep(0.5)
     screenshot(browser, "map")
 

@@ -24,6 +24,7 @@ CLIENT_QUEUE = 256  # live messages waiting for one browser; beyond this they ar
 # the events the live state is made of (the rest is in the history)
 NODE_KINDS = ("node_online", "node_offline", "node_restarted", "node_stats")
 ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
+RID_KINDS = ("rid_seen", "rid_updated", "rid_lost")  # the Remote ID drones the map draws
 
 
 class Hub:
@@ -40,6 +41,7 @@ class Hub:
         self.lock = threading.Lock()
         self.nodes: dict[int, dict] = {}      # node id -> status and latest stats
         self.alerts: dict[str, dict] = {}     # alert id -> latest alert event (JSON), + ack
+        self.drones: dict[str, dict] = {}     # UAS ID -> its latest Remote ID event (JSON)
         self.thinner = Thinner(web_cfg.sweep_rate_hz, web_cfg.max_bins, now)
         self.clients: set[asyncio.Queue] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -78,6 +80,13 @@ class Hub:
                 alert["active"] = kind != "alert_cleared"
                 self.alerts[event["alert_id"]] = alert
                 return {"type": "alert", "alert": alert}
+            if kind in RID_KINDS:
+                drone = {**event, **self._drone_map(event), "active": kind != "rid_lost"}
+                if drone["active"]:
+                    self.drones[event["uas_id"]] = drone
+                else:
+                    self.drones.pop(event["uas_id"], None)
+                return {"type": "drone", "drone": drone}
             if kind == "alert_acknowledged":
                 alert = self.alerts.get(event["alert_id"])
                 if alert is not None:
@@ -117,17 +126,34 @@ class Hub:
         with self.lock:
             return {"type": "snapshot", "nodes": [dict(n) for _, n in sorted(self.nodes.items())],
                     "alerts": sorted(self.alerts.values(), key=lambda a: -a["raised_ns"]),
+                    "drones": list(self.drones.values()),
                     "positions": self.site.node_grid() if self.site else
                     {str(k): v for k, v in self.cfg.node_positions.items()},
                     "region": self.region}
 
+    def _grid(self, latitude, longitude) -> list[float] | None:
+        """A position on the map's grid (east, north metres), None when there is no grid or no
+        position."""
+        if self.site is None or latitude is None or longitude is None:
+            return None
+        return self.site.to_grid(latitude, longitude)
+
     def _map(self, alert: dict) -> dict:
         """Where the map draws an alert's position, in grid metres: `position_m` (the fix, or the
-        centre of a locus's or ring's band), `ellipse_m` (semi-major, semi-minor, azimuth of the
-        major axis clockwise from north, as in the event), `ring_m` (the band's radii)."""
-        if self.site is None or alert.get("latitude") is None:
-            return {"position_m": None}
-        return {"position_m": self.site.to_grid(alert["latitude"], alert["longitude"])}
+        centre of a locus's or ring's band; its `ellipse_m` and `ring_m` are metres already), and
+        for an identified alert where its Remote ID says the drone (`claimed_m`) and its operator
+        (`operator_m`) are."""
+        return {"position_m": self._grid(alert.get("latitude"), alert.get("longitude")),
+                "claimed_m": self._grid(alert.get("claimed_latitude"),
+                                        alert.get("claimed_longitude")),
+                "operator_m": self._grid(alert.get("operator_latitude"),
+                                         alert.get("operator_longitude"))}
+
+    def _drone_map(self, drone: dict) -> dict:
+        """Where the map draws a Remote ID drone and its operator, in grid metres."""
+        return {"position_m": self._grid(drone.get("latitude"), drone.get("longitude")),
+                "operator_m": self._grid(drone.get("operator_latitude"),
+                                         drone.get("operator_longitude"))}
 
     def ack_event(self, alert_id: str, user: str, t_ns: int,
                   known: bool = False) -> ev.AlertAcknowledged | None:

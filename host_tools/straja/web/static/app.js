@@ -1,12 +1,12 @@
 // The Straja dashboard: state from /api/state, then live messages over /ws (docs/dashboard.md).
 "use strict";
 
-const state = { nodes: new Map(), alerts: new Map(), positions: {}, user: null, map: null,
-                spectra: new Map() };
+const state = { nodes: new Map(), alerts: new Map(), drones: new Map(), positions: {}, user: null,
+                map: null, spectra: new Map() };
 const KINDS = ["alert_raised", "alert_updated", "alert_cleared", "alert_acknowledged",
   "track_started", "track_ended", "node_online", "node_offline", "node_restarted", "node_stats",
   "scan_focus", "scan_restore", "port_opened", "port_closed", "command_failed", "reply_rejected",
-  "source_quarantined", "node_recovery"];
+  "source_quarantined", "node_recovery", "rid_seen", "rid_updated", "rid_lost", "rid_area_entered"];
 const WATERFALL_ROWS = 120;
 const DBM_FLOOR = -120, DBM_CEIL = -30;   // waterfall colour scale
 
@@ -37,7 +37,8 @@ function show(view) {
   if (view === "map") drawMap();
 }
 
-// -- map: a plain grid in metres, nodes from the config, tracks when events carry positions ----
+// -- map: a plain grid in metres, nodes from the config, tracks when events carry positions, and
+// the Remote ID drones where they say they and their operators are ----------------------------
 let mapImage = null;
 function trackMarks() {
   const marks = [];
@@ -46,10 +47,36 @@ function trackMarks() {
   }
   return marks;
 }
+function droneMarks() {  // the Remote ID drones heard, and the identified alerts' claims
+  const marks = [...state.drones.values()].filter((d) => d.position_m)
+    .map((d) => ({ id: d.uas_id || d.address, at: d.position_m, operator: d.operator_m, plausible: d.plausible }));
+  const heard = new Set(marks.map((m) => m.id));
+  for (const a of state.alerts.values()) {
+    if (a.active && a.identified && a.claimed_m && !heard.has(a.uas_id)) {
+      marks.push({ id: a.uas_id, at: a.claimed_m, operator: a.operator_m, plausible: true });
+    }
+  }
+  return marks;
+}
+function drawDrone(ctx, m, px, py) {  // a diamond at the claim, a square at its operator, joined
+  const x = px(m.at[0]), y = py(m.at[1]);
+  ctx.strokeStyle = ctx.fillStyle = m.plausible === false ? "#ffb000" : "#c9f";
+  if (m.operator) {
+    const ox = px(m.operator[0]), oy = py(m.operator[1]);
+    ctx.setLineDash([3, 3]); ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(ox, oy); ctx.stroke();
+    ctx.setLineDash([]); ctx.fillRect(ox - 4, oy - 4, 8, 8);
+    ctx.fillText("operator", ox + 8, oy + 4);
+  }
+  ctx.beginPath(); ctx.moveTo(x, y - 7); ctx.lineTo(x + 7, y); ctx.lineTo(x, y + 7); ctx.lineTo(x - 7, y);
+  ctx.closePath(); ctx.fill();
+  ctx.fillText(`Remote ID ${m.id}${m.plausible === false ? " (implausible)" : ""}`, x + 9, y - 6);
+}
 function drawMap() {
   const canvas = $("#map"), ctx = canvas.getContext("2d");
   const W = canvas.width, H = canvas.height;
-  const points = Object.values(state.positions).concat(trackMarks().map((a) => a.position_m));
+  const drones = droneMarks();
+  const points = Object.values(state.positions).concat(trackMarks().map((a) => a.position_m),
+    drones.map((m) => m.at), drones.filter((m) => m.operator).map((m) => m.operator));
   if (state.map && state.map.extent_m.length === 4) {
     const [x0, y0, x1, y1] = state.map.extent_m; points.push([x0, y0], [x1, y1]);
   }
@@ -102,6 +129,7 @@ function drawMap() {
     ctx.fillStyle = "#ff5c5c";
     ctx.fillText(`${a.family} ${a.alert_id} (${a.position_kind})`, px(x) + 8, py(y) - 8);
   }
+  for (const m of drones) drawDrone(ctx, m, px, py);
   ctx.font = "13px sans-serif";
   for (const [id, p] of Object.entries(state.positions)) {
     const node = state.nodes.get(Number(id));
@@ -112,6 +140,7 @@ function drawMap() {
     ctx.fillText(`node ${id}`, x + 10, y + 4);
   }
   canvas.dataset.nodes = Object.keys(state.positions).length;
+  canvas.dataset.drones = drones.length;
 }
 
 // -- alerts -----------------------------------------------------------------------------------
@@ -229,7 +258,7 @@ async function loadHistory() {
   if (!r.ok) { alert(rows.detail || r.status); return; }
   $("#history tbody").replaceChildren(...rows.map((e) => el("tr", { class: "history-row" },
     el("td", {}, e.id), el("td", {}, utc(e.t_ns)), el("td", {}, e.kind), el("td", {}, e.node_id ?? ""),
-    el("td", {}, e.alert_id ?? ""), el("td", {}, e.text || e.by || e.port || ""))));
+    el("td", {}, e.alert_id ?? ""), el("td", {}, e.text || e.by || e.port || e.uas_id || ""))));
 }
 
 // -- live ---------------------------------------------------------------------------------------
@@ -238,12 +267,17 @@ function apply(msg) {
     state.positions = msg.positions;
     msg.nodes.forEach(renderNode);
     state.alerts = new Map(msg.alerts.map((a) => [a.alert_id, a]));
+    state.drones = new Map((msg.drones || []).map((d) => [d.uas_id, d]));
     for (const id of Object.keys(msg.positions)) nodeCard(Number(id));
     renderAlerts(); drawMap();
   } else if (msg.type === "node") {
     renderNode(msg.node);
   } else if (msg.type === "alert") {
     state.alerts.set(msg.alert.alert_id, msg.alert); renderAlerts(); drawMap();
+  } else if (msg.type === "drone") {
+    if (msg.drone.active) state.drones.set(msg.drone.uas_id, msg.drone);
+    else state.drones.delete(msg.drone.uas_id);
+    drawMap();
   } else if (msg.type === "spectrum") {
     renderSpectrum(msg);
   }
