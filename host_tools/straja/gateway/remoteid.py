@@ -69,6 +69,7 @@ class RidDrone:
     speed: float | None = None
     operator_latitude: float | None = None
     operator_longitude: float | None = None
+    operator_altitude_geo: float | None = None
     operator_id: str = ""
     last_seen_ns: int = 0
     last_fix_ns: int = 0
@@ -85,8 +86,9 @@ class RemoteIdTracker:
 
     def __init__(self, cfg: RemoteIdConfig, nodes: dict | None = None):
         self.cfg = cfg
-        # node id -> (latitude, longitude): the config's [nodes.<id>] (NodeConfig)
+        # node id -> (latitude, longitude), and its antenna's height: the config's [nodes.<id>]
         self.nodes = {k: (n.latitude, n.longitude) for k, n in (nodes or {}).items()}
+        self.heights_m = {k: n.height_m for k, n in (nodes or {}).items()}
         self.drones: dict[str, RidDrone] = {}
         self.errors = 0
 
@@ -121,6 +123,13 @@ class RemoteIdTracker:
         news = flagged != drone.reasons
         drone.reasons = flagged
         return self._events(drone, t_ns, news)
+
+    def slant_m(self, node_id: int, point: tuple) -> float:
+        """Distance from a node's antenna to a point (latitude, longitude, altitude m above the
+        WGS84 ellipsoid or None): through the air when the altitude is known (a drone 40 m up
+        and 70 m from a mast is 80 m away), else on the ground."""
+        ground = distance_m(self.nodes[node_id], point[:2])
+        return ground if point[2] is None else math.hypot(ground, point[2] - self.heights_m[node_id])
 
     def heard_line(self, t_ns: int, line: str) -> list:
         """A companion source's JSON line: {"payload": hex, "node": id, "rssi": dBm, "mac": str}."""
@@ -158,6 +167,7 @@ class RemoteIdTracker:
         elif kind == "system" and m.get("operator_latitude") is not None:
             drone.operator_latitude = m["operator_latitude"]
             drone.operator_longitude = m["operator_longitude"]
+            drone.operator_altitude_geo = m["operator_altitude_geo"]
         elif kind == "location":
             self._location(drone, m, t_ns, reasons)
 
