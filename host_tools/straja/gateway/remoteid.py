@@ -8,9 +8,9 @@ broadcaster sends one message per advertisement, so a drone is keyed by its adve
 
 Remote ID is not authenticated. Every check compares what the drone claims with physics and with
 what the nodes measured, and its failure is a reason in the drone's events:
-- RSSI: free-space loss from the claimed position to each receiving node (positions in the
-  gateway config) bounds what any legal transmitter could deliver; much stronger is impossible,
-  much weaker at a node close by is suspicious;
+- RSSI: free-space loss from the claimed position (with its altitude) to each receiving node
+  (positions and antenna heights in the gateway config) bounds what any legal transmitter could
+  deliver; much stronger is impossible, much weaker at a node close by is suspicious;
 - a jump between two claimed positions faster than the claimed speed allows (plus a margin);
 - values outside physics (an invalid latitude/longitude, an altitude or speed no UA reaches).
 """
@@ -196,15 +196,16 @@ class RemoteIdTracker:
         del drone.positions[:-self.cfg.history]
 
     def _rssi_reasons(self, drone: RidDrone, node_id: int, rssi: float) -> list:
-        where = self.nodes.get(node_id)
-        if where is None:
+        if node_id not in self.nodes:
             return []
-        d = distance_m(where, (drone.latitude, drone.longitude))
-        strongest = free_space_dbm(self.cfg.max_eirp_dbm, d)
+        claim = (drone.latitude, drone.longitude, drone.altitude_geo)
+        d = distance_m(self.nodes[node_id], claim[:2])  # on the map, as the reason says
+        through_air = self.slant_m(node_id, claim)
+        strongest = free_space_dbm(self.cfg.max_eirp_dbm, through_air)
         if rssi > strongest + self.cfg.rssi_margin_db:
             return [f"rssi: {rssi:.0f} dBm at node {node_id}, {d:.0f} m from the claimed position, "
                     f"where at most {strongest:.0f} dBm can arrive"]
-        weakest = free_space_dbm(self.cfg.min_eirp_dbm, d) - self.cfg.rssi_margin_db
+        weakest = free_space_dbm(self.cfg.min_eirp_dbm, through_air) - self.cfg.rssi_margin_db
         if d <= self.cfg.near_m and rssi < weakest:
             return [f"rssi: {rssi:.0f} dBm at node {node_id} only {d:.0f} m from the claimed "
                     f"position, where at least {weakest:.0f} dBm arrives"]
