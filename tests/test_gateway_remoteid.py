@@ -150,8 +150,8 @@ def test_gateway_command_reads_a_companion_source(tmp_path):
         settings = tmp_path / "gateway.toml"  # lost at once, every message an update
         settings.write_text("[remote_id]\nlost_s = 0.5\nupdate_min_s = 0.0\n")
         db = tmp_path / "gw.db"
-        out = subprocess.run([str(Path(sys.executable).parent / "straja"), "gateway", "--no-discover",
-                              "--config", str(settings), "--db", str(db), "--jsonl", "-",
+        out = subprocess.run([str(Path(sys.executable).parent / "straja"), "gateway",
+                              "--no-discover", "--config", str(settings), "--db", str(db), "--jsonl", "-",
                               "--mqtt-host", "127.0.0.1", "--mqtt-port", str(port),
                               "--duration", "2.5", "--remoteid-source", str(lines)],
                              capture_output=True, text=True, timeout=60)

@@ -77,7 +77,8 @@ def test_altitudes_are_above_the_ellipsoid_and_height_above_take_off():
                               "n1").advertisements(0.0, 2.0)
     messages = [decode_payload(a[4]) for a in heard]
     location = next(m for m in messages if m["type"] == "location")
-    assert (location["altitude_geo"], location["height"], location["height_type"]) == (350.0, 50.0, 0)
+    assert (location["altitude_geo"], location["height"], location["height_type"]) == \
+        (350.0, 50.0, 0)
     assert next(m for m in messages if m["type"] == "system")["operator_altitude_geo"] == 301.5
 
 

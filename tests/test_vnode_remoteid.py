@@ -22,7 +22,8 @@ SCENE = {
     "scene": {"name": "rid_vnode", "seed": 3, "duration_s": SECONDS},
     "node": [{"name": "n1", "board": "virtual", "position_m": [0.0, 0.0, 3.0]}],
     "emitter": [{"name": "drone", "kind": "remote_id", "uas_id": "VNODE-RID-1", "eirp_dbm": 10.0,
-                 "interval_s": 0.1, "operator_id": "ROU-OP-9", "operator_position_m": [-20, 10, 1.5],
+                 "interval_s": 0.1, "operator_id": "ROU-OP-9",
+                 "operator_position_m": [-20, 10, 1.5],
                  "trajectory": PATH}],
 }
 

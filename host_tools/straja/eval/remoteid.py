@@ -94,7 +94,8 @@ def score_scene(scene, plan: list | None = None, t_end_s: float | None = None) -
                 claim_errors.append(float(np.hypot(truth[0] - float(east), truth[1] - float(north))))
         delay = None if identified is None or first_alert is None else identified - first_alert
         rows.append({
-            "scene": scene.name, "seed": scene.seed, "uas_id": uas_id, "identified": identified is not None,
+            "scene": scene.name, "seed": scene.seed, "uas_id": uas_id,
+            "identified": identified is not None,
             "time_to_identify_s": None if delay is None else round(delay, 2),
             "within_3s": delay is not None and delay <= IDENTIFY_WITHIN_S,
             "claim_error_m": _median(claim_errors), "claims": len(claim_errors),
@@ -123,11 +124,12 @@ def evaluate(t_end_s: float | None = None, draws: int = DRAWS) -> dict:
 def markdown(out: dict) -> list[str]:
     length = f"the first {out['t_end_s']:g} s (`--quick`)" if out.get("t_end_s") else "whole"
     L = ["", "## Remote ID", "",
-         f"Every catalogue scene with a Remote ID drone, run {length} with {out['draws']} seeds (its "
-         "own and the next ones: the drone's paths to the nodes shadowed anew; the fast path's "
-         "nodes with the REMOTEID frames of what their Bluetooth radio hears, through one gateway "
-         "configured with the scene's node positions; `straja.eval.remoteid`). Time to identify: from the "
-         "first alert about the drone's RF link to the first alert identified with its UAS ID "
+         f"Every catalogue scene with a Remote ID drone, run {length} with {out['draws']} seeds "
+         "(its own and the next ones: the drone's paths to the nodes shadowed anew; the fast "
+         "path's nodes with the REMOTEID frames of what their Bluetooth radio hears, through one "
+         "gateway configured with the scene's node positions; `straja.eval.remoteid`). Time to "
+         "identify: from the first alert about the drone's RF link to the first alert identified "
+         "with its UAS ID "
          f"(target: within {IDENTIFY_WITHIN_S:g} s). Claim error: the positions the gateway "
          "decoded from its broadcast against the truth. RF fix: the identified alerts' RF "
          "positions against the truth, their 95 % ellipse coverage, and their distance to the "

@@ -129,7 +129,9 @@ class RemoteIdTracker:
         WGS84 ellipsoid or None): through the air when the altitude is known (a drone 40 m up
         and 70 m from a mast is 80 m away), else on the ground."""
         ground = distance_m(self.nodes[node_id], point[:2])
-        return ground if point[2] is None else math.hypot(ground, point[2] - self.heights_m[node_id])
+        if point[2] is None:
+            return ground
+        return math.hypot(ground, point[2] - self.heights_m[node_id])
 
     def heard_line(self, t_ns: int, line: str) -> list:
         """A companion source's JSON line: {"payload": hex, "node": id, "rssi": dBm, "mac": str}."""

@@ -15,10 +15,10 @@ of these hold (docs/gateway.md, "Identified and unidentified alerts"):
   depend only on where it is, not on its power) and lie within `rf_min_eirp_dbm` ..
   `rf_max_eirp_dbm` widened by `rssi_margin_db` (what drones' video and control transmitters
   send). A video strong at node 2 and weak at node 1 is not the drone claiming to stand next to
-  node 1. A control link's transmitter is mostly the pilot's
-  handset: for it, the claim is the operator's position. At least `link_min_nodes` such nodes
-  must see the track: one node's power alone fits any claim within a factor of a hundred or so
-  in distance, since the transmitter's power is not known.
+  node 1. A control link's transmitter is mostly the pilot's handset: for it, the claim is the
+  operator's position. At least `link_min_nodes` such nodes must see the track: one node's power
+  alone fits any claim within a factor of a hundred or so in distance, since the transmitter's
+  power is not known.
 Of several drones that fit, the one whose claimed transmitter is nearest the track's strongest
 node.
 A link once made is held while the drone is heard (time, trust, reception) and no other node
