@@ -33,5 +33,13 @@ def test_a_remote_id_drone_is_scored_identified_with_its_errors():
     silent = rows["NO-RF"]  # heard, but no RF link of its own: nothing to identify
     assert not silent["identified"] and silent["time_to_identify_s"] is None
     assert silent["claims"] > 0 and silent["rf_fixes"] == 0
-    assert "| rid_row | ROW-1 | yes |" in "\n".join(remoteid.markdown(
-        {"drones": list(rows.values()), "identified_within_3s": 0.5}))
+    assert row["seed"] == 5
+    assert "| rid_row | 5 | ROW-1 | yes |" in "\n".join(remoteid.markdown(
+        {"drones": list(rows.values()), "identified_within_3s": 0.5, "draws": 1}))
+
+
+def test_each_draw_is_the_scene_with_the_next_seed():
+    path = remoteid.remote_id_scenes()[0]
+    first, second = remoteid.reseeded(path, 0), remoteid.reseeded(path, 1)
+    assert second.seed == first.seed + 1 and second.name == first.name
+    assert [e.name for e in second.emitters] == [e.name for e in first.emitters]

@@ -128,21 +128,51 @@ def test_companion_lines_decode_packs_and_bad_lines_are_counted():
 
 
 def test_gateway_command_reads_a_companion_source(tmp_path):
-    """`straja gateway --remoteid-source FILE`: the lines reach the pipeline, events come out."""
+    """`straja gateway --remoteid-source FILE`: the lines reach the pipeline, and rid_seen,
+    rid_updated and rid_lost reach JSON lines, SQLite and MQTT alike."""
+    import sqlite3
     import subprocess
     import sys
-    lines = tmp_path / "rid.jsonl"
-    pack = bytes((0xF2, 25, 2)) + sim.basic_id("COMPANION-1") + location_at(10, 10)
-    lines.write_text(json.dumps({"payload": pack.hex(), "mac": "60:60:1f:00:00:02", "node": 1,
-                                 "rssi": -70}) + "\nnot json\n")
-    out = subprocess.run([str(Path(sys.executable).parent / "straja"), "gateway", "--no-discover", "--db",
-                          str(tmp_path / "gw.db"), "--jsonl", "-", "--duration", "1.5",
-                          "--remoteid-source", str(lines)], capture_output=True, text=True,
-                         timeout=60)
-    assert out.returncode == 0, out.stderr
-    events = [json.loads(line) for line in out.stdout.splitlines()]
-    seen = [e for e in events if e["kind"] == "rid_seen"]
-    assert seen and seen[0]["uas_id"] == "COMPANION-1" and seen[0]["receivers"] == {"1": -70}
+
+    from test_gateway_mqtt import Broker, Subscriber, free_port, wait_for
+
+    port = free_port()
+    broker = Broker(tmp_path, port)
+    broker.start()
+    subscriber = Subscriber(port, "straja/#")
+    try:
+        lines = tmp_path / "rid.jsonl"
+        pack = bytes((0xF2, 25, 2)) + sim.basic_id("COMPANION-1") + location_at(10, 10)
+        moved = bytes((0xF2, 25, 1)) + location_at(12, 10)
+        lines.write_text("\n".join([
+            json.dumps({"payload": pack.hex(), "mac": "60:60:1f:00:00:02", "node": 1, "rssi": -70}),
+            "not json", json.dumps({"payload": moved.hex(), "mac": "60:60:1f:00:00:02"})]) + "\n")
+        settings = tmp_path / "gateway.toml"  # lost at once, every message an update
+        settings.write_text("[remote_id]\nlost_s = 0.5\nupdate_min_s = 0.0\n")
+        db = tmp_path / "gw.db"
+        out = subprocess.run([str(Path(sys.executable).parent / "straja"), "gateway",
+                              "--no-discover", "--config", str(settings), "--db", str(db), "--jsonl", "-",
+                              "--mqtt-host", "127.0.0.1", "--mqtt-port", str(port),
+                              "--duration", "2.5", "--remoteid-source", str(lines)],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        kinds = ["rid_seen", "rid_updated", "rid_lost"]
+        events = [json.loads(line) for line in out.stdout.splitlines()]
+        jsonl = [e for e in events if e["kind"] in kinds]
+        assert [e["kind"] for e in jsonl] == kinds
+        assert jsonl[0]["uas_id"] == "COMPANION-1" and jsonl[0]["receivers"] == {"1": -70}
+        with sqlite3.connect(db) as con:
+            stored = [(kind, json.loads(payload)) for kind, payload in con.execute(
+                "SELECT kind, payload FROM events WHERE kind LIKE 'rid_%' ORDER BY id")]
+        assert [k for k, _ in stored] == kinds
+        assert [e["last_seen_ns"] for _, e in stored] == [e["last_seen_ns"] for e in jsonl]
+        assert wait_for(lambda: [t.rsplit("/", 1)[1] for t, e in subscriber.events()
+                                 if e["kind"] in kinds] == kinds, 10), subscriber.events()
+        assert all(e["uas_id"] == "COMPANION-1" for t, e in subscriber.events() if "/rid_" in t)
+    finally:
+        subscriber.client.loop_stop()
+        subscriber.client.disconnect()
+        broker.stop()
     missing = subprocess.run([str(Path(sys.executable).parent / "straja"), "gateway", "--no-discover", "--db",
                               str(tmp_path / "gw.db"), "--remoteid-source", str(tmp_path / "none")],
                              capture_output=True, text=True, timeout=60)

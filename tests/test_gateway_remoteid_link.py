@@ -152,6 +152,15 @@ def test_a_claim_that_needs_too_strong_too_weak_or_two_transmitters_is_not_linke
     assert link(video_track({1: -75.0, 2: -60.0}), tracker_with(-300, 0)) is None
 
 
+def test_a_claim_is_as_far_from_a_node_as_its_altitude_puts_it():
+    """A drone claiming to hover 300 m straight above node 1 is 300 m from it, not next to it."""
+    rid = RemoteIdTracker(config.RemoteIdConfig(), NODES)
+    for message in (sim.basic_id("HIGH-1"), sim.location(*at(0, 0), 300.0)):
+        rid.heard(10 * S, sim.advertising(message), 1, -70.0, "c0:00:00:00:00:03")
+    # 5.8 GHz free-space loss: 97.3 dB at 300 m, 101.7 dB at 500 m (node 2): a 22 dBm transmitter
+    assert link(video_track({1: -75.3, 2: -79.7}), rid).uas_id == "HIGH-1"
+
+
 def test_time_trust_and_reception_are_each_required():
     assert link(video_track(FITS, last_ns=20 * S), tracker_with(300, 0)) is None  # heard 10 s ago
     assert link(video_track(FITS), tracker_with(300, 0, reasons=("jump: ...",))) is None

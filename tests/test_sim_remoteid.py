@@ -46,10 +46,11 @@ def test_geodetic_and_local_are_inverse():
     assert (east, north) == (pytest.approx(1200.0), pytest.approx(-300.0))
 
 
-def scene(**extra):
+def scene(origin=(45.0, 25.0, 0.0), **extra):
     emitter = {"name": "rid", "kind": "remote_id", "uas_id": "SIM-1", "interval_s": 0.1,
                "trajectory": [[0, 100, 0, 50], [20, 300, 0, 50]], **extra}
-    return scene_from_dict({"scene": {"duration_s": 30.0}, "node": [{"name": "n1", "position_m": [0, 0, 2]},
+    return scene_from_dict({"scene": {"duration_s": 30.0, "origin": list(origin)},
+                            "node": [{"name": "n1", "position_m": [0, 0, 2]},
                                      {"name": "far", "position_m": [50000, 0, 2]}],
                             "emitter": [emitter]})
 
@@ -67,6 +68,18 @@ def test_a_node_hears_location_from_the_trajectory_and_a_far_node_nothing():
     assert {m["uas_id"] for m in messages if m["type"] == "basic_id"} == {"SIM-1"}
     assert all(-95 <= a[2] <= -20 for a in heard)
     assert sim.NodeBluetooth(s, "far").advertisements(0.0, 5.0) == []
+
+
+def test_altitudes_are_above_the_ellipsoid_and_height_above_take_off():
+    """A site 300 m above the ellipsoid: a drone 50 m up claims altitude_geo 350 m (WGS84, as
+    the gateway's node heights are) and height 50 m; its operator 1.5 m up, 301.5 m."""
+    heard = sim.NodeBluetooth(scene(origin=(45.0, 25.0, 300.0), operator_position_m=[0, 0, 1.5]),
+                              "n1").advertisements(0.0, 2.0)
+    messages = [decode_payload(a[4]) for a in heard]
+    location = next(m for m in messages if m["type"] == "location")
+    assert (location["altitude_geo"], location["height"], location["height_type"]) == \
+        (350.0, 50.0, 0)
+    assert next(m for m in messages if m["type"] == "system")["operator_altitude_geo"] == 301.5
 
 
 def test_packet_loss_and_spoofed_claims():

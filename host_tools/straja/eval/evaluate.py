@@ -252,7 +252,8 @@ def evaluate(st: Settings, log=print) -> dict:
     if st.remote_id:
         log("Remote ID: its scenes, whole")
     out["remote_id"] = (remote_id.evaluate(QUICK_REMOTE_ID_S if st.quick else None)
-                        if st.remote_id else {"drones": [], "identified_within_3s": None})
+                        if st.remote_id else {"drones": [], "identified_within_3s": None,
+                                              "draws": 0})
     out["cfar"] = cfar_check([c for b in bg for c in b[5]], 1 << (20 if st.quick else 23), st.seed)
     out["speed"] = speed(st.quick) if st.speed else {}
     out["fast_path"] = {"node_hours": sum(b["hours"] for b in out["background"]),

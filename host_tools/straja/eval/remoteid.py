@@ -1,7 +1,10 @@
 """`straja eval`'s Remote ID row: the catalogue scenes with a Remote ID drone run whole through one
 gateway configured with the scene's node positions (straja.eval.scenes.run_scene, the gateway's
 Remote ID tracker and its links of RF tracks to Remote ID drones, gateway/ridlink.py), scored
-against the scene's ground truth.
+against the scene's ground truth. Each scene runs DRAWS times, with its seed and the next ones:
+whether a drone's claim explains the powers its video arrives with at the nodes (the link rule)
+depends on the shadowing of its paths to them, a draw of the scene's seed, so one run is one
+sample of the time to identify, not its measure.
 
 Per Remote ID drone (a `remote_id` emitter; its RF links are the scene's drone emitters that fly
 its trajectory): whether its alerts became identified with its UAS ID, how long after the first
@@ -11,6 +14,8 @@ identified alerts against the truth and against its claimed position (the check 
 issue 18 asks: where they agree, the claim is a second truth).
 """
 from __future__ import annotations
+
+import tomllib
 
 import numpy as np
 
@@ -22,15 +27,23 @@ from ..gateway.remoteid import distance_m
 from ..paths import SCENES
 from ..sim.emitters import DRONE_FAMILY
 from ..sim.remoteid import to_local
-from ..sim.scene import load_scene
+from ..sim.scene import scene_from_dict
 from .scenes import MATCH_WINDOW_S, matches, run_scene
 
 IDENTIFY_WITHIN_S = 3.0  # issue 17: identified within 3 s
+DRAWS = 4  # runs of each Remote ID scene: its seed, then the next ones
 
 
 def remote_id_scenes() -> list:
     """The catalogue's scenes with a Remote ID drone."""
     return sorted(p for p in SCENES.glob("*.toml") if 'kind = "remote_id"' in p.read_text())
+
+
+def reseeded(path, draw: int):
+    """The scene file at `path` with its seed plus `draw`: other shadowing, fading and losses."""
+    data = tomllib.loads(path.read_text())
+    data["scene"]["seed"] = data["scene"].get("seed", 0) + draw
+    return scene_from_dict(data, source=str(path), base=path.parent)
 
 
 def _flies_with(em, broadcaster, duration_s: float) -> bool:
@@ -81,7 +94,8 @@ def score_scene(scene, plan: list | None = None, t_end_s: float | None = None) -
                 claim_errors.append(float(np.hypot(truth[0] - float(east), truth[1] - float(north))))
         delay = None if identified is None or first_alert is None else identified - first_alert
         rows.append({
-            "scene": scene.name, "uas_id": uas_id, "identified": identified is not None,
+            "scene": scene.name, "seed": scene.seed, "uas_id": uas_id,
+            "identified": identified is not None,
             "time_to_identify_s": None if delay is None else round(delay, 2),
             "within_3s": delay is not None and delay <= IDENTIFY_WITHIN_S,
             "claim_error_m": _median(claim_errors), "claims": len(claim_errors),
@@ -95,40 +109,44 @@ def _median(values) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def evaluate(t_end_s: float | None = None) -> dict:
-    """The row of every Remote ID scene, each run whole or for its first t_end_s."""
+def evaluate(t_end_s: float | None = None, draws: int = DRAWS) -> dict:
+    """The rows of every Remote ID scene, each run `draws` times, whole or for its first t_end_s."""
     rows = []
     for path in remote_id_scenes():
-        scene = load_scene(path)
-        rows += score_scene(scene, t_end_s=None if t_end_s is None
-                            else min(t_end_s, scene.duration_s))
+        for draw in range(draws):
+            scene = reseeded(path, draw)
+            rows += score_scene(scene, t_end_s=None if t_end_s is None
+                                else min(t_end_s, scene.duration_s))
     share = sum(r["within_3s"] for r in rows) / len(rows) if rows else None
-    return {"drones": rows, "identified_within_3s": share, "t_end_s": t_end_s}
+    return {"drones": rows, "identified_within_3s": share, "t_end_s": t_end_s, "draws": draws}
 
 
 def markdown(out: dict) -> list[str]:
     length = f"the first {out['t_end_s']:g} s (`--quick`)" if out.get("t_end_s") else "whole"
     L = ["", "## Remote ID", "",
-         f"Every catalogue scene with a Remote ID drone, run {length} (the fast path's nodes with the "
-         "REMOTEID frames of what their Bluetooth radio hears, through one gateway configured "
-         "with the scene's node positions; `straja.eval.remoteid`). Time to identify: from the "
-         "first alert about the drone's RF link to the first alert identified with its UAS ID "
+         f"Every catalogue scene with a Remote ID drone, run {length} with {out['draws']} seeds "
+         "(its own and the next ones: the drone's paths to the nodes shadowed anew; the fast "
+         "path's nodes with the REMOTEID frames of what their Bluetooth radio hears, through one "
+         "gateway configured with the scene's node positions; `straja.eval.remoteid`). Time to "
+         "identify: from the first alert about the drone's RF link to the first alert identified "
+         "with its UAS ID "
          f"(target: within {IDENTIFY_WITHIN_S:g} s). Claim error: the positions the gateway "
          "decoded from its broadcast against the truth. RF fix: the identified alerts' RF "
          "positions against the truth, their 95 % ellipse coverage, and their distance to the "
          "drone's claim.", "",
-         "| scene | UAS ID | identified | time to identify | claim error (median, claims) | "
+         "| scene | seed | UAS ID | identified | time to identify | claim error (median, claims) | "
          "RF fix error (median, fixes) | RF ellipse coverage | RF fix to claim (median) |",
-         "|---|---|---|---|---|---|---|---|"]
+         "|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda v, digits=0: "n/a" if v is None else f"{v:.{digits}f} m"
     for r in out["drones"]:
         ident = "n/a" if r["time_to_identify_s"] is None else f"{r['time_to_identify_s']:.1f} s"
         cover = "n/a" if r["rf_fix_coverage"] is None else f"{r['rf_fix_coverage']:.0%}"
-        L.append(f"| {r['scene']} | {r['uas_id']} | {'yes' if r['identified'] else '**no**'} | "
+        L.append(f"| {r['scene']} | {r['seed']} | {r['uas_id']} | "
+                 f"{'yes' if r['identified'] else '**no**'} | "
                  f"{ident} | {fmt(r['claim_error_m'], 1)} ({r['claims']}) | "
                  f"{fmt(r['rf_fix_error_m'])} ({r['rf_fixes']}) | {cover} | "
                  f"{fmt(r['rf_fix_to_claim_m'])} |")
     share = out["identified_within_3s"]
-    L += ["", "Share of Remote ID drones identified within "
+    L += ["", "Share of Remote ID drones (scenes times seeds) identified within "
           f"{IDENTIFY_WITHIN_S:g} s: " + ("n/a" if share is None else f"{share:.0%}") + "."]
     return L

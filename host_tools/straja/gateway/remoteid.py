@@ -8,9 +8,9 @@ broadcaster sends one message per advertisement, so a drone is keyed by its adve
 
 Remote ID is not authenticated. Every check compares what the drone claims with physics and with
 what the nodes measured, and its failure is a reason in the drone's events:
-- RSSI: free-space loss from the claimed position to each receiving node (positions in the
-  gateway config) bounds what any legal transmitter could deliver; much stronger is impossible,
-  much weaker at a node close by is suspicious;
+- RSSI: free-space loss from the claimed position (with its altitude) to each receiving node
+  (positions and antenna heights in the gateway config) bounds what any legal transmitter could
+  deliver; much stronger is impossible, much weaker at a node close by is suspicious;
 - a jump between two claimed positions faster than the claimed speed allows (plus a margin);
 - values outside physics (an invalid latitude/longitude, an altitude or speed no UA reaches).
 """
@@ -69,6 +69,7 @@ class RidDrone:
     speed: float | None = None
     operator_latitude: float | None = None
     operator_longitude: float | None = None
+    operator_altitude_geo: float | None = None
     operator_id: str = ""
     last_seen_ns: int = 0
     last_fix_ns: int = 0
@@ -85,8 +86,9 @@ class RemoteIdTracker:
 
     def __init__(self, cfg: RemoteIdConfig, nodes: dict | None = None):
         self.cfg = cfg
-        # node id -> (latitude, longitude): the config's [nodes.<id>] (NodeConfig)
+        # node id -> (latitude, longitude), and its antenna's height: the config's [nodes.<id>]
         self.nodes = {k: (n.latitude, n.longitude) for k, n in (nodes or {}).items()}
+        self.heights_m = {k: n.height_m for k, n in (nodes or {}).items()}
         self.drones: dict[str, RidDrone] = {}
         self.errors = 0
 
@@ -121,6 +123,15 @@ class RemoteIdTracker:
         news = flagged != drone.reasons
         drone.reasons = flagged
         return self._events(drone, t_ns, news)
+
+    def slant_m(self, node_id: int, point: tuple) -> float:
+        """Distance from a node's antenna to a point (latitude, longitude, altitude m above the
+        WGS84 ellipsoid or None): through the air when the altitude is known (a drone 40 m up
+        and 70 m from a mast is 80 m away), else on the ground."""
+        ground = distance_m(self.nodes[node_id], point[:2])
+        if point[2] is None:
+            return ground
+        return math.hypot(ground, point[2] - self.heights_m[node_id])
 
     def heard_line(self, t_ns: int, line: str) -> list:
         """A companion source's JSON line: {"payload": hex, "node": id, "rssi": dBm, "mac": str}."""
@@ -158,6 +169,7 @@ class RemoteIdTracker:
         elif kind == "system" and m.get("operator_latitude") is not None:
             drone.operator_latitude = m["operator_latitude"]
             drone.operator_longitude = m["operator_longitude"]
+            drone.operator_altitude_geo = m["operator_altitude_geo"]
         elif kind == "location":
             self._location(drone, m, t_ns, reasons)
 
@@ -186,15 +198,16 @@ class RemoteIdTracker:
         del drone.positions[:-self.cfg.history]
 
     def _rssi_reasons(self, drone: RidDrone, node_id: int, rssi: float) -> list:
-        where = self.nodes.get(node_id)
-        if where is None:
+        if node_id not in self.nodes:
             return []
-        d = distance_m(where, (drone.latitude, drone.longitude))
-        strongest = free_space_dbm(self.cfg.max_eirp_dbm, d)
+        claim = (drone.latitude, drone.longitude, drone.altitude_geo)
+        d = distance_m(self.nodes[node_id], claim[:2])  # on the map, as the reason says
+        through_air = self.slant_m(node_id, claim)
+        strongest = free_space_dbm(self.cfg.max_eirp_dbm, through_air)
         if rssi > strongest + self.cfg.rssi_margin_db:
             return [f"rssi: {rssi:.0f} dBm at node {node_id}, {d:.0f} m from the claimed position, "
                     f"where at most {strongest:.0f} dBm can arrive"]
-        weakest = free_space_dbm(self.cfg.min_eirp_dbm, d) - self.cfg.rssi_margin_db
+        weakest = free_space_dbm(self.cfg.min_eirp_dbm, through_air) - self.cfg.rssi_margin_db
         if d <= self.cfg.near_m and rssi < weakest:
             return [f"rssi: {rssi:.0f} dBm at node {node_id} only {d:.0f} m from the claimed "
                     f"position, where at least {weakest:.0f} dBm arrives"]

@@ -9,15 +9,16 @@ of these hold (docs/gateway.md, "Identified and unidentified alerts"):
   also sees the RF track (one drone's Bluetooth and its video or control link are one place);
 - band and power: the claimed position explains the powers the nodes measured with one
   transmitter. At each node that sees the track and has a position (`[nodes.<id>]`), the
-  power measured plus the free-space loss from the claimed position at the centre of the track's
-  band is the transmitter power (EIRP) the claim implies. These must agree within
-  `link_spread_db` (one transmitter: the differences between nodes depend only on where it is,
-  not on its power) and lie within `rf_min_eirp_dbm` .. `rf_max_eirp_dbm` widened by
-  `rssi_margin_db` (what drones' video and control transmitters send). A video strong at node 2
-  and weak at node 1 is not the drone claiming to stand next to node 1. A control link's
-  transmitter is mostly the pilot's handset: for it, the claim is the operator's position. At least
-  `link_min_nodes` such nodes must see the track: one node's power alone fits any claim within
-  a factor of a hundred or so in distance, since the transmitter's power is not known.
+  power measured plus the free-space loss from the claimed position (through the air, with the
+  claimed altitude) at the centre of the track's band is the transmitter power (EIRP) the claim
+  implies. These agree within `link_spread_db` (one transmitter: the differences between nodes
+  depend only on where it is, not on its power) and lie within `rf_min_eirp_dbm` ..
+  `rf_max_eirp_dbm` widened by `rssi_margin_db` (what drones' video and control transmitters
+  send). A video strong at node 2 and weak at node 1 is not the drone claiming to stand next to
+  node 1. A control link's transmitter is mostly the pilot's handset: for it, the claim is the
+  operator's position. At least `link_min_nodes` such nodes must see the track: one node's power
+  alone fits any claim within a factor of a hundred or so in distance, since the transmitter's
+  power is not known.
 Of several drones that fit, the one whose claimed transmitter is nearest the track's strongest
 node.
 A link once made is held while the drone is heard (time, trust, reception) and no other node
@@ -37,14 +38,15 @@ def heard(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
                  or max(drone.receivers, key=drone.receivers.get) in track.nodes))
 
 
-def transmitter(track: Track, drone: RidDrone) -> tuple[float, float] | None:
-    """Where the track's transmitter is if it is this drone's: a control link is heard mostly
-    from the pilot's handset, at the operator's position; anything else from the drone."""
+def transmitter(track: Track, drone: RidDrone) -> tuple | None:
+    """Where the track's transmitter is if it is this drone's, (latitude, longitude, altitude or
+    None): a control link is heard mostly from the pilot's handset, at the operator's position;
+    anything else from the drone."""
     if LINK.get(track.family) == "control link":
         if drone.operator_latitude is None:
             return None
-        return drone.operator_latitude, drone.operator_longitude
-    return drone.latitude, drone.longitude
+        return drone.operator_latitude, drone.operator_longitude, drone.operator_altitude_geo
+    return drone.latitude, drone.longitude, drone.altitude_geo
 
 
 def fits(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
@@ -59,7 +61,7 @@ def fits(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
     # the EIRP at which free space from the claim gives what each node measured (its mean over
     # the trend window: one reading's fading is several dB)
     implied = [(seen.mean_dbm() if seen.history else seen.dbm)
-               - free_space_dbm(0.0, distance_m(rid.nodes[n], claim), hz)
+               - free_space_dbm(0.0, rid.slant_m(n, claim), hz)
                for n, seen in track.nodes.items() if n in rid.nodes]
     return len(implied) >= cfg.link_min_nodes and (
         max(implied) - min(implied) <= cfg.link_spread_db
@@ -90,7 +92,7 @@ class Linker:
             return None
         strongest = rid.nodes.get(track.strongest()[0])
         best = (max(candidates, key=lambda d: d.last_seen_ns) if strongest is None else
-                min(candidates, key=lambda d: distance_m(strongest, transmitter(track, d))))
+                min(candidates, key=lambda d: distance_m(strongest, transmitter(track, d)[:2])))
         self.linked[track.track_id] = (best.key, tuple(track.nodes))
         return best
 

@@ -5,6 +5,14 @@ follow it (opendroneid.h, "ODID_Auth_data")."""
 from __future__ import annotations
 
 
+PAGE_FIELDS = ("auth_type", "page", "auth_data", "last_page_index", "length", "auth_timestamp")
+
+
+def _content(page: dict) -> tuple:
+    """What a page says, without how it came (a transport's counter differs on each repeat)."""
+    return tuple(page.get(k) for k in PAGE_FIELDS)
+
+
 class AuthPages:
     """One sender's Authentication pages (decoded message dicts), in any order, over any number of
     advertisements; `add` returns the whole authentication when a page completes the set."""
@@ -17,7 +25,7 @@ class AuthPages:
         held = next(iter(self._pages.values()), None)
         replaced = self._pages.get(number)
         if (held is not None and held["auth_type"] != page["auth_type"]) or (
-                replaced is not None and replaced != page):
+                replaced is not None and _content(replaced) != _content(page)):
             self._pages.clear()            # a new signature began: pages of the old one are stale
         self._pages[number] = page
         first = self._pages.get(0)

@@ -183,20 +183,23 @@ class RemoteIdBroadcaster(BLEAdvertiser):
         if len(self.address) != 6:
             raise ParamError("address", f"must be 12 hex digits (got {addr!r})")
         self.kinds = kinds
+        self.origin_height_m = 0.0  # the scene origin's height above the ellipsoid (place())
         super().__init__(name, params, seed, eirp_dbm, trajectory, schedule, remote)
 
     def place(self, origin) -> None:
-        """The scene's origin [latitude, longitude, height], unless this emitter sets its own."""
+        """The scene's origin [latitude, longitude, height], unless this emitter sets its own
+        latitude and longitude; its height makes claimed altitudes geodetic (WGS84 HAE)."""
+        self.origin_height_m = float(origin[2])
         if self.p["origin_lat"] is None:
             self.p["origin_lat"] = origin[0]
         if self.p["origin_lon"] is None:
             self.p["origin_lon"] = origin[1]
 
     def claimed(self, t: float) -> tuple[float, float, float]:
-        """(latitude, longitude, altitude m) the drone claims at time t."""
+        """(latitude, longitude, altitude m above the WGS84 ellipsoid) the drone claims at time t."""
         pos = np.asarray(self.trajectory.position(t), float) + np.asarray(self.p["claim_offset_m"])
         lat, lon = to_geodetic(self.p["origin_lat"], self.p["origin_lon"], pos[0], pos[1])
-        return float(lat), float(lon), float(pos[2])
+        return float(lat), float(lon), self.origin_height_m + float(pos[2])
 
     def message(self, event: int, t: float) -> bytes:
         """The message sent at advertising event number `event`, at time t."""
@@ -211,13 +214,14 @@ class RemoteIdBroadcaster(BLEAdvertiser):
         if kind == "system":
             op = p["operator_position_m"]
             lat, lon = to_geodetic(p["origin_lat"], p["origin_lon"], op[0], op[1])
-            return system(float(lat), float(lon), op[2])
+            return system(float(lat), float(lon), self.origin_height_m + op[2])
         lat, lon, alt = self.claimed(t)
         vel = np.asarray(self.trajectory.position(t + 0.5), float) - np.asarray(
             self.trajectory.position(t - 0.5), float)
         speed = float(math.hypot(vel[0], vel[1]))
         direction = math.degrees(math.atan2(vel[0], vel[1])) % 360 if speed > 0.1 else None
-        return location(lat, lon, alt, height=alt, speed_horizontal=speed, direction=direction,
+        height = alt - self.origin_height_m  # over the take-off point (height_type 0): the ground
+        return location(lat, lon, alt, height=height, speed_horizontal=speed, direction=direction,
                         speed_vertical=float(vel[2]), timestamp=t % 3600)
 
     def heard(self, rf, t0: float, t1: float):

@@ -1,10 +1,17 @@
 /* Remote ID test vectors made by opendroneid-core-c's own encoder (not ours), with the values of its
  * test/test_inout.c. Build against libopendroneid/{opendroneid.c,wifi.c}:
- *   cc -I$ODID -o vectors opendroneid_vectors.c $ODID/opendroneid.c $ODID/wifi.c -lm && ./vectors
- * and paste the output into opendroneid.json. Beacon/NAN timestamps are zeroed so the output is stable. */
+ *   cc -I$ODID -o vectors opendroneid_vectors.c $ODID/opendroneid.c $ODID/wifi.c -lm
+ *   ./vectors > opendroneid.json && ./vectors edges > opendroneid_edges.json
+ * Beacon/NAN timestamps are zeroed so the output is stable. `edges`: the encoder's edge cases
+ * (rounding and truncation of every scaled field, the limits, the "unknown" markers, every enum's
+ * ends, binary IDs, full-length texts, authentication pages), each with what the library's own
+ * decoder (decodeOpenDroneID) makes of it, in its units and with its markers (361 degrees, 255 m/s,
+ * 63 m/s, -1000 m, 0xFFFF tenths); generated with opendroneid-core-c at beb5639. */
 #include <stdio.h>
 #include <string.h>
 #include "opendroneid.h"
+
+static int edges(void);
 
 static void hex(const char *name, const void *p, int n, int last)
 {
@@ -14,8 +21,10 @@ static void hex(const char *name, const void *p, int n, int last)
     printf("\"%s\n", last ? "" : ",");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "edges") == 0)
+        return edges();
     ODID_UAS_Data uas;
     odid_initUasData(&uas);
     ODID_BasicID_data *basic = &uas.BasicID[0];
@@ -126,5 +135,326 @@ int main(void)
     hex("wifi_beacon", beacon, beacon_len, 0);
     hex("wifi_nan_action", nan, nan_len, 1);
     printf("}\n");
+    return 0;
+}
+
+/* --- edges: one JSON object per case, {"name", "hex", "c": the C decoder's fields} ------------- */
+
+static int first_case = 1;
+
+static void begin(const char *name, const void *p, int n)
+{
+    const unsigned char *b = p;
+    printf("%s  {\"name\": \"%s\", \"hex\": \"", first_case ? "" : ",\n", name);
+    for (int i = 0; i < n; i++) printf("%02x", b[i]);
+    printf("\", \"c\": {");
+    first_case = 0;
+}
+
+static void hexfield(const char *key, const void *p, int n)
+{
+    const unsigned char *b = p;
+    printf("\"%s\": \"", key);
+    for (int i = 0; i < n; i++) printf("%02x", b[i]);
+    printf("\"");
+}
+
+static ODID_UAS_Data decoded(const void *msg)
+{
+    ODID_UAS_Data out;
+    odid_initUasData(&out);
+    if (decodeOpenDroneID(&out, msg) == ODID_MESSAGETYPE_INVALID)
+        fprintf(stderr, "opendroneid could not decode a vector\n");
+    return out;
+}
+
+static void location(const char *name, ODID_Location_data in)
+{
+    ODID_Location_encoded enc;
+    if (encodeLocationMessage(&enc, &in) != ODID_SUCCESS) {
+        fprintf(stderr, "%s: the encoder refused it\n", name);
+        return;
+    }
+    ODID_UAS_Data u = decoded(&enc);
+    ODID_Location_data *d = &u.Location;
+    begin(name, &enc, 25);
+    printf("\"status\": %d, \"height_type\": %d, \"direction\": %.9g, \"speed_horizontal\": %.9g, "
+           "\"speed_vertical\": %.9g, \"latitude\": %.17g, \"longitude\": %.17g, "
+           "\"altitude_baro\": %.9g, \"altitude_geo\": %.9g, \"height\": %.9g, "
+           "\"horizontal_accuracy\": %d, \"vertical_accuracy\": %d, \"baro_accuracy\": %d, "
+           "\"speed_accuracy\": %d, \"timestamp_accuracy\": %d, \"timestamp\": %.9g}}",
+           d->Status, d->HeightType, d->Direction, d->SpeedHorizontal, d->SpeedVertical,
+           d->Latitude, d->Longitude, d->AltitudeBaro, d->AltitudeGeo, d->Height,
+           d->HorizAccuracy, d->VertAccuracy, d->BaroAccuracy, d->SpeedAccuracy, d->TSAccuracy,
+           d->TimeStamp);
+}
+
+static ODID_Location_data base_location(void)
+{
+    ODID_Location_data l;
+    odid_initLocationData(&l);
+    l.Status = ODID_STATUS_AIRBORNE;
+    l.Latitude = 44.4268;
+    l.Longitude = 26.1025;
+    l.AltitudeGeo = 120;
+    l.TimeStamp = 1800;
+    return l;
+}
+
+static void system_message(const char *name, ODID_System_data in)
+{
+    ODID_System_encoded enc;
+    if (encodeSystemMessage(&enc, &in) != ODID_SUCCESS) {
+        fprintf(stderr, "%s: the encoder refused it\n", name);
+        return;
+    }
+    ODID_UAS_Data u = decoded(&enc);
+    ODID_System_data *d = &u.System;
+    begin(name, &enc, 25);
+    printf("\"operator_location_type\": %d, \"classification_type\": %d, "
+           "\"operator_latitude\": %.17g, \"operator_longitude\": %.17g, \"area_count\": %u, "
+           "\"area_radius\": %u, \"area_ceiling\": %.9g, \"area_floor\": %.9g, "
+           "\"category_eu\": %d, \"class_eu\": %d, \"operator_altitude_geo\": %.9g, "
+           "\"system_timestamp\": %u}}",
+           d->OperatorLocationType, d->ClassificationType, d->OperatorLatitude,
+           d->OperatorLongitude, d->AreaCount, d->AreaRadius, d->AreaCeiling, d->AreaFloor,
+           d->CategoryEU, d->ClassEU, d->OperatorAltitudeGeo, d->Timestamp);
+}
+
+static ODID_System_data base_system(void)
+{
+    ODID_System_data s;
+    odid_initSystemData(&s);
+    s.OperatorLatitude = 44.4268;
+    s.OperatorLongitude = 26.1025;
+    return s;
+}
+
+static void basic_id(const char *name, int id_type, int ua_type, const char *id, int n)
+{
+    ODID_BasicID_data in;
+    odid_initBasicIDData(&in);
+    in.IDType = id_type;
+    in.UAType = ua_type;
+    memcpy(in.UASID, id, n);
+    ODID_BasicID_encoded enc;
+    encodeBasicIDMessage(&enc, &in);
+    ODID_UAS_Data u = decoded(&enc);
+    begin(name, &enc, 25);
+    printf("\"id_type\": %d, \"ua_type\": %d, ", u.BasicID[0].IDType, u.BasicID[0].UAType);
+    hexfield("uas_id_hex", u.BasicID[0].UASID, ODID_ID_SIZE);
+    if (id_type == ODID_IDTYPE_SERIAL_NUMBER || id_type == ODID_IDTYPE_CAA_REGISTRATION_ID)
+        printf(", \"uas_id\": \"%s\"", u.BasicID[0].UASID);
+    printf("}}");
+}
+
+static void self_id(const char *name, int desc_type, const char *text)
+{
+    ODID_SelfID_data in;
+    odid_initSelfIDData(&in);
+    in.DescType = desc_type;
+    strncpy(in.Desc, text, sizeof(in.Desc) - 1);
+    ODID_SelfID_encoded enc;
+    encodeSelfIDMessage(&enc, &in);
+    ODID_UAS_Data u = decoded(&enc);
+    begin(name, &enc, 25);
+    printf("\"desc_type\": %d, \"description\": \"%s\"}}", u.SelfID.DescType, u.SelfID.Desc);
+}
+
+static void operator_id(const char *name, int id_type, const char *text)
+{
+    ODID_OperatorID_data in;
+    odid_initOperatorIDData(&in);
+    in.OperatorIdType = id_type;
+    strncpy(in.OperatorId, text, sizeof(in.OperatorId) - 1);
+    ODID_OperatorID_encoded enc;
+    encodeOperatorIDMessage(&enc, &in);
+    ODID_UAS_Data u = decoded(&enc);
+    begin(name, &enc, 25);
+    printf("\"operator_id_type\": %d, \"operator_id\": \"%s\"}}", u.OperatorID.OperatorIdType,
+           u.OperatorID.OperatorId);
+}
+
+/* Authentication: `total` bytes of data (the first `length` the signature, then, when `extra`,
+ * the count of additional bytes and those bytes) over pages 0..last_page, each page a case. */
+static void auth(const char *name, int auth_type, int last_page, int length, int extra,
+                 uint32_t timestamp)
+{
+    unsigned char data[ODID_AUTH_PAGE_ZERO_DATA_SIZE + 15 * ODID_AUTH_PAGE_NONZERO_DATA_SIZE];
+    memset(data, 0, sizeof(data));
+    for (int i = 0; i < length; i++) data[i] = (unsigned char) (i * 7 + 1);
+    if (extra) {
+        data[length] = extra;
+        for (int i = 0; i < extra; i++) data[length + 1 + i] = (unsigned char) (0xA0 + i);
+    }
+    for (int page = 0; page <= last_page; page++) {
+        ODID_Auth_data in;
+        odid_initAuthData(&in);
+        in.AuthType = auth_type;
+        in.DataPage = page;
+        if (page == 0) {
+            in.LastPageIndex = last_page;
+            in.Length = length;
+            in.Timestamp = timestamp;
+            memcpy(in.AuthData, data, ODID_AUTH_PAGE_ZERO_DATA_SIZE);
+        } else {
+            memcpy(in.AuthData, data + ODID_AUTH_PAGE_ZERO_DATA_SIZE
+                   + (page - 1) * ODID_AUTH_PAGE_NONZERO_DATA_SIZE, ODID_AUTH_PAGE_NONZERO_DATA_SIZE);
+        }
+        ODID_Auth_encoded enc;
+        if (encodeAuthMessage(&enc, &in) != ODID_SUCCESS) {
+            fprintf(stderr, "%s: the encoder refused page %d\n", name, page);
+            return;
+        }
+        ODID_UAS_Data u = decoded(&enc);
+        ODID_Auth_data *d = &u.Auth[page];
+        char case_name[64];
+        snprintf(case_name, sizeof(case_name), "%s_page_%d", name, page);
+        begin(case_name, &enc, 25);
+        printf("\"auth_type\": %d, \"page\": %d, ", d->AuthType, d->DataPage);
+        if (page == 0) {
+            printf("\"last_page_index\": %d, \"length\": %d, \"auth_timestamp\": %u, ",
+                   d->LastPageIndex, d->Length, d->Timestamp);
+            hexfield("auth_data", d->AuthData, ODID_AUTH_PAGE_ZERO_DATA_SIZE);
+        } else {
+            hexfield("auth_data", d->AuthData, ODID_AUTH_PAGE_NONZERO_DATA_SIZE);
+        }
+        printf("}}");
+    }
+}
+
+static int edges(void)
+{
+    printf("[\n");
+    ODID_Location_data l = base_location();
+
+    /* latitude and longitude: rounding to 1e-7 degrees, the ends of their ranges */
+    l.Latitude = 45.12345675; l.Longitude = -122.98765435; location("location_latlon_rounding", l);
+    l.Latitude = -90; l.Longitude = 180; location("location_latlon_south_pole_antimeridian", l);
+    l.Latitude = 90; l.Longitude = -180; location("location_latlon_north_pole_west", l);
+    l.Latitude = 0; l.Longitude = -0.0000001; location("location_latlon_equator", l);
+    l.Latitude = 0.00000004; l.Longitude = 0.00000006; location("location_latlon_rounds_to_tenth_microdegree", l);
+    l = base_location();
+
+    /* altitudes: truncated to 0.5 m steps from -1000 m, the top of the range, unknown */
+    l.AltitudeBaro = 110.3f; l.AltitudeGeo = -999.5f; l.Height = 31767.5f;
+    location("location_altitudes_truncated_and_limits", l);
+    l.AltitudeBaro = -0.2f; l.AltitudeGeo = 0; l.Height = -1000;
+    location("location_altitudes_below_zero_and_unknown_height", l);
+    l.AltitudeBaro = -1000; l.AltitudeGeo = -1000; l.Height = 5.74f;
+    location("location_altitudes_unknown", l);
+    l = base_location();
+
+    /* horizontal speed: 0.25 m/s up to 63.75, then the multiplier's 0.75 m/s steps */
+    float speeds[] = {0, 0.12f, 0.13f, 63.75f, 63.76f, 64.2f, 64.5f, 100.5f, 254.25f, 255};
+    const char *speed_names[] = {"0", "0_12", "0_13", "63_75", "63_76", "64_2", "64_5", "100_5",
+                                 "254_25_max", "255_unknown"};
+    for (int i = 0; i < 10; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "location_speed_%s", speed_names[i]);
+        l.SpeedHorizontal = speeds[i];
+        location(name, l);
+    }
+    l = base_location();
+
+    /* direction: rounded to whole degrees, 180 and above with the east/west flag */
+    float directions[] = {0, 179.4f, 179.5f, 180, 270.6f, 359, 359.5f, 360, 361};
+    const char *direction_names[] = {"0", "179_4", "179_5", "180", "270_6", "359", "359_5_wraps",
+                                     "360_wraps", "361_unknown"};
+    for (int i = 0; i < 9; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "location_direction_%s", direction_names[i]);
+        l.Direction = directions[i];
+        location(name, l);
+    }
+    l = base_location();
+
+    /* vertical speed: 0.5 m/s steps truncated toward zero, +-62 m/s, unknown 63 */
+    float vspeeds[] = {62, -62, 0.4f, -0.6f, 12.75f, -12.75f, 63};
+    const char *vspeed_names[] = {"62", "minus_62", "0_4", "minus_0_6", "12_75", "minus_12_75",
+                                  "63_unknown"};
+    for (int i = 0; i < 7; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "location_vertical_speed_%s", vspeed_names[i]);
+        l.SpeedVertical = vspeeds[i];
+        location(name, l);
+    }
+    l = base_location();
+
+    /* timestamp: tenths of a second after the hour, rounded; the hour's end; unknown */
+    float stamps[] = {0, 0.04f, 0.05f, 1234.56f, 3599.96f, 3600, INV_TIMESTAMP};
+    const char *stamp_names[] = {"0", "0_04", "0_05", "1234_56", "3599_96", "3600", "unknown"};
+    for (int i = 0; i < 7; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "location_timestamp_%s", stamp_names[i]);
+        l.TimeStamp = stamps[i];
+        location(name, l);
+    }
+    l = base_location();
+
+    /* status, height reference and accuracies: the ends of each enum */
+    l.Status = ODID_STATUS_UNDECLARED; l.HeightType = ODID_HEIGHT_REF_OVER_TAKEOFF;
+    l.HorizAccuracy = ODID_HOR_ACC_UNKNOWN; l.VertAccuracy = ODID_VER_ACC_UNKNOWN;
+    l.BaroAccuracy = ODID_VER_ACC_UNKNOWN; l.SpeedAccuracy = ODID_SPEED_ACC_UNKNOWN;
+    l.TSAccuracy = ODID_TIME_ACC_UNKNOWN;
+    location("location_enums_unknown", l);
+    l.Status = ODID_STATUS_REMOTE_ID_SYSTEM_FAILURE; l.HeightType = ODID_HEIGHT_REF_OVER_GROUND;
+    l.HorizAccuracy = ODID_HOR_ACC_1_METER; l.VertAccuracy = ODID_VER_ACC_1_METER;
+    l.BaroAccuracy = ODID_VER_ACC_3_METER; l.SpeedAccuracy = ODID_SPEED_ACC_0_3_METERS_PER_SECOND;
+    l.TSAccuracy = ODID_TIME_ACC_1_5_SECOND;
+    location("location_enums_best", l);
+    l.Status = ODID_STATUS_EMERGENCY;
+    location("location_status_emergency", l);
+
+    /* the whole unknown message: an initialised Location (position 0, 0 is unknown too) */
+    odid_initLocationData(&l);
+    location("location_all_unknown", l);
+
+    /* System */
+    ODID_System_data s = base_system();
+    system_message("system_defaults", s);
+    s.OperatorLocationType = ODID_OPERATOR_LOCATION_TYPE_FIXED;
+    s.ClassificationType = ODID_CLASSIFICATION_TYPE_UNDECLARED;
+    s.OperatorLatitude = -33.8688197; s.OperatorLongitude = -151.2092955;
+    s.AreaCount = 65535; s.AreaRadius = 2550; s.AreaCeiling = 31767.5f; s.AreaFloor = -999.5f;
+    s.OperatorAltitudeGeo = 12.3f; s.Timestamp = 0xFFFFFFFFu;
+    system_message("system_limits", s);
+    s = base_system();
+    s.OperatorLocationType = ODID_OPERATOR_LOCATION_TYPE_LIVE_GNSS;
+    s.ClassificationType = ODID_CLASSIFICATION_TYPE_EU;
+    s.CategoryEU = ODID_CATEGORY_EU_CERTIFIED; s.ClassEU = ODID_CLASS_EU_CLASS_6;
+    s.AreaCount = 3; s.AreaRadius = 1234; s.AreaCeiling = 150; s.AreaFloor = 0;
+    s.OperatorAltitudeGeo = -1000; s.Timestamp = 1;
+    system_message("system_eu_class_6_radius_rounded_down", s);
+    s = base_system();
+    s.OperatorLatitude = 0; s.OperatorLongitude = 0;
+    system_message("system_operator_unknown", s);
+
+    /* Basic ID: every ID type, binary IDs, a 20-character serial, the UA type's ends */
+    basic_id("basic_id_serial_20_chars", ODID_IDTYPE_SERIAL_NUMBER, ODID_UATYPE_OTHER,
+             "1596F12345678901ABCD", 20);
+    basic_id("basic_id_caa", ODID_IDTYPE_CAA_REGISTRATION_ID, ODID_UATYPE_AEROPLANE,
+             "FIN87astrdge12k8", 16);
+    const char uuid[] = "\x3f\x2b\x8a\x10\x00\x4c\x4e\x9a\xb1\x7d\x02\xe5\x11\x23\xff\x80";
+    basic_id("basic_id_utm_uuid", ODID_IDTYPE_UTM_ASSIGNED_UUID, ODID_UATYPE_HELICOPTER_OR_MULTIROTOR,
+             uuid, 16);
+    const char session[] = "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14";
+    basic_id("basic_id_specific_session", ODID_IDTYPE_SPECIFIC_SESSION_ID, ODID_UATYPE_GLIDER,
+             session, 20);
+    basic_id("basic_id_none", ODID_IDTYPE_NONE, ODID_UATYPE_NONE, "", 0);
+
+    /* Self-ID and Operator ID: full-length texts, the type bytes' ends */
+    self_id("self_id_23_chars", ODID_DESC_TYPE_TEXT, "Inspection of power lin");
+    self_id("self_id_emergency", ODID_DESC_TYPE_EMERGENCY, "ENGINE FAILURE");
+    self_id("self_id_private_type", 255, "x");
+    operator_id("operator_id_20_chars", ODID_OPERATOR_ID, "FIN87astrdge12k8-xyz");
+    operator_id("operator_id_private_type", 255, "");
+
+    /* Authentication: one page; several pages with additional (FEC) data; the most pages */
+    auth("auth_one_page", ODID_AUTH_UAS_ID_SIGNATURE, 0, 17, 0, 0);
+    auth("auth_with_additional_data", ODID_AUTH_MESSAGE_SET_SIGNATURE, 3, 64, 21, 123456789);
+    auth("auth_fifteen_pages", ODID_AUTH_SPECIFIC_AUTHENTICATION, 15, 255, 60, 0xFFFFFFFFu);
+
+    printf("\n]\n");
     return 0;
 }
