@@ -107,7 +107,8 @@ class Pipeline:
                  config: PipelineConfig | None = None):
         self.config = c = config or PipelineConfig()
         self.n_bins = n_bins
-        self.scan = Scan(float(step_khz), persistent=c.revisit)  # period and sweep time: measured (process)
+        self._step_khz = float(step_khz)
+        self._period_us = self._sweep_us = 0.0  # measured (process): classify reads them as scan
         self._last_t_us = None
         self.design = cfar.design(c.cfar_kind, c.pfa, c.n_train, c.n_guard, looks=c.looks,
                                   code_db=c.code_db)
@@ -244,9 +245,15 @@ class Pipeline:
         before = t0 if self._last_t_us is None else self._last_t_us
         n_gaps = len(t_us) - (self._last_t_us is None)
         if n_gaps > 0 and t1 > before:
-            self.scan = self.scan._replace(period_us=(t1 - before) / n_gaps,
-                                           sweep_us=float(duration_us[-1]))
+            self._period_us = (t1 - before) / n_gaps
+            self._sweep_us = float(duration_us[-1])
         self._last_t_us = t1
+
+    @property
+    def scan(self) -> Scan:
+        """How this front end reads the spectrum (classify's Scan), as last measured; made when
+        asked (classification is rare), not at every sweep."""
+        return Scan(self._step_khz, self._period_us, self._sweep_us, self.config.revisit)
 
     def _new_alerts(self, events: np.ndarray, changed: bool) -> np.ndarray:
         """Confirmed tracks classified as a drone link for the first time (again after being
@@ -272,7 +279,7 @@ class Pipeline:
         if not fresh.size:
             return self._no_alerts
         self._pending.update(zip(fresh["track_id"].tolist(), fresh["n_bursts"].tolist()))
-        classes = classify(self._features(fresh), self.scan)
+        classes = self.classes(fresh)
         alerts = classes[classes["drone"]]
         for tid in alerts["track_id"].tolist():
             del self._pending[tid]
@@ -284,8 +291,13 @@ class Pipeline:
         feats = self._features(self.tracker.snapshot())
         return feats, classify(feats, self.scan)
 
+    def classes(self, snap: np.ndarray) -> np.ndarray:
+        """CLASSES of the given rows of a tracker snapshot (a track's class is its own: the
+        caller picks the rows it needs, e.g. the confirmed tracks that took a burst)."""
+        return classify(self._features(snap), self.scan)
+
     def _features(self, snap: np.ndarray) -> np.ndarray:
-        return with_excess(features(snap), snap, self._noise_now, self._start_khz, self.scan.step_khz)
+        return with_excess(features(snap), snap, self._noise_now, self._start_khz, self._step_khz)
 
 
 class SteadinessSplit:

@@ -164,19 +164,20 @@ class NodeDetector:
         power. The core confirms a track on its confirm_bursts-th burst (a stray alarm never
         gets there), so one observation is evidence enough for an alert."""
         tracks = st.core.tracker.snapshot()
-        fresh = [i for i, (tid, end) in enumerate(zip(tracks["track_id"].tolist(),
-                                                      tracks["t_last_end_us"].tolist()))
-                 if st.reported.get(tid) != end]
+        ids, ends = tracks["track_id"].tolist(), tracks["t_last_end_us"].tolist()
+        fresh = [i for i, (tid, end) in enumerate(zip(ids, ends)) if st.reported.get(tid) != end]
         if not fresh:
             return []
-        _, classes = st.core.tracks()
+        st.reported.update((ids[i], ends[i]) for i in fresh)
+        fresh_tracks = tracks[fresh]
+        confirmed = fresh_tracks[fresh_tracks["state"] == CONFIRMED]
+        # only these can be observed: the others are not classified (classify is the cost here)
+        classes = st.core.classes(confirmed) if confirmed.size else ()
         out = []
         lo_b = bursts["centre_khz"] - bursts["bandwidth_khz"] / 2
         hi_b = bursts["centre_khz"] + bursts["bandwidth_khz"] / 2
-        for i in fresh:
-            tr, cls = tracks[i], classes[i]
-            st.reported[int(tr["track_id"])] = int(tr["t_last_end_us"])
-            if tr["state"] != CONFIRMED or not cls["drone"] or cls["family"] not in DRONE_FAMILIES:
+        for tr, cls in zip(confirmed, classes):
+            if not cls["drone"] or cls["family"] not in DRONE_FAMILIES:
                 continue
             half = float(bursts["bandwidth_khz"].max()) / 2
             lo, hi = float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half
@@ -186,7 +187,7 @@ class NodeDetector:
                                    int(tr["t_last_start_us"]) * 1000 + offset_ns,
                                    int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),
                                    int(tr["t_first_us"]) * 1000 + offset_ns))
-        live = set(tracks["track_id"].tolist())
+        live = set(ids)
         for tid in [t for t in st.reported if t not in live]:
             del st.reported[tid]
         return out
