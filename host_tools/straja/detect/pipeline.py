@@ -124,7 +124,9 @@ class Pipeline:
                            for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
         self._split = SteadinessSplit(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
         self._start_khz = start_khz
-        self._noise_now = np.full(n_bins, np.nan, np.float32)  # the last sweep's noise mean
+        # the last sweep's noise mean: a view of its row of the work buffer (a later call with
+        # sweeps writes the buffer and takes its own last row)
+        self._noise_now = np.full(n_bins, np.nan, np.float32)
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
         self._cfar_kernel = self.design.kernel
@@ -188,7 +190,7 @@ class Pipeline:
         if self._busy is not None:
             n_det = self._busy.process(single, noise, det)
         if self.noise is not None and n:
-            self._noise_now[:] = noise[-1]
+            self._noise_now = noise[n - 1]
         hopper = self._band_hopper(single, power, noise, t_us, duration_us) if n else None
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
