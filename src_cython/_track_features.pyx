@@ -129,14 +129,13 @@ def features(tracks, out, noise_mw, double start_khz, double step_khz):
     """Fill `out` (FEATURES records, one per row of `tracks`, TRACK records) with each track's
     features; excess_db over the noise mean at its centre channel (`noise_mw`, float32 per
     channel from start_khz, step_khz apart), NaN with no channels or a step of 0."""
-    cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>tracks, 0) if cnp.PyArray_Check(tracks) else -1
     cdef const char* src = records(tracks, -1, "tracks")
+    cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>tracks, 0)
     cdef char* dst = records(out, n, "out")
-    cdef Py_ssize_t n_bins = 0
-    if not cnp.PyArray_Check(noise_mw) or cnp.PyArray_TYPE(<cnp.ndarray>noise_mw) != cnp.NPY_FLOAT32 \
-            or cnp.PyArray_NDIM(<cnp.ndarray>noise_mw) != 1:
+    if not cnp.PyArray_Check(noise_mw) or cnp.PyArray_NDIM(<cnp.ndarray>noise_mw) != 1 \
+            or cnp.PyArray_TYPE(<cnp.ndarray>noise_mw) != cnp.NPY_FLOAT32:
         raise TypeError("noise_mw must be a 1-D float32 array")
-    n_bins = cnp.PyArray_DIM(<cnp.ndarray>noise_mw, 0)
+    cdef Py_ssize_t n_bins = cnp.PyArray_DIM(<cnp.ndarray>noise_mw, 0)
     cdef Py_ssize_t noise_stride = cnp.PyArray_STRIDE(<cnp.ndarray>noise_mw, 0)
     cdef const char* noise_data = <const char*>cnp.PyArray_DATA(<cnp.ndarray>noise_mw)
     cdef Py_ssize_t s[N_TRACK_FIELDS]

@@ -169,27 +169,32 @@ class NodeDetector:
         if not fresh:
             return []
         st.reported.update((ids[i], ends[i]) for i in fresh)
-        fresh_tracks = tracks[fresh]
-        confirmed = fresh_tracks[fresh_tracks["state"] == CONFIRMED]
-        # only these can be observed: the others are not classified (classify is the cost here)
-        classes = st.core.classes(confirmed) if confirmed.size else ()
-        out = []
-        lo_b = bursts["centre_khz"] - bursts["bandwidth_khz"] / 2
-        hi_b = bursts["centre_khz"] + bursts["bandwidth_khz"] / 2
-        for tr, cls in zip(confirmed, classes):
-            if not cls["drone"] or cls["family"] not in DRONE_FAMILIES:
-                continue
-            half = float(bursts["bandwidth_khz"].max()) / 2
-            lo, hi = float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half
-            mine = (hi_b >= lo) & (lo_b <= hi)
-            peak = float(bursts["peak_mw"][mine].max()) if mine.any() else float(tr["peak_mw"])
-            out.append(Observation(self.node_id, str(cls["family"]),
-                                   int(tr["t_last_start_us"]) * 1000 + offset_ns,
-                                   int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),
-                                   int(tr["t_first_us"]) * 1000 + offset_ns))
         live = set(ids)
         for tid in [t for t in st.reported if t not in live]:
             del st.reported[tid]
+        fresh_tracks = tracks[fresh]
+        confirmed = fresh_tracks[fresh_tracks["state"] == CONFIRMED]
+        if not confirmed.size:
+            return []
+        # only these can be observed, so only these are classified (classify is the cost here);
+        # the sweep's bursts (one or a few) as plain numbers
+        classes = st.core.classes(confirmed)
+        centre, width, peak_mw = (bursts[f].tolist()
+                                  for f in ("centre_khz", "bandwidth_khz", "peak_mw"))
+        half = max(width) / 2
+        out = []
+        for tr, family, drone in zip(confirmed, classes["family"].tolist(),
+                                     classes["drone"].tolist()):
+            if not drone or family not in DRONE_FAMILIES:
+                continue
+            lo, hi = float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half
+            mine = [p for c, w, p in zip(centre, width, peak_mw)
+                    if c + w / 2 >= lo and c - w / 2 <= hi]
+            peak = max(mine) if mine else float(tr["peak_mw"])
+            out.append(Observation(self.node_id, family,
+                                   int(tr["t_last_start_us"]) * 1000 + offset_ns,
+                                   int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),
+                                   int(tr["t_first_us"]) * 1000 + offset_ns))
         return out
 
 
