@@ -161,6 +161,8 @@ def main() -> None:
                     help="passes (each node count) that take each chunk's latency, after the "
                     "timed ones")
     args = ap.parse_args()
+    if args.latency_passes < 1:
+        ap.error("--latency-passes must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
         fleets = {n: Fleet(n, args.seconds, args.bins, Path(tmp), args.video_of_16)
                   for n in args.nodes}
