@@ -122,7 +122,9 @@ class NodeDetector:
 
     def sweep(self, sweep: Sweep, t_us: int, offset_ns: int) -> list[Observation]:
         """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time)."""
-        held, single = revisit_halves(sweep.codes(), sweep.flags)
+        codes = sweep.codes()
+        held, single = revisit_halves(codes, sweep.flags) if sweep.flags & FLAG_REVISIT \
+            else (codes, codes)
         n = len(held)
         if (sweep.step_khz == 0 or sweep.total == 0 or sweep.first + n > sweep.total
                 or (sweep.flags & FLAG_REVISIT and len(sweep.rssi) % 2)):
@@ -136,12 +138,13 @@ class NodeDetector:
                 del self._plans[next(iter(self._plans))]
         self._plans[key] = st
         if sweep.first == 0:
-            st.filled, st.t_us[0], st.dur_us[0] = 0, t_us, 0
+            st.filled, st.t_us[0], st.dur_us[0] = 0, t_us, sweep.duration_us
+        else:
+            st.dur_us[0] += sweep.duration_us
         st.codes[0, sweep.first:sweep.first + n] = held
         if st.single is not None:
             st.single[0, sweep.first:sweep.first + n] = single
         st.filled += n
-        st.dur_us[0] += sweep.duration_us
         if sweep.first + n < sweep.total or st.filled != sweep.total:
             return []
         result = st.core.process(st.codes, st.t_us, st.dur_us, st.single)
