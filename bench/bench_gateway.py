@@ -16,7 +16,8 @@ Figures: CPU time of this thread (`time.thread_time`) over the whole stream, div
 sweeps (cost); each node count's stream goes through a fresh gateway again and again, the node
 counts in turn, until every count's minimum is stable (bench/timing.py): min / median of the
 passes, so a load that comes and goes on a shared machine falls on every count alike. Latency:
-wall time from a chunk's hand-over to its events stored, over all passes. A node
+wall time from a chunk's hand-over to its events stored, in passes of their own after those
+(`--latency-passes`: the clock reads a chunk are not in the CPU figure). A node
 connect (port opened, hello, info and plan replies, first STATUS and sweep: its core made) and a
 plan change (a sweep of a plan not seen before: a new core) are timed per node, CPU, min / median;
 the first connect of a run designs the tables, the others find them cached.
@@ -98,9 +99,10 @@ class Fleet:
         self.cpu_alert = []  # CPU of the alert chunks (their wall latency includes preemption)
         self.alerts = []
 
-    def stream(self) -> float:
+    def stream(self, latency: bool = False) -> float:
         """One pass: connect every node, stream, change every node's plan. Returns the CPU
-        seconds of the stream alone."""
+        seconds of the stream alone. latency: each chunk's latency (and an alert chunk's CPU)
+        taken too, which costs clock reads a chunk: a pass of its own, not a timed one."""
         path = self.folder / f"gw{self.n_nodes}.db"
         for stale in self.folder.glob(path.name + "*"):
             stale.unlink()
@@ -113,8 +115,26 @@ class Fleet:
             for c in (status, sweep):
                 st.write(pipeline.feed(c.source, c.t_ns, c.data).events)
             self.connect.append(time.thread_time() - c0)
-        lat_all, lat_alert = self.lat_all, self.lat_alert
         c0 = time.thread_time()
+        if latency:
+            self._stream_timed(pipeline, st)
+        else:
+            for c in self.chunks:
+                events = pipeline.feed(c.source, c.t_ns, c.data).events
+                if events:
+                    st.write(events)
+        cpu = time.thread_time() - c0
+        t_end = self.chunks[-1].t_ns
+        for n, (status, _) in enumerate(self.firsts, 1):
+            c0 = time.thread_time()
+            st.write(pipeline.feed(status.source, t_end + n, other_plan_sweep(n, self.bins)).events)
+            self.plan_change.append(time.thread_time() - c0)
+        self.alerts.append(st.db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
+        st.close()
+        return cpu
+
+    def _stream_timed(self, pipeline: Pipeline, st: store.Store) -> None:
+        lat_all, lat_alert = self.lat_all, self.lat_alert
         for c in self.chunks:
             t_arrival, c_arrival = time.perf_counter_ns(), time.thread_time_ns()
             events = pipeline.feed(c.source, c.t_ns, c.data).events
@@ -125,15 +145,6 @@ class Fleet:
             if any(isinstance(e, AlertEvent) for e in events):
                 lat_alert.append(lat)
                 self.cpu_alert.append(time.thread_time_ns() - c_arrival)
-        cpu = time.thread_time() - c0
-        t_end = self.chunks[-1].t_ns
-        for n, (status, _) in enumerate(self.firsts, 1):
-            c0 = time.thread_time()
-            st.write(pipeline.feed(status.source, t_end + n, other_plan_sweep(n, self.bins)).events)
-            self.plan_change.append(time.thread_time() - c0)
-        self.alerts.append(st.db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
-        st.close()
-        return cpu
 
 
 def main() -> None:
@@ -146,11 +157,19 @@ def main() -> None:
                     "(0: every sweep quiet)")
     ap.add_argument("--budget", type=float, default=10.0,
                     help="CPU seconds of streaming passes at most, all node counts together")
+    ap.add_argument("--latency-passes", type=int, default=3,
+                    help="passes (each node count) that take each chunk's latency, after the "
+                    "timed ones")
     args = ap.parse_args()
+    if args.latency_passes < 1:
+        ap.error("--latency-passes must be at least 1")
     with tempfile.TemporaryDirectory() as tmp:
         fleets = {n: Fleet(n, args.seconds, args.bins, Path(tmp), args.video_of_16)
                   for n in args.nodes}
         runs = timing.interleaved({n: f.stream for n, f in fleets.items()}, args.budget)
+        for _ in range(args.latency_passes):
+            for f in fleets.values():
+                f.stream(latency=True)
     print(f"{args.bins} bins a sweep, 10 sweeps/s and a STATUS/s a node, the video on "
           f"{args.video_of_16} of every 16 nodes, {args.seconds:.0f} s simulated; CPU = this thread's, each node count streamed through a fresh gateway "
           f"{len(runs[args.nodes[0]])} times, node counts in turn; load average "

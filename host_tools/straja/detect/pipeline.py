@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from straja import _detect_noise
+from straja import _detect_noise, _track_features
 from straja._detect_busy import BusyCells
 from straja.detect import cfar
 from straja.detect._arrays import check_array
@@ -27,7 +27,7 @@ from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import CLASSES, WIDE_KHZ, Scan, band, band_hopper, classify
 from straja.detect.hoppers import BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
-from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features, with_excess
+from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig
 
 
 INT64 = np.dtype(np.int64)
@@ -107,7 +107,8 @@ class Pipeline:
                  config: PipelineConfig | None = None):
         self.config = c = config or PipelineConfig()
         self.n_bins = n_bins
-        self.scan = Scan(float(step_khz), persistent=c.revisit)  # period and sweep time: measured (process)
+        self._step_khz = float(step_khz)
+        self._period_us = self._sweep_us = 0.0  # measured (process): classify reads them as scan
         self._last_t_us = None
         self.design = cfar.design(c.cfar_kind, c.pfa, c.n_train, c.n_guard, looks=c.looks,
                                   code_db=c.code_db)
@@ -123,7 +124,9 @@ class Pipeline:
                            for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
         self._split = SteadinessSplit(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
         self._start_khz = start_khz
-        self._noise_now = np.full(n_bins, np.nan, np.float32)  # the last sweep's noise mean
+        # the last sweep's noise mean: a view of its row of the work buffer (a later call with
+        # sweeps writes the buffer and takes its own last row)
+        self._noise_now = np.full(n_bins, np.nan, np.float32)
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
         self._cfar_kernel = self.design.kernel
@@ -187,7 +190,7 @@ class Pipeline:
         if self._busy is not None:
             n_det = self._busy.process(single, noise, det)
         if self.noise is not None and n:
-            self._noise_now[:] = noise[-1]
+            self._noise_now = noise[n - 1]
         hopper = self._band_hopper(single, power, noise, t_us, duration_us) if n else None
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
@@ -244,9 +247,15 @@ class Pipeline:
         before = t0 if self._last_t_us is None else self._last_t_us
         n_gaps = len(t_us) - (self._last_t_us is None)
         if n_gaps > 0 and t1 > before:
-            self.scan = self.scan._replace(period_us=(t1 - before) / n_gaps,
-                                           sweep_us=float(duration_us[-1]))
+            self._period_us = (t1 - before) / n_gaps
+            self._sweep_us = float(duration_us[-1])
         self._last_t_us = t1
+
+    @property
+    def scan(self) -> Scan:
+        """How this front end reads the spectrum (classify's Scan), as last measured; made when
+        asked (classification is rare), not at every sweep."""
+        return Scan(self._step_khz, self._period_us, self._sweep_us, self.config.revisit)
 
     def _new_alerts(self, events: np.ndarray, changed: bool) -> np.ndarray:
         """Confirmed tracks classified as a drone link for the first time (again after being
@@ -272,7 +281,7 @@ class Pipeline:
         if not fresh.size:
             return self._no_alerts
         self._pending.update(zip(fresh["track_id"].tolist(), fresh["n_bursts"].tolist()))
-        classes = classify(self._features(fresh), self.scan)
+        classes = self.classes(fresh)
         alerts = classes[classes["drone"]]
         for tid in alerts["track_id"].tolist():
             del self._pending[tid]
@@ -284,8 +293,15 @@ class Pipeline:
         feats = self._features(self.tracker.snapshot())
         return feats, classify(feats, self.scan)
 
+    def classes(self, snap: np.ndarray) -> np.ndarray:
+        """CLASSES of the given rows of a tracker snapshot (a track's class is its own: the
+        caller picks the rows it needs, e.g. the confirmed tracks that took a burst)."""
+        return classify(self._features(snap), self.scan)
+
     def _features(self, snap: np.ndarray) -> np.ndarray:
-        return with_excess(features(snap), snap, self._noise_now, self._start_khz, self.scan.step_khz)
+        """tracks.features with tracks.with_excess, compiled (a few µs a call, not tens)."""
+        return _track_features.features(snap, np.empty(snap.size, FEATURES), self._noise_now,
+                                        self._start_khz, self._step_khz)
 
 
 class SteadinessSplit:

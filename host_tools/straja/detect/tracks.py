@@ -83,7 +83,9 @@ FEATURES = np.dtype([
 
 
 def features(tracks: np.ndarray) -> np.ndarray:
-    """Derived per-track features (FEATURES dtype); NaN where a track has too few bursts."""
+    """Derived per-track features (FEATURES dtype); NaN where a track has too few bursts.
+    (With with_excess, the definition: the pipeline runs its compiled twin,
+    straja._track_features, held equal to it by tests/test_detect_track_features.py.)"""
     f = np.zeros(tracks.size, FEATURES)
     n = tracks["n_bursts"].astype(np.float64)
     gaps = n - 1

@@ -122,7 +122,9 @@ class NodeDetector:
 
     def sweep(self, sweep: Sweep, t_us: int, offset_ns: int) -> list[Observation]:
         """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time)."""
-        held, single = revisit_halves(sweep.codes(), sweep.flags)
+        codes = sweep.codes()
+        held, single = revisit_halves(codes, sweep.flags) if sweep.flags & FLAG_REVISIT \
+            else (codes, codes)
         n = len(held)
         if (sweep.step_khz == 0 or sweep.total == 0 or sweep.first + n > sweep.total
                 or (sweep.flags & FLAG_REVISIT and len(sweep.rssi) % 2)):
@@ -136,12 +138,13 @@ class NodeDetector:
                 del self._plans[next(iter(self._plans))]
         self._plans[key] = st
         if sweep.first == 0:
-            st.filled, st.t_us[0], st.dur_us[0] = 0, t_us, 0
+            st.filled, st.t_us[0], st.dur_us[0] = 0, t_us, sweep.duration_us
+        else:
+            st.dur_us[0] += sweep.duration_us
         st.codes[0, sweep.first:sweep.first + n] = held
         if st.single is not None:
             st.single[0, sweep.first:sweep.first + n] = single
         st.filled += n
-        st.dur_us[0] += sweep.duration_us
         if sweep.first + n < sweep.total or st.filled != sweep.total:
             return []
         result = st.core.process(st.codes, st.t_us, st.dur_us, st.single)
@@ -164,31 +167,37 @@ class NodeDetector:
         power. The core confirms a track on its confirm_bursts-th burst (a stray alarm never
         gets there), so one observation is evidence enough for an alert."""
         tracks = st.core.tracker.snapshot()
-        fresh = [i for i, (tid, end) in enumerate(zip(tracks["track_id"].tolist(),
-                                                      tracks["t_last_end_us"].tolist()))
-                 if st.reported.get(tid) != end]
+        ids, ends = tracks["track_id"].tolist(), tracks["t_last_end_us"].tolist()
+        fresh = [i for i, (tid, end) in enumerate(zip(ids, ends)) if st.reported.get(tid) != end]
         if not fresh:
             return []
-        _, classes = st.core.tracks()
+        st.reported.update((ids[i], ends[i]) for i in fresh)
+        live = set(ids)
+        for tid in [t for t in st.reported if t not in live]:
+            del st.reported[tid]
+        fresh_tracks = tracks[fresh]
+        confirmed = fresh_tracks[fresh_tracks["state"] == CONFIRMED]
+        if not confirmed.size:
+            return []
+        # only these can be observed, so only these are classified (classify is the cost here);
+        # the sweep's bursts (one or a few) as plain numbers
+        classes = st.core.classes(confirmed)
+        centre, width, peak_mw = (bursts[f].tolist()
+                                  for f in ("centre_khz", "bandwidth_khz", "peak_mw"))
+        half = max(width) / 2
         out = []
-        lo_b = bursts["centre_khz"] - bursts["bandwidth_khz"] / 2
-        hi_b = bursts["centre_khz"] + bursts["bandwidth_khz"] / 2
-        for i in fresh:
-            tr, cls = tracks[i], classes[i]
-            st.reported[int(tr["track_id"])] = int(tr["t_last_end_us"])
-            if tr["state"] != CONFIRMED or not cls["drone"] or cls["family"] not in DRONE_FAMILIES:
+        for tr, family, drone in zip(confirmed, classes["family"].tolist(),
+                                     classes["drone"].tolist()):
+            if not drone or family not in DRONE_FAMILIES:
                 continue
-            half = float(bursts["bandwidth_khz"].max()) / 2
             lo, hi = float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half
-            mine = (hi_b >= lo) & (lo_b <= hi)
-            peak = float(bursts["peak_mw"][mine].max()) if mine.any() else float(tr["peak_mw"])
-            out.append(Observation(self.node_id, str(cls["family"]),
+            mine = [p for c, w, p in zip(centre, width, peak_mw)
+                    if c + w / 2 >= lo and c - w / 2 <= hi]
+            peak = max(mine) if mine else float(tr["peak_mw"])
+            out.append(Observation(self.node_id, family,
                                    int(tr["t_last_start_us"]) * 1000 + offset_ns,
                                    int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),
                                    int(tr["t_first_us"]) * 1000 + offset_ns))
-        live = set(tracks["track_id"].tolist())
-        for tid in [t for t in st.reported if t not in live]:
-            del st.reported[tid]
         return out
 
 

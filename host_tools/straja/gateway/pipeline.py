@@ -166,7 +166,9 @@ class Pipeline:
         return self._limited(out)
 
     def _limited(self, out: Output) -> Output:
-        out.events = self.limiter.filter(out.events) + self.limiter.expire(self.now_ns)
+        if out.events:
+            out.events = self.limiter.filter(out.events)
+        out.events += self.limiter.expire(self.now_ns)
         return out
 
     def remote_id_line(self, t_ns: int, line: str) -> Output:
@@ -188,7 +190,7 @@ class Pipeline:
             events += health.check(self.now_ns)
             if health.online:
                 heapq.heappush(deadlines, (health.last_seen_ns + self.timeout_ns, node_id))
-        for track in self.fusion.expire(self.now_ns):
+        for track in self.fusion.expire(self.now_ns) if self.fusion.tracks else ():
             if is_drone(track.family):
                 events.append(TrackEnded(self.now_ns, **track.summary()))
                 if self.surveyed is not None:
@@ -200,7 +202,8 @@ class Pipeline:
             port = self.port_of(node_id)
             if port is not None:  # (a node that restarted meanwhile gets it back so)
                 out.commands.append(self.planner.focus_command(port, node_id))
-        events += self.remote_id.expire(self.now_ns)
+        if self.remote_id.drones:
+            events += self.remote_id.expire(self.now_ns)
         if self._next_stats is None:
             self._next_stats = self.now_ns + self.stats_ns
         elif self.now_ns >= self._next_stats:
@@ -231,7 +234,7 @@ class Pipeline:
         if not was_online:
             heapq.heappush(self._deadlines, (health.last_seen_ns + self.timeout_ns, node_id))
         out.events += changes
-        restarted = any(isinstance(e, NodeRestarted) for e in changes)
+        restarted = bool(changes) and any(isinstance(e, NodeRestarted) for e in changes)
         if restarted:  # node time starts again
             self.detectors[node_id] = NodeDetector(node_id, self.cfg.detect, info=health.info)
         if restarted or (frame.type == STATUS and frame.body.mode == IDLE):
@@ -330,6 +333,8 @@ class Pipeline:
         decoder reports console text only at the next 0x00, which a waiting REPL never sends):
         the node's app has stopped, so it is soft-reset, with an event (once per quarantine_s:
         it needs time to boot)."""
+        if data.endswith(b"\0"):
+            return  # (most chunks: frames only)
         tail = data[data.rfind(0) + 1:]
         at_raw = tail.endswith(RAW_REPL)
         if not (at_raw or tail.endswith(FRIENDLY_PROMPT)) or tail.translate(None, CONSOLE_BYTES) \
