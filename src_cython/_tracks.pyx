@@ -9,7 +9,15 @@ Association (per burst, in start order): a track accepts a burst when
   (a hopper visits many channels of one band); wide ones lie within half a bandwidth of the
   track's span of centres (a video link stays put, a Wi-Fi access point's frames light different
   parts of its channel: it stays one track) and do not start when the track's last burst did
-  (two wide runs apart in one sweep are two emitters side by side).
+  (two wide runs apart in one sweep are two emitters side by side), and, unless an off period
+  (the track lost) lies between, their peak level is within level_step_db of the track's last,
+  or within level_step_sds times the track's reading scatter when that is more: a video reading
+  moves by ~1 dB a sweep, so a step of 20 dB is another emitter switched on over it (a drone on
+  a fixed camera's channel), not the camera.
+A burst that ends an off period adds no level change, leaves no level to compare the next one
+with, and, wide, does not widen the span of centres: the emitter switched on part-way through a
+sweep is seen in part, and its level before the off period says nothing of its level after (as
+its interval, which takes the mean so far).
 Of the tracks that accept it the nearest in frequency takes it (ties: the most recent);
 none: a new candidate track.
 
@@ -23,7 +31,7 @@ Every transition is written to an event buffer: (t_us, track id, from, to).
 import numpy as np
 
 include "_detect_common.pxi"
-from libc.math cimport NAN, fabs, floor, log10
+from libc.math cimport NAN, fabs, floor, log10, sqrt
 from libc.stdlib cimport free, malloc
 
 cdef enum:
@@ -76,7 +84,8 @@ STATES = ("candidate", "confirmed", "lost", "deleted")
 
 
 cdef class Tracker:
-    cdef public double narrow_khz, hop_span_khz, bw_ratio, channel_khz
+    cdef public double narrow_khz, hop_span_khz, bw_ratio, channel_khz, level_step_db
+    cdef public double level_step_sds
     cdef public long long candidate_timeout_us, lost_after_us, drop_after_us
     cdef public int confirm_bursts, max_tracks
     cdef public long long next_id, overflow
@@ -87,15 +96,19 @@ cdef class Tracker:
 
     def __cinit__(self, double narrow_khz, double hop_span_khz, double bw_ratio,
                   double channel_khz, int confirm_bursts, long long candidate_timeout_us,
-                  long long lost_after_us, long long drop_after_us, int max_tracks):
-        if not (narrow_khz > 0 and hop_span_khz > 0 and bw_ratio >= 1 and channel_khz > 0):
-            raise ValueError("need narrow_khz, hop_span_khz, channel_khz > 0 and bw_ratio >= 1")
+                  long long lost_after_us, long long drop_after_us, int max_tracks,
+                  double level_step_db, double level_step_sds):
+        if not (narrow_khz > 0 and hop_span_khz > 0 and bw_ratio >= 1 and channel_khz > 0
+                and level_step_db > 0 and level_step_sds > 0):
+            raise ValueError("need narrow_khz, hop_span_khz, channel_khz, level_step_db, "
+                             "level_step_sds > 0 and bw_ratio >= 1")
         if confirm_bursts < 1 or max_tracks < 1:
             raise ValueError("need confirm_bursts >= 1 and max_tracks >= 1")
         if not 0 < lost_after_us <= drop_after_us or candidate_timeout_us <= 0:
             raise ValueError("need 0 < lost_after_us <= drop_after_us, candidate_timeout_us > 0")
         self.narrow_khz, self.hop_span_khz = narrow_khz, hop_span_khz
         self.bw_ratio, self.channel_khz = bw_ratio, channel_khz
+        self.level_step_db, self.level_step_sds = level_step_db, level_step_sds
         self.confirm_bursts, self.max_tracks = confirm_bursts, max_tracks
         self.candidate_timeout_us = candidate_timeout_us
         self.lost_after_us, self.drop_after_us = lost_after_us, drop_after_us
@@ -200,9 +213,21 @@ cdef class Tracker:
         if bw <= self.narrow_khz and bw_t <= self.narrow_khz:
             return ((b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz) -
                     (b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz)) <= self.hop_span_khz
-        return (b.t_start_us != t.t_last_start_us
-                and t.f_min_khz - 0.5 * (bw if bw > bw_t else bw_t) <= b.centre_khz
-                <= t.f_max_khz + 0.5 * (bw if bw > bw_t else bw_t))
+        if (b.t_start_us == t.t_last_start_us
+                or not (t.f_min_khz - 0.5 * (bw if bw > bw_t else bw_t) <= b.centre_khz
+                        <= t.f_max_khz + 0.5 * (bw if bw > bw_t else bw_t))):
+            return False
+        return quiet > self.lost_after_us or self._level_fits(t, b)
+
+    cdef bint _level_fits(self, Track* t, const Burst* b) noexcept nogil:
+        """Whether a wide burst's peak level is one step of the track's readings (module doc)."""
+        cdef double limit = self.level_step_db, sd
+        if not (b.peak_mw > 0 and t.level_db == t.level_db):
+            return True
+        if t.n_bursts > 1:
+            sd = self.level_step_sds * sqrt(t.level_jump_sq_db2 / (2.0 * (t.n_bursts - 1)))
+            limit = sd if sd > limit else limit
+        return fabs(10.0 * log10(<double>b.peak_mw) - t.level_db) <= limit
 
     cdef int _take(self, const Burst* b, Event* ev, int n_ev) noexcept nogil:
         cdef int i, best = -1
@@ -257,10 +282,14 @@ cdef class Tracker:
         cdef long long ch = <long long>floor((b.centre_khz - t.f_first_khz) / self.channel_khz + 0.5) + 256
         cdef double ivl, level_db
         cdef unsigned long long bit
+        # an off period (the track was lost) ends with this burst (module doc)
+        cdef bint back = t.n_bursts > 0 and b.t_start_us - t.t_last_end_us > self.lost_after_us
+        cdef bint wide = not (b.bandwidth_khz <= self.narrow_khz
+                              and t.bw_sum_khz <= self.narrow_khz * t.n_bursts)
         if t.n_bursts:
             ivl = <double>(b.t_start_us - t.t_last_start_us)
             if ivl > self.lost_after_us and t.n_bursts > 1:
-                # an off period (the track was lost), not a gap between bursts: the mean so far
+                # not a gap between bursts: the mean so far
                 ivl = t.ivl_sum_us / (t.n_bursts - 1)
             t.ivl_sum_us += ivl
             t.ivl_sq_us2 += ivl * ivl
@@ -276,15 +305,18 @@ cdef class Tracker:
         if b.t_end_us > t.t_last_end_us or t.n_bursts == 1:
             t.t_last_end_us = b.t_end_us
         t.f_last_khz = b.centre_khz
-        t.f_min_khz = b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz
-        t.f_max_khz = b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz
+        if not (back and wide):
+            t.f_min_khz = b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz
+            t.f_max_khz = b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz
         t.bw_sum_khz += b.bandwidth_khz
         t.dwell_sum_us += <double>(b.t_end_us - b.t_start_us)
         t.peak_mw = b.peak_mw if not (b.peak_mw <= t.peak_mw) else t.peak_mw
         t.mean_sum_mw += b.mean_mw
         if b.mean_mw > 0 and b.centre_mw > 0:
             t.centre_db_sum += 10.0 * log10(<double>b.centre_mw / <double>b.mean_mw)
-        if b.peak_mw > 0:  # (a track's first burst has no change to add: level_db is NaN)
+        if back:  # its level, perhaps of a part of the emitter, is no reference for the next
+            t.level_db = NAN
+        elif b.peak_mw > 0:  # (a track's first burst has no change to add: level_db is NaN)
             level_db = 10.0 * log10(<double>b.peak_mw)
             if t.level_db == t.level_db:
                 t.level_jump_sq_db2 += (level_db - t.level_db) * (level_db - t.level_db)

@@ -117,6 +117,45 @@ def test_level_scatter_is_read_from_burst_to_burst():
     assert np.isnan(level_track([3.0]))  # one burst: no change seen yet
 
 
+def video_sweeps(levels_db, t0=0, centre_khz=5_800_000.0, bw_khz=40_000.0):
+    """Bursts of a wide emitter read once a 400 ms sweep, at these peak levels (dB over 1 pW)."""
+    return [(t0 + k * 400_000, 390_000, centre_khz, bw_khz, 1e-9 * 10 ** (db / 10), 1e-9, 1e-9)
+            for k, db in enumerate(levels_db)]
+
+
+def test_a_much_stronger_emitter_over_a_steady_one_is_another_track():
+    """A drone's video switched on over a fixed camera's channel (20 dB stronger at this node):
+    its own track, so the camera's steady readings do not make the drone look like Wi-Fi; an
+    access point's scattering readings stay one track."""
+    rows = video_sweeps([0.0, 0.5, 0.0, 0.5] * 5) + video_sweeps([20.0, 20.5] * 5, t0=8_000_000)
+    tr = tracks.Tracker()
+    tr.process(make_bursts(rows), 12_000_000)
+    f = tracks.features(tr.snapshot())
+    assert f["n_bursts"].tolist() == [20, 10]
+    assert f["level_sd_db"].max() < 0.5 and f["spread_khz"].max() == 0.0
+
+    tr = tracks.Tracker()
+    ap = video_sweeps([0.0, 8.0, -4.0, 6.0, 1.0, 14.0, -6.0, 9.0, 0.0, 12.0] * 2)
+    tr.process(make_bursts(ap), 8_000_000)
+    assert tracks.features(tr.snapshot())["n_bursts"].tolist() == [20]
+
+
+def test_video_back_after_an_off_period_in_part_of_a_sweep_stays_steady():
+    """Video off for 7 s, back part-way through a sweep: the first burst after the off period is
+    half of it (one bin, 10 MHz off its centre, 10 dB down): it neither widens the span of
+    centres nor counts as a level, and the next sweep's whole reading joins it; the track stays
+    one, as steady as before."""
+    before = video_sweeps([0.0, 0.5] * 10)
+    back_at = before[-1][0] + 7_400_000
+    partial = [(back_at, 390_000, 5_810_000.0, 20_000.0, 1e-10, 1e-10, 1e-10)]
+    after = video_sweeps([0.5, 0.0] * 5, t0=back_at + 400_000)
+    tr = tracks.Tracker()
+    tr.process(make_bursts(before + partial + after), back_at + 4_400_000)
+    [f] = tracks.features(tr.snapshot())
+    assert f["n_bursts"] == 31 and f["spread_khz"] == 0.0
+    assert f["level_sd_db"] == pytest.approx(np.sqrt(0.25 * 28 / (2 * 30)))  # 28 changes
+
+
 def test_features_of_an_elrs_like_hopper():
     tr = tracks.Tracker()
     tr.process(hopper(400, 4000, hop_every=4), 1_600_000)
@@ -219,6 +258,8 @@ def test_tracker_config_errors():
         tracks.Tracker(tracks.TrackerConfig(lost_after_us=10, drop_after_us=5))
     with pytest.raises(ValueError, match="confirm_bursts"):
         tracks.Tracker(tracks.TrackerConfig(confirm_bursts=0))
+    with pytest.raises(ValueError, match="level_step_db"):
+        tracks.Tracker(tracks.TrackerConfig(level_step_db=0.0))
 
 
 # a CC2500 reading 64 channels twice (revisit), and an SX126x sweeping 64 channels in 51 ms

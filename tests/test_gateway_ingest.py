@@ -110,54 +110,80 @@ def _online(stored):
 
 
 
-class SlowPipeline(Pipeline):
-    """A gateway that cannot keep up: every chunk takes 2 ms to handle."""
+class StalledPipeline(Pipeline):
+    """A gateway that falls behind: while `go` is clear it handles nothing (the test, not the
+    machine's load, decides how far behind it falls); it keeps what it is fed."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.go = threading.Event()
+        self.go.set()
+        self.fed: list[bytes] = []
 
     def feed(self, source, t_ns, data):
-        time.sleep(0.002)
+        self.go.wait(30)
+        self.fed.append(data)
         return super().feed(source, t_ns, data)
 
 
 @pytest.mark.timeout(60)
 def test_a_gateway_that_falls_behind_drops_oldest_sweeps_counts_them_and_says_so(tmp_path):
-    """2000 sweeps written at once to a gateway that handles 500 chunks/s: the port's backlog
-    never passes port_backlog, the sweeps dropped are in overload events, and every sweep is
-    either processed or counted there."""
+    """A node's first sweep, then 2000 more written at once to a gateway stalled meanwhile: the
+    port's backlog never passes port_backlog, the oldest waiting sweeps are dropped (the gateway
+    then handles the newest port_backlog), the dropped ones are in overload events naming the
+    node, and every sweep is either processed or counted there."""
     from straja import protocol
 
     master, slave = os.openpty()
     path = os.ttyname(slave)
     cfg = config.GatewayConfig(ports=(path,), discover=False, port_backlog=16, event_window_s=0.5)
     stored = []
-    gw = Gateway(cfg, SlowPipeline(cfg), sinks=[stored.extend])
+    pipeline = StalledPipeline(cfg)
+    gw = Gateway(cfg, pipeline, sinks=[stored.extend])
     runner = threading.Thread(target=gw.run, daemon=True)
     runner.start()
-    n = 2000
+    n = 2001
     frames = [protocol.encode_frame(protocol.Frame(0, 5, i, i * 1000, protocol.Sweep(
         0, 0, i, 5645000, 2000, 500, 1000, 0, 8, bytes(8)))) for i in range(n)]
+
+    def write_all(data):
+        data = memoryview(data)
+        while data:
+            data = data[os.write(master, data):]
+
     peak = 0
     try:
         assert wait_for(lambda: path in gw.readers, 5)
-        writer = threading.Thread(target=lambda: os.write(master, b"".join(frames)), daemon=True)
+        write_all(frames[0])
+        assert wait_for(lambda: gw.pipeline.counts["frames"] == 1, 10)  # the node is known
+        pipeline.go.clear()
+        writer = threading.Thread(target=write_all, args=(b"".join(frames[1:]),), daemon=True)
         writer.start()
 
-        def done():
+        def read_all():  # all but the chunk it stalled on and the backlog were dropped
             nonlocal peak
             peak = max(peak, gw.queue.waiting(path))
+            return gw.queue.dropped.get(path, 0) >= n - 2 - cfg.port_backlog
+        assert wait_for(read_all, 30)
+        pipeline.go.set()
+
+        def done():
             dropped = sum(e.dropped for e in _of(stored, ev.Overload))
             return gw.pipeline.counts["frames"] + dropped >= n
         assert wait_for(done, 30)
     finally:
+        pipeline.go.set()
         gw.stop()
         runner.join(timeout=5)
         os.close(master)
         os.close(slave)
     overloads = _of(stored, ev.Overload)
-    assert overloads and all(e.port == path for e in overloads)
+    assert overloads and all(e.port == path and e.node_id == 5 for e in overloads)
     assert gw.pipeline.counts["frames"] + sum(e.dropped for e in overloads) == n
-    assert sum(e.dropped for e in overloads) > n // 2
+    assert sum(e.dropped for e in overloads) >= n - 2 - cfg.port_backlog
+    # the oldest went (a sweep is queued from its delimiter on: without the one it began with)
+    assert pipeline.fed[-cfg.port_backlog:] == [f[1:] for f in frames[n - cfg.port_backlog:]]
     assert peak <= cfg.port_backlog
-    assert overloads[-1].node_id == 5
 
 
 @pytest.mark.timeout(30)

@@ -65,10 +65,6 @@ def surveyed_cameras(tmp_path) -> list:
     return known
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "passed with the steadiness split (docs/detection.md) on the fast path's previous timing "
-    "model; with the model refitted to the virtual node (docs/virtual-node.md 'Timing') the "
-    "drone is not alerted in 120 s; the cause is not yet found (issue 15)"))
 def test_a_drone_on_a_surveyed_cameras_channel_alerts(tmp_path):
     """A drone's video on the baby monitor's channel, hovering 100 m from node 3, is an alert
     once node 3's 6 s mean power has left the camera's range by POWER_DB."""

@@ -8,6 +8,7 @@ application does; test_tools_device.py deploys the real firmware.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -470,3 +471,22 @@ def test_compiler_asks_mpy_cross_its_version_once_per_command_file(tmp_path):
     install("upgraded")
     assert deploy.Compiler(str(command), cache).version == deploy.Compiler().version
     assert runs.read_text().count("run") == 2
+
+
+def test_compiler_threads_share_one_version_question_and_cache_writes(tmp_path):
+    """build() compiles on a thread pool: with a fresh cache, every thread needs mpy-cross's
+    version at once. It is asked once, and writers of one cache entry never collide (each
+    writes a part file of its own: a shared one was truncated under another writer, or moved
+    away before it could be, failing the deploy)."""
+    runs = tmp_path / "runs"
+    command = tmp_path / "mpy-cross"
+    command.write_text(f"#!/bin/sh\nif [ \"$1\" = --version ]; then echo run >> {runs}; sleep 0.2; fi\n"
+                       f"exec {mpy_cross_command()} \"$@\"\n")
+    command.chmod(0o755)
+    compiler = deploy.Compiler(str(command), tmp_path / "cache")
+    source = b"X = 1\n"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(lambda i: compiler.compile(source, "m.py", None), range(8)))
+    assert len(set(done)) == 1 and done[0].startswith(b"M")
+    assert runs.read_text().count("run") == 1
+    assert not list((tmp_path / "cache").glob("*.part"))

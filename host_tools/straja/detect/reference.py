@@ -294,11 +294,24 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
             span = max(b["centre_khz"], tr["f_max_khz"]) - min(b["centre_khz"], tr["f_min_khz"])
             return span <= c.hop_span_khz
         half = 0.5 * max(bw, bw_t)
-        return (b["t_start_us"] != tr["t_last_start_us"]
-                and tr["f_min_khz"] - half <= b["centre_khz"] <= tr["f_max_khz"] + half)
+        if (b["t_start_us"] == tr["t_last_start_us"]
+                or not tr["f_min_khz"] - half <= b["centre_khz"] <= tr["f_max_khz"] + half):
+            return False
+        if (b["t_start_us"] - tr["t_last_end_us"] > c.lost_after_us or not b["peak_mw"] > 0
+                or np.isnan(tr["level_db"])):
+            return True  # after an off period, or no level to compare
+        limit = c.level_step_db
+        if tr["n_bursts"] > 1:
+            limit = max(limit, c.level_step_sds * np.sqrt(tr["level_jump_sq_db2"]
+                                                          / (2 * (tr["n_bursts"] - 1))))
+        return abs(10 * np.log10(float(b["peak_mw"])) - tr["level_db"]) <= limit
 
     def add(tr, b):
         fc = float(b["centre_khz"])
+        # the burst that ends an off period: no level (nor change), and (wide) no span of centres
+        back = tr["n_bursts"] > 0 and b["t_start_us"] - tr["t_last_end_us"] > c.lost_after_us
+        wide = not (b["bandwidth_khz"] <= c.narrow_khz
+                    and tr["bw_sum_khz"] <= c.narrow_khz * tr["n_bursts"])
         if tr["n_bursts"]:
             ivl = float(b["t_start_us"] - tr["t_last_start_us"])
             if ivl > c.lost_after_us and tr["n_bursts"] > 1:
@@ -315,14 +328,17 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
         tr["t_last_start_us"] = int(b["t_start_us"])
         tr["t_last_end_us"] = max(tr.get("t_last_end_us", b["t_end_us"]), int(b["t_end_us"]))
         tr["f_last_khz"] = fc
-        tr["f_min_khz"], tr["f_max_khz"] = min(tr["f_min_khz"], fc), max(tr["f_max_khz"], fc)
+        if not (back and wide):
+            tr["f_min_khz"], tr["f_max_khz"] = min(tr["f_min_khz"], fc), max(tr["f_max_khz"], fc)
         tr["bw_sum_khz"] += float(b["bandwidth_khz"])
         tr["dwell_sum_us"] += float(b["t_end_us"] - b["t_start_us"])
         tr["peak_mw"] = max(tr["peak_mw"], float(b["peak_mw"]))
         tr["mean_sum_mw"] += float(b["mean_mw"])
         if b["mean_mw"] > 0 and b["centre_mw"] > 0:
             tr["centre_db_sum"] += 10 * np.log10(float(b["centre_mw"]) / float(b["mean_mw"]))
-        if b["peak_mw"] > 0:
+        if back:
+            tr["level_db"] = np.nan
+        elif b["peak_mw"] > 0:
             level_db = 10 * np.log10(float(b["peak_mw"]))
             if not np.isnan(tr["level_db"]):
                 tr["level_jump_sq_db2"] += (level_db - tr["level_db"]) ** 2

