@@ -115,3 +115,38 @@ def writable_file(text: str) -> str:
 
 def writable_path(text: str) -> Path:
     return Path(writable_file(text))
+
+
+def writable_folder(text: str) -> Path:
+    """A folder this command writes into, made (with its parents) when missing: not a file, and
+    the nearest folder that exists on its path is writable."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot make {text}: {existing} is a file")
+    if not os.access(existing, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is not writable")
+    return path
+
+
+def input_file(text: str) -> str:
+    """A file to read, or "-" for stdin."""
+    return text if text == "-" else str(existing_file(text))
+
+
+def key_value(text: str) -> str:
+    """A KEY=VALUE setting (the node checks the key and the value)."""
+    key, sep, _ = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"not KEY=VALUE: {text!r}")
+    return text
+
+
+def version(text: str) -> str:
+    """A release version such as 1.24.1."""
+    parts = text.split(".")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"not a version: {text!r} (e.g. 1.24.1)")
+    return text

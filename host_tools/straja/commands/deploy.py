@@ -14,7 +14,7 @@ from ..errors import StrajaError
 from ..paths import FIRMWARE
 from ..tools.deploy import Compiler, Deployer, DeployResult, deploy_many
 from ..tools.ports import candidates
-from ..argtypes import board_name, existing_folder
+from ..argtypes import board_name, existing_folder, writable_folder
 
 
 class ProgressLine:
@@ -96,7 +96,7 @@ def configure(p) -> None:
     p.add_argument("--no-confirm", action="store_true", help="do not ask the firmware that booted "
                    "for its version (a tree that is not the Straja firmware)")
     p.add_argument("--mpy-cross", help="the mpy-cross command to use")
-    p.add_argument("--log-dir", type=Path, default=None,
+    p.add_argument("--log-dir", type=writable_folder, default=None,
                    help=f"where the per-port logs go (default: {default_log_dir()})")
     p.add_argument("-v", "--verbose", action="store_true", help="print each step on stderr")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

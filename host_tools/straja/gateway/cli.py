@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import term
-from ..argtypes import (existing_file, listen_address, non_negative_float, positive_float,
+from ..argtypes import (existing_file, input_file, listen_address, non_negative_float, positive_float,
                         positive_int, tcp_port, writable_file)
 from ..cot import cot_url
 from ..errors import StrajaError
@@ -327,7 +327,7 @@ def configure_gateway(p) -> None:
                    help="the site's name in the MQTT topics straja/v1/<site>/<gateway_id>/... "
                    "(overrides the config's mqtt.site; docs/hq.md)")
     p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
-    p.add_argument("--remoteid-source", metavar="FILE",
+    p.add_argument("--remoteid-source", metavar="FILE", type=input_file,
                    help='Remote ID from a companion: JSON lines with the payload hex ("-": stdin)')
     p.add_argument("--web", type=listen_address, metavar="HOST:PORT",
                    help="serve the live dashboard there (docs/dashboard.md; e.g. 127.0.0.1:8080)")
