@@ -58,6 +58,7 @@ def start(link: NodeLink) -> None:
 def run(args) -> int:
     views = [PortView(resolve(p)) for p in args.ports]
     done = threading.Event()
+    reader_left = threading.Event()  # stdout's reader is gone (`straja monitor --json P | head`)
     lock = threading.Lock()
     total = [0]
     writer, on_data_for = recorder(args.record, [v.port for v in views]) if args.record \
@@ -73,7 +74,11 @@ def run(args) -> int:
                 view.note(frame)
                 total[0] += 1
                 if args.json:
-                    sys.stdout.write(json.dumps(frame_json(view.port, frame)) + "\n")
+                    try:
+                        sys.stdout.write(json.dumps(frame_json(view.port, frame)) + "\n")
+                    except BrokenPipeError:
+                        reader_left.set()
+                        done.set()
                 if args.count and total[0] >= args.count:
                     done.set()
         return on_frame
@@ -117,6 +122,8 @@ def run(args) -> int:
             view.link.close()
         if writer:
             writer.close()
+    if reader_left.is_set():
+        raise BrokenPipeError  # (from the reader thread: straja.cli ends quietly, exit 0)
     summary = {v.port: {"node_id": v.link.node_id, "frames": v.frames, **v.link.counters()}
                for v in views}
     if args.json:
