@@ -33,7 +33,8 @@ def cmd_truth(args):
     if args.t1 is not None and args.t1 <= args.t0:
         raise StrajaError(f"--t1 {args.t1:g} is not after --t0 {args.t0:g}", code=term.EXIT_USAGE)
     counts = write_truth(scene, args.out, args.t0, args.t1, args.sample)
-    print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()),
+          file=sys.stderr if args.out == "-" else sys.stdout)
     return 0
 
 
@@ -45,7 +46,8 @@ def add_subcommands(sub):
     check.set_defaults(func=cmd_check)
     truth = sub.add_parser("truth", help="write a scene's ground truth (JSON lines)")
     truth.add_argument("scene")
-    truth.add_argument("--out", required=True, type=writable_file, help="output file")
+    truth.add_argument("--out", required=True, type=writable_file,
+                       help='output file ("-": stdout)')
     truth.add_argument("--t0", type=non_negative_float, default=0.0, help="start, s (default 0)")
     truth.add_argument("--t1", type=positive_float, default=None, help="end, s (default: scene duration)")
     truth.add_argument("--sample", type=positive_float, default=0.1, help="rx sample period, s")
