@@ -112,3 +112,18 @@ def test_flash_and_deploy_say_what_is_wrong(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("straja.commands.deploy.candidates", lambda: [])  # no board plugged in
     assert cli.main(["deploy", "--all"]) == 3
     assert "--all found no USB serial port" in capsys.readouterr().err
+
+
+def test_config_set_refuses_a_calibration_for_a_front_end_the_board_lacks(firmware_node, capsys):
+    """docs/firmware.md's `cal` example names a front end of the board; a name it lacks (the
+    old example's "rx") is refused, and nothing changes."""
+    assert '`cal={"vid58": {"offset": -4}}`' in (Path(__file__).parents[1] /
+                                                  "docs/firmware.md").read_text()
+    time.sleep(0.5)
+    assert cli.main(["config", firmware_node.port, "set", 'cal={"rx": {"offset": -4}}']) == 2
+    err = capsys.readouterr().err
+    assert "cal: no front end rx on this board (vid58, ism24" in err, err
+    assert cli.main(["config", firmware_node.port, "set", 'cal={"vid58": {"offset": -4}}']) == 0
+    capsys.readouterr()
+    assert cli.main(["config", firmware_node.port, "get", "cal", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"cal": {"vid58": {"offset": -4}}}
