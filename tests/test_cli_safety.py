@@ -3,6 +3,7 @@ mode, replay writes only where told, readers that leave early, Ctrl-C exits 130.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -37,6 +38,19 @@ def test_a_node_without_board_json_boots_to_safe_mode(tmp_path):
         out = read_until(port, b">>> ")
     assert b"SAFE MODE (boot check failed: OSError" in out
     assert b"Traceback" not in out  # the app never ran, nothing crashed
+
+
+def test_info_on_a_node_without_board_json_says_what_is_missing(tmp_path, capsys):
+    flash = write_image(tmp_path / "flash", config={"node_id": 5})
+    (flash / "board.json").unlink()
+    with VirtualNode(flash, name="bare") as node:
+        time.sleep(1.0)  # (booted to safe mode)
+        assert cli.main(["info", node.port]) == 0
+    rows = dict(line.strip().split("  ", 1) for line in capsys.readouterr().out.splitlines())
+    assert rows["board"].strip().startswith("none: the firmware cannot start without "
+                                            "/board.json (straja deploy PORT --board NAME")
+    assert rows["node id"].strip() == "5"
+    assert rows["application"].strip().startswith("not answering commands")
 
 
 def recording(path: Path) -> Path:
@@ -127,3 +141,17 @@ def test_config_set_refuses_a_calibration_for_a_front_end_the_board_lacks(firmwa
     capsys.readouterr()
     assert cli.main(["config", firmware_node.port, "get", "cal", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"cal": {"vid58": {"offset": -4}}}
+
+
+def test_sim_node_says_how_straja_ports_finds_its_nodes():
+    nodes = subprocess.Popen([STRAJA, "sim", "node", "--duration", "30"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        port = nodes.stdout.readline().split("\t")[2].strip()
+        hint = nodes.stderr.readline()
+        assert f"export STRAJA_EXTRA_PORTS={port}" in hint, hint
+        listed = subprocess.run([STRAJA, "ports", "--probe"], capture_output=True, text=True,
+                                timeout=60, env={**os.environ, "STRAJA_EXTRA_PORTS": port})
+        assert port in listed.stdout and "Straja " in listed.stdout, listed.stdout
+    finally:
+        interrupt(nodes, 0)

@@ -10,7 +10,7 @@ from .. import term
 from ..argtypes import positive_float, positive_int, writable_folder
 from ..errors import StrajaError
 from ..sim import cli as scene_cli
-from ..sim.cli import scene_argument
+from ..tools.ports import EXTRA_PORTS_ENV
 from ..sim.scene import load_scene
 from ..sim.remoteid import NodeBluetooth
 from .fleet import Fleet, NodeSpec, scene_rf
@@ -28,7 +28,8 @@ def configure(sim) -> None:
                            "child process is stopped on exit.")
     p.add_argument("--count", type=positive_int, default=1, help="number of nodes (default 1; with "
                    "--scene, at most the scene's node count)")
-    p.add_argument("--scene", type=scene_argument, help=f"scene file or catalogue name (default: {DEFAULT_SCENE})")
+    p.add_argument("--scene", type=scene_cli.scene_argument,
+                   help=f"scene file or catalogue name (default: {DEFAULT_SCENE})")
     p.add_argument("--workdir", type=writable_folder, help="keep the nodes' flash folders here (default: temporary); "
                    "each start writes the firmware, board.json and config.json again")
     p.add_argument("--stream", action="store_true",
@@ -89,7 +90,9 @@ def run_nodes(args) -> int:
             for row in rows:
                 print(f"{row['name']}\tnode {row['node_id']}\t{row['port']}")
             print(term.paint(f"{len(rows)} virtual node(s) running scene {scene.name!r}; "
-                             "Ctrl-C stops them", "dim"), file=sys.stderr)
+                             "Ctrl-C stops them. For straja ports and node:ID: export "
+                             f"{EXTRA_PORTS_ENV}={':'.join(r['port'] for r in rows)}", "dim"),
+                  file=sys.stderr)
         sys.stdout.flush()
         end = time.monotonic() + args.duration if args.duration else None
         while end is None or time.monotonic() < end:
