@@ -11,22 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from straja.vboard.sources import ToneSource
+from test_tools_docs import REMOTE_ID  # (remoteid.md's example)
 
 STRAJA = str(Path(sys.executable).with_name("straja"))
-REMOTE_ID = "1e16faff0d07122624160a42bf241b6ed1b4b69808ac0870086b53150e0200"
 PASSWORD = "correct horse battery\n" * 2  # (web-password asks twice)
-
-
-@pytest.fixture(scope="module")
-def vnode(tmp_path_factory):
-    from conftest import FirmwareNode
-
-    node = FirmwareNode(tmp_path_factory.mktemp("signals") / "flash", ToneSource(2.44e9, -60.0))
-    time.sleep(0.5)
-    yield node
-    node.stop()
 
 
 @pytest.fixture
@@ -63,10 +51,10 @@ PRINTING = [["doctor"], ["ports"], ["ports", "--probe"], ["info", "PORT"],
 
 
 @pytest.mark.parametrize("argv", PRINTING, ids=" ".join)
-def test_a_reader_that_leaves_after_one_line_ends_the_command_quietly(argv, vnode, store,
+def test_a_reader_that_leaves_after_one_line_ends_the_command_quietly(argv, module_node, store,
                                                                      video_recording, tmp_path):
-    words = {"PORT": vnode.port, "DB": str(store), "REC": str(video_recording)}
-    proc = start([words.get(w, w) for w in argv], tmp_path, vnode.port, stdin=subprocess.PIPE)
+    words = {"PORT": module_node.port, "DB": str(store), "REC": str(video_recording)}
+    proc = start([words.get(w, w) for w in argv], tmp_path, module_node.port, stdin=subprocess.PIPE)
     proc.stdin.write(PASSWORD.encode())
     proc.stdin.close()
     first = proc.stdout.readline()
@@ -97,10 +85,10 @@ LONG_RUNNING = [(["monitor", "PORT"], 2), (["monitor", "PORT", "--json"], 2),
 
 
 @pytest.mark.parametrize("argv, after_s", LONG_RUNNING, ids=[" ".join(a) for a, _ in LONG_RUNNING])
-def test_ctrl_c_ends_a_long_command_within_two_seconds(argv, after_s, vnode, video_recording,
+def test_ctrl_c_ends_a_long_command_within_two_seconds(argv, after_s, module_node, video_recording,
                                                        tmp_path):
-    words = {"PORT": vnode.port, "REC": str(video_recording)}
-    proc = start([words.get(w, w) for w in argv], tmp_path, vnode.port)
+    words = {"PORT": module_node.port, "REC": str(video_recording)}
+    proc = start([words.get(w, w) for w in argv], tmp_path, module_node.port)
     time.sleep(after_s)
     assert proc.poll() is None, proc.communicate()
     pressed = time.monotonic()
@@ -119,9 +107,9 @@ def test_ctrl_c_ends_a_long_command_within_two_seconds(argv, after_s, vnode, vid
     assert left.stdout.strip() == "", f"{argv} left processes running"
 
 
-def test_ctrl_c_mid_deploy_exits_130_and_the_node_runs_its_firmware(vnode, tmp_path):
-    proc = start(["deploy", vnode.port, "--force", "-v", "--log-dir", str(tmp_path / "logs")],
-                 tmp_path, vnode.port)
+def test_ctrl_c_mid_deploy_exits_130_and_the_node_runs_its_firmware(module_node, tmp_path):
+    proc = start(["deploy", module_node.port, "--force", "-v", "--log-dir", str(tmp_path / "logs")],
+                 tmp_path, module_node.port)
     steps = [proc.stderr.readline().decode()]
     while " sent " not in steps[-1]:  # the first file is on the node, the others to come
         assert steps[-1], steps
@@ -133,7 +121,7 @@ def test_ctrl_c_mid_deploy_exits_130_and_the_node_runs_its_firmware(vnode, tmp_p
     assert "switched to" not in err.decode()  # (stopped before the switch)
     assert time.monotonic() - pressed < 2.0
     time.sleep(1.0)
-    info = subprocess.run([STRAJA, "info", vnode.port], capture_output=True, text=True,
+    info = subprocess.run([STRAJA, "info", module_node.port], capture_output=True, text=True,
                           timeout=60)
     assert info.returncode == 0, info.stderr
     assert "application  running" in info.stdout or "application  streaming" in info.stdout, \
