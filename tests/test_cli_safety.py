@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import serial
 
 from straja import cli
@@ -155,3 +156,28 @@ def test_sim_node_says_how_straja_ports_finds_its_nodes():
         assert port in listed.stdout and "Straja " in listed.stdout, listed.stdout
     finally:
         interrupt(nodes, 0)
+
+
+@pytest.mark.parametrize("key, value, says", [
+    ("jsonl", "/missing/dir/g.jsonl", "jsonl: no such folder: /missing/dir"),
+    ("record", "/missing/dir/g.rec", "record: no such folder: /missing/dir"),
+    ("db", "/missing/dir/g.db", "db: no such folder: /missing/dir"),
+    ("db", "notes.txt", "notes.txt is not a gateway event store")])
+def test_the_gateway_configs_bad_paths_are_refused_before_anything_opens(key, value, says,
+                                                                         tmp_path, monkeypatch,
+                                                                         capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("not a database\n" * 20)
+    db = "" if key == "db" else 'db = "new.db"\n'
+    (tmp_path / "gw.toml").write_text(f'[gateway]\n{db}{key} = "{value}"\ndiscover = false\n')
+    assert cli.main(["gateway", "--config", "gw.toml", "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "fix:" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gw.toml", "notes.txt"]
+
+
+def test_replay_into_a_file_that_is_not_a_store_is_refused(tmp_path, video_recording, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 20)
+    assert cli.main(["replay", str(video_recording), "--db", str(notes)]) == 2
+    assert "is not a gateway event store" in capsys.readouterr().err

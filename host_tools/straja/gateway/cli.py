@@ -72,10 +72,26 @@ def _load(args) -> gwconfig.GatewayConfig:
     return gwconfig.override(cfg, **changes)
 
 
+def _check_outputs(cfg) -> None:
+    """The files the config has the gateway write (the command line's were checked while
+    parsing) can be written, before any of them is opened."""
+    for key in ("db", "jsonl", "record"):
+        try:
+            if getattr(cfg, key):
+                writable_file(getattr(cfg, key))
+        except argparse.ArgumentTypeError as e:
+            raise StrajaError(f"{key}: {e}", f"correct {key} in the config, or give --{key} FILE",
+                              term.EXIT_USAGE) from None
+
+
 def _outputs(cfg):
     """(store, publisher, sinks) for a config."""
     topics = mqtt.topics_for(cfg.mqtt, cfg.gateway_id) if cfg.mqtt.host else None
-    event_store = store.Store(cfg.db, topics=topics) if cfg.db else None
+    try:
+        event_store = store.Store(cfg.db, topics=topics) if cfg.db else None
+    except sqlite3.DatabaseError as e:
+        raise StrajaError(f"{cfg.db} is not a gateway event store ({e})", "name the gateway's "
+                          "database, or a new file: --db FILE", term.EXIT_USAGE) from e
     publisher = mqtt.Publisher(cfg.mqtt, cfg.gateway_id, cfg.db).start() \
         if cfg.mqtt.host and cfg.db else None
     sinks = [_jsonl_sink(cfg.jsonl)] if cfg.jsonl else []
@@ -107,6 +123,7 @@ def run_gateway(args) -> int:
     try:
         cfg = _load(args)
         Pipeline(cfg)  # (checks the detection settings before anything is opened)
+        _check_outputs(cfg)
     except ValueError as e:  # ConfigError, or a value the pipeline refuses
         raise StrajaError(str(e), "see docs/gateway.md for the keys and their defaults",
                           term.EXIT_USAGE) from e
