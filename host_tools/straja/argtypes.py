@@ -15,7 +15,9 @@ def _number(kind, text: str, low, inclusive: bool, high=None):
         value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value != value or value < low or (value == low and not inclusive) or \
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    if value < low or (value == low and not inclusive) or \
             (high is not None and value > high):
         bound = (f"{low}..{high}" if high is not None else
                  f"at least {low}" if inclusive else f"more than {low}")
