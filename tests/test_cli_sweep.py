@@ -22,13 +22,11 @@ PARSER = cli.build_parser({name for name, _, _ in cli.COMMANDS})
 # negative counts and durations, not a number at all, paths under a missing folder or under a
 # file, an empty word. {file} is an existing plain file.
 BAD_VALUES = ["abc", "0", "-1", "-2.5", "nan", "inf", "", "/missing/dir/x", "{file}/x", "{file}",
-              "99999999999", "h:0"]
+              "99999999999", "h:0", "node:abc", "node:0", "serial:"]
 
 # Arguments that take any text, and who checks it (all after parsing, before any file is made).
 # Any other argument that takes a value must have a checking type or a fixed set of choices.
 FREE_TEXT = {
-    "PORT": "a serial port, serial:USBSERIAL or node:ID: one that is not there is exit 3 with "
-            "its fix (test_ports_that_are_not_there_exit_3_with_a_fix)",
     ("flash-micropython", "IMAGE"): "its kind and presence, checked before the port (exit 2)",
     ("deploy", "--mpy-cross"): "a command: one that does not run is told with its fix",
     ("config", "KEY | KEY=VALUE"): "the node checks every key and value (BAD_ARG, nothing set)",
@@ -138,11 +136,11 @@ def test_every_argument_that_takes_a_value_is_checked_or_free_text():
         for action in filter(takes_value, parser._actions):
             if action.type in (None, str, Path) and not action.choices:
                 name = name_of(action)
-                if name != "PORT" and (*path, name) not in FREE_TEXT:
+                if (*path, name) not in FREE_TEXT:
                     unchecked.append(" ".join((*path, name)))
     assert not unchecked, f"give these a type from straja.argtypes (or say why not): {unchecked}"
     for key in FREE_TEXT:
-        assert key == "PORT" or any(path == key[:-1] and key[-1] in map(name_of, p._actions)
+        assert any(path == key[:-1] and key[-1] in map(name_of, p._actions)
                                     for path, p in COMMANDS), f"FREE_TEXT names nothing: {key}"
 
 

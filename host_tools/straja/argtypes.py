@@ -152,3 +152,19 @@ def version(text: str) -> str:
     if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
         raise argparse.ArgumentTypeError(f"not a version: {text!r} (e.g. 1.24.1)")
     return text
+
+
+def port_name(text: str) -> str:
+    """A serial port as every command takes it: a path, `serial:USBSERIAL` or `node:ID` (whether
+    it is there is found when it is opened)."""
+    kind, sep, value = text.partition(":")
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty port name")
+    if sep and kind == "serial" and not value:
+        raise argparse.ArgumentTypeError("serial: needs the USB serial number (straja ports)")
+    if sep and kind == "node":
+        try:
+            node_id(value)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"{text}: a node id is 1..65535") from None
+    return text

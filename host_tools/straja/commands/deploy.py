@@ -14,7 +14,7 @@ from ..errors import StrajaError
 from ..paths import FIRMWARE
 from ..tools.deploy import Compiler, Deployer, DeployResult, deploy_many
 from ..tools.ports import candidates
-from ..argtypes import board_name, existing_folder, writable_folder
+from ..argtypes import board_name, existing_folder, port_name, writable_folder
 
 
 class ProgressLine:
@@ -83,7 +83,7 @@ def configure(p) -> None:
                      "node, then switch to the new version atomically: a deploy cut off at any "
                      "point leaves the node booting its previous version. Several ports are "
                      "deployed in parallel, one log per port.")
-    p.add_argument("ports", nargs="*", metavar="PORT",
+    p.add_argument("ports", nargs="*", metavar="PORT", type=port_name,
                    help="serial port, serial:USBSERIAL or node:ID")
     p.add_argument("--all", action="store_true", help="every USB serial port (straja ports)")
     p.add_argument("--source", type=existing_folder, default=FIRMWARE, help="firmware folder "

@@ -12,7 +12,7 @@ import tty
 import serial
 
 from .. import term
-from ..argtypes import existing_file
+from ..argtypes import existing_file, port_name
 from ..errors import StrajaError
 from ..protocol import CommandError
 from ..rawrepl import ReplError
@@ -27,7 +27,7 @@ REPL_EXIT_NAME = "Ctrl-]"
 
 
 def _port_argument(p) -> None:
-    p.add_argument("port", metavar="PORT", help="serial port, serial:USBSERIAL or node:ID")
+    p.add_argument("port", metavar="PORT", type=port_name, help="serial port, serial:USBSERIAL or node:ID")
 
 
 def configure_info(p) -> None:

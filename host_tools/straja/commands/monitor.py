@@ -13,14 +13,15 @@ from ..link import NodeLink
 from ..serial_port import PortError
 from ..tools.monitor import PortView, frame_json
 from ..tools.ports import resolve
-from ..argtypes import positive_float, positive_int, writable_file
+from ..argtypes import port_name, positive_float, positive_int, writable_file
 
 
 def configure(p) -> None:
     p.description = ("Open serial ports (boards or virtual nodes), decode their frames and show "
                      "them: per-node frame rate, lost and corrupt frames, status, and a "
                      "per-channel bar of the latest sweep of each front end.")
-    p.add_argument("ports", nargs="+", metavar="PORT", help="serial port(s), e.g. /dev/ttyACM0, serial:USBSERIAL or node:ID")
+    p.add_argument("ports", nargs="+", metavar="PORT", type=port_name,
+                   help="serial port(s), e.g. /dev/ttyACM0, serial:USBSERIAL or node:ID")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per frame on stdout, then a summary object")
     p.add_argument("--count", type=positive_int, help="stop after this many frames (all ports together)")

@@ -9,8 +9,8 @@ from .. import term
 from ..locate import GeoPoint
 from ..paths import FIRMWARE
 from ..tools.provision import append_record, nodes_table, provision
-from ..argtypes import (board_name, existing_file, existing_folder, key_value, node_id, version,
-                        writable_path)
+from ..argtypes import (board_name, existing_file, existing_folder, key_value, node_id,
+                        port_name, version, writable_path)
 
 DEFAULT_INVENTORY = Path("straja-inventory.jsonl")
 
@@ -30,7 +30,7 @@ def configure(p) -> None:
                      "version (needs --image), deploy the firmware, write the board profile and "
                      "node id, reset, run the self-test and append the result to the inventory "
                      "file.")
-    p.add_argument("port", metavar="PORT", help="serial port, serial:USBSERIAL, or `bootsel`")
+    p.add_argument("port", metavar="PORT", type=port_name, help="serial port, serial:USBSERIAL, or `bootsel`")
     p.add_argument("--node-id", type=node_id, required=True, help="the node's id, 1..65535")
     p.add_argument("--board", type=board_name, help="board profile name (hardware/boards/NAME.json); default: the "
                    "one already on the node")
