@@ -181,3 +181,22 @@ def test_replay_into_a_file_that_is_not_a_store_is_refused(tmp_path, video_recor
     notes.write_text("not a database\n" * 20)
     assert cli.main(["replay", str(video_recording), "--db", str(notes)]) == 2
     assert "is not a gateway event store" in capsys.readouterr().err
+
+
+def test_sim_node_workdir_keeps_other_files_but_writes_a_fresh_config(tmp_path):
+    """docs/virtual-node.md: with --workdir the flash folders stay, but each start writes the
+    firmware, board.json and config.json again (settings made with straja config are lost)."""
+    def start():
+        done = subprocess.run([STRAJA, "sim", "node", "--workdir", str(tmp_path), "--duration",
+                               "1"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+    start()
+    flash = tmp_path / "n1" / "flash"
+    (flash / "config.json").write_text(json.dumps({"node_id": 99}))
+    (flash / "keep.txt").write_text("a file the node wrote")
+    start()
+    assert json.loads((flash / "config.json").read_text())["node_id"] == 1
+    assert (flash / "keep.txt").read_text() == "a file the node wrote"
+    assert "starting again replaces the\nfirmware files, `board.json` and `config.json`" in \
+        (Path(__file__).parents[1] / "docs/virtual-node.md").read_text()
