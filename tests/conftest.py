@@ -5,6 +5,8 @@ re-exported here for the tests that import it from conftest.
 """
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from straja.hil.virtual import FirmwareNode
@@ -29,6 +31,15 @@ def tone_rf():
 @pytest.fixture
 def firmware_node(tmp_path, tone_rf):
     node = FirmwareNode(tmp_path / "flash", tone_rf)
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="module")
+def module_node(tmp_path_factory):
+    """One virtual node (node 7) for a whole test module, hearing a carrier at 2.44 GHz."""
+    node = FirmwareNode(tmp_path_factory.mktemp("node") / "flash", ToneSource(2.44e9, -60.0))
+    time.sleep(0.5)  # (its firmware starts)
     yield node
     node.stop()
 

@@ -3,12 +3,14 @@ mode, replay writes only where told, readers that leave early, Ctrl-C exits 130.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import serial
 
 from straja import cli
@@ -37,6 +39,19 @@ def test_a_node_without_board_json_boots_to_safe_mode(tmp_path):
         out = read_until(port, b">>> ")
     assert b"SAFE MODE (boot check failed: OSError" in out
     assert b"Traceback" not in out  # the app never ran, nothing crashed
+
+
+def test_info_on_a_node_without_board_json_says_what_is_missing(tmp_path, capsys):
+    flash = write_image(tmp_path / "flash", config={"node_id": 5})
+    (flash / "board.json").unlink()
+    with VirtualNode(flash, name="bare") as node:
+        time.sleep(1.0)  # (booted to safe mode)
+        assert cli.main(["info", node.port]) == 0
+    rows = dict(line.strip().split("  ", 1) for line in capsys.readouterr().out.splitlines())
+    assert rows["board"].strip().startswith("none: the firmware cannot start without "
+                                            "/board.json (straja deploy PORT --board NAME")
+    assert rows["node id"].strip() == "5"
+    assert rows["application"].strip().startswith("not answering commands")
 
 
 def recording(path: Path) -> Path:
@@ -112,3 +127,76 @@ def test_flash_and_deploy_say_what_is_wrong(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("straja.commands.deploy.candidates", lambda: [])  # no board plugged in
     assert cli.main(["deploy", "--all"]) == 3
     assert "--all found no USB serial port" in capsys.readouterr().err
+
+
+def test_config_set_refuses_a_calibration_for_a_front_end_the_board_lacks(firmware_node, capsys):
+    """docs/firmware.md's `cal` example names a front end of the board; a name it lacks (the
+    old example's "rx") is refused, and nothing changes."""
+    assert '`cal={"vid58": {"offset": -4}}`' in (Path(__file__).parents[1] /
+                                                  "docs/firmware.md").read_text()
+    time.sleep(0.5)
+    assert cli.main(["config", firmware_node.port, "set", 'cal={"rx": {"offset": -4}}']) == 2
+    err = capsys.readouterr().err
+    assert "cal: no front end rx on this board (vid58, ism24" in err, err
+    assert cli.main(["config", firmware_node.port, "set", 'cal={"vid58": {"offset": -4}}']) == 0
+    capsys.readouterr()
+    assert cli.main(["config", firmware_node.port, "get", "cal", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"cal": {"vid58": {"offset": -4}}}
+
+
+def test_sim_node_says_how_straja_ports_finds_its_nodes():
+    nodes = subprocess.Popen([STRAJA, "sim", "node", "--duration", "30"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        port = nodes.stdout.readline().split("\t")[2].strip()
+        hint = nodes.stderr.readline()
+        assert f"export STRAJA_EXTRA_PORTS={port}" in hint, hint
+        listed = subprocess.run([STRAJA, "ports", "--probe"], capture_output=True, text=True,
+                                timeout=60, env={**os.environ, "STRAJA_EXTRA_PORTS": port})
+        assert port in listed.stdout and "Straja " in listed.stdout, listed.stdout
+    finally:
+        interrupt(nodes, 0)
+
+
+@pytest.mark.parametrize("key, value, says", [
+    ("jsonl", "/missing/dir/g.jsonl", "jsonl: no such folder: /missing/dir"),
+    ("record", "/missing/dir/g.rec", "record: no such folder: /missing/dir"),
+    ("db", "/missing/dir/g.db", "db: no such folder: /missing/dir"),
+    ("db", "notes.txt", "notes.txt is not a gateway event store")])
+def test_the_gateway_configs_bad_paths_are_refused_before_anything_opens(key, value, says,
+                                                                         tmp_path, monkeypatch,
+                                                                         capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("not a database\n" * 20)
+    db = "" if key == "db" else 'db = "new.db"\n'
+    (tmp_path / "gw.toml").write_text(f'[gateway]\n{db}{key} = "{value}"\ndiscover = false\n')
+    assert cli.main(["gateway", "--config", "gw.toml", "--duration", "1"]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "fix:" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gw.toml", "notes.txt"]
+
+
+def test_replay_into_a_file_that_is_not_a_store_is_refused(tmp_path, video_recording, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 20)
+    assert cli.main(["replay", str(video_recording), "--db", str(notes)]) == 2
+    assert "is not a gateway event store" in capsys.readouterr().err
+
+
+def test_sim_node_workdir_keeps_other_files_but_writes_a_fresh_config(tmp_path):
+    """docs/virtual-node.md: with --workdir the flash folders stay, but each start writes the
+    firmware, board.json and config.json again (settings made with straja config are lost)."""
+    def start():
+        done = subprocess.run([STRAJA, "sim", "node", "--workdir", str(tmp_path), "--duration",
+                               "1"], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+
+    start()
+    flash = tmp_path / "n1" / "flash"
+    (flash / "config.json").write_text(json.dumps({"node_id": 99}))
+    (flash / "keep.txt").write_text("a file the node wrote")
+    start()
+    assert json.loads((flash / "config.json").read_text())["node_id"] == 1
+    assert (flash / "keep.txt").read_text() == "a file the node wrote"
+    assert "starting again replaces the\nfirmware files, `board.json` and `config.json`" in \
+        (Path(__file__).parents[1] / "docs/virtual-node.md").read_text()

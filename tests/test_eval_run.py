@@ -84,3 +84,14 @@ def test_a_trial_on_a_virtual_node_beside_the_fast_path(tmp_path):
     assert (0.8 < ratio < 1.2) if row["slowdown"] <= CONTENDED_FIT_MAX else (0.3 < ratio < 2.0)
     text = "\n".join(report._vnode_section(rows))
     assert "| analog 5.8 GHz video | 1 | 1 / 1 |" in text
+
+
+def test_long_batches_say_how_far_they_are(monkeypatch):
+    """`straja eval` prints progress with an ETA while its runs go (not minutes of silence)."""
+    from straja.eval import evaluate
+
+    monkeypatch.setattr(evaluate, "PROGRESS_EVERY_S", 0.0)
+    said = []
+    assert evaluate._map(None, abs, [-1, -2, -3], "trials", said.append) == [1, 2, 3]
+    assert [s.split(", ETA")[0] for s in said] == ["  trials: 1/3 done", "  trials: 2/3 done"]
+    assert all(s.endswith(" s") for s in said)

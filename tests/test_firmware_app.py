@@ -163,7 +163,7 @@ def test_set_validates_all_keys_and_writes_atomically(boot, tmp_path):
     assert json.loads(stored)["node_id"] == 42
     for bad in ["node_id=42000000", "node_id=5 heartbeat_ms=fast", "node_id=5 nokey=1",
                 "node_id", "node_id=[1", 'plan=[{"front_end": "zz", "dwell_us": 100, '
-                '"channels": [1]}]']:
+                '"channels": [1]}]', 'cal={"zz": {"offset": 1}}']:
         r = node.command("set", bad)
         assert r.status == protocol.BAD_ARG and "error" in json.loads(r.text), bad
         assert (tmp_path / "config.json").read_text() == stored

@@ -24,8 +24,8 @@ BASE = ("straja", "straja.errors", "straja.term", "straja.rf", "straja.frontends
         "straja.mp", "straja.argtypes", "straja.protocol", "straja.framing", "straja_node")
 TRANSPORT = ("straja.link", "straja.rawrepl", "straja.serial_port")
 ABOVE = ("sim", "vboard", "vnode", "eval", "hil", "testing", "web", "hq")
-COMMAND_MODULES = ("straja.cli", "straja.commands", "straja.gateway.cli", "straja.vnode.cli",
-                   "straja.eval.cli", "straja.remoteid.cli", "straja.web.cli")
+COMMAND_MODULES = ("straja.__main__", "straja.cli", "straja.commands", "straja.gateway.cli",
+                   "straja.vnode.cli", "straja.eval.cli", "straja.remoteid.cli", "straja.web.cli")
 # Layer -> the layers its modules may import (besides their own).
 MAY_IMPORT = {
     "base": set(),

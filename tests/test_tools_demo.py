@@ -92,3 +92,24 @@ def test_the_first_overruns_come_with_what_they_mean(capsys):
     assert out.count(OVERRUN_MEANING) == 1 and "10 overruns/s" in out and "8 overruns/s" in out
     # beside each rate, what makes a virtual node's overruns: the machine's load on its CPUs
     assert re.search(r"10 overruns/s \(machine load \d+\.\d on \d+ CPUs\)", out), out
+
+
+def test_the_demo_shows_every_nodes_rates_and_holds_one_alert_per_drone_link(tmp_path):
+    """What `make demo` promises (README): each node's frames per second live, and the scene's
+    drone links alerted once each: the FPV drone's video, its pilot's ExpressLRS handset and the
+    survey drone's video, none raised twice in the run."""
+    from straja.gateway import store
+
+    db = tmp_path / "events.db"
+    done = subprocess.run([STRAJA, "demo", "--duration", "45", "--db", str(db)],
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    for node in (1, 2, 3):
+        assert re.search(rf"node {node}: +\d+\.\d frames/s", done.stdout), done.stdout
+    raised = store.query_events(store.connect(str(db)), kinds=("alert_raised",))
+    videos = [(a["lo_khz"], a["hi_khz"]) for a in raised if a["family"] == "analog_fm_video"]
+    # F4 (5800 MHz, the FPV drone) and R1 (5658 MHz, the survey drone): scenes/demo_incursion.toml
+    assert len(videos) == 2 and any(lo <= 5_800_000 <= hi for lo, hi in videos) \
+        and any(lo <= 5_658_000 <= hi for lo, hi in videos), raised
+    assert [a["family"] for a in raised].count("lora_fhss") <= 1, raised
+    assert len(raised) <= 3, raised  # (one per link: none raised again)

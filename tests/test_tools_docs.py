@@ -134,17 +134,6 @@ def test_every_documented_command_has_help(path):
     assert done.returncode == 0 and "usage: straja" in done.stdout, done.stderr
 
 
-@pytest.fixture(scope="module")
-def vnode(tmp_path_factory):
-    from conftest import FirmwareNode
-    from straja.vboard.sources import ToneSource
-
-    node = FirmwareNode(tmp_path_factory.mktemp("docs") / "flash", ToneSource(2.44e9, -60.0))
-    time.sleep(0.5)
-    yield node
-    node.stop()
-
-
 # The documented command lines that run here as written, with PORT (or the field guide's
 # /dev/ttyACM0) a virtual node's port; monitor, which runs until Ctrl-C, for two seconds.
 REMOTE_ID = "1e16faff0d07122624160a42bf241b6ed1b4b69808ac0870086b53150e0200"  # remoteid.md's
@@ -165,11 +154,11 @@ def test_the_runnable_ones_are_in_the_docs():
 
 
 @pytest.mark.parametrize("line", sorted(RUNNABLE))
-def test_documented_commands_run_against_a_virtual_node(vnode, line):
-    argv = [vnode.port if w == "PORT" else SUBSTITUTE.get(w, w) for w in shlex.split(line)[1:]]
+def test_documented_commands_run_against_a_virtual_node(module_node, line):
+    argv = [module_node.port if w == "PORT" else SUBSTITUTE.get(w, w) for w in shlex.split(line)[1:]]
     if argv[0] == "monitor":
         argv += ["--duration", "2"]
-    env = dict(os.environ, STRAJA_EXTRA_PORTS=vnode.port)  # ports --probe lists it
+    env = dict(os.environ, STRAJA_EXTRA_PORTS=module_node.port)  # ports --probe lists it
     # web-password asks for the password twice
     done = subprocess.run([STRAJA, *argv], capture_output=True, text=True, timeout=120,
                           input="correct horse battery\n" * 2, env=env)
@@ -189,14 +178,14 @@ def test_a_rotten_command_line_is_caught(line):
 
 
 @pytest.mark.parametrize("command", ["info", "monitor"])
-def test_node_id_works_where_a_port_is_asked_for(vnode, command):
+def test_node_id_works_where_a_port_is_asked_for(module_node, command):
     """The field guide: "Anywhere a PORT is asked for you may write ... node:ID" (a virtual node
     is a candidate when named in STRAJA_EXTRA_PORTS)."""
     guide = (ROOT / "docs/field-guide.md").read_text()
     assert "Anywhere a PORT is asked for you may write" in guide
-    env = dict(os.environ, STRAJA_EXTRA_PORTS=vnode.port)
+    env = dict(os.environ, STRAJA_EXTRA_PORTS=module_node.port)
     argv = [command, "node:7", *(["--duration", "2"] if command == "monitor" else [])]
     done = subprocess.run([STRAJA, *argv], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr
-    assert vnode.port in done.stdout
+    assert module_node.port in done.stdout
     time.sleep(1.0)  # the firmware starts again after the probe's soft reset

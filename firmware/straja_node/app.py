@@ -116,6 +116,11 @@ class App:
         Raises ValueError (nothing changed) or OSError (the flash write failed: the old config
         and plan stay in use)."""
         cfg = config.validate(cfg)
+        names = [fe.name for fe in self.scheduler.front_ends]
+        for name in cfg["cal"]:  # (config.validate knows no board: the names are checked here)
+            if name not in names:
+                raise ValueError("cal: no front end %s on this board (%s)"
+                                 % (name, ", ".join(names)))
         old = self.config
         running = self.scheduler.plan
         replan = (cfg["plan"] != old["plan"] or cfg["cal"] != old["cal"]

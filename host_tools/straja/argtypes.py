@@ -15,7 +15,9 @@ def _number(kind, text: str, low, inclusive: bool, high=None):
         value = kind(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value != value or value < low or (value == low and not inclusive) or \
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    if value < low or (value == low and not inclusive) or \
             (high is not None and value > high):
         bound = (f"{low}..{high}" if high is not None else
                  f"at least {low}" if inclusive else f"more than {low}")
@@ -115,3 +117,54 @@ def writable_file(text: str) -> str:
 
 def writable_path(text: str) -> Path:
     return Path(writable_file(text))
+
+
+def writable_folder(text: str) -> Path:
+    """A folder this command writes into, made (with its parents) when missing: not a file, and
+    the nearest folder that exists on its path is writable."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot make {text}: {existing} is a file")
+    if not os.access(existing, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is not writable")
+    return path
+
+
+def input_file(text: str) -> str:
+    """A file to read, or "-" for stdin."""
+    return text if text == "-" else str(existing_file(text))
+
+
+def key_value(text: str) -> str:
+    """A KEY=VALUE setting (the node checks the key and the value)."""
+    key, sep, _ = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"not KEY=VALUE: {text!r}")
+    return text
+
+
+def version(text: str) -> str:
+    """A release version such as 1.24.1."""
+    parts = text.split(".")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"not a version: {text!r} (e.g. 1.24.1)")
+    return text
+
+
+def port_name(text: str) -> str:
+    """A serial port as every command takes it: a path, `serial:USBSERIAL` or `node:ID` (whether
+    it is there is found when it is opened)."""
+    kind, sep, value = text.partition(":")
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty port name")
+    if sep and kind == "serial" and not value:
+        raise argparse.ArgumentTypeError("serial: needs the USB serial number (straja ports)")
+    if sep and kind == "node":
+        try:
+            node_id(value)
+        except argparse.ArgumentTypeError:
+            raise argparse.ArgumentTypeError(f"{text}: a node id is 1..65535") from None
+    return text

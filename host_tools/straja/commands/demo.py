@@ -29,9 +29,9 @@ from ..eval.scenes import matches
 from ..gateway.position import covers, position_text
 from ..sim.emitters import DRONE_FAMILY
 from ..sim.remoteid import to_local
-from ..sim.scene import load_scene
 from ..vnode.bridge import die_with_parent
-from ..vnode.cli import DEFAULT_SCENE, stop_on_signals
+from ..sim.cli import scene_argument
+from ..vnode.cli import DEFAULT_SCENE, scene_with_nodes, stop_on_signals
 from ..argtypes import listen_address, non_negative_float, positive_int, writable_file
 
 STATS_INTERVAL_S = 5.0  # each node's live line: frames and overruns per second
@@ -149,7 +149,7 @@ def configure(p) -> None:
                      "gateway reading them: node status and the alerts it raises, live. Events "
                      "are stored in SQLite (no broker).")
     p.add_argument("--nodes", type=positive_int, default=3, help="number of virtual nodes (default 3)")
-    p.add_argument("--scene", default=DEFAULT_SCENE, help="scene file or catalogue name "
+    p.add_argument("--scene", type=scene_argument, default=DEFAULT_SCENE, help="scene file or catalogue name "
                    f"(default {DEFAULT_SCENE})")
     p.add_argument("--duration", type=non_negative_float, default=90.0,
                    help="seconds to run (default 90; 0 = until Ctrl-C)")
@@ -164,6 +164,7 @@ def configure(p) -> None:
 
 def run(args) -> int:
     stop_on_signals()  # a `kill` stops the virtual nodes too, as Ctrl-C does
+    scene = scene_with_nodes(args.scene, args.nodes)  # (before anything is made or started)
     db = Path(args.db or f"runs/demo-{datetime.now():%Y%m%d-%H%M%S}/events.db")
     db.parent.mkdir(parents=True, exist_ok=True)
     print(term.paint(f"starting {args.nodes} virtual nodes on scene {args.scene!r} ...", "bold"))
@@ -183,7 +184,6 @@ def run(args) -> int:
         print(started_nodes["description"])
         for node in started_nodes["nodes"]:
             print(f"  {node['name']}: node {node['node_id']} on {node['port']}")
-        scene = load_scene(args.scene)
         surveyed = scene.gateway_nodes()  # the nodes where the scene puts them
         cfg = gwconfig.from_dict({"gateway": {
             "ports": [n["port"] for n in started_nodes["nodes"]], "discover": False,

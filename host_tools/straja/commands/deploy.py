@@ -14,7 +14,7 @@ from ..errors import StrajaError
 from ..paths import FIRMWARE
 from ..tools.deploy import Compiler, Deployer, DeployResult, deploy_many
 from ..tools.ports import candidates
-from ..argtypes import board_name, existing_folder
+from ..argtypes import board_name, existing_folder, port_name, writable_folder
 
 
 class ProgressLine:
@@ -83,7 +83,7 @@ def configure(p) -> None:
                      "node, then switch to the new version atomically: a deploy cut off at any "
                      "point leaves the node booting its previous version. Several ports are "
                      "deployed in parallel, one log per port.")
-    p.add_argument("ports", nargs="*", metavar="PORT",
+    p.add_argument("ports", nargs="*", metavar="PORT", type=port_name,
                    help="serial port, serial:USBSERIAL or node:ID")
     p.add_argument("--all", action="store_true", help="every USB serial port (straja ports)")
     p.add_argument("--source", type=existing_folder, default=FIRMWARE, help="firmware folder "
@@ -96,7 +96,7 @@ def configure(p) -> None:
     p.add_argument("--no-confirm", action="store_true", help="do not ask the firmware that booted "
                    "for its version (a tree that is not the Straja firmware)")
     p.add_argument("--mpy-cross", help="the mpy-cross command to use")
-    p.add_argument("--log-dir", type=Path, default=None,
+    p.add_argument("--log-dir", type=writable_folder, default=None,
                    help=f"where the per-port logs go (default: {default_log_dir()})")
     p.add_argument("-v", "--verbose", action="store_true", help="print each step on stderr")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

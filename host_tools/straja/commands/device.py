@@ -8,11 +8,11 @@ import selectors
 import sys
 import termios
 import tty
-from pathlib import Path
 
 import serial
 
 from .. import term
+from ..argtypes import existing_file, port_name
 from ..errors import StrajaError
 from ..protocol import CommandError
 from ..rawrepl import ReplError
@@ -27,7 +27,7 @@ REPL_EXIT_NAME = "Ctrl-]"
 
 
 def _port_argument(p) -> None:
-    p.add_argument("port", metavar="PORT", help="serial port, serial:USBSERIAL or node:ID")
+    p.add_argument("port", metavar="PORT", type=port_name, help="serial port, serial:USBSERIAL or node:ID")
 
 
 def configure_info(p) -> None:
@@ -36,7 +36,7 @@ def configure_info(p) -> None:
                      "interrupted and restarted (soft reset).")
     _port_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--inventory", type=Path, default=DEFAULT_INVENTORY,
+    p.add_argument("--inventory", type=existing_file, default=DEFAULT_INVENTORY,
                    help="fleet inventory whose newest record of the node gives its surveyed "
                    f"position (default: ./{DEFAULT_INVENTORY})")
     p.set_defaults(func=run_info)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import term
+from ..argtypes import port_name
 from ..tools.flash import flash_image
 from .deploy import ProgressLine
 
@@ -13,7 +14,7 @@ def configure(p) -> None:
                      ".bin through esptool (chip detected, image checked, written at the chip's "
                      "offset, verified), or an RP2040/RP2350 .uf2 copied onto the BOOTSEL drive. "
                      "No network needed.")
-    p.add_argument("port", metavar="PORT", help="serial port of an ESP32 board; `bootsel` for an "
+    p.add_argument("port", metavar="PORT", type=port_name, help="serial port of an ESP32 board; `bootsel` for an "
                    "RP2 board in BOOTSEL mode")
     p.add_argument("image", metavar="IMAGE", type=Path, help="MicroPython .bin or .uf2 file")
     p.add_argument("--erase", action="store_true", help="erase the whole flash first (ESP32; "

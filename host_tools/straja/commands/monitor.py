@@ -13,14 +13,15 @@ from ..link import NodeLink
 from ..serial_port import PortError
 from ..tools.monitor import PortView, frame_json
 from ..tools.ports import resolve
-from ..argtypes import positive_float, positive_int, writable_file
+from ..argtypes import port_name, positive_float, positive_int, writable_file
 
 
 def configure(p) -> None:
     p.description = ("Open serial ports (boards or virtual nodes), decode their frames and show "
                      "them: per-node frame rate, lost and corrupt frames, status, and a "
                      "per-channel bar of the latest sweep of each front end.")
-    p.add_argument("ports", nargs="+", metavar="PORT", help="serial port(s), e.g. /dev/ttyACM0, serial:USBSERIAL or node:ID")
+    p.add_argument("ports", nargs="+", metavar="PORT", type=port_name,
+                   help="serial port(s), e.g. /dev/ttyACM0, serial:USBSERIAL or node:ID")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per frame on stdout, then a summary object")
     p.add_argument("--count", type=positive_int, help="stop after this many frames (all ports together)")
@@ -58,6 +59,7 @@ def start(link: NodeLink) -> None:
 def run(args) -> int:
     views = [PortView(resolve(p)) for p in args.ports]
     done = threading.Event()
+    reader_left = threading.Event()  # stdout's reader is gone (`straja monitor --json P | head`)
     lock = threading.Lock()
     total = [0]
     writer, on_data_for = recorder(args.record, [v.port for v in views]) if args.record \
@@ -73,7 +75,11 @@ def run(args) -> int:
                 view.note(frame)
                 total[0] += 1
                 if args.json:
-                    sys.stdout.write(json.dumps(frame_json(view.port, frame)) + "\n")
+                    try:
+                        sys.stdout.write(json.dumps(frame_json(view.port, frame)) + "\n")
+                    except BrokenPipeError:
+                        reader_left.set()
+                        done.set()
                 if args.count and total[0] >= args.count:
                     done.set()
         return on_frame
@@ -117,6 +123,8 @@ def run(args) -> int:
             view.link.close()
         if writer:
             writer.close()
+    if reader_left.is_set():
+        raise BrokenPipeError  # (from the reader thread: straja.cli ends quietly, exit 0)
     summary = {v.port: {"node_id": v.link.node_id, "frames": v.frames, **v.link.counters()}
                for v in views}
     if args.json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from .. import term
+from ..argtypes import port_name
 from ..tools.ports import EXTRA_PORTS_ENV, bootsel_devices, candidates, probe_port
 
 
@@ -14,7 +15,7 @@ def configure(p) -> None:
                      "application). Elsewhere, PORT may be serial:USBSERIAL or node:ID instead of "
                      "a path. Ports without a USB identity are listed only when named here or in "
                      f"${EXTRA_PORTS_ENV}.")
-    p.add_argument("extra", nargs="*", metavar="PORT", help="also list these ports")
+    p.add_argument("extra", nargs="*", metavar="PORT", type=port_name, help="also list these ports")
     p.add_argument("--probe", action="store_true", help="ask what runs on each port")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=run)

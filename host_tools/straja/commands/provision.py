@@ -9,7 +9,8 @@ from .. import term
 from ..locate import GeoPoint
 from ..paths import FIRMWARE
 from ..tools.provision import append_record, nodes_table, provision
-from ..argtypes import board_name, existing_file, node_id, writable_path
+from ..argtypes import (board_name, existing_file, existing_folder, key_value, node_id,
+                        port_name, version, writable_path)
 
 DEFAULT_INVENTORY = Path("straja-inventory.jsonl")
 
@@ -29,20 +30,21 @@ def configure(p) -> None:
                      "version (needs --image), deploy the firmware, write the board profile and "
                      "node id, reset, run the self-test and append the result to the inventory "
                      "file.")
-    p.add_argument("port", metavar="PORT", help="serial port, serial:USBSERIAL, or `bootsel`")
+    p.add_argument("port", metavar="PORT", type=port_name, help="serial port, serial:USBSERIAL, or `bootsel`")
     p.add_argument("--node-id", type=node_id, required=True, help="the node's id, 1..65535")
     p.add_argument("--board", type=board_name, help="board profile name (hardware/boards/NAME.json); default: the "
                    "one already on the node")
     p.add_argument("--image", type=existing_file, help="MicroPython image (.bin or .uf2) to flash if needed")
-    p.add_argument("--micropython", metavar="VERSION",
+    p.add_argument("--micropython", metavar="VERSION", type=version,
                    help="flash --image unless the node runs this MicroPython version (e.g. 1.24.1)")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   type=key_value,
                    help="a config value to set after the node id (repeatable)")
     p.add_argument("--position", type=position, metavar="LAT,LON,HEIGHT",
                    help="the node's surveyed antenna position (degrees; metres above the WGS84 "
                    "ellipsoid, as GNSS gives it): recorded, and printed as the gateway config's "
                    "[nodes.<id>] table")
-    p.add_argument("--source", type=Path, default=FIRMWARE, help="firmware folder")
+    p.add_argument("--source", type=existing_folder, default=FIRMWARE, help="firmware folder")
     p.add_argument("--inventory", type=writable_path, default=DEFAULT_INVENTORY,
                    help=f"inventory file to append to (default: ./{DEFAULT_INVENTORY})")
     p.add_argument("--json", action="store_true", help="print the inventory record as JSON")

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 from .. import term
-from ..argtypes import non_negative_int, positive_float, positive_int
+from ..argtypes import (existing_file, non_negative_int, positive_float, positive_int,
+                        writable_folder)
 from .scenes import score_scenes
 
 QUICK = {"curve_trials": 40, "target_trials": 40, "hours": 1.0, "segment_s": 300.0,
@@ -23,7 +24,7 @@ def configure(p) -> None:
     p.epilog = ("exit codes: 0 done; 1 (--quick) a gated target clearly missed; 2 bad arguments "
                 "or a bad scene file (one line naming file, line and field); 130 interrupted "
                 "by Ctrl-C. Progress goes to stderr; --json prints one JSON object on stdout.")
-    p.add_argument("scenes", nargs="*", help="background-only scene files (default: urban 2.4 "
+    p.add_argument("scenes", nargs="*", type=existing_file, help="background-only scene files (default: urban 2.4 "
                    "GHz, sub-GHz LoRa, quiet rural from the catalogue)")
     p.add_argument("--scene", nargs="+", metavar="FILE", help="score these scene files: each "
                    "runs for its whole duration on all its nodes and the gateway (adaptive "
@@ -34,7 +35,7 @@ def configure(p) -> None:
     p.add_argument("--trials", type=positive_int, help="trials per family at +10 dB (curve trials: "
                    "the same number)")
     p.add_argument("--hours", type=positive_float, help="node-hours per background scene")
-    p.add_argument("--out", help="report folder (default eval-report; with --scene: none "
+    p.add_argument("--out", type=writable_folder, help="report folder (default eval-report; with --scene: none "
                    "unless given)")
     p.add_argument("--vnode-trials", type=non_negative_int, help="+10 dB trials per family also "
                    "run on real virtual nodes (the firmware under MicroPython, in real time) "

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import tomllib
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +23,7 @@ from ..sim.scene import load_scene, scene_from_dict
 from . import localisation, remoteid as remote_id, score
 from .readings import EVAL_PLAN, load_profile
 from .run import run_session
-from .scenes import score_scenes
+from .scenes import score_scenes, worker_pool
 from .trials import FAMILIES, TARGET_SNR_DB, Trial, dedicated_plan, run_trial
 from .vnodes import compare as vnode_compare
 
@@ -182,20 +181,29 @@ def speed(quick: bool) -> dict:
     return out
 
 
-def _pool(jobs):
-    return ProcessPoolExecutor(jobs) if jobs > 1 else None
+PROGRESS_EVERY_S = 30.0  # how often a long batch of runs says how far it is
 
 
-def _map(pool, fn, items):
-    return list(pool.map(fn, items, chunksize=4)) if pool else [fn(x) for x in items]
+def _map(pool, fn, items, what: str, log) -> list:
+    """fn over items (in the pool's workers, or here without one), in order; every
+    PROGRESS_EVERY_S how many are done and the time left."""
+    results = []
+    t0 = last = time.monotonic()
+    for result in pool.imap(fn, items, chunksize=4) if pool else map(fn, items):
+        results.append(result)
+        now = time.monotonic()
+        if now - last >= PROGRESS_EVERY_S and len(results) < len(items):
+            last = now
+            eta = (now - t0) * (len(items) - len(results)) / len(results)
+            log(f"  {what}: {len(results)}/{len(items)} done, ETA {eta:.0f} s")
+    return results
 
 
 def evaluate(st: Settings, log=print) -> dict:
     t_start = time.perf_counter()
     detect = EVAL_DETECT if st.detect is None else st.detect
     rng = random.Random(st.seed)
-    pool = _pool(st.jobs)
-    try:
+    with worker_pool(st.jobs) as pool:
         # background-only runs first: the baseline's threshold is tuned on them
         paths = [SCENES / f"{n}.toml" for n in BACKGROUNDS] if not st.scenes else st.scenes
         jobs = []
@@ -205,7 +213,7 @@ def evaluate(st: Settings, log=print) -> dict:
                 jobs.append((path, NODES[i % len(NODES)], st.seed * 1000 + i, st.segment_s, detect))
         log(f"background: {len(jobs)} runs of {st.segment_s:.0f} s")
         t_bg = time.perf_counter()
-        bg = _map(pool, _background_job, jobs)
+        bg = _map(pool, _background_job, jobs, "background runs", log)
         t_bg = time.perf_counter() - t_bg
         trials = []
         for fam in FAMILIES:
@@ -222,11 +230,8 @@ def evaluate(st: Settings, log=print) -> dict:
                     variants.append((name, (Trial(fam, rng.randrange(2 ** 31), TARGET_SNR_DB),
                                             2 * fam.target_s, v_detect, plan_of(fam))))
         log(f"trials: {len(trials)} + {len(variants)} for the variants")
-        results = _map(pool, _trial_job, trials)
-        v_results = _map(pool, _trial_job, [v[1] for v in variants])
-    finally:
-        if pool:
-            pool.shutdown()
+        results = _map(pool, _trial_job, trials, "trials", log)
+        v_results = _map(pool, _trial_job, [v[1] for v in variants], "variant trials", log)
     if st.catalogue:
         scene_paths = catalogue_scenes(st.quick)
         log(f"catalogue: {len(scene_paths)} scenes scored whole")

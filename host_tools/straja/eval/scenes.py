@@ -18,6 +18,7 @@ only while its emitter is switched on, so a match is a match while it is on.
 """
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import json
@@ -267,6 +268,23 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+@contextlib.contextmanager
+def worker_pool(jobs: int):
+    """`jobs` worker processes (None for one job: the work runs here) that leave Ctrl-C to this
+    process, which ends them at once when anything interrupts the work."""
+    pool = multiprocessing.Pool(jobs, _ignore_sigint) if jobs > 1 else None
+    try:
+        yield pool
+    except BaseException:
+        if pool:
+            pool.terminate()
+        raise
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+
+
 def _scene_job(args) -> tuple[list[dict], float, float, float]:
     path, label, detect, report_every_s = args
     scene = load_scene(path)
@@ -302,8 +320,7 @@ def score_scenes(paths: list, jobs: int = 2, detect: dict | None = None, log=Non
     results = {}
     t0 = time.monotonic()
     done = 0.0
-    pool = multiprocessing.Pool(min(jobs, len(items)), _ignore_sigint) if jobs > 1 else None
-    try:
+    with worker_pool(min(jobs, len(items))) as pool:
         for i, result in enumerate(pool.imap(_scene_job, items) if pool else map(_scene_job, items)):
             results[i] = result
             done += work[i]
@@ -312,14 +329,6 @@ def score_scenes(paths: list, jobs: int = 2, detect: dict | None = None, log=Non
                 eta = elapsed * (sum(work) - done) / done
                 log(f"{labels[i]}: scored in {result[3]:.0f} s ({i + 1}/{len(items)} scenes, "
                     f"ETA {eta:.0f} s)")
-    except BaseException:
-        if pool:
-            pool.terminate()
-        raise
-    finally:
-        if pool:
-            pool.close()
-            pool.join()
     for i in range(len(items)):
         rows, false_rate, rate, _ = results[i]
         out["emitters"] += rows

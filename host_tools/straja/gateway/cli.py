@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import term
-from ..argtypes import (existing_file, listen_address, non_negative_float, positive_float,
+from ..argtypes import (existing_file, input_file, listen_address, non_negative_float, positive_float,
                         positive_int, tcp_port, writable_file)
 from ..cot import cot_url
 from ..errors import StrajaError
@@ -72,10 +72,26 @@ def _load(args) -> gwconfig.GatewayConfig:
     return gwconfig.override(cfg, **changes)
 
 
+def _check_outputs(cfg) -> None:
+    """The files the config has the gateway write (the command line's were checked while
+    parsing) can be written, before any of them is opened."""
+    for key in ("db", "jsonl", "record"):
+        try:
+            if getattr(cfg, key):
+                writable_file(getattr(cfg, key))
+        except argparse.ArgumentTypeError as e:
+            raise StrajaError(f"{key}: {e}", f"correct {key} in the config, or give --{key} FILE",
+                              term.EXIT_USAGE) from None
+
+
 def _outputs(cfg):
     """(store, publisher, sinks) for a config."""
     topics = mqtt.topics_for(cfg.mqtt, cfg.gateway_id) if cfg.mqtt.host else None
-    event_store = store.Store(cfg.db, topics=topics) if cfg.db else None
+    try:
+        event_store = store.Store(cfg.db, topics=topics) if cfg.db else None
+    except sqlite3.DatabaseError as e:
+        raise StrajaError(f"{cfg.db} is not a gateway event store ({e})", "name the gateway's "
+                          "database, or a new file: --db FILE", term.EXIT_USAGE) from e
     publisher = mqtt.Publisher(cfg.mqtt, cfg.gateway_id, cfg.db).start() \
         if cfg.mqtt.host and cfg.db else None
     sinks = [_jsonl_sink(cfg.jsonl)] if cfg.jsonl else []
@@ -107,6 +123,7 @@ def run_gateway(args) -> int:
     try:
         cfg = _load(args)
         Pipeline(cfg)  # (checks the detection settings before anything is opened)
+        _check_outputs(cfg)
     except ValueError as e:  # ConfigError, or a value the pipeline refuses
         raise StrajaError(str(e), "see docs/gateway.md for the keys and their defaults",
                           term.EXIT_USAGE) from e
@@ -327,7 +344,7 @@ def configure_gateway(p) -> None:
                    help="the site's name in the MQTT topics straja/v1/<site>/<gateway_id>/... "
                    "(overrides the config's mqtt.site; docs/hq.md)")
     p.add_argument("--duration", type=positive_float, metavar="S", help="stop after S seconds")
-    p.add_argument("--remoteid-source", metavar="FILE",
+    p.add_argument("--remoteid-source", metavar="FILE", type=input_file,
                    help='Remote ID from a companion: JSON lines with the payload hex ("-": stdin)')
     p.add_argument("--web", type=listen_address, metavar="HOST:PORT",
                    help="serve the live dashboard there (docs/dashboard.md; e.g. 127.0.0.1:8080)")

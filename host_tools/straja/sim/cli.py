@@ -6,10 +6,21 @@ runs them alone.
 import argparse
 import sys
 
-from ..argtypes import positive_float, writable_file
+from .. import term
+from ..argtypes import non_negative_float, positive_float, writable_file
 from ..errors import StrajaError
-from .scene import load_scene
+from .scene import SceneError, load_scene
 from .truth import write_truth
+
+
+def scene_argument(text: str) -> str:
+    """A scene file or catalogue name that loads: a bad one is refused while parsing (exit 2,
+    naming file, line and field), before any virtual node starts."""
+    try:
+        load_scene(text)
+    except SceneError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def cmd_check(args):
@@ -19,8 +30,11 @@ def cmd_check(args):
 
 def cmd_truth(args):
     scene = load_scene(args.scene)
+    if args.t1 is not None and args.t1 <= args.t0:
+        raise StrajaError(f"--t1 {args.t1:g} is not after --t0 {args.t0:g}", code=term.EXIT_USAGE)
     counts = write_truth(scene, args.out, args.t0, args.t1, args.sample)
-    print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()),
+          file=sys.stderr if args.out == "-" else sys.stdout)
     return 0
 
 
@@ -32,9 +46,10 @@ def add_subcommands(sub):
     check.set_defaults(func=cmd_check)
     truth = sub.add_parser("truth", help="write a scene's ground truth (JSON lines)")
     truth.add_argument("scene")
-    truth.add_argument("--out", required=True, type=writable_file, help="output file")
-    truth.add_argument("--t0", type=float, default=0.0, help="start, s (default 0)")
-    truth.add_argument("--t1", type=float, default=None, help="end, s (default: scene duration)")
+    truth.add_argument("--out", required=True, type=writable_file,
+                       help='output file ("-": stdout)')
+    truth.add_argument("--t0", type=non_negative_float, default=0.0, help="start, s (default 0)")
+    truth.add_argument("--t1", type=positive_float, default=None, help="end, s (default: scene duration)")
     truth.add_argument("--sample", type=positive_float, default=0.1, help="rx sample period, s")
     truth.set_defaults(func=cmd_truth)
 

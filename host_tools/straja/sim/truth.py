@@ -10,7 +10,9 @@ Records, one JSON object per line, each with a "type":
           front end (path loss, shadowing and antenna gain at the stream's nominal frequency;
           no fading), its distance in metres and whether it is switched on
 """
+import contextlib
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,9 +78,10 @@ def records(scene, t0=0.0, t1=None, sample_s=0.1, merge_gap_s=0.05):
 
 
 def write_truth(scene, path, t0=0.0, t1=None, sample_s=0.1, merge_gap_s=0.05):
-    """Write the ground truth of `scene` over [t0, t1) to `path` (JSON lines); returns counts."""
+    """Write the ground truth of `scene` over [t0, t1) to `path` ("-": stdout) as JSON lines;
+    returns counts."""
     counts = {}
-    with open(path, "w") as out:
+    with contextlib.nullcontext(sys.stdout) if str(path) == "-" else open(path, "w") as out:
         for r in records(scene, t0, t1, sample_s, merge_gap_s):
             out.write(json.dumps(r, separators=(",", ":")) + "\n")
             counts[r["type"]] = counts.get(r["type"], 0) + 1

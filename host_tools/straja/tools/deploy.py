@@ -339,7 +339,10 @@ class Deployer:
         self.progress = progress or (lambda done, total: None)
         self.on_event = on_event or (lambda name, detail=None: None)
 
-    def deploy(self, port: str) -> DeployResult:
+    def deploy(self, port: str, stop: threading.Event | None = None) -> DeployResult:
+        """Deploy to `port`; once `stop` is set (a Ctrl-C), KeyboardInterrupt at the next batch
+        of files, before the switch: the node restarts its previous version."""
+        self.stop = stop or threading.Event()
         result = DeployResult(port)
         t0 = time.monotonic()
         opened = False  # a port that never opened has no node to check afterwards
@@ -457,6 +460,7 @@ class Deployer:
         staged = {STAGING + p: files[p] for p in put}
         staged[STAGED_MANIFEST] = json.dumps(manifest, sort_keys=True).encode()
         self._send_verified(s, staged, result)
+        self._stop_if_asked()
         self.on_event("switching", put)
         new_id = s.eval_json(f"print(json.dumps(switch({put!r}, {drop!r})))",
                              "switching to the new version", timeout=30)
@@ -487,6 +491,11 @@ class Deployer:
     def _fwswap_source(self) -> str:
         return source_files(self.source)["fwswap.py"].read_text()
 
+    def _stop_if_asked(self) -> None:
+        if self.stop.is_set():
+            self.log("interrupted (Ctrl-C) before the switch: the previous version stays")
+            raise KeyboardInterrupt
+
     def _send_verified(self, s: Session, staged: dict[str, bytes], result: DeployResult) -> None:
         """Write every staged file, hash it on the node, send mismatches again, then give up."""
         total = sum(len(d) for d in staged.values())
@@ -495,6 +504,7 @@ class Deployer:
         for attempt in range(1 + RETRIES):
             bad = []
             for batch in batches(todo, staged):
+                self._stop_if_asked()
                 try:
                     hashes = stream_batch(s, batch, staged)
                 except rawrepl.RemoteError as e:
@@ -598,6 +608,13 @@ def stream_batch(s: Session, batch: list[str], staged: dict[str, bytes]) -> list
 
 
 def deploy_many(ports: list[str], deployer_for) -> list[DeployResult]:
-    """Deploy to every port in parallel; `deployer_for(port)` makes each port's Deployer."""
+    """Deploy to every port in parallel; `deployer_for(port)` makes each port's Deployer. A
+    Ctrl-C stops each deploy at its next batch of files (its node restarts its previous version)
+    and is raised again once they have stopped."""
+    stop = threading.Event()
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(ports))) as pool:
-        return list(pool.map(lambda port: deployer_for(port).deploy(port), ports))
+        try:
+            return list(pool.map(lambda port: deployer_for(port).deploy(port, stop), ports))
+        except KeyboardInterrupt:
+            stop.set()  # (leaving the `with` waits for the deploys to stop)
+            raise

@@ -7,9 +7,10 @@ import sys
 import time
 
 from .. import term
-from ..argtypes import positive_float, positive_int
+from ..argtypes import positive_float, positive_int, writable_folder
 from ..errors import StrajaError
 from ..sim import cli as scene_cli
+from ..tools.ports import EXTRA_PORTS_ENV
 from ..sim.scene import load_scene
 from ..sim.remoteid import NodeBluetooth
 from .fleet import Fleet, NodeSpec, scene_rf
@@ -27,8 +28,9 @@ def configure(sim) -> None:
                            "child process is stopped on exit.")
     p.add_argument("--count", type=positive_int, default=1, help="number of nodes (default 1; with "
                    "--scene, at most the scene's node count)")
-    p.add_argument("--scene", help=f"scene file or catalogue name (default: {DEFAULT_SCENE})")
-    p.add_argument("--workdir", help="keep the nodes' flash folders here (default: temporary); "
+    p.add_argument("--scene", type=scene_cli.scene_argument,
+                   help=f"scene file or catalogue name (default: {DEFAULT_SCENE})")
+    p.add_argument("--workdir", type=writable_folder, help="keep the nodes' flash folders here (default: temporary); "
                    "each start writes the firmware, board.json and config.json again")
     p.add_argument("--stream", action="store_true",
                    help="nodes stream from boot (config stream_on_boot), as the gateway expects")
@@ -38,14 +40,22 @@ def configure(sim) -> None:
     scene_cli.add_subcommands(sim_sub)
 
 
+def scene_with_nodes(scene_name: str | None, count: int):
+    """The scene (file path or catalogue name; default DEFAULT_SCENE), a StrajaError (exit code
+    2) when it has fewer than `count` nodes."""
+    scene = load_scene(scene_name or DEFAULT_SCENE)
+    if count > len(scene.nodes):
+        raise StrajaError(f"the scene {scene.name!r} has {len(scene.nodes)} node(s); asked for "
+                          f"{count}", "ask for fewer (--count / --nodes), or name a scene with "
+                          "more nodes", term.EXIT_USAGE)
+    return scene
+
+
 def start_fleet(count: int, scene_name: str | None, workdir=None, config: dict | None = None):
     """The fleet for `count` nodes of a scene (file path or catalogue name), each node's config
     starting from `config`; a StrajaError (exit code 2) for a bad scene or count."""
-    scene = load_scene(scene_name or DEFAULT_SCENE)
+    scene = scene_with_nodes(scene_name, count)
     nodes = list(scene.nodes.values())[:count]
-    if count > len(scene.nodes):
-        raise StrajaError(f"the scene has {len(scene.nodes)} node(s); asked for {count}",
-                          code=term.EXIT_USAGE)
     specs = [NodeSpec(n.name, index + 1, board=n.board, config=dict(config or {}))
              for index, n in enumerate(nodes)]
     fleet = Fleet(specs, lambda name, profile: scene_rf(scene, name, profile), workdir=workdir,
@@ -80,7 +90,9 @@ def run_nodes(args) -> int:
             for row in rows:
                 print(f"{row['name']}\tnode {row['node_id']}\t{row['port']}")
             print(term.paint(f"{len(rows)} virtual node(s) running scene {scene.name!r}; "
-                             "Ctrl-C stops them", "dim"), file=sys.stderr)
+                             "Ctrl-C stops them. For straja ports and node:ID: export "
+                             f"{EXTRA_PORTS_ENV}={':'.join(r['port'] for r in rows)}", "dim"),
+                  file=sys.stderr)
         sys.stdout.flush()
         end = time.monotonic() + args.duration if args.duration else None
         while end is None or time.monotonic() < end:
