@@ -109,7 +109,8 @@ def test_tracker_follows_a_drone_and_caps_speed():
 
 def test_reduced_monte_carlo_runs_and_reports(tmp_path):
     report = evaluate.evaluate(fixes=4, seed=3, layouts=("square",))
-    assert len(report["results"]) == 2 * 2 * 4 * 3  # bands x placements x spreads x exponents
+    # bands x placements x spreads x exponents, and two bands with correlated shadowing
+    assert len(report["results"]) == 2 * 2 * 4 * 3 + 2
     for r in report["results"]:
         assert 0 <= r["coverage"] <= 1 and r["median_error_m"] >= 0 and r["crb_median_error_m"] > 0
     assert set(report["targets"]) >= set(evaluate.TARGETS)
@@ -154,6 +155,9 @@ def test_cramer_rao_bound_at_the_squares_centre_is_the_closed_form():
     for bands in (1, 2):
         bound = loc.cramer_rao([0.0, 0.0], 4.0, bands, FREQ)
         assert bound == pytest.approx(np.diag([var, var]) / bands, rel=1e-3, abs=1e-6)
+    # a second band whose shadowing is correlated rho with the first's: (1 + rho) / 2 of one's
+    bound = loc.cramer_rao([0.0, 0.0], 4.0, 2, FREQ, band_correlation=0.7)
+    assert bound == pytest.approx(np.diag([var, var]) * 1.7 / 2, rel=1e-3, abs=1e-6)
 
 
 def test_the_tracker_drops_a_mirror_its_track_rules_out():

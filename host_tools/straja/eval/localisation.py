@@ -28,6 +28,7 @@ FREQ_HZ = 5.8e9
 # a drone heard on two links (analog video at 5.8 GHz, its control link at 2.4 GHz): each band its
 # own transmit power and its own shadowing (docs/scenes.md, "Shadowing")
 BAND_FREQS_HZ = (FREQ_HZ, 2.44e9)
+CROSS_BAND_CORRELATION = 0.7  # a link's shadowing at the two bands, in the conditions named /rho
 BOUND_DRAWS = 20  # Gaussian draws of the Cramer-Rao covariance per fix (its median error)
 MAST_M = 6.0
 HALF_SIDE_M = 500.0
@@ -59,16 +60,25 @@ class Condition:
     shadowing_db: float
     exponent_error: float
     bands: int = 1
+    band_correlation: float = 0.0  # of one link's shadowing between the bands (the solver: 0)
 
     @property
     def name(self) -> str:
         return (f"{self.layout}/{self.placement}/{self.shadowing_db:g}dB/n{self.exponent_error:+g}"
-                + (f"/{self.bands}bands" if self.bands > 1 else ""))
+                + (f"/{self.bands}bands" if self.bands > 1 else "")
+                + (f"/rho{self.band_correlation:g}" if self.band_correlation else ""))
 
     def readings(self, nodes: np.ndarray):
         """(node index, band, frequency) of each reading: every node on each band."""
         band = np.repeat(np.arange(self.bands), len(nodes))
         return np.tile(np.arange(len(nodes)), self.bands), band, np.array(BAND_FREQS_HZ)[band]
+
+    def shadowing(self, rng, nodes: int) -> np.ndarray:
+        """A shadowing draw (dB) per reading: per node, correlated band_correlation between bands."""
+        rho = self.band_correlation
+        common = rng.standard_normal(nodes)
+        own = rng.standard_normal((self.bands, nodes))
+        return self.shadowing_db * (np.sqrt(rho) * common + np.sqrt(1 - rho) * own).ravel()
 
 
 def _drone_position(rng, placement: str) -> np.ndarray:
@@ -99,14 +109,14 @@ def run_condition(cond: Condition, fixes: int, model: PathLossModel, seed: int) 
         xy = _drone_position(rng, cond.placement)
         height = MAST_M + rng.uniform(30, 120)
         eirp = rng.uniform(*model.eirp_dbm, cond.bands)[band]
-        shadow = cond.shadowing_db * rng.standard_normal(index.size)
+        shadow = cond.shadowing(rng, len(nodes))
         dbm = _received(nodes, xy, height, exponent, eirp, shadow, freqs, index)
         fix = loc.locate(index, dbm, freqs, band)
         truth.append(xy)
         est.append(fix.east_north)
         covered.append(fix.covers(xy))
         radius.append(fix.radius)
-        crb = loc.cramer_rao(xy, cond.shadowing_db, cond.bands, FREQ_HZ)
+        crb = loc.cramer_rao(xy, cond.shadowing_db, cond.bands, FREQ_HZ, cond.band_correlation)
         bound.append(np.hypot(*rng.multivariate_normal(np.zeros(2), crb, BOUND_DRAWS).T) / np.hypot(*xy))
     truth, est = np.array(truth), np.array(est)
     err = np.linalg.norm(est - truth, axis=1)
@@ -114,7 +124,8 @@ def run_condition(cond: Condition, fixes: int, model: PathLossModel, seed: int) 
     bound_m = bound_relative * np.linalg.norm(truth, axis=1)[:, None]
     return {"condition": cond.name, "layout": cond.layout, "placement": cond.placement,
             "shadowing_db": cond.shadowing_db, "exponent_error": cond.exponent_error,
-            "bands": cond.bands, "median_error_m": float(np.median(err)),
+            "bands": cond.bands, "band_correlation": cond.band_correlation,
+            "median_error_m": float(np.median(err)),
             "median_relative_error": float(np.median(err / np.linalg.norm(truth, axis=1))),
             "crb_median_error_m": float(np.median(bound_m)),
             "crb_median_relative_error": float(np.median(bound_relative)),
@@ -147,7 +158,7 @@ def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int) -
     for _ in range(tracks):
         centre, phase = _drone_position(rng, cond.placement), rng.uniform(0, 2 * np.pi)
         height, eirp = MAST_M + rng.uniform(30, 120), rng.uniform(*model.eirp_dbm, cond.bands)[band]
-        shadow = cond.shadowing_db * rng.standard_normal(index.size)
+        shadow = cond.shadowing(rng, len(nodes))
         tracker = Tracker()
         for k in range(int(TRACK_S / FIX_EVERY_S)):
             t = k * FIX_EVERY_S
@@ -155,7 +166,7 @@ def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int) -
             xy = centre + ORBIT_M * np.array([np.cos(angle), np.sin(angle)])
             dbm = _received(nodes, xy, height, model.exponent + cond.exponent_error, eirp, shadow,
                             freqs, index)
-            shadow = rho * shadow + np.sqrt(1 - rho * rho) * cond.shadowing_db * rng.standard_normal(index.size)
+            shadow = rho * shadow + np.sqrt(1 - rho * rho) * cond.shadowing(rng, len(nodes))
             fix = loc.locate(index, dbm, freqs, band)
             tracker.update(t, fix)
             if k >= SETTLE_FIXES:
@@ -176,6 +187,9 @@ def evaluate(fixes: int = 100, seed: int = 1, model: PathLossModel | None = None
     conditions = [Condition(lay, pl, sh, dn, bands) for lay in layouts
                   for bands in ((1, 2) if lay == "square" else (1,))
                   for pl in PLACEMENTS for sh in SHADOWING_DB for dn in EXPONENT_ERRORS]
+    # shadowing measured at two frequencies is highly correlated in some places (docs/scenes.md)
+    conditions += [Condition("square", pl, 4.0, 0.0, 2, CROSS_BAND_CORRELATION) for pl in PLACEMENTS
+                   if "square" in layouts]
     results = [run_condition(cond, fixes, model, seed) for cond in conditions]
     tracked = [run_tracked(cond, max(2, fixes // 5), model, seed) for cond in TRACKED
                if cond.layout in layouts]
@@ -188,7 +202,8 @@ def evaluate(fixes: int = 100, seed: int = 1, model: PathLossModel | None = None
                                     outside["median_relative_error"] <= 0.25),
     }
     for bands, suffix in ((1, ""), (2, "_2bands")):
-        square = [r for r in results if r["layout"] == "square" and r["bands"] == bands]
+        square = [r for r in results if r["layout"] == "square" and r["bands"] == bands
+                  and not r["band_correlation"]]
         coverage_all = float(np.mean([r["coverage"] for r in square]))
         targets["coverage_overall" + suffix] = (coverage_all, 0.90 <= coverage_all <= 0.97)
         targets["coverage_conditions_in_90_97" + suffix] = (

@@ -7,16 +7,16 @@ Model (log-distance path loss with log-normal shadowing, `rf.path_loss_db`, as t
 with d_i the slant distance from node i to the emitter, A the unknown "power at 1 m" (transmit
 power, antenna gains and the 1 m loss together) and n the path-loss exponent. A is eliminated by
 estimating it jointly with the position (maximum likelihood; for fixed position A has a closed
-form, so this is the same as differential RSS with the pair correlations done right). n is not
-known at a site either: it is estimated too, held near the configured value by a Gaussian prior
-of spread `exponent_sigma`, so an exponent off by 0.5 both moves the fix less and widens the
-ellipse instead of making it confidently wrong.
+form, so this is the same as differential RSS with the pair correlations done right). A drone
+heard on several bands (video and control link) has one A per band and independent shadowing
+per band. n is not estimated: the fix uses the configured value and its covariance adds what an
+exponent error of `exponent_sigma` would move it by (a considered parameter).
 
 The emitter's height is not observable from a few masts; it is taken as `emitter_height_m` above
 the nodes' mean height, and the position is horizontal (east, north).
 
-The solver evaluates the profile cost (A and n solved in closed form) on a grid over the nodes and
-`max_range_m` around them, then runs Levenberg-Marquardt from the best few local minima of the
+The solver evaluates the profile cost (each band's A solved in closed form) on a grid over the
+nodes and `max_range_m` around them, then runs Levenberg-Marquardt from the best few local minima of the
 grid, so the banana-shaped cost surfaces of RSS (two valleys when the emitter is outside the
 nodes' hull) do not trap it.
 
@@ -375,14 +375,21 @@ class Localiser:
         return cov[:2, :2]
 
     def cramer_rao(self, east_north, sigma_db: float, bands: int = 1,
-                   freq_hz: float | None = None) -> np.ndarray:
+                   freq_hz: float | None = None, band_correlation: float = 0.0) -> np.ndarray:
         """The Cramer-Rao bound (2x2, m^2) on any unbiased fix of an emitter at east_north heard
-        by every node on `bands` bands with independent shadowing of sigma_db, the exponent
-        known, each band's A unknown (with the power prior of freq_hz when given)."""
+        by every node on `bands` bands, shadowing of sigma_db correlated band_correlation between
+        one link's bands, the exponent known, each band's A unknown (with the power prior of
+        freq_hz when given)."""
+        xy = np.asarray(east_north, float)
         idx = np.tile(np.arange(len(self.nodes)), bands)
         one_hot = np.repeat(np.eye(bands), len(self.nodes), axis=0)
+        jac = self._jacobian(xy, idx, one_hot, self._log_d(xy, idx))
+        same_link = (idx[:, None] == idx[None, :]) * band_correlation
+        shadowing_cov = sigma_db**2 * (same_link + (1 - band_correlation) * np.eye(idx.size))
+        info = jac.T @ np.linalg.solve(shadowing_cov, jac)
         prior = self.power_prior(None if freq_hz is None else np.full(bands, freq_hz))
-        info, _, _ = self._information(np.asarray(east_north, float), idx, one_hot, sigma_db, prior)
+        if prior is not None:
+            info[2:, 2:] += np.diag(1 / prior[1] ** 2)
         return np.linalg.inv(info)[:2, :2]
 
     def _starts(self, cost: np.ndarray) -> list[np.ndarray]:
