@@ -186,3 +186,17 @@ def test_the_tracker_drops_a_mirror_its_track_rules_out():
     assert not fix.covers(truth) or fix.ellipse[0] > 1000  # the single fix: mirror or vast
     assert np.linalg.norm(tracker.east_north - truth) < 60
     assert tracker.covers(truth) and tracker.ellipse[0] < 300
+
+
+@pytest.mark.parametrize("cond", [
+    evaluate.Condition("square", "inside", 6.0, 0.0),
+    evaluate.Condition("square", "outside", 2.0, 0.0),
+    evaluate.Condition("square", "inside", 4.0, -0.5, bands=2),
+    evaluate.Condition("square+centre", "inside", 4.0, 0.0),
+], ids=lambda c: c.name)
+def test_the_95_ellipse_holds_the_truth_90_to_97_percent(cond):
+    """Seeded Monte Carlo of the evaluation (100 fixes, its seed): the conditions whose coverage is
+    in the issue's band stay there (docs/localisation.md lists those that are not)."""
+    result = evaluate.run_condition(cond, 100, PathLossModel(), seed=1)
+    assert 0.90 <= result["coverage"] <= 0.97, result["coverage"]
+    assert result["median_error_m"] < 3 * result["crb_median_error_m"]
