@@ -46,8 +46,6 @@ TARGETS = {
                                 "25 % of its distance to the centre", "share"),
     "coverage_overall": ("localisation: the truth inside the 95 % ellipse in 90-97 % of fixes "
                          "(all square conditions)", "share"),
-    "coverage_overall_2bands": ("localisation: the same with the drone heard on two bands "
-                                "(video and control link)", "share"),
 }
 SHADOWING_DB = (2.0, 4.0, 6.0, 8.0)
 EXPONENT_ERRORS = (-0.5, 0.0, 0.5)
