@@ -16,9 +16,9 @@ The emitter's height is not observable from a few masts; it is taken as `emitter
 the nodes' mean height, and the position is horizontal (east, north).
 
 The solver evaluates the profile cost (each band's A solved in closed form) on a grid over the
-nodes and `max_range_m` around them, then runs Levenberg-Marquardt from the best few local minima of the
-grid, so the banana-shaped cost surfaces of RSS (two valleys when the emitter is outside the
-nodes' hull) do not trap it.
+nodes and `max_range_m` around them, then runs Levenberg-Marquardt from the best few local minima
+of the grid, so the banana-shaped cost surfaces of RSS (two valleys when the emitter is outside
+the nodes' hull) do not trap it.
 
 Uncertainty: the covariance is the inverse Fisher information at the fix with the shadowing spread
 `s` estimated from the residuals, pooled over the fixes of a site (`ShadowingSpread`) with the
@@ -355,12 +355,18 @@ class Localiser:
         return Fix(xy, self.up_m, cov, ellipse_scale2(m.confidence, self.spread.total_dof),
                    a, sigma, resid, bounded, candidates)
 
-    def _information(self, xy, idx, bands, sigma, prior):
+    def _information(self, xy, idx, bands, sigma, prior, band_correlation: float = 0.0):
         """(Fisher information of (x, y, each band's A) with the power prior, the Jacobian, the
-        log distances) at xy."""
+        log distances) at xy; shadowing of spread sigma, correlated band_correlation between the
+        readings of one node on different bands."""
         log_d = self._log_d(xy, idx)
         jac = self._jacobian(xy, idx, bands, log_d)
-        info = jac.T @ jac / sigma**2
+        if band_correlation:
+            same_node = (idx[:, None] == idx[None, :]) * band_correlation
+            shadowing_cov = sigma**2 * (same_node + (1 - band_correlation) * np.eye(idx.size))
+            info = jac.T @ np.linalg.solve(shadowing_cov, jac)
+        else:
+            info = jac.T @ jac / sigma**2
         if prior is not None:
             info[2:, 2:] += np.diag(1 / prior[1] ** 2)
         return info, jac, log_d
@@ -380,16 +386,11 @@ class Localiser:
         by every node on `bands` bands, shadowing of sigma_db correlated band_correlation between
         one link's bands, the exponent known, each band's A unknown (with the power prior of
         freq_hz when given)."""
-        xy = np.asarray(east_north, float)
         idx = np.tile(np.arange(len(self.nodes)), bands)
         one_hot = np.repeat(np.eye(bands), len(self.nodes), axis=0)
-        jac = self._jacobian(xy, idx, one_hot, self._log_d(xy, idx))
-        same_link = (idx[:, None] == idx[None, :]) * band_correlation
-        shadowing_cov = sigma_db**2 * (same_link + (1 - band_correlation) * np.eye(idx.size))
-        info = jac.T @ np.linalg.solve(shadowing_cov, jac)
         prior = self.power_prior(None if freq_hz is None else np.full(bands, freq_hz))
-        if prior is not None:
-            info[2:, 2:] += np.diag(1 / prior[1] ** 2)
+        info, _, _ = self._information(np.asarray(east_north, float), idx, one_hot, sigma_db, prior,
+                                       band_correlation)
         return np.linalg.inv(info)[:2, :2]
 
     def _starts(self, cost: np.ndarray) -> list[np.ndarray]:
