@@ -9,6 +9,10 @@ Fixes of one drone a second apart see nearly the same shadowing (it changes over
 so their errors are correlated; averaging them as independent would shrink the covariance while the
 error stays. Each fix's covariance is therefore inflated by the number of fixes that share its
 shadowing, 1 + correlation_s / dt, which keeps the tracker's ellipse as honest as a single fix's.
+For shadowing with correlation exp(-dt / tau) the mean of fixes dt apart has the variance of
+independent ones times (1 + rho) / (1 - rho) ~ 2 tau / dt, so correlation_s is 2 tau: 20 s for a
+drone at 10 m/s through shadowing that decorrelates over 100 m (Gudmundson's exponential model;
+docs/localisation.md measures 5 s against 20 s).
 
 A fix can have several candidate points (`Fix.candidates`: the mirror of a point in the circle
 through four nodes on a square fits the powers as well); a single fix reports the best one with
@@ -29,7 +33,7 @@ from .rss import Fix, ellipse
 
 class Tracker:
     def __init__(self, accel_mps2: float = 3.0, max_speed_mps: float = 30.0,
-                 correlation_s: float = 5.0):
+                 correlation_s: float = 20.0):
         if min(accel_mps2, max_speed_mps) <= 0 or correlation_s < 0:
             raise ValueError("tracker: acceleration and speed limit must be positive")
         self.accel = accel_mps2
