@@ -109,9 +109,96 @@ def test_tracker_follows_a_drone_and_caps_speed():
 
 def test_reduced_monte_carlo_runs_and_reports(tmp_path):
     report = evaluate.evaluate(fixes=4, seed=3, layouts=("square",))
-    assert len(report["results"]) == 2 * 4 * 3
+    # bands x placements x spreads x exponents, and two bands with correlated shadowing
+    assert len(report["results"]) == 2 * 2 * 4 * 3 + 2
     for r in report["results"]:
-        assert 0 <= r["coverage"] <= 1 and r["median_error_m"] >= 0
-    assert set(report["targets"]) >= {"inside_median_m", "outside_median_relative", "coverage_overall"}
+        assert 0 <= r["coverage"] <= 1 and r["median_error_m"] >= 0 and r["crb_median_error_m"] > 0
+    assert set(report["targets"]) >= set(evaluate.TARGETS)
     paths = evaluate.plot(report, tmp_path)
     assert all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_two_bands_each_with_its_own_power_fix_exactly():
+    loc = Localiser(SQUARE)
+    truth = np.array([-180.0, 260.0])
+    video = _powers(SQUARE, truth, loc.up_m, eirp=25.0)
+    d = np.sqrt(((SQUARE[:, :2] - truth) ** 2).sum(1) + (loc.up_m - SQUARE[:, 2]) ** 2)
+    control = 10.0 - path_loss_db(d, 2.44e9, 2.2)
+    readings = ([0, 1, 2, 3] * 2, np.concatenate([video, control]))
+    bands = ["video"] * 4 + ["control"] * 4
+    fix = loc.locate(*readings, [FREQ] * 4 + [2.44e9] * 4, bands)
+    assert np.linalg.norm(fix.east_north - truth) < 1.0 and fix.covers(truth)
+    # without the transmit-power prior each band's power 1 m out is exact: its EIRP less the
+    # free-space loss of the first metre (bands in sorted order)
+    free = loc.locate(*readings, band=bands)
+    assert np.linalg.norm(free.east_north - truth) < 0.1
+    assert free.power_db == pytest.approx([10.0 - path_loss_db(1.0, 2.44e9, 2.2),
+                                           25.0 - path_loss_db(1.0, FREQ, 2.2)], abs=0.01)
+
+
+def test_a_node_may_give_one_reading_per_band_not_two_in_one():
+    loc = Localiser(SQUARE)
+    with pytest.raises(ValueError, match="one reading per node and band"):
+        loc.locate([0, 0, 1, 2], [-60, -61, -62, -63], FREQ, ["a", "a", "a", "a"])
+    # two nodes on two bands: still only a locus (the band the most nodes heard)
+    locus = loc.locate([0, 1, 0], [-60.0, -65.0, -70.0], FREQ, [0, 0, 1])
+    assert locus.kind == "locus" and locus.ratio == pytest.approx(10 ** (-5 / 22))
+
+
+def test_cramer_rao_bound_at_the_squares_centre_is_the_closed_form():
+    """At the centre the common power decouples (the four gradients cancel), so each axis has
+    the information of four ranges: var x = sigma^2 d^4 / (4 (10 n / ln 10 * 500)^2), halved by a
+    second band with its own shadowing."""
+    loc = Localiser(SQUARE)
+    d2 = 2 * 500.0**2 + (loc.up_m - 6.0) ** 2
+    var = 4.0**2 * d2**2 / (4 * (22 / math.log(10) * 500.0) ** 2)
+    for bands in (1, 2):
+        bound = loc.cramer_rao([0.0, 0.0], 4.0, bands, FREQ)
+        assert bound == pytest.approx(np.diag([var, var]) / bands, rel=1e-3, abs=1e-6)
+    # a second band whose shadowing is correlated rho with the first's: (1 + rho) / 2 of one's
+    bound = loc.cramer_rao([0.0, 0.0], 4.0, 2, FREQ, band_correlation=0.7)
+    assert bound == pytest.approx(np.diag([var, var]) * 1.7 / 2, rel=1e-3, abs=1e-6)
+
+
+def test_the_tracker_drops_a_mirror_its_track_rules_out():
+    """Fixes with two candidates, the mirror in the square's circle (R^2 / r out) the likelier:
+    a tracker that has followed the drone inside keeps to the drone, with an ellipse no longer
+    spread over the mirror; one fed only each fix's best point and covariance cannot."""
+    from straja.locate.rss import Fix
+
+    def fix_at(points, weights, choices=True):
+        covs = [np.diag([80.0**2, 80.0**2]) for _ in points]
+        best = int(np.argmax(weights))
+        mixture = sum(w * (c + np.outer(p - points[best], p - points[best]))
+                      for p, c, w in zip(points, covs, weights)) / sum(weights)
+        return Fix(points[best], 56.0, mixture, 5.99, np.zeros(1), 4.0, np.zeros(4), True,
+                   list(zip(points, covs, weights)) if choices else [])
+
+    # fixes with independent errors (correlation_s 0): the choice alone is under test
+    choosing, blind = Tracker(correlation_s=0.0), Tracker(correlation_s=0.0)
+    radius2 = 2 * 500.0**2
+    for t in range(30):
+        truth = np.array([-150.0 + 10.0 * t, 100.0])
+        mirror = truth * radius2 / (truth @ truth)
+        weights = [1.0] if t < 10 else [0.8, 1.0]  # the mirror appears, and fits a little better
+        points = [truth] if t < 10 else [truth, mirror]
+        choosing.update(float(t), fix_at(points, weights))
+        blind.update(float(t), fix_at(points, weights, choices=False))
+    assert np.linalg.norm(choosing.east_north - truth) < 60 and choosing.covers(truth)
+    print("blind", np.linalg.norm(blind.east_north - truth), blind.covers(truth), choosing.ellipse, blind.ellipse)
+    print("choosing", np.linalg.norm(choosing.east_north - truth))
+    assert choosing.ellipse[0] < blind.ellipse[0] / 2
+
+
+@pytest.mark.parametrize("cond", [
+    evaluate.Condition("square", "inside", 6.0, 0.0),
+    evaluate.Condition("square", "outside", 2.0, 0.0),
+    evaluate.Condition("square", "inside", 4.0, -0.5, bands=2),
+    evaluate.Condition("square+centre", "inside", 4.0, 0.0),
+], ids=lambda c: c.name)
+def test_the_95_ellipse_holds_the_truth_90_to_97_percent(cond):
+    """Seeded Monte Carlo of the evaluation (100 fixes, its seed): the conditions whose coverage is
+    in the issue's band stay there (docs/localisation.md lists those that are not)."""
+    result = evaluate.run_condition(cond, 100, PathLossModel(), seed=1)
+    assert 0.90 <= result["coverage"] <= 0.97, result["coverage"]
+    assert result["median_error_m"] < 3 * result["crb_median_error_m"]

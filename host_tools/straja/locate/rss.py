@@ -7,18 +7,18 @@ Model (log-distance path loss with log-normal shadowing, `rf.path_loss_db`, as t
 with d_i the slant distance from node i to the emitter, A the unknown "power at 1 m" (transmit
 power, antenna gains and the 1 m loss together) and n the path-loss exponent. A is eliminated by
 estimating it jointly with the position (maximum likelihood; for fixed position A has a closed
-form, so this is the same as differential RSS with the pair correlations done right). n is not
-known at a site either: it is estimated too, held near the configured value by a Gaussian prior
-of spread `exponent_sigma`, so an exponent off by 0.5 both moves the fix less and widens the
-ellipse instead of making it confidently wrong.
+form, so this is the same as differential RSS with the pair correlations done right). A drone
+heard on several bands (video and control link) has one A per band and independent shadowing
+per band. n is not estimated: the fix uses the configured value and its covariance adds what an
+exponent error of `exponent_sigma` would move it by (a considered parameter).
 
 The emitter's height is not observable from a few masts; it is taken as `emitter_height_m` above
 the nodes' mean height, and the position is horizontal (east, north).
 
-The solver evaluates the profile cost (A and n solved in closed form) on a grid over the nodes and
-`max_range_m` around them, then runs Levenberg-Marquardt from the best few local minima of the
-grid, so the banana-shaped cost surfaces of RSS (two valleys when the emitter is outside the
-nodes' hull) do not trap it.
+The solver evaluates the profile cost (each band's A solved in closed form) on a grid over the
+nodes and `max_range_m` around them, then runs Levenberg-Marquardt from the best few local minima
+of the grid, so the banana-shaped cost surfaces of RSS (two valleys when the emitter is outside
+the nodes' hull) do not trap it.
 
 Uncertainty: the covariance is the inverse Fisher information at the fix with the shadowing spread
 `s` estimated from the residuals, pooled over the fixes of a site (`ShadowingSpread`) with the
@@ -124,10 +124,13 @@ class Fix:
     up_m: float
     cov: np.ndarray              # 2x2, m^2, with the site's estimated shadowing spread
     scale2: float                # the confidence ellipse is x' cov^-1 x <= scale2
-    power_db: float              # A: the received power 1 m from the emitter, dBm
+    power_db: np.ndarray         # A of each band: the received power 1 m from the emitter, dBm
     sigma_db: float              # shadowing spread used
     residuals_db: np.ndarray
     bounded: bool                # False when the best position is at the search region's edge
+    # the cost's local minima the data hardly rule out (a mirror fix), best first: (east_north,
+    # covariance, likelihood weight relative to the best); `cov` is their mixture's
+    candidates: list = field(default_factory=list)
     kind: str = field(default="fix", init=False)
 
     @property
@@ -208,20 +211,22 @@ def apollonius_circle(nodes: np.ndarray, up_m: float, ratio: float):
     return (centre, math.sqrt(radius2)) if radius2 > 0 else None
 
 
-def _profile(log_d: np.ndarray, dbm: np.ndarray, exponent: float, sigma_db: float,
-             power_prior: tuple[float, float] | None):
-    """For log distances (..., N) in dB (10 log10 d): the best A in closed form, the residuals
-    P - A + n L and the cost sum(r^2)/sigma^2 + ((A - A0)/sA)^2 (no prior term without one)."""
+def _profile(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray, exponent: float,
+             sigma_db: float, power_prior: tuple[np.ndarray, np.ndarray] | None):
+    """For log distances (..., N) in dB (10 log10 d) and the readings' bands (N x B, one-hot): the
+    best A of each band in closed form (..., B), the residuals P - A + n L and the cost
+    sum(r^2)/sigma^2 + sum(((A - A0)/sA)^2) (no prior term without one)."""
     centred = dbm + exponent * log_d
     w = 1 / sigma_db**2
+    sums, counts = centred @ bands, bands.sum(0)
     if power_prior is None:
-        a = centred.mean(-1)
-        resid = centred - a[..., None]
+        a = sums / counts
+        resid = centred - a @ bands.T
         return a, resid, w * (resid * resid).sum(-1)
     a0, sa = power_prior
-    a = (w * centred.sum(-1) + a0 / sa**2) / (w * log_d.shape[-1] + 1 / sa**2)
-    resid = centred - a[..., None]
-    return a, resid, w * (resid * resid).sum(-1) + ((a - a0) / sa) ** 2
+    a = (w * sums + a0 / sa**2) / (w * counts + 1 / sa**2)
+    resid = centred - a @ bands.T
+    return a, resid, w * (resid * resid).sum(-1) + (((a - a0) / sa) ** 2).sum(-1)
 
 
 class Localiser:
@@ -250,23 +255,41 @@ class Localiser:
         d2 = ((xy[..., None, :] - nodes[:, :2]) ** 2).sum(-1) + (self.up_m - nodes[:, 2]) ** 2
         return 5 * np.log10(d2)  # 10 log10 d
 
-    def locate(self, node_index, dbm, freq_hz: float | None = None):
-        """A Fix (3+ nodes), Locus (2) or Ring (1; needs freq_hz) from the nodes' powers in dBm."""
+    def locate(self, node_index, dbm, freq_hz=None, band=None):
+        """A Fix (3+ nodes), Locus (2) or Ring (1; needs freq_hz) from the nodes' powers in dBm.
+
+        `band`: one label per reading when a drone is heard on several links or bands (video and
+        control, several front ends): each band has its own transmit power A and its own
+        shadowing, so a node may give one reading per band (default: one band). `freq_hz`: one
+        frequency, or one per reading (a band's prior from its first reading's)."""
         idx = np.asarray(node_index, int).ravel()
         p = np.asarray(dbm, float).ravel()
-        if idx.size != p.size or idx.size == 0:
-            raise ValueError("locate needs one power per node index, and at least one")
-        if idx.min() < 0 or idx.max() >= len(self.nodes) or len(set(idx.tolist())) != idx.size:
-            raise ValueError(f"node indices {idx.tolist()} are not distinct nodes of this site")
+        labels = np.zeros(idx.size, int) if band is None else np.asarray(band).ravel()
+        if idx.size != p.size or idx.size == 0 or labels.size != idx.size:
+            raise ValueError("locate needs one power (and band) per node index, and at least one")
+        pairs = set(zip(idx.tolist(), labels.tolist()))
+        if idx.min() < 0 or idx.max() >= len(self.nodes) or len(pairs) != idx.size:
+            raise ValueError(f"node indices {idx.tolist()} are not distinct nodes of this site"
+                             + ("" if band is None else " (one reading per node and band)"))
         if not np.all(np.isfinite(p)):
             raise ValueError("received powers must be finite dBm values")
-        if idx.size == 1:
-            if freq_hz is None:  # without the transmit-power range one power says nothing
-                raise ValueError("a one-node range ring needs the signal's frequency")
-            return self._ring(idx[0], p[0], freq_hz)
-        if idx.size == 2:
+        freqs = None if freq_hz is None else np.broadcast_to(np.asarray(freq_hz, float), idx.shape)
+        if freqs is not None and not np.all(freqs > 0):
+            raise ValueError("frequencies must be positive Hz")
+        names, column = np.unique(labels, return_inverse=True)
+        if len(set(idx.tolist())) < 3:
+            # a locus or ring from one band: the band heard by the most nodes
+            keep = column == np.bincount(column).argmax()
+            idx, p = idx[keep], p[keep]
+            freqs = None if freqs is None else freqs[keep]
+            if idx.size == 1:
+                if freqs is None:  # without the transmit-power range one power says nothing
+                    raise ValueError("a one-node range ring needs the signal's frequency")
+                return self._ring(idx[0], p[0], freqs[0])
             return self._locus(idx, p)
-        return self._fix(idx, p, freq_hz)
+        bands = np.eye(len(names))[column]  # N x B one-hot
+        first = [int(np.flatnonzero(column == b)[0]) for b in range(len(names))]
+        return self._fix(idx, p, bands, None if freqs is None else freqs[first])
 
     def _ring(self, i: int, dbm: float, freq_hz: float) -> Ring:
         m = self.model
@@ -286,63 +309,89 @@ class Localiser:
         return Locus(self.nodes[idx].copy(), self.up_m, 10**centre,
                      (10 ** (centre - spread), 10 ** (centre + spread)))
 
-    def power_prior(self, freq_hz: float | None) -> tuple[float, float] | None:
-        """(mean, spread) of A from the transmit-power range, taken as +-2 spreads, widened by
-        what the exponent's uncertainty does to the power the data imply at 1 m from a drone
-        `prior_distance_m` away (10 exponent_sigma log10 d: a prior held at 1 m would otherwise
-        pull a fix made with a wrong exponent further off). Without a frequency there is none
-        and A is eliminated."""
+    def power_prior(self, freq_hz) -> tuple[np.ndarray, np.ndarray] | None:
+        """(mean, spread) of A, one per frequency (a band's), from the transmit-power range taken
+        as +-2 spreads, widened by what the exponent's uncertainty does to the power the data
+        imply at 1 m from a drone `prior_distance_m` away (10 exponent_sigma log10 d: a prior
+        held at 1 m would otherwise pull a fix made with a wrong exponent further off). Without a
+        frequency there is none and A is eliminated."""
         if freq_hz is None:
             return None
         m = self.model
         lo, hi = m.eirp_dbm
         spread = math.hypot(max((hi - lo) / 4, 1.0),
                             10 * m.exponent_sigma * math.log10(m.prior_distance_m))
-        return (lo + hi) / 2 - float(fspl_db(1.0, freq_hz)), spread
+        mean = (lo + hi) / 2 - fspl_db(1.0, np.atleast_1d(np.asarray(freq_hz, float)))
+        return mean, np.full(mean.shape, spread)
 
-    def _fix(self, idx: np.ndarray, p: np.ndarray, freq_hz: float | None) -> Fix:
+    def _fix(self, idx: np.ndarray, p: np.ndarray, bands: np.ndarray, freq_hz) -> Fix:
         m = self.model
         prior = self.power_prior(freq_hz)
         sigma = self.spread.sigma_db
-        _, _, cost = _profile(self._log_d(self._grid_xy, idx), p, m.exponent, sigma, prior)
-        minima = [self._levenberg_marquardt(start, idx, p, sigma, prior) for start in self._starts(cost)]
+        _, _, cost = _profile(self._log_d(self._grid_xy, idx), p, bands, m.exponent, sigma, prior)
+        minima = [self._levenberg_marquardt(start, idx, p, bands, sigma, prior)
+                  for start in self._starts(cost)]
         minima.sort(key=lambda found: found[1])
         xy = minima[0][0]
-        a, resid, _ = _profile(self._log_d(xy, idx), p, m.exponent, sigma, prior)
-        if idx.size > 3:  # N powers less x, y and A; three powers leave no residual
-            self.spread.add(float(resid @ resid), idx.size - 3)  # information (only the prior's pull)
+        a, resid, _ = _profile(self._log_d(xy, idx), p, bands, m.exponent, sigma, prior)
+        dof = idx.size - 2 - bands.shape[1]  # powers less x, y and each band's A; none left
+        if dof > 0:                          # leaves only the prior's pull, no information
+            self.spread.add(float(resid @ resid), dof)
         sigma = self.spread.sigma_db
-        cov = self._covariance(xy, idx, sigma, prior)
         # Other local minima that the data hardly rule out (RSS ratios are kept by inversion in the
-        # circle through the nodes: a mirror fix) widen the covariance by their likelihood weight.
-        spread_cov, total = np.zeros((2, 2)), 1.0
-        for other_xy, other_cost in minima[1:]:
+        # circle through the nodes: a mirror fix) widen the covariance by their likelihood weight;
+        # a tracker chooses between them instead (`Fix.candidates`).
+        candidates = []
+        for other_xy, other_cost in minima:
             weight = math.exp(-(other_cost - minima[0][1]) / 2)
-            if weight > 1e-3:
-                offset = other_xy - xy
-                spread_cov += weight * (self._covariance(other_xy, idx, sigma, prior)
-                                        + np.outer(offset, offset))
-                total += weight
-        cov = (cov + spread_cov) / total
+            if weight > 1e-3 and not any(np.allclose(other_xy, c[0], atol=1.0) for c in candidates):
+                candidates.append((other_xy, self._covariance(other_xy, idx, bands, sigma, prior),
+                                   weight))
+        total = sum(w for _, _, w in candidates)
+        cov = sum(w * (c + np.outer(x - xy, x - xy)) for x, c, w in candidates) / total
         lo, hi = self.region
         step = (hi - lo) / (self.GRID - 1)
         bounded = bool(np.all(xy > lo + step) and np.all(xy < hi - step))
         return Fix(xy, self.up_m, cov, ellipse_scale2(m.confidence, self.spread.total_dof),
-                   float(a), sigma, resid, bounded)
+                   a, sigma, resid, bounded, candidates)
 
-    def _covariance(self, xy, idx, sigma, prior) -> np.ndarray:
-        """2x2 covariance of (x, y): Fisher information of (x, y, A) with the power prior, plus the
-        exponent as a considered parameter: an error dn moves the fix by dn d(theta)/dn."""
-        m = self.model
+    def _information(self, xy, idx, bands, sigma, prior, band_correlation: float = 0.0):
+        """(Fisher information of (x, y, each band's A) with the power prior, the Jacobian, the
+        log distances) at xy; shadowing of spread sigma, correlated band_correlation between the
+        readings of one node on different bands."""
         log_d = self._log_d(xy, idx)
-        jac = self._jacobian(xy, idx, log_d)
-        info = jac.T @ jac / sigma**2
+        jac = self._jacobian(xy, idx, bands, log_d)
+        if band_correlation:
+            same_node = (idx[:, None] == idx[None, :]) * band_correlation
+            shadowing_cov = sigma**2 * (same_node + (1 - band_correlation) * np.eye(idx.size))
+            info = jac.T @ np.linalg.solve(shadowing_cov, jac)
+        else:
+            info = jac.T @ jac / sigma**2
         if prior is not None:
-            info[2, 2] += 1 / prior[1] ** 2
+            info[2:, 2:] += np.diag(1 / prior[1] ** 2)
+        return info, jac, log_d
+
+    def _covariance(self, xy, idx, bands, sigma, prior) -> np.ndarray:
+        """2x2 covariance of (x, y): the inverse Fisher information plus the exponent as a
+        considered parameter: an error dn moves the fix by dn d(theta)/dn."""
+        info, jac, log_d = self._information(xy, idx, bands, sigma, prior)
         info_inv = np.linalg.inv(info)
         shift_per_exponent = -info_inv @ jac.T @ log_d / sigma**2
-        cov = info_inv + m.exponent_sigma**2 * np.outer(shift_per_exponent, shift_per_exponent)
+        cov = info_inv + self.model.exponent_sigma**2 * np.outer(shift_per_exponent, shift_per_exponent)
         return cov[:2, :2]
+
+    def cramer_rao(self, east_north, sigma_db: float, bands: int = 1,
+                   freq_hz: float | None = None, band_correlation: float = 0.0) -> np.ndarray:
+        """The Cramer-Rao bound (2x2, m^2) on any unbiased fix of an emitter at east_north heard
+        by every node on `bands` bands, shadowing of sigma_db correlated band_correlation between
+        one link's bands, the exponent known, each band's A unknown (with the power prior of
+        freq_hz when given)."""
+        idx = np.tile(np.arange(len(self.nodes)), bands)
+        one_hot = np.repeat(np.eye(bands), len(self.nodes), axis=0)
+        prior = self.power_prior(None if freq_hz is None else np.full(bands, freq_hz))
+        info, _, _ = self._information(np.asarray(east_north, float), idx, one_hot, sigma_db, prior,
+                                       band_correlation)
+        return np.linalg.inv(info)[:2, :2]
 
     def _starts(self, cost: np.ndarray) -> list[np.ndarray]:
         """The grid's best local minima (3x3 neighbourhood), best first."""
@@ -353,27 +402,27 @@ class Localiser:
         order = np.argsort(np.where(is_min, cost, np.inf), axis=None)[:self.STARTS]
         return [self._grid_xy.reshape(-1, 2)[k] for k in order if is_min.ravel()[k]]
 
-    def _jacobian(self, xy: np.ndarray, idx: np.ndarray, log_d: np.ndarray) -> np.ndarray:
-        """d(residual)/d(x, y, A) for the residual P - A + n L(x, y)."""
+    def _jacobian(self, xy: np.ndarray, idx: np.ndarray, bands: np.ndarray,
+                  log_d: np.ndarray) -> np.ndarray:
+        """d(residual)/d(x, y, each band's A) for the residual P - A + n L(x, y)."""
         nodes = self.nodes[idx]
         delta = xy - nodes[:, :2]
         d2 = (delta * delta).sum(-1) + (self.up_m - nodes[:, 2]) ** 2
-        return np.column_stack([self.model.exponent * DB_PER_NEPER * delta / d2[:, None],
-                                -np.ones(len(idx))])
+        return np.column_stack([self.model.exponent * DB_PER_NEPER * delta / d2[:, None], -bands])
 
-    def _levenberg_marquardt(self, xy, idx, p, sigma, prior):
+    def _levenberg_marquardt(self, xy, idx, p, bands, sigma, prior):
         """Minimise the cost over (x, y) with A profiled out, from a grid start: (xy, cost)."""
         n = self.model.exponent
         log_d = self._log_d(xy, idx)
-        _, r, cost = _profile(log_d, p, n, sigma, prior)
+        _, r, cost = _profile(log_d, p, bands, n, sigma, prior)
         damping = 1e-3
         for _ in range(self.ITERATIONS):
-            jac = self._jacobian(xy, idx, log_d)
+            jac = self._jacobian(xy, idx, bands, log_d)
             h, g = jac.T @ jac, jac.T @ r
             step = np.linalg.solve(h + damping * np.diag(np.diag(h) + 1e-12), -g)
             trial = xy + step[:2]
             log_d_trial = self._log_d(trial, idx)
-            _, r_trial, cost_trial = _profile(log_d_trial, p, n, sigma, prior)
+            _, r_trial, cost_trial = _profile(log_d_trial, p, bands, n, sigma, prior)
             if cost_trial < cost:
                 xy, r, log_d, cost = trial, r_trial, log_d_trial, cost_trial
                 damping = max(damping / 10, 1e-9)

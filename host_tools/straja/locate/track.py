@@ -9,8 +9,22 @@ Fixes of one drone a second apart see nearly the same shadowing (it changes over
 so their errors are correlated; averaging them as independent would shrink the covariance while the
 error stays. Each fix's covariance is therefore inflated by the number of fixes that share its
 shadowing, 1 + correlation_s / dt, which keeps the tracker's ellipse as honest as a single fix's.
+For shadowing with correlation exp(-dt / tau) the mean of fixes dt apart has the variance of
+independent ones times (1 + rho) / (1 - rho) ~ 2 tau / dt, so correlation_s is 2 tau: 20 s for a
+drone at 10 m/s through shadowing that decorrelates over 100 m (Gudmundson's exponential model;
+docs/localisation.md measures 5 s against 20 s).
+
+A fix can have several candidate points (`Fix.candidates`: the mirror of a point in the circle
+through four nodes on a square fits the powers as well); a single fix reports the best one with
+a covariance spread over all. The tracker weighs each candidate again by how well it fits the
+track's prediction (the mirror of a drone flying at 10 m/s inside the circle moves R^2/r^2 as fast,
+beyond the speed limit, and lands far from the prediction), takes the likeliest and spreads the
+covariance over the others by their new weights: a mirror the track rules out no longer widens
+the ellipse, one it does not rule out still does.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -19,7 +33,7 @@ from .rss import Fix, ellipse
 
 class Tracker:
     def __init__(self, accel_mps2: float = 3.0, max_speed_mps: float = 30.0,
-                 correlation_s: float = 5.0):
+                 correlation_s: float = 20.0):
         if min(accel_mps2, max_speed_mps) <= 0 or correlation_s < 0:
             raise ValueError("tracker: acceleration and speed limit must be positive")
         self.accel = accel_mps2
@@ -53,18 +67,37 @@ class Tracker:
             return
         dt = t_s - self.t_s
         self.predict(t_s)
-        r = fix.cov * (1 + self.correlation_s / max(dt, 1e-3))
-        h = np.zeros((2, 4))
-        h[0, 0] = h[1, 1] = 1
-        s = h @ self.cov @ h.T + r
-        gain = self.cov @ h.T @ np.linalg.inv(s)
-        self.state = self.state + gain @ (fix.east_north - self.state[:2])
-        self.cov = (np.eye(4) - gain @ h) @ self.cov
+        shared = 1 + self.correlation_s / max(dt, 1e-3)  # fixes sharing this one's shadowing
+        point, cov = self._measurement(fix, shared)
+        r = cov * shared
+        s = self.cov[:2, :2] + r
+        gain = self.cov[:, :2] @ np.linalg.inv(s)
+        self.state = self.state + gain @ (point - self.state[:2])
+        self.cov = self.cov - gain @ self.cov[:2, :]
         self.cov = (self.cov + self.cov.T) / 2
         self.scale2 = fix.scale2
         speed = np.hypot(*self.state[2:])
         if speed > self.max_speed:
             self.state[2:] *= self.max_speed / speed
+
+    def _measurement(self, fix: Fix, shared: float):
+        """(point, covariance) of a fix given the track's prediction: its candidates weighted by
+        their likelihood times their fit to the prediction (its evidence shared with the
+        `shared` fixes of the same shadowing), the likeliest taken, the covariance spread over
+        the rest as a single fix's is."""
+        if len(fix.candidates) < 2:
+            return fix.east_north, fix.cov
+        log_weights = []
+        for xy, cov, weight in fix.candidates:
+            s = self.cov[:2, :2] + cov * shared
+            nu = xy - self.state[:2]
+            fit = -0.5 * (nu @ np.linalg.solve(s, nu) + math.log(np.linalg.det(s)))
+            log_weights.append(math.log(weight) + fit / shared)
+        weights = np.exp(np.array(log_weights) - max(log_weights))
+        best = fix.candidates[int(np.argmax(weights))][0]
+        cov = sum(w * (c + np.outer(xy - best, xy - best))
+                  for (xy, c, _), w in zip(fix.candidates, weights)) / weights.sum()
+        return best, cov
 
     @property
     def east_north(self) -> np.ndarray:
