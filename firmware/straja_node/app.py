@@ -173,9 +173,11 @@ class App:
         self._poll.unregister(self._stdin)
 
     def _read_input(self):
-        """Feed the bytes waiting on the command input to the line reader, a burst at a time."""
+        """Feed the bytes waiting on the command input to the line reader, a burst at a time;
+        nothing after a `reboot` (its reply is the last thing this run says, as on a board that
+        resets at once: a command sent after it is answered by the next run)."""
         for _ in range(INPUT_BURST):
-            if not self._readable():
+            if self.reboot_pending or not self._readable():
                 return
             if not self._stdin.buffer.readinto(self._byte, 1):
                 self._close_input()
