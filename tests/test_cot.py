@@ -300,7 +300,9 @@ def test_markers_are_refreshed_while_active_and_nodes_are_sensor_points(scene_ru
 def test_gateway_and_demo_refuse_a_bad_cot_url(capsys):
     from straja import cli
 
-    for command in (["gateway", "--cot", "http://x:1"], ["demo", "--cot", "udp:/x"]):
+    for command in (["gateway", "--cot", "http://x:1"], ["demo", "--cot", "udp:/x"],
+                    ["gateway", "--cot", "udp://x"], ["gateway", "--cot", "tcp://x:99999"],
+                    ["demo", "--cot", "tls://:8089"]):
         with pytest.raises(SystemExit) as e:  # refused while parsing, before anything starts
             cli.main(command)
         assert e.value.code == 2 and "CoT URL" in capsys.readouterr().err

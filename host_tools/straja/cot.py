@@ -22,6 +22,7 @@ import importlib.util
 import datetime as dt
 import threading
 import time
+import urllib.parse
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 
@@ -45,6 +46,17 @@ def cot_url(text: str) -> str:
     if not text:
         raise argparse.ArgumentTypeError("an empty CoT URL")
     return text
+
+
+def _tak_url_ok(url: str) -> bool:
+    """udp://, tcp:// or tls://, a host and a port in 1-65535."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is not a number, or out of range
+        return False
+    return parts.scheme in ("udp", "tcp", "tls") and bool(parts.hostname) and port is not None \
+        and port > 0
 
 
 def _time(t_ns: int) -> str:
@@ -89,7 +101,7 @@ class CotConfig:
         if self.affiliation not in AFFILIATIONS:
             raise ValueError(f"CoT affiliation {self.affiliation!r} is not one of "
                              f"{', '.join(AFFILIATIONS)}")
-        if self.url and ("://" not in self.url or self.url.split("://")[0] not in ("udp", "tcp", "tls")):
+        if self.url and not _tak_url_ok(self.url):
             raise ValueError(f"CoT URL {self.url!r} is not udp://, tcp:// or tls://HOST:PORT")
         if self.queue_size < 1 or self.stale_s <= 0:
             raise ValueError("CoT queue_size and stale_s must be positive")
