@@ -23,6 +23,7 @@ import datetime as dt
 import threading
 import time
 import urllib.parse
+import warnings
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 
@@ -167,7 +168,11 @@ class CotSender:
             return len(self._queue)
 
     async def _run(self) -> None:
-        import pytak  # optional dependency (the gateway extra)
+        with warnings.catch_warnings():
+            # pytak warns on import that aiohttp is missing: only its TAK Server certificate
+            # enrolment needs it, which Straja does not use (tls:// takes the files given)
+            warnings.filterwarnings("ignore", message=".*aiohttp.*", category=UserWarning)
+            import pytak  # optional dependency (the gateway extra)
 
         section = configparser.ConfigParser()
         # udp+wo: pytak otherwise also binds a receiving socket on the destination port
