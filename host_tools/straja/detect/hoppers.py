@@ -22,7 +22,9 @@ from straja.detect.stats import poisson_tail
 
 HIT_WIDTH_KHZ = 6_000.0     # runs of hot single reads at most this wide are narrow hits (the
                             # classifier's narrow limit); wider: Wi-Fi, video, ovens
-WINDOW_US = 2_000_000       # hits counted over this window...
+WINDOWS_US = (2_000_000, 4_000_000, 8_000_000)  # hits counted over each of these windows (a
+                            # link near the floor gives ~1 hit a second: 3 spread over 40 MHz
+                            # come in 2 s only now and then, in 8 s nearly always)...
 LOST_US = 3_000_000         # ...and a reported hopper is kept while its last hit is this recent
 BASELINE_SWEEPS = 256       # memory of the site's per-cell hit rate (EWMA, ~46 s at 2.4 GHz)
 PRIOR_SWEEPS = 64           # the baseline starts as this many sweeps of noise alone (the floor
@@ -88,7 +90,7 @@ class BandHoppers:
         self.site_weight = float(PRIOR_SWEEPS)
         self._pending: deque = deque()        # (start, hit cells, a hopper reported) not learnt
         self.sweeps = 0
-        self._window_starts: deque = deque()  # starts of the sweeps in the window
+        self._window_starts: deque = deque()  # starts of the sweeps in the longest window
         self._hot = np.zeros(n_bins + 2, np.int8)
         # ring of the counted hits (in quiet cells): read time, cell, power, held
         self._t = np.full(capacity, np.iinfo(np.int64).min, np.int64)
@@ -134,7 +136,7 @@ class BandHoppers:
             self._head += 1
         now = t0 + duration
         self._window_starts.append(t0)
-        while self._window_starts[0] < now - WINDOW_US:
+        while self._window_starts[0] < now - WINDOWS_US[-1]:
             self._window_starts.popleft()
         self._decide(now, busy, counted.size > 0)
         self._pending.append((t0, hit_cells, self.active is not None))
@@ -160,26 +162,39 @@ class BandHoppers:
                 return
         if self.sweeps < BOOT_SWEEPS or not hit:
             return
-        _, cell, _, _ = self._window(now - WINDOW_US)
-        cell = cell[~busy[cell]]  # cells that turned busy since their hits were counted
-        if cell.size < MIN_HITS:
-            return
-        freqs = self.freq_khz[cell]
-        if freqs.max() - freqs.min() <= MIN_SPAN_KHZ:
-            return
-        # hits the quiet cells gave per learnt sweep, times the sweeps in the window
-        n_sweeps = len(self._window_starts)
-        if cell.size > MAX_LINK_PER_SWEEP * n_sweeps:
-            return
         quiet = ~busy
+        # hits the quiet cells gave per learnt sweep
         rate = max(float(self.site[quiet].sum()) / self.site_weight,
                    self.pfa_cell * int(np.count_nonzero(quiet)))
+        starts = np.fromiter(self._window_starts, np.int64, len(self._window_starts))
+        for window in WINDOWS_US:
+            expected = self._test(now - window, window, busy, rate, starts)
+            if expected is not None:
+                self._since_us = now - window
+                self.active = self._summary(self._since_us, expected)
+                self.new_hits = True
+                return
+
+    def _test(self, since_us: int, window: int, busy: np.ndarray, rate: float,
+              starts: np.ndarray) -> float | None:
+        """The hits the site's rate expects in the window (from since_us, window us long) if
+        the hits counted there are a hopper's: too many for the site, not too many for one
+        link, spread over more than one Wi-Fi channel; else None. The windows share PFA_WINDOW."""
+        _, cell, _, _ = self._window(since_us)
+        cell = cell[~busy[cell]]  # cells that turned busy since their hits were counted
+        if cell.size < MIN_HITS:
+            return None
+        freqs = self.freq_khz[cell]
+        if freqs.max() - freqs.min() <= MIN_SPAN_KHZ:
+            return None
+        n_sweeps = int(np.count_nonzero(starts >= since_us))
+        if cell.size > MAX_LINK_PER_SWEEP * n_sweeps:
+            return None
         expected = n_sweeps * rate
-        if expected > MAX_EXPECTED or poisson_tail(cell.size, expected) > PFA_WINDOW:
-            return
-        self._since_us = now - WINDOW_US
-        self.active = self._summary(self._since_us, expected)
-        self.new_hits = True
+        if expected > MAX_EXPECTED * window / WINDOWS_US[0] \
+                or poisson_tail(cell.size, expected) > PFA_WINDOW / len(WINDOWS_US):
+            return None
+        return expected
 
     def _summary(self, since_us: int, expected: float) -> Hopper:
         t, cell, mw, held = self._window(since_us)
