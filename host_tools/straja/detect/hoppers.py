@@ -5,10 +5,11 @@ A link that changes channel every packet (FrSky, FlySky, Spektrum DSMX, ELRS FLR
 a channel when a revisit plan reads it again a few ms later: it leaves no held reading, so no
 burst and no track. What it does leave, in the single reads (the first read of each channel),
 is short narrow hits scattered over its hop set at a rate set by its duty cycle. This stage
-counts those hits over a short window in the cells where the site's learnt baseline expects
-few (Wi-Fi channels and a resident Bluetooth device's channels are busy and not counted) and
-reports a hopper when they are too many for the baseline (Poisson tail) and spread over more
-than one Wi-Fi channel. One transmitter at a time: the hits of two hoppers add up.
+counts those hits over short windows in the cells where the site's learnt baseline expects
+few (Wi-Fi channels are busy and not counted) and reports a hopper when they are too many for
+the baseline (Poisson tail), no more than one link gives, and spread over more than one Wi-Fi
+channel. The baseline starts from the noise statistics: what is on the air at switch-on is not
+assumed to be the site. One transmitter at a time: the hits of two hoppers add up.
 """
 from __future__ import annotations
 
