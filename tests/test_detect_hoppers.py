@@ -2,6 +2,7 @@
 narrow hits over time against the site's baseline; its place in the pipeline; the Poisson tail
 it tests with; end to end through the evaluation's fast path and the gateway."""
 import math
+import tomllib
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from straja.eval.run import run_session
 from straja.gateway.events import AlertRaised
 from straja.paths import SCENES
 from straja.sim import load_scene
+from straja.sim.scene import scene_from_dict
 
 N_BINS, START_KHZ, STEP_KHZ = 64, 2_400_000.0, 1_325.0
 PERIOD_US, DURATION_US = 179_200, 179_000
@@ -99,10 +101,32 @@ def test_a_hopper_that_holds_its_channels_is_named_lora():
     assert h.n_held == h.n_hits and band_hopper(h)[0] == "lora_fhss"
 
 
-def test_a_resident_hopper_is_the_site_not_a_drone():
-    """A Bluetooth device on air since switch-on, hitting the band 2x a sweep, is learnt."""
+def test_a_hopper_on_air_at_switch_on_is_reported():
+    """A drone flying when the gateway starts is not the site: reported within a few seconds
+    of the first sweep the stage reports after (BOOT_SWEEPS), and kept while it hops. (Its
+    first 3 hits spread over 40 MHz come 0-20 sweeps after that at 0.5 a sweep, 20 seeds.)"""
+    band = Band(300, seed=8)
+    band.hopper(range(300), 0.5)
+    reports = band.run()
+    assert reports, "a hopper on air at switch-on was learnt as the site"
+    first, h = reports[0]
+    assert (first + 1 - hp.BOOT_SWEEPS) * PERIOD_US <= 4_000_000
+    assert band_hopper(h)[0] == "gfsk_fhss" and reports[-1][0] > 290
+
+
+def test_more_hits_than_one_link_gives_are_the_site():
+    """Emitters hitting the band 2x a sweep since switch-on (a Bluetooth car kit near the node,
+    a busy band) are more than one link gives: not reported, and learnt as the site."""
     band = Band(1000, seed=4)
     band.hopper(range(1000), 2.0)
+    assert band.run() == []
+
+
+def test_ble_advertising_channels_are_never_a_hoppers_hits():
+    """BLE advertisers on air at switch-on hit channels 37, 38 and 39, 78 MHz apart."""
+    band = Band(300, seed=9)
+    adv = [int(round((f * 1000 - START_KHZ) / STEP_KHZ)) for f in (2402.0, 2426.0, 2480.0)]
+    band.hopper(range(300), 0.5, cells=adv)
     assert band.run() == []
 
 
@@ -149,3 +173,15 @@ def test_per_packet_hoppers_alert_end_to_end(scene):
     raised = [e for e in session.events if isinstance(e, AlertRaised)]
     assert raised and all(e.family == "gfsk_fhss" for e in raised)
     assert 5.0 < raised[0].t_ns / 1e9 <= 13.0
+
+
+@pytest.mark.parametrize("scene", ["frsky_alone", "dsmx_alone"])
+def test_a_hopper_flying_before_the_gateway_starts_is_alerted(scene):
+    """The drone on the air from t = 0, before the node and the gateway: alerted as GFSK FHSS
+    within 5 s of the first sweep (the stage reports from its 16th sweep, ~3 s)."""
+    data = tomllib.loads((SCENES / f"{scene}.toml").read_text())
+    data["emitter"][-1]["on"] = [[0.0, 20.0]]
+    session = run_session(scene_from_dict(data, source=scene, base=SCENES), "n1", 8.0, seed=2,
+                          detect=EVAL_DETECT)
+    raised = [e for e in session.events if isinstance(e, AlertRaised)]
+    assert raised and raised[0].family == "gfsk_fhss" and raised[0].t_ns / 1e9 <= 5.0

@@ -80,9 +80,11 @@ PERSISTENT_MIN_CHANNELS = 3   # held hits (revisit plan) are never noise nor Blu
 PERSISTENT_DISTINCT = 0.5     # a hopper's held hits land on new channels; Wi-Fi's on its few busy ones
 SCANNED_HOP_MIN_BURSTS = 8
 # Band hoppers: share of hits held across the 4.2 ms revisit. ELRS 2.4 holds 0.7-0.8 of them; a
-# link hopping every packet almost none (FrSky's 4.34 ms packet outlasts the revisit when read at
-# its very start: one hit in ~60). Decided at REPEAT_LLR like the repeats below.
-HELD_P = {"lora": 0.7, "gfsk": 0.02}
+# link hopping every packet few: FrSky's 4.34 ms packet is still on air at the revisit when the
+# first 250 us read began within 0.14 ms of its start or overlapped its start, (0.14 + 0.25) /
+# (4.34 + 0.25) = 8.5 % of its hits (measured 0.08, frsky_alone); others under that. At 0.02 one
+# held hit named FrSky ELRS. Decided at REPEAT_LLR like the repeats below.
+HELD_P = {"lora": 0.7, "gfsk": 0.1}
 RESOLVED_PERIOD_US = 2_000.0  # sweeps this often see every packet (ELRS 500 Hz: 2 ms): the
                               # interval rules hold; slower ones catch hops at random instants
 # A hit on the same channel as the hit before: ELRS 900 at 25 Hz stays 2 packets (80 ms) on a

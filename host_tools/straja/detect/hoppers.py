@@ -5,10 +5,11 @@ A link that changes channel every packet (FrSky, FlySky, Spektrum DSMX, ELRS FLR
 a channel when a revisit plan reads it again a few ms later: it leaves no held reading, so no
 burst and no track. What it does leave, in the single reads (the first read of each channel),
 is short narrow hits scattered over its hop set at a rate set by its duty cycle. This stage
-counts those hits over a short window in the cells where the site's learnt baseline expects
-few (Wi-Fi channels and a resident Bluetooth device's channels are busy and not counted) and
-reports a hopper when they are too many for the baseline (Poisson tail) and spread over more
-than one Wi-Fi channel. One transmitter at a time: the hits of two hoppers add up.
+counts those hits over short windows in the cells where the site's learnt baseline expects
+few (Wi-Fi channels are busy and not counted) and reports a hopper when they are too many for
+the baseline (Poisson tail), no more than one link gives, and spread over more than one Wi-Fi
+channel. The baseline starts from the noise statistics: what is on the air at switch-on is not
+assumed to be the site. One transmitter at a time: the hits of two hoppers add up.
 """
 from __future__ import annotations
 
@@ -17,21 +18,30 @@ from typing import NamedTuple
 
 import numpy as np
 
+from straja import rf
 from straja.detect.stats import poisson_tail
 
 HIT_WIDTH_KHZ = 6_000.0     # runs of hot single reads at most this wide are narrow hits (the
                             # classifier's narrow limit); wider: Wi-Fi, video, ovens
-WINDOW_US = 2_000_000       # hits counted over this window...
+WINDOWS_US = (2_000_000, 4_000_000, 8_000_000)  # hits counted over each of these windows (a
+                            # link near the floor gives ~1 hit a second: 3 spread over 40 MHz
+                            # come in 2 s only now and then, in 8 s nearly always)...
 LOST_US = 3_000_000         # ...and a reported hopper is kept while its last hit is this recent
 BASELINE_SWEEPS = 256       # memory of the site's per-cell hit rate (EWMA, ~46 s at 2.4 GHz)
-BOOT_SWEEPS = 16            # the first sweeps are learnt at once (what is on air at switch-on
-                            # is the site), and no report is made during them; later sweeps...
-LEARN_DELAY_US = 10_000_000 # ...are learnt this late, so that a hopper's first hits, before it
-                            # is reported, are not already its own baseline
+PRIOR_SWEEPS = 64           # the baseline starts as this many sweeps of noise alone (the floor
+                            # detector's design rate): what is on air at switch-on is not assumed
+                            # to be the site (a drone flying when the gateway starts would be
+                            # learnt and never reported); the site is learnt from there on...
+LEARN_DELAY_US = 10_000_000 # ...this late, so that a hopper's first hits, before it is
+                            # reported, are not already its own baseline
+BOOT_SWEEPS = 16            # no report during the first sweeps (the noise floor settles)
 BUSY_MIN_HITS = 4           # a busy cell: at least this many hits, and more than...
-QUIET_RATE = 0.02           # ...this many per learnt sweep: not counted (a
-                            # hopper spreads its hits: FrSky ~0.01 per cell, FlySky ~0.03 on its
-                            # 16 channels, measured; Wi-Fi at load 0.5 ~0.4)
+QUIET_RATE = 0.06           # ...this many per learnt sweep: not counted. The map learns a
+                            # reported hopper's hits too, and a hopper spreads them: FrSky ~0.01
+                            # per cell, FlySky ~0.03 on its 16 channels, measured; Wi-Fi at
+                            # load 0.5 ~0.4
+BLE_ADV_HALF_KHZ = 500.0    # half a BLE channel: a cell this near (plus half a step) to an
+                            # advertising channel reads every BLE device's advertising
 MIN_HITS = 3
 MIN_SPAN_KHZ = 40_000.0     # hits spread over more than a 40 MHz Wi-Fi channel (a hop set
                             # spans 50-80 MHz; ovens, Wi-Fi frames pile within 40 MHz)
@@ -39,6 +49,10 @@ PFA_WINDOW = 1e-7           # the count's Poisson tail under the baseline, per s
 MAX_EXPECTED = 2.0          # a site whose quiet cells make more hits in a window is too busy
                             # for the test: Wi-Fi and Bluetooth traffic comes in bursts of
                             # seconds, not Poisson (busy 2.4 GHz: 40 hits where 14 were expected)
+MAX_LINK_PER_SWEEP = 1.0    # one link's hits a sweep at most: a link meets a scanner at its duty
+                            # over its hop set (measured, strong: FrSky 0.3, DSMX 0.34, FlySky
+                            # 0.47); more is several emitters at once, a busy site (a Bluetooth
+                            # car kit 30 m away: 2.5, busy 2.4 GHz Wi-Fi: 3.6), never one drone
 
 
 class Hopper(NamedTuple):
@@ -57,19 +71,27 @@ class BandHoppers:
     """The hopper stage of one front end's plan (n_bins channels from start_khz, step_khz apart).
     A single read is hot above alpha x the noise mean (the floor detector's alpha).
 
-    The baseline learns a sweep's hits LEARN_DELAY_US after it (at once during the first
-    BOOT_SWEEPS), except the hits counted for a reported hopper (not the site's)."""
+    The baseline starts as PRIOR_SWEEPS of noise alone and learns a sweep's hits
+    LEARN_DELAY_US after it: every hit into the busy cells' map, and into the site's rate
+    only the hits of sweeps in which no hopper was reported (a hopper's are not the site's)."""
 
     def __init__(self, n_bins: int, start_khz: float, step_khz: float, alpha: float,
                  pfa_cell: float, capacity: int = 4096):
         self.n_bins, self.alpha, self.pfa_cell = n_bins, alpha, pfa_cell
         self.freq_khz = start_khz + step_khz * np.arange(n_bins)
         self.max_width = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
+        # the advertising channels carry every BLE device's advertising, on air at any site:
+        # never a hopper's hits (a hopper loses ~3 of its ~60 cells to this)
+        adv_khz = 1000.0 * np.array(list(rf.BLE_ADV_MHZ.values()))
+        self.ble_adv = (np.abs(self.freq_khz[:, None] - adv_khz).min(axis=1)
+                        <= abs(step_khz) / 2 + BLE_ADV_HALF_KHZ)
         self.counts = np.zeros(n_bins)        # EWMA-weighted hits per cell, learnt sweeps
-        self.weight = 0.0                     # EWMA-weighted learnt sweeps
-        self._pending: deque = deque()        # (start, hit cells) of the sweeps not yet learnt
+        self.weight = float(PRIOR_SWEEPS)     # EWMA-weighted learnt sweeps, the prior's first
+        self.site = np.zeros(n_bins)          # the same, of the sweeps with no hopper reported
+        self.site_weight = float(PRIOR_SWEEPS)
+        self._pending: deque = deque()        # (start, hit cells, a hopper reported) not learnt
         self.sweeps = 0
-        self._window_starts: deque = deque()  # starts of the sweeps in the window
+        self._window_starts: deque = deque()  # starts of the sweeps in the longest window
         self._hot = np.zeros(n_bins + 2, np.int8)
         # ring of the counted hits (in quiet cells): read time, cell, power, held
         self._t = np.full(capacity, np.iinfo(np.int64).min, np.int64)
@@ -84,8 +106,6 @@ class BandHoppers:
     def busy(self) -> np.ndarray:
         """Cells the site keeps busy: hit more than QUIET_RATE per learnt sweep, by at least
         BUSY_MIN_HITS hits (one hit in a young baseline is no rate)."""
-        if self.weight <= 0:
-            return np.zeros(self.n_bins, bool)
         return (self.counts >= BUSY_MIN_HITS) & (self.counts > QUIET_RATE * self.weight)
 
     def process(self, single_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
@@ -106,7 +126,7 @@ class BandHoppers:
         narrow = (ends - starts) <= self.max_width
         hit_cells = np.array([s + int(np.argmax(single[s:e])) for s, e in
                               zip(starts[narrow].tolist(), ends[narrow].tolist())], np.int64)
-        busy = self.busy()
+        busy = self.busy() | self.ble_adv
         counted = hit_cells[~busy[hit_cells]] if hit_cells.size else hit_cells
         # the read of channel i is at about t0 + i duration / n (docs/protocol.md, SWEEP)
         for cell in counted.tolist():
@@ -117,21 +137,16 @@ class BandHoppers:
             self._head += 1
         now = t0 + duration
         self._window_starts.append(t0)
-        while self._window_starts[0] < now - WINDOW_US:
+        while self._window_starts[0] < now - WINDOWS_US[-1]:
             self._window_starts.popleft()
         self._decide(now, busy, counted.size > 0)
-        self._pending.append((t0, hit_cells if self.active is None
-                              else hit_cells[busy[hit_cells]]))
+        self._pending.append((t0, hit_cells, self.active is not None))
         self.sweeps += 1
-        delay = 0 if self.sweeps <= BOOT_SWEEPS else LEARN_DELAY_US
-        while self._pending and self._pending[0][0] < now - delay:
-            self._learn(self._pending.popleft()[1])
-
-    def _learn(self, cells: np.ndarray) -> None:
-        decay = 1.0 - 1.0 / BASELINE_SWEEPS
-        self.counts *= decay
-        self.weight = self.weight * decay + 1.0
-        self.counts[cells] += 1.0
+        while self._pending and self._pending[0][0] < now - LEARN_DELAY_US:
+            _, cells, reported = self._pending.popleft()
+            self.weight = _learn(self.counts, self.weight, cells)
+            if not reported:
+                self.site_weight = _learn(self.site, self.site_weight, cells)
 
     def _window(self, since_us: int):
         keep = self._t >= since_us
@@ -148,24 +163,39 @@ class BandHoppers:
                 return
         if self.sweeps < BOOT_SWEEPS or not hit:
             return
-        _, cell, _, _ = self._window(now - WINDOW_US)
+        quiet = ~busy
+        # hits the quiet cells gave per learnt sweep
+        rate = max(float(self.site[quiet].sum()) / self.site_weight,
+                   self.pfa_cell * int(np.count_nonzero(quiet)))
+        starts = np.fromiter(self._window_starts, np.int64, len(self._window_starts))
+        for window in WINDOWS_US:
+            expected = self._test(now - window, window, busy, rate, starts)
+            if expected is not None:
+                self._since_us = now - window
+                self.active = self._summary(self._since_us, expected)
+                self.new_hits = True
+                return
+
+    def _test(self, since_us: int, window: int, busy: np.ndarray, rate: float,
+              starts: np.ndarray) -> float | None:
+        """The hits the site's rate expects in the window (from since_us, window us long) if
+        the hits counted there are a hopper's: too many for the site, not too many for one
+        link, spread over more than one Wi-Fi channel; else None. The windows share PFA_WINDOW."""
+        _, cell, _, _ = self._window(since_us)
         cell = cell[~busy[cell]]  # cells that turned busy since their hits were counted
         if cell.size < MIN_HITS:
-            return
+            return None
         freqs = self.freq_khz[cell]
         if freqs.max() - freqs.min() <= MIN_SPAN_KHZ:
-            return
-        # hits the quiet cells gave per learnt sweep, times the sweeps in the window
-        n_sweeps = len(self._window_starts)
-        quiet = ~busy
-        rate = max(float(self.counts[quiet].sum()) / self.weight,
-                   self.pfa_cell * int(np.count_nonzero(quiet)))
+            return None
+        n_sweeps = int(np.count_nonzero(starts >= since_us))
+        if cell.size > MAX_LINK_PER_SWEEP * n_sweeps:
+            return None
         expected = n_sweeps * rate
-        if expected > MAX_EXPECTED or poisson_tail(cell.size, expected) > PFA_WINDOW:
-            return
-        self._since_us = now - WINDOW_US
-        self.active = self._summary(self._since_us, expected)
-        self.new_hits = True
+        if expected > MAX_EXPECTED * window / WINDOWS_US[0] \
+                or poisson_tail(cell.size, expected) > PFA_WINDOW / len(WINDOWS_US):
+            return None
+        return expected
 
     def _summary(self, since_us: int, expected: float) -> Hopper:
         t, cell, mw, held = self._window(since_us)
@@ -173,3 +203,10 @@ class BandHoppers:
         return Hopper(int(t.size), int(np.unique(cell).size), float(freqs.min()),
                       float(freqs.max()), int(t.max()), float(mw.max()),
                       expected, int(np.count_nonzero(held)))
+
+
+def _learn(counts: np.ndarray, weight: float, cells: np.ndarray) -> float:
+    """One sweep's hits into an EWMA of hits per cell (in place); returns the new weight."""
+    counts *= 1.0 - 1.0 / BASELINE_SWEEPS
+    counts[cells] += 1.0
+    return weight * (1.0 - 1.0 / BASELINE_SWEEPS) + 1.0
