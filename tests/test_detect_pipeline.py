@@ -213,3 +213,21 @@ def test_steadiness_cuts_follow_hot_streaks_and_jitter():
     cut = np.zeros(both.shape, np.uint8)
     SteadinessSplit(2).cuts(both, swinging, cut, gap=1)
     assert cut[:, 1].tolist() == [0, 1, 1, 1]   # 10 dB swings against none, from the 2nd sweep
+
+
+def test_a_bins_history_before_its_streak_is_kept():
+    """busy_before: the share of sweeps a bin was hot in (HISTORY_SWEEPS) when its current streak
+    began, unbiased by the average's start; NaN for a streak begun before HISTORY_MIN_SWEEPS."""
+    from straja.detect.pipeline import HISTORY_MIN_SWEEPS, SteadinessSplit
+    n = HISTORY_MIN_SWEEPS + 8
+    det = np.zeros((n, 3), np.uint8)
+    det[:, 0] = 1                     # on from boot: history unknown
+    det[: n - 4: 2, 1] = 1            # hot every other sweep, then for 4 running
+    det[n - 4:, 1:] = 1               # bin 2: quiet, then for 4 running
+    split = SteadinessSplit(3)
+    split.cuts(det, np.ones(det.shape, np.float32), np.zeros(det.shape, np.uint8), gap=1)
+    before = split.busy_before
+    assert np.isnan(before[0]) and before[2] == 0.0
+    assert 0.4 < before[1] < 0.6
+    split.quiet(200)  # a long quiet spell: every bin's history cools
+    assert split.busy.max() < 0.05 and split.sweeps == n + 200

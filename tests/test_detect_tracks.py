@@ -189,6 +189,16 @@ VIDEO = dict(bandwidth_khz=10_000.0, interval_us=780_000.0, dwell_us=640_000.0, 
     ("analog_fm_video", dict(VIDEO, centre_khz=5_685_000.0, bandwidth_khz=80_000.0, n_bursts=8,
                              centre_db=2.5)),
     ("ofdm_video", dict(VIDEO, centre_khz=5_675_000.0, bandwidth_khz=80_000.0, n_bursts=8)),
+    # weak (3 dB over the noise, its 0.5 dB scatter its emitter's ~1 dB, compressed): on a
+    # channel quiet before its streak (or not yet known, after boot), 4 readings will do; where
+    # it lit its channel now and then before (an access point near the floor), 8
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_665_000.0, level_sd_db=0.5, excess_db=3.0,
+                             busy_before=0.0)),
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_665_000.0, level_sd_db=0.5, excess_db=3.0,
+                             busy_before=np.nan)),
+    ("wifi", dict(VIDEO, centre_khz=5_745_000.0, level_sd_db=0.5, excess_db=3.0, busy_before=0.3)),
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_745_000.0, level_sd_db=0.5, excess_db=3.0,
+                             busy_before=0.3, n_bursts=2 * classify.STEADY_MIN_BURSTS)),
     # OcuSync's 40 MHz, lit over 50 MHz by a 10 MHz step: still one video channel
     ("ofdm_video", dict(VIDEO, centre_khz=5_785_000.0, bandwidth_khz=50_000.0)),
     # 2.4 GHz Wi-Fi frames: wide-ish hits moving within the channel, or narrow hits in 20 MHz

@@ -44,7 +44,11 @@ STEADY_EARLY_SD_DB = 1.5      # ...and over fewer than 2 STEADY_MIN_BURSTS readi
 WEAK_EXCESS_DB = 4.5          # a reading this little over the noise: the emitter's swings are
                               # compressed (below) and the readings under the threshold are not
                               # seen, so a weak access point hot in 4 sweeps running can read
-                              # steady: weak tracks need twice STEADY_MIN_BURSTS
+                              # steady: weak tracks need twice STEADY_MIN_BURSTS where their
+                              # channel was busy before their streak (BUSY_BEFORE)
+BUSY_BEFORE = 0.05            # hot in this share of sweeps before the streak (busy_before): a
+                              # bursty emitter lighting its channel again, not a newcomer (a
+                              # quiet channel's share is the cell pfa; unknown after boot: NaN)
 VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 MHz, FPV 20 MHz):
                               # a steady emitter lit wider (+ a scan step) is not one video...
 SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady this long: a busy
@@ -162,7 +166,7 @@ def _steady(f, scan: Scan) -> bool:
     if f["excess_db"] > 0:
         s = 10 ** (f["excess_db"] / 10) - 1
         sd = sd * (1 + s) / s
-        evidence *= 2 if f["excess_db"] < WEAK_EXCESS_DB else 1
+        evidence *= 2 if f["excess_db"] < WEAK_EXCESS_DB and f["busy_before"] >= BUSY_BEFORE else 1
     if (f["n_bursts"] < evidence or not sd <= max_sd
             or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]):
         return False

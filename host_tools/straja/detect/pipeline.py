@@ -27,7 +27,8 @@ from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import CLASSES, WIDE_KHZ, Scan, band, band_hopper, classify
 from straja.detect.hoppers import BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
-from straja.detect.tracks import EVENT, Tracker, TrackerConfig, features, with_excess
+from straja.detect.tracks import (EVENT, Tracker, TrackerConfig, features, with_excess,
+                                  with_history)
 
 
 INT64 = np.dtype(np.int64)
@@ -63,6 +64,13 @@ SPLIT_MIN_SWEEPS = 2
 SPLIT_JITTER_DB = 3.0
 SPLIT_RATE = 0.25
 SPLIT_STREAK_CAP = 1 << 20    # streaks stop counting here (an int32 never wraps)
+# A bin's history before its streak (the classifier's `busy_before`): the share of sweeps it was
+# hot in (EWMA at 1 / HISTORY_SWEEPS, ~26 s at the RX5808's 0.41 s sweep) when its streak began;
+# unknown (NaN) for a streak begun in the first HISTORY_MIN_SWEEPS sweeps. A newly arrived
+# continuous emitter starts from a quiet channel (a share near the cell pfa); a bursty one
+# (an access point) lights its channel again and again.
+HISTORY_SWEEPS = 64
+HISTORY_MIN_SWEEPS = 16
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 # The band hopper (straja.detect.hoppers) is reported as a track of this id (the tracker's are
 # >= 0), in the bands where control links hop per packet over tens of MHz
@@ -197,7 +205,7 @@ class Pipeline:
                 raise ValueError("t_us and duration_us must have one entry per sweep")
             bursts = self._no_bursts
             if self._split is not None:
-                self._split.quiet()
+                self._split.quiet(n)
         else:
             cut = self._split.cuts(det, power, cut, self.config.max_gap_bins) \
                 if self._split is not None else None
@@ -285,15 +293,21 @@ class Pipeline:
         return feats, classify(feats, self.scan)
 
     def _features(self, snap: np.ndarray) -> np.ndarray:
-        return with_excess(features(snap), snap, self._noise_now, self._start_khz, self.scan.step_khz)
+        feats = with_excess(features(snap), snap, self._noise_now, self._start_khz, self.scan.step_khz)
+        if self._split is not None:
+            with_history(feats, snap, self._split.busy_before, self._start_khz, self.scan.step_khz)
+        return feats
 
 
 class SteadinessSplit:
     """Per bin of one plan: hot streak, mean hot reading and jitter (SPLIT_*), and the cuts they
-    call for."""
+    call for; and the bin's history before its streak (HISTORY_*)."""
 
     def __init__(self, n_bins: int):
         self.streak = np.zeros(n_bins, np.int32)
+        self.busy = np.zeros(n_bins, np.float32)         # share of sweeps hot (HISTORY_SWEEPS)
+        self.busy_before = np.full(n_bins, np.nan, np.float32)  # busy when the streak began
+        self.sweeps = 0
         self.hot_mw = np.zeros(n_bins, np.float32)       # 0: never detected yet
         self.last_db = np.zeros(n_bins, np.float32)      # the last hot reading
         self.jitter_db = np.full(n_bins, np.nan, np.float32)  # NaN: no two hot sweeps running yet
@@ -313,6 +327,14 @@ class SteadinessSplit:
             j_new = np.where(np.isnan(j), change, j + SPLIT_RATE * (change - j))
             self.jitter_db[idx] = np.where(running, j_new, j)
             self.last_db[idx] = db
+            begun = idx[~running]
+            # the EWMA over the sweeps so far, unbiased by its start at 0
+            known = 1.0 - (1.0 - 1.0 / HISTORY_SWEEPS) ** self.sweeps
+            self.busy_before[begun] = (self.busy[begun] / known if self.sweeps >= HISTORY_MIN_SWEEPS
+                                       else np.nan)
+            self.busy *= 1.0 - 1.0 / HISTORY_SWEEPS
+            self.busy[idx] += 1.0 / HISTORY_SWEEPS
+            self.sweeps += 1
             self.streak += 1
             self.streak *= hot
             np.minimum(self.streak, SPLIT_STREAK_CAP, out=self.streak)
@@ -337,9 +359,11 @@ class SteadinessSplit:
             cut[s, b[(b - a <= gap + 1) & (by_streak | by_jitter)]] = 1
         return cut
 
-    def quiet(self) -> None:
-        """Sweeps with nothing detected: every streak ends."""
+    def quiet(self, n_sweeps: int) -> None:
+        """n_sweeps sweeps with nothing detected: every streak ends, every bin was cold."""
         self.streak[:] = 0
+        self.busy *= (1.0 - 1.0 / HISTORY_SWEEPS) ** n_sweeps
+        self.sweeps += n_sweeps
 
 
 def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:

@@ -79,7 +79,7 @@ FEATURES = np.dtype([
     ("centre_khz", "f8"), ("spread_khz", "f8"), ("bandwidth_khz", "f8"), ("dwell_us", "f8"),
     ("interval_us", "f8"), ("interval_cv", "f8"), ("rate_hz", "f8"), ("duty", "f8"),
     ("hop_fraction", "f8"), ("centre_db", "f8"), ("level_sd_db", "f8"), ("peak_dbm", "f8"),
-    ("age_us", "f8"), ("excess_db", "f8")])
+    ("age_us", "f8"), ("excess_db", "f8"), ("busy_before", "f8")])
 
 
 def features(tracks: np.ndarray) -> np.ndarray:
@@ -108,7 +108,13 @@ def features(tracks: np.ndarray) -> np.ndarray:
         f["level_sd_db"] = np.sqrt(tracks["level_jump_sq_db2"] / (2 * gaps))
         f["peak_dbm"] = 10 * np.log10(tracks["peak_mw"])
         f["excess_db"] = np.nan  # known to the pipeline: with_excess
+        f["busy_before"] = np.nan  # and with_history
     return f
+
+
+def _centre_channel(tracks: np.ndarray, start_khz: float, step_khz: float, n: int) -> np.ndarray:
+    centre = 0.5 * (tracks["f_min_khz"] + tracks["f_max_khz"])
+    return np.clip(np.rint((centre - start_khz) / step_khz).astype(np.int64), 0, n - 1)
 
 
 def with_excess(feats: np.ndarray, tracks: np.ndarray, noise_mw: np.ndarray, start_khz: float,
@@ -116,8 +122,17 @@ def with_excess(feats: np.ndarray, tracks: np.ndarray, noise_mw: np.ndarray, sta
     """feats with excess_db: each track's last reading (its last burst's peak) over the noise
     mean at its centre channel (`noise_mw` per channel), in dB."""
     if feats.size and step_khz > 0:
-        centre = 0.5 * (tracks["f_min_khz"] + tracks["f_max_khz"])
-        ch = np.clip(np.rint((centre - start_khz) / step_khz).astype(np.int64), 0, noise_mw.size - 1)
+        ch = _centre_channel(tracks, start_khz, step_khz, noise_mw.size)
         with np.errstate(divide="ignore", invalid="ignore"):
             feats["excess_db"] = tracks["level_db"] - 10 * np.log10(noise_mw[ch])
+    return feats
+
+
+def with_history(feats: np.ndarray, tracks: np.ndarray, busy_before: np.ndarray,
+                 start_khz: float, step_khz: float) -> np.ndarray:
+    """feats with busy_before: the share of sweeps its centre channel was hot in before its
+    current streak of hot sweeps began (`busy_before` per channel; NaN: not known)."""
+    if feats.size and step_khz > 0:
+        feats["busy_before"] = busy_before[_centre_channel(tracks, start_khz, step_khz,
+                                                           busy_before.size)]
     return feats
