@@ -21,6 +21,7 @@ import numpy as np
 
 from straja import _detect_noise
 from straja._detect_busy import BusyCells
+from straja._detect_split import SteadinessSplit
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
@@ -43,11 +44,11 @@ BUSY_HELD_RATIO = 0.5         # ...and held occupancy under this share of it: bu
                               # its load's share, 0.05-0.3; ELRS 2.4 0.7-0.8, measured)
 BUSY_MEMORY_SWEEPS = 64       # occupancy averaged over about this many sweeps (EWMA, ~11 s)
 BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy not yet known)
-# Steadiness split (docs/detection.md, "Steadiness split"): with channel-wide bins (a video
-# scanner's step), a run of detected bins is cut between neighbours that behave differently over
-# sweeps, so that a continuous carrier (video: hot in every sweep, its reading steady) beside a
-# bursty emitter (an access point: hot in a share of sweeps, each reading holding a share of a
-# frame) is not absorbed into it:
+# Steadiness split (docs/detection.md, "Steadiness split"; kernel straja._detect_split): with
+# channel-wide bins (a video scanner's step), a run of detected bins is cut between neighbours
+# that behave differently over sweeps, so that a continuous carrier (video: hot in every sweep,
+# its reading steady) beside a bursty emitter (an access point: hot in a share of sweeps, each
+# reading holding a share of a frame) is not absorbed into it:
 # - hot streaks (sweeps detected running) SPLIT_RATIO or more apart, the longer at least
 #   SPLIT_MIN_SWEEPS, where the newer bin is at least as strong when hot (its mean hot reading,
 #   an EWMA at SPLIT_RATE): a carrier's own weaker skirt, lit later, stays with it;
@@ -129,7 +130,7 @@ class Pipeline:
         self.tracker = Tracker(c.tracker)
         self._work = tuple(np.empty((0, n_bins), t)
                            for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
-        self._split = SteadinessSplit(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
+        self._split = steadiness_split(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
         self._start_khz = start_khz
         self._noise_now = np.full(n_bins, np.nan, np.float32)  # the last sweep's noise mean
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
@@ -299,71 +300,10 @@ class Pipeline:
         return feats
 
 
-class SteadinessSplit:
-    """Per bin of one plan: hot streak, mean hot reading and jitter (SPLIT_*), and the cuts they
-    call for; and the bin's history before its streak (HISTORY_*)."""
-
-    def __init__(self, n_bins: int):
-        self.streak = np.zeros(n_bins, np.int32)
-        self.busy = np.zeros(n_bins, np.float32)         # share of sweeps hot (HISTORY_SWEEPS)
-        self.busy_before = np.full(n_bins, np.nan, np.float32)  # busy when the streak began
-        self.sweeps = 0
-        self.hot_mw = np.zeros(n_bins, np.float32)       # 0: never detected yet
-        self.last_db = np.zeros(n_bins, np.float32)      # the last hot reading
-        self.jitter_db = np.full(n_bins, np.nan, np.float32)  # NaN: no two hot sweeps running yet
-
-    def cuts(self, det: np.ndarray, power: np.ndarray, cut: np.ndarray, gap: int) -> np.ndarray:
-        """Fill `cut` (uint8 like det) for the burst extractor: a detected bin starts a run of its
-        own where it and the detected bin before it (within gap + 1 bins) behave apart (SPLIT_*),
-        the state taken forward sweep by sweep from det and power (mW, like det)."""
-        cut[:] = 0
-        for s in range(det.shape[0]):
-            hot = det[s] != 0
-            idx = np.flatnonzero(hot)
-            db = 10 * np.log10(np.maximum(power[s, idx], 1e-30))
-            running = self.streak[idx] > 0        # hot in the sweep before too
-            change = np.abs(db - self.last_db[idx])
-            j = self.jitter_db[idx]
-            j_new = np.where(np.isnan(j), change, j + SPLIT_RATE * (change - j))
-            self.jitter_db[idx] = np.where(running, j_new, j)
-            self.last_db[idx] = db
-            begun = idx[~running]
-            # the EWMA over the sweeps so far, unbiased by its start at 0
-            known = 1.0 - (1.0 - 1.0 / HISTORY_SWEEPS) ** self.sweeps
-            self.busy_before[begun] = (self.busy[begun] / known if self.sweeps >= HISTORY_MIN_SWEEPS
-                                       else np.nan)
-            self.busy *= 1.0 - 1.0 / HISTORY_SWEEPS
-            self.busy[idx] += 1.0 / HISTORY_SWEEPS
-            self.sweeps += 1
-            self.streak += 1
-            self.streak *= hot
-            np.minimum(self.streak, SPLIT_STREAK_CAP, out=self.streak)
-            h = self.hot_mw[idx]
-            p = power[s, idx]
-            self.hot_mw[idx] = np.where(h > 0, h + SPLIT_RATE * (p - h), p)
-            if idx.size < 2:
-                continue
-            a, b = idx[:-1], idx[1:]
-            streak_a, streak_b = self.streak[a], self.streak[b]
-            newer_stronger = np.where(streak_a < streak_b, self.hot_mw[a] >= self.hot_mw[b],
-                                      self.hot_mw[b] >= self.hot_mw[a])
-            long_ = np.maximum(streak_a, streak_b)
-            by_streak = ((long_ >= SPLIT_RATIO * np.minimum(streak_a, streak_b))
-                         & (long_ >= SPLIT_MIN_SWEEPS) & newer_stronger)
-            jit_a, jit_b = self.jitter_db[a], self.jitter_db[b]
-            larger = np.fmax(jit_a, jit_b)
-            jittery_stronger = np.where(jit_a > jit_b, self.hot_mw[a] >= self.hot_mw[b],
-                                        self.hot_mw[b] >= self.hot_mw[a])
-            by_jitter = ((larger >= SPLIT_JITTER_DB) & (larger >= SPLIT_RATIO * np.fmin(jit_a, jit_b))
-                         & ~np.isnan(jit_a) & ~np.isnan(jit_b) & jittery_stronger)
-            cut[s, b[(b - a <= gap + 1) & (by_streak | by_jitter)]] = 1
-        return cut
-
-    def quiet(self, n_sweeps: int) -> None:
-        """n_sweeps sweeps with nothing detected: every streak ends, every bin was cold."""
-        self.streak[:] = 0
-        self.busy *= (1.0 - 1.0 / HISTORY_SWEEPS) ** n_sweeps
-        self.sweeps += n_sweeps
+def steadiness_split(n_bins: int) -> SteadinessSplit:
+    """The steadiness split (SPLIT_*, HISTORY_*) of a plan of n_bins channel-wide bins."""
+    return SteadinessSplit(n_bins, SPLIT_RATIO, SPLIT_MIN_SWEEPS, SPLIT_JITTER_DB, SPLIT_RATE,
+                           SPLIT_STREAK_CAP, HISTORY_SWEEPS, HISTORY_MIN_SWEEPS)
 
 
 def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:
