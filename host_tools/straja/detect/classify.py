@@ -162,11 +162,11 @@ def _steady(f, scan: Scan) -> bool:
     emitter's change, s its power over the noise (from excess_db, when known), so a weak
     access point's swings read small; a weak track needs twice the bursts (WEAK_EXCESS_DB)."""
     max_sd = STEADY_EARLY_SD_DB if f["n_bursts"] < 2 * STEADY_MIN_BURSTS else STEADY_MAX_SD_DB
-    sd, evidence = f["level_sd_db"], STEADY_MIN_BURSTS
-    if f["excess_db"] > 0:
-        s = 10 ** (f["excess_db"] / 10) - 1
-        sd = sd * (1 + s) / s
-        evidence *= 2 if f["excess_db"] < WEAK_EXCESS_DB and f["busy_before"] >= BUSY_BEFORE else 1
+    sd, evidence, excess = f["level_sd_db"], STEADY_MIN_BURSTS, f["excess_db"]
+    if excess == excess:  # known: a reading at the noise mean shows nothing of its emitter
+        s = 10 ** (excess / 10) - 1
+        sd = sd * (1 + s) / s if s > 0 else math.inf
+        evidence *= 2 if excess < WEAK_EXCESS_DB and f["busy_before"] >= BUSY_BEFORE else 1
     if (f["n_bursts"] < evidence or not sd <= max_sd
             or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]):
         return False
