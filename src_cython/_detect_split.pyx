@@ -17,6 +17,8 @@ the detected bin a before it lies within gap + 1 bins and
   carrier's skirt, lit later, is one); or
 - their jitters (both known) are `ratio` or more apart, the larger at least jitter_db, and the
   jitterier bin is at least as strong when hot.
+Per bin too, `cut_share`: the share of sweeps it was beside a cut (an EWMA at 1 / history_sweeps):
+a piece cut from a wider run (part of a wide access point) rather than an emitter on its own.
 """
 import numpy as np  # for the included helpers
 from libc.math cimport NAN, fabs, log10, pow
@@ -27,14 +29,16 @@ include "_detect_common.pxi"
 cdef class SteadinessSplit:
     cdef readonly Py_ssize_t n_bins, min_sweeps, streak_cap, history_min, sweeps
     cdef readonly double ratio, jitter_db, rate, history_sweeps
-    cdef readonly object streak, hot_mw, last_db, jitter, busy, busy_before  # numpy views
-    cdef object _idx
+    cdef readonly object streak, hot_mw, last_db, jitter, busy, busy_before, cut_share  # numpy
+    cdef object _idx, _mark
     cdef int* st
     cdef double* hot
     cdef double* last
     cdef double* jit
     cdef double* bz
     cdef double* before
+    cdef double* cs
+    cdef unsigned char* mark  # the bins beside a cut in this sweep
     cdef Py_ssize_t* idx  # the hot bins of a sweep
 
     def __cinit__(self, Py_ssize_t n_bins, double ratio, Py_ssize_t min_sweeps, double jitter_db,
@@ -53,7 +57,11 @@ cdef class SteadinessSplit:
         self.jitter = np.full(n_bins, np.nan)          # NaN: no two hot sweeps running yet
         self.busy = np.zeros(n_bins)
         self.busy_before = np.full(n_bins, np.nan)
+        self.cut_share = np.zeros(n_bins)
         self._idx = np.zeros(n_bins, np.intp)
+        self._mark = np.zeros(n_bins, np.uint8)
+        self.cs = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.cut_share)
+        self.mark = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self._mark)
         self.st = <int*>cnp.PyArray_DATA(<cnp.ndarray>self.streak)
         self.hot = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.hot_mw)
         self.last = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.last_db)
@@ -90,6 +98,7 @@ cdef class SteadinessSplit:
         for b in range(self.n_bins):
             self.st[b] = 0
             self.bz[b] *= keep
+            self.cs[b] *= keep
         self.sweeps += n_sweeps
 
     cdef void _one(self, const unsigned char* det, const float* power, unsigned char* cut,
@@ -102,6 +111,7 @@ cdef class SteadinessSplit:
         known = 1.0 - pow(1.0 - fresh, <double>self.sweeps)
         for b in range(n):
             cut[b] = 0
+            self.mark[b] = 0
             if det[b]:
                 self.idx[n_hot] = b
                 n_hot += 1
@@ -150,3 +160,6 @@ cdef class SteadinessSplit:
                 by_jitter = larger >= self.jitter_db and larger >= self.ratio * smaller and stronger
             if by_streak or by_jitter:
                 cut[b] = 1
+                self.mark[a] = self.mark[b] = 1
+        for b in range(n):
+            self.cs[b] = self.cs[b] * (1.0 - fresh) + (fresh if self.mark[b] else 0.0)

@@ -296,7 +296,8 @@ class Pipeline:
     def _features(self, snap: np.ndarray) -> np.ndarray:
         feats = with_excess(features(snap), snap, self._noise_now, self._start_khz, self.scan.step_khz)
         if self._split is not None:
-            with_history(feats, snap, self._split.busy_before, self._start_khz, self.scan.step_khz)
+            with_history(feats, snap, self._split.busy_before, self._split.cut_share,
+                         self._start_khz, self.scan.step_khz)
         return feats
 
 

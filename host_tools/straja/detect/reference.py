@@ -377,6 +377,7 @@ class SteadinessSplit:
         self.jitter = np.full(n_bins, np.nan)
         self.busy = np.zeros(n_bins)
         self.busy_before = np.full(n_bins, np.nan)
+        self.cut_share = np.zeros(n_bins)
         self.sweeps = 0
 
     def cuts(self, det, power, cut, gap):
@@ -423,10 +424,15 @@ class SteadinessSplit:
                 by_jitter = (~np.isnan(ja) & ~np.isnan(jb) & (np.fmax(ja, jb) >= self.jitter_db)
                              & (np.fmax(ja, jb) >= self.ratio * np.fmin(ja, jb))
                              & np.where(ja > jb, ha >= hb, hb >= ha))
-            cut[s, b[near & (by_streak | by_jitter)]] = 1
+            at = near & (by_streak | by_jitter)
+            cut[s, b[at]] = 1
+            beside = np.zeros(len(self.busy), bool)
+            beside[a[at]] = beside[b[at]] = True
+            self.cut_share = self.cut_share * (1.0 - fresh) + np.where(beside, fresh, 0.0)
         return cut
 
     def quiet(self, n_sweeps):
         self.streak[:] = 0
         self.busy *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
+        self.cut_share *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
         self.sweeps += n_sweeps
