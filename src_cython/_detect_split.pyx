@@ -12,9 +12,7 @@ sweeps); then every bin's streak (hot sweeps running, up to streak_cap) and the 
 hot reading (EWMA at `rate`, set by the first). A detected bin b starts a run of its own where
 the detected bin a before it lies within gap + 1 bins and
 - their streaks are `ratio` or more apart, the longer at least min_sweeps, and the bin with the
-  shorter streak is at least as strong when hot or lit with its own further neighbour (its
-  streak too `ratio` or more shorter than the longer: a newcomer two bins wide, where a
-  carrier's skirt, lit later, is one); or
+  shorter streak is at least as strong when hot; or
 - their jitters (both known) are `ratio` or more apart, the larger at least jitter_db, and the
   jitterier bin is at least as strong when hot.
 Per bin too, `cut_share`: the share of sweeps it was beside a cut (an EWMA at 1 / history_sweeps):
@@ -141,14 +139,7 @@ cdef class SteadinessSplit:
             if b - a > gap + 1:
                 continue
             sa, sb = self.st[a], self.st[b]
-            if sa < sb:  # a newer: at least as strong, or lit with the hot bin before it
-                stronger = self.hot[a] >= self.hot[b] or (
-                    i >= 2 and a - self.idx[i - 2] <= gap + 1
-                    and self.ratio * <double>self.st[self.idx[i - 2]] <= <double>sb)
-            else:
-                stronger = self.hot[b] >= self.hot[a] or (
-                    i + 1 < n_hot and self.idx[i + 1] - b <= gap + 1
-                    and self.ratio * <double>self.st[self.idx[i + 1]] <= <double>sa)
+            stronger = self.hot[a] >= self.hot[b] if sa < sb else self.hot[b] >= self.hot[a]
             longer = sa if sa > sb else sb
             by_streak = (longer >= self.ratio * <double>(sa if sa < sb else sb)
                          and longer >= self.min_sweeps and stronger)

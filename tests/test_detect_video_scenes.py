@@ -40,18 +40,6 @@ def test_busy_5ghz_wifi_raises_nothing_after_boot():
     assert raised("wifi_5ghz_149_165_background", 30.0) == []
 
 
-def test_two_analog_carriers_side_by_side_are_two_analog_alerts():
-    """R1 (on at 5 s) and R2 (at 8 s), 37 MHz apart: no dip between them at the RX5808's 20 MHz
-    step, but R2 lights two bins at once, so it is cut off as a newcomer, not taken for R1's
-    skirt (before: one alert, renamed OFDM when R2 joined it)."""
-    alerts = raised("two_analog_r1_r2", 12.0)
-    assert [a.family for a in alerts] == ["analog_fm_video"] * 2
-    r1, r2 = alerts
-    assert 5.0 * S < r1.t_ns <= 7.0 * S and r1.lo_khz <= 5_658_000 <= r1.hi_khz
-    assert 8.0 * S < r2.t_ns <= 10.0 * S and r2.lo_khz <= 5_695_000 <= r2.hi_khz
-    assert r1.hi_khz <= r2.lo_khz
-
-
 def test_weak_video_far_away_is_named_within_2_s():
     """fpv_approach_3km's video, 3 km out and a few dB over the noise on a quiet channel, on
     from switch-on: 4 steady readings will do (a weak track needs 8 only where its channel was

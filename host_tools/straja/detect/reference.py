@@ -408,17 +408,9 @@ class SteadinessSplit:
             a, b = idx[:-1], idx[1:]
             sa, sb, ha, hb = self.streak[a], self.streak[b], self.hot_mw[a], self.hot_mw[b]
             near = b - a <= gap + 1
-            # the hot bin beyond the newer one of each pair (before a, after b), if near
-            before_a = np.concatenate([[-1], a[:-1]])
-            after_b = np.concatenate([b[1:], [-1]])
-            a_lit_with = ((before_a >= 0) & (a - before_a <= gap + 1)
-                          & (self.ratio * self.streak[before_a] <= sb))
-            b_lit_with = ((after_b >= 0) & (after_b - b <= gap + 1)
-                          & (self.ratio * self.streak[after_b] <= sa))
-            newer_stronger = np.where(sa < sb, (ha >= hb) | a_lit_with, (hb >= ha) | b_lit_with)
             longer = np.maximum(sa, sb)
             by_streak = ((longer >= self.ratio * np.minimum(sa, sb)) & (longer >= self.min_sweeps)
-                         & newer_stronger)
+                         & np.where(sa < sb, ha >= hb, hb >= ha))
             ja, jb = self.jitter[a], self.jitter[b]
             with np.errstate(invalid="ignore"):
                 by_jitter = (~np.isnan(ja) & ~np.isnan(jb) & (np.fmax(ja, jb) >= self.jitter_db)

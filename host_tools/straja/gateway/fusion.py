@@ -100,9 +100,7 @@ class Fusion:
         back_ns = obs.t_ns if obs.since_ns is None else min(obs.since_ns, obs.t_ns)
         for track in self.tracks:
             if (LINK.get(track.family, track.family) == LINK.get(obs.family, obs.family)
-                    # overlapping, not touching: two video channels side by side (R1 + R2)
-                    # are read as bands that share an edge
-                    and lo < track.hi_khz and track.lo_khz < hi
+                    and lo <= track.hi_khz and track.lo_khz <= hi
                     and track.first_ns - self.timeout_ns < obs.t_ns
                     and back_ns < track.last_ns + self.timeout_ns):
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
