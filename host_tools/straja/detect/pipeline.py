@@ -69,7 +69,8 @@ SPLIT_STREAK_CAP = 1 << 20    # streaks stop counting here (an int32 never wraps
 # hot in (EWMA at 1 / HISTORY_SWEEPS, ~26 s at the RX5808's 0.41 s sweep) when its streak began;
 # unknown (NaN) for a streak begun in the first HISTORY_MIN_SWEEPS sweeps. A newly arrived
 # continuous emitter starts from a quiet channel (a share near the cell pfa); a bursty one
-# (an access point) lights its channel again and again.
+# (an access point) lights its channel again and again. And the share of sweeps a bin was
+# beside a cut (`cut_share`, same EWMA): a piece of a wider emitter, not one on its own.
 HISTORY_SWEEPS = 64
 HISTORY_MIN_SWEEPS = 16
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
