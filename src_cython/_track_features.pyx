@@ -29,7 +29,7 @@ FEATURE_FIELDS = (
     ("centre_khz", "<f8"), ("spread_khz", "<f8"), ("bandwidth_khz", "<f8"), ("dwell_us", "<f8"),
     ("interval_us", "<f8"), ("interval_cv", "<f8"), ("rate_hz", "<f8"), ("duty", "<f8"),
     ("hop_fraction", "<f8"), ("centre_db", "<f8"), ("level_sd_db", "<f8"), ("peak_dbm", "<f8"),
-    ("age_us", "<f8"), ("excess_db", "<f8"))
+    ("age_us", "<f8"), ("excess_db", "<f8"), ("busy_before", "<f8"), ("cut_share", "<f8"))
 
 # indices into the offsets of TRACK_FIELDS (T_) and FEATURE_FIELDS (F_), in their order
 cdef enum:
@@ -39,7 +39,7 @@ cdef enum:
 cdef enum:
     F_ID, F_STATE, F_N_BURSTS, F_N_CHANNELS, F_CENTRE, F_SPREAD, F_BANDWIDTH, F_DWELL, F_INTERVAL
     F_INTERVAL_CV, F_RATE, F_DUTY, F_HOP_FRACTION, F_CENTRE_DB, F_LEVEL_SD, F_PEAK_DBM, F_AGE
-    F_EXCESS, N_FEATURE_FIELDS
+    F_EXCESS, F_BUSY_BEFORE, F_CUT_SHARE, N_FEATURE_FIELDS
 assert len(TRACK_FIELDS) == N_TRACK_FIELDS and len(FEATURE_FIELDS) == N_FEATURE_FIELDS
 
 cdef dict _offsets = {}  # dtype -> tuple of field offsets, in the order of the field list
@@ -72,7 +72,7 @@ cdef char* records(object a, Py_ssize_t n, str name) except NULL:
     return <char*>cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
-# Records are packed (FEATURES rows are 132 bytes): fields are read and written with memcpy,
+# Records are packed (FEATURES rows are 148 bytes): fields are read and written with memcpy,
 # which the compiler makes plain loads and stores where the CPU allows unaligned ones
 cdef inline double f8(const char* row, Py_ssize_t at) noexcept nogil:
     cdef double v
@@ -187,4 +187,6 @@ def features(tracks, out, noise_mw, double start_khz, double step_khz):
                 put(w, d[F_EXCESS], f8(r, s[T_LEVEL_DB]) - <double>level)
             else:
                 put(w, d[F_EXCESS], NAN)
+            put(w, d[F_BUSY_BEFORE], NAN)  # the pipeline's steadiness split knows them:
+            put(w, d[F_CUT_SHARE], NAN)    # tracks.with_history
     return out

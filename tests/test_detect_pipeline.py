@@ -196,20 +196,38 @@ def test_steadiness_cuts_follow_hot_streaks_and_jitter():
     sweeps running in a ratio of SPLIT_RATIO or more (the longer at least SPLIT_MIN_SWEEPS) and
     the newer one is at least as strong when hot (not a steady carrier's weaker skirt), or where
     one's reading swings from sweep to sweep (SPLIT_JITTER_DB and more) and the other's not."""
-    from straja.detect.pipeline import SteadinessSplit
+    from straja.detect.pipeline import steadiness_split
     det = np.array([[0, 1, 1, 0, 0], [1, 1, 1, 0, 1], [1, 1, 0, 1, 1], [1, 1, 1, 1, 1]], np.uint8)
     flat = np.ones(det.shape, np.float32)
     cut = np.zeros(det.shape, np.uint8)
-    split = SteadinessSplit(5)
+    split = steadiness_split(5)
     split.cuts(det, flat, cut, gap=1)
     assert split.streak.tolist() == [3, 4, 1, 2, 3]
     assert cut.tolist() == [[0, 0, 0, 0, 0], [0, 1, 0, 0, 1], [0, 0, 0, 1, 1], [0, 0, 1, 1, 0]]
     skirts = flat.copy()
     skirts[:, 1] = 10.0   # bin 1 the strongest: its newer neighbours are its skirts
-    SteadinessSplit(5).cuts(det, skirts, cut, gap=1)
+    steadiness_split(5).cuts(det, skirts, cut, gap=1)
     assert cut.tolist() == [[0, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1], [0, 0, 0, 1, 0]]
     both = np.ones((4, 2), np.uint8)  # hot in every sweep: streaks alike
     swinging = np.array([[1.0, 1.0], [10.0, 1.0], [1.0, 1.0], [10.0, 1.0]], np.float32)
     cut = np.zeros(both.shape, np.uint8)
-    SteadinessSplit(2).cuts(both, swinging, cut, gap=1)
+    steadiness_split(2).cuts(both, swinging, cut, gap=1)
     assert cut[:, 1].tolist() == [0, 1, 1, 1]   # 10 dB swings against none, from the 2nd sweep
+
+
+def test_a_bins_history_before_its_streak_is_kept():
+    """busy_before: the share of sweeps a bin was hot in (HISTORY_SWEEPS) when its current streak
+    began, unbiased by the average's start; NaN for a streak begun before HISTORY_MIN_SWEEPS."""
+    from straja.detect.pipeline import HISTORY_MIN_SWEEPS, steadiness_split
+    n = HISTORY_MIN_SWEEPS + 8
+    det = np.zeros((n, 3), np.uint8)
+    det[:, 0] = 1                     # on from boot: history unknown
+    det[: n - 4: 2, 1] = 1            # hot every other sweep, then for 4 running
+    det[n - 4:, 1:] = 1               # bin 2: quiet, then for 4 running
+    split = steadiness_split(3)
+    split.cuts(det, np.ones(det.shape, np.float32), np.zeros(det.shape, np.uint8), gap=1)
+    before = split.busy_before
+    assert np.isnan(before[0]) and before[2] == 0.0
+    assert 0.4 < before[1] < 0.6
+    split.quiet(200)  # a long quiet spell: every bin's history cools
+    assert split.busy.max() < 0.05 and split.sweeps == n + 200

@@ -171,7 +171,8 @@ def feature(**kw):
     f = np.zeros(1, tracks.FEATURES)[0]
     base = dict(n_bursts=50, n_channels=1, centre_khz=2_440_000.0, spread_khz=0.0,
                 bandwidth_khz=1000.0, dwell_us=1000.0, interval_us=4000.0, interval_cv=0.1,
-                duty=0.2, hop_fraction=1.0, centre_db=0.0)
+                duty=0.2, hop_fraction=1.0, centre_db=0.0, excess_db=np.nan, busy_before=np.nan,
+                cut_share=np.nan)
     for k, v in {**base, **kw}.items():
         f[k] = v
     return f
@@ -228,6 +229,20 @@ VIDEO = dict(bandwidth_khz=10_000.0, interval_us=780_000.0, dwell_us=640_000.0, 
     ("analog_fm_video", dict(VIDEO, centre_khz=5_685_000.0, bandwidth_khz=80_000.0, n_bursts=8,
                              centre_db=2.5)),
     ("ofdm_video", dict(VIDEO, centre_khz=5_675_000.0, bandwidth_khz=80_000.0, n_bursts=8)),
+    # weak (3 dB over the noise, its 0.5 dB scatter its emitter's ~1 dB, compressed): on a
+    # channel quiet before its streak (or not yet known, after boot), 4 readings will do; where
+    # it lit its channel now and then before (an access point near the floor), 8
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_665_000.0, level_sd_db=0.5, excess_db=3.0,
+                             busy_before=0.0)),
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_665_000.0, level_sd_db=0.5, excess_db=3.0)),
+    ("wifi", dict(VIDEO, centre_khz=5_745_000.0, level_sd_db=0.5, excess_db=3.0, busy_before=0.3)),
+    ("analog_fm_video", dict(VIDEO, centre_khz=5_745_000.0, level_sd_db=0.5, excess_db=3.0,
+                             busy_before=0.3, n_bursts=2 * classify.STEADY_MIN_BURSTS)),
+    # weak, after boot (history unknown), but cut from a wider run in a tenth of the sweeps: a
+    # piece of a wide access point until 8 readings say otherwise
+    ("wifi", dict(VIDEO, centre_khz=5_745_000.0, level_sd_db=0.5, excess_db=3.0, cut_share=0.1)),
+    # a reading at the noise mean (its channel's floor has learnt a bursty emitter's level): weak
+    ("wifi", dict(VIDEO, centre_khz=5_745_000.0, level_sd_db=0.5, excess_db=0.0, busy_before=0.6)),
     # OcuSync's 40 MHz, lit over 50 MHz by a 10 MHz step: still one video channel
     ("ofdm_video", dict(VIDEO, centre_khz=5_785_000.0, bandwidth_khz=50_000.0)),
     # 2.4 GHz Wi-Fi frames: wide-ish hits moving within the channel, or narrow hits in 20 MHz

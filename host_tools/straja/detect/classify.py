@@ -44,7 +44,14 @@ STEADY_EARLY_SD_DB = 1.5      # ...and over fewer than 2 STEADY_MIN_BURSTS readi
 WEAK_EXCESS_DB = 4.5          # a reading this little over the noise: the emitter's swings are
                               # compressed (below) and the readings under the threshold are not
                               # seen, so a weak access point hot in 4 sweeps running can read
-                              # steady: weak tracks need twice STEADY_MIN_BURSTS
+                              # steady: weak tracks need twice STEADY_MIN_BURSTS where their
+                              # channel was busy before their streak, or they were cut from a
+                              # wider run (BUSY_BEFORE)
+BUSY_BEFORE = 0.05            # hot in this share of sweeps before the streak (busy_before): a
+                              # bursty emitter lighting its channel again, not a newcomer (a
+                              # quiet channel's share is the cell pfa; unknown after boot: NaN);
+                              # beside a cut in this share (cut_share): a piece of a wider
+                              # emitter (a wide access point's channel), not one on its own
 VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 MHz, FPV 20 MHz):
                               # a steady emitter lit wider (+ a scan step) is not one video...
 SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady this long: a busy
@@ -160,11 +167,12 @@ def _steady(f, scan: Scan) -> bool:
     emitter's change, s its power over the noise (from excess_db, when known), so a weak
     access point's swings read small; a weak track needs twice the bursts (WEAK_EXCESS_DB)."""
     max_sd = STEADY_EARLY_SD_DB if f["n_bursts"] < 2 * STEADY_MIN_BURSTS else STEADY_MAX_SD_DB
-    sd, evidence = f["level_sd_db"], STEADY_MIN_BURSTS
-    if f["excess_db"] > 0:
-        s = 10 ** (f["excess_db"] / 10) - 1
-        sd = sd * (1 + s) / s
-        evidence *= 2 if f["excess_db"] < WEAK_EXCESS_DB else 1
+    sd, evidence, excess = f["level_sd_db"], STEADY_MIN_BURSTS, f["excess_db"]
+    if excess == excess:  # known (a reading at or under the noise mean: weak, its swings unknown)
+        s = 10 ** (excess / 10) - 1
+        sd = sd * (1 + s) / s if s > 0 else sd
+        evidence *= 2 if excess < WEAK_EXCESS_DB and (f["busy_before"] >= BUSY_BEFORE
+                                                     or f["cut_share"] >= BUSY_BEFORE) else 1
     if (f["n_bursts"] < evidence or not sd <= max_sd
             or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]):
         return False

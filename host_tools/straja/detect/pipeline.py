@@ -21,13 +21,14 @@ import numpy as np
 
 from straja import _detect_noise, _track_features
 from straja._detect_busy import BusyCells
+from straja._detect_split import SteadinessSplit
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import CLASSES, WIDE_KHZ, Scan, band, band_hopper, classify
 from straja.detect.hoppers import BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
-from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig
+from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig, with_history
 
 
 INT64 = np.dtype(np.int64)
@@ -42,11 +43,11 @@ BUSY_HELD_RATIO = 0.5         # ...and held occupancy under this share of it: bu
                               # its load's share, 0.05-0.3; ELRS 2.4 0.7-0.8, measured)
 BUSY_MEMORY_SWEEPS = 64       # occupancy averaged over about this many sweeps (EWMA, ~11 s)
 BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy not yet known)
-# Steadiness split (docs/detection.md, "Steadiness split"): with channel-wide bins (a video
-# scanner's step), a run of detected bins is cut between neighbours that behave differently over
-# sweeps, so that a continuous carrier (video: hot in every sweep, its reading steady) beside a
-# bursty emitter (an access point: hot in a share of sweeps, each reading holding a share of a
-# frame) is not absorbed into it:
+# Steadiness split (docs/detection.md, "Steadiness split"; kernel straja._detect_split): with
+# channel-wide bins (a video scanner's step), a run of detected bins is cut between neighbours
+# that behave differently over sweeps, so that a continuous carrier (video: hot in every sweep,
+# its reading steady) beside a bursty emitter (an access point: hot in a share of sweeps, each
+# reading holding a share of a frame) is not absorbed into it:
 # - hot streaks (sweeps detected running) SPLIT_RATIO or more apart, the longer at least
 #   SPLIT_MIN_SWEEPS, where the newer bin is at least as strong when hot (its mean hot reading,
 #   an EWMA at SPLIT_RATE): a carrier's own weaker skirt, lit later, stays with it;
@@ -63,6 +64,14 @@ SPLIT_MIN_SWEEPS = 2
 SPLIT_JITTER_DB = 3.0
 SPLIT_RATE = 0.25
 SPLIT_STREAK_CAP = 1 << 20    # streaks stop counting here (an int32 never wraps)
+# A bin's history before its streak (the classifier's `busy_before`): the share of sweeps it was
+# hot in (EWMA at 1 / HISTORY_SWEEPS, ~26 s at the RX5808's 0.41 s sweep) when its streak began;
+# unknown (NaN) for a streak begun in the first HISTORY_MIN_SWEEPS sweeps. A newly arrived
+# continuous emitter starts from a quiet channel (a share near the cell pfa); a bursty one
+# (an access point) lights its channel again and again. And the share of sweeps a bin was
+# beside a cut (`cut_share`, same EWMA): a piece of a wider emitter, not one on its own.
+HISTORY_SWEEPS = 64
+HISTORY_MIN_SWEEPS = 16
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 # The band hopper (straja.detect.hoppers) is reported as a track of this id (the tracker's are
 # >= 0), in the bands where control links hop per packet over tens of MHz
@@ -122,7 +131,7 @@ class Pipeline:
         self.tracker = Tracker(c.tracker)
         self._work = tuple(np.empty((0, n_bins), t)
                            for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
-        self._split = SteadinessSplit(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
+        self._split = steadiness_split(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
         self._start_khz = start_khz
         # the last sweep's noise mean: a view of its row of the work buffer (a later call with
         # sweeps writes the buffer and takes its own last row)
@@ -200,7 +209,7 @@ class Pipeline:
                 raise ValueError("t_us and duration_us must have one entry per sweep")
             bursts = self._no_bursts
             if self._split is not None:
-                self._split.quiet()
+                self._split.quiet(n)
         else:
             cut = self._split.cuts(det, power, cut, self.config.max_gap_bins) \
                 if self._split is not None else None
@@ -299,63 +308,20 @@ class Pipeline:
         return classify(self._features(snap), self.scan)
 
     def _features(self, snap: np.ndarray) -> np.ndarray:
-        """tracks.features with tracks.with_excess, compiled (a few µs a call, not tens)."""
-        return _track_features.features(snap, np.empty(snap.size, FEATURES), self._noise_now,
-                                        self._start_khz, self._step_khz)
+        """tracks.features with tracks.with_excess, compiled (a few µs a call, not tens), then
+        tracks.with_history where the steadiness split runs."""
+        feats = _track_features.features(snap, np.empty(snap.size, FEATURES), self._noise_now,
+                                          self._start_khz, self._step_khz)
+        if self._split is not None:
+            with_history(feats, snap, self._split.busy_before, self._split.cut_share,
+                         self._start_khz, self._step_khz)
+        return feats
 
 
-class SteadinessSplit:
-    """Per bin of one plan: hot streak, mean hot reading and jitter (SPLIT_*), and the cuts they
-    call for."""
-
-    def __init__(self, n_bins: int):
-        self.streak = np.zeros(n_bins, np.int32)
-        self.hot_mw = np.zeros(n_bins, np.float32)       # 0: never detected yet
-        self.last_db = np.zeros(n_bins, np.float32)      # the last hot reading
-        self.jitter_db = np.full(n_bins, np.nan, np.float32)  # NaN: no two hot sweeps running yet
-
-    def cuts(self, det: np.ndarray, power: np.ndarray, cut: np.ndarray, gap: int) -> np.ndarray:
-        """Fill `cut` (uint8 like det) for the burst extractor: a detected bin starts a run of its
-        own where it and the detected bin before it (within gap + 1 bins) behave apart (SPLIT_*),
-        the state taken forward sweep by sweep from det and power (mW, like det)."""
-        cut[:] = 0
-        for s in range(det.shape[0]):
-            hot = det[s] != 0
-            idx = np.flatnonzero(hot)
-            db = 10 * np.log10(np.maximum(power[s, idx], 1e-30))
-            running = self.streak[idx] > 0        # hot in the sweep before too
-            change = np.abs(db - self.last_db[idx])
-            j = self.jitter_db[idx]
-            j_new = np.where(np.isnan(j), change, j + SPLIT_RATE * (change - j))
-            self.jitter_db[idx] = np.where(running, j_new, j)
-            self.last_db[idx] = db
-            self.streak += 1
-            self.streak *= hot
-            np.minimum(self.streak, SPLIT_STREAK_CAP, out=self.streak)
-            h = self.hot_mw[idx]
-            p = power[s, idx]
-            self.hot_mw[idx] = np.where(h > 0, h + SPLIT_RATE * (p - h), p)
-            if idx.size < 2:
-                continue
-            a, b = idx[:-1], idx[1:]
-            streak_a, streak_b = self.streak[a], self.streak[b]
-            newer_stronger = np.where(streak_a < streak_b, self.hot_mw[a] >= self.hot_mw[b],
-                                      self.hot_mw[b] >= self.hot_mw[a])
-            long_ = np.maximum(streak_a, streak_b)
-            by_streak = ((long_ >= SPLIT_RATIO * np.minimum(streak_a, streak_b))
-                         & (long_ >= SPLIT_MIN_SWEEPS) & newer_stronger)
-            jit_a, jit_b = self.jitter_db[a], self.jitter_db[b]
-            larger = np.fmax(jit_a, jit_b)
-            jittery_stronger = np.where(jit_a > jit_b, self.hot_mw[a] >= self.hot_mw[b],
-                                        self.hot_mw[b] >= self.hot_mw[a])
-            by_jitter = ((larger >= SPLIT_JITTER_DB) & (larger >= SPLIT_RATIO * np.fmin(jit_a, jit_b))
-                         & ~np.isnan(jit_a) & ~np.isnan(jit_b) & jittery_stronger)
-            cut[s, b[(b - a <= gap + 1) & (by_streak | by_jitter)]] = 1
-        return cut
-
-    def quiet(self) -> None:
-        """Sweeps with nothing detected: every streak ends."""
-        self.streak[:] = 0
+def steadiness_split(n_bins: int) -> SteadinessSplit:
+    """The steadiness split (SPLIT_*, HISTORY_*) of a plan of n_bins channel-wide bins."""
+    return SteadinessSplit(n_bins, SPLIT_RATIO, SPLIT_MIN_SWEEPS, SPLIT_JITTER_DB, SPLIT_RATE,
+                           SPLIT_STREAK_CAP, HISTORY_SWEEPS, HISTORY_MIN_SWEEPS)
 
 
 def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:

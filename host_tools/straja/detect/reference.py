@@ -376,3 +376,71 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
         age(age_at[1])
     age(t_now_us)
     return events, live
+
+
+class SteadinessSplit:
+    """straja._detect_split.SteadinessSplit in NumPy, whole arrays a sweep (float64 state):
+    hot streaks, mean hot readings, jitter and history per bin, and the cuts they call for
+    (docs/detection.md, "Steadiness split")."""
+
+    def __init__(self, n_bins, ratio, min_sweeps, jitter_db, rate, streak_cap, history_sweeps,
+                 history_min):
+        self.ratio, self.min_sweeps, self.jitter_db, self.rate = ratio, min_sweeps, jitter_db, rate
+        self.streak_cap, self.history_sweeps, self.history_min = streak_cap, history_sweeps, history_min
+        self.streak = np.zeros(n_bins, np.int32)
+        self.hot_mw = np.zeros(n_bins)
+        self.last_db = np.zeros(n_bins)
+        self.jitter = np.full(n_bins, np.nan)
+        self.busy = np.zeros(n_bins)
+        self.busy_before = np.full(n_bins, np.nan)
+        self.cut_share = np.zeros(n_bins)
+        self.sweeps = 0
+
+    def cuts(self, det, power, cut, gap):
+        cut[:] = 0
+        fresh = 1.0 / self.history_sweeps
+        for s in range(det.shape[0]):
+            hot = det[s] != 0
+            idx = np.flatnonzero(hot)
+            p = power[s, idx].astype(np.float64)
+            db = 10 * np.log10(np.maximum(p, 1e-30))
+            running = self.streak[idx] > 0
+            change = np.abs(db - self.last_db[idx])
+            j = self.jitter[idx]
+            self.jitter[idx] = np.where(running, np.where(np.isnan(j), change,
+                                                          j + self.rate * (change - j)), j)
+            begun = idx[~running]
+            known = 1.0 - (1.0 - fresh) ** self.sweeps
+            with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0: no sweep yet, NaN
+                self.busy_before[begun] = (self.busy[begun] / known
+                                           if self.sweeps >= self.history_min else np.nan)
+            self.last_db[idx] = db
+            self.busy *= 1.0 - fresh
+            self.busy[idx] += fresh
+            self.streak = np.minimum((self.streak + 1) * hot, self.streak_cap).astype(np.int32)
+            h = self.hot_mw[idx]
+            self.hot_mw[idx] = np.where(h > 0, h + self.rate * (p - h), p)
+            self.sweeps += 1
+            a, b = idx[:-1], idx[1:]
+            sa, sb, ha, hb = self.streak[a], self.streak[b], self.hot_mw[a], self.hot_mw[b]
+            near = b - a <= gap + 1
+            longer = np.maximum(sa, sb)
+            by_streak = ((longer >= self.ratio * np.minimum(sa, sb)) & (longer >= self.min_sweeps)
+                         & np.where(sa < sb, ha >= hb, hb >= ha))
+            ja, jb = self.jitter[a], self.jitter[b]
+            with np.errstate(invalid="ignore"):
+                by_jitter = (~np.isnan(ja) & ~np.isnan(jb) & (np.fmax(ja, jb) >= self.jitter_db)
+                             & (np.fmax(ja, jb) >= self.ratio * np.fmin(ja, jb))
+                             & np.where(ja > jb, ha >= hb, hb >= ha))
+            at = near & (by_streak | by_jitter)
+            cut[s, b[at]] = 1
+            beside = np.zeros(len(self.busy), bool)
+            beside[a[at]] = beside[b[at]] = True
+            self.cut_share = self.cut_share * (1.0 - fresh) + np.where(beside, fresh, 0.0)
+        return cut
+
+    def quiet(self, n_sweeps):
+        self.streak[:] = 0
+        self.busy *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
+        self.cut_share *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
+        self.sweeps += n_sweeps

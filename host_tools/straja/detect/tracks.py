@@ -85,7 +85,7 @@ FEATURES = np.dtype([
     ("centre_khz", "f8"), ("spread_khz", "f8"), ("bandwidth_khz", "f8"), ("dwell_us", "f8"),
     ("interval_us", "f8"), ("interval_cv", "f8"), ("rate_hz", "f8"), ("duty", "f8"),
     ("hop_fraction", "f8"), ("centre_db", "f8"), ("level_sd_db", "f8"), ("peak_dbm", "f8"),
-    ("age_us", "f8"), ("excess_db", "f8")])
+    ("age_us", "f8"), ("excess_db", "f8"), ("busy_before", "f8"), ("cut_share", "f8")])
 
 
 def features(tracks: np.ndarray) -> np.ndarray:
@@ -116,7 +116,13 @@ def features(tracks: np.ndarray) -> np.ndarray:
         f["level_sd_db"] = np.sqrt(tracks["level_jump_sq_db2"] / (2 * gaps))
         f["peak_dbm"] = 10 * np.log10(tracks["peak_mw"])
         f["excess_db"] = np.nan  # known to the pipeline: with_excess
+        f["busy_before"] = f["cut_share"] = np.nan  # and with_history
     return f
+
+
+def _centre_channel(tracks: np.ndarray, start_khz: float, step_khz: float, n: int) -> np.ndarray:
+    centre = 0.5 * (tracks["f_min_khz"] + tracks["f_max_khz"])
+    return np.clip(np.rint((centre - start_khz) / step_khz).astype(np.int64), 0, n - 1)
 
 
 def with_excess(feats: np.ndarray, tracks: np.ndarray, noise_mw: np.ndarray, start_khz: float,
@@ -124,8 +130,24 @@ def with_excess(feats: np.ndarray, tracks: np.ndarray, noise_mw: np.ndarray, sta
     """feats with excess_db: each track's last reading (its last burst's peak) over the noise
     mean at its centre channel (`noise_mw` per channel), in dB."""
     if feats.size and step_khz > 0:
-        centre = 0.5 * (tracks["f_min_khz"] + tracks["f_max_khz"])
-        ch = np.clip(np.rint((centre - start_khz) / step_khz).astype(np.int64), 0, noise_mw.size - 1)
+        ch = _centre_channel(tracks, start_khz, step_khz, noise_mw.size)
         with np.errstate(divide="ignore", invalid="ignore"):
             feats["excess_db"] = tracks["level_db"] - 10 * np.log10(noise_mw[ch])
+    return feats
+
+
+def with_history(feats: np.ndarray, tracks: np.ndarray, busy_before: np.ndarray,
+                 cut_share: np.ndarray, start_khz: float, step_khz: float) -> np.ndarray:
+    """feats with busy_before, the share of sweeps its centre channel was hot in before its
+    current streak of hot sweeps began (`busy_before` per channel; NaN: not known), and
+    cut_share, the largest share of sweeps one of its channels was beside a cut (`cut_share`
+    per channel)."""
+    if feats.size and step_khz > 0:
+        n = busy_before.size
+        feats["busy_before"] = busy_before[_centre_channel(tracks, start_khz, step_khz, n)]
+        half = 0.5 * tracks["bw_sum_khz"] / tracks["n_bursts"]
+        lo = np.clip(np.rint((tracks["f_min_khz"] - half - start_khz) / step_khz + 0.5), 0, n - 1)
+        hi = np.clip(np.rint((tracks["f_max_khz"] + half - start_khz) / step_khz - 0.5), 0, n - 1)
+        feats["cut_share"] = [cut_share[int(a):int(b) + 1].max(initial=0.0)
+                              for a, b in zip(lo.tolist(), hi.tolist())]
     return feats

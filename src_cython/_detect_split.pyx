@@ -1,0 +1,156 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Steadiness split (docs/detection.md, "Steadiness split"; the settings are
+straja.detect.pipeline's SPLIT_* and HISTORY_*): per bin of one plan, its hot streak, mean hot
+reading, jitter and history, and the cuts they call for between detected neighbours. The NumPy
+reference is straja.detect.reference.SteadinessSplit (the test oracle); both work in float64.
+
+Per sweep, for each detected (hot) bin: its reading in dB; its jitter, an EWMA at `rate` of the
+change of its reading from the hot sweep before (set by the first change, kept when its streak
+had ended); its history `busy_before` (the share of sweeps it was hot in, an EWMA at
+1 / history_sweeps unbiased by its start at 0, when a streak begins; NaN before history_min
+sweeps); then every bin's streak (hot sweeps running, up to streak_cap) and the hot bins' mean
+hot reading (EWMA at `rate`, set by the first). A detected bin b starts a run of its own where
+the detected bin a before it lies within gap + 1 bins and
+- their streaks are `ratio` or more apart, the longer at least min_sweeps, and the bin with the
+  shorter streak is at least as strong when hot; or
+- their jitters (both known) are `ratio` or more apart, the larger at least jitter_db, and the
+  jitterier bin is at least as strong when hot.
+Per bin too, `cut_share`: the share of sweeps it was beside a cut (an EWMA at 1 / history_sweeps):
+a piece cut from a wider run (part of a wide access point) rather than an emitter on its own.
+"""
+import numpy as np  # for the included helpers
+from libc.math cimport NAN, fabs, log10, pow
+
+include "_detect_common.pxi"
+
+
+cdef class SteadinessSplit:
+    cdef readonly Py_ssize_t n_bins, min_sweeps, streak_cap, history_min, sweeps
+    cdef readonly double ratio, jitter_db, rate, history_sweeps
+    cdef readonly object streak, hot_mw, last_db, jitter, busy, busy_before, cut_share  # numpy
+    cdef object _idx, _mark
+    cdef int* st
+    cdef double* hot
+    cdef double* last
+    cdef double* jit
+    cdef double* bz
+    cdef double* before
+    cdef double* cs
+    cdef unsigned char* mark  # the bins beside a cut in this sweep
+    cdef Py_ssize_t* idx  # the hot bins of a sweep
+
+    def __cinit__(self, Py_ssize_t n_bins, double ratio, Py_ssize_t min_sweeps, double jitter_db,
+                  double rate, Py_ssize_t streak_cap, double history_sweeps,
+                  Py_ssize_t history_min):
+        if n_bins < 1 or not (ratio > 0 and 0 < rate <= 1 and history_sweeps >= 1):
+            raise ValueError("need n_bins >= 1, ratio > 0, 0 < rate <= 1, history_sweeps >= 1")
+        if streak_cap < 1 or streak_cap > 0x7FFFFFFF:
+            raise ValueError("streak_cap must be within 1 .. 2^31 - 1")
+        self.n_bins, self.ratio, self.min_sweeps, self.jitter_db = n_bins, ratio, min_sweeps, jitter_db
+        self.rate, self.streak_cap = rate, streak_cap
+        self.history_sweeps, self.history_min = history_sweeps, history_min
+        self.streak = np.zeros(n_bins, np.int32)
+        self.hot_mw = np.zeros(n_bins)                 # 0: never detected yet
+        self.last_db = np.zeros(n_bins)                # its last hot reading
+        self.jitter = np.full(n_bins, np.nan)          # NaN: no two hot sweeps running yet
+        self.busy = np.zeros(n_bins)
+        self.busy_before = np.full(n_bins, np.nan)
+        self.cut_share = np.zeros(n_bins)
+        self._idx = np.zeros(n_bins, np.intp)
+        self._mark = np.zeros(n_bins, np.uint8)
+        self.cs = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.cut_share)
+        self.mark = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self._mark)
+        self.st = <int*>cnp.PyArray_DATA(<cnp.ndarray>self.streak)
+        self.hot = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.hot_mw)
+        self.last = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.last_db)
+        self.jit = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.jitter)
+        self.bz = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.busy)
+        self.before = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.busy_before)
+        self.idx = <Py_ssize_t*>cnp.PyArray_DATA(<cnp.ndarray>self._idx)
+
+    @property
+    def settings(self):
+        """The constructor's arguments after n_bins (the reference takes them too)."""
+        return (self.ratio, self.min_sweeps, self.jitter_db, self.rate, self.streak_cap,
+                self.history_sweeps, self.history_min)
+
+    def cuts(self, det, power, cut, Py_ssize_t gap):
+        """Fill `cut` (uint8, the shape of det) for the burst extractor from a batch of sweeps:
+        det (uint8 detections) and power (float32 mW), both (n_sweeps, n_bins); returns cut."""
+        cdef Py_ssize_t n = self.n_bins
+        cdef const unsigned char* d = <const unsigned char*>array_data(det, cnp.NPY_UINT8, 2, n, "det")
+        cdef const float* p = <const float*>array_data(power, cnp.NPY_FLOAT32, 2, n, "power")
+        cdef unsigned char* c = <unsigned char*>array_data(cut, cnp.NPY_UINT8, 2, n, "cut")
+        cdef Py_ssize_t s, n_sweeps = rows(det)
+        if rows(power) != n_sweeps or rows(cut) != n_sweeps:
+            raise ValueError("det, power and cut must have the same shape")
+        with nogil:
+            for s in range(n_sweeps):
+                self._one(d + s * n, p + s * n, c + s * n, gap)
+        return cut
+
+    def quiet(self, Py_ssize_t n_sweeps):
+        """n_sweeps sweeps with nothing detected: every streak ends, every bin was cold."""
+        cdef Py_ssize_t b
+        cdef double keep = pow(1.0 - 1.0 / self.history_sweeps, <double>n_sweeps)
+        for b in range(self.n_bins):
+            self.st[b] = 0
+            self.bz[b] *= keep
+            self.cs[b] *= keep
+        self.sweeps += n_sweeps
+
+    cdef void _one(self, const unsigned char* det, const float* power, unsigned char* cut,
+                   Py_ssize_t gap) noexcept nogil:
+        cdef Py_ssize_t i, a, b, n_hot = 0, n = self.n_bins
+        cdef double db, change, known, fresh = 1.0 / self.history_sweeps, h, pw
+        cdef double ja, jb, larger, smaller
+        cdef long long sa, sb, longer
+        cdef bint by_streak, by_jitter, stronger
+        known = 1.0 - pow(1.0 - fresh, <double>self.sweeps)
+        for b in range(n):
+            cut[b] = 0
+            self.mark[b] = 0
+            if det[b]:
+                self.idx[n_hot] = b
+                n_hot += 1
+        for i in range(n_hot):
+            b = self.idx[i]
+            pw = <double>power[b]
+            db = 10.0 * log10(pw if pw > 1e-30 else 1e-30)
+            if self.st[b] > 0:  # hot in the sweep before too
+                change = fabs(db - self.last[b])
+                self.jit[b] = change if self.jit[b] != self.jit[b] else \
+                    self.jit[b] + self.rate * (change - self.jit[b])
+            else:
+                self.before[b] = self.bz[b] / known if self.sweeps >= self.history_min else NAN
+            self.last[b] = db
+        for b in range(n):
+            self.bz[b] *= 1.0 - fresh
+            self.st[b] = 0 if not det[b] else (self.st[b] + 1 if self.st[b] < self.streak_cap
+                                              else self.streak_cap)
+        for i in range(n_hot):
+            b = self.idx[i]
+            self.bz[b] += fresh
+            h, pw = self.hot[b], <double>power[b]
+            self.hot[b] = h + self.rate * (pw - h) if h > 0 else pw
+        self.sweeps += 1
+        for i in range(1, n_hot):
+            a, b = self.idx[i - 1], self.idx[i]
+            if b - a > gap + 1:
+                continue
+            sa, sb = self.st[a], self.st[b]
+            stronger = self.hot[a] >= self.hot[b] if sa < sb else self.hot[b] >= self.hot[a]
+            longer = sa if sa > sb else sb
+            by_streak = (longer >= self.ratio * <double>(sa if sa < sb else sb)
+                         and longer >= self.min_sweeps and stronger)
+            ja, jb = self.jit[a], self.jit[b]
+            by_jitter = False
+            if ja == ja and jb == jb:
+                larger, smaller = (ja, jb) if ja > jb else (jb, ja)
+                stronger = self.hot[a] >= self.hot[b] if ja > jb else self.hot[b] >= self.hot[a]
+                by_jitter = larger >= self.jitter_db and larger >= self.ratio * smaller and stronger
+            if by_streak or by_jitter:
+                cut[b] = 1
+                self.mark[a] = self.mark[b] = 1
+        for b in range(n):
+            self.cs[b] = self.cs[b] * (1.0 - fresh) + (fresh if self.mark[b] else 0.0)
