@@ -25,7 +25,8 @@ _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERRO
 _EVENT_LEVEL = {ev.AlertRaised: logging.WARNING, ev.NodeOffline: logging.WARNING,
                 ev.NodeRestarted: logging.WARNING, ev.SourceQuarantined: logging.WARNING,
                 ev.NodeIdConflict: logging.WARNING, ev.Overload: logging.WARNING,
-                ev.CommandFailed: logging.WARNING, ev.NodeStats: logging.DEBUG}
+                ev.CommandFailed: logging.WARNING, ev.RidAreaEntered: logging.WARNING,
+                ev.NodeStats: logging.DEBUG}
 
 
 class _JournalFormatter(logging.Formatter):

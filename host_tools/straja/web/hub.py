@@ -27,6 +27,21 @@ ALERT_KINDS = ("alert_raised", "alert_updated", "alert_cleared")
 RID_KINDS = ("rid_seen", "rid_updated", "rid_lost")  # the Remote ID drones the map draws
 
 
+def area_alert(event: dict) -> dict:
+    """A Remote ID drone inside a protected area (`rid_area_entered`) as a row of the alert list:
+    an alert of its own (issue 17), acknowledged like the RF ones, until the drone is lost."""
+    who = event["uas_id"] or event["address"]
+    return {"alert_id": f"rid-area:{who}:{event['area']}", "area": event["area"],
+            "severity": "high", "family": "remote_id", "active": True,
+            "raised_ns": event["t_ns"], "t_ns": event["t_ns"],
+            "text": f"Remote ID drone {who} inside protected area {event['area']}",
+            "nodes": [{"node_id": int(n)} for n in sorted(event["receivers"], key=int)],
+            "identified": True, "uas_id": event["uas_id"],
+            "claimed_latitude": event["latitude"], "claimed_longitude": event["longitude"],
+            "operator_latitude": event["operator_latitude"],
+            "operator_longitude": event["operator_longitude"]}
+
+
 class Hub:
     """`site`: the gateway's nodes in its local frame (gateway/position.py): the map's grid is that
     frame's east and north metres; None (straja hq's region view): `[web] node_positions`.
@@ -86,7 +101,15 @@ class Hub:
                     self.drones[event["uas_id"]] = drone
                 else:
                     self.drones.pop(event["uas_id"], None)
+                    for alert in self.alerts.values():  # its protected-area alerts end with it
+                        if alert.get("area") and alert["uas_id"] == event["uas_id"]:
+                            alert["active"] = False
                 return {"type": "drone", "drone": drone}
+            if kind == "rid_area_entered":
+                alert = area_alert(event)
+                alert.update(self._map(alert))
+                self.alerts[alert["alert_id"]] = {**self.alerts.get(alert["alert_id"], {}), **alert}
+                return {"type": "alert", "alert": self.alerts[alert["alert_id"]]}
             if kind == "alert_acknowledged":
                 alert = self.alerts.get(event["alert_id"])
                 if alert is not None:
