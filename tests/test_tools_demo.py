@@ -94,10 +94,14 @@ def test_the_first_overruns_come_with_what_they_mean(capsys):
     assert re.search(r"10 overruns/s \(machine load \d+\.\d on \d+ CPUs\)", out), out
 
 
+SURVEY_UAS_ID = "1581F5FKD229400000A1"  # scenes/demo_incursion.toml, its remote_id emitter
+
+
 def test_the_demo_shows_every_nodes_rates_and_holds_one_alert_per_drone_link(tmp_path):
     """What `make demo` promises (README): each node's frames per second live, and the scene's
     drone links alerted once each: the FPV drone's video, its pilot's ExpressLRS handset and the
-    survey drone's video, none raised twice in the run."""
+    survey drone's video, none raised twice in the run; the survey drone identified by its Remote
+    ID, the FPV drone unidentified."""
     from straja.gateway import store
 
     db = tmp_path / "events.db"
@@ -113,3 +117,10 @@ def test_the_demo_shows_every_nodes_rates_and_holds_one_alert_per_drone_link(tmp
         and any(lo <= 5_658_000 <= hi for lo, hi in videos), raised
     assert [a["family"] for a in raised].count("lora_fhss") <= 1, raised
     assert len(raised) <= 3, raised  # (one per link: none raised again)
+    # through the virtual nodes' Bluetooth radios: the survey drone identified by its Remote ID,
+    # the FPV drone (RF only) never
+    alerts = store.query_events(store.connect(str(db)), kinds=("alert_raised", "alert_updated"))
+    survey = [a for a in alerts if a["lo_khz"] <= 5_658_000 <= a["hi_khz"]]
+    fpv = [a for a in alerts if a["lo_khz"] <= 5_800_000 <= a["hi_khz"]]
+    assert any(a["identified"] and a["uas_id"] == SURVEY_UAS_ID for a in survey), survey
+    assert fpv and not any(a["identified"] or a["uas_id"] for a in fpv), fpv
