@@ -14,10 +14,12 @@ Association (per burst, in start order): a track accepts a burst when
   or within level_step_sds times the track's reading scatter when that is more: a video reading
   moves by ~1 dB a sweep, so a step of 20 dB is another emitter switched on over it (a drone on
   a fixed camera's channel), not the camera.
-A burst that ends an off period adds no level change, leaves no level to compare the next one
-with, and, wide, does not widen the span of centres: the emitter switched on part-way through a
+A wide burst that ends an off period adds no level change, leaves no level to compare the next
+one with, and does not widen the span of centres: the emitter switched on part-way through a
 sweep is seen in part, and its level before the off period says nothing of its level after (as
-its interval, which takes the mean so far).
+its interval, which takes the mean so far). A narrow burst keeps its level change: a sub-GHz
+track's hits are often each after an off period, and without their changes the devices of a
+site would read as one link's level.
 Of the tracks that accept it the nearest in frequency takes it (ties: the most recent);
 none: a new candidate track.
 
@@ -314,8 +316,8 @@ cdef class Tracker:
         t.mean_sum_mw += b.mean_mw
         if b.mean_mw > 0 and b.centre_mw > 0:
             t.centre_db_sum += 10.0 * log10(<double>b.centre_mw / <double>b.mean_mw)
-        if back:  # its level, perhaps of a part of the emitter, is no reference for the next
-            t.level_db = NAN
+        if back and wide:  # its level, perhaps of a part of the emitter, is no reference for
+            t.level_db = NAN  # the next (a narrow hopper's sparse hits keep their level changes)
         elif b.peak_mw > 0:  # (a track's first burst has no change to add: level_db is NaN)
             level_db = 10.0 * log10(<double>b.peak_mw)
             if t.level_db == t.level_db:

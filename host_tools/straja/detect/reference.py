@@ -308,7 +308,7 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
 
     def add(tr, b):
         fc = float(b["centre_khz"])
-        # the burst that ends an off period: no level (nor change), and (wide) no span of centres
+        # the wide burst that ends an off period: no level (nor change), no span of centres
         back = tr["n_bursts"] > 0 and b["t_start_us"] - tr["t_last_end_us"] > c.lost_after_us
         wide = not (b["bandwidth_khz"] <= c.narrow_khz
                     and tr["bw_sum_khz"] <= c.narrow_khz * tr["n_bursts"])
@@ -336,7 +336,7 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
         tr["mean_sum_mw"] += float(b["mean_mw"])
         if b["mean_mw"] > 0 and b["centre_mw"] > 0:
             tr["centre_db_sum"] += 10 * np.log10(float(b["centre_mw"]) / float(b["mean_mw"]))
-        if back:
+        if back and wide:
             tr["level_db"] = np.nan
         elif b["peak_mw"] > 0:
             level_db = 10 * np.log10(float(b["peak_mw"]))
