@@ -8,6 +8,7 @@
 
 const region = { on: false, strips: new Map(), pending: false, zooms: [], tiles: new Map() };
 const EARTH_M_PER_RAD = 6371000;
+const TILE_RETRY_MS = 5000;
 const MERCATOR_M_PER_PX_Z0 = 156543.034;  // a 256-pixel tile of zoom 0, at the equator
 const MAX_TILES = 64;                     // more to cover the map: too far out, none drawn
 const STRIP_ROWS = 48;
@@ -106,8 +107,12 @@ function drawTiles(ctx, p, W, H) {
     for (let y = y0; y <= y1; y++) {
       const key = `${z}/${x}/${y}`;
       let tile = region.tiles.get(key);
-      if (!tile) {  // a tile the folder lacks answers No Content: nothing is drawn there
-        tile = new Image(); tile.onload = scheduleDraw; tile.src = `/tiles/${key}.png`;
+      // a tile the folder lacks answers No Content: nothing is drawn there; one that failed (that,
+      // or the server busy or restarting) is asked again after TILE_RETRY_MS
+      if (!tile || (tile.failedAt && Date.now() - tile.failedAt > TILE_RETRY_MS)) {
+        tile = new Image(); tile.onload = scheduleDraw;
+        tile.onerror = () => { tile.failedAt = Date.now(); setTimeout(scheduleDraw, TILE_RETRY_MS + 100); };
+        tile.src = `/tiles/${key}.png`;
         region.tiles.set(key, tile);
       }
       if (tile.complete && tile.naturalWidth) {
