@@ -223,10 +223,10 @@ def test_the_map_grid_is_the_site_frame():
 def test_ground_distance_is_the_site_frames(east, north):
     """The Remote ID checks' distance (WGS84) agrees with the local frame's to centimetres over a
     site's kilometres, in every direction (a sphere's mean radius errs by up to 0.5 %)."""
-    from straja.gateway.remoteid import distance_m
+    from straja.locate.geo import ground_distance_m
 
     lat, lon = to_geodetic(*ORIGIN, east, north)
-    assert distance_m(ORIGIN, (float(lat), float(lon))) == pytest.approx(np.hypot(east, north),
+    assert ground_distance_m(ORIGIN, (float(lat), float(lon))) == pytest.approx(np.hypot(east, north),
                                                                          abs=0.05)
 
 

@@ -12,7 +12,8 @@ from straja import protocol as P
 from straja.gateway.config import GatewayConfig, NodeConfig, RemoteIdConfig
 from straja.gateway.events import RidAreaEntered, RidLost, RidSeen, RidUpdated, to_json
 from straja.gateway.pipeline import Pipeline
-from straja.gateway.remoteid import RemoteIdTracker, distance_m
+from straja.gateway.remoteid import RemoteIdTracker
+from straja.locate.geo import ground_distance_m
 from straja.sim import remoteid as sim
 
 ORIGIN = (45.0, 25.0)
@@ -56,8 +57,8 @@ def test_node_frames_make_a_drone_with_id_positions_operator_and_receivers():
     assert isinstance(rid[0], RidSeen) and rid[0].uas_id == "DRONE-1"
     last = rid[-1]
     assert (last.uas_id, last.operator_id, last.address) == ("DRONE-1", "ROU-OP-42", "c0:01:02:03:04:05")
-    assert distance_m((last.latitude, last.longitude), at(105, 0)) < 0.5
-    assert distance_m((last.operator_latitude, last.operator_longitude), at(-50, -50)) < 0.5
+    assert ground_distance_m((last.latitude, last.longitude), at(105, 0)) < 0.5
+    assert ground_distance_m((last.operator_latitude, last.operator_longitude), at(-50, -50)) < 0.5
     assert last.receivers == {"1": -70.0} and last.plausible and last.reasons == ()
     assert len(pipe.remote_id.drones["c0:01:02:03:04:05"].positions) == 2
     lost = pipe.tick(13 * S).events  # last heard at 2 s, lost_s 10

@@ -14,7 +14,8 @@ from straja.eval.scenes import run_scene
 from straja.gateway import config, events as ev
 from straja.gateway.fusion import NodeSeen, Track
 from straja.gateway.pipeline import Pipeline
-from straja.gateway.remoteid import RemoteIdTracker, distance_m
+from straja.gateway.remoteid import RemoteIdTracker
+from straja.locate.geo import ground_distance_m
 from straja.gateway.ridlink import Linker
 from straja.paths import SCENES
 from straja.sim import remoteid as sim
@@ -87,7 +88,7 @@ def test_the_remote_id_drone_is_identified_with_its_id_and_positions(run):
             said_ns[a.alert_id] = a.t_ns
         x, y, _ = truth.position(said_ns[a.alert_id] / S)
         assert abs(east - x) < 10 and abs(north - y) < 10  # broadcast every 0.2 s at 2.5 m/s
-        assert distance_m((a.operator_latitude, a.operator_longitude), at(*OPERATOR_M[:2])) < 1.0
+        assert ground_distance_m((a.operator_latitude, a.operator_longitude), at(*OPERATOR_M[:2])) < 1.0
 
 
 def test_the_rf_only_drone_stays_unidentified(run):

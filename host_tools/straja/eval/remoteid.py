@@ -23,7 +23,7 @@ from ..gateway import config
 from ..gateway.events import AlertCleared, RidEvent
 from ..gateway.pipeline import Pipeline
 from ..gateway.position import covers
-from ..gateway.remoteid import distance_m
+from ..locate.geo import ground_distance_m
 from ..paths import SCENES
 from ..sim.emitters import DRONE_FAMILY
 from ..sim.remoteid import to_local
@@ -84,7 +84,7 @@ def score_scene(scene, plan: list | None = None, t_end_s: float | None = None) -
                 offset = (truth[0] - float(east), truth[1] - float(north))
                 rf_errors.append(float(np.hypot(*offset)))
                 rf_covered.append(covers(a.__dict__, offset))
-                rf_vs_claim.append(distance_m((a.latitude, a.longitude),
+                rf_vs_claim.append(ground_distance_m((a.latitude, a.longitude),
                                               (a.claimed_latitude, a.claimed_longitude)))
         claim_errors = []
         for e in run.events:

@@ -18,7 +18,7 @@ import numpy as np
 from ..locate import Fix, GeoPoint, LocalFrame, Localiser, Locus, PathLossModel, Ring, Tracker
 from ..locate.rss import apollonius_circle
 from .fusion import Track
-from .remoteid import distance_m
+from ..locate.geo import ground_distance_m
 
 MOVE_M = 25.0        # a position moved (an alert update) by this much plus MOVE_SHARE of its
 MOVE_SHARE = 0.25    # 95 % size: smaller moves are within its uncertainty
@@ -129,7 +129,7 @@ class Positioner:
         fix = self.site.frame.to_enu(position["latitude"], position["longitude"])
         said = self.site.frame.to_enu(*claim)
         inside = covers(position, (said - fix)[:2])
-        return (f"RF fix {distance_m((position['latitude'], position['longitude']), claim):.0f} m "
+        return (f"RF fix {ground_distance_m((position['latitude'], position['longitude']), claim):.0f} m "
                 f"from its Remote ID position ({'inside' if inside else 'OUTSIDE'} the fix's 95 % "
                 "ellipse)")
 
@@ -165,7 +165,7 @@ def moved(old: dict, new: dict) -> bool:
         return True
     if not new["position_kind"]:
         return False
-    shift = distance_m((old["latitude"], old["longitude"]), (new["latitude"], new["longitude"]))
+    shift = ground_distance_m((old["latitude"], old["longitude"]), (new["latitude"], new["longitude"]))
     limit = MOVE_M + MOVE_SHARE * size_m(old)
     return shift > limit or abs(size_m(new) - size_m(old)) > limit
 

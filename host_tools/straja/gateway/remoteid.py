@@ -36,11 +36,6 @@ MAX_ALTITUDE_M = 10000.0
 MAX_SPEED_MPS = 150.0
 
 
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Distance between two (latitude, longitude) in degrees, on the WGS84 ellipsoid."""
-    return ground_distance_m(a, b)
-
-
 def free_space_dbm(eirp_dbm: float, d_m: float, hz: float = BLE_HZ) -> float:
     """Received power at d_m from an isotropic transmitter of eirp_dbm at hz (Friis)."""
     return eirp_dbm - 20 * math.log10(4 * math.pi * max(d_m, 1.0) * hz / SPEED_OF_LIGHT_MPS)
@@ -128,7 +123,7 @@ class RemoteIdTracker:
         """Distance from a node's antenna to a point (latitude, longitude, altitude m above the
         WGS84 ellipsoid or None): through the air when the altitude is known (a drone 40 m up
         and 70 m from a mast is 80 m away), else on the ground."""
-        ground = distance_m(self.nodes[node_id], point[:2])
+        ground = ground_distance_m(self.nodes[node_id], point[:2])
         if point[2] is None:
             return ground
         return math.hypot(ground, point[2] - self.heights_m[node_id])
@@ -186,7 +181,7 @@ class RemoteIdTracker:
         if drone.positions:
             t0, lat0, lon0, _ = drone.positions[-1]
             dt = (t_ns - t0) / 1e9
-            d = distance_m((lat0, lon0), (lat, lon))
+            d = ground_distance_m((lat0, lon0), (lat, lon))
             allowed = (max(speed or 0.0, drone.speed or 0.0) * self.cfg.speed_factor
                        + self.cfg.jump_margin_m / max(dt, 1e-3))
             if dt > 0 and d / dt > allowed and d > self.cfg.jump_margin_m:
@@ -201,7 +196,7 @@ class RemoteIdTracker:
         if node_id not in self.nodes:
             return []
         claim = (drone.latitude, drone.longitude, drone.altitude_geo)
-        d = distance_m(self.nodes[node_id], claim[:2])  # on the map, as the reason says
+        d = ground_distance_m(self.nodes[node_id], claim[:2])  # on the map, as the reason says
         through_air = self.slant_m(node_id, claim)
         strongest = free_space_dbm(self.cfg.max_eirp_dbm, through_air)
         if rssi > strongest + self.cfg.rssi_margin_db:

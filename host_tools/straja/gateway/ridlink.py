@@ -27,7 +27,8 @@ sees the track.
 from __future__ import annotations
 
 from .fusion import LINK, Track
-from .remoteid import RemoteIdTracker, RidDrone, distance_m, free_space_dbm
+from ..locate.geo import ground_distance_m
+from .remoteid import RemoteIdTracker, RidDrone, free_space_dbm
 
 
 def heard(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
@@ -92,7 +93,7 @@ class Linker:
             return None
         strongest = rid.nodes.get(track.strongest()[0])
         best = (max(candidates, key=lambda d: d.last_seen_ns) if strongest is None else
-                min(candidates, key=lambda d: distance_m(strongest, transmitter(track, d)[:2])))
+                min(candidates, key=lambda d: ground_distance_m(strongest, transmitter(track, d)[:2])))
         self.linked[track.track_id] = (best.key, tuple(track.nodes))
         return best
 
