@@ -96,7 +96,7 @@ class Hub:
                 self.alerts[event["alert_id"]] = alert
                 return {"type": "alert", "alert": alert}
             if kind in RID_KINDS:
-                drone = {**event, **self._drone_map(event), "active": kind != "rid_lost"}
+                drone = {**event, **self._map(event), "active": kind != "rid_lost"}
                 if drone["active"]:
                     self.drones[event["uas_id"]] = drone
                 else:
@@ -162,21 +162,15 @@ class Hub:
         return self.site.to_grid(latitude, longitude)
 
     def _map(self, alert: dict) -> dict:
-        """Where the map draws an alert's position, in grid metres: `position_m` (the fix, or the
-        centre of a locus's or ring's band; its `ellipse_m` and `ring_m` are metres already), and
-        for an identified alert where its Remote ID says the drone (`claimed_m`) and its operator
-        (`operator_m`) are."""
+        """Where the map draws an alert's (or a Remote ID drone's) position, in grid metres:
+        `position_m` (the fix, or the centre of a locus's or ring's band; its `ellipse_m` and
+        `ring_m` are metres already; a drone's claim), and for an identified alert where its
+        Remote ID says the drone (`claimed_m`) and its operator (`operator_m`) are."""
         return {"position_m": self._grid(alert.get("latitude"), alert.get("longitude")),
                 "claimed_m": self._grid(alert.get("claimed_latitude"),
                                         alert.get("claimed_longitude")),
                 "operator_m": self._grid(alert.get("operator_latitude"),
                                          alert.get("operator_longitude"))}
-
-    def _drone_map(self, drone: dict) -> dict:
-        """Where the map draws a Remote ID drone and its operator, in grid metres."""
-        return {"position_m": self._grid(drone.get("latitude"), drone.get("longitude")),
-                "operator_m": self._grid(drone.get("operator_latitude"),
-                                         drone.get("operator_longitude"))}
 
     def ack_event(self, alert_id: str, user: str, t_ns: int,
                   known: bool = False) -> ev.AlertAcknowledged | None:
