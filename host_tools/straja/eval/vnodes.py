@@ -5,7 +5,7 @@ gateway pipeline as the fast path: the check that the fast path's figures are a 
 A virtual node shares the machine's CPUs: when it waits for one, its steps take longer, its
 sweeps stretch and its readings overrun (a board has its CPU to itself). `NodeRun.slowdown`
 says by how much: (time on a CPU + time runnable but waiting for one) / time on a CPU, of the
-interpreter and of the board's server thread together, from the kernel's schedstat.
+interpreter and of the board's server process together, from the kernel's schedstat.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ class NodeRun(NamedTuple):
     sweeps: list        # (stamp us, protocol.Sweep) of every SWEEP frame, in order
     overruns: int       # the node's late readings (its last STATUS)
     seconds: float      # scene time covered
-    cpu_s: float        # seconds the node and its board's server thread ran on a CPU
+    cpu_s: float        # seconds the node and its board's server ran on a CPU
     slowdown: float     # CPU contention of the node and its board (module docstring; nan: unknown)
 
 
@@ -51,7 +51,7 @@ def _schedstat(path: str) -> tuple[int, int]:
 def _cpu(fleet) -> tuple[int, int]:
     node = fleet.nodes[0]
     a = _schedstat(f"/proc/{node.node.pid}/schedstat")
-    b = _schedstat(f"/proc/self/task/{node.board.thread_id}/schedstat")
+    b = _schedstat(f"{node.board.task_path}/schedstat")
     return a[0] + b[0], a[1] + b[1]
 
 

@@ -6,14 +6,17 @@ again and the chips keep their state, as a board's radios keep theirs across an 
 """
 from __future__ import annotations
 
+import mmap
 import os
 import random
+import signal
 import socket
 import sys
 import struct
 import threading
 import time
 
+from ..vnode.bridge import die_with_parent
 from .ble import BluetoothRadio
 from .chips import MODELS
 
@@ -26,6 +29,19 @@ STAMP_WRAP_US = 1 << 32
 RECV_MAX = 65536
 OK, ERROR = 0, 1
 SWITCH_INTERVAL_S = 100e-6
+# The board's counters, in memory shared with a board serving from its own process.
+(TRANSACTIONS, ROUND_TRIPS, FEEDS, WATCHDOG_MS, CONNECTIONS, SAFE_PIN_LOW) = range(6)
+NO_WATCHDOG = -1
+ERROR_MAX = 4096  # bytes of refused requests' descriptions a board in its own process keeps
+
+
+def _counter(index: int, doc: str) -> property:
+    def get(self):
+        return self._counts[index]
+
+    def put(self, value):
+        self._counts[index] = value
+    return property(get, put, doc=doc)
 
 
 class VirtualBoard:
@@ -37,12 +53,25 @@ class VirtualBoard:
 
     Counters: `transactions` (requests served), `round_trips` (those the firmware waited for:
     reads; writes are one-way), `feeds` (watchdog feeds), `watchdog_ms` (the last
-    watchdog timeout the firmware set), `connections`. Set `safe_pin_low` to hold the safe pin.
+    watchdog timeout the firmware set), `connections`; `errors`, the requests it refused. Set
+    `safe_pin_low` to hold the safe pin.
     `bluetooth`: what the board's Bluetooth radio hears (see straja.vboard.ble), None: nothing.
+
+    `own_process`: serve from a child process (in its own session, so its own scheduling group)
+    instead of a thread of this one: its answers then never wait for this process's Python
+    threads (the GIL: other boards, the bridges, a gateway) nor share a CPU share with them,
+    as a board's radios answer whatever its host does (docs/virtual-node.md, "Timing"). The
+    counters and `safe_pin_low` live in shared memory; the chip models' state is the child's.
     """
 
+    transactions = _counter(TRANSACTIONS, "requests served")
+    round_trips = _counter(ROUND_TRIPS, "requests the firmware waited for")
+    feeds = _counter(FEEDS, "watchdog feeds")
+    connections = _counter(CONNECTIONS, "interpreter runs that connected")
+    safe_pin_low = _counter(SAFE_PIN_LOW, "hold the safe pin low (a technician's jumper)")
+
     def __init__(self, profile: dict, rf, socket_path: str, t_origin: float | None = None,
-                 seed: int = 0, bluetooth=None):
+                 seed: int = 0, bluetooth=None, own_process: bool = False):
         self.profile = profile
         self.rf = rf
         self.socket_path = str(socket_path)
@@ -53,18 +82,51 @@ class VirtualBoard:
         for chip in self.chips:
             for role, number in chip.entry.get("pins", {}).items():
                 self.pins[number] = (chip, role)
-        self.safe_pin_low = False
-        self.bluetooth = BluetoothRadio(bluetooth) if bluetooth is not None else None
-        self.transactions = 0
-        self.round_trips = 0
-        self.feeds = 0
+        self._shared = mmap.mmap(-1, 8 * (SAFE_PIN_LOW + 1))  # anonymous: shared across fork
+        self._counts = memoryview(self._shared).cast("q")
         self.watchdog_ms = None
-        self.connections = 0
-        self.errors: list[str] = []
+        self.bluetooth = BluetoothRadio(bluetooth) if bluetooth is not None else None
+        self.own_process = own_process
+        self._errors: list[str] = []
+        self._error_pipe: tuple[int, int] | None = None  # (read, write): from a child to us
         self._listener: socket.socket | None = None
         self._conn: socket.socket | None = None
         self._thread: threading.Thread | None = None
+        self._pid: int | None = None
         self._stopping = threading.Event()
+
+    @property
+    def watchdog_ms(self) -> int | None:
+        """The last watchdog timeout the firmware set (None: never)."""
+        value = self._counts[WATCHDOG_MS]
+        return None if value == NO_WATCHDOG else value
+
+    @watchdog_ms.setter
+    def watchdog_ms(self, value: int | None) -> None:
+        self._counts[WATCHDOG_MS] = NO_WATCHDOG if value is None else value
+
+    @property
+    def errors(self) -> list[str]:
+        """The requests refused (op, device, why), oldest first."""
+        self._collect_errors()
+        return self._errors
+
+    def _collect_errors(self) -> None:
+        """Those a child reported since last asked."""
+        if self._error_pipe:
+            try:
+                self._errors += os.read(self._error_pipe[0], ERROR_MAX).decode().splitlines()
+            except BlockingIOError:
+                pass
+
+    def _refused(self, what: str) -> None:
+        if self._pid == 0:  # the child: to the parent, one line each (a full pipe drops them)
+            try:
+                os.write(self._error_pipe[1], what.encode() + b"\n")
+            except BlockingIOError:
+                pass
+        else:
+            self._errors.append(what)
 
     def now(self) -> float:
         return time.monotonic() - self.t_origin
@@ -79,19 +141,17 @@ class VirtualBoard:
         return (now_us - age_us) * 1e-6 - self.t_origin
 
     @property
-    def thread_id(self) -> int | None:
-        """The kernel's id of the thread that serves the bus (its CPU use: /proc/self/task)."""
-        return self._thread.native_id if self._thread else None
+    def task_path(self) -> str | None:
+        """The /proc folder of the task that serves the bus (its CPU use: schedstat)."""
+        if self._pid:
+            return f"/proc/{self._pid}"
+        return f"/proc/self/task/{self._thread.native_id}" if self._thread else None
 
     # -- life cycle
 
     def start(self) -> "VirtualBoard":
         if self.t_origin is None:
             self.t_origin = time.monotonic()
-        # A bus transaction must be answered within a dwell's margin (~0.5 ms), but Python hands
-        # the GIL between threads only every 5 ms by default: another thread of this process (the
-        # gateway, another board) would make the firmware overrun its dwells.
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         if os.path.exists(self.socket_path):
             os.unlink(self.socket_path)
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -99,11 +159,51 @@ class VirtualBoard:
         self._listener.listen(1)
         self._listener.settimeout(0.2)
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._serve, name="vboard", daemon=True)
-        self._thread.start()
+        if self.own_process:
+            self._fork()
+        else:
+            # A bus transaction must be answered within a dwell's margin (~0.5 ms), but Python
+            # hands the GIL between threads only every 5 ms by default: another thread of this
+            # process (the gateway, another board) would make the firmware overrun its dwells.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
+            self._thread = threading.Thread(target=self._serve, name="vboard", daemon=True)
+            self._thread.start()
         return self
 
+    def _fork(self) -> None:
+        """Serve from a child process until stop() kills it, or the thread that called start()
+        ends (the child's death signal is tied to it, as a VirtualNode's interpreter's is)."""
+        self._error_pipe = os.pipe()
+        for fd in self._error_pipe:
+            os.set_blocking(fd, False)
+        pid = os.fork()
+        if pid:
+            self._pid = pid
+            os.close(self._error_pipe[1])
+            self._listener.close()  # the child's copy listens
+            return
+        try:
+            self._pid = 0
+            os.setsid()
+            die_with_parent()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is the parent's
+            keep = sorted((self._listener.fileno(), self._error_pipe[1]))
+            os.closerange(3, keep[0])  # no other node's pty or socket stays open through us
+            os.closerange(keep[0] + 1, keep[1])
+            os.closerange(keep[1] + 1, os.sysconf("SC_OPEN_MAX"))
+            self._serve()
+        finally:
+            os._exit(0)
+
     def stop(self) -> None:
+        if self._pid:
+            os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+            self._pid = None
+            self._collect_errors()  # what it reported before it went
+            os.close(self._error_pipe[0])
+            self._error_pipe = None
         self._stopping.set()
         conn = self._conn
         if conn:
@@ -167,7 +267,7 @@ class VirtualBoard:
                     value, reply = self._handle(op, dev, payload, self.stamped(stamp))
                     status = OK
                 except (ValueError, IndexError, KeyError, struct.error) as e:
-                    self.errors.append(f"op {op} dev {dev}: {e}")
+                    self._refused(f"op {op} dev {dev}: {e}")
                     value, reply, status = 0, b"", ERROR
                 if op in ONE_WAY:
                     refused = refused or status == ERROR

@@ -1,5 +1,7 @@
 """A fleet of virtual nodes: each the real firmware under MicroPython, on its own serial port,
-with a virtual board whose radios receive a simulated RF scene."""
+with a virtual board whose radios receive a simulated RF scene. Each board serves from its own
+process (VirtualBoard's `own_process`), so no node's bus answers wait for another's, nor for
+whatever else runs in the process that holds the fleet."""
 from __future__ import annotations
 
 import json
@@ -86,14 +88,19 @@ class Fleet:
                 sock = str(Path(self._sockets.name) / f"{spec.node_id}.sock")
                 board = VirtualBoard(profile, self.rf_for(spec.name, profile), sock,
                                      t_origin=self.t_origin, seed=spec.node_id,
-                                     bluetooth=self.bluetooth_for and self.bluetooth_for(spec.name))
-                board.start()
+                                     bluetooth=self.bluetooth_for and self.bluetooth_for(spec.name),
+                                     own_process=True)
                 node = VirtualNode(flash, name=spec.name, heap=profile.get("heap", "320K"), env={
                     "STRAJA_VBOARD": sock,
                     "STRAJA_UID": secrets.token_hex(6) if spec.node_id == 0 else f"{spec.node_id:012x}",
                 })
                 self.nodes.append(RunningNode(spec, node, board))
-                node.start()
+            # every board forked before any node's bridge thread runs: a child copies no thread
+            # mid-work, and no other node's pseudo-terminal
+            for running in self.nodes:
+                running.board.start()
+            for running in self.nodes:
+                running.node.start()
         except BaseException:
             self.stop()
             raise

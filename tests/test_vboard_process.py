@@ -1,0 +1,83 @@
+"""A virtual board serving from its own process (what a Fleet's boards do, so `straja demo`'s):
+its answers to the firmware never wait for the Python threads of the process that runs the
+fleet. Shown without timing anything: while this process holds its GIL for a second (one long
+C call, which no thread switch interrupts), a board in a thread of it answers nothing and the
+firmware waits, while a board in its own process goes on answering (docs/virtual-node.md,
+"Timing")."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from straja.paths import board_profile_path
+from straja.vboard import NoiseOnly, VirtualBoard
+from straja.vnode.bridge import VirtualNode
+from straja.vnode.fleet import Fleet, NodeSpec
+from straja.vnode.image import write_image
+
+PROFILE = json.loads(board_profile_path("virtual").read_text())
+HOLD_S = 1.0  # CPU time this process holds its GIL for
+
+
+def hold_the_gil(seconds: float) -> None:
+    """Keep every other thread of this process from running Python for about `seconds` of CPU:
+    the builtin sum over a range is one C loop that never offers the GIL."""
+    start = time.process_time()
+    sum(range(1_000_000))
+    n = int(1_000_000 * seconds / max(time.process_time() - start, 1e-6))
+    sum(range(n))
+
+
+def wait_streaming(board: VirtualBoard, timeout: float = 30.0) -> None:
+    """Until the firmware scans (its front ends' readings: round trips) at a steady pace."""
+    end = time.monotonic() + timeout
+    while board.round_trips < 500:
+        assert time.monotonic() < end, "the node never scanned"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("own_process", [True, False], ids=["own process", "thread"])
+def test_a_board_in_its_own_process_answers_while_this_process_holds_its_gil(tmp_path,
+                                                                             own_process):
+    flash = write_image(tmp_path / "flash", board="virtual",
+                        config={"node_id": 5, "stream_on_boot": True})
+    sock = str(tmp_path / "vb.sock")
+    board = VirtualBoard(PROFILE, NoiseOnly(), sock, own_process=own_process).start()
+    node = VirtualNode(flash, env={"STRAJA_VBOARD": sock}, heap=PROFILE.get("heap", "320K"))
+    try:
+        node.start()
+        wait_streaming(board)
+        before = board.transactions
+        hold_the_gil(HOLD_S)
+        served = board.transactions - before  # read before any other thread of ours runs
+    finally:
+        node.stop()
+        board.stop()
+    if own_process:
+        assert served > 100  # a node scans at ~3 000 round trips a second
+    else:
+        assert served == 0
+    assert board.errors == []
+
+
+def test_a_fleets_boards_each_serve_from_their_own_process_with_their_counters_here(tmp_path):
+    specs = [NodeSpec("a", 1, config={"stream_on_boot": True}), NodeSpec("b", 2)]
+    with Fleet(specs, lambda name, profile: NoiseOnly(), workdir=tmp_path) as fleet:
+        boards = [n.board for n in fleet.nodes]
+        pids = [int(b.task_path.rsplit("/", 1)[1]) for b in boards]
+        assert len(set(pids)) == 2 and os.getpid() not in pids
+        # each its own session: its own scheduling group (autogroup), not this process's
+        assert [os.getsid(pid) for pid in pids] == pids
+        wait_streaming(boards[0])
+        assert boards[0].feeds > 0 and boards[0].watchdog_ms is not None
+        assert [b.connections for b in boards] == [1, 1]
+        fleet.nodes[0].node.power_cut()  # the interpreter boots again; its board stays
+        end = time.monotonic() + 20
+        while boards[0].connections < 2:
+            assert time.monotonic() < end, "the node never came back"
+            time.sleep(0.1)
+    for pid in pids:  # stopped with the fleet
+        assert not os.path.exists(f"/proc/{pid}")
