@@ -175,16 +175,23 @@ def test_of_two_drones_that_fit_the_one_nearest_the_strongest_node_is_linked():
     assert link(video_track(FITS), rid).uas_id == "LINK-2"  # 80 m from node 2, LINK-1 100 m
 
 
-def test_a_link_is_held_while_the_drone_is_heard_and_no_other_node_sees_the_track():
+def test_a_link_is_held_while_the_drone_is_heard_and_nodes_that_join_agree_with_it():
     rid = tracker_with(300, 0)
     linker = Linker(rid)
     assert linker.link(video_track(FITS)).uas_id == "LINK-1"
     fading = {1: -75.0, 2: -50.0}  # a reading 16 dB up at node 2
     assert linker.link(video_track(fading)).uas_id == "LINK-1"
     assert Linker(rid).link(video_track(fading)) is None  # not enough for a new link
-    # node 3 (300 m from the claim) sees the track anew: the whole rule, and the spread is too wide
-    assert linker.link(video_track({**fading, 3: -75.0})) is None
-    assert linker.link(video_track(FITS)).uas_id == "LINK-1"
+    # node 3 (306 m from the claim) sees the track anew with the power a 22 dBm transmitter
+    # there gives, as node 1's does: the identified alert stays identified, though the whole
+    # rule (node 2's fading reading against node 3's) would not make the link
+    assert Linker(rid).link(video_track({**fading, 3: -75.0})) is None
+    assert linker.link(video_track({**fading, 3: -75.0})).uas_id == "LINK-1"
+    # a node the claim cannot explain (12 dB over what the linked nodes imply) breaks it
+    other = Linker(rid)
+    assert other.link(video_track(FITS)).uas_id == "LINK-1"
+    assert other.link(video_track({**FITS, 3: -62.0})) is None
+    assert other.link(video_track(FITS)).uas_id == "LINK-1"
     rid.drones["c0:00:00:00:00:01"].reasons = ("rssi: ...",)
     assert linker.link(video_track(FITS)) is None
 

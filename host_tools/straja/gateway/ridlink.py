@@ -21,8 +21,9 @@ of these hold (docs/gateway.md, "Identified and unidentified alerts"):
   power is not known.
 Of several drones that fit, the one whose claimed transmitter is nearest the track's strongest
 node.
-A link once made is held while the drone is heard (time, trust, reception) and no other node
-sees the track.
+A link once made is held while the drone is heard (time, trust, reception); a node that sees
+the track anew must agree with it: the EIRP the claim implies there within `link_spread_db` of
+that at one of the nodes the link was made on, and within the EIRP bounds.
 """
 from __future__ import annotations
 
@@ -50,31 +51,55 @@ def transmitter(track: Track, drone: RidDrone) -> tuple | None:
     return drone.latitude, drone.longitude, drone.altitude_geo
 
 
+def implied_eirps(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> dict[int, float]:
+    """By node that sees the track and has a position: the EIRP at which free space from the
+    claim gives what it measured (its mean over the trend window: one reading's fading is
+    several dB); {} when the drone claims no position for the track's transmitter."""
+    claim = transmitter(track, drone)
+    if claim is None:
+        return {}
+    hz = (track.lo_khz + track.hi_khz) * 500.0  # the band's centre
+    return {n: (seen.mean_dbm() if seen.history else seen.dbm)
+            - free_space_dbm(0.0, rid.slant_m(n, claim), hz)
+            for n, seen in track.nodes.items() if n in rid.nodes}
+
+
+def plausible_eirp(dbm: float, rid: RemoteIdTracker) -> bool:
+    cfg = rid.cfg
+    return cfg.rf_min_eirp_dbm - cfg.rssi_margin_db <= dbm <= cfg.rf_max_eirp_dbm + cfg.rssi_margin_db
+
+
 def fits(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
     """The whole rule: heard, and band and power."""
     if not heard(track, drone, rid):
         return False
-    cfg = rid.cfg
-    hz = (track.lo_khz + track.hi_khz) * 500.0  # the band's centre
-    claim = transmitter(track, drone)
-    if claim is None:
-        return False
-    # the EIRP at which free space from the claim gives what each node measured (its mean over
-    # the trend window: one reading's fading is several dB)
-    implied = [(seen.mean_dbm() if seen.history else seen.dbm)
-               - free_space_dbm(0.0, rid.slant_m(n, claim), hz)
-               for n, seen in track.nodes.items() if n in rid.nodes]
-    return len(implied) >= cfg.link_min_nodes and (
-        max(implied) - min(implied) <= cfg.link_spread_db
-        and cfg.rf_min_eirp_dbm - cfg.rssi_margin_db <= min(implied)
-        and max(implied) <= cfg.rf_max_eirp_dbm + cfg.rssi_margin_db)
+    implied = list(implied_eirps(track, drone, rid).values())
+    return (len(implied) >= rid.cfg.link_min_nodes
+            and max(implied) - min(implied) <= rid.cfg.link_spread_db
+            and plausible_eirp(min(implied), rid) and plausible_eirp(max(implied), rid))
+
+
+def joined_agree(track: Track, drone: RidDrone, rid: RemoteIdTracker, linked_nodes) -> bool:
+    """Whether the nodes that see the track since the link was made on `linked_nodes` agree with
+    it: each one's implied EIRP within link_spread_db of a linked node's, and plausible. (The
+    whole rule again, every pair within link_spread_db, would drop a true link whenever one more
+    path's shadowing widens the spread: a true claim seen by three nodes fails it about one
+    time in seven, docs/gateway.md.)"""
+    implied = implied_eirps(track, drone, rid)
+    linked = [implied[n] for n in linked_nodes if n in implied]
+    if not linked:
+        return fits(track, drone, rid)
+    return all(plausible_eirp(dbm, rid)
+               and min(abs(dbm - other) for other in linked) <= rid.cfg.link_spread_db
+               for n, dbm in implied.items() if n not in linked_nodes)
 
 
 class Linker:
     """The links of RF tracks to Remote ID drones. A link is made by the whole rule and then held
-    while the drone is heard (the first three parts) and no other node sees the track: a fading
-    reading that widens the spread for a moment does not make an identified drone unidentified
-    and back, but a node that sees the track anew is new evidence, checked by the whole rule."""
+    while the drone is heard (the first three parts): a fading reading that widens the spread
+    for a moment does not make an identified drone unidentified and back. A node that sees the
+    track anew is new evidence, checked against the link (joined_agree): a node whose power
+    the claim cannot explain breaks it."""
 
     def __init__(self, rid: RemoteIdTracker):
         self.rid = rid
@@ -85,7 +110,9 @@ class Linker:
         rid = self.rid
         key, nodes = self.linked.get(track.track_id, ("", ()))
         held = rid.drones.get(key)
-        if held is not None and heard(track, held, rid) and set(track.nodes) <= set(nodes):
+        if held is not None and heard(track, held, rid) and (
+                set(track.nodes) <= set(nodes) or joined_agree(track, held, rid, nodes)):
+            self.linked[track.track_id] = (key, tuple(set(nodes) | set(track.nodes)))
             return held
         candidates = [d for d in rid.drones.values() if fits(track, d, rid)]
         if not candidates:
