@@ -45,10 +45,10 @@ SHOWN = {ev.NodeOnline: "green", ev.NodeOffline: "red", ev.NodeRestarted: "yello
 # Said once, the first time a node reports overruns (docs/firmware.md, "Timing and overruns";
 # docs/virtual-node.md, "Timing").
 OVERRUN_MEANING = ("an overrun is a channel read later than its planned slot: the node could not "
-                   "keep up, so those readings' dwells were shorter. A virtual node runs on this "
-                   "machine's CPUs: when it waits for one (the load, shown beside the rate, above "
-                   "the number of CPUs), its readings come late; an unloaded machine shows about "
-                   "none")
+                   "keep up, so those readings' dwells were shorter. A virtual node shares this "
+                   "machine's CPUs with the other nodes, the gateway and whatever else runs (the "
+                   "load, shown beside the rate, against the number of CPUs): when it waits for "
+                   "one, its readings come late. A board has its CPU to itself")
 
 
 def machine_load() -> str:
