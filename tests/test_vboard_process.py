@@ -1,9 +1,9 @@
 """A virtual board serving from its own process (what a Fleet's boards do, so `straja demo`'s):
 its answers to the firmware never wait for the Python threads of the process that runs the
 fleet. Shown without timing anything: while this process holds its GIL for a second (one long
-C call, which no thread switch interrupts), a board in a thread of it answers nothing and the
-firmware waits, while a board in its own process goes on answering (docs/virtual-node.md,
-"Timing")."""
+C call, which no thread switch interrupts), a board in a thread of it answers no reading (but
+the few that thread switches just before and after the call let through) and the firmware waits,
+while a board in its own process goes on answering (docs/virtual-node.md, "Timing")."""
 from __future__ import annotations
 
 import json
@@ -22,13 +22,12 @@ PROFILE = json.loads(board_profile_path("virtual").read_text())
 HOLD_S = 1.0  # CPU time this process holds its GIL for
 
 
-def hold_the_gil(seconds: float) -> None:
-    """Keep every other thread of this process from running Python for about `seconds` of CPU:
-    the builtin sum over a range is one C loop that never offers the GIL."""
+def gil_hold(seconds: float) -> range:
+    """What the builtin sum keeps every other thread of this process from running Python for
+    about `seconds` of CPU: a sum over a range is one C loop that never offers the GIL."""
     start = time.process_time()
     sum(range(1_000_000))
-    n = int(1_000_000 * seconds / max(time.process_time() - start, 1e-6))
-    sum(range(n))
+    return range(int(1_000_000 * seconds / max(time.process_time() - start, 1e-6)))
 
 
 def wait_streaming(board: VirtualBoard, timeout: float = 30.0) -> None:
@@ -50,16 +49,19 @@ def test_a_board_in_its_own_process_answers_while_this_process_holds_its_gil(tmp
     try:
         node.start()
         wait_streaming(board)
-        before = board.transactions
-        hold_the_gil(HOLD_S)
-        served = board.transactions - before  # read before any other thread of ours runs
+        hold = gil_hold(HOLD_S)
+        before = board.round_trips
+        sum(hold)
+        served = board.round_trips - before
     finally:
         node.stop()
         board.stop()
     if own_process:
         assert served > 100  # a node scans at ~3 000 round trips a second
     else:
-        assert served == 0
+        # the firmware waits for each answer: a few slip through at the thread switches just
+        # before and after the call (the switch interval is 100 us), none during it
+        assert served <= 20
     assert board.errors == []
 
 
