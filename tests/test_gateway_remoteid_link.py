@@ -182,18 +182,26 @@ def test_a_link_is_held_while_the_drone_is_heard_and_nodes_that_join_agree_with_
     fading = {1: -75.0, 2: -50.0}  # a reading 16 dB up at node 2
     assert linker.link(video_track(fading)).uas_id == "LINK-1"
     assert Linker(rid).link(video_track(fading)) is None  # not enough for a new link
-    # node 3 (306 m from the claim) sees the track anew with the power a 22 dBm transmitter
-    # there gives, as node 1's does: the identified alert stays identified, though the whole
-    # rule (node 2's fading reading against node 3's) would not make the link
-    assert Linker(rid).link(video_track({**fading, 3: -75.0})) is None
-    assert linker.link(video_track({**fading, 3: -75.0})).uas_id == "LINK-1"
-    # a node the claim cannot explain (12 dB over what the linked nodes imply) breaks it
+    assert linker.link(video_track(FITS)).uas_id == "LINK-1"
+    rid.drones["c0:00:00:00:00:01"].reasons = ("rssi: ...",)
+    assert linker.link(video_track(FITS)) is None
+
+
+def test_a_node_that_joins_an_identified_track_is_checked_against_the_link():
+    rid = tracker_with(300, 0)
+    # the claim implies 22.4 dBm at node 1 and 29.1 dBm at node 2 (shadowing): a link
+    linker = Linker(rid)
+    assert linker.link(video_track({1: -75.0, 2: -60.0})).uas_id == "LINK-1"
+    # node 3 (306 m from the claim) sees the track anew, implying 19.4 dBm: within 8 dB of the
+    # linked nodes' mean, so the identified alert stays identified, though the whole rule
+    # (19.4 against 29.1) would not make the link
+    joined = {1: -75.0, 2: -60.0, 3: -78.0}
+    assert linker.link(video_track(joined)).uas_id == "LINK-1"
+    assert Linker(rid).link(video_track(joined)) is None
+    # a node the claim cannot explain (35.4 dBm, 12.7 dB over the linked nodes' mean) breaks it
     other = Linker(rid)
     assert other.link(video_track(FITS)).uas_id == "LINK-1"
     assert other.link(video_track({**FITS, 3: -62.0})) is None
-    assert other.link(video_track(FITS)).uas_id == "LINK-1"
-    rid.drones["c0:00:00:00:00:01"].reasons = ("rssi: ...",)
-    assert linker.link(video_track(FITS)) is None
 
 
 def test_a_control_link_is_checked_at_the_operators_position():

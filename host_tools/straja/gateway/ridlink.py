@@ -23,7 +23,7 @@ Of several drones that fit, the one whose claimed transmitter is nearest the tra
 node.
 A link once made is held while the drone is heard (time, trust, reception); a node that sees
 the track anew must agree with it: the EIRP the claim implies there within `link_spread_db` of
-that at one of the nodes the link was made on, and within the EIRP bounds.
+the mean of those at the nodes the link was made on, and within the EIRP bounds.
 """
 from __future__ import annotations
 
@@ -81,16 +81,17 @@ def fits(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
 
 def joined_agree(track: Track, drone: RidDrone, rid: RemoteIdTracker, linked_nodes) -> bool:
     """Whether the nodes that see the track since the link was made on `linked_nodes` agree with
-    it: each one's implied EIRP within link_spread_db of a linked node's, and plausible. (The
-    whole rule again, every pair within link_spread_db, would drop a true link whenever one more
-    path's shadowing widens the spread: a true claim seen by three nodes fails it about one
-    time in seven, docs/gateway.md.)"""
+    it: each one's implied EIRP within link_spread_db of the mean of the linked nodes', and
+    plausible. (The whole rule again, every pair within link_spread_db, would drop a true link
+    whenever one more path's shadowing widens the spread: a true claim seen by three nodes fails
+    it about one time in seven, docs/gateway.md; one node against the mean of two, with a third
+    of the variance fewer, far less often.)"""
     implied = implied_eirps(track, drone, rid)
     linked = [implied[n] for n in linked_nodes if n in implied]
     if not linked:
         return fits(track, drone, rid)
-    return all(plausible_eirp(dbm, rid)
-               and min(abs(dbm - other) for other in linked) <= rid.cfg.link_spread_db
+    mean = sum(linked) / len(linked)
+    return all(plausible_eirp(dbm, rid) and abs(dbm - mean) <= rid.cfg.link_spread_db
                for n, dbm in implied.items() if n not in linked_nodes)
 
 
