@@ -59,7 +59,7 @@ class VirtualBoard:
 
     `own_process`: serve from a child process (in its own session, so its own scheduling group)
     instead of a thread of this one: its answers then never wait for this process's Python
-    threads (the GIL: other boards, the bridges, a gateway) nor share a CPU share with them,
+    threads (the GIL: other boards, the bridges, a gateway) nor split one CPU share with them,
     as a board's radios answer whatever its host does (docs/virtual-node.md, "Timing"). The
     counters and `safe_pin_low` live in shared memory; the chip models' state is the child's.
     """
