@@ -80,6 +80,10 @@ def test_ctrl_c_latency_under_100ms(port):
 
 
 def test_mpremote_exec_and_files(node, tmp_path):
+    # mpremote interrupts at once: wait until the interpreter runs (a Ctrl-C before then
+    # restarts it, docs/virtual-node.md; on a loaded machine its start takes a while)
+    with serial.Serial(node.port, 115200, timeout=0.1) as port:
+        read_until(port, b"tick 0")
     r = mpremote(node, "resume", "exec", "print(6 * 7)")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "42"
