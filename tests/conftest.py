@@ -20,6 +20,8 @@ pytest_plugins = ["straja.hil.plugin"]
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "chaos: the gateway's fault-injection suite (`make chaos`)")
+    config.addinivalue_line("markers", "realtime: holds a virtual node's real-time timing against "
+                            "a model or the truth; `make test` runs these alone, after the rest")
 
 
 @pytest.fixture

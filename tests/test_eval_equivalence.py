@@ -74,6 +74,7 @@ def held_codes(rows):
     return {fe: np.array(v, int) for fe, v in out.items()}
 
 
+@pytest.mark.realtime
 def test_fast_path_times_and_reads_like_a_virtual_node():
     scene = drone_scene()
     node = run_vnode(scene, "n1", RUN_S, enough=enough_sweeps)

@@ -65,6 +65,7 @@ def test_tiny_evaluation_writes_a_consistent_report(tmp_path):
     assert saved["background"][0]["alerts"] == out["background"][0]["alerts"]
 
 
+@pytest.mark.realtime
 def test_a_trial_on_a_virtual_node_beside_the_fast_path(tmp_path):
     """A +10 dB video trial again on a real virtual node: scored the same way, its sweeps no
     faster than the fast path's node with a CPU of its own, and as long as the fast path's at

@@ -16,6 +16,8 @@ from straja.sim import scene_from_dict
 from straja.sim.remoteid import NodeBluetooth
 from straja.vnode.fleet import Fleet, NodeSpec, scene_rf
 
+pytestmark = pytest.mark.realtime  # (the node's time stamps place the drone)
+
 SECONDS = 8.0
 PATH = [[0.0, 80.0, 60.0, 40.0], [SECONDS, 100.0, 80.0, 40.0]]  # ~110 m from the node
 SCENE = {
