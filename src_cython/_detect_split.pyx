@@ -14,7 +14,11 @@ the detected bin a before it lies within gap + 1 bins and
 - their streaks are `ratio` or more apart, the longer at least min_sweeps, and the bin with the
   shorter streak is at least as strong when hot; or
 - their jitters (both known) are `ratio` or more apart, the larger at least jitter_db, and the
-  jitterier bin is at least as strong when hot.
+  jitterier bin is at least as strong when hot; or
+- a cut was made there in the sweep before and both bins' jitters (known) are under jitter_db:
+  two steady emitters once told apart (a video carrier that came on beside another) stay apart
+  while both stay hot and steady, though their streaks grow alike (`held`: the bins whose cut is
+  held, cleared when either side goes cold or turns jittery).
 Per bin too, `cut_share`: the share of sweeps it was beside a cut (an EWMA at 1 / history_sweeps):
 a piece cut from a wider run (part of a wide access point) rather than an emitter on its own.
 """
@@ -27,7 +31,7 @@ include "_detect_common.pxi"
 cdef class SteadinessSplit:
     cdef readonly Py_ssize_t n_bins, min_sweeps, streak_cap, history_min, sweeps
     cdef readonly double ratio, jitter_db, rate, history_sweeps
-    cdef readonly object streak, hot_mw, last_db, jitter, busy, busy_before, cut_share  # numpy
+    cdef readonly object streak, hot_mw, last_db, jitter, busy, busy_before, cut_share, held  # numpy
     cdef object _idx, _mark
     cdef int* st
     cdef double* hot
@@ -37,6 +41,7 @@ cdef class SteadinessSplit:
     cdef double* before
     cdef double* cs
     cdef unsigned char* mark  # the bins beside a cut in this sweep
+    cdef unsigned char* hold  # 1: a cut at this bin in the sweep before (2: in this sweep)
     cdef Py_ssize_t* idx  # the hot bins of a sweep
 
     def __cinit__(self, Py_ssize_t n_bins, double ratio, Py_ssize_t min_sweeps, double jitter_db,
@@ -56,6 +61,8 @@ cdef class SteadinessSplit:
         self.busy = np.zeros(n_bins)
         self.busy_before = np.full(n_bins, np.nan)
         self.cut_share = np.zeros(n_bins)
+        self.held = np.zeros(n_bins, np.uint8)
+        self.hold = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.held)
         self._idx = np.zeros(n_bins, np.intp)
         self._mark = np.zeros(n_bins, np.uint8)
         self.cs = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.cut_share)
@@ -95,6 +102,7 @@ cdef class SteadinessSplit:
         cdef double keep = pow(1.0 - 1.0 / self.history_sweeps, <double>n_sweeps)
         for b in range(self.n_bins):
             self.st[b] = 0
+            self.hold[b] = 0
             self.bz[b] *= keep
             self.cs[b] *= keep
         self.sweeps += n_sweeps
@@ -105,7 +113,7 @@ cdef class SteadinessSplit:
         cdef double db, change, known, fresh = 1.0 / self.history_sweeps, h, pw
         cdef double ja, jb, larger, smaller
         cdef long long sa, sb, longer
-        cdef bint by_streak, by_jitter, stronger
+        cdef bint by_streak, by_jitter, stronger, kept
         known = 1.0 - pow(1.0 - fresh, <double>self.sweeps)
         for b in range(n):
             cut[b] = 0
@@ -144,13 +152,16 @@ cdef class SteadinessSplit:
             by_streak = (longer >= self.ratio * <double>(sa if sa < sb else sb)
                          and longer >= self.min_sweeps and stronger)
             ja, jb = self.jit[a], self.jit[b]
-            by_jitter = False
+            by_jitter = kept = False
             if ja == ja and jb == jb:
                 larger, smaller = (ja, jb) if ja > jb else (jb, ja)
                 stronger = self.hot[a] >= self.hot[b] if ja > jb else self.hot[b] >= self.hot[a]
                 by_jitter = larger >= self.jitter_db and larger >= self.ratio * smaller and stronger
-            if by_streak or by_jitter:
+                kept = self.hold[b] == 1 and larger < self.jitter_db
+            if by_streak or by_jitter or kept:
                 cut[b] = 1
                 self.mark[a] = self.mark[b] = 1
+                self.hold[b] = 2
         for b in range(n):
             self.cs[b] = self.cs[b] * (1.0 - fresh) + (fresh if self.mark[b] else 0.0)
+            self.hold[b] = self.hold[b] >> 1

@@ -380,7 +380,7 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
 
 class SteadinessSplit:
     """straja._detect_split.SteadinessSplit in NumPy, whole arrays a sweep (float64 state):
-    hot streaks, mean hot readings, jitter and history per bin, and the cuts they call for
+    hot streaks, mean hot readings, jitter, history and held cuts per bin, and the cuts they call for
     (docs/detection.md, "Steadiness split")."""
 
     def __init__(self, n_bins, ratio, min_sweeps, jitter_db, rate, streak_cap, history_sweeps,
@@ -394,6 +394,7 @@ class SteadinessSplit:
         self.busy = np.zeros(n_bins)
         self.busy_before = np.full(n_bins, np.nan)
         self.cut_share = np.zeros(n_bins)
+        self.held = np.zeros(n_bins, np.uint8)
         self.sweeps = 0
 
     def cuts(self, det, power, cut, gap):
@@ -428,12 +429,16 @@ class SteadinessSplit:
             by_streak = ((longer >= self.ratio * np.minimum(sa, sb)) & (longer >= self.min_sweeps)
                          & np.where(sa < sb, ha >= hb, hb >= ha))
             ja, jb = self.jitter[a], self.jitter[b]
+            both_known = ~np.isnan(ja) & ~np.isnan(jb)
             with np.errstate(invalid="ignore"):
-                by_jitter = (~np.isnan(ja) & ~np.isnan(jb) & (np.fmax(ja, jb) >= self.jitter_db)
+                by_jitter = (both_known & (np.fmax(ja, jb) >= self.jitter_db)
                              & (np.fmax(ja, jb) >= self.ratio * np.fmin(ja, jb))
                              & np.where(ja > jb, ha >= hb, hb >= ha))
-            at = near & (by_streak | by_jitter)
+                kept = both_known & (self.held[b] == 1) & (np.fmax(ja, jb) < self.jitter_db)
+            at = near & (by_streak | by_jitter | kept)
             cut[s, b[at]] = 1
+            self.held[:] = 0
+            self.held[b[at]] = 1
             beside = np.zeros(len(self.busy), bool)
             beside[a[at]] = beside[b[at]] = True
             self.cut_share = self.cut_share * (1.0 - fresh) + np.where(beside, fresh, 0.0)
@@ -441,6 +446,7 @@ class SteadinessSplit:
 
     def quiet(self, n_sweeps):
         self.streak[:] = 0
+        self.held[:] = 0
         self.busy *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
         self.cut_share *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
         self.sweeps += n_sweeps
