@@ -8,11 +8,15 @@ Per sweep, for each detected (hot) bin: its reading in dB; its jitter, an EWMA a
 change of its reading from the hot sweep before (set by the first change, kept when its streak
 had ended); its history `busy_before` (the share of sweeps it was hot in, an EWMA at
 1 / history_sweeps unbiased by its start at 0, when a streak begins; NaN before history_min
-sweeps); then every bin's streak (hot sweeps running, up to streak_cap) and the hot bins' mean
-hot reading (EWMA at `rate`, set by the first). A detected bin b starts a run of its own where
-the detected bin a before it lies within gap + 1 bins and
+sweeps), and the sum of the squared changes of its reading over its current streak
+(`streak_sq`, set to 0 when a streak begins); then every bin's streak (hot sweeps running, up
+to streak_cap) and the hot bins' mean hot reading (EWMA at `rate`, set by the first). A
+detected bin b starts a run of its own where the detected bin a before it lies within gap + 1
+bins and
 - their streaks are `ratio` or more apart, the longer at least min_sweeps, and the bin with the
-  shorter streak is at least as strong when hot; or
+  shorter streak is at least as strong when hot or began its streak with its other hot
+  neighbour (within gap + 1 bins: a newcomer lit two bins wide, a channel of its own, where a
+  carrier's weaker skirt lit later is one bin); or
 - their jitters (both known) are `ratio` or more apart, the larger at least jitter_db, and the
   jitterier bin is at least as strong when hot; or
 - a cut was made there in the sweep before and both bins' jitters (known) are under jitter_db:
@@ -31,12 +35,14 @@ include "_detect_common.pxi"
 cdef class SteadinessSplit:
     cdef readonly Py_ssize_t n_bins, min_sweeps, streak_cap, history_min, sweeps
     cdef readonly double ratio, jitter_db, rate, history_sweeps
-    cdef readonly object streak, hot_mw, last_db, jitter, busy, busy_before, cut_share, held  # numpy
+    cdef readonly object streak, streak_sq, hot_mw, last_db, jitter, busy, busy_before, cut_share
+    cdef readonly object held  # numpy
     cdef object _idx, _mark
     cdef int* st
     cdef double* hot
     cdef double* last
     cdef double* jit
+    cdef double* sq
     cdef double* bz
     cdef double* before
     cdef double* cs
@@ -55,6 +61,8 @@ cdef class SteadinessSplit:
         self.rate, self.streak_cap = rate, streak_cap
         self.history_sweeps, self.history_min = history_sweeps, history_min
         self.streak = np.zeros(n_bins, np.int32)
+        self.streak_sq = np.zeros(n_bins)
+        self.sq = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.streak_sq)
         self.hot_mw = np.zeros(n_bins)                 # 0: never detected yet
         self.last_db = np.zeros(n_bins)                # its last hot reading
         self.jitter = np.full(n_bins, np.nan)          # NaN: no two hot sweeps running yet
@@ -107,6 +115,15 @@ cdef class SteadinessSplit:
             self.cs[b] *= keep
         self.sweeps += n_sweeps
 
+    cdef bint _same_streak(self, Py_ssize_t j, Py_ssize_t b, Py_ssize_t gap,
+                           Py_ssize_t n_hot) noexcept nogil:
+        """Whether the j-th hot bin lies within gap + 1 bins of bin b and began its streak with
+        it (a run lit two bins wide at once)."""
+        if j < 0 or j >= n_hot:
+            return False
+        cdef Py_ssize_t c = self.idx[j]
+        return (c - b if c > b else b - c) <= gap + 1 and self.st[c] == self.st[b]
+
     cdef void _one(self, const unsigned char* det, const float* power, unsigned char* cut,
                    Py_ssize_t gap) noexcept nogil:
         cdef Py_ssize_t i, a, b, n_hot = 0, n = self.n_bins
@@ -129,7 +146,9 @@ cdef class SteadinessSplit:
                 change = fabs(db - self.last[b])
                 self.jit[b] = change if self.jit[b] != self.jit[b] else \
                     self.jit[b] + self.rate * (change - self.jit[b])
+                self.sq[b] += change * change
             else:
+                self.sq[b] = 0.0
                 self.before[b] = self.bz[b] / known if self.sweeps >= self.history_min else NAN
             self.last[b] = db
         for b in range(n):
@@ -148,6 +167,9 @@ cdef class SteadinessSplit:
                 continue
             sa, sb = self.st[a], self.st[b]
             stronger = self.hot[a] >= self.hot[b] if sa < sb else self.hot[b] >= self.hot[a]
+            if not stronger and sa != sb:  # a newcomer two bins wide is no skirt
+                stronger = (self._same_streak(i + 1, b, gap, n_hot) if sb < sa
+                            else self._same_streak(i - 2, a, gap, n_hot))
             longer = sa if sa > sb else sb
             by_streak = (longer >= self.ratio * <double>(sa if sa < sb else sb)
                          and longer >= self.min_sweeps and stronger)

@@ -388,6 +388,7 @@ class SteadinessSplit:
         self.ratio, self.min_sweeps, self.jitter_db, self.rate = ratio, min_sweeps, jitter_db, rate
         self.streak_cap, self.history_sweeps, self.history_min = streak_cap, history_sweeps, history_min
         self.streak = np.zeros(n_bins, np.int32)
+        self.streak_sq = np.zeros(n_bins)
         self.hot_mw = np.zeros(n_bins)
         self.last_db = np.zeros(n_bins)
         self.jitter = np.full(n_bins, np.nan)
@@ -410,6 +411,7 @@ class SteadinessSplit:
             j = self.jitter[idx]
             self.jitter[idx] = np.where(running, np.where(np.isnan(j), change,
                                                           j + self.rate * (change - j)), j)
+            self.streak_sq[idx] = np.where(running, self.streak_sq[idx] + change ** 2, 0.0)
             begun = idx[~running]
             known = 1.0 - (1.0 - fresh) ** self.sweeps
             with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0: no sweep yet, NaN
@@ -426,8 +428,15 @@ class SteadinessSplit:
             sa, sb, ha, hb = self.streak[a], self.streak[b], self.hot_mw[a], self.hot_mw[b]
             near = b - a <= gap + 1
             longer = np.maximum(sa, sb)
+            # a newcomer two bins wide (its other hot neighbour began with it) is no skirt
+            wide_b = np.append((idx[2:] - b[:-1] <= gap + 1)
+                               & (self.streak[idx[2:]] == sb[:-1]), False)
+            wide_a = np.insert((a[1:] - idx[:-2] <= gap + 1)
+                               & (self.streak[idx[:-2]] == sa[1:]), 0, False)
+            newcomer_ok = np.where(sa < sb, (ha >= hb) | wide_a, (hb >= ha) | wide_b)
+            newcomer_ok |= sa == sb
             by_streak = ((longer >= self.ratio * np.minimum(sa, sb)) & (longer >= self.min_sweeps)
-                         & np.where(sa < sb, ha >= hb, hb >= ha))
+                         & newcomer_ok)
             ja, jb = self.jitter[a], self.jitter[b]
             both_known = ~np.isnan(ja) & ~np.isnan(jb)
             with np.errstate(invalid="ignore"):
