@@ -8,13 +8,21 @@ Per sweep, for each detected (hot) bin: its reading in dB; its jitter, an EWMA a
 change of its reading from the hot sweep before (set by the first change, kept when its streak
 had ended); its history `busy_before` (the share of sweeps it was hot in, an EWMA at
 1 / history_sweeps unbiased by its start at 0, when a streak begins; NaN before history_min
-sweeps); then every bin's streak (hot sweeps running, up to streak_cap) and the hot bins' mean
-hot reading (EWMA at `rate`, set by the first). A detected bin b starts a run of its own where
-the detected bin a before it lies within gap + 1 bins and
+sweeps), and the sum of the squared changes of its reading over its current streak
+(`streak_sq`, set to 0 when a streak begins); then every bin's streak (hot sweeps running, up
+to streak_cap) and the hot bins' mean hot reading (EWMA at `rate`, set by the first). A
+detected bin b starts a run of its own where the detected bin a before it lies within gap + 1
+bins and
 - their streaks are `ratio` or more apart, the longer at least min_sweeps, and the bin with the
-  shorter streak is at least as strong when hot; or
+  shorter streak is at least as strong when hot or began its streak with its other hot
+  neighbour (within gap + 1 bins: a newcomer lit two bins wide, a channel of its own, where a
+  carrier's weaker skirt lit later is one bin); or
 - their jitters (both known) are `ratio` or more apart, the larger at least jitter_db, and the
-  jitterier bin is at least as strong when hot.
+  jitterier bin is at least as strong when hot; or
+- a cut was made there in the sweep before and both bins' jitters (known) are under jitter_db:
+  two steady emitters once told apart (a video carrier that came on beside another) stay apart
+  while both stay hot and steady, though their streaks grow alike (`held`: the bins whose cut is
+  held, cleared when either side goes cold or turns jittery).
 Per bin too, `cut_share`: the share of sweeps it was beside a cut (an EWMA at 1 / history_sweeps):
 a piece cut from a wider run (part of a wide access point) rather than an emitter on its own.
 """
@@ -27,16 +35,19 @@ include "_detect_common.pxi"
 cdef class SteadinessSplit:
     cdef readonly Py_ssize_t n_bins, min_sweeps, streak_cap, history_min, sweeps
     cdef readonly double ratio, jitter_db, rate, history_sweeps
-    cdef readonly object streak, hot_mw, last_db, jitter, busy, busy_before, cut_share  # numpy
+    cdef readonly object streak, streak_sq, hot_mw, last_db, jitter, busy, busy_before, cut_share
+    cdef readonly object held  # numpy
     cdef object _idx, _mark
     cdef int* st
     cdef double* hot
     cdef double* last
     cdef double* jit
+    cdef double* sq
     cdef double* bz
     cdef double* before
     cdef double* cs
     cdef unsigned char* mark  # the bins beside a cut in this sweep
+    cdef unsigned char* hold  # 1: a cut at this bin in the sweep before (2: in this sweep)
     cdef Py_ssize_t* idx  # the hot bins of a sweep
 
     def __cinit__(self, Py_ssize_t n_bins, double ratio, Py_ssize_t min_sweeps, double jitter_db,
@@ -50,12 +61,16 @@ cdef class SteadinessSplit:
         self.rate, self.streak_cap = rate, streak_cap
         self.history_sweeps, self.history_min = history_sweeps, history_min
         self.streak = np.zeros(n_bins, np.int32)
+        self.streak_sq = np.zeros(n_bins)
+        self.sq = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.streak_sq)
         self.hot_mw = np.zeros(n_bins)                 # 0: never detected yet
         self.last_db = np.zeros(n_bins)                # its last hot reading
         self.jitter = np.full(n_bins, np.nan)          # NaN: no two hot sweeps running yet
         self.busy = np.zeros(n_bins)
         self.busy_before = np.full(n_bins, np.nan)
         self.cut_share = np.zeros(n_bins)
+        self.held = np.zeros(n_bins, np.uint8)
+        self.hold = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.held)
         self._idx = np.zeros(n_bins, np.intp)
         self._mark = np.zeros(n_bins, np.uint8)
         self.cs = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.cut_share)
@@ -95,9 +110,19 @@ cdef class SteadinessSplit:
         cdef double keep = pow(1.0 - 1.0 / self.history_sweeps, <double>n_sweeps)
         for b in range(self.n_bins):
             self.st[b] = 0
+            self.hold[b] = 0
             self.bz[b] *= keep
             self.cs[b] *= keep
         self.sweeps += n_sweeps
+
+    cdef bint _same_streak(self, Py_ssize_t j, Py_ssize_t b, Py_ssize_t gap,
+                           Py_ssize_t n_hot) noexcept nogil:
+        """Whether the j-th hot bin lies within gap + 1 bins of bin b and began its streak with
+        it (a run lit two bins wide at once)."""
+        if j < 0 or j >= n_hot:
+            return False
+        cdef Py_ssize_t c = self.idx[j]
+        return (c - b if c > b else b - c) <= gap + 1 and self.st[c] == self.st[b]
 
     cdef void _one(self, const unsigned char* det, const float* power, unsigned char* cut,
                    Py_ssize_t gap) noexcept nogil:
@@ -105,7 +130,7 @@ cdef class SteadinessSplit:
         cdef double db, change, known, fresh = 1.0 / self.history_sweeps, h, pw
         cdef double ja, jb, larger, smaller
         cdef long long sa, sb, longer
-        cdef bint by_streak, by_jitter, stronger
+        cdef bint by_streak, by_jitter, stronger, kept
         known = 1.0 - pow(1.0 - fresh, <double>self.sweeps)
         for b in range(n):
             cut[b] = 0
@@ -121,7 +146,9 @@ cdef class SteadinessSplit:
                 change = fabs(db - self.last[b])
                 self.jit[b] = change if self.jit[b] != self.jit[b] else \
                     self.jit[b] + self.rate * (change - self.jit[b])
+                self.sq[b] += change * change
             else:
+                self.sq[b] = 0.0
                 self.before[b] = self.bz[b] / known if self.sweeps >= self.history_min else NAN
             self.last[b] = db
         for b in range(n):
@@ -140,17 +167,23 @@ cdef class SteadinessSplit:
                 continue
             sa, sb = self.st[a], self.st[b]
             stronger = self.hot[a] >= self.hot[b] if sa < sb else self.hot[b] >= self.hot[a]
+            if not stronger and sa != sb:  # a newcomer two bins wide is no skirt
+                stronger = (self._same_streak(i + 1, b, gap, n_hot) if sb < sa
+                            else self._same_streak(i - 2, a, gap, n_hot))
             longer = sa if sa > sb else sb
             by_streak = (longer >= self.ratio * <double>(sa if sa < sb else sb)
                          and longer >= self.min_sweeps and stronger)
             ja, jb = self.jit[a], self.jit[b]
-            by_jitter = False
+            by_jitter = kept = False
             if ja == ja and jb == jb:
                 larger, smaller = (ja, jb) if ja > jb else (jb, ja)
                 stronger = self.hot[a] >= self.hot[b] if ja > jb else self.hot[b] >= self.hot[a]
                 by_jitter = larger >= self.jitter_db and larger >= self.ratio * smaller and stronger
-            if by_streak or by_jitter:
+                kept = self.hold[b] == 1 and larger < self.jitter_db
+            if by_streak or by_jitter or kept:
                 cut[b] = 1
                 self.mark[a] = self.mark[b] = 1
+                self.hold[b] = 2
         for b in range(n):
             self.cs[b] = self.cs[b] * (1.0 - fresh) + (fresh if self.mark[b] else 0.0)
+            self.hold[b] = self.hold[b] >> 1

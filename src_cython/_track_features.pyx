@@ -29,7 +29,8 @@ FEATURE_FIELDS = (
     ("centre_khz", "<f8"), ("spread_khz", "<f8"), ("bandwidth_khz", "<f8"), ("dwell_us", "<f8"),
     ("interval_us", "<f8"), ("interval_cv", "<f8"), ("rate_hz", "<f8"), ("duty", "<f8"),
     ("hop_fraction", "<f8"), ("centre_db", "<f8"), ("level_sd_db", "<f8"), ("peak_dbm", "<f8"),
-    ("age_us", "<f8"), ("excess_db", "<f8"), ("busy_before", "<f8"), ("cut_share", "<f8"))
+    ("age_us", "<f8"), ("excess_db", "<f8"), ("busy_before", "<f8"), ("cut_share", "<f8"),
+    ("streak", "<f8"), ("streak_sd_db", "<f8"))
 
 # indices into the offsets of TRACK_FIELDS (T_) and FEATURE_FIELDS (F_), in their order
 cdef enum:
@@ -39,7 +40,7 @@ cdef enum:
 cdef enum:
     F_ID, F_STATE, F_N_BURSTS, F_N_CHANNELS, F_CENTRE, F_SPREAD, F_BANDWIDTH, F_DWELL, F_INTERVAL
     F_INTERVAL_CV, F_RATE, F_DUTY, F_HOP_FRACTION, F_CENTRE_DB, F_LEVEL_SD, F_PEAK_DBM, F_AGE
-    F_EXCESS, F_BUSY_BEFORE, F_CUT_SHARE, N_FEATURE_FIELDS
+    F_EXCESS, F_BUSY_BEFORE, F_CUT_SHARE, F_STREAK, F_STREAK_SD, N_FEATURE_FIELDS
 assert len(TRACK_FIELDS) == N_TRACK_FIELDS and len(FEATURE_FIELDS) == N_FEATURE_FIELDS
 
 cdef dict _offsets = {}  # dtype -> tuple of field offsets, in the order of the field list
@@ -189,4 +190,6 @@ def features(tracks, out, noise_mw, double start_khz, double step_khz):
                 put(w, d[F_EXCESS], NAN)
             put(w, d[F_BUSY_BEFORE], NAN)  # the pipeline's steadiness split knows them:
             put(w, d[F_CUT_SHARE], NAN)    # tracks.with_history
+            put(w, d[F_STREAK], NAN)
+            put(w, d[F_STREAK_SD], NAN)
     return out

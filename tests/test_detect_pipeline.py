@@ -203,16 +203,66 @@ def test_steadiness_cuts_follow_hot_streaks_and_jitter():
     split = steadiness_split(5)
     split.cuts(det, flat, cut, gap=1)
     assert split.streak.tolist() == [3, 4, 1, 2, 3]
-    assert cut.tolist() == [[0, 0, 0, 0, 0], [0, 1, 0, 0, 1], [0, 0, 0, 1, 1], [0, 0, 1, 1, 0]]
+    # a cut of the sweep before is held where both its bins are hot again, steady (flat
+    # readings): bin 1 in sweep 2, bins 3 and 4 in sweep 3
+    assert cut.tolist() == [[0, 0, 0, 0, 0], [0, 1, 0, 0, 1], [0, 1, 0, 1, 1], [0, 1, 1, 1, 1]]
     skirts = flat.copy()
     skirts[:, 1] = 10.0   # bin 1 the strongest: its newer neighbours are its skirts
     steadiness_split(5).cuts(det, skirts, cut, gap=1)
-    assert cut.tolist() == [[0, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1], [0, 0, 0, 1, 0]]
+    assert cut.tolist() == [[0, 0, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1], [0, 0, 0, 1, 1]]
     both = np.ones((4, 2), np.uint8)  # hot in every sweep: streaks alike
     swinging = np.array([[1.0, 1.0], [10.0, 1.0], [1.0, 1.0], [10.0, 1.0]], np.float32)
     cut = np.zeros(both.shape, np.uint8)
     steadiness_split(2).cuts(both, swinging, cut, gap=1)
     assert cut[:, 1].tolist() == [0, 1, 1, 1]   # 10 dB swings against none, from the 2nd sweep
+
+
+def test_a_cut_between_steady_bins_is_held_until_one_goes_cold_or_jittery():
+    """Two carriers side by side, the second come on later (cut by the streak rule), stay apart
+    once their streaks are alike while both stay hot and steady; the hold ends when a side goes
+    cold (then their streaks decide again) or its reading swings SPLIT_JITTER_DB or more."""
+    from straja.detect.pipeline import SPLIT_JITTER_DB, steadiness_split
+    n = 12
+    det = np.ones((n, 2), np.uint8)
+    det[:2, 1] = 0                       # the second carrier comes on at sweep 2
+    det[8, 0] = 0                        # the first misses sweep 8
+    power = np.ones(det.shape, np.float32)
+    cut = np.zeros(det.shape, np.uint8)
+    split = steadiness_split(2)
+    split.cuts(det[:8], power[:8], cut[:8], gap=1)
+    assert cut[:8, 1].tolist() == [0, 0, 1, 1, 1, 1, 1, 1]   # streaks 3:1 ... 8:6: held
+    assert split.held.tolist() == [0, 1]
+    split.cuts(det[8:], power[8:], cut[8:], gap=1)
+    assert cut[8:, 1].tolist() == [0, 1, 1, 1]   # released when cold; then cut by the streaks
+    swinging = power.copy()
+    swinging[::2, 1] = 10 ** (SPLIT_JITTER_DB / 10)          # the second swings by the limit
+    cut[:] = 0
+    steady_first = np.ones_like(det)
+    steady_first[:2, 1] = 0
+    steadiness_split(2).cuts(steady_first, swinging, cut, gap=1)
+    # cut by the streaks (sweeps 2-3), then by the jitter, never only held
+    assert cut[:, 1].tolist() == [0, 0] + [1] * (n - 2)
+    calm = np.ones_like(power)
+    calm[6:, 1] = np.tile([1.0, 0.1], 3)  # steady, then swinging 10 dB, the weaker when hot
+    cut[:] = 0
+    split = steadiness_split(2)
+    split.cuts(steady_first, calm, cut, gap=1)
+    assert cut[2:6, 1].all() and not cut[-2:, 1].any()   # held while steady, not once it swings
+
+
+def test_a_streaks_level_scatter_is_kept_per_bin():
+    """streak_sq: the sum of the squared changes (dB) of a bin's readings over its current
+    streak, from its second hot sweep; a new streak starts it again."""
+    from straja.detect.pipeline import steadiness_split
+    det = np.array([[1], [1], [1], [0], [1], [1]], np.uint8)
+    power = np.array([[1.0], [2.0], [1.0], [1.0], [5.0], [10.0]], np.float32)
+    split = steadiness_split(1)
+    split.cuts(det[:3], power[:3], np.zeros((3, 1), np.uint8), gap=1)
+    step = 10 * np.log10(2.0)
+    np.testing.assert_allclose(split.streak_sq, [2 * step ** 2], rtol=1e-6)
+    split.cuts(det[3:], power[3:], np.zeros((3, 1), np.uint8), gap=1)
+    np.testing.assert_allclose(split.streak_sq, [step ** 2], rtol=1e-6)
+    assert split.streak.tolist() == [2]
 
 
 def test_a_bins_history_before_its_streak_is_kept():

@@ -50,7 +50,9 @@ def test_kernel_equals_reference(stream):
         oracle.quiet(q)
         assert kernel.sweeps == oracle.sweeps
         assert kernel.streak.tolist() == oracle.streak.tolist()
-        for name in ("hot_mw", "last_db", "jitter", "busy", "busy_before", "cut_share"):
+        assert kernel.held.tolist() == oracle.held.tolist()
+        for name in ("streak_sq", "hot_mw", "last_db", "jitter", "busy", "busy_before",
+                     "cut_share"):
             np.testing.assert_allclose(getattr(kernel, name), getattr(oracle, name), rtol=1e-12,
                                        atol=1e-300, equal_nan=True, err_msg=name)
 

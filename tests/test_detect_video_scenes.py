@@ -47,3 +47,28 @@ def test_weak_video_far_away_is_named_within_2_s():
     alerts = raised("fpv_approach_3km", 4.0)
     assert [a.family for a in alerts] == ["analog_fm_video"]
     assert alerts[0].t_ns <= 2.0 * S
+
+
+def test_video_on_an_access_points_channel_alerts_within_2_s():
+    """dji_ofdm_on_urban_24ghz: 20 MHz video from 5 s on 5745 MHz, under a 5 GHz access point on
+    channel 149 whose track began at switch-on: named by its channel's streak of hot sweeps,
+    steady under the access point's frames (before: 14-55 s, the access point's missed sweeps
+    and swings in the track's whole life). Named analog: a 20 MHz channel lit in one bin shows
+    no shape (docs/detection.md, "Known limits of the wide rules")."""
+    alerts = raised("dji_ofdm_on_urban_24ghz", 9.0)
+    assert len(alerts) == 1
+    assert alerts[0].family in ("analog_fm_video", "ofdm_video")
+    assert 5.0 * S < alerts[0].t_ns <= 7.0 * S
+    assert alerts[0].lo_khz <= 5_745_000 <= alerts[0].hi_khz
+
+
+def test_video_carriers_on_adjacent_channels_are_two_analog_alerts():
+    """two_analog_r1_r2: R1 (5658 MHz) from 5 s, R2 (5695 MHz) from 8 s, a 20 MHz scanner sees
+    no dip between them: the cut that told R2 apart when it came on is held while both stay
+    steady, so two analog alerts and never one 80 MHz link named OFDM (before: R2 joined R1's
+    track, renamed OFDM)."""
+    alerts = raised("two_analog_r1_r2", 30.0)
+    assert [a.family for a in alerts] == ["analog_fm_video", "analog_fm_video"]
+    for alert, mhz, on_s in zip(alerts, (5658.0, 5695.0), (5.0, 8.0)):
+        assert alert.lo_khz <= mhz * 1000 <= alert.hi_khz
+        assert on_s * S < alert.t_ns <= (on_s + 4.0) * S

@@ -52,6 +52,10 @@ BUSY_BEFORE = 0.05            # hot in this share of sweeps before the streak (b
                               # quiet channel's share is the cell pfa; unknown after boot: NaN);
                               # beside a cut in this share (cut_share): a piece of a wider
                               # emitter (a wide access point's channel), not one on its own
+STREAK_SD_SHARE = 0.5         # a channel's streak (classify._steady) overrides its track's
+                              # bursty past: its scatter must be half that allowed (an access
+                              # point ramping over 4 sweeps read 1.4 dB, video on an access
+                              # point's channel 0.3-0.6 dB; dji_ofdm_on_urban_24ghz, measured)
 VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 MHz, FPV 20 MHz):
                               # a steady emitter lit wider (+ a scan step) is not one video...
 SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady this long: a busy
@@ -158,28 +162,47 @@ def _off(plan_mhz: np.ndarray, centre_khz: float) -> float:
 
 
 def _steady(f, scan: Scan) -> bool:
-    """Continuous, on one channel, at a steady level. Scanned: the gap between bursts is the time
-    the front end spends elsewhere (period - sweep), plus a period per sweep missed; one burst
-    shows nothing yet. Otherwise: on for most of the track's age. Level: the reading changes
-    from burst to burst by no more than a video channel's fading (STEADY_MAX_SD_DB; over the
-    first few bursts, whose scatter is a rough estimate, STEADY_EARLY_SD_DB), the emitter's own
-    change: near the floor a reading (emitter + noise) moves by only s / (1 + s) of its
-    emitter's change, s its power over the noise (from excess_db, when known), so a weak
-    access point's swings read small; a weak track needs twice the bursts (WEAK_EXCESS_DB)."""
-    max_sd = STEADY_EARLY_SD_DB if f["n_bursts"] < 2 * STEADY_MIN_BURSTS else STEADY_MAX_SD_DB
-    sd, evidence, excess = f["level_sd_db"], STEADY_MIN_BURSTS, f["excess_db"]
-    if excess == excess:  # known (a reading at or under the noise mean: weak, its swings unknown)
-        s = 10 ** (excess / 10) - 1
-        sd = sd * (1 + s) / s if s > 0 else sd
-        evidence *= 2 if excess < WEAK_EXCESS_DB and (f["busy_before"] >= BUSY_BEFORE
-                                                     or f["cut_share"] >= BUSY_BEFORE) else 1
-    if (f["n_bursts"] < evidence or not sd <= max_sd
-            or f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]):
+    """Continuous, on one channel, at a steady level, over the track's whole life or over its
+    centre channel's current streak of hot sweeps (`streak`, where the steadiness split runs): a
+    streak is continuous by itself, and an emitter that came on over a bursty one (video on an
+    access point's channel, whose track began with the access point) shows its own readings
+    there, not the access point's missed sweeps and swings before. As that overrides the
+    track's bursty past, a streak must be steadier (STREAK_SD_SHARE of the scatter allowed), not
+    weak (WEAK_EXCESS_DB: its swings are compressed, its readings under the threshold unseen)
+    and not a piece cut from a wider run (cut_share): the pieces of a busy 80 MHz access point
+    run hot for 8 sweeps now and then (wifi_5ghz_149_165_background). Scanned: the gap between
+    bursts is the time the front end spends elsewhere (period - sweep), plus a period per sweep
+    missed; one burst shows nothing yet. Otherwise: on for most of the track's age."""
+    if f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]:
+        return False
+    if (f["excess_db"] >= WEAK_EXCESS_DB and not f["cut_share"] >= BUSY_BEFORE
+            and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)):
+        return True
+    if not _steady_level(f["n_bursts"], f["level_sd_db"], f):
         return False
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY
     gap = f["interval_us"] - f["dwell_us"] - (scan.period_us - scan.sweep_us)
     return not gap > MAX_MISSED_SWEEPS * scan.period_us
+
+
+def _steady_level(n, sd, f, share: float = 1.0) -> bool:
+    """Whether n readings scattering sd dB (burst to burst) are a steady level: the reading
+    changes by no more than a video channel's fading (STEADY_MAX_SD_DB; over the first few,
+    whose scatter is a rough estimate, STEADY_EARLY_SD_DB; `share` of those), the emitter's own
+    change: near the floor a reading (emitter + noise) moves by only s / (1 + s) of its
+    emitter's change, s its power over the noise (from excess_db, when known), so a weak access
+    point's swings read small; a weak track needs twice the readings (WEAK_EXCESS_DB)."""
+    max_sd = share * (STEADY_EARLY_SD_DB if n < 2 * STEADY_MIN_BURSTS else STEADY_MAX_SD_DB)
+    excess = f["excess_db"]
+    if excess == excess:  # known (a reading at or under the noise mean: weak, its swings unknown)
+        s = 10 ** (excess / 10) - 1
+        sd = sd * (1 + s) / s if s > 0 else sd
+    # unknown (a track back from an off period keeps no level) is not known to be strong
+    weak = not excess >= WEAK_EXCESS_DB
+    evidence = STEADY_MIN_BURSTS * (2 if weak and (f["busy_before"] >= BUSY_BEFORE
+                                                   or f["cut_share"] >= BUSY_BEFORE) else 1)
+    return n >= evidence and sd <= max_sd
 
 
 def _wide(f, where: str, scan: Scan) -> tuple[str, str]:

@@ -25,7 +25,8 @@ from straja._detect_split import SteadinessSplit
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
-from straja.detect.classify import CLASSES, WIDE_KHZ, Scan, band, band_hopper, classify
+from straja.detect.classify import (CLASSES, STEADY_MIN_BURSTS, WIDE_KHZ, Scan, band, band_hopper,
+                                    classify)
 from straja.detect.hoppers import BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig, with_history
@@ -73,6 +74,11 @@ SPLIT_STREAK_CAP = 1 << 20    # streaks stop counting here (an int32 never wraps
 HISTORY_SWEEPS = 64
 HISTORY_MIN_SWEEPS = 16
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
+# ...but they are looked at (all of them) in the sweep a channel's streak of hot sweeps reaches
+# the steady rules' evidence (classify._steady: STEADY_MIN_BURSTS sweeps, twice that for a weak
+# one): video that came on over an access point's old track is named then, not once that
+# track's bursts have grown by a quarter (minutes of them, for an access point seen since boot)
+STREAK_LOOKS = (STEADY_MIN_BURSTS, 2 * STEADY_MIN_BURSTS)
 # The band hopper (straja.detect.hoppers) is reported as a track of this id (the tracker's are
 # >= 0), in the bands where control links hop per packet over tens of MHz
 HOPPER_TRACK_ID = -1
@@ -143,6 +149,7 @@ class Pipeline:
         self._pending: dict[int, int] = {}  # confirmed, not alerted: bursts when last classified
         self._bursts_seen = self._next_look = 0  # calls that brought bursts; next look at pending
         self._look_gap = 1
+        self._streak_look = False  # a channel's streak reached STREAK_LOOKS: look at them all
         self._no_bursts = np.empty(0, BURST)
         self._no_events = np.empty(0, EVENT)
         self._no_alerts = np.empty(0, CLASSES)
@@ -211,8 +218,13 @@ class Pipeline:
             if self._split is not None:
                 self._split.quiet(n)
         else:
-            cut = self._split.cuts(det, power, cut, self.config.max_gap_bins) \
-                if self._split is not None else None
+            if self._split is not None:
+                cut = self._split.cuts(det, power, cut, self.config.max_gap_bins)
+                streak = self._split.streak
+                self._streak_look |= bool(((streak == STREAK_LOOKS[0])
+                                           | (streak == STREAK_LOOKS[1])).any())
+            else:
+                cut = None
             bursts = self.bursts.process(det, power, t_us, duration_us, cut)
         noise = noise if self.noise is not None else None
         alerts = self._no_alerts
@@ -271,7 +283,8 @@ class Pipeline:
         lost). A confirmed track's class can turn to drone as its bursts add evidence, so the
         confirmed tracks not alerted are looked at again: after 1 call with bursts, then after
         gaps growing by a quarter up to LOOK_GAP_MAX calls; a track is classified again when
-        its burst count has grown by a quarter."""
+        its burst count has grown by a quarter; all of them when a channel's streak reached
+        STREAK_LOOKS."""
         if events.size:
             for tid in events["track_id"][events["to_state"] == 1].tolist():
                 self._pending[tid] = 0
@@ -280,13 +293,15 @@ class Pipeline:
                 self._pending.pop(tid, None)
                 self._drone_tracks.discard(tid)
         self._bursts_seen += changed
-        if not self._pending or (self._bursts_seen < self._next_look and not events.size):
+        streak_look, self._streak_look = self._streak_look, False
+        if not self._pending or (self._bursts_seen < self._next_look and not events.size
+                                 and not streak_look):
             return self._no_alerts
         self._look_gap = min(LOOK_GAP_MAX, self._look_gap + max(1, self._look_gap // 4))
         self._next_look = self._bursts_seen + self._look_gap
         snap = self.tracker.snapshot()
         due = np.array([self._pending.get(tid, -1) for tid in snap["track_id"].tolist()])
-        fresh = snap[(due >= 0) & (snap["n_bursts"] >= due * 1.25)]
+        fresh = snap[(due >= 0) & ((snap["n_bursts"] >= due * 1.25) | streak_look)]
         if not fresh.size:
             return self._no_alerts
         self._pending.update(zip(fresh["track_id"].tolist(), fresh["n_bursts"].tolist()))
@@ -312,8 +327,13 @@ class Pipeline:
         tracks.with_history where the steadiness split runs."""
         feats = _track_features.features(snap, np.empty(snap.size, FEATURES), self._noise_now,
                                           self._start_khz, self._step_khz)
-        if self._split is not None:
-            with_history(feats, snap, self._split.busy_before, self._split.cut_share,
+        split = self._split
+        if split is not None:
+            streak = split.streak.astype(np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):  # under 2 sweeps: NaN
+                streak_sd = np.where(streak >= 2, np.sqrt(split.streak_sq / (2 * (streak - 1))),
+                                     np.nan)
+            with_history(feats, snap, split.busy_before, split.cut_share, streak, streak_sd,
                          self._start_khz, self._step_khz)
         return feats
 

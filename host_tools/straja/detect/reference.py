@@ -380,7 +380,7 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
 
 class SteadinessSplit:
     """straja._detect_split.SteadinessSplit in NumPy, whole arrays a sweep (float64 state):
-    hot streaks, mean hot readings, jitter and history per bin, and the cuts they call for
+    hot streaks, mean hot readings, jitter, history and held cuts per bin, and the cuts they call for
     (docs/detection.md, "Steadiness split")."""
 
     def __init__(self, n_bins, ratio, min_sweeps, jitter_db, rate, streak_cap, history_sweeps,
@@ -388,12 +388,14 @@ class SteadinessSplit:
         self.ratio, self.min_sweeps, self.jitter_db, self.rate = ratio, min_sweeps, jitter_db, rate
         self.streak_cap, self.history_sweeps, self.history_min = streak_cap, history_sweeps, history_min
         self.streak = np.zeros(n_bins, np.int32)
+        self.streak_sq = np.zeros(n_bins)
         self.hot_mw = np.zeros(n_bins)
         self.last_db = np.zeros(n_bins)
         self.jitter = np.full(n_bins, np.nan)
         self.busy = np.zeros(n_bins)
         self.busy_before = np.full(n_bins, np.nan)
         self.cut_share = np.zeros(n_bins)
+        self.held = np.zeros(n_bins, np.uint8)
         self.sweeps = 0
 
     def cuts(self, det, power, cut, gap):
@@ -409,6 +411,7 @@ class SteadinessSplit:
             j = self.jitter[idx]
             self.jitter[idx] = np.where(running, np.where(np.isnan(j), change,
                                                           j + self.rate * (change - j)), j)
+            self.streak_sq[idx] = np.where(running, self.streak_sq[idx] + change ** 2, 0.0)
             begun = idx[~running]
             known = 1.0 - (1.0 - fresh) ** self.sweeps
             with np.errstate(invalid="ignore", divide="ignore"):  # 0 / 0: no sweep yet, NaN
@@ -425,15 +428,26 @@ class SteadinessSplit:
             sa, sb, ha, hb = self.streak[a], self.streak[b], self.hot_mw[a], self.hot_mw[b]
             near = b - a <= gap + 1
             longer = np.maximum(sa, sb)
+            # a newcomer two bins wide (its other hot neighbour began with it) is no skirt
+            wide_b = np.append((idx[2:] - b[:-1] <= gap + 1)
+                               & (self.streak[idx[2:]] == sb[:-1]), False)
+            wide_a = np.insert((a[1:] - idx[:-2] <= gap + 1)
+                               & (self.streak[idx[:-2]] == sa[1:]), 0, False)
+            newcomer_ok = np.where(sa < sb, (ha >= hb) | wide_a, (hb >= ha) | wide_b)
+            newcomer_ok |= sa == sb
             by_streak = ((longer >= self.ratio * np.minimum(sa, sb)) & (longer >= self.min_sweeps)
-                         & np.where(sa < sb, ha >= hb, hb >= ha))
+                         & newcomer_ok)
             ja, jb = self.jitter[a], self.jitter[b]
+            both_known = ~np.isnan(ja) & ~np.isnan(jb)
             with np.errstate(invalid="ignore"):
-                by_jitter = (~np.isnan(ja) & ~np.isnan(jb) & (np.fmax(ja, jb) >= self.jitter_db)
+                by_jitter = (both_known & (np.fmax(ja, jb) >= self.jitter_db)
                              & (np.fmax(ja, jb) >= self.ratio * np.fmin(ja, jb))
                              & np.where(ja > jb, ha >= hb, hb >= ha))
-            at = near & (by_streak | by_jitter)
+                kept = both_known & (self.held[b] == 1) & (np.fmax(ja, jb) < self.jitter_db)
+            at = near & (by_streak | by_jitter | kept)
             cut[s, b[at]] = 1
+            self.held[:] = 0
+            self.held[b[at]] = 1
             beside = np.zeros(len(self.busy), bool)
             beside[a[at]] = beside[b[at]] = True
             self.cut_share = self.cut_share * (1.0 - fresh) + np.where(beside, fresh, 0.0)
@@ -441,6 +455,7 @@ class SteadinessSplit:
 
     def quiet(self, n_sweeps):
         self.streak[:] = 0
+        self.held[:] = 0
         self.busy *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
         self.cut_share *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
         self.sweeps += n_sweeps

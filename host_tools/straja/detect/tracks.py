@@ -85,7 +85,8 @@ FEATURES = np.dtype([
     ("centre_khz", "f8"), ("spread_khz", "f8"), ("bandwidth_khz", "f8"), ("dwell_us", "f8"),
     ("interval_us", "f8"), ("interval_cv", "f8"), ("rate_hz", "f8"), ("duty", "f8"),
     ("hop_fraction", "f8"), ("centre_db", "f8"), ("level_sd_db", "f8"), ("peak_dbm", "f8"),
-    ("age_us", "f8"), ("excess_db", "f8"), ("busy_before", "f8"), ("cut_share", "f8")])
+    ("age_us", "f8"), ("excess_db", "f8"), ("busy_before", "f8"), ("cut_share", "f8"),
+    ("streak", "f8"), ("streak_sd_db", "f8")])
 
 
 def features(tracks: np.ndarray) -> np.ndarray:
@@ -117,6 +118,7 @@ def features(tracks: np.ndarray) -> np.ndarray:
         f["peak_dbm"] = 10 * np.log10(tracks["peak_mw"])
         f["excess_db"] = np.nan  # known to the pipeline: with_excess
         f["busy_before"] = f["cut_share"] = np.nan  # and with_history
+        f["streak"] = f["streak_sd_db"] = np.nan
     return f
 
 
@@ -137,14 +139,20 @@ def with_excess(feats: np.ndarray, tracks: np.ndarray, noise_mw: np.ndarray, sta
 
 
 def with_history(feats: np.ndarray, tracks: np.ndarray, busy_before: np.ndarray,
-                 cut_share: np.ndarray, start_khz: float, step_khz: float) -> np.ndarray:
+                 cut_share: np.ndarray, streak: np.ndarray, streak_sd_db: np.ndarray,
+                 start_khz: float, step_khz: float) -> np.ndarray:
     """feats with busy_before, the share of sweeps its centre channel was hot in before its
-    current streak of hot sweeps began (`busy_before` per channel; NaN: not known), and
-    cut_share, the largest share of sweeps one of its channels was beside a cut (`cut_share`
-    per channel)."""
+    current streak of hot sweeps began (`busy_before` per channel; NaN: not known); streak and
+    streak_sd_db, that streak's length in sweeps and the scatter of its readings (per channel:
+    an emitter that came on over a bursty one, video on an access point's channel, is told by
+    its streak, not by the track's whole life); and cut_share, the largest share of sweeps one
+    of its channels was beside a cut (`cut_share` per channel)."""
     if feats.size and step_khz > 0:
         n = busy_before.size
-        feats["busy_before"] = busy_before[_centre_channel(tracks, start_khz, step_khz, n)]
+        centre = _centre_channel(tracks, start_khz, step_khz, n)
+        feats["busy_before"] = busy_before[centre]
+        feats["streak"] = streak[centre]
+        feats["streak_sd_db"] = streak_sd_db[centre]
         half = 0.5 * tracks["bw_sum_khz"] / tracks["n_bursts"]
         lo = np.clip(np.rint((tracks["f_min_khz"] - half - start_khz) / step_khz + 0.5), 0, n - 1)
         hi = np.clip(np.rint((tracks["f_max_khz"] + half - start_khz) / step_khz - 0.5), 0, n - 1)

@@ -3,7 +3,8 @@
 Two observations are the same emitter when they are of the same link (video, or a hopping
 control link: the core may rename an emitter's family within one, e.g. ELRS at 200 Hz first named
 LoRa then GFSK as the evidence grows; the track takes the latest name), overlap in
-frequency (a hopper's extent is the span of channels it was seen on), and the emitter was seen
+frequency (more than an edge: adjacent video channels meet at one; a hopper's extent is the
+span of channels it was seen on), and the emitter was seen
 (again) within `track_timeout_s` of the track's last observation: a drone that pauses for less
 than the timeout stays one track, and so one alert. "Seen again" is the first burst of the node
 core's track (`Observation.since_ns`), not the observation, which comes only when the core has
@@ -24,6 +25,15 @@ from .events import TrackNode
 APPROACHING, LEAVING, STEADY = "approaching", "leaving", "steady"
 LINK = {"analog_fm_video": "video", "ofdm_video": "video", "lora_fhss": "control link",
         "gfsk_fhss": "control link"}
+
+
+def _overlap(lo: int, hi: int, lo2: int, hi2: int) -> bool:
+    """Whether two extents share more than an edge (or a point lies in the other): video on
+    adjacent channels read at a channel-wide step (R1 and R2, 20 MHz bins) meet at a bin edge
+    and are two emitters."""
+    if lo == hi or lo2 == hi2:
+        return lo <= hi2 and lo2 <= hi
+    return lo < hi2 and lo2 < hi
 
 
 @dataclass
@@ -100,7 +110,7 @@ class Fusion:
         back_ns = obs.t_ns if obs.since_ns is None else min(obs.since_ns, obs.t_ns)
         for track in self.tracks:
             if (LINK.get(track.family, track.family) == LINK.get(obs.family, obs.family)
-                    and lo <= track.hi_khz and track.lo_khz <= hi
+                    and _overlap(lo, hi, track.lo_khz, track.hi_khz)
                     and track.first_ns - self.timeout_ns < obs.t_ns
                     and back_ns < track.last_ns + self.timeout_ns):
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
