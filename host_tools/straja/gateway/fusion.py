@@ -54,6 +54,18 @@ class NodeSeen:
 
 
 @dataclass
+class Kept:
+    """A track's aggregates over its nodes, kept by Fusion._add as each observation changes one
+    node, so that an observation's alert update reads them instead of walking every node
+    hearing it."""
+    trend_db: float        # the fusion's threshold of a node's rise (fall)
+    node_ids: tuple = ()   # sorted
+    rising: int = 0        # nodes whose last_trend_db >= trend_db
+    falling: int = 0       # nodes whose last_trend_db <= -trend_db
+    strongest: int = 0     # the node of the highest dbm (the lowest id of equals)
+
+
+@dataclass
 class Track:
     track_id: str
     family: str
@@ -61,25 +73,28 @@ class Track:
     hi_khz: int
     first_ns: int
     last_ns: int
-    trend_db: float  # the fusion's threshold of a node's rise (fall), which `rising` counts by
     hits: int = 0
     nodes: dict[int, NodeSeen] = field(default_factory=dict)
     families: set[str] = field(default_factory=set)  # every name the core gave it
-    # Aggregates over the nodes, kept by Fusion._add as each observation changes one node, so
-    # that an observation's alert update reads them instead of walking every node hearing it:
-    node_ids: tuple = ()   # sorted
-    rising: int = 0        # nodes whose last_trend_db >= trend_db
-    falling: int = 0       # nodes whose last_trend_db <= -trend_db
-    strongest_node: int = 0  # the node of the highest dbm (the lowest id of equals)
+    # kept by the Fusion that made the track; a track made otherwise (by hand) has none, and
+    # its aggregates are worked out from its nodes when asked
+    kept: Kept | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def node_ids(self) -> tuple:
+        """The ids of the nodes that saw it, sorted."""
+        return self.kept.node_ids if self.kept else tuple(sorted(self.nodes))
 
     def strongest(self) -> tuple[int, float]:
-        return self.strongest_node, self.nodes[self.strongest_node].dbm
+        node = (self.kept.strongest if self.kept else
+                max(self.nodes, key=lambda n: (self.nodes[n].dbm, -n)))
+        return node, self.nodes[node].dbm
 
     def trend(self, threshold_db: float) -> str:
-        """approaching if the nodes' power rises by threshold_db (more rise than fall), etc.
-        (counted as it changes for the fusion's threshold; another one walks the nodes)."""
-        rise, fall = self.rising, self.falling
-        if threshold_db != self.trend_db:
+        """approaching if the nodes' power rises by threshold_db (more rise than fall), etc."""
+        if self.kept and threshold_db == self.kept.trend_db:
+            rise, fall = self.kept.rising, self.kept.falling
+        else:
             rise = sum(seen.last_trend_db >= threshold_db for seen in self.nodes.values())
             fall = sum(seen.last_trend_db <= -threshold_db for seen in self.nodes.values())
         return APPROACHING if rise > fall else LEAVING if fall > rise else STEADY
@@ -119,7 +134,7 @@ class Fusion:
                 return track, False
         self._count += 1
         track = Track(f"T{obs.t_ns // 1_000_000}-{self._count}", obs.family, lo, hi, obs.t_ns,
-                      obs.t_ns, self.cfg.trend_db)
+                      obs.t_ns, kept=Kept(self.cfg.trend_db))
         end_ns = obs.t_ns + self.end_ns
         self._next_end_ns = min(self._next_end_ns, end_ns) if self.tracks else end_ns
         self.tracks.append(track)
@@ -133,34 +148,34 @@ class Fusion:
             track.family = obs.family
         track.first_ns = min(track.first_ns, obs.t_ns)
         track.last_ns = max(track.last_ns, obs.t_ns)
-        node = obs.node_id
+        node, kept = obs.node_id, track.kept
         seen = track.nodes.get(node)
         counted = seen is not None  # in rising / falling by its last_trend_db
         if not counted:
             seen = track.nodes[node] = NodeSeen(obs.t_ns, obs.t_ns, obs.dbm)
-            ids = list(track.node_ids)
+            ids = list(kept.node_ids)
             bisect.insort(ids, node)
-            track.node_ids = tuple(ids)
+            kept.node_ids = tuple(ids)
             if len(ids) == 1:
-                track.strongest_node = node
+                kept.strongest = node
         seen.last_ns = max(seen.last_ns, obs.t_ns)
         was_dbm, seen.dbm = seen.dbm, obs.dbm
-        best = track.strongest_node
+        best = kept.strongest
         if node == best:
             if obs.dbm < was_dbm:  # the strongest weakened: another may be stronger now
-                track.strongest_node = max(track.nodes, key=lambda n: (track.nodes[n].dbm, -n))
+                kept.strongest = max(track.nodes, key=lambda n: (track.nodes[n].dbm, -n))
         elif (obs.dbm, -node) > (track.nodes[best].dbm, -best):
-            track.strongest_node = node
+            kept.strongest = node
         seen.history.append((obs.t_ns, obs.dbm))
         while seen.history and seen.history[0][0] < obs.t_ns - self.trend_ns:
             seen.history.popleft()
-        threshold = track.trend_db
+        threshold = kept.trend_db
         if counted:
-            track.rising -= seen.last_trend_db >= threshold
-            track.falling -= seen.last_trend_db <= -threshold
+            kept.rising -= seen.last_trend_db >= threshold
+            kept.falling -= seen.last_trend_db <= -threshold
         seen.last_trend_db = seen.trend_db()
-        track.rising += seen.last_trend_db >= threshold
-        track.falling += seen.last_trend_db <= -threshold
+        kept.rising += seen.last_trend_db >= threshold
+        kept.falling += seen.last_trend_db <= -threshold
         if len(seen.history) >= 4:
             mean = seen.mean_dbm()
             seen.lo_dbm, seen.hi_dbm = min(seen.lo_dbm, mean), max(seen.hi_dbm, mean)
