@@ -13,11 +13,15 @@ tracked. Before timing, every frame of both is checked equal: header fields and 
 The stream is what a busy node sends: 64-, 256- and 1024-channel sweeps (the last one a
 5.8 GHz-band scan at 0.5 MHz steps), 512-sample envelope blocks and a STATUS now and then. It is
 fed in 64-byte chunks (a USB CDC packet) and 64 KiB chunks (a gateway's large read). CPU time of
-this thread, min / median of passes repeated until stable (bench/timing.py).
+this thread; the peer's and our passes interleaved (one of each a round, bench/timing.py) until
+both minima are stable, so a load that comes and goes falls on both alike: min / median of
+each, and the ratio by the minima and the median of the rounds' ratios (each round's pair).
 """
+import statistics
 import argparse
 import random
 import sys
+import time
 from array import array
 from pathlib import Path
 
@@ -25,7 +29,7 @@ import anycrc
 from cobs import cobs
 
 sys.path.insert(0, str(Path(__file__).parent))
-from timing import cpu  # noqa: E402
+from timing import interleaved  # noqa: E402
 
 from straja import protocol as P  # noqa: E402
 from straja.framing import Decoder  # noqa: E402
@@ -93,21 +97,32 @@ def as_tuples(frames: list) -> list:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=2.0, help="stream size in MB")
+    ap.add_argument("--budget", type=float, default=4.0,
+                    help="CPU seconds of timed passes at most, per chunk size")
     args = ap.parse_args()
     stream, frames = make_stream(args.mb)
     print(f"stream: {len(stream) / 1e6:.2f} MB, {frames} frames "
           f"(mean {len(stream) / frames:.0f} B/frame); CPU time, MB/s min / median")
-    print(f"{'chunk':>8} | {'cobs + anycrc MB/s':>18} | {'compiled MB/s':>15} | {'ratio':>6}")
+    print(f"{'chunk':>8} | {'cobs + anycrc MB/s':>18} | {'compiled MB/s':>15} | "
+          f"ratio min / paired median")
     for chunk in (64, 65536):
         ours, peer = decode_all(Decoder, stream, chunk), decode_all(PeerDecoder, stream, chunk)
         assert len(ours) == frames and as_tuples(ours) == peer, "outputs differ"
-        rates = []
-        for make in (PeerDecoder, Decoder):
-            best, median = cpu(lambda: decode_all(make, stream, chunk))
-            rates.append((len(stream) / best / 1e6, len(stream) / median / 1e6))
-        (peer_best, peer_med), (ours_best, ours_med) = rates
+        runs = interleaved({make: lambda make=make: cpu_of(make, stream, chunk)
+                            for make in (PeerDecoder, Decoder)}, args.budget)
+        (peer_best, peer_med), (ours_best, ours_med) = (
+            (len(stream) / min(r) / 1e6, len(stream) / statistics.median(r) / 1e6)
+            for r in (runs[PeerDecoder], runs[Decoder]))
+        paired = statistics.median(p / o for p, o in zip(runs[PeerDecoder], runs[Decoder]))
         print(f"{chunk:>8} | {peer_best:>8.0f} / {peer_med:<7.0f} | {ours_best:>6.0f} / "
-              f"{ours_med:<6.0f} | {ours_best / peer_best:>5.2f}x")
+              f"{ours_med:<6.0f} | {ours_best / peer_best:.2f}x / {paired:.2f}x "
+              f"({len(runs[Decoder])} rounds)", flush=True)
+
+
+def cpu_of(make, stream: bytes, chunk: int) -> float:
+    t0 = time.thread_time()
+    decode_all(make, stream, chunk)
+    return time.thread_time() - t0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ it fails on a script's error (exit status not 0), never on a figure.
 import argparse
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host_tools"))
@@ -21,8 +22,8 @@ QUICK_ARGS = {
     "bench_cfar.py": ["--quick"],
     "bench_deploy.py": ["--repeats", "1"],
     "bench_detect.py": ["--quick"],
-    "bench_framing.py": ["--mb", "0.25"],
-    "bench_gateway.py": ["--seconds", "3", "--budget", "2"],
+    "bench_framing.py": ["--mb", "0.25", "--budget", "1"],
+    "bench_gateway.py": ["--seconds", "3", "--budget", "2", "--latency-passes", "1"],
     "bench_gateway_live.py": ["--seconds", "8", "--nodes", "4"],
     "bench_hq.py": ["--quick"],
     "pi_check.py": ["--nodes", "4", "--seconds", "5"],
@@ -41,8 +42,10 @@ def main() -> int:
         cmd = [micropython_command() if "interpreter: micropython" in first else sys.executable,
                str(script), *(QUICK_ARGS if args.quick else FULL_ARGS).get(script.name, [])]
         print(f"\n=== {script.name} ({Path(cmd[0]).name}) ===", flush=True)
+        start = time.monotonic()
         if subprocess.run(cmd, cwd=HERE.parent).returncode != 0:
             failed.append(script.name)
+        print(f"({script.name}: {time.monotonic() - start:.0f} s wall)", flush=True)
     if failed:
         print("failed:", ", ".join(failed))
     return 1 if failed else 0

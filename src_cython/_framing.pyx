@@ -2,7 +2,7 @@
 """The compiled protocol v1 stream decoder (docs/protocol.md): `straja.framing.Decoder`.
 
 Same interface, events and counters as `straja.protocol.ReferenceDecoder`. The delimiter scan
-(memchr), accumulation, COBS, CRC (slicing-by-8) and field parsing are C (`nogil` kernels) over
+(memchr), accumulation, COBS, CRC (slicing-by-16) and field parsing are C (`nogil` kernels) over
 preallocated buffers, working in place on the caller's buffer when a whole chunk is in it; Python
 objects are made only for what is passed on (one `bytes` of RSSI codes per sweep, one
 array('H') per envelope block). The GIL is not released around the kernels: a chunk is at most
@@ -32,10 +32,11 @@ from straja_node.wire import crc_table
 include "_wire.pxi"
 
 # CRC_T[k][a]: the CRC register (from 0) after byte a and k zero bytes; CRC_T[0] is the wire's
-# crc_table(). The CRC is linear, so 8 bytes at a time are 8 independent look-ups XORed
-# ("slicing-by-8", Kounavis & Berry 2005) instead of a chain of 8 dependent ones: the register
-# only feeds the first two.
-cdef uint16_t CRC_T[8][256]
+# crc_table(). The CRC is linear, so 16 bytes at a time are 16 independent look-ups XORed
+# ("slicing-by-N", Kounavis & Berry 2005) instead of a chain of 16 dependent ones: the register
+# only feeds the first two, so the chain from one step to the next is two look-ups for 16 bytes
+# (by 8 it was for 8: the CRC was then most of a frame's decoding).
+cdef uint16_t CRC_T[16][256]
 cdef bint CONSOLE[256]
 
 
@@ -45,7 +46,7 @@ cdef int _init_tables(table) except -1:
     for i in range(256):
         CRC_T[0][i] = table[i]
         CONSOLE[i] = (0x20 <= i <= 0x7E) or i == 9 or i == 10 or i == 13
-    for k in range(1, 8):
+    for k in range(1, 16):
         for i in range(256):
             c = CRC_T[k - 1][i]
             CRC_T[k][i] = <uint16_t>((c << 8) ^ CRC_T[0][c >> 8])
@@ -63,12 +64,14 @@ cdef extern from "Python.h":
         PyMemberDef* d_member
     object PyType_GenericAlloc(PyTypeObject* tp, Py_ssize_t nitems)  # a dataclass's tp_alloc
 
-# Sweep and Frame, the objects made for nearly every frame, are made as their dataclass's own
-# __init__ would leave them (every slot set, in field order) but without calling it: a Python
-# call with ten arguments costs more than the rest of the frame's decoding. The slots' places in
-# the object come from their member descriptors.
-# (room for more fields than either has: _slot_offsets checks)
+# Frame and the bodies of a busy node's stream (Sweep, Envelope, Status) are made as their
+# dataclass's own __init__ would leave them (every slot set, in field order) but without calling
+# it: a Python call with eight or more arguments costs more than the rest of the frame's
+# decoding. The slots' places in the object come from their member descriptors.
+# (room for more fields than any has: _slot_offsets checks)
 cdef Py_ssize_t SWEEP_SLOTS[16]
+cdef Py_ssize_t ENVELOPE_SLOTS[16]
+cdef Py_ssize_t STATUS_SLOTS[16]
 cdef Py_ssize_t FRAME_SLOTS[16]
 
 
@@ -85,6 +88,8 @@ cdef int _slot_offsets(cls, Py_ssize_t* out, Py_ssize_t room) except -1:
 
 
 _slot_offsets(Sweep, SWEEP_SLOTS, sizeof(SWEEP_SLOTS) // sizeof(Py_ssize_t))
+_slot_offsets(Envelope, ENVELOPE_SLOTS, sizeof(ENVELOPE_SLOTS) // sizeof(Py_ssize_t))
+_slot_offsets(Status, STATUS_SLOTS, sizeof(STATUS_SLOTS) // sizeof(Py_ssize_t))
 _slot_offsets(Frame, FRAME_SLOTS, sizeof(FRAME_SLOTS) // sizeof(Py_ssize_t))
 
 
@@ -105,11 +110,14 @@ cdef inline uint16_t _crc16(const uint8_t* p, Py_ssize_t n) noexcept nogil:
     """CRC-16/CCITT-FALSE of p[0:n]."""
     cdef uint16_t c = CRC_INIT
     cdef Py_ssize_t i = 0
-    while i + 8 <= n:
-        c = (CRC_T[7][(c >> 8) ^ p[i]] ^ CRC_T[6][(c & 0xFF) ^ p[i + 1]]
-             ^ CRC_T[5][p[i + 2]] ^ CRC_T[4][p[i + 3]] ^ CRC_T[3][p[i + 4]]
-             ^ CRC_T[2][p[i + 5]] ^ CRC_T[1][p[i + 6]] ^ CRC_T[0][p[i + 7]])
-        i += 8
+    while i + 16 <= n:
+        c = (CRC_T[15][(c >> 8) ^ p[i]] ^ CRC_T[14][(c & 0xFF) ^ p[i + 1]]
+             ^ CRC_T[13][p[i + 2]] ^ CRC_T[12][p[i + 3]] ^ CRC_T[11][p[i + 4]]
+             ^ CRC_T[10][p[i + 5]] ^ CRC_T[9][p[i + 6]] ^ CRC_T[8][p[i + 7]]
+             ^ CRC_T[7][p[i + 8]] ^ CRC_T[6][p[i + 9]] ^ CRC_T[5][p[i + 10]]
+             ^ CRC_T[4][p[i + 11]] ^ CRC_T[3][p[i + 12]] ^ CRC_T[2][p[i + 13]]
+             ^ CRC_T[1][p[i + 14]] ^ CRC_T[0][p[i + 15]])
+        i += 16
     while i < n:
         c = <uint16_t>((c << 8) ^ CRC_T[0][(c >> 8) ^ p[i]])
         i += 1
@@ -184,14 +192,15 @@ cdef object _body(int ftype, const uint8_t* b, Py_ssize_t n):
             return None
         samples = carray.clone(U16, (n - ENVELOPE_BODY) // 2, False)
         memcpy(samples.data.as_voidptr, b + ENVELOPE_BODY, n - ENVELOPE_BODY)
-        return Envelope(b[0], b[1], _u16(b + 2), _u32(b + 4), _u32(b + 8),
-                        <int32_t>_u32(b + 12), <int32_t>_u32(b + 16), samples)
+        return _slots_new(Envelope, ENVELOPE_SLOTS, (
+            b[0], b[1], _u16(b + 2), _u32(b + 4), _u32(b + 8), <int32_t>_u32(b + 12),
+            <int32_t>_u32(b + 16), samples))
     if ftype == STATUS:
         if n < STATUS_BODY:
             return None
-        return Status(_u32(b), _u16(b + 4), b[6], b[7], _u32(b + 8), _u32(b + 12), _u32(b + 16),
-                      _u32(b + 20), _u16(b + 24), _u16(b + 26),
-                      _utf8(b + STATUS_BODY, n - STATUS_BODY))
+        return _slots_new(Status, STATUS_SLOTS, (
+            _u32(b), _u16(b + 4), b[6], b[7], _u32(b + 8), _u32(b + 12), _u32(b + 16),
+            _u32(b + 20), _u16(b + 24), _u16(b + 26), _utf8(b + STATUS_BODY, n - STATUS_BODY)))
     if ftype == LOG:
         if n < LOG_BODY:
             return None

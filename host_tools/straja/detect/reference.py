@@ -378,6 +378,12 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
     return events, live
 
 
+def range_max(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """straja.detect.tracks.range_max: the largest of values[lo:hi + 1] (0 if empty or lower) of
+    each range."""
+    return np.array([values[a:b + 1].max(initial=0.0) for a, b in zip(lo.tolist(), hi.tolist())])
+
+
 class SteadinessSplit:
     """straja._detect_split.SteadinessSplit in NumPy, whole arrays a sweep (float64 state):
     hot streaks, mean hot readings, jitter, history and held cuts per bin, and the cuts they call for

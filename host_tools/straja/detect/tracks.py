@@ -153,9 +153,30 @@ def with_history(feats: np.ndarray, tracks: np.ndarray, busy_before: np.ndarray,
         feats["busy_before"] = busy_before[centre]
         feats["streak"] = streak[centre]
         feats["streak_sd_db"] = streak_sd_db[centre]
-        half = 0.5 * tracks["bw_sum_khz"] / tracks["n_bursts"]
-        lo = np.clip(np.rint((tracks["f_min_khz"] - half - start_khz) / step_khz + 0.5), 0, n - 1)
-        hi = np.clip(np.rint((tracks["f_max_khz"] + half - start_khz) / step_khz - 0.5), 0, n - 1)
-        feats["cut_share"] = [cut_share[int(a):int(b) + 1].max(initial=0.0)
-                              for a, b in zip(lo.tolist(), hi.tolist())]
+        feats["cut_share"] = range_max(cut_share, *channel_span(tracks, start_khz, step_khz, n))
     return feats
+
+
+def channel_span(tracks: np.ndarray, start_khz: float, step_khz: float,
+                 n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) channel each track's bursts covered, half a mean burst bandwidth beyond its
+    extent, clipped to the n channels (first > last: it covered no channel's centre)."""
+    half = 0.5 * tracks["bw_sum_khz"] / tracks["n_bursts"]
+    lo = np.clip(np.rint((tracks["f_min_khz"] - half - start_khz) / step_khz + 0.5), 0, n - 1)
+    hi = np.clip(np.rint((tracks["f_max_khz"] + half - start_khz) / step_khz - 0.5), 0, n - 1)
+    return lo.astype(np.intp), hi.astype(np.intp)
+
+
+def range_max(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """values[lo[i]:hi[i] + 1].max(initial=0.0) for every i (0 <= lo, hi < values.size), in one
+    pass over values (`maximum.reduceat`) instead of a Python loop over the ranges; reference:
+    detect/reference.range_max."""
+    if lo.size == 0:
+        return np.zeros(0)
+    # reduceat reduces over [idx[k], idx[k + 1]): the even k are the ranges (the odd ones, the
+    # gaps between them, are dropped); the 0 appended lets hi + 1 be values.size
+    idx = np.empty(2 * lo.size, np.intp)
+    idx[0::2], idx[1::2] = lo, hi + 1
+    top = np.maximum.reduceat(np.append(values, 0.0), idx)[0::2]
+    # an empty range (lo > hi) reduces to values[lo] there: its max is the initial 0
+    return np.where(lo <= hi, np.maximum(top, 0.0), 0.0)

@@ -60,7 +60,7 @@ def identity_text(identity: dict) -> str:
 
 def alert_text(track: Track, severity: str, trend: str, identity: dict,
                cleared: bool = False) -> str:
-    nodes = sorted(track.nodes)
+    nodes = track.node_ids
     who = ("node " if len(nodes) == 1 else "nodes ") + ", ".join(map(str, nodes))
     band = f"{track.lo_khz / 1000:.0f}-{track.hi_khz / 1000:.0f} MHz"
     node, dbm = track.strongest()
@@ -121,10 +121,9 @@ class Alerts:
             count = self.raised[track.track_id] = self.raised.get(track.track_id, 0) + 1
             identity = self.identify(track)
             alert = Alert(f"A{track.track_id[1:]}" + (f".{count}" if count > 1 else ""), level,
-                          now_ns, now_ns, (level, tuple(sorted(track.nodes)), trend, track.family,
+                          now_ns, now_ns, (level, track.node_ids, trend, track.family,
                                            identity.get("uas_id")), identity=identity,
-                          position=self.locate(track, now_ns),
-                          located=(now_ns, tuple(sorted(track.nodes))))
+                          position=self.locate(track, now_ns), located=(now_ns, track.node_ids))
             alert.told_position = alert.position
             self.active[track.track_id] = alert
             return [self._event(AlertRaised, alert, track, now_ns, trend)]
@@ -155,7 +154,7 @@ class Alerts:
         else:
             alert.lower_since = None
         identity = self.identify(track)
-        shown = (level, tuple(sorted(track.nodes)), trend, track.family, identity.get("uas_id"))
+        shown = (level, track.node_ids, trend, track.family, identity.get("uas_id"))
         # a solve at most every update_min_s, or when other nodes see the track (not per sweep)
         if now_ns - alert.located[0] >= self.cfg.update_min_s * 1e9 or shown[1] != alert.located[1]:
             alert.position, alert.located = self.locate(track, now_ns), (now_ns, shown[1])

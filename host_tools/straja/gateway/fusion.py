@@ -14,6 +14,7 @@ over time, which gives the signal trend.
 """
 from __future__ import annotations
 
+import bisect
 import collections
 import math
 from dataclasses import dataclass, field
@@ -63,6 +64,18 @@ class NodeSeen:
 
 
 @dataclass
+class Kept:
+    """A track's aggregates over its nodes, kept by Fusion._add as each observation changes one
+    node, so that an observation's alert update reads them instead of walking every node
+    hearing it."""
+    trend_db: float        # the fusion's threshold of a node's rise (fall)
+    node_ids: tuple = ()   # sorted
+    rising: int = 0        # nodes whose last_trend_db >= trend_db
+    falling: int = 0       # nodes whose last_trend_db <= -trend_db
+    strongest: int = 0     # the node of the highest dbm (the lowest id of equals)
+
+
+@dataclass
 class Track:
     track_id: str
     family: str
@@ -73,17 +86,27 @@ class Track:
     hits: int = 0
     nodes: dict[int, NodeSeen] = field(default_factory=dict)
     families: set[str] = field(default_factory=set)  # every name the core gave it
+    # kept by the Fusion that made the track; a track made otherwise (by hand) has none, and
+    # its aggregates are worked out from its nodes when asked
+    kept: Kept | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def node_ids(self) -> tuple:
+        """The ids of the nodes that saw it, sorted."""
+        return self.kept.node_ids if self.kept else tuple(sorted(self.nodes))
 
     def strongest(self) -> tuple[int, float]:
-        node = max(self.nodes, key=lambda n: (self.nodes[n].dbm, -n))
+        node = (self.kept.strongest if self.kept else
+                max(self.nodes, key=lambda n: (self.nodes[n].dbm, -n)))
         return node, self.nodes[node].dbm
 
     def trend(self, threshold_db: float) -> str:
         """approaching if the nodes' power rises by threshold_db (more rise than fall), etc."""
-        rise = fall = 0
-        for seen in self.nodes.values():
-            rise += seen.last_trend_db >= threshold_db
-            fall += seen.last_trend_db <= -threshold_db
+        if self.kept and threshold_db == self.kept.trend_db:
+            rise, fall = self.kept.rising, self.kept.falling
+        else:
+            rise = sum(seen.last_trend_db >= threshold_db for seen in self.nodes.values())
+            fall = sum(seen.last_trend_db <= -threshold_db for seen in self.nodes.values())
         return APPROACHING if rise > fall else LEAVING if fall > rise else STEADY
 
     def summary(self) -> dict:
@@ -91,8 +114,8 @@ class Track:
         return {"track_id": self.track_id, "family": self.family, "lo_khz": self.lo_khz,
                 "hi_khz": self.hi_khz, "first_ns": self.first_ns, "last_ns": self.last_ns,
                 "hits": self.hits,
-                "nodes": tuple(TrackNode(n, s.dbm, s.first_ns, s.last_ns)
-                               for n, s in sorted(self.nodes.items()))}
+                "nodes": tuple(TrackNode(n, self.nodes[n].dbm, self.nodes[n].first_ns,
+                                         self.nodes[n].last_ns) for n in self.node_ids)}
 
 
 class Fusion:
@@ -103,6 +126,9 @@ class Fusion:
         self.trend_ns = int(cfg.trend_window_s * 1e9)
         self.tracks: list[Track] = []
         self._count = 0
+        # no track ends before this (a track's last_ns only grows): expire() looks at the
+        # tracks only once it has passed, not at every chunk
+        self._next_end_ns = 0
 
     def observe(self, obs: Observation) -> tuple[Track, bool]:
         """(the track this observation joins, whether it is new)."""
@@ -118,7 +144,9 @@ class Fusion:
                 return track, False
         self._count += 1
         track = Track(f"T{obs.t_ns // 1_000_000}-{self._count}", obs.family, lo, hi, obs.t_ns,
-                      obs.t_ns)
+                      obs.t_ns, kept=Kept(self.cfg.trend_db))
+        end_ns = obs.t_ns + self.end_ns
+        self._next_end_ns = min(self._next_end_ns, end_ns) if self.tracks else end_ns
         self.tracks.append(track)
         self._add(track, obs)
         return track, True
@@ -130,15 +158,34 @@ class Fusion:
             track.family = obs.family
         track.first_ns = min(track.first_ns, obs.t_ns)
         track.last_ns = max(track.last_ns, obs.t_ns)
-        seen = track.nodes.get(obs.node_id)
-        if seen is None:
-            seen = track.nodes[obs.node_id] = NodeSeen(obs.t_ns, obs.t_ns, obs.dbm)
+        node, kept = obs.node_id, track.kept
+        seen = track.nodes.get(node)
+        counted = seen is not None  # in rising / falling by its last_trend_db
+        if not counted:
+            seen = track.nodes[node] = NodeSeen(obs.t_ns, obs.t_ns, obs.dbm)
+            ids = list(kept.node_ids)
+            bisect.insort(ids, node)
+            kept.node_ids = tuple(ids)
+            if len(ids) == 1:
+                kept.strongest = node
         seen.last_ns = max(seen.last_ns, obs.t_ns)
-        seen.dbm = obs.dbm
+        was_dbm, seen.dbm = seen.dbm, obs.dbm
+        best = kept.strongest
+        if node == best:
+            if obs.dbm < was_dbm:  # the strongest weakened: another may be stronger now
+                kept.strongest = max(track.nodes, key=lambda n: (track.nodes[n].dbm, -n))
+        elif (obs.dbm, -node) > (track.nodes[best].dbm, -best):
+            kept.strongest = node
         seen.history.append((obs.t_ns, obs.dbm))
         while seen.history and seen.history[0][0] < obs.t_ns - self.trend_ns:
             seen.history.popleft()
+        threshold = kept.trend_db
+        if counted:
+            kept.rising -= seen.last_trend_db >= threshold
+            kept.falling -= seen.last_trend_db <= -threshold
         seen.last_trend_db = seen.trend_db()
+        kept.rising += seen.last_trend_db >= threshold
+        kept.falling += seen.last_trend_db <= -threshold
         if len(seen.history) >= 4:
             mean = seen.mean_dbm()
             seen.lo_dbm, seen.hi_dbm = min(seen.lo_dbm, mean), max(seen.hi_dbm, mean)
@@ -146,7 +193,11 @@ class Fusion:
     def expire(self, now_ns: int) -> list[Track]:
         """Tracks without an observation for track_timeout_s + confirm_wait_s, removed (in the
         order they were made)."""
+        if now_ns < self._next_end_ns:
+            return []
         ended = [t for t in self.tracks if now_ns - t.last_ns >= self.end_ns]
         if ended:
             self.tracks = [t for t in self.tracks if now_ns - t.last_ns < self.end_ns]
+        if self.tracks:
+            self._next_end_ns = min(t.last_ns for t in self.tracks) + self.end_ns
         return ended

@@ -255,9 +255,11 @@ class Gateway:
             out = self.pipeline.close_source(path, t_ns)
         else:
             out = self.pipeline.tick(t_ns)
-        self.send(out)
+        # events first: an alert is stored and published before the focus plans it causes are
+        # written to the nodes' ports (a write each, which gives the GIL to the port readers)
         if out.events:
             self.emit(out.events, arrival_ns=t_ns if kind == "data" else None)
+        self.send(out)
         return out
 
     def send(self, out: Output) -> None:

@@ -1,0 +1,47 @@
+"""A fusion track's node aggregates (gateway/fusion.py: sorted node ids, strongest node, the
+counts of rising and falling nodes), kept as each observation changes one node, equal what a walk
+over all its nodes gives after every observation; and expire() ends the tracks a scan of all of
+them ends, at every instant, though it looks at them only once the earliest end has passed."""
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from straja.gateway.config import FusionConfig
+from straja.gateway.detector import Observation
+from straja.gateway.fusion import APPROACHING, LEAVING, STEADY, Fusion
+
+S = 1_000_000_000
+BANDS = {"video": (5_790_000, 5_810_000), "other video": (5_900_000, 5_920_000)}
+
+observations = st.lists(st.tuples(
+    st.integers(1, 6),                          # node
+    st.sampled_from(sorted(BANDS)),             # which emitter
+    st.integers(0, 3 * S) | st.just(13 * S),    # time since the previous one: tracks end too
+    st.sampled_from([-90.0, -80.0, -75.0, -70.0, -60.0])),  # power: ties are common
+    min_size=1, max_size=120)
+
+
+def walked_trend(track, threshold_db):
+    rise = sum(s.last_trend_db >= threshold_db for s in track.nodes.values())
+    fall = sum(s.last_trend_db <= -threshold_db for s in track.nodes.values())
+    return APPROACHING if rise > fall else LEAVING if fall > rise else STEADY
+
+
+@settings(max_examples=200, deadline=None)
+@given(observations, st.sampled_from([0.0, 1.0, 3.0]))
+def test_aggregates_equal_a_walk_over_the_nodes(obs_list, trend_db):
+    cfg = FusionConfig(trend_db=trend_db)
+    fusion, t = Fusion(cfg), 0
+    for node, band, gap, dbm in obs_list:
+        t += gap
+        expect_ended = [tr for tr in fusion.tracks if t - tr.last_ns >= fusion.end_ns]
+        assert fusion.expire(t) == expect_ended
+        track, _ = fusion.observe(Observation(node, "analog_fm_video", t, *BANDS[band], dbm))
+        assert track.node_ids == tuple(sorted(track.nodes))
+        best = max(track.nodes, key=lambda n: (track.nodes[n].dbm, -n))
+        assert track.strongest() == (best, track.nodes[best].dbm)
+        assert track.trend(trend_db) == walked_trend(track, trend_db)
+        assert track.trend(trend_db + 0.5) == walked_trend(track, trend_db + 0.5)
+    for later in (t + fusion.end_ns - 1, t + fusion.end_ns):
+        expect_ended = [tr for tr in fusion.tracks if later - tr.last_ns >= fusion.end_ns]
+        assert fusion.expire(later) == expect_ended
+    assert not fusion.tracks
