@@ -27,6 +27,7 @@ def test_with_history_cut_share_equals_the_loop():
     rng = np.random.default_rng(7)
     n_bins, start_khz, step_khz = 64, 5_600_000.0, 6_000.0
     busy_before, cut_share = rng.uniform(0, 1, n_bins), rng.uniform(0, 1, n_bins)
+    streak, streak_sd_db = rng.integers(0, 50, n_bins).astype(float), rng.uniform(0, 3, n_bins)
     cut_share[::3] = 0.0
     for n in [0, 1, 5, 200]:
         snap = random_tracks(rng, n)
@@ -37,7 +38,8 @@ def test_with_history_cut_share_equals_the_loop():
         snap["bw_sum_khz"][narrow] = 0.0
         feats = np.zeros(n, tracks.FEATURES)
         with np.errstate(invalid="ignore"):  # (random_tracks puts some centres past 1e30 kHz)
-            tracks.with_history(feats, snap, busy_before, cut_share, start_khz, step_khz)
+            tracks.with_history(feats, snap, busy_before, cut_share, streak, streak_sd_db,
+                                start_khz, step_khz)
         lo, hi = tracks.channel_span(snap, start_khz, step_khz, n_bins)
         assert np.array_equal(feats["cut_share"], reference.range_max(cut_share, lo, hi))
         if n == 200:  # the draw covers ranges with a cut share and empty ones
