@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from straja.detect import pipeline as core
+from straja.detect.classify import Scan, classify_one
+from straja.detect.tracks import FEATURES
 from straja.detect.noise import codes_to_mw
 from straja.eval.evaluate import EVAL_DETECT, _background_scene
 from straja.eval.readings import EVAL_PLAN
@@ -109,3 +111,40 @@ def test_eu868_hop_set_is_a_hopper_and_eu868_lorawan_is_not():
     session = run_session(_background_scene(path, 7003), "n1", 120.0, seed=7003,
                           detect=EVAL_DETECT)
     assert not [e for e in session.events if isinstance(e, AlertRaised)]
+
+
+def _hopper(**fields):
+    """A confirmed narrow track's features, as a scanner's hits make them (tracks.FEATURES)."""
+    f = np.zeros(1, FEATURES)[0]
+    f["n_bursts"], f["n_channels"], f["bandwidth_khz"], f["level_sd_db"] = 8, 7, 1031.0, 3.0
+    for name, value in fields.items():
+        f[name] = value
+    return f
+
+
+SUBG = Scan(step_khz=1031.0, period_us=51_000.0, sweep_us=51_000.0)
+
+
+@pytest.mark.parametrize("per_sweep, excess_db, hop_fraction, expect", [
+    (0.18, 11.0, 1.0, "gfsk_fhss"),  # Crossfire at +10 dB: few sweeps though well over the floor
+    (0.18, 3.0, 1.0, "unknown"),     # as rare near the floor: missed packets, not yet telling
+    (0.18, 11.0, 0.2, "unknown"),    # hit sweep after sweep on its channels: long packets
+    (0.7, 9.0, 0.7, "lora_fhss"),    # ELRS 900: a wide hop on air most of the time
+])
+def test_subghz_hop_set_rarely_hit_well_over_the_floor_is_gfsk(per_sweep, excess_db,
+                                                               hop_fraction, expect):
+    f = _hopper(centre_khz=915_000.0, spread_khz=22_000.0, interval_us=SUBG.period_us / per_sweep,
+                excess_db=excess_db, hop_fraction=hop_fraction)
+    assert classify_one(f, SUBG)[0] == expect
+
+
+def test_2g4_held_hits_within_one_channel_are_not_a_band_hopper():
+    """An access point's held frames cut into narrow pieces stay within its channel however many
+    come; three held hits over 40 MHz are ELRS's as soon as they come (alerted within 2 s)."""
+    scan = Scan(step_khz=1325.0, period_us=180_000.0, sweep_us=180_000.0, persistent=True)
+    wifi = _hopper(centre_khz=2_445_000.0, spread_khz=27_000.0, n_bursts=122, n_channels=28,
+                   hop_fraction=0.93)
+    assert classify_one(wifi, scan)[0] == "unknown"
+    elrs = _hopper(centre_khz=2_440_000.0, spread_khz=41_000.0, n_bursts=3, n_channels=3,
+                   hop_fraction=1.0)
+    assert classify_one(elrs, scan)[0] == "lora_fhss"
