@@ -125,16 +125,17 @@ def _hopper(**fields):
 SUBG = Scan(step_khz=1031.0, period_us=51_000.0, sweep_us=51_000.0)
 
 
-@pytest.mark.parametrize("per_sweep, excess_db, hop_fraction, expect", [
-    (0.18, 11.0, 1.0, "gfsk_fhss"),  # Crossfire at +10 dB: few sweeps though well over the floor
-    (0.18, 3.0, 1.0, "unknown"),     # as rare near the floor: missed packets, not yet telling
-    (0.18, 11.0, 0.2, "unknown"),    # hit sweep after sweep on its channels: long packets
-    (0.7, 9.0, 0.7, "lora_fhss"),    # ELRS 900: a wide hop on air most of the time
+@pytest.mark.parametrize("per_sweep, excess_db, hop_fraction, expect, sd_db", [
+    (0.18, 11.0, 1.0, "gfsk_fhss", 3.0),  # Crossfire, +10 dB: rarely hit though well seen
+    (0.18, 3.0, 1.0, "unknown", 3.0),     # as rare near the floor: missed packets, not yet telling
+    (0.18, 11.0, 0.2, "unknown", 3.0),    # hit sweep after sweep on its channels: long packets
+    (0.7, 9.0, 0.7, "lora_fhss", 3.0),    # ELRS 900: a wide hop on air most of the time
+    (0.18, 11.0, 1.0, "unknown", 18.6),   # levels 18.6 dB apart: a track of meters and LoRaWAN
 ])
 def test_subghz_hop_set_rarely_hit_well_over_the_floor_is_gfsk(per_sweep, excess_db,
-                                                               hop_fraction, expect):
+                                                               hop_fraction, expect, sd_db):
     f = _hopper(centre_khz=915_000.0, spread_khz=22_000.0, interval_us=SUBG.period_us / per_sweep,
-                excess_db=excess_db, hop_fraction=hop_fraction)
+                excess_db=excess_db, hop_fraction=hop_fraction, level_sd_db=sd_db)
     assert classify_one(f, SUBG)[0] == expect
 
 

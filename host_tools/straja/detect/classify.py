@@ -311,8 +311,9 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     repeats = gaps * (1.0 - float(f["hop_fraction"]))
     llr = {k: _repeat_llr(repeats, gaps, REPEAT_P["lora"], REPEAT_P[k]) for k in ("gfsk", "static")}
     why = f"{n_ch} channels, {repeats:.0f} of {gaps:.0f} hits on the channel of the hit before"
-    # a narrow hop read well over the floor in few sweeps (HIT_RATE), not staying put
-    if (f["excess_db"] >= VISIBLE_EXCESS_DB
+    # a narrow hop read well over the floor in few sweeps (HIT_RATE), not staying put, at one
+    # link's level (smart meters and LoRaWAN devices gathered by one track: 18.6 dB apart)
+    if (f["excess_db"] >= VISIBLE_EXCESS_DB and f["level_sd_db"] <= ONE_LINK_MAX_SD_DB
             and _repeat_llr(gaps, gaps / per_sweep, HIT_RATE["gfsk"], HIT_RATE["lora"]) >= REPEAT_LLR
             and _repeat_llr(repeats, gaps, REPEAT_P["static"], REPEAT_P["gfsk"]) <= -REPEAT_LLR):
         return "gfsk_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps though "
