@@ -89,6 +89,17 @@ LORAWAN_MIN_INTERVAL_US = 500_000.0  # LoRaWAN / Meshtastic: seconds between upl
 HOP_MIN_SPREAD_KHZ = {"subghz": 2_500.0, "2g4": WIFI_BW_KHZ[1]}
 PERSISTENT_MIN_CHANNELS = 3   # held hits (revisit plan) are never noise nor Bluetooth: 3 will do
 PERSISTENT_DISTINCT = 0.5     # a hopper's held hits land on new channels; Wi-Fi's on its few busy ones
+# ...and anywhere in the 2.4 GHz ISM band (ELRS 2.4: 80 channels over 2400-2480 MHz): n of them
+# all within s of it has probability n x^(n-1) - (n-1) x^n, x = s / band (the range of n uniform
+# draws). A Wi-Fi channel's held frames, cut into narrow pieces by frequency-selective fading,
+# stay within its 20/40 MHz however many come (frsky_on_urban_24ghz: an access point's 122 held
+# pieces within 27 MHz named ELRS at 116 s); under this probability they are not a band's hops
+ISM_2G4_KHZ = 83_500.0
+BAND_HOP_MIN_P = 1e-3
+HOP_MAX_BINS = 2.0            # a hop no wider than the filter (ELRS 2.4: LoRa 812 kHz, FLRC ~1 MHz)
+                              # lights one scan channel, two when it falls between them (measured
+                              # 1-1.2 on average, +10 and +35 dB); wider bursts are pieces of a
+                              # wider frame (busy_24ghz_background: 3.75 at switch-on, named ELRS)
 SCANNED_HOP_MIN_BURSTS = 8
 # Band hoppers: share of hits held across the 4.2 ms revisit. ELRS 2.4 holds 0.7-0.8 of them; a
 # link hopping every packet few: FrSky's 4.34 ms packet is still on air at the revisit when the
@@ -116,6 +127,19 @@ REPEAT_P = {"lora": 0.31, "gfsk": 0.09, "static": 0.8}
 WIDE_HOP_MAX_SD_DB = 5.0      # steady: at most this scatter (line-of-sight fading plus the wide
                               # signal's offsets); Rayleigh fading (5.6 dB) falls to the repeats
 WIDE_HOP_MIN_PER_SWEEP = 0.5  # hit in at least this share of sweeps: on air most of the time
+# ...and the other way round: a hop set read well over the floor (its last reading
+# VISIBLE_EXCESS_DB over the noise: under Rayleigh fading the threshold, ~1.5 dB, then misses at
+# most ~30 % of its packets) yet hit in few sweeps is on air a small share of the time: GFSK
+# packets (Crossfire 150 Hz: 2.2 ms of 6.7 ms, 200 kHz inside the 467 kHz filter, measured 0.12-0.21
+# of sweeps at +10 dB, 0.26 on the scenes), not LoRa, whose airtime fills 75-93 % of the packet
+# interval (ELRS 900 measured 0.5-0.8 at +10 dB; 0.85 x 0.7 of it seen at least). A sequential test
+# of the hits per sweep (HIT_RATE, at REPEAT_LLR), since over its first 8-9 hits an ELRS link's
+# mean interval can read 0.4 of the sweeps and a Crossfire link's 0.35 (measured, +10 dB trials).
+# The repeats below do not tell them in time: a hop table whose cycle aliases with the sweep
+# (Crossfire's 100 hops, 667 ms, against a 51 ms sweep) repeats its pairs of hits cycle after
+# cycle (measured 13 of 44 hits, ELRS-like)
+HIT_RATE = {"gfsk": 0.2, "lora": 0.6}
+VISIBLE_EXCESS_DB = 6.0
 # One transmitter at one level per node: a LoRa link's hits scatter by its fading (Rayleigh:
 # 5.6 dB) and its channels' offsets from the scan channels (ELRS measured 2.8-4.2 dB, Rician);
 # the channels of several LoRaWAN devices and smart meters that one track gathers, repeating like
@@ -287,6 +311,13 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
         expect = bins * (1.0 - (1.0 - 1.0 / bins) ** float(f["n_bursts"])) if bins > 1 else 1.0
         if n_ch < PERSISTENT_DISTINCT * expect:
             return "unknown", f"{n_ch} channels for {f['n_bursts']} held hits: a few busy channels, not hops"
+        if scan.step_khz > 0 and f["bandwidth_khz"] > HOP_MAX_BINS * scan.step_khz:
+            return "unknown", (f"held hits {f['bandwidth_khz'] / 1000:.1f} MHz wide on average: "
+                               f"pieces of wider frames, not hops")
+        x, n = min((spread + scan.step_khz) / ISM_2G4_KHZ, 1.0), float(f["n_bursts"])
+        if n * x ** (n - 1) - (n - 1) * x ** n < BAND_HOP_MIN_P:
+            return "unknown", (f"{f['n_bursts']} held hits all within {spread / 1000:.0f} MHz: "
+                               f"one channel's frames, not hops over the band")
         return "lora_fhss", (f"{n_ch} channels over {spread / 1000:.0f} MHz, each hit held its channel "
                              f"across the revisit: several packets per hop (ELRS)")
     if f["n_bursts"] < SCANNED_HOP_MIN_BURSTS:
@@ -303,6 +334,14 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     repeats = gaps * (1.0 - float(f["hop_fraction"]))
     llr = {k: _repeat_llr(repeats, gaps, REPEAT_P["lora"], REPEAT_P[k]) for k in ("gfsk", "static")}
     why = f"{n_ch} channels, {repeats:.0f} of {gaps:.0f} hits on the channel of the hit before"
+    # a narrow hop read well over the floor in few sweeps (HIT_RATE), not staying put, at one
+    # link's level (smart meters and LoRaWAN devices gathered by one track: 18.6 dB apart)
+    if (f["excess_db"] >= VISIBLE_EXCESS_DB and f["level_sd_db"] <= ONE_LINK_MAX_SD_DB
+            and _repeat_llr(gaps, gaps / per_sweep, HIT_RATE["gfsk"], HIT_RATE["lora"]) >= REPEAT_LLR
+            and _repeat_llr(repeats, gaps, REPEAT_P["static"], REPEAT_P["gfsk"]) <= -REPEAT_LLR):
+        return "gfsk_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps though "
+                             f"{f['excess_db']:.0f} dB over the floor: on air a small share of "
+                             f"the time, GFSK packets (not LoRa)")
     if llr["gfsk"] >= REPEAT_LLR and llr["static"] >= REPEAT_LLR:
         if f["level_sd_db"] > ONE_LINK_MAX_SD_DB:
             return "unknown", why + (f", at levels {f['level_sd_db']:.0f} dB apart: several devices "
