@@ -6,7 +6,7 @@ a channel when a revisit plan reads it again a few ms later: it leaves no held r
 burst and no track. What it does leave, in the single reads, is short narrow hits scattered
 over its hop set at a rate set by its duty cycle. Each read of the band is a look: the first
 reads, and the second reads of a sweep that sends them (SWEEP flag PAIRS), each an independent
-look, so rates, the baseline's memory and the boot's are counted in looks; a channel hot in
+look, so rates and the baseline's memory are counted in looks (the boot in sweeps); a channel hot in
 both reads of a sweep (held) is one hit, the first read's. This stage counts those hits over
 short windows in the cells where the site's learnt baseline expects
 few (Wi-Fi channels are busy and not counted) and reports a hopper when they are too many for
@@ -126,6 +126,7 @@ class BandHoppers:
             for r in range(self.reads):
                 self._look(reads_mw[r, k], held_mw[k], noise_mw[k], int(t_us[k]),
                            int(duration_us[k]), r > 0)
+            self.sweeps += 1  # the boot is counted in sweeps: the noise floor settles per sweep
         return self.active
 
     def _look(self, single, held, noise, t0: int, duration: int, again: bool) -> None:
@@ -156,7 +157,6 @@ class BandHoppers:
             self._window_starts.popleft()
         self._decide(now, busy, counted.size > 0)
         self._pending.append((t0, hit_cells, self.active is not None))
-        self.sweeps += 1
         while self._pending and self._pending[0][0] < now - LEARN_DELAY_US:
             _, cells, reported = self._pending.popleft()
             self.weight = _learn(self.counts, self.weight, cells)
