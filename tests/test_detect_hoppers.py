@@ -26,37 +26,44 @@ LOOKS = 166   # CC2500's effective looks: noise readings scatter ~0.3 dB
 
 
 class Band:
-    """Single and held reads of a 2.4 GHz revisit plan, sweep by sweep: Gamma(LOOKS) noise,
-    emitters adding hits (a hit in the single read only, or in both: held)."""
+    """Single reads (the first reads; with reads=2 the second reads too, as a PAIRS sweep
+    sends them) and held reads of a 2.4 GHz revisit plan, sweep by sweep: Gamma(LOOKS) noise,
+    emitters adding hits (a hit in one single read only, or in both: held)."""
 
-    def __init__(self, n_sweeps, seed=0):
+    def __init__(self, n_sweeps, seed=0, reads=1):
         self.rng = np.random.default_rng(seed)
-        shape = (n_sweeps, N_BINS)
+        shape = (reads, n_sweeps, N_BINS)
         self.single = (self.rng.gamma(LOOKS, 1 / LOOKS, shape) * NOISE_MW).astype(np.float32)
-        self.held = (self.rng.gamma(LOOKS, 1 / LOOKS, shape) * NOISE_MW * 0.97).astype(np.float32)
+        self.held = (self.rng.gamma(LOOKS, 1 / LOOKS, shape[1:]) * NOISE_MW * 0.97
+                     ).astype(np.float32)
         self.t_us = np.arange(n_sweeps, dtype=np.int64) * PERIOD_US
         self.duration_us = np.full(n_sweeps, DURATION_US, np.int64)
 
-    def hit(self, sweep, cell, snr_db=15.0, width=1, held=False):
+    def hit(self, sweep, cell, snr_db=15.0, width=1, held=False, read=0):
+        """A hit in single read `read` (held: in every read, and so in the held read)."""
         p = NOISE_MW * 10 ** (snr_db / 10)
-        self.single[sweep, cell:cell + width] += p
+        for r in range(self.single.shape[0]) if held else [read]:
+            self.single[r, sweep, cell:cell + width] += p
         if held:
             self.held[sweep, cell:cell + width] += p
 
-    def hopper(self, sweeps, per_sweep, cells=range(N_BINS), **kw):
-        """A hopper hit per_sweep times a sweep on average, on random cells of `cells`."""
+    def hopper(self, sweeps, per_sweep, cells=range(N_BINS), reads=(0,), **kw):
+        """A hopper hit per_sweep times a sweep on average, on random cells of `cells`, each
+        hit in one of `reads` at random."""
         cells = np.asarray(cells)
         for s in sweeps:
             for _ in range(self.rng.poisson(per_sweep)):
-                self.hit(s, int(self.rng.choice(cells)), **kw)
+                self.hit(s, int(self.rng.choice(cells)), read=int(self.rng.choice(reads)), **kw)
 
-    def run(self):
-        """(sweep index, Hopper) of every sweep in which the stage reported a hopper's hits."""
+    def run(self, reads=None):
+        """(sweep index, Hopper) of every sweep in which the stage reported a hopper's hits,
+        the stage given the first `reads` single reads (all by default)."""
         stage = hp.BandHoppers(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6)
         noise = np.full((1, N_BINS), NOISE_MW, np.float32)
+        single = self.single[:reads]
         out = []
         for k in range(self.t_us.size):
-            h = stage.process(self.single[k:k + 1], self.held[k:k + 1], noise,
+            h = stage.process(single[:, k:k + 1], self.held[k:k + 1], noise,
                               self.t_us[k:k + 1], self.duration_us[k:k + 1])
             if h is not None and stage.new_hits:
                 out.append((k, h))
@@ -114,6 +121,37 @@ def test_a_hopper_on_air_at_switch_on_is_reported():
     assert band_hopper(h)[0] == "gfsk_fhss" and reports[-1][0] > 290
 
 
+def test_noise_alone_in_both_reads_reports_nothing():
+    assert Band(2000, seed=1, reads=2).run() == []
+
+
+def test_a_hopper_in_either_read_is_counted_from_both():
+    """A per-packet hopper is on air in one of a channel's two reads: the second reads (PAIRS)
+    bring the hits the first reads miss, each read a look of its own, none held."""
+    band, on = Band(200, seed=2, reads=2), 30
+    band.hopper(range(on, 200), 0.8, reads=(0, 1))  # ~0.4 a read, as FlySky (measured)
+    both, first_only = band.run(), band.run(reads=1)
+
+    def named(reports):  # the first report that tells its family (the pipeline alerts then)
+        return next(((k, h) for k, h in reports if band_hopper(h)[0] != "unknown"), None)
+    assert named(both), "never named"
+    k, h = named(both)
+    assert (k + 1 - on) * PERIOD_US <= 2_000_000 and h.n_held == 0 and h.reads == 2
+    assert band_hopper(h)[0] == "gfsk_fhss"
+    assert not named(first_only) or named(first_only)[0] > k  # first reads alone: later, never
+
+
+def test_a_hopper_held_in_both_reads_is_named_lora():
+    """A hopper on air at both reads: one hit a channel and sweep (the first read's), held."""
+    band, on = Band(200, seed=3, reads=2), 30
+    band.hopper(range(on, 200), 0.5, held=True)
+    reports = band.run()
+    _, h = reports[0]
+    assert h.n_held == h.n_hits and band_hopper(h)[0] == "lora_fhss"
+    # as many hits as with the first reads alone: the second reads' held hits are the same
+    assert [(k, r.n_hits) for k, r in reports] == [(k, r.n_hits) for k, r in band.run(reads=1)]
+
+
 def test_more_hits_than_one_link_gives_are_the_site():
     """Emitters hitting the band 2x a sweep since switch-on (a Bluetooth car kit near the node,
     a busy band) are more than one link gives: not reported, and learnt as the site."""
@@ -146,7 +184,8 @@ def test_wide_runs_are_not_hits():
 def test_pipeline_alerts_once_and_only_in_the_hopper_bands():
     band = Band(200, seed=7)
     band.hopper(range(30, 200), 0.5)
-    codes_single = np.clip(np.round((10 * np.log10(band.single) + 140) * 2), 0, 255).astype(np.uint8)
+    codes_single = np.clip(np.round((10 * np.log10(band.single[0]) + 140) * 2), 0, 255
+                           ).astype(np.uint8)
     codes_held = np.clip(np.round((10 * np.log10(band.held) + 140) * 2), 0, 255).astype(np.uint8)
     config = PipelineConfig(revisit=True, looks=203, max_burst_sweeps=1)
     for start_khz, alerted in [(START_KHZ, True), (863_000.0, False)]:

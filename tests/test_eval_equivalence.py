@@ -24,7 +24,7 @@ from straja.eval.readings import (CONTENDED_FIT_MAX, EVAL_PLAN, NODE_COST, NodeR
                                   channels_khz, load_profile, slot_channels)
 from straja.eval.vnodes import run_vnode, sweep_timing
 from straja.paths import SCENES
-from straja.protocol import FLAG_REVISIT, revisit_halves
+from straja.protocol import FLAG_REVISIT, revisit_reads
 from straja.sim.scene import scene_from_dict
 from straja.vboard.vtime import VirtualTimeBoard
 
@@ -70,7 +70,7 @@ def held_codes(rows):
     out = {}
     for fe, t_us, codes, flags in rows:
         if t_us >= COMPARED_FROM_S * 1e6:
-            out.setdefault(fe, []).append(np.frombuffer(revisit_halves(codes, flags)[0], np.uint8))
+            out.setdefault(fe, []).append(np.frombuffer(revisit_reads(codes, flags)[0], np.uint8))
     return {fe: np.array(v, int) for fe, v in out.items()}
 
 

@@ -341,10 +341,10 @@ def test_revisit_plan_round_trips_and_streams_flagged(boot, tmp_path):
     cc = [s for s in sweeps if s.front_end == 0]
     rx = [s for s in sweeps if s.front_end == 1]
     assert cc and rx
-    for s in cc:  # the fake's readings of a channel are equal: held and first are the same code
-        assert s.flags & ~protocol.FLAG_OVERRUN == protocol.FLAG_REVISIT
-        assert list(s.held()) == list(s.single()) == [fake_code(2400000 + 1000 * i)
-                                                      for i in range(11)]
+    for s in cc:  # the fake's readings of a channel are equal: first, second and held alike
+        assert s.flags & ~protocol.FLAG_OVERRUN == protocol.FLAG_REVISIT | protocol.FLAG_PAIRS
+        assert list(s.held()) == list(s.single()) == list(s.second()) == [
+            fake_code(2400000 + 1000 * i) for i in range(11)]
         assert s.duration_us >= 2 * 11 * 300  # every channel read twice
     assert all(not s.flags & protocol.FLAG_REVISIT for s in rx)
     node.close()
@@ -352,10 +352,11 @@ def test_revisit_plan_round_trips_and_streams_flagged(boot, tmp_path):
     assert node.command("get", "plan").result() == {"plan": plan, "temp_plan_s": 0}
 
 
-def test_revisit_slot_order_timing_and_lower_code():
+def test_revisit_slot_order_timing_and_both_readings():
     """A revisit sweep on a recording front end (tests/firmware_app/revisit_check.py): slots in
-    readings.slot_channels order on the fixed slot schedule, each code the lower of its
-    channel's two readings (with the calibration offset), REVISIT and SATURATED flags."""
+    readings.slot_channels order on the fixed slot schedule, the frame carrying each channel's
+    first then second reading (with the calibration offset), held the lower of the two;
+    REVISIT, PAIRS and SATURATED flags."""
     entry = dict(CC_PLAN, dwell_us=1000, revisit=4)  # 11 channels: blocks of 4, 4 and 3
     n, dwell, settle, sweeps = 11, 1000, 100, 2
     out = json.loads(run_micropython(HELPERS / "revisit_check.py", path=[FIRMWARE, HELPERS], args=[
@@ -373,13 +374,15 @@ def test_revisit_slot_order_timing_and_lower_code():
         slots = range(k * 2 * n, (k + 1) * 2 * n)
         assert [tunes[s][0] for s in slots] == [2400000 + 1000 * ch for ch in order]
         assert [reads[s][0] for s in slots] == [tunes[s][0] for s in slots]
-        lowest, first = {}, {}
+        first, second = {}, {}
         for s, ch in zip(slots, order):
-            first.setdefault(ch, min(reads[s][2] + 4, 255))
-            lowest[ch] = min(lowest.get(ch, 255), min(reads[s][2] + 4, 255))
-        assert list(f.held()) == [lowest[ch] for ch in range(n)]  # held codes, then first reads
-        assert list(f.single()) == [first[ch] for ch in range(n)] and len(f.rssi) == 2 * n
-        assert f.flags & ~protocol.FLAG_OVERRUN == protocol.FLAG_REVISIT | (
+            (second if ch in first else first)[ch] = min(reads[s][2] + 4, 255)
+        # first reads, then second reads
+        assert list(f.rssi) == [first[ch] for ch in range(n)] + [second[ch] for ch in range(n)]
+        assert list(f.single()) == [first[ch] for ch in range(n)]
+        assert list(f.second()) == [second[ch] for ch in range(n)]
+        assert list(f.held()) == [min(first[ch], second[ch]) for ch in range(n)]
+        assert f.flags & ~protocol.FLAG_OVERRUN == protocol.FLAG_REVISIT | protocol.FLAG_PAIRS | (
             protocol.FLAG_SATURATED if any(reads[s][2] + 4 >= 255 for s in slots) else 0)
         assert (f.total, f.dwell_us) == (n, dwell) and f.duration_us >= 2 * n * dwell
         for j, s in enumerate(slots):  # slot j owns [t0 + j dwell, t0 + (j + 1) dwell)

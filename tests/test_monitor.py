@@ -57,6 +57,16 @@ def test_port_errors_exit_3_with_the_fix(firmware_node, tmp_path):
     assert r.returncode == 3 and "busy" in r.stderr and "python" in r.stderr.lower()
 
 
+def test_pairs_sweep_json_gives_held_and_both_readings():
+    from straja.tools.monitor import frame_json
+
+    first, second = [60, 90, 70], [80, 50, 70]
+    sweep = protocol.Sweep(0, protocol.FLAG_REVISIT | protocol.FLAG_PAIRS, 1, 2_400_000, 1_325,
+                           1_400, 8_400, 0, 3, bytes(first + second))
+    out = frame_json("/dev/ttyACM0", protocol.Frame(protocol.SWEEP, 7, 1, 0, sweep))
+    assert (out["rssi"], out["rssi_first"], out["rssi_second"]) == ([60, 50, 70], first, second)
+
+
 def test_revisit_sweep_is_drawn_one_bar_per_channel_with_its_peak_in_band():
     """A REVISIT sweep carries two codes per channel (held, then first reads): the monitor draws
     the held codes only, and the peak it names lies inside the sweep's band."""

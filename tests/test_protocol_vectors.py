@@ -60,6 +60,21 @@ def test_both_decoders_return_the_vector_fields(kind, chunk):
             len(case["frames"]), 0, 0, 0, 0)
 
 
+@pytest.mark.parametrize("kind", DECODERS)
+def test_revisit_layouts_give_held_first_and_second_reads(kind):
+    """PAIRS: first reads then second reads, held their minimum; REVISIT alone (older
+    firmware): held codes then first reads, no second reads."""
+    cases = {c["name"]: bytes.fromhex(c["wire"]) for c in load_frames()}
+    pairs, = [f.body for f in DECODERS[kind]().feed(cases["sweep_pairs"])]
+    first, second = pairs.rssi[:64], pairs.rssi[64:]
+    assert first != second and pairs.n_channels == 64
+    assert bytes(pairs.single()) == first and bytes(pairs.second()) == second
+    assert list(pairs.held()) == [min(a, b) for a, b in zip(first, second)]
+    older, = [f.body for f in DECODERS[kind]().feed(cases["sweep_revisit"])]
+    assert not older.flags & P.FLAG_PAIRS and older.second() is None
+    assert (bytes(older.held()), bytes(older.single())) == (older.rssi[:64], older.rssi[64:])
+
+
 def test_host_encoder_makes_the_firmware_bytes():
     for case in load_frames():
         frames = P.ReferenceDecoder().feed(bytes.fromhex(case["wire"]))

@@ -184,7 +184,7 @@ def test_reply_status_table():
 def test_flag_bits():
     sweep_flags = table_after("#### SWEEP")[1][3]
     envelope_flags = table_after("#### ENVELOPE")[1][3]
-    for text, names in ((sweep_flags, ["OVERRUN", "SATURATED", "REVISIT"]),
+    for text, names in ((sweep_flags, ["OVERRUN", "SATURATED", "REVISIT", "PAIRS"]),
                         (envelope_flags, ["OVERRUN", "SATURATED"])):
         bits = {name: 1 << int(bit) for bit, name in re.findall(r"bit (\d) ([A-Z]+)", text)}
         assert bits == {name: getattr(wire, "FLAG_" + name) for name in names}

@@ -203,8 +203,9 @@ class FrameWriter:
               first, total, codes, n, t=None):
         """One sweep of n channels' RSSI codes; more than fit a frame go out as segments, each
         stamped and timed in proportion (duration_us // n per channel) so that readings keep
-        their time. REVISIT: `codes` holds n held codes then the n first reads, and each frame
-        carries its channels' held codes then their first reads (docs/protocol.md)."""
+        their time. REVISIT: `codes` holds two codes per channel, n then n (with PAIRS the first
+        reads then the second reads), and each frame carries its channels' codes of the first
+        n, then theirs of the second n (docs/protocol.md)."""
         self._when(t)
         per = duration_us // n if n else 0
         pairs = 2 if flags & FLAG_REVISIT else 1

@@ -17,9 +17,9 @@ waits for its start. A reading that ends after its slot is an overrun: the next 
 shorter than planned, and the frame says so (OVERRUN flag, the scheduler's `overruns` and the
 task's own count) instead of the sweep silently stretching.
 
-A revisit entry ("revisit": m) reads every channel twice and keeps the lower code: its sweep has
+A revisit entry ("revisit": m) reads every channel twice and sends both readings: its sweep has
 2n slots, channels in blocks of m, each block read twice in a row (b..b+r-1, b..b+r-1, with
-r = min(m, n - b)), so only an emitter that stays on a channel for r dwells keeps its level
+r = min(m, n - b)), so only an emitter that stays on a channel for r dwells is in both readings
 (docs/firmware.md, "Revisit"). The TUNE step computes its slot's channel: no order table.
 
 An envelope block (log detector) stays one blocking step (the driver samples at a fixed rate
@@ -43,7 +43,7 @@ from .clock import Stamp
 from .config import check_entry
 from .limits import SLEEP_MAX_US, SWEEP_US_MAX
 from .plan import BLOCK_N, default_plan, is_envelope
-from .wire import FLAG_OVERRUN, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX
+from .wire import FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX
 
 # the phases of a sweep task (docs/firmware.md, "Timing and overruns"); const: folded in run()
 _START = const(0)
@@ -99,8 +99,8 @@ class _Sweep:
             raise ValueError("%s: dwell_us %d is shorter than its settle time %d us"
                              % (fe.name, self.dwell_us, self.settle_us))
         self.offset = cal.get("offset", 0)
-        # held codes, then (revisit) the first reads: the frame carries both
-        self.codes = bytearray(2 * self.n if entry.get("revisit", 0) else self.n)
+        # the first reads, then (revisit) the second reads: the frame carries both
+        self.codes = bytearray(2 * self.n if self.revisit else self.n)
         self.sweep_id = 0
         self.t = Stamp()
         self.t0 = ticks_us()
@@ -141,13 +141,8 @@ class _Sweep:
             i = self.i
             ch = self.ch
             # channel ch's first reading is in slot b + ch <= 2 ch, its second (revisit) in
-            # slot b + ch + r > 2 ch: keep the lower code
-            if i > 2 * ch:
-                first = self.codes[ch]
-                self.codes[self.n + ch] = first
-                if first < code:
-                    code = first
-            self.codes[ch] = code
+            # slot b + ch + r > 2 ch
+            self.codes[self.n + ch if i > 2 * ch else ch] = code
             i += 1
             self.i = i
             end = ticks_add(self.t0, i * self.dwell_us + self.paused_us)
@@ -164,7 +159,7 @@ class _Sweep:
                 sched.overruns += late
                 self.overruns += late
             if self.revisit:
-                flags |= FLAG_REVISIT
+                flags |= FLAG_REVISIT | FLAG_PAIRS
             sched.writer.sweep(self.index, flags, self.sweep_id, self.start_khz, self.step_khz,
                                self.dwell_us, ticks_diff(now, self.t0), 0, self.n, self.codes,
                                self.n, self.t)

@@ -57,7 +57,8 @@ REMOTEID_LAYOUT = const("<Bb6s")
 # SWEEP and ENVELOPE flags
 FLAG_OVERRUN = const(0x01)
 FLAG_SATURATED = const(0x02)
-FLAG_REVISIT = const(0x04)  # SWEEP: two codes per channel, the held (lower) reads then the first
+FLAG_REVISIT = const(0x04)  # SWEEP: two codes per channel (alone: the held reads, then the first)
+FLAG_PAIRS = const(0x08)  # SWEEP, with REVISIT: the two codes are the first reads then the second
 
 RSSI_CODE_MAX = const(255)  # the top RSSI code: -12.5 dBm or more (saturated)
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Union
 
 from straja_node.wire import (  # the wire constants' one definition, re-exported here
     BAD_ARG, BAD_LINE, CRC_INIT, CRC_LEN, ENVELOPE, ENVELOPE_LAYOUT, FAILED, FLAG_OVERRUN,
-    FLAG_REVISIT, FLAG_SATURATED, HEADER_LAYOUT, HEADER_LEN, LOG, LOG_LAYOUT, MAX_ENCODED,
-    MAX_FRAME, MAX_LINE, MAX_WIRE, MODE_IDLE, MODE_SAFE, MODE_STREAMING, OK, REMOTEID,
+    FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED, HEADER_LAYOUT, HEADER_LEN, LOG, LOG_LAYOUT,
+    MAX_ENCODED, MAX_FRAME, MAX_LINE, MAX_WIRE, MODE_IDLE, MODE_SAFE, MODE_STREAMING, OK, REMOTEID,
     REMOTEID_LAYOUT, REPLY, REPLY_LAYOUT,
     RESET_BROWN_OUT, RESET_DEEPSLEEP, RESET_HARD, RESET_POWER_ON, RESET_SOFT, RESET_UNKNOWN,
     RESET_WATCHDOG, RSSI_CODE_MAX, STATUS, STATUS_LAYOUT, SWEEP, SWEEP_LAYOUT, TOO_LONG, UNKNOWN,
@@ -53,11 +53,21 @@ REMOTEID_FMT = struct.Struct(REMOTEID_LAYOUT)
 CONSOLE_BYTES = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 
 
-def revisit_halves(codes, flags: int):
-    """(held, single) of a SWEEP's codes: a REVISIT sweep carries per channel the lower of its
-    two reads, then the first reads; any other sweep, one code per channel for both."""
-    n = len(codes) // 2 if flags & FLAG_REVISIT else len(codes)
-    return codes[:n], codes[len(codes) - n:]
+def revisit_reads(codes, flags: int):
+    """(held, first, second) of a SWEEP's codes (uint8 arrays, or bytes): per channel the lower
+    of its two reads, the first read and the second. A REVISIT sweep carries two codes per
+    channel: with PAIRS the first reads then the second reads (held is their minimum, made
+    here); without, as older firmware sends them, the held codes then the first reads (second
+    is then None: not sent). Any other sweep, one code per channel: held and first, no second."""
+    if not flags & FLAG_REVISIT:
+        return codes, codes, None
+    n = len(codes) // 2
+    if not flags & FLAG_PAIRS:
+        return codes[:n], codes[len(codes) - n:], None
+    import numpy as np
+    first, second = codes[:n], codes[len(codes) - n:]
+    held = np.minimum(np.frombuffer(first, np.uint8), np.frombuffer(second, np.uint8))
+    return (held.tobytes() if isinstance(codes, (bytes, bytearray)) else held), first, second
 
 
 @dataclass(slots=True)
@@ -74,23 +84,27 @@ class Sweep:
     rssi: bytes  # RSSI codes of channels first .. first + len(rssi) - 1
 
     def codes(self) -> np.ndarray:
-        """The RSSI codes as a read-only uint8 array over `rssi` (no copy). REVISIT: the held
-        codes of the segment's channels, then their first reads (held() and single())."""
+        """The RSSI codes as a read-only uint8 array over `rssi` (no copy). REVISIT: two codes
+        per channel of the segment (held(), single() and second())."""
         import numpy as np
         return np.frombuffer(self.rssi, np.uint8)
 
     @property
     def n_channels(self) -> int:
         """Channels in this segment (a REVISIT sweep carries two codes per channel)."""
-        return len(revisit_halves(self.rssi, self.flags)[0])
+        return len(self.rssi) // 2 if self.flags & FLAG_REVISIT else len(self.rssi)
 
     def held(self) -> np.ndarray:
         """Per channel, the code the detector reads: REVISIT, the lower of the two reads."""
-        return revisit_halves(self.codes(), self.flags)[0]
+        return revisit_reads(self.codes(), self.flags)[0]
 
     def single(self) -> np.ndarray:
         """Per channel, one plain reading: REVISIT, the first of the two reads."""
-        return revisit_halves(self.codes(), self.flags)[1]
+        return revisit_reads(self.codes(), self.flags)[1]
+
+    def second(self) -> np.ndarray | None:
+        """Per channel, the second reading of a REVISIT sweep with PAIRS; else None."""
+        return revisit_reads(self.codes(), self.flags)[2]
 
     def dbm(self) -> np.ndarray:
         """Per channel, the held() code in dBm (one value per channel, REVISIT or not)."""

@@ -12,7 +12,7 @@ from binascii import hexlify
 
 from straja_node.clock import Stamp
 from straja_node.frame import FrameWriter
-from straja_node.wire import FLAG_REVISIT, MAX_SWEEP_CODES
+from straja_node.wire import FLAG_PAIRS, FLAG_REVISIT, MAX_SWEEP_CODES
 
 
 class FixedClock(Stamp):
@@ -61,7 +61,9 @@ class Case:
 
     def sweep(self, codes, hi, lo, sweep_id=7, flags=0, front_end=0, start=5645000, step=10000,
               dwell=1000, duration=None, first=0, total=None):
-        pairs = 2 if flags & FLAG_REVISIT else 1  # REVISIT: codes = n held codes, then n first reads
+        # REVISIT: two codes per channel, n then n (the first reads then the second with
+        # PAIRS, else the held codes then the first reads)
+        pairs = 2 if flags & FLAG_REVISIT else 1
         n = len(codes) // pairs
         most = MAX_SWEEP_CODES // pairs
         total = n if total is None else total
@@ -179,6 +181,12 @@ def main():
 
     c = Case("sweep_revisit_segmented", "a 2500-channel REVISIT sweep in 3 segments of <= 1004")
     c.sweep(ramp(2500, 0, 120) + ramp(2500, 100, 255), 3, 4, flags=FLAG_REVISIT, duration=7000000)
+    c.dump()
+
+    c = Case("sweep_pairs", "a 64-channel REVISIT sweep with PAIRS: first reads, then second reads")
+    first = ramp(64, 60, 200)
+    c.sweep(first + bytearray(reversed(first)), 0, 3000, flags=FLAG_REVISIT | FLAG_PAIRS,
+            front_end=1, start=2400000, step=1325, dwell=1400, duration=2 * 64 * 1400)
     c.dump()
 
     c = Case("sweep_empty", "a sweep with no channels")

@@ -361,7 +361,8 @@ def band_hopper(h) -> tuple[str, float, str]:
     every packet (FrSky, FlySky, DSMX, ELRS FLRC at 2 packets per 1-2 ms hop) never holds."""
     why = (f"{h.n_hits} narrow hits on {h.n_channels} channels over "
            f"{(h.hi_khz - h.lo_khz) / 1000:.0f} MHz, {h.expected:.2f} expected from the site")
-    llr = _repeat_llr(h.n_held, h.n_hits, HELD_P["lora"], HELD_P["gfsk"])
+    llr = _repeat_llr(h.n_held, h.n_hits, *(held_share(HELD_P[k], h.reads)
+                                             for k in ("lora", "gfsk")))
     if llr >= REPEAT_LLR:
         family, why = "lora_fhss", why + f", {h.n_held} held: several packets per hop (ELRS)"
     elif llr <= -REPEAT_LLR:
@@ -369,6 +370,13 @@ def band_hopper(h) -> tuple[str, float, str]:
     else:
         family, why = "unknown", why + f", {h.n_held} held: not yet telling"
     return family, SPECIFICITY[family] * h.n_hits / (h.n_hits + EVIDENCE_BURSTS), why
+
+
+def held_share(p: float, reads: int) -> float:
+    """The share of a band hopper's hits that are held, from p = HELD_P's (of one read's hits).
+    With both reads sent (PAIRS: reads 2) a hit is a channel hot in either read, counted once,
+    and held when hot in both: p of a read's hits, so p / (2 - p) of the hits."""
+    return p / (2 - p) if reads == 2 else p
 
 
 def _repeat_llr(repeats: float, gaps: float, p1: float, p0: float) -> float:

@@ -3,9 +3,12 @@ that never hold a channel").
 
 A link that changes channel every packet (FrSky, FlySky, Spektrum DSMX, ELRS FLRC) is gone from
 a channel when a revisit plan reads it again a few ms later: it leaves no held reading, so no
-burst and no track. What it does leave, in the single reads (the first read of each channel),
-is short narrow hits scattered over its hop set at a rate set by its duty cycle. This stage
-counts those hits over short windows in the cells where the site's learnt baseline expects
+burst and no track. What it does leave, in the single reads, is short narrow hits scattered
+over its hop set at a rate set by its duty cycle. Each read of the band is a look: the first
+reads, and the second reads of a sweep that sends them (SWEEP flag PAIRS), each an independent
+look, so rates and the baseline's memory are counted in looks (the boot in sweeps); a channel hot in
+both reads of a sweep (held) is one hit, the first read's. This stage counts those hits over
+short windows in the cells where the site's learnt baseline expects
 few (Wi-Fi channels are busy and not counted) and reports a hopper when they are too many for
 the baseline (Poisson tail), no more than one link gives, and spread over more than one Wi-Fi
 channel. The baseline starts from the noise statistics: what is on the air at switch-on is not
@@ -65,6 +68,7 @@ class Hopper(NamedTuple):
     peak_mw: float
     expected: float        # hits the baseline expects in the window
     n_held: int            # hits held across the revisit (a link dwelling several packets)
+    reads: int = 1         # single reads a sweep: 2 when the second reads are sent (PAIRS)
 
 
 class BandHoppers:
@@ -91,6 +95,7 @@ class BandHoppers:
         self.site_weight = float(PRIOR_SWEEPS)
         self._pending: deque = deque()        # (start, hit cells, a hopper reported) not learnt
         self.sweeps = 0
+        self.reads = 1                        # single reads a sweep (process() sets it)
         self._window_starts: deque = deque()  # starts of the sweeps in the longest window
         self._hot = np.zeros(n_bins + 2, np.int8)
         # ring of the counted hits (in quiet cells): read time, cell, power, held
@@ -108,17 +113,25 @@ class BandHoppers:
         BUSY_MIN_HITS hits (one hit in a young baseline is no rate)."""
         return (self.counts >= BUSY_MIN_HITS) & (self.counts > QUIET_RATE * self.weight)
 
-    def process(self, single_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
+    def process(self, reads_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
                 t_us: np.ndarray, duration_us: np.ndarray) -> Hopper | None:
-        """Take sweeps: single and held reads (float32 mW), noise means, each sweep's start
-        and duration. Returns the hopper reported after them (its hits since it was reported)
-        or None; new_hits tells whether it took hits in these sweeps."""
+        """Take sweeps: their single reads (float32 mW, (n_reads, n_sweeps, n_bins): the first
+        reads, then the second reads if the node sends them), held reads (float32 mW), noise
+        means, each sweep's start and duration. Returns the hopper reported after them (its
+        hits since it was reported) or None; new_hits tells whether it took hits in these
+        sweeps."""
         self.new_hits = False
-        for k in range(single_mw.shape[0]):
-            self._sweep(single_mw[k], held_mw[k], noise_mw[k], int(t_us[k]), int(duration_us[k]))
+        self.reads = reads_mw.shape[0]
+        for k in range(reads_mw.shape[1]):
+            for r in range(self.reads):
+                self._look(reads_mw[r, k], held_mw[k], noise_mw[k], int(t_us[k]),
+                           int(duration_us[k]), r > 0)
+            self.sweeps += 1  # the boot is counted in sweeps: the noise floor settles per sweep
         return self.active
 
-    def _sweep(self, single, held, noise, t0: int, duration: int) -> None:
+    def _look(self, single, held, noise, t0: int, duration: int, again: bool) -> None:
+        """One read of the band; `again`: the second read of a sweep whose first was looked at
+        (its held hits were counted there)."""
         hot = self._hot
         np.greater(single, self.alpha * noise, out=hot[1:-1], casting="unsafe")
         edges = np.flatnonzero(np.diff(hot))
@@ -128,12 +141,15 @@ class BandHoppers:
                               zip(starts[narrow].tolist(), ends[narrow].tolist())], np.int64)
         busy = self.busy() | self.ble_adv
         counted = hit_cells[~busy[hit_cells]] if hit_cells.size else hit_cells
-        # the read of channel i is at about t0 + i duration / n (docs/protocol.md, SWEEP)
-        for cell in counted.tolist():
+        held_hit = held[counted] > self.alpha * noise[counted]
+        if again:
+            counted, held_hit = counted[~held_hit], held_hit[~held_hit]
+        # the read of channel i is at about t0 + i duration / n (docs/protocol.md, SWEEP; its
+        # second read within the revisit's few dwells of that)
+        for cell, is_held in zip(counted.tolist(), held_hit.tolist()):
             i = self._head % self._t.size
             self._t[i] = t0 + cell * duration // self.n_bins
-            self._cell[i], self._mw[i] = cell, single[cell]
-            self._held[i] = held[cell] > self.alpha * noise[cell]
+            self._cell[i], self._mw[i], self._held[i] = cell, single[cell], is_held
             self._head += 1
         now = t0 + duration
         self._window_starts.append(t0)
@@ -141,7 +157,6 @@ class BandHoppers:
             self._window_starts.popleft()
         self._decide(now, busy, counted.size > 0)
         self._pending.append((t0, hit_cells, self.active is not None))
-        self.sweeps += 1
         while self._pending and self._pending[0][0] < now - LEARN_DELAY_US:
             _, cells, reported = self._pending.popleft()
             self.weight = _learn(self.counts, self.weight, cells)
@@ -202,7 +217,7 @@ class BandHoppers:
         freqs = self.freq_khz[cell]
         return Hopper(int(t.size), int(np.unique(cell).size), float(freqs.min()),
                       float(freqs.max()), int(t.max()), float(mw.max()),
-                      expected, int(np.count_nonzero(held)))
+                      expected, int(np.count_nonzero(held)), self.reads)
 
 
 def _learn(counts: np.ndarray, weight: float, cells: np.ndarray) -> float:

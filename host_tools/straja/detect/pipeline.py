@@ -162,7 +162,7 @@ class Pipeline:
         centre_khz = start_khz + step_khz * (n_bins - 1) / 2
         self._hoppers = (BandHoppers(n_bins, start_khz, step_khz, self._floor_alpha, c.pfa)
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
-        self._single_mw = np.empty((0, n_bins), np.float32)
+        self._reads_mw = np.empty((0, 0, n_bins), np.float32)  # the band hopper's reads, mW
         self._drone_tracks: set[int] = set()  # tracks alerted as drone links, while live
         self._hopper_reported: Hopper | None = None  # the band hopper, once alerted
 
@@ -174,11 +174,12 @@ class Pipeline:
             return self._work
         return tuple(w[:n_sweeps] for w in self._work)
 
-    def process(self, sweeps, t_us, duration_us, single=None) -> Result:
+    def process(self, sweeps, t_us, duration_us, single=None, second=None) -> Result:
         """Take a batch of sweeps: RSSI codes (uint8) or linear mW (float32), (n_sweeps, n_bins),
         with each sweep's start t_us and duration_us (int64, SWEEP header fields). With
         config.revisit, `single` holds the first reads (codes, same shape) of the held sweeps:
-        held hits in bursty neighbourhoods are masked (BUSY_*).
+        held hits in bursty neighbourhoods are masked (BUSY_*); `second`, their second reads
+        when the node sends them (SWEEP flag PAIRS): the band hopper counts the hits of both.
 
         The kernels are called directly (they check their arguments in C): on a live stream of
         one sweep per call, the Python layers would cost more than the work.
@@ -207,7 +208,7 @@ class Pipeline:
             n_det = self._busy.process(single, noise, det)
         if self.noise is not None and n:
             self._noise_now = noise[n - 1]
-        hopper = self._band_hopper(single, power, noise, t_us, duration_us) if n else None
+        hopper = self._band_hopper(single, second, power, noise, t_us, duration_us) if n else None
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
             if t_us.dtype != INT64 or duration_us.dtype != INT64:  # else the burst kernel checks
@@ -243,15 +244,17 @@ class Pipeline:
             alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
         return Result(det, noise, bursts, events, alerts, hopper)
 
-    def _band_hopper(self, single, power, noise, t_us, duration_us) -> Hopper | None:
+    def _band_hopper(self, single, second, power, noise, t_us, duration_us) -> Hopper | None:
         """The band hopper when it took hits in these sweeps, unless a track already names the
         link (a hopper that holds its channels is a track; one emitter, one report)."""
         if self._hoppers is None:
             return None
-        if self._single_mw.shape[0] != single.shape[0]:
-            self._single_mw = np.empty(single.shape, np.float32)
-        _detect_noise.codes_to_mw(single, self._single_mw)
-        hopper = self._hoppers.process(self._single_mw, power, noise, t_us, duration_us)
+        reads = (single,) if second is None else (single, second)
+        if self._reads_mw.shape != (len(reads),) + single.shape:
+            self._reads_mw = np.empty((len(reads),) + single.shape, np.float32)
+        for codes, mw in zip(reads, self._reads_mw):
+            _detect_noise.codes_to_mw(codes, mw)
+        hopper = self._hoppers.process(self._reads_mw, power, noise, t_us, duration_us)
         if hopper is None:
             self._hopper_reported = None  # lost: reported again if it comes back
             return None

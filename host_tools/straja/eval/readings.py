@@ -36,8 +36,8 @@ from straja_node.limits import SLEEP_MAX_US
 from straja_node.plan import default_plan
 
 from ..paths import board_profile_path
-from ..protocol import (FLAG_OVERRUN, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX, Frame, Status,
-                        Sweep, encode_frame, revisit_halves)
+from ..protocol import (FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX,
+                        Frame, Status, Sweep, encode_frame, revisit_reads)
 from ..vboard.vtime import VirtualTimeBoard
 from ..vnode.fleet import scene_rf
 
@@ -109,17 +109,18 @@ class SweepReading(NamedTuple):
     t_us: int           # start of the first dwell (node time = scene time)
     entry: dict         # the plan entry, with start_khz/step_khz and the channel list
     duration_us: int
-    codes: bytes        # REVISIT: the held codes (lower of two reads), then the first reads
-    flags: int = 0      # SWEEP flags (REVISIT for a plan entry with revisit, OVERRUN, SATURATED)
+    codes: bytes        # REVISIT: the first reads, then the second reads
+    flags: int = 0      # SWEEP flags (REVISIT and PAIRS for a plan entry with revisit, OVERRUN,
+                        # SATURATED)
     late: int = 0       # readings that ended after their slot (the scheduler's overruns)
 
     def held(self) -> bytes:
         """The codes the detection core reads (REVISIT: the held ones)."""
-        return revisit_halves(self.codes, self.flags)[0]
+        return revisit_reads(self.codes, self.flags)[0]
 
     def single(self) -> bytes:
         """One reading per channel (REVISIT: the first reads), as a plain scanner's."""
-        return revisit_halves(self.codes, self.flags)[1]
+        return revisit_reads(self.codes, self.flags)[1]
 
 
 def channels_khz(entry: dict) -> list[int]:
@@ -179,9 +180,8 @@ class NodeReader:
                     task.flags |= FLAG_SATURATED
                 if task.i < task.second[ch]:
                     task.codes[ch] = code
-                else:  # a revisit: the held code, and the first reading after all the held ones
-                    task.codes[len(task.freqs) + ch] = task.codes[ch]
-                    task.codes[ch] = min(task.codes[ch], code)
+                else:  # a revisit: the second reading, after all the first ones
+                    task.codes[len(task.freqs) + ch] = code
                 task.i += 1
                 task.due = task.t0 + task.i * task.dwell
                 if now > task.due:
@@ -225,7 +225,7 @@ class _Task:
             if ch in seen:
                 self.second[ch] = i
             seen.add(ch)
-        self.revisit_flag = FLAG_REVISIT if entry.get("revisit", 0) else 0
+        self.revisit_flag = FLAG_REVISIT | FLAG_PAIRS if entry.get("revisit", 0) else 0
         self.settle = entry.get("settle_us", fe.settle_us)
         self.dwell = entry["dwell_us"]
         self.sweep_id = 0
@@ -273,7 +273,7 @@ def wire_chunks(node_id: int, readings, t0_ns: int = 0, delay_ns: int = 1_000_00
         e = r.entry
         out.append((t_sent, r.t_us,
                     Sweep(r.front_end, r.flags, r.sweep_id, e["start_khz"], e["step_khz"],
-                          e["dwell_us"], r.duration_us, 0, len(r.held()), r.codes)))
+                          e["dwell_us"], r.duration_us, 0, len(r.single()), r.codes)))
         for t_us, stamp_us, body in out:
             wire = encode_frame(Frame(0, node_id, seq & 0xFFFF, stamp_us, body))
             seq += 1

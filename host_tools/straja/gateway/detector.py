@@ -23,7 +23,7 @@ from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES
 from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
-from ..protocol import FLAG_REVISIT, Sweep, revisit_halves
+from ..protocol import FLAG_PAIRS, FLAG_REVISIT, Sweep, revisit_reads
 
 LABELS = {
     "analog_fm_video": "analog FPV video",
@@ -79,6 +79,9 @@ class _PlanState:
         self.core = CorePipeline(sweep.total, sweep.start_khz, sweep.step_khz, cfg)
         self.codes = np.zeros((1, sweep.total), np.uint8)
         self.single = np.zeros((1, sweep.total), np.uint8) if cfg.revisit else None
+        # the second reads, when the node sends them (PAIRS): the band hopper's other look
+        self.second = np.zeros((1, sweep.total), np.uint8) \
+            if cfg.revisit and sweep.flags & FLAG_PAIRS else None
         self.t_us = np.zeros(1, np.int64)
         self.dur_us = np.zeros(1, np.int64)
         self.filled = 0
@@ -122,15 +125,13 @@ class NodeDetector:
 
     def sweep(self, sweep: Sweep, t_us: int, offset_ns: int) -> list[Observation]:
         """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time)."""
-        codes = sweep.codes()
-        held, single = revisit_halves(codes, sweep.flags) if sweep.flags & FLAG_REVISIT \
-            else (codes, codes)
+        held, single, second = revisit_reads(sweep.codes(), sweep.flags)
         n = len(held)
         if (sweep.step_khz == 0 or sweep.total == 0 or sweep.first + n > sweep.total
                 or (sweep.flags & FLAG_REVISIT and len(sweep.rssi) % 2)):
             return []  # uneven channel list (frequencies not in the frame) or a bad segment
         key = (sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total,
-               sweep.flags & FLAG_REVISIT)
+               sweep.flags & (FLAG_REVISIT | FLAG_PAIRS))
         st = self._plans.pop(key, None)  # re-inserted below: the dict's order is recency
         if st is None:
             st = _PlanState(sweep, self._config(sweep))
@@ -144,10 +145,12 @@ class NodeDetector:
         st.codes[0, sweep.first:sweep.first + n] = held
         if st.single is not None:
             st.single[0, sweep.first:sweep.first + n] = single
+        if st.second is not None:
+            st.second[0, sweep.first:sweep.first + n] = second
         st.filled += n
         if sweep.first + n < sweep.total or st.filled != sweep.total:
             return []
-        result = st.core.process(st.codes, st.t_us, st.dur_us, st.single)
+        result = st.core.process(st.codes, st.t_us, st.dur_us, st.single, st.second)
         out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
         if result.bursts.size:
             out += self._observations(st, result.bursts, offset_ns)

@@ -38,6 +38,9 @@ def frame_json(port: str, frame: protocol.Frame) -> dict:
         fields["rssi"] = body.held().tolist()
         if body.flags & protocol.FLAG_REVISIT:
             fields["rssi_first"] = body.single().tolist()
+            second = body.second()
+            if second is not None:  # PAIRS: rssi (held) is the lower of first and second
+                fields["rssi_second"] = second.tolist()
     elif isinstance(body, protocol.Envelope):
         fields["samples"] = list(body.samples)
     out.update(fields)
