@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 
 from straja.sim import scene_from_dict
-from straja.sim.emitters import (ELRS_DOMAINS, ELRS_RATES_2G4, ELRS_RATES_900, elrs_sequence,
-                                 lora_airtime_s)
+from straja.paths import REPO
+from straja.sim.emitters import (ELRS_DOMAINS, ELRS_RATES_2G4, ELRS_RATES_900, drone_family,
+                                 elrs_sequence, lora_airtime_s)
+from straja.sim.scene import load_scene
 
 
 def one(kind, **params):
@@ -325,3 +327,13 @@ def test_wifi_beacon_airtime_by_band(channel, airtime):
     beacons = packets(one("wifi", channel=channel), 0.0, 5.0, 0)
     assert np.allclose(beacons.t1 - beacons.t0, airtime)
     assert np.sum(beacons.t1 - beacons.t0) / 5.0 == pytest.approx(airtime / 0.1024, rel=0.05)
+
+
+def test_an_elrs_link_at_an_flrc_rate_should_be_named_a_gfsk_family_link():
+    by_scene = {name: {drone_family(em.KIND, em.p)
+                       for em in load_scene(REPO / "scenes" / f"{name}.toml").emitters}
+                for name in ("elrs_f500_alone", "elrs_f1000_alone", "elrs_2g4_alone")}
+    assert "gfsk_fhss" in by_scene["elrs_f500_alone"] and "lora_fhss" not in by_scene["elrs_f500_alone"]
+    assert "gfsk_fhss" in by_scene["elrs_f1000_alone"] and "lora_fhss" not in by_scene["elrs_f1000_alone"]
+    assert "lora_fhss" in by_scene["elrs_2g4_alone"]  # LoRa rates stay LoRa
+    assert drone_family("wifi", {}) is None  # not a drone

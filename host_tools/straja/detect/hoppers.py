@@ -48,6 +48,9 @@ BLE_ADV_HALF_KHZ = 500.0    # half a BLE channel: a cell this near (plus half a 
 MIN_HITS = 3
 MIN_SPAN_KHZ = 40_000.0     # hits spread over more than a 40 MHz Wi-Fi channel (a hop set
                             # spans 50-80 MHz; ovens, Wi-Fi frames pile within 40 MHz)
+SPAN_LEVEL_RATIO = 0.1      # the span counts the hits within 10 dB of the strongest (a
+                            # Rayleigh-faded link's hits are that far below its best ~10 % of
+                            # the time)
 PFA_WINDOW = 1e-7           # the count's Poisson tail under the baseline, per sweep tested
 MAX_EXPECTED = 2.0          # a site whose quiet cells make more hits in a window is too busy
                             # for the test: Wi-Fi and Bluetooth traffic comes in bursts of
@@ -196,11 +199,16 @@ class BandHoppers:
         """The hits the site's rate expects in the window (from since_us, window us long) if
         the hits counted there are a hopper's: too many for the site, not too many for one
         link, spread over more than one Wi-Fi channel; else None. The windows share PFA_WINDOW."""
-        _, cell, _, _ = self._window(since_us)
-        cell = cell[~busy[cell]]  # cells that turned busy since their hits were counted
+        _, cell, mw, _ = self._window(since_us)
+        quiet = ~busy[cell]  # cells that turned busy since their hits were counted are not
+        cell, mw = cell[quiet], mw[quiet]
         if cell.size < MIN_HITS:
             return None
-        freqs = self.freq_khz[cell]
+        # the span of the hits near the strongest: one link's hits are at one level (give or
+        # take fading), while a strong access point's frames light its skirts 20-30 dB down,
+        # tens of MHz from its channel, before the site has learnt that channel as busy
+        near = mw >= mw.max() * SPAN_LEVEL_RATIO
+        freqs = self.freq_khz[cell[near]]
         if freqs.max() - freqs.min() <= MIN_SPAN_KHZ:
             return None
         n_sweeps = int(np.count_nonzero(starts >= since_us))

@@ -18,7 +18,6 @@ from ..detect import cfar
 from ..detect.noise import codes_to_mw
 from ..gateway.events import AlertRaised
 from ..paths import REPO, SCENES
-from ..sim.emitters import DRONE_FAMILY
 from ..sim.scene import load_scene, scene_from_dict
 from . import localisation, remoteid as remote_id, score
 from .readings import EVAL_PLAN, load_profile
@@ -435,7 +434,7 @@ def targets(out: dict, quick: bool) -> list[dict]:
         t = math.inf if e["time_to_alert_s"] is None else e["time_to_alert_s"]
         add(f"scene/{where}/alert", f"{where}: alert within {limit:g} s", t, "s", t <= limit,
             t <= limit)
-        add(f"scene/{where}/class", f"{where}: named {DRONE_FAMILY[e['kind']]}",
+        add(f"scene/{where}/class", f"{where}: named its link's family",
             float(e["family_ok"]), "share", e["family_ok"], e["family_ok"])
     # every alert on a catalogue background is false: none of its emitters is a drone (docs/
     # scenes.md), not even a fixed analog camera, whose kind is a drone's

@@ -37,7 +37,7 @@ from ..gateway.config import from_dict
 from ..gateway.events import AlertCleared, AlertEvent, NodeCommand
 from ..gateway.pipeline import Pipeline
 from ..protocol import REMOTEID, Frame, RemoteId, Reply, encode_frame
-from ..sim.emitters import DRONE_FAMILY
+from ..sim.emitters import DRONE_FAMILY, drone_family
 from ..sim.remoteid import NodeBluetooth
 from ..sim.scene import load_scene
 from ..vboard.vtime import VirtualTimeBoard
@@ -250,7 +250,7 @@ def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, flo
     for i, em in enumerate(scene.emitters):
         on = em.schedule.intervals(0.0, scene.duration_s)
         hits = matched.get(i, [])
-        expect = DRONE_FAMILY.get(em.KIND)
+        expect = drone_family(em.KIND, em.p)
         first = hits[0] if hits else None
         rows.append({
             "scene": name, "name": em.name, "kind": em.KIND, "drone": expect is not None,

@@ -14,7 +14,7 @@ import random
 from typing import NamedTuple
 
 from ..paths import SCENES
-from ..sim.emitters import DRONE_FAMILY
+from ..sim.emitters import drone_family
 from ..sim.scene import scene_from_dict
 from ..sim.truth import records
 from ..vnode.fleet import scene_rf
@@ -40,7 +40,7 @@ class Family(NamedTuple):
     @property
     def expect(self) -> str:
         """The link family the classifier should name."""
-        return DRONE_FAMILY[self.emitter["kind"]]
+        return drone_family(self.emitter["kind"], self.emitter)
 
 
 TARGET_SNR_DB = 10.0

@@ -864,3 +864,11 @@ KINDS = {cls.KIND: cls for cls in (ELRS, Crossfire, FrSky, FlySky, DSMX, AnalogV
 DRONE_FAMILY = {"elrs": "lora_fhss", "crossfire": "gfsk_fhss", "frsky": "gfsk_fhss",
                 "flysky": "gfsk_fhss", "dsmx": "gfsk_fhss", "analog_video": "analog_fm_video",
                 "ofdm_video": "ofdm_video", "ocusync": "ofdm_video"}
+
+
+def drone_family(kind: str, params: dict) -> str | None:
+    """The family an emitter of `kind` with `params` should be named (None: not a drone): an
+    ExpressLRS link at an FLRC rate (F500, F1000) sends GFSK-family packets, not LoRa."""
+    if kind == "elrs" and str(params.get("rate", "")).startswith("F"):
+        return "gfsk_fhss"
+    return DRONE_FAMILY.get(kind)
