@@ -102,7 +102,7 @@ def run_condition(cond: Condition, fixes: int, model: PathLossModel, seed: int) 
     loc = Localiser(nodes, model)
     index, band, freqs = cond.readings(nodes)
     exponent = model.exponent + cond.exponent_error
-    truth, est, covered, radius, bound = [], [], [], [], []
+    truth, est, covered, radius, parts, bound = [], [], [], [], [], []
     for _ in range(fixes):
         xy = _drone_position(rng, cond.placement)
         height = MAST_M + rng.uniform(30, 120)
@@ -114,6 +114,7 @@ def run_condition(cond: Condition, fixes: int, model: PathLossModel, seed: int) 
         est.append(fix.east_north)
         covered.append(fix.covers(xy))
         radius.append(fix.radius)
+        parts.append(fix.parts)
         crb = loc.cramer_rao(xy, cond.shadowing_db, cond.bands, FREQ_HZ, cond.band_correlation)
         bound.append(np.hypot(*rng.multivariate_normal(np.zeros(2), crb, BOUND_DRAWS).T) / np.hypot(*xy))
     truth, est = np.array(truth), np.array(est)
@@ -128,6 +129,7 @@ def run_condition(cond: Condition, fixes: int, model: PathLossModel, seed: int) 
             "crb_median_error_m": float(np.median(bound_m)),
             "crb_median_relative_error": float(np.median(bound_relative)),
             "coverage": float(np.mean(covered)), "median_radius95_m": float(np.median(radius)),
+            "two_part_share": float(np.mean(np.array(parts) > 1)),
             "errors_m": err.tolist(), "truth": truth.tolist(), "estimates": est.tolist()}
 
 

@@ -88,7 +88,7 @@ class Tracker:
         if len(fix.candidates) < 2:
             return fix.east_north, fix.cov
         log_weights = []
-        for xy, cov, weight in fix.candidates:
+        for xy, cov, weight, _ in fix.candidates:
             s = self.cov[:2, :2] + cov * shared
             nu = xy - self.state[:2]
             fit = -0.5 * (nu @ np.linalg.solve(s, nu) + math.log(np.linalg.det(s)))
@@ -96,7 +96,7 @@ class Tracker:
         weights = np.exp(np.array(log_weights) - max(log_weights))
         best = fix.candidates[int(np.argmax(weights))][0]
         cov = sum(w * (c + np.outer(xy - best, xy - best))
-                  for (xy, c, _), w in zip(fix.candidates, weights)) / weights.sum()
+                  for (xy, c, _, _), w in zip(fix.candidates, weights)) / weights.sum()
         return best, cov
 
     @property
