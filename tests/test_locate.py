@@ -222,7 +222,7 @@ def test_an_exponent_below_the_assumed_one_is_integrated_not_ignored():
 
 
 def test_the_region_scale_is_the_mixture_quantile():
-    """One part: the Student ellipse's scale 2 F(2, nu) (within the draws' sampling error); two
+    """One part: the Student ellipse's scale 2 F(2, nu) (to the points' quantile step); two
     parts at one place or far apart: the same (separate parts must each hold 95 %); two that
     overlap: less."""
     from straja.locate.rss import Candidate
@@ -231,7 +231,7 @@ def test_the_region_scale_is_the_mixture_quantile():
     here = Candidate(np.zeros(2), np.diag([100.0**2, 50.0**2]), 1.0, 2.2)
     there = here._replace(east_north=np.array([5000.0, 0.0]))
     one = loc._region_scale2([here], np.array([1.0]))
-    assert one == pytest.approx(ellipse_scale2(0.95, dof), rel=0.15)
+    assert one == pytest.approx(ellipse_scale2(0.95, dof), rel=0.01)
     assert loc._region_scale2([here, here], np.array([0.5, 0.5])) == pytest.approx(one)
     assert loc._region_scale2([here, there], np.array([0.5, 0.5])) == pytest.approx(one, rel=0.05)
     # parts that overlap in part: less than one part's scale, more than the joint ellipse would
@@ -240,14 +240,28 @@ def test_the_region_scale_is_the_mixture_quantile():
 
 
 @pytest.mark.parametrize("cond", [
-    evaluate.Condition("square", "inside", 6.0, 0.0),
+    evaluate.Condition("square", "inside", 4.0, 0.0, bands=2),
     evaluate.Condition("square", "outside", 2.0, 0.0),
+    evaluate.Condition("square", "outside", 2.0, -0.5, bands=2),
     evaluate.Condition("square", "inside", 4.0, -0.5, bands=2),
     evaluate.Condition("square+centre", "inside", 4.0, 0.0),
 ], ids=lambda c: c.name)
-def test_the_95_ellipse_holds_the_truth_90_to_97_percent(cond):
+def test_the_95_region_holds_the_truth_90_to_97_percent(cond):
     """Seeded Monte Carlo of the evaluation (100 fixes, its seed): the conditions whose coverage is
     in the issue's band stay there (docs/localisation.md lists those that are not)."""
     result = evaluate.run_condition(cond, 100, PathLossModel(), seed=1)
     assert 0.90 <= result["coverage"] <= 0.97, result["coverage"]
     assert result["median_error_m"] < 3 * result["crb_median_error_m"]
+
+
+def test_outside_with_a_low_exponent_and_inside_the_region_is_tighter_than_one_ellipse():
+    """The two conditions the mixture ellipse with the linearised exponent did worst (seed 1,
+    100 fixes: 62 % outside at n-0.5, a 3239 m median radius inside): the quadrature's lower
+    exponent holds the drone outside in most fixes, and the region's likeliest part is much
+    smaller than that ellipse was, the truth still inside it."""
+    outside = evaluate.run_condition(evaluate.Condition("square", "outside", 4.0, -0.5), 100,
+                                     PathLossModel(), seed=1)
+    assert outside["coverage"] >= 0.75, outside["coverage"]
+    inside = evaluate.run_condition(evaluate.Condition("square", "inside", 4.0, 0.0), 100,
+                                    PathLossModel(), seed=1)
+    assert inside["coverage"] >= 0.95 and inside["median_radius95_m"] < 2500

@@ -41,9 +41,11 @@ import numpy as np
 from ..rf import fspl_db
 
 DB_PER_NEPER = 10 / math.log(10)  # d(10 log10 d)/dd = DB_PER_NEPER / d
-# fixed standard normal draws for the confidence region's scale (`_region_scale2`): a bivariate
-# one and one for the spread's chi-square (Wilson-Hilferty), per draw
-REGION_DRAWS = np.random.default_rng(18).standard_normal((1024, 3))
+# points of a unit bivariate Student t for the confidence region's scale (`_region_scale2`),
+# stratified: the k-th at the (k + 1/2)/K quantile of its Mahalanobis distance, at the golden
+# angle from the previous (deterministic, and exact for one part)
+REGION_QUANTILES = (np.arange(512) + 0.5) / 512
+REGION_ANGLES = np.arange(512) * math.pi * (3 - math.sqrt(5))
 # the exponent's prior integrated by 3-point Gauss-Hermite quadrature: (offset in spreads, weight)
 EXPONENT_QUADRATURE = ((-math.sqrt(3), 1 / 6), (0.0, 2 / 3), (math.sqrt(3), 1 / 6))
 
@@ -430,13 +432,11 @@ class Localiser:
     def _region_scale2(self, candidates: list, shares: np.ndarray) -> float:
         """The scale of the confidence region, the union of the candidates' ellipses
         x' cov^-1 x <= scale2: the `confidence` quantile of the smallest Mahalanobis distance to
-        any part over draws from the mixture (each candidate a Student t of the spread's degrees
-        of freedom, weighted by its share). Parts that overlap need less than a single ellipse's
-        scale, separate ones each nearly all of it."""
-        dof = self.spread.total_dof
-        # chi2(dof) / dof by the Wilson-Hilferty cube of a normal draw
-        chi2_share = np.maximum(1 - 2 / (9 * dof) + REGION_DRAWS[:, 2] * math.sqrt(2 / (9 * dof)), 0.05) ** 3
-        draws = REGION_DRAWS[:, :2] / np.sqrt(chi2_share)[:, None]  # unit Student t per part
+        any part over stratified points of the mixture (each candidate a Student t of the
+        spread's degrees of freedom, weighted by its share). Parts that overlap need less than a
+        single ellipse's scale, separate ones each all of it."""
+        radius = np.sqrt(ellipse_scale2(REGION_QUANTILES, self.spread.total_dof))
+        draws = radius[:, None] * np.column_stack([np.cos(REGION_ANGLES), np.sin(REGION_ANGLES)])
         chol = [np.linalg.cholesky(c.cov) for c in candidates]
         points = np.concatenate([c.east_north + draws @ l.T for c, l in zip(candidates, chol)])
         whitened = [np.linalg.solve(l, (points - c.east_north).T) for c, l in zip(candidates, chol)]

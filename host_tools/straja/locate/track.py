@@ -15,8 +15,8 @@ drone at 10 m/s through shadowing that decorrelates over 100 m (Gudmundson's exp
 docs/localisation.md measures 5 s against 20 s).
 
 A fix can have several candidate points (`Fix.candidates`: the mirror of a point in the circle
-through four nodes on a square fits the powers as well); a single fix reports the best one with
-a covariance spread over all. The tracker weighs each candidate again by how well it fits the
+through four nodes on a square fits the powers as well; the fixes at the other exponents of the
+quadrature); a single fix reports the best one, its region an ellipse about each. The tracker weighs each candidate again by how well it fits the
 track's prediction (the mirror of a drone flying at 10 m/s inside the circle moves R^2/r^2 as fast,
 beyond the speed limit, and lands far from the prediction), takes the likeliest and spreads the
 covariance over the others by their new weights: a mirror the track rules out no longer widens
