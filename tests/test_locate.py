@@ -242,7 +242,7 @@ def test_the_region_scale_is_the_mixture_quantile():
 @pytest.mark.parametrize("cond", [
     evaluate.Condition("square", "inside", 4.0, 0.0, bands=2),
     evaluate.Condition("square", "outside", 2.0, 0.0),
-    evaluate.Condition("square", "outside", 2.0, -0.5, bands=2),
+    evaluate.Condition("square", "outside", 2.0, -0.5),
     evaluate.Condition("square", "inside", 4.0, -0.5, bands=2),
     evaluate.Condition("square+centre", "inside", 4.0, 0.0),
 ], ids=lambda c: c.name)

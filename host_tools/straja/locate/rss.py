@@ -118,12 +118,6 @@ def ellipse_scale2(confidence: float, dof: float) -> float:
     return dof * ((1 - confidence) ** (-2 / dof) - 1)
 
 
-def ellipse_coverage(scale2: float, dof: float) -> float:
-    """The probability that a 2-D estimate lies within the ellipse of `scale2` (the inverse of
-    `ellipse_scale2`)."""
-    return 1 - (1 + scale2 / dof) ** (-dof / 2)
-
-
 def ellipse(cov: np.ndarray, scale2: float) -> tuple[float, float, float]:
     """(semi-major m, semi-minor m, major axis azimuth degrees clockwise from north, 0..180)."""
     vals, vecs = np.linalg.eigh(cov)
@@ -154,8 +148,8 @@ class Fix:
     sigma_db: float              # shadowing spread used
     residuals_db: np.ndarray
     bounded: bool                # False when the best position is at the search region's edge
-    # the cost's local minima the data hardly rule out (a mirror fix), best first: (east_north,
-    # covariance, posterior weight relative to the best); `cov` is their mixture's
+    # the cost's local minima the data hardly rule out (a mirror fix, fixes at the quadrature's
+    # other exponents), likeliest first, as `Candidate`s; `cov` is their mixture's
     candidates: list = field(default_factory=list)
     # the confidence region: one ellipse x' cov^-1 x <= region_scale2 about each candidate (a fix
     # and its mirror: two parts), the scale set so that the parts together hold `confidence`
