@@ -120,7 +120,9 @@ def test_reduced_monte_carlo_runs_and_reports(tmp_path):
 
 def test_two_bands_each_with_its_own_power_fix_exactly():
     loc = Localiser(SQUARE)
-    truth = np.array([-180.0, 260.0])
+    # near the centre: the mirror (R^2 / r out) is beyond the search region, so without the power
+    # prior the noiseless fix has one exact solution, not two
+    truth = np.array([-60.0, 80.0])
     video = _powers(SQUARE, truth, loc.up_m, eirp=25.0)
     d = np.sqrt(((SQUARE[:, :2] - truth) ** 2).sum(1) + (loc.up_m - SQUARE[:, 2]) ** 2)
     control = 10.0 - path_loss_db(d, 2.44e9, 2.2)
@@ -164,7 +166,7 @@ def test_the_tracker_drops_a_mirror_its_track_rules_out():
     """Fixes with two candidates, the mirror in the square's circle (R^2 / r out) the likelier:
     a tracker that has followed the drone inside keeps to the drone, with an ellipse no longer
     spread over the mirror; one fed only each fix's best point and covariance cannot."""
-    from straja.locate.rss import Fix
+    from straja.locate.rss import Candidate, Fix
 
     def fix_at(points, weights, choices=True):
         covs = [np.diag([80.0**2, 80.0**2]) for _ in points]
@@ -172,7 +174,8 @@ def test_the_tracker_drops_a_mirror_its_track_rules_out():
         mixture = sum(w * (c + np.outer(p - points[best], p - points[best]))
                       for p, c, w in zip(points, covs, weights)) / sum(weights)
         return Fix(points[best], 56.0, mixture, 5.99, np.zeros(1), 4.0, np.zeros(4), True,
-                   list(zip(points, covs, weights)) if choices else [])
+                   [Candidate(p, c, w, 2.2) for p, c, w in zip(points, covs, weights)]
+                   if choices else [], 5.99)
 
     # fixes with independent errors (correlation_s 0): the choice alone is under test
     choosing, blind = Tracker(correlation_s=0.0), Tracker(correlation_s=0.0)
@@ -190,15 +193,75 @@ def test_the_tracker_drops_a_mirror_its_track_rules_out():
     assert choosing.ellipse[0] < blind.ellipse[0] / 2
 
 
+def test_a_mirror_is_a_second_part_of_the_region_not_one_wide_ellipse():
+    """A drone inside the square and its mirror outside (R^2 / r from the centre) fit nearly as
+    well: the region is an ellipse about each, not one ellipse over both."""
+    from straja.locate.rss import ellipse
+    loc = Localiser(SQUARE)
+    truth = np.array([200.0, 150.0])
+    fix = loc.locate(range(4), _powers(SQUARE, truth, loc.up_m), FREQ)
+    centres = [centre for centre, _ in fix.region()]
+    assert np.linalg.norm(fix.east_north - truth) < 1.0 and fix.covers(truth)
+    assert fix.parts >= 2 and max(np.linalg.norm(c - truth) for c in centres) > 1000
+    mirror = truth * 2 * 500.0**2 / (truth @ truth)
+    assert min(np.linalg.norm(c - mirror) for c in centres) < 400
+    # one ellipse over the mixture of the parts (as before) would be several times wider
+    assert fix.radius < ellipse(fix.cov, fix.scale2)[0] / 4
+
+
+def test_an_exponent_below_the_assumed_one_is_integrated_not_ignored():
+    """A drone 500 m outside the square, the site's exponent 0.5 below the solver's: the powers
+    fit a point near the centre at the assumed exponent, and the quadrature's lower exponent finds
+    the drone where it is; both are in the region."""
+    loc = Localiser(SQUARE)
+    truth = np.array([0.0, -1000.0])
+    fix = loc.locate(range(4), _powers(SQUARE, truth, loc.up_m, exponent=1.7), FREQ)
+    below = [c for c in fix.candidates if c.exponent < 2.2]
+    assert below and min(np.linalg.norm(c.east_north - truth) for c in below) < 150
+    assert fix.covers(truth)
+
+
+def test_the_region_scale_is_the_mixture_quantile():
+    """One part: the Student ellipse's scale 2 F(2, nu) (to the points' quantile step); two
+    parts at one place or far apart: the same (separate parts must each hold 95 %); two that
+    overlap: less."""
+    from straja.locate.rss import Candidate
+    loc = Localiser(SQUARE)
+    dof = loc.spread.total_dof
+    here = Candidate(np.zeros(2), np.diag([100.0**2, 50.0**2]), 1.0, 2.2)
+    there = here._replace(east_north=np.array([5000.0, 0.0]))
+    one = loc._region_scale2([here], np.array([1.0]))
+    assert one == pytest.approx(ellipse_scale2(0.95, dof), rel=0.01)
+    assert loc._region_scale2([here, here], np.array([0.5, 0.5])) == pytest.approx(one)
+    assert loc._region_scale2([here, there], np.array([0.5, 0.5])) == pytest.approx(one, rel=0.05)
+    # parts that overlap in part: less than one part's scale, more than the joint ellipse would
+    near = here._replace(east_north=np.array([150.0, 0.0]))
+    assert loc._region_scale2([here, near], np.array([0.5, 0.5])) < one
+
+
 @pytest.mark.parametrize("cond", [
-    evaluate.Condition("square", "inside", 6.0, 0.0),
+    evaluate.Condition("square", "inside", 4.0, 0.0, bands=2),
     evaluate.Condition("square", "outside", 2.0, 0.0),
+    evaluate.Condition("square", "outside", 2.0, -0.5),
     evaluate.Condition("square", "inside", 4.0, -0.5, bands=2),
     evaluate.Condition("square+centre", "inside", 4.0, 0.0),
 ], ids=lambda c: c.name)
-def test_the_95_ellipse_holds_the_truth_90_to_97_percent(cond):
+def test_the_95_region_holds_the_truth_90_to_97_percent(cond):
     """Seeded Monte Carlo of the evaluation (100 fixes, its seed): the conditions whose coverage is
     in the issue's band stay there (docs/localisation.md lists those that are not)."""
     result = evaluate.run_condition(cond, 100, PathLossModel(), seed=1)
     assert 0.90 <= result["coverage"] <= 0.97, result["coverage"]
     assert result["median_error_m"] < 3 * result["crb_median_error_m"]
+
+
+def test_outside_with_a_low_exponent_and_inside_the_region_is_tighter_than_one_ellipse():
+    """The two conditions the mixture ellipse with the linearised exponent did worst (seed 1,
+    100 fixes: 62 % outside at n-0.5, a 3239 m median radius inside): the quadrature's lower
+    exponent holds the drone outside in most fixes, and the region's likeliest part is much
+    smaller than that ellipse was, the truth still inside it."""
+    outside = evaluate.run_condition(evaluate.Condition("square", "outside", 4.0, -0.5), 100,
+                                     PathLossModel(), seed=1)
+    assert outside["coverage"] >= 0.75, outside["coverage"]
+    inside = evaluate.run_condition(evaluate.Condition("square", "inside", 4.0, 0.0), 100,
+                                    PathLossModel(), seed=1)
+    assert inside["coverage"] >= 0.95 and inside["median_radius95_m"] < 2500

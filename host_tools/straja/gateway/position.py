@@ -7,9 +7,9 @@ The node positions are the config's `[nodes.<id>]` (surveyed latitude, longitude
 site's local frame (`SiteMap`, east-north-up metres about the nodes' mean position) is the one
 conversion between them and metres: the localiser works in it and the dashboard's map grid is it.
 
-Cost: one solve (a 48 x 48 grid and a few Levenberg-Marquardt steps, about 5 ms) when an alert is
-raised, when other nodes see its track, and otherwise at most once per `update_min_s` per alert
-while it lasts (gateway/alerts.py), never per sweep.
+Cost: one solve (at each of three exponents a 48 x 48 grid and a few Levenberg-Marquardt steps,
+about 12 ms in all) when an alert is raised, when other nodes see its track, and otherwise at
+most once per `update_min_s` per alert while it lasts (gateway/alerts.py), never per sweep.
 """
 from __future__ import annotations
 

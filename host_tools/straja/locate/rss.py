@@ -9,8 +9,9 @@ power, antenna gains and the 1 m loss together) and n the path-loss exponent. A 
 estimating it jointly with the position (maximum likelihood; for fixed position A has a closed
 form, so this is the same as differential RSS with the pair correlations done right). A drone
 heard on several bands (video and control link) has one A per band and independent shadowing
-per band. n is not estimated: the fix uses the configured value and its covariance adds what an
-exponent error of `exponent_sigma` would move it by (a considered parameter).
+per band. n is not estimated but integrated over its prior (the configured value +-
+`exponent_sigma`) by a 3-point Gauss-Hermite quadrature: a fix at each of its exponents, every
+local minimum weighted by the quadrature weight times its likelihood.
 
 The emitter's height is not observable from a few masts; it is taken as `emitter_height_m` above
 the nodes' mean height, and the position is horizontal (east, north).
@@ -20,24 +21,33 @@ nodes and `max_range_m` around them, then runs Levenberg-Marquardt from the best
 of the grid, so the banana-shaped cost surfaces of RSS (two valleys when the emitter is outside
 the nodes' hull) do not trap it.
 
-Uncertainty: the covariance is the inverse Fisher information at the fix with the shadowing spread
-`s` estimated from the residuals, pooled over the fixes of a site (`ShadowingSpread`) with the
-configured spread as a prior worth `shadowing_prior_dof` degrees of freedom. Residuals carry
-model mismatch too (a wrong exponent, antenna patterns), so mismatch inflates `s`. The 95 %
-ellipse uses the Student quantile 2 F(2, nu) for the spread's degrees of freedom nu, not the
-chi-square 5.99, as a spread estimated from few residuals calls for. `docs/localisation.md` has the
+Uncertainty: each minimum (a candidate) has the inverse Fisher information at it as covariance,
+with the shadowing spread `s` estimated from the residuals, pooled over the fixes of a site
+(`ShadowingSpread`) with the configured spread as a prior worth `shadowing_prior_dof` degrees of
+freedom. Residuals carry model mismatch too (a wrong exponent, antenna patterns), so mismatch
+inflates `s`. The 95 % region is the union of the candidates' ellipses (a fix and its mirror are
+two parts of it, not one ellipse over both), scaled so that the candidates' mixture, each a
+Student t for the spread's degrees of freedom, puts 95 % in it. `docs/localisation.md` has the
 defaults' reasoning and the measured coverage.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from ..rf import fspl_db
 
 DB_PER_NEPER = 10 / math.log(10)  # d(10 log10 d)/dd = DB_PER_NEPER / d
+# points of a unit bivariate Student t for the confidence region's scale (`_region_scale2`),
+# stratified: the k-th at the (k + 1/2)/K quantile of its Mahalanobis distance, at the golden
+# angle from the previous (deterministic, and exact for one part)
+REGION_QUANTILES = (np.arange(512) + 0.5) / 512
+REGION_ANGLES = np.arange(512) * math.pi * (3 - math.sqrt(5))
+# the exponent's prior integrated by 3-point Gauss-Hermite quadrature: (offset in spreads, weight)
+EXPONENT_QUADRATURE = ((-math.sqrt(3), 1 / 6), (0.0, 2 / 3), (math.sqrt(3), 1 / 6))
 
 
 @dataclass(frozen=True)
@@ -116,6 +126,16 @@ def ellipse(cov: np.ndarray, scale2: float) -> tuple[float, float, float]:
     return (math.sqrt(scale2 * max(vals[1], 0.0)), math.sqrt(scale2 * max(vals[0], 0.0)), azimuth)
 
 
+class Candidate(NamedTuple):
+    """A local minimum of a fix's cost: its point, covariance, posterior weight relative to the
+    likeliest and the exponent (the quadrature's) it was found at."""
+
+    east_north: np.ndarray
+    cov: np.ndarray
+    weight: float
+    exponent: float
+
+
 @dataclass
 class Fix:
     """Three or more nodes: a position (east, north metres) with a covariance."""
@@ -128,23 +148,50 @@ class Fix:
     sigma_db: float              # shadowing spread used
     residuals_db: np.ndarray
     bounded: bool                # False when the best position is at the search region's edge
-    # the cost's local minima the data hardly rule out (a mirror fix), best first: (east_north,
-    # covariance, likelihood weight relative to the best); `cov` is their mixture's
+    # the cost's local minima the data hardly rule out (a mirror fix, fixes at the quadrature's
+    # other exponents), likeliest first, as `Candidate`s; `cov` is their mixture's
     candidates: list = field(default_factory=list)
+    # the confidence region: one ellipse x' cov^-1 x <= region_scale2 about each candidate (a fix
+    # and its mirror: two parts), the scale set so that the parts together hold `confidence`
+    region_scale2: float = 0.0
     kind: str = field(default="fix", init=False)
 
     @property
     def ellipse(self) -> tuple[float, float, float]:
-        return ellipse(self.cov, self.scale2)
+        """The confidence ellipse of the likeliest part of the region (about `east_north`)."""
+        if not self.candidates:
+            return ellipse(self.cov, self.scale2)
+        return ellipse(self.candidates[0].cov, self.region_scale2)
 
     @property
     def radius(self) -> float:
-        """Radius of a circle holding the confidence ellipse (CoT `ce`)."""
+        """The likeliest part's semi-major axis (CoT `ce`; `parts` says whether there are more)."""
         return self.ellipse[0]
 
+    @property
+    def parts(self) -> int:
+        """Separate places in the region: the likeliest part and every other candidate outside
+        its ellipse (a mirror; candidates at other exponents near it are the same place)."""
+        if not self.candidates:
+            return 1
+        xy, cov = self.candidates[0].east_north, self.candidates[0].cov
+        return 1 + sum(float((c.east_north - xy) @ np.linalg.solve(cov, c.east_north - xy))
+                       > self.region_scale2 for c in self.candidates[1:])
+
+    def region(self) -> list[tuple[np.ndarray, tuple[float, float, float]]]:
+        """The confidence region's parts: (centre east-north, ellipse), likeliest first."""
+        if not self.candidates:
+            return [(self.east_north, self.ellipse)]
+        return [(c.east_north, ellipse(c.cov, self.region_scale2)) for c in self.candidates]
+
     def covers(self, east_north) -> bool:
-        d = np.asarray(east_north, float)[:2] - self.east_north
-        return float(d @ np.linalg.solve(self.cov, d)) <= self.scale2
+        """Whether a point lies in the confidence region (any of its parts)."""
+        point = np.asarray(east_north, float)[:2]
+        if not self.candidates:
+            d = point - self.east_north
+            return float(d @ np.linalg.solve(self.cov, d)) <= self.scale2
+        return any(float((point - c.east_north) @ np.linalg.solve(c.cov, point - c.east_north))
+                   <= self.region_scale2 for c in self.candidates)
 
 
 @dataclass
@@ -328,39 +375,78 @@ class Localiser:
         m = self.model
         prior = self.power_prior(freq_hz)
         sigma = self.spread.sigma_db
-        _, _, cost = _profile(self._log_d(self._grid_xy, idx), p, bands, m.exponent, sigma, prior)
-        minima = [self._levenberg_marquardt(start, idx, p, bands, sigma, prior)
-                  for start in self._starts(cost)]
+        # the exponent integrated over its prior (Gauss-Hermite): a fix at each of its nodes, the
+        # cost carrying the node's weight (-2 log w), so that every minimum's exp(-cost / 2) is
+        # its share of the posterior
+        grid_log_d = self._log_d(self._grid_xy, idx)
+        minima = []
+        for offset, weight in EXPONENT_QUADRATURE:
+            n = m.exponent + offset * m.exponent_sigma
+            _, _, cost = _profile(grid_log_d, p, bands, n, sigma, prior)
+            minima += [(xy, found - 2 * math.log(weight), n) for xy, found in
+                       (self._levenberg_marquardt(start, idx, p, bands, sigma, prior, n)
+                        for start in self._starts(cost))]
         minima.sort(key=lambda found: found[1])
-        xy = minima[0][0]
-        a, resid, _ = _profile(self._log_d(xy, idx), p, bands, m.exponent, sigma, prior)
+        _, resid, _ = _profile(self._log_d(minima[0][0], idx), p, bands, minima[0][2], sigma, prior)
         dof = idx.size - 2 - bands.shape[1]  # powers less x, y and each band's A; none left
         if dof > 0:                          # leaves only the prior's pull, no information
             self.spread.add(float(resid @ resid), dof)
         sigma = self.spread.sigma_db
         # Other local minima that the data hardly rule out (RSS ratios are kept by inversion in the
-        # circle through the nodes: a mirror fix) widen the covariance by their likelihood weight;
-        # a tracker chooses between them instead (`Fix.candidates`).
-        candidates = []
-        for other_xy, other_cost in minima:
-            weight = math.exp(-(other_cost - minima[0][1]) / 2)
-            if weight > 1e-3 and not any(np.allclose(other_xy, c[0], atol=1.0) for c in candidates):
-                candidates.append((other_xy, self._covariance(other_xy, idx, bands, sigma, prior),
-                                   weight))
-        total = sum(w for _, _, w in candidates)
-        cov = sum(w * (c + np.outer(x - xy, x - xy)) for x, c, w in candidates) / total
+        # circle through the nodes: a mirror fix) are parts of the confidence region and widen the
+        # mixture covariance by their weight; a tracker chooses between them (`Fix.candidates`).
+        candidates = self._candidates(minima, idx, bands, sigma, prior)
+        xy = candidates[0].east_north
+        a, resid, _ = _profile(self._log_d(xy, idx), p, bands, candidates[0].exponent, sigma, prior)
+        weights = np.array([c.weight for c in candidates])
+        cov = sum(c.weight * (c.cov + np.outer(c.east_north - xy, c.east_north - xy))
+                  for c in candidates) / weights.sum()
+        region_scale2 = self._region_scale2(candidates, weights / weights.sum())
         lo, hi = self.region
         step = (hi - lo) / (self.GRID - 1)
         bounded = bool(np.all(xy > lo + step) and np.all(xy < hi - step))
         return Fix(xy, self.up_m, cov, ellipse_scale2(m.confidence, self.spread.total_dof),
-                   a, sigma, resid, bounded, candidates)
+                   a, sigma, resid, bounded, candidates, region_scale2)
 
-    def _information(self, xy, idx, bands, sigma, prior, band_correlation: float = 0.0):
+    def _candidates(self, minima, idx, bands, sigma, prior) -> list:
+        """The distinct local minima (sorted by cost) that the data hardly rule out, as
+        (east_north, covariance, weight exp(-dcost / 2) relative to the best, exponent); those
+        that ran out of the search region (beyond the bands' range) only when none is in it."""
+        lo, hi = self.region
+        inside = [found for found in minima if np.all(found[0] >= lo) and np.all(found[0] <= hi)]
+        minima = inside or minima[:1]
+        found = []
+        for xy, cost, n in minima:
+            weight = math.exp(-(cost - minima[0][1]) / 2)
+            if weight > 1e-3 and not any(np.allclose(xy, c.east_north, atol=1.0) for c in found):
+                found.append(Candidate(xy, self._covariance(xy, idx, bands, sigma, prior, n),
+                                       weight, n))
+        return found
+
+    def _region_scale2(self, candidates: list, shares: np.ndarray) -> float:
+        """The scale of the confidence region, the union of the candidates' ellipses
+        x' cov^-1 x <= scale2: the `confidence` quantile of the smallest Mahalanobis distance to
+        any part over stratified points of the mixture (each candidate a Student t of the
+        spread's degrees of freedom, weighted by its share). Parts that overlap need less than a
+        single ellipse's scale, separate ones each all of it."""
+        radius = np.sqrt(ellipse_scale2(REGION_QUANTILES, self.spread.total_dof))
+        draws = radius[:, None] * np.column_stack([np.cos(REGION_ANGLES), np.sin(REGION_ANGLES)])
+        chol = [np.linalg.cholesky(c.cov) for c in candidates]
+        points = np.concatenate([c.east_north + draws @ l.T for c, l in zip(candidates, chol)])
+        whitened = [np.linalg.solve(l, (points - c.east_north).T) for c, l in zip(candidates, chol)]
+        nearest = np.min([(w * w).sum(0) for w in whitened], axis=0)
+        weight = np.repeat(shares, draws.shape[0])
+        order = np.argsort(nearest)
+        cumulative = np.cumsum(weight[order])
+        return float(nearest[order][np.searchsorted(cumulative, self.model.confidence * cumulative[-1])])
+
+    def _information(self, xy, idx, bands, sigma, prior, exponent: float,
+                     band_correlation: float = 0.0):
         """(Fisher information of (x, y, each band's A) with the power prior, the Jacobian, the
         log distances) at xy; shadowing of spread sigma, correlated band_correlation between the
         readings of one node on different bands."""
         log_d = self._log_d(xy, idx)
-        jac = self._jacobian(xy, idx, bands, log_d)
+        jac = self._jacobian(xy, idx, bands, log_d, exponent)
         if band_correlation:
             same_node = (idx[:, None] == idx[None, :]) * band_correlation
             shadowing_cov = sigma**2 * (same_node + (1 - band_correlation) * np.eye(idx.size))
@@ -371,14 +457,11 @@ class Localiser:
             info[2:, 2:] += np.diag(1 / prior[1] ** 2)
         return info, jac, log_d
 
-    def _covariance(self, xy, idx, bands, sigma, prior) -> np.ndarray:
-        """2x2 covariance of (x, y): the inverse Fisher information plus the exponent as a
-        considered parameter: an error dn moves the fix by dn d(theta)/dn."""
-        info, jac, log_d = self._information(xy, idx, bands, sigma, prior)
-        info_inv = np.linalg.inv(info)
-        shift_per_exponent = -info_inv @ jac.T @ log_d / sigma**2
-        cov = info_inv + self.model.exponent_sigma**2 * np.outer(shift_per_exponent, shift_per_exponent)
-        return cov[:2, :2]
+    def _covariance(self, xy, idx, bands, sigma, prior, exponent: float) -> np.ndarray:
+        """2x2 covariance of (x, y) at the given exponent: the inverse Fisher information (the
+        exponent's spread is in the quadrature's candidates, not here)."""
+        info, _, _ = self._information(xy, idx, bands, sigma, prior, exponent)
+        return np.linalg.inv(info)[:2, :2]
 
     def cramer_rao(self, east_north, sigma_db: float, bands: int = 1,
                    freq_hz: float | None = None, band_correlation: float = 0.0) -> np.ndarray:
@@ -390,7 +473,7 @@ class Localiser:
         one_hot = np.repeat(np.eye(bands), len(self.nodes), axis=0)
         prior = self.power_prior(None if freq_hz is None else np.full(bands, freq_hz))
         info, _, _ = self._information(np.asarray(east_north, float), idx, one_hot, sigma_db, prior,
-                                       band_correlation)
+                                       self.model.exponent, band_correlation)
         return np.linalg.inv(info)[:2, :2]
 
     def _starts(self, cost: np.ndarray) -> list[np.ndarray]:
@@ -403,30 +486,31 @@ class Localiser:
         return [self._grid_xy.reshape(-1, 2)[k] for k in order if is_min.ravel()[k]]
 
     def _jacobian(self, xy: np.ndarray, idx: np.ndarray, bands: np.ndarray,
-                  log_d: np.ndarray) -> np.ndarray:
+                  log_d: np.ndarray, exponent: float) -> np.ndarray:
         """d(residual)/d(x, y, each band's A) for the residual P - A + n L(x, y)."""
         nodes = self.nodes[idx]
         delta = xy - nodes[:, :2]
         d2 = (delta * delta).sum(-1) + (self.up_m - nodes[:, 2]) ** 2
-        return np.column_stack([self.model.exponent * DB_PER_NEPER * delta / d2[:, None], -bands])
+        return np.column_stack([exponent * DB_PER_NEPER * delta / d2[:, None], -bands])
 
-    def _levenberg_marquardt(self, xy, idx, p, bands, sigma, prior):
-        """Minimise the cost over (x, y) with A profiled out, from a grid start: (xy, cost)."""
-        n = self.model.exponent
+    def _levenberg_marquardt(self, xy, idx, p, bands, sigma, prior, n):
+        """Minimise the cost over (x, y) with A profiled out at exponent n, from a grid start:
+        (xy, cost)."""
         log_d = self._log_d(xy, idx)
         _, r, cost = _profile(log_d, p, bands, n, sigma, prior)
         damping = 1e-3
         for _ in range(self.ITERATIONS):
-            jac = self._jacobian(xy, idx, bands, log_d)
+            jac = self._jacobian(xy, idx, bands, log_d, n)
             h, g = jac.T @ jac, jac.T @ r
             step = np.linalg.solve(h + damping * np.diag(np.diag(h) + 1e-12), -g)
             trial = xy + step[:2]
             log_d_trial = self._log_d(trial, idx)
             _, r_trial, cost_trial = _profile(log_d_trial, p, bands, n, sigma, prior)
             if cost_trial < cost:
+                converged = np.abs(step[:2]).max() < 0.1 or cost - cost_trial < 1e-6
                 xy, r, log_d, cost = trial, r_trial, log_d_trial, cost_trial
                 damping = max(damping / 10, 1e-9)
-                if np.abs(step[:2]).max() < 0.1:
+                if converged:
                     break
             else:
                 damping *= 10

@@ -15,8 +15,8 @@ drone at 10 m/s through shadowing that decorrelates over 100 m (Gudmundson's exp
 docs/localisation.md measures 5 s against 20 s).
 
 A fix can have several candidate points (`Fix.candidates`: the mirror of a point in the circle
-through four nodes on a square fits the powers as well); a single fix reports the best one with
-a covariance spread over all. The tracker weighs each candidate again by how well it fits the
+through four nodes on a square fits the powers as well; the fixes at the other exponents of the
+quadrature); a single fix reports the best one, its region an ellipse about each. The tracker weighs each candidate again by how well it fits the
 track's prediction (the mirror of a drone flying at 10 m/s inside the circle moves R^2/r^2 as fast,
 beyond the speed limit, and lands far from the prediction), takes the likeliest and spreads the
 covariance over the others by their new weights: a mirror the track rules out no longer widens
@@ -88,7 +88,7 @@ class Tracker:
         if len(fix.candidates) < 2:
             return fix.east_north, fix.cov
         log_weights = []
-        for xy, cov, weight in fix.candidates:
+        for xy, cov, weight, _ in fix.candidates:
             s = self.cov[:2, :2] + cov * shared
             nu = xy - self.state[:2]
             fit = -0.5 * (nu @ np.linalg.solve(s, nu) + math.log(np.linalg.det(s)))
@@ -96,7 +96,7 @@ class Tracker:
         weights = np.exp(np.array(log_weights) - max(log_weights))
         best = fix.candidates[int(np.argmax(weights))][0]
         cov = sum(w * (c + np.outer(xy - best, xy - best))
-                  for (xy, c, _), w in zip(fix.candidates, weights)) / weights.sum()
+                  for (xy, c, _, _), w in zip(fix.candidates, weights)) / weights.sum()
         return best, cov
 
     @property
