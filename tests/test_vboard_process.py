@@ -7,6 +7,8 @@ while a board in its own process goes on answering (docs/virtual-node.md, "Timin
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import os
 import time
 
@@ -83,3 +85,16 @@ def test_a_fleets_boards_each_serve_from_their_own_process_with_their_counters_h
             time.sleep(0.1)
     for pid in pids:  # stopped with the fleet
         assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_a_new_session_keeps_its_parents_priority():
+    """A board or interpreter in its own session (its own autogroup on Linux) keeps the nice value
+    it was started at: a fleet at nice 19 yields the CPU to the gateway (bench_gateway_live)."""
+    code = ("import os; from straja.vnode.bridge import new_session; os.nice(7); new_session(); "
+            "print(os.getsid(0) == os.getpid()); "
+            "print(open('/proc/self/autogroup').read().strip() "
+            "if os.path.exists('/proc/self/autogroup') else 'no autogroups')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert out[0] == "True"
+    assert out[1] == "no autogroups" or out[1].endswith(" nice 7"), out

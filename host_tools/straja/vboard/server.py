@@ -16,7 +16,7 @@ import struct
 import threading
 import time
 
-from ..vnode.bridge import die_with_parent
+from ..vnode.bridge import die_with_parent, new_session
 from .ble import BluetoothRadio
 from .chips import MODELS
 
@@ -184,7 +184,7 @@ class VirtualBoard:
             return
         try:
             self._pid = 0
-            os.setsid()
+            new_session()
             die_with_parent()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is the parent's

@@ -63,6 +63,19 @@ def die_with_parent(signum: int = signal.SIGKILL) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
 
 
+def new_session() -> None:
+    """In a child: its own session (a terminal's Ctrl-C and hang-up are its parent's to handle),
+    at its parent's priority. Linux schedules each session as an autogroup, and a process's nice
+    value only ranks it within its own group: without this, a fleet started at nice 19 (the live
+    gateway benchmark) would get as much CPU as the gateway, one full share per node."""
+    os.setsid()
+    try:
+        with open("/proc/self/autogroup", "w") as group:
+            group.write(str(os.nice(0)))
+    except OSError:  # no autogroups (kernel option, another OS), or a nice below 0 not allowed
+        pass
+
+
 def precise_sleeps() -> None:
     """In a child (preexec_fn): its sleeps end when asked, as a board's timer does, not up to the
     50 us of timer slack Linux adds by default (docs/virtual-node.md, "Timing")."""
@@ -200,7 +213,7 @@ class VirtualNode:
         env.pop("MICROPYPATH", None)
 
         def become_session_leader_with_tty():
-            os.setsid()
+            new_session()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             die_with_parent()
