@@ -8,7 +8,7 @@ MicroPython unix port with fakes.
 import gc
 import select
 import sys
-from time import sleep_ms, ticks_add, ticks_diff, ticks_ms
+from time import sleep_ms, ticks_add, ticks_diff, ticks_ms, ticks_us
 
 from . import VERSION, commands, config, state
 from .clock import Clock
@@ -185,7 +185,11 @@ class App:
             self._feed_line_reader()
 
     def _feed_line_reader(self):
-        for rid, verb, args in self.reader.feed(self._byte, 1):
+        lines = self.reader.feed(self._byte, 1)
+        if not lines:
+            return
+        began = ticks_us()
+        for rid, verb, args in lines:
             if verb is None:  # args is the error status of a malformed line
                 status = args
                 why = "line too long" if status == TOO_LONG else "bad line"
@@ -193,6 +197,16 @@ class App:
             else:
                 status, text = commands.run(self, verb, args)
             self.writer.reply(rid, status, text)
+        self._planned_work_done(began)
+
+    def _planned_work_done(self, began):
+        """After work that allocates (serving a command: JSON in and out, a new plan's buffers;
+        a temporary plan's end), begun at ticks_us() `began`. Nothing else allocates while
+        scanning, so its garbage is collected now rather than by the collector when the heap
+        fills, in the middle of a later dwell; and as for an envelope block, the sweeps move on
+        by the time taken (the work and the collection) instead of overrunning."""
+        gc.collect()
+        self.scheduler.pause(ticks_diff(ticks_us(), began))
 
     def _tick(self):
         """Advance uptime; send a STATUS frame when one is due; forget crashes after a clean run."""
@@ -208,8 +222,10 @@ class App:
             self.send_status()
         if self.temp_plan is not None and ticks_diff(now, self._temp_end_ms) >= 0:
             # not refreshed: the host that set it is gone, the node scans as stored
+            began = ticks_us()
             self._use_stored_plan()
             self.writer.log(LOG_INFO, "temporary plan ended, back to the stored plan")
+            self._planned_work_done(began)
         if not self._crashes_cleared and self.uptime_s > self.config["crash_window_s"]:
             self._crashes_cleared = True
             state.clear_crashes()

@@ -213,9 +213,7 @@ class _Block:
         self.t.copy(sched.clock)
         flags = self.fe.read_block(self.samples, self.n, self.rate_hz)
         end = ticks_us()
-        took = ticks_diff(end, now)
-        for sweep in sched.sweeps:
-            sweep.pause(took)
+        sched.pause(ticks_diff(end, now))
         if flags & FLAG_OVERRUN:
             sched.overruns += 1
             self.overruns += 1
@@ -236,7 +234,7 @@ class Scheduler:
         self.overruns = 0
         self.plan = []
         self._tasks = []
-        self.sweeps = []  # the sweep tasks of _tasks (an envelope block pauses them)
+        self.sweeps = []  # the sweep tasks of _tasks (pause() moves them on)
 
     def set_plan(self, plan, cal=None):
         """Build the tasks (and all their buffers) for `plan`; an empty plan means the default.
@@ -276,6 +274,12 @@ class Scheduler:
         self._tasks = tasks
         self.sweeps = sweeps
         self.plan = entries
+
+    def pause(self, us):
+        """The node held the CPU for `us` on planned work (an envelope block, serving a
+        command): the sweeps under way move on by as much instead of overrunning."""
+        for sweep in self.sweeps:
+            sweep.pause(us)
 
     def entry_overruns(self):
         """Late readings per plan entry since the plan was set (the `info` reply)."""

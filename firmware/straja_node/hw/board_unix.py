@@ -236,16 +236,21 @@ class Watchdog:
 class Bluetooth:
     """The part of `bluetooth.BLE` a scanner uses, fed by the virtual board's Bluetooth radio:
     `deliver()` (hw.bluetooth_events, from the main loop) calls the IRQ handler with the
-    _IRQ_SCAN_RESULT tuple a board's stack gives, its address and data memoryviews over one
-    buffer that the next advertisement overwrites, as a board's are valid only in the handler."""
+    _IRQ_SCAN_RESULT data a board's stack gives, its address and data memoryviews over one
+    buffer that the next advertisement overwrites, as a board's are valid only in the handler.
+    As a board's stack, it allocates nothing per advertisement (its data tuple and memoryviews
+    are made once): the data is one list whose items change (a tuple cannot), unpacked as the
+    tuple is, and the advertising data one of the memoryviews made for each possible length."""
 
     def __init__(self, link):
         self.link = link
         self.handler = None
         self.scanning = False
         self.buf = bytearray(8 + ADV_MAX)
-        self.view = memoryview(self.buf)
-        self.address = self.view[2:8]
+        view = memoryview(self.buf)
+        self.views = [view[8:8 + n] for n in range(ADV_MAX + 1)]  # by the data's length
+        # addr_type, addr, adv_type, rssi, adv_data
+        self.data = [0, view[2:8], 0, 0, self.views[0]]
         self._last = ticks_ms()
 
     def active(self, on=None):
@@ -267,8 +272,11 @@ class Bluetooth:
             n = self.link.call_upto(BLE_SCAN, 0, b)
             if not n:
                 return
-            rssi = b[1] - 256 if b[1] > 127 else b[1]
-            self.handler(_IRQ_SCAN_RESULT, (b[0], self.address, 0, rssi, self.view[8:n]))
+            data = self.data
+            data[0] = b[0]
+            data[3] = b[1] - 256 if b[1] > 127 else b[1]
+            data[4] = self.views[n - 8 if n > 8 else 0]  # (call_upto: n <= len(b))
+            self.handler(_IRQ_SCAN_RESULT, data)
 
 
 _link = None
