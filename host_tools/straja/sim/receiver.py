@@ -96,7 +96,7 @@ class NodeRF:
         self.scene = scene
         self.node = node
         self.fe = front_end
-        self._fe_index = fe_index
+        self.fe_index = fe_index
         # the width this front end reads (its part's channel filter): a wide channel's fading
         # averages over the coherence bands inside it; unknown parts read channels whole
         known = FRONT_ENDS.get(front_end.name)
@@ -130,7 +130,7 @@ class NodeRF:
         em = self.scene.emitters[e]
         pk = em.block(s, k)
         p_dbm = self.mean_rx_dbm(e, (pk.t0 + pk.t1) / 2, pk.f, s) if len(pk.t0) else np.empty(0)
-        rng = np.random.default_rng([self.scene.seed, e, s, k, self.node.index, self._fe_index, 0xFAD])
+        rng = np.random.default_rng([self.scene.seed, e, s, k, self.node.index, self.fe_index, 0xFAD])
         fading = self.scene.propagation.fading_gains(
             rng, len(pk.t0), np.minimum(pk.bw, self._filter_hz) if em.streams[s].wideband else None)
         p_mw = 10 ** (np.asarray(p_dbm, float) / 10) * fading
