@@ -1,0 +1,150 @@
+"""Where a virtual node's late steps come from (issue 20): a fleet on a scene, each node running
+bench/overrun_probe_node.py as its main.py (the application with its loop's parts timed), each
+board's requests timed in its process, for a while; then per node its overruns a second and its
+late steps by cause, and per board its slow answers by cause.
+
+    .venv/bin/python bench/overrun_probe.py [--nodes 1] [--seconds 20] [--focus]
+
+`--focus` sends the gateway's focus plan refresh (a temporary plan, every 5 s) to every node.
+With `--rt N` the nodes' interpreters and boards run at real-time priority N, above the
+machine's other load and this process (run as root): a node's own causes without theirs. (The
+whole tool under `chrt -r` puts its own Python threads, the bridges' and the frame readers', at
+the nodes' priority, taking turns with them in 100 ms round-robin slices.) A measuring tool, not a test: its figures depend on the machine.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from straja import protocol
+from straja.link import NodeLink
+from straja.vboard import server
+from straja.vnode import fleet as fleet_module
+from straja.vnode.cli import start_fleet
+
+NODE_MAIN = Path(__file__).with_name("overrun_probe_node.py")
+SLOW_S = 300e-6  # a board answer this slow eats most of a dwell's margin
+FOCUS_EVERY_S = 5.0
+
+
+def probe_boards() -> None:
+    """Time every board's requests (the boards fork from this process, patched): each slow one
+    is counted by its cause, CPython's collector (gc.callbacks) or the request's own work
+    (the scene making its next transmissions, for a reading), in <socket>.probe.json."""
+    handle = server.VirtualBoard._handle
+    state = {"gc_s": 0.0, "gc_began": 0.0}
+
+    def on_gc(phase, info):
+        if phase == "start":
+            state["gc_began"] = time.perf_counter()
+        else:
+            state["gc_s"] += time.perf_counter() - state["gc_began"]
+
+    def timed_handle(self, op, dev, payload, t):
+        stats = self.__dict__.setdefault("probe", {"requests": 0, "slow": {}, "worst_ms": {},
+                                                   "last_write": 0.0})
+        if on_gc not in gc.callbacks:
+            gc.callbacks.append(on_gc)
+        gc_before = state["gc_s"]
+        began = time.perf_counter()
+        try:
+            return handle(self, op, dev, payload, t)
+        finally:
+            took = time.perf_counter() - began
+            stats["requests"] += 1
+            if took > SLOW_S and op != server.BLOCK:  # (a block is answered when sampled)
+                cause = ("Python's collector" if state["gc_s"] - gc_before > took / 2
+                         else f"op {op} front end {dev}")
+                stats["slow"][cause] = stats["slow"].get(cause, 0) + 1
+                stats["worst_ms"][cause] = max(stats["worst_ms"].get(cause, 0.0), took * 1e3)
+            if began - stats["last_write"] > 2.0:
+                stats["last_write"] = began
+                Path(self.socket_path + ".probe.json").write_text(json.dumps(
+                    {k: v for k, v in stats.items() if k != "last_write"}))
+    server.VirtualBoard._handle = timed_handle
+
+
+def probe_nodes() -> None:
+    """Every node's flash gets the probing main.py."""
+    write_image = fleet_module.write_image
+
+    def with_probe(flash, **kwargs):
+        write_image(flash, **kwargs)
+        (Path(flash) / "main.py").write_text(NODE_MAIN.read_text())
+    fleet_module.write_image = with_probe
+
+
+def focus_plan(plan: list) -> str:
+    """The running plan with its 2.4 GHz sweep narrowed, as a focus plan narrows one front end."""
+    entries = [dict(e) for e in plan]
+    for e in entries:
+        if e["front_end"] == "ism24" and "stop_khz" in e:
+            e["stop_khz"] = e["start_khz"] + (e["stop_khz"] - e["start_khz"]) // 2
+    return json.dumps(entries) + " temp=10"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--nodes", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--scene", default=None)
+    p.add_argument("--focus", action="store_true")
+    p.add_argument("--rt", type=int, default=0, metavar="PRIORITY",
+                   help="run each node's interpreter and board at this real-time priority "
+                        "(SCHED_RR), this process and the machine's other load below them: what "
+                        "a node's own timing is when it has its CPU, as a board has")
+    p.add_argument("--plain", action="store_true",
+                   help="no probes: the nodes' overruns a second only (the probes cost CPU)")
+    args = p.parse_args()
+    if not args.plain:
+        probe_boards()
+        probe_nodes()
+    _, fleet = start_fleet(args.nodes, args.scene, config={"stream_on_boot": True})
+    if args.rt:
+        for running in fleet.nodes:
+            for pid in (running.node._proc.pid, running.board._pid):
+                os.sched_setscheduler(pid, os.SCHED_RR, os.sched_param(args.rt))
+    links = [NodeLink(n.port) for n in fleet.nodes]
+    first: dict[int, tuple[float, int]] = {}
+    last: dict[int, tuple[float, int]] = {}
+    try:
+        plans = [link.call("info", timeout=15)["plan"] for link in links]  # (compiling)
+        t_end = time.monotonic() + args.seconds
+        next_focus = time.monotonic()
+        while time.monotonic() < t_end:
+            if args.focus and time.monotonic() >= next_focus:
+                next_focus += FOCUS_EVERY_S
+                for link, plan in zip(links, plans):
+                    link.call("plan", focus_plan(plan))
+            for i, link in enumerate(links):
+                try:
+                    for f in link.frames(1, timeout=0.3, types=(protocol.STATUS,)):
+                        first.setdefault(i, (time.monotonic(), f.body.overruns))
+                        last[i] = (time.monotonic(), f.body.overruns)
+                except TimeoutError:
+                    pass
+        time.sleep(2.5)  # a last report from every node and board
+        for i, running in enumerate(fleet.nodes):
+            node_file = running.node.flash_dir / "probe.json"
+            node = json.loads(node_file.read_text()) if node_file.exists() else {}
+            span = last[i][0] - first[i][0]
+            rate = (last[i][1] - first[i][1]) / span if span > 0 else float("nan")
+            board_file = Path(running.board.socket_path + ".probe.json")
+            board = json.loads(board_file.read_text()) if board_file.exists() else {}
+            print(json.dumps({"node": running.spec.name, "overruns_per_s": round(rate, 1),
+                              "load": os.getloadavg()[0], "node_probe": node,
+                              "board_probe": board}, indent=1))
+    finally:
+        for link in links:
+            link.close()
+        fleet.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
