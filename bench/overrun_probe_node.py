@@ -27,7 +27,7 @@ STEP, BOARD, COMMAND, TICK, BLUETOOTH, REMOTE_ID, REPORT = range(len(KINDS))
 
 class Probe:
     """Allocates nothing per step (the collector would run, and be the cause it measures): the
-    parts are kept in preallocated lists, their labels made when the plan is set."""
+    parts are kept in preallocated lists, their kinds as numbers."""
 
     def __init__(self):
         self.kinds = [0] * RING  # the loop's last parts: their kind, beginning and end
