@@ -175,20 +175,26 @@ class App:
     def _read_input(self):
         """Feed the bytes waiting on the command input to the line reader, a burst at a time;
         nothing after a `reboot` (its reply is the last thing this run says, as on a board that
-        resets at once: a command sent after it is answered by the next run)."""
+        resets at once: a command sent after it is answered by the next run). The burst is
+        planned work if it served a command (one collection for all it served)."""
+        began = ticks_us()
+        served = False
         for _ in range(INPUT_BURST):
             if self.reboot_pending or not self._readable():
-                return
+                break
             if not self._stdin.buffer.readinto(self._byte, 1):
                 self._close_input()
-                return
-            self._feed_line_reader()
+                break
+            if self._feed_line_reader():
+                served = True
+        if served:
+            self._planned_work_done(began)
 
     def _feed_line_reader(self):
+        """Serve the lines this byte completes; True if there were any."""
         lines = self.reader.feed(self._byte, 1)
         if not lines:
-            return
-        began = ticks_us()
+            return False
         for rid, verb, args in lines:
             if verb is None:  # args is the error status of a malformed line
                 status = args
@@ -197,7 +203,7 @@ class App:
             else:
                 status, text = commands.run(self, verb, args)
             self.writer.reply(rid, status, text)
-        self._planned_work_done(began)
+        return True
 
     def _planned_work_done(self, began):
         """After work that allocates (serving a command: JSON in and out, a new plan's buffers;
