@@ -106,9 +106,9 @@ def measure(nodes: int, seconds: float) -> dict:
             cfg = config.from_dict({"gateway": {"ports": ports, "discover": False,
                                                 "db": str(tmp / "gw.db")}})
             store = Store(cfg.db)
+            readers = time_readers()  # before the gateway makes its reading thread
             gateway = Gateway(cfg, Pipeline(cfg), store=store)
             every_chunk, alert_parts = time_every_chunk(gateway)
-            readers = time_readers()
             c0, w0, p0 = cpu_s(), time.monotonic(), time.thread_time()
             gateway.run(seconds)  # this thread: the processing (pipeline, store)
             cpu, wall = cpu_s() - c0, time.monotonic() - w0

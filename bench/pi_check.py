@@ -156,9 +156,10 @@ def main() -> int:
         total, processing, reading = (args.scale * live.per_node_ms(r, r[k]) / 1e3
                                       for k in ("cpu", "processing", "readers"))
         lat = r["alert_ms"]
+        # a fleet starved of CPU (other jobs on the machine) sends fewer frames: say how many
         rows += [("live: virtual nodes on the demo scene", f"{args.live_nodes} x "
-                  f"{r['wall']:.0f} s, {r['frames']} frames, {lat.size} alert events, load "
-                  f"average {r['load']:.1f} before"),
+                  f"{r['wall']:.0f} s, {r['frames'] / r['wall'] / args.live_nodes:.1f} frames a "
+                  f"node-second, {lat.size} alert events, load average {r['load']:.1f} before"),
                  ("live: gateway CPU a node-second", f"{1e3 * total:.3f} ms"),
                  ("live: of which processing / port reading",
                   f"{1e3 * processing:.3f} / {1e3 * reading:.3f} ms"),
