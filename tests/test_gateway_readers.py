@@ -118,3 +118,24 @@ def test_stop_before_any_read_closes_the_ports_added(ptys):
     late.stop()
     kinds = [q.get(timeout=5)[0], q.get(timeout=5)[0]]
     assert kinds == ["open", "close"] and not reader.alive and not reader.port.is_open
+
+
+@pytest.mark.timeout(30)
+def test_a_port_closed_under_the_reader_is_dropped_and_the_others_go_on(ptys):
+    """A port closed by something else (its fd gone) is unregistered by its number, not read."""
+    q = IngestQueue(backlog=1 << 20)
+    reading = PortReaders()
+    (m_gone, s_gone), (m_kept, s_kept) = ptys(2)
+    gone, kept = os.ttyname(s_gone), os.ttyname(s_kept)
+    readers = {p: PortReader(p, open_port(p), q) for p in (gone, kept)}
+    for reader in readers.values():
+        reading.add(reader)
+    take(q, lambda items: len(items) == 2)  # both opens
+    readers[gone].port.close()
+    os.write(m_gone, b"x")  # (no reader now)
+    os.close(m_gone)
+    sent = frames(3, 10)
+    os.write(m_kept, b"".join(sent))
+    items = take(q, lambda items: len(bytes_of(items, kept)) == len(queued(sent)))
+    assert bytes_of(items, kept) == queued(sent) and reading.thread.is_alive()
+    reading.stop()

@@ -159,6 +159,8 @@ class PortReader:
         # processing thread serves every node. A write that times out is dropped, said once, and
         # the port is not written again for WRITE_RETRY_S (a timeout costs WRITE_TIMEOUT_S).
         self.port.write_timeout = WRITE_TIMEOUT_S
+        os.set_blocking(self.port.fd, False)  # (pyserial's is): a read never waits on one port
+        self.fd = self.port.fd  # its number in the selector, even once the port is closed
         self._write_failing = False
         self._no_write_until = 0.0
         self._ids = iter(range(1, 1 << 62))
@@ -267,7 +269,7 @@ class PortReaders:
             stopping = self._stopping
         for reader in added:
             try:
-                self._selector.register(reader.port.fd, selectors.EVENT_READ, reader)
+                self._selector.register(reader.fd, selectors.EVENT_READ, reader)
             except (OSError, ValueError, TypeError):  # closed meanwhile
                 reader.close()
         if stopping:
@@ -277,7 +279,7 @@ class PortReaders:
         return not stopping
 
     def _close(self, reader: PortReader) -> None:
-        self._selector.unregister(reader.port.fd)  # before the fd's number can be reused
+        self._selector.unregister(reader.fd)  # before the fd's number can be reused
         reader.close()
 
     def _run(self) -> None:
