@@ -2,8 +2,8 @@
 
 Ports come from the config (paths or globs such as /dev/serial/by-id/*) and, with `discover`,
 from USB identity (`straja.tools.ports.candidates`: the known boards' VID:PIDs). Every `rescan_s` the
-watcher opens ports that appeared; a reader whose port fails (unplugged) closes it and ends, and
-the node is picked up again on whatever path it comes back on, matched by the node id in its
+watcher opens ports that appeared; a port that fails (unplugged) is closed and its close queued,
+and the node is picked up again on whatever path it comes back on, matched by the node id in its
 frames. The reading thread never waits on one port (reads are non-blocking, of ready ports only):
 one node's trouble never stops the others.
 
@@ -228,7 +228,6 @@ class PortReaders:
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._lock = threading.Lock()
         self._to_add: list[PortReader] = []
-        self._to_close: list[PortReader] = []
         self._started = self._stopping = False
         self.thread = threading.Thread(target=self._run, name="reader-ports", daemon=True)
 
@@ -253,6 +252,7 @@ class PortReaders:
             self.thread.join(timeout_s)
         else:  # never started: nothing was read, the ports added are closed here
             self._apply_changes()
+        self._selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -286,13 +286,11 @@ class PortReaders:
         while True:
             for key, _ in self._selector.select():
                 reader = key.data
-                if reader is None:
-                    while True:
-                        try:
-                            if not os.read(self._wake_r, 4096):
-                                break
-                        except BlockingIOError:
-                            break
+                if reader is None:  # woken: ports to add, or stop
+                    try:
+                        os.read(self._wake_r, 4096)  # (more wake-ups than that: woken again)
+                    except BlockingIOError:
+                        pass
                     if not self._apply_changes():
                         return
                 elif not reader.read():
