@@ -139,3 +139,35 @@ def test_a_port_closed_under_the_reader_is_dropped_and_the_others_go_on(ptys):
     items = take(q, lambda items: len(bytes_of(items, kept)) == len(queued(sent)))
     assert bytes_of(items, kept) == queued(sent) and reading.thread.is_alive()
     reading.stop()
+
+
+class FailingFor(IngestQueue):
+    """A queue whose data() fails for one port: a fault in the reading thread's own work."""
+
+    def __init__(self, bad_path):
+        super().__init__(backlog=1 << 20)
+        self.bad_path = bad_path
+
+    def data(self, port, t_ns, data):
+        if port == self.bad_path:
+            raise RuntimeError("a bug")
+        super().data(port, t_ns, data)
+
+
+@pytest.mark.timeout(30)
+def test_a_fault_reading_one_port_closes_it_and_the_thread_reads_the_others(ptys, caplog):
+    (m_bad, s_bad), (m_kept, s_kept) = ptys(2)
+    bad, kept = os.ttyname(s_bad), os.ttyname(s_kept)
+    q = FailingFor(bad)
+    reading = PortReaders()
+    readers = {p: PortReader(p, open_port(p), q) for p in (bad, kept)}
+    for reader in readers.values():
+        reading.add(reader)
+    os.write(m_bad, b"".join(frames(1, 3)))
+    take(q, lambda items: ("close", bad) in [(k, p) for k, p, _, _ in items])
+    assert not readers[bad].alive and "reading " + bad + " failed" in caplog.text
+    sent = frames(2, 10)
+    os.write(m_kept, b"".join(sent))
+    items = take(q, lambda items: len(bytes_of(items, kept)) == len(queued(sent)))
+    assert bytes_of(items, kept) == queued(sent) and reading.thread.is_alive()
+    reading.stop()

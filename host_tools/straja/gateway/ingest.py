@@ -214,7 +214,8 @@ class PortReaders:
     some port has bytes, then takes each ready port's bytes in one read. A thread per port cost
     a wake-up, a GIL hand-over and pyserial's read loop per read of each port; this costs one
     wake-up for all the ports ready at that moment. A port that fails (a read error, or ready
-    with no bytes: unplugged) is closed and its close queued; the others go on.
+    with no bytes: unplugged), or whose bytes this thread fails on (logged), is closed and its
+    close queued (the rescan opens it again); the others go on.
 
     Ports are added and removed by other threads through `add` and `stop`: the changes are
     queued and the thread woken (a pipe) to make them, so the selector is only touched here.
@@ -293,8 +294,15 @@ class PortReaders:
                         pass
                     if not self._apply_changes():
                         return
-                elif not reader.read():
+                elif not self._read(reader):
                     self._close(reader)
+
+    def _read(self, reader: PortReader) -> bool:
+        try:
+            return reader.read()
+        except Exception:  # a fault of this thread's own: it reads every port, so it goes on
+            log.exception("reading %s failed; the port is closed and opened again", reader.path)
+            return False
 
 
 class Gateway:
