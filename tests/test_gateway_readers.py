@@ -39,6 +39,30 @@ def bytes_of(items, path) -> bytes:
     return b"".join(d for k, p, _, d in items if k == "data" and p == path)
 
 
+def two_ports(ptys, q):
+    """(masters, paths, their readers, the reading thread) of two ports read into q."""
+    pairs = ptys(2)
+    paths = [os.ttyname(slave) for _, slave in pairs]
+    readers = {p: PortReader(p, open_port(p), q) for p in paths}
+    reading = PortReaders()
+    for reader in readers.values():
+        reading.add(reader)
+    return [m for m, _ in pairs], paths, readers, reading
+
+
+def reads_on(q, master, path, reading) -> list[tuple]:
+    """Frames written to `path` reach q whole: the reading thread goes on."""
+    sent = frames(3, 10)
+    os.write(master, b"".join(sent))
+    items = take(q, lambda items: len(bytes_of(items, path)) == len(queued(sent)))
+    assert bytes_of(items, path) == queued(sent) and reading.thread.is_alive()
+    return items
+
+
+def closed(path):
+    return lambda items: ("close", path) in [(k, p) for k, p, _, _ in items]
+
+
 @pytest.fixture
 def ptys():
     made = []
@@ -82,21 +106,13 @@ def test_one_thread_reads_every_port_whole_and_in_order(ptys):
 @pytest.mark.timeout(60)
 def test_a_port_that_fails_is_closed_and_the_others_go_on(ptys):
     q = IngestQueue(backlog=1 << 20)
-    reading = PortReaders()
-    (m_gone, s_gone), (m_kept, s_kept) = ptys(2)
-    gone, kept = os.ttyname(s_gone), os.ttyname(s_kept)
-    readers = {p: PortReader(p, open_port(p), q) for p in (gone, kept)}
-    for reader in readers.values():
-        reading.add(reader)
+    (m_gone, m_kept), (gone, kept), readers, reading = two_ports(ptys, q)
     os.close(m_gone)  # unplugged: its reads now fail (EIO)
-    items = take(q, lambda items: ("close", gone) in [(k, p) for k, p, _, _ in items])
+    take(q, closed(gone))
     assert not readers[gone].alive and readers[kept].alive
-    sent = frames(7, 50)
-    os.write(m_kept, b"".join(sent))
-    items = take(q, lambda items: len(bytes_of(items, kept)) == len(queued(sent)))
-    assert bytes_of(items, kept) == queued(sent)
+    reads_on(q, m_kept, kept, reading)
     reading.stop()
-    items = take(q, lambda items: ("close", kept) in [(k, p) for k, p, _, _ in items])
+    take(q, closed(kept))
     assert not readers[kept].alive
     with pytest.raises(queue.Empty):  # one close a port, none for the port that failed earlier
         q.get(timeout=0.2)
@@ -124,20 +140,12 @@ def test_stop_before_any_read_closes_the_ports_added(ptys):
 def test_a_port_closed_under_the_reader_is_dropped_and_the_others_go_on(ptys):
     """A port closed by something else (its fd gone) is unregistered by its number, not read."""
     q = IngestQueue(backlog=1 << 20)
-    reading = PortReaders()
-    (m_gone, s_gone), (m_kept, s_kept) = ptys(2)
-    gone, kept = os.ttyname(s_gone), os.ttyname(s_kept)
-    readers = {p: PortReader(p, open_port(p), q) for p in (gone, kept)}
-    for reader in readers.values():
-        reading.add(reader)
+    (m_gone, m_kept), (gone, kept), readers, reading = two_ports(ptys, q)
     take(q, lambda items: len(items) == 2)  # both opens
     readers[gone].port.close()
     os.write(m_gone, b"x")  # (no reader now)
     os.close(m_gone)
-    sent = frames(3, 10)
-    os.write(m_kept, b"".join(sent))
-    items = take(q, lambda items: len(bytes_of(items, kept)) == len(queued(sent)))
-    assert bytes_of(items, kept) == queued(sent) and reading.thread.is_alive()
+    reads_on(q, m_kept, kept, reading)
     reading.stop()
 
 
@@ -156,18 +164,11 @@ class FailingFor(IngestQueue):
 
 @pytest.mark.timeout(30)
 def test_a_fault_reading_one_port_closes_it_and_the_thread_reads_the_others(ptys, caplog):
-    (m_bad, s_bad), (m_kept, s_kept) = ptys(2)
-    bad, kept = os.ttyname(s_bad), os.ttyname(s_kept)
-    q = FailingFor(bad)
-    reading = PortReaders()
-    readers = {p: PortReader(p, open_port(p), q) for p in (bad, kept)}
-    for reader in readers.values():
-        reading.add(reader)
+    q = FailingFor(None)
+    (m_bad, m_kept), (bad, kept), readers, reading = two_ports(ptys, q)
+    q.bad_path = bad
     os.write(m_bad, b"".join(frames(1, 3)))
-    take(q, lambda items: ("close", bad) in [(k, p) for k, p, _, _ in items])
+    take(q, closed(bad))
     assert not readers[bad].alive and "reading " + bad + " failed" in caplog.text
-    sent = frames(2, 10)
-    os.write(m_kept, b"".join(sent))
-    items = take(q, lambda items: len(bytes_of(items, kept)) == len(queued(sent)))
-    assert bytes_of(items, kept) == queued(sent) and reading.thread.is_alive()
+    reads_on(q, m_kept, kept, reading)
     reading.stop()
