@@ -74,14 +74,14 @@ def time_every_chunk(gateway) -> tuple[list[int], list[tuple[int, int, int]]]:
 
 
 def time_readers() -> list[float]:
-    """Each port reader thread's own CPU seconds, taken as its loop ends."""
+    """The port reading thread's own CPU seconds, taken as its loop ends."""
     cpus: list[float] = []
-    run = ingest.PortReader._run
+    run = ingest.PortReaders._run
 
-    def timed(reader):
-        run(reader)
+    def timed(readers):
+        run(readers)
         cpus.append(time.thread_time())
-    ingest.PortReader._run = timed
+    ingest.PortReaders._run = timed
     return cpus
 
 
@@ -90,29 +90,27 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--nodes", type=int, default=16)
-    args = ap.parse_args()
+def measure(nodes: int, seconds: float) -> dict:
+    """A live run: `nodes` virtual nodes streaming to the real gateway for `seconds`; its figures
+    (CPU in seconds, latencies in ms)."""
     load = os.getloadavg()[0]  # before the fleet starts: the other jobs on this machine
     with tempfile.TemporaryDirectory(prefix="straja-gwlive-") as tmp:
         tmp = Path(tmp)
         fleet = subprocess.Popen([sys.executable, "-m", "straja.cli", "sim", "node", "--json",
-                                  "--stream", "--count", str(args.nodes),
-                                  "--scene", str(grid_scene(args.nodes, tmp))],
+                                  "--stream", "--count", str(nodes),
+                                  "--scene", str(grid_scene(nodes, tmp))],
                                  stdout=subprocess.PIPE, text=True,
                                  preexec_fn=lambda: os.nice(FLEET_NICE))
         try:
-            nodes = json.loads(fleet.stdout.readline())["nodes"]
-            cfg = config.from_dict({"gateway": {"ports": [n["port"] for n in nodes],
-                                                "discover": False, "db": str(tmp / "gw.db")}})
+            ports = [n["port"] for n in json.loads(fleet.stdout.readline())["nodes"]]
+            cfg = config.from_dict({"gateway": {"ports": ports, "discover": False,
+                                                "db": str(tmp / "gw.db")}})
             store = Store(cfg.db)
+            readers = time_readers()  # before the gateway makes its reading thread
             gateway = Gateway(cfg, Pipeline(cfg), store=store)
             every_chunk, alert_parts = time_every_chunk(gateway)
-            readers = time_readers()
             c0, w0, p0 = cpu_s(), time.monotonic(), time.thread_time()
-            gateway.run(args.seconds)  # this thread: the processing (pipeline, store)
+            gateway.run(seconds)  # this thread: the processing (pipeline, store)
             cpu, wall = cpu_s() - c0, time.monotonic() - w0
             processing = time.thread_time() - p0
             frames = store.db.execute(
@@ -123,29 +121,44 @@ def main() -> int:
         finally:
             fleet.terminate()
             fleet.wait(timeout=60)
-    lat = np.array(gateway.latencies_ns) / 1e6
-    chunks = np.array(every_chunk) / 1e6
-    total_frames = sum(f[1] or 0 for f in frames)
+    return {"nodes": nodes, "load": load, "wall": wall, "cpu": cpu, "processing": processing,
+            "readers": sum(readers), "frames": sum(f[1] or 0 for f in frames), "alerts": alerts,
+            "alert_ms": np.array(gateway.latencies_ns) / 1e6,
+            "chunk_ms": np.array(every_chunk) / 1e6, "alert_parts": alert_parts}
+
+
+def per_node_ms(r: dict, cpu_s: float) -> float:
+    """CPU seconds of a run as ms a node-second."""
+    return 1000 * cpu_s / r["wall"] / r["nodes"]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--nodes", type=int, default=16)
+    args = ap.parse_args()
+    r = measure(args.nodes, args.seconds)
+    lat, chunks, wall, cpu = r["alert_ms"], r["chunk_ms"], r["wall"], r["cpu"]
     print(f"{args.nodes} virtual nodes at nice {FLEET_NICE}, the gateway at nice "
-          f"{os.nice(0)}; load average {load:.1f} before the fleet started")
-    print(f"{args.nodes} virtual nodes, {wall:.0f} s, {total_frames} frames by the nodes' last "
-          f"stats, {chunks.size} chunks read, {alerts} alerts, {lat.size} alert events")
+          f"{os.nice(0)}; load average {r['load']:.1f} before the fleet started")
+    print(f"{args.nodes} virtual nodes, {wall:.0f} s, {r['frames']} frames by the nodes' last "
+          f"stats, {chunks.size} chunks read, {r['alerts']} alerts, {lat.size} alert events")
     print(f"every chunk, arrival to processed and stored: p50 {np.percentile(chunks, 50):.2f} ms, "
           f"p99 {np.percentile(chunks, 99):.2f} ms, max {chunks.max():.2f} ms")
     if lat.size:
         print(f"alert latency, arrival to stored: p50 {np.percentile(lat, 50):.2f} ms, "
               f"p99 {np.percentile(lat, 99):.2f} ms, max {lat.max():.2f} ms "
               f"(target p99 < 20 ms: {'met' if np.percentile(lat, 99) < 20 else 'NOT met'})")
-        waited, handled, cpu_ns = (np.array(p) / 1e6 for p in zip(*alert_parts))
+        waited, handled, cpu_ns = (np.array(p) / 1e6 for p in zip(*r["alert_parts"]))
         print(f"alert chunks ({waited.size}), max: waited in the queue {waited.max():.2f} ms, "
               f"handled {handled.max():.2f} ms wall of which {cpu_ns.max():.2f} ms CPU; "
               f"the slowest: waited {waited[handled.argmax()]:.2f}, handled "
               f"{handled.max():.2f}, CPU {cpu_ns[handled.argmax()]:.2f} ms")
     print(f"gateway CPU: {cpu:.2f} s in {wall:.0f} s = {100 * cpu / wall:.1f} % of one core, "
-          f"{1000 * cpu / wall / args.nodes:.2f} ms per node-second; of which the processing "
-          f"thread {processing:.2f} s ({1000 * processing / wall / args.nodes:.2f} ms per "
-          f"node-second), the {len(readers)} port readers {sum(readers):.2f} s, the rest "
-          f"{cpu - processing - sum(readers):.2f} s")
+          f"{per_node_ms(r, cpu):.2f} ms per node-second; of which the processing thread "
+          f"{r['processing']:.2f} s ({per_node_ms(r, r['processing']):.2f} ms per node-second), "
+          f"the port reading thread {r['readers']:.2f} s ({per_node_ms(r, r['readers']):.2f} ms "
+          f"per node-second), the rest {cpu - r['processing'] - r['readers']:.2f} s")
     return 0
 
 

@@ -1,7 +1,7 @@
 """How many nodes running the default scan plan one core of this machine serves: run it on the
 gateway's Raspberry Pi (docs/benchmarks.md, "On a Raspberry Pi").
 
-    .venv/bin/python bench/pi_check.py [--nodes 32] [--seconds 20] [--scale 1]
+    .venv/bin/python bench/pi_check.py [--nodes 32] [--seconds 20] [--scale 1] [--live-seconds 60]
 
 Each synthetic node runs the firmware's default plan of the virtual board (straja.eval.readings
 EVAL_PLAN: RX5808 16 channels a 0.41 s sweep, CC2500 64 channels read twice, SX126x 64 channels
@@ -14,6 +14,12 @@ the minimum is stable (bench/timing.py): min / median a sweep, the rest from the
 it to estimate a Pi from this machine's figure). Nodes a core serves = one core's second over the
 CPU a node costs per second, at full load and at half load (the headroom a gateway keeps for
 bursts, alerts and MQTT).
+
+Then the live cross-check (bench_gateway_live.py, `--live-seconds`, 0 to skip): `--live-nodes`
+virtual nodes (the real firmware under MicroPython, in another process at nice 19) on the demo
+scene, an FPV drone flying in, streaming to the real gateway; its CPU a node-second with the
+emitters' bursts, tracks and alerts, split into the processing thread and the port reading
+thread, and the nodes a core serves at that cost. On a Pi 4 the fleet runs on the other cores.
 """
 from __future__ import annotations
 
@@ -39,6 +45,7 @@ from straja.gateway.ingest import is_sweep
 from straja.testing.synth import Chunk, merge
 
 sys.path.insert(0, str(Path(__file__).parent))
+import bench_gateway_live as live  # noqa: E402
 from timing import interleaved  # noqa: E402
 
 T0 = 1_700_000_000_000_000_000
@@ -93,9 +100,14 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="simulated seconds of streaming")
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiply the measured CPU by this (1 on the Pi itself)")
+    ap.add_argument("--live-seconds", type=float, default=60.0,
+                    help="seconds of the live cross-check (0: none)")
+    ap.add_argument("--live-nodes", type=int, default=16)
     args = ap.parse_args()
     if args.nodes < 1 or args.seconds < WARM_S + 2 or args.scale <= 0:
         ap.error(f"need --nodes >= 1, --seconds >= {WARM_S + 2} and --scale > 0")
+    if args.live_seconds < 0 or args.live_nodes < 1:
+        ap.error("need --live-seconds >= 0 and --live-nodes >= 1")
     rng = np.random.default_rng(1)
     streams = [node_chunks(n, args.seconds, rng) for n in range(1, args.nodes + 1)]
     chunks = merge(streams)
@@ -139,6 +151,22 @@ def main() -> int:
             ("CPU a node-second", f"{1e3 * per_node_s:.3f} ms"),
             ("nodes one core serves (100 % load)", f"{1 / per_node_s:.0f}"),
             ("nodes one core serves (50 % load)", f"{0.5 / per_node_s:.0f}")]
+    if args.live_seconds:
+        r = live.measure(args.live_nodes, args.live_seconds)
+        total, processing, reading = (args.scale * live.per_node_ms(r, r[k]) / 1e3
+                                      for k in ("cpu", "processing", "readers"))
+        lat = r["alert_ms"]
+        # a fleet starved of CPU (other jobs on the machine) sends fewer frames: say how many
+        rows += [("live: virtual nodes on the demo scene", f"{args.live_nodes} x "
+                  f"{r['wall']:.0f} s, {r['frames'] / r['wall'] / args.live_nodes:.1f} frames a "
+                  f"node-second, {lat.size} alert events, load average {r['load']:.1f} before"),
+                 ("live: gateway CPU a node-second", f"{1e3 * total:.3f} ms"),
+                 ("live: of which processing / port reading",
+                  f"{1e3 * processing:.3f} / {1e3 * reading:.3f} ms"),
+                 ("live: alert p99 (wall, not scaled)",
+                  f"{np.percentile(lat, 99):.2f} ms" if lat.size else "no alert"),
+                 ("live: nodes one core serves (100 % load)", f"{1 / total:.0f}"),
+                 ("live: nodes one core serves (50 % load)", f"{0.5 / total:.0f}")]
     print("| figure | value |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")

@@ -26,9 +26,11 @@ QUICK_ARGS = {
     "bench_gateway.py": ["--seconds", "3", "--budget", "2", "--latency-passes", "1"],
     "bench_gateway_live.py": ["--seconds", "8", "--nodes", "4"],
     "bench_hq.py": ["--quick"],
-    "pi_check.py": ["--nodes", "4", "--seconds", "5"],
+    "pi_check.py": ["--nodes", "4", "--seconds", "5", "--live-seconds", "5", "--live-nodes", "2"],
+    "bench_gateway_readers.py": ["--nodes", "4", "--seconds", "1", "--passes", "1"],
 }
-FULL_ARGS = {"pi_check.py": ["--nodes", "16", "--seconds", "10", "--scale", "5"]}
+FULL_ARGS = {"pi_check.py": ["--nodes", "16", "--seconds", "10", "--scale", "5",
+                             "--live-seconds", "30"]}
 
 
 def main() -> int:

@@ -1,12 +1,13 @@
-"""Live ingestion: one reader thread per node port, one processing thread, outputs.
+"""Live ingestion: one thread reading every node port, one processing thread, outputs.
 
 Ports come from the config (paths or globs such as /dev/serial/by-id/*) and, with `discover`,
 from USB identity (`straja.tools.ports.candidates`: the known boards' VID:PIDs). Every `rescan_s` the
-watcher opens ports that appeared; a reader whose port fails (unplugged) closes it and ends, and
-the node is picked up again on whatever path it comes back on, matched by the node id in its
-frames. Readers never wait for each other: one node's trouble never stops the others.
+watcher opens ports that appeared; a port that fails (unplugged) is closed and its close queued,
+and the node is picked up again on whatever path it comes back on, matched by the node id in its
+frames. The reading thread never waits on one port (reads are non-blocking, of ready ports only):
+one node's trouble never stops the others.
 
-Readers put (kind, port, arrival ns, bytes) on one `IngestQueue`, bounded per port; the
+The reads put (kind, port, arrival ns, bytes) on one `IngestQueue`, bounded per port; the
 processing thread feeds the pure `Pipeline`, records, stores and publishes its events and sends
 its node commands.
 """
@@ -15,7 +16,9 @@ from __future__ import annotations
 import collections
 import glob
 import logging
+import os
 import queue
+import selectors
 import threading
 import time
 
@@ -31,9 +34,7 @@ from .remoteid import COMPANION
 
 log = logging.getLogger("straja.gateway")
 WRITE_TIMEOUT_S, WRITE_RETRY_S = 0.05, 1.0  # writes to a node that does not read its input
-# A reader's read waits this long for bytes (stop() cancels the wait): a wait that times out
-# costs about 0.1 ms of CPU (pyserial's select loop), so an idle port is not polled often
-READ_WAIT_S = 1.0
+READ_SIZE = 1 << 16  # at most this much of a port's bytes a read (a pty holds up to 64 KiB)
 
 
 def is_sweep(piece: bytes) -> bool:
@@ -95,7 +96,10 @@ class IngestQueue:
         if other:
             items.append((False, other))
         with self._ready:
-            sweeps, others = self._waiting.setdefault(port, (collections.deque(), collections.deque()))
+            waiting = self._waiting.get(port)
+            if waiting is None:  # (not setdefault: it would make the two deques every read)
+                waiting = self._waiting[port] = (collections.deque(), collections.deque())
+            sweeps, others = waiting
             for sweep, chunk in items:
                 item = ["data", port, t_ns, chunk]
                 self._items.append(item)
@@ -144,7 +148,8 @@ def configured_ports(patterns, discover: bool) -> list[str]:
 
 
 class PortReader:
-    """A thread reading one port until it fails or is stopped."""
+    """One node's port: read by the gateway's `PortReaders` thread, written (commands) by the
+    processing thread."""
 
     def __init__(self, path: str, port: serial.Serial, out: IngestQueue):
         self.path = path
@@ -154,29 +159,34 @@ class PortReader:
         # processing thread serves every node. A write that times out is dropped, said once, and
         # the port is not written again for WRITE_RETRY_S (a timeout costs WRITE_TIMEOUT_S).
         self.port.write_timeout = WRITE_TIMEOUT_S
+        os.set_blocking(self.port.fd, False)  # (pyserial's is): a read never waits on one port
+        self.fd = self.port.fd  # its number in the selector, even once the port is closed
         self._write_failing = False
         self._no_write_until = 0.0
         self._ids = iter(range(1, 1 << 62))
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"reader-{path}", daemon=True)
+        self.closed = threading.Event()  # set once the port is closed and its close queued
 
-    def start(self) -> None:
-        self.out.put(("open", self.path, time.time_ns(), b""))
-        self.thread.start()
+    def read(self) -> bool:
+        """Queues what the port has (one read: the fd is non-blocking); False when the port
+        failed (unplugged: a ready port that gives no bytes, or an error) or was closed."""
+        try:
+            data = os.read(self.port.fd, READ_SIZE)
+        except BlockingIOError:
+            return True  # readiness that another reader of the device took
+        except (OSError, TypeError):
+            return False  # unplugged (EIO), or closed (fd None)
+        if not data:
+            return False
+        self.out.data(self.path, time.time_ns(), data)
+        return True
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.port.read(max(1, self.port.in_waiting))
-            except (OSError, serial.SerialException, TypeError, AttributeError):
-                break  # unplugged or closed
-            if data:
-                self.out.data(self.path, time.time_ns(), data)
+    def close(self) -> None:
         try:
             self.port.close()
         except OSError:
             pass
         self.out.put(("close", self.path, time.time_ns(), b""))
+        self.closed.set()
 
     def send(self, verb: str, args: str | None = None) -> None:
         self.write(protocol.format_command(next(self._ids) % 65535 + 1, verb, args))
@@ -194,17 +204,105 @@ class PortReader:
             self._write_failing = True
             self._no_write_until = time.monotonic() + WRITE_RETRY_S
 
-    def stop(self) -> None:
-        self._stop.set()
-        try:
-            self.port.cancel_read()  # ends a read waiting for bytes now
-        except OSError:
-            pass  # (closed already)
-        self.thread.join(timeout=2)
-
     @property
     def alive(self) -> bool:
-        return self.thread.is_alive()
+        return not self.closed.is_set()
+
+
+class PortReaders:
+    """One thread reading every open port: it sleeps in the kernel (epoll, `selectors`) until
+    some port has bytes, then takes each ready port's bytes in one read. A thread per port cost
+    a wake-up, a GIL hand-over and pyserial's read loop per read of each port; this costs one
+    wake-up for all the ports ready at that moment. A port that fails (a read error, or ready
+    with no bytes: unplugged), or whose bytes this thread fails on (logged), is closed and its
+    close queued (the rescan opens it again); the others go on.
+
+    Ports are added and removed by other threads through `add` and `stop`: the changes are
+    queued and the thread woken (a pipe) to make them, so the selector is only touched here.
+    """
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._lock = threading.Lock()
+        self._to_add: list[PortReader] = []
+        self._started = self._stopping = False
+        self.thread = threading.Thread(target=self._run, name="reader-ports", daemon=True)
+
+    def add(self, reader: PortReader) -> None:
+        """Read `reader`'s port from now on (its open queued first)."""
+        reader.out.put(("open", reader.path, time.time_ns(), b""))
+        with self._lock:
+            self._to_add.append(reader)
+            start, self._started = not self._started, True
+        if start:
+            self.thread.start()
+        self._wake()
+
+    def stop(self, timeout_s: float = 2.0) -> None:
+        """Every port closed (each close queued), the thread ended; once."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+        if self._started:
+            self._wake()
+            self.thread.join(timeout_s)
+        else:  # never started: nothing was read, the ports added are closed here
+            self._apply_changes()
+        self._selector.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"\0")
+        except BlockingIOError:
+            pass  # the pipe is full: a wake-up is pending anyway
+
+    def _apply_changes(self) -> bool:
+        """Registers the ports added, closes every port when stopping; False then."""
+        with self._lock:
+            added, self._to_add = self._to_add, []
+            stopping = self._stopping
+        for reader in added:
+            try:
+                self._selector.register(reader.fd, selectors.EVENT_READ, reader)
+            except (OSError, ValueError, TypeError):  # closed meanwhile
+                reader.close()
+        if stopping:
+            for key in list(self._selector.get_map().values()):
+                if key.data is not None:
+                    self._close(key.data)
+        return not stopping
+
+    def _close(self, reader: PortReader) -> None:
+        self._selector.unregister(reader.fd)  # before the fd's number can be reused
+        reader.close()
+
+    def _run(self) -> None:
+        while True:
+            for key, _ in self._selector.select():
+                reader = key.data
+                if reader is None:  # woken: ports to add, or stop
+                    try:
+                        os.read(self._wake_r, 4096)  # (more wake-ups than that: woken again)
+                    except BlockingIOError:
+                        pass
+                    if not self._apply_changes():
+                        return
+                elif not self._read(reader):
+                    self._close(reader)
+
+    def _read(self, reader: PortReader) -> bool:
+        try:
+            return reader.read()
+        except Exception:  # a fault of this thread's own: it reads every port, so it goes on
+            log.exception("reading %s failed; the port is closed and opened again", reader.path)
+            return False
 
 
 class Gateway:
@@ -222,6 +320,7 @@ class Gateway:
         self.overload_ns = int(cfg.event_window_s * 1e9)
         self._next_overload: dict[str, int] = {}  # port -> no overload event before (ns)
         self.readers: dict[str, PortReader] = {}
+        self.reading = PortReaders()
         self.latencies_ns: list[int] = []  # arrival to alert, for the log and the benchmark
         self._stop = threading.Event()
 
@@ -231,12 +330,12 @@ class Gateway:
             if reader is not None and reader.alive:
                 continue
             try:
-                port = open_port(path, timeout=READ_WAIT_S)
+                port = open_port(path)
             except PortError as e:
                 log.debug("%s: %s", path, e)
                 continue
             reader = self.readers[path] = PortReader(path, port, self.queue)
-            reader.start()  # the pipeline's port_opened output asks the node what it is
+            self.reading.add(reader)  # the pipeline's port_opened output asks the node what it is
 
     def handle(self, kind: str, path: str, t_ns: int, data: bytes) -> Output:
         if kind == "data":
@@ -325,8 +424,7 @@ class Gateway:
         self.send(out)
         if out.events:
             self.emit(out.events)
-        for reader in self.readers.values():
-            reader.stop()
+        self.reading.stop()
         while True:
             try:
                 self.handle(*self.queue.get_nowait())

@@ -1,0 +1,174 @@
+"""The gateway's one reading thread (`ingest.PortReaders`): every port's bytes reach the queue
+whole and in order, a failing port is closed without stopping the others, stop closes all."""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+
+import pytest
+
+from straja import protocol
+from straja.gateway.ingest import IngestQueue, PortReader, PortReaders
+from straja.serial_port import open_port
+
+
+def frames(node_id: int, n: int) -> list[bytes]:
+    """Sweep frames as the node writes them; each begins and ends with a delimiter."""
+    return [protocol.encode_frame(protocol.Frame(0, node_id, i, i * 1000, protocol.Sweep(
+        0, 0, i, 5645000, 2000, 500, 1000, 0, 8, bytes([node_id] * 8)))) for i in range(n)]
+
+
+def take(q: IngestQueue, until, timeout_s: float = 10.0) -> list[tuple]:
+    """Items from q until until(items) holds."""
+    items: list[tuple] = []
+    while not until(items):
+        items.append(q.get(timeout=timeout_s))
+    return items
+
+
+def queued(frames_sent: list[bytes]) -> bytes:
+    """What the queue holds of these frames read all at once (it drops the delimiters that open
+    frames once it knows where frames start): however the reads split them, the same."""
+    q = IngestQueue(backlog=1 << 20)
+    q.data("port", 0, b"".join(frames_sent))
+    return bytes_of(take(q, lambda items: not q.waiting("port")), "port")
+
+
+def bytes_of(items, path) -> bytes:
+    return b"".join(d for k, p, _, d in items if k == "data" and p == path)
+
+
+def two_ports(ptys, q):
+    """(masters, paths, their readers, the reading thread) of two ports read into q."""
+    pairs = ptys(2)
+    paths = [os.ttyname(slave) for _, slave in pairs]
+    readers = {p: PortReader(p, open_port(p), q) for p in paths}
+    reading = PortReaders()
+    for reader in readers.values():
+        reading.add(reader)
+    return [m for m, _ in pairs], paths, readers, reading
+
+
+def reads_on(q, master, path, reading) -> list[tuple]:
+    """Frames written to `path` reach q whole: the reading thread goes on."""
+    sent = frames(3, 10)
+    os.write(master, b"".join(sent))
+    items = take(q, lambda items: len(bytes_of(items, path)) == len(queued(sent)))
+    assert bytes_of(items, path) == queued(sent) and reading.thread.is_alive()
+    return items
+
+
+def closed(path):
+    return lambda items: ("close", path) in [(k, p) for k, p, _, _ in items]
+
+
+@pytest.fixture
+def ptys():
+    made = []
+
+    def make(n):
+        for _ in range(n):
+            made.append(os.openpty())
+        return made[-n:]
+    yield make
+    for master, slave in made:
+        for fd in (master, slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+@pytest.mark.timeout(60)
+def test_one_thread_reads_every_port_whole_and_in_order(ptys):
+    q = IngestQueue(backlog=1 << 20)
+    reading = PortReaders()
+    pairs = ptys(12)
+    paths = [os.ttyname(slave) for _, slave in pairs]
+    threads_before = threading.active_count()
+    for path in paths:
+        reading.add(PortReader(path, open_port(path), q))
+    assert threading.active_count() == threads_before + 1
+    sent = {path: frames(i + 1, 200) for i, path in enumerate(paths)}
+    for k in range(200):  # interleaved, as nodes send
+        for (master, _), path in zip(pairs, paths):
+            os.write(master, sent[path][k])
+    want = {path: queued(f) for path, f in sent.items()}
+    items = take(q, lambda items: all(len(bytes_of(items, p)) == len(want[p]) for p in paths))
+    assert [p for k, p, _, _ in items if k == "open"] == paths  # each open before its data
+    for path in paths:
+        assert bytes_of(items, path) == want[path]
+    reading.stop()
+    assert threading.active_count() == threads_before
+
+
+@pytest.mark.timeout(60)
+def test_a_port_that_fails_is_closed_and_the_others_go_on(ptys):
+    q = IngestQueue(backlog=1 << 20)
+    (m_gone, m_kept), (gone, kept), readers, reading = two_ports(ptys, q)
+    os.close(m_gone)  # unplugged: its reads now fail (EIO)
+    take(q, closed(gone))
+    assert not readers[gone].alive and readers[kept].alive
+    reads_on(q, m_kept, kept, reading)
+    reading.stop()
+    take(q, closed(kept))
+    assert not readers[kept].alive
+    with pytest.raises(queue.Empty):  # one close a port, none for the port that failed earlier
+        q.get(timeout=0.2)
+    reading.stop()  # a second stop does nothing
+
+
+@pytest.mark.timeout(30)
+def test_stop_before_any_read_closes_the_ports_added(ptys):
+    q = IngestQueue(backlog=16)
+    reading = PortReaders()
+    reading.stop()  # never started, nothing added: nothing to close
+    with pytest.raises(queue.Empty):
+        q.get(timeout=0.05)
+    (_, slave), = ptys(1)
+    path = os.ttyname(slave)
+    reader = PortReader(path, open_port(path), q)
+    late = PortReaders()
+    late.add(reader)
+    late.stop()
+    kinds = [q.get(timeout=5)[0], q.get(timeout=5)[0]]
+    assert kinds == ["open", "close"] and not reader.alive and not reader.port.is_open
+
+
+@pytest.mark.timeout(30)
+def test_a_port_closed_under_the_reader_is_dropped_and_the_others_go_on(ptys):
+    """A port closed by something else (its fd gone) is unregistered by its number, not read."""
+    q = IngestQueue(backlog=1 << 20)
+    (m_gone, m_kept), (gone, kept), readers, reading = two_ports(ptys, q)
+    take(q, lambda items: len(items) == 2)  # both opens
+    readers[gone].port.close()
+    os.write(m_gone, b"x")  # (no reader now)
+    os.close(m_gone)
+    reads_on(q, m_kept, kept, reading)
+    reading.stop()
+
+
+class FailingFor(IngestQueue):
+    """A queue whose data() fails for one port: a fault in the reading thread's own work."""
+
+    def __init__(self, bad_path):
+        super().__init__(backlog=1 << 20)
+        self.bad_path = bad_path
+
+    def data(self, port, t_ns, data):
+        if port == self.bad_path:
+            raise RuntimeError("a bug")
+        super().data(port, t_ns, data)
+
+
+@pytest.mark.timeout(30)
+def test_a_fault_reading_one_port_closes_it_and_the_thread_reads_the_others(ptys, caplog):
+    q = FailingFor(None)
+    (m_bad, m_kept), (bad, kept), readers, reading = two_ports(ptys, q)
+    q.bad_path = bad
+    os.write(m_bad, b"".join(frames(1, 3)))
+    take(q, closed(bad))
+    assert not readers[bad].alive and "reading " + bad + " failed" in caplog.text
+    reads_on(q, m_kept, kept, reading)
+    reading.stop()
