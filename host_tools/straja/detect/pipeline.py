@@ -182,7 +182,8 @@ class Pipeline:
         config.revisit, `single` holds the first reads (codes, same shape) of the held sweeps:
         held hits in bursty neighbourhoods are masked (BUSY_*), and in the band hopper's bands
         the held pieces of frames lit wide in a read (wide_frame_pieces); `second`, their
-        second reads when the node sends them (SWEEP flag PAIRS): the band hopper counts the hits of both.
+        second reads when the node sends them (SWEEP flag PAIRS): the band hopper counts the
+        hits of both.
 
         The kernels are called directly (they check their arguments in C): on a live stream of
         one sweep per call, the Python layers would cost more than the work.
