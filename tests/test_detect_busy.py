@@ -132,3 +132,47 @@ def test_pipeline_masks_held_hits_one_sweep_per_call():
         np.testing.assert_array_equal(p.process(held[r], t[r], dur[r], single[r]).det,
                                       expected[r])
     assert mask[-20:, 24:32].all() and expected[core.BUSY_WARM_SWEEPS:, 50].any()
+
+
+def test_wide_runs_bridge_one_cell_nulls():
+    hot = np.array([[1, 1, 0, 1, 1, 0, 0, 1, 0, 1],
+                    [1, 0, 1, 0, 0, 1, 1, 1, 1, 0]], bool)
+    # row 0: 0-4 bridged over the null at 2 (5 wide), 7-9 over 8 (3: narrow); row 1: 0-2 (3),
+    # 5-8 (4)
+    np.testing.assert_array_equal(core.wide_runs(hot, 4)[0], [1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(core.wide_runs(hot, 3)[1], [0, 0, 0, 0, 0, 1, 1, 1, 1, 0])
+    assert not core.wide_runs(hot, 5).any()
+
+
+def test_wide_frame_pieces_are_narrow_held_runs_inside_wide_reads():
+    held = np.array([[0, 1, 0, 0, 1, 1, 0, 0, 1, 0],
+                     [0, 1, 1, 1, 0, 0, 0, 0, 0, 0]], bool)
+    wide = np.array([[1, 1, 1, 1, 1, 1, 1, 0, 0, 0],
+                     [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]], bool)
+    np.testing.assert_array_equal(core.wide_frame_pieces(held, wide, 2), [
+        [0, 1, 0, 0, 1, 1, 0, 0, 0, 0],   # the hit at 8 lies outside the wide read: a hop
+        [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]])  # 3 held cells wide: not a hop's width, left alone
+
+
+def test_pipeline_clears_held_pieces_of_a_wide_frame_keeps_a_hop():
+    """A 40 MHz frame lit in both reads of every sweep, its held read cut into narrow pieces by
+    fading, gives no held detection past the warm-up; a hop held on a quiet channel does."""
+    rng = np.random.default_rng(7)
+    assert 2 / 3 >= core.BUSY_HELD_RATIO
+    n_sweeps, n_bins, step = 60, 64, 1_325.0
+    noise = rng.integers(76, 84, (n_sweeps, n_bins)).astype(np.uint8)
+    held, first, second = noise.copy(), noise.copy(), noise.copy()
+    first[:, 2:32] = second[:, 2:32] = 120
+    # pieces two cells wide in every sweep: the held read holds 2/3 of the frame's cells, over
+    # BUSY_HELD_RATIO, so the bursty-cell mask keeps them (an access point at load 0.9)
+    held[:, 2:32] = 120
+    held[:, 4:32:3] = noise[:, 4:32:3]
+    held[::3, 50] = first[::3, 50] = second[::3, 50] = 120
+    t = np.arange(n_sweeps, dtype=np.int64) * 180_000
+    dur = np.full(n_sweeps, 179_000, np.int64)
+    p = core.Pipeline(n_bins, 2_400_000, step, core.PipelineConfig(revisit=True))
+    det = np.concatenate([p.process(held[r], t[r], dur[r], first[r], second[r]).det.copy()
+                          for r in (slice(s, s + 1) for s in range(n_sweeps))])
+    late = det[core.BUSY_WARM_SWEEPS:]
+    assert not late[:, 2:32].any()
+    assert late[:, 50].any()

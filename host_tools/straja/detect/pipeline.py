@@ -27,7 +27,7 @@ from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import (CLASSES, STEADY_MIN_BURSTS, WIDE_KHZ, Scan, band, band_hopper,
                                     classify)
-from straja.detect.hoppers import BandHoppers, Hopper
+from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig, with_history
 
@@ -163,6 +163,8 @@ class Pipeline:
         self._hoppers = (BandHoppers(n_bins, start_khz, step_khz, self._floor_alpha, c.pfa)
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
         self._reads_mw = np.empty((0, 0, n_bins), np.float32)  # the band hopper's reads, mW
+        self._pieces_mw = np.empty((0, n_bins), np.float32)     # a read, mW (wide pieces)
+        self._hit_cells = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
         self._drone_tracks: set[int] = set()  # tracks alerted as drone links, while live
         self._hopper_reported: Hopper | None = None  # the band hopper, once alerted
 
@@ -178,8 +180,10 @@ class Pipeline:
         """Take a batch of sweeps: RSSI codes (uint8) or linear mW (float32), (n_sweeps, n_bins),
         with each sweep's start t_us and duration_us (int64, SWEEP header fields). With
         config.revisit, `single` holds the first reads (codes, same shape) of the held sweeps:
-        held hits in bursty neighbourhoods are masked (BUSY_*); `second`, their second reads
-        when the node sends them (SWEEP flag PAIRS): the band hopper counts the hits of both.
+        held hits in bursty neighbourhoods are masked (BUSY_*), and in the band hopper's bands
+        the held pieces of frames lit wide in a read (wide_frame_pieces); `second`, their
+        second reads when the node sends them (SWEEP flag PAIRS): the band hopper counts the
+        hits of both.
 
         The kernels are called directly (they check their arguments in C): on a live stream of
         one sweep per call, the Python layers would cost more than the work.
@@ -206,6 +210,8 @@ class Pipeline:
             n_det = -1
         if self._busy is not None:
             n_det = self._busy.process(single, noise, det)
+        if self._hoppers is not None and n:
+            n_det = self._clear_wide_pieces(det, single, second, noise, n_det)
         if self.noise is not None and n:
             self._noise_now = noise[n - 1]
         hopper = self._band_hopper(single, second, power, noise, t_us, duration_us) if n else None
@@ -243,6 +249,22 @@ class Pipeline:
         if track_alerts.size:
             alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
         return Result(det, noise, bursts, events, alerts, hopper)
+
+    def _clear_wide_pieces(self, det, single, second, noise, n_det: int) -> int:
+        """Clears the held hits that are pieces of wider frames (wide_frame_pieces), in place;
+        returns the detected cells left (-1: not counted, as the kernels do)."""
+        reads = (single,) if second is None else (single, second)
+        if self._pieces_mw.shape != single.shape:
+            self._pieces_mw = np.empty(single.shape, np.float32)
+        wide = np.zeros(single.shape, bool)
+        for codes in reads:
+            _detect_noise.codes_to_mw(codes, self._pieces_mw)
+            wide |= wide_runs(self._pieces_mw > self._floor_alpha * noise, self._hit_cells)
+        pieces = wide_frame_pieces(det != 0, wide, self._hit_cells)
+        if not pieces.any():
+            return n_det
+        det[pieces] = 0
+        return -1
 
     def _band_hopper(self, single, second, power, noise, t_us, duration_us) -> Hopper | None:
         """The band hopper when it took hits in these sweeps, unless a track already names the
@@ -339,6 +361,47 @@ class Pipeline:
             with_history(feats, snap, split.busy_before, split.cut_share, streak, streak_sd,
                          self._start_khz, self._step_khz)
         return feats
+
+
+def _run_labels(hot: np.ndarray) -> np.ndarray:
+    """Run number (from 1) of each cell of hot (bool, (n_sweeps, n_bins)) along its row, 0
+    where cold, as (n_sweeps, n_bins + 1): a cold cell ends each row (runs never span rows)."""
+    flat = np.zeros((hot.shape[0], hot.shape[1] + 1), bool)
+    flat[:, :-1] = hot
+    starts = flat.copy()
+    starts[:, 1:] &= ~flat[:, :-1]
+    return (np.cumsum(starts.ravel()) * flat.ravel()).reshape(flat.shape)
+
+
+def wide_runs(hot: np.ndarray, max_cells: int) -> np.ndarray:
+    """The cells of hot (bool, (n_sweeps, n_bins)) in runs along a row wider than max_cells,
+    a cold cell between two hot ones bridged (a wide frame's read has fading nulls one cell
+    wide: measured, busy_24ghz_background's 40 MHz access points)."""
+    bridged = hot.copy()
+    bridged[:, 1:-1] |= hot[:, :-2] & hot[:, 2:]
+    runs = _run_labels(bridged)
+    widths = np.bincount(runs.ravel())
+    widths[0] = 0
+    return widths[runs][:, :-1] > max_cells
+
+
+def wide_frame_pieces(held: np.ndarray, wide_in_reads: np.ndarray, max_cells: int) -> np.ndarray:
+    """The held hits (bool, (n_sweeps, n_bins)) that are pieces of wider frames: runs of held
+    cells at most max_cells wide (a hop's width) whose every cell lies, in a single read,
+    inside a hot run wider than max_cells (`wide_in_reads`). A hop is as narrow in its reads;
+    a frame of a 20/40 MHz channel lights its whole channel in a read, while the held read (the
+    lower of the two) is cut into narrow pieces by fading that differs frame to frame: an
+    access point at load 0.9 holds so in most sweeps, and its pieces over 40 MHz were named
+    ELRS at switch-on (docs/detection.md, "Hoppers seen by a scanner"). A hop held inside a
+    wide frame of one of its reads is lost with it (a hopper inside a busy Wi-Fi channel is
+    seen on its other channels)."""
+    runs = _run_labels(held)
+    size = int(runs.max()) + 1
+    widths = np.bincount(runs.ravel(), minlength=size)
+    outside = np.bincount(runs[:, :-1].ravel(), weights=~wide_in_reads.ravel(), minlength=size)
+    piece = (outside == 0) & (widths <= max_cells)
+    piece[0] = False
+    return piece[runs][:, :-1]
 
 
 def steadiness_split(n_bins: int) -> SteadinessSplit:
