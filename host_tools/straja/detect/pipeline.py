@@ -85,6 +85,12 @@ HOPPER_TRACK_ID = -1
 # A track whose last burst's centre lies within this many steps of the midpoint of two adjacent
 # channels straddles them (Pipeline.straddle): a two-bin run's centre is their midpoint
 STRADDLE_OFFSET = 0.25
+# ...and the channels' signals (mean hot reading less the band's floor, the median noise mean of
+# the sweep: a channel's own noise estimate creeps up under an emitter on air for long) are
+# compared where both are at least this share of that floor (1 dB over it): a far emitter reads
+# 1.5-4 dB over the floor (ocusync_40_straddling_and_analog_r2, measured), and an FM carrier's
+# far channel, ~10 dB under its near one, is then under it
+STRADDLE_MIN_SIGNAL = 0.25
 HOPPER_BANDS = ("2g4",)
 
 
@@ -333,10 +339,10 @@ class Pipeline:
         """Per track of the snapshot rows (classify's STRADDLE), where its last burst's centre
         lies within STRADDLE_OFFSET steps of the midpoint of two adjacent channels both hot now
         (where the steadiness split runs: a two-bin run's centre is their midpoint): that
-        midpoint, and the weaker channel's signal (its mean hot reading less the noise mean) over
-        the stronger's in dB, which tells a flat top straddling them from a peaked FM carrier
-        (classify's BALANCED_DB); NaN elsewhere, or where either signal is under the noise mean
-        (too weak to compare: a reading near the floor is mostly noise)."""
+        midpoint, and the weaker channel's signal (its mean hot reading less the band's floor)
+        over the stronger's in dB, which tells a flat top straddling them from a peaked FM carrier
+        (classify's BALANCED_DB); NaN elsewhere, or where either signal is under
+        STRADDLE_MIN_SIGNAL of that floor (too weak to compare)."""
         out = np.full(snap.size, np.nan, STRADDLE)
         split = self._split
         if split is None or not snap.size:
@@ -346,10 +352,10 @@ class Pipeline:
         ok = (np.abs(pos - lo - 0.5) <= STRADDLE_OFFSET) & (lo >= 0) & (lo < self.n_bins - 1)
         lo = np.where(ok, lo, 0)
         hi = lo + ok
-        noise = self._noise_now.astype(np.float64)
-        sig_lo, sig_hi = split.hot_mw[lo] - noise[lo], split.hot_mw[hi] - noise[hi]
+        floor = float(np.median(self._noise_now))  # NaN before the first sweep: none ok
+        sig_lo, sig_hi = split.hot_mw[lo] - floor, split.hot_mw[hi] - floor
         ok &= ((split.streak[lo] > 0) & (split.streak[hi] > 0)
-               & (sig_lo >= noise[lo]) & (sig_hi >= noise[hi]))
+               & (np.minimum(sig_lo, sig_hi) >= STRADDLE_MIN_SIGNAL * floor))
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.minimum(sig_lo, sig_hi) / np.maximum(sig_lo, sig_hi)
             out["balance_db"][ok] = 10 * np.log10(ratio[ok])
