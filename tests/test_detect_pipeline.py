@@ -281,3 +281,33 @@ def test_a_bins_history_before_its_streak_is_kept():
     assert 0.4 < before[1] < 0.6
     split.quiet(200)  # a long quiet spell: every bin's history cools
     assert split.busy.max() < 0.05 and split.sweeps == n + 200
+
+
+def straddling_video_family(khz, levels_db):
+    """The family of the first alert on a steady emitter lighting the two RX5808 scan channels
+    (20 MHz step from 5645 MHz) around `khz` at levels_db over the noise (the lower channel's,
+    the upper's) in every sweep."""
+    scene = Scene(40, 16, 5_645_000, 20_000, period_us=409_000, seed=6)
+    rng = np.random.default_rng(7)
+    profile = 10 ** (np.array(levels_db, float) / 10)
+    for sweep in range(40):
+        scene.add(sweep, khz + 10_000, 0.3 * rng.standard_normal(), width_bins=2,
+                  profile=profile)
+    p = Pipeline(16, scene.start_khz, scene.step_khz, PipelineConfig(max_burst_sweeps=1))
+    for i in range(40):
+        r = p.process(scene.power[i:i + 1].astype(np.float32), scene.t_us[i:i + 1],
+                      scene.duration_us[i:i + 1])
+        if r.alerts.size:
+            return r.alerts["family"][0]
+    return None
+
+
+def test_a_flat_top_straddling_two_scan_channels_off_the_analog_plan_is_ofdm():
+    """A 20 MHz-step scanner sees 40 MHz OFDM centred between two scan channels (5835 MHz, read at
+    5825 and 5845) as two bins lit equally, as it sees FM video whose carrier is at their
+    midpoint; no analog channel is there (F6 5840 and B6 5828 are 5-7 MHz off), so it is a flat
+    top: OFDM. FM on F6 lights 5845 ~10 dB over 5825: analog; FM on R2 (5695 MHz, the midpoint
+    of 5685 and 5705) lights both equally: analog."""
+    assert straddling_video_family(5_835_000, (20, 20.5)) == "ofdm_video"
+    assert straddling_video_family(5_835_000, (11, 21)) == "analog_fm_video"
+    assert straddling_video_family(5_695_000, (20, 20)) == "analog_fm_video"

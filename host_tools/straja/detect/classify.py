@@ -67,6 +67,13 @@ FLAT_MIN_BINS = 2.2           # a flat top needs bursts of 3 bins to be seen (1-
                               # (40 MHz OFDM at a 20 MHz step: shoulders at -3 dB, centre_db
                               # <= 1.8 dB; FM video lights a third bin only with its carrier on a
                               # scan channel, its skirts ~23 dB down: centre_db ~4.7 dB)
+BALANCED_DB = 2.0             # a channel lit equally (the weaker within this) over the two scan
+                              # channels it straddles: a flat top at least as wide as a step
+                              # centred within a few MHz of their midpoint (OFDM 20 MHz within
+                              # 2.3 MHz, 40 MHz within 7.4 MHz at a 20 MHz step), or a peaked
+                              # FM carrier within ~0.3 of its spectrum's sigma of it (1.1 MHz for
+                              # 20 MHz of FM, 2.2 MHz for 40 MHz): off the analog plan there
+                              # (ANALOG_PLAN_KHZ), not FM video
 WIFI_BW_KHZ = (14_000.0, 26_000.0)
 # The channel plans of straja.rf as arrays (MHz), and BLE advertising channels in kHz.
 ANALOG_PLAN_MHZ = np.array(rf.ANALOG_PLAN_MHZ, float)
@@ -174,9 +181,16 @@ def band(centre_khz: float) -> str:
     return "other"
 
 
-def classify_one(f, scan: Scan = Scan()) -> tuple[str, float, str]:
-    """(family, confidence, reason) of one FEATURES record read by `scan`."""
-    family, reason = _rule(f, scan)
+# A track lit over two adjacent scan channels (straja.detect.pipeline.Pipeline.straddle): their
+# midpoint, and the weaker one's signal over the stronger's (dB, <= 0); NaN: not straddling
+STRADDLE = np.dtype([("midpoint_khz", "f8"), ("balance_db", "f8")])
+NO_STRADDLE = np.full((), np.nan, STRADDLE)
+
+
+def classify_one(f, scan: Scan = Scan(), straddle=NO_STRADDLE) -> tuple[str, float, str]:
+    """(family, confidence, reason) of one FEATURES record read by `scan`, with its STRADDLE
+    record when known."""
+    family, reason = _rule(f, scan, straddle)
     n = float(f["n_bursts"])
     return family, SPECIFICITY[family] * n / (n + EVIDENCE_BURSTS), reason
 
@@ -229,7 +243,7 @@ def _steady_level(n, sd, f, share: float = 1.0) -> bool:
     return n >= evidence and sd <= max_sd
 
 
-def _wide(f, where: str, scan: Scan) -> tuple[str, str]:
+def _wide(f, where: str, scan: Scan, straddle) -> tuple[str, str]:
     """Video (analog or OFDM), Wi-Fi or unknown, for a burst wider than WIDE_KHZ.
 
     A scanner stepping ~10 MHz sees 20 MHz video as 1-3 bins, its centre to +-step/2 only: a
@@ -240,7 +254,10 @@ def _wide(f, where: str, scan: Scan) -> tuple[str, str]:
     swinging with its traffic. Steady but wider than a video channel (a scan step more): video
     carriers side by side (a coarse scanner sees no dip between adjacent channels), or a strong
     one lit wider by its skirts, once steady over SIDE_BY_SIDE_BURSTS, which a busy 40/80 MHz
-    access point rarely is (named by shape as one video is); not yet telling before."""
+    access point rarely is (named by shape as one video is); not yet telling before. Fewer bins
+    lit equally over the two scan channels they straddle (`straddle`'s balance within
+    BALANCED_DB) where no analog channel lies at their midpoint: a flat top there, OFDM (a
+    peaked FM carrier lights two bins equally only within a few MHz of their midpoint)."""
     bw, duty, step_khz = f["bandwidth_khz"], f["duty"], scan.step_khz
     if where not in ("2g4", "5g8"):
         return "unknown", f"wide ({bw / 1000:.0f} MHz) outside the video and Wi-Fi bands"
@@ -251,6 +268,12 @@ def _wide(f, where: str, scan: Scan) -> tuple[str, str]:
                                f"40/80 MHz access point or video side by side")
         off_plan = _off(ANALOG_PLAN_MHZ, f["centre_khz"])
         on_plan = where == "5g8" and off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
+        balance, midpoint = float(straddle["balance_db"]), float(straddle["midpoint_khz"])
+        if (where == "5g8" and bins < FLAT_MIN_BINS and balance >= -BALANCED_DB
+                and _off(ANALOG_PLAN_MHZ, midpoint) > ANALOG_PLAN_KHZ):
+            return "ofdm_video", (f"continuous, lit equally ({balance:.1f} dB) over two scan "
+                                  f"channels, {_off(ANALOG_PLAN_MHZ, midpoint) / 1000:.0f} MHz "
+                                  f"from the analog plan at their midpoint: flat-topped")
         if on_plan and (bins < FLAT_MIN_BINS or f["centre_db"] >= ANALOG_PEAK_DB):
             shape = "peaked spectrum" if bins >= FLAT_MIN_BINS else f"{bins:.1f} bins wide"
             return "analog_fm_video", f"continuous, {shape}, on the 5.8 GHz plan ({off_plan:.0f} kHz off)"
@@ -264,11 +287,11 @@ def _wide(f, where: str, scan: Scan) -> tuple[str, str]:
     return "unknown", f"wide ({bw / 1000:.0f} MHz), neither steady nor Wi-Fi-like"
 
 
-def _rule(f, scan: Scan) -> tuple[str, str]:
+def _rule(f, scan: Scan, straddle=NO_STRADDLE) -> tuple[str, str]:
     where = band(f["centre_khz"])
     bw, n_ch = f["bandwidth_khz"], int(f["n_channels"])
     if bw >= WIDE_KHZ:
-        return _wide(f, where, scan)
+        return _wide(f, where, scan, straddle)
     if where == "2g4" and n_ch <= BLE_MAX_CHANNELS and _on_ble_adv(f):
         return "ble", "narrow, only on BLE advertising channels 37/38/39"
     hop = f["hop_fraction"]
@@ -395,10 +418,12 @@ CLASSES = np.dtype([("track_id", "i8"), ("family", "U16"), ("confidence", "f8"),
                     ("drone", "?"), ("reason", "U120")])
 
 
-def classify(feats: np.ndarray, scan: Scan = Scan()) -> np.ndarray:
-    """Family, confidence, drone flag and reason of every track (CLASSES dtype)."""
+def classify(feats: np.ndarray, scan: Scan = Scan(), straddle=None) -> np.ndarray:
+    """Family, confidence, drone flag and reason of every track (CLASSES dtype); straddle: a
+    STRADDLE record per track (None: none known)."""
     out = np.empty(feats.size, CLASSES)
     for i, f in enumerate(feats):
-        family, conf, reason = classify_one(f, scan)
+        family, conf, reason = classify_one(f, scan, NO_STRADDLE if straddle is None
+                                            else straddle[i])
         out[i] = (f["track_id"], family, conf, family in DRONE_FAMILIES, reason)
     return out

@@ -25,8 +25,8 @@ from straja._detect_split import SteadinessSplit
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
-from straja.detect.classify import (CLASSES, STEADY_MIN_BURSTS, WIDE_KHZ, Scan, band, band_hopper,
-                                    classify)
+from straja.detect.classify import (CLASSES, STEADY_MIN_BURSTS, STRADDLE, WIDE_KHZ, Scan, band,
+                                    band_hopper, classify)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig, with_history
@@ -82,6 +82,15 @@ STREAK_LOOKS = (STEADY_MIN_BURSTS, 2 * STEADY_MIN_BURSTS)
 # The band hopper (straja.detect.hoppers) is reported as a track of this id (the tracker's are
 # >= 0), in the bands where control links hop per packet over tens of MHz
 HOPPER_TRACK_ID = -1
+# A track whose last burst's centre lies within this many steps of the midpoint of two adjacent
+# channels straddles them (Pipeline.straddle): a two-bin run's centre is their midpoint
+STRADDLE_OFFSET = 0.25
+# ...and the channels' signals (mean hot reading less the band's floor, the median noise mean of
+# the sweep: a channel's own noise estimate creeps up under an emitter on air for long) are
+# compared where both are at least this share of that floor (1 dB over it): a far emitter reads
+# 1.5-4 dB over the floor (ocusync_40_straddling_and_analog_r2, measured), and an FM carrier's
+# far channel, ~10 dB under its near one, is then under it
+STRADDLE_MIN_SIGNAL = 0.25
 HOPPER_BANDS = ("2g4",)
 
 
@@ -339,13 +348,41 @@ class Pipeline:
 
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:
         """(FEATURES, CLASSES) of the live tracks, in the same order."""
-        feats = self._features(self.tracker.snapshot())
-        return feats, classify(feats, self.scan)
+        snap = self.tracker.snapshot()
+        feats = self._features(snap)
+        return feats, classify(feats, self.scan, self.straddle(snap))
 
     def classes(self, snap: np.ndarray) -> np.ndarray:
         """CLASSES of the given rows of a tracker snapshot (a track's class is its own: the
         caller picks the rows it needs, e.g. the confirmed tracks that took a burst)."""
-        return classify(self._features(snap), self.scan)
+        return classify(self._features(snap), self.scan, self.straddle(snap))
+
+    def straddle(self, snap: np.ndarray) -> np.ndarray:
+        """Per track of the snapshot rows (classify's STRADDLE), where its last burst's centre
+        lies within STRADDLE_OFFSET steps of the midpoint of two adjacent channels both hot now
+        (where the steadiness split runs: a two-bin run's centre is their midpoint): that
+        midpoint, and the weaker channel's signal (its mean hot reading less the band's floor)
+        over the stronger's in dB, which tells a flat top straddling them from a peaked FM carrier
+        (classify's BALANCED_DB); NaN elsewhere, or where either signal is under
+        STRADDLE_MIN_SIGNAL of that floor (too weak to compare)."""
+        out = np.full(snap.size, np.nan, STRADDLE)
+        split = self._split
+        if split is None or not snap.size:
+            return out
+        pos = (snap["f_last_khz"] - self._start_khz) / self._step_khz
+        lo = np.floor(pos).astype(np.intp)
+        ok = (np.abs(pos - lo - 0.5) <= STRADDLE_OFFSET) & (lo >= 0) & (lo < self.n_bins - 1)
+        lo = np.where(ok, lo, 0)
+        hi = lo + ok
+        floor = float(np.median(self._noise_now))  # NaN before the first sweep: none ok
+        sig_lo, sig_hi = split.hot_mw[lo] - floor, split.hot_mw[hi] - floor
+        ok &= ((split.streak[lo] > 0) & (split.streak[hi] > 0)
+               & (np.minimum(sig_lo, sig_hi) >= STRADDLE_MIN_SIGNAL * floor))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.minimum(sig_lo, sig_hi) / np.maximum(sig_lo, sig_hi)
+            out["balance_db"][ok] = 10 * np.log10(ratio[ok])
+        out["midpoint_khz"][ok] = self._start_khz + self._step_khz * (lo[ok] + 0.5)
+        return out
 
     def _features(self, snap: np.ndarray) -> np.ndarray:
         """tracks.features with tracks.with_excess, compiled (a few µs a call, not tens), then
