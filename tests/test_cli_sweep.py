@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from straja import cli
+from straja import argtypes, cli
 
 STRAJA = str(Path(sys.executable).with_name("straja"))
 PARSER = cli.build_parser({name for name, _, _ in cli.COMMANDS})
@@ -234,3 +234,23 @@ def test_a_real_process_refuses_an_unknown_option_of_every_command(tmp_path):
         assert done.returncode == 2, (path, done.stderr)
         assert "error:" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_every_number_argument_has_an_upper_bound():
+    """A count or duration past any sensible one (a typo) is refused while parsing, not passed
+    on to overflow the clock (time.sleep, Event.wait) or SQLite's integers later."""
+    numeric = [(path, action) for path, parser in COMMANDS for action in parser._actions
+               if takes_value(action) and getattr(action.type, "__module__", "") ==
+               argtypes.__name__ and action.type.__name__ in NUMBER_TYPES]
+    assert len(numeric) > 20
+    for path, action in numeric:
+        for value in ("1e300", "99999999999", "3000000000"):
+            assert refused(action, value), (path, name_of(action), value)
+    for text in ("1e300", "99999999999"):
+        with pytest.raises(argparse.ArgumentTypeError, match="at most"):
+            argtypes.positive_float(text) if "e" in text else argtypes.positive_int(text)
+    assert argtypes.positive_float("1e9") == 1e9 and argtypes.positive_int("2147483647")
+
+
+NUMBER_TYPES = {"positive_int", "non_negative_int", "positive_float", "non_negative_float",
+                "tcp_port", "node_id"}
