@@ -21,8 +21,10 @@ from straja.gateway import record
 from straja.gateway.config import GatewayConfig
 from straja.gateway.events import SourceQuarantined
 from straja.gateway.pipeline import Pipeline
+from straja.errors import StrajaError
 from straja.link import NodeLink
 from straja.tools.monitor import PortView, frame_json
+from straja.tools.session import Session, probe
 
 
 class Wire(bytes):
@@ -275,3 +277,36 @@ def test_the_pipeline_reads_every_crafted_frame_without_quarantining_the_port():
         out = pipeline.feed("/dev/hostile", (i + 1) * 10**6, wire[i:i + 256])
         assert not [e for e in out.events if isinstance(e, SourceQuarantined)], out.events
     assert pipeline.nodes[9].frames >= len(crafted_bodies()) - 20
+
+
+class AnsweringSession:
+    """A Session whose raw REPL prints `answer` to the probe (a board that answers anything)."""
+
+    port = "/dev/hostile"
+
+    def __init__(self, answer: str):
+        self.answer = answer
+
+    def exec(self, code, doing, timeout=10.0) -> bytes:
+        return self.answer.encode()
+
+    eval_json = Session.eval_json
+
+
+@pytest.mark.parametrize("answer", ["[1, 2]", "7", "null", '"text"'])
+def test_a_probe_answered_with_no_object_is_an_error(answer):
+    with pytest.raises(StrajaError, match="unexpected answer while reading the node's state"):
+        probe(AnsweringSession(answer))
+
+
+def test_a_probe_answered_with_wrong_types_shows_what_it_can():
+    """Fields of the wrong type become unknown (None), so `info`, `deploy` and `ports --probe`
+    print them as such instead of failing on them."""
+    answer = json.dumps({"micropython": [1], "mpy": "6.3", "machine": 5, "firmware": {},
+                         "config": [7], "manifest": "x", "board": {"name": "esp32s3"}})
+    info = probe(AnsweringSession(answer))
+    assert info["micropython"] is info["machine"] is info["firmware"] is info["mpy"] is None
+    assert info["node_id"] is None and info["firmware_hash"] is None
+    assert info["board"] == "esp32s3"
+    rows = dict(device.info_rows({**info, "port": "/dev/hostile", "running": None}))
+    assert rows["mpy"] == "no .mpy support" and rows["MicroPython"] == "unknown (unknown machine)"

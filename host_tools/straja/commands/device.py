@@ -117,7 +117,8 @@ def run_info(args) -> int:
 
 def info_rows(info: dict) -> list[tuple[str, str]]:
     """What `straja info` prints of a probe (and the running application's info reply)."""
-    rows = [("port", info["port"]), ("MicroPython", f"{info['micropython']} ({info['machine']})"),
+    rows = [("port", info["port"]), ("MicroPython", f"{info['micropython'] or 'unknown'} "
+                                                 f"({info['machine'] or 'unknown machine'})"),
             ("mpy", describe_mpy(info["mpy"])), ("firmware", info["firmware"] or "none"),
             ("firmware hash", info["firmware_hash"] or "none (never deployed)"),
             ("board", info["board"] or term.paint("none: the firmware cannot start without "
