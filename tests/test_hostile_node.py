@@ -21,6 +21,7 @@ from straja.gateway import record
 from straja.gateway.config import GatewayConfig
 from straja.gateway.events import SourceQuarantined
 from straja.gateway.pipeline import Pipeline
+from straja.gateway.spectrum import Thinner
 from straja.errors import StrajaError
 from straja.link import NodeLink
 from straja.tools.monitor import PortView, frame_json
@@ -310,3 +311,12 @@ def test_a_probe_answered_with_wrong_types_shows_what_it_can():
     assert info["board"] == "esp32s3"
     rows = dict(device.info_rows({**info, "port": "/dev/hostile", "running": None}))
     assert rows["mpy"] == "no .mpy support" and rows["MicroPython"] == "unknown (unknown machine)"
+
+
+def test_the_dashboards_spectra_take_every_crafted_sweep():
+    """The live spectra (dashboard, MQTT spectrum topic) from sweeps of any shape: a row out or
+    none, never an exception; what goes out is JSON without NaN."""
+    thinner = Thinner(rate_hz=1e6, max_bins=64, now=iter(range(10**6)).__next__)
+    rows = [thinner.sweep(9, 0, body) for body in crafted_bodies() if isinstance(body, P.Sweep)]
+    sent = [row for row in rows if row is not None]
+    assert sent and all(json.dumps(row, allow_nan=False) for row in sent)
