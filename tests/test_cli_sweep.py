@@ -22,7 +22,8 @@ PARSER = cli.build_parser({name for name, _, _ in cli.COMMANDS})
 # negative counts and durations, not a number at all, paths under a missing folder or under a
 # file, an empty word. {file} is an existing plain file.
 BAD_VALUES = ["abc", "0", "-1", "-2.5", "nan", "inf", "", "/missing/dir/x", "{file}/x", "{file}",
-              "99999999999", "h:0", "node:abc", "node:0", "serial:"]
+              "99999999999", "99999999999999999999999", "9999-12-31T23:59:59", "h:0",
+              "node:abc", "node:0", "serial:"]
 
 # Arguments that take any text, and who checks it (all after parsing, before any file is made).
 # Any other argument that takes a value must have a checking type or a fixed set of choices.
@@ -134,7 +135,8 @@ def test_every_argument_that_takes_a_value_is_checked_or_free_text():
     unchecked = []
     for path, parser in COMMANDS:
         for action in filter(takes_value, parser._actions):
-            if action.type in (None, str, Path) and not action.choices:
+            # (a bare int or float has no bounds: 10**30 overflows SQLite, a clock, a port)
+            if action.type in (None, str, Path, int, float) and not action.choices:
                 name = name_of(action)
                 if (*path, name) not in FREE_TEXT:
                     unchecked.append(" ".join((*path, name)))
@@ -254,3 +256,11 @@ def test_every_number_argument_has_an_upper_bound():
 
 NUMBER_TYPES = {"positive_int", "non_negative_int", "positive_float", "non_negative_float",
                 "tcp_port", "node_id"}
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "9999-12-31T23:59:59",
+                                   "1969-12-31T23:59:59"])
+def test_times_outside_the_stores_range_are_refused(value, workdir, capsys):
+    for option in ("--since", "--until"):
+        code, err = parse_error(["events", option, value], capsys)
+        assert code == 2 and f"argument {option}: outside 1970..2262" in err, err
