@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -181,6 +182,25 @@ def test_replay_into_a_file_that_is_not_a_store_is_refused(tmp_path, video_recor
     notes.write_text("not a database\n" * 20)
     assert cli.main(["replay", str(video_recording), "--db", str(notes)]) == 2
     assert "is not a gateway event store" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["events"], ["known", "list"], ["replay", "REC"],
+                                  ["gateway", "--no-discover", "--duration", "1"]])
+def test_another_programs_database_is_refused_and_left_as_it_was(argv, tmp_path, video_recording,
+                                                                 capsys):
+    """A SQLite file with another program's tables (a typo, the wrong path) is neither read as a
+    store nor given the store's tables and WAL mode."""
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE contacts (name TEXT)")
+    db.commit()
+    db.close()
+    before = other.read_bytes()
+    argv = [str(video_recording) if word == "REC" else word for word in argv]
+    assert cli.main([*argv, "--db", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a gateway event store (its tables (contacts) are another program's)" in err
+    assert other.read_bytes() == before and not list(tmp_path.glob("other.db-*"))
 
 
 def test_sim_node_workdir_keeps_other_files_but_writes_a_fresh_config(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from straja import cli
+from straja import argtypes, cli
 
 STRAJA = str(Path(sys.executable).with_name("straja"))
 PARSER = cli.build_parser({name for name, _, _ in cli.COMMANDS})
@@ -22,7 +22,8 @@ PARSER = cli.build_parser({name for name, _, _ in cli.COMMANDS})
 # negative counts and durations, not a number at all, paths under a missing folder or under a
 # file, an empty word. {file} is an existing plain file.
 BAD_VALUES = ["abc", "0", "-1", "-2.5", "nan", "inf", "", "/missing/dir/x", "{file}/x", "{file}",
-              "99999999999", "h:0", "node:abc", "node:0", "serial:"]
+              "99999999999", "99999999999999999999999", "9999-12-31T23:59:59", "h:0",
+              "node:abc", "node:0", "serial:"]
 
 # Arguments that take any text, and who checks it (all after parsing, before any file is made).
 # Any other argument that takes a value must have a checking type or a fixed set of choices.
@@ -134,7 +135,8 @@ def test_every_argument_that_takes_a_value_is_checked_or_free_text():
     unchecked = []
     for path, parser in COMMANDS:
         for action in filter(takes_value, parser._actions):
-            if action.type in (None, str, Path) and not action.choices:
+            # (a bare int or float has no bounds: 10**30 overflows SQLite, a clock, a port)
+            if action.type in (None, str, Path, int, float) and not action.choices:
                 name = name_of(action)
                 if (*path, name) not in FREE_TEXT:
                     unchecked.append(" ".join((*path, name)))
@@ -234,3 +236,31 @@ def test_a_real_process_refuses_an_unknown_option_of_every_command(tmp_path):
         assert done.returncode == 2, (path, done.stderr)
         assert "error:" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_every_number_argument_has_an_upper_bound():
+    """A count or duration past any sensible one (a typo) is refused while parsing, not passed
+    on to overflow the clock (time.sleep, Event.wait) or SQLite's integers later."""
+    numeric = [(path, action) for path, parser in COMMANDS for action in parser._actions
+               if takes_value(action) and getattr(action.type, "__module__", "") ==
+               argtypes.__name__ and action.type.__name__ in NUMBER_TYPES]
+    assert len(numeric) > 20
+    for path, action in numeric:
+        for value in ("1e300", "99999999999", "3000000000"):
+            assert refused(action, value), (path, name_of(action), value)
+    for text in ("1e300", "99999999999"):
+        with pytest.raises(argparse.ArgumentTypeError, match="at most"):
+            argtypes.positive_float(text) if "e" in text else argtypes.positive_int(text)
+    assert argtypes.positive_float("1e9") == 1e9 and argtypes.positive_int("2147483647")
+
+
+NUMBER_TYPES = {"positive_int", "non_negative_int", "positive_float", "non_negative_float",
+                "tcp_port", "node_id"}
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "9999-12-31T23:59:59",
+                                   "1969-12-31T23:59:59"])
+def test_times_outside_the_stores_range_are_refused(value, workdir, capsys):
+    for option in ("--since", "--until"):
+        code, err = parse_error(["events", option, value], capsys)
+        assert code == 2 and f"argument {option}: outside 1970..2262" in err, err

@@ -177,15 +177,21 @@ def test_a_rotten_command_line_is_caught(line):
         test_every_documented_command_line_is_accepted("x.md", line)
 
 
-@pytest.mark.parametrize("command", ["info", "monitor"])
+# The commands that talk to a node through its application or its REPL, with what they print
+# of it: each port-taking command resolves the name the same way (straja.tools.ports.resolve).
+BY_NODE_ID = {"info": ["info", "node:7"], "monitor": ["monitor", "node:7", "--duration", "2"],
+              "config": ["config", "node:7", "get", "node_id"], "reset": ["reset", "node:7"]}
+
+
+@pytest.mark.parametrize("command", sorted(BY_NODE_ID))
 def test_node_id_works_where_a_port_is_asked_for(module_node, command):
     """The field guide: "Anywhere a PORT is asked for you may write ... node:ID" (a virtual node
     is a candidate when named in STRAJA_EXTRA_PORTS)."""
     guide = (ROOT / "docs/field-guide.md").read_text()
     assert "Anywhere a PORT is asked for you may write" in guide
     env = dict(os.environ, STRAJA_EXTRA_PORTS=module_node.port)
-    argv = [command, "node:7", *(["--duration", "2"] if command == "monitor" else [])]
-    done = subprocess.run([STRAJA, *argv], capture_output=True, text=True, timeout=120, env=env)
+    done = subprocess.run([STRAJA, *BY_NODE_ID[command]], capture_output=True, text=True,
+                          timeout=120, env=env)
     assert done.returncode == 0, done.stderr
-    assert module_node.port in done.stdout
+    assert ("node_id = 7" if command == "config" else module_node.port) in done.stdout
     time.sleep(1.0)  # the firmware starts again after the probe's soft reset

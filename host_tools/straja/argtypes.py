@@ -10,6 +10,12 @@ from pathlib import Path
 from .paths import board_profile_path
 
 
+# No count or quantity a command takes comes near these (1e9 s is 31 years): a larger one is a
+# typo, and would overflow the clock (time.sleep, Event.wait) or SQLite's integers later on.
+MAX_INT = 2**31 - 1
+MAX_FLOAT = 1e9
+
+
 def _number(kind, text: str, low, inclusive: bool, high=None):
     try:
         value = kind(text)
@@ -17,11 +23,14 @@ def _number(kind, text: str, low, inclusive: bool, high=None):
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    if value < low or (value == low and not inclusive) or \
-            (high is not None and value > high):
-        bound = (f"{low}..{high}" if high is not None else
-                 f"at least {low}" if inclusive else f"more than {low}")
+    if high is not None and (value < low or value > high):
+        raise argparse.ArgumentTypeError(f"must be {low}..{high}, got {text}")
+    if value < low or (value == low and not inclusive):
+        bound = f"at least {low}" if inclusive else f"more than {low}"
         raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+    if value > (MAX_INT if kind is int else MAX_FLOAT):
+        top = MAX_INT if kind is int else f"{MAX_FLOAT:g}"
+        raise argparse.ArgumentTypeError(f"must be at most {top}, got {text}")
     return value
 
 

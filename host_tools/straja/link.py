@@ -9,10 +9,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import itertools
+import json
 import threading
 import time
 
 from . import protocol
+from .errors import StrajaError
 from .framing import Decoder
 from .protocol import Console, Frame, Reply
 from .rawrepl import RawRepl
@@ -33,6 +35,8 @@ class NodeLink:
         self.node_id: int | None = None
         self._frames: collections.deque[Frame] = collections.deque(maxlen=QUEUE_LIMIT)
         self._replies: dict[int, Reply] = {}
+        self._awaited: set[int] = set()  # request ids of commands waiting for their reply
+        self.unasked_replies = 0  # replies to no command waiting (a node's own, or crafted)
         self._ids = itertools.cycle(range(1, 65536))
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -90,7 +94,11 @@ class NodeLink:
             self.node_id = event.node_id
             with self._cond:
                 if isinstance(event.body, Reply):
-                    self._replies[event.body.request_id] = event.body
+                    # Only a command waiting takes its reply: others would pile up unbounded.
+                    if event.body.request_id in self._awaited:
+                        self._replies[event.body.request_id] = event.body
+                    else:
+                        self.unasked_replies += 1
                 else:
                     self._frames.append(event)
                 self._cond.notify_all()
@@ -103,7 +111,7 @@ class NodeLink:
         return self._thread is not None and self._thread.is_alive()
 
     def counters(self) -> dict:
-        return protocol.counters(self.decoder)
+        return {**protocol.counters(self.decoder), "unasked_replies": self.unasked_replies}
 
     def send_line(self, line: bytes) -> None:
         self.serial.write(line)
@@ -113,19 +121,41 @@ class NodeLink:
         request_id = next(self._ids)
         with self._cond:
             self._replies.pop(request_id, None)
-        self.serial.write(protocol.format_command(request_id, verb, args))
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while request_id not in self._replies:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self.alive:
-                    raise TimeoutError(f"no reply to {verb!r} from {self.serial.port} in {timeout} s")
-                self._cond.wait(left)
-            return self._replies.pop(request_id)
+            self._awaited.add(request_id)
+        try:
+            self.serial.write(protocol.format_command(request_id, verb, args))
+            deadline = time.monotonic() + timeout
+            with self._cond:
+                while request_id not in self._replies:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self.alive:
+                        raise TimeoutError(f"no reply to {verb!r} from {self.serial.port} in "
+                                           f"{timeout} s")
+                    self._cond.wait(left)
+                return self._replies.pop(request_id)
+        finally:
+            with self._cond:
+                self._awaited.discard(request_id)
+                self._replies.pop(request_id, None)  # (a reply that came after the timeout)
 
     def call(self, verb: str, args: str | None = None, timeout: float = 3.0):
         """The command's result JSON; raises protocol.CommandError on an error reply."""
         return self.command(verb, args, timeout).result()
+
+    def call_object(self, verb: str, args: str | None = None, timeout: float = 3.0) -> dict:
+        """call() of a command whose result is a JSON object (info, get, set): any other answer
+        (a broken or crafted node) is a StrajaError naming the port, not a crash later on."""
+        reply = self.command(verb, args, timeout)
+        result = reply.result()
+        try:  # (result() takes text that is not JSON for an error message)
+            is_object = isinstance(json.loads(reply.text), dict)
+        except (ValueError, RecursionError):
+            is_object = False
+        if not is_object:
+            raise StrajaError(f"{self.serial.port}: the node answered {verb!r} with "
+                              f"{json.dumps(result)[:80]}, not a JSON object",
+                              f"check what runs there: straja info {self.serial.port}")
+        return result
 
     def frames(self, n: int, timeout: float = 10.0, types: tuple[int, ...] | None = None,
                drain: bool = False) -> list[Frame]:

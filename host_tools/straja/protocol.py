@@ -574,8 +574,9 @@ def format_command(request_id: int, verb: str, args: str | None = None) -> bytes
 
 
 def parse_reply_json(text: str):
-    """A reply's JSON text as a value; text that is not JSON becomes {"error": text}."""
+    """A reply's JSON text as a value; text that is not JSON (or nests too deep for Python's
+    parser: a crafted reply) becomes {"error": text}."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {"error": text}

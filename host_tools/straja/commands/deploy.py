@@ -22,9 +22,9 @@ class ProgressLine:
 
     WIDTH = 20
 
-    def __init__(self, ports: list[str], stream=sys.stderr):
-        self.stream = stream
-        self.enabled = stream.isatty()
+    def __init__(self, ports: list[str], stream=None):
+        self.stream = stream or sys.stderr  # (looked up now: sys.stderr may have been replaced)
+        self.enabled = self.stream.isatty()
         self.state = {p: (0, 0) for p in ports}
         self.lock = threading.Lock()
 

@@ -14,7 +14,8 @@ import serial
 from .. import term
 from ..argtypes import existing_file, port_name
 from ..errors import StrajaError
-from ..protocol import CommandError
+from ..gateway import replies
+from ..protocol import OK, CommandError
 from ..rawrepl import ReplError
 from ..tools.deploy import MpyVersion
 from ..tools.ports import resolve
@@ -70,14 +71,30 @@ def configure_repl(p) -> None:
     p.set_defaults(func=run_repl)
 
 
+# What `info` prints of the running application's own info reply
+RUNNING_COUNTS = ("uptime_s", "boot_count", "overruns", "frames_dropped")
+
+
 def running_info(port: str) -> dict | None:
     """The running firmware's own `info` reply (uptime, front ends, plan, overruns), or None
-    when no Straja application answers commands on `port`."""
+    when no Straja application answers commands on `port`. A reply not of the documented shape
+    (docs/firmware.md; a broken or crafted node) becomes {"malformed": why}."""
     try:
         with contextlib.closing(firmware_link(port)) as link:
-            return link.call("info")
-    except (StrajaError, TimeoutError, CommandError):
+            reply = link.command("info")
+    except (StrajaError, TimeoutError):
         return None
+    try:
+        running = replies.parse(reply.text)
+        if reply.status != OK or not isinstance(running, dict):
+            raise replies.ReplyError("not an OK reply with a JSON object")
+        replies.check_info(running)
+        if "plan" not in running:
+            raise replies.ReplyError("no plan")
+        replies.check_status_fields(running, RUNNING_COUNTS, ("streaming",))
+    except replies.ReplyError as e:
+        return {"malformed": str(e)}
+    return running
 
 
 def run_info(args) -> int:
@@ -100,7 +117,8 @@ def run_info(args) -> int:
 
 def info_rows(info: dict) -> list[tuple[str, str]]:
     """What `straja info` prints of a probe (and the running application's info reply)."""
-    rows = [("port", info["port"]), ("MicroPython", f"{info['micropython']} ({info['machine']})"),
+    rows = [("port", info["port"]), ("MicroPython", f"{info['micropython'] or 'unknown'} "
+                                                 f"({info['machine'] or 'unknown machine'})"),
             ("mpy", describe_mpy(info["mpy"])), ("firmware", info["firmware"] or "none"),
             ("firmware hash", info["firmware_hash"] or "none (never deployed)"),
             ("board", info["board"] or term.paint("none: the firmware cannot start without "
@@ -114,6 +132,9 @@ def info_rows(info: dict) -> list[tuple[str, str]]:
         return rows + [("application", term.paint("not answering commands (stopped, or no "
                                                   "firmware): straja reset PORT starts it",
                                                   "yellow"))]
+    if "malformed" in running:
+        return rows + [("application", term.paint(f"answered `info` with a reply straja cannot "
+                                                  f"read: {running['malformed']}", "yellow"))]
     front_ends = ", ".join(f"{fe['name']} ({fe['kind']} {fe['band_khz'][0] / 1000:g}-"
                            f"{fe['band_khz'][1] / 1000:g} MHz)" for fe in running["front_ends"])
     return rows + [
@@ -144,7 +165,7 @@ def run_config(args) -> int:
         raise StrajaError("config set needs KEY=VALUE ...", code=term.EXIT_USAGE)
     with firmware_link(resolve(args.port)) as link:
         try:
-            result = link.call(args.action, " ".join(args.items) or None)
+            result = link.call_object(args.action, " ".join(args.items) or None)
         except CommandError as e:
             raise StrajaError(f"the node refused: {e}", "see docs/firmware.md for the config keys",
                               term.EXIT_USAGE) from e

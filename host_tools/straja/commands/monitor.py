@@ -132,7 +132,9 @@ def run(args) -> int:
     else:
         for port, s in summary.items():
             print(f"{port}: {s['frames']} frames, {s['lost']} lost, {s['corrupt']} corrupt, "
-                  f"{s['oversize']} oversize, {s['duplicates']} duplicates")
+                  f"{s['oversize']} oversize, {s['duplicates']} duplicates"
+                  + (f", {s['unasked_replies']} replies to no command" if s['unasked_replies']
+                     else ""))
     if interrupted:
         return term.EXIT_INTERRUPTED
     if args.count and total[0] < args.count:

@@ -42,7 +42,7 @@ def configure(p) -> None:
                    "to check the fast path (default 5, --quick 1)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout "
                    "(with --scene: only that object)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=non_negative_int, default=1)
     p.add_argument("--jobs", type=positive_int, default=2, help="worker processes (default 2)")
     p.set_defaults(func=run)
 

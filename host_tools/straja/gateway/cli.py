@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import term
-from ..argtypes import (existing_file, input_file, listen_address, non_negative_float, positive_float,
-                        positive_int, tcp_port, writable_file)
+from ..argtypes import (existing_file, input_file, listen_address, node_id, non_negative_float,
+                        positive_float, positive_int, tcp_port, writable_file)
 from ..cot import cot_url
 from ..errors import StrajaError
 from . import config as gwconfig
@@ -225,14 +225,18 @@ def run_replay(args) -> int:
 def _time_arg(text: str) -> int:
     """An ISO time (UTC unless it says otherwise) or a number of ns since the epoch, to ns."""
     if text.isdigit():
-        return int(text)
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO time or ns since the epoch: {text!r}")
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return int(t.timestamp() * 1e9)
+        t_ns = int(text)
+    else:
+        try:
+            t = datetime.fromisoformat(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an ISO time or ns since the epoch: {text!r}")
+        if t.tzinfo is None:
+            t = t.replace(tzinfo=timezone.utc)
+        t_ns = int(t.timestamp() * 1e9)
+    if not 0 <= t_ns < 2**63:  # (the store's times are SQLite integers, ns since 1970)
+        raise argparse.ArgumentTypeError(f"outside 1970..2262: {text!r}")
+    return t_ns
 
 
 def _open_store(path: str):
@@ -387,7 +391,7 @@ def configure_events(p) -> None:
     p.add_argument("--kind", action="append", choices=EVENT_KINDS, metavar="KIND",
                    help="only this kind (repeatable), e.g. alert_raised; one of: "
                    + ", ".join(EVENT_KINDS))
-    p.add_argument("--node", type=int, help="only events of this node id")
+    p.add_argument("--node", type=node_id, help="only events of this node id")
     p.add_argument("--alert", help="only events of this alert id")
     p.add_argument("--since", type=_time_arg, help="ISO time (UTC) or ns since the epoch")
     p.add_argument("--until", type=_time_arg, help="ISO time (UTC) or ns since the epoch")

@@ -23,6 +23,7 @@ VERSION = 1
 OPEN, DATA, CLOSE = 1, 2, 3
 RECORD = struct.Struct("<BHqI")
 _PREFIX = struct.Struct("<BI")
+MAX_HEADER = 1 << 20  # a header is a small JSON object (the tool and its ports)
 
 
 class Record(NamedTuple):
@@ -74,11 +75,21 @@ def read(path) -> tuple[dict, Iterator[Record]]:
     if f.read(len(MAGIC)) != MAGIC:
         f.close()
         raise RecordingError(f"{path} is not a Straja recording")
-    version, n = _PREFIX.unpack(f.read(_PREFIX.size))
+    prefix = f.read(_PREFIX.size)
+    if len(prefix) < _PREFIX.size:
+        f.close()
+        raise RecordingError(f"{path}: the recording ends inside its header")
+    version, n = _PREFIX.unpack(prefix)
     if version != VERSION:
         f.close()
         raise RecordingError(f"{path}: recording version {version}, this reader knows {VERSION}")
-    header = json.loads(f.read(n))
+    try:
+        header = json.loads(f.read(min(n, MAX_HEADER)))
+        if n > MAX_HEADER or not isinstance(header, dict):
+            raise ValueError("not a JSON object of a header's size")
+    except (ValueError, RecursionError) as e:
+        f.close()
+        raise RecordingError(f"{path}: its header is damaged ({e})") from None
 
     def records():
         names: dict[int, str] = {}
@@ -91,8 +102,8 @@ def read(path) -> tuple[dict, Iterator[Record]]:
                 data = f.read(size)
                 if len(data) < size:
                     return
-                if kind == OPEN:
-                    names[sid] = data.decode()
+                if kind == OPEN:  # (a name that is not UTF-8 is kept readable, not refused)
+                    names[sid] = data.decode(errors="replace")
                 yield Record(kind, names.get(sid, str(sid)), t_ns, data)
 
     return header, records()

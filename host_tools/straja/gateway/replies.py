@@ -92,3 +92,12 @@ def check_info(info: dict) -> None:
                 _int(fe[key], f"{where}.{key}")
     if "plan" in info:
         check_plan(info["plan"])
+
+
+def check_status_fields(info: dict, counts: tuple[str, ...], flags: tuple[str, ...]) -> None:
+    """Fields of an `info` reply a tool prints: `counts` integers, `flags` true or false."""
+    for key in counts:
+        _int(info.get(key), key)
+    for key in flags:
+        if not isinstance(info.get(key), bool):
+            raise ReplyError(f"{key} is not true or false")

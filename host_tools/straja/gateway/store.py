@@ -67,6 +67,11 @@ def connect(path: str | Path) -> sqlite3.Connection:
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
+    tables = sorted(n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+    if tables and "schema_migrations" not in tables:  # another program's database: left as is
+        db.close()
+        raise sqlite3.DatabaseError(f"its tables ({', '.join(tables[:4])}) are another "
+                                    "program's")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable up to the last checkpoint
     db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "

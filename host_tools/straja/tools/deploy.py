@@ -382,7 +382,7 @@ class Deployer:
 
     def _confirm(self, port: str, version: str | None) -> None:
         with wait_for_firmware(port) as link:
-            running = link.call("info").get("version")
+            running = link.call_object("info").get("version")
         if running != version:
             raise StrajaError(f"{port}: the node runs firmware {running} after the deploy, not "
                             f"{version}", "deploy again; if it persists, see straja info",
@@ -399,7 +399,7 @@ class Deployer:
                     manifest = probe(s)["firmware_hash"]
                     s.soft_reset()
             with wait_for_firmware(result.port) as link:
-                running = link.call("info").get("version")
+                running = link.call_object("info").get("version")
             self.log(f"the node answers again, firmware {running}")
         except Exception as e:  # noqa: BLE001 - reported, on top of the deploy's own failure
             result.error = f"{result.error}; afterwards the node did not answer: {e}"

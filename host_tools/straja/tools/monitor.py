@@ -43,6 +43,8 @@ def frame_json(port: str, frame: protocol.Frame) -> dict:
                 fields["rssi_second"] = second.tolist()
     elif isinstance(body, protocol.Envelope):
         fields["samples"] = list(body.samples)
+    elif isinstance(body, protocol.RemoteId):  # (bytes are no JSON: as `remoteid decode` takes)
+        fields.update(address=body.mac, data=body.data.hex())
     out.update(fields)
     return out
 
@@ -89,9 +91,12 @@ class PortView:
                        f"dropped {st.frames_dropped}")
         for fe, sw in sorted(self.sweeps.items()):
             dbm = sw.dbm()
-            peak = int(np.argmax(dbm)) if dbm.size else 0
             lo = sw.start_khz / 1000
-            hi = (sw.start_khz + (sw.total - 1) * sw.step_khz) / 1000
+            hi = (sw.start_khz + (max(sw.total, 1) - 1) * sw.step_khz) / 1000
+            if not dbm.size:  # a sweep frame without readings (a broken or crafted node)
+                out.append(f"    fe{fe} {lo:7.1f}-{hi:7.1f} MHz: a sweep with no readings")
+                continue
+            peak = int(np.argmax(dbm))
             out.append(f"    fe{fe} {lo:7.1f}-{hi:7.1f} MHz |{bar(dbm)}| peak {dbm[peak]:6.1f} dBm"
                        f" @ {sw.freqs_khz()[peak] / 1000:7.1f} MHz")
         return out

@@ -9,6 +9,7 @@ paths) or by naming it on the command line.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from serial.tools import list_ports
 
 from .. import term
 from ..errors import StrajaError
-from .session import Session, probe
+from .session import Session, firmware_link, probe
 
 EXTRA_PORTS_ENV = "STRAJA_EXTRA_PORTS"
 
@@ -107,6 +108,18 @@ def probe_port(path: str) -> dict:
     return {k: info.get(k) for k in keep}
 
 
+def wait_for_application(port: str, tries: int = 5) -> None:
+    """Until the firmware on `port` answers again (the probe restarted it), so that the command
+    that follows does not find it still booting; one that never answers is left for that command
+    to report."""
+    for _ in range(tries):
+        try:
+            firmware_link(port).close()
+            return
+        except StrajaError:
+            time.sleep(0.2)
+
+
 def resolve(spec: str) -> str:
     """A port path from PORT, `serial:USBSERIAL` or `node:ID` (the latter probes every candidate)."""
     kind, _, value = spec.partition(":")
@@ -119,6 +132,8 @@ def resolve(spec: str) -> str:
     else:
         return spec
     if len(matches) == 1:
+        if kind == "node":
+            wait_for_application(matches[0])
         return matches[0]
     if not matches:
         raise StrajaError(f"no port with {what}", "straja ports --probe lists what is connected",

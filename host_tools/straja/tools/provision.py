@@ -14,7 +14,7 @@ import getpass
 import json
 from pathlib import Path
 
-from .. import term
+from .. import protocol, term
 from ..errors import StrajaError
 from ..paths import board_profile_path
 from ..protocol import CommandError
@@ -92,9 +92,11 @@ def provision(args, say=print) -> dict:
             except CommandError as e:
                 raise StrajaError(f"the node refused --set: {e}", "see docs/firmware.md for the "
                                   "config keys; the node id is already written", term.EXIT_USAGE) from e
-        info_reply = link.call("info")
+        info_reply = link.call_object("info")
         reply = link.command("selftest", timeout=20)
-    tests = json.loads(reply.text).get("parts", {}) if reply.text else {}
+    outcome = protocol.parse_reply_json(reply.text) if reply.text else {}
+    tests = outcome.get("parts") if isinstance(outcome, dict) else None
+    tests = tests if isinstance(tests, dict) else {}  # (none readable: no pass, below)
     # a self-test that tested no part is no pass, whatever the node answered
     passed = reply.status == 0 and bool(tests)
     return {

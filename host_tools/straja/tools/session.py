@@ -183,6 +183,14 @@ print(json.dumps(_probe()))
 def probe(session: Session) -> dict:
     """MicroPython version, .mpy version, firmware version, node id, manifest, board of a node."""
     info = session.eval_json(PROBE_CODE, "reading the node's state")
+    if not isinstance(info, dict):  # (not what PROBE_CODE prints: a broken or crafted node)
+        raise StrajaError(f"{session.port}: unexpected answer while reading the node's state: "
+                          f"{json.dumps(info)[:80]}")
+    for key in ("micropython", "machine", "platform", "firmware"):
+        if not isinstance(info.get(key), str):
+            info[key] = None
+    if not isinstance(info.get("mpy"), int) or isinstance(info["mpy"], bool):
+        info["mpy"] = None
     config = info.get("config") or {}
     info["node_id"] = config.get("node_id") if isinstance(config, dict) else None
     manifest = info.get("manifest") or {}
