@@ -27,12 +27,12 @@ Emitters (`--scene-nodes`, default 16; none: skipped): the demo scene (`make dem
 drone's video and its pilot's ExpressLRS handset, a Remote ID survey drone's video, a farm's
 Wi-Fi, a Bluetooth headset) watched from a grid of masts 300 m apart, as bench_gateway_live.py
 runs it, each node's front ends read by the evaluation's fast path (straja.eval.readings: the
-firmware's drivers on the virtual board's chip models) on the firmware's default plan, every
-sweeping front end (the envelope detector's blocks are not detected on); `--scene-seconds` from
-switch-on. Each node answers the hello with the `info` and `get plan` replies its firmware gives;
-the first SCENE_WARM_S seconds (every front end's first sweeps: its core made) are streamed
-untimed, the rest timed as above: the processing the live gateway's thread does with emitters on
-the air, without its port readers. Making that input is slow (the fast path reads every chip
+firmware's drivers on the virtual board's chip models) on the firmware's default plan as
+pi_check.py runs it (EVAL_PLAN: RX5808, CC2500, SX126x); `--scene-seconds` from switch-on.
+Each node answers the hello with the `info` and `get plan` replies its firmware gives; the first
+SCENE_WARM_S seconds (every front end's first sweeps: its core made) are streamed untimed, the
+rest timed as above: the processing the live gateway's thread does with emitters on the air,
+without its port readers. Making that input is slow (the fast path reads every chip
 model: about 2 minutes for 16 nodes x 20 s on an idle core); it is made once a run.
 """
 from __future__ import annotations
@@ -48,9 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from straja_node.plan import default_plan, is_envelope
-
-from straja.eval.readings import NodeReader, wire_chunks
+from straja.eval.readings import EVAL_PLAN, NodeReader, wire_chunks
 from straja.gateway import config, store
 from straja.gateway.events import AlertEvent
 from straja.gateway.ingest import is_sweep
@@ -187,15 +185,14 @@ def scene_fleet(n_nodes: int, seconds: float, folder: Path) -> Fleet:
     for n, name in enumerate(scene.nodes, 1):
         reader = NodeReader(scene, name, seed=n)
         front_ends = reader.board.front_ends
-        plan = [e for e, fe in zip(default_plan(front_ends), front_ends) if not is_envelope(fe)]
         info = {"front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz),
                                 "settle_us": getattr(fe, "settle_us", 0),
                                 "filter_khz": getattr(fe, "filter_khz", 0)}
                                for fe in front_ends]}
-        hellos.append(hello_replies(n, info, plan))
+        hellos.append(hello_replies(n, info, EVAL_PLAN))
         source, t0_ns = f"/dev/node{n}", T0 + n * 1_000_000
         streams.append([synth.Chunk(t_ns, source, data) for t_ns, data
-                        in wire_chunks(n, reader.sweeps(plan, 0.0, seconds), t0_ns)])
+                        in wire_chunks(n, reader.sweeps(EVAL_PLAN, 0.0, seconds), t0_ns)])
     rest = synth.merge(s[2:] for s in streams)
     start = next((i for i, c in enumerate(rest) if c.t_ns >= T0 + SCENE_WARM_S * 10**9), len(rest))
     return Fleet(folder, hellos, [s[:2] for s in streams], rest[start:], rest[:start])

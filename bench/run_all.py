@@ -27,7 +27,8 @@ QUICK_ARGS = {
                          "--scene-nodes", "2", "--scene-seconds", "4"],
     "bench_gateway_live.py": ["--seconds", "8", "--nodes", "4"],
     "bench_hq.py": ["--quick"],
-    "pi_check.py": ["--nodes", "4", "--seconds", "5"],
+    "pi_check.py": ["--nodes", "4", "--seconds", "5", "--scene-nodes", "1",
+                    "--scene-seconds", "4"],
 }
 FULL_ARGS = {"pi_check.py": ["--nodes", "16", "--seconds", "10", "--scale", "5"]}
 
