@@ -111,9 +111,16 @@ class BandHoppers:
         self.active: Hopper | None = None
         self._since_us = 0                    # start of the window that reported it
         self.new_hits = False
-        # the cells not counted (busy() or BLE advertising), made again only when the baseline
-        # learns (most looks learn nothing new: the mask is the same)
+        self._learnt()
+
+    def _learnt(self) -> None:
+        """What follows from the baseline alone, made again only when it learns (most looks
+        learn nothing new): the cells not counted (busy() or BLE advertising) and the site's
+        rate, the hits the others (quiet cells) give per learnt sweep."""
         self._skip = self.busy() | self.ble_adv
+        quiet = ~self._skip
+        self._rate = max(float(self.site[quiet].sum()) / self.site_weight,
+                         self.pfa_cell * int(np.count_nonzero(quiet)))
 
     def busy(self) -> np.ndarray:
         """Cells the site keeps busy: hit more than QUIET_RATE per learnt sweep, by at least
@@ -175,7 +182,7 @@ class BandHoppers:
                 self.site_weight = _learn(self.site, self.site_weight, cells)
             learnt = True
         if learnt:
-            self._skip = self.busy() | self.ble_adv
+            self._learnt()
 
     def _window(self, since_us: int):
         """(times, cells, mW) of the counted hits from since_us."""
@@ -193,10 +200,7 @@ class BandHoppers:
                 return
         if self.sweeps < BOOT_SWEEPS or not hit:
             return
-        quiet = ~busy
-        # hits the quiet cells gave per learnt sweep
-        rate = max(float(self.site[quiet].sum()) / self.site_weight,
-                   self.pfa_cell * int(np.count_nonzero(quiet)))
+        rate = self._rate
         starts = np.fromiter(self._window_starts, np.int64, len(self._window_starts))
         # the longest window's hits in cells still quiet (cells that turned busy since their
         # hits were counted are not); the shorter windows' are among these
