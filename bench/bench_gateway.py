@@ -3,6 +3,7 @@ core, fusion, alerts, SQLite store) at 16, 64 and 256 nodes: CPU per sweep, late
 chunk's arrival to its events, and the cost of a node connect and of a plan change.
 
     .venv/bin/python bench/bench_gateway.py [--seconds 10] [--nodes 16 64 256] [--bins 64]
+        [--scene-nodes 16] [--scene-seconds 20]
 
 Frames are made by `straja.testing.synth` (protocol.encode_frame): each node sweeps `--bins`
 channels over 5.645-5.945 GHz (an RX5808, 470 looks) 10 times a second and sends a STATUS every
@@ -21,6 +22,18 @@ wall time from a chunk's hand-over to its events stored, in passes of their own 
 connect (port opened, hello, info and plan replies, first STATUS and sweep: its core made) and a
 plan change (a sweep of a plan not seen before: a new core) are timed per node, CPU, min / median;
 the first connect of a run designs the tables, the others find them cached.
+
+Emitters (`--scene-nodes`, default 16; none: skipped): the demo scene (`make demo`: an FPV
+drone's video and its pilot's ExpressLRS handset, a Remote ID survey drone's video, a farm's
+Wi-Fi, a Bluetooth headset) watched from a grid of masts 300 m apart, as bench_gateway_live.py
+runs it, each node's front ends read by the evaluation's fast path (straja.eval.readings: the
+firmware's drivers on the virtual board's chip models) on the firmware's default plan as
+pi_check.py runs it (EVAL_PLAN: RX5808, CC2500, SX126x); `--scene-seconds` from switch-on.
+Each node answers the hello with the `info` and `get plan` replies its firmware gives; the first
+SCENE_WARM_S seconds (every front end's first sweeps: its core made) are streamed untimed, the
+rest timed as above: the processing the live gateway's thread does with emitters on the air,
+without its port readers. Making that input is slow (the fast path reads every chip
+model: about 2 minutes for 16 nodes x 20 s on an idle core); it is made once a run.
 """
 from __future__ import annotations
 
@@ -35,14 +48,18 @@ from pathlib import Path
 
 import numpy as np
 
+from straja.eval.readings import EVAL_PLAN, NodeReader, wire_chunks
 from straja.gateway import config, store
 from straja.gateway.events import AlertEvent
+from straja.gateway.ingest import is_sweep
 from straja.gateway.pipeline import Pipeline
 from straja.protocol import REPLY, Frame, Reply, Sweep, encode_frame
+from straja.sim.scene import load_scene
 from straja.testing import synth
 
 sys.path.insert(0, str(Path(__file__).parent))
 import timing  # noqa: E402
+from bench_gateway_live import grid_scene  # noqa: E402
 
 T0 = 1_700_000_000_000_000_000
 VIDEO_OF_16 = 6  # nodes of every 16 the video transmitter approaches: the same share at any count
@@ -56,13 +73,17 @@ def band(bins: int) -> tuple[int, int, int]:
     return BAND_LO, BAND_LO + step * (bins - 1), step
 
 
-def hello_replies(node_id: int, bins: int) -> bytes:
+def hello_replies(node_id: int, info: dict, plan: list[dict]) -> bytes:
     """The node's answers to the gateway's hello: info, then get plan (request ids 1, 2)."""
-    lo, hi, step = band(bins)
-    plan = [{"front_end": "vid58", "start_khz": lo, "stop_khz": hi, "step_khz": step}]
-    texts = (json.dumps({**INFO, "plan": plan}), json.dumps({"plan": plan}))
+    texts = (json.dumps({**info, "plan": plan}), json.dumps({"plan": plan}))
     return b"".join(encode_frame(Frame(REPLY, node_id, 60000 + i, 4_000_000, Reply(i + 1, 0, t)))
                     for i, t in enumerate(texts))
+
+
+def video_hello(node_id: int, bins: int) -> bytes:
+    lo, hi, step = band(bins)
+    return hello_replies(node_id, INFO, [{"front_end": "vid58", "start_khz": lo, "stop_khz": hi,
+                                          "step_khz": step}])
 
 
 def other_plan_sweep(node_id: int, bins: int) -> bytes:
@@ -77,24 +98,17 @@ def ms_pct(values, q) -> float:
     return float(np.percentile(np.array(values) / 1e6, q))
 
 
-def streams_for(n_nodes: int, seconds: float, bins: int, video_of_16: int):
-    """(each node's first STATUS and sweep, the rest of all nodes' chunks merged in time)."""
-    video = synth.Emitter(5_800_000, 20_000, lambda t: -85 + t if 3 < t < seconds - 5 else None)
-    streams = [synth.node_chunks(n, [video] if (n - 1) % 16 < video_of_16 else [], t0_ns=T0,
-                                 duration_s=seconds, band=band(bins), offset_ns=n * 1_000_000)
-               for n in range(1, n_nodes + 1)]
-    return [s[:2] for s in streams], synth.merge(s[2:] for s in streams)
-
-
 class Fleet:
     """One node count's input, streamed through a fresh gateway (pipeline and store) on each
-    pass; what every pass measured is kept."""
+    pass; what every pass measured is kept. Each node connects with its hello replies and its
+    first chunks (`firsts`: a STATUS and a sweep); `warm` (all nodes' chunks, merged in time)
+    is streamed untimed, then `chunks`, timed."""
 
-    def __init__(self, n_nodes: int, seconds: float, bins: int, folder: Path,
-                 video_of_16: int = VIDEO_OF_16):
-        self.n_nodes, self.bins, self.folder = n_nodes, bins, folder
-        self.firsts, self.chunks = streams_for(n_nodes, seconds, bins, video_of_16)
-        self.sweeps = n_nodes * (int(seconds * 10) - 1)
+    def __init__(self, folder: Path, hellos: list[bytes], firsts: list, chunks: list,
+                 warm: list = (), bins: int = 64):
+        self.n_nodes, self.bins, self.folder = len(hellos), bins, folder
+        self.hellos, self.firsts, self.warm, self.chunks = hellos, firsts, warm, chunks
+        self.sweeps = sum(is_sweep(c.data.strip(b"\0")) for c in chunks)
         self.connect, self.plan_change, self.lat_all, self.lat_alert = [], [], [], []
         self.cpu_alert = []  # CPU of the alert chunks (their wall latency includes preemption)
         self.alerts = []
@@ -108,13 +122,15 @@ class Fleet:
             stale.unlink()
         st = store.Store(path)
         pipeline = Pipeline(config.GatewayConfig())
-        for n, (status, sweep) in enumerate(self.firsts, 1):
+        for hello, (status, sweep) in zip(self.hellos, self.firsts):
             c0 = time.thread_time()
             st.write(pipeline.open_source(status.source, status.t_ns - 2).events)
-            st.write(pipeline.feed(status.source, status.t_ns - 1, hello_replies(n, self.bins)).events)
+            st.write(pipeline.feed(status.source, status.t_ns - 1, hello).events)
             for c in (status, sweep):
                 st.write(pipeline.feed(c.source, c.t_ns, c.data).events)
             self.connect.append(time.thread_time() - c0)
+        for c in self.warm:
+            st.write(pipeline.feed(c.source, c.t_ns, c.data).events)
         c0 = time.thread_time()
         if latency:
             self._stream_timed(pipeline, st)
@@ -147,6 +163,61 @@ class Fleet:
                 self.cpu_alert.append(time.thread_time_ns() - c_arrival)
 
 
+def video_fleet(n_nodes: int, seconds: float, bins: int, folder: Path,
+                video_of_16: int = VIDEO_OF_16) -> Fleet:
+    """Synthetic nodes sweeping the video band, a video transmitter approaching video_of_16 of
+    every 16."""
+    video = synth.Emitter(5_800_000, 20_000, lambda t: -85 + t if 3 < t < seconds - 5 else None)
+    streams = [synth.node_chunks(n, [video] if (n - 1) % 16 < video_of_16 else [], t0_ns=T0,
+                                 duration_s=seconds, band=band(bins), offset_ns=n * 1_000_000)
+               for n in range(1, n_nodes + 1)]
+    return Fleet(folder, [video_hello(n, bins) for n in range(1, n_nodes + 1)],
+                 [s[:2] for s in streams], synth.merge(s[2:] for s in streams), bins=bins)
+
+
+SCENE_WARM_S = 2  # seconds of a scene's stream before the timing starts
+
+
+def scene_fleet(n_nodes: int, seconds: float, folder: Path) -> Fleet:
+    """The demo scene on a grid of n_nodes masts (module docstring, "Emitters")."""
+    scene = load_scene(grid_scene(n_nodes, folder))
+    hellos, streams = [], []
+    for n, name in enumerate(scene.nodes, 1):
+        reader = NodeReader(scene, name, seed=n)
+        front_ends = reader.board.front_ends
+        info = {"front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz),
+                                "settle_us": getattr(fe, "settle_us", 0),
+                                "filter_khz": getattr(fe, "filter_khz", 0)}
+                               for fe in front_ends]}
+        hellos.append(hello_replies(n, info, EVAL_PLAN))
+        source, t0_ns = f"/dev/node{n}", T0 + n * 1_000_000
+        streams.append([synth.Chunk(t_ns, source, data) for t_ns, data
+                        in wire_chunks(n, reader.sweeps(EVAL_PLAN, 0.0, seconds), t0_ns)])
+    rest = synth.merge(s[2:] for s in streams)
+    start = next((i for i, c in enumerate(rest) if c.t_ns >= T0 + SCENE_WARM_S * 10**9), len(rest))
+    return Fleet(folder, hellos, [s[:2] for s in streams], rest[start:], rest[:start])
+
+
+def emitters(node_counts: list[int], seconds: float, budget: float, folder: Path) -> None:
+    """The emitters case's table: CPU a sweep with the demo scene on the air."""
+    fleets = {n: scene_fleet(n, seconds, folder) for n in node_counts}
+    runs = timing.interleaved({n: f.stream for n, f in fleets.items()}, budget)
+    print(f"Emitters: the demo scene from switch-on, {seconds:.0f} s (the first {SCENE_WARM_S} "
+          "s untimed), each node the firmware's default plan read by the evaluation's fast "
+          f"path; each node count streamed {len(runs[node_counts[0]])} times; load average "
+          f"{os.getloadavg()[0]:.1f}")
+    print("| nodes | sweeps | sweeps a node-second | CPU a sweep min / median "
+          "| CPU a node-second min | alerts |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for n, f in fleets.items():
+        assert len(set(f.alerts)) == 1, f"passes raised different alerts: {f.alerts}"
+        node_s = n * (f.chunks[-1].t_ns - f.chunks[0].t_ns) / 1e9
+        print(f"| {n} | {f.sweeps} | {f.sweeps / node_s:.1f} "
+              f"| {min(runs[n]) / f.sweeps * 1e6:.1f} / "
+              f"{statistics.median(runs[n]) / f.sweeps * 1e6:.1f} µs "
+              f"| {1e3 * min(runs[n]) / node_s:.2f} ms | {f.alerts[0]} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0, help="simulated seconds of streaming")
@@ -160,11 +231,19 @@ def main() -> None:
     ap.add_argument("--latency-passes", type=int, default=3,
                     help="passes (each node count) that take each chunk's latency, after the "
                     "timed ones")
+    ap.add_argument("--scene-nodes", type=int, nargs="*", default=[16],
+                    help="node counts of the emitters case (none: skipped)")
+    ap.add_argument("--scene-seconds", type=float, default=20.0,
+                    help="scene seconds from switch-on in the emitters case")
     args = ap.parse_args()
     if args.latency_passes < 1:
         ap.error("--latency-passes must be at least 1")
+    if args.scene_seconds < SCENE_WARM_S + 1 or min(args.scene_nodes, default=1) < 1:
+        ap.error(f"need --scene-seconds >= {SCENE_WARM_S + 1} and --scene-nodes >= 1")
     with tempfile.TemporaryDirectory() as tmp:
-        fleets = {n: Fleet(n, args.seconds, args.bins, Path(tmp), args.video_of_16)
+        if args.scene_nodes:
+            emitters(args.scene_nodes, args.scene_seconds, args.budget, Path(tmp))
+        fleets = {n: video_fleet(n, args.seconds, args.bins, Path(tmp), args.video_of_16)
                   for n in args.nodes}
         runs = timing.interleaved({n: f.stream for n, f in fleets.items()}, args.budget)
         for _ in range(args.latency_passes):

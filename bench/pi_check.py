@@ -15,6 +15,11 @@ it to estimate a Pi from this machine's figure). Nodes a core serves = one core'
 CPU a node costs per second, at full load and at half load (the headroom a gateway keeps for
 bursts, alerts and MQTT).
 
+With emitters (`--scene-nodes`, default 4; 0: skipped): the same figures with the demo scene on
+the air (bench_gateway.py's emitters case: a drone's video and control link, a survey drone,
+Wi-Fi, Bluetooth, read by the evaluation's fast path on each node's default plan), after its
+first SCENE_WARM_S seconds. Making that input takes a while (minutes on a Pi): it is made once.
+
 Then the live cross-check (bench_gateway_live.py, `--live-seconds`, 0 to skip): `--live-nodes`
 virtual nodes (the real firmware under MicroPython, in another process at nice 19) on the demo
 scene, an FPV drone flying in, streaming to the real gateway; its CPU a node-second with the
@@ -46,6 +51,7 @@ from straja.testing.synth import Chunk, merge
 
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_gateway_live as live  # noqa: E402
+from bench_gateway import SCENE_WARM_S, scene_fleet  # noqa: E402
 from timing import interleaved  # noqa: E402
 
 T0 = 1_700_000_000_000_000_000
@@ -94,18 +100,41 @@ def node_chunks(node_id: int, seconds: float, rng) -> list[Chunk]:
             for seq, (t_us, body) in enumerate(frames)]
 
 
+def scene_rows(n_nodes: int, seconds: float, scale: float) -> list[tuple[str, str]]:
+    """The table's rows of the emitters case (module docstring)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        fleet = scene_fleet(n_nodes, seconds, Path(tmp))
+        runs = interleaved({"scene": fleet.stream}, budget_s=10.0, min_runs=3)["scene"]
+    timed_s = (fleet.chunks[-1].t_ns - fleet.chunks[0].t_ns) / 1e9
+    per_node_s = min(runs) * scale / timed_s / n_nodes
+    return [("with emitters: nodes simulated", f"{n_nodes} x {timed_s:.0f} s of the demo scene "
+                                               f"(after {SCENE_WARM_S} s), best of {len(runs)}"),
+            ("with emitters: sweeps a node-second", f"{fleet.sweeps / n_nodes / timed_s:.1f}"),
+            ("with emitters: CPU a sweep, min / median",
+             f"{1e6 * min(runs) * scale / fleet.sweeps:.1f} / "
+             f"{1e6 * statistics.median(runs) * scale / fleet.sweeps:.1f} us"),
+            ("with emitters: CPU a node-second", f"{1e3 * per_node_s:.3f} ms"),
+            ("with emitters: nodes one core serves (50 % load)", f"{0.5 / per_node_s:.0f}")]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=20.0, help="simulated seconds of streaming")
     ap.add_argument("--scale", type=float, default=1.0,
                     help="multiply the measured CPU by this (1 on the Pi itself)")
+    ap.add_argument("--scene-nodes", type=int, default=4,
+                    help="nodes of the emitters case (0: skipped)")
+    ap.add_argument("--scene-seconds", type=float, default=12.0,
+                    help="scene seconds from switch-on in the emitters case")
     ap.add_argument("--live-seconds", type=float, default=60.0,
                     help="seconds of the live cross-check (0: none)")
     ap.add_argument("--live-nodes", type=int, default=16)
     args = ap.parse_args()
     if args.nodes < 1 or args.seconds < WARM_S + 2 or args.scale <= 0:
         ap.error(f"need --nodes >= 1, --seconds >= {WARM_S + 2} and --scale > 0")
+    if args.scene_nodes < 0 or args.scene_seconds < SCENE_WARM_S + 1:
+        ap.error(f"need --scene-nodes >= 0 and --scene-seconds >= {SCENE_WARM_S + 1}")
     if args.live_seconds < 0 or args.live_nodes < 1:
         ap.error("need --live-seconds >= 0 and --live-nodes >= 1")
     rng = np.random.default_rng(1)
@@ -151,6 +180,8 @@ def main() -> int:
             ("CPU a node-second", f"{1e3 * per_node_s:.3f} ms"),
             ("nodes one core serves (100 % load)", f"{1 / per_node_s:.0f}"),
             ("nodes one core serves (50 % load)", f"{0.5 / per_node_s:.0f}")]
+    if args.scene_nodes:
+        rows += scene_rows(args.scene_nodes, args.scene_seconds, args.scale)
     if args.live_seconds:
         r = live.measure(args.live_nodes, args.live_seconds)
         total, processing, reading = (args.scale * live.per_node_ms(r, r[k]) / 1e3

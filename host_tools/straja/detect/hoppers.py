@@ -59,6 +59,7 @@ MAX_LINK_PER_SWEEP = 1.0    # one link's hits a sweep at most: a link meets a sc
                             # over its hop set (measured, strong: FrSky 0.3, DSMX 0.34, FlySky
                             # 0.47); more is several emitters at once, a busy site (a Bluetooth
                             # car kit 30 m away: 2.5, busy 2.4 GHz Wi-Fi: 3.6), never one drone
+NO_CELLS = np.empty(0, np.int64)
 
 
 class Hopper(NamedTuple):
@@ -110,6 +111,16 @@ class BandHoppers:
         self.active: Hopper | None = None
         self._since_us = 0                    # start of the window that reported it
         self.new_hits = False
+        self._learnt()
+
+    def _learnt(self) -> None:
+        """What follows from the baseline alone, made again only when it learns (most looks
+        learn nothing new): the cells not counted (busy() or BLE advertising) and the site's
+        rate, the hits the others (quiet cells) give per learnt sweep."""
+        self._skip = self.busy() | self.ble_adv
+        quiet = ~self._skip
+        self._rate = max(float(self.site[quiet].sum()) / self.site_weight,
+                         self.pfa_cell * int(np.count_nonzero(quiet)))
 
     def busy(self) -> np.ndarray:
         """Cells the site keeps busy: hit more than QUIET_RATE per learnt sweep, by at least
@@ -137,38 +148,46 @@ class BandHoppers:
         (its held hits were counted there)."""
         hot = self._hot
         np.greater(single, self.alpha * noise, out=hot[1:-1], casting="unsafe")
-        edges = np.flatnonzero(np.diff(hot))
-        starts, ends = edges[0::2], edges[1::2]
-        narrow = (ends - starts) <= self.max_width
-        hit_cells = np.array([s + int(np.argmax(single[s:e])) for s, e in
-                              zip(starts[narrow].tolist(), ends[narrow].tolist())], np.int64)
-        busy = self.busy() | self.ble_adv
+        busy = self._skip
+        if hot.any():
+            edges = np.flatnonzero(np.diff(hot))
+            starts, ends = edges[0::2], edges[1::2]
+            narrow = (ends - starts) <= self.max_width
+            hit_cells = np.array([s + int(np.argmax(single[s:e])) for s, e in
+                                  zip(starts[narrow].tolist(), ends[narrow].tolist())], np.int64)
+        else:  # a read with nothing above the floor (most, away from Wi-Fi and Bluetooth)
+            hit_cells = NO_CELLS
         counted = hit_cells[~busy[hit_cells]] if hit_cells.size else hit_cells
-        held_hit = held[counted] > self.alpha * noise[counted]
-        if again:
-            counted, held_hit = counted[~held_hit], held_hit[~held_hit]
-        # the read of channel i is at about t0 + i duration / n (docs/protocol.md, SWEEP; its
-        # second read within the revisit's few dwells of that)
-        for cell, is_held in zip(counted.tolist(), held_hit.tolist()):
-            i = self._head % self._t.size
-            self._t[i] = t0 + cell * duration // self.n_bins
-            self._cell[i], self._mw[i], self._held[i] = cell, single[cell], is_held
-            self._head += 1
+        if counted.size:
+            held_hit = held[counted] > self.alpha * noise[counted]
+            if again:
+                counted, held_hit = counted[~held_hit], held_hit[~held_hit]
+            # the read of channel i is at about t0 + i duration / n (docs/protocol.md, SWEEP;
+            # its second read within the revisit's few dwells of that)
+            ring = (self._head + np.arange(counted.size)) % self._t.size
+            self._t[ring] = t0 + counted * duration // self.n_bins
+            self._cell[ring], self._mw[ring], self._held[ring] = counted, single[counted], held_hit
+            self._head += counted.size
         now = t0 + duration
         self._window_starts.append(t0)
         while self._window_starts[0] < now - WINDOWS_US[-1]:
             self._window_starts.popleft()
         self._decide(now, busy, counted.size > 0)
         self._pending.append((t0, hit_cells, self.active is not None))
+        learnt = False
         while self._pending and self._pending[0][0] < now - LEARN_DELAY_US:
             _, cells, reported = self._pending.popleft()
             self.weight = _learn(self.counts, self.weight, cells)
             if not reported:
                 self.site_weight = _learn(self.site, self.site_weight, cells)
+            learnt = True
+        if learnt:
+            self._learnt()
 
     def _window(self, since_us: int):
+        """(times, cells, mW) of the counted hits from since_us."""
         keep = self._t >= since_us
-        return self._t[keep], self._cell[keep], self._mw[keep], self._held[keep]
+        return self._t[keep], self._cell[keep], self._mw[keep]
 
     def _decide(self, now: int, busy: np.ndarray, hit: bool) -> None:
         if self.active is not None:
@@ -181,38 +200,42 @@ class BandHoppers:
                 return
         if self.sweeps < BOOT_SWEEPS or not hit:
             return
-        quiet = ~busy
-        # hits the quiet cells gave per learnt sweep
-        rate = max(float(self.site[quiet].sum()) / self.site_weight,
-                   self.pfa_cell * int(np.count_nonzero(quiet)))
+        rate = self._rate
         starts = np.fromiter(self._window_starts, np.int64, len(self._window_starts))
+        # the longest window's hits in cells still quiet (cells that turned busy since their
+        # hits were counted are not); the shorter windows' are among these
+        t, cell, mw = self._window(now - WINDOWS_US[-1])
+        quiet = ~busy[cell]
+        hits = t[quiet], cell[quiet], mw[quiet]
         for window in WINDOWS_US:
-            expected = self._test(now - window, window, busy, rate, starts)
+            expected = self._test(now - window, window, rate, starts, hits)
             if expected is not None:
                 self._since_us = now - window
                 self.active = self._summary(self._since_us, expected)
                 self.new_hits = True
                 return
 
-    def _test(self, since_us: int, window: int, busy: np.ndarray, rate: float,
-              starts: np.ndarray) -> float | None:
+    def _test(self, since_us: int, window: int, rate: float, starts: np.ndarray,
+              hits) -> float | None:
         """The hits the site's rate expects in the window (from since_us, window us long) if
         the hits counted there are a hopper's: too many for the site, not too many for one
-        link, spread over more than one Wi-Fi channel; else None. The windows share PFA_WINDOW."""
-        _, cell, mw, _ = self._window(since_us)
-        quiet = ~busy[cell]  # cells that turned busy since their hits were counted are not
-        cell, mw = cell[quiet], mw[quiet]
+        link, spread over more than one Wi-Fi channel; else None. The windows share PFA_WINDOW.
+        hits: (times, cells, mW) in quiet cells of a window at least as long."""
+        t, cell, mw = hits
+        if t.size and t.min() < since_us:
+            keep = t >= since_us
+            cell, mw = cell[keep], mw[keep]
         if cell.size < MIN_HITS:
             return None
+        n_sweeps = int(np.count_nonzero(starts >= since_us))
+        if cell.size > MAX_LINK_PER_SWEEP * n_sweeps:
+            return None  # (tested first: a busy site's many hits make the span's work long)
         # the span of the hits near the strongest: one link's hits are at one level (give or
         # take fading), while a strong access point's frames light its skirts 20-30 dB down,
         # tens of MHz from its channel, before the site has learnt that channel as busy
         near = mw >= mw.max() * SPAN_LEVEL_RATIO
         freqs = self.freq_khz[cell[near]]
         if freqs.max() - freqs.min() <= MIN_SPAN_KHZ:
-            return None
-        n_sweeps = int(np.count_nonzero(starts >= since_us))
-        if cell.size > MAX_LINK_PER_SWEEP * n_sweeps:
             return None
         expected = n_sweeps * rate
         if expected > MAX_EXPECTED * window / WINDOWS_US[0] \
@@ -221,7 +244,8 @@ class BandHoppers:
         return expected
 
     def _summary(self, since_us: int, expected: float) -> Hopper:
-        t, cell, mw, held = self._window(since_us)
+        keep = self._t >= since_us
+        t, cell, mw, held = self._t[keep], self._cell[keep], self._mw[keep], self._held[keep]
         freqs = self.freq_khz[cell]
         return Hopper(int(t.size), int(np.unique(cell).size), float(freqs.min()),
                       float(freqs.max()), int(t.max()), float(mw.max()),
