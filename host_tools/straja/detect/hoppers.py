@@ -83,8 +83,11 @@ class BandHoppers:
     only the hits of sweeps in which no hopper was reported (a hopper's are not the site's)."""
 
     def __init__(self, n_bins: int, start_khz: float, step_khz: float, alpha: float,
-                 pfa_cell: float, capacity: int = 4096):
+                 pfa_cell: float, read_pos: np.ndarray | None = None, capacity: int = 4096):
         self.n_bins, self.alpha, self.pfa_cell = n_bins, alpha, pfa_cell
+        # each cell's read position in a sweep (protocol.read_positions): channel order unless
+        # the node interleaves its sweep
+        self.read_pos = np.arange(n_bins, dtype=np.int64) if read_pos is None else read_pos
         self.freq_khz = start_khz + step_khz * np.arange(n_bins)
         self.max_width = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
         # the advertising channels carry every BLE device's advertising, on air at any site:
@@ -147,11 +150,11 @@ class BandHoppers:
         held_hit = held[counted] > self.alpha * noise[counted]
         if again:
             counted, held_hit = counted[~held_hit], held_hit[~held_hit]
-        # the read of channel i is at about t0 + i duration / n (docs/protocol.md, SWEEP; its
-        # second read within the revisit's few dwells of that)
+        # the read of channel i is at about t0 + position(i) duration / n (docs/protocol.md,
+        # SWEEP; its second read within the revisit's few dwells of that)
         for cell, is_held in zip(counted.tolist(), held_hit.tolist()):
             i = self._head % self._t.size
-            self._t[i] = t0 + cell * duration // self.n_bins
+            self._t[i] = t0 + int(self.read_pos[cell]) * duration // self.n_bins
             self._cell[i], self._mw[i], self._held[i] = cell, single[cell], is_held
             self._head += 1
         now = t0 + duration
