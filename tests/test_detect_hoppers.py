@@ -7,6 +7,7 @@ import tomllib
 import numpy as np
 import pytest
 
+from straja import protocol
 from straja.detect import hoppers as hp
 from straja.detect.classify import band_hopper
 from straja.detect.pipeline import HOPPER_TRACK_ID, Pipeline, PipelineConfig
@@ -55,10 +56,11 @@ class Band:
             for _ in range(self.rng.poisson(per_sweep)):
                 self.hit(s, int(self.rng.choice(cells)), read=int(self.rng.choice(reads)), **kw)
 
-    def run(self, reads=None):
+    def run(self, reads=None, read_pos=None):
         """(sweep index, Hopper) of every sweep in which the stage reported a hopper's hits,
-        the stage given the first `reads` single reads (all by default)."""
-        stage = hp.BandHoppers(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6)
+        the stage given the first `reads` single reads (all by default) and the cells' read
+        positions (channel order by default)."""
+        stage = hp.BandHoppers(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6, read_pos)
         noise = np.full((1, N_BINS), NOISE_MW, np.float32)
         single = self.single[:reads]
         out = []
@@ -150,6 +152,20 @@ def test_a_hopper_held_in_both_reads_is_named_lora():
     assert h.n_held == h.n_hits and band_hopper(h)[0] == "lora_fhss"
     # as many hits as with the first reads alone: the second reads' held hits are the same
     assert [(k, r.n_hits) for k, r in reports] == [(k, r.n_hits) for k, r in band.run(reads=1)]
+
+
+def test_hits_are_timed_at_their_cells_read_positions():
+    """An interleaved sweep (SWEEP flag INTERLEAVED) reads cell i at its read position, not at
+    i: a hit's time is t_us + position x duration_us / n (docs/protocol.md)."""
+    band, on = Band(60, seed=8), 30
+    band.hopper(range(on, 59), 0.8)
+    band.hit(59, 41)
+    interleaved = protocol.read_positions(N_BINS, protocol.FLAG_INTERLEAVED)
+    (k, plain), (k2, moved) = band.run()[-1], band.run(read_pos=interleaved)[-1]
+    assert k == k2 == 59
+    assert plain.t_last_us == band.t_us[59] + 41 * DURATION_US // N_BINS
+    assert moved.t_last_us == band.t_us[59] + interleaved[41] * DURATION_US // N_BINS
+    assert interleaved[41] * protocol.interleave_stride(N_BINS) % N_BINS == 41 != interleaved[41]
 
 
 def test_more_hits_than_one_link_gives_are_the_site():

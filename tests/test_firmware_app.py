@@ -352,12 +352,15 @@ def test_revisit_plan_round_trips_and_streams_flagged(boot, tmp_path):
     assert node.command("get", "plan").result() == {"plan": plan, "temp_plan_s": 0}
 
 
-def test_revisit_slot_order_timing_and_both_readings():
+@pytest.mark.parametrize("interleave", [0, 1])
+def test_revisit_slot_order_timing_and_both_readings(interleave):
     """A revisit sweep on a recording front end (tests/firmware_app/revisit_check.py): slots in
-    readings.slot_channels order on the fixed slot schedule, the frame carrying each channel's
-    first then second reading (with the calibration offset), held the lower of the two;
-    REVISIT, PAIRS and SATURATED flags."""
-    entry = dict(CC_PLAN, dwell_us=1000, revisit=4)  # 11 channels: blocks of 4, 4 and 3
+    readings.slot_channels order on the fixed slot schedule (interleaved: position p reads
+    channel 4 p mod 11), the frame carrying each channel's first then second reading (with the
+    calibration offset), held the lower of the two; REVISIT, PAIRS, INTERLEAVED and SATURATED
+    flags."""
+    # 11 channels: blocks of 4, 4 and 3
+    entry = dict(CC_PLAN, dwell_us=1000, revisit=4, interleave=interleave)
     n, dwell, settle, sweeps = 11, 1000, 100, 2
     out = json.loads(run_micropython(HELPERS / "revisit_check.py", path=[FIRMWARE, HELPERS], args=[
         json.dumps([entry]), json.dumps({"cc": {"offset": 4}}), str(sweeps)]).stdout)
@@ -368,8 +371,11 @@ def test_revisit_slot_order_timing_and_both_readings():
     reads = [e[1:] for e in out["log"] if e[0] == "read"]
     frames = bodies(protocol.ReferenceDecoder().feed(bytes.fromhex(out["wire"])), protocol.SWEEP)
     assert len(frames) == len(starts) == sweeps
-    order = slot_channels(n, 4)
-    assert order[:8] == [0, 1, 2, 3, 0, 1, 2, 3] and order[16:] == [8, 9, 10, 8, 9, 10]
+    order = slot_channels(n, 4, interleave)
+    if interleave:  # stride 4: positions 0..3 are channels 0, 4, 8, 1
+        assert order[:8] == [0, 4, 8, 1, 0, 4, 8, 1] and order[16:] == [10, 3, 7, 10, 3, 7]
+    else:
+        assert order[:8] == [0, 1, 2, 3, 0, 1, 2, 3] and order[16:] == [8, 9, 10, 8, 9, 10]
     for k, f in enumerate(frames):
         slots = range(k * 2 * n, (k + 1) * 2 * n)
         assert [tunes[s][0] for s in slots] == [2400000 + 1000 * ch for ch in order]
@@ -383,14 +389,15 @@ def test_revisit_slot_order_timing_and_both_readings():
         assert list(f.second()) == [second[ch] for ch in range(n)]
         assert list(f.held()) == [min(first[ch], second[ch]) for ch in range(n)]
         assert f.flags & ~protocol.FLAG_OVERRUN == protocol.FLAG_REVISIT | protocol.FLAG_PAIRS | (
-            protocol.FLAG_SATURATED if any(reads[s][2] + 4 >= 255 for s in slots) else 0)
+            protocol.FLAG_SATURATED if any(reads[s][2] + 4 >= 255 for s in slots) else 0) | (
+            protocol.FLAG_INTERLEAVED if interleave else 0)
         assert (f.total, f.dwell_us) == (n, dwell) and f.duration_us >= 2 * n * dwell
         for j, s in enumerate(slots):  # slot j owns [t0 + j dwell, t0 + (j + 1) dwell)
             tune, read = ((x[1] - ref) % wrap for x in (tunes[s], reads[s]))
             assert starts[k] + j * dwell <= tune and read >= starts[k] + j * dwell + settle
             assert read < starts[k] + (j + 1) * dwell or f.flags & protocol.FLAG_OVERRUN
     assert frames[0].flags & protocol.FLAG_SATURATED  # the third reading is the top code
-    assert frames[0].held()[2] < 255  # ... but channel 2's other reading was lower
+    assert frames[0].held()[order[2]] < 255  # ... but that channel's other reading was lower
 
 
 def test_selftest_reports_each_part(boot):

@@ -58,6 +58,10 @@ def test_defaults_and_canonical_json_match_cpython(tmp_path):
     # 600 channels x 1 ms fit a sweep, read twice they do not
     ({"plan": [dict(REVISIT, stop_khz=2400599, dwell_us=1000)]}, "sweep takes 1200000 us"),
     ({"plan": [{"front_end": "logdet", "rate_hz": 1000, "revisit": 4}]}, "unknown key revisit"),
+    ({"plan": [dict(REVISIT, interleave=2)]}, "plan[0].interleave: 2 out of range 0..1"),
+    ({"plan": [dict(REVISIT, interleave="1")]}, "plan[0].interleave: expected an integer"),
+    ({"plan": [{"front_end": "logdet", "rate_hz": 1000, "interleave": 1}]},
+     "unknown key interleave"),
     ({"plan": {"front_end": "rx"}}, "plan: expected a list"),
 ])
 def test_bad_config_refused_and_old_kept(tmp_path, bad, words):
@@ -70,7 +74,8 @@ def test_bad_config_refused_and_old_kept(tmp_path, bad, words):
 
 
 def test_revisit_entry_is_saved_and_loaded(tmp_path):
-    plans = [[REVISIT], [dict(REVISIT, revisit=0, stop_khz=2400599)]]  # 0: off, 600 x 1 ms
+    plans = [[REVISIT], [dict(REVISIT, revisit=0, stop_khz=2400599)],  # 0: off, 600 x 1 ms
+             [dict(REVISIT, interleave=1)]]
     for plan in plans:
         cfg, error = mp("config.save({'plan': %r})\nprint(json.dumps(config.load()))" % (plan,),
                         tmp_path)

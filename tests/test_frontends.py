@@ -63,7 +63,8 @@ def test_default_plan_follows_the_front_ends_filters_and_sweep_limit(node):
     assert (vid["stop_khz"] - vid["start_khz"]) // 20000 + 1 == 16
     assert vid["dwell_us"] == FRONT_ENDS["rx5808"].settle_us + 500 == 25500
     assert plan["ism24"]["revisit"] == FRONT_ENDS["cc2500"].scan_revisit == 3
-    assert "revisit" not in plan["subg"]
+    assert plan["ism24"]["interleave"] == FRONT_ENDS["cc2500"].scan_interleave == 1
+    assert "revisit" not in plan["subg"] and "interleave" not in plan["subg"]
     assert plan["env58"] == {"front_end": "env58", "rate_hz": 10000, "n": 256}
     for e in node["default_plan"]:
         if "step_khz" in e:

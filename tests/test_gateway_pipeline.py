@@ -253,16 +253,16 @@ def test_focus_plans_are_ones_the_node_accepts():
 
 
 def test_focus_keeps_the_running_plans_revisit_within_the_sweep_limit():
-    """A node whose running plan (its info reply's) reads the CC2500 twice per channel gets a
-    2.4 GHz focus plan that does too, counting both reads in the 1 s limit; a node whose plans
-    have no revisit gets a focus plan without it."""
+    """A node whose running plan (its info reply's) reads the CC2500 twice per channel, in the
+    interleaved order, gets a 2.4 GHz focus plan that does too, counting both reads in the 1 s
+    limit; a node whose plans have neither gets a focus plan without them."""
     from straja.gateway.health import NodeHealth
     from straja.gateway.scanplan import ScanPlanner
 
     fe = {"name": "ism24", "kind": "cc2500", "band_khz": [2400000, 2483500], "settle_us": 900}
     running = {"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475,
-               "step_khz": 1325, "dwell_us": 1400, "revisit": 3}
-    plain = {k: v for k, v in running.items() if k != "revisit"}
+               "step_khz": 1325, "dwell_us": 1400, "revisit": 3, "interleave": 1}
+    plain = {k: v for k, v in running.items() if k not in ("revisit", "interleave")}
     # 100 kHz steps: 708 channels x 1.4 ms fit 1 s once, not twice
     planner = ScanPlanner(config.GatewayConfig(alerts=config.AlertConfig(focus_step_khz=100)))
     nodes = {}
@@ -275,10 +275,10 @@ def test_focus_keeps_the_running_plans_revisit_within_the_sweep_limit():
     focus = {e.node_id: e.plan[0] for e in planner.focus(alert, nodes, T0)}
     for node_id in (1, 3):
         entry = focus[node_id]
-        assert entry["revisit"] == 3 and entry["dwell_us"] == 1400
+        assert entry["revisit"] == 3 and entry["interleave"] == 1 and entry["dwell_us"] == 1400
         channels = (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1
         assert 2 * channels * entry["dwell_us"] <= 1_000_000 < 4 * channels * entry["dwell_us"]
-    assert "revisit" not in focus[2] and focus[2]["dwell_us"] == 1400
+    assert not {"revisit", "interleave"} & set(focus[2]) and focus[2]["dwell_us"] == 1400
     # nodes 1 and 2 never answered `get plan`: their temporary focus plans lapse by themselves
     # (sending [] would store the default plan over whatever they store)
     restore = planner.restore(alert.alert_id, T0 + S)

@@ -5,6 +5,7 @@ tables of docs/protocol.md. The CRC table is checked against the polynomial and 
 import ast
 import binascii
 import json
+import math
 import random
 import re
 from pathlib import Path
@@ -184,7 +185,7 @@ def test_reply_status_table():
 def test_flag_bits():
     sweep_flags = table_after("#### SWEEP")[1][3]
     envelope_flags = table_after("#### ENVELOPE")[1][3]
-    for text, names in ((sweep_flags, ["OVERRUN", "SATURATED", "REVISIT", "PAIRS"]),
+    for text, names in ((sweep_flags, ["OVERRUN", "SATURATED", "REVISIT", "PAIRS", "INTERLEAVED"]),
                         (envelope_flags, ["OVERRUN", "SATURATED"])):
         bits = {name: 1 << int(bit) for bit, name in re.findall(r"bit (\d) ([A-Z]+)", text)}
         assert bits == {name: getattr(wire, "FLAG_" + name) for name in names}
@@ -240,3 +241,27 @@ def test_crc_of_every_side_agrees_with_binascii():
             dec = Decoder()
             dec.feed(b"\0" + P.cobs_encode(head + crc.to_bytes(2, "big")) + b"\0")
             assert (dec.frames, dec.corrupt) == (frames, corrupt), n
+
+
+def test_interleaved_order_and_its_read_positions():
+    """interleave_stride(n): coprime with n (position p -> channel p s mod n is a permutation),
+    the nearest such to the golden section of n; read_positions inverts that order, and is the
+    channel order without the flag (docs/protocol.md, SWEEP)."""
+    golden = (3 - 5 ** 0.5) / 2
+    for n in range(1, 300):
+        s = wire.interleave_stride(n)
+        assert math.gcd(s, n) == 1 and 1 <= s <= max(n - 1, 1)
+        coprime = [t for t in range(1, max(n, 2)) if math.gcd(t, n) == 1]
+        assert abs(s - n * golden) == min(abs(t - n * golden) for t in coprime)
+        pos = P.read_positions(n, P.FLAG_INTERLEAVED)
+        assert sorted(pos.tolist()) == list(range(n))
+        assert all(pos[p * s % n] == p for p in range(n))
+        assert P.read_positions(n, P.FLAG_REVISIT | P.FLAG_PAIRS).tolist() == list(range(n))
+    assert wire.interleave_stride(64) == 25  # the CC2500's default plan, docs/protocol.md
+
+
+def test_micropython_computes_the_same_strides():
+    code = ("from straja_node.wire import interleave_stride\n"
+            "print([interleave_stride(n) for n in range(1, 130)])\n")
+    got = json.loads(run_micropython(code, path=[FIRMWARE]).stdout)
+    assert got == [wire.interleave_stride(n) for n in range(1, 130)]

@@ -81,7 +81,7 @@ def _cal(value, key):
 
 
 SWEEP_KEYS = ("front_end", "channels", "start_khz", "stop_khz", "step_khz", "dwell_us", "settle_us",
-              "revisit")
+              "revisit", "interleave")
 ENVELOPE_KEYS = ("front_end", "rate_hz", "n")
 
 
@@ -125,6 +125,7 @@ def check_entry(e, key):
             raise ConfigError("%s: %d channels, at most %d" % (key, n, CHANNELS_MAX))
     # a revisit sweep reads every channel twice: 2n dwell slots
     slots = 2 * n if _int(e.get("revisit", 0), key + ".revisit", 0, REVISIT_MAX) else n
+    _int(e.get("interleave", 0), key + ".interleave", 0, 1)
     if slots * dwell > SWEEP_US_MAX:
         raise ConfigError("%s: sweep takes %d us, at most %d" % (key, slots * dwell, SWEEP_US_MAX))
 

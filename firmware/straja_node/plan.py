@@ -1,6 +1,6 @@
 """The default scan plan: what a node scans while its config's plan is empty (docs/firmware.md,
 "Scan plans"). Plain code over the drivers' declared facts (band_khz, settle_us, filter_khz,
-scan_revisit): the host imports it too, so the plan `straja eval` measures is this one."""
+scan_revisit, scan_interleave): the host imports it too, so the plan `straja eval` measures is this one."""
 from .limits import SWEEP_US_MAX
 
 SWEEP_CHANNELS = 64  # channels of a default sweep, at most
@@ -17,7 +17,8 @@ def default_plan(front_ends):
     """The plan used while the config's plan is empty: every front end, across its whole band,
     with as many channels (up to SWEEP_CHANNELS) as fit a sweep in SWEEP_US_MAX but no
     step finer than the front end's filter (`filter_khz`: finer channels would overlap), read
-    twice if its driver asks for it (`scan_revisit`, e.g. the CC2500's)."""
+    twice if its driver asks for it (`scan_revisit`, e.g. the CC2500's), in the interleaved
+    order if it asks for that (`scan_interleave`)."""
     plan = []
     for fe in front_ends:
         if is_envelope(fe):
@@ -33,5 +34,7 @@ def default_plan(front_ends):
                  "step_khz": step, "dwell_us": dwell}
         if revisit:
             entry["revisit"] = revisit
+        if getattr(fe, "scan_interleave", 0):
+            entry["interleave"] = 1
         plan.append(entry)
     return plan

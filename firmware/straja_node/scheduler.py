@@ -43,7 +43,8 @@ from .clock import Stamp
 from .config import check_entry
 from .limits import SLEEP_MAX_US, SWEEP_US_MAX
 from .plan import BLOCK_N, default_plan, is_envelope
-from .wire import FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX
+from .wire import (FLAG_INTERLEAVED, FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED,
+                   RSSI_CODE_MAX, interleave_stride)
 
 # the phases of a sweep task (docs/firmware.md, "Timing and overruns"); const: folded in run()
 _START = const(0)
@@ -93,6 +94,10 @@ class _Sweep:
         self.n = len(freqs)
         self.revisit = entry.get("revisit", 0)
         self.slots = 2 * self.n if self.revisit else self.n
+        # read position p reads channel p * stride % n (interleaved), else channel p
+        self.stride = interleave_stride(self.n) if entry.get("interleave", 0) else 1
+        self.order_flags = ((FLAG_REVISIT | FLAG_PAIRS if self.revisit else 0)
+                            | (FLAG_INTERLEAVED if self.stride > 1 else 0))
         self.dwell_us = entry["dwell_us"]
         self.settle_us = entry.get("settle_us", fe.settle_us)
         if self.settle_us > self.dwell_us:
@@ -105,6 +110,7 @@ class _Sweep:
         self.t = Stamp()
         self.t0 = ticks_us()
         self.i = 0  # the slot
+        self.pos = 0  # its read position
         self.ch = 0  # its channel
         self.flags = 0
         self.late = 0
@@ -140,9 +146,9 @@ class _Sweep:
                 code = 0
             i = self.i
             ch = self.ch
-            # channel ch's first reading is in slot b + ch <= 2 ch, its second (revisit) in
-            # slot b + ch + r > 2 ch
-            self.codes[self.n + ch if i > 2 * ch else ch] = code
+            # the first reading of read position p is in slot b + p <= 2 p, its second
+            # (revisit) in slot b + p + r > 2 p
+            self.codes[self.n + ch if i > 2 * self.pos else ch] = code
             i += 1
             self.i = i
             end = ticks_add(self.t0, i * self.dwell_us + self.paused_us)
@@ -158,8 +164,7 @@ class _Sweep:
                 flags |= FLAG_OVERRUN
                 sched.overruns += late
                 self.overruns += late
-            if self.revisit:
-                flags |= FLAG_REVISIT | FLAG_PAIRS
+            flags |= self.order_flags
             sched.writer.sweep(self.index, flags, self.sweep_id, self.start_khz, self.step_khz,
                                self.dwell_us, ticks_diff(now, self.t0), 0, self.n, self.codes,
                                self.n, self.t)
@@ -175,15 +180,17 @@ class _Sweep:
             now = ticks_us()
             self.t0 = now
         s = self.i
-        ch = s
+        pos = s
         m = self.revisit
-        if m:  # channels b..b+r-1 own slots 2b..2b+2r-1 (the blocks before are full: 2m slots)
+        if m:  # positions b..b+r-1 own slots 2b..2b+2r-1 (the blocks before are full: 2m slots)
             b = s // (2 * m) * m
             r = self.n - b
             if r > m:
                 r = m
-            k = s - 2 * b  # slot k of the block reads channel b + k, then b + k - r
-            ch = b + k if k < r else b + k - r
+            k = s - 2 * b  # slot k of the block reads position b + k, then b + k - r
+            pos = b + k if k < r else b + k - r
+        self.pos = pos
+        ch = pos * self.stride % self.n
         self.ch = ch
         self.fe.tune(self.freqs[ch])
         self.due = ticks_add(now, self.settle_us)

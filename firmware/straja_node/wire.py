@@ -59,6 +59,7 @@ FLAG_OVERRUN = const(0x01)
 FLAG_SATURATED = const(0x02)
 FLAG_REVISIT = const(0x04)  # SWEEP: two codes per channel (alone: the held reads, then the first)
 FLAG_PAIRS = const(0x08)  # SWEEP, with REVISIT: the two codes are the first reads then the second
+FLAG_INTERLEAVED = const(0x10)  # SWEEP: channels read in the interleaved order (interleave_stride)
 
 RSSI_CODE_MAX = const(255)  # the top RSSI code: -12.5 dBm or more (saturated)
 
@@ -106,3 +107,20 @@ def crc_table():
             c = ((c << 1) ^ CRC_POLY) if c & 0x8000 else (c << 1)
         table[i] = c & 0xFFFF
     return table
+
+
+def interleave_stride(n):
+    """The stride of an interleaved sweep of n channels (SWEEP flag INTERLEAVED): its read
+    position p reads channel p * stride % n. The integer coprime with n nearest the golden
+    section of n (the smaller on a tie; 1 for n < 3): consecutive reads land far apart and a
+    hopper stepping a constant number of channels per hop does not keep in step with them, as
+    it can with a sweep in channel order (docs/protocol.md, SWEEP). Runs when a plan is set."""
+    target = n * 0.3819660112501051  # n (3 - sqrt 5) / 2
+    best = 1
+    for s in range(2, n):
+        a, b = s, n
+        while b:
+            a, b = b, a % b
+        if a == 1 and abs(s - target) < abs(best - target):
+            best = s
+    return best

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 from straja_node.wire import (  # the wire constants' one definition, re-exported here
-    BAD_ARG, BAD_LINE, CRC_INIT, CRC_LEN, ENVELOPE, ENVELOPE_LAYOUT, FAILED, FLAG_OVERRUN,
-    FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED, HEADER_LAYOUT, HEADER_LEN, LOG, LOG_LAYOUT,
+    BAD_ARG, BAD_LINE, CRC_INIT, CRC_LEN, ENVELOPE, ENVELOPE_LAYOUT, FAILED, FLAG_INTERLEAVED,
+    FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED, HEADER_LAYOUT, HEADER_LEN, LOG, LOG_LAYOUT,
     MAX_ENCODED, MAX_FRAME, MAX_LINE, MAX_WIRE, MODE_IDLE, MODE_SAFE, MODE_STREAMING, OK, REMOTEID,
     REMOTEID_LAYOUT, REPLY, REPLY_LAYOUT,
     RESET_BROWN_OUT, RESET_DEEPSLEEP, RESET_HARD, RESET_POWER_ON, RESET_SOFT, RESET_UNKNOWN,
     RESET_WATCHDOG, RSSI_CODE_MAX, STATUS, STATUS_LAYOUT, SWEEP, SWEEP_LAYOUT, TOO_LONG, UNKNOWN,
-    VERSION, crc_table,
+    VERSION, crc_table, interleave_stride,
 )
 
 if TYPE_CHECKING:
@@ -68,6 +68,17 @@ def revisit_reads(codes, flags: int):
     first, second = codes[:n], codes[len(codes) - n:]
     held = np.minimum(np.frombuffer(first, np.uint8), np.frombuffer(second, np.uint8))
     return (held.tobytes() if isinstance(codes, (bytes, bytearray)) else held), first, second
+
+
+def read_positions(n: int, flags: int) -> "np.ndarray":
+    """Each channel's read position in a sweep of n channels (int64): channel i was read at
+    about t_us + position x duration_us / n (docs/protocol.md, SWEEP). Channel order, or with
+    INTERLEAVED the position p whose p x interleave_stride(n) % n is i."""
+    import numpy as np
+    positions = np.arange(n, dtype=np.int64)
+    if flags & FLAG_INTERLEAVED:
+        positions[positions * interleave_stride(n) % n] = positions.copy()
+    return positions
 
 
 @dataclass(slots=True)

@@ -40,6 +40,10 @@ FILTER_KHZ = 812  # 812.5 kHz channel filter (MDMCFG4 below)
 # Bluetooth 5-slot packet (2.9 ms), shorter than an ExpressLRS 2.4 hop dwell (8-27 ms), so the
 # lower of the two readings keeps ELRS and drops Bluetooth hops and Wi-Fi frames.
 SCAN_REVISIT = 3
+# ...and reads its channels interleaved (docs/firmware.md, "Interleave"): a hopper stepping a
+# constant number of channels per hop (FrSky's table) keeps in step with a sweep in channel
+# order for seconds, lighting the same few channels, and with an interleaved one does not
+SCAN_INTERLEAVE = 1
 BAND_KHZ = (2400000, 2483500)
 # (register, value): 812.5 kHz filter at 250 kBaud, no sync word (stay in RX), autocalibrate on
 # IDLE -> RX; FSCAL3/1/0 as SmartRF Studio recommends
@@ -68,6 +72,7 @@ class Cc2500:
     kind = "cc2500"
     filter_khz = FILTER_KHZ
     scan_revisit = SCAN_REVISIT
+    scan_interleave = SCAN_INTERLEAVE
 
     def __init__(self, name, spi, cal=None, band_khz=None):
         self.name = name

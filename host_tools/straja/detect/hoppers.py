@@ -84,8 +84,11 @@ class BandHoppers:
     only the hits of sweeps in which no hopper was reported (a hopper's are not the site's)."""
 
     def __init__(self, n_bins: int, start_khz: float, step_khz: float, alpha: float,
-                 pfa_cell: float, capacity: int = 4096):
+                 pfa_cell: float, read_pos: np.ndarray | None = None, capacity: int = 4096):
         self.n_bins, self.alpha, self.pfa_cell = n_bins, alpha, pfa_cell
+        # each cell's read position in a sweep (protocol.read_positions): channel order unless
+        # the node interleaves its sweep
+        self.read_pos = np.arange(n_bins, dtype=np.int64) if read_pos is None else read_pos
         self.freq_khz = start_khz + step_khz * np.arange(n_bins)
         self.max_width = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
         # the advertising channels carry every BLE device's advertising, on air at any site:
@@ -162,10 +165,10 @@ class BandHoppers:
             held_hit = held[counted] > self.alpha * noise[counted]
             if again:
                 counted, held_hit = counted[~held_hit], held_hit[~held_hit]
-            # the read of channel i is at about t0 + i duration / n (docs/protocol.md, SWEEP;
-            # its second read within the revisit's few dwells of that)
+            # the read of channel i is at about t0 + position(i) duration / n (docs/protocol.md,
+            # SWEEP; its second read within the revisit's few dwells of that)
             ring = (self._head + np.arange(counted.size)) % self._t.size
-            self._t[ring] = t0 + counted * duration // self.n_bins
+            self._t[ring] = t0 + self.read_pos[counted].astype(np.int64) * duration // self.n_bins
             self._cell[ring], self._mw[ring], self._held[ring] = counted, single[counted], held_hit
             self._head += counted.size
         now = t0 + duration

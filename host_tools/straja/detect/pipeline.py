@@ -30,6 +30,7 @@ from straja.detect.classify import (CLASSES, STEADY_MIN_BURSTS, STRADDLE, WIDE_K
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig, with_history
+from straja.protocol import FLAG_INTERLEAVED, read_positions
 
 
 INT64 = np.dtype(np.int64)
@@ -111,6 +112,7 @@ class PipelineConfig:
     max_gap_sweeps: int = 0
     max_burst_sweeps: int = 16        # a continuous emitter yields one burst per this many sweeps
     revisit: bool = False             # readings are the lower of two reads (SWEEP flag REVISIT)
+    interleaved: bool = False         # channels read in the interleaved order (flag INTERLEAVED)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 
@@ -169,7 +171,9 @@ class Pipeline:
         else:
             self._busy = None
         centre_khz = start_khz + step_khz * (n_bins - 1) / 2
-        self._hoppers = (BandHoppers(n_bins, start_khz, step_khz, self._floor_alpha, c.pfa)
+        self._hoppers = (BandHoppers(n_bins, start_khz, step_khz, self._floor_alpha, c.pfa,
+                                     read_positions(n_bins, FLAG_INTERLEAVED if c.interleaved
+                                                    else 0))
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
         self._reads_mw = np.empty((0, 0, n_bins), np.float32)  # the band hopper's reads, mW
         self._pieces_mw = np.empty((0, n_bins), np.float32)     # a read, mW (wide pieces)

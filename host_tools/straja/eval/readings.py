@@ -36,8 +36,9 @@ from straja_node.limits import SLEEP_MAX_US
 from straja_node.plan import default_plan
 
 from ..paths import board_profile_path
-from ..protocol import (FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED, RSSI_CODE_MAX,
-                        Frame, Status, Sweep, encode_frame, revisit_reads)
+from ..protocol import (FLAG_INTERLEAVED, FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED,
+                        RSSI_CODE_MAX, Frame, Status, Sweep, encode_frame, interleave_stride,
+                        revisit_reads)
 from ..vboard.vtime import VirtualTimeBoard
 from ..vnode.fleet import scene_rf
 
@@ -218,14 +219,17 @@ class _Task:
     def __init__(self, entry: dict, fe):
         self.entry, self.fe, self.name = entry, fe, entry["front_end"]
         self.freqs = channels_khz(entry)
-        self.slots = slot_channels(len(self.freqs), entry.get("revisit", 0))
+        self.slots = slot_channels(len(self.freqs), entry.get("revisit", 0),
+                                   entry.get("interleave", 0))
         self.second = [len(self.slots)] * len(self.freqs)  # slot of each channel's second read
         seen = set()
         for i, ch in enumerate(self.slots):
             if ch in seen:
                 self.second[ch] = i
             seen.add(ch)
-        self.revisit_flag = FLAG_REVISIT | FLAG_PAIRS if entry.get("revisit", 0) else 0
+        self.order_flags = ((FLAG_REVISIT | FLAG_PAIRS if entry.get("revisit", 0) else 0)
+                            | (FLAG_INTERLEAVED if entry.get("interleave", 0)
+                               and interleave_stride(len(self.freqs)) > 1 else 0))
         self.settle = entry.get("settle_us", fe.settle_us)
         self.dwell = entry["dwell_us"]
         self.sweep_id = 0
@@ -236,21 +240,23 @@ class _Task:
     def start(self, now: int) -> None:
         self.t0 = now
         self.i = self.late = self.flags = 0
-        self.codes = bytearray(len(self.freqs) * (2 if self.revisit_flag else 1))
+        self.codes = bytearray(len(self.freqs) * (2 if self.order_flags & FLAG_REVISIT else 1))
 
     def sweep_flags(self) -> int:
-        return self.flags | self.revisit_flag | (FLAG_OVERRUN if self.late else 0)
+        return self.flags | self.order_flags | (FLAG_OVERRUN if self.late else 0)
 
 
-def slot_channels(n: int, revisit: int) -> list[int]:
-    """The channel read in each dwell slot of a sweep of n channels (the scheduler's order):
-    0..n-1, or with `revisit` m, blocks of r = min(m, n - b) channels each read twice in a row
-    (b..b+r-1, b..b+r-1), so each channel is read again r dwells after its first reading."""
+def slot_channels(n: int, revisit: int, interleave: int = 0) -> list[int]:
+    """The channel read in each dwell slot of a sweep of n channels (the scheduler's order): the
+    read positions 0..n-1, or with `revisit` m, blocks of r = min(m, n - b) positions each read
+    twice in a row (b..b+r-1, b..b+r-1), so each channel is read again r dwells after its first
+    reading; position p reads channel p, or with `interleave` p * interleave_stride(n) % n."""
+    stride = interleave_stride(n) if interleave else 1
     if not revisit:
-        return list(range(n))
+        return [p * stride % n for p in range(n)]
     out = []
     for b in range(0, n, revisit):
-        block = list(range(b, min(b + revisit, n)))
+        block = [p * stride % n for p in range(b, min(b + revisit, n))]
         out += block + block
     return out
 

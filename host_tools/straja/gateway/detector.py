@@ -23,7 +23,7 @@ from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES
 from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
-from ..protocol import FLAG_PAIRS, FLAG_REVISIT, Sweep, revisit_reads
+from ..protocol import FLAG_INTERLEAVED, FLAG_PAIRS, FLAG_REVISIT, Sweep, revisit_reads
 
 LABELS = {
     "analog_fm_video": "analog FPV video",
@@ -38,7 +38,7 @@ LABELS = {
 ADAPTER_KEYS = ("looks_by_band",)
 # revisit is not a setting: it follows each sweep's REVISIT flag
 DETECT_KEYS = tuple(f.name for f in fields(PipelineConfig)
-                    if f.name not in ("tracker", "revisit")) + ADAPTER_KEYS
+                    if f.name not in ("tracker", "revisit", "interleaved")) + ADAPTER_KEYS
 # A continuous emitter closes a burst every sweep: the tracker confirms it on its third sweep
 # and the classifier sees its steadiness sweep by sweep (a node's default plan comes back to a
 # front end every 0.05-0.41 s; docs/firmware.md).
@@ -118,7 +118,8 @@ class NodeDetector:
         """The core settings for this front end: looks from its kind unless [detect] sets them;
         revisit from the sweep's flag. A lower-of-two reading's noise is less spread than one
         reading's, so the one-reading thresholds keep (at most) the design false-alarm rate."""
-        cfg = replace(self.cfg, revisit=bool(sweep.flags & FLAG_REVISIT))
+        cfg = replace(self.cfg, revisit=bool(sweep.flags & FLAG_REVISIT),
+                      interleaved=bool(sweep.flags & FLAG_INTERLEAVED))
         if "looks" in self._detect_keys:
             return cfg
         return replace(cfg, looks=self.looks(sweep.front_end, sweep.start_khz))
@@ -131,7 +132,7 @@ class NodeDetector:
                 or (sweep.flags & FLAG_REVISIT and len(sweep.rssi) % 2)):
             return []  # uneven channel list (frequencies not in the frame) or a bad segment
         key = (sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total,
-               sweep.flags & (FLAG_REVISIT | FLAG_PAIRS))
+               sweep.flags & (FLAG_REVISIT | FLAG_PAIRS | FLAG_INTERLEAVED))
         st = self._plans.pop(key, None)  # re-inserted below: the dict's order is recency
         if st is None:
             st = _PlanState(sweep, self._config(sweep))

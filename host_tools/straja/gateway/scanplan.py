@@ -5,7 +5,7 @@ A focus plan is the plan the node runs (its `info` reply's `plan`; else its `get
 with the entry of the front end that covers the alert's band replaced by a sweep of that band
 alone: the node's other bands stay watched (a drone's video alert must not blind the node to its
 control link), and at least the detector's CFAR window of channels (else the focused node sees
-nothing there; a node whose plan sweeps no more channels than that is not focused). The focus entry keeps that front end's dwell and revisit (a CC2500 that reads
+nothing there; a node whose plan sweeps no more channels than that is not focused). The focus entry keeps that front end's dwell, revisit and interleave (a CC2500 that reads
 every channel twice to tell ELRS from Bluetooth keeps doing so) and never steps finer than its
 channel filter (`filter_khz` of the info reply: an RX5808 stepped 1 MHz through its 20 MHz
 filter would show a smeared, flat-topped spectrum and change the emitter's class). A node
@@ -155,6 +155,8 @@ class ScanPlanner:
                      "step_khz": step, "dwell_us": dwell}
             if revisit:
                 entry["revisit"] = revisit
+            if running.get("interleave", 0):
+                entry["interleave"] = 1  # a hopper on a constant step stays out of step with it
             return entry
         return None
 
