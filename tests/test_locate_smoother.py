@@ -21,12 +21,29 @@ def powers(xy, eirp_dbm=20.0, shadowing=np.zeros(4), exponent=2.2):
 
 
 def test_a_fix_measures_the_transmit_power_at_each_exponent():
-    fix = Localiser(SQUARE).locate(range(4), powers((120.0, -80.0)), FREQ_HZ)
+    # near the centre, without the power prior: the mirror (R^2 / r out) is beyond the search
+    # region, so the noiseless powers have one place and one A at each exponent
+    fix = Localiser(SQUARE).locate(range(4), powers((-60.0, 80.0)))
     estimate = fix.band_powers[0]
     assert estimate.shape == (len(EXPONENT_QUADRATURE), 2) and list(fix.band_powers) == [0]
     truth = 20.0 - fspl_db(1.0, FREQ_HZ)  # A at the assumed exponent: the model's own powers
     assert estimate[1, 0] == pytest.approx(truth, abs=0.1)
     assert np.all(estimate[:, 1] > 0) and estimate[0, 0] < estimate[1, 0] < estimate[2, 0]
+
+
+def test_a_mirror_widens_the_fixs_transmit_power_variance():
+    """Off the centre the powers fit the drone and its mirror (inversion in the nodes' circle):
+    two places, two A; the fix's A at the assumed exponent spans both."""
+    loc = Localiser(SQUARE)
+    fix = loc.locate(range(4), powers((250.0, -200.0)), FREQ_HZ)
+    mirrors = [c for c in fix.candidates if c.exponent == loc.model.exponent]
+    assert len(mirrors) >= 2
+    mean, variance = fix.band_powers[0][1]
+    assert variance > 4 * float(np.linalg.inv(  # wider than the likeliest place's alone
+        loc._information(mirrors[0].east_north, np.arange(4), np.ones((4, 1)), fix.sigma_db,
+                         None, loc.model.exponent)[0])[2, 2])
+    truth = 20.0 - fspl_db(1.0, FREQ_HZ)
+    assert abs(mean - truth) < 2 * np.sqrt(variance)
 
 
 def test_the_smoother_pools_fixes_sharing_shadowing_as_fewer_samples():

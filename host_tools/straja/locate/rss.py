@@ -448,21 +448,40 @@ class Localiser:
                    self._band_powers(minima, exponents, idx, p, bands, sigma, names))
 
     def _band_powers(self, minima, exponents, idx, p, bands, sigma, names) -> dict:
-        """Band label -> (A, variance) at each exponent from the powers alone: A in closed form
-        at that exponent's likeliest minimum, its variance the A diagonal of the inverse Fisher
-        information without the prior (the position's uncertainty included; infinite when the
-        powers alone do not fix it)."""
+        """Band label -> (A, variance) at each exponent from the powers alone: at each of that
+        exponent's local minima A in closed form and its variance the A diagonal of the inverse
+        Fisher information without the prior (the position's uncertainty included), mixed over
+        the minima by their likelihood (a mirror puts the drone nearer or farther, so another
+        A: the spread between them is part of the variance); infinite when the powers alone do
+        not fix it."""
         out = np.empty((len(exponents), bands.shape[1], 2))
+        lo, hi = self.region
         for q, n in enumerate(exponents):
-            xy = min((found for found in minima if found[2] == n), key=lambda found: found[1])[0]
-            a, _, _ = _profile(self._log_d(xy, idx), p, bands, n, sigma, None)
-            info, _, _ = self._information(xy, idx, bands, sigma, None, n)
-            try:
-                variance = np.diag(np.linalg.inv(info))[2:]
-            except np.linalg.LinAlgError:
-                variance = np.full(bands.shape[1], np.inf)
-            ok = np.isfinite(variance) & (variance > 0)
-            out[q, :, 0], out[q, :, 1] = a, np.where(ok, variance, np.inf)
+            at_n = [(xy, cost) for xy, cost, found_n in minima if found_n == n]
+            # those that ran out of the search region (beyond the bands' range) only when no
+            # other is in it, as for the candidates
+            at_n = [m for m in at_n if np.all(m[0] >= lo) and np.all(m[0] <= hi)] or at_n
+            lowest = min(cost for _, cost in at_n)
+            kept = []
+            for xy, cost in at_n:
+                weight = math.exp(-(cost - lowest) / 2)
+                if weight > 1e-3 and not any(np.allclose(xy, other, atol=1.0) for other, _ in kept):
+                    kept.append((xy, weight))
+            means, variances, weights = [], [], []
+            for xy, weight in kept:
+                a, _, _ = _profile(self._log_d(xy, idx), p, bands, n, sigma, None)
+                info, _, _ = self._information(xy, idx, bands, sigma, None, n)
+                try:
+                    variance = np.diag(np.linalg.inv(info))[2:]
+                except np.linalg.LinAlgError:
+                    variance = np.full(bands.shape[1], np.inf)
+                means.append(a)
+                variances.append(np.where(np.isfinite(variance) & (variance > 0), variance, np.inf))
+                weights.append(weight)
+            w = np.array(weights)[:, None] / sum(weights)
+            mean = (w * np.array(means)).sum(0)
+            out[q, :, 0] = mean
+            out[q, :, 1] = (w * (np.array(variances) + (np.array(means) - mean) ** 2)).sum(0)
         return {name: out[:, b] for b, name in enumerate(names)}
 
     def _candidates(self, minima, idx, bands, sigma, prior_of) -> list:
