@@ -155,7 +155,7 @@ class Fix:
     # and its mirror: two parts), the scale set so that the parts together hold `confidence`
     region_scale2: float = 0.0
     # band label -> at each of the quadrature's exponents, (A, its variance) from this fix's
-    # powers alone (no power prior) at that exponent's likeliest point: what a track's
+    # powers alone (no power prior), mixed over that exponent's minima: what a track's
     # transmit-power smoother (`locate.track.PowerSmoother`) takes from it
     band_powers: dict = field(default_factory=dict)
     kind: str = field(default="fix", init=False)
