@@ -74,7 +74,7 @@ class Positioner:
 
     def __init__(self, site: SiteMap, model: PathLossModel | None = None,
                  recent_s: float = 6.0, front_end=lambda node_id, khz: None,
-                 tracks=lambda: ()):
+                 tracks=lambda: (), smooth_power: bool = False):
         self.site = site
         self.ids = list(site.enu)
         self.localiser = (Localiser(np.array([site.enu[i] for i in self.ids]), model)
@@ -84,7 +84,10 @@ class Positioner:
         self.tracks = tracks  # the fused tracks now (a drone's other link is among them)
         # by track id, or by the two track ids "T1+T2" of a drone's two-band fixes
         self.trackers: dict[str, Tracker] = {}
-        # by track id: its transmitter's power over its fixes, which tightens the later ones
+        # by track id: its transmitter's power over its fixes, given to the later ones when
+        # smooth_power (off: on flights inside the square it made fixes worse and over-confident
+        # with a low exponent; docs/localisation.md, "Transmit-power smoother")
+        self.smooth_power = smooth_power
         self.smoothers: dict[str, PowerSmoother] = {}
         # pairs of tracks whose powers once did not fit one place: never joined after (one
         # drone's links keep fitting; two drones that once looked alike drift apart)
@@ -181,8 +184,9 @@ class Positioner:
             index, dbm = index + other_index, dbm + other_dbm
             bands += [other.track_id] * len(other_index)
             freqs += [(other.lo_khz + other.hi_khz) * 500.0] * len(other_index)
-        earlier = {band: self.smoothers[band].estimate for band in set(bands)
-                   if band in self.smoothers and self.smoothers[band].estimate is not None}
+        earlier = {band: self.smoothers[band].estimate for band in set(bands) if
+                   self.smooth_power and band in self.smoothers
+                   and self.smoothers[band].estimate is not None}
         found = self.localiser.locate(index, dbm, freqs, bands, earlier)
         if isinstance(found, Fix):
             for band, powers in found.band_powers.items():
