@@ -236,7 +236,9 @@ def alert_event(cfg: CotConfig, alert: AlertEvent) -> bytes | None:
     if alert.latitude is None:
         return None
     if alert.position_kind == "fix":
-        ce, ellipse, where = alert.ellipse_m[0], alert.ellipse_m, "RF fix"
+        ce, ellipse = alert.ellipse_m[0], alert.ellipse_m
+        # a fix from the drone's video and control link together (docs/localisation.md)
+        where = f"RF fix, two bands with {alert.position_with}" if alert.position_with else "RF fix"
     else:
         ce, ellipse = alert.ring_m[1], None
         where = (f"RF {alert.position_kind}: {alert.ring_m[0]:.0f}-{alert.ring_m[1]:.0f} m from "

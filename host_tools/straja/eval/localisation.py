@@ -22,7 +22,7 @@ import numpy as np
 
 from ..rf import path_loss_db
 from ..locate.rss import Localiser, PathLossModel
-from ..locate.track import Tracker
+from ..locate.track import PowerSmoother, Tracker
 
 FREQ_HZ = 5.8e9
 # a drone heard on two links (analog video at 5.8 GHz, its control link at 2.4 GHz): each band its
@@ -146,9 +146,12 @@ TRACKED = [Condition("square", "inside", 4.0, 0.0), Condition("square", "outside
            Condition("square", "inside", 4.0, 0.0, 2), Condition("square", "outside", 4.0, 0.0, 2)]
 
 
-def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int) -> dict:
+def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int,
+                smooth: bool = False) -> dict:
     """Tracker against single fixes on drones in flight: median error and 95 % coverage of each,
-    over the same instants."""
+    over the same instants. `smooth`: each fix takes what the track's earlier fixes said of each
+    band's transmit power (`PowerSmoother`, as the gateway can); else each fix stands alone (the
+    gateway's default)."""
     rng = np.random.default_rng([seed, zlib.crc32(("track/" + cond.name).encode())])
     nodes = np.array([(HALF_SIDE_M * x, HALF_SIDE_M * y, MAST_M) for x, y in LAYOUTS[cond.layout]])
     loc = Localiser(nodes, model)
@@ -160,6 +163,7 @@ def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int) -
         height, eirp = MAST_M + rng.uniform(30, 120), rng.uniform(*model.eirp_dbm, cond.bands)[band]
         shadow = cond.shadowing(rng, len(nodes))
         tracker = Tracker()
+        smoothers = {b: PowerSmoother() for b in range(cond.bands)}
         for k in range(int(TRACK_S / FIX_EVERY_S)):
             t = k * FIX_EVERY_S
             angle = phase + SPEED_MPS * t / ORBIT_M
@@ -167,14 +171,18 @@ def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int) -
             dbm = _received(nodes, xy, height, model.exponent + cond.exponent_error, eirp, shadow,
                             freqs, index)
             shadow = rho * shadow + np.sqrt(1 - rho * rho) * cond.shadowing(rng, len(nodes))
-            fix = loc.locate(index, dbm, freqs, band)
+            earlier = {b: sm.estimate for b, sm in smoothers.items()
+                       if smooth and sm.estimate is not None}
+            fix = loc.locate(index, dbm, freqs, band, earlier)
+            for b, powers in fix.band_powers.items():
+                smoothers[b].add(t, powers)
             tracker.update(t, fix)
             if k >= SETTLE_FIXES:
                 fix_err.append(float(np.hypot(*(fix.east_north - xy))))
                 fix_in.append(fix.covers(xy))
                 track_err.append(float(np.hypot(*(tracker.east_north - xy))))
                 track_in.append(tracker.covers(xy))
-    return {"condition": cond.name, "tracks": tracks,
+    return {"condition": cond.name, "tracks": tracks, "smoothed": smooth,
             "fix_median_error_m": float(np.median(fix_err)), "fix_coverage": float(np.mean(fix_in)),
             "track_median_error_m": float(np.median(track_err)),
             "track_coverage": float(np.mean(track_in))}

@@ -141,6 +141,9 @@ class AlertEvent(TrackEvent):
     ellipse_m: tuple[float, float, float] | None = None   # fix, 95 %: semi-major m, semi-minor m,
                                                           # major axis azimuth, deg clockwise from north
     ring_m: tuple[float, float] | None = None   # locus, ring, 95 %: inner and outer radius, m
+    # fix: the track of the same drone's other link (video, control) whose powers the fix used
+    # too (one fix from both bands, on both alerts); "" for a fix from this track's band alone
+    position_with: str = ""
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ class Pipeline:
         self.linker = Linker(self.remote_id)
         self.site = SiteMap(cfg.nodes)
         self.positioner = Positioner(self.site, recent_s=cfg.fusion.trend_window_s,
-                                     front_end=self.front_end)
+                                     front_end=self.front_end, tracks=lambda: self.fusion.tracks)
         self.alerts = Alerts(cfg.alerts, cfg.fusion.trend_db, self.known, surveying,
                              identify=lambda track: identity(self.linker.link(track)),
                              locate=self.positioner.locate, moved=moved,

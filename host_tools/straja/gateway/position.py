@@ -7,23 +7,40 @@ The node positions are the config's `[nodes.<id>]` (surveyed latitude, longitude
 site's local frame (`SiteMap`, east-north-up metres about the nodes' mean position) is the one
 conversion between them and metres: the localiser works in it and the dashboard's map grid is it.
 
+A drone's two links (its video and its control link) are two fused tracks; when the evidence says
+they are one drone (`Positioner.partner`: they appeared together, are heard together, and their
+per-node power differences are constant across the nodes as one place's are) their powers make
+one two-band fix (one transmit power per band), tracked once and reported on both alerts
+(`position_with`: the other link's track).
+
 Cost: one solve (at each of three exponents a 48 x 48 grid and a few Levenberg-Marquardt steps,
 about 12 ms in all) when an alert is raised, when other nodes see its track, and otherwise at
 most once per `update_min_s` per alert while it lasts (gateway/alerts.py), never per sweep.
 """
 from __future__ import annotations
 
+import copy
+import math
+
 import numpy as np
 
 from ..locate import Fix, GeoPoint, LocalFrame, Localiser, Locus, PathLossModel, Ring, Tracker
+from ..locate.track import PowerSmoother
 from ..locate.rss import apollonius_circle
-from .fusion import Track
+from .detector import is_drone
+from .fusion import LINK, Track
 from ..locate.geo import ground_distance_m
 
 MOVE_M = 25.0        # a position moved (an alert update) by this much plus MOVE_SHARE of its
 MOVE_SHARE = 0.25    # 95 % size: smaller moves are within its uncertainty
 NO_POSITION = {"position_kind": "", "latitude": None, "longitude": None, "ellipse_m": None,
-               "ring_m": None}
+               "ring_m": None, "position_with": ""}
+# one drone's video and control link: they appear within TOGETHER_S of each other, and their
+# per-node power differences (one place: the transmit powers' difference plus two shadowings)
+# spread no more than the 99 % quantile of that shadowing allows
+TOGETHER_S = 15.0
+PAIR_Z = 2.326       # the standard normal's 99 % quantile
+PAIR_NODES = 3       # common nodes needed: two leave one difference, no test of a place
 
 
 class SiteMap:
@@ -56,14 +73,25 @@ class Positioner:
     offset, `[nodes.<id>] gain_db`), or None."""
 
     def __init__(self, site: SiteMap, model: PathLossModel | None = None,
-                 recent_s: float = 6.0, front_end=lambda node_id, khz: None):
+                 recent_s: float = 6.0, front_end=lambda node_id, khz: None,
+                 tracks=lambda: (), smooth_power: bool = False):
         self.site = site
         self.ids = list(site.enu)
         self.localiser = (Localiser(np.array([site.enu[i] for i in self.ids]), model)
                           if self.ids else None)
         self.recent_ns = int(recent_s * 1e9)
         self.front_end = front_end
+        self.tracks = tracks  # the fused tracks now (a drone's other link is among them)
+        # by track id, or by the two track ids "T1+T2" of a drone's two-band fixes
         self.trackers: dict[str, Tracker] = {}
+        # by track id: its transmitter's power over its fixes, given to the later ones when
+        # smooth_power (off: on flights inside the square it made fixes worse and over-confident
+        # with a low exponent; docs/localisation.md, "Transmit-power smoother")
+        self.smooth_power = smooth_power
+        self.smoothers: dict[str, PowerSmoother] = {}
+        # pairs of tracks whose powers once did not fit one place: never joined after (one
+        # drone's links keep fitting; two drones that once looked alike drift apart)
+        self.refused: set[frozenset] = set()
 
     def powers(self, track: Track) -> tuple[list[int], list[float]]:
         """(localiser node indices, dBm) of the nodes with positions that saw the track within
@@ -80,19 +108,95 @@ class Positioner:
             dbm.append((seen.mean_dbm() if seen.history else seen.dbm) - offset)
         return index, dbm
 
+    def power_mismatch(self, powers, other_powers) -> float | None:
+        """How far two tracks' per-node powers are from one place, as a share of what one
+        place allows: 1 at its 99 % quantile. At one place the difference of the two
+        links' powers at node i is the difference of their transmit powers plus the two bands'
+        shadowings, the same at every node within sqrt(2) s; two places add 10 n log10 of the
+        ratio of their distances, which differs from node to node. None with fewer than
+        PAIR_NODES nodes in common."""
+        mine, theirs = dict(zip(*powers)), dict(zip(*other_powers))
+        common = sorted(set(mine) & set(theirs))
+        if len(common) < PAIR_NODES:
+            return None
+        diff = np.array([mine[i] - theirs[i] for i in common])
+        spread2 = 2 * self.localiser.spread.sigma_db ** 2
+        statistic = float(((diff - diff.mean()) ** 2).sum()) / spread2  # chi2, len - 1 dof
+        dof = len(common) - 1  # its quantile (Wilson-Hilferty)
+        limit = dof * (1 - 2 / (9 * dof) + PAIR_Z * math.sqrt(2 / (9 * dof))) ** 3
+        return statistic / limit
+
+    def _best_partner(self, track: Track, powers) -> tuple[float, Track] | None:
+        """(mismatch, track) of the likeliest other link of the same drone, or None: a drone
+        track of the other link (video or control) that appeared within TOGETHER_S of it, is
+        heard with it (seen within `recent_s` of each other) and whose powers fit one place, now
+        and at every check before (a pair that failed one is refused for good)."""
+        link = LINK.get(track.family)
+        if link is None:
+            return None
+        best = None
+        for other in self.tracks():
+            pair = frozenset((track.track_id, other.track_id))
+            if (other is track or not is_drone(other.family) or pair in self.refused
+                    or LINK.get(other.family, link) == link
+                    or abs(other.first_ns - track.first_ns) > TOGETHER_S * 1e9
+                    or abs(other.last_ns - track.last_ns) > self.recent_ns):
+                continue
+            mismatch = self.power_mismatch(powers, self.powers(other))
+            if mismatch is not None and mismatch > 1:
+                self.refused.add(pair)
+            elif mismatch is not None and (best is None or mismatch < best[0]):
+                best = (mismatch, other)
+        return best
+
+    def partner(self, track: Track, powers=None) -> Track | None:
+        """The fused track of the same drone's other link, or None: each the other's likeliest
+        (a link never joins two drones' tracks, nor one drone's with a second's)."""
+        powers = self.powers(track) if powers is None else powers
+        found = self._best_partner(track, powers)
+        if found is None:
+            return None
+        back = self._best_partner(found[1], self.powers(found[1]))
+        return found[1] if back is not None and back[1] is track else None
+
+    def _tracker(self, track: Track, other: Track | None) -> tuple[Tracker, str]:
+        """(the tracker of the track's fixes, the other link's track id or ""): a two-band fix
+        has the pair's, which starts from the track's own track so far."""
+        if other is None:
+            return self.trackers.setdefault(track.track_id, Tracker()), ""
+        key = "+".join(sorted((track.track_id, other.track_id)))
+        if key not in self.trackers:
+            own = self.trackers.get(track.track_id)
+            self.trackers[key] = copy.deepcopy(own) if own is not None else Tracker()
+        return self.trackers[key], other.track_id
+
     def locate(self, track: Track, t_ns: int) -> dict:
-        """The alert event's position fields now ("" kind when no node with a position saw it)."""
+        """The alert event's position fields now ("" kind when no node with a position saw it);
+        a two-band fix with the drone's other link when `partner` finds it."""
         index, dbm = self.powers(track)
         if not index:
             return dict(NO_POSITION)
         freq_hz = (track.lo_khz + track.hi_khz) * 500.0
-        found = self.localiser.locate(index, dbm, freq_hz)
+        other = self.partner(track, (index, dbm)) if len(index) >= PAIR_NODES else None
+        bands, freqs = [track.track_id] * len(index), [freq_hz] * len(index)
+        if other is not None:  # each link its own band: its own transmitter
+            other_index, other_dbm = self.powers(other)
+            index, dbm = index + other_index, dbm + other_dbm
+            bands += [other.track_id] * len(other_index)
+            freqs += [(other.lo_khz + other.hi_khz) * 500.0] * len(other_index)
+        earlier = {band: self.smoothers[band].estimate for band in set(bands) if
+                   self.smooth_power and band in self.smoothers
+                   and self.smoothers[band].estimate is not None}
+        found = self.localiser.locate(index, dbm, freqs, bands, earlier)
         if isinstance(found, Fix):
-            tracker = self.trackers.setdefault(track.track_id, Tracker())
+            for band, powers in found.band_powers.items():
+                self.smoothers.setdefault(band, PowerSmoother()).add(t_ns / 1e9, powers)
+            tracker, with_id = self._tracker(track, other)
             tracker.update(t_ns / 1e9, found)
             lat, lon = self.site.geodetic(tracker.east_north, found.up_m)
             return {**NO_POSITION, "position_kind": "fix", "latitude": lat, "longitude": lon,
-                    "ellipse_m": tuple(round(v, 1) for v in tracker.ellipse)}
+                    "ellipse_m": tuple(round(v, 1) for v in tracker.ellipse),
+                    "position_with": with_id}
         if isinstance(found, Locus):
             band = locus_band(found)
             if band is not None:
@@ -103,7 +207,7 @@ class Positioner:
             # near-equal powers: the locus is almost a straight line, no useful circle; the
             # stronger node's range ring says what is known
             strongest = int(np.argmax(dbm))
-            found = self.localiser.locate([index[strongest]], [dbm[strongest]], freq_hz)
+            found = self.localiser.locate([index[strongest]], [dbm[strongest]], freqs[strongest])
         return self._ring(found)
 
     def _ring(self, ring: Ring) -> dict:
@@ -117,7 +221,11 @@ class Positioner:
                 "ring_m": (round(inner, 1), round(outer, 1))}
 
     def track_ended(self, track: Track) -> None:
-        self.trackers.pop(track.track_id, None)
+        """Forget its tracker, those of its two-band fixes and its transmit power."""
+        for key in [k for k in self.trackers if track.track_id in k.split("+")]:
+            del self.trackers[key]
+        self.smoothers.pop(track.track_id, None)
+        self.refused = {pair for pair in self.refused if track.track_id not in pair}
 
     def claim_check(self, position: dict, identity: dict) -> str:
         """For an identified alert with an RF fix: how far the fix is from where the drone says
@@ -159,9 +267,10 @@ def size_m(position: dict) -> float:
 
 
 def moved(old: dict, new: dict) -> bool:
-    """Whether a new position is worth an alert update: another kind, or a move or change of
-    size beyond MOVE_M + MOVE_SHARE of its size."""
-    if old.get("position_kind", "") != new["position_kind"]:
+    """Whether a new position is worth an alert update: another kind, joined with another link
+    or no longer, or a move or change of size beyond MOVE_M + MOVE_SHARE of its size."""
+    if old.get("position_kind", "") != new["position_kind"] or \
+            old.get("position_with", "") != new.get("position_with", ""):
         return True
     if not new["position_kind"]:
         return False
@@ -175,8 +284,10 @@ def position_text(event: dict) -> str:
     kind = event.get("position_kind")
     if kind == "fix":
         major, minor, azimuth = event["ellipse_m"]
+        bands = (f", two bands with track {event['position_with']}"
+                 if event.get("position_with") else "")
         return (f"RF fix {event['latitude']:.6f}, {event['longitude']:.6f} (95 %: {major:.0f} x "
-                f"{minor:.0f} m ellipse, major axis {azimuth:.0f} deg from north)")
+                f"{minor:.0f} m ellipse, major axis {azimuth:.0f} deg from north{bands})")
     if kind in ("locus", "ring"):
         centre = "a node" if kind == "ring" else "a point"
         return (f"RF {kind}: {event['ring_m'][0]:.0f}-{event['ring_m'][1]:.0f} m from {centre} "

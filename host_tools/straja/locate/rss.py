@@ -154,6 +154,10 @@ class Fix:
     # the confidence region: one ellipse x' cov^-1 x <= region_scale2 about each candidate (a fix
     # and its mirror: two parts), the scale set so that the parts together hold `confidence`
     region_scale2: float = 0.0
+    # band label -> at each of the quadrature's exponents, (A, its variance) from this fix's
+    # powers alone (no power prior), mixed over that exponent's minima: what a track's
+    # transmit-power smoother (`locate.track.PowerSmoother`) takes from it
+    band_powers: dict = field(default_factory=dict)
     kind: str = field(default="fix", init=False)
 
     @property
@@ -302,13 +306,16 @@ class Localiser:
         d2 = ((xy[..., None, :] - nodes[:, :2]) ** 2).sum(-1) + (self.up_m - nodes[:, 2]) ** 2
         return 5 * np.log10(d2)  # 10 log10 d
 
-    def locate(self, node_index, dbm, freq_hz=None, band=None):
+    def locate(self, node_index, dbm, freq_hz=None, band=None, earlier=None):
         """A Fix (3+ nodes), Locus (2) or Ring (1; needs freq_hz) from the nodes' powers in dBm.
 
         `band`: one label per reading when a drone is heard on several links or bands (video and
         control, several front ends): each band has its own transmit power A and its own
-        shadowing, so a node may give one reading per band (default: one band). `freq_hz`: one
-        frequency, or one per reading (a band's prior from its first reading's)."""
+        shadowing, so a node may give one reading per band (default: one band, label 0).
+        `freq_hz`: one frequency, or one per reading (a band's prior from its first reading's).
+        `earlier`: band label -> what earlier fixes of the same transmitter said of its A, at each
+        of the quadrature's exponents (mean dBm, variance dB^2) (a `PowerSmoother`'s `estimate`):
+        combined with the band's power prior, it tightens a fix (a drone's EIRP is constant)."""
         idx = np.asarray(node_index, int).ravel()
         p = np.asarray(dbm, float).ravel()
         labels = np.zeros(idx.size, int) if band is None else np.asarray(band).ravel()
@@ -336,7 +343,34 @@ class Localiser:
             return self._locus(idx, p)
         bands = np.eye(len(names))[column]  # N x B one-hot
         first = [int(np.flatnonzero(column == b)[0]) for b in range(len(names))]
-        return self._fix(idx, p, bands, None if freqs is None else freqs[first])
+        priors = self._quadrature_priors(None if freqs is None else freqs[first], names,
+                                         earlier or {})
+        return self._fix(idx, p, bands, priors, names.tolist())
+
+    def _quadrature_priors(self, freq_hz, names, earlier: dict) -> list:
+        """The power prior at each of the quadrature's exponents: the bands' (`power_prior`),
+        each band with `earlier` estimates combined with them (precisions added; a band without
+        a prior of its own takes the earlier estimate alone)."""
+        base = self.power_prior(freq_hz)
+        if not earlier:
+            return [base] * len(EXPONENT_QUADRATURE)
+        unknown = (np.zeros(len(names)), np.full(len(names), np.inf))  # no prior: no pull
+        mean0, spread0 = base or unknown
+        priors = []
+        for q in range(len(EXPONENT_QUADRATURE)):
+            info, weighted = 1 / spread0**2, mean0 / spread0**2
+            for b, name in enumerate(names):
+                if name in earlier:
+                    estimate = np.asarray(earlier[name], float)
+                    if estimate.shape != (len(EXPONENT_QUADRATURE), 2) or \
+                            not np.all(np.isfinite(estimate)) or np.any(estimate[:, 1] <= 0):
+                        raise ValueError("an earlier power estimate is (mean dBm, variance > 0) "
+                                         "at each of the quadrature's exponents")
+                    info[b] += 1 / estimate[q, 1]
+                    weighted[b] += estimate[q, 0] / estimate[q, 1]
+            priors.append((np.where(info > 0, weighted / np.where(info > 0, info, 1), 0.0),
+                           1 / np.sqrt(info)))
+        return priors
 
     def _ring(self, i: int, dbm: float, freq_hz: float) -> Ring:
         m = self.model
@@ -371,23 +405,26 @@ class Localiser:
         mean = (lo + hi) / 2 - fspl_db(1.0, np.atleast_1d(np.asarray(freq_hz, float)))
         return mean, np.full(mean.shape, spread)
 
-    def _fix(self, idx: np.ndarray, p: np.ndarray, bands: np.ndarray, freq_hz) -> Fix:
+    def _fix(self, idx: np.ndarray, p: np.ndarray, bands: np.ndarray, priors: list,
+             names: list) -> Fix:
+        """`priors`: the power prior (or None) at each of the quadrature's exponents."""
         m = self.model
-        prior = self.power_prior(freq_hz)
         sigma = self.spread.sigma_db
         # the exponent integrated over its prior (Gauss-Hermite): a fix at each of its nodes, the
         # cost carrying the node's weight (-2 log w), so that every minimum's exp(-cost / 2) is
         # its share of the posterior
         grid_log_d = self._log_d(self._grid_xy, idx)
         minima = []
-        for offset, weight in EXPONENT_QUADRATURE:
-            n = m.exponent + offset * m.exponent_sigma
+        exponents = [m.exponent + offset * m.exponent_sigma for offset, _ in EXPONENT_QUADRATURE]
+        for (_, weight), n, prior in zip(EXPONENT_QUADRATURE, exponents, priors):
             _, _, cost = _profile(grid_log_d, p, bands, n, sigma, prior)
             minima += [(xy, found - 2 * math.log(weight), n) for xy, found in
                        (self._levenberg_marquardt(start, idx, p, bands, sigma, prior, n)
                         for start in self._starts(cost))]
         minima.sort(key=lambda found: found[1])
-        _, resid, _ = _profile(self._log_d(minima[0][0], idx), p, bands, minima[0][2], sigma, prior)
+        prior_of = dict(zip(exponents, priors))  # the prior at a minimum's exponent
+        _, resid, _ = _profile(self._log_d(minima[0][0], idx), p, bands, minima[0][2], sigma,
+                               prior_of[minima[0][2]])
         dof = idx.size - 2 - bands.shape[1]  # powers less x, y and each band's A; none left
         if dof > 0:                          # leaves only the prior's pull, no information
             self.spread.add(float(resid @ resid), dof)
@@ -395,9 +432,10 @@ class Localiser:
         # Other local minima that the data hardly rule out (RSS ratios are kept by inversion in the
         # circle through the nodes: a mirror fix) are parts of the confidence region and widen the
         # mixture covariance by their weight; a tracker chooses between them (`Fix.candidates`).
-        candidates = self._candidates(minima, idx, bands, sigma, prior)
+        candidates = self._candidates(minima, idx, bands, sigma, prior_of)
         xy = candidates[0].east_north
-        a, resid, _ = _profile(self._log_d(xy, idx), p, bands, candidates[0].exponent, sigma, prior)
+        a, resid, _ = _profile(self._log_d(xy, idx), p, bands, candidates[0].exponent, sigma,
+                               prior_of[candidates[0].exponent])
         weights = np.array([c.weight for c in candidates])
         cov = sum(c.weight * (c.cov + np.outer(c.east_north - xy, c.east_north - xy))
                   for c in candidates) / weights.sum()
@@ -406,9 +444,47 @@ class Localiser:
         step = (hi - lo) / (self.GRID - 1)
         bounded = bool(np.all(xy > lo + step) and np.all(xy < hi - step))
         return Fix(xy, self.up_m, cov, ellipse_scale2(m.confidence, self.spread.total_dof),
-                   a, sigma, resid, bounded, candidates, region_scale2)
+                   a, sigma, resid, bounded, candidates, region_scale2,
+                   self._band_powers(minima, exponents, idx, p, bands, sigma, names))
 
-    def _candidates(self, minima, idx, bands, sigma, prior) -> list:
+    def _band_powers(self, minima, exponents, idx, p, bands, sigma, names) -> dict:
+        """Band label -> (A, variance) at each exponent from the powers alone: at each of that
+        exponent's local minima A in closed form and its variance the A diagonal of the inverse
+        Fisher information without the prior (the position's uncertainty included), mixed over
+        the minima by their likelihood (a mirror puts the drone nearer or farther, so another
+        A: the spread between them is part of the variance); infinite when the powers alone do
+        not fix it."""
+        out = np.empty((len(exponents), bands.shape[1], 2))
+        lo, hi = self.region
+        for q, n in enumerate(exponents):
+            at_n = [(xy, cost) for xy, cost, found_n in minima if found_n == n]
+            # those that ran out of the search region (beyond the bands' range) only when no
+            # other is in it, as for the candidates
+            at_n = [m for m in at_n if np.all(m[0] >= lo) and np.all(m[0] <= hi)] or at_n
+            lowest = min(cost for _, cost in at_n)
+            kept = []
+            for xy, cost in at_n:
+                weight = math.exp(-(cost - lowest) / 2)
+                if weight > 1e-3 and not any(np.allclose(xy, other, atol=1.0) for other, _ in kept):
+                    kept.append((xy, weight))
+            means, variances, weights = [], [], []
+            for xy, weight in kept:
+                a, _, _ = _profile(self._log_d(xy, idx), p, bands, n, sigma, None)
+                info, _, _ = self._information(xy, idx, bands, sigma, None, n)
+                try:
+                    variance = np.diag(np.linalg.inv(info))[2:]
+                except np.linalg.LinAlgError:
+                    variance = np.full(bands.shape[1], np.inf)
+                means.append(a)
+                variances.append(np.where(np.isfinite(variance) & (variance > 0), variance, np.inf))
+                weights.append(weight)
+            w = np.array(weights)[:, None] / sum(weights)
+            mean = (w * np.array(means)).sum(0)
+            out[q, :, 0] = mean
+            out[q, :, 1] = (w * (np.array(variances) + (np.array(means) - mean) ** 2)).sum(0)
+        return {name: out[:, b] for b, name in enumerate(names)}
+
+    def _candidates(self, minima, idx, bands, sigma, prior_of) -> list:
         """The distinct local minima (sorted by cost) that the data hardly rule out, as
         (east_north, covariance, weight exp(-dcost / 2) relative to the best, exponent); those
         that ran out of the search region (beyond the bands' range) only when none is in it."""
@@ -419,7 +495,7 @@ class Localiser:
         for xy, cost, n in minima:
             weight = math.exp(-(cost - minima[0][1]) / 2)
             if weight > 1e-3 and not any(np.allclose(xy, c.east_north, atol=1.0) for c in found):
-                found.append(Candidate(xy, self._covariance(xy, idx, bands, sigma, prior, n),
+                found.append(Candidate(xy, self._covariance(xy, idx, bands, sigma, prior_of[n], n),
                                        weight, n))
         return found
 

@@ -114,3 +114,45 @@ class Tracker:
     def covers(self, east_north) -> bool:
         d = np.asarray(east_north, float)[:2] - self.state[:2]
         return float(d @ np.linalg.solve(self.cov[:2, :2], d)) <= self.scale2
+
+
+class PowerSmoother:
+    """A transmitter's power 1 m out (`A`: EIRP, gains and the 1 m loss) over a track's fixes.
+
+    A drone's EIRP on a band is constant, so every fix of the track measures the same A: the
+    smoother pools the fixes' own estimates (`Fix.band_powers`, from each fix's powers alone, at
+    each of the quadrature's exponents: A at a wrong exponent is another number, and each stays
+    consistent with its own) and hands them to the next fix as `Localiser.locate(earlier=...)`,
+    which adds them to the band's power prior. Successive fixes share shadowing, as the
+    tracker's do, so each fix's information is divided by the fixes sharing it,
+    1 + correlation_s / dt; the pooled variance never falls below floor_db^2 (the drone's
+    antenna pattern as it turns, a battery sagging)."""
+
+    def __init__(self, correlation_s: float = 20.0, floor_db: float = 1.0):
+        if correlation_s < 0 or not floor_db > 0:
+            raise ValueError("power smoother: correlation must be >= 0 and the floor positive")
+        self.correlation_s = correlation_s
+        self.floor_db = floor_db
+        self.info: np.ndarray | None = None      # per exponent: the pooled precision, 1/dB^2
+        self.weighted: np.ndarray | None = None  # per exponent: precision-weighted sum of A
+        self.t_s: float | None = None
+
+    def add(self, t_s: float, powers: np.ndarray) -> None:
+        """Take a fix's (A, variance) at each exponent (a `Fix.band_powers` entry) made at t_s."""
+        powers = np.asarray(powers, float)
+        info = np.where(np.isfinite(powers[:, 1]), 1 / powers[:, 1], 0.0)
+        mean = np.where(info > 0, powers[:, 0], 0.0)
+        if self.info is None:
+            self.info, self.weighted, self.t_s = info, info * mean, t_s
+            return
+        shared = 1 + self.correlation_s / max(t_s - self.t_s, 1e-3)
+        self.info = self.info + info / shared
+        self.weighted = self.weighted + info * mean / shared
+        self.t_s = max(self.t_s, t_s)
+
+    @property
+    def estimate(self) -> np.ndarray | None:
+        """(A dBm, variance dB^2) at each exponent, or None before a fix has said anything."""
+        if self.info is None or not np.all(self.info > 0):
+            return None
+        return np.column_stack([self.weighted / self.info, 1 / self.info + self.floor_db**2])
