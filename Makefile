@@ -35,7 +35,7 @@ demo: $(BUILT)
 # 5 is pytest's "no test selected": PYTEST_ARGS may select tests of one kind only.
 TEST_WORKERS ?= 2
 test: $(BUILT) $(FW_STUBS) system-deps
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not realtime" $(PYTEST_ARGS); rest=$$?; \
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not realtime" --durations=25 $(PYTEST_ARGS); rest=$$?; \
 	  $(PY) -m pytest -m realtime $(PYTEST_ARGS); alone=$$?; \
 	  for code in $$rest $$alone; do [ $$code = 0 ] || [ $$code = 5 ] || exit $$code; done; \
 	  [ $$rest = 0 ] || [ $$alone = 0 ]
