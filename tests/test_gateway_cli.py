@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
 
 from straja import cli
-from straja.gateway import config
+from straja.gateway import config, record
 from straja.gateway.detector import GATEWAY_DEFAULTS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "gateway.md"
@@ -39,3 +40,21 @@ def test_replay_into_a_store_then_events_lists_the_alert(tmp_path, capsys, video
                      "--kind", "node_offline", "--limit", "1"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 1 and "node_offline" in out[0] and "port=/dev/fake2" in out[0]
+
+
+def test_a_paced_replay_skips_a_gap_in_the_recording_and_says_so(tmp_path, capsys):
+    """Two hours between a node's chunks (the gateway was stopped): `--speed 1` does not wait
+    them, but --max-gap's 0.2 s, and says so on stderr."""
+    path = tmp_path / "gap.rec"
+    w = record.RecordWriter(path)
+    t0 = 1_700_000_000_000_000_000
+    for t in (t0, t0 + 100_000_000, t0 + 7200 * 10**9, t0 + 7200 * 10**9 + 100_000_000):
+        w.data("/dev/fake1", t, b"\x00")
+    w.close()
+    began = time.monotonic()
+    assert cli.main(["replay", str(path), "--speed", "1", "--max-gap", "0.2", "--settle", "0",
+                     "--jsonl", str(tmp_path / "out.jsonl")]) == 0
+    assert 0.4 <= time.monotonic() - began < 5
+    err = capsys.readouterr().err
+    assert "the recording's times jump 7200 s forwards at 2023-11-15T00:13:20+00:00: paced as " \
+           "0.2 s (--max-gap)" in err, err

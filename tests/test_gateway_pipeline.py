@@ -433,3 +433,52 @@ def test_track_trend_follows_each_nodes_power_over_the_window():
             fusion.observe(Observation(node, "analog_fm_video", T0 + k * step + node, 5_790_000,
                                        5_810_000, -60.0))
     assert track.trend(cfg.trend_db) == STEADY
+
+
+class FakeClock:
+    """replay's `time`: sleeping moves the clock on, instantly."""
+
+    def __init__(self):
+        self.now = 100.0
+        self.slept = []
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, s):
+        self.slept.append(s)
+        self.now += s
+
+
+def test_a_paced_replay_does_not_sleep_through_a_jump_in_the_recordings_times(monkeypatch):
+    """Three hours without records (the gateway was stopped), then a clock set back by a minute:
+    each gap is paced as gap_max_s and reported; the rest keeps its recorded pace, and the
+    pipeline still gets the recorded times."""
+    clock = FakeClock()
+    monkeypatch.setattr(replay, "time", clock)
+    times = [T0, T0 + S // 2, T0 + 3 * 3600 * S, T0 + 3 * 3600 * S + S,
+             T0 + 3 * 3600 * S - 60 * S, T0 + 3 * 3600 * S - 59 * S]
+    fed, gaps = [], []
+
+    class Recorder(Pipeline):
+        def feed(self, source, t_ns, data):
+            fed.append((t_ns, clock.now))
+            return super().feed(source, t_ns, data)
+
+    replay.feed(Recorder(config.GatewayConfig()),
+                [record.Record(record.DATA, "a", t, b"") for t in times], speed=2.0,
+                gap_max_s=4.0, on_gap=lambda gap_s, t_ns: gaps.append((gap_s, t_ns)))
+    assert [t for t, _ in fed] == times
+    assert gaps == [(3 * 3600 - 0.5, times[2]), (-61.0, times[4])]
+    walls = [w - 100.0 for _, w in fed]  # at speed 2: 0.25 s, a 4 s gap in 2 s, 0.5 s, ...
+    assert walls == [0.0, 0.25, 2.25, 2.75, 4.75, 5.25]
+
+
+def test_an_unpaced_replay_reports_no_gap(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(replay, "time", clock)
+    gaps = []
+    replay.feed(Pipeline(config.GatewayConfig()),
+                [record.Record(record.DATA, "a", t, b"") for t in (T0, T0 + 3600 * S, T0)],
+                on_gap=lambda gap_s, t_ns: gaps.append(gap_s))
+    assert gaps == [] and clock.slept == []

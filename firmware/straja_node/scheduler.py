@@ -10,12 +10,15 @@ over: send the SWEEP frame, then START again). `step()` waits for the task whose
 earliest and runs its step; a wait longer than SLEEP_MAX_US returns to the app's loop instead,
 so commands are served and Ctrl-C is seen between steps.
 
-Dwell timing follows a fixed schedule per sweep: slot s owns [t0 + s*dwell, t0 + (s+1)*dwell)
+Dwell timing follows a schedule per sweep: slot s owns [t0 + s*dwell, t0 + (s+1)*dwell)
 (slot s reads channel s, except in a revisit sweep, below). Its channel is tuned at the slot's
 start (or as soon after as the CPU is free), read `settle_us` after that tune, and the next slot
-waits for its start. A reading that ends after its slot is an overrun: the next dwell is then
-shorter than planned, and the frame says so (OVERRUN flag, the scheduler's `overruns` and the
-task's own count) instead of the sweep silently stretching.
+waits for its start. A reading that ends after its slot is an overrun, counted once: the
+schedule drops the backlog (the rest of the sweep moves on by the slip, as a periodic timer
+skips the periods it missed) rather than running every later slot late until it catches up,
+which turned one stall of a few ms into a late reading in each of the next slots (issue 20).
+The frame says so (OVERRUN flag, the scheduler's `overruns` and the task's own count), and its
+duration_us, measured, includes the slip: the host places reading p at t_us + p * duration_us / n.
 
 A revisit entry ("revisit": m) reads every channel twice and sends both readings: its sweep has
 2n slots, channels in blocks of m, each block read twice in a row (b..b+r-1, b..b+r-1, with
@@ -114,7 +117,7 @@ class _Sweep:
         self.ch = 0  # its channel
         self.flags = 0
         self.late = 0
-        self.paused_us = 0  # envelope blocks during this sweep: its slots move on by as much
+        self.moved_us = 0  # envelope blocks and late readings: the later slots move on by as much
         self.overruns = 0  # this front end's late readings since the plan was set
         self.restart(ticks_us())
 
@@ -129,7 +132,7 @@ class _Sweep:
         moved start)."""
         if self.phase == _START:
             return
-        self.paused_us += us
+        self.moved_us += us
         if self.phase != _READ:
             self.due = ticks_add(self.due, us)
 
@@ -151,9 +154,12 @@ class _Sweep:
             self.codes[self.n + ch if i > 2 * self.pos else ch] = code
             i += 1
             self.i = i
-            end = ticks_add(self.t0, i * self.dwell_us + self.paused_us)
-            if ticks_diff(ticks_us(), end) > 0:
+            end = ticks_add(self.t0, i * self.dwell_us + self.moved_us)
+            slip = ticks_diff(ticks_us(), end)
+            if slip > 0:  # late: counted, and the later slots move on by the slip
                 self.late += 1
+                self.moved_us += slip
+                end = ticks_add(end, slip)
             self.due = end  # the next slot's start, or the end of the sweep
             self.phase = _TUNE if i < self.slots else _END
             return
@@ -174,7 +180,7 @@ class _Sweep:
             self.i = 0
             self.flags = 0
             self.late = 0
-            self.paused_us = 0
+            self.moved_us = 0
             sched.clock.update()
             self.t.copy(sched.clock)
             now = ticks_us()

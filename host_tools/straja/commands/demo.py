@@ -45,8 +45,8 @@ SHOWN = {ev.NodeOnline: "green", ev.NodeOffline: "red", ev.NodeRestarted: "yello
 # Said once, the first time a node reports overruns (docs/firmware.md, "Timing and overruns";
 # docs/virtual-node.md, "Timing").
 OVERRUN_MEANING = ("an overrun is a channel whose reading ended after its planned slot: the node "
-                   "could not keep up, so the next channel's dwell was shorter than planned (its "
-                   "settle time never is; the frame says OVERRUN). A virtual node shares this "
+                   "could not keep up, so the rest of that sweep ran that much later (each "
+                   "reading keeps its settle time and dwell; the frame says OVERRUN). A virtual node shares this "
                    "machine's CPUs with the other nodes, the gateway and whatever else runs (the "
                    "load, shown beside the rate, against the number of CPUs): when it waits for "
                    "one, its readings come late. A board has its CPU to itself")

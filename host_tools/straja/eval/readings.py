@@ -16,7 +16,8 @@ modelled step by step with what each step costs on a virtual node (StepCost):
   round trip on the node's socket) and `write_us` per write (one-way there), counted on the
   virtual-time bus, where each operation happens when those before it are done;
 - a reading that ends after its slot is late (the sweep then carries OVERRUN and `late` counts
-  them, as the scheduler's overruns), and the next slot's TUNE runs at once;
+  them, as the scheduler's overruns), and the rest of the sweep moves on by the slip (the next
+  slot starts when the late reading ends);
 - END sends the frame (`frame_us`), and the next sweep starts when that is done.
 
 NODE_COST is a node with a CPU of its own (a board); StepCost.contended gives a virtual node's
@@ -184,9 +185,11 @@ class NodeReader:
                 else:  # a revisit: the second reading, after all the first ones
                     task.codes[len(task.freqs) + ch] = code
                 task.i += 1
-                task.due = task.t0 + task.i * task.dwell
+                task.due = task.t0 + task.i * task.dwell + task.moved
                 if now > task.due:
                     task.late += 1
+                    task.moved += now - task.due
+                    task.due = now
                 task.phase = _TUNE if task.i < len(task.slots) else _END
                 continue
             if task.phase == _END:
@@ -235,11 +238,12 @@ class _Task:
         self.sweep_id = 0
         self.phase = _START
         self.due = self.t0 = self.i = self.ch = self.late = self.flags = 0
+        self.moved = 0  # late readings' slips this sweep: its later slots move on by as much
         self.codes = bytearray()
 
     def start(self, now: int) -> None:
         self.t0 = now
-        self.i = self.late = self.flags = 0
+        self.i = self.late = self.flags = self.moved = 0
         self.codes = bytearray(len(self.freqs) * (2 if self.order_flags & FLAG_REVISIT else 1))
 
     def sweep_flags(self) -> int:

@@ -216,10 +216,20 @@ def run_replay(args) -> int:
 
     try:
         replay.feed(pipeline, records, speed=args.speed, on_events=on_events,
-                    settle_s=args.settle)
+                    settle_s=args.settle, gap_max_s=args.max_gap, on_gap=_gap_skipped(args))
     finally:
         _close(event_store, publisher, cot)
     return term.EXIT_OK
+
+
+def _gap_skipped(args):
+    """Says on stderr that a paced replay did not sleep through a jump in the recording's times."""
+    def said(gap_s: float, t_ns: int) -> None:
+        at = datetime.fromtimestamp(t_ns / 1e9, timezone.utc).isoformat(timespec="seconds")
+        jump = f"{gap_s:.0f} s forwards" if gap_s > 0 else f"{-gap_s:.0f} s backwards"
+        print(term.paint(f"replay: the recording's times jump {jump} at {at}: paced as "
+                         f"{args.max_gap:g} s (--max-gap)", "dim", sys.stderr), file=sys.stderr)
+    return said
 
 
 def _time_arg(text: str) -> int:
@@ -409,6 +419,10 @@ def configure_replay(p) -> None:
     p.add_argument("file", type=existing_file, help="recording made with `straja gateway --record`")
     p.add_argument("--speed", type=non_negative_float, default=0.0,
                    help="pace: 1 = real time, 10 = ten times faster, 0 (default) = at once")
+    p.add_argument("--max-gap", type=positive_float, default=replay.GAP_MAX_S, metavar="S",
+                   help="with --speed, a jump in the recording's times longer than S seconds "
+                        "(a gateway stopped for hours, a clock set back) is paced as S "
+                        f"seconds, and said on stderr (default {replay.GAP_MAX_S:g})")
     p.add_argument("--jsonl", metavar="FILE", type=writable_file,
                    help='JSON lines to FILE ("-": stdout)')
     p.add_argument("--mqtt", action="store_true", help="also publish to the config's MQTT broker "
