@@ -44,7 +44,7 @@ class App:
         self.boot_count = state.load()["boot_count"]
         self.reset_cause = hw.reset_cause()
         self.front_ends = hw.front_ends(self.config)
-        self.scheduler = Scheduler(self.front_ends, self.writer, self.clock)
+        self.scheduler = Scheduler(self.front_ends, self.writer, self.clock, hw.idle)
         ble = hw.bluetooth()  # None: a board without Bluetooth hears no Remote ID
         self.remote_id = Receiver(ble, self.writer, self.clock) if ble else None
         self.temp_plan = None  # a temporary plan's entries while one runs (set_temp_plan)

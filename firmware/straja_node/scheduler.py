@@ -237,13 +237,20 @@ class _Block:
         self.due = ticks_add(end, self.period_us)  # a longest sweep's time between blocks
 
 
-class Scheduler:
-    """Runs a scan plan on `front_ends` (hw.front_ends order), writing frames to `writer`."""
+def _nothing():
+    pass
 
-    def __init__(self, front_ends, writer, clock):
+
+class Scheduler:
+    """Runs a scan plan on `front_ends` (hw.front_ends order), writing frames to `writer`.
+    `idle` (hw.idle) is called before each sleep: a virtual board then handles the bus writes
+    queued so far while the node sleeps, not while the next reading waits for its answer."""
+
+    def __init__(self, front_ends, writer, clock, idle=None):
         self.front_ends = front_ends
         self.writer = writer
         self.clock = clock
+        self.idle = idle or _nothing
         self.overruns = 0
         self.plan = []
         self._tasks = []
@@ -325,6 +332,7 @@ class Scheduler:
         now = ticks_us()
         left = ticks_diff(task.due, now)
         if left > 0:
+            self.idle()
             if left > SLEEP_MAX_US:
                 sleep_us(min(left - SLEEP_MAX_US, SLEEP_MAX_US))
                 return True

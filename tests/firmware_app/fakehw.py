@@ -138,3 +138,7 @@ def bluetooth():
 
 def bluetooth_events():
     pass
+
+
+def idle():
+    pass

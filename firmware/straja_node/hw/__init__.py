@@ -137,5 +137,12 @@ def bluetooth_events():
     board.bluetooth_events()
 
 
+def idle():
+    """The node is about to sleep (the scheduler waits for a deadline): nothing to do on a board;
+    on the unix port the queued bus writes go to the virtual board now, which handles them while
+    the node sleeps rather than when the next reading waits for its answer."""
+    board.idle()
+
+
 def led(on):
     board.led(profile(), on)

@@ -182,3 +182,7 @@ def bluetooth():
 
 def bluetooth_events():
     pass  # the stack calls the IRQ handler itself
+
+
+def idle():
+    pass  # a bus write is done when it returns

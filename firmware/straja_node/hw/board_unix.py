@@ -27,7 +27,9 @@ server thread) does not move it.
 
 A write waits for no answer, as a board's SPI write returns once its bytes are clocked out:
 writes queue in the client, stamped, and go to the server in one system call with the next
-request that reads something, so a tune costs no system call and a reading one round trip
+request that reads something, or when the node is about to sleep (`idle()`, before the
+scheduler waits: the board handles a tune's writes during the settle time, not while the
+reading waits for its answer), so a tune costs no system call of its own and a reading one round trip
 (which wakes two processes: ~12 us of their CPU, 25 us or more of wall time, where a board's
 few-byte SPI transfer at 4 MHz or GPIO read takes a few to ~20 us). The server handles requests
 in order, so a read sees every write made before it; a write it refuses makes the next response
@@ -63,6 +65,9 @@ OUT_MAX = 256  # requests queued before a write (a step's writes and its read fi
 _IRQ_SCAN_RESULT = 5
 ADV_MAX = 31  # legacy advertising data
 BLE_POLL_MS = 20  # how often the stand-in asks the virtual board for advertisements
+# a feed sent to the board at most this often (the loop feeds every pass, ~4000 a second while
+# scanning: each a request the board parses, for a count); well inside WATCHDOG_MS_MIN
+FEED_EVERY_MS = 250
 
 
 class Link:
@@ -215,18 +220,23 @@ class Pin:
 
 
 class Watchdog:
-    """Counts feeds at the server (if there is one); never resets the node."""
+    """Counts feeds at the server (if there is one), at most one every FEED_EVERY_MS; never
+    resets the node."""
 
     def __init__(self, link, timeout_ms):
         self.link = link
+        self.fed_ms = ticks_ms()
         if link:
             a = link.arg
             for i in range(4):
                 a[i] = (timeout_ms >> (8 * i)) & 0xFF
             link.send(WDT_START, 0, a, 4)
+            link.send(WDT_FEED, 0, None, 0)
 
     def feed(self):
-        if self.link:
+        now = ticks_ms()
+        if self.link and ticks_diff(now, self.fed_ms) >= FEED_EVERY_MS:
+            self.fed_ms = now
             self.link.send(WDT_FEED, 0, None, 0)
 
     def release(self):
@@ -364,3 +374,8 @@ def bluetooth():
 def bluetooth_events():
     if _bluetooth:
         _bluetooth.deliver()
+
+
+def idle():
+    if _link is not None:
+        _link.flush()

@@ -131,11 +131,13 @@ class VirtualBoard:
     def now(self) -> float:
         return time.monotonic() - self.t_origin
 
-    def stamped(self, ticks_us: int) -> float:
+    def stamped(self, ticks_us: int, now_us: int | None = None) -> float:
         """The board time of a request the firmware stamped `ticks_us` (mod 2**32 of the unix
-        port's ticks_us(), CLOCK_MONOTONIC microseconds as time.monotonic()): made about now,
-        within half the stamp's wrap (a microsecond ahead after rounding, or minutes ago)."""
-        now_us = round(time.monotonic() * 1e6)
+        port's ticks_us(), CLOCK_MONOTONIC microseconds as time.monotonic()): made about
+        `now_us` (default: now), within half the stamp's wrap (a microsecond ahead after
+        rounding, or minutes ago)."""
+        if now_us is None:
+            now_us = round(time.monotonic() * 1e6)
         half = STAMP_WRAP_US // 2
         age_us = (now_us - ticks_us + half) % STAMP_WRAP_US - half
         return (now_us - age_us) * 1e-6 - self.t_origin
@@ -246,36 +248,43 @@ class VirtualBoard:
 
     def _session(self, conn: socket.socket) -> None:
         """Serve requests in order, each at the instant the firmware stamped it; the writes the
-        client queues arrive with the request that waits, and are handled in one pass."""
+        client queues arrive with the request that waits (or before the node sleeps), and are
+        handled in one pass. A pass reads the clock once and counts once: a virtual node sends
+        some 10 000 requests a second, whose time here is the time its readings wait."""
         pending = bytearray()
         refused = False  # a one-way request failed: the next response says so
+        header, one_way, counts = HEADER.size, frozenset(ONE_WAY), self._counts
         while not self._stopping.is_set():
             data = conn.recv(RECV_MAX)
             if not data:
                 raise ConnectionError("closed")
             pending += data
-            k = 0
-            while len(pending) - k >= HEADER.size:
+            now_us = round(time.monotonic() * 1e6)
+            k = served = 0
+            while len(pending) - k >= header:
                 op, dev, n, stamp = HEADER.unpack_from(pending, k)
-                end = k + HEADER.size + n
+                end = k + header + n
                 if len(pending) < end:
                     break
-                payload = bytes(pending[k + HEADER.size:end])
+                payload = bytes(pending[k + header:end])
                 k = end
-                self.transactions += 1
+                served += 1
                 try:
-                    value, reply = self._handle(op, dev, payload, self.stamped(stamp))
+                    value, reply = self._handle(op, dev, payload, self.stamped(stamp, now_us))
                     status = OK
                 except (ValueError, IndexError, KeyError, struct.error) as e:
                     self._refused(f"op {op} dev {dev}: {e}")
                     value, reply, status = 0, b"", ERROR
-                if op in ONE_WAY:
+                if op in one_way:
                     refused = refused or status == ERROR
                     continue
                 if refused:
                     value, reply, status, refused = 0, b"", ERROR, False
-                self.round_trips += 1
+                counts[TRANSACTIONS] += served  # (before the answer: a test reads them after it)
+                counts[ROUND_TRIPS] += 1
+                served = 0
                 conn.sendall(RESPONSE.pack(status, value, len(reply)) + reply)
+            counts[TRANSACTIONS] += served
             del pending[:k]
 
     def _handle(self, op: int, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
