@@ -244,6 +244,30 @@ def test_one_emitter_lit_a_sweep_later_in_part_is_not_cut():
     assert cut[SPLIT_MIN_SWEEPS:, 1].all()
 
 
+def test_a_40_mhz_ofdm_channel_switched_on_mid_sweep_is_one_track_named_ofdm():
+    """40 MHz OFDM at 5875 MHz straddles the RX5808's scan channels 5865 and 5885 (20 MHz
+    steps), lighting both equally; switched on part-way through a sweep it lights the upper one
+    (read later) a sweep first, and the lower one comes a little the stronger. Before
+    SPLIT_MIN_SWEEPS 3 the split cut the halves apart (streaks 1:2) and held the cut: two
+    one-bin tracks named analog (ocusync_40_straddling_and_analog_r2 through the gateway)."""
+    scene = Scene(12, 16, 5_645_000, 20_000, period_us=409_000, seed=5)
+    rng = np.random.default_rng(6)
+    scene.add(0, 5_885_000, 25 + 0.3 * rng.standard_normal())
+    for sweep in range(1, 12):
+        scene.add(sweep, 5_865_000, 25.2 + 0.3 * rng.standard_normal())
+        scene.add(sweep, 5_885_000, 25 + 0.3 * rng.standard_normal())
+    p = Pipeline(16, scene.start_khz, scene.step_khz, PipelineConfig(max_burst_sweeps=1))
+    alerts = []
+    for i in range(12):
+        r = p.process(scene.power[i:i + 1].astype(np.float32), scene.t_us[i:i + 1],
+                      scene.duration_us[i:i + 1])
+        alerts.extend(r.alerts["family"].tolist())
+    assert alerts == ["ofdm_video"]
+    feats, classes = p.tracks()
+    assert classes["family"].tolist() == ["ofdm_video"]
+    assert feats["bandwidth_khz"][0] >= 35_000
+
+
 def test_a_cut_between_steady_bins_is_held_until_one_goes_cold_or_jittery():
     """Two carriers side by side, the second come on later (cut by the streak rule), stay apart
     once their streaks are alike while both stay hot and steady; the hold ends when a side goes
