@@ -52,7 +52,13 @@ BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy n
 # reading holding a share of a frame) is not absorbed into it:
 # - hot streaks (sweeps detected running) SPLIT_RATIO or more apart, the longer at least
 #   SPLIT_MIN_SWEEPS, where the newer bin is at least as strong when hot (its mean hot reading,
-#   an EWMA at SPLIT_RATE): a carrier's own weaker skirt, lit later, stays with it;
+#   an EWMA at SPLIT_RATE): a carrier's own weaker skirt, lit later, stays with it; and with
+#   SPLIT_RATIO 2, SPLIT_MIN_SWEEPS 3 makes the streaks differ by 2 sweeps or more: a sweep reads
+#   its channels one after the other, so one emitter switched on (or rising over the threshold)
+#   part-way through a sweep lights the channels read after that instant a sweep before the
+#   others (a 40 MHz OcuSync straddling two channels: its halves 1:2 and cut apart at 2,
+#   ocusync_40_straddling_and_analog_r2); a newcomer beside a carrier on for 3 sweeps or more
+#   is still cut (R2 beside R1);
 # - or jitter (mean change of a bin's reading between consecutive hot sweeps, EWMA at
 #   SPLIT_RATE) SPLIT_RATIO or more apart, the larger at least SPLIT_JITTER_DB, where the
 #   jittery bin is at least as strong when hot: an access point hot sweep after sweep swings by
@@ -62,7 +68,7 @@ BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy n
 # a channel): no split.
 SPLIT_MIN_STEP_KHZ = WIDE_KHZ
 SPLIT_RATIO = 2
-SPLIT_MIN_SWEEPS = 2
+SPLIT_MIN_SWEEPS = 3
 SPLIT_JITTER_DB = 3.0
 SPLIT_RATE = 0.25
 SPLIT_STREAK_CAP = 1 << 20    # streaks stop counting here (an int32 never wraps)
