@@ -171,3 +171,54 @@ def test_signal_power_by_modulation():
         assert rf.band_power_dbm(f, 600e3, a, b) >= total - 1e-6  # plus the other, if it overlaps
         assert rf.signal_power_dbm(f, 600e3, a, b, other) < own - 20 or \
             rf.signal_power_dbm(f, 600e3, a, b, other) == -np.inf
+
+
+def plain_energy(rf, freq_hz, bw_hz, t0_s, t1_s, modulation):
+    """The oracle of NodeRF._energy: every stream, every block that may overlap the window,
+    every packet in it, with no memo."""
+    from bisect import bisect_left, bisect_right
+    from straja.sim.emitters import BLOCK_S
+    from straja.sim.receiver import _spectral_fraction_1
+    lo, hi = freq_hz - bw_hz / 2, freq_hz + bw_hz / 2
+    energy = 0.0
+    for e, s, em, st in rf._sources:
+        if st.f_hi <= lo or st.f_lo >= hi or (modulation and em.modulation != modulation):
+            continue
+        k0 = max(math.floor((t0_s - st.lookback_s) / BLOCK_S), 0)
+        for k in range(k0, max(math.floor(t1_s / BLOCK_S), 0) + 1):
+            rb = rf._block(e, s, k)
+            for m in range(bisect_right(rb.t1, t0_s), bisect_left(rb.t0, t1_s)):
+                overlap = min(t1_s, rb.t1[m]) - max(t0_s, rb.t0[m])
+                energy += rb.p[m] * overlap * _spectral_fraction_1(
+                    st.shape, rb.f[m], rb.bw[m], lo, hi, st.sidelobe)
+    return energy
+
+
+@pytest.mark.parametrize("name,front_end,band_mhz,modulation", [
+    ("urban_24ghz_background", "cc2500", (2400, 2484), None),
+    ("subghz_lora_background", "sx1262", (860, 930), None),
+    ("subghz_lora_background", "sx1262", (860, 930), "lora"),
+    ("ocusync_40_straddling_and_analog_r2", "rx5808", (5640, 5950), None),
+])
+def test_energy_equals_the_plain_loop(name, front_end, band_mhz, modulation):
+    """The memoised per-band sums are the plain loop's, read for read: a node's channels read
+    over and over (the memo's hits), off-grid ones (its misses), instantaneous and long windows,
+    times in any order."""
+    from straja.sim import load_scene
+    from straja.paths import SCENES
+    sc = load_scene(SCENES / f"{name}.toml")
+    rf = sc.node(next(iter(sc.nodes)), front_end)
+    rng = np.random.default_rng(7)
+    n = 3000
+    grid = np.linspace(band_mhz[0], band_mhz[1], 32) * 1e6
+    f = np.where(rng.random(n) < 0.7, rng.choice(grid, n), rng.uniform(*band_mhz, n) * 1e6)
+    bw = rng.choice([250e3, 1e6, 20e6], n)
+    t = np.sort(rng.uniform(0.0, min(sc.duration_s, 20.0), n))
+    t[::5] = rng.uniform(0.0, min(sc.duration_s, 20.0), len(t[::5]))  # some reads back in time
+    dwell = rng.choice([1e-9, 1e-4, 2.5e-4, 5e-3, 1.3], n)
+    seen = 0
+    for args in zip(f.tolist(), bw.tolist(), t.tolist(), (t + dwell).tolist()):
+        got = rf._energy(*args, modulation)
+        assert got == pytest.approx(plain_energy(rf, *args, modulation), rel=1e-12, abs=0.0)
+        seen += got > 0
+    assert seen >= 10  # the reads did see transmissions

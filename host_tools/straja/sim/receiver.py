@@ -7,13 +7,16 @@ antenna gain) times the fraction of its spectrum inside the band times the fract
 it is on air; thermal noise kTB + NF is added. A window with t1 <= t0 is an instantaneous read
 (taken as 1 ns). `sweep` does the same for many reads at once, vectorised.
 
-Per read, only the transmissions that can overlap are touched: each stream's frequency extent
-rules it out at once, and within a block the candidates are found by binary search over the
-sorted, non-overlapping start and end times.
+Per read, only the transmissions that can overlap are touched: the streams whose frequency extent
+reaches the band are listed once per band (a node reads the same channels over and over), and
+within a block the candidates are found by binary search over the sorted, non-overlapping start
+and end times. A transmission's spectral fraction in a band depends only on its centre and width
+there, so it is computed once per stream, band and (centre, width): hoppers and access points
+reuse a few channels. The sums are the plain loop's, term by term and in its order
+(tests/test_sim_receiver.py keeps that loop as the oracle).
 """
 import math
 from bisect import bisect_left, bisect_right
-from collections import OrderedDict
 
 import numpy as np
 
@@ -25,6 +28,8 @@ from .propagation import KT_DBM_HZ, Shadowing
 INSTANT_S = 1e-9
 _Z99 = 2.5758293035489  # 99 % of a Gaussian lies within +-_Z99 sigma
 _RX_CACHE = 256
+_BANDS_CACHE = 4096  # distinct (band, modulation) a node reads: its plans' channels, a few hundred
+_FRACTIONS_CACHE = 1024  # (centre, width) per stream and band: a hopper's channels, an AP's one
 
 
 class FrontEnd:
@@ -106,7 +111,9 @@ class NodeRF:
         prop = scene.propagation
         self._shadow = [Shadowing(np.random.default_rng([scene.seed, e, node.index, 0x5AD0]),
                                   prop.sigma, prop.tau) for e in range(len(scene.emitters))]
-        self._cache = OrderedDict()
+        self._cache = {}  # (e, s, k) -> RxBlock, oldest first
+        self._bands = {}
+        self._noise_mw = {}
 
     def noise_dbm(self, bw_hz):
         """Thermal noise floor kTB + NF over bw_hz."""
@@ -124,9 +131,14 @@ class NodeRF:
     def _block(self, e, s, k):
         key = (e, s, k)
         rb = self._cache.get(key)
-        if rb is not None:
-            self._cache.move_to_end(key)
-            return rb
+        if rb is None:
+            rb = self._cache[key] = self._receive(e, s, k)
+            if len(self._cache) > _RX_CACHE:  # the oldest: reads move forward in time
+                del self._cache[next(iter(self._cache))]
+        return rb
+
+    def _receive(self, e, s, k):
+        """Block k of stream s of emitter e as received here (a pure function of its key)."""
         em = self.scene.emitters[e]
         pk = em.block(s, k)
         p_dbm = self.mean_rx_dbm(e, (pk.t0 + pk.t1) / 2, pk.f, s) if len(pk.t0) else np.empty(0)
@@ -134,16 +146,16 @@ class NodeRF:
         fading = self.scene.propagation.fading_gains(
             rng, len(pk.t0), np.minimum(pk.bw, self._filter_hz) if em.streams[s].wideband else None)
         p_mw = 10 ** (np.asarray(p_dbm, float) / 10) * fading
-        rb = self._cache[key] = RxBlock(pk, p_mw)
-        if len(self._cache) > _RX_CACHE:
-            self._cache.popitem(last=False)
-        return rb
+        return RxBlock(pk, p_mw)
 
     def band_power_dbm(self, freq_hz, bw_hz, t0_s, t1_s):
         """Mean received power in dBm in the band over the window, noise included."""
         t1_s = max(t1_s, t0_s + INSTANT_S)
         energy = self._energy(freq_hz, bw_hz, t0_s, t1_s, None)
-        return 10 * math.log10(energy / (t1_s - t0_s) + 10 ** (self.noise_dbm(bw_hz) / 10))
+        noise_mw = self._noise_mw.get(bw_hz)
+        if noise_mw is None:
+            noise_mw = self._noise_mw[bw_hz] = 10 ** (self.noise_dbm(bw_hz) / 10)
+        return 10 * math.log10(energy / (t1_s - t0_s) + noise_mw)
 
     def signal_power_dbm(self, freq_hz, bw_hz, t0_s, t1_s, modulation):
         """Mean received power in dBm in the band over the window of the emitters using
@@ -152,19 +164,38 @@ class NodeRF:
         energy = self._energy(freq_hz, bw_hz, t0_s, t1_s, modulation)
         return 10 * math.log10(energy / (t1_s - t0_s)) if energy > 0 else -math.inf
 
+    def _in_band(self, lo, hi, modulation):
+        """The streams whose frequency extent reaches [lo, hi] (of `modulation`, if given), in
+        source order, each with its own memo of spectral fractions in this band."""
+        if len(self._bands) >= _BANDS_CACHE:
+            self._bands.clear()
+        sources = self._bands[(lo, hi, modulation)] = [
+            (e, s, st, {}) for e, s, em, st in self._sources
+            if not (st.f_hi <= lo or st.f_lo >= hi or (modulation and em.modulation != modulation))]
+        return sources
+
     def _energy(self, freq_hz, bw_hz, t0_s, t1_s, modulation):
         lo, hi = freq_hz - bw_hz / 2, freq_hz + bw_hz / 2
+        sources = self._bands.get((lo, hi, modulation))
+        if sources is None:
+            sources = self._in_band(lo, hi, modulation)
         energy = 0.0
-        for e, s, em, st in self._sources:
-            if st.f_hi <= lo or st.f_lo >= hi or (modulation and em.modulation != modulation):
-                continue
-            k0 = max(math.floor((t0_s - st.lookback_s) / BLOCK_S), 0)
-            for k in range(k0, max(math.floor(t1_s / BLOCK_S), 0) + 1):
-                rb = self._block(e, s, k)
+        cache = self._cache
+        k1 = max(math.floor(t1_s / BLOCK_S), 0)
+        for e, s, st, fractions in sources:
+            for k in range(max(math.floor((t0_s - st.lookback_s) / BLOCK_S), 0), k1 + 1):
+                rb = cache.get((e, s, k))
+                if rb is None:
+                    rb = self._block(e, s, k)
                 for m in range(bisect_right(rb.t1, t0_s), bisect_left(rb.t0, t1_s)):
-                    overlap = min(t1_s, rb.t1[m]) - max(t0_s, rb.t0[m])
-                    energy += rb.p[m] * overlap * _spectral_fraction_1(
-                        st.shape, rb.f[m], rb.bw[m], lo, hi, st.sidelobe)
+                    f, bw = rb.f[m], rb.bw[m]
+                    frac = fractions.get((f, bw))
+                    if frac is None:
+                        if len(fractions) >= _FRACTIONS_CACHE:  # a stream of ever new centres
+                            fractions.clear()
+                        frac = fractions[(f, bw)] = _spectral_fraction_1(
+                            st.shape, f, bw, lo, hi, st.sidelobe)
+                    energy += rb.p[m] * (min(t1_s, rb.t1[m]) - max(t0_s, rb.t0[m])) * frac
         return energy
 
     def sweep(self, freqs_hz, bw_hz, t_starts, t_ends):

@@ -102,12 +102,14 @@ class _Adc:
 class _Pin:
     def __init__(self, board: VirtualTimeBoard, chip, role: str):
         self.board, self.read, self.write, self.role = board, chip.pin_read, chip.pin_write, role
-        self.fixed = chip.pin_fixed(role) is not None
+        self.fixed = chip.pin_fixed(role)  # its level, which never changes; None if it does
 
     def value(self, v=None):
         board = self.board  # a bus operation: it takes its time
         if v is None:
-            board.now(0 if self.fixed else board.read_us)
+            if self.fixed is not None:  # read once on a virtual node: no time, no model call
+                return self.fixed
+            board.now(board.read_us)
             return self.read(self.role)
         board.now(board.write_us)
         self.write(self.role, v)
