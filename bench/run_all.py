@@ -6,7 +6,7 @@ table) runs last, this machine's figures scaled as docs/benchmarks.md states (FU
 prints its own table; the figures go into docs/benchmarks.md with the command that made them.
 
 `--quick` (CI, under 3 minutes): every script on a small input (QUICK_ARGS), so that none can rot;
-it fails on a script's error (exit status not 0), never on a figure.
+it fails on a script's error (exit status not 0) or hang (QUICK_TIMEOUT_S), never on a figure.
 """
 import argparse
 import subprocess
@@ -31,8 +31,21 @@ QUICK_ARGS = {
                     "--scene-nodes", "1", "--scene-seconds", "4"],
     "bench_gateway_readers.py": ["--nodes", "4", "--seconds", "1", "--passes", "1"],
 }
+# A quick script that has not ended by then is stopped and counted as failed: CI reports a hang
+# instead of waiting for the job's own limit (each takes well under a minute on an idle machine).
+QUICK_TIMEOUT_S = 600
 FULL_ARGS = {"pi_check.py": ["--nodes", "16", "--seconds", "10", "--scale", "5",
                              "--live-seconds", "30"]}
+
+
+def ran(cmd: list[str], timeout_s: float | None) -> bool:
+    """Whether cmd ended with exit status 0 within timeout_s (None: no limit); one stopped
+    for its time says so."""
+    try:
+        return subprocess.run(cmd, cwd=HERE.parent, timeout=timeout_s).returncode == 0
+    except subprocess.TimeoutExpired:
+        print(f"{Path(cmd[1]).name}: no end after {timeout_s:.0f} s (a hang?): stopped", flush=True)
+        return False
 
 
 def main() -> int:
@@ -47,7 +60,7 @@ def main() -> int:
                str(script), *(QUICK_ARGS if args.quick else FULL_ARGS).get(script.name, [])]
         print(f"\n=== {script.name} ({Path(cmd[0]).name}) ===", flush=True)
         start = time.monotonic()
-        if subprocess.run(cmd, cwd=HERE.parent).returncode != 0:
+        if not ran(cmd, QUICK_TIMEOUT_S if args.quick else None):
             failed.append(script.name)
         print(f"({script.name}: {time.monotonic() - start:.0f} s wall)", flush=True)
     if failed:
