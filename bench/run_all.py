@@ -7,8 +7,11 @@ prints its own table; the figures go into docs/benchmarks.md with the command th
 
 `--quick` (CI, under 3 minutes): every script on a small input (QUICK_ARGS), so that none can rot;
 it fails on a script's error (exit status not 0) or hang (QUICK_TIMEOUT_S), never on a figure.
+Each script's wall and CPU seconds follow its output (CPU: what a loaded machine's wall hides).
 """
 import argparse
+import os
+import resource
 import subprocess
 import sys
 import time
@@ -38,6 +41,13 @@ FULL_ARGS = {"pi_check.py": ["--nodes", "16", "--seconds", "10", "--scale", "5",
                              "--live-seconds", "30"]}
 
 
+def children_cpu_s() -> float:
+    """CPU seconds of the ended scripts and their processes (a script's wall time on a loaded
+    machine says little: its CPU does)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def ran(cmd: list[str], timeout_s: float | None) -> bool:
     """Whether cmd ended with exit status 0 within timeout_s (None: no limit); one stopped
     for its time says so."""
@@ -53,16 +63,19 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small inputs: a check that every "
                     "benchmark runs (CI), not figures")
     args = ap.parse_args()
-    failed = []
+    failed, begun = [], time.monotonic()
     for script in [*sorted(HERE.glob("bench_*.py")), HERE / "pi_check.py"]:
         first = script.read_text().splitlines()[0]
         cmd = [micropython_command() if "interpreter: micropython" in first else sys.executable,
                str(script), *(QUICK_ARGS if args.quick else FULL_ARGS).get(script.name, [])]
         print(f"\n=== {script.name} ({Path(cmd[0]).name}) ===", flush=True)
-        start = time.monotonic()
+        start, cpu = time.monotonic(), children_cpu_s()
         if not ran(cmd, QUICK_TIMEOUT_S if args.quick else None):
             failed.append(script.name)
-        print(f"({script.name}: {time.monotonic() - start:.0f} s wall)", flush=True)
+        print(f"({script.name}: {time.monotonic() - start:.0f} s wall, "
+              f"{children_cpu_s() - cpu:.0f} s CPU)", flush=True)
+    print(f"\n(all: {time.monotonic() - begun:.0f} s wall, {children_cpu_s():.0f} s CPU; load "
+          f"average {os.getloadavg()[0]:.1f})")
     if failed:
         print("failed:", ", ".join(failed))
     return 1 if failed else 0
