@@ -24,16 +24,15 @@ pytest_plugins = ["straja.hil.plugin"]
 # while the other process idles. A file not listed runs after these, in its usual order.
 SLOWEST_FILES = (
     "test_gateway_presence.py",
-    "test_gateway_chaos.py",
-    "test_gateway_position_bands.py",
     "test_gateway_known.py",
+    "test_gateway_chaos.py",
     "test_web_browser.py",
-    "test_hostile_node.py",
+    "test_gateway_position_bands.py",
     "test_eval_scene.py",
-    "test_firmware_alloc.py",
     "test_cot.py",
     "test_gateway_remoteid_link.py",
     "test_detect_video_scenes.py",
+    "test_firmware_alloc.py",
     "test_hq_bridge.py",
 )
 
