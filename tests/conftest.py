@@ -26,14 +26,16 @@ SLOWEST_FILES = (
     "test_gateway_presence.py",
     "test_gateway_known.py",
     "test_gateway_chaos.py",
-    "test_web_browser.py",
     "test_gateway_position_bands.py",
+    "test_web_browser.py",
+    "test_classify_scanned.py",
     "test_eval_scene.py",
     "test_cot.py",
-    "test_gateway_remoteid_link.py",
-    "test_detect_video_scenes.py",
-    "test_firmware_alloc.py",
+    "test_cli.py",
     "test_hq_bridge.py",
+    "test_detect_video_scenes.py",
+    "test_cli_safety.py",
+    "test_gateway_remoteid_link.py",
 )
 
 
