@@ -30,12 +30,14 @@ demo: $(BUILT)
 	$(STRAJA) demo --web $(DEMO_WEB)
 
 # The suite in TEST_WORKERS processes (pytest-xdist; a test file stays in one process, with its
-# module fixtures), most of its time being waits on virtual nodes, brokers and subprocesses; then
+# module fixtures; the longest files first, tests/conftest.py's SLOWEST_FILES, which xdist's
+# default reorder by test count would put last), most of its time being waits on virtual nodes,
+# brokers and subprocesses; then
 # the `realtime` tests alone, as another process's load would skew their nodes' timing. Exit code
 # 5 is pytest's "no test selected": PYTEST_ARGS may select tests of one kind only.
 TEST_WORKERS ?= 2
 test: $(BUILT) $(FW_STUBS) system-deps
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not realtime" --durations=25 $(PYTEST_ARGS); rest=$$?; \
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not realtime" --durations=25 $(PYTEST_ARGS); rest=$$?; \
 	  $(PY) -m pytest -m realtime $(PYTEST_ARGS); alone=$$?; \
 	  for code in $$rest $$alone; do [ $$code = 0 ] || [ $$code = 5 ] || exit $$code; done; \
 	  [ $$rest = 0 ] || [ $$alone = 0 ]

@@ -27,6 +27,7 @@ from straja.paths import FIRMWARE  # noqa: E402
 from straja.vnode.bridge import UsbLink, VirtualNode  # noqa: E402
 
 HELP_REPEATS = 9
+READ_TIMEOUT_S = 10
 LINKS = (("instant pty", None), ("USB full-speed model", UsbLink()))
 STRAJA = str(Path(sys.executable).with_name("straja"))   # the installed command
 MPREMOTE = str(Path(sys.executable).with_name("mpremote"))
@@ -63,7 +64,9 @@ def library_times(tmp: Path, files: dict, i: int, link) -> tuple[float, float]:
     node = fresh_node(tmp, f"lm{i}", link)
     try:
         t0 = time.monotonic()
-        tr = SerialTransport(node.port, baudrate=115200)
+        # a read timeout: on a pty mpremote's own timeouts never fire, and a byte lost on a loaded
+        # machine would hang the run instead of failing it
+        tr = SerialTransport(node.port, baudrate=115200, timeout=READ_TIMEOUT_S)
         tr.enter_raw_repl(soft_reset=False)
         for folder in sorted({str(Path(p).parent) for p in files if "/" in p}):
             tr.fs_mkdir(folder)

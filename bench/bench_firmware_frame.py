@@ -1,7 +1,7 @@
 # interpreter: micropython
 # Per-frame encode cost of the firmware encoder, viper kernels vs plain bytecode, under MicroPython:
 #
-#     .venv/bin/micropython bench/bench_firmware_frame.py     (or `make bench`)
+#     .venv/bin/micropython bench/bench_firmware_frame.py [--quick]    (or `make bench`)
 #
 # The plain-bytecode kernels the viper ones in straja_node/frame.py are measured against are made
 # here only, from frame.py's own source. Each row is the mean over N frames of FrameWriter calls
@@ -17,8 +17,9 @@ import time  # noqa: E402
 from straja_node import frame  # noqa: E402
 from straja_node.clock import Clock, Stamp  # noqa: E402
 
-N = 2000
-REPEATS = 5
+QUICK = "--quick" in sys.argv  # (bench/run_all.py --quick: a run that checks it works)
+N = 200 if QUICK else 2000
+REPEATS = 3 if QUICK else 5
 VIPER = "@micropython.viper"
 
 

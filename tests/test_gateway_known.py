@@ -38,7 +38,9 @@ def survey(tmp_path, scene, seconds) -> store.Store:
     return db
 
 
-def test_surveyed_fixed_cameras_alert_no_more(tmp_path):
+# (these two share the survey: the first to run makes it, within its own time limit)
+@pytest.mark.timeout(900)
+def test_surveyed_fixed_cameras_alert_no_more(surveyed_cameras):
     """The fixed analog cameras (a baby monitor on F4, a yard camera on A1) alert at once and
     forever without a survey; after a 60 s survey, 5 minutes raise nothing."""
     cameras = load_scene(CAMERAS)
@@ -50,31 +52,34 @@ def test_surveyed_fixed_cameras_alert_no_more(tmp_path):
     assert raised[0].alert_id not in {c.alert_id for c in kinds(before, ev.AlertCleared)
                                       if c.t_ns < 120 * S}
 
-    known = surveyed_cameras(tmp_path)
-    after = run_scene(cameras, pipeline=Pipeline(config.GatewayConfig(), known=known),
+    after = run_scene(cameras, pipeline=Pipeline(config.GatewayConfig(), known=surveyed_cameras),
                       t_end_s=300, plan=VIDEO).events
     assert kinds(after, ev.TrackStarted) and not kinds(after, ev.AlertEvent)
 
 
-def surveyed_cameras(tmp_path) -> list:
-    db = survey(tmp_path, load_scene(CAMERAS), 60)
+@pytest.fixture(scope="module")
+def surveyed_cameras(tmp_path_factory) -> tuple:
+    """The cameras' known emitters after a 60 s survey, made once for the tests that read them
+    (KnownEmitter is frozen, and each pipeline copies the list)."""
+    db = survey(tmp_path_factory.mktemp("survey"), load_scene(CAMERAS), 60)
     known = db.known_emitters()
     assert known and all(k.source == "survey" for k in known)
     assert any(k.lo_khz <= 5_800_000 <= k.hi_khz for k in known)  # the baby monitor, F4
     assert "analog_fm_video" in {f for k in known for f in k.families}
-    return known
+    return tuple(known)
 
 
-def test_a_drone_on_a_surveyed_cameras_channel_alerts(tmp_path):
+@pytest.mark.timeout(900)
+def test_a_drone_on_a_surveyed_cameras_channel_alerts(surveyed_cameras):
     """A drone's video on the baby monitor's channel, hovering 100 m from node 3, is an alert
     once node 3's 6 s mean power has left the camera's range by POWER_DB."""
-    known = surveyed_cameras(tmp_path)
     with_drone = scene_from_dict({
         "scene": {"name": "camera_and_drone", "description": "a drone on the camera's channel",
                   "seed": 37, "duration_s": 120.0, "include": [CAMERAS.name]},
         "emitter": [{"name": "drone", "kind": "analog_video", "channel": "F4", "eirp_dbm": 25.0,
                      "position_m": [200.0, 250.0, 40.0], "on": [[40.0, 120.0]]}]}, base=SCENES)
-    events = run_scene(with_drone, pipeline=Pipeline(config.GatewayConfig(), known=known),
+    events = run_scene(with_drone, pipeline=Pipeline(config.GatewayConfig(),
+                                                     known=surveyed_cameras),
                        t_end_s=120, plan=VIDEO).events
     raised = kinds(events, ev.AlertRaised)
     assert len(raised) == 1 and 40 * S < raised[0].t_ns < 55 * S
