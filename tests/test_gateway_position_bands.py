@@ -207,17 +207,3 @@ def test_each_drones_links_are_joined_never_across_drones():
     for drone in "ab":  # both of its alerts carry the two-band fix
         assert {a.track_id for a in joined if drone_of(a) == drone} == \
             {t for t, d in drone_of_track.items() if d == drone}, drone
-
-
-def test_the_pooled_transmit_power_reaches_later_fixes_only_when_asked():
-    rng = np.random.default_rng(6)
-    drone = (900.0, 300.0)  # outside the square: where A couples with the range
-    draws = [3.0 * rng.standard_normal(4) for _ in range(3)]
-    results = {}
-    for smooth in (False, True):
-        positioner = Positioner(site(), smooth_power=smooth)
-        for k, shadowing in enumerate(draws):
-            track = link_track("T1-1", VIDEO, drone, 25.0, shadowing, t_s=10.0 + 10 * k)
-            results[smooth] = positioner.locate(track, int((10 + 10 * k) * S))
-        assert positioner.smoothers["T1-1"].estimate is not None  # pooled either way
-    assert results[True]["ellipse_m"] != results[False]["ellipse_m"]

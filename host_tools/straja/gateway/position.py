@@ -25,7 +25,6 @@ import math
 import numpy as np
 
 from ..locate import Fix, GeoPoint, LocalFrame, Localiser, Locus, PathLossModel, Ring, Tracker
-from ..locate.track import PowerSmoother
 from ..locate.rss import apollonius_circle
 from .detector import is_drone
 from .fusion import LINK, Track
@@ -74,7 +73,7 @@ class Positioner:
 
     def __init__(self, site: SiteMap, model: PathLossModel | None = None,
                  recent_s: float = 6.0, front_end=lambda node_id, khz: None,
-                 tracks=lambda: (), smooth_power: bool = False):
+                 tracks=lambda: ()):
         self.site = site
         self.ids = list(site.enu)
         self.localiser = (Localiser(np.array([site.enu[i] for i in self.ids]), model)
@@ -84,11 +83,6 @@ class Positioner:
         self.tracks = tracks  # the fused tracks now (a drone's other link is among them)
         # by track id, or by the two track ids "T1+T2" of a drone's two-band fixes
         self.trackers: dict[str, Tracker] = {}
-        # by track id: its transmitter's power over its fixes, given to the later ones when
-        # smooth_power (off: on flights inside the square it made fixes worse and over-confident
-        # with a low exponent; docs/localisation.md, "Transmit-power smoother")
-        self.smooth_power = smooth_power
-        self.smoothers: dict[str, PowerSmoother] = {}
         # pairs of tracks whose powers once did not fit one place: never joined after (one
         # drone's links keep fitting; two drones that once looked alike drift apart)
         self.refused: set[frozenset] = set()
@@ -184,13 +178,8 @@ class Positioner:
             index, dbm = index + other_index, dbm + other_dbm
             bands += [other.track_id] * len(other_index)
             freqs += [(other.lo_khz + other.hi_khz) * 500.0] * len(other_index)
-        earlier = {band: self.smoothers[band].estimate for band in set(bands) if
-                   self.smooth_power and band in self.smoothers
-                   and self.smoothers[band].estimate is not None}
-        found = self.localiser.locate(index, dbm, freqs, bands, earlier)
+        found = self.localiser.locate(index, dbm, freqs, bands)
         if isinstance(found, Fix):
-            for band, powers in found.band_powers.items():
-                self.smoothers.setdefault(band, PowerSmoother()).add(t_ns / 1e9, powers)
             tracker, with_id = self._tracker(track, other)
             tracker.update(t_ns / 1e9, found)
             lat, lon = self.site.geodetic(tracker.east_north, found.up_m)
@@ -221,10 +210,9 @@ class Positioner:
                 "ring_m": (round(inner, 1), round(outer, 1))}
 
     def track_ended(self, track: Track) -> None:
-        """Forget its tracker, those of its two-band fixes and its transmit power."""
+        """Forget its tracker and those of its two-band fixes."""
         for key in [k for k in self.trackers if track.track_id in k.split("+")]:
             del self.trackers[key]
-        self.smoothers.pop(track.track_id, None)
         self.refused = {pair for pair in self.refused if track.track_id not in pair}
 
     def claim_check(self, position: dict, identity: dict) -> str:

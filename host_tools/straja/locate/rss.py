@@ -25,15 +25,17 @@ Uncertainty: each minimum (a candidate) has the inverse Fisher information at it
 with the shadowing spread `s` estimated from the residuals, pooled over the fixes of a site
 (`ShadowingSpread`) with the configured spread as a prior worth `shadowing_prior_dof` degrees of
 freedom. Residuals carry model mismatch too (a wrong exponent, antenna patterns), so mismatch
-inflates `s`. The 95 % region is the union of the candidates' ellipses (a fix and its mirror are
-two parts of it, not one ellipse over both), scaled so that the candidates' mixture, each a
-Student t for the spread's degrees of freedom, puts 95 % in it. `docs/localisation.md` has the
+inflates `s`. The 95 % region is the likelihood ratio's (`ProfileLikelihood`: the points whose
+profile cost is within the 2 F(2, nu) quantile of the fix's; banana-shaped and open outwards
+where the powers allow it); the union of the candidates' ellipses (a fix and its mirror are two
+parts, not one ellipse over both), scaled so that the candidates' mixture, each a Student t for
+the spread's degrees of freedom, puts 95 % in it, outlines it for maps and CoT. `docs/localisation.md` has the
 defaults' reasoning and the measured coverage.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -136,6 +138,32 @@ class Candidate(NamedTuple):
     exponent: float
 
 
+@dataclass(frozen=True)
+class ProfileLikelihood:
+    """A fix's likelihood over the horizontal position, as -2 log of its ratio to the best
+    point's: each band's A in closed form (with its power prior), the exponent at the likeliest
+    of the quadrature's nodes (its weight in the cost), the site's shadowing spread."""
+
+    nodes: np.ndarray            # the readings' node positions, N x 3 ENU
+    up_m: float
+    dbm: np.ndarray
+    bands: np.ndarray            # N x B one-hot
+    sigma_db: float
+    prior: tuple | None          # the bands' power prior (`Localiser.power_prior`)
+    exponents: tuple
+    penalties: tuple             # -2 log of each exponent's quadrature weight
+    best: float = 0.0            # the cost at the fix
+
+    def cost(self, east_north) -> np.ndarray:
+        log_d = _log_distance(np.asarray(east_north, float), self.nodes, self.up_m)
+        return np.min([_profile(log_d, self.dbm, self.bands, n, self.sigma_db, self.prior)[2]
+                        + penalty for n, penalty in zip(self.exponents, self.penalties)], axis=0)
+
+    def excess(self, east_north) -> np.ndarray:
+        """-2 log likelihood ratio of points (..., 2) against the fix."""
+        return self.cost(east_north) - self.best
+
+
 @dataclass
 class Fix:
     """Three or more nodes: a position (east, north metres) with a covariance."""
@@ -151,13 +179,14 @@ class Fix:
     # the cost's local minima the data hardly rule out (a mirror fix, fixes at the quadrature's
     # other exponents), likeliest first, as `Candidate`s; `cov` is their mixture's
     candidates: list = field(default_factory=list)
-    # the confidence region: one ellipse x' cov^-1 x <= region_scale2 about each candidate (a fix
+    # the region's outline: one ellipse x' cov^-1 x <= region_scale2 about each candidate (a fix
     # and its mirror: two parts), the scale set so that the parts together hold `confidence`
+    # of the candidates' linearised mixture
     region_scale2: float = 0.0
-    # band label -> at each of the quadrature's exponents, (A, its variance) from this fix's
-    # powers alone (no power prior), mixed over that exponent's minima: what a track's
-    # transmit-power smoother (`locate.track.PowerSmoother`) takes from it
-    band_powers: dict = field(default_factory=dict)
+    # the confidence region proper: the points whose likelihood ratio to the fix is within
+    # scale2 (2 F(2, nu): the spread is estimated); the ellipses above outline it (None: they are
+    # the region)
+    likelihood: ProfileLikelihood | None = None
     kind: str = field(default="fix", init=False)
 
     @property
@@ -189,7 +218,15 @@ class Fix:
         return [(c.east_north, ellipse(c.cov, self.region_scale2)) for c in self.candidates]
 
     def covers(self, east_north) -> bool:
-        """Whether a point lies in the confidence region (any of its parts)."""
+        """Whether a point lies in the confidence region: the likelihood ratio's (its outline,
+        the ellipses, without one)."""
+        if self.likelihood is None:
+            return self.outlined(east_north)
+        return bool(self.likelihood.excess(np.asarray(east_north, float)[:2]) <= self.scale2)
+
+    def outlined(self, east_north) -> bool:
+        """Whether a point lies in the ellipses about the candidates (`region`, what a map or
+        CoT can draw: the linearised region)."""
         point = np.asarray(east_north, float)[:2]
         if not self.candidates:
             d = point - self.east_north
@@ -262,6 +299,12 @@ def apollonius_circle(nodes: np.ndarray, up_m: float, ratio: float):
     return (centre, math.sqrt(radius2)) if radius2 > 0 else None
 
 
+def _log_distance(xy: np.ndarray, nodes: np.ndarray, up_m: float) -> np.ndarray:
+    """10 log10 of the slant distances (..., N) from points xy (..., 2) at height up_m to nodes."""
+    d2 = ((xy[..., None, :] - nodes[:, :2]) ** 2).sum(-1) + (up_m - nodes[:, 2]) ** 2
+    return 5 * np.log10(d2)
+
+
 def _profile(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray, exponent: float,
              sigma_db: float, power_prior: tuple[np.ndarray, np.ndarray] | None):
     """For log distances (..., N) in dB (10 log10 d) and the readings' bands (N x B, one-hot): the
@@ -302,20 +345,15 @@ class Localiser:
         self._grid_xy = np.stack(np.meshgrid(*axes, indexing="ij"), -1)  # GRID x GRID x 2
 
     def _log_d(self, xy: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        nodes = self.nodes[idx]
-        d2 = ((xy[..., None, :] - nodes[:, :2]) ** 2).sum(-1) + (self.up_m - nodes[:, 2]) ** 2
-        return 5 * np.log10(d2)  # 10 log10 d
+        return _log_distance(xy, self.nodes[idx], self.up_m)
 
-    def locate(self, node_index, dbm, freq_hz=None, band=None, earlier=None):
+    def locate(self, node_index, dbm, freq_hz=None, band=None):
         """A Fix (3+ nodes), Locus (2) or Ring (1; needs freq_hz) from the nodes' powers in dBm.
 
         `band`: one label per reading when a drone is heard on several links or bands (video and
         control, several front ends): each band has its own transmit power A and its own
         shadowing, so a node may give one reading per band (default: one band, label 0).
-        `freq_hz`: one frequency, or one per reading (a band's prior from its first reading's).
-        `earlier`: band label -> what earlier fixes of the same transmitter said of its A, at each
-        of the quadrature's exponents (mean dBm, variance dB^2) (a `PowerSmoother`'s `estimate`):
-        combined with the band's power prior, it tightens a fix (a drone's EIRP is constant)."""
+        `freq_hz`: one frequency, or one per reading (a band's prior from its first reading's)."""
         idx = np.asarray(node_index, int).ravel()
         p = np.asarray(dbm, float).ravel()
         labels = np.zeros(idx.size, int) if band is None else np.asarray(band).ravel()
@@ -343,34 +381,8 @@ class Localiser:
             return self._locus(idx, p)
         bands = np.eye(len(names))[column]  # N x B one-hot
         first = [int(np.flatnonzero(column == b)[0]) for b in range(len(names))]
-        priors = self._quadrature_priors(None if freqs is None else freqs[first], names,
-                                         earlier or {})
-        return self._fix(idx, p, bands, priors, names.tolist())
-
-    def _quadrature_priors(self, freq_hz, names, earlier: dict) -> list:
-        """The power prior at each of the quadrature's exponents: the bands' (`power_prior`),
-        each band with `earlier` estimates combined with them (precisions added; a band without
-        a prior of its own takes the earlier estimate alone)."""
-        base = self.power_prior(freq_hz)
-        if not earlier:
-            return [base] * len(EXPONENT_QUADRATURE)
-        unknown = (np.zeros(len(names)), np.full(len(names), np.inf))  # no prior: no pull
-        mean0, spread0 = base or unknown
-        priors = []
-        for q in range(len(EXPONENT_QUADRATURE)):
-            info, weighted = 1 / spread0**2, mean0 / spread0**2
-            for b, name in enumerate(names):
-                if name in earlier:
-                    estimate = np.asarray(earlier[name], float)
-                    if estimate.shape != (len(EXPONENT_QUADRATURE), 2) or \
-                            not np.all(np.isfinite(estimate)) or np.any(estimate[:, 1] <= 0):
-                        raise ValueError("an earlier power estimate is (mean dBm, variance > 0) "
-                                         "at each of the quadrature's exponents")
-                    info[b] += 1 / estimate[q, 1]
-                    weighted[b] += estimate[q, 0] / estimate[q, 1]
-            priors.append((np.where(info > 0, weighted / np.where(info > 0, info, 1), 0.0),
-                           1 / np.sqrt(info)))
-        return priors
+        prior = self.power_prior(None if freqs is None else freqs[first])
+        return self._fix(idx, p, bands, prior)
 
     def _ring(self, i: int, dbm: float, freq_hz: float) -> Ring:
         m = self.model
@@ -405,9 +417,8 @@ class Localiser:
         mean = (lo + hi) / 2 - fspl_db(1.0, np.atleast_1d(np.asarray(freq_hz, float)))
         return mean, np.full(mean.shape, spread)
 
-    def _fix(self, idx: np.ndarray, p: np.ndarray, bands: np.ndarray, priors: list,
-             names: list) -> Fix:
-        """`priors`: the power prior (or None) at each of the quadrature's exponents."""
+    def _fix(self, idx: np.ndarray, p: np.ndarray, bands: np.ndarray, prior) -> Fix:
+        """`prior`: the bands' power prior (`power_prior`), or None."""
         m = self.model
         sigma = self.spread.sigma_db
         # the exponent integrated over its prior (Gauss-Hermite): a fix at each of its nodes, the
@@ -416,15 +427,14 @@ class Localiser:
         grid_log_d = self._log_d(self._grid_xy, idx)
         minima = []
         exponents = [m.exponent + offset * m.exponent_sigma for offset, _ in EXPONENT_QUADRATURE]
-        for (_, weight), n, prior in zip(EXPONENT_QUADRATURE, exponents, priors):
+        for (_, weight), n in zip(EXPONENT_QUADRATURE, exponents):
             _, _, cost = _profile(grid_log_d, p, bands, n, sigma, prior)
             minima += [(xy, found - 2 * math.log(weight), n) for xy, found in
                        (self._levenberg_marquardt(start, idx, p, bands, sigma, prior, n)
                         for start in self._starts(cost))]
         minima.sort(key=lambda found: found[1])
-        prior_of = dict(zip(exponents, priors))  # the prior at a minimum's exponent
         _, resid, _ = _profile(self._log_d(minima[0][0], idx), p, bands, minima[0][2], sigma,
-                               prior_of[minima[0][2]])
+                               prior)
         dof = idx.size - 2 - bands.shape[1]  # powers less x, y and each band's A; none left
         if dof > 0:                          # leaves only the prior's pull, no information
             self.spread.add(float(resid @ resid), dof)
@@ -432,10 +442,10 @@ class Localiser:
         # Other local minima that the data hardly rule out (RSS ratios are kept by inversion in the
         # circle through the nodes: a mirror fix) are parts of the confidence region and widen the
         # mixture covariance by their weight; a tracker chooses between them (`Fix.candidates`).
-        candidates = self._candidates(minima, idx, bands, sigma, prior_of)
+        candidates = self._candidates(minima, idx, bands, sigma, prior)
         xy = candidates[0].east_north
         a, resid, _ = _profile(self._log_d(xy, idx), p, bands, candidates[0].exponent, sigma,
-                               prior_of[candidates[0].exponent])
+                               prior)
         weights = np.array([c.weight for c in candidates])
         cov = sum(c.weight * (c.cov + np.outer(c.east_north - xy, c.east_north - xy))
                   for c in candidates) / weights.sum()
@@ -443,48 +453,19 @@ class Localiser:
         lo, hi = self.region
         step = (hi - lo) / (self.GRID - 1)
         bounded = bool(np.all(xy > lo + step) and np.all(xy < hi - step))
+        # The confidence region is the likelihood ratio's: with A unknown and a few nodes the
+        # likelihood is far from Gaussian (banana-shaped, flat outwards), and the inverse Fisher
+        # information at the fix, where a fix pushed outwards by shadowing has several times
+        # less of it than the drone's place, misjudges it both ways (docs/localisation.md).
+        likelihood = ProfileLikelihood(
+            self.nodes[idx], self.up_m, p, bands, sigma, prior, tuple(exponents),
+            tuple(-2 * math.log(weight) for _, weight in EXPONENT_QUADRATURE))
+        likelihood = replace(likelihood, best=float(min(
+            likelihood.cost(c.east_north) for c in candidates)))
         return Fix(xy, self.up_m, cov, ellipse_scale2(m.confidence, self.spread.total_dof),
-                   a, sigma, resid, bounded, candidates, region_scale2,
-                   self._band_powers(minima, exponents, idx, p, bands, sigma, names))
+                   a, sigma, resid, bounded, candidates, region_scale2, likelihood)
 
-    def _band_powers(self, minima, exponents, idx, p, bands, sigma, names) -> dict:
-        """Band label -> (A, variance) at each exponent from the powers alone: at each of that
-        exponent's local minima A in closed form and its variance the A diagonal of the inverse
-        Fisher information without the prior (the position's uncertainty included), mixed over
-        the minima by their likelihood (a mirror puts the drone nearer or farther, so another
-        A: the spread between them is part of the variance); infinite when the powers alone do
-        not fix it."""
-        out = np.empty((len(exponents), bands.shape[1], 2))
-        lo, hi = self.region
-        for q, n in enumerate(exponents):
-            at_n = [(xy, cost) for xy, cost, found_n in minima if found_n == n]
-            # those that ran out of the search region (beyond the bands' range) only when no
-            # other is in it, as for the candidates
-            at_n = [m for m in at_n if np.all(m[0] >= lo) and np.all(m[0] <= hi)] or at_n
-            lowest = min(cost for _, cost in at_n)
-            kept = []
-            for xy, cost in at_n:
-                weight = math.exp(-(cost - lowest) / 2)
-                if weight > 1e-3 and not any(np.allclose(xy, other, atol=1.0) for other, _ in kept):
-                    kept.append((xy, weight))
-            means, variances, weights = [], [], []
-            for xy, weight in kept:
-                a, _, _ = _profile(self._log_d(xy, idx), p, bands, n, sigma, None)
-                info, _, _ = self._information(xy, idx, bands, sigma, None, n)
-                try:
-                    variance = np.diag(np.linalg.inv(info))[2:]
-                except np.linalg.LinAlgError:
-                    variance = np.full(bands.shape[1], np.inf)
-                means.append(a)
-                variances.append(np.where(np.isfinite(variance) & (variance > 0), variance, np.inf))
-                weights.append(weight)
-            w = np.array(weights)[:, None] / sum(weights)
-            mean = (w * np.array(means)).sum(0)
-            out[q, :, 0] = mean
-            out[q, :, 1] = (w * (np.array(variances) + (np.array(means) - mean) ** 2)).sum(0)
-        return {name: out[:, b] for b, name in enumerate(names)}
-
-    def _candidates(self, minima, idx, bands, sigma, prior_of) -> list:
+    def _candidates(self, minima, idx, bands, sigma, prior) -> list:
         """The distinct local minima (sorted by cost) that the data hardly rule out, as
         (east_north, covariance, weight exp(-dcost / 2) relative to the best, exponent); those
         that ran out of the search region (beyond the bands' range) only when none is in it."""
@@ -495,7 +476,7 @@ class Localiser:
         for xy, cost, n in minima:
             weight = math.exp(-(cost - minima[0][1]) / 2)
             if weight > 1e-3 and not any(np.allclose(xy, c.east_north, atol=1.0) for c in found):
-                found.append(Candidate(xy, self._covariance(xy, idx, bands, sigma, prior_of[n], n),
+                found.append(Candidate(xy, self._covariance(xy, idx, bands, sigma, prior, n),
                                        weight, n))
         return found
 
