@@ -42,9 +42,25 @@ def timed(cmd, **kw) -> float:
     return elapsed
 
 
+BOOT_TIMEOUT_S = 60  # a loaded machine may take seconds to start an interpreter
+
+
 def fresh_node(tmp: Path, name: str, link) -> VirtualNode:
+    """A node with an empty flash, once its REPL answers (a fixed wait was too short on a loaded
+    machine: the tool under test then met a node still booting and failed)."""
+    import serial
+
     node = VirtualNode(tmp / name, name=name, link=link).start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + BOOT_TIMEOUT_S
+    with serial.Serial(node.port, 115200, timeout=0.5) as port:
+        while b">>> " not in port.read(256):
+            if time.monotonic() > deadline:
+                node.stop()
+                raise SystemExit(f"{name}: the virtual node's REPL did not answer in "
+                                 f"{BOOT_TIMEOUT_S} s")
+            port.write(b"\r")
+        time.sleep(0.2)
+        port.reset_input_buffer()  # the prompts asked for: the tool under test starts clean
     return node
 
 

@@ -210,8 +210,13 @@ def markdown(out: dict, command: str) -> str:
     for c in out["cfar"]:
         L.append(f"| {c['input']} | {c['pfa']:g} | {c['cells']} | {c['alarms']} | "
                  f"{c['measured']:.2e} | [{c['ci'][0]:.2e}, {c['ci'][1]:.2e}] |")
-    L += ["", "## Speed (from the benchmarks, run briefly)", "", "| figure | value |", "|---|---|"]
-    L += [f"| {label} | {value} |" for label, value in speed_figures(out["speed"])]
+    L += ["", "## Speed (from the benchmarks, run briefly)", ""]
+    if not out["speed"]:
+        L += ["The benchmarks were not run (`--quick`: CI runs them next, `bench/run_all.py "
+              "--quick`; `make bench` gives the figures).", ""]
+    L += ["| figure | value |", "|---|---|"]
+    if out["speed"]:
+        L += [f"| {label} | {value} |" for label, value in speed_figures(out["speed"])]
     fp = out["fast_path"]
     L += [f"| evaluation fast path: node-hours of scene per wall minute ({fp['jobs']} processes) "
           f"| {fp['node_hours'] / max(fp['wall_s'], 1e-9) * 60:.1f} |", "",
