@@ -1,0 +1,137 @@
+"""The band hopper's compiled looks (straja._detect_hoppers, behind hoppers.BandHoppers) against
+the NumPy reference (hoppers.ReferenceBandHoppers): the same reports and the same state, look
+by look, on synthetic bands and on the inputs the stage took in simulated scenes."""
+import numpy as np
+import pytest
+
+from straja import protocol
+from straja.detect import hoppers as hp
+from straja.detect import pipeline as pl
+from straja.eval.evaluate import EVAL_DETECT
+from straja.eval.run import run_session
+from straja.paths import SCENES
+from straja.sim import load_scene
+from test_detect_hoppers import ALPHA, N_BINS, START_KHZ, STEP_KHZ, Band, NOISE_MW
+
+STATE = ("counts", "site", "_skip", "_t", "_cell", "_mw", "_held")
+
+
+def assert_same_state(compiled, reference):
+    for name in STATE:
+        np.testing.assert_array_equal(getattr(compiled, name), getattr(reference, name), name)
+    assert (compiled.weight, compiled.site_weight, compiled._rate, compiled.sweeps,
+            compiled._head) == (reference.weight, reference.site_weight, reference._rate,
+                                reference.sweeps, reference._head)
+    np.testing.assert_array_equal(compiled._starts(), reference._starts())
+    assert compiled._looks.n_pending == len(reference._pending)
+
+
+def side_by_side(calls, make, every=1):
+    """Feeds both stages the same process() calls; asserts the same report and new_hits after
+    each, the same state every `every` calls and at the end. Returns the reports."""
+    compiled, reference = make(hp.BandHoppers), make(hp.ReferenceBandHoppers)
+    reports = []
+    for i, args in enumerate(calls):
+        got, want = compiled.process(*args), reference.process(*args)
+        assert (got, compiled.new_hits) == (want, reference.new_hits), f"call {i}"
+        if want is not None and reference.new_hits:
+            reports.append(want)
+        if i % every == 0:
+            assert_same_state(compiled, reference)
+    assert_same_state(compiled, reference)
+    return reports
+
+
+def band_calls(band, batch=1):
+    noise = np.full((batch, N_BINS), NOISE_MW, np.float32)
+    n = band.t_us.size
+    return [(band.single[:, k:k + batch], band.held[k:k + batch],
+             noise[:min(batch, n - k)], band.t_us[k:k + batch], band.duration_us[k:k + batch])
+            for k in range(0, n, batch)]
+
+
+def stage_maker(read_pos=None, capacity=4096):
+    return lambda cls: cls(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6, read_pos, capacity)
+
+
+def busy_band(reads):
+    """Ten minutes' worth of sweeps of everything the stage tells apart: a hopper on and off
+    (held and not, in either read), BLE advertising, a Wi-Fi channel's frames turning busy
+    and learnt, wide runs, a site hitting more than one link does."""
+    band = Band(1200, seed=11, reads=reads)
+    both = tuple(range(reads))
+    adv = [int(round((f * 1000 - START_KHZ) / STEP_KHZ)) for f in (2402.0, 2426.0, 2480.0)]
+    band.hopper(range(1200), 0.4, cells=adv, reads=both)
+    band.hopper(range(100, 700), 2.5, cells=range(10, 40), reads=both)
+    band.hopper(range(20, 300), 0.5, reads=both)
+    band.hopper(range(400, 500), 0.5, held=True)
+    band.hopper(range(800, 1100), 0.3, width=6, reads=both)
+    band.hopper(range(900, 1200), 0.6, cells=range(30, 64), reads=both)
+    return band
+
+
+@pytest.mark.parametrize("reads", [1, 2])
+def test_compiled_looks_match_the_reference_sweep_by_sweep(reads):
+    reports = side_by_side(band_calls(busy_band(reads)), stage_maker(), every=7)
+    assert len(reports) > 20  # the hoppers were reported, kept and lost
+
+
+def test_compiled_looks_match_in_batches_with_a_small_ring_and_interleaved_reads():
+    """Several sweeps a call; a ring that wraps; cells read out of channel order."""
+    interleaved = protocol.read_positions(N_BINS, protocol.FLAG_INTERLEAVED)
+    assert side_by_side(band_calls(busy_band(2), batch=5), stage_maker(interleaved, 64))
+
+
+def test_noise_alone_learns_the_same_baseline():
+    side_by_side(band_calls(Band(600, seed=12, reads=2)), stage_maker(), every=50)
+
+
+class Recorder(hp.ReferenceBandHoppers):
+    """The reference, keeping a copy of every process() call it takes."""
+    made: list = []
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.args, self.calls = args, []
+        Recorder.made.append(self)
+
+    def process(self, *arrays):
+        self.calls.append(tuple(np.array(a) for a in arrays))
+        return super().process(*arrays)
+
+
+@pytest.mark.parametrize("scene", ["flysky_later_on_bluetooth_dense", "frsky_on_urban_24ghz"])
+def test_compiled_looks_match_on_a_scenes_inputs(scene, monkeypatch):
+    """The inputs the stage took through the evaluation's fast path (the node's reads of a
+    simulated scene: a hopper among Bluetooth or Wi-Fi), replayed into both."""
+    Recorder.made = []
+    monkeypatch.setattr(pl, "BandHoppers", Recorder)
+    run_session(load_scene(SCENES / f"{scene}.toml"), "n1", 14.0, seed=3, detect=EVAL_DETECT)
+    monkeypatch.undo()
+    assert Recorder.made
+    for rec in Recorder.made:
+        assert len(rec.calls) > 40
+        side_by_side(rec.calls, lambda cls: cls(*rec.args), every=5)
+
+
+def test_bad_arguments_are_refused_and_change_nothing():
+    band = Band(40, seed=13, reads=2)
+    calls = band_calls(band)
+    make = stage_maker()
+    compiled, reference = make(hp.BandHoppers), make(hp.ReferenceBandHoppers)
+    for args in calls[:30]:
+        compiled.process(*args)
+        reference.process(*args)
+    single, held, noise, t_us, duration_us = calls[30]
+    bad = [((single.astype(np.float64), held, noise, t_us, duration_us), TypeError),
+           ((single[0], held, noise, t_us, duration_us), ValueError),
+           ((single, held[:, :-1].copy(), noise, t_us, duration_us), ValueError),
+           ((single, held, noise[:0], t_us, duration_us), ValueError),
+           ((single, held, noise, t_us.astype(np.int32), duration_us), TypeError),
+           ((single, held, noise, t_us, duration_us[:0]), ValueError),
+           ((single, held, noise, t_us, list(duration_us)), TypeError)]
+    for args, error in bad:
+        with pytest.raises(error):
+            compiled.process(*args)
+        assert_same_state(compiled, reference)
+    side_by_side(calls[30:], lambda cls: compiled if cls is hp.BandHoppers else reference)
