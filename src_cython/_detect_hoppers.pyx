@@ -367,3 +367,95 @@ cdef class HopperLooks:
                 self.quiet_site[m] = self.site[i]
                 m += 1
         self.rate = max(pairwise_sum(self.quiet_site, m) / self.site_weight, self.pfa_cell * m)
+
+
+cdef float CODE_MW[256]
+fill_code_mw(CODE_MW)
+
+
+cdef inline bint hot_at(const unsigned char* codes, const float* noise, float a,
+                        Py_ssize_t i) noexcept nogil:
+    return CODE_MW[codes[i]] > a * noise[i]
+
+
+cdef void mark_wide_runs(const unsigned char* codes, const float* noise, float a, Py_ssize_t n,
+                         Py_ssize_t max_cells, unsigned char* wide) noexcept nogil:
+    """wide_runs of one read's row, or-ed into wide: a cell is in a run when hot, or between
+    two hot cells."""
+    cdef Py_ssize_t i = 0, start, j
+    while i < n:
+        if not (hot_at(codes, noise, a, i) or (0 < i < n - 1 and hot_at(codes, noise, a, i - 1)
+                                              and hot_at(codes, noise, a, i + 1))):
+            i += 1
+            continue
+        start = i
+        i += 1
+        while i < n and (hot_at(codes, noise, a, i) or (i < n - 1 and hot_at(codes, noise, a, i - 1)
+                                                         and hot_at(codes, noise, a, i + 1))):
+            i += 1
+        if i - start > max_cells:
+            for j in range(start, i):
+                wide[j] = 1
+
+
+cdef Py_ssize_t clear_pieces(unsigned char* det, const unsigned char* wide, Py_ssize_t n,
+                             Py_ssize_t max_cells) noexcept nogil:
+    """wide_frame_pieces of one row, cleared: runs of detections at most max_cells wide whose
+    every cell is wide. Returns the cells cleared."""
+    cdef Py_ssize_t i = 0, start, j, cleared = 0
+    cdef bint inside
+    while i < n:
+        if not det[i]:
+            i += 1
+            continue
+        start, inside = i, True
+        while i < n and det[i]:
+            inside = inside and wide[i]
+            i += 1
+        if inside and i - start <= max_cells:
+            for j in range(start, i):
+                det[j] = 0
+            cleared += i - start
+    return cleared
+
+
+def clear_wide_pieces(det, single, second, noise_mw, double alpha, Py_ssize_t max_cells):
+    """straja.detect.pipeline's wide_frame_pieces cleared from det, in place: det (uint8
+    detections of the held reads), single and second (uint8 codes of the first and second
+    reads; second None when the node does not send them), noise_mw (float32 noise mean), all
+    (n_sweeps, n_bins). A read is hot above alpha x the noise mean; its runs wider than
+    max_cells (a cold cell between two hot ones bridged, wide_runs) are wide; a run of held
+    detections at most max_cells wide inside wide runs of the reads is a piece of a wider
+    frame. Returns the detected cells cleared."""
+    cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>det, 1) if cnp.PyArray_Check(det) else 0
+    cdef unsigned char* d = <unsigned char*>array_data(det, cnp.NPY_UINT8, 2, -1, "det")
+    cdef const unsigned char* s1 = <const unsigned char*>array_data(single, cnp.NPY_UINT8, 2, n,
+                                                                    "single")
+    cdef const unsigned char* s2 = NULL
+    cdef const float* m = <const float*>array_data(noise_mw, cnp.NPY_FLOAT32, 2, n, "noise_mw")
+    cdef Py_ssize_t n_sweeps = rows(det)
+    if second is not None:
+        s2 = <const unsigned char*>array_data(second, cnp.NPY_UINT8, 2, n, "second")
+        if rows(second) != n_sweeps:
+            raise ValueError("second must have the shape of det")
+    if rows(single) != n_sweeps or rows(noise_mw) != n_sweeps:
+        raise ValueError("single, noise_mw and det must have the same shape")
+    if max_cells < 1:
+        raise ValueError("max_cells must be at least 1")
+    if n == 0:
+        return 0
+    cdef unsigned char* wide = <unsigned char*>malloc(n)
+    if wide == NULL:
+        raise MemoryError()
+    cdef Py_ssize_t k, i, cleared = 0
+    cdef float a = <float>alpha
+    with nogil:
+        for k in range(n_sweeps):
+            for i in range(n):
+                wide[i] = 0
+            mark_wide_runs(s1 + k * n, m + k * n, a, n, max_cells, wide)
+            if s2 != NULL:
+                mark_wide_runs(s2 + k * n, m + k * n, a, n, max_cells, wide)
+            cleared += clear_pieces(d + k * n, wide, n, max_cells)
+    free(wide)
+    return cleared

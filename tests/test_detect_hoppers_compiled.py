@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from straja import protocol
+from straja._detect_hoppers import clear_wide_pieces
 from straja.detect import hoppers as hp
 from straja.detect import pipeline as pl
 from straja.eval.evaluate import EVAL_DETECT
@@ -135,3 +136,74 @@ def test_bad_arguments_are_refused_and_change_nothing():
             compiled.process(*args)
         assert_same_state(compiled, reference)
     side_by_side(calls[30:], lambda cls: compiled if cls is hp.BandHoppers else reference)
+
+
+def reference_pieces(det, reads, noise, alpha, max_cells):
+    """The NumPy reference of clear_wide_pieces: the mask of the cells it clears."""
+    wide = np.zeros(det.shape, bool)
+    for codes in reads:
+        wide |= pl.wide_runs(CODE_MW[codes] > alpha * noise, max_cells)
+    return pl.wide_frame_pieces(det != 0, wide, max_cells)
+
+
+CODE_MW = (10 ** ((np.arange(256) * 0.5 - 140) / 10)).astype(np.float32)
+
+
+def check_clear_wide_pieces(det, single, second, noise, alpha, max_cells):
+    reads = (single,) if second is None else (single, second)
+    pieces = reference_pieces(det, reads, noise, alpha, max_cells)
+    want = det.copy()
+    want[pieces] = 0
+    got = det.copy()
+    assert clear_wide_pieces(got, single, second, noise, alpha, max_cells) == pieces.sum()
+    np.testing.assert_array_equal(got, want)
+    return int(pieces.sum())
+
+
+@pytest.mark.parametrize("n_bins", [1, 2, 3, 17, 64, 200])
+def test_clear_wide_pieces_matches_the_reference(n_bins):
+    """Random reads and detections: runs of every width, one-cell nulls, reads at the
+    threshold; one read or two."""
+    rng = np.random.default_rng(n_bins)
+    cleared = 0
+    for trial in range(60):
+        shape = (int(rng.integers(1, 5)), n_bins)
+        noise = np.full(shape, CODE_MW[100], np.float32)
+        level = rng.choice([90, 100, 101, 102, 130], size=(2,) + shape, p=[.3, .2, .1, .1, .3])
+        single, second = level.astype(np.uint8)
+        det = (rng.random(shape) < rng.choice([0.2, 0.6])).astype(np.uint8)
+        cleared += check_clear_wide_pieces(det, single, None if trial % 3 else second,
+                                           noise * np.float32(rng.choice([1.0, 1.4])), 1.2,
+                                           int(rng.integers(1, 6)))
+    assert n_bins < 3 or cleared  # pieces were found and cleared
+
+
+def test_clear_wide_pieces_matches_on_a_busy_band(monkeypatch):
+    """Every call the pipeline makes in a scene of 40 MHz access points, checked against the
+    reference as it runs (the gateway's pipeline would log a failed check and go on: the
+    calls are counted)."""
+    calls, checked_ok = [], []
+
+    def checked(det, single, second, noise, alpha, max_cells):
+        calls.append(det.shape)
+        checked_ok.append(check_clear_wide_pieces(det, single, second, noise, alpha, max_cells))
+        return clear_wide_pieces(det, single, second, noise, alpha, max_cells)
+    monkeypatch.setattr(pl, "clear_wide_pieces", checked)
+    run_session(load_scene(SCENES / "busy_24ghz_background.toml"), "n1", 8.0, seed=4,
+                detect=EVAL_DETECT)
+    assert len(calls) > 20 and len(checked_ok) == len(calls) and sum(checked_ok) > 0
+
+
+def test_clear_wide_pieces_refuses_bad_arguments():
+    det = np.zeros((2, 8), np.uint8)
+    codes = np.zeros((2, 8), np.uint8)
+    noise = np.ones((2, 8), np.float32)
+    for args, error in [((det.astype(bool), codes, None, noise), TypeError),
+                        ((det, codes[:1], None, noise), ValueError),
+                        ((det, codes, codes[:, :4].copy(), noise), ValueError),
+                        ((det, codes, None, noise.astype(np.float64)), TypeError),
+                        ((det, codes, None, noise[:, ::2]), ValueError)]:
+        with pytest.raises(error):
+            clear_wide_pieces(*args, 1.4, 3)
+    with pytest.raises(ValueError):
+        clear_wide_pieces(det, codes, None, noise, 1.4, 0)
