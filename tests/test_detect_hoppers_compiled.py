@@ -8,6 +8,7 @@ from straja import protocol
 from straja._detect_hoppers import clear_wide_pieces
 from straja.detect import hoppers as hp
 from straja.detect import pipeline as pl
+from straja.detect.tracks import TRACK
 from straja.eval.evaluate import EVAL_DETECT
 from straja.eval.run import run_session
 from straja.paths import SCENES
@@ -207,3 +208,21 @@ def test_clear_wide_pieces_refuses_bad_arguments():
             clear_wide_pieces(*args, 1.4, 3)
     with pytest.raises(ValueError):
         clear_wide_pieces(det, codes, None, noise, 1.4, 0)
+
+
+def test_straddle_is_nan_for_tracks_on_a_channel_and_measured_between_two():
+    """Pipeline.straddle takes the band's floor only for tracks near the midpoint of two
+    channels (the others, most, return NaN at once): both paths give their documented rows."""
+    step = 20_000.0
+    pipe = pl.Pipeline(16, 5_700_000.0, step, pl.PipelineConfig())
+    codes = np.full((1, 16), 80, np.uint8)
+    codes[0, 6:8] = 160  # two adjacent channels hot: a flat top between them
+    for k in range(6):
+        pipe.process(codes, np.array([k * 100_000], np.int64), np.array([50_000], np.int64))
+    snap = np.zeros(2, TRACK)
+    snap["f_last_khz"] = [5_700_000.0 + 3 * step, 5_700_000.0 + 6.5 * step]
+    out = pipe.straddle(snap)
+    assert np.isnan(out["midpoint_khz"][0]) and np.isnan(out["balance_db"][0])
+    assert out["midpoint_khz"][1] == 5_700_000.0 + 6.5 * step
+    assert abs(out["balance_db"][1]) < 1.0
+    assert np.isnan(pipe.straddle(snap[:1])["midpoint_khz"]).all()

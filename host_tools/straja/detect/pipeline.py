@@ -367,6 +367,8 @@ class Pipeline:
         pos = (snap["f_last_khz"] - self._start_khz) / self._step_khz
         lo = np.floor(pos).astype(np.intp)
         ok = (np.abs(pos - lo - 0.5) <= STRADDLE_OFFSET) & (lo >= 0) & (lo < self.n_bins - 1)
+        if not ok.any():  # no track between two channels (most calls): no floor to take
+            return out
         lo = np.where(ok, lo, 0)
         hi = lo + ok
         floor = float(np.median(self._noise_now))  # NaN before the first sweep: none ok
