@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from straja import rf
+from straja._detect_hoppers import HopperLooks
 from straja.detect.stats import poisson_tail
 
 HIT_WIDTH_KHZ = 6_000.0     # runs of hot single reads at most this wide are narrow hits (the
@@ -75,9 +76,10 @@ class Hopper(NamedTuple):
     reads: int = 1         # single reads a sweep: 2 when the second reads are sent (PAIRS)
 
 
-class BandHoppers:
+class ReferenceBandHoppers:
     """The hopper stage of one front end's plan (n_bins channels from start_khz, step_khz apart).
-    A single read is hot above alpha x the noise mean (the floor detector's alpha).
+    A single read is hot above alpha x the noise mean (the floor detector's alpha). In NumPy:
+    the oracle of BandHoppers, whose looks are compiled (straja._detect_hoppers).
 
     The baseline starts as PRIOR_SWEEPS of noise alone and learns a sweep's hits
     LEARN_DELAY_US after it: every hit into the busy cells' map, and into the site's rate
@@ -204,7 +206,7 @@ class BandHoppers:
         if self.sweeps < BOOT_SWEEPS or not hit:
             return
         rate = self._rate
-        starts = np.fromiter(self._window_starts, np.int64, len(self._window_starts))
+        starts = self._starts()
         # the longest window's hits in cells still quiet (cells that turned busy since their
         # hits were counted are not); the shorter windows' are among these
         t, cell, mw = self._window(now - WINDOWS_US[-1])
@@ -217,6 +219,10 @@ class BandHoppers:
                 self.active = self._summary(self._since_us, expected)
                 self.new_hits = True
                 return
+
+    def _starts(self) -> np.ndarray:
+        """The starts of the looks in the longest window (int64)."""
+        return np.fromiter(self._window_starts, np.int64, len(self._window_starts))
 
     def _test(self, since_us: int, window: int, rate: float, starts: np.ndarray,
               hits) -> float | None:
@@ -253,6 +259,51 @@ class BandHoppers:
         return Hopper(int(t.size), int(np.unique(cell).size), float(freqs.min()),
                       float(freqs.max()), int(t.max()), float(mw.max()),
                       expected, int(np.count_nonzero(held)), self.reads)
+
+
+class BandHoppers(ReferenceBandHoppers):
+    """ReferenceBandHoppers with its looks compiled (straja._detect_hoppers.HopperLooks: hits,
+    the ring of counted hits, the windows' starts, the baseline's learning, in place in these
+    arrays); the decision is the reference's, called back only after a look that counted hits
+    or while a hopper is reported."""
+
+    def __init__(self, n_bins: int, start_khz: float, step_khz: float, alpha: float,
+                 pfa_cell: float, read_pos: np.ndarray | None = None, capacity: int = 4096):
+        super().__init__(n_bins, start_khz, step_khz, alpha, pfa_cell, read_pos, capacity)
+        self.read_pos = np.ascontiguousarray(self.read_pos, np.int64)
+        self._skip = np.zeros(n_bins, bool)
+        self._looks = HopperLooks(self, alpha, pfa_cell, self.max_width, self.counts, self.site,
+                                  self._skip, self.ble_adv, self.read_pos, self._t, self._cell,
+                                  self._mw, self._held, self.weight, self.site_weight,
+                                  BASELINE_SWEEPS, BUSY_MIN_HITS, QUIET_RATE, WINDOWS_US[-1],
+                                  LEARN_DELAY_US)
+
+    def _learnt(self) -> None:
+        """Made by the kernel (its __init__, and whenever it learns)."""
+
+    @property
+    def _rate(self) -> float:
+        return self._looks.rate
+
+    def process(self, reads_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
+                t_us: np.ndarray, duration_us: np.ndarray) -> Hopper | None:
+        self.new_hits = False
+        self.reads = reads_mw.shape[0]
+        looks = self._looks
+        looks.process(reads_mw, held_mw, noise_mw, t_us, duration_us, self.active is not None)
+        self.sweeps, self._head = looks.sweeps, looks.head
+        self.weight, self.site_weight = looks.weight, looks.site_weight
+        return self.active
+
+    def _decided(self, now: int, hit: bool, sweeps: int) -> bool:
+        """The kernel's call after a look: the reference's decision; whether a hopper is
+        reported."""
+        self.sweeps = sweeps
+        self._decide(now, self._skip, hit)
+        return self.active is not None
+
+    def _starts(self) -> np.ndarray:
+        return self._looks.window_starts()
 
 
 def _learn(counts: np.ndarray, weight: float, cells: np.ndarray) -> float:

@@ -21,6 +21,7 @@ import numpy as np
 
 from straja import _detect_noise, _track_features
 from straja._detect_busy import BusyCells
+from straja._detect_hoppers import clear_wide_pieces
 from straja._detect_split import SteadinessSplit
 from straja.detect import cfar
 from straja.detect._arrays import check_array
@@ -182,7 +183,6 @@ class Pipeline:
                                                     else 0))
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
         self._reads_mw = np.empty((0, 0, n_bins), np.float32)  # the band hopper's reads, mW
-        self._pieces_mw = np.empty((0, n_bins), np.float32)     # a read, mW (wide pieces)
         self._hit_cells = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
         self._drone_tracks: set[int] = set()  # tracks alerted as drone links, while live
         self._hopper_reported: Hopper | None = None  # the band hopper, once alerted
@@ -270,20 +270,11 @@ class Pipeline:
         return Result(det, noise, bursts, events, alerts, hopper)
 
     def _clear_wide_pieces(self, det, single, second, noise, n_det: int) -> int:
-        """Clears the held hits that are pieces of wider frames (wide_frame_pieces), in place;
-        returns the detected cells left (-1: not counted, as the kernels do)."""
-        reads = (single,) if second is None else (single, second)
-        if self._pieces_mw.shape != single.shape:
-            self._pieces_mw = np.empty(single.shape, np.float32)
-        wide = np.zeros(single.shape, bool)
-        for codes in reads:
-            _detect_noise.codes_to_mw(codes, self._pieces_mw)
-            wide |= wide_runs(self._pieces_mw > self._floor_alpha * noise, self._hit_cells)
-        pieces = wide_frame_pieces(det != 0, wide, self._hit_cells)
-        if not pieces.any():
-            return n_det
-        det[pieces] = 0
-        return -1
+        """Clears the held hits that are pieces of wider frames (wide_frame_pieces, compiled),
+        in place; returns the detected cells left (-1: not counted, as the kernels do)."""
+        if clear_wide_pieces(det, single, second, noise, self._floor_alpha, self._hit_cells):
+            return -1
+        return n_det
 
     def _band_hopper(self, single, second, power, noise, t_us, duration_us) -> Hopper | None:
         """The band hopper when it took hits in these sweeps, unless a track already names the
@@ -382,6 +373,8 @@ class Pipeline:
         pos = (snap["f_last_khz"] - self._start_khz) / self._step_khz
         lo = np.floor(pos).astype(np.intp)
         ok = (np.abs(pos - lo - 0.5) <= STRADDLE_OFFSET) & (lo >= 0) & (lo < self.n_bins - 1)
+        if not ok.any():  # no track between two channels (most calls): no floor to take
+            return out
         lo = np.where(ok, lo, 0)
         hi = lo + ok
         floor = float(np.median(self._noise_now))  # NaN before the first sweep: none ok
@@ -423,7 +416,8 @@ def _run_labels(hot: np.ndarray) -> np.ndarray:
 def wide_runs(hot: np.ndarray, max_cells: int) -> np.ndarray:
     """The cells of hot (bool, (n_sweeps, n_bins)) in runs along a row wider than max_cells,
     a cold cell between two hot ones bridged (a wide frame's read has fading nulls one cell
-    wide: measured, busy_24ghz_background's 40 MHz access points)."""
+    wide: measured, busy_24ghz_background's 40 MHz access points). The NumPy reference of
+    straja._detect_hoppers.clear_wide_pieces, with wide_frame_pieces."""
     bridged = hot.copy()
     bridged[:, 1:-1] |= hot[:, :-2] & hot[:, 2:]
     runs = _run_labels(bridged)

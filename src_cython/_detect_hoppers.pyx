@@ -1,0 +1,461 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The band hopper's looks, compiled (straja.detect.hoppers; docs/detection.md, "Hoppers that
+never hold a channel").
+
+Each read of the band is a look: its narrow hits found, the ones in quiet cells written to the
+ring of counted hits, the sweep start kept for the windows, the hits queued and learnt into the
+baseline LEARN_DELAY later (the busy cells and the site's rate made again when it learns). The
+decision (windows, Poisson tail, the reported hopper) stays in Python: the kernel calls its
+owner's `_decided(now, hit, sweeps)` only after a look that counted hits or while a hopper is
+reported, which most looks are not. straja.detect.hoppers.ReferenceBandHoppers is the NumPy
+oracle: the same arithmetic in the same order (float32 thresholds, NumPy's pairwise sum for the
+site's rate), so the tests ask for identical state and reports.
+"""
+import numpy as np
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy
+
+include "_detect_common.pxi"
+
+
+cdef inline long long floor_div(long long a, long long b) noexcept nogil:
+    """Python's a // b (cdivision truncates toward zero)."""
+    cdef long long q = a / b
+    if (a % b != 0) and ((a < 0) != (b < 0)):
+        q -= 1
+    return q
+
+
+cdef double pairwise_sum(const double* a, Py_ssize_t n) noexcept nogil:
+    """NumPy's sum of a float64 array (numpy/_core/src/umath/loops_utils.h.src,
+    pairwise_sum): the same additions in the same order, so the site's rate is the
+    reference's to the bit."""
+    cdef Py_ssize_t i, j, n2
+    cdef double r[8]
+    cdef double res = 0.0
+    if n < 8:
+        for i in range(n):
+            res += a[i]
+        return res
+    if n <= 128:
+        for j in range(8):
+            r[j] = a[j]
+        i = 8
+        while i < n - (n % 8):
+            for j in range(8):
+                r[j] += a[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            res += a[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2)
+
+
+cdef inline const char* strided_int64(object a, Py_ssize_t n, str name,
+                                      Py_ssize_t* stride) except NULL:
+    """Data pointer and byte stride of a 1-D int64 array of n entries (a column of a record
+    array is strided)."""
+    if not cnp.PyArray_Check(a) or cnp.PyArray_TYPE(<cnp.ndarray>a) != cnp.NPY_INT64:
+        raise TypeError(f"{name} must be a numpy array of int64")
+    if cnp.PyArray_NDIM(<cnp.ndarray>a) != 1 or cnp.PyArray_DIM(<cnp.ndarray>a, 0) != n:
+        raise ValueError(f"{name} must be 1-D with one entry per sweep")
+    stride[0] = cnp.PyArray_STRIDE(<cnp.ndarray>a, 0)
+    return <const char*>cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef inline object contiguous(object a, int typenum, str name):
+    """a, copied C-contiguous if it is a strided view (a slice of a batch's reads)."""
+    if not cnp.PyArray_Check(a) or cnp.PyArray_TYPE(<cnp.ndarray>a) != typenum:
+        raise TypeError(f"{name} must be a numpy array of {cnp.PyArray_DescrFromType(typenum)}")
+    return a if cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) else np.ascontiguousarray(a)
+
+
+cdef class HopperLooks:
+    """The per-look state of one BandHoppers, in place in its owner's arrays: counts and site
+    (float64, n_bins: the EWMAs of hits), skip (bool, n_bins: the cells not counted), ble_adv
+    (bool), read_pos (int64), and the ring of counted hits (ring_t int64, ring_cell int32,
+    ring_mw float32, ring_held bool, one capacity). The queue of looks not learnt and the
+    starts of the longest window are the kernel's own (grown by doubling, never per look)."""
+    cdef readonly Py_ssize_t n_bins, max_width, sweeps, head
+    cdef readonly double weight, site_weight, rate
+    cdef double pfa_cell, decay, busy_min_hits, quiet_rate
+    cdef float alpha
+    cdef long long window_us, learn_delay_us
+    cdef object owner
+    cdef object _keep  # the owner's arrays, alive while their pointers are used
+    cdef double* counts
+    cdef double* site
+    cdef double* quiet_site  # scratch: the quiet cells' site counts, summed as NumPy does
+    cdef unsigned char* skip
+    cdef const unsigned char* ble_adv
+    cdef const long long* read_pos
+    cdef long long* ring_t
+    cdef int* ring_cell
+    cdef float* ring_mw
+    cdef unsigned char* ring_held
+    cdef Py_ssize_t capacity
+    cdef long long* hits        # this look's narrow hits (all of them: the baseline's)
+    cdef long long* counted     # the ones in quiet cells
+    cdef unsigned char* counted_held
+    # queue of looks not learnt: start, a hopper reported after it, its hits (max_hits each)
+    cdef long long* pend_t
+    cdef unsigned char* pend_reported
+    cdef int* pend_n
+    cdef int* pend_cells
+    cdef Py_ssize_t pend_cap, pend_first, pend_len, max_hits
+    cdef long long* starts      # ring of the starts of the looks in the longest window
+    cdef Py_ssize_t starts_cap, starts_first, starts_len
+    cdef bint active
+
+    def __cinit__(self):
+        self.quiet_site = NULL
+        self.hits = self.counted = NULL
+        self.counted_held = NULL
+        self.pend_t = self.starts = NULL
+        self.pend_reported = NULL
+        self.pend_n = self.pend_cells = NULL
+
+    def __init__(self, owner, double alpha, double pfa_cell, Py_ssize_t max_width,
+                 counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_held,
+                 double weight, double site_weight, Py_ssize_t baseline_sweeps,
+                 double busy_min_hits, double quiet_rate, long long window_us,
+                 long long learn_delay_us):
+        cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>counts, 0) if cnp.PyArray_Check(counts) else 0
+        if n < 1 or max_width < 1 or baseline_sweeps < 1:
+            raise ValueError("need n_bins >= 1, max_width >= 1 and baseline_sweeps >= 1")
+        self.owner, self.n_bins, self.max_width = owner, n, max_width
+        self.alpha, self.pfa_cell = <float>alpha, pfa_cell
+        self.decay = 1.0 - 1.0 / baseline_sweeps
+        self.busy_min_hits, self.quiet_rate = busy_min_hits, quiet_rate
+        self.window_us, self.learn_delay_us = window_us, learn_delay_us
+        self.weight, self.site_weight = weight, site_weight
+        self.counts = <double*>array_data(counts, cnp.NPY_FLOAT64, 1, n, "counts")
+        self.site = <double*>array_data(site, cnp.NPY_FLOAT64, 1, n, "site")
+        self.skip = <unsigned char*>array_data(skip, cnp.NPY_BOOL, 1, n, "skip")
+        self.ble_adv = <const unsigned char*>array_data(ble_adv, cnp.NPY_BOOL, 1, n, "ble_adv")
+        self.read_pos = <const long long*>array_data(read_pos, cnp.NPY_INT64, 1, n, "read_pos")
+        self.capacity = cnp.PyArray_DIM(<cnp.ndarray>ring_t, 0) if cnp.PyArray_Check(ring_t) else 0
+        if self.capacity < 1:
+            raise ValueError("the ring of hits needs a capacity >= 1")
+        self.ring_t = <long long*>array_data(ring_t, cnp.NPY_INT64, 1, self.capacity, "ring_t")
+        self.ring_cell = <int*>array_data(ring_cell, cnp.NPY_INT32, 1, self.capacity, "ring_cell")
+        self.ring_mw = <float*>array_data(ring_mw, cnp.NPY_FLOAT32, 1, self.capacity, "ring_mw")
+        self.ring_held = <unsigned char*>array_data(ring_held, cnp.NPY_BOOL, 1, self.capacity,
+                                                    "ring_held")
+        self._keep = (counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_held)
+        self.max_hits = (n + 1) // 2  # narrow runs are separated by a cold cell
+        self.quiet_site = <double*>malloc(n * sizeof(double))
+        self.hits = <long long*>malloc(2 * self.max_hits * sizeof(long long))
+        self.counted_held = <unsigned char*>malloc(self.max_hits)
+        self.pend_cap, self.starts_cap = 256, 256
+        self.pend_t = <long long*>malloc(self.pend_cap * sizeof(long long))
+        self.pend_reported = <unsigned char*>malloc(self.pend_cap)
+        self.pend_n = <int*>malloc(self.pend_cap * sizeof(int))
+        self.pend_cells = <int*>malloc(self.pend_cap * self.max_hits * sizeof(int))
+        self.starts = <long long*>malloc(self.starts_cap * sizeof(long long))
+        if (self.quiet_site == NULL or self.hits == NULL or self.counted_held == NULL
+                or self.pend_t == NULL or self.pend_reported == NULL or self.pend_n == NULL
+                or self.pend_cells == NULL or self.starts == NULL):
+            raise MemoryError()
+        self.counted = self.hits + self.max_hits
+        self.pend_first = self.pend_len = self.starts_first = self.starts_len = 0
+        self.sweeps = self.head = 0
+        self.active = False
+        self._learnt()
+
+    def __dealloc__(self):
+        free(self.quiet_site)
+        free(self.hits)
+        free(self.counted_held)
+        free(self.pend_t)
+        free(self.pend_reported)
+        free(self.pend_n)
+        free(self.pend_cells)
+        free(self.starts)
+
+    def window_starts(self):
+        """The starts of the looks in the longest window (int64, oldest first)."""
+        out = np.empty(self.starts_len, np.int64)
+        cdef long long[::1] o = out
+        cdef Py_ssize_t i
+        for i in range(self.starts_len):
+            o[i] = self.starts[(self.starts_first + i) % self.starts_cap]
+        return out
+
+    @property
+    def n_pending(self):
+        """Looks queued, not learnt yet."""
+        return self.pend_len
+
+    def process(self, reads_mw, held_mw, noise_mw, t_us, duration_us, bint active):
+        """Take sweeps (BandHoppers.process's arguments: reads float32 (n_reads, n_sweeps,
+        n_bins), held reads and noise means float32 (n_sweeps, n_bins), starts and durations
+        int64); `active`: a hopper is reported before them. Returns whether one is after."""
+        cdef Py_ssize_t n = self.n_bins, ts, ds
+        reads_mw = contiguous(reads_mw, cnp.NPY_FLOAT32, "reads_mw")
+        held_mw = contiguous(held_mw, cnp.NPY_FLOAT32, "held_mw")
+        noise_mw = contiguous(noise_mw, cnp.NPY_FLOAT32, "noise_mw")
+        if cnp.PyArray_NDIM(<cnp.ndarray>reads_mw) != 3:
+            raise ValueError("reads_mw must be a 3-D array (n_reads, n_sweeps, n_bins)")
+        cdef const float* reads = <const float*>array_data(reads_mw, cnp.NPY_FLOAT32, 3, n,
+                                                           "reads_mw")
+        cdef Py_ssize_t n_reads = cnp.PyArray_DIM(<cnp.ndarray>reads_mw, 0)
+        cdef Py_ssize_t n_sweeps = cnp.PyArray_DIM(<cnp.ndarray>reads_mw, 1)
+        cdef const float* held = <const float*>array_data(held_mw, cnp.NPY_FLOAT32, 2, n,
+                                                          "held_mw")
+        cdef const float* noise = <const float*>array_data(noise_mw, cnp.NPY_FLOAT32, 2, n,
+                                                           "noise_mw")
+        if rows(held_mw) < n_sweeps or rows(noise_mw) < n_sweeps:
+            raise ValueError("held_mw and noise_mw need a row per sweep of reads_mw")
+        cdef const char* t = strided_int64(t_us, n_sweeps, "t_us", &ts)
+        cdef const char* d = strided_int64(duration_us, n_sweeps, "duration_us", &ds)
+        cdef Py_ssize_t k, r
+        cdef long long t0, duration
+        self.active = active
+        for k in range(n_sweeps):
+            t0, duration = (<const long long*>(t + k * ts))[0], (<const long long*>(d + k * ds))[0]
+            for r in range(n_reads):
+                self._look(reads + (r * n_sweeps + k) * n, held + k * n, noise + k * n, t0,
+                           duration, r > 0)
+            self.sweeps += 1
+        return self.active
+
+    cdef int _look(self, const float* single, const float* held, const float* noise,
+                   long long t0, long long duration, bint again) except -1:
+        cdef Py_ssize_t n = self.n_bins, i, s, best, n_hits = 0, n_counted = 0, slot
+        cdef float a = self.alpha
+        cdef long long c, now = t0 + duration
+        cdef bint held_hit
+        i = 0
+        while i < n:  # runs of hot cells; the narrow ones' strongest cell is a hit
+            if not single[i] > a * noise[i]:
+                i += 1
+                continue
+            s = best = i
+            while i < n and single[i] > a * noise[i]:
+                if single[i] > single[best]:
+                    best = i
+                i += 1
+            if i - s <= self.max_width:
+                self.hits[n_hits] = best
+                n_hits += 1
+        for i in range(n_hits):
+            c = self.hits[i]
+            if self.skip[c]:
+                continue
+            held_hit = held[c] > a * noise[c]
+            if again and held_hit:
+                continue  # counted at the first read of this sweep
+            self.counted[n_counted] = c
+            self.counted_held[n_counted] = held_hit
+            n_counted += 1
+        for i in range(n_counted):
+            # the read of channel i is at about t0 + position(i) duration / n (docs/protocol.md)
+            c = self.counted[i]
+            slot = (self.head + i) % self.capacity
+            self.ring_t[slot] = t0 + floor_div(self.read_pos[c] * duration, n)
+            self.ring_cell[slot] = <int>c
+            self.ring_mw[slot] = single[c]
+            self.ring_held[slot] = self.counted_held[i]
+        self.head += n_counted
+        self._push_start(t0, now)
+        if n_counted or self.active:
+            self.active = bool(self.owner._decided(now, n_counted > 0, self.sweeps))
+        self._queue(t0, n_hits)
+        self._learn_until(now - self.learn_delay_us)
+        return 0
+
+    cdef int _push_start(self, long long t0, long long now) except -1:
+        if self.starts_len == self.starts_cap:
+            self._grow_starts()
+        self.starts[(self.starts_first + self.starts_len) % self.starts_cap] = t0
+        self.starts_len += 1
+        while self.starts_len and self.starts[self.starts_first] < now - self.window_us:
+            self.starts_first = (self.starts_first + 1) % self.starts_cap
+            self.starts_len -= 1
+        return 0
+
+    cdef int _grow_starts(self) except -1:
+        cdef Py_ssize_t cap = 2 * self.starts_cap, i
+        cdef long long* grown = <long long*>malloc(cap * sizeof(long long))
+        if grown == NULL:
+            raise MemoryError()
+        for i in range(self.starts_len):
+            grown[i] = self.starts[(self.starts_first + i) % self.starts_cap]
+        free(self.starts)
+        self.starts, self.starts_cap, self.starts_first = grown, cap, 0
+        return 0
+
+    cdef int _queue(self, long long t0, Py_ssize_t n_hits) except -1:
+        cdef Py_ssize_t slot, i
+        if self.pend_len == self.pend_cap:
+            self._grow_pending()
+        slot = (self.pend_first + self.pend_len) % self.pend_cap
+        self.pend_t[slot] = t0
+        self.pend_reported[slot] = self.active
+        self.pend_n[slot] = <int>n_hits
+        for i in range(n_hits):
+            self.pend_cells[slot * self.max_hits + i] = <int>self.hits[i]
+        self.pend_len += 1
+        return 0
+
+    cdef int _grow_pending(self) except -1:
+        """Doubles the queue, its oldest first (rare: a queue holds LEARN_DELAY of looks)."""
+        cdef Py_ssize_t cap = 2 * self.pend_cap, i, j, m = self.max_hits
+        cdef long long* t = <long long*>malloc(cap * sizeof(long long))
+        cdef unsigned char* rep = <unsigned char*>malloc(cap)
+        cdef int* nh = <int*>malloc(cap * sizeof(int))
+        cdef int* cells = <int*>malloc(cap * m * sizeof(int))
+        if t == NULL or rep == NULL or nh == NULL or cells == NULL:
+            free(t)
+            free(rep)
+            free(nh)
+            free(cells)
+            raise MemoryError()
+        for i in range(self.pend_len):
+            j = (self.pend_first + i) % self.pend_cap
+            t[i], rep[i], nh[i] = self.pend_t[j], self.pend_reported[j], self.pend_n[j]
+            memcpy(cells + i * m, self.pend_cells + j * m, m * sizeof(int))
+        free(self.pend_t)
+        free(self.pend_reported)
+        free(self.pend_n)
+        free(self.pend_cells)
+        self.pend_t, self.pend_reported, self.pend_n, self.pend_cells = t, rep, nh, cells
+        self.pend_cap, self.pend_first = cap, 0
+        return 0
+
+    cdef void _learn_until(self, long long before) noexcept:
+        """Learns the queued looks that started before `before` (into counts; into site too
+        when no hopper was reported after them), then remakes what follows if any."""
+        cdef Py_ssize_t j, i, n = self.n_bins
+        cdef const int* cells
+        cdef bint learnt = False
+        while self.pend_len and self.pend_t[self.pend_first] < before:
+            j = self.pend_first
+            cells = self.pend_cells + j * self.max_hits
+            for i in range(n):
+                self.counts[i] *= self.decay
+            for i in range(self.pend_n[j]):
+                self.counts[cells[i]] += 1.0
+            self.weight = self.weight * self.decay + 1.0
+            if not self.pend_reported[j]:
+                for i in range(n):
+                    self.site[i] *= self.decay
+                for i in range(self.pend_n[j]):
+                    self.site[cells[i]] += 1.0
+                self.site_weight = self.site_weight * self.decay + 1.0
+            self.pend_first = (j + 1) % self.pend_cap
+            self.pend_len -= 1
+            learnt = True
+        if learnt:
+            self._learnt()
+
+    cdef void _learnt(self) noexcept:
+        """BandHoppers._learnt: the cells not counted (busy or BLE advertising) and the rate
+        of hits the quiet cells give per learnt sweep."""
+        cdef Py_ssize_t i, m = 0, n = self.n_bins
+        cdef double c
+        for i in range(n):
+            c = self.counts[i]
+            self.skip[i] = ((c >= self.busy_min_hits and c > self.quiet_rate * self.weight)
+                            or self.ble_adv[i])
+            if not self.skip[i]:
+                self.quiet_site[m] = self.site[i]
+                m += 1
+        self.rate = max(pairwise_sum(self.quiet_site, m) / self.site_weight, self.pfa_cell * m)
+
+
+cdef float CODE_MW[256]
+fill_code_mw(CODE_MW)
+
+
+cdef inline bint hot_at(const unsigned char* codes, const float* noise, float a,
+                        Py_ssize_t i) noexcept nogil:
+    return CODE_MW[codes[i]] > a * noise[i]
+
+
+cdef void mark_wide_runs(const unsigned char* codes, const float* noise, float a, Py_ssize_t n,
+                         Py_ssize_t max_cells, unsigned char* wide) noexcept nogil:
+    """wide_runs of one read's row, or-ed into wide: a cell is in a run when hot, or between
+    two hot cells."""
+    cdef Py_ssize_t i = 0, start, j
+    while i < n:
+        if not (hot_at(codes, noise, a, i) or (0 < i < n - 1 and hot_at(codes, noise, a, i - 1)
+                                              and hot_at(codes, noise, a, i + 1))):
+            i += 1
+            continue
+        start = i
+        i += 1
+        while i < n and (hot_at(codes, noise, a, i) or (i < n - 1 and hot_at(codes, noise, a, i - 1)
+                                                         and hot_at(codes, noise, a, i + 1))):
+            i += 1
+        if i - start > max_cells:
+            for j in range(start, i):
+                wide[j] = 1
+
+
+cdef Py_ssize_t clear_pieces(unsigned char* det, const unsigned char* wide, Py_ssize_t n,
+                             Py_ssize_t max_cells) noexcept nogil:
+    """wide_frame_pieces of one row, cleared: runs of detections at most max_cells wide whose
+    every cell is wide. Returns the cells cleared."""
+    cdef Py_ssize_t i = 0, start, j, cleared = 0
+    cdef bint inside
+    while i < n:
+        if not det[i]:
+            i += 1
+            continue
+        start, inside = i, True
+        while i < n and det[i]:
+            inside = inside and wide[i]
+            i += 1
+        if inside and i - start <= max_cells:
+            for j in range(start, i):
+                det[j] = 0
+            cleared += i - start
+    return cleared
+
+
+def clear_wide_pieces(det, single, second, noise_mw, double alpha, Py_ssize_t max_cells):
+    """straja.detect.pipeline's wide_frame_pieces cleared from det, in place: det (uint8
+    detections of the held reads), single and second (uint8 codes of the first and second
+    reads; second None when the node does not send them), noise_mw (float32 noise mean), all
+    (n_sweeps, n_bins). A read is hot above alpha x the noise mean; its runs wider than
+    max_cells (a cold cell between two hot ones bridged, wide_runs) are wide; a run of held
+    detections at most max_cells wide inside wide runs of the reads is a piece of a wider
+    frame. Returns the detected cells cleared."""
+    cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>det, 1) if cnp.PyArray_Check(det) else 0
+    cdef unsigned char* d = <unsigned char*>array_data(det, cnp.NPY_UINT8, 2, -1, "det")
+    cdef const unsigned char* s1 = <const unsigned char*>array_data(single, cnp.NPY_UINT8, 2, n,
+                                                                    "single")
+    cdef const unsigned char* s2 = NULL
+    cdef const float* m = <const float*>array_data(noise_mw, cnp.NPY_FLOAT32, 2, n, "noise_mw")
+    cdef Py_ssize_t n_sweeps = rows(det)
+    if second is not None:
+        s2 = <const unsigned char*>array_data(second, cnp.NPY_UINT8, 2, n, "second")
+        if rows(second) != n_sweeps:
+            raise ValueError("second must have the shape of det")
+    if rows(single) != n_sweeps or rows(noise_mw) != n_sweeps:
+        raise ValueError("single, noise_mw and det must have the same shape")
+    if max_cells < 1:
+        raise ValueError("max_cells must be at least 1")
+    if n == 0:
+        return 0
+    cdef unsigned char* wide = <unsigned char*>malloc(n)
+    if wide == NULL:
+        raise MemoryError()
+    cdef Py_ssize_t k, i, cleared = 0
+    cdef float a = <float>alpha
+    with nogil:
+        for k in range(n_sweeps):
+            for i in range(n):
+                wide[i] = 0
+            mark_wide_runs(s1 + k * n, m + k * n, a, n, max_cells, wide)
+            if s2 != NULL:
+                mark_wide_runs(s2 + k * n, m + k * n, a, n, max_cells, wide)
+            cleared += clear_pieces(d + k * n, wide, n, max_cells)
+    free(wide)
+    return cleared

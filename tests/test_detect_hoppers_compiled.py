@@ -1,0 +1,228 @@
+"""The band hopper's compiled looks (straja._detect_hoppers, behind hoppers.BandHoppers) against
+the NumPy reference (hoppers.ReferenceBandHoppers): the same reports and the same state, look
+by look, on synthetic bands and on the inputs the stage took in simulated scenes."""
+import numpy as np
+import pytest
+
+from straja import protocol
+from straja._detect_hoppers import clear_wide_pieces
+from straja.detect import hoppers as hp
+from straja.detect import pipeline as pl
+from straja.detect.tracks import TRACK
+from straja.eval.evaluate import EVAL_DETECT
+from straja.eval.run import run_session
+from straja.paths import SCENES
+from straja.sim import load_scene
+from test_detect_hoppers import ALPHA, N_BINS, START_KHZ, STEP_KHZ, Band, NOISE_MW
+
+STATE = ("counts", "site", "_skip", "_t", "_cell", "_mw", "_held")
+
+
+def assert_same_state(compiled, reference):
+    for name in STATE:
+        np.testing.assert_array_equal(getattr(compiled, name), getattr(reference, name), name)
+    assert (compiled.weight, compiled.site_weight, compiled._rate, compiled.sweeps,
+            compiled._head) == (reference.weight, reference.site_weight, reference._rate,
+                                reference.sweeps, reference._head)
+    np.testing.assert_array_equal(compiled._starts(), reference._starts())
+    assert compiled._looks.n_pending == len(reference._pending)
+
+
+def side_by_side(calls, make, every=1):
+    """Feeds both stages the same process() calls; asserts the same report and new_hits after
+    each, the same state every `every` calls and at the end. Returns the reports."""
+    compiled, reference = make(hp.BandHoppers), make(hp.ReferenceBandHoppers)
+    reports = []
+    for i, args in enumerate(calls):
+        got, want = compiled.process(*args), reference.process(*args)
+        assert (got, compiled.new_hits) == (want, reference.new_hits), f"call {i}"
+        if want is not None and reference.new_hits:
+            reports.append(want)
+        if i % every == 0:
+            assert_same_state(compiled, reference)
+    assert_same_state(compiled, reference)
+    return reports
+
+
+def band_calls(band, batch=1):
+    noise = np.full((batch, N_BINS), NOISE_MW, np.float32)
+    n = band.t_us.size
+    return [(band.single[:, k:k + batch], band.held[k:k + batch],
+             noise[:min(batch, n - k)], band.t_us[k:k + batch], band.duration_us[k:k + batch])
+            for k in range(0, n, batch)]
+
+
+def stage_maker(read_pos=None, capacity=4096):
+    return lambda cls: cls(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6, read_pos, capacity)
+
+
+def busy_band(reads):
+    """Ten minutes' worth of sweeps of everything the stage tells apart: a hopper on and off
+    (held and not, in either read), BLE advertising, a Wi-Fi channel's frames turning busy
+    and learnt, wide runs, a site hitting more than one link does."""
+    band = Band(1200, seed=11, reads=reads)
+    both = tuple(range(reads))
+    adv = [int(round((f * 1000 - START_KHZ) / STEP_KHZ)) for f in (2402.0, 2426.0, 2480.0)]
+    band.hopper(range(1200), 0.4, cells=adv, reads=both)
+    band.hopper(range(100, 700), 2.5, cells=range(10, 40), reads=both)
+    band.hopper(range(20, 300), 0.5, reads=both)
+    band.hopper(range(400, 500), 0.5, held=True)
+    band.hopper(range(800, 1100), 0.3, width=6, reads=both)
+    band.hopper(range(900, 1200), 0.6, cells=range(30, 64), reads=both)
+    return band
+
+
+@pytest.mark.parametrize("reads", [1, 2])
+def test_compiled_looks_match_the_reference_sweep_by_sweep(reads):
+    reports = side_by_side(band_calls(busy_band(reads)), stage_maker(), every=7)
+    assert len(reports) > 20  # the hoppers were reported, kept and lost
+
+
+def test_compiled_looks_match_in_batches_with_a_small_ring_and_interleaved_reads():
+    """Several sweeps a call; a ring that wraps; cells read out of channel order."""
+    interleaved = protocol.read_positions(N_BINS, protocol.FLAG_INTERLEAVED)
+    assert side_by_side(band_calls(busy_band(2), batch=5), stage_maker(interleaved, 64))
+
+
+def test_noise_alone_learns_the_same_baseline():
+    side_by_side(band_calls(Band(600, seed=12, reads=2)), stage_maker(), every=50)
+
+
+class Recorder(hp.ReferenceBandHoppers):
+    """The reference, keeping a copy of every process() call it takes."""
+    made: list = []
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.args, self.calls = args, []
+        Recorder.made.append(self)
+
+    def process(self, *arrays):
+        self.calls.append(tuple(np.array(a) for a in arrays))
+        return super().process(*arrays)
+
+
+@pytest.mark.parametrize("scene", ["flysky_later_on_bluetooth_dense", "frsky_on_urban_24ghz"])
+def test_compiled_looks_match_on_a_scenes_inputs(scene, monkeypatch):
+    """The inputs the stage took through the evaluation's fast path (the node's reads of a
+    simulated scene: a hopper among Bluetooth or Wi-Fi), replayed into both."""
+    Recorder.made = []
+    monkeypatch.setattr(pl, "BandHoppers", Recorder)
+    run_session(load_scene(SCENES / f"{scene}.toml"), "n1", 14.0, seed=3, detect=EVAL_DETECT)
+    monkeypatch.undo()
+    assert Recorder.made
+    for rec in Recorder.made:
+        assert len(rec.calls) > 40
+        side_by_side(rec.calls, lambda cls: cls(*rec.args), every=5)
+
+
+def test_bad_arguments_are_refused_and_change_nothing():
+    band = Band(40, seed=13, reads=2)
+    calls = band_calls(band)
+    make = stage_maker()
+    compiled, reference = make(hp.BandHoppers), make(hp.ReferenceBandHoppers)
+    for args in calls[:30]:
+        compiled.process(*args)
+        reference.process(*args)
+    single, held, noise, t_us, duration_us = calls[30]
+    bad = [((single.astype(np.float64), held, noise, t_us, duration_us), TypeError),
+           ((single[0], held, noise, t_us, duration_us), ValueError),
+           ((single, held[:, :-1].copy(), noise, t_us, duration_us), ValueError),
+           ((single, held, noise[:0], t_us, duration_us), ValueError),
+           ((single, held, noise, t_us.astype(np.int32), duration_us), TypeError),
+           ((single, held, noise, t_us, duration_us[:0]), ValueError),
+           ((single, held, noise, t_us, list(duration_us)), TypeError)]
+    for args, error in bad:
+        with pytest.raises(error):
+            compiled.process(*args)
+        assert_same_state(compiled, reference)
+    side_by_side(calls[30:], lambda cls: compiled if cls is hp.BandHoppers else reference)
+
+
+def reference_pieces(det, reads, noise, alpha, max_cells):
+    """The NumPy reference of clear_wide_pieces: the mask of the cells it clears."""
+    wide = np.zeros(det.shape, bool)
+    for codes in reads:
+        wide |= pl.wide_runs(CODE_MW[codes] > alpha * noise, max_cells)
+    return pl.wide_frame_pieces(det != 0, wide, max_cells)
+
+
+CODE_MW = (10 ** ((np.arange(256) * 0.5 - 140) / 10)).astype(np.float32)
+
+
+def check_clear_wide_pieces(det, single, second, noise, alpha, max_cells):
+    reads = (single,) if second is None else (single, second)
+    pieces = reference_pieces(det, reads, noise, alpha, max_cells)
+    want = det.copy()
+    want[pieces] = 0
+    got = det.copy()
+    assert clear_wide_pieces(got, single, second, noise, alpha, max_cells) == pieces.sum()
+    np.testing.assert_array_equal(got, want)
+    return int(pieces.sum())
+
+
+@pytest.mark.parametrize("n_bins", [1, 2, 3, 17, 64, 200])
+def test_clear_wide_pieces_matches_the_reference(n_bins):
+    """Random reads and detections: runs of every width, one-cell nulls, reads at the
+    threshold; one read or two."""
+    rng = np.random.default_rng(n_bins)
+    cleared = 0
+    for trial in range(60):
+        shape = (int(rng.integers(1, 5)), n_bins)
+        noise = np.full(shape, CODE_MW[100], np.float32)
+        level = rng.choice([90, 100, 101, 102, 130], size=(2,) + shape, p=[.3, .2, .1, .1, .3])
+        single, second = level.astype(np.uint8)
+        det = (rng.random(shape) < rng.choice([0.2, 0.6])).astype(np.uint8)
+        cleared += check_clear_wide_pieces(det, single, None if trial % 3 else second,
+                                           noise * np.float32(rng.choice([1.0, 1.4])), 1.2,
+                                           int(rng.integers(1, 6)))
+    assert n_bins < 3 or cleared  # pieces were found and cleared
+
+
+def test_clear_wide_pieces_matches_on_a_busy_band(monkeypatch):
+    """Every call the pipeline makes in a scene of 40 MHz access points, checked against the
+    reference as it runs (the gateway's pipeline would log a failed check and go on: the
+    calls are counted)."""
+    calls, checked_ok = [], []
+
+    def checked(det, single, second, noise, alpha, max_cells):
+        calls.append(det.shape)
+        checked_ok.append(check_clear_wide_pieces(det, single, second, noise, alpha, max_cells))
+        return clear_wide_pieces(det, single, second, noise, alpha, max_cells)
+    monkeypatch.setattr(pl, "clear_wide_pieces", checked)
+    run_session(load_scene(SCENES / "busy_24ghz_background.toml"), "n1", 8.0, seed=4,
+                detect=EVAL_DETECT)
+    assert len(calls) > 20 and len(checked_ok) == len(calls) and sum(checked_ok) > 0
+
+
+def test_clear_wide_pieces_refuses_bad_arguments():
+    det = np.zeros((2, 8), np.uint8)
+    codes = np.zeros((2, 8), np.uint8)
+    noise = np.ones((2, 8), np.float32)
+    for args, error in [((det.astype(bool), codes, None, noise), TypeError),
+                        ((det, codes[:1], None, noise), ValueError),
+                        ((det, codes, codes[:, :4].copy(), noise), ValueError),
+                        ((det, codes, None, noise.astype(np.float64)), TypeError),
+                        ((det, codes, None, noise[:, ::2]), ValueError)]:
+        with pytest.raises(error):
+            clear_wide_pieces(*args, 1.4, 3)
+    with pytest.raises(ValueError):
+        clear_wide_pieces(det, codes, None, noise, 1.4, 0)
+
+
+def test_straddle_is_nan_for_tracks_on_a_channel_and_measured_between_two():
+    """Pipeline.straddle takes the band's floor only for tracks near the midpoint of two
+    channels (the others, most, return NaN at once): both paths give their documented rows."""
+    step = 20_000.0
+    pipe = pl.Pipeline(16, 5_700_000.0, step, pl.PipelineConfig())
+    codes = np.full((1, 16), 80, np.uint8)
+    codes[0, 6:8] = 160  # two adjacent channels hot: a flat top between them
+    for k in range(6):
+        pipe.process(codes, np.array([k * 100_000], np.int64), np.array([50_000], np.int64))
+    snap = np.zeros(2, TRACK)
+    snap["f_last_khz"] = [5_700_000.0 + 3 * step, 5_700_000.0 + 6.5 * step]
+    out = pipe.straddle(snap)
+    assert np.isnan(out["midpoint_khz"][0]) and np.isnan(out["balance_db"][0])
+    assert out["midpoint_khz"][1] == 5_700_000.0 + 6.5 * step
+    assert abs(out["balance_db"][1]) < 1.0
+    assert np.isnan(pipe.straddle(snap[:1])["midpoint_khz"]).all()
