@@ -68,7 +68,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	touch $@
 
 $(BUILT): $(VENV)/.installed $(PYX) firmware/straja_node/wire.py $(WEB_FILES)
-	$(PY) setup.py --quiet build_ext --inplace
+	$(PY) setup.py --quiet build_ext --inplace --parallel 2
 	touch $@
 
 # Debian packages the tests use, installed only when missing.

@@ -12,9 +12,9 @@ from ..argtypes import (existing_file, non_negative_int, positive_float, positiv
                         writable_folder)
 from .scenes import score_scenes
 
-# `make eval` (CI, within its 30 minutes with the tests and the benches): the gated targets at the
-# intervals docs/evaluation/README.md states; the benchmarks' speed section is left to
-# `bench/run_all.py --quick`, which CI runs next (running them twice cost minutes)
+# `make eval` (each stop's check of the gated targets, ~20 min on 2 cores): the gated targets at
+# the intervals docs/evaluation/README.md states; the benchmarks' speed section is left to
+# `bench/run_all.py --quick`, which CI runs
 QUICK = {"curve_trials": 16, "target_trials": 40, "hours": 0.5, "segment_s": 300.0,
          "vnode_trials": 1, "variants": False, "localisation_fixes": 20, "speed": False}
 

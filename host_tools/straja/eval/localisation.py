@@ -193,7 +193,7 @@ def evaluate(fixes: int = 100, seed: int = 1, model: PathLossModel | None = None
     conditions += [Condition("square", pl, 4.0, 0.0, 2, CROSS_BAND_CORRELATION) for pl in PLACEMENTS
                    if "square" in layouts]
     results = [run_condition(cond, fixes, model, seed) for cond in conditions]
-    tracked = [run_tracked(cond, max(2, fixes // 5), model, seed) for cond in TRACKED
+    tracked = [run_tracked(cond, max(1, fixes // 5), model, seed) for cond in TRACKED
                if cond.layout in layouts]
     by_name = {r["condition"]: r for r in results}
     inside = by_name["square/inside/4dB/n+0"]

@@ -212,8 +212,8 @@ def markdown(out: dict, command: str) -> str:
                  f"{c['measured']:.2e} | [{c['ci'][0]:.2e}, {c['ci'][1]:.2e}] |")
     L += ["", "## Speed (from the benchmarks, run briefly)", ""]
     if not out["speed"]:
-        L += ["The benchmarks were not run (`--quick`: CI runs them next, `bench/run_all.py "
-              "--quick`; `make bench` gives the figures).", ""]
+        L += ["The benchmarks were not run (`--quick`: CI runs them, `bench/run_all.py --quick`; "
+              "`make bench` gives the figures).", ""]
     L += ["| figure | value |", "|---|---|"]
     if out["speed"]:
         L += [f"| {label} | {value} |" for label, value in speed_figures(out["speed"])]
