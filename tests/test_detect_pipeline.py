@@ -362,3 +362,28 @@ def test_a_flat_top_straddling_two_scan_channels_off_the_analog_plan_is_ofdm():
     assert straddling_video_family(5_835_000, (20, 20.5)) == "ofdm_video"
     assert straddling_video_family(5_835_000, (11, 21)) == "analog_fm_video"
     assert straddling_video_family(5_695_000, (20, 20)) == "analog_fm_video"
+
+
+def test_narrow_emitters_in_two_hop_plans_are_never_one_hopper():
+    """LoRa devices on EU868 channels and on US915 ones, their packets interleaved: a hopper's
+    channels lie in one hop plan (rf.HOP_PLANS_MHZ: a link's regulatory domain), so no track
+    spans both plans and none is named a control link (subghz_lora_background once raised a
+    "LoRa FHSS" alert over 868-908 MHz this way). An ELRS 915 link hopping over its whole
+    plan (903.5-926.9 MHz) is still one track, alerted."""
+    scene = Scene(4000, 64, 863_000, 1_031, period_us=51_000, seed=4)
+    rng = np.random.default_rng(9)
+    channels = [867_100, 867_500, 868_100, 868_500, 903_900, 904_500, 905_100, 906_900]
+    for sweep in range(100, 4000, 6):  # a packet every ~0.3 s from one of the devices
+        scene.add(sweep, channels[rng.integers(0, len(channels))], 20)
+    alerts, events, feats, classes = scene.run()
+    assert alerts == []
+    assert feats["spread_khz"].max() < 902_000 - 870_000
+
+    scene = Scene(2000, 64, 863_000, 1_031, period_us=51_000, seed=5)
+    for sweep in range(100, 2000, 2):  # ELRS 915 seen by a 51 ms sweep: a hit every ~0.1 s
+        scene.add(sweep, 903_500 + rng.integers(0, 23) * 1_031, 20)
+    alerts, events, feats, classes = scene.run()
+    assert len(alerts) == 1
+    track = classes["track_id"] == alerts[0]
+    assert classes["family"][track][0] in ("lora_fhss", "gfsk_fhss")
+    assert feats["spread_khz"][feats["track_id"] == alerts[0]][0] > 20_000

@@ -26,6 +26,20 @@ WIFI_5G_CHANNELS = (tuple(range(36, 65, 4)) + tuple(range(100, 145, 4)) + tuple(
 # Bluetooth LE advertising channels 37, 38, 39 (MHz).
 BLE_ADV_MHZ = {37: 2402.0, 38: 2426.0, 39: 2480.0}
 
+# Where frequency-hopping control links hop (MHz): a link's regulatory domain keeps its hop set
+# in one of these (ExpressLRS, Crossfire, FrSky R9: EU 863-870, FCC/AU 902-928; the 2.4 GHz ISM
+# band), so its channels span at most the widest plan a receiver's band holds: two narrow
+# emitters in two plans (a LoRaWAN sensor on 868, a tracker on 905) are never one hopper.
+HOP_PLANS_MHZ = ((863.0, 870.0), (902.0, 928.0), (2400.0, 2483.5))
+
+
+def widest_hop_plan_mhz(lo_mhz: float, hi_mhz: float) -> float:
+    """The widest hop plan overlapping lo_mhz..hi_mhz (its width in MHz), inf if none does (no
+    hopper's bound there)."""
+    widths = [hi - lo for lo, hi in HOP_PLANS_MHZ if lo <= hi_mhz and hi >= lo_mhz]
+    return max(widths) if widths else float("inf")
+
+
 # 5 GHz 40 and 80 MHz channel blocks (802.11-2020 Annex E), by their lowest 20 MHz channel.
 WIFI_5G_BLOCKS = {40.0: (36, 44, 52, 60, 100, 108, 116, 124, 132, 140, 149, 157),
                   80.0: (36, 52, 100, 116, 132, 149)}

@@ -15,11 +15,11 @@ any of them fires, so the cell false-alarm rate is at most the sum of their pfa.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from straja import _detect_noise, _track_features
+from straja import _detect_noise, _track_features, rf
 from straja._detect_busy import BusyCells
 from straja._detect_hoppers import clear_wide_pieces
 from straja._detect_split import SteadinessSplit
@@ -152,7 +152,11 @@ class Pipeline:
                      if c.time_cfar else None)
         self.bursts = BurstExtractor(n_bins, start_khz, step_khz, c.max_gap_bins,
                                      c.max_gap_sweeps, c.max_burst_sweeps)
-        self.tracker = Tracker(c.tracker)
+        # a hopper's channels lie in one hop plan (rf.HOP_PLANS_MHZ), a scan step either side
+        plan_khz = 1000.0 * rf.widest_hop_plan_mhz(start_khz / 1000.0,
+                                                   (start_khz + step_khz * (n_bins - 1)) / 1000.0)
+        self.tracker = Tracker(replace(c.tracker, hop_span_khz=min(c.tracker.hop_span_khz,
+                                                                    plan_khz + step_khz)))
         self._work = tuple(np.empty((0, n_bins), t)
                            for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
         self._split = steadiness_split(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
