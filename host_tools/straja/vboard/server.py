@@ -313,7 +313,7 @@ class VirtualBoard:
 
     def _chip_op(self, chip, op: int, payload: bytes, t: float) -> tuple[int, bytes]:
         if op == SPI_WRITE:
-            chip.spi(payload, t)
+            chip.spi_write(payload, t)
         elif op == SPI_XFER:
             return 0, chip.spi(payload, t)
         elif op == WORD:
