@@ -69,12 +69,10 @@ class Chip:
         self.rf = rf[entry["name"]] if isinstance(rf, dict) else rf
         self._scatter = {}  # bandwidth x window -> its gamma_db draw
 
-    def scatter_db(self, looks: float) -> float:
-        """10 log10 of a Gamma(k, 1/k) factor, k = looks limited to 1..1e4."""
-        draw = self._scatter.get(looks)
-        if draw is None:
-            draw = self._scatter[looks] = gamma_db(self.board.rng, min(max(looks, 1.0), 1e4))
-        return draw()
+    def scatter(self, looks: float):
+        """The draw of 10 log10 of a Gamma(k, 1/k) factor, k = looks limited to 1..1e4."""
+        draw = self._scatter[looks] = gamma_db(self.board.rng, min(max(looks, 1.0), 1e4))
+        return draw
 
     def power(self, freq_hz: float, bw_hz: float, window_s: float, t: float) -> float:
         """The power the chip measures: the band's mean power over the window, with the scatter
@@ -82,7 +80,8 @@ class Chip:
         factor: noise alone reads a few tenths of a dB to a few dB around its mean, never a
         constant)."""
         mean_dbm = self.rf.band_power_dbm(freq_hz, bw_hz, t - window_s, t)
-        return mean_dbm + self.scatter_db(bw_hz * window_s)
+        looks = bw_hz * window_s
+        return mean_dbm + (self._scatter.get(looks) or self.scatter(looks))()
 
     def spi(self, data: bytes, t: float) -> bytes:
         raise ValueError(f"{self.entry['name']} has no SPI")
@@ -350,10 +349,11 @@ class Sx126x(Chip):
             self.command(op, data[1:])
 
     def spi(self, data, t):
-        op, args = data[0], bytes(data[1:])
+        op = data[0]
         status = self.mode << 4  # bits 6..4 chip mode; command status 0
         if op == 0x15 and len(data) == 3:  # GetRssiInst, the scan's read: status, status, RSSI
             return bytes((status, status, self.rssi_inst(t)))
+        args = bytes(data[1:])
         out = bytearray([status] * len(data))
         if op == 0x15 and len(data) >= 3:
             out[2] = self.rssi_inst(t)
