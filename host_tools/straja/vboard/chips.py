@@ -136,15 +136,11 @@ class Rx5808(Chip):
         self.v_before = self.VOLTS[0]
         self.words = 0
 
-    def level(self, t: float) -> float:
+    def volts(self, t: float) -> float:
         (p0, p1), (v0, v1) = self.DBM, self.VOLTS
         p = min(max(self.power(self.freq_hz, self.BW_HZ, self.WINDOW_S, t), p0), p1)
-        return v0 + (p - p0) * (v1 - v0) / (p1 - p0)
-
-    def volts(self, t: float) -> float:
-        target = self.level(t)
-        dt = t - self.t_tune
-        return target + (self.v_before - target) * math.exp(-dt / self.TAU_S)
+        target = v0 + (p - p0) * (v1 - v0) / (p1 - p0)  # the level the pin settles to
+        return target + (self.v_before - target) * math.exp(-(t - self.t_tune) / self.TAU_S)
 
     def word(self, word, nbits, t):
         if nbits != 25:
@@ -206,12 +202,12 @@ class Cc2500(Chip):
         return self.rssi
 
     def status(self, addr, t):
+        if addr == 0x34:  # (the scan's read: first)
+            return self.read_rssi(t)
         if addr == 0x30:
             return 0x80
         if addr == 0x31:
             return 0x03
-        if addr == 0x34:
-            return self.read_rssi(t)
         if addr == 0x35:
             return self.STATES[self.state]
         return 0
@@ -232,6 +228,8 @@ class Cc2500(Chip):
             self.strobe(addr)
             return bytes((status,))
         if addr >= 0x30 and read and burst:
+            if len(data) == 2:  # one status register, as the driver reads them
+                return bytes((status, self.status(addr, t)))
             return bytes((status, *(self.status(addr, t) for _ in range(len(data) - 1))))
         out = bytearray(len(data))
         out[0] = status
