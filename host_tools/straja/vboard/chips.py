@@ -384,6 +384,7 @@ class Sx127x(Chip):
         self.reset()
 
     def reset(self):
+        self.tunings = {}  # the tuning registers' values -> (freq_hz(), bw_hz())
         self.regs = bytearray(0x80)
         self.regs[0x01] = 0x09  # FSK, LF mode on, standby
         self.regs[0x06:0x09] = bytes((0x6C, 0x80, 0x00))  # 434 MHz
@@ -405,13 +406,23 @@ class Sx127x(Chip):
     def read(self, addr, t):
         receiving = (self.regs[0x01] & 7) == 5
         if addr in (0x11, 0x1B) and receiving and (addr == 0x1B) == self.lora():
-            p = self.power(self.freq_hz(), self.bw_hz(), self.WINDOW_S, t)
+            regs = self.regs  # the tuning: RegOpMode's LoRa bit, RegFrf, RegRxBw, RegModemConfig1
+            key = (regs[0x01] & 0x80, bytes(regs[0x06:0x09]), regs[0x12], regs[0x1D])
+            tuned = self.tunings.get(key)
+            if tuned is None:
+                tuned = self.tunings[key] = (self.freq_hz(), self.bw_hz())
+            p = self.power(tuned[0], tuned[1], self.WINDOW_S, t)
             value = p + 157 if self.lora() else -2 * p
             return min(max(round(value), 0), 255)
         return self.regs[addr]
 
     def spi(self, data, t):
         write, addr = data[0] & 0x80, data[0] & 0x7F
+        if len(data) == 2:  # one register, as the driver's reads and writes are
+            if write:
+                self.regs[addr] = data[1]
+                return b"\x00\x00"
+            return bytes((0, self.read(addr, t)))
         out = bytearray(len(data))
         for i, b in enumerate(data[1:]):
             a = (addr + i) & 0x7F

@@ -265,6 +265,7 @@ class VirtualBoard:
         pending = bytearray()
         refused = False  # a one-way request failed: the next response says so
         header, one_way, counts = HEADER.size, frozenset(ONE_WAY), self._counts
+        unpack, handle, stamped = HEADER.unpack_from, self._handle, self.stamped
         while not self._stopping.is_set():
             data = conn.recv(RECV_MAX)
             if not data:
@@ -272,16 +273,17 @@ class VirtualBoard:
             pending += data
             now_us = round(time.monotonic() * 1e6)
             k = served = 0
-            while len(pending) - k >= header:
-                op, dev, n, stamp = HEADER.unpack_from(pending, k)
+            size = len(pending)
+            while size - k >= header:
+                op, dev, n, stamp = unpack(pending, k)
                 end = k + header + n
-                if len(pending) < end:
+                if size < end:
                     break
                 payload = pending[k + header:end]  # (a copy: pending moves on)
                 k = end
                 served += 1
                 try:
-                    value, reply = self._handle(op, dev, payload, self.stamped(stamp, now_us))
+                    value, reply = handle(op, dev, payload, stamped(stamp, now_us))
                     status = OK
                 except (ValueError, IndexError, KeyError, struct.error) as e:
                     self._refused(f"op {op} dev {dev}: {e}")
