@@ -32,6 +32,13 @@ SLOW_S = 300e-6  # a board answer this slow eats most of a dwell's margin
 FOCUS_EVERY_S = 5.0
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) process `pid` used so far, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def probe_boards() -> None:
     """Time every board's requests (the boards fork from this process, patched): each slow one
     is counted by its cause, CPython's collector (gc.callbacks) or the request's own work
@@ -112,6 +119,9 @@ def main() -> int:
     links = [NodeLink(n.port) for n in fleet.nodes]
     first: dict[int, tuple[float, int]] = {}
     last: dict[int, tuple[float, int]] = {}
+    # per node: (interpreter, board) process ids, their CPU time when its first STATUS came
+    pids = [(n.node._proc.pid, n.board._pid) for n in fleet.nodes]
+    cpu_first: dict[int, tuple[float, float]] = {}
     try:
         plans = [link.call("info", timeout=15)["plan"] for link in links]  # (compiling)
         t_end = time.monotonic() + args.seconds
@@ -124,10 +134,13 @@ def main() -> int:
             for i, link in enumerate(links):
                 try:
                     for f in link.frames(1, timeout=0.3, types=(protocol.STATUS,)):
+                        if i not in first:
+                            cpu_first[i] = tuple(cpu_s(pid) for pid in pids[i])
                         first.setdefault(i, (time.monotonic(), f.body.overruns))
                         last[i] = (time.monotonic(), f.body.overruns)
                 except TimeoutError:
                     pass
+        cpu_last = {i: (time.monotonic(), [cpu_s(pid) for pid in pids[i]]) for i in first}
         time.sleep(2.5)  # a last report from every node and board
         for i, running in enumerate(fleet.nodes):
             node_file = running.node.flash_dir / "probe.json"
@@ -136,7 +149,10 @@ def main() -> int:
             rate = (last[i][1] - first[i][1]) / span if span > 0 else float("nan")
             board_file = Path(running.board.socket_path + ".probe.json")
             board = json.loads(board_file.read_text()) if board_file.exists() else {}
+            t_cpu, cpu = cpu_last[i]
+            share = [round((c - c0) / (t_cpu - first[i][0]), 3) for c, c0 in zip(cpu, cpu_first[i])]
             print(json.dumps({"node": running.spec.name, "overruns_per_s": round(rate, 1),
+                              "cpu_per_s": {"interpreter": share[0], "board": share[1]},
                               "load": os.getloadavg()[0], "node_probe": node,
                               "board_probe": board}, indent=1))
     finally:

@@ -31,6 +31,7 @@ the bus operations across all front ends.
 from __future__ import annotations
 
 import json
+from operator import attrgetter
 from typing import Iterator, NamedTuple
 
 from straja_node.limits import SLEEP_MAX_US
@@ -147,37 +148,33 @@ class NodeReader:
         self.drivers = {fe.name: fe for fe in self.board.front_ends}
         self.cost = cost or NODE_COST
 
-    def _begin(self, t_us: int) -> None:
-        """A scheduler step's driver call starts at t_us (its bus operations one after another)."""
-        self.board.at(t_us * 1e-6, self.cost.read_us, self.cost.write_us)
-
-    def _end(self, t_us: int) -> int:
-        """When the step begun at t_us ends: its interpreter time and its bus operations'."""
-        return t_us + self.cost.step_us + self.board.busy_us
-
     def sweeps(self, plan: list[dict], t_start: float, t_end: float) -> Iterator[SweepReading]:
         """Run `plan` from t_start as the firmware's app loop and scheduler do, in virtual time
         (module docstring), yielding each sweep when it ends, until no sweep starts after t_end."""
         cost = self.cost
+        # a step's driver call starts at `now` (board.at: its bus operations one after another)
+        # and ends after its interpreter time and its bus operations' (board.busy_us)
+        board, read_us, write_us, step_us = self.board, cost.read_us, cost.write_us, cost.step_us
+        loop_us, wake_us = cost.loop_us, cost.wake_us
         tasks = [_Task(e, self.drivers[e["front_end"]]) for e in plan]
         for task in tasks:
             task.due = round(t_start * 1e6)
         now = tasks[0].due if tasks else 0
         t_last = round(t_end * 1e6)
         while tasks:
-            now += cost.loop_us
+            now += loop_us
             task = min(tasks, key=_due)  # the first of equal deadlines, as Scheduler.step
             left = task.due - now
             if left > SLEEP_MAX_US:  # sleep towards it, then the loop again
-                now += min(left - SLEEP_MAX_US, SLEEP_MAX_US) + cost.wake_us
+                now += min(left - SLEEP_MAX_US, SLEEP_MAX_US) + wake_us
                 continue
             if left > 0:  # sleep until it
-                now = task.due + cost.wake_us
+                now = task.due + wake_us
             if task.phase == _READ:
                 ch = task.ch
-                self._begin(now)
+                board.at(now * 1e-6, read_us, write_us)
                 code = task.fe.rssi_code()
-                now = self._end(now)
+                now += step_us + board.busy_us
                 if code >= RSSI_CODE_MAX:
                     task.flags |= FLAG_SATURATED
                 if task.i < task.second[ch]:
@@ -206,18 +203,21 @@ class NodeReader:
                 task.start(now)
             task.ch = task.slots[task.i]
             task.due = now + task.settle
-            self._begin(now)
+            board.at(now * 1e-6, read_us, write_us)
             task.fe.tune(task.freqs[task.ch])
-            now = self._end(now)
+            now += step_us + board.busy_us
             task.phase = _READ
 
 
-def _due(task) -> int:
-    return task.due
+_due = attrgetter("due")  # (in C: min() over the tasks is the loop's every pass)
 
 
 class _Task:
     """A sweep entry's state in NodeReader.sweeps (integer microseconds), as scheduler._Sweep."""
+
+    __slots__ = ("entry", "fe", "name", "freqs", "slots", "second", "order_flags", "settle",
+                 "dwell", "sweep_id", "phase", "due", "t0", "i", "ch", "late", "flags", "moved",
+                 "codes")
 
     def __init__(self, entry: dict, fe):
         self.entry, self.fe, self.name = entry, fe, entry["front_end"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from random import LOG4, SG_MAGICCONST
 
 from straja_node.drivers import cc2500, rx5808
 
@@ -28,6 +29,36 @@ def adc_u16(volts: float, rng: random.Random, noise_v: float = ADC_NOISE_V) -> i
     return (raw << 4) | (raw >> 8)
 
 
+def gamma_db(rng: random.Random, k: float):
+    """A function drawing 10 log10 of Gamma(k, 1/k) from `rng`, for k >= 1: the draws and the
+    arithmetic of `rng.gammavariate(k, 1.0 / k)` (CPython's Cheng algorithm, the same random()
+    calls in the same order; tests/test_vboard_chips.py holds it to that), with the constants
+    that depend on k computed once, as a chip reads at a few fixed (bandwidth, window) pairs."""
+    if k < 1.0:
+        raise ValueError(f"gamma_db: k must be >= 1, got {k}")
+    rand, log, exp, log10 = rng.random, math.log, math.exp, math.log10
+    beta = 1.0 / k
+    if k == 1.0:
+        return lambda: 10.0 * log10(-log(1.0 - rand()) * beta)
+    ainv = math.sqrt(2.0 * k - 1.0)
+    bbb = k - LOG4
+    ccc = k + ainv
+
+    def draw() -> float:
+        while True:
+            u1 = rand()
+            if not 1e-7 < u1 < 0.9999999:
+                continue
+            u2 = 1.0 - rand()
+            v = log(u1 / (1.0 - u1)) / ainv
+            x = k * exp(v)
+            z = u1 * u1 * u2
+            r = bbb + ccc * v - x
+            if r + SG_MAGICCONST - 4.5 * z >= 0.0 or r >= log(z):
+                return 10.0 * log10(x * beta)
+    return draw
+
+
 class Chip:
     """Default bus behaviour: a model overrides the operations its chip has."""
 
@@ -36,6 +67,12 @@ class Chip:
         self.entry = entry
         rf = board.rf
         self.rf = rf[entry["name"]] if isinstance(rf, dict) else rf
+        self._scatter = {}  # bandwidth x window -> its gamma_db draw
+
+    def scatter(self, looks: float):
+        """The draw of 10 log10 of a Gamma(k, 1/k) factor, k = looks limited to 1..1e4."""
+        draw = self._scatter[looks] = gamma_db(self.board.rng, min(max(looks, 1.0), 1e4))
+        return draw
 
     def power(self, freq_hz: float, bw_hz: float, window_s: float, t: float) -> float:
         """The power the chip measures: the band's mean power over the window, with the scatter
@@ -43,11 +80,15 @@ class Chip:
         factor: noise alone reads a few tenths of a dB to a few dB around its mean, never a
         constant)."""
         mean_dbm = self.rf.band_power_dbm(freq_hz, bw_hz, t - window_s, t)
-        k = min(max(bw_hz * window_s, 1.0), 1e4)
-        return mean_dbm + 10.0 * math.log10(self.board.rng.gammavariate(k, 1.0 / k))
+        looks = bw_hz * window_s
+        return mean_dbm + (self._scatter.get(looks) or self.scatter(looks))()
 
     def spi(self, data: bytes, t: float) -> bytes:
         raise ValueError(f"{self.entry['name']} has no SPI")
+
+    def spi_write(self, data: bytes, t: float) -> None:
+        """An SPI write: what spi() does, its answer unread (a model skips building it)."""
+        self.spi(data, t)
 
     def word(self, word: int, nbits: int, t: float) -> None:
         raise ValueError(f"{self.entry['name']} has no 3-wire bus")
@@ -95,15 +136,11 @@ class Rx5808(Chip):
         self.v_before = self.VOLTS[0]
         self.words = 0
 
-    def level(self, t: float) -> float:
+    def volts(self, t: float) -> float:
         (p0, p1), (v0, v1) = self.DBM, self.VOLTS
         p = min(max(self.power(self.freq_hz, self.BW_HZ, self.WINDOW_S, t), p0), p1)
-        return v0 + (p - p0) * (v1 - v0) / (p1 - p0)
-
-    def volts(self, t: float) -> float:
-        target = self.level(t)
-        dt = t - self.t_tune
-        return target + (self.v_before - target) * math.exp(-dt / self.TAU_S)
+        target = v0 + (p - p0) * (v1 - v0) / (p1 - p0)  # the level the pin settles to
+        return target + (self.v_before - target) * math.exp(-(t - self.t_tune) / self.TAU_S)
 
     def word(self, word, nbits, t):
         if nbits != 25:
@@ -130,6 +167,8 @@ class Cc2500(Chip):
     WINDOW_S = 250e-6
     STATES = {"IDLE": 0x01, "RX": 0x0D}  # MARCSTATE values
 
+    TUNING = slice(0x0A, 0x15)  # the registers the carrier and the channel filter are made of
+
     def __init__(self, board, entry):
         super().__init__(board, entry)
         self.reset()
@@ -140,6 +179,7 @@ class Cc2500(Chip):
         self.regs[0x10:0x15] = bytes((0x8C, 0x22, 0x02, 0x22, 0xF8))
         self.state = "IDLE"
         self.rssi = 0x80
+        self.tunings = {}  # TUNING registers' bytes -> (freq_hz(), bw_hz()): a scan's channels
 
     def freq_hz(self) -> float:
         r = self.regs
@@ -153,17 +193,21 @@ class Cc2500(Chip):
 
     def read_rssi(self, t):
         if self.state == "RX":
-            p = self.power(self.freq_hz(), self.bw_hz(), self.WINDOW_S, t)
+            key = bytes(self.regs[self.TUNING])
+            tuned = self.tunings.get(key)
+            if tuned is None:
+                tuned = self.tunings[key] = (self.freq_hz(), self.bw_hz())
+            p = self.power(tuned[0], tuned[1], self.WINDOW_S, t)
             self.rssi = min(max(round(2 * (p + self.RSSI_OFFSET_DB)), -128), 127) & 0xFF
         return self.rssi
 
     def status(self, addr, t):
+        if addr == 0x34:  # (the scan's read: first)
+            return self.read_rssi(t)
         if addr == 0x30:
             return 0x80
         if addr == 0x31:
             return 0x03
-        if addr == 0x34:
-            return self.read_rssi(t)
         if addr == 0x35:
             return self.STATES[self.state]
         return 0
@@ -179,22 +223,43 @@ class Cc2500(Chip):
     def spi(self, data, t):
         header = data[0]
         read, burst, addr = header & 0x80, header & 0x40, header & 0x3F
-        out = bytearray(len(data))
-        out[0] = (1 if self.state == "RX" else 0) << 4
+        status = 0x10 if self.state == "RX" else 0  # the chip status byte, clocked out first
         if addr >= 0x30 and len(data) == 1:
             self.strobe(addr)
-        elif addr >= 0x30 and read and burst:
-            out[1:] = bytes(self.status(addr, t) for _ in data[1:])
-        else:
-            for i, b in enumerate(data[1:]):
+            return bytes((status,))
+        if addr >= 0x30 and read and burst:
+            if len(data) == 2:  # one status register, as the driver reads them
+                return bytes((status, self.status(addr, t)))
+            return bytes((status, *(self.status(addr, t) for _ in range(len(data) - 1))))
+        out = bytearray(len(data))
+        out[0] = status
+        if read:
+            for i in range(len(data) - 1):
                 a = addr + (i if burst else 0)
                 if a >= len(self.regs):
                     break
-                if read:
-                    out[1 + i] = self.regs[a]
-                else:
-                    self.regs[a] = b
+                out[1 + i] = self.regs[a]
+        else:
+            self.write_regs(data, addr, burst)
         return bytes(out)
+
+    def spi_write(self, data, t):
+        addr = data[0] & 0x3F
+        if len(data) == 1 and addr >= 0x30:
+            self.strobe(addr)
+        elif data[0] & 0x80 or addr >= 0x30:
+            self.spi(data, t)  # a read or a status register: its side effects (an RSSI draw)
+        else:
+            self.write_regs(data, addr, data[0] & 0x40)
+
+    def write_regs(self, data, addr, burst):
+        """A write of data[1:] from register addr (burst: to the next registers in turn)."""
+        regs = self.regs
+        for i in range(len(data) - 1):
+            a = addr + (i if burst else 0)
+            if a >= len(regs):
+                break
+            regs[a] = data[1 + i]
 
 
 class Sx126x(Chip):
@@ -243,6 +308,11 @@ class Sx126x(Chip):
             self.cad, self.mode = None, 2
         return self.irq
 
+    def rssi_inst(self, t: float) -> int:
+        """GetRssiInst's value: -2 x the power in dBm, a byte (-127.5 dBm out of RX)."""
+        p = self.power(self.freq_hz, self.bw_hz, self.WINDOW_S, t) if self.mode == 5 else -127.5
+        return min(max(round(-2 * p), 0), 255)
+
     def command(self, op, args):
         if op == 0x80:
             self.mode = 3 if args[:1] == b"\x01" else 2
@@ -266,13 +336,25 @@ class Sx126x(Chip):
             for i, b in enumerate(args[2:]):
                 self.registers[addr + i] = b
 
+    # opcodes that answer something or act at their instant: spi_write runs them as spi() does
+    TIMED = frozenset((0x15, 0x1D, 0xC5, 0x12))
+
+    def spi_write(self, data, t):
+        op = data[0]
+        if op in self.TIMED:
+            self.spi(data, t)
+        else:
+            self.command(op, data[1:])
+
     def spi(self, data, t):
-        op, args = data[0], bytes(data[1:])
+        op = data[0]
         status = self.mode << 4  # bits 6..4 chip mode; command status 0
+        if op == 0x15 and len(data) == 3:  # GetRssiInst, the scan's read: status, status, RSSI
+            return bytes((status, status, self.rssi_inst(t)))
+        args = bytes(data[1:])
         out = bytearray([status] * len(data))
         if op == 0x15 and len(data) >= 3:
-            p = self.power(self.freq_hz, self.bw_hz, self.WINDOW_S, t) if self.mode == 5 else -127.5
-            out[2] = min(max(round(-2 * p), 0), 255)
+            out[2] = self.rssi_inst(t)
         elif op == 0x1D and len(data) >= 4:
             addr = int.from_bytes(args[:2], "big")
             for i in range(4, len(data)):
@@ -302,6 +384,7 @@ class Sx127x(Chip):
         self.reset()
 
     def reset(self):
+        self.tunings = {}  # the tuning registers' values -> (freq_hz(), bw_hz())
         self.regs = bytearray(0x80)
         self.regs[0x01] = 0x09  # FSK, LF mode on, standby
         self.regs[0x06:0x09] = bytes((0x6C, 0x80, 0x00))  # 434 MHz
@@ -323,13 +406,23 @@ class Sx127x(Chip):
     def read(self, addr, t):
         receiving = (self.regs[0x01] & 7) == 5
         if addr in (0x11, 0x1B) and receiving and (addr == 0x1B) == self.lora():
-            p = self.power(self.freq_hz(), self.bw_hz(), self.WINDOW_S, t)
+            regs = self.regs  # the tuning: RegOpMode's LoRa bit, RegFrf, RegRxBw, RegModemConfig1
+            key = (regs[0x01] & 0x80, bytes(regs[0x06:0x09]), regs[0x12], regs[0x1D])
+            tuned = self.tunings.get(key)
+            if tuned is None:
+                tuned = self.tunings[key] = (self.freq_hz(), self.bw_hz())
+            p = self.power(tuned[0], tuned[1], self.WINDOW_S, t)
             value = p + 157 if self.lora() else -2 * p
             return min(max(round(value), 0), 255)
         return self.regs[addr]
 
     def spi(self, data, t):
         write, addr = data[0] & 0x80, data[0] & 0x7F
+        if len(data) == 2:  # one register, as the driver's reads and writes are
+            if write:
+                self.regs[addr] = data[1]
+                return b"\x00\x00"
+            return bytes((0, self.read(addr, t)))
         out = bytearray(len(data))
         for i, b in enumerate(data[1:]):
             a = (addr + i) & 0x7F

@@ -25,6 +25,10 @@ from .chips import MODELS
 ONE_WAY = (SPI_WRITE, WORD, PIN_WRITE, WDT_START, WDT_FEED)  # the client waits for no answer
 HEADER = struct.Struct("<BBHI")  # op, dev, len, the firmware's ticks_us() mod 2**32
 RESPONSE = struct.Struct("<BBH")
+WORD_ARGS = struct.Struct("<IB")
+BLOCK_ARGS = struct.Struct("<HI")
+U16 = struct.Struct("<H")
+NOTHING = (0, b"")  # a request's answer without value or payload
 STAMP_WRAP_US = 1 << 32
 RECV_MAX = 65536
 OK, ERROR = 0, 1
@@ -94,6 +98,13 @@ class VirtualBoard:
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
         self._stopping = threading.Event()
+        # _handle's dispatch: op -> handler(dev, payload, t) -> (value, reply); the scan's ops
+        # (some 10 000 requests a second) cost a lookup, not a chain of tests
+        self._handlers = {SPI_WRITE: self._spi_write, SPI_XFER: self._spi_xfer, WORD: self._word,
+                          ADC_READ: self._adc, BLOCK: self._block, PIN_READ: self._pin_read,
+                          PIN_WRITE: self._pin_write, WDT_START: self._wdt_start,
+                          WDT_FEED: self._wdt_feed, BLE_SCAN: self._ble_scan,
+                          PIN_FIXED: self._pin_fixed}
 
     @property
     def watchdog_ms(self) -> int | None:
@@ -254,6 +265,7 @@ class VirtualBoard:
         pending = bytearray()
         refused = False  # a one-way request failed: the next response says so
         header, one_way, counts = HEADER.size, frozenset(ONE_WAY), self._counts
+        unpack, handle, stamped = HEADER.unpack_from, self._handle, self.stamped
         while not self._stopping.is_set():
             data = conn.recv(RECV_MAX)
             if not data:
@@ -261,16 +273,17 @@ class VirtualBoard:
             pending += data
             now_us = round(time.monotonic() * 1e6)
             k = served = 0
-            while len(pending) - k >= header:
-                op, dev, n, stamp = HEADER.unpack_from(pending, k)
+            size = len(pending)
+            while size - k >= header:
+                op, dev, n, stamp = unpack(pending, k)
                 end = k + header + n
-                if len(pending) < end:
+                if size < end:
                     break
-                payload = bytes(pending[k + header:end])
+                payload = pending[k + header:end]  # (a copy: pending moves on)
                 k = end
                 served += 1
                 try:
-                    value, reply = self._handle(op, dev, payload, self.stamped(stamp, now_us))
+                    value, reply = handle(op, dev, payload, stamped(stamp, now_us))
                     status = OK
                 except (ValueError, IndexError, KeyError, struct.error) as e:
                     self._refused(f"op {op} dev {dev}: {e}")
@@ -288,47 +301,59 @@ class VirtualBoard:
             del pending[:k]
 
     def _handle(self, op: int, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
-        if op == WDT_FEED:
-            self.feeds += 1
-        elif op == WDT_START:
-            self.watchdog_ms = struct.unpack("<I", payload)[0]
-        elif op == PIN_READ:
-            if dev == self.profile.get("safe_pin"):
-                return (0 if self.safe_pin_low else 1), b""
-            chip, role = self.pins.get(dev, (None, None))
-            return (chip.pin_read(role) if chip else 1), b""
-        elif op == PIN_FIXED:  # only a chip's pin: the safe pin is the test's to change
-            chip, role = self.pins.get(dev, (None, None))
-            level = chip.pin_fixed(role) if chip else None
-            return (0 if level is None else 1 + level), b""
-        elif op == BLE_SCAN:
-            return (1, reply) if self.bluetooth and (reply := self.bluetooth.scan(t)) else (0, b"")
-        elif op == PIN_WRITE:
-            chip, role = self.pins.get(dev, (None, None))
-            if chip:
-                chip.pin_write(role, payload[0])
-        else:
-            return self._chip_op(self.chips[dev], op, payload, t)
-        return 0, b""
-
-    def _chip_op(self, chip, op: int, payload: bytes, t: float) -> tuple[int, bytes]:
-        if op == SPI_WRITE:
-            chip.spi(payload, t)
-        elif op == SPI_XFER:
-            return 0, chip.spi(payload, t)
-        elif op == WORD:
-            word, nbits = struct.unpack("<IB", payload)
-            chip.word(word, nbits, t)
-        elif op == ADC_READ:
-            return 0, struct.pack("<H", chip.adc(t))
-        elif op == BLOCK:
-            n, rate = struct.unpack("<HI", payload)
-            samples = chip.block(t, n, rate)
-            # a board's read_block returns after its last sample: answer then, not before
-            wait = t + (n - 1) / rate - self.now()
-            if wait > 0:
-                time.sleep(wait)
-            return 0, struct.pack(f"<{n}H", *samples)
-        else:
+        handler = self._handlers.get(op)
+        if handler is None:
             raise ValueError(f"unknown op {op}")
-        return 0, b""
+        return handler(dev, payload, t)
+
+    def _wdt_feed(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        self.feeds += 1
+        return NOTHING
+
+    def _wdt_start(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        self.watchdog_ms = struct.unpack("<I", payload)[0]
+        return NOTHING
+
+    def _pin_read(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        if dev == self.profile.get("safe_pin"):
+            return (0 if self.safe_pin_low else 1), b""
+        chip, role = self.pins.get(dev, (None, None))
+        return (chip.pin_read(role) if chip else 1), b""
+
+    def _pin_fixed(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        chip, role = self.pins.get(dev, (None, None))  # only a chip's: the safe pin is the test's
+        level = chip.pin_fixed(role) if chip else None
+        return (0 if level is None else 1 + level), b""
+
+    def _ble_scan(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        return (1, reply) if self.bluetooth and (reply := self.bluetooth.scan(t)) else NOTHING
+
+    def _pin_write(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        chip, role = self.pins.get(dev, (None, None))
+        if chip:
+            chip.pin_write(role, payload[0])
+        return NOTHING
+
+    def _spi_write(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        self.chips[dev].spi_write(payload, t)
+        return NOTHING
+
+    def _spi_xfer(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        return 0, self.chips[dev].spi(payload, t)
+
+    def _word(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        word, nbits = WORD_ARGS.unpack(payload)
+        self.chips[dev].word(word, nbits, t)
+        return NOTHING
+
+    def _adc(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        return 0, U16.pack(self.chips[dev].adc(t))
+
+    def _block(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
+        n, rate = BLOCK_ARGS.unpack(payload)
+        samples = self.chips[dev].block(t, n, rate)
+        # a board's read_block returns after its last sample: answer then, not before
+        wait = t + (n - 1) / rate - self.now()
+        if wait > 0:
+            time.sleep(wait)
+        return 0, struct.pack(f"<{n}H", *samples)

@@ -74,10 +74,11 @@ class VirtualTimeBoard:
 
 class _Spi:
     def __init__(self, board: VirtualTimeBoard, chip):
-        self.board, self.spi = board, chip.spi  # bound once: the fast path calls these a lot
+        # bound once: the fast path calls these a lot
+        self.board, self.spi, self.spi_write = board, chip.spi, chip.spi_write
 
     def write(self, buf) -> None:
-        self.spi(buf, self.board.now(self.board.write_us))
+        self.spi_write(buf, self.board.now(self.board.write_us))
 
     def write_readinto(self, wbuf, rbuf) -> None:
         rbuf[:] = self.spi(wbuf, self.board.now(self.board.read_us))
