@@ -234,7 +234,7 @@ def _steady_level(n, sd, f, share: float = 1.0) -> bool:
     max_sd = share * (STEADY_EARLY_SD_DB if n < 2 * STEADY_MIN_BURSTS else STEADY_MAX_SD_DB)
     excess = f["excess_db"]
     if excess == excess:  # known (a reading at or under the noise mean: weak, its swings unknown)
-        s = 10 ** (excess / 10) - 1
+        s = _pow10(excess / 10) - 1
         sd = sd * (1 + s) / s if s > 0 else sd
     # unknown (a track back from an off period keeps no level) is not known to be strong
     weak = not excess >= WEAK_EXCESS_DB
@@ -346,7 +346,7 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     if f["n_bursts"] < SCANNED_HOP_MIN_BURSTS:
         return "unknown", f"hopping over {n_ch} channels, {f['n_bursts']} hits so far"
     # a wide hop on air most of the time (WIDE_HOP_*): LoRa's 500 kHz, whatever its hop rate
-    per_sweep = scan.period_us / f["interval_us"]
+    per_sweep = _div(scan.period_us, f["interval_us"])
     if f["level_sd_db"] <= WIDE_HOP_MAX_SD_DB and per_sweep >= WIDE_HOP_MIN_PER_SWEEP:
         return "lora_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps at a steady level "
                              f"({f['level_sd_db']:.1f} dB): a wide LoRa hop, on air most of the time")
@@ -360,7 +360,7 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     # a narrow hop read well over the floor in few sweeps (HIT_RATE), not staying put, at one
     # link's level (smart meters and LoRaWAN devices gathered by one track: 18.6 dB apart)
     if (f["excess_db"] >= VISIBLE_EXCESS_DB and f["level_sd_db"] <= ONE_LINK_MAX_SD_DB
-            and _repeat_llr(gaps, gaps / per_sweep, HIT_RATE["gfsk"], HIT_RATE["lora"]) >= REPEAT_LLR
+            and _repeat_llr(gaps, _div(gaps, per_sweep), HIT_RATE["gfsk"], HIT_RATE["lora"]) >= REPEAT_LLR
             and _repeat_llr(repeats, gaps, REPEAT_P["static"], REPEAT_P["gfsk"]) <= -REPEAT_LLR):
         return "gfsk_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps though "
                              f"{f['excess_db']:.0f} dB over the floor: on air a small share of "
@@ -408,10 +408,28 @@ def _repeat_llr(repeats: float, gaps: float, p1: float, p0: float) -> float:
 
 
 def _on_ble_adv(f) -> bool:
-    adv = np.array(BLE_ADV_KHZ)
     lowest, highest = f["centre_khz"] - f["spread_khz"] / 2, f["centre_khz"] + f["spread_khz"] / 2
-    return bool(np.min(np.abs(adv - lowest)) <= BLE_TOL_KHZ
-                and np.min(np.abs(adv - highest)) <= BLE_TOL_KHZ)
+    return (min(abs(adv - lowest) for adv in BLE_ADV_KHZ) <= BLE_TOL_KHZ
+            and min(abs(adv - highest) for adv in BLE_ADV_KHZ) <= BLE_TOL_KHZ)
+
+
+def _div(a: float, b: float) -> float:
+    """a / b as IEEE (and NumPy) divides: +-inf or NaN for a b of 0, which a hostile node's
+    timestamps can make, not an error (classify reads features as Python floats)."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a or a == 0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _pow10(x: float) -> float:
+    """10 ** x, inf where it overflows a float (as NumPy gives), not an error."""
+    try:
+        return 10.0 ** x
+    except OverflowError:
+        return math.inf
 
 
 CLASSES = np.dtype([("track_id", "i8"), ("family", "U16"), ("confidence", "f8"),
@@ -420,10 +438,13 @@ CLASSES = np.dtype([("track_id", "i8"), ("family", "U16"), ("confidence", "f8"),
 
 def classify(feats: np.ndarray, scan: Scan = Scan(), straddle=None) -> np.ndarray:
     """Family, confidence, drone flag and reason of every track (CLASSES dtype); straddle: a
-    STRADDLE record per track (None: none known)."""
-    out = np.empty(feats.size, CLASSES)
-    for i, f in enumerate(feats):
+    STRADDLE record per track (None: none known). The rules read each track's features as a
+    dict of Python numbers: a NumPy record's field reads and scalar arithmetic cost several
+    times as much, and the numbers (float64, ints) are the same."""
+    names, rows = feats.dtype.names, []
+    for i, values in enumerate(feats.tolist()):
+        f = dict(zip(names, values))
         family, conf, reason = classify_one(f, scan, NO_STRADDLE if straddle is None
                                             else straddle[i])
-        out[i] = (f["track_id"], family, conf, family in DRONE_FAMILIES, reason)
-    return out
+        rows.append((f["track_id"], family, conf, family in DRONE_FAMILIES, reason))
+    return np.array(rows, CLASSES)
