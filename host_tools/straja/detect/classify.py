@@ -346,7 +346,7 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     if f["n_bursts"] < SCANNED_HOP_MIN_BURSTS:
         return "unknown", f"hopping over {n_ch} channels, {f['n_bursts']} hits so far"
     # a wide hop on air most of the time (WIDE_HOP_*): LoRa's 500 kHz, whatever its hop rate
-    per_sweep = _div(scan.period_us, f["interval_us"])
+    per_sweep = ieee_div(scan.period_us, f["interval_us"])
     if f["level_sd_db"] <= WIDE_HOP_MAX_SD_DB and per_sweep >= WIDE_HOP_MIN_PER_SWEEP:
         return "lora_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps at a steady level "
                              f"({f['level_sd_db']:.1f} dB): a wide LoRa hop, on air most of the time")
@@ -360,7 +360,7 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     # a narrow hop read well over the floor in few sweeps (HIT_RATE), not staying put, at one
     # link's level (smart meters and LoRaWAN devices gathered by one track: 18.6 dB apart)
     if (f["excess_db"] >= VISIBLE_EXCESS_DB and f["level_sd_db"] <= ONE_LINK_MAX_SD_DB
-            and _repeat_llr(gaps, _div(gaps, per_sweep), HIT_RATE["gfsk"], HIT_RATE["lora"]) >= REPEAT_LLR
+            and _repeat_llr(gaps, ieee_div(gaps, per_sweep), HIT_RATE["gfsk"], HIT_RATE["lora"]) >= REPEAT_LLR
             and _repeat_llr(repeats, gaps, REPEAT_P["static"], REPEAT_P["gfsk"]) <= -REPEAT_LLR):
         return "gfsk_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps though "
                              f"{f['excess_db']:.0f} dB over the floor: on air a small share of "
@@ -413,9 +413,9 @@ def _on_ble_adv(f) -> bool:
             and min(abs(adv - highest) for adv in BLE_ADV_KHZ) <= BLE_TOL_KHZ)
 
 
-def _div(a: float, b: float) -> float:
-    """a / b as IEEE (and NumPy) divides: +-inf or NaN for a b of 0, which a hostile node's
-    timestamps can make, not an error (classify reads features as Python floats)."""
+def ieee_div(a: float, b: float) -> float:
+    """a / b as IEEE (and NumPy) divides: +-inf or NaN for a b of 0 (which a hostile node's
+    timestamps can make), not an error: for Python numbers that stand for NumPy ones."""
     try:
         return a / b
     except ZeroDivisionError:
