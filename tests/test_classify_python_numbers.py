@@ -6,6 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from straja.detect import classify as classify_module
 from straja.detect.classify import NO_STRADDLE, STRADDLE, Scan, classify, classify_one
 from straja.detect.tracks import FEATURES
 
@@ -62,3 +63,14 @@ def test_python_numbers_name_tracks_as_numpy_records_do(tracks, scan, straddles)
 
 def test_no_tracks_give_no_classes():
     assert classify(np.zeros(0, FEATURES), Scan(4_762.0, 51_000.0, 40_000.0)).size == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.sampled_from((np.nan, np.inf, -np.inf, 5_658_000.0, 5_800_000.5)),
+                 st.floats(-1e7, 1e7)))
+def test_distance_to_a_plan_is_the_arrays_one(centre_khz):
+    for plan_mhz, plan_khz in ((classify_module.ANALOG_PLAN_MHZ,
+                                classify_module.ANALOG_PLAN_CHANNELS_KHZ),
+                               (classify_module.WIFI_5G_MHZ, classify_module.WIFI_5G_CHANNELS_KHZ)):
+        want = float(np.min(np.abs(plan_mhz * 1000.0 - centre_khz)))
+        np.testing.assert_array_equal(classify_module._off(plan_khz, centre_khz), want)

@@ -78,6 +78,9 @@ WIFI_BW_KHZ = (14_000.0, 26_000.0)
 # The channel plans of straja.rf as arrays (MHz), and BLE advertising channels in kHz.
 ANALOG_PLAN_MHZ = np.array(rf.ANALOG_PLAN_MHZ, float)
 WIFI_5G_MHZ = np.array(sorted(rf.wifi_channel_mhz(n) for n in rf.WIFI_5G_CHANNELS), float)
+# ...and in kHz as Python numbers (_off: a few times a track and sweep)
+ANALOG_PLAN_CHANNELS_KHZ = tuple((ANALOG_PLAN_MHZ * 1000.0).tolist())
+WIFI_5G_CHANNELS_KHZ = tuple((WIFI_5G_MHZ * 1000.0).tolist())
 BLE_ADV_KHZ = tuple(1000.0 * f for f in rf.BLE_ADV_MHZ.values())
 BLE_TOL_KHZ = 2_000.0
 BLE_MAX_CHANNELS = 9          # 3 advertising channels, each read as up to 3 bins wide
@@ -195,8 +198,9 @@ def classify_one(f, scan: Scan = Scan(), straddle=NO_STRADDLE) -> tuple[str, flo
     return family, SPECIFICITY[family] * n / (n + EVIDENCE_BURSTS), reason
 
 
-def _off(plan_mhz: np.ndarray, centre_khz: float) -> float:
-    return float(np.min(np.abs(plan_mhz * 1000.0 - centre_khz)))
+def _off(plan_khz: tuple, centre_khz: float) -> float:
+    """Distance from centre_khz to the nearest channel of plan_khz (NaN for a NaN centre)."""
+    return min(abs(channel - centre_khz) for channel in plan_khz)
 
 
 def _steady(f, scan: Scan) -> bool:
@@ -266,13 +270,13 @@ def _wide(f, where: str, scan: Scan, straddle) -> tuple[str, str]:
         if bw > VIDEO_MAX_KHZ + step_khz and f["n_bursts"] < SIDE_BY_SIDE_BURSTS:
             return "unknown", (f"continuous {bw / 1000:.0f} MHz, wider than a video channel: a busy "
                                f"40/80 MHz access point or video side by side")
-        off_plan = _off(ANALOG_PLAN_MHZ, f["centre_khz"])
+        off_plan = _off(ANALOG_PLAN_CHANNELS_KHZ, f["centre_khz"])
         on_plan = where == "5g8" and off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
         balance, midpoint = float(straddle["balance_db"]), float(straddle["midpoint_khz"])
         if (where == "5g8" and bins < FLAT_MIN_BINS and balance >= -BALANCED_DB
-                and _off(ANALOG_PLAN_MHZ, midpoint) > ANALOG_PLAN_KHZ):
+                and _off(ANALOG_PLAN_CHANNELS_KHZ, midpoint) > ANALOG_PLAN_KHZ):
             return "ofdm_video", (f"continuous, lit equally ({balance:.1f} dB) over two scan "
-                                  f"channels, {_off(ANALOG_PLAN_MHZ, midpoint) / 1000:.0f} MHz "
+                                  f"channels, {_off(ANALOG_PLAN_CHANNELS_KHZ, midpoint) / 1000:.0f} MHz "
                                   f"from the analog plan at their midpoint: flat-topped")
         if on_plan and (bins < FLAT_MIN_BINS or f["centre_db"] >= ANALOG_PEAK_DB):
             shape = "peaked spectrum" if bins >= FLAT_MIN_BINS else f"{bins:.1f} bins wide"
@@ -280,7 +284,8 @@ def _wide(f, where: str, scan: Scan, straddle) -> tuple[str, str]:
         if bins >= FLAT_MIN_BINS:
             return "ofdm_video", f"continuous {bw / 1000:.0f} MHz, flat-topped (centre {f['centre_db']:.1f} dB over mean)"
         return "unknown", f"continuous {bw / 1000:.0f} MHz, too few bins for a shape, off the analog plan"
-    on_raster = where == "5g8" and _off(WIFI_5G_MHZ, f["centre_khz"]) <= ANALOG_PLAN_KHZ + step_khz / 2
+    on_raster = (where == "5g8" and _off(WIFI_5G_CHANNELS_KHZ, f["centre_khz"])
+                 <= ANALOG_PLAN_KHZ + step_khz / 2)
     if on_raster or where == "2g4" or WIFI_BW_KHZ[0] <= bw <= WIFI_BW_KHZ[1]:
         return "wifi", (f"bursty or moving {bw / 1000:.0f} MHz (duty {duty:.2f}, centres over "
                         f"{f['spread_khz'] / 1000:.0f} MHz, level scatter {f['level_sd_db']:.1f} dB)")
