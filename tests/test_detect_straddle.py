@@ -35,7 +35,7 @@ def reference_straddle(pipe, snap):
 LEVELS = st.one_of(st.sampled_from((0.0, 1.0, 2.0, np.nan, np.inf)), st.floats(0.0, 50.0))
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from((np.nan, np.inf, -np.inf, START - STEP / 2)),
                           st.floats(START - 2 * STEP, START + (N_BINS + 1) * STEP),
                           st.integers(-1, N_BINS).map(lambda k: START + (k + 0.5) * STEP)),
@@ -57,11 +57,12 @@ def test_straddle_gives_what_the_arrays_gave(f_last, hot, streak, noise):
     np.testing.assert_array_equal(got["balance_db"], want["balance_db"])
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from((np.nan, 0.0, -0.0, 1e-40, 3e38)),
                           st.floats(0.0, 1e6, width=32)), min_size=0, max_size=17))
 def test_median_is_numpys(values):
     row = np.array(values, np.float32)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # (3e38 + 3e38 overflows float32 in both)
         want = float(np.median(row)) if row.size else np.nan
-    np.testing.assert_array_equal(pl._median(row), want)
+        got = pl._median(row)
+    np.testing.assert_array_equal(got, want)
