@@ -78,6 +78,9 @@ WIFI_BW_KHZ = (14_000.0, 26_000.0)
 # The channel plans of straja.rf as arrays (MHz), and BLE advertising channels in kHz.
 ANALOG_PLAN_MHZ = np.array(rf.ANALOG_PLAN_MHZ, float)
 WIFI_5G_MHZ = np.array(sorted(rf.wifi_channel_mhz(n) for n in rf.WIFI_5G_CHANNELS), float)
+# ...and in kHz as Python numbers (_off: a few times a track and sweep)
+ANALOG_PLAN_CHANNELS_KHZ = tuple((ANALOG_PLAN_MHZ * 1000.0).tolist())
+WIFI_5G_CHANNELS_KHZ = tuple((WIFI_5G_MHZ * 1000.0).tolist())
 BLE_ADV_KHZ = tuple(1000.0 * f for f in rf.BLE_ADV_MHZ.values())
 BLE_TOL_KHZ = 2_000.0
 BLE_MAX_CHANNELS = 9          # 3 advertising channels, each read as up to 3 bins wide
@@ -195,8 +198,9 @@ def classify_one(f, scan: Scan = Scan(), straddle=NO_STRADDLE) -> tuple[str, flo
     return family, SPECIFICITY[family] * n / (n + EVIDENCE_BURSTS), reason
 
 
-def _off(plan_mhz: np.ndarray, centre_khz: float) -> float:
-    return float(np.min(np.abs(plan_mhz * 1000.0 - centre_khz)))
+def _off(plan_khz: tuple, centre_khz: float) -> float:
+    """Distance from centre_khz to the nearest channel of plan_khz (NaN for a NaN centre)."""
+    return min(abs(channel - centre_khz) for channel in plan_khz)
 
 
 def _steady(f, scan: Scan) -> bool:
@@ -234,7 +238,7 @@ def _steady_level(n, sd, f, share: float = 1.0) -> bool:
     max_sd = share * (STEADY_EARLY_SD_DB if n < 2 * STEADY_MIN_BURSTS else STEADY_MAX_SD_DB)
     excess = f["excess_db"]
     if excess == excess:  # known (a reading at or under the noise mean: weak, its swings unknown)
-        s = 10 ** (excess / 10) - 1
+        s = _pow10(excess / 10) - 1
         sd = sd * (1 + s) / s if s > 0 else sd
     # unknown (a track back from an off period keeps no level) is not known to be strong
     weak = not excess >= WEAK_EXCESS_DB
@@ -266,13 +270,13 @@ def _wide(f, where: str, scan: Scan, straddle) -> tuple[str, str]:
         if bw > VIDEO_MAX_KHZ + step_khz and f["n_bursts"] < SIDE_BY_SIDE_BURSTS:
             return "unknown", (f"continuous {bw / 1000:.0f} MHz, wider than a video channel: a busy "
                                f"40/80 MHz access point or video side by side")
-        off_plan = _off(ANALOG_PLAN_MHZ, f["centre_khz"])
+        off_plan = _off(ANALOG_PLAN_CHANNELS_KHZ, f["centre_khz"])
         on_plan = where == "5g8" and off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
         balance, midpoint = float(straddle["balance_db"]), float(straddle["midpoint_khz"])
         if (where == "5g8" and bins < FLAT_MIN_BINS and balance >= -BALANCED_DB
-                and _off(ANALOG_PLAN_MHZ, midpoint) > ANALOG_PLAN_KHZ):
+                and _off(ANALOG_PLAN_CHANNELS_KHZ, midpoint) > ANALOG_PLAN_KHZ):
             return "ofdm_video", (f"continuous, lit equally ({balance:.1f} dB) over two scan "
-                                  f"channels, {_off(ANALOG_PLAN_MHZ, midpoint) / 1000:.0f} MHz "
+                                  f"channels, {_off(ANALOG_PLAN_CHANNELS_KHZ, midpoint) / 1000:.0f} MHz "
                                   f"from the analog plan at their midpoint: flat-topped")
         if on_plan and (bins < FLAT_MIN_BINS or f["centre_db"] >= ANALOG_PEAK_DB):
             shape = "peaked spectrum" if bins >= FLAT_MIN_BINS else f"{bins:.1f} bins wide"
@@ -280,7 +284,8 @@ def _wide(f, where: str, scan: Scan, straddle) -> tuple[str, str]:
         if bins >= FLAT_MIN_BINS:
             return "ofdm_video", f"continuous {bw / 1000:.0f} MHz, flat-topped (centre {f['centre_db']:.1f} dB over mean)"
         return "unknown", f"continuous {bw / 1000:.0f} MHz, too few bins for a shape, off the analog plan"
-    on_raster = where == "5g8" and _off(WIFI_5G_MHZ, f["centre_khz"]) <= ANALOG_PLAN_KHZ + step_khz / 2
+    on_raster = (where == "5g8" and _off(WIFI_5G_CHANNELS_KHZ, f["centre_khz"])
+                 <= ANALOG_PLAN_KHZ + step_khz / 2)
     if on_raster or where == "2g4" or WIFI_BW_KHZ[0] <= bw <= WIFI_BW_KHZ[1]:
         return "wifi", (f"bursty or moving {bw / 1000:.0f} MHz (duty {duty:.2f}, centres over "
                         f"{f['spread_khz'] / 1000:.0f} MHz, level scatter {f['level_sd_db']:.1f} dB)")
@@ -346,7 +351,7 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     if f["n_bursts"] < SCANNED_HOP_MIN_BURSTS:
         return "unknown", f"hopping over {n_ch} channels, {f['n_bursts']} hits so far"
     # a wide hop on air most of the time (WIDE_HOP_*): LoRa's 500 kHz, whatever its hop rate
-    per_sweep = scan.period_us / f["interval_us"]
+    per_sweep = ieee_div(scan.period_us, f["interval_us"])
     if f["level_sd_db"] <= WIDE_HOP_MAX_SD_DB and per_sweep >= WIDE_HOP_MIN_PER_SWEEP:
         return "lora_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps at a steady level "
                              f"({f['level_sd_db']:.1f} dB): a wide LoRa hop, on air most of the time")
@@ -360,7 +365,7 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     # a narrow hop read well over the floor in few sweeps (HIT_RATE), not staying put, at one
     # link's level (smart meters and LoRaWAN devices gathered by one track: 18.6 dB apart)
     if (f["excess_db"] >= VISIBLE_EXCESS_DB and f["level_sd_db"] <= ONE_LINK_MAX_SD_DB
-            and _repeat_llr(gaps, gaps / per_sweep, HIT_RATE["gfsk"], HIT_RATE["lora"]) >= REPEAT_LLR
+            and _repeat_llr(gaps, ieee_div(gaps, per_sweep), HIT_RATE["gfsk"], HIT_RATE["lora"]) >= REPEAT_LLR
             and _repeat_llr(repeats, gaps, REPEAT_P["static"], REPEAT_P["gfsk"]) <= -REPEAT_LLR):
         return "gfsk_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps though "
                              f"{f['excess_db']:.0f} dB over the floor: on air a small share of "
@@ -408,10 +413,28 @@ def _repeat_llr(repeats: float, gaps: float, p1: float, p0: float) -> float:
 
 
 def _on_ble_adv(f) -> bool:
-    adv = np.array(BLE_ADV_KHZ)
     lowest, highest = f["centre_khz"] - f["spread_khz"] / 2, f["centre_khz"] + f["spread_khz"] / 2
-    return bool(np.min(np.abs(adv - lowest)) <= BLE_TOL_KHZ
-                and np.min(np.abs(adv - highest)) <= BLE_TOL_KHZ)
+    return (min(abs(adv - lowest) for adv in BLE_ADV_KHZ) <= BLE_TOL_KHZ
+            and min(abs(adv - highest) for adv in BLE_ADV_KHZ) <= BLE_TOL_KHZ)
+
+
+def ieee_div(a: float, b: float) -> float:
+    """a / b as IEEE (and NumPy) divides: +-inf or NaN for a b of 0 (which a hostile node's
+    timestamps can make), not an error: for Python numbers that stand for NumPy ones."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a or a == 0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _pow10(x: float) -> float:
+    """10 ** x, inf where it overflows a float (as NumPy gives), not an error."""
+    try:
+        return 10.0 ** x
+    except OverflowError:
+        return math.inf
 
 
 CLASSES = np.dtype([("track_id", "i8"), ("family", "U16"), ("confidence", "f8"),
@@ -420,10 +443,13 @@ CLASSES = np.dtype([("track_id", "i8"), ("family", "U16"), ("confidence", "f8"),
 
 def classify(feats: np.ndarray, scan: Scan = Scan(), straddle=None) -> np.ndarray:
     """Family, confidence, drone flag and reason of every track (CLASSES dtype); straddle: a
-    STRADDLE record per track (None: none known)."""
-    out = np.empty(feats.size, CLASSES)
-    for i, f in enumerate(feats):
+    STRADDLE record per track (None: none known). The rules read each track's features as a
+    dict of Python numbers: a NumPy record's field reads and scalar arithmetic cost several
+    times as much, and the numbers (float64, ints) are the same."""
+    names, rows = feats.dtype.names, []
+    for i, values in enumerate(feats.tolist()):
+        f = dict(zip(names, values))
         family, conf, reason = classify_one(f, scan, NO_STRADDLE if straddle is None
                                             else straddle[i])
-        out[i] = (f["track_id"], family, conf, family in DRONE_FAMILIES, reason)
-    return out
+        rows.append((f["track_id"], family, conf, family in DRONE_FAMILIES, reason))
+    return np.array(rows, CLASSES)

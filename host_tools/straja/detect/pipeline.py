@@ -15,6 +15,7 @@ any of them fires, so the cell false-alarm rate is at most the sum of their pfa.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -27,7 +28,7 @@ from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import (CLASSES, STEADY_MIN_BURSTS, STRADDLE, WIDE_KHZ, Scan, band,
-                                    band_hopper, classify)
+                                    band_hopper, classify, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig, with_history
@@ -374,21 +375,31 @@ class Pipeline:
         split = self._split
         if split is None or not snap.size:
             return out
-        pos = (snap["f_last_khz"] - self._start_khz) / self._step_khz
-        lo = np.floor(pos).astype(np.intp)
-        ok = (np.abs(pos - lo - 0.5) <= STRADDLE_OFFSET) & (lo >= 0) & (lo < self.n_bins - 1)
-        if not ok.any():  # no track between two channels (most calls): no floor to take
+        # one track or a few a call (the gateway's per sweep): Python numbers, not arrays
+        start, step, last = self._start_khz, self._step_khz, self.n_bins - 1
+        pairs = []  # (row, lower channel) of the tracks between two channels
+        for row, f_last in enumerate(snap["f_last_khz"].tolist()):
+            pos = (f_last - start) / step
+            if math.isfinite(pos) and 0 <= (lo := math.floor(pos)) < last \
+                    and abs(pos - lo - 0.5) <= STRADDLE_OFFSET:
+                pairs.append((row, lo))
+        if not pairs:  # no track between two channels (most calls): no floor to take
             return out
-        lo = np.where(ok, lo, 0)
-        hi = lo + ok
-        floor = float(np.median(self._noise_now))  # NaN before the first sweep: none ok
-        sig_lo, sig_hi = split.hot_mw[lo] - floor, split.hot_mw[hi] - floor
-        ok &= ((split.streak[lo] > 0) & (split.streak[hi] > 0)
-               & (np.minimum(sig_lo, sig_hi) >= STRADDLE_MIN_SIGNAL * floor))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.minimum(sig_lo, sig_hi) / np.maximum(sig_lo, sig_hi)
-            out["balance_db"][ok] = 10 * np.log10(ratio[ok])
-        out["midpoint_khz"][ok] = self._start_khz + self._step_khz * (lo[ok] + 0.5)
+        floor = _median(self._noise_now)  # NaN before the first sweep: none compared
+        hot, streak = split.hot_mw, split.streak
+        rows, ratios = [], []
+        for row, lo in pairs:
+            sig_lo, sig_hi = float(hot[lo]) - floor, float(hot[lo + 1]) - floor
+            if sig_lo != sig_lo or sig_hi != sig_hi:  # NaN: not compared (min() would drop it)
+                continue
+            weaker, stronger = min(sig_lo, sig_hi), max(sig_lo, sig_hi)
+            if streak[lo] > 0 and streak[lo + 1] > 0 and weaker >= STRADDLE_MIN_SIGNAL * floor:
+                rows.append(row)
+                ratios.append(ieee_div(weaker, stronger))
+                out["midpoint_khz"][row] = start + step * (lo + 0.5)
+        if rows:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out["balance_db"][rows] = 10 * np.log10(np.array(ratios))
         return out
 
     def _features(self, snap: np.ndarray) -> np.ndarray:
@@ -405,6 +416,20 @@ class Pipeline:
             with_history(feats, snap, split.busy_before, split.cut_share, streak, streak_sd,
                          self._start_khz, self._step_khz)
         return feats
+
+
+def _median(values: np.ndarray) -> float:
+    """np.median of a float32 row, as NumPy computes it (its float32 mean of the middle two, NaN
+    if any is NaN) without its wrappers: the band's floor, taken every sweep with a track."""
+    if not values.size:
+        return math.nan
+    ordered = np.sort(values)
+    if ordered[-1] != ordered[-1]:  # NaN sorts last
+        return math.nan
+    half = values.size // 2
+    if values.size % 2:
+        return float(ordered[half])
+    return float((ordered[half - 1] + ordered[half]) / 2)
 
 
 def _run_labels(hot: np.ndarray) -> np.ndarray:

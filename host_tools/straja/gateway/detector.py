@@ -172,17 +172,21 @@ class NodeDetector:
         gets there), so one observation is evidence enough for an alert."""
         tracks = st.core.tracker.snapshot()
         ids, ends = tracks["track_id"].tolist(), tracks["t_last_end_us"].tolist()
-        fresh = [i for i, (tid, end) in enumerate(zip(ids, ends)) if st.reported.get(tid) != end]
+        reported = st.reported
+        fresh = [i for i, (tid, end) in enumerate(zip(ids, ends)) if reported.get(tid) != end]
         if not fresh:
             return []
-        st.reported.update((ids[i], ends[i]) for i in fresh)
-        live = set(ids)
-        for tid in [t for t in st.reported if t not in live]:
-            del st.reported[tid]
-        fresh_tracks = tracks[fresh]
-        confirmed = fresh_tracks[fresh_tracks["state"] == CONFIRMED]
-        if not confirmed.size:
+        reported.update((ids[i], ends[i]) for i in fresh)
+        # every live track is in `reported` now: more entries than live tracks are ended ones
+        if len(reported) > len(ids):
+            live = set(ids)
+            for tid in [t for t in reported if t not in live]:
+                del reported[tid]
+        states = tracks["state"].tolist()
+        rows = [i for i in fresh if states[i] == CONFIRMED]
+        if not rows:
             return []
+        confirmed = tracks[rows]
         # only these can be observed, so only these are classified (classify is the cost here);
         # the sweep's bursts (one or a few) as plain numbers
         classes = st.core.classes(confirmed)
