@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host_tools"))
 from straja.tools import deploy  # noqa: E402
 from straja.paths import FIRMWARE  # noqa: E402
+from straja.rawrepl import FRIENDLY_PROMPT  # noqa: E402
 from straja.vnode.bridge import UsbLink, VirtualNode  # noqa: E402
 
 HELP_REPEATS = 9
@@ -53,7 +54,7 @@ def fresh_node(tmp: Path, name: str, link) -> VirtualNode:
     node = VirtualNode(tmp / name, name=name, link=link).start()
     deadline = time.monotonic() + BOOT_TIMEOUT_S
     with serial.Serial(node.port, 115200, timeout=0.5) as port:
-        while b">>> " not in port.read(256):
+        while FRIENDLY_PROMPT not in port.read(256):
             if time.monotonic() > deadline:
                 node.stop()
                 raise SystemExit(f"{name}: the virtual node's REPL did not answer in "

@@ -12,6 +12,7 @@ import struct
 import time
 
 RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
+FRIENDLY_PROMPT = b">>> "  # the friendly REPL waiting for a line
 # Delays known to let a board's USB stack and interpreter settle between Ctrl-C and Ctrl-A.
 SETTLE_DELAYS = (0.1, 0.3, 1.0)
 

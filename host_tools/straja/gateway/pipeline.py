@@ -22,6 +22,7 @@ import heapq
 
 from ..framing import Decoder
 from ..protocol import CONSOLE_BYTES, MODES, REMOTEID, REPLY, STATUS, SWEEP, Console, SeqTracker
+from ..rawrepl import FRIENDLY_PROMPT, RAW_PROMPT
 from . import replies
 from .alerts import Alerts
 from .config import GatewayConfig
@@ -47,7 +48,6 @@ HELLO = (("info", None), ("get", "plan"), ("start", None))
 PLAN_REPLY = {"plan", "temp_plan_s"}  # the keys of a `get plan` reply
 IDLE = next(code for code, name in MODES.items() if name == "idle")  # STATUS mode
 # What a port shows when the node's app has stopped at the REPL (a stray Ctrl-C, a crash)
-FRIENDLY_PROMPT, RAW_REPL = b">>> ", b"raw REPL; CTRL-B to exit\r\n>"
 
 
 class Pipeline:
@@ -336,7 +336,7 @@ class Pipeline:
         if data.endswith(b"\0"):
             return  # (most chunks: frames only)
         tail = data[data.rfind(0) + 1:]
-        at_raw = tail.endswith(RAW_REPL)
+        at_raw = tail.endswith(RAW_PROMPT)
         if not (at_raw or tail.endswith(FRIENDLY_PROMPT)) or tail.translate(None, CONSOLE_BYTES) \
                 or t_ns < self.recovering.get(source, 0):
             return

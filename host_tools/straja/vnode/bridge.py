@@ -33,14 +33,13 @@ from pathlib import Path
 from straja_node.wire import RESET_HARD, RESET_POWER_ON, RESET_SOFT
 
 from ..mp import micropython_command
+from ..rawrepl import FRIENDLY_PROMPT, RAW_PROMPT
 
 ROM = Path(__file__).with_name("_boot.py")
 
 # Exit code with which the firmware's unix hardware layer asks for a hard reset.
 RESET_EXIT_CODE = 86
 
-RAW_REPL_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
-FRIENDLY_PROMPT = b"\r\n>>> "
 OUTPUT_BOUND = 256 * 1024
 
 
@@ -241,7 +240,7 @@ class VirtualNode:
     def _restart_after_exit(self, code: int) -> None:
         """The interpreter ended: boot it again, as the board would."""
         self.exit_codes.append(code)
-        in_raw_repl = self._tail.rfind(RAW_REPL_BANNER) > self._tail.rfind(b">>> ")
+        in_raw_repl = self._tail.rfind(RAW_PROMPT) > self._tail.rfind(FRIENDLY_PROMPT)
         if code in (0, -signal.SIGUSR1):  # Ctrl-D at the REPL; sys.exit() in main.py (_boot.py)
             cause = RESET_SOFT
             self._to_host(b"MPY: soft reboot\r\n")
@@ -287,7 +286,7 @@ class VirtualNode:
         del self._tail[:-512]
         if self._swallow_until_prompt:
             # A raw-REPL soft reset: hide the new interpreter's friendly banner, then enter raw REPL.
-            if self._tail.endswith(b">>> "):
+            if self._tail.endswith(FRIENDLY_PROMPT):
                 self._swallow_until_prompt = False
                 os.write(self._mp_master, b"\x01")
             return
