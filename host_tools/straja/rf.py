@@ -30,7 +30,8 @@ BLE_ADV_MHZ = {37: 2402.0, 38: 2426.0, 39: 2480.0}
 # in one of these (ExpressLRS, Crossfire, FrSky R9: EU 863-870, FCC/AU 902-928; the 2.4 GHz ISM
 # band), so its channels span at most the widest plan a receiver's band holds: two narrow
 # emitters in two plans (a LoRaWAN sensor on 868, a tracker on 905) are never one hopper.
-HOP_PLANS_MHZ = ((863.0, 870.0), (902.0, 928.0), (2400.0, 2483.5))
+ISM_2G4_MHZ = (2400.0, 2483.5)
+HOP_PLANS_MHZ = ((863.0, 870.0), (902.0, 928.0), ISM_2G4_MHZ)
 
 
 def widest_hop_plan_mhz(lo_mhz: float, hi_mhz: float) -> float:
