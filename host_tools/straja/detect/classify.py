@@ -104,7 +104,7 @@ PERSISTENT_DISTINCT = 0.5     # a hopper's held hits land on new channels; Wi-Fi
 # draws). A Wi-Fi channel's held frames, cut into narrow pieces by frequency-selective fading,
 # stay within its 20/40 MHz however many come (frsky_on_urban_24ghz: an access point's 122 held
 # pieces within 27 MHz named ELRS at 116 s); under this probability they are not a band's hops
-ISM_2G4_KHZ = 1000.0 * (rf.ISM_2G4_MHZ[1] - rf.ISM_2G4_MHZ[0])  # the band a 2.4 GHz hopper spans
+ISM_2G4_KHZ = 1000.0 * (rf.ISM_2G4_MHZ[1] - rf.ISM_2G4_MHZ[0])
 BAND_HOP_MIN_P = 1e-3
 HOP_MAX_BINS = 2.0            # a hop no wider than the filter (ELRS 2.4: LoRa 812 kHz, FLRC ~1 MHz)
                               # lights one scan channel, two when it falls between them (measured
