@@ -451,8 +451,9 @@ class Localiser:
         """A Fix (3+ nodes), Locus (2) or Ring (1; needs freq_hz) from the nodes' powers in dBm.
 
         `band`: one label per reading when a drone is heard on several links or bands (video and
-        control, several front ends): each band has its own transmit power A and its own
-        shadowing, so a node may give one reading per band (default: one band, label 0).
+        control, several front ends): each band has its own transmit power A, and a node's
+        shadowing on its bands is correlated as the site's estimate says, so a node may give one
+        reading per band (default: one band, label 0).
         `freq_hz`: one frequency, or one per reading (a band's prior from its first reading's)."""
         idx = np.asarray(node_index, int).ravel()
         p = np.asarray(dbm, float).ravel()
