@@ -293,3 +293,66 @@ def test_outside_with_a_low_exponent_and_inside_the_region_is_tighter_than_one_e
     inside = evaluate.run_condition(evaluate.Condition("square", "inside", 4.0, 0.0), 100,
                                     PathLossModel(), seed=1)
     assert inside["coverage"] >= 0.95 and inside["median_radius95_m"] < 2500
+
+
+def _site_spread(bands: int, rho: float, fixes: int, seed: int) -> Localiser:
+    """A site's pooled spread after `fixes` fixes of drones inside the square (the model exact:
+    the assumed exponent and height, 4 dB shadowing correlated rho between one node's bands),
+    from a prior of 6 dB and no correlation."""
+    loc = Localiser(SQUARE, PathLossModel(shadowing_db=6.0))
+    rng = np.random.default_rng(seed)
+    idx, band = np.tile(np.arange(4), bands), np.repeat(np.arange(bands), 4)
+    for _ in range(fixes):
+        truth = rng.uniform(-500, 500, 2)
+        common, own = rng.standard_normal(4), rng.standard_normal((bands, 4))
+        shadow = 4.0 * (math.sqrt(rho) * common + math.sqrt(1 - rho) * own).ravel()
+        dbm = _powers(SQUARE[idx], truth, loc.up_m, eirp=rng.uniform(0, 30)) + shadow
+        loc.locate(idx, dbm, FREQ, band)
+    return loc
+
+
+def test_the_pooled_spread_of_one_band_is_not_biased_high():
+    """Four nodes, x, y and A fitted: n - p leaves one degree of freedom, but the residual keeps
+    more of the shadowing than that (its measured mean per fix here: ~1.4-1.9 variances), and
+    s^2 = RSS / (n - p) came out 5.2-5.6 dB for 4 dB. The residual's degrees of freedom drawn
+    at each fix, at the site's spread, give the truth within the sample's spread."""
+    spread = _site_spread(1, 0.0, 80, seed=1).spread
+    assert 3.5 <= spread.sigma_db <= 4.5, spread.sigma_db
+    assert spread.dof > 80                           # more than one per fix
+    assert 3.5 <= math.sqrt(spread.rss_db2 / 80) <= 6.5   # RSS / (n - p): biased high
+
+
+def test_the_within_node_residual_is_unbiased_and_position_free():
+    """A node's readings on several bands about their node's mean and the bands' offsets: an
+    exact linear model (n - p degrees of freedom), whatever the path loss."""
+    from straja.locate.rss import _within_node
+    rng = np.random.default_rng(3)
+    idx = np.array([0, 1, 2, 3, 0, 1, 2, 0])          # node 3 heard on one band, node 0 on three
+    bands = np.eye(3)[[0, 0, 0, 0, 1, 1, 1, 2]]
+    rss, dof = zip(*(_within_node(idx, rng.uniform(-90, -40, 4)[idx] + bands @ rng.uniform(-5, 5, 3)
+                                  + 2.0 * rng.standard_normal(8), bands) for _ in range(2000)))
+    assert set(dof) == {8 - 4 - 2}                    # 4 nodes and 2 band offsets
+    assert np.sum(rss) / np.sum(dof) == pytest.approx(4.0, rel=0.05)
+    assert _within_node(np.arange(4), np.zeros(4), np.ones((4, 1))) == (0.0, 0)
+
+
+def test_the_correlation_of_a_nodes_bands_is_estimated_and_weighs_the_fix():
+    """Two bands with 0.7 correlated shadowing: the site learns the correlation from its
+    residuals, and a fix's readings are weighed by it (a node's two bands are worth less than
+    two independent readings: a wider region than with independent bands)."""
+    correlated = _site_spread(2, 0.7, 40, seed=4)
+    independent = _site_spread(2, 0.0, 40, seed=4)
+    assert 0.45 <= correlated.spread.band_correlation <= 0.85
+    assert independent.spread.band_correlation <= 0.2
+    assert 3.4 <= correlated.spread.sigma_db <= 4.6 and 3.4 <= independent.spread.sigma_db <= 4.6
+    idx, band = np.tile(np.arange(4), 2), np.repeat(np.arange(2), 4)
+    dbm = _powers(SQUARE[idx], np.array([100.0, 50.0]), correlated.up_m)
+    wide, narrow = (loc.locate(idx, dbm, FREQ, band) for loc in (correlated, independent))
+    area = [np.linalg.det(fix.candidates[0].cov) / fix.sigma_db**4 for fix in (wide, narrow)]
+    assert area[0] > 1.5 * area[1]
+    assert np.linalg.norm(wide.east_north - [100.0, 50.0]) < 1.0
+
+
+def test_band_correlation_must_be_below_one():
+    with pytest.raises(ValueError, match="band_correlation"):
+        PathLossModel(band_correlation=1.0)

@@ -58,7 +58,7 @@ class Condition:
     shadowing_db: float
     exponent_error: float
     bands: int = 1
-    band_correlation: float = 0.0  # of one link's shadowing between the bands (the solver: 0)
+    band_correlation: float = 0.0  # of one link's shadowing between the bands (the site estimates it)
 
     @property
     def name(self) -> str:

@@ -106,15 +106,16 @@ class Positioner:
         """How far two tracks' per-node powers are from one place, as a share of what one
         place allows: 1 at its 99 % quantile. At one place the difference of the two
         links' powers at node i is the difference of their transmit powers plus the two bands'
-        shadowings, the same at every node within sqrt(2) s; two places add 10 n log10 of the
-        ratio of their distances, which differs from node to node. None with fewer than
+        shadowings, the same at every node within sqrt(2) s_w (s_w the part of a node's
+        shadowing its bands do not share: the site's estimate); two places add 10 n log10 of
+        the ratio of their distances, which differs from node to node. None with fewer than
         PAIR_NODES nodes in common."""
         mine, theirs = dict(zip(*powers)), dict(zip(*other_powers))
         common = sorted(set(mine) & set(theirs))
         if len(common) < PAIR_NODES:
             return None
         diff = np.array([mine[i] - theirs[i] for i in common])
-        spread2 = 2 * self.localiser.spread.sigma_db ** 2
+        spread2 = 2 * self.localiser.spread.within_sigma_db ** 2
         statistic = float(((diff - diff.mean()) ** 2).sum()) / spread2  # chi2, len - 1 dof
         dof = len(common) - 1  # its quantile (Wilson-Hilferty)
         limit = dof * (1 - 2 / (9 * dof) + PAIR_Z * math.sqrt(2 / (9 * dof))) ** 3

@@ -8,8 +8,9 @@ with d_i the slant distance from node i to the emitter, A the unknown "power at 
 power, antenna gains and the 1 m loss together) and n the path-loss exponent. A is eliminated by
 estimating it jointly with the position (maximum likelihood; for fixed position A has a closed
 form, so this is the same as differential RSS with the pair correlations done right). A drone
-heard on several bands (video and control link) has one A per band and independent shadowing
-per band. n is not estimated but integrated over its prior (the configured value +-
+heard on several bands (video and control link) has one A per band, and a node's shadowing on
+its bands is correlated (they cross the same ground): the readings are weighed by the inverse of
+that covariance (generalised least squares), the correlation a site's estimate. n is not estimated but integrated over its prior (the configured value +-
 `exponent_sigma`) by a 3-point Gauss-Hermite quadrature: a fix at each of its exponents, every
 local minimum weighted by the quadrature weight times its likelihood.
 
@@ -22,9 +23,10 @@ of the grid, so the banana-shaped cost surfaces of RSS (two valleys when the emi
 the nodes' hull) do not trap it.
 
 Uncertainty: each minimum (a candidate) has the inverse Fisher information at it as covariance,
-with the shadowing spread `s` estimated from the residuals, pooled over the fixes of a site
-(`ShadowingSpread`) with the configured spread as a prior worth `shadowing_prior_dof` degrees of
-freedom. Residuals carry model mismatch too (a wrong exponent, antenna patterns), so mismatch
+with the shadowing spread `s` and its correlation between a node's bands estimated from the
+residuals, pooled over the fixes of a site (`ShadowingSpread`: the residual's degrees of freedom
+are drawn at each fix, since a position soaks up less shadowing than n - p says) with the
+configured spread as a prior worth `shadowing_prior_dof` degrees of freedom. Residuals carry model mismatch too (a wrong exponent, antenna patterns), so mismatch
 inflates `s`. The 95 % region is the likelihood ratio's (`ProfileLikelihood`: the points whose
 profile cost is within the 2 F(2, nu) quantile of the fix's; banana-shaped and open outwards
 where the powers allow it); the union of the candidates' ellipses (a fix and its mirror are two
@@ -50,6 +52,14 @@ REGION_QUANTILES = (np.arange(512) + 0.5) / 512
 REGION_ANGLES = np.arange(512) * math.pi * (3 - math.sqrt(5))
 # the exponent's prior integrated by 3-point Gauss-Hermite quadrature: (offset in spreads, weight)
 EXPONENT_QUADRATURE = ((-math.sqrt(3), 1 / 6), (0.0, 2 / 3), (math.sqrt(3), 1 / 6))
+# a node's shadowing on two bands is taken as at most this correlated (at 1 its readings on
+# several bands would be one, and the readings' covariance singular)
+MAX_BAND_CORRELATION = 0.95
+# noise draws per fix of the spread's degrees of freedom (`Localiser._residual_dof`), new at
+# each fix (a site's fixes average them), the same at each of the spreads SPREAD_LEVELS_DB (the
+# degrees of freedom grow with the spread; the site's estimate interpolates them at itself)
+DOF_DRAWS = 4
+SPREAD_LEVELS_DB = np.array([1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0])
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,9 @@ class PathLossModel:
     # the data imply by 10 dn log10(d) at distance d, so the transmit-power prior is widened by
     # the exponent's spread at this distance
     prior_distance_m: float = 500.0
+    # correlation of one node's shadowing between bands before a site's readings say otherwise
+    # (a drone's video and control link reach a mast over the same ground)
+    band_correlation: float = 0.0
     confidence: float = 0.95
 
     def __post_init__(self):
@@ -75,6 +88,9 @@ class PathLossModel:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"path-loss model: {name} must be a positive number, not {value}")
+        if not 0 <= self.band_correlation <= MAX_BAND_CORRELATION:
+            raise ValueError(f"path-loss model: band_correlation {self.band_correlation} is not in "
+                             f"0..{MAX_BAND_CORRELATION}")
         if not 0.5 <= self.confidence < 1:
             raise ValueError(f"path-loss model: confidence {self.confidence} is not in 0.5..1")
         if self.eirp_dbm[0] > self.eirp_dbm[1]:
@@ -82,27 +98,67 @@ class PathLossModel:
 
 
 class ShadowingSpread:
-    """The shadowing spread of a site, pooled over its fixes' residuals.
+    """The shadowing spread of a site and the correlation of a node's shadowing between bands,
+    pooled over its fixes' residuals.
 
-    s^2 = (nu0 sigma0^2 + sum RSS) / (nu0 + sum dof): the configured spread is a prior worth nu0
-    degrees of freedom; a site's own residuals take over as they accumulate. Older fixes are
-    forgotten once `memory_dof` degrees of freedom are held, so a change of weather or foliage
-    is followed.
+    Two variance components: the total spread s^2 of one reading, and the within-node part
+    s_w^2 = (1 - rho) s^2 that a node's readings on different bands do not share. The within
+    part is (nu0 prior^2 + sum RSS_w) / (nu0 + sum dof_w), exact n - p degrees of freedom; the
+    configured spread (and correlation) is a prior worth nu0 degrees of freedom, and a site's own
+    residuals take over as they accumulate. The total solves s^2 = (nu0 sigma0^2 + sum RSS) /
+    (nu0 + sum nu(s)): a fix's degrees of freedom nu are the residual's expectation per unit
+    variance at the fix (`Localiser._residual_dof`), not n - p: a position inside a few nodes
+    cannot follow the shadowing as a linear model's parameters would, so the residual keeps more
+    of it, the more the larger the spread (inside the 1 km square: ~1.4 of 4 readings' squared
+    shadowing at 4 dB, not 1; RSS / (n - p) put 4 dB at 5.2-5.6). nu is held at the spreads
+    SPREAD_LEVELS_DB and interpolated. Older fixes are forgotten once `memory_dof` degrees of
+    freedom are held, so a change of weather or foliage is followed.
     """
 
     def __init__(self, model: PathLossModel, memory_dof: float = 400.0):
         self.model = model
         self.memory_dof = memory_dof
-        self.rss_db2 = 0.0
-        self.dof = 0.0
+        self.rss_db2 = 0.0                            # total: residuals of fixes
+        self.level_dof = np.zeros(SPREAD_LEVELS_DB.size)  # their nu at each spread level
+        self.within_rss_db2 = self.within_dof = 0.0   # a node's readings about their mean
+        self._sigma_db = model.shadowing_db
 
-    def add(self, rss_db2: float, dof: float) -> None:
+    def add(self, rss_db2: float, level_dof, within_rss_db2: float = 0.0,
+            within_dof: float = 0.0) -> None:
+        """A fix's total residual with its degrees of freedom at each of SPREAD_LEVELS_DB, and
+        its within-node residual with its degrees of freedom."""
         self.rss_db2 += rss_db2
-        self.dof += dof
-        if self.dof > self.memory_dof:
-            keep = self.memory_dof / self.dof
-            self.rss_db2 *= keep
-            self.dof *= keep
+        self.level_dof = self.level_dof + level_dof
+        self.within_rss_db2 += within_rss_db2
+        self.within_dof += within_dof
+        self._sigma_db = self._solve()
+        keep = min(1.0, self.memory_dof / self.dof) if self.dof > 0 else 1.0
+        self.rss_db2 *= keep
+        self.level_dof = self.level_dof * keep
+        keep = min(1.0, self.memory_dof / self.within_dof) if self.within_dof > 0 else 1.0
+        self.within_rss_db2 *= keep
+        self.within_dof *= keep
+
+    def _solve(self) -> float:
+        """s with s^2 (nu0 + nu(s)) = nu0 sigma0^2 + RSS (nu grows with s: one root)."""
+        m = self.model
+        if not self.rss_db2 and not self.level_dof.any():
+            return m.shadowing_db
+        lo, hi = -6.0, 6.0                              # log s, bisected
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            dof = np.interp(mid, np.log(SPREAD_LEVELS_DB), self.level_dof)
+            if math.exp(2 * mid) * (m.shadowing_prior_dof + dof) > (
+                    m.shadowing_prior_dof * m.shadowing_db**2 + self.rss_db2):
+                hi = mid
+            else:
+                lo = mid
+        return math.exp((lo + hi) / 2)
+
+    @property
+    def dof(self) -> float:
+        """The fixes' degrees of freedom at the current spread."""
+        return float(np.interp(math.log(self._sigma_db), np.log(SPREAD_LEVELS_DB), self.level_dof))
 
     @property
     def total_dof(self) -> float:
@@ -110,8 +166,34 @@ class ShadowingSpread:
 
     @property
     def sigma_db(self) -> float:
+        return self._sigma_db
+
+    @property
+    def within_sigma_db(self) -> float:
+        """The spread of a node's readings on different bands about their common part."""
         m = self.model
-        return math.sqrt((m.shadowing_prior_dof * m.shadowing_db**2 + self.rss_db2) / self.total_dof)
+        prior = m.shadowing_db**2 * (1 - m.band_correlation)
+        return math.sqrt((m.shadowing_prior_dof * prior + self.within_rss_db2)
+                         / (m.shadowing_prior_dof + self.within_dof))
+
+    @property
+    def band_correlation(self) -> float:
+        """rho = 1 - s_w^2 / s^2, within 0..MAX_BAND_CORRELATION."""
+        rho = 1 - (self.within_sigma_db / self.sigma_db) ** 2
+        return min(max(rho, 0.0), MAX_BAND_CORRELATION)
+
+    def weight(self, idx: np.ndarray) -> np.ndarray:
+        """The inverse covariance (1/dB^2) of readings from nodes idx (one per node and band):
+        spread s, correlation rho between one node's readings."""
+        return shadowing_weight(idx, self.sigma_db, self.band_correlation)
+
+
+def shadowing_weight(idx: np.ndarray, sigma_db: float, band_correlation: float) -> np.ndarray:
+    """Inverse covariance of readings from nodes idx: spread sigma_db, correlated
+    band_correlation between the readings of one node (on different bands)."""
+    same_node = (idx[:, None] == idx[None, :]).astype(float)
+    cov = sigma_db**2 * (band_correlation * same_node + (1 - band_correlation) * np.eye(idx.size))
+    return np.linalg.inv(cov)
 
 
 def ellipse_scale2(confidence: float, dof: float) -> float:
@@ -142,13 +224,14 @@ class Candidate(NamedTuple):
 class ProfileLikelihood:
     """A fix's likelihood over the horizontal position, as -2 log of its ratio to the best
     point's: each band's A in closed form (with its power prior), the exponent at the likeliest
-    of the quadrature's nodes (its weight in the cost), the site's shadowing spread."""
+    of the quadrature's nodes (its weight in the cost), the site's shadowing spread and
+    correlation between bands."""
 
     nodes: np.ndarray            # the readings' node positions, N x 3 ENU
     up_m: float
     dbm: np.ndarray
     bands: np.ndarray            # N x B one-hot
-    sigma_db: float
+    weight: np.ndarray           # N x N inverse covariance of the readings' shadowing, 1/dB^2
     prior: tuple | None          # the bands' power prior (`Localiser.power_prior`)
     exponents: tuple
     penalties: tuple             # -2 log of each exponent's quadrature weight
@@ -156,7 +239,7 @@ class ProfileLikelihood:
 
     def cost(self, east_north) -> np.ndarray:
         log_d = _log_distance(np.asarray(east_north, float), self.nodes, self.up_m)
-        return np.min([_profile(log_d, self.dbm, self.bands, n, self.sigma_db, self.prior)[2]
+        return np.min([_profile(log_d, self.dbm, self.bands, n, self.weight, self.prior)[2]
                         + penalty for n, penalty in zip(self.exponents, self.penalties)], axis=0)
 
     def excess(self, east_north) -> np.ndarray:
@@ -306,21 +389,37 @@ def _log_distance(xy: np.ndarray, nodes: np.ndarray, up_m: float) -> np.ndarray:
 
 
 def _profile(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray, exponent: float,
-             sigma_db: float, power_prior: tuple[np.ndarray, np.ndarray] | None):
-    """For log distances (..., N) in dB (10 log10 d) and the readings' bands (N x B, one-hot): the
-    best A of each band in closed form (..., B), the residuals P - A + n L and the cost
-    sum(r^2)/sigma^2 + sum(((A - A0)/sA)^2) (no prior term without one)."""
+             weight: np.ndarray, power_prior: tuple[np.ndarray, np.ndarray] | None):
+    """For log distances (..., N) in dB (10 log10 d), the readings' bands (N x B, one-hot) and
+    their shadowing's inverse covariance W (N x N): the best A of each band in closed form
+    (..., B; generalised least squares), the residuals P - A + n L and the cost r' W r +
+    sum(((A - A0)/sA)^2) (no prior term without one)."""
     centred = dbm + exponent * log_d
-    w = 1 / sigma_db**2
-    sums, counts = centred @ bands, bands.sum(0)
-    if power_prior is None:
-        a = sums / counts
-        resid = centred - a @ bands.T
-        return a, resid, w * (resid * resid).sum(-1)
-    a0, sa = power_prior
-    a = (w * sums + a0 / sa**2) / (w * counts + 1 / sa**2)
+    normal = bands.T @ weight @ bands           # B x B, the same at every position
+    rhs = centred @ (weight @ bands)
+    if power_prior is not None:
+        a0, sa = power_prior
+        normal = normal + np.diag(1 / sa**2)
+        rhs = rhs + a0 / sa**2
+    a = rhs @ np.linalg.inv(normal)             # normal is symmetric
     resid = centred - a @ bands.T
-    return a, resid, w * (resid * resid).sum(-1) + (((a - a0) / sa) ** 2).sum(-1)
+    cost = ((resid @ weight) * resid).sum(-1)
+    if power_prior is not None:
+        cost = cost + (((a - a0) / sa) ** 2).sum(-1)
+    return a, resid, cost
+
+
+def _within_node(idx: np.ndarray, dbm: np.ndarray, bands: np.ndarray) -> tuple[float, int]:
+    """(RSS dB^2, degrees of freedom) of the readings about their node's mean and their band's
+    offset: the shadowing a node's readings on several bands do not share (its position's path
+    loss and its common shadowing are the node's mean; each band's A its offset)."""
+    _, node = np.unique(idx, return_inverse=True)
+    design = np.column_stack([np.eye(node.max() + 1)[node], bands])
+    dof = idx.size - int(np.linalg.matrix_rank(design))
+    if dof <= 0:
+        return 0.0, 0
+    resid = dbm - design @ np.linalg.lstsq(design, dbm, rcond=None)[0]
+    return float(resid @ resid), dof
 
 
 class Localiser:
@@ -343,6 +442,7 @@ class Localiser:
         self.region = (lo, hi)
         axes = [np.linspace(lo[k], hi[k], self.GRID) for k in range(2)]
         self._grid_xy = np.stack(np.meshgrid(*axes, indexing="ij"), -1)  # GRID x GRID x 2
+        self._rng = np.random.default_rng(0)  # `_residual_dof`'s draws: a site's run repeats
 
     def _log_d(self, xy: np.ndarray, idx: np.ndarray) -> np.ndarray:
         return _log_distance(xy, self.nodes[idx], self.up_m)
@@ -351,8 +451,9 @@ class Localiser:
         """A Fix (3+ nodes), Locus (2) or Ring (1; needs freq_hz) from the nodes' powers in dBm.
 
         `band`: one label per reading when a drone is heard on several links or bands (video and
-        control, several front ends): each band has its own transmit power A and its own
-        shadowing, so a node may give one reading per band (default: one band, label 0).
+        control, several front ends): each band has its own transmit power A, and a node's
+        shadowing on its bands is correlated as the site's estimate says, so a node may give one
+        reading per band (default: one band, label 0).
         `freq_hz`: one frequency, or one per reading (a band's prior from its first reading's)."""
         idx = np.asarray(node_index, int).ravel()
         p = np.asarray(dbm, float).ravel()
@@ -420,31 +521,27 @@ class Localiser:
     def _fix(self, idx: np.ndarray, p: np.ndarray, bands: np.ndarray, prior) -> Fix:
         """`prior`: the bands' power prior (`power_prior`), or None."""
         m = self.model
-        sigma = self.spread.sigma_db
+        weight = self.spread.weight(idx)
         # the exponent integrated over its prior (Gauss-Hermite): a fix at each of its nodes, the
         # cost carrying the node's weight (-2 log w), so that every minimum's exp(-cost / 2) is
         # its share of the posterior
         grid_log_d = self._log_d(self._grid_xy, idx)
         minima = []
         exponents = [m.exponent + offset * m.exponent_sigma for offset, _ in EXPONENT_QUADRATURE]
-        for (_, weight), n in zip(EXPONENT_QUADRATURE, exponents):
-            _, _, cost = _profile(grid_log_d, p, bands, n, sigma, prior)
-            minima += [(xy, found - 2 * math.log(weight), n) for xy, found in
-                       (self._levenberg_marquardt(start, idx, p, bands, sigma, prior, n)
+        for (_, share), n in zip(EXPONENT_QUADRATURE, exponents):
+            _, _, cost = _profile(grid_log_d, p, bands, n, weight, prior)
+            minima += [(xy, found - 2 * math.log(share), n) for xy, found in
+                       (self._levenberg_marquardt(start, idx, p, bands, weight, prior, n)
                         for start in self._starts(cost))]
         minima.sort(key=lambda found: found[1])
-        _, resid, _ = _profile(self._log_d(minima[0][0], idx), p, bands, minima[0][2], sigma,
-                               prior)
-        dof = idx.size - 2 - bands.shape[1]  # powers less x, y and each band's A; none left
-        if dof > 0:                          # leaves only the prior's pull, no information
-            self.spread.add(float(resid @ resid), dof)
-        sigma = self.spread.sigma_db
+        self._learn_spread(minima[0][0], idx, p, bands, grid_log_d)
+        weight = self.spread.weight(idx)
         # Other local minima that the data hardly rule out (RSS ratios are kept by inversion in the
         # circle through the nodes: a mirror fix) are parts of the confidence region and widen the
         # mixture covariance by their weight; a tracker chooses between them (`Fix.candidates`).
-        candidates = self._candidates(minima, idx, bands, sigma, prior)
+        candidates = self._candidates(minima, idx, bands, weight, prior)
         xy = candidates[0].east_north
-        a, resid, _ = _profile(self._log_d(xy, idx), p, bands, candidates[0].exponent, sigma,
+        a, resid, _ = _profile(self._log_d(xy, idx), p, bands, candidates[0].exponent, weight,
                                prior)
         weights = np.array([c.weight for c in candidates])
         cov = sum(c.weight * (c.cov + np.outer(c.east_north - xy, c.east_north - xy))
@@ -458,14 +555,49 @@ class Localiser:
         # information at the fix, where a fix pushed outwards by shadowing has several times
         # less of it than the drone's place, misjudges it both ways (docs/localisation.md).
         likelihood = ProfileLikelihood(
-            self.nodes[idx], self.up_m, p, bands, sigma, prior, tuple(exponents),
+            self.nodes[idx], self.up_m, p, bands, weight, prior, tuple(exponents),
             tuple(-2 * math.log(weight) for _, weight in EXPONENT_QUADRATURE))
         likelihood = replace(likelihood, best=float(min(
             likelihood.cost(c.east_north) for c in candidates)))
         return Fix(xy, self.up_m, cov, ellipse_scale2(m.confidence, self.spread.total_dof),
-                   a, sigma, resid, bounded, candidates, region_scale2, likelihood)
+                   a, self.spread.sigma_db, resid, bounded, candidates, region_scale2, likelihood)
 
-    def _candidates(self, minima, idx, bands, sigma, prior) -> list:
+    def _learn_spread(self, xy, idx, p, bands, grid_log_d) -> None:
+        """Add a fix's residuals to the site's spread. The within-node part: a node's readings on
+        several bands about their mean and their bands' offsets (position and exponent drop out:
+        a linear model, n - p exact). The total: the residual sum of squares at the grid's best
+        point, each band's A free, at the assumed exponent, with as degrees of freedom that
+        statistic's mean per unit variance over shadowing drawn at the fix with the site's
+        spread and correlation (`_residual_dof`; unweighted, so that a wrong correlation moves
+        only the draws, little, and the estimates converge). A three-node fix adds no total:
+        with x, y and A fitted its residual is only the power prior's pull."""
+        within_rss, within_dof = _within_node(idx, p, bands)
+        total_rss, total_dof = 0.0, np.zeros(SPREAD_LEVELS_DB.size)
+        if idx.size - 2 - bands.shape[1] > 0:
+            flat_log_d = grid_log_d.reshape(-1, idx.size)
+            unweighted = np.eye(idx.size)
+            total_rss = float(_profile(flat_log_d, p, bands, self.model.exponent, unweighted,
+                                       None)[2].min())
+            total_dof = self._residual_dof(xy, idx, bands, flat_log_d)
+        self.spread.add(total_rss, total_dof, within_rss, within_dof)
+
+    def _residual_dof(self, xy, idx, bands, flat_log_d) -> np.ndarray:
+        """E[min over the grid of r' r] / s^2 for powers drawn about an emitter at xy with
+        shadowing of spread s (each of SPREAD_LEVELS_DB) and the site's correlation between
+        bands: the degrees of freedom the total residual keeps. For a linear model and
+        independent readings it would be n - p; a position cannot follow the shadowing as far as
+        a linear parameter would (the powers an emitter can give are bounded: a far emitter
+        gives them all alike), so more stays in the residual, and a node's shadowing common to
+        its bands is partly taken up by the position, so less."""
+        corr = np.linalg.inv(self.spread.weight(idx)) / self.spread.sigma_db**2
+        unit = self._rng.standard_normal((DOF_DRAWS, idx.size)) @ np.linalg.cholesky(corr).T
+        draws = (SPREAD_LEVELS_DB[:, None, None] * unit).reshape(-1, idx.size)
+        powers = -self.model.exponent * self._log_d(xy, idx) + draws  # A drops out
+        rss = _profile(flat_log_d, powers[:, None, :], bands, self.model.exponent,
+                       np.eye(idx.size), None)[2].min(-1)
+        return rss.reshape(SPREAD_LEVELS_DB.size, -1).mean(-1) / SPREAD_LEVELS_DB**2
+
+    def _candidates(self, minima, idx, bands, weight, prior) -> list:
         """The distinct local minima (sorted by cost) that the data hardly rule out, as
         (east_north, covariance, weight exp(-dcost / 2) relative to the best, exponent); those
         that ran out of the search region (beyond the bands' range) only when none is in it."""
@@ -474,10 +606,10 @@ class Localiser:
         minima = inside or minima[:1]
         found = []
         for xy, cost, n in minima:
-            weight = math.exp(-(cost - minima[0][1]) / 2)
-            if weight > 1e-3 and not any(np.allclose(xy, c.east_north, atol=1.0) for c in found):
-                found.append(Candidate(xy, self._covariance(xy, idx, bands, sigma, prior, n),
-                                       weight, n))
+            share = math.exp(-(cost - minima[0][1]) / 2)
+            if share > 1e-3 and not any(np.allclose(xy, c.east_north, atol=1.0) for c in found):
+                found.append(Candidate(xy, self._covariance(xy, idx, bands, weight, prior, n),
+                                       share, n))
         return found
 
     def _region_scale2(self, candidates: list, shares: np.ndarray) -> float:
@@ -497,27 +629,20 @@ class Localiser:
         cumulative = np.cumsum(weight[order])
         return float(nearest[order][np.searchsorted(cumulative, self.model.confidence * cumulative[-1])])
 
-    def _information(self, xy, idx, bands, sigma, prior, exponent: float,
-                     band_correlation: float = 0.0):
+    def _information(self, xy, idx, bands, weight, prior, exponent: float):
         """(Fisher information of (x, y, each band's A) with the power prior, the Jacobian, the
-        log distances) at xy; shadowing of spread sigma, correlated band_correlation between the
-        readings of one node on different bands."""
+        log distances) at xy; W the readings' shadowing inverse covariance."""
         log_d = self._log_d(xy, idx)
         jac = self._jacobian(xy, idx, bands, log_d, exponent)
-        if band_correlation:
-            same_node = (idx[:, None] == idx[None, :]) * band_correlation
-            shadowing_cov = sigma**2 * (same_node + (1 - band_correlation) * np.eye(idx.size))
-            info = jac.T @ np.linalg.solve(shadowing_cov, jac)
-        else:
-            info = jac.T @ jac / sigma**2
+        info = jac.T @ weight @ jac
         if prior is not None:
             info[2:, 2:] += np.diag(1 / prior[1] ** 2)
         return info, jac, log_d
 
-    def _covariance(self, xy, idx, bands, sigma, prior, exponent: float) -> np.ndarray:
+    def _covariance(self, xy, idx, bands, weight, prior, exponent: float) -> np.ndarray:
         """2x2 covariance of (x, y) at the given exponent: the inverse Fisher information (the
         exponent's spread is in the quadrature's candidates, not here)."""
-        info, _, _ = self._information(xy, idx, bands, sigma, prior, exponent)
+        info, _, _ = self._information(xy, idx, bands, weight, prior, exponent)
         return np.linalg.inv(info)[:2, :2]
 
     def cramer_rao(self, east_north, sigma_db: float, bands: int = 1,
@@ -529,8 +654,9 @@ class Localiser:
         idx = np.tile(np.arange(len(self.nodes)), bands)
         one_hot = np.repeat(np.eye(bands), len(self.nodes), axis=0)
         prior = self.power_prior(None if freq_hz is None else np.full(bands, freq_hz))
-        info, _, _ = self._information(np.asarray(east_north, float), idx, one_hot, sigma_db, prior,
-                                       self.model.exponent, band_correlation)
+        weight = shadowing_weight(idx, sigma_db, band_correlation)
+        info, _, _ = self._information(np.asarray(east_north, float), idx, one_hot, weight, prior,
+                                       self.model.exponent)
         return np.linalg.inv(info)[:2, :2]
 
     def _starts(self, cost: np.ndarray) -> list[np.ndarray]:
@@ -550,19 +676,19 @@ class Localiser:
         d2 = (delta * delta).sum(-1) + (self.up_m - nodes[:, 2]) ** 2
         return np.column_stack([exponent * DB_PER_NEPER * delta / d2[:, None], -bands])
 
-    def _levenberg_marquardt(self, xy, idx, p, bands, sigma, prior, n):
+    def _levenberg_marquardt(self, xy, idx, p, bands, weight, prior, n):
         """Minimise the cost over (x, y) with A profiled out at exponent n, from a grid start:
         (xy, cost)."""
         log_d = self._log_d(xy, idx)
-        _, r, cost = _profile(log_d, p, bands, n, sigma, prior)
+        _, r, cost = _profile(log_d, p, bands, n, weight, prior)
         damping = 1e-3
         for _ in range(self.ITERATIONS):
             jac = self._jacobian(xy, idx, bands, log_d, n)
-            h, g = jac.T @ jac, jac.T @ r
+            h, g = jac.T @ weight @ jac, jac.T @ weight @ r
             step = np.linalg.solve(h + damping * np.diag(np.diag(h) + 1e-12), -g)
             trial = xy + step[:2]
             log_d_trial = self._log_d(trial, idx)
-            _, r_trial, cost_trial = _profile(log_d_trial, p, bands, n, sigma, prior)
+            _, r_trial, cost_trial = _profile(log_d_trial, p, bands, n, weight, prior)
             if cost_trial < cost:
                 converged = np.abs(step[:2]).max() < 0.1 or cost - cost_trial < 1e-6
                 xy, r, log_d, cost = trial, r_trial, log_d_trial, cost_trial
