@@ -271,6 +271,10 @@ def test_centres_are_known_to_a_scan_step():
     assert got in ("analog_fm_video", "ofdm_video"), reason
     wider = dict(WEAK_40, spread_khz=0.5 * 40_500.0 + 20_000.0 + 1_000.0)
     assert classify.classify_one(feature(**wider), STEP_20)[0] == "unknown"
+    # a piece of an 80 MHz access point's run, its centres as far apart (wifi_5ghz_149_165_
+    # background, measured at 5.7 s): not edge bins coming and going
+    piece = dict(WEAK_40, cut_share=0.12)
+    assert classify.classify_one(feature(**piece), STEP_20)[0] == "unknown"
 
 
 def test_plans_come_from_the_rf_module():
