@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from straja.eval.evaluate import GATED, catalogue_scenes, clear_misses, targets
-from straja.eval.scenes import SceneNode, matches, run_scene
+from straja.eval.scenes import STREAM_LINK, SceneNode, link_streams, matches, run_scene
 from straja.paths import SCENES
 from straja.sim import load_scene
 from straja.sim.emitters import DRONE_FAMILY
@@ -111,6 +111,57 @@ def test_matching_is_by_frequency_and_time(tmp_path):
     assert not matches(fpv, 5_760_000, 5_780_000, 1.0, 3.9)     # switched off then
     assert not matches(fpv, 5_900_000, 5_920_000, 5.0, 6.0)     # another channel
     assert not matches(fpv, 2_437_000, 2_440_000, 5.0, 6.0)
+
+
+# Every drone kind with all its optional streams on (ELRS telemetry, DroneID), and clutter.
+EVERY_DRONE_STREAM = f"""
+[scene]
+name = "every_drone_stream"
+seed = 5
+duration_s = 10.0
+include = ["{SCENES / 'quiet_rural.toml'}"]
+""" + "".join(f"""
+[[emitter]]
+name = "{kind}"
+kind = "{kind}"
+position_m = [300.0, 200.0, 60.0]
+{extra}
+""" for kind, extra in [(k, {"elrs": "tlm_ratio = 4", "ocusync": "centre_mhz = 5835.0\nbw_mhz = 40.0",
+                             "ofdm_video": "droneid = true"}.get(k, "")) for k in DRONE_FAMILY]) + """
+[[emitter]]
+name = "ap_80"
+kind = "wifi"
+channel = 149
+bw_mhz = 80.0
+position_m = [150.0, -80.0, 4.0]
+"""
+
+
+def test_a_video_alert_matches_a_drones_video_and_a_control_link_alert_its_control_link(tmp_path):
+    path = tmp_path / "every_drone_stream.toml"
+    path.write_text(EVERY_DRONE_STREAM)
+    scene = load_scene(path)
+    for em in scene.emitters:  # each stream of a drone is one link, or none (DroneID)
+        if em.KIND in DRONE_FAMILY:
+            assert {st.name for st in em.streams} <= STREAM_LINK.keys(), em.KIND
+            assert link_streams(em, "ofdm_video") or link_streams(em, "gfsk_fhss"), em.KIND
+    ocusync, ap = scene.emitter("ocusync"), scene.emitter("ap_80")
+    # 5775 MHz: inside the access point's channels 149-161 and the OcuSync's hopping uplink
+    # span, 40 MHz below its 5815-5855 MHz video
+    assert not matches(ocusync, 5_765_000, 5_785_000, 2.0, 3.0, "ofdm_video")
+    assert not matches(ocusync, 5_765_000, 5_785_000, 2.0, 3.0, "analog_fm_video")
+    assert matches(ocusync, 5_765_000, 5_785_000, 2.0, 3.0, "gfsk_fhss")
+    assert matches(ocusync, 5_765_000, 5_785_000, 2.0, 3.0)    # no family: any stream
+    assert matches(ocusync, 5_825_000, 5_865_000, 2.0, 3.0, "ofdm_video")  # one bin, widened
+    # a band reaching into the 5815-5855 MHz video: more than half of it, or only its edge
+    assert matches(ocusync, 5_725_000, 5_845_000, 2.0, 3.0, "ofdm_video")
+    assert not matches(ocusync, 5_725_000, 5_835_000, 2.0, 3.0, "ofdm_video")
+    assert matches(ap, 5_765_000, 5_785_000, 2.0, 3.0, "ofdm_video")  # clutter: whatever named
+    elrs, ofdm = scene.emitter("elrs"), scene.emitter("ofdm_video")
+    assert [elrs.streams[s].name for s in link_streams(elrs, "lora_fhss")] == ["packets", "telemetry"]
+    assert link_streams(elrs, "ofdm_video") == []
+    assert [ofdm.streams[s].name for s in link_streams(ofdm, "ofdm_video")] == ["video"]
+    assert link_streams(ofdm, "lora_fhss") == []   # DroneID bursts are not a control link
 
 
 def test_a_temporary_plan_runs_from_its_arrival_until_it_lapses():

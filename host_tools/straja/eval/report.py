@@ -189,7 +189,8 @@ def markdown(out: dict, command: str) -> str:
           "for its whole duration, every node of it through one gateway at its defaults "
           "(adaptive scanning on), every emitter scored against the ground truth "
           "(`straja eval --scene`, docs/evaluation/README.md: an alert matches an emitter whose "
-          "transmissions overlap its band while its track is seen). Time to alert is from the "
+          "transmissions overlap its band while its track is seen; a drone's, those of the alert's "
+          "link: video or control link). Time to alert is from the "
           "emitter's first switch-on; alerts per presence: alerts matched to it per on interval; "
           "a false alert matches no drone emitter.", "",
           *scene_markdown(out["catalogue"]),

@@ -14,7 +14,10 @@ Matching (ground truth, straja.sim.truth: the emitters' transmissions and on int
 alert event (raised or updated) matches an emitter when one of the emitter's transmissions
 overlaps the alert's band (widened by half the scan step there: a reading stands for that much
 on either side) during the track's last MATCH_WINDOW_S of observations. A transmission exists
-only while its emitter is switched on, so a match is a match while it is on.
+only while its emitter is switched on, so a match is a match while it is on. Of a drone's
+streams only those of the alert's link count (STREAM_LINK): a video alert over an OcuSync's
+hopping uplink span, where a Wi-Fi access point's own false alert lies, is not the drone's; and
+only a transmission mostly within the alert's band (matches).
 """
 from __future__ import annotations
 
@@ -30,11 +33,13 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from straja_node.plan import default_plan
 
 from ..frontends import FRONT_ENDS
 from ..gateway.config import from_dict
 from ..gateway.events import AlertCleared, AlertEvent, NodeCommand
+from ..gateway.fusion import LINK
 from ..gateway.pipeline import Pipeline
 from ..protocol import REMOTEID, Frame, RemoteId, Reply, encode_frame
 from ..sim.emitters import DRONE_FAMILY, drone_family
@@ -47,6 +52,12 @@ COMMAND_DELAY_S = 0.002   # a command line to the node, parsed, and its reply ba
 MATCH_WINDOW_S = 5.0      # the track's recent evidence an alert event stands for
 REMOTEID_SEQ = 0xC000    # REMOTEID frames' sequence numbers, apart from sweeps' and replies'
 TEMP = " temp="           # a temporary plan's suffix (straja.gateway.scanplan.plan_args)
+# The link (straja.gateway.fusion.LINK) each stream of a drone emitter (straja.sim.emitters,
+# DRONE_FAMILY) is: a video alert matches only a drone's video, a control-link alert only its
+# control link (the pilot's uplink, ELRS telemetry from the drone). DroneID bursts are neither
+# (no classifier family names them): an alert over them alone is not the drone's.
+STREAM_LINK = {"video": "video", "packets": "control link", "telemetry": "control link",
+               "uplink": "control link", "droneid": None}
 
 
 def node_plan(board: str) -> list[dict]:
@@ -219,11 +230,29 @@ def _margin_khz(steps: dict, lo: int, hi: int) -> float:
                 if a <= hi and lo <= b), default=0.0)
 
 
-def matches(em, lo_khz: float, hi_khz: float, t0: float, t1: float) -> bool:
-    """Whether one of emitter `em`'s transmissions in [t0, t1] overlaps [lo_khz, hi_khz]."""
-    for s in range(len(em.streams)):
+def link_streams(em, family: str | None) -> list[int]:
+    """The streams of emitter `em` an alert named `family` can stand for: a drone's streams of
+    the family's link; every stream of clutter (whatever it is named, it is that emitter's
+    false alert) or for a family of no link (None: any)."""
+    link = LINK.get(family)
+    if link is None or em.KIND not in DRONE_FAMILY:
+        return list(range(len(em.streams)))
+    return [s for s, st in enumerate(em.streams) if STREAM_LINK[st.name] == link]
+
+
+def matches(em, lo_khz: float, hi_khz: float, t0: float, t1: float,
+            family: str | None = None) -> bool:
+    """Whether one of emitter `em`'s transmissions in [t0, t1] overlaps [lo_khz, hi_khz]; with
+    `family`, one of a stream of that family's link (link_streams), and for a drone more than
+    half of that transmission within the band: an alert stands for what it covers, not for a
+    drone's video whose edge its last bin reads (an 80 MHz access point's alert reaching the
+    edge of the OcuSync beside it, ocusync_40_beside_80mhz_ap)."""
+    most = family is not None and em.KIND in DRONE_FAMILY
+    for s in link_streams(em, family):
         pk = em.window(s, t0, t1)
-        if ((pk.f + pk.bw / 2 > lo_khz * 1e3) & (pk.f - pk.bw / 2 < hi_khz * 1e3)).any():
+        inside = (np.minimum(pk.f + pk.bw / 2, hi_khz * 1e3)
+                  - np.maximum(pk.f - pk.bw / 2, lo_khz * 1e3))
+        if (inside > (pk.bw / 2 if most else 0.0)).any():
             return True
     return False
 
@@ -242,7 +271,7 @@ def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, flo
         t0 = max(a.first_ns / 1e9, t1 - MATCH_WINDOW_S)
         m = _margin_khz(run.steps, a.lo_khz, a.hi_khz)
         for i, em in enumerate(scene.emitters):
-            if matches(em, a.lo_khz - m, a.hi_khz + m, t0, t1 + 1e-3):
+            if matches(em, a.lo_khz - m, a.hi_khz + m, t0, t1 + 1e-3, a.family):
                 matched.setdefault(i, []).append((a.t_ns / 1e9, a.alert_id, a.family))
                 if em.KIND in DRONE_FAMILY:
                     drone_alerts.add(a.alert_id)
