@@ -54,7 +54,8 @@ SPAN_LEVEL_RATIO = 0.1      # the span counts the hits within 10 dB of the stron
                             # the time)...
 NOISE_REACH = 10 ** 0.05    # ...and over the threshold by more than noise alone reaches (0.5 dB:
                             # a read of noise, scattering ~0.3 dB, is over the threshold at the
-                            # floor detector's pfa (1e-6), 0.5 dB further at 5e-11):
+                            # floor detector's pfa (1e-6), 0.5 dB further at 5e-11: noise
+                            # over the threshold reads at its first RSSI code, 0.5 dB steps):
                             # one noise hit far from an oven's or a Wi-Fi channel's pile of hits
                             # is no spread (microwave_ovens_background: 2413 MHz, 0.1 dB over)
 PFA_WINDOW = 1e-7           # the count's Poisson tail under the baseline, per sweep tested
