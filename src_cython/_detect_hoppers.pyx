@@ -78,7 +78,8 @@ cdef class HopperLooks:
     """The per-look state of one BandHoppers, in place in its owner's arrays: counts and site
     (float64, n_bins: the EWMAs of hits), skip (bool, n_bins: the cells not counted), ble_adv
     (bool), read_pos (int64), and the ring of counted hits (ring_t int64, ring_cell int32,
-    ring_mw float32, ring_held bool, one capacity). The queue of looks not learnt and the
+    ring_mw float32, ring_over float32: the read over its threshold, ring_held bool, one
+    capacity). The queue of looks not learnt and the
     starts of the longest window are the kernel's own (grown by doubling, never per look)."""
     cdef readonly Py_ssize_t n_bins, max_width, sweeps, head
     cdef readonly double weight, site_weight, rate
@@ -96,6 +97,7 @@ cdef class HopperLooks:
     cdef long long* ring_t
     cdef int* ring_cell
     cdef float* ring_mw
+    cdef float* ring_over
     cdef unsigned char* ring_held
     cdef Py_ssize_t capacity
     cdef long long* hits        # this look's narrow hits (all of them: the baseline's)
@@ -120,7 +122,8 @@ cdef class HopperLooks:
         self.pend_n = self.pend_cells = NULL
 
     def __init__(self, owner, double alpha, double pfa_cell, Py_ssize_t max_width,
-                 counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_held,
+                 counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_over,
+                 ring_held,
                  double weight, double site_weight, Py_ssize_t baseline_sweeps,
                  double busy_min_hits, double quiet_rate, long long window_us,
                  long long learn_delay_us):
@@ -144,9 +147,12 @@ cdef class HopperLooks:
         self.ring_t = <long long*>array_data(ring_t, cnp.NPY_INT64, 1, self.capacity, "ring_t")
         self.ring_cell = <int*>array_data(ring_cell, cnp.NPY_INT32, 1, self.capacity, "ring_cell")
         self.ring_mw = <float*>array_data(ring_mw, cnp.NPY_FLOAT32, 1, self.capacity, "ring_mw")
+        self.ring_over = <float*>array_data(ring_over, cnp.NPY_FLOAT32, 1, self.capacity,
+                                            "ring_over")
         self.ring_held = <unsigned char*>array_data(ring_held, cnp.NPY_BOOL, 1, self.capacity,
                                                     "ring_held")
-        self._keep = (counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_held)
+        self._keep = (counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_over,
+                      ring_held)
         self.max_hits = (n + 1) // 2  # narrow runs are separated by a cold cell
         self.quiet_site = <double*>malloc(n * sizeof(double))
         self.hits = <long long*>malloc(2 * self.max_hits * sizeof(long long))
@@ -260,6 +266,7 @@ cdef class HopperLooks:
             self.ring_t[slot] = t0 + floor_div(self.read_pos[c] * duration, n)
             self.ring_cell[slot] = <int>c
             self.ring_mw[slot] = single[c]
+            self.ring_over[slot] = single[c] / (a * noise[c])
             self.ring_held[slot] = self.counted_held[i]
         self.head += n_counted
         self._push_start(t0, now)

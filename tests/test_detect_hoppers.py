@@ -191,6 +191,24 @@ def test_hits_within_one_wifi_channel_are_not_a_hopper():
     assert band.run() == []
 
 
+def pile_after_a_far_hit(reads=1, over_threshold_db=0.1):
+    """An oven switching on (sweeps 50-60: a hit a sweep, one cell each, within 2440-2466 MHz)
+    0.9 s after one hit at 2413 MHz `over_threshold_db` over the threshold (0.1: a read of
+    noise, as in microwave_ovens_background)."""
+    band = Band(120, seed=14, reads=reads)
+    band.single[0, 45, int((2_413_000 - START_KHZ) // STEP_KHZ)] = (
+        ALPHA * NOISE_MW * 10 ** (over_threshold_db / 10))
+    band.hopper(range(50, 61), 1.0, cells=range(30, 50), reads=tuple(range(reads)), snr_db=3.0)
+    return band
+
+
+def test_a_noise_hit_does_not_spread_a_pile_of_hits():
+    """One read of noise just over the threshold far from a pile is not the pile's spread; a
+    hit of a signal there is."""
+    assert pile_after_a_far_hit().run() == []
+    assert pile_after_a_far_hit(over_threshold_db=3.0).run()
+
+
 def test_wide_runs_are_not_hits():
     band = Band(300, seed=6)
     band.hopper(range(30, 300), 0.5, width=int(hp.HIT_WIDTH_KHZ // STEP_KHZ) + 1)

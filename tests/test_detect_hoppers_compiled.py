@@ -13,9 +13,10 @@ from straja.eval.evaluate import EVAL_DETECT
 from straja.eval.run import run_session
 from straja.paths import SCENES
 from straja.sim import load_scene
-from test_detect_hoppers import ALPHA, N_BINS, START_KHZ, STEP_KHZ, Band, NOISE_MW
+from test_detect_hoppers import (ALPHA, N_BINS, START_KHZ, STEP_KHZ, Band, NOISE_MW,
+                                 pile_after_a_far_hit)
 
-STATE = ("counts", "site", "_skip", "_t", "_cell", "_mw", "_held")
+STATE = ("counts", "site", "_skip", "_t", "_cell", "_mw", "_over", "_held")
 
 
 def assert_same_state(compiled, reference):
@@ -82,6 +83,12 @@ def test_compiled_looks_match_in_batches_with_a_small_ring_and_interleaved_reads
     """Several sweeps a call; a ring that wraps; cells read out of channel order."""
     interleaved = protocol.read_positions(N_BINS, protocol.FLAG_INTERLEAVED)
     assert side_by_side(band_calls(busy_band(2), batch=5), stage_maker(interleaved, 64))
+
+
+@pytest.mark.parametrize("over_threshold_db", [0.1, 3.0])
+def test_compiled_and_reference_agree_on_a_noise_hit_beside_a_pile(over_threshold_db):
+    reports = side_by_side(band_calls(pile_after_a_far_hit(2, over_threshold_db)), stage_maker())
+    assert bool(reports) == (over_threshold_db > 0.5)
 
 
 def test_noise_alone_learns_the_same_baseline():

@@ -51,7 +51,13 @@ MIN_SPAN_KHZ = 40_000.0     # hits spread over more than a 40 MHz Wi-Fi channel 
                             # spans 50-80 MHz; ovens, Wi-Fi frames pile within 40 MHz)
 SPAN_LEVEL_RATIO = 0.1      # the span counts the hits within 10 dB of the strongest (a
                             # Rayleigh-faded link's hits are that far below its best ~10 % of
-                            # the time)
+                            # the time)...
+NOISE_REACH = 10 ** 0.05    # ...and over the threshold by more than noise alone reaches (0.5 dB:
+                            # a read of noise, scattering ~0.3 dB, is over the threshold at the
+                            # floor detector's pfa (1e-6), 0.5 dB further at 5e-11: noise
+                            # over the threshold reads at its first RSSI code, 0.5 dB steps):
+                            # one noise hit far from an oven's or a Wi-Fi channel's pile of hits
+                            # is no spread (microwave_ovens_background: 2413 MHz, 0.1 dB over)
 PFA_WINDOW = 1e-7           # the count's Poisson tail under the baseline, per sweep tested
 MAX_EXPECTED = 2.0          # a site whose quiet cells make more hits in a window is too busy
                             # for the test: Wi-Fi and Bluetooth traffic comes in bursts of
@@ -107,10 +113,12 @@ class ReferenceBandHoppers:
         self.reads = 1                        # single reads a sweep (process() sets it)
         self._window_starts: deque = deque()  # starts of the sweeps in the longest window
         self._hot = np.zeros(n_bins + 2, np.int8)
-        # ring of the counted hits (in quiet cells): read time, cell, power, held
+        # ring of the counted hits (in quiet cells): read time, cell, power, power over the
+        # threshold, held
         self._t = np.full(capacity, np.iinfo(np.int64).min, np.int64)
         self._cell = np.zeros(capacity, np.int32)
         self._mw = np.zeros(capacity, np.float32)
+        self._over = np.zeros(capacity, np.float32)
         self._held = np.zeros(capacity, bool)
         self._head = 0
         self.active: Hopper | None = None
@@ -152,7 +160,8 @@ class ReferenceBandHoppers:
         """One read of the band; `again`: the second read of a sweep whose first was looked at
         (its held hits were counted there)."""
         hot = self._hot
-        np.greater(single, self.alpha * noise, out=hot[1:-1], casting="unsafe")
+        threshold = self.alpha * noise
+        np.greater(single, threshold, out=hot[1:-1], casting="unsafe")
         busy = self._skip
         if hot.any():
             edges = np.flatnonzero(np.diff(hot))
@@ -172,6 +181,7 @@ class ReferenceBandHoppers:
             ring = (self._head + np.arange(counted.size)) % self._t.size
             self._t[ring] = t0 + self.read_pos[counted].astype(np.int64) * duration // self.n_bins
             self._cell[ring], self._mw[ring], self._held[ring] = counted, single[counted], held_hit
+            self._over[ring] = single[counted] / threshold[counted]
             self._head += counted.size
         now = t0 + duration
         self._window_starts.append(t0)
@@ -190,9 +200,9 @@ class ReferenceBandHoppers:
             self._learnt()
 
     def _window(self, since_us: int):
-        """(times, cells, mW) of the counted hits from since_us."""
+        """(times, cells, mW, mW over the threshold) of the counted hits from since_us."""
         keep = self._t >= since_us
-        return self._t[keep], self._cell[keep], self._mw[keep]
+        return self._t[keep], self._cell[keep], self._mw[keep], self._over[keep]
 
     def _decide(self, now: int, busy: np.ndarray, hit: bool) -> None:
         if self.active is not None:
@@ -209,9 +219,9 @@ class ReferenceBandHoppers:
         starts = self._starts()
         # the longest window's hits in cells still quiet (cells that turned busy since their
         # hits were counted are not); the shorter windows' are among these
-        t, cell, mw = self._window(now - WINDOWS_US[-1])
+        t, cell, mw, over = self._window(now - WINDOWS_US[-1])
         quiet = ~busy[cell]
-        hits = t[quiet], cell[quiet], mw[quiet]
+        hits = t[quiet], cell[quiet], mw[quiet], over[quiet]
         for window in WINDOWS_US:
             expected = self._test(now - window, window, rate, starts, hits)
             if expected is not None:
@@ -229,11 +239,12 @@ class ReferenceBandHoppers:
         """The hits the site's rate expects in the window (from since_us, window us long) if
         the hits counted there are a hopper's: too many for the site, not too many for one
         link, spread over more than one Wi-Fi channel; else None. The windows share PFA_WINDOW.
-        hits: (times, cells, mW) in quiet cells of a window at least as long."""
-        t, cell, mw = hits
+        hits: (times, cells, mW, over the threshold) in quiet cells of a window at least as
+        long."""
+        t, cell, mw, over = hits
         if t.size and t.min() < since_us:
             keep = t >= since_us
-            cell, mw = cell[keep], mw[keep]
+            cell, mw, over = cell[keep], mw[keep], over[keep]
         if cell.size < MIN_HITS:
             return None
         n_sweeps = int(np.count_nonzero(starts >= since_us))
@@ -242,9 +253,9 @@ class ReferenceBandHoppers:
         # the span of the hits near the strongest: one link's hits are at one level (give or
         # take fading), while a strong access point's frames light its skirts 20-30 dB down,
         # tens of MHz from its channel, before the site has learnt that channel as busy
-        near = mw >= mw.max() * SPAN_LEVEL_RATIO
+        near = (mw >= mw.max() * SPAN_LEVEL_RATIO) & (over > NOISE_REACH)
         freqs = self.freq_khz[cell[near]]
-        if freqs.max() - freqs.min() <= MIN_SPAN_KHZ:
+        if freqs.size < 2 or freqs.max() - freqs.min() <= MIN_SPAN_KHZ:
             return None
         expected = n_sweeps * rate
         if expected > MAX_EXPECTED * window / WINDOWS_US[0] \
@@ -274,7 +285,8 @@ class BandHoppers(ReferenceBandHoppers):
         self._skip = np.zeros(n_bins, bool)
         self._looks = HopperLooks(self, alpha, pfa_cell, self.max_width, self.counts, self.site,
                                   self._skip, self.ble_adv, self.read_pos, self._t, self._cell,
-                                  self._mw, self._held, self.weight, self.site_weight,
+                                  self._mw, self._over, self._held, self.weight,
+                                  self.site_weight,
                                   BASELINE_SWEEPS, BUSY_MIN_HITS, QUIET_RATE, WINDOWS_US[-1],
                                   LEARN_DELAY_US)
 
