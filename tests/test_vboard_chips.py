@@ -73,19 +73,6 @@ def test_cc2500_transfer_answers_status_then_registers():
     assert chip.spi(b"\xCD\x00\x00\x00", 0.0) == b"\x10\x5d\x93\xb1"  # FREQ2..0 after reset
 
 
-def _sx127x_per_byte(chip, data, t):
-    """The SX127x's SPI byte by byte, as the model answered before its one-register path."""
-    write, addr = data[0] & 0x80, data[0] & 0x7F
-    out = bytearray(len(data))
-    for i, b in enumerate(data[1:]):
-        a = (addr + i) & 0x7F
-        if write:
-            chip.regs[a] = b
-        else:
-            out[1 + i] = chip.read(a, t)
-    return bytes(out)
-
-
 # the driver's traffic in FSK (tune, RSSI) then LoRa, a burst over RegRssiValue, a wrap at 0x7F
 SX127X_TRAFFIC = [b"\x81\x00", b"\x81\x01", b"\x92\x01", bytes((0x86, 0xD9, 0x20, 0x00)),
                   b"\x81\x05", b"\x11\x00", b"\x42\x00", b"\x0F\x00\x00\x00", b"\x81\x01",
@@ -98,6 +85,6 @@ def test_sx127x_one_register_path_answers_as_byte_by_byte():
     fast, plain = _pair(Sx127x, entry)
     for i, data in enumerate(SX127X_TRAFFIC):
         t = 0.001 * (i + 1)
-        assert fast.spi(data, t) == _sx127x_per_byte(plain, data, t), data.hex()
+        assert fast.spi(data, t) == plain.spi_per_byte(data, t), data.hex()
         assert fast.regs == plain.regs
     assert fast.board.rng.random() == plain.board.rng.random()

@@ -423,6 +423,12 @@ class Sx127x(Chip):
                 self.regs[addr] = data[1]
                 return b"\x00\x00"
             return bytes((0, self.read(addr, t)))
+        return self.spi_per_byte(data, t)
+
+    def spi_per_byte(self, data, t):
+        """A burst transfer, register by register (the address increments, wrapping at 0x7F):
+        also the one-register short cut's reference (tests/test_vboard_chips.py)."""
+        write, addr = data[0] & 0x80, data[0] & 0x7F
         out = bytearray(len(data))
         for i, b in enumerate(data[1:]):
             a = (addr + i) & 0x7F
