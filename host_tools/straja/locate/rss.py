@@ -6,13 +6,14 @@ Model (log-distance path loss with log-normal shadowing, `rf.path_loss_db`, as t
 
 with d_i the slant distance from node i to the emitter, A the unknown "power at 1 m" (transmit
 power, antenna gains and the 1 m loss together) and n the path-loss exponent. A is eliminated by
-estimating it jointly with the position (maximum likelihood; for fixed position A has a closed
-form, so this is the same as differential RSS with the pair correlations done right). A drone
-heard on several bands (video and control link) has one A per band, and a node's shadowing on
-its bands is correlated (they cross the same ground): the readings are weighed by the inverse of
-that covariance (generalised least squares), the correlation a site's estimate. n is not estimated but integrated over its prior (the configured value +-
-`exponent_sigma`) by a 3-point Gauss-Hermite quadrature: a fix at each of its exponents, every
-local minimum weighted by the quadrature weight times its likelihood.
+estimating it jointly with the position (maximum likelihood; for fixed position A has a closed form,
+so this is the same as differential RSS with the pair correlations done right). A drone heard on
+several bands (video and control link) has one A per band, and a node's shadowing on its bands is
+correlated (they cross the same ground): the readings are weighed by the inverse of that covariance
+(generalised least squares), the correlation a site's estimate. n is not estimated but integrated
+over its prior (the configured value +- `exponent_sigma`) by a 3-point Gauss-Hermite quadrature: a
+fix at each of its exponents, every local minimum weighted by the quadrature weight times its
+likelihood.
 
 The emitter's height is not observable from a few masts; it is taken as `emitter_height_m` above
 the nodes' mean height, and the position is horizontal (east, north).
@@ -22,17 +23,17 @@ nodes and `max_range_m` around them, then runs Levenberg-Marquardt from the best
 of the grid, so the banana-shaped cost surfaces of RSS (two valleys when the emitter is outside
 the nodes' hull) do not trap it.
 
-Uncertainty: each minimum (a candidate) has the inverse Fisher information at it as covariance,
-with the shadowing spread `s` and its correlation between a node's bands estimated from the
-residuals, pooled over the fixes of a site (`ShadowingSpread`: the residual's degrees of freedom
-are drawn at each fix, since a position soaks up less shadowing than n - p says) with the
-configured spread as a prior worth `shadowing_prior_dof` degrees of freedom. Residuals carry model mismatch too (a wrong exponent, antenna patterns), so mismatch
-inflates `s`. The 95 % region is the likelihood ratio's (`ProfileLikelihood`: the points whose
-profile cost is within the 2 F(2, nu) quantile of the fix's; banana-shaped and open outwards
-where the powers allow it); the union of the candidates' ellipses (a fix and its mirror are two
-parts, not one ellipse over both), scaled so that the candidates' mixture, each a Student t for
-the spread's degrees of freedom, puts 95 % in it, outlines it for maps and CoT. `docs/localisation.md` has the
-defaults' reasoning and the measured coverage.
+Uncertainty: each minimum (a candidate) has the inverse Fisher information at it as covariance, with
+the shadowing spread `s` and its correlation between a node's bands estimated from the residuals,
+pooled over the fixes of a site (`ShadowingSpread`: the residual's degrees of freedom are drawn at
+each fix, since a position soaks up less shadowing than n - p says) with the configured spread as a
+prior worth `shadowing_prior_dof` degrees of freedom. Residuals carry model mismatch too (a wrong
+exponent, antenna patterns), so mismatch inflates `s`. The 95 % region is the likelihood ratio's
+(`ProfileLikelihood`: the points whose profile cost is within the 2 F(2, nu) quantile of the fix's;
+banana-shaped and open outwards where the powers allow it); the union of the candidates' ellipses (a
+fix and its mirror are two parts, not one ellipse over both), scaled so that the candidates'
+mixture, each a Student t for the spread's degrees of freedom, puts 95 % in it, outlines it for maps
+and CoT. `docs/localisation.md` has the defaults' reasoning and the measured coverage.
 """
 from __future__ import annotations
 
