@@ -146,7 +146,9 @@ def test_config_set_refuses_a_calibration_for_a_front_end_the_board_lacks(firmwa
 
 
 def test_sim_node_says_how_straja_ports_finds_its_nodes():
-    nodes = subprocess.Popen([STRAJA, "sim", "node", "--duration", "30"], stdout=subprocess.PIPE,
+    # (--duration: a bound if the test dies; long enough that a slow `ports --probe` under load
+    # ends before it, so that the Ctrl-C below finds the nodes running)
+    nodes = subprocess.Popen([STRAJA, "sim", "node", "--duration", "180"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
         port = nodes.stdout.readline().split("\t")[2].strip()
