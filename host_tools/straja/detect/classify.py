@@ -273,10 +273,11 @@ def _wide(f, where: str, scan: Scan, straddle) -> tuple[str, str]:
         off_plan = _off(ANALOG_PLAN_CHANNELS_KHZ, f["centre_khz"])
         on_plan = where == "5g8" and off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
         balance, midpoint = float(straddle["balance_db"]), float(straddle["midpoint_khz"])
+        midpoint_off = _off(ANALOG_PLAN_CHANNELS_KHZ, midpoint)
         if (where == "5g8" and bins < FLAT_MIN_BINS and balance >= -BALANCED_DB
-                and _off(ANALOG_PLAN_CHANNELS_KHZ, midpoint) > ANALOG_PLAN_KHZ):
+                and midpoint_off > ANALOG_PLAN_KHZ):
             return "ofdm_video", (f"continuous, lit equally ({balance:.1f} dB) over two scan "
-                                  f"channels, {_off(ANALOG_PLAN_CHANNELS_KHZ, midpoint) / 1000:.0f} MHz "
+                                  f"channels, {midpoint_off / 1000:.0f} MHz "
                                   f"from the analog plan at their midpoint: flat-topped")
         if on_plan and (bins < FLAT_MIN_BINS or f["centre_db"] >= ANALOG_PEAK_DB):
             shape = "peaked spectrum" if bins >= FLAT_MIN_BINS else f"{bins:.1f} bins wide"
