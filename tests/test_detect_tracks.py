@@ -255,6 +255,32 @@ def test_classifier_at_scanner_resolution(family, kw):
     assert got == family, reason
 
 
+# an RX5808 at a 20 MHz step (the evaluation's plan) and a weak 40 MHz OFDM channel straddling
+# two of its scan channels (5865, 5885 MHz; ocusync_40_straddling_and_analog_r2, node n1's
+# features measured at 26 s): its edge bins come and go, its centres read 5855-5885 MHz
+STEP_20 = classify.Scan(20_000.0, 408_100.0, 408_000.0)
+WEAK_40 = dict(centre_khz=5_870_000.0, bandwidth_khz=40_500.0, spread_khz=30_000.0,
+               interval_us=408_100.0, dwell_us=408_000.0, duty=1.0, hop_fraction=0.0,
+               n_bursts=57, level_sd_db=0.28, excess_db=3.9, streak=56, streak_sd_db=0.3)
+
+
+def test_centres_are_known_to_a_scan_step():
+    """Video stays on its channel: centres within half its width, plus the scan step that
+    places each; centres spread wider than that are not one steady channel."""
+    got, _, reason = classify.classify_one(feature(**WEAK_40), STEP_20)
+    assert got in ("analog_fm_video", "ofdm_video"), reason
+    wider = dict(WEAK_40, spread_khz=0.5 * 40_500.0 + 20_000.0 + 1_000.0)
+    assert classify.classify_one(feature(**wider), STEP_20)[0] == "unknown"
+    # a piece of an 80 MHz access point's run, its centres as far apart (wifi_5ghz_149_165_
+    # background, measured at 5.7 s): not edge bins coming and going
+    piece = dict(WEAK_40, cut_share=0.12)
+    assert classify.classify_one(feature(**piece), STEP_20)[0] == "unknown"
+    # a strong channel's edges do not come and go: centres a step apart are two emitters (the
+    # fixed cameras on F4 and A1 of analog_camera_fixed_background, joined in one track)
+    strong = dict(WEAK_40, excess_db=21.0)
+    assert classify.classify_one(feature(**strong), STEP_20)[0] == "unknown"
+
+
 def test_plans_come_from_the_rf_module():
     assert 5_658.0 in classify.ANALOG_PLAN_MHZ and 5_917.0 in classify.ANALOG_PLAN_MHZ
     assert len(classify.ANALOG_PLAN_MHZ) == 39  # 40 channels, F8 and R7 both 5880 MHz

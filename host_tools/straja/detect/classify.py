@@ -27,7 +27,15 @@ MAX_MISSED_SWEEPS = 0.1       # a scanner sees video in every sweep; Wi-Fi, even
 STEADY_MIN_BURSTS = 4         # a bursty emitter seen in a share q of sweeps looks steady for k
                               # sweeps in a row with p = q^(k-1): 3 % for a 5 GHz access point
                               # at q = 0.32 (measured, urban scene); video is in every sweep
-STEADY_SPREAD = 0.5           # video stays on its channel (centres within half its width);
+STEADY_SPREAD = 0.5           # video stays on its channel (centres within half its width,
+                              # plus a scan step where it is lit over more than one: its edge
+                              # bins come and go near the floor, each moving the centre half a
+                              # step, so a weak 40 MHz OFDM channel at a 20 MHz step reads
+                              # centres 30 MHz apart, ocusync_40_straddling_and_analog_r2; only
+                              # a weak one (WEAK_EXCESS_DB: a strong camera's centres a step
+                              # apart are two emitters, analog_camera_fixed_background); not
+                              # for a piece cut from a wider run, cut_share: an 80 MHz access
+                              # point's pieces move as much, wifi_5ghz_149_165_background);
                               # Wi-Fi frames caught by a scanner light different parts of theirs
 STEADY_MAX_SD_DB = 2.5        # reading-to-reading scatter of video: a video channel read whole
                               # averages the fading across its width (frequency-selective: ~1 dB
@@ -215,7 +223,10 @@ def _steady(f, scan: Scan) -> bool:
     run hot for 8 sweeps now and then (wifi_5ghz_149_165_background). Scanned: the gap between
     bursts is the time the front end spends elsewhere (period - sweep), plus a period per sweep
     missed; one burst shows nothing yet. Otherwise: on for most of the track's age."""
-    if f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"]:
+    edges_khz = (scan.step_khz if f["bandwidth_khz"] > scan.step_khz
+                 and not f["excess_db"] >= WEAK_EXCESS_DB
+                 and not f["cut_share"] >= BUSY_BEFORE else 0.0)
+    if f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"] + edges_khz:
         return False
     if (f["excess_db"] >= WEAK_EXCESS_DB and not f["cut_share"] >= BUSY_BEFORE
             and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)):
