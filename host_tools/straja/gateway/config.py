@@ -82,8 +82,16 @@ class RemoteIdConfig:
     link_window_s: float = 3.0     # the drone heard this close to the track's last observation
     rf_max_eirp_dbm: float = 33.0  # the strongest drone video/control transmitter (2 W)
     rf_min_eirp_dbm: float = 0.0   # the weakest (1 mW)
-    link_spread_db: float = 8.0    # the EIRPs a claim implies at the nodes agree this closely
+    link_spread_db: float = 8.0    # two nodes' EIRPs a claim implies agree this closely (more
+                                   # nodes: the same confidence, gateway/ridlink.py)
     link_min_nodes: int = 2        # ... at this many nodes with positions at least
+    link_operator_m: float = 150.0  # a control link's powers place its handset this close to
+                                    # the claimed operator (no place further fits them)
+
+    def __post_init__(self):
+        if not (self.link_spread_db > 0 and self.link_operator_m > 0):
+            raise ConfigError("remote_id.link_spread_db and remote_id.link_operator_m must be "
+                              "positive")
 
 
 @dataclass(frozen=True)

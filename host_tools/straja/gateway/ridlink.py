@@ -11,14 +11,26 @@ of these hold (docs/gateway.md, "Identified and unidentified alerts"):
   transmitter. At each node that sees the track and has a position (`[nodes.<id>]`), the
   power measured plus the free-space loss from the claimed position (through the air, with the
   claimed altitude) at the centre of the track's band is the transmitter power (EIRP) the claim
-  implies. These agree within `link_spread_db` (one transmitter: the differences between nodes
-  depend only on where it is, not on its power) and lie within `rf_min_eirp_dbm` ..
+  implies. One transmitter's implied EIRPs differ only by each path's shadowing, so their
+  squared deviations from their mean, over one path's spread squared, are chi-square with one
+  degree of freedom fewer than nodes: they must lie within its LINK_CONFIDENCE quantile. The
+  spread is the one at which two nodes' EIRPs differ by at most `link_spread_db` with that
+  confidence, so two nodes are held to exactly `link_spread_db`, and each node more tightens
+  the test against a wrong claim without rejecting a true one more often (a bound on the range,
+  max - min, rejected a true claim one time in seventeen at two nodes and one in seven at three:
+  more evidence made a link rarer and later). The EIRPs also lie within `rf_min_eirp_dbm` ..
   `rf_max_eirp_dbm` widened by `rssi_margin_db` (what drones' video and control transmitters
   send). A video strong at node 2 and weak at node 1 is not the drone claiming to stand next to
-  node 1. A control link's transmitter is mostly the pilot's handset: for it, the claim is the
-  operator's position. At least `link_min_nodes` such nodes must see the track: one node's power
-  alone fits any claim within a factor of a hundred or so in distance, since the transmitter's
-  power is not known.
+  node 1. At least `link_min_nodes` such nodes must see the track: one node's power alone fits
+  any claim within a factor of a hundred or so in distance, since the transmitter's power is not
+  known.
+- a control link's transmitter is mostly the pilot's handset, on the ground, at the operator's
+  claimed position: nothing ties it to the drone's own broadcast, and other people stand near
+  the operator (another pilot, a spectator with a handset). So its powers must also resolve the
+  claim: no place `link_operator_m` or more from the claimed operator explains them as well
+  (the same test at rings of places around it). Two nodes' powers fix a curve, not a point, so
+  they almost never do: the handset of a pilot 250 m from another drone's operator fits the same
+  two powers.
 Of several drones that fit, the one whose claimed transmitter is nearest the track's strongest
 node.
 A link once made is held while the drone is heard (time, trust, reception); a node that sees
@@ -27,9 +39,52 @@ the mean of those at the nodes the link was made on, and within the EIRP bounds.
 """
 from __future__ import annotations
 
+import math
+from statistics import NormalDist
+
+import numpy as np
+
 from .fusion import LINK, Track
-from ..locate.geo import ground_distance_m
-from .remoteid import RemoteIdTracker, RidDrone, free_space_dbm
+from ..locate.geo import GeoPoint, LocalFrame, ground_distance_m
+from .remoteid import SPEED_OF_LIGHT_MPS, RemoteIdTracker, RidDrone, free_space_dbm
+
+LINK_CONFIDENCE = 0.95  # a true claim's powers pass the test this often, at any number of nodes
+# the places a control link's powers must rule out: rings from link_operator_m out, each
+# RING_RATIO times the last, to RINGS_TO_M (beyond it no plausible handset reaches the nodes),
+# RING_PLACES a ring (a fifth of the radius apart: the region a set of powers allows widens as
+# its distance, so a ring never steps over it)
+RING_RATIO = 1.25
+RINGS_TO_M = 10_000.0
+RING_PLACES = 32
+
+
+def chi2_quantile(dof: int, q: float) -> float:
+    """The chi-square distribution's q quantile: exact for one and two degrees of freedom,
+    Wilson-Hilferty's (within 1 %) beyond."""
+    if dof == 1:
+        return NormalDist().inv_cdf((1 + q) / 2) ** 2
+    if dof == 2:
+        return -2 * math.log(1 - q)
+    z = NormalDist().inv_cdf(q)
+    return dof * (1 - 2 / (9 * dof) + z * math.sqrt(2 / (9 * dof))) ** 3
+
+
+def one_transmitter(eirps, rid: RemoteIdTracker) -> np.ndarray:
+    """Whether each row of implied EIRPs (dBm, one column a node) is one plausible transmitter's:
+    their squared deviations from their mean within the chi-square bound, and every one within
+    the EIRP bounds."""
+    eirps = np.atleast_2d(np.asarray(eirps, float))
+    cfg = rid.cfg
+    nodes = eirps.shape[1]
+    if nodes < 2:
+        return np.zeros(len(eirps), bool)
+    # one path's spread: two nodes' difference (sqrt 2 spreads) is within link_spread_db at
+    # LINK_CONFIDENCE
+    path_db2 = cfg.link_spread_db ** 2 / (2 * chi2_quantile(1, LINK_CONFIDENCE))
+    squares = ((eirps - eirps.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    return ((squares <= path_db2 * chi2_quantile(nodes - 1, LINK_CONFIDENCE))
+            & (eirps.min(axis=1) >= cfg.rf_min_eirp_dbm - cfg.rssi_margin_db)
+            & (eirps.max(axis=1) <= cfg.rf_max_eirp_dbm + cfg.rssi_margin_db))
 
 
 def heard(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
@@ -40,28 +95,42 @@ def heard(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
                  or max(drone.receivers, key=drone.receivers.get) in track.nodes))
 
 
+def is_control(track: Track) -> bool:
+    return LINK.get(track.family) == "control link"
+
+
 def transmitter(track: Track, drone: RidDrone) -> tuple | None:
     """Where the track's transmitter is if it is this drone's, (latitude, longitude, altitude or
     None): a control link is heard mostly from the pilot's handset, at the operator's position;
     anything else from the drone."""
-    if LINK.get(track.family) == "control link":
+    if is_control(track):
         if drone.operator_latitude is None:
             return None
         return drone.operator_latitude, drone.operator_longitude, drone.operator_altitude_geo
     return drone.latitude, drone.longitude, drone.altitude_geo
 
 
+def measured_dbm(track: Track, rid: RemoteIdTracker) -> dict[int, float]:
+    """By node that sees the track and has a position: its power, the mean over the trend
+    window (one reading's fading is several dB)."""
+    return {n: seen.mean_dbm() if seen.history else seen.dbm
+            for n, seen in track.nodes.items() if n in rid.nodes}
+
+
+def centre_hz(track: Track) -> float:
+    return (track.lo_khz + track.hi_khz) * 500.0
+
+
 def implied_eirps(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> dict[int, float]:
     """By node that sees the track and has a position: the EIRP at which free space from the
-    claim gives what it measured (its mean over the trend window: one reading's fading is
-    several dB); {} when the drone claims no position for the track's transmitter."""
+    claim gives what it measured; {} when the drone claims no position for the track's
+    transmitter."""
     claim = transmitter(track, drone)
     if claim is None:
         return {}
-    hz = (track.lo_khz + track.hi_khz) * 500.0  # the band's centre
-    return {n: (seen.mean_dbm() if seen.history else seen.dbm)
-            - free_space_dbm(0.0, rid.slant_m(n, claim), hz)
-            for n, seen in track.nodes.items() if n in rid.nodes}
+    hz = centre_hz(track)
+    return {n: dbm - free_space_dbm(0.0, rid.slant_m(n, claim), hz)
+            for n, dbm in measured_dbm(track, rid).items()}
 
 
 def plausible_eirp(dbm: float, rid: RemoteIdTracker) -> bool:
@@ -69,14 +138,31 @@ def plausible_eirp(dbm: float, rid: RemoteIdTracker) -> bool:
     return cfg.rf_min_eirp_dbm - cfg.rssi_margin_db <= dbm <= cfg.rf_max_eirp_dbm + cfg.rssi_margin_db
 
 
+def resolved(track: Track, claim: tuple, rid: RemoteIdTracker) -> bool:
+    """Whether the track's powers rule out every place `link_operator_m` or more from the claim
+    (latitude, longitude, altitude or None): none of the rings of places about it passes the
+    test the claim passes, so the transmitter is within `link_operator_m` of it."""
+    dbm = measured_dbm(track, rid)
+    frame = LocalFrame(GeoPoint(claim[0], claim[1]))
+    nodes = np.array([frame.to_enu(*rid.nodes[n])[:2] for n in dbm])
+    heights = np.array([rid.heights_m[n] for n in dbm])
+    rings = int(math.log(RINGS_TO_M / rid.cfg.link_operator_m) / math.log(RING_RATIO)) + 1
+    radii = rid.cfg.link_operator_m * RING_RATIO ** np.arange(rings)
+    angles = np.arange(RING_PLACES) * 2 * math.pi / RING_PLACES
+    places = (radii[:, None, None] * np.stack([np.sin(angles), np.cos(angles)], -1)).reshape(-1, 2)
+    ground = np.linalg.norm(places[:, None, :] - nodes[None, :, :], axis=-1)
+    slant = ground if claim[2] is None else np.hypot(ground, claim[2] - heights)
+    loss = 20 * np.log10(4 * math.pi * np.maximum(slant, 1.0) * centre_hz(track) / SPEED_OF_LIGHT_MPS)
+    return not one_transmitter(np.array(list(dbm.values())) + loss, rid).any()
+
+
 def fits(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
-    """The whole rule: heard, and band and power."""
+    """The whole rule: heard, band and power, and for a control link a resolved claim."""
     if not heard(track, drone, rid):
         return False
     implied = list(implied_eirps(track, drone, rid).values())
-    return (len(implied) >= rid.cfg.link_min_nodes
-            and max(implied) - min(implied) <= rid.cfg.link_spread_db
-            and plausible_eirp(min(implied), rid) and plausible_eirp(max(implied), rid))
+    return (len(implied) >= rid.cfg.link_min_nodes and bool(one_transmitter(implied, rid)[0])
+            and (not is_control(track) or resolved(track, transmitter(track, drone), rid)))
 
 
 def joined_agree(track: Track, drone: RidDrone, rid: RemoteIdTracker, linked_nodes) -> bool:
