@@ -33,9 +33,11 @@ def test_a_remote_id_drone_is_scored_identified_with_its_errors():
     silent = rows["NO-RF"]  # heard, but no RF link of its own: nothing to identify
     assert not silent["identified"] and silent["time_to_identify_s"] is None
     assert silent["claims"] > 0 and silent["rf_fixes"] == 0
-    assert row["seed"] == 5
-    assert "| rid_row | 5 | ROW-1 | yes |" in "\n".join(remoteid.markdown(
-        {"drones": list(rows.values()), "identified_within_3s": 0.5, "draws": 1}))
+    assert row["seed"] == 5 and row["wrong_links"] == 0 == silent["wrong_links"]
+    report = "\n".join(remoteid.markdown({"drones": list(rows.values()), "identified_within_3s": 0.5,
+                                          "draws": 1, "wrong_links": 0}))
+    assert "| rid_row | 5 | ROW-1 | yes |" in report and report.count(" | 0 |\n") == 1
+    assert "identified with one's UAS ID: 0." in report
 
 
 def test_each_draw_is_the_scene_with_the_next_seed():

@@ -8,7 +8,9 @@ sample of the time to identify, not its measure.
 
 Per Remote ID drone (a `remote_id` emitter; its RF links are the scene's drone emitters that fly
 its trajectory): whether its alerts became identified with its UAS ID, how long after the first
-alert about its RF link (the moment an operator first sees it), the error of the positions the
+alert about its RF link (the moment an operator first sees it), how many alert events about other
+emitters were identified with its UAS ID (a wrong identity: an FPV pilot's link passed off as a
+survey drone's), the error of the positions the
 gateway decoded from its broadcast against the truth, and the error of the RF fixes of its
 identified alerts against the truth and against its claimed position (the check of both that
 issue 18 asks: where they agree, the claim is a second truth).
@@ -66,6 +68,7 @@ def score_scene(scene, plan: list | None = None, t_end_s: float | None = None) -
         links = [em for em in scene.emitters if em.KIND in DRONE_FAMILY
                  and _flies_with(em, rid, scene.duration_s)]
         first_alert = identified = None
+        wrong_links = 0
         rf_errors, rf_covered, rf_vs_claim = [], [], []
         for a in run.alerts:
             if isinstance(a, AlertCleared):
@@ -73,6 +76,7 @@ def score_scene(scene, plan: list | None = None, t_end_s: float | None = None) -
             t1 = a.last_ns / 1e9
             t0 = max(a.first_ns / 1e9, t1 - MATCH_WINDOW_S)
             if not any(matches(em, a.lo_khz, a.hi_khz, t0, t1 + 1e-3) for em in links):
+                wrong_links += a.uas_id == uas_id
                 continue
             first_alert = a.t_ns / 1e9 if first_alert is None else first_alert
             if a.uas_id != uas_id:
@@ -98,6 +102,7 @@ def score_scene(scene, plan: list | None = None, t_end_s: float | None = None) -
             "identified": identified is not None,
             "time_to_identify_s": None if delay is None else round(delay, 2),
             "within_3s": delay is not None and delay <= IDENTIFY_WITHIN_S,
+            "wrong_links": wrong_links,
             "claim_error_m": _median(claim_errors), "claims": len(claim_errors),
             "rf_fix_error_m": _median(rf_errors), "rf_fixes": len(rf_errors),
             "rf_fix_coverage": float(np.mean(rf_covered)) if rf_covered else None,
@@ -118,7 +123,8 @@ def evaluate(t_end_s: float | None = None, draws: int = DRAWS) -> dict:
             rows += score_scene(scene, t_end_s=None if t_end_s is None
                                 else min(t_end_s, scene.duration_s))
     share = sum(r["within_3s"] for r in rows) / len(rows) if rows else None
-    return {"drones": rows, "identified_within_3s": share, "t_end_s": t_end_s, "draws": draws}
+    return {"drones": rows, "identified_within_3s": share, "t_end_s": t_end_s, "draws": draws,
+            "wrong_links": sum(r["wrong_links"] for r in rows)}
 
 
 def markdown(out: dict) -> list[str]:
@@ -133,10 +139,12 @@ def markdown(out: dict) -> list[str]:
          f"(target: within {IDENTIFY_WITHIN_S:g} s). Claim error: the positions the gateway "
          "decoded from its broadcast against the truth. RF fix: the identified alerts' RF "
          "positions against the truth, their 95 % ellipse coverage, and their distance to the "
-         "drone's claim.", "",
+         "drone's claim. Wrong links: alert events about another emitter identified with its "
+         "UAS ID (target: none).", "",
          "| scene | seed | UAS ID | identified | time to identify | claim error (median, claims) | "
-         "RF fix error (median, fixes) | RF ellipse coverage | RF fix to claim (median) |",
-         "|---|---|---|---|---|---|---|---|---|"]
+         "RF fix error (median, fixes) | RF ellipse coverage | RF fix to claim (median) | "
+         "wrong links |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
     fmt = lambda v, digits=0: "n/a" if v is None else f"{v:.{digits}f} m"
     for r in out["drones"]:
         ident = "n/a" if r["time_to_identify_s"] is None else f"{r['time_to_identify_s']:.1f} s"
@@ -145,8 +153,9 @@ def markdown(out: dict) -> list[str]:
                  f"{'yes' if r['identified'] else '**no**'} | "
                  f"{ident} | {fmt(r['claim_error_m'], 1)} ({r['claims']}) | "
                  f"{fmt(r['rf_fix_error_m'])} ({r['rf_fixes']}) | {cover} | "
-                 f"{fmt(r['rf_fix_to_claim_m'])} |")
+                 f"{fmt(r['rf_fix_to_claim_m'])} | {r['wrong_links']} |")
     share = out["identified_within_3s"]
     L += ["", "Share of Remote ID drones (scenes times seeds) identified within "
-          f"{IDENTIFY_WITHIN_S:g} s: " + ("n/a" if share is None else f"{share:.0%}") + "."]
+          f"{IDENTIFY_WITHIN_S:g} s: " + ("n/a" if share is None else f"{share:.0%}") + "; alert "
+          f"events about another emitter identified with one's UAS ID: {out.get('wrong_links', 0)}."]
     return L

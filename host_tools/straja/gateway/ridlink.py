@@ -144,7 +144,7 @@ def resolved(track: Track, claim: tuple, rid: RemoteIdTracker) -> bool:
     test the claim passes, so the transmitter is within `link_operator_m` of it."""
     dbm = measured_dbm(track, rid)
     frame = LocalFrame(GeoPoint(claim[0], claim[1]))
-    nodes = np.array([frame.to_enu(*rid.nodes[n])[:2] for n in dbm])
+    nodes = frame.to_enu(*np.array([rid.nodes[n] for n in dbm]).T)[:, :2]
     heights = np.array([rid.heights_m[n] for n in dbm])
     rings = int(math.log(RINGS_TO_M / rid.cfg.link_operator_m) / math.log(RING_RATIO)) + 1
     radii = rid.cfg.link_operator_m * RING_RATIO ** np.arange(rings)
