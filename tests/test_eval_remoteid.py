@@ -2,6 +2,8 @@
 its video, scored end to end (fast path, gateway with the scene's node positions, truth)."""
 from __future__ import annotations
 
+import pytest
+
 from straja.eval import remoteid
 from straja.eval.readings import eval_plan_of
 from straja.paths import SCENES
@@ -45,3 +47,10 @@ def test_each_draw_is_the_scene_with_the_next_seed():
     first, second = remoteid.reseeded(path, 0), remoteid.reseeded(path, 1)
     assert second.seed == first.seed + 1 and second.name == first.name
     assert [e.name for e in second.emitters] == [e.name for e in first.emitters]
+
+
+def test_the_section_alone_refuses_bad_arguments(capsys):
+    for bad in (["--draws", "0"], ["--seconds", "-5"], ["--seconds", "nan"]):
+        with pytest.raises(SystemExit) as e:
+            remoteid.main(bad)
+        assert e.value.code == 2 and "--draws must be 1 or more" in capsys.readouterr().err

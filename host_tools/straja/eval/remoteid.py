@@ -17,6 +17,9 @@ issue 18 asks: where they agree, the claim is a second truth).
 """
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 import tomllib
 
 import numpy as np
@@ -159,3 +162,25 @@ def markdown(out: dict) -> list[str]:
           f"{IDENTIFY_WITHIN_S:g} s: " + ("n/a" if share is None else f"{share:.0%}") + "; alert "
           f"events about another emitter identified with one's UAS ID: {out.get('wrong_links', 0)}."]
     return L
+
+
+def main(argv=None) -> int:
+    """The section alone: `python -m straja.eval.remoteid [--seconds S] [--draws N] [--json]`;
+    exit 1 when a drone was not identified within IDENTIFY_WITHIN_S or a link was wrong."""
+    ap = argparse.ArgumentParser(prog="python -m straja.eval.remoteid",
+                                 description="straja eval's Remote ID section alone: the "
+                                 "catalogue's Remote ID scenes, each with several seeds")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="run each scene's first S seconds (make eval: 60), not whole")
+    ap.add_argument("--draws", type=int, default=DRAWS, help="seeds per scene (default %(default)s)")
+    ap.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    args = ap.parse_args(argv)
+    if args.draws < 1 or (args.seconds is not None and not args.seconds > 0):
+        ap.error("--draws must be 1 or more and --seconds positive")
+    out = evaluate(args.seconds, args.draws)
+    print(json.dumps(out) if args.json else "\n".join(markdown(out)))
+    return 0 if out["identified_within_3s"] == 1.0 and not out["wrong_links"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
