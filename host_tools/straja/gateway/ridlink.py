@@ -83,8 +83,15 @@ def one_transmitter(eirps, rid: RemoteIdTracker) -> np.ndarray:
     path_db2 = cfg.link_spread_db ** 2 / (2 * chi2_quantile(1, LINK_CONFIDENCE))
     squares = ((eirps - eirps.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
     return ((squares <= path_db2 * chi2_quantile(nodes - 1, LINK_CONFIDENCE))
-            & (eirps.min(axis=1) >= cfg.rf_min_eirp_dbm - cfg.rssi_margin_db)
-            & (eirps.max(axis=1) <= cfg.rf_max_eirp_dbm + cfg.rssi_margin_db))
+            & plausible_eirp(eirps, rid).all(axis=1))
+
+
+def plausible_eirp(dbm, rid: RemoteIdTracker):
+    """Whether an implied EIRP (or each of an array's) is one a drone's video or control
+    transmitter sends, widened by the margin for antennas and fading."""
+    cfg = rid.cfg
+    return ((cfg.rf_min_eirp_dbm - cfg.rssi_margin_db <= dbm)
+            & (dbm <= cfg.rf_max_eirp_dbm + cfg.rssi_margin_db))
 
 
 def heard(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
@@ -133,9 +140,6 @@ def implied_eirps(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> dict[i
             for n, dbm in measured_dbm(track, rid).items()}
 
 
-def plausible_eirp(dbm: float, rid: RemoteIdTracker) -> bool:
-    cfg = rid.cfg
-    return cfg.rf_min_eirp_dbm - cfg.rssi_margin_db <= dbm <= cfg.rf_max_eirp_dbm + cfg.rssi_margin_db
 
 
 def resolved(track: Track, claim: tuple, rid: RemoteIdTracker) -> bool:
@@ -168,10 +172,9 @@ def fits(track: Track, drone: RidDrone, rid: RemoteIdTracker) -> bool:
 def joined_agree(track: Track, drone: RidDrone, rid: RemoteIdTracker, linked_nodes) -> bool:
     """Whether the nodes that see the track since the link was made on `linked_nodes` agree with
     it: each one's implied EIRP within link_spread_db of the mean of the linked nodes', and
-    plausible. (The whole rule again, every pair within link_spread_db, would drop a true link
-    whenever one more path's shadowing widens the spread: a true claim seen by three nodes fails
-    it about one time in seven, docs/gateway.md; one node against the mean of two, with a third
-    of the variance fewer, far less often.)"""
+    plausible. (The whole rule again would drop a true link one time in twenty at each node
+    that joins, whenever one more path's shadowing pushes the deviations over the bound; one node
+    against the mean of two, within link_spread_db, far less often.)"""
     implied = implied_eirps(track, drone, rid)
     linked = [implied[n] for n in linked_nodes if n in implied]
     if not linked:
