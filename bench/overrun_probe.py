@@ -9,7 +9,10 @@ late steps by cause, and per board its slow answers by cause.
 With `--rt N` the nodes' interpreters and boards run at real-time priority N, above the
 machine's other load and this process (run as root): a node's own causes without theirs. (The
 whole tool under `chrt -r` puts its own Python threads, the bridges' and the frame readers', at
-the nodes' priority, taking turns with them in 100 ms round-robin slices.) A measuring tool, not a test: its figures depend on the machine.
+the nodes' priority, taking turns with them in 100 ms round-robin slices.) `--unpaired` lets a
+node's interpreter and board run on any CPU (the fleet puts them on one), `--profile-board`
+prints where each board's CPU goes, `--plain` leaves the probes out (their CPU with them). A
+measuring tool, not a test: its figures depend on the machine.
 """
 from __future__ import annotations
 
@@ -131,6 +134,9 @@ def main() -> int:
                    help="run each node's interpreter and board at this real-time priority "
                         "(SCHED_RR), this process and the machine's other load below them: what "
                         "a node's own timing is when it has its CPU, as a board has")
+    p.add_argument("--unpaired", action="store_true",
+                   help="let each node's interpreter and board run on any CPU (a fleet puts them "
+                        "on one: straja.vnode.Fleet's pair_cpus), as before that was so")
     p.add_argument("--profile-board", action="store_true",
                    help="cProfile each board's process: its top functions printed at the end "
                         "(the profiler's own cost inflates the board's CPU)")
@@ -147,6 +153,10 @@ def main() -> int:
         for running in fleet.nodes:
             for pid in (running.node._proc.pid, running.board._pid):
                 os.sched_setscheduler(pid, os.SCHED_RR, os.sched_param(args.rt))
+    if args.unpaired:
+        for running in fleet.nodes:
+            for pid in (running.node._proc.pid, running.board._pid):
+                os.sched_setaffinity(pid, os.sched_getaffinity(0))
     links = [NodeLink(n.port) for n in fleet.nodes]
     first: dict[int, tuple[float, int]] = {}
     last: dict[int, tuple[float, int]] = {}

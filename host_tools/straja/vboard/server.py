@@ -66,6 +66,7 @@ class VirtualBoard:
     threads (the GIL: other boards, the bridges, a gateway) nor split one CPU share with them,
     as a board's radios answer whatever its host does (docs/virtual-node.md, "Timing"). The
     counters and `safe_pin_low` live in shared memory; the chip models' state is the child's.
+    `cpus`: the CPUs that child may use (None: any).
     """
 
     transactions = _counter(TRANSACTIONS, "requests served")
@@ -75,8 +76,10 @@ class VirtualBoard:
     safe_pin_low = _counter(SAFE_PIN_LOW, "hold the safe pin low (a technician's jumper)")
 
     def __init__(self, profile: dict, rf, socket_path: str, t_origin: float | None = None,
-                 seed: int = 0, bluetooth=None, own_process: bool = False):
+                 seed: int = 0, bluetooth=None, own_process: bool = False,
+                 cpus: set[int] | None = None):
         self.profile = profile
+        self.cpus = cpus
         self.rf = rf
         self.socket_path = str(socket_path)
         self.t_origin = t_origin
@@ -201,6 +204,8 @@ class VirtualBoard:
             die_with_parent()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is the parent's
+            if self.cpus:
+                os.sched_setaffinity(0, self.cpus)
             keep = sorted((self._listener.fileno(), self._error_pipe[1]))
             os.closerange(3, keep[0])  # no other node's pty or socket stays open through us
             os.closerange(keep[0] + 1, keep[1])
