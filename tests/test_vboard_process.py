@@ -92,6 +92,10 @@ def test_a_fleets_boards_each_serve_from_their_own_process_with_their_counters_h
             assert pairs[0][0] != pairs[1][0]
         else:
             assert all(node == board == os.sched_getaffinity(0) for node, board in pairs)
+    cpus = len(os.sched_getaffinity(0))
+    more = Fleet([NodeSpec(f"n{i}", i + 1) for i in range(cpus + 1)],
+                 lambda name, profile: NoiseOnly(), workdir=tmp_path)
+    assert more._pair_cpus(0) is None  # more nodes than CPUs: the machine balances them
     for pid in pids:  # stopped with the fleet
         assert not os.path.exists(f"/proc/{pid}")
     unpaired = Fleet(specs, lambda name, profile: NoiseOnly(), workdir=tmp_path, pair_cpus=False)
