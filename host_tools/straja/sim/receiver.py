@@ -5,7 +5,9 @@
 log-distance path loss at its frequency and its mid-time position, shadowing, per-packet fading,
 antenna gain) times the fraction of its spectrum inside the band times the fraction of the window
 it is on air; thermal noise kTB + NF is added. A window with t1 <= t0 is an instantaneous read
-(taken as 1 ns). `sweep` does the same for many reads at once, vectorised.
+(taken as 1 ns). `band(freq_hz, bw_hz)` gives the same for one band as a function of the window,
+the band's streams and noise found once (a chip tuned to a channel reads it over and over).
+`sweep` does the same for many reads at once, vectorised.
 
 Per read, only the transmissions that can overlap are touched: the streams whose frequency extent
 reaches the band are listed once per band (a node reads the same channels over and over), and
