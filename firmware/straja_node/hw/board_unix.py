@@ -48,7 +48,6 @@ import socket
 import struct
 import sys
 from binascii import unhexlify
-
 from struct import pack_into
 
 try:
