@@ -9,14 +9,19 @@ late steps by cause, and per board its slow answers by cause.
 With `--rt N` the nodes' interpreters and boards run at real-time priority N, above the
 machine's other load and this process (run as root): a node's own causes without theirs. (The
 whole tool under `chrt -r` puts its own Python threads, the bridges' and the frame readers', at
-the nodes' priority, taking turns with them in 100 ms round-robin slices.) A measuring tool, not a test: its figures depend on the machine.
+the nodes' priority, taking turns with them in 100 ms round-robin slices.) `--unpaired` lets a
+node's interpreter and board run on any CPU (the fleet puts them on one), `--profile-board`
+prints where each board's CPU goes, `--plain` leaves the probes out (their CPU with them). A
+measuring tool, not a test: its figures depend on the machine.
 """
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import json
 import os
+import pstats
 import sys
 import time
 from pathlib import Path
@@ -76,6 +81,30 @@ def probe_boards() -> None:
     server.VirtualBoard._handle = timed_handle
 
 
+def profile_boards() -> None:
+    """cProfile every board's serving (its process), the statistics written every 2 s to
+    <socket>.pstats (the board is killed, not stopped, at the end): where a board's CPU goes."""
+    session = server.VirtualBoard._session
+
+    def profiled_session(self, conn):
+        profiler = cProfile.Profile()
+        handle = self._handle
+        written = [time.perf_counter()]
+
+        def handle_and_dump(op, dev, payload, t):
+            if time.perf_counter() - written[0] > 2.0:
+                written[0] = time.perf_counter()
+                profiler.dump_stats(self.socket_path + ".pstats")
+            return handle(op, dev, payload, t)
+        self._handle = handle_and_dump
+        profiler.enable()
+        try:
+            session(self, conn)
+        finally:
+            profiler.disable()
+    server.VirtualBoard._session = profiled_session
+
+
 def probe_nodes() -> None:
     """Every node's flash gets the probing main.py."""
     write_image = fleet_module.write_image
@@ -105,17 +134,29 @@ def main() -> int:
                    help="run each node's interpreter and board at this real-time priority "
                         "(SCHED_RR), this process and the machine's other load below them: what "
                         "a node's own timing is when it has its CPU, as a board has")
+    p.add_argument("--unpaired", action="store_true",
+                   help="let each node's interpreter and board run on any CPU (a fleet puts them "
+                        "on one: straja.vnode.Fleet's pair_cpus), as before that was so")
+    p.add_argument("--profile-board", action="store_true",
+                   help="cProfile each board's process: its top functions printed at the end "
+                        "(the profiler's own cost inflates the board's CPU)")
     p.add_argument("--plain", action="store_true",
                    help="no probes: the nodes' overruns a second only (the probes cost CPU)")
     args = p.parse_args()
     if not args.plain:
         probe_boards()
         probe_nodes()
+    if args.profile_board:
+        profile_boards()
     _, fleet = start_fleet(args.nodes, args.scene, config={"stream_on_boot": True})
     if args.rt:
         for running in fleet.nodes:
             for pid in (running.node._proc.pid, running.board._pid):
                 os.sched_setscheduler(pid, os.SCHED_RR, os.sched_param(args.rt))
+    if args.unpaired:
+        for running in fleet.nodes:
+            for pid in (running.node._proc.pid, running.board._pid):
+                os.sched_setaffinity(pid, os.sched_getaffinity(0))
     links = [NodeLink(n.port) for n in fleet.nodes]
     first: dict[int, tuple[float, int]] = {}
     last: dict[int, tuple[float, int]] = {}
@@ -155,6 +196,9 @@ def main() -> int:
                               "cpu_per_s": {"interpreter": share[0], "board": share[1]},
                               "load": os.getloadavg()[0], "node_probe": node,
                               "board_probe": board}, indent=1))
+            stats = Path(running.board.socket_path + ".pstats")
+            if args.profile_board and stats.exists():
+                pstats.Stats(str(stats)).sort_stats("tottime").print_stats(25)
     finally:
         for link in links:
             link.close()

@@ -222,3 +222,24 @@ def test_energy_equals_the_plain_loop(name, front_end, band_mhz, modulation):
         assert got == pytest.approx(plain_energy(rf, *args, modulation), rel=1e-12, abs=0.0)
         seen += got > 0
     assert seen >= 10  # the reads did see transmissions
+
+
+def test_a_band_handle_reads_what_band_power_dbm_does():
+    """NodeRF.band(f, bw) (a tuned chip's handle: the band's streams and noise found once) gives
+    band_power_dbm's value exactly, for instantaneous and long windows, times in any order."""
+    from straja.sim import load_scene
+    from straja.paths import SCENES
+    sc = load_scene(SCENES / "urban_24ghz_background.toml")
+    rf = sc.node(next(iter(sc.nodes)), "cc2500")
+    rng = np.random.default_rng(11)
+    bands = [(f, bw) for f in (2405e6, 2437e6, 2462.25e6) for bw in (812.5e3, 20e6)]
+    handles = {band: rf.band(*band) for band in bands}
+    t = rng.uniform(0.0, min(sc.duration_s, 10.0), 600)
+    dwell = rng.choice([0.0, 1e-4, 2.5e-4, 0.3], 600)
+    seen = 0
+    for i, (a, d) in enumerate(zip(t.tolist(), dwell.tolist())):
+        band = bands[i % len(bands)]
+        got = handles[band](a, a + d)
+        assert got == rf.band_power_dbm(*band, a, a + d)
+        seen += got > rf.noise_dbm(band[1]) + 3
+    assert seen >= 10  # the reads did see transmissions

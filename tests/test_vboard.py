@@ -150,6 +150,29 @@ def test_writes_are_one_way_and_a_refused_one_is_reported(tmp_path):
         board.stop()
 
 
+def test_queued_writes_go_with_the_reading_or_before_a_sleep_once_they_have_waited(tmp_path):
+    """A tune's writes wait for the reading after it (one wake-up of the board a reading), not
+    for the scheduler's sleep (hw.idle) in between; before a sleep they go once they have waited
+    FLUSH_AFTER_US (a plan that reads seldom, a node not reading)."""
+    board = VirtualBoard(PROFILE, NoiseOnly(), str(tmp_path / "vb.sock")).start()
+    shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
+    script = ("from time import sleep_us\nfrom straja_node import hw\n"
+              "from straja_node.hw import board_unix\n"
+              "cc = hw.front_ends({})[1]\nlink = board_unix.link()\ncc.rssi_code()\n"
+              "cc.tune(2441000)\nhw.idle()\nprint(link.queued)\n"
+              "cc.rssi_code()\nprint(link.queued)\n"
+              "cc.tune(2442000)\nsleep_us(board_unix.FLUSH_AFTER_US)\nhw.idle()\n"
+              "print(link.queued)\n")
+    try:
+        proc = run_micropython(script, path=[FIRMWARE], cwd=tmp_path,
+                               env={"STRAJA_VBOARD": str(tmp_path / "vb.sock")})
+        # a CC2500 tune: two strobes and a 4-byte burst, 8-byte headers
+        assert proc.stdout.split() == [str(3 * 8 + 1 + 4 + 1), "0", "0"]
+        assert board.errors == []
+    finally:
+        board.stop()
+
+
 def test_a_request_happens_when_the_firmware_stamped_it(tmp_path):
     """The unix port's ticks_us() mod 2**32 is the instant of a request, a microsecond ahead of
     the server's clock (rounding) or seconds behind it (queued, or a busy server thread)."""

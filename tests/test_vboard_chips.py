@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from straja.vboard.chips import Cc2500, Sx126x, Sx127x, gamma_db
+from straja.vboard import chips
+from straja.vboard.chips import Cc2500, LogDet, Sx126x, Sx127x, gamma_db
 from straja.vboard.sources import ToneSource
 
 
@@ -37,7 +38,7 @@ def _pair(model, entry):
 
 def _state(chip):
     return {k: v for k, v in vars(chip).items()
-            if k not in ("board", "rf", "entry", "_scatter", "tunings")}
+            if k not in ("board", "rf", "entry", "_scatter", "_readers", "tunings")}
 
 
 # every transaction a driver makes and a few no driver makes (reads as writes, bad addresses)
@@ -88,3 +89,38 @@ def test_sx127x_one_register_path_answers_as_byte_by_byte():
         assert fast.spi(data, t) == plain.spi_per_byte(data, t), data.hex()
         assert fast.regs == plain.regs
     assert fast.board.rng.random() == plain.board.rng.random()
+
+
+class _SceneBoard:
+    def __init__(self, rf):
+        self.rf = rf
+        self.rng = random.Random(5)
+
+
+@pytest.mark.parametrize("rf_kind", ["scene", "tone"])
+def test_a_chip_reads_its_band_as_power_does(rf_kind):
+    """A chip's reader (the RF input's per-band handle where it has one, NodeRF.band, else its
+    band_power_dbm; the scatter's draw looked up once) reads what power() does, draw for draw."""
+    if rf_kind == "scene":
+        from straja.paths import SCENES
+        from straja.sim import load_scene
+        scene = load_scene(SCENES / "urban_24ghz_background.toml")
+        rf = scene.node(next(iter(scene.nodes)), "cc2500")
+    else:
+        rf = ToneSource(2441.75e6, -60.0, period_s=0.01)
+    by_reader = Cc2500(_SceneBoard(rf), {"name": "ism24", "kind": "cc2500"})
+    by_power = Cc2500(_SceneBoard(rf), {"name": "ism24", "kind": "cc2500"})
+    for i in range(400):
+        f, t = 2400e6 + (i % 40) * 2e6 + 0.25e6, 0.5 + i * 1.3e-3
+        assert by_reader.reader(f, 812.5e3)(t) == by_power.power(f, 812.5e3, Cc2500.WINDOW_S, t)
+    assert by_reader.board.rng.random() == by_power.board.rng.random()
+
+
+def test_a_chip_keeps_a_bounded_number_of_readers(monkeypatch):
+    """A firmware tuning ever new frequencies (a hostile or broken one) does not grow a chip's
+    readers without bound."""
+    monkeypatch.setattr(chips, "TUNINGS_MAX", 8)
+    chip = LogDet(_SceneBoard(ToneSource()), {"name": "env58", "kind": "logdet"})
+    for i in range(30):
+        chip.reader(5.8e9 + i * 1e6, 300e6)(1.0)
+        assert len(chip._readers) <= 8

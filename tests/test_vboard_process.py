@@ -83,8 +83,23 @@ def test_a_fleets_boards_each_serve_from_their_own_process_with_their_counters_h
         while boards[0].connections < 2:
             assert time.monotonic() < end, "the node never came back"
             time.sleep(0.1)
+        # a node's interpreter (this run too) and its board share one CPU, the nodes go round
+        # the CPUs (where there are several)
+        pairs = [(os.sched_getaffinity(n.node._proc.pid), os.sched_getaffinity(pid))
+                 for n, pid in zip(fleet.nodes, pids)]
+        if len(os.sched_getaffinity(0)) > 1:
+            assert all(len(node) == 1 and node == board for node, board in pairs), pairs
+            assert pairs[0][0] != pairs[1][0]
+        else:
+            assert all(node == board == os.sched_getaffinity(0) for node, board in pairs)
+    cpus = len(os.sched_getaffinity(0))
+    more = Fleet([NodeSpec(f"n{i}", i + 1) for i in range(cpus + 1)],
+                 lambda name, profile: NoiseOnly(), workdir=tmp_path)
+    assert more._pair_cpus(0) is None  # more nodes than CPUs: the machine balances them
     for pid in pids:  # stopped with the fleet
         assert not os.path.exists(f"/proc/{pid}")
+    unpaired = Fleet(specs, lambda name, profile: NoiseOnly(), workdir=tmp_path, pair_cpus=False)
+    assert unpaired._pair_cpus(0) is None
 
 
 def test_a_new_session_keeps_its_parents_priority():

@@ -139,8 +139,8 @@ def bluetooth_events():
 
 def idle():
     """The node is about to sleep (the scheduler waits for a deadline): nothing to do on a board;
-    on the unix port the queued bus writes go to the virtual board now, which handles them while
-    the node sleeps rather than when the next reading waits for its answer."""
+    on the unix port the bus writes queued for a while (hw/board_unix.py FLUSH_AFTER_US) go to
+    the virtual board now (the others go with the next reading)."""
     board.idle()
 
 

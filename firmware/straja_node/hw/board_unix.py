@@ -27,11 +27,13 @@ server thread) does not move it.
 
 A write waits for no answer, as a board's SPI write returns once its bytes are clocked out:
 writes queue in the client, stamped, and go to the server in one system call with the next
-request that reads something, or when the node is about to sleep (`idle()`, before the
-scheduler waits: the board handles a tune's writes during the settle time, not while the
-reading waits for its answer), so a tune costs no system call of its own and a reading one round trip
-(which wakes two processes: ~12 us of their CPU, 25 us or more of wall time, where a board's
-few-byte SPI transfer at 4 MHz or GPIO read takes a few to ~20 us). The server handles requests
+request that reads something (a tune's writes with the reading after its settle time), or when
+the node is about to sleep (`idle()`, before the scheduler waits) if they have waited
+FLUSH_AFTER_US already (a plan whose sweeps all settle for long, a node not reading). A tune
+thus costs no system call of its own and a reading one round trip, one wake-up of the board's
+process: the wake-ups, not the requests, are most of a board's CPU on a virtual machine (with
+the tune's writes sent before each sleep, the board woke ~2.5 times a reading; a board's few-byte
+SPI transfer at 4 MHz or GPIO read takes a few to ~20 us). The server handles requests
 in order, so a read sees every write made before it; a write it refuses makes the next response
 an error; writes still queued when the interpreter ends are lost (nothing read their effect). A
 pin the model holds fixed is asked once, then read here.
@@ -46,6 +48,14 @@ import socket
 import struct
 import sys
 from binascii import unhexlify
+from struct import pack_into
+
+try:
+    import micropython
+except ImportError:  # CPython imports this module for its names (straja.eval), runs no Link
+    class micropython:  # type: ignore[no-redef]  # the code emitters' decorators, as no-ops
+        native = viper = staticmethod(lambda fn: fn)
+
 from ..clock import ticks_diff, ticks_ms, ticks_us
 
 RESET_EXIT_CODE = 86
@@ -61,6 +71,8 @@ WDT_FEED = 9
 BLE_SCAN = 10
 PIN_FIXED = 11
 HEADER = 8  # op, dev, len, stamp
+HEADER_LAYOUT = "<BBHI"
+STAMP_MASK = 0xFFFFFFFF  # the stamp's u32 (ticks_us() is a 62-bit small int here)
 OUT_MAX = 256  # requests queued before a write (a step's writes and its read fit many times)
 _IRQ_SCAN_RESULT = 5
 ADV_MAX = 31  # legacy advertising data
@@ -68,75 +80,109 @@ BLE_POLL_MS = 20  # how often the stand-in asks the virtual board for advertisem
 # a feed sent to the board at most this often (the loop feeds every pass, ~4000 a second while
 # scanning: each a request the board parses, for a count); well inside WATCHDOG_MS_MIN
 FEED_EVERY_MS = 250
+# queued writes go before a sleep once they have waited this long (a dwell's scale), else with
+# the next reading
+FLUSH_AFTER_US = 2000
+DEFERRED_UNREAD = -1
+DEFERRED_REFUSED = -2
+
+
+@micropython.viper
+def _put(dst, at: int, src, n: int):
+    """dst[at:at + n] = src[:n], in place (a slice assignment would resize dst if src were
+    longer than n: the argument buffers are)."""
+    d = ptr8(dst)
+    s = ptr8(src)
+    for i in range(n):
+        d[at + i] = s[i]
 
 
 class Link:
     """The socket to the virtual board server, with preallocated buffers: requests queue in
-    `out` and go in one write with the next request that waits for an answer."""
+    `out` and go in one write with the next request that waits for an answer. A request is
+    a few C calls (its header packed in place, its payload copied by viper code): a node
+    makes some 13 000 a second, each a bus operation of a few microseconds on a board."""
 
     def __init__(self, path):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         # MicroPython's unix socket takes a raw sockaddr_un: a str address gives EINVAL
         s.connect(struct.pack("H", socket.AF_UNIX) + path.encode() + b"\0")
         self.sock = s
+        self.write = s.write  # bound once: the hot path takes no attribute chains
+        self.readinto = s.readinto
         self.out = bytearray(OUT_MAX)
         self.queued = 0  # bytes of `out` not sent yet
+        self.queued_us = 0  # ticks_us() of the oldest request queued
         self.rsp = bytearray(4)
         self.arg = bytearray(8)
+        # a request whose answer is read later (Bluetooth's poll, defer()): its buffer, and its
+        # answer's length once read (DEFERRED_UNREAD: not yet; DEFERRED_REFUSED), as answers
+        # come in the order asked
+        self.deferred = None
+        self.deferred_n = DEFERRED_UNREAD
+        self.deferred_op = 0
 
+    @micropython.native
     def send(self, op, dev, payload, n):
         """Queue a request stamped with the time it is made (sent with the next call())."""
-        out = self.out
         k = self.queued
         if k + HEADER + n > OUT_MAX:
             self.flush()
             k = 0
+        out = self.out
         t = ticks_us()
-        out[k] = op
-        out[k + 1] = dev
-        out[k + 2] = n & 0xFF
-        out[k + 3] = n >> 8
-        for i in range(4):
-            out[k + 4 + i] = (t >> (8 * i)) & 0xFF
+        if not k:
+            self.queued_us = t
+        pack_into(HEADER_LAYOUT, out, k, op, dev, n, t & STAMP_MASK)
         if HEADER + n > OUT_MAX:  # never on the scan path: the payload in a write of its own
-            self.sock.write(out, HEADER)
-            self.sock.write(payload, n)
+            self.write(out, HEADER)
+            self.write(payload, n)
             return
-        for i in range(n):
-            out[k + HEADER + i] = payload[i]
+        if n:
+            _put(out, k + HEADER, payload, n)
         self.queued = k + HEADER + n
 
     def flush(self):
         if self.queued:
-            self.sock.write(self.out, self.queued)
+            self.write(self.out, self.queued)
             self.queued = 0
 
     def _read(self, buf, n):
-        got = self.sock.readinto(buf, n)
-        if got is None or got < n:
-            # rare on a local socket; the memoryview slices here allocate
-            mv = memoryview(buf)
-            got = got or 0
-            while got < n:
-                k = self.sock.readinto(mv[got:n])
-                if not k:
-                    raise OSError("virtual board closed the connection")
-                got += k
+        got = self.readinto(buf, n)
+        if got != n:
+            self._read_rest(buf, got or 0, n)
 
+    def _read_rest(self, buf, got, n):
+        """The rest of a short read (rare on a local socket; the memoryview slices allocate)."""
+        mv = memoryview(buf)
+        while got < n:
+            k = self.readinto(mv[got:n])
+            if not k:
+                raise OSError("virtual board closed the connection")
+            got += k
+
+    @micropython.native
     def call(self, op, dev, payload, n, rbuf=None, rn=0):
         """Send a request, read the response header (and `rn` payload bytes into `rbuf`);
         returns the header's value byte."""
         self.send(op, dev, payload, n)
-        self.flush()
+        self.write(self.out, self.queued)
+        self.queued = 0
+        if self.deferred is not None and self.deferred_n == DEFERRED_UNREAD:
+            self._read_deferred()  # asked before this request: answered before it
         rsp = self.rsp
-        self._read(rsp, 4)
+        got = self.readinto(rsp, 4)
+        if got != 4:
+            self._read_rest(rsp, got or 0, 4)
         if rsp[0]:
             raise OSError("virtual board: op %d dev %d, or a write before it, refused" % (op, dev))
         if rsp[2] | (rsp[3] << 8) != rn:
             raise OSError("virtual board: op %d answered %d bytes, expected %d"
                           % (op, rsp[2] | (rsp[3] << 8), rn))
         if rn:
-            self._read(rbuf, rn)
+            got = self.readinto(rbuf, rn)
+            if got != rn:
+                self._read_rest(rbuf, got or 0, rn)
         return rsp[1]
 
     def call_upto(self, op, dev, rbuf):
@@ -144,8 +190,19 @@ class Link:
         number of bytes read."""
         self.send(op, dev, None, 0)
         self.flush()
+        if self.deferred is not None and self.deferred_n == DEFERRED_UNREAD:
+            self._read_deferred()
+        return self._answer_upto(op, rbuf)
+
+    def _answer_upto(self, op, rbuf):
+        """Read an answer of up to len(rbuf) bytes into rbuf; returns its length."""
         rsp = self.rsp
         self._read(rsp, 4)
+        return self._rest_upto(op, rbuf)
+
+    def _rest_upto(self, op, rbuf):
+        """The answer whose header is in `rsp`: its bytes into rbuf; returns their number."""
+        rsp = self.rsp
         n = rsp[2] | (rsp[3] << 8)
         if rsp[0] or n > len(rbuf):
             raise OSError("virtual board: op %d refused or answered %d bytes" % (op, n))
@@ -153,51 +210,80 @@ class Link:
             self._read(rbuf, n)
         return n
 
+    def defer(self, op, dev, rbuf):
+        """Ask as call_upto() does, without waiting: the request goes with the next one sent,
+        its answer is read then (waiting in the socket meanwhile) and taken by take_deferred()."""
+        self.send(op, dev, None, 0)
+        self.deferred = rbuf
+        self.deferred_n = DEFERRED_UNREAD
+        self.deferred_op = op
+
+    def _read_deferred(self):
+        """Its answer, read before a later one's; a refusal (no bytes: the stream stays in
+        step) is reported by take_deferred(), not by the later request."""
+        rsp = self.rsp
+        self._read(rsp, 4)
+        if rsp[0] and not (rsp[2] | rsp[3]):
+            self.deferred_n = DEFERRED_REFUSED
+        else:
+            self.deferred_n = self._rest_upto(self.deferred_op, self.deferred)
+
+    def take_deferred(self):
+        """The deferred request's answer length (its bytes in the buffer given to defer());
+        sends the request first if it is still queued."""
+        if self.deferred_n == DEFERRED_UNREAD:
+            self.flush()
+            self._read_deferred()
+        n = self.deferred_n
+        self.deferred = None
+        self.deferred_n = DEFERRED_UNREAD
+        if n == DEFERRED_REFUSED:
+            raise OSError("virtual board: op %d, or a write before it, refused" % self.deferred_op)
+        return n
+
 
 class SpiDevice:
     def __init__(self, link, dev):
-        self.link = link
+        self.send = link.send
+        self.call = link.call
         self.dev = dev
 
     def write(self, buf):
-        self.link.send(SPI_WRITE, self.dev, buf, len(buf))
+        self.send(SPI_WRITE, self.dev, buf, len(buf))
 
     def write_readinto(self, wbuf, rbuf):
         n = len(wbuf)
-        self.link.call(SPI_XFER, self.dev, wbuf, n, rbuf, n)
+        self.call(SPI_XFER, self.dev, wbuf, n, rbuf, n)
 
 
 class ThreeWire:
     def __init__(self, link, dev):
-        self.link = link
+        self.send = link.send
+        self.arg = link.arg
         self.dev = dev
 
     def write_word(self, word, nbits):
-        a = self.link.arg
-        for i in range(4):
-            a[i] = (word >> (8 * i)) & 0xFF
-        a[4] = nbits
-        self.link.send(WORD, self.dev, a, 5)
+        a = self.arg
+        pack_into("<IB", a, 0, word, nbits)
+        self.send(WORD, self.dev, a, 5)
 
 
 class Adc:
     def __init__(self, link, dev):
-        self.link = link
+        self.call = link.call
+        self.arg = link.arg
         self.dev = dev
         self.val = bytearray(2)
 
     def read_u16(self):
         v = self.val
-        self.link.call(ADC_READ, self.dev, None, 0, v, 2)
+        self.call(ADC_READ, self.dev, None, 0, v, 2)
         return v[0] | (v[1] << 8)
 
     def read_block(self, buf, n, rate_hz):
-        a = self.link.arg
-        a[0] = n & 0xFF
-        a[1] = n >> 8
-        for i in range(4):
-            a[2 + i] = (rate_hz >> (8 * i)) & 0xFF
-        return self.link.call(BLOCK, self.dev, a, 6, buf, 2 * n)
+        a = self.arg
+        pack_into("<HI", a, 0, n, rate_hz)
+        return self.call(BLOCK, self.dev, a, 6, buf, 2 * n)
 
 
 class Pin:
@@ -227,10 +313,8 @@ class Watchdog:
         self.link = link
         self.fed_ms = ticks_ms()
         if link:
-            a = link.arg
-            for i in range(4):
-                a[i] = (timeout_ms >> (8 * i)) & 0xFF
-            link.send(WDT_START, 0, a, 4)
+            pack_into("<I", link.arg, 0, timeout_ms)
+            link.send(WDT_START, 0, link.arg, 4)
             link.send(WDT_FEED, 0, None, 0)
 
     def feed(self):
@@ -277,16 +361,18 @@ class Bluetooth:
         if not (self.scanning and self.handler) or ticks_diff(now, self._last) < BLE_POLL_MS:
             return
         self._last = now
+        link = self.link
         b = self.buf
-        while True:
-            n = self.link.call_upto(BLE_SCAN, 0, b)
-            if not n:
-                return
+        # the last poll's question, answered since (no wait: it went with a reading), else ask
+        n = link.take_deferred() if link.deferred is b else link.call_upto(BLE_SCAN, 0, b)
+        while n:
             data = self.data
             data[0] = b[0]
             data[3] = b[1] - 256 if b[1] > 127 else b[1]
             data[4] = self.views[n - 8 if n > 8 else 0]  # (call_upto: n <= len(b))
             self.handler(_IRQ_SCAN_RESULT, data)
+            n = link.call_upto(BLE_SCAN, 0, b)  # more were heard: the rest now
+        link.defer(BLE_SCAN, 0, b)  # the next poll's question
 
 
 _link = None
@@ -377,5 +463,6 @@ def bluetooth_events():
 
 
 def idle():
-    if _link is not None:
-        _link.flush()
+    lk = _link
+    if lk is not None and lk.queued and ticks_diff(ticks_us(), lk.queued_us) >= FLUSH_AFTER_US:
+        lk.flush()

@@ -5,7 +5,9 @@
 log-distance path loss at its frequency and its mid-time position, shadowing, per-packet fading,
 antenna gain) times the fraction of its spectrum inside the band times the fraction of the window
 it is on air; thermal noise kTB + NF is added. A window with t1 <= t0 is an instantaneous read
-(taken as 1 ns). `sweep` does the same for many reads at once, vectorised.
+(taken as 1 ns). `band(freq_hz, bw_hz)` gives the same for one band as a function of the window,
+the band's streams and noise found once (a chip tuned to a channel reads it over and over).
+`sweep` does the same for many reads at once, vectorised.
 
 Per read, only the transmissions that can overlap are touched: the streams whose frequency extent
 reaches the band are listed once per band (a node reads the same channels over and over), and
@@ -152,10 +154,28 @@ class NodeRF:
         """Mean received power in dBm in the band over the window, noise included."""
         t1_s = max(t1_s, t0_s + INSTANT_S)
         energy = self._energy(freq_hz, bw_hz, t0_s, t1_s, None)
+        return 10 * math.log10(energy / (t1_s - t0_s) + self._noise(bw_hz))
+
+    def band(self, freq_hz, bw_hz):
+        """band_power_dbm of one band as a function of the window, `power_dbm(t0_s, t1_s)`, the
+        same sums: a chip tuned to a channel reads it over and over, and its handle finds the
+        band's streams and noise once, not at every read."""
+        lo, hi = freq_hz - bw_hz / 2, freq_hz + bw_hz / 2
+        sources = self._streams_in(lo, hi, None)
+        noise_mw = self._noise(bw_hz)
+        total = self._sum
+
+        def power_dbm(t0_s, t1_s):
+            t1_s = max(t1_s, t0_s + INSTANT_S)
+            return 10 * math.log10(total(sources, lo, hi, t0_s, t1_s) / (t1_s - t0_s) + noise_mw)
+        return power_dbm
+
+    def _noise(self, bw_hz):
+        """The noise floor over bw_hz in mW."""
         noise_mw = self._noise_mw.get(bw_hz)
         if noise_mw is None:
             noise_mw = self._noise_mw[bw_hz] = 10 ** (self.noise_dbm(bw_hz) / 10)
-        return 10 * math.log10(energy / (t1_s - t0_s) + noise_mw)
+        return noise_mw
 
     def signal_power_dbm(self, freq_hz, bw_hz, t0_s, t1_s, modulation):
         """Mean received power in dBm in the band over the window of the emitters using
@@ -165,20 +185,28 @@ class NodeRF:
         return 10 * math.log10(energy / (t1_s - t0_s)) if energy > 0 else -math.inf
 
     def _in_band(self, lo, hi, modulation):
-        """The streams whose frequency extent reaches [lo, hi] (of `modulation`, if given), in
-        source order, each with its own memo of spectral fractions in this band."""
+        """The streams reaching [lo, hi] (_streams_in), kept for the next read of the band."""
         if len(self._bands) >= _BANDS_CACHE:
             self._bands.clear()
-        sources = self._bands[(lo, hi, modulation)] = [
-            (e, s, st, {}) for e, s, em, st in self._sources
-            if not (st.f_hi <= lo or st.f_lo >= hi or (modulation and em.modulation != modulation))]
+        sources = self._bands[(lo, hi, modulation)] = self._streams_in(lo, hi, modulation)
         return sources
+
+    def _streams_in(self, lo, hi, modulation):
+        """The streams whose frequency extent reaches [lo, hi] (of `modulation`, if given), in
+        source order, each with its own memo of spectral fractions in this band."""
+        return [(e, s, st, {}) for e, s, em, st in self._sources
+                if not (st.f_hi <= lo or st.f_lo >= hi
+                        or (modulation and em.modulation != modulation))]
 
     def _energy(self, freq_hz, bw_hz, t0_s, t1_s, modulation):
         lo, hi = freq_hz - bw_hz / 2, freq_hz + bw_hz / 2
         sources = self._bands.get((lo, hi, modulation))
         if sources is None:
             sources = self._in_band(lo, hi, modulation)
+        return self._sum(sources, lo, hi, t0_s, t1_s)
+
+    def _sum(self, sources, lo, hi, t0_s, t1_s):
+        """The energy of `sources` (_streams_in's list for [lo, hi]) in the band over the window."""
         energy = 0.0
         cache = self._cache
         k1 = max(math.floor(t1_s / BLOCK_S), 0)

@@ -18,6 +18,7 @@ from ..frontends import FRONT_ENDS
 VREF = 3.3
 ADC_BITS = 12
 ADC_NOISE_V = 0.002  # a few LSB of an MCU's SAR ADC
+TUNINGS_MAX = 4096  # readers a chip keeps, by tuning: its plans' channels (a few hundred)
 
 
 def adc_u16(volts: float, rng: random.Random, noise_v: float = ADC_NOISE_V) -> int:
@@ -68,6 +69,7 @@ class Chip:
         rf = board.rf
         self.rf = rf[entry["name"]] if isinstance(rf, dict) else rf
         self._scatter = {}  # bandwidth x window -> its gamma_db draw
+        self._readers = {}  # (freq_hz, bw_hz) -> reader(): the bands this chip was tuned to
 
     def scatter(self, looks: float):
         """The draw of 10 log10 of a Gamma(k, 1/k) factor, k = looks limited to 1..1e4."""
@@ -82,6 +84,34 @@ class Chip:
         mean_dbm = self.rf.band_power_dbm(freq_hz, bw_hz, t - window_s, t)
         looks = bw_hz * window_s
         return mean_dbm + (self._scatter.get(looks) or self.scatter(looks))()
+
+    def reader(self, freq_hz: float, bw_hz: float):
+        """power(freq_hz, bw_hz, WINDOW_S, t) as a function of t, the same sums and draws: the RF
+        input's handle on the band (its `band(freq_hz, bw_hz)` if it has one: the band's
+        streams found once, not at every read) and the scatter's draw looked up once, kept per
+        tuning (a scan's channels)."""
+        key = (freq_hz, bw_hz)
+        read = self._readers.get(key)
+        if read is None:
+            if len(self._readers) >= TUNINGS_MAX:  # a firmware tuning ever new frequencies
+                self._readers.clear()
+            read = self._readers[key] = self._reader(freq_hz, bw_hz, self.WINDOW_S)
+        return read
+
+    def _reader(self, freq_hz: float, bw_hz: float, window_s: float):
+        rf = self.rf
+        band = getattr(rf, "band", None)
+        if band is not None:
+            band_power_dbm = band(freq_hz, bw_hz)
+        else:
+            def band_power_dbm(t0_s, t1_s):
+                return rf.band_power_dbm(freq_hz, bw_hz, t0_s, t1_s)
+        looks = bw_hz * window_s
+        draw = self._scatter.get(looks) or self.scatter(looks)
+
+        def read(t: float) -> float:
+            return band_power_dbm(t - window_s, t) + draw()
+        return read
 
     def spi(self, data: bytes, t: float) -> bytes:
         raise ValueError(f"{self.entry['name']} has no SPI")
@@ -138,7 +168,7 @@ class Rx5808(Chip):
 
     def volts(self, t: float) -> float:
         (p0, p1), (v0, v1) = self.DBM, self.VOLTS
-        p = min(max(self.power(self.freq_hz, self.BW_HZ, self.WINDOW_S, t), p0), p1)
+        p = min(max(self.reader(self.freq_hz, self.BW_HZ)(t), p0), p1)
         target = v0 + (p - p0) * (v1 - v0) / (p1 - p0)  # the level the pin settles to
         return target + (self.v_before - target) * math.exp(-(t - self.t_tune) / self.TAU_S)
 
@@ -179,7 +209,7 @@ class Cc2500(Chip):
         self.regs[0x10:0x15] = bytes((0x8C, 0x22, 0x02, 0x22, 0xF8))
         self.state = "IDLE"
         self.rssi = 0x80
-        self.tunings = {}  # TUNING registers' bytes -> (freq_hz(), bw_hz()): a scan's channels
+        self.tunings = {}  # TUNING registers' bytes -> its reader(): a scan's channels
 
     def freq_hz(self) -> float:
         r = self.regs
@@ -194,10 +224,12 @@ class Cc2500(Chip):
     def read_rssi(self, t):
         if self.state == "RX":
             key = bytes(self.regs[self.TUNING])
-            tuned = self.tunings.get(key)
-            if tuned is None:
-                tuned = self.tunings[key] = (self.freq_hz(), self.bw_hz())
-            p = self.power(tuned[0], tuned[1], self.WINDOW_S, t)
+            read = self.tunings.get(key)
+            if read is None:
+                if len(self.tunings) >= TUNINGS_MAX:
+                    self.tunings.clear()
+                read = self.tunings[key] = self.reader(self.freq_hz(), self.bw_hz())
+            p = read(t)
             self.rssi = min(max(round(2 * (p + self.RSSI_OFFSET_DB)), -128), 127) & 0xFF
         return self.rssi
 
@@ -310,7 +342,7 @@ class Sx126x(Chip):
 
     def rssi_inst(self, t: float) -> int:
         """GetRssiInst's value: -2 x the power in dBm, a byte (-127.5 dBm out of RX)."""
-        p = self.power(self.freq_hz, self.bw_hz, self.WINDOW_S, t) if self.mode == 5 else -127.5
+        p = self.reader(self.freq_hz, self.bw_hz)(t) if self.mode == 5 else -127.5
         return min(max(round(-2 * p), 0), 255)
 
     def command(self, op, args):
@@ -384,7 +416,7 @@ class Sx127x(Chip):
         self.reset()
 
     def reset(self):
-        self.tunings = {}  # the tuning registers' values -> (freq_hz(), bw_hz())
+        self.tunings = {}  # the tuning registers' values -> reader(freq_hz(), bw_hz())
         self.regs = bytearray(0x80)
         self.regs[0x01] = 0x09  # FSK, LF mode on, standby
         self.regs[0x06:0x09] = bytes((0x6C, 0x80, 0x00))  # 434 MHz
@@ -408,10 +440,12 @@ class Sx127x(Chip):
         if addr in (0x11, 0x1B) and receiving and (addr == 0x1B) == self.lora():
             regs = self.regs  # the tuning: RegOpMode's LoRa bit, RegFrf, RegRxBw, RegModemConfig1
             key = (regs[0x01] & 0x80, bytes(regs[0x06:0x09]), regs[0x12], regs[0x1D])
-            tuned = self.tunings.get(key)
-            if tuned is None:
-                tuned = self.tunings[key] = (self.freq_hz(), self.bw_hz())
-            p = self.power(tuned[0], tuned[1], self.WINDOW_S, t)
+            read = self.tunings.get(key)
+            if read is None:
+                if len(self.tunings) >= TUNINGS_MAX:
+                    self.tunings.clear()
+                read = self.tunings[key] = self.reader(self.freq_hz(), self.bw_hz())
+            p = read(t)
             value = p + 157 if self.lora() else -2 * p
             return min(max(round(value), 0), 255)
         return self.regs[addr]
@@ -456,7 +490,7 @@ class LogDet(Chip):
         self.bw_hz = (hi - lo) * 1e3
 
     def adc(self, t):
-        p = self.power(self.centre_hz, self.bw_hz, self.WINDOW_S, t)
+        p = self.reader(self.centre_hz, self.bw_hz)(t)
         p = min(max(p, self.RANGE_DBM[0]), self.RANGE_DBM[1])
         return adc_u16(self.SLOPE_V_PER_DB * (p - self.INTERCEPT_DBM), self.board.rng)
 

@@ -102,11 +102,14 @@ class VirtualNode:
 
     flash_dir plays the node's flash. `env` adds environment variables for the interpreter (the
     virtual board's socket, its unique id). `heap` is the interpreter's heap, as a board's RAM.
+    `cpus`: the CPUs every run of its interpreter may use (None: any; see Fleet, which puts a
+    node's interpreter and its board on one).
     """
 
     def __init__(self, flash_dir, *, env: dict[str, str] | None = None, heap: str = "320K",
-                 name: str = "node", link: UsbLink | None = None):
+                 name: str = "node", link: UsbLink | None = None, cpus: set[int] | None = None):
         self.flash_dir = Path(flash_dir).resolve()
+        self.cpus = cpus
         self.env = dict(env or {})
         self.heap = heap
         self.name = name
@@ -217,6 +220,8 @@ class VirtualNode:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             die_with_parent()
             precise_sleeps()
+            if self.cpus:
+                os.sched_setaffinity(0, self.cpus)
 
         cmd = [micropython_command(), "-X", f"heapsize={self.heap}", "-i", str(ROM)]
         proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,

@@ -5,6 +5,7 @@ whatever else runs in the process that holds the fleet."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import tempfile
 import time
@@ -66,8 +67,9 @@ class Fleet:
     """
 
     def __init__(self, specs: list[NodeSpec], rf_for, workdir: Path | None = None,
-                 t_origin: float | None = None, bluetooth_for=None):
+                 t_origin: float | None = None, bluetooth_for=None, pair_cpus: bool = True):
         self.specs = specs
+        self.pair_cpus = pair_cpus
         self.rf_for = rf_for
         self.bluetooth_for = bluetooth_for
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="straja-fleet-")
@@ -86,11 +88,13 @@ class Fleet:
                 write_image(flash, board=spec.board, config=config)
                 profile = json.loads(board_profile_path(spec.board).read_text())
                 sock = str(Path(self._sockets.name) / f"{spec.node_id}.sock")
+                cpus = self._pair_cpus(len(self.nodes))
                 board = VirtualBoard(profile, self.rf_for(spec.name, profile), sock,
                                      t_origin=self.t_origin, seed=spec.node_id,
                                      bluetooth=self.bluetooth_for and self.bluetooth_for(spec.name),
-                                     own_process=True)
-                node = VirtualNode(flash, name=spec.name, heap=profile.get("heap", "320K"), env={
+                                     own_process=True, cpus=cpus)
+                node = VirtualNode(flash, name=spec.name, heap=profile.get("heap", "320K"),
+                                   cpus=cpus, env={
                     "STRAJA_VBOARD": sock,
                     "STRAJA_UID": secrets.token_hex(6) if spec.node_id == 0 else f"{spec.node_id:012x}",
                 })
@@ -105,6 +109,23 @@ class Fleet:
             self.stop()
             raise
         return self
+
+    def _pair_cpus(self, index: int) -> set[int] | None:
+        """The one CPU node `index`'s interpreter and board share (None: any CPU). The two take
+        turns (a reading is a request, then its answer): on one CPU a round trip wakes no other
+        CPU, which on a virtual machine costs both processes more CPU than the request's own
+        work, and lets the answer wait for the waking (bench/overrun_probe.py --unpaired,
+        docs/virtual-node.md "Timing"). Nodes go round the CPUs this process may use, from
+        one picked by its process id, so that fleets of one node in several processes spread.
+        Only while each node has a CPU of its own: with more nodes than CPUs they run on any,
+        as the machine balances them (3 nodes on 2 CPUs, the demo's: two sharing a CPU fell
+        short of it while the third had one to spare, 1 560 overruns a second against 160)."""
+        if not (self.pair_cpus and hasattr(os, "sched_getaffinity")):
+            return None
+        allowed = sorted(os.sched_getaffinity(0))
+        if not 1 < len(allowed) or len(self.specs) > len(allowed):
+            return None
+        return {allowed[(os.getpid() + index) % len(allowed)]}
 
     def stop(self) -> None:
         for running in reversed(self.nodes):
