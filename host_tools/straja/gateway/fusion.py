@@ -160,6 +160,12 @@ class Fusion:
         track.last_ns = max(track.last_ns, obs.t_ns)
         node, kept = obs.node_id, track.kept
         seen = track.nodes.get(node)
+        if obs.held and seen is not None:
+            # a held name (detector._Naming) keeps the node seeing the track, but its reading
+            # goes into no power (trend, position, a known emitter's range): it may be another
+            # emitter's, an access point's beside the drone
+            seen.last_ns = max(seen.last_ns, obs.t_ns)
+            return
         counted = seen is not None  # in rising / falling by its last_trend_db
         if not counted:
             seen = track.nodes[node] = NodeSeen(obs.t_ns, obs.t_ns, obs.dbm)
