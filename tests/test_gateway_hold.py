@@ -11,6 +11,8 @@ from straja.detect.tracks import TRACK
 from straja.gateway import config, detector
 from straja.gateway.detector import HOLD_STREAK, NodeDetector, Observation, _Naming
 from straja.gateway.fusion import Fusion
+from straja.gateway.health import NodeHealth
+from straja.gateway.pipeline import Pipeline
 from straja.protocol import Sweep, dbm_to_rssi_code
 
 START_KHZ, STEP_KHZ, N = 5_645_000, 2_000, 151   # synth.VIDEO_BAND
@@ -99,10 +101,16 @@ def test_a_held_track_whose_centre_moves_to_another_channel_is_not_held():
     assert naming.streak == 1 and not naming.holds(tr, 1_000_000, half_step)
 
 
-def test_the_hold_is_refused_negative():
-    with pytest.raises(ValueError, match="hold_s"):
-        NodeDetector(1, {}, hold_s=-1.0)
+@pytest.mark.parametrize("hold_s", [-1.0, float("nan"), float("inf")])
+def test_a_hold_not_a_finite_time_is_refused(hold_s):
+    with pytest.raises(ValueError, match="hold_s must be a finite number >= 0"):
+        NodeDetector(1, {}, hold_s=hold_s)
+
+
+def test_the_gateway_holds_for_its_track_timeout():
     assert NodeDetector(1, {}).hold_us == round(detector.FusionConfig.track_timeout_s * 1e6)
+    cfg = config.from_dict({"fusion": {"track_timeout_s": 5.0}})
+    assert Pipeline(cfg)._detector(1, NodeHealth(1, 0)).hold_us == 5_000_000
 
 
 def test_a_held_observation_keeps_its_track_but_adds_no_reading():

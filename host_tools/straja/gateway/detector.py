@@ -135,8 +135,8 @@ class NodeDetector:
                  hold_s: float = FusionConfig.track_timeout_s):
         """hold_s: how long after its last drone name a core track is still observed under it
         (_Naming); the gateway gives its track timeout, the silence fusion already forgives."""
-        if not hold_s >= 0:
-            raise ValueError(f"hold_s must be >= 0 (got {hold_s})")
+        if not 0 <= hold_s < math.inf:
+            raise ValueError(f"hold_s must be a finite number >= 0 (got {hold_s})")
         self.node_id = node_id
         self.hold_us = round(hold_s * 1e6)
         self.cfg = core_config(detect)
