@@ -10,7 +10,8 @@ than the timeout stays one track, and so one alert. "Seen again" is the first bu
 core's track (`Observation.since_ns`), not the observation, which comes only when the core has
 confirmed it a few sweeps later: so a track ends `confirm_wait_s` after the timeout, and a
 pause of up to the timeout never splits a presence. A track keeps each node's received power
-over time, which gives the signal trend.
+over time, which gives the signal trend; a held observation (a drone name the node's core no
+longer gives, held for a flicker: detector._Naming) keeps its node seeing the track, no power.
 """
 from __future__ import annotations
 
