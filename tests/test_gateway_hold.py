@@ -84,7 +84,7 @@ def test_no_hold_without_a_steady_name_nor_once_its_hold_is_over(renamed_from):
 def test_a_held_track_whose_centre_moves_to_another_channel_is_not_held():
     tr = np.zeros(1, TRACK)[0]
     tr["f_min_khz"], tr["f_max_khz"], tr["f_last_khz"] = 5_798_000, 5_802_000, 5_800_000
-    naming = _Naming("analog_fm_video")
+    naming = _Naming()
     for k in range(HOLD_STREAK):
         tr["t_last_start_us"] = k * SWEEP_US
         naming.named("analog_fm_video", tr, 5_788_000, 5_812_000)
@@ -97,8 +97,9 @@ def test_a_held_track_whose_centre_moves_to_another_channel_is_not_held():
     assert not naming.holds(tr, 1_000_000, half_step)
     tr["f_last_khz"], tr["t_last_start_us"] = 5_800_000, (HOLD_STREAK - 1) * SWEEP_US + 1_000_001
     assert not naming.holds(tr, 1_000_000, half_step)  # past the hold
-    naming.named("ofdm_video", tr, 5_788_000, 5_812_000)  # another family: a new streak
-    assert naming.streak == 1 and not naming.holds(tr, 1_000_000, half_step)
+    naming.named("ofdm_video", tr, 5_788_000, 5_812_000)  # renamed within drones: held as that
+    assert naming.streak == HOLD_STREAK + 1 and naming.family == "ofdm_video"
+    assert naming.holds(tr, 1_000_000, half_step)
 
 
 @pytest.mark.parametrize("hold_s", [-1.0, float("nan"), float("inf")])

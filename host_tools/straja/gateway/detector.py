@@ -47,7 +47,7 @@ GATEWAY_DEFAULTS = {"max_burst_sweeps": 1}
 
 
 CONFIRMED = STATES.index("confirmed")
-# A core track named a drone family in this many sweeps in a row keeps that name while the
+# A core track named a drone family in this many sweeps in a row keeps its name while the
 # classifier calls it something else (_Naming): a track named once by chance is never held; the
 # classifier's steadiness rule of video (classify.STEADY_MIN_BURSTS, 4) tells a bursty access
 # point that looks steady for k sweeps at p = q^(k-1)
@@ -91,14 +91,14 @@ class _Naming:
 
     __slots__ = ("family", "streak", "t_us", "f_lo_khz", "f_hi_khz", "lo_khz", "hi_khz")
 
-    def __init__(self, family: str):
-        self.family, self.streak = family, 0
-        self.t_us = 0
+    def __init__(self):
+        self.family, self.streak, self.t_us = "", 0, 0
         self.f_lo_khz = self.f_hi_khz = self.lo_khz = self.hi_khz = 0.0
 
     def named(self, family: str, tr, lo_khz: float, hi_khz: float) -> None:
-        """Named `family` again in this sweep (a new family starts a new streak)."""
-        self.streak = self.streak + 1 if family == self.family else 1
+        """Named the drone family `family` in this sweep: the streak counts drone names, of
+        whichever family (the core may rename video analog or OFDM as evidence grows)."""
+        self.streak += 1
         self.family, self.t_us = family, int(tr["t_last_start_us"])
         self.f_lo_khz, self.f_hi_khz = float(tr["f_min_khz"]), float(tr["f_max_khz"])
         self.lo_khz, self.hi_khz = lo_khz, hi_khz
@@ -251,7 +251,7 @@ class NodeDetector:
             if drone and family in DRONE_FAMILIES:
                 lo, hi = float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half
                 if named is None:
-                    named = naming[tid] = _Naming(family)
+                    named = naming[tid] = _Naming()
                 named.named(family, tr, lo, hi)
             elif named is not None and named.holds(tr, self.hold_us, half_step):
                 family, lo, hi, held = named.family, named.lo_khz, named.hi_khz, True
