@@ -7,7 +7,7 @@ from __future__ import annotations
 from straja.gateway import config, events as ev
 from straja.gateway.pipeline import Pipeline
 from straja.paths import SCENES
-from straja.sim.scene import scene_from_dict
+from straja.sim.scene import load_scene, scene_from_dict
 from straja.eval.readings import eval_plan_of
 from straja.eval.scenes import run_scene
 
@@ -65,3 +65,16 @@ def test_a_control_link_with_pauses_up_to_the_track_timeout_is_one_alert():
     scene, on = with_pauses({"kind": "elrs", "domain": "ISM2G4", "rate": "500", "eirp_dbm": 20.0,
                              "position_m": [1200.0, 500.0, 1.5]}, 130.0, 20.0)
     one_alert_with_adaptive_scanning(scene, on, eval_plan_of(("ism24",)))
+
+
+def test_video_whose_name_flickers_beside_an_access_point_is_one_alert():
+    """analog_video_beside_5ghz_ap as `straja eval --scene` runs it (every node, its own plan),
+    to just after the drone's name came back: node 2 named F5 Wi-Fi for 17 s (its edge bins
+    beside the busy access point on channel 161), and the alert cleared at 94.9 s, raised again
+    at 102 s; the name held (gateway/detector.py, _Naming), it is one alert, never cleared."""
+    scene = load_scene(SCENES / "analog_video_beside_5ghz_ap.toml")
+    alerts = run_scene(scene, t_end_s=106.0).alerts
+    raised = [a for a in alerts if isinstance(a, ev.AlertRaised)]
+    assert len(raised) == 1 and raised[0].lo_khz <= 5_820_000 <= raised[0].hi_khz
+    assert raised[0].family == "analog_fm_video"
+    assert not [a for a in alerts if isinstance(a, ev.AlertCleared) and a.t_ns < 106 * S]

@@ -24,6 +24,7 @@ from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES
 from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
 from ..protocol import FLAG_INTERLEAVED, FLAG_PAIRS, FLAG_REVISIT, Sweep, revisit_reads
+from .config import FusionConfig
 
 LABELS = {
     "analog_fm_video": "analog FPV video",
@@ -46,6 +47,11 @@ GATEWAY_DEFAULTS = {"max_burst_sweeps": 1}
 
 
 CONFIRMED = STATES.index("confirmed")
+# A core track named a drone family in this many sweeps in a row keeps its name while the
+# classifier calls it something else (_Naming): a track named once by chance is never held; the
+# classifier's steadiness rule of video (classify.STEADY_MIN_BURSTS, 4) tells a bursty access
+# point that looks steady for k sweeps at p = q^(k-1)
+HOLD_STREAK = 4
 # Core pipelines kept per node: a node runs at most 8 plan entries (the firmware's PLAN_MAX), each
 # with its focus variant; a node sending ever-changing sweeps (broken or hostile) must not grow
 # the gateway without bound, so the least recently swept is dropped beyond this.
@@ -62,6 +68,10 @@ class Observation(NamedTuple):
     # gateway time of the core track's first burst: when this node saw the emitter (again);
     # None: t_ns
     since_ns: int | None = None
+    # the core did not name it a drone in this sweep but held its earlier name (_Naming): it is
+    # still there, but its reading, of a sweep the classifier did not vouch for, may be another
+    # emitter's beside it
+    held: bool = False
 
 
 def core_config(detect: dict) -> PipelineConfig:
@@ -70,6 +80,35 @@ def core_config(detect: dict) -> PipelineConfig:
         raise ValueError(f"[detect]: unknown keys {sorted(unknown)} (known: {', '.join(DETECT_KEYS)})")
     core = {k: v for k, v in {**GATEWAY_DEFAULTS, **detect}.items() if k not in ADAPTER_KEYS}
     return PipelineConfig(**core)
+
+
+class _Naming:
+    """The drone family a core track was last named, and where: while the classifier calls it
+    something else (its name flickers: a weak channel's edge bins come and go, a busy access
+    point beside it scatters its readings), the track is still observed under that family, for
+    at most the detector's hold after its last such sweep and only while its latest burst stays
+    on the channels it was named on."""
+
+    __slots__ = ("family", "streak", "t_us", "f_lo_khz", "f_hi_khz", "lo_khz", "hi_khz")
+
+    def __init__(self):
+        self.family, self.streak, self.t_us = "", 0, 0
+        self.f_lo_khz = self.f_hi_khz = self.lo_khz = self.hi_khz = 0.0
+
+    def named(self, family: str, tr, lo_khz: float, hi_khz: float) -> None:
+        """Named the drone family `family` in this sweep: the streak counts drone names, of
+        whichever family (the core may rename video analog or OFDM as evidence grows)."""
+        self.streak += 1
+        self.family, self.t_us = family, int(tr["t_last_start_us"])
+        self.f_lo_khz, self.f_hi_khz = float(tr["f_min_khz"]), float(tr["f_max_khz"])
+        self.lo_khz, self.hi_khz = lo_khz, hi_khz
+
+    def holds(self, tr, hold_us: int, half_step_khz: float) -> bool:
+        """Whether a sweep that did not name the track keeps it observed under self.family."""
+        return (self.streak >= HOLD_STREAK
+                and int(tr["t_last_start_us"]) - self.t_us <= hold_us
+                and self.f_lo_khz - half_step_khz <= float(tr["f_last_khz"])
+                <= self.f_hi_khz + half_step_khz)
 
 
 class _PlanState:
@@ -86,13 +125,20 @@ class _PlanState:
         self.dur_us = np.zeros(1, np.int64)
         self.filled = 0
         self.reported: dict[int, int] = {}  # track id -> t_last_end_us already reported
+        self.naming: dict[int, _Naming] = {}  # track id -> its drone name, once it had one
 
 
 class NodeDetector:
     """Streaming detection for one node: SWEEP frames (segments assembled) in, observations out."""
 
-    def __init__(self, node_id: int, detect: dict, info: dict | None = None):
+    def __init__(self, node_id: int, detect: dict, info: dict | None = None,
+                 hold_s: float = FusionConfig.track_timeout_s):
+        """hold_s: how long after its last drone name a core track is still observed under it
+        (_Naming); the gateway gives its track timeout, the silence fusion already forgives."""
+        if not 0 <= hold_s < math.inf:
+            raise ValueError(f"hold_s must be a finite number >= 0 (got {hold_s})")
         self.node_id = node_id
+        self.hold_us = round(hold_s * 1e6)
         self.cfg = core_config(detect)
         self._detect_keys = set(detect)
         self._by_band = bool(detect.get("looks_by_band", False))
@@ -182,6 +228,7 @@ class NodeDetector:
             live = set(ids)
             for tid in [t for t in reported if t not in live]:
                 del reported[tid]
+                st.naming.pop(tid, None)
         states = tracks["state"].tolist()
         rows = [i for i in fresh if states[i] == CONFIRMED]
         if not rows:
@@ -193,19 +240,31 @@ class NodeDetector:
         centre, width, peak_mw = (bursts[f].tolist()
                                   for f in ("centre_khz", "bandwidth_khz", "peak_mw"))
         half = max(width) / 2
+        half_step = st.core.scan.step_khz / 2
+        naming = st.naming
         out = []
         for tr, family, drone in zip(confirmed, classes["family"].tolist(),
                                      classes["drone"].tolist()):
-            if not drone or family not in DRONE_FAMILIES:
+            tid = int(tr["track_id"])
+            named = naming.get(tid)
+            held = False
+            if drone and family in DRONE_FAMILIES:
+                lo, hi = float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half
+                if named is None:
+                    named = naming[tid] = _Naming()
+                named.named(family, tr, lo, hi)
+            elif named is not None and named.holds(tr, self.hold_us, half_step):
+                family, lo, hi, held = named.family, named.lo_khz, named.hi_khz, True
+            else:
+                naming.pop(tid, None)  # moved, held long enough, or never named steadily
                 continue
-            lo, hi = float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half
             mine = [p for c, w, p in zip(centre, width, peak_mw)
                     if c + w / 2 >= lo and c - w / 2 <= hi]
             peak = max(mine) if mine else float(tr["peak_mw"])
             out.append(Observation(self.node_id, family,
                                    int(tr["t_last_start_us"]) * 1000 + offset_ns,
                                    int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),
-                                   int(tr["t_first_us"]) * 1000 + offset_ns))
+                                   int(tr["t_first_us"]) * 1000 + offset_ns, held))
         return out
 
 

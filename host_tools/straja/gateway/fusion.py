@@ -10,7 +10,8 @@ than the timeout stays one track, and so one alert. "Seen again" is the first bu
 core's track (`Observation.since_ns`), not the observation, which comes only when the core has
 confirmed it a few sweeps later: so a track ends `confirm_wait_s` after the timeout, and a
 pause of up to the timeout never splits a presence. A track keeps each node's received power
-over time, which gives the signal trend.
+over time, which gives the signal trend; a held observation (a drone name the node's core no
+longer gives, held for a flicker: detector._Naming) keeps its node seeing the track, no power.
 """
 from __future__ import annotations
 
@@ -160,6 +161,12 @@ class Fusion:
         track.last_ns = max(track.last_ns, obs.t_ns)
         node, kept = obs.node_id, track.kept
         seen = track.nodes.get(node)
+        if obs.held and seen is not None:
+            # a held name (detector._Naming) keeps the node seeing the track, but its reading
+            # goes into no power (trend, position, a known emitter's range): it may be another
+            # emitter's, an access point's beside the drone
+            seen.last_ns = max(seen.last_ns, obs.t_ns)
+            return
         counted = seen is not None  # in rising / falling by its last_trend_db
         if not counted:
             seen = track.nodes[node] = NodeSeen(obs.t_ns, obs.t_ns, obs.dbm)

@@ -125,6 +125,11 @@ class Pipeline:
                 if is_drone(track.family)
                 and track.last_ns - track.first_ns >= SURVEY_MIN_FRACTION * span_ns]
 
+    def _detector(self, node_id: int, health: NodeHealth) -> NodeDetector:
+        """A node's detection, holding a flickering drone name for the track timeout."""
+        return NodeDetector(node_id, self.cfg.detect, info=health.info,
+                            hold_s=self.cfg.fusion.track_timeout_s)
+
     def set_known(self, emitters) -> None:
         """The site's known emitters changed (the store's, as `straja known` or an operator
         left them): alerts follow them from the next observation on."""
@@ -227,7 +232,7 @@ class Pipeline:
         self.seq.accept(node_id, frame.seq, frame.t_us, boot)
         if health is None:
             health = self.nodes[node_id] = NodeHealth(node_id, self.timeout_ns)
-            self.detectors[node_id] = NodeDetector(node_id, self.cfg.detect, info=health.info)
+            self.detectors[node_id] = self._detector(node_id, health)
         self.source_node[source] = node_id
         was_online = health.online
         changes = health.frame(frame, source, t_ns)
@@ -236,7 +241,7 @@ class Pipeline:
         out.events += changes
         restarted = bool(changes) and any(isinstance(e, NodeRestarted) for e in changes)
         if restarted:  # node time starts again
-            self.detectors[node_id] = NodeDetector(node_id, self.cfg.detect, info=health.info)
+            self.detectors[node_id] = self._detector(node_id, health)
         if restarted or (frame.type == STATUS and frame.body.mode == IDLE):
             self._hello(source, out)
         if frame.type == SWEEP:
