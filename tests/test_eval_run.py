@@ -33,6 +33,20 @@ def test_strong_video_is_alerted_after_switch_on():
     assert all(e.t_ns / 1e9 >= t_on for e in raised)  # nothing before the emitter is on
 
 
+def test_a_session_node_reads_the_video_profile_the_gateway_asks_for():
+    """The fast path carries out the gateway's temporary profile plan (gateway/videoprofile.py),
+    as a node does: 20 MHz of OFDM on a scan channel (one bin lit, named analog by the core
+    alone) is named OFDM at its first alert, and the RX5808's peaks and codes are its normal
+    plan's sweeps only."""
+    scene = load_scene(SCENES / "dji_ofdm_alone.toml")
+    session = run_session(scene, "n1", 8.0, seed=10, detect=EVAL_DETECT, keep_codes=True)
+    raised = [e for e in session.events if isinstance(e, AlertRaised)]
+    assert raised and raised[0].family == "ofdm_video" and raised[0].t_ns / 1e9 < 5.0 + 2.0
+    assert session.codes[0].shape[1] == len(range(EVAL_PLAN[0]["start_khz"],
+                                                   EVAL_PLAN[0]["stop_khz"] + 1,
+                                                   EVAL_PLAN[0]["step_khz"]))
+
+
 def test_quiet_site_raises_nothing():
     session = run_session(load_scene(SCENES / "quiet_rural.toml"), "n2", 60.0, seed=5,
                           detect=EVAL_DETECT)
