@@ -177,9 +177,9 @@ def test_other_nodes_observations_of_the_channel_wait_for_the_profile_and_take_i
     def obs(node_id, t_s):
         return Observation(node_id, "analog_fm_video", int(t_s * 1e9), 5_735_000, 5_755_000, -80.0)
 
-    released, commands = profiler.observation(obs(1, 2.0), info, NORMAL, PORT)
+    released, commands = profiler.observation(obs(1, 2.0), info, NORMAL, PORT, int(2.0e9))
     assert not released and [c.verb for c in commands] == ["plan"]
-    released, commands = profiler.observation(obs(2, 2.1), info, NORMAL, "/dev/fake2")
+    released, commands = profiler.observation(obs(2, 2.1), info, NORMAL, "/dev/fake2", int(2.1e9))
     assert not released and not commands  # held with node 1's, not asked of node 2
     entry = profiler.pending[1].entry
     node.plan = [entry]
@@ -188,5 +188,23 @@ def test_other_nodes_observations_of_the_channel_wait_for_the_profile_and_take_i
     assert done.family == "ofdm_video" and sorted(o.node_id for o in done.held) == [1, 2]
     assert {o.family for o in done.held} == {"ofdm_video"}
     for node_id in (1, 2):
-        released, commands = profiler.observation(obs(node_id, 3.0), info, NORMAL, PORT)
+        released, commands = profiler.observation(obs(node_id, 3.0), info, NORMAL, PORT, int(3e9))
         assert [o.family for o in released] == ["ofdm_video"] and not commands
+
+
+def test_no_profile_where_none_is_finer_or_the_node_would_refuse_its_sweep():
+    """A plan stepping the RX5808 at a quarter of its filter already resolves the shape; a
+    profile of 9 channels of 200 ms would exceed the firmware's 1 s sweep; a front end with no
+    channel filter (a log detector) is not tuned: the observation goes on as it came."""
+    from straja.gateway.detector import Observation
+    from straja.gateway.videoprofile import VideoProfiler
+
+    obs = Observation(1, "analog_fm_video", 0, 5_735_000, 5_755_000, -80.0)
+    fine = [{**NORMAL[0], "step_khz": 5_000}]
+    slow = [{**NORMAL[0], "dwell_us": 200_000}]
+    untuned = {"front_ends": [{**FRONT_END, "filter_khz": 0}]}
+    for info, plan in (({"front_ends": [FRONT_END]}, fine), ({"front_ends": [FRONT_END]}, slow),
+                       (untuned, NORMAL)):
+        profiler = VideoProfiler(8 * 10**9)
+        assert profiler.observation(obs, info, plan, PORT, 0) == ([obs], [])
+        assert not profiler.pending

@@ -297,7 +297,7 @@ class Pipeline:
             askable = node_id in self.planner.normal_plan and node_id not in self.planner.focused
             released, commands = self.profiler.observation(
                 obs, health.info or {}, self.planner.base_plan(node_id, health.info or {}),
-                self.port_of(node_id) if askable else None)
+                self.port_of(node_id) if askable else None, t_ns)
             out.commands += commands
             for obs in released:
                 self._fuse(obs, t_ns, out)

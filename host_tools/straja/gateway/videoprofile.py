@@ -29,6 +29,7 @@ from collections import deque
 from typing import NamedTuple
 
 import numpy as np
+from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer sweep
 
 from ..detect.classify import band
 from ..detect.video_profile import CANNOT_TELL, video_profile_family
@@ -104,12 +105,13 @@ class VideoProfiler:
             del self._floors[key]
 
     # -- observations ------------------------------------------------------------------------
-    def observation(self, obs: Observation, info: dict, base_plan: list, port: str | None
-                    ) -> tuple[list[Observation], list[NodeCommand]]:
+    def observation(self, obs: Observation, info: dict, base_plan: list, port: str | None,
+                    now_ns: int) -> tuple[list[Observation], list[NodeCommand]]:
         """What becomes of a node's observation: released (with the family of its channel's
         profile, if told), or held while a profile is asked (the command in the second list).
         base_plan: the plan the node runs, to send with the profile's entry in it; port None:
-        the node is not to be asked (offline, no normal plan to go back to, or focused)."""
+        the node is not to be asked (offline, no normal plan to go back to, or focused); now_ns:
+        the gateway's time (the profile's wait runs from it)."""
         if obs.family not in VIDEO_FAMILIES or band((obs.lo_khz + obs.hi_khz) / 2) != "5g8":
             return [obs], []
         for pending in self.pending.values():
@@ -121,7 +123,7 @@ class VideoProfiler:
             return [self._named(obs, verdict.family)], []
         if obs.node_id in self.pending or port is None:
             return [obs], []
-        asked = self._ask(obs, info, base_plan)
+        asked = self._ask(obs, info, base_plan, now_ns)
         if asked is None:
             return [obs], []
         self.pending[obs.node_id] = asked
@@ -150,15 +152,15 @@ class VideoProfiler:
         n = (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1
         return n * entry["dwell_us"] / 1e6
 
-    def _ask(self, obs: Observation, info: dict, base_plan: list) -> _Pending | None:
+    def _ask(self, obs: Observation, info: dict, base_plan: list, now_ns: int) -> _Pending | None:
         """The profile of obs's channel on the front end that read it, if one is finer than the
-        node's normal plan reads it; None if not."""
+        node's normal plan reads it and fits a sweep the node takes; None if not."""
         centre = _centre(obs.lo_khz, obs.hi_khz)
         for index, fe in enumerate(info.get("front_ends", [])):
             fe_lo, fe_hi = fe.get("band_khz", (0, -1))
             filter_khz = fe.get("filter_khz", 0)
-            if not fe_lo <= centre <= fe_hi or filter_khz <= 0 or "rate_hz" in fe:
-                continue
+            if not fe_lo <= centre <= fe_hi or filter_khz <= 0:
+                continue  # (a log detector has no channel filter: it is not tuned)
             running = next((e for e in base_plan if e.get("front_end") == fe["name"]), {})
             scan_step = running.get("step_khz", filter_khz)
             step = filter_khz // PROFILE_STEPS_PER_FILTER
@@ -173,10 +175,10 @@ class VideoProfiler:
                      "step_khz": step, "dwell_us": dwell}
             if "settle_us" in running:
                 entry["settle_us"] = running["settle_us"]
-            if (stop - start) // step + 1 < 2:
-                return None
+            if (stop - start) // step + 1 < 2 or self._sweep_s(entry) * 1e6 > SWEEP_US_MAX:
+                return None  # no profile, or a sweep longer than the node takes
             wait_ns = int((PROFILE_WAIT_SWEEPS * self._sweep_s(entry) + PROFILE_WAIT_MARGIN_S) * 1e9)
-            return _Pending(obs.lo_khz, obs.hi_khz, index, entry, obs.t_ns + wait_ns,
+            return _Pending(obs.lo_khz, obs.hi_khz, index, entry, now_ns + wait_ns,
                             {obs.node_id: obs})
         return None
 
