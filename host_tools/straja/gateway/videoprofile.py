@@ -4,17 +4,19 @@ A node's normal plan steps the RX5808 as wide as its filter (20 MHz), where one 
 a video channel fit a flat (OFDM) and a peaked (FM) spectrum alike. When a node first reports a
 5.8 GHz video track, its observation is held and the node gets a temporary plan (`plan PLAN
 temp=S`, docs/firmware.md): its running plan with the video front end's entry replaced by one
-sweep of the track's neighbourhood at a quarter of the filter, (filter + scan step) / 2 either side
-of its centre (9 channels, 0.23 s at the evaluation's dwell). The gateway takes that sweep itself
-(never the detection core: a core of its own, started on a channel the video fills, would learn
-the video as its floor), reads it against the floor of the node's last normal sweeps of that
-front end, and sends the normal plan back at once; straja.detect.video_profile names the family.
+sweep of three channels, the track's centre and 3/4 of the filter either side (15 MHz through
+the RX5808's 20 MHz filter, where the spectra differ most: 77 ms at the evaluation's dwell; a
+profile of 9 channels 5 MHz apart tells more of them, but its 0.23 s before the alert took the
+analog trials' alerts within 2 s from 30 to 26 of 30). The gateway takes that sweep itself (never
+the detection core: a core of its own, started on a channel the video fills, would learn the
+video as its floor), with the node's last normal sweep's readings within (filter + scan step) / 2
+of the centre, against the floor of its last normal sweeps (their median reading), sends the
+normal plan back at once, and straja.detect.video_profile names the family.
 The held observation then goes on with that family, as do later observations of the channel
 (the core's name is the coarse one), from any node: one emitter has one family, and the alert
 follows its latest observation's (gateway/fusion.py). Other nodes' observations of a channel
 being profiled are held with the asking node's, so the alert is raised once, with the profile's
-name. A node that refuses the plan or sends no profile
-within PROFILE_WAIT_SWEEPS of its duration (plus PROFILE_WAIT_MARGIN_S) leaves the name as it
+name. A node that refuses the plan or sends no profile within PROFILE_WAIT_SWEEPS of its duration (plus PROFILE_WAIT_MARGIN_S) leaves the name as it
 was, and gets its normal plan back too; the temporary plan also lapses by itself.
 
 Asked once per channel: a verdict is kept while nodes keep observing the channel (the fusion's
@@ -39,8 +41,10 @@ from .events import NodeCommand
 from .scanplan import DEFAULT_DWELL_US, plan_args
 
 VIDEO_FAMILIES = ("analog_fm_video", "ofdm_video")
-PROFILE_STEPS_PER_FILTER = 4     # 5 MHz through a 20 MHz filter: 0.6 dB (+-5 MHz) to 4 dB
-                                 # (+-15 MHz) between the spectra (docs/detection.md)
+PROFILE_MIN_STEP_FILTERS = 0.5  # a plan stepping at most half its filter resolves the shape
+PROFILE_OFFSET_FILTERS = 0.75   # the profile's channels this share of the filter off the centre:
+                                # where the spectra differ most (15 MHz through a 20 MHz filter:
+                                # -6 dB for 20 MHz OFDM, -10 dB for FM; docs/detection.md)
 PROFILE_WAIT_SWEEPS = 2.0        # the profile sweep's duration this many times over...
 PROFILE_WAIT_MARGIN_S = 0.5      # ...plus this (a command's round trip): then it is not coming
 FLOOR_SWEEPS = 4                 # normal sweeps whose median reading is the floor
@@ -86,16 +90,21 @@ class VideoProfiler:
         self.pending: dict[int, _Pending] = {}
         self.verdicts: list[_Verdict] = []
         self._floors: dict[tuple[int, int], deque] = {}  # (node, front end) -> floor codes
+        # (node, front end) -> the last whole normal sweep: (start kHz, step kHz, held codes)
+        self._last: dict[tuple[int, int], tuple[int, int, np.ndarray]] = {}
 
     # -- the node's normal sweeps: its floor ----------------------------------------------
     def normal_sweep(self, node_id: int, sweep: Sweep) -> None:
         """Remember the median reading of a whole normal sweep (the floor of a profile)."""
         if sweep.first != 0 or sweep.n_channels != sweep.total or not sweep.total:
             return
-        floors = self._floors.get((node_id, sweep.front_end))
+        key = (node_id, sweep.front_end)
+        floors = self._floors.get(key)
         if floors is None:
-            floors = self._floors[(node_id, sweep.front_end)] = deque(maxlen=FLOOR_SWEEPS)
-        floors.append(float(np.median(revisit_reads(sweep.codes(), sweep.flags)[0])))
+            floors = self._floors[key] = deque(maxlen=FLOOR_SWEEPS)
+        held = revisit_reads(sweep.codes(), sweep.flags)[0]
+        floors.append(float(np.median(held)))
+        self._last[key] = (sweep.start_khz, sweep.step_khz, held)
 
     def forget_node(self, node_id: int) -> None:
         """The node restarted or was evicted: its floors are no longer its, its profile (and
@@ -103,6 +112,7 @@ class VideoProfiler:
         self.pending.pop(node_id, None)
         for key in [k for k in self._floors if k[0] == node_id]:
             del self._floors[key]
+            self._last.pop(key, None)
 
     # -- observations ------------------------------------------------------------------------
     def observation(self, obs: Observation, info: dict, base_plan: list, port: str | None,
@@ -162,21 +172,20 @@ class VideoProfiler:
             if not fe_lo <= centre <= fe_hi or filter_khz <= 0:
                 continue  # (a log detector has no channel filter: it is not tuned)
             running = next((e for e in base_plan if e.get("front_end") == fe["name"]), {})
-            scan_step = running.get("step_khz", filter_khz)
-            step = filter_khz // PROFILE_STEPS_PER_FILTER
-            if step <= 0 or scan_step <= step:
-                return None  # read as finely already: the core sees the shape
-            half = step * math.ceil((filter_khz + scan_step) / 2 / step)
-            start = max(fe_lo, centre - half)
-            stop = min(fe_hi, centre + half)
-            stop = start + step * ((stop - start) // step)
+            if running.get("step_khz", 0) <= PROFILE_MIN_STEP_FILTERS * filter_khz:
+                return None  # read finely already (or a channel list)
+            # the centre and PROFILE_OFFSET_FILTERS of the filter either side of it
+            step = round(PROFILE_OFFSET_FILTERS * filter_khz)
+            start, stop = centre - step, centre + step
+            if start < fe_lo or stop > fe_hi:
+                return None  # at the band's edge
             dwell = running.get("dwell_us", DEFAULT_DWELL_US)
             entry = {"front_end": fe["name"], "start_khz": start, "stop_khz": stop,
                      "step_khz": step, "dwell_us": dwell}
             if "settle_us" in running:
                 entry["settle_us"] = running["settle_us"]
-            if (stop - start) // step + 1 < 2 or self._sweep_s(entry) * 1e6 > SWEEP_US_MAX:
-                return None  # no profile, or a sweep longer than the node takes
+            if self._sweep_s(entry) * 1e6 > SWEEP_US_MAX:
+                return None  # a sweep longer than the node takes
             wait_ns = int((PROFILE_WAIT_SWEEPS * self._sweep_s(entry) + PROFILE_WAIT_MARGIN_S) * 1e9)
             return _Pending(obs.lo_khz, obs.hi_khz, index, entry, now_ns + wait_ns,
                             {obs.node_id: obs})
@@ -193,15 +202,20 @@ class VideoProfiler:
                 or sweep.step_khz != e["step_khz"]
                 or sweep.total != (e["stop_khz"] - e["start_khz"]) // e["step_khz"] + 1):
             return None
-        floors = self._floors.get((node_id, sweep.front_end))
-        if sweep.first != 0 or sweep.n_channels != sweep.total or not floors:
+        key = (node_id, sweep.front_end)
+        floors, last = self._floors.get(key), self._last.get(key)
+        if sweep.first != 0 or sweep.n_channels != sweep.total or not floors or last is None:
             return self._end(node_id, t_ns, CANNOT_TELL, "profile in segments or no floor read")
-        codes = revisit_reads(sweep.codes(), sweep.flags)[0].astype(float)
+        # the profile's channels and the last normal sweep's within (filter + scan step) / 2
+        start, step, normal = last
+        freqs = np.concatenate([e["start_khz"] + e["step_khz"] * np.arange(sweep.total),
+                                start + step * np.arange(len(normal))])
+        codes = np.concatenate([revisit_reads(sweep.codes(), sweep.flags)[0], normal])
+        centre, reach = (e["start_khz"] + e["stop_khz"]) // 2, (filter_khz + step) / 2
+        near = np.abs(freqs - centre) <= reach
         # RSSI codes are 0.5 dB steps (protocol: dBm = code / 2 - 140)
-        excess_db = (codes - float(np.median(floors))) / 2
-        offsets = e["start_khz"] + e["step_khz"] * np.arange(sweep.total) \
-            - _centre(pending.lo_khz, pending.hi_khz)
-        verdict = video_profile_family(offsets, excess_db, filter_khz)
+        excess_db = (codes[near].astype(float) - float(np.median(floors))) / 2
+        verdict = video_profile_family(freqs[near] - centre, excess_db, filter_khz)
         return self._end(node_id, t_ns, verdict.family, verdict.reason)
 
     def expire(self, now_ns: int) -> list[Profiled]:
