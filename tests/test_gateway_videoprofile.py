@@ -127,7 +127,7 @@ def test_the_first_alert_is_named_by_the_profile_and_the_normal_plan_comes_back(
     profile = json.loads(temp[0][1].partition(" temp=")[0])[0]
     assert profile["dwell_us"] == DWELL_US  # the front end's settle kept
     assert (profile["start_khz"], profile["stop_khz"], profile["step_khz"]) == (
-        5_745_000 - 15_000, 5_745_000 + 15_000, 15_000)  # the centre and 3/4 filter either side
+        5_745_000 - 15_000, 5_745_000 + 15_000, 10_000)  # 1/4 and 3/4 of the filter either side
     back = [a for t, a in node.plans_got if t > temp[0][0]]
     assert back and json.loads(back[0]) == NORMAL and node.plan == NORMAL and not node.temp
     assert not pipe.profiler.pending
@@ -195,14 +195,14 @@ def test_other_nodes_observations_of_the_channel_wait_for_the_profile_and_take_i
 
 def test_no_profile_where_none_is_finer_or_the_node_would_refuse_its_sweep():
     """A plan stepping the RX5808 at a quarter of its filter already resolves the shape; a
-    profile of 3 channels of 400 ms would exceed the firmware's 1 s sweep; a front end with no
+    profile of 4 channels of 300 ms would exceed the firmware's 1 s sweep; a front end with no
     channel filter (a log detector) is not tuned: the observation goes on as it came."""
     from straja.gateway.detector import Observation
     from straja.gateway.videoprofile import VideoProfiler
 
     obs = Observation(1, "analog_fm_video", 0, 5_735_000, 5_755_000, -80.0)
     fine = [{**NORMAL[0], "step_khz": 5_000}]
-    slow = [{**NORMAL[0], "dwell_us": 400_000}]
+    slow = [{**NORMAL[0], "dwell_us": 300_000}]
     untuned = {"front_ends": [{**FRONT_END, "filter_khz": 0}]}
     for info, plan in (({"front_ends": [FRONT_END]}, fine), ({"front_ends": [FRONT_END]}, slow),
                        (untuned, NORMAL)):

@@ -4,20 +4,21 @@ A node's normal plan steps the RX5808 as wide as its filter (20 MHz), where one 
 a video channel fit a flat (OFDM) and a peaked (FM) spectrum alike. When a node first reports a
 5.8 GHz video track, its observation is held and the node gets a temporary plan (`plan PLAN
 temp=S`, docs/firmware.md): its running plan with the video front end's entry replaced by one
-sweep of three channels, the track's centre and 3/4 of the filter either side (15 MHz through
-the RX5808's 20 MHz filter, where the spectra differ most: 77 ms at the evaluation's dwell; a
-profile of 9 channels 5 MHz apart tells more of them, but its 0.23 s before the alert took the
-analog trials' alerts within 2 s from 30 to 26 of 30). The gateway takes that sweep itself (never
-the detection core: a core of its own, started on a channel the video fills, would learn the
-video as its floor), with the node's last normal sweep's readings within (filter + scan step) / 2
-of the centre, against the floor of its last normal sweeps (their median reading), sends the
-normal plan back at once, and straja.detect.video_profile names the family.
-The held observation then goes on with that family, as do later observations of the channel
-(the core's name is the coarse one), from any node: one emitter has one family, and the alert
-follows its latest observation's (gateway/fusion.py). Other nodes' observations of a channel
-being profiled are held with the asking node's, so the alert is raised once, with the profile's
-name. A node that refuses the plan or sends no profile within PROFILE_WAIT_SWEEPS of its duration (plus PROFILE_WAIT_MARGIN_S) leaves the name as it
-was, and gets its normal plan back too; the temporary plan also lapses by itself.
+sweep of four channels, 1/4 and 3/4 of the filter either side of the track's centre (5 and 15 MHz
+through the RX5808's 20 MHz filter: 0.1 s at the evaluation's dwell; 9 channels 5 MHz apart tell
+more profiles, but their 0.23 s before the alert took the analog trials' alerts within 2 s from
+30 to 26 of 30). The gateway takes that sweep itself (never the detection core: a core of its
+own, started on a channel the video fills, would learn the video as its floor), with the node's
+last normal sweep's readings within (filter + scan step) / 2 of the centre, against the floor of
+its last normal sweeps (their median reading), sends the normal plan back at once, and
+straja.detect.video_profile names the family. The held observation then goes on with that
+family, as do later observations of the channel (the core's name is the coarse one), from any
+node: one emitter has one family, and the alert follows its latest observation's
+(gateway/fusion.py). Other nodes' observations of a channel being profiled are held with the
+asking node's, so the alert is raised once, with the profile's name. A node that refuses the
+plan or sends no profile within PROFILE_WAIT_SWEEPS of its duration (plus
+PROFILE_WAIT_MARGIN_S) leaves the name as it was, and gets its normal plan back too; the
+temporary plan also lapses by itself.
 
 Asked once per channel: a verdict is kept while nodes keep observing the channel (the fusion's
 track timeout), so a track is profiled once. Only a node whose normal plan is known
@@ -42,9 +43,9 @@ from .scanplan import DEFAULT_DWELL_US, plan_args
 
 VIDEO_FAMILIES = ("analog_fm_video", "ofdm_video")
 PROFILE_MIN_STEP_FILTERS = 0.5  # a plan stepping at most half its filter resolves the shape
-PROFILE_OFFSET_FILTERS = 0.75   # the profile's channels this share of the filter off the centre:
-                                # where the spectra differ most (15 MHz through a 20 MHz filter:
-                                # -6 dB for 20 MHz OFDM, -10 dB for FM; docs/detection.md)
+PROFILE_STEP_FILTERS = 0.5     # the profile's step: channels 1/4 and 3/4 of the filter off the
+                                # centre (5 and 15 MHz through a 20 MHz filter: 0.8 and 4 dB
+                                # between 20 MHz of OFDM and of FM; docs/detection.md)
 PROFILE_WAIT_SWEEPS = 2.0        # the profile sweep's duration this many times over...
 PROFILE_WAIT_MARGIN_S = 0.5      # ...plus this (a command's round trip): then it is not coming
 FLOOR_SWEEPS = 4                 # normal sweeps whose median reading is the floor
@@ -174,9 +175,10 @@ class VideoProfiler:
             running = next((e for e in base_plan if e.get("front_end") == fe["name"]), {})
             if running.get("step_khz", 0) <= PROFILE_MIN_STEP_FILTERS * filter_khz:
                 return None  # read finely already (or a channel list)
-            # the centre and PROFILE_OFFSET_FILTERS of the filter either side of it
-            step = round(PROFILE_OFFSET_FILTERS * filter_khz)
-            start, stop = centre - step, centre + step
+            # 1/4 and 3/4 of the filter either side of the centre (the scan channels hold the
+            # centre and the readings a filter off it)
+            step = round(PROFILE_STEP_FILTERS * filter_khz)
+            start, stop = centre - 3 * step // 2, centre + 3 * step // 2
             if start < fe_lo or stop > fe_hi:
                 return None  # at the band's edge
             dwell = running.get("dwell_us", DEFAULT_DWELL_US)
