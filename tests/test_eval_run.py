@@ -49,7 +49,8 @@ def test_a_session_node_reads_the_video_profile_the_gateway_asks_for(monkeypatch
 
     monkeypatch.setattr(SceneNode, "command", recording)
     scene = load_scene(SCENES / "dji_ofdm_alone.toml")  # switched on at 5 s
-    session = run_session(scene, "n1", 8.0, seed=10, detect=EVAL_DETECT, keep_codes=True)
+    session = run_session(scene, "n1", 8.0, seed=10, detect=EVAL_DETECT, keep_codes=True,
+                          alerts={"video_profile": True})
     raised = [e for e in session.events if isinstance(e, AlertRaised)]
     assert raised and raised[0].family in ("ofdm_video", "analog_fm_video")
     assert raised[0].t_ns / 1e9 < 5.0 + 2.0

@@ -26,6 +26,7 @@ NORMAL = [{"front_end": "vid58", "start_khz": 5_645_000, "stop_khz": 5_945_000,
            "step_khz": 20_000, "dwell_us": DWELL_US}]
 SPECTRA = {"ofdm20": ("rect", 20_000.0, -35.0), "fm20": ("gauss", 20_000.0, -45.0)}
 NOISE_DBM = -95.0
+PROFILING = config.from_dict({"alerts": {"video_profile": True}})
 
 
 class Node:
@@ -83,7 +84,7 @@ class Node:
 def run(node: Node, seconds=8.0):
     """The node and a gateway pipeline, commands answered 5 ms after they are sent; a new plan
     starts its sweep at once (the firmware's set_plan restarts the sweeps)."""
-    pipe = Pipeline(config.GatewayConfig())
+    pipe = Pipeline(PROFILING)
     out = pipe.open_source(PORT, 0)
     events, t, request_id = list(out.events), 0.0, 0
     commands = list(out.commands)
@@ -135,6 +136,22 @@ def test_the_first_alert_is_named_by_the_profile_and_the_normal_plan_comes_back(
     assert {e.family for e in events if isinstance(e, (ev.AlertRaised, ev.AlertUpdated))} == {family}
 
 
+def test_off_by_default_the_cores_name_stands_and_no_plan_is_sent():
+    node = Node("ofdm20", 5_745_000, 15.0)
+    pipe = Pipeline(config.GatewayConfig())
+    pipe.open_source(PORT, 0)
+    for cmd in (ev.NodeCommand(PORT, "info"), ev.NodeCommand(PORT, "get", "plan")):
+        pipe.feed(PORT, 1_000_000, node.command(0.001, cmd, 1))
+    events, t = [], 0.01
+    while t < 6.0:
+        dur, data = node.sweep(t)
+        t += dur
+        o = pipe.feed(PORT, int(t * 1e9), data)
+        events += o.events
+        assert not [c for c in o.commands if c.verb == "plan"]
+    assert first_alert(events).family == "analog_fm_video"
+
+
 @pytest.mark.parametrize("answer", ["refuse", "silent"])
 def test_a_node_that_refuses_or_never_answers_keeps_the_cores_name(answer):
     node = Node("ofdm20", 5_745_000, 15.0, answer=answer)
@@ -147,7 +164,7 @@ def test_a_node_that_refuses_or_never_answers_keeps_the_cores_name(answer):
 
 def test_a_node_without_a_known_normal_plan_is_not_asked():
     node = Node("ofdm20", 5_745_000, 15.0)
-    pipe = Pipeline(config.GatewayConfig())
+    pipe = Pipeline(PROFILING)
     pipe.open_source(PORT, 0)
     info = node.command(0.001, ev.NodeCommand(PORT, "info"), 1)
     pipe.feed(PORT, 1_000_000, info)  # info, but no `get plan` reply

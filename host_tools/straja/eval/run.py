@@ -29,19 +29,21 @@ class Session(NamedTuple):
     codes: dict           # front-end index -> (n_sweeps, n_channels) uint8, if asked for
 
 
-def gateway_config(detect: dict | None = None):
-    return from_dict({**GATEWAY, "detect": dict(detect or {})})
+def gateway_config(detect: dict | None = None, alerts: dict | None = None):
+    return from_dict({**GATEWAY, "alerts": {**GATEWAY["alerts"], **(alerts or {})},
+                      "detect": dict(detect or {})})
 
 
 def run_session(scene, node_name: str, t_end: float, seed: int, plan=EVAL_PLAN,
-                detect: dict | None = None, keep_codes: bool = False, cost=None) -> Session:
+                detect: dict | None = None, keep_codes: bool = False, cost=None,
+                alerts: dict | None = None) -> Session:
     """Scan `node_name` of `scene` from switch-on (t = 0) to t_end with the fast path (board
     generator seeded `seed`, the node's timing `cost`: readings.NODE_COST by default) and run
-    its frames through the gateway pipeline. `plan`'s sweeps only are in peaks and codes (not
-    a temporary plan's)."""
+    its frames through the gateway pipeline ([alerts] overrides: `alerts`). `plan`'s sweeps
+    only are in peaks and codes (not a temporary plan's)."""
     node = SceneNode(scene, node_name, NODE_ID, t_end, plan, seed=seed, cost=cost,
                      remote_id=False)
-    pipe = Pipeline(gateway_config(detect))
+    pipe = Pipeline(gateway_config(detect, alerts))
     peaks: dict[int, tuple[list, list]] = {}
     codes: dict[int, list] = {}
 

@@ -291,7 +291,7 @@ class Pipeline:
     def _observe(self, obs, t_ns: int, out: Output) -> None:
         """A node's observation, to fusion; a 5.8 GHz video one first named by its channel's
         profile (held while the node reads it: gateway/videoprofile.py)."""
-        if obs.family in VIDEO_FAMILIES:
+        if obs.family in VIDEO_FAMILIES and self.cfg.alerts.video_profile:
             node_id = obs.node_id
             health = self.nodes[node_id]
             askable = node_id in self.planner.normal_plan and node_id not in self.planner.focused
