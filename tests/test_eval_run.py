@@ -33,6 +33,35 @@ def test_strong_video_is_alerted_after_switch_on():
     assert all(e.t_ns / 1e9 >= t_on for e in raised)  # nothing before the emitter is on
 
 
+def test_a_session_node_reads_the_video_profile_the_gateway_asks_for(monkeypatch):
+    """The fast path carries out the gateway's temporary profile plan (gateway/videoprofile.py)
+    as a node does, and gets its normal plan back: the video is alerted within 2 s of switch-on,
+    and the RX5808's peaks and codes are its normal plan's sweeps only."""
+    from straja.eval.scenes import SceneNode
+
+    plans = []
+    command = SceneNode.command
+
+    def recording(self, verb, args, t_s):
+        if verb == "plan":
+            plans.append((t_s, args))
+        return command(self, verb, args, t_s)
+
+    monkeypatch.setattr(SceneNode, "command", recording)
+    scene = load_scene(SCENES / "dji_ofdm_alone.toml")  # switched on at 5 s
+    session = run_session(scene, "n1", 8.0, seed=10, detect=EVAL_DETECT, keep_codes=True,
+                          alerts={"video_profile": True})
+    raised = [e for e in session.events if isinstance(e, AlertRaised)]
+    assert raised and raised[0].family in ("ofdm_video", "analog_fm_video")
+    assert raised[0].t_ns / 1e9 < 5.0 + 2.0
+    temp = [t for t, args in plans if " temp=" in args]
+    assert len(temp) == 1 and temp[0] < raised[0].t_ns / 1e9  # read before the alert
+    assert any(t > temp[0] and " temp=" not in args for t, args in plans)  # the normal plan back
+    assert session.codes[0].shape[1] == len(range(EVAL_PLAN[0]["start_khz"],
+                                                   EVAL_PLAN[0]["stop_khz"] + 1,
+                                                   EVAL_PLAN[0]["step_khz"]))
+
+
 def test_quiet_site_raises_nothing():
     session = run_session(load_scene(SCENES / "quiet_rural.toml"), "n2", 60.0, seed=5,
                           detect=EVAL_DETECT)

@@ -1,6 +1,8 @@
 """One evaluation session: a node of a scene scanned by the fast path, its frames through the
-gateway's pure pipeline, in virtual time. Also the per-sweep strongest reading per front end,
-which the fixed-threshold baseline works on."""
+gateway's pure pipeline, in virtual time, the gateway's commands carried out by the node as the
+firmware does (straja.eval.scenes.SceneNode: `info`, `get plan`, and `plan`, such as the
+temporary plan of a video profile, gateway/videoprofile.py). Also the per-sweep strongest
+reading per front end, which the fixed-threshold baseline works on."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -10,12 +12,13 @@ import numpy as np
 from ..gateway.config import from_dict
 from ..gateway.events import TrackEvent
 from ..gateway.pipeline import Pipeline
-from .readings import EVAL_PLAN, NodeReader, wire_chunks
+from .readings import EVAL_PLAN
+from .scenes import SceneNode, drive
 
 SOURCE = "eval"
 NODE_ID = 1
-# Gateway settings for the evaluation: the defaults (docs/gateway.md) but no adaptive scanning,
-# since the fast path does not take plan commands (a focused neighbour would only help).
+# Gateway settings for the evaluation: the defaults (docs/gateway.md) but no adaptive scanning
+# (a session has one node: no neighbour to focus).
 GATEWAY = {"alerts": {"adaptive_scan": False}}
 
 
@@ -26,32 +29,35 @@ class Session(NamedTuple):
     codes: dict           # front-end index -> (n_sweeps, n_channels) uint8, if asked for
 
 
-def gateway_config(detect: dict | None = None):
-    return from_dict({**GATEWAY, "detect": dict(detect or {})})
+def gateway_config(detect: dict | None = None, alerts: dict | None = None):
+    return from_dict({**GATEWAY, "alerts": {**GATEWAY["alerts"], **(alerts or {})},
+                      "detect": dict(detect or {})})
 
 
 def run_session(scene, node_name: str, t_end: float, seed: int, plan=EVAL_PLAN,
-                detect: dict | None = None, keep_codes: bool = False, cost=None) -> Session:
+                detect: dict | None = None, keep_codes: bool = False, cost=None,
+                alerts: dict | None = None) -> Session:
     """Scan `node_name` of `scene` from switch-on (t = 0) to t_end with the fast path (board
     generator seeded `seed`, the node's timing `cost`: readings.NODE_COST by default) and run
-    its frames through the gateway pipeline."""
-    reader = NodeReader(scene, node_name, seed=seed, cost=cost)
-    pipe = Pipeline(gateway_config(detect))
-    events = pipe.open_source(SOURCE, 0).events
+    its frames through the gateway pipeline ([alerts] overrides: `alerts`). `plan`'s sweeps
+    only are in peaks and codes (not a temporary plan's)."""
+    node = SceneNode(scene, node_name, NODE_ID, t_end, plan, seed=seed, cost=cost,
+                     remote_id=False)
+    pipe = Pipeline(gateway_config(detect, alerts))
     peaks: dict[int, tuple[list, list]] = {}
     codes: dict[int, list] = {}
 
-    def readings():
-        for r in reader.sweeps(plan, 0.0, t_end):
-            ends, tops = peaks.setdefault(r.front_end, ([], []))
-            ends.append((r.t_us + r.duration_us) / 1e6)
-            tops.append(max(r.single()))  # the baseline is a plain scanner: one read per channel
-            if keep_codes:
-                codes.setdefault(r.front_end, []).append(np.frombuffer(r.held(), np.uint8))
-            yield r
+    def tap(r):
+        if r.entry not in plan:
+            return
+        ends, tops = peaks.setdefault(r.front_end, ([], []))
+        ends.append((r.t_us + r.duration_us) / 1e6)
+        tops.append(max(r.single()))  # the baseline is a plain scanner: one read per channel
+        if keep_codes:
+            codes.setdefault(r.front_end, []).append(np.frombuffer(r.held(), np.uint8))
 
-    for t_ns, wire in wire_chunks(NODE_ID, readings()):
-        events += pipe.feed(SOURCE, t_ns, wire).events
+    node.taps.append(tap)
+    events = drive(pipe, {SOURCE: node})
     events += pipe.tick(int(t_end * 1e9)).events
     return Session([e for e in events if isinstance(e, TrackEvent)],
                    {k: (np.array(a), np.array(b, np.int16)) for k, (a, b) in peaks.items()},

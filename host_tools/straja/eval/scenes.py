@@ -76,10 +76,14 @@ class SceneNode:
     """One node of a scene: the fast path's reader, the plan it runs (the stored one, or the
     gateway's temporary one until it lapses) and its frames in the order it sends them."""
 
-    def __init__(self, scene, name: str, node_id: int, t_end_s: float, plan: list | None = None):
+    def __init__(self, scene, name: str, node_id: int, t_end_s: float, plan: list | None = None,
+                 seed: int | None = None, cost=None, remote_id: bool = True):
+        """seed: the board's (default the node id, as a Fleet seeds); cost: the node's timing
+        (readings.NODE_COST by default); remote_id: send the Remote ID frames it hears."""
         board = scene.nodes[name].board
         self.name, self.node_id, self.t_end = name, node_id, t_end_s
-        self.reader = NodeReader(scene, name, board, seed=node_id)  # a Fleet seeds so too
+        self.reader = NodeReader(scene, name, board, seed=node_id if seed is None else seed,
+                                 cost=cost)
         self.default = plan or node_plan(board)
         self.stored: list = []          # the config's plan: [] is the default plan
         self.temp: list | None = None   # a temporary plan as sent, while it runs
@@ -88,9 +92,10 @@ class SceneNode:
         self.replies = 0
         self.plans: list[tuple[float, list]] = []   # (from s, plan): what it ran when
         self._run(self.stored)
+        self.taps: list = []            # callables given each sweep read
         self._chunks = heapq.merge(wire_chunks(node_id, self._readings()),
-                                   remote_id_chunks(scene, name, node_id, t_end_s),
-                                   key=lambda chunk: chunk[0])
+                                   remote_id_chunks(scene, name, node_id, t_end_s)
+                                   if remote_id else (), key=lambda chunk: chunk[0])
         self.next = next(self._chunks, None)
 
     def _readings(self):
@@ -102,6 +107,8 @@ class SceneNode:
             if r is None:
                 return
             self.end_s = (r.t_us + r.duration_us) / 1e6
+            for tap in self.taps:
+                tap(r)
             yield r
 
     def advance(self) -> None:
@@ -183,7 +190,22 @@ def run_scene(scene, detect: dict | None = None, progress=None, *, pipeline=None
     t_end_s = scene.duration_s if t_end_s is None else t_end_s
     nodes = {name: SceneNode(scene, name, i + 1, t_end_s, plan)
              for i, name in enumerate(scene.nodes)}
-    pending: list = []  # (arrival t_ns, order, node name, verb, args) of commands on their way
+    events = drive(pipe, nodes, progress)
+    fusion = pipe.cfg.fusion
+    t_last = round((t_end_s + fusion.track_timeout_s + fusion.confirm_wait_s) * 1e9)
+    events += pipe.tick(t_last).events
+    return SceneRun([e for e in events if isinstance(e, AlertEvent)], events,
+                    {n.name: n.node_id for n in nodes.values()},
+                    {n.name: n.plans for n in nodes.values()},
+                    {n.name: [(min(channels_khz(e)), max(channels_khz(e)), e.get("step_khz", 0))
+                              for e in n.default] for n in nodes.values()})
+
+
+def drive(pipe, nodes: dict, progress=None) -> list:
+    """Nodes (port name -> SceneNode) through `pipe` until none sends more, the
+    gateway's commands carried out as they arrive (COMMAND_DELAY_S after they are sent); the
+    events. `progress(t_s)` now and then."""
+    pending: list = []  # (arrival t_ns, order, port, verb, args) of commands on their way
     order = itertools.count()
     events = []
     delay_ns = round(COMMAND_DELAY_S * 1e9)
@@ -198,8 +220,8 @@ def run_scene(scene, detect: dict | None = None, progress=None, *, pipeline=None
         take(pipe.open_source(name, 0), 0)
     next_progress = 0.0
     while True:
-        live = [n for n in nodes.values() if n.next is not None]
-        node = min(live, key=lambda n: n.next[0], default=None)
+        port, node = min(((p, n) for p, n in nodes.items() if n.next is not None),
+                         key=lambda pn: pn[1].next[0], default=(None, None))
         if pending and (node is None or pending[0][0] <= node.next[0]):
             t_ns, _, name, verb, args = heapq.heappop(pending)
             reply = nodes[name].command(verb, args, t_ns / 1e9)
@@ -209,19 +231,12 @@ def run_scene(scene, detect: dict | None = None, progress=None, *, pipeline=None
         if node is None:
             break
         t_ns, wire = node.next
-        take(pipe.feed(node.name, t_ns, wire), t_ns)
+        take(pipe.feed(port, t_ns, wire), t_ns)
         node.advance()
         if progress and t_ns / 1e9 >= next_progress:
             progress(t_ns / 1e9)
             next_progress = t_ns / 1e9 + 1.0
-    fusion = pipe.cfg.fusion
-    t_last = round((t_end_s + fusion.track_timeout_s + fusion.confirm_wait_s) * 1e9)
-    take(pipe.tick(t_last), t_last)
-    return SceneRun([e for e in events if isinstance(e, AlertEvent)], events,
-                    {n.name: n.node_id for n in nodes.values()},
-                    {n.name: n.plans for n in nodes.values()},
-                    {n.name: [(min(channels_khz(e)), max(channels_khz(e)), e.get("step_khz", 0))
-                              for e in n.default] for n in nodes.values()})
+    return events
 
 
 def _margin_khz(steps: dict, lo: int, hi: int) -> float:

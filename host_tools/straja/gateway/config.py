@@ -39,6 +39,10 @@ class AlertConfig:
     # a focus plan is a temporary plan (docs/firmware.md) sent again this often while its alert
     # lasts; the node drops it by itself FOCUS_TEMP_PERIODS refreshes after the last one
     focus_refresh_s: float = 5.0
+    # name a 5.8 GHz video track OFDM or analog by a profile of its channel before its alert
+    # (gateway/videoprofile.py); off: it costs 0.1 s before every such alert, and does not yet
+    # tell 20 MHz OFDM 6-9 dB over the floor (docs/detection.md, "Video profile")
+    video_profile: bool = False
 
 
 @dataclass(frozen=True)

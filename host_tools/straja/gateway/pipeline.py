@@ -40,6 +40,7 @@ from .position import Positioner, SiteMap, moved
 from .remoteid import RemoteIdTracker
 from .ridlink import Linker, identity
 from .scanplan import ScanPlanner, plan_args
+from .videoprofile import VIDEO_FAMILIES, Profiled, VideoProfiler
 
 # Commands that make a node known and streaming: what it is (front ends, for focus plans), its
 # normal scan plan (to restore after a focus), and streaming on. Sent when its port opens, and
@@ -84,6 +85,7 @@ class Pipeline:
         self.surveyed: list | None = [] if surveying else None  # drone tracks ended so far
         self._survey_from: int | None = None
         self.planner = ScanPlanner(cfg, normal_plans, after_crash)
+        self.profiler = VideoProfiler(int(cfg.fusion.track_timeout_s * 1e9))
         self.limiter = EventLimiter(cfg.event_window_s, cfg.event_burst)
         self.now_ns = 0
         self._next_stats = None
@@ -203,6 +205,8 @@ class Pipeline:
             self._alert_events(self.alerts.track_ended(track, self.now_ns), out)
             self.linker.track_ended(track)
             self.positioner.track_ended(track)
+        for done in self.profiler.expire(self.now_ns) if self.profiler.pending else ():
+            self._profiled(done, out)
         for node_id in self.planner.refresh(self.now_ns):
             port = self.port_of(node_id)
             if port is not None:  # (a node that restarted meanwhile gets it back so)
@@ -242,11 +246,15 @@ class Pipeline:
         restarted = bool(changes) and any(isinstance(e, NodeRestarted) for e in changes)
         if restarted:  # node time starts again
             self.detectors[node_id] = self._detector(node_id, health)
+            self.profiler.forget_node(node_id)
         if restarted or (frame.type == STATUS and frame.body.mode == IDLE):
             self._hello(source, out)
         if frame.type == SWEEP:
             for tap in self.sweep_taps:
                 tap(node_id, t_ns, frame.body)
+            if self.profiler.pending and self._profile_sweep(health, frame.body, t_ns, out):
+                return  # the profile asked of the node: not a sweep of its plan
+            self.profiler.normal_sweep(node_id, frame.body)
             offset = health.clock.offset_ns or 0
             for obs in self.detectors[node_id].sweep(frame.body, frame.t_us, offset):
                 self._observe(obs, t_ns, out)
@@ -283,8 +291,46 @@ class Pipeline:
         del self.nodes[node_id]
         del self.detectors[node_id]
         self.planner.normal_plan.pop(node_id, None)  # (the store keeps it)
+        self.profiler.forget_node(node_id)
 
     def _observe(self, obs, t_ns: int, out: Output) -> None:
+        """A node's observation, to fusion; a 5.8 GHz video one first named by its channel's
+        profile (held while the node reads it: gateway/videoprofile.py)."""
+        if obs.family in VIDEO_FAMILIES and self.cfg.alerts.video_profile:
+            node_id = obs.node_id
+            health = self.nodes[node_id]
+            askable = node_id in self.planner.normal_plan and node_id not in self.planner.focused
+            released, commands = self.profiler.observation(
+                obs, health.info or {}, self.planner.base_plan(node_id, health.info or {}),
+                self.port_of(node_id) if askable else None, t_ns)
+            out.commands += commands
+            for obs in released:
+                self._fuse(obs, t_ns, out)
+            return
+        self._fuse(obs, t_ns, out)
+
+    def _profile_sweep(self, health: NodeHealth, sweep, t_ns: int, out: Output) -> bool:
+        """Whether `sweep` is the profile asked of the node (then taken, and its end handled)."""
+        front_ends = (health.info or {}).get("front_ends", [])
+        if not 0 <= sweep.front_end < len(front_ends):
+            return False
+        done = self.profiler.profile_sweep(health.node_id, sweep, t_ns,
+                                           front_ends[sweep.front_end].get("filter_khz", 0))
+        if done is None:
+            return False
+        self._profiled(done, out)
+        return True
+
+    def _profiled(self, done: Profiled, out: Output) -> None:
+        """A profile's end: the node's normal plan back, the held observations on."""
+        port = self.port_of(done.node_id)
+        normal = self.planner.normal_plan.get(done.node_id)
+        if port is not None and normal is not None:
+            out.commands.append(NodeCommand(port, "plan", plan_args(normal)))
+        for obs in done.held:
+            self._fuse(obs, self.now_ns, out)
+
+    def _fuse(self, obs, t_ns: int, out: Output) -> None:
         track, new = self.fusion.observe(obs)
         if new and is_drone(track.family):
             out.events.append(TrackStarted(t_ns, **track.summary()))
@@ -295,7 +341,8 @@ class Pipeline:
         for alert in alerts:
             out.events.append(alert)
             if isinstance(alert, AlertRaised):
-                self._scan_changes(self.planner.focus(alert, self.nodes, alert.t_ns), out)
+                self._scan_changes(self.planner.focus(alert, self.nodes, alert.t_ns,
+                                                      self.profiler.pending), out)
             elif isinstance(alert, AlertCleared):
                 self._scan_changes(self.planner.restore(alert.alert_id, alert.t_ns), out)
 
@@ -318,6 +365,9 @@ class Pipeline:
         if reply.status != 0:
             out.events.append(CommandFailed(t_ns, health.node_id, reply.request_id, reply.status,
                                             reply.text))
+            refused = self.profiler.refused(health.node_id, t_ns)
+            if refused is not None:
+                self._profiled(refused, out)
             return
         try:
             value = replies.parse(reply.text)

@@ -114,7 +114,7 @@ class ScanPlanner:
                     return e
         return {}
 
-    def _base_plan(self, node_id: int, info: dict) -> list:
+    def base_plan(self, node_id: int, info: dict) -> list:
         """The plan a focus plan is made from: the running one (info's `plan`) if it can be sent
         back as it is (info gives a channel list by its length), else the stored one."""
         plan = info.get("plan") or []
@@ -160,7 +160,9 @@ class ScanPlanner:
             return entry
         return None
 
-    def focus(self, alert: AlertEvent, nodes: dict, t_ns: int) -> list[ScanFocus]:
+    def focus(self, alert: AlertEvent, nodes: dict, t_ns: int, busy=()) -> list[ScanFocus]:
+        """Focus plans for the neighbours of the nodes that see `alert`, but those in `busy`
+        (reading a video profile: its end sends them their normal plan)."""
         if not self.cfg.adaptive_scan:
             return []
         seers = [n.node_id for n in alert.nodes]
@@ -174,13 +176,13 @@ class ScanPlanner:
         events = []
         for node_id in sorted(wanted):
             health = nodes.get(node_id)
-            if health is None or not health.online or node_id in self.focused:
+            if health is None or not health.online or node_id in self.focused or node_id in busy:
                 continue
             entry = self._entry(node_id, health.info, alert.lo_khz, alert.hi_khz)
             if entry is None:
                 continue
             self.focused[node_id] = alert.alert_id
-            running = self._base_plan(node_id, health.info)
+            running = self.base_plan(node_id, health.info)
             plan = [entry if e.get("front_end") == entry["front_end"] else e for e in running]
             if entry not in plan:
                 plan.append(entry)

@@ -1,0 +1,112 @@
+"""The video profile test (straja.detect.video_profile): OFDM or analog FM from a channel read
+through the receiver's filter at steps finer than the filter. The profiles are made with the
+simulator's own spectra (straja.sim.receiver.spectral_fraction), read 10 log10(1 + snr x share)
+dB over the floor with the RX5808's scatter and 0.5 dB codes."""
+import math
+
+import numpy as np
+import pytest
+
+from straja.detect.video_profile import (ANALOG, CANNOT_TELL, OFDM, filter_profile,
+                                         video_profile_family)
+from straja.sim.receiver import spectral_fraction
+
+FILTER_KHZ = 20_000.0
+OFFSETS_KHZ = np.arange(-20_000.0, 20_001.0, 5_000.0)  # the gateway's profile: +-(filter + step)/2
+SPECTRA = {  # (simulator shape, width kHz, regrowth dBc) as sim.emitters models them
+    "ofdm10": ("rect", 10_000.0, -35.0), "ofdm20": ("rect", 20_000.0, -35.0),
+    "ofdm40": ("rect", 40_000.0, -35.0), "fm20": ("gauss", 20_000.0, -45.0),
+    "fm18": ("gauss", 18_000.0, -45.0),
+}
+CENTRES_KHZ = np.arange(-10_000.0, 10_001.0, 2_500.0)  # a one-bin track's centre is +-step/2 off
+
+
+def profile(spectrum: str, centre_khz: float, snr_db: float, rng, offsets=OFFSETS_KHZ):
+    shape, width, regrowth = SPECTRA[spectrum]
+    share = spectral_fraction(shape, centre_khz, width, offsets - FILTER_KHZ / 2,
+                              offsets + FILTER_KHZ / 2, 10 ** (regrowth / 10))
+    reading = 10 * np.log10(1 + 10 ** (snr_db / 10) * share) + rng.normal(0, 0.2, len(offsets))
+    return np.round(reading * 2) / 2
+
+
+def test_the_model_is_the_simulators():
+    """The test's spectra through the filter are the simulator's (the thresholds' physics)."""
+    d = np.linspace(-40_000.0, 40_000.0, 33)
+    for shape, width, regrowth in SPECTRA.values():
+        ours = filter_profile(shape, width, regrowth, d, FILTER_KHZ)
+        sims = spectral_fraction(shape, 0.0, width, d - FILTER_KHZ / 2, d + FILTER_KHZ / 2,
+                                 10 ** (regrowth / 10))
+        assert np.allclose(ours, sims, atol=1e-6)
+    # the figures docs/detection.md gives: 15 MHz off, -6 dB for 20 MHz OFDM, -10 dB for FM
+    rel = {k: 10 * math.log10(filter_profile(*SPECTRA[k], [15_000.0], FILTER_KHZ)[0]
+                              / filter_profile(*SPECTRA[k], [0.0], FILTER_KHZ)[0])
+           for k in ("ofdm20", "fm20")}
+    assert rel["ofdm20"] == pytest.approx(-6.0, abs=0.1)
+    assert rel["fm20"] == pytest.approx(-10.0, abs=0.2)
+
+
+@pytest.mark.parametrize("spectrum,truth,snr_db", [
+    ("ofdm20", OFDM, 10.0), ("ofdm40", OFDM, 4.0), ("ofdm10", OFDM, 25.0),
+    ("fm20", ANALOG, 25.0), ("fm18", ANALOG, 25.0)])
+def test_named_at_every_centre_when_strong(spectrum, truth, snr_db):
+    rng = np.random.default_rng(1)
+    for centre in CENTRES_KHZ:
+        verdict = video_profile_family(OFFSETS_KHZ, profile(spectrum, centre, snr_db, rng),
+                                       FILTER_KHZ)
+        assert verdict.family == truth, (centre, verdict)
+
+
+@pytest.mark.parametrize("spectrum,truth", [("ofdm20", OFDM), ("ofdm10", OFDM), ("ofdm40", OFDM),
+                                            ("fm20", ANALOG), ("fm18", ANALOG)])
+def test_never_the_wrong_family_at_any_snr(spectrum, truth):
+    """Weak or off-centre, the test may not tell, but never names the other family."""
+    rng = np.random.default_rng(2)
+    told = 0
+    for snr_db in (3.0, 6.0, 9.0, 15.0):
+        for centre in CENTRES_KHZ[::2]:
+            family = video_profile_family(OFFSETS_KHZ, profile(spectrum, centre, snr_db, rng),
+                                          FILTER_KHZ).family
+            assert family in (truth, CANNOT_TELL), (snr_db, centre)
+            told += family == truth
+    assert told >= 3
+
+
+def test_too_weak_or_too_few_readings_cannot_tell():
+    rng = np.random.default_rng(3)
+    assert video_profile_family(OFFSETS_KHZ, profile("ofdm20", 0.0, 1.0, rng),
+                                FILTER_KHZ).family == CANNOT_TELL
+    strong = profile("ofdm20", 0.0, 20.0, rng)
+    few = video_profile_family(OFFSETS_KHZ[3:6], strong[3:6], FILTER_KHZ)
+    assert few.family == CANNOT_TELL and "needed" in few.reason
+    # the same channel read five times is not a profile
+    again = video_profile_family(np.zeros(7), np.full(7, 10.0), FILTER_KHZ)
+    assert again.family == CANNOT_TELL
+
+
+def test_a_profile_neither_spectrum_fits_cannot_tell():
+    """Two emitters 30 MHz apart (a dip between two peaks) are not one video channel."""
+    readings = np.array([12.0, 9.0, 2.0, 0.5, 0.0, 0.5, 2.0, 9.0, 12.0])
+    verdict = video_profile_family(OFFSETS_KHZ, readings, FILTER_KHZ)
+    assert verdict.family == CANNOT_TELL and "neither" in verdict.reason
+
+
+def test_offsets_from_any_reference():
+    """Offsets are relative: the same readings at absolute frequencies give the same verdict."""
+    rng = np.random.default_rng(4)
+    readings = profile("ofdm20", 2_000.0, 12.0, rng)
+    here = video_profile_family(OFFSETS_KHZ, readings, FILTER_KHZ)
+    there = video_profile_family(OFFSETS_KHZ + 5_745_000.0, readings, FILTER_KHZ)
+    assert here.family == there.family == OFDM
+
+
+@pytest.mark.parametrize("offsets,readings,filter_khz,match", [
+    ([0.0, 1.0], [1.0], 20_000.0, "one length"),
+    ([[0.0, 1.0]], [[1.0, 2.0]], 20_000.0, "one length"),
+    ([0.0, math.nan, 2.0, 3.0, 4.0], [1.0] * 5, 20_000.0, "finite"),
+    ([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, math.inf, 1.0, 1.0, 1.0], 20_000.0, "finite"),
+    ([0.0, 1.0, 2.0, 3.0, 4.0], [1.0] * 5, 0.0, "filter_khz"),
+    ([0.0, 1.0, 2.0, 3.0, 4.0], [1.0] * 5, math.nan, "filter_khz"),
+])
+def test_bad_arguments_are_refused(offsets, readings, filter_khz, match):
+    with pytest.raises(ValueError, match=match):
+        video_profile_family(offsets, readings, filter_khz)
