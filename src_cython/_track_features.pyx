@@ -47,8 +47,9 @@ assert len(TRACK_FIELDS) == N_TRACK_FIELDS and len(FEATURE_FIELDS) == N_FEATURE_
 cdef dict _offsets = {}
 
 
-cdef tuple offsets(object dtype, tuple wanted, str name, bint every):
-    """The offsets of the wanted fields in dtype; every: they must be all of its fields."""
+cdef int offsets(Py_ssize_t* out, object dtype, tuple wanted, str name, bint every) except -1:
+    """out[k] = the offset of the k-th wanted field in dtype; every: they must be all of its
+    fields."""
     key = (dtype, id(wanted))  # the field lists are this module's constants
     found = _offsets.get(key)
     if found is None:
@@ -63,7 +64,10 @@ cdef tuple offsets(object dtype, tuple wanted, str name, bint every):
                                 f"(dtype {dtype})")
             found.append(fields[field][1])
         found = _offsets[key] = tuple(found)
-    return found
+    cdef Py_ssize_t k
+    for k in range(len(wanted)):
+        out[k] = found[k]
+    return 0
 
 
 cdef char* records(object a, Py_ssize_t n, str name) except NULL:
@@ -143,13 +147,9 @@ def features(tracks, out, noise_mw, double start_khz, double step_khz):
     cdef const char* noise_data = <const char*>cnp.PyArray_DATA(<cnp.ndarray>noise_mw)
     cdef Py_ssize_t s[N_TRACK_FIELDS]
     cdef Py_ssize_t d[N_FEATURE_FIELDS]
-    cdef Py_ssize_t k, i
-    cdef tuple at = offsets(tracks.dtype, TRACK_FIELDS, "tracks", False)
-    for k in range(N_TRACK_FIELDS):
-        s[k] = at[k]
-    at = offsets(out.dtype, FEATURE_FIELDS, "out", True)
-    for k in range(N_FEATURE_FIELDS):
-        d[k] = at[k]
+    cdef Py_ssize_t i
+    offsets(s, tracks.dtype, TRACK_FIELDS, "tracks", False)
+    offsets(d, out.dtype, FEATURE_FIELDS, "out", True)
     cdef Py_ssize_t src_size = tracks.dtype.itemsize, dst_size = out.dtype.itemsize
     cdef const char* r
     cdef char* w
@@ -257,13 +257,9 @@ def history(feats, tracks, busy_before, cut_share, streak, streak_sq, double sta
         return feats
     cdef Py_ssize_t s[N_SPAN_FIELDS]
     cdef Py_ssize_t d[N_HISTORY_FIELDS]
-    cdef Py_ssize_t k, i, c, lo, hi
-    cdef tuple at = offsets(tracks.dtype, SPAN_FIELDS, "tracks", False)
-    for k in range(N_SPAN_FIELDS):
-        s[k] = at[k]
-    at = offsets(feats.dtype, HISTORY_FIELDS, "feats", False)
-    for k in range(N_HISTORY_FIELDS):
-        d[k] = at[k]
+    cdef Py_ssize_t i, c, lo, hi
+    offsets(s, tracks.dtype, SPAN_FIELDS, "tracks", False)
+    offsets(d, feats.dtype, HISTORY_FIELDS, "feats", False)
     cdef Py_ssize_t src_size = tracks.dtype.itemsize, dst_size = feats.dtype.itemsize
     cdef const char* r
     cdef char* w
