@@ -13,6 +13,10 @@ a real one does: its `info` reply (front-end kinds: the gateway designs the mult
 tables from them) and its `get plan` reply. Chunks are fed back to back, each stamped with its
 arrival time as a port reader would.
 
+The cyclic garbage collector (`--gc`): on, as the gateway runs it; off during the timed stream
+(its share of the cost); or frozen (`gc.collect()` then `gc.freeze()` once the nodes have
+connected and the warm stream gone through: the objects alive then are never walked again).
+
 Figures: CPU time of this thread (`time.thread_time`) over the whole stream, divided by the
 sweeps (cost); each node count's stream goes through a fresh gateway again and again, the node
 counts in turn, until every count's minimum is stable (bench/timing.py): min / median of the
@@ -38,6 +42,7 @@ model: about 2 minutes for 16 nodes x 20 s on an idle core); it is made once a r
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -105,8 +110,8 @@ class Fleet:
     is streamed untimed, then `chunks`, timed."""
 
     def __init__(self, folder: Path, hellos: list[bytes], firsts: list, chunks: list,
-                 warm: list = (), bins: int = 64):
-        self.n_nodes, self.bins, self.folder = len(hellos), bins, folder
+                 warm: list = (), bins: int = 64, gc_mode: str = "on"):
+        self.n_nodes, self.bins, self.folder, self.gc_mode = len(hellos), bins, folder, gc_mode
         self.hellos, self.firsts, self.warm, self.chunks = hellos, firsts, warm, chunks
         self.sweeps = sum(is_sweep(c.data.strip(b"\0")) for c in chunks)
         self.connect, self.plan_change, self.lat_all, self.lat_alert = [], [], [], []
@@ -131,15 +136,24 @@ class Fleet:
             self.connect.append(time.thread_time() - c0)
         for c in self.warm:
             st.write(pipeline.feed(c.source, c.t_ns, c.data).events)
+        if self.gc_mode == "freeze":
+            gc.collect()
+            gc.freeze()
+        elif self.gc_mode == "off":
+            gc.disable()
         c0 = time.thread_time()
-        if latency:
-            self._stream_timed(pipeline, st)
-        else:
-            for c in self.chunks:
-                events = pipeline.feed(c.source, c.t_ns, c.data).events
-                if events:
-                    st.write(events)
-        cpu = time.thread_time() - c0
+        try:
+            if latency:
+                self._stream_timed(pipeline, st)
+            else:
+                for c in self.chunks:
+                    events = pipeline.feed(c.source, c.t_ns, c.data).events
+                    if events:
+                        st.write(events)
+            cpu = time.thread_time() - c0
+        finally:
+            gc.enable()
+            gc.unfreeze()
         t_end = self.chunks[-1].t_ns
         for n, (status, _) in enumerate(self.firsts, 1):
             c0 = time.thread_time()
@@ -164,7 +178,7 @@ class Fleet:
 
 
 def video_fleet(n_nodes: int, seconds: float, bins: int, folder: Path,
-                video_of_16: int = VIDEO_OF_16) -> Fleet:
+                video_of_16: int = VIDEO_OF_16, gc_mode: str = "on") -> Fleet:
     """Synthetic nodes sweeping the video band, a video transmitter approaching video_of_16 of
     every 16."""
     video = synth.Emitter(5_800_000, 20_000, lambda t: -85 + t if 3 < t < seconds - 5 else None)
@@ -172,13 +186,14 @@ def video_fleet(n_nodes: int, seconds: float, bins: int, folder: Path,
                                  duration_s=seconds, band=band(bins), offset_ns=n * 1_000_000)
                for n in range(1, n_nodes + 1)]
     return Fleet(folder, [video_hello(n, bins) for n in range(1, n_nodes + 1)],
-                 [s[:2] for s in streams], synth.merge(s[2:] for s in streams), bins=bins)
+                 [s[:2] for s in streams], synth.merge(s[2:] for s in streams), bins=bins,
+                 gc_mode=gc_mode)
 
 
 SCENE_WARM_S = 2  # seconds of a scene's stream before the timing starts
 
 
-def scene_fleet(n_nodes: int, seconds: float, folder: Path) -> Fleet:
+def scene_fleet(n_nodes: int, seconds: float, folder: Path, gc_mode: str = "on") -> Fleet:
     """The demo scene on a grid of n_nodes masts (module docstring, "Emitters")."""
     scene = load_scene(grid_scene(n_nodes, folder))
     hellos, streams = [], []
@@ -195,16 +210,19 @@ def scene_fleet(n_nodes: int, seconds: float, folder: Path) -> Fleet:
                         in wire_chunks(n, reader.sweeps(EVAL_PLAN, 0.0, seconds), t0_ns)])
     rest = synth.merge(s[2:] for s in streams)
     start = next((i for i, c in enumerate(rest) if c.t_ns >= T0 + SCENE_WARM_S * 10**9), len(rest))
-    return Fleet(folder, hellos, [s[:2] for s in streams], rest[start:], rest[:start])
+    return Fleet(folder, hellos, [s[:2] for s in streams], rest[start:], rest[:start],
+                 gc_mode=gc_mode)
 
 
-def emitters(node_counts: list[int], seconds: float, budget: float, folder: Path) -> None:
+def emitters(node_counts: list[int], seconds: float, budget: float, folder: Path,
+             gc_mode: str) -> None:
     """The emitters case's table: CPU a sweep with the demo scene on the air."""
-    fleets = {n: scene_fleet(n, seconds, folder) for n in node_counts}
+    fleets = {n: scene_fleet(n, seconds, folder, gc_mode) for n in node_counts}
     runs = timing.interleaved({n: f.stream for n, f in fleets.items()}, budget)
     print(f"Emitters: the demo scene from switch-on, {seconds:.0f} s (the first {SCENE_WARM_S} "
           "s untimed), each node the firmware's default plan read by the evaluation's fast "
-          f"path; each node count streamed {len(runs[node_counts[0]])} times; load average "
+          f"path; each node count streamed {len(runs[node_counts[0]])} times; gc {gc_mode}; "
+          "load average "
           f"{os.getloadavg()[0]:.1f}")
     print("| nodes | sweeps | sweeps a node-second | CPU a sweep min / median "
           "| CPU a node-second min | alerts |")
@@ -235,6 +253,9 @@ def main() -> None:
                     help="node counts of the emitters case (none: skipped)")
     ap.add_argument("--scene-seconds", type=float, default=20.0,
                     help="scene seconds from switch-on in the emitters case")
+    ap.add_argument("--gc", choices=("on", "off", "freeze"), default="on",
+                    help="the cyclic garbage collector during the timed streams (module "
+                    "docstring)")
     args = ap.parse_args()
     if args.latency_passes < 1:
         ap.error("--latency-passes must be at least 1")
@@ -242,15 +263,16 @@ def main() -> None:
         ap.error(f"need --scene-seconds >= {SCENE_WARM_S + 1} and --scene-nodes >= 1")
     with tempfile.TemporaryDirectory() as tmp:
         if args.scene_nodes:
-            emitters(args.scene_nodes, args.scene_seconds, args.budget, Path(tmp))
-        fleets = {n: video_fleet(n, args.seconds, args.bins, Path(tmp), args.video_of_16)
+            emitters(args.scene_nodes, args.scene_seconds, args.budget, Path(tmp), args.gc)
+        fleets = {n: video_fleet(n, args.seconds, args.bins, Path(tmp), args.video_of_16, args.gc)
                   for n in args.nodes}
         runs = timing.interleaved({n: f.stream for n, f in fleets.items()}, args.budget)
         for _ in range(args.latency_passes):
             for f in fleets.values():
                 f.stream(latency=True)
     print(f"{args.bins} bins a sweep, 10 sweeps/s and a STATUS/s a node, the video on "
-          f"{args.video_of_16} of every 16 nodes, {args.seconds:.0f} s simulated; CPU = this thread's, each node count streamed through a fresh gateway "
+          f"{args.video_of_16} of every 16 nodes, {args.seconds:.0f} s simulated; gc {args.gc}; "
+          "CPU = this thread's, each node count streamed through a fresh gateway "
           f"{len(runs[args.nodes[0]])} times, node counts in turn; load average "
           f"{os.getloadavg()[0]:.1f}")
     print("| nodes | sweeps | CPU a sweep min / median | vs 16 nodes min / median | of one core "

@@ -4,16 +4,20 @@ never hold a channel").
 
 Each read of the band is a look: its narrow hits found, the ones in quiet cells written to the
 ring of counted hits, the sweep start kept for the windows, the hits queued and learnt into the
-baseline LEARN_DELAY later (the busy cells and the site's rate made again when it learns). The
-decision (windows, Poisson tail, the reported hopper) stays in Python: the kernel calls its
-owner's `_decided(now, hit, sweeps)` only after a look that counted hits or while a hopper is
-reported, which most looks are not. straja.detect.hoppers.ReferenceBandHoppers is the NumPy
-oracle: the same arithmetic in the same order (float32 thresholds, NumPy's pairwise sum for the
-site's rate), so the tests ask for identical state and reports.
+baseline LEARN_DELAY later (the busy cells and the site's rate made again when it learns); then
+the decision, after a look that counted hits or while a hopper is reported (most looks are
+not): each window's hits tested (Poisson tail under the site's rate), the reported hopper
+summed up, all in C (no call back to Python a look). straja.detect.hoppers.ReferenceBandHoppers
+is the NumPy oracle: the same arithmetic in the same order (float32 thresholds, NumPy's pairwise
+sum for the site's rate, CPython's lgamma for the tail), so the tests ask for identical state
+and reports.
 """
+import math
+
 import numpy as np
-from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcpy
+from libc.math cimport NAN, exp, fabs, log
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy, memset
 
 include "_detect_common.pxi"
 
@@ -55,6 +59,62 @@ cdef double pairwise_sum(const double* a, Py_ssize_t n) noexcept nogil:
     return pairwise_sum(a, n2) + pairwise_sum(a + n2, n - n2)
 
 
+# straja.detect.stats: its series and continued fraction for the Poisson tail, the same
+# operations in the same order; lgamma of the integer counts from a table CPython's math.lgamma
+# filled (it is not libm's, and the tail must be the reference's to the bit)
+cdef double EPS = 1e-15
+cdef double TINY = 1e-300
+cdef Py_ssize_t MAX_ITER = 100000
+
+
+cdef double gamma_series(double a, double x, double lgamma_a) noexcept nogil:
+    """stats._gamma_series: P(a, x) for 0 < x < a + 1."""
+    cdef double term = 1.0 / a
+    cdef double total = term, n = a
+    while fabs(term) > EPS * fabs(total):
+        n += 1.0
+        term *= x / n
+        total += term
+    return total * exp(a * log(x) - x - lgamma_a)
+
+
+cdef double gamma_upper(double a, double x, double lgamma_a) noexcept nogil:
+    """stats.gammaincc: Q(a, x) for x >= a + 1 (NaN if the fraction does not converge, where
+    the reference raises)."""
+    cdef double log_front = a * log(x) - x - lgamma_a
+    cdef double b = x + 1.0 - a, an, c = 1.0 / TINY, d = 1.0 / b, h
+    cdef Py_ssize_t i
+    h = d
+    for i in range(1, MAX_ITER):
+        an = -<double>i * (<double>i - a)
+        b += 2.0
+        d = an * d + b
+        d = 1.0 / (d if fabs(d) > TINY else TINY)
+        c = b + an / c
+        c = c if fabs(c) > TINY else TINY
+        h *= d * c
+        if fabs(d * c - 1.0) < EPS:
+            return exp(log_front) * h
+    return NAN
+
+
+cdef double tail(Py_ssize_t n, double mean, double lgamma_n) noexcept nogil:
+    """stats.poisson_tail: P(N >= n), N Poisson of `mean`; lgamma_n = lgamma(n)."""
+    if n <= 0:
+        return 1.0
+    if mean <= 0.0:
+        return 0.0
+    if mean < n + 1.0:
+        return gamma_series(<double>n, mean, lgamma_n)
+    return 1.0 - gamma_upper(<double>n, mean, lgamma_n)
+
+
+def poisson_tail(Py_ssize_t n, double mean):
+    """The decision's Poisson tail, P(N >= n) for N Poisson of `mean` (NaN where
+    straja.detect.stats.poisson_tail, its definition, raises ArithmeticError)."""
+    return tail(n, mean, math.lgamma(n) if n > 0 else math.inf)
+
+
 cdef inline const char* strided_int64(object a, Py_ssize_t n, str name,
                                       Py_ssize_t* stride) except NULL:
     """Data pointer and byte stride of a 1-D int64 array of n entries (a column of a record
@@ -79,15 +139,38 @@ cdef class HopperLooks:
     (float64, n_bins: the EWMAs of hits), skip (bool, n_bins: the cells not counted), ble_adv
     (bool), read_pos (int64), and the ring of counted hits (ring_t int64, ring_cell int32,
     ring_mw float32, ring_over float32: the read over its threshold, ring_held bool, one
-    capacity). The queue of looks not learnt and the
-    starts of the longest window are the kernel's own (grown by doubling, never per look)."""
+    capacity), freq_khz (float64, n_bins: each cell's frequency). The queue of looks not
+    learnt and the starts of the longest window are the kernel's own (grown by doubling, never
+    per look). The decision's settings are straja.detect.hoppers's constants, given by name
+    (`decision`: windows_us ascending, lost_us, boot_sweeps, min_hits, max_link_per_sweep,
+    span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window); the reported hopper
+    is `active` and report()."""
     cdef readonly Py_ssize_t n_bins, max_width, sweeps, head
     cdef readonly double weight, site_weight, rate
     cdef double pfa_cell, decay, busy_min_hits, quiet_rate
     cdef float alpha
     cdef long long window_us, learn_delay_us
-    cdef object owner
     cdef object _keep  # the owner's arrays, alive while their pointers are used
+    # the decision's settings (straja.detect.hoppers: WINDOWS_US, LOST_US, ...)
+    cdef long long windows[8]
+    cdef Py_ssize_t n_windows, boot_sweeps, min_hits
+    cdef long long lost_us
+    cdef double max_link_per_sweep, min_span_khz, max_expected, pfa_window
+    cdef float span_level_ratio, noise_reach
+    cdef const double* freq_khz
+    cdef double* lgamma_int     # lgamma(k), k = 0 .. capacity (a window holds at most that)
+    # scratch of the decision: the longest window's hits in quiet cells, and a mark per cell
+    cdef long long* win_t
+    cdef int* win_cell
+    cdef float* win_mw
+    cdef float* win_over
+    cdef unsigned char* cell_seen
+    # the reported hopper (straja.detect.hoppers.Hopper's fields) and since when it is summed
+    cdef readonly bint active, new_hits
+    cdef readonly long long since_us
+    cdef Py_ssize_t hop_hits, hop_channels, hop_held, reads
+    cdef double hop_lo_khz, hop_hi_khz, hop_peak_mw, hop_expected
+    cdef long long hop_t_last_us
     cdef double* counts
     cdef double* site
     cdef double* quiet_site  # scratch: the quiet cells' site counts, summed as NumPy does
@@ -111,30 +194,49 @@ cdef class HopperLooks:
     cdef Py_ssize_t pend_cap, pend_first, pend_len, max_hits
     cdef long long* starts      # ring of the starts of the looks in the longest window
     cdef Py_ssize_t starts_cap, starts_first, starts_len
-    cdef bint active
 
     def __cinit__(self):
         self.quiet_site = NULL
+        self.lgamma_int = NULL
+        self.win_t = NULL
+        self.win_cell = NULL
+        self.win_mw = self.win_over = NULL
+        self.cell_seen = NULL
         self.hits = self.counted = NULL
         self.counted_held = NULL
         self.pend_t = self.starts = NULL
         self.pend_reported = NULL
         self.pend_n = self.pend_cells = NULL
 
-    def __init__(self, owner, double alpha, double pfa_cell, Py_ssize_t max_width,
+    def __init__(self, double alpha, double pfa_cell, Py_ssize_t max_width,
                  counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_over,
-                 ring_held,
+                 ring_held, freq_khz,
                  double weight, double site_weight, Py_ssize_t baseline_sweeps,
-                 double busy_min_hits, double quiet_rate, long long window_us,
-                 long long learn_delay_us):
+                 double busy_min_hits, double quiet_rate, long long learn_delay_us, *,
+                 windows_us, long long lost_us, Py_ssize_t boot_sweeps, Py_ssize_t min_hits,
+                 double max_link_per_sweep, double span_level_ratio, double noise_reach,
+                 double min_span_khz, double max_expected, double pfa_window):
         cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>counts, 0) if cnp.PyArray_Check(counts) else 0
+        cdef Py_ssize_t k
         if n < 1 or max_width < 1 or baseline_sweeps < 1:
             raise ValueError("need n_bins >= 1, max_width >= 1 and baseline_sweeps >= 1")
-        self.owner, self.n_bins, self.max_width = owner, n, max_width
+        windows_us = tuple(windows_us)
+        if not 1 <= len(windows_us) <= 8 or list(windows_us) != sorted(windows_us) \
+                or windows_us[0] <= 0:
+            raise ValueError("windows_us must be 1 to 8 positive windows, ascending")
+        self.n_windows = len(windows_us)
+        for k in range(self.n_windows):
+            self.windows[k] = windows_us[k]
+        self.lost_us, self.boot_sweeps, self.min_hits = lost_us, boot_sweeps, min_hits
+        self.max_link_per_sweep, self.min_span_khz = max_link_per_sweep, min_span_khz
+        self.max_expected, self.pfa_window = max_expected, pfa_window
+        # float32, as NumPy compares the float32 readings with a Python float
+        self.span_level_ratio, self.noise_reach = <float>span_level_ratio, <float>noise_reach
+        self.n_bins, self.max_width = n, max_width
         self.alpha, self.pfa_cell = <float>alpha, pfa_cell
         self.decay = 1.0 - 1.0 / baseline_sweeps
         self.busy_min_hits, self.quiet_rate = busy_min_hits, quiet_rate
-        self.window_us, self.learn_delay_us = window_us, learn_delay_us
+        self.window_us, self.learn_delay_us = self.windows[self.n_windows - 1], learn_delay_us
         self.weight, self.site_weight = weight, site_weight
         self.counts = <double*>array_data(counts, cnp.NPY_FLOAT64, 1, n, "counts")
         self.site = <double*>array_data(site, cnp.NPY_FLOAT64, 1, n, "site")
@@ -151,8 +253,9 @@ cdef class HopperLooks:
                                             "ring_over")
         self.ring_held = <unsigned char*>array_data(ring_held, cnp.NPY_BOOL, 1, self.capacity,
                                                     "ring_held")
+        self.freq_khz = <const double*>array_data(freq_khz, cnp.NPY_FLOAT64, 1, n, "freq_khz")
         self._keep = (counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_over,
-                      ring_held)
+                      ring_held, freq_khz)
         self.max_hits = (n + 1) // 2  # narrow runs are separated by a cold cell
         self.quiet_site = <double*>malloc(n * sizeof(double))
         self.hits = <long long*>malloc(2 * self.max_hits * sizeof(long long))
@@ -163,14 +266,29 @@ cdef class HopperLooks:
         self.pend_n = <int*>malloc(self.pend_cap * sizeof(int))
         self.pend_cells = <int*>malloc(self.pend_cap * self.max_hits * sizeof(int))
         self.starts = <long long*>malloc(self.starts_cap * sizeof(long long))
+        cdef Py_ssize_t cap = self.capacity
+        self.lgamma_int = <double*>malloc((cap + 1) * sizeof(double))
+        self.win_t = <long long*>malloc(cap * sizeof(long long))
+        self.win_cell = <int*>malloc(cap * sizeof(int))
+        self.win_mw = <float*>malloc(cap * sizeof(float))
+        self.win_over = <float*>malloc(cap * sizeof(float))
+        self.cell_seen = <unsigned char*>malloc(n)
         if (self.quiet_site == NULL or self.hits == NULL or self.counted_held == NULL
                 or self.pend_t == NULL or self.pend_reported == NULL or self.pend_n == NULL
-                or self.pend_cells == NULL or self.starts == NULL):
+                or self.pend_cells == NULL or self.starts == NULL or self.lgamma_int == NULL
+                or self.win_t == NULL or self.win_cell == NULL or self.win_mw == NULL
+                or self.win_over == NULL or self.cell_seen == NULL):
             raise MemoryError()
+        memset(self.cell_seen, 0, n)
+        self.lgamma_int[0] = math.inf
+        for k in range(1, cap + 1):
+            self.lgamma_int[k] = math.lgamma(k)
         self.counted = self.hits + self.max_hits
         self.pend_first = self.pend_len = self.starts_first = self.starts_len = 0
         self.sweeps = self.head = 0
-        self.active = False
+        self.active = self.new_hits = False
+        self.since_us = 0
+        self.reads = 1
         self._learnt()
 
     def __dealloc__(self):
@@ -182,6 +300,20 @@ cdef class HopperLooks:
         free(self.pend_n)
         free(self.pend_cells)
         free(self.starts)
+        free(self.lgamma_int)
+        free(self.win_t)
+        free(self.win_cell)
+        free(self.win_mw)
+        free(self.win_over)
+        free(self.cell_seen)
+
+    def report(self):
+        """The reported hopper's fields, in the order of straja.detect.hoppers.Hopper, or None."""
+        if not self.active:
+            return None
+        return (self.hop_hits, self.hop_channels, self.hop_lo_khz, self.hop_hi_khz,
+                self.hop_t_last_us, self.hop_peak_mw, self.hop_expected, self.hop_held,
+                self.reads)
 
     def window_starts(self):
         """The starts of the looks in the longest window (int64, oldest first)."""
@@ -197,10 +329,11 @@ cdef class HopperLooks:
         """Looks queued, not learnt yet."""
         return self.pend_len
 
-    def process(self, reads_mw, held_mw, noise_mw, t_us, duration_us, bint active):
+    def process(self, reads_mw, held_mw, noise_mw, t_us, duration_us):
         """Take sweeps (BandHoppers.process's arguments: reads float32 (n_reads, n_sweeps,
         n_bins), held reads and noise means float32 (n_sweeps, n_bins), starts and durations
-        int64); `active`: a hopper is reported before them. Returns whether one is after."""
+        int64). Returns whether a hopper is reported after them; new_hits: whether it took
+        hits in them."""
         cdef Py_ssize_t n = self.n_bins, ts, ds
         reads_mw = contiguous(reads_mw, cnp.NPY_FLOAT32, "reads_mw")
         held_mw = contiguous(held_mw, cnp.NPY_FLOAT32, "held_mw")
@@ -221,7 +354,8 @@ cdef class HopperLooks:
         cdef const char* d = strided_int64(duration_us, n_sweeps, "duration_us", &ds)
         cdef Py_ssize_t k, r
         cdef long long t0, duration
-        self.active = active
+        self.new_hits = False
+        self.reads = n_reads
         for k in range(n_sweeps):
             t0, duration = (<const long long*>(t + k * ts))[0], (<const long long*>(d + k * ds))[0]
             for r in range(n_reads):
@@ -271,10 +405,112 @@ cdef class HopperLooks:
         self.head += n_counted
         self._push_start(t0, now)
         if n_counted or self.active:
-            self.active = bool(self.owner._decided(now, n_counted > 0, self.sweeps))
+            self._decide(now, n_counted > 0)
         self._queue(t0, n_hits)
         self._learn_until(now - self.learn_delay_us)
         return 0
+
+    cdef void _decide(self, long long now, bint hit) noexcept:
+        """ReferenceBandHoppers._decide: keep, update or drop the reported hopper, else test
+        each window (shortest first) for a new one."""
+        cdef Py_ssize_t j, k, m = 0, w
+        cdef double expected
+        if self.active:
+            if now - self.hop_t_last_us > self.lost_us:
+                self.active = False
+            elif hit:
+                self._summary(self.since_us, self.hop_expected)
+                self.new_hits = True
+            if self.active:
+                return
+        if self.sweeps < self.boot_sweeps or not hit:
+            return
+        # the longest window's hits in cells still quiet (cells that turned busy since their
+        # hits were counted are not); the shorter windows' are among these
+        cdef long long since = now - self.window_us
+        for j in range(self.capacity):
+            if self.ring_t[j] >= since and not self.skip[self.ring_cell[j]]:
+                self.win_t[m], self.win_cell[m] = self.ring_t[j], self.ring_cell[j]
+                self.win_mw[m], self.win_over[m] = self.ring_mw[j], self.ring_over[j]
+                m += 1
+        for w in range(self.n_windows):
+            expected = self._test(now - self.windows[w], self.windows[w], m)
+            if expected == expected:  # not NaN: a hopper
+                self.since_us = now - self.windows[w]
+                self._summary(self.since_us, expected)
+                self.new_hits = True
+                return
+
+    cdef double _test(self, long long since, long long window, Py_ssize_t m) noexcept:
+        """ReferenceBandHoppers._test on the first m hits of the scratch window: the hits the
+        site's rate expects from `since` if the hits there are a hopper's, else NaN."""
+        cdef Py_ssize_t j, n_hits = 0, n_near = 0, n_sweeps = 0
+        cdef float top = 0.0, level
+        cdef double f, lo = 0.0, hi = 0.0, expected
+        for j in range(m):
+            if self.win_t[j] >= since:
+                if n_hits == 0 or self.win_mw[j] > top:
+                    top = self.win_mw[j]
+                n_hits += 1
+        if n_hits < self.min_hits:
+            return NAN
+        for j in range(self.starts_len):
+            if self.starts[(self.starts_first + j) % self.starts_cap] >= since:
+                n_sweeps += 1
+        if n_hits > self.max_link_per_sweep * n_sweeps:
+            return NAN  # (tested first: a busy site's many hits make the span's work long)
+        # the span of the hits near the strongest (within span_level_ratio of it, over the
+        # threshold by more than noise reaches)
+        level = top * self.span_level_ratio
+        for j in range(m):
+            if self.win_t[j] >= since and self.win_mw[j] >= level \
+                    and self.win_over[j] > self.noise_reach:
+                f = self.freq_khz[self.win_cell[j]]
+                if n_near == 0 or f < lo:
+                    lo = f
+                if n_near == 0 or f > hi:
+                    hi = f
+                n_near += 1
+        if n_near < 2 or hi - lo <= self.min_span_khz:
+            return NAN
+        expected = n_sweeps * self.rate
+        if expected > self.max_expected * window / self.windows[0] \
+                or not tail(n_hits, expected, self.lgamma_int[n_hits]) <= self.pfa_window:
+            return NAN  # (a tail that did not converge, NaN, is no hopper either)
+        return expected
+
+    cdef void _summary(self, long long since, double expected) noexcept:
+        """ReferenceBandHoppers._summary: the hopper of the counted hits from `since` (all
+        cells). With none there (a node's clock gone back) it is dropped, where the reference
+        fails on an empty window."""
+        cdef Py_ssize_t j, n_hits = 0, n_channels = 0, n_held = 0
+        cdef int c
+        cdef double f, lo = 0.0, hi = 0.0
+        cdef float peak = 0.0
+        cdef long long t_last = 0
+        for j in range(self.capacity):
+            if self.ring_t[j] < since:
+                continue
+            c = self.ring_cell[j]
+            f = self.freq_khz[c]
+            if n_hits == 0:
+                lo, hi, t_last, peak = f, f, self.ring_t[j], self.ring_mw[j]
+            else:
+                lo, hi = (f if f < lo else lo), (f if f > hi else hi)
+                t_last = self.ring_t[j] if self.ring_t[j] > t_last else t_last
+                peak = self.ring_mw[j] if self.ring_mw[j] > peak else peak
+            if not self.cell_seen[c]:
+                self.cell_seen[c] = 1
+                n_channels += 1
+            n_held += self.ring_held[j]
+            n_hits += 1
+        for j in range(self.capacity):  # the marks cleared for the next summary
+            if self.ring_t[j] >= since:
+                self.cell_seen[self.ring_cell[j]] = 0
+        self.active = n_hits > 0
+        self.hop_hits, self.hop_channels, self.hop_held = n_hits, n_channels, n_held
+        self.hop_lo_khz, self.hop_hi_khz, self.hop_peak_mw = lo, hi, peak
+        self.hop_t_last_us, self.hop_expected = t_last, expected
 
     cdef int _push_start(self, long long t0, long long now) except -1:
         if self.starts_len == self.starts_cap:

@@ -43,12 +43,15 @@ cdef enum:
     F_EXCESS, F_BUSY_BEFORE, F_CUT_SHARE, F_STREAK, F_STREAK_SD, N_FEATURE_FIELDS
 assert len(TRACK_FIELDS) == N_TRACK_FIELDS and len(FEATURE_FIELDS) == N_FEATURE_FIELDS
 
-cdef dict _offsets = {}  # dtype -> tuple of field offsets, in the order of the field list
+# (dtype, field list) -> tuple of field offsets, in the order of the field list
+cdef dict _offsets = {}
 
 
-cdef tuple offsets(object dtype, tuple wanted, str name, bint every):
-    """The offsets of the wanted fields in dtype; every: they must be all of its fields."""
-    found = _offsets.get(dtype)
+cdef int offsets(Py_ssize_t* out, object dtype, tuple wanted, str name, bint every) except -1:
+    """out[k] = the offset of the k-th wanted field in dtype; every: they must be all of its
+    fields."""
+    key = (dtype, id(wanted))  # the field lists are this module's constants
+    found = _offsets.get(key)
     if found is None:
         fields = dtype.fields or {}
         if every and len(fields) != len(wanted):
@@ -60,8 +63,11 @@ cdef tuple offsets(object dtype, tuple wanted, str name, bint every):
                 raise TypeError(f"{name} must have a field {field!r} of type {kind} "
                                 f"(dtype {dtype})")
             found.append(fields[field][1])
-        found = _offsets[dtype] = tuple(found)
-    return found
+        found = _offsets[key] = tuple(found)
+    cdef Py_ssize_t k
+    for k in range(len(wanted)):
+        out[k] = found[k]
+    return 0
 
 
 cdef char* records(object a, Py_ssize_t n, str name) except NULL:
@@ -141,13 +147,9 @@ def features(tracks, out, noise_mw, double start_khz, double step_khz):
     cdef const char* noise_data = <const char*>cnp.PyArray_DATA(<cnp.ndarray>noise_mw)
     cdef Py_ssize_t s[N_TRACK_FIELDS]
     cdef Py_ssize_t d[N_FEATURE_FIELDS]
-    cdef Py_ssize_t k, i
-    cdef tuple at = offsets(tracks.dtype, TRACK_FIELDS, "tracks", False)
-    for k in range(N_TRACK_FIELDS):
-        s[k] = at[k]
-    at = offsets(out.dtype, FEATURE_FIELDS, "out", True)
-    for k in range(N_FEATURE_FIELDS):
-        d[k] = at[k]
+    cdef Py_ssize_t i
+    offsets(s, tracks.dtype, TRACK_FIELDS, "tracks", False)
+    offsets(d, out.dtype, FEATURE_FIELDS, "out", True)
     cdef Py_ssize_t src_size = tracks.dtype.itemsize, dst_size = out.dtype.itemsize
     cdef const char* r
     cdef char* w
@@ -193,3 +195,99 @@ def features(tracks, out, noise_mw, double start_khz, double step_khz):
             put(w, d[F_STREAK], NAN)
             put(w, d[F_STREAK_SD], NAN)
     return out
+
+
+cdef const char* channel_array(object a, int typenum, Py_ssize_t n, str name) except NULL:
+    """Data of a 1-D C-contiguous array of n entries of the numpy type typenum (one per
+    channel)."""
+    if not cnp.PyArray_Check(a) or cnp.PyArray_NDIM(<cnp.ndarray>a) != 1 \
+            or cnp.PyArray_TYPE(<cnp.ndarray>a) != typenum \
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a):
+        raise TypeError(f"{name} must be a C-contiguous 1-D array of "
+                        f"{cnp.PyArray_DescrFromType(typenum)}")
+    if cnp.PyArray_DIM(<cnp.ndarray>a, 0) != n:
+        raise ValueError(f"{name} must have one entry per channel ({n})")
+    return <const char*>cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef inline Py_ssize_t span_end(double x, Py_ssize_t n_bins) noexcept nogil:
+    """numpy.clip(numpy.rint(x), 0, n_bins - 1).astype(intp) for x not NaN."""
+    x = rint(x)
+    return 0 if x < 0 else (n_bins - 1 if x > n_bins - 1 else <Py_ssize_t>x)
+
+
+# FEATURES fields with_history writes, and TRACK fields it reads, in their lists' order
+cdef enum:
+    H_BUSY_BEFORE, H_CUT_SHARE, H_STREAK, H_STREAK_SD, N_HISTORY_FIELDS
+cdef enum:
+    S_N_BURSTS, S_F_MIN, S_F_MAX, S_BW_SUM, N_SPAN_FIELDS
+HISTORY_FIELDS = (("busy_before", "<f8"), ("cut_share", "<f8"), ("streak", "<f8"),
+                  ("streak_sd_db", "<f8"))
+SPAN_FIELDS = (("n_bursts", "<i4"), ("f_min_khz", "<f8"), ("f_max_khz", "<f8"),
+               ("bw_sum_khz", "<f8"))
+assert len(HISTORY_FIELDS) == N_HISTORY_FIELDS and len(SPAN_FIELDS) == N_SPAN_FIELDS
+
+
+def history(feats, tracks, busy_before, cut_share, streak, streak_sq, double start_khz,
+            double step_khz):
+    """straja.detect.tracks.with_history, in place in `feats` (FEATURES records, one per row of
+    `tracks`, TRACK records), from the steadiness split's per-channel arrays as it keeps them:
+    busy_before and cut_share (float64), streak (int32: hot sweeps running) and streak_sq
+    (float64: the sum of the squared changes of its readings over the streak), n channels
+    from start_khz, step_khz apart. streak_sd_db is sqrt(streak_sq / (2 (streak - 1))), NaN
+    under 2 sweeps, taken at each track's centre channel only (with_history takes it per
+    channel). Nothing is written with no rows or a step <= 0 (nor NaN). A track whose extent
+    is NaN covers no channel (cut_share 0); numpy's casts of it are undefined."""
+    cdef const char* src = records(tracks, -1, "tracks")
+    cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>tracks, 0)
+    cdef char* dst = records(feats, n, "feats")
+    if not cnp.PyArray_Check(streak) or cnp.PyArray_NDIM(<cnp.ndarray>streak) != 1:
+        raise TypeError("streak must be a 1-D array of int32")
+    cdef Py_ssize_t n_bins = cnp.PyArray_DIM(<cnp.ndarray>streak, 0)
+    if n_bins < 1:
+        raise ValueError("the per-channel arrays need at least one channel")
+    cdef const int* run = <const int*>channel_array(streak, cnp.NPY_INT32, n_bins, "streak")
+    cdef const double* run_sq = <const double*>channel_array(streak_sq, cnp.NPY_FLOAT64, n_bins,
+                                                             "streak_sq")
+    cdef const double* before = <const double*>channel_array(busy_before, cnp.NPY_FLOAT64,
+                                                             n_bins, "busy_before")
+    cdef const double* cut = <const double*>channel_array(cut_share, cnp.NPY_FLOAT64, n_bins,
+                                                          "cut_share")
+    if n == 0 or not step_khz > 0:
+        return feats
+    cdef Py_ssize_t s[N_SPAN_FIELDS]
+    cdef Py_ssize_t d[N_HISTORY_FIELDS]
+    cdef Py_ssize_t i, c, lo, hi
+    offsets(s, tracks.dtype, SPAN_FIELDS, "tracks", False)
+    offsets(d, feats.dtype, HISTORY_FIELDS, "feats", False)
+    cdef Py_ssize_t src_size = tracks.dtype.itemsize, dst_size = feats.dtype.itemsize
+    cdef const char* r
+    cdef char* w
+    cdef double f_min, f_max, half, x_lo, x_hi, top, v
+    cdef int sweeps
+    with nogil:
+        for i in range(n):
+            r = src + i * src_size
+            w = dst + i * dst_size
+            f_min, f_max = f8(r, s[S_F_MIN]), f8(r, s[S_F_MAX])
+            c = channel(0.5 * (f_min + f_max), start_khz, step_khz, n_bins)
+            put(w, d[H_BUSY_BEFORE], before[c])
+            sweeps = run[c]
+            put(w, d[H_STREAK], <double>sweeps)
+            put(w, d[H_STREAK_SD], sqrt(run_sq[c] / (2 * (<double>sweeps - 1)))
+                if sweeps >= 2 else NAN)
+            # tracks.channel_span: half a mean burst bandwidth beyond the extent, in channels
+            half = 0.5 * f8(r, s[S_BW_SUM]) / i4(r, s[S_N_BURSTS])
+            x_lo = (f_min - half - start_khz) / step_khz + 0.5
+            x_hi = (f_max + half - start_khz) / step_khz - 0.5
+            top = 0.0  # tracks.range_max: the largest over the span, 0 if none (NaN if any is)
+            if not (isnan(x_lo) or isnan(x_hi)):
+                lo, hi = span_end(x_lo, n_bins), span_end(x_hi, n_bins)
+                for c in range(lo, hi + 1):
+                    v = cut[c]
+                    if isnan(v) or v > top:
+                        top = v
+                        if isnan(v):
+                            break
+            put(w, d[H_CUT_SHARE], top)
+    return feats

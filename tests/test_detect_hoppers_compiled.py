@@ -1,12 +1,14 @@
 """The band hopper's compiled looks (straja._detect_hoppers, behind hoppers.BandHoppers) against
 the NumPy reference (hoppers.ReferenceBandHoppers): the same reports and the same state, look
-by look, on synthetic bands and on the inputs the stage took in simulated scenes."""
+by look, on synthetic bands and on the inputs the stage took in simulated scenes; its decision's
+Poisson tail against stats.poisson_tail; a node's clock gone back."""
 import numpy as np
 import pytest
 
 from straja import protocol
-from straja._detect_hoppers import clear_wide_pieces
+from straja._detect_hoppers import clear_wide_pieces, poisson_tail
 from straja.detect import hoppers as hp
+from straja.detect import stats
 from straja.detect import pipeline as pl
 from straja.detect.tracks import TRACK
 from straja.eval.evaluate import EVAL_DETECT
@@ -233,3 +235,27 @@ def test_straddle_is_nan_for_tracks_on_a_channel_and_measured_between_two():
     assert out["midpoint_khz"][1] == 5_700_000.0 + 6.5 * step
     assert abs(out["balance_db"][1]) < 1.0
     assert np.isnan(pipe.straddle(snap[:1])["midpoint_khz"]).all()
+
+
+def test_the_decisions_poisson_tail_is_the_definitions():
+    """The compiled decision's tail (series and continued fraction in C, lgamma of the counts
+    from CPython's) is stats.poisson_tail to the bit, on both of its branches and the edges."""
+    rng = np.random.default_rng(17)
+    ns = np.concatenate([[0, 1, 2, 3, 4096], rng.integers(1, 400, 300)])
+    means = np.concatenate([[0.0, 1e-300, 1e-3, 2.0, 4097.0], rng.exponential(50.0, 300)])
+    for n, mean in zip(ns.tolist(), means.tolist()):
+        assert poisson_tail(n, mean) == stats.poisson_tail(n, mean), (n, mean)
+        assert poisson_tail(n, n + 1.0 + mean) == stats.poisson_tail(n, n + 1.0 + mean)
+
+
+def test_a_clock_gone_back_past_the_ring_drops_the_report():
+    """A node whose clock jumps back while a hopper is reported, its hits then filling a small
+    ring: none of the ring's hits is from the report's window any more. The stage drops the
+    report (the reference fails there on an empty window)."""
+    band = Band(400, seed=21)
+    band.hopper(range(400), 0.5)
+    band.t_us[200:] -= band.t_us[200] + 10**9  # sweeps 200 on: a clock 1000 s before its start
+    stage = stage_maker(capacity=16)(hp.BandHoppers)
+    active = [stage.process(*args) is not None for args in band_calls(band)]
+    assert active[199]  # reported before the jump
+    assert not all(active[200:])  # dropped after it

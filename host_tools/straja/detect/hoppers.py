@@ -273,22 +273,25 @@ class ReferenceBandHoppers:
 
 
 class BandHoppers(ReferenceBandHoppers):
-    """ReferenceBandHoppers with its looks compiled (straja._detect_hoppers.HopperLooks: hits,
-    the ring of counted hits, the windows' starts, the baseline's learning, in place in these
-    arrays); the decision is the reference's, called back only after a look that counted hits
-    or while a hopper is reported."""
+    """ReferenceBandHoppers compiled (straja._detect_hoppers.HopperLooks: hits, the ring of
+    counted hits, the windows' starts, the baseline's learning, in place in these arrays, and
+    the decision: no Python a look); the Hopper is made here only when the report changes."""
 
     def __init__(self, n_bins: int, start_khz: float, step_khz: float, alpha: float,
                  pfa_cell: float, read_pos: np.ndarray | None = None, capacity: int = 4096):
         super().__init__(n_bins, start_khz, step_khz, alpha, pfa_cell, read_pos, capacity)
         self.read_pos = np.ascontiguousarray(self.read_pos, np.int64)
+        self.freq_khz = self.freq_khz.astype(np.float64)  # (int64 from an int start and step)
         self._skip = np.zeros(n_bins, bool)
-        self._looks = HopperLooks(self, alpha, pfa_cell, self.max_width, self.counts, self.site,
-                                  self._skip, self.ble_adv, self.read_pos, self._t, self._cell,
-                                  self._mw, self._over, self._held, self.weight,
-                                  self.site_weight,
-                                  BASELINE_SWEEPS, BUSY_MIN_HITS, QUIET_RATE, WINDOWS_US[-1],
-                                  LEARN_DELAY_US)
+        self._looks = HopperLooks(
+            alpha, pfa_cell, self.max_width, self.counts, self.site, self._skip, self.ble_adv,
+            self.read_pos, self._t, self._cell, self._mw, self._over, self._held,
+            self.freq_khz, self.weight, self.site_weight, BASELINE_SWEEPS, BUSY_MIN_HITS,
+            QUIET_RATE, LEARN_DELAY_US, windows_us=WINDOWS_US, lost_us=LOST_US,
+            boot_sweeps=BOOT_SWEEPS, min_hits=MIN_HITS, max_link_per_sweep=MAX_LINK_PER_SWEEP,
+            span_level_ratio=SPAN_LEVEL_RATIO, noise_reach=NOISE_REACH,
+            min_span_khz=MIN_SPAN_KHZ, max_expected=MAX_EXPECTED,
+            pfa_window=PFA_WINDOW / len(WINDOWS_US))
 
     def _learnt(self) -> None:
         """Made by the kernel (its __init__, and whenever it learns)."""
@@ -299,20 +302,18 @@ class BandHoppers(ReferenceBandHoppers):
 
     def process(self, reads_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
                 t_us: np.ndarray, duration_us: np.ndarray) -> Hopper | None:
-        self.new_hits = False
         self.reads = reads_mw.shape[0]
         looks = self._looks
-        looks.process(reads_mw, held_mw, noise_mw, t_us, duration_us, self.active is not None)
+        active = looks.process(reads_mw, held_mw, noise_mw, t_us, duration_us)
+        self.new_hits = looks.new_hits
+        if not active:
+            self.active = None
+        elif self.new_hits:  # summed up again (a hopper without new hits is the one it was)
+            self.active = Hopper(*looks.report())
+            self._since_us = looks.since_us
         self.sweeps, self._head = looks.sweeps, looks.head
         self.weight, self.site_weight = looks.weight, looks.site_weight
         return self.active
-
-    def _decided(self, now: int, hit: bool, sweeps: int) -> bool:
-        """The kernel's call after a look: the reference's decision; whether a hopper is
-        reported."""
-        self.sweeps = sweeps
-        self._decide(now, self._skip, hit)
-        return self.active is not None
 
     def _starts(self) -> np.ndarray:
         return self._looks.window_starts()

@@ -31,7 +31,7 @@ from straja.detect.classify import (CLASSES, STEADY_MIN_BURSTS, STRADDLE, WIDE_K
                                     band_hopper, classify, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
-from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig, with_history
+from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig
 from straja.protocol import FLAG_INTERLEAVED, read_positions
 
 
@@ -403,18 +403,15 @@ class Pipeline:
         return out
 
     def _features(self, snap: np.ndarray) -> np.ndarray:
-        """tracks.features with tracks.with_excess, compiled (a few µs a call, not tens), then
-        tracks.with_history where the steadiness split runs."""
+        """tracks.features with tracks.with_excess, then tracks.with_history where the
+        steadiness split runs: compiled (a few µs a call, not tens)."""
         feats = _track_features.features(snap, np.empty(snap.size, FEATURES), self._noise_now,
                                           self._start_khz, self._step_khz)
         split = self._split
         if split is not None:
-            streak = split.streak.astype(np.float64)
-            with np.errstate(invalid="ignore", divide="ignore"):  # under 2 sweeps: NaN
-                streak_sd = np.where(streak >= 2, np.sqrt(split.streak_sq / (2 * (streak - 1))),
-                                     np.nan)
-            with_history(feats, snap, split.busy_before, split.cut_share, streak, streak_sd,
-                         self._start_khz, self._step_khz)
+            _track_features.history(feats, snap, split.busy_before, split.cut_share,
+                                    split.streak, split.streak_sq, self._start_khz,
+                                    self._step_khz)
         return feats
 
 

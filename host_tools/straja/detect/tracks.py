@@ -146,7 +146,9 @@ def with_history(feats: np.ndarray, tracks: np.ndarray, busy_before: np.ndarray,
     streak_sd_db, that streak's length in sweeps and the scatter of its readings (per channel:
     an emitter that came on over a bursty one, video on an access point's channel, is told by
     its streak, not by the track's whole life); and cut_share, the largest share of sweeps one
-    of its channels was beside a cut (`cut_share` per channel)."""
+    of its channels was beside a cut (`cut_share` per channel). The definition: the pipeline
+    runs its compiled twin, straja._track_features.history, held equal to it by
+    tests/test_detect_track_history.py."""
     if feats.size and step_khz > 0:
         n = busy_before.size
         centre = _centre_channel(tracks, start_khz, step_khz, n)
