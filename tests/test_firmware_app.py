@@ -467,6 +467,14 @@ def test_ctrl_c_returns_to_repl_quickly(boot, streaming, tmp_path):
     assert min(latencies) < 0.1, latencies
 
 
+def test_streaming_loop_reads_the_input_every_few_ms_not_every_step(tmp_path):
+    # a look at the input is a system call on a virtual node: one per step was ~6000 a second
+    got = json.loads(run_micropython(HELPERS / "input_poll_check.py", path=[FIRMWARE, HELPERS],
+                                     cwd=tmp_path, timeout=30).stdout)
+    assert 2 <= got["reads"] <= got["run_ms"] // got["poll_ms"] + 1, got
+    assert got["steps"] > 2 * got["reads"], got  # it streamed in between
+
+
 def test_boot_count_watchdog_and_stream_on_boot(boot, tmp_path):
     node = boot()
     node.command("set", "stream_on_boot=true watchdog_ms=2000")

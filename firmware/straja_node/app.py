@@ -20,6 +20,10 @@ from .wire import LOG_INFO, LOG_WARNING, MODE_IDLE, MODE_STREAMING, TOO_LONG
 
 IDLE_MS = 10  # loop pause while not streaming: command latency and Ctrl-C response
 INPUT_BURST = 2048  # bytes read per loop turn: two full command lines
+# While streaming the loop turns once per step (thousands a second): the command input is looked
+# at most this often, a system call (virtual node) or UART read saved on most turns for at most
+# this much more command latency; Ctrl-C does not wait for it (an interrupt, not an input read).
+INPUT_POLL_MS = 5
 
 
 def _brief(entry):
@@ -63,6 +67,7 @@ class App:
         self._byte = bytearray(1)
         self._poll = select.poll()
         self._poll.register(self._stdin, select.POLLIN)
+        self._input_ms = ticks_add(ticks_ms(), -INPUT_POLL_MS)  # first loop turn reads at once
 
     def _use_stored_plan(self):
         try:
@@ -260,7 +265,10 @@ class App:
             while True:
                 if wdt:
                     wdt.feed()
-                self._read_input()
+                now = ticks_ms()
+                if ticks_diff(now, self._input_ms) >= INPUT_POLL_MS:  # every turn when idle
+                    self._input_ms = now
+                    self._read_input()
                 if self.reboot_pending:
                     self.hw.reset()
                 self._tick()
