@@ -115,6 +115,19 @@ def first_alert(events):
     return next(e for e in events if isinstance(e, ev.AlertRaised))
 
 
+def assert_not_profiled(pipe, node, seconds=6.0):
+    """The node's sweeps for `seconds` through `pipe`: no plan is asked of it, and the first
+    alert keeps the core's name for one lit bin."""
+    events, t = [], 0.01
+    while t < seconds:
+        dur, data = node.sweep(t)
+        t += dur
+        o = pipe.feed(PORT, int(t * 1e9), data)
+        events += o.events
+        assert not [c for c in o.commands if c.verb == "plan"]
+    assert first_alert(events).family == "analog_fm_video"
+
+
 @pytest.mark.parametrize("spectrum,family", [("ofdm20", "ofdm_video"), ("fm20", "analog_fm_video")])
 def test_the_first_alert_is_named_by_the_profile_and_the_normal_plan_comes_back(spectrum, family):
     """20 MHz video on a scan channel (5745 MHz, one bin lit: the core says analog either way)."""
@@ -142,14 +155,7 @@ def test_off_by_default_the_cores_name_stands_and_no_plan_is_sent():
     pipe.open_source(PORT, 0)
     for cmd in (ev.NodeCommand(PORT, "info"), ev.NodeCommand(PORT, "get", "plan")):
         pipe.feed(PORT, 1_000_000, node.command(0.001, cmd, 1))
-    events, t = [], 0.01
-    while t < 6.0:
-        dur, data = node.sweep(t)
-        t += dur
-        o = pipe.feed(PORT, int(t * 1e9), data)
-        events += o.events
-        assert not [c for c in o.commands if c.verb == "plan"]
-    assert first_alert(events).family == "analog_fm_video"
+    assert_not_profiled(pipe, node)
 
 
 @pytest.mark.parametrize("answer", ["refuse", "silent"])
@@ -168,15 +174,7 @@ def test_a_node_without_a_known_normal_plan_is_not_asked():
     pipe.open_source(PORT, 0)
     info = node.command(0.001, ev.NodeCommand(PORT, "info"), 1)
     pipe.feed(PORT, 1_000_000, info)  # info, but no `get plan` reply
-    events = []
-    t = 0.01
-    while t < 6.0:
-        dur, data = node.sweep(t)
-        t += dur
-        o = pipe.feed(PORT, int(t * 1e9), data)
-        events += o.events
-        assert not [c for c in o.commands if c.verb == "plan"]
-    assert first_alert(events).family == "analog_fm_video"
+    assert_not_profiled(pipe, node)
 
 
 def test_other_nodes_observations_of_the_channel_wait_for_the_profile_and_take_its_name():

@@ -98,6 +98,17 @@ class Chip:
             read = self._readers[key] = self._reader(freq_hz, bw_hz, self.WINDOW_S)
         return read
 
+    def tuned_reader(self, key):
+        """reader(freq_hz(), bw_hz()) of the chip's present tuning, found by `key`, the tuning
+        registers' contents (cheaper than working out the frequency at every read); a chip with
+        it keeps `tunings`, emptied by its reset."""
+        read = self.tunings.get(key)
+        if read is None:
+            if len(self.tunings) >= TUNINGS_MAX:
+                self.tunings.clear()
+            read = self.tunings[key] = self.reader(self.freq_hz(), self.bw_hz())
+        return read
+
     def _reader(self, freq_hz: float, bw_hz: float, window_s: float):
         rf = self.rf
         band = getattr(rf, "band", None)
@@ -223,13 +234,7 @@ class Cc2500(Chip):
 
     def read_rssi(self, t):
         if self.state == "RX":
-            key = bytes(self.regs[self.TUNING])
-            read = self.tunings.get(key)
-            if read is None:
-                if len(self.tunings) >= TUNINGS_MAX:
-                    self.tunings.clear()
-                read = self.tunings[key] = self.reader(self.freq_hz(), self.bw_hz())
-            p = read(t)
+            p = self.tuned_reader(bytes(self.regs[self.TUNING]))(t)
             self.rssi = min(max(round(2 * (p + self.RSSI_OFFSET_DB)), -128), 127) & 0xFF
         return self.rssi
 
@@ -440,12 +445,7 @@ class Sx127x(Chip):
         if addr in (0x11, 0x1B) and receiving and (addr == 0x1B) == self.lora():
             regs = self.regs  # the tuning: RegOpMode's LoRa bit, RegFrf, RegRxBw, RegModemConfig1
             key = (regs[0x01] & 0x80, bytes(regs[0x06:0x09]), regs[0x12], regs[0x1D])
-            read = self.tunings.get(key)
-            if read is None:
-                if len(self.tunings) >= TUNINGS_MAX:
-                    self.tunings.clear()
-                read = self.tunings[key] = self.reader(self.freq_hz(), self.bw_hz())
-            p = read(t)
+            p = self.tuned_reader(key)(t)
             value = p + 157 if self.lora() else -2 * p
             return min(max(round(value), 0), 255)
         return self.regs[addr]
