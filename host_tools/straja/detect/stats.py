@@ -12,7 +12,8 @@ fraction above) and 6.4 (continued fraction, evaluated on the side where it conv
 """
 from __future__ import annotations
 
-from math import exp, lgamma, log, log1p
+from math import exp, lgamma, log, log1p, sqrt
+from statistics import NormalDist
 
 EPS = 1e-15
 TINY = 1e-300
@@ -137,3 +138,14 @@ def bisect_decreasing(fn, target: float, what: str) -> float:
         if hi - lo <= 1e-13 * hi:
             break
     return hi
+
+
+def chi2_quantile(dof: int, q: float) -> float:
+    """The chi-square distribution's q quantile: exact for one and two degrees of freedom,
+    Wilson-Hilferty's (within 1 %) beyond."""
+    if dof == 1:
+        return NormalDist().inv_cdf((1 + q) / 2) ** 2
+    if dof == 2:
+        return -2 * log(1 - q)
+    z = NormalDist().inv_cdf(q)
+    return dof * (1 - 2 / (9 * dof) + z * sqrt(2 / (9 * dof))) ** 3

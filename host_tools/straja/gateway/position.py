@@ -20,10 +20,10 @@ most once per `update_min_s` per alert while it lasts (gateway/alerts.py), never
 from __future__ import annotations
 
 import copy
-import math
 
 import numpy as np
 
+from ..detect.stats import chi2_quantile
 from ..locate import Fix, GeoPoint, LocalFrame, Localiser, Locus, PathLossModel, Ring, Tracker
 from ..locate.rss import apollonius_circle
 from .detector import is_drone
@@ -38,7 +38,7 @@ NO_POSITION = {"position_kind": "", "latitude": None, "longitude": None, "ellips
 # per-node power differences (one place: the transmit powers' difference plus two shadowings)
 # spread no more than the 99 % quantile of that shadowing allows
 TOGETHER_S = 15.0
-PAIR_Z = 2.326       # the standard normal's 99 % quantile
+PAIR_CONFIDENCE = 0.99  # one place's powers pass the pair test this often
 PAIR_NODES = 3       # common nodes needed: two leave one difference, no test of a place
 
 
@@ -117,9 +117,7 @@ class Positioner:
         diff = np.array([mine[i] - theirs[i] for i in common])
         spread2 = 2 * self.localiser.spread.within_sigma_db ** 2
         statistic = float(((diff - diff.mean()) ** 2).sum()) / spread2  # chi2, len - 1 dof
-        dof = len(common) - 1  # its quantile (Wilson-Hilferty)
-        limit = dof * (1 - 2 / (9 * dof) + PAIR_Z * math.sqrt(2 / (9 * dof))) ** 3
-        return statistic / limit
+        return statistic / chi2_quantile(len(common) - 1, PAIR_CONFIDENCE)
 
     def _best_partner(self, track: Track, powers) -> tuple[float, Track] | None:
         """(mismatch, track) of the likeliest other link of the same drone, or None: a drone

@@ -40,11 +40,10 @@ the mean of those at the nodes the link was made on, and within the EIRP bounds.
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
-
 import numpy as np
 
 from .fusion import LINK, Track
+from ..detect.stats import chi2_quantile
 from ..locate.geo import GeoPoint, LocalFrame, ground_distance_m
 from .remoteid import SPEED_OF_LIGHT_MPS, RemoteIdTracker, RidDrone, free_space_dbm
 
@@ -56,17 +55,6 @@ LINK_CONFIDENCE = 0.95  # a true claim's powers pass the test this often, at any
 RING_RATIO = 1.25
 RINGS_TO_M = 10_000.0
 RING_PLACES = 32
-
-
-def chi2_quantile(dof: int, q: float) -> float:
-    """The chi-square distribution's q quantile: exact for one and two degrees of freedom,
-    Wilson-Hilferty's (within 1 %) beyond."""
-    if dof == 1:
-        return NormalDist().inv_cdf((1 + q) / 2) ** 2
-    if dof == 2:
-        return -2 * math.log(1 - q)
-    z = NormalDist().inv_cdf(q)
-    return dof * (1 - 2 / (9 * dof) + z * math.sqrt(2 / (9 * dof))) ** 3
 
 
 def one_transmitter(eirps, rid: RemoteIdTracker) -> np.ndarray:
