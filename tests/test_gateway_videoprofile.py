@@ -224,3 +224,20 @@ def test_no_profile_where_none_is_finer_or_the_node_would_refuse_its_sweep():
         profiler = VideoProfiler(8 * 10**9)
         assert profiler.observation(obs, info, plan, PORT, 0) == ([obs], [])
         assert not profiler.pending
+
+
+def test_the_floor_is_the_median_of_the_last_normal_sweeps_medians():
+    """Normal sweeps are kept as they came (no median a sweep); a profile's floor is the median
+    of the medians of the node's last FLOOR_SWEEPS whole normal sweeps."""
+    from straja.gateway.videoprofile import FLOOR_SWEEPS, VideoProfiler, _floor
+    profiler = VideoProfiler(keep_ns=10**9)
+    rng = np.random.default_rng(3)
+    sent = []
+    for k in range(FLOOR_SWEEPS + 3):
+        codes = rng.integers(60, 200, 16, dtype=np.uint8)
+        sent.append(codes)
+        profiler.normal_sweep(NODE, protocol.Sweep(0, 0, k, 5_645_000, 20_000, DWELL_US,
+                                                   16 * DWELL_US, 0, 16, codes.tobytes()))
+    floors = profiler._floors[(NODE, 0)]
+    want = float(np.median([float(np.median(c)) for c in sent[-FLOOR_SWEEPS:]]))
+    assert len(floors) == FLOOR_SWEEPS and _floor(floors) == want

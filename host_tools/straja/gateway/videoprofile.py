@@ -81,6 +81,12 @@ def _overlaps(a_lo, a_hi, b_lo, b_hi) -> bool:
     return a_lo <= b_hi and b_lo <= a_hi
 
 
+def _floor(sweeps) -> float:
+    """The floor of a profile: the median of the median readings of the node's last normal
+    sweeps (codes)."""
+    return float(np.median([float(np.median(held)) for held in sweeps]))
+
+
 def _centre(lo_khz: int, hi_khz: int) -> int:
     return (lo_khz + hi_khz) // 2
 
@@ -90,13 +96,16 @@ class VideoProfiler:
         self.keep_ns = keep_ns       # a verdict is forgotten this long after its last use
         self.pending: dict[int, _Pending] = {}
         self.verdicts: list[_Verdict] = []
-        self._floors: dict[tuple[int, int], deque] = {}  # (node, front end) -> floor codes
+        # (node, front end) -> the held codes of its last FLOOR_SWEEPS whole normal sweeps:
+        # their medians are taken only when a profile comes (np.median every sweep of every
+        # front end was the largest cost of a sweep in the gateway)
+        self._floors: dict[tuple[int, int], deque] = {}
         # (node, front end) -> the last whole normal sweep: (start kHz, step kHz, held codes)
         self._last: dict[tuple[int, int], tuple[int, int, np.ndarray]] = {}
 
     # -- the node's normal sweeps: its floor ----------------------------------------------
     def normal_sweep(self, node_id: int, sweep: Sweep) -> None:
-        """Remember the median reading of a whole normal sweep (the floor of a profile)."""
+        """Remember the readings of a whole normal sweep (the floor of a profile: _floor)."""
         if sweep.first != 0 or sweep.n_channels != sweep.total or not sweep.total:
             return
         key = (node_id, sweep.front_end)
@@ -104,7 +113,7 @@ class VideoProfiler:
         if floors is None:
             floors = self._floors[key] = deque(maxlen=FLOOR_SWEEPS)
         held = revisit_reads(sweep.codes(), sweep.flags)[0]
-        floors.append(float(np.median(held)))
+        floors.append(held)  # read-only: a view of the frame's bytes, or made here
         self._last[key] = (sweep.start_khz, sweep.step_khz, held)
 
     def forget_node(self, node_id: int) -> None:
@@ -216,7 +225,7 @@ class VideoProfiler:
         centre, reach = (e["start_khz"] + e["stop_khz"]) // 2, (filter_khz + step) / 2
         near = np.abs(freqs - centre) <= reach
         # RSSI codes are 0.5 dB steps (protocol: dBm = code / 2 - 140)
-        excess_db = (codes[near].astype(float) - float(np.median(floors))) / 2
+        excess_db = (codes[near].astype(float) - _floor(floors)) / 2
         verdict = video_profile_family(freqs[near] - centre, excess_db, filter_khz)
         return self._end(node_id, t_ns, verdict.family, verdict.reason)
 
