@@ -172,3 +172,41 @@ def test_a_fault_reading_one_port_closes_it_and_the_thread_reads_the_others(ptys
     assert not readers[bad].alive and "reading " + bad + " failed" in caplog.text
     reads_on(q, m_kept, kept, reading)
     reading.stop()
+
+
+class CountingReads(IngestQueue):
+    """A queue that counts its data() calls: one a read of a port."""
+
+    def __init__(self):
+        super().__init__(backlog=1 << 20)
+        self.reads = 0
+
+    def data(self, port, t_ns, data):
+        self.reads += 1
+        super().data(port, t_ns, data)
+
+
+@pytest.mark.timeout(30)
+def test_frames_coming_within_the_read_interval_are_taken_in_one_read(ptys, monkeypatch):
+    """After a round of reads the thread waits READ_INTERVAL_S before it looks again: frames
+    written meanwhile, one write each, wait in the kernel and come in one read, whole."""
+    import time
+
+    from straja.gateway import ingest
+    monkeypatch.setattr(ingest, "READ_INTERVAL_S", 0.5)
+    q = CountingReads()
+    (master, slave), = ptys(1)
+    path = os.ttyname(slave)
+    reading = PortReaders()
+    reading.add(PortReader(path, open_port(path), q))
+    sent = frames(2, 5)
+    os.write(master, sent[0])
+    take(q, lambda items: len(bytes_of(items, path)) == len(queued(sent[:1])))
+    assert q.reads == 1
+    for frame in sent[1:]:  # inside the interval that began with the first read
+        time.sleep(0.01)
+        os.write(master, frame)
+    rest = queued(sent)[len(queued(sent[:1])):]
+    items = take(q, lambda items: len(bytes_of(items, path)) == len(rest))
+    assert q.reads == 2 and bytes_of(items, path) == rest
+    reading.stop()
