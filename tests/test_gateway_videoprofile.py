@@ -227,8 +227,8 @@ def test_no_profile_where_none_is_finer_or_the_node_would_refuse_its_sweep():
 
 
 def test_the_floor_is_the_median_of_the_last_normal_sweeps_medians():
-    """Normal sweeps are kept as they came (no median a sweep); a profile's floor is the median
-    of the medians of the node's last FLOOR_SWEEPS whole normal sweeps."""
+    """Normal sweeps are kept as they came (nothing computed a sweep); a profile's floor is the
+    median of the medians of the node's last FLOOR_SWEEPS whole normal sweeps."""
     from straja.gateway.videoprofile import FLOOR_SWEEPS, VideoProfiler, _floor
     profiler = VideoProfiler(keep_ns=10**9)
     rng = np.random.default_rng(3)

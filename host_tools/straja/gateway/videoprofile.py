@@ -81,10 +81,15 @@ def _overlaps(a_lo, a_hi, b_lo, b_hi) -> bool:
     return a_lo <= b_hi and b_lo <= a_hi
 
 
+def _held(sweep: Sweep) -> np.ndarray:
+    """A sweep's codes as the detector reads them (REVISIT: the lower of the two reads)."""
+    return revisit_reads(sweep.codes(), sweep.flags)[0]
+
+
 def _floor(sweeps) -> float:
     """The floor of a profile: the median of the median readings of the node's last normal
-    sweeps (codes)."""
-    return float(np.median([float(np.median(held)) for held in sweeps]))
+    sweeps."""
+    return float(np.median([float(np.median(_held(s))) for s in sweeps]))
 
 
 def _centre(lo_khz: int, hi_khz: int) -> int:
@@ -96,12 +101,10 @@ class VideoProfiler:
         self.keep_ns = keep_ns       # a verdict is forgotten this long after its last use
         self.pending: dict[int, _Pending] = {}
         self.verdicts: list[_Verdict] = []
-        # (node, front end) -> the held codes of its last FLOOR_SWEEPS whole normal sweeps:
-        # their medians are taken only when a profile comes (np.median every sweep of every
-        # front end was the largest cost of a sweep in the gateway)
-        self._floors: dict[tuple[int, int], deque] = {}
-        # (node, front end) -> the last whole normal sweep: (start kHz, step kHz, held codes)
-        self._last: dict[tuple[int, int], tuple[int, int, np.ndarray]] = {}
+        # (node, front end) -> its last FLOOR_SWEEPS whole normal sweeps, the last one last:
+        # their readings are looked at only when a profile comes (a median of every sweep of
+        # every front end was the largest cost of a sweep in the gateway)
+        self._floors: dict[tuple[int, int], deque[Sweep]] = {}
 
     # -- the node's normal sweeps: its floor ----------------------------------------------
     def normal_sweep(self, node_id: int, sweep: Sweep) -> None:
@@ -112,9 +115,7 @@ class VideoProfiler:
         floors = self._floors.get(key)
         if floors is None:
             floors = self._floors[key] = deque(maxlen=FLOOR_SWEEPS)
-        held = revisit_reads(sweep.codes(), sweep.flags)[0]
-        floors.append(held)  # read-only: a view of the frame's bytes, or made here
-        self._last[key] = (sweep.start_khz, sweep.step_khz, held)
+        floors.append(sweep)  # (its codes are bytes: kept as they came)
 
     def forget_node(self, node_id: int) -> None:
         """The node restarted or was evicted: its floors are no longer its, its profile (and
@@ -122,7 +123,6 @@ class VideoProfiler:
         self.pending.pop(node_id, None)
         for key in [k for k in self._floors if k[0] == node_id]:
             del self._floors[key]
-            self._last.pop(key, None)
 
     # -- observations ------------------------------------------------------------------------
     def observation(self, obs: Observation, info: dict, base_plan: list, port: str | None,
@@ -214,14 +214,15 @@ class VideoProfiler:
                 or sweep.total != (e["stop_khz"] - e["start_khz"]) // e["step_khz"] + 1):
             return None
         key = (node_id, sweep.front_end)
-        floors, last = self._floors.get(key), self._last.get(key)
-        if sweep.first != 0 or sweep.n_channels != sweep.total or not floors or last is None:
+        floors = self._floors.get(key)
+        if sweep.first != 0 or sweep.n_channels != sweep.total or not floors:
             return self._end(node_id, t_ns, CANNOT_TELL, "profile in segments or no floor read")
         # the profile's channels and the last normal sweep's within (filter + scan step) / 2
-        start, step, normal = last
+        last = floors[-1]
+        start, step, normal = last.start_khz, last.step_khz, _held(last)
         freqs = np.concatenate([e["start_khz"] + e["step_khz"] * np.arange(sweep.total),
                                 start + step * np.arange(len(normal))])
-        codes = np.concatenate([revisit_reads(sweep.codes(), sweep.flags)[0], normal])
+        codes = np.concatenate([_held(sweep), normal])
         centre, reach = (e["start_khz"] + e["stop_khz"]) // 2, (filter_khz + step) / 2
         near = np.abs(freqs - centre) <= reach
         # RSSI codes are 0.5 dB steps (protocol: dBm = code / 2 - 140)
