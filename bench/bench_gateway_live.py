@@ -7,7 +7,9 @@ gateway process's own (the nodes run in another process, as nodes are other devi
 (its process, the virtual boards and the MicroPython interpreters it starts) runs at nice
 FLEET_NICE: on the shared cores the gateway is served first, as it would be on its own Pi, so
 what is measured is the gateway's latency, not the fleet's competition for the CPU.
-Run: .venv/bin/python bench/bench_gateway_live.py [--seconds 60] [--nodes 16]
+Run: .venv/bin/python bench/bench_gateway_live.py [--seconds 60] [--nodes 16] [--fleet-nice 19]
+(--fleet-nice: on a machine whose other jobs leave a fleet at nice 19 starved, a lower nice that
+still ranks the fleet after the gateway; the frames a node-second it prints tell a starved fleet)
 """
 from __future__ import annotations
 
@@ -90,9 +92,9 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def measure(nodes: int, seconds: float) -> dict:
-    """A live run: `nodes` virtual nodes streaming to the real gateway for `seconds`; its figures
-    (CPU in seconds, latencies in ms)."""
+def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE) -> dict:
+    """A live run: `nodes` virtual nodes (at nice `fleet_nice`) streaming to the real gateway for
+    `seconds`; its figures (CPU in seconds, latencies in ms)."""
     load = os.getloadavg()[0]  # before the fleet starts: the other jobs on this machine
     with tempfile.TemporaryDirectory(prefix="straja-gwlive-") as tmp:
         tmp = Path(tmp)
@@ -100,7 +102,7 @@ def measure(nodes: int, seconds: float) -> dict:
                                   "--stream", "--count", str(nodes),
                                   "--scene", str(grid_scene(nodes, tmp))],
                                  stdout=subprocess.PIPE, text=True,
-                                 preexec_fn=lambda: os.nice(FLEET_NICE))
+                                 preexec_fn=lambda: os.nice(fleet_nice))
         try:
             ports = [n["port"] for n in json.loads(fleet.stdout.readline())["nodes"]]
             # the default config (node_stats every 30 s, as a Pi runs it): the frames are
@@ -136,12 +138,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--nodes", type=int, default=16)
+    ap.add_argument("--fleet-nice", type=int, default=FLEET_NICE, choices=range(1, 20),
+                    metavar="1-19", help="the fleet's nice value (above the gateway's 0)")
     args = ap.parse_args()
-    r = measure(args.nodes, args.seconds)
+    r = measure(args.nodes, args.seconds, args.fleet_nice)
     lat, chunks, wall, cpu = r["alert_ms"], r["chunk_ms"], r["wall"], r["cpu"]
-    print(f"{args.nodes} virtual nodes at nice {FLEET_NICE}, the gateway at nice "
+    print(f"{args.nodes} virtual nodes at nice {args.fleet_nice}, the gateway at nice "
           f"{os.nice(0)}; load average {r['load']:.1f} before the fleet started")
-    print(f"{args.nodes} virtual nodes, {wall:.0f} s, {r['frames']} frames received, "
+    print(f"{args.nodes} virtual nodes, {wall:.0f} s, {r['frames']} frames received "
+          f"({r['frames'] / wall / args.nodes:.1f} a node-second; the default plan sends about 28), "
           f"{chunks.size} chunks read, {r['alerts']} alerts, {lat.size} alert events")
     print(f"every chunk, arrival to processed and stored: p50 {np.percentile(chunks, 50):.2f} ms, "
           f"p99 {np.percentile(chunks, 99):.2f} ms, max {chunks.max():.2f} ms")
