@@ -156,10 +156,10 @@ class FailingFor(IngestQueue):
         super().__init__(backlog=1 << 20)
         self.bad_path = bad_path
 
-    def data(self, port, t_ns, data):
+    def data(self, port, t_ns, data, notify=True):
         if port == self.bad_path:
             raise RuntimeError("a bug")
-        super().data(port, t_ns, data)
+        super().data(port, t_ns, data, notify)
 
 
 @pytest.mark.timeout(30)
@@ -181,9 +181,9 @@ class CountingReads(IngestQueue):
         super().__init__(backlog=1 << 20)
         self.reads = 0
 
-    def data(self, port, t_ns, data):
+    def data(self, port, t_ns, data, notify=True):
         self.reads += 1
-        super().data(port, t_ns, data)
+        super().data(port, t_ns, data, notify)
 
 
 @pytest.mark.timeout(30)
@@ -210,3 +210,24 @@ def test_frames_coming_within_the_read_interval_are_taken_in_one_read(ptys, monk
     items = take(q, lambda items: len(bytes_of(items, path)) == len(rest))
     assert q.reads == 2 and bytes_of(items, path) == rest
     reading.stop()
+
+
+@pytest.mark.timeout(30)
+def test_bytes_queued_without_notify_wake_the_processing_thread_at_notify():
+    """The reading thread queues a round's reads with notify=False and wakes the processing
+    thread once, after them (`IngestQueue.notify`): nothing queued is lost or left waiting."""
+    import time
+
+    q = IngestQueue(backlog=16)
+    got = []
+    waiter = threading.Thread(target=lambda: got.append(q.get(timeout=10)))
+    waiter.start()
+    time.sleep(0.1)  # (waiting in get)
+    sent = frames(4, 1)
+    q.data("port", 7, sent[0], notify=False)
+    time.sleep(0.2)
+    assert waiter.is_alive() and not got  # not woken by those bytes
+    q.notify()
+    waiter.join(5)
+    items = got + take(q, lambda items: not q.waiting("port"))
+    assert not waiter.is_alive() and bytes_of(items, "port") == queued(sent)

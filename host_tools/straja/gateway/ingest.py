@@ -75,7 +75,9 @@ class IngestQueue:
             self._items.append(list(item))
             self._ready.notify()
 
-    def data(self, port: str, t_ns: int, data: bytes) -> None:
+    def data(self, port: str, t_ns: int, data: bytes, notify: bool = True) -> None:
+        """A port's bytes, split and queued; notify False: the reader wakes the processing
+        thread itself (`notify()`), once for all the ports of its round."""
         data = self._partial.pop(port, b"") + data
         pieces = data.split(b"\0")
         last = len(pieces) - 1
@@ -114,6 +116,12 @@ class IngestQueue:
                     oldest = (sweeps or others).popleft()
                     oldest[3] = None
                     self.dropped[port] = self.dropped.get(port, 0) + 1
+            if notify:
+                self._ready.notify()
+
+    def notify(self) -> None:
+        """Wakes the processing thread for the items queued with notify=False."""
+        with self._ready:
             self._ready.notify()
 
     def get(self, timeout: float) -> tuple:
@@ -172,9 +180,10 @@ class PortReader:
         self._ids = iter(range(1, 1 << 62))
         self.closed = threading.Event()  # set once the port is closed and its close queued
 
-    def read(self) -> bool:
+    def read(self, notify: bool = True) -> bool:
         """Queues what the port has (one read: the fd is non-blocking); False when the port
-        failed (unplugged: a ready port that gives no bytes, or an error) or was closed."""
+        failed (unplugged: a ready port that gives no bytes, or an error) or was closed.
+        notify: as IngestQueue.data's."""
         try:
             data = os.read(self.port.fd, READ_SIZE)
         except BlockingIOError:
@@ -183,7 +192,7 @@ class PortReader:
             return False  # unplugged (EIO), or closed (fd None)
         if not data:
             return False
-        self.out.data(self.path, time.time_ns(), data)
+        self.out.data(self.path, time.time_ns(), data, notify)
         return True
 
     def close(self) -> None:
@@ -294,24 +303,33 @@ class PortReaders:
         while True:
             ready = self._selector.select()
             round_start = time.monotonic()
-            for key, _ in ready:
-                reader = key.data
-                if reader is None:  # woken: ports to add, or stop
-                    try:
-                        os.read(self._wake_r, 4096)  # (more wake-ups than that: woken again)
-                    except BlockingIOError:
-                        pass
-                    if not self._apply_changes():
-                        return
-                elif not self._read(reader):
-                    self._close(reader)
+            # the processing thread is woken once, after the round's reads: woken at the first
+            # port's bytes, it would take the GIL from this thread at every later read
+            queued: set[IngestQueue] = set()
+            try:
+                for key, _ in ready:
+                    reader = key.data
+                    if reader is None:  # woken: ports to add, or stop
+                        try:
+                            os.read(self._wake_r, 4096)  # (more wake-ups: woken again)
+                        except BlockingIOError:
+                            pass
+                        if not self._apply_changes():
+                            return
+                    elif self._read(reader):
+                        queued.add(reader.out)
+                    else:
+                        self._close(reader)
+            finally:
+                for out in queued:
+                    out.notify()
             rest = round_start + READ_INTERVAL_S - time.monotonic()
             if rest > 0:  # READ_INTERVAL_S: let more ports' frames gather for the next round
                 time.sleep(rest)
 
     def _read(self, reader: PortReader) -> bool:
         try:
-            return reader.read()
+            return reader.read(notify=False)
         except Exception:  # a fault of this thread's own: it reads every port, so it goes on
             log.exception("reading %s failed; the port is closed and opened again", reader.path)
             return False
