@@ -39,7 +39,7 @@ READ_SIZE = 1 << 16  # at most this much of a port's bytes a read (a pty holds u
 # waits in the kernel and is taken in the next round, so one wake-up serves the frames of many
 # ports once they come faster than that (16 nodes on the default plan: 450 frames a second; 100
 # nodes: 2800), not one wake-up a frame. Latency added to a frame: at most this much, against
-# the alert target of p99 < 20 ms (docs/benchmarks.md, "The port readers").
+# the alert target of p99 < 20 ms (docs/benchmarks.md, "On a Raspberry Pi").
 READ_INTERVAL_S = 0.004
 
 
