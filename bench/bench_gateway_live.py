@@ -146,7 +146,8 @@ def main() -> int:
     print(f"{args.nodes} virtual nodes at nice {args.fleet_nice}, the gateway at nice "
           f"{os.nice(0)}; load average {r['load']:.1f} before the fleet started")
     print(f"{args.nodes} virtual nodes, {wall:.0f} s, {r['frames']} frames received "
-          f"({r['frames'] / wall / args.nodes:.1f} a node-second; the default plan sends about 28), "
+          f"({r['frames'] / wall / args.nodes:.1f} a node-second; the default plan sends "
+          "about 28), "
           f"{chunks.size} chunks read, {r['alerts']} alerts, {lat.size} alert events")
     print(f"every chunk, arrival to processed and stored: p50 {np.percentile(chunks, 50):.2f} ms, "
           f"p99 {np.percentile(chunks, 99):.2f} ms, max {chunks.max():.2f} ms")
