@@ -38,6 +38,10 @@ OVERRUN_CAUSES = KINDS + ("its own reading", "the loop between parts", "collecto
 # histogram buckets (us, upper bounds; the last is open): overruns' slips, sleeps' overshoots
 BUCKETS_US = (20, 50, 100, 300, 1000, 3000)
 FRONT_ENDS_MAX = 8
+# a sweep step's own time by its phase before it ran (a tune: START or TUNE; a reading; a frame),
+# in these buckets (us): what the evaluation's fast path charges a step (eval/readings.py NODE_COST)
+STEP_BUCKETS_US = (5, 10, 15, 20, 30, 50, 100, 300)
+PHASES = ("tune", "tune", "reading", "frame")  # the scheduler's _START, _TUNE, _READ, _END
 READ_PHASE = 2  # the scheduler's _READ (a const: compiled away, not in its module)
 
 
@@ -67,6 +71,7 @@ class Probe:
         self.tune_due = [0] * FRONT_ENDS_MAX  # per front end, its last TUNE's deadline and start
         self.tune_start = [0] * FRONT_ENDS_MAX
         self.slot_held = [0] * len(OVERRUN_CAUSES)
+        self.step_us = [[0] * (len(STEP_BUCKETS_US) + 1) for _ in PHASES]
         self.mem_alloc = gc.mem_alloc()
         self.auto_collections = 0  # the collector running by itself (a heap drop not planned)
 
@@ -131,6 +136,14 @@ class Probe:
             if overlap > 0:
                 held[self.kinds[k]] += overlap
 
+    def step_took(self, phase, us):
+        counts = self.step_us[phase]
+        for i in range(len(STEP_BUCKETS_US)):
+            if us < STEP_BUCKETS_US[i]:
+                counts[i] += 1
+                return
+        counts[len(STEP_BUCKETS_US)] += 1
+
     def waited(self, held, due, start):
         """A step's wait past its deadline `due` (0 if none), its parts added to `held`."""
         wait = ticks_diff(start, due)
@@ -183,12 +196,17 @@ class Probe:
                   "round_trips": self.round_trips, "slow_round_trips": self.slow_round_trips,
                   "overruns": app.scheduler.overruns, "collections": self.collections,
                   "mem_free": gc.mem_free(), "mem_alloc": gc.mem_alloc(),
+                  "aheads_taken": hw.board.link().aheads_taken,
+                  "aheads_dropped": hw.board.link().aheads_dropped,
                   "auto_collections": self.auto_collections,
                   "overrun_causes": named(OVERRUN_CAUSES, self.overrun_causes),
                   "overrun_slip_us": named(OVERRUN_CAUSES, self.overrun_slip_us),
                   "overrun_slot_time_us": named(OVERRUN_CAUSES, self.overrun_held_us),
                   "buckets_us": BUCKETS_US, "overrun_slips": self.slips,
-                  "sleeps": self.sleeps, "sleep_overshoots": self.overshoots}
+                  "sleeps": self.sleeps, "sleep_overshoots": self.overshoots,
+                  "step_buckets_us": STEP_BUCKETS_US,
+                  "step_us": {"tune": [a + b for a, b in zip(self.step_us[0], self.step_us[1])],
+                              "reading": self.step_us[2], "frame": self.step_us[3]}}
         with open("probe.json", "w") as f:
             f.write(json.dumps(report))
 
@@ -220,6 +238,7 @@ def instrument(app, probe):
                 run(s, now)
                 ended = ticks_us()
                 probe.part(STEP, began, ended)
+                probe.step_took(phase, ticks_diff(ended, began))
                 if phase == READ_PHASE and task.moved_us > moved:
                     probe.overrun(task.index, due, now, ended, task.moved_us - moved)
                 elif task.phase == READ_PHASE:  # it tuned: its slot began
