@@ -13,23 +13,10 @@ from pathlib import Path
 import pytest
 
 from straja import term
-from straja.commands.demo import NodeRates
+from straja.commands.demo import NodeRates, descendants
 from straja.gateway import events as ev
 
 STRAJA = str(Path(sys.executable).with_name("straja"))
-
-
-def descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
-            try:
-                children = {int(c) for c in (task / "children").read_text().split()}
-            except OSError:
-                continue
-            todo.extend(children - found)
-            found |= children
-    return found
 
 
 def alive(pid: int) -> bool:
@@ -138,7 +125,10 @@ def test_fleet_cpu_measures_the_processes_under_a_root():
     finally:
         spinner.kill()
         spinner.wait()
-    assert 0.3 < used < os.cpu_count() + 0.1 and 0.0 <= waited < 1.0, (used, waited)
+    # the spinner had work all the time: on a CPU or waiting for one (a loaded machine gives
+    # it less CPU and more waiting), about one CPU's time a second in all
+    assert 0.0 < used and 0.0 <= waited < 1.0, (used, waited)
+    assert 0.7 < used / (1.0 - waited) < 1.5, (used, waited)
 
 
 SURVEY_UAS_ID = "1581F5FKD229400000A1"  # scenes/demo_incursion.toml, its remote_id emitter
