@@ -33,7 +33,10 @@ FLUSH_AFTER_US already (a plan whose sweeps all settle for long, a node not read
 thus costs no system call of its own and a reading one round trip, one wake-up of the board's
 process: the wake-ups, not the requests, are most of a board's CPU on a virtual machine (with
 the tune's writes sent before each sleep, the board woke ~2.5 times a reading; a board's few-byte
-SPI transfer at 4 MHz or GPIO read takes a few to ~20 us). The server handles requests
+SPI transfer at 4 MHz or GPIO read takes a few to ~20 us). A reading the scheduler will take
+after a sleep is asked before it (`idle(deadline, front end)`, Link.ask_ahead), stamped at its
+deadline: the board answers while the node sleeps, and the step reads the answer waiting in the
+socket rather than waiting for the board's work. The server handles requests
 in order, so a read sees every write made before it; a write it refuses makes the next response
 an error; writes still queued when the interpreter ends are lost (nothing read their effect). A
 pin the model holds fixed is asked once, then read here.
