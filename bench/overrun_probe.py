@@ -37,11 +37,12 @@ SLOW_S = 300e-6  # a board answer this slow eats most of a dwell's margin
 FOCUS_EVERY_S = 5.0
 
 
-def cpu_s(pid: int) -> float:
-    """CPU time (user + system) process `pid` used so far, from /proc/<pid>/stat."""
+def cpu_s(pid: int) -> tuple[float, float]:
+    """CPU time process `pid` used so far, (user, system), from /proc/<pid>/stat."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def probe_boards() -> None:
@@ -162,7 +163,7 @@ def main() -> int:
     last: dict[int, tuple[float, int]] = {}
     # per node: (interpreter, board) process ids, their CPU time when its first STATUS came
     pids = [(n.node._proc.pid, n.board._pid) for n in fleet.nodes]
-    cpu_first: dict[int, tuple[float, float]] = {}
+    cpu_first: dict[int, tuple[tuple[float, float], ...]] = {}
     try:
         plans = [link.call("info", timeout=15)["plan"] for link in links]  # (compiling)
         t_end = time.monotonic() + args.seconds
@@ -191,7 +192,9 @@ def main() -> int:
             board_file = Path(running.board.socket_path + ".probe.json")
             board = json.loads(board_file.read_text()) if board_file.exists() else {}
             t_cpu, cpu = cpu_last[i]
-            share = [round((c - c0) / (t_cpu - first[i][0]), 3) for c, c0 in zip(cpu, cpu_first[i])]
+            share = [{"user": round((c[0] - c0[0]) / (t_cpu - first[i][0]), 3),
+                      "system": round((c[1] - c0[1]) / (t_cpu - first[i][0]), 3)}
+                     for c, c0 in zip(cpu, cpu_first[i])]
             print(json.dumps({"node": running.spec.name, "overruns_per_s": round(rate, 1),
                               "cpu_per_s": {"interpreter": share[0], "board": share[1]},
                               "load": os.getloadavg()[0], "node_probe": node,

@@ -13,23 +13,10 @@ from pathlib import Path
 import pytest
 
 from straja import term
-from straja.commands.demo import NodeRates
+from straja.commands.demo import NodeRates, descendants
 from straja.gateway import events as ev
 
 STRAJA = str(Path(sys.executable).with_name("straja"))
-
-
-def descendants(pid: int) -> set[int]:
-    found, todo = set(), [pid]
-    while todo:
-        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
-            try:
-                children = {int(c) for c in (task / "children").read_text().split()}
-            except OSError:
-                continue
-            todo.extend(children - found)
-            found |= children
-    return found
 
 
 def alive(pid: int) -> bool:
@@ -94,6 +81,54 @@ def test_the_first_overruns_come_with_what_they_mean(capsys):
     assert out.count(OVERRUN_MEANING) == 1 and "10 overruns/s" in out and "8 overruns/s" in out
     # beside each rate, what makes a virtual node's overruns: the machine's load on its CPUs
     assert re.search(r"10 overruns/s \(machine load \d+\.\d on \d+ CPUs\)", out), out
+
+
+class GivenCpu:
+    """A FleetCpu stand-in: the nodes' CPU it is told."""
+
+    def __init__(self, used: float, waited: float):
+        self.looks = 0
+        self.value = (used, waited)
+
+    def sample(self):
+        self.looks += 1
+        return self.value
+
+
+@pytest.mark.parametrize("used, waited, verdict", [(1.62, 0.35, "short of CPU"),
+                                                    (0.55, 0.01, "not short of CPU")])
+def test_overruns_say_whether_the_nodes_waited_for_a_cpu(capsys, used, waited, verdict):
+    from straja.commands.demo import printer
+    from straja.gateway.events import Stored
+
+    cpu = GivenCpu(used, waited)
+    sink = printer(time.monotonic(), fleet_cpu=cpu)
+    sink([Stored(stats(5, 200, 0)), Stored(stats(10, 400, 50))])
+    out = capsys.readouterr().out
+    assert re.search(rf"10 overruns/s \(machine load \d+\.\d on \d+ CPUs; the nodes used "
+                     rf"{used:.2f} CPU in all and waited for one {100 * waited:.0f} % of the time they "
+                     rf"had work: {verdict}\)", out), out
+    assert cpu.looks == 1  # once an interval, not once a node line
+
+
+def test_fleet_cpu_measures_the_processes_under_a_root():
+    from straja.commands.demo import FleetCpu
+
+    cpu = FleetCpu(os.getpid())
+    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.monotonic() + 3\n"
+                                "while time.monotonic() < end: pass"])
+    try:
+        time.sleep(0.3)
+        cpu.sample()  # from when the child spins (it is a process under this one)
+        time.sleep(0.5)
+        used, waited = cpu.sample()
+    finally:
+        spinner.kill()
+        spinner.wait()
+    # the spinner had work all the time: on a CPU or waiting for one (a loaded machine gives
+    # it less CPU and more waiting), about one CPU's time a second in all
+    assert 0.0 < used and 0.0 <= waited < 1.0, (used, waited)
+    assert 0.7 < used / (1.0 - waited) < 1.5, (used, waited)
 
 
 SURVEY_UAS_ID = "1581F5FKD229400000A1"  # scenes/demo_incursion.toml, its remote_id emitter

@@ -173,6 +173,68 @@ def test_queued_writes_go_with_the_reading_or_before_a_sleep_once_they_have_wait
         board.stop()
 
 
+class ReadInstants(NoiseOnly):
+    """Noise, and the instant of every reading the chip models take (their window's end)."""
+
+    def __init__(self):
+        super().__init__()
+        self.instants = []
+
+    def band_power_dbm(self, freq_hz, bw_hz, t0_s, t1_s):
+        self.instants.append(t1_s)
+        return super().band_power_dbm(freq_hz, bw_hz, t0_s, t1_s)
+
+
+AHEAD_SCRIPT = """
+import json
+from time import sleep_us, ticks_add, ticks_diff, ticks_us
+from straja_node import hw
+from straja_node.hw import board_unix
+fes = hw.front_ends({})
+cc = fes[1]
+link = board_unix.link()
+cc.tune(2441000)
+hw.idle(ticks_add(ticks_us(), 300), 1)
+cc.rssi_code()  # the first: how the CC2500 is read is learnt
+instants = []
+for _ in range(5):
+    cc.tune(2441000)
+    at = ticks_add(ticks_us(), 3000)
+    hw.idle(at, 1)  # the scheduler, before it sleeps until the reading's deadline
+    sleep_us(ticks_diff(at, ticks_us()))
+    cc.rssi_code()
+    instants.append(at)
+asked = link.aheads_taken, link.aheads_dropped
+hw.idle(ticks_add(ticks_us(), 300), 1)
+fes[2].rssi_code()  # another front end read instead: its own answer, the one asked dropped
+print(json.dumps({"instants_us": instants, "asked": asked,
+                  "then": [link.aheads_taken, link.aheads_dropped], "next": cc.rssi_code()}))
+"""
+
+
+def test_a_reading_asked_ahead_is_taken_at_its_instant(tmp_path):
+    """Before the scheduler sleeps until a reading, the unix layer asks the virtual board for it
+    (hw.idle(deadline, front end)), stamped at the deadline, so the board answers while the node
+    sleeps: the chip model takes the reading at the deadline, not when it was asked; the step's
+    reading takes that answer if it makes the request the front end's last reading began with,
+    and a step that reads another front end gets its own answer, the one asked dropped."""
+    rf = ReadInstants()
+    board = VirtualBoard(PROFILE, rf, str(tmp_path / "vb.sock"), t_origin=0.0).start()
+    shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
+    try:
+        proc = run_micropython(AHEAD_SCRIPT, path=[FIRMWARE], cwd=tmp_path,
+                               env={"STRAJA_VBOARD": str(tmp_path / "vb.sock")})
+        got = json.loads(proc.stdout)
+        assert board.errors == []
+    finally:
+        board.stop()
+    assert got["asked"] == [5, 0] and got["then"] == [5, 1] and got["next"] > 0
+    # readings: the learnt one, five asked ahead, the dropped one, the other front end's, the last
+    asked = rf.instants[1:6]
+    assert len(rf.instants) == 9
+    assert asked == pytest.approx([t * 1e-6 for t in got["instants_us"]], abs=2e-6)
+
+
 def test_a_request_happens_when_the_firmware_stamped_it(tmp_path):
     """The unix port's ticks_us() mod 2**32 is the instant of a request, a microsecond ahead of
     the server's clock (rounding) or seconds behind it (queued, or a busy server thread)."""

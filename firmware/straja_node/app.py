@@ -20,10 +20,12 @@ from .wire import LOG_INFO, LOG_WARNING, MODE_IDLE, MODE_STREAMING, TOO_LONG
 
 IDLE_MS = 10  # loop pause while not streaming: command latency and Ctrl-C response
 INPUT_BURST = 2048  # bytes read per loop turn: two full command lines
-# While streaming the loop turns once per step (thousands a second): the command input is looked
-# at most this often, a system call (virtual node) or UART read saved on most turns for at most
+# While streaming the loop turns once per step (thousands a second): its chores (the command
+# input, the watchdog, uptime and STATUS, a temporary plan's end, Remote ID) are done at most
+# this often, not on every turn: a look at the input is a system call on a virtual node (a UART
+# read on a board), and together they cost more interpreter time than the step itself. At most
 # this much more command latency; Ctrl-C does not wait for it (an interrupt, not an input read).
-INPUT_POLL_MS = 5
+CHORES_MS = 5
 
 
 def _brief(entry):
@@ -67,7 +69,7 @@ class App:
         self._byte = bytearray(1)
         self._poll = select.poll()
         self._poll.register(self._stdin, select.POLLIN)
-        self._input_ms = ticks_add(ticks_ms(), -INPUT_POLL_MS)  # first loop turn reads at once
+        self._chores_ms = ticks_add(ticks_ms(), -CHORES_MS)  # the first loop turn does them
 
     def _use_stored_plan(self):
         try:
@@ -263,18 +265,18 @@ class App:
             self.writer.log(LOG_WARNING, self.config_error)
         try:
             while True:
-                if wdt:
-                    wdt.feed()
                 now = ticks_ms()
-                if ticks_diff(now, self._input_ms) >= INPUT_POLL_MS:  # every turn when idle
-                    self._input_ms = now
+                if ticks_diff(now, self._chores_ms) >= CHORES_MS:  # every turn when idle
+                    self._chores_ms = now
+                    if wdt:
+                        wdt.feed()
                     self._read_input()
-                if self.reboot_pending:
-                    self.hw.reset()
-                self._tick()
-                if self.remote_id:
-                    self.hw.bluetooth_events()
-                    self.remote_id.send(self.streaming)
+                    if self.reboot_pending:
+                        self.hw.reset()
+                    self._tick()
+                    if self.remote_id:
+                        self.hw.bluetooth_events()
+                        self.remote_id.send(self.streaming)
                 if not (self.streaming and self.scheduler.step()):
                     sleep_ms(IDLE_MS)
         except KeyboardInterrupt:

@@ -237,14 +237,16 @@ class _Block:
         self.due = ticks_add(end, self.period_us)  # a longest sweep's time between blocks
 
 
-def _nothing():
+def _nothing(deadline=0, reading=-1):
     pass
 
 
 class Scheduler:
     """Runs a scan plan on `front_ends` (hw.front_ends order), writing frames to `writer`.
-    `idle` (hw.idle) is called before each sleep: a virtual board then handles the bus writes
-    queued so far while the node sleeps, not while the next reading waits for its answer."""
+    `idle(deadline, reading)` (hw.idle) is called before each sleep, with the deadline slept to
+    and the index of the front end the step then reads (-1: no reading): a virtual board then
+    takes that reading, at that instant, and handles the bus writes queued so far while the
+    node sleeps, not while the step waits for its answer."""
 
     def __init__(self, front_ends, writer, clock, idle=None):
         self.front_ends = front_ends
@@ -332,7 +334,7 @@ class Scheduler:
         now = ticks_us()
         left = ticks_diff(task.due, now)
         if left > 0:
-            self.idle()
+            self.idle(task.due, task.index if getattr(task, "phase", -1) == _READ else -1)
             if left > SLEEP_MAX_US:
                 sleep_us(min(left - SLEEP_MAX_US, SLEEP_MAX_US))
                 return True

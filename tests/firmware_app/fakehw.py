@@ -140,5 +140,5 @@ def bluetooth_events():
     pass
 
 
-def idle():
+def idle(deadline=0, reading=-1):
     pass

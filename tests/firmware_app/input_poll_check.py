@@ -6,7 +6,7 @@ import sys
 from time import ticks_diff, ticks_ms
 
 import fakehw
-from straja_node.app import INPUT_POLL_MS, App
+from straja_node.app import CHORES_MS, App
 
 RUN_MS = 300
 
@@ -40,6 +40,6 @@ try:
     app.run()
 except KeyboardInterrupt:
     pass
-print(json.dumps({"reads": app.reads, "steps": app.steps, "poll_ms": INPUT_POLL_MS,
+print(json.dumps({"reads": app.reads, "steps": app.steps, "poll_ms": CHORES_MS,
                   "run_ms": ticks_diff(ticks_ms(), app.began)}))
 sys.exit(0)

@@ -137,11 +137,13 @@ def bluetooth_events():
     board.bluetooth_events()
 
 
-def idle():
-    """The node is about to sleep (the scheduler waits for a deadline): nothing to do on a board;
-    on the unix port the bus writes queued for a while (hw/board_unix.py FLUSH_AFTER_US) go to
-    the virtual board now (the others go with the next reading)."""
-    board.idle()
+def idle(deadline=0, reading=-1):
+    """The node is about to sleep until ticks_us() `deadline`, when its next step reads front end
+    `reading` (its index; -1: the step is no reading): nothing to do on a board; on the unix port
+    that reading is asked of the virtual board now, at its instant, so the board answers while the
+    node sleeps (hw/board_unix.py Link.ask_ahead); else the bus writes queued for a while
+    (FLUSH_AFTER_US) go to the virtual board now (the others go with the next reading)."""
+    board.idle(deadline, reading)
 
 
 def led(on):

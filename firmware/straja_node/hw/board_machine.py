@@ -184,5 +184,5 @@ def bluetooth_events():
     pass  # the stack calls the IRQ handler itself
 
 
-def idle():
-    pass  # a bus write is done when it returns
+def idle(deadline=0, reading=-1):
+    pass  # a bus write is done when it returns; a reading is taken when its step runs

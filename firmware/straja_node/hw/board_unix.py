@@ -33,7 +33,10 @@ FLUSH_AFTER_US already (a plan whose sweeps all settle for long, a node not read
 thus costs no system call of its own and a reading one round trip, one wake-up of the board's
 process: the wake-ups, not the requests, are most of a board's CPU on a virtual machine (with
 the tune's writes sent before each sleep, the board woke ~2.5 times a reading; a board's few-byte
-SPI transfer at 4 MHz or GPIO read takes a few to ~20 us). The server handles requests
+SPI transfer at 4 MHz or GPIO read takes a few to ~20 us). A reading the scheduler will take
+after a sleep is asked before it (`idle(deadline, front end)`, Link.ask_ahead), stamped at its
+deadline: the board answers while the node sleeps, and the step reads the answer waiting in the
+socket rather than waiting for the board's work. The server handles requests
 in order, so a read sees every write made before it; a write it refuses makes the next response
 an error; writes still queued when the interpreter ends are lost (nothing read their effect). A
 pin the model holds fixed is asked once, then read here.
@@ -85,16 +88,31 @@ FEED_EVERY_MS = 250
 FLUSH_AFTER_US = 2000
 DEFERRED_UNREAD = -1
 DEFERRED_REFUSED = -2
+# a reading asked ahead (Link.ask_ahead): front ends (board devices) it is kept for, and the
+# largest request payload and answer it repeats
+AHEAD_DEVS = 16
+AHEAD_MAX = 8
 
 
 @micropython.viper
-def _put(dst, at: int, src, n: int):
-    """dst[at:at + n] = src[:n], in place (a slice assignment would resize dst if src were
-    longer than n: the argument buffers are)."""
+def _same(a, at: int, b, n: int) -> bool:
+    """a[at:at + n] == b[:n], without a slice."""
+    x = ptr8(a)
+    y = ptr8(b)
+    for i in range(n):
+        if x[at + i] != y[i]:
+            return False
+    return True
+
+
+@micropython.viper
+def _put(dst, at: int, src, src_at: int, n: int):
+    """dst[at:at + n] = src[src_at:src_at + n], in place (a slice assignment would resize dst if
+    the source were longer than n: the argument buffers are; a slice of src would allocate)."""
     d = ptr8(dst)
     s = ptr8(src)
     for i in range(n):
-        d[at + i] = s[i]
+        d[at + i] = s[src_at + i]
 
 
 class Link:
@@ -121,6 +139,17 @@ class Link:
         self.deferred = None
         self.deferred_n = DEFERRED_UNREAD
         self.deferred_op = 0
+        # per device, the first request its last reading made (ask_ahead repeats it): op (0:
+        # none yet), payload length and bytes, answer length
+        self.read_op = bytearray(AHEAD_DEVS)
+        self.read_n = bytearray(AHEAD_DEVS)
+        self.read_rn = bytearray(AHEAD_DEVS)
+        self.read_payload = bytearray(AHEAD_DEVS * AHEAD_MAX)
+        self.ahead_dev = -1  # a reading of this device was announced by ask_ahead ...
+        self.ahead_sent = False  # ... and its request sent: its answer is the next in the stream
+        self.scratch = bytearray(64)  # an answer nobody wants (an ahead that did not match)
+        self.aheads_taken = 0
+        self.aheads_dropped = 0
 
     @micropython.native
     def send(self, op, dev, payload, n):
@@ -139,7 +168,7 @@ class Link:
             self.write(payload, n)
             return
         if n:
-            _put(out, k + HEADER, payload, n)
+            _put(out, k + HEADER, payload, 0, n)
         self.queued = k + HEADER + n
 
     def flush(self):
@@ -162,12 +191,80 @@ class Link:
             got += k
 
     @micropython.native
+    def ask_ahead(self, dev, at_us):
+        """The next step reads front end `dev` at ticks_us() `at_us` (the scheduler's deadline,
+        a settle time away): send the request its last reading began with now, stamped at that
+        instant, so the board answers while the node sleeps, and call() takes the answer if that
+        step makes the same request (the drivers read a front end the same way each time), else
+        drops it. Learned from the step's first request on first use."""
+        if self.ahead_dev >= 0 or not 0 <= dev < AHEAD_DEVS:
+            return  # one at a time (a long wait asks again each loop turn)
+        self.ahead_dev = dev
+        op = self.read_op[dev]
+        if not op:
+            return  # learn it from the step's first request
+        k = self.queued
+        n = self.read_n[dev]
+        if k + HEADER + n > OUT_MAX:
+            self.flush()
+            k = 0
+        out = self.out
+        pack_into(HEADER_LAYOUT, out, k, op, dev, n, at_us & STAMP_MASK)
+        if n:
+            _put(out, k + HEADER, self.read_payload, dev * AHEAD_MAX, n)
+        self.write(out, k + HEADER + n)
+        self.queued = 0
+        self.ahead_sent = True
+
+    @micropython.native
+    def _ahead_taken(self, op, dev, payload, n, rn):
+        """Whether the request call() is making was asked ahead (its answer comes next); learns
+        it for its device if the step was announced, drops an ahead answer it does not take."""
+        ahead = self.ahead_dev
+        self.ahead_dev = -1
+        if self.ahead_sent:
+            self.ahead_sent = False
+            if (dev == ahead and op == self.read_op[dev] and n == self.read_n[dev]
+                    and rn == self.read_rn[dev]
+                    and (not n or _same(self.read_payload, dev * AHEAD_MAX, payload, n))):
+                self.aheads_taken += 1
+                return True
+            self._drop_ahead()
+        if dev == ahead and n <= AHEAD_MAX and rn < 256:
+            self.read_op[dev] = op
+            self.read_n[dev] = n
+            self.read_rn[dev] = rn
+            if n:
+                _put(self.read_payload, dev * AHEAD_MAX, payload, 0, n)
+        return False
+
+    def _drop_ahead(self):
+        """Read the answer to a request asked ahead that no step took (answers come in order:
+        an unread deferred one was asked before it)."""
+        self.ahead_sent = False
+        self.ahead_dev = -1
+        self.aheads_dropped += 1
+        if self.deferred is not None and self.deferred_n == DEFERRED_UNREAD:
+            self._read_deferred()
+        rsp = self.rsp
+        self._read(rsp, 4)
+        left = rsp[2] | (rsp[3] << 8)
+        while left:
+            k = min(left, len(self.scratch))
+            self._read(self.scratch, k)
+            left -= k
+        if rsp[0]:  # a write before it was refused: the error is the caller's
+            raise OSError("virtual board: a write before a reading was refused")
+
+    @micropython.native
     def call(self, op, dev, payload, n, rbuf=None, rn=0):
         """Send a request, read the response header (and `rn` payload bytes into `rbuf`);
-        returns the header's value byte."""
-        self.send(op, dev, payload, n)
-        self.write(self.out, self.queued)
-        self.queued = 0
+        returns the header's value byte. A request asked ahead (ask_ahead) is not sent again:
+        its answer is read."""
+        if not (self.ahead_dev >= 0 and self._ahead_taken(op, dev, payload, n, rn)):
+            self.send(op, dev, payload, n)
+            self.write(self.out, self.queued)
+            self.queued = 0
         if self.deferred is not None and self.deferred_n == DEFERRED_UNREAD:
             self._read_deferred()  # asked before this request: answered before it
         rsp = self.rsp
@@ -188,6 +285,8 @@ class Link:
     def call_upto(self, op, dev, rbuf):
         """A request without payload whose response fills up to len(rbuf) bytes; returns the
         number of bytes read."""
+        if self.ahead_sent:  # its answer comes first
+            self._drop_ahead()
         self.send(op, dev, None, 0)
         self.flush()
         if self.deferred is not None and self.deferred_n == DEFERRED_UNREAD:
@@ -213,6 +312,8 @@ class Link:
     def defer(self, op, dev, rbuf):
         """Ask as call_upto() does, without waiting: the request goes with the next one sent,
         its answer is read then (waiting in the socket meanwhile) and taken by take_deferred()."""
+        if self.ahead_sent:  # answers come in order: none may wait behind one asked ahead
+            self._drop_ahead()
         self.send(op, dev, None, 0)
         self.deferred = rbuf
         self.deferred_n = DEFERRED_UNREAD
@@ -462,7 +563,11 @@ def bluetooth_events():
         _bluetooth.deliver()
 
 
-def idle():
+def idle(deadline=0, reading=-1):
     lk = _link
-    if lk is not None and lk.queued and ticks_diff(ticks_us(), lk.queued_us) >= FLUSH_AFTER_US:
+    if lk is None:
+        return
+    if reading >= 0:
+        lk.ask_ahead(reading, deadline)  # (the tune's writes go with it)
+    elif lk.queued and ticks_diff(ticks_us(), lk.queued_us) >= FLUSH_AFTER_US:
         lk.flush()

@@ -46,15 +46,78 @@ SHOWN = {ev.NodeOnline: "green", ev.NodeOffline: "red", ev.NodeRestarted: "yello
 # docs/virtual-node.md, "Timing").
 OVERRUN_MEANING = ("an overrun is a channel whose reading ended after its planned slot: the node "
                    "could not keep up, so the rest of that sweep ran that much later (each "
-                   "reading keeps its settle time and dwell; the frame says OVERRUN). A virtual node shares this "
-                   "machine's CPUs with the other nodes, the gateway and whatever else runs (the "
-                   "load, shown beside the rate, against the number of CPUs): when it waits for "
-                   "one, its readings come late. A board has its CPU to itself")
+                   "reading keeps its settle time and dwell; the frame says OVERRUN). A virtual "
+                   "node shares this machine's CPUs with the other nodes, the gateway and "
+                   "whatever else runs: when it waits for one, its readings come late, and the "
+                   "line says how long the nodes waited (\"short of CPU\": the machine cannot "
+                   "give every node the CPU it wants, ~0.5 of one each). A board has its CPU to "
+                   "itself")
+# the nodes' processes waiting for a CPU this share of the time they had work: the machine is
+# short of CPU (a node alone on an idle machine waits ~1 %, docs/virtual-node.md "Timing")
+SHORT_OF_CPU_WAIT = 0.10
 
 
-def machine_load() -> str:
-    """What makes a virtual node's overruns: the machine's load against its CPUs."""
-    return f" (machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+def descendants(pid: int) -> set[int]:
+    """The processes under `pid` (its children, theirs, ...), from /proc."""
+    found, todo = set(), [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except (OSError, ValueError):
+                continue
+            todo.extend(children - found)
+            found |= children
+    return found
+
+
+def _schedstat_ns(pid: int) -> tuple[int, int]:
+    """(ns on a CPU, ns ready to run but waiting for one) of every thread of process `pid`."""
+    run = wait = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            fields = (task / "schedstat").read_text().split()
+            run, wait = run + int(fields[0]), wait + int(fields[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile (a node's interpreter restarting), or no schedstat
+    return run, wait
+
+
+class FleetCpu:
+    """The CPU the virtual nodes' processes (every process under `root`: the interpreters, the
+    boards, the bridges' process) used and waited for, between two looks."""
+
+    def __init__(self, root: int):
+        self.root = root
+        self._last: tuple[float, dict[int, tuple[int, int]]] | None = None
+        self.sample()  # from now
+
+    def sample(self) -> tuple[float, float] | None:
+        """(CPUs used, share of the time they had work spent waiting for a CPU) since the last
+        call; None when there is nothing to tell (no schedstat, no time)."""
+        now = time.monotonic()
+        stats = {pid: _schedstat_ns(pid) for pid in descendants(self.root) | {self.root}}
+        last, self._last = self._last, (now, stats)
+        if last is None or now <= last[0]:
+            return None
+        # only the processes seen both times (a restarted interpreter is a new one)
+        run = sum(stats[p][0] - last[1][p][0] for p in stats if p in last[1])
+        wait = sum(stats[p][1] - last[1][p][1] for p in stats if p in last[1])
+        if run <= 0:
+            return None
+        return run / 1e9 / (now - last[0]), wait / (run + wait)
+
+
+def machine_load(fleet_cpu: tuple[float, float] | None = None) -> str:
+    """What makes a virtual node's overruns: the machine's load against its CPUs, and (when
+    measured) the CPU the nodes used and how long they waited for one."""
+    text = f"machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    if fleet_cpu is not None:
+        used, waited = fleet_cpu
+        text += (f"; the nodes used {used:.2f} CPU in all and waited for one {100 * waited:.0f} % of "
+                 "the time they had work: " + ("short of CPU" if waited >= SHORT_OF_CPU_WAIT
+                                                else "not short of CPU"))
+    return f" ({text})"
 
 
 def describe(event: ev.Event) -> str:
@@ -117,10 +180,19 @@ class Truth:
                 f"of the scene's origin: {error}, {inside} the 95 % region")
 
 
-def printer(started: float, truth: Truth | None = None):
+def printer(started: float, truth: Truth | None = None, fleet_cpu: FleetCpu | None = None):
+    """The demo's sink: prints the events it shows. `fleet_cpu`: the virtual nodes' CPU, told
+    beside overruns."""
     lock = threading.Lock()
     rates = NodeRates()
     told = []  # whether OVERRUN_MEANING was said
+    cpu = {"at": -STATS_INTERVAL_S, "last": None}  # the nodes' CPU, looked at once an interval
+
+    def nodes_cpu():
+        if fleet_cpu is not None and time.monotonic() - cpu["at"] >= STATS_INTERVAL_S / 2:
+            cpu["at"] = time.monotonic()
+            cpu["last"] = fleet_cpu.sample()
+        return cpu["last"]
 
     def sink(stored):
         with lock:
@@ -130,8 +202,9 @@ def printer(started: float, truth: Truth | None = None):
                     continue
                 if isinstance(s.event, ev.NodeStats):
                     text = rates.describe(s.event)
+                    used = nodes_cpu()
                     if s.event.overruns:
-                        text += machine_load()
+                        text += machine_load(used)
                     if s.event.overruns and not told:
                         told.append(True)
                         text += f"\n           ({OVERRUN_MEANING})"
@@ -194,7 +267,7 @@ def run(args) -> int:
             "cot": {"url": args.cot or ""}})
         store = Store(cfg.db)
         started = time.monotonic()
-        sinks = [printer(started, Truth(scene, started_nodes["t_origin"]))]
+        sinks = [printer(started, Truth(scene, started_nodes["t_origin"]), FleetCpu(fleet.pid))]
         cot = CotPublisher(cfg.cot, cfg.nodes) if args.cot else None
         gateway = Gateway(cfg, Pipeline(cfg), store=store, sinks=sinks + ([cot] if cot else []))
         print(term.paint(f"gateway reading {len(cfg.ports)} nodes; events in {db}", "bold"))

@@ -66,9 +66,13 @@ class StepCost(NamedTuple):
 # MicroPython against the virtual board (driver call included), the interpreter's time per step,
 # loop and frame; a sleep ends on time, as a board's busy-waiting sleep_us does (an idle virtual
 # node's overshoots by ~20 us) (docs/evaluation/README.md, "Fast path timing"); WAKE_US fitted to
-# virtual nodes' sweep durations at measured contention.
-NODE_COST = StepCost(read_us=22, write_us=2, step_us=15, loop_us=15, frame_us=50, wake_us=0)
-WAKE_US = 250  # a contended node's wake-up delay per unit of slowdown (same fit)
+# virtual nodes' sweep durations at measured contention. loop_us: 15 -> 8 since the loop's chores
+# run every 5 ms, not every turn (the interpreter's CPU 0.23 -> 0.18-0.19 s a second over ~6 700
+# turns: ~7 us a turn; docs/virtual-node.md "Timing", fifth round).
+NODE_COST = StepCost(read_us=22, write_us=2, step_us=15, loop_us=8, frame_us=50, wake_us=0)
+# a contended node's wake-up delay per unit of slowdown (same fit; 250 -> 350 for the cheaper
+# node: at slowdowns 1.8-2.8 its mean sweeps within 14 %, where 250 made ism24's 21 % short)
+WAKE_US = 350
 # the slowdowns the fit covers (within 20 %); beyond, a virtual node is overloaded and its
 # timing is the loaded machine's: StepCost.contended is then off by up to a factor of 2
 CONTENDED_FIT_MAX = 3.0
