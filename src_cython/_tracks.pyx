@@ -20,6 +20,9 @@ sweep is seen in part, and its level before the off period says nothing of its l
 its interval, which takes the mean so far). A narrow burst keeps its level change: a sub-GHz
 track's hits are often each after an off period, and without their changes the devices of a
 site would read as one link's level.
+A burst hops unless it is on the previous burst's channel; for a scanner (revisit_us, its sweep
+period, set: 0 for a receiver that sees every packet) also unless it comes within STAY_WITHIN
+revisits of it: a return to a channel several sweeps later is a hop table's cycle, not a dwell.
 Of the tracks that accept it the nearest in frequency takes it (ties: the most recent);
 none: a new candidate track.
 
@@ -44,12 +47,19 @@ cdef enum:
     DELETED = 3
     CHAN_WORDS = 8      # channel set: 512 channels of channel_khz around the first centre
 
+# A burst on its track's previous channel is a stay (not a hop) only one revisit after it: within
+# this many sweep periods. A hop table whose cycle aliases with the sweep (Crossfire's 100 hops
+# in 667 ms, 13 sweeps of 51 ms) brings a hopper back to the channels of earlier hits cycle after
+# cycle: those returns are hops, not a link dwelling over sweeps (docs/detection.md)
+cdef double STAY_WITHIN = 1.5
+STAY_WITHIN_REVISITS = STAY_WITHIN  # (the reference's)
+
 cdef packed struct Track:
     long long track_id
     int state
     int n_bursts
     int n_channels      # distinct channels visited (within +-256 channels of the first)
-    int n_hops          # bursts whose channel differs from the previous burst's
+    int n_hops          # bursts not on the previous burst's channel one revisit later (below)
     long long t_first_us
     long long t_last_start_us
     long long t_last_end_us
@@ -88,6 +98,7 @@ STATES = ("candidate", "confirmed", "lost", "deleted")
 cdef class Tracker:
     cdef public double narrow_khz, hop_span_khz, bw_ratio, channel_khz, level_step_db
     cdef public double level_step_sds
+    cdef public double revisit_us    # a scanner's sweep period (0: a receiver seeing every packet)
     cdef public long long candidate_timeout_us, lost_after_us, drop_after_us
     cdef public int confirm_bursts, max_tracks
     cdef public long long next_id, overflow
@@ -119,6 +130,7 @@ cdef class Tracker:
         if self.tr == NULL or self.chans == NULL:
             raise MemoryError()
         self.n = 0
+        self.revisit_us = 0.0
         self.next_id = 1
         self.overflow = 0
         self.deadline = 0x7FFFFFFFFFFFFFFF
@@ -295,7 +307,9 @@ cdef class Tracker:
                 ivl = t.ivl_sum_us / (t.n_bursts - 1)
             t.ivl_sum_us += ivl
             t.ivl_sq_us2 += ivl * ivl
-            if fabs(b.centre_khz - t.f_last_khz) >= 0.5 * self.channel_khz:
+            if (fabs(b.centre_khz - t.f_last_khz) >= 0.5 * self.channel_khz
+                    or (self.revisit_us > 0 and not (b.t_start_us - t.t_last_start_us
+                                                     < STAY_WITHIN * self.revisit_us))):
                 t.n_hops += 1
         if 0 <= ch < 64 * CHAN_WORDS:
             bit = 1ULL << (ch & 63)
