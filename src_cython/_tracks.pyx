@@ -23,8 +23,12 @@ site would read as one link's level.
 A burst hops unless it is on the previous burst's channel; for a scanner (revisit_us, its sweep
 period, set: 0 for a receiver that sees every packet) also unless it comes within STAY_WITHIN
 revisits of it: a return to a channel several sweeps later is a hop table's cycle, not a dwell.
-Of the tracks that accept it the nearest in frequency takes it (ties: the most recent);
-none: a new candidate track.
+Of the tracks that accept it the nearest in frequency takes it (ties: for a wide burst the
+steadier in level, then the most recent; none: a new candidate track): a wide run centred
+between two tracks' channels is their two emitters merged in one reading (video lit beside an
+access point), and the steady one, seen every sweep, is surely in it while the bursty one's
+frames come and go; taken by the bursty track, its centre would become that track's last, every
+later merged run would go to it, and the steady track would starve and be lost.
 
 Life cycle, with hysteresis (checked before every burst and at the end of every call):
     (new) -> CANDIDATE -> CONFIRMED after confirm_bursts bursts
@@ -36,7 +40,7 @@ Every transition is written to an event buffer: (t_us, track id, from, to).
 import numpy as np
 
 include "_detect_common.pxi"
-from libc.math cimport NAN, fabs, floor, log10, sqrt
+from libc.math cimport INFINITY, NAN, fabs, floor, log10, sqrt
 from libc.stdlib cimport free, malloc
 
 cdef enum:
@@ -243,16 +247,25 @@ cdef class Tracker:
             limit = sd if sd > limit else limit
         return fabs(10.0 * log10(<double>b.peak_mw) - t.level_db) <= limit
 
+    cdef double _scatter(self, Track* t) noexcept nogil:
+        """The track's reading scatter (level_sd_db); inf (not known steady) under 2 bursts."""
+        if t.n_bursts < 2:
+            return INFINITY
+        return sqrt(t.level_jump_sq_db2 / (2.0 * (t.n_bursts - 1)))
+
     cdef int _take(self, const Burst* b, Event* ev, int n_ev) noexcept nogil:
         cdef int i, best = -1
-        cdef double d, best_d = 0.0
+        cdef double d, best_d = 0.0, sd, best_sd = 0.0
+        cdef bint wide = b.bandwidth_khz > self.narrow_khz
         cdef Track* t
         for i in range(self.n):
             if self._accepts(&self.tr[i], b):
                 d = fabs(b.centre_khz - self.tr[i].f_last_khz)
-                if best < 0 or d < best_d or (d == best_d and self.tr[i].t_last_end_us >
-                                              self.tr[best].t_last_end_us):
-                    best, best_d = i, d
+                sd = self._scatter(&self.tr[i]) if wide else 0.0
+                if best < 0 or d < best_d or (d == best_d and (
+                        sd < best_sd or (sd == best_sd and self.tr[i].t_last_end_us >
+                                         self.tr[best].t_last_end_us))):
+                    best, best_d, best_sd = i, d, sd
         if best < 0:
             if self.n == self.max_tracks:
                 self.overflow += 1

@@ -124,6 +124,31 @@ def video_sweeps(levels_db, t0=0, centre_khz=5_800_000.0, bw_khz=40_000.0):
             for k, db in enumerate(levels_db)]
 
 
+def test_a_merged_run_between_video_and_an_access_point_goes_to_the_steady_video():
+    """Node 2 of analog_video_beside_5ghz_ap (unfocused): F5 video read at 5825 MHz, steady,
+    beside a busy access point at 5805 MHz, scattering 6 dB; as the drone passes, their runs
+    merge into one 40 MHz run centred at 5815 MHz, as far from either track's last centre. Taken
+    by the access point's track (before: the tie went to the first track), every later merged
+    run was nearer to it, the video track was lost and its alert cleared and was raised again.
+    The steadier track takes the tie: the video, seen every sweep, is surely in the run."""
+    ap = [0.0, 6.0, -5.0, 4.0, -7.0, 5.0, -3.0, 6.0]
+    rows = (video_sweeps(ap, centre_khz=5_805_000.0, bw_khz=20_000.0)
+            + video_sweeps([-2.0, -2.5, -2.0, -1.5, -2.0, -2.5, -2.0, -1.5], centre_khz=5_825_000.0,
+                           bw_khz=20_000.0)
+            + video_sweeps([-1.5] * 10, t0=8 * 400_000, centre_khz=5_815_000.0))
+    tr = tracks.Tracker()
+    tr.process(make_bursts(rows), 18 * 400_000)
+    snap = tr.snapshot()
+    ap_track, video = snap[np.argsort(snap["f_min_khz"])]
+    assert video["n_bursts"] == 18 and video["state"] == 1 and ap_track["n_bursts"] == 8
+    # a tie between two tracks of unknown steadiness (2nd burst) still goes to the most recent
+    tr = tracks.Tracker()
+    tr.process(make_bursts([(0, 390_000, 5_805_000.0, 20_000.0, 1e-9, 1e-9, 1e-9),
+                            (1, 390_000, 5_825_000.0, 20_000.0, 1e-9, 1e-9, 1e-9),
+                            (400_000, 390_000, 5_815_000.0, 40_000.0, 1e-9, 1e-9, 1e-9)]), 800_000)
+    assert tr.snapshot()["n_bursts"].tolist() == [1, 2]
+
+
 def test_a_much_stronger_emitter_over_a_steady_one_is_another_track():
     """A drone's video switched on over a fixed camera's channel (20 dB stronger at this node):
     its own track, so the camera's steady readings do not make the drone look like Wi-Fi; an

@@ -355,7 +355,12 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
         ok = [tr for tr in live if accepts(tr, b)]
         if ok:
             d = [abs(b["centre_khz"] - tr["f_last_khz"]) for tr in ok]
-            best = min(range(len(ok)), key=lambda i: (d[i], -ok[i]["t_last_end_us"]))
+            # ties: for a wide burst the steadier track (a merged run is surely the steady
+            # emitter's; inf: under 2 bursts, not known steady), then the most recent
+            sd = [0.0 if b["bandwidth_khz"] <= c.narrow_khz
+                  else np.inf if tr["n_bursts"] < 2
+                  else np.sqrt(tr["level_jump_sq_db2"] / (2 * (tr["n_bursts"] - 1))) for tr in ok]
+            best = min(range(len(ok)), key=lambda i: (d[i], sd[i], -ok[i]["t_last_end_us"]))
             tr = ok[best]
         elif len(live) == c.max_tracks:
             continue
