@@ -243,7 +243,7 @@ cdef class Tracker:
         if not (b.peak_mw > 0 and t.level_db == t.level_db):
             return True
         if t.n_bursts > 1:
-            sd = self.level_step_sds * sqrt(t.level_jump_sq_db2 / (2.0 * (t.n_bursts - 1)))
+            sd = self.level_step_sds * self._scatter(t)
             limit = sd if sd > limit else limit
         return fabs(10.0 * log10(<double>b.peak_mw) - t.level_db) <= limit
 
