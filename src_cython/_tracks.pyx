@@ -20,8 +20,15 @@ sweep is seen in part, and its level before the off period says nothing of its l
 its interval, which takes the mean so far). A narrow burst keeps its level change: a sub-GHz
 track's hits are often each after an off period, and without their changes the devices of a
 site would read as one link's level.
-Of the tracks that accept it the nearest in frequency takes it (ties: the most recent);
-none: a new candidate track.
+A burst hops unless it is on the previous burst's channel; for a scanner (revisit_us, its sweep
+period, set: 0 for a receiver that sees every packet) also unless it comes within STAY_WITHIN
+revisits of it: a return to a channel several sweeps later is a hop table's cycle, not a dwell.
+Of the tracks that accept it the nearest in frequency takes it (ties: for a wide burst the
+steadier in level, then the most recent; none: a new candidate track): a wide run centred
+between two tracks' channels is their two emitters merged in one reading (video lit beside an
+access point), and the steady one, seen every sweep, is surely in it while the bursty one's
+frames come and go; taken by the bursty track, its centre would become that track's last, every
+later merged run would go to it, and the steady track would starve and be lost.
 
 Life cycle, with hysteresis (checked before every burst and at the end of every call):
     (new) -> CANDIDATE -> CONFIRMED after confirm_bursts bursts
@@ -33,7 +40,7 @@ Every transition is written to an event buffer: (t_us, track id, from, to).
 import numpy as np
 
 include "_detect_common.pxi"
-from libc.math cimport NAN, fabs, floor, log10, sqrt
+from libc.math cimport INFINITY, NAN, fabs, floor, log10, sqrt
 from libc.stdlib cimport free, malloc
 
 cdef enum:
@@ -44,12 +51,19 @@ cdef enum:
     DELETED = 3
     CHAN_WORDS = 8      # channel set: 512 channels of channel_khz around the first centre
 
+# A burst on its track's previous channel is a stay (not a hop) only one revisit after it: within
+# this many sweep periods. A hop table whose cycle aliases with the sweep (Crossfire's 100 hops
+# in 667 ms, 13 sweeps of 51 ms) brings a hopper back to the channels of earlier hits cycle after
+# cycle: those returns are hops, not a link dwelling over sweeps (docs/detection.md)
+cdef double STAY_WITHIN = 1.5
+STAY_WITHIN_REVISITS = STAY_WITHIN  # (the reference's)
+
 cdef packed struct Track:
     long long track_id
     int state
     int n_bursts
     int n_channels      # distinct channels visited (within +-256 channels of the first)
-    int n_hops          # bursts whose channel differs from the previous burst's
+    int n_hops          # bursts not on the previous burst's channel one revisit later (below)
     long long t_first_us
     long long t_last_start_us
     long long t_last_end_us
@@ -88,6 +102,7 @@ STATES = ("candidate", "confirmed", "lost", "deleted")
 cdef class Tracker:
     cdef public double narrow_khz, hop_span_khz, bw_ratio, channel_khz, level_step_db
     cdef public double level_step_sds
+    cdef public double revisit_us    # a scanner's sweep period (0: a receiver seeing every packet)
     cdef public long long candidate_timeout_us, lost_after_us, drop_after_us
     cdef public int confirm_bursts, max_tracks
     cdef public long long next_id, overflow
@@ -119,6 +134,7 @@ cdef class Tracker:
         if self.tr == NULL or self.chans == NULL:
             raise MemoryError()
         self.n = 0
+        self.revisit_us = 0.0
         self.next_id = 1
         self.overflow = 0
         self.deadline = 0x7FFFFFFFFFFFFFFF
@@ -227,20 +243,29 @@ cdef class Tracker:
         if not (b.peak_mw > 0 and t.level_db == t.level_db):
             return True
         if t.n_bursts > 1:
-            sd = self.level_step_sds * sqrt(t.level_jump_sq_db2 / (2.0 * (t.n_bursts - 1)))
+            sd = self.level_step_sds * self._scatter(t)
             limit = sd if sd > limit else limit
         return fabs(10.0 * log10(<double>b.peak_mw) - t.level_db) <= limit
 
+    cdef double _scatter(self, Track* t) noexcept nogil:
+        """The track's reading scatter (level_sd_db); inf (not known steady) under 2 bursts."""
+        if t.n_bursts < 2:
+            return INFINITY
+        return sqrt(t.level_jump_sq_db2 / (2.0 * (t.n_bursts - 1)))
+
     cdef int _take(self, const Burst* b, Event* ev, int n_ev) noexcept nogil:
         cdef int i, best = -1
-        cdef double d, best_d = 0.0
+        cdef double d, best_d = 0.0, sd, best_sd = 0.0
+        cdef bint wide = b.bandwidth_khz > self.narrow_khz
         cdef Track* t
         for i in range(self.n):
             if self._accepts(&self.tr[i], b):
                 d = fabs(b.centre_khz - self.tr[i].f_last_khz)
-                if best < 0 or d < best_d or (d == best_d and self.tr[i].t_last_end_us >
-                                              self.tr[best].t_last_end_us):
-                    best, best_d = i, d
+                sd = self._scatter(&self.tr[i]) if wide else 0.0
+                if best < 0 or d < best_d or (d == best_d and (
+                        sd < best_sd or (sd == best_sd and self.tr[i].t_last_end_us >
+                                         self.tr[best].t_last_end_us))):
+                    best, best_d, best_sd = i, d, sd
         if best < 0:
             if self.n == self.max_tracks:
                 self.overflow += 1
@@ -295,7 +320,9 @@ cdef class Tracker:
                 ivl = t.ivl_sum_us / (t.n_bursts - 1)
             t.ivl_sum_us += ivl
             t.ivl_sq_us2 += ivl * ivl
-            if fabs(b.centre_khz - t.f_last_khz) >= 0.5 * self.channel_khz:
+            if (fabs(b.centre_khz - t.f_last_khz) >= 0.5 * self.channel_khz
+                    or (self.revisit_us > 0 and not (b.t_start_us - t.t_last_start_us
+                                                     < STAY_WITHIN * self.revisit_us))):
                 t.n_hops += 1
         if 0 <= ch < 64 * CHAN_WORDS:
             bit = 1ULL << (ch & 63)

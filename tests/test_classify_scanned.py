@@ -155,11 +155,14 @@ def test_2g4_held_hits_within_one_channel_are_not_a_band_hopper():
     assert classify_one(elrs, scan)[0] == "lora_fhss"
 
 
-def test_crossfire_whose_hop_table_aliases_with_the_sweep_is_named_in_time():
-    """A +10 dB Crossfire trial (quick evaluation, seed 1) whose repeats stayed undecided (5 of 31
-    hits on the channel of the hit before): never alerted within 10 s before its hit rate and
-    level named it."""
+@pytest.mark.parametrize("seed", [2095800244, 1036892246])
+def test_crossfire_whose_hop_table_aliases_with_the_sweep_is_named_in_time(seed):
+    """+10 dB Crossfire trials (quick evaluation, seed 1) whose 100-hop table cycles in 13 sweeps,
+    bringing hits back to the channels of earlier ones: 2095800244's repeats stayed undecided
+    (5 of 31 hits on the channel of the hit before), never alerted within 10 s before its hit rate
+    and level named it; 1036892246's returns 13 sweeps later (5 of 13) were counted as stays and
+    named it LoRa at 6.35 s, before the tracker counted only a stay one sweep later."""
     fam = FAMILY["crossfire"]
-    outcome, _, _ = run_trial(Trial(fam, 2095800244, 10.0), fam.target_s, EVAL_DETECT)
+    outcome, _, _ = run_trial(Trial(fam, seed, 10.0), fam.target_s, EVAL_DETECT)
     assert outcome.t_alert_s <= fam.target_s
     assert outcome.predicted == "gfsk_fhss"

@@ -30,15 +30,16 @@ BURST_ROWS = st.lists(st.tuples(
 
 
 @settings(max_examples=150, deadline=None)
-@given(rows=BURST_ROWS, cut=st.integers(0, 40))
-def test_tracker_matches_reference(rows, cut):
+@given(rows=BURST_ROWS, cut=st.integers(0, 40), revisit=st.sampled_from([0.0, 7.0, 40.0]))
+def test_tracker_matches_reference(rows, cut, revisit):
     b = np.sort(make_bursts(rows), order="t_start_us", kind="stable")
     cut = min(cut, b.size)
     t_split = int(b["t_start_us"][cut]) if cut < b.size else 1100
     tr = tracks.Tracker(SMALL)
+    tr.revisit_us = revisit
     events = np.concatenate([tr.process(b[:cut], t_split), tr.process(b[cut:], 1100)])
     # the reference takes the stream in one go: age it at the same split time too
-    ev_ref, live = ref.track_events(b, 1100, SMALL, age_at=(cut, t_split))
+    ev_ref, live = ref.track_events(b, 1100, SMALL, age_at=(cut, t_split), revisit_us=revisit)
     assert [tuple(e) for e in events.tolist()] == ev_ref
     snap = tr.snapshot()
     assert snap["track_id"].tolist() == [t["track_id"] for t in live]
@@ -123,6 +124,31 @@ def video_sweeps(levels_db, t0=0, centre_khz=5_800_000.0, bw_khz=40_000.0):
             for k, db in enumerate(levels_db)]
 
 
+def test_a_merged_run_between_video_and_an_access_point_goes_to_the_steady_video():
+    """Node 2 of analog_video_beside_5ghz_ap (unfocused): F5 video read at 5825 MHz, steady,
+    beside a busy access point at 5805 MHz, scattering 6 dB; as the drone passes, their runs
+    merge into one 40 MHz run centred at 5815 MHz, as far from either track's last centre. Taken
+    by the access point's track (before: the tie went to the first track), every later merged
+    run was nearer to it, the video track was lost and its alert cleared and was raised again.
+    The steadier track takes the tie: the video, seen every sweep, is surely in the run."""
+    ap = [0.0, 6.0, -5.0, 4.0, -7.0, 5.0, -3.0, 6.0]
+    rows = (video_sweeps(ap, centre_khz=5_805_000.0, bw_khz=20_000.0)
+            + video_sweeps([-2.0, -2.5, -2.0, -1.5, -2.0, -2.5, -2.0, -1.5], centre_khz=5_825_000.0,
+                           bw_khz=20_000.0)
+            + video_sweeps([-1.5] * 10, t0=8 * 400_000, centre_khz=5_815_000.0))
+    tr = tracks.Tracker()
+    tr.process(make_bursts(rows), 18 * 400_000)
+    snap = tr.snapshot()
+    ap_track, video = snap[np.argsort(snap["f_min_khz"])]
+    assert video["n_bursts"] == 18 and video["state"] == 1 and ap_track["n_bursts"] == 8
+    # a tie between two tracks of unknown steadiness (2nd burst) still goes to the most recent
+    tr = tracks.Tracker()
+    tr.process(make_bursts([(0, 390_000, 5_805_000.0, 20_000.0, 1e-9, 1e-9, 1e-9),
+                            (1, 390_000, 5_825_000.0, 20_000.0, 1e-9, 1e-9, 1e-9),
+                            (400_000, 390_000, 5_815_000.0, 40_000.0, 1e-9, 1e-9, 1e-9)]), 800_000)
+    assert tr.snapshot()["n_bursts"].tolist() == [1, 2]
+
+
 def test_a_much_stronger_emitter_over_a_steady_one_is_another_track():
     """A drone's video switched on over a fixed camera's channel (20 dB stronger at this node):
     its own track, so the camera's steady readings do not make the drone look like Wi-Fi; an
@@ -165,6 +191,32 @@ def test_features_of_an_elrs_like_hopper():
     assert 0.2 <= f["hop_fraction"] <= 0.3  # hops on every 4th packet, sometimes to itself
     assert f["n_channels"] >= 60 and f["spread_khz"] <= 80_000
     assert f["dwell_us"] == 500 and f["duty"] == pytest.approx(0.125, rel=0.01)
+
+
+def test_a_return_to_a_channel_after_several_sweeps_is_a_hop():
+    """A scanner's hits (sweeps of 51 ms): a hit on the channel of the hit before in the next
+    sweep is a stay (a link dwelling over the sweep); one several sweeps later is a hop table's
+    cycle bringing the hopper back (Crossfire's 100 hops in 13 sweeps), a hop however often it
+    comes. A receiver that sees every packet (no revisit set) counts every return a stay."""
+    sweep = 51_250
+
+    def hops(sweeps_and_channels, revisit_us=sweep):
+        rows = [(k * sweep, sweep - 50, 910_000.0 + 1031.0 * ch, 300.0, 2e-12, 1e-12, 1e-12)
+                for k, ch in sweeps_and_channels]
+        tr = tracks.Tracker(tracks.TrackerConfig(channel_khz=1031.0))
+        tr.revisit_us = revisit_us
+        tr.process(make_bursts(rows), rows[-1][0] + sweep)
+        [t] = tr.snapshot()
+        return int(t["n_hops"])
+
+    # channels 0, 0 (next sweep: a stay), 3, then 3 again 13 sweeps later, 5, 5 (next sweep)
+    assert hops([(0, 0), (1, 0), (4, 3), (17, 3), (30, 5), (31, 5)]) == 3
+    # a cycle of 13 sweeps meeting the same channel again and again: every return a hop...
+    cycle = [(0, 5), (13, 5), (26, 5), (39, 5)]
+    assert hops(cycle) == 3
+    assert hops(cycle, revisit_us=0.0) == 0  # ...but stays to a receiver seeing every packet
+    with pytest.raises(ValueError, match="revisit_us"):
+        tracks.Tracker().revisit_us = -1.0
 
 
 def feature(**kw):

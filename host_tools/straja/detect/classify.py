@@ -127,9 +127,10 @@ SCANNED_HOP_MIN_BURSTS = 8
 HELD_P = {"lora": 0.7, "gfsk": 0.1}
 RESOLVED_PERIOD_US = 2_000.0  # sweeps this often see every packet (ELRS 500 Hz: 2 ms): the
                               # interval rules hold; slower ones catch hops at random instants
-# A hit on the same channel as the hit before: ELRS 900 at 25 Hz stays 2 packets (80 ms) on a
-# channel, so a 51 ms sweep sees it again ~31 % of the time; Crossfire hops every packet, and
-# repeats only where two of its channels share a scan channel (~9 %; both measured with the
+# A hit on the same channel as the hit before, in the next sweep (the tracker counts a later
+# return as a hop: a hop table's cycle, _tracks.STAY_WITHIN): ELRS 900 at 25 Hz stays 2 packets
+# (80 ms) on a channel, so a 51 ms sweep sees it again ~31 % of the time; Crossfire hops every
+# packet, and repeats only where two of its channels share a scan channel (~9 %; both measured with the
 # evaluation's plan, tests/test_classify_scanned.py); a LoRa device's packet (0.1-1.5 s) is hit
 # sweep after sweep (static: 0.8). Decided at 19:1 odds.
 REPEAT_P = {"lora": 0.31, "gfsk": 0.09, "static": 0.8}
@@ -373,7 +374,7 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     gaps = float(f["n_bursts"]) - 1.0
     repeats = gaps * (1.0 - float(f["hop_fraction"]))
     llr = {k: _repeat_llr(repeats, gaps, REPEAT_P["lora"], REPEAT_P[k]) for k in ("gfsk", "static")}
-    why = f"{n_ch} channels, {repeats:.0f} of {gaps:.0f} hits on the channel of the hit before"
+    why = f"{n_ch} channels, {repeats:.0f} of {gaps:.0f} hits on the channel of the hit before, a sweep later"
     # a narrow hop read well over the floor in few sweeps (HIT_RATE), not staying put, at one
     # link's level (smart meters and LoRaWAN devices gathered by one track: 18.6 dB apart)
     if (f["excess_db"] >= VISIBLE_EXCESS_DB and f["level_sd_db"] <= ONE_LINK_MAX_SD_DB

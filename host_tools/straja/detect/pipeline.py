@@ -27,8 +27,8 @@ from straja._detect_split import SteadinessSplit
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
-from straja.detect.classify import (CLASSES, STEADY_MIN_BURSTS, STRADDLE, WIDE_KHZ, Scan, band,
-                                    band_hopper, classify, ieee_div)
+from straja.detect.classify import (CLASSES, RESOLVED_PERIOD_US, STEADY_MIN_BURSTS, STRADDLE,
+                                    WIDE_KHZ, Scan, band, band_hopper, classify, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig
@@ -310,6 +310,9 @@ class Pipeline:
         if n_gaps > 0 and t1 > before:
             self._period_us = (t1 - before) / n_gaps
             self._sweep_us = float(duration_us[-1])
+            # a scanner's tracks stay on a channel only from one sweep to the next
+            self.tracker.revisit_us = (self._period_us if self._period_us > RESOLVED_PERIOD_US
+                                       else 0.0)
         self._last_t_us = t1
 
     @property

@@ -11,7 +11,7 @@ from straja.detect.cfar import CFARDesign, CodeCFARDesign
 from straja._detect_busy import HIT
 from straja._detect_noise import CAP_EVERY
 from straja.detect.noise import codes_to_mw as compiled_codes_to_mw, floor_constants
-from straja.detect.tracks import TrackerConfig
+from straja.detect.tracks import STAY_WITHIN, TrackerConfig
 
 
 def _training(x: np.ndarray, offsets: np.ndarray):
@@ -264,10 +264,11 @@ def pulses(x, t0_us, rate_hz, first_block=None, on_db=10.0, off_db=7.0, rate=0.0
     return out
 
 
-def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
+def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_us=0.0):
     """(events, live tracks) of a fresh straja.detect.tracks.Tracker fed `bursts` in one call:
     events as (t_us, track_id, from, to) tuples, tracks as dicts of TRACK's fields.
-    age_at=(k, t): the tracks are also aged to t after the first k bursts (a call boundary)."""
+    age_at=(k, t): the tracks are also aged to t after the first k bursts (a call boundary);
+    revisit_us: the scanner's sweep period set on the tracker (Tracker.revisit_us)."""
     c = config
     live, events, next_id = [], [], 1
 
@@ -319,7 +320,10 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
                 ivl = tr["ivl_sum_us"] / (tr["n_bursts"] - 1)
             tr["ivl_sum_us"] += ivl
             tr["ivl_sq_us2"] += ivl * ivl
-            tr["n_hops"] += abs(fc - tr["f_last_khz"]) >= 0.5 * c.channel_khz
+            # a stay: on the previous channel, for a scanner in the next sweep (not a return)
+            tr["n_hops"] += (abs(fc - tr["f_last_khz"]) >= 0.5 * c.channel_khz
+                             or (revisit_us > 0 and not (b["t_start_us"] - tr["t_last_start_us"]
+                                                         < STAY_WITHIN * revisit_us)))
         ch = int(np.floor((fc - tr["f_first_khz"]) / c.channel_khz + 0.5))
         if -256 <= ch < 256:
             tr["channels"].add(ch)
@@ -351,7 +355,12 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None):
         ok = [tr for tr in live if accepts(tr, b)]
         if ok:
             d = [abs(b["centre_khz"] - tr["f_last_khz"]) for tr in ok]
-            best = min(range(len(ok)), key=lambda i: (d[i], -ok[i]["t_last_end_us"]))
+            # ties: for a wide burst the steadier track (a merged run is surely the steady
+            # emitter's; inf: under 2 bursts, not known steady), then the most recent
+            sd = [0.0 if b["bandwidth_khz"] <= c.narrow_khz
+                  else np.inf if tr["n_bursts"] < 2
+                  else np.sqrt(tr["level_jump_sq_db2"] / (2 * (tr["n_bursts"] - 1))) for tr in ok]
+            best = min(range(len(ok)), key=lambda i: (d[i], sd[i], -ok[i]["t_last_end_us"]))
             tr = ok[best]
         elif len(live) == c.max_tracks:
             continue

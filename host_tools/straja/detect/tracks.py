@@ -12,6 +12,8 @@ TRACK = _tracks.TRACK_DTYPE
 EVENT = _tracks.EVENT_DTYPE
 BURST = _tracks.BURST_DTYPE  # the bursts module's records, taken as they are
 STATES = _tracks.STATES  # index = state code; events use -1 for "no track yet"
+# a burst on its track's previous channel within this many revisits (sweeps) is a stay
+STAY_WITHIN = _tracks.STAY_WITHIN_REVISITS
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,20 @@ class Tracker:
     @property
     def n_live(self) -> int:
         return self._kernel.n_live
+
+    @property
+    def revisit_us(self) -> float:
+        """A scanner's sweep period (start to start), which the pipeline sets as it measures it:
+        a burst on its track's previous channel counts as a stay only within STAY_WITHIN of
+        them, later it is a hop (docs/detection.md); 0 (the default): a receiver that sees every
+        packet, every burst on the previous channel a stay."""
+        return self._kernel.revisit_us
+
+    @revisit_us.setter
+    def revisit_us(self, value: float) -> None:
+        if not value >= 0:
+            raise ValueError(f"revisit_us must be >= 0, not {value}")
+        self._kernel.revisit_us = float(value)
 
     @property
     def overflow(self) -> int:
