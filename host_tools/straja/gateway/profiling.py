@@ -1,0 +1,189 @@
+"""Video profiles: a 5.8 GHz video channel read finer than the scan step, after its alert, to
+tell OFDM from FM.
+
+A node's normal plan steps the RX5808 as wide as its filter (20 MHz), where one or two readings of
+a video channel fit a flat (OFDM) and a peaked (FM) spectrum alike. When an alert is raised for a
+5.8 GHz video track (with the core's name, at once: the profile delays no alert), the strongest
+node seeing it gets a temporary plan (`plan PLAN temp=S`, docs/firmware.md): its running plan
+with the video front end's entry replaced by one sweep of nine channels a quarter of the filter
+apart, out to a filter either side of the track's centre (+-20 MHz in 5 MHz steps through the
+RX5808's 20 MHz filter: 0.23 s at the evaluation's dwell). The gateway takes that sweep itself
+(never the detection core: a core of its own, started on a channel the video fills, would learn
+the video as its floor), with the node's last normal sweep's readings within (filter + scan step)
+/ 2 of the centre, against the floor of its last normal sweeps (their median reading), sends the
+normal plan back at once, and straja.detect.video_profile names the family. A family told
+renames the track for the rest of its life (Fusion.name: later observations, from any node, keep
+it) and updates its alert; CANNOT_TELL, a node that refuses the plan or sends no profile within
+PROFILE_WAIT_SWEEPS of its duration (plus PROFILE_WAIT_MARGIN_S) leave the name as it was, and
+the node gets its normal plan back in every case; the temporary plan also lapses by itself.
+
+A track is asked once (its alert's raise); only a node whose normal plan is known (its `get plan`
+reply: the plan to send back), that no focus plan narrows (adaptive scanning) and that reads no
+other profile is asked; a node under a profile is not focused meanwhile.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import NamedTuple
+
+import numpy as np
+from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer sweep
+
+from ..detect.classify import band
+from ..detect.video_profile import CANNOT_TELL, video_profile_family
+from ..protocol import Sweep, revisit_reads
+from .events import NodeCommand
+from .scanplan import DEFAULT_DWELL_US, plan_args
+
+VIDEO_FAMILIES = ("analog_fm_video", "ofdm_video")
+PROFILE_MIN_STEP_FILTERS = 0.5  # a plan stepping at most half its filter resolves the shape
+PROFILE_STEP_FILTERS = 0.25    # the profile's step, and its reach either side of the centre
+PROFILE_REACH_FILTERS = 1.0    # (9 channels: 20 MHz of OFDM told from FM at every centre from
+                               # 10 dB over the floor, 4 channels only about half: docs/detection.md)
+PROFILE_WAIT_SWEEPS = 2.0        # the profile sweep's duration this many times over...
+PROFILE_WAIT_MARGIN_S = 0.5      # ...plus this (a command's round trip): then it is not coming
+FLOOR_SWEEPS = 4                 # normal sweeps whose median reading is the floor
+
+
+class _Pending(NamedTuple):
+    track_id: str
+    front_end: int               # index in the node's info front ends (SWEEP front_end)
+    entry: dict                  # the profile's plan entry
+    deadline_ns: int
+
+
+class Profiled(NamedTuple):
+    """A profile asked of a node ended: the track it was asked for, the family it told
+    (CANNOT_TELL: the core's name stands) and why."""
+    node_id: int
+    track_id: str
+    family: str
+    reason: str
+
+
+def wants_profile(family: str, lo_khz: int, hi_khz: int) -> bool:
+    """Whether a track so named and placed is 5.8 GHz video, whose family a profile tells."""
+    return family in VIDEO_FAMILIES and band((lo_khz + hi_khz) / 2) == "5g8"
+
+
+def _sweep_s(entry: dict) -> float:
+    n = (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1
+    return n * entry["dwell_us"] / 1e6
+
+
+class VideoProfiler:
+    def __init__(self):
+        self.pending: dict[int, _Pending] = {}   # node id -> the profile asked of it
+        self._floors: dict[tuple[int, int], deque] = {}  # (node, front end) -> floor codes
+        # (node, front end) -> the last whole normal sweep: (start kHz, step kHz, held codes)
+        self._last: dict[tuple[int, int], tuple[int, int, np.ndarray]] = {}
+
+    # -- the node's normal sweeps: its floor ----------------------------------------------
+    def normal_sweep(self, node_id: int, sweep: Sweep) -> None:
+        """Remember the median reading of a whole normal sweep (the floor of a profile)."""
+        if sweep.first != 0 or sweep.n_channels != sweep.total or not sweep.total:
+            return
+        key = (node_id, sweep.front_end)
+        floors = self._floors.get(key)
+        if floors is None:
+            floors = self._floors[key] = deque(maxlen=FLOOR_SWEEPS)
+        held = revisit_reads(sweep.codes(), sweep.flags)[0]
+        floors.append(float(np.median(held)))
+        self._last[key] = (sweep.start_khz, sweep.step_khz, held)
+
+    def forget_node(self, node_id: int) -> None:
+        """The node restarted or was evicted: its floors are no longer its, its profile is not
+        coming."""
+        self.pending.pop(node_id, None)
+        for key in [k for k in self._floors if k[0] == node_id]:
+            del self._floors[key]
+            self._last.pop(key, None)
+
+    # -- asking --------------------------------------------------------------------------------
+    def ask(self, track_id: str, lo_khz: int, hi_khz: int, node_id: int, info: dict,
+            base_plan: list, port: str, now_ns: int) -> NodeCommand | None:
+        """The temporary plan that reads the profile of [lo_khz, hi_khz] on node_id's front end
+        covering it (base_plan: the plan the node runs, sent with the profile's entry in it;
+        now_ns: the gateway's time, from which the profile's wait runs); None if the node reads
+        another profile, reads the channel finely already, or would refuse the sweep."""
+        if node_id in self.pending:
+            return None
+        asked = self._pending(track_id, lo_khz, hi_khz, info, base_plan, now_ns)
+        if asked is None:
+            return None
+        self.pending[node_id] = asked
+        plan = [asked.entry if e.get("front_end") == asked.entry["front_end"] else e
+                for e in base_plan]
+        if asked.entry not in plan:
+            plan.append(asked.entry)
+        temp_s = max(1, math.ceil(PROFILE_WAIT_SWEEPS * _sweep_s(asked.entry)))
+        return NodeCommand(port, "plan", plan_args(plan, temp_s))
+
+    def _pending(self, track_id: str, lo_khz: int, hi_khz: int, info: dict, base_plan: list,
+                 now_ns: int) -> _Pending | None:
+        centre = (lo_khz + hi_khz) // 2
+        for index, fe in enumerate(info.get("front_ends", [])):
+            fe_lo, fe_hi = fe.get("band_khz", (0, -1))
+            filter_khz = fe.get("filter_khz", 0)
+            if not fe_lo <= centre <= fe_hi or filter_khz <= 0:
+                continue  # (a log detector has no channel filter: it is not tuned)
+            running = next((e for e in base_plan if e.get("front_end") == fe["name"]), {})
+            if running.get("step_khz", 0) <= PROFILE_MIN_STEP_FILTERS * filter_khz:
+                return None  # read finely already (or a channel list)
+            step = round(PROFILE_STEP_FILTERS * filter_khz)
+            reach = step * round(PROFILE_REACH_FILTERS / PROFILE_STEP_FILTERS)
+            start, stop = centre - reach, centre + reach
+            if start < fe_lo or stop > fe_hi:
+                return None  # at the band's edge
+            dwell = running.get("dwell_us", DEFAULT_DWELL_US)
+            entry = {"front_end": fe["name"], "start_khz": start, "stop_khz": stop,
+                     "step_khz": step, "dwell_us": dwell}
+            if "settle_us" in running:
+                entry["settle_us"] = running["settle_us"]
+            if _sweep_s(entry) * 1e6 > SWEEP_US_MAX:
+                return None  # a sweep longer than the node takes
+            wait_ns = int((PROFILE_WAIT_SWEEPS * _sweep_s(entry) + PROFILE_WAIT_MARGIN_S) * 1e9)
+            return _Pending(track_id, index, entry, now_ns + wait_ns)
+        return None
+
+    # -- the profile ---------------------------------------------------------------------------
+    def profile_sweep(self, node_id: int, sweep: Sweep, t_ns: int, filter_khz: float
+                      ) -> Profiled | None:
+        """The profile, if `sweep` is the one asked of this node (the caller then sends the
+        normal plan back, and names the track); None otherwise (a normal sweep)."""
+        pending = self.pending.get(node_id)
+        e = pending.entry if pending is not None else None
+        if (e is None or sweep.front_end != pending.front_end or sweep.start_khz != e["start_khz"]
+                or sweep.step_khz != e["step_khz"]
+                or sweep.total != (e["stop_khz"] - e["start_khz"]) // e["step_khz"] + 1):
+            return None
+        key = (node_id, sweep.front_end)
+        floors, last = self._floors.get(key), self._last.get(key)
+        if sweep.first != 0 or sweep.n_channels != sweep.total or not floors or last is None:
+            return self._end(node_id, CANNOT_TELL, "profile in segments or no floor read")
+        # the profile's channels and the last normal sweep's within (filter + scan step) / 2
+        start, step, normal = last
+        freqs = np.concatenate([e["start_khz"] + e["step_khz"] * np.arange(sweep.total),
+                                start + step * np.arange(len(normal))])
+        codes = np.concatenate([revisit_reads(sweep.codes(), sweep.flags)[0], normal])
+        centre, reach = (e["start_khz"] + e["stop_khz"]) // 2, (filter_khz + step) / 2
+        near = np.abs(freqs - centre) <= reach
+        # RSSI codes are 0.5 dB steps (protocol: dBm = code / 2 - 140)
+        excess_db = (codes[near].astype(float) - float(np.median(floors))) / 2
+        verdict = video_profile_family(freqs[near] - centre, excess_db, filter_khz)
+        return self._end(node_id, verdict.family, verdict.reason)
+
+    def expire(self, now_ns: int) -> list[Profiled]:
+        """Profiles not come by their deadline: the name stands."""
+        return [self._end(node_id, CANNOT_TELL, "no profile came")
+                for node_id, p in sorted(self.pending.items()) if now_ns >= p.deadline_ns]
+
+    def refused(self, node_id: int) -> Profiled | None:
+        """The node failed a command while a profile was asked: taken as the plan refused."""
+        if node_id not in self.pending:
+            return None
+        return self._end(node_id, CANNOT_TELL, "the node refused the profile plan")
+
+    def _end(self, node_id: int, family: str, reason: str) -> Profiled:
+        return Profiled(node_id, self.pending.pop(node_id).track_id, family, reason)
