@@ -1,9 +1,9 @@
-"""Once a 5.8 GHz video alert is raised, the gateway asks the node that sees it for a profile of
-the channel (a temporary plan at a quarter of its filter), updates the alert with the family the
-profile tells, and puts the normal plan back (gateway/profiling.py). The node here is a small model of one: an RX5808 scanning
-5645-5945 MHz at 20 MHz through its 20 MHz filter, answering `plan` commands as the firmware does
-(a temporary plan runs at once, a plan without temp= ends it), reading a video emitter through the
-filter as the simulator does."""
+"""Once a 5.8 GHz video alert is raised, the gateway asks the node that sees it for a profile of the
+channel (a temporary plan at a quarter of its filter), updates the alert with the family the
+profile tells, and puts the normal plan back (gateway/profiling.py). The node here is a small model
+of one: an RX5808 scanning 5645-5945 MHz at 20 MHz through its 20 MHz filter, answering `plan`
+commands as the firmware does (a temporary plan runs at once, a plan without temp= ends it),
+reading a video emitter through the filter as the simulator does."""
 from __future__ import annotations
 
 import json

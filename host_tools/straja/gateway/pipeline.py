@@ -253,7 +253,7 @@ class Pipeline:
         if frame.type == SWEEP:
             for tap in self.sweep_taps:
                 tap(node_id, t_ns, frame.body)
-            if self.profiler.pending and self._profile_sweep(health, frame.body, t_ns, out):
+            if self.profiler.pending and self._profile_sweep(health, frame.body, out):
                 return  # the profile asked of the node: not a sweep of its plan
             self.profiler.normal_sweep(node_id, frame.body)
             offset = health.clock.offset_ns or 0
@@ -314,16 +314,17 @@ class Pipeline:
                 out.commands.append(command)
                 return
 
-    def _profile_sweep(self, health: NodeHealth, sweep, t_ns: int, out: Output) -> bool:
+    def _profile_sweep(self, health: NodeHealth, sweep, out: Output) -> bool:
         """Whether `sweep` is the profile asked of the node (then taken, and its end handled)."""
         front_ends = (health.info or {}).get("front_ends", [])
         if not 0 <= sweep.front_end < len(front_ends):
             return False
-        done = self.profiler.profile_sweep(health.node_id, sweep, t_ns,
-                                           front_ends[sweep.front_end].get("filter_khz", 0))
-        if done is None:
+        if not self.profiler.is_profile(health.node_id, sweep):
             return False
-        self._profiled(done, out)
+        done = self.profiler.profile_sweep(health.node_id, sweep,
+                                           front_ends[sweep.front_end].get("filter_khz", 0))
+        if done is not None:
+            self._profiled(done, out)
         return True
 
     def _profiled(self, done: Profiled, out: Output) -> None:

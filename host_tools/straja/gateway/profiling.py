@@ -1,21 +1,24 @@
-"""Video profiles: a 5.8 GHz video channel read finer than the scan step, after its alert, to
-tell OFDM from FM.
+"""Video profiles: a 5.8 GHz video channel read finer than the scan step, after its alert, to tell
+OFDM from FM.
 
 A node's normal plan steps the RX5808 as wide as its filter (20 MHz), where one or two readings of
 a video channel fit a flat (OFDM) and a peaked (FM) spectrum alike. When an alert is raised for a
 5.8 GHz video track (with the core's name, at once: the profile delays no alert), the strongest
-node seeing it gets a temporary plan (`plan PLAN temp=S`, docs/firmware.md): its running plan
-with the video front end's entry replaced by one sweep of nine channels a quarter of the filter
-apart, out to a filter either side of the track's centre (+-20 MHz in 5 MHz steps through the
-RX5808's 20 MHz filter: 0.23 s at the evaluation's dwell). The gateway takes that sweep itself
-(never the detection core: a core of its own, started on a channel the video fills, would learn
-the video as its floor), with the node's last normal sweep's readings within (filter + scan step)
-/ 2 of the centre, against the floor of its last normal sweeps (their median reading), sends the
-normal plan back at once, and straja.detect.video_profile names the family. A family told
-renames the track for the rest of its life (Fusion.name: later observations, from any node, keep
-it) and updates its alert; CANNOT_TELL, a node that refuses the plan or sends no profile within
-PROFILE_WAIT_SWEEPS of its duration (plus PROFILE_WAIT_MARGIN_S) leave the name as it was, and
-the node gets its normal plan back in every case; the temporary plan also lapses by itself.
+node seeing it gets a temporary plan (`plan PLAN temp=S`, docs/firmware.md): its running plan with
+the video front end's entry replaced by one sweep of nine channels a quarter of the filter apart,
+out to a filter either side of the track's centre (+-20 MHz in 5 MHz steps through the RX5808's 20
+MHz filter: 0.23 s at the evaluation's dwell), read PROFILE_SWEEPS times. The gateway takes those
+sweeps itself (never the detection core: a core of its own, started on a channel the video fills,
+would learn the video as its floor), with the node's last normal sweep's readings within (filter +
+scan step) / 2 of the centre, against the floor of its last normal sweeps (their median reading),
+sends the normal plan back at once, and straja.detect.video_profile names the family from all of
+them, at their own scatter: video reads steady from sweep to sweep, an access point beside it does
+not (its frames light a reading or not), so a video channel with a busy access point's edge in it,
+which one sweep can read as a wide flat top (OFDM), is not told (analog_video_beside_5ghz_ap). A
+family told renames the track for the rest of its life (Fusion.name: later observations, from any
+node, keep it) and updates its alert; CANNOT_TELL, a node that refuses the plan or sends no profile
+within PROFILE_WAIT_SWEEPS of its duration (plus PROFILE_WAIT_MARGIN_S) leave the name as it was,
+and the node gets its normal plan back in every case; the temporary plan also lapses by itself.
 
 A track is asked once (its alert's raise); only a node whose normal plan is known (its `get plan`
 reply: the plan to send back), that no focus plan narrows (adaptive scanning) and that reads no
@@ -40,8 +43,9 @@ VIDEO_FAMILIES = ("analog_fm_video", "ofdm_video")
 PROFILE_MIN_STEP_FILTERS = 0.5  # a plan stepping at most half its filter resolves the shape
 PROFILE_STEP_FILTERS = 0.25    # the profile's step, and its reach either side of the centre
 PROFILE_REACH_FILTERS = 1.0    # (9 channels: 20 MHz of OFDM told from FM at every centre from
-                               # 10 dB over the floor, 4 channels only about half: docs/detection.md)
-PROFILE_WAIT_SWEEPS = 2.0        # the profile sweep's duration this many times over...
+                               # 10 dB over the floor, 4 channels about half: docs/detection.md)
+PROFILE_SWEEPS = 2               # profile sweeps read (their scatter tells a bursty neighbour)
+PROFILE_WAIT_SWEEPS = PROFILE_SWEEPS + 1.0  # the profile sweep's duration this many times over...
 PROFILE_WAIT_MARGIN_S = 0.5      # ...plus this (a command's round trip): then it is not coming
 FLOOR_SWEEPS = 4                 # normal sweeps whose median reading is the floor
 
@@ -51,6 +55,7 @@ class _Pending(NamedTuple):
     front_end: int               # index in the node's info front ends (SWEEP front_end)
     entry: dict                  # the profile's plan entry
     deadline_ns: int
+    reads: list                  # the profile sweeps' held codes so far
 
 
 class Profiled(NamedTuple):
@@ -144,29 +149,38 @@ class VideoProfiler:
             if _sweep_s(entry) * 1e6 > SWEEP_US_MAX:
                 return None  # a sweep longer than the node takes
             wait_ns = int((PROFILE_WAIT_SWEEPS * _sweep_s(entry) + PROFILE_WAIT_MARGIN_S) * 1e9)
-            return _Pending(track_id, index, entry, now_ns + wait_ns)
+            return _Pending(track_id, index, entry, now_ns + wait_ns, [])
         return None
 
     # -- the profile ---------------------------------------------------------------------------
-    def profile_sweep(self, node_id: int, sweep: Sweep, t_ns: int, filter_khz: float
-                      ) -> Profiled | None:
-        """The profile, if `sweep` is the one asked of this node (the caller then sends the
-        normal plan back, and names the track); None otherwise (a normal sweep)."""
+    def is_profile(self, node_id: int, sweep: Sweep) -> bool:
+        """Whether `sweep` is of the profile asked of this node (not of its normal plan)."""
         pending = self.pending.get(node_id)
-        e = pending.entry if pending is not None else None
-        if (e is None or sweep.front_end != pending.front_end or sweep.start_khz != e["start_khz"]
-                or sweep.step_khz != e["step_khz"]
-                or sweep.total != (e["stop_khz"] - e["start_khz"]) // e["step_khz"] + 1):
-            return None
+        if pending is None:
+            return False
+        e = pending.entry
+        return (sweep.front_end == pending.front_end and sweep.start_khz == e["start_khz"]
+                and sweep.step_khz == e["step_khz"]
+                and sweep.total == (e["stop_khz"] - e["start_khz"]) // e["step_khz"] + 1)
+
+    def profile_sweep(self, node_id: int, sweep: Sweep, filter_khz: float) -> Profiled | None:
+        """A sweep of the profile asked of this node (is_profile): the profile once
+        PROFILE_SWEEPS have come (the caller then sends the normal plan back, and names the
+        track), None before."""
+        pending = self.pending[node_id]
         key = (node_id, sweep.front_end)
         floors, last = self._floors.get(key), self._last.get(key)
         if sweep.first != 0 or sweep.n_channels != sweep.total or not floors or last is None:
             return self._end(node_id, CANNOT_TELL, "profile in segments or no floor read")
+        pending.reads.append(revisit_reads(sweep.codes(), sweep.flags)[0])
+        if len(pending.reads) < PROFILE_SWEEPS:
+            return None
         # the profile's channels and the last normal sweep's within (filter + scan step) / 2
-        start, step, normal = last
-        freqs = np.concatenate([e["start_khz"] + e["step_khz"] * np.arange(sweep.total),
+        e, (start, step, normal) = pending.entry, last
+        profile_khz = e["start_khz"] + e["step_khz"] * np.arange(sweep.total)
+        freqs = np.concatenate([np.tile(profile_khz, len(pending.reads)),
                                 start + step * np.arange(len(normal))])
-        codes = np.concatenate([revisit_reads(sweep.codes(), sweep.flags)[0], normal])
+        codes = np.concatenate([*pending.reads, normal])
         centre, reach = (e["start_khz"] + e["stop_khz"]) // 2, (filter_khz + step) / 2
         near = np.abs(freqs - centre) <= reach
         # RSSI codes are 0.5 dB steps (protocol: dBm = code / 2 - 140)
