@@ -9,6 +9,7 @@ from straja.eval import report
 from straja.eval.evaluate import EVAL_DETECT, Settings, _trial_job, evaluate
 from straja.eval.readings import CONTENDED_FIT_MAX, EVAL_PLAN
 from straja.eval.run import run_session
+from straja.eval.score import first_alert
 from straja.eval.trials import FAMILIES, TARGET_SNR_DB, Trial, build, run_trial
 from straja.eval.vnodes import compare
 from straja.gateway.events import AlertRaised
@@ -34,9 +35,10 @@ def test_strong_video_is_alerted_after_switch_on():
 
 
 def test_a_session_node_reads_the_video_profile_the_gateway_asks_for(monkeypatch):
-    """The fast path carries out the gateway's temporary profile plan (gateway/videoprofile.py)
-    as a node does, and gets its normal plan back: the video is alerted within 2 s of switch-on,
-    and the RX5808's peaks and codes are its normal plan's sweeps only."""
+    """The fast path carries out the gateway's temporary profile plan (gateway/profiling.py),
+    asked once the video is alerted, as a node does, and gets its normal plan back: the alert is
+    updated with the profile's family (OFDM here), and the RX5808's peaks and codes are its
+    normal plan's sweeps only."""
     from straja.eval.scenes import SceneNode
 
     plans = []
@@ -49,14 +51,14 @@ def test_a_session_node_reads_the_video_profile_the_gateway_asks_for(monkeypatch
 
     monkeypatch.setattr(SceneNode, "command", recording)
     scene = load_scene(SCENES / "dji_ofdm_alone.toml")  # switched on at 5 s
-    session = run_session(scene, "n1", 8.0, seed=10, detect=EVAL_DETECT, keep_codes=True,
-                          alerts={"video_profile": True})
+    session = run_session(scene, "n1", 8.0, seed=10, detect=EVAL_DETECT, keep_codes=True)
     raised = [e for e in session.events if isinstance(e, AlertRaised)]
-    assert raised and raised[0].family in ("ofdm_video", "analog_fm_video")
-    assert raised[0].t_ns / 1e9 < 5.0 + 2.0
+    assert len(raised) == 1 and raised[0].t_ns / 1e9 < 5.0 + 2.0
     temp = [t for t, args in plans if " temp=" in args]
-    assert len(temp) == 1 and temp[0] < raised[0].t_ns / 1e9  # read before the alert
+    assert len(temp) == 1 and temp[0] >= raised[0].t_ns / 1e9  # read after the alert
     assert any(t > temp[0] and " temp=" not in args for t, args in plans)  # the normal plan back
+    t_alert, family = first_alert(session.events, 5.0)
+    assert t_alert == raised[0].t_ns / 1e9 - 5.0 and family == "ofdm_video"
     assert session.codes[0].shape[1] == len(range(EVAL_PLAN[0]["start_khz"],
                                                    EVAL_PLAN[0]["stop_khz"] + 1,
                                                    EVAL_PLAN[0]["step_khz"]))

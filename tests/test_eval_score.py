@@ -6,7 +6,7 @@ import pytest
 
 from straja.eval import score
 from straja.eval.score import Outcome
-from straja.gateway.events import AlertRaised, TrackStarted
+from straja.gateway.events import AlertRaised, AlertUpdated, TrackStarted
 
 
 def test_wilson_interval_matches_published_values():
@@ -38,11 +38,26 @@ def test_first_alert_ignores_other_events_and_alerts_before_switch_on():
         _track_event(TrackStarted, 5_200_000_000, "lora_fhss"),
         _track_event(AlertRaised, 3_000_000_000, "ofdm_video", **alert),   # before on
         _track_event(AlertRaised, 6_500_000_000, "lora_fhss", **alert),
-        _track_event(AlertRaised, 7_000_000_000, "gfsk_fhss", **alert),
+        _track_event(AlertRaised, 7_000_000_000, "gfsk_fhss", **{**alert, "alert_id": "A2"}),
     ]
     t, fam = score.first_alert(events, t_on_s=5.0)
     assert t == pytest.approx(1.5) and fam == "lora_fhss"
     assert score.first_alert(events[:2], 5.0) == (math.inf, "none")
+
+
+def test_first_alert_is_scored_with_its_family_as_last_told():
+    """A video profile names a track after its alert, in an update: the first alert's family is
+    its latest event's, its time the raise's; another alert's updates do not count."""
+    alert = {"severity": "warning", "trend": "steady", "since_ns": 0, "label": "", "text": ""}
+    events = [
+        _track_event(AlertRaised, 6_500_000_000, "analog_fm_video", alert_id="A1", **alert),
+        _track_event(AlertRaised, 6_600_000_000, "analog_fm_video", alert_id="A2", **alert),
+        _track_event(AlertUpdated, 6_800_000_000, "ofdm_video", alert_id="A1", **alert),
+        _track_event(AlertUpdated, 6_900_000_000, "lora_fhss", alert_id="A2", **alert),
+    ]
+    t, fam = score.first_alert(events, t_on_s=5.0)
+    assert t == pytest.approx(1.5) and fam == "ofdm_video"
+    assert score.first_alert(events[:2], 5.0)[1] == "analog_fm_video"
 
 
 def test_detection_curve_time_percentiles_and_confusion():

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from straja.detect.video_profile import (ANALOG, CANNOT_TELL, OFDM, filter_profile,
+from straja.detect.video_profile import (ANALOG, CANNOT_TELL, OFDM, PROFILE_SD_DB,
+                                         filter_profile, reading_scatter_db,
                                          video_profile_family)
 from straja.sim.receiver import spectral_fraction
 
@@ -88,6 +89,31 @@ def test_a_profile_neither_spectrum_fits_cannot_tell():
     readings = np.array([12.0, 9.0, 2.0, 0.5, 0.0, 0.5, 2.0, 9.0, 12.0])
     verdict = video_profile_family(OFFSETS_KHZ, readings, FILTER_KHZ)
     assert verdict.family == CANNOT_TELL and "neither" in verdict.reason
+
+
+# Two profile sweeps (+-20 MHz in 5 MHz steps) and the normal sweep's readings near the centre,
+# in dB over the floor, as the gateway read them in the catalogue's scenes (offsets in MHz)
+DJI_OFDM = [(-20, -0.5), (-20, 0.0), (-20, -0.5), (-15, 2.0), (-15, 2.0), (-10, 5.0), (-10, 4.5),
+            (-5, 5.0), (-5, 5.5), (0, 6.5), (0, 6.0), (0, 7.0), (5, 6.0), (5, 5.0), (10, 4.0),
+            (10, 4.0), (15, 3.5), (15, 2.5), (20, -0.5), (20, 0.0), (20, 0.0)]
+# analog_video_beside_5ghz_ap: weak F5 video, a busy access point's frames at its low edge
+FM_BESIDE_AP = [(-20, 1.5), (-20, 2.5), (-20, 4.5), (-15, 2.5), (-15, 4.0), (-10, 5.0), (-10, 5.0),
+                (-5, 5.0), (-5, 4.5), (0, 4.0), (0, 5.0), (0, 4.0), (5, 3.5), (5, 3.5), (10, 0.5),
+                (10, 1.0), (15, 0.0), (15, 0.0), (20, 0.0), (20, 0.0), (20, 0.0)]
+
+
+def test_readings_that_disagree_widen_the_scatter_and_a_bursty_neighbour_cannot_tell():
+    """Readings of one channel taken more than once give the scatter the likelihood ratio is
+    taken at: steady video keeps the nominal 0.5 dB, and is told; video whose low edge an
+    access point's frames light in some readings and not others (a wider flat top at 0.5 dB)
+    reads 0.75 dB, and cannot be told."""
+    for recorded, family, sd in ((DJI_OFDM, OFDM, PROFILE_SD_DB),
+                                 (FM_BESIDE_AP, CANNOT_TELL, 0.75)):
+        offsets, readings = (np.array(v, float) for v in zip(*recorded))
+        assert reading_scatter_db(offsets * 1000, readings) == pytest.approx(sd, abs=0.01)
+        assert video_profile_family(offsets * 1000, readings, FILTER_KHZ).family == family
+    # with one reading a channel the scatter is the nominal one
+    assert reading_scatter_db(OFFSETS_KHZ, np.arange(9.0)) == PROFILE_SD_DB
 
 
 def test_offsets_from_any_reference():

@@ -13,7 +13,9 @@ reads -0.5 dB.
 
 The test fits both families to the readings (each candidate width, the centre anywhere, the
 power free) and names the one that fits clearly better: by a likelihood ratio of
-PROFILE_MIN_LLR at the readings' scatter PROFILE_SD_DB, and only if that fit is itself
+PROFILE_MIN_LLR at the readings' scatter (PROFILE_SD_DB, or more where readings of one channel
+taken more than once disagree more: an access point's frames beside the video, lighting some
+readings and not others, must not pass for a wider flat top), and only if that fit is itself
 acceptable (PROFILE_MAX_CHI2); else it cannot tell (too weak, too few readings, or something
 else on the air). The widths are the families', not fitted to a scene: OFDM video channels are
 10, 20 or 40 MHz wide (DJI OcuSync, Walksnail), filled to 90-100 % (an LTE-like numerology
@@ -95,7 +97,7 @@ def filter_profile(shape: str, width_khz: float, regrowth_dbc: float, offsets_kh
 
 
 def _family_fit(candidates, offsets_khz: np.ndarray, excess_db: np.ndarray,
-                filter_khz: float) -> float:
+                filter_khz: float, sd_db: float) -> float:
     """The least chi-square of the readings (dB over the floor) against any candidate spectrum
     at any centre on the grid, its power fitted: a reading of emitter power A p(d) over the
     floor reads 10 log10(1 + A p(d)) dB."""
@@ -111,13 +113,25 @@ def _family_fit(candidates, offsets_khz: np.ndarray, excess_db: np.ndarray,
         power = np.clip((weight * excess * p).sum(1) / np.maximum((weight * p * p).sum(1), 1e-30),
                         0, None)
         model_db = 10 * np.log10(1 + power[:, None] * p)
-        chi2 = (((excess_db - model_db) / PROFILE_SD_DB) ** 2).sum(1)
+        chi2 = (((excess_db - model_db) / sd_db) ** 2).sum(1)
         best = min(best, float(chi2.min()))
     return best
 
 
 OFDM_CANDIDATES = tuple(("rect", w, OFDM_REGROWTH_DBC) for w in OFDM_WIDTHS_KHZ)
 FM_CANDIDATES = tuple(("gauss", w, FM_REGROWTH_DBC) for w in FM_WIDTHS_KHZ)
+
+
+def reading_scatter_db(offsets_khz: np.ndarray, excess_db: np.ndarray) -> float:
+    """The readings' scatter (dB): PROFILE_SD_DB, or the pooled standard deviation of the
+    readings of channels read more than once if larger."""
+    _, group, counts = np.unique(offsets_khz, return_inverse=True, return_counts=True)
+    dof = len(offsets_khz) - len(counts)
+    if dof <= 0:
+        return PROFILE_SD_DB
+    means = np.bincount(group, excess_db) / counts
+    pooled = float(((excess_db - means[group]) ** 2).sum()) / dof
+    return max(PROFILE_SD_DB, math.sqrt(pooled))
 
 
 def video_profile_family(offsets_khz, excess_db, filter_khz: float) -> ProfileVerdict:
@@ -136,11 +150,13 @@ def video_profile_family(offsets_khz, excess_db, filter_khz: float) -> ProfileVe
     if len(offsets) < PROFILE_MIN_READINGS or len(np.unique(offsets)) < PROFILE_MIN_READINGS:
         return ProfileVerdict(CANNOT_TELL, f"{len(np.unique(offsets))} distinct channels read, "
                               f"{PROFILE_MIN_READINGS} needed", math.nan, math.nan)
-    chi2_ofdm = _family_fit(OFDM_CANDIDATES, offsets, excess, filter_khz)
-    chi2_fm = _family_fit(FM_CANDIDATES, offsets, excess, filter_khz)
+    sd = reading_scatter_db(offsets, excess)
+    chi2_ofdm = _family_fit(OFDM_CANDIDATES, offsets, excess, filter_khz, sd)
+    chi2_fm = _family_fit(FM_CANDIDATES, offsets, excess, filter_khz, sd)
     llr = (chi2_fm - chi2_ofdm) / 2
     better, best = (OFDM, chi2_ofdm) if llr > 0 else (ANALOG, chi2_fm)
-    fits = f"chi2 {chi2_ofdm:.1f} flat, {chi2_fm:.1f} peaked over {len(offsets)} readings"
+    fits = (f"chi2 {chi2_ofdm:.1f} flat, {chi2_fm:.1f} peaked over {len(offsets)} readings "
+            f"at {sd:.2f} dB")
     if best > PROFILE_MAX_CHI2_PER_READING * len(offsets):
         return ProfileVerdict(CANNOT_TELL, f"fits neither spectrum ({fits})", chi2_ofdm, chi2_fm)
     if abs(llr) < PROFILE_MIN_LLR:

@@ -157,7 +157,7 @@ def markdown(out: dict, command: str) -> str:
                  f"{gain} |")
     L += ["", "![Pd versus received power](pd_vs_power.png)", "",
           "### Classification (first alert after switch-on, all trials of a family)", "",
-          "| family (truth) | expected | first alert's family: count | correct among "
+          "| family (truth) | expected | first alert's family as last told: count | correct among "
           "alerted in time |", "|---|---|---|---|"]
     for f in out["families"]:
         conf = ", ".join(f"{k}: {v}" for k, v in sorted(f["confusion"].items()))

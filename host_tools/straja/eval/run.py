@@ -1,7 +1,7 @@
 """One evaluation session: a node of a scene scanned by the fast path, its frames through the
 gateway's pure pipeline, in virtual time, the gateway's commands carried out by the node as the
 firmware does (straja.eval.scenes.SceneNode: `info`, `get plan`, and `plan`, such as the
-temporary plan of a video profile, gateway/videoprofile.py). Also the per-sweep strongest
+temporary plan of a video profile, gateway/profiling.py). Also the per-sweep strongest
 reading per front end, which the fixed-threshold baseline works on."""
 from __future__ import annotations
 

@@ -18,6 +18,10 @@ only while its emitter is switched on, so a match is a match while it is on. Of 
 streams only those of the alert's link count (STREAM_LINK): a video alert over an OcuSync's
 hopping uplink span, where a Wi-Fi access point's own false alert lies, is not the drone's; and
 only a transmission mostly within the alert's band (matches).
+
+An emitter's row: time to alert is its first matched alert's raise; its family is that alert's
+family as last told by an event matched to the emitter (a video profile names a track after
+its alert, in an update: the name an operator is left with while the emitter is on).
 """
 from __future__ import annotations
 
@@ -296,12 +300,15 @@ def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, flo
         hits = matched.get(i, [])
         expect = drone_family(em.KIND, em.p)
         first = hits[0] if hits else None
+        # the first alert's family as last told while it matched the emitter (a video profile
+        # names it in an update); its time is the raise's
+        family = next(h[2] for h in reversed(hits) if h[1] == first[1]) if first else None
         rows.append({
             "scene": name, "name": em.name, "kind": em.KIND, "drone": expect is not None,
             "alerted": first is not None,
             "time_to_alert_s": round(first[0] - on[0][0], 3) if first and on else None,
-            "family": first[2] if first else None,
-            "family_ok": bool(first and expect and first[2] == expect),
+            "family": family,
+            "family_ok": bool(first and expect and family == expect),
             "alerts_per_presence": len({h[1] for h in hits}) / len(on) if on else 0.0})
     node_hours = len(run.node_ids) * scene.duration_s / 3600
     return rows, len(all_alerts - drone_alerts) / node_hours, len(all_alerts) / node_hours

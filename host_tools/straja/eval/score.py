@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..gateway.events import AlertRaised
+from ..gateway.events import AlertRaised, AlertUpdated
 
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 
@@ -61,16 +61,24 @@ class Outcome(NamedTuple):
     family: str            # the link family in the scene (truth)
     snr_db: float          # received power minus the node's noise floor in the reader's bandwidth
     t_alert_s: float       # switch-on to the first alert after switch-on; inf if none
-    predicted: str         # the first alert's family, or "none"
+    predicted: str         # the first alert's family as last told (first_alert), or "none"
 
 
 def first_alert(events: list, t_on_s: float, t0_ns: int = 0) -> tuple[float, str]:
-    """(seconds from switch-on, family) of the first `alert_raised` at or after switch-on;
-    (inf, "none") without one."""
+    """(seconds from switch-on to the first `alert_raised` at or after switch-on, that alert's
+    family as last told in `events`); (inf, "none") without one. The family is its latest
+    raised or updated event's: a video profile names the track after its alert, in an update
+    (gateway/profiling.py), and the name an operator is left with is what counts."""
+    first = None
     for e in events:
-        if isinstance(e, AlertRaised) and (e.t_ns - t0_ns) / 1e9 >= t_on_s:
-            return (e.t_ns - t0_ns) / 1e9 - t_on_s, e.family
-    return math.inf, "none"
+        if first is None:
+            if isinstance(e, AlertRaised) and (e.t_ns - t0_ns) / 1e9 >= t_on_s:
+                first, family = e, e.family
+        elif isinstance(e, (AlertRaised, AlertUpdated)) and e.alert_id == first.alert_id:
+            family = e.family
+    if first is None:
+        return math.inf, "none"
+    return (first.t_ns - t0_ns) / 1e9 - t_on_s, family
 
 
 def detected(outcomes: list[Outcome], within_s: float) -> np.ndarray:

@@ -8,8 +8,8 @@ alert. While surveying, no alert is raised.
 
 Hysteresis: an alert is raised only after `confirm_hits` observations over at least `confirm_s`
 (one stray reading raises nothing), its severity rises at once but falls only after `downgrade_s`
-at the lower level, and updates come at most every `update_min_s` (except a severity rise or a
-change of identity).
+at the lower level, and updates come at most every `update_min_s` (except a severity rise, a
+change of identity, or a track renamed by its video profile: `track_updated(renamed=True)`).
 
 Identity: `identify(track)` gives the fields of the Remote ID drone the track is linked to
 (gateway/ridlink.py), or {} for a drone that does not say who it is; each alert event carries
@@ -105,7 +105,9 @@ class Alerts:
                    text=f"{text}; {check}" if check else text,
                    identified=bool(alert.identity), **alert.identity, **alert.position)
 
-    def track_updated(self, track: Track, now_ns: int) -> list[AlertEvent]:
+    def track_updated(self, track: Track, now_ns: int, renamed: bool = False) -> list[AlertEvent]:
+        """The alert events of a track's change; `renamed`: its family was told (Fusion.name),
+        which its alert tells at once."""
         if not is_drone(track.family) or self.surveying:
             return []
         trend = track.trend(self.trend_db)
@@ -133,7 +135,7 @@ class Alerts:
             alert.known_since = now_ns
         elif now_ns - alert.known_since >= self._known_clear_ns(match, alert):
             return self._clear(track, now_ns)
-        return self._maybe_update(alert, track, level, trend, now_ns)
+        return self._maybe_update(alert, track, level, trend, now_ns, renamed)
 
     def _known_clear_ns(self, known, alert: Alert) -> float:
         """How long the alert's track must match `known` before the alert clears: downgrade_s
@@ -142,7 +144,7 @@ class Alerts:
         return (self.cfg.downgrade_s if mine else self.cfg.known_clear_s) * 1e9
 
     def _maybe_update(self, alert: Alert, track: Track, level: str, trend: str,
-                      now_ns: int) -> list[AlertEvent]:
+                      now_ns: int, renamed: bool = False) -> list[AlertEvent]:
         rank, cur = LEVELS.index(level), LEVELS.index(alert.severity)
         rose = rank > cur
         if rank < cur:
@@ -161,7 +163,7 @@ class Alerts:
         moved = self.moved(alert.told_position, alert.position)
         if shown == alert.shown and not moved:
             return []
-        if not rose and not moved and shown[-1] == alert.shown[-1] \
+        if not rose and not moved and not renamed and shown[-1] == alert.shown[-1] \
                 and now_ns - alert.updated_ns < self.cfg.update_min_s * 1e9:
             return []
         alert.severity, alert.shown, alert.updated_ns = level, shown, now_ns

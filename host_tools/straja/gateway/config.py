@@ -39,10 +39,10 @@ class AlertConfig:
     # a focus plan is a temporary plan (docs/firmware.md) sent again this often while its alert
     # lasts; the node drops it by itself FOCUS_TEMP_PERIODS refreshes after the last one
     focus_refresh_s: float = 5.0
-    # name a 5.8 GHz video track OFDM or analog by a profile of its channel before its alert
-    # (gateway/videoprofile.py); off: it costs 0.1 s before every such alert, and does not yet
-    # tell 20 MHz OFDM 6-9 dB over the floor (docs/detection.md, "Video profile")
-    video_profile: bool = False
+    # name a 5.8 GHz video track OFDM or analog by a profile of its channel read after its
+    # alert, which is updated with the family told (gateway/profiling.py; docs/detection.md,
+    # "Video profile")
+    video_profile: bool = True
 
 
 @dataclass(frozen=True)

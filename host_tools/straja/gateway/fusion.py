@@ -86,7 +86,10 @@ class Track:
     last_ns: int
     hits: int = 0
     nodes: dict[int, NodeSeen] = field(default_factory=dict)
-    families: set[str] = field(default_factory=set)  # every name the core gave it
+    families: set[str] = field(default_factory=set)  # every name the core (or named) gave it
+    # a family told by a finer test than the core's (a video profile, gateway/profiling.py):
+    # kept whatever later observations are named
+    named: str = ""
     # kept by the Fusion that made the track; a track made otherwise (by hand) has none, and
     # its aggregates are worked out from its nodes when asked
     kept: Kept | None = field(default=None, repr=False, compare=False)
@@ -156,7 +159,7 @@ class Fusion:
         track.hits += 1
         track.families.add(obs.family)
         if obs.t_ns >= track.last_ns:
-            track.family = obs.family
+            track.family = track.named or obs.family
         track.first_ns = min(track.first_ns, obs.t_ns)
         track.last_ns = max(track.last_ns, obs.t_ns)
         node, kept = obs.node_id, track.kept
@@ -196,6 +199,15 @@ class Fusion:
         if len(seen.history) >= 4:
             mean = seen.mean_dbm()
             seen.lo_dbm, seen.hi_dbm = min(seen.lo_dbm, mean), max(seen.hi_dbm, mean)
+
+    def name(self, track_id: str, family: str) -> Track | None:
+        """Name a track `family` for the rest of its life (Track.named, a link's family: it
+        stays one track); the track, or None if it has ended."""
+        track = next((t for t in self.tracks if t.track_id == track_id), None)
+        if track is not None:
+            track.named = track.family = family
+            track.families.add(family)
+        return track
 
     def expire(self, now_ns: int) -> list[Track]:
         """Tracks without an observation for track_timeout_s + confirm_wait_s, removed (in the

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 
+from ..detect.video_profile import CANNOT_TELL
 from ..framing import Decoder
 from ..protocol import CONSOLE_BYTES, MODES, REMOTEID, REPLY, STATUS, SWEEP, Console, SeqTracker
 from ..rawrepl import FRIENDLY_PROMPT, RAW_PROMPT
@@ -37,10 +38,10 @@ from .health import NodeHealth
 from .known import SURVEY_MIN_FRACTION, KnownEmitters, added_event as known_added
 from .limits import EventLimiter
 from .position import Positioner, SiteMap, moved
+from .profiling import Profiled, VideoProfiler, wants_profile
 from .remoteid import RemoteIdTracker
 from .ridlink import Linker, identity
 from .scanplan import ScanPlanner, plan_args
-from .videoprofile import VIDEO_FAMILIES, Profiled, VideoProfiler
 
 # Commands that make a node known and streaming: what it is (front ends, for focus plans), its
 # normal scan plan (to restore after a focus), and streaming on. Sent when its port opens, and
@@ -85,7 +86,7 @@ class Pipeline:
         self.surveyed: list | None = [] if surveying else None  # drone tracks ended so far
         self._survey_from: int | None = None
         self.planner = ScanPlanner(cfg, normal_plans, after_crash)
-        self.profiler = VideoProfiler(int(cfg.fusion.track_timeout_s * 1e9))
+        self.profiler = VideoProfiler()
         self.limiter = EventLimiter(cfg.event_window_s, cfg.event_burst)
         self.now_ns = 0
         self._next_stats = None
@@ -252,12 +253,12 @@ class Pipeline:
         if frame.type == SWEEP:
             for tap in self.sweep_taps:
                 tap(node_id, t_ns, frame.body)
-            if self.profiler.pending and self._profile_sweep(health, frame.body, t_ns, out):
+            if self.profiler.pending and self._profile_sweep(health, frame.body, out):
                 return  # the profile asked of the node: not a sweep of its plan
             self.profiler.normal_sweep(node_id, frame.body)
             offset = health.clock.offset_ns or 0
             for obs in self.detectors[node_id].sweep(frame.body, frame.t_us, offset):
-                self._observe(obs, t_ns, out)
+                self._fuse(obs, t_ns, out)
         elif frame.type == REPLY:
             self._reply(health, frame.body, t_ns, out)
         elif frame.type == REMOTEID:
@@ -293,42 +294,51 @@ class Pipeline:
         self.planner.normal_plan.pop(node_id, None)  # (the store keeps it)
         self.profiler.forget_node(node_id)
 
-    def _observe(self, obs, t_ns: int, out: Output) -> None:
-        """A node's observation, to fusion; a 5.8 GHz video one first named by its channel's
-        profile (held while the node reads it: gateway/videoprofile.py)."""
-        if obs.family in VIDEO_FAMILIES and self.cfg.alerts.video_profile:
-            node_id = obs.node_id
-            health = self.nodes[node_id]
-            askable = node_id in self.planner.normal_plan and node_id not in self.planner.focused
-            released, commands = self.profiler.observation(
-                obs, health.info or {}, self.planner.base_plan(node_id, health.info or {}),
-                self.port_of(node_id) if askable else None, t_ns)
-            out.commands += commands
-            for obs in released:
-                self._fuse(obs, t_ns, out)
+    def _ask_profile(self, alert: AlertRaised, out: Output) -> None:
+        """A raised 5.8 GHz video alert: its channel's profile asked of the strongest node
+        seeing it that can read one (gateway/profiling.py): one whose normal plan is known (to
+        go back to) and that no focus plan narrows."""
+        if not (self.cfg.alerts.video_profile and wants_profile(alert.family, alert.lo_khz,
+                                                                 alert.hi_khz)):
             return
-        self._fuse(obs, t_ns, out)
+        for seen in sorted(alert.nodes, key=lambda n: (-n.dbm, n.node_id)):
+            node_id, port = seen.node_id, self.port_of(seen.node_id)
+            if port is None or node_id not in self.planner.normal_plan \
+                    or node_id in self.planner.focused:
+                continue
+            info = self.nodes[node_id].info or {}
+            command = self.profiler.ask(alert.track_id, alert.lo_khz, alert.hi_khz, node_id,
+                                        info, self.planner.base_plan(node_id, info), port,
+                                        alert.t_ns)
+            if command is not None:
+                out.commands.append(command)
+                return
 
-    def _profile_sweep(self, health: NodeHealth, sweep, t_ns: int, out: Output) -> bool:
+    def _profile_sweep(self, health: NodeHealth, sweep, out: Output) -> bool:
         """Whether `sweep` is the profile asked of the node (then taken, and its end handled)."""
         front_ends = (health.info or {}).get("front_ends", [])
         if not 0 <= sweep.front_end < len(front_ends):
             return False
-        done = self.profiler.profile_sweep(health.node_id, sweep, t_ns,
-                                           front_ends[sweep.front_end].get("filter_khz", 0))
-        if done is None:
+        if not self.profiler.is_profile(health.node_id, sweep):
             return False
-        self._profiled(done, out)
+        done = self.profiler.profile_sweep(health.node_id, sweep,
+                                           front_ends[sweep.front_end].get("filter_khz", 0))
+        if done is not None:
+            self._profiled(done, out)
         return True
 
     def _profiled(self, done: Profiled, out: Output) -> None:
-        """A profile's end: the node's normal plan back, the held observations on."""
+        """A profile's end: the node's normal plan back; a family told names the track, whose
+        alert is updated at once (never raised again: the same track)."""
         port = self.port_of(done.node_id)
         normal = self.planner.normal_plan.get(done.node_id)
         if port is not None and normal is not None:
             out.commands.append(NodeCommand(port, "plan", plan_args(normal)))
-        for obs in done.held:
-            self._fuse(obs, self.now_ns, out)
+        if done.family == CANNOT_TELL:
+            return
+        track = self.fusion.name(done.track_id, done.family)
+        if track is not None:
+            self._alert_events(self.alerts.track_updated(track, self.now_ns, renamed=True), out)
 
     def _fuse(self, obs, t_ns: int, out: Output) -> None:
         track, new = self.fusion.observe(obs)
@@ -341,6 +351,7 @@ class Pipeline:
         for alert in alerts:
             out.events.append(alert)
             if isinstance(alert, AlertRaised):
+                self._ask_profile(alert, out)  # before the focus, which leaves the node alone
                 self._scan_changes(self.planner.focus(alert, self.nodes, alert.t_ns,
                                                       self.profiler.pending), out)
             elif isinstance(alert, AlertCleared):
@@ -365,7 +376,7 @@ class Pipeline:
         if reply.status != 0:
             out.events.append(CommandFailed(t_ns, health.node_id, reply.request_id, reply.status,
                                             reply.text))
-            refused = self.profiler.refused(health.node_id, t_ns)
+            refused = self.profiler.refused(health.node_id)
             if refused is not None:
                 self._profiled(refused, out)
             return

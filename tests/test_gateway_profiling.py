@@ -1,9 +1,9 @@
-"""The gateway asks a node that sees 5.8 GHz video for a profile of the channel (a temporary plan
-at a quarter of its filter), names the track by it before the alert, and puts the normal plan
-back (gateway/videoprofile.py). The node here is a small model of one: an RX5808 scanning
-5645-5945 MHz at 20 MHz through its 20 MHz filter, answering `plan` commands as the firmware does
-(a temporary plan runs at once, a plan without temp= ends it), reading a video emitter through the
-filter as the simulator does."""
+"""Once a 5.8 GHz video alert is raised, the gateway asks the node that sees it for a profile of the
+channel (a temporary plan at a quarter of its filter), updates the alert with the family the
+profile tells, and puts the normal plan back (gateway/profiling.py). The node here is a small model
+of one: an RX5808 scanning 5645-5945 MHz at 20 MHz through its 20 MHz filter, answering `plan`
+commands as the firmware does (a temporary plan runs at once, a plan without temp= ends it),
+reading a video emitter through the filter as the simulator does."""
 from __future__ import annotations
 
 import json
@@ -26,7 +26,7 @@ NORMAL = [{"front_end": "vid58", "start_khz": 5_645_000, "stop_khz": 5_945_000,
            "step_khz": 20_000, "dwell_us": DWELL_US}]
 SPECTRA = {"ofdm20": ("rect", 20_000.0, -35.0), "fm20": ("gauss", 20_000.0, -45.0)}
 NOISE_DBM = -95.0
-PROFILING = config.from_dict({"alerts": {"video_profile": True}})
+PROFILING = config.GatewayConfig()  # the profile is on by default
 
 
 class Node:
@@ -81,10 +81,10 @@ class Node:
         return self.frame(t_s, protocol.Reply(request_id, protocol.OK, text))
 
 
-def run(node: Node, seconds=8.0):
+def run(node: Node, seconds=8.0, cfg=PROFILING):
     """The node and a gateway pipeline, commands answered 5 ms after they are sent; a new plan
     starts its sweep at once (the firmware's set_plan restarts the sweeps)."""
-    pipe = Pipeline(PROFILING)
+    pipe = Pipeline(cfg)
     out = pipe.open_source(PORT, 0)
     events, t, request_id = list(out.events), 0.0, 0
     commands = list(out.commands)
@@ -115,6 +115,10 @@ def first_alert(events):
     return next(e for e in events if isinstance(e, ev.AlertRaised))
 
 
+def temp_plans(node):
+    return [(t, json.loads(a.partition(" temp=")[0])) for t, a in node.plans_got if "temp=" in a]
+
+
 def assert_not_profiled(pipe, node, seconds=6.0):
     """The node's sweeps for `seconds` through `pipe`: no plan is asked of it, and the first
     alert keeps the core's name for one lit bin."""
@@ -129,29 +133,38 @@ def assert_not_profiled(pipe, node, seconds=6.0):
 
 
 @pytest.mark.parametrize("spectrum,family", [("ofdm20", "ofdm_video"), ("fm20", "analog_fm_video")])
-def test_the_first_alert_is_named_by_the_profile_and_the_normal_plan_comes_back(spectrum, family):
-    """20 MHz video on a scan channel (5745 MHz, one bin lit: the core says analog either way)."""
+def test_the_alert_comes_at_once_and_is_updated_with_the_profiles_family(spectrum, family):
+    """20 MHz video on a scan channel (5745 MHz, one bin lit: the core says analog either way):
+    the alert is raised when it is without the profile, with the core's name; the profile
+    (9 channels, +-20 MHz in 5 MHz steps) is asked once, the normal plan comes back, and the
+    same alert is updated with the profile's family, kept to the end."""
     node = Node(spectrum, 5_745_000, 15.0)
     pipe, events = run(node)
     alert = first_alert(events)
-    assert alert.family == family
-    assert alert.t_ns < 4.5e9  # switched on at 2 s: still within the 2 s target, with the profile
-    temp = [(t, a) for t, a in node.plans_got if "temp=" in a]
-    assert len(temp) == 1  # once per track
-    profile = json.loads(temp[0][1].partition(" temp=")[0])[0]
+    _, unprofiled = run(Node(spectrum, 5_745_000, 15.0),
+                        cfg=config.from_dict({"alerts": {"video_profile": False}}))
+    assert alert.family == "analog_fm_video" and alert.t_ns == first_alert(unprofiled).t_ns
+    temp = temp_plans(node)
+    assert len(temp) == 1 and temp[0][0] >= alert.t_ns / 1e9  # once per track, after the alert
+    profile = temp[0][1][0]
     assert profile["dwell_us"] == DWELL_US  # the front end's settle kept
     assert (profile["start_khz"], profile["stop_khz"], profile["step_khz"]) == (
-        5_745_000 - 15_000, 5_745_000 + 15_000, 10_000)  # 1/4 and 3/4 of the filter either side
+        5_745_000 - 20_000, 5_745_000 + 20_000, 5_000)
     back = [a for t, a in node.plans_got if t > temp[0][0]]
     assert back and json.loads(back[0]) == NORMAL and node.plan == NORMAL and not node.temp
     assert not pipe.profiler.pending
-    # the node's later observations keep the profile's name: one alert, one family
-    assert {e.family for e in events if isinstance(e, (ev.AlertRaised, ev.AlertUpdated))} == {family}
+    alerts = [e for e in events if isinstance(e, ev.AlertEvent)]
+    assert [e for e in alerts if not isinstance(e, ev.AlertUpdated)] == [alert]  # one alert
+    assert {e.alert_id for e in alerts} == {alert.alert_id}
+    told = [e for e in alerts if e.family == family]
+    if family != alert.family:  # told in the update that follows the profile, within a second
+        assert isinstance(told[0], ev.AlertUpdated) and told[0].t_ns - alert.t_ns < 1e9
+    assert all(e.family == family for e in alerts[alerts.index(told[0]):])  # never named back
 
 
-def test_off_by_default_the_cores_name_stands_and_no_plan_is_sent():
+def test_off_the_cores_name_stands_and_no_plan_is_sent():
     node = Node("ofdm20", 5_745_000, 15.0)
-    pipe = Pipeline(config.GatewayConfig())
+    pipe = Pipeline(config.from_dict({"alerts": {"video_profile": False}}))
     pipe.open_source(PORT, 0)
     for cmd in (ev.NodeCommand(PORT, "info"), ev.NodeCommand(PORT, "get", "plan")):
         pipe.feed(PORT, 1_000_000, node.command(0.001, cmd, 1))
@@ -159,13 +172,14 @@ def test_off_by_default_the_cores_name_stands_and_no_plan_is_sent():
 
 
 @pytest.mark.parametrize("answer", ["refuse", "silent"])
-def test_a_node_that_refuses_or_never_answers_keeps_the_cores_name(answer):
+def test_a_node_that_refuses_or_never_answers_keeps_the_cores_name_and_its_plan(answer):
     node = Node("ofdm20", 5_745_000, 15.0, answer=answer)
     pipe, events = run(node)
-    alert = first_alert(events)
-    assert alert.family == "analog_fm_video"  # the core's name for one lit bin
-    assert alert.t_ns < 5.5e9  # held at most the profile's wait
-    assert len([a for _, a in node.plans_got if "temp=" in a]) == 1 and not pipe.profiler.pending
+    assert {e.family for e in events if isinstance(e, ev.AlertEvent)} == {"analog_fm_video"}
+    temp = temp_plans(node)
+    assert len(temp) == 1 and not pipe.profiler.pending
+    # the normal plan is sent back: at the refusal, or when the profile's wait is over
+    assert [json.loads(a) for t, a in node.plans_got if t > temp[0][0]][:1] == [NORMAL]
 
 
 def test_a_node_without_a_known_normal_plan_is_not_asked():
@@ -177,60 +191,61 @@ def test_a_node_without_a_known_normal_plan_is_not_asked():
     assert_not_profiled(pipe, node)
 
 
-def test_other_nodes_observations_of_the_channel_wait_for_the_profile_and_take_its_name():
-    """One emitter, one family: node 2's observation of the channel node 1 is profiling is held
-    with node 1's, both go on named by the profile, and later ones of either node too; node 2 is
-    not asked again."""
+def test_a_profile_names_its_track_for_good_and_updates_its_alert_at_once():
+    """The profile's family stays the track's whatever the core names its later observations,
+    from any node; the alert's update does not wait update_min_s."""
+    from straja.gateway.alerts import Alerts
     from straja.gateway.detector import Observation
-    from straja.gateway.videoprofile import VideoProfiler
+    from straja.gateway.fusion import Fusion
 
-    profiler = VideoProfiler(8 * 10**9)
-    node = Node("ofdm20", 5_745_000, 15.0)
-    for t in range(4):  # node 1's normal sweeps, the video on: its floor and last readings
-        profiler.normal_sweep(1, node.sweep_body(2.0 + t * 0.41)[1])
-    info = {"front_ends": [FRONT_END]}
+    cfg = config.GatewayConfig()
+    fusion, alerts = Fusion(cfg.fusion), Alerts(cfg.alerts, cfg.fusion.trend_db)
 
-    def obs(node_id, t_s):
-        return Observation(node_id, "analog_fm_video", int(t_s * 1e9), 5_735_000, 5_755_000, -80.0)
+    def observe(node_id, t_s, family="analog_fm_video"):
+        track, _ = fusion.observe(Observation(node_id, family, int(t_s * 1e9), 5_735_000,
+                                              5_755_000, -80.0))
+        return track, alerts.track_updated(track, int(t_s * 1e9))
 
-    released, commands = profiler.observation(obs(1, 2.0), info, NORMAL, PORT, int(2.0e9))
-    assert not released and [c.verb for c in commands] == ["plan"]
-    released, commands = profiler.observation(obs(2, 2.1), info, NORMAL, "/dev/fake2", int(2.1e9))
-    assert not released and not commands  # held with node 1's, not asked of node 2
-    entry = profiler.pending[1].entry
-    node.plan = [entry]
-    sweep = node.sweep_body(2.5)[1]
-    done = profiler.profile_sweep(1, sweep, int(2.7e9), FILTER_KHZ)
-    assert done.family == "ofdm_video" and sorted(o.node_id for o in done.held) == [1, 2]
-    assert {o.family for o in done.held} == {"ofdm_video"}
-    for node_id in (1, 2):
-        released, commands = profiler.observation(obs(node_id, 3.0), info, NORMAL, PORT, int(3e9))
-        assert [o.family for o in released] == ["ofdm_video"] and not commands
+    track, out = observe(1, 2.0)
+    assert [type(e) for e in out] == [ev.AlertRaised]
+    t_ns = int(2.3e9)  # within update_min_s of the raise
+    assert fusion.name(track.track_id, "ofdm_video") is track and track.family == "ofdm_video"
+    [update] = alerts.track_updated(track, t_ns, renamed=True)
+    assert isinstance(update, ev.AlertUpdated) and update.family == "ofdm_video"
+    for node_id, t_s in ((1, 2.4), (2, 2.5), (1, 9.0)):
+        same, out = observe(node_id, t_s)
+        assert same is track and track.family == "ofdm_video"
+        assert all(e.family == "ofdm_video" for e in out)
+    assert fusion.name("T-gone", "ofdm_video") is None
 
 
 def test_no_profile_where_none_is_finer_or_the_node_would_refuse_its_sweep():
     """A plan stepping the RX5808 at a quarter of its filter already resolves the shape; a
-    profile of 4 channels of 300 ms would exceed the firmware's 1 s sweep; a front end with no
-    channel filter (a log detector) is not tuned: the observation goes on as it came."""
-    from straja.gateway.detector import Observation
-    from straja.gateway.videoprofile import VideoProfiler
+    profile of 9 channels of 150 ms would exceed the firmware's 1 s sweep; a front end with no
+    channel filter (a log detector) is not tuned; a channel 20 MHz from the band's edge has no
+    room for the profile; a node reading a profile is not asked another."""
+    from straja.gateway.profiling import VideoProfiler
 
-    obs = Observation(1, "analog_fm_video", 0, 5_735_000, 5_755_000, -80.0)
     fine = [{**NORMAL[0], "step_khz": 5_000}]
-    slow = [{**NORMAL[0], "dwell_us": 300_000}]
+    slow = [{**NORMAL[0], "dwell_us": 150_000}]
+    info = {"front_ends": [FRONT_END]}
     untuned = {"front_ends": [{**FRONT_END, "filter_khz": 0}]}
-    for info, plan in (({"front_ends": [FRONT_END]}, fine), ({"front_ends": [FRONT_END]}, slow),
-                       (untuned, NORMAL)):
-        profiler = VideoProfiler(8 * 10**9)
-        assert profiler.observation(obs, info, plan, PORT, 0) == ([obs], [])
+    for inf, plan, lo in ((info, fine, 5_735_000), (info, slow, 5_735_000),
+                          (untuned, NORMAL, 5_735_000), (info, NORMAL, 5_645_000)):
+        profiler = VideoProfiler()
+        assert profiler.ask("T1", lo, lo + 20_000, 1, inf, plan, PORT, 0) is None
         assert not profiler.pending
+    profiler = VideoProfiler()
+    assert profiler.ask("T1", 5_735_000, 5_755_000, 1, info, NORMAL, PORT, 0) is not None
+    assert profiler.ask("T2", 5_835_000, 5_855_000, 1, info, NORMAL, PORT, 0) is None
+    assert profiler.pending[1].track_id == "T1"
 
 
 def test_the_floor_is_the_median_of_the_last_normal_sweeps_medians():
     """Normal sweeps are kept as they came (nothing computed a sweep); a profile's floor is the
     median of the medians of the node's last FLOOR_SWEEPS whole normal sweeps."""
-    from straja.gateway.videoprofile import FLOOR_SWEEPS, VideoProfiler, _floor
-    profiler = VideoProfiler(keep_ns=10**9)
+    from straja.gateway.profiling import FLOOR_SWEEPS, VideoProfiler, _floor
+    profiler = VideoProfiler()
     rng = np.random.default_rng(3)
     sent = []
     for k in range(FLOOR_SWEEPS + 3):

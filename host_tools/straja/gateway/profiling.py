@@ -1,0 +1,213 @@
+"""Video profiles: a 5.8 GHz video channel read finer than the scan step, after its alert, to tell
+OFDM from FM.
+
+A node's normal plan steps the RX5808 as wide as its filter (20 MHz), where one or two readings of
+a video channel fit a flat (OFDM) and a peaked (FM) spectrum alike. When an alert is raised for a
+5.8 GHz video track (with the core's name, at once: the profile delays no alert), the strongest
+node seeing it gets a temporary plan (`plan PLAN temp=S`, docs/firmware.md): its running plan with
+the video front end's entry replaced by one sweep of nine channels a quarter of the filter apart,
+out to a filter either side of the track's centre (+-20 MHz in 5 MHz steps through the RX5808's 20
+MHz filter: 0.23 s at the evaluation's dwell), read PROFILE_SWEEPS times. The gateway takes those
+sweeps itself (never the detection core: a core of its own, started on a channel the video fills,
+would learn the video as its floor), with the node's last normal sweep's readings within (filter +
+scan step) / 2 of the centre, against the floor of its last normal sweeps (their median reading),
+sends the normal plan back at once, and straja.detect.video_profile names the family from all of
+them, at their own scatter: video reads steady from sweep to sweep, an access point beside it does
+not (its frames light a reading or not), so a video channel with a busy access point's edge in it,
+which one sweep can read as a wide flat top (OFDM), is not told (analog_video_beside_5ghz_ap). A
+family told renames the track for the rest of its life (Fusion.name: later observations, from any
+node, keep it) and updates its alert; CANNOT_TELL, a node that refuses the plan or sends no profile
+within PROFILE_WAIT_SWEEPS of its duration (plus PROFILE_WAIT_MARGIN_S) leave the name as it was,
+and the node gets its normal plan back in every case; the temporary plan also lapses by itself.
+
+A track is asked once (its alert's raise); only a node whose normal plan is known (its `get plan`
+reply: the plan to send back), that no focus plan narrows (adaptive scanning) and that reads no
+other profile is asked; a node under a profile is not focused meanwhile.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import NamedTuple
+
+import numpy as np
+from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer sweep
+
+from ..detect.classify import band
+from ..detect.video_profile import CANNOT_TELL, video_profile_family
+from ..protocol import Sweep, revisit_reads
+from .events import NodeCommand
+from .scanplan import DEFAULT_DWELL_US, plan_args
+
+VIDEO_FAMILIES = ("analog_fm_video", "ofdm_video")
+PROFILE_MIN_STEP_FILTERS = 0.5  # a plan stepping at most half its filter resolves the shape
+PROFILE_STEP_FILTERS = 0.25    # the profile's step, and its reach either side of the centre
+PROFILE_REACH_FILTERS = 1.0    # (9 channels: 20 MHz of OFDM told from FM at every centre from
+                               # 10 dB over the floor, 4 channels about half: docs/detection.md)
+PROFILE_SWEEPS = 2               # profile sweeps read (their scatter tells a bursty neighbour)
+PROFILE_WAIT_SWEEPS = PROFILE_SWEEPS + 1.0  # the profile sweep's duration this many times over...
+PROFILE_WAIT_MARGIN_S = 0.5      # ...plus this (a command's round trip): then it is not coming
+FLOOR_SWEEPS = 4                 # normal sweeps whose median reading is the floor
+
+
+class _Pending(NamedTuple):
+    track_id: str
+    front_end: int               # index in the node's info front ends (SWEEP front_end)
+    entry: dict                  # the profile's plan entry
+    deadline_ns: int
+    reads: list                  # the profile sweeps' held codes so far
+
+
+class Profiled(NamedTuple):
+    """A profile asked of a node ended: the track it was asked for, the family it told
+    (CANNOT_TELL: the core's name stands) and why."""
+    node_id: int
+    track_id: str
+    family: str
+    reason: str
+
+
+def wants_profile(family: str, lo_khz: int, hi_khz: int) -> bool:
+    """Whether a track so named and placed is 5.8 GHz video, whose family a profile tells."""
+    return family in VIDEO_FAMILIES and band((lo_khz + hi_khz) / 2) == "5g8"
+
+
+def _held(sweep: Sweep) -> np.ndarray:
+    """A sweep's codes as the detector reads them (REVISIT: the lower of the two reads)."""
+    return revisit_reads(sweep.codes(), sweep.flags)[0]
+
+
+def _floor(sweeps) -> float:
+    """The floor of a profile: the median of the median readings of the node's last normal
+    sweeps."""
+    return float(np.median([float(np.median(_held(s))) for s in sweeps]))
+
+
+def _sweep_s(entry: dict) -> float:
+    n = (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1
+    return n * entry["dwell_us"] / 1e6
+
+
+class VideoProfiler:
+    def __init__(self):
+        self.pending: dict[int, _Pending] = {}   # node id -> the profile asked of it
+        # (node, front end) -> its last FLOOR_SWEEPS whole normal sweeps, the last one last:
+        # their readings are looked at only when a profile comes (a median of every sweep of
+        # every front end was the largest cost of a sweep in the gateway)
+        self._floors: dict[tuple[int, int], deque[Sweep]] = {}
+
+    # -- the node's normal sweeps: its floor ----------------------------------------------
+    def normal_sweep(self, node_id: int, sweep: Sweep) -> None:
+        """Remember the readings of a whole normal sweep (the floor of a profile: _floor)."""
+        if sweep.first != 0 or sweep.n_channels != sweep.total or not sweep.total:
+            return
+        key = (node_id, sweep.front_end)
+        floors = self._floors.get(key)
+        if floors is None:
+            floors = self._floors[key] = deque(maxlen=FLOOR_SWEEPS)
+        floors.append(sweep)  # (its codes are bytes: kept as they came)
+
+    def forget_node(self, node_id: int) -> None:
+        """The node restarted or was evicted: its floors are no longer its, its profile is not
+        coming."""
+        self.pending.pop(node_id, None)
+        for key in [k for k in self._floors if k[0] == node_id]:
+            del self._floors[key]
+
+    # -- asking --------------------------------------------------------------------------------
+    def ask(self, track_id: str, lo_khz: int, hi_khz: int, node_id: int, info: dict,
+            base_plan: list, port: str, now_ns: int) -> NodeCommand | None:
+        """The temporary plan that reads the profile of [lo_khz, hi_khz] on node_id's front end
+        covering it (base_plan: the plan the node runs, sent with the profile's entry in it;
+        now_ns: the gateway's time, from which the profile's wait runs); None if the node reads
+        another profile, reads the channel finely already, or would refuse the sweep."""
+        if node_id in self.pending:
+            return None
+        asked = self._pending(track_id, lo_khz, hi_khz, info, base_plan, now_ns)
+        if asked is None:
+            return None
+        self.pending[node_id] = asked
+        plan = [asked.entry if e.get("front_end") == asked.entry["front_end"] else e
+                for e in base_plan]
+        if asked.entry not in plan:
+            plan.append(asked.entry)
+        temp_s = max(1, math.ceil(PROFILE_WAIT_SWEEPS * _sweep_s(asked.entry)))
+        return NodeCommand(port, "plan", plan_args(plan, temp_s))
+
+    def _pending(self, track_id: str, lo_khz: int, hi_khz: int, info: dict, base_plan: list,
+                 now_ns: int) -> _Pending | None:
+        centre = (lo_khz + hi_khz) // 2
+        for index, fe in enumerate(info.get("front_ends", [])):
+            fe_lo, fe_hi = fe.get("band_khz", (0, -1))
+            filter_khz = fe.get("filter_khz", 0)
+            if not fe_lo <= centre <= fe_hi or filter_khz <= 0:
+                continue  # (a log detector has no channel filter: it is not tuned)
+            running = next((e for e in base_plan if e.get("front_end") == fe["name"]), {})
+            if running.get("step_khz", 0) <= PROFILE_MIN_STEP_FILTERS * filter_khz:
+                return None  # read finely already (or a channel list)
+            step = round(PROFILE_STEP_FILTERS * filter_khz)
+            reach = step * round(PROFILE_REACH_FILTERS / PROFILE_STEP_FILTERS)
+            start, stop = centre - reach, centre + reach
+            if start < fe_lo or stop > fe_hi:
+                return None  # at the band's edge
+            dwell = running.get("dwell_us", DEFAULT_DWELL_US)
+            entry = {"front_end": fe["name"], "start_khz": start, "stop_khz": stop,
+                     "step_khz": step, "dwell_us": dwell}
+            if "settle_us" in running:
+                entry["settle_us"] = running["settle_us"]
+            if _sweep_s(entry) * 1e6 > SWEEP_US_MAX:
+                return None  # a sweep longer than the node takes
+            wait_ns = int((PROFILE_WAIT_SWEEPS * _sweep_s(entry) + PROFILE_WAIT_MARGIN_S) * 1e9)
+            return _Pending(track_id, index, entry, now_ns + wait_ns, [])
+        return None
+
+    # -- the profile ---------------------------------------------------------------------------
+    def is_profile(self, node_id: int, sweep: Sweep) -> bool:
+        """Whether `sweep` is of the profile asked of this node (not of its normal plan)."""
+        pending = self.pending.get(node_id)
+        if pending is None:
+            return False
+        e = pending.entry
+        return (sweep.front_end == pending.front_end and sweep.start_khz == e["start_khz"]
+                and sweep.step_khz == e["step_khz"]
+                and sweep.total == (e["stop_khz"] - e["start_khz"]) // e["step_khz"] + 1)
+
+    def profile_sweep(self, node_id: int, sweep: Sweep, filter_khz: float) -> Profiled | None:
+        """A sweep of the profile asked of this node (is_profile): the profile once
+        PROFILE_SWEEPS have come (the caller then sends the normal plan back, and names the
+        track), None before."""
+        pending = self.pending[node_id]
+        key = (node_id, sweep.front_end)
+        floors = self._floors.get(key)
+        if sweep.first != 0 or sweep.n_channels != sweep.total or not floors:
+            return self._end(node_id, CANNOT_TELL, "profile in segments or no floor read")
+        pending.reads.append(_held(sweep))
+        if len(pending.reads) < PROFILE_SWEEPS:
+            return None
+        # the profile's channels and the last normal sweep's within (filter + scan step) / 2
+        e, last = pending.entry, floors[-1]
+        start, step, normal = last.start_khz, last.step_khz, _held(last)
+        profile_khz = e["start_khz"] + e["step_khz"] * np.arange(sweep.total)
+        freqs = np.concatenate([np.tile(profile_khz, len(pending.reads)),
+                                start + step * np.arange(len(normal))])
+        codes = np.concatenate([*pending.reads, normal])
+        centre, reach = (e["start_khz"] + e["stop_khz"]) // 2, (filter_khz + step) / 2
+        near = np.abs(freqs - centre) <= reach
+        # RSSI codes are 0.5 dB steps (protocol: dBm = code / 2 - 140)
+        excess_db = (codes[near].astype(float) - _floor(floors)) / 2
+        verdict = video_profile_family(freqs[near] - centre, excess_db, filter_khz)
+        return self._end(node_id, verdict.family, verdict.reason)
+
+    def expire(self, now_ns: int) -> list[Profiled]:
+        """Profiles not come by their deadline: the name stands."""
+        return [self._end(node_id, CANNOT_TELL, "no profile came")
+                for node_id, p in sorted(self.pending.items()) if now_ns >= p.deadline_ns]
+
+    def refused(self, node_id: int) -> Profiled | None:
+        """The node failed a command while a profile was asked: taken as the plan refused."""
+        if node_id not in self.pending:
+            return None
+        return self._end(node_id, CANNOT_TELL, "the node refused the profile plan")
+
+    def _end(self, node_id: int, family: str, reason: str) -> Profiled:
+        return Profiled(node_id, self.pending.pop(node_id).track_id, family, reason)
