@@ -96,7 +96,7 @@ class Settings:
 
 def _trial_job(args):
     trial, horizon, detect, plan = args
-    outcome, session, t_on = run_trial(trial, horizon, detect, plan)
+    outcome, session, t_on = run_trial(trial, horizon, detect, plan, trial.family.target_s)
     fe = _fe_index(trial.family.front_end)
     ends, tops = session.peaks[fe]
     return outcome, t_on, ends, tops, fe

@@ -201,10 +201,11 @@ def run_scene(scene, detect: dict | None = None, progress=None, *, pipeline=None
                               for e in n.default] for n in nodes.values()})
 
 
-def drive(pipe, nodes: dict, progress=None) -> list:
-    """Nodes (port name -> SceneNode) through `pipe` until none sends more, the
-    gateway's commands carried out as they arrive (COMMAND_DELAY_S after they are sent); the
-    events. `progress(t_s)` now and then."""
+def drive(pipe, nodes: dict, progress=None, until=None) -> list:
+    """Nodes (port name -> SceneNode) through `pipe` until none sends more (or `until(events,
+    t_s)`, asked after each frame fed at t_s, says the rest is not wanted), the gateway's
+    commands carried out as they arrive (COMMAND_DELAY_S after they are sent); the events.
+    `progress(t_s)` now and then."""
     pending: list = []  # (arrival t_ns, order, port, verb, args) of commands on their way
     order = itertools.count()
     events = []
@@ -233,6 +234,8 @@ def drive(pipe, nodes: dict, progress=None) -> list:
         t_ns, wire = node.next
         take(pipe.feed(port, t_ns, wire), t_ns)
         node.advance()
+        if until is not None and until(events, t_ns / 1e9):
+            break
         if progress and t_ns / 1e9 >= next_progress:
             progress(t_ns / 1e9)
             next_progress = t_ns / 1e9 + 1.0
