@@ -367,14 +367,18 @@ def score_scenes(paths: list, jobs: int = 2, detect: dict | None = None, log=Non
     results = {}
     t0 = time.monotonic()
     done = 0.0
+    # the longest first: the workers then finish together, not one with a long scene left
+    order = sorted(range(len(items)), key=lambda i: -work[i])
     with worker_pool(min(jobs, len(items))) as pool:
-        for i, result in enumerate(pool.imap(_scene_job, items) if pool else map(_scene_job, items)):
+        runs = [items[i] for i in order]
+        for n, (i, result) in enumerate(zip(order, pool.imap(_scene_job, runs) if pool
+                                            else map(_scene_job, runs))):
             results[i] = result
             done += work[i]
             if log:
                 elapsed = time.monotonic() - t0
                 eta = elapsed * (sum(work) - done) / done
-                log(f"{labels[i]}: scored in {result[3]:.0f} s ({i + 1}/{len(items)} scenes, "
+                log(f"{labels[i]}: scored in {result[3]:.0f} s ({n + 1}/{len(items)} scenes, "
                     f"ETA {eta:.0f} s)")
     for i in range(len(items)):
         rows, false_rate, rate, _ = results[i]
