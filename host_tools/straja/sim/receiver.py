@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .._eval_band import band_energy
+from .._eval_band import BandPower, band_energy
 from .emitters import BLOCK_S
 from ..frontends import FRONT_ENDS
 from ..rf import path_loss_db
@@ -164,15 +164,8 @@ class NodeRF:
         band's streams and noise once, not at every read."""
         lo, hi = freq_hz - bw_hz / 2, freq_hz + bw_hz / 2
         sources = self._streams_in(lo, hi, None)
-        noise_mw = self._noise(bw_hz)
-        cache, block, log10 = self._cache, self._block, math.log10
-
-        def power_dbm(t0_s, t1_s):
-            t1_s = max(t1_s, t0_s + INSTANT_S)
-            energy = band_energy(sources, cache, block, lo, hi, t0_s, t1_s, BLOCK_S,
-                                 _spectral_fraction_1, _FRACTIONS_CACHE)
-            return 10 * log10(energy / (t1_s - t0_s) + noise_mw)
-        return power_dbm
+        return BandPower(sources, self._cache, self._block, lo, hi, self._noise(bw_hz), BLOCK_S,
+                         INSTANT_S, _spectral_fraction_1, _FRACTIONS_CACHE)
 
     def _noise(self, bw_hz):
         """The noise floor over bw_hz in mW."""
