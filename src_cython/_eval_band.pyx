@@ -15,31 +15,18 @@ from random import LOG4 as _LOG4, SG_MAGICCONST as _SG_MAGICCONST
 cdef double LOG4 = _LOG4, SG_MAGICCONST = _SG_MAGICCONST  # random.gammavariate's constants
 
 
-cdef inline Py_ssize_t _first_above(list a, double x):
-    """bisect.bisect_right(a, x): the first index whose value exceeds x."""
+cdef inline Py_ssize_t _bisect(list a, double x, bint right):
+    """bisect.bisect_right(a, x) (right: the first index whose value exceeds x), else
+    bisect.bisect_left(a, x) (the first whose value is x or more)."""
     cdef Py_ssize_t lo = 0, hi = len(a), mid
     cdef double v
     while lo < hi:
         mid = (lo + hi) >> 1
         v = a[mid]
-        if x < v:
+        if x < v or (x == v and not right):
             hi = mid
         else:
             lo = mid + 1
-    return lo
-
-
-cdef inline Py_ssize_t _first_not_below(list a, double x):
-    """bisect.bisect_left(a, x): the first index whose value is x or more."""
-    cdef Py_ssize_t lo = 0, hi = len(a), mid
-    cdef double v
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        v = a[mid]
-        if v < x:
-            lo = mid + 1
-        else:
-            hi = mid
     return lo
 
 
@@ -64,8 +51,8 @@ def band_energy(list sources, dict cache, block, double lo, double hi, double t0
             if rb is None:
                 rb = block(e, s, k)
             t0s, t1s = rb.t0, rb.t1
-            m = _first_above(t1s, t0_s)
-            m_end = _first_not_below(t0s, t1_s)
+            m = _bisect(t1s, t0_s, True)
+            m_end = _bisect(t0s, t1_s, False)
             if m >= m_end:
                 continue
             fs, bws, ps = rb.f, rb.bw, rb.p
