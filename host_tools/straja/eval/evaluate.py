@@ -254,7 +254,7 @@ def evaluate(st: Settings, log=print) -> dict:
     out["catalogue"] = catalogue
     out["vnodes"] = vnodes
     log(f"localisation: {st.localisation_fixes} fixes per condition")
-    out["localisation"] = localisation.evaluate(st.localisation_fixes, st.seed)
+    out["localisation"] = localisation.evaluate(st.localisation_fixes, st.seed, jobs=st.jobs)
     if st.remote_id:
         log("Remote ID: its scenes, whole")
     out["remote_id"] = (remote_id.evaluate(QUICK_REMOTE_ID_S if st.quick else None,
