@@ -56,3 +56,10 @@ def test_the_section_alone_refuses_bad_arguments(capsys):
         with pytest.raises(SystemExit) as e:
             remoteid.main(bad)
         assert e.value.code == 2 and "--draws must be 1 or more" in capsys.readouterr().err
+
+
+def test_the_runs_in_two_workers_give_the_rows_of_one():
+    """evaluate(jobs=2) runs the draws two at a time: the same rows, in the same order."""
+    one = remoteid.evaluate(3.0, draws=2)
+    two = remoteid.evaluate(3.0, draws=2, jobs=2)
+    assert one == two and len(one["drones"]) >= 2

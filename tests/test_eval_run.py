@@ -34,6 +34,27 @@ def test_strong_video_is_alerted_after_switch_on():
     assert all(e.t_ns / 1e9 >= t_on for e in raised)  # nothing before the emitter is on
 
 
+@pytest.mark.parametrize("family, seed, snr_db", [("analog_video", 3, 10.0),
+                                                   ("elrs_2g4", 11, 10.0), ("elrs_2g4", 5, -6.0)])
+def test_a_trial_ended_once_settled_scores_as_the_whole_one(family, seed, snr_db):
+    """settled_s ends a trial at its first alert (or settled_s after switch-on, if later): the
+    outcome and the sweeps within settled_s (the baseline's) are those of the whole run."""
+    fam = next(f for f in FAMILIES if f.name == family)
+    trial = Trial(fam, seed, snr_db)
+    whole, whole_session, t_on = run_trial(trial, 2 * fam.target_s, EVAL_DETECT)
+    short, session, _ = run_trial(trial, 2 * fam.target_s, EVAL_DETECT, settled_s=fam.target_s)
+    assert short == whole
+    t_scored = t_on + fam.target_s
+    for (ends, tops), (all_ends, all_tops) in zip(session.peaks.values(),
+                                                  whole_session.peaks.values()):
+        n = int((all_ends <= t_scored).sum())
+        assert (ends[:n] == all_ends[:n]).all() and (tops[:n] == all_tops[:n]).all()
+    if whole.t_alert_s < fam.target_s:  # alerted in time: the rest of the horizon is not run
+        assert session.seconds < whole_session.seconds
+    elif math.isinf(whole.t_alert_s):  # never alerted: run to the horizon
+        assert session.seconds == whole_session.seconds
+
+
 def test_a_session_node_reads_the_video_profile_the_gateway_asks_for(monkeypatch):
     """The fast path carries out the gateway's temporary profile plan (gateway/profiling.py),
     asked once the video is alerted, as a node does, and gets its normal plan back: the alert is

@@ -252,3 +252,20 @@ def test_every_gated_catalogue_target_names_a_catalogue_scene_and_drone():
             assert load_scene(SCENES / f"{scene}.toml").emitter(emitter[0]).KIND in DRONE_FAMILY
         else:
             assert scene.endswith("_background")
+
+
+def test_scenes_run_longest_first_and_report_in_file_order(monkeypatch):
+    """score_scenes starts the scenes with the most node-seconds first (two workers then end
+    together), and reports them in the order of its files."""
+    from straja.eval import scenes as scenes_mod
+    ran = []
+
+    def job(args):
+        ran.append(args[1])
+        return [{"scene": args[1]}], 0.0, 0.0, 0.0
+    monkeypatch.setattr(scenes_mod, "_scene_job", job)
+    paths = [SCENES / f"{n}.toml" for n in ("crossfire_alone", "subghz_lora_background",
+                                           "elrs_915_alone")]
+    out = scenes_mod.score_scenes(paths, jobs=1)
+    assert ran[0] == "subghz_lora_background"  # 300 s, the others 120 s
+    assert [r["scene"] for r in out["emitters"]] == [load_scene(p).name or p.stem for p in paths]

@@ -356,3 +356,16 @@ def test_the_correlation_of_a_nodes_bands_is_estimated_and_weighs_the_fix():
 def test_band_correlation_must_be_below_one():
     with pytest.raises(ValueError, match="band_correlation"):
         PathLossModel(band_correlation=1.0)
+
+
+def test_the_localisation_monte_carlo_in_two_workers_gives_the_results_of_one(monkeypatch):
+    """localisation.evaluate(jobs=2) runs the conditions two at a time, each from its own
+    generator: the same results, in the same order (fewer conditions, to keep it short)."""
+    import json
+    monkeypatch.setattr(evaluate, "SHADOWING_DB", (4.0,))
+    monkeypatch.setattr(evaluate, "EXPONENT_ERRORS", (0.0,))
+    monkeypatch.setattr(evaluate, "TRACKED", evaluate.TRACKED[:1])
+    one = evaluate.evaluate(2, seed=3, layouts=("square",))
+    two = evaluate.evaluate(2, seed=3, layouts=("square",), jobs=2)
+    assert json.dumps(one, default=str) == json.dumps(two, default=str)
+    assert len(one["results"]) == 6 and len(one["tracked"]) == 1

@@ -219,7 +219,7 @@ def test_energy_equals_the_plain_loop(name, front_end, band_mhz, modulation):
     seen = 0
     for args in zip(f.tolist(), bw.tolist(), t.tolist(), (t + dwell).tolist()):
         got = rf._energy(*args, modulation)
-        assert got == pytest.approx(plain_energy(rf, *args, modulation), rel=1e-12, abs=0.0)
+        assert got == plain_energy(rf, *args, modulation)  # the same terms in the same order
         seen += got > 0
     assert seen >= 10  # the reads did see transmissions
 

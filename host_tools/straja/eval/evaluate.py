@@ -96,7 +96,7 @@ class Settings:
 
 def _trial_job(args):
     trial, horizon, detect, plan = args
-    outcome, session, t_on = run_trial(trial, horizon, detect, plan)
+    outcome, session, t_on = run_trial(trial, horizon, detect, plan, trial.family.target_s)
     fe = _fe_index(trial.family.front_end)
     ends, tops = session.peaks[fe]
     return outcome, t_on, ends, tops, fe
@@ -188,7 +188,9 @@ def _map(pool, fn, items, what: str, log) -> list:
     PROGRESS_EVERY_S how many are done and the time left."""
     results = []
     t0 = last = time.monotonic()
-    for result in pool.imap(fn, items, chunksize=4) if pool else map(fn, items):
+    # one item at a time: a run takes seconds to minutes, so a chunk of them would leave one
+    # worker with a long tail while the other idles
+    for result in pool.imap(fn, items) if pool else map(fn, items):
         results.append(result)
         now = time.monotonic()
         if now - last >= PROGRESS_EVERY_S and len(results) < len(items):
@@ -252,10 +254,11 @@ def evaluate(st: Settings, log=print) -> dict:
     out["catalogue"] = catalogue
     out["vnodes"] = vnodes
     log(f"localisation: {st.localisation_fixes} fixes per condition")
-    out["localisation"] = localisation.evaluate(st.localisation_fixes, st.seed)
+    out["localisation"] = localisation.evaluate(st.localisation_fixes, st.seed, jobs=st.jobs)
     if st.remote_id:
         log("Remote ID: its scenes, whole")
-    out["remote_id"] = (remote_id.evaluate(QUICK_REMOTE_ID_S if st.quick else None)
+    out["remote_id"] = (remote_id.evaluate(QUICK_REMOTE_ID_S if st.quick else None,
+                                           jobs=st.jobs)
                         if st.remote_id else {"drones": [], "identified_within_3s": None,
                                               "draws": 0})
     out["cfar"] = cfar_check([c for b in bg for c in b[5]], 1 << (20 if st.quick else 23), st.seed)

@@ -23,6 +23,7 @@ import numpy as np
 from ..rf import path_loss_db
 from ..locate.rss import Localiser, PathLossModel
 from ..locate.track import Tracker
+from .scenes import worker_pool
 
 FREQ_HZ = 5.8e9
 # a drone heard on two links (analog video at 5.8 GHz, its control link at 2.4 GHz): each band its
@@ -182,9 +183,15 @@ def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int) -
             "track_coverage": float(np.mean(track_in))}
 
 
+def _run(args) -> dict:
+    run, *rest = args
+    return run(*rest)
+
+
 def evaluate(fixes: int = 100, seed: int = 1, model: PathLossModel | None = None,
-             layouts=tuple(LAYOUTS)) -> dict:
-    """Every layout's conditions on one band, the square's on two too, and the tracked flights."""
+             layouts=tuple(LAYOUTS), jobs: int = 1) -> dict:
+    """Every layout's conditions on one band, the square's on two too, and the tracked flights;
+    `jobs` conditions at a time (each draws from its own generator: the same results)."""
     model = model or PathLossModel()
     conditions = [Condition(lay, pl, sh, dn, bands) for lay in layouts
                   for bands in ((1, 2) if lay == "square" else (1,))
@@ -192,9 +199,12 @@ def evaluate(fixes: int = 100, seed: int = 1, model: PathLossModel | None = None
     # shadowing measured at two frequencies is highly correlated in some places (docs/scenes.md)
     conditions += [Condition("square", pl, 4.0, 0.0, 2, CROSS_BAND_CORRELATION) for pl in PLACEMENTS
                    if "square" in layouts]
-    results = [run_condition(cond, fixes, model, seed) for cond in conditions]
-    tracked = [run_tracked(cond, max(1, fixes // 5), model, seed) for cond in TRACKED
-               if cond.layout in layouts]
+    runs = [(run_condition, cond, fixes, model, seed) for cond in conditions]
+    runs += [(run_tracked, cond, max(1, fixes // 5), model, seed) for cond in TRACKED
+             if cond.layout in layouts]
+    with worker_pool(min(jobs, len(runs))) as pool:
+        done = pool.map(_run, runs) if pool else list(map(_run, runs))
+    results, tracked = done[:len(conditions)], done[len(conditions):]
     by_name = {r["condition"]: r for r in results}
     inside = by_name["square/inside/4dB/n+0"]
     outside = by_name["square/outside/4dB/n+0"]

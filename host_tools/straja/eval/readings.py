@@ -43,6 +43,7 @@ from ..protocol import (FLAG_INTERLEAVED, FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT
                         revisit_reads)
 from ..vboard.vtime import VirtualTimeBoard
 from ..vnode.fleet import scene_rf
+from .scanops import DriverScan, scan_ops
 
 
 class StepCost(NamedTuple):
@@ -144,23 +145,36 @@ class NodeReader:
     scanned on the timing of `cost` (default NODE_COST: a node with a CPU of its own)."""
 
     def __init__(self, scene, node_name: str, board: str = "virtual", seed: int = 0, rf=None,
-                 cost: StepCost | None = None):
+                 cost: StepCost | None = None, short_cuts: bool = True):
+        """short_cuts: the scan's driver calls through straja.eval.scanops's short cuts where a
+        front end has one (the same readings); False: every call through its driver."""
         self.profile = load_profile(board)
         self.rf = rf if rf is not None else scene_rf(scene, node_name, self.profile)
         self.board = VirtualTimeBoard(self.profile, self.rf, seed)
         self.index = {e["name"]: i for i, e in enumerate(self.profile["front_ends"])}
         self.drivers = {fe.name: fe for fe in self.board.front_ends}
         self.cost = cost or NODE_COST
+        self.short_cuts = short_cuts
+        self._scans = {}  # (front end, bus costs) -> its scan calls (straja.eval.scanops)
+
+    def _scan(self, name: str):
+        cost = self.cost
+        key = (name, cost.read_us, cost.write_us)
+        scan = self._scans.get(key)
+        if scan is None:
+            make = scan_ops if self.short_cuts else DriverScan
+            scan = self._scans[key] = make(self.drivers[name], self.board, *key[1:])
+        return scan
 
     def sweeps(self, plan: list[dict], t_start: float, t_end: float) -> Iterator[SweepReading]:
         """Run `plan` from t_start as the firmware's app loop and scheduler do, in virtual time
         (module docstring), yielding each sweep when it ends, until no sweep starts after t_end."""
         cost = self.cost
-        # a step's driver call starts at `now` (board.at: its bus operations one after another)
-        # and ends after its interpreter time and its bus operations' (board.busy_us)
-        board, read_us, write_us, step_us = self.board, cost.read_us, cost.write_us, cost.step_us
+        # a step's driver call starts at `now` (its bus operations one after another) and ends
+        # after its interpreter time and its bus operations' (what its scan call returns)
+        step_us = cost.step_us
         loop_us, wake_us = cost.loop_us, cost.wake_us
-        tasks = [_Task(e, self.drivers[e["front_end"]]) for e in plan]
+        tasks = [_Task(e, self.drivers[e["front_end"]], self._scan(e["front_end"])) for e in plan]
         for task in tasks:
             task.due = round(t_start * 1e6)
         now = tasks[0].due if tasks else 0
@@ -176,9 +190,8 @@ class NodeReader:
                 now = task.due + wake_us
             if task.phase == _READ:
                 ch = task.ch
-                board.at(now * 1e-6, read_us, write_us)
-                code = task.fe.rssi_code()
-                now += step_us + board.busy_us
+                code, busy_us = task.scan.read(now * 1e-6)
+                now += step_us + busy_us
                 if code >= RSSI_CODE_MAX:
                     task.flags |= FLAG_SATURATED
                 if task.i < task.second[ch]:
@@ -207,9 +220,7 @@ class NodeReader:
                 task.start(now)
             task.ch = task.slots[task.i]
             task.due = now + task.settle
-            board.at(now * 1e-6, read_us, write_us)
-            task.fe.tune(task.freqs[task.ch])
-            now += step_us + board.busy_us
+            now += step_us + task.scan.tune(now * 1e-6, task.freqs[task.ch])
             task.phase = _READ
 
 
@@ -219,12 +230,12 @@ _due = attrgetter("due")  # (in C: min() over the tasks is the loop's every pass
 class _Task:
     """A sweep entry's state in NodeReader.sweeps (integer microseconds), as scheduler._Sweep."""
 
-    __slots__ = ("entry", "fe", "name", "freqs", "slots", "second", "order_flags", "settle",
+    __slots__ = ("entry", "fe", "scan", "name", "freqs", "slots", "second", "order_flags", "settle",
                  "dwell", "sweep_id", "phase", "due", "t0", "i", "ch", "late", "flags", "moved",
                  "codes")
 
-    def __init__(self, entry: dict, fe):
-        self.entry, self.fe, self.name = entry, fe, entry["front_end"]
+    def __init__(self, entry: dict, fe, scan):
+        self.entry, self.fe, self.scan, self.name = entry, fe, scan, entry["front_end"]
         self.freqs = channels_khz(entry)
         self.slots = slot_channels(len(self.freqs), entry.get("revisit", 0),
                                    entry.get("interleave", 0))

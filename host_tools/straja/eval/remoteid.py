@@ -33,7 +33,7 @@ from ..paths import SCENES
 from ..sim.emitters import DRONE_FAMILY
 from ..sim.remoteid import to_local
 from ..sim.scene import scene_from_dict
-from .scenes import MATCH_WINDOW_S, matches, run_scene
+from .scenes import MATCH_WINDOW_S, matches, run_scene, worker_pool
 
 IDENTIFY_WITHIN_S = 3.0  # issue 17: identified within 3 s
 DRAWS = 4  # runs of each Remote ID scene: its seed, then the next ones
@@ -117,14 +117,20 @@ def _median(values) -> float | None:
     return float(np.median(values)) if values else None
 
 
-def evaluate(t_end_s: float | None = None, draws: int = DRAWS) -> dict:
-    """The rows of every Remote ID scene, each run `draws` times, whole or for its first t_end_s."""
-    rows = []
-    for path in remote_id_scenes():
-        for draw in range(draws):
-            scene = reseeded(path, draw)
-            rows += score_scene(scene, t_end_s=None if t_end_s is None
-                                else min(t_end_s, scene.duration_s))
+def _draw_job(args) -> list[dict]:
+    """The rows of one Remote ID scene's run with its seed + draw."""
+    path, draw, t_end_s = args
+    scene = reseeded(path, draw)
+    return score_scene(scene, t_end_s=None if t_end_s is None else min(t_end_s, scene.duration_s))
+
+
+def evaluate(t_end_s: float | None = None, draws: int = DRAWS, jobs: int = 1) -> dict:
+    """The rows of every Remote ID scene, each run `draws` times, whole or for its first t_end_s,
+    `jobs` runs at a time."""
+    runs = [(path, draw, t_end_s) for path in remote_id_scenes() for draw in range(draws)]
+    with worker_pool(min(jobs, len(runs))) as pool:
+        rows = [row for rows in (pool.imap(_draw_job, runs) if pool else map(_draw_job, runs))
+                for row in rows]
     share = sum(r["within_3s"] for r in rows) / len(rows) if rows else None
     return {"drones": rows, "identified_within_3s": share, "t_end_s": t_end_s, "draws": draws,
             "wrong_links": sum(r["wrong_links"] for r in rows)}

@@ -36,11 +36,12 @@ def gateway_config(detect: dict | None = None, alerts: dict | None = None):
 
 def run_session(scene, node_name: str, t_end: float, seed: int, plan=EVAL_PLAN,
                 detect: dict | None = None, keep_codes: bool = False, cost=None,
-                alerts: dict | None = None) -> Session:
+                alerts: dict | None = None, until=None) -> Session:
     """Scan `node_name` of `scene` from switch-on (t = 0) to t_end with the fast path (board
     generator seeded `seed`, the node's timing `cost`: readings.NODE_COST by default) and run
     its frames through the gateway pipeline ([alerts] overrides: `alerts`). `plan`'s sweeps
-    only are in peaks and codes (not a temporary plan's)."""
+    only are in peaks and codes (not a temporary plan's). until(events, t_s): the session ends
+    early at scene time t_s if it says so (scenes.drive); `seconds` is then t_s."""
     node = SceneNode(scene, node_name, NODE_ID, t_end, plan, seed=seed, cost=cost,
                      remote_id=False)
     pipe = Pipeline(gateway_config(detect, alerts))
@@ -57,7 +58,15 @@ def run_session(scene, node_name: str, t_end: float, seed: int, plan=EVAL_PLAN,
             codes.setdefault(r.front_end, []).append(np.frombuffer(r.held(), np.uint8))
 
     node.taps.append(tap)
-    events = drive(pipe, {SOURCE: node})
+    stopped = []
+
+    def stop(events, t_s):
+        if until(events, t_s):
+            stopped.append(t_s)
+        return bool(stopped)
+
+    events = drive(pipe, {SOURCE: node}, until=stop if until else None)
+    t_end = stopped[0] if stopped else t_end
     events += pipe.tick(int(t_end * 1e9)).events
     return Session([e for e in events if isinstance(e, TrackEvent)],
                    {k: (np.array(a), np.array(b, np.int16)) for k, (a, b) in peaks.items()},

@@ -205,10 +205,11 @@ def run_scene(scene, detect: dict | None = None, progress=None, *, pipeline=None
                               for e in n.default] for n in nodes.values()})
 
 
-def drive(pipe, nodes: dict, progress=None) -> list:
-    """Nodes (port name -> SceneNode) through `pipe` until none sends more, the
-    gateway's commands carried out as they arrive (COMMAND_DELAY_S after they are sent); the
-    events. `progress(t_s)` now and then."""
+def drive(pipe, nodes: dict, progress=None, until=None) -> list:
+    """Nodes (port name -> SceneNode) through `pipe` until none sends more (or `until(events,
+    t_s)`, asked after each frame fed at t_s, says the rest is not wanted), the gateway's
+    commands carried out as they arrive (COMMAND_DELAY_S after they are sent); the events.
+    `progress(t_s)` now and then."""
     pending: list = []  # (arrival t_ns, order, port, verb, args) of commands on their way
     order = itertools.count()
     events = []
@@ -237,6 +238,8 @@ def drive(pipe, nodes: dict, progress=None) -> list:
         t_ns, wire = node.next
         take(pipe.feed(port, t_ns, wire), t_ns)
         node.advance()
+        if until is not None and until(events, t_ns / 1e9):
+            break
         if progress and t_ns / 1e9 >= next_progress:
             progress(t_ns / 1e9)
             next_progress = t_ns / 1e9 + 1.0
@@ -371,14 +374,18 @@ def score_scenes(paths: list, jobs: int = 2, detect: dict | None = None, log=Non
     results = {}
     t0 = time.monotonic()
     done = 0.0
+    # the longest first: the workers then finish together, not one with a long scene left
+    order = sorted(range(len(items)), key=lambda i: -work[i])
     with worker_pool(min(jobs, len(items))) as pool:
-        for i, result in enumerate(pool.imap(_scene_job, items) if pool else map(_scene_job, items)):
+        runs = [items[i] for i in order]
+        for n, (i, result) in enumerate(zip(order, pool.imap(_scene_job, runs) if pool
+                                            else map(_scene_job, runs))):
             results[i] = result
             done += work[i]
             if log:
                 elapsed = time.monotonic() - t0
                 eta = elapsed * (sum(work) - done) / done
-                log(f"{labels[i]}: scored in {result[3]:.0f} s ({i + 1}/{len(items)} scenes, "
+                log(f"{labels[i]}: scored in {result[3]:.0f} s ({n + 1}/{len(items)} scenes, "
                     f"ETA {eta:.0f} s)")
     for i in range(len(items)):
         rows, false_rate, rate, _ = results[i]

@@ -14,6 +14,7 @@ import random
 from typing import NamedTuple
 
 from ..paths import SCENES
+from ..gateway.events import AlertRaised
 from ..sim.emitters import drone_family
 from ..sim.scene import scene_from_dict
 from ..sim.truth import records
@@ -23,6 +24,7 @@ from .run import run_session
 from .score import Outcome, first_alert
 
 NODE = "n1"
+SWEEP_LATENCY_S = 0.01  # at least a SWEEP frame's delay from its sweep's end to the gateway
 T_ON_S = (4.0, 6.0)   # switch-on time, uniform: the node has learnt its noise floor by then
 # the bandwidth over which each front end's chip model measures (straja.vboard.chips)
 READER_BW_HZ = {"vid58": 20e6, "ism24": 812.5e3, "subg": 467e3}
@@ -105,10 +107,22 @@ def build(trial: Trial, horizon_s: float):
     return scene, on[0]["t0"], snr(scene)
 
 
-def run_trial(trial: Trial, horizon_s: float, detect: dict | None = None, plan=EVAL_PLAN):
-    """(Outcome, Session, switch-on time) of one trial; the node is switched on at t = 0."""
+def run_trial(trial: Trial, horizon_s: float, detect: dict | None = None, plan=EVAL_PLAN,
+              settled_s: float | None = None):
+    """(Outcome, Session, switch-on time) of one trial; the node is switched on at t = 0.
+    settled_s: the run ends once the outcome is settled, an alert raised after switch-on and
+    the sweeps of settled_s after it read (the first alert is the outcome; the sweeps, the
+    baseline's hits within settled_s), not at the horizon."""
     scene, t_on, snr = build(trial, horizon_s)
+    until = None
+    if settled_s is not None:
+        # a frame arrives SWEEP_LATENCY_S after its sweep ends: later ones hold none before
+        t_settled = t_on + settled_s + SWEEP_LATENCY_S
+
+        def until(events, t_s):
+            return t_s > t_settled and any(isinstance(e, AlertRaised) and e.t_ns / 1e9 >= t_on
+                                           for e in events)
     session = run_session(scene, NODE, t_on + horizon_s, seed=trial.seed, detect=detect,
-                          plan=plan)
+                          plan=plan, until=until)
     t_alert, family = first_alert(session.events, t_on)
     return Outcome(trial.family.name, snr, t_alert, family), session, t_on

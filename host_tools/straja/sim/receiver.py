@@ -15,13 +15,15 @@ within a block the candidates are found by binary search over the sorted, non-ov
 and end times. A transmission's spectral fraction in a band depends only on its centre and width
 there, so it is computed once per stream, band and (centre, width): hoppers and access points
 reuse a few channels. The sums are the plain loop's, term by term and in its order
-(tests/test_sim_receiver.py keeps that loop as the oracle).
+(tests/test_sim_receiver.py keeps that loop, in Python, as the oracle), made in C
+(straja._eval_band: a band is read a few hundred thousand times a node-hour by the evaluation's
+fast path).
 """
 import math
-from bisect import bisect_left, bisect_right
 
 import numpy as np
 
+from .._eval_band import BandPower, band_energy
 from .emitters import BLOCK_S
 from ..frontends import FRONT_ENDS
 from ..rf import path_loss_db
@@ -162,13 +164,8 @@ class NodeRF:
         band's streams and noise once, not at every read."""
         lo, hi = freq_hz - bw_hz / 2, freq_hz + bw_hz / 2
         sources = self._streams_in(lo, hi, None)
-        noise_mw = self._noise(bw_hz)
-        total = self._sum
-
-        def power_dbm(t0_s, t1_s):
-            t1_s = max(t1_s, t0_s + INSTANT_S)
-            return 10 * math.log10(total(sources, lo, hi, t0_s, t1_s) / (t1_s - t0_s) + noise_mw)
-        return power_dbm
+        return BandPower(sources, self._cache, self._block, lo, hi, self._noise(bw_hz), BLOCK_S,
+                         INSTANT_S, _spectral_fraction_1, _FRACTIONS_CACHE)
 
     def _noise(self, bw_hz):
         """The noise floor over bw_hz in mW."""
@@ -207,24 +204,8 @@ class NodeRF:
 
     def _sum(self, sources, lo, hi, t0_s, t1_s):
         """The energy of `sources` (_streams_in's list for [lo, hi]) in the band over the window."""
-        energy = 0.0
-        cache = self._cache
-        k1 = max(math.floor(t1_s / BLOCK_S), 0)
-        for e, s, st, fractions in sources:
-            for k in range(max(math.floor((t0_s - st.lookback_s) / BLOCK_S), 0), k1 + 1):
-                rb = cache.get((e, s, k))
-                if rb is None:
-                    rb = self._block(e, s, k)
-                for m in range(bisect_right(rb.t1, t0_s), bisect_left(rb.t0, t1_s)):
-                    f, bw = rb.f[m], rb.bw[m]
-                    frac = fractions.get((f, bw))
-                    if frac is None:
-                        if len(fractions) >= _FRACTIONS_CACHE:  # a stream of ever new centres
-                            fractions.clear()
-                        frac = fractions[(f, bw)] = _spectral_fraction_1(
-                            st.shape, f, bw, lo, hi, st.sidelobe)
-                    energy += rb.p[m] * (min(t1_s, rb.t1[m]) - max(t0_s, rb.t0[m])) * frac
-        return energy
+        return band_energy(sources, self._cache, self._block, lo, hi, t0_s, t1_s, BLOCK_S,
+                           _spectral_fraction_1, _FRACTIONS_CACHE)
 
     def sweep(self, freqs_hz, bw_hz, t_starts, t_ends):
         """band_power_dbm for many reads at once (arguments broadcast to one shape)."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 import random
-from random import LOG4, SG_MAGICCONST
 
 from straja_node.drivers import cc2500, rx5808
 
+from .._eval_band import BandPower, ChipReading, GammaDb
 from ..frontends import FRONT_ENDS
 
 VREF = 3.3
@@ -34,30 +34,9 @@ def gamma_db(rng: random.Random, k: float):
     """A function drawing 10 log10 of Gamma(k, 1/k) from `rng`, for k >= 1: the draws and the
     arithmetic of `rng.gammavariate(k, 1.0 / k)` (CPython's Cheng algorithm, the same random()
     calls in the same order; tests/test_vboard_chips.py holds it to that), with the constants
-    that depend on k computed once, as a chip reads at a few fixed (bandwidth, window) pairs."""
-    if k < 1.0:
-        raise ValueError(f"gamma_db: k must be >= 1, got {k}")
-    rand, log, exp, log10 = rng.random, math.log, math.exp, math.log10
-    beta = 1.0 / k
-    if k == 1.0:
-        return lambda: 10.0 * log10(-log(1.0 - rand()) * beta)
-    ainv = math.sqrt(2.0 * k - 1.0)
-    bbb = k - LOG4
-    ccc = k + ainv
-
-    def draw() -> float:
-        while True:
-            u1 = rand()
-            if not 1e-7 < u1 < 0.9999999:
-                continue
-            u2 = 1.0 - rand()
-            v = log(u1 / (1.0 - u1)) / ainv
-            x = k * exp(v)
-            z = u1 * u1 * u2
-            r = bbb + ccc * v - x
-            if r + SG_MAGICCONST - 4.5 * z >= 0.0 or r >= log(z):
-                return 10.0 * log10(x * beta)
-    return draw
+    that depend on k computed once, as a chip reads at a few fixed (bandwidth, window) pairs;
+    in C (straja._eval_band.GammaDb: a chip draws one per reading)."""
+    return GammaDb(rng.random, k)
 
 
 class Chip:
@@ -119,6 +98,8 @@ class Chip:
                 return rf.band_power_dbm(freq_hz, bw_hz, t0_s, t1_s)
         looks = bw_hz * window_s
         draw = self._scatter.get(looks) or self.scatter(looks)
+        if isinstance(band_power_dbm, BandPower):  # (a NodeRF's band: all in C)
+            return ChipReading(band_power_dbm, window_s, draw)
 
         def read(t: float) -> float:
             return band_power_dbm(t - window_s, t) + draw()
