@@ -55,6 +55,20 @@ def test_a_trial_ended_once_settled_scores_as_the_whole_one(family, seed, snr_db
         assert session.seconds == whole_session.seconds
 
 
+def test_a_settled_trial_waits_for_the_video_profile_its_alert_asked():
+    """A trial ended once settled still waits for the video profile its alert asked
+    (gateway/profiling.py), which may rename the alert: DJI-style 20 MHz OFDM at 5.8 GHz is
+    scored as the whole run scores it, named by its profile."""
+    analog = next(f for f in FAMILIES if f.name == "analog_video")
+    fam = analog._replace(name="dji_ofdm", emitter={"kind": "ofdm_video", "bw_mhz": 20.0,
+                                                     "centre_mhz": 5772.5, "droneid": False})
+    trial = Trial(fam, 101, TARGET_SNR_DB)
+    whole, _, _ = run_trial(trial, 2 * fam.target_s, EVAL_DETECT)
+    short, session, t_on = run_trial(trial, 2 * fam.target_s, EVAL_DETECT, settled_s=fam.target_s)
+    assert whole.predicted == "ofdm_video" and short == whole
+    assert session.seconds > t_on + whole.t_alert_s  # (not ended at the alert's sweep)
+
+
 def test_a_session_node_reads_the_video_profile_the_gateway_asks_for(monkeypatch):
     """The fast path carries out the gateway's temporary profile plan (gateway/profiling.py),
     asked once the video is alerted, as a node does, and gets its normal plan back: the alert is

@@ -41,7 +41,8 @@ def run_session(scene, node_name: str, t_end: float, seed: int, plan=EVAL_PLAN,
     generator seeded `seed`, the node's timing `cost`: readings.NODE_COST by default) and run
     its frames through the gateway pipeline ([alerts] overrides: `alerts`). `plan`'s sweeps
     only are in peaks and codes (not a temporary plan's). until(events, t_s): the session ends
-    early at scene time t_s if it says so (scenes.drive); `seconds` is then t_s."""
+    early at scene time t_s if it says so and no video profile is pending (scenes.drive);
+    `seconds` is then t_s."""
     node = SceneNode(scene, node_name, NODE_ID, t_end, plan, seed=seed, cost=cost,
                      remote_id=False)
     pipe = Pipeline(gateway_config(detect, alerts))
@@ -61,7 +62,8 @@ def run_session(scene, node_name: str, t_end: float, seed: int, plan=EVAL_PLAN,
     stopped = []
 
     def stop(events, t_s):
-        if until(events, t_s):
+        # a profile asked at an alert (gateway/profiling.py) may still rename it: wait for it
+        if until(events, t_s) and not pipe.profiler.pending:
             stopped.append(t_s)
         return bool(stopped)
 
