@@ -14,7 +14,10 @@ modelled step by step with what each step costs on a virtual node (StepCost):
   starts or as soon after as the loop is free, its READ step `settle_us` after the TUNE step
   began; a step costs `step_us` plus its driver call's bus operations, `read_us` per read (a
   round trip on the node's socket) and `write_us` per write (one-way there), counted on the
-  virtual-time bus, where each operation happens when those before it are done;
+  virtual-time bus, where each operation happens when those before it are done; a READ step
+  the loop slept until was asked ahead (the firmware's `hw.idle(deadline, front end)` on a
+  virtual node): it reads at its deadline and its first read's round trip passed during the
+  sleep, up to the sleep's length;
 - a reading that ends after its slot is late (the sweep then carries OVERRUN and `late` counts
   them, as the scheduler's overruns), and the rest of the sweep moves on by the slip (the next
   slot starts when the late reading ends);
@@ -186,11 +189,16 @@ class NodeReader:
             if left > SLEEP_MAX_US:  # sleep towards it, then the loop again
                 now += min(left - SLEEP_MAX_US, SLEEP_MAX_US) + wake_us
                 continue
+            asked_ahead = left > 0 and task.phase == _READ
             if left > 0:  # sleep until it
                 now = task.due + wake_us
             if task.phase == _READ:
                 ch = task.ch
-                code, busy_us = task.scan.read(now * 1e-6)
+                if asked_ahead:  # (hw.idle) read at its deadline, answered during the sleep
+                    code, busy_us = task.scan.read(task.due * 1e-6)
+                    busy_us -= min(busy_us, cost.read_us, left)
+                else:
+                    code, busy_us = task.scan.read(now * 1e-6)
                 now += step_us + busy_us
                 if code >= RSSI_CODE_MAX:
                     task.flags |= FLAG_SATURATED
