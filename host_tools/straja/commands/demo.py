@@ -29,6 +29,7 @@ from ..eval.scenes import matches
 from ..gateway.position import covers, position_text
 from ..sim.emitters import DRONE_FAMILY
 from ..sim.remoteid import to_local
+from ..vnode import schedstat
 from ..vnode.bridge import die_with_parent
 from ..sim.cli import scene_argument
 from ..vnode.cli import DEFAULT_SCENE, scene_with_nodes, stop_on_signals
@@ -71,18 +72,6 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def _schedstat_ns(pid: int) -> tuple[int, int]:
-    """(ns on a CPU, ns ready to run but waiting for one) of every thread of process `pid`."""
-    run = wait = 0
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            fields = (task / "schedstat").read_text().split()
-            run, wait = run + int(fields[0]), wait + int(fields[1])
-        except (OSError, ValueError, IndexError):
-            continue  # gone meanwhile (a node's interpreter restarting), or no schedstat
-    return run, wait
-
-
 class FleetCpu:
     """The CPU the virtual nodes' processes (every process under `root`: the interpreters, the
     boards, the bridges' process) used and waited for, between two looks."""
@@ -96,7 +85,7 @@ class FleetCpu:
         """(CPUs used, share of the time they had work spent waiting for a CPU) since the last
         call; None when there is nothing to tell (no schedstat, no time)."""
         now = time.monotonic()
-        stats = {pid: _schedstat_ns(pid) for pid in descendants(self.root) | {self.root}}
+        stats = {pid: schedstat.process(pid) for pid in descendants(self.root) | {self.root}}
         last, self._last = self._last, (now, stats)
         if last is None or now <= last[0]:
             return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -21,6 +20,7 @@ from ..framing import Decoder
 from ..gateway.events import TrackEvent
 from ..gateway.pipeline import Pipeline
 from ..protocol import FLAG_OVERRUN, STATUS, SWEEP
+from ..vnode import schedstat
 from ..vnode.fleet import Fleet, NodeSpec, scene_rf
 from . import score
 from .readings import EVAL_PLAN, NODE_COST
@@ -39,19 +39,10 @@ class NodeRun(NamedTuple):
     slowdown: float     # CPU contention of the node and its board (module docstring; nan: unknown)
 
 
-def _schedstat(path: str) -> tuple[int, int]:
-    """(ns on a CPU, ns runnable waiting for one) of a task, (0, 0) where the kernel has none."""
-    try:
-        run, wait = Path(path).read_text().split()[:2]
-    except (OSError, ValueError):
-        return 0, 0
-    return int(run), int(wait)
-
-
 def _cpu(fleet) -> tuple[int, int]:
     node = fleet.nodes[0]
-    a = _schedstat(f"/proc/{node.node.pid}/schedstat")
-    b = _schedstat(f"{node.board.task_path}/schedstat")
+    a = schedstat.task(f"/proc/{node.node.pid}/schedstat")
+    b = schedstat.task(f"{node.board.task_path}/schedstat")
     return a[0] + b[0], a[1] + b[1]
 
 
