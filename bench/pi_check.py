@@ -1,7 +1,7 @@
 """How many nodes running the default scan plan one core of this machine serves: run it on the
 gateway's Raspberry Pi (docs/benchmarks.md, "On a Raspberry Pi").
 
-    .venv/bin/python bench/pi_check.py [--nodes 32] [--seconds 20] [--scale 1] [--live-seconds 60]
+    .venv/bin/python bench/pi_check.py [--nodes 32] [--seconds 20] [--scale 1|pi4] [--live-seconds 60]
 
 Each synthetic node runs the firmware's default plan of the virtual board (straja.eval.readings
 EVAL_PLAN: RX5808 16 channels a 0.41 s sweep, CC2500 64 channels read twice, SX126x 64 channels
@@ -10,8 +10,10 @@ a second; noise as each chip measures it (its looks). Everything goes through th
 processing path (decode, health, detection, fusion, alerts, SQLite store). CPU is this thread's
 (`time.thread_time`) in steady state: the first WARM_S seconds (each front end's first sweeps,
 its detection core made) are not timed; the stream goes through a fresh gateway again until
-the minimum is stable (bench/timing.py): min / median a sweep, the rest from the minimum. --scale multiplies the CPU measured here (1 on the Pi itself; the docs use
-it to estimate a Pi from this machine's figure). Nodes a core serves = one core's second over the
+the minimum is stable (bench/timing.py): min / median a sweep, the rest from the minimum. --scale
+multiplies the CPU measured here: 1 on the Pi itself; `pi4` estimates a Pi 4 core from this
+machine by the n-body yardstick measured in the same run (bench/yardstick.py: a Pi 4's published
+figure over this machine's now; the table prints both). Nodes a core serves = one core's second over the
 CPU a node costs per second, at full load and at half load (the headroom a gateway keeps for
 bursts, alerts and MQTT).
 
@@ -51,6 +53,7 @@ from straja.testing.synth import Chunk, merge
 
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_gateway_live as live  # noqa: E402
+import yardstick  # noqa: E402
 from bench_gateway import SCENE_WARM_S, scene_fleet  # noqa: E402
 from timing import interleaved  # noqa: E402
 
@@ -117,12 +120,26 @@ def scene_rows(n_nodes: int, seconds: float, scale: float) -> list[tuple[str, st
             ("with emitters: nodes one core serves (50 % load)", f"{0.5 / per_node_s:.0f}")]
 
 
+def scale_arg(text: str) -> float | str:
+    """--scale: `pi4`, or a factor > 0."""
+    if text == "pi4":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number nor pi4: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text}")
+    return value
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=20.0, help="simulated seconds of streaming")
-    ap.add_argument("--scale", type=float, default=1.0,
-                    help="multiply the measured CPU by this (1 on the Pi itself)")
+    ap.add_argument("--scale", type=scale_arg, default=1.0,
+                    help="multiply the measured CPU by this: 1 on the Pi itself, or pi4 (a Pi 4 "
+                         "core's n-body yardstick over this machine's, measured now)")
     ap.add_argument("--scene-nodes", type=int, default=4,
                     help="nodes of the emitters case (0: skipped)")
     ap.add_argument("--scene-seconds", type=float, default=12.0,
@@ -131,8 +148,8 @@ def main() -> int:
                     help="seconds of the live cross-check (0: none)")
     ap.add_argument("--live-nodes", type=int, default=16)
     args = ap.parse_args()
-    if args.nodes < 1 or args.seconds < WARM_S + 2 or args.scale <= 0:
-        ap.error(f"need --nodes >= 1, --seconds >= {WARM_S + 2} and --scale > 0")
+    if args.nodes < 1 or args.seconds < WARM_S + 2:
+        ap.error(f"need --nodes >= 1 and --seconds >= {WARM_S + 2}")
     if args.scene_nodes < 0 or args.scene_seconds < SCENE_WARM_S + 1:
         ap.error(f"need --scene-nodes >= 0 and --scene-seconds >= {SCENE_WARM_S + 1}")
     if args.live_seconds < 0 or args.live_nodes < 1:
@@ -164,12 +181,19 @@ def main() -> int:
             cpu = time.thread_time() - c0
             st.close()
         return cpu
-    runs = interleaved({"stream": stream}, budget_s=10.0, min_runs=3)["stream"]
+    # the yardstick in turn with the stream: a load that comes and goes falls on both
+    timed_runs = interleaved({"stream": stream, "yardstick": yardstick.run}, budget_s=10.0,
+                             min_runs=3)
+    runs = timed_runs["stream"]
+    nbody_us = 1e6 * min(timed_runs["yardstick"]) / yardstick.STEPS
+    if args.scale == "pi4":
+        args.scale = yardstick.PI4_NBODY_US / nbody_us
     cpu = min(runs) * args.scale
     cpu_median = statistics.median(runs) * args.scale
     per_node_s = cpu / seconds / args.nodes
     print(f"machine: {platform.machine()} {platform.processor() or ''}, Python "
-          f"{sys.version.split()[0]}; CPU scale applied: {args.scale:g}")
+          f"{sys.version.split()[0]}; CPU scale applied: {args.scale:.2f}")
+    print(yardstick.line(nbody_us))
     print("default plan a node: " + ", ".join(
         f"{e['front_end']} {n} ch / {p / 1e3:.0f} ms" for _, e, n, p in plan_sweeps()))
     rows = [("nodes simulated", f"{args.nodes} x {seconds:.0f} s timed (after {WARM_S} s), "

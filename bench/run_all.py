@@ -20,6 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "host_tools"))
 from straja.mp import micropython_command  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+import yardstick  # noqa: E402
+
 HERE = Path(__file__).parent
 QUICK_ARGS = {
     "bench_cfar.py": ["--quick"],
@@ -39,7 +42,7 @@ QUICK_ARGS = {
 # A quick script that has not ended by then is stopped and counted as failed: CI reports a hang
 # instead of waiting for the job's own limit (each takes well under a minute on an idle machine).
 QUICK_TIMEOUT_S = 600
-FULL_ARGS = {"pi_check.py": ["--nodes", "16", "--seconds", "10", "--scale", "5",
+FULL_ARGS = {"pi_check.py": ["--nodes", "16", "--seconds", "10", "--scale", "pi4",
                              "--live-seconds", "30"]}
 
 
@@ -66,6 +69,7 @@ def main() -> int:
                     "benchmark runs (CI), not figures")
     args = ap.parse_args()
     failed, begun = [], time.monotonic()
+    print(yardstick.line(yardstick.nbody_us()), flush=True)  # the machine's speed this run
     for script in [*sorted(HERE.glob("bench_*.py")), HERE / "pi_check.py"]:
         first = script.read_text().splitlines()[0]
         cmd = [micropython_command() if "interpreter: micropython" in first else sys.executable,

@@ -1,0 +1,41 @@
+"""bench/yardstick.py: the n-body loop is the Benchmarks Game's (its published energies), and
+pi_check's --scale takes a factor or the yardstick's pi4."""
+import argparse
+import importlib.util
+
+import pytest
+
+from straja.paths import REPO
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+yardstick = load("yardstick")
+
+
+def test_the_loop_gives_the_programs_published_energies():
+    bodies, pairs = yardstick.system()
+    assert round(yardstick.energy(bodies, pairs), 9) == -0.169075164
+    yardstick.advance(bodies, pairs, 0.01, 1000)
+    assert round(yardstick.energy(bodies, pairs), 9) == -0.169087605
+
+
+def test_the_yardstick_is_cpu_microseconds_a_step():
+    us = yardstick.nbody_us(steps=200, runs=2)
+    assert 0 < us < 1000
+    assert f"n-body {us:.2f} us a step" in yardstick.line(us)
+
+
+def test_pi_checks_scale_is_a_positive_factor_or_pi4(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    pi_check = load("pi_check")
+    assert pi_check.scale_arg("pi4") == "pi4"
+    assert pi_check.scale_arg("2.5") == 2.5
+    for bad in ("0", "-1", "fast", "nan"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            pi_check.scale_arg(bad)
