@@ -28,7 +28,8 @@ from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import (CLASSES, RESOLVED_PERIOD_US, STEADY_MIN_BURSTS, STRADDLE,
-                                    WIDE_KHZ, Scan, band, band_hopper, classify, ieee_div)
+                                    WIDE_KHZ, Scan, band, band_hopper, classify, classify_rows,
+                                    ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig
@@ -36,6 +37,7 @@ from straja.protocol import FLAG_INTERLEAVED, read_positions
 
 
 INT64 = np.dtype(np.int64)
+UINT8 = np.dtype(np.uint8)
 # Revisit sweeps (docs/detection.md, "Hoppers seen by a scanner"): a neighbourhood of one Wi-Fi channel
 # (20 MHz) is "bursty" when its single reads are often hot (an emitter is there a fair share of
 # the time) but its held reads rarely (it does not stay: frames, not a link dwelling on a
@@ -144,6 +146,7 @@ class Pipeline:
         self._step_khz = float(step_khz)
         self._period_us = self._sweep_us = 0.0  # measured (process): classify reads them as scan
         self._last_t_us = None
+        self._revisit_us = None  # the tracker's revisit_us as last set (set again only if changed)
         self.design = cfar.design(c.cfar_kind, c.pfa, c.n_train, c.n_guard, looks=c.looks,
                                   code_db=c.code_db)
         self.noise = NoiseFloor(n_bins, looks=c.looks) if c.floor_detector else None
@@ -160,6 +163,7 @@ class Pipeline:
                                                                     plan_khz + step_khz)))
         self._work = tuple(np.empty((0, n_bins), t)
                            for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
+        self._work_rows = 0  # rows of the kept work buffers
         self._split = steadiness_split(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
         self._start_khz = start_khz
         # the last sweep's noise mean: a view of its row of the work buffer (a later call with
@@ -167,6 +171,7 @@ class Pipeline:
         self._noise_now = np.full(n_bins, np.nan, np.float32)
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
+        self._tracker_kernel = self.tracker._kernel
         self._cfar_kernel = self.design.kernel
         self._noise_kernel = self.noise._state if self.noise is not None else None
         self._pending: dict[int, int] = {}  # confirmed, not alerted: bursts when last classified
@@ -194,9 +199,11 @@ class Pipeline:
 
     def _buffers_for(self, n_sweeps: int):
         """(power, det, noise, time, cut) work buffers for n_sweeps sweeps: views of kept arrays."""
-        if self._work[0].shape[0] < n_sweeps:
+        if n_sweeps == self._work_rows:  # (a live stream: one sweep a call, every call)
+            return self._work
+        if self._work_rows < n_sweeps:
             self._work = tuple(np.empty((n_sweeps, self.n_bins), w.dtype) for w in self._work)
-        if self._work[0].shape[0] == n_sweeps:
+            self._work_rows = n_sweeps
             return self._work
         return tuple(w[:n_sweeps] for w in self._work)
 
@@ -220,7 +227,7 @@ class Pipeline:
         if n:
             self._timing(t_us, duration_us)
         power, det, noise, extra, cut = self._buffers_for(n)
-        if sweeps.dtype == np.uint8:
+        if sweeps.dtype == UINT8:
             _detect_noise.codes_to_mw(sweeps, power)
         else:
             power = check_array(sweeps, "sweeps", np.float32, 2)
@@ -238,7 +245,8 @@ class Pipeline:
             n_det = self._clear_wide_pieces(det, single, second, noise, n_det)
         if self.noise is not None and n:
             self._noise_now = noise[n - 1]
-        hopper = self._band_hopper(single, second, power, noise, t_us, duration_us) if n else None
+        hopper = (self._band_hopper(single, second, power, noise, t_us, duration_us)
+                  if n and self._hoppers is not None else None)
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
             if t_us.dtype != INT64 or duration_us.dtype != INT64:  # else the burst kernel checks
@@ -266,7 +274,7 @@ class Pipeline:
             elif self._hopper_reported is None:
                 self._hopper_reported = hopper
                 alerts = named
-        if not n or (not bursts.size and not self.tracker.n_live):
+        if not n or (not bursts.size and not self._tracker_kernel.n_live):
             return Result(det, noise, bursts, self._no_events, alerts, hopper)
         events = self.tracker.process(bursts, int(t_us[-1] + duration_us[-1]))
         track_alerts = self._new_alerts(events, bursts.size > 0)
@@ -282,10 +290,9 @@ class Pipeline:
         return n_det
 
     def _band_hopper(self, single, second, power, noise, t_us, duration_us) -> Hopper | None:
-        """The band hopper when it took hits in these sweeps, unless a track already names the
-        link (a hopper that holds its channels is a track; one emitter, one report)."""
-        if self._hoppers is None:
-            return None
+        """The band hopper (where one is kept) when it took hits in these sweeps, unless a track
+        already names the link (a hopper that holds its channels is a track; one emitter, one
+        report)."""
         reads = (single,) if second is None else (single, second)
         if self._reads_mw.shape != (len(reads),) + single.shape:
             self._reads_mw = np.empty((len(reads),) + single.shape, np.float32)
@@ -304,15 +311,17 @@ class Pipeline:
 
     def _timing(self, t_us, duration_us) -> None:
         """The scan's latest sweep period (start to start) and sweep duration, for classify."""
-        t0, t1 = int(t_us[0]), int(t_us[-1])
+        t0, t1 = int(t_us.item(0)), int(t_us.item(-1))  # (item: no NumPy scalar made)
         before = t0 if self._last_t_us is None else self._last_t_us
         n_gaps = len(t_us) - (self._last_t_us is None)
         if n_gaps > 0 and t1 > before:
-            self._period_us = (t1 - before) / n_gaps
-            self._sweep_us = float(duration_us[-1])
+            self._period_us = period = (t1 - before) / n_gaps
+            self._sweep_us = float(duration_us.item(-1))
             # a scanner's tracks stay on a channel only from one sweep to the next
-            self.tracker.revisit_us = (self._period_us if self._period_us > RESOLVED_PERIOD_US
-                                       else 0.0)
+            revisit = period if period > RESOLVED_PERIOD_US else 0.0
+            if revisit != self._revisit_us:
+                self.tracker.revisit_us = revisit
+                self._revisit_us = revisit
         self._last_t_us = t1
 
     @property
@@ -364,7 +373,12 @@ class Pipeline:
     def classes(self, snap: np.ndarray) -> np.ndarray:
         """CLASSES of the given rows of a tracker snapshot (a track's class is its own: the
         caller picks the rows it needs, e.g. the confirmed tracks that took a burst)."""
-        return classify(self._features(snap), self.scan, self.straddle(snap))
+        return np.array(self.class_rows(snap), CLASSES)
+
+    def class_rows(self, snap: np.ndarray) -> list[tuple]:
+        """classes() as tuples of Python values (classify.classify_rows), no array made."""
+        return classify_rows(self._features(snap), self.scan,
+                             self.straddle(snap) if self._split is not None else None)
 
     def straddle(self, snap: np.ndarray) -> np.ndarray:
         """Per track of the snapshot rows (classify's STRADDLE), where its last burst's centre

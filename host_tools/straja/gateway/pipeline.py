@@ -159,7 +159,8 @@ class Pipeline:
                     self.counts["console_chunks"] += 1
                 else:
                     self._frame(item, source, t_ns, out)
-            self._prompt(data, source, t_ns, out)
+            if not data.endswith(b"\0"):  # (most chunks end with a frame: no prompt to look for)
+                self._prompt(data, source, t_ns, out)
         except Exception as e:  # noqa: BLE001 (any fault of one node's data is contained)
             self.quarantined[source] = t_ns + self.quarantine_ns
             out.events.append(SourceQuarantined(t_ns, source, self.source_node.get(source),
@@ -174,9 +175,11 @@ class Pipeline:
         return self._limited(out)
 
     def _limited(self, out: Output) -> Output:
+        limiter = self.limiter
         if out.events:
-            out.events = self.limiter.filter(out.events)
-        out.events += self.limiter.expire(self.now_ns)
+            out.events = limiter.filter(out.events)
+        if limiter.next_end_ns is not None and self.now_ns >= limiter.next_end_ns:
+            out.events += limiter.expire(self.now_ns)
         return out
 
     def remote_id_line(self, t_ns: int, line: str) -> Output:
@@ -187,38 +190,40 @@ class Pipeline:
         return out
 
     def _advance(self, t_ns: int, out: Output) -> None:
-        self.now_ns = max(self.now_ns, t_ns)
+        if t_ns > self.now_ns:
+            self.now_ns = t_ns
+        now = self.now_ns
         if self._survey_from is None:
             self._survey_from = t_ns
         events = out.events
         deadlines = self._deadlines
-        while deadlines and deadlines[0][0] <= self.now_ns:
+        while deadlines and deadlines[0][0] <= now:
             node_id = heapq.heappop(deadlines)[1]
             health = self.nodes[node_id]
-            events += health.check(self.now_ns)
+            events += health.check(now)
             if health.online:
                 heapq.heappush(deadlines, (health.last_seen_ns + self.timeout_ns, node_id))
-        for track in self.fusion.expire(self.now_ns) if self.fusion.tracks else ():
+        for track in self.fusion.expire(now) if self.fusion.tracks else ():
             if is_drone(track.family):
-                events.append(TrackEnded(self.now_ns, **track.summary()))
+                events.append(TrackEnded(now, **track.summary()))
                 if self.surveyed is not None:
                     self.surveyed.append(track)
-            self._alert_events(self.alerts.track_ended(track, self.now_ns), out)
+            self._alert_events(self.alerts.track_ended(track, now), out)
             self.linker.track_ended(track)
             self.positioner.track_ended(track)
-        for done in self.profiler.expire(self.now_ns) if self.profiler.pending else ():
+        for done in self.profiler.expire(now) if self.profiler.pending else ():
             self._profiled(done, out)
-        for node_id in self.planner.refresh(self.now_ns):
+        for node_id in self.planner.refresh(now):
             port = self.port_of(node_id)
             if port is not None:  # (a node that restarted meanwhile gets it back so)
                 out.commands.append(self.planner.focus_command(port, node_id))
         if self.remote_id.drones:
-            events += self.remote_id.expire(self.now_ns)
+            events += self.remote_id.expire(now)
         if self._next_stats is None:
-            self._next_stats = self.now_ns + self.stats_ns
-        elif self.now_ns >= self._next_stats:
-            self._next_stats += self.stats_ns * (1 + (self.now_ns - self._next_stats) // self.stats_ns)
-            events += [self._surveyed(h.stats(self.now_ns, self.seq))
+            self._next_stats = now + self.stats_ns
+        elif now >= self._next_stats:
+            self._next_stats += self.stats_ns * (1 + (now - self._next_stats) // self.stats_ns)
+            events += [self._surveyed(h.stats(now, self.seq))
                        for _, h in sorted(self.nodes.items())]
 
     # -- frames -----------------------------------------------------------------------------
@@ -399,8 +404,6 @@ class Pipeline:
         decoder reports console text only at the next 0x00, which a waiting REPL never sends):
         the node's app has stopped, so it is soft-reset, with an event (once per quarantine_s:
         it needs time to boot)."""
-        if data.endswith(b"\0"):
-            return  # (most chunks: frames only)
         tail = data[data.rfind(0) + 1:]
         at_raw = tail.endswith(RAW_PROMPT)
         if not (at_raw or tail.endswith(FRIENDLY_PROMPT)) or tail.translate(None, CONSOLE_BYTES) \
