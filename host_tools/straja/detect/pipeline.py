@@ -27,9 +27,9 @@ from straja._detect_split import SteadinessSplit
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
-from straja.detect.classify import (CLASSES, RESOLVED_PERIOD_US, STEADY_MIN_BURSTS, STRADDLE,
-                                    WIDE_KHZ, Scan, band, band_hopper, classify, classify_rows,
-                                    ieee_div)
+from straja.detect.classify import (CLASSES, NO_STRADDLE, RESOLVED_PERIOD_US, STEADY_MIN_BURSTS,
+                                    STRADDLE, WIDE_KHZ, Scan, band, band_hopper, classify,
+                                    classify_rows, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig
@@ -377,8 +377,11 @@ class Pipeline:
 
     def class_rows(self, snap: np.ndarray) -> list[tuple]:
         """classes() as tuples of Python values (classify.classify_rows), no array made."""
-        return classify_rows(self._features(snap), self.scan,
-                             self.straddle(snap) if self._split is not None else None)
+        per_row = None  # none straddling (most calls): classify's NO_STRADDLE for each
+        for row, midpoint, balance in self._straddles(snap):
+            per_row = per_row or [NO_STRADDLE] * snap.size
+            per_row[row] = {"midpoint_khz": midpoint, "balance_db": balance}  # (as a record)
+        return classify_rows(self._features(snap), self.scan, per_row)
 
     def straddle(self, snap: np.ndarray) -> np.ndarray:
         """Per track of the snapshot rows (classify's STRADDLE), where its last burst's centre
@@ -389,9 +392,17 @@ class Pipeline:
         (classify's BALANCED_DB); NaN elsewhere, or where either signal is under
         STRADDLE_MIN_SIGNAL of that floor (too weak to compare)."""
         out = np.full(snap.size, np.nan, STRADDLE)
+        for row, midpoint, balance in self._straddles(snap):
+            out[row] = midpoint, balance
+        return out
+
+    def _straddles(self, snap: np.ndarray) -> list[tuple[int, float, float]]:
+        """straddle()'s rows that are not NaN, as (row, midpoint_khz, balance_db): no array
+        made for the many calls where none is (the gateway's, every sweep a track takes a
+        burst)."""
         split = self._split
         if split is None or not snap.size:
-            return out
+            return []
         # one track or a few a call (the gateway's per sweep): Python numbers, not arrays
         start, step, last = self._start_khz, self._step_khz, self.n_bins - 1
         pairs = []  # (row, lower channel) of the tracks between two channels
@@ -401,23 +412,25 @@ class Pipeline:
                     and abs(pos - lo - 0.5) <= STRADDLE_OFFSET:
                 pairs.append((row, lo))
         if not pairs:  # no track between two channels (most calls): no floor to take
-            return out
+            return []
         floor = _median(self._noise_now)  # NaN before the first sweep: none compared
         hot, streak = split.hot_mw, split.streak
-        rows, ratios = [], []
+        rows, midpoints, ratios = [], [], []
         for row, lo in pairs:
-            sig_lo, sig_hi = float(hot[lo]) - floor, float(hot[lo + 1]) - floor
+            sig_lo, sig_hi = hot.item(lo) - floor, hot.item(lo + 1) - floor
             if sig_lo != sig_lo or sig_hi != sig_hi:  # NaN: not compared (min() would drop it)
                 continue
             weaker, stronger = min(sig_lo, sig_hi), max(sig_lo, sig_hi)
-            if streak[lo] > 0 and streak[lo + 1] > 0 and weaker >= STRADDLE_MIN_SIGNAL * floor:
+            if streak.item(lo) > 0 and streak.item(lo + 1) > 0 \
+                    and weaker >= STRADDLE_MIN_SIGNAL * floor:
                 rows.append(row)
+                midpoints.append(start + step * (lo + 0.5))
                 ratios.append(ieee_div(weaker, stronger))
-                out["midpoint_khz"][row] = start + step * (lo + 0.5)
-        if rows:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out["balance_db"][rows] = 10 * np.log10(np.array(ratios))
-        return out
+        if not rows:
+            return []
+        with np.errstate(invalid="ignore", divide="ignore"):
+            balances = (10 * np.log10(np.array(ratios))).tolist()
+        return list(zip(rows, midpoints, balances))
 
     def _features(self, snap: np.ndarray) -> np.ndarray:
         """tracks.features with tracks.with_excess, then tracks.with_history where the
@@ -437,7 +450,8 @@ def _median(values: np.ndarray) -> float:
     if any is NaN) without its wrappers: the band's floor, taken every sweep with a track."""
     if not values.size:
         return math.nan
-    ordered = np.sort(values)
+    ordered = values.copy()
+    ordered.sort()  # (np.sort without its wrapper)
     if ordered[-1] != ordered[-1]:  # NaN sorts last
         return math.nan
     half = values.size // 2
