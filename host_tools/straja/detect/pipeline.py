@@ -169,6 +169,7 @@ class Pipeline:
         # the last sweep's noise mean: a view of its row of the work buffer (a later call with
         # sweeps writes the buffer and takes its own last row)
         self._noise_now = np.full(n_bins, np.nan, np.float32)
+        self._noise_of = None  # the kept noise buffer _noise_now is a row of (None: another)
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
         self._tracker_kernel = self.tracker._kernel
@@ -221,32 +222,38 @@ class Pipeline:
         """
         if not isinstance(sweeps, np.ndarray) or sweeps.ndim != 2:
             raise TypeError("sweeps must be a 2-D numpy array (n_sweeps, n_bins)")
-        if sweeps.shape[1] != self.n_bins:
-            raise ValueError(f"sweeps have {sweeps.shape[1]} bins, this pipeline {self.n_bins}")
-        n = sweeps.shape[0]
+        n, n_bins = sweeps.shape
+        if n_bins != self.n_bins:
+            raise ValueError(f"sweeps have {n_bins} bins, this pipeline {self.n_bins}")
         if n:
             self._timing(t_us, duration_us)
-        power, det, noise, extra, cut = self._buffers_for(n)
+        work = self._work if n == self._work_rows else self._buffers_for(n)
+        power, det, noise, extra, cut = work
         if sweeps.dtype == UINT8:
             _detect_noise.codes_to_mw(sweeps, power)
         else:
             power = check_array(sweeps, "sweeps", np.float32, 2)
         self._cfar_kernel.process(power, det)
         n_det = -1
-        if self.noise is not None:
-            n_det = self._noise_kernel.process(power, noise, det, self._floor_alpha)
+        floor = self._noise_kernel  # None without the floor detector
+        if floor is not None:
+            n_det = floor.process(power, noise, det, self._floor_alpha)
         if self.time is not None:
             self.time._state.process(power, extra)
             np.bitwise_or(det, extra, out=det)
             n_det = -1
         if self._busy is not None:
             n_det = self._busy.process(single, noise, det)
-        if self._hoppers is not None and n:
-            n_det = self._clear_wide_pieces(det, single, second, noise, n_det)
-        if self.noise is not None and n:
-            self._noise_now = noise[n - 1]
-        hopper = (self._band_hopper(single, second, power, noise, t_us, duration_us)
-                  if n and self._hoppers is not None else None)
+        hopper = None
+        if n:
+            if self._hoppers is not None:
+                n_det = self._clear_wide_pieces(det, single, second, noise, n_det)
+            if floor is not None and noise is not self._noise_of:
+                # the last sweep's row (the same view while the kept buffers serve every call)
+                self._noise_now = noise[n - 1]
+                self._noise_of = noise if noise is self._work[2] else None
+            if self._hoppers is not None:
+                hopper = self._band_hopper(single, second, power, noise, t_us, duration_us)
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
             if t_us.dtype != INT64 or duration_us.dtype != INT64:  # else the burst kernel checks
@@ -265,7 +272,8 @@ class Pipeline:
             else:
                 cut = None
             bursts = self.bursts.process(det, power, t_us, duration_us, cut)
-        noise = noise if self.noise is not None else None
+        if floor is None:
+            noise = None
         alerts = self._no_alerts
         if hopper is not None:
             named = self.hopper_class(hopper)

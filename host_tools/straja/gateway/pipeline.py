@@ -143,7 +143,7 @@ class Pipeline:
         gateway's: the port is quarantined (not read for quarantine_s, then asked again)."""
         out = Output()
         self._advance(t_ns, out)
-        until = self.quarantined.get(source)
+        until = self.quarantined.get(source) if self.quarantined else None
         if until is not None:
             if t_ns < until:
                 return self._limited(out)
@@ -203,7 +203,8 @@ class Pipeline:
             events += health.check(now)
             if health.online:
                 heapq.heappush(deadlines, (health.last_seen_ns + self.timeout_ns, node_id))
-        for track in self.fusion.expire(now) if self.fusion.tracks else ():
+        fusion = self.fusion
+        for track in fusion.expire(now) if fusion.tracks and now >= fusion.next_end_ns else ():
             if is_drone(track.family):
                 events.append(TrackEnded(now, **track.summary()))
                 if self.surveyed is not None:
@@ -238,8 +239,8 @@ class Pipeline:
             self.counts["refused_frames"] += 1
             return
         self.counts["frames"] += 1
-        boot = frame.body.boot_count if frame.type == STATUS else -1
-        self.seq.accept(node_id, frame.seq, frame.t_us, boot)
+        kind, body = frame.type, frame.body
+        self.seq.accept(node_id, frame.seq, frame.t_us, body.boot_count if kind == STATUS else -1)
         if health is None:
             health = self.nodes[node_id] = NodeHealth(node_id, self.timeout_ns)
             self.detectors[node_id] = self._detector(node_id, health)
@@ -248,26 +249,30 @@ class Pipeline:
         changes = health.frame(frame, source, t_ns)
         if not was_online:
             heapq.heappush(self._deadlines, (health.last_seen_ns + self.timeout_ns, node_id))
-        out.events += changes
-        restarted = bool(changes) and any(isinstance(e, NodeRestarted) for e in changes)
+        restarted = False
+        if changes:
+            out.events += changes
+            restarted = any(isinstance(e, NodeRestarted) for e in changes)
         if restarted:  # node time starts again
             self.detectors[node_id] = self._detector(node_id, health)
             self.profiler.forget_node(node_id)
-        if restarted or (frame.type == STATUS and frame.body.mode == IDLE):
+        if restarted or (kind == STATUS and body.mode == IDLE):
             self._hello(source, out)
-        if frame.type == SWEEP:
+        if kind == SWEEP:
             for tap in self.sweep_taps:
-                tap(node_id, t_ns, frame.body)
-            if self.profiler.pending and self._profile_sweep(health, frame.body, out):
+                tap(node_id, t_ns, body)
+            profiler = self.profiler
+            if profiler.pending and self._profile_sweep(health, body, out):
                 return  # the profile asked of the node: not a sweep of its plan
-            self.profiler.normal_sweep(node_id, frame.body)
-            offset = health.clock.offset_ns or 0
-            for obs in self.detectors[node_id].sweep(frame.body, frame.t_us, offset):
+            profiler.normal_sweep(node_id, body)
+            observations = self.detectors[node_id].sweep(body, frame.t_us,
+                                                         health.clock.offset_ns or 0)
+            for obs in observations:
                 self._fuse(obs, t_ns, out)
-        elif frame.type == REPLY:
-            self._reply(health, frame.body, t_ns, out)
-        elif frame.type == REMOTEID:
-            rid = frame.body
+        elif kind == REPLY:
+            self._reply(health, body, t_ns, out)
+        elif kind == REMOTEID:
+            rid = body
             out.events += self.remote_id.heard(t_ns, rid.advertising(), node_id, rid.rssi_dbm, rid.mac)
         # ENVELOPE blocks are not detected on yet: the core's pipeline takes sweeps only
 
