@@ -333,6 +333,11 @@ class Pipeline:
         self._last_t_us = t1
 
     @property
+    def step_khz(self) -> float:
+        """The channel step (scan.step_khz, without making the Scan)."""
+        return self._step_khz
+
+    @property
     def scan(self) -> Scan:
         """How this front end reads the spectrum (classify's Scan), as last measured; made when
         asked (classification is rare), not at every sweep."""

@@ -223,7 +223,7 @@ class NodeDetector:
         """The core's band hopper (a per-packet hopper seen in the band's statistics) that took
         hits in this sweep: its hop set's extent and its strongest hit."""
         family = str(st.core.hopper_class(hopper)["family"][0])
-        half = st.core.scan.step_khz / 2
+        half = st.core.step_khz / 2
         return Observation(self.node_id, family, hopper.t_last_us * 1000 + offset_ns,
                            int(hopper.lo_khz - half), int(hopper.hi_khz + half),
                            round(10 * math.log10(max(hopper.peak_mw, 1e-20)), 1))
@@ -256,7 +256,7 @@ class NodeDetector:
         centre, width, peak_mw = (bursts[f].tolist()
                                   for f in ("centre_khz", "bandwidth_khz", "peak_mw"))
         half = max(width) / 2
-        half_step = st.core.scan.step_khz / 2
+        half_step = st.core.step_khz / 2
         naming = st.naming
         out = []
         names = confirmed.dtype.names
