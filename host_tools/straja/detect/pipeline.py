@@ -182,6 +182,7 @@ class Pipeline:
         self._no_bursts = np.empty(0, BURST)
         self._no_events = np.empty(0, EVENT)
         self._no_alerts = np.empty(0, CLASSES)
+        self._quiet: Result | None = None  # the Result of a quiet sweep (process)
         if c.revisit:
             if self.noise is None:
                 raise ValueError("revisit needs the floor detector (its noise estimate)")
@@ -194,6 +195,9 @@ class Pipeline:
                                                     else 0))
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
         self._reads_mw = np.empty((0, 0, n_bins), np.float32)  # the band hopper's reads, mW
+        # any stage beyond the frequency CFAR and the floor (most plans have none)
+        self._more_stages = (self.time is not None or self._busy is not None
+                             or self._hoppers is not None)
         self._hit_cells = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
         self._drone_tracks: set[int] = set()  # tracks alerted as drone links, while live
         self._hopper_reported: Hopper | None = None  # the band hopper, once alerted
@@ -238,22 +242,21 @@ class Pipeline:
         floor = self._noise_kernel  # None without the floor detector
         if floor is not None:
             n_det = floor.process(power, noise, det, self._floor_alpha)
-        if self.time is not None:
-            self.time._state.process(power, extra)
-            np.bitwise_or(det, extra, out=det)
-            n_det = -1
-        if self._busy is not None:
-            n_det = self._busy.process(single, noise, det)
-        hopper = None
-        if n:
-            if self._hoppers is not None:
+        if self._more_stages:
+            if self.time is not None:
+                self.time._state.process(power, extra)
+                np.bitwise_or(det, extra, out=det)
+                n_det = -1
+            if self._busy is not None:
+                n_det = self._busy.process(single, noise, det)
+            if self._hoppers is not None and n:
                 n_det = self._clear_wide_pieces(det, single, second, noise, n_det)
-            if floor is not None and noise is not self._noise_of:
-                # the last sweep's row (the same view while the kept buffers serve every call)
-                self._noise_now = noise[n - 1]
-                self._noise_of = noise if noise is self._work[2] else None
-            if self._hoppers is not None:
-                hopper = self._band_hopper(single, second, power, noise, t_us, duration_us)
+        if n and floor is not None and noise is not self._noise_of:
+            # the last sweep's row (the same view while the kept buffers serve every call)
+            self._noise_now = noise[n - 1]
+            self._noise_of = noise if noise is self._work[2] else None
+        hopper = (self._band_hopper(single, second, power, noise, t_us, duration_us)
+                  if n and self._hoppers is not None else None)
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
             if t_us.dtype != INT64 or duration_us.dtype != INT64:  # else the burst kernel checks
@@ -283,6 +286,13 @@ class Pipeline:
                 self._hopper_reported = hopper
                 alerts = named
         if not n or (not bursts.size and not self._tracker_kernel.n_live):
+            if bursts is self._no_bursts and alerts is self._no_alerts and hopper is None:
+                # a quiet sweep's Result holds only constants and the kept buffers: one made
+                # again only when those change
+                quiet = self._quiet
+                if quiet is None or quiet.det is not det or quiet.noise_mw is not noise:
+                    quiet = self._quiet = Result(det, noise, bursts, self._no_events, alerts)
+                return quiet
             return Result(det, noise, bursts, self._no_events, alerts, hopper)
         events = self.tracker.process(bursts, int(t_us[-1] + duration_us[-1]))
         track_alerts = self._new_alerts(events, bursts.size > 0)
