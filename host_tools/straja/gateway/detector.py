@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields, replace
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -126,6 +127,9 @@ class _PlanState:
         self.t_us = np.zeros(1, np.int64)
         self.dur_us = np.zeros(1, np.int64)
         self.codes_row = self.codes[0]  # (1-D views: a segment's copy indexes one axis)
+        # the core's call on a whole sweep, its arguments bound once
+        self.process = partial(self.core.process, self.codes, self.t_us, self.dur_us,
+                               self.single, self.second)
         self.single_row = None if self.single is None else self.single[0]
         self.second_row = None if self.second is None else self.second[0]
         self.filled = 0
@@ -213,7 +217,7 @@ class NodeDetector:
         st.filled += n
         if end < total or st.filled != total:
             return []
-        result = st.core.process(st.codes, st.t_us, st.dur_us, st.single, st.second)
+        result = st.process()
         out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
         if result.bursts.size:
             out += self._observations(st, result.bursts, offset_ns)
