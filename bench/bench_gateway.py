@@ -17,6 +17,10 @@ The cyclic garbage collector (`--gc`): on, as the gateway runs it; off during th
 (its share of the cost); or frozen (`gc.collect()` then `gc.freeze()` once the nodes have
 connected and the warm stream gone through: the objects alive then are never walked again).
 
+Events digest: of every event and command the timed stream gave, and the pipeline's counts
+(every pass must give the same: the bench stops otherwise); the same digest before and after a
+change of the processing code says it kept the gateway's behaviour on this input.
+
 Figures: CPU time of this thread (`time.thread_time`) over the whole stream, divided by the
 sweeps (cost); each node count's stream goes through a fresh gateway again and again, the node
 counts in turn, until every count's minimum is stable (bench/timing.py): min / median of the
@@ -43,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import os
 import statistics
@@ -99,6 +104,23 @@ def other_plan_sweep(node_id: int, bins: int) -> bytes:
                               Sweep(0, 0, 1, lo, step // 2, 500, 50_000, 0, bins, codes)))
 
 
+def digest(outputs: list, counts: dict) -> str:
+    """A short digest of the outputs' events and commands (their reprs: every field) and the
+    pipeline's counts."""
+    h = hashlib.sha256(repr(sorted(counts.items())).encode())
+    for out in outputs:
+        for item in out.events + out.commands:
+            h.update(repr(item).encode())
+    return h.hexdigest()[:12]
+
+
+def check_passes(fleet: "Fleet") -> None:
+    """Every pass of a fleet raised the same alerts and gave the same events (else the figures
+    are not of one processing)."""
+    assert len(set(fleet.alerts)) == 1, f"passes raised different alerts: {fleet.alerts}"
+    assert len(set(fleet.digests)) == 1, f"passes gave different events: {fleet.digests}"
+
+
 def ms_pct(values, q) -> float:
     return float(np.percentile(np.array(values) / 1e6, q))
 
@@ -117,6 +139,9 @@ class Fleet:
         self.connect, self.plan_change, self.lat_all, self.lat_alert = [], [], [], []
         self.cpu_alert = []  # CPU of the alert chunks (their wall latency includes preemption)
         self.alerts = []
+        # of each timed pass: a digest of every event and command the stream gave, and the
+        # pipeline's counts (the same in every pass, and before and after a change of the code)
+        self.digests = []
 
     def stream(self, latency: bool = False) -> float:
         """One pass: connect every node, stream, change every node's plan. Returns the CPU
@@ -146,14 +171,20 @@ class Fleet:
             if latency:
                 self._stream_timed(pipeline, st)
             else:
+                given = []  # (outputs with events or commands: a few; digested untimed)
                 for c in self.chunks:
-                    events = pipeline.feed(c.source, c.t_ns, c.data).events
-                    if events:
-                        st.write(events)
+                    out = pipeline.feed(c.source, c.t_ns, c.data)
+                    if out.events:
+                        st.write(out.events)
+                        given.append(out)
+                    elif out.commands:
+                        given.append(out)
             cpu = time.thread_time() - c0
         finally:
             gc.enable()
             gc.unfreeze()
+        if not latency:
+            self.digests.append(digest(given, pipeline.counts))
         t_end = self.chunks[-1].t_ns
         for n, (status, _) in enumerate(self.firsts, 1):
             c0 = time.thread_time()
@@ -225,15 +256,16 @@ def emitters(node_counts: list[int], seconds: float, budget: float, folder: Path
           "load average "
           f"{os.getloadavg()[0]:.1f}")
     print("| nodes | sweeps | sweeps a node-second | CPU a sweep min / median "
-          "| CPU a node-second min | alerts |")
-    print("|---:|---:|---:|---:|---:|---:|")
+          "| CPU a node-second min | alerts | events digest |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
     for n, f in fleets.items():
-        assert len(set(f.alerts)) == 1, f"passes raised different alerts: {f.alerts}"
+        check_passes(f)
         node_s = n * (f.chunks[-1].t_ns - f.chunks[0].t_ns) / 1e9
         print(f"| {n} | {f.sweeps} | {f.sweeps / node_s:.1f} "
               f"| {min(runs[n]) / f.sweeps * 1e6:.1f} / "
               f"{statistics.median(runs[n]) / f.sweeps * 1e6:.1f} µs "
-              f"| {1e3 * min(runs[n]) / node_s:.2f} ms | {f.alerts[0]} |", flush=True)
+              f"| {1e3 * min(runs[n]) / node_s:.2f} ms | {f.alerts[0]} | {f.digests[0]} |",
+              flush=True)
 
 
 def main() -> None:
@@ -276,12 +308,13 @@ def main() -> None:
           f"{len(runs[args.nodes[0]])} times, node counts in turn; load average "
           f"{os.getloadavg()[0]:.1f}")
     print("| nodes | sweeps | CPU a sweep min / median | vs 16 nodes min / median | of one core "
-          "| latency p50 / p99 | alerts | connect min / median (first) | plan change min / median |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| latency p50 / p99 | alerts | events digest | connect min / median (first) "
+          "| plan change min / median |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     first = fleets[args.nodes[0]].connect[0]
     base = None
     for n, f in fleets.items():
-        assert len(set(f.alerts)) == 1, f"passes raised different alerts: {f.alerts}"
+        check_passes(f)
         per_sweep = (min(runs[n]) / f.sweeps * 1e6, statistics.median(runs[n]) / f.sweeps * 1e6)
         base = base or per_sweep
         con, pc = f.connect, f.plan_change
@@ -289,6 +322,7 @@ def main() -> None:
               f"| {per_sweep[0] / base[0]:.2f} / {per_sweep[1] / base[1]:.2f} "
               f"| {100 * min(runs[n]) / args.seconds:.1f} % "
               f"| {ms_pct(f.lat_all, 50):.3f} / {ms_pct(f.lat_all, 99):.2f} ms | {f.alerts[0]} "
+              f"| {f.digests[0]} "
               f"| {1e3 * min(con[1:] or con):.2f} / {1e3 * statistics.median(con):.2f} ms"
               f"{f' ({1e3 * first:.1f} ms)' if f is fleets[args.nodes[0]] else ''} "
               f"| {1e3 * min(pc):.2f} / {1e3 * statistics.median(pc):.2f} ms |", flush=True)

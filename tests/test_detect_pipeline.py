@@ -166,6 +166,26 @@ def test_pipeline_takes_rssi_codes_and_checks_shapes():
     assert empty.det.shape == (0, 16) and empty.events.size == 0
 
 
+def test_quiet_sweeps_share_one_result_of_constants_until_something_is_detected():
+    p = Pipeline(16, 5_645_000, 20_000, PipelineConfig(looks=470))
+    codes = np.full((1, 16), 80, np.uint8)
+    dur = np.full(1, 900, np.int64)
+    quiet = [p.process(codes, np.array([k * 1000], np.int64), dur) for k in range(3)]
+    assert quiet[0] is quiet[1] is quiet[2]
+    r = quiet[0]
+    assert r.det.sum() == 0 and r.bursts.size == r.events.size == r.alerts.size == 0
+    assert r.hopper is None and r.noise_mw is not None
+    loud = codes.copy()
+    loud[0, 7] = 200
+    hot = p.process(loud, np.array([3000], np.int64), dur)
+    assert hot is not r and hot.det[0, 7] == 1
+    assert r.det[0, 7] == 1  # (det is a view of the reused buffer, as documented)
+    # a batch of another size: its own buffers, so its own result
+    two = p.process(np.full((2, 16), 80, np.uint8), np.array([4000, 5000], np.int64),
+                    np.full(2, 900, np.int64))
+    assert two is not r and two.det.shape == (2, 16)
+
+
 def test_video_beside_a_bursty_access_point_is_its_own_track():
     """A 20 MHz-step scanner (RX5808): video on R4 (5769 MHz, read at 5765) lit in every sweep
     beside an access point on Wi-Fi channel 149 (5745 MHz), 10 dB stronger and on in half the

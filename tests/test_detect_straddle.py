@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from straja.detect import pipeline as pl
-from straja.detect.classify import STRADDLE
+from straja.detect.classify import STRADDLE, classify
 from straja.detect.tracks import TRACK
 
 N_BINS, START, STEP = 8, 5_700_000, 20_000.0
@@ -55,6 +55,15 @@ def test_straddle_gives_what_the_arrays_gave(f_last, hot, streak, noise):
         got = pipe.straddle(snap)
     np.testing.assert_array_equal(got["midpoint_khz"], want["midpoint_khz"])
     np.testing.assert_array_equal(got["balance_db"], want["balance_db"])
+    # class_rows (the gateway's) passes classify the straddling rows alone: the same classes
+    snap["n_bursts"], snap["bw_sum_khz"] = 6, 6 * 2 * STEP  # wide: the rules that read it
+    snap["f_first_khz"] = snap["f_min_khz"] = snap["f_max_khz"] = snap["f_last_khz"]
+    with np.errstate(all="ignore"):
+        rows = pipe.class_rows(snap)
+        classes = classify(pipe._features(snap), pipe.scan, pipe.straddle(snap))
+    assert [(r[1], r[3], r[4]) for r in rows] == list(zip(
+        classes["family"].tolist(), classes["drone"].tolist(), classes["reason"].tolist()))
+    np.testing.assert_array_equal([r[2] for r in rows], classes["confidence"])
 
 
 @settings(max_examples=60, deadline=None)

@@ -36,16 +36,17 @@ def renamed_from(monkeypatch):
     """Makes the core's classifier call every track `unknown` from a given time (µs) on, as it
     does when a weak channel's edge bins come and go; returns the setter."""
     at = {"us": None}
-    classes = CorePipeline.classes
+    class_rows = CorePipeline.class_rows  # what the detector asks (classes() as tuples)
 
     def flickering(self, snap):
-        out = classes(self, snap)
-        if at["us"] is not None:
-            late = snap["t_last_start_us"] >= at["us"]
-            out["family"][late], out["drone"][late] = "unknown", False
-        return out
+        out = class_rows(self, snap)
+        if at["us"] is None:
+            return out
+        late = (snap["t_last_start_us"] >= at["us"]).tolist()
+        return [(tid, "unknown", conf, False, why) if renamed else (tid, family, conf, drone, why)
+                for (tid, family, conf, drone, why), renamed in zip(out, late)]
 
-    monkeypatch.setattr(CorePipeline, "classes", flickering)
+    monkeypatch.setattr(CorePipeline, "class_rows", flickering)
     return lambda us: at.__setitem__("us", us)
 
 

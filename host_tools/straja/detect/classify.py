@@ -7,6 +7,7 @@ family passes it) times the evidence n / (n + EVIDENCE_BURSTS) of n bursts.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from typing import NamedTuple
 
@@ -87,8 +88,8 @@ WIFI_BW_KHZ = (14_000.0, 26_000.0)
 ANALOG_PLAN_MHZ = np.array(rf.ANALOG_PLAN_MHZ, float)
 WIFI_5G_MHZ = np.array(sorted(rf.wifi_channel_mhz(n) for n in rf.WIFI_5G_CHANNELS), float)
 # ...and in kHz as Python numbers (_off: a few times a track and sweep)
-ANALOG_PLAN_CHANNELS_KHZ = tuple((ANALOG_PLAN_MHZ * 1000.0).tolist())
-WIFI_5G_CHANNELS_KHZ = tuple((WIFI_5G_MHZ * 1000.0).tolist())
+ANALOG_PLAN_CHANNELS_KHZ = tuple(sorted((ANALOG_PLAN_MHZ * 1000.0).tolist()))  # (_off)
+WIFI_5G_CHANNELS_KHZ = tuple(sorted((WIFI_5G_MHZ * 1000.0).tolist()))  # (_off)
 BLE_ADV_KHZ = tuple(1000.0 * f for f in rf.BLE_ADV_MHZ.values())
 BLE_TOL_KHZ = 2_000.0
 BLE_MAX_CHANNELS = 9          # 3 advertising channels, each read as up to 3 bins wide
@@ -208,8 +209,11 @@ def classify_one(f, scan: Scan = Scan(), straddle=NO_STRADDLE) -> tuple[str, flo
 
 
 def _off(plan_khz: tuple, centre_khz: float) -> float:
-    """Distance from centre_khz to the nearest channel of plan_khz (NaN for a NaN centre)."""
-    return min(abs(channel - centre_khz) for channel in plan_khz)
+    """Distance from centre_khz to the nearest channel of plan_khz, sorted (NaN for a NaN
+    centre): one of the two channels around it, found by bisection (classified every sweep a
+    video track takes a burst)."""
+    at = bisect.bisect_left(plan_khz, centre_khz)
+    return min(abs(channel - centre_khz) for channel in plan_khz[max(at - 1, 0):at + 1])
 
 
 def _steady(f, scan: Scan) -> bool:
@@ -459,10 +463,16 @@ def classify(feats: np.ndarray, scan: Scan = Scan(), straddle=None) -> np.ndarra
     STRADDLE record per track (None: none known). The rules read each track's features as a
     dict of Python numbers: a NumPy record's field reads and scalar arithmetic cost several
     times as much, and the numbers (float64, ints) are the same."""
+    return np.array(classify_rows(feats, scan, straddle), CLASSES)
+
+
+def classify_rows(feats: np.ndarray, scan: Scan = Scan(), straddle=None) -> list[tuple]:
+    """classify()'s records as tuples of Python values, for a caller that reads a few fields
+    (the gateway's, every sweep a video track takes a burst)."""
     names, rows = feats.dtype.names, []
     for i, values in enumerate(feats.tolist()):
         f = dict(zip(names, values))
         family, conf, reason = classify_one(f, scan, NO_STRADDLE if straddle is None
                                             else straddle[i])
         rows.append((f["track_id"], family, conf, family in DRONE_FAMILIES, reason))
-    return np.array(rows, CLASSES)
+    return rows

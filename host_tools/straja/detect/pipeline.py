@@ -27,8 +27,9 @@ from straja._detect_split import SteadinessSplit
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
-from straja.detect.classify import (CLASSES, RESOLVED_PERIOD_US, STEADY_MIN_BURSTS, STRADDLE,
-                                    WIDE_KHZ, Scan, band, band_hopper, classify, ieee_div)
+from straja.detect.classify import (CLASSES, NO_STRADDLE, RESOLVED_PERIOD_US, STEADY_MIN_BURSTS,
+                                    STRADDLE, WIDE_KHZ, Scan, band, band_hopper, classify,
+                                    classify_rows, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig
@@ -36,6 +37,7 @@ from straja.protocol import FLAG_INTERLEAVED, read_positions
 
 
 INT64 = np.dtype(np.int64)
+UINT8 = np.dtype(np.uint8)
 # Revisit sweeps (docs/detection.md, "Hoppers seen by a scanner"): a neighbourhood of one Wi-Fi channel
 # (20 MHz) is "bursty" when its single reads are often hot (an emitter is there a fair share of
 # the time) but its held reads rarely (it does not stay: frames, not a link dwelling on a
@@ -144,6 +146,7 @@ class Pipeline:
         self._step_khz = float(step_khz)
         self._period_us = self._sweep_us = 0.0  # measured (process): classify reads them as scan
         self._last_t_us = None
+        self._revisit_us = None  # the tracker's revisit_us as last set (set again only if changed)
         self.design = cfar.design(c.cfar_kind, c.pfa, c.n_train, c.n_guard, looks=c.looks,
                                   code_db=c.code_db)
         self.noise = NoiseFloor(n_bins, looks=c.looks) if c.floor_detector else None
@@ -160,13 +163,16 @@ class Pipeline:
                                                                     plan_khz + step_khz)))
         self._work = tuple(np.empty((0, n_bins), t)
                            for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
+        self._work_rows = 0  # rows of the kept work buffers
         self._split = steadiness_split(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
         self._start_khz = start_khz
         # the last sweep's noise mean: a view of its row of the work buffer (a later call with
         # sweeps writes the buffer and takes its own last row)
         self._noise_now = np.full(n_bins, np.nan, np.float32)
+        self._noise_of = None  # the kept noise buffer _noise_now is a row of (None: another)
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
+        self._tracker_kernel = self.tracker._kernel
         self._cfar_kernel = self.design.kernel
         self._noise_kernel = self.noise._state if self.noise is not None else None
         self._pending: dict[int, int] = {}  # confirmed, not alerted: bursts when last classified
@@ -176,6 +182,7 @@ class Pipeline:
         self._no_bursts = np.empty(0, BURST)
         self._no_events = np.empty(0, EVENT)
         self._no_alerts = np.empty(0, CLASSES)
+        self._quiet: Result | None = None  # the Result of a quiet sweep (process)
         if c.revisit:
             if self.noise is None:
                 raise ValueError("revisit needs the floor detector (its noise estimate)")
@@ -188,15 +195,20 @@ class Pipeline:
                                                     else 0))
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
         self._reads_mw = np.empty((0, 0, n_bins), np.float32)  # the band hopper's reads, mW
+        # any stage beyond the frequency CFAR and the floor (most plans have none)
+        self._more_stages = (self.time is not None or self._busy is not None
+                             or self._hoppers is not None)
         self._hit_cells = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
         self._drone_tracks: set[int] = set()  # tracks alerted as drone links, while live
         self._hopper_reported: Hopper | None = None  # the band hopper, once alerted
 
     def _buffers_for(self, n_sweeps: int):
         """(power, det, noise, time, cut) work buffers for n_sweeps sweeps: views of kept arrays."""
-        if self._work[0].shape[0] < n_sweeps:
+        if n_sweeps == self._work_rows:  # (a live stream: one sweep a call, every call)
+            return self._work
+        if self._work_rows < n_sweeps:
             self._work = tuple(np.empty((n_sweeps, self.n_bins), w.dtype) for w in self._work)
-        if self._work[0].shape[0] == n_sweeps:
+            self._work_rows = n_sweeps
             return self._work
         return tuple(w[:n_sweeps] for w in self._work)
 
@@ -214,31 +226,37 @@ class Pipeline:
         """
         if not isinstance(sweeps, np.ndarray) or sweeps.ndim != 2:
             raise TypeError("sweeps must be a 2-D numpy array (n_sweeps, n_bins)")
-        if sweeps.shape[1] != self.n_bins:
-            raise ValueError(f"sweeps have {sweeps.shape[1]} bins, this pipeline {self.n_bins}")
-        n = sweeps.shape[0]
+        n, n_bins = sweeps.shape
+        if n_bins != self.n_bins:
+            raise ValueError(f"sweeps have {n_bins} bins, this pipeline {self.n_bins}")
         if n:
             self._timing(t_us, duration_us)
-        power, det, noise, extra, cut = self._buffers_for(n)
-        if sweeps.dtype == np.uint8:
+        work = self._work if n == self._work_rows else self._buffers_for(n)
+        power, det, noise, extra, cut = work
+        if sweeps.dtype == UINT8:
             _detect_noise.codes_to_mw(sweeps, power)
         else:
             power = check_array(sweeps, "sweeps", np.float32, 2)
         self._cfar_kernel.process(power, det)
         n_det = -1
-        if self.noise is not None:
-            n_det = self._noise_kernel.process(power, noise, det, self._floor_alpha)
-        if self.time is not None:
-            self.time._state.process(power, extra)
-            np.bitwise_or(det, extra, out=det)
-            n_det = -1
-        if self._busy is not None:
-            n_det = self._busy.process(single, noise, det)
-        if self._hoppers is not None and n:
-            n_det = self._clear_wide_pieces(det, single, second, noise, n_det)
-        if self.noise is not None and n:
+        floor = self._noise_kernel  # None without the floor detector
+        if floor is not None:
+            n_det = floor.process(power, noise, det, self._floor_alpha)
+        if self._more_stages:
+            if self.time is not None:
+                self.time._state.process(power, extra)
+                np.bitwise_or(det, extra, out=det)
+                n_det = -1
+            if self._busy is not None:
+                n_det = self._busy.process(single, noise, det)
+            if self._hoppers is not None and n:
+                n_det = self._clear_wide_pieces(det, single, second, noise, n_det)
+        if n and floor is not None and noise is not self._noise_of:
+            # the last sweep's row (the same view while the kept buffers serve every call)
             self._noise_now = noise[n - 1]
-        hopper = self._band_hopper(single, second, power, noise, t_us, duration_us) if n else None
+            self._noise_of = noise if noise is self._work[2] else None
+        hopper = (self._band_hopper(single, second, power, noise, t_us, duration_us)
+                  if n and self._hoppers is not None else None)
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
             if t_us.dtype != INT64 or duration_us.dtype != INT64:  # else the burst kernel checks
@@ -257,7 +275,8 @@ class Pipeline:
             else:
                 cut = None
             bursts = self.bursts.process(det, power, t_us, duration_us, cut)
-        noise = noise if self.noise is not None else None
+        if floor is None:
+            noise = None
         alerts = self._no_alerts
         if hopper is not None:
             named = self.hopper_class(hopper)
@@ -266,7 +285,14 @@ class Pipeline:
             elif self._hopper_reported is None:
                 self._hopper_reported = hopper
                 alerts = named
-        if not n or (not bursts.size and not self.tracker.n_live):
+        if not n or (not bursts.size and not self._tracker_kernel.n_live):
+            if bursts is self._no_bursts and alerts is self._no_alerts and hopper is None:
+                # a quiet sweep's Result holds only constants and the kept buffers: one made
+                # again only when those change
+                quiet = self._quiet
+                if quiet is None or quiet.det is not det or quiet.noise_mw is not noise:
+                    quiet = self._quiet = Result(det, noise, bursts, self._no_events, alerts)
+                return quiet
             return Result(det, noise, bursts, self._no_events, alerts, hopper)
         events = self.tracker.process(bursts, int(t_us[-1] + duration_us[-1]))
         track_alerts = self._new_alerts(events, bursts.size > 0)
@@ -282,10 +308,9 @@ class Pipeline:
         return n_det
 
     def _band_hopper(self, single, second, power, noise, t_us, duration_us) -> Hopper | None:
-        """The band hopper when it took hits in these sweeps, unless a track already names the
-        link (a hopper that holds its channels is a track; one emitter, one report)."""
-        if self._hoppers is None:
-            return None
+        """The band hopper (where one is kept) when it took hits in these sweeps, unless a track
+        already names the link (a hopper that holds its channels is a track; one emitter, one
+        report)."""
         reads = (single,) if second is None else (single, second)
         if self._reads_mw.shape != (len(reads),) + single.shape:
             self._reads_mw = np.empty((len(reads),) + single.shape, np.float32)
@@ -304,16 +329,23 @@ class Pipeline:
 
     def _timing(self, t_us, duration_us) -> None:
         """The scan's latest sweep period (start to start) and sweep duration, for classify."""
-        t0, t1 = int(t_us[0]), int(t_us[-1])
+        t0, t1 = int(t_us.item(0)), int(t_us.item(-1))  # (item: no NumPy scalar made)
         before = t0 if self._last_t_us is None else self._last_t_us
         n_gaps = len(t_us) - (self._last_t_us is None)
         if n_gaps > 0 and t1 > before:
-            self._period_us = (t1 - before) / n_gaps
-            self._sweep_us = float(duration_us[-1])
+            self._period_us = period = (t1 - before) / n_gaps
+            self._sweep_us = float(duration_us.item(-1))
             # a scanner's tracks stay on a channel only from one sweep to the next
-            self.tracker.revisit_us = (self._period_us if self._period_us > RESOLVED_PERIOD_US
-                                       else 0.0)
+            revisit = period if period > RESOLVED_PERIOD_US else 0.0
+            if revisit != self._revisit_us:
+                self.tracker.revisit_us = revisit
+                self._revisit_us = revisit
         self._last_t_us = t1
+
+    @property
+    def step_khz(self) -> float:
+        """The channel step (scan.step_khz, without making the Scan)."""
+        return self._step_khz
 
     @property
     def scan(self) -> Scan:
@@ -364,7 +396,15 @@ class Pipeline:
     def classes(self, snap: np.ndarray) -> np.ndarray:
         """CLASSES of the given rows of a tracker snapshot (a track's class is its own: the
         caller picks the rows it needs, e.g. the confirmed tracks that took a burst)."""
-        return classify(self._features(snap), self.scan, self.straddle(snap))
+        return np.array(self.class_rows(snap), CLASSES)
+
+    def class_rows(self, snap: np.ndarray) -> list[tuple]:
+        """classes() as tuples of Python values (classify.classify_rows), no array made."""
+        per_row = None  # none straddling (most calls): classify's NO_STRADDLE for each
+        for row, midpoint, balance in self._straddles(snap):
+            per_row = per_row or [NO_STRADDLE] * snap.size
+            per_row[row] = {"midpoint_khz": midpoint, "balance_db": balance}  # (as a record)
+        return classify_rows(self._features(snap), self.scan, per_row)
 
     def straddle(self, snap: np.ndarray) -> np.ndarray:
         """Per track of the snapshot rows (classify's STRADDLE), where its last burst's centre
@@ -375,9 +415,17 @@ class Pipeline:
         (classify's BALANCED_DB); NaN elsewhere, or where either signal is under
         STRADDLE_MIN_SIGNAL of that floor (too weak to compare)."""
         out = np.full(snap.size, np.nan, STRADDLE)
+        for row, midpoint, balance in self._straddles(snap):
+            out[row] = midpoint, balance
+        return out
+
+    def _straddles(self, snap: np.ndarray) -> list[tuple[int, float, float]]:
+        """straddle()'s rows that are not NaN, as (row, midpoint_khz, balance_db): no array
+        made for the many calls where none is (the gateway's, every sweep a track takes a
+        burst)."""
         split = self._split
         if split is None or not snap.size:
-            return out
+            return []
         # one track or a few a call (the gateway's per sweep): Python numbers, not arrays
         start, step, last = self._start_khz, self._step_khz, self.n_bins - 1
         pairs = []  # (row, lower channel) of the tracks between two channels
@@ -387,23 +435,25 @@ class Pipeline:
                     and abs(pos - lo - 0.5) <= STRADDLE_OFFSET:
                 pairs.append((row, lo))
         if not pairs:  # no track between two channels (most calls): no floor to take
-            return out
+            return []
         floor = _median(self._noise_now)  # NaN before the first sweep: none compared
         hot, streak = split.hot_mw, split.streak
-        rows, ratios = [], []
+        rows, midpoints, ratios = [], [], []
         for row, lo in pairs:
-            sig_lo, sig_hi = float(hot[lo]) - floor, float(hot[lo + 1]) - floor
+            sig_lo, sig_hi = hot.item(lo) - floor, hot.item(lo + 1) - floor
             if sig_lo != sig_lo or sig_hi != sig_hi:  # NaN: not compared (min() would drop it)
                 continue
             weaker, stronger = min(sig_lo, sig_hi), max(sig_lo, sig_hi)
-            if streak[lo] > 0 and streak[lo + 1] > 0 and weaker >= STRADDLE_MIN_SIGNAL * floor:
+            if streak.item(lo) > 0 and streak.item(lo + 1) > 0 \
+                    and weaker >= STRADDLE_MIN_SIGNAL * floor:
                 rows.append(row)
+                midpoints.append(start + step * (lo + 0.5))
                 ratios.append(ieee_div(weaker, stronger))
-                out["midpoint_khz"][row] = start + step * (lo + 0.5)
-        if rows:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out["balance_db"][rows] = 10 * np.log10(np.array(ratios))
-        return out
+        if not rows:
+            return []
+        with np.errstate(invalid="ignore", divide="ignore"):
+            balances = (10 * np.log10(np.array(ratios))).tolist()
+        return list(zip(rows, midpoints, balances))
 
     def _features(self, snap: np.ndarray) -> np.ndarray:
         """tracks.features with tracks.with_excess, then tracks.with_history where the
@@ -423,7 +473,8 @@ def _median(values: np.ndarray) -> float:
     if any is NaN) without its wrappers: the band's floor, taken every sweep with a track."""
     if not values.size:
         return math.nan
-    ordered = np.sort(values)
+    ordered = values.copy()
+    ordered.sort()  # (np.sort without its wrapper)
     if ordered[-1] != ordered[-1]:  # NaN sorts last
         return math.nan
     half = values.size // 2

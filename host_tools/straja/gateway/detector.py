@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields, replace
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -56,6 +57,8 @@ HOLD_STREAK = 4
 # with its focus variant; a node sending ever-changing sweeps (broken or hostile) must not grow
 # the gateway without bound, so the least recently swept is dropped beyond this.
 MAX_PLANS_PER_NODE = 16
+# the SWEEP flags that make a plan's core another one (with its front end and channels)
+PLAN_FLAGS = FLAG_REVISIT | FLAG_PAIRS | FLAG_INTERLEAVED
 
 
 class Observation(NamedTuple):
@@ -123,6 +126,12 @@ class _PlanState:
             if cfg.revisit and sweep.flags & FLAG_PAIRS else None
         self.t_us = np.zeros(1, np.int64)
         self.dur_us = np.zeros(1, np.int64)
+        self.codes_row = self.codes[0]  # (1-D views: a segment's copy indexes one axis)
+        # the core's call on a whole sweep, its arguments bound once
+        self.process = partial(self.core.process, self.codes, self.t_us, self.dur_us,
+                               self.single, self.second)
+        self.single_row = None if self.single is None else self.single[0]
+        self.second_row = None if self.second is None else self.second[0]
         self.filled = 0
         self.reported: dict[int, int] = {}  # track id -> t_last_end_us already reported
         self.naming: dict[int, _Naming] = {}  # track id -> its drone name, once it had one
@@ -143,6 +152,9 @@ class NodeDetector:
         self._detect_keys = set(detect)
         self._by_band = bool(detect.get("looks_by_band", False))
         self._plans: dict[tuple, _PlanState] = {}
+        # the plan of the latest sweep, already the dict's most recent (most sweeps: the same)
+        self._last_key: tuple | None = None
+        self._last: _PlanState | None = None
         self._kinds: list[str] = []
         self.set_info(info)
 
@@ -153,6 +165,7 @@ class NodeDetector:
         if kinds != self._kinds:
             self._kinds = kinds
             self._plans.clear()
+            self._last_key = self._last = None
 
     def looks(self, front_end: int, start_khz: int) -> float:
         """Looks per reading of this front end (its kind from info, else from the frequency)."""
@@ -172,32 +185,39 @@ class NodeDetector:
 
     def sweep(self, sweep: Sweep, t_us: int, offset_ns: int) -> list[Observation]:
         """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time)."""
-        held, single, second = revisit_reads(sweep.codes(), sweep.flags)
+        flags, first, total = sweep.flags, sweep.first, sweep.total
+        codes = np.frombuffer(sweep.rssi, np.uint8)  # (Sweep.codes(), without its call)
+        held, single, second = (revisit_reads(codes, flags) if flags & FLAG_REVISIT
+                                else (codes, codes, None))
         n = len(held)
-        if (sweep.step_khz == 0 or sweep.total == 0 or sweep.first + n > sweep.total
-                or (sweep.flags & FLAG_REVISIT and len(sweep.rssi) % 2)):
+        end = first + n
+        if (sweep.step_khz == 0 or total == 0 or end > total
+                or (flags & FLAG_REVISIT and len(sweep.rssi) % 2)):
             return []  # uneven channel list (frequencies not in the frame) or a bad segment
-        key = (sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total,
-               sweep.flags & (FLAG_REVISIT | FLAG_PAIRS | FLAG_INTERLEAVED))
-        st = self._plans.pop(key, None)  # re-inserted below: the dict's order is recency
-        if st is None:
-            st = _PlanState(sweep, self._config(sweep))
-            if len(self._plans) >= MAX_PLANS_PER_NODE:
-                del self._plans[next(iter(self._plans))]
-        self._plans[key] = st
-        if sweep.first == 0:
+        key = (sweep.front_end, sweep.start_khz, sweep.step_khz, total, flags & PLAN_FLAGS)
+        if key == self._last_key:
+            st = self._last
+        else:
+            st = self._plans.pop(key, None)  # re-inserted below: the dict's order is recency
+            if st is None:
+                st = _PlanState(sweep, self._config(sweep))
+                if len(self._plans) >= MAX_PLANS_PER_NODE:
+                    del self._plans[next(iter(self._plans))]
+            self._plans[key] = st
+            self._last_key, self._last = key, st
+        if first == 0:
             st.filled, st.t_us[0], st.dur_us[0] = 0, t_us, sweep.duration_us
         else:
             st.dur_us[0] += sweep.duration_us
-        st.codes[0, sweep.first:sweep.first + n] = held
-        if st.single is not None:
-            st.single[0, sweep.first:sweep.first + n] = single
-        if st.second is not None:
-            st.second[0, sweep.first:sweep.first + n] = second
+        st.codes_row[first:end] = held
+        if st.single_row is not None:
+            st.single_row[first:end] = single
+        if st.second_row is not None:
+            st.second_row[first:end] = second
         st.filled += n
-        if sweep.first + n < sweep.total or st.filled != sweep.total:
+        if end < total or st.filled != total:
             return []
-        result = st.core.process(st.codes, st.t_us, st.dur_us, st.single, st.second)
+        result = st.process()
         out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
         if result.bursts.size:
             out += self._observations(st, result.bursts, offset_ns)
@@ -207,7 +227,7 @@ class NodeDetector:
         """The core's band hopper (a per-packet hopper seen in the band's statistics) that took
         hits in this sweep: its hop set's extent and its strongest hit."""
         family = str(st.core.hopper_class(hopper)["family"][0])
-        half = st.core.scan.step_khz / 2
+        half = st.core.step_khz / 2
         return Observation(self.node_id, family, hopper.t_last_us * 1000 + offset_ns,
                            int(hopper.lo_khz - half), int(hopper.hi_khz + half),
                            round(10 * math.log10(max(hopper.peak_mw, 1e-20)), 1))
@@ -235,16 +255,17 @@ class NodeDetector:
             return []
         confirmed = tracks[rows]
         # only these can be observed, so only these are classified (classify is the cost here);
-        # the sweep's bursts (one or a few) as plain numbers
-        classes = st.core.classes(confirmed)
+        # the tracks and the sweep's bursts (one or a few) as plain numbers
+        classes = st.core.class_rows(confirmed)
         centre, width, peak_mw = (bursts[f].tolist()
                                   for f in ("centre_khz", "bandwidth_khz", "peak_mw"))
         half = max(width) / 2
-        half_step = st.core.scan.step_khz / 2
+        half_step = st.core.step_khz / 2
         naming = st.naming
         out = []
-        for tr, family, drone in zip(confirmed, classes["family"].tolist(),
-                                     classes["drone"].tolist()):
+        names = confirmed.dtype.names
+        for values, (_, family, _, drone, _) in zip(confirmed.tolist(), classes):
+            tr = dict(zip(names, values))
             tid = int(tr["track_id"])
             named = naming.get(tid)
             held = False

@@ -131,8 +131,8 @@ class Fusion:
         self.tracks: list[Track] = []
         self._count = 0
         # no track ends before this (a track's last_ns only grows): expire() looks at the
-        # tracks only once it has passed, not at every chunk
-        self._next_end_ns = 0
+        # tracks only once it has passed, not at every chunk (nor the pipeline calls it)
+        self.next_end_ns = 0
 
     def observe(self, obs: Observation) -> tuple[Track, bool]:
         """(the track this observation joins, whether it is new)."""
@@ -150,7 +150,7 @@ class Fusion:
         track = Track(f"T{obs.t_ns // 1_000_000}-{self._count}", obs.family, lo, hi, obs.t_ns,
                       obs.t_ns, kept=Kept(self.cfg.trend_db))
         end_ns = obs.t_ns + self.end_ns
-        self._next_end_ns = min(self._next_end_ns, end_ns) if self.tracks else end_ns
+        self.next_end_ns = min(self.next_end_ns, end_ns) if self.tracks else end_ns
         self.tracks.append(track)
         self._add(track, obs)
         return track, True
@@ -212,11 +212,11 @@ class Fusion:
     def expire(self, now_ns: int) -> list[Track]:
         """Tracks without an observation for track_timeout_s + confirm_wait_s, removed (in the
         order they were made)."""
-        if now_ns < self._next_end_ns:
+        if now_ns < self.next_end_ns:
             return []
         ended = [t for t in self.tracks if now_ns - t.last_ns >= self.end_ns]
         if ended:
             self.tracks = [t for t in self.tracks if now_ns - t.last_ns < self.end_ns]
         if self.tracks:
-            self._next_end_ns = min(t.last_ns for t in self.tracks) + self.end_ns
+            self.next_end_ns = min(t.last_ns for t in self.tracks) + self.end_ns
         return ended

@@ -27,7 +27,8 @@ class EventLimiter:
         self.window_ns = int(window_s * 1e9)
         self.burst = burst
         self._windows: dict[tuple, _Window] = {}
-        self._next_end_ns: int | None = None  # the earliest window end (nothing to do before)
+        # the earliest window end: nothing to expire before (the pipeline asks only then)
+        self.next_end_ns: int | None = None
 
     def filter(self, events: list[Event]) -> list[Event]:
         """The events to emit now, in order."""
@@ -43,8 +44,8 @@ class EventLimiter:
             if window is None or event.t_ns >= window.end_ns:
                 out += self._close(key, window)
                 self._windows[key] = _Window(event.t_ns + self.window_ns)
-                if self._next_end_ns is None:
-                    self._next_end_ns = event.t_ns + self.window_ns
+                if self.next_end_ns is None:
+                    self.next_end_ns = event.t_ns + self.window_ns
                 out.append(event)
             elif window.passed < self.burst:
                 window.passed += 1
@@ -58,12 +59,12 @@ class EventLimiter:
 
     def expire(self, now_ns: int) -> list[EventsCoalesced]:
         """The counts of windows that ended by now."""
-        if self._next_end_ns is None or now_ns < self._next_end_ns:
+        if self.next_end_ns is None or now_ns < self.next_end_ns:
             return []
         out = []
         for key in [k for k, w in self._windows.items() if now_ns >= w.end_ns]:
             out += self._close(key, self._windows.pop(key))
-        self._next_end_ns = min((w.end_ns for w in self._windows.values()), default=None)
+        self.next_end_ns = min((w.end_ns for w in self._windows.values()), default=None)
         return out
 
     @staticmethod

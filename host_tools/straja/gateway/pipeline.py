@@ -143,7 +143,7 @@ class Pipeline:
         gateway's: the port is quarantined (not read for quarantine_s, then asked again)."""
         out = Output()
         self._advance(t_ns, out)
-        until = self.quarantined.get(source)
+        until = self.quarantined.get(source) if self.quarantined else None
         if until is not None:
             if t_ns < until:
                 return self._limited(out)
@@ -159,7 +159,8 @@ class Pipeline:
                     self.counts["console_chunks"] += 1
                 else:
                     self._frame(item, source, t_ns, out)
-            self._prompt(data, source, t_ns, out)
+            if not data.endswith(b"\0"):  # (most chunks end with a frame: no prompt to look for)
+                self._prompt(data, source, t_ns, out)
         except Exception as e:  # noqa: BLE001 (any fault of one node's data is contained)
             self.quarantined[source] = t_ns + self.quarantine_ns
             out.events.append(SourceQuarantined(t_ns, source, self.source_node.get(source),
@@ -174,9 +175,11 @@ class Pipeline:
         return self._limited(out)
 
     def _limited(self, out: Output) -> Output:
+        limiter = self.limiter
         if out.events:
-            out.events = self.limiter.filter(out.events)
-        out.events += self.limiter.expire(self.now_ns)
+            out.events = limiter.filter(out.events)
+        if limiter.next_end_ns is not None and self.now_ns >= limiter.next_end_ns:
+            out.events += limiter.expire(self.now_ns)
         return out
 
     def remote_id_line(self, t_ns: int, line: str) -> Output:
@@ -187,38 +190,41 @@ class Pipeline:
         return out
 
     def _advance(self, t_ns: int, out: Output) -> None:
-        self.now_ns = max(self.now_ns, t_ns)
+        if t_ns > self.now_ns:
+            self.now_ns = t_ns
+        now = self.now_ns
         if self._survey_from is None:
             self._survey_from = t_ns
         events = out.events
         deadlines = self._deadlines
-        while deadlines and deadlines[0][0] <= self.now_ns:
+        while deadlines and deadlines[0][0] <= now:
             node_id = heapq.heappop(deadlines)[1]
             health = self.nodes[node_id]
-            events += health.check(self.now_ns)
+            events += health.check(now)
             if health.online:
                 heapq.heappush(deadlines, (health.last_seen_ns + self.timeout_ns, node_id))
-        for track in self.fusion.expire(self.now_ns) if self.fusion.tracks else ():
+        fusion = self.fusion
+        for track in fusion.expire(now) if fusion.tracks and now >= fusion.next_end_ns else ():
             if is_drone(track.family):
-                events.append(TrackEnded(self.now_ns, **track.summary()))
+                events.append(TrackEnded(now, **track.summary()))
                 if self.surveyed is not None:
                     self.surveyed.append(track)
-            self._alert_events(self.alerts.track_ended(track, self.now_ns), out)
+            self._alert_events(self.alerts.track_ended(track, now), out)
             self.linker.track_ended(track)
             self.positioner.track_ended(track)
-        for done in self.profiler.expire(self.now_ns) if self.profiler.pending else ():
+        for done in self.profiler.expire(now) if self.profiler.pending else ():
             self._profiled(done, out)
-        for node_id in self.planner.refresh(self.now_ns):
+        for node_id in self.planner.refresh(now):
             port = self.port_of(node_id)
             if port is not None:  # (a node that restarted meanwhile gets it back so)
                 out.commands.append(self.planner.focus_command(port, node_id))
         if self.remote_id.drones:
-            events += self.remote_id.expire(self.now_ns)
+            events += self.remote_id.expire(now)
         if self._next_stats is None:
-            self._next_stats = self.now_ns + self.stats_ns
-        elif self.now_ns >= self._next_stats:
-            self._next_stats += self.stats_ns * (1 + (self.now_ns - self._next_stats) // self.stats_ns)
-            events += [self._surveyed(h.stats(self.now_ns, self.seq))
+            self._next_stats = now + self.stats_ns
+        elif now >= self._next_stats:
+            self._next_stats += self.stats_ns * (1 + (now - self._next_stats) // self.stats_ns)
+            events += [self._surveyed(h.stats(now, self.seq))
                        for _, h in sorted(self.nodes.items())]
 
     # -- frames -----------------------------------------------------------------------------
@@ -233,8 +239,8 @@ class Pipeline:
             self.counts["refused_frames"] += 1
             return
         self.counts["frames"] += 1
-        boot = frame.body.boot_count if frame.type == STATUS else -1
-        self.seq.accept(node_id, frame.seq, frame.t_us, boot)
+        kind, body = frame.type, frame.body
+        self.seq.accept(node_id, frame.seq, frame.t_us, body.boot_count if kind == STATUS else -1)
         if health is None:
             health = self.nodes[node_id] = NodeHealth(node_id, self.timeout_ns)
             self.detectors[node_id] = self._detector(node_id, health)
@@ -243,26 +249,30 @@ class Pipeline:
         changes = health.frame(frame, source, t_ns)
         if not was_online:
             heapq.heappush(self._deadlines, (health.last_seen_ns + self.timeout_ns, node_id))
-        out.events += changes
-        restarted = bool(changes) and any(isinstance(e, NodeRestarted) for e in changes)
+        restarted = False
+        if changes:
+            out.events += changes
+            restarted = any(isinstance(e, NodeRestarted) for e in changes)
         if restarted:  # node time starts again
             self.detectors[node_id] = self._detector(node_id, health)
             self.profiler.forget_node(node_id)
-        if restarted or (frame.type == STATUS and frame.body.mode == IDLE):
+        if restarted or (kind == STATUS and body.mode == IDLE):
             self._hello(source, out)
-        if frame.type == SWEEP:
+        if kind == SWEEP:
             for tap in self.sweep_taps:
-                tap(node_id, t_ns, frame.body)
-            if self.profiler.pending and self._profile_sweep(health, frame.body, out):
+                tap(node_id, t_ns, body)
+            profiler = self.profiler
+            if profiler.pending and self._profile_sweep(health, body, out):
                 return  # the profile asked of the node: not a sweep of its plan
-            self.profiler.normal_sweep(node_id, frame.body)
-            offset = health.clock.offset_ns or 0
-            for obs in self.detectors[node_id].sweep(frame.body, frame.t_us, offset):
+            profiler.normal_sweep(node_id, body)
+            observations = self.detectors[node_id].sweep(body, frame.t_us,
+                                                         health.clock.offset_ns or 0)
+            for obs in observations:
                 self._fuse(obs, t_ns, out)
-        elif frame.type == REPLY:
-            self._reply(health, frame.body, t_ns, out)
-        elif frame.type == REMOTEID:
-            rid = frame.body
+        elif kind == REPLY:
+            self._reply(health, body, t_ns, out)
+        elif kind == REMOTEID:
+            rid = body
             out.events += self.remote_id.heard(t_ns, rid.advertising(), node_id, rid.rssi_dbm, rid.mac)
         # ENVELOPE blocks are not detected on yet: the core's pipeline takes sweeps only
 
@@ -399,8 +409,6 @@ class Pipeline:
         decoder reports console text only at the next 0x00, which a waiting REPL never sends):
         the node's app has stopped, so it is soft-reset, with an event (once per quarantine_s:
         it needs time to boot)."""
-        if data.endswith(b"\0"):
-            return  # (most chunks: frames only)
         tail = data[data.rfind(0) + 1:]
         at_raw = tail.endswith(RAW_PROMPT)
         if not (at_raw or tail.endswith(FRIENDLY_PROMPT)) or tail.translate(None, CONSOLE_BYTES) \
