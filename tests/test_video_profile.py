@@ -195,6 +195,16 @@ def test_readings_a_bursty_neighbour_lifted_are_dropped(spectrum, truth, monkeyp
     assert sum(v.family == truth for v in verdicts()) <= 5
 
 
+def test_readings_scattered_past_any_video_cannot_tell():
+    """Readings of one channel disagreeing by many dB even after the lifted ones are dropped
+    (a hostile or broken node) are no video channel: cannot tell, whatever fits better."""
+    rng = np.random.default_rng(10)
+    for _ in range(5):
+        verdict = video_profile_family(PROFILE_KHZ, rng.uniform(0.0, 30.0, len(PROFILE_KHZ)),
+                                       FILTER_KHZ)
+        assert verdict.family == CANNOT_TELL and "scattered" in verdict.reason
+
+
 def test_a_steady_second_carrier_is_not_dropped():
     """Two steady carriers read alike in both sweeps: nothing intermittent, nothing dropped,
     and the two together fit neither spectrum (not one named from the other's absence)."""
@@ -213,6 +223,8 @@ def test_a_steady_second_carrier_is_not_dropped():
     ([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, math.inf, 1.0, 1.0, 1.0], 20_000.0, "finite"),
     ([0.0, 1.0, 2.0, 3.0, 4.0], [1.0] * 5, 0.0, "filter_khz"),
     ([0.0, 1.0, 2.0, 3.0, 4.0], [1.0] * 5, math.nan, "filter_khz"),
+    (np.arange(300.0) * 100, [1.0] * 300, 20_000.0, "at most 256 readings"),
+    ([0.0, 1e3, 2e3, 3e3, 1e9], [1.0] * 5, 20_000.0, "spans at most 4 filters"),
 ])
 def test_bad_arguments_are_refused(offsets, readings, filter_khz, match):
     with pytest.raises(ValueError, match=match):

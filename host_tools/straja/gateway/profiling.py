@@ -12,8 +12,8 @@ filter, 5 MHz, told 10 MHz of OFDM only when its centre fell near a step: its sk
 FM differ, lies between two readings otherwise; docs/detection.md.) The gateway takes those
 sweeps itself (never the detection core: a core of its own, started on a channel the video fills,
 would learn the video as its floor), with the node's last normal sweep's readings within (filter +
-scan step) / 2 of the centre, against the floor of its last normal sweeps (their median reading),
-sends the normal plan back at once, and straja.detect.video_profile names the family from all of
+scan step) / 2 of the centre (at most the profile's reach), against the floor of its last normal
+sweeps (their median reading), sends the normal plan back at once, and straja.detect.video_profile names the family from all of
 them, at their own scatter: video reads steady from sweep to sweep, an access point beside it does
 not (its frames light a reading or not), so the readings such frames lifted are dropped and the
 rest judged (a busy access point's edge in a video channel, read whole, can pass for a wide flat
@@ -193,7 +193,10 @@ class VideoProfiler:
         freqs = np.concatenate([np.tile(profile_khz, len(pending.reads)),
                                 start + step * np.arange(len(normal))])
         codes = np.concatenate([*pending.reads, normal])
-        centre, reach = (e["start_khz"] + e["stop_khz"]) // 2, (filter_khz + step) / 2
+        # (never past the profile's own reach: a plan stepping wider than the filter reads
+        # nothing nearer than its step)
+        centre = (e["start_khz"] + e["stop_khz"]) // 2
+        reach = min((filter_khz + step) / 2, (e["stop_khz"] - e["start_khz"]) / 2)
         near = np.abs(freqs - centre) <= reach
         # RSSI codes are 0.5 dB steps (protocol: dBm = code / 2 - 140)
         excess_db = (codes[near].astype(float) - _floor(floors)) / 2
