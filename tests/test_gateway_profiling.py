@@ -261,3 +261,24 @@ def test_the_floor_is_the_median_of_the_last_normal_sweeps_medians():
     floors = profiler._floors[(NODE, 0)]
     want = float(np.median([float(np.median(c)) for c in sent[-FLOOR_SWEEPS:]]))
     assert len(floors) == FLOOR_SWEEPS and _floor(floors) == want
+
+
+def test_a_coarse_scan_adds_no_reading_past_the_profiles_reach():
+    """A normal plan stepping five filters (100 MHz): its readings within (filter + step) / 2
+    would reach 60 MHz either side, its channels 50 MHz off the centre with them; only those
+    within the profile's own +-20 MHz join it (the fit refuses a profile over 4 filters wide),
+    and the profile is told."""
+    from straja.gateway.profiling import FLOOR_SWEEPS, VideoProfiler
+    coarse = [{**NORMAL[0], "start_khz": 5_695_000, "step_khz": 100_000, "stop_khz": 5_895_000}]
+    node = Node("ofdm20", 5_745_000, 15.0)
+    profiler = VideoProfiler()
+    for _ in range(FLOOR_SWEEPS):
+        node.plan = coarse
+        profiler.normal_sweep(NODE, node.sweep_body(3.0)[1])
+    assert profiler.ask("T1", 5_735_000, 5_755_000, NODE, {"front_ends": [FRONT_END]}, coarse,
+                        PORT, 0) is not None
+    node.plan = [profiler.pending[NODE].entry]
+    assert profiler.profile_sweep(NODE, node.sweep_body(3.5)[1], FILTER_KHZ) is None
+    done = profiler.profile_sweep(NODE, node.sweep_body(4.0)[1], FILTER_KHZ)
+    assert done.family == "ofdm_video", done.reason
+    assert "34 readings" in done.reason  # 2 x 17, none of the scan's
