@@ -19,14 +19,15 @@ taken more than once disagree more), and only if that fit is itself acceptable
 air). Readings of one channel that disagree say something intermittent is on the air beside the
 video (an access point's frames, lighting some readings and not others, which must not pass for
 a wider flat top): then the readings lifted over the best fit are dropped first, one at a time
-(`_unlifted`), and the rest judged at their own scatter. The widths are the families', not fitted to a scene: OFDM video channels are
-10, 20 or 40 MHz wide (DJI OcuSync, Walksnail), filled to 90-100 % (an LTE-like numerology
-occupies 90 % of its nominal width); FM video occupies 2 (deviation + highest modulating
-frequency) by Carson's rule, 16-24 MHz for a 4.2-5 MHz video baseband, a 6.0-6.5 MHz audio
-subcarrier and 2-6 MHz of deviation. An FM carrier much wider (over ~28 MHz: its skirts then
-read like a 20 MHz flat top) or much narrower than the filter (under ~12 MHz: it fills the
-filter like 10 MHz of OFDM) is not told from OFDM by its profile; those fall to "cannot tell"
-where they fit both.
+(`_unlifted`), and the rest judged at their own scatter, if it is a steady channel's
+(PROFILE_MAX_SCATTER_DB). The widths are the families', not fitted to a scene: OFDM video
+channels are 10, 20 or 40 MHz wide (DJI OcuSync, Walksnail), filled to 90-100 % (an LTE-like
+numerology occupies 90 % of its nominal width); FM video occupies 2 (deviation + highest
+modulating frequency) by Carson's rule, 16-24 MHz for a 4.2-5 MHz video baseband, a 6.0-6.5 MHz
+audio subcarrier and 2-6 MHz of deviation. An FM carrier much wider (over ~28 MHz: its skirts
+then read like a 20 MHz flat top) or much narrower than the filter (under ~12 MHz: it fills the
+filter like 10 MHz of OFDM) is not told from OFDM by its profile: "cannot tell" where it fits
+both, and FM 12 MHz or narrower is named OFDM.
 """
 from __future__ import annotations
 
@@ -171,7 +172,8 @@ def video_profile_family(offsets_khz, excess_db, filter_khz: float) -> ProfileVe
     if np.ptp(offsets) > PROFILE_MAX_SPAN_FILTERS * filter_khz:
         raise ValueError(f"a profile spans at most {PROFILE_MAX_SPAN_FILTERS:g} filters "
                          f"(got {np.ptp(offsets) / filter_khz:.1f})")
-    families = [_candidate_profiles(c, offsets, filter_khz) for c in (OFDM_CANDIDATES, FM_CANDIDATES)]
+    families = [_candidate_profiles(c, offsets, filter_khz)
+                for c in (OFDM_CANDIDATES, FM_CANDIDATES)]
     keep = np.ones(len(offsets), bool)
     if reading_scatter_db(offsets, excess) > PROFILE_SD_DB:
         keep = _unlifted(offsets, excess, families)  # something intermittent beside the video

@@ -13,8 +13,8 @@ FM differ, lies between two readings otherwise; docs/detection.md.) The gateway 
 sweeps itself (never the detection core: a core of its own, started on a channel the video fills,
 would learn the video as its floor), with the node's last normal sweep's readings within (filter +
 scan step) / 2 of the centre (at most the profile's reach), against the floor of its last normal
-sweeps (their median reading), sends the normal plan back at once, and straja.detect.video_profile names the family from all of
-them, at their own scatter: video reads steady from sweep to sweep, an access point beside it does
+sweeps (their median reading), sends the normal plan back at once, and
+straja.detect.video_profile names the family from all of them, at their own scatter: video reads steady from sweep to sweep, an access point beside it does
 not (its frames light a reading or not), so the readings such frames lifted are dropped and the
 rest judged (a busy access point's edge in a video channel, read whole, can pass for a wide flat
 top: OFDM; analog_video_beside_5ghz_ap). A
