@@ -14,14 +14,14 @@ sweeps itself (never the detection core: a core of its own, started on a channel
 would learn the video as its floor), with the node's last normal sweep's readings within (filter +
 scan step) / 2 of the centre (at most the profile's reach), against the floor of its last normal
 sweeps (their median reading), sends the normal plan back at once, and
-straja.detect.video_profile names the family from all of them, at their own scatter: video reads steady from sweep to sweep, an access point beside it does
-not (its frames light a reading or not), so the readings such frames lifted are dropped and the
-rest judged (a busy access point's edge in a video channel, read whole, can pass for a wide flat
-top: OFDM; analog_video_beside_5ghz_ap). A
-family told renames the track for the rest of its life (Fusion.name: later observations, from any
-node, keep it) and updates its alert; CANNOT_TELL, a node that refuses the plan or sends no profile
-within PROFILE_WAIT_SWEEPS of its duration (plus PROFILE_WAIT_MARGIN_S) leave the name as it was,
-and the node gets its normal plan back in every case; the temporary plan also lapses by itself.
+straja.detect.video_profile names the family from all of them, at their own scatter: video
+reads steady from sweep to sweep, an access point beside it does not (its frames light a reading
+or not), so the readings such frames lifted are dropped and the rest judged (a busy access
+point's edge in a video channel, read whole, can pass for a wide flat top: OFDM;
+analog_video_beside_5ghz_ap). A family told renames the track for the rest of its life
+(Fusion.name: later observations, from any node, keep it) and updates its alert; CANNOT_TELL, a
+node that refuses the plan or sends no profile within PROFILE_WAIT_SWEEPS of its duration (plus
+PROFILE_WAIT_MARGIN_S) leave the name as it was, and the node gets its normal plan back in every case; the temporary plan also lapses by itself.
 
 A track is asked once (its alert's raise); only a node whose normal plan is known (its `get plan`
 reply: the plan to send back), that no focus plan narrows (adaptive scanning) and that reads no
