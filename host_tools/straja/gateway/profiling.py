@@ -21,7 +21,8 @@ point's edge in a video channel, read whole, can pass for a wide flat top: OFDM;
 analog_video_beside_5ghz_ap). A family told renames the track for the rest of its life
 (Fusion.name: later observations, from any node, keep it) and updates its alert; CANNOT_TELL, a
 node that refuses the plan or sends no profile within PROFILE_WAIT_SWEEPS of its duration (plus
-PROFILE_WAIT_MARGIN_S) leave the name as it was, and the node gets its normal plan back in every case; the temporary plan also lapses by itself.
+PROFILE_WAIT_MARGIN_S) leave the name as it was, and the node gets its normal plan back in every
+case; the temporary plan also lapses by itself.
 
 A track is asked once (its alert's raise); only a node whose normal plan is known (its `get plan`
 reply: the plan to send back), that no focus plan narrows (adaptive scanning) and that reads no
@@ -193,8 +194,8 @@ class VideoProfiler:
         freqs = np.concatenate([np.tile(profile_khz, len(pending.reads)),
                                 start + step * np.arange(len(normal))])
         codes = np.concatenate([*pending.reads, normal])
-        # (never past the profile's own reach: a plan stepping wider than the filter reads
-        # nothing nearer than its step)
+        # (never past the profile's own reach: a plan stepping wider than the filter would add
+        # readings a filter or more off the profile's edge, which video_profile refuses)
         centre = (e["start_khz"] + e["stop_khz"]) // 2
         reach = min((filter_khz + step) / 2, (e["stop_khz"] - e["start_khz"]) / 2)
         near = np.abs(freqs - centre) <= reach
