@@ -1,5 +1,5 @@
 """Once a 5.8 GHz video alert is raised, the gateway asks the node that sees it for a profile of the
-channel (a temporary plan at a quarter of its filter), updates the alert with the family the
+channel (a temporary plan at an eighth of its filter), updates the alert with the family the
 profile tells, and puts the normal plan back (gateway/profiling.py). The node here is a small model
 of one: an RX5808 scanning 5645-5945 MHz at 20 MHz through its 20 MHz filter, answering `plan`
 commands as the firmware does (a temporary plan runs at once, a plan without temp= ends it),
@@ -24,7 +24,8 @@ FRONT_END = {"name": "vid58", "kind": "rx5808", "band_khz": [5_645_000, 5_945_00
              "settle_us": 25_000, "filter_khz": FILTER_KHZ}
 NORMAL = [{"front_end": "vid58", "start_khz": 5_645_000, "stop_khz": 5_945_000,
            "step_khz": 20_000, "dwell_us": DWELL_US}]
-SPECTRA = {"ofdm20": ("rect", 20_000.0, -35.0), "fm20": ("gauss", 20_000.0, -45.0)}
+SPECTRA = {"ofdm20": ("rect", 20_000.0, -35.0), "ofdm10": ("rect", 10_000.0, -35.0),
+           "fm20": ("gauss", 20_000.0, -45.0)}
 NOISE_DBM = -95.0
 PROFILING = config.GatewayConfig()  # the profile is on by default
 
@@ -132,16 +133,20 @@ def assert_not_profiled(pipe, node, seconds=6.0):
     assert first_alert(events).family == "analog_fm_video"
 
 
-@pytest.mark.parametrize("spectrum,family", [("ofdm20", "ofdm_video"), ("fm20", "analog_fm_video")])
-def test_the_alert_comes_at_once_and_is_updated_with_the_profiles_family(spectrum, family):
-    """20 MHz video on a scan channel (5745 MHz, one bin lit: the core says analog either way):
-    the alert is raised when it is without the profile, with the core's name; the profile
-    (9 channels, +-20 MHz in 5 MHz steps) is asked once, the normal plan comes back, and the
-    same alert is updated with the profile's family, kept to the end."""
-    node = Node(spectrum, 5_745_000, 15.0)
+@pytest.mark.parametrize("spectrum,centre_khz,family", [
+    ("ofdm20", 5_745_000, "ofdm_video"), ("ofdm10", 5_747_500, "ofdm_video"),
+    ("fm20", 5_745_000, "analog_fm_video")])
+def test_the_alert_comes_at_once_and_is_updated_with_the_profiles_family(spectrum, centre_khz,
+                                                                           family):
+    """Video on or near a scan channel (5745 MHz, one bin lit: the core says analog either
+    way; 10 MHz of OFDM a half profile step off the scan channel, where 5 MHz steps read it
+    like FM): the alert is raised when it is without the profile, with the core's name; the
+    profile (17 channels, +-20 MHz in 2.5 MHz steps) is asked once, the normal plan comes back,
+    and the same alert is updated with the profile's family, kept to the end."""
+    node = Node(spectrum, centre_khz, 15.0)
     pipe, events = run(node)
     alert = first_alert(events)
-    _, unprofiled = run(Node(spectrum, 5_745_000, 15.0),
+    _, unprofiled = run(Node(spectrum, centre_khz, 15.0),
                         cfg=config.from_dict({"alerts": {"video_profile": False}}))
     assert alert.family == "analog_fm_video" and alert.t_ns == first_alert(unprofiled).t_ns
     temp = temp_plans(node)
@@ -149,7 +154,7 @@ def test_the_alert_comes_at_once_and_is_updated_with_the_profiles_family(spectru
     profile = temp[0][1][0]
     assert profile["dwell_us"] == DWELL_US  # the front end's settle kept
     assert (profile["start_khz"], profile["stop_khz"], profile["step_khz"]) == (
-        5_745_000 - 20_000, 5_745_000 + 20_000, 5_000)
+        5_745_000 - 20_000, 5_745_000 + 20_000, 2_500)
     back = [a for t, a in node.plans_got if t > temp[0][0]]
     assert back and json.loads(back[0]) == NORMAL and node.plan == NORMAL and not node.temp
     assert not pipe.profiler.pending
@@ -221,7 +226,7 @@ def test_a_profile_names_its_track_for_good_and_updates_its_alert_at_once():
 
 def test_no_profile_where_none_is_finer_or_the_node_would_refuse_its_sweep():
     """A plan stepping the RX5808 at a quarter of its filter already resolves the shape; a
-    profile of 9 channels of 150 ms would exceed the firmware's 1 s sweep; a front end with no
+    profile of 17 channels of 150 ms would exceed the firmware's 1 s sweep; a front end with no
     channel filter (a log detector) is not tuned; a channel 20 MHz from the band's edge has no
     room for the profile; a node reading a profile is not asked another."""
     from straja.gateway.profiling import VideoProfiler
@@ -256,3 +261,24 @@ def test_the_floor_is_the_median_of_the_last_normal_sweeps_medians():
     floors = profiler._floors[(NODE, 0)]
     want = float(np.median([float(np.median(c)) for c in sent[-FLOOR_SWEEPS:]]))
     assert len(floors) == FLOOR_SWEEPS and _floor(floors) == want
+
+
+def test_a_coarse_scan_adds_no_reading_past_the_profiles_reach():
+    """A normal plan stepping five filters (100 MHz): its readings within (filter + step) / 2
+    would reach 60 MHz either side, its channels 50 MHz off the centre with them; only those
+    within the profile's own +-20 MHz join it (the fit refuses a profile over 4 filters wide),
+    and the profile is told."""
+    from straja.gateway.profiling import FLOOR_SWEEPS, VideoProfiler
+    coarse = [{**NORMAL[0], "start_khz": 5_695_000, "step_khz": 100_000, "stop_khz": 5_895_000}]
+    node = Node("ofdm20", 5_745_000, 15.0)
+    profiler = VideoProfiler()
+    for _ in range(FLOOR_SWEEPS):
+        node.plan = coarse
+        profiler.normal_sweep(NODE, node.sweep_body(3.0)[1])
+    assert profiler.ask("T1", 5_735_000, 5_755_000, NODE, {"front_ends": [FRONT_END]}, coarse,
+                        PORT, 0) is not None
+    node.plan = [profiler.pending[NODE].entry]
+    assert profiler.profile_sweep(NODE, node.sweep_body(3.5)[1], FILTER_KHZ) is None
+    done = profiler.profile_sweep(NODE, node.sweep_body(4.0)[1], FILTER_KHZ)
+    assert done.family == "ofdm_video", done.reason
+    assert "34 readings" in done.reason  # 2 x 17, none of the scan's

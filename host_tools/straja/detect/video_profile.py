@@ -14,17 +14,20 @@ reads -0.5 dB.
 The test fits both families to the readings (each candidate width, the centre anywhere, the
 power free) and names the one that fits clearly better: by a likelihood ratio of
 PROFILE_MIN_LLR at the readings' scatter (PROFILE_SD_DB, or more where readings of one channel
-taken more than once disagree more: an access point's frames beside the video, lighting some
-readings and not others, must not pass for a wider flat top), and only if that fit is itself
-acceptable (PROFILE_MAX_CHI2); else it cannot tell (too weak, too few readings, or something
-else on the air). The widths are the families', not fitted to a scene: OFDM video channels are
-10, 20 or 40 MHz wide (DJI OcuSync, Walksnail), filled to 90-100 % (an LTE-like numerology
-occupies 90 % of its nominal width); FM video occupies 2 (deviation + highest modulating
-frequency) by Carson's rule, 16-24 MHz for a 4.2-5 MHz video baseband, a 6.0-6.5 MHz audio
-subcarrier and 2-6 MHz of deviation. An FM carrier much wider (over ~28 MHz: its skirts then
-read like a 20 MHz flat top) or much narrower than the filter (under ~12 MHz: it fills the
-filter like 10 MHz of OFDM) is not told from OFDM by its profile; those fall to "cannot tell"
-where they fit both.
+taken more than once disagree more), and only if that fit is itself acceptable
+(PROFILE_MAX_CHI2); else it cannot tell (too weak, too few readings, or something else on the
+air). Readings of one channel that disagree say something intermittent is on the air beside the
+video (an access point's frames, lighting some readings and not others, which must not pass for
+a wider flat top): then the readings lifted over the best fit are dropped first, one at a time
+(`_unlifted`), and the rest judged at their own scatter, if it is a steady channel's
+(PROFILE_MAX_SCATTER_DB). The widths are the families', not fitted to a scene: OFDM video
+channels are 10, 20 or 40 MHz wide (DJI OcuSync, Walksnail), filled to 90-100 % (an LTE-like
+numerology occupies 90 % of its nominal width); FM video occupies 2 (deviation + highest
+modulating frequency) by Carson's rule, 16-24 MHz for a 4.2-5 MHz video baseband, a 6.0-6.5 MHz
+audio subcarrier and 2-6 MHz of deviation. An FM carrier much wider (over ~28 MHz: its skirts
+then read like a 20 MHz flat top) or much narrower than the filter (under ~12 MHz: it fills the
+filter like 10 MHz of OFDM) is not told from OFDM by its profile: "cannot tell" where it fits
+both, and FM 12 MHz or narrower is named OFDM.
 """
 from __future__ import annotations
 
@@ -53,6 +56,13 @@ PROFILE_MIN_LLR = 4.5          # log likelihood ratio (half the difference of ch
 PROFILE_MAX_CHI2_PER_READING = 4.0  # a fit leaving more than this (mean squared residual over
                                # PROFILE_SD_DB^2) is not a video channel alone: cannot tell
 PROFILE_MIN_READINGS = 5       # fewer: three free parameters leave nothing to test
+PROFILE_LIFTED_SIGMAS = 3.0    # a reading this many PROFILE_SD_DB over the best fit was lifted by
+                               # something else on the air (chance: 1 in 700 a reading)
+PROFILE_MAX_LIFTED_SHARE = 0.4  # at most this share of the readings dropped as lifted
+PROFILE_MAX_SCATTER_DB = 1.5   # readings kept scattering more (3 x a video reading's) are not
+                               # one steady video channel: cannot tell
+PROFILE_MAX_READINGS = 256     # the gateway's profile is 2 x 17 readings and a few of the scan's
+PROFILE_MAX_SPAN_FILTERS = 4.0  # its readings span 2 filters (the fit's grid grows with the span)
 CENTRE_STEP_KHZ = 250.0        # the centre's grid in the fit (0.05 dB at the steepest slope)
 
 
@@ -96,26 +106,32 @@ def filter_profile(shape: str, width_khz: float, regrowth_dbc: float, offsets_kh
     return spectrum_share(shape, width_khz, regrowth_dbc, d - filter_khz / 2, d + filter_khz / 2)
 
 
-def _family_fit(candidates, offsets_khz: np.ndarray, excess_db: np.ndarray,
-                filter_khz: float, sd_db: float) -> float:
-    """The least chi-square of the readings (dB over the floor) against any candidate spectrum
-    at any centre on the grid, its power fitted: a reading of emitter power A p(d) over the
-    floor reads 10 log10(1 + A p(d)) dB."""
+def _candidate_profiles(candidates, offsets_khz: np.ndarray, filter_khz: float) -> np.ndarray:
+    """Each candidate spectrum's share through the filter at each offset, for every centre on
+    the grid: (candidates, centres, readings)."""
     span = filter_khz / 2 + max(w for _, w, _ in candidates) / 2
     centres = np.arange(offsets_khz.min() - span, offsets_khz.max() + span + 1, CENTRE_STEP_KHZ)
+    return np.stack([filter_profile(shape, width, regrowth,
+                                    offsets_khz[None, :] - centres[:, None], filter_khz)
+                     for shape, width, regrowth in candidates])
+
+
+def _family_fit(profiles: np.ndarray, excess_db: np.ndarray,
+                sd_db: float) -> tuple[float, np.ndarray]:
+    """The least chi-square of the readings (dB over the floor) against any of a family's
+    candidate `profiles` (_candidate_profiles of these readings), its power fitted, and that
+    fit's readings (dB): a reading of emitter power A p(d) over the floor reads
+    10 log10(1 + A p(d)) dB."""
     excess = 10 ** (excess_db / 10) - 1   # the emitter's power over the floor's, per reading
     # a dB residual is a linear one over (1 + excess): weights for the power's least squares
     weight = 1 / (1 + np.clip(excess, 0, None)) ** 2
-    best = math.inf
-    for shape, width, regrowth in candidates:
-        p = filter_profile(shape, width, regrowth, offsets_khz[None, :] - centres[:, None],
-                           filter_khz)
-        power = np.clip((weight * excess * p).sum(1) / np.maximum((weight * p * p).sum(1), 1e-30),
-                        0, None)
-        model_db = 10 * np.log10(1 + power[:, None] * p)
-        chi2 = (((excess_db - model_db) / sd_db) ** 2).sum(1)
-        best = min(best, float(chi2.min()))
-    return best
+    p = profiles.reshape(-1, profiles.shape[-1])
+    power = np.clip((weight * excess * p).sum(1) / np.maximum((weight * p * p).sum(1), 1e-30),
+                    0, None)
+    model_db = 10 * np.log10(1 + power[:, None] * p)
+    chi2 = (((excess_db - model_db) / sd_db) ** 2).sum(1)
+    at = int(chi2.argmin())
+    return float(chi2[at]), model_db[at]
 
 
 OFDM_CANDIDATES = tuple(("rect", w, OFDM_REGROWTH_DBC) for w in OFDM_WIDTHS_KHZ)
@@ -150,16 +166,53 @@ def video_profile_family(offsets_khz, excess_db, filter_khz: float) -> ProfileVe
     if len(offsets) < PROFILE_MIN_READINGS or len(np.unique(offsets)) < PROFILE_MIN_READINGS:
         return ProfileVerdict(CANNOT_TELL, f"{len(np.unique(offsets))} distinct channels read, "
                               f"{PROFILE_MIN_READINGS} needed", math.nan, math.nan)
+    if len(offsets) > PROFILE_MAX_READINGS:
+        raise ValueError(f"at most {PROFILE_MAX_READINGS} readings make a profile "
+                         f"(got {len(offsets)})")
+    if np.ptp(offsets) > PROFILE_MAX_SPAN_FILTERS * filter_khz:
+        raise ValueError(f"a profile spans at most {PROFILE_MAX_SPAN_FILTERS:g} filters "
+                         f"(got {np.ptp(offsets) / filter_khz:.1f})")
+    families = [_candidate_profiles(c, offsets, filter_khz)
+                for c in (OFDM_CANDIDATES, FM_CANDIDATES)]
+    keep = np.ones(len(offsets), bool)
+    if reading_scatter_db(offsets, excess) > PROFILE_SD_DB:
+        keep = _unlifted(offsets, excess, families)  # something intermittent beside the video
+    offsets, excess = offsets[keep], excess[keep]
+    dropped = len(keep) - len(offsets)
     sd = reading_scatter_db(offsets, excess)
-    chi2_ofdm = _family_fit(OFDM_CANDIDATES, offsets, excess, filter_khz, sd)
-    chi2_fm = _family_fit(FM_CANDIDATES, offsets, excess, filter_khz, sd)
+    chi2_ofdm, chi2_fm = (_family_fit(f[..., keep], excess, sd)[0] for f in families)
     llr = (chi2_fm - chi2_ofdm) / 2
     better, best = (OFDM, chi2_ofdm) if llr > 0 else (ANALOG, chi2_fm)
     fits = (f"chi2 {chi2_ofdm:.1f} flat, {chi2_fm:.1f} peaked over {len(offsets)} readings "
-            f"at {sd:.2f} dB")
+            f"at {sd:.2f} dB" + (f", {dropped} lifted dropped" if dropped else ""))
+    if sd > PROFILE_MAX_SCATTER_DB:
+        return ProfileVerdict(CANNOT_TELL, f"readings too scattered for one video channel "
+                              f"({fits})", chi2_ofdm, chi2_fm)
     if best > PROFILE_MAX_CHI2_PER_READING * len(offsets):
         return ProfileVerdict(CANNOT_TELL, f"fits neither spectrum ({fits})", chi2_ofdm, chi2_fm)
     if abs(llr) < PROFILE_MIN_LLR:
         return ProfileVerdict(CANNOT_TELL, f"fits both spectra alike ({fits})", chi2_ofdm, chi2_fm)
     shape = "flat-topped (OFDM)" if better == OFDM else "peaked (FM)"
     return ProfileVerdict(better, f"profile {shape}: {fits}", chi2_ofdm, chi2_fm)
+
+
+def _unlifted(offsets_khz: np.ndarray, excess_db: np.ndarray, families) -> np.ndarray:
+    """Which readings to fit: all but those something else on the air lifted (an access point's
+    frames beside the video), found one at a time as the reading furthest over the best fit of
+    either family (`families`: their _candidate_profiles), while it is over it by more than
+    PROFILE_LIFTED_SIGMAS x PROFILE_SD_DB, at most PROFILE_MAX_LIFTED_SHARE of them and
+    PROFILE_MIN_READINGS channels left. Another emitter only adds power: a reading under the fit
+    is never dropped."""
+    keep = np.ones(len(offsets_khz), bool)
+    for _ in range(int(PROFILE_MAX_LIFTED_SHARE * len(keep))):
+        at = np.flatnonzero(keep)
+        fits = [_family_fit(f[..., at], excess_db[at], PROFILE_SD_DB) for f in families]
+        over = excess_db[at] - min(fits, key=lambda f: f[0])[1]
+        worst = int(over.argmax())
+        if over[worst] <= PROFILE_LIFTED_SIGMAS * PROFILE_SD_DB:
+            break
+        keep[at[worst]] = False
+        if len(np.unique(offsets_khz[keep])) < PROFILE_MIN_READINGS:
+            keep[at[worst]] = True
+            break
+    return keep

@@ -5,20 +5,24 @@ A node's normal plan steps the RX5808 as wide as its filter (20 MHz), where one 
 a video channel fit a flat (OFDM) and a peaked (FM) spectrum alike. When an alert is raised for a
 5.8 GHz video track (with the core's name, at once: the profile delays no alert), the strongest
 node seeing it gets a temporary plan (`plan PLAN temp=S`, docs/firmware.md): its running plan with
-the video front end's entry replaced by one sweep of nine channels a quarter of the filter apart,
-out to a filter either side of the track's centre (+-20 MHz in 5 MHz steps through the RX5808's 20
-MHz filter: 0.23 s at the evaluation's dwell), read PROFILE_SWEEPS times. The gateway takes those
+the video front end's entry replaced by one sweep of 17 channels an eighth of the filter apart,
+out to a filter either side of the track's centre (+-20 MHz in 2.5 MHz steps through the RX5808's
+20 MHz filter: 0.44 s at the evaluation's dwell), read PROFILE_SWEEPS times. (Steps of a quarter
+filter, 5 MHz, told 10 MHz of OFDM only when its centre fell near a step: its skirt, where it and
+FM differ, lies between two readings otherwise; docs/detection.md.) The gateway takes those
 sweeps itself (never the detection core: a core of its own, started on a channel the video fills,
 would learn the video as its floor), with the node's last normal sweep's readings within (filter +
-scan step) / 2 of the centre, against the floor of its last normal sweeps (their median reading),
-sends the normal plan back at once, and straja.detect.video_profile names the family from all of
-them, at their own scatter: video reads steady from sweep to sweep, an access point beside it does
-not (its frames light a reading or not), so a video channel with a busy access point's edge in it,
-which one sweep can read as a wide flat top (OFDM), is not told (analog_video_beside_5ghz_ap). A
-family told renames the track for the rest of its life (Fusion.name: later observations, from any
-node, keep it) and updates its alert; CANNOT_TELL, a node that refuses the plan or sends no profile
-within PROFILE_WAIT_SWEEPS of its duration (plus PROFILE_WAIT_MARGIN_S) leave the name as it was,
-and the node gets its normal plan back in every case; the temporary plan also lapses by itself.
+scan step) / 2 of the centre (at most the profile's reach), against the floor of its last normal
+sweeps (their median reading), sends the normal plan back at once, and
+straja.detect.video_profile names the family from all of them, at their own scatter: video
+reads steady from sweep to sweep, an access point beside it does not (its frames light a reading
+or not), so the readings such frames lifted are dropped and the rest judged (a busy access
+point's edge in a video channel, read whole, can pass for a wide flat top: OFDM;
+analog_video_beside_5ghz_ap). A family told renames the track for the rest of its life
+(Fusion.name: later observations, from any node, keep it) and updates its alert; CANNOT_TELL, a
+node that refuses the plan or sends no profile within PROFILE_WAIT_SWEEPS of its duration (plus
+PROFILE_WAIT_MARGIN_S) leave the name as it was, and the node gets its normal plan back in every
+case; the temporary plan also lapses by itself.
 
 A track is asked once (its alert's raise); only a node whose normal plan is known (its `get plan`
 reply: the plan to send back), that no focus plan narrows (adaptive scanning) and that reads no
@@ -41,9 +45,8 @@ from .scanplan import DEFAULT_DWELL_US, plan_args
 
 VIDEO_FAMILIES = ("analog_fm_video", "ofdm_video")
 PROFILE_MIN_STEP_FILTERS = 0.5  # a plan stepping at most half its filter resolves the shape
-PROFILE_STEP_FILTERS = 0.25    # the profile's step, and its reach either side of the centre
-PROFILE_REACH_FILTERS = 1.0    # (9 channels: 20 MHz of OFDM told from FM at every centre from
-                               # 10 dB over the floor, 4 channels about half: docs/detection.md)
+PROFILE_STEP_FILTERS = 0.125   # the profile's step, and its reach either side of the centre
+PROFILE_REACH_FILTERS = 1.0    # (17 channels: docs/detection.md, "Video profile")
 PROFILE_SWEEPS = 2               # profile sweeps read (their scatter tells a bursty neighbour)
 PROFILE_WAIT_SWEEPS = PROFILE_SWEEPS + 1.0  # the profile sweep's duration this many times over...
 PROFILE_WAIT_MARGIN_S = 0.5      # ...plus this (a command's round trip): then it is not coming
@@ -191,7 +194,10 @@ class VideoProfiler:
         freqs = np.concatenate([np.tile(profile_khz, len(pending.reads)),
                                 start + step * np.arange(len(normal))])
         codes = np.concatenate([*pending.reads, normal])
-        centre, reach = (e["start_khz"] + e["stop_khz"]) // 2, (filter_khz + step) / 2
+        # (never past the profile's own reach: a plan stepping wider than the filter would add
+        # readings a filter or more off the profile's edge, which video_profile refuses)
+        centre = (e["start_khz"] + e["stop_khz"]) // 2
+        reach = min((filter_khz + step) / 2, (e["stop_khz"] - e["start_khz"]) / 2)
         near = np.abs(freqs - centre) <= reach
         # RSSI codes are 0.5 dB steps (protocol: dBm = code / 2 - 140)
         excess_db = (codes[near].astype(float) - _floor(floors)) / 2
