@@ -301,3 +301,48 @@ def test_sx126x_cad_hears_lora_only(bench, modulation, dbm, detected):
     rf = ToneSource(868.1e6, dbm, modulation=modulation)
     out, _ = bench(rf, fe=2, cad=[868100, 915000])
     assert out["cad"] == [detected, False]
+
+
+def test_the_scans_requests_are_answered_as_by_their_handlers():
+    """The scan's requests go straight to the chip (VirtualBoard._direct_handlers); the same
+    stream through the per-op handlers alone gets the same answers, byte for byte, and the same
+    refusals."""
+    from straja.vboard import server
+
+    def req(op, dev, payload=b"", stamp=1000):
+        return server.HEADER.pack(op, dev, len(payload), stamp) + payload
+
+    tune_rx5808 = 1 | 1 << 4 | 0x1234 << 5  # synthesizer register B, written
+    stream = [
+        req(server.WORD, 0, server.WORD_ARGS.pack(tune_rx5808, 25)),
+        req(server.ADC_READ, 0),
+        req(server.SPI_WRITE, 1, bytes((0x36,))) + req(server.SPI_WRITE, 1, bytes((0x4D, 0x5C, 0x4E, 0xC4)))
+        + req(server.SPI_WRITE, 1, bytes((0x34,))) + req(server.SPI_XFER, 1, bytes((0xF4, 0)), 2000),
+        req(server.SPI_WRITE, 2, bytes((0x86, 0x36, 0x40, 0, 0))) + req(server.SPI_WRITE, 2, bytes((0x82, 0, 0, 0)))
+        + req(server.SPI_XFER, 2, bytes((0x15, 0, 0)), 3000),
+        req(server.SPI_WRITE, 3, bytes((0x81, 0x0D))) + req(server.SPI_WRITE, 3, bytes((0x86, 0xD9, 0, 0)))
+        + req(server.SPI_XFER, 3, bytes((0x11, 0)), 4000),
+        req(server.SPI_WRITE, 0, b"x") + req(server.ADC_READ, 1),  # no SPI, no ADC: refused
+        req(server.WORD, 0, server.WORD_ARGS.pack(tune_rx5808, 24)) + req(server.ADC_READ, 0),
+    ]
+
+    def answers(direct: bool):
+        board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
+                             seed=5)
+        if not direct:
+            board._direct = {}
+        chunks, sent = iter(stream), []
+
+        class Conn:
+            def recv(self, n):
+                return next(chunks, b"")
+
+            def sendall(self, data):
+                sent.append(data)
+        with pytest.raises(ConnectionError):
+            board._session(Conn())
+        return sent, board.errors, board.transactions
+
+    by_direct, by_handlers = answers(True), answers(False)
+    assert by_direct == by_handlers
+    assert len(by_direct[0]) == 6 and len(by_direct[1]) == 3, by_direct
