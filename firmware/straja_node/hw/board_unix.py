@@ -55,43 +55,48 @@ from struct import pack_into
 
 try:
     import micropython
+    from micropython import const
 except ImportError:  # CPython imports this module for its names (straja.eval), runs no Link
     class micropython:  # type: ignore[no-redef]  # the code emitters' decorators, as no-ops
         native = viper = staticmethod(lambda fn: fn)
 
+    def const(value):
+        return value
+
+
 from ..clock import ticks_diff, ticks_ms, ticks_us
 
-RESET_EXIT_CODE = 86
-SPI_WRITE = 1
-SPI_XFER = 2
-WORD = 3
-ADC_READ = 4
-BLOCK = 5
-PIN_READ = 6
-PIN_WRITE = 7
-WDT_START = 8
-WDT_FEED = 9
-BLE_SCAN = 10
-PIN_FIXED = 11
-HEADER = 8  # op, dev, len, stamp
-HEADER_LAYOUT = "<BBHI"
-STAMP_MASK = 0xFFFFFFFF  # the stamp's u32 (ticks_us() is a 62-bit small int here)
-OUT_MAX = 256  # requests queued before a write (a step's writes and its read fit many times)
-_IRQ_SCAN_RESULT = 5
-ADV_MAX = 31  # legacy advertising data
-BLE_POLL_MS = 20  # how often the stand-in asks the virtual board for advertisements
+RESET_EXIT_CODE = const(86)
+SPI_WRITE = const(1)
+SPI_XFER = const(2)
+WORD = const(3)
+ADC_READ = const(4)
+BLOCK = const(5)
+PIN_READ = const(6)
+PIN_WRITE = const(7)
+WDT_START = const(8)
+WDT_FEED = const(9)
+BLE_SCAN = const(10)
+PIN_FIXED = const(11)
+HEADER = const(8)  # op, dev, len, stamp
+HEADER_LAYOUT = const("<BBHI")
+STAMP_MASK = const(0xFFFFFFFF)  # the stamp's u32 (ticks_us() is a 62-bit small int here)
+OUT_MAX = const(256)  # requests queued before a write (a step's writes and its read fit many times)
+_IRQ_SCAN_RESULT = const(5)
+ADV_MAX = const(31)  # legacy advertising data
+BLE_POLL_MS = const(20)  # how often the stand-in asks the virtual board for advertisements
 # a feed sent to the board at most this often (the loop feeds every pass, ~4000 a second while
 # scanning: each a request the board parses, for a count); well inside WATCHDOG_MS_MIN
-FEED_EVERY_MS = 250
+FEED_EVERY_MS = const(250)
 # queued writes go before a sleep once they have waited this long (a dwell's scale), else with
 # the next reading
-FLUSH_AFTER_US = 2000
-DEFERRED_UNREAD = -1
-DEFERRED_REFUSED = -2
+FLUSH_AFTER_US = const(2000)
+DEFERRED_UNREAD = const(-1)
+DEFERRED_REFUSED = const(-2)
 # a reading asked ahead (Link.ask_ahead): front ends (board devices) it is kept for, and the
 # largest request payload and answer it repeats
-AHEAD_DEVS = 16
-AHEAD_MAX = 8
+AHEAD_DEVS = const(16)
+AHEAD_MAX = const(8)
 
 
 @micropython.viper
@@ -349,9 +354,11 @@ class SpiDevice:
         self.call = link.call
         self.dev = dev
 
+    @micropython.native
     def write(self, buf):
         self.send(SPI_WRITE, self.dev, buf, len(buf))
 
+    @micropython.native
     def write_readinto(self, wbuf, rbuf):
         n = len(wbuf)
         self.call(SPI_XFER, self.dev, wbuf, n, rbuf, n)
@@ -363,6 +370,7 @@ class ThreeWire:
         self.arg = link.arg
         self.dev = dev
 
+    @micropython.native
     def write_word(self, word, nbits):
         a = self.arg
         pack_into("<IB", a, 0, word, nbits)
@@ -376,6 +384,7 @@ class Adc:
         self.dev = dev
         self.val = bytearray(2)
 
+    @micropython.native
     def read_u16(self):
         v = self.val
         self.call(ADC_READ, self.dev, None, 0, v, 2)
@@ -563,6 +572,7 @@ def bluetooth_events():
         _bluetooth.deliver()
 
 
+@micropython.native
 def idle(deadline=0, reading=-1):
     lk = _link
     if lk is None:
