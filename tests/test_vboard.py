@@ -14,6 +14,7 @@ import pytest
 from straja.mp import run_micropython
 from straja.paths import FIRMWARE, REPO, board_profile_path
 from straja.vboard import NoiseOnly, ToneSource, VirtualBoard
+from straja_node.hw.board_unix import SETTLE_SLACK_US
 
 SCRIPT = REPO / "tests" / "firmware" / "vboard_check.py"
 PROFILE = json.loads(board_profile_path("virtual").read_text())
@@ -233,6 +234,68 @@ def test_a_reading_asked_ahead_is_taken_at_its_instant(tmp_path):
     asked = rf.instants[1:6]
     assert len(rf.instants) == 9
     assert asked == pytest.approx([t * 1e-6 for t in got["instants_us"]], abs=2e-6)
+
+
+class ReadWhen(NoiseOnly):
+    """Noise, and for every reading the chip models take: its instant and when it was taken."""
+
+    def __init__(self):
+        super().__init__()
+        self.readings = []
+
+    def band_power_dbm(self, freq_hz, bw_hz, t0_s, t1_s):
+        self.readings.append((freq_hz, t1_s, time.monotonic()))
+        return super().band_power_dbm(freq_hz, bw_hz, t0_s, t1_s)
+
+
+TOGETHER_SCRIPT = """
+import json
+from time import sleep_us, ticks_add, ticks_diff, ticks_us
+from straja_node import hw
+from straja_node.hw import board_unix
+fes = hw.front_ends({})
+cc, sx = fes[1], fes[2]
+link = board_unix.link()
+deadlines = []
+for _ in range(7):  # the first two learn how each is read and its settle time
+    cc.tune(2441000)
+    tuned = ticks_us()
+    sx.tune(868000)
+    at_cc = ticks_add(tuned, 3000)
+    at_sx = ticks_add(tuned, 5000)
+    hw.idle(at_cc, 1)  # the scheduler, before it sleeps until the CC2500's reading
+    sleep_us(ticks_diff(at_cc, ticks_us()))
+    cc.rssi_code()
+    hw.idle(at_sx, 2)  # ... and until the SX126x's
+    sleep_us(ticks_diff(at_sx, ticks_us()))
+    sx.rssi_code()
+    deadlines.append([at_cc, at_sx])
+print(json.dumps({"deadlines_us": deadlines, "taken": link.aheads_taken}))
+"""
+
+
+def test_front_ends_waiting_for_their_reading_are_asked_together(tmp_path):
+    """When the node asks ahead for one reading, the other front ends tuned since their last
+    reading are asked in the same write, each stamped at its tune plus the settle time learned
+    from its last deadline: the board takes the SX126x's reading while the node still sleeps
+    towards the CC2500's, at the SX126x's own instant."""
+    rf = ReadWhen()
+    board = VirtualBoard(PROFILE, rf, str(tmp_path / "vb.sock"), t_origin=0.0).start()
+    shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
+    try:
+        proc = run_micropython(TOGETHER_SCRIPT, path=[FIRMWARE], cwd=tmp_path,
+                               env={"STRAJA_VBOARD": str(tmp_path / "vb.sock")})
+        got = json.loads(proc.stdout)
+        assert board.errors == []
+    finally:
+        board.stop()
+    sx_readings = [(t, when) for freq, t, when in rf.readings if freq < 1e9][-5:]
+    together = 0
+    for (at_cc, at_sx), (t, when) in zip(got["deadlines_us"][2:], sx_readings):
+        assert t == pytest.approx(at_sx * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
+        together += when < at_cc * 1e-6  # taken before the node woke for the CC2500's
+    assert together >= 4, (got, sx_readings)  # (one round may miss on a loaded machine)
+    assert got["taken"] >= 2 * 5 - 1
 
 
 def test_a_request_happens_when_the_firmware_stamped_it(tmp_path):

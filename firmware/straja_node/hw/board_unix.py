@@ -36,7 +36,11 @@ the tune's writes sent before each sleep, the board woke ~2.5 times a reading; a
 SPI transfer at 4 MHz or GPIO read takes a few to ~20 us). A reading the scheduler will take
 after a sleep is asked before it (`idle(deadline, front end)`, Link.ask_ahead), stamped at its
 deadline: the board answers while the node sleeps, and the step reads the answer waiting in the
-socket rather than waiting for the board's work. The server handles requests
+socket rather than waiting for the board's work. The readings of the other front ends tuned
+since their last reading go in the same write, each stamped at its tune plus the settle time
+learned from its last deadline (a step more than SETTLE_SLACK_US early drops it; a deadline
+further off asks it again): the board wakes once for the readings under way, not once each
+(half the wake-ups of both processes were a lone reading's). The server handles requests
 in order, so a read sees every write made before it; a write it refuses makes the next response
 an error; writes still queued when the interpreter ends are lost (nothing read their effect). A
 pin the model holds fixed is asked once, then read here.
@@ -64,7 +68,7 @@ except ImportError:  # CPython imports this module for its names (straja.eval), 
         return value
 
 
-from ..clock import ticks_diff, ticks_ms, ticks_us
+from ..clock import ticks_add, ticks_diff, ticks_ms, ticks_us
 
 RESET_EXIT_CODE = const(86)
 SPI_WRITE = const(1)
@@ -97,6 +101,9 @@ DEFERRED_REFUSED = const(-2)
 # largest request payload and answer it repeats
 AHEAD_DEVS = const(16)
 AHEAD_MAX = const(8)
+# a reading asked with another (Link.ask_ahead): stamped at its front end's tune plus the settle
+# time learned from its last deadline, taken if its step comes no more than this before that
+SETTLE_SLACK_US = const(60)
 
 
 @micropython.viper
@@ -150,8 +157,18 @@ class Link:
         self.read_n = bytearray(AHEAD_DEVS)
         self.read_rn = bytearray(AHEAD_DEVS)
         self.read_payload = bytearray(AHEAD_DEVS * AHEAD_MAX)
-        self.ahead_dev = -1  # a reading of this device was announced by ask_ahead ...
-        self.ahead_sent = False  # ... and its request sent: its answer is the next in the stream
+        self.ahead_dev = -1  # a reading of this device was announced by ask_ahead
+        # the readings asked ahead, in the order their answers come: device and stamp (a stale
+        # one, asked at an instant its step did not confirm, is read and dropped)
+        self.asked = bytearray(AHEAD_DEVS)
+        self.asked_us = [0] * AHEAD_DEVS
+        self.asked_stale = bytearray(AHEAD_DEVS)
+        self.n_asked = 0
+        # per device: a tune's first write since its last reading (tuned, its stamp), and the time
+        # from it to the reading's deadline last asked (settle_us; -1: not learned)
+        self.tuned = bytearray(AHEAD_DEVS)
+        self.tuned_us = [0] * AHEAD_DEVS
+        self.settle_us = [-1] * AHEAD_DEVS
         self.scratch = bytearray(64)  # an answer nobody wants (an ahead that did not match)
         self.aheads_taken = 0
         self.aheads_dropped = 0
@@ -167,6 +184,9 @@ class Link:
         t = ticks_us()
         if not k:
             self.queued_us = t
+        if (op == SPI_WRITE or op == WORD) and dev < AHEAD_DEVS and not self.tuned[dev]:
+            self.tuned[dev] = 1  # a tune: its reading follows, a settle time after
+            self.tuned_us[dev] = t
         pack_into(HEADER_LAYOUT, out, k, op, dev, n, t & STAMP_MASK)
         if HEADER + n > OUT_MAX:  # never on the scan path: the payload in a write of its own
             self.write(out, HEADER)
@@ -201,37 +221,80 @@ class Link:
         a settle time away): send the request its last reading began with now, stamped at that
         instant, so the board answers while the node sleeps, and call() takes the answer if that
         step makes the same request (the drivers read a front end the same way each time), else
-        drops it. Learned from the step's first request on first use."""
-        if self.ahead_dev >= 0 or not 0 <= dev < AHEAD_DEVS:
-            return  # one at a time (a long wait asks again each loop turn)
+        drops it. Learned from the step's first request on first use. The readings of the other
+        front ends tuned since their last reading go in the same write, each stamped at its tune
+        plus its settle time learned here: the board wakes once for them all."""
+        if not 0 <= dev < AHEAD_DEVS:
+            return
+        if self.tuned[dev]:
+            self.settle_us[dev] = ticks_diff(at_us, self.tuned_us[dev])
+        i = self._asked_index(dev)
+        if i >= 0:
+            if -SETTLE_SLACK_US <= ticks_diff(self.asked_us[i], at_us) <= SETTLE_SLACK_US:
+                return  # asked already (a long wait asks again each loop turn)
+            self.asked_stale[i] = 1  # asked at an instant its step does not confirm
         self.ahead_dev = dev
-        op = self.read_op[dev]
-        if not op:
+        if not self.read_op[dev]:
             return  # learn it from the step's first request
+        self._ask(dev, at_us)
+        # the others waiting for their reading after this one, earliest first
+        while True:
+            best = -1
+            best_us = 0
+            for d in range(AHEAD_DEVS):
+                if (self.tuned[d] and self.settle_us[d] >= 0 and self.read_op[d]
+                        and self._asked_index(d) < 0):
+                    t = ticks_add(self.tuned_us[d], self.settle_us[d])
+                    if ticks_diff(t, at_us) >= 0 and (best < 0 or ticks_diff(t, best_us) < 0):
+                        best = d
+                        best_us = t
+            if best < 0:
+                break
+            self._ask(best, best_us)
+        self.write(self.out, self.queued)
+        self.queued = 0
+
+    @micropython.native
+    def _asked_index(self, dev):
+        """Where `dev` is among the readings asked ahead (not stale), or -1."""
+        for i in range(self.n_asked):
+            if self.asked[i] == dev and not self.asked_stale[i]:
+                return i
+        return -1
+
+    @micropython.native
+    def _ask(self, dev, at_us):
+        """Queue device `dev`'s reading request, stamped at `at_us`, as asked ahead."""
         k = self.queued
         n = self.read_n[dev]
-        if k + HEADER + n > OUT_MAX:
-            self.flush()
-            k = 0
+        if k + HEADER + n > OUT_MAX or self.n_asked >= AHEAD_DEVS:
+            return
         out = self.out
-        pack_into(HEADER_LAYOUT, out, k, op, dev, n, at_us & STAMP_MASK)
+        pack_into(HEADER_LAYOUT, out, k, self.read_op[dev], dev, n, at_us & STAMP_MASK)
         if n:
             _put(out, k + HEADER, self.read_payload, dev * AHEAD_MAX, n)
-        self.write(out, k + HEADER + n)
-        self.queued = 0
-        self.ahead_sent = True
+        self.queued = k + HEADER + n
+        i = self.n_asked
+        self.asked[i] = dev
+        self.asked_us[i] = at_us
+        self.asked_stale[i] = 0
+        self.n_asked = i + 1
 
     @micropython.native
     def _ahead_taken(self, op, dev, payload, n, rn):
-        """Whether the request call() is making was asked ahead (its answer comes next); learns
-        it for its device if the step was announced, drops an ahead answer it does not take."""
+        """Whether the request call() is making was asked ahead (its answer comes next: the ones
+        before it, which no step took, are dropped); learns it for its device if the step was
+        announced. A reading's request ends its front end's tune."""
         ahead = self.ahead_dev
         self.ahead_dev = -1
-        if self.ahead_sent:
-            self.ahead_sent = False
-            if (dev == ahead and op == self.read_op[dev] and n == self.read_n[dev]
-                    and rn == self.read_rn[dev]
-                    and (not n or _same(self.read_payload, dev * AHEAD_MAX, payload, n))):
+        if (op == SPI_XFER or op == ADC_READ) and dev < AHEAD_DEVS:
+            self.tuned[dev] = 0
+        while self.n_asked:  # (a request not asked ahead drops them all)
+            if (self.asked[0] == dev and not self.asked_stale[0] and op == self.read_op[dev]
+                    and n == self.read_n[dev] and rn == self.read_rn[dev]
+                    and (not n or _same(self.read_payload, dev * AHEAD_MAX, payload, n))
+                    and ticks_diff(ticks_us(), self.asked_us[0]) >= -SETTLE_SLACK_US):
+                self._pop_asked()
                 self.aheads_taken += 1
                 return True
             self._drop_ahead()
@@ -243,11 +306,19 @@ class Link:
                 _put(self.read_payload, dev * AHEAD_MAX, payload, 0, n)
         return False
 
+    @micropython.native
+    def _pop_asked(self):
+        n = self.n_asked - 1
+        for i in range(n):
+            self.asked[i] = self.asked[i + 1]
+            self.asked_us[i] = self.asked_us[i + 1]
+            self.asked_stale[i] = self.asked_stale[i + 1]
+        self.n_asked = n
+
     def _drop_ahead(self):
-        """Read the answer to a request asked ahead that no step took (answers come in order:
-        an unread deferred one was asked before it)."""
-        self.ahead_sent = False
-        self.ahead_dev = -1
+        """Read the answer to the first request asked ahead, which no step took (answers come in
+        order: an unread deferred one was asked before it)."""
+        self._pop_asked()
         self.aheads_dropped += 1
         if self.deferred is not None and self.deferred_n == DEFERRED_UNREAD:
             self._read_deferred()
@@ -261,12 +332,19 @@ class Link:
         if rsp[0]:  # a write before it was refused: the error is the caller's
             raise OSError("virtual board: a write before a reading was refused")
 
+    def _drop_all_ahead(self):
+        """Before a request whose answer is read otherwise: the ones asked ahead come first."""
+        self.ahead_dev = -1
+        while self.n_asked:
+            self._drop_ahead()
+
     @micropython.native
     def call(self, op, dev, payload, n, rbuf=None, rn=0):
         """Send a request, read the response header (and `rn` payload bytes into `rbuf`);
         returns the header's value byte. A request asked ahead (ask_ahead) is not sent again:
         its answer is read."""
-        if not (self.ahead_dev >= 0 and self._ahead_taken(op, dev, payload, n, rn)):
+        if not ((self.ahead_dev >= 0 or self.n_asked or self.tuned[dev % AHEAD_DEVS])
+                and self._ahead_taken(op, dev, payload, n, rn)):
             self.send(op, dev, payload, n)
             self.write(self.out, self.queued)
             self.queued = 0
@@ -290,8 +368,7 @@ class Link:
     def call_upto(self, op, dev, rbuf):
         """A request without payload whose response fills up to len(rbuf) bytes; returns the
         number of bytes read."""
-        if self.ahead_sent:  # its answer comes first
-            self._drop_ahead()
+        self._drop_all_ahead()  # their answers come first
         self.send(op, dev, None, 0)
         self.flush()
         if self.deferred is not None and self.deferred_n == DEFERRED_UNREAD:
@@ -317,8 +394,7 @@ class Link:
     def defer(self, op, dev, rbuf):
         """Ask as call_upto() does, without waiting: the request goes with the next one sent,
         its answer is read then (waiting in the socket meanwhile) and taken by take_deferred()."""
-        if self.ahead_sent:  # answers come in order: none may wait behind one asked ahead
-            self._drop_ahead()
+        self._drop_all_ahead()  # answers come in order: none may wait behind one asked ahead
         self.send(op, dev, None, 0)
         self.deferred = rbuf
         self.deferred_n = DEFERRED_UNREAD
