@@ -206,10 +206,19 @@ for _ in range(5):
     cc.rssi_code()
     instants.append(at)
 asked = link.aheads_taken, link.aheads_dropped
-hw.idle(ticks_add(ticks_us(), 300), 1)
-fes[2].rssi_code()  # another front end read instead: its own answer, the one asked dropped
-print(json.dumps({"instants_us": instants, "asked": asked,
-                  "then": [link.aheads_taken, link.aheads_dropped], "next": cc.rssi_code()}))
+hw.idle(ticks_add(ticks_us(), 3000), 1)
+fes[2].rssi_code()  # another front end read first: its own answer, the one asked held
+then = [link.aheads_taken, link.aheads_dropped]
+early = cc.rssi_code()  # its step, 3 ms before the instant asked: the held one dropped
+last = [link.aheads_taken, link.aheads_dropped]
+cc.tune(2441000)
+at = ticks_add(ticks_us(), 1000)
+hw.idle(at, 1)
+fes[2].rssi_code()  # read first again: the CC2500's answer held ...
+sleep_us(ticks_diff(at, ticks_us()))
+cc.rssi_code()  # ... and taken by its step, at its instant
+print(json.dumps({"instants_us": instants, "asked": asked, "then": then, "next": early,
+                  "last": last, "held": [link.aheads_taken, link.aheads_dropped], "at": at}))
 """
 
 
@@ -217,8 +226,9 @@ def test_a_reading_asked_ahead_is_taken_at_its_instant(tmp_path):
     """Before the scheduler sleeps until a reading, the unix layer asks the virtual board for it
     (hw.idle(deadline, front end)), stamped at the deadline, so the board answers while the node
     sleeps: the chip model takes the reading at the deadline, not when it was asked; the step's
-    reading takes that answer if it makes the request the front end's last reading began with,
-    and a step that reads another front end gets its own answer, the one asked dropped."""
+    reading takes that answer if it makes the request the front end's last reading began with;
+    a step that reads another front end first gets its own answer, the one asked held for its
+    step, which drops it if it comes earlier than the instant asked."""
     rf = ReadInstants()
     board = VirtualBoard(PROFILE, rf, str(tmp_path / "vb.sock"), t_origin=0.0).start()
     shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
@@ -229,10 +239,13 @@ def test_a_reading_asked_ahead_is_taken_at_its_instant(tmp_path):
         assert board.errors == []
     finally:
         board.stop()
-    assert got["asked"] == [5, 0] and got["then"] == [5, 1] and got["next"] > 0
-    # readings: the learnt one, five asked ahead, the dropped one, the other front end's, the last
+    assert got["asked"] == [5, 0] and got["then"] == [5, 0] and got["last"] == [5, 1]
+    assert got["next"] > 0 and got["held"] == [6, 1]
+    # readings: the learnt one, five asked ahead, the dropped one, the other front end's, the
+    # early step's; then the held one and the other front end's
     asked = rf.instants[1:6]
-    assert len(rf.instants) == 9
+    assert len(rf.instants) == 11
+    assert rf.instants[9] == pytest.approx(got["at"] * 1e-6, abs=2e-6)
     assert asked == pytest.approx([t * 1e-6 for t in got["instants_us"]], abs=2e-6)
 
 

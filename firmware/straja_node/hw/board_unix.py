@@ -104,6 +104,8 @@ AHEAD_MAX = const(8)
 # a reading asked with another (Link.ask_ahead): stamped at its front end's tune plus the settle
 # time learned from its last deadline, taken if its step comes no more than this before that
 SETTLE_SLACK_US = const(60)
+NEXT = const(1)  # a request asked ahead whose answer is the next in the stream
+HELD = const(2)  # ... whose answer was read before another's, held
 
 
 @micropython.viper
@@ -169,6 +171,16 @@ class Link:
         self.tuned = bytearray(AHEAD_DEVS)
         self.tuned_us = [0] * AHEAD_DEVS
         self.settle_us = [-1] * AHEAD_DEVS
+        self.n_tuned = 0  # devices below this have been tuned (the ones ask_ahead looks at)
+        # per device, the answer to its reading asked ahead, read out of the way of another
+        # request (held): its header, bytes and stamp, taken by its step
+        self.held = bytearray(AHEAD_DEVS)
+        self.held_rsp = bytearray(4 * AHEAD_DEVS)
+        self.held_data = bytearray(AHEAD_DEVS * AHEAD_MAX)
+        view = memoryview(self.held_data)
+        self.held_views = [view[d * AHEAD_MAX:(d + 1) * AHEAD_MAX] for d in range(AHEAD_DEVS)]
+        self.held_us = [0] * AHEAD_DEVS
+        self.n_held = 0
         self.scratch = bytearray(64)  # an answer nobody wants (an ahead that did not match)
         self.aheads_taken = 0
         self.aheads_dropped = 0
@@ -185,8 +197,12 @@ class Link:
         if not k:
             self.queued_us = t
         if (op == SPI_WRITE or op == WORD) and dev < AHEAD_DEVS and not self.tuned[dev]:
-            self.tuned[dev] = 1  # a tune: its reading follows, a settle time after
+            self.tuned[dev] = 1  # a tune: its reading follows, a settle time after ...
             self.tuned_us[dev] = t
+            if dev >= self.n_tuned:
+                self.n_tuned = dev + 1
+            if self.n_asked or self.n_held:
+                self._forget(dev)  # ... and one asked before it is of the last tuning
         pack_into(HEADER_LAYOUT, out, k, op, dev, n, t & STAMP_MASK)
         if HEADER + n > OUT_MAX:  # never on the scan path: the payload in a write of its own
             self.write(out, HEADER)
@@ -227,12 +243,22 @@ class Link:
         if not 0 <= dev < AHEAD_DEVS:
             return
         if self.tuned[dev]:
-            self.settle_us[dev] = ticks_diff(at_us, self.tuned_us[dev])
+            # the longest seen (a tune's first write delayed in its step makes it shorter: a
+            # reading stamped from that would come before its deadline), or a shorter settle
+            settle = ticks_diff(at_us, self.tuned_us[dev])
+            if settle > self.settle_us[dev] or settle < self.settle_us[dev] - SETTLE_SLACK_US:
+                self.settle_us[dev] = settle
         i = self._asked_index(dev)
         if i >= 0:
             if -SETTLE_SLACK_US <= ticks_diff(self.asked_us[i], at_us) <= SETTLE_SLACK_US:
                 return  # asked already (a long wait asks again each loop turn)
             self.asked_stale[i] = 1  # asked at an instant its step does not confirm
+        if self.held[dev]:
+            if -SETTLE_SLACK_US <= ticks_diff(self.held_us[dev], at_us) <= SETTLE_SLACK_US:
+                return  # answered already
+            self.held[dev] = 0
+            self.n_held -= 1
+            self.aheads_dropped += 1
         self.ahead_dev = dev
         if not self.read_op[dev]:
             return  # learn it from the step's first request
@@ -241,9 +267,9 @@ class Link:
         while True:
             best = -1
             best_us = 0
-            for d in range(AHEAD_DEVS):
+            for d in range(self.n_tuned):
                 if (self.tuned[d] and self.settle_us[d] >= 0 and self.read_op[d]
-                        and self._asked_index(d) < 0):
+                        and not self.held[d] and self._asked_index(d) < 0):
                     t = ticks_add(self.tuned_us[d], self.settle_us[d])
                     if ticks_diff(t, at_us) >= 0 and (best < 0 or ticks_diff(t, best_us) < 0):
                         best = d
@@ -289,22 +315,46 @@ class Link:
         self.ahead_dev = -1
         if (op == SPI_XFER or op == ADC_READ) and dev < AHEAD_DEVS:
             self.tuned[dev] = 0
-        while self.n_asked:  # (a request not asked ahead drops them all)
-            if (self.asked[0] == dev and not self.asked_stale[0] and op == self.read_op[dev]
-                    and n == self.read_n[dev] and rn == self.read_rn[dev]
-                    and (not n or _same(self.read_payload, dev * AHEAD_MAX, payload, n))
-                    and ticks_diff(ticks_us(), self.asked_us[0]) >= -SETTLE_SLACK_US):
+            if self.held[dev]:
+                self.held[dev] = 0
+                self.n_held -= 1
+                if self._is_reading(op, dev, payload, n, rn, self.held_us[dev]):
+                    self.aheads_taken += 1
+                    return HELD
+                self.aheads_dropped += 1
+        while self.n_asked:  # (the others' answers come first: held for their steps)
+            if (self.asked[0] == dev and not self.asked_stale[0]
+                    and self._is_reading(op, dev, payload, n, rn, self.asked_us[0])):
                 self._pop_asked()
                 self.aheads_taken += 1
-                return True
-            self._drop_ahead()
-        if dev == ahead and n <= AHEAD_MAX and rn < 256:
+                return NEXT
+            self._hold_ahead(dev)
+        if dev == ahead and n <= AHEAD_MAX and rn <= AHEAD_MAX:
             self.read_op[dev] = op
             self.read_n[dev] = n
             self.read_rn[dev] = rn
             if n:
                 _put(self.read_payload, dev * AHEAD_MAX, payload, 0, n)
-        return False
+        return 0
+
+    @micropython.native
+    def _is_reading(self, op, dev, payload, n, rn, at_us):
+        """Whether the request is the reading asked ahead for `dev` at `at_us`, and not more
+        than SETTLE_SLACK_US before that instant."""
+        return (op == self.read_op[dev] and n == self.read_n[dev] and rn == self.read_rn[dev]
+                and (not n or _same(self.read_payload, dev * AHEAD_MAX, payload, n))
+                and ticks_diff(ticks_us(), at_us) >= -SETTLE_SLACK_US)
+
+    @micropython.native
+    def _forget(self, dev):
+        """Device `dev`'s reading asked ahead, or held, no step took: stale."""
+        for i in range(self.n_asked):
+            if self.asked[i] == dev:
+                self.asked_stale[i] = 1
+        if self.held[dev]:
+            self.held[dev] = 0
+            self.n_held -= 1
+            self.aheads_dropped += 1
 
     @micropython.native
     def _pop_asked(self):
@@ -315,36 +365,52 @@ class Link:
             self.asked_stale[i] = self.asked_stale[i + 1]
         self.n_asked = n
 
-    def _drop_ahead(self):
-        """Read the answer to the first request asked ahead, which no step took (answers come in
-        order: an unread deferred one was asked before it)."""
+    def _hold_ahead(self, dev):
+        """Read the answer to the first reading asked ahead, which the request of device `dev`
+        comes behind (answers come in order: an unread deferred one was asked before it): held
+        for its step if another device's, else dropped."""
+        d = self.asked[0]
+        keep = not self.asked_stale[0] and d != dev and not self.held[d]
+        at_us = self.asked_us[0]
         self._pop_asked()
-        self.aheads_dropped += 1
         if self.deferred is not None and self.deferred_n == DEFERRED_UNREAD:
             self._read_deferred()
         rsp = self.rsp
         self._read(rsp, 4)
+        if rsp[0]:  # a write before it was refused: the error is the caller's
+            raise OSError("virtual board: a write before a reading was refused")
         left = rsp[2] | (rsp[3] << 8)
+        if keep and left <= AHEAD_MAX:
+            if left:
+                self._read(self.held_views[d], left)
+            _put(self.held_rsp, 4 * d, rsp, 0, 4)
+            self.held_us[d] = at_us
+            self.held[d] = 1
+            self.n_held += 1
+            return
+        self.aheads_dropped += 1
         while left:
             k = min(left, len(self.scratch))
             self._read(self.scratch, k)
             left -= k
-        if rsp[0]:  # a write before it was refused: the error is the caller's
-            raise OSError("virtual board: a write before a reading was refused")
 
-    def _drop_all_ahead(self):
+    def _hold_all_ahead(self):
         """Before a request whose answer is read otherwise: the ones asked ahead come first."""
         self.ahead_dev = -1
         while self.n_asked:
-            self._drop_ahead()
+            self._hold_ahead(-1)
 
     @micropython.native
     def call(self, op, dev, payload, n, rbuf=None, rn=0):
         """Send a request, read the response header (and `rn` payload bytes into `rbuf`);
         returns the header's value byte. A request asked ahead (ask_ahead) is not sent again:
         its answer is read."""
-        if not ((self.ahead_dev >= 0 or self.n_asked or self.tuned[dev % AHEAD_DEVS])
-                and self._ahead_taken(op, dev, payload, n, rn)):
+        taken = 0
+        if self.ahead_dev >= 0 or self.n_asked or self.n_held or self.tuned[dev % AHEAD_DEVS]:
+            taken = self._ahead_taken(op, dev, payload, n, rn)
+        if taken == HELD:
+            return self._take_held(op, dev, rbuf, rn)
+        if not taken:
             self.send(op, dev, payload, n)
             self.write(self.out, self.queued)
             self.queued = 0
@@ -365,10 +431,20 @@ class Link:
                 self._read_rest(rbuf, got or 0, rn)
         return rsp[1]
 
+    def _take_held(self, op, dev, rbuf, rn):
+        """The answer held for device `dev`'s reading: its bytes into rbuf, its value."""
+        h = self.held_rsp
+        if h[4 * dev + 2] != rn or h[4 * dev + 3]:
+            raise OSError("virtual board: op %d answered %d bytes, expected %d"
+                          % (op, h[4 * dev + 2] | (h[4 * dev + 3] << 8), rn))
+        if rn:
+            _put(rbuf, 0, self.held_data, dev * AHEAD_MAX, rn)
+        return h[4 * dev + 1]
+
     def call_upto(self, op, dev, rbuf):
         """A request without payload whose response fills up to len(rbuf) bytes; returns the
         number of bytes read."""
-        self._drop_all_ahead()  # their answers come first
+        self._hold_all_ahead()  # their answers come first
         self.send(op, dev, None, 0)
         self.flush()
         if self.deferred is not None and self.deferred_n == DEFERRED_UNREAD:
@@ -394,7 +470,7 @@ class Link:
     def defer(self, op, dev, rbuf):
         """Ask as call_upto() does, without waiting: the request goes with the next one sent,
         its answer is read then (waiting in the socket meanwhile) and taken by take_deferred()."""
-        self._drop_all_ahead()  # answers come in order: none may wait behind one asked ahead
+        self._hold_all_ahead()  # answers come in order: none may wait behind one asked ahead
         self.send(op, dev, None, 0)
         self.deferred = rbuf
         self.deferred_n = DEFERRED_UNREAD
