@@ -274,9 +274,8 @@ class Link:
                     if ticks_diff(t, at_us) >= 0 and (best < 0 or ticks_diff(t, best_us) < 0):
                         best = d
                         best_us = t
-            if best < 0:
+            if best < 0 or not self._ask(best, best_us):
                 break
-            self._ask(best, best_us)
         self.write(self.out, self.queued)
         self.queued = 0
 
@@ -290,11 +289,15 @@ class Link:
 
     @micropython.native
     def _ask(self, dev, at_us):
-        """Queue device `dev`'s reading request, stamped at `at_us`, as asked ahead."""
+        """Queue device `dev`'s reading request, stamped at `at_us`, as asked ahead; False if
+        as many are asked already as there are devices."""
+        if self.n_asked >= AHEAD_DEVS:
+            return False
         k = self.queued
         n = self.read_n[dev]
-        if k + HEADER + n > OUT_MAX or self.n_asked >= AHEAD_DEVS:
-            return
+        if k + HEADER + n > OUT_MAX:
+            self.flush()
+            k = 0
         out = self.out
         pack_into(HEADER_LAYOUT, out, k, self.read_op[dev], dev, n, at_us & STAMP_MASK)
         if n:
@@ -305,6 +308,7 @@ class Link:
         self.asked_us[i] = at_us
         self.asked_stale[i] = 0
         self.n_asked = i + 1
+        return True
 
     @micropython.native
     def _ahead_taken(self, op, dev, payload, n, rn):
