@@ -172,6 +172,8 @@ class Link:
         self.tuned_us = [0] * AHEAD_DEVS
         self.settle_us = [-1] * AHEAD_DEVS
         self.n_tuned = 0  # devices below this have been tuned (the ones ask_ahead looks at)
+        self.order = bytearray(AHEAD_DEVS)  # ask_ahead's others to ask, and their instants
+        self.order_us = [0] * AHEAD_DEVS
         # per device, the answer to its reading asked ahead, read out of the way of another
         # request (held): its header, bytes and stamp, taken by its step
         self.held = bytearray(AHEAD_DEVS)
@@ -263,18 +265,26 @@ class Link:
         if not self.read_op[dev]:
             return  # learn it from the step's first request
         self._ask(dev, at_us)
-        # the others waiting for their reading after this one, earliest first
-        while True:
-            best = -1
-            best_us = 0
-            for d in range(self.n_tuned):
-                if (self.tuned[d] and self.settle_us[d] >= 0 and self.read_op[d]
-                        and not self.held[d] and self._asked_index(d) < 0):
-                    t = ticks_add(self.tuned_us[d], self.settle_us[d])
-                    if ticks_diff(t, at_us) >= 0 and (best < 0 or ticks_diff(t, best_us) < 0):
-                        best = d
-                        best_us = t
-            if best < 0 or not self._ask(best, best_us):
+        # the others waiting for their reading after this one, earliest first (in one pass,
+        # sorted by insertion: a few front ends)
+        order = self.order
+        order_us = self.order_us
+        n = 0
+        for d in range(self.n_tuned):
+            if (d != dev and self.tuned[d] and self.settle_us[d] >= 0 and self.read_op[d]
+                    and not self.held[d] and self._asked_index(d) < 0):
+                t = ticks_add(self.tuned_us[d], self.settle_us[d])
+                if ticks_diff(t, at_us) >= 0:
+                    j = n
+                    while j and ticks_diff(order_us[j - 1], t) > 0:
+                        order[j] = order[j - 1]
+                        order_us[j] = order_us[j - 1]
+                        j -= 1
+                    order[j] = d
+                    order_us[j] = t
+                    n += 1
+        for j in range(n):
+            if not self._ask(order[j], order_us[j]):
                 break
         self.write(self.out, self.queued)
         self.queued = 0
