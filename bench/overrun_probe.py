@@ -45,6 +45,11 @@ def cpu_s(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
+def bus_counts(board) -> tuple[int, int]:
+    """A board's requests and round trips served so far (its counters, in shared memory)."""
+    return board.transactions, board.round_trips
+
+
 def probe_boards() -> None:
     """Time every board's requests (the boards fork from this process, patched): each slow one
     is counted by its cause, CPython's collector (gc.callbacks) or the request's own work
@@ -80,6 +85,7 @@ def probe_boards() -> None:
                 Path(self.socket_path + ".probe.json").write_text(json.dumps(
                     {k: v for k, v in stats.items() if k != "last_write"}))
     server.VirtualBoard._handle = timed_handle
+    server.VirtualBoard._direct_handlers = lambda self: {}  # every request through timed_handle
 
 
 def profile_boards() -> None:
@@ -96,6 +102,7 @@ def profile_boards() -> None:
             if time.perf_counter() - written[0] > 2.0:
                 written[0] = time.perf_counter()
                 profiler.dump_stats(self.socket_path + ".pstats")
+                profiler.enable()  # (dump_stats disables it)
             return handle(op, dev, payload, t)
         self._handle = handle_and_dump
         profiler.enable()
@@ -164,6 +171,7 @@ def main() -> int:
     # per node: (interpreter, board) process ids, their CPU time when its first STATUS came
     pids = [(n.node._proc.pid, n.board._pid) for n in fleet.nodes]
     cpu_first: dict[int, tuple[tuple[float, float], ...]] = {}
+    bus_first: dict[int, tuple[int, int]] = {}  # and its board's (requests, round trips) then
     try:
         plans = [link.call("info", timeout=15)["plan"] for link in links]  # (compiling)
         t_end = time.monotonic() + args.seconds
@@ -178,11 +186,13 @@ def main() -> int:
                     for f in link.frames(1, timeout=0.3, types=(protocol.STATUS,)):
                         if i not in first:
                             cpu_first[i] = tuple(cpu_s(pid) for pid in pids[i])
+                            bus_first[i] = bus_counts(fleet.nodes[i].board)
                         first.setdefault(i, (time.monotonic(), f.body.overruns))
                         last[i] = (time.monotonic(), f.body.overruns)
                 except TimeoutError:
                     pass
         cpu_last = {i: (time.monotonic(), [cpu_s(pid) for pid in pids[i]]) for i in first}
+        bus_last = {i: bus_counts(fleet.nodes[i].board) for i in first}
         time.sleep(2.5)  # a last report from every node and board
         for i, running in enumerate(fleet.nodes):
             node_file = running.node.flash_dir / "probe.json"
@@ -195,8 +205,13 @@ def main() -> int:
             share = [{"user": round((c[0] - c0[0]) / (t_cpu - first[i][0]), 3),
                       "system": round((c[1] - c0[1]) / (t_cpu - first[i][0]), 3)}
                      for c, c0 in zip(cpu, cpu_first[i])]
+            span_cpu = t_cpu - first[i][0]
+            requests, round_trips = (round((b - b0) / span_cpu)
+                                     for b, b0 in zip(bus_last[i], bus_first[i]))
             print(json.dumps({"node": running.spec.name, "overruns_per_s": round(rate, 1),
                               "cpu_per_s": {"interpreter": share[0], "board": share[1]},
+                              "board_requests_per_s": requests,
+                              "board_round_trips_per_s": round_trips,
                               "load": os.getloadavg()[0], "node_probe": node,
                               "board_probe": board}, indent=1))
             stats = Path(running.board.socket_path + ".pstats")

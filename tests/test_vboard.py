@@ -14,6 +14,7 @@ import pytest
 from straja.mp import run_micropython
 from straja.paths import FIRMWARE, REPO, board_profile_path
 from straja.vboard import NoiseOnly, ToneSource, VirtualBoard
+from straja_node.hw.board_unix import SETTLE_SLACK_US
 
 SCRIPT = REPO / "tests" / "firmware" / "vboard_check.py"
 PROFILE = json.loads(board_profile_path("virtual").read_text())
@@ -205,10 +206,19 @@ for _ in range(5):
     cc.rssi_code()
     instants.append(at)
 asked = link.aheads_taken, link.aheads_dropped
-hw.idle(ticks_add(ticks_us(), 300), 1)
-fes[2].rssi_code()  # another front end read instead: its own answer, the one asked dropped
-print(json.dumps({"instants_us": instants, "asked": asked,
-                  "then": [link.aheads_taken, link.aheads_dropped], "next": cc.rssi_code()}))
+hw.idle(ticks_add(ticks_us(), 3000), 1)
+fes[2].rssi_code()  # another front end read first: its own answer, the one asked held
+then = [link.aheads_taken, link.aheads_dropped]
+early = cc.rssi_code()  # its step, 3 ms before the instant asked: the held one dropped
+last = [link.aheads_taken, link.aheads_dropped]
+cc.tune(2441000)
+at = ticks_add(ticks_us(), 1000)
+hw.idle(at, 1)
+fes[2].rssi_code()  # read first again: the CC2500's answer held ...
+sleep_us(ticks_diff(at, ticks_us()))
+cc.rssi_code()  # ... and taken by its step, at its instant
+print(json.dumps({"instants_us": instants, "asked": asked, "then": then, "next": early,
+                  "last": last, "held": [link.aheads_taken, link.aheads_dropped], "at": at}))
 """
 
 
@@ -216,8 +226,9 @@ def test_a_reading_asked_ahead_is_taken_at_its_instant(tmp_path):
     """Before the scheduler sleeps until a reading, the unix layer asks the virtual board for it
     (hw.idle(deadline, front end)), stamped at the deadline, so the board answers while the node
     sleeps: the chip model takes the reading at the deadline, not when it was asked; the step's
-    reading takes that answer if it makes the request the front end's last reading began with,
-    and a step that reads another front end gets its own answer, the one asked dropped."""
+    reading takes that answer if it makes the request the front end's last reading began with;
+    a step that reads another front end first gets its own answer, the one asked held for its
+    step, which drops it if it comes earlier than the instant asked."""
     rf = ReadInstants()
     board = VirtualBoard(PROFILE, rf, str(tmp_path / "vb.sock"), t_origin=0.0).start()
     shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
@@ -228,11 +239,76 @@ def test_a_reading_asked_ahead_is_taken_at_its_instant(tmp_path):
         assert board.errors == []
     finally:
         board.stop()
-    assert got["asked"] == [5, 0] and got["then"] == [5, 1] and got["next"] > 0
-    # readings: the learnt one, five asked ahead, the dropped one, the other front end's, the last
+    assert got["asked"] == [5, 0] and got["then"] == [5, 0] and got["last"] == [5, 1]
+    assert got["next"] > 0 and got["held"] == [6, 1]
+    # readings: the learnt one, five asked ahead, the dropped one, the other front end's, the
+    # early step's; then the held one and the other front end's
     asked = rf.instants[1:6]
-    assert len(rf.instants) == 9
+    assert len(rf.instants) == 11
+    assert rf.instants[9] == pytest.approx(got["at"] * 1e-6, abs=2e-6)
     assert asked == pytest.approx([t * 1e-6 for t in got["instants_us"]], abs=2e-6)
+
+
+class ReadWhen(NoiseOnly):
+    """Noise, and for every reading the chip models take: its instant and when it was taken."""
+
+    def __init__(self):
+        super().__init__()
+        self.readings = []
+
+    def band_power_dbm(self, freq_hz, bw_hz, t0_s, t1_s):
+        self.readings.append((freq_hz, t1_s, time.monotonic()))
+        return super().band_power_dbm(freq_hz, bw_hz, t0_s, t1_s)
+
+
+TOGETHER_SCRIPT = """
+import json
+from time import sleep_us, ticks_add, ticks_diff, ticks_us
+from straja_node import hw
+from straja_node.hw import board_unix
+fes = hw.front_ends({})
+cc, sx = fes[1], fes[2]
+link = board_unix.link()
+deadlines = []
+for _ in range(7):  # the first two learn how each is read and its settle time
+    cc.tune(2441000)
+    tuned = ticks_us()
+    sx.tune(868000)
+    at_cc = ticks_add(tuned, 3000)
+    at_sx = ticks_add(tuned, 5000)
+    hw.idle(at_cc, 1)  # the scheduler, before it sleeps until the CC2500's reading
+    sleep_us(ticks_diff(at_cc, ticks_us()))
+    cc.rssi_code()
+    hw.idle(at_sx, 2)  # ... and until the SX126x's
+    sleep_us(ticks_diff(at_sx, ticks_us()))
+    sx.rssi_code()
+    deadlines.append([at_cc, at_sx])
+print(json.dumps({"deadlines_us": deadlines, "taken": link.aheads_taken}))
+"""
+
+
+def test_front_ends_waiting_for_their_reading_are_asked_together(tmp_path):
+    """When the node asks ahead for one reading, the other front ends tuned since their last
+    reading are asked in the same write, each stamped at its tune plus the settle time learned
+    from its last deadline: the board takes the SX126x's reading while the node still sleeps
+    towards the CC2500's, at the SX126x's own instant."""
+    rf = ReadWhen()
+    board = VirtualBoard(PROFILE, rf, str(tmp_path / "vb.sock"), t_origin=0.0).start()
+    shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
+    try:
+        proc = run_micropython(TOGETHER_SCRIPT, path=[FIRMWARE], cwd=tmp_path,
+                               env={"STRAJA_VBOARD": str(tmp_path / "vb.sock")})
+        got = json.loads(proc.stdout)
+        assert board.errors == []
+    finally:
+        board.stop()
+    sx_readings = [(t, when) for freq, t, when in rf.readings if freq < 1e9][-5:]
+    together = 0
+    for (at_cc, at_sx), (t, when) in zip(got["deadlines_us"][2:], sx_readings):
+        assert t == pytest.approx(at_sx * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
+        together += when < at_cc * 1e-6  # taken before the node woke for the CC2500's
+    assert together >= 4, (got, sx_readings)  # (one round may miss on a loaded machine)
+    assert got["taken"] >= 2 * 5 - 1
 
 
 def test_a_request_happens_when_the_firmware_stamped_it(tmp_path):
@@ -301,3 +377,48 @@ def test_sx126x_cad_hears_lora_only(bench, modulation, dbm, detected):
     rf = ToneSource(868.1e6, dbm, modulation=modulation)
     out, _ = bench(rf, fe=2, cad=[868100, 915000])
     assert out["cad"] == [detected, False]
+
+
+def test_the_scans_requests_are_answered_as_by_their_handlers():
+    """The scan's requests go straight to the chip (VirtualBoard._direct_handlers); the same
+    stream through the per-op handlers alone gets the same answers, byte for byte, and the same
+    refusals."""
+    from straja.vboard import server
+
+    def req(op, dev, payload=b"", stamp=1000):
+        return server.HEADER.pack(op, dev, len(payload), stamp) + payload
+
+    tune_rx5808 = 1 | 1 << 4 | 0x1234 << 5  # synthesizer register B, written
+    stream = [
+        req(server.WORD, 0, server.WORD_ARGS.pack(tune_rx5808, 25)),
+        req(server.ADC_READ, 0),
+        req(server.SPI_WRITE, 1, bytes((0x36,))) + req(server.SPI_WRITE, 1, bytes((0x4D, 0x5C, 0x4E, 0xC4)))
+        + req(server.SPI_WRITE, 1, bytes((0x34,))) + req(server.SPI_XFER, 1, bytes((0xF4, 0)), 2000),
+        req(server.SPI_WRITE, 2, bytes((0x86, 0x36, 0x40, 0, 0))) + req(server.SPI_WRITE, 2, bytes((0x82, 0, 0, 0)))
+        + req(server.SPI_XFER, 2, bytes((0x15, 0, 0)), 3000),
+        req(server.SPI_WRITE, 3, bytes((0x81, 0x0D))) + req(server.SPI_WRITE, 3, bytes((0x86, 0xD9, 0, 0)))
+        + req(server.SPI_XFER, 3, bytes((0x11, 0)), 4000),
+        req(server.SPI_WRITE, 0, b"x") + req(server.ADC_READ, 1),  # no SPI, no ADC: refused
+        req(server.WORD, 0, server.WORD_ARGS.pack(tune_rx5808, 24)) + req(server.ADC_READ, 0),
+    ]
+
+    def answers(direct: bool):
+        board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
+                             seed=5)
+        if not direct:
+            board._direct = {}
+        chunks, sent = iter(stream), []
+
+        class Conn:
+            def recv(self, n):
+                return next(chunks, b"")
+
+            def sendall(self, data):
+                sent.append(data)
+        with pytest.raises(ConnectionError):
+            board._session(Conn())
+        return sent, board.errors, board.transactions
+
+    by_direct, by_handlers = answers(True), answers(False)
+    assert by_direct == by_handlers
+    assert len(by_direct[0]) == 6 and len(by_direct[1]) == 3, by_direct

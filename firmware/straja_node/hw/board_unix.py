@@ -36,7 +36,11 @@ the tune's writes sent before each sleep, the board woke ~2.5 times a reading; a
 SPI transfer at 4 MHz or GPIO read takes a few to ~20 us). A reading the scheduler will take
 after a sleep is asked before it (`idle(deadline, front end)`, Link.ask_ahead), stamped at its
 deadline: the board answers while the node sleeps, and the step reads the answer waiting in the
-socket rather than waiting for the board's work. The server handles requests
+socket rather than waiting for the board's work. The readings of the other front ends tuned
+since their last reading go in the same write, each stamped at its tune plus the settle time
+learned from its last deadline (a step more than SETTLE_SLACK_US early drops it; a deadline
+further off asks it again): the board wakes once for the readings under way, not once each
+(half the wake-ups of both processes were a lone reading's). The server handles requests
 in order, so a read sees every write made before it; a write it refuses makes the next response
 an error; writes still queued when the interpreter ends are lost (nothing read their effect). A
 pin the model holds fixed is asked once, then read here.
@@ -55,43 +59,53 @@ from struct import pack_into
 
 try:
     import micropython
+    from micropython import const
 except ImportError:  # CPython imports this module for its names (straja.eval), runs no Link
     class micropython:  # type: ignore[no-redef]  # the code emitters' decorators, as no-ops
         native = viper = staticmethod(lambda fn: fn)
 
-from ..clock import ticks_diff, ticks_ms, ticks_us
+    def const(value):
+        return value
 
-RESET_EXIT_CODE = 86
-SPI_WRITE = 1
-SPI_XFER = 2
-WORD = 3
-ADC_READ = 4
-BLOCK = 5
-PIN_READ = 6
-PIN_WRITE = 7
-WDT_START = 8
-WDT_FEED = 9
-BLE_SCAN = 10
-PIN_FIXED = 11
-HEADER = 8  # op, dev, len, stamp
-HEADER_LAYOUT = "<BBHI"
-STAMP_MASK = 0xFFFFFFFF  # the stamp's u32 (ticks_us() is a 62-bit small int here)
-OUT_MAX = 256  # requests queued before a write (a step's writes and its read fit many times)
-_IRQ_SCAN_RESULT = 5
-ADV_MAX = 31  # legacy advertising data
-BLE_POLL_MS = 20  # how often the stand-in asks the virtual board for advertisements
+
+from ..clock import ticks_add, ticks_diff, ticks_ms, ticks_us
+
+RESET_EXIT_CODE = const(86)
+SPI_WRITE = const(1)
+SPI_XFER = const(2)
+WORD = const(3)
+ADC_READ = const(4)
+BLOCK = const(5)
+PIN_READ = const(6)
+PIN_WRITE = const(7)
+WDT_START = const(8)
+WDT_FEED = const(9)
+BLE_SCAN = const(10)
+PIN_FIXED = const(11)
+HEADER = const(8)  # op, dev, len, stamp
+HEADER_LAYOUT = const("<BBHI")
+STAMP_MASK = const(0xFFFFFFFF)  # the stamp's u32 (ticks_us() is a 62-bit small int here)
+OUT_MAX = const(256)  # requests queued before a write (a step's writes and its read fit many times)
+_IRQ_SCAN_RESULT = const(5)
+ADV_MAX = const(31)  # legacy advertising data
+BLE_POLL_MS = const(20)  # how often the stand-in asks the virtual board for advertisements
 # a feed sent to the board at most this often (the loop feeds every pass, ~4000 a second while
 # scanning: each a request the board parses, for a count); well inside WATCHDOG_MS_MIN
-FEED_EVERY_MS = 250
+FEED_EVERY_MS = const(250)
 # queued writes go before a sleep once they have waited this long (a dwell's scale), else with
 # the next reading
-FLUSH_AFTER_US = 2000
-DEFERRED_UNREAD = -1
-DEFERRED_REFUSED = -2
+FLUSH_AFTER_US = const(2000)
+DEFERRED_UNREAD = const(-1)
+DEFERRED_REFUSED = const(-2)
 # a reading asked ahead (Link.ask_ahead): front ends (board devices) it is kept for, and the
 # largest request payload and answer it repeats
-AHEAD_DEVS = 16
-AHEAD_MAX = 8
+AHEAD_DEVS = const(16)
+AHEAD_MAX = const(8)
+# a reading asked with another (Link.ask_ahead): stamped at its front end's tune plus the settle
+# time learned from its last deadline, taken if its step comes no more than this before that
+SETTLE_SLACK_US = const(60)
+NEXT = const(1)  # a request asked ahead whose answer is the next in the stream
+HELD = const(2)  # ... whose answer was read before another's, held
 
 
 @micropython.viper
@@ -145,8 +159,30 @@ class Link:
         self.read_n = bytearray(AHEAD_DEVS)
         self.read_rn = bytearray(AHEAD_DEVS)
         self.read_payload = bytearray(AHEAD_DEVS * AHEAD_MAX)
-        self.ahead_dev = -1  # a reading of this device was announced by ask_ahead ...
-        self.ahead_sent = False  # ... and its request sent: its answer is the next in the stream
+        self.ahead_dev = -1  # a reading of this device was announced by ask_ahead
+        # the readings asked ahead, in the order their answers come: device and stamp (a stale
+        # one, asked at an instant its step did not confirm, is read and dropped)
+        self.asked = bytearray(AHEAD_DEVS)
+        self.asked_us = [0] * AHEAD_DEVS
+        self.asked_stale = bytearray(AHEAD_DEVS)
+        self.n_asked = 0
+        # per device: a tune's first write since its last reading (tuned, its stamp), and the time
+        # from it to the reading's deadline last asked (settle_us; -1: not learned)
+        self.tuned = bytearray(AHEAD_DEVS)
+        self.tuned_us = [0] * AHEAD_DEVS
+        self.settle_us = [-1] * AHEAD_DEVS
+        self.n_tuned = 0  # devices below this have been tuned (the ones ask_ahead looks at)
+        self.order = bytearray(AHEAD_DEVS)  # ask_ahead's others to ask, and their instants
+        self.order_us = [0] * AHEAD_DEVS
+        # per device, the answer to its reading asked ahead, read out of the way of another
+        # request (held): its header, bytes and stamp, taken by its step
+        self.held = bytearray(AHEAD_DEVS)
+        self.held_rsp = bytearray(4 * AHEAD_DEVS)
+        self.held_data = bytearray(AHEAD_DEVS * AHEAD_MAX)
+        view = memoryview(self.held_data)
+        self.held_views = [view[d * AHEAD_MAX:(d + 1) * AHEAD_MAX] for d in range(AHEAD_DEVS)]
+        self.held_us = [0] * AHEAD_DEVS
+        self.n_held = 0
         self.scratch = bytearray(64)  # an answer nobody wants (an ahead that did not match)
         self.aheads_taken = 0
         self.aheads_dropped = 0
@@ -162,6 +198,13 @@ class Link:
         t = ticks_us()
         if not k:
             self.queued_us = t
+        if (op == SPI_WRITE or op == WORD) and dev < AHEAD_DEVS and not self.tuned[dev]:
+            self.tuned[dev] = 1  # a tune: its reading follows, a settle time after ...
+            self.tuned_us[dev] = t
+            if dev >= self.n_tuned:
+                self.n_tuned = dev + 1
+            if self.n_asked or self.n_held:
+                self._forget(dev)  # ... and one asked before it is of the last tuning
         pack_into(HEADER_LAYOUT, out, k, op, dev, n, t & STAMP_MASK)
         if HEADER + n > OUT_MAX:  # never on the scan path: the payload in a write of its own
             self.write(out, HEADER)
@@ -196,72 +239,192 @@ class Link:
         a settle time away): send the request its last reading began with now, stamped at that
         instant, so the board answers while the node sleeps, and call() takes the answer if that
         step makes the same request (the drivers read a front end the same way each time), else
-        drops it. Learned from the step's first request on first use."""
-        if self.ahead_dev >= 0 or not 0 <= dev < AHEAD_DEVS:
-            return  # one at a time (a long wait asks again each loop turn)
+        drops it. Learned from the step's first request on first use. The readings of the other
+        front ends tuned since their last reading go in the same write, each stamped at its tune
+        plus its settle time learned here: the board wakes once for them all."""
+        if not 0 <= dev < AHEAD_DEVS:
+            return
+        if self.tuned[dev]:
+            # the longest seen (a tune's first write delayed in its step makes it shorter: a
+            # reading stamped from that would come before its deadline), or a shorter settle
+            settle = ticks_diff(at_us, self.tuned_us[dev])
+            if settle > self.settle_us[dev] or settle < self.settle_us[dev] - SETTLE_SLACK_US:
+                self.settle_us[dev] = settle
+        i = self._asked_index(dev)
+        if i >= 0:
+            if -SETTLE_SLACK_US <= ticks_diff(self.asked_us[i], at_us) <= SETTLE_SLACK_US:
+                return  # asked already (a long wait asks again each loop turn)
+            self.asked_stale[i] = 1  # asked at an instant its step does not confirm
+        if self.held[dev]:
+            if -SETTLE_SLACK_US <= ticks_diff(self.held_us[dev], at_us) <= SETTLE_SLACK_US:
+                return  # answered already
+            self.held[dev] = 0
+            self.n_held -= 1
+            self.aheads_dropped += 1
         self.ahead_dev = dev
-        op = self.read_op[dev]
-        if not op:
+        if not self.read_op[dev]:
             return  # learn it from the step's first request
+        self._ask(dev, at_us)
+        # the others waiting for their reading after this one, earliest first (in one pass,
+        # sorted by insertion: a few front ends)
+        order = self.order
+        order_us = self.order_us
+        n = 0
+        for d in range(self.n_tuned):
+            if (d != dev and self.tuned[d] and self.settle_us[d] >= 0 and self.read_op[d]
+                    and not self.held[d] and self._asked_index(d) < 0):
+                t = ticks_add(self.tuned_us[d], self.settle_us[d])
+                if ticks_diff(t, at_us) >= 0:
+                    j = n
+                    while j and ticks_diff(order_us[j - 1], t) > 0:
+                        order[j] = order[j - 1]
+                        order_us[j] = order_us[j - 1]
+                        j -= 1
+                    order[j] = d
+                    order_us[j] = t
+                    n += 1
+        for j in range(n):
+            if not self._ask(order[j], order_us[j]):
+                break
+        self.write(self.out, self.queued)
+        self.queued = 0
+
+    @micropython.native
+    def _asked_index(self, dev):
+        """Where `dev` is among the readings asked ahead (not stale), or -1."""
+        for i in range(self.n_asked):
+            if self.asked[i] == dev and not self.asked_stale[i]:
+                return i
+        return -1
+
+    @micropython.native
+    def _ask(self, dev, at_us):
+        """Queue device `dev`'s reading request, stamped at `at_us`, as asked ahead; False if
+        as many are asked already as there are devices."""
+        if self.n_asked >= AHEAD_DEVS:
+            return False
         k = self.queued
         n = self.read_n[dev]
         if k + HEADER + n > OUT_MAX:
             self.flush()
             k = 0
         out = self.out
-        pack_into(HEADER_LAYOUT, out, k, op, dev, n, at_us & STAMP_MASK)
+        pack_into(HEADER_LAYOUT, out, k, self.read_op[dev], dev, n, at_us & STAMP_MASK)
         if n:
             _put(out, k + HEADER, self.read_payload, dev * AHEAD_MAX, n)
-        self.write(out, k + HEADER + n)
-        self.queued = 0
-        self.ahead_sent = True
+        self.queued = k + HEADER + n
+        i = self.n_asked
+        self.asked[i] = dev
+        self.asked_us[i] = at_us
+        self.asked_stale[i] = 0
+        self.n_asked = i + 1
+        return True
 
     @micropython.native
     def _ahead_taken(self, op, dev, payload, n, rn):
-        """Whether the request call() is making was asked ahead (its answer comes next); learns
-        it for its device if the step was announced, drops an ahead answer it does not take."""
+        """Whether the request call() is making was asked ahead (its answer comes next: the ones
+        before it, which no step took, are dropped); learns it for its device if the step was
+        announced. A reading's request ends its front end's tune."""
         ahead = self.ahead_dev
         self.ahead_dev = -1
-        if self.ahead_sent:
-            self.ahead_sent = False
-            if (dev == ahead and op == self.read_op[dev] and n == self.read_n[dev]
-                    and rn == self.read_rn[dev]
-                    and (not n or _same(self.read_payload, dev * AHEAD_MAX, payload, n))):
+        if (op == SPI_XFER or op == ADC_READ) and dev < AHEAD_DEVS:
+            self.tuned[dev] = 0
+            if self.held[dev]:
+                self.held[dev] = 0
+                self.n_held -= 1
+                if self._is_reading(op, dev, payload, n, rn, self.held_us[dev]):
+                    self.aheads_taken += 1
+                    return HELD
+                self.aheads_dropped += 1
+        while self.n_asked:  # (the others' answers come first: held for their steps)
+            if (self.asked[0] == dev and not self.asked_stale[0]
+                    and self._is_reading(op, dev, payload, n, rn, self.asked_us[0])):
+                self._pop_asked()
                 self.aheads_taken += 1
-                return True
-            self._drop_ahead()
-        if dev == ahead and n <= AHEAD_MAX and rn < 256:
+                return NEXT
+            self._hold_ahead(dev)
+        if dev == ahead and n <= AHEAD_MAX and rn <= AHEAD_MAX:
             self.read_op[dev] = op
             self.read_n[dev] = n
             self.read_rn[dev] = rn
             if n:
                 _put(self.read_payload, dev * AHEAD_MAX, payload, 0, n)
-        return False
+        return 0
 
-    def _drop_ahead(self):
-        """Read the answer to a request asked ahead that no step took (answers come in order:
-        an unread deferred one was asked before it)."""
-        self.ahead_sent = False
-        self.ahead_dev = -1
-        self.aheads_dropped += 1
+    @micropython.native
+    def _is_reading(self, op, dev, payload, n, rn, at_us):
+        """Whether the request is the reading asked ahead for `dev` at `at_us`, and not more
+        than SETTLE_SLACK_US before that instant."""
+        return (op == self.read_op[dev] and n == self.read_n[dev] and rn == self.read_rn[dev]
+                and (not n or _same(self.read_payload, dev * AHEAD_MAX, payload, n))
+                and ticks_diff(ticks_us(), at_us) >= -SETTLE_SLACK_US)
+
+    @micropython.native
+    def _forget(self, dev):
+        """Device `dev`'s reading asked ahead, or held, no step took: stale."""
+        for i in range(self.n_asked):
+            if self.asked[i] == dev:
+                self.asked_stale[i] = 1
+        if self.held[dev]:
+            self.held[dev] = 0
+            self.n_held -= 1
+            self.aheads_dropped += 1
+
+    @micropython.native
+    def _pop_asked(self):
+        n = self.n_asked - 1
+        for i in range(n):
+            self.asked[i] = self.asked[i + 1]
+            self.asked_us[i] = self.asked_us[i + 1]
+            self.asked_stale[i] = self.asked_stale[i + 1]
+        self.n_asked = n
+
+    def _hold_ahead(self, dev):
+        """Read the answer to the first reading asked ahead, which the request of device `dev`
+        comes behind (answers come in order: an unread deferred one was asked before it): held
+        for its step if another device's, else dropped."""
+        d = self.asked[0]
+        keep = not self.asked_stale[0] and d != dev and not self.held[d]
+        at_us = self.asked_us[0]
+        self._pop_asked()
         if self.deferred is not None and self.deferred_n == DEFERRED_UNREAD:
             self._read_deferred()
         rsp = self.rsp
         self._read(rsp, 4)
+        if rsp[0]:  # a write before it was refused: the error is the caller's
+            raise OSError("virtual board: a write before a reading was refused")
         left = rsp[2] | (rsp[3] << 8)
+        if keep and left <= AHEAD_MAX:
+            if left:
+                self._read(self.held_views[d], left)
+            _put(self.held_rsp, 4 * d, rsp, 0, 4)
+            self.held_us[d] = at_us
+            self.held[d] = 1
+            self.n_held += 1
+            return
+        self.aheads_dropped += 1
         while left:
             k = min(left, len(self.scratch))
             self._read(self.scratch, k)
             left -= k
-        if rsp[0]:  # a write before it was refused: the error is the caller's
-            raise OSError("virtual board: a write before a reading was refused")
+
+    def _hold_all_ahead(self):
+        """Before a request whose answer is read otherwise: the ones asked ahead come first."""
+        self.ahead_dev = -1
+        while self.n_asked:
+            self._hold_ahead(-1)
 
     @micropython.native
     def call(self, op, dev, payload, n, rbuf=None, rn=0):
         """Send a request, read the response header (and `rn` payload bytes into `rbuf`);
         returns the header's value byte. A request asked ahead (ask_ahead) is not sent again:
         its answer is read."""
-        if not (self.ahead_dev >= 0 and self._ahead_taken(op, dev, payload, n, rn)):
+        taken = 0
+        if self.ahead_dev >= 0 or self.n_asked or self.n_held or self.tuned[dev % AHEAD_DEVS]:
+            taken = self._ahead_taken(op, dev, payload, n, rn)
+        if taken == HELD:
+            return self._take_held(op, dev, rbuf, rn)
+        if not taken:
             self.send(op, dev, payload, n)
             self.write(self.out, self.queued)
             self.queued = 0
@@ -282,11 +445,20 @@ class Link:
                 self._read_rest(rbuf, got or 0, rn)
         return rsp[1]
 
+    def _take_held(self, op, dev, rbuf, rn):
+        """The answer held for device `dev`'s reading: its bytes into rbuf, its value."""
+        h = self.held_rsp
+        if h[4 * dev + 2] != rn or h[4 * dev + 3]:
+            raise OSError("virtual board: op %d answered %d bytes, expected %d"
+                          % (op, h[4 * dev + 2] | (h[4 * dev + 3] << 8), rn))
+        if rn:
+            _put(rbuf, 0, self.held_data, dev * AHEAD_MAX, rn)
+        return h[4 * dev + 1]
+
     def call_upto(self, op, dev, rbuf):
         """A request without payload whose response fills up to len(rbuf) bytes; returns the
         number of bytes read."""
-        if self.ahead_sent:  # its answer comes first
-            self._drop_ahead()
+        self._hold_all_ahead()  # their answers come first
         self.send(op, dev, None, 0)
         self.flush()
         if self.deferred is not None and self.deferred_n == DEFERRED_UNREAD:
@@ -312,8 +484,7 @@ class Link:
     def defer(self, op, dev, rbuf):
         """Ask as call_upto() does, without waiting: the request goes with the next one sent,
         its answer is read then (waiting in the socket meanwhile) and taken by take_deferred()."""
-        if self.ahead_sent:  # answers come in order: none may wait behind one asked ahead
-            self._drop_ahead()
+        self._hold_all_ahead()  # answers come in order: none may wait behind one asked ahead
         self.send(op, dev, None, 0)
         self.deferred = rbuf
         self.deferred_n = DEFERRED_UNREAD
@@ -349,9 +520,11 @@ class SpiDevice:
         self.call = link.call
         self.dev = dev
 
+    @micropython.native
     def write(self, buf):
         self.send(SPI_WRITE, self.dev, buf, len(buf))
 
+    @micropython.native
     def write_readinto(self, wbuf, rbuf):
         n = len(wbuf)
         self.call(SPI_XFER, self.dev, wbuf, n, rbuf, n)
@@ -363,6 +536,7 @@ class ThreeWire:
         self.arg = link.arg
         self.dev = dev
 
+    @micropython.native
     def write_word(self, word, nbits):
         a = self.arg
         pack_into("<IB", a, 0, word, nbits)
@@ -376,6 +550,7 @@ class Adc:
         self.dev = dev
         self.val = bytearray(2)
 
+    @micropython.native
     def read_u16(self):
         v = self.val
         self.call(ADC_READ, self.dev, None, 0, v, 2)
@@ -563,6 +738,7 @@ def bluetooth_events():
         _bluetooth.deliver()
 
 
+@micropython.native
 def idle(deadline=0, reading=-1):
     lk = _link
     if lk is None:
