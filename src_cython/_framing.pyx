@@ -327,3 +327,85 @@ cdef class Decoder:
             self.unknown += 1
         events.append(_slots_new(Frame, FRAME_SLOTS, (ftype, node_id, seq, t_us, body)))
         return 0
+
+
+cdef inline bint _is_sweep(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    """Whether a COBS-encoded frame is a SWEEP: its first block (code >= 3) holds the header's
+    version and type bytes as they are (docs/protocol.md, Framing)."""
+    return n >= 3 and p[0] >= 3 and p[2] == SWEEP
+
+
+cdef class FrameSplitter:
+    """One port's bytes cut at frame delimiters for the gateway's queue (`ingest.IngestQueue`):
+    `split(data)` returns (is_sweep, bytes) pairs in stream order, each whole SWEEP frame (with
+    its closing delimiter) a pair of its own, the bytes between them (other frames, console
+    text) one pair; delimiters right after one are dropped. The start of a frame at the end of
+    the data is held until the data that ends it; console text at the end (a REPL prompt waits
+    for no delimiter) goes on at once. Exactly `ingest.ReferenceSplitter`'s output (its test
+    oracle), without a Python object per piece: this runs for every read of every port."""
+
+    cdef uint8_t _held[MAX_WIRE]
+    cdef Py_ssize_t _held_len
+    cdef bint _at_start  # the held bytes (or, none held, the next bytes) begin a frame
+    cdef bytearray _other  # scratch: the bytes between two sweeps, as they are gathered
+
+    def __init__(self):
+        self._held_len = 0
+        self._at_start = False
+        self._other = bytearray()
+
+    def split(self, data) -> list:
+        """The pairs `data` (bytes-like) completes; the held start of a frame comes first."""
+        cdef Py_buffer buf
+        if self._held_len:  # (rare: a frame cut by a read)
+            data = PyBytes_FromStringAndSize(<const char*>self._held, self._held_len) + data
+        try:
+            PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE)
+        except BufferError:  # not contiguous
+            data = bytes(data)
+            PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE)
+        self._held_len = 0  # (only now: data that is not bytes-like raised, nothing lost)
+        try:
+            return self._split(<const uint8_t*>buf.buf, buf.len)
+        finally:
+            PyBuffer_Release(&buf)
+
+    cdef list _split(self, const uint8_t* p, Py_ssize_t n):
+        cdef list pairs = []
+        cdef Py_ssize_t pos = 0, end, size, other = 0
+        cdef const uint8_t* zero
+        cdef bint whole = self._at_start
+        cdef uint8_t* gathered
+        if len(self._other) < n:
+            self._other.extend(bytes(n - len(self._other)))
+        gathered = <uint8_t*><char*>self._other
+        while True:
+            zero = <const uint8_t*>memchr(p + pos, 0, n - pos)
+            if zero == NULL:
+                break
+            end = zero - p
+            size = end + 1 - pos  # the piece and its delimiter
+            if whole and size == 1:
+                pass  # a delimiter right after one: nothing for the decoder
+            elif whole and _is_sweep(p + pos, size - 1):
+                if other:
+                    pairs.append((False, PyBytes_FromStringAndSize(<const char*>gathered, other)))
+                    other = 0
+                pairs.append((True, PyBytes_FromStringAndSize(<const char*>p + pos, size)))
+            else:
+                memcpy(gathered + other, p + pos, size)
+                other += size
+            pos = end + 1
+            whole = True
+        size = n - pos
+        if size and size < MAX_WIRE and not _is_console(p + pos, size):
+            memcpy(self._held, p + pos, size)  # the start of a frame: whole with the next data
+            self._held_len = size
+            self._at_start = whole
+        else:
+            memcpy(gathered + other, p + pos, size)
+            other += size
+            self._at_start = size == 0
+        if other:
+            pairs.append((False, PyBytes_FromStringAndSize(<const char*>gathered, other)))
+        return pairs

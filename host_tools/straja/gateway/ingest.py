@@ -25,6 +25,7 @@ import time
 import serial
 
 from .. import protocol
+from ..framing import FrameSplitter
 from ..serial_port import PortError, open_port
 from ..tools.ports import candidates
 from . import record as rec
@@ -49,12 +50,51 @@ def is_sweep(piece: bytes) -> bool:
     return len(piece) >= 3 and piece[0] >= 3 and piece[2] == protocol.SWEEP
 
 
+class ReferenceSplitter:
+    """`straja.framing.FrameSplitter` in Python, its test oracle: one port's bytes cut at frame
+    delimiters, `split(data)` -> (is_sweep, bytes) pairs in stream order. Each whole SWEEP frame
+    (with its closing delimiter) is a pair of its own, the bytes between them (other frames,
+    console text) one pair; a delimiter right after one is dropped; the start of a frame at the
+    end of the data is held until the data that ends it, console text there goes on at once."""
+
+    def __init__(self) -> None:
+        self._held = b""  # the start of a frame, held for its end
+        self._at_start = False  # the held bytes (or, none held, the next bytes) begin a frame
+
+    def split(self, data: bytes) -> list[tuple[bool, bytes]]:
+        pieces = (self._held + data).split(b"\0")
+        self._held = b""
+        last = len(pieces) - 1
+        pairs, other = [], b""
+        for i, piece in enumerate(pieces[:last]):
+            whole = i > 0 or self._at_start
+            if whole and not piece:
+                continue  # a delimiter right after one: nothing for the decoder
+            if whole and is_sweep(piece):
+                if other:
+                    pairs.append((False, other))
+                    other = b""
+                pairs.append((True, piece + b"\0"))
+            else:
+                other += piece + b"\0"
+        tail = pieces[last]
+        if tail.translate(None, protocol.CONSOLE_BYTES) and len(tail) < protocol.MAX_WIRE:
+            self._held = tail  # the start of a frame: whole with the next data
+            self._at_start = last > 0 or self._at_start
+        else:
+            other += tail  # console text (a REPL prompt waits for no delimiter) goes on now
+            self._at_start = not tail
+        if other:
+            pairs.append((False, other))
+        return pairs
+
+
 class IngestQueue:
     """What the readers read, for the processing thread, in arrival order; never unbounded.
 
-    A reader's bytes are split at frame delimiters: each whole SWEEP frame is an item of its own,
-    the bytes between them (other frames, console text) items in between; the start of a frame
-    at the end of a read is held until the read that ends it. When
+    A port's bytes are split at frame delimiters (`FrameSplitter`, one a port): each whole SWEEP
+    frame is an item of its own, the bytes between them (other frames, console text) items in
+    between; the start of a frame at the end of a read is held until the read that ends it. When
     more than `backlog` items of one port wait (the gateway fell behind), the port's oldest
     waiting sweep is dropped, or its oldest item when no sweep waits (a port flooding other
     frames), and counted in `dropped` (port -> items not yet reported in an overload event).
@@ -64,8 +104,7 @@ class IngestQueue:
         self.backlog = backlog
         self._items: collections.deque[list] = collections.deque()  # [kind, port, t_ns, data]
         self._waiting: dict[str, tuple[collections.deque, collections.deque]] = {}  # sweeps, others
-        self._at_frame_start: dict[str, bool] = {}  # the port's held bytes begin a frame
-        self._partial: dict[str, bytes] = {}  # port -> a frame's start, held for its end
+        self._splitters: dict[str, FrameSplitter] = {}
         self.dropped: dict[str, int] = {}
         self._ready = threading.Condition()
 
@@ -78,37 +117,16 @@ class IngestQueue:
     def data(self, port: str, t_ns: int, data: bytes, notify: bool = True) -> None:
         """A port's bytes, split and queued; notify False: the reader wakes the processing
         thread itself (`notify()`), once for all the ports of its round."""
-        data = self._partial.pop(port, b"") + data
-        pieces = data.split(b"\0")
-        last = len(pieces) - 1
-        at_start = self._at_frame_start.get(port, False)
-        items, other = [], b""
-        for i, piece in enumerate(pieces[:last]):
-            whole = i > 0 or at_start
-            if whole and not piece:
-                continue  # a delimiter right after one: nothing for the decoder
-            if whole and is_sweep(piece):
-                if other:
-                    items.append((False, other))
-                    other = b""
-                items.append((True, piece + b"\0"))
-            else:
-                other += piece + b"\0"
-        tail = pieces[last]
-        if tail.translate(None, protocol.CONSOLE_BYTES) and len(tail) < protocol.MAX_WIRE:
-            self._partial[port] = tail  # the start of a frame: whole with the next read
-            self._at_frame_start[port] = last > 0 or at_start
-        else:
-            other += tail  # console text (a REPL prompt waits for no delimiter) goes on now
-            self._at_frame_start[port] = not tail
-        if other:
-            items.append((False, other))
+        splitter = self._splitters.get(port)
+        if splitter is None:
+            splitter = self._splitters[port] = FrameSplitter()
+        pairs = splitter.split(data)
         with self._ready:
             waiting = self._waiting.get(port)
             if waiting is None:  # (not setdefault: it would make the two deques every read)
                 waiting = self._waiting[port] = (collections.deque(), collections.deque())
             sweeps, others = waiting
-            for sweep, chunk in items:
+            for sweep, chunk in pairs:
                 item = ["data", port, t_ns, chunk]
                 self._items.append(item)
                 (sweeps if sweep else others).append(item)
