@@ -14,11 +14,14 @@ is the new last seq, is done here without the Python call).
 from cpython cimport array as carray
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.exc cimport PyErr_SetFromErrno
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
 from libc.stdint cimport int8_t, int32_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.errno cimport EAGAIN, errno
 from libc.string cimport memchr, memcpy
+from posix.unistd cimport read as posix_read
 
 from array import array
 
@@ -342,17 +345,51 @@ cdef class FrameSplitter:
     text) one pair; delimiters right after one are dropped. The start of a frame at the end of
     the data is held until the data that ends it; console text at the end (a REPL prompt waits
     for no delimiter) goes on at once. Exactly `ingest.ReferenceSplitter`'s output (its test
-    oracle), without a Python object per piece: this runs for every read of every port."""
+    oracle), without a Python object per piece: this runs for every read of every port.
+    `read(fd, size)` is read(2) and split in one call (no bytes object for the read itself);
+    `flush()` gives up the held bytes (the port closed)."""
 
     cdef uint8_t _held[MAX_WIRE]
     cdef Py_ssize_t _held_len
     cdef bint _at_start  # the held bytes (or, none held, the next bytes) begin a frame
     cdef bytearray _other  # scratch: the bytes between two sweeps, as they are gathered
+    cdef bytearray _input  # read(): the held bytes, then the read's
 
     def __init__(self):
         self._held_len = 0
         self._at_start = False
         self._other = bytearray()
+        self._input = bytearray()
+
+    def read(self, int fd, Py_ssize_t size):
+        """Reads up to `size` bytes of the non-blocking `fd`: the pairs they complete; [] when
+        it has none ready (EAGAIN), None at its end (a read of 0 bytes: a tty unplugged);
+        OSError for a failed read (EIO: unplugged). Nothing held is lost in any case."""
+        cdef Py_ssize_t got
+        cdef uint8_t* buf
+        if size < 1:
+            raise ValueError(f"read size {size} < 1")
+        if len(self._input) < MAX_WIRE + size:
+            self._input.extend(bytes(MAX_WIRE + size - len(self._input)))
+        buf = <uint8_t*><char*>self._input
+        got = posix_read(fd, buf + self._held_len, size)
+        if got < 0:
+            if errno == EAGAIN:  # (EWOULDBLOCK on Linux)
+                return []
+            PyErr_SetFromErrno(OSError)
+        if got == 0:
+            return None
+        memcpy(buf, self._held, self._held_len)
+        got += self._held_len
+        self._held_len = 0
+        return self._split(buf, got)
+
+    def flush(self) -> bytes:
+        """The held bytes (the start of a frame whose end will not come), now not held."""
+        held = PyBytes_FromStringAndSize(<const char*>self._held, self._held_len)
+        self._held_len = 0
+        self._at_start = False
+        return held
 
     def split(self, data) -> list:
         """The pairs `data` (bytes-like) completes; the held start of a frame comes first."""

@@ -18,7 +18,7 @@ import glob
 import logging
 import os
 import queue
-import selectors
+import select
 import threading
 import time
 
@@ -114,32 +114,30 @@ class IngestQueue:
             self._items.append(list(item))
             self._ready.notify()
 
-    def data(self, port: str, t_ns: int, data: bytes, notify: bool = True) -> None:
-        """A port's bytes, split and queued; notify False: the reader wakes the processing
-        thread itself (`notify()`), once for all the ports of its round."""
+    def data(self, port: str, t_ns: int, data: bytes) -> None:
+        """A port's bytes, split (the queue's own `FrameSplitter` for the port) and queued."""
         splitter = self._splitters.get(port)
         if splitter is None:
             splitter = self._splitters[port] = FrameSplitter()
-        pairs = splitter.split(data)
-        with self._ready:
-            waiting = self._waiting.get(port)
-            if waiting is None:  # (not setdefault: it would make the two deques every read)
-                waiting = self._waiting[port] = (collections.deque(), collections.deque())
-            sweeps, others = waiting
-            for sweep, chunk in pairs:
-                item = ["data", port, t_ns, chunk]
-                self._items.append(item)
-                (sweeps if sweep else others).append(item)
-                if len(sweeps) + len(others) > self.backlog:
-                    oldest = (sweeps or others).popleft()
-                    oldest[3] = None
-                    self.dropped[port] = self.dropped.get(port, 0) + 1
-            if notify:
-                self._ready.notify()
+        self.reads(t_ns, [(port, splitter.split(data))])
 
-    def notify(self) -> None:
-        """Wakes the processing thread for the items queued with notify=False."""
+    def reads(self, t_ns: int, reads: list) -> None:
+        """A round of reads, (port, its bytes as `FrameSplitter` cut them) each, all at t_ns,
+        queued under one taking of the lock, the processing thread woken once for them all."""
         with self._ready:
+            for port, pairs in reads:
+                waiting = self._waiting.get(port)
+                if waiting is None:  # (not setdefault: it would make the two deques every read)
+                    waiting = self._waiting[port] = (collections.deque(), collections.deque())
+                sweeps, others = waiting
+                for sweep, chunk in pairs:
+                    item = ["data", port, t_ns, chunk]
+                    self._items.append(item)
+                    (sweeps if sweep else others).append(item)
+                    if len(sweeps) + len(others) > self.backlog:
+                        oldest = (sweeps or others).popleft()
+                        oldest[3] = None
+                        self.dropped[port] = self.dropped.get(port, 0) + 1
             self._ready.notify()
 
     def get(self, timeout: float) -> tuple:
@@ -192,32 +190,32 @@ class PortReader:
         # the port is not written again for WRITE_RETRY_S (a timeout costs WRITE_TIMEOUT_S).
         self.port.write_timeout = WRITE_TIMEOUT_S
         os.set_blocking(self.port.fd, False)  # (pyserial's is): a read never waits on one port
-        self.fd = self.port.fd  # its number in the selector, even once the port is closed
+        self.fd = self.port.fd  # its number in the poller, even once the port is closed
+        self.splitter = FrameSplitter()  # the port's bytes cut into the queue's items
         self._write_failing = False
         self._no_write_until = 0.0
         self._ids = iter(range(1, 1 << 62))
         self.closed = threading.Event()  # set once the port is closed and its close queued
 
-    def read(self, notify: bool = True) -> bool:
-        """Queues what the port has (one read: the fd is non-blocking); False when the port
-        failed (unplugged: a ready port that gives no bytes, or an error) or was closed.
-        notify: as IngestQueue.data's."""
+    def read(self) -> list | None:
+        """What the port has, one read (the fd is non-blocking), as `FrameSplitter` cuts it
+        ([] when nothing ends a frame yet); None when the port failed (unplugged: a ready port
+        that gives no bytes, or an error) or was closed."""
+        if self.port.fd is None:
+            return None  # closed (its number may be another file's now)
         try:
-            data = os.read(self.port.fd, READ_SIZE)
-        except BlockingIOError:
-            return True  # readiness that another reader of the device took
-        except (OSError, TypeError):
-            return False  # unplugged (EIO), or closed (fd None)
-        if not data:
-            return False
-        self.out.data(self.path, time.time_ns(), data, notify)
-        return True
+            return self.splitter.read(self.fd, READ_SIZE)
+        except OSError:
+            return None  # unplugged (EIO)
 
     def close(self) -> None:
         try:
             self.port.close()
         except OSError:
             pass
+        held = self.splitter.flush()  # the start of a frame cut by the close: every byte read
+        if held:
+            self.out.reads(time.time_ns(), [(self.path, [(False, held)])])
         self.out.put(("close", self.path, time.time_ns(), b""))
         self.closed.set()
 
@@ -243,7 +241,7 @@ class PortReader:
 
 
 class PortReaders:
-    """One thread reading every open port: it sleeps in the kernel (epoll, `selectors`) until
+    """One thread reading every open port: it sleeps in the kernel (epoll) until
     some port has bytes, then takes each ready port's bytes in one read, and waits until
     READ_INTERVAL_S after that round began before it looks again. A thread per port cost a
     wake-up, a GIL hand-over and pyserial's read loop per read of each port; this costs one
@@ -252,15 +250,16 @@ class PortReaders:
     close queued (the rescan opens it again); the others go on.
 
     Ports are added and removed by other threads through `add` and `stop`: the changes are
-    queued and the thread woken (a pipe) to make them, so the selector is only touched here.
+    queued and the thread woken (a pipe) to make them, so the poller is only touched here.
     """
 
     def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
+        self._poller = select.epoll()
+        self._readers: dict[int, PortReader] = {}  # fd -> its reader, as registered
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._poller.register(self._wake_r, select.EPOLLIN)
         self._lock = threading.Lock()
         self._to_add: list[PortReader] = []
         self._started = self._stopping = False
@@ -287,7 +286,7 @@ class PortReaders:
             self.thread.join(timeout_s)
         else:  # never started: nothing was read, the ports added are closed here
             self._apply_changes()
-        self._selector.close()
+        self._poller.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -303,30 +302,39 @@ class PortReaders:
             added, self._to_add = self._to_add, []
             stopping = self._stopping
         for reader in added:
+            stale = self._readers.get(reader.fd)
+            if stale is not None:  # its port closed under this thread, the number reused
+                self._close(stale)
             try:
-                self._selector.register(reader.fd, selectors.EVENT_READ, reader)
+                self._poller.register(reader.fd, select.EPOLLIN)
             except (OSError, ValueError, TypeError):  # closed meanwhile
                 reader.close()
+            else:
+                self._readers[reader.fd] = reader
         if stopping:
-            for key in list(self._selector.get_map().values()):
-                if key.data is not None:
-                    self._close(key.data)
+            for reader in list(self._readers.values()):
+                self._close(reader)
         return not stopping
 
     def _close(self, reader: PortReader) -> None:
-        self._selector.unregister(reader.fd)  # before the fd's number can be reused
+        try:
+            self._poller.unregister(reader.fd)  # before the fd's number can be reused
+        except OSError:
+            pass  # closed elsewhere: epoll dropped it with its last fd
+        del self._readers[reader.fd]
         reader.close()
 
     def _run(self) -> None:
         while True:
-            ready = self._selector.select()
-            round_start = time.monotonic()
-            # the processing thread is woken once, after the round's reads: woken at the first
-            # port's bytes, it would take the GIL from this thread at every later read
-            queued: set[IngestQueue] = set()
+            ready = self._poller.poll()
+            round_start, t_ns = time.monotonic(), time.time_ns()
+            # a round's reads are queued together (one taking of the queue's lock) and the
+            # processing thread woken once, after them: woken at the first port's bytes, it
+            # would take the GIL from this thread at every later read
+            rounds: dict[IngestQueue, list] = {}
             try:
-                for key, _ in ready:
-                    reader = key.data
+                for fd, _ in ready:
+                    reader = self._readers.get(fd)
                     if reader is None:  # woken: ports to add, or stop
                         try:
                             os.read(self._wake_r, 4096)  # (more wake-ups: woken again)
@@ -334,23 +342,28 @@ class PortReaders:
                             pass
                         if not self._apply_changes():
                             return
-                    elif self._read(reader):
-                        queued.add(reader.out)
-                    else:
+                        continue
+                    pairs = self._read(reader)
+                    if pairs is None:
                         self._close(reader)
+                    elif pairs:
+                        reads = rounds.get(reader.out)
+                        if reads is None:
+                            reads = rounds[reader.out] = []
+                        reads.append((reader.path, pairs))
             finally:
-                for out in queued:
-                    out.notify()
+                for out, reads in rounds.items():
+                    out.reads(t_ns, reads)
             rest = round_start + READ_INTERVAL_S - time.monotonic()
             if rest > 0:  # READ_INTERVAL_S: let more ports' frames gather for the next round
                 time.sleep(rest)
 
-    def _read(self, reader: PortReader) -> bool:
+    def _read(self, reader: PortReader) -> list | None:
         try:
-            return reader.read(notify=False)
+            return reader.read()
         except Exception:  # a fault of this thread's own: it reads every port, so it goes on
             log.exception("reading %s failed; the port is closed and opened again", reader.path)
-            return False
+            return None
 
 
 class Gateway:
