@@ -1,11 +1,14 @@
 """The gateway readers' FrameSplitter (compiled) against its reference (ingest.ReferenceSplitter):
-the same pairs for any bytes cut anywhere, and what the pairs are on hand-made streams."""
+the same pairs for any bytes cut anywhere, and what the pairs are on hand-made streams; its
+read(2) of a port, and poll_ready, the reading thread's poll."""
+import os
 import random
+import select
 
 import pytest
 
 from straja import protocol as P
-from straja.framing import FrameSplitter
+from straja.framing import FrameSplitter, poll_ready
 from straja.gateway.ingest import ReferenceSplitter
 
 SPLITTERS = [ReferenceSplitter, FrameSplitter]
@@ -71,3 +74,49 @@ def test_compiled_agrees_with_the_reference_on_any_bytes_cut_anywhere():
         reference, compiled = ReferenceSplitter(), FrameSplitter()
         for a, b in zip([0] + cuts, cuts + [len(stream)]):
             assert compiled.split(stream[a:b]) == reference.split(stream[a:b]), (stream, cuts)
+
+
+def test_read_splits_what_the_fd_has_and_says_when_it_has_nothing_or_ended():
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    splitter, s = FrameSplitter(), sweep(6)
+    try:
+        assert splitter.read(r, 4096) == []  # nothing ready (EAGAIN)
+        os.write(w, s[:9])
+        assert splitter.read(r, 4096) == [(False, b"\0")]  # the frame's start held
+        os.write(w, s[9:] + b">>> ")
+        assert splitter.read(r, 5) == []  # a read smaller than what waits: the rest next
+        assert splitter.read(r, 4096) == [(True, s[1:]), (False, b">>> ")]
+        os.write(w, s[:20])
+        assert splitter.read(r, 4096) == [(False, b"\0")]  # (after console text)
+        assert splitter.flush() == s[1:20] and splitter.flush() == b""
+        with pytest.raises(ValueError):
+            splitter.read(r, 0)
+        os.close(w)
+        w = None
+        assert splitter.read(r, 4096) is None  # the writer gone: the end
+    finally:
+        os.close(r)
+        if w is not None:
+            os.close(w)
+    with pytest.raises(OSError):
+        splitter.read(r, 4096)  # a closed fd
+
+
+def test_poll_ready_reports_the_ready_fds_without_waiting():
+    poller = select.epoll()
+    (r1, w1), (r2, w2) = os.pipe(), os.pipe()
+    try:
+        for fd in (r1, r2):
+            poller.register(fd, select.EPOLLIN)
+        assert poll_ready(poller.fileno()) == []
+        os.write(w2, b"x")
+        assert poll_ready(poller.fileno()) == [r2]
+        os.write(w1, b"x")
+        assert sorted(poll_ready(poller.fileno())) == sorted([r1, r2])
+    finally:
+        poller.close()
+        for fd in (r1, w1, r2, w2):
+            os.close(fd)
+    with pytest.raises(OSError):
+        poll_ready(-1)  # not an epoll instance (EBADF)

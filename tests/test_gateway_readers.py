@@ -235,3 +235,19 @@ def test_a_round_of_reads_is_queued_at_once(ptys, monkeypatch):
     assert (q.rounds, q.ports_read) == (2, 4)
     assert bytes_of(items, paths[1]) == queued(sent[paths[1]])
     reading.stop()
+
+
+@pytest.mark.timeout(30)
+def test_a_frame_cut_by_an_unplug_is_queued_before_the_close(ptys):
+    """Every byte read reaches the queue: the start of a frame held for its end when the port
+    fails is queued as it is, before the port's close (not glued to a later open's bytes)."""
+    q = IngestQueue(backlog=1 << 20)
+    (m_gone, m_kept), (gone, kept), readers, reading = two_ports(ptys, q)
+    whole, cut = frames(1, 2)
+    os.write(m_gone, whole + cut[:12])
+    take(q, lambda items: len(bytes_of(items, gone)) == len(queued([whole])))
+    os.close(m_gone)
+    items = take(q, closed(gone))
+    assert [(k, d) for k, p, _, d in items if p == gone] == [("data", cut[1:12]), ("close", b"")]
+    reads_on(q, m_kept, kept, reading)
+    reading.stop()

@@ -25,7 +25,7 @@ import time
 import serial
 
 from .. import protocol
-from ..framing import FrameSplitter
+from ..framing import FrameSplitter, poll_ready
 from ..serial_port import PortError, open_port
 from ..tools.ports import candidates
 from . import record as rec
@@ -255,6 +255,7 @@ class PortReaders:
 
     def __init__(self) -> None:
         self._poller = select.epoll()
+        self._epoll_fd = self._poller.fileno()
         self._readers: dict[int, PortReader] = {}  # fd -> its reader, as registered
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -326,14 +327,16 @@ class PortReaders:
 
     def _run(self) -> None:
         while True:
-            ready = self._poller.poll()
+            # the ports ready after the sleep between rounds, polled with the GIL held (the
+            # round then gives it up once, in its sleep); when none is, wait for one in the kernel
+            ready = poll_ready(self._epoll_fd) or [fd for fd, _ in self._poller.poll()]
             round_start, t_ns = time.monotonic(), time.time_ns()
             # a round's reads are queued together (one taking of the queue's lock) and the
             # processing thread woken once, after them: woken at the first port's bytes, it
             # would take the GIL from this thread at every later read
             rounds: dict[IngestQueue, list] = {}
             try:
-                for fd, _ in ready:
+                for fd in ready:
                     reader = self._readers.get(fd)
                     if reader is None:  # woken: ports to add, or stop
                         try:
