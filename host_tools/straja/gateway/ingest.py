@@ -245,7 +245,9 @@ class PortReaders:
     some port has bytes, then takes each ready port's bytes in one read, and waits until
     READ_INTERVAL_S after that round began before it looks again. A thread per port cost a
     wake-up, a GIL hand-over and pyserial's read loop per read of each port; this costs one
-    wake-up for all the ports ready in a round. A port that fails (a read error, or ready
+    wake-up for all the ports ready in a round, and a round's reads are read and cut into the
+    queue's items in C (`FrameSplitter.read`), queued under one taking of the queue's lock,
+    with one wake-up of the processing thread. A port that fails (a read error, or ready
     with no bytes: unplugged), or whose bytes this thread fails on (logged), is closed and its
     close queued (the rescan opens it again); the others go on.
 
