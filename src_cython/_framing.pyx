@@ -24,6 +24,7 @@ from libc.string cimport memchr, memcpy
 from posix.unistd cimport read as posix_read
 
 from array import array
+from os import strerror
 
 from straja.protocol import (
     Console, Envelope, Frame, Log, RemoteId, Reply, SeqTracker, Status, Sweep, TrackerCounters,
@@ -340,23 +341,42 @@ cdef extern from "sys/epoll.h":
         epoll_data_t data
     int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout) nogil
 
-DEF READY_MAX = 1024  # fds reported by one poll_ready (more stay ready for the next)
+cdef extern from "time.h":
+    ctypedef long time_t
+    ctypedef int clockid_t
+    cdef struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    enum: CLOCK_MONOTONIC
+    enum: TIMER_ABSTIME
+    int clock_nanosleep(clockid_t clock, int flags, const timespec* until, timespec* rest) nogil
+
+DEF READY_MAX = 1024  # fds reported by one wait_ready (more stay ready for the next)
 
 
-def poll_ready(int epfd) -> list:
+def wait_ready(int epfd, double not_before) -> list:
     """The fds of the epoll instance `epfd` (registered by `select.epoll`, which keys them by
-    fd) that are ready now: epoll_wait without waiting, and with the GIL held. The gateway's
-    reading thread polls like this after its sleep between rounds: `select.epoll.poll` gives the
-    GIL up around even a wait of 0, and taking it back costs a hand-over with the processing
-    thread, woken by the last round, each round."""
+    fd) that are ready once the monotonic clock (`time.monotonic`) reaches `not_before`: sleeps
+    until then, then takes those ready, or waits for one. The gateway's reading thread waits
+    like this between rounds: the GIL is given up and taken back once a round, where a sleep
+    and then a poll (`select.epoll.poll` gives it up even for a wait of 0) took it back twice,
+    each a hand-over with the processing thread when it is busy. [] when a signal came."""
     cdef epoll_event events[READY_MAX]
-    cdef int n = epoll_wait(epfd, events, READY_MAX, 0)
+    cdef timespec until
+    cdef int n, err = 0
+    until.tv_sec = <time_t>not_before
+    until.tv_nsec = <long>((not_before - <double>until.tv_sec) * 1e9)
+    with nogil:
+        if not_before > 0:
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL)  # (a signal: early)
+        n = epoll_wait(epfd, events, READY_MAX, -1)
+        if n < 0:
+            err = errno
     if n < 0:
-        if errno == EINTR:
+        if err == EINTR:
             return []
-        PyErr_SetFromErrno(OSError)
+        raise OSError(err, strerror(err))
     return [events[i].data.fd for i in range(n)]
-
 
 cdef inline bint _is_sweep(const uint8_t* p, Py_ssize_t n) noexcept nogil:
     """Whether a COBS-encoded frame is a SWEEP: its first block (code >= 3) holds the header's

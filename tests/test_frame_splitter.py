@@ -1,14 +1,16 @@
 """The gateway readers' FrameSplitter (compiled) against its reference (ingest.ReferenceSplitter):
 the same pairs for any bytes cut anywhere, and what the pairs are on hand-made streams; its
-read(2) of a port, and poll_ready, the reading thread's poll."""
+read(2) of a port, and wait_ready, the reading thread's wait between rounds."""
 import os
 import random
 import select
+import threading
+import time
 
 import pytest
 
 from straja import protocol as P
-from straja.framing import FrameSplitter, poll_ready
+from straja.framing import FrameSplitter, wait_ready
 from straja.gateway.ingest import ReferenceSplitter
 
 SPLITTERS = [ReferenceSplitter, FrameSplitter]
@@ -103,20 +105,27 @@ def test_read_splits_what_the_fd_has_and_says_when_it_has_nothing_or_ended():
         splitter.read(r, 4096)  # a closed fd
 
 
-def test_poll_ready_reports_the_ready_fds_without_waiting():
+def test_wait_ready_sleeps_until_not_before_then_reports_or_waits_for_the_ready_fds():
     poller = select.epoll()
     (r1, w1), (r2, w2) = os.pipe(), os.pipe()
     try:
         for fd in (r1, r2):
             poller.register(fd, select.EPOLLIN)
-        assert poll_ready(poller.fileno()) == []
         os.write(w2, b"x")
-        assert poll_ready(poller.fileno()) == [r2]
+        start = time.monotonic()
+        assert wait_ready(poller.fileno(), start + 0.05) == [r2]  # ready, but not before
+        assert time.monotonic() - start >= 0.05
         os.write(w1, b"x")
-        assert sorted(poll_ready(poller.fileno())) == sorted([r1, r2])
+        assert sorted(wait_ready(poller.fileno(), 0.0)) == sorted([r1, r2])
+        os.read(r1, 1)
+        os.read(r2, 1)
+        threading.Timer(0.05, os.write, (w1, b"x")).start()
+        start = time.monotonic()
+        assert wait_ready(poller.fileno(), 0.0) == [r1]  # none ready: waits for one
+        assert time.monotonic() - start >= 0.04
     finally:
         poller.close()
         for fd in (r1, w1, r2, w2):
             os.close(fd)
     with pytest.raises(OSError):
-        poll_ready(-1)  # not an epoll instance (EBADF)
+        wait_ready(-1, 0.0)  # not an epoll instance (EBADF)

@@ -25,7 +25,7 @@ import time
 import serial
 
 from .. import protocol
-from ..framing import FrameSplitter, poll_ready
+from ..framing import FrameSplitter, wait_ready
 from ..serial_port import PortError, open_port
 from ..tools.ports import candidates
 from . import record as rec
@@ -328,11 +328,12 @@ class PortReaders:
         reader.close()
 
     def _run(self) -> None:
+        not_before = 0.0
         while True:
-            # the ports ready after the sleep between rounds, polled with the GIL held (the
-            # round then gives it up once, in its sleep); when none is, wait for one in the kernel
-            ready = poll_ready(self._epoll_fd) or [fd for fd, _ in self._poller.poll()]
-            round_start, t_ns = time.monotonic(), time.time_ns()
+            # READ_INTERVAL_S after the last round began (more ports' frames gather meanwhile),
+            # the ports ready then, or the first to be
+            ready = wait_ready(self._epoll_fd, not_before)
+            not_before, t_ns = time.monotonic() + READ_INTERVAL_S, time.time_ns()
             # a round's reads are queued together (one taking of the queue's lock) and the
             # processing thread woken once, after them: woken at the first port's bytes, it
             # would take the GIL from this thread at every later read
@@ -359,9 +360,6 @@ class PortReaders:
             finally:
                 for out, reads in rounds.items():
                     out.reads(t_ns, reads)
-            rest = round_start + READ_INTERVAL_S - time.monotonic()
-            if rest > 0:  # READ_INTERVAL_S: let more ports' frames gather for the next round
-                time.sleep(rest)
 
     def _read(self, reader: PortReader) -> list | None:
         try:
