@@ -364,6 +364,8 @@ def wait_ready(int epfd, double not_before) -> list:
     cdef epoll_event events[READY_MAX]
     cdef timespec until
     cdef int n, err = 0
+    if not -1e12 < not_before < 1e12:  # (NaN too): no time of the monotonic clock
+        raise ValueError(f"not_before {not_before} is not a time of the monotonic clock")
     until.tv_sec = <time_t>not_before
     until.tv_nsec = <long>((not_before - <double>until.tv_sec) * 1e9)
     with nogil:

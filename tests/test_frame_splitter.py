@@ -129,3 +129,6 @@ def test_wait_ready_sleeps_until_not_before_then_reports_or_waits_for_the_ready_
             os.close(fd)
     with pytest.raises(OSError):
         wait_ready(-1, 0.0)  # not an epoll instance (EBADF)
+    for bad in (float("nan"), float("inf"), 1e300):
+        with pytest.raises(ValueError):
+            wait_ready(poller.fileno(), bad)
