@@ -14,13 +14,17 @@ is the new last seq, is done here without the Python call).
 from cpython cimport array as carray
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.exc cimport PyErr_SetFromErrno
 from cpython.object cimport PyObject, PyTypeObject
 from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
 from libc.stdint cimport int8_t, int32_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.errno cimport EAGAIN, EINTR, errno
 from libc.string cimport memchr, memcpy
+from posix.unistd cimport read as posix_read
 
 from array import array
+from os import strerror
 
 from straja.protocol import (
     Console, Envelope, Frame, Log, RemoteId, Reply, SeqTracker, Status, Sweep, TrackerCounters,
@@ -327,3 +331,166 @@ cdef class Decoder:
             self.unknown += 1
         events.append(_slots_new(Frame, FRAME_SLOTS, (ftype, node_id, seq, t_us, body)))
         return 0
+
+
+cdef extern from "sys/epoll.h":
+    ctypedef union epoll_data_t:
+        int fd
+    cdef struct epoll_event:
+        uint32_t events
+        epoll_data_t data
+    int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout) nogil
+
+cdef extern from "time.h":
+    ctypedef long time_t
+    ctypedef int clockid_t
+    cdef struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    enum: CLOCK_MONOTONIC
+    enum: TIMER_ABSTIME
+    int clock_nanosleep(clockid_t clock, int flags, const timespec* until, timespec* rest) nogil
+
+DEF READY_MAX = 1024  # fds reported by one wait_ready (more stay ready for the next)
+
+
+def wait_ready(int epfd, double not_before) -> list:
+    """The fds of the epoll instance `epfd` (registered by `select.epoll`, which keys them by
+    fd) that are ready once the monotonic clock (`time.monotonic`) reaches `not_before`: sleeps
+    until then, then takes those ready, or waits for one. The gateway's reading thread waits
+    like this between rounds: the GIL is given up and taken back once a round, where a sleep
+    and then a poll (`select.epoll.poll` gives it up even for a wait of 0) took it back twice,
+    each a hand-over with the processing thread when it is busy. [] when a signal came."""
+    cdef epoll_event events[READY_MAX]
+    cdef timespec until
+    cdef int n, err = 0
+    if not -1e12 < not_before < 1e12:  # (NaN too): no time of the monotonic clock
+        raise ValueError(f"not_before {not_before} is not a time of the monotonic clock")
+    until.tv_sec = <time_t>not_before
+    until.tv_nsec = <long>((not_before - <double>until.tv_sec) * 1e9)
+    with nogil:
+        if not_before > 0:
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL)  # (a signal: early)
+        n = epoll_wait(epfd, events, READY_MAX, -1)
+        if n < 0:
+            err = errno
+    if n < 0:
+        if err == EINTR:
+            return []
+        raise OSError(err, strerror(err))
+    return [events[i].data.fd for i in range(n)]
+
+cdef inline bint _is_sweep(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    """Whether a COBS-encoded frame is a SWEEP: its first block (code >= 3) holds the header's
+    version and type bytes as they are (docs/protocol.md, Framing)."""
+    return n >= 3 and p[0] >= 3 and p[2] == SWEEP
+
+
+cdef class FrameSplitter:
+    """One port's bytes cut at frame delimiters for the gateway's queue (`ingest.IngestQueue`):
+    `split(data)` returns (is_sweep, bytes) pairs in stream order, each whole SWEEP frame (with
+    its closing delimiter) a pair of its own, the bytes between them (other frames, console
+    text) one pair; delimiters right after one are dropped. The start of a frame at the end of
+    the data is held until the data that ends it; console text at the end (a REPL prompt waits
+    for no delimiter) goes on at once. Exactly `ingest.ReferenceSplitter`'s output (its test
+    oracle), without a Python object per piece: this runs for every read of every port.
+    `read(fd, size)` is read(2) and split in one call (no bytes object for the read itself);
+    `flush()` gives up the held bytes (the port closed)."""
+
+    cdef uint8_t _held[MAX_WIRE]
+    cdef Py_ssize_t _held_len
+    cdef bint _at_start  # the held bytes (or, none held, the next bytes) begin a frame
+    cdef bytearray _other  # scratch: the bytes between two sweeps, as they are gathered
+    cdef bytearray _input  # read(): the held bytes, then the read's
+
+    def __init__(self):
+        self._held_len = 0
+        self._at_start = False
+        self._other = bytearray()
+        self._input = bytearray()
+
+    def read(self, int fd, Py_ssize_t size):
+        """Reads up to `size` bytes of the non-blocking `fd`: the pairs they complete; [] when
+        it has none ready (EAGAIN), None at its end (a read of 0 bytes: a tty unplugged);
+        OSError for a failed read (EIO: unplugged). Nothing held is lost in any case."""
+        cdef Py_ssize_t got
+        cdef uint8_t* buf
+        if size < 1:
+            raise ValueError(f"read size {size} < 1")
+        if len(self._input) < MAX_WIRE + size:
+            self._input.extend(bytes(MAX_WIRE + size - len(self._input)))
+        buf = <uint8_t*><char*>self._input
+        got = posix_read(fd, buf + self._held_len, size)
+        if got < 0:
+            if errno == EAGAIN:  # (EWOULDBLOCK on Linux)
+                return []
+            PyErr_SetFromErrno(OSError)
+        if got == 0:
+            return None
+        memcpy(buf, self._held, self._held_len)
+        got += self._held_len
+        self._held_len = 0
+        return self._split(buf, got)
+
+    def flush(self) -> bytes:
+        """The held bytes (the start of a frame whose end will not come), now not held."""
+        held = PyBytes_FromStringAndSize(<const char*>self._held, self._held_len)
+        self._held_len = 0
+        self._at_start = False
+        return held
+
+    def split(self, data) -> list:
+        """The pairs `data` (bytes-like) completes; the held start of a frame comes first."""
+        cdef Py_buffer buf
+        if self._held_len:  # (rare: a frame cut by a read)
+            data = PyBytes_FromStringAndSize(<const char*>self._held, self._held_len) + data
+        try:
+            PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE)
+        except BufferError:  # not contiguous
+            data = bytes(data)
+            PyObject_GetBuffer(data, &buf, PyBUF_SIMPLE)
+        self._held_len = 0  # (only now: data that is not bytes-like raised, nothing lost)
+        try:
+            return self._split(<const uint8_t*>buf.buf, buf.len)
+        finally:
+            PyBuffer_Release(&buf)
+
+    cdef list _split(self, const uint8_t* p, Py_ssize_t n):
+        cdef list pairs = []
+        cdef Py_ssize_t pos = 0, end, size, other = 0
+        cdef const uint8_t* zero
+        cdef bint whole = self._at_start
+        cdef uint8_t* gathered
+        if len(self._other) < n:
+            self._other.extend(bytes(n - len(self._other)))
+        gathered = <uint8_t*><char*>self._other
+        while True:
+            zero = <const uint8_t*>memchr(p + pos, 0, n - pos)
+            if zero == NULL:
+                break
+            end = zero - p
+            size = end + 1 - pos  # the piece and its delimiter
+            if whole and size == 1:
+                pass  # a delimiter right after one: nothing for the decoder
+            elif whole and _is_sweep(p + pos, size - 1):
+                if other:
+                    pairs.append((False, PyBytes_FromStringAndSize(<const char*>gathered, other)))
+                    other = 0
+                pairs.append((True, PyBytes_FromStringAndSize(<const char*>p + pos, size)))
+            else:
+                memcpy(gathered + other, p + pos, size)
+                other += size
+            pos = end + 1
+            whole = True
+        size = n - pos
+        if size and size < MAX_WIRE and not _is_console(p + pos, size):
+            memcpy(self._held, p + pos, size)  # the start of a frame: whole with the next data
+            self._held_len = size
+            self._at_start = whole
+        else:
+            memcpy(gathered + other, p + pos, size)
+            other += size
+            self._at_start = size == 0
+        if other:
+            pairs.append((False, PyBytes_FromStringAndSize(<const char*>gathered, other)))
+        return pairs

@@ -149,24 +149,21 @@ def test_a_port_closed_under_the_reader_is_dropped_and_the_others_go_on(ptys):
     reading.stop()
 
 
-class FailingFor(IngestQueue):
-    """A queue whose data() fails for one port: a fault in the reading thread's own work."""
+class FailingSplitter:
+    """A splitter that fails: a fault in the reading thread's own work on one port's bytes."""
 
-    def __init__(self, bad_path):
-        super().__init__(backlog=1 << 20)
-        self.bad_path = bad_path
+    def read(self, fd, size):
+        raise RuntimeError("a bug")
 
-    def data(self, port, t_ns, data, notify=True):
-        if port == self.bad_path:
-            raise RuntimeError("a bug")
-        super().data(port, t_ns, data, notify)
+    def flush(self):
+        return b""
 
 
 @pytest.mark.timeout(30)
 def test_a_fault_reading_one_port_closes_it_and_the_thread_reads_the_others(ptys, caplog):
-    q = FailingFor(None)
+    q = IngestQueue(backlog=1 << 20)
     (m_bad, m_kept), (bad, kept), readers, reading = two_ports(ptys, q)
-    q.bad_path = bad
+    readers[bad].splitter = FailingSplitter()
     os.write(m_bad, b"".join(frames(1, 3)))
     take(q, closed(bad))
     assert not readers[bad].alive and "reading " + bad + " failed" in caplog.text
@@ -175,15 +172,16 @@ def test_a_fault_reading_one_port_closes_it_and_the_thread_reads_the_others(ptys
 
 
 class CountingReads(IngestQueue):
-    """A queue that counts its data() calls: one a read of a port."""
+    """A queue that counts the rounds of reads queued, and the reads (ports) in them."""
 
     def __init__(self):
         super().__init__(backlog=1 << 20)
-        self.reads = 0
+        self.rounds = self.ports_read = 0
 
-    def data(self, port, t_ns, data, notify=True):
-        self.reads += 1
-        super().data(port, t_ns, data, notify)
+    def reads(self, t_ns, reads):
+        self.rounds += 1
+        self.ports_read += len(reads)
+        super().reads(t_ns, reads)
 
 
 @pytest.mark.timeout(30)
@@ -202,32 +200,54 @@ def test_frames_coming_within_the_read_interval_are_taken_in_one_read(ptys, monk
     sent = frames(2, 5)
     os.write(master, sent[0])
     take(q, lambda items: len(bytes_of(items, path)) == len(queued(sent[:1])))
-    assert q.reads == 1
+    assert q.ports_read == 1
     for frame in sent[1:]:  # inside the interval that began with the first read
         time.sleep(0.01)
         os.write(master, frame)
     rest = queued(sent)[len(queued(sent[:1])):]
     items = take(q, lambda items: len(bytes_of(items, path)) == len(rest))
-    assert q.reads == 2 and bytes_of(items, path) == rest
+    assert q.ports_read == 2 and bytes_of(items, path) == rest
     reading.stop()
 
 
 @pytest.mark.timeout(30)
-def test_bytes_queued_without_notify_wake_the_processing_thread_at_notify():
-    """The reading thread queues a round's reads with notify=False and wakes the processing
-    thread once, after them (`IngestQueue.notify`): nothing queued is lost or left waiting."""
+def test_a_round_of_reads_is_queued_at_once(ptys, monkeypatch):
+    """The ports ready in a round are read, then queued in one call (one taking of the lock,
+    one wake-up of the processing thread), whole and in order."""
     import time
 
-    q = IngestQueue(backlog=16)
-    got = []
-    waiter = threading.Thread(target=lambda: got.append(q.get(timeout=10)))
-    waiter.start()
-    time.sleep(0.1)  # (waiting in get)
-    sent = frames(4, 1)
-    q.data("port", 7, sent[0], notify=False)
-    time.sleep(0.2)
-    assert waiter.is_alive() and not got  # not woken by those bytes
-    q.notify()
-    waiter.join(5)
-    items = got + take(q, lambda items: not q.waiting("port"))
-    assert not waiter.is_alive() and bytes_of(items, "port") == queued(sent)
+    from straja.gateway import ingest
+    monkeypatch.setattr(ingest, "READ_INTERVAL_S", 0.5)
+    q = CountingReads()
+    pairs = ptys(3)
+    paths = [os.ttyname(slave) for _, slave in pairs]
+    reading = PortReaders()
+    for path in paths:
+        reading.add(PortReader(path, open_port(path), q))
+    sent = {path: frames(i + 5, 4) for i, path in enumerate(paths)}
+    os.write(pairs[0][0], sent[paths[0]][0])
+    take(q, lambda items: len(bytes_of(items, paths[0])) == len(queued(sent[paths[0]][:1])))
+    time.sleep(0.05)  # inside the interval that began with that read
+    for (master, _), path in zip(pairs, paths):
+        os.write(master, b"".join(sent[path][1:] if path == paths[0] else sent[path]))
+    items = take(q, lambda items: all(len(bytes_of(items, p)) == len(queued(sent[p])) - (
+        len(queued(sent[p][:1])) if p == paths[0] else 0) for p in paths))
+    assert (q.rounds, q.ports_read) == (2, 4)
+    assert bytes_of(items, paths[1]) == queued(sent[paths[1]])
+    reading.stop()
+
+
+@pytest.mark.timeout(30)
+def test_a_frame_cut_by_an_unplug_is_queued_before_the_close(ptys):
+    """Every byte read reaches the queue: the start of a frame held for its end when the port
+    fails is queued as it is, before the port's close (not glued to a later open's bytes)."""
+    q = IngestQueue(backlog=1 << 20)
+    (m_gone, m_kept), (gone, kept), readers, reading = two_ports(ptys, q)
+    whole, cut = frames(1, 2)
+    os.write(m_gone, whole + cut[:12])
+    take(q, lambda items: len(bytes_of(items, gone)) == len(queued([whole])))
+    os.close(m_gone)
+    items = take(q, closed(gone))
+    assert [(k, d) for k, p, _, d in items if p == gone] == [("data", cut[1:12]), ("close", b"")]
+    reads_on(q, m_kept, kept, reading)
+    reading.stop()

@@ -18,13 +18,14 @@ import glob
 import logging
 import os
 import queue
-import selectors
+import select
 import threading
 import time
 
 import serial
 
 from .. import protocol
+from ..framing import FrameSplitter, wait_ready
 from ..serial_port import PortError, open_port
 from ..tools.ports import candidates
 from . import record as rec
@@ -49,12 +50,51 @@ def is_sweep(piece: bytes) -> bool:
     return len(piece) >= 3 and piece[0] >= 3 and piece[2] == protocol.SWEEP
 
 
+class ReferenceSplitter:
+    """`straja.framing.FrameSplitter` in Python, its test oracle: one port's bytes cut at frame
+    delimiters, `split(data)` -> (is_sweep, bytes) pairs in stream order. Each whole SWEEP frame
+    (with its closing delimiter) is a pair of its own, the bytes between them (other frames,
+    console text) one pair; a delimiter right after one is dropped; the start of a frame at the
+    end of the data is held until the data that ends it, console text there goes on at once."""
+
+    def __init__(self) -> None:
+        self._held = b""  # the start of a frame, held for its end
+        self._at_start = False  # the held bytes (or, none held, the next bytes) begin a frame
+
+    def split(self, data: bytes) -> list[tuple[bool, bytes]]:
+        pieces = (self._held + data).split(b"\0")
+        self._held = b""
+        last = len(pieces) - 1
+        pairs, other = [], b""
+        for i, piece in enumerate(pieces[:last]):
+            whole = i > 0 or self._at_start
+            if whole and not piece:
+                continue  # a delimiter right after one: nothing for the decoder
+            if whole and is_sweep(piece):
+                if other:
+                    pairs.append((False, other))
+                    other = b""
+                pairs.append((True, piece + b"\0"))
+            else:
+                other += piece + b"\0"
+        tail = pieces[last]
+        if tail.translate(None, protocol.CONSOLE_BYTES) and len(tail) < protocol.MAX_WIRE:
+            self._held = tail  # the start of a frame: whole with the next data
+            self._at_start = last > 0 or self._at_start
+        else:
+            other += tail  # console text (a REPL prompt waits for no delimiter) goes on now
+            self._at_start = not tail
+        if other:
+            pairs.append((False, other))
+        return pairs
+
+
 class IngestQueue:
     """What the readers read, for the processing thread, in arrival order; never unbounded.
 
-    A reader's bytes are split at frame delimiters: each whole SWEEP frame is an item of its own,
-    the bytes between them (other frames, console text) items in between; the start of a frame
-    at the end of a read is held until the read that ends it. When
+    A port's bytes are split at frame delimiters (`FrameSplitter`, one a port): each whole SWEEP
+    frame is an item of its own, the bytes between them (other frames, console text) items in
+    between; the start of a frame at the end of a read is held until the read that ends it. When
     more than `backlog` items of one port wait (the gateway fell behind), the port's oldest
     waiting sweep is dropped, or its oldest item when no sweep waits (a port flooding other
     frames), and counted in `dropped` (port -> items not yet reported in an overload event).
@@ -64,8 +104,7 @@ class IngestQueue:
         self.backlog = backlog
         self._items: collections.deque[list] = collections.deque()  # [kind, port, t_ns, data]
         self._waiting: dict[str, tuple[collections.deque, collections.deque]] = {}  # sweeps, others
-        self._at_frame_start: dict[str, bool] = {}  # the port's held bytes begin a frame
-        self._partial: dict[str, bytes] = {}  # port -> a frame's start, held for its end
+        self._splitters: dict[str, FrameSplitter] = {}
         self.dropped: dict[str, int] = {}
         self._ready = threading.Condition()
 
@@ -75,53 +114,30 @@ class IngestQueue:
             self._items.append(list(item))
             self._ready.notify()
 
-    def data(self, port: str, t_ns: int, data: bytes, notify: bool = True) -> None:
-        """A port's bytes, split and queued; notify False: the reader wakes the processing
-        thread itself (`notify()`), once for all the ports of its round."""
-        data = self._partial.pop(port, b"") + data
-        pieces = data.split(b"\0")
-        last = len(pieces) - 1
-        at_start = self._at_frame_start.get(port, False)
-        items, other = [], b""
-        for i, piece in enumerate(pieces[:last]):
-            whole = i > 0 or at_start
-            if whole and not piece:
-                continue  # a delimiter right after one: nothing for the decoder
-            if whole and is_sweep(piece):
-                if other:
-                    items.append((False, other))
-                    other = b""
-                items.append((True, piece + b"\0"))
-            else:
-                other += piece + b"\0"
-        tail = pieces[last]
-        if tail.translate(None, protocol.CONSOLE_BYTES) and len(tail) < protocol.MAX_WIRE:
-            self._partial[port] = tail  # the start of a frame: whole with the next read
-            self._at_frame_start[port] = last > 0 or at_start
-        else:
-            other += tail  # console text (a REPL prompt waits for no delimiter) goes on now
-            self._at_frame_start[port] = not tail
-        if other:
-            items.append((False, other))
-        with self._ready:
-            waiting = self._waiting.get(port)
-            if waiting is None:  # (not setdefault: it would make the two deques every read)
-                waiting = self._waiting[port] = (collections.deque(), collections.deque())
-            sweeps, others = waiting
-            for sweep, chunk in items:
-                item = ["data", port, t_ns, chunk]
-                self._items.append(item)
-                (sweeps if sweep else others).append(item)
-                if len(sweeps) + len(others) > self.backlog:
-                    oldest = (sweeps or others).popleft()
-                    oldest[3] = None
-                    self.dropped[port] = self.dropped.get(port, 0) + 1
-            if notify:
-                self._ready.notify()
+    def data(self, port: str, t_ns: int, data: bytes) -> None:
+        """A port's bytes, split (the queue's own `FrameSplitter` for the port) and queued."""
+        splitter = self._splitters.get(port)
+        if splitter is None:
+            splitter = self._splitters[port] = FrameSplitter()
+        self.reads(t_ns, [(port, splitter.split(data))])
 
-    def notify(self) -> None:
-        """Wakes the processing thread for the items queued with notify=False."""
+    def reads(self, t_ns: int, reads: list) -> None:
+        """A round of reads, (port, its bytes as `FrameSplitter` cut them) each, all at t_ns,
+        queued under one taking of the lock, the processing thread woken once for them all."""
         with self._ready:
+            for port, pairs in reads:
+                waiting = self._waiting.get(port)
+                if waiting is None:  # (not setdefault: it would make the two deques every read)
+                    waiting = self._waiting[port] = (collections.deque(), collections.deque())
+                sweeps, others = waiting
+                for sweep, chunk in pairs:
+                    item = ["data", port, t_ns, chunk]
+                    self._items.append(item)
+                    (sweeps if sweep else others).append(item)
+                    if len(sweeps) + len(others) > self.backlog:
+                        oldest = (sweeps or others).popleft()
+                        oldest[3] = None
+                        self.dropped[port] = self.dropped.get(port, 0) + 1
             self._ready.notify()
 
     def get(self, timeout: float) -> tuple:
@@ -174,32 +190,32 @@ class PortReader:
         # the port is not written again for WRITE_RETRY_S (a timeout costs WRITE_TIMEOUT_S).
         self.port.write_timeout = WRITE_TIMEOUT_S
         os.set_blocking(self.port.fd, False)  # (pyserial's is): a read never waits on one port
-        self.fd = self.port.fd  # its number in the selector, even once the port is closed
+        self.fd = self.port.fd  # its number in the poller, even once the port is closed
+        self.splitter = FrameSplitter()  # the port's bytes cut into the queue's items
         self._write_failing = False
         self._no_write_until = 0.0
         self._ids = iter(range(1, 1 << 62))
         self.closed = threading.Event()  # set once the port is closed and its close queued
 
-    def read(self, notify: bool = True) -> bool:
-        """Queues what the port has (one read: the fd is non-blocking); False when the port
-        failed (unplugged: a ready port that gives no bytes, or an error) or was closed.
-        notify: as IngestQueue.data's."""
+    def read(self) -> list | None:
+        """What the port has, one read (the fd is non-blocking), as `FrameSplitter` cuts it
+        ([] when nothing ends a frame yet); None when the port failed (unplugged: a ready port
+        that gives no bytes, or an error) or was closed."""
+        if self.port.fd is None:
+            return None  # closed (its number may be another file's now)
         try:
-            data = os.read(self.port.fd, READ_SIZE)
-        except BlockingIOError:
-            return True  # readiness that another reader of the device took
-        except (OSError, TypeError):
-            return False  # unplugged (EIO), or closed (fd None)
-        if not data:
-            return False
-        self.out.data(self.path, time.time_ns(), data, notify)
-        return True
+            return self.splitter.read(self.fd, READ_SIZE)
+        except OSError:
+            return None  # unplugged (EIO)
 
     def close(self) -> None:
         try:
             self.port.close()
         except OSError:
             pass
+        held = self.splitter.flush()  # the start of a frame cut by the close: every byte read
+        if held:
+            self.out.reads(time.time_ns(), [(self.path, [(False, held)])])
         self.out.put(("close", self.path, time.time_ns(), b""))
         self.closed.set()
 
@@ -225,24 +241,28 @@ class PortReader:
 
 
 class PortReaders:
-    """One thread reading every open port: it sleeps in the kernel (epoll, `selectors`) until
+    """One thread reading every open port: it sleeps in the kernel (epoll) until
     some port has bytes, then takes each ready port's bytes in one read, and waits until
     READ_INTERVAL_S after that round began before it looks again. A thread per port cost a
     wake-up, a GIL hand-over and pyserial's read loop per read of each port; this costs one
-    wake-up for all the ports ready in a round. A port that fails (a read error, or ready
+    wake-up for all the ports ready in a round, and a round's reads are read and cut into the
+    queue's items in C (`FrameSplitter.read`), queued under one taking of the queue's lock,
+    with one wake-up of the processing thread. A port that fails (a read error, or ready
     with no bytes: unplugged), or whose bytes this thread fails on (logged), is closed and its
     close queued (the rescan opens it again); the others go on.
 
     Ports are added and removed by other threads through `add` and `stop`: the changes are
-    queued and the thread woken (a pipe) to make them, so the selector is only touched here.
+    queued and the thread woken (a pipe) to make them, so the poller is only touched here.
     """
 
     def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
+        self._poller = select.epoll()
+        self._epoll_fd = self._poller.fileno()
+        self._readers: dict[int, PortReader] = {}  # fd -> its reader, as registered
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+        self._poller.register(self._wake_r, select.EPOLLIN)
         self._lock = threading.Lock()
         self._to_add: list[PortReader] = []
         self._started = self._stopping = False
@@ -269,7 +289,7 @@ class PortReaders:
             self.thread.join(timeout_s)
         else:  # never started: nothing was read, the ports added are closed here
             self._apply_changes()
-        self._selector.close()
+        self._poller.close()
         os.close(self._wake_r)
         os.close(self._wake_w)
 
@@ -285,30 +305,42 @@ class PortReaders:
             added, self._to_add = self._to_add, []
             stopping = self._stopping
         for reader in added:
+            stale = self._readers.get(reader.fd)
+            if stale is not None:  # its port closed under this thread, the number reused
+                self._close(stale)
             try:
-                self._selector.register(reader.fd, selectors.EVENT_READ, reader)
+                self._poller.register(reader.fd, select.EPOLLIN)
             except (OSError, ValueError, TypeError):  # closed meanwhile
                 reader.close()
+            else:
+                self._readers[reader.fd] = reader
         if stopping:
-            for key in list(self._selector.get_map().values()):
-                if key.data is not None:
-                    self._close(key.data)
+            for reader in list(self._readers.values()):
+                self._close(reader)
         return not stopping
 
     def _close(self, reader: PortReader) -> None:
-        self._selector.unregister(reader.fd)  # before the fd's number can be reused
+        try:
+            self._poller.unregister(reader.fd)  # before the fd's number can be reused
+        except OSError:
+            pass  # closed elsewhere: epoll dropped it with its last fd
+        del self._readers[reader.fd]
         reader.close()
 
     def _run(self) -> None:
+        not_before = 0.0
         while True:
-            ready = self._selector.select()
-            round_start = time.monotonic()
-            # the processing thread is woken once, after the round's reads: woken at the first
-            # port's bytes, it would take the GIL from this thread at every later read
-            queued: set[IngestQueue] = set()
+            # READ_INTERVAL_S after the last round began (more ports' frames gather meanwhile),
+            # the ports ready then, or the first to be
+            ready = wait_ready(self._epoll_fd, not_before)
+            not_before, t_ns = time.monotonic() + READ_INTERVAL_S, time.time_ns()
+            # a round's reads are queued together (one taking of the queue's lock) and the
+            # processing thread woken once, after them: woken at the first port's bytes, it
+            # would take the GIL from this thread at every later read
+            rounds: dict[IngestQueue, list] = {}
             try:
-                for key, _ in ready:
-                    reader = key.data
+                for fd in ready:
+                    reader = self._readers.get(fd)
                     if reader is None:  # woken: ports to add, or stop
                         try:
                             os.read(self._wake_r, 4096)  # (more wake-ups: woken again)
@@ -316,23 +348,25 @@ class PortReaders:
                             pass
                         if not self._apply_changes():
                             return
-                    elif self._read(reader):
-                        queued.add(reader.out)
-                    else:
+                        continue
+                    pairs = self._read(reader)
+                    if pairs is None:
                         self._close(reader)
+                    elif pairs:
+                        reads = rounds.get(reader.out)
+                        if reads is None:
+                            reads = rounds[reader.out] = []
+                        reads.append((reader.path, pairs))
             finally:
-                for out in queued:
-                    out.notify()
-            rest = round_start + READ_INTERVAL_S - time.monotonic()
-            if rest > 0:  # READ_INTERVAL_S: let more ports' frames gather for the next round
-                time.sleep(rest)
+                for out, reads in rounds.items():
+                    out.reads(t_ns, reads)
 
-    def _read(self, reader: PortReader) -> bool:
+    def _read(self, reader: PortReader) -> list | None:
         try:
-            return reader.read(notify=False)
+            return reader.read()
         except Exception:  # a fault of this thread's own: it reads every port, so it goes on
             log.exception("reading %s failed; the port is closed and opened again", reader.path)
-            return False
+            return None
 
 
 class Gateway:
