@@ -222,6 +222,21 @@ print(json.dumps({"instants_us": instants, "asked": asked, "then": then, "next":
 """
 
 
+def run_on_board(tmp_path, rf, script: str) -> dict:
+    """The JSON a MicroPython script prints, run against a virtual board on `rf` (board time from
+    0); the board must have seen no error."""
+    board = VirtualBoard(PROFILE, rf, str(tmp_path / "vb.sock"), t_origin=0.0).start()
+    shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
+    try:
+        proc = run_micropython(script, path=[FIRMWARE], cwd=tmp_path,
+                               env={"STRAJA_VBOARD": str(tmp_path / "vb.sock")})
+        got = json.loads(proc.stdout)
+        assert board.errors == []
+    finally:
+        board.stop()
+    return got
+
+
 def test_a_reading_asked_ahead_is_taken_at_its_instant(tmp_path):
     """Before the scheduler sleeps until a reading, the unix layer asks the virtual board for it
     (hw.idle(deadline, front end)), stamped at the deadline, so the board answers while the node
@@ -230,15 +245,7 @@ def test_a_reading_asked_ahead_is_taken_at_its_instant(tmp_path):
     a step that reads another front end first gets its own answer, the one asked held for its
     step, which drops it if it comes earlier than the instant asked."""
     rf = ReadInstants()
-    board = VirtualBoard(PROFILE, rf, str(tmp_path / "vb.sock"), t_origin=0.0).start()
-    shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
-    try:
-        proc = run_micropython(AHEAD_SCRIPT, path=[FIRMWARE], cwd=tmp_path,
-                               env={"STRAJA_VBOARD": str(tmp_path / "vb.sock")})
-        got = json.loads(proc.stdout)
-        assert board.errors == []
-    finally:
-        board.stop()
+    got = run_on_board(tmp_path, rf, AHEAD_SCRIPT)
     assert got["asked"] == [5, 0] and got["then"] == [5, 0] and got["last"] == [5, 1]
     assert got["next"] > 0 and got["held"] == [6, 1]
     # readings: the learnt one, five asked ahead, the dropped one, the other front end's, the
@@ -293,15 +300,7 @@ def test_front_ends_waiting_for_their_reading_are_asked_together(tmp_path):
     from its last deadline: the board takes the SX126x's reading while the node still sleeps
     towards the CC2500's, at the SX126x's own instant."""
     rf = ReadWhen()
-    board = VirtualBoard(PROFILE, rf, str(tmp_path / "vb.sock"), t_origin=0.0).start()
-    shutil.copy(board_profile_path("virtual"), tmp_path / "board.json")
-    try:
-        proc = run_micropython(TOGETHER_SCRIPT, path=[FIRMWARE], cwd=tmp_path,
-                               env={"STRAJA_VBOARD": str(tmp_path / "vb.sock")})
-        got = json.loads(proc.stdout)
-        assert board.errors == []
-    finally:
-        board.stop()
+    got = run_on_board(tmp_path, rf, TOGETHER_SCRIPT)
     sx_readings = [(t, when) for freq, t, when in rf.readings if freq < 1e9][-5:]
     together = 0
     for (at_cc, at_sx), (t, when) in zip(got["deadlines_us"][2:], sx_readings):
