@@ -410,6 +410,18 @@ def _profile(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray, exponent: fl
     return a, resid, cost
 
 
+def _residual_sums(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray,
+                   exponent: float) -> np.ndarray:
+    """`_profile`'s cost, unweighted and without a power prior, of each power vector (D x N) at
+    each point's log distances (G x N): D x G. The residual is the projection M c of
+    c = P + n L off the bands' columns, so |M P|^2 + 2 n (M P).(M L) + n^2 |M L|^2: one D x G
+    product instead of D x G x N residuals."""
+    projector = np.eye(bands.shape[0]) - bands @ np.linalg.inv(bands.T @ bands) @ bands.T
+    powers, distances = dbm @ projector, log_d @ projector
+    return ((powers * powers).sum(-1)[:, None] + 2 * exponent * powers @ distances.T
+            + exponent**2 * (distances * distances).sum(-1))
+
+
 def _within_node(idx: np.ndarray, dbm: np.ndarray, bands: np.ndarray) -> tuple[float, int]:
     """(RSS dB^2, degrees of freedom) of the readings about their node's mean and their band's
     offset: the shadowing a node's readings on several bands do not share (its position's path
@@ -527,13 +539,18 @@ class Localiser:
         # cost carrying the node's weight (-2 log w), so that every minimum's exp(-cost / 2) is
         # its share of the posterior
         grid_log_d = self._log_d(self._grid_xy, idx)
-        minima = []
         exponents = [m.exponent + offset * m.exponent_sigma for offset, _ in EXPONENT_QUADRATURE]
+        starts, start_exponents, penalties = [], [], []
         for (_, share), n in zip(EXPONENT_QUADRATURE, exponents):
             _, _, cost = _profile(grid_log_d, p, bands, n, weight, prior)
-            minima += [(xy, found - 2 * math.log(share), n) for xy, found in
-                       (self._levenberg_marquardt(start, idx, p, bands, weight, prior, n)
-                        for start in self._starts(cost))]
+            for start in self._starts(cost):
+                starts.append(start)
+                start_exponents.append(n)
+                penalties.append(-2 * math.log(share))
+        found_xy, found_cost = self._levenberg_marquardt(
+            np.array(starts), np.array(start_exponents), idx, p, bands, weight, prior)
+        minima = [(xy, cost + penalty, n) for xy, cost, penalty, n in
+                  zip(found_xy, found_cost.tolist(), penalties, start_exponents)]
         minima.sort(key=lambda found: found[1])
         self._learn_spread(minima[0][0], idx, p, bands, grid_log_d)
         weight = self.spread.weight(idx)
@@ -594,8 +611,7 @@ class Localiser:
         unit = self._rng.standard_normal((DOF_DRAWS, idx.size)) @ np.linalg.cholesky(corr).T
         draws = (SPREAD_LEVELS_DB[:, None, None] * unit).reshape(-1, idx.size)
         powers = -self.model.exponent * self._log_d(xy, idx) + draws  # A drops out
-        rss = _profile(flat_log_d, powers[:, None, :], bands, self.model.exponent,
-                       np.eye(idx.size), None)[2].min(-1)
+        rss = _residual_sums(flat_log_d, powers, bands, self.model.exponent).min(-1)
         return rss.reshape(SPREAD_LEVELS_DB.size, -1).mean(-1) / SPREAD_LEVELS_DB**2
 
     def _candidates(self, minima, idx, bands, weight, prior) -> list:
@@ -670,34 +686,50 @@ class Localiser:
         return [self._grid_xy.reshape(-1, 2)[k] for k in order if is_min.ravel()[k]]
 
     def _jacobian(self, xy: np.ndarray, idx: np.ndarray, bands: np.ndarray,
-                  log_d: np.ndarray, exponent: float) -> np.ndarray:
-        """d(residual)/d(x, y, each band's A) for the residual P - A + n L(x, y)."""
+                  log_d: np.ndarray, exponent) -> np.ndarray:
+        """d(residual)/d(x, y, each band's A) for the residual P - A + n L(x, y), at points xy
+        (..., 2) each with its exponent (... x 1, or one): ... x N x (2 + B)."""
         nodes = self.nodes[idx]
-        delta = xy - nodes[:, :2]
+        delta = xy[..., None, :] - nodes[:, :2]
         d2 = (delta * delta).sum(-1) + (self.up_m - nodes[:, 2]) ** 2
-        return np.column_stack([exponent * DB_PER_NEPER * delta / d2[:, None], -bands])
+        position = np.asarray(exponent)[..., None] * DB_PER_NEPER * delta / d2[..., None]
+        return np.concatenate([position, np.broadcast_to(-bands, position.shape[:-1]
+                                                         + bands.shape[-1:])], axis=-1)
 
-    def _levenberg_marquardt(self, xy, idx, p, bands, weight, prior, n):
-        """Minimise the cost over (x, y) with A profiled out at exponent n, from a grid start:
-        (xy, cost)."""
+    def _levenberg_marquardt(self, xy, exponents, idx, p, bands, weight, prior):
+        """Minimise the cost over (x, y) with A profiled out, from grid starts xy (S x 2), each at
+        its exponent (S): (xy S x 2, cost S). The starts run together, each with its own damping
+        and stopping, as one would alone: a fix's few 2-4 parameter problems are NumPy calls on
+        arrays of a few elements, whose per-call overhead batching pays once for all of them."""
+        xy = np.array(xy, float)
+        n = np.asarray(exponents, float)[:, None]
         log_d = self._log_d(xy, idx)
         _, r, cost = _profile(log_d, p, bands, n, weight, prior)
-        damping = 1e-3
+        damping = np.full(len(xy), 1e-3)
+        running = np.ones(len(xy), bool)
+        params = 2 + bands.shape[1]
         for _ in range(self.ITERATIONS):
-            jac = self._jacobian(xy, idx, bands, log_d, n)
-            h, g = jac.T @ weight @ jac, jac.T @ weight @ r
-            step = np.linalg.solve(h + damping * np.diag(np.diag(h) + 1e-12), -g)
-            trial = xy + step[:2]
+            run = np.flatnonzero(running)
+            if run.size == 0:
+                break
+            jac = self._jacobian(xy[run], idx, bands, log_d[run], n[run])
+            jac_t_w = jac.transpose(0, 2, 1) @ weight
+            h = jac_t_w @ jac
+            g = jac_t_w @ r[run][:, :, None]
+            diag = h[:, np.arange(params), np.arange(params)]
+            damped = h.copy()
+            damped[:, np.arange(params), np.arange(params)] += damping[run, None] * (diag + 1e-12)
+            step = np.linalg.solve(damped, -g)[:, :2, 0]
+            trial = xy[run] + step
             log_d_trial = self._log_d(trial, idx)
-            _, r_trial, cost_trial = _profile(log_d_trial, p, bands, n, weight, prior)
-            if cost_trial < cost:
-                converged = np.abs(step[:2]).max() < 0.1 or cost - cost_trial < 1e-6
-                xy, r, log_d, cost = trial, r_trial, log_d_trial, cost_trial
-                damping = max(damping / 10, 1e-9)
-                if converged:
-                    break
-            else:
-                damping *= 10
-                if damping > 1e6:
-                    break
-        return xy, float(cost)
+            _, r_trial, cost_trial = _profile(log_d_trial, p, bands, n[run], weight, prior)
+            better = cost_trial < cost[run]
+            converged = (np.abs(step).max(-1) < 0.1) | (cost[run] - cost_trial < 1e-6)
+            moved = run[better]
+            xy[moved], r[moved], log_d[moved] = trial[better], r_trial[better], log_d_trial[better]
+            cost[moved] = cost_trial[better]
+            damping[moved] = np.maximum(damping[moved] / 10, 1e-9)
+            damping[run[~better]] *= 10
+            running[moved[converged[better]]] = False
+            running[run[~better][damping[run[~better]] > 1e6]] = False
+        return xy, cost
