@@ -389,25 +389,45 @@ def _log_distance(xy: np.ndarray, nodes: np.ndarray, up_m: float) -> np.ndarray:
     return 5 * np.log10(d2)
 
 
+class _Profile:
+    """For log distances (..., N) in dB (10 log10 d), the readings' powers, their bands (N x B,
+    one-hot) and their shadowing's inverse covariance W (N x N): the best A of each band in
+    closed form (..., B; generalised least squares), the residuals P - A + n L and the cost
+    r' W r + sum(((A - A0)/sA)^2) (no prior term without one). The normal equations do not
+    depend on the position: solved once for a fix's many calls."""
+
+    def __init__(self, dbm: np.ndarray, bands: np.ndarray, weight: np.ndarray,
+                 power_prior: tuple[np.ndarray, np.ndarray] | None):
+        self.dbm, self.bands, self.weight, self.power_prior = dbm, bands, weight, power_prior
+        normal = bands.T @ weight @ bands           # B x B
+        self.weight_bands = weight @ bands
+        self.prior_rhs = None
+        if power_prior is not None:
+            a0, sa = power_prior
+            normal = normal + np.diag(1 / sa**2)
+            self.prior_rhs = a0 / sa**2
+        self.normal_inverse = np.linalg.inv(normal)  # normal is symmetric
+
+    def __call__(self, log_d: np.ndarray, exponent):
+        """(A, residuals, cost) at log distances log_d, exponent n (a number, or one per point
+        broadcast against log_d)."""
+        centred = self.dbm + exponent * log_d
+        rhs = centred @ self.weight_bands
+        if self.prior_rhs is not None:
+            rhs = rhs + self.prior_rhs
+        a = rhs @ self.normal_inverse
+        resid = centred - a @ self.bands.T
+        cost = ((resid @ self.weight) * resid).sum(-1)
+        if self.power_prior is not None:
+            a0, sa = self.power_prior
+            cost = cost + (((a - a0) / sa) ** 2).sum(-1)
+        return a, resid, cost
+
+
 def _profile(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray, exponent: float,
              weight: np.ndarray, power_prior: tuple[np.ndarray, np.ndarray] | None):
-    """For log distances (..., N) in dB (10 log10 d), the readings' bands (N x B, one-hot) and
-    their shadowing's inverse covariance W (N x N): the best A of each band in closed form
-    (..., B; generalised least squares), the residuals P - A + n L and the cost r' W r +
-    sum(((A - A0)/sA)^2) (no prior term without one)."""
-    centred = dbm + exponent * log_d
-    normal = bands.T @ weight @ bands           # B x B, the same at every position
-    rhs = centred @ (weight @ bands)
-    if power_prior is not None:
-        a0, sa = power_prior
-        normal = normal + np.diag(1 / sa**2)
-        rhs = rhs + a0 / sa**2
-    a = rhs @ np.linalg.inv(normal)             # normal is symmetric
-    resid = centred - a @ bands.T
-    cost = ((resid @ weight) * resid).sum(-1)
-    if power_prior is not None:
-        cost = cost + (((a - a0) / sa) ** 2).sum(-1)
-    return a, resid, cost
+    """`_Profile`'s (A, residuals, cost) for one call."""
+    return _Profile(dbm, bands, weight, power_prior)(log_d, exponent)
 
 
 def _residual_sums(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray,
@@ -540,15 +560,16 @@ class Localiser:
         # its share of the posterior
         grid_log_d = self._log_d(self._grid_xy, idx)
         exponents = [m.exponent + offset * m.exponent_sigma for offset, _ in EXPONENT_QUADRATURE]
+        profile = _Profile(p, bands, weight, prior)
         starts, start_exponents, penalties = [], [], []
         for (_, share), n in zip(EXPONENT_QUADRATURE, exponents):
-            _, _, cost = _profile(grid_log_d, p, bands, n, weight, prior)
+            _, _, cost = profile(grid_log_d, n)
             for start in self._starts(cost):
                 starts.append(start)
                 start_exponents.append(n)
                 penalties.append(-2 * math.log(share))
         found_xy, found_cost = self._levenberg_marquardt(
-            np.array(starts), np.array(start_exponents), idx, p, bands, weight, prior)
+            np.array(starts), np.array(start_exponents), idx, bands, profile)
         minima = [(xy, cost + penalty, n) for xy, cost, penalty, n in
                   zip(found_xy, found_cost.tolist(), penalties, start_exponents)]
         minima.sort(key=lambda found: found[1])
@@ -647,19 +668,18 @@ class Localiser:
         return float(nearest[order][np.searchsorted(cumulative, self.model.confidence * cumulative[-1])])
 
     def _information(self, xy, idx, bands, weight, prior, exponent: float):
-        """(Fisher information of (x, y, each band's A) with the power prior, the Jacobian, the
-        log distances) at xy; W the readings' shadowing inverse covariance."""
-        log_d = self._log_d(xy, idx)
-        jac = self._jacobian(xy, idx, bands, log_d, exponent)
+        """Fisher information of (x, y, each band's A) with the power prior at xy; W the
+        readings' shadowing inverse covariance."""
+        jac = self._jacobian(xy, idx, bands, exponent)
         info = jac.T @ weight @ jac
         if prior is not None:
             info[2:, 2:] += np.diag(1 / prior[1] ** 2)
-        return info, jac, log_d
+        return info
 
     def _covariance(self, xy, idx, bands, weight, prior, exponent: float) -> np.ndarray:
         """2x2 covariance of (x, y) at the given exponent: the inverse Fisher information (the
         exponent's spread is in the quadrature's candidates, not here)."""
-        info, _, _ = self._information(xy, idx, bands, weight, prior, exponent)
+        info = self._information(xy, idx, bands, weight, prior, exponent)
         return np.linalg.inv(info)[:2, :2]
 
     def cramer_rao(self, east_north, sigma_db: float, bands: int = 1,
@@ -672,7 +692,7 @@ class Localiser:
         one_hot = np.repeat(np.eye(bands), len(self.nodes), axis=0)
         prior = self.power_prior(None if freq_hz is None else np.full(bands, freq_hz))
         weight = shadowing_weight(idx, sigma_db, band_correlation)
-        info, _, _ = self._information(np.asarray(east_north, float), idx, one_hot, weight, prior,
+        info = self._information(np.asarray(east_north, float), idx, one_hot, weight, prior,
                                        self.model.exponent)
         return np.linalg.inv(info)[:2, :2]
 
@@ -686,7 +706,7 @@ class Localiser:
         return [self._grid_xy.reshape(-1, 2)[k] for k in order if is_min.ravel()[k]]
 
     def _jacobian(self, xy: np.ndarray, idx: np.ndarray, bands: np.ndarray,
-                  log_d: np.ndarray, exponent) -> np.ndarray:
+                  exponent) -> np.ndarray:
         """d(residual)/d(x, y, each band's A) for the residual P - A + n L(x, y), at points xy
         (..., 2) each with its exponent (... x 1, or one): ... x N x (2 + B)."""
         nodes = self.nodes[idx]
@@ -696,40 +716,37 @@ class Localiser:
         return np.concatenate([position, np.broadcast_to(-bands, position.shape[:-1]
                                                          + bands.shape[-1:])], axis=-1)
 
-    def _levenberg_marquardt(self, xy, exponents, idx, p, bands, weight, prior):
+    def _levenberg_marquardt(self, xy, exponents, idx, bands, profile: _Profile):
         """Minimise the cost over (x, y) with A profiled out, from grid starts xy (S x 2), each at
         its exponent (S): (xy S x 2, cost S). The starts run together, each with its own damping
         and stopping, as one would alone: a fix's few 2-4 parameter problems are NumPy calls on
         arrays of a few elements, whose per-call overhead batching pays once for all of them."""
+        nodes = self.nodes[idx]
         xy = np.array(xy, float)
         n = np.asarray(exponents, float)[:, None]
-        log_d = self._log_d(xy, idx)
-        _, r, cost = _profile(log_d, p, bands, n, weight, prior)
+        _, r, cost = profile(_log_distance(xy, nodes, self.up_m), n)
         damping = np.full(len(xy), 1e-3)
         running = np.ones(len(xy), bool)
-        params = 2 + bands.shape[1]
+        unit = np.eye(2 + bands.shape[1])
         for _ in range(self.ITERATIONS):
-            run = np.flatnonzero(running)
-            if run.size == 0:
+            if not running.any():
                 break
-            jac = self._jacobian(xy[run], idx, bands, log_d[run], n[run])
-            jac_t_w = jac.transpose(0, 2, 1) @ weight
+            jac = self._jacobian(xy, idx, bands, n)
+            jac_t_w = jac.transpose(0, 2, 1) @ profile.weight
             h = jac_t_w @ jac
-            g = jac_t_w @ r[run][:, :, None]
-            diag = h[:, np.arange(params), np.arange(params)]
-            damped = h.copy()
-            damped[:, np.arange(params), np.arange(params)] += damping[run, None] * (diag + 1e-12)
+            g = jac_t_w @ r[:, :, None]
+            damped = h + (damping[:, None] * (h.diagonal(0, 1, 2) + 1e-12))[:, :, None] * unit
+            damped[~running] = unit  # a start that has stopped: a step not taken
             step = np.linalg.solve(damped, -g)[:, :2, 0]
-            trial = xy[run] + step
-            log_d_trial = self._log_d(trial, idx)
-            _, r_trial, cost_trial = _profile(log_d_trial, p, bands, n[run], weight, prior)
-            better = cost_trial < cost[run]
-            converged = (np.abs(step).max(-1) < 0.1) | (cost[run] - cost_trial < 1e-6)
-            moved = run[better]
-            xy[moved], r[moved], log_d[moved] = trial[better], r_trial[better], log_d_trial[better]
-            cost[moved] = cost_trial[better]
-            damping[moved] = np.maximum(damping[moved] / 10, 1e-9)
-            damping[run[~better]] *= 10
-            running[moved[converged[better]]] = False
-            running[run[~better][damping[run[~better]] > 1e6]] = False
+            trial = xy + step
+            _, r_trial, cost_trial = profile(_log_distance(trial, nodes, self.up_m), n)
+            better = running & (cost_trial < cost)
+            worse = running & ~better
+            converged = better & ((np.abs(step).max(-1) < 0.1) | (cost - cost_trial < 1e-6))
+            xy = np.where(better[:, None], trial, xy)
+            r = np.where(better[:, None], r_trial, r)
+            cost = np.where(better, cost_trial, cost)
+            damping = np.where(better, np.maximum(damping / 10, 1e-9),
+                               np.where(worse, damping * 10, damping))
+            running &= ~converged & ~(worse & (damping > 1e6))
         return xy, cost
