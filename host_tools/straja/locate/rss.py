@@ -61,6 +61,7 @@ MAX_BAND_CORRELATION = 0.95
 # degrees of freedom grow with the spread; the site's estimate interpolates them at itself)
 DOF_DRAWS = 4
 SPREAD_LEVELS_DB = np.array([1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0])
+LOG_SPREAD_LEVELS = np.log(SPREAD_LEVELS_DB)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class ShadowingSpread:
         lo, hi = -6.0, 6.0                              # log s, bisected
         for _ in range(60):
             mid = (lo + hi) / 2
-            dof = np.interp(mid, np.log(SPREAD_LEVELS_DB), self.level_dof)
+            dof = np.interp(mid, LOG_SPREAD_LEVELS, self.level_dof)
             if math.exp(2 * mid) * (m.shadowing_prior_dof + dof) > (
                     m.shadowing_prior_dof * m.shadowing_db**2 + self.rss_db2):
                 hi = mid
@@ -159,7 +160,7 @@ class ShadowingSpread:
     @property
     def dof(self) -> float:
         """The fixes' degrees of freedom at the current spread."""
-        return float(np.interp(math.log(self._sigma_db), np.log(SPREAD_LEVELS_DB), self.level_dof))
+        return float(np.interp(math.log(self._sigma_db), LOG_SPREAD_LEVELS, self.level_dof))
 
     @property
     def total_dof(self) -> float:
@@ -645,7 +646,9 @@ class Localiser:
         found = []
         for xy, cost, n in minima:
             share = math.exp(-(cost - minima[0][1]) / 2)
-            if share > 1e-3 and not any(np.allclose(xy, c.east_north, atol=1.0) for c in found):
+            if share > 1e-3 and not any(np.all(np.abs(xy - c.east_north)  # allclose(atol=1)
+                                               <= 1.0 + 1e-5 * np.abs(c.east_north))
+                                        for c in found):
                 found.append(Candidate(xy, self._covariance(xy, idx, bands, weight, prior, n),
                                        share, n))
         return found
@@ -722,16 +725,22 @@ class Localiser:
         and stopping, as one would alone: a fix's few 2-4 parameter problems are NumPy calls on
         arrays of a few elements, whose per-call overhead batching pays once for all of them."""
         nodes = self.nodes[idx]
+        height2 = (self.up_m - nodes[:, 2]) ** 2
         xy = np.array(xy, float)
         n = np.asarray(exponents, float)[:, None]
         _, r, cost = profile(_log_distance(xy, nodes, self.up_m), n)
         damping = np.full(len(xy), 1e-3)
         running = np.ones(len(xy), bool)
         unit = np.eye(2 + bands.shape[1])
+        # `_jacobian`'s, its bands' columns filled once
+        jac = np.empty((len(xy), idx.size, unit.shape[0]))
+        jac[:, :, 2:] = -bands
+        slope = n[:, :, None] * DB_PER_NEPER
         for _ in range(self.ITERATIONS):
             if not running.any():
                 break
-            jac = self._jacobian(xy, idx, bands, n)
+            delta = xy[:, None, :] - nodes[:, :2]
+            jac[:, :, :2] = slope * delta / ((delta * delta).sum(-1) + height2)[:, :, None]
             jac_t_w = jac.transpose(0, 2, 1) @ profile.weight
             h = jac_t_w @ jac
             g = jac_t_w @ r[:, :, None]
