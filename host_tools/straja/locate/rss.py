@@ -238,11 +238,15 @@ class ProfileLikelihood:
     exponents: tuple
     penalties: tuple             # -2 log of each exponent's quadrature weight
     best: float = 0.0            # the cost at the fix
+    profile: "_Profile" = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "profile", _Profile(self.dbm, self.bands, self.weight, self.prior))
 
     def cost(self, east_north) -> np.ndarray:
         log_d = _log_distance(np.asarray(east_north, float), self.nodes, self.up_m)
-        return np.min([_profile(log_d, self.dbm, self.bands, n, self.weight, self.prior)[2]
-                        + penalty for n, penalty in zip(self.exponents, self.penalties)], axis=0)
+        return np.min([self.profile(log_d, n)[2] + penalty
+                       for n, penalty in zip(self.exponents, self.penalties)], axis=0)
 
     def excess(self, east_north) -> np.ndarray:
         """-2 log likelihood ratio of points (..., 2) against the fix."""
@@ -597,8 +601,8 @@ class Localiser:
         likelihood = ProfileLikelihood(
             self.nodes[idx], self.up_m, p, bands, weight, prior, tuple(exponents),
             tuple(-2 * math.log(weight) for _, weight in EXPONENT_QUADRATURE))
-        likelihood = replace(likelihood, best=float(min(
-            likelihood.cost(c.east_north) for c in candidates)))
+        likelihood = replace(likelihood, best=float(likelihood.cost(
+            np.array([c.east_north for c in candidates])).min()))
         return Fix(xy, self.up_m, cov, ellipse_scale2(m.confidence, self.spread.total_dof),
                    a, self.spread.sigma_db, resid, bounded, candidates, region_scale2, likelihood)
 
