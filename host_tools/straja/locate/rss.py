@@ -749,7 +749,8 @@ class Localiser:
             h = jac_t_w @ jac
             g = jac_t_w @ r[:, :, None]
             damped = h + (damping[:, None] * (h.diagonal(0, 1, 2) + 1e-12))[:, :, None] * unit
-            damped[~running] = unit  # a start that has stopped: a step not taken
+            if not running.all():
+                damped[~running] = unit  # a start that has stopped: a step not taken
             step = np.linalg.solve(damped, -g)[:, :2, 0]
             trial = xy + step
             _, r_trial, cost_trial = profile(_log_distance(trial, nodes, self.up_m), n)
