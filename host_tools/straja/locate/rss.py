@@ -435,16 +435,16 @@ def _profile(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray, exponent: fl
     return _Profile(dbm, bands, weight, power_prior)(log_d, exponent)
 
 
-def _residual_sums(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray,
-                   exponent: float) -> np.ndarray:
-    """`_profile`'s cost, unweighted and without a power prior, of each power vector (D x N) at
-    each point's log distances (G x N): D x G. The residual is the projection M c of
-    c = P + n L off the bands' columns, so |M P|^2 + 2 n (M P).(M L) + n^2 |M L|^2: one D x G
-    product instead of D x G x N residuals."""
+def _least_residual_sums(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray,
+                         exponent: float) -> np.ndarray:
+    """The least over the points' log distances (G x N) of `_profile`'s cost, unweighted and
+    without a power prior, of each power vector (D x N): D. The residual is the projection M c
+    of c = P + n L off the bands' columns, so |M P|^2 + min over the points of
+    2 n (M P).(M L) + n^2 |M L|^2: one D x G product instead of D x G x N residuals."""
     projector = np.eye(bands.shape[0]) - bands @ np.linalg.inv(bands.T @ bands) @ bands.T
     powers, distances = dbm @ projector, log_d @ projector
-    return ((powers * powers).sum(-1)[:, None] + 2 * exponent * powers @ distances.T
-            + exponent**2 * (distances * distances).sum(-1))
+    per_point = (2 * exponent * powers) @ distances.T + exponent**2 * (distances * distances).sum(-1)
+    return (powers * powers).sum(-1) + per_point.min(-1)
 
 
 def _within_node(idx: np.ndarray, dbm: np.ndarray, bands: np.ndarray) -> tuple[float, int]:
@@ -637,7 +637,7 @@ class Localiser:
         unit = self._rng.standard_normal((DOF_DRAWS, idx.size)) @ np.linalg.cholesky(corr).T
         draws = (SPREAD_LEVELS_DB[:, None, None] * unit).reshape(-1, idx.size)
         powers = -self.model.exponent * self._log_d(xy, idx) + draws  # A drops out
-        rss = _residual_sums(flat_log_d, powers, bands, self.model.exponent).min(-1)
+        rss = _least_residual_sums(flat_log_d, powers, bands, self.model.exponent)
         return rss.reshape(SPREAD_LEVELS_DB.size, -1).mean(-1) / SPREAD_LEVELS_DB**2
 
     def _candidates(self, minima, idx, bands, weight, prior) -> list:
