@@ -43,3 +43,16 @@ def test_locate_reproduces_the_recorded_fixes(case):
                         _same(gp, wp, f"call {k}: candidate {j} field {part}")
             else:
                 _same(got[name], value, f"call {k}: {name}")
+
+
+def test_least_residual_sums_are_the_profiles_least_cost():
+    """The spread's residual draws (`_least_residual_sums`, a D x G product) against the profile
+    (`_profile`, every residual formed) on random powers, distances and one or two bands."""
+    from straja.locate.rss import _least_residual_sums, _profile
+    rng = np.random.default_rng(3)
+    for readings, band_count in ((4, 1), (9, 2), (16, 1)):
+        bands = np.eye(band_count)[np.arange(readings) % band_count]
+        log_d = rng.uniform(20, 35, (300, readings))
+        dbm = rng.normal(-70, 8, (7, readings))
+        want = _profile(log_d, dbm[:, None, :], bands, 2.4, np.eye(readings), None)[2].min(-1)
+        assert np.allclose(_least_residual_sums(log_d, dbm, bands, 2.4), want, rtol=1e-9)
