@@ -713,15 +713,12 @@ class Localiser:
         return [self._grid_xy.reshape(-1, 2)[k] for k in order if is_min.ravel()[k]]
 
     def _jacobian(self, xy: np.ndarray, idx: np.ndarray, bands: np.ndarray,
-                  exponent) -> np.ndarray:
-        """d(residual)/d(x, y, each band's A) for the residual P - A + n L(x, y), at points xy
-        (..., 2) each with its exponent (... x 1, or one): ... x N x (2 + B)."""
+                  exponent: float) -> np.ndarray:
+        """d(residual)/d(x, y, each band's A) for the residual P - A + n L(x, y)."""
         nodes = self.nodes[idx]
-        delta = xy[..., None, :] - nodes[:, :2]
+        delta = xy - nodes[:, :2]
         d2 = (delta * delta).sum(-1) + (self.up_m - nodes[:, 2]) ** 2
-        position = np.asarray(exponent)[..., None] * DB_PER_NEPER * delta / d2[..., None]
-        return np.concatenate([position, np.broadcast_to(-bands, position.shape[:-1]
-                                                         + bands.shape[-1:])], axis=-1)
+        return np.column_stack([exponent * DB_PER_NEPER * delta / d2[:, None], -bands])
 
     def _levenberg_marquardt(self, xy, exponents, idx, bands, profile: _Profile):
         """Minimise the cost over (x, y) with A profiled out, from grid starts xy (S x 2), each at
@@ -736,7 +733,7 @@ class Localiser:
         damping = np.full(len(xy), 1e-3)
         running = np.ones(len(xy), bool)
         unit = np.eye(2 + bands.shape[1])
-        # `_jacobian`'s, its bands' columns filled once
+        # `_jacobian` of every start, its bands' columns filled once
         jac = np.empty((len(xy), idx.size, unit.shape[0]))
         jac[:, :, 2:] = -bands
         slope = n[:, :, None] * DB_PER_NEPER
