@@ -480,6 +480,8 @@ class Localiser:
         self.region = (lo, hi)
         axes = [np.linspace(lo[k], hi[k], self.GRID) for k in range(2)]
         self._grid_xy = np.stack(np.meshgrid(*axes, indexing="ij"), -1)  # GRID x GRID x 2
+        # every node's log distance to every grid point, once: a fix takes its nodes' columns
+        self._grid_log_d = _log_distance(self._grid_xy, self.nodes, self.up_m)
         self._rng = np.random.default_rng(0)  # `_residual_dof`'s draws: a site's run repeats
 
     def _log_d(self, xy: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -563,7 +565,7 @@ class Localiser:
         # the exponent integrated over its prior (Gauss-Hermite): a fix at each of its nodes, the
         # cost carrying the node's weight (-2 log w), so that every minimum's exp(-cost / 2) is
         # its share of the posterior
-        grid_log_d = self._log_d(self._grid_xy, idx)
+        grid_log_d = self._grid_log_d[..., idx]
         exponents = [m.exponent + offset * m.exponent_sigma for offset, _ in EXPONENT_QUADRATURE]
         profile = _Profile(p, bands, weight, prior)
         starts, start_exponents, penalties = [], [], []
