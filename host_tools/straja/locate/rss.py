@@ -440,10 +440,13 @@ def _least_residual_sums(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray,
     """The least over the points' log distances (G x N) of `_profile`'s cost, unweighted and
     without a power prior, of each power vector (D x N): D. The residual is the projection M c
     of c = P + n L off the bands' columns, so |M P|^2 + min over the points of
-    2 n (M P).(M L) + n^2 |M L|^2: one D x G product instead of D x G x N residuals."""
+    2 n (M P).(M L) + n^2 |M L|^2: one D x G product instead of D x G x N residuals (einsum's
+    own loop: a BLAS product this size is split between threads that spin on busy cores, at
+    several times the CPU)."""
     projector = np.eye(bands.shape[0]) - bands @ np.linalg.inv(bands.T @ bands) @ bands.T
     powers, distances = dbm @ projector, log_d @ projector
-    per_point = (2 * exponent * powers) @ distances.T + exponent**2 * (distances * distances).sum(-1)
+    per_point = (np.einsum("dn,gn->dg", 2 * exponent * powers, distances)
+                 + exponent**2 * (distances * distances).sum(-1))
     return (powers * powers).sum(-1) + per_point.min(-1)
 
 
