@@ -61,6 +61,7 @@ MAX_BAND_CORRELATION = 0.95
 # degrees of freedom grow with the spread; the site's estimate interpolates them at itself)
 DOF_DRAWS = 4
 SPREAD_LEVELS_DB = np.array([1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0])
+LOG_SPREAD_LEVELS = np.log(SPREAD_LEVELS_DB)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class ShadowingSpread:
         lo, hi = -6.0, 6.0                              # log s, bisected
         for _ in range(60):
             mid = (lo + hi) / 2
-            dof = np.interp(mid, np.log(SPREAD_LEVELS_DB), self.level_dof)
+            dof = np.interp(mid, LOG_SPREAD_LEVELS, self.level_dof)
             if math.exp(2 * mid) * (m.shadowing_prior_dof + dof) > (
                     m.shadowing_prior_dof * m.shadowing_db**2 + self.rss_db2):
                 hi = mid
@@ -159,7 +160,7 @@ class ShadowingSpread:
     @property
     def dof(self) -> float:
         """The fixes' degrees of freedom at the current spread."""
-        return float(np.interp(math.log(self._sigma_db), np.log(SPREAD_LEVELS_DB), self.level_dof))
+        return float(np.interp(math.log(self._sigma_db), LOG_SPREAD_LEVELS, self.level_dof))
 
     @property
     def total_dof(self) -> float:
@@ -237,11 +238,15 @@ class ProfileLikelihood:
     exponents: tuple
     penalties: tuple             # -2 log of each exponent's quadrature weight
     best: float = 0.0            # the cost at the fix
+    profile: "_Profile" = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "profile", _Profile(self.dbm, self.bands, self.weight, self.prior))
 
     def cost(self, east_north) -> np.ndarray:
         log_d = _log_distance(np.asarray(east_north, float), self.nodes, self.up_m)
-        return np.min([_profile(log_d, self.dbm, self.bands, n, self.weight, self.prior)[2]
-                        + penalty for n, penalty in zip(self.exponents, self.penalties)], axis=0)
+        return np.min([self.profile(log_d, n)[2] + penalty
+                       for n, penalty in zip(self.exponents, self.penalties)], axis=0)
 
     def excess(self, east_north) -> np.ndarray:
         """-2 log likelihood ratio of points (..., 2) against the fix."""
@@ -389,25 +394,60 @@ def _log_distance(xy: np.ndarray, nodes: np.ndarray, up_m: float) -> np.ndarray:
     return 5 * np.log10(d2)
 
 
+class _Profile:
+    """For log distances (..., N) in dB (10 log10 d), the readings' powers, their bands (N x B,
+    one-hot) and their shadowing's inverse covariance W (N x N): the best A of each band in
+    closed form (..., B; generalised least squares), the residuals P - A + n L and the cost
+    r' W r + sum(((A - A0)/sA)^2) (no prior term without one). The normal equations do not
+    depend on the position: solved once for a fix's many calls."""
+
+    def __init__(self, dbm: np.ndarray, bands: np.ndarray, weight: np.ndarray,
+                 power_prior: tuple[np.ndarray, np.ndarray] | None):
+        self.dbm, self.bands, self.weight, self.power_prior = dbm, bands, weight, power_prior
+        normal = bands.T @ weight @ bands           # B x B
+        self.weight_bands = weight @ bands
+        self.prior_rhs = None
+        if power_prior is not None:
+            a0, sa = power_prior
+            normal = normal + np.diag(1 / sa**2)
+            self.prior_rhs = a0 / sa**2
+        self.normal_inverse = np.linalg.inv(normal)  # normal is symmetric
+
+    def __call__(self, log_d: np.ndarray, exponent):
+        """(A, residuals, cost) at log distances log_d, exponent n (a number, or one per point
+        broadcast against log_d)."""
+        centred = self.dbm + exponent * log_d
+        rhs = centred @ self.weight_bands
+        if self.prior_rhs is not None:
+            rhs = rhs + self.prior_rhs
+        a = rhs @ self.normal_inverse
+        resid = centred - a @ self.bands.T
+        cost = ((resid @ self.weight) * resid).sum(-1)
+        if self.power_prior is not None:
+            a0, sa = self.power_prior
+            cost = cost + (((a - a0) / sa) ** 2).sum(-1)
+        return a, resid, cost
+
+
 def _profile(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray, exponent: float,
              weight: np.ndarray, power_prior: tuple[np.ndarray, np.ndarray] | None):
-    """For log distances (..., N) in dB (10 log10 d), the readings' bands (N x B, one-hot) and
-    their shadowing's inverse covariance W (N x N): the best A of each band in closed form
-    (..., B; generalised least squares), the residuals P - A + n L and the cost r' W r +
-    sum(((A - A0)/sA)^2) (no prior term without one)."""
-    centred = dbm + exponent * log_d
-    normal = bands.T @ weight @ bands           # B x B, the same at every position
-    rhs = centred @ (weight @ bands)
-    if power_prior is not None:
-        a0, sa = power_prior
-        normal = normal + np.diag(1 / sa**2)
-        rhs = rhs + a0 / sa**2
-    a = rhs @ np.linalg.inv(normal)             # normal is symmetric
-    resid = centred - a @ bands.T
-    cost = ((resid @ weight) * resid).sum(-1)
-    if power_prior is not None:
-        cost = cost + (((a - a0) / sa) ** 2).sum(-1)
-    return a, resid, cost
+    """`_Profile`'s (A, residuals, cost) for one call."""
+    return _Profile(dbm, bands, weight, power_prior)(log_d, exponent)
+
+
+def _least_residual_sums(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray,
+                         exponent: float) -> np.ndarray:
+    """The least over the points' log distances (G x N) of `_profile`'s cost, unweighted and
+    without a power prior, of each power vector (D x N): D. The residual is the projection M c
+    of c = P + n L off the bands' columns, so |M P|^2 + min over the points of
+    2 n (M P).(M L) + n^2 |M L|^2: one D x G product instead of D x G x N residuals (einsum's
+    own loop: a BLAS product this size is split between threads that spin on busy cores, at
+    several times the CPU)."""
+    projector = np.eye(bands.shape[0]) - bands @ np.linalg.inv(bands.T @ bands) @ bands.T
+    powers, distances = dbm @ projector, log_d @ projector
+    per_point = (np.einsum("dn,gn->dg", 2 * exponent * powers, distances)
+                 + exponent**2 * (distances * distances).sum(-1))
+    return (powers * powers).sum(-1) + per_point.min(-1)
 
 
 def _within_node(idx: np.ndarray, dbm: np.ndarray, bands: np.ndarray) -> tuple[float, int]:
@@ -443,6 +483,8 @@ class Localiser:
         self.region = (lo, hi)
         axes = [np.linspace(lo[k], hi[k], self.GRID) for k in range(2)]
         self._grid_xy = np.stack(np.meshgrid(*axes, indexing="ij"), -1)  # GRID x GRID x 2
+        # every node's log distance to every grid point, once: a fix takes its nodes' columns
+        self._grid_log_d = _log_distance(self._grid_xy, self.nodes, self.up_m)
         self._rng = np.random.default_rng(0)  # `_residual_dof`'s draws: a site's run repeats
 
     def _log_d(self, xy: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -526,14 +568,20 @@ class Localiser:
         # the exponent integrated over its prior (Gauss-Hermite): a fix at each of its nodes, the
         # cost carrying the node's weight (-2 log w), so that every minimum's exp(-cost / 2) is
         # its share of the posterior
-        grid_log_d = self._log_d(self._grid_xy, idx)
-        minima = []
+        grid_log_d = self._grid_log_d[..., idx]
         exponents = [m.exponent + offset * m.exponent_sigma for offset, _ in EXPONENT_QUADRATURE]
+        profile = _Profile(p, bands, weight, prior)
+        starts, start_exponents, penalties = [], [], []
         for (_, share), n in zip(EXPONENT_QUADRATURE, exponents):
-            _, _, cost = _profile(grid_log_d, p, bands, n, weight, prior)
-            minima += [(xy, found - 2 * math.log(share), n) for xy, found in
-                       (self._levenberg_marquardt(start, idx, p, bands, weight, prior, n)
-                        for start in self._starts(cost))]
+            _, _, cost = profile(grid_log_d, n)
+            for start in self._starts(cost):
+                starts.append(start)
+                start_exponents.append(n)
+                penalties.append(-2 * math.log(share))
+        found_xy, found_cost = self._levenberg_marquardt(
+            np.array(starts), np.array(start_exponents), idx, bands, profile)
+        minima = [(xy, cost + penalty, n) for xy, cost, penalty, n in
+                  zip(found_xy, found_cost.tolist(), penalties, start_exponents)]
         minima.sort(key=lambda found: found[1])
         self._learn_spread(minima[0][0], idx, p, bands, grid_log_d)
         weight = self.spread.weight(idx)
@@ -558,8 +606,8 @@ class Localiser:
         likelihood = ProfileLikelihood(
             self.nodes[idx], self.up_m, p, bands, weight, prior, tuple(exponents),
             tuple(-2 * math.log(weight) for _, weight in EXPONENT_QUADRATURE))
-        likelihood = replace(likelihood, best=float(min(
-            likelihood.cost(c.east_north) for c in candidates)))
+        likelihood = replace(likelihood, best=float(likelihood.cost(
+            np.array([c.east_north for c in candidates])).min()))
         return Fix(xy, self.up_m, cov, ellipse_scale2(m.confidence, self.spread.total_dof),
                    a, self.spread.sigma_db, resid, bounded, candidates, region_scale2, likelihood)
 
@@ -594,8 +642,7 @@ class Localiser:
         unit = self._rng.standard_normal((DOF_DRAWS, idx.size)) @ np.linalg.cholesky(corr).T
         draws = (SPREAD_LEVELS_DB[:, None, None] * unit).reshape(-1, idx.size)
         powers = -self.model.exponent * self._log_d(xy, idx) + draws  # A drops out
-        rss = _profile(flat_log_d, powers[:, None, :], bands, self.model.exponent,
-                       np.eye(idx.size), None)[2].min(-1)
+        rss = _least_residual_sums(flat_log_d, powers, bands, self.model.exponent)
         return rss.reshape(SPREAD_LEVELS_DB.size, -1).mean(-1) / SPREAD_LEVELS_DB**2
 
     def _candidates(self, minima, idx, bands, weight, prior) -> list:
@@ -608,7 +655,9 @@ class Localiser:
         found = []
         for xy, cost, n in minima:
             share = math.exp(-(cost - minima[0][1]) / 2)
-            if share > 1e-3 and not any(np.allclose(xy, c.east_north, atol=1.0) for c in found):
+            if share > 1e-3 and not any(np.all(np.abs(xy - c.east_north)  # allclose(atol=1)
+                                               <= 1.0 + 1e-5 * np.abs(c.east_north))
+                                        for c in found):
                 found.append(Candidate(xy, self._covariance(xy, idx, bands, weight, prior, n),
                                        share, n))
         return found
@@ -631,19 +680,18 @@ class Localiser:
         return float(nearest[order][np.searchsorted(cumulative, self.model.confidence * cumulative[-1])])
 
     def _information(self, xy, idx, bands, weight, prior, exponent: float):
-        """(Fisher information of (x, y, each band's A) with the power prior, the Jacobian, the
-        log distances) at xy; W the readings' shadowing inverse covariance."""
-        log_d = self._log_d(xy, idx)
-        jac = self._jacobian(xy, idx, bands, log_d, exponent)
+        """Fisher information of (x, y, each band's A) with the power prior at xy; W the
+        readings' shadowing inverse covariance."""
+        jac = self._jacobian(xy, idx, bands, exponent)
         info = jac.T @ weight @ jac
         if prior is not None:
             info[2:, 2:] += np.diag(1 / prior[1] ** 2)
-        return info, jac, log_d
+        return info
 
     def _covariance(self, xy, idx, bands, weight, prior, exponent: float) -> np.ndarray:
         """2x2 covariance of (x, y) at the given exponent: the inverse Fisher information (the
         exponent's spread is in the quadrature's candidates, not here)."""
-        info, _, _ = self._information(xy, idx, bands, weight, prior, exponent)
+        info = self._information(xy, idx, bands, weight, prior, exponent)
         return np.linalg.inv(info)[:2, :2]
 
     def cramer_rao(self, east_north, sigma_db: float, bands: int = 1,
@@ -656,7 +704,7 @@ class Localiser:
         one_hot = np.repeat(np.eye(bands), len(self.nodes), axis=0)
         prior = self.power_prior(None if freq_hz is None else np.full(bands, freq_hz))
         weight = shadowing_weight(idx, sigma_db, band_correlation)
-        info, _, _ = self._information(np.asarray(east_north, float), idx, one_hot, weight, prior,
+        info = self._information(np.asarray(east_north, float), idx, one_hot, weight, prior,
                                        self.model.exponent)
         return np.linalg.inv(info)[:2, :2]
 
@@ -670,34 +718,51 @@ class Localiser:
         return [self._grid_xy.reshape(-1, 2)[k] for k in order if is_min.ravel()[k]]
 
     def _jacobian(self, xy: np.ndarray, idx: np.ndarray, bands: np.ndarray,
-                  log_d: np.ndarray, exponent: float) -> np.ndarray:
+                  exponent: float) -> np.ndarray:
         """d(residual)/d(x, y, each band's A) for the residual P - A + n L(x, y)."""
         nodes = self.nodes[idx]
         delta = xy - nodes[:, :2]
         d2 = (delta * delta).sum(-1) + (self.up_m - nodes[:, 2]) ** 2
         return np.column_stack([exponent * DB_PER_NEPER * delta / d2[:, None], -bands])
 
-    def _levenberg_marquardt(self, xy, idx, p, bands, weight, prior, n):
-        """Minimise the cost over (x, y) with A profiled out at exponent n, from a grid start:
-        (xy, cost)."""
-        log_d = self._log_d(xy, idx)
-        _, r, cost = _profile(log_d, p, bands, n, weight, prior)
-        damping = 1e-3
+    def _levenberg_marquardt(self, xy, exponents, idx, bands, profile: _Profile):
+        """Minimise the cost over (x, y) with A profiled out, from grid starts xy (S x 2), each at
+        its exponent (S): (xy S x 2, cost S). The starts run together, each with its own damping
+        and stopping, as one would alone: a fix's few 2-4 parameter problems are NumPy calls on
+        arrays of a few elements, whose per-call overhead batching pays once for all of them."""
+        nodes = self.nodes[idx]
+        height2 = (self.up_m - nodes[:, 2]) ** 2
+        xy = np.array(xy, float)
+        n = np.asarray(exponents, float)[:, None]
+        _, r, cost = profile(_log_distance(xy, nodes, self.up_m), n)
+        damping = np.full(len(xy), 1e-3)
+        running = np.ones(len(xy), bool)
+        unit = np.eye(2 + bands.shape[1])
+        # `_jacobian` of every start, its bands' columns filled once
+        jac = np.empty((len(xy), idx.size, unit.shape[0]))
+        jac[:, :, 2:] = -bands
+        slope = n[:, :, None] * DB_PER_NEPER
         for _ in range(self.ITERATIONS):
-            jac = self._jacobian(xy, idx, bands, log_d, n)
-            h, g = jac.T @ weight @ jac, jac.T @ weight @ r
-            step = np.linalg.solve(h + damping * np.diag(np.diag(h) + 1e-12), -g)
-            trial = xy + step[:2]
-            log_d_trial = self._log_d(trial, idx)
-            _, r_trial, cost_trial = _profile(log_d_trial, p, bands, n, weight, prior)
-            if cost_trial < cost:
-                converged = np.abs(step[:2]).max() < 0.1 or cost - cost_trial < 1e-6
-                xy, r, log_d, cost = trial, r_trial, log_d_trial, cost_trial
-                damping = max(damping / 10, 1e-9)
-                if converged:
-                    break
-            else:
-                damping *= 10
-                if damping > 1e6:
-                    break
-        return xy, float(cost)
+            if not running.any():
+                break
+            delta = xy[:, None, :] - nodes[:, :2]
+            jac[:, :, :2] = slope * delta / ((delta * delta).sum(-1) + height2)[:, :, None]
+            jac_t_w = jac.transpose(0, 2, 1) @ profile.weight
+            h = jac_t_w @ jac
+            g = jac_t_w @ r[:, :, None]
+            damped = h + (damping[:, None] * (h.diagonal(0, 1, 2) + 1e-12))[:, :, None] * unit
+            if not running.all():
+                damped[~running] = unit  # a start that has stopped: a step not taken
+            step = np.linalg.solve(damped, -g)[:, :2, 0]
+            trial = xy + step
+            _, r_trial, cost_trial = profile(_log_distance(trial, nodes, self.up_m), n)
+            better = running & (cost_trial < cost)
+            worse = running & ~better
+            converged = better & ((np.abs(step).max(-1) < 0.1) | (cost - cost_trial < 1e-6))
+            xy = np.where(better[:, None], trial, xy)
+            r = np.where(better[:, None], r_trial, r)
+            cost = np.where(better, cost_trial, cost)
+            damping = np.where(better, np.maximum(damping / 10, 1e-9),
+                               np.where(worse, damping * 10, damping))
+            running &= ~converged & ~(worse & (damping > 1e6))
+        return xy, cost
