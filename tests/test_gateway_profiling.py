@@ -7,6 +7,8 @@ reading a video emitter through the filter as the simulator does."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -261,6 +263,28 @@ def test_the_floor_is_the_median_of_the_last_normal_sweeps_medians():
     floors = profiler._floors[(NODE, 0)]
     want = float(np.median([float(np.median(c)) for c in sent[-FLOOR_SWEEPS:]]))
     assert len(floors) == FLOOR_SWEEPS and _floor(floors) == want
+
+
+def test_a_profile_imports_nothing_on_its_first_use():
+    """NumPy imports numpy.ma lazily inside its median and unique of floats (40 ms on this
+    machine): a gateway's first video profile, whose verdict updates an alert, must not pay it."""
+    script = """
+import sys
+import numpy as np
+from straja import protocol
+from straja.gateway.pipeline import Pipeline
+from straja.gateway.profiling import _floor
+from straja.detect.video_profile import video_profile_family
+before = set(sys.modules)
+codes = np.arange(60, 76, dtype=np.uint8).tobytes()
+_floor([protocol.Sweep(0, 0, k, 5_645_000, 20_000, 500, 8000, 0, 16, codes) for k in range(4)])
+offsets = np.arange(-20_000, 20_001, 2_500)
+video_profile_family(offsets, 12.0 - 0.03 * np.abs(offsets / 1000) ** 1.5, 20_000)
+print(sorted(set(sys.modules) - before))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_a_coarse_scan_adds_no_reading_past_the_profiles_reach():

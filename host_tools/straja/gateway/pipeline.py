@@ -20,6 +20,9 @@ from __future__ import annotations
 import dataclasses
 import heapq
 
+import numpy.ma  # noqa: F401 (NumPy imports it lazily inside np.median and np.unique of floats:
+#                  40 ms of the first video profile's alert update, paid here at start instead)
+
 from ..detect.video_profile import CANNOT_TELL
 from ..framing import Decoder
 from ..protocol import CONSOLE_BYTES, MODES, REMOTEID, REPLY, STATUS, SWEEP, Console, SeqTracker
