@@ -520,11 +520,9 @@ class SpiDevice:
         self.call = link.call
         self.dev = dev
 
-    @micropython.native
     def write(self, buf):
         self.send(SPI_WRITE, self.dev, buf, len(buf))
 
-    @micropython.native
     def write_readinto(self, wbuf, rbuf):
         n = len(wbuf)
         self.call(SPI_XFER, self.dev, wbuf, n, rbuf, n)
@@ -536,7 +534,6 @@ class ThreeWire:
         self.arg = link.arg
         self.dev = dev
 
-    @micropython.native
     def write_word(self, word, nbits):
         a = self.arg
         pack_into("<IB", a, 0, word, nbits)
@@ -550,7 +547,6 @@ class Adc:
         self.dev = dev
         self.val = bytearray(2)
 
-    @micropython.native
     def read_u16(self):
         v = self.val
         self.call(ADC_READ, self.dev, None, 0, v, 2)
@@ -738,7 +734,6 @@ def bluetooth_events():
         _bluetooth.deliver()
 
 
-@micropython.native
 def idle(deadline=0, reading=-1):
     lk = _link
     if lk is None:
