@@ -3,7 +3,9 @@ bundles (PyPI, installed by the `test` extra), a new cluster in a temporary fold
 only on a unix socket there, stopped and removed by `stop`.
 
 PostgreSQL refuses to run as root: as root the cluster belongs to `nobody` and its programs run
-as that user (no account is created).
+as that user (no account is created). When `nobody` cannot reach the bundled binaries (a checkout
+in a folder only root may enter, as `mktemp -d` makes), they are copied into the cluster's folder:
+PostgreSQL finds its libraries and shares relative to its programs.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import importlib.util
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -28,6 +31,11 @@ def binaries() -> Path:
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Whether a user other than the owner may pass through every folder down to path."""
+    return all(folder.stat().st_mode & stat.S_IXOTH for folder in (path, *path.parents))
+
+
 class ThrowawayPostgres:
     def __init__(self):
         self.bin = binaries()
@@ -39,7 +47,19 @@ class ThrowawayPostgres:
         if self.owner is not None:
             os.chown(self.folder, self.owner.pw_uid, self.owner.pw_gid)
         self.folder.chmod(0o755)
+        if self.owner is not None and not reachable_by_others(self.bin):
+            self.bin = self._copy_binaries()
         self._databases = 0
+
+    def _copy_binaries(self) -> Path:
+        """The programs, libraries and shares copied in the cluster's folder, in the package's
+        layout (its programs find the wheel's libraries at $ORIGIN/../../../pgserver.libs)."""
+        site = self.bin.parents[2]
+        for part in ("pgserver/pginstall/bin", "pgserver/pginstall/lib",
+                     "pgserver/pginstall/share", "pgserver.libs"):
+            if (site / part).exists():
+                shutil.copytree(site / part, self.folder / "site" / part, symlinks=True)
+        return self.folder / "site" / self.bin.relative_to(site)
 
     def _run(self, program: str, *args: str) -> None:
         def as_owner():
