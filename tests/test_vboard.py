@@ -310,6 +310,55 @@ def test_front_ends_waiting_for_their_reading_are_asked_together(tmp_path):
     assert got["taken"] >= 2 * 5 - 1
 
 
+TUNE_SLEEP_SCRIPT = """
+import json
+from time import sleep_us, ticks_add, ticks_diff, ticks_us
+from straja_node import hw
+from straja_node.hw import board_unix
+fes = hw.front_ends({})
+cc, sx = fes[1], fes[2]
+link = board_unix.link()
+deadlines = []
+for i in range(7):  # the first two learn how each is read and its settle time
+    cc.tune(2441000)
+    tuned = ticks_us()
+    sx.tune(868000)
+    at_cc = ticks_add(tuned, 3000)
+    at_sx = ticks_add(tuned, 5000)
+    if i < 2:
+        hw.idle(at_cc, 1)
+    else:  # the scheduler sleeps towards another front end's tune, not a reading ...
+        hw.idle(ticks_add(tuned, 1500), -1)
+    sleep_us(ticks_diff(at_cc, ticks_us()))
+    cc.rssi_code()  # ... and reads with no sleep before (the node busy until then)
+    if i < 2:
+        hw.idle(at_sx, 2)
+    sleep_us(ticks_diff(at_sx, ticks_us()))
+    sx.rssi_code()
+    deadlines.append([at_cc, at_sx])
+    if i == 1:
+        learnt = [link.aheads_taken, link.aheads_dropped]
+print(json.dumps({"deadlines_us": deadlines, "learnt": learnt,
+                  "then": [link.aheads_taken, link.aheads_dropped]}))
+"""
+
+
+def test_front_ends_waiting_for_their_reading_are_asked_before_a_sleep_towards_a_tune(tmp_path):
+    """A sleep towards a step that reads nothing (another front end's tune) asks the readings of
+    the front ends tuned since their last reading: their steps, with no sleep of their own
+    before them, find their answers waiting, taken at their instants."""
+    rf = ReadWhen()
+    got = run_on_board(tmp_path, rf, TUNE_SLEEP_SCRIPT)
+    (taken, dropped), (learnt_taken, learnt_dropped) = got["then"], got["learnt"]
+    assert dropped == learnt_dropped, got  # every one asked at a tune's sleep was taken ...
+    assert taken - learnt_taken >= 2 * 5 - 1, got  # ... all but one (a loaded machine)
+    cc_instants = [t for freq, t, when in rf.readings if freq > 1e9][-5:]
+    sx_instants = [t for freq, t, when in rf.readings if freq < 1e9][-5:]
+    for (at_cc, at_sx), t_cc, t_sx in zip(got["deadlines_us"][2:], cc_instants, sx_instants):
+        assert t_cc == pytest.approx(at_cc * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
+        assert t_sx == pytest.approx(at_sx * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
+
+
 def test_a_request_happens_when_the_firmware_stamped_it(tmp_path):
     """The unix port's ticks_us() mod 2**32 is the instant of a request, a microsecond ahead of
     the server's clock (rounding) or seconds behind it (queued, or a busy server thread)."""
@@ -421,3 +470,39 @@ def test_the_scans_requests_are_answered_as_by_their_handlers():
     by_direct, by_handlers = answers(True), answers(False)
     assert by_direct == by_handlers
     assert len(by_direct[0]) == 6 and len(by_direct[1]) == 3, by_direct
+
+
+def test_the_answers_to_one_write_go_in_one_send():
+    """Requests that arrive together (a reading and the ones asked with it) are answered in one
+    system call, the same bytes as answered one by one; a request off the scan's path sends the
+    answers before it first (an envelope block's is sent when its samples are taken)."""
+    from straja.vboard import server
+
+    def req(op, dev, payload=b"", stamp=1000):
+        return server.HEADER.pack(op, dev, len(payload), stamp) + payload
+
+    pin = req(server.PIN_READ, PROFILE["safe_pin"], stamp=5000)
+    readings = [req(server.SPI_WRITE, 1, bytes((0x34,))) + req(server.SPI_XFER, 1, bytes((0xF4, 0)), 2000),
+                req(server.ADC_READ, 0, stamp=3000), req(server.SPI_XFER, 3, bytes((0x11, 0)), 4000),
+                pin, req(server.ADC_READ, 0, stamp=6000)]
+
+    def answers(chunks):
+        board = VirtualBoard(PROFILE, ToneSource(2441e6, -60.0), "unused.sock", t_origin=0.0,
+                             seed=3)
+        chunks, sent = iter(chunks), []
+
+        class Conn:
+            def recv(self, n):
+                return next(chunks, b"")
+
+            def sendall(self, data):
+                sent.append(bytes(data))
+        with pytest.raises(ConnectionError):
+            board._session(Conn())
+        assert board.errors == []
+        return sent, board.transactions, board.round_trips
+
+    together, one_by_one = answers([b"".join(readings)]), answers(readings)
+    assert b"".join(together[0]) == b"".join(one_by_one[0])
+    assert together[1:] == one_by_one[1:] == (6, 5)
+    assert len(together[0]) == 2 and len(one_by_one[0]) == 5
