@@ -273,48 +273,7 @@ import json
 from time import sleep_us, ticks_add, ticks_diff, ticks_us
 from straja_node import hw
 from straja_node.hw import board_unix
-fes = hw.front_ends({})
-cc, sx = fes[1], fes[2]
-link = board_unix.link()
-deadlines = []
-for _ in range(7):  # the first two learn how each is read and its settle time
-    cc.tune(2441000)
-    tuned = ticks_us()
-    sx.tune(868000)
-    at_cc = ticks_add(tuned, 3000)
-    at_sx = ticks_add(tuned, 5000)
-    hw.idle(at_cc, 1)  # the scheduler, before it sleeps until the CC2500's reading
-    sleep_us(ticks_diff(at_cc, ticks_us()))
-    cc.rssi_code()
-    hw.idle(at_sx, 2)  # ... and until the SX126x's
-    sleep_us(ticks_diff(at_sx, ticks_us()))
-    sx.rssi_code()
-    deadlines.append([at_cc, at_sx])
-print(json.dumps({"deadlines_us": deadlines, "taken": link.aheads_taken}))
-"""
-
-
-def test_front_ends_waiting_for_their_reading_are_asked_together(tmp_path):
-    """When the node asks ahead for one reading, the other front ends tuned since their last
-    reading are asked in the same write, each stamped at its tune plus the settle time learned
-    from its last deadline: the board takes the SX126x's reading while the node still sleeps
-    towards the CC2500's, at the SX126x's own instant."""
-    rf = ReadWhen()
-    got = run_on_board(tmp_path, rf, TOGETHER_SCRIPT)
-    sx_readings = [(t, when) for freq, t, when in rf.readings if freq < 1e9][-5:]
-    together = 0
-    for (at_cc, at_sx), (t, when) in zip(got["deadlines_us"][2:], sx_readings):
-        assert t == pytest.approx(at_sx * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
-        together += when < at_cc * 1e-6  # taken before the node woke for the CC2500's
-    assert together >= 4, (got, sx_readings)  # (one round may miss on a loaded machine)
-    assert got["taken"] >= 2 * 5 - 1
-
-
-TUNE_SLEEP_SCRIPT = """
-import json
-from time import sleep_us, ticks_add, ticks_diff, ticks_us
-from straja_node import hw
-from straja_node.hw import board_unix
+TUNE_SLEEP_US = %d  # 0: the node sleeps towards each reading; else towards a tune this long
 fes = hw.front_ends({})
 cc, sx = fes[1], fes[2]
 link = board_unix.link()
@@ -325,14 +284,15 @@ for i in range(7):  # the first two learn how each is read and its settle time
     sx.tune(868000)
     at_cc = ticks_add(tuned, 3000)
     at_sx = ticks_add(tuned, 5000)
-    if i < 2:
-        hw.idle(at_cc, 1)
-    else:  # the scheduler sleeps towards another front end's tune, not a reading ...
-        hw.idle(ticks_add(tuned, 1500), -1)
+    asking = not TUNE_SLEEP_US or i < 2
+    if asking:
+        hw.idle(at_cc, 1)  # the scheduler, before it sleeps until the CC2500's reading
+    else:  # ... or until another front end's tune
+        hw.idle(ticks_add(tuned, TUNE_SLEEP_US), -1)
     sleep_us(ticks_diff(at_cc, ticks_us()))
-    cc.rssi_code()  # ... and reads with no sleep before (the node busy until then)
-    if i < 2:
-        hw.idle(at_sx, 2)
+    cc.rssi_code()
+    if asking:
+        hw.idle(at_sx, 2)  # ... and until the SX126x's (else the node is busy until it)
     sleep_us(ticks_diff(at_sx, ticks_us()))
     sx.rssi_code()
     deadlines.append([at_cc, at_sx])
@@ -343,12 +303,28 @@ print(json.dumps({"deadlines_us": deadlines, "learnt": learnt,
 """
 
 
+def test_front_ends_waiting_for_their_reading_are_asked_together(tmp_path):
+    """When the node asks ahead for one reading, the other front ends tuned since their last
+    reading are asked in the same write, each stamped at its tune plus the settle time learned
+    from its last deadline: the board takes the SX126x's reading while the node still sleeps
+    towards the CC2500's, at the SX126x's own instant."""
+    rf = ReadWhen()
+    got = run_on_board(tmp_path, rf, TOGETHER_SCRIPT % 0)
+    sx_readings = [(t, when) for freq, t, when in rf.readings if freq < 1e9][-5:]
+    together = 0
+    for (at_cc, at_sx), (t, when) in zip(got["deadlines_us"][2:], sx_readings):
+        assert t == pytest.approx(at_sx * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
+        together += when < at_cc * 1e-6  # taken before the node woke for the CC2500's
+    assert together >= 4, (got, sx_readings)  # (one round may miss on a loaded machine)
+    assert got["then"][0] >= 2 * 5 - 1
+
+
 def test_front_ends_waiting_for_their_reading_are_asked_before_a_sleep_towards_a_tune(tmp_path):
     """A sleep towards a step that reads nothing (another front end's tune) asks the readings of
     the front ends tuned since their last reading: their steps, with no sleep of their own
     before them, find their answers waiting, taken at their instants."""
     rf = ReadWhen()
-    got = run_on_board(tmp_path, rf, TUNE_SLEEP_SCRIPT)
+    got = run_on_board(tmp_path, rf, TOGETHER_SCRIPT % 1500)
     (taken, dropped), (learnt_taken, learnt_dropped) = got["then"], got["learnt"]
     assert dropped == learnt_dropped, got  # every one asked at a tune's sleep was taken ...
     assert taken - learnt_taken >= 2 * 5 - 1, got  # ... all but one (a loaded machine)
