@@ -273,24 +273,33 @@ import json
 from time import sleep_us, ticks_add, ticks_diff, ticks_us
 from straja_node import hw
 from straja_node.hw import board_unix
+TUNE_SLEEP_US = %d  # 0: the node sleeps towards each reading; else towards a tune this long
 fes = hw.front_ends({})
 cc, sx = fes[1], fes[2]
 link = board_unix.link()
 deadlines = []
-for _ in range(7):  # the first two learn how each is read and its settle time
+for i in range(7):  # the first two learn how each is read and its settle time
     cc.tune(2441000)
     tuned = ticks_us()
     sx.tune(868000)
     at_cc = ticks_add(tuned, 3000)
     at_sx = ticks_add(tuned, 5000)
-    hw.idle(at_cc, 1)  # the scheduler, before it sleeps until the CC2500's reading
+    asking = not TUNE_SLEEP_US or i < 2
+    if asking:
+        hw.idle(at_cc, 1)  # the scheduler, before it sleeps until the CC2500's reading
+    else:  # ... or until another front end's tune
+        hw.idle(ticks_add(tuned, TUNE_SLEEP_US), -1)
     sleep_us(ticks_diff(at_cc, ticks_us()))
     cc.rssi_code()
-    hw.idle(at_sx, 2)  # ... and until the SX126x's
+    if asking:
+        hw.idle(at_sx, 2)  # ... and until the SX126x's (else the node is busy until it)
     sleep_us(ticks_diff(at_sx, ticks_us()))
     sx.rssi_code()
     deadlines.append([at_cc, at_sx])
-print(json.dumps({"deadlines_us": deadlines, "taken": link.aheads_taken}))
+    if i == 1:
+        learnt = [link.aheads_taken, link.aheads_dropped]
+print(json.dumps({"deadlines_us": deadlines, "learnt": learnt,
+                  "then": [link.aheads_taken, link.aheads_dropped]}))
 """
 
 
@@ -300,14 +309,30 @@ def test_front_ends_waiting_for_their_reading_are_asked_together(tmp_path):
     from its last deadline: the board takes the SX126x's reading while the node still sleeps
     towards the CC2500's, at the SX126x's own instant."""
     rf = ReadWhen()
-    got = run_on_board(tmp_path, rf, TOGETHER_SCRIPT)
+    got = run_on_board(tmp_path, rf, TOGETHER_SCRIPT % 0)
     sx_readings = [(t, when) for freq, t, when in rf.readings if freq < 1e9][-5:]
     together = 0
     for (at_cc, at_sx), (t, when) in zip(got["deadlines_us"][2:], sx_readings):
         assert t == pytest.approx(at_sx * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
         together += when < at_cc * 1e-6  # taken before the node woke for the CC2500's
     assert together >= 4, (got, sx_readings)  # (one round may miss on a loaded machine)
-    assert got["taken"] >= 2 * 5 - 1
+    assert got["then"][0] >= 2 * 5 - 1
+
+
+def test_front_ends_waiting_for_their_reading_are_asked_before_a_sleep_towards_a_tune(tmp_path):
+    """A sleep towards a step that reads nothing (another front end's tune) asks the readings of
+    the front ends tuned since their last reading: their steps, with no sleep of their own
+    before them, find their answers waiting, taken at their instants."""
+    rf = ReadWhen()
+    got = run_on_board(tmp_path, rf, TOGETHER_SCRIPT % 1500)
+    (taken, dropped), (learnt_taken, learnt_dropped) = got["then"], got["learnt"]
+    assert dropped == learnt_dropped, got  # every one asked at a tune's sleep was taken ...
+    assert taken - learnt_taken >= 2 * 5 - 1, got  # ... all but one (a loaded machine)
+    cc_instants = [t for freq, t, when in rf.readings if freq > 1e9][-5:]
+    sx_instants = [t for freq, t, when in rf.readings if freq < 1e9][-5:]
+    for (at_cc, at_sx), t_cc, t_sx in zip(got["deadlines_us"][2:], cc_instants, sx_instants):
+        assert t_cc == pytest.approx(at_cc * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
+        assert t_sx == pytest.approx(at_sx * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
 
 
 def test_a_request_happens_when_the_firmware_stamped_it(tmp_path):
@@ -421,3 +446,39 @@ def test_the_scans_requests_are_answered_as_by_their_handlers():
     by_direct, by_handlers = answers(True), answers(False)
     assert by_direct == by_handlers
     assert len(by_direct[0]) == 6 and len(by_direct[1]) == 3, by_direct
+
+
+def test_the_answers_to_one_write_go_in_one_send():
+    """Requests that arrive together (a reading and the ones asked with it) are answered in one
+    system call, the same bytes as answered one by one; a request off the scan's path sends the
+    answers before it first (an envelope block's is sent when its samples are taken)."""
+    from straja.vboard import server
+
+    def req(op, dev, payload=b"", stamp=1000):
+        return server.HEADER.pack(op, dev, len(payload), stamp) + payload
+
+    pin = req(server.PIN_READ, PROFILE["safe_pin"], stamp=5000)
+    readings = [req(server.SPI_WRITE, 1, bytes((0x34,))) + req(server.SPI_XFER, 1, bytes((0xF4, 0)), 2000),
+                req(server.ADC_READ, 0, stamp=3000), req(server.SPI_XFER, 3, bytes((0x11, 0)), 4000),
+                pin, req(server.ADC_READ, 0, stamp=6000)]
+
+    def answers(chunks):
+        board = VirtualBoard(PROFILE, ToneSource(2441e6, -60.0), "unused.sock", t_origin=0.0,
+                             seed=3)
+        chunks, sent = iter(chunks), []
+
+        class Conn:
+            def recv(self, n):
+                return next(chunks, b"")
+
+            def sendall(self, data):
+                sent.append(bytes(data))
+        with pytest.raises(ConnectionError):
+            board._session(Conn())
+        assert board.errors == []
+        return sent, board.transactions, board.round_trips
+
+    together, one_by_one = answers([b"".join(readings)]), answers(readings)
+    assert b"".join(together[0]) == b"".join(one_by_one[0])
+    assert together[1:] == one_by_one[1:] == (6, 5)
+    assert len(together[0]) == 2 and len(one_by_one[0]) == 5

@@ -74,11 +74,13 @@ def test_cc2500_transfer_answers_status_then_registers():
     assert chip.spi(b"\xCD\x00\x00\x00", 0.0) == b"\x10\x5d\x93\xb1"  # FREQ2..0 after reset
 
 
-# the driver's traffic in FSK (tune, RSSI) then LoRa, a burst over RegRssiValue, a wrap at 0x7F
+# the driver's traffic in FSK (tune, RSSI) then LoRa, a burst over RegRssiValue, bursts written
+# up to 0x7F and wrapping at it
 SX127X_TRAFFIC = [b"\x81\x00", b"\x81\x01", b"\x92\x01", bytes((0x86, 0xD9, 0x20, 0x00)),
                   b"\x81\x05", b"\x11\x00", b"\x42\x00", b"\x0F\x00\x00\x00", b"\x81\x01",
                   bytes((0x86, 0xE4, 0xC0, 0x00)), b"\x81\x05", b"\x11\x00", b"\x81\x80",
-                  b"\x81\x85", b"\x9D\x72", b"\x1B\x00", b"\x1A\x00\x00\x00", b"\xFF\x07\x08"]
+                  b"\x81\x85", b"\x9D\x72", b"\x1B\x00", b"\x1A\x00\x00\x00", b"\xFE\x07\x08",
+                  b"\xFF\x07\x08"]
 
 
 def test_sx127x_one_register_path_answers_as_byte_by_byte():

@@ -40,7 +40,10 @@ socket rather than waiting for the board's work. The readings of the other front
 since their last reading go in the same write, each stamped at its tune plus the settle time
 learned from its last deadline (a step more than SETTLE_SLACK_US early drops it; a deadline
 further off asks it again): the board wakes once for the readings under way, not once each
-(half the wake-ups of both processes were a lone reading's). The server handles requests
+(half the wake-ups of both processes were a lone reading's). A sleep towards a step that reads
+nothing (another front end's tune, a sweep's end: `idle(deadline)`) asks them alone
+(Link.ask_tuned): a reading whose step then comes with no sleep before it (the node busy until
+its deadline) finds its answer waiting instead of making a round trip. The server handles requests
 in order, so a read sees every write made before it; a write it refuses makes the next response
 an error; writes still queued when the interpreter ends are lost (nothing read their effect). A
 pin the model holds fixed is asked once, then read here.
@@ -265,8 +268,27 @@ class Link:
         if not self.read_op[dev]:
             return  # learn it from the step's first request
         self._ask(dev, at_us)
-        # the others waiting for their reading after this one, earliest first (in one pass,
-        # sorted by insertion: a few front ends)
+        self._ask_tuned(dev, at_us)
+        self.write(self.out, self.queued)
+        self.queued = 0
+
+    @micropython.native
+    def ask_tuned(self, at_us):
+        """The node sleeps until ticks_us() `at_us` towards a step that reads nothing (a tune, a
+        sweep's end): ask the readings of the front ends tuned since their last reading, as
+        ask_ahead() asks them with a reading, so that their steps find their answers waiting.
+        False if none was asked (nothing sent)."""
+        if not self._ask_tuned(-1, at_us):
+            return False
+        self.write(self.out, self.queued)
+        self.queued = 0
+        return True
+
+    @micropython.native
+    def _ask_tuned(self, dev, at_us):
+        """Queue the readings of the front ends but `dev` tuned since their last reading and not
+        asked yet, each stamped at its tune plus its settle time learned, from `at_us` on,
+        earliest first (in one pass, sorted by insertion: a few front ends); how many."""
         order = self.order
         order_us = self.order_us
         n = 0
@@ -285,9 +307,8 @@ class Link:
                     n += 1
         for j in range(n):
             if not self._ask(order[j], order_us[j]):
-                break
-        self.write(self.out, self.queued)
-        self.queued = 0
+                return j
+        return n
 
     @micropython.native
     def _asked_index(self, dev):
@@ -740,5 +761,6 @@ def idle(deadline=0, reading=-1):
         return
     if reading >= 0:
         lk.ask_ahead(reading, deadline)  # (the tune's writes go with it)
-    elif lk.queued and ticks_diff(ticks_us(), lk.queued_us) >= FLUSH_AFTER_US:
+    elif not lk.ask_tuned(deadline) and lk.queued and ticks_diff(
+            ticks_us(), lk.queued_us) >= FLUSH_AFTER_US:
         lk.flush()

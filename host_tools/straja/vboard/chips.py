@@ -438,6 +438,9 @@ class Sx127x(Chip):
                 self.regs[addr] = data[1]
                 return b"\x00\x00"
             return bytes((0, self.read(addr, t)))
+        if write and addr + len(data) <= 0x81:  # a burst write that does not wrap (a tune's RegFrf)
+            self.regs[addr:addr + len(data) - 1] = data[1:]
+            return bytes(len(data))
         return self.spi_per_byte(data, t)
 
     def spi_per_byte(self, data, t):

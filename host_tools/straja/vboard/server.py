@@ -266,9 +266,10 @@ class VirtualBoard:
     def _session(self, conn: socket.socket) -> None:
         """Serve requests in order, each at the instant the firmware stamped it; the writes the
         client queues arrive with the request that waits (or before the node sleeps), and are
-        handled in one pass. A pass reads the clock once and counts once: a virtual node sends
-        some 13 000 requests a second, whose time here is the time its readings wait, so the
-        loop keeps its names local and turns a stamp into board time inline (as stamped())."""
+        handled in one pass, whose answers go in one send. A pass reads the clock once and
+        counts once: a virtual node sends some 13 000 requests a second, whose time here is the
+        time its readings wait, so the loop keeps its names local and turns a stamp into board
+        time inline (as stamped())."""
         pending = b""  # a request that arrived in part
         refused = False  # a one-way request failed: the next response says so
         header, one_way, counts = HEADER.size, frozenset(ONE_WAY), self._counts
@@ -286,8 +287,9 @@ class VirtualBoard:
             # a stamp's microseconds: the one within half a wrap of now (as stamped())
             latest = round(monotonic() * 1e6) + half
             origin = self.t_origin
-            k = served = 0
+            k = served = answered = 0
             size = len(data)
+            answers = []  # this pass's, sent together: one system call, not one each
             while size - k >= header:
                 op, dev, n, stamp = unpack(data, k)
                 end = k + header + n
@@ -300,6 +302,9 @@ class VirtualBoard:
                 try:
                     fast = direct(op << 8 | dev)
                     if fast is None:
+                        if answers:  # (a block answers when sampled: the others not after it)
+                            self._answer(counts, served - 1, answered, answers, sendall)
+                            served, answered = 1, 0
                         value, reply = handle(op, dev, payload, t)
                     else:
                         value, reply = 0, fast(payload, t)
@@ -312,13 +317,21 @@ class VirtualBoard:
                     continue
                 if refused:
                     value, reply, status, refused = 0, b"", ERROR, False
-                counts[TRANSACTIONS] += served  # (before the answer: a test reads them after it)
-                counts[ROUND_TRIPS] += 1
-                served = 0
-                sendall(respond(status, value, len(reply)) + reply)
-            if served:
-                counts[TRANSACTIONS] += served
+                answers.append(respond(status, value, len(reply)))
+                answers.append(reply)
+                answered += 1
+            self._answer(counts, served, answered, answers, sendall)
             pending = data[k:] if k < size else b""
+
+    @staticmethod
+    def _answer(counts, served: int, answered: int, answers: list, sendall) -> None:
+        """Count `served` requests, `answered` of them round trips, then send their `answers`
+        (the counts first: a test reads them once answered)."""
+        counts[TRANSACTIONS] += served
+        counts[ROUND_TRIPS] += answered
+        if answers:
+            sendall(b"".join(answers))
+            answers.clear()
 
     def _direct_handlers(self) -> dict:
         """The scan's requests, by `op << 8 | dev`: the chip's own method (or a one-line adapter),
