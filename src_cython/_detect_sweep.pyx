@@ -8,9 +8,11 @@ pieces; Pipeline.process calls it, then the later stages (bursts, tracks, classe
 hopper) in Python.
 
 For the gateway, segment() also assembles a sweep from its SWEEP segments (REVISIT reads
-unpacked as protocol.revisit_reads does) and settles a quiet sweep (nothing detected, no burst
-open, no live track, no band hopper in the plan) in C: Pipeline.process would return its quiet
-Result, with no other state changed than these stages' and the steadiness split's quiet().
+unpacked as protocol.revisit_reads does) and settles a quiet sweep in C: nothing detected, no
+burst open, no track due to change state by silence (the tracker's deadline), no classes
+looked at (streak_look), no band hopper in the plan. Pipeline.process would return a Result
+with nothing in it, with no other state changed than these stages' and the steadiness
+split's quiet().
 Only a sweep with something in it goes on to Python (Pipeline.process_assembled). The
 frequency CFAR and the floor are called at C level (their classes are declared in
 straja/_cfar.pxd and straja/_detect_noise.pxd); the rarer stages through their Python methods.
@@ -41,6 +43,9 @@ cdef class SweepStages:
     tracker (compiled) and split (or None) are read to tell a quiet sweep; tracker_config
     (straja.detect.tracks.Tracker) gets the measured revisit."""
     cdef readonly Py_ssize_t n_bins, n_det
+    # a channel's streak reached the steady rules' evidence: the pipeline looks at its confirmed
+    # tracks at the next sweep with tracks (Pipeline._new_alerts)
+    cdef public bint streak_look
     cdef FreqCFAR cfar
     cdef NoiseFloor floor
     cdef object time_cfar, busy, bursts, tracker, tracker_config, split
@@ -220,8 +225,10 @@ cdef class SweepStages:
                                <float*>cnp.PyArray_DATA(<cnp.ndarray>self.noise), 1,
                                self.power, self.det, self.noise, self.extra, self.single,
                                self.second)
-        if self.hoppers or self.n_det != 0 or self.bursts.n_open_bursts or self.tracker.n_live:
+        if self.hoppers or self.n_det != 0 or self.bursts.n_open_bursts or self.streak_look:
             return SEGMENT_DETECTED
+        if self.tracker.n_live and t[0] + du[0] > self.tracker.deadline:
+            return SEGMENT_DETECTED  # a track's state changes by silence: events
         if self.split is not None:
             self.split.quiet(1)
         return SEGMENT_QUIET

@@ -165,7 +165,6 @@ class Pipeline:
         self._pending: dict[int, int] = {}  # confirmed, not alerted: bursts when last classified
         self._bursts_seen = self._next_look = 0  # calls that brought bursts; next look at pending
         self._look_gap = 1
-        self._streak_look = False  # a channel's streak reached STREAK_LOOKS: look at them all
         self._no_bursts = np.empty(0, BURST)
         self._no_events = np.empty(0, EVENT)
         self._no_alerts = np.empty(0, CLASSES)
@@ -265,8 +264,10 @@ class Pipeline:
             if self._split is not None:
                 cut = self._split.cuts(det, power, cut, self.config.max_gap_bins)
                 streak = self._split.streak
-                self._streak_look |= bool(((streak == STREAK_LOOKS[0])
-                                           | (streak == STREAK_LOOKS[1])).any())
+                # a channel's streak reached STREAK_LOOKS: look at them all (kept by the stages,
+                # which send a sweep on to Python while it is set)
+                self.stages.streak_look |= bool(((streak == STREAK_LOOKS[0])
+                                                 | (streak == STREAK_LOOKS[1])).any())
             else:
                 cut = None
             bursts = self.bursts.process(det, power, t_us, duration_us, cut)
@@ -341,7 +342,7 @@ class Pipeline:
                 self._pending.pop(tid, None)
                 self._drone_tracks.discard(tid)
         self._bursts_seen += changed
-        streak_look, self._streak_look = self._streak_look, False
+        streak_look, self.stages.streak_look = self.stages.streak_look, False
         if not self._pending or (self._bursts_seen < self._next_look and not events.size
                                  and not streak_look):
             return self._no_alerts
