@@ -38,3 +38,11 @@ def out_buffer(out, shape, dtype, name: str = "out") -> np.ndarray:
     if out.shape != tuple(shape):
         raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
     return out
+
+
+def copy_records(records: np.ndarray) -> np.ndarray:
+    """A copy of a C-contiguous 1-D record array, made by its bytes: NumPy copies records field
+    by field (measured: 2-3x the time of a byte copy, ~10-20 µs for one record of a dozen
+    fields), and the gateway copies a node's bursts, events and tracks every sweep with an
+    emitter."""
+    return records.view(np.uint8).copy().view(records.dtype)
