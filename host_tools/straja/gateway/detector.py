@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..detect._arrays import take_records
 from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES
@@ -240,7 +241,7 @@ class NodeDetector:
         rows = [i for i in fresh if states[i] == CONFIRMED]
         if not rows:
             return []
-        confirmed = tracks[rows]
+        confirmed = take_records(tracks, rows)
         # only these can be observed, so only these are classified (classify is the cost here);
         # the tracks and the sweep's bursts (one or a few) as plain numbers
         classes = st.core.class_rows(confirmed)
