@@ -50,6 +50,7 @@ class Tracker:
         self._kernel = _tracks.Tracker(**asdict(self.config))
         self._events = np.empty(4 * (self.config.max_tracks + 2), EVENT)
         self._none = np.empty(0, BURST)
+        self._no_events = np.empty(0, EVENT)  # (most calls with bursts change no state)
 
     @property
     def n_live(self) -> int:
@@ -87,7 +88,7 @@ class Tracker:
         parts, pos = [], 0
         while True:
             written, used = self._kernel.process(feed[pos:], int(t_now_us), self._events)
-            parts.append(copy_records(self._events[:written]))
+            parts.append(copy_records(self._events[:written]) if written else self._no_events)
             pos += used
             if pos == feed.size:  # the call that used the last burst also aged the tracks
                 return parts[0] if len(parts) == 1 else np.concatenate(parts)
