@@ -3,16 +3,16 @@
 
 SweepStages.stages() runs what every sweep goes through: the scan timing (period, sweep
 duration, the tracker's revisit), codes to mW, the frequency CFAR, the floor detector, and
-where the plan has them the time CFAR, the bursty-cell mask and the clearing of wide frames'
-pieces; Pipeline.process calls it, then the later stages (bursts, tracks, classes, the band
-hopper) in Python.
+where the plan has them the time CFAR, the bursty-cell mask, the clearing of wide frames'
+pieces and the band hopper's look at the reads; Pipeline.process calls it, then the later
+stages (bursts, tracks, classes, the band hopper's report) in Python.
 
 For the gateway, segment() also assembles a sweep from its SWEEP segments (REVISIT reads
 unpacked as protocol.revisit_reads does) and settles a quiet sweep in C: nothing detected, no
 burst open, no track due to change state by silence (the tracker's deadline), no classes
-looked at (streak_look), no band hopper in the plan. Pipeline.process would return a Result
-with nothing in it, with no other state changed than these stages' and the steadiness
-split's quiet().
+looked at (streak_look), no band hopper live. Pipeline.process would return a Result with
+nothing in it, with no other state changed than these stages' and the steadiness split's
+quiet().
 Only a sweep with something in it goes on to Python (Pipeline.process_assembled). The
 frequency CFAR and the floor are called at C level (their classes are declared in
 straja/_cfar.pxd and straja/_detect_noise.pxd); the rarer stages through their Python methods.
@@ -39,8 +39,9 @@ SEGMENT_DETECTED = 1      # the sweep is whole, its stages run: Pipeline.process
 cdef class SweepStages:
     """The stages of one front end's sweeps of n_bins channels (Pipeline's kernels: cfar a
     FreqCFAR, floor a NoiseFloor or None, time_cfar a TimeCFAR or None, busy a BusyCells or
-    None; hoppers: the plan keeps a band hopper, whose wide pieces are cleared here). bursts,
-    tracker (compiled) and split (or None) are read to tell a quiet sweep; tracker_config
+    None; band_hoppers: the plan's straja.detect.hoppers.BandHoppers or None, whose wide
+    pieces are cleared here and which looks at the reads). bursts, tracker (compiled) and
+    split (or None) are read to tell a quiet sweep; tracker_config
     (straja.detect.tracks.Tracker) gets the measured revisit."""
     cdef readonly Py_ssize_t n_bins, n_det
     # a channel's streak reached the steady rules' evidence: the pipeline looks at its confirmed
@@ -48,8 +49,11 @@ cdef class SweepStages:
     cdef public bint streak_look
     cdef FreqCFAR cfar
     cdef NoiseFloor floor
-    cdef object time_cfar, busy, bursts, tracker, tracker_config, split
-    cdef bint hoppers, revisit
+    cdef object time_cfar, busy, bursts, tracker, tracker_config, split, band_hoppers
+    cdef object reads_mw  # the band hopper's reads in mW (reads, n_sweeps, n_bins)
+    cdef readonly object hopper  # the band hopper's report after the last sweeps (None: none)
+    cdef public object hopper_reported  # the band hopper, once alerted (Pipeline)
+    cdef bint revisit
     cdef readonly double alpha
     cdef Py_ssize_t hit_cells
     cdef double resolved_us
@@ -66,12 +70,13 @@ cdef class SweepStages:
     cdef bint assembling
 
     def __init__(self, Py_ssize_t n_bins, FreqCFAR cfar, NoiseFloor floor, double alpha,
-                 time_cfar, busy, bint hoppers, Py_ssize_t hit_cells, bursts, tracker,
+                 time_cfar, busy, band_hoppers, Py_ssize_t hit_cells, bursts, tracker,
                  tracker_config, split, double resolved_period_us, bint revisit):
         if n_bins < 1:
             raise ValueError("need n_bins >= 1")
         self.n_bins, self.cfar, self.floor, self.alpha = n_bins, cfar, floor, alpha
-        self.time_cfar, self.busy, self.hoppers, self.hit_cells = time_cfar, busy, hoppers, hit_cells
+        self.time_cfar, self.busy, self.hit_cells = time_cfar, busy, hit_cells
+        self.band_hoppers = band_hoppers
         self.bursts, self.tracker, self.tracker_config = bursts, tracker, tracker_config
         self.split, self.resolved_us, self.revisit = split, resolved_period_us, revisit
         self.n_det = -1
@@ -112,7 +117,7 @@ cdef class SweepStages:
                          (<long long*>cnp.PyArray_GETPTR1(<cnp.ndarray>t_us, n - 1))[0],
                          (<long long*>cnp.PyArray_GETPTR1(<cnp.ndarray>duration_us, n - 1))[0],
                          n)
-        return self._run(x, d, m, n, power, det, noise, extra, single, second)
+        return self._run(x, d, m, n, power, det, noise, extra, single, second, t_us, duration_us)
 
     cdef int _timing(self, long long t0, long long t1, long long last_duration_us,
                      Py_ssize_t n) except -1:
@@ -133,7 +138,7 @@ cdef class SweepStages:
         return 0
 
     cdef Py_ssize_t _run(self, float* x, unsigned char* d, float* m, Py_ssize_t n, power, det,
-                         noise, extra, single, second) except -2:
+                         noise, extra, single, second, t_us, duration_us) except -2:
         cdef Py_ssize_t i, nb = self.n_bins, n_det = -1
         cdef const unsigned char* e
         self.cfar.run(x, n, nb, d, NULL)
@@ -150,10 +155,28 @@ cdef class SweepStages:
             n_det = -1
         if self.busy is not None:
             n_det = self.busy.process(single, noise, det)
-        if self.hoppers and n and clear_wide_pieces(det, single, second, noise, self.alpha,
-                                                    self.hit_cells):
-            n_det = -1
+        if self.band_hoppers is not None and n:
+            if clear_wide_pieces(det, single, second, noise, self.alpha, self.hit_cells):
+                n_det = -1
+            self._band_hopper(n, single, second, power, noise, t_us, duration_us)
         return n_det
+
+    cdef int _band_hopper(self, Py_ssize_t n, single, second, power, noise, t_us,
+                          duration_us) except -1:
+        """The band hopper's look at these sweeps' reads (single, and second when sent)."""
+        cdef Py_ssize_t nb = self.n_bins, reads = 1 if second is None else 2, r
+        if self.reads_mw is None or self.reads_mw.shape[0] != reads or self.reads_mw.shape[1] != n:
+            self.reads_mw = np.empty((reads, n, nb), np.float32)
+        cdef float* mw = <float*>cnp.PyArray_DATA(<cnp.ndarray>self.reads_mw)
+        for r, codes in enumerate((single,) if second is None else (single, second)):
+            if rows(codes) != n:
+                raise ValueError("single and second must have one row per sweep")
+            codes_mw(<const unsigned char*>array_data(codes, cnp.NPY_UINT8, 2, nb, "reads"),
+                     mw + r * n * nb, n * nb)
+        self.hopper = self.band_hoppers.process(self.reads_mw, power, noise, t_us, duration_us)
+        if self.hopper is None:
+            self.hopper_reported = None  # lost: reported again if it comes back
+        return 0
 
     def assemble(self, long long front_end, long long start_khz, long long step_khz,
                  Py_ssize_t total, long long flags, long long plan_mask):
@@ -224,8 +247,9 @@ cdef class SweepStages:
                                <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.det),
                                <float*>cnp.PyArray_DATA(<cnp.ndarray>self.noise), 1,
                                self.power, self.det, self.noise, self.extra, self.single,
-                               self.second)
-        if self.hoppers or self.n_det != 0 or self.bursts.n_open_bursts or self.streak_look:
+                               self.second, self.t_us, self.duration_us)
+        if self.n_det != 0 or self.bursts.n_open_bursts or self.streak_look \
+                or self.hopper is not None:
             return SEGMENT_DETECTED
         if self.tracker.n_live and t[0] + du[0] > self.tracker.deadline:
             return SEGMENT_DETECTED  # a track's state changes by silence: events

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from straja import _detect_noise, _track_features, rf
+from straja import _track_features, rf
 from straja._detect_busy import BusyCells
 from straja._detect_split import SteadinessSplit
 from straja._detect_sweep import SweepStages
@@ -180,12 +180,11 @@ class Pipeline:
                                      read_positions(n_bins, FLAG_INTERLEAVED if c.interleaved
                                                     else 0))
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
-        self._reads_mw = np.empty((0, 0, n_bins), np.float32)  # the band hopper's reads, mW
         # the stages up to the bursts, compiled as one call (straja._detect_sweep)
         self.stages = SweepStages(
             n_bins, self.design.kernel, None if self.noise is None else self.noise._state,
             self._floor_alpha, None if self.time is None else self.time._state, self._busy,
-            self._hoppers is not None,
+            self._hoppers,
             max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1,
             self._burst_kernel, self._tracker_kernel, self.tracker, self._split,
             RESOLVED_PERIOD_US, c.revisit)
@@ -195,7 +194,6 @@ class Pipeline:
                            self.stages.extra, np.zeros((1, n_bins), np.uint8))
         self._work = self._one_sweep
         self._drone_tracks: set[int] = set()  # tracks alerted as drone links, while live
-        self._hopper_reported: Hopper | None = None  # the band hopper, once alerted
 
     def _buffers_for(self, n_sweeps: int):
         """(power, det, noise, time, cut) work buffers for n_sweeps sweeps: the stages' own for
@@ -253,8 +251,12 @@ class Pipeline:
     def _later_stages(self, n, n_det, power, det, noise, cut, t_us, duration_us, single,
                       second) -> Result:
         """process() after the compiled stages: the band hopper, bursts, tracks, alerts."""
-        hopper = (self._band_hopper(single, second, power, noise, t_us, duration_us)
-                  if n and self._hoppers is not None else None)
+        # the band hopper (where one is kept) when it took hits in these sweeps (its look run
+        # by the stages), unless a track already names the link (a hopper that holds its
+        # channels is a track; one emitter, one report)
+        hopper = self.stages.hopper if n and self._hoppers is not None else None
+        if hopper is not None and not (self._hoppers.new_hits and not self._drone_tracks):
+            hopper = None
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
             bursts = self._no_bursts
@@ -278,8 +280,8 @@ class Pipeline:
             named = self.hopper_class(hopper)
             if not named["drone"][0]:
                 hopper = None  # not yet telling its family
-            elif self._hopper_reported is None:
-                self._hopper_reported = hopper
+            elif self.stages.hopper_reported is None:  # (reset by the stages when lost)
+                self.stages.hopper_reported = hopper
                 alerts = named
         if not n or (not bursts.size and not self._tracker_kernel.n_live):
             if bursts is self._no_bursts and alerts is self._no_alerts and hopper is None:
@@ -295,21 +297,6 @@ class Pipeline:
         if track_alerts.size:
             alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
         return Result(det, noise, bursts, events, alerts, hopper)
-
-    def _band_hopper(self, single, second, power, noise, t_us, duration_us) -> Hopper | None:
-        """The band hopper (where one is kept) when it took hits in these sweeps, unless a track
-        already names the link (a hopper that holds its channels is a track; one emitter, one
-        report)."""
-        reads = (single,) if second is None else (single, second)
-        if self._reads_mw.shape != (len(reads),) + single.shape:
-            self._reads_mw = np.empty((len(reads),) + single.shape, np.float32)
-        for codes, mw in zip(reads, self._reads_mw):
-            _detect_noise.codes_to_mw(codes, mw)
-        hopper = self._hoppers.process(self._reads_mw, power, noise, t_us, duration_us)
-        if hopper is None:
-            self._hopper_reported = None  # lost: reported again if it comes back
-            return None
-        return hopper if self._hoppers.new_hits and not self._drone_tracks else None
 
     def hopper_class(self, hopper: Hopper) -> np.ndarray:
         """The band hopper as a CLASSES record (track id HOPPER_TRACK_ID)."""
