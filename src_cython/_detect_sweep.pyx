@@ -30,8 +30,10 @@ include "_detect_common.pxi"
 include "_wire.pxi"
 
 # segment()'s answers
+SEGMENT_REFUSED = -3      # a bad segment (past the sweep's channels, an odd REVISIT one): nothing
+                          # taken
 SEGMENT_OTHER_PLAN = -2   # the segment is of another plan: nothing taken
-SEGMENT_PARTIAL = -1      # taken (or a bad one refused); the sweep is not whole yet
+SEGMENT_PARTIAL = -1      # taken; the sweep is not whole yet
 SEGMENT_QUIET = 0         # the sweep is whole and quiet: settled
 SEGMENT_DETECTED = 1      # the sweep is whole, its stages run: Pipeline.process_assembled next
 
@@ -193,9 +195,7 @@ cdef class SweepStages:
         self.assembling = True
 
     def segment(self, sweep, long long t_us):
-        """One SWEEP segment (t_us: its header time): SEGMENT_* (module constants). A segment
-        running past the sweep's channels, or an odd REVISIT one, is refused (the sweep is then
-        never whole)."""
+        """One SWEEP segment (t_us: its header time): SEGMENT_* (module constants)."""
         if not self.assembling:
             raise RuntimeError("segment() before assemble()")
         cdef long long flags = sweep.flags
@@ -211,7 +211,7 @@ cdef class SweepStages:
         n = size // 2 if self.revisit else size
         end = first + n
         if first < 0 or end > self.n_bins or (self.revisit and size % 2):
-            return SEGMENT_PARTIAL
+            return SEGMENT_REFUSED
         cdef long long* t = <long long*>cnp.PyArray_DATA(<cnp.ndarray>self.t_us)
         cdef long long* du = <long long*>cnp.PyArray_DATA(<cnp.ndarray>self.duration_us)
         cdef long long duration = sweep.duration_us

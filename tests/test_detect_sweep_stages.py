@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from straja._detect_sweep import (SEGMENT_DETECTED, SEGMENT_OTHER_PLAN, SEGMENT_PARTIAL,
-                                  SEGMENT_QUIET)
+                                  SEGMENT_QUIET, SEGMENT_REFUSED)
 from straja.detect.pipeline import Pipeline, PipelineConfig
 from straja.gateway.detector import PLAN_FLAGS
 from straja.protocol import FLAG_PAIRS, FLAG_REVISIT, Sweep, revisit_reads
@@ -128,8 +128,35 @@ def test_segments_of_another_plan_or_bad_ones_are_not_taken():
     assert [stages.segment(s, 0) for s in other] == [SEGMENT_OTHER_PLAN] * 4
     bad = [Sweep(0, 0, 1, 5_645_000, 20_000, 500, 100, 4, 8, bytes(5)),   # past the end
            Sweep(0, 0, 1, 5_645_000, 20_000, 500, 100, -1, 8, bytes(2))]  # before the start
-    assert [stages.segment(s, 0) for s in bad] == [SEGMENT_PARTIAL] * 2
+    assert [stages.segment(s, 0) for s in bad] == [SEGMENT_REFUSED] * 2
     assert stages.t_us[0] == 0 and not stages.det.any()  # nothing of them kept
     whole = Sweep(0, 0, 1, 5_645_000, 20_000, 500, 100, 0, 8, bytearray(b"\x50" * 8))
     assert stages.segment(whole, 7) == SEGMENT_QUIET  # (any bytes-like body)
     assert stages.t_us[0] == 7 and stages.codes.tolist() == [[0x50] * 8]
+
+
+def test_a_nodes_plans_read_in_turn_skip_the_plan_lookup_and_keep_their_recency(monkeypatch):
+    from straja.gateway.detector import MAX_PLANS_PER_NODE, NodeDetector, plan_key
+
+    def sweep(front_end, start_khz, i):
+        return Sweep(front_end, 0, i, start_khz, 20_000, 500, 100, 0, 8, bytes([60] * 8))
+
+    det = NodeDetector(1, {})
+    looked_up = []
+    plan = NodeDetector._plan
+    monkeypatch.setattr(NodeDetector, "_plan",
+                        lambda self, s: looked_up.append(s.front_end) or plan(self, s))
+    for i in range(10):
+        for front_end, start in ((0, 5_645_000), (1, 2_400_000)):
+            det.sweep(sweep(front_end, start, i), i * 1000, 0)
+    assert looked_up == [0, 1]  # each front end's latest plan takes its segments in C
+    assert list(det._plans) == [plan_key(sweep(0, 5_645_000, 0)), plan_key(sweep(1, 2_400_000, 0))]
+    det.sweep(sweep(0, 5_645_000, 10), 10_000, 0)
+    assert list(det._plans)[-1][0] == 0  # swept last: the most recent, kept longest
+    # more plans than a node keeps: the least recently swept goes, from the front end's too
+    for n in range(MAX_PLANS_PER_NODE):
+        det.sweep(sweep(1, 900_000 + 1000 * n, 0), 20_000, 0)
+    assert len(det._plans) == MAX_PLANS_PER_NODE
+    assert plan_key(sweep(0, 5_645_000, 0)) not in det._plans and 0 not in det._latest
+    det.sweep(sweep(0, 5_645_000, 11), 30_000, 0)
+    assert looked_up[-1] == 0 and det._latest[0] is det._plans[plan_key(sweep(0, 5_645_000, 0))]

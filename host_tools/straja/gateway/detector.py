@@ -24,7 +24,7 @@ from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES
 from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
-from .._detect_sweep import SEGMENT_DETECTED, SEGMENT_OTHER_PLAN
+from .._detect_sweep import SEGMENT_DETECTED, SEGMENT_OTHER_PLAN, SEGMENT_REFUSED
 from ..protocol import FLAG_INTERLEAVED, FLAG_PAIRS, FLAG_REVISIT, Sweep
 from .config import FusionConfig
 
@@ -115,12 +115,19 @@ class _Naming:
                 <= self.f_hi_khz + half_step_khz)
 
 
+def plan_key(sweep: Sweep) -> tuple:
+    """What makes a sweep's plan (its core): front end, channels, the flags of PLAN_FLAGS."""
+    return (sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total,
+            sweep.flags & PLAN_FLAGS)
+
+
 class _PlanState:
     """One core pipeline, whose compiled stages assemble its plan's sweeps from segments."""
 
     def __init__(self, sweep: Sweep, cfg: PipelineConfig):
         self.core = CorePipeline(sweep.total, sweep.start_khz, sweep.step_khz, cfg)
         self.stages = self.core.stages
+        self.key = plan_key(sweep)
         self.stages.assemble(sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total,
                              sweep.flags, PLAN_FLAGS)
         self.reported: dict[int, int] = {}  # track id -> t_last_end_us already reported
@@ -142,8 +149,10 @@ class NodeDetector:
         self._detect_keys = set(detect)
         self._by_band = bool(detect.get("looks_by_band", False))
         self._plans: dict[tuple, _PlanState] = {}
-        # the plan of the latest sweep, already the dict's most recent (most sweeps: the same)
+        # the plan of the latest sweep, already the dict's most recent; and each front end's
+        # latest (a node's plan reads its front ends in turn: most sweeps are of that plan)
         self._last: _PlanState | None = None
+        self._latest: dict[int, _PlanState] = {}
         self._kinds: list[str] = []
         self.set_info(info)
 
@@ -154,6 +163,7 @@ class NodeDetector:
         if kinds != self._kinds:
             self._kinds = kinds
             self._plans.clear()
+            self._latest.clear()
             self._last = None
 
     def looks(self, front_end: int, start_khz: int) -> float:
@@ -176,13 +186,16 @@ class NodeDetector:
         """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time).
         The compiled stages of the latest plan take it (most sweeps: that plan's) and settle
         a quiet sweep; only one with something in it comes back to Python."""
-        st = self._last
+        st = self._latest.get(sweep.front_end)
         taken = SEGMENT_OTHER_PLAN if st is None else st.stages.segment(sweep, t_us)
         if taken == SEGMENT_OTHER_PLAN:
             st = self._plan(sweep)
             if st is None:
                 return []
             taken = st.stages.segment(sweep, t_us)
+        elif st is not self._last and taken != SEGMENT_REFUSED:
+            self._plans[st.key] = self._plans.pop(st.key)  # (the dict's order is recency)
+            self._last = st
         if taken != SEGMENT_DETECTED:
             return []
         result = st.core.process_assembled()
@@ -201,14 +214,16 @@ class NodeDetector:
         if (sweep.step_khz == 0 or total == 0 or end > total or sweep.first < 0
                 or (flags & FLAG_REVISIT and size % 2)):
             return None
-        key = (sweep.front_end, sweep.start_khz, sweep.step_khz, total, flags & PLAN_FLAGS)
+        key = plan_key(sweep)
         st = self._plans.pop(key, None)  # re-inserted below: the dict's order is recency
         if st is None:
             st = _PlanState(sweep, self._config(sweep))
             if len(self._plans) >= MAX_PLANS_PER_NODE:
-                del self._plans[next(iter(self._plans))]
+                dropped = self._plans.pop(next(iter(self._plans)))
+                if self._latest.get(dropped.key[0]) is dropped:
+                    del self._latest[dropped.key[0]]
         self._plans[key] = st
-        self._last = st
+        self._last = self._latest[sweep.front_end] = st
         return st
 
     def _hopper(self, st: _PlanState, hopper, offset_ns: int) -> Observation:
