@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STRAJA := $(VENV)/bin/straja
-PYX    := $(wildcard src_cython/*.pyx src_cython/*.pxi src_cython/*.h)
+PYX    := $(wildcard src_cython/*.pyx src_cython/*.pxi src_cython/*.h src_cython/straja/*.pxd)
 # The compiled core lands beside the Python sources (editable install); rebuild when a .pyx changes
 # or the wire constants do (setup.py writes them into src_cython/_wire.pxi).
 BUILT  := $(VENV)/.built

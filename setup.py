@@ -73,6 +73,8 @@ setup(
     cmdclass={"build_py": BuildPyWithData},
     ext_modules=cythonize(
         extensions,
+        # src_cython/straja/*.pxd: the kernels other kernels cimport, by their qualified names
+        include_path=[str(HERE / "src_cython")],
         language_level=3,
         compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True},
     ),

@@ -204,11 +204,7 @@ cdef tuple _buffers(power, out, thr_out, Py_ssize_t n_bins):
 cdef class FreqCFAR:
     """CFAR across frequency on each sweep (row); n_train and n_guard per side. Holds the
     design's tables (indexed by the number m of training cells) and a scratch buffer."""
-    cdef public Py_ssize_t n_train, n_guard
-    cdef int kind
-    cdef double scale_2
-    cdef double[::1] scale_ca, alpha_os, scratch
-    cdef Py_ssize_t[::1] k_os
+    # (its attributes are declared in straja/_cfar.pxd, cimported by straja._detect_sweep)
 
     def __init__(self, int kind, Py_ssize_t n_train, Py_ssize_t n_guard,
                  const double[::1] scale_ca, double scale_2, const double[::1] alpha_os,
@@ -225,13 +221,15 @@ cdef class FreqCFAR:
         power: float32 (n_sweeps, n_bins), C-contiguous, as the buffers."""
         cdef Py_ssize_t px, po, pt
         px, po, pt = _buffers(power, out, thr_out, -1)
-        cdef const float* x = <const float*>px
-        cdef unsigned char* o = <unsigned char*>po
-        cdef float* th = <float*>pt
-        cdef Py_ssize_t s, n_sweeps = rows(power), t = self.n_train
-        cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>power, 1)
+        self.run(<const float*>px, rows(power), cnp.PyArray_DIM(<cnp.ndarray>power, 1),
+                 <unsigned char*>po, <float*>pt)
+
+    cdef int run(self, const float* x, Py_ssize_t n_sweeps, Py_ssize_t n, unsigned char* o,
+                 float* th) except -1:
+        """process() on checked pointers: n_sweeps rows of n bins (thr_out NULL: none)."""
+        cdef Py_ssize_t s, t = self.n_train
         if n == 0 or n_sweeps == 0:
-            return
+            return 0
         if self.scratch.shape[0] < 3 * n + 2 * t:
             self.scratch = np.zeros(3 * n + 2 * t)
         cdef double* pre = &self.scratch[0]
@@ -240,6 +238,7 @@ cdef class FreqCFAR:
                 _freq_row(x + s * n, n, self.kind, t, self.n_guard, &self.scale_ca[0],
                           self.scale_2, &self.alpha_os[0], &self.k_os[0], pre, pre + n,
                           pre + 2 * n, pre + 3 * n, o + s * n, th + s * n if th != NULL else NULL)
+        return 0
 
 
 cdef class TimeCFAR:

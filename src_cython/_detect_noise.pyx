@@ -22,13 +22,18 @@ def codes_to_mw(codes, out):
     """RSSI codes (protocol SWEEP: dBm = code / 2 - 140) to linear power in mW, by table.
     codes: uint8 (n_sweeps, n_bins); out: float32 of the same shape."""
     cdef const unsigned char* c = <const unsigned char*>array_data(codes, cnp.NPY_UINT8, 2, -1, "codes")
-    cdef Py_ssize_t i, n = cnp.PyArray_SIZE(<cnp.ndarray>codes)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>codes)
     cdef float* o = <float*>array_data(out, cnp.NPY_FLOAT32, 2, cnp.PyArray_DIM(<cnp.ndarray>codes, 1), "out")
     if rows(out) != rows(codes):
         raise ValueError("out must have the shape of codes")
     with nogil:
-        for i in range(n):
-            o[i] = CODE_MW[c[i]]
+        codes_mw(c, o, n)
+
+
+cdef void codes_mw(const unsigned char* codes, float* out, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = CODE_MW[codes[i]]
 
 
 def envelope_to_mw(const unsigned short[::1] samples, long slope_udb, long intercept_mdbm,
@@ -54,9 +59,7 @@ cdef class NoiseFloor:
     bins' f, refreshed every CAP_EVERY sweeps), so a channel busy since start-up keeps the
     band's floor.
     """
-    cdef public Py_ssize_t n_bins, seen
-    cdef public double up, down, burst_ratio, max_excess, to_mean, cap
-    cdef double[::1] f, scratch
+    # (its attributes are declared in straja/_detect_noise.pxd, cimported by straja._detect_sweep)
 
     def __init__(self, Py_ssize_t n_bins, double up, double down, double burst_ratio,
                  double max_excess, double to_mean):
@@ -96,10 +99,18 @@ cdef class NoiseFloor:
             d = <unsigned char*>array_data(det, cnp.NPY_UINT8, 2, n, "det")
             if rows(det) != n_sweeps:
                 raise ValueError("det must have the shape of power")
-        cdef Py_ssize_t s, n_det = 0
+        cdef Py_ssize_t n_det
         with nogil:
-            for s in range(n_sweeps):
-                n_det += self._one(x + s * n, m + s * n, d + s * n if d != NULL else NULL, alpha)
+            n_det = self.run(x, n_sweeps, m, d, alpha)
+        return n_det
+
+    cdef Py_ssize_t run(self, const float* x, Py_ssize_t n_sweeps, float* mean_out,
+                        unsigned char* det, double alpha) noexcept nogil:
+        """process() on checked pointers (det NULL: none)."""
+        cdef Py_ssize_t s, n = self.n_bins, n_det = 0
+        for s in range(n_sweeps):
+            n_det += self._one(x + s * n, mean_out + s * n, det + s * n if det != NULL else NULL,
+                               alpha)
         return n_det
 
     cdef Py_ssize_t _one(self, const float* x, float* mean_out, unsigned char* det,

@@ -89,9 +89,9 @@ def test_adapter_splits_revisit_frames_and_refuses_odd_ones():
     det.sweep(sweep, 0, 0)
     (key, st), = det._plans.items()
     assert key[-1] == FLAG_REVISIT and st.core.config.revisit and st.core.scan.persistent
-    assert bytes(st.codes[0]) == held and bytes(st.single[0]) == first
+    assert bytes(st.stages.codes[0]) == held and bytes(st.stages.single[0]) == first
     odd = Sweep(0, FLAG_REVISIT, 1, 2_400_000, 1_325, 1_400, 179_200, 0, 64, held + first[:-1])
-    assert det.sweep(odd, 200_000, 0) == [] and bytes(st.single[0]) == first  # left untouched
+    assert det.sweep(odd, 200_000, 0) == [] and bytes(st.stages.single[0]) == first  # untouched
     plain = Sweep(0, 0, 0, 2_400_000, 1_325, 1_400, 89_600, 0, 64, held)
     det.sweep(plain, 300_000, 0)
     assert len(det._plans) == 2  # held and plain readings never share a core (their noise differs)

@@ -5,7 +5,7 @@ Poisson tail against stats.poisson_tail; a node's clock gone back."""
 import numpy as np
 import pytest
 
-from straja import protocol
+from straja import _detect_sweep, protocol
 from straja._detect_hoppers import clear_wide_pieces, poisson_tail
 from straja.detect import hoppers as hp
 from straja.detect import stats
@@ -198,7 +198,7 @@ def test_clear_wide_pieces_matches_on_a_busy_band(monkeypatch):
         calls.append(det.shape)
         checked_ok.append(check_clear_wide_pieces(det, single, second, noise, alpha, max_cells))
         return clear_wide_pieces(det, single, second, noise, alpha, max_cells)
-    monkeypatch.setattr(pl, "clear_wide_pieces", checked)
+    monkeypatch.setattr(_detect_sweep, "clear_wide_pieces", checked)  # (the stages call it)
     run_session(load_scene(SCENES / "busy_24ghz_background.toml"), "n1", 8.0, seed=4,
                 detect=EVAL_DETECT)
     assert len(calls) > 20 and len(checked_ok) == len(calls) and sum(checked_ok) > 0

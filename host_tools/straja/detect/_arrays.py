@@ -38,3 +38,20 @@ def out_buffer(out, shape, dtype, name: str = "out") -> np.ndarray:
     if out.shape != tuple(shape):
         raise ValueError(f"{name} has shape {out.shape}, expected {tuple(shape)}")
     return out
+
+
+def copy_records(records: np.ndarray) -> np.ndarray:
+    """A copy of a C-contiguous 1-D record array, made by its bytes: NumPy copies records field
+    by field (measured: 2-3x the time of a byte copy, ~10-20 µs for one record of a dozen
+    fields), and the gateway copies a node's bursts, events and tracks every sweep with an
+    emitter."""
+    return records.view(np.uint8).copy().view(records.dtype)
+
+
+def take_records(records: np.ndarray, rows: list[int]) -> np.ndarray:
+    """records[rows] (rows ascending): a view when they are consecutive (the usual: one track
+    a node), as NumPy's take of records, like its copy, goes field by field (~20 µs for one
+    record of the tracker's)."""
+    if rows and rows[-1] - rows[0] == len(rows) - 1:
+        return records[rows[0]:rows[-1] + 1]
+    return records[rows]

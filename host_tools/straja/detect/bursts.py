@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from straja import _detect_bursts
-from straja.detect._arrays import check_array
+from straja.detect._arrays import check_array, copy_records
 
 BURST = _detect_bursts.BURST_DTYPE
 PULSE = _detect_bursts.PULSE_DTYPE
@@ -56,7 +56,7 @@ class BurstExtractor:
         # the kernel checks the arguments (in C: this runs on every call of a live stream)
         written, used = self._kernel.process(det, power, t_us, duration_us, self._buf, cut)
         if used == det.shape[0]:  # the usual case: all in one call
-            return self._buf[:written].copy() if written else self._none
+            return copy_records(self._buf[:written]) if written else self._none
         pos = [used]
         first = self._buf[:written].copy()
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from straja import _detect_noise, _track_features, rf
+from straja import _track_features, rf
 from straja._detect_busy import BusyCells
-from straja._detect_hoppers import clear_wide_pieces
 from straja._detect_split import SteadinessSplit
+from straja._detect_sweep import SweepStages
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
@@ -36,7 +36,6 @@ from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig
 from straja.protocol import FLAG_INTERLEAVED, read_positions
 
 
-INT64 = np.dtype(np.int64)
 UINT8 = np.dtype(np.uint8)
 # Revisit sweeps (docs/detection.md, "Hoppers seen by a scanner"): a neighbourhood of one Wi-Fi channel
 # (20 MHz) is "bursty" when its single reads are often hot (an emitter is there a fair share of
@@ -144,9 +143,6 @@ class Pipeline:
         self.config = c = config or PipelineConfig()
         self.n_bins = n_bins
         self._step_khz = float(step_khz)
-        self._period_us = self._sweep_us = 0.0  # measured (process): classify reads them as scan
-        self._last_t_us = None
-        self._revisit_us = None  # the tracker's revisit_us as last set (set again only if changed)
         self.design = cfar.design(c.cfar_kind, c.pfa, c.n_train, c.n_guard, looks=c.looks,
                                   code_db=c.code_db)
         self.noise = NoiseFloor(n_bins, looks=c.looks) if c.floor_detector else None
@@ -161,24 +157,14 @@ class Pipeline:
                                                    (start_khz + step_khz * (n_bins - 1)) / 1000.0)
         self.tracker = Tracker(replace(c.tracker, hop_span_khz=min(c.tracker.hop_span_khz,
                                                                     plan_khz + step_khz)))
-        self._work = tuple(np.empty((0, n_bins), t)
-                           for t in (np.float32, np.uint8, np.float32, np.uint8, np.uint8))
-        self._work_rows = 0  # rows of the kept work buffers
         self._split = steadiness_split(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
         self._start_khz = start_khz
-        # the last sweep's noise mean: a view of its row of the work buffer (a later call with
-        # sweeps writes the buffer and takes its own last row)
-        self._noise_now = np.full(n_bins, np.nan, np.float32)
-        self._noise_of = None  # the kept noise buffer _noise_now is a row of (None: another)
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)
         self._burst_kernel = self.bursts._kernel
         self._tracker_kernel = self.tracker._kernel
-        self._cfar_kernel = self.design.kernel
-        self._noise_kernel = self.noise._state if self.noise is not None else None
         self._pending: dict[int, int] = {}  # confirmed, not alerted: bursts when last classified
         self._bursts_seen = self._next_look = 0  # calls that brought bursts; next look at pending
         self._look_gap = 1
-        self._streak_look = False  # a channel's streak reached STREAK_LOOKS: look at them all
         self._no_bursts = np.empty(0, BURST)
         self._no_events = np.empty(0, EVENT)
         self._no_alerts = np.empty(0, CLASSES)
@@ -194,23 +180,40 @@ class Pipeline:
                                      read_positions(n_bins, FLAG_INTERLEAVED if c.interleaved
                                                     else 0))
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
-        self._reads_mw = np.empty((0, 0, n_bins), np.float32)  # the band hopper's reads, mW
-        # any stage beyond the frequency CFAR and the floor (most plans have none)
-        self._more_stages = (self.time is not None or self._busy is not None
-                             or self._hoppers is not None)
-        self._hit_cells = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
+        # the stages up to the bursts, compiled as one call (straja._detect_sweep)
+        self.stages = SweepStages(
+            n_bins, self.design.kernel, None if self.noise is None else self.noise._state,
+            self._floor_alpha, None if self.time is None else self.time._state, self._busy,
+            self._hoppers,
+            max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1,
+            self._burst_kernel, self._tracker_kernel, self.tracker, self._split,
+            RESOLVED_PERIOD_US, c.revisit)
+        # one sweep's work buffers: the stages' own (power, det, noise, extra) and the split's
+        # cuts; a batch of other sizes gets its own, kept (_buffers_for)
+        self._one_sweep = (self.stages.power, self.stages.det, self.stages.noise,
+                           self.stages.extra, np.zeros((1, n_bins), np.uint8))
+        self._work = self._one_sweep
         self._drone_tracks: set[int] = set()  # tracks alerted as drone links, while live
-        self._hopper_reported: Hopper | None = None  # the band hopper, once alerted
 
     def _buffers_for(self, n_sweeps: int):
-        """(power, det, noise, time, cut) work buffers for n_sweeps sweeps: views of kept arrays."""
-        if n_sweeps == self._work_rows:  # (a live stream: one sweep a call, every call)
-            return self._work
-        if self._work_rows < n_sweeps:
+        """(power, det, noise, time, cut) work buffers for n_sweeps sweeps: the stages' own for
+        one sweep, else views of kept arrays, grown when a batch needs more rows."""
+        if n_sweeps == 1:  # (a live stream: one sweep a call, every call)
+            return self._one_sweep
+        if len(self._work[0]) < n_sweeps:
             self._work = tuple(np.empty((n_sweeps, self.n_bins), w.dtype) for w in self._work)
-            self._work_rows = n_sweeps
             return self._work
         return tuple(w[:n_sweeps] for w in self._work)
+
+    @property
+    def _noise_now(self) -> np.ndarray:
+        """The last sweep's noise mean (float32, n_bins; NaN before the first or without the
+        floor detector), kept by the stages."""
+        return self.stages.noise_now
+
+    @_noise_now.setter
+    def _noise_now(self, values) -> None:
+        self.stages.noise_now[:] = values
 
     def process(self, sweeps, t_us, duration_us, single=None, second=None) -> Result:
         """Take a batch of sweeps: RSSI codes (uint8) or linear mW (float32), (n_sweeps, n_bins),
@@ -229,40 +232,33 @@ class Pipeline:
         n, n_bins = sweeps.shape
         if n_bins != self.n_bins:
             raise ValueError(f"sweeps have {n_bins} bins, this pipeline {self.n_bins}")
-        if n:
-            self._timing(t_us, duration_us)
-        work = self._work if n == self._work_rows else self._buffers_for(n)
-        power, det, noise, extra, cut = work
-        if sweeps.dtype == UINT8:
-            _detect_noise.codes_to_mw(sweeps, power)
-        else:
-            power = check_array(sweeps, "sweeps", np.float32, 2)
-        self._cfar_kernel.process(power, det)
-        n_det = -1
-        floor = self._noise_kernel  # None without the floor detector
-        if floor is not None:
-            n_det = floor.process(power, noise, det, self._floor_alpha)
-        if self._more_stages:
-            if self.time is not None:
-                self.time._state.process(power, extra)
-                np.bitwise_or(det, extra, out=det)
-                n_det = -1
-            if self._busy is not None:
-                n_det = self._busy.process(single, noise, det)
-            if self._hoppers is not None and n:
-                n_det = self._clear_wide_pieces(det, single, second, noise, n_det)
-        if n and floor is not None and noise is not self._noise_of:
-            # the last sweep's row (the same view while the kept buffers serve every call)
-            self._noise_now = noise[n - 1]
-            self._noise_of = noise if noise is self._work[2] else None
-        hopper = (self._band_hopper(single, second, power, noise, t_us, duration_us)
-                  if n and self._hoppers is not None else None)
+        power, det, noise, extra, cut = self._buffers_for(n)
+        if sweeps.dtype != UINT8:
+            power = sweeps = check_array(sweeps, "sweeps", np.float32, 2)
+        n_det = self.stages.stages(sweeps, power, det, noise, extra, t_us, duration_us, single,
+                                   second)
+        return self._later_stages(n, n_det, power, det, noise, cut, t_us, duration_us, single,
+                                  second)
+
+    def process_assembled(self) -> Result:
+        """process() of the sweep the stages assembled from segments (SweepStages.segment()
+        answered SEGMENT_DETECTED: its stages are run)."""
+        st = self.stages
+        power, det, noise, _, cut = self._one_sweep
+        return self._later_stages(1, st.n_det, power, det, noise, cut, st.t_us, st.duration_us,
+                                  st.single, st.second)
+
+    def _later_stages(self, n, n_det, power, det, noise, cut, t_us, duration_us, single,
+                      second) -> Result:
+        """process() after the compiled stages: the band hopper, bursts, tracks, alerts."""
+        # the band hopper (where one is kept) when it took hits in these sweeps (its look run
+        # by the stages), unless a track already names the link (a hopper that holds its
+        # channels is a track; one emitter, one report)
+        hopper = self.stages.hopper if n and self._hoppers is not None else None
+        if hopper is not None and not (self._hoppers.new_hits and not self._drone_tracks):
+            hopper = None
         # quiet sweeps with nothing open skip the later stages (most calls of a live stream)
         if n_det == 0 and not self._burst_kernel.n_open_bursts:
-            if t_us.dtype != INT64 or duration_us.dtype != INT64:  # else the burst kernel checks
-                raise TypeError("t_us and duration_us must be int64 arrays")
-            if len(t_us) != n or len(duration_us) != n:
-                raise ValueError("t_us and duration_us must have one entry per sweep")
             bursts = self._no_bursts
             if self._split is not None:
                 self._split.quiet(n)
@@ -270,20 +266,22 @@ class Pipeline:
             if self._split is not None:
                 cut = self._split.cuts(det, power, cut, self.config.max_gap_bins)
                 streak = self._split.streak
-                self._streak_look |= bool(((streak == STREAK_LOOKS[0])
-                                           | (streak == STREAK_LOOKS[1])).any())
+                # a channel's streak reached STREAK_LOOKS: look at them all (kept by the stages,
+                # which send a sweep on to Python while it is set)
+                self.stages.streak_look |= bool(((streak == STREAK_LOOKS[0])
+                                                 | (streak == STREAK_LOOKS[1])).any())
             else:
                 cut = None
             bursts = self.bursts.process(det, power, t_us, duration_us, cut)
-        if floor is None:
+        if self.noise is None:
             noise = None
         alerts = self._no_alerts
         if hopper is not None:
             named = self.hopper_class(hopper)
             if not named["drone"][0]:
                 hopper = None  # not yet telling its family
-            elif self._hopper_reported is None:
-                self._hopper_reported = hopper
+            elif self.stages.hopper_reported is None:  # (reset by the stages when lost)
+                self.stages.hopper_reported = hopper
                 alerts = named
         if not n or (not bursts.size and not self._tracker_kernel.n_live):
             if bursts is self._no_bursts and alerts is self._no_alerts and hopper is None:
@@ -300,47 +298,10 @@ class Pipeline:
             alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
         return Result(det, noise, bursts, events, alerts, hopper)
 
-    def _clear_wide_pieces(self, det, single, second, noise, n_det: int) -> int:
-        """Clears the held hits that are pieces of wider frames (wide_frame_pieces, compiled),
-        in place; returns the detected cells left (-1: not counted, as the kernels do)."""
-        if clear_wide_pieces(det, single, second, noise, self._floor_alpha, self._hit_cells):
-            return -1
-        return n_det
-
-    def _band_hopper(self, single, second, power, noise, t_us, duration_us) -> Hopper | None:
-        """The band hopper (where one is kept) when it took hits in these sweeps, unless a track
-        already names the link (a hopper that holds its channels is a track; one emitter, one
-        report)."""
-        reads = (single,) if second is None else (single, second)
-        if self._reads_mw.shape != (len(reads),) + single.shape:
-            self._reads_mw = np.empty((len(reads),) + single.shape, np.float32)
-        for codes, mw in zip(reads, self._reads_mw):
-            _detect_noise.codes_to_mw(codes, mw)
-        hopper = self._hoppers.process(self._reads_mw, power, noise, t_us, duration_us)
-        if hopper is None:
-            self._hopper_reported = None  # lost: reported again if it comes back
-            return None
-        return hopper if self._hoppers.new_hits and not self._drone_tracks else None
-
     def hopper_class(self, hopper: Hopper) -> np.ndarray:
         """The band hopper as a CLASSES record (track id HOPPER_TRACK_ID)."""
         family, confidence, reason = band_hopper(hopper)
         return np.array([(HOPPER_TRACK_ID, family, confidence, True, reason)], CLASSES)
-
-    def _timing(self, t_us, duration_us) -> None:
-        """The scan's latest sweep period (start to start) and sweep duration, for classify."""
-        t0, t1 = int(t_us.item(0)), int(t_us.item(-1))  # (item: no NumPy scalar made)
-        before = t0 if self._last_t_us is None else self._last_t_us
-        n_gaps = len(t_us) - (self._last_t_us is None)
-        if n_gaps > 0 and t1 > before:
-            self._period_us = period = (t1 - before) / n_gaps
-            self._sweep_us = float(duration_us.item(-1))
-            # a scanner's tracks stay on a channel only from one sweep to the next
-            revisit = period if period > RESOLVED_PERIOD_US else 0.0
-            if revisit != self._revisit_us:
-                self.tracker.revisit_us = revisit
-                self._revisit_us = revisit
-        self._last_t_us = t1
 
     @property
     def step_khz(self) -> float:
@@ -351,7 +312,7 @@ class Pipeline:
     def scan(self) -> Scan:
         """How this front end reads the spectrum (classify's Scan), as last measured; made when
         asked (classification is rare), not at every sweep."""
-        return Scan(self._step_khz, self._period_us, self._sweep_us, self.config.revisit)
+        return Scan(self._step_khz, self.stages.period_us, self.stages.sweep_us, self.config.revisit)
 
     def _new_alerts(self, events: np.ndarray, changed: bool) -> np.ndarray:
         """Confirmed tracks classified as a drone link for the first time (again after being
@@ -368,7 +329,7 @@ class Pipeline:
                 self._pending.pop(tid, None)
                 self._drone_tracks.discard(tid)
         self._bursts_seen += changed
-        streak_look, self._streak_look = self._streak_look, False
+        streak_look, self.stages.streak_look = self.stages.streak_look, False
         if not self._pending or (self._bursts_seen < self._next_look and not events.size
                                  and not streak_look):
             return self._no_alerts

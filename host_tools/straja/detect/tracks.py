@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from straja import _tracks
+from straja.detect._arrays import copy_records
 
 TRACK = _tracks.TRACK_DTYPE
 EVENT = _tracks.EVENT_DTYPE
@@ -49,6 +50,7 @@ class Tracker:
         self._kernel = _tracks.Tracker(**asdict(self.config))
         self._events = np.empty(4 * (self.config.max_tracks + 2), EVENT)
         self._none = np.empty(0, BURST)
+        self._no_events = np.empty(0, EVENT)  # (most calls with bursts change no state)
 
     @property
     def n_live(self) -> int:
@@ -80,16 +82,16 @@ class Tracker:
             if t_now_us <= self._kernel.deadline:
                 return self._events[:0]
             written, _ = self._kernel.process(self._none, int(t_now_us), self._events)
-            return self._events[:written].copy()
+            return copy_records(self._events[:written])
         # association runs in start order (bursts close in end order)
         feed = bursts if bursts.size == 1 else np.sort(bursts, order="t_start_us", kind="stable")
         parts, pos = [], 0
         while True:
             written, used = self._kernel.process(feed[pos:], int(t_now_us), self._events)
-            parts.append(self._events[:written].copy())
+            parts.append(copy_records(self._events[:written]) if written else self._no_events)
             pos += used
             if pos == feed.size:  # the call that used the last burst also aged the tracks
-                return np.concatenate(parts)
+                return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def snapshot(self) -> np.ndarray:
         """Live tracks (TRACK dtype), a copy."""

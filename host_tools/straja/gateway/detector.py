@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields, replace
-from functools import partial
 from typing import NamedTuple
 
 import numpy as np
 
+from ..detect._arrays import take_records
 from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES
 from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
-from ..protocol import FLAG_INTERLEAVED, FLAG_PAIRS, FLAG_REVISIT, Sweep, revisit_reads
+from .._detect_sweep import SEGMENT_DETECTED, SEGMENT_OTHER_PLAN, SEGMENT_REFUSED
+from ..protocol import FLAG_INTERLEAVED, FLAG_PAIRS, FLAG_REVISIT, Sweep
 from .config import FusionConfig
 
 LABELS = {
@@ -114,25 +115,21 @@ class _Naming:
                 <= self.f_hi_khz + half_step_khz)
 
 
+def plan_key(sweep: Sweep) -> tuple:
+    """What makes a sweep's plan (its core): front end, channels, the flags of PLAN_FLAGS."""
+    return (sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total,
+            sweep.flags & PLAN_FLAGS)
+
+
 class _PlanState:
-    """One core pipeline and the buffers of the sweep being assembled from segments."""
+    """One core pipeline, whose compiled stages assemble its plan's sweeps from segments."""
 
     def __init__(self, sweep: Sweep, cfg: PipelineConfig):
         self.core = CorePipeline(sweep.total, sweep.start_khz, sweep.step_khz, cfg)
-        self.codes = np.zeros((1, sweep.total), np.uint8)
-        self.single = np.zeros((1, sweep.total), np.uint8) if cfg.revisit else None
-        # the second reads, when the node sends them (PAIRS): the band hopper's other look
-        self.second = np.zeros((1, sweep.total), np.uint8) \
-            if cfg.revisit and sweep.flags & FLAG_PAIRS else None
-        self.t_us = np.zeros(1, np.int64)
-        self.dur_us = np.zeros(1, np.int64)
-        self.codes_row = self.codes[0]  # (1-D views: a segment's copy indexes one axis)
-        # the core's call on a whole sweep, its arguments bound once
-        self.process = partial(self.core.process, self.codes, self.t_us, self.dur_us,
-                               self.single, self.second)
-        self.single_row = None if self.single is None else self.single[0]
-        self.second_row = None if self.second is None else self.second[0]
-        self.filled = 0
+        self.stages = self.core.stages
+        self.key = plan_key(sweep)
+        self.stages.assemble(sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total,
+                             sweep.flags, PLAN_FLAGS)
         self.reported: dict[int, int] = {}  # track id -> t_last_end_us already reported
         self.naming: dict[int, _Naming] = {}  # track id -> its drone name, once it had one
 
@@ -152,9 +149,10 @@ class NodeDetector:
         self._detect_keys = set(detect)
         self._by_band = bool(detect.get("looks_by_band", False))
         self._plans: dict[tuple, _PlanState] = {}
-        # the plan of the latest sweep, already the dict's most recent (most sweeps: the same)
-        self._last_key: tuple | None = None
+        # the plan of the latest sweep, already the dict's most recent; and each front end's
+        # latest (a node's plan reads its front ends in turn: most sweeps are of that plan)
         self._last: _PlanState | None = None
+        self._latest: dict[int, _PlanState] = {}
         self._kinds: list[str] = []
         self.set_info(info)
 
@@ -165,7 +163,8 @@ class NodeDetector:
         if kinds != self._kinds:
             self._kinds = kinds
             self._plans.clear()
-            self._last_key = self._last = None
+            self._latest.clear()
+            self._last = None
 
     def looks(self, front_end: int, start_khz: int) -> float:
         """Looks per reading of this front end (its kind from info, else from the frequency)."""
@@ -184,44 +183,48 @@ class NodeDetector:
         return replace(cfg, looks=self.looks(sweep.front_end, sweep.start_khz))
 
     def sweep(self, sweep: Sweep, t_us: int, offset_ns: int) -> list[Observation]:
-        """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time)."""
-        flags, first, total = sweep.flags, sweep.first, sweep.total
-        codes = np.frombuffer(sweep.rssi, np.uint8)  # (Sweep.codes(), without its call)
-        held, single, second = (revisit_reads(codes, flags) if flags & FLAG_REVISIT
-                                else (codes, codes, None))
-        n = len(held)
-        end = first + n
-        if (sweep.step_khz == 0 or total == 0 or end > total
-                or (flags & FLAG_REVISIT and len(sweep.rssi) % 2)):
-            return []  # uneven channel list (frequencies not in the frame) or a bad segment
-        key = (sweep.front_end, sweep.start_khz, sweep.step_khz, total, flags & PLAN_FLAGS)
-        if key == self._last_key:
-            st = self._last
-        else:
-            st = self._plans.pop(key, None)  # re-inserted below: the dict's order is recency
+        """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time).
+        The compiled stages of the latest plan take it (most sweeps: that plan's) and settle
+        a quiet sweep; only one with something in it comes back to Python."""
+        st = self._latest.get(sweep.front_end)
+        taken = SEGMENT_OTHER_PLAN if st is None else st.stages.segment(sweep, t_us)
+        if taken == SEGMENT_OTHER_PLAN:
+            st = self._plan(sweep)
             if st is None:
-                st = _PlanState(sweep, self._config(sweep))
-                if len(self._plans) >= MAX_PLANS_PER_NODE:
-                    del self._plans[next(iter(self._plans))]
-            self._plans[key] = st
-            self._last_key, self._last = key, st
-        if first == 0:
-            st.filled, st.t_us[0], st.dur_us[0] = 0, t_us, sweep.duration_us
-        else:
-            st.dur_us[0] += sweep.duration_us
-        st.codes_row[first:end] = held
-        if st.single_row is not None:
-            st.single_row[first:end] = single
-        if st.second_row is not None:
-            st.second_row[first:end] = second
-        st.filled += n
-        if end < total or st.filled != total:
+                return []
+            taken = st.stages.segment(sweep, t_us)
+        elif st is not self._last and taken != SEGMENT_REFUSED:
+            self._plans[st.key] = self._plans.pop(st.key)  # (the dict's order is recency)
+            self._last = st
+        if taken != SEGMENT_DETECTED:
             return []
-        result = st.process()
+        result = st.core.process_assembled()
         out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
         if result.bursts.size:
             out += self._observations(st, result.bursts, offset_ns)
         return out
+
+    def _plan(self, sweep: Sweep) -> _PlanState | None:
+        """The plan of a sweep not of the latest plan, made the latest (made if new); None for
+        a bad segment (nothing kept of it): an uneven channel list (frequencies not in the
+        frame), one running past its sweep, an odd REVISIT one."""
+        flags, total = sweep.flags, sweep.total
+        size = len(sweep.rssi)
+        end = sweep.first + (size // 2 if flags & FLAG_REVISIT else size)
+        if (sweep.step_khz == 0 or total == 0 or end > total or sweep.first < 0
+                or (flags & FLAG_REVISIT and size % 2)):
+            return None
+        key = plan_key(sweep)
+        st = self._plans.pop(key, None)  # re-inserted below: the dict's order is recency
+        if st is None:
+            st = _PlanState(sweep, self._config(sweep))
+            if len(self._plans) >= MAX_PLANS_PER_NODE:
+                dropped = self._plans.pop(next(iter(self._plans)))
+                if self._latest.get(dropped.key[0]) is dropped:
+                    del self._latest[dropped.key[0]]
+        self._plans[key] = st
+        self._last = self._latest[sweep.front_end] = st
+        return st
 
     def _hopper(self, st: _PlanState, hopper, offset_ns: int) -> Observation:
         """The core's band hopper (a per-packet hopper seen in the band's statistics) that took
@@ -253,7 +256,7 @@ class NodeDetector:
         rows = [i for i in fresh if states[i] == CONFIRMED]
         if not rows:
             return []
-        confirmed = tracks[rows]
+        confirmed = take_records(tracks, rows)
         # only these can be observed, so only these are classified (classify is the cost here);
         # the tracks and the sweep's bursts (one or a few) as plain numbers
         classes = st.core.class_rows(confirmed)

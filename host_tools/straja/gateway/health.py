@@ -7,6 +7,7 @@ from .events import NodeEvent, NodeOffline, NodeOnline, NodeRestarted, NodeStats
 # Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
 # so a node whose clock runs slow is followed, while one late frame never pulls it up.
 DRIFT_ALLOWANCE = 200e-6
+NO_EVENTS: tuple = ()  # what a frame that changes nothing gives
 
 
 class ClockOffset:
@@ -50,17 +51,18 @@ class NodeHealth:
     def to_gateway_ns(self, t_us: int) -> int:
         return t_us * 1000 + (self.clock.offset_ns or 0)
 
-    def frame(self, frame, source: str, arrival_ns: int) -> list[NodeEvent]:
-        """Account one frame; events: node_online, node_restarted."""
-        events = []
+    def frame(self, frame, source: str, arrival_ns: int) -> list[NodeEvent] | tuple:
+        """Account one frame; events: node_online, node_restarted (most frames: none, and
+        no list made)."""
+        events = NO_EVENTS
         body = frame.body
         if isinstance(body, Status):
             if self.status and (body.boot_count != self.status.boot_count
                                 or body.uptime_s < self.status.uptime_s):
                 self.restarts += 1
                 self.clock = ClockOffset()  # a new boot: node time starts again
-                events.append(NodeRestarted(arrival_ns, self.node_id, body.boot_count,
-                                            RESET_CAUSES.get(body.reset_cause, "unknown")))
+                events = [NodeRestarted(arrival_ns, self.node_id, body.boot_count,
+                                        RESET_CAUSES.get(body.reset_cause, "unknown"))]
             self.status = body
         self.clock.update(frame.t_us * 1000, arrival_ns)
         self.frames += 1
@@ -68,7 +70,7 @@ class NodeHealth:
         if not self.online or source != self.source:
             self.online = True
             self.source = source
-            events.insert(0, NodeOnline(arrival_ns, self.node_id, source))
+            events = [NodeOnline(arrival_ns, self.node_id, source), *events]
         return events
 
     def check(self, now_ns: int) -> list[NodeOffline]:

@@ -169,7 +169,10 @@ class Pipeline:
             out.events.append(SourceQuarantined(t_ns, source, self.source_node.get(source),
                                                 f"{type(e).__name__}: {e}"[:200],
                                                 t_ns + self.quarantine_ns))
-        return self._limited(out)
+        expiry = self.limiter.next_end_ns
+        if out.events or (expiry is not None and self.now_ns >= expiry):
+            return self._limited(out)
+        return out  # (most chunks: nothing to limit or expire)
 
     def tick(self, t_ns: int) -> Output:
         """Advance time: heartbeat timeouts, track ends, focus refreshes, periodic statistics."""

@@ -39,7 +39,7 @@ from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer swe
 
 from ..detect.classify import band
 from ..detect.video_profile import CANNOT_TELL, video_profile_family
-from ..protocol import Sweep, revisit_reads
+from ..protocol import FLAG_REVISIT, Sweep, revisit_reads
 from .events import NodeCommand
 from .scanplan import DEFAULT_DWELL_US, plan_args
 
@@ -102,12 +102,12 @@ class VideoProfiler:
     # -- the node's normal sweeps: its floor ----------------------------------------------
     def normal_sweep(self, node_id: int, sweep: Sweep) -> None:
         """Remember the readings of a whole normal sweep (the floor of a profile: _floor)."""
-        if sweep.first != 0 or sweep.n_channels != sweep.total or not sweep.total:
-            return
-        key = (node_id, sweep.front_end)
-        floors = self._floors.get(key)
+        total, size = sweep.total, len(sweep.rssi)
+        if sweep.first or not total or (size // 2 if sweep.flags & FLAG_REVISIT else size) != total:
+            return  # (Sweep.n_channels without its call: this runs on every sweep)
+        floors = self._floors.get((node_id, sweep.front_end))
         if floors is None:
-            floors = self._floors[key] = deque(maxlen=FLOOR_SWEEPS)
+            floors = self._floors[(node_id, sweep.front_end)] = deque(maxlen=FLOOR_SWEEPS)
         floors.append(sweep)  # (its codes are bytes: kept as they came)
 
     def forget_node(self, node_id: int) -> None:

@@ -1,0 +1,258 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""A front end's sweep stages as one compiled call (straja.detect.pipeline.Pipeline).
+
+SweepStages.stages() runs what every sweep goes through: the scan timing (period, sweep
+duration, the tracker's revisit), codes to mW, the frequency CFAR, the floor detector, and
+where the plan has them the time CFAR, the bursty-cell mask, the clearing of wide frames'
+pieces and the band hopper's look at the reads; Pipeline.process calls it, then the later
+stages (bursts, tracks, classes, the band hopper's report) in Python.
+
+For the gateway, segment() also assembles a sweep from its SWEEP segments (REVISIT reads
+unpacked as protocol.revisit_reads does) and settles a quiet sweep in C: nothing detected, no
+burst open, no track due to change state by silence (the tracker's deadline), no classes
+looked at (streak_look), no band hopper live. Pipeline.process would return a Result with
+nothing in it, with no other state changed than these stages' and the steadiness split's
+quiet().
+Only a sweep with something in it goes on to Python (Pipeline.process_assembled). The
+frequency CFAR and the floor are called at C level (their classes are declared in
+straja/_cfar.pxd and straja/_detect_noise.pxd); the rarer stages through their Python methods.
+"""
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_Check, PyBytes_GET_SIZE
+from libc.string cimport memcpy
+
+import numpy as np
+
+from straja._cfar cimport FreqCFAR
+from straja._detect_noise cimport NoiseFloor, codes_mw
+from straja._detect_hoppers import clear_wide_pieces
+
+include "_detect_common.pxi"
+include "_wire.pxi"
+
+# segment()'s answers
+SEGMENT_REFUSED = -3      # a bad segment (past the sweep's channels, an odd REVISIT one): nothing
+                          # taken
+SEGMENT_OTHER_PLAN = -2   # the segment is of another plan: nothing taken
+SEGMENT_PARTIAL = -1      # taken; the sweep is not whole yet
+SEGMENT_QUIET = 0         # the sweep is whole and quiet: settled
+SEGMENT_DETECTED = 1      # the sweep is whole, its stages run: Pipeline.process_assembled next
+
+
+cdef class SweepStages:
+    """The stages of one front end's sweeps of n_bins channels (Pipeline's kernels: cfar a
+    FreqCFAR, floor a NoiseFloor or None, time_cfar a TimeCFAR or None, busy a BusyCells or
+    None; band_hoppers: the plan's straja.detect.hoppers.BandHoppers or None, whose wide
+    pieces are cleared here and which looks at the reads). bursts, tracker (compiled) and
+    split (or None) are read to tell a quiet sweep; tracker_config
+    (straja.detect.tracks.Tracker) gets the measured revisit."""
+    cdef readonly Py_ssize_t n_bins, n_det
+    # a channel's streak reached the steady rules' evidence: the pipeline looks at its confirmed
+    # tracks at the next sweep with tracks (Pipeline._new_alerts)
+    cdef public bint streak_look
+    cdef FreqCFAR cfar
+    cdef NoiseFloor floor
+    cdef object time_cfar, busy, bursts, tracker, tracker_config, split, band_hoppers
+    cdef object reads_mw  # the band hopper's reads in mW (reads, n_sweeps, n_bins)
+    cdef readonly object hopper  # the band hopper's report after the last sweeps (None: none)
+    cdef public object hopper_reported  # the band hopper, once alerted (Pipeline)
+    cdef bint revisit
+    cdef readonly double alpha
+    cdef Py_ssize_t hit_cells
+    cdef double resolved_us
+    # the scan as measured (classify's Scan): latest period start to start, sweep duration
+    cdef readonly double period_us, sweep_us
+    cdef long long last_t_us
+    cdef bint timed, revisit_set
+    cdef double revisit_us
+    cdef readonly object noise_now  # float32 (n_bins,): the last sweep's noise mean
+    # one sweep's work buffers (1, n_bins), and its assembly from segments
+    cdef readonly object power, det, noise, extra, codes, single, second, t_us, duration_us
+    cdef Py_ssize_t filled
+    cdef long long plan_front_end, plan_start_khz, plan_step_khz, plan_flags, plan_mask
+    cdef bint assembling
+
+    def __init__(self, Py_ssize_t n_bins, FreqCFAR cfar, NoiseFloor floor, double alpha,
+                 time_cfar, busy, band_hoppers, Py_ssize_t hit_cells, bursts, tracker,
+                 tracker_config, split, double resolved_period_us, bint revisit):
+        if n_bins < 1:
+            raise ValueError("need n_bins >= 1")
+        self.n_bins, self.cfar, self.floor, self.alpha = n_bins, cfar, floor, alpha
+        self.time_cfar, self.busy, self.hit_cells = time_cfar, busy, hit_cells
+        self.band_hoppers = band_hoppers
+        self.bursts, self.tracker, self.tracker_config = bursts, tracker, tracker_config
+        self.split, self.resolved_us, self.revisit = split, resolved_period_us, revisit
+        self.n_det = -1
+        self.noise_now = np.full(n_bins, np.nan, np.float32)
+        self.power = np.zeros((1, n_bins), np.float32)
+        self.det = np.zeros((1, n_bins), np.uint8)
+        self.noise = np.zeros((1, n_bins), np.float32)
+        self.extra = np.zeros((1, n_bins), np.uint8)
+        self.codes = np.zeros((1, n_bins), np.uint8)
+        self.single = np.zeros((1, n_bins), np.uint8) if revisit else None
+        self.second = None
+        self.t_us = np.zeros(1, np.int64)
+        self.duration_us = np.zeros(1, np.int64)
+
+    def stages(self, sweeps, power, det, noise, extra, t_us, duration_us, single, second):
+        """Pipeline.process's stages up to the bursts on n_sweeps sweeps: `sweeps` uint8 codes
+        (converted into power) or power itself (float32, checked by the caller); det, noise,
+        extra: work buffers of the same shape. Returns the detected cells in det (-1: not
+        counted)."""
+        cdef Py_ssize_t nb = self.n_bins, n = rows(sweeps)
+        cdef float* x = <float*>array_data(power, cnp.NPY_FLOAT32, 2, nb, "power")
+        cdef unsigned char* d = <unsigned char*>array_data(det, cnp.NPY_UINT8, 2, nb, "det")
+        cdef float* m = <float*>array_data(noise, cnp.NPY_FLOAT32, 2, nb, "noise")
+        if rows(power) != n or rows(det) != n or rows(noise) != n:
+            raise ValueError("the work buffers must have one row per sweep")
+        if not cnp.PyArray_Check(t_us) or not cnp.PyArray_Check(duration_us) \
+                or cnp.PyArray_TYPE(<cnp.ndarray>t_us) != cnp.NPY_INT64 \
+                or cnp.PyArray_TYPE(<cnp.ndarray>duration_us) != cnp.NPY_INT64:
+            raise TypeError("t_us and duration_us must be int64 arrays")
+        if cnp.PyArray_NDIM(<cnp.ndarray>t_us) != 1 or cnp.PyArray_NDIM(<cnp.ndarray>duration_us) != 1 \
+                or rows(t_us) != n or rows(duration_us) != n:
+            raise ValueError("t_us and duration_us must have one entry per sweep")
+        if sweeps is not power:
+            codes_mw(<const unsigned char*>array_data(sweeps, cnp.NPY_UINT8, 2, nb, "sweeps"),
+                     x, n * nb)
+        if n:
+            self._timing((<long long*>cnp.PyArray_GETPTR1(<cnp.ndarray>t_us, 0))[0],
+                         (<long long*>cnp.PyArray_GETPTR1(<cnp.ndarray>t_us, n - 1))[0],
+                         (<long long*>cnp.PyArray_GETPTR1(<cnp.ndarray>duration_us, n - 1))[0],
+                         n)
+        return self._run(x, d, m, n, power, det, noise, extra, single, second, t_us, duration_us)
+
+    cdef int _timing(self, long long t0, long long t1, long long last_duration_us,
+                     Py_ssize_t n) except -1:
+        """The scan's latest sweep period (start to start) and sweep duration, for classify;
+        a scanner's tracks stay on a channel only from one sweep to the next (the tracker's
+        revisit, set when it changes)."""
+        cdef long long before = self.last_t_us if self.timed else t0
+        cdef Py_ssize_t n_gaps = n - (0 if self.timed else 1)
+        cdef double revisit
+        if n_gaps > 0 and t1 > before:
+            self.period_us = <double>(t1 - before) / n_gaps
+            self.sweep_us = <double>last_duration_us
+            revisit = self.period_us if self.period_us > self.resolved_us else 0.0
+            if not self.revisit_set or revisit != self.revisit_us:
+                self.tracker_config.revisit_us = revisit
+                self.revisit_us, self.revisit_set = revisit, True
+        self.last_t_us, self.timed = t1, True
+        return 0
+
+    cdef Py_ssize_t _run(self, float* x, unsigned char* d, float* m, Py_ssize_t n, power, det,
+                         noise, extra, single, second, t_us, duration_us) except -2:
+        cdef Py_ssize_t i, nb = self.n_bins, n_det = -1
+        cdef const unsigned char* e
+        self.cfar.run(x, n, nb, d, NULL)
+        if self.floor is not None:
+            n_det = self.floor.run(x, n, m, d, self.alpha)
+            if n:
+                memcpy(cnp.PyArray_DATA(<cnp.ndarray>self.noise_now), m + (n - 1) * nb,
+                       nb * sizeof(float))
+        if self.time_cfar is not None:
+            self.time_cfar.process(power, extra)
+            e = <const unsigned char*>array_data(extra, cnp.NPY_UINT8, 2, nb, "extra")
+            for i in range(n * nb):
+                d[i] |= e[i]
+            n_det = -1
+        if self.busy is not None:
+            n_det = self.busy.process(single, noise, det)
+        if self.band_hoppers is not None and n:
+            if clear_wide_pieces(det, single, second, noise, self.alpha, self.hit_cells):
+                n_det = -1
+            self._band_hopper(n, single, second, power, noise, t_us, duration_us)
+        return n_det
+
+    cdef int _band_hopper(self, Py_ssize_t n, single, second, power, noise, t_us,
+                          duration_us) except -1:
+        """The band hopper's look at these sweeps' reads (single, and second when sent)."""
+        cdef Py_ssize_t nb = self.n_bins, reads = 1 if second is None else 2, r
+        if self.reads_mw is None or self.reads_mw.shape[0] != reads or self.reads_mw.shape[1] != n:
+            self.reads_mw = np.empty((reads, n, nb), np.float32)
+        cdef float* mw = <float*>cnp.PyArray_DATA(<cnp.ndarray>self.reads_mw)
+        for r, codes in enumerate((single,) if second is None else (single, second)):
+            if rows(codes) != n:
+                raise ValueError("single and second must have one row per sweep")
+            codes_mw(<const unsigned char*>array_data(codes, cnp.NPY_UINT8, 2, nb, "reads"),
+                     mw + r * n * nb, n * nb)
+        self.hopper = self.band_hoppers.process(self.reads_mw, power, noise, t_us, duration_us)
+        if self.hopper is None:
+            self.hopper_reported = None  # lost: reported again if it comes back
+        return 0
+
+    def assemble(self, long long front_end, long long start_khz, long long step_khz,
+                 Py_ssize_t total, long long flags, long long plan_mask):
+        """Take this plan's SWEEP segments from now on (segment()): those of this front end,
+        start, step and total whose flags & plan_mask are flags & plan_mask."""
+        if total != self.n_bins:
+            raise ValueError(f"a plan of {total} channels, these stages {self.n_bins}")
+        if bool(flags & FLAG_REVISIT) != self.revisit:
+            raise ValueError("the plan's REVISIT flag differs from these stages'")
+        self.plan_front_end, self.plan_start_khz, self.plan_step_khz = front_end, start_khz, step_khz
+        self.plan_flags, self.plan_mask = flags & plan_mask, plan_mask
+        if flags & FLAG_REVISIT and flags & FLAG_PAIRS:
+            self.second = np.zeros((1, self.n_bins), np.uint8)
+        self.assembling = True
+
+    def segment(self, sweep, long long t_us):
+        """One SWEEP segment (t_us: its header time): SEGMENT_* (module constants)."""
+        if not self.assembling:
+            raise RuntimeError("segment() before assemble()")
+        cdef long long flags = sweep.flags
+        if (sweep.front_end != self.plan_front_end or sweep.start_khz != self.plan_start_khz
+                or sweep.step_khz != self.plan_step_khz or sweep.total != self.n_bins
+                or flags & self.plan_mask != self.plan_flags):
+            return SEGMENT_OTHER_PLAN
+        rssi = sweep.rssi
+        if not PyBytes_Check(rssi):
+            rssi = bytes(rssi)
+        cdef const unsigned char* r = <const unsigned char*>PyBytes_AS_STRING(rssi)
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(rssi), first = sweep.first, n, end, i
+        n = size // 2 if self.revisit else size
+        end = first + n
+        if first < 0 or end > self.n_bins or (self.revisit and size % 2):
+            return SEGMENT_REFUSED
+        cdef long long* t = <long long*>cnp.PyArray_DATA(<cnp.ndarray>self.t_us)
+        cdef long long* du = <long long*>cnp.PyArray_DATA(<cnp.ndarray>self.duration_us)
+        cdef long long duration = sweep.duration_us
+        if first == 0:
+            self.filled, t[0], du[0] = 0, t_us, duration
+        else:
+            du[0] += duration
+        cdef unsigned char* held = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.codes) + first
+        cdef unsigned char* one
+        cdef unsigned char* two
+        if not self.revisit:
+            memcpy(held, r, n)
+        else:
+            # protocol.revisit_reads: with PAIRS the first reads then the second (held: their
+            # minimum); without, the held codes then the first reads
+            one = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.single) + first
+            if self.second is not None:
+                two = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.second) + first
+                memcpy(one, r, n)
+                memcpy(two, r + size - n, n)
+                for i in range(n):
+                    held[i] = one[i] if one[i] < two[i] else two[i]
+            else:
+                memcpy(held, r, n)
+                memcpy(one, r + size - n, n)
+        self.filled += n
+        if end < self.n_bins or self.filled != self.n_bins:
+            return SEGMENT_PARTIAL
+        codes_mw(<const unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.codes),
+                 <float*>cnp.PyArray_DATA(<cnp.ndarray>self.power), self.n_bins)
+        self._timing(t[0], t[0], du[0], 1)
+        self.n_det = self._run(<float*>cnp.PyArray_DATA(<cnp.ndarray>self.power),
+                               <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.det),
+                               <float*>cnp.PyArray_DATA(<cnp.ndarray>self.noise), 1,
+                               self.power, self.det, self.noise, self.extra, self.single,
+                               self.second, self.t_us, self.duration_us)
+        if self.n_det != 0 or self.bursts.n_open_bursts or self.streak_look \
+                or self.hopper is not None:
+            return SEGMENT_DETECTED
+        if self.tracker.n_live and t[0] + du[0] > self.tracker.deadline:
+            return SEGMENT_DETECTED  # a track's state changes by silence: events
+        if self.split is not None:
+            self.split.quiet(1)
+        return SEGMENT_QUIET
