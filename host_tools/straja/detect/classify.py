@@ -65,19 +65,6 @@ STREAK_SD_SHARE = 0.5         # a channel's streak (classify._steady) overrides 
                               # bursty past: its scatter must be half that allowed (an access
                               # point ramping over 4 sweeps read 1.4 dB, video on an access
                               # point's channel 0.3-0.6 dB; dji_ofdm_on_urban_24ghz, measured)
-LONG_STREAK_SWEEPS = 16       # a channel hot this many sweeps running, steady (STREAK_SD_SHARE),
-                              # in a track steady in level itself, is steady though cut from a
-                              # wider run and its centres moved: video beside a busy access
-                              # point, merged with its frames in some sweeps
-                              # (ocusync_40_beside_80mhz_ap, node n2: 17-48 sweeps at 0.6 dB),
-                              # where the access point's pieces run hot for 8 sweeps now and then
-                              # (wifi_5ghz_149_165_background) scattering 3-5 dB, and an access
-                              # point's track centred on the video's channel swings itself...
-LONG_STREAK_CUT_SHARE = 0.25  # ...in a track cut from the wider run in this share of sweeps (its
-                              # bursty neighbour's frames often beside it: 0.2-0.55 there); two
-                              # steady cameras a step apart joined in one track are cut rarely
-                              # (analog_camera_fixed_background: 0.06, its span of centres 40 MHz:
-                              # two emitters, not one steady channel)
 VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 MHz, FPV 20 MHz):
                               # a steady emitter lit wider (+ a scan step) is not one video...
 SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady this long: a busy
@@ -238,18 +225,9 @@ def _steady(f, scan: Scan) -> bool:
     track's bursty past, a streak must be steadier (STREAK_SD_SHARE of the scatter allowed), not
     weak (WEAK_EXCESS_DB: its swings are compressed, its readings under the threshold unseen)
     and not a piece cut from a wider run (cut_share): the pieces of a busy 80 MHz access point
-    run hot for 8 sweeps now and then (wifi_5ghz_149_165_background), unless the streak is
-    LONG_STREAK_SWEEPS and the track's own level steady, which also overrides the span of
-    centres of a piece often cut from a wider run (LONG_STREAK_CUT_SHARE: moved by runs merged
-    with an access point's frames beside it; not of a track rarely cut: two steady emitters
-    joined). Scanned: the gap between bursts is the time the
-    front end spends elsewhere (period - sweep), plus a period per sweep missed; one burst shows
-    nothing yet. Otherwise: on for most of the track's age."""
-    if (f["excess_db"] >= WEAK_EXCESS_DB and f["cut_share"] >= LONG_STREAK_CUT_SHARE
-            and f["streak"] >= LONG_STREAK_SWEEPS
-            and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)
-            and _steady_level(f["n_bursts"], f["level_sd_db"], f)):
-        return True
+    run hot for 8 sweeps now and then (wifi_5ghz_149_165_background). Scanned: the gap between
+    bursts is the time the front end spends elsewhere (period - sweep), plus a period per sweep
+    missed; one burst shows nothing yet. Otherwise: on for most of the track's age."""
     edges_khz = (scan.step_khz if f["bandwidth_khz"] > scan.step_khz
                  and not f["excess_db"] >= WEAK_EXCESS_DB
                  and not f["cut_share"] >= BUSY_BEFORE else 0.0)
