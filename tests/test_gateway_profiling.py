@@ -35,9 +35,14 @@ PROFILING = config.GatewayConfig()  # the profile is on by default
 class Node:
     """The model node: its plan, the commands it got, its frames."""
 
-    def __init__(self, spectrum, centre_khz, snr_db, on_s=2.0, answer="yes", seed=1):
+    def __init__(self, spectrum, centre_khz, snr_db, on_s=2.0, answer="yes", seed=1,
+                 node_id=NODE, access_point=None):
         self.spectrum, self.centre, self.snr_db, self.on_s = spectrum, centre_khz, snr_db, on_s
         self.answer = answer   # "yes": runs plans; "refuse": fails `plan`; "silent": ignores it
+        self.node_id = node_id
+        # (centre kHz, dB over the noise, share of readings its frames light): a busy 20 MHz
+        # access point beside the video
+        self.access_point = access_point
         self.rng = np.random.default_rng(seed)
         self.plan, self.temp = NORMAL, False
         self.seq = 0
@@ -45,7 +50,8 @@ class Node:
 
     def frame(self, t_s, body):
         self.seq += 1
-        return protocol.encode_frame(protocol.Frame(0, NODE, self.seq, int(t_s * 1e6), body))
+        return protocol.encode_frame(protocol.Frame(0, self.node_id, self.seq, int(t_s * 1e6),
+                                                    body))
 
     def sweep(self, t_s):
         duration, body = self.sweep_body(t_s)
@@ -58,6 +64,11 @@ class Node:
         if t_s >= self.on_s:
             share = filter_profile(*SPECTRA[self.spectrum], freqs - self.centre, FILTER_KHZ)
             mw = mw + 10 ** ((NOISE_DBM + self.snr_db) / 10) * share
+        if self.access_point is not None:
+            centre, snr_db, busy = self.access_point
+            lit = self.rng.random(freqs.size) < busy
+            mw = mw + lit * 10 ** ((NOISE_DBM + snr_db) / 10) * filter_profile(
+                *SPECTRA["ofdm20"], freqs - centre, FILTER_KHZ)
         codes = protocol.dbm_to_rssi_code(10 * np.log10(mw)).tobytes()
         duration = len(freqs) * e["dwell_us"]
         return duration / 1e6, protocol.Sweep(0, 0, self.seq & 0xFFFF, e["start_khz"],
@@ -306,3 +317,89 @@ def test_a_coarse_scan_adds_no_reading_past_the_profiles_reach():
     done = profiler.profile_sweep(NODE, node.sweep_body(4.0)[1], FILTER_KHZ)
     assert done.family == "ofdm_video", done.reason
     assert "34 readings" in done.reason  # 2 x 17, none of the scan's
+
+
+def run_nodes(nodes, seconds=10.0):
+    """Several model nodes, each on its own port, and one gateway pipeline: each node's frames
+    in time order, commands answered 5 ms after they are sent (as `run`)."""
+    pipe = Pipeline(PROFILING)
+    ports = {f"/dev/fake{node.node_id}": node for node in nodes}
+    events, commands, request_id = [], [], 0
+    for port in ports:
+        out = pipe.open_source(port, 0)
+        events += out.events
+        commands += out.commands
+    clock = {port: 0.0 for port in ports}
+    while min(clock.values()) < seconds:
+        while commands:
+            cmd = commands.pop(0)
+            node = ports[cmd.port]
+            request_id += 1
+            t = clock[cmd.port] = clock[cmd.port] + 0.005
+            data = node.command(t, cmd, request_id)
+            if data:
+                out = pipe.feed(cmd.port, int(t * 1e9), data)
+                events += out.events
+                commands += out.commands
+        port = min(clock, key=clock.get)
+        dur, data = ports[port].sweep(clock[port])
+        clock[port] += dur
+        out = pipe.feed(port, int(clock[port] * 1e9), data)
+        events += out.events
+        commands += out.commands
+    return pipe, events
+
+
+def test_a_node_that_cannot_tell_passes_the_profile_to_the_next_node_seeing_it():
+    """10 MHz of OFDM seen strongest by node 1, beside a busy access point whose frames light
+    the profile's readings on the video's low skirt at random (cannot tell there), and 9 dB
+    weaker by node 2, clear: node 2 is asked next, tells OFDM, and the one alert is updated; each
+    node is asked once and gets its normal plan back."""
+    busy = Node("ofdm10", 5_747_500, 20.0, node_id=1, access_point=(5_730_000, 30.0, 0.5))
+    clear = Node("ofdm10", 5_747_500, 11.0, node_id=2, seed=2)
+    pipe, events = run_nodes([busy, clear])
+    alert = first_alert(events)
+    assert alert.family == "analog_fm_video" and alert.nodes[0].node_id == 1
+    assert max(alert.nodes, key=lambda n: n.dbm).node_id == 1
+    assert len(temp_plans(busy)) == 1 and len(temp_plans(clear)) == 1
+    assert temp_plans(clear)[0][0] > temp_plans(busy)[0][0]   # after node 1 could not tell
+    for node in (busy, clear):
+        assert node.plan == NORMAL and not node.temp
+    alerts = [e for e in events if isinstance(e, ev.AlertEvent)]
+    assert {e.alert_id for e in alerts} == {alert.alert_id}
+    assert alerts[-1].family == "ofdm_video" and not pipe.profiler.pending
+
+
+def test_no_node_is_asked_twice_and_the_cores_name_stands_when_none_can_tell():
+    """Both nodes beside busy access points, node 2 come to see the track after node 1 could
+    not tell: each is asked once, in turn (node 2 when its observation updates the alert), and
+    the alert keeps the core's name."""
+    nodes = [Node("ofdm10", 5_747_500, 20.0 - i, node_id=i + 1, seed=i + 1,
+                  access_point=(5_730_000, 30.0, 0.5)) for i in range(2)]
+    pipe, events = run_nodes(nodes, seconds=14.0)
+    assert [len(temp_plans(node)) for node in nodes] == [1, 1]
+    assert temp_plans(nodes[1])[0][0] > temp_plans(nodes[0])[0][0]
+    assert {e.family for e in events if isinstance(e, ev.AlertEvent)} == {"analog_fm_video"}
+    assert not pipe.profiler.pending
+
+
+def test_the_nodes_asked_are_kept_while_the_alert_stands():
+    """A profile that cannot tell keeps its track's asked nodes (never asked again, nor two at
+    once); a family told, or the alert cleared, forgets them."""
+    from straja.gateway.profiling import VideoProfiler
+    info = {"front_ends": [FRONT_END]}
+    profiler = VideoProfiler()
+
+    def ask(node_id, track_id="T1"):
+        return profiler.ask(track_id, 5_735_000, 5_755_000, node_id, info, NORMAL, PORT, 0)
+
+    assert ask(1) is not None and ask(2) is None  # one node at a time
+    assert profiler.refused(1).family == "unknown" and profiler.untold == {"T1": (1,)}
+    assert ask(1) is None and ask(2) is not None
+    profiler.refused(2)
+    assert profiler.untold == {"T1": (1, 2)} and ask(3) is not None
+    profiler._end(3, "ofdm_video", "told")
+    assert not profiler.untold
+    assert ask(1, "T2") is not None and profiler.refused(1) and profiler.untold == {"T2": (1,)}
+    profiler.alert_cleared("T2")
+    assert not profiler.untold

@@ -203,11 +203,15 @@ class Fusion:
     def name(self, track_id: str, family: str) -> Track | None:
         """Name a track `family` for the rest of its life (Track.named, a link's family: it
         stays one track); the track, or None if it has ended."""
-        track = next((t for t in self.tracks if t.track_id == track_id), None)
+        track = self.get(track_id)
         if track is not None:
             track.named = track.family = family
             track.families.add(family)
         return track
+
+    def get(self, track_id: str) -> Track | None:
+        """The track of this id, or None if it has ended."""
+        return next((t for t in self.tracks if t.track_id == track_id), None)
 
     def expire(self, now_ns: int) -> list[Track]:
         """Tracks without an observation for track_timeout_s + confirm_wait_s, removed (in the

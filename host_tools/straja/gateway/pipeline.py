@@ -35,7 +35,7 @@ from .events import (LEAVE_RAW_REPL, SOFT_RESET, AlertCleared, AlertRaised, Comm
                      ConsoleKeys, KnownAdded, NodeCommand, NodeEvicted, NodeIdConflict,
                      NodeRecovery, NodeRefused, NodeRestarted, NodeStats, Output, PortClosed, PortOpened,
                      ReplyRejected, ScanChange, ScanFocus, SourceQuarantined, TrackEnded,
-                     TrackStarted)
+                     TrackEvent, TrackStarted)
 from .fusion import Fusion
 from .health import NodeHealth
 from .known import SURVEY_MIN_FRACTION, KnownEmitters, added_event as known_added
@@ -310,10 +310,11 @@ class Pipeline:
         self.planner.normal_plan.pop(node_id, None)  # (the store keeps it)
         self.profiler.forget_node(node_id)
 
-    def _ask_profile(self, alert: AlertRaised, out: Output) -> None:
-        """A raised 5.8 GHz video alert: its channel's profile asked of the strongest node
-        seeing it that can read one (gateway/profiling.py): one whose normal plan is known (to
-        go back to) and that no focus plan narrows."""
+    def _ask_profile(self, alert: TrackEvent, out: Output) -> None:
+        """A raised 5.8 GHz video alert (or its track, whose profile the nodes asked so far could
+        not tell): its channel's profile asked of the strongest node seeing it that can read one
+        (gateway/profiling.py): one whose normal plan is known (to go back to), that no focus
+        plan narrows and that was not asked before."""
         if not (self.cfg.alerts.video_profile and wants_profile(alert.family, alert.lo_khz,
                                                                  alert.hi_khz)):
             return
@@ -350,7 +351,10 @@ class Pipeline:
         normal = self.planner.normal_plan.get(done.node_id)
         if port is not None and normal is not None:
             out.commands.append(NodeCommand(port, "plan", plan_args(normal)))
-        if done.family == CANNOT_TELL:
+        if done.family == CANNOT_TELL:  # the next node seeing it, while its alert stands
+            track = self.fusion.get(done.track_id)
+            if track is not None and track.track_id in self.alerts.active:
+                self._ask_profile(TrackEvent(self.now_ns, **track.summary()), out)
             return
         track = self.fusion.name(done.track_id, done.family)
         if track is not None:
@@ -371,7 +375,10 @@ class Pipeline:
                 self._scan_changes(self.planner.focus(alert, self.nodes, alert.t_ns,
                                                       self.profiler.pending), out)
             elif isinstance(alert, AlertCleared):
+                self.profiler.alert_cleared(alert.track_id)
                 self._scan_changes(self.planner.restore(alert.alert_id, alert.t_ns), out)
+            elif alert.track_id in self.profiler.untold:  # a node come to see it may tell
+                self._ask_profile(alert, out)
 
     def _scan_changes(self, changes: list, out: Output) -> None:
         """Focus or restore events, and each one's plan as a command to its node (if online);

@@ -24,9 +24,14 @@ node that refuses the plan or sends no profile within PROFILE_WAIT_SWEEPS of its
 PROFILE_WAIT_MARGIN_S) leave the name as it was, and the node gets its normal plan back in every
 case; the temporary plan also lapses by itself.
 
-A track is asked once (its alert's raise); only a node whose normal plan is known (its `get plan`
-reply: the plan to send back), that no focus plan narrows (adaptive scanning) and that reads no
-other profile is asked; a node under a profile is not focused meanwhile.
+A track is asked at its alert's raise, of one node at a time. A node that cannot tell (an access
+point beside it whose frames scatter its readings: ocusync_10_beside_busy_5ghz_ap) passes the
+question to the next strongest node seeing the track that can read a profile, at once or when one
+comes to see it (the alert's updates), each node once, while the alert stands (`untold`); a weaker
+node's profile is still told (10 MHz of OFDM 6 dB over the floor: a third of the trials, never the
+wrong family; docs/detection.md). Only a node whose normal plan is known (its `get plan` reply:
+the plan to send back), that no focus plan narrows (adaptive scanning) and that reads no other
+profile is asked; a node under a profile is not focused meanwhile.
 """
 from __future__ import annotations
 
@@ -59,11 +64,12 @@ class _Pending(NamedTuple):
     entry: dict                  # the profile's plan entry
     deadline_ns: int
     reads: list                  # the profile sweeps' held codes so far
+    asked: tuple                 # the nodes asked this track's profile so far, this one last
 
 
 class Profiled(NamedTuple):
     """A profile asked of a node ended: the track it was asked for, the family it told
-    (CANNOT_TELL: the core's name stands) and why."""
+    (CANNOT_TELL: the core's name stands, and the next node may be asked) and why."""
     node_id: int
     track_id: str
     family: str
@@ -98,6 +104,9 @@ class VideoProfiler:
         # their readings are looked at only when a profile comes (a median of every sweep of
         # every front end was the largest cost of a sweep in the gateway)
         self._floors: dict[tuple[int, int], deque[Sweep]] = {}
+        # track id -> the nodes asked its profile, none of which could tell: the next node
+        # seeing it is asked (until its alert clears, `alert_cleared`)
+        self.untold: dict[str, tuple] = {}
 
     # -- the node's normal sweeps: its floor ----------------------------------------------
     def normal_sweep(self, node_id: int, sweep: Sweep) -> None:
@@ -122,23 +131,27 @@ class VideoProfiler:
             base_plan: list, port: str, now_ns: int) -> NodeCommand | None:
         """The temporary plan that reads the profile of [lo_khz, hi_khz] on node_id's front end
         covering it (base_plan: the plan the node runs, sent with the profile's entry in it;
-        now_ns: the gateway's time, from which the profile's wait runs); None if the node reads
-        another profile, reads the channel finely already, or would refuse the sweep."""
-        if node_id in self.pending:
+        now_ns: the gateway's time, from which the profile's wait runs); None if the node was
+        asked this track's profile before, reads a profile, another node reads this track's,
+        the node reads the channel finely already, or would refuse the sweep."""
+        asked = self.untold.get(track_id, ())
+        if node_id in self.pending or node_id in asked \
+                or any(p.track_id == track_id for p in self.pending.values()):
             return None
-        asked = self._pending(track_id, lo_khz, hi_khz, info, base_plan, now_ns)
-        if asked is None:
+        pending = self._pending(track_id, lo_khz, hi_khz, info, base_plan, now_ns,
+                                (*asked, node_id))
+        if pending is None:
             return None
-        self.pending[node_id] = asked
-        plan = [asked.entry if e.get("front_end") == asked.entry["front_end"] else e
+        self.pending[node_id] = pending
+        plan = [pending.entry if e.get("front_end") == pending.entry["front_end"] else e
                 for e in base_plan]
-        if asked.entry not in plan:
-            plan.append(asked.entry)
-        temp_s = max(1, math.ceil(PROFILE_WAIT_SWEEPS * _sweep_s(asked.entry)))
+        if pending.entry not in plan:
+            plan.append(pending.entry)
+        temp_s = max(1, math.ceil(PROFILE_WAIT_SWEEPS * _sweep_s(pending.entry)))
         return NodeCommand(port, "plan", plan_args(plan, temp_s))
 
     def _pending(self, track_id: str, lo_khz: int, hi_khz: int, info: dict, base_plan: list,
-                 now_ns: int) -> _Pending | None:
+                 now_ns: int, asked: tuple) -> _Pending | None:
         centre = (lo_khz + hi_khz) // 2
         for index, fe in enumerate(info.get("front_ends", [])):
             fe_lo, fe_hi = fe.get("band_khz", (0, -1))
@@ -161,7 +174,7 @@ class VideoProfiler:
             if _sweep_s(entry) * 1e6 > SWEEP_US_MAX:
                 return None  # a sweep longer than the node takes
             wait_ns = int((PROFILE_WAIT_SWEEPS * _sweep_s(entry) + PROFILE_WAIT_MARGIN_S) * 1e9)
-            return _Pending(track_id, index, entry, now_ns + wait_ns, [])
+            return _Pending(track_id, index, entry, now_ns + wait_ns, [], asked)
         return None
 
     # -- the profile ---------------------------------------------------------------------------
@@ -215,5 +228,14 @@ class VideoProfiler:
             return None
         return self._end(node_id, CANNOT_TELL, "the node refused the profile plan")
 
+    def alert_cleared(self, track_id: str) -> None:
+        """The track's alert is over: no node is asked its profile any more."""
+        self.untold.pop(track_id, None)
+
     def _end(self, node_id: int, family: str, reason: str) -> Profiled:
-        return Profiled(node_id, self.pending.pop(node_id).track_id, family, reason)
+        pending = self.pending.pop(node_id)
+        if family == CANNOT_TELL:
+            self.untold[pending.track_id] = pending.asked
+        else:
+            self.untold.pop(pending.track_id, None)
+        return Profiled(node_id, pending.track_id, family, reason)
