@@ -165,3 +165,16 @@ def test_the_demo_shows_every_nodes_rates_and_holds_one_alert_per_drone_link(tmp
     fpv = [a for a in alerts if a["lo_khz"] <= 5_800_000 <= a["hi_khz"]]
     assert any(a["identified"] and a["uas_id"] == SURVEY_UAS_ID for a in survey), survey
     assert fpv and not any(a["identified"] or a["uas_id"] for a in fpv), fpv
+
+
+@pytest.mark.parametrize("db", ["/dev/null", "folder"])
+def test_a_file_that_cannot_be_the_event_store_is_refused_before_the_nodes_start(tmp_path, db):
+    if db == "folder":  # (a folder passes the argument's check as "-" does: SQLite refuses it)
+        (tmp_path / "-").mkdir()
+        db = "-"
+    done = subprocess.run([sys.executable, "-m", "straja.cli", "demo", "--db", db,
+                           "--duration", "1"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "is not a gateway event store" in done.stderr and "Traceback" not in done.stderr
+    assert "starting" not in done.stdout  # no virtual node was started

@@ -23,7 +23,7 @@ from ..gateway import config as gwconfig
 from ..gateway import events as ev
 from ..gateway.ingest import Gateway
 from ..gateway.pipeline import Pipeline
-from ..gateway.store import Store
+from ..gateway.cli import open_store
 from ..cot import CotPublisher, cot_url
 from ..eval.scenes import matches
 from ..gateway.position import covers, position_text
@@ -230,6 +230,7 @@ def run(args) -> int:
     scene = scene_with_nodes(args.scene, args.nodes)  # (before anything is made or started)
     db = Path(args.db or f"runs/demo-{datetime.now():%Y%m%d-%H%M%S}/events.db")
     db.parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(db)  # (a file that cannot be one is refused before the nodes start)
     print(term.paint(f"starting {args.nodes} virtual nodes on scene {args.scene!r} ...", "bold"))
     # The nodes run in their own process, as nodes are their own devices: the gateway's work
     # never delays a virtual board's answers to its firmware. SIGTERM stops them cleanly even
@@ -254,7 +255,6 @@ def run(args) -> int:
             "nodes": {str(n["node_id"]): surveyed[str(n["node_id"])]
                       for n in started_nodes["nodes"]},
             "cot": {"url": args.cot or ""}})
-        store = Store(cfg.db)
         started = time.monotonic()
         sinks = [printer(started, Truth(scene, started_nodes["t_origin"]), FleetCpu(fleet.pid))]
         cot = CotPublisher(cfg.cot, cfg.nodes) if args.cot else None
@@ -277,9 +277,9 @@ def run(args) -> int:
                 cot.close()
                 print(term.paint(f"CoT: {cot.sender.sent} events sent to {args.cot}, "
                                  f"{cot.sender.dropped} dropped", "bold"))
-            store.close()
     finally:
         fleet.terminate()
         fleet.wait(timeout=30)
+        store.close()
     print(term.paint(f"demo finished. Its events: straja events --db {db}", "bold"))
     return term.EXIT_OK

@@ -84,14 +84,20 @@ def _check_outputs(cfg) -> None:
                               term.EXIT_USAGE) from None
 
 
+def open_store(path, topics=None) -> store.Store:
+    """The event store at `path`, made when new; a file SQLite cannot open or another program's
+    database is a usage error (the gateway and the demo alike)."""
+    try:
+        return store.Store(path, topics=topics)
+    except sqlite3.DatabaseError as e:
+        raise StrajaError(f"{path} is not a gateway event store ({e})", "name the gateway's "
+                          "database, or a new file: --db FILE", term.EXIT_USAGE) from e
+
+
 def _outputs(cfg):
     """(store, publisher, sinks) for a config."""
     topics = mqtt.topics_for(cfg.mqtt, cfg.gateway_id) if cfg.mqtt.host else None
-    try:
-        event_store = store.Store(cfg.db, topics=topics) if cfg.db else None
-    except sqlite3.DatabaseError as e:
-        raise StrajaError(f"{cfg.db} is not a gateway event store ({e})", "name the gateway's "
-                          "database, or a new file: --db FILE", term.EXIT_USAGE) from e
+    event_store = open_store(cfg.db, topics) if cfg.db else None
     publisher = mqtt.Publisher(cfg.mqtt, cfg.gateway_id, cfg.db).start() \
         if cfg.mqtt.host and cfg.db else None
     sinks = [_jsonl_sink(cfg.jsonl)] if cfg.jsonl else []
