@@ -160,7 +160,9 @@ class Alerts:
         # a solve at most every update_min_s, or when other nodes see the track (not per sweep)
         if now_ns - alert.located[0] >= self.cfg.update_min_s * 1e9 or shown[1] != alert.located[1]:
             alert.position, alert.located = self.locate(track, now_ns), (now_ns, shown[1])
-        moved = self.moved(alert.told_position, alert.position)
+        # (a position told as it is has not moved: most observations between two solves)
+        moved = (alert.position is not alert.told_position
+                 and self.moved(alert.told_position, alert.position))
         if shown == alert.shown and not moved:
             return []
         if not rose and not moved and not renamed and shown[-1] == alert.shown[-1] \

@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import collections
 import math
+import operator
 from dataclasses import dataclass, field
 
 from .config import FusionConfig
@@ -25,6 +26,7 @@ from .detector import Observation
 from .events import TrackNode
 
 APPROACHING, LEAVING, STEADY = "approaching", "leaving", "steady"
+_DBM = operator.itemgetter(1)  # a history entry's power (summed in C, in the same order)
 LINK = {"analog_fm_video": "video", "ofdm_video": "video", "lora_fhss": "control link",
         "gfsk_fhss": "control link"}
 
@@ -53,15 +55,15 @@ class NodeSeen:
     last_trend_db: float = 0.0
 
     def mean_dbm(self) -> float:
-        return sum(d for _, d in self.history) / len(self.history)
+        return sum(map(_DBM, self.history)) / len(self.history)
 
     def trend_db(self) -> float:
         """Mean power of the newer half of the window minus that of the older half."""
         if len(self.history) < 4:
             return 0.0
-        h = list(self.history)
+        h = list(map(_DBM, self.history))
         half = len(h) // 2
-        return sum(d for _, d in h[half:]) / (len(h) - half) - sum(d for _, d in h[:half]) / half
+        return sum(h[half:]) / (len(h) - half) - sum(h[:half]) / half
 
 
 @dataclass
@@ -138,8 +140,9 @@ class Fusion:
         """(the track this observation joins, whether it is new)."""
         lo, hi = obs.lo_khz, obs.hi_khz
         back_ns = obs.t_ns if obs.since_ns is None else min(obs.since_ns, obs.t_ns)
+        link = LINK.get(obs.family, obs.family)
         for track in self.tracks:
-            if (LINK.get(track.family, track.family) == LINK.get(obs.family, obs.family)
+            if (LINK.get(track.family, track.family) == link
                     and _overlap(lo, hi, track.lo_khz, track.hi_khz)
                     and track.first_ns - self.timeout_ns < obs.t_ns
                     and back_ns < track.last_ns + self.timeout_ns):
