@@ -28,6 +28,7 @@ from .fusion import APPROACHING, Track
 from .known import KnownEmitters
 
 LEVELS = ("warning", "high", "critical")
+RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
 
 @dataclass
@@ -113,7 +114,7 @@ class Alerts:
         trend = track.trend(self.trend_db)
         level = self.severity(track, trend)
         alert = self.active.get(track.track_id)
-        match = self.known.match(track)
+        match = self.known.match(track) if self.known.emitters else None  # (most sites: none)
         known = match is not None
         if alert is None:
             if known or track.hits < self.cfg.confirm_hits or \
@@ -145,7 +146,7 @@ class Alerts:
 
     def _maybe_update(self, alert: Alert, track: Track, level: str, trend: str,
                       now_ns: int, renamed: bool = False) -> list[AlertEvent]:
-        rank, cur = LEVELS.index(level), LEVELS.index(alert.severity)
+        rank, cur = RANK[level], RANK[alert.severity]
         rose = rank > cur
         if rank < cur:
             alert.lower_since = alert.lower_since if alert.lower_since is not None else now_ns

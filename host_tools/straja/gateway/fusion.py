@@ -59,11 +59,15 @@ class NodeSeen:
 
     def trend_db(self) -> float:
         """Mean power of the newer half of the window minus that of the older half."""
-        if len(self.history) < 4:
-            return 0.0
-        h = list(map(_DBM, self.history))
-        half = len(h) // 2
-        return sum(h[half:]) / (len(h) - half) - sum(h[:half]) / half
+        return _trend_db(list(map(_DBM, self.history)))
+
+
+def _trend_db(powers: list[float]) -> float:
+    """NodeSeen.trend_db() of a history's powers, oldest first."""
+    if len(powers) < 4:
+        return 0.0
+    half = len(powers) // 2
+    return sum(powers[half:]) / (len(powers) - half) - sum(powers[:half]) / half
 
 
 @dataclass
@@ -196,11 +200,12 @@ class Fusion:
         if counted:
             kept.rising -= seen.last_trend_db >= threshold
             kept.falling -= seen.last_trend_db <= -threshold
-        seen.last_trend_db = seen.trend_db()
+        powers = list(map(_DBM, seen.history))  # (the trend's and the mean's, walked once)
+        seen.last_trend_db = _trend_db(powers)
         kept.rising += seen.last_trend_db >= threshold
         kept.falling += seen.last_trend_db <= -threshold
-        if len(seen.history) >= 4:
-            mean = seen.mean_dbm()
+        if len(powers) >= 4:
+            mean = sum(powers) / len(powers)
             seen.lo_dbm, seen.hi_dbm = min(seen.lo_dbm, mean), max(seen.hi_dbm, mean)
 
     def name(self, track_id: str, family: str) -> Track | None:
