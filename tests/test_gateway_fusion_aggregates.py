@@ -2,12 +2,14 @@
 counts of rising and falling nodes), kept as each observation changes one node, equal what a walk
 over all its nodes gives after every observation; and expire() ends the tracks a scan of all of
 them ends, at every instant, though it looks at them only once the earliest end has passed."""
+import collections
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from straja.gateway.config import FusionConfig
 from straja.gateway.detector import Observation
-from straja.gateway.fusion import APPROACHING, LEAVING, STEADY, Fusion
+from straja.gateway.fusion import APPROACHING, LEAVING, STEADY, Fusion, NodeSeen
 
 S = 1_000_000_000
 BANDS = {"video": (5_790_000, 5_810_000), "other video": (5_900_000, 5_920_000)}
@@ -45,3 +47,18 @@ def test_aggregates_equal_a_walk_over_the_nodes(obs_list, trend_db):
         expect_ended = [tr for tr in fusion.tracks if later - tr.last_ns >= fusion.end_ns]
         assert fusion.expire(later) == expect_ended
     assert not fusion.tracks
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(-120.0, 0.0) | st.sampled_from([-90.0, -60.5, float("inf")]),
+                min_size=1, max_size=80))
+def test_trend_and_mean_equal_the_walked_sums(dbms):
+    """NodeSeen's sums (in C, over the powers) give the very floats a walk over the history
+    entries gives: the trend and a known emitter's range do not move by a rounding."""
+    seen = NodeSeen(0, 0, dbms[0], collections.deque((i, d) for i, d in enumerate(dbms)))
+    h = list(seen.history)
+    half = len(h) // 2
+    walked = (sum(d for _, d in h[half:]) / (len(h) - half) - sum(d for _, d in h[:half]) / half
+              if len(h) >= 4 else 0.0)
+    assert repr(seen.trend_db()) == repr(walked)
+    assert repr(seen.mean_dbm()) == repr(sum(d for _, d in h) / len(h))

@@ -213,7 +213,10 @@ def _off(plan_khz: tuple, centre_khz: float) -> float:
     centre): one of the two channels around it, found by bisection (classified every sweep a
     video track takes a burst)."""
     at = bisect.bisect_left(plan_khz, centre_khz)
-    return min(abs(channel - centre_khz) for channel in plan_khz[max(at - 1, 0):at + 1])
+    if at == 0 or at == len(plan_khz):  # (a NaN centre bisects to 0: NaN)
+        return abs(plan_khz[min(at, len(plan_khz) - 1)] - centre_khz)
+    below, above = centre_khz - plan_khz[at - 1], plan_khz[at] - centre_khz
+    return below if below <= above else above
 
 
 def _steady(f, scan: Scan) -> bool:
@@ -288,10 +291,10 @@ def _wide(f, where: str, scan: Scan, straddle) -> tuple[str, str]:
                                f"40/80 MHz access point or video side by side")
         off_plan = _off(ANALOG_PLAN_CHANNELS_KHZ, f["centre_khz"])
         on_plan = where == "5g8" and off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
-        balance, midpoint = float(straddle["balance_db"]), float(straddle["midpoint_khz"])
-        midpoint_off = _off(ANALOG_PLAN_CHANNELS_KHZ, midpoint)
+        balance = float(straddle["balance_db"])
         if (where == "5g8" and bins < FLAT_MIN_BINS and balance >= -BALANCED_DB
-                and midpoint_off > ANALOG_PLAN_KHZ):
+                and (midpoint_off := _off(ANALOG_PLAN_CHANNELS_KHZ,
+                                          float(straddle["midpoint_khz"]))) > ANALOG_PLAN_KHZ):
             return "ofdm_video", (f"continuous, lit equally ({balance:.1f} dB) over two scan "
                                   f"channels, {midpoint_off / 1000:.0f} MHz "
                                   f"from the analog plan at their midpoint: flat-topped")

@@ -28,6 +28,7 @@ from .fusion import APPROACHING, Track
 from .known import KnownEmitters
 
 LEVELS = ("warning", "high", "critical")
+RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
 
 @dataclass
@@ -113,7 +114,7 @@ class Alerts:
         trend = track.trend(self.trend_db)
         level = self.severity(track, trend)
         alert = self.active.get(track.track_id)
-        match = self.known.match(track)
+        match = self.known.match(track) if self.known.emitters else None  # (most sites: none)
         known = match is not None
         if alert is None:
             if known or track.hits < self.cfg.confirm_hits or \
@@ -145,7 +146,7 @@ class Alerts:
 
     def _maybe_update(self, alert: Alert, track: Track, level: str, trend: str,
                       now_ns: int, renamed: bool = False) -> list[AlertEvent]:
-        rank, cur = LEVELS.index(level), LEVELS.index(alert.severity)
+        rank, cur = RANK[level], RANK[alert.severity]
         rose = rank > cur
         if rank < cur:
             alert.lower_since = alert.lower_since if alert.lower_since is not None else now_ns
@@ -160,7 +161,9 @@ class Alerts:
         # a solve at most every update_min_s, or when other nodes see the track (not per sweep)
         if now_ns - alert.located[0] >= self.cfg.update_min_s * 1e9 or shown[1] != alert.located[1]:
             alert.position, alert.located = self.locate(track, now_ns), (now_ns, shown[1])
-        moved = self.moved(alert.told_position, alert.position)
+        # (a position told as it is has not moved: most observations between two solves)
+        moved = (alert.position is not alert.told_position
+                 and self.moved(alert.told_position, alert.position))
         if shown == alert.shown and not moved:
             return []
         if not rose and not moved and not renamed and shown[-1] == alert.shown[-1] \

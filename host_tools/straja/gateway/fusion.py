@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import collections
 import math
+import operator
 from dataclasses import dataclass, field
 
 from .config import FusionConfig
@@ -25,6 +26,7 @@ from .detector import Observation
 from .events import TrackNode
 
 APPROACHING, LEAVING, STEADY = "approaching", "leaving", "steady"
+_DBM = operator.itemgetter(1)  # a history entry's power (summed in C, in the same order)
 LINK = {"analog_fm_video": "video", "ofdm_video": "video", "lora_fhss": "control link",
         "gfsk_fhss": "control link"}
 
@@ -53,15 +55,19 @@ class NodeSeen:
     last_trend_db: float = 0.0
 
     def mean_dbm(self) -> float:
-        return sum(d for _, d in self.history) / len(self.history)
+        return sum(map(_DBM, self.history)) / len(self.history)
 
     def trend_db(self) -> float:
         """Mean power of the newer half of the window minus that of the older half."""
-        if len(self.history) < 4:
-            return 0.0
-        h = list(self.history)
-        half = len(h) // 2
-        return sum(d for _, d in h[half:]) / (len(h) - half) - sum(d for _, d in h[:half]) / half
+        return _trend_db(list(map(_DBM, self.history)))
+
+
+def _trend_db(powers: list[float]) -> float:
+    """NodeSeen.trend_db() of a history's powers, oldest first."""
+    if len(powers) < 4:
+        return 0.0
+    half = len(powers) // 2
+    return sum(powers[half:]) / (len(powers) - half) - sum(powers[:half]) / half
 
 
 @dataclass
@@ -138,8 +144,9 @@ class Fusion:
         """(the track this observation joins, whether it is new)."""
         lo, hi = obs.lo_khz, obs.hi_khz
         back_ns = obs.t_ns if obs.since_ns is None else min(obs.since_ns, obs.t_ns)
+        link = LINK.get(obs.family, obs.family)
         for track in self.tracks:
-            if (LINK.get(track.family, track.family) == LINK.get(obs.family, obs.family)
+            if (LINK.get(track.family, track.family) == link
                     and _overlap(lo, hi, track.lo_khz, track.hi_khz)
                     and track.first_ns - self.timeout_ns < obs.t_ns
                     and back_ns < track.last_ns + self.timeout_ns):
@@ -193,11 +200,12 @@ class Fusion:
         if counted:
             kept.rising -= seen.last_trend_db >= threshold
             kept.falling -= seen.last_trend_db <= -threshold
-        seen.last_trend_db = seen.trend_db()
+        powers = list(map(_DBM, seen.history))  # (the trend's and the mean's, walked once)
+        seen.last_trend_db = _trend_db(powers)
         kept.rising += seen.last_trend_db >= threshold
         kept.falling += seen.last_trend_db <= -threshold
-        if len(seen.history) >= 4:
-            mean = seen.mean_dbm()
+        if len(powers) >= 4:
+            mean = sum(powers) / len(powers)
             seen.lo_dbm, seen.hi_dbm = min(seen.lo_dbm, mean), max(seen.hi_dbm, mean)
 
     def name(self, track_id: str, family: str) -> Track | None:
