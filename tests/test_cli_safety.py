@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import serial
+from test_cli_signals import sigint_as_on_a_terminal
 
 from straja import cli
 from straja.gateway import events as ev, record, store
@@ -108,7 +109,7 @@ def interrupt(proc: subprocess.Popen, after_s: float) -> None:
 def test_ctrl_c_exits_130(tmp_path):
     def run(*argv):
         return subprocess.Popen([STRAJA, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+                                text=True, preexec_fn=sigint_as_on_a_terminal)
 
     nodes = run("sim", "node", "--json")
     port = json.loads(nodes.stdout.readline())["nodes"][0]["port"]
@@ -149,7 +150,8 @@ def test_sim_node_says_how_straja_ports_finds_its_nodes():
     # (--duration: a bound if the test dies; long enough that a slow `ports --probe` under load
     # ends before it, so that the Ctrl-C below finds the nodes running)
     nodes = subprocess.Popen([STRAJA, "sim", "node", "--duration", "180"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=sigint_as_on_a_terminal)
     try:
         port = nodes.stdout.readline().split("\t")[2].strip()
         hint = nodes.stderr.readline()

@@ -27,13 +27,20 @@ def store(tmp_path, video_recording) -> Path:
     return db
 
 
+def sigint_as_on_a_terminal() -> None:
+    """A child's SIGINT back to its default (Python's KeyboardInterrupt): a job started in the
+    background by a shell without job control, as a CI script may run the tests, ignores it, and
+    its children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(argv: list[str], cwd: Path, port: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
     """`straja ARGV` in a session of its own (a shell's job: Ctrl-C reaches its whole process
     group), with SIGINT handled as on a terminal."""
     return subprocess.Popen([STRAJA, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=stdin, cwd=cwd, start_new_session=True,
                             env=dict(os.environ, STRAJA_EXTRA_PORTS=port),
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=sigint_as_on_a_terminal)
 
 
 # What each printing command is run with (PORT: the virtual node; DB: a store; REC: a recording).
@@ -148,7 +155,7 @@ def test_ctrl_c_while_the_command_still_imports_exits_130():
     assert "from straja.__main__ import main" in Path(STRAJA).read_text()  # the entry point
     proc = subprocess.Popen([sys.executable, "-c", SLOW_IMPORT], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=sigint_as_on_a_terminal)
     assert proc.stdout.readline() == "importing\n"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=10)

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from test_cli_signals import sigint_as_on_a_terminal
 from straja.eval.evaluate import GATED, catalogue_scenes, clear_misses, targets
 from straja.eval.scenes import STREAM_LINK, SceneNode, link_streams, matches, run_scene
 from straja.paths import SCENES
@@ -232,7 +233,7 @@ def test_ctrl_c_ends_the_run_and_its_workers_with_130(tmp_path):
     p = subprocess.Popen([STRAJA, "eval", "--scene", *map(str, paths), "--jobs", "2"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True,  # a process group of its own, as a shell's job
-                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                         preexec_fn=sigint_as_on_a_terminal)
     time.sleep(6)
     os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C on a terminal does
     out, err = p.communicate(timeout=60)
