@@ -67,6 +67,7 @@ class App:
         self.reader = LineReader()
         self._stdin = stdin or sys.stdin
         self._byte = bytearray(1)
+        self._replies = []  # the replies of an input burst's commands, sent after it
         self._poll = select.poll()
         self._poll.register(self._stdin, select.POLLIN)
         self._chores_ms = ticks_add(ticks_ms(), -CHORES_MS)  # the first loop turn does them
@@ -182,42 +183,45 @@ class App:
     def _read_input(self):
         """Feed the bytes waiting on the command input to the line reader, a burst at a time;
         nothing after a `reboot` (its reply is the last thing this run says, as on a board that
-        resets at once: a command sent after it is answered by the next run). The burst is
-        planned work if it served a command (one collection for all it served)."""
+        resets at once: a command sent after it is answered by the next run). Serving commands
+        is planned work: one collection for the burst, before its replies are sent, so a host
+        that waits for a reply (and then perhaps sends Ctrl-C) never interrupts the collection.
+        On the unix port (a virtual node) Ctrl-C raises KeyboardInterrupt from a signal handler,
+        inside whatever C code runs, and one raised inside a collection leaves the heap locked
+        for good; on a board it waits for the next bytecode."""
         began = ticks_us()
-        served = False
+        replies = self._replies
         for _ in range(INPUT_BURST):
             if self.reboot_pending or not self._readable():
                 break
             if not self._stdin.buffer.readinto(self._byte, 1):
                 self._close_input()
                 break
-            if self._feed_line_reader():
-                served = True
-        if served:
-            self._planned_work_done(began)
+            self._serve_lines(replies)
+        if replies:
+            gc.collect()
+            for rid, status, text in replies:
+                self.writer.reply(rid, status, text)
+            replies.clear()
+            self.scheduler.pause(ticks_diff(ticks_us(), began))
 
-    def _feed_line_reader(self):
-        """Serve the lines this byte completes; True if there were any."""
-        lines = self.reader.feed(self._byte, 1)
-        if not lines:
-            return False
-        for rid, verb, args in lines:
+    def _serve_lines(self, replies):
+        """Serve the lines this byte completes, their replies added to `replies`."""
+        for rid, verb, args in self.reader.feed(self._byte, 1):
             if verb is None:  # args is the error status of a malformed line
                 status = args
                 why = "line too long" if status == TOO_LONG else "bad line"
                 text = '{"error": "%s"}' % why
             else:
                 status, text = commands.run(self, verb, args)
-            self.writer.reply(rid, status, text)
-        return True
+            replies.append((rid, status, text))
 
     def _planned_work_done(self, began):
-        """After work that allocates (serving a command: JSON in and out, a new plan's buffers;
-        a temporary plan's end), begun at ticks_us() `began`. Nothing else allocates while
-        scanning, so its garbage is collected now rather than by the collector when the heap
-        fills, in the middle of a later dwell; and as for an envelope block, the sweeps move on
-        by the time taken (the work and the collection) instead of overrunning."""
+        """After work that allocates (a temporary plan's end), begun at ticks_us() `began`.
+        Nothing else allocates while scanning, so its garbage is collected now rather than by
+        the collector when the heap fills, in the middle of a later dwell; and as for an
+        envelope block, the sweeps move on by the time taken (the work and the collection)
+        instead of overrunning."""
         gc.collect()
         self.scheduler.pause(ticks_diff(ticks_us(), began))
 
