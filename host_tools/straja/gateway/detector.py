@@ -185,7 +185,9 @@ class NodeDetector:
     def sweep(self, sweep: Sweep, t_us: int, offset_ns: int) -> list[Observation]:
         """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time).
         The compiled stages of the latest plan take it (most sweeps: that plan's) and settle
-        a quiet sweep; only one with something in it comes back to Python."""
+        a quiet sweep; only one with something in it comes back to Python. (The gateway's
+        quiet-sweep lane, straja._gateway_lane, takes a sweep of the latest plan as this does,
+        then detected().)"""
         st = self._latest.get(sweep.front_end)
         taken = SEGMENT_OTHER_PLAN if st is None else st.stages.segment(sweep, t_us)
         if taken == SEGMENT_OTHER_PLAN:
@@ -194,10 +196,19 @@ class NodeDetector:
                 return []
             taken = st.stages.segment(sweep, t_us)
         elif st is not self._last and taken != SEGMENT_REFUSED:
-            self._plans[st.key] = self._plans.pop(st.key)  # (the dict's order is recency)
-            self._last = st
+            self.made_latest(st)
         if taken != SEGMENT_DETECTED:
             return []
+        return self.detected(st, offset_ns)
+
+    def made_latest(self, st: _PlanState) -> None:
+        """A sweep of this front end's latest plan taken: that plan is the node's latest."""
+        self._plans[st.key] = self._plans.pop(st.key)  # (the dict's order is recency)
+        self._last = st
+
+    def detected(self, st: _PlanState, offset_ns: int) -> list[Observation]:
+        """The observations of a sweep whose stages detected something (SEGMENT_DETECTED): the
+        core's later stages, the hopper and the confirmed drone tracks it fed."""
         result = st.core.process_assembled()
         out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
         if result.bursts.size:
