@@ -22,7 +22,7 @@ import numpy as np
 from ..detect._arrays import take_records
 from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
-from ..detect.tracks import STATES
+from ..detect.tracks import BURST, STATES, TRACK
 from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
 from .._detect_sweep import SEGMENT_DETECTED, SEGMENT_OTHER_PLAN, SEGMENT_REFUSED
 from ..protocol import FLAG_INTERLEAVED, FLAG_PAIRS, FLAG_REVISIT, Sweep
@@ -49,6 +49,13 @@ GATEWAY_DEFAULTS = {"max_burst_sweeps": 1}
 
 
 CONFIRMED = STATES.index("confirmed")
+# fields of a tracker record (TRACK) and of a burst (BURST) as tuple positions (their tolist())
+T_ID, T_STATE, T_FIRST, T_START, T_END, T_F_MIN, T_F_MAX, T_F_LAST, T_PEAK = (
+    TRACK.names.index(name) for name in ("track_id", "state", "t_first_us", "t_last_start_us",
+                                         "t_last_end_us", "f_min_khz", "f_max_khz", "f_last_khz",
+                                         "peak_mw"))
+B_CENTRE, B_WIDTH, B_PEAK = (BURST.names.index(name)
+                             for name in ("centre_khz", "bandwidth_khz", "peak_mw"))
 # A core track named a drone family in this many sweeps in a row keeps its name while the
 # classifier calls it something else (_Naming): a track named once by chance is never held; the
 # classifier's steadiness rule of video (classify.STEADY_MIN_BURSTS, 4) tells a bursty access
@@ -91,7 +98,7 @@ class _Naming:
     something else (its name flickers: a weak channel's edge bins come and go, a busy access
     point beside it scatters its readings), the track is still observed under that family, for
     at most the detector's hold after its last such sweep and only while its latest burst stays
-    on the channels it was named on."""
+    on the channels it was named on. (`tr`: a tracker record as its tuple, TRACK's fields.)"""
 
     __slots__ = ("family", "streak", "t_us", "f_lo_khz", "f_hi_khz", "lo_khz", "hi_khz")
 
@@ -103,16 +110,15 @@ class _Naming:
         """Named the drone family `family` in this sweep: the streak counts drone names, of
         whichever family (the core may rename video analog or OFDM as evidence grows)."""
         self.streak += 1
-        self.family, self.t_us = family, int(tr["t_last_start_us"])
-        self.f_lo_khz, self.f_hi_khz = float(tr["f_min_khz"]), float(tr["f_max_khz"])
+        self.family, self.t_us = family, tr[T_START]
+        self.f_lo_khz, self.f_hi_khz = float(tr[T_F_MIN]), float(tr[T_F_MAX])
         self.lo_khz, self.hi_khz = lo_khz, hi_khz
 
     def holds(self, tr, hold_us: int, half_step_khz: float) -> bool:
         """Whether a sweep that did not name the track keeps it observed under self.family."""
         return (self.streak >= HOLD_STREAK
-                and int(tr["t_last_start_us"]) - self.t_us <= hold_us
-                and self.f_lo_khz - half_step_khz <= float(tr["f_last_khz"])
-                <= self.f_hi_khz + half_step_khz)
+                and tr[T_START] - self.t_us <= hold_us
+                and self.f_lo_khz - half_step_khz <= tr[T_F_LAST] <= self.f_hi_khz + half_step_khz)
 
 
 def plan_key(sweep: Sweep) -> tuple:
@@ -251,40 +257,38 @@ class NodeDetector:
         power. The core confirms a track on its confirm_bursts-th burst (a stray alarm never
         gets there), so one observation is evidence enough for an alert."""
         tracks = st.core.tracker.snapshot()
-        ids, ends = tracks["track_id"].tolist(), tracks["t_last_end_us"].tolist()
+        rows = tracks.tolist()  # (plain tuples: a field of a record array is a view a read)
         reported = st.reported
-        fresh = [i for i, (tid, end) in enumerate(zip(ids, ends)) if reported.get(tid) != end]
+        fresh = [i for i, row in enumerate(rows) if reported.get(row[T_ID]) != row[T_END]]
         if not fresh:
             return []
-        reported.update((ids[i], ends[i]) for i in fresh)
+        reported.update((rows[i][T_ID], rows[i][T_END]) for i in fresh)
         # every live track is in `reported` now: more entries than live tracks are ended ones
-        if len(reported) > len(ids):
-            live = set(ids)
+        if len(reported) > len(rows):
+            live = {row[T_ID] for row in rows}
             for tid in [t for t in reported if t not in live]:
                 del reported[tid]
                 st.naming.pop(tid, None)
-        states = tracks["state"].tolist()
-        rows = [i for i in fresh if states[i] == CONFIRMED]
-        if not rows:
+        confirmed = [i for i in fresh if rows[i][T_STATE] == CONFIRMED]
+        if not confirmed:
             return []
-        confirmed = take_records(tracks, rows)
         # only these can be observed, so only these are classified (classify is the cost here);
-        # the tracks and the sweep's bursts (one or a few) as plain numbers
-        classes = st.core.class_rows(confirmed)
-        centre, width, peak_mw = (bursts[f].tolist()
-                                  for f in ("centre_khz", "bandwidth_khz", "peak_mw"))
-        half = max(width) / 2
+        # the sweep's bursts (one or a few) as plain numbers
+        classes = st.core.class_rows(take_records(tracks, confirmed))
+        burst_rows = bursts.tolist()
+        spans = [(b[B_CENTRE] - b[B_WIDTH] / 2, b[B_CENTRE] + b[B_WIDTH] / 2, b[B_PEAK])
+                 for b in burst_rows]
+        half = max(b[B_WIDTH] for b in burst_rows) / 2
         half_step = st.core.step_khz / 2
         naming = st.naming
         out = []
-        names = confirmed.dtype.names
-        for values, (_, family, _, drone, _) in zip(confirmed.tolist(), classes):
-            tr = dict(zip(names, values))
-            tid = int(tr["track_id"])
+        for i, (_, family, _, drone, _) in zip(confirmed, classes):
+            tr = rows[i]
+            tid = tr[T_ID]
             named = naming.get(tid)
             held = False
             if drone and family in DRONE_FAMILIES:
-                lo, hi = float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half
+                lo, hi = tr[T_F_MIN] - half, tr[T_F_MAX] + half
                 if named is None:
                     named = naming[tid] = _Naming()
                 named.named(family, tr, lo, hi)
@@ -293,13 +297,11 @@ class NodeDetector:
             else:
                 naming.pop(tid, None)  # moved, held long enough, or never named steadily
                 continue
-            mine = [p for c, w, p in zip(centre, width, peak_mw)
-                    if c + w / 2 >= lo and c - w / 2 <= hi]
-            peak = max(mine) if mine else float(tr["peak_mw"])
-            out.append(Observation(self.node_id, family,
-                                   int(tr["t_last_start_us"]) * 1000 + offset_ns,
+            mine = [peak for b_lo, b_hi, peak in spans if b_hi >= lo and b_lo <= hi]
+            peak = max(mine) if mine else tr[T_PEAK]
+            out.append(Observation(self.node_id, family, tr[T_START] * 1000 + offset_ns,
                                    int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),
-                                   int(tr["t_first_us"]) * 1000 + offset_ns, held))
+                                   tr[T_FIRST] * 1000 + offset_ns, held))
         return out
 
 
