@@ -50,10 +50,9 @@ GATEWAY_DEFAULTS = {"max_burst_sweeps": 1}
 
 CONFIRMED = STATES.index("confirmed")
 # fields of a tracker record (TRACK) and of a burst (BURST) as tuple positions (their tolist())
-T_ID, T_STATE, T_FIRST, T_START, T_END, T_F_MIN, T_F_MAX, T_F_LAST, T_PEAK = (
-    TRACK.names.index(name) for name in ("track_id", "state", "t_first_us", "t_last_start_us",
-                                         "t_last_end_us", "f_min_khz", "f_max_khz", "f_last_khz",
-                                         "peak_mw"))
+T_ID, T_FIRST, T_START, T_F_MIN, T_F_MAX, T_F_LAST, T_PEAK = (
+    TRACK.names.index(name) for name in ("track_id", "t_first_us", "t_last_start_us",
+                                         "f_min_khz", "f_max_khz", "f_last_khz", "peak_mw"))
 B_CENTRE, B_WIDTH, B_PEAK = (BURST.names.index(name)
                              for name in ("centre_khz", "bandwidth_khz", "peak_mw"))
 # A core track named a drone family in this many sweeps in a row keeps its name while the
@@ -257,24 +256,27 @@ class NodeDetector:
         power. The core confirms a track on its confirm_bursts-th burst (a stray alarm never
         gets there), so one observation is evidence enough for an alert."""
         tracks = st.core.tracker.snapshot()
-        rows = tracks.tolist()  # (plain tuples: a field of a record array is a view a read)
+        ids, ends = tracks["track_id"].tolist(), tracks["t_last_end_us"].tolist()
         reported = st.reported
-        fresh = [i for i, row in enumerate(rows) if reported.get(row[T_ID]) != row[T_END]]
+        fresh = [i for i, (tid, end) in enumerate(zip(ids, ends)) if reported.get(tid) != end]
         if not fresh:
             return []
-        reported.update((rows[i][T_ID], rows[i][T_END]) for i in fresh)
+        reported.update((ids[i], ends[i]) for i in fresh)
         # every live track is in `reported` now: more entries than live tracks are ended ones
-        if len(reported) > len(rows):
-            live = {row[T_ID] for row in rows}
+        if len(reported) > len(ids):
+            live = set(ids)
             for tid in [t for t in reported if t not in live]:
                 del reported[tid]
                 st.naming.pop(tid, None)
-        confirmed = [i for i in fresh if rows[i][T_STATE] == CONFIRMED]
-        if not confirmed:
+        states = tracks["state"].tolist()
+        rows = [i for i in fresh if states[i] == CONFIRMED]
+        if not rows:
             return []
+        confirmed = take_records(tracks, rows)
         # only these can be observed, so only these are classified (classify is the cost here);
-        # the sweep's bursts (one or a few) as plain numbers
-        classes = st.core.class_rows(take_records(tracks, confirmed))
+        # the tracks and the sweep's bursts (one or a few) as plain tuples (a field of a record
+        # array is a view a read)
+        classes = st.core.class_rows(confirmed)
         burst_rows = bursts.tolist()
         spans = [(b[B_CENTRE] - b[B_WIDTH] / 2, b[B_CENTRE] + b[B_WIDTH] / 2, b[B_PEAK])
                  for b in burst_rows]
@@ -282,8 +284,7 @@ class NodeDetector:
         half_step = st.core.step_khz / 2
         naming = st.naming
         out = []
-        for i, (_, family, _, drone, _) in zip(confirmed, classes):
-            tr = rows[i]
+        for tr, (_, family, _, drone, _) in zip(confirmed.tolist(), classes):
             tid = tr[T_ID]
             named = naming.get(tid)
             held = False
