@@ -57,18 +57,26 @@ cdef class Heard:
     """What every frame of a node changes: `clock` (its ClockOffset), `frames` (counted) and
     `last_seen_ns` (its arrival); `online` and `source` (its port) are the node's too, read by
     Lane.take() at C level."""
-    cdef public ClockOffset clock
+    cdef ClockOffset _clock
     cdef public long long frames
     cdef public object last_seen_ns, source
     cdef public bint online
 
     def __init__(self):
-        self.clock = ClockOffset()
+        self._clock = ClockOffset()
         self.last_seen_ns, self.source = 0, ""
+
+    @property
+    def clock(self):
+        return self._clock
+
+    @clock.setter
+    def clock(self, ClockOffset value not None):
+        self._clock = value
 
     cpdef heard(self, object t_node_ns, object arrival_ns):
         """A frame sent at t_node_ns (node time) arrived at arrival_ns (gateway time)."""
-        self.clock.update(t_node_ns, arrival_ns)
+        self._clock.update(t_node_ns, arrival_ns)
         self.frames += 1
         self.last_seen_ns = arrival_ns
 

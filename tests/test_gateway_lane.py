@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from straja import protocol
 from straja._gateway_lane import ClockOffset
 from straja.gateway import config
@@ -104,3 +106,13 @@ def test_clock_offset_follows_the_minimum_delay_with_any_node_time():
     assert clock.update(7_000, 11_600 + 10**9) == 4_600 + int(10**9 * 200e-6)
     huge = (2**64 - 1) * 1000
     assert clock.update(huge, T0) == T0 - huge
+
+
+def test_a_node_is_heard_by_one_method_and_its_clock_is_always_one():
+    from straja.gateway.health import NodeHealth
+    health = NodeHealth(3, 5)
+    health.heard(1_000, 5_000)
+    health.heard(2_000, 5_500)
+    assert (health.frames, health.last_seen_ns, health.clock.offset_ns) == (2, 5_500, 3_500)
+    with pytest.raises(TypeError):
+        health.clock = None  # (the compiled path calls it without a check)

@@ -22,7 +22,7 @@ import numpy as np
 from ..detect._arrays import take_records
 from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
-from ..detect.tracks import BURST, STATES, TRACK
+from ..detect.tracks import STATES, TRACK
 from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
 from .._detect_sweep import SEGMENT_DETECTED, SEGMENT_OTHER_PLAN, SEGMENT_REFUSED
 from ..protocol import FLAG_INTERLEAVED, FLAG_PAIRS, FLAG_REVISIT, Sweep
@@ -49,12 +49,10 @@ GATEWAY_DEFAULTS = {"max_burst_sweeps": 1}
 
 
 CONFIRMED = STATES.index("confirmed")
-# fields of a tracker record (TRACK) and of a burst (BURST) as tuple positions (their tolist())
+# fields of a tracker record (TRACK) as tuple positions (its tolist())
 T_ID, T_FIRST, T_START, T_F_MIN, T_F_MAX, T_F_LAST, T_PEAK = (
     TRACK.names.index(name) for name in ("track_id", "t_first_us", "t_last_start_us",
                                          "f_min_khz", "f_max_khz", "f_last_khz", "peak_mw"))
-B_CENTRE, B_WIDTH, B_PEAK = (BURST.names.index(name)
-                             for name in ("centre_khz", "bandwidth_khz", "peak_mw"))
 # A core track named a drone family in this many sweeps in a row keeps its name while the
 # classifier calls it something else (_Naming): a track named once by chance is never held; the
 # classifier's steadiness rule of video (classify.STEADY_MIN_BURSTS, 4) tells a bursty access
@@ -274,13 +272,12 @@ class NodeDetector:
             return []
         confirmed = take_records(tracks, rows)
         # only these can be observed, so only these are classified (classify is the cost here);
-        # the tracks and the sweep's bursts (one or a few) as plain tuples (a field of a record
-        # array is a view a read)
+        # the tracks as plain tuples (a field of a record array is a view a read), the sweep's
+        # bursts as plain numbers
         classes = st.core.class_rows(confirmed)
-        burst_rows = bursts.tolist()
-        spans = [(b[B_CENTRE] - b[B_WIDTH] / 2, b[B_CENTRE] + b[B_WIDTH] / 2, b[B_PEAK])
-                 for b in burst_rows]
-        half = max(b[B_WIDTH] for b in burst_rows) / 2
+        centre, width, peak_mw = (bursts[f].tolist()
+                                  for f in ("centre_khz", "bandwidth_khz", "peak_mw"))
+        half = max(width) / 2
         half_step = st.core.step_khz / 2
         naming = st.naming
         out = []
@@ -298,7 +295,8 @@ class NodeDetector:
             else:
                 naming.pop(tid, None)  # moved, held long enough, or never named steadily
                 continue
-            mine = [peak for b_lo, b_hi, peak in spans if b_hi >= lo and b_lo <= hi]
+            mine = [p for c, w, p in zip(centre, width, peak_mw)
+                    if c + w / 2 >= lo and c - w / 2 <= hi]
             peak = max(mine) if mine else tr[T_PEAK]
             out.append(Observation(self.node_id, family, tr[T_START] * 1000 + offset_ns,
                                    int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),
