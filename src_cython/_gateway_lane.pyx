@@ -7,8 +7,8 @@ decoded chunk in C: the same state changes, in the same order, as Pipeline._fram
 (the frame counted, its sequence number accepted, the node heard, the sweep kept for a video
 profile's floor, the detector's stages given the segment), without the Python dispatch around
 them. It stops at the first frame that is anything else (a STATUS, a reply, a new node, a
-sweep of another plan, a dashboard tap, a profile pending) and leaves it, with nothing changed,
-to Pipeline._frame; a sweep whose stages detected something is taken and handed back
+sweep of another plan, a dashboard tap, a profile asked of the node) and leaves it, with
+nothing changed, to Pipeline._frame; a sweep whose stages detected something is taken and handed back
 (`detected`), so the pipeline runs the detection's later stages and fusion on it.
 
 `Heard` is what every frame of a node changes (NodeHealth's base): its clock offset, frame
@@ -123,8 +123,8 @@ cdef class Lane:
                 return i  # (None: a node not known yet)
             health = <Heard>found
             if not health.online or health.source != source or self.sweep_taps \
-                    or self.profiler.pending:
-                return i
+                    or node_id in self.profiler.pending:
+                return i  # (a profile asked of another node: _frame finds this sweep not it)
             detector = self.detectors[node_id]
             body = frame.body
             plan = detector._latest.get(body.front_end)
