@@ -194,15 +194,19 @@ cdef class SweepStages:
             self.second = np.zeros((1, self.n_bins), np.uint8)
         self.assembling = True
 
-    def segment(self, sweep, long long t_us):
-        """One SWEEP segment (t_us: its header time): SEGMENT_* (module constants)."""
+    cpdef bint of_plan(self, sweep) except -1:
+        """Whether a SWEEP segment is of the plan assemble() took (segment() takes it)."""
         if not self.assembling:
             raise RuntimeError("segment() before assemble()")
-        cdef long long flags = sweep.flags
-        if (sweep.front_end != self.plan_front_end or sweep.start_khz != self.plan_start_khz
-                or sweep.step_khz != self.plan_step_khz or sweep.total != self.n_bins
-                or flags & self.plan_mask != self.plan_flags):
+        return (sweep.front_end == self.plan_front_end and sweep.start_khz == self.plan_start_khz
+                and sweep.step_khz == self.plan_step_khz and sweep.total == self.n_bins
+                and sweep.flags & self.plan_mask == self.plan_flags)
+
+    def segment(self, sweep, long long t_us):
+        """One SWEEP segment (t_us: its header time): SEGMENT_* (module constants)."""
+        if not self.of_plan(sweep):
             return SEGMENT_OTHER_PLAN
+        cdef long long flags = sweep.flags
         rssi = sweep.rssi
         if not PyBytes_Check(rssi):
             rssi = bytes(rssi)

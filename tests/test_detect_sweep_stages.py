@@ -116,6 +116,8 @@ def test_segments_of_another_plan_or_bad_ones_are_not_taken():
     stages = pipe.stages
     with pytest.raises(RuntimeError, match="assemble"):
         stages.segment(Sweep(0, 0, 1, 5_645_000, 20_000, 500, 100, 0, 8, bytes(8)), 0)
+    with pytest.raises(RuntimeError, match="assemble"):
+        stages.of_plan(Sweep(0, 0, 1, 5_645_000, 20_000, 500, 100, 0, 8, bytes(8)))
     with pytest.raises(ValueError, match="channels"):
         stages.assemble(0, 5_645_000, 20_000, 9, 0, PLAN_FLAGS)
     with pytest.raises(ValueError, match="REVISIT"):
@@ -126,8 +128,10 @@ def test_segments_of_another_plan_or_bad_ones_are_not_taken():
              Sweep(0, 0, 1, 5_645_000, 10_000, 500, 100, 0, 8, bytes(8)),
              Sweep(0, FLAG_REVISIT, 1, 5_645_000, 20_000, 500, 100, 0, 8, bytes(16))]
     assert [stages.segment(s, 0) for s in other] == [SEGMENT_OTHER_PLAN] * 4
+    assert not any(stages.of_plan(s) for s in other)  # (what segment() checks first)
     bad = [Sweep(0, 0, 1, 5_645_000, 20_000, 500, 100, 4, 8, bytes(5)),   # past the end
            Sweep(0, 0, 1, 5_645_000, 20_000, 500, 100, -1, 8, bytes(2))]  # before the start
+    assert all(stages.of_plan(s) for s in bad)  # of the plan, refused by segment()
     assert [stages.segment(s, 0) for s in bad] == [SEGMENT_REFUSED] * 2
     assert stages.t_us[0] == 0 and not stages.det.any()  # nothing of them kept
     whole = Sweep(0, 0, 1, 5_645_000, 20_000, 500, 100, 0, 8, bytearray(b"\x50" * 8))

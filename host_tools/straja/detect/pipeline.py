@@ -336,11 +336,17 @@ class Pipeline:
         self._look_gap = min(LOOK_GAP_MAX, self._look_gap + max(1, self._look_gap // 4))
         self._next_look = self._bursts_seen + self._look_gap
         snap = self.tracker.snapshot()
-        due = np.array([self._pending.get(tid, -1) for tid in snap["track_id"].tolist()])
-        fresh = snap[(due >= 0) & ((snap["n_bursts"] >= due * 1.25) | streak_look)]
-        if not fresh.size:
+        # (one track or a few: plain tuples, not arrays of them)
+        pending, rows = self._pending, []
+        for row, (tid, n_bursts) in enumerate(zip(snap["track_id"].tolist(),
+                                                  snap["n_bursts"].tolist())):
+            due = pending.get(tid, -1)
+            if due >= 0 and (n_bursts >= due * 1.25 or streak_look):
+                rows.append(row)
+                pending[tid] = n_bursts
+        if not rows:
             return self._no_alerts
-        self._pending.update(zip(fresh["track_id"].tolist(), fresh["n_bursts"].tolist()))
+        fresh = snap[rows]
         classes = self.classes(fresh)
         alerts = classes[classes["drone"]]
         for tid in alerts["track_id"].tolist():

@@ -22,7 +22,7 @@ import numpy as np
 from ..detect._arrays import take_records
 from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
-from ..detect.tracks import STATES
+from ..detect.tracks import STATES, TRACK
 from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
 from .._detect_sweep import SEGMENT_DETECTED, SEGMENT_OTHER_PLAN, SEGMENT_REFUSED
 from ..protocol import FLAG_INTERLEAVED, FLAG_PAIRS, FLAG_REVISIT, Sweep
@@ -49,6 +49,10 @@ GATEWAY_DEFAULTS = {"max_burst_sweeps": 1}
 
 
 CONFIRMED = STATES.index("confirmed")
+# fields of a tracker record (TRACK) as tuple positions (its tolist())
+T_ID, T_FIRST, T_START, T_F_MIN, T_F_MAX, T_F_LAST, T_PEAK = (
+    TRACK.names.index(name) for name in ("track_id", "t_first_us", "t_last_start_us",
+                                         "f_min_khz", "f_max_khz", "f_last_khz", "peak_mw"))
 # A core track named a drone family in this many sweeps in a row keeps its name while the
 # classifier calls it something else (_Naming): a track named once by chance is never held; the
 # classifier's steadiness rule of video (classify.STEADY_MIN_BURSTS, 4) tells a bursty access
@@ -91,7 +95,7 @@ class _Naming:
     something else (its name flickers: a weak channel's edge bins come and go, a busy access
     point beside it scatters its readings), the track is still observed under that family, for
     at most the detector's hold after its last such sweep and only while its latest burst stays
-    on the channels it was named on."""
+    on the channels it was named on. (`tr`: a tracker record as its tuple, TRACK's fields.)"""
 
     __slots__ = ("family", "streak", "t_us", "f_lo_khz", "f_hi_khz", "lo_khz", "hi_khz")
 
@@ -103,16 +107,15 @@ class _Naming:
         """Named the drone family `family` in this sweep: the streak counts drone names, of
         whichever family (the core may rename video analog or OFDM as evidence grows)."""
         self.streak += 1
-        self.family, self.t_us = family, int(tr["t_last_start_us"])
-        self.f_lo_khz, self.f_hi_khz = float(tr["f_min_khz"]), float(tr["f_max_khz"])
+        self.family, self.t_us = family, tr[T_START]
+        self.f_lo_khz, self.f_hi_khz = float(tr[T_F_MIN]), float(tr[T_F_MAX])
         self.lo_khz, self.hi_khz = lo_khz, hi_khz
 
     def holds(self, tr, hold_us: int, half_step_khz: float) -> bool:
         """Whether a sweep that did not name the track keeps it observed under self.family."""
         return (self.streak >= HOLD_STREAK
-                and int(tr["t_last_start_us"]) - self.t_us <= hold_us
-                and self.f_lo_khz - half_step_khz <= float(tr["f_last_khz"])
-                <= self.f_hi_khz + half_step_khz)
+                and tr[T_START] - self.t_us <= hold_us
+                and self.f_lo_khz - half_step_khz <= tr[T_F_LAST] <= self.f_hi_khz + half_step_khz)
 
 
 def plan_key(sweep: Sweep) -> tuple:
@@ -185,7 +188,9 @@ class NodeDetector:
     def sweep(self, sweep: Sweep, t_us: int, offset_ns: int) -> list[Observation]:
         """Take one SWEEP frame (t_us: its header time; offset_ns: gateway minus node time).
         The compiled stages of the latest plan take it (most sweeps: that plan's) and settle
-        a quiet sweep; only one with something in it comes back to Python."""
+        a quiet sweep; only one with something in it comes back to Python. (The gateway's
+        quiet-sweep lane, straja._gateway_lane, takes a sweep of the latest plan as this does,
+        then detected().)"""
         st = self._latest.get(sweep.front_end)
         taken = SEGMENT_OTHER_PLAN if st is None else st.stages.segment(sweep, t_us)
         if taken == SEGMENT_OTHER_PLAN:
@@ -194,10 +199,19 @@ class NodeDetector:
                 return []
             taken = st.stages.segment(sweep, t_us)
         elif st is not self._last and taken != SEGMENT_REFUSED:
-            self._plans[st.key] = self._plans.pop(st.key)  # (the dict's order is recency)
-            self._last = st
+            self.made_latest(st)
         if taken != SEGMENT_DETECTED:
             return []
+        return self.detected(st, offset_ns)
+
+    def made_latest(self, st: _PlanState) -> None:
+        """A sweep of this front end's latest plan taken: that plan is the node's latest."""
+        self._plans[st.key] = self._plans.pop(st.key)  # (the dict's order is recency)
+        self._last = st
+
+    def detected(self, st: _PlanState, offset_ns: int) -> list[Observation]:
+        """The observations of a sweep whose stages detected something (SEGMENT_DETECTED): the
+        core's later stages, the hopper and the confirmed drone tracks it fed."""
         result = st.core.process_assembled()
         out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
         if result.bursts.size:
@@ -258,7 +272,8 @@ class NodeDetector:
             return []
         confirmed = take_records(tracks, rows)
         # only these can be observed, so only these are classified (classify is the cost here);
-        # the tracks and the sweep's bursts (one or a few) as plain numbers
+        # the tracks as plain tuples (a field of a record array is a view a read), the sweep's
+        # bursts as plain numbers
         classes = st.core.class_rows(confirmed)
         centre, width, peak_mw = (bursts[f].tolist()
                                   for f in ("centre_khz", "bandwidth_khz", "peak_mw"))
@@ -266,14 +281,12 @@ class NodeDetector:
         half_step = st.core.step_khz / 2
         naming = st.naming
         out = []
-        names = confirmed.dtype.names
-        for values, (_, family, _, drone, _) in zip(confirmed.tolist(), classes):
-            tr = dict(zip(names, values))
-            tid = int(tr["track_id"])
+        for tr, (_, family, _, drone, _) in zip(confirmed.tolist(), classes):
+            tid = tr[T_ID]
             named = naming.get(tid)
             held = False
             if drone and family in DRONE_FAMILIES:
-                lo, hi = float(tr["f_min_khz"]) - half, float(tr["f_max_khz"]) + half
+                lo, hi = tr[T_F_MIN] - half, tr[T_F_MAX] + half
                 if named is None:
                     named = naming[tid] = _Naming()
                 named.named(family, tr, lo, hi)
@@ -284,11 +297,10 @@ class NodeDetector:
                 continue
             mine = [p for c, w, p in zip(centre, width, peak_mw)
                     if c + w / 2 >= lo and c - w / 2 <= hi]
-            peak = max(mine) if mine else float(tr["peak_mw"])
-            out.append(Observation(self.node_id, family,
-                                   int(tr["t_last_start_us"]) * 1000 + offset_ns,
+            peak = max(mine) if mine else tr[T_PEAK]
+            out.append(Observation(self.node_id, family, tr[T_START] * 1000 + offset_ns,
                                    int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),
-                                   int(tr["t_first_us"]) * 1000 + offset_ns, held))
+                                   tr[T_FIRST] * 1000 + offset_ns, held))
         return out
 
 

@@ -1,51 +1,24 @@
 """Per-node health: online/offline from heartbeats, frame loss from sequence gaps, clock offset."""
 from __future__ import annotations
 
+from .._gateway_lane import ClockOffset, Heard
 from ..protocol import RESET_CAUSES, SeqTracker, Status
 from .events import NodeEvent, NodeOffline, NodeOnline, NodeRestarted, NodeStats
 
-# Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
-# so a node whose clock runs slow is followed, while one late frame never pulls it up.
-DRIFT_ALLOWANCE = 200e-6
 NO_EVENTS: tuple = ()  # what a frame that changes nothing gives
 
 
-class ClockOffset:
-    """Gateway time minus node time, from frame arrival times (ns).
-
-    arrival = t_node + offset + delay with delay >= 0, so the smallest arrival - t_node seen is
-    the best estimate of offset (the minimum-delay filter of NTP, RFC 5905 section 10); it may
-    rise by DRIFT_ALLOWANCE per ns of elapsed time so a drifting node clock is followed.
-    """
-
-    def __init__(self):
-        self.offset_ns: int | None = None
-        self._last_arrival = 0
-
-    def update(self, t_node_ns: int, arrival_ns: int) -> int:
-        sample = arrival_ns - t_node_ns
-        if self.offset_ns is None:
-            self.offset_ns = sample
-        else:
-            allowed = self.offset_ns + int((arrival_ns - self._last_arrival) * DRIFT_ALLOWANCE)
-            self.offset_ns = sample if sample <= allowed else allowed  # (min(), without its call)
-        self._last_arrival = arrival_ns
-        return self.offset_ns
-
-
-class NodeHealth:
-    """What the gateway knows of one node, and the events its changes make."""
+class NodeHealth(Heard):
+    """What the gateway knows of one node, and the events its changes make. Its clock offset,
+    frame count, time last heard, online and port are its compiled base's (Heard: the
+    gateway's quiet-sweep path updates them in C, straja._gateway_lane)."""
 
     def __init__(self, node_id: int, timeout_ns: int):
+        super().__init__()
         self.node_id = node_id
         self.timeout_ns = timeout_ns
-        self.online = False
-        self.source = ""
-        self.last_seen_ns = 0
-        self.clock = ClockOffset()
         self.status: Status | None = None
         self.info: dict = {}
-        self.frames = 0
         self.restarts = 0
 
     def to_gateway_ns(self, t_us: int) -> int:
@@ -64,9 +37,7 @@ class NodeHealth:
                 events = [NodeRestarted(arrival_ns, self.node_id, body.boot_count,
                                         RESET_CAUSES.get(body.reset_cause, "unknown"))]
             self.status = body
-        self.clock.update(frame.t_us * 1000, arrival_ns)
-        self.frames += 1
-        self.last_seen_ns = arrival_ns
+        self.heard(frame.t_us * 1000, arrival_ns)
         if not self.online or source != self.source:
             self.online = True
             self.source = source

@@ -23,6 +23,7 @@ import heapq
 import numpy.ma  # noqa: F401 (NumPy imports it lazily inside np.median and np.unique of floats:
 #                  40 ms of the first video profile's alert update, paid here at start instead)
 
+from .._gateway_lane import Lane
 from ..detect.video_profile import CANNOT_TELL
 from ..framing import Decoder
 from ..protocol import CONSOLE_BYTES, MODES, REMOTEID, REPLY, STATUS, SWEEP, Console, SeqTracker
@@ -98,6 +99,9 @@ class Pipeline:
         self.quarantined: dict[str, int] = {}   # source -> until (ns)
         self.recovering: dict[str, int] = {}    # source -> no new soft reset before (ns)
         self.sweep_taps: list = []  # callables (node_id, t_ns, Sweep): the dashboard's spectra
+        # the quiet sweeps of a chunk settled in C (_frame's changes, without its dispatch)
+        self._lane = Lane(self.nodes, self.detectors, self.counts, self.seq, self.source_node,
+                          self.sweep_taps, self.profiler, cfg.node_ids)
 
     # -- inputs ------------------------------------------------------------------------------
     def open_source(self, source: str, t_ns: int) -> Output:
@@ -157,11 +161,20 @@ class Pipeline:
         if decoder is None:
             decoder = self.decoders[source] = Decoder()
         try:
-            for item in decoder.feed(data):
-                if isinstance(item, Console):
+            items, lane = decoder.feed(data), self._lane
+            i, n = lane.take(items, 0, source, t_ns), len(items)
+            while True:  # (most chunks: every frame a quiet sweep the lane settled)
+                if lane.detected is not None:  # the sweep before items[i], taken by the lane
+                    _, health, detector, plan = lane.detected
+                    self._observed(detector.detected(plan, health.clock.offset_ns or 0),
+                                   t_ns, out)
+                if i == n:
+                    break
+                if isinstance(items[i], Console):
                     self.counts["console_chunks"] += 1
                 else:
-                    self._frame(item, source, t_ns, out)
+                    self._frame(items[i], source, t_ns, out)
+                i = lane.take(items, i + 1, source, t_ns)
             if not data.endswith(b"\0"):  # (most chunks end with a frame: no prompt to look for)
                 self._prompt(data, source, t_ns, out)
         except Exception as e:  # noqa: BLE001 (any fault of one node's data is contained)
@@ -271,10 +284,8 @@ class Pipeline:
             if profiler.pending and self._profile_sweep(health, body, out):
                 return  # the profile asked of the node: not a sweep of its plan
             profiler.normal_sweep(node_id, body)
-            observations = self.detectors[node_id].sweep(body, frame.t_us,
-                                                         health.clock.offset_ns or 0)
-            for obs in observations:
-                self._fuse(obs, t_ns, out)
+            self._observed(self.detectors[node_id].sweep(body, frame.t_us,
+                                                         health.clock.offset_ns or 0), t_ns, out)
         elif kind == REPLY:
             self._reply(health, body, t_ns, out)
         elif kind == REMOTEID:
@@ -359,6 +370,10 @@ class Pipeline:
         track = self.fusion.name(done.track_id, done.family)
         if track is not None:
             self._alert_events(self.alerts.track_updated(track, self.now_ns, renamed=True), out)
+
+    def _observed(self, observations: list, t_ns: int, out: Output) -> None:
+        for obs in observations:
+            self._fuse(obs, t_ns, out)
 
     def _fuse(self, obs, t_ns: int, out: Output) -> None:
         track, new = self.fusion.observe(obs)

@@ -1,0 +1,146 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The gateway's quiet sweeps in one compiled call a chunk (straja.gateway.pipeline).
+
+Most frames a gateway reads are SWEEP frames of an online node, on its own port, of the plan its
+front end last ran, and nothing is detected in them. `Lane.take()` settles those frames of a
+decoded chunk in C: the same state changes, in the same order, as Pipeline._frame makes of them
+(the frame counted, its sequence number accepted, the node heard, the sweep kept for a video
+profile's floor, the detector's stages given the segment), without the Python dispatch around
+them. It stops at the first frame that is anything else (a STATUS, a reply, a new node, a
+sweep of another plan, a dashboard tap, a profile asked of the node) and leaves it, with
+nothing changed, to Pipeline._frame; a sweep whose stages detected something is taken and handed back
+(`detected`), so the pipeline runs the detection's later stages and fusion on it.
+
+`Heard` is what every frame of a node changes (NodeHealth's base): its clock offset, frame
+count and the time it was last heard, so both paths update them by the same C method.
+"""
+from straja.protocol import Frame
+from straja.protocol import SWEEP as _SWEEP
+from straja._detect_sweep import SEGMENT_DETECTED as _DETECTED, SEGMENT_REFUSED as _REFUSED
+
+# Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
+# so a node whose clock runs slow is followed, while one late frame never pulls it up.
+DRIFT_ALLOWANCE = 200e-6
+
+cdef int SWEEP = _SWEEP
+cdef int DETECTED = _DETECTED
+cdef int REFUSED = _REFUSED
+
+
+cdef class ClockOffset:
+    """Gateway time minus node time, from frame arrival times (ns).
+
+    arrival = t_node + offset + delay with delay >= 0, so the smallest arrival - t_node seen is
+    the best estimate of offset (the minimum-delay filter of NTP, RFC 5905 section 10); it may
+    rise by DRIFT_ALLOWANCE per ns of elapsed time so a drifting node clock is followed.
+    Python integers (a node's t_us is any u64: its ns need not fit 64 bits).
+    """
+    cdef public object offset_ns  # None before the first frame
+    cdef object _last_arrival
+
+    def __init__(self):
+        self.offset_ns = None
+        self._last_arrival = 0
+
+    cpdef object update(self, object t_node_ns, object arrival_ns):
+        sample = arrival_ns - t_node_ns
+        if self.offset_ns is None:
+            self.offset_ns = sample
+        else:
+            allowed = self.offset_ns + int((arrival_ns - self._last_arrival) * DRIFT_ALLOWANCE)
+            self.offset_ns = sample if sample <= allowed else allowed
+        self._last_arrival = arrival_ns
+        return self.offset_ns
+
+
+cdef class Heard:
+    """What every frame of a node changes: `clock` (its ClockOffset), `frames` (counted) and
+    `last_seen_ns` (its arrival); `online` and `source` (its port) are the node's too, read by
+    Lane.take() at C level."""
+    cdef ClockOffset _clock
+    cdef public long long frames
+    cdef public object last_seen_ns, source
+    cdef public bint online
+
+    def __init__(self):
+        self._clock = ClockOffset()
+        self.last_seen_ns, self.source = 0, ""
+
+    @property
+    def clock(self):
+        return self._clock
+
+    @clock.setter
+    def clock(self, ClockOffset value not None):
+        self._clock = value
+
+    cpdef heard(self, object t_node_ns, object arrival_ns):
+        """A frame sent at t_node_ns (node time) arrived at arrival_ns (gateway time)."""
+        self._clock.update(t_node_ns, arrival_ns)
+        self.frames += 1
+        self.last_seen_ns = arrival_ns
+
+
+cdef class Lane:
+    """The quiet-sweep path of a Pipeline, over its own containers (the same objects: the
+    pipeline never replaces them): nodes (node id -> NodeHealth, a Heard), detectors (node id ->
+    NodeDetector), counts, seq (SeqTracker), source_node, sweep_taps, profiler (VideoProfiler),
+    node_ids (the config's; empty: any)."""
+    cdef dict nodes, detectors, counts, source_node
+    cdef list sweep_taps
+    cdef object seq_accept, profiler, node_ids
+    cdef bint any_node
+    # the frame before the index take() returned, taken, whose stages detected something:
+    # (frame, NodeHealth, NodeDetector, plan state), or None
+    cdef readonly object detected
+
+    def __init__(self, dict nodes, dict detectors, dict counts, seq, dict source_node,
+                 list sweep_taps, profiler, node_ids):
+        self.nodes, self.detectors, self.counts = nodes, detectors, counts
+        self.source_node, self.sweep_taps, self.profiler = source_node, sweep_taps, profiler
+        self.seq_accept = seq.accept
+        self.node_ids, self.any_node = node_ids, not node_ids
+        self.detected = None
+
+    def take(self, list items, Py_ssize_t start, source, t_ns):
+        """Settle items[start:] (a decoder's events of one chunk from `source`, arrived at t_ns)
+        up to the first that is not a quiet sweep of the lane (module docstring); returns its
+        index (len(items): all settled). `detected` is set when the frame before it was taken
+        with something detected."""
+        cdef Py_ssize_t i, n = len(items)
+        cdef Heard health
+        cdef int taken
+        self.detected = None
+        for i in range(start, n):
+            frame = items[i]
+            if type(frame) is not Frame or frame.type != SWEEP:
+                return i
+            node_id = frame.node_id
+            if not self.any_node and node_id not in self.node_ids:
+                return i
+            found = self.nodes.get(node_id)
+            if not isinstance(found, Heard):
+                return i  # (None: a node not known yet)
+            health = <Heard>found
+            if not health.online or health.source != source or self.sweep_taps \
+                    or node_id in self.profiler.pending:
+                return i  # (a profile asked of another node: _frame finds this sweep not it)
+            detector = self.detectors[node_id]
+            body = frame.body
+            plan = detector._latest.get(body.front_end)
+            if plan is None or not plan.stages.of_plan(body):
+                return i  # a plan the node did not run last (NodeDetector.sweep makes it)
+            # Pipeline._frame's changes for this frame, in its order
+            self.counts["frames"] += 1
+            t_us = frame.t_us
+            self.seq_accept(node_id, frame.seq, t_us, -1)
+            self.source_node[source] = node_id
+            health.heard(t_us * 1000, t_ns)
+            self.profiler.normal_sweep(node_id, body)
+            taken = plan.stages.segment(body, t_us)
+            if taken != REFUSED and plan is not detector._last:
+                detector.made_latest(plan)
+            if taken == DETECTED:
+                self.detected = (frame, health, detector, plan)
+                return i + 1
+        return n
