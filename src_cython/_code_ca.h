@@ -1,29 +1,26 @@
-/* Code-domain CA-CFAR loops of straja._cfar (CodeCFAR, kind CA): plain element-wise C loops that
-   the compiler vectorises. On x86-64 (gcc or clang, glibc) each is compiled twice, for the
-   baseline (SSE2) and for AVX2 (twice the cells an instruction), and the loader picks the one the
-   CPU runs (target_clones, an ifunc): the module stays portable, and no build needs
-   -march=native. Elsewhere (ARM: NEON is baseline) they are compiled once. */
+/* Code-domain CA-CFAR loops of straja._cfar (CodeCFAR, kind CA). The plain C loops (element-wise,
+   which the compiler vectorises for the baseline: SSE2 on x86-64, NEON on aarch64) are the
+   portable kernel; on x86-64 with gcc or clang, the AVX2 loops of _code_ca_avx2.h run instead
+   when the CPU has AVX2 (checked at run time: the module stays portable, no build needs
+   -march=native) and the block is long enough for whole vectors. Both give the same sums and
+   decisions, bit for bit. */
 #ifndef STRAJA_CODE_CA_H
 #define STRAJA_CODE_CA_H
 
 #include <stddef.h>
 
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define STRAJA_CLONES __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef STRAJA_CLONES
-#define STRAJA_CLONES
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define STRAJA_CODE_CA_HAS_AVX2 1
+#include "_code_ca_avx2.h"
 #endif
 
 /* Window sums s[j] = sum(x[j:j+t]) for j <= n - t, in w or in a (returned), by doubling: sums of
    blocks of 2, 4, 8, ... cells, those of t's binary digits added into w. Each pass is an
    element-wise loop (vectorised), unlike a running sum's carried chain; t = 8 takes three
    passes. The sums fit 16 bits for t <= 128 (MAX_CODE_TRAIN). */
-STRAJA_CLONES static const unsigned short *
-straja_code_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsigned short *w,
-                        unsigned short *a, unsigned short *b)
+static const unsigned short *
+straja_code_window_sums_c(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsigned short *w,
+                          unsigned short *a, unsigned short *b)
 {
     ptrdiff_t j, block = 2, w_len = 0;
     unsigned short *tmp;
@@ -62,14 +59,69 @@ straja_code_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsign
 
 /* out[i] = full x[i] > lag[i] + lead[i] + thr for lo <= i < hi, all in 16 bits: the caller has
    checked that nothing wraps (twice the cells an instruction of a 32-bit test). */
-STRAJA_CLONES static void
-straja_code_ca_test16(const unsigned char *x, const unsigned short *lag,
-                      const unsigned short *lead, ptrdiff_t lo, ptrdiff_t hi, unsigned short full,
-                      unsigned short thr, unsigned char *out)
+static void
+straja_code_ca_test16_c(const unsigned char *x, const unsigned short *lag,
+                        const unsigned short *lead, ptrdiff_t lo, ptrdiff_t hi, unsigned short full,
+                        unsigned short thr, unsigned char *out)
 {
     ptrdiff_t i;
     for (i = lo; i < hi; i++)
         out[i] = (unsigned short)(full * x[i]) > (unsigned short)(lag[i] + lead[i] + thr);
+}
+
+/* Blocks of fewer cells take the plain C loops even where AVX2 runs: on short rows (64-256 bins)
+   the baseline's 16-byte loops were 1.1x faster than AVX2's, paired (docs/benchmarks.md). */
+#define STRAJA_CODE_CA_AVX2_MIN_CELLS 512
+
+/* The AVX2 loops run when this is 1: set at the first call from the CPU's features, or by
+   straja_code_ca_use_avx2 (the tests run both kernels). */
+static int straja_code_ca_avx2 = -1;
+
+/* Use the AVX2 loops if on and the CPU has them; returns whether they are used. */
+static int
+straja_code_ca_use_avx2(int on)
+{
+#ifdef STRAJA_CODE_CA_HAS_AVX2
+    straja_code_ca_avx2 = on && __builtin_cpu_supports("avx2");
+#else
+    straja_code_ca_avx2 = 0;
+#endif
+    return straja_code_ca_avx2;
+}
+
+static int
+straja_code_ca_avx2_on(void)
+{
+    if (straja_code_ca_avx2 < 0)
+        straja_code_ca_use_avx2(1);
+    return straja_code_ca_avx2;
+}
+
+/* Window sums s[j] = sum(x[j:j+t]) for j <= n - t, in w, a or b (returned). */
+static const unsigned short *
+straja_code_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsigned short *w,
+                        unsigned short *a, unsigned short *b)
+{
+#ifdef STRAJA_CODE_CA_HAS_AVX2
+    if (n - t + 1 >= STRAJA_CODE_CA_AVX2_MIN_CELLS && straja_code_ca_avx2_on())
+        return straja_avx2_window_sums(x, n, t, w, a, b);
+#endif
+    return straja_code_window_sums_c(x, n, t, w, a, b);
+}
+
+/* out[i] = full x[i] > lag[i] + lead[i] + thr for lo <= i < hi, in 16 bits (nothing wraps). */
+static void
+straja_code_ca_test16(const unsigned char *x, const unsigned short *lag,
+                      const unsigned short *lead, ptrdiff_t lo, ptrdiff_t hi, unsigned short full,
+                      unsigned short thr, unsigned char *out)
+{
+#ifdef STRAJA_CODE_CA_HAS_AVX2
+    if (hi - lo >= STRAJA_CODE_CA_AVX2_MIN_CELLS && straja_code_ca_avx2_on()) {
+        straja_avx2_ca_test16(x, lag, lead, lo, hi, full, thr, out);
+        return;
+    }
+#endif
+    straja_code_ca_test16_c(x, lag, lead, lo, hi, full, thr, out);
 }
 
 #endif
