@@ -69,8 +69,10 @@ straja_code_ca_test16_c(const unsigned char *x, const unsigned short *lag,
         out[i] = (unsigned short)(full * x[i]) > (unsigned short)(lag[i] + lead[i] + thr);
 }
 
-/* Blocks of fewer cells take the plain C loops even where AVX2 runs: on short rows (64-256 bins)
-   the baseline's 16-byte loops were 1.1x faster than AVX2's, paired (docs/benchmarks.md). */
+/* Blocks of fewer cells take the plain C loops even where AVX2 runs: in the module, paired, the
+   baseline's 16-byte loops were 1.1x faster than the AVX2 ones at 64-256 bins (2026-12-06), and
+   as fast at 512 (the AVX2 loops alone, out of the module, were not slower: the cause is not
+   known). */
 #define STRAJA_CODE_CA_AVX2_MIN_CELLS 512
 
 /* The AVX2 loops run when this is 1: set at the first call from the CPU's features, or by

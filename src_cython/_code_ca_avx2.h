@@ -45,27 +45,18 @@ straja_avx2_add4(unsigned short *dst, const unsigned short *p, ptrdiff_t d, ptrd
     }
 }
 
-/* a[j] = x[j] + x[j + 1] for j < len (x holds len + 1 codes), len >= 16 */
+/* dst[j] = x[j] (cells 1) or x[j] + x[j + 1] (cells 2) for j < len (x holds len + cells - 1
+   codes), len >= 16 */
 STRAJA_AVX2 static void
-straja_avx2_pairs(unsigned short *a, const unsigned char *x, ptrdiff_t len)
+straja_avx2_from_codes(unsigned short *dst, const unsigned char *x, ptrdiff_t len, int cells)
 {
     ptrdiff_t j = 0, last = len - 16;
+    __m256i v;
     for (;;) {
-        STRAJA_STORE16(a + j, _mm256_add_epi16(STRAJA_LOAD_CODES(x + j),
-                                               STRAJA_LOAD_CODES(x + j + 1)));
-        if (j == last)
-            return;
-        j = j + 16 < last ? j + 16 : last;
-    }
-}
-
-/* w[j] = x[j] for j < len, len >= 16 */
-STRAJA_AVX2 static void
-straja_avx2_widen(unsigned short *w, const unsigned char *x, ptrdiff_t len)
-{
-    ptrdiff_t j = 0, last = len - 16;
-    for (;;) {
-        STRAJA_STORE16(w + j, STRAJA_LOAD_CODES(x + j));
+        v = STRAJA_LOAD_CODES(x + j);
+        if (cells == 2)
+            v = _mm256_add_epi16(v, STRAJA_LOAD_CODES(x + j + 1));
+        STRAJA_STORE16(dst + j, v);
         if (j == last)
             return;
         j = j + 16 < last ? j + 16 : last;
@@ -82,12 +73,12 @@ straja_avx2_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsign
     ptrdiff_t block = 2, w_len = 0;
     unsigned short *tmp;
     if (t & 1) {
-        straja_avx2_widen(w, x, n);
+        straja_avx2_from_codes(w, x, n, 1);
         w_len = 1;
     }
     if (t == 1)
         return w;
-    straja_avx2_pairs(a, x, n - 1);
+    straja_avx2_from_codes(a, x, n - 1, 2);
     for (;;) {
         if (t & block) {
             if (w_len == 0) {
