@@ -75,9 +75,19 @@ straja_code_ca_test16_c(const unsigned char *x, const unsigned short *lag,
    known). */
 #define STRAJA_CODE_CA_AVX2_MIN_CELLS 512
 
+#ifdef STRAJA_CODE_CA_HAS_AVX2
 /* The AVX2 loops run when this is 1: set at the first call from the CPU's features, or by
    straja_code_ca_use_avx2 (the tests run both kernels). */
 static int straja_code_ca_avx2 = -1;
+
+static int
+straja_code_ca_avx2_on(void)
+{
+    if (straja_code_ca_avx2 < 0)
+        straja_code_ca_avx2 = __builtin_cpu_supports("avx2") != 0;
+    return straja_code_ca_avx2;
+}
+#endif
 
 /* Use the AVX2 loops if on and the CPU has them; returns whether they are used. */
 static int
@@ -85,18 +95,11 @@ straja_code_ca_use_avx2(int on)
 {
 #ifdef STRAJA_CODE_CA_HAS_AVX2
     straja_code_ca_avx2 = on && __builtin_cpu_supports("avx2");
+    return straja_code_ca_avx2;
 #else
-    straja_code_ca_avx2 = 0;
+    (void)on;
+    return 0;
 #endif
-    return straja_code_ca_avx2;
-}
-
-static int
-straja_code_ca_avx2_on(void)
-{
-    if (straja_code_ca_avx2 < 0)
-        straja_code_ca_use_avx2(1);
-    return straja_code_ca_avx2;
 }
 
 /* Window sums s[j] = sum(x[j:j+t]) for j <= n - t, in w, a or b (returned). */
