@@ -20,7 +20,9 @@ def cpu_has_avx2():
     if platform.machine() not in ("x86_64", "AMD64"):
         return False
     cpuinfo = Path("/proc/cpuinfo")
-    return cpuinfo.exists() and " avx2" in cpuinfo.read_text()
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo to read the CPU's features from")
+    return " avx2" in cpuinfo.read_text()
 
 
 # each test runs on both kernels (the AVX2 one only where the CPU has AVX2)
