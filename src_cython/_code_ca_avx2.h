@@ -63,9 +63,7 @@ straja_avx2_from_codes(unsigned short *dst, const unsigned char *x, ptrdiff_t le
     }
 }
 
-/* straja_code_window_sums_c's sums, n - t + 1 >= 16: the same doubling, except that two
-   doublings between t's binary digits are one pass (blocks of 4 summed: 8 cells from pairs in
-   one pass, so t = 8 takes two passes instead of three) */
+/* straja_code_window_sums_c's sums by the same passes, n - t + 1 >= 16 */
 STRAJA_AVX2 static const unsigned short *
 straja_avx2_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsigned short *w,
                         unsigned short *a, unsigned short *b)
