@@ -370,7 +370,7 @@ MAX_CODE_TRAIN = 128    # 2 x 128 x 255 fits a uint16 window sum
 
 
 cdef extern from "_code_ca.h" nogil:
-    # the loops of CA over codes, in C: plain C, and AVX2 loops run where the CPU has AVX2
+    # the loops of CA over codes, in C: plain C, and an AVX2 compare where the CPU has AVX2
     int straja_code_ca_use_avx2(int on)
     enum: STRAJA_CODE_CA_AVX2_MIN_CELLS
     const unsigned short* straja_code_window_sums(const unsigned char* x, Py_ssize_t n,
@@ -381,12 +381,12 @@ cdef extern from "_code_ca.h" nogil:
                                unsigned short full, unsigned short thr, unsigned char* out)
 
 
-# blocks of fewer uncut cells (or window sums) take the plain C loops even where AVX2 runs
+# blocks of fewer uncut cells take the plain C compare even where AVX2 runs
 CODE_CA_AVX2_MIN_CELLS = STRAJA_CODE_CA_AVX2_MIN_CELLS
 
 
 def code_ca_use_avx2(bint on):
-    """Run code CA's AVX2 loops (on, the default where the CPU has AVX2) or its plain C loops
+    """Run code CA's AVX2 compare (on, the default where the CPU has AVX2) or its plain C one
     (off): the same decisions, bit for bit (the tests run both). Returns whether AVX2 is used."""
     return bool(straja_code_ca_use_avx2(on))
 

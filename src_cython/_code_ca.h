@@ -1,9 +1,10 @@
-/* Code-domain CA-CFAR loops of straja._cfar (CodeCFAR, kind CA). The plain C loops (element-wise,
-   which the compiler vectorises for the baseline: SSE2 on x86-64, NEON on aarch64) are the
-   portable kernel; on x86-64 with gcc or clang, the AVX2 loops of _code_ca_avx2.h run instead
-   when the CPU has AVX2 (checked at run time: the module stays portable, no build needs
-   -march=native) and the block is long enough for whole vectors. Both give the same sums and
-   decisions, bit for bit. */
+/* Code-domain CA-CFAR loops of straja._cfar (CodeCFAR, kind CA): plain element-wise C loops that
+   the compiler vectorises for the baseline (SSE2 on x86-64, NEON on aarch64). On x86-64 with gcc
+   or clang the compare of long blocks is the AVX2 loop of _code_ca_avx2.h where the CPU has AVX2
+   (checked at run time: the module stays portable, no build needs -march=native); the same
+   decisions, bit for bit. The window sums stay baseline C: on this project's AMD EPYC (Zen 1,
+   whose AVX2 does 256 bits as two halves) AVX2 sums were 0.97x the baseline's at 1024-4096
+   bins, and AVX2 clones of all the loops (the kernel before) 0.9x at 64-256 bins, paired. */
 #ifndef STRAJA_CODE_CA_H
 #define STRAJA_CODE_CA_H
 
@@ -21,8 +22,8 @@
    then 8 cells from 4 pairs: 1.05x at 256 bins against three passes, paired). The sums fit 16
    bits for t <= 128 (MAX_CODE_TRAIN). */
 static const unsigned short *
-straja_code_window_sums_c(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsigned short *w,
-                          unsigned short *a, unsigned short *b)
+straja_code_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsigned short *w,
+                        unsigned short *a, unsigned short *b)
 {
     ptrdiff_t j, block = 2, w_len = 0;
     unsigned short *tmp;
@@ -77,15 +78,13 @@ straja_code_ca_test16_c(const unsigned char *x, const unsigned short *lag,
         out[i] = (unsigned short)(full * x[i]) > (unsigned short)(lag[i] + lead[i] + thr);
 }
 
-/* Blocks of fewer cells take the plain C loops even where AVX2 runs: in the module, paired, the
-   baseline's 16-byte loops were 1.1x faster than the AVX2 ones at 64-256 bins (2026-12-06), and
-   as fast at 512 (the AVX2 loops alone, out of the module, were not slower: the cause is not
-   known). */
+/* Blocks of fewer uncut cells take the plain C compare even where AVX2 runs: the AVX2 one was
+   0.9x the baseline's at 64-256 bins in the module, paired (2026-12-06), 1.01-1.05x at 1024-4096. */
 #define STRAJA_CODE_CA_AVX2_MIN_CELLS 512
 
 #ifdef STRAJA_CODE_CA_HAS_AVX2
-/* The AVX2 loops run when this is 1: set at the first call from the CPU's features, or by
-   straja_code_ca_use_avx2 (the tests run both kernels). */
+/* The AVX2 compare runs when this is 1: set at the first call from the CPU's features, or by
+   straja_code_ca_use_avx2 (the tests run both compares). */
 static int straja_code_ca_avx2 = -1;
 
 static int
@@ -97,7 +96,7 @@ straja_code_ca_avx2_on(void)
 }
 #endif
 
-/* Use the AVX2 loops if on and the CPU has them; returns whether they are used. */
+/* Use the AVX2 compare if on and the CPU has AVX2; returns whether it is used. */
 static int
 straja_code_ca_use_avx2(int on)
 {
@@ -108,18 +107,6 @@ straja_code_ca_use_avx2(int on)
     (void)on;
     return 0;
 #endif
-}
-
-/* Window sums s[j] = sum(x[j:j+t]) for j <= n - t, in w, a or b (returned). */
-static const unsigned short *
-straja_code_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsigned short *w,
-                        unsigned short *a, unsigned short *b)
-{
-#ifdef STRAJA_CODE_CA_HAS_AVX2
-    if (n - t + 1 >= STRAJA_CODE_CA_AVX2_MIN_CELLS && straja_code_ca_avx2_on())
-        return straja_avx2_window_sums(x, n, t, w, a, b);
-#endif
-    return straja_code_window_sums_c(x, n, t, w, a, b);
 }
 
 /* out[i] = full x[i] > lag[i] + lead[i] + thr for lo <= i < hi, in 16 bits (nothing wraps). */

@@ -1,7 +1,8 @@
-"""Code-domain CA-CFAR's two kernels (straja._cfar: the AVX2 loops, run on blocks of at least
-CODE_CA_AVX2_MIN_CELLS cells where the CPU has AVX2, and the portable plain C loops) against the
-NumPy reference: the same decisions, bit for bit, for any sweep length, window, guard band and
-threshold (the 16-bit test and its 32-bit fallback)."""
+"""Code-domain CA-CFAR's two compares (straja._cfar: the AVX2 one, run on blocks of at least
+CODE_CA_AVX2_MIN_CELLS uncut cells where the CPU has AVX2, and the portable plain C one) against
+the NumPy reference: the same decisions, bit for bit, for any sweep length, window (the window
+sums' passes: blocks of 2, of 4 in one pass, t's digits), guard band and threshold (the 16-bit
+compare and its 32-bit fallback)."""
 import platform
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,7 @@ def cpu_has_avx2():
     return " avx2" in cpuinfo.read_text()
 
 
-# each test runs on both kernels (the AVX2 one only where the CPU has AVX2)
+# each test runs on both compares (the AVX2 one only where the CPU has AVX2)
 KERNELS = pytest.mark.parametrize("avx2", [True, False], ids=["avx2", "plain-c"])
 
 
@@ -75,7 +76,7 @@ def test_random_sweeps_equal_reference(avx2, n_bins, n_train, n_guard, thr_full,
 @pytest.mark.parametrize("n_train,n_guard", [(8, 1), (1, 0), (3, 2), (12, 0), (29, 4), (40, 0)])
 def test_every_length_near_the_switches_equals_reference(avx2, n_train, n_guard):
     """Every length from none to a few vectors of uncut cells (the plain loops' tails), and
-    around the length where the AVX2 loops take over (their overlapping last vector)."""
+    around the length where the AVX2 compare takes over (its overlapping last vector)."""
     rng = np.random.default_rng(n_train)
     d = design(n_train, n_guard, 6 * n_train, rng)
     edge = 2 * (n_train + n_guard)
