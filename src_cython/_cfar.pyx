@@ -370,13 +370,25 @@ MAX_CODE_TRAIN = 128    # 2 x 128 x 255 fits a uint16 window sum
 
 
 cdef extern from "_code_ca.h" nogil:
-    # the loops of CA over codes, in C: compiled for AVX2 as well as the baseline on x86-64
+    # the loops of CA over codes, in C: plain C, and an AVX2 compare where the CPU has AVX2
+    int straja_code_ca_use_avx2(int on)
+    enum: STRAJA_CODE_CA_AVX2_MIN_CELLS
     const unsigned short* straja_code_window_sums(const unsigned char* x, Py_ssize_t n,
                                                   Py_ssize_t t, unsigned short* w,
                                                   unsigned short* a, unsigned short* b)
     void straja_code_ca_test16(const unsigned char* x, const unsigned short* lag,
                                const unsigned short* lead, Py_ssize_t lo, Py_ssize_t hi,
                                unsigned short full, unsigned short thr, unsigned char* out)
+
+
+# blocks of fewer uncut cells take the plain C compare even where AVX2 runs
+CODE_CA_AVX2_MIN_CELLS = STRAJA_CODE_CA_AVX2_MIN_CELLS
+
+
+def code_ca_use_avx2(bint on):
+    """Run code CA's AVX2 compare (on, the default where the CPU has AVX2) or its plain C one
+    (off): the same decisions, bit for bit (the tests run both). Returns whether AVX2 is used."""
+    return bool(straja_code_ca_use_avx2(on))
 
 
 cdef inline void _cut_window(Py_ssize_t n, Py_ssize_t i, Py_ssize_t t, Py_ssize_t g,
