@@ -368,19 +368,6 @@ def test_edge_bins_come_and_go_around_a_centre_lit_throughout():
     assert classify.classify_one(held, STEP_20)[0] == "ofdm_video"
 
 
-def test_pieces_cut_from_a_wider_run_must_hold_their_level():
-    """A piece cut from a wider run is held to STEADY_EARLY_SD_DB however many readings: the
-    access point's pieces (2.0 dB at 7 dB over the noise) are not video, the video beside it
-    (0.4 dB) is."""
-    piece = dict(AP_VIEW, centre_khz=5_805_000.0, bandwidth_khz=20_000.0, spread_khz=0.0,
-                 excess_db=7.0, busy_before=0.68, cut_share=0.12, n_bursts=8, level_sd_db=1.6)
-    assert classify.classify_one(feature(**piece), STEP_20)[0] == "wifi"
-    assert classify.classify_one(feature(**dict(piece, cut_share=0.0)), STEP_20)[0] != "wifi"
-    video = dict(piece, centre_khz=5_830_000.0, bandwidth_khz=40_000.0, spread_khz=10_000.0,
-                 excess_db=10.4, cut_share=0.39, level_sd_db=0.42, n_bursts=81)
-    assert classify.classify_one(feature(**video), STEP_20)[0] in ("analog_fm_video", "ofdm_video")
-
-
 def test_wider_than_video_must_hold_a_video_channels_level():
     """Steady over 8 sweeps but wider than a video channel: carriers side by side hold their
     level as one channel does; the 80 MHz access point read whole at 2.0 dB does not."""

@@ -268,22 +268,18 @@ def _core_held(f) -> bool:
 def _steady_level(n, sd, f, share: float = 1.0, wide_view: bool = False) -> bool:
     """Whether n readings scattering sd dB (burst to burst) are a steady level: the reading
     changes by no more than a video channel's fading (STEADY_MAX_SD_DB; over the first few,
-    whose scatter is a rough estimate, and for a piece cut from a wider run (cut_share),
-    STEADY_EARLY_SD_DB; `share` of those), the emitter's own change: near the floor a reading
-    (emitter + noise) moves by only s / (1 + s) of its emitter's change, s its power over the
-    noise (from excess_db, when known), so a weak access point's swings read small. Video cut
-    from an access point's run beside it reads as steady as alone (0.3-0.6 dB a sweep, measured),
-    while the pieces of a busy 40/80 MHz access point, hot sweep after sweep, swing with its
-    traffic (ocusync_40_beside_80mhz_ap, seed 153: 45-60 MHz and 20 MHz pieces at 1.8-2.4 dB of
-    the emitter's own scatter, named video after 8 sweeps). A weak track needs twice the
-    readings (WEAK_EXCESS_DB) on a channel busy before (busy_before), beside a cut, or, lit over
-    more than one scan channel (`wide_view`) and known weak, with no history yet (busy_before
-    unknown: a streak begun in the first sweeps after switch-on): a weak view of a busy 40/80
-    MHz access point lights 2-3 of its channel's bins as a weak 40 MHz video does (the same
-    scene: node n3 read the 80 MHz access point 2.8 dB over the noise as 45 MHz, 4 sweeps at
-    0.5 dB from switch-on, named OFDM at 1.6 s)."""
+    whose scatter is a rough estimate, STEADY_EARLY_SD_DB; `share` of those), the emitter's own
+    change: near the floor a reading (emitter + noise) moves by only s / (1 + s) of its
+    emitter's change, s its power over the noise (from excess_db, when known), so a weak access
+    point's swings read small. A weak track needs twice the readings (WEAK_EXCESS_DB) on a
+    channel busy before (busy_before), beside a cut (cut_share), or, lit over more than one
+    scan channel (`wide_view`) and known weak, with no history yet (busy_before unknown: a
+    streak begun in the first sweeps after switch-on): a weak view of a busy 40/80 MHz access
+    point lights 2-3 of its channel's bins as a weak 40 MHz video does
+    (ocusync_40_beside_80mhz_ap: node n3 read the 80 MHz access point 2.8 dB over the noise as
+    45 MHz, 4 sweeps at 0.5 dB from switch-on, named OFDM at 1.6 s)."""
     before, cut = f["busy_before"], f["cut_share"] >= BUSY_BEFORE
-    max_sd = share * (STEADY_EARLY_SD_DB if n < 2 * STEADY_MIN_BURSTS or cut else STEADY_MAX_SD_DB)
+    max_sd = share * (STEADY_EARLY_SD_DB if n < 2 * STEADY_MIN_BURSTS else STEADY_MAX_SD_DB)
     excess = f["excess_db"]
     if excess == excess:  # known (a reading at or under the noise mean: weak, its swings unknown)
         s = _pow10(excess / 10) - 1
