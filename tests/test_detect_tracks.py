@@ -366,6 +366,11 @@ def test_edge_bins_come_and_go_around_a_centre_lit_throughout():
     held = feature(**dict(AP_VIEW, spread_khz=30_000.0, level_sd_db=0.48, excess_db=2.06,
                           cut_share=0.03, streak=7), n_bursts=8)
     assert classify.classify_one(held, STEP_20)[0] == "ofdm_video"
+    # 20 MHz video flickering between two bins (1.1 bins wide on average): no core to hold
+    flicker = feature(centre_khz=5_755_000.0, spread_khz=20_000.0, bandwidth_khz=22_857.0,
+                      interval_us=447_862.0, dwell_us=408_000.0, duty=0.91, hop_fraction=0.0,
+                      level_sd_db=0.44, excess_db=2.39, cut_share=0.0, streak=0, n_bursts=42)
+    assert classify.classify_one(flicker, STEP_20)[0] == "analog_fm_video"
 
 
 def test_wider_than_video_must_hold_a_video_channels_level():
