@@ -430,3 +430,7 @@ def test_video_inside_a_busy_wide_access_point_is_told_by_the_node_beside_it():
     assert beside.wide_bursty_node(5_815_000, 5_855_000) is None
     assert far.wide_bursty_node(5_765_000, 5_805_000) is None
     assert beside.wide_bursty_node(2_400_000, 2_480_000) is None  # outside its sweeps
+    # a last sweep of another plan (fewer channels): not one grid, nothing told
+    beside.normal_sweep(NODE, protocol.Sweep(0, 0, 9, 5_645_000, 20_000, DWELL_US,
+                                             8 * DWELL_US, 0, 8, bytes(range(60, 68))))
+    assert beside.wide_bursty_node(5_765_000, 5_805_000) is None

@@ -153,8 +153,9 @@ class VideoProfiler:
             step, n = last.step_khz, len(_held(last))
             at = round((centre - last.start_khz) / step) if step > 0 else -1
             if len(sweeps) < FLOOR_SWEEPS or not 0 <= at < n or any(
-                    (s.start_khz, s.step_khz) != (last.start_khz, step) for s in sweeps):
-                continue
+                    (s.start_khz, s.step_khz, s.total) != (last.start_khz, step, last.total)
+                    for s in sweeps):
+                continue  # (sweeps of another plan: not one channel grid)
             codes = np.array([_held(s) for s in sweeps], float)  # RSSI codes: 0.5 dB steps
             ranked = np.sort(codes, axis=1)  # (the median of each: np.median imports numpy.ma)
             median = (ranked[:, (n - 1) // 2] + ranked[:, n // 2]) / 2
