@@ -150,7 +150,7 @@ class VideoProfiler:
         centre = (lo_khz + hi_khz) / 2
         for (node_id, _), sweeps in sorted(self._floors.items()):
             last = sweeps[-1]
-            step, n = last.step_khz, len(_held(last))
+            step, n = last.step_khz, last.total  # (whole sweeps: normal_sweep)
             at = round((centre - last.start_khz) / step) if step > 0 else -1
             if len(sweeps) < FLOOR_SWEEPS or not 0 <= at < n or any(
                     (s.start_khz, s.step_khz, s.total) != (last.start_khz, step, last.total)
