@@ -333,6 +333,56 @@ def test_centres_are_known_to_a_scan_step():
     assert classify.classify_one(feature(**strong), STEP_20)[0] == "unknown"
 
 
+# ocusync_40_beside_80mhz_ap (seed 153, and 3153 for the whole access point at the node beside
+# it): an 80 MHz access point at load 0.8 read by the evaluation's 20 MHz step, features measured
+AP_VIEW = dict(centre_khz=5_780_000.0, spread_khz=10_000.0, bandwidth_khz=45_000.0,
+               interval_us=408_050.0, dwell_us=408_000.0, duty=1.0, hop_fraction=0.0,
+               centre_db=-0.1, level_sd_db=0.5, excess_db=2.78, cut_share=0.02)
+
+
+def test_a_weak_wide_view_from_switch_on_needs_twice_the_sweeps():
+    """A weak track lit over 2-3 bins with no history (its streak begun in the first sweeps)
+    is a busy wide access point's view as often as a weak 40 MHz video: 8 sweeps, not 4."""
+    four = feature(**AP_VIEW, n_bursts=classify.STEADY_MIN_BURSTS)
+    assert classify.classify_one(four, STEP_20)[0] == "wifi"  # (on the 80 MHz block's centre)
+    eight = feature(**AP_VIEW, n_bursts=2 * classify.STEADY_MIN_BURSTS)
+    assert classify.classify_one(eight, STEP_20)[0] == "ofdm_video"
+    # known history (a quiet channel before) or one bin lit: 4 sweeps will do, as before
+    quiet = feature(**dict(AP_VIEW, busy_before=0.0), n_bursts=classify.STEADY_MIN_BURSTS)
+    assert classify.classify_one(quiet, STEP_20)[0] == "ofdm_video"
+    one_bin = feature(**dict(AP_VIEW, bandwidth_khz=20_000.0, spread_khz=0.0,
+                             centre_khz=5_800_000.0), n_bursts=classify.STEADY_MIN_BURSTS)
+    assert classify.classify_one(one_bin, STEP_20)[0] == "analog_fm_video"
+
+
+def test_edge_bins_come_and_go_around_a_centre_lit_throughout():
+    """A weak wide track's centres may spread a scan step more than half its width (its edge
+    bins near the floor) only while its centre channel stays hot: the access point's weak view
+    over 8 sweeps, lit in parts (centres over 30 MHz, its centre channel hot for the last 3),
+    is not one video channel; the same with the centre hot throughout is."""
+    parts = feature(**dict(AP_VIEW, spread_khz=30_000.0, level_sd_db=0.48, excess_db=2.06,
+                           cut_share=0.03, streak=3), n_bursts=8)
+    assert classify.classify_one(parts, STEP_20)[0] not in classify.DRONE_FAMILIES
+    held = feature(**dict(AP_VIEW, spread_khz=30_000.0, level_sd_db=0.48, excess_db=2.06,
+                          cut_share=0.03, streak=7), n_bursts=8)
+    assert classify.classify_one(held, STEP_20)[0] == "ofdm_video"
+    # 20 MHz video flickering between two bins (1.1 bins wide on average): no core to hold
+    flicker = feature(centre_khz=5_755_000.0, spread_khz=20_000.0, bandwidth_khz=22_857.0,
+                      interval_us=447_862.0, dwell_us=408_000.0, duty=0.91, hop_fraction=0.0,
+                      level_sd_db=0.44, excess_db=2.39, cut_share=0.0, streak=0, n_bursts=42)
+    assert classify.classify_one(flicker, STEP_20)[0] == "analog_fm_video"
+
+
+def test_wider_than_video_must_hold_a_video_channels_level():
+    """Steady over 8 sweeps but wider than a video channel: carriers side by side hold their
+    level as one channel does; the 80 MHz access point read whole at 2.0 dB does not."""
+    whole = dict(AP_VIEW, centre_khz=5_770_000.0, bandwidth_khz=72_500.0, excess_db=12.8,
+                 cut_share=0.03, n_bursts=8, level_sd_db=1.98, centre_db=1.2)
+    assert classify.classify_one(feature(**whole), STEP_20)[0] == "unknown"
+    side_by_side = dict(whole, level_sd_db=0.6)
+    assert classify.classify_one(feature(**side_by_side), STEP_20)[0] == "ofdm_video"
+
+
 def test_plans_come_from_the_rf_module():
     assert 5_658.0 in classify.ANALOG_PLAN_MHZ and 5_917.0 in classify.ANALOG_PLAN_MHZ
     assert len(classify.ANALOG_PLAN_MHZ) == 39  # 40 channels, F8 and R7 both 5880 MHz

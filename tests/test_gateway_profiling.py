@@ -403,3 +403,34 @@ def test_the_nodes_asked_are_kept_while_the_alert_stands():
     assert ask(1, "T2") is not None and profiler.refused(1) and profiler.untold == {"T2": (1,)}
     profiler.alert_cleared("T2")
     assert not profiler.untold
+
+
+def test_video_inside_a_busy_wide_access_point_is_told_by_the_node_beside_it():
+    """A node reading a busy 80 MHz access point whole (5745-5805 MHz, its level swinging with
+    its traffic, one bin cold now and then) bounds what another node's weak view of the same
+    channel can be: a track there is held (wide_bursty_node names the node); video beside it,
+    in one run with it but hot and steady at its own centre, is not; nor is a channel read
+    inside a run no wider than a video channel."""
+    from straja.gateway.profiling import FLOOR_SWEEPS, VideoProfiler
+    rng = np.random.default_rng(5)
+    beside, far = VideoProfiler(), VideoProfiler()
+    for k in range(FLOOR_SWEEPS):
+        codes = rng.integers(58, 62, 16)  # the floor, 0.5 dB codes
+        codes[5:9] = 100 + rng.integers(-8, 9, 4)  # the access point: +-4 dB with its traffic
+        codes[9:11] = 90  # 40 MHz video at 5835 MHz, steady
+        if k == 2:
+            codes[7] = 60  # a part of the access point's channel cold in one sweep
+        far_codes = rng.integers(58, 62, 16)
+        far_codes[6:8] = 70  # the far node: 5765-5785 MHz only, steady
+        for profiler, c in ((beside, codes), (far, far_codes)):
+            profiler.normal_sweep(NODE, protocol.Sweep(0, 0, k, 5_645_000, 20_000, DWELL_US,
+                                                       16 * DWELL_US, 0, 16,
+                                                       c.astype(np.uint8).tobytes()))
+    assert beside.wide_bursty_node(5_765_000, 5_805_000) == NODE
+    assert beside.wide_bursty_node(5_815_000, 5_855_000) is None
+    assert far.wide_bursty_node(5_765_000, 5_805_000) is None
+    assert beside.wide_bursty_node(2_400_000, 2_480_000) is None  # outside its sweeps
+    # a last sweep of another plan (fewer channels): not one grid, nothing told
+    beside.normal_sweep(NODE, protocol.Sweep(0, 0, 9, 5_645_000, 20_000, DWELL_US,
+                                             8 * DWELL_US, 0, 8, bytes(range(60, 68))))
+    assert beside.wide_bursty_node(5_765_000, 5_805_000) is None

@@ -69,6 +69,12 @@ VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 M
                               # a steady emitter lit wider (+ a scan step) is not one video...
 SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady this long: a busy
                               # 40/80 MHz access point is missed in ~1 sweep of 5 (measured)
+SIDE_BY_SIDE_SD_SHARE = 0.6   # ...at a level held as one video channel's over its first sweeps
+                              # (STEADY_EARLY_SD_DB: 1.5 dB): carriers side by side each average
+                              # their fading over their width (0.3-0.6 dB a sweep, measured),
+                              # while a busy 80 MHz access point read whole swings with its
+                              # traffic (ocusync_40_beside_80mhz_ap seed 3153, the node beside
+                              # it: 72 MHz, 8 sweeps at 2.0 dB, named OFDM at 3.3 s before)
 ANALOG_PEAK_DB = 2.0          # FM video's spectrum peaks at the carrier; OFDM is flat-topped
 ANALOG_PLAN_KHZ = 3_000.0     # analog video sits on the A/B/E/F/R plan (+ half a scan step)
 FLAT_MIN_BINS = 2.2           # a flat top needs bursts of 3 bins to be seen (1-2 show no shape):
@@ -233,13 +239,15 @@ def _steady(f, scan: Scan) -> bool:
     missed; one burst shows nothing yet. Otherwise: on for most of the track's age."""
     edges_khz = (scan.step_khz if f["bandwidth_khz"] > scan.step_khz
                  and not f["excess_db"] >= WEAK_EXCESS_DB
-                 and not f["cut_share"] >= BUSY_BEFORE else 0.0)
+                 and not f["cut_share"] >= BUSY_BEFORE
+                 and _core_held(f, scan.step_khz) else 0.0)
     if f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"] + edges_khz:
         return False
     if (f["excess_db"] >= WEAK_EXCESS_DB and not f["cut_share"] >= BUSY_BEFORE
             and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)):
         return True
-    if not _steady_level(f["n_bursts"], f["level_sd_db"], f):
+    if not _steady_level(f["n_bursts"], f["level_sd_db"], f,
+                         wide_view=f["bandwidth_khz"] > scan.step_khz > 0):
         return False
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY
@@ -247,13 +255,34 @@ def _steady(f, scan: Scan) -> bool:
     return not gap > MAX_MISSED_SWEEPS * scan.period_us
 
 
-def _steady_level(n, sd, f, share: float = 1.0) -> bool:
+def _core_held(f, step_khz: float) -> bool:
+    """Whether a track lit over 2 scan channels or more on average kept its centre channel hot
+    over its recent bursts (its streak, all but one of the last 2 STEADY_MIN_BURSTS, or of all
+    if fewer): a weak video channel's edge bins come and go around a centre lit in every sweep;
+    a weak view of a busy 40/80 MHz access point lights parts of its channel in turn
+    (ocusync_40_beside_80mhz_ap seed 153, node n3: 8 bursts over 45 MHz, centres over 30 MHz,
+    its centre channel hot for the last 3 sweeps only; ocusync_40_straddling_and_analog_r2's
+    weak OcuSync: 56 sweeps of 57). A narrower one has no core of its own: 20 MHz video lit
+    now in one bin, now in the next (dji_20_beside_40mhz_ap_157, n3: centres over 20 MHz, 1.1
+    bins wide) leaves the channel between them, its "centre", cold."""
+    return (f["bandwidth_khz"] < 2 * step_khz
+            or f["streak"] >= min(f["n_bursts"], 2 * STEADY_MIN_BURSTS) - 1)
+
+
+def _steady_level(n, sd, f, share: float = 1.0, wide_view: bool = False) -> bool:
     """Whether n readings scattering sd dB (burst to burst) are a steady level: the reading
     changes by no more than a video channel's fading (STEADY_MAX_SD_DB; over the first few,
     whose scatter is a rough estimate, STEADY_EARLY_SD_DB; `share` of those), the emitter's own
     change: near the floor a reading (emitter + noise) moves by only s / (1 + s) of its
     emitter's change, s its power over the noise (from excess_db, when known), so a weak access
-    point's swings read small; a weak track needs twice the readings (WEAK_EXCESS_DB)."""
+    point's swings read small. A weak track needs twice the readings (WEAK_EXCESS_DB) on a
+    channel busy before (busy_before), beside a cut (cut_share), or, lit over more than one
+    scan channel (`wide_view`) and known weak, with no history yet (busy_before unknown: a
+    streak begun in the first sweeps after switch-on): a weak view of a busy 40/80 MHz access
+    point lights 2-3 of its channel's bins as a weak 40 MHz video does
+    (ocusync_40_beside_80mhz_ap: node n3 read the 80 MHz access point 2.8 dB over the noise as
+    45 MHz, 4 sweeps at 0.5 dB from switch-on, named OFDM at 1.6 s)."""
+    before, cut = f["busy_before"], f["cut_share"] >= BUSY_BEFORE
     max_sd = share * (STEADY_EARLY_SD_DB if n < 2 * STEADY_MIN_BURSTS else STEADY_MAX_SD_DB)
     excess = f["excess_db"]
     if excess == excess:  # known (a reading at or under the noise mean: weak, its swings unknown)
@@ -261,8 +290,9 @@ def _steady_level(n, sd, f, share: float = 1.0) -> bool:
         sd = sd * (1 + s) / s if s > 0 else sd
     # unknown (a track back from an off period keeps no level) is not known to be strong
     weak = not excess >= WEAK_EXCESS_DB
-    evidence = STEADY_MIN_BURSTS * (2 if weak and (f["busy_before"] >= BUSY_BEFORE
-                                                   or f["cut_share"] >= BUSY_BEFORE) else 1)
+    evidence = STEADY_MIN_BURSTS * (2 if weak and (before >= BUSY_BEFORE or cut
+                                                   or (wide_view and before != before
+                                                       and excess == excess)) else 1)
     return n >= evidence and sd <= max_sd
 
 
@@ -276,17 +306,19 @@ def _wide(f, where: str, scan: Scan, straddle) -> tuple[str, str]:
     access point, is missed in some sweeps, lit in different parts of its channel, its level
     swinging with its traffic. Steady but wider than a video channel (a scan step more): video
     carriers side by side (a coarse scanner sees no dip between adjacent channels), or a strong
-    one lit wider by its skirts, once steady over SIDE_BY_SIDE_BURSTS, which a busy 40/80 MHz
-    access point rarely is (named by shape as one video is); not yet telling before. Fewer bins
-    lit equally over the two scan channels they straddle (`straddle`'s balance within
-    BALANCED_DB) where no analog channel lies at their midpoint: a flat top there, OFDM (a
+    one lit wider by its skirts, once steady over SIDE_BY_SIDE_BURSTS at a level held within
+    SIDE_BY_SIDE_SD_SHARE of the scatter allowed, which a busy 40/80 MHz access point rarely is
+    (named by shape as one video is); not yet telling before. Fewer bins lit equally over the
+    two scan channels they straddle (`straddle`'s balance within BALANCED_DB) where no analog channel lies at their midpoint: a flat top there, OFDM (a
     peaked FM carrier lights two bins equally only within a few MHz of their midpoint)."""
     bw, duty, step_khz = f["bandwidth_khz"], f["duty"], scan.step_khz
     if where not in ("2g4", "5g8"):
         return "unknown", f"wide ({bw / 1000:.0f} MHz) outside the video and Wi-Fi bands"
     bins = bw / step_khz if step_khz > 0 else np.inf
     if _steady(f, scan):
-        if bw > VIDEO_MAX_KHZ + step_khz and f["n_bursts"] < SIDE_BY_SIDE_BURSTS:
+        if bw > VIDEO_MAX_KHZ + step_khz and (
+                f["n_bursts"] < SIDE_BY_SIDE_BURSTS
+                or not _steady_level(f["n_bursts"], f["level_sd_db"], f, SIDE_BY_SIDE_SD_SHARE)):
             return "unknown", (f"continuous {bw / 1000:.0f} MHz, wider than a video channel: a busy "
                                f"40/80 MHz access point or video side by side")
         off_plan = _off(ANALOG_PLAN_CHANNELS_KHZ, f["centre_khz"])

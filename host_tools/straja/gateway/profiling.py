@@ -42,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer sweep
 
-from ..detect.classify import band
+from ..detect.classify import VIDEO_MAX_KHZ, band
 from ..detect.video_profile import CANNOT_TELL, video_profile_family
 from ..protocol import FLAG_REVISIT, Sweep, revisit_reads
 from .events import NodeCommand
@@ -56,6 +56,14 @@ PROFILE_SWEEPS = 2               # profile sweeps read (their scatter tells a bu
 PROFILE_WAIT_SWEEPS = PROFILE_SWEEPS + 1.0  # the profile sweep's duration this many times over...
 PROFILE_WAIT_MARGIN_S = 0.5      # ...plus this (a command's round trip): then it is not coming
 FLOOR_SWEEPS = 4                 # normal sweeps whose median reading is the floor
+# A 5.8 GHz video track inside a busy wide access point (wide_bursty_node): at some node, in one
+# of its last FLOOR_SWEEPS normal sweeps, a run of channels hot (HOT_DB over the sweep's median
+# reading) wider than the widest video channel (VIDEO_MAX_KHZ, OcuSync's 40 MHz) plus a step
+# covers the track's centre, and that node's reading there is not a video channel's: cold in
+# one of those sweeps, or swinging by more than SWING_DB (video read whole moves 0.3-1.5 dB a
+# sweep; a busy access point 4-6 dB with its traffic, measured: docs/detection.md).
+HOT_DB = 3.0
+SWING_DB = 3.0
 
 
 class _Pending(NamedTuple):
@@ -92,6 +100,19 @@ def _floor(sweeps) -> float:
     return float(np.median([float(np.median(_held(s))) for s in sweeps]))
 
 
+def _wide_run(hot: np.ndarray, at: int, max_bins: float) -> bool:
+    """Whether, in any sweep (a row of `hot`), the run of hot channels through channel `at`
+    is more than max_bins long."""
+    for row in hot:
+        if row[at]:
+            cold = np.flatnonzero(~row)
+            lo = cold[cold < at].max(initial=-1) + 1
+            hi = cold[cold > at].min(initial=row.size) - 1
+            if hi - lo + 1 > max_bins:
+                return True
+    return False
+
+
 def _sweep_s(entry: dict) -> float:
     n = (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1
     return n * entry["dwell_us"] / 1e6
@@ -118,6 +139,32 @@ class VideoProfiler:
         if floors is None:
             floors = self._floors[(node_id, sweep.front_end)] = deque(maxlen=FLOOR_SWEEPS)
         floors.append(sweep)  # (its codes are bytes: kept as they came)
+
+    def wide_bursty_node(self, lo_khz: int, hi_khz: int) -> int | None:
+        """The first node (by id) whose last normal sweeps read the centre of [lo_khz, hi_khz]
+        inside a busy access point wider than any video channel (HOT_DB, SWING_DB), or None.
+        A node far from a busy 40/80 MHz access point sees a few of its channel's bins, now and
+        then steady over 4-8 sweeps as a weak 40 MHz video is; a node near it sees the whole
+        width and its traffic (ocusync_40_beside_80mhz_ap). Video beside the access point, in
+        one run with it, is hot at its own centre in every sweep at a steady level: not held."""
+        centre = (lo_khz + hi_khz) / 2
+        for (node_id, _), sweeps in sorted(self._floors.items()):
+            last = sweeps[-1]
+            step, n = last.step_khz, last.total  # (whole sweeps: normal_sweep)
+            at = round((centre - last.start_khz) / step) if step > 0 else -1
+            if len(sweeps) < FLOOR_SWEEPS or not 0 <= at < n or any(
+                    (s.start_khz, s.step_khz, s.total) != (last.start_khz, step, last.total)
+                    for s in sweeps):
+                continue  # (sweeps of another plan: not one channel grid)
+            codes = np.array([_held(s) for s in sweeps], float)  # RSSI codes: 0.5 dB steps
+            ranked = np.sort(codes, axis=1)  # (the median of each: np.median imports numpy.ma)
+            median = (ranked[:, (n - 1) // 2] + ranked[:, n // 2]) / 2
+            hot = codes >= median[:, None] + 2 * HOT_DB
+            if not _wide_run(hot, at, (VIDEO_MAX_KHZ + step) / step):
+                continue
+            if not hot[:, at].all() or np.ptp(codes[:, at]) > 2 * SWING_DB:
+                return node_id
+        return None
 
     def forget_node(self, node_id: int) -> None:
         """The node restarted or was evicted: its floors are no longer its, its profile is not
