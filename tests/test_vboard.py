@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +19,24 @@ from straja_node.hw.board_unix import SETTLE_SLACK_US
 
 SCRIPT = REPO / "tests" / "firmware" / "vboard_check.py"
 PROFILE = json.loads(board_profile_path("virtual").read_text())
+
+
+SESSIONS = ("_session", "_session_reference")  # the board's loop, compiled, and its oracle
+
+
+def _served(board: VirtualBoard, chunks: list[bytes], session: str = "_session") -> list[bytes]:
+    """Serve `chunks` through the board's loop `session` (its name), each arriving as one read,
+    until the stream ends; what the board sent, one item a send (a SEQPACKET pair keeps the
+    boundaries of both sides' sends)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs:
+        for chunk in chunks:
+            ours.send(chunk)
+        ours.shutdown(socket.SHUT_WR)
+        with pytest.raises(ConnectionError):
+            getattr(board, session)(theirs)
+        theirs.shutdown(socket.SHUT_WR)
+        return list(iter(lambda: ours.recv(1 << 16), b""))
 
 
 def code_dbm(code: int) -> float:
@@ -426,26 +445,18 @@ def test_the_scans_requests_are_answered_as_by_their_handlers():
         req(server.WORD, 0, server.WORD_ARGS.pack(tune_rx5808, 24)) + req(server.ADC_READ, 0),
     ]
 
-    def answers(direct: bool):
+    def answers(direct: bool, session: str):
         board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
                              seed=5)
         if not direct:
             board._direct = {}
-        chunks, sent = iter(stream), []
-
-        class Conn:
-            def recv(self, n):
-                return next(chunks, b"")
-
-            def sendall(self, data):
-                sent.append(data)
-        with pytest.raises(ConnectionError):
-            board._session(Conn())
+        sent = _served(board, stream, session)
         return sent, board.errors, board.transactions
 
-    by_direct, by_handlers = answers(True), answers(False)
-    assert by_direct == by_handlers
-    assert len(by_direct[0]) == 6 and len(by_direct[1]) == 3, by_direct
+    for session in SESSIONS:
+        by_direct, by_handlers = answers(True, session), answers(False, session)
+        assert by_direct == by_handlers
+        assert len(by_direct[0]) == 6 and len(by_direct[1]) == 3, by_direct
 
 
 def test_the_answers_to_one_write_go_in_one_send():
@@ -462,23 +473,65 @@ def test_the_answers_to_one_write_go_in_one_send():
                 req(server.ADC_READ, 0, stamp=3000), req(server.SPI_XFER, 3, bytes((0x11, 0)), 4000),
                 pin, req(server.ADC_READ, 0, stamp=6000)]
 
-    def answers(chunks):
+    def answers(chunks, session):
         board = VirtualBoard(PROFILE, ToneSource(2441e6, -60.0), "unused.sock", t_origin=0.0,
                              seed=3)
-        chunks, sent = iter(chunks), []
-
-        class Conn:
-            def recv(self, n):
-                return next(chunks, b"")
-
-            def sendall(self, data):
-                sent.append(bytes(data))
-        with pytest.raises(ConnectionError):
-            board._session(Conn())
+        sent = _served(board, chunks, session)
         assert board.errors == []
         return sent, board.transactions, board.round_trips
 
-    together, one_by_one = answers([b"".join(readings)]), answers(readings)
-    assert b"".join(together[0]) == b"".join(one_by_one[0])
-    assert together[1:] == one_by_one[1:] == (6, 5)
-    assert len(together[0]) == 2 and len(one_by_one[0]) == 5
+    for session in SESSIONS:
+        together, one_by_one = answers([b"".join(readings)], session), answers(readings, session)
+        assert b"".join(together[0]) == b"".join(one_by_one[0])
+        assert together[1:] == one_by_one[1:] == (6, 5)
+        assert len(together[0]) == 2 and len(one_by_one[0]) == 5
+
+
+def test_the_compiled_loop_serves_as_the_python_one():
+    """straja._vboard_serve.serve (VirtualBoard._session) against its oracle, the plain loop
+    (_session_reference): a scan's stream with every front end's tune and reading, Bluetooth
+    polls, pins, watchdog, an envelope block, refused requests (an unknown op, a bad payload, a
+    write to a front end without that bus) and requests split across reads (one cut in its
+    header, one in its payload) get the same answers in the same sends, the same refusals and
+    counts."""
+    from straja.vboard import server
+
+    class Heard:
+        """Two advertisements at the first scan, none after."""
+        def __init__(self):
+            self.left = [(0.0, 0, -60 - i, bytes((1, 2, 3, 4, 5, i)), bytes((2, 1, 6)))
+                         for i in range(2)]
+
+        def advertisements(self, t0, t1):
+            heard, self.left = self.left, []
+            return heard
+
+    def req(op, dev, payload=b"", stamp=1000):
+        return server.HEADER.pack(op, dev, len(payload), stamp) + payload
+
+    word = server.WORD_ARGS.pack(1 | 1 << 4 | 0x1234 << 5, 25)
+    scan = (req(server.WDT_START, 0, (4000).to_bytes(4, "little"))
+            + req(server.WORD, 0, word, 1500) + req(server.ADC_READ, 0, stamp=2500)
+            + req(server.SPI_WRITE, 1, bytes((0x36,))) + req(server.SPI_WRITE, 1, bytes((0x0D, 0x5C, 0x4E, 0xC4)))
+            + req(server.SPI_WRITE, 1, bytes((0x34,))) + req(server.SPI_XFER, 1, bytes((0xF4, 0)), 2000)
+            + req(server.SPI_WRITE, 2, bytes((0x86, 0x36, 0x40, 0, 0))) + req(server.SPI_WRITE, 2, bytes((0x82, 0, 0, 0)))
+            + req(server.SPI_XFER, 2, bytes((0x15, 0, 0)), 3000) + req(server.WDT_FEED, 0)
+            + req(server.SPI_WRITE, 3, bytes((0x81, 0x0D))) + req(server.SPI_WRITE, 3, bytes((0x86, 0xD9, 0, 0)))
+            + req(server.SPI_XFER, 3, bytes((0x11, 0)), 4000) + req(server.BLE_SCAN, 0, stamp=4100)
+            + req(server.PIN_FIXED, 6) + req(server.PIN_READ, PROFILE["safe_pin"])
+            + req(server.PIN_WRITE, 5, b"\x01"))
+    refused = (req(server.SPI_WRITE, 0, b"x") + req(server.ADC_READ, 1)  # no SPI, no ADC
+               + req(99, 0) + req(server.WORD, 0, b"\x01"))  # an unknown op; a short payload
+    block = req(server.BLOCK, 4, server.BLOCK_ARGS.pack(4, 100000), 5000)
+    stream = [scan, refused, block + scan, scan[:5], scan[5:40], scan[40:] + refused, scan]
+    def answers(session):
+        board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
+                             seed=7, bluetooth=Heard())
+        sent = _served(board, stream, session)
+        return (sent, board.errors, board.transactions, board.round_trips, board.feeds,
+                board.watchdog_ms)
+
+    compiled, reference = answers("_session"), answers("_session_reference")
+    assert compiled == reference
+    assert len(compiled[0]) == 26 and len(compiled[1]) == 8, compiled  # (a request off the scan's
+    # path sends the answers before it)

@@ -16,6 +16,7 @@ import struct
 import threading
 import time
 
+from .._vboard_serve import handler_table, serve
 from ..vnode.bridge import die_with_parent, new_session
 from .ble import BluetoothRadio
 from .chips import MODELS, Chip
@@ -264,12 +265,18 @@ class VirtualBoard:
                 conn.close()
 
     def _session(self, conn: socket.socket) -> None:
+        """Serve requests as _session_reference does, the loop in C (straja._vboard_serve):
+        only the handlers are Python."""
+        serve(self, conn.fileno(), handler_table(self._direct), self._handle, frozenset(ONE_WAY),
+              self._counts, self._stopping, RECV_MAX)
+
+    def _session_reference(self, conn: socket.socket) -> None:
         """Serve requests in order, each at the instant the firmware stamped it; the writes the
         client queues arrive with the request that waits (or before the node sleeps), and are
         handled in one pass, whose answers go in one send. A pass reads the clock once and
-        counts once: a virtual node sends some 13 000 requests a second, whose time here is the
-        time its readings wait, so the loop keeps its names local and turns a stamp into board
-        time inline (as stamped())."""
+        counts once. The plain Python loop that straja._vboard_serve.serve() runs in C, its
+        test oracle (tests/test_vboard.py): a virtual node sends some 10 000 requests a second,
+        whose time here is the time its readings wait."""
         pending = b""  # a request that arrived in part
         refused = False  # a one-way request failed: the next response says so
         header, one_way, counts = HEADER.size, frozenset(ONE_WAY), self._counts
