@@ -39,6 +39,22 @@ def _served(board: VirtualBoard, chunks: list[bytes], session: str = "_session")
         return list(iter(lambda: ours.recv(1 << 16), b""))
 
 
+def _served_or_raised(board: VirtualBoard, chunks: list[bytes], session: str):
+    """As _served, for a stream that may stop the loop otherwise: (what the board sent, the
+    exception that ended the loop, as its type and text)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs:
+        for chunk in chunks:
+            ours.send(chunk)
+        ours.shutdown(socket.SHUT_WR)
+        try:
+            getattr(board, session)(theirs)
+        except Exception as e:  # noqa: BLE001 - the two loops must end alike, whatever ends them
+            ended = (type(e).__name__, str(e))
+        theirs.shutdown(socket.SHUT_WR)
+        return list(iter(lambda: ours.recv(1 << 16), b"")), ended
+
+
 def code_dbm(code: int) -> float:
     return code / 2 - 140
 
@@ -535,3 +551,31 @@ def test_the_compiled_loop_serves_as_the_python_one():
     assert compiled == reference
     assert len(compiled[0]) == 26 and len(compiled[1]) == 8, compiled  # (a request off the scan's
     # path sends the answers before it)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_compiled_loop_serves_a_hostile_stream_as_the_python_one(seed):
+    """Random requests (any op but an envelope block, which waits for its samples; any device,
+    payloads of any length up to 12 bytes, any stamp) cut at random places: the compiled loop
+    sends what the plain one does, refuses the same requests, counts the same, and ends the same
+    way (a connection closed, or the same exception)."""
+    import random
+
+    from straja.vboard import server
+    rng = random.Random(seed)
+    ops = [op for op in range(16) if op != server.BLOCK]
+    stream = b"".join(
+        server.HEADER.pack(rng.choice(ops), rng.randrange(24), n, rng.getrandbits(32))
+        + rng.randbytes(n) for n in (rng.randrange(13) for _ in range(300)))
+    cuts = sorted(rng.sample(range(1, len(stream)), 40))
+    chunks = [stream[a:b] for a, b in zip([0] + cuts, cuts + [len(stream)])]
+
+    def answers(session):
+        board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
+                             seed=seed)
+        sent, ended = _served_or_raised(board, chunks, session)
+        return sent, ended, board.errors, board.transactions, board.round_trips, board.feeds
+
+    compiled, reference = answers("_session"), answers("_session_reference")
+    assert compiled == reference
+    assert compiled[2], "no request refused: the stream tried nothing hostile"
