@@ -522,8 +522,10 @@ def test_the_compiled_loop_serves_as_the_python_one():
             heard, self.left = self.left, []
             return heard
 
+    base_us = round(time.monotonic() * 1e6) - 1_000_000  # (a block's samples all taken by now)
+
     def req(op, dev, payload=b"", stamp=1000):
-        return server.HEADER.pack(op, dev, len(payload), stamp) + payload
+        return server.HEADER.pack(op, dev, len(payload), (base_us + stamp) % (1 << 32)) + payload
 
     word = server.WORD_ARGS.pack(1 | 1 << 4 | 0x1234 << 5, 25)
     scan = (req(server.WDT_START, 0, (4000).to_bytes(4, "little"))
@@ -543,6 +545,7 @@ def test_the_compiled_loop_serves_as_the_python_one():
     def answers(session):
         board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
                              seed=7, bluetooth=Heard())
+        board._direct = board._direct_handlers(compiled=session == "_session")
         sent = _served(board, stream, session)
         return (sent, board.errors, board.transactions, board.round_trips, board.feeds,
                 board.watchdog_ms)
@@ -573,9 +576,88 @@ def test_the_compiled_loop_serves_a_hostile_stream_as_the_python_one(seed):
     def answers(session):
         board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
                              seed=seed)
+        board._direct = board._direct_handlers(compiled=session == "_session")
         sent, ended = _served_or_raised(board, chunks, session)
         return sent, ended, board.errors, board.transactions, board.round_trips, board.feeds
 
     compiled, reference = answers("_session"), answers("_session_reference")
     assert compiled == reference
     assert compiled[2], "no request refused: the stream tried nothing hostile"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_chips_scan_requests_in_c_answer_as_the_models_methods(seed):
+    """The SX127x's, CC2500's and SX126x's tunes and readings served in C (straja._vboard_serve's
+    SCAN_PATHS, over the model's own state) against the models' Python methods: random SPI
+    writes and transfers, their first byte mostly one the scan sends (strobes, register writes,
+    RSSI reads, SX126x commands, in and out of receive and LoRa mode), any length up to 6 bytes,
+    get the same answers, the same readings (the same random draws), refusals and counts."""
+    import random
+
+    from straja.vboard import server
+    rng = random.Random(seed)
+    firsts = {1: [0x34, 0x36, 0x3D, 0xF4, 0xF4, 0x0D, 0x4D, 0x0A, 0x2F, 0x8D, 0xF1, 0xF5],
+              2: [0x80, 0x82, 0x86, 0x15, 0x15, 0x8B, 0x8A, 0xC5, 0x12, 0x02, 0x1D, 0x0D],
+              3: [0x81, 0x81, 0x86, 0x11, 0x11, 0x1B, 0x1B, 0x92, 0x9D, 0x42, 0xFF, 0x7F]}
+    base_us = round(time.monotonic() * 1e6) - 1_000_000
+    requests = []
+    w, x = server.SPI_WRITE, server.SPI_XFER
+    scan = {1: [(w, b"\x36"), (w, b"\x0d"), (w, b"\x34"), (x, b"\xf4\x00")],  # + random bytes
+            2: [(w, b"\x80\x00"), (w, b"\x86"), (w, b"\x82\x00\x00\x00"), (x, b"\x15\x00\x00")],
+            3: [(w, b"\x81\x01"), (w, b"\x86"), (w, b"\x81\x05"), (w, b"\x81\x85"),
+                (x, b"\x11\x00"), (x, b"\x1b\x00")]}
+    for i in range(600):
+        dev = rng.choice((1, 2, 3))
+        if rng.random() < 0.6:  # a scan's request (a tune's frequency bytes random)
+            op, payload = rng.choice(scan[dev])
+            if len(payload) == 1 and payload[0] in (0x0D, 0x86):
+                payload += rng.randbytes(3 + (dev == 2))
+        else:
+            n = rng.choice((0, 1, 2, 2, 3, 3, 4, 5, 6))
+            payload = (bytes((rng.choice(firsts[dev]),)) if n else b"") + bytes(
+                rng.choice((0x05, 0x85, 0x01, 0x00, rng.randrange(256))) for _ in range(n - 1))
+            op = rng.choice((w, x))
+        n = len(payload)
+        stamp = (base_us + 200 * i) % (1 << 32)
+        requests.append(server.HEADER.pack(op, dev, n, stamp) + payload)
+    stream = b"".join(requests)
+    cuts = sorted(rng.sample(range(1, len(stream)), 30))
+    chunks = [stream[a:b] for a, b in zip([0] + cuts, cuts + [len(stream)])]
+
+    def answers(compiled):
+        board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
+                             seed=seed)
+        board._direct = board._direct_handlers(compiled=compiled)
+        sent = _served(board, chunks)
+        cc2500, sx126x, sx127x = board.chips[1:4]
+        read = (len(cc2500.tunings), len(sx126x._readers), len(sx127x.tunings))  # tunings read
+        return sent, board.errors, board.transactions, board.round_trips, read
+
+    in_c, in_python = answers(True), answers(False)
+    assert in_c == in_python
+    assert in_c[3] > 200 and min(in_c[4]) >= 3, in_c[3:]  # every chip read at several tunings
+
+
+def test_the_chips_scan_requests_are_served_in_c():
+    """A tune's writes and a reading of each compiled chip never reach the model's method (the
+    `fallback`): they are the C paths' own; any other request does."""
+    from straja._vboard_serve import SCAN_PATHS
+    board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0)
+    fallen = []
+    scans = {"cc2500": ([b"\x36", b"\x0d\x5c\x4e\xc4", b"\x34"], b"\xf4\x00", b"\x30"),
+             "sx126x": ([b"\x80\x00", b"\x86\x36\x40\x00\x00", b"\x82\x00\x00\x00"], b"\x15\x00\x00",
+                        b"\x8a\x00"),
+             "sx127x": ([b"\x81\x01", b"\x86\xd9\x00\x00", b"\x81\x05"], b"\x11\x00", b"\xff")}
+    for chip in board.chips:
+        if chip.entry["kind"] not in scans:
+            continue
+        write, xfer = (path(chip, lambda payload, t: fallen.append(payload))
+                       for path in SCAN_PATHS[chip.entry["kind"]])
+        tune, reading, other = scans[chip.entry["kind"]]
+        for payload in tune:
+            write(payload, 1.0)
+        assert len(xfer(reading, 1.001)) == len(reading)
+        assert fallen == [], (chip.entry["kind"], fallen)
+        write(other, 1.002)
+        assert fallen == [other]
+        fallen.clear()
