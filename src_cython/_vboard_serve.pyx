@@ -4,7 +4,8 @@
 request. A virtual node's board serves some 10 000 requests a second, and a reading waits for
 its board's work: the socket read into one buffer, each request's header parsed, its stamp made
 board time, its handler found in a table (the chip's own method for the scan's requests) and
-called, the answers gathered in one buffer and sent in one system call, all here; only the
+called, the answers gathered in one buffer and sent in one system call, all here; and the
+scan's requests of the SX127x, CC2500 and SX126x models (SCAN_PATHS, below): the other
 handlers are Python. The same requests in the same order at the same board times, the same
 answers and counts, the same refusals (docs/virtual-node.md, "Timing").
 """
