@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +19,40 @@ from straja_node.hw.board_unix import SETTLE_SLACK_US
 
 SCRIPT = REPO / "tests" / "firmware" / "vboard_check.py"
 PROFILE = json.loads(board_profile_path("virtual").read_text())
+
+
+SESSIONS = ("_session", "_session_reference")  # the board's loop, compiled, and its oracle
+
+
+def _served(board: VirtualBoard, chunks: list[bytes], session: str = "_session") -> list[bytes]:
+    """Serve `chunks` through the board's loop `session` (its name), each arriving as one read,
+    until the stream ends; what the board sent, one item a send (a SEQPACKET pair keeps the
+    boundaries of both sides' sends)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs:
+        for chunk in chunks:
+            ours.send(chunk)
+        ours.shutdown(socket.SHUT_WR)
+        with pytest.raises(ConnectionError):
+            getattr(board, session)(theirs)
+        theirs.shutdown(socket.SHUT_WR)
+        return list(iter(lambda: ours.recv(1 << 16), b""))
+
+
+def _served_or_raised(board: VirtualBoard, chunks: list[bytes], session: str):
+    """As _served, for a stream that may stop the loop otherwise: (what the board sent, the
+    exception that ended the loop, as its type and text)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with ours, theirs:
+        for chunk in chunks:
+            ours.send(chunk)
+        ours.shutdown(socket.SHUT_WR)
+        try:
+            getattr(board, session)(theirs)
+        except Exception as e:  # noqa: BLE001 - the two loops must end alike, whatever ends them
+            ended = (type(e).__name__, str(e))
+        theirs.shutdown(socket.SHUT_WR)
+        return list(iter(lambda: ours.recv(1 << 16), b"")), ended
 
 
 def code_dbm(code: int) -> float:
@@ -426,26 +461,18 @@ def test_the_scans_requests_are_answered_as_by_their_handlers():
         req(server.WORD, 0, server.WORD_ARGS.pack(tune_rx5808, 24)) + req(server.ADC_READ, 0),
     ]
 
-    def answers(direct: bool):
+    def answers(direct: bool, session: str):
         board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
                              seed=5)
         if not direct:
             board._direct = {}
-        chunks, sent = iter(stream), []
-
-        class Conn:
-            def recv(self, n):
-                return next(chunks, b"")
-
-            def sendall(self, data):
-                sent.append(data)
-        with pytest.raises(ConnectionError):
-            board._session(Conn())
+        sent = _served(board, stream, session)
         return sent, board.errors, board.transactions
 
-    by_direct, by_handlers = answers(True), answers(False)
-    assert by_direct == by_handlers
-    assert len(by_direct[0]) == 6 and len(by_direct[1]) == 3, by_direct
+    for session in SESSIONS:
+        by_direct, by_handlers = answers(True, session), answers(False, session)
+        assert by_direct == by_handlers
+        assert len(by_direct[0]) == 6 and len(by_direct[1]) == 3, by_direct
 
 
 def test_the_answers_to_one_write_go_in_one_send():
@@ -462,23 +489,175 @@ def test_the_answers_to_one_write_go_in_one_send():
                 req(server.ADC_READ, 0, stamp=3000), req(server.SPI_XFER, 3, bytes((0x11, 0)), 4000),
                 pin, req(server.ADC_READ, 0, stamp=6000)]
 
-    def answers(chunks):
+    def answers(chunks, session):
         board = VirtualBoard(PROFILE, ToneSource(2441e6, -60.0), "unused.sock", t_origin=0.0,
                              seed=3)
-        chunks, sent = iter(chunks), []
-
-        class Conn:
-            def recv(self, n):
-                return next(chunks, b"")
-
-            def sendall(self, data):
-                sent.append(bytes(data))
-        with pytest.raises(ConnectionError):
-            board._session(Conn())
+        sent = _served(board, chunks, session)
         assert board.errors == []
         return sent, board.transactions, board.round_trips
 
-    together, one_by_one = answers([b"".join(readings)]), answers(readings)
-    assert b"".join(together[0]) == b"".join(one_by_one[0])
-    assert together[1:] == one_by_one[1:] == (6, 5)
-    assert len(together[0]) == 2 and len(one_by_one[0]) == 5
+    for session in SESSIONS:
+        together, one_by_one = answers([b"".join(readings)], session), answers(readings, session)
+        assert b"".join(together[0]) == b"".join(one_by_one[0])
+        assert together[1:] == one_by_one[1:] == (6, 5)
+        assert len(together[0]) == 2 and len(one_by_one[0]) == 5
+
+
+def test_the_compiled_loop_serves_as_the_python_one():
+    """straja._vboard_serve.serve (VirtualBoard._session) against its oracle, the plain loop
+    (_session_reference): a scan's stream with every front end's tune and reading, Bluetooth
+    polls, pins, watchdog, an envelope block, refused requests (an unknown op, a bad payload, a
+    write to a front end without that bus) and requests split across reads (one cut in its
+    header, one in its payload) get the same answers in the same sends, the same refusals and
+    counts."""
+    from straja.vboard import server
+
+    class Heard:
+        """Two advertisements at the first scan, none after."""
+        def __init__(self):
+            self.left = [(0.0, 0, -60 - i, bytes((1, 2, 3, 4, 5, i)), bytes((2, 1, 6)))
+                         for i in range(2)]
+
+        def advertisements(self, t0, t1):
+            heard, self.left = self.left, []
+            return heard
+
+    base_us = round(time.monotonic() * 1e6) - 1_000_000  # (a block's samples all taken by now)
+
+    def req(op, dev, payload=b"", stamp=1000):
+        return server.HEADER.pack(op, dev, len(payload), (base_us + stamp) % (1 << 32)) + payload
+
+    word = server.WORD_ARGS.pack(1 | 1 << 4 | 0x1234 << 5, 25)
+    scan = (req(server.WDT_START, 0, (4000).to_bytes(4, "little"))
+            + req(server.WORD, 0, word, 1500) + req(server.ADC_READ, 0, stamp=2500)
+            + req(server.SPI_WRITE, 1, bytes((0x36,))) + req(server.SPI_WRITE, 1, bytes((0x0D, 0x5C, 0x4E, 0xC4)))
+            + req(server.SPI_WRITE, 1, bytes((0x34,))) + req(server.SPI_XFER, 1, bytes((0xF4, 0)), 2000)
+            + req(server.SPI_WRITE, 2, bytes((0x86, 0x36, 0x40, 0, 0))) + req(server.SPI_WRITE, 2, bytes((0x82, 0, 0, 0)))
+            + req(server.SPI_XFER, 2, bytes((0x15, 0, 0)), 3000) + req(server.WDT_FEED, 0)
+            + req(server.SPI_WRITE, 3, bytes((0x81, 0x0D))) + req(server.SPI_WRITE, 3, bytes((0x86, 0xD9, 0, 0)))
+            + req(server.SPI_XFER, 3, bytes((0x11, 0)), 4000) + req(server.BLE_SCAN, 0, stamp=4100)
+            + req(server.PIN_FIXED, 6) + req(server.PIN_READ, PROFILE["safe_pin"])
+            + req(server.PIN_WRITE, 5, b"\x01"))
+    refused = (req(server.SPI_WRITE, 0, b"x") + req(server.ADC_READ, 1)  # no SPI, no ADC
+               + req(99, 0) + req(server.WORD, 0, b"\x01"))  # an unknown op; a short payload
+    block = req(server.BLOCK, 4, server.BLOCK_ARGS.pack(4, 100000), 5000)
+    stream = [scan, refused, block + scan, scan[:5], scan[5:40], scan[40:] + refused, scan]
+    def answers(session):
+        board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
+                             seed=7, bluetooth=Heard())
+        board._direct = board._direct_handlers(compiled=session == "_session")
+        sent = _served(board, stream, session)
+        return (sent, board.errors, board.transactions, board.round_trips, board.feeds,
+                board.watchdog_ms)
+
+    compiled, reference = answers("_session"), answers("_session_reference")
+    assert compiled == reference
+    assert len(compiled[0]) == 26 and len(compiled[1]) == 8, compiled  # (a request off the scan's
+    # path sends the answers before it)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_compiled_loop_serves_a_hostile_stream_as_the_python_one(seed):
+    """Random requests (any op but an envelope block, which waits for its samples; any device,
+    payloads of any length up to 12 bytes, any stamp) cut at random places: the compiled loop
+    sends what the plain one does, refuses the same requests, counts the same, and ends the same
+    way (a connection closed, or the same exception)."""
+    import random
+
+    from straja.vboard import server
+    rng = random.Random(seed)
+    ops = [op for op in range(16) if op != server.BLOCK]
+    stream = b"".join(
+        server.HEADER.pack(rng.choice(ops), rng.randrange(24), n, rng.getrandbits(32))
+        + rng.randbytes(n) for n in (rng.randrange(13) for _ in range(300)))
+    cuts = sorted(rng.sample(range(1, len(stream)), 40))
+    chunks = [stream[a:b] for a, b in zip([0] + cuts, cuts + [len(stream)])]
+
+    def answers(session):
+        board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
+                             seed=seed)
+        board._direct = board._direct_handlers(compiled=session == "_session")
+        sent, ended = _served_or_raised(board, chunks, session)
+        return sent, ended, board.errors, board.transactions, board.round_trips, board.feeds
+
+    compiled, reference = answers("_session"), answers("_session_reference")
+    assert compiled == reference
+    assert compiled[2], "no request refused: the stream tried nothing hostile"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_chips_scan_requests_in_c_answer_as_the_models_methods(seed):
+    """The SX127x's, CC2500's and SX126x's tunes and readings served in C (straja._vboard_serve's
+    SCAN_PATHS, over the model's own state) against the models' Python methods: random SPI
+    writes and transfers, their first byte mostly one the scan sends (strobes, register writes,
+    RSSI reads, SX126x commands, in and out of receive and LoRa mode), any length up to 6 bytes,
+    get the same answers, the same readings (the same random draws), refusals and counts."""
+    import random
+
+    from straja.vboard import server
+    rng = random.Random(seed)
+    firsts = {1: [0x34, 0x36, 0x3D, 0xF4, 0xF4, 0x0D, 0x4D, 0x0A, 0x2F, 0x8D, 0xF1, 0xF5],
+              2: [0x80, 0x82, 0x86, 0x15, 0x15, 0x8B, 0x8A, 0xC5, 0x12, 0x02, 0x1D, 0x0D],
+              3: [0x81, 0x81, 0x86, 0x11, 0x11, 0x1B, 0x1B, 0x92, 0x9D, 0x42, 0xFF, 0x7F]}
+    base_us = round(time.monotonic() * 1e6) - 1_000_000
+    requests = []
+    w, x = server.SPI_WRITE, server.SPI_XFER
+    scan = {1: [(w, b"\x36"), (w, b"\x0d"), (w, b"\x34"), (x, b"\xf4\x00")],  # + random bytes
+            2: [(w, b"\x80\x00"), (w, b"\x86"), (w, b"\x82\x00\x00\x00"), (x, b"\x15\x00\x00")],
+            3: [(w, b"\x81\x01"), (w, b"\x86"), (w, b"\x81\x05"), (w, b"\x81\x85"),
+                (x, b"\x11\x00"), (x, b"\x1b\x00")]}
+    for i in range(600):
+        dev = rng.choice((1, 2, 3))
+        if rng.random() < 0.6:  # a scan's request (a tune's frequency bytes random)
+            op, payload = rng.choice(scan[dev])
+            if len(payload) == 1 and payload[0] in (0x0D, 0x86):
+                payload += rng.randbytes(3 + (dev == 2))
+        else:
+            n = rng.choice((0, 1, 2, 2, 3, 3, 4, 5, 6))
+            payload = (bytes((rng.choice(firsts[dev]),)) if n else b"") + bytes(
+                rng.choice((0x05, 0x85, 0x01, 0x00, rng.randrange(256))) for _ in range(n - 1))
+            op = rng.choice((w, x))
+        n = len(payload)
+        stamp = (base_us + 200 * i) % (1 << 32)
+        requests.append(server.HEADER.pack(op, dev, n, stamp) + payload)
+    stream = b"".join(requests)
+    cuts = sorted(rng.sample(range(1, len(stream)), 30))
+    chunks = [stream[a:b] for a, b in zip([0] + cuts, cuts + [len(stream)])]
+
+    def answers(compiled):
+        board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0,
+                             seed=seed)
+        board._direct = board._direct_handlers(compiled=compiled)
+        sent = _served(board, chunks)
+        cc2500, sx126x, sx127x = board.chips[1:4]
+        read = (len(cc2500.tunings), len(sx126x._readers), len(sx127x.tunings))  # tunings read
+        return sent, board.errors, board.transactions, board.round_trips, read
+
+    in_c, in_python = answers(True), answers(False)
+    assert in_c == in_python
+    assert in_c[3] > 200 and min(in_c[4]) >= 3, in_c[3:]  # every chip read at several tunings
+
+
+def test_the_chips_scan_requests_are_served_in_c():
+    """A tune's writes and a reading of each compiled chip never reach the model's method (the
+    `fallback`): they are the C paths' own; any other request does."""
+    from straja._vboard_serve import SCAN_PATHS
+    board = VirtualBoard(PROFILE, ToneSource(868.1e6, -60.0), "unused.sock", t_origin=0.0)
+    fallen = []
+    scans = {"cc2500": ([b"\x36", b"\x0d\x5c\x4e\xc4", b"\x34"], b"\xf4\x00", b"\x30"),
+             "sx126x": ([b"\x80\x00", b"\x86\x36\x40\x00\x00", b"\x82\x00\x00\x00"], b"\x15\x00\x00",
+                        b"\x8a\x00"),
+             "sx127x": ([b"\x81\x01", b"\x86\xd9\x00\x00", b"\x81\x05"], b"\x11\x00", b"\xff")}
+    for chip in board.chips:
+        if chip.entry["kind"] not in scans:
+            continue
+        write, xfer = (path(chip, lambda payload, t: fallen.append(payload))
+                       for path in SCAN_PATHS[chip.entry["kind"]])
+        tune, reading, other = scans[chip.entry["kind"]]
+        for payload in tune:
+            write(payload, 1.0)
+        assert len(xfer(reading, 1.001)) == len(reading)
+        assert fallen == [], (chip.entry["kind"], fallen)
+        write(other, 1.002)
+        assert fallen == [other]
+        fallen.clear()

@@ -541,9 +541,11 @@ class SpiDevice:
         self.call = link.call
         self.dev = dev
 
+    @micropython.native
     def write(self, buf):
         self.send(SPI_WRITE, self.dev, buf, len(buf))
 
+    @micropython.native
     def write_readinto(self, wbuf, rbuf):
         n = len(wbuf)
         self.call(SPI_XFER, self.dev, wbuf, n, rbuf, n)
@@ -555,6 +557,7 @@ class ThreeWire:
         self.arg = link.arg
         self.dev = dev
 
+    @micropython.native
     def write_word(self, word, nbits):
         a = self.arg
         pack_into("<IB", a, 0, word, nbits)
@@ -568,6 +571,7 @@ class Adc:
         self.dev = dev
         self.val = bytearray(2)
 
+    @micropython.native
     def read_u16(self):
         v = self.val
         self.call(ADC_READ, self.dev, None, 0, v, 2)
@@ -755,6 +759,7 @@ def bluetooth_events():
         _bluetooth.deliver()
 
 
+@micropython.native
 def idle(deadline=0, reading=-1):
     lk = _link
     if lk is None:

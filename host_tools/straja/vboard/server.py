@@ -16,9 +16,10 @@ import struct
 import threading
 import time
 
+from .._vboard_serve import SCAN_PATHS, handler_table, serve
 from ..vnode.bridge import die_with_parent, new_session
 from .ble import BluetoothRadio
-from .chips import MODELS, Chip
+from .chips import MODELS, Cc2500, Chip, Sx126x, Sx127x
 
 (SPI_WRITE, SPI_XFER, WORD, ADC_READ, BLOCK, PIN_READ, PIN_WRITE, WDT_START, WDT_FEED, BLE_SCAN,
  PIN_FIXED) = range(1, 12)
@@ -32,6 +33,8 @@ NOTHING = (0, b"")  # a request's answer without value or payload
 STAMP_WRAP_US = 1 << 32
 RECV_MAX = 65536
 OK, ERROR = 0, 1
+# the chip models whose scan requests straja._vboard_serve serves in C (SCAN_PATHS)
+COMPILED_MODELS = {Sx127x: "sx127x", Cc2500: "cc2500", Sx126x: "sx126x"}
 SWITCH_INTERVAL_S = 100e-6
 # The board's counters, in memory shared with a board serving from its own process.
 (TRANSACTIONS, ROUND_TRIPS, FEEDS, WATCHDOG_MS, CONNECTIONS, SAFE_PIN_LOW) = range(6)
@@ -264,12 +267,18 @@ class VirtualBoard:
                 conn.close()
 
     def _session(self, conn: socket.socket) -> None:
+        """Serve requests as _session_reference does, the loop in C (straja._vboard_serve):
+        only the handlers are Python."""
+        serve(self, conn.fileno(), handler_table(self._direct), self._handle, frozenset(ONE_WAY),
+              self._counts, self._stopping, RECV_MAX)
+
+    def _session_reference(self, conn: socket.socket) -> None:
         """Serve requests in order, each at the instant the firmware stamped it; the writes the
         client queues arrive with the request that waits (or before the node sleeps), and are
         handled in one pass, whose answers go in one send. A pass reads the clock once and
-        counts once: a virtual node sends some 13 000 requests a second, whose time here is the
-        time its readings wait, so the loop keeps its names local and turns a stamp into board
-        time inline (as stamped())."""
+        counts once. The plain Python loop that straja._vboard_serve.serve() runs in C, its
+        test oracle (tests/test_vboard.py): a virtual node sends some 10 000 requests a second,
+        whose time here is the time its readings wait."""
         pending = b""  # a request that arrived in part
         refused = False  # a one-way request failed: the next response says so
         header, one_way, counts = HEADER.size, frozenset(ONE_WAY), self._counts
@@ -333,17 +342,24 @@ class VirtualBoard:
             sendall(b"".join(answers))
             answers.clear()
 
-    def _direct_handlers(self) -> dict:
+    def _direct_handlers(self, compiled: bool = True) -> dict:
         """The scan's requests, by `op << 8 | dev`: the chip's own method (or a one-line adapter),
         which takes (payload, t) and returns the answer's bytes (value 0) or None (one-way): a
         reading and a tune's writes cost one Python call each, not three (_handle, the op's
-        handler, the chip's). Any other request goes through _handle."""
+        handler, the chip's). Any other request goes through _handle. With `compiled`, an
+        SX127x's, CC2500's and SX126x's tunes and readings are C (straja._vboard_serve's
+        SCAN_PATHS, over the model's own state, its method for any other request): the models'
+        Python was half of a board's CPU a reading (docs/virtual-node.md, "Timing")."""
         direct = {}
         for dev, chip in enumerate(self.chips):
             # a chip whose writes are its transfers unread: the transfer itself, one call less
             plain_write = type(chip).spi_write is Chip.spi_write
-            direct[SPI_WRITE << 8 | dev] = chip.spi if plain_write else chip.spi_write
+            write = direct[SPI_WRITE << 8 | dev] = chip.spi if plain_write else chip.spi_write
             direct[SPI_XFER << 8 | dev] = chip.spi
+            paths = SCAN_PATHS.get(COMPILED_MODELS.get(type(chip)))  # (a subclass: its methods)
+            if paths and compiled:  # the scan's tunes and readings in C over the model's state
+                direct[SPI_WRITE << 8 | dev] = paths[0](chip, write)
+                direct[SPI_XFER << 8 | dev] = paths[1](chip, chip.spi)
             direct[WORD << 8 | dev] = (lambda payload, t, word=chip.word, unpack=WORD_ARGS.unpack:
                                        word(*unpack(payload), t))
             direct[ADC_READ << 8 | dev] = (lambda payload, t, adc=chip.adc, pack=U16.pack:
