@@ -9,6 +9,7 @@ from __future__ import annotations
 import array
 import json
 import os
+import random
 import re
 import struct
 import threading
@@ -278,6 +279,46 @@ def test_the_pipeline_reads_every_crafted_frame_without_quarantining_the_port():
         out = pipeline.feed("/dev/hostile", (i + 1) * 10**6, wire[i:i + 256])
         assert not [e for e in out.events if isinstance(e, SourceQuarantined)], out.events
     assert pipeline.nodes[9].frames >= len(crafted_bodies()) - 20
+
+
+def random_sweep_stream(rng: random.Random) -> bytes:
+    """A node's stream of SWEEP frames of a few plans whose fields lie at and around their edges
+    (steps, totals, firsts and lengths that do not fit each other, flags no firmware sets, the
+    sweep id going back), segments of one plan among the others', a STATUS now and then."""
+    def edge(bits):
+        top = (1 << bits) - 1
+        return rng.choice([0, 1, 2, top, top - 1, rng.randrange(top + 1), rng.randrange(300)])
+    plans = [(rng.choice([0, 1, 2, 255]),
+              rng.choice([0, P.FLAG_REVISIT, P.FLAG_PAIRS, P.FLAG_INTERLEAVED, rng.randrange(256)]),
+              rng.choice([2_400_000, 5_645_000, 863_000, edge(32)]),
+              rng.choice([1000, 812, 20_000, 0, edge(32)]),
+              rng.choice([64, 16, 1, 0, edge(16)])) for _ in range(rng.randint(1, 4))]
+    frames, sweep_id = [], 0
+    for seq in range(1, rng.randint(20, 120)):
+        front_end, flags, start, step, total = rng.choice(plans)
+        first = rng.choice([0, 0, rng.randrange(total + 2), edge(16)])
+        size = min(max(rng.choice([total, total - first, 2 * total, rng.randrange(300)]), 0), 900)
+        codes = bytes(rng.choice([rng.randrange(256), rng.randrange(20, 60), 255])
+                      for _ in range(size))
+        sweep_id = (sweep_id + rng.choice([0, 1, 1, 2, 65535])) & 0xFFFF
+        body = (P.Status(seq, 1, 0, 1, 1000, 1000, 0, 0, 0, 0, "0.1.0") if seq % 25 == 0 else
+                P.Sweep(front_end, flags, sweep_id, start, step, rng.choice([300, edge(32)]),
+                        edge(32), first, total, codes))
+        frames.append(P.encode_frame(P.Frame(0, 9, seq, seq * 50_000, body)))
+    return b"".join(frames)
+
+
+def test_random_sweeps_at_their_fields_edges_never_quarantine_the_port():
+    """The compiled sweep path (the gateway's lane, the detector's stages) takes a node's sweeps
+    whatever their fields: each is read or refused, and nothing raises."""
+    rng = random.Random(20261206)
+    for trial in range(60):
+        pipeline = Pipeline(GatewayConfig())
+        pipeline.open_source("/dev/hostile", 0)
+        wire = random_sweep_stream(rng)
+        for i in range(0, len(wire), 512):
+            out = pipeline.feed("/dev/hostile", (i + 1) * 10**7, wire[i:i + 512])
+            assert not [e for e in out.events if isinstance(e, SourceQuarantined)], (trial, out)
 
 
 class AnsweringSession:
