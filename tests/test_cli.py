@@ -31,6 +31,45 @@ def test_every_command_has_help():
         assert "usage: straja " + " ".join(path) in r.stdout
 
 
+# What building a command's parser must not import: each costs a technician's Pi ~0.1-1.5 s
+# before `--help` or an argument error shows (the commands import them when they run).
+HEAVY_MODULES = ("numpy", "scipy", "serial", "paho", "sqlite3", "matplotlib",
+                 "straja.gateway.pipeline", "straja.detect")
+# In one fresh interpreter, each path's `straja PATH --help` and `straja PATH --no-such-option`
+# in turn, as straja.cli.main runs them; the heavy modules present after each (none is ever
+# unloaded, so the first path that imports one is the one named).
+PARSE_ONLY = """
+import contextlib, io, json, sys
+heavy, paths = json.loads(sys.argv[1])
+def loaded():
+    return sorted(m for m in heavy if m in sys.modules)
+from straja import cli
+seen = {"import straja.cli": loaded()}
+for path in paths:
+    for word, expected in (("--help", 0), ("--no-such-option", 2)):
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                code = cli.main([*path, word])
+        except SystemExit as e:
+            code = e.code
+        seen[" ".join([*path, word])] = loaded()
+        shown = "usage: straja " + " ".join(path) if expected == 0 else "error:"
+        assert code == expected and shown in out.getvalue(), (path, word, code, out.getvalue())
+print(json.dumps(seen))
+"""
+
+
+def test_building_any_parser_imports_nothing_heavy():
+    paths = list(all_command_paths(cli.build_parser({name for name, _, _ in cli.COMMANDS})))
+    assert len(paths) > len(cli.COMMANDS)  # (subcommands too)
+    r = subprocess.run([sys.executable, "-c", PARSE_ONLY, json.dumps([HEAVY_MODULES, paths])],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    imported = {step: modules for step, modules in json.loads(r.stdout).items() if modules}
+    assert not imported, imported
+
+
 # Every command (a leaf of the COMMANDS table and its subcommands) with arguments it must refuse
 # with exit code 2, while parsing or before any port, node or file is touched. {tmp} is a fresh
 # folder (the working directory); {text} an existing file that is not a database or an image.

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from .paths import board_profile_path
 
+# Ports without a USB identity (virtual nodes, UART adapters) that `straja ports` and --all list
+EXTRA_PORTS_ENV = "STRAJA_EXTRA_PORTS"
+
 
 # No count or quantity a command takes comes near these (1e9 s is 31 years): a larger one is a
 # typo, and would overflow the clock (time.sleep, Event.wait) or SQLite's integers later on.

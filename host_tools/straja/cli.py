@@ -2,7 +2,8 @@
 
 Commands are registered from one table (name, help, the function that configures its parser);
 only the chosen command's module is imported, so `straja --help` starts without NumPy, pyserial
-or the gateway. Every error a command raises is a StrajaError: printed with its fix (no
+or the gateway. A command module imports those only in the function that runs the command, so
+that its `--help` and argument errors come at once too (tests/test_cli.py). Every error a command raises is a StrajaError: printed with its fix (no
 traceback), and the process exits with its code.
 """
 from __future__ import annotations

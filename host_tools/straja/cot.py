@@ -15,7 +15,6 @@ reopened with backoff, the events that could not be written counted as dropped t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
 import configparser
 import importlib.util
@@ -137,6 +136,8 @@ class CotSender:
         if importlib.util.find_spec("pytak") is None:  # (its thread would fail unseen)
             raise StrajaError("Cursor on Target needs pytak, in the `gateway` extra",
                               "pip install 'straja[gateway]' (make installs it)", term.EXIT_USAGE)
+        import asyncio  # (here, not at the top: `straja gateway --help` checks --cot with cot_url)
+
         self.cfg = cfg
         self._queue: collections.deque[bytes] = collections.deque()
         self._lock = threading.Lock()
@@ -168,6 +169,8 @@ class CotSender:
             return len(self._queue)
 
     async def _run(self) -> None:
+        import asyncio
+
         with warnings.catch_warnings():
             # pytak warns on import that aiohttp is missing: only its TAK Server certificate
             # enrolment needs it, which Straja does not use (tls:// takes the files given)
@@ -222,6 +225,8 @@ class CotSender:
             self.sent += 1
 
     async def _sleep(self, seconds: float) -> None:
+        import asyncio
+
         try:
             await asyncio.wait_for(self._wake.wait(), seconds)
         except asyncio.TimeoutError:

@@ -16,21 +16,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-
 from .. import term
 from ..gateway import config as gwconfig
 from ..gateway import events as ev
-from ..gateway.ingest import Gateway
-from ..gateway.pipeline import Pipeline
 from ..gateway.cli import open_store
 from ..cot import CotPublisher, cot_url
-from ..eval.scenes import matches
-from ..gateway.position import covers, position_text
-from ..sim.emitters import DRONE_FAMILY
-from ..sim.remoteid import to_local
 from ..vnode import schedstat
-from ..vnode.bridge import die_with_parent
 from ..sim.cli import scene_argument
 from ..vnode.cli import DEFAULT_SCENE, scene_with_nodes, stop_on_signals
 from ..argtypes import listen_address, non_negative_float, positive_int, writable_file
@@ -142,6 +133,7 @@ class Truth:
     `t_origin` is the scene's time 0 on the monotonic clock (the virtual nodes' fleet)."""
 
     def __init__(self, scene, t_origin: float):
+        from ..sim.emitters import DRONE_FAMILY
         self.scene = scene
         self.drones = [em for em in scene.emitters if em.KIND in DRONE_FAMILY]
         self.wall_origin_s = t_origin + time.time() - time.monotonic()
@@ -149,6 +141,11 @@ class Truth:
     def describe(self, alert: ev.AlertEvent) -> str:
         """The alert's position and its error against the drone whose link it is (the drone on
         the air in the alert's band at its last observation)."""
+        import numpy as np
+
+        from ..eval.scenes import matches
+        from ..gateway.position import covers, position_text
+        from ..sim.remoteid import to_local
         fields = alert.__dict__
         where = position_text(fields)
         if not where:
@@ -212,7 +209,8 @@ def configure(p) -> None:
                      "gateway reading them: node status and the alerts it raises, live. Events "
                      "are stored in SQLite (no broker).")
     p.add_argument("--nodes", type=positive_int, default=3, help="number of virtual nodes (default 3)")
-    p.add_argument("--scene", type=scene_argument, default=DEFAULT_SCENE, help="scene file or catalogue name "
+    # (no default here: argparse would load the default scene, NumPy and all, on every parse)
+    p.add_argument("--scene", type=scene_argument, help="scene file or catalogue name "
                    f"(default {DEFAULT_SCENE})")
     p.add_argument("--duration", type=non_negative_float, default=90.0,
                    help="seconds to run (default 90; 0 = until Ctrl-C)")
@@ -226,17 +224,21 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
+    from ..gateway.ingest import Gateway
+    from ..gateway.pipeline import Pipeline
+    from ..vnode.bridge import die_with_parent
     stop_on_signals()  # a `kill` stops the virtual nodes too, as Ctrl-C does
-    scene = scene_with_nodes(args.scene, args.nodes)  # (before anything is made or started)
+    scene_name = args.scene or DEFAULT_SCENE
+    scene = scene_with_nodes(scene_name, args.nodes)  # (before anything is made or started)
     db = Path(args.db or f"runs/demo-{datetime.now():%Y%m%d-%H%M%S}/events.db")
     db.parent.mkdir(parents=True, exist_ok=True)
     store = open_store(db)  # (a file that cannot be one is refused before the nodes start)
-    print(term.paint(f"starting {args.nodes} virtual nodes on scene {args.scene!r} ...", "bold"))
+    print(term.paint(f"starting {args.nodes} virtual nodes on scene {scene_name!r} ...", "bold"))
     # The nodes run in their own process, as nodes are their own devices: the gateway's work
     # never delays a virtual board's answers to its firmware. SIGTERM stops them cleanly even
     # if this process is killed outright.
     fleet = subprocess.Popen([sys.executable, "-m", "straja.cli", "sim", "node", "--json",
-                              "--stream", "--count", str(args.nodes), "--scene", args.scene],
+                              "--stream", "--count", str(args.nodes), "--scene", scene_name],
                              stdout=subprocess.PIPE, text=True,
                              preexec_fn=lambda: die_with_parent(signal.SIGTERM))
     try:

@@ -9,12 +9,15 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from .. import term
 from ..errors import StrajaError
 from ..paths import FIRMWARE
-from ..tools.deploy import Compiler, Deployer, DeployResult, deploy_many
-from ..tools.ports import candidates
 from ..argtypes import board_name, existing_folder, port_name, writable_folder
+
+if TYPE_CHECKING:
+    from ..tools.deploy import DeployResult
 
 
 class ProgressLine:
@@ -103,7 +106,15 @@ def configure(p) -> None:
     p.set_defaults(func=run)
 
 
+def candidates():
+    """The USB serial ports `--all` deploys to (pyserial is imported only then, not to build
+    the parser)."""
+    from ..tools.ports import candidates as usb_serial_ports
+    return usb_serial_ports()
+
+
 def run(args) -> int:
+    from ..tools.deploy import Compiler, Deployer, deploy_many
     ports = list(args.ports) + ([p.device for p in candidates()] if args.all else [])
     if not ports and args.all:
         raise StrajaError("--all found no USB serial port", "plug the nodes in with data cables "

@@ -1,4 +1,7 @@
-"""`straja info`, `straja config`, `straja reset`, `straja repl`: small commands on one node."""
+"""`straja info`, `straja config`, `straja reset`, `straja repl`: small commands on one node.
+
+Building their parsers imports neither pyserial nor the tools: the functions that run the
+commands do."""
 from __future__ import annotations
 
 import contextlib
@@ -9,18 +12,12 @@ import sys
 import termios
 import tty
 
-import serial
-
 from .. import term
 from ..argtypes import existing_file, port_name
 from ..errors import StrajaError
 from ..gateway import replies
 from ..protocol import OK, CommandError
 from ..rawrepl import ReplError
-from ..tools.deploy import MpyVersion
-from ..tools.ports import resolve
-from ..tools.provision import latest_record
-from ..tools.session import Session, firmware_link, probe
 from .provision import DEFAULT_INVENTORY
 
 REPL_EXIT_KEY = b"\x1d"  # Ctrl-], as telnet, miniterm and mpremote use: never sent to the board
@@ -79,6 +76,7 @@ def running_info(port: str) -> dict | None:
     """The running firmware's own `info` reply (uptime, front ends, plan, overruns), or None
     when no Straja application answers commands on `port`. A reply not of the documented shape
     (docs/firmware.md; a broken or crafted node) becomes {"malformed": why}."""
+    from ..tools.session import firmware_link
     try:
         with contextlib.closing(firmware_link(port)) as link:
             reply = link.command("info")
@@ -98,6 +96,9 @@ def running_info(port: str) -> dict | None:
 
 
 def run_info(args) -> int:
+    from ..tools.ports import resolve
+    from ..tools.provision import latest_record
+    from ..tools.session import Session, probe
     port = resolve(args.port)
     running = running_info(port)  # asked first: the probe below restarts the application
     with Session(port) as s:
@@ -155,10 +156,13 @@ def describe_position(position: dict | None) -> str:
 
 
 def describe_mpy(mpy: int | None) -> str:
+    from ..tools.deploy import MpyVersion
     return str(MpyVersion.from_sys(mpy)) if mpy is not None else "no .mpy support"
 
 
 def run_config(args) -> int:
+    from ..tools.ports import resolve
+    from ..tools.session import firmware_link
     if args.action == "get" and len(args.items) > 1:
         raise StrajaError("config get takes at most one KEY", code=term.EXIT_USAGE)
     if args.action == "set" and (not args.items or any("=" not in i for i in args.items)):
@@ -188,6 +192,10 @@ except ImportError:
 
 
 def run_reset(args) -> int:
+    import serial
+
+    from ..tools.ports import resolve
+    from ..tools.session import Session
     with Session(resolve(args.port)) as s:
         repl = s.enter_raw_repl()  # fails, with its fix, when no MicroPython answers
         if args.hard:
@@ -201,6 +209,8 @@ def run_reset(args) -> int:
 
 
 def run_repl(args) -> int:
+    from ..tools.ports import resolve
+    from ..tools.session import Session
     stdin = sys.stdin.fileno()
     if not os.isatty(stdin):
         raise StrajaError("straja repl needs a terminal to type into (its input is not one)",

@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from .. import term
-from ..tools.doctor import run_checks
 
 
 def configure(p) -> None:
@@ -15,6 +14,7 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
+    from ..tools.doctor import run_checks
     checks = run_checks()
     failed = [c for c in checks if c.required and not c.ok]
     if args.json:

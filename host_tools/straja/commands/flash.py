@@ -5,7 +5,6 @@ from pathlib import Path
 
 from .. import term
 from ..argtypes import port_name
-from ..tools.flash import flash_image
 from .deploy import ProgressLine
 
 
@@ -24,6 +23,7 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
+    from ..tools.flash import flash_image  # (pyserial)
     bar = ProgressLine([args.image.name])  # a UF2 copy's bar, on a terminal only
     try:
         result = flash_image(args.port, args.image, erase=args.erase,

@@ -13,7 +13,7 @@ from ..argtypes import (existing_file, existing_folder, host_port, listen_addres
 from ..cot import cot_url
 from ..errors import StrajaError
 from ..gateway import config as gwconfig
-from ..gateway.mqtt import topic_level
+from ..gateway.config import topic_level
 
 DEFAULT_DB = "/var/lib/straja/hq.db"
 log = logging.getLogger("straja.hq")

@@ -6,14 +6,15 @@ import sys
 import threading
 import time
 
+from typing import TYPE_CHECKING
+
 from .. import protocol, term
 from ..errors import StrajaError
 from ..gateway.record import RecordWriter
-from ..link import NodeLink
-from ..serial_port import PortError
-from ..tools.monitor import PortView, frame_json
-from ..tools.ports import resolve
 from ..argtypes import port_name, positive_float, positive_int, writable_file
+
+if TYPE_CHECKING:
+    from ..link import NodeLink
 
 
 def configure(p) -> None:
@@ -57,6 +58,10 @@ def start(link: NodeLink) -> None:
 
 
 def run(args) -> int:
+    from ..link import NodeLink  # (pyserial, and NumPy for the views)
+    from ..serial_port import PortError
+    from ..tools.monitor import PortView, frame_json
+    from ..tools.ports import resolve
     views = [PortView(resolve(p)) for p in args.ports]
     done = threading.Event()
     reader_left = threading.Event()  # stdout's reader is gone (`straja monitor --json P | head`)

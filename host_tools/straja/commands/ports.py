@@ -4,8 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from .. import term
-from ..argtypes import port_name
-from ..tools.ports import EXTRA_PORTS_ENV, bootsel_devices, candidates, probe_port
+from ..argtypes import EXTRA_PORTS_ENV, port_name
 
 
 def configure(p) -> None:
@@ -22,6 +21,7 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
+    from ..tools.ports import bootsel_devices, candidates, probe_port  # (pyserial)
     ports = candidates(args.extra)
     if args.probe:
         for p in ports:

@@ -6,9 +6,7 @@ import argparse
 from pathlib import Path
 
 from .. import term
-from ..locate import GeoPoint
 from ..paths import FIRMWARE
-from ..tools.provision import append_record, nodes_table, provision
 from ..argtypes import (board_name, existing_file, existing_folder, key_value, node_id,
                         port_name, version, writable_path)
 
@@ -18,6 +16,7 @@ DEFAULT_INVENTORY = Path("straja-inventory.jsonl")
 def position(text: str) -> dict:
     """LAT,LON,HEIGHT (degrees, degrees, metres above the WGS84 ellipsoid) as the inventory and
     the gateway config's [nodes.<id>] keep it; refused while parsing when not one."""
+    from ..locate import GeoPoint  # (NumPy: only once a position is given)
     try:
         point = GeoPoint.parse(text)
     except ValueError as e:
@@ -52,6 +51,7 @@ def configure(p) -> None:
 
 
 def run(args) -> int:
+    from ..tools.provision import append_record, nodes_table, provision
     record = provision(args, say=lambda text: print(text) if not args.json else None)
     append_record(args.inventory, record)
     if args.json:

@@ -10,7 +10,6 @@ from pathlib import Path
 from .. import term
 from ..argtypes import (existing_file, non_negative_int, positive_float, positive_int,
                         writable_folder)
-from .scenes import score_scenes
 
 # `make eval` (each stop's check of the gated targets, ~20 min on 2 cores): the gated targets at
 # the intervals docs/evaluation/README.md states; the benchmarks' speed section is left to
@@ -88,6 +87,7 @@ def run(args) -> int:
 
 def run_scenes(args) -> int:
     from .report import scene_table, write_scenes
+    from .scenes import score_scenes  # (NumPy and the pipeline: not to build the parser)
 
     out = score_scenes(args.scene, args.jobs, log=_log)
     del out["alerts_per_node_hour"]  # (the report's: a catalogue background has no drone)

@@ -1,15 +1,20 @@
-"""`straja gateway`, `straja events`, `straja replay` and `straja known` (docs/gateway.md)."""
+"""`straja gateway`, `straja events`, `straja replay` and `straja known` (docs/gateway.md).
+
+Building their parsers imports nothing heavy (`straja gateway --help` and an argument error come
+at once on a Pi): the pipeline, the store (sqlite3), MQTT (paho) and the positions (NumPy) are
+imported by the functions that run the commands.
+"""
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import getpass
 import signal
-import sqlite3
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import term
 from ..argtypes import (existing_file, input_file, listen_address, node_id, non_negative_float,
@@ -17,13 +22,11 @@ from ..argtypes import (existing_file, input_file, listen_address, node_id, non_
 from ..cot import cot_url
 from ..errors import StrajaError
 from . import config as gwconfig
-from . import logs, mqtt, record, replay, store
+from . import logs, record, replay
 from .events import KINDS, KnownRemoved, Stored, dumps
-from .known import added_from_alert
-from .ingest import Gateway
-from .pipeline import Pipeline
-from .position import position_text
-from .remoteid import CompanionReader
+
+if TYPE_CHECKING:
+    from . import store
 
 DEFAULT_CONFIG = "/etc/straja/gateway.toml"
 # The kinds of event the gateway stores (docs/gateway.md, Events), for `events --kind`.
@@ -44,7 +47,7 @@ def _jsonl_sink(target: str):
 
 def _site(text: str) -> str:
     try:
-        return mqtt.topic_level(text, "site")
+        return gwconfig.topic_level(text, "site")
     except gwconfig.ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -87,6 +90,9 @@ def _check_outputs(cfg) -> None:
 def open_store(path, topics=None) -> store.Store:
     """The event store at `path`, made when new; a file SQLite cannot open or another program's
     database is a usage error (the gateway and the demo alike)."""
+    import sqlite3
+
+    from . import store
     try:
         return store.Store(path, topics=topics)
     except sqlite3.DatabaseError as e:
@@ -96,6 +102,7 @@ def open_store(path, topics=None) -> store.Store:
 
 def _outputs(cfg):
     """(store, publisher, sinks) for a config."""
+    from . import mqtt
     topics = mqtt.topics_for(cfg.mqtt, cfg.gateway_id) if cfg.mqtt.host else None
     event_store = open_store(cfg.db, topics) if cfg.db else None
     publisher = mqtt.Publisher(cfg.mqtt, cfg.gateway_id, cfg.db).start() \
@@ -122,6 +129,9 @@ def _close(event_store, publisher, cot=None) -> None:
 
 
 def run_gateway(args) -> int:
+    from .ingest import Gateway
+    from .pipeline import Pipeline
+    from .remoteid import CompanionReader
     if args.json and not args.survey:
         raise StrajaError("--json prints what a survey learned", "add --survey S",
                           term.EXIT_USAGE)
@@ -202,6 +212,7 @@ def _dashboard(addr, cfg, gw, event_store):
 
 
 def run_replay(args) -> int:
+    from .pipeline import Pipeline
     try:
         cfg = _replay_config(args)
         pipeline = Pipeline(cfg)
@@ -257,6 +268,9 @@ def _time_arg(text: str) -> int:
 
 def _open_store(path: str):
     """The gateway's existing event store at `path` (never a new, empty one)."""
+    import sqlite3
+
+    from . import store
     if not Path(path).is_file():
         raise StrajaError(f"no event store at {path}", "name the gateway's database: --db FILE "
                           "(the db key of its config)", term.EXIT_USAGE)
@@ -268,6 +282,8 @@ def _open_store(path: str):
 
 
 def run_events(args) -> int:
+    from . import store
+    from .position import position_text  # (NumPy)
     try:
         db = _open_store(str(args.db) if args.db else gwconfig.load(args.config).db)
     except (gwconfig.ConfigError, OSError) as e:
@@ -309,6 +325,7 @@ def _print_known(emitters, as_json: bool) -> None:
 
 def _writable_store(args) -> store.Store:
     """The gateway's existing event store, to write known emitters into."""
+    from . import store
     try:
         path = str(args.db) if args.db else gwconfig.load(args.config).db
     except (gwconfig.ConfigError, OSError) as e:
@@ -318,6 +335,8 @@ def _writable_store(args) -> store.Store:
 
 
 def run_known(args) -> int:
+    from . import store
+    from .known import added_from_alert
     event_store = _writable_store(args)
     try:
         known = {k.known_id: k for k in event_store.known_emitters()}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
@@ -179,6 +180,19 @@ class ConfigError(StrajaError, ValueError):
     """A bad gateway config (a command's exit code 2)."""
 
     CODE = term.EXIT_USAGE
+
+
+# A site or gateway name is one topic level; kept to these so that it never holds an MQTT
+# wildcard or separator, and reads the same in a file name, a URL and a mosquitto config.
+TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def topic_level(name: str, what: str) -> str:
+    """name, checked to be usable as one topic level; a ConfigError saying why not."""
+    if not TOPIC_LEVEL.fullmatch(name):
+        raise ConfigError(f"{what} {name!r} cannot be an MQTT topic level: use 1 to 64 letters, "
+                          "digits, '-' or '_'")
+    return name
 
 
 def _build(cls, values: dict, where: str):

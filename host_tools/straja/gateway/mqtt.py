@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import re
 import ssl
 import threading
 import time
@@ -28,7 +27,7 @@ import time
 import paho.mqtt.client as paho
 
 from . import store
-from .config import ConfigError, MqttConfig
+from .config import MqttConfig, topic_level  # (defined there: the commands' parsers check names)
 from .events import Event, NodeStatusChange
 from .spectrum import Thinner
 
@@ -37,19 +36,6 @@ log = logging.getLogger("straja.gateway.mqtt")
 # The topic layout's version: a level of its own, so that a command post can read sites running
 # an older and a newer layout side by side.
 TOPIC_VERSION = "v1"
-# A site or gateway name is one topic level; kept to these so that it never holds an MQTT
-# wildcard or separator, and reads the same in a file name, a URL and a mosquitto config.
-TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def topic_level(name: str, what: str) -> str:
-    """name, checked to be usable as one topic level; a ConfigError saying why not."""
-    if not TOPIC_LEVEL.fullmatch(name):
-        raise ConfigError(f"{what} {name!r} cannot be an MQTT topic level: use 1 to 64 letters, "
-                          "digits, '-' or '_'")
-    return name
-
-
 def site_topic(topic_root: str, site: str) -> str:
     """Everything one site's gateways publish is under this topic."""
     return f"{topic_root}/{TOPIC_VERSION}/{topic_level(site, 'site')}"

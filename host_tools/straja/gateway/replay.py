@@ -10,11 +10,13 @@ recording has no node to answer them.
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from . import record as rec
 from .events import Event
-from .pipeline import Pipeline
+
+if TYPE_CHECKING:  # (`straja replay --help` reads GAP_MAX_S without the pipeline's imports)
+    from .pipeline import Pipeline
 
 GAP_MAX_S = 10.0  # of recording time: longer than any gap between a live run's chunks
 

@@ -1,7 +1,8 @@
 """`straja sim` subcommands: `truth SCENE --out FILE` and `check SCENE`.
 
 `straja sim` (straja.vnode.cli) hooks these in with add_subcommands; `python -m straja.sim.cli`
-runs them alone.
+runs them alone. Building their parser imports no scene (NumPy): the functions that run them
+do.
 """
 import argparse
 import sys
@@ -9,13 +10,12 @@ import sys
 from .. import term
 from ..argtypes import non_negative_float, positive_float, writable_file
 from ..errors import StrajaError
-from .scene import SceneError, load_scene
-from .truth import write_truth
 
 
 def scene_argument(text: str) -> str:
     """A scene file or catalogue name that loads: a bad one is refused while parsing (exit 2,
     naming file, line and field), before any virtual node starts."""
+    from .scene import SceneError, load_scene  # (NumPy: only once a scene is named)
     try:
         load_scene(text)
     except SceneError as e:
@@ -24,11 +24,14 @@ def scene_argument(text: str) -> str:
 
 
 def cmd_check(args):
+    from .scene import load_scene
     print(load_scene(args.scene).summary())  # a bad scene: SceneError, exit code 2
     return 0
 
 
 def cmd_truth(args):
+    from .scene import load_scene
+    from .truth import write_truth
     scene = load_scene(args.scene)
     if args.t1 is not None and args.t1 <= args.t0:
         raise StrajaError(f"--t1 {args.t1:g} is not after --t0 {args.t0:g}", code=term.EXIT_USAGE)

@@ -16,10 +16,9 @@ from pathlib import Path
 from serial.tools import list_ports
 
 from .. import term
+from ..argtypes import EXTRA_PORTS_ENV
 from ..errors import StrajaError
 from .session import Session, firmware_link, probe
-
-EXTRA_PORTS_ENV = "STRAJA_EXTRA_PORTS"
 
 # USB vendor:product -> what it is. A product of None matches every product of the vendor.
 # Sources: Espressif's USB PID list (github.com/espressif/usb-pids), Silicon Labs AN197 (CP210x),

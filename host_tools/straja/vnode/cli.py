@@ -1,4 +1,8 @@
-"""`straja sim ...`: run virtual nodes (and, from straja.sim, scene tools)."""
+"""`straja sim ...`: run virtual nodes (and, from straja.sim, scene tools).
+
+Building the parser imports nothing heavy: the scenes (NumPy), the fleet and pyserial's port
+list are imported by the functions that run the commands.
+"""
 from __future__ import annotations
 
 import json
@@ -7,13 +11,9 @@ import sys
 import time
 
 from .. import term
-from ..argtypes import positive_float, positive_int, writable_folder
+from ..argtypes import EXTRA_PORTS_ENV, positive_float, positive_int, writable_folder
 from ..errors import StrajaError
 from ..sim import cli as scene_cli
-from ..tools.ports import EXTRA_PORTS_ENV
-from ..sim.scene import load_scene
-from ..sim.remoteid import NodeBluetooth
-from .fleet import Fleet, NodeSpec, scene_rf
 
 DEFAULT_SCENE = "demo_incursion"
 
@@ -43,6 +43,7 @@ def configure(sim) -> None:
 def scene_with_nodes(scene_name: str | None, count: int):
     """The scene (file path or catalogue name; default DEFAULT_SCENE), a StrajaError (exit code
     2) when it has fewer than `count` nodes."""
+    from ..sim.scene import load_scene
     scene = load_scene(scene_name or DEFAULT_SCENE)
     if count > len(scene.nodes):
         raise StrajaError(f"the scene {scene.name!r} has {len(scene.nodes)} node(s); asked for "
@@ -54,6 +55,8 @@ def scene_with_nodes(scene_name: str | None, count: int):
 def start_fleet(count: int, scene_name: str | None, workdir=None, config: dict | None = None):
     """The fleet for `count` nodes of a scene (file path or catalogue name), each node's config
     starting from `config`; a StrajaError (exit code 2) for a bad scene or count."""
+    from ..sim.remoteid import NodeBluetooth
+    from .fleet import Fleet, NodeSpec, scene_rf
     scene = scene_with_nodes(scene_name, count)
     nodes = list(scene.nodes.values())[:count]
     specs = [NodeSpec(n.name, index + 1, board=n.board, config=dict(config or {}))
