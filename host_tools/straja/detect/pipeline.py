@@ -28,7 +28,7 @@ from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import (CLASSES, NO_STRADDLE, RESOLVED_PERIOD_US, STEADY_MIN_BURSTS,
-                                    STRADDLE, WIDE_KHZ, Scan, band, band_hopper, classify,
+                                    STRADDLE, WIDE_KHZ, Scan, band, band_hopper,
                                     classify_rows, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
@@ -358,8 +358,7 @@ class Pipeline:
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:
         """(FEATURES, CLASSES) of the live tracks, in the same order."""
         snap = self.tracker.snapshot()
-        feats = self._features(snap)
-        return feats, classify(feats, self.scan, self.straddle(snap))
+        return self._features(snap), self.classes(snap)
 
     def classes(self, snap: np.ndarray) -> np.ndarray:
         """CLASSES of the given rows of a tracker snapshot (a track's class is its own: the
