@@ -258,3 +258,24 @@ def test_a_hopper_flying_before_the_gateway_starts_is_alerted(scene):
                           detect=EVAL_DETECT)
     raised = [e for e in session.events if isinstance(e, AlertRaised)]
     assert raised and raised[0].family == "gfsk_fhss" and raised[0].t_ns / 1e9 <= 5.0
+
+
+def test_control_link_tracks_within_a_named_hop_set_take_its_family():
+    """A track of a per-packet hopper's occasional held hits (FrSky holds ~8.5 %) is named LoRa by
+    its held hits alone; within a reported band hopper's hop set, the hopper's test of the share
+    held over all its hits names it. Tracks outside the hop set, and other families, keep theirs;
+    an undecided hopper names nothing."""
+    pipe = Pipeline(N_BINS, START_KHZ, STEP_KHZ, PipelineConfig(revisit=True))
+    feats = np.array([(2_440_000.0, 40_000.0), (2_440_000.0, 10_000.0), (2_470_000.0, 60_000.0)],
+                     [("centre_khz", "f8"), ("spread_khz", "f8")])
+    rows = [(5, "lora_fhss", 0.5, True, "held"), (6, "ofdm_video", 0.5, True, "video"),
+            (7, "lora_fhss", 0.5, True, "held, beyond the hop set")]
+    per_packet = hp.Hopper(n_hits=60, n_channels=40, lo_khz=2_405_000.0, hi_khz=2_475_000.0,
+                           t_last_us=0, peak_mw=1e-9, expected=1.0, n_held=2, reads=2)
+    assert band_hopper(per_packet)[0] == "gfsk_fhss"
+    named = pipe._hop_set_named(rows, feats, per_packet)
+    assert [r[1] for r in named] == ["gfsk_fhss", "ofdm_video", "lora_fhss"]
+    assert named[0][4].startswith("held hits of the band hopper")
+    undecided = per_packet._replace(n_hits=4, n_held=1)
+    assert band_hopper(undecided)[0] == "unknown"
+    assert pipe._hop_set_named(rows, feats, undecided) == rows

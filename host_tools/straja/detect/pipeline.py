@@ -28,7 +28,7 @@ from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import (CLASSES, NO_STRADDLE, RESOLVED_PERIOD_US, STEADY_MIN_BURSTS,
-                                    STRADDLE, WIDE_KHZ, Scan, band, band_hopper, classify,
+                                    STRADDLE, WIDE_KHZ, Scan, band, band_hopper,
                                     classify_rows, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
@@ -89,6 +89,7 @@ LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks no
 # one): video that came on over an access point's old track is named then, not once that
 # track's bursts have grown by a quarter (minutes of them, for an access point seen since boot)
 STREAK_LOOKS = (STEADY_MIN_BURSTS, 2 * STEADY_MIN_BURSTS)
+CONTROL_FAMILIES = ("lora_fhss", "gfsk_fhss")  # the hopping control links
 # The band hopper (straja.detect.hoppers) is reported as a track of this id (the tracker's are
 # >= 0), in the bands where control links hop per packet over tens of MHz
 HOPPER_TRACK_ID = -1
@@ -357,8 +358,7 @@ class Pipeline:
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:
         """(FEATURES, CLASSES) of the live tracks, in the same order."""
         snap = self.tracker.snapshot()
-        feats = self._features(snap)
-        return feats, classify(feats, self.scan, self.straddle(snap))
+        return self._features(snap), self.classes(snap)
 
     def classes(self, snap: np.ndarray) -> np.ndarray:
         """CLASSES of the given rows of a tracker snapshot (a track's class is its own: the
@@ -371,7 +371,29 @@ class Pipeline:
         for row, midpoint, balance in self._straddles(snap):
             per_row = per_row or [NO_STRADDLE] * snap.size
             per_row[row] = {"midpoint_khz": midpoint, "balance_db": balance}  # (as a record)
-        return classify_rows(self._features(snap), self.scan, per_row)
+        feats = self._features(snap)
+        rows = classify_rows(feats, self.scan, per_row)
+        hopper = self.stages.hopper if self.stages.hopper_reported is not None else None
+        return self._hop_set_named(rows, feats, hopper) if hopper is not None else rows
+
+    def _hop_set_named(self, rows: list[tuple], feats: np.ndarray, hopper: Hopper) -> list[tuple]:
+        """Control-link tracks within a reported band hopper's hop set take its family: their
+        held hits are among its hits, and its test of the share held over all of them
+        (classify.band_hopper) tells what a track of held hits alone cannot: a link changing
+        channel every packet holds ~8.5 % of its hits (FrSky), which a track gathers over tens
+        of seconds into one named LoRa (frsky_alone: its alert renamed LoRa at 71 s)."""
+        family, _, why = band_hopper(hopper)
+        if family not in CONTROL_FAMILIES:
+            return rows
+        lo, hi = hopper.lo_khz - self._step_khz, hopper.hi_khz + self._step_khz
+        out = []
+        for row, centre, spread in zip(rows, feats["centre_khz"].tolist(),
+                                       feats["spread_khz"].tolist()):
+            if (row[1] in CONTROL_FAMILIES and row[1] != family
+                    and lo <= centre - spread / 2 and centre + spread / 2 <= hi):
+                row = (row[0], family, row[2], row[3], f"held hits of the band hopper: {why}"[:120])
+            out.append(row)
+        return out
 
     def straddle(self, snap: np.ndarray) -> np.ndarray:
         """Per track of the snapshot rows (classify's STRADDLE), where its last burst's centre
