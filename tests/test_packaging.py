@@ -58,6 +58,11 @@ def test_the_wheel_works_without_the_checkout(installed, tmp_path):
 
 
 def test_a_command_without_its_extra_names_the_extra(installed, tmp_path):
+    # its help needs nothing the extra brings (a command imports those as it runs)
     r = straja(installed, "gateway", "--help", cwd=tmp_path)
+    assert r.returncode == 0 and "usage: straja gateway" in r.stdout
+    r = straja(installed, "gateway", "--duration", "1", "--db", str(tmp_path / "gw.db"),
+               cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "needs the Python package 'paho'" in r.stderr and "straja[gateway]" in r.stderr
+    assert not (tmp_path / "gw.db").exists()  # refused before anything was opened

@@ -126,7 +126,11 @@ def test_logdet_envelope(bench):
     assert out["flags"] == 0
     assert 80 < len(on) < 176 and 80 < len(off) < 176  # about half each
     assert sum(on) / len(on) == pytest.approx(-30, abs=1.5)
-    assert max(off) < -55  # the detector's floor: its input noise is below its range
+    # the detector's floor (its input noise is below its range), except where a sample's ~2 us
+    # window straddles a key edge and reads an average of both levels: next to an on sample
+    inside = [d for i, d in enumerate(dbm) if d <= -45
+              and all(n <= -45 for n in dbm[max(i - 1, 0):i + 2])]
+    assert inside and max(inside) < -55
 
 
 def test_logdet_ignores_a_tone_outside_its_band(bench):

@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from . import __version__, term
 from .errors import StrajaError
@@ -61,12 +62,19 @@ def configurer(target: str):
     try:
         return getattr(importlib.import_module(module), function)
     except ModuleNotFoundError as e:
-        if (e.name or "").partition(".")[0] in ("straja", "straja_node"):
-            raise
-        raise StrajaError(f"this command needs the Python package {e.name!r}, which is not "
-                          "installed", "install the extra that brings it: pip install "
-                          "'straja[gateway]', 'straja[tools]' or 'straja[eval]' (README)",
-                          term.EXIT_USAGE) from e
+        raise_missing_extra(e)
+
+
+def raise_missing_extra(e: ModuleNotFoundError) -> NoReturn:
+    """A StrajaError naming the package an extra brings, for a command that imports it (as it
+    is parsed, or as it runs: a command's heavy imports are made when it runs, so its --help
+    works without them); `e` itself when the missing module is Straja's own."""
+    if (e.name or "").partition(".")[0] in ("straja", "straja_node"):
+        raise e
+    raise StrajaError(f"this command needs the Python package {e.name!r}, which is not "
+                      "installed", "install the extra that brings it: pip install "
+                      "'straja[gateway]', 'straja[tools]' or 'straja[eval]' (README)",
+                      term.EXIT_USAGE) from e
 
 
 def chosen_command(argv: list[str]) -> str | None:
@@ -96,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser({chosen_command(argv)}).parse_args(argv)
-        return args.func(args)
+        try:
+            return args.func(args)
+        except ModuleNotFoundError as e:
+            raise_missing_extra(e)
     except StrajaError as e:
         term.error(str(e), e.fix)
         return e.code
