@@ -199,11 +199,8 @@ class App:
                 break
             self._serve_lines(replies)
         if replies:
-            gc.collect()
-            for rid, status, text in replies:
-                self.writer.reply(rid, status, text)
+            self._planned_work_done(began, replies)
             replies.clear()
-            self.scheduler.pause(ticks_diff(ticks_us(), began))
 
     def _serve_lines(self, replies):
         """Serve the lines this byte completes, their replies added to `replies`."""
@@ -216,13 +213,16 @@ class App:
                 status, text = commands.run(self, verb, args)
             replies.append((rid, status, text))
 
-    def _planned_work_done(self, began):
-        """After work that allocates (a temporary plan's end), begun at ticks_us() `began`.
-        Nothing else allocates while scanning, so its garbage is collected now rather than by
-        the collector when the heap fills, in the middle of a later dwell; and as for an
-        envelope block, the sweeps move on by the time taken (the work and the collection)
-        instead of overrunning."""
+    def _planned_work_done(self, began, replies=()):
+        """After work that allocates (commands served, whose `replies` are sent here; a temporary
+        plan's end), begun at ticks_us() `began`. Nothing else allocates while scanning, so its
+        garbage is collected now rather than by the collector when the heap fills, in the middle
+        of a later dwell (and before the replies: _read_input); and as for an envelope block,
+        the sweeps move on by the time taken (the work, the collection, the replies) instead of
+        overrunning."""
         gc.collect()
+        for rid, status, text in replies:
+            self.writer.reply(rid, status, text)
         self.scheduler.pause(ticks_diff(ticks_us(), began))
 
     def _tick(self):
