@@ -134,3 +134,4 @@ def test_the_command_as_a_process_serves_what_the_broker_brings(tmp_path):
         broker.stop()
     assert hq.returncode == 0, err
     assert "connected to 127.0.0.1" in err and "'stored': 1" in err and "Traceback" not in err
+    assert "lost the broker" not in err  # its own disconnect at the stop is not a loss

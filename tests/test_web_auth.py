@@ -1,4 +1,5 @@
-"""The dashboard's access rules and its thinning of spectra, without a browser (docs/dashboard.md).
+"""The dashboard's access rules, its thinning of spectra and its stop, without a browser
+(docs/dashboard.md).
 
 The application runs in Starlette's TestClient over a real SQLite event store; the browser test
 (tests/test_web_browser.py) drives the same application in Chromium."""
@@ -10,6 +11,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 import types
 import urllib.error
 import urllib.request
@@ -18,6 +20,8 @@ import numpy as np
 import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect as ws_connect
 
 from straja.errors import StrajaError
 from straja.gateway import events as ev
@@ -244,6 +248,26 @@ def test_tls_serves_https(tmp_path):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/state", timeout=5)
     finally:
         dashboard.stop()
+
+
+def test_a_dashboard_with_a_page_open_stops_at_once(tmp_path):
+    """A live page's socket does not hold the stop up: its handler, waiting for the hub's next
+    message, sees the socket closed by the server (uvicorn's 1012) at once. It waited for the
+    join's 5 s before, which with straja hq's other joins outlasted a service manager's wait."""
+    cfg = from_dict({"gateway": {"db": str(tmp_path / "e.db")}})
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dashboard = Dashboard(cfg, f"127.0.0.1:{port}").start()
+    with ws_connect(f"ws://127.0.0.1:{port}/ws", origin=f"http://127.0.0.1:{port}") as page:
+        assert json.loads(page.recv(timeout=5))["type"] == "snapshot"
+        began = time.monotonic()
+        dashboard.stop()
+        took = time.monotonic() - began
+        with pytest.raises(ConnectionClosed) as closed:
+            page.recv(timeout=5)
+    assert not dashboard.thread.is_alive() and took < 2, took
+    assert closed.value.rcvd.code == 1012  # "service restart": the server going away
 
 
 def test_gateway_refuses_a_public_address_without_users(tmp_path):

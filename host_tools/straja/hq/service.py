@@ -330,7 +330,7 @@ class Subscriber:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
         self.client.on_message = lambda c, u, msg: self._inbox.put(msg)
-        self._failing = False
+        self._failing = self._stopping = False
         self._inbox: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._store, name="hq-store", daemon=True)
 
@@ -349,7 +349,7 @@ class Subscriber:
         self._failing = True
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._stopping:  # (not our own disconnect)
             log.warning("lost the broker %s:%d (%s); reconnecting", self.host, self.port,
                         reason_code)
         self.connected.clear()
@@ -389,5 +389,6 @@ class Subscriber:
         """Store and acknowledge what arrived, then disconnect."""
         self._inbox.put(None)
         self._thread.join(timeout=10)
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()

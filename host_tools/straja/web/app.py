@@ -75,6 +75,12 @@ class GatewayHistory:
         self.writer.close()
 
 
+async def _until_closed(websocket: WebSocket) -> None:
+    """Read (and drop: the page sends nothing the server needs) until the socket closes."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
 def tile_zooms(folder: Path | None) -> list[int]:
     """The zoom levels of a folder of map tiles laid out {z}/{x}/{y}.png (the usual layout of
     offline tile exports)."""
@@ -151,13 +157,23 @@ def create_app(hub: Hub, authenticator: Authenticator, db_path: str | None = Non
             return
         await websocket.accept()
         queue = hub.subscribe()
+        # a closed socket (the browser gone, or the server stopping: uvicorn closes it and
+        # waits for this handler) shows only to a read: read beside the writes, so the handler
+        # ends then, not at the hub's next message (the dashboard stopped only after its 5 s)
+        closed = asyncio.ensure_future(_until_closed(websocket))
         try:
             await websocket.send_text(json.dumps(hub.snapshot()))
             while True:
-                await websocket.send_text(json.dumps(await queue.get()))
+                message = asyncio.ensure_future(queue.get())
+                await asyncio.wait((message, closed), return_when=asyncio.FIRST_COMPLETED)
+                if closed.done():
+                    message.cancel()
+                    break
+                await websocket.send_text(json.dumps(message.result()))
         except WebSocketDisconnect:
             pass
         finally:
+            closed.cancel()
             hub.unsubscribe(queue)
 
     @contextlib.asynccontextmanager
