@@ -188,8 +188,6 @@ def test_the_tracker_drops_a_mirror_its_track_rules_out():
         choosing.update(float(t), fix_at(points, weights))
         blind.update(float(t), fix_at(points, weights, choices=False))
     assert np.linalg.norm(choosing.east_north - truth) < 60 and choosing.covers(truth)
-    print("blind", np.linalg.norm(blind.east_north - truth), blind.covers(truth), choosing.ellipse, blind.ellipse)
-    print("choosing", np.linalg.norm(choosing.east_north - truth))
     assert choosing.ellipse[0] < blind.ellipse[0] / 2
 
 
