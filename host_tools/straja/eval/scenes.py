@@ -13,7 +13,8 @@ sweep of the node's shortest plan entry, ~50 ms with the sub-GHz entry, late).
 Matching (ground truth, straja.sim.truth: the emitters' transmissions and on intervals): an
 alert event (raised or updated) matches an emitter when one of the emitter's transmissions
 overlaps the alert's band (widened by half the scan step there: a reading stands for that much
-on either side) during the track's last MATCH_WINDOW_S of observations. A transmission exists
+on either side) during the track's last MATCH_WINDOW_S of observations, give or take a reading's
+time (READ_TIME_S, evidence_window). A transmission exists
 only while its emitter is switched on, so a match is a match while it is on. Of a drone's
 streams only those of the alert's link count (STREAM_LINK): a video alert over an OcuSync's
 hopping uplink span, where a Wi-Fi access point's own false alert lies, is not the drone's; and
