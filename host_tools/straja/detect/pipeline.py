@@ -133,7 +133,8 @@ class Result:
     bursts: np.ndarray             # BURST records closed by this batch
     events: np.ndarray             # EVENT records: track life-cycle transitions
     alerts: np.ndarray             # CLASSES of tracks that became confirmed drone links now
-    hopper: Hopper | None = None   # the band hopper, when it took hits in this batch and is named
+    hopper: Hopper | None = None   # the band hopper, when it took hits in this batch (and no
+                                   # drone track names the link)
 
 
 class Pipeline:
