@@ -7,10 +7,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 from test_cli_signals import sigint_as_on_a_terminal
 from straja.eval.evaluate import GATED, catalogue_scenes, clear_misses, targets
-from straja.eval.scenes import STREAM_LINK, SceneNode, link_streams, matches, run_scene
+from straja.eval.scenes import (MATCH_WINDOW_S, READ_TIME_S, STREAM_LINK, SceneNode,
+                                 evidence_window, link_streams, matches, run_scene)
 from straja.paths import SCENES
 from straja.sim import load_scene
 from straja.sim.emitters import DRONE_FAMILY
@@ -113,6 +117,23 @@ def test_matching_is_by_frequency_and_time(tmp_path):
     assert not matches(fpv, 5_900_000, 5_920_000, 5.0, 6.0)     # another channel
     assert not matches(fpv, 2_437_000, 2_440_000, 5.0, 6.0)
 
+
+
+def test_an_alert_stands_for_its_tracks_recent_evidence_give_or_take_a_readings_time():
+    dsmx = load_scene(SCENES / "dsmx_alone.toml").emitter("dsmx")  # 1.3 ms packets, 11 ms frames
+    packets = dsmx.window(0, 7.10, 7.14)
+    t1 = float(packets.t1[0])
+    between = t1 + 0.6 * (float(packets.t0[1]) - t1)  # a stated read time between two packets
+    band = (2_400_000, 2_480_000)
+    one_hit = SimpleNamespace(first_ns=round(between * 1e9), last_ns=round(between * 1e9))
+    t_lo, t_hi = evidence_window(one_hit)
+    assert (t_lo, t_hi) == pytest.approx((between - READ_TIME_S, between + READ_TIME_S))
+    # the hit was a packet read up to READ_TIME_S from its stated time: matched
+    assert matches(dsmx, *band, t_lo, t_hi, "gfsk_fhss")
+    assert not matches(dsmx, *band, between, between + 1e-4, "gfsk_fhss")
+    long_track = SimpleNamespace(first_ns=1_000_000_000, last_ns=60_000_000_000)
+    assert evidence_window(long_track) == pytest.approx((60 - MATCH_WINDOW_S - READ_TIME_S,
+                                                         60 + READ_TIME_S))
 
 # Every drone kind with all its optional streams on (ELRS telemetry, DroneID), and clutter.
 EVERY_DRONE_STREAM = f"""

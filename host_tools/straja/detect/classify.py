@@ -438,18 +438,32 @@ def band_hopper(h) -> tuple[str, float, str]:
     """(family, confidence, reason) of a band hopper (straja.detect.hoppers.Hopper): narrow hits
     spread over a hop set, too many for the site's baseline. Hits that outlast the revisit
     (held) tell a link staying several packets on a channel (ELRS); a link that changes channel
-    every packet (FrSky, FlySky, DSMX, ELRS FLRC at 2 packets per 1-2 ms hop) never holds."""
+    every packet (FrSky, FlySky, DSMX, ELRS FLRC at 2 packets per 1-2 ms hop) never holds.
+    Reported, it is a hopper whatever its family: until its held share tells at 19:1
+    (hopper_told) it is named as its held hits lean, and renamed as they tell."""
     why = (f"{h.n_hits} narrow hits on {h.n_channels} channels over "
            f"{(h.hi_khz - h.lo_khz) / 1000:.0f} MHz, {h.expected:.2f} expected from the site")
-    llr = _repeat_llr(h.n_held, h.n_hits, *(held_share(HELD_P[k], h.reads)
-                                             for k in ("lora", "gfsk")))
+    llr = _held_llr(h)
     if llr >= REPEAT_LLR:
         family, why = "lora_fhss", why + f", {h.n_held} held: several packets per hop (ELRS)"
     elif llr <= -REPEAT_LLR:
         family, why = "gfsk_fhss", why + f", {h.n_held} held: a new channel every packet"
     else:
-        family, why = "unknown", why + f", {h.n_held} held: not yet telling"
+        family = "lora_fhss" if llr > 0 else "gfsk_fhss"
+        why += f", {h.n_held} held: leaning {family}, not yet at 19:1"
     return family, SPECIFICITY[family] * h.n_hits / (h.n_hits + EVIDENCE_BURSTS), why
+
+
+def hopper_told(h) -> bool:
+    """Whether a band hopper's held share tells its family at 19:1 (band_hopper)."""
+    return abs(_held_llr(h)) >= REPEAT_LLR
+
+
+def _held_llr(h) -> float:
+    """Log likelihood ratio of a band hopper's held hits, ELRS's held share against a link
+    changing channel every packet."""
+    return _repeat_llr(h.n_held, h.n_hits, *(held_share(HELD_P[k], h.reads)
+                                             for k in ("lora", "gfsk")))
 
 
 def held_share(p: float, reads: int) -> float:

@@ -29,7 +29,7 @@ from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import (CLASSES, NO_STRADDLE, RESOLVED_PERIOD_US, STEADY_MIN_BURSTS,
                                     STRADDLE, WIDE_KHZ, Scan, band, band_hopper,
-                                    classify_rows, ieee_div)
+                                    classify_rows, hopper_told, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig
@@ -133,7 +133,8 @@ class Result:
     bursts: np.ndarray             # BURST records closed by this batch
     events: np.ndarray             # EVENT records: track life-cycle transitions
     alerts: np.ndarray             # CLASSES of tracks that became confirmed drone links now
-    hopper: Hopper | None = None   # the band hopper, when it took hits in this batch and is named
+    hopper: Hopper | None = None   # the band hopper, when it took hits in this batch (and no
+                                   # drone track names the link)
 
 
 class Pipeline:
@@ -277,13 +278,10 @@ class Pipeline:
         if self.noise is None:
             noise = None
         alerts = self._no_alerts
-        if hopper is not None:
-            named = self.hopper_class(hopper)
-            if not named["drone"][0]:
-                hopper = None  # not yet telling its family
-            elif self.stages.hopper_reported is None:  # (reset by the stages when lost)
-                self.stages.hopper_reported = hopper
-                alerts = named
+        # a reported hopper is a drone link, named as its hits lean until they tell
+        if hopper is not None and self.stages.hopper_reported is None:  # (reset when lost)
+            self.stages.hopper_reported = hopper
+            alerts = self.hopper_class(hopper)
         if not n or (not bursts.size and not self._tracker_kernel.n_live):
             if bursts is self._no_bursts and alerts is self._no_alerts and hopper is None:
                 # a quiet sweep's Result holds only constants and the kept buffers: one made
@@ -377,14 +375,15 @@ class Pipeline:
         return self._hop_set_named(rows, feats, hopper) if hopper is not None else rows
 
     def _hop_set_named(self, rows: list[tuple], feats: np.ndarray, hopper: Hopper) -> list[tuple]:
-        """Control-link tracks within a reported band hopper's hop set take its family: their
+        """Control-link tracks within a reported band hopper's hop set take its family, once
+        told (classify.hopper_told; a leaning name would rename ELRS's tracks GFSK): their
         held hits are among its hits, and its test of the share held over all of them
         (classify.band_hopper) tells what a track of held hits alone cannot: a link changing
         channel every packet holds ~8.5 % of its hits (FrSky), which a track gathers over tens
         of seconds into one named LoRa (frsky_alone: its alert renamed LoRa at 71 s)."""
-        family, _, why = band_hopper(hopper)
-        if family not in CONTROL_FAMILIES:
+        if not hopper_told(hopper):
             return rows
+        family, _, why = band_hopper(hopper)
         lo, hi = hopper.lo_khz - self._step_khz, hopper.hi_khz + self._step_khz
         out = []
         for row, centre, spread in zip(rows, feats["centre_khz"].tolist(),

@@ -33,7 +33,7 @@ from ..paths import SCENES
 from ..sim.emitters import DRONE_FAMILY
 from ..sim.remoteid import to_local
 from ..sim.scene import scene_from_dict
-from .scenes import MATCH_WINDOW_S, matches, run_scene, worker_pool
+from .scenes import evidence_window, matches, run_scene, worker_pool
 
 IDENTIFY_WITHIN_S = 3.0  # issue 17: identified within 3 s
 DRAWS = 4  # runs of each Remote ID scene: its seed, then the next ones
@@ -76,9 +76,8 @@ def score_scene(scene, plan: list | None = None, t_end_s: float | None = None) -
         for a in run.alerts:
             if isinstance(a, AlertCleared):
                 continue
-            t1 = a.last_ns / 1e9
-            t0 = max(a.first_ns / 1e9, t1 - MATCH_WINDOW_S)
-            if not any(matches(em, a.lo_khz, a.hi_khz, t0, t1 + 1e-3) for em in links):
+            t0, t1 = evidence_window(a)
+            if not any(matches(em, a.lo_khz, a.hi_khz, t0, t1) for em in links):
                 wrong_links += a.uas_id == uas_id
                 continue
             first_alert = a.t_ns / 1e9 if first_alert is None else first_alert
@@ -86,7 +85,7 @@ def score_scene(scene, plan: list | None = None, t_end_s: float | None = None) -
                 continue
             identified = a.t_ns / 1e9 if identified is None else identified
             if a.position_kind == "fix":
-                truth = rid.trajectory.position(t1)
+                truth = rid.trajectory.position(a.last_ns / 1e9)
                 east, north = to_local(*origin, a.latitude, a.longitude)
                 offset = (truth[0] - float(east), truth[1] - float(north))
                 rf_errors.append(float(np.hypot(*offset)))

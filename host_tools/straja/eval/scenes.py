@@ -13,7 +13,8 @@ sweep of the node's shortest plan entry, ~50 ms with the sub-GHz entry, late).
 Matching (ground truth, straja.sim.truth: the emitters' transmissions and on intervals): an
 alert event (raised or updated) matches an emitter when one of the emitter's transmissions
 overlaps the alert's band (widened by half the scan step there: a reading stands for that much
-on either side) during the track's last MATCH_WINDOW_S of observations. A transmission exists
+on either side) during the track's last MATCH_WINDOW_S of observations, give or take a reading's
+time (READ_TIME_S, evidence_window). A transmission exists
 only while its emitter is switched on, so a match is a match while it is on. Of a drone's
 streams only those of the alert's link count (STREAM_LINK): a video alert over an OcuSync's
 hopping uplink span, where a Wi-Fi access point's own false alert lies, is not the drone's; and
@@ -54,6 +55,9 @@ from .readings import NodeReader, channels_khz, eval_plan, load_profile, wire_ch
 
 COMMAND_DELAY_S = 0.002   # a command line to the node, parsed, and its reply back
 MATCH_WINDOW_S = 5.0      # the track's recent evidence an alert event stands for
+READ_TIME_S = 0.005       # a reading's time is known to within this either side: a REVISIT
+                          # sweep's two reads of a channel are within `revisit` dwells of its
+                          # stated instant (docs/protocol.md, SWEEP; the CC2500's 3 x 1.4 ms)
 REMOTEID_SEQ = 0xC000    # REMOTEID frames' sequence numbers, apart from sweeps' and replies'
 TEMP = " temp="           # a temporary plan's suffix (straja.gateway.scanplan.plan_args)
 # The link (straja.gateway.fusion.LINK) each stream of a drone emitter (straja.sim.emitters,
@@ -279,6 +283,17 @@ def matches(em, lo_khz: float, hi_khz: float, t0: float, t1: float,
     return False
 
 
+def evidence_window(alert) -> tuple[float, float]:
+    """The times (s) an alert event stands for: its track's last MATCH_WINDOW_S of
+    observations, widened by READ_TIME_S either side. An observation's time is a reading's
+    stated time, up to READ_TIME_S from when it was read: a per-packet hopper's alert, raised
+    on one hit (its first_ns and last_ns that hit's), would otherwise match its emitter only
+    when that stated time fell within one of its ~1.3 ms packets (dsmx_alone: raised 2.2 s
+    after switch-on, first matched by an update 15 s later)."""
+    t1 = alert.last_ns / 1e9
+    return max(alert.first_ns / 1e9, t1 - MATCH_WINDOW_S) - READ_TIME_S, t1 + READ_TIME_S
+
+
 def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, float]:
     """Per emitter of `scene` its row of `straja eval --scene --json`, the scene's false alerts
     (alerts that matched no drone emitter) per node-hour, and all its alerts per node-hour."""
@@ -289,11 +304,10 @@ def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, flo
         all_alerts.add(a.alert_id)
         if isinstance(a, AlertCleared):
             continue  # said nothing new: where the track was is in its last update
-        t1 = a.last_ns / 1e9
-        t0 = max(a.first_ns / 1e9, t1 - MATCH_WINDOW_S)
+        t0, t1 = evidence_window(a)
         m = _margin_khz(run.steps, a.lo_khz, a.hi_khz)
         for i, em in enumerate(scene.emitters):
-            if matches(em, a.lo_khz - m, a.hi_khz + m, t0, t1 + 1e-3, a.family):
+            if matches(em, a.lo_khz - m, a.hi_khz + m, t0, t1, a.family):
                 matched.setdefault(i, []).append((a.t_ns / 1e9, a.alert_id, a.family))
                 if em.KIND in DRONE_FAMILY:
                     drone_alerts.add(a.alert_id)
