@@ -665,3 +665,25 @@ def test_the_chips_scan_requests_are_served_in_c():
         write(other, 1.002)
         assert fallen == [other]
         fallen.clear()
+
+
+def test_an_envelope_blocks_wait_makes_the_scenes_next_blocks():
+    """While its node waits for an envelope block, the board makes the scene's next blocks of
+    the streams read so far (a reading that first reached one waited 1-3 ms for it), and still
+    answers after the block's last sample, not before."""
+    from straja.sim import scene_from_dict
+    from straja.vboard.server import BLOCK_ARGS
+
+    rf = scene_from_dict({"scene": {"duration_s": 100.0, "seed": 5},
+                          "node": [{"name": "n", "position_m": [0.0, 0.0, 0.0]}],
+                          "emitter": [{"name": "v", "kind": "analog_video", "channel": "F4",
+                                       "eirp_dbm": 30.0, "position_m": [300.0, 0.0, 0.0]}]}).node("n")
+    board = VirtualBoard(PROFILE, rf, "unused.sock", t_origin=time.monotonic() - 0.5)
+    envelope = next(i for i, e in enumerate(PROFILE["front_ends"]) if e["kind"] == "logdet")
+    t = board.now()
+    rf.band_power_dbm(5800e6, 20e6, t, t + 1e-3)  # block 0 read: block 1 not made yet
+    assert {k for _, _, k in rf._cache} == {0}
+    n, rate = 256, 10000
+    board._block(envelope, BLOCK_ARGS.pack(n, rate), t)
+    assert board.now() >= t + (n - 1) / rate
+    assert {k for _, _, k in rf._cache} == {0, 1} and not rf.prepare(t)

@@ -6,6 +6,7 @@ again and the chips keep their state, as a board's radios keep theirs across an 
 """
 from __future__ import annotations
 
+import gc
 import mmap
 import os
 import random
@@ -39,6 +40,9 @@ SWITCH_INTERVAL_S = 100e-6
 # The board's counters, in memory shared with a board serving from its own process.
 (TRANSACTIONS, ROUND_TRIPS, FEEDS, WATCHDOG_MS, CONNECTIONS, SAFE_PIN_LOW) = range(6)
 NO_WATCHDOG = -1
+# the scene's next blocks are made in an envelope block's wait until this long before its
+# answer is due (a block of a busy band's stream takes up to ~3 ms to make)
+PREPARE_MARGIN_S = 4e-3
 ERROR_MAX = 4096  # bytes of refused requests' descriptions a board in its own process keeps
 
 
@@ -214,6 +218,9 @@ class VirtualBoard:
             os.closerange(3, keep[0])  # no other node's pty or socket stays open through us
             os.closerange(keep[0] + 1, keep[1])
             os.closerange(keep[1] + 1, os.sysconf("SC_OPEN_MAX"))
+            # what was built before serving (the scene, the models, the parent's objects) is
+            # left out of every collection: a full one walking it held an answer up to 15 ms
+            gc.freeze()
             self._serve()
         finally:
             os._exit(0)
@@ -386,6 +393,14 @@ class VirtualBoard:
         chip, role = self.pins.get(dev, (None, None))
         return (chip.pin_read(role) if chip else 1), b""
 
+    def _prepare_scene(self, t: float, until: float) -> None:
+        """The RF inputs' next blocks after board time `t` (NodeRF.prepare), one at a time
+        while board time is before `until`."""
+        inputs = self.rf.values() if isinstance(self.rf, dict) else (self.rf,)
+        for rf in {id(rf): rf for rf in inputs if hasattr(rf, "prepare")}.values():
+            while self.now() < until and rf.prepare(t):
+                pass
+
     def _pin_fixed(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
         chip, role = self.pins.get(dev, (None, None))  # only a chip's: the safe pin is the test's
         level = chip.pin_fixed(role) if chip else None
@@ -418,8 +433,13 @@ class VirtualBoard:
     def _block(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
         n, rate = BLOCK_ARGS.unpack(payload)
         samples = self.chips[dev].block(t, n, rate)
-        # a board's read_block returns after its last sample: answer then, not before
-        wait = t + (n - 1) / rate - self.now()
+        # a board's read_block returns after its last sample: answer then, not before. Till
+        # then the node waits for this answer alone, so the scene's next blocks are made
+        # meanwhile, not when a reading first reaches them (a reading waiting 1-3 ms for it
+        # made ~half a node's overruns on an idle machine: docs/virtual-node.md, "Timing")
+        end = t + (n - 1) / rate
+        self._prepare_scene(t, end - PREPARE_MARGIN_S)
+        wait = end - self.now()
         if wait > 0:
             time.sleep(wait)
         return 0, struct.pack(f"<{n}H", *samples)
