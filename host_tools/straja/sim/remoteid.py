@@ -21,7 +21,7 @@ import numpy as np
 from ..locate import GeoPoint, LocalFrame
 from ..remoteid import messages as M
 from ..remoteid.transports import AD_SERVICE_DATA, REMOTE_ID_APP_CODE, REMOTE_ID_UUID
-from .emitters import BLEAdvertiser
+from .emitters import BLOCK_S, BLEAdvertiser
 from .params import Param, ParamError
 
 PROTOCOL_VERSION = 2
@@ -282,3 +282,14 @@ class NodeBluetooth:
     def advertisements(self, t0: float, t1: float) -> list:
         out = [a for em in self.broadcasters for a in em.heard(self.rf, t0, t1)]
         return sorted(out, key=lambda a: a[0])
+
+    def prepare(self, t_s: float) -> bool:
+        """Make one broadcaster's reception of the next block after time t_s, if not made yet
+        (as NodeRF.prepare: ahead, while nothing waits for it); False when none is left."""
+        k = int(t_s // BLOCK_S) + 1
+        key = (self.rf.node.index, self.rf.fe_index, k)
+        for em in self.broadcasters:
+            if key not in em._heard:
+                em._reception(self.rf, k)
+                return True
+        return False

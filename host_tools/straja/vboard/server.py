@@ -394,9 +394,11 @@ class VirtualBoard:
         return (chip.pin_read(role) if chip else 1), b""
 
     def _prepare_scene(self, t: float, until: float) -> None:
-        """The RF inputs' next blocks after board time `t` (NodeRF.prepare), one at a time
-        while board time is before `until`."""
-        inputs = self.rf.values() if isinstance(self.rf, dict) else (self.rf,)
+        """The RF inputs' and the Bluetooth radio's next blocks after board time `t`
+        (NodeRF.prepare, NodeBluetooth.prepare), one at a time while board time is before
+        `until`."""
+        inputs = [*(self.rf.values() if isinstance(self.rf, dict) else (self.rf,)),
+                  self.bluetooth and self.bluetooth.source]
         for rf in {id(rf): rf for rf in inputs if hasattr(rf, "prepare")}.values():
             while self.now() < until and rf.prepare(t):
                 pass
