@@ -40,9 +40,10 @@ SWITCH_INTERVAL_S = 100e-6
 # The board's counters, in memory shared with a board serving from its own process.
 (TRANSACTIONS, ROUND_TRIPS, FEEDS, WATCHDOG_MS, CONNECTIONS, SAFE_PIN_LOW) = range(6)
 NO_WATCHDOG = -1
-# the scene's next blocks are made in an envelope block's wait until this long before its
-# answer is due (a block of a busy band's stream takes up to ~3 ms to make)
-PREPARE_MARGIN_S = 4e-3
+# the scene's next blocks are made in an envelope block's wait (25.6 ms by default) until this
+# long before its answer is due: one is made in up to ~5 ms (the demo scene's, on this machine:
+# ~7 ms a second in all for a node, 8 blocks, the longest 5.3 ms)
+PREPARE_MARGIN_S = 6e-3
 ERROR_MAX = 4096  # bytes of refused requests' descriptions a board in its own process keeps
 
 
