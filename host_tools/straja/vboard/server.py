@@ -400,8 +400,8 @@ class VirtualBoard:
         `until`."""
         inputs = [*(self.rf.values() if isinstance(self.rf, dict) else (self.rf,)),
                   self.bluetooth and self.bluetooth.source]
-        for rf in {id(rf): rf for rf in inputs if hasattr(rf, "prepare")}.values():
-            while self.now() < until and rf.prepare(t):
+        for source in {id(s): s for s in inputs if hasattr(s, "prepare")}.values():
+            while self.now() < until and source.prepare(t):
                 pass
 
     def _pin_fixed(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
@@ -438,8 +438,9 @@ class VirtualBoard:
         samples = self.chips[dev].block(t, n, rate)
         # a board's read_block returns after its last sample: answer then, not before. Till
         # then the node waits for this answer alone, so the scene's next blocks are made
-        # meanwhile, not when a reading first reaches them (a reading waiting 1-3 ms for it
-        # made ~half a node's overruns on an idle machine: docs/virtual-node.md, "Timing")
+        # meanwhile, not when a reading first reaches them (a reading or a Bluetooth poll
+        # waiting 1-5 ms for it made two thirds of one node's overruns at real-time priority:
+        # docs/virtual-node.md, "Timing")
         end = t + (n - 1) / rate
         self._prepare_scene(t, end - PREPARE_MARGIN_S)
         wait = end - self.now()
