@@ -10,7 +10,9 @@ With `--rt N` the nodes' interpreters and boards run at real-time priority N, ab
 machine's other load and this process (run as root): a node's own causes without theirs. (The
 whole tool under `chrt -r` puts its own Python threads, the bridges' and the frame readers', at
 the nodes' priority, taking turns with them in 100 ms round-robin slices.) `--unpaired` lets a
-node's interpreter and board run on any CPU (the fleet puts them on one), `--profile-board`
+node's interpreter and board run on any CPU (the fleet puts them on one while each node has a
+CPU of its own), `--paired` puts each node's two on one CPU, round the CPUs, with more nodes
+than CPUs too (two pairs sharing one), `--profile-board`
 prints where each board's CPU goes, `--plain` leaves the probes out (their CPU with them). A
 measuring tool, not a test: its figures depend on the machine.
 """
@@ -145,6 +147,9 @@ def main() -> int:
     p.add_argument("--unpaired", action="store_true",
                    help="let each node's interpreter and board run on any CPU (a fleet puts them "
                         "on one: straja.vnode.Fleet's pair_cpus), as before that was so")
+    p.add_argument("--paired", action="store_true",
+                   help="put each node's interpreter and board on one CPU, the nodes round the "
+                        "CPUs, however many nodes (a fleet does so only with a CPU a node)")
     p.add_argument("--profile-board", action="store_true",
                    help="cProfile each board's process: its top functions printed at the end "
                         "(the profiler's own cost inflates the board's CPU)")
@@ -161,10 +166,12 @@ def main() -> int:
         for running in fleet.nodes:
             for pid in (running.node._proc.pid, running.board._pid):
                 os.sched_setscheduler(pid, os.SCHED_RR, os.sched_param(args.rt))
-    if args.unpaired:
-        for running in fleet.nodes:
+    if args.unpaired or args.paired:
+        allowed = sorted(os.sched_getaffinity(0))
+        for i, running in enumerate(fleet.nodes):
+            cpus = {allowed[i % len(allowed)]} if args.paired else allowed
             for pid in (running.node._proc.pid, running.board._pid):
-                os.sched_setaffinity(pid, os.sched_getaffinity(0))
+                os.sched_setaffinity(pid, cpus)
     links = [NodeLink(n.port) for n in fleet.nodes]
     first: dict[int, tuple[float, int]] = {}
     last: dict[int, tuple[float, int]] = {}

@@ -243,3 +243,24 @@ def test_a_band_handle_reads_what_band_power_dbm_does():
         assert got == rf.band_power_dbm(*band, a, a + d)
         seen += got > rf.noise_dbm(band[1]) + 3
     assert seen >= 10  # the reads did see transmissions
+
+
+def test_prepare_makes_the_next_blocks_of_the_streams_read_as_a_read_would():
+    """A virtual board makes the scene's next blocks ahead (NodeRF.prepare, in an envelope
+    block's wait): those of the streams read so far, one a call, the reads after them the same
+    as a node whose reads made them."""
+    emitters = [{"name": "lora", "kind": "elrs", "domain": "FCC915", "rate": "25",
+                 "eirp_dbm": 20.0, "position_m": [200.0, 0.0, 0.0]},
+                {"name": "v", "kind": "analog_video", "channel": "F4", "eirp_dbm": 30.0,
+                 "position_m": [300.0, 0.0, 0.0]}]
+    ahead, plain = scene(emitters).node("n"), scene(emitters).node("n")
+    for rf in (ahead, plain):
+        rf.band_power_dbm(915e6, 2e6, 0.4, 0.5)  # the LoRa link's streams only
+    read = {(e, s) for e, s, _ in ahead._cache}
+    made = 0
+    while ahead.prepare(0.5):
+        made += 1
+    assert made == len(read) and not ahead.prepare(0.7)
+    assert {(e, s) for e, s, k in ahead._cache if k == 1} == read  # the video is not read
+    t = np.arange(1.0, 1.9, 0.01)
+    assert np.array_equal(ahead.sweep(915e6, 2e6, t, t + 1e-3), plain.sweep(915e6, 2e6, t, t + 1e-3))

@@ -98,3 +98,17 @@ def test_bad_fields_name_the_field():
     with pytest.raises(SceneError, match="uas_id"):
         scene_from_dict({"scene": {"duration_s": 30.0}, "node": [{"name": "n1", "position_m": [0, 0, 2]}],
                          "emitter": [{"name": "r", "kind": "remote_id", "position_m": [0, 0, 0]}]})
+
+
+def test_a_nodes_advertisements_are_its_blocks_made_once_and_sliced():
+    """NodeBluetooth makes a block's advertisements once (ahead, with prepare, or when first
+    polled) and slices them: any window, across block edges too, gets what the broadcasters
+    heard in it, in time order."""
+    s = scene()
+    ble = sim.NodeBluetooth(s, "n1")
+    assert ble.prepare(0.3) and not ble.prepare(0.9)  # block 1, once
+    for t0, t1 in ((0.0, 0.02), (0.95, 1.05), (1.0, 1.0), (0.5, 2.5), (2.99, 3.0), (4.0, 3.0)):
+        whole = sorted((a for em in s.emitters for a in em.heard(ble.rf, t0, t1)),
+                       key=lambda a: a[0])
+        assert ble.advertisements(t0, t1) == whole, (t0, t1)
+    assert ble.advertisements(0.5, 2.5) != []

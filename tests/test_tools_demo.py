@@ -86,49 +86,92 @@ def test_the_first_overruns_come_with_what_they_mean(capsys):
 class GivenCpu:
     """A FleetCpu stand-in: the nodes' CPU it is told."""
 
-    def __init__(self, used: float, waited: float):
+    def __init__(self, used: float, waited: float, spare: float):
+        from straja.commands.demo import CpuLook
         self.looks = 0
-        self.value = (used, waited)
+        self.value = CpuLook(used, waited, spare)
 
     def sample(self):
         self.looks += 1
         return self.value
 
 
-@pytest.mark.parametrize("used, waited, verdict", [(1.62, 0.35, "short of CPU"),
-                                                    (0.55, 0.01, "not short of CPU")])
-def test_overruns_say_whether_the_nodes_waited_for_a_cpu(capsys, used, waited, verdict):
+# short of CPU: the nodes waited and their CPUs had nothing to spare; an interpreter and its
+# board on one CPU wait for each other's turn (~25 %) on an idle machine: not short of CPU
+@pytest.mark.parametrize("used, waited, spare, verdict", [
+    (1.62, 0.35, 0.02, "short of CPU"), (0.55, 0.01, 0.0, "not short of CPU"),
+    (0.28, 0.24, 1.61, "not short of CPU")])
+def test_overruns_say_whether_the_nodes_were_short_of_cpu(capsys, used, waited, spare, verdict):
     from straja.commands.demo import printer
     from straja.gateway.events import Stored
 
-    cpu = GivenCpu(used, waited)
+    cpu = GivenCpu(used, waited, spare)
     sink = printer(time.monotonic(), fleet_cpu=cpu)
     sink([Stored(stats(5, 200, 0)), Stored(stats(10, 400, 50))])
     out = capsys.readouterr().out
     assert re.search(rf"10 overruns/s \(machine load \d+\.\d on \d+ CPUs; the nodes used "
                      rf"{used:.2f} CPU in all and waited for one {100 * waited:.0f} % of the time they "
-                     rf"had work: {verdict}\)", out), out
+                     rf"had work, their CPUs {spare:.2f} to spare: {verdict}\)", out), out
     assert cpu.looks == 1  # once an interval, not once a node line
+
+
+def spinner(seconds: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time\nend = time.monotonic() + "
+                             f"{seconds}\nwhile time.monotonic() < end: pass"])
 
 
 def test_fleet_cpu_measures_the_processes_under_a_root():
     from straja.commands.demo import FleetCpu
 
     cpu = FleetCpu(os.getpid())
-    spinner = subprocess.Popen([sys.executable, "-c", "import time\nend = time.monotonic() + 3\n"
-                                "while time.monotonic() < end: pass"])
+    child = spinner(3)
     try:
         time.sleep(0.3)
         cpu.sample()  # from when the child spins (it is a process under this one)
         time.sleep(0.5)
-        used, waited = cpu.sample()
+        used, waited, spare = cpu.sample()
     finally:
-        spinner.kill()
-        spinner.wait()
+        child.kill()
+        child.wait()
     # the spinner had work all the time: on a CPU or waiting for one (a loaded machine gives
-    # it less CPU and more waiting), about one CPU's time a second in all
+    # it less CPU and more waiting), about one CPU's time a second in all; one CPU it kept
+    # busy, so the CPUs had less than all of them to spare
     assert 0.0 < used and 0.0 <= waited < 1.0, (used, waited)
     assert 0.7 < used / (1.0 - waited) < 1.5, (used, waited)
+    assert 0.0 <= spare < len(os.sched_getaffinity(0)) - 0.5, spare
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a real-time policy needs root")
+def test_at_real_time_priority_the_nodes_spare_cpu_is_what_they_leave():
+    """Ordinary processes never keep a real-time one waiting: its CPUs' spare is what the
+    nodes left, however busy the machine (a process at SCHED_RR waking every ms leaves nearly
+    all of it)."""
+    from straja.commands.demo import FleetCpu
+
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time\nfor _ in range(3000): "
+                                "time.sleep(0.001)"])
+    try:
+        os.sched_setscheduler(sleeper.pid, os.SCHED_RR, os.sched_param(1))
+        cpus = len(os.sched_getaffinity(sleeper.pid))
+        cpu = FleetCpu(sleeper.pid)
+        time.sleep(0.5)
+        look = cpu.sample()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert 0.0 < look.used < 0.1 and look.spare > cpus - 0.1, look
+
+
+def test_idle_time_is_read_per_cpu(tmp_path):
+    from straja.vnode import schedstat
+
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  60 14 48 571 4 0 2 3 0 0\ncpu0 32 8 25 200 3 0 1 1 0 0\n"
+                    "cpu1 27 6 22 300 1 0 2 1 0 0\nintr 18 0\n")
+    tick = os.sysconf("SC_CLK_TCK")
+    assert schedstat.idle_s({0}, str(stat)) == 203 / tick  # idle and waiting for I/O
+    assert schedstat.idle_s({0, 1}, str(stat)) == 504 / tick
+    assert schedstat.idle_s({0}, str(tmp_path / "none")) == 0.0
 
 
 SURVEY_UAS_ID = "1581F5FKD229400000A1"  # scenes/demo_incursion.toml, its remote_id emitter

@@ -665,3 +665,35 @@ def test_the_chips_scan_requests_are_served_in_c():
         write(other, 1.002)
         assert fallen == [other]
         fallen.clear()
+
+
+def test_an_envelope_blocks_wait_makes_the_scenes_next_blocks():
+    """While its node waits for an envelope block, the board makes the scene's next blocks of
+    the streams read so far and its Bluetooth radio's next block of reception (a reading or a
+    Bluetooth poll that first reached one waited 1-3 ms for it), and still answers after the
+    block's last sample, not before; what they then hear is what they would have."""
+    from straja.sim import scene_from_dict
+    from straja.sim.remoteid import NodeBluetooth
+    from straja.vboard.server import BLOCK_ARGS
+
+    def make():
+        return scene_from_dict({"scene": {"duration_s": 100.0, "seed": 5},
+                                "node": [{"name": "n", "position_m": [0.0, 0.0, 0.0]}],
+                                "emitter": [{"name": "v", "kind": "analog_video", "channel": "F4",
+                                             "eirp_dbm": 30.0, "position_m": [300.0, 0.0, 0.0]},
+                                            {"name": "rid", "kind": "remote_id", "uas_id": "SIM-1",
+                                             "interval_s": 0.1,
+                                             "trajectory": [[0, 100, 0, 50], [20, 300, 0, 50]]}]})
+    scene, plain = make(), make()
+    rf, ble = scene.node("n"), NodeBluetooth(scene, "n")
+    board = VirtualBoard(PROFILE, rf, "unused.sock", t_origin=time.monotonic() - 0.5,
+                         bluetooth=ble)
+    envelope = next(i for i, e in enumerate(PROFILE["front_ends"]) if e["kind"] == "logdet")
+    t = board.now()
+    rf.band_power_dbm(5800e6, 20e6, t, t + 1e-3)  # block 0 read: block 1 not made yet
+    assert {k for _, _, k in rf._cache} == {0}
+    n, rate = 256, 10000
+    board._block(envelope, BLOCK_ARGS.pack(n, rate), t)
+    assert board.now() >= t + (n - 1) / rate
+    assert {k for _, _, k in rf._cache} == {0, 1} and not rf.prepare(t) and not ble.prepare(t)
+    assert ble.advertisements(1.0, 1.5) == NodeBluetooth(plain, "n").advertisements(1.0, 1.5) != []

@@ -15,6 +15,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from .. import term
 from ..gateway import config as gwconfig
@@ -40,13 +41,19 @@ OVERRUN_MEANING = ("an overrun is a channel whose reading ended after its planne
                    "could not keep up, so the rest of that sweep ran that much later (each "
                    "reading keeps its settle time and dwell; the frame says OVERRUN). A virtual "
                    "node shares this machine's CPUs with the other nodes, the gateway and "
-                   "whatever else runs: when it waits for one, its readings come late, and the "
-                   "line says how long the nodes waited (\"short of CPU\": the machine cannot "
-                   "give every node the CPU it wants, ~0.5 of one each). A board has its CPU to "
-                   "itself")
-# the nodes' processes waiting for a CPU this share of the time they had work: the machine is
-# short of CPU (a node alone on an idle machine waits ~1 %, docs/virtual-node.md "Timing")
+                   "whatever else runs: when the CPUs have nothing to spare (\"short of CPU\": "
+                   "a node wants ~0.4 of one), its readings wait for one and come late. With "
+                   "CPU to spare, the few left are a virtual node's own: its bus is a socket to "
+                   "a board in another process, the two taking turns on one CPU. A board has its "
+                   "CPU and its radios to itself")
+# the nodes' processes waiting for a CPU this share of the time they had work ...
 SHORT_OF_CPU_WAIT = 0.10
+# ... while their CPUs had less than this to spare (CPUs' worth of idle time): short of CPU. An
+# interpreter and its board on one CPU wait for each other's turn, ~25 % of the time they have
+# work on an idle machine (docs/virtual-node.md "Timing"): a wait with CPUs idle beside it is
+# such a turn, not a lack of CPU, as a machine with work for every CPU has none idle.
+SHORT_OF_CPU_SPARE = 0.10
+REAL_TIME = (os.SCHED_FIFO, os.SCHED_RR)
 
 
 def descendants(pid: int) -> set[int]:
@@ -63,40 +70,71 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def placement(pid: int) -> tuple[frozenset[int], bool] | None:
+    """The CPUs process `pid` may run on and whether it runs at a real-time policy (None: gone)."""
+    try:
+        return frozenset(os.sched_getaffinity(pid)), os.sched_getscheduler(pid) in REAL_TIME
+    except OSError:
+        return None
+
+
+class CpuLook(NamedTuple):
+    """The virtual nodes' processes between two looks."""
+    used: float  # CPUs' worth of time they ran
+    waited: float  # share of the time they had work that they waited for a CPU
+    spare: float  # CPUs' worth of time their CPUs had for them and gave nobody: the least over
+    # the CPU sets they run on (idle; at a real-time policy, what they did not use themselves:
+    # ordinary processes never keep them waiting)
+
+
 class FleetCpu:
     """The CPU the virtual nodes' processes (every process under `root`: the interpreters, the
-    boards, the bridges' process) used and waited for, between two looks."""
+    boards, the bridges' process) used, waited for and had to spare, between two looks."""
 
     def __init__(self, root: int):
         self.root = root
-        self._last: tuple[float, dict[int, tuple[int, int]]] | None = None
+        self._last: tuple[float, dict, dict] | None = None
         self.sample()  # from now
 
-    def sample(self) -> tuple[float, float] | None:
-        """(CPUs used, share of the time they had work spent waiting for a CPU) since the last
-        call; None when there is nothing to tell (no schedstat, no time)."""
+    def sample(self) -> CpuLook | None:
+        """The nodes' CPU since the last call; None when there is nothing to tell (no
+        schedstat, no time)."""
         now = time.monotonic()
-        stats = {pid: schedstat.process(pid) for pid in descendants(self.root) | {self.root}}
-        last, self._last = self._last, (now, stats)
+        pids = descendants(self.root) | {self.root}
+        stats = {pid: schedstat.process(pid) for pid in pids}
+        places = {pid: place for pid in pids if (place := placement(pid))}
+        idle = {cpus: schedstat.idle_s(cpus) for cpus, _ in set(places.values())}
+        last, self._last = self._last, (now, stats, idle)
         if last is None or now <= last[0]:
             return None
+        span = now - last[0]
         # only the processes seen both times (a restarted interpreter is a new one)
-        run = sum(stats[p][0] - last[1][p][0] for p in stats if p in last[1])
-        wait = sum(stats[p][1] - last[1][p][1] for p in stats if p in last[1])
+        ran = {p: (stats[p][0] - last[1][p][0]) / 1e9 / span for p in stats if p in last[1]}
+        run = sum(ran.values())
+        wait = sum(stats[p][1] - last[1][p][1] for p in ran) / 1e9 / span
         if run <= 0:
             return None
-        return run / 1e9 / (now - last[0]), wait / (run + wait)
+        spares = []
+        for cpus, real_time in set(places.values()):
+            if real_time:
+                spares.append(len(cpus) - sum(ran.get(p, 0.0) for p, (c, _) in places.items()
+                                              if c <= cpus))
+            elif cpus in last[2]:
+                spares.append((idle[cpus] - last[2][cpus]) / span)
+        return CpuLook(run, wait / (run + wait), min(spares, default=0.0))
 
 
-def machine_load(fleet_cpu: tuple[float, float] | None = None) -> str:
+def machine_load(fleet_cpu: CpuLook | None = None) -> str:
     """What makes a virtual node's overruns: the machine's load against its CPUs, and (when
-    measured) the CPU the nodes used and how long they waited for one."""
+    measured) the CPU the nodes used, how long they waited for one and what their CPUs had to
+    spare."""
     text = f"machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     if fleet_cpu is not None:
-        used, waited = fleet_cpu
+        used, waited, spare = fleet_cpu
+        short = waited >= SHORT_OF_CPU_WAIT and spare < SHORT_OF_CPU_SPARE
         text += (f"; the nodes used {used:.2f} CPU in all and waited for one {100 * waited:.0f} % of "
-                 "the time they had work: " + ("short of CPU" if waited >= SHORT_OF_CPU_WAIT
-                                                else "not short of CPU"))
+                 f"the time they had work, their CPUs {max(spare, 0.0):.2f} to spare: "
+                 + ("short of CPU" if short else "not short of CPU"))
     return f" ({text})"
 
 

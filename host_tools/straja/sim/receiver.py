@@ -141,6 +141,18 @@ class NodeRF:
                 del self._cache[next(iter(self._cache))]
         return rb
 
+    def prepare(self, t_s):
+        """Make the next block after time t_s of one stream read so far, if it is not made yet:
+        the costly part of the first read that reaches a block (a second's transmissions and
+        their fading, 1-3 ms), done ahead while nothing waits for it (a virtual board does it
+        while its node waits for an envelope block). False when none is left to make."""
+        k = int(t_s // BLOCK_S) + 1
+        for e, s, _ in list(self._cache):
+            if (e, s, k) not in self._cache:
+                self._block(e, s, k)
+                return True
+        return False
+
     def _receive(self, e, s, k):
         """Block k of stream s of emitter e as received here (a pure function of its key)."""
         em = self.scene.emitters[e]

@@ -10,6 +10,7 @@ east-north-up frame of straja.locate on the WGS84 ellipsoid, as the gateway conv
 """
 from __future__ import annotations
 
+import bisect
 import functools
 from collections import OrderedDict
 import math
@@ -21,7 +22,7 @@ import numpy as np
 from ..locate import GeoPoint, LocalFrame
 from ..remoteid import messages as M
 from ..remoteid.transports import AD_SERVICE_DATA, REMOTE_ID_APP_CODE, REMOTE_ID_UUID
-from .emitters import BLEAdvertiser
+from .emitters import BLOCK_S, BLEAdvertiser
 from .params import Param, ParamError
 
 PROTOCOL_VERSION = 2
@@ -29,6 +30,7 @@ MESSAGE_KINDS = ("basic_id", "location", "system", "operator_id", "self_id")
 SENSITIVITY_DBM = -95.0  # a BLE 1M receiver's sensitivity
 # blocks' receptions kept (each node front end's latest few: time moves forward)
 _HEARD_BLOCKS = 64
+_ADVERTISED_BLOCKS = 4  # a node's radio reads forward in time: the block read and the next
 ADDR_TYPE_RANDOM = 1
 
 
@@ -278,7 +280,37 @@ class NodeBluetooth:
     def __init__(self, scene, node_name: str):
         self.rf = scene.node(node_name)
         self.broadcasters = [em for em in scene.emitters if isinstance(em, RemoteIdBroadcaster)]
+        self._blocks: OrderedDict = OrderedDict()  # block k -> its advertisements, the latest
 
     def advertisements(self, t0: float, t1: float) -> list:
-        out = [a for em in self.broadcasters for a in em.heard(self.rf, t0, t1)]
-        return sorted(out, key=lambda a: a[0])
+        out = []
+        for k in range(max(math.floor(t0 / BLOCK_S), 0), max(math.floor(t1 / BLOCK_S), -1) + 1):
+            heard = self._block(k)
+            out += heard[bisect.bisect_left(heard, t0, key=_start):
+                         bisect.bisect_left(heard, t1, key=_start)]
+        return out
+
+    def prepare(self, t_s: float) -> bool:
+        """Make the advertisements of the next block after time t_s, if not made yet (as
+        NodeRF.prepare: ahead, while nothing waits for them); False when they are."""
+        k = math.floor(t_s / BLOCK_S) + 1
+        if k in self._blocks:
+            return False
+        self._block(k)
+        return True
+
+    def _block(self, k: int) -> list:
+        """The advertisements starting in block k, made once: their reception and their
+        messages (a poll every 20 ms that made an event's took the board ~1 ms)."""
+        heard = self._blocks.get(k)
+        if heard is None:
+            heard = self._blocks[k] = sorted(
+                (a for em in self.broadcasters
+                 for a in em.heard(self.rf, k * BLOCK_S, (k + 1) * BLOCK_S)), key=_start)
+            if len(self._blocks) > _ADVERTISED_BLOCKS:
+                self._blocks.popitem(last=False)
+        return heard
+
+
+def _start(advertisement) -> float:
+    return advertisement[0]

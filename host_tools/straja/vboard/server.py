@@ -6,6 +6,7 @@ again and the chips keep their state, as a board's radios keep theirs across an 
 """
 from __future__ import annotations
 
+import gc
 import mmap
 import os
 import random
@@ -39,6 +40,10 @@ SWITCH_INTERVAL_S = 100e-6
 # The board's counters, in memory shared with a board serving from its own process.
 (TRANSACTIONS, ROUND_TRIPS, FEEDS, WATCHDOG_MS, CONNECTIONS, SAFE_PIN_LOW) = range(6)
 NO_WATCHDOG = -1
+# the scene's next blocks are made in an envelope block's wait (25.6 ms by default) until this
+# long before its answer is due: one is made in up to ~5 ms (the demo scene's, on this machine:
+# ~7 ms a second in all for a node, 8 blocks, the longest 5.3 ms)
+PREPARE_MARGIN_S = 6e-3
 ERROR_MAX = 4096  # bytes of refused requests' descriptions a board in its own process keeps
 
 
@@ -214,6 +219,9 @@ class VirtualBoard:
             os.closerange(3, keep[0])  # no other node's pty or socket stays open through us
             os.closerange(keep[0] + 1, keep[1])
             os.closerange(keep[1] + 1, os.sysconf("SC_OPEN_MAX"))
+            # what was built before serving (the scene, the models, the parent's objects) is
+            # left out of every collection: a full one walking it held an answer up to 15 ms
+            gc.freeze()
             self._serve()
         finally:
             os._exit(0)
@@ -386,6 +394,16 @@ class VirtualBoard:
         chip, role = self.pins.get(dev, (None, None))
         return (chip.pin_read(role) if chip else 1), b""
 
+    def _prepare_scene(self, t: float, until: float) -> None:
+        """The RF inputs' and the Bluetooth radio's next blocks after board time `t`
+        (NodeRF.prepare, NodeBluetooth.prepare), one at a time while board time is before
+        `until`."""
+        inputs = [*(self.rf.values() if isinstance(self.rf, dict) else (self.rf,)),
+                  self.bluetooth and self.bluetooth.source]
+        for source in {id(s): s for s in inputs if hasattr(s, "prepare")}.values():
+            while self.now() < until and source.prepare(t):
+                pass
+
     def _pin_fixed(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
         chip, role = self.pins.get(dev, (None, None))  # only a chip's: the safe pin is the test's
         level = chip.pin_fixed(role) if chip else None
@@ -418,8 +436,14 @@ class VirtualBoard:
     def _block(self, dev: int, payload: bytes, t: float) -> tuple[int, bytes]:
         n, rate = BLOCK_ARGS.unpack(payload)
         samples = self.chips[dev].block(t, n, rate)
-        # a board's read_block returns after its last sample: answer then, not before
-        wait = t + (n - 1) / rate - self.now()
+        # a board's read_block returns after its last sample: answer then, not before. Till
+        # then the node waits for this answer alone, so the scene's next blocks are made
+        # meanwhile, not when a reading first reaches them (a reading or a Bluetooth poll
+        # waiting 1-5 ms for it made two thirds of one node's overruns at real-time priority:
+        # docs/virtual-node.md, "Timing")
+        end = t + (n - 1) / rate
+        self._prepare_scene(t, end - PREPARE_MARGIN_S)
+        wait = end - self.now()
         if wait > 0:
             time.sleep(wait)
         return 0, struct.pack(f"<{n}H", *samples)

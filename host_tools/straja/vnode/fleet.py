@@ -119,7 +119,8 @@ class Fleet:
         one picked by its process id, so that fleets of one node in several processes spread.
         Only while each node has a CPU of its own: with more nodes than CPUs they run on any,
         as the machine balances them (3 nodes on 2 CPUs, the demo's: two sharing a CPU fell
-        short of it while the third had one to spare, 1 560 overruns a second against 160)."""
+        short of it while the third had one to spare, 1 560 overruns a second against 160; at
+        real-time priority 13-24 against 3, unpinned 4-7: bench/overrun_probe.py --paired)."""
         if not (self.pair_cpus and hasattr(os, "sched_getaffinity")):
             return None
         allowed = sorted(os.sched_getaffinity(0))

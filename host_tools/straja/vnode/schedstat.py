@@ -1,7 +1,9 @@
 """A process's CPU from the kernel's schedstat: time on a CPU and time runnable but waiting for
-one (what a virtual node's contention is read from: straja.eval.vnodes, `straja demo`)."""
+one (what a virtual node's contention is read from: straja.eval.vnodes, `straja demo`); and
+the machine's idle CPU time, from /proc/stat."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -22,3 +24,18 @@ def process(pid: int) -> tuple[int, int]:
         r, w = task(thread / "schedstat")
         run, wait = run + r, wait + w
     return run, wait
+
+
+def idle_s(cpus: set[int], stat: str = "/proc/stat") -> float:
+    """Seconds CPUs `cpus` spent idle so far (idle and waiting for I/O: nothing to run), summed;
+    0.0 where /proc/stat cannot be read."""
+    try:
+        lines = Path(stat).read_text().splitlines()
+    except OSError:
+        return 0.0
+    ticks = 0
+    for line in lines:
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            ticks += int(fields[3]) + int(fields[4])
+    return ticks / os.sysconf("SC_CLK_TCK")
