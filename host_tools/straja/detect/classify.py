@@ -226,26 +226,37 @@ def _off(plan_khz: tuple, centre_khz: float) -> float:
 
 
 def _steady(f, scan: Scan) -> bool:
-    """Continuous, on one channel, at a steady level, over the track's whole life or over its
-    centre channel's current streak of hot sweeps (`streak`, where the steadiness split runs): a
-    streak is continuous by itself, and an emitter that came on over a bursty one (video on an
-    access point's channel, whose track began with the access point) shows its own readings
-    there, not the access point's missed sweeps and swings before. As that overrides the
+    """Continuous, on one channel, at a steady level, over the track's whole life or over the
+    current streak of hot sweeps of the channel it is on (`streak`, where the steadiness split
+    runs): a streak is continuous and on one channel by itself, and an emitter that came on over
+    a bursty one (video on an access point's channel, whose track began with the access point)
+    shows its own readings there, not the access point's missed sweeps and swings before; nor,
+    on a channel quiet before its streak, the runs merged with a neighbour's that widened the
+    track's span of centres for good (dji_20_beside_40mhz_ap_157: 20 MHz video at 5745 MHz, a
+    few runs merged with a 40 MHz access point's frames up to 5785 MHz, centres over 20 MHz for
+    the rest of its life: Wi-Fi before). As that overrides the
     track's bursty past, a streak must be steadier (STREAK_SD_SHARE of the scatter allowed), not
     weak (WEAK_EXCESS_DB: its swings are compressed, its readings under the threshold unseen)
     and not a piece cut from a wider run (cut_share): the pieces of a busy 80 MHz access point
     run hot for 8 sweeps now and then (wifi_5ghz_149_165_background). Scanned: the gap between
     bursts is the time the front end spends elsewhere (period - sweep), plus a period per sweep
     missed; one burst shows nothing yet. Otherwise: on for most of the track's age."""
+    # the streak outweighs a span of centres wider than one channel's only where it began on a
+    # channel quiet before (busy_before): an emitter come on there, whose runs merged with a
+    # neighbour's now and then; a channel lit now and then before (a strong camera's skirt
+    # between two cameras joined in one track, busy_before 0.45-0.6) or since switch-on
+    # (unknown: the track's own life says as much) does not
+    if (f["excess_db"] >= WEAK_EXCESS_DB and not f["cut_share"] >= BUSY_BEFORE
+            and (f["spread_khz"] <= STEADY_SPREAD * f["bandwidth_khz"]
+                 or f["busy_before"] < BUSY_BEFORE)
+            and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)):
+        return True
     edges_khz = (scan.step_khz if f["bandwidth_khz"] > scan.step_khz
                  and not f["excess_db"] >= WEAK_EXCESS_DB
                  and not f["cut_share"] >= BUSY_BEFORE
                  and _core_held(f, scan.step_khz) else 0.0)
     if f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"] + edges_khz:
         return False
-    if (f["excess_db"] >= WEAK_EXCESS_DB and not f["cut_share"] >= BUSY_BEFORE
-            and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)):
-        return True
     if not _steady_level(f["n_bursts"], f["level_sd_db"], f,
                          wide_view=f["bandwidth_khz"] > scan.step_khz > 0):
         return False
