@@ -267,15 +267,16 @@ def _steady(f, scan: Scan) -> bool:
 
 
 def _core_held(f, step_khz: float) -> bool:
-    """Whether a track lit over 2 scan channels or more on average kept its centre channel hot
-    over its recent bursts (its streak, all but one of the last 2 STEADY_MIN_BURSTS, or of all
-    if fewer): a weak video channel's edge bins come and go around a centre lit in every sweep;
-    a weak view of a busy 40/80 MHz access point lights parts of its channel in turn
-    (ocusync_40_beside_80mhz_ap seed 153, node n3: 8 bursts over 45 MHz, centres over 30 MHz,
-    its centre channel hot for the last 3 sweeps only; ocusync_40_straddling_and_analog_r2's
-    weak OcuSync: 56 sweeps of 57). A narrower one has no core of its own: 20 MHz video lit
-    now in one bin, now in the next (dji_20_beside_40mhz_ap_157, n3: centres over 20 MHz, 1.1
-    bins wide) leaves the channel between them, its "centre", cold."""
+    """Whether a track lit over 2 scan channels or more on average kept the channel it is on
+    (its last burst's) hot over its recent bursts (its streak, all but one of the last 2
+    STEADY_MIN_BURSTS, or of all if fewer): a weak video channel's edge bins come and go around
+    a centre lit in every sweep; a weak view of a busy 40/80 MHz access point lights parts of
+    its channel in turn (ocusync_40_beside_80mhz_ap seed 153, node n3: 8 bursts over 45 MHz,
+    centres over 30 MHz, its centre channel hot for the last 3 sweeps only;
+    ocusync_40_straddling_and_analog_r2's weak OcuSync: 56 sweeps of 57). A narrower one has no
+    edges to come and go: one bin, two where it straddles them (dji_20_beside_40mhz_ap_157, n3:
+    one bin, 1.1 on average, its span of centres 20 MHz from runs merged with an access
+    point's frames beside it, which a scan step of edges allowed)."""
     return (f["bandwidth_khz"] < 2 * step_khz
             or f["streak"] >= min(f["n_bursts"], 2 * STEADY_MIN_BURSTS) - 1)
 
