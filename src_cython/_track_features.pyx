@@ -220,11 +220,11 @@ cdef inline Py_ssize_t span_end(double x, Py_ssize_t n_bins) noexcept nogil:
 cdef enum:
     H_BUSY_BEFORE, H_CUT_SHARE, H_STREAK, H_STREAK_SD, N_HISTORY_FIELDS
 cdef enum:
-    S_N_BURSTS, S_F_MIN, S_F_MAX, S_BW_SUM, N_SPAN_FIELDS
+    S_N_BURSTS, S_F_MIN, S_F_MAX, S_BW_SUM, S_F_LAST, N_SPAN_FIELDS
 HISTORY_FIELDS = (("busy_before", "<f8"), ("cut_share", "<f8"), ("streak", "<f8"),
                   ("streak_sd_db", "<f8"))
 SPAN_FIELDS = (("n_bursts", "<i4"), ("f_min_khz", "<f8"), ("f_max_khz", "<f8"),
-               ("bw_sum_khz", "<f8"))
+               ("bw_sum_khz", "<f8"), ("f_last_khz", "<f8"))
 assert len(HISTORY_FIELDS) == N_HISTORY_FIELDS and len(SPAN_FIELDS) == N_SPAN_FIELDS
 
 
@@ -235,7 +235,7 @@ def history(feats, tracks, busy_before, cut_share, streak, streak_sq, double sta
     busy_before and cut_share (float64), streak (int32: hot sweeps running) and streak_sq
     (float64: the sum of the squared changes of its readings over the streak), n channels
     from start_khz, step_khz apart. streak_sd_db is sqrt(streak_sq / (2 (streak - 1))), NaN
-    under 2 sweeps, taken at each track's centre channel only (with_history takes it per
+    under 2 sweeps, taken at each track's last burst's channel only (with_history takes it per
     channel). Nothing is written with no rows or a step <= 0 (nor NaN). A track whose extent
     is NaN covers no channel (cut_share 0); numpy's casts of it are undefined."""
     cdef const char* src = records(tracks, -1, "tracks")
@@ -270,7 +270,7 @@ def history(feats, tracks, busy_before, cut_share, streak, streak_sq, double sta
             r = src + i * src_size
             w = dst + i * dst_size
             f_min, f_max = f8(r, s[S_F_MIN]), f8(r, s[S_F_MAX])
-            c = channel(0.5 * (f_min + f_max), start_khz, step_khz, n_bins)
+            c = channel(f8(r, s[S_F_LAST]), start_khz, step_khz, n_bins)
             put(w, d[H_BUSY_BEFORE], before[c])
             sweeps = run[c]
             put(w, d[H_STREAK], <double>sweeps)

@@ -29,6 +29,7 @@ def random_tracks(rng, n: int) -> np.ndarray:
     snap["f_min_khz"] = rng.uniform(5.6e6, 5.95e6, n)
     snap["f_max_khz"] = snap["f_min_khz"] + rng.uniform(0, 50_000, n)
     snap["f_max_khz"][::5] = 1e30                     # a centre beyond every channel
+    snap["f_last_khz"] = snap["f_min_khz"] + rng.uniform(0, 50_000, n)  # its last burst's
     return snap
 
 

@@ -104,6 +104,22 @@ def test_compiled_history_equals_with_history(n_bins, step_khz):
         assert_same_fields(got, want)
 
 
+def test_history_is_the_channel_its_last_burst_is_on():
+    """A video track's streak, its scatter and busy_before are its last burst's channel's, not
+    the middle of its span of centres: one run merged with a neighbour's (an access point's
+    frames beside 20 MHz video) widens the span for good and would put them on a channel the
+    video never lit (dji_20_beside_40mhz_ap_157: a streak of 0 at 5755 MHz, 40 at 5745 MHz)."""
+    split = {"busy_before": np.array([0.0, 0.01, 0.5, 0.0]), "cut_share": np.zeros(4),
+             "streak": np.array([0, 40, 0, 3], np.int32), "streak_sq": np.array([0, 7.8, 0, 9])}
+    snap = np.zeros(1, TRACK)
+    snap["n_bursts"], snap["bw_sum_khz"] = 40, 40 * 20_000.0
+    snap["f_min_khz"], snap["f_max_khz"], snap["f_last_khz"] = 5_745_000.0, 5_765_000.0, 5_745_000.0
+    for history in (compiled_history, history_reference):
+        got = history(np.zeros(1, tracks.FEATURES), snap, split, 5_725_000.0, 20_000.0)
+        assert got["streak"][0] == 40 and got["busy_before"][0] == 0.01
+        assert got["streak_sd_db"][0] == pytest.approx(np.sqrt(7.8 / 78))
+
+
 def test_compiled_history_cut_share_nan_and_unwritten_rows():
     """A NaN cut share in a track's span is its cut_share, as numpy.maximum makes it; a step of
     0 writes nothing (the features' NaN stay)."""

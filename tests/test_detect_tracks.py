@@ -328,7 +328,9 @@ def test_centres_are_known_to_a_scan_step():
     piece = dict(WEAK_40, cut_share=0.12)
     assert classify.classify_one(feature(**piece), STEP_20)[0] == "unknown"
     # a strong channel's edges do not come and go: centres a step apart are two emitters (the
-    # fixed cameras on F4 and A1 of analog_camera_fixed_background, joined in one track)
+    # fixed cameras on F4 and A1 of analog_camera_fixed_background, joined in one track), not
+    # one steady channel (its channel's history unknown, or busy before: a skirt's; quiet
+    # before, test_a_long_steady_streak_on_its_channel_outweighs_merged_runs)
     strong = dict(WEAK_40, excess_db=21.0)
     assert classify.classify_one(feature(**strong), STEP_20)[0] == "unknown"
 
@@ -371,6 +373,26 @@ def test_edge_bins_come_and_go_around_a_centre_lit_throughout():
                       interval_us=447_862.0, dwell_us=408_000.0, duty=0.91, hop_fraction=0.0,
                       level_sd_db=0.44, excess_db=2.39, cut_share=0.0, streak=0, n_bursts=42)
     assert classify.classify_one(flicker, STEP_20)[0] == "analog_fm_video"
+
+
+def test_a_long_steady_streak_on_its_channel_outweighs_merged_runs():
+    """20 MHz video at 5745 MHz whose runs merged with a 40 MHz access point's frames beside it
+    in a few sweeps (up to 5785 MHz): its span of centres is 20 MHz for the rest of its life,
+    but the channel it is on has been hot 56 sweeps running at 0.5 dB: video
+    (dji_20_beside_40mhz_ap_157, node n3 at 38.9 s, named Wi-Fi there before). Not where that
+    channel's streak is short, nor where the track was cut from a wider run (a wide access
+    point's pieces run hot for 8 sweeps now and then), nor where it is weak, nor where the
+    channel was lit now and then before its streak (a strong camera's skirt between two cameras
+    joined in one track, analog_camera_fixed_background: busy_before 0.45-0.6) or its history
+    is unknown (a streak since switch-on: the track's own life says as much)."""
+    merged = dict(centre_khz=5_755_000.0, spread_khz=20_000.0, bandwidth_khz=22_140.0,
+                  interval_us=454_100.0, dwell_us=408_000.0, duty=0.9, hop_fraction=0.13,
+                  level_sd_db=0.5, excess_db=7.9, cut_share=0.013, busy_before=0.034,
+                  streak=56, streak_sd_db=0.51, n_bursts=56)
+    assert classify.classify_one(feature(**merged), STEP_20)[0] == "analog_fm_video"
+    for kw in (dict(streak=3), dict(cut_share=0.1), dict(excess_db=3.0), dict(busy_before=0.5),
+               dict(busy_before=float("nan"))):
+        assert classify.classify_one(feature(**dict(merged, **kw)), STEP_20)[0] == "wifi", kw
 
 
 def test_wider_than_video_must_hold_a_video_channels_level():

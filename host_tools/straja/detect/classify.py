@@ -226,26 +226,37 @@ def _off(plan_khz: tuple, centre_khz: float) -> float:
 
 
 def _steady(f, scan: Scan) -> bool:
-    """Continuous, on one channel, at a steady level, over the track's whole life or over its
-    centre channel's current streak of hot sweeps (`streak`, where the steadiness split runs): a
-    streak is continuous by itself, and an emitter that came on over a bursty one (video on an
-    access point's channel, whose track began with the access point) shows its own readings
-    there, not the access point's missed sweeps and swings before. As that overrides the
+    """Continuous, on one channel, at a steady level, over the track's whole life or over the
+    current streak of hot sweeps of the channel it is on (`streak`, where the steadiness split
+    runs): a streak is continuous and on one channel by itself, and an emitter that came on over
+    a bursty one (video on an access point's channel, whose track began with the access point)
+    shows its own readings there, not the access point's missed sweeps and swings before; nor,
+    on a channel quiet before its streak, the runs merged with a neighbour's that widened the
+    track's span of centres for good (dji_20_beside_40mhz_ap_157: 20 MHz video at 5745 MHz, a
+    few runs merged with a 40 MHz access point's frames up to 5785 MHz, centres over 20 MHz for
+    the rest of its life: Wi-Fi before). As that overrides the
     track's bursty past, a streak must be steadier (STREAK_SD_SHARE of the scatter allowed), not
     weak (WEAK_EXCESS_DB: its swings are compressed, its readings under the threshold unseen)
     and not a piece cut from a wider run (cut_share): the pieces of a busy 80 MHz access point
     run hot for 8 sweeps now and then (wifi_5ghz_149_165_background). Scanned: the gap between
     bursts is the time the front end spends elsewhere (period - sweep), plus a period per sweep
     missed; one burst shows nothing yet. Otherwise: on for most of the track's age."""
+    # the streak outweighs a span of centres wider than one channel's only where it began on a
+    # channel quiet before (busy_before): an emitter come on there, whose runs merged with a
+    # neighbour's now and then; a channel lit now and then before (a strong camera's skirt
+    # between two cameras joined in one track, busy_before 0.45-0.6) or since switch-on
+    # (unknown: the track's own life says as much) does not
+    if (f["excess_db"] >= WEAK_EXCESS_DB and not f["cut_share"] >= BUSY_BEFORE
+            and (f["spread_khz"] <= STEADY_SPREAD * f["bandwidth_khz"]
+                 or f["busy_before"] < BUSY_BEFORE)
+            and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)):
+        return True
     edges_khz = (scan.step_khz if f["bandwidth_khz"] > scan.step_khz
                  and not f["excess_db"] >= WEAK_EXCESS_DB
                  and not f["cut_share"] >= BUSY_BEFORE
                  and _core_held(f, scan.step_khz) else 0.0)
     if f["spread_khz"] > STEADY_SPREAD * f["bandwidth_khz"] + edges_khz:
         return False
-    if (f["excess_db"] >= WEAK_EXCESS_DB and not f["cut_share"] >= BUSY_BEFORE
-            and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)):
-        return True
     if not _steady_level(f["n_bursts"], f["level_sd_db"], f,
                          wide_view=f["bandwidth_khz"] > scan.step_khz > 0):
         return False
@@ -256,15 +267,16 @@ def _steady(f, scan: Scan) -> bool:
 
 
 def _core_held(f, step_khz: float) -> bool:
-    """Whether a track lit over 2 scan channels or more on average kept its centre channel hot
-    over its recent bursts (its streak, all but one of the last 2 STEADY_MIN_BURSTS, or of all
-    if fewer): a weak video channel's edge bins come and go around a centre lit in every sweep;
-    a weak view of a busy 40/80 MHz access point lights parts of its channel in turn
-    (ocusync_40_beside_80mhz_ap seed 153, node n3: 8 bursts over 45 MHz, centres over 30 MHz,
-    its centre channel hot for the last 3 sweeps only; ocusync_40_straddling_and_analog_r2's
-    weak OcuSync: 56 sweeps of 57). A narrower one has no core of its own: 20 MHz video lit
-    now in one bin, now in the next (dji_20_beside_40mhz_ap_157, n3: centres over 20 MHz, 1.1
-    bins wide) leaves the channel between them, its "centre", cold."""
+    """Whether a track lit over 2 scan channels or more on average kept the channel it is on
+    (its last burst's) hot over its recent bursts (its streak, all but one of the last 2
+    STEADY_MIN_BURSTS, or of all if fewer): a weak video channel's edge bins come and go around
+    a centre lit in every sweep; a weak view of a busy 40/80 MHz access point lights parts of
+    its channel in turn (ocusync_40_beside_80mhz_ap seed 153, node n3: 8 bursts over 45 MHz,
+    centres over 30 MHz, its centre channel hot for the last 3 sweeps only;
+    ocusync_40_straddling_and_analog_r2's weak OcuSync: 56 sweeps of 57). A narrower one has no
+    edges to come and go: one bin, two where it straddles them (dji_20_beside_40mhz_ap_157, n3:
+    one bin, 1.1 on average, its span of centres 20 MHz from runs merged with an access
+    point's frames beside it, which a scan step of edges allowed)."""
     return (f["bandwidth_khz"] < 2 * step_khz
             or f["streak"] >= min(f["n_bursts"], 2 * STEADY_MIN_BURSTS) - 1)
 

@@ -140,9 +140,12 @@ def features(tracks: np.ndarray) -> np.ndarray:
     return f
 
 
+def _channel(khz: np.ndarray, start_khz: float, step_khz: float, n: int) -> np.ndarray:
+    return np.clip(np.rint((khz - start_khz) / step_khz).astype(np.int64), 0, n - 1)
+
+
 def _centre_channel(tracks: np.ndarray, start_khz: float, step_khz: float, n: int) -> np.ndarray:
-    centre = 0.5 * (tracks["f_min_khz"] + tracks["f_max_khz"])
-    return np.clip(np.rint((centre - start_khz) / step_khz).astype(np.int64), 0, n - 1)
+    return _channel(0.5 * (tracks["f_min_khz"] + tracks["f_max_khz"]), start_khz, step_khz, n)
 
 
 def with_excess(feats: np.ndarray, tracks: np.ndarray, noise_mw: np.ndarray, start_khz: float,
@@ -159,20 +162,24 @@ def with_excess(feats: np.ndarray, tracks: np.ndarray, noise_mw: np.ndarray, sta
 def with_history(feats: np.ndarray, tracks: np.ndarray, busy_before: np.ndarray,
                  cut_share: np.ndarray, streak: np.ndarray, streak_sd_db: np.ndarray,
                  start_khz: float, step_khz: float) -> np.ndarray:
-    """feats with busy_before, the share of sweeps its centre channel was hot in before its
-    current streak of hot sweeps began (`busy_before` per channel; NaN: not known); streak and
-    streak_sd_db, that streak's length in sweeps and the scatter of its readings (per channel:
-    an emitter that came on over a bursty one, video on an access point's channel, is told by
-    its streak, not by the track's whole life); and cut_share, the largest share of sweeps one
-    of its channels was beside a cut (`cut_share` per channel). The definition: the pipeline
+    """feats with busy_before, the share of sweeps the channel of its last burst (the channel
+    it is on now) was hot in before its current streak of hot sweeps began (`busy_before` per
+    channel; NaN: not known); streak and streak_sd_db, that streak's length in sweeps and the
+    scatter of its readings (per channel: an emitter that came on over a bursty one, video on an
+    access point's channel, is told by its streak, not by the track's whole life); not at the
+    middle of its span of centres, which one run merged with a neighbour's moves for good, off
+    the emitter's channel (dji_20_beside_40mhz_ap_157: 20 MHz video on 5745 MHz, a few runs
+    merged with an access point's frames up to 5785 MHz, its streak read at 5765 MHz: 0); and
+    cut_share, the largest share of sweeps one of its channels was beside a cut (`cut_share`
+    per channel). The definition: the pipeline
     runs its compiled twin, straja._track_features.history, held equal to it by
     tests/test_detect_track_history.py."""
     if feats.size and step_khz > 0:
         n = busy_before.size
-        centre = _centre_channel(tracks, start_khz, step_khz, n)
-        feats["busy_before"] = busy_before[centre]
-        feats["streak"] = streak[centre]
-        feats["streak_sd_db"] = streak_sd_db[centre]
+        now = _channel(tracks["f_last_khz"], start_khz, step_khz, n)
+        feats["busy_before"] = busy_before[now]
+        feats["streak"] = streak[now]
+        feats["streak_sd_db"] = streak_sd_db[now]
         feats["cut_share"] = range_max(cut_share, *channel_span(tracks, start_khz, step_khz, n))
     return feats
 
