@@ -14,8 +14,10 @@ nothing changed, to Pipeline._frame; a sweep whose stages detected something is 
 `Heard` is what every frame of a node changes (NodeHealth's base): its clock offset, frame
 count and the time it was last heard, so both paths update them by the same C method.
 """
+from collections import deque
+
 from straja.protocol import Frame
-from straja.protocol import SWEEP as _SWEEP
+from straja.protocol import FLAG_REVISIT as _FLAG_REVISIT, SWEEP as _SWEEP
 from straja._detect_sweep import SEGMENT_DETECTED as _DETECTED, SEGMENT_REFUSED as _REFUSED
 
 # Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
@@ -25,6 +27,22 @@ DRIFT_ALLOWANCE = 200e-6
 cdef int SWEEP = _SWEEP
 cdef int DETECTED = _DETECTED
 cdef int REFUSED = _REFUSED
+cdef int FLAG_REVISIT = _FLAG_REVISIT
+
+
+cpdef keep_floor(dict floors, object node_id, object sweep, Py_ssize_t keep):
+    """Keep a whole sweep (all its channels, from the first) among the last `keep` of its
+    node's front end: floors, (node id, front end) -> deque (VideoProfiler's, whose
+    normal_sweep this is; the lane calls it at C level for every quiet sweep)."""
+    cdef Py_ssize_t size = len(sweep.rssi)
+    total = sweep.total
+    if sweep.first or not total or (size // 2 if sweep.flags & FLAG_REVISIT else size) != total:
+        return
+    key = (node_id, sweep.front_end)
+    kept = floors.get(key)
+    if kept is None:
+        kept = floors[key] = deque(maxlen=keep)
+    kept.append(sweep)  # (its codes are bytes: kept as they came)
 
 
 cdef class ClockOffset:
@@ -86,9 +104,10 @@ cdef class Lane:
     pipeline never replaces them): nodes (node id -> NodeHealth, a Heard), detectors (node id ->
     NodeDetector), counts, seq (SeqTracker), source_node, sweep_taps, profiler (VideoProfiler),
     node_ids (the config's; empty: any)."""
-    cdef dict nodes, detectors, counts, source_node
+    cdef dict nodes, detectors, counts, source_node, seq_last, floors
     cdef list sweep_taps
     cdef object seq_accept, profiler, node_ids
+    cdef Py_ssize_t floor_sweeps
     cdef bint any_node
     # the frame before the index take() returned, taken, whose stages detected something:
     # (frame, NodeHealth, NodeDetector, plan state), or None
@@ -98,7 +117,9 @@ cdef class Lane:
                  list sweep_taps, profiler, node_ids):
         self.nodes, self.detectors, self.counts = nodes, detectors, counts
         self.source_node, self.sweep_taps, self.profiler = source_node, sweep_taps, profiler
-        self.seq_accept = seq.accept
+        self.seq_accept, self.seq_last = seq.accept, seq._last
+        from straja.gateway.profiling import FLOOR_SWEEPS  # (it imports this module)
+        self.floors, self.floor_sweeps = profiler._floors, FLOOR_SWEEPS
         self.node_ids, self.any_node = node_ids, not node_ids
         self.detected = None
 
@@ -110,6 +131,7 @@ cdef class Lane:
         cdef Py_ssize_t i, n = len(items)
         cdef Heard health
         cdef int taken
+        cdef long number
         self.detected = None
         for i in range(start, n):
             frame = items[i]
@@ -133,10 +155,16 @@ cdef class Lane:
             # Pipeline._frame's changes for this frame, in its order
             self.counts["frames"] += 1
             t_us = frame.t_us
-            self.seq_accept(node_id, frame.seq, t_us, -1)
+            seq = frame.seq
+            last = self.seq_last.get(node_id)
+            number = seq
+            if last is not None and ((number - <long>last) & 0xFFFF) == 1:
+                self.seq_last[node_id] = seq  # the next in order: all SeqTracker.accept changes
+            else:
+                self.seq_accept(node_id, seq, t_us, -1)
             self.source_node[source] = node_id
             health.heard(t_us * 1000, t_ns)
-            self.profiler.normal_sweep(node_id, body)
+            keep_floor(self.floors, node_id, body, self.floor_sweeps)
             taken = plan.stages.segment(body, t_us)
             if taken != REFUSED and plan is not detector._last:
                 detector.made_latest(plan)

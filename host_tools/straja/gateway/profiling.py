@@ -42,9 +42,10 @@ from typing import NamedTuple
 import numpy as np
 from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer sweep
 
+from .._gateway_lane import keep_floor
 from ..detect.classify import VIDEO_MAX_KHZ, band
 from ..detect.video_profile import CANNOT_TELL, video_profile_family
-from ..protocol import FLAG_REVISIT, Sweep, revisit_reads
+from ..protocol import Sweep, revisit_reads
 from .events import NodeCommand
 from .scanplan import DEFAULT_DWELL_US, plan_args
 
@@ -132,13 +133,7 @@ class VideoProfiler:
     # -- the node's normal sweeps: its floor ----------------------------------------------
     def normal_sweep(self, node_id: int, sweep: Sweep) -> None:
         """Remember the readings of a whole normal sweep (the floor of a profile: _floor)."""
-        total, size = sweep.total, len(sweep.rssi)
-        if sweep.first or not total or (size // 2 if sweep.flags & FLAG_REVISIT else size) != total:
-            return  # (Sweep.n_channels without its call: this runs on every sweep)
-        floors = self._floors.get((node_id, sweep.front_end))
-        if floors is None:
-            floors = self._floors[(node_id, sweep.front_end)] = deque(maxlen=FLOOR_SWEEPS)
-        floors.append(sweep)  # (its codes are bytes: kept as they came)
+        keep_floor(self._floors, node_id, sweep, FLOOR_SWEEPS)  # (compiled: every sweep)
 
     def wide_bursty_node(self, lo_khz: int, hi_khz: int) -> int | None:
         """The first node (by id) whose last normal sweeps read the centre of [lo_khz, hi_khz]
