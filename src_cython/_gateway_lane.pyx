@@ -24,6 +24,9 @@ from straja._detect_sweep import SEGMENT_DETECTED as _DETECTED, SEGMENT_REFUSED 
 # so a node whose clock runs slow is followed, while one late frame never pulls it up.
 DRIFT_ALLOWANCE = 200e-6
 
+cdef double DRIFT = DRIFT_ALLOWANCE
+# Times within this of 0 take ClockOffset's C path: a difference or sum of two never overflows
+cdef long long SMALL = 1LL << 61
 cdef int SWEEP = _SWEEP
 cdef int DETECTED = _DETECTED
 cdef int REFUSED = _REFUSED
@@ -45,6 +48,19 @@ cpdef keep_floor(dict floors, object node_id, object sweep, Py_ssize_t keep):
     kept.append(sweep)  # (its codes are bytes: kept as they came)
 
 
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object value, int* overflow) except? -1
+
+
+cdef inline bint small(object value, long long* out) except -1:
+    """Whether value is a Python int within SMALL of 0 (then in *out)."""
+    cdef int overflow = 0
+    if type(value) is not int:
+        return False
+    out[0] = PyLong_AsLongLongAndOverflow(value, &overflow)
+    return not overflow and -SMALL < out[0] < SMALL
+
+
 cdef class ClockOffset:
     """Gateway time minus node time, from frame arrival times (ns).
 
@@ -61,6 +77,15 @@ cdef class ClockOffset:
         self._last_arrival = 0
 
     cpdef object update(self, object t_node_ns, object arrival_ns):
+        cdef long long t, arrival, last, offset, sample_c, allowed_c
+        if self.offset_ns is not None and small(t_node_ns, &t) and small(arrival_ns, &arrival) \
+                and small(self._last_arrival, &last) and small(self.offset_ns, &offset):
+            # (every frame: the same as below, in C; doubles and truncation as Python's int())
+            sample_c = arrival - t
+            allowed_c = offset + <long long>(<double>(arrival - last) * DRIFT)
+            self.offset_ns = sample_c if sample_c <= allowed_c else allowed_c
+            self._last_arrival = arrival_ns
+            return self.offset_ns
         sample = arrival_ns - t_node_ns
         if self.offset_ns is None:
             self.offset_ns = sample
