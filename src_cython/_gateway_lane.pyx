@@ -16,6 +16,8 @@ count and the time it was last heard, so both paths update them by the same C me
 """
 from collections import deque
 
+from libc.string cimport memset
+
 from straja.protocol import Frame
 from straja.protocol import FLAG_REVISIT as _FLAG_REVISIT, SWEEP as _SWEEP
 from straja._detect_sweep import SEGMENT_DETECTED as _DETECTED, SEGMENT_REFUSED as _REFUSED
@@ -46,6 +48,55 @@ cpdef keep_floor(dict floors, object node_id, object sweep, Py_ssize_t keep):
     if kept is None:
         kept = floors[key] = deque(maxlen=keep)
     kept.append(sweep)  # (its codes are bytes: kept as they came)
+
+
+cdef int kth_code(const int* counts, Py_ssize_t k) noexcept nogil:
+    """The k-th smallest (from 0) of the codes counted in counts (a histogram of 256)."""
+    cdef int code = 0
+    cdef Py_ssize_t seen = counts[0]
+    while seen <= k and code < 255:
+        code += 1
+        seen += counts[code]
+    return code
+
+
+def wide_bursty(list held, Py_ssize_t at, double max_bins, double hot_codes,
+                double swing_codes):
+    """Whether one node's last normal sweeps read channel `at` inside a busy emitter wider than
+    max_bins (VideoProfiler.wide_bursty_node's test of a node; profiling.wide_bursty_reference
+    is its NumPy definition and this one's test oracle). held: each sweep's held codes (uint8
+    buffers of one channel grid); a channel is hot at hot_codes or more over its sweep's median
+    code. True when in some sweep the run of hot channels through `at` is longer than max_bins,
+    unless `at` is hot in every sweep with its codes at most swing_codes apart (video's)."""
+    cdef const unsigned char[::1] row
+    cdef Py_ssize_t k, lo, hi, n
+    cdef int counts[256]
+    cdef int code, lowest = 255, highest = 0
+    cdef double threshold
+    cdef bint wide = False, always_hot = True
+    for k in range(len(held)):
+        row = held[k]
+        n = row.shape[0]
+        if not 0 <= at < n:
+            raise IndexError(f"channel {at} of a sweep of {n}")
+        memset(counts, 0, sizeof(counts))
+        for lo in range(n):
+            counts[row[lo]] += 1
+        # the median code (as NumPy's: the mean of the middle two), then the hot threshold
+        threshold = (kth_code(counts, (n - 1) // 2) + kth_code(counts, n // 2)) / 2.0 + hot_codes
+        code = row[at]
+        lowest, highest = min(lowest, code), max(highest, code)
+        if code < threshold:
+            always_hot = False
+            continue
+        if not wide:
+            lo = hi = at
+            while lo > 0 and row[lo - 1] >= threshold:
+                lo -= 1
+            while hi < n - 1 and row[hi + 1] >= threshold:
+                hi += 1
+            wide = hi - lo + 1 > max_bins
+    return wide and (not always_hot or highest - lowest > swing_codes)
 
 
 cdef extern from "Python.h":

@@ -42,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer sweep
 
-from .._gateway_lane import keep_floor
+from .._gateway_lane import keep_floor, wide_bursty
 from ..detect.classify import VIDEO_MAX_KHZ, band
 from ..detect.video_profile import CANNOT_TELL, video_profile_family
 from ..protocol import Sweep, revisit_reads
@@ -101,6 +101,20 @@ def _floor(sweeps) -> float:
     return float(np.median([float(np.median(_held(s))) for s in sweeps]))
 
 
+def wide_bursty_reference(held: list, at: int, max_bins: float) -> bool:
+    """Whether one node's last normal sweeps (their held codes, one channel grid) read channel
+    `at` inside a busy emitter wider than max_bins channels (HOT_DB, SWING_DB): the definition
+    of straja._gateway_lane.wide_bursty, which wide_bursty_node runs, and its test oracle."""
+    codes = np.array(held, float)  # RSSI codes: 0.5 dB steps
+    n = codes.shape[1]
+    ranked = np.sort(codes, axis=1)  # (the median of each: np.median imports numpy.ma)
+    median = (ranked[:, (n - 1) // 2] + ranked[:, n // 2]) / 2
+    hot = codes >= median[:, None] + 2 * HOT_DB
+    if not _wide_run(hot, at, max_bins):
+        return False
+    return bool(not hot[:, at].all() or np.ptp(codes[:, at]) > 2 * SWING_DB)
+
+
 def _wide_run(hot: np.ndarray, at: int, max_bins: float) -> bool:
     """Whether, in any sweep (a row of `hot`), the run of hot channels through channel `at`
     is more than max_bins long."""
@@ -151,13 +165,9 @@ class VideoProfiler:
                     (s.start_khz, s.step_khz, s.total) != (last.start_khz, step, last.total)
                     for s in sweeps):
                 continue  # (sweeps of another plan: not one channel grid)
-            codes = np.array([_held(s) for s in sweeps], float)  # RSSI codes: 0.5 dB steps
-            ranked = np.sort(codes, axis=1)  # (the median of each: np.median imports numpy.ma)
-            median = (ranked[:, (n - 1) // 2] + ranked[:, n // 2]) / 2
-            hot = codes >= median[:, None] + 2 * HOT_DB
-            if not _wide_run(hot, at, (VIDEO_MAX_KHZ + step) / step):
-                continue
-            if not hot[:, at].all() or np.ptp(codes[:, at]) > 2 * SWING_DB:
+            # (compiled: every node's sweeps, at each observation of a video track not alerted)
+            if wide_bursty([_held(s) for s in sweeps], at, (VIDEO_MAX_KHZ + step) / step,
+                           2 * HOT_DB, 2 * SWING_DB):  # (RSSI codes: 0.5 dB steps)
                 return node_id
         return None
 
