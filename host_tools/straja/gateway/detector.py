@@ -220,7 +220,7 @@ class NodeDetector:
         result = st.core.process_assembled()
         out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
         if result.bursts.size:
-            out += self._observations(st, result.bursts, offset_ns)
+            out += self._observations(st, result.bursts, offset_ns, result.classed)
         return out
 
     def _plan(self, sweep: Sweep) -> _PlanState | None:
@@ -254,10 +254,12 @@ class NodeDetector:
                            int(hopper.lo_khz - half), int(hopper.hi_khz + half),
                            round(10 * math.log10(max(hopper.peak_mw, 1e-20)), 1))
 
-    def _observations(self, st: _PlanState, bursts: np.ndarray, offset_ns: int) -> list[Observation]:
+    def _observations(self, st: _PlanState, bursts: np.ndarray, offset_ns: int,
+                      classed: dict | None = None) -> list[Observation]:
         """Confirmed drone-classified tracks that took a burst in this sweep, with those bursts'
         power. The core confirms a track on its confirm_bursts-th burst (a stray alarm never
-        gets there), so one observation is evidence enough for an alert."""
+        gets there), so one observation is evidence enough for an alert. classed: the class
+        rows the core made of tracks in this sweep (Result.classed), not made again."""
         tracks = st.core.tracker.snapshot()
         # the tracks as plain tuples, read once (a field of a record array is a view a read)
         live = tracks.tolist()
@@ -275,9 +277,12 @@ class NodeDetector:
         rows = [i for i in fresh if live[i][T_STATE] == CONFIRMED]
         if not rows:
             return []
-        # only these can be observed, so only these are classified (classify is the cost here);
-        # the sweep's bursts as plain numbers
-        classes = st.core.class_rows(take_records(tracks, rows))
+        # only these can be observed, so only these are classified (classify is the cost here),
+        # unless the core just did; the sweep's bursts as plain numbers
+        if classed and all(live[i][T_ID] in classed for i in rows):
+            classes = [classed[live[i][T_ID]] for i in rows]
+        else:
+            classes = st.core.class_rows(take_records(tracks, rows))
         heard = [(b[B_CENTRE], b[B_WIDTH], b[B_PEAK]) for b in bursts.tolist()]
         half = max(w for _, w, _ in heard) / 2
         half_step = st.core.step_khz / 2
