@@ -178,8 +178,9 @@ cdef class Heard:
 cdef class Lane:
     """The quiet-sweep path of a Pipeline, over its own containers (the same objects: the
     pipeline never replaces them): nodes (node id -> NodeHealth, a Heard), detectors (node id ->
-    NodeDetector), counts, seq (SeqTracker), source_node, sweep_taps, profiler (VideoProfiler),
-    node_ids (the config's; empty: any)."""
+    NodeDetector), counts, seq (SeqTracker: its dict of last numbers is read and written here
+    for the in-order step), source_node, sweep_taps, profiler (VideoProfiler: its floors kept
+    here, keep_floor), node_ids (the config's; empty: any)."""
     cdef dict nodes, detectors, counts, source_node, seq_last, floors
     cdef list sweep_taps
     cdef object seq_accept, profiler, node_ids
