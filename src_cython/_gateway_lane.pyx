@@ -14,17 +14,102 @@ nothing changed, to Pipeline._frame; a sweep whose stages detected something is 
 `Heard` is what every frame of a node changes (NodeHealth's base): its clock offset, frame
 count and the time it was last heard, so both paths update them by the same C method.
 """
+from collections import deque
+
+from libc.string cimport memset
+
 from straja.protocol import Frame
-from straja.protocol import SWEEP as _SWEEP
+from straja.protocol import FLAG_REVISIT as _FLAG_REVISIT, SWEEP as _SWEEP
 from straja._detect_sweep import SEGMENT_DETECTED as _DETECTED, SEGMENT_REFUSED as _REFUSED
 
 # Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
 # so a node whose clock runs slow is followed, while one late frame never pulls it up.
 DRIFT_ALLOWANCE = 200e-6
 
+cdef double DRIFT = DRIFT_ALLOWANCE
+# Times within this of 0 take ClockOffset's C path: a difference or sum of two never overflows
+cdef long long SMALL = 1LL << 61
 cdef int SWEEP = _SWEEP
 cdef int DETECTED = _DETECTED
 cdef int REFUSED = _REFUSED
+cdef int FLAG_REVISIT = _FLAG_REVISIT
+
+
+cpdef keep_floor(dict floors, object node_id, object sweep, Py_ssize_t keep):
+    """Keep a whole sweep (all its channels, from the first) among the last `keep` of its
+    node's front end: floors, (node id, front end) -> deque (VideoProfiler's, whose
+    normal_sweep this is; the lane calls it at C level for every quiet sweep)."""
+    cdef Py_ssize_t size = len(sweep.rssi)
+    total = sweep.total
+    if sweep.first or not total or (size // 2 if sweep.flags & FLAG_REVISIT else size) != total:
+        return
+    key = (node_id, sweep.front_end)
+    kept = floors.get(key)
+    if kept is None:
+        kept = floors[key] = deque(maxlen=keep)
+    kept.append(sweep)  # (its codes are bytes: kept as they came)
+
+
+cdef int kth_code(const int* counts, Py_ssize_t k) noexcept nogil:
+    """The k-th smallest (from 0) of the codes counted in counts (a histogram of 256)."""
+    cdef int code = 0
+    cdef Py_ssize_t seen = counts[0]
+    while seen <= k and code < 255:
+        code += 1
+        seen += counts[code]
+    return code
+
+
+def wide_bursty(list held, Py_ssize_t at, double max_bins, double hot_codes,
+                double swing_codes):
+    """Whether one node's last normal sweeps read channel `at` inside a busy emitter wider than
+    max_bins (VideoProfiler.wide_bursty_node's test of a node; profiling.wide_bursty_reference
+    is its NumPy definition and this one's test oracle). held: each sweep's held codes (uint8
+    buffers of one channel grid); a channel is hot at hot_codes or more over its sweep's median
+    code. True when in some sweep the run of hot channels through `at` is longer than max_bins,
+    unless `at` is hot in every sweep with its codes at most swing_codes apart (video's)."""
+    cdef const unsigned char[::1] row
+    cdef Py_ssize_t k, lo, hi, n
+    cdef int counts[256]
+    cdef int code, lowest = 255, highest = 0
+    cdef double threshold
+    cdef bint wide = False, always_hot = True
+    for k in range(len(held)):
+        row = held[k]
+        n = row.shape[0]
+        if not 0 <= at < n:
+            raise IndexError(f"channel {at} of a sweep of {n}")
+        memset(counts, 0, sizeof(counts))
+        for lo in range(n):
+            counts[row[lo]] += 1
+        # the median code (as NumPy's: the mean of the middle two), then the hot threshold
+        threshold = (kth_code(counts, (n - 1) // 2) + kth_code(counts, n // 2)) / 2.0 + hot_codes
+        code = row[at]
+        lowest, highest = min(lowest, code), max(highest, code)
+        if code < threshold:
+            always_hot = False
+            continue
+        if not wide:
+            lo = hi = at
+            while lo > 0 and row[lo - 1] >= threshold:
+                lo -= 1
+            while hi < n - 1 and row[hi + 1] >= threshold:
+                hi += 1
+            wide = hi - lo + 1 > max_bins
+    return wide and (not always_hot or highest - lowest > swing_codes)
+
+
+cdef extern from "Python.h":
+    long long PyLong_AsLongLongAndOverflow(object value, int* overflow) except? -1
+
+
+cdef inline bint small(object value, long long* out) except -1:
+    """Whether value is a Python int within SMALL of 0 (then in *out)."""
+    cdef int overflow = 0
+    if type(value) is not int:
+        return False
+    out[0] = PyLong_AsLongLongAndOverflow(value, &overflow)
+    return not overflow and -SMALL < out[0] < SMALL
 
 
 cdef class ClockOffset:
@@ -43,6 +128,15 @@ cdef class ClockOffset:
         self._last_arrival = 0
 
     cpdef object update(self, object t_node_ns, object arrival_ns):
+        cdef long long t, arrival, last, offset, sample_c, allowed_c
+        if self.offset_ns is not None and small(t_node_ns, &t) and small(arrival_ns, &arrival) \
+                and small(self._last_arrival, &last) and small(self.offset_ns, &offset):
+            # (every frame: the same as below, in C; doubles and truncation as Python's int())
+            sample_c = arrival - t
+            allowed_c = offset + <long long>(<double>(arrival - last) * DRIFT)
+            self.offset_ns = sample_c if sample_c <= allowed_c else allowed_c
+            self._last_arrival = arrival_ns
+            return self.offset_ns
         sample = arrival_ns - t_node_ns
         if self.offset_ns is None:
             self.offset_ns = sample
@@ -84,11 +178,13 @@ cdef class Heard:
 cdef class Lane:
     """The quiet-sweep path of a Pipeline, over its own containers (the same objects: the
     pipeline never replaces them): nodes (node id -> NodeHealth, a Heard), detectors (node id ->
-    NodeDetector), counts, seq (SeqTracker), source_node, sweep_taps, profiler (VideoProfiler),
-    node_ids (the config's; empty: any)."""
-    cdef dict nodes, detectors, counts, source_node
+    NodeDetector), counts, seq (SeqTracker: its dict of last numbers is read and written here
+    for the in-order step), source_node, sweep_taps, profiler (VideoProfiler: its floors kept
+    here, keep_floor), node_ids (the config's; empty: any)."""
+    cdef dict nodes, detectors, counts, source_node, seq_last, floors
     cdef list sweep_taps
     cdef object seq_accept, profiler, node_ids
+    cdef Py_ssize_t floor_sweeps
     cdef bint any_node
     # the frame before the index take() returned, taken, whose stages detected something:
     # (frame, NodeHealth, NodeDetector, plan state), or None
@@ -98,7 +194,9 @@ cdef class Lane:
                  list sweep_taps, profiler, node_ids):
         self.nodes, self.detectors, self.counts = nodes, detectors, counts
         self.source_node, self.sweep_taps, self.profiler = source_node, sweep_taps, profiler
-        self.seq_accept = seq.accept
+        self.seq_accept, self.seq_last = seq.accept, seq._last
+        from straja.gateway.profiling import FLOOR_SWEEPS  # (it imports this module)
+        self.floors, self.floor_sweeps = profiler._floors, FLOOR_SWEEPS
         self.node_ids, self.any_node = node_ids, not node_ids
         self.detected = None
 
@@ -110,6 +208,7 @@ cdef class Lane:
         cdef Py_ssize_t i, n = len(items)
         cdef Heard health
         cdef int taken
+        cdef long number
         self.detected = None
         for i in range(start, n):
             frame = items[i]
@@ -133,10 +232,16 @@ cdef class Lane:
             # Pipeline._frame's changes for this frame, in its order
             self.counts["frames"] += 1
             t_us = frame.t_us
-            self.seq_accept(node_id, frame.seq, t_us, -1)
+            seq = frame.seq
+            last = self.seq_last.get(node_id)
+            number = seq
+            if last is not None and ((number - <long>last) & 0xFFFF) == 1:
+                self.seq_last[node_id] = seq  # the next in order: all SeqTracker.accept changes
+            else:
+                self.seq_accept(node_id, seq, t_us, -1)
             self.source_node[source] = node_id
             health.heard(t_us * 1000, t_ns)
-            self.profiler.normal_sweep(node_id, body)
+            keep_floor(self.floors, node_id, body, self.floor_sweeps)
             taken = plan.stages.segment(body, t_us)
             if taken != REFUSED and plan is not detector._last:
                 detector.made_latest(plan)

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from straja import protocol
-from straja._gateway_lane import ClockOffset
+from straja._gateway_lane import DRIFT_ALLOWANCE, ClockOffset
 from straja.gateway import config
 from straja.gateway.pipeline import Pipeline
 from straja.testing import synth
@@ -106,6 +106,40 @@ def test_clock_offset_follows_the_minimum_delay_with_any_node_time():
     assert clock.update(7_000, 11_600 + 10**9) == 4_600 + int(10**9 * 200e-6)
     huge = (2**64 - 1) * 1000
     assert clock.update(huge, T0) == T0 - huge
+
+
+class ReferenceClock:
+    """ClockOffset in Python integers: its test oracle (the compiled one computes in C where
+    the times are small enough)."""
+
+    def __init__(self):
+        self.offset_ns, self._last = None, 0
+
+    def update(self, t_node_ns, arrival_ns):
+        sample = arrival_ns - t_node_ns
+        if self.offset_ns is None:
+            self.offset_ns = sample
+        else:
+            allowed = self.offset_ns + int((arrival_ns - self._last) * DRIFT_ALLOWANCE)
+            self.offset_ns = min(sample, allowed)
+        self._last = arrival_ns
+        return self.offset_ns
+
+
+def test_clock_offset_is_its_python_reference_on_random_times():
+    """Delays, drift both ways, gaps of any size and times near and beyond 2**61 and 2**64
+    (the compiled path's edge): every offset equal, as an int."""
+    rng = random.Random(22)
+    for case in range(300):
+        clock, reference = ClockOffset(), ReferenceClock()
+        t_node = rng.choice((0, 10**6, T0, 2**61 - 10**12, 2**63, 2**64 * 1000 - 10**15))
+        arrival = rng.choice((T0, 2**61 - 10**9, 2**62, 10**3))
+        for _ in range(40):
+            gap = rng.choice((1, 10**3, 10**8, 10**9, 10**12, 2**60, 2**62))
+            t_node += gap
+            arrival += gap + rng.randrange(-10**6, 10**7) + int(gap * rng.uniform(-5e-4, 5e-4))
+            got, want = clock.update(t_node, arrival), reference.update(t_node, arrival)
+            assert type(got) is int and got == want, (case, t_node, arrival)
 
 
 def test_a_node_is_heard_by_one_method_and_its_clock_is_always_one():

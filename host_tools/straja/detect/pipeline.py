@@ -135,6 +135,10 @@ class Result:
     alerts: np.ndarray             # CLASSES of tracks that became confirmed drone links now
     hopper: Hopper | None = None   # the band hopper, when it took hits in this batch (and no
                                    # drone track names the link)
+    # class_rows() of the tracks this batch classified (the confirmed tracks looked at for an
+    # alert), by track id: the same as any later class_rows() of them before the next batch
+    # (the gateway observes them in the same sweep, without classifying them again)
+    classed: dict | None = None
 
 
 class Pipeline:
@@ -292,10 +296,10 @@ class Pipeline:
                 return quiet
             return Result(det, noise, bursts, self._no_events, alerts, hopper)
         events = self.tracker.process(bursts, int(t_us[-1] + duration_us[-1]))
-        track_alerts = self._new_alerts(events, bursts.size > 0)
+        track_alerts, classed = self._new_alerts(events, bursts.size > 0)
         if track_alerts.size:
             alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
-        return Result(det, noise, bursts, events, alerts, hopper)
+        return Result(det, noise, bursts, events, alerts, hopper, classed)
 
     def hopper_class(self, hopper: Hopper) -> np.ndarray:
         """The band hopper as a CLASSES record (track id HOPPER_TRACK_ID)."""
@@ -313,9 +317,9 @@ class Pipeline:
         asked (classification is rare), not at every sweep."""
         return Scan(self._step_khz, self.stages.period_us, self.stages.sweep_us, self.config.revisit)
 
-    def _new_alerts(self, events: np.ndarray, changed: bool) -> np.ndarray:
+    def _new_alerts(self, events: np.ndarray, changed: bool) -> tuple[np.ndarray, dict | None]:
         """Confirmed tracks classified as a drone link for the first time (again after being
-        lost). A confirmed track's class can turn to drone as its bursts add evidence, so the
+        lost), and the class rows of the tracks classified (Result.classed; None: none). A confirmed track's class can turn to drone as its bursts add evidence, so the
         confirmed tracks not alerted are looked at again: after 1 call with bursts, then after
         gaps growing by a quarter up to LOOK_GAP_MAX calls; a track is classified again when
         its burst count has grown by a quarter; all of them when a channel's streak reached
@@ -331,7 +335,7 @@ class Pipeline:
         streak_look, self.stages.streak_look = self.stages.streak_look, False
         if not self._pending or (self._bursts_seen < self._next_look and not events.size
                                  and not streak_look):
-            return self._no_alerts
+            return self._no_alerts, None
         self._look_gap = min(LOOK_GAP_MAX, self._look_gap + max(1, self._look_gap // 4))
         self._next_look = self._bursts_seen + self._look_gap
         snap = self.tracker.snapshot()
@@ -344,14 +348,14 @@ class Pipeline:
                 rows.append(row)
                 pending[tid] = n_bursts
         if not rows:
-            return self._no_alerts
-        fresh = snap[rows]
-        classes = self.classes(fresh)
+            return self._no_alerts, None
+        classed = self.class_rows(snap[rows])
+        classes = np.array(classed, CLASSES)
         alerts = classes[classes["drone"]]
         for tid in alerts["track_id"].tolist():
             del self._pending[tid]
             self._drone_tracks.add(tid)
-        return alerts
+        return alerts, {row[0]: row for row in classed}
 
     def tracks(self) -> tuple[np.ndarray, np.ndarray]:
         """(FEATURES, CLASSES) of the live tracks, in the same order."""

@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..detect._arrays import take_records
+from ..detect.bursts import BURST
 from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES, TRACK
@@ -50,9 +51,13 @@ GATEWAY_DEFAULTS = {"max_burst_sweeps": 1}
 
 CONFIRMED = STATES.index("confirmed")
 # fields of a tracker record (TRACK) as tuple positions (its tolist())
-T_ID, T_FIRST, T_START, T_F_MIN, T_F_MAX, T_F_LAST, T_PEAK = (
-    TRACK.names.index(name) for name in ("track_id", "t_first_us", "t_last_start_us",
-                                         "f_min_khz", "f_max_khz", "f_last_khz", "peak_mw"))
+T_ID, T_STATE, T_FIRST, T_START, T_END, T_F_MIN, T_F_MAX, T_F_LAST, T_PEAK = (
+    TRACK.names.index(name) for name in ("track_id", "state", "t_first_us", "t_last_start_us",
+                                         "t_last_end_us", "f_min_khz", "f_max_khz",
+                                         "f_last_khz", "peak_mw"))
+# fields of a burst record (BURST) as tuple positions (its tolist())
+B_CENTRE, B_WIDTH, B_PEAK = (BURST.names.index(name)
+                             for name in ("centre_khz", "bandwidth_khz", "peak_mw"))
 # A core track named a drone family in this many sweeps in a row keeps its name while the
 # classifier calls it something else (_Naming): a track named once by chance is never held; the
 # classifier's steadiness rule of video (classify.STEADY_MIN_BURSTS, 4) tells a bursty access
@@ -215,7 +220,7 @@ class NodeDetector:
         result = st.core.process_assembled()
         out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
         if result.bursts.size:
-            out += self._observations(st, result.bursts, offset_ns)
+            out += self._observations(st, result.bursts, offset_ns, result.classed)
         return out
 
     def _plan(self, sweep: Sweep) -> _PlanState | None:
@@ -249,39 +254,41 @@ class NodeDetector:
                            int(hopper.lo_khz - half), int(hopper.hi_khz + half),
                            round(10 * math.log10(max(hopper.peak_mw, 1e-20)), 1))
 
-    def _observations(self, st: _PlanState, bursts: np.ndarray, offset_ns: int) -> list[Observation]:
+    def _observations(self, st: _PlanState, bursts: np.ndarray, offset_ns: int,
+                      classed: dict | None = None) -> list[Observation]:
         """Confirmed drone-classified tracks that took a burst in this sweep, with those bursts'
         power. The core confirms a track on its confirm_bursts-th burst (a stray alarm never
-        gets there), so one observation is evidence enough for an alert."""
+        gets there), so one observation is evidence enough for an alert. classed: the class
+        rows the core made of tracks in this sweep (Result.classed), not made again."""
         tracks = st.core.tracker.snapshot()
-        ids, ends = tracks["track_id"].tolist(), tracks["t_last_end_us"].tolist()
+        # the tracks as plain tuples, read once (a field of a record array is a view a read)
+        live = tracks.tolist()
         reported = st.reported
-        fresh = [i for i, (tid, end) in enumerate(zip(ids, ends)) if reported.get(tid) != end]
+        fresh = [i for i, tr in enumerate(live) if reported.get(tr[T_ID]) != tr[T_END]]
         if not fresh:
             return []
-        reported.update((ids[i], ends[i]) for i in fresh)
+        reported.update((live[i][T_ID], live[i][T_END]) for i in fresh)
         # every live track is in `reported` now: more entries than live tracks are ended ones
-        if len(reported) > len(ids):
-            live = set(ids)
-            for tid in [t for t in reported if t not in live]:
+        if len(reported) > len(live):
+            ids = {tr[T_ID] for tr in live}
+            for tid in [t for t in reported if t not in ids]:
                 del reported[tid]
                 st.naming.pop(tid, None)
-        states = tracks["state"].tolist()
-        rows = [i for i in fresh if states[i] == CONFIRMED]
+        rows = [i for i in fresh if live[i][T_STATE] == CONFIRMED]
         if not rows:
             return []
-        confirmed = take_records(tracks, rows)
-        # only these can be observed, so only these are classified (classify is the cost here);
-        # the tracks as plain tuples (a field of a record array is a view a read), the sweep's
-        # bursts as plain numbers
-        classes = st.core.class_rows(confirmed)
-        centre, width, peak_mw = (bursts[f].tolist()
-                                  for f in ("centre_khz", "bandwidth_khz", "peak_mw"))
-        half = max(width) / 2
+        # only these can be observed, so only these are classified (classify is the cost here),
+        # unless the core just did; the sweep's bursts as plain numbers
+        if classed and all(live[i][T_ID] in classed for i in rows):
+            classes = [classed[live[i][T_ID]] for i in rows]
+        else:
+            classes = st.core.class_rows(take_records(tracks, rows))
+        heard = [(b[B_CENTRE], b[B_WIDTH], b[B_PEAK]) for b in bursts.tolist()]
+        half = max(w for _, w, _ in heard) / 2
         half_step = st.core.step_khz / 2
         naming = st.naming
         out = []
-        for tr, (_, family, _, drone, _) in zip(confirmed.tolist(), classes):
+        for tr, (_, family, _, drone, _) in zip((live[i] for i in rows), classes):
             tid = tr[T_ID]
             named = naming.get(tid)
             held = False
@@ -295,8 +302,7 @@ class NodeDetector:
             else:
                 naming.pop(tid, None)  # moved, held long enough, or never named steadily
                 continue
-            mine = [p for c, w, p in zip(centre, width, peak_mw)
-                    if c + w / 2 >= lo and c - w / 2 <= hi]
+            mine = [p for c, w, p in heard if c + w / 2 >= lo and c - w / 2 <= hi]
             peak = max(mine) if mine else tr[T_PEAK]
             out.append(Observation(self.node_id, family, tr[T_START] * 1000 + offset_ns,
                                    int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar, NamedTuple
 
 
@@ -372,11 +372,17 @@ class ConsoleKeys:
     keys: bytes
 
 
-@dataclass
+@dataclass(init=False, slots=True)
 class Output:
     """What the pipeline makes of an input: events, and commands for the I/O side to send."""
-    events: list[Event] = field(default_factory=list)
-    commands: list[NodeCommand | ConsoleKeys] = field(default_factory=list)
+    events: list[Event]
+    commands: list[NodeCommand | ConsoleKeys]
+
+    def __init__(self, events: list | None = None, commands: list | None = None):
+        # (made for every chunk a gateway reads: the dataclass's default_factory __init__
+        # cost twice this)
+        self.events = [] if events is None else events
+        self.commands = [] if commands is None else commands
 
     def __iadd__(self, other: "Output") -> "Output":
         self.events += other.events

@@ -42,9 +42,10 @@ from typing import NamedTuple
 import numpy as np
 from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer sweep
 
+from .._gateway_lane import keep_floor, wide_bursty
 from ..detect.classify import VIDEO_MAX_KHZ, band
 from ..detect.video_profile import CANNOT_TELL, video_profile_family
-from ..protocol import FLAG_REVISIT, Sweep, revisit_reads
+from ..protocol import Sweep, revisit_reads
 from .events import NodeCommand
 from .scanplan import DEFAULT_DWELL_US, plan_args
 
@@ -100,6 +101,20 @@ def _floor(sweeps) -> float:
     return float(np.median([float(np.median(_held(s))) for s in sweeps]))
 
 
+def wide_bursty_reference(held: list, at: int, max_bins: float) -> bool:
+    """Whether one node's last normal sweeps (their held codes, one channel grid) read channel
+    `at` inside a busy emitter wider than max_bins channels (HOT_DB, SWING_DB): the definition
+    of straja._gateway_lane.wide_bursty, which wide_bursty_node runs, and its test oracle."""
+    codes = np.array(held, float)  # RSSI codes: 0.5 dB steps
+    n = codes.shape[1]
+    ranked = np.sort(codes, axis=1)  # (the median of each: np.median imports numpy.ma)
+    median = (ranked[:, (n - 1) // 2] + ranked[:, n // 2]) / 2
+    hot = codes >= median[:, None] + 2 * HOT_DB
+    if not _wide_run(hot, at, max_bins):
+        return False
+    return bool(not hot[:, at].all() or np.ptp(codes[:, at]) > 2 * SWING_DB)
+
+
 def _wide_run(hot: np.ndarray, at: int, max_bins: float) -> bool:
     """Whether, in any sweep (a row of `hot`), the run of hot channels through channel `at`
     is more than max_bins long."""
@@ -132,13 +147,7 @@ class VideoProfiler:
     # -- the node's normal sweeps: its floor ----------------------------------------------
     def normal_sweep(self, node_id: int, sweep: Sweep) -> None:
         """Remember the readings of a whole normal sweep (the floor of a profile: _floor)."""
-        total, size = sweep.total, len(sweep.rssi)
-        if sweep.first or not total or (size // 2 if sweep.flags & FLAG_REVISIT else size) != total:
-            return  # (Sweep.n_channels without its call: this runs on every sweep)
-        floors = self._floors.get((node_id, sweep.front_end))
-        if floors is None:
-            floors = self._floors[(node_id, sweep.front_end)] = deque(maxlen=FLOOR_SWEEPS)
-        floors.append(sweep)  # (its codes are bytes: kept as they came)
+        keep_floor(self._floors, node_id, sweep, FLOOR_SWEEPS)  # (compiled: every sweep)
 
     def wide_bursty_node(self, lo_khz: int, hi_khz: int) -> int | None:
         """The first node (by id) whose last normal sweeps read the centre of [lo_khz, hi_khz]
@@ -156,13 +165,9 @@ class VideoProfiler:
                     (s.start_khz, s.step_khz, s.total) != (last.start_khz, step, last.total)
                     for s in sweeps):
                 continue  # (sweeps of another plan: not one channel grid)
-            codes = np.array([_held(s) for s in sweeps], float)  # RSSI codes: 0.5 dB steps
-            ranked = np.sort(codes, axis=1)  # (the median of each: np.median imports numpy.ma)
-            median = (ranked[:, (n - 1) // 2] + ranked[:, n // 2]) / 2
-            hot = codes >= median[:, None] + 2 * HOT_DB
-            if not _wide_run(hot, at, (VIDEO_MAX_KHZ + step) / step):
-                continue
-            if not hot[:, at].all() or np.ptp(codes[:, at]) > 2 * SWING_DB:
+            # (compiled: every node's sweeps, at each observation of a video track not alerted)
+            if wide_bursty([_held(s) for s in sweeps], at, (VIDEO_MAX_KHZ + step) / step,
+                           2 * HOT_DB, 2 * SWING_DB):  # (RSSI codes: 0.5 dB steps)
                 return node_id
         return None
 

@@ -114,14 +114,18 @@ class Store:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            for event in events:
-                cur = db.execute(
-                    "INSERT INTO events (t_ns, kind, node_id, alert_id, payload) VALUES (?,?,?,?,'')",
-                    (event.t_ns, event.kind, getattr(event, "node_id", None),
-                     getattr(event, "alert_id", None)))
-                stored = Stored(event, cur.lastrowid)
-                payload = dumps(event, stored.id)
-                db.execute("UPDATE events SET payload = ? WHERE id = ?", (payload, stored.id))
+            # the ids AUTOINCREMENT would give (the largest ever given, plus one: this
+            # transaction holds the write lock), so each row is written once, with its payload
+            # (which holds its id)
+            last = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+            next_id = last[0] + 1 if last else 1
+            for next_id, event in enumerate(events, next_id):
+                stored = Stored(event, next_id)
+                payload = dumps(event, next_id)
+                db.execute("INSERT INTO events (id, t_ns, kind, node_id, alert_id, payload) "
+                           "VALUES (?,?,?,?,?,?)",
+                           (next_id, event.t_ns, event.kind, getattr(event, "node_id", None),
+                            getattr(event, "alert_id", None), payload))
                 self._derive(event, stored.id)
                 for topic, retain in (self.topics(event) if self.topics else ()):
                     db.execute("INSERT INTO mqtt_outbox (event_id, topic, payload, retain) "

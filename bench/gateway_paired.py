@@ -1,0 +1,98 @@
+"""The gateway's CPU a sweep, two trees paired: this one against another's host_tools (a
+checkout of the tree before a change), each in a process of its own holding the same synthetic
+fleets (bench_gateway.video_fleet), one pass of each in turn, the order swapped every round, so
+that a load that comes and goes on a shared machine falls on both alike; the events digests of
+both must be equal (the change kept the gateway's behaviour on this input).
+
+    .venv/bin/python bench/gateway_paired.py --old OLD/host_tools [--nodes 16 64]
+        [--rounds 40] [--video-of-16 6]
+
+Prints per node count the min / median of each tree's passes (CPU µs a sweep, this thread's)
+and the median of the paired ratios new / old. Not run by run_all.py (it needs the other tree).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def worker(counts: list[int], video_of_16: int) -> None:
+    """Make the fleets, then stream the one named on each stdin line; print CPU a sweep and
+    the pass's digest."""
+    sys.path.insert(0, str(HERE))
+    import bench_gateway as bg
+    folder = Path(tempfile.mkdtemp())
+    fleets = {n: bg.video_fleet(n, 10.0, 64, folder, video_of_16) for n in counts}
+    for f in fleets.values():
+        f.stream()  # (warm: imports, tables designed)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        f = fleets[int(line)]
+        cpu = f.stream()
+        print(f"{cpu / f.sweeps * 1e6:.4f} {f.digests[-1]}", flush=True)
+
+
+def start(host_tools: str | None, counts: list[int], video_of_16: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if host_tools:
+        env["PYTHONPATH"] = host_tools
+    p = subprocess.Popen([sys.executable, __file__, "--worker", "--nodes", *map(str, counts),
+                          "--video-of-16", str(video_of_16)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    if p.stdout.readline().strip() != "ready":
+        raise SystemExit(f"the worker of {host_tools or 'this tree'} did not start")
+    return p
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--old", help="the other tree's host_tools folder")
+    ap.add_argument("--nodes", type=int, nargs="+", default=[16, 64])
+    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--video-of-16", type=int, default=6, choices=range(17), metavar="0-16")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        return worker(args.nodes, args.video_of_16)
+    if not args.old or not (Path(args.old) / "straja").is_dir():
+        ap.error("--old must name a tree's host_tools folder (with straja/ in it, built)")
+    trees = {"old": start(args.old, args.nodes, args.video_of_16),
+             "new": start(None, args.nodes, args.video_of_16)}
+    cpu = {(n, t): [] for n in args.nodes for t in trees}
+    digests = {n: set() for n in args.nodes}
+    for r in range(args.rounds):
+        for n in args.nodes:
+            for name in (("old", "new") if r % 2 == 0 else ("new", "old")):
+                p = trees[name]
+                p.stdin.write(f"{n}\n")
+                p.stdin.flush()
+                value, digest = p.stdout.readline().split()
+                cpu[n, name].append(float(value))
+                digests[n].add(digest)
+    for p in trees.values():
+        p.stdin.close()
+        p.wait()
+    print(f"video on {args.video_of_16} of every 16 nodes, {args.rounds} rounds, load average "
+          f"{os.getloadavg()[0]:.1f}")
+    print("| nodes | old min / median | new min / median | new / old, paired median "
+          "| events digest |")
+    print("|---:|---:|---:|---:|---|")
+    for n in args.nodes:
+        old, new = cpu[n, "old"], cpu[n, "new"]
+        ratio = statistics.median(b / a for a, b in zip(old, new))
+        print(f"| {n} | {min(old):.2f} / {statistics.median(old):.2f} µs "
+              f"| {min(new):.2f} / {statistics.median(new):.2f} µs | {ratio:.3f} "
+              f"| {' '.join(sorted(digests[n]))} |")
+    if any(len(d) != 1 for d in digests.values()):
+        raise SystemExit("the trees gave different events")
+
+
+if __name__ == "__main__":
+    main()
