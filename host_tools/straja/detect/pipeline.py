@@ -32,7 +32,7 @@ from straja.detect.classify import (CLASSES, NO_STRADDLE, RESOLVED_PERIOD_US, ST
                                     classify_rows, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
-from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig
+from straja.detect.tracks import EVENT, FEATURES, STATES, Tracker, TrackerConfig
 from straja.protocol import FLAG_INTERLEAVED, read_positions
 
 
@@ -103,6 +103,20 @@ STRADDLE_OFFSET = 0.25
 # far channel, ~10 dB under its near one, is then under it
 STRADDLE_MIN_SIGNAL = 0.25
 HOPPER_BANDS = ("2g4",)
+# A wide emitter's skirt (docs/detection.md, "Skirts of a wide emitter"): a transmitter's
+# out-of-channel emission (OFDM's spectral regrowth, an FM carrier's sidebands) lies on either
+# side of its channel at a level its spectral mask bounds: 802.11's OFDM mask is -20 dBr at the
+# channel's edge, -28 dBr a width from its centre, -40 dBr at 1.5 widths, and OFDM video
+# transmitters meet the same class of mask (ETSI EN 300 328's out-of-band domain reaches 2 widths
+# beyond the channel's edge). A scanner near such an emitter reads the skirt as narrow cells
+# just over the floor, steady and held (continuous), so a track of them reads as a hopper's
+# held hits. A narrow track all within SKIRT_WIDTHS of a live confirmed wide track's centre and,
+# at its strongest, at least SKIRT_BELOW_DB under that track's latest reading (both per cell, as
+# the mask's dBr) is that emitter's skirt: not a control link on this node (another node, not
+# this near the wide emitter, sees a real link at its own level).
+SKIRT_WIDTHS = 2.5            # the mask's out-of-band domain: the channel and 2 widths beyond
+SKIRT_BELOW_DB = 20.0         # the mask's highest step outside the channel
+_CONFIRMED = STATES.index("confirmed")
 
 
 @dataclass(frozen=True)
@@ -374,7 +388,37 @@ class Pipeline:
         feats = self._features(snap)
         rows = classify_rows(feats, self.scan, per_row)
         hopper = self.stages.hopper if self.stages.hopper_reported is not None else None
-        return self._hop_set_named(rows, feats, hopper) if hopper is not None else rows
+        if hopper is not None:
+            rows = self._hop_set_named(rows, feats, hopper)
+        return self._skirts_named(rows, feats)
+
+    def _skirts_named(self, rows: list[tuple], feats: np.ndarray) -> list[tuple]:
+        """Control-link tracks that are a live wide emitter's skirt (SKIRT_*) named unknown:
+        ocusync_24_alone's 10 MHz OcuSync, read at -68 dBm by the node it passes, lit held
+        cells at -104 dBm over 46 MHz around it, named ELRS (docs/detection.md)."""
+        if not any(row[1] in CONTROL_FAMILIES for row in rows):
+            return rows  # (most calls: no live tracks looked at)
+        live = self.tracker.snapshot()
+        wide = [(c, bw, level) for c, bw, level, state in zip(
+            (0.5 * (live["f_min_khz"] + live["f_max_khz"])).tolist(),
+            (live["bw_sum_khz"] / live["n_bursts"]).tolist(), live["level_db"].tolist(),
+            live["state"].tolist()) if bw >= WIDE_KHZ and state == _CONFIRMED]
+        if not wide:
+            return rows
+        out = []
+        for row, centre, spread, peak in zip(rows, feats["centre_khz"].tolist(),
+                                             feats["spread_khz"].tolist(),
+                                             feats["peak_dbm"].tolist()):
+            if row[1] in CONTROL_FAMILIES and row[0] != HOPPER_TRACK_ID:
+                for c, bw, level in wide:
+                    if (abs(centre - c) + spread / 2 <= SKIRT_WIDTHS * bw
+                            and peak <= level - SKIRT_BELOW_DB):
+                        row = (row[0], "unknown", row[2], False,
+                               f"narrow, {level - peak:.0f} dB under the {bw / 1000:.0f} MHz "
+                               f"emitter at {c / 1000:.0f} MHz: its skirt")
+                        break
+            out.append(row)
+        return out
 
     def _hop_set_named(self, rows: list[tuple], feats: np.ndarray, hopper: Hopper) -> list[tuple]:
         """Control-link tracks within a reported band hopper's hop set take its family: their
