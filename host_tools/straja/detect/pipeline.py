@@ -375,8 +375,10 @@ class Pipeline:
         return self._features(snap), self.classes(snap)
 
     def classes(self, snap: np.ndarray) -> np.ndarray:
-        """CLASSES of the given rows of a tracker snapshot (a track's class is its own: the
-        caller picks the rows it needs, e.g. the confirmed tracks that took a burst)."""
+        """CLASSES of the given rows of a tracker snapshot (a track's class is its own, but for
+        a reported band hopper's hop set and a live wide emitter's skirt: _hop_set_named,
+        _skirts_named; the caller picks the rows it needs, e.g. the confirmed tracks that took
+        a burst)."""
         return np.array(self.class_rows(snap), CLASSES)
 
     def class_rows(self, snap: np.ndarray) -> list[tuple]:
