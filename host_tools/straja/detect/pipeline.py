@@ -31,7 +31,7 @@ from straja.detect.classify import (CLASSES, NO_STRADDLE, RESOLVED_PERIOD_US, ST
                                     STRADDLE, WIDE_KHZ, Scan, band, band_hopper,
                                     classify_rows, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
-from straja.detect.noise import NoiseFloor, floor_alpha
+from straja.detect.noise import NoiseFloor, codes_to_mw, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, STATES, Tracker, TrackerConfig
 from straja.protocol import FLAG_INTERLEAVED, read_positions
 
@@ -48,6 +48,13 @@ BUSY_HELD_RATIO = 0.5         # ...and held occupancy under this share of it: bu
                               # its load's share, 0.05-0.3; ELRS 2.4 0.7-0.8, measured)
 BUSY_MEMORY_SWEEPS = 64       # occupancy averaged over about this many sweeps (EWMA, ~11 s)
 BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy not yet known)
+# Speckled frame pieces (revisit plans, band hopper's bands): a held narrow piece with at least
+# FRAME_MIN_HOT other hot cells within FRAME_REACH_KHZ either side in one of its single reads
+# lies inside a wide frame read under frequency-selective fading (a 20/40 MHz channel lit in
+# scattered cells, nulls wider than the one cell wide_frame_pieces bridges); a hop lights one
+# or two cells of a read, the rest of its neighbourhood quiet
+FRAME_REACH_KHZ = 10_000.0
+FRAME_MIN_HOT = 3
 # Steadiness split (docs/detection.md, "Steadiness split"; kernel straja._detect_split): with
 # channel-wide bins (a video scanner's step), a run of detected bins is cut between neighbours
 # that behave differently over sweeps, so that a continuous carrier (video: hot in every sweep,
@@ -195,13 +202,14 @@ class Pipeline:
                                      read_positions(n_bins, FLAG_INTERLEAVED if c.interleaved
                                                     else 0))
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
+        self._hit_cells = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
+        self._frame_cells = max(1, round(FRAME_REACH_KHZ / step_khz)) if step_khz > 0 else 1
         # the stages up to the bursts, compiled as one call (straja._detect_sweep)
         self.stages = SweepStages(
             n_bins, self.design.kernel, None if self.noise is None else self.noise._state,
             self._floor_alpha, None if self.time is None else self.time._state, self._busy,
             self._hoppers,
-            max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1,
-            self._burst_kernel, self._tracker_kernel, self.tracker, self._split,
+            self._hit_cells, self._burst_kernel, self._tracker_kernel, self.tracker, self._split,
             RESOLVED_PERIOD_US, c.revisit)
         # one sweep's work buffers: the stages' own (power, det, noise, extra) and the split's
         # cuts; a batch of other sizes gets its own, kept (_buffers_for)
@@ -235,7 +243,8 @@ class Pipeline:
         with each sweep's start t_us and duration_us (int64, SWEEP header fields). With
         config.revisit, `single` holds the first reads (codes, same shape) of the held sweeps:
         held hits in bursty neighbourhoods are masked (BUSY_*), and in the band hopper's bands
-        the held pieces of frames lit wide in a read (wide_frame_pieces); `second`, their
+        the held pieces of frames lit wide in a read (wide_frame_pieces) or in scattered cells
+        around them (speckled_frame_pieces); `second`, their
         second reads when the node sends them (SWEEP flag PAIRS): the band hopper counts the
         hits of both.
 
@@ -287,6 +296,11 @@ class Pipeline:
                                                  | (streak == STREAK_LOOKS[1])).any())
             else:
                 cut = None
+            if self._hoppers is not None and single is not None and n_det:
+                reads = [single] if second is None else [single, second]
+                det[speckled_frame_pieces(det != 0, [codes_to_mw(r) > self._floor_alpha * noise
+                                                     for r in reads], self._hit_cells,
+                                              self._frame_cells)] = 0
             bursts = self.bursts.process(det, power, t_us, duration_us, cut)
         if self.noise is None:
             noise = None
@@ -558,6 +572,41 @@ def wide_frame_pieces(held: np.ndarray, wide_in_reads: np.ndarray, max_cells: in
     piece = (outside == 0) & (widths <= max_cells)
     piece[0] = False
     return piece[runs][:, :-1]
+
+
+def speckled_frame_pieces(held: np.ndarray, hot_reads: list, max_cells: int,
+                          reach: int, min_hot: int = FRAME_MIN_HOT) -> np.ndarray:
+    """The held pieces (runs of held cells at most max_cells wide) with at least min_hot other
+    hot cells within `reach` cells either side in one of their single reads (hot_reads, bool
+    like held), the piece's own run and a cell either side left out: a wide frame read under
+    frequency-selective fading, lit in scattered cells (FRAME_*)."""
+    out = np.zeros(held.shape, bool)
+    for row, col_lo, col_hi in _narrow_runs(held, max_cells):
+        lo, hi = max(0, col_lo - reach), min(held.shape[1], col_hi + 1 + reach)
+        for hot in hot_reads:
+            around = int(hot[row, lo:hi].sum()) - int(hot[row, max(lo, col_lo - 1):
+                                                           min(hi, col_hi + 2)].sum())
+            if around >= min_hot:
+                out[row, col_lo:col_hi + 1] = True
+                break
+    return out
+
+
+def _narrow_runs(cells: np.ndarray, max_cells: int) -> list[tuple[int, int, int]]:
+    """(row, first, last) of the runs of cells (bool, (n_sweeps, n_bins)) at most max_cells wide."""
+    runs = []
+    for row in range(cells.shape[0]):
+        cols = np.flatnonzero(cells[row]).tolist()
+        start = prev = None
+        for c in cols + [None]:
+            if start is not None and (c is None or c != prev + 1):
+                if prev - start + 1 <= max_cells:
+                    runs.append((row, start, prev))
+                start = None
+            if c is not None and start is None:
+                start = c
+            prev = c
+    return runs
 
 
 def steadiness_split(n_bins: int) -> SteadinessSplit:
