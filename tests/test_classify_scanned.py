@@ -166,3 +166,30 @@ def test_crossfire_whose_hop_table_aliases_with_the_sweep_is_named_in_time(seed)
     outcome, _, _ = run_trial(Trial(fam, seed, 10.0), fam.target_s, EVAL_DETECT)
     assert outcome.t_alert_s <= fam.target_s
     assert outcome.predicted == "gfsk_fhss"
+
+
+def test_held_pieces_inside_a_speckled_frame_are_cleared_a_lone_hop_is_not():
+    held = np.zeros((1, 40), bool)
+    held[0, [5, 20, 33]] = True                        # three one-cell held pieces
+    read = np.zeros((1, 40), bool)
+    read[0, [20, 23, 25, 27]] = True                   # a frame lit in scattered cells round 20
+    read[0, [4, 6, 33]] = True                         # 5: only its own neighbours hot
+    second = np.zeros((1, 40), bool)
+    second[0, [28, 30, 36, 38]] = True                 # 33: its second read lit around it
+    pieces = core.speckled_frame_pieces(held, [read], 4, 8)
+    assert np.flatnonzero(pieces[0]).tolist() == [20]
+    pieces = core.speckled_frame_pieces(held, [read, second], 4, 8)
+    assert np.flatnonzero(pieces[0]).tolist() == [20, 33]
+    wide = np.zeros((1, 40), bool)
+    wide[0, 10:16] = True                              # wider than a hop: not a piece
+    assert not core.speckled_frame_pieces(wide, [read | wide], 4, 8).any()
+
+
+def test_a_busy_sites_held_frame_pieces_raise_no_alert_at_switch_on():
+    """busy_24ghz_background (40 MHz access points at loads up to 0.9, Bluetooth, BLE): held
+    pieces of the access points' frames at their channels' edges were named ELRS at 7.35 s."""
+    from straja.eval.scenes import run_scene
+    from straja.sim.scene import load_scene
+
+    scene = load_scene(Path(__file__).parents[1] / "scenes" / "busy_24ghz_background.toml")
+    assert not [a for a in run_scene(scene, t_end_s=20.0).alerts if isinstance(a, AlertRaised)]

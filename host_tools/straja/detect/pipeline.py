@@ -31,8 +31,8 @@ from straja.detect.classify import (CLASSES, NO_STRADDLE, RESOLVED_PERIOD_US, ST
                                     STRADDLE, WIDE_KHZ, Scan, band, band_hopper,
                                     classify_rows, hopper_told, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
-from straja.detect.noise import NoiseFloor, floor_alpha
-from straja.detect.tracks import EVENT, FEATURES, Tracker, TrackerConfig
+from straja.detect.noise import NoiseFloor, codes_to_mw, floor_alpha
+from straja.detect.tracks import EVENT, FEATURES, STATES, Tracker, TrackerConfig
 from straja.protocol import FLAG_INTERLEAVED, read_positions
 
 
@@ -48,6 +48,13 @@ BUSY_HELD_RATIO = 0.5         # ...and held occupancy under this share of it: bu
                               # its load's share, 0.05-0.3; ELRS 2.4 0.7-0.8, measured)
 BUSY_MEMORY_SWEEPS = 64       # occupancy averaged over about this many sweeps (EWMA, ~11 s)
 BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy not yet known)
+# Speckled frame pieces (revisit plans, band hopper's bands): a held narrow piece with at least
+# FRAME_MIN_HOT other hot cells within FRAME_REACH_KHZ either side in one of its single reads
+# lies inside a wide frame read under frequency-selective fading (a 20/40 MHz channel lit in
+# scattered cells, nulls wider than the one cell wide_frame_pieces bridges); a hop lights one
+# or two cells of a read, the rest of its neighbourhood quiet
+FRAME_REACH_KHZ = 10_000.0
+FRAME_MIN_HOT = 3
 # Steadiness split (docs/detection.md, "Steadiness split"; kernel straja._detect_split): with
 # channel-wide bins (a video scanner's step), a run of detected bins is cut between neighbours
 # that behave differently over sweeps, so that a continuous carrier (video: hot in every sweep,
@@ -103,6 +110,20 @@ STRADDLE_OFFSET = 0.25
 # far channel, ~10 dB under its near one, is then under it
 STRADDLE_MIN_SIGNAL = 0.25
 HOPPER_BANDS = ("2g4",)
+# A wide emitter's skirt (docs/detection.md, "Skirts of a wide emitter"): a transmitter's
+# out-of-channel emission (OFDM's spectral regrowth, an FM carrier's sidebands) lies on either
+# side of its channel at a level its spectral mask bounds: 802.11's OFDM mask is -20 dBr at the
+# channel's edge, -28 dBr a width from its centre, -40 dBr at 1.5 widths, and OFDM video
+# transmitters meet the same class of mask (ETSI EN 300 328's out-of-band domain reaches 2 widths
+# beyond the channel's edge). A scanner near such an emitter reads the skirt as narrow cells
+# just over the floor, steady and held (continuous), so a track of them reads as a hopper's
+# held hits. A narrow track all within SKIRT_WIDTHS of a live confirmed wide track's centre and,
+# at its strongest, at least SKIRT_BELOW_DB under that track's latest reading (both per cell, as
+# the mask's dBr) is that emitter's skirt: not a control link on this node (another node, not
+# this near the wide emitter, sees a real link at its own level).
+SKIRT_WIDTHS = 2.5            # the mask's out-of-band domain: the channel and 2 widths beyond
+SKIRT_BELOW_DB = 20.0         # the mask's highest step outside the channel
+_CONFIRMED = STATES.index("confirmed")
 
 
 @dataclass(frozen=True)
@@ -186,13 +207,14 @@ class Pipeline:
                                      read_positions(n_bins, FLAG_INTERLEAVED if c.interleaved
                                                     else 0))
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
+        self._hit_cells = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
+        self._frame_cells = max(1, round(FRAME_REACH_KHZ / step_khz)) if step_khz > 0 else 1
         # the stages up to the bursts, compiled as one call (straja._detect_sweep)
         self.stages = SweepStages(
             n_bins, self.design.kernel, None if self.noise is None else self.noise._state,
             self._floor_alpha, None if self.time is None else self.time._state, self._busy,
             self._hoppers,
-            max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1,
-            self._burst_kernel, self._tracker_kernel, self.tracker, self._split,
+            self._hit_cells, self._burst_kernel, self._tracker_kernel, self.tracker, self._split,
             RESOLVED_PERIOD_US, c.revisit)
         # one sweep's work buffers: the stages' own (power, det, noise, extra) and the split's
         # cuts; a batch of other sizes gets its own, kept (_buffers_for)
@@ -226,7 +248,8 @@ class Pipeline:
         with each sweep's start t_us and duration_us (int64, SWEEP header fields). With
         config.revisit, `single` holds the first reads (codes, same shape) of the held sweeps:
         held hits in bursty neighbourhoods are masked (BUSY_*), and in the band hopper's bands
-        the held pieces of frames lit wide in a read (wide_frame_pieces); `second`, their
+        the held pieces of frames lit wide in a read (wide_frame_pieces) or in scattered cells
+        around them (speckled_frame_pieces); `second`, their
         second reads when the node sends them (SWEEP flag PAIRS): the band hopper counts the
         hits of both.
 
@@ -278,6 +301,11 @@ class Pipeline:
                                                  | (streak == STREAK_LOOKS[1])).any())
             else:
                 cut = None
+            if self._hoppers is not None and single is not None and n_det:
+                reads = [single] if second is None else [single, second]
+                det[speckled_frame_pieces(det != 0, [codes_to_mw(r) > self._floor_alpha * noise
+                                                     for r in reads], self._hit_cells,
+                                              self._frame_cells)] = 0
             bursts = self.bursts.process(det, power, t_us, duration_us, cut)
         if self.noise is None:
             noise = None
@@ -363,8 +391,10 @@ class Pipeline:
         return self._features(snap), self.classes(snap)
 
     def classes(self, snap: np.ndarray) -> np.ndarray:
-        """CLASSES of the given rows of a tracker snapshot (a track's class is its own: the
-        caller picks the rows it needs, e.g. the confirmed tracks that took a burst)."""
+        """CLASSES of the given rows of a tracker snapshot (a track's class is its own, but for
+        a reported band hopper's hop set and a live wide emitter's skirt: _hop_set_named,
+        _skirts_named; the caller picks the rows it needs, e.g. the confirmed tracks that took
+        a burst)."""
         return np.array(self.class_rows(snap), CLASSES)
 
     def class_rows(self, snap: np.ndarray) -> list[tuple]:
@@ -376,7 +406,37 @@ class Pipeline:
         feats = self._features(snap)
         rows = classify_rows(feats, self.scan, per_row)
         hopper = self.stages.hopper if self.stages.hopper_reported is not None else None
-        return self._hop_set_named(rows, feats, hopper) if hopper is not None else rows
+        if hopper is not None:
+            rows = self._hop_set_named(rows, feats, hopper)
+        return self._skirts_named(rows, feats)
+
+    def _skirts_named(self, rows: list[tuple], feats: np.ndarray) -> list[tuple]:
+        """Control-link tracks that are a live wide emitter's skirt (SKIRT_*) named unknown:
+        ocusync_24_alone's 10 MHz OcuSync, read at -68 dBm by the node it passes, lit held
+        cells at -104 dBm over 46 MHz around it, named ELRS (docs/detection.md)."""
+        if not any(row[1] in CONTROL_FAMILIES for row in rows):
+            return rows  # (most calls: no live tracks looked at)
+        live = self.tracker.snapshot()
+        wide = [(c, bw, level) for c, bw, level, state in zip(
+            (0.5 * (live["f_min_khz"] + live["f_max_khz"])).tolist(),
+            (live["bw_sum_khz"] / live["n_bursts"]).tolist(), live["level_db"].tolist(),
+            live["state"].tolist()) if bw >= WIDE_KHZ and state == _CONFIRMED]
+        if not wide:
+            return rows
+        out = []
+        for row, centre, spread, peak in zip(rows, feats["centre_khz"].tolist(),
+                                             feats["spread_khz"].tolist(),
+                                             feats["peak_dbm"].tolist()):
+            if row[1] in CONTROL_FAMILIES and row[0] != HOPPER_TRACK_ID:
+                for c, bw, level in wide:
+                    if (abs(centre - c) + spread / 2 <= SKIRT_WIDTHS * bw
+                            and peak <= level - SKIRT_BELOW_DB):
+                        row = (row[0], "unknown", row[2], False,
+                               f"narrow, {level - peak:.0f} dB under the {bw / 1000:.0f} MHz "
+                               f"emitter at {c / 1000:.0f} MHz: its skirt")
+                        break
+            out.append(row)
+        return out
 
     def _hop_set_named(self, rows: list[tuple], feats: np.ndarray, hopper: Hopper) -> list[tuple]:
         """Control-link tracks within a reported band hopper's hop set take its family, once
@@ -515,6 +575,41 @@ def wide_frame_pieces(held: np.ndarray, wide_in_reads: np.ndarray, max_cells: in
     piece = (outside == 0) & (widths <= max_cells)
     piece[0] = False
     return piece[runs][:, :-1]
+
+
+def speckled_frame_pieces(held: np.ndarray, hot_reads: list, max_cells: int,
+                          reach: int, min_hot: int = FRAME_MIN_HOT) -> np.ndarray:
+    """The held pieces (runs of held cells at most max_cells wide) with at least min_hot other
+    hot cells within `reach` cells either side in one of their single reads (hot_reads, bool
+    like held), the piece's own run and a cell either side left out: a wide frame read under
+    frequency-selective fading, lit in scattered cells (FRAME_*)."""
+    out = np.zeros(held.shape, bool)
+    for row, col_lo, col_hi in _narrow_runs(held, max_cells):
+        lo, hi = max(0, col_lo - reach), min(held.shape[1], col_hi + 1 + reach)
+        for hot in hot_reads:
+            around = int(hot[row, lo:hi].sum()) - int(hot[row, max(lo, col_lo - 1):
+                                                           min(hi, col_hi + 2)].sum())
+            if around >= min_hot:
+                out[row, col_lo:col_hi + 1] = True
+                break
+    return out
+
+
+def _narrow_runs(cells: np.ndarray, max_cells: int) -> list[tuple[int, int, int]]:
+    """(row, first, last) of the runs of cells (bool, (n_sweeps, n_bins)) at most max_cells wide."""
+    runs = []
+    for row in range(cells.shape[0]):
+        cols = np.flatnonzero(cells[row]).tolist()
+        start = prev = None
+        for c in cols + [None]:
+            if start is not None and (c is None or c != prev + 1):
+                if prev - start + 1 <= max_cells:
+                    runs.append((row, start, prev))
+                start = None
+            if c is not None and start is None:
+                start = c
+            prev = c
+    return runs
 
 
 def steadiness_split(n_bins: int) -> SteadinessSplit:
