@@ -86,6 +86,8 @@ def test_missing_field_and_duplicates(tmp_path):
 
 
 CATALOGUE = sorted(SCENES.glob("*.toml"))
+# variants of the catalogue's links and sites, kept apart (docs/scenes.md, "Variants")
+VARIANTS = sorted((SCENES / "variants").glob("*.toml"))
 
 
 def test_catalogue_is_complete():
@@ -100,11 +102,12 @@ def test_catalogue_is_complete():
     assert {"busy_24ghz_background", "wifi_5ghz_149_165_background", "bluetooth_ble_background",
             "microwave_ovens_background", "eu868_lorawan_meshtastic_background",
             "us915_dense_background", "analog_camera_fixed_background"} <= names
-    for p in CATALOGUE:
+    for p in CATALOGUE + VARIANTS:
         assert p.read_text().startswith("# "), f"{p.name} needs a comment header"
+    assert len(VARIANTS) >= 9
 
 
-@pytest.mark.parametrize("path", CATALOGUE, ids=[p.stem for p in CATALOGUE])
+@pytest.mark.parametrize("path", CATALOGUE + VARIANTS, ids=[p.stem for p in CATALOGUE + VARIANTS])
 def test_catalogue_loads_and_reads(path):
     sc = load_scene(path)
     rf = sc.node(next(iter(sc.nodes)))
