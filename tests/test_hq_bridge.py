@@ -150,7 +150,7 @@ def test_what_could_not_be_stored_is_not_acknowledged_and_comes_again(tmp_path):
     gateway = Gateway(tmp_path, "A", broker.port)
     try:
         assert wait_for(sub.connected.is_set, 10)
-        broken.store.db.close()
+        broken.close()  # (between two batches: Hq.close waits for one being stored)
         gateway.write([site_events("A")[0]])
         assert wait_for(lambda: failed, 10) and "closed" in str(sub.error)
         sub.stop()

@@ -156,6 +156,9 @@ class Publisher:
             self.client.publish(self.status_topic, "offline", qos=1, retain=True).wait_for_publish(1)
         self.client.disconnect()
         self.client.loop_stop()
+        if self._thread.is_alive():  # (a connection closed under its user is a crash in sqlite3)
+            log.warning("the MQTT outbox thread did not stop in time; its store is left open")
+            return
         self.db.close()
 
     # -- the publisher thread -------------------------------------------------------------------

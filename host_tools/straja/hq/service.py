@@ -272,7 +272,11 @@ class Hq:
                     "tracks": len(self.tracks), "counts": dict(self.counts)}
 
     def close(self) -> None:
-        self.store.close()
+        """Close the store between batches: a connection closed while the storing thread uses
+        it is undefined behaviour in sqlite3 (a segfault seen in CI), and the thread may outlive
+        Subscriber.stop's join on a slow disk. A batch after this fails cleanly (closed)."""
+        with self.lock:
+            self.store.close()
 
 
 def region_alert(track: RegionTrack, cause: dict, site_positions: dict | None = None) -> dict:
