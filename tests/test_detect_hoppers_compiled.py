@@ -204,19 +204,25 @@ def test_clear_wide_pieces_matches_on_a_busy_band(monkeypatch):
     assert len(calls) > 20 and len(checked_ok) == len(calls) and sum(checked_ok) > 0
 
 
-def test_clear_wide_pieces_refuses_bad_arguments():
+@pytest.mark.parametrize("clear, rest", [(clear_wide_pieces, (1.4, 3)),
+                                         (clear_speckled_pieces, (1.4, 3, 8, 3))])
+def test_clear_pieces_refuse_bad_arguments(clear, rest):
     det = np.zeros((2, 8), np.uint8)
     codes = np.zeros((2, 8), np.uint8)
     noise = np.ones((2, 8), np.float32)
     for args, error in [((det.astype(bool), codes, None, noise), TypeError),
                         ((det, codes[:1], None, noise), ValueError),
                         ((det, codes, codes[:, :4].copy(), noise), ValueError),
+                        ((det, codes, codes[:1].copy(), noise), ValueError),
                         ((det, codes, None, noise.astype(np.float64)), TypeError),
                         ((det, codes, None, noise[:, ::2]), ValueError)]:
         with pytest.raises(error):
-            clear_wide_pieces(*args, 1.4, 3)
-    with pytest.raises(ValueError):
-        clear_wide_pieces(det, codes, None, noise, 1.4, 0)
+            clear(*args, *rest)
+    with pytest.raises(ValueError):  # max_cells 0
+        clear(det, codes, None, noise, 1.4, 0, *rest[2:])
+    if clear is clear_speckled_pieces:
+        with pytest.raises(ValueError):  # a negative reach
+            clear(det, codes, None, noise, 1.4, 3, -1, 3)
 
 
 def check_clear_speckled_pieces(det, single, second, noise, alpha, max_cells, reach, min_hot):
@@ -267,21 +273,6 @@ def test_clear_speckled_pieces_matches_on_a_busy_band(monkeypatch):
     run_session(load_scene(SCENES / "busy_24ghz_background.toml"), "n1", 8.0, seed=4,
                 detect=EVAL_DETECT)
     assert len(calls) > 20 and sum(calls) > 0
-
-
-def test_clear_speckled_pieces_refuses_bad_arguments():
-    det = np.zeros((2, 8), np.uint8)
-    codes = np.zeros((2, 8), np.uint8)
-    noise = np.ones((2, 8), np.float32)
-    for args, error in [((det.astype(bool), codes, None, noise), TypeError),
-                        ((det, codes[:1], None, noise), ValueError),
-                        ((det, codes, codes[:1].copy(), noise), ValueError),
-                        ((det, codes, None, noise.astype(np.float64)), TypeError)]:
-        with pytest.raises(error):
-            clear_speckled_pieces(*args, 1.4, 3, 8, 3)
-    for max_cells, reach in [(0, 8), (3, -1)]:
-        with pytest.raises(ValueError):
-            clear_speckled_pieces(det, codes, None, noise, 1.4, max_cells, reach, 3)
 
 
 def test_straddle_is_nan_for_tracks_on_a_channel_and_measured_between_two():
