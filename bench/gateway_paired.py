@@ -5,7 +5,10 @@ that a load that comes and goes on a shared machine falls on both alike; the eve
 both must be equal (the change kept the gateway's behaviour on this input).
 
     .venv/bin/python bench/gateway_paired.py --old OLD/host_tools [--nodes 16 64]
-        [--rounds 40] [--video-of-16 6]
+        [--rounds 40] [--video-of-16 6] [--scene-seconds S]
+
+With --scene-seconds, the fleets are bench_gateway's emitters case instead (scene_fleet: the
+demo scene on a grid of masts, S seconds from switch-on, the first 2 untimed).
 
 Prints per node count the min / median of each tree's passes (CPU µs a sweep, this thread's)
 and the median of the paired ratios new / old. Not run by run_all.py (it needs the other tree).
@@ -23,13 +26,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def worker(counts: list[int], video_of_16: int) -> None:
+def worker(counts: list[int], video_of_16: int, scene_seconds: float) -> None:
     """Make the fleets, then stream the one named on each stdin line; print CPU a sweep and
     the pass's digest."""
     sys.path.insert(0, str(HERE))
     import bench_gateway as bg
     folder = Path(tempfile.mkdtemp())
-    fleets = {n: bg.video_fleet(n, 10.0, 64, folder, video_of_16) for n in counts}
+    fleets = {n: bg.scene_fleet(n, scene_seconds, folder) if scene_seconds
+              else bg.video_fleet(n, 10.0, 64, folder, video_of_16) for n in counts}
     for f in fleets.values():
         f.stream()  # (warm: imports, tables designed)
     print("ready", flush=True)
@@ -39,12 +43,14 @@ def worker(counts: list[int], video_of_16: int) -> None:
         print(f"{cpu / f.sweeps * 1e6:.4f} {f.digests[-1]}", flush=True)
 
 
-def start(host_tools: str | None, counts: list[int], video_of_16: int) -> subprocess.Popen:
+def start(host_tools: str | None, counts: list[int], video_of_16: int,
+          scene_seconds: float) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if host_tools:
         env["PYTHONPATH"] = host_tools
     p = subprocess.Popen([sys.executable, __file__, "--worker", "--nodes", *map(str, counts),
-                          "--video-of-16", str(video_of_16)],
+                          "--video-of-16", str(video_of_16),
+                          "--scene-seconds", str(scene_seconds)],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     if p.stdout.readline().strip() != "ready":
         raise SystemExit(f"the worker of {host_tools or 'this tree'} did not start")
@@ -57,14 +63,16 @@ def main() -> None:
     ap.add_argument("--nodes", type=int, nargs="+", default=[16, 64])
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--video-of-16", type=int, default=6, choices=range(17), metavar="0-16")
+    ap.add_argument("--scene-seconds", type=float, default=0.0,
+                    help="the emitters case (bench_gateway.scene_fleet) of this many seconds")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        return worker(args.nodes, args.video_of_16)
+        return worker(args.nodes, args.video_of_16, args.scene_seconds)
     if not args.old or not (Path(args.old) / "straja").is_dir():
         ap.error("--old must name a tree's host_tools folder (with straja/ in it, built)")
-    trees = {"old": start(args.old, args.nodes, args.video_of_16),
-             "new": start(None, args.nodes, args.video_of_16)}
+    trees = {name: start(tree, args.nodes, args.video_of_16, args.scene_seconds)
+             for name, tree in (("old", args.old), ("new", None))}
     cpu = {(n, t): [] for n in args.nodes for t in trees}
     digests = {n: set() for n in args.nodes}
     for r in range(args.rounds):
@@ -79,8 +87,9 @@ def main() -> None:
     for p in trees.values():
         p.stdin.close()
         p.wait()
-    print(f"video on {args.video_of_16} of every 16 nodes, {args.rounds} rounds, load average "
-          f"{os.getloadavg()[0]:.1f}")
+    case = (f"the emitters case, {args.scene_seconds:g} s" if args.scene_seconds
+            else f"video on {args.video_of_16} of every 16 nodes")
+    print(f"{case}, {args.rounds} rounds, load average {os.getloadavg()[0]:.1f}")
     print("| nodes | old min / median | new min / median | new / old, paired median "
           "| events digest |")
     print("|---:|---:|---:|---:|---|")

@@ -662,6 +662,31 @@ cdef Py_ssize_t clear_pieces(unsigned char* det, const unsigned char* wide, Py_s
     return cleared
 
 
+cdef struct Reads:
+    unsigned char* det
+    const unsigned char* single
+    const unsigned char* second
+    const float* noise
+    Py_ssize_t n_sweeps, n
+
+
+cdef int read_args(Reads* r, det, single, second, noise_mw) except -1:
+    """The data of clear_wide_pieces' and clear_speckled_pieces' arrays, checked."""
+    r.n = cnp.PyArray_DIM(<cnp.ndarray>det, 1) if cnp.PyArray_Check(det) else 0
+    r.det = <unsigned char*>array_data(det, cnp.NPY_UINT8, 2, -1, "det")
+    r.single = <const unsigned char*>array_data(single, cnp.NPY_UINT8, 2, r.n, "single")
+    r.second = NULL
+    r.noise = <const float*>array_data(noise_mw, cnp.NPY_FLOAT32, 2, r.n, "noise_mw")
+    r.n_sweeps = rows(det)
+    if second is not None:
+        r.second = <const unsigned char*>array_data(second, cnp.NPY_UINT8, 2, r.n, "second")
+        if rows(second) != r.n_sweeps:
+            raise ValueError("second must have the shape of det")
+    if rows(single) != r.n_sweeps or rows(noise_mw) != r.n_sweeps:
+        raise ValueError("single, noise_mw and det must have the same shape")
+    return 0
+
+
 def clear_wide_pieces(det, single, second, noise_mw, double alpha, Py_ssize_t max_cells):
     """straja.detect.pipeline's wide_frame_pieces cleared from det, in place: det (uint8
     detections of the held reads), single and second (uint8 codes of the first and second
@@ -670,19 +695,9 @@ def clear_wide_pieces(det, single, second, noise_mw, double alpha, Py_ssize_t ma
     max_cells (a cold cell between two hot ones bridged, wide_runs) are wide; a run of held
     detections at most max_cells wide inside wide runs of the reads is a piece of a wider
     frame. Returns the detected cells cleared."""
-    cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>det, 1) if cnp.PyArray_Check(det) else 0
-    cdef unsigned char* d = <unsigned char*>array_data(det, cnp.NPY_UINT8, 2, -1, "det")
-    cdef const unsigned char* s1 = <const unsigned char*>array_data(single, cnp.NPY_UINT8, 2, n,
-                                                                    "single")
-    cdef const unsigned char* s2 = NULL
-    cdef const float* m = <const float*>array_data(noise_mw, cnp.NPY_FLOAT32, 2, n, "noise_mw")
-    cdef Py_ssize_t n_sweeps = rows(det)
-    if second is not None:
-        s2 = <const unsigned char*>array_data(second, cnp.NPY_UINT8, 2, n, "second")
-        if rows(second) != n_sweeps:
-            raise ValueError("second must have the shape of det")
-    if rows(single) != n_sweeps or rows(noise_mw) != n_sweeps:
-        raise ValueError("single, noise_mw and det must have the same shape")
+    cdef Reads r
+    read_args(&r, det, single, second, noise_mw)
+    cdef Py_ssize_t n = r.n
     if max_cells < 1:
         raise ValueError("max_cells must be at least 1")
     if n == 0:
@@ -693,12 +708,65 @@ def clear_wide_pieces(det, single, second, noise_mw, double alpha, Py_ssize_t ma
     cdef Py_ssize_t k, i, cleared = 0
     cdef float a = <float>alpha
     with nogil:
-        for k in range(n_sweeps):
+        for k in range(r.n_sweeps):
             for i in range(n):
                 wide[i] = 0
-            mark_wide_runs(s1 + k * n, m + k * n, a, n, max_cells, wide)
-            if s2 != NULL:
-                mark_wide_runs(s2 + k * n, m + k * n, a, n, max_cells, wide)
-            cleared += clear_pieces(d + k * n, wide, n, max_cells)
+            mark_wide_runs(r.single + k * n, r.noise + k * n, a, n, max_cells, wide)
+            if r.second != NULL:
+                mark_wide_runs(r.second + k * n, r.noise + k * n, a, n, max_cells, wide)
+            cleared += clear_pieces(r.det + k * n, wide, n, max_cells)
     free(wide)
+    return cleared
+
+
+cdef Py_ssize_t hot_between(const unsigned char* codes, const float* noise, float a,
+                            Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t i, count = 0
+    for i in range(lo, hi):
+        count += hot_at(codes, noise, a, i)
+    return count
+
+
+cdef bint speckled_around(const unsigned char* codes, const float* noise, float a, Py_ssize_t n,
+                          Py_ssize_t first, Py_ssize_t last, Py_ssize_t reach,
+                          Py_ssize_t min_hot) noexcept nogil:
+    """At least min_hot hot cells of the read within reach cells of the run first..last, the
+    run and a cell either side left out."""
+    cdef Py_ssize_t lo = max(0, first - reach), hi = min(n, last + 1 + reach)
+    return (hot_between(codes, noise, a, lo, max(lo, first - 1))
+            + hot_between(codes, noise, a, min(hi, last + 2), hi)) >= min_hot
+
+
+def clear_speckled_pieces(det, single, second, noise_mw, double alpha, Py_ssize_t max_cells,
+                          Py_ssize_t reach, Py_ssize_t min_hot):
+    """straja.detect.pipeline's speckled_frame_pieces cleared from det, in place (its arguments
+    as clear_wide_pieces'; reach and min_hot as speckled_frame_pieces'): a run of held
+    detections at most max_cells wide with at least min_hot other hot cells within reach cells
+    in one of its reads. Returns the detected cells cleared."""
+    cdef Reads r
+    read_args(&r, det, single, second, noise_mw)
+    cdef Py_ssize_t n = r.n
+    if max_cells < 1 or reach < 0:
+        raise ValueError("max_cells must be at least 1 and reach at least 0")
+    cdef Py_ssize_t k, i, start, j, o, cleared = 0
+    cdef float a = <float>alpha
+    with nogil:
+        for k in range(r.n_sweeps):
+            o = k * n
+            i = 0
+            while i < n:
+                if not r.det[o + i]:
+                    i += 1
+                    continue
+                start = i
+                while i < n and r.det[o + i]:
+                    i += 1
+                if i - start <= max_cells and (
+                        speckled_around(r.single + o, r.noise + o, a, n, start, i - 1, reach,
+                                        min_hot)
+                        or (r.second != NULL and speckled_around(r.second + o, r.noise + o, a, n,
+                                                                 start, i - 1, reach, min_hot))):
+                    for j in range(start, i):
+                        r.det[o + j] = 0
+                    cleared += i - start
     return cleared

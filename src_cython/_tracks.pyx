@@ -351,3 +351,94 @@ cdef class Tracker:
             if t.level_db == t.level_db:
                 t.level_jump_sq_db2 += (level_db - t.level_db) * (level_db - t.level_db)
             t.level_db = level_db
+
+
+cdef inline int by_int(long long x, long long y) noexcept nogil:
+    return (x > y) - (x < y)
+
+
+cdef inline int by_float(double x, double y) noexcept nogil:
+    """NumPy's sort order of floats: NaN after every number, NaNs equal, -0 equal to 0."""
+    if x < y:
+        return -1
+    if x > y:
+        return 1
+    return (x != x) - (y != y)
+
+
+cdef int burst_order(const Burst* x, const Burst* y) noexcept nogil:
+    """np.sort(order="t_start_us")'s comparison of two BURST records: t_start_us, then the
+    other fields in the dtype's order (NumPy breaks ties so), read as the struct's runs of
+    one type: 2 long long, 5 int, 3 float, 2 double (each at its natural alignment in the
+    64-byte record: the compiler's packed-member warnings do not apply)."""
+    cdef const long long* xl = &x.t_start_us
+    cdef const long long* yl = &y.t_start_us
+    cdef const int* xi = &x.bin_lo
+    cdef const int* yi = &y.bin_lo
+    cdef const float* xf = &x.peak_mw
+    cdef const float* yf = &y.peak_mw
+    cdef const double* xd = &x.centre_khz
+    cdef const double* yd = &y.centre_khz
+    cdef int k, c = 0
+    for k in range(2):
+        c = by_int(xl[k], yl[k]) if c == 0 else c
+    for k in range(5):
+        c = by_int(xi[k], yi[k]) if c == 0 else c
+    for k in range(3):
+        c = by_float(xf[k], yf[k]) if c == 0 else c
+    for k in range(2):
+        c = by_float(xd[k], yd[k]) if c == 0 else c
+    return c
+
+
+cdef void merge_sort(Burst* a, Burst* tmp, Py_ssize_t n) noexcept nogil:
+    """Bottom-up merge sort of n records by burst_order; stable (equal records keep their
+    order). tmp holds n records."""
+    cdef Py_ssize_t width = 1, lo, mid, hi, i, j, k
+    cdef Burst* src = a
+    cdef Burst* dst = tmp
+    cdef Burst* swap
+    while width < n:
+        lo = 0
+        while lo < n:
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                if burst_order(&src[j], &src[i]) < 0:
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            memcpy(&dst[k], &src[i], (mid - i) * sizeof(Burst))
+            memcpy(&dst[k + mid - i], &src[j], (hi - j) * sizeof(Burst))
+            lo = hi
+        src, dst = dst, src
+        width *= 2
+    if src != a:
+        memcpy(a, src, n * sizeof(Burst))
+
+
+def in_start_order(bursts):
+    """bursts (BURST_DTYPE) in the order np.sort(bursts, order="t_start_us", kind="stable")
+    gives (ties broken by the later fields in turn, equal records as they came): bursts itself
+    when already so (the usual batch: bursts close in end order, most one a sweep), else a
+    sorted copy. Tracker.process associates in start order."""
+    cdef const Burst* b = <const Burst*>record_data(bursts, BURST_DTYPE, "bursts")
+    cdef Py_ssize_t i = 1, n = rows(bursts)
+    while i < n and burst_order(&b[i - 1], &b[i]) <= 0:
+        i += 1
+    if i >= n:
+        return bursts
+    out = np.empty(n, BURST_DTYPE)
+    cdef Burst* o = <Burst*>cnp.PyArray_DATA(<cnp.ndarray>out)
+    cdef Burst* tmp = <Burst*>malloc(n * sizeof(Burst))
+    if tmp == NULL:
+        raise MemoryError()
+    memcpy(o, b, n * sizeof(Burst))
+    with nogil:
+        merge_sort(o, tmp, n)
+    free(tmp)
+    return out

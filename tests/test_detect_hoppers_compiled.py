@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from straja import _detect_sweep, protocol
-from straja._detect_hoppers import clear_wide_pieces, poisson_tail
+from straja._detect_hoppers import clear_speckled_pieces, clear_wide_pieces, poisson_tail
 from straja.detect import hoppers as hp
 from straja.detect import stats
 from straja.detect import pipeline as pl
@@ -204,19 +204,75 @@ def test_clear_wide_pieces_matches_on_a_busy_band(monkeypatch):
     assert len(calls) > 20 and len(checked_ok) == len(calls) and sum(checked_ok) > 0
 
 
-def test_clear_wide_pieces_refuses_bad_arguments():
+@pytest.mark.parametrize("clear, rest", [(clear_wide_pieces, (1.4, 3)),
+                                         (clear_speckled_pieces, (1.4, 3, 8, 3))])
+def test_clear_pieces_refuse_bad_arguments(clear, rest):
     det = np.zeros((2, 8), np.uint8)
     codes = np.zeros((2, 8), np.uint8)
     noise = np.ones((2, 8), np.float32)
     for args, error in [((det.astype(bool), codes, None, noise), TypeError),
                         ((det, codes[:1], None, noise), ValueError),
                         ((det, codes, codes[:, :4].copy(), noise), ValueError),
+                        ((det, codes, codes[:1].copy(), noise), ValueError),
                         ((det, codes, None, noise.astype(np.float64)), TypeError),
                         ((det, codes, None, noise[:, ::2]), ValueError)]:
         with pytest.raises(error):
-            clear_wide_pieces(*args, 1.4, 3)
-    with pytest.raises(ValueError):
-        clear_wide_pieces(det, codes, None, noise, 1.4, 0)
+            clear(*args, *rest)
+    with pytest.raises(ValueError):  # max_cells 0
+        clear(det, codes, None, noise, 1.4, 0, *rest[2:])
+    if clear is clear_speckled_pieces:
+        with pytest.raises(ValueError):  # a negative reach
+            clear(det, codes, None, noise, 1.4, 3, -1, 3)
+
+
+def check_clear_speckled_pieces(det, single, second, noise, alpha, max_cells, reach, min_hot):
+    reads = (single,) if second is None else (single, second)
+    pieces = pl.speckled_frame_pieces(det != 0, [CODE_MW[codes] > alpha * noise
+                                                 for codes in reads], max_cells, reach, min_hot)
+    want = det.copy()
+    want[pieces] = 0
+    got = det.copy()
+    assert clear_speckled_pieces(got, single, second, noise, alpha, max_cells, reach,
+                                 min_hot) == pieces.sum()
+    np.testing.assert_array_equal(got, want)
+    return int(pieces.sum())
+
+
+@pytest.mark.parametrize("n_bins", [1, 2, 5, 17, 64, 200])
+def test_clear_speckled_pieces_matches_the_reference(n_bins):
+    """Random reads and detections: pieces of every width near the row's ends, reaches from 0
+    to past the row, reads at the threshold; one read or two."""
+    rng = np.random.default_rng(100 + n_bins)
+    cleared = kept = 0
+    for trial in range(80):
+        shape = (int(rng.integers(1, 5)), n_bins)
+        noise = np.full(shape, CODE_MW[100], np.float32)
+        level = rng.choice([90, 100, 101, 102, 130], size=(2,) + shape, p=[.3, .2, .1, .1, .3])
+        single, second = level.astype(np.uint8)
+        det = (rng.random(shape) < rng.choice([0.05, 0.2, 0.6])).astype(np.uint8)
+        n = check_clear_speckled_pieces(det, single, None if trial % 3 else second,
+                                        noise * np.float32(rng.choice([1.0, 1.4])), 1.2,
+                                        int(rng.integers(1, 6)), int(rng.integers(0, 12)),
+                                        int(rng.integers(1, 5)))
+        cleared += n
+        kept += int((det != 0).sum()) - n
+    assert n_bins < 5 or (cleared and kept)  # pieces both cleared and kept
+
+
+def test_clear_speckled_pieces_matches_on_a_busy_band(monkeypatch):
+    """Every call the pipeline makes in a scene of 40 MHz access points, checked against the
+    reference as it runs."""
+    calls = []
+
+    def checked(det, single, second, noise, alpha, max_cells, reach, min_hot):
+        calls.append(check_clear_speckled_pieces(det, single, second, noise, alpha, max_cells,
+                                                 reach, min_hot))
+        return clear_speckled_pieces(det, single, second, noise, alpha, max_cells, reach,
+                                     min_hot)
+    monkeypatch.setattr(pl, "clear_speckled_pieces", checked)
+    run_session(load_scene(SCENES / "busy_24ghz_background.toml"), "n1", 8.0, seed=4,
+                detect=EVAL_DETECT)
+    assert len(calls) > 20 and sum(calls) > 0
 
 
 def test_straddle_is_nan_for_tracks_on_a_channel_and_measured_between_two():

@@ -476,3 +476,24 @@ NARROW = dict(bandwidth_khz=1_325.0, interval_us=300_000.0, interval_cv=1.0)
 def test_classifier_for_scanned_hoppers(family, scan, kw):
     got, _, reason = classify.classify_one(feature(**kw), scan)
     assert got == family, reason
+
+
+def test_in_start_order_is_numpys_sort_ties_included():
+    """Random batches with ties in t_start_us and in the later fields (NaN, -0 and 0 among
+    the floats, whole records repeated): the order np.sort(order="t_start_us", kind="stable")
+    gives, equal records kept as they came; a batch already in order is returned itself."""
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        n = int(rng.integers(0, 70))
+        b = np.zeros(n, tracks.BURST)
+        for name in tracks.BURST.names:
+            pool = ([0.0, -0.0, 1.5, np.nan, 2.0] if b.dtype[name].kind == "f"
+                    else [0, 1, 2, 40])
+            b[name] = rng.choice(pool[:int(rng.integers(1, len(pool) + 1))], n)
+        b["t_start_us"] = rng.integers(0, 1 + int(rng.integers(0, 6)), n)
+        if n > 2:
+            b[n // 2] = b[0]  # a whole record twice
+        got = tracks._tracks.in_start_order(b)
+        want = np.sort(b, order="t_start_us", kind="stable")
+        assert got.tobytes() == want.tobytes()  # (-0 and 0 tell equal records' order apart)
+        assert tracks._tracks.in_start_order(want) is want

@@ -22,6 +22,7 @@ import numpy as np
 
 from straja import _track_features, rf
 from straja._detect_busy import BusyCells
+from straja._detect_hoppers import clear_speckled_pieces
 from straja._detect_split import SteadinessSplit
 from straja._detect_sweep import SweepStages
 from straja.detect import cfar
@@ -31,7 +32,7 @@ from straja.detect.classify import (CLASSES, NO_STRADDLE, RESOLVED_PERIOD_US, ST
                                     STRADDLE, WIDE_KHZ, Scan, band, band_hopper,
                                     classify_rows, hopper_told, ieee_div)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
-from straja.detect.noise import NoiseFloor, codes_to_mw, floor_alpha
+from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, STATES, Tracker, TrackerConfig
 from straja.protocol import FLAG_INTERLEAVED, read_positions
 
@@ -302,10 +303,8 @@ class Pipeline:
             else:
                 cut = None
             if self._hoppers is not None and single is not None and n_det:
-                reads = [single] if second is None else [single, second]
-                det[speckled_frame_pieces(det != 0, [codes_to_mw(r) > self._floor_alpha * noise
-                                                     for r in reads], self._hit_cells,
-                                              self._frame_cells)] = 0
+                clear_speckled_pieces(det, single, second, noise, self._floor_alpha,
+                                      self._hit_cells, self._frame_cells, FRAME_MIN_HOT)
             bursts = self.bursts.process(det, power, t_us, duration_us, cut)
         if self.noise is None:
             noise = None
@@ -582,7 +581,8 @@ def speckled_frame_pieces(held: np.ndarray, hot_reads: list, max_cells: int,
     """The held pieces (runs of held cells at most max_cells wide) with at least min_hot other
     hot cells within `reach` cells either side in one of their single reads (hot_reads, bool
     like held), the piece's own run and a cell either side left out: a wide frame read under
-    frequency-selective fading, lit in scattered cells (FRAME_*)."""
+    frequency-selective fading, lit in scattered cells (FRAME_*). The NumPy reference of
+    straja._detect_hoppers.clear_speckled_pieces, which the pipeline runs."""
     out = np.zeros(held.shape, bool)
     for row, col_lo, col_hi in _narrow_runs(held, max_cells):
         lo, hi = max(0, col_lo - reach), min(held.shape[1], col_hi + 1 + reach)

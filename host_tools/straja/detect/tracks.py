@@ -84,7 +84,7 @@ class Tracker:
             written, _ = self._kernel.process(self._none, int(t_now_us), self._events)
             return copy_records(self._events[:written])
         # association runs in start order (bursts close in end order)
-        feed = bursts if bursts.size == 1 else np.sort(bursts, order="t_start_us", kind="stable")
+        feed = _tracks.in_start_order(bursts)
         parts, pos = [], 0
         while True:
             written, used = self._kernel.process(feed[pos:], int(t_now_us), self._events)
