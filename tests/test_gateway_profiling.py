@@ -251,11 +251,11 @@ def test_no_profile_where_none_is_finer_or_the_node_would_refuse_its_sweep():
     for inf, plan, lo in ((info, fine, 5_735_000), (info, slow, 5_735_000),
                           (untuned, NORMAL, 5_735_000), (info, NORMAL, 5_645_000)):
         profiler = VideoProfiler()
-        assert profiler.ask("T1", lo, lo + 20_000, 1, -80.0, inf, plan, PORT, 0) is None
+        assert profiler.ask("T1", lo, lo + 20_000, 1, inf, plan, PORT, 0) is None
         assert not profiler.pending
     profiler = VideoProfiler()
-    assert profiler.ask("T1", 5_735_000, 5_755_000, 1, -80.0, info, NORMAL, PORT, 0) is not None
-    assert profiler.ask("T2", 5_835_000, 5_855_000, 1, -80.0, info, NORMAL, PORT, 0) is None
+    assert profiler.ask("T1", 5_735_000, 5_755_000, 1, info, NORMAL, PORT, 0) is not None
+    assert profiler.ask("T2", 5_835_000, 5_855_000, 1, info, NORMAL, PORT, 0) is None
     assert profiler.pending[1].track_id == "T1"
 
 
@@ -310,8 +310,8 @@ def test_a_coarse_scan_adds_no_reading_past_the_profiles_reach():
     for _ in range(FLOOR_SWEEPS):
         node.plan = coarse
         profiler.normal_sweep(NODE, node.sweep_body(3.0)[1])
-    assert profiler.ask("T1", 5_735_000, 5_755_000, NODE, -80.0, {"front_ends": [FRONT_END]},
-                        coarse, PORT, 0) is not None
+    assert profiler.ask("T1", 5_735_000, 5_755_000, NODE, {"front_ends": [FRONT_END]}, coarse,
+                        PORT, 0) is not None
     node.plan = [profiler.pending[NODE].entry]
     assert profiler.profile_sweep(NODE, node.sweep_body(3.5)[1], FILTER_KHZ) is None
     done = profiler.profile_sweep(NODE, node.sweep_body(4.0)[1], FILTER_KHZ)
@@ -390,38 +390,19 @@ def test_the_nodes_asked_are_kept_while_the_alert_stands():
     info = {"front_ends": [FRONT_END]}
     profiler = VideoProfiler()
 
-    def ask(node_id, track_id="T1", dbm=-80.0):
-        return profiler.ask(track_id, 5_735_000, 5_755_000, node_id, dbm, info, NORMAL, PORT, 0)
+    def ask(node_id, track_id="T1"):
+        return profiler.ask(track_id, 5_735_000, 5_755_000, node_id, info, NORMAL, PORT, 0)
 
     assert ask(1) is not None and ask(2) is None  # one node at a time
-    assert profiler.refused(1).family == "unknown" and profiler.untold == {"T1": ((1, -80.0),)}
+    assert profiler.refused(1).family == "unknown" and profiler.untold == {"T1": (1,)}
     assert ask(1) is None and ask(2) is not None
     profiler.refused(2)
-    assert profiler.untold == {"T1": ((1, -80.0), (2, -80.0))} and ask(3) is not None
+    assert profiler.untold == {"T1": (1, 2)} and ask(3) is not None
     profiler._end(3, "ofdm_video", "told")
     assert not profiler.untold
-    assert ask(1, "T2") is not None and profiler.refused(1)
-    assert profiler.untold == {"T2": ((1, -80.0),)}
+    assert ask(1, "T2") is not None and profiler.refused(1) and profiler.untold == {"T2": (1,)}
     profiler.alert_cleared("T2")
     assert not profiler.untold
-
-
-def test_a_node_that_could_not_tell_is_asked_again_once_it_reads_the_track_stronger():
-    """A node whose profile of a track near the floor could not tell is asked again once it
-    reads the track REASK_DB stronger (its profile's sides, where the families differ, then out
-    of the floor), not before; the re-asked level is the one it must beat next."""
-    from straja.gateway.profiling import REASK_DB, VideoProfiler
-    info = {"front_ends": [FRONT_END]}
-    profiler = VideoProfiler()
-
-    def ask(dbm):
-        return profiler.ask("T1", 5_735_000, 5_755_000, 1, dbm, info, NORMAL, PORT, 0)
-
-    assert ask(-90.0) is not None and profiler.refused(1).family == "unknown"
-    assert ask(-90.0 + REASK_DB - 0.5) is None
-    assert ask(-90.0 + REASK_DB) is not None and profiler.refused(1).family == "unknown"
-    assert profiler.untold == {"T1": ((1, -90.0 + REASK_DB),)}
-    assert ask(-89.0 + REASK_DB) is None
 
 
 def test_video_inside_a_busy_wide_access_point_is_told_by_the_node_beside_it():

@@ -325,8 +325,7 @@ class Pipeline:
         """A raised 5.8 GHz video alert (or its track, whose profile the nodes asked so far could
         not tell): its channel's profile asked of the strongest node seeing it that can read one
         (gateway/profiling.py): one whose normal plan is known (to go back to), that no focus
-        plan narrows and that was not asked before (or could not tell at a reading REASK_DB
-        weaker)."""
+        plan narrows and that was not asked before."""
         if not (self.cfg.alerts.video_profile and wants_profile(alert.family, alert.lo_khz,
                                                                  alert.hi_khz)):
             return
@@ -337,8 +336,8 @@ class Pipeline:
                 continue
             info = self.nodes[node_id].info or {}
             command = self.profiler.ask(alert.track_id, alert.lo_khz, alert.hi_khz, node_id,
-                                        seen.dbm, info, self.planner.base_plan(node_id, info),
-                                        port, alert.t_ns)
+                                        info, self.planner.base_plan(node_id, info), port,
+                                        alert.t_ns)
             if command is not None:
                 out.commands.append(command)
                 return

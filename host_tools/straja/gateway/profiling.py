@@ -27,10 +27,7 @@ case; the temporary plan also lapses by itself.
 A track is asked at its alert's raise, of one node at a time. A node that cannot tell (an access
 point beside it whose frames scatter its readings: ocusync_10_beside_busy_5ghz_ap) passes the
 question to the next strongest node seeing the track that can read a profile, at once or when one
-comes to see it (the alert's updates), while the alert stands (`untold`); a node is asked again
-only once it reads the track REASK_DB stronger than when it could not tell (a video first seen
-near the floor, where FM's skirt and OFDM's flat top, which differ 4-10 dB down their sides, are
-both lost under it: two_drones' DJI at 0.5 dB over the noise "fits both"); a weaker
+comes to see it (the alert's updates), each node once, while the alert stands (`untold`); a weaker
 node's profile is still told (10 MHz of OFDM 6 dB over the floor: a third of the trials, never the
 wrong family; docs/detection.md). Only a node whose normal plan is known (its `get plan` reply:
 the plan to send back), that no focus plan narrows (adaptive scanning) and that reads no other
@@ -68,10 +65,6 @@ FLOOR_SWEEPS = 4                 # normal sweeps whose median reading is the flo
 # sweep; a busy access point 4-6 dB with its traffic, measured: docs/detection.md).
 HOT_DB = 3.0
 SWING_DB = 3.0
-# A node that could not tell is asked again once it reads the track this much stronger: the
-# profile's sides, where the families differ (20 MHz of FM reads -10 dB 15 MHz off its centre,
-# OFDM -6 dB), rise as far out of the floor (docs/detection.md, "Video profile").
-REASK_DB = 6.0
 
 
 class _Pending(NamedTuple):
@@ -80,8 +73,7 @@ class _Pending(NamedTuple):
     entry: dict                  # the profile's plan entry
     deadline_ns: int
     reads: list                  # the profile sweeps' held codes so far
-    asked: tuple                 # (node id, dBm it read the track at) of the nodes asked this
-                                 # track's profile so far, this one last
+    asked: tuple                 # the nodes asked this track's profile so far, this one last
 
 
 class Profiled(NamedTuple):
@@ -148,9 +140,8 @@ class VideoProfiler:
         # their readings are looked at only when a profile comes (a median of every sweep of
         # every front end was the largest cost of a sweep in the gateway)
         self._floors: dict[tuple[int, int], deque[Sweep]] = {}
-        # track id -> (node id, dBm) of the nodes asked its profile, none of which could tell:
-        # the next node seeing it is asked, or one of them REASK_DB stronger (until its alert
-        # clears, `alert_cleared`)
+        # track id -> the nodes asked its profile, none of which could tell: the next node
+        # seeing it is asked (until its alert clears, `alert_cleared`)
         self.untold: dict[str, tuple] = {}
 
     # -- the node's normal sweeps: its floor ----------------------------------------------
@@ -188,21 +179,19 @@ class VideoProfiler:
             del self._floors[key]
 
     # -- asking --------------------------------------------------------------------------------
-    def ask(self, track_id: str, lo_khz: int, hi_khz: int, node_id: int, dbm: float,
-            info: dict, base_plan: list, port: str, now_ns: int) -> NodeCommand | None:
+    def ask(self, track_id: str, lo_khz: int, hi_khz: int, node_id: int, info: dict,
+            base_plan: list, port: str, now_ns: int) -> NodeCommand | None:
         """The temporary plan that reads the profile of [lo_khz, hi_khz] on node_id's front end
-        covering it (dbm: the node's reading of the track; base_plan: the plan the node runs,
-        sent with the profile's entry in it; now_ns: the gateway's time, from which the
-        profile's wait runs); None if the node could not tell this track's profile at a
-        reading less than REASK_DB weaker, reads a profile, another node reads this track's,
+        covering it (base_plan: the plan the node runs, sent with the profile's entry in it;
+        now_ns: the gateway's time, from which the profile's wait runs); None if the node was
+        asked this track's profile before, reads a profile, another node reads this track's,
         the node reads the channel finely already, or would refuse the sweep."""
         asked = self.untold.get(track_id, ())
-        if node_id in self.pending \
-                or any(n == node_id and dbm < at + REASK_DB for n, at in asked) \
+        if node_id in self.pending or node_id in asked \
                 or any(p.track_id == track_id for p in self.pending.values()):
             return None
         pending = self._pending(track_id, lo_khz, hi_khz, info, base_plan, now_ns,
-                                (*[a for a in asked if a[0] != node_id], (node_id, dbm)))
+                                (*asked, node_id))
         if pending is None:
             return None
         self.pending[node_id] = pending
