@@ -385,9 +385,9 @@ def test_a_drone_pausing_for_less_than_the_track_timeout_is_one_alert():
 
 
 def test_a_link_renamed_by_the_core_stays_one_alert():
-    """ELRS at 200 Hz is first named a LoRa hopper, then a GFSK one as repeats accumulate: one
-    alert, renamed once GFSK is told in more sweeps than LoRa was; video at the same time on
-    another band is another alert."""
+    """A link first named a LoRa hopper, then a GFSK one as evidence accumulates (Crossfire
+    among US915 devices): one alert, renamed once GFSK is told in more sweeps than LoRa was;
+    video at the same time on another band is another alert."""
     from straja.gateway.alerts import Alerts
     from straja.gateway.detector import Observation
     from straja.gateway.fusion import Fusion

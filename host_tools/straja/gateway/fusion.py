@@ -1,8 +1,9 @@
 """Fusion: observations from several nodes that are one emitter become one track.
 
 Two observations are the same emitter when they are of the same link (video, or a hopping
-control link: the core may rename an emitter's family within one, e.g. ELRS at 200 Hz first named
-LoRa then GFSK as the evidence grows; the track is named by its evidence, Track.told), overlap in
+control link: the core may rename an emitter's family within one as the evidence grows, e.g.
+Crossfire among US915 devices first named LoRa then GFSK; a control link's track is named by the
+family told in the most sweeps, Track.told), overlap in
 frequency (more than an edge: adjacent video channels meet at one; a hopper's extent is the
 span of channels it was seen on), and the emitter was seen
 (again) within `track_timeout_s` of the track's last observation: a drone that pauses for less
@@ -176,8 +177,9 @@ class Fusion:
             # sweep in which a node's core named a confirmed track, and a link's hits are split
             # over several core tracks (each a part of its hop set, among other devices'
             # channels), so one track named otherwise now and then does not rename it, while an
-            # early name told on a link's first hits (ELRS at 200 Hz first named LoRa, then
-            # GFSK) is outvoted as the other name is told in more sweeps (docs/gateway.md)
+            # early name told on a link's first hits (Crossfire among US915 devices first named
+            # LoRa, then GFSK) is outvoted as the other name is told in more sweeps
+            # (docs/gateway.md)
             told = track.told
             told[obs.family] += 1
             if told[obs.family] > told[track.family] and not track.named:
