@@ -385,23 +385,51 @@ def test_a_drone_pausing_for_less_than_the_track_timeout_is_one_alert():
 
 
 def test_a_link_renamed_by_the_core_stays_one_alert():
-    """ELRS at 200 Hz is first named a LoRa hopper, then a GFSK one as repeats accumulate: one
-    alert, updated with the new name; video at the same time on another band is another alert."""
+    """A link first named a LoRa hopper, then a GFSK one as evidence accumulates (Crossfire
+    among US915 devices): one alert, renamed once GFSK is told in more sweeps than LoRa was;
+    video at the same time on another band is another alert."""
     from straja.gateway.alerts import Alerts
     from straja.gateway.detector import Observation
     from straja.gateway.fusion import Fusion
 
     cfg = config.GatewayConfig()
     fusion, alerts = Fusion(cfg.fusion), Alerts(cfg.alerts, cfg.fusion.trend_db)
-    events = []
-    for i, family in enumerate(["lora_fhss"] * 3 + ["gfsk_fhss"] * 3):
+    events, names = [], []
+    for i, family in enumerate(["lora_fhss"] * 3 + ["gfsk_fhss"] * 4):
         for obs in (Observation(1, family, T0 + i * S, 863_000 + i * 500, 868_000, -80.0),
                     Observation(1, "analog_fm_video", T0 + i * S, 5_790_000, 5_810_000, -70.0)):
-            events += alerts.track_updated(fusion.observe(obs)[0], obs.t_ns)
+            track = fusion.observe(obs)[0]
+            events += alerts.track_updated(track, obs.t_ns)
+        names.append(fusion.tracks[0].family)
+    assert names == ["lora_fhss"] * 6 + ["gfsk_fhss"]  # a tie keeps the name
     raised = kinds(events, ev.AlertRaised)
     assert sorted(a.family for a in raised) == ["analog_fm_video", "lora_fhss"]
     renamed = [u for u in kinds(events, ev.AlertUpdated) if u.family == "gfsk_fhss"]
     assert renamed and {u.alert_id for u in renamed} == {raised[0].alert_id}
+
+
+def test_a_control_link_is_named_by_its_most_told_family_video_by_its_latest():
+    """A control link's hits split over several core tracks (ELRS EU868 among LoRaWAN devices):
+    one of them named GFSK now and then does not rename the link, nor do held observations (the
+    classifier did not vouch for them); video takes the core's latest name (its profile names
+    it for good: Fusion.name)."""
+    from straja.gateway.detector import Observation
+    from straja.gateway.fusion import Fusion
+
+    fusion = Fusion(config.GatewayConfig().fusion)
+    link = []
+    for i in range(12):
+        family = "gfsk_fhss" if i % 3 == 2 else "lora_fhss"
+        fusion.observe(Observation(1 + i % 2, family, T0 + i * S // 10, 866_000, 869_000, -80.0))
+        link.append(fusion.tracks[0].family)
+    assert set(link) == {"lora_fhss"} and fusion.tracks[0].told == {"lora_fhss": 8, "gfsk_fhss": 4}
+    for i in range(12, 22):  # held GFSK names: 8 to 4 still
+        fusion.observe(Observation(1, "gfsk_fhss", T0 + i * S // 10, 866_000, 869_000, -80.0,
+                                   held=True))
+    assert fusion.tracks[0].family == "lora_fhss"
+    for family in ("analog_fm_video", "analog_fm_video", "ofdm_video"):
+        track, _ = fusion.observe(Observation(1, family, T0 + 3 * S, 5_790_000, 5_810_000, -70.0))
+    assert track.family == "ofdm_video" and not track.told
 
 
 def test_track_trend_follows_each_nodes_power_over_the_window():

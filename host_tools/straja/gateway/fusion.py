@@ -1,8 +1,9 @@
 """Fusion: observations from several nodes that are one emitter become one track.
 
 Two observations are the same emitter when they are of the same link (video, or a hopping
-control link: the core may rename an emitter's family within one, e.g. ELRS at 200 Hz first named
-LoRa then GFSK as the evidence grows; the track takes the latest name), overlap in
+control link: the core may rename an emitter's family within one as the evidence grows, e.g.
+Crossfire among US915 devices first named LoRa then GFSK; a control link's track is named by the
+family told in the most sweeps, Track.told), overlap in
 frequency (more than an edge: adjacent video channels meet at one; a hopper's extent is the
 span of channels it was seen on), and the emitter was seen
 (again) within `track_timeout_s` of the track's last observation: a drone that pauses for less
@@ -93,6 +94,9 @@ class Track:
     hits: int = 0
     nodes: dict[int, NodeSeen] = field(default_factory=dict)
     families: set[str] = field(default_factory=set)  # every name the core (or named) gave it
+    # a control link's observations per family (held ones not: the classifier did not vouch
+    # for them); its family is the most told, kept on a tie (Fusion._add)
+    told: collections.Counter = field(default_factory=collections.Counter)
     # a family told by a finer test than the core's (a video profile, gateway/profiling.py):
     # kept whatever later observations are named
     named: str = ""
@@ -165,8 +169,21 @@ class Fusion:
     def _add(self, track: Track, obs: Observation) -> None:
         track.hits += 1
         track.families.add(obs.family)
-        if obs.t_ns >= track.last_ns:
-            track.family = track.named or obs.family
+        if LINK.get(obs.family) != "control link":
+            if obs.t_ns >= track.last_ns:
+                track.family = track.named or obs.family
+        elif not obs.held:
+            # a control link is named by its evidence, not its latest observation: each is a
+            # sweep in which a node's core named a confirmed track, and a link's hits are split
+            # over several core tracks (each a part of its hop set, among other devices'
+            # channels), so one track named otherwise now and then does not rename it, while an
+            # early name told on a link's first hits (Crossfire among US915 devices first named
+            # LoRa, then GFSK) is outvoted as the other name is told in more sweeps
+            # (docs/gateway.md)
+            told = track.told
+            told[obs.family] += 1
+            if told[obs.family] > told[track.family] and not track.named:
+                track.family = obs.family
         track.first_ns = min(track.first_ns, obs.t_ns)
         track.last_ns = max(track.last_ns, obs.t_ns)
         node, kept = obs.node_id, track.kept
