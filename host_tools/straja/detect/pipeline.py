@@ -596,20 +596,14 @@ def speckled_frame_pieces(held: np.ndarray, hot_reads: list, max_cells: int,
 
 
 def _narrow_runs(cells: np.ndarray, max_cells: int) -> list[tuple[int, int, int]]:
-    """(row, first, last) of the runs of cells (bool, (n_sweeps, n_bins)) at most max_cells wide."""
-    runs = []
-    for row in range(cells.shape[0]):
-        cols = np.flatnonzero(cells[row]).tolist()
-        start = prev = None
-        for c in cols + [None]:
-            if start is not None and (c is None or c != prev + 1):
-                if prev - start + 1 <= max_cells:
-                    runs.append((row, start, prev))
-                start = None
-            if c is not None and start is None:
-                start = c
-            prev = c
-    return runs
+    """(row, first, last) of the runs of cells (bool, (n_sweeps, n_bins)) at most max_cells
+    wide, in row order (the runs of _run_labels)."""
+    labels = _run_labels(cells)
+    ids, first, widths = np.unique(labels.ravel(), return_index=True, return_counts=True)
+    keep = (ids > 0) & (widths <= max_cells)
+    row_len = labels.shape[1]
+    return [(i // row_len, i % row_len, i % row_len + n - 1)
+            for i, n in zip(first[keep].tolist(), widths[keep].tolist())]
 
 
 def steadiness_split(n_bins: int) -> SteadinessSplit:
