@@ -23,6 +23,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from straja.argtypes import non_negative_float, positive_int
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -60,10 +62,10 @@ def start(host_tools: str | None, counts: list[int], video_of_16: int,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old", help="the other tree's host_tools folder")
-    ap.add_argument("--nodes", type=int, nargs="+", default=[16, 64])
-    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--nodes", type=positive_int, nargs="+", default=[16, 64])
+    ap.add_argument("--rounds", type=positive_int, default=40)
     ap.add_argument("--video-of-16", type=int, default=6, choices=range(17), metavar="0-16")
-    ap.add_argument("--scene-seconds", type=float, default=0.0,
+    ap.add_argument("--scene-seconds", type=non_negative_float, default=0.0,
                     help="the emitters case (bench_gateway.scene_fleet) of this many seconds")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()

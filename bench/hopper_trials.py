@@ -12,6 +12,7 @@ Not run by run_all.py (not a bench_*.py): a tool for changes to the band hopper.
 import argparse
 import math
 
+from straja.argtypes import non_negative_int, positive_int
 from straja.eval.trials import Family, Trial, run_trial
 
 HORIZON_S = 2.5
@@ -28,11 +29,14 @@ FAMILIES = {f.name: f for f in (
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("n", nargs="?", type=int, default=20)
+    ap.add_argument("n", nargs="?", type=positive_int, default=20)
     ap.add_argument("snr_db", nargs="?", type=float, default=10.0)
-    ap.add_argument("first", nargs="?", type=int, default=1000)
+    ap.add_argument("first", nargs="?", type=non_negative_int, default=1000)
     ap.add_argument("--family", default=",".join(FAMILIES))
     args = ap.parse_args()
+    unknown = set(args.family.split(",")) - set(FAMILIES)
+    if unknown:
+        ap.error(f"--family: unknown {sorted(unknown)} (known: {','.join(FAMILIES)})")
     for name in args.family.split(","):
         fam = FAMILIES[name]
         outcomes = [run_trial(Trial(fam, args.first + i, args.snr_db), HORIZON_S)[0]
