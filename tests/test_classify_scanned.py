@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from straja.detect import pipeline as core
-from straja.detect.classify import Scan, _fewest_channels_p, classify_one
+from straja.detect.classify import Scan, classify_one
 from straja.detect.tracks import FEATURES
 from straja.detect.noise import codes_to_mw
 from straja.eval.evaluate import EVAL_DETECT, _background_scene
@@ -123,7 +123,6 @@ def _hopper(**fields):
 
 
 SUBG = Scan(step_khz=1031.0, period_us=51_000.0, sweep_us=51_000.0)
-HELD_2G4 = Scan(step_khz=1325.0, period_us=180_000.0, sweep_us=180_000.0, persistent=True)
 
 
 @pytest.mark.parametrize("per_sweep, excess_db, hop_fraction, expect, sd_db", [
@@ -144,7 +143,7 @@ def test_2g4_held_hits_within_one_channel_are_not_a_band_hopper():
     """An access point's held frames cut into narrow pieces stay within its channel however many
     come, and are wider than a hop; three held hits over 40 MHz are ELRS's as soon as they come
     (alerted within 2 s)."""
-    scan = HELD_2G4
+    scan = Scan(step_khz=1325.0, period_us=180_000.0, sweep_us=180_000.0, persistent=True)
     wifi = _hopper(centre_khz=2_445_000.0, spread_khz=27_000.0, n_bursts=122, n_channels=28,
                    hop_fraction=0.93)
     assert classify_one(wifi, scan)[0] == "unknown"
@@ -154,23 +153,6 @@ def test_2g4_held_hits_within_one_channel_are_not_a_band_hopper():
     elrs = _hopper(centre_khz=2_440_000.0, spread_khz=41_000.0, n_bursts=3, n_channels=3,
                    hop_fraction=1.0)
     assert classify_one(elrs, scan)[0] == "lora_fhss"
-
-
-@pytest.mark.parametrize("n_bursts, n_channels, expect", [(11, 5, "unknown"), (8, 7, "lora_fhss")])
-def test_2g4_held_hits_on_too_few_of_their_span_s_channels_are_not_a_band_hopper(
-        n_bursts, n_channels, expect):
-    """dji10_24_busy's false alert: a weak video's threshold readings and channel 11's frame
-    pieces, 11 held hits on 5 of the 41 scan channels of their 54 MHz (p = 4e-5 for a hopper's
-    uniform hits); a hopper's land on new channels (8 hits on 7 over the same span: p = 0.5)."""
-    f = _hopper(centre_khz=2_443_000.0, spread_khz=54_300.0, n_bursts=n_bursts,
-                n_channels=n_channels, hop_fraction=0.9)
-    assert classify_one(f, HELD_2G4)[0] == expect
-
-
-def test_fewest_channels_p_is_the_occupancy_distribution():
-    assert _fewest_channels_p(5, 3, 30) == pytest.approx(0.0256)  # C(30,3) S(5,3) 3! / 30^5 + ...
-    assert _fewest_channels_p(3, 3, 30) == 1.0
-    assert _fewest_channels_p(11, 5, 42) == pytest.approx(3.57e-5, rel=1e-2)
 
 
 @pytest.mark.parametrize("seed", [2095800244, 1036892246])

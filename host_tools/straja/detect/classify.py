@@ -113,11 +113,7 @@ LORAWAN_MIN_INTERVAL_US = 500_000.0  # LoRaWAN / Meshtastic: seconds between upl
 # 26 MHz; Wi-Fi's hits stay in 20 MHz.
 HOP_MIN_SPREAD_KHZ = {"subghz": 2_500.0, "2g4": WIFI_BW_KHZ[1]}
 PERSISTENT_MIN_CHANNELS = 3   # held hits (revisit plan) are never noise nor Bluetooth: 3 will do
-# A hopper's held hits land on new channels, Wi-Fi's on its few busy ones: n hits uniform over
-# the N scan channels of their span land on as few as seen with this probability or less (the
-# occupancy distribution, _fewest_channels_p): not a hopper, at 19:1 (dji10_24_busy: a weak
-# video's threshold readings and an access point's pieces, 11 held hits on 5 of 41, p = 4e-5)
-PERSISTENT_DISTINCT_P = 1.0 / 20.0
+PERSISTENT_DISTINCT = 0.5     # a hopper's held hits land on new channels; Wi-Fi's on its few busy ones
 # ...and anywhere in the 2.4 GHz ISM band (ELRS 2.4: 80 channels over 2400-2480 MHz): n of them
 # all within s of it has probability n x^(n-1) - (n-1) x^n, x = s / band (the range of n uniform
 # draws). A Wi-Fi channel's held frames, cut into narrow pieces by frequency-selective fading,
@@ -401,9 +397,11 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     if where == "2g4":
         if not scan.persistent:  # Bluetooth's 625 us hops and Wi-Fi frames flash the same way
             return "unknown", f"flashes on {n_ch} channels (a revisit plan tells hoppers from Bluetooth)"
-        # a hopper's hits fall on its channels at random; Wi-Fi's pile up on the few it occupies
-        bins = round(spread / scan.step_khz) + 1 if scan.step_khz > 0 else n_ch
-        if _fewest_channels_p(int(f["n_bursts"]), n_ch, bins) < PERSISTENT_DISTINCT_P:
+        # a hopper's hits fall on its channels at random: n hits on N channels visit
+        # N (1 - (1 - 1/N)^n) of them; Wi-Fi's pile up on the few channels it occupies
+        bins = max(spread / scan.step_khz, 1.0) if scan.step_khz > 0 else n_ch
+        expect = bins * (1.0 - (1.0 - 1.0 / bins) ** float(f["n_bursts"])) if bins > 1 else 1.0
+        if n_ch < PERSISTENT_DISTINCT * expect:
             return "unknown", f"{n_ch} channels for {f['n_bursts']} held hits: a few busy channels, not hops"
         if scan.step_khz > 0 and f["bandwidth_khz"] > HOP_MAX_BINS * scan.step_khz:
             return "unknown", (f"held hits {f['bandwidth_khz'] / 1000:.1f} MHz wide on average: "
@@ -446,19 +444,6 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     if llr["static"] <= -REPEAT_LLR:
         return "unknown", why + ": stays on its channels (long packets, not hops)"
     return "unknown", why + ": not yet telling"
-
-
-def _fewest_channels_p(hits: int, channels: int, bins: int) -> float:
-    """Probability that `hits` draws uniform over `bins` channels land on `channels` of them or
-    fewer (the occupancy distribution, by the number of channels visited after each draw)."""
-    if channels >= min(hits, bins):
-        return 1.0
-    p = [1.0] + [0.0] * channels  # p[k]: k channels visited so far (more: no longer counted)
-    for _ in range(hits):
-        for k in range(channels, 0, -1):
-            p[k] = p[k] * k / bins + p[k - 1] * (bins - k + 1) / bins
-        p[0] = 0.0
-    return sum(p)
 
 
 def band_hopper(h) -> tuple[str, float, str]:
