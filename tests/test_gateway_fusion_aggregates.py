@@ -17,9 +17,13 @@ BANDS = {"video": (5_790_000, 5_810_000), "other video": (5_900_000, 5_920_000)}
 observations = st.lists(st.tuples(
     st.integers(1, 6),                          # node
     st.sampled_from(sorted(BANDS)),             # which emitter
-    st.integers(0, 3 * S) | st.just(13 * S),    # time since the previous one: tracks end too
+    st.integers(0, 3 * S) | st.sampled_from([13 * S, 40 * S]),  # tracks end too
     st.sampled_from([-90.0, -80.0, -75.0, -70.0, -60.0])),  # power: ties are common
     min_size=1, max_size=120)
+
+
+def scanned_ends(fusion, t):
+    return [tr for tr in fusion.tracks if t - tr.last_ns >= tr.hold_ns + fusion.confirm_ns]
 
 
 def walked_trend(track, threshold_db):
@@ -35,7 +39,7 @@ def test_aggregates_equal_a_walk_over_the_nodes(obs_list, trend_db):
     fusion, t = Fusion(cfg), 0
     for node, band, gap, dbm in obs_list:
         t += gap
-        expect_ended = [tr for tr in fusion.tracks if t - tr.last_ns >= fusion.end_ns]
+        expect_ended = scanned_ends(fusion, t)
         assert fusion.expire(t) == expect_ended
         track, _ = fusion.observe(Observation(node, "analog_fm_video", t, *BANDS[band], dbm))
         assert track.node_ids == tuple(sorted(track.nodes))
@@ -43,8 +47,9 @@ def test_aggregates_equal_a_walk_over_the_nodes(obs_list, trend_db):
         assert track.strongest() == (best, track.nodes[best].dbm)
         assert track.trend(trend_db) == walked_trend(track, trend_db)
         assert track.trend(trend_db + 0.5) == walked_trend(track, trend_db + 0.5)
-    for later in (t + fusion.end_ns - 1, t + fusion.end_ns):
-        expect_ended = [tr for tr in fusion.tracks if later - tr.last_ns >= fusion.end_ns]
+    end = max(tr.last_ns + tr.hold_ns for tr in fusion.tracks) + fusion.confirm_ns
+    for later in (end - 1, end):
+        expect_ended = scanned_ends(fusion, later)
         assert fusion.expire(later) == expect_ended
     assert not fusion.tracks
 

@@ -213,9 +213,9 @@ def test_store_keeps_events_and_derived_tables(tmp_path):
     assert store.schema_version(store.connect(tmp_path / "gw.db")) == len(store.MIGRATIONS)
 
 
-def alert_raised(lo_khz, hi_khz, seer=9):
+def alert_raised(lo_khz, hi_khz, seer=9, family="analog_fm_video"):
     """An alert seen by node `seer` alone over lo_khz..hi_khz."""
-    return ev.AlertRaised(T0, "T1", "analog_fm_video", lo_khz, hi_khz, T0, T0, 1,
+    return ev.AlertRaised(T0, "T1", family, lo_khz, hi_khz, T0, T0, 1,
                           (ev.TrackNode(seer, -70.0, T0, T0),), "a1", "warning", "steady", T0, "",
                           "")
 
@@ -317,6 +317,37 @@ def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
         assert kept == other
         assert entry["front_end"] == "vid58" and entry["step_khz"] >= 20000
         assert entry["start_khz"] <= 5775000 and entry["stop_khz"] >= 5815000 - entry["step_khz"]
+
+
+def test_a_hopper_is_focused_on_only_where_its_hop_set_is_narrower_than_the_sweep():
+    """A hopping control link is met as often on a sweep of part of its hop set as on the whole
+    (gateway/scanplan.py): an ELRS 2.4 GHz link alerted over 2400-2465 MHz (its first hits) is
+    not focused on (the neighbours kept their detection, where a focus made them lose the link
+    for 13 s in fpv_approach_3km), nor over half the band; an EU868 link's 6.3 MHz in a sub-GHz
+    sweep of 863-928 MHz is (the CFAR window of 19 channels, a third of the 64)."""
+    from straja.gateway.health import NodeHealth
+    from straja.gateway.scanplan import ScanPlanner
+
+    fes = [{"name": "ism24", "kind": "cc2500", "band_khz": [2400000, 2483500], "settle_us": 900,
+            "filter_khz": 812},
+           {"name": "subg", "kind": "sx1262", "band_khz": [863000, 928000], "settle_us": 300,
+            "filter_khz": 0}]
+    plan = [{"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
+             "dwell_us": 1400, "revisit": 3},
+            {"front_end": "subg", "start_khz": 863000, "stop_khz": 927953, "step_khz": 1031,
+             "dwell_us": 800}]
+    planner = ScanPlanner(config.GatewayConfig())
+    nodes = {2: NodeHealth(2, 5 * S)}
+    nodes[2].online, nodes[2].info = True, {"front_ends": fes, "plan": plan}
+    for lo, hi, family in ((2399337, 2465587, "lora_fhss"), (2400000, 2442000, "gfsk_fhss")):
+        assert planner.focus(alert_raised(lo, hi, seer=1, family=family), nodes, T0) == []
+    focus = planner.focus(alert_raised(863275, 869575, seer=1, family="lora_fhss"), nodes, T0)
+    entry = focus[0].plan[1]
+    assert entry["front_end"] == "subg" and entry["start_khz"] <= 863275
+    assert (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1 == 19
+    # video on the same part of the 2.4 GHz band is focused on: its channel is fixed
+    planner.restore(None, T0)
+    assert planner.focus(alert_raised(2399337, 2465587, seer=1, family="ofdm_video"), nodes, T0)
 
 
 def test_a_focus_keeps_the_cfar_window_and_gains_something_or_is_not_sent():

@@ -31,10 +31,10 @@ def with_pauses(emitter: dict, seconds: float, on_s: float) -> tuple:
     return scene, on
 
 
-def one_alert_with_adaptive_scanning(scene, on, plan):
+def one_alert_with_adaptive_scanning(scene, on, plan, focused=True):
     """The scene through the gateway's defaults (adaptive scanning on), nodes running `plan`:
-    the alert's neighbours are focused, and there is one alert, cleared once after the drone's
-    last transmission."""
+    the alert's neighbours are focused (or, not `focused`, none is), and there is one alert,
+    cleared once after the drone's last transmission."""
     cfg = config.GatewayConfig()
     assert cfg.alerts.adaptive_scan  # the default
     events = run_scene(scene, pipeline=Pipeline(cfg), t_end_s=on[-1][1] + 1.0, plan=plan).events
@@ -43,7 +43,7 @@ def one_alert_with_adaptive_scanning(scene, on, plan):
     assert len(raised) == 1 and [c.alert_id for c in cleared] == [raised[0].alert_id]
     assert cleared[0].t_ns > on[-1][1] * S  # not before the drone stopped
     focus = [e for e in events if isinstance(e, ev.ScanFocus)]
-    assert focus and {e.alert_id for e in focus} == {raised[0].alert_id}
+    assert {e.alert_id for e in focus} == ({raised[0].alert_id} if focused else set())
     return raised[0], cleared[0], events
 
 
@@ -61,10 +61,11 @@ def test_ten_minutes_of_video_with_pauses_up_to_the_track_timeout_is_one_alert()
 
 def test_a_control_link_with_pauses_up_to_the_track_timeout_is_one_alert():
     """ExpressLRS 2.4 GHz (500 Hz) 1.2 km out, on for 20 s at a time with the same pauses: one
-    alert, with the neighbours focused on its hop band."""
+    alert; its hops span the band, so no neighbour is focused on a part of it (a focus there
+    gains no hits and restarts the node's detection: gateway/scanplan.py)."""
     scene, on = with_pauses({"kind": "elrs", "domain": "ISM2G4", "rate": "500", "eirp_dbm": 20.0,
                              "position_m": [1200.0, 500.0, 1.5]}, 130.0, 20.0)
-    one_alert_with_adaptive_scanning(scene, on, eval_plan_of(("ism24",)))
+    one_alert_with_adaptive_scanning(scene, on, eval_plan_of(("ism24",)), focused=False)
 
 
 def test_video_whose_name_flickers_beside_an_access_point_is_one_alert():

@@ -42,7 +42,7 @@ import numpy as np
 from straja_node.plan import default_plan
 
 from ..frontends import FRONT_ENDS
-from ..gateway.config import from_dict
+from ..gateway.config import from_dict, track_end_s
 from ..gateway.events import AlertCleared, AlertEvent, NodeCommand
 from ..gateway.fusion import LINK
 from ..gateway.pipeline import Pipeline
@@ -199,8 +199,7 @@ def run_scene(scene, detect: dict | None = None, progress=None, *, pipeline=None
     nodes = {name: SceneNode(scene, name, i + 1, t_end_s, plan)
              for i, name in enumerate(scene.nodes)}
     events = drive(pipe, nodes, progress)
-    fusion = pipe.cfg.fusion
-    t_last = round((t_end_s + fusion.track_timeout_s + fusion.confirm_wait_s) * 1e9)
+    t_last = round((t_end_s + track_end_s(pipe.cfg, rarely_seen=True)) * 1e9)
     events += pipe.tick(t_last).events
     return SceneRun([e for e in events if isinstance(e, AlertEvent)], events,
                     {n.name: n.node_id for n in nodes.values()},

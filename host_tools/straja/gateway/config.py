@@ -20,6 +20,9 @@ class FusionConfig:
     # confirms an emitter that came back only a few sweeps after its first burst (3 bursts:
     # up to ~4 s for a 40-channel RX5808 sweep)
     confirm_wait_s: float = 4.0
+    # a track observed rarely is held through a silence of 10 of its median gaps, up to this long
+    # (fusion.py): its alert clears up to this long after the link was last heard
+    track_timeout_max_s: float = 30.0
     trend_window_s: float = 6.0    # received power over this window gives the trend
     trend_db: float = 3.0          # rise (fall) of at least this much: approaching (leaving)
 
@@ -268,9 +271,13 @@ def from_dict(values: dict) -> GatewayConfig:
     return cfg
 
 
-def track_end_s(cfg: GatewayConfig) -> float:
-    """How long after its last observation a track ends (and its alert clears)."""
-    return cfg.fusion.track_timeout_s + cfg.fusion.confirm_wait_s
+def track_end_s(cfg: GatewayConfig, rarely_seen: bool = False) -> float:
+    """How long after its last observation a track ends (and its alert clears); rarely_seen:
+    the longest, a track observed rarely (fusion.py)."""
+    hold = cfg.fusion.track_timeout_s
+    if rarely_seen:
+        hold = max(hold, cfg.fusion.track_timeout_max_s)
+    return hold + cfg.fusion.confirm_wait_s
 
 
 def load(path: str | Path | None) -> GatewayConfig:

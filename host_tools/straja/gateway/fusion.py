@@ -6,11 +6,17 @@ Crossfire among US915 devices first named LoRa then GFSK; a control link's track
 family told in the most sweeps, Track.told), overlap in
 frequency (more than an edge: adjacent video channels meet at one; a hopper's extent is the
 span of channels it was seen on), and the emitter was seen
-(again) within `track_timeout_s` of the track's last observation: a drone that pauses for less
-than the timeout stays one track, and so one alert. "Seen again" is the first burst of the node
-core's track (`Observation.since_ns`), not the observation, which comes only when the core has
-confirmed it a few sweeps later: so a track ends `confirm_wait_s` after the timeout, and a
-pause of up to the timeout never splits a presence. A track keeps each node's received power
+(again) within the track's hold of its last observation: a drone that pauses for less than the
+hold stays one track, and so one alert. "Seen again" is the first burst of the node core's
+track (`Observation.since_ns`), not the observation, which comes only when the core has
+confirmed it a few sweeps later: so a track ends `confirm_wait_s` after its hold, and a pause of
+up to the hold never splits a presence. The hold is `track_timeout_s`, or for a track observed
+rarely (a far control link whose hits the scanners catch every few seconds) HOLD_GAPS of its
+own median gap between observations, up to `track_timeout_max_s`. For observations at random
+times a median gap is ln 2 of the mean, so 10 of them are 6.9 mean gaps, a silence that comes
+once in e^6.9 ~ 1 000 gaps of a link still there, where the fixed timeout split such a link's
+presence every minute or two; the median, not the mean, so that one long silence (a drone that
+paused) does not lengthen the hold of a track observed often (docs/gateway.md). A track keeps each node's received power
 over time, which gives the signal trend; a held observation (a drone name the node's core no
 longer gives, held for a flicker: detector._Naming) keeps its node seeing the track, no power.
 """
@@ -20,6 +26,7 @@ import bisect
 import collections
 import math
 import operator
+import statistics
 from dataclasses import dataclass, field
 
 from .config import FusionConfig
@@ -30,6 +37,10 @@ APPROACHING, LEAVING, STEADY = "approaching", "leaving", "steady"
 _DBM = operator.itemgetter(1)  # a history entry's power (summed in C, in the same order)
 LINK = {"analog_fm_video": "video", "ofdm_video": "video", "lora_fhss": "control link",
         "gfsk_fhss": "control link"}
+HOLD_GAPS = 10.0          # a track's hold in its median gaps between observations (above)
+GAPS_KEPT = 8             # the mean over its last this many gaps
+GAPS_BEFORE_HOLD = 3      # the fixed timeout until it has this many
+MOMENT_NS = 500_000_000   # observations this close are one moment (several nodes, one sweep)
 
 
 def _overlap(lo: int, hi: int, lo2: int, hi2: int) -> bool:
@@ -103,6 +114,12 @@ class Track:
     # kept by the Fusion that made the track; a track made otherwise (by hand) has none, and
     # its aggregates are worked out from its nodes when asked
     kept: Kept | None = field(default=None, repr=False, compare=False)
+    # how long a silence it is held through (Fusion: its timeout, longer if observed rarely),
+    # the start of its latest moment of observations and the gaps between its last moments
+    hold_ns: int = 0
+    moment_ns: int = 0
+    gaps: collections.deque = field(default_factory=lambda: collections.deque(maxlen=GAPS_KEPT),
+                                    repr=False, compare=False)
 
     @property
     def node_ids(self) -> tuple:
@@ -136,7 +153,8 @@ class Fusion:
     def __init__(self, cfg: FusionConfig):
         self.cfg = cfg
         self.timeout_ns = int(cfg.track_timeout_s * 1e9)
-        self.end_ns = self.timeout_ns + int(cfg.confirm_wait_s * 1e9)  # without an observation
+        self.max_hold_ns = max(self.timeout_ns, int(cfg.track_timeout_max_s * 1e9))
+        self.confirm_ns = int(cfg.confirm_wait_s * 1e9)
         self.trend_ns = int(cfg.trend_window_s * 1e9)
         self.tracks: list[Track] = []
         self._count = 0
@@ -153,14 +171,15 @@ class Fusion:
             if (LINK.get(track.family, track.family) == link
                     and _overlap(lo, hi, track.lo_khz, track.hi_khz)
                     and track.first_ns - self.timeout_ns < obs.t_ns
-                    and back_ns < track.last_ns + self.timeout_ns):
+                    and back_ns < track.last_ns + track.hold_ns):
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
                 self._add(track, obs)
                 return track, False
         self._count += 1
         track = Track(f"T{obs.t_ns // 1_000_000}-{self._count}", obs.family, lo, hi, obs.t_ns,
-                      obs.t_ns, kept=Kept(self.cfg.trend_db))
-        end_ns = obs.t_ns + self.end_ns
+                      obs.t_ns, kept=Kept(self.cfg.trend_db), hold_ns=self.timeout_ns,
+                      moment_ns=obs.t_ns)
+        end_ns = obs.t_ns + self.timeout_ns + self.confirm_ns
         self.next_end_ns = min(self.next_end_ns, end_ns) if self.tracks else end_ns
         self.tracks.append(track)
         self._add(track, obs)
@@ -186,6 +205,8 @@ class Fusion:
                 track.family = obs.family
         track.first_ns = min(track.first_ns, obs.t_ns)
         track.last_ns = max(track.last_ns, obs.t_ns)
+        if obs.t_ns - track.moment_ns >= MOMENT_NS:
+            self._held_longer(track, obs.t_ns)
         node, kept = obs.node_id, track.kept
         seen = track.nodes.get(node)
         if obs.held and seen is not None:
@@ -225,6 +246,18 @@ class Fusion:
             mean = sum(powers) / len(powers)
             seen.lo_dbm, seen.hi_dbm = min(seen.lo_dbm, mean), max(seen.hi_dbm, mean)
 
+    def _held_longer(self, track: Track, t_ns: int) -> None:
+        """A new moment of observations: the track's hold from its median gap (module docstring)."""
+        gaps = track.gaps
+        gaps.append(t_ns - track.moment_ns)
+        track.moment_ns = t_ns
+        if len(gaps) >= GAPS_BEFORE_HOLD:
+            hold = int(HOLD_GAPS * statistics.median(gaps))
+            track.hold_ns = min(max(hold, self.timeout_ns), self.max_hold_ns)
+            # a shorter hold may end the track before the earliest end kept so far
+            self.next_end_ns = min(self.next_end_ns,
+                                   track.last_ns + track.hold_ns + self.confirm_ns)
+
     def name(self, track_id: str, family: str) -> Track | None:
         """Name a track `family` for the rest of its life (Track.named, a link's family: it
         stays one track); the track, or None if it has ended."""
@@ -239,13 +272,14 @@ class Fusion:
         return next((t for t in self.tracks if t.track_id == track_id), None)
 
     def expire(self, now_ns: int) -> list[Track]:
-        """Tracks without an observation for track_timeout_s + confirm_wait_s, removed (in the
+        """Tracks without an observation for their hold + confirm_wait_s, removed (in the
         order they were made)."""
         if now_ns < self.next_end_ns:
             return []
-        ended = [t for t in self.tracks if now_ns - t.last_ns >= self.end_ns]
+        wait = self.confirm_ns
+        ended = [t for t in self.tracks if now_ns - t.last_ns >= t.hold_ns + wait]
         if ended:
-            self.tracks = [t for t in self.tracks if now_ns - t.last_ns < self.end_ns]
+            self.tracks = [t for t in self.tracks if now_ns - t.last_ns < t.hold_ns + wait]
         if self.tracks:
-            self.next_end_ns = min(t.last_ns for t in self.tracks) + self.end_ns
+            self.next_end_ns = min(t.last_ns + t.hold_ns for t in self.tracks) + wait
         return ended

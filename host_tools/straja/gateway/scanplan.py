@@ -11,6 +11,19 @@ channel filter (`filter_khz` of the info reply: an RX5808 stepped 1 MHz through 
 filter would show a smeared, flat-topped spectrum and change the emitter's class). A node
 already focused for another alert is left alone.
 
+A hopping control link is focused on only where that sweeps HOPPER_FOCUS_GAIN times fewer
+channels than the node runs. A scanner meets a hopper when the channel it reads is the one the
+hopper is on: at r reads a second over N channels, a hop set spread over all of them is met
+r / N times a second, and a focus on a part q of them (the extent the link was seen on when
+alerted) reads those qN channels r times a second, where the link is a share q of the time:
+r / N again. Nothing is gained unless the hop set itself is narrower than the node's sweep
+(ExpressLRS EU868's 6.3 MHz in a sub-GHz front end's 863-928 MHz), and the focus restarts the
+node's detection (its noise floor and band statistics learnt again: seconds without the link).
+A link seen over half its front end's sweep or more is most likely hopping over all of it (its
+extent grows with its hits), so it is not focused (`fpv_approach_3km`: the neighbours focused on
+2400-2465 MHz, the ELRS handset's first extent, lost it for 13 s: its alert cleared and was
+raised again, twice).
+
 A focus plan is a temporary plan (`plan PLAN temp=S`, docs/firmware.md): never written to the
 node's flash, sent again every `focus_refresh_s` while the alert lasts, and dropped by the node
 itself S seconds after the last refresh, so a gateway that dies during an alert leaves no node
@@ -32,19 +45,26 @@ from ..frontends import FRONT_ENDS
 from .config import GatewayConfig
 from .detector import core_config
 from .events import AlertEvent, NodeCommand, NodePlan, ScanFocus, ScanRestore
+from .fusion import LINK
 
 # A focus plan's temp= is this many refresh periods: one or two lost refreshes do not end it
 FOCUS_TEMP_PERIODS = 3
 
 DEFAULT_DWELL_US = 1000  # when neither the config nor the node's normal plan gives a dwell
+# a hopping control link's focus must sweep this many times fewer channels (module docstring)
+HOPPER_FOCUS_GAIN = 2
 
 
-def _no_finer_nor_faster(running: dict, step: int, channels: int) -> bool:
-    """Whether a focus sweep of `channels` at `step` would gain nothing over the running plan
-    entry (a sweep of its channels at its step): neither a finer step nor a shorter sweep."""
+def _gains_too_little(running: dict, step: int, channels: int, hopper: bool) -> bool:
+    """Whether a focus sweep of `channels` at `step` would gain too little over the running plan
+    entry (a sweep of its channels at its step) to pay for restarting the node's detection:
+    neither a finer step nor a shorter sweep; for a hopping control link, a sweep not
+    HOPPER_FOCUS_GAIN times shorter (module docstring)."""
     if not {"start_khz", "stop_khz", "step_khz"} <= set(running) or running["step_khz"] <= 0:
         return False  # a channel list, or no entry known: a focus is the only sweep it knows
     now = (running["stop_khz"] - running["start_khz"]) // running["step_khz"] + 1
+    if hopper:
+        return channels * HOPPER_FOCUS_GAIN > now
     return step >= running["step_khz"] and channels >= now
 
 
@@ -122,7 +142,8 @@ class ScanPlanner:
             plan = self.normal_plan.get(node_id) or []
         return plan
 
-    def _entry(self, node_id: int, info: dict, lo: int, hi: int) -> dict | None:
+    def _entry(self, node_id: int, info: dict, lo: int, hi: int,
+               hopper: bool = False) -> dict | None:
         for fe in info.get("front_ends", []):
             fe_lo, fe_hi = fe["band_khz"]
             known = FRONT_ENDS.get(fe["kind"])
@@ -149,7 +170,8 @@ class ScanPlanner:
                 span = (wanted - 1) * step
                 start = min(max((lo + hi - span) // 2, fe_lo), fe_hi - span)
             stop = start + step * (span // step)
-            if stop == start or _no_finer_nor_faster(running, step, (stop - start) // step + 1):
+            if stop == start or _gains_too_little(running, step, (stop - start) // step + 1,
+                                                   hopper):
                 return None
             entry = {"front_end": fe["name"], "start_khz": start, "stop_khz": stop,
                      "step_khz": step, "dwell_us": dwell}
@@ -178,7 +200,8 @@ class ScanPlanner:
             health = nodes.get(node_id)
             if health is None or not health.online or node_id in self.focused or node_id in busy:
                 continue
-            entry = self._entry(node_id, health.info, alert.lo_khz, alert.hi_khz)
+            entry = self._entry(node_id, health.info, alert.lo_khz, alert.hi_khz,
+                                LINK.get(alert.family) == "control link")
             if entry is None:
                 continue
             self.focused[node_id] = alert.alert_id
