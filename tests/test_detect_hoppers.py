@@ -215,6 +215,17 @@ def test_wide_runs_are_not_hits():
     assert band.run() == []
 
 
+def test_a_reads_hits_are_its_narrow_runs_at_their_peaks():
+    """narrow_hits (the stage's, and bench/band_levels.py's): one hit per run of cells over the
+    threshold at most max_width wide, at its strongest cell; wider runs and the edges' runs
+    the same."""
+    single = np.array([5, 0, 0, 3, 7, 0, 2, 2, 2, 2, 2, 0, 0, 1, 4], np.float32)
+    threshold = np.ones(single.size, np.float32)
+    assert hp.narrow_hits(single, threshold, 4).tolist() == [0, 4, 14]
+    assert hp.narrow_hits(single, threshold, 5).tolist() == [0, 4, 6, 14]
+    assert hp.narrow_hits(np.zeros(5, np.float32), np.ones(5, np.float32), 4).size == 0
+
+
 def test_pipeline_alerts_once_and_only_in_the_hopper_bands():
     band = Band(200, seed=7)
     band.hopper(range(30, 200), 0.5)

@@ -159,18 +159,9 @@ class ReferenceBandHoppers:
     def _look(self, single, held, noise, t0: int, duration: int, again: bool) -> None:
         """One read of the band; `again`: the second read of a sweep whose first was looked at
         (its held hits were counted there)."""
-        hot = self._hot
         threshold = self.alpha * noise
-        np.greater(single, threshold, out=hot[1:-1], casting="unsafe")
         busy = self._skip
-        if hot.any():
-            edges = np.flatnonzero(np.diff(hot))
-            starts, ends = edges[0::2], edges[1::2]
-            narrow = (ends - starts) <= self.max_width
-            hit_cells = np.array([s + int(np.argmax(single[s:e])) for s, e in
-                                  zip(starts[narrow].tolist(), ends[narrow].tolist())], np.int64)
-        else:  # a read with nothing above the floor (most, away from Wi-Fi and Bluetooth)
-            hit_cells = NO_CELLS
+        hit_cells = narrow_hits(single, threshold, self.max_width, self._hot)
         counted = hit_cells[~busy[hit_cells]] if hit_cells.size else hit_cells
         if counted.size:
             held_hit = held[counted] > self.alpha * noise[counted]
@@ -317,6 +308,21 @@ class BandHoppers(ReferenceBandHoppers):
 
     def _starts(self) -> np.ndarray:
         return self._looks.window_starts()
+
+
+def narrow_hits(single: np.ndarray, threshold: np.ndarray, max_width: int,
+                hot: np.ndarray | None = None) -> np.ndarray:
+    """The hits of one read (int64 cells): runs of cells over the threshold at most max_width
+    wide, each at its peak. hot: an int8 work buffer of n_bins + 2 cells (zero at both ends)."""
+    hot = np.zeros(single.size + 2, np.int8) if hot is None else hot
+    np.greater(single, threshold, out=hot[1:-1], casting="unsafe")
+    if not hot.any():  # a read with nothing above the floor (most, away from Wi-Fi and Bluetooth)
+        return NO_CELLS
+    edges = np.flatnonzero(np.diff(hot))
+    starts, ends = edges[0::2], edges[1::2]
+    narrow = (ends - starts) <= max_width
+    return np.array([s + int(np.argmax(single[s:e])) for s, e in
+                     zip(starts[narrow].tolist(), ends[narrow].tolist())], np.int64)
 
 
 def _learn(counts: np.ndarray, weight: float, cells: np.ndarray) -> float:
