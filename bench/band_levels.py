@@ -106,7 +106,7 @@ def summary(st: dict, after_s: float, frames_only: bool) -> np.ndarray:
     det = (st["held"] > threshold).astype(np.uint8)
     settings = busy_cells(stage.n_bins, float(stage.freq_khz[1] - stage.freq_khz[0]),
                           stage.alpha).settings
-    _, mask = reference.busy_mask(codes, noise, det, *settings)
+    _, mask = reference.busy_mask(codes, st["held"], noise, det, *settings)
     looks = max(1, int(np.count_nonzero(late)) * reads.shape[0])
     sweeps = max(1, int(np.count_nonzero(late)))
     held_late = det[late].astype(bool)

@@ -79,7 +79,7 @@ def compiled_kernels():
             lambda n, r, kind=kind: n.time[kind].process(n.power[r], out=n.det[r]))
     k["noise floor"] = lambda n, r: n.noise.process(n.power[r], out=n.mean[r])
     k["bursts"] = lambda n, r: n.bursts.process(n.cfar_det[r], n.power[r], n.t[r], n.dur[r])
-    k["busy mask"] = lambda n, r: n.busy.process(n.codes[r], n.noise_mw[r], n.det[r])
+    k["busy mask"] = lambda n, r: n.busy.process(n.codes[r], n.power[r], n.noise_mw[r], n.det[r])
     k["pipeline"] = lambda n, r: n.pipeline.process(n.codes[r], n.t[r], n.dur[r])
     return k
 

@@ -10,8 +10,14 @@ Integers make the box sums over `width` cells exact running sums, so the NumPy r
 same EWMA of a read always hot (the weight W ~ memory HIT (1 - (1 - 1/memory)^sweeps)).
 
 With S and H the single and held sums over the cell's window, a cell is bursty when
-S / (width W) >= min_single and H < held_ratio S: its detection is cleared. During the first
-warm - 1 sweeps every cell's is (the occupancies are not known yet).
+S / (width W) >= min_single and H < held_ratio S: its detection is cleared, unless the
+neighbourhood's reads at the held read's level hold. The same two occupancies are kept per level
+band (band_db wide over the noise mean, from 0 dB, the last band open-ended; a single read's band
+its own, a detection's that of the held read, `power`): with S_L and H_L their window sums over
+the bands from margin_bands below the held read's band up, a held hit in a bursty cell is kept
+when H_L >= held_ratio S_L (what reaches its level stays: a hopper far above the bursty
+residents). During the first warm - 1 sweeps every cell's detection is cleared (the occupancies
+are not known yet).
 """
 import numpy as np  # for the included helpers
 from libc.stdlib cimport calloc, free
@@ -26,66 +32,114 @@ cdef float CODE_MW[256]
 fill_code_mw(CODE_MW)
 
 
+def band_edge(Py_ssize_t k, double band_db):
+    """The power ratio over the noise mean where level band k starts (the reference's too)."""
+    return 10.0 ** (k * band_db / 10.0)
+
+
 cdef class BusyCells:
     """Streaming state of the mask over sweeps of n_bins cells: each cell's window is the `width`
     cells numpy.convolve(x, ones(width), "same") sums (from cell - width // 2), cut at the band
     edges."""
-    cdef readonly Py_ssize_t n_bins, width, memory, warm, sweeps
-    cdef readonly double alpha, min_single, held_ratio
+    cdef readonly Py_ssize_t n_bins, width, memory, warm, sweeps, n_bands, margin_bands
+    cdef readonly double alpha, min_single, held_ratio, band_db
     cdef int shift
     cdef long long weight
     cdef long long* single  # n_bins occupancies each (fixed point); held follows single
     cdef long long* held
+    cdef long long* single_band  # n_bins x n_bands, by level band; held_band follows
+    cdef long long* held_band
+    cdef double* edges  # n_bands: a read is in band k when power >= edges[k] x noise mean
 
     def __cinit__(self, Py_ssize_t n_bins, Py_ssize_t width, double alpha, double min_single,
-                  double held_ratio, Py_ssize_t memory, Py_ssize_t warm):
+                  double held_ratio, Py_ssize_t memory, Py_ssize_t warm, double band_db,
+                  Py_ssize_t n_bands, Py_ssize_t margin_bands):
+        cdef Py_ssize_t k
         if n_bins < 1 or width < 1:
             raise ValueError("need n_bins >= 1 and width >= 1")
         if memory < 1 or memory & (memory - 1):
             raise ValueError("memory must be a power of two (sweeps)")
+        if n_bands < 1 or margin_bands < 0 or not band_db > 0:
+            raise ValueError("need n_bands >= 1, margin_bands >= 0 and band_db > 0")
         self.n_bins, self.width, self.memory, self.warm = n_bins, width, memory, warm
         self.alpha, self.min_single, self.held_ratio = alpha, min_single, held_ratio
+        self.band_db, self.n_bands, self.margin_bands = band_db, n_bands, margin_bands
         self.shift = 0
         while (1 << self.shift) < memory:
             self.shift += 1
-        self.single = <long long*>calloc(2 * n_bins, sizeof(long long))
-        if self.single == NULL:
+        self.single = <long long*>calloc(2 * n_bins * (1 + n_bands), sizeof(long long))
+        self.edges = <double*>calloc(n_bands, sizeof(double))
+        if self.single == NULL or self.edges == NULL:
             raise MemoryError()
         self.held = self.single + n_bins
+        self.single_band = self.held + n_bins
+        self.held_band = self.single_band + n_bins * n_bands
+        for k in range(n_bands):
+            self.edges[k] = band_edge(k, band_db)
 
     def __dealloc__(self):
         free(self.single)
+        free(self.edges)
 
     @property
     def settings(self):
         """The constructor's arguments after n_bins (the reference takes them too)."""
-        return (self.width, self.alpha, self.min_single, self.held_ratio, self.memory, self.warm)
+        return (self.width, self.alpha, self.min_single, self.held_ratio, self.memory, self.warm,
+                self.band_db, self.n_bands, self.margin_bands)
 
-    def process(self, single, noise_mw, det, mask=None):
-        """Take sweeps: single (uint8 codes of the first reads), noise_mw (float32 noise mean)
-        and det (uint8 detections of the held reads, cleared in place where bursty), all
-        (n_sweeps, n_bins); mask (uint8, same shape), if given, receives 1 where bursty.
-        Returns the number of detected cells left in det."""
+    def process(self, single, power, noise_mw, det, mask=None):
+        """Take sweeps: single (uint8 codes of the first reads), power (float32 mW of the held
+        reads), noise_mw (float32 noise mean) and det (uint8 detections of the held reads,
+        cleared in place where bursty), all (n_sweeps, n_bins); mask (uint8, same shape), if
+        given, receives 1 where a detection would be cleared (bursty, and for a detected cell
+        its level's reads not holding). Returns the number of detected cells left in det."""
         cdef Py_ssize_t n = self.n_bins
         cdef const unsigned char* c = <const unsigned char*>array_data(single, cnp.NPY_UINT8, 2, n, "single")
+        cdef const float* p = <const float*>array_data(power, cnp.NPY_FLOAT32, 2, n, "power")
         cdef const float* m = <const float*>array_data(noise_mw, cnp.NPY_FLOAT32, 2, n, "noise_mw")
         cdef unsigned char* d = <unsigned char*>array_data(det, cnp.NPY_UINT8, 2, n, "det")
         cdef unsigned char* k = NULL
         cdef Py_ssize_t s, n_sweeps = rows(det), n_det = 0
-        if rows(single) != n_sweeps or rows(noise_mw) != n_sweeps:
-            raise ValueError("single, noise_mw and det must have the same shape")
+        if rows(single) != n_sweeps or rows(power) != n_sweeps or rows(noise_mw) != n_sweeps:
+            raise ValueError("single, power, noise_mw and det must have the same shape")
         if mask is not None:
             k = <unsigned char*>array_data(mask, cnp.NPY_UINT8, 2, n, "mask")
             if rows(mask) != n_sweeps:
                 raise ValueError("mask must have the shape of det")
         with nogil:
             for s in range(n_sweeps):
-                n_det += self._one(c + s * n, m + s * n, d + s * n, k + s * n if k != NULL else NULL)
+                n_det += self._one(c + s * n, p + s * n, m + s * n, d + s * n,
+                                   k + s * n if k != NULL else NULL)
         return n_det
 
-    cdef Py_ssize_t _one(self, const unsigned char* codes, const float* noise, unsigned char* det,
-                         unsigned char* mask) noexcept nogil:
-        cdef Py_ssize_t b, j, n = self.n_bins, w = self.width, n_det = 0
+    cdef Py_ssize_t _band(self, double mw, double noise) noexcept nogil:
+        """The level band of a read of mw over the noise mean (0 under the first edge too)."""
+        cdef Py_ssize_t k = self.n_bands - 1
+        while k > 0 and not mw >= self.edges[k] * noise:
+            k -= 1
+        return k
+
+    cdef bint _level_holds(self, Py_ssize_t b, double mw, double noise) noexcept nogil:
+        """Whether the window of cell b holds its reads from margin_bands below the band of a
+        held read of mw up (H_L >= held_ratio S_L, S_L > 0)."""
+        cdef Py_ssize_t j, k, nb = self.n_bands, n = self.n_bins
+        cdef Py_ssize_t lo = self._band(mw, noise) - self.margin_bands
+        cdef Py_ssize_t first = b - self.width // 2, last = b + self.width - self.width // 2 - 1
+        cdef long long s_sum = 0, h_sum = 0
+        if lo < 0:
+            lo = 0
+        for j in range(first if first > 0 else 0, (last if last < n - 1 else n - 1) + 1):
+            for k in range(lo, nb):
+                s_sum += self.single_band[j * nb + k]
+                h_sum += self.held_band[j * nb + k]
+        return s_sum > 0 and <double>h_sum >= self.held_ratio * <double>s_sum
+
+    cdef Py_ssize_t _one(self, const unsigned char* codes, const float* power, const float* noise,
+                         unsigned char* det, unsigned char* mask) noexcept nogil:
+        cdef Py_ssize_t b, j, k, n = self.n_bins, w = self.width, n_det = 0, nb = self.n_bands
+        cdef long long* sb
+        cdef long long* hb
+        cdef bint hot
         cdef Py_ssize_t lag = w // 2, lead = w - w // 2 - 1  # window [b - lag, b + lead]
         cdef long long* sg = self.single
         cdef long long* hd = self.held
@@ -94,8 +148,17 @@ cdef class BusyCells:
         cdef double alpha = self.alpha, ratio = self.held_ratio, s_min
         cdef bint bursty
         for b in range(n):
-            sg[b] += (HOT if <double>CODE_MW[codes[b]] > alpha * <double>noise[b] else 0) - (sg[b] >> sh)
+            hot = <double>CODE_MW[codes[b]] > alpha * <double>noise[b]
+            sg[b] += (HOT if hot else 0) - (sg[b] >> sh)
             hd[b] += (HOT if det[b] else 0) - (hd[b] >> sh)
+            sb, hb = self.single_band + b * nb, self.held_band + b * nb
+            for k in range(nb):
+                sb[k] -= sb[k] >> sh
+                hb[k] -= hb[k] >> sh
+            if hot:
+                sb[self._band(CODE_MW[codes[b]], noise[b])] += HOT
+            if det[b]:
+                hb[self._band(power[b], noise[b])] += HOT
         self.weight += HOT - (self.weight >> sh)
         self.sweeps += 1
         if self.sweeps < self.warm:
@@ -118,6 +181,8 @@ cdef class BusyCells:
                 s_sum -= sg[j]
                 h_sum -= hd[j]
             bursty = <double>s_sum >= s_min and <double>h_sum < ratio * <double>s_sum
+            if bursty and det[b] and self._level_holds(b, power[b], noise[b]):
+                bursty = False
             if bursty:
                 det[b] = 0
             n_det += det[b] != 0

@@ -156,7 +156,7 @@ cdef class SweepStages:
                 d[i] |= e[i]
             n_det = -1
         if self.busy is not None:
-            n_det = self.busy.process(single, noise, det)
+            n_det = self.busy.process(single, power, noise, det)
         if self.band_hoppers is not None and n:
             if clear_wide_pieces(det, single, second, noise, self.alpha, self.hit_cells):
                 n_det = -1

@@ -61,7 +61,7 @@ def _busy(single_occ, held_occ, sweeps=200, n=64, seed=1):
         hot = rng.random(16) < single_occ
         single[0, 20:36][hot] = quiet + 20
         det[0, 20:36] = hot & (rng.random(16) < held_occ / single_occ)
-        cells.process(single, noise, det, mask)
+        cells.process(single, codes_to_mw(single), noise, det, mask)
     return mask[0]
 
 

@@ -16,38 +16,44 @@ CODES = st.integers(74, 86)  # around the noise codes: hot and cold single reads
 
 @st.composite
 def streams(draw):
-    """(single codes, noise_mw, det, kernel arguments after n_bins, call boundaries)."""
+    """(single codes, held power, noise_mw, det, kernel arguments after n_bins, call
+    boundaries)."""
     n_sweeps, n_bins = draw(st.integers(0, 48)), draw(st.integers(1, 24))
     shape = (n_sweeps, n_bins)
     single = draw(hnp.arrays(np.uint8, shape, elements=CODES))
     noise = codes_to_mw(draw(hnp.arrays(np.uint8, shape, elements=CODES)))
     noise[draw(hnp.arrays(bool, shape))] = np.nan  # before the floor is known
     det = draw(hnp.arrays(np.uint8, shape, elements=st.integers(0, 1)))
+    # held levels from under the noise to the top band (codes 2 dB apart: band edges met exactly)
+    power = codes_to_mw(draw(hnp.arrays(np.uint8, shape, elements=st.integers(70, 180))))
     args = (draw(st.integers(1, 30)),                     # width: odd, even, wider than the band
             draw(st.sampled_from([1.0, 1.4, 10.0])),      # alpha (1.0: ties with equal codes)
             draw(st.sampled_from([core.BUSY_SINGLE, 0.3, 0.5])),  # 0.5: ties (memory 1)
             draw(st.sampled_from([core.BUSY_HELD_RATIO, 1.0])),
             draw(st.sampled_from([1, 4, core.BUSY_MEMORY_SWEEPS])),
-            draw(st.sampled_from([0, 3, core.BUSY_WARM_SWEEPS])))
+            draw(st.sampled_from([0, 3, core.BUSY_WARM_SWEEPS])),
+            draw(st.sampled_from([1.0, core.BUSY_BAND_DB])),  # 1 dB: edges on the codes
+            draw(st.sampled_from([1, 3, core.BUSY_BANDS])),
+            draw(st.sampled_from([0, 1, 2])))
     per_call = draw(st.sampled_from(["one", "cuts"]))
     if per_call == "one":
         cuts = list(range(n_sweeps + 1))
     else:
         cuts = sorted({0, n_sweeps, *draw(st.lists(st.integers(0, n_sweeps), max_size=4))})
-    return single, noise, det, args, cuts
+    return single, power, noise, det, args, cuts
 
 
 @settings(max_examples=300, deadline=None)
 @given(streams())
 def test_kernel_matches_reference_across_calls(stream):
-    single, noise, det, args, cuts = stream
+    single, power, noise, det, args, cuts = stream
     kernel = BusyCells(det.shape[1], *args)
     assert kernel.settings == args
     out, mask = det.copy(), np.zeros(det.shape, np.uint8)
     for a, b in zip(cuts, cuts[1:]):
-        left = kernel.process(single[a:b], noise[a:b], out[a:b], mask[a:b])
+        left = kernel.process(single[a:b], power[a:b], noise[a:b], out[a:b], mask[a:b])
         assert left == np.count_nonzero(out[a:b])
-    expected, expected_mask = ref.busy_mask(single, noise, det, *args)
+    expected, expected_mask = ref.busy_mask(single, power, noise, det, *args)
     np.testing.assert_array_equal(mask, expected_mask)
     np.testing.assert_array_equal(out, expected)
     assert kernel.sweeps == det.shape[0]
@@ -61,13 +67,13 @@ def test_kernel_matches_reference_across_calls(stream):
 ])
 def test_window_is_numpy_same_alignment(width, n_bins, masked):
     """Cell 10 hot in every single read, never held: the cells whose window holds it are bursty."""
-    kernel = BusyCells(n_bins, width, 1.0, 1e-6, 0.5, 1, 1)
+    kernel = BusyCells(n_bins, width, 1.0, 1e-6, 0.5, 1, 1, 5.0, 1, 0)
     single = np.zeros((1, n_bins), np.uint8)
     single[0, 10] = 200
     noise = codes_to_mw(np.zeros((1, n_bins), np.uint8))
     det = np.zeros((1, n_bins), np.uint8)
     mask = np.zeros_like(det)
-    kernel.process(single, noise, det, mask)
+    kernel.process(single, noise, noise, det, mask)
     assert np.flatnonzero(mask[0]).tolist() == list(masked)
 
 
@@ -77,35 +83,88 @@ def test_warm_up_masks_everything_then_occupancy_decides():
     quiet = np.full((core.BUSY_WARM_SWEEPS, n), 80, np.uint8)
     noise = codes_to_mw(quiet)
     det = np.ones(quiet.shape, np.uint8)
-    assert kernel.process(quiet, noise, det) == n  # last sweep: warm, continuous, kept
+    assert kernel.process(quiet, noise, noise, det) == n  # last sweep: warm, continuous, kept
     assert not det[:-1].any() and det[-1].all()
 
 
+def _bluetooth_site(n_sweeps=400, n=64, seed=3):
+    """Single reads of a Bluetooth-like resident (unheld packets, 10-15 dB over the noise, on
+    10 % of the cells of every read: every neighbourhood bursty) over -100 dBm."""
+    rng = np.random.default_rng(seed)
+    quiet = 80  # code: -100 dBm
+    single = np.full((n_sweeps, n), quiet, np.uint8)
+    packets = rng.random(single.shape) < 0.1
+    single[packets] = quiet + rng.integers(20, 30, np.count_nonzero(packets))
+    return single, codes_to_mw(np.full(single.shape, quiet, np.uint8))
+
+
+@pytest.mark.parametrize("over_db, kept", [(40, True), (12, False)])
+def test_a_hopper_far_above_bursty_residents_is_kept_one_at_their_level_is_not(over_db, kept):
+    """A hopper holding every hit (one channel in 8 sweeps), over_db over the noise: 40 dB, far
+    over the residents' 10-15 dB, its level's reads hold and it is kept; at their level, its
+    held hits are among theirs (which never hold) and masked as before."""
+    single, noise = _bluetooth_site()
+    power = noise.copy()
+    det = np.zeros(single.shape, np.uint8)
+    hops = np.arange(0, len(det), 8)
+    channel = (hops * 7) % single.shape[1]
+    single[hops, channel] = 80 + 2 * over_db
+    power[hops, channel] = codes_to_mw(np.full((1, len(hops)), 80 + 2 * over_db, np.uint8))[0]
+    det[hops, channel] = 1
+    kernel = core.busy_cells(single.shape[1], 1_325.0, alpha=1.4)
+    mask = np.zeros_like(det)
+    kernel.process(single, power, noise, det, mask)
+    warm = hops >= core.BUSY_WARM_SWEEPS
+    assert mask[core.BUSY_WARM_SWEEPS:].mean() > 0.9  # the site is bursty everywhere
+    held = det[hops[warm], channel[warm]]
+    assert held.all() if kept else not held.any()
+
+
+def test_a_residents_held_reads_stay_masked_within_the_margin():
+    """The residents' own held hits (a packet caught twice, 1 in 10), up to BUSY_MARGIN_DB over
+    their level (a fading peak), are masked: their level's reads do not hold."""
+    single, noise = _bluetooth_site()
+    rng = np.random.default_rng(4)
+    twice = (single > 80) & (rng.random(single.shape) < 0.1)
+    det = twice.astype(np.uint8)
+    power = codes_to_mw(single)
+    peak = twice & (rng.random(single.shape) < 0.5)  # half of them at a fading peak
+    power[peak] *= np.float32(10 ** ((core.BUSY_MARGIN_DB - 0.5) / 10))
+    kernel = core.busy_cells(single.shape[1], 1_325.0, alpha=1.4)
+    assert kernel.process(single, power, noise, det) == 0
+
+
 def test_argument_checks():
-    kernel = BusyCells(8, 3, 1.4, 0.01, 0.5, 64, 16)
+    kernel = BusyCells(8, 3, 1.4, 0.01, 0.5, 64, 16, 5.0, 10, 2)
     codes = np.zeros((2, 8), np.uint8)
     noise = np.ones((2, 8), np.float32)
     det = np.zeros((2, 8), np.uint8)
     with pytest.raises(TypeError, match="single must be a numpy array of uint8"):
-        kernel.process(codes.astype(np.int16), noise, det)
+        kernel.process(codes.astype(np.int16), noise, noise, det)
     with pytest.raises(TypeError, match="single"):
-        kernel.process(None, noise, det)
+        kernel.process(None, noise, noise, det)
+    with pytest.raises(TypeError, match="power must be a numpy array of float32"):
+        kernel.process(codes, noise.astype(np.float64), noise, det)
     with pytest.raises(TypeError, match="noise_mw must be a numpy array of float32"):
-        kernel.process(codes, noise.astype(np.float64), det)
+        kernel.process(codes, noise, noise.astype(np.float64), det)
     with pytest.raises(TypeError, match="det must be a numpy array of uint8"):
-        kernel.process(codes, noise, det.astype(bool))
+        kernel.process(codes, noise, noise, det.astype(bool))
     with pytest.raises(ValueError, match="single must have 8 entries"):
-        kernel.process(np.zeros((2, 9), np.uint8), noise, det)
+        kernel.process(np.zeros((2, 9), np.uint8), noise, noise, det)
     with pytest.raises(ValueError, match="same shape"):
-        kernel.process(codes[:1], noise, det)
+        kernel.process(codes[:1], noise, noise, det)
+    with pytest.raises(ValueError, match="same shape"):
+        kernel.process(codes, noise[:1], noise, det)
     with pytest.raises(ValueError, match="C-contiguous"):
-        kernel.process(codes, noise, np.zeros((8, 2), np.uint8).T)
+        kernel.process(codes, noise, noise, np.zeros((8, 2), np.uint8).T)
     with pytest.raises(ValueError, match="mask must have the shape"):
-        kernel.process(codes, noise, det, np.zeros((3, 8), np.uint8))
+        kernel.process(codes, noise, noise, det, np.zeros((3, 8), np.uint8))
     with pytest.raises(ValueError, match="power of two"):
-        BusyCells(8, 3, 1.4, 0.01, 0.5, 48, 16)
+        BusyCells(8, 3, 1.4, 0.01, 0.5, 48, 16, 5.0, 10, 2)
     with pytest.raises(ValueError, match="width"):
-        BusyCells(8, 0, 1.4, 0.01, 0.5, 64, 16)
+        BusyCells(8, 0, 1.4, 0.01, 0.5, 64, 16, 5.0, 10, 2)
+    with pytest.raises(ValueError, match="n_bands"):
+        BusyCells(8, 3, 1.4, 0.01, 0.5, 64, 16, 0.0, 10, 2)
     assert kernel.sweeps == 0  # nothing taken from refused calls
 
 
@@ -125,7 +184,8 @@ def test_pipeline_masks_held_hits_one_sweep_per_call():
     plain = core.Pipeline(n_bins, 2_400_000, step).process(held, t, dur)
     c = core.PipelineConfig()
     kernel = core.busy_cells(n_bins, step, floor_alpha(c.pfa, c.looks, c.code_db))
-    expected, mask = ref.busy_mask(single, plain.noise_mw, plain.det, *kernel.settings)
+    expected, mask = ref.busy_mask(single, codes_to_mw(held), plain.noise_mw, plain.det,
+                                   *kernel.settings)
     p = core.Pipeline(n_bins, 2_400_000, step, core.PipelineConfig(revisit=True))
     for s in range(n_sweeps):
         r = slice(s, s + 1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from straja.detect.cfar import CFARDesign, CodeCFARDesign
-from straja._detect_busy import HIT
+from straja._detect_busy import HIT, band_edge
 from straja._detect_noise import CAP_EVERY
 from straja.detect.noise import codes_to_mw as compiled_codes_to_mw, floor_constants
 from straja.detect.tracks import STAY_WITHIN, TrackerConfig
@@ -115,26 +115,47 @@ def noise_floor(power: np.ndarray, quantile=0.5, rate=0.05, burst_db=10.0, max_e
     return out
 
 
-def busy_mask(single_codes, noise_mw, det, width, alpha, min_single, held_ratio, memory, warm):
-    """(det with bursty cells cleared, bursty mask bool) of a whole stream from a fresh start, as
-    straja._detect_busy.BusyCells(n_bins, width, alpha, min_single, held_ratio, memory, warm).
+def busy_mask(single_codes, power, noise_mw, det, width, alpha, min_single, held_ratio, memory,
+              warm, band_db, n_bands, margin_bands):
+    """(det with bursty cells cleared, mask bool) of a whole stream from a fresh start, as
+    straja._detect_busy.BusyCells(n_bins, width, alpha, min_single, held_ratio, memory, warm,
+    band_db, n_bands, margin_bands) given the held reads' power.
 
     Single-read and held occupancies: EWMAs of rate 1/memory in fixed point (a hot read adds
     HIT), their bias that of a read always hot (weight); box sums over `width` cells as
-    np.convolve(..., "same"). The codes go through the compiled table: this holds the mask to
-    its rules, codes_to_mw is tested on its own."""
+    np.convolve(..., "same"). The same per level band (the read's power over the noise mean
+    against band_edge(k)); a held hit in a bursty cell is kept when its window's reads from
+    margin_bands below its band up hold. The codes go through the compiled table: this holds
+    the mask to its rules, codes_to_mw is tested on its own."""
     shift = int(memory).bit_length() - 1
     n = det.shape[1]
     single_mw = compiled_codes_to_mw(single_codes).astype(np.float64)
+    power64 = power.astype(np.float64)
     noise64 = noise_mw.astype(np.float64)
+    edges = np.array([band_edge(k, band_db) for k in range(n_bands)])
     single, held = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    single_band, held_band = np.zeros((n, n_bands), np.int64), np.zeros((n, n_bands), np.int64)
     weight = 0
     det, mask = det.copy(), np.zeros(det.shape, bool)
     box = np.ones(width, np.int64)
     pad = np.zeros(max(0, width - n), np.int64)  # "same" is as long as the longer input
+
+    def bands(mw, noise):  # the highest band whose edge the read reaches, else 0
+        reached = mw[:, None] >= edges[None, :] * noise[:, None]
+        reached[:, 0] = True
+        return n_bands - 1 - np.argmax(reached[:, ::-1], axis=1)
+
     for s in range(det.shape[0]):
-        single += np.where(single_mw[s] > alpha * noise64[s], HIT, 0) - (single >> shift)
+        hot = single_mw[s] > alpha * noise64[s]
+        single += np.where(hot, HIT, 0) - (single >> shift)
         held += np.where(det[s] != 0, HIT, 0) - (held >> shift)
+        single_band -= single_band >> shift
+        held_band -= held_band >> shift
+        cells = np.arange(n)
+        single_band[cells[hot], bands(single_mw[s], noise64[s])[hot]] += HIT
+        held_hit = det[s] != 0
+        held_level = bands(power64[s], noise64[s])
+        held_band[cells[held_hit], held_level[held_hit]] += HIT
         weight += HIT - (weight >> shift)
         if s + 1 < warm:
             mask[s] = True
@@ -142,6 +163,12 @@ def busy_mask(single_codes, noise_mw, det, width, alpha, min_single, held_ratio,
             s_sum = np.convolve(np.concatenate([single, pad]), box, "same")[:n].astype(np.float64)
             h_sum = np.convolve(np.concatenate([held, pad]), box, "same")[:n].astype(np.float64)
             mask[s] = (s_sum >= min_single * float(width * weight)) & (h_sum < held_ratio * s_sum)
+            for b in np.flatnonzero(mask[s] & held_hit):
+                window = slice(max(0, b - width // 2), b + width - width // 2)
+                lo = max(0, held_level[b] - margin_bands)
+                s_l = float(single_band[window, lo:].sum())
+                h_l = float(held_band[window, lo:].sum())
+                mask[s, b] = not (s_l > 0 and h_l >= held_ratio * s_l)
         det[s][mask[s]] = 0
     return det, mask
 
