@@ -15,8 +15,8 @@ neighbourhood's reads at the held read's level hold. The same two occupancies ar
 band (band_db wide over the noise mean, from 0 dB, the last band open-ended; a single read's band
 its own, a detection's that of the held read, `power`): with S_L and H_L their window sums over
 the bands from margin_bands below the held read's band up, a held hit in a bursty cell is kept
-when H_L >= held_ratio S_L (what reaches its level stays: a hopper far above the bursty
-residents). During the first warm - 1 sweeps every cell's detection is cleared (the occupancies
+when H_L >= level_ratio S_L (what reaches its level stays: a hopper far above the bursty
+residents, dwelling several revisits). During the first warm - 1 sweeps every cell's detection is cleared (the occupancies
 are not known yet).
 """
 import numpy as np  # for the included helpers
@@ -42,7 +42,7 @@ cdef class BusyCells:
     cells numpy.convolve(x, ones(width), "same") sums (from cell - width // 2), cut at the band
     edges."""
     cdef readonly Py_ssize_t n_bins, width, memory, warm, sweeps, n_bands, margin_bands
-    cdef readonly double alpha, min_single, held_ratio, band_db
+    cdef readonly double alpha, min_single, held_ratio, band_db, level_ratio
     cdef int shift
     cdef long long weight
     cdef long long* single  # n_bins occupancies each (fixed point); held follows single
@@ -53,7 +53,7 @@ cdef class BusyCells:
 
     def __cinit__(self, Py_ssize_t n_bins, Py_ssize_t width, double alpha, double min_single,
                   double held_ratio, Py_ssize_t memory, Py_ssize_t warm, double band_db,
-                  Py_ssize_t n_bands, Py_ssize_t margin_bands):
+                  Py_ssize_t n_bands, Py_ssize_t margin_bands, double level_ratio):
         cdef Py_ssize_t k
         if n_bins < 1 or width < 1:
             raise ValueError("need n_bins >= 1 and width >= 1")
@@ -64,6 +64,7 @@ cdef class BusyCells:
         self.n_bins, self.width, self.memory, self.warm = n_bins, width, memory, warm
         self.alpha, self.min_single, self.held_ratio = alpha, min_single, held_ratio
         self.band_db, self.n_bands, self.margin_bands = band_db, n_bands, margin_bands
+        self.level_ratio = level_ratio
         self.shift = 0
         while (1 << self.shift) < memory:
             self.shift += 1
@@ -85,7 +86,7 @@ cdef class BusyCells:
     def settings(self):
         """The constructor's arguments after n_bins (the reference takes them too)."""
         return (self.width, self.alpha, self.min_single, self.held_ratio, self.memory, self.warm,
-                self.band_db, self.n_bands, self.margin_bands)
+                self.band_db, self.n_bands, self.margin_bands, self.level_ratio)
 
     def process(self, single, power, noise_mw, det, mask=None):
         """Take sweeps: single (uint8 codes of the first reads), power (float32 mW of the held
@@ -121,7 +122,7 @@ cdef class BusyCells:
 
     cdef bint _level_holds(self, Py_ssize_t b, double mw, double noise) noexcept nogil:
         """Whether the window of cell b holds its reads from margin_bands below the band of a
-        held read of mw up (H_L >= held_ratio S_L, S_L > 0)."""
+        held read of mw up (H_L >= level_ratio S_L, S_L > 0)."""
         cdef Py_ssize_t j, k, nb = self.n_bands, n = self.n_bins
         cdef Py_ssize_t lo = self._band(mw, noise) - self.margin_bands
         cdef Py_ssize_t first = b - self.width // 2, last = b + self.width - self.width // 2 - 1
@@ -132,7 +133,7 @@ cdef class BusyCells:
             for k in range(lo, nb):
                 s_sum += self.single_band[j * nb + k]
                 h_sum += self.held_band[j * nb + k]
-        return s_sum > 0 and <double>h_sum >= self.held_ratio * <double>s_sum
+        return s_sum > 0 and <double>h_sum >= self.level_ratio * <double>s_sum
 
     cdef Py_ssize_t _one(self, const unsigned char* codes, const float* power, const float* noise,
                          unsigned char* det, unsigned char* mask) noexcept nogil:

@@ -34,7 +34,8 @@ def streams(draw):
             draw(st.sampled_from([0, 3, core.BUSY_WARM_SWEEPS])),
             draw(st.sampled_from([1.0, core.BUSY_BAND_DB])),  # 1 dB: edges on the codes
             draw(st.sampled_from([1, 3, core.BUSY_BANDS])),
-            draw(st.sampled_from([0, 1, 2])))
+            draw(st.sampled_from([0, 1, 2])),
+            draw(st.sampled_from([core.BUSY_LEVEL_RATIO, 0.5, 1.0])))
     per_call = draw(st.sampled_from(["one", "cuts"]))
     if per_call == "one":
         cuts = list(range(n_sweeps + 1))
@@ -67,7 +68,7 @@ def test_kernel_matches_reference_across_calls(stream):
 ])
 def test_window_is_numpy_same_alignment(width, n_bins, masked):
     """Cell 10 hot in every single read, never held: the cells whose window holds it are bursty."""
-    kernel = BusyCells(n_bins, width, 1.0, 1e-6, 0.5, 1, 1, 5.0, 1, 0)
+    kernel = BusyCells(n_bins, width, 1.0, 1e-6, 0.5, 1, 1, 5.0, 1, 0, 0.5)
     single = np.zeros((1, n_bins), np.uint8)
     single[0, 10] = 200
     noise = codes_to_mw(np.zeros((1, n_bins), np.uint8))
@@ -98,26 +99,32 @@ def _bluetooth_site(n_sweeps=400, n=64, seed=3):
     return single, codes_to_mw(np.full(single.shape, quiet, np.uint8))
 
 
-@pytest.mark.parametrize("over_db, kept", [(40, True), (12, False)])
-def test_a_hopper_far_above_bursty_residents_is_kept_one_at_their_level_is_not(over_db, kept):
-    """A hopper holding every hit (one channel in 8 sweeps), over_db over the noise: 40 dB, far
-    over the residents' 10-15 dB, its level's reads hold and it is kept; at their level, its
-    held hits are among theirs (which never hold) and masked as before."""
+@pytest.mark.parametrize("over_db, held_share, kept", [(40, 0.8, True), (12, 0.8, False),
+                                                       (40, 0.45, False)])
+def test_a_hopper_far_above_bursty_residents_is_kept_one_at_their_level_is_not(over_db,
+                                                                                held_share, kept):
+    """A hopper (a hit a sweep, as the demo's handset gives) over_db over the noise, held_share
+    of its hits held:
+    40 dB, far over the residents' 10-15 dB, dwelling as ELRS 2.4 does (0.8 held), its level's
+    reads hold and its held hits are kept; at the residents' level they are among theirs (which
+    never hold) and masked as before; and so are those of a BLE connection's short events far
+    above them (0.45 held: its dwell under 3 revisits)."""
     single, noise = _bluetooth_site()
     power = noise.copy()
     det = np.zeros(single.shape, np.uint8)
-    hops = np.arange(0, len(det), 8)
+    hops = np.arange(len(det))
     channel = (hops * 7) % single.shape[1]
     single[hops, channel] = 80 + 2 * over_db
     power[hops, channel] = codes_to_mw(np.full((1, len(hops)), 80 + 2 * over_db, np.uint8))[0]
-    det[hops, channel] = 1
+    held = np.random.default_rng(2).random(len(hops)) < held_share
+    det[hops[held], channel[held]] = 1
     kernel = core.busy_cells(single.shape[1], 1_325.0, alpha=1.4)
     mask = np.zeros_like(det)
     kernel.process(single, power, noise, det, mask)
-    warm = hops >= core.BUSY_WARM_SWEEPS
     assert mask[core.BUSY_WARM_SWEEPS:].mean() > 0.9  # the site is bursty everywhere
-    held = det[hops[warm], channel[warm]]
-    assert held.all() if kept else not held.any()
+    late = held & (hops >= 4 * core.BUSY_WARM_SWEEPS)  # its level's occupancy known
+    left = det[hops[late], channel[late]]
+    assert left.mean() > 0.8 if kept else left.mean() < 0.1  # (a window holds ~15 reads)
 
 
 def test_a_residents_held_reads_stay_masked_within_the_margin():
@@ -135,7 +142,7 @@ def test_a_residents_held_reads_stay_masked_within_the_margin():
 
 
 def test_argument_checks():
-    kernel = BusyCells(8, 3, 1.4, 0.01, 0.5, 64, 16, 5.0, 10, 2)
+    kernel = BusyCells(8, 3, 1.4, 0.01, 0.5, 64, 16, 5.0, 10, 2, 0.6)
     codes = np.zeros((2, 8), np.uint8)
     noise = np.ones((2, 8), np.float32)
     det = np.zeros((2, 8), np.uint8)
@@ -160,11 +167,11 @@ def test_argument_checks():
     with pytest.raises(ValueError, match="mask must have the shape"):
         kernel.process(codes, noise, noise, det, np.zeros((3, 8), np.uint8))
     with pytest.raises(ValueError, match="power of two"):
-        BusyCells(8, 3, 1.4, 0.01, 0.5, 48, 16, 5.0, 10, 2)
+        BusyCells(8, 3, 1.4, 0.01, 0.5, 48, 16, 5.0, 10, 2, 0.6)
     with pytest.raises(ValueError, match="width"):
-        BusyCells(8, 0, 1.4, 0.01, 0.5, 64, 16, 5.0, 10, 2)
+        BusyCells(8, 0, 1.4, 0.01, 0.5, 64, 16, 5.0, 10, 2, 0.6)
     with pytest.raises(ValueError, match="n_bands"):
-        BusyCells(8, 3, 1.4, 0.01, 0.5, 64, 16, 0.0, 10, 2)
+        BusyCells(8, 3, 1.4, 0.01, 0.5, 64, 16, 0.0, 10, 2, 0.6)
     assert kernel.sweeps == 0  # nothing taken from refused calls
 
 

@@ -50,15 +50,18 @@ BUSY_HELD_RATIO = 0.5         # ...and held occupancy under this share of it: bu
 BUSY_MEMORY_SWEEPS = 64       # occupancy averaged over about this many sweeps (EWMA, ~11 s)
 BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy not yet known)
 # ...but a held hit in a bursty neighbourhood is kept when the neighbourhood's reads at its level
-# hold (the same held share over the single, BUSY_HELD_RATIO, counted over the reads from
-# BUSY_MARGIN_DB below its level up): a resident's level at a node is steady, spread by fading
-# (Rayleigh: a read 10 dB over its mean 1 time in 20 000), so a held hit that far above the
-# bursty activity is not that activity's, and what reaches its level stays (a hopper's dwell,
-# 0.7-0.8 held) where frames and packets do not (docs/detection.md, "Measured (issue 15,
-# det27)"). Levels in BUSY_BAND_DB bands over the noise mean, BUSY_BANDS of them (the last open).
+# hold (held at least BUSY_LEVEL_RATIO of the single, counted over the reads from BUSY_MARGIN_DB
+# below its level up): a resident's level at a node is steady, spread by fading (Rayleigh: a read
+# 10 dB over its mean 1 time in 20 000), so a held hit that far above the bursty activity is not
+# that activity's, and what reaches its level dwells: a read is held with probability about
+# 1 - revisit / dwell, so 2/3 needs a dwell of 3 revisits (12.6 ms at the evaluation plan's
+# 4.2 ms): ELRS 2.4 at 150 Hz (27 ms, 0.7-0.8 held), not a BLE connection's 7.5 ms events (0.44,
+# measured) nor frames (docs/detection.md, "Measured (issue 15, det27)"). Levels in BUSY_BAND_DB
+# bands over the noise mean, BUSY_BANDS of them (the last open).
 BUSY_BAND_DB = 5.0
 BUSY_BANDS = 10
 BUSY_MARGIN_DB = 10.0
+BUSY_LEVEL_RATIO = 2 / 3
 # Speckled frame pieces (revisit plans, band hopper's bands): a held narrow piece with at least
 # FRAME_MIN_HOT other hot cells within FRAME_REACH_KHZ either side in one of its single reads
 # lies inside a wide frame read under frequency-selective fading (a 20/40 MHz channel lit in
@@ -627,4 +630,5 @@ def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:
     above alpha x the noise mean (the floor detector's alpha)."""
     width = max(1, round(BUSY_WIDTH_KHZ / step_khz)) if step_khz > 0 else 1
     return BusyCells(n_bins, width, alpha, BUSY_SINGLE, BUSY_HELD_RATIO, BUSY_MEMORY_SWEEPS,
-                     BUSY_WARM_SWEEPS, BUSY_BAND_DB, BUSY_BANDS, round(BUSY_MARGIN_DB / BUSY_BAND_DB))
+                     BUSY_WARM_SWEEPS, BUSY_BAND_DB, BUSY_BANDS, round(BUSY_MARGIN_DB / BUSY_BAND_DB),
+                     BUSY_LEVEL_RATIO)

@@ -116,16 +116,16 @@ def noise_floor(power: np.ndarray, quantile=0.5, rate=0.05, burst_db=10.0, max_e
 
 
 def busy_mask(single_codes, power, noise_mw, det, width, alpha, min_single, held_ratio, memory,
-              warm, band_db, n_bands, margin_bands):
+              warm, band_db, n_bands, margin_bands, level_ratio):
     """(det with bursty cells cleared, mask bool) of a whole stream from a fresh start, as
     straja._detect_busy.BusyCells(n_bins, width, alpha, min_single, held_ratio, memory, warm,
-    band_db, n_bands, margin_bands) given the held reads' power.
+    band_db, n_bands, margin_bands, level_ratio) given the held reads' power.
 
     Single-read and held occupancies: EWMAs of rate 1/memory in fixed point (a hot read adds
     HIT), their bias that of a read always hot (weight); box sums over `width` cells as
     np.convolve(..., "same"). The same per level band (the read's power over the noise mean
     against band_edge(k)); a held hit in a bursty cell is kept when its window's reads from
-    margin_bands below its band up hold. The codes go through the compiled table: this holds
+    margin_bands below its band up hold (at level_ratio). The codes go through the compiled table: this holds
     the mask to its rules, codes_to_mw is tested on its own."""
     shift = int(memory).bit_length() - 1
     n = det.shape[1]
@@ -168,7 +168,7 @@ def busy_mask(single_codes, power, noise_mw, det, width, alpha, min_single, held
                 lo = max(0, held_level[b] - margin_bands)
                 s_l = float(single_band[window, lo:].sum())
                 h_l = float(held_band[window, lo:].sum())
-                mask[s, b] = not (s_l > 0 and h_l >= held_ratio * s_l)
+                mask[s, b] = not (s_l > 0 and h_l >= level_ratio * s_l)
         det[s][mask[s]] = 0
     return det, mask
 
