@@ -57,6 +57,25 @@ def scene_rf(scene, node_name: str, profile: dict) -> dict:
     return out
 
 
+def pair_cpus(index: int, nodes: int) -> set[int] | None:
+    """The one CPU node `index` of `nodes` puts its interpreter and board on (None: any CPU). The
+    two take turns (a reading is a request, then its answer): on one CPU a round trip wakes no
+    other CPU, which on a virtual machine costs both processes more CPU than the request's own
+    work, and lets the answer wait for the waking (bench/overrun_probe.py --unpaired,
+    docs/virtual-node.md "Timing"). Nodes go round the CPUs this process may use, from one
+    picked by its process id, so that fleets of one node in several processes spread. Only while
+    each node has a CPU of its own: with more nodes than CPUs they run on any, as the machine
+    balances them (3 nodes on 2 CPUs, the demo's: two sharing a CPU fell short of it while the
+    third had one to spare, 1 560 overruns a second against 160; at real-time priority 13-24
+    against 3, unpinned 4-7: bench/overrun_probe.py --paired)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if not 1 < len(allowed) or nodes > len(allowed):
+        return None
+    return {allowed[(os.getpid() + index) % len(allowed)]}
+
+
 class Fleet:
     """Start with `start()` (or `with Fleet(...) as fleet:`), stop with `stop()`.
 
@@ -111,22 +130,8 @@ class Fleet:
         return self
 
     def _pair_cpus(self, index: int) -> set[int] | None:
-        """The one CPU node `index`'s interpreter and board share (None: any CPU). The two take
-        turns (a reading is a request, then its answer): on one CPU a round trip wakes no other
-        CPU, which on a virtual machine costs both processes more CPU than the request's own
-        work, and lets the answer wait for the waking (bench/overrun_probe.py --unpaired,
-        docs/virtual-node.md "Timing"). Nodes go round the CPUs this process may use, from
-        one picked by its process id, so that fleets of one node in several processes spread.
-        Only while each node has a CPU of its own: with more nodes than CPUs they run on any,
-        as the machine balances them (3 nodes on 2 CPUs, the demo's: two sharing a CPU fell
-        short of it while the third had one to spare, 1 560 overruns a second against 160; at
-        real-time priority 13-24 against 3, unpinned 4-7: bench/overrun_probe.py --paired)."""
-        if not (self.pair_cpus and hasattr(os, "sched_getaffinity")):
-            return None
-        allowed = sorted(os.sched_getaffinity(0))
-        if not 1 < len(allowed) or len(self.specs) > len(allowed):
-            return None
-        return {allowed[(os.getpid() + index) % len(allowed)]}
+        """The one CPU node `index`'s interpreter and board share (None: any CPU): pair_cpus."""
+        return pair_cpus(index, len(self.specs)) if self.pair_cpus else None
 
     def stop(self) -> None:
         for running in reversed(self.nodes):
