@@ -53,7 +53,7 @@ def answer_at_once() -> None:
     node asks (a reading, ~20-50 us of its CPU) or waits (an envelope block), never spinning, so
     it takes a fraction of what its interpreter does. Under the fair scheduler an interpreter
     and its board at normal policy delayed each other's wake-ups by milliseconds: one node at nice
-    −20 overran 54-78 readings a second against 4.9-8.3 with its board at real-time priority
+    −20 overran 54-78 readings a second against 4.3-6.7 with its board at real-time priority
     (a process that only sleeps, the machine's floor, saw 0.9-2.1 stalls a second over 500 us;
     docs/virtual-node.md "Timing", tenth round). Only from the normal policy at a nice value of
     0 or below (a fleet started at nice 19 yields to the rest of the machine, its boards too; one
