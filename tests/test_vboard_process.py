@@ -106,6 +106,14 @@ def test_a_fleets_boards_each_serve_from_their_own_process_with_their_counters_h
     assert unpaired._pair_cpus(0) is None
 
 
+def test_a_fleet_may_keep_its_boards_at_their_policy(tmp_path):
+    """(The evaluation's reference node, whose contended costs were fitted so: straja.eval.vnodes.)"""
+    with Fleet([NodeSpec("a", 1)], lambda name, profile: NoiseOnly(), workdir=tmp_path,
+               real_time_boards=False) as fleet:
+        pid = int(fleet.nodes[0].board.task_path.rsplit("/", 1)[1])
+        assert os.sched_getscheduler(pid) == os.SCHED_OTHER
+
+
 def real_time_allowed() -> bool:
     """Whether this process may take a real-time policy (root, CAP_SYS_NICE, RLIMIT_RTPRIO)."""
     code = ("import os\ntry:\n os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))\n"

@@ -94,8 +94,8 @@ class VirtualBoard:
     threads (the GIL: other boards, the bridges, a gateway) nor split one CPU share with them,
     as a board's radios answer whatever its host does (docs/virtual-node.md, "Timing"). The
     counters and `safe_pin_low` live in shared memory; the chip models' state is the child's.
-    The child takes the lowest real-time priority where allowed (`answer_at_once`).
-    `cpus`: the CPUs that child may use (None: any).
+    The child takes the lowest real-time priority where allowed (`answer_at_once`), unless
+    `real_time` is False. `cpus`: the CPUs that child may use (None: any).
     """
 
     transactions = _counter(TRANSACTIONS, "requests served")
@@ -106,9 +106,10 @@ class VirtualBoard:
 
     def __init__(self, profile: dict, rf, socket_path: str, t_origin: float | None = None,
                  seed: int = 0, bluetooth=None, own_process: bool = False,
-                 cpus: set[int] | None = None):
+                 cpus: set[int] | None = None, real_time: bool = True):
         self.profile = profile
         self.cpus = cpus
+        self.real_time = real_time
         self.rf = rf
         self.socket_path = str(socket_path)
         self.t_origin = t_origin
@@ -231,7 +232,8 @@ class VirtualBoard:
         try:
             self._pid = 0
             new_session()
-            answer_at_once()
+            if self.real_time:
+                answer_at_once()
             die_with_parent()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is the parent's

@@ -83,12 +83,16 @@ class Fleet:
     with `band_power_dbm` or a dict of them by front-end name (see straja.vboard). `workdir` holds
     each node's flash folder; a temporary one by default. `bluetooth_for(name)`: what node
     `name`'s Bluetooth radio hears (straja.vboard.ble), or None for nothing.
+    `real_time_boards`: the boards at the lowest real-time priority where the OS allows it
+    (straja.vboard.server.answer_at_once); False keeps them at the policy they start with.
     """
 
     def __init__(self, specs: list[NodeSpec], rf_for, workdir: Path | None = None,
-                 t_origin: float | None = None, bluetooth_for=None, pair_cpus: bool = True):
+                 t_origin: float | None = None, bluetooth_for=None, pair_cpus: bool = True,
+                 real_time_boards: bool = True):
         self.specs = specs
         self.pair_cpus = pair_cpus
+        self.real_time_boards = real_time_boards
         self.rf_for = rf_for
         self.bluetooth_for = bluetooth_for
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="straja-fleet-")
@@ -111,7 +115,8 @@ class Fleet:
                 board = VirtualBoard(profile, self.rf_for(spec.name, profile), sock,
                                      t_origin=self.t_origin, seed=spec.node_id,
                                      bluetooth=self.bluetooth_for and self.bluetooth_for(spec.name),
-                                     own_process=True, cpus=cpus)
+                                     own_process=True, cpus=cpus,
+                                     real_time=self.real_time_boards)
                 node = VirtualNode(flash, name=spec.name, heap=profile.get("heap", "320K"),
                                    cpus=cpus, env={
                     "STRAJA_VBOARD": sock,
