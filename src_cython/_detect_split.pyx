@@ -25,14 +25,16 @@ bins and
   held, cleared when either side goes cold or turns jittery); or
 - a dip lies between them: a bin (one of the cold bins between them, or a hot bin between a and
   the bin before it or b and the bin after it, all hot) whose signal is `dip` (a power ratio) or
-  more under the signals of both hot bins beside it, both steady (jitters known, under
-  jitter_db). A bin's signal is its mean hot reading (0 if never hot) less the band's floor (the
-  lower median of the sweep's `noise` over the bins: a bin's own noise estimate learns a steady
-  carrier on it; none given: 0): a bin of a bursty emitter, cold now, reads as strong as the
-  rest when its frames light it, and is no dip. One channel read through the filter has one peak; a dip between two steady peaks
-  is where two carriers' skirts meet. A hot dip stays with its stronger neighbour: the cut is on
-  its weaker side (the left on a tie). Neither held (the levels tell it afresh every sweep) nor
-  counted in `cut_share`: each side is an emitter of its own, not a piece of a wider one.
+  more under the signals of both hot bins beside it, both steady carriers (hot for min_sweeps
+  sweeps running or more, jitters known and under jitter_db: a bursty access point's bins come
+  and go, and read steady near the floor, where its swings compress). One channel read through the filter has one peak; a dip between two steady peaks
+  is where two carriers' skirts meet. A bin's signal is its mean hot reading (0 if never hot)
+  less the band's floor (the lower median of the sweep's `noise` over the bins: a bin's own
+  noise estimate learns a steady carrier on it; none given: 0): a bin of a bursty emitter, cold
+  now, reads as strong as the rest when its frames light it, and is no dip. A hot dip stays with
+  its stronger neighbour: the cut is on its weaker side (the left on a tie). Neither held (the
+  levels tell it afresh every sweep) nor counted in `cut_share`: each side is an emitter of its
+  own, not a piece of a wider one.
 Per bin too, `cut_share`: the share of sweeps it was beside a cut (an EWMA at 1 / history_sweeps):
 a piece cut from a wider run (part of a wide access point) rather than an emitter on its own.
 """
@@ -165,9 +167,11 @@ cdef class SteadinessSplit:
 
     cdef bint _dip(self, Py_ssize_t m, Py_ssize_t a, Py_ssize_t b) noexcept nogil:
         """Whether bin m is a dip between hot bins a and b: their signals both positive and
-        `dip` times its or more, both steady (jitters known, under jitter_db)."""
+        `dip` times its or more, both steady carriers (streaks of min_sweeps or more, jitters
+        known and under jitter_db)."""
         cdef double sm = self.dip * self._signal(m), sa = self._signal(a), sb = self._signal(b)
         return (sa > 0 and sb > 0 and sa >= sm and sb >= sm
+                and self.st[a] >= self.min_sweeps and self.st[b] >= self.min_sweeps
                 and self.jit[a] < self.jitter_db and self.jit[b] < self.jitter_db)
 
     cdef bint _hot_dip(self, Py_ssize_t j, Py_ssize_t n_hot) noexcept nogil:

@@ -76,11 +76,12 @@ FRAME_MIN_HOT = 3
 #   4-6 dB, video by ~1 dB (docs/scenes.md), its skirts alike; the weaker edges of a wide
 #   steady emitter (an 80 MHz access point at load 0.9) stay with it;
 # - or a dip between them: a bin (cold between them, or hot between two hot bins) whose signal
-#   (mean hot reading less the band's floor) is SPLIT_DIP_DB or more under both its hot neighbours', both
-#   steady (jitter under SPLIT_JITTER_DB). One channel read through the filter has one peak, so
-#   a dip between two steady peaks is two carriers (a flat top straddling two bins reads them
-#   within classify's BALANCED_DB, under this; a steady carrier's mean reading scatters ~0.2
-#   dB): two_drones' F2 and DJI 45 MHz apart, hot either side of a cold bin, were one run.
+#   (mean hot reading less the band's floor) is SPLIT_DIP_DB or more under both its hot
+#   neighbours', both steady carriers (hot SPLIT_MIN_SWEEPS sweeps running, jitter under
+#   SPLIT_JITTER_DB). One channel read through the filter has one peak, so a dip between two
+#   steady peaks is two carriers (a flat top straddling two bins reads them within classify's
+#   BALANCED_DB, under this; a steady carrier's mean hot reading scatters ~0.2 dB):
+#   two_drones' F2 and DJI 45 MHz apart, hot either side of a cold bin, were one run.
 # Finer steps see one wide emitter as many bins whose behaviour differs (frames lit in parts of
 # a channel): no split.
 SPLIT_MIN_STEP_KHZ = WIDE_KHZ

@@ -478,7 +478,7 @@ class SteadinessSplit:
         signals over the band's `floor`."""
         sig = self.hot_mw - floor
         with np.errstate(invalid="ignore"):
-            steady = self.jitter < self.jitter_db
+            steady = (self.jitter < self.jitter_db) & (self.streak >= self.min_sweeps)
 
         def dip(m, a, b):  # arrays of bins
             sm = self.dip * sig[m]
