@@ -27,8 +27,9 @@ bins and
   the bin before it or b and the bin after it, all hot) whose signal is `dip` (a power ratio) or
   more under the signals of both hot bins beside it, both steady carriers (hot for min_sweeps
   sweeps running or more, jitters known and under jitter_db: a bursty access point's bins come
-  and go, and read steady near the floor, where its swings compress). One channel read through the filter has one peak; a dip between two steady peaks
-  is where two carriers' skirts meet. A bin's signal is its mean hot reading (0 if never hot)
+  and go, and read steady near the floor, where its swings compress). One channel read through
+  the filter has one peak; a dip between two steady peaks is where two carriers' skirts meet.
+  A bin's signal is its mean hot reading (0 if never hot)
   less the band's floor (the lower median of the sweep's `noise` over the bins: a bin's own
   noise estimate learns a steady carrier on it; none given: 0): a bin of a bursty emitter, cold
   now, reads as strong as the rest when its frames light it, and is no dip. A hot dip stays with

@@ -324,11 +324,11 @@ def test_a_cut_between_steady_bins_is_held_until_one_goes_cold_or_jittery():
 def test_a_dip_between_two_steady_carriers_cuts_their_run():
     """One channel read through the filter has one peak: a bin whose signal over the band's
     floor is SPLIT_DIP_DB or more under both its hot neighbours, both steady carriers (hot
-    SPLIT_MIN_SWEEPS sweeps running, steady readings), is where two carriers' skirts meet (two_drones: F2 and a DJI 45 MHz apart, hot either side of a cold bin, one run).
-    Cold between them: cut; hot: cut on its weaker side. A single wide emitter's peaked profile,
-    a dip beside a swinging neighbour or one that comes and goes, or a cold bin that reads as strong as its neighbours when
-    hot (a bursty emitter's part) are not cut; a dip cut is neither held nor counted as a piece
-    cut from a wider run (cut_share)."""
+    SPLIT_MIN_SWEEPS sweeps running, steady readings), is where two carriers' skirts meet.
+    Cold between them: cut; hot: cut on its weaker side. A single wide emitter's peaked
+    profile, a dip beside a swinging neighbour or one that comes and goes, or a cold bin that
+    reads as strong as its neighbours when hot (a bursty emitter's part) are not cut; a dip cut
+    is neither held nor counted as a piece cut from a wider run (cut_share)."""
     from straja.detect.pipeline import SPLIT_DIP_DB, SPLIT_MIN_SWEEPS, steadiness_split
     n, floor, on = 8, 1.0, SPLIT_MIN_SWEEPS - 1   # cut from the sweep both streaks reach it
     noise = np.full((n, 7), floor, np.float32)
