@@ -16,6 +16,8 @@ arrival time as a port reader would.
 The cyclic garbage collector (`--gc`): on, as the gateway runs it; off during the timed stream
 (its share of the cost); or frozen (`gc.collect()` then `gc.freeze()` once the nodes have
 connected and the warm stream gone through: the objects alive then are never walked again).
+Whatever the mode, the collector's runs in each timed stream and their CPU (gc.callbacks) are
+printed: its share of a sweep's cost at each node count.
 
 Events digest: of every event and command the timed stream gave, and the pipeline's counts
 (every pass must give the same: the bench stops otherwise); the same digest before and after a
@@ -24,7 +26,10 @@ change of the processing code says it kept the gateway's behaviour on this input
 Figures: CPU time of this thread (`time.thread_time`) over the whole stream, divided by the
 sweeps (cost); each node count's stream goes through a fresh gateway again and again, the node
 counts in turn, until every count's minimum is stable (bench/timing.py): min / median of the
-passes, so a load that comes and goes on a shared machine falls on every count alike. Latency:
+passes, so a load that comes and goes on a shared machine falls on every count alike; and
+against the first count, the median (quartiles) of each round's ratio of the two passes a sweep
+(bench/timing.paired: a slow spell of the machine falls within a round on both, where it can
+move one count's minimum or median alone, the longest passes meeting it most often). Latency:
 wall time from a chunk's hand-over to its events stored, in passes of their own after those
 (`--latency-passes`: the clock reads a chunk are not in the CPU figure). A node
 connect (port opened, hello, info and plan replies, first STATUS and sweep: its core made) and a
@@ -139,6 +144,7 @@ class Fleet:
         self.connect, self.plan_change, self.lat_all, self.lat_alert = [], [], [], []
         self.cpu_alert = []  # CPU of the alert chunks (their wall latency includes preemption)
         self.alerts = []
+        self.gc_cpu, self.gc_runs = [], []  # of each timed pass: the collector's CPU and runs
         # of each timed pass: a digest of every event and command the stream gave, and the
         # pipeline's counts (the same in every pass, and before and after a change of the code)
         self.digests = []
@@ -166,11 +172,13 @@ class Fleet:
             gc.freeze()
         elif self.gc_mode == "off":
             gc.disable()
+        collector = Collections()
         c0 = time.thread_time()
         try:
             if latency:
                 self._stream_timed(pipeline, st)
             else:
+                gc.callbacks.append(collector)
                 given = []  # (outputs with events or commands: a few; digested untimed)
                 for c in self.chunks:
                     out = pipeline.feed(c.source, c.t_ns, c.data)
@@ -181,10 +189,14 @@ class Fleet:
                         given.append(out)
             cpu = time.thread_time() - c0
         finally:
+            if collector in gc.callbacks:
+                gc.callbacks.remove(collector)
             gc.enable()
             gc.unfreeze()
         if not latency:
             self.digests.append(digest(given, pipeline.counts))
+            self.gc_cpu.append(collector.cpu)
+            self.gc_runs.append(collector.runs)
         t_end = self.chunks[-1].t_ns
         for n, (status, _) in enumerate(self.firsts, 1):
             c0 = time.thread_time()
@@ -206,6 +218,21 @@ class Fleet:
             if any(isinstance(e, AlertEvent) for e in events):
                 lat_alert.append(lat)
                 self.cpu_alert.append(time.thread_time_ns() - c_arrival)
+
+
+class Collections:
+    """A gc.callbacks entry: the cyclic collector's runs and their CPU (this thread's) while it
+    is registered (a timed stream: its share of the pass, in the pass's CPU too)."""
+
+    def __init__(self):
+        self.runs, self.cpu, self._start = 0, 0.0, 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._start = time.thread_time()
+        else:
+            self.runs += 1
+            self.cpu += time.thread_time() - self._start
 
 
 def video_fleet(n_nodes: int, seconds: float, bins: int, folder: Path,
@@ -307,24 +334,32 @@ def main() -> None:
           "CPU = this thread's, each node count streamed through a fresh gateway "
           f"{len(runs[args.nodes[0]])} times, node counts in turn; load average "
           f"{os.getloadavg()[0]:.1f}")
-    print("| nodes | sweeps | CPU a sweep min / median | vs 16 nodes min / median | of one core "
+    first_n = args.nodes[0]
+    print(f"| nodes | sweeps | CPU a sweep min / median | vs {first_n} nodes min / median "
+          "| paired median (quartiles) | GC a sweep, runs a pass (median) | of one core "
           "| latency p50 / p99 | alerts | events digest | connect min / median (first) "
           "| plan change min / median |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
-    first = fleets[args.nodes[0]].connect[0]
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    first = fleets[first_n].connect[0]
     base = None
     for n, f in fleets.items():
         check_passes(f)
         per_sweep = (min(runs[n]) / f.sweeps * 1e6, statistics.median(runs[n]) / f.sweeps * 1e6)
         base = base or per_sweep
+        # each round's pass against the first count's of the same round, a sweep to a sweep
+        paired = [r * fleets[first_n].sweeps / f.sweeps
+                  for r in timing.paired(runs[first_n], runs[n])]
         con, pc = f.connect, f.plan_change
         print(f"| {n} | {f.sweeps} | {per_sweep[0]:.1f} / {per_sweep[1]:.1f} µs "
               f"| {per_sweep[0] / base[0]:.2f} / {per_sweep[1] / base[1]:.2f} "
+              f"| {paired[0]:.2f} ({paired[1]:.2f}-{paired[2]:.2f}) "
+              f"| {statistics.median(f.gc_cpu) / f.sweeps * 1e6:.2f} µs, "
+              f"{statistics.median(f.gc_runs):g} "
               f"| {100 * min(runs[n]) / args.seconds:.1f} % "
               f"| {ms_pct(f.lat_all, 50):.3f} / {ms_pct(f.lat_all, 99):.2f} ms | {f.alerts[0]} "
               f"| {f.digests[0]} "
               f"| {1e3 * min(con[1:] or con):.2f} / {1e3 * statistics.median(con):.2f} ms"
-              f"{f' ({1e3 * first:.1f} ms)' if f is fleets[args.nodes[0]] else ''} "
+              f"{f' ({1e3 * first:.1f} ms)' if f is fleets[first_n] else ''} "
               f"| {1e3 * min(pc):.2f} / {1e3 * statistics.median(pc):.2f} ms |", flush=True)
     for n, f in fleets.items():
         if f.lat_alert:

@@ -11,7 +11,7 @@ With --scene-seconds, the fleets are bench_gateway's emitters case instead (scen
 demo scene on a grid of masts, S seconds from switch-on, the first 2 untimed).
 
 Prints per node count the min / median of each tree's passes (CPU µs a sweep, this thread's)
-and the median of the paired ratios new / old. Not run by run_all.py (it needs the other tree).
+and the median of the paired ratios new / old with their quartiles (timing.paired). Not run by run_all.py (it needs the other tree).
 """
 from __future__ import annotations
 
@@ -26,12 +26,13 @@ from pathlib import Path
 from straja.argtypes import non_negative_float, positive_int
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import timing  # noqa: E402
 
 
 def worker(counts: list[int], video_of_16: int, scene_seconds: float) -> None:
     """Make the fleets, then stream the one named on each stdin line; print CPU a sweep and
     the pass's digest."""
-    sys.path.insert(0, str(HERE))
     import bench_gateway as bg
     folder = Path(tempfile.mkdtemp())
     fleets = {n: bg.scene_fleet(n, scene_seconds, folder) if scene_seconds
@@ -93,14 +94,14 @@ def main() -> None:
             else f"video on {args.video_of_16} of every 16 nodes")
     print(f"{case}, {args.rounds} rounds, load average {os.getloadavg()[0]:.1f}")
     print("| nodes | old min / median | new min / median | new / old, paired median "
-          "| events digest |")
+          "(quartiles) | events digest |")
     print("|---:|---:|---:|---:|---|")
     for n in args.nodes:
         old, new = cpu[n, "old"], cpu[n, "new"]
-        ratio = statistics.median(b / a for a, b in zip(old, new))
+        ratio, q1, q3 = timing.paired(old, new)
         print(f"| {n} | {min(old):.2f} / {statistics.median(old):.2f} µs "
               f"| {min(new):.2f} / {statistics.median(new):.2f} µs | {ratio:.3f} "
-              f"| {' '.join(sorted(digests[n]))} |")
+              f"({q1:.3f}-{q3:.3f}) | {' '.join(sorted(digests[n]))} |")
     if any(len(d) != 1 for d in digests.values()):
         raise SystemExit("the trees gave different events")
 

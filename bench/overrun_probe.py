@@ -5,14 +5,19 @@ late steps by cause, and per board its slow answers by cause.
 
     .venv/bin/python bench/overrun_probe.py [--nodes 1] [--seconds 20] [--focus]
 
-`--focus` sends the gateway's focus plan refresh (a temporary plan, every 5 s) to every node.
+`--floor S` first runs, for S seconds, a MicroPython process that only sleeps as a node does
+(bench/overrun_probe_floor.py: its timer slack, priority and CPU) and prints its late wake-ups a
+second: the machine's floor (a CPU the host or another task took, an interrupt); a stall longer
+than a dwell's ~500 us margin makes each reading then under way late. `--seconds 0` stops there. `--focus` sends the gateway's focus plan refresh
+(a temporary plan, every 5 s) to every node.
 With `--rt N` the nodes' interpreters and boards run at real-time priority N, above the
 machine's other load and this process (run as root): a node's own causes without theirs. (The
 whole tool under `chrt -r` puts its own Python threads, the bridges' and the frame readers', at
 the nodes' priority, taking turns with them in 100 ms round-robin slices.) `--unpaired` lets a
 node's interpreter and board run on any CPU (the fleet puts them on one while each node has a
 CPU of its own), `--paired` puts each node's two on one CPU, round the CPUs, with more nodes
-than CPUs too (two pairs sharing one), `--profile-board`
+than CPUs too (two pairs sharing one), `--apart` each node's interpreter and board on two CPUs,
+`--profile-board`
 prints where each board's CPU goes, `--plain` leaves the probes out (their CPU with them). A
 measuring tool, not a test: its figures depend on the machine.
 """
@@ -24,17 +29,22 @@ import gc
 import json
 import os
 import pstats
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from straja import protocol
 from straja.link import NodeLink
+from straja.mp import micropython_command
 from straja.vboard import server
 from straja.vnode import fleet as fleet_module
+from straja.vnode.bridge import new_session, precise_sleeps
 from straja.vnode.cli import start_fleet
 
 NODE_MAIN = Path(__file__).with_name("overrun_probe_node.py")
+FLOOR_MAIN = Path(__file__).with_name("overrun_probe_floor.py")
+FLOOR_PERIOD_US = 230  # a streaming node sleeps ~4 400 times a second
 SLOW_S = 300e-6  # a board answer this slow eats most of a dwell's margin
 FOCUS_EVERY_S = 5.0
 
@@ -50,6 +60,32 @@ def cpu_s(pid: int) -> tuple[float, float]:
 def bus_counts(board) -> tuple[int, int]:
     """A board's requests and round trips served so far (its counters, in shared memory)."""
     return board.transactions, board.round_trips
+
+
+def floor(seconds: float, rt: int) -> dict:
+    """The machine's floor: bench/overrun_probe_floor.py under MicroPython, a process that only
+    sleeps, started as a fleet starts a node's interpreter (its own session, 1 ns timer slack, the
+    CPU a fleet's first node gets; at real-time priority `rt` if given), and its late wake-ups a
+    second by how late."""
+    cpus = fleet_module.pair_cpus(0, 1)
+
+    def child() -> None:
+        new_session()
+        precise_sleeps()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+        if rt:
+            os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(rt))
+    out = subprocess.run([micropython_command(), str(FLOOR_MAIN), str(seconds),
+                          str(FLOOR_PERIOD_US)], preexec_fn=child, capture_output=True,
+                         text=True, check=True).stdout
+    result = json.loads(out)
+    bounds = result["buckets_us"]
+    late = result["late"]
+    return {"sleeps_per_s": round(result["sleeps"] / seconds),
+            "late_per_s": {f"over {b} us": round(sum(late[i + 1:]) / seconds, 2)
+                           for i, b in enumerate(bounds) if b >= 100},
+            "load": os.getloadavg()[0]}
 
 
 def probe_boards() -> None:
@@ -150,12 +186,23 @@ def main() -> int:
     p.add_argument("--paired", action="store_true",
                    help="put each node's interpreter and board on one CPU, the nodes round the "
                         "CPUs, however many nodes (a fleet does so only with a CPU a node)")
+    p.add_argument("--apart", action="store_true",
+                   help="put each node's interpreter on one CPU and its board on the next, "
+                        "round the CPUs (1 node on 2 CPUs: each its own)")
     p.add_argument("--profile-board", action="store_true",
                    help="cProfile each board's process: its top functions printed at the end "
                         "(the profiler's own cost inflates the board's CPU)")
     p.add_argument("--plain", action="store_true",
                    help="no probes: the nodes' overruns a second only (the probes cost CPU)")
+    p.add_argument("--floor", type=float, default=0, metavar="SECONDS",
+                   help="first, for this long, a MicroPython process that only sleeps as a node "
+                        "does (its slack, priority and CPU): the machine's late wake-ups a "
+                        "second, the floor under a node's overruns")
     args = p.parse_args()
+    if args.floor:
+        print(json.dumps({"floor": floor(args.floor, args.rt)}))
+        if args.seconds <= 0:
+            return 0
     if not args.plain:
         probe_boards()
         probe_nodes()
@@ -166,11 +213,12 @@ def main() -> int:
         for running in fleet.nodes:
             for pid in (running.node._proc.pid, running.board._pid):
                 os.sched_setscheduler(pid, os.SCHED_RR, os.sched_param(args.rt))
-    if args.unpaired or args.paired:
+    if args.unpaired or args.paired or args.apart:
         allowed = sorted(os.sched_getaffinity(0))
         for i, running in enumerate(fleet.nodes):
-            cpus = {allowed[i % len(allowed)]} if args.paired else allowed
-            for pid in (running.node._proc.pid, running.board._pid):
+            for k, pid in enumerate((running.node._proc.pid, running.board._pid)):
+                cpus = (allowed if args.unpaired else
+                        {allowed[(i + k * args.apart) % len(allowed)]})
                 os.sched_setaffinity(pid, cpus)
     links = [NodeLink(n.port) for n in fleet.nodes]
     first: dict[int, tuple[float, int]] = {}

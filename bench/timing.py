@@ -36,6 +36,18 @@ def interleaved(measures: dict, budget_s=2.0, min_runs=MIN_RUNS) -> dict:
     return runs
 
 
+def paired(base: list, other: list) -> tuple[float, float, float]:
+    """The ratios other / base of each round's pair (interleaved's runs of two keys, or any two
+    lists of passes made in turn): their median and quartiles. A slow spell of a shared machine
+    falls within a round on both passes of its pair, so it moves few ratios, where it can move
+    one key's minimum or median alone (the longer passes meet it more often)."""
+    ratios = [b / a for a, b in zip(base, other)]
+    if len(ratios) == 1:
+        return ratios[0], ratios[0], ratios[0]
+    q1, median, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+    return median, q1, q3
+
+
 def repeat(fn, clock=time.thread_time, budget_s=2.0):
     """(min, median) seconds of fn() over runs repeated until the minimum is stable (or
     MAX_RUNS / budget_s of the clock are used). One warm-up call first."""

@@ -22,7 +22,20 @@ bins and
 - a cut was made there in the sweep before and both bins' jitters (known) are under jitter_db:
   two steady emitters once told apart (a video carrier that came on beside another) stay apart
   while both stay hot and steady, though their streaks grow alike (`held`: the bins whose cut is
-  held, cleared when either side goes cold or turns jittery).
+  held, cleared when either side goes cold or turns jittery); or
+- a dip lies between them: a bin (one of the cold bins between them, or a hot bin between a and
+  the bin before it or b and the bin after it, all hot) whose signal is `dip` (a power ratio) or
+  more under the signals of both hot bins beside it, both steady carriers (hot for min_sweeps
+  sweeps running or more, jitters known and under jitter_db: a bursty access point's bins come
+  and go, and read steady near the floor, where its swings compress). One channel read through
+  the filter has one peak; a dip between two steady peaks is where two carriers' skirts meet.
+  A bin's signal is its mean hot reading (0 if never hot)
+  less the band's floor (the lower median of the sweep's `noise` over the bins: a bin's own
+  noise estimate learns a steady carrier on it; none given: 0): a bin of a bursty emitter, cold
+  now, reads as strong as the rest when its frames light it, and is no dip. A hot dip stays with
+  its stronger neighbour: the cut is on its weaker side (the left on a tie). Neither held (the
+  levels tell it afresh every sweep) nor counted in `cut_share`: each side is an emitter of its
+  own, not a piece of a wider one.
 Per bin too, `cut_share`: the share of sweeps it was beside a cut (an EWMA at 1 / history_sweeps):
 a piece cut from a wider run (part of a wide access point) rather than an emitter on its own.
 """
@@ -34,10 +47,10 @@ include "_detect_common.pxi"
 
 cdef class SteadinessSplit:
     cdef readonly Py_ssize_t n_bins, min_sweeps, streak_cap, history_min, sweeps
-    cdef readonly double ratio, jitter_db, rate, history_sweeps
+    cdef readonly double ratio, jitter_db, rate, history_sweeps, dip
     cdef readonly object streak, streak_sq, hot_mw, last_db, jitter, busy, busy_before, cut_share
     cdef readonly object held  # numpy
-    cdef object _idx, _mark
+    cdef object _idx, _mark, _sorted
     cdef int* st
     cdef double* hot
     cdef double* last
@@ -46,20 +59,23 @@ cdef class SteadinessSplit:
     cdef double* bz
     cdef double* before
     cdef double* cs
+    cdef double* srt  # the sweep's noise, sorted (the band's floor)
+    cdef double floor  # the band's floor this sweep
     cdef unsigned char* mark  # the bins beside a cut in this sweep
     cdef unsigned char* hold  # 1: a cut at this bin in the sweep before (2: in this sweep)
     cdef Py_ssize_t* idx  # the hot bins of a sweep
 
     def __cinit__(self, Py_ssize_t n_bins, double ratio, Py_ssize_t min_sweeps, double jitter_db,
                   double rate, Py_ssize_t streak_cap, double history_sweeps,
-                  Py_ssize_t history_min):
-        if n_bins < 1 or not (ratio > 0 and 0 < rate <= 1 and history_sweeps >= 1):
-            raise ValueError("need n_bins >= 1, ratio > 0, 0 < rate <= 1, history_sweeps >= 1")
+                  Py_ssize_t history_min, double dip):
+        if n_bins < 1 or not (ratio > 0 and 0 < rate <= 1 and history_sweeps >= 1 and dip >= 1):
+            raise ValueError("need n_bins >= 1, ratio > 0, 0 < rate <= 1, history_sweeps >= 1, "
+                             "dip >= 1")
         if streak_cap < 1 or streak_cap > 0x7FFFFFFF:
             raise ValueError("streak_cap must be within 1 .. 2^31 - 1")
         self.n_bins, self.ratio, self.min_sweeps, self.jitter_db = n_bins, ratio, min_sweeps, jitter_db
         self.rate, self.streak_cap = rate, streak_cap
-        self.history_sweeps, self.history_min = history_sweeps, history_min
+        self.history_sweeps, self.history_min, self.dip = history_sweeps, history_min, dip
         self.streak = np.zeros(n_bins, np.int32)
         self.streak_sq = np.zeros(n_bins)
         self.sq = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.streak_sq)
@@ -70,6 +86,8 @@ cdef class SteadinessSplit:
         self.busy_before = np.full(n_bins, np.nan)
         self.cut_share = np.zeros(n_bins)
         self.held = np.zeros(n_bins, np.uint8)
+        self._sorted = np.zeros(n_bins)
+        self.srt = <double*>cnp.PyArray_DATA(<cnp.ndarray>self._sorted)
         self.hold = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.held)
         self._idx = np.zeros(n_bins, np.intp)
         self._mark = np.zeros(n_bins, np.uint8)
@@ -87,20 +105,26 @@ cdef class SteadinessSplit:
     def settings(self):
         """The constructor's arguments after n_bins (the reference takes them too)."""
         return (self.ratio, self.min_sweeps, self.jitter_db, self.rate, self.streak_cap,
-                self.history_sweeps, self.history_min)
+                self.history_sweeps, self.history_min, self.dip)
 
-    def cuts(self, det, power, cut, Py_ssize_t gap):
+    def cuts(self, det, power, noise, cut, Py_ssize_t gap):
         """Fill `cut` (uint8, the shape of det) for the burst extractor from a batch of sweeps:
-        det (uint8 detections) and power (float32 mW), both (n_sweeps, n_bins); returns cut."""
+        det (uint8 detections), power and noise (float32 mW; noise None: no floor known), all
+        (n_sweeps, n_bins); returns cut."""
         cdef Py_ssize_t n = self.n_bins
         cdef const unsigned char* d = <const unsigned char*>array_data(det, cnp.NPY_UINT8, 2, n, "det")
         cdef const float* p = <const float*>array_data(power, cnp.NPY_FLOAT32, 2, n, "power")
+        cdef const float* m = NULL
         cdef unsigned char* c = <unsigned char*>array_data(cut, cnp.NPY_UINT8, 2, n, "cut")
         cdef Py_ssize_t s, n_sweeps = rows(det)
-        if rows(power) != n_sweeps or rows(cut) != n_sweeps:
-            raise ValueError("det, power and cut must have the same shape")
+        if noise is not None:
+            m = <const float*>array_data(noise, cnp.NPY_FLOAT32, 2, n, "noise")
+        if rows(power) != n_sweeps or rows(cut) != n_sweeps or \
+                (noise is not None and rows(noise) != n_sweeps):
+            raise ValueError("det, power, noise and cut must have the same shape")
         with nogil:
             for s in range(n_sweeps):
+                self.floor = 0.0 if m == NULL else self._lower_median(m + s * n)
                 self._one(d + s * n, p + s * n, c + s * n, gap)
         return cut
 
@@ -123,6 +147,53 @@ cdef class SteadinessSplit:
             return False
         cdef Py_ssize_t c = self.idx[j]
         return (c - b if c > b else b - c) <= gap + 1 and self.st[c] == self.st[b]
+
+    cdef double _lower_median(self, const float* noise) noexcept nogil:
+        """The ((n_bins - 1) // 2)-th smallest of a sweep's noise (insertion sort: a plan of
+        channel-wide bins has a few tens)."""
+        cdef Py_ssize_t i, j
+        cdef double v
+        for i in range(self.n_bins):
+            v = <double>noise[i]
+            j = i
+            while j > 0 and self.srt[j - 1] > v:
+                self.srt[j] = self.srt[j - 1]
+                j -= 1
+            self.srt[j] = v
+        return self.srt[(self.n_bins - 1) // 2]
+
+    cdef double _signal(self, Py_ssize_t b) noexcept nogil:
+        """Bin b's mean hot reading less the band's floor."""
+        return self.hot[b] - self.floor
+
+    cdef bint _dip(self, Py_ssize_t m, Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+        """Whether bin m is a dip between hot bins a and b: their signals both positive and
+        `dip` times its or more, both steady carriers (streaks of min_sweeps or more, jitters
+        known and under jitter_db)."""
+        cdef double sm = self.dip * self._signal(m), sa = self._signal(a), sb = self._signal(b)
+        return (sa > 0 and sb > 0 and sa >= sm and sb >= sm
+                and self.st[a] >= self.min_sweeps and self.st[b] >= self.min_sweeps
+                and self.jit[a] < self.jitter_db and self.jit[b] < self.jitter_db)
+
+    cdef bint _hot_dip(self, Py_ssize_t j, Py_ssize_t n_hot) noexcept nogil:
+        """Whether the j-th hot bin is a dip between the bins either side of it, both hot (a
+        hot bin beside a cold one is a flank: the cold one is the lower)."""
+        if j < 1 or j >= n_hot - 1:
+            return False
+        cdef Py_ssize_t a = self.idx[j - 1], m = self.idx[j], b = self.idx[j + 1]
+        return m - a == 1 and b - m == 1 and self._dip(m, a, b)
+
+    cdef bint _dip_between(self, Py_ssize_t i, Py_ssize_t n_hot) noexcept nogil:
+        """Whether a dip lies between the (i-1)-th and i-th hot bins: a cold bin between them,
+        or either of them a hot dip whose other neighbour is the stronger."""
+        cdef Py_ssize_t a = self.idx[i - 1], b = self.idx[i], m
+        for m in range(a + 1, b):
+            if self._dip(m, a, b):
+                return True
+        if self._hot_dip(i, n_hot) and self._signal(self.idx[i + 1]) > self._signal(a):
+            return True
+        return self._hot_dip(i - 1, n_hot) and \
+            self._signal(self.idx[i - 2]) >= self._signal(b)
 
     cdef void _one(self, const unsigned char* det, const float* power, unsigned char* cut,
                    Py_ssize_t gap) noexcept nogil:
@@ -184,6 +255,8 @@ cdef class SteadinessSplit:
                 cut[b] = 1
                 self.mark[a] = self.mark[b] = 1
                 self.hold[b] = 2
+            elif self._dip_between(i, n_hot):
+                cut[b] = 1
         for b in range(n):
             self.cs[b] = self.cs[b] * (1.0 - fresh) + (fresh if self.mark[b] else 0.0)
             self.hold[b] = self.hold[b] >> 1

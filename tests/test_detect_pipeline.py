@@ -224,7 +224,7 @@ def test_steadiness_cuts_follow_hot_streaks_and_jitter():
     flat = np.ones(det.shape, np.float32)
     cut = np.zeros(det.shape, np.uint8)
     split = steadiness_split(5)
-    split.cuts(det, flat, cut, gap=1)
+    split.cuts(det, flat, None, cut, gap=1)
     assert split.streak.tolist() == [3, 4, 1, 2, 3]
     # streaks one sweep apart (1:2, 2:3) are not cut; 3:1 is (bin 3 in sweep 2, bin 2 in sweep
     # 3), and a cut of the sweep before is held where both its bins are hot again, steady (flat
@@ -232,12 +232,12 @@ def test_steadiness_cuts_follow_hot_streaks_and_jitter():
     assert cut.tolist() == [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 1, 0], [0, 0, 1, 1, 0]]
     skirts = flat.copy()
     skirts[:, 1] = 10.0   # bin 1 the strongest: its newer neighbours are its skirts
-    steadiness_split(5).cuts(det, skirts, cut, gap=1)
+    steadiness_split(5).cuts(det, skirts, None, cut, gap=1)
     assert not cut.any()
     both = np.ones((4, 2), np.uint8)  # hot in every sweep: streaks alike
     swinging = np.array([[1.0, 1.0], [10.0, 1.0], [1.0, 1.0], [10.0, 1.0]], np.float32)
     cut = np.zeros(both.shape, np.uint8)
-    steadiness_split(2).cuts(both, swinging, cut, gap=1)
+    steadiness_split(2).cuts(both, swinging, None, cut, gap=1)
     assert cut[:, 1].tolist() == [0, 1, 1, 1]   # 10 dB swings against none, from the 2nd sweep
 
 
@@ -255,12 +255,12 @@ def test_one_emitter_lit_a_sweep_later_in_part_is_not_cut():
         power = np.ones(det.shape, np.float32)
         power[:, weaker] = 0.9
         cut = np.zeros(det.shape, np.uint8)
-        steadiness_split(2).cuts(det, power, cut, gap=1)
+        steadiness_split(2).cuts(det, power, None, cut, gap=1)
         assert not cut.any()
     det = np.ones((10, 2), np.uint8)
     det[:SPLIT_MIN_SWEEPS, 0] = 0        # a newcomer beside a carrier on for SPLIT_MIN_SWEEPS
     cut = np.zeros(det.shape, np.uint8)
-    steadiness_split(2).cuts(det, np.ones(det.shape, np.float32), cut, gap=1)
+    steadiness_split(2).cuts(det, np.ones(det.shape, np.float32), None, cut, gap=1)
     assert cut[SPLIT_MIN_SWEEPS:, 1].all()
 
 
@@ -300,25 +300,84 @@ def test_a_cut_between_steady_bins_is_held_until_one_goes_cold_or_jittery():
     power = np.ones(det.shape, np.float32)
     cut = np.zeros(det.shape, np.uint8)
     split = steadiness_split(2)
-    split.cuts(det[:8], power[:8], cut[:8], gap=1)
+    split.cuts(det[:8], power[:8], None, cut[:8], gap=1)
     assert cut[:8, 1].tolist() == [0, 0, 1, 1, 1, 1, 1, 1]   # streaks 3:1 ... 8:6: held
     assert split.held.tolist() == [0, 1]
-    split.cuts(det[8:], power[8:], cut[8:], gap=1)
+    split.cuts(det[8:], power[8:], None, cut[8:], gap=1)
     assert cut[8:, 1].tolist() == [0, 1, 1, 1]   # released when cold; then cut by the streaks
     swinging = power.copy()
     swinging[::2, 1] = 10 ** (SPLIT_JITTER_DB / 10)          # the second swings by the limit
     cut[:] = 0
     steady_first = np.ones_like(det)
     steady_first[:2, 1] = 0
-    steadiness_split(2).cuts(steady_first, swinging, cut, gap=1)
+    steadiness_split(2).cuts(steady_first, swinging, None, cut, gap=1)
     # cut by the streaks (sweeps 2-3), then by the jitter, never only held
     assert cut[:, 1].tolist() == [0, 0] + [1] * (n - 2)
     calm = np.ones_like(power)
     calm[6:, 1] = np.tile([1.0, 0.1], 3)  # steady, then swinging 10 dB, the weaker when hot
     cut[:] = 0
     split = steadiness_split(2)
-    split.cuts(steady_first, calm, cut, gap=1)
+    split.cuts(steady_first, calm, None, cut, gap=1)
     assert cut[2:6, 1].all() and not cut[-2:, 1].any()   # held while steady, not once it swings
+
+
+def test_a_dip_between_two_steady_carriers_cuts_their_run():
+    """One channel read through the filter has one peak: a bin whose signal over the band's
+    floor is SPLIT_DIP_DB or more under both its hot neighbours, both steady carriers (hot
+    SPLIT_MIN_SWEEPS sweeps running, steady readings), is where two carriers' skirts meet.
+    Cold between them: cut; hot: cut on its weaker side. A single wide emitter's peaked
+    profile, a dip beside a swinging neighbour or one that comes and goes, or a cold bin that
+    reads as strong as its neighbours when hot (a bursty emitter's part) are not cut; a dip cut
+    is neither held nor counted as a piece cut from a wider run (cut_share)."""
+    from straja.detect.pipeline import SPLIT_DIP_DB, SPLIT_MIN_SWEEPS, steadiness_split
+    n, floor, on = 8, 1.0, SPLIT_MIN_SWEEPS - 1   # cut from the sweep both streaks reach it
+    noise = np.full((n, 7), floor, np.float32)
+    det = np.zeros((n, 7), np.uint8)
+    det[:, [1, 3]] = 1                   # two carriers on from the start, a cold bin between
+    power = np.full(det.shape, floor, np.float32)
+    power[:, [1, 3]] = [4.0, 6.0]        # signals 3 and 5 over the floor; the cold bin 0
+    cut = np.zeros(det.shape, np.uint8)
+    split = steadiness_split(7)
+    split.cuts(det, power, noise, cut, gap=1)
+    assert not cut[:on].any() and cut[on:, 3].all() and split.held.tolist() == [0] * 7
+    assert not split.cut_share.any()
+    cut[:] = 0
+    steadiness_split(7).cuts(det, power, None, cut, gap=1)  # no floor: 4 and 6 over 1 total
+    assert cut[on:, 3].all()
+    flicker = det.copy()
+    flicker[::2, 3] = 0                   # the weaker comes and goes (an access point's bin)
+    weaker = power.copy()
+    weaker[:, [1, 3]] = [6.0, 4.0]
+    cut[:] = 0
+    steadiness_split(7).cuts(flicker, weaker, noise, cut, gap=1)
+    assert not cut.any()
+    once = det.copy()
+    once[0, 2] = 1                        # the cold bin hot in the first sweep at their level
+    lit = power.copy()
+    lit[0, 2] = 5.0
+    cut[:] = 0
+    steadiness_split(7).cuts(once, lit, noise, cut, gap=1)
+    assert not cut.any()
+    # a hot dip: bins 1-3 hot, bin 2's signal under both by more than SPLIT_DIP_DB; it stays
+    # with the stronger bin 3
+    det[:, 2] = 1
+    dipped = power.copy()
+    dipped[:, 2] = floor + 3.0 / 10 ** (SPLIT_DIP_DB / 10) * 0.9
+    cut[:] = 0
+    steadiness_split(7).cuts(det, dipped, noise, cut, gap=1)
+    assert cut[on:, 2].all() and not cut[:, 3].any()
+    # one 40 MHz channel on bin 2 (its edges 3 dB under its centre): no dip, no cut
+    peaked = power.copy()
+    peaked[:, 1:4] = [3.0, 6.0, 3.0]
+    cut[:] = 0
+    steadiness_split(7).cuts(det, peaked, noise, cut, gap=1)
+    assert not cut.any()
+    # bin 3 swings 6 dB from sweep to sweep (an access point): not a steady peak
+    swinging = dipped.copy()
+    swinging[::2, 3] *= 4.0
+    cut[:] = 0
+    steadiness_split(7).cuts(det, swinging, noise, cut, gap=1)
+    assert not cut[:, 2].any()
 
 
 def test_a_streaks_level_scatter_is_kept_per_bin():
@@ -328,10 +387,10 @@ def test_a_streaks_level_scatter_is_kept_per_bin():
     det = np.array([[1], [1], [1], [0], [1], [1]], np.uint8)
     power = np.array([[1.0], [2.0], [1.0], [1.0], [5.0], [10.0]], np.float32)
     split = steadiness_split(1)
-    split.cuts(det[:3], power[:3], np.zeros((3, 1), np.uint8), gap=1)
+    split.cuts(det[:3], power[:3], None, np.zeros((3, 1), np.uint8), gap=1)
     step = 10 * np.log10(2.0)
     np.testing.assert_allclose(split.streak_sq, [2 * step ** 2], rtol=1e-6)
-    split.cuts(det[3:], power[3:], np.zeros((3, 1), np.uint8), gap=1)
+    split.cuts(det[3:], power[3:], None, np.zeros((3, 1), np.uint8), gap=1)
     np.testing.assert_allclose(split.streak_sq, [step ** 2], rtol=1e-6)
     assert split.streak.tolist() == [2]
 
@@ -346,7 +405,7 @@ def test_a_bins_history_before_its_streak_is_kept():
     det[: n - 4: 2, 1] = 1            # hot every other sweep, then for 4 running
     det[n - 4:, 1:] = 1               # bin 2: quiet, then for 4 running
     split = steadiness_split(3)
-    split.cuts(det, np.ones(det.shape, np.float32), np.zeros(det.shape, np.uint8), gap=1)
+    split.cuts(det, np.ones(det.shape, np.float32), None, np.zeros(det.shape, np.uint8), gap=1)
     before = split.busy_before
     assert np.isnan(before[0]) and before[2] == 0.0
     assert 0.4 < before[1] < 0.6

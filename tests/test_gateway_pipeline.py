@@ -319,12 +319,13 @@ def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
         assert entry["start_khz"] <= 5775000 and entry["stop_khz"] >= 5815000 - entry["step_khz"]
 
 
-def test_a_hopper_is_focused_on_only_where_its_hop_set_is_narrower_than_the_sweep():
+def test_a_hopper_is_focused_on_its_hop_plan_only_where_that_is_narrower_than_the_sweep():
     """A hopping control link is met as often on a sweep of part of its hop set as on the whole
-    (gateway/scanplan.py): an ELRS 2.4 GHz link alerted over 2400-2465 MHz (its first hits) is
-    not focused on (the neighbours kept their detection, where a focus made them lose the link
-    for 13 s in fpv_approach_3km), nor over half the band; an EU868 link's 6.3 MHz in a sub-GHz
-    sweep of 863-928 MHz is (the CFAR window of 19 channels, a third of the 64)."""
+    (gateway/scanplan.py): an ELRS 2.4 GHz link alerted over 2400-2465 MHz (its first hits), or
+    over 5 MHz of the band, is not focused on (the neighbours kept their detection, where a focus
+    made them lose the link for 13 s in fpv_approach_3km); an EU868 link seen on 2 MHz is,
+    on the EU plan's 863-870 MHz in a sub-GHz sweep of 863-928 MHz (the CFAR window of 19
+    channels, a third of the 64), an FCC link on 902-928 MHz."""
     from straja.gateway.health import NodeHealth
     from straja.gateway.scanplan import ScanPlanner
 
@@ -339,12 +340,16 @@ def test_a_hopper_is_focused_on_only_where_its_hop_set_is_narrower_than_the_swee
     planner = ScanPlanner(config.GatewayConfig())
     nodes = {2: NodeHealth(2, 5 * S)}
     nodes[2].online, nodes[2].info = True, {"front_ends": fes, "plan": plan}
-    for lo, hi, family in ((2399337, 2465587, "lora_fhss"), (2400000, 2442000, "gfsk_fhss")):
+    for lo, hi, family in ((2399337, 2465587, "lora_fhss"), (2440000, 2445000, "gfsk_fhss")):
         assert planner.focus(alert_raised(lo, hi, seer=1, family=family), nodes, T0) == []
-    focus = planner.focus(alert_raised(863275, 869575, seer=1, family="lora_fhss"), nodes, T0)
+    focus = planner.focus(alert_raised(865000, 867000, seer=1, family="lora_fhss"), nodes, T0)
     entry = focus[0].plan[1]
-    assert entry["front_end"] == "subg" and entry["start_khz"] <= 863275
+    assert entry["front_end"] == "subg" and entry["start_khz"] == 863000
     assert (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1 == 19
+    planner.restore(None, T0)
+    focus = planner.focus(alert_raised(910000, 911000, seer=1, family="gfsk_fhss"), nodes, T0)
+    entry = focus[0].plan[1]
+    assert entry["start_khz"] == 902000 and entry["stop_khz"] >= 928000 - entry["step_khz"]
     # video on the same part of the 2.4 GHz band is focused on: its channel is fixed
     planner.restore(None, T0)
     assert planner.focus(alert_raised(2399337, 2465587, seer=1, family="ofdm_video"), nodes, T0)

@@ -337,3 +337,15 @@ def test_an_elrs_link_at_an_flrc_rate_should_be_named_a_gfsk_family_link():
     assert "gfsk_fhss" in by_scene["elrs_f1000_alone"] and "lora_fhss" not in by_scene["elrs_f1000_alone"]
     assert "lora_fhss" in by_scene["elrs_2g4_alone"]  # LoRa rates stay LoRa
     assert drone_family("wifi", {}) is None  # not a drone
+
+
+def test_a_link_is_named_by_its_modulation_whatever_its_make():
+    """Each hopper's expected family agrees with the modulation it sends (what a detector can
+    tell): Crossfire's 50 Hz mode is LoRa, its 150 Hz mode GFSK."""
+    family = {"lora": "lora_fhss", "flrc": "gfsk_fhss", "gfsk": "gfsk_fhss"}
+    for kind, params in (("crossfire", {"mode": "50"}), ("crossfire", {"mode": "150"}),
+                         ("elrs", {"rate": "F500"}), ("elrs", {"rate": "150"}),
+                         ("elrs", {"domain": "FCC915", "rate": "100F"}), ("frsky", {}),
+                         ("flysky", {}), ("dsmx", {})):
+        em = one(kind, **params).emitters[0]
+        assert drone_family(kind, em.p) == family[em.modulation], (kind, params)

@@ -92,6 +92,10 @@ def test_a_fleets_boards_each_serve_from_their_own_process_with_their_counters_h
             assert pairs[0][0] != pairs[1][0]
         else:
             assert all(node == board == os.sched_getaffinity(0) for node, board in pairs)
+        # the boards above every ordinary process where the OS allows it, the interpreters not
+        assert [os.sched_getscheduler(pid) for pid in pids] == [
+            os.SCHED_RR if real_time_allowed() else os.SCHED_OTHER] * 2
+        assert {os.sched_getscheduler(n.node._proc.pid) for n in fleet.nodes} == {os.SCHED_OTHER}
     cpus = len(os.sched_getaffinity(0))
     more = Fleet([NodeSpec(f"n{i}", i + 1) for i in range(cpus + 1)],
                  lambda name, profile: NoiseOnly(), workdir=tmp_path)
@@ -100,6 +104,35 @@ def test_a_fleets_boards_each_serve_from_their_own_process_with_their_counters_h
         assert not os.path.exists(f"/proc/{pid}")
     unpaired = Fleet(specs, lambda name, profile: NoiseOnly(), workdir=tmp_path, pair_cpus=False)
     assert unpaired._pair_cpus(0) is None
+
+
+def test_a_fleet_may_keep_its_boards_at_their_policy(tmp_path):
+    """(The evaluation's reference node, whose contended costs were fitted so: straja.eval.vnodes.)"""
+    with Fleet([NodeSpec("a", 1)], lambda name, profile: NoiseOnly(), workdir=tmp_path,
+               real_time_boards=False) as fleet:
+        pid = int(fleet.nodes[0].board.task_path.rsplit("/", 1)[1])
+        assert os.sched_getscheduler(pid) == os.SCHED_OTHER
+
+
+def real_time_allowed() -> bool:
+    """Whether this process may take a real-time policy (root, CAP_SYS_NICE, RLIMIT_RTPRIO)."""
+    code = ("import os\ntry:\n os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(1))\n"
+            "except OSError:\n print(0)\nelse:\n print(1)")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "1"
+
+
+@pytest.mark.parametrize("nice, policy", [(0, "SCHED_RR"), (5, "SCHED_OTHER")])
+def test_a_board_takes_the_lowest_real_time_priority_unless_started_nice(nice, policy):
+    """A board process answers at once (SCHED_RR 1, where the OS allows it); one started at a
+    positive nice value (a fleet yielding to the machine: bench_gateway_live) stays as it is."""
+    code = (f"import os; from straja.vboard.server import answer_at_once; os.nice({nice}); "
+            "answer_at_once(); print(os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    if policy == "SCHED_RR" and not real_time_allowed():
+        policy = "SCHED_OTHER"
+    assert out == [str(getattr(os, policy)), "1" if policy == "SCHED_RR" else "0"]
 
 
 def test_a_new_session_keeps_its_parents_priority():

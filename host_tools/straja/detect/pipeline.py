@@ -87,13 +87,21 @@ FRAME_MIN_HOT = 3
 #   SPLIT_RATE) SPLIT_RATIO or more apart, the larger at least SPLIT_JITTER_DB, where the
 #   jittery bin is at least as strong when hot: an access point hot sweep after sweep swings by
 #   4-6 dB, video by ~1 dB (docs/scenes.md), its skirts alike; the weaker edges of a wide
-#   steady emitter (an 80 MHz access point at load 0.9) stay with it.
+#   steady emitter (an 80 MHz access point at load 0.9) stay with it;
+# - or a dip between them: a bin (cold between them, or hot between two hot bins) whose signal
+#   (mean hot reading less the band's floor) is SPLIT_DIP_DB or more under both its hot
+#   neighbours', both steady carriers (hot SPLIT_MIN_SWEEPS sweeps running, jitter under
+#   SPLIT_JITTER_DB). One channel read through the filter has one peak, so a dip between two
+#   steady peaks is two carriers (a flat top straddling two bins reads them within classify's
+#   BALANCED_DB, under this; a steady carrier's mean hot reading scatters ~0.2 dB):
+#   two_drones' F2 and DJI 45 MHz apart, hot either side of a cold bin, were one run.
 # Finer steps see one wide emitter as many bins whose behaviour differs (frames lit in parts of
 # a channel): no split.
 SPLIT_MIN_STEP_KHZ = WIDE_KHZ
 SPLIT_RATIO = 2
 SPLIT_MIN_SWEEPS = 3
 SPLIT_JITTER_DB = 3.0
+SPLIT_DIP_DB = 3.0
 SPLIT_RATE = 0.25
 SPLIT_STREAK_CAP = 1 << 20    # streaks stop counting here (an int32 never wraps)
 # A bin's history before its streak (the classifier's `busy_before`): the share of sweeps it was
@@ -307,7 +315,8 @@ class Pipeline:
                 self._split.quiet(n)
         else:
             if self._split is not None:
-                cut = self._split.cuts(det, power, cut, self.config.max_gap_bins)
+                cut = self._split.cuts(det, power, None if self.noise is None else noise, cut,
+                                       self.config.max_gap_bins)
                 streak = self._split.streak
                 # a channel's streak reached STREAK_LOOKS: look at them all (kept by the stages,
                 # which send a sweep on to Python while it is set)
@@ -622,7 +631,8 @@ def _narrow_runs(cells: np.ndarray, max_cells: int) -> list[tuple[int, int, int]
 def steadiness_split(n_bins: int) -> SteadinessSplit:
     """The steadiness split (SPLIT_*, HISTORY_*) of a plan of n_bins channel-wide bins."""
     return SteadinessSplit(n_bins, SPLIT_RATIO, SPLIT_MIN_SWEEPS, SPLIT_JITTER_DB, SPLIT_RATE,
-                           SPLIT_STREAK_CAP, HISTORY_SWEEPS, HISTORY_MIN_SWEEPS)
+                           SPLIT_STREAK_CAP, HISTORY_SWEEPS, HISTORY_MIN_SWEEPS,
+                           10 ** (SPLIT_DIP_DB / 10))
 
 
 def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:

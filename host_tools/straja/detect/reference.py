@@ -426,8 +426,9 @@ class SteadinessSplit:
     (docs/detection.md, "Steadiness split")."""
 
     def __init__(self, n_bins, ratio, min_sweeps, jitter_db, rate, streak_cap, history_sweeps,
-                 history_min):
+                 history_min, dip):
         self.ratio, self.min_sweeps, self.jitter_db, self.rate = ratio, min_sweeps, jitter_db, rate
+        self.dip = dip
         self.streak_cap, self.history_sweeps, self.history_min = streak_cap, history_sweeps, history_min
         self.streak = np.zeros(n_bins, np.int32)
         self.streak_sq = np.zeros(n_bins)
@@ -440,7 +441,7 @@ class SteadinessSplit:
         self.held = np.zeros(n_bins, np.uint8)
         self.sweeps = 0
 
-    def cuts(self, det, power, cut, gap):
+    def cuts(self, det, power, noise, cut, gap):
         cut[:] = 0
         fresh = 1.0 / self.history_sweeps
         for s in range(det.shape[0]):
@@ -487,6 +488,9 @@ class SteadinessSplit:
                              & np.where(ja > jb, ha >= hb, hb >= ha))
                 kept = both_known & (self.held[b] == 1) & (np.fmax(ja, jb) < self.jitter_db)
             at = near & (by_streak | by_jitter | kept)
+            floor = 0.0 if noise is None else np.sort(noise[s].astype(np.float64))[
+                (len(self.hot_mw) - 1) // 2]
+            cut[s, b[near & self._dips(idx, floor, gap)]] = 1
             cut[s, b[at]] = 1
             self.held[:] = 0
             self.held[b[at]] = 1
@@ -494,6 +498,30 @@ class SteadinessSplit:
             beside[a[at]] = beside[b[at]] = True
             self.cut_share = self.cut_share * (1.0 - fresh) + np.where(beside, fresh, 0.0)
         return cut
+
+    def _dips(self, idx, floor, gap):
+        """Per pair of consecutive hot bins idx[k], idx[k + 1]: whether a dip lies between them
+        (a cold bin between, or either a hot dip joining its stronger other neighbour), their
+        signals over the band's `floor`."""
+        sig = self.hot_mw - floor
+        with np.errstate(invalid="ignore"):
+            steady = (self.jitter < self.jitter_db) & (self.streak >= self.min_sweeps)
+
+        def dip(m, a, b):  # arrays of bins
+            sm = self.dip * sig[m]
+            return ((sig[a] > 0) & (sig[b] > 0) & (sig[a] >= sm) & (sig[b] >= sm)
+                    & steady[a] & steady[b])
+
+        a, b = idx[:-1], idx[1:]
+        out = np.zeros(len(a), bool)
+        for k in range(1, gap + 1):  # the cold bins between
+            out |= (a + k < b) & dip(np.minimum(a + k, len(sig) - 1), a, b)
+        beside = b - a == 1
+        hot_dip = np.zeros(len(idx), bool)  # idx[j] between idx[j - 1] and idx[j + 1], all hot
+        hot_dip[1:-1] = beside[:-1] & beside[1:] & dip(idx[1:-1], idx[:-2], idx[2:])
+        out[:-1] |= hot_dip[1:-1] & (sig[idx[2:]] > sig[idx[:-2]])
+        out[1:] |= hot_dip[1:-1] & (sig[idx[:-2]] >= sig[idx[2:]])
+        return out
 
     def quiet(self, n_sweeps):
         self.streak[:] = 0

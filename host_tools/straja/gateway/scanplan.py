@@ -11,18 +11,18 @@ channel filter (`filter_khz` of the info reply: an RX5808 stepped 1 MHz through 
 filter would show a smeared, flat-topped spectrum and change the emitter's class). A node
 already focused for another alert is left alone.
 
-A hopping control link is focused on only where that sweeps HOPPER_FOCUS_GAIN times fewer
-channels than the node runs. A scanner meets a hopper when the channel it reads is the one the
-hopper is on: at r reads a second over N channels, a hop set spread over all of them is met
-r / N times a second, and a focus on a part q of them (the extent the link was seen on when
-alerted) reads those qN channels r times a second, where the link is a share q of the time:
-r / N again. Nothing is gained unless the hop set itself is narrower than the node's sweep
-(ExpressLRS EU868's 6.3 MHz in a sub-GHz front end's 863-928 MHz), and the focus restarts the
-node's detection (its noise floor and band statistics learnt again: seconds without the link).
-A link seen over half its front end's sweep or more is most likely hopping over all of it (its
-extent grows with its hits), so it is not focused (`fpv_approach_3km`: the neighbours focused on
-2400-2465 MHz, the ELRS handset's first extent, lost it for 13 s: its alert cleared and was
-raised again, twice).
+A hopping control link's focus is its whole hop plan (`rf.HOP_PLANS_MHZ`: a link hops over
+its regulatory band, EU 863-870 MHz, FCC 902-928 MHz or the 2.4 GHz ISM band), sent only where
+that sweeps HOPPER_FOCUS_GAIN times fewer channels than the node runs. A scanner meets a hopper
+when the channel it reads is the one the hopper is on: at r reads a second over N channels, a
+hop set spread over all of them is met r / N times a second, and a focus on a part q of them
+(the extent the link was seen on when alerted: a few hits) reads those qN channels r times a
+second, where the link is a share q of the time: r / N again. So a focus gains only where the
+hop plan is narrower than the node's sweep (ExpressLRS EU868's 863-870 MHz in a sub-GHz front
+end's 863-928 MHz), and it restarts the node's detection (its noise floor and band statistics
+learnt again: seconds without the link). A 2.4 GHz hopper is never focused on
+(`fpv_approach_3km`: the neighbours focused on 2400-2465 MHz, the ELRS handset's first extent,
+lost it for 13 s: its alert cleared and was raised again, twice).
 
 A focus plan is a temporary plan (`plan PLAN temp=S`, docs/firmware.md): never written to the
 node's flash, sent again every `focus_refresh_s` while the alert lasts, and dropped by the node
@@ -42,6 +42,7 @@ from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer swe
 from straja_node.plan import READ_US  # a dwell's time after settling, to read
 
 from ..frontends import FRONT_ENDS
+from ..rf import HOP_PLANS_MHZ
 from .config import GatewayConfig
 from .detector import core_config
 from .events import AlertEvent, NodeCommand, NodePlan, ScanFocus, ScanRestore
@@ -66,6 +67,16 @@ def _gains_too_little(running: dict, step: int, channels: int, hopper: bool) -> 
     if hopper:
         return channels * HOPPER_FOCUS_GAIN > now
     return step >= running["step_khz"] and channels >= now
+
+
+def hop_plan_khz(lo_khz: int, hi_khz: int) -> tuple[int, int]:
+    """The hop plan (rf.HOP_PLANS_MHZ) holding a hopper seen over lo..hi kHz (its centre), or
+    lo..hi itself outside them."""
+    centre = (lo_khz + hi_khz) / 2
+    for lo_mhz, hi_mhz in HOP_PLANS_MHZ:
+        if 1000 * lo_mhz <= centre <= 1000 * hi_mhz:
+            return min(lo_khz, round(1000 * lo_mhz)), max(hi_khz, round(1000 * hi_mhz))
+    return lo_khz, hi_khz
 
 
 def plan_args(plan, temp_s: int = 0) -> str:
@@ -200,8 +211,10 @@ class ScanPlanner:
             health = nodes.get(node_id)
             if health is None or not health.online or node_id in self.focused or node_id in busy:
                 continue
-            entry = self._entry(node_id, health.info, alert.lo_khz, alert.hi_khz,
-                                LINK.get(alert.family) == "control link")
+            hopper = LINK.get(alert.family) == "control link"
+            lo, hi = hop_plan_khz(alert.lo_khz, alert.hi_khz) if hopper else (alert.lo_khz,
+                                                                              alert.hi_khz)
+            entry = self._entry(node_id, health.info, lo, hi, hopper)
             if entry is None:
                 continue
             self.focused[node_id] = alert.alert_id

@@ -546,17 +546,18 @@ class Localiser:
         return Locus(self.nodes[idx].copy(), self.up_m, 10**centre,
                      (10 ** (centre - spread), 10 ** (centre + spread)))
 
-    def power_prior(self, freq_hz) -> tuple[np.ndarray, np.ndarray] | None:
+    def power_prior(self, freq_hz, exponent_known: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
         """(mean, spread) of A, one per frequency (a band's), from the transmit-power range taken
         as +-2 spreads, widened by what the exponent's uncertainty does to the power the data
         imply at 1 m from a drone `prior_distance_m` away (10 exponent_sigma log10 d: a prior
-        held at 1 m would otherwise pull a fix made with a wrong exponent further off). Without a
+        held at 1 m would otherwise pull a fix made with a wrong exponent further off), unless
+        the exponent is known (a filter that carries it: `flight.FlightFilter`). Without a
         frequency there is none and A is eliminated."""
         if freq_hz is None:
             return None
         m = self.model
         lo, hi = m.eirp_dbm
-        spread = math.hypot(max((hi - lo) / 4, 1.0),
+        spread = math.hypot(max((hi - lo) / 4, 1.0), 0.0 if exponent_known else
                             10 * m.exponent_sigma * math.log10(m.prior_distance_m))
         mean = (lo + hi) / 2 - fspl_db(1.0, np.atleast_1d(np.asarray(freq_hz, float)))
         return mean, np.full(mean.shape, spread)

@@ -867,8 +867,12 @@ DRONE_FAMILY = {"elrs": "lora_fhss", "crossfire": "gfsk_fhss", "frsky": "gfsk_fh
 
 
 def drone_family(kind: str, params: dict) -> str | None:
-    """The family an emitter of `kind` with `params` should be named (None: not a drone): an
-    ExpressLRS link at an FLRC rate (F500, F1000) sends GFSK-family packets, not LoRa."""
+    """The family an emitter of `kind` with `params` should be named (None: not a drone). A
+    control link is named by the modulation a receiver can tell, not by its make: an ExpressLRS
+    link at an FLRC rate (F500, F1000) sends GFSK-family packets, not LoRa, and Crossfire's 50 Hz
+    mode sends LoRa ones."""
     if kind == "elrs" and str(params.get("rate", "")).startswith("F"):
         return "gfsk_fhss"
+    if kind == "crossfire" and str(params.get("mode", "")) == "50":
+        return "lora_fhss"
     return DRONE_FAMILY.get(kind)

@@ -57,6 +57,25 @@ def scene_rf(scene, node_name: str, profile: dict) -> dict:
     return out
 
 
+def pair_cpus(index: int, nodes: int) -> set[int] | None:
+    """The one CPU node `index` of `nodes` puts its interpreter and board on (None: any CPU). The
+    two take turns (a reading is a request, then its answer): on one CPU a round trip wakes no
+    other CPU, which on a virtual machine costs both processes more CPU than the request's own
+    work, and lets the answer wait for the waking (bench/overrun_probe.py --unpaired,
+    docs/virtual-node.md "Timing"). Nodes go round the CPUs this process may use, from one
+    picked by its process id, so that fleets of one node in several processes spread. Only while
+    each node has a CPU of its own: with more nodes than CPUs they run on any, as the machine
+    balances them (3 nodes on 2 CPUs, the demo's: two sharing a CPU fell short of it while the
+    third had one to spare, 1 560 overruns a second against 160; at real-time priority 13-24
+    against 3, unpinned 4-7: bench/overrun_probe.py --paired)."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    if not 1 < len(allowed) or nodes > len(allowed):
+        return None
+    return {allowed[(os.getpid() + index) % len(allowed)]}
+
+
 class Fleet:
     """Start with `start()` (or `with Fleet(...) as fleet:`), stop with `stop()`.
 
@@ -64,12 +83,16 @@ class Fleet:
     with `band_power_dbm` or a dict of them by front-end name (see straja.vboard). `workdir` holds
     each node's flash folder; a temporary one by default. `bluetooth_for(name)`: what node
     `name`'s Bluetooth radio hears (straja.vboard.ble), or None for nothing.
+    `real_time_boards`: the boards at the lowest real-time priority where the OS allows it
+    (straja.vboard.server.answer_at_once); False keeps them at the policy they start with.
     """
 
     def __init__(self, specs: list[NodeSpec], rf_for, workdir: Path | None = None,
-                 t_origin: float | None = None, bluetooth_for=None, pair_cpus: bool = True):
+                 t_origin: float | None = None, bluetooth_for=None, pair_cpus: bool = True,
+                 real_time_boards: bool = True):
         self.specs = specs
         self.pair_cpus = pair_cpus
+        self.real_time_boards = real_time_boards
         self.rf_for = rf_for
         self.bluetooth_for = bluetooth_for
         self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="straja-fleet-")
@@ -92,7 +115,8 @@ class Fleet:
                 board = VirtualBoard(profile, self.rf_for(spec.name, profile), sock,
                                      t_origin=self.t_origin, seed=spec.node_id,
                                      bluetooth=self.bluetooth_for and self.bluetooth_for(spec.name),
-                                     own_process=True, cpus=cpus)
+                                     own_process=True, cpus=cpus,
+                                     real_time=self.real_time_boards)
                 node = VirtualNode(flash, name=spec.name, heap=profile.get("heap", "320K"),
                                    cpus=cpus, env={
                     "STRAJA_VBOARD": sock,
@@ -111,22 +135,8 @@ class Fleet:
         return self
 
     def _pair_cpus(self, index: int) -> set[int] | None:
-        """The one CPU node `index`'s interpreter and board share (None: any CPU). The two take
-        turns (a reading is a request, then its answer): on one CPU a round trip wakes no other
-        CPU, which on a virtual machine costs both processes more CPU than the request's own
-        work, and lets the answer wait for the waking (bench/overrun_probe.py --unpaired,
-        docs/virtual-node.md "Timing"). Nodes go round the CPUs this process may use, from
-        one picked by its process id, so that fleets of one node in several processes spread.
-        Only while each node has a CPU of its own: with more nodes than CPUs they run on any,
-        as the machine balances them (3 nodes on 2 CPUs, the demo's: two sharing a CPU fell
-        short of it while the third had one to spare, 1 560 overruns a second against 160; at
-        real-time priority 13-24 against 3, unpinned 4-7: bench/overrun_probe.py --paired)."""
-        if not (self.pair_cpus and hasattr(os, "sched_getaffinity")):
-            return None
-        allowed = sorted(os.sched_getaffinity(0))
-        if not 1 < len(allowed) or len(self.specs) > len(allowed):
-            return None
-        return {allowed[(os.getpid() + index) % len(allowed)]}
+        """The one CPU node `index`'s interpreter and board share (None: any CPU): pair_cpus."""
+        return pair_cpus(index, len(self.specs)) if self.pair_cpus else None
 
     def stop(self) -> None:
         for running in reversed(self.nodes):

@@ -1,0 +1,46 @@
+"""bench/overrun_probe.py --floor: the machine's late wake-ups, from a MicroPython loop that only
+sleeps as a node's scheduler does (bench/overrun_probe_floor.py, under the real unix port)."""
+import importlib.util
+import json
+import signal
+import subprocess
+import time
+
+from straja.mp import micropython_command
+from straja.paths import REPO
+
+FLOOR = REPO / "bench" / "overrun_probe_floor.py"
+
+
+def load_probe():
+    spec = importlib.util.spec_from_file_location("overrun_probe", REPO / "bench" / "overrun_probe.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_floor_loop_counts_each_sleep_once_and_a_stall_as_late():
+    """Stopped for 50 ms mid-run (as a CPU the host took away), the loop's next wake-up is over
+    3 ms late, and counted there; every sleep lands in one bucket."""
+    proc = subprocess.Popen([micropython_command(), str(FLOOR), "1.0", "500"],
+                            stdout=subprocess.PIPE, text=True)
+    time.sleep(0.4)
+    proc.send_signal(signal.SIGSTOP)
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGCONT)
+    out, _ = proc.communicate(timeout=30)
+    result = json.loads(out)
+    assert result["buckets_us"][-1] == 3000
+    assert sum(result["late"]) == result["sleeps"]
+    assert result["late"][-1] >= 1  # the stall
+    # 1 s of 500 us deadlines, less the stall's (the deadlines move on from a late wake-up)
+    assert 1000 < result["sleeps"] <= 2000
+
+
+def test_the_probes_floor_is_late_wake_ups_a_second_by_how_late():
+    floor = load_probe().floor(0.3, 0)
+    assert floor["sleeps_per_s"] > 1000  # deadlines 230 us apart: ~4 300 a second
+    late = list(floor["late_per_s"].values())
+    assert list(floor["late_per_s"]) == ["over 100 us", "over 300 us", "over 500 us",
+                                         "over 1000 us", "over 3000 us"]
+    assert late == sorted(late, reverse=True)  # each count includes the later ones
