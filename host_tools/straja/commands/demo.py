@@ -48,10 +48,10 @@ OVERRUN_MEANING = ("an overrun is a channel whose reading ended after its planne
                    "CPU and its radios to itself")
 # the nodes' processes waiting for a CPU this share of the time they had work ...
 SHORT_OF_CPU_WAIT = 0.10
-# ... while their CPUs had less than this to spare (CPUs' worth of idle time): short of CPU. An
-# interpreter and its board on one CPU wait for each other's turn, ~25 % of the time they have
-# work on an idle machine (docs/virtual-node.md "Timing"): a wait with CPUs idle beside it is
-# such a turn, not a lack of CPU, as a machine with work for every CPU has none idle.
+# ... while their CPUs had less than this to spare (CPUs' worth of idle time): short of CPU. A
+# node's interpreter and board wait for each other's turns, 30-32 % of the time the demo's three
+# nodes had work on an idle machine (docs/virtual-node.md "Timing"): a wait with CPUs idle beside
+# it is such a turn, not a lack of CPU, as a machine with work for every CPU has none idle.
 SHORT_OF_CPU_SPARE = 0.10
 REAL_TIME = (os.SCHED_FIFO, os.SCHED_RR)
 
