@@ -41,6 +41,16 @@ def widest_hop_plan_mhz(lo_mhz: float, hi_mhz: float) -> float:
     return max(widths) if widths else float("inf")
 
 
+def hop_plan_khz(lo_khz: int, hi_khz: int) -> tuple[int, int]:
+    """The hop plan (HOP_PLANS_MHZ) holding a hopper seen over lo..hi kHz (its centre), or
+    lo..hi itself outside them."""
+    centre = (lo_khz + hi_khz) / 2
+    for lo_mhz, hi_mhz in HOP_PLANS_MHZ:
+        if 1000 * lo_mhz <= centre <= 1000 * hi_mhz:
+            return min(lo_khz, round(1000 * lo_mhz)), max(hi_khz, round(1000 * hi_mhz))
+    return lo_khz, hi_khz
+
+
 # 5 GHz 40 and 80 MHz channel blocks (802.11-2020 Annex E), by their lowest 20 MHz channel.
 WIFI_5G_BLOCKS = {40.0: (36, 44, 52, 60, 100, 108, 116, 124, 132, 140, 149, 157),
                   80.0: (36, 52, 100, 116, 132, 149)}

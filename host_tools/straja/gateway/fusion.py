@@ -16,7 +16,8 @@ own median gap between observations, up to `track_timeout_max_s`. For observatio
 times a median gap is ln 2 of the mean, so 10 of them are 6.9 mean gaps, a silence that comes
 once in e^6.9 ~ 1 000 gaps of a link still there, where the fixed timeout split such a link's
 presence every minute or two; the median, not the mean, so that one long silence (a drone that
-paused) does not lengthen the hold of a track observed often (docs/gateway.md). A track keeps each node's received power
+paused) does not lengthen the hold of a track observed often (docs/gateway.md). A track keeps
+each node's received power
 over time, which gives the signal trend; a held observation (a drone name the node's core no
 longer gives, held for a flicker: detector._Naming) keeps its node seeing the track, no power.
 """
@@ -38,7 +39,7 @@ _DBM = operator.itemgetter(1)  # a history entry's power (summed in C, in the sa
 LINK = {"analog_fm_video": "video", "ofdm_video": "video", "lora_fhss": "control link",
         "gfsk_fhss": "control link"}
 HOLD_GAPS = 10.0          # a track's hold in its median gaps between observations (above)
-GAPS_KEPT = 8             # the mean over its last this many gaps
+GAPS_KEPT = 8             # the median over its last this many gaps
 GAPS_BEFORE_HOLD = 3      # the fixed timeout until it has this many
 MOMENT_NS = 500_000_000   # observations this close are one moment (several nodes, one sweep)
 

@@ -42,7 +42,7 @@ from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer swe
 from straja_node.plan import READ_US  # a dwell's time after settling, to read
 
 from ..frontends import FRONT_ENDS
-from ..rf import HOP_PLANS_MHZ
+from ..rf import hop_plan_khz
 from .config import GatewayConfig
 from .detector import core_config
 from .events import AlertEvent, NodeCommand, NodePlan, ScanFocus, ScanRestore
@@ -67,16 +67,6 @@ def _gains_too_little(running: dict, step: int, channels: int, hopper: bool) -> 
     if hopper:
         return channels * HOPPER_FOCUS_GAIN > now
     return step >= running["step_khz"] and channels >= now
-
-
-def hop_plan_khz(lo_khz: int, hi_khz: int) -> tuple[int, int]:
-    """The hop plan (rf.HOP_PLANS_MHZ) holding a hopper seen over lo..hi kHz (its centre), or
-    lo..hi itself outside them."""
-    centre = (lo_khz + hi_khz) / 2
-    for lo_mhz, hi_mhz in HOP_PLANS_MHZ:
-        if 1000 * lo_mhz <= centre <= 1000 * hi_mhz:
-            return min(lo_khz, round(1000 * lo_mhz)), max(hi_khz, round(1000 * hi_mhz))
-    return lo_khz, hi_khz
 
 
 def plan_args(plan, temp_s: int = 0) -> str:
