@@ -27,7 +27,7 @@ from straja.argtypes import non_negative_float
 from straja.detect import hoppers, reference
 from straja.detect.pipeline import FRAME_MIN_HOT, FRAME_REACH_KHZ, busy_cells
 from straja.eval.scenes import run_scene
-from straja.sim.scene import load_scene
+from straja.sim.scene import SceneError, load_scene
 from straja.sim.trajectory import Schedule
 
 BAND_DB = 5.0
@@ -147,6 +147,12 @@ def main() -> None:
     ap.add_argument("--frames-only", action="store_true",
                     help="the mask's single-read occupancy without isolated narrow hits")
     args = ap.parse_args()
+    try:  # a scene that does not load, or an emitter it does not have: a message, exit 2
+        scene = load_scene(args.scene)
+        if args.without is not None:
+            scene.emitter(args.without)
+    except (SceneError, KeyError) as e:
+        ap.error(str(e).strip('"'))
     bands = " ".join(f"{BAND_DB * b:>4.0f}+" for b in range(N_BANDS))
     print(f"{'':22s} narrow hits a look by dB over the noise: {bands} | held hits the same | "
           "masked share, held cells a sweep masked / kept")

@@ -34,6 +34,7 @@ import sys
 import time
 from pathlib import Path
 
+from straja.argtypes import non_negative_float, positive_int
 from straja import protocol
 from straja.link import NodeLink
 from straja.mp import micropython_command
@@ -172,8 +173,8 @@ def focus_plan(plan: list) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--nodes", type=int, default=1)
-    p.add_argument("--seconds", type=float, default=20.0)
+    p.add_argument("--nodes", type=positive_int, default=1)
+    p.add_argument("--seconds", type=non_negative_float, default=20.0)
     p.add_argument("--scene", default=None)
     p.add_argument("--focus", action="store_true")
     p.add_argument("--rt", type=int, default=0, metavar="PRIORITY",
@@ -194,7 +195,7 @@ def main() -> int:
                         "(the profiler's own cost inflates the board's CPU)")
     p.add_argument("--plain", action="store_true",
                    help="no probes: the nodes' overruns a second only (the probes cost CPU)")
-    p.add_argument("--floor", type=float, default=0, metavar="SECONDS",
+    p.add_argument("--floor", type=non_negative_float, default=0, metavar="SECONDS",
                    help="first, for this long, a MicroPython process that only sleeps as a node "
                         "does (its slack, priority and CPU): the machine's late wake-ups a "
                         "second, the floor under a node's overruns")

@@ -44,3 +44,17 @@ def test_the_probes_floor_is_late_wake_ups_a_second_by_how_late():
     assert list(floor["late_per_s"]) == ["over 100 us", "over 300 us", "over 500 us",
                                          "over 1000 us", "over 3000 us"]
     assert late == sorted(late, reverse=True)  # each count includes the later ones
+
+
+def test_the_diagnosis_tools_refuse_bad_arguments_with_a_message():
+    """bench/overrun_probe.py and bench/band_levels.py: exit 2 with the reason, no traceback,
+    before any node starts."""
+    import sys
+    for args in (["overrun_probe.py", "--floor", "-1"], ["overrun_probe.py", "--nodes", "0"],
+                 ["band_levels.py", "/nonexistent.toml"],
+                 ["band_levels.py", str(REPO / "scenes" / "demo_incursion.toml"),
+                  "--without", "nobody"]):
+        done = subprocess.run([sys.executable, str(REPO / "bench" / args[0]), *args[1:]],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and "error:" in done.stderr, args
+        assert "Traceback" not in done.stderr, args
