@@ -33,8 +33,9 @@ def test_the_floor_loop_counts_each_sleep_once_and_a_stall_as_late():
     assert result["buckets_us"][-1] == 3000
     assert sum(result["late"]) == result["sleeps"]
     assert result["late"][-1] >= 1  # the stall
-    # 1 s of 500 us deadlines, less the stall's (the deadlines move on from a late wake-up)
-    assert 1000 < result["sleeps"] <= 2000
+    # 1 s of 500 us deadlines at most; fewer, as each late wake-up moves the deadlines on (the
+    # stall's 100; on a loaded machine, where most wake-ups are late, over half of them)
+    assert 200 < result["sleeps"] <= 2000
 
 
 def test_the_probes_floor_is_late_wake_ups_a_second_by_how_late():

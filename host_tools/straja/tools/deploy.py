@@ -395,9 +395,7 @@ class Deployer:
         an uncommitted one back, and only the node's manifest tells which."""
         try:
             if cut:
-                with Session(result.port) as s:
-                    manifest = probe(s)["firmware_hash"]
-                    s.soft_reset()
+                manifest = retried(lambda: manifest_then_reset(result.port), tries=3, pause_s=0.5)
             with wait_for_firmware(result.port) as link:
                 running = link.call_object("info").get("version")
             self.log(f"the node answers again, firmware {running}")
@@ -544,19 +542,33 @@ def source_version(source: Path) -> str | None:
     return None
 
 
-def wait_for_firmware(port: str, tries: int = 5, pause_s: float = 0.2):
-    """A NodeLink to the firmware on `port` once it answers `ping` (it may still be booting);
-    the last StrajaError after `tries` attempts, pause_s apart (a port is briefly busy or gone
-    while a node reboots: USB re-enumerating, a virtual node's bridge reopening it)."""
+def manifest_then_reset(port: str) -> str | None:
+    """The manifest id of the firmware the node on `port` boots, read in its raw REPL; then
+    the node is soft-reset, so that firmware runs again."""
+    with Session(port) as s:
+        manifest = probe(s)["firmware_hash"]
+        s.soft_reset()
+    return manifest
+
+
+def retried(attempt, tries: int = 5, pause_s: float = 0.2):
+    """What attempt() returns once it succeeds; the last StrajaError after `tries` attempts,
+    pause_s apart (a port is briefly busy or gone while a node reboots: USB re-enumerating, a
+    virtual node's bridge reopening it; a node still booting may take bytes meant for its REPL)."""
     last = None
-    for attempt in range(tries):
-        if attempt:
+    for n in range(tries):
+        if n:
             time.sleep(pause_s)
         try:
-            return firmware_link(port)
+            return attempt()
         except StrajaError as e:
             last = e
     raise last
+
+
+def wait_for_firmware(port: str, tries: int = 5, pause_s: float = 0.2):
+    """A NodeLink to the firmware on `port` once it answers `ping` (it may still be booting)."""
+    return retried(lambda: firmware_link(port), tries, pause_s)
 
 
 def batches(paths: list[str], staged: dict[str, bytes]) -> list[list[str]]:
