@@ -26,6 +26,11 @@ class FusionConfig:
     trend_window_s: float = 6.0    # received power over this window gives the trend
     trend_db: float = 3.0          # rise (fall) of at least this much: approaching (leaving)
 
+    @property
+    def longest_hold_s(self) -> float:
+        """The longest a track is held without an observation (a rarely observed one's)."""
+        return max(self.track_timeout_s, self.track_timeout_max_s)
+
 
 @dataclass(frozen=True)
 class AlertConfig:
@@ -274,9 +279,7 @@ def from_dict(values: dict) -> GatewayConfig:
 def track_end_s(cfg: GatewayConfig, rarely_seen: bool = False) -> float:
     """How long after its last observation a track ends (and its alert clears); rarely_seen:
     the longest, a track observed rarely (fusion.py)."""
-    hold = cfg.fusion.track_timeout_s
-    if rarely_seen:
-        hold = max(hold, cfg.fusion.track_timeout_max_s)
+    hold = cfg.fusion.longest_hold_s if rarely_seen else cfg.fusion.track_timeout_s
     return hold + cfg.fusion.confirm_wait_s
 
 

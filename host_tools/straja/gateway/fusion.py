@@ -154,7 +154,7 @@ class Fusion:
     def __init__(self, cfg: FusionConfig):
         self.cfg = cfg
         self.timeout_ns = int(cfg.track_timeout_s * 1e9)
-        self.max_hold_ns = max(self.timeout_ns, int(cfg.track_timeout_max_s * 1e9))
+        self.max_hold_ns = int(cfg.longest_hold_s * 1e9)
         self.confirm_ns = int(cfg.confirm_wait_s * 1e9)
         self.trend_ns = int(cfg.trend_window_s * 1e9)
         self.tracks: list[Track] = []
