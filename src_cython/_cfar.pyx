@@ -201,6 +201,19 @@ cdef tuple _buffers(power, out, thr_out, Py_ssize_t n_bins):
     return <Py_ssize_t>x, <Py_ssize_t>o, <Py_ssize_t>th
 
 
+cdef int _place(FreqCFAR cfar, const double[::1] scale_ca, const double[::1] alpha_os,
+                const Py_ssize_t[::1] k_os, Py_ssize_t n_scratch) except -1:
+    """A FreqCFAR's design tables (each 2 n_train + 1 entries: the most training cells a cell
+    has) and a scratch of n_scratch in one block, which a sweep reads in a few cache lines."""
+    cdef Py_ssize_t m = 2 * cfar.n_train + 1
+    block = np.zeros(3 * m + n_scratch)
+    block[:m], block[m:2 * m] = scale_ca[:m], alpha_os[:m]
+    block[2 * m:3 * m].view(np.intp)[:] = k_os[:m]
+    cfar.scale_ca, cfar.alpha_os = block[:m], block[m:2 * m]
+    cfar.k_os, cfar.scratch = block[2 * m:3 * m].view(np.intp), block[3 * m:]
+    return 0
+
+
 cdef class FreqCFAR:
     """CFAR across frequency on each sweep (row); n_train and n_guard per side. Holds the
     design's tables (indexed by the number m of training cells) and a scratch buffer."""
@@ -213,8 +226,7 @@ cdef class FreqCFAR:
             raise ValueError("need n_train >= 1 and n_guard >= 0")
         _check_tables(kind, 2 * n_train, scale_ca, alpha_os, k_os)
         self.kind, self.n_train, self.n_guard, self.scale_2 = kind, n_train, n_guard, scale_2
-        self.scale_ca, self.alpha_os, self.k_os = np.array(scale_ca), np.array(alpha_os), np.array(k_os)
-        self.scratch = np.zeros(4 * n_train + 64)
+        _place(self, scale_ca, alpha_os, k_os, 4 * n_train + 64)
 
     def process(self, power, out, thr_out=None):
         """Detections into `out` (uint8 0/1), thresholds into `thr_out` (float32) if given;
@@ -231,7 +243,7 @@ cdef class FreqCFAR:
         if n == 0 or n_sweeps == 0:
             return 0
         if self.scratch.shape[0] < 3 * n + 2 * t:
-            self.scratch = np.zeros(3 * n + 2 * t)
+            _place(self, self.scale_ca, self.alpha_os, self.k_os, 3 * n + 2 * t)
         cdef double* pre = &self.scratch[0]
         with nogil:
             for s in range(n_sweeps):

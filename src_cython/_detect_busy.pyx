@@ -4,8 +4,8 @@ scanner"; the settings are straja.detect.pipeline's BUSY_*).
 
 Per cell, two occupancies: of the single (first) reads, hot when power > alpha x noise mean,
 and of the held reads, hot when detected. Each is an EWMA of rate 1/memory in fixed point: a
-hot read adds HIT, and every sweep takes away state >> log2(memory) (memory a power of two).
-Integers make the box sums over `width` cells exact running sums, so the NumPy reference
+hot read adds HIT, and every sweep takes away state >> log2(memory) (memory a power of two,
+at most MAX_MEMORY: an occupancy stays under HIT x memory, so 32 bits hold it). Integers make the box sums over `width` cells exact running sums, so the NumPy reference
 (straja.detect.reference.busy_mask) agrees bit for bit. The EWMAs start at 0; their bias is the
 same EWMA of a read always hot (the weight W ~ memory HIT (1 - (1 - 1/memory)^sweeps)).
 
@@ -26,6 +26,9 @@ include "_detect_common.pxi"
 
 cdef enum:
     HOT = 1 << 20  # a hot read's weight: the truncated shifts err by under 2^-14 of it
+    # an occupancy never exceeds HOT x memory (its fixed point when every read is hot), so it
+    # fits 32 bits up to this memory; 32-bit lanes halve what a sweep's decay touches
+    MAX_MEMORY = 1 << 11
 HIT = HOT
 
 cdef float CODE_MW[256]
@@ -45,10 +48,13 @@ cdef class BusyCells:
     cdef readonly double alpha, min_single, held_ratio, band_db, level_ratio
     cdef int shift
     cdef long long weight
-    cdef long long* single  # n_bins occupancies each (fixed point); held follows single
-    cdef long long* held
-    cdef long long* single_band  # n_bins x n_bands, by level band; held_band follows
-    cdef long long* held_band
+    # the occupancies (fixed point) in one block, decayed in one pass: n_bins each of single
+    # and held, then n_bins x n_bands each of single_band and held_band (by level band)
+    cdef unsigned int* single
+    cdef unsigned int* held
+    cdef unsigned int* single_band
+    cdef unsigned int* held_band
+    cdef Py_ssize_t n_state  # the block's length
     cdef double* edges  # n_bands: a read is in band k when power >= edges[k] x noise mean
 
     def __cinit__(self, Py_ssize_t n_bins, Py_ssize_t width, double alpha, double min_single,
@@ -57,8 +63,8 @@ cdef class BusyCells:
         cdef Py_ssize_t k
         if n_bins < 1 or width < 1:
             raise ValueError("need n_bins >= 1 and width >= 1")
-        if memory < 1 or memory & (memory - 1):
-            raise ValueError("memory must be a power of two (sweeps)")
+        if memory < 1 or memory & (memory - 1) or memory > MAX_MEMORY:
+            raise ValueError(f"memory must be a power of two up to {MAX_MEMORY} (sweeps)")
         if n_bands < 1 or margin_bands < 0 or not band_db > 0:
             raise ValueError("need n_bands >= 1, margin_bands >= 0 and band_db > 0")
         self.n_bins, self.width, self.memory, self.warm = n_bins, width, memory, warm
@@ -68,7 +74,8 @@ cdef class BusyCells:
         self.shift = 0
         while (1 << self.shift) < memory:
             self.shift += 1
-        self.single = <long long*>calloc(2 * n_bins * (1 + n_bands), sizeof(long long))
+        self.n_state = 2 * n_bins * (1 + n_bands)
+        self.single = <unsigned int*>calloc(self.n_state, sizeof(unsigned int))
         self.edges = <double*>calloc(n_bands, sizeof(double))
         if self.single == NULL or self.edges == NULL:
             raise MemoryError()
@@ -127,39 +134,39 @@ cdef class BusyCells:
         cdef Py_ssize_t lo = self._band(mw, noise) - self.margin_bands
         cdef Py_ssize_t first = b - self.width // 2, last = b + self.width - self.width // 2 - 1
         cdef long long s_sum = 0, h_sum = 0
+        cdef const unsigned int* sb
+        cdef const unsigned int* hb
         if lo < 0:
             lo = 0
         for j in range(first if first > 0 else 0, (last if last < n - 1 else n - 1) + 1):
+            sb, hb = self.single_band + j * nb, self.held_band + j * nb
             for k in range(lo, nb):
-                s_sum += self.single_band[j * nb + k]
-                h_sum += self.held_band[j * nb + k]
+                s_sum += sb[k]
+                h_sum += hb[k]
         return s_sum > 0 and <double>h_sum >= self.level_ratio * <double>s_sum
 
     cdef Py_ssize_t _one(self, const unsigned char* codes, const float* power, const float* noise,
                          unsigned char* det, unsigned char* mask) noexcept nogil:
-        cdef Py_ssize_t b, j, k, n = self.n_bins, w = self.width, n_det = 0, nb = self.n_bands
-        cdef long long* sb
-        cdef long long* hb
-        cdef bint hot
+        cdef Py_ssize_t b, j, n = self.n_bins, w = self.width, n_det = 0, nb = self.n_bands
         cdef Py_ssize_t lag = w // 2, lead = w - w // 2 - 1  # window [b - lag, b + lead]
-        cdef long long* sg = self.single
-        cdef long long* hd = self.held
+        cdef unsigned int* sg = self.single
+        cdef unsigned int* hd = self.held
+        cdef unsigned int* state = self.single
         cdef long long s_sum = 0, h_sum = 0
         cdef int sh = self.shift
         cdef double alpha = self.alpha, ratio = self.held_ratio, s_min
         cdef bint bursty
+        # every occupancy decays (x - x >> shift, then + HOT for a hot read: the same as
+        # x + HOT - x >> shift): one pass over the block, unsigned so it vectorises
+        for j in range(self.n_state):
+            state[j] -= state[j] >> sh
         for b in range(n):
-            hot = <double>CODE_MW[codes[b]] > alpha * <double>noise[b]
-            sg[b] += (HOT if hot else 0) - (sg[b] >> sh)
-            hd[b] += (HOT if det[b] else 0) - (hd[b] >> sh)
-            sb, hb = self.single_band + b * nb, self.held_band + b * nb
-            for k in range(nb):
-                sb[k] -= sb[k] >> sh
-                hb[k] -= hb[k] >> sh
-            if hot:
-                sb[self._band(CODE_MW[codes[b]], noise[b])] += HOT
+            if <double>CODE_MW[codes[b]] > alpha * <double>noise[b]:
+                sg[b] += HOT
+                self.single_band[b * nb + self._band(CODE_MW[codes[b]], noise[b])] += HOT
             if det[b]:
-                hb[self._band(power[b], noise[b])] += HOT
+                hd[b] += HOT
+                self.held_band[b * nb + self._band(power[b], noise[b])] += HOT
         self.weight += HOT - (self.weight >> sh)
         self.sweeps += 1
         if self.sweeps < self.warm:

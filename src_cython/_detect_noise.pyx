@@ -68,8 +68,8 @@ cdef class NoiseFloor:
         self.n_bins = n_bins
         self.up, self.down, self.burst_ratio = up, down, burst_ratio
         self.max_excess, self.to_mean = max_excess, to_mean
-        self.f = np.zeros(n_bins)
-        self.scratch = np.zeros(n_bins)
+        block = np.zeros(2 * n_bins)  # one block: the estimates, then the medians' scratch
+        self.f, self.scratch = block[:n_bins], block[n_bins:]
         self.seen = 0
 
     @property

@@ -65,8 +65,21 @@ cdef class SweepStages:
     cdef bint timed, revisit_set
     cdef double revisit_us
     cdef readonly object noise_now  # float32 (n_bins,): the last sweep's noise mean
-    # one sweep's work buffers (1, n_bins), and its assembly from segments
+    # one sweep's work buffers (1, n_bins), and its assembly from segments: views of one block
+    # (_carve), which segment() reads and writes through these pointers, so that a gateway's
+    # sweep of a node streams through a few contiguous cache lines, not a dozen arrays' headers
+    # and data in as many places
     cdef readonly object power, det, noise, extra, codes, single, second, t_us, duration_us
+    cdef object block, second_view
+    cdef float* power_p
+    cdef float* noise_p
+    cdef float* noise_now_p
+    cdef unsigned char* det_p
+    cdef unsigned char* codes_p
+    cdef unsigned char* single_p
+    cdef unsigned char* second_p
+    cdef long long* t_p
+    cdef long long* duration_p
     cdef Py_ssize_t filled
     cdef long long plan_front_end, plan_start_khz, plan_step_khz, plan_flags, plan_mask
     cdef bint assembling
@@ -82,16 +95,34 @@ cdef class SweepStages:
         self.bursts, self.tracker, self.tracker_config = bursts, tracker, tracker_config
         self.split, self.resolved_us, self.revisit = split, resolved_period_us, revisit
         self.n_det = -1
-        self.noise_now = np.full(n_bins, np.nan, np.float32)
-        self.power = np.zeros((1, n_bins), np.float32)
-        self.det = np.zeros((1, n_bins), np.uint8)
-        self.noise = np.zeros((1, n_bins), np.float32)
-        self.extra = np.zeros((1, n_bins), np.uint8)
-        self.codes = np.zeros((1, n_bins), np.uint8)
-        self.single = np.zeros((1, n_bins), np.uint8) if revisit else None
-        self.second = None
-        self.t_us = np.zeros(1, np.int64)
-        self.duration_us = np.zeros(1, np.int64)
+        # in the order a sweep uses them; the 8-byte ones first, then the 4-byte, then bytes
+        self.block = np.zeros(16 + 12 * n_bins + (5 if revisit else 3) * n_bins, np.uint8)
+        self.t_us = self._carve(0, np.int64, (1,))
+        self.duration_us = self._carve(8, np.int64, (1,))
+        self.power = self._carve(16, np.float32, (1, n_bins))
+        self.noise = self._carve(16 + 4 * n_bins, np.float32, (1, n_bins))
+        self.noise_now = self._carve(16 + 8 * n_bins, np.float32, (n_bins,))
+        self.noise_now[:] = np.nan
+        self.codes = self._carve(16 + 12 * n_bins, np.uint8, (1, n_bins))
+        self.det = self._carve(16 + 13 * n_bins, np.uint8, (1, n_bins))
+        self.extra = self._carve(16 + 14 * n_bins, np.uint8, (1, n_bins))
+        self.single = self._carve(16 + 15 * n_bins, np.uint8, (1, n_bins)) if revisit else None
+        self.second_view = self._carve(16 + 16 * n_bins, np.uint8, (1, n_bins)) if revisit else None
+        self.second = None  # (second_view once a plan of pairs is assembled)
+        self.t_p, self.duration_p = <long long*>self._at(0), <long long*>self._at(8)
+        self.power_p, self.noise_p = <float*>self._at(16), <float*>self._at(16 + 4 * n_bins)
+        self.noise_now_p = <float*>self._at(16 + 8 * n_bins)
+        self.codes_p, self.det_p = self._at(16 + 12 * n_bins), self._at(16 + 13 * n_bins)
+        self.single_p = self._at(16 + 15 * n_bins) if revisit else NULL
+        self.second_p = self._at(16 + 16 * n_bins) if revisit else NULL
+
+    cdef object _carve(self, Py_ssize_t offset, dtype, tuple shape):
+        """A view of the block from offset, of dtype and shape."""
+        cdef Py_ssize_t size = np.dtype(dtype).itemsize * int(np.prod(shape))
+        return self.block[offset:offset + size].view(dtype).reshape(shape)
+
+    cdef unsigned char* _at(self, Py_ssize_t offset):
+        return <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.block) + offset
 
     def stages(self, sweeps, power, det, noise, extra, t_us, duration_us, single, second):
         """Pipeline.process's stages up to the bursts on n_sweeps sweeps: `sweeps` uint8 codes
@@ -147,8 +178,7 @@ cdef class SweepStages:
         if self.floor is not None:
             n_det = self.floor.run(x, n, m, d, self.alpha)
             if n:
-                memcpy(cnp.PyArray_DATA(<cnp.ndarray>self.noise_now), m + (n - 1) * nb,
-                       nb * sizeof(float))
+                memcpy(self.noise_now_p, m + (n - 1) * nb, nb * sizeof(float))
         if self.time_cfar is not None:
             self.time_cfar.process(power, extra)
             e = <const unsigned char*>array_data(extra, cnp.NPY_UINT8, 2, nb, "extra")
@@ -191,7 +221,8 @@ cdef class SweepStages:
         self.plan_front_end, self.plan_start_khz, self.plan_step_khz = front_end, start_khz, step_khz
         self.plan_flags, self.plan_mask = flags & plan_mask, plan_mask
         if flags & FLAG_REVISIT and flags & FLAG_PAIRS:
-            self.second = np.zeros((1, self.n_bins), np.uint8)
+            self.second_view[:] = 0
+            self.second = self.second_view
         self.assembling = True
 
     cpdef bint of_plan(self, sweep) except -1:
@@ -216,14 +247,14 @@ cdef class SweepStages:
         end = first + n
         if first < 0 or end > self.n_bins or (self.revisit and size % 2):
             return SEGMENT_REFUSED
-        cdef long long* t = <long long*>cnp.PyArray_DATA(<cnp.ndarray>self.t_us)
-        cdef long long* du = <long long*>cnp.PyArray_DATA(<cnp.ndarray>self.duration_us)
+        cdef long long* t = self.t_p
+        cdef long long* du = self.duration_p
         cdef long long duration = sweep.duration_us
         if first == 0:
             self.filled, t[0], du[0] = 0, t_us, duration
         else:
             du[0] += duration
-        cdef unsigned char* held = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.codes) + first
+        cdef unsigned char* held = self.codes_p + first
         cdef unsigned char* one
         cdef unsigned char* two
         if not self.revisit:
@@ -231,9 +262,9 @@ cdef class SweepStages:
         else:
             # protocol.revisit_reads: with PAIRS the first reads then the second (held: their
             # minimum); without, the held codes then the first reads
-            one = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.single) + first
+            one = self.single_p + first
             if self.second is not None:
-                two = <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.second) + first
+                two = self.second_p + first
                 memcpy(one, r, n)
                 memcpy(two, r + size - n, n)
                 for i in range(n):
@@ -244,13 +275,9 @@ cdef class SweepStages:
         self.filled += n
         if end < self.n_bins or self.filled != self.n_bins:
             return SEGMENT_PARTIAL
-        codes_mw(<const unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.codes),
-                 <float*>cnp.PyArray_DATA(<cnp.ndarray>self.power), self.n_bins)
+        codes_mw(self.codes_p, self.power_p, self.n_bins)
         self._timing(t[0], t[0], du[0], 1)
-        self.n_det = self._run(<float*>cnp.PyArray_DATA(<cnp.ndarray>self.power),
-                               <unsigned char*>cnp.PyArray_DATA(<cnp.ndarray>self.det),
-                               <float*>cnp.PyArray_DATA(<cnp.ndarray>self.noise), 1,
-                               self.power, self.det, self.noise, self.extra, self.single,
+        self.n_det = self._run(self.power_p, self.det_p, self.noise_p, 1, self.power, self.det, self.noise, self.extra, self.single,
                                self.second, self.t_us, self.duration_us)
         if self.n_det != 0 or self.bursts.n_open_bursts or self.streak_look \
                 or self.hopper is not None:

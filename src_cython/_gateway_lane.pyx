@@ -118,33 +118,51 @@ cdef class ClockOffset:
     arrival = t_node + offset + delay with delay >= 0, so the smallest arrival - t_node seen is
     the best estimate of offset (the minimum-delay filter of NTP, RFC 5905 section 10); it may
     rise by DRIFT_ALLOWANCE per ns of elapsed time so a drifting node clock is followed.
-    Python integers (a node's t_us is any u64: its ns need not fit 64 bits).
+    Python integers (a node's t_us is any u64: its ns need not fit 64 bits); kept in C while
+    every time is within SMALL of 0 (the lane's every frame: no integer objects made or read).
     """
-    cdef public object offset_ns  # None before the first frame
-    cdef object _last_arrival
+    cdef bint known  # a frame seen
+    cdef bint wide   # the state is in the objects below (some value beyond SMALL)
+    cdef long long offset_c, last_c
+    cdef object offset_py, last_py
 
-    def __init__(self):
-        self.offset_ns = None
-        self._last_arrival = 0
+    @property
+    def offset_ns(self):
+        """The offset (int), None before the first frame."""
+        if not self.known:
+            return None
+        return self.offset_py if self.wide else self.offset_c
+
+    cdef int update_c(self, long long t_node_ns, long long arrival_ns) except -1:
+        """update() of times within SMALL of 0, its state in C."""
+        cdef long long sample = arrival_ns - t_node_ns, allowed
+        if not self.known or self.wide:
+            self.update(t_node_ns, arrival_ns)
+            return 0
+        # doubles and truncation as Python's int()
+        allowed = self.offset_c + <long long>(<double>(arrival_ns - self.last_c) * DRIFT)
+        self.offset_c = sample if sample <= allowed else allowed
+        self.last_c = arrival_ns
+        if not -SMALL < self.offset_c < SMALL:  # (a sum of two within SMALL: no overflow)
+            self.wide, self.offset_py, self.last_py = True, self.offset_c, arrival_ns
+        return 0
 
     cpdef object update(self, object t_node_ns, object arrival_ns):
-        cdef long long t, arrival, last, offset, sample_c, allowed_c
-        if self.offset_ns is not None and small(t_node_ns, &t) and small(arrival_ns, &arrival) \
-                and small(self._last_arrival, &last) and small(self.offset_ns, &offset):
-            # (every frame: the same as below, in C; doubles and truncation as Python's int())
-            sample_c = arrival - t
-            allowed_c = offset + <long long>(<double>(arrival - last) * DRIFT)
-            self.offset_ns = sample_c if sample_c <= allowed_c else allowed_c
-            self._last_arrival = arrival_ns
-            return self.offset_ns
+        cdef long long t, arrival
+        if self.known and not self.wide and small(t_node_ns, &t) and small(arrival_ns, &arrival):
+            self.update_c(t, arrival)
+            return self.offset_c
         sample = arrival_ns - t_node_ns
-        if self.offset_ns is None:
-            self.offset_ns = sample
+        if not self.known:
+            offset = sample
         else:
-            allowed = self.offset_ns + int((arrival_ns - self._last_arrival) * DRIFT_ALLOWANCE)
-            self.offset_ns = sample if sample <= allowed else allowed
-        self._last_arrival = arrival_ns
-        return self.offset_ns
+            last = self.last_py if self.wide else self.last_c
+            allowed = self.offset_ns + int((arrival_ns - last) * DRIFT_ALLOWANCE)
+            offset = sample if sample <= allowed else allowed
+        self.known = True
+        self.wide = not (small(offset, &self.offset_c) and small(arrival_ns, &self.last_c))
+        self.offset_py, self.last_py = (offset, arrival_ns) if self.wide else (None, None)
+        return offset
 
 
 cdef class Heard:
@@ -173,6 +191,17 @@ cdef class Heard:
         self._clock.update(t_node_ns, arrival_ns)
         self.frames += 1
         self.last_seen_ns = arrival_ns
+
+    cpdef int heard_us(self, object t_us, object arrival_ns) except -1:
+        """heard(t_us * 1000, arrival_ns), without the integer object when both fit C."""
+        cdef long long t, arrival
+        if small(t_us, &t) and -SMALL // 1000 < t < SMALL // 1000 and small(arrival_ns, &arrival):
+            self._clock.update_c(t * 1000, arrival)
+            self.frames += 1
+            self.last_seen_ns = arrival_ns
+        else:
+            self.heard(t_us * 1000, arrival_ns)
+        return 0
 
 
 cdef class Lane:
@@ -240,7 +269,7 @@ cdef class Lane:
             else:
                 self.seq_accept(node_id, seq, t_us, -1)
             self.source_node[source] = node_id
-            health.heard(t_us * 1000, t_ns)
+            health.heard_us(t_us, t_ns)
             keep_floor(self.floors, node_id, body, self.floor_sweeps)
             taken = plan.stages.segment(body, t_us)
             if taken != REFUSED and plan is not detector._last:

@@ -168,11 +168,32 @@ def test_argument_checks():
         kernel.process(codes, noise, noise, det, np.zeros((3, 8), np.uint8))
     with pytest.raises(ValueError, match="power of two"):
         BusyCells(8, 3, 1.4, 0.01, 0.5, 48, 16, 5.0, 10, 2, 0.6)
+    with pytest.raises(ValueError, match="up to 2048"):  # (its occupancies are 32-bit)
+        BusyCells(8, 3, 1.4, 0.01, 0.5, 4096, 16, 5.0, 10, 2, 0.6)
     with pytest.raises(ValueError, match="width"):
         BusyCells(8, 0, 1.4, 0.01, 0.5, 64, 16, 5.0, 10, 2, 0.6)
     with pytest.raises(ValueError, match="n_bands"):
         BusyCells(8, 3, 1.4, 0.01, 0.5, 64, 16, 0.0, 10, 2, 0.6)
     assert kernel.sweeps == 0  # nothing taken from refused calls
+
+
+def test_occupancies_at_the_longest_memory_saturate_without_wrapping():
+    """Every read hot for 12 000 sweeps at memory 2048 (the longest: its 32-bit occupancies
+    approach HOT x 2048 = 2^31), half of them held in the top band: the kernel agrees with the
+    reference's 64-bit integers to the end."""
+    n_sweeps, n = 12_000, 3
+    single = np.full((n_sweeps, n), 200, np.uint8)
+    noise = codes_to_mw(np.full((n_sweeps, n), 80, np.uint8))
+    power = codes_to_mw(single)
+    det = np.zeros(single.shape, np.uint8)
+    det[::2] = 1
+    args = (3, 1.4, 0.5, 0.9, 2048, 16, core.BUSY_BAND_DB, core.BUSY_BANDS, 2, 0.4)
+    out, mask = det.copy(), np.zeros(det.shape, np.uint8)
+    BusyCells(n, *args).process(single, power, noise, out, mask)
+    expected, expected_mask = ref.busy_mask(single, power, noise, det, *args)
+    np.testing.assert_array_equal(mask, expected_mask)
+    np.testing.assert_array_equal(out, expected)
+    assert mask[-1].all() and not mask[16:-1:2].any()  # bursty; a held sweep's level holds
 
 
 def test_pipeline_masks_held_hits_one_sweep_per_call():

@@ -164,3 +164,17 @@ def test_a_nodes_plans_read_in_turn_skip_the_plan_lookup_and_keep_their_recency(
     assert plan_key(sweep(0, 5_645_000, 0)) not in det._plans and 0 not in det._latest
     det.sweep(sweep(0, 5_645_000, 11), 30_000, 0)
     assert looked_up[-1] == 0 and det._latest[0] is det._plans[plan_key(sweep(0, 5_645_000, 0))]
+
+
+def test_a_sweeps_work_buffers_lie_in_one_block():
+    """The stages' work buffers and the assembled sweep are views of one contiguous block (what
+    the gateway's quiet sweep of a node touches, in a few cache lines: docs/benchmarks.md,
+    "Where the cost a node goes at 256 nodes")."""
+    n_bins = 40
+    stages = Pipeline(n_bins, 2_400_000, 1_000, PipelineConfig(revisit=True)).stages
+    stages.assemble(0, 2_400_000, 1_000, n_bins, FLAG_REVISIT | FLAG_PAIRS, PLAN_FLAGS)
+    views = [stages.t_us, stages.duration_us, stages.power, stages.noise, stages.noise_now,
+             stages.codes, stages.det, stages.extra, stages.single, stages.second]
+    spans = sorted((v.__array_interface__["data"][0], v.nbytes) for v in views)
+    assert all(a + size == b for (a, size), (b, _) in zip(spans, spans[1:]))  # end to end
+    assert np.isnan(stages.noise_now).all() and not stages.second.any()

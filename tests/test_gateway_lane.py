@@ -9,7 +9,7 @@ import random
 import pytest
 
 from straja import protocol
-from straja._gateway_lane import DRIFT_ALLOWANCE, ClockOffset
+from straja._gateway_lane import DRIFT_ALLOWANCE, ClockOffset, Heard
 from straja.gateway import config
 from straja.gateway.pipeline import Pipeline
 from straja.testing import synth
@@ -140,6 +140,25 @@ def test_clock_offset_is_its_python_reference_on_random_times():
             arrival += gap + rng.randrange(-10**6, 10**7) + int(gap * rng.uniform(-5e-4, 5e-4))
             got, want = clock.update(t_node, arrival), reference.update(t_node, arrival)
             assert type(got) is int and got == want, (case, t_node, arrival)
+
+
+def test_a_frame_heard_by_its_us_is_heard_by_its_ns():
+    """heard_us (the lane's: its clock kept in C while the times fit) leaves what heard(t_us *
+    1000) leaves, on times on both sides of the C path's edges (2**61 ns, 2**61 / 1000 µs)."""
+    rng = random.Random(25)
+    for case in range(200):
+        by_us, by_ns = Heard(), Heard()
+        t_us = rng.choice((0, 10**6, 2**61 // 1000 - 10**5, 2**61 - 10**4, 2**64 - 10**6))
+        arrival = rng.choice((T0, 2**61 - 10**9, 2**62, 10**3))
+        for _ in range(30):
+            gap = rng.choice((1, 10**3, 10**6, 10**9, 2**50))
+            t_us += gap
+            arrival += gap * 1000 + rng.randrange(-10**6, 10**7)
+            by_us.heard_us(t_us, arrival)
+            by_ns.heard(t_us * 1000, arrival)
+            got = (by_us.frames, by_us.last_seen_ns, by_us.clock.offset_ns)
+            assert got == (by_ns.frames, by_ns.last_seen_ns, by_ns.clock.offset_ns), case
+            assert type(got[2]) is int
 
 
 def test_a_node_is_heard_by_one_method_and_its_clock_is_always_one():
