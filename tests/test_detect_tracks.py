@@ -395,6 +395,28 @@ def test_a_long_steady_streak_on_its_channel_outweighs_merged_runs():
         assert classify.classify_one(feature(**dict(merged, **kw)), STEP_20)[0] == "wifi", kw
 
 
+def test_a_streak_on_a_busy_channel_must_be_unlikely_under_its_past():
+    """A channel's streak overrides its track's bursty past only as a run that past would
+    rarely give: ofdm_5865_and_analog_r8_together, node n3 at 30.4 s, the access point on 149
+    (5745 MHz, on the analog plan's A7) hot in 0.81 of the sweeps before, 4 hot at 0.5 dB: named
+    analog before (0.81 ** 4 ~ 0.4), Wi-Fi now; the same channel hot for 58 sweeps running
+    (0.81 ** 58 < 0.05 ** 4) is video come on over it. A channel lit 0.3 of the sweeps before
+    needs 10; a track whose own readings are steady (weak video missing a sweep now and then
+    under fading, which lit the channel's past itself) is judged on 4, as before."""
+    ap = dict(centre_khz=5_745_000.0, spread_khz=0.0, bandwidth_khz=20_000.0,
+              interval_us=503_000.0, dwell_us=408_000.0, duty=0.814, hop_fraction=0.0,
+              level_sd_db=3.68, excess_db=5.33, cut_share=0.0, busy_before=0.812,
+              streak=4, streak_sd_db=0.5, n_bursts=59)
+    assert classify.classify_one(feature(**ap), STEP_20)[0] == "wifi"
+    assert classify.classify_one(feature(**dict(ap, streak=58)), STEP_20)[0] == "analog_fm_video"
+    assert classify.classify_one(feature(**dict(ap, streak=57)), STEP_20)[0] == "wifi"
+    over = dict(ap, busy_before=0.3)
+    assert classify.classify_one(feature(**dict(over, streak=9)), STEP_20)[0] == "wifi"
+    assert classify.classify_one(feature(**dict(over, streak=10)), STEP_20)[0] == "analog_fm_video"
+    fading = dict(ap, level_sd_db=1.0, busy_before=0.86)
+    assert classify.classify_one(feature(**fading), STEP_20)[0] == "analog_fm_video"
+
+
 def test_wider_than_video_must_hold_a_video_channels_level():
     """Steady over 8 sweeps but wider than a video channel: carriers side by side hold their
     level as one channel does; the 80 MHz access point read whole at 2.0 dB does not."""

@@ -65,6 +65,14 @@ STREAK_SD_SHARE = 0.5         # a channel's streak (classify._steady) overrides 
                               # bursty past: its scatter must be half that allowed (an access
                               # point ramping over 4 sweeps read 1.4 dB, video on an access
                               # point's channel 0.3-0.6 dB; dji_ofdm_on_urban_24ghz, measured)
+STREAK_CHANCE = BUSY_BEFORE ** STEADY_MIN_BURSTS  # ...and, where that past was an emitter
+                              # swinging in level, the streak must be as unlikely a run of that
+                              # emitter's hot sweeps (busy_before ** streak: frames from one sweep
+                              # to the next are independent) as STEADY_MIN_BURSTS sweeps on a
+                              # channel quiet before (6e-6): an access point lighting its channel
+                              # in 0.81 of the sweeps runs 4 hot at 0.5 dB with p ~ 0.4 and was
+                              # named analog (ofdm_5865_and_analog_r8_together, n3 at 30.4 s);
+                              # 0.3 busy needs 10 sweeps, 0.81 needs 58
 VIDEO_MAX_KHZ = 40_000.0      # the widest video channel (DJI OcuSync 10/20/40 MHz, FPV 20 MHz):
                               # a steady emitter lit wider (+ a scan step) is not one video...
 SIDE_BY_SIDE_BURSTS = 8       # ...but video carriers side by side, once steady this long: a busy
@@ -249,6 +257,7 @@ def _steady(f, scan: Scan) -> bool:
     if (f["excess_db"] >= WEAK_EXCESS_DB and not f["cut_share"] >= BUSY_BEFORE
             and (f["spread_khz"] <= STEADY_SPREAD * f["bandwidth_khz"]
                  or f["busy_before"] < BUSY_BEFORE)
+            and _streak_unlikely(f)
             and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)):
         return True
     edges_khz = (scan.step_khz if f["bandwidth_khz"] > scan.step_khz
@@ -264,6 +273,26 @@ def _steady(f, scan: Scan) -> bool:
         return f["duty"] >= CONTINUOUS_DUTY
     gap = f["interval_us"] - f["dwell_us"] - (scan.period_us - scan.sweep_us)
     return not gap > MAX_MISSED_SWEEPS * scan.period_us
+
+
+def _streak_unlikely(f) -> bool:
+    """Whether the channel's streak is unlikely to be a run of hot sweeps of the emitter the
+    track was before it (STREAK_CHANCE): judged only where the track's readings over its life
+    swing more than video's (its own scatter over STEADY_MAX_SD_DB: an access point's frames),
+    as a steady emitter that misses a sweep now and then (weak video under fading) lit the
+    channel's past itself, and its new streak is the same emitter back, not a chance run."""
+    before = f["busy_before"]
+    if not (before >= BUSY_BEFORE and _own_sd(f["level_sd_db"], f["excess_db"]) > STEADY_MAX_SD_DB):
+        return True
+    return before < 1 and f["streak"] * math.log(before) <= math.log(STREAK_CHANCE)
+
+
+def _own_sd(sd: float, excess_db: float) -> float:
+    """A reading's scatter sd (dB) as its emitter's own: near the floor a reading (emitter +
+    noise) moves by only s / (1 + s) of its emitter's change, s its power over the noise (from
+    excess_db; unknown, or at or under the noise mean: sd as read)."""
+    s = _pow10(excess_db / 10) - 1 if excess_db == excess_db else 0.0
+    return sd * (1 + s) / s if s > 0 else sd
 
 
 def _core_held(f, step_khz: float) -> bool:
@@ -297,9 +326,7 @@ def _steady_level(n, sd, f, share: float = 1.0, wide_view: bool = False) -> bool
     before, cut = f["busy_before"], f["cut_share"] >= BUSY_BEFORE
     max_sd = share * (STEADY_EARLY_SD_DB if n < 2 * STEADY_MIN_BURSTS else STEADY_MAX_SD_DB)
     excess = f["excess_db"]
-    if excess == excess:  # known (a reading at or under the noise mean: weak, its swings unknown)
-        s = _pow10(excess / 10) - 1
-        sd = sd * (1 + s) / s if s > 0 else sd
+    sd = _own_sd(sd, excess)
     # unknown (a track back from an off period keeps no level) is not known to be strong
     weak = not excess >= WEAK_EXCESS_DB
     evidence = STEADY_MIN_BURSTS * (2 if weak and (before >= BUSY_BEFORE or cut
