@@ -390,9 +390,25 @@ def test_a_long_steady_streak_on_its_channel_outweighs_merged_runs():
                   level_sd_db=0.5, excess_db=7.9, cut_share=0.013, busy_before=0.034,
                   streak=56, streak_sd_db=0.51, n_bursts=56)
     assert classify.classify_one(feature(**merged), STEP_20)[0] == "analog_fm_video"
-    for kw in (dict(streak=3), dict(cut_share=0.1), dict(excess_db=3.0), dict(busy_before=0.5),
-               dict(busy_before=float("nan"))):
+    for kw in (dict(streak=3), dict(cut_share=0.1, busy_before=0.3), dict(excess_db=3.0),
+               dict(busy_before=0.5), dict(busy_before=float("nan"))):
         assert classify.classify_one(feature(**dict(merged, **kw)), STEP_20)[0] == "wifi", kw
+
+
+def test_a_streak_on_a_quiet_channel_outweighs_cuts_beside_it():
+    """Video come on over a quiet bin between two busy access points (analog_r4_on_five_20mhz_aps,
+    node n3 at 23.3 s: R4 at 5769 MHz between 149's and 157's, its runs cut from theirs by the
+    steadiness split) falls into their old tracks, whose channels are beside a cut in 0.16 of
+    the sweeps: its channel quiet before its streak, hot 8 sweeps running at 0.6 dB, is video
+    (never named before); the same beside a cut on a channel busy before (a wide access point's
+    piece) or of unknown history is not."""
+    cut = dict(centre_khz=5_776_000.0, spread_khz=20_000.0, bandwidth_khz=21_600.0,
+               interval_us=618_000.0, dwell_us=408_000.0, duty=0.667, hop_fraction=0.1,
+               level_sd_db=2.72, excess_db=5.02, cut_share=0.156, busy_before=0.0,
+               streak=8, streak_sd_db=0.641, n_bursts=38)
+    assert classify.classify_one(feature(**cut), STEP_20)[0] == "analog_fm_video"
+    for kw in (dict(busy_before=0.3), dict(busy_before=float("nan")), dict(streak=3)):
+        assert classify.classify_one(feature(**dict(cut, **kw)), STEP_20)[0] == "wifi", kw
 
 
 def test_a_streak_on_a_busy_channel_must_be_unlikely_under_its_past():

@@ -249,15 +249,19 @@ def _steady(f, scan: Scan) -> bool:
     run hot for 8 sweeps now and then (wifi_5ghz_149_165_background). Scanned: the gap between
     bursts is the time the front end spends elsewhere (period - sweep), plus a period per sweep
     missed; one burst shows nothing yet. Otherwise: on for most of the track's age."""
-    # the streak outweighs a span of centres wider than one channel's only where it began on a
-    # channel quiet before (busy_before): an emitter come on there, whose runs merged with a
-    # neighbour's now and then; a channel lit now and then before (a strong camera's skirt
-    # between two cameras joined in one track, busy_before 0.45-0.6) or since switch-on
-    # (unknown: the track's own life says as much) does not
-    if (f["excess_db"] >= WEAK_EXCESS_DB and not f["cut_share"] >= BUSY_BEFORE
-            and (f["spread_khz"] <= STEADY_SPREAD * f["bandwidth_khz"]
-                 or f["busy_before"] < BUSY_BEFORE)
-            and _streak_unlikely(f)
+    # the streak outweighs a span of centres wider than one channel's, and cuts beside the
+    # track's channels, only where it began on a channel quiet before (busy_before): an emitter
+    # come on there, whose runs merged with a neighbour's now and then, or were cut from busy
+    # neighbours' (analog_r4_on_five_20mhz_aps: R4 over a quiet bin between access points on
+    # 149 and 157 at n3, its runs cut from theirs, 90 sweeps at 0.7 dB in their old tracks,
+    # never named before); a channel lit now and then before (a strong camera's skirt between
+    # two cameras joined in one track, busy_before 0.45-0.6; a busy 80 MHz access point's
+    # pieces) or since switch-on (unknown: the track's own life says as much) does not
+    if (f["excess_db"] >= WEAK_EXCESS_DB
+            and (f["busy_before"] < BUSY_BEFORE
+                 or (not f["cut_share"] >= BUSY_BEFORE
+                     and f["spread_khz"] <= STEADY_SPREAD * f["bandwidth_khz"]
+                     and _streak_unlikely(f)))
             and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)):
         return True
     edges_khz = (scan.step_khz if f["bandwidth_khz"] > scan.step_khz
