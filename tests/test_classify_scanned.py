@@ -153,6 +153,24 @@ def test_2g4_held_hits_within_one_channel_are_not_a_band_hopper():
     elrs = _hopper(centre_khz=2_440_000.0, spread_khz=41_000.0, n_bursts=3, n_channels=3,
                    hop_fraction=1.0)
     assert classify_one(elrs, scan)[0] == "lora_fhss"
+    # a 40 MHz (HT40) channel's held pieces, each a hop wide, within its 40 MHz: as the band
+    # hopper's hits, a hop set must spread over more (flysky_on_mixed_24ghz: 4 held hits over
+    # 26.5 and 36 MHz named ELRS)
+    for spread in (26_500.0, 36_000.0, 39_900.0):
+        ht40 = _hopper(centre_khz=2_437_000.0, spread_khz=spread, n_bursts=4, n_channels=4,
+                       hop_fraction=1.0, bandwidth_khz=1325.0)
+        assert classify_one(ht40, scan)[0] == "unknown", spread
+
+
+def test_a_mixed_sites_held_hits_are_not_named_elrs():
+    """flysky_on_mixed_24ghz (an access point on channel 6, a BLE phone in throughput mode, a
+    Bluetooth headset; its FlySky +3-5 dB over the floor, never reported): 4 held hits of the
+    residents within 26.5 and 36 MHz, 1-8 s apart, were named ELRS at 15.6 s and 44.1 s."""
+    from straja.eval.scenes import run_scene
+    from straja.sim.scene import load_scene
+
+    scene = load_scene(Path(__file__).parents[1] / "scenes" / "flysky_on_mixed_24ghz.toml")
+    assert not [a for a in run_scene(scene, t_end_s=50.0).alerts if isinstance(a, AlertRaised)]
 
 
 @pytest.mark.parametrize("seed", [2095800244, 1036892246])

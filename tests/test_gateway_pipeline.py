@@ -444,6 +444,27 @@ def test_a_link_renamed_by_the_core_stays_one_alert():
     assert renamed and {u.alert_id for u in renamed} == {raised[0].alert_id}
 
 
+def test_a_node_observing_a_link_in_more_sweeps_does_not_outvote_the_others():
+    """Each node is one witness (elrs915_pauses_us915: the node beside US915 devices observes
+    its core track, which gathered their hits too, in every sweep and names it GFSK, the two
+    others LoRa in fewer): a control link's name is the family told in the largest share of
+    each node's sweeps, summed over its nodes."""
+    from straja.gateway.detector import Observation
+    from straja.gateway.fusion import Fusion, told_share
+
+    fusion = Fusion(config.GatewayConfig().fusion)
+    for i in range(40):
+        fusion.observe(Observation(3, "gfsk_fhss", T0 + i * S // 10, 902_000, 928_000, -60.0))
+        if i % 4 == 0:
+            for node in (1, 2):
+                fusion.observe(Observation(node, "lora_fhss", T0 + i * S // 10, 903_000,
+                                           927_000, -80.0))
+    track = fusion.tracks[0]
+    assert sum(sum(c.values()) for c in track.told.values()) == 60  # 40 GFSK to 20 LoRa
+    assert track.family == "lora_fhss"
+    assert (told_share(track, "lora_fhss"), told_share(track, "gfsk_fhss")) == (2.0, 1.0)
+
+
 def test_a_control_link_is_named_by_its_most_told_family_video_by_its_latest():
     """A control link's hits split over several core tracks (ELRS EU868 among LoRaWAN devices):
     one of them named GFSK now and then does not rename the link, nor do held observations (the
@@ -458,7 +479,8 @@ def test_a_control_link_is_named_by_its_most_told_family_video_by_its_latest():
         family = "gfsk_fhss" if i % 3 == 2 else "lora_fhss"
         fusion.observe(Observation(1 + i % 2, family, T0 + i * S // 10, 866_000, 869_000, -80.0))
         link.append(fusion.tracks[0].family)
-    assert set(link) == {"lora_fhss"} and fusion.tracks[0].told == {"lora_fhss": 8, "gfsk_fhss": 4}
+    assert set(link) == {"lora_fhss"} and fusion.tracks[0].told == {
+        1: {"lora_fhss": 4, "gfsk_fhss": 2}, 2: {"lora_fhss": 4, "gfsk_fhss": 2}}
     for i in range(12, 22):  # held GFSK names: 8 to 4 still
         fusion.observe(Observation(1, "gfsk_fhss", T0 + i * S // 10, 866_000, 869_000, -80.0,
                                    held=True))

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import numpy as np
 
 from straja import rf
+from straja.detect.hoppers import MIN_SPAN_KHZ
 
 FAMILIES = ("analog_fm_video", "ofdm_video", "lora_fhss", "gfsk_fhss", "wifi", "bluetooth",
             "ble", "lorawan", "unknown")
@@ -118,8 +119,9 @@ ELRS_MAX_HOP_FRACTION = 0.6   # ELRS hops every 4 (or 2) packets; GFSK links hop
 LORAWAN_MIN_INTERVAL_US = 500_000.0  # LoRaWAN / Meshtastic: seconds between uplinks
 # Scanned hoppers (_scanned_hopper). LoRaWAN and Meshtastic use <= 8 channels within 1.6 MHz; ELRS
 # spreads over 4.3-6.3 MHz (EU868: 13 channels), 23-26 MHz (915) and 80 MHz (2.4), Crossfire over
-# 26 MHz; Wi-Fi's hits stay in 20 MHz.
-HOP_MIN_SPREAD_KHZ = {"subghz": 2_500.0, "2g4": WIFI_BW_KHZ[1]}
+# 26 MHz; a 2.4 GHz Wi-Fi channel's held frame pieces stay within its 20 or 40 MHz (802.11n HT40),
+# as the band hopper's hits must spread over more than (hoppers.MIN_SPAN_KHZ; the hits' centres)
+HOP_MIN_SPREAD_KHZ = {"subghz": 2_500.0, "2g4": MIN_SPAN_KHZ}
 PERSISTENT_MIN_CHANNELS = 3   # held hits (revisit plan) are never noise nor Bluetooth: 3 will do
 PERSISTENT_DISTINCT = 0.5     # a hopper's held hits land on new channels; Wi-Fi's on its few busy ones
 # ...and anywhere in the 2.4 GHz ISM band (ELRS 2.4: 80 channels over 2400-2480 MHz): n of them

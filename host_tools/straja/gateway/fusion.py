@@ -3,7 +3,7 @@
 Two observations are the same emitter when they are of the same link (video, or a hopping
 control link: the core may rename an emitter's family within one as the evidence grows, e.g.
 Crossfire among US915 devices first named LoRa then GFSK; a control link's track is named by the
-family told in the most sweeps, Track.told), overlap in
+family told in the largest share of each node's sweeps, Track.told), overlap in
 frequency (more than an edge: adjacent video channels meet at one; a hopper's extent is the
 span of channels it was seen on), and the emitter was seen
 (again) within the track's hold of its last observation: a drone that pauses for less than the
@@ -42,6 +42,11 @@ HOLD_GAPS = 10.0          # a track's hold in its median gaps between observatio
 GAPS_KEPT = 8             # the median over its last this many gaps
 GAPS_BEFORE_HOLD = 3      # the fixed timeout until it has this many
 MOMENT_NS = 500_000_000   # observations this close are one moment (several nodes, one sweep)
+
+
+def told_share(track: Track, family: str) -> float:
+    """The nodes' shares of their sweeps that told a control link `family`, summed."""
+    return sum(told[family] / sum(told.values()) for told in track.told.values())
 
 
 def _overlap(lo: int, hi: int, lo2: int, hi2: int) -> bool:
@@ -106,9 +111,10 @@ class Track:
     hits: int = 0
     nodes: dict[int, NodeSeen] = field(default_factory=dict)
     families: set[str] = field(default_factory=set)  # every name the core (or named) gave it
-    # a control link's observations per family (held ones not: the classifier did not vouch
-    # for them); its family is the most told, kept on a tie (Fusion._add)
-    told: collections.Counter = field(default_factory=collections.Counter)
+    # a control link's observations per node and family (held ones not: the classifier did
+    # not vouch for them); its family is the one told in the largest share of a node's
+    # sweeps, summed over its nodes, kept on a tie (Fusion._add, told_share)
+    told: dict[int, collections.Counter] = field(default_factory=dict)
     # a family told by a finer test than the core's (a video profile, gateway/profiling.py):
     # kept whatever later observations are named
     named: str = ""
@@ -198,11 +204,15 @@ class Fusion:
             # over several core tracks (each a part of its hop set, among other devices'
             # channels), so one track named otherwise now and then does not rename it, while an
             # early name told on a link's first hits (Crossfire among US915 devices first named
-            # LoRa, then GFSK) is outvoted as the other name is told in more sweeps
+            # LoRa, then GFSK) is outvoted as the other name is told in more sweeps. Each node
+            # is one witness: its core track's features are cumulative, re-read every sweep,
+            # and a node whose track also gathers residents' hits near it is observed more
+            # often (between a link's flights too), so its sweeps are shared out, not summed
             # (docs/gateway.md)
-            told = track.told
+            told = track.told.setdefault(obs.node_id, collections.Counter())
             told[obs.family] += 1
-            if told[obs.family] > told[track.family] and not track.named:
+            if (not track.named and obs.family != track.family
+                    and told_share(track, obs.family) > told_share(track, track.family)):
                 track.family = obs.family
         track.first_ns = min(track.first_ns, obs.t_ns)
         track.last_ns = max(track.last_ns, obs.t_ns)
