@@ -86,10 +86,11 @@ def test_one_thread_reads_every_port_whole_and_in_order(ptys):
     reading = PortReaders()
     pairs = ptys(12)
     paths = [os.ttyname(slave) for _, slave in pairs]
-    threads_before = threading.active_count()
+    # the threads this test starts (another test's threads may still be ending meanwhile)
+    threads_before = set(threading.enumerate())
     for path in paths:
         reading.add(PortReader(path, open_port(path), q))
-    assert threading.active_count() == threads_before + 1
+    assert set(threading.enumerate()) - threads_before == {reading.thread}
     sent = {path: frames(i + 1, 200) for i, path in enumerate(paths)}
     for k in range(200):  # interleaved, as nodes send
         for (master, _), path in zip(pairs, paths):
@@ -100,7 +101,7 @@ def test_one_thread_reads_every_port_whole_and_in_order(ptys):
     for path in paths:
         assert bytes_of(items, path) == want[path]
     reading.stop()
-    assert threading.active_count() == threads_before
+    assert not set(threading.enumerate()) - threads_before
 
 
 @pytest.mark.timeout(60)

@@ -145,11 +145,11 @@ def test_per_call_cost(benchmark_reads=3000):
     from straja.paths import SCENES
     rf = load_scene(SCENES / "two_drones.toml").node("n1", "cc2500")
     t = 50.0 + np.arange(benchmark_reads) * 3e-4
-    start = time.perf_counter()
+    start = time.process_time()  # the CPU it costs: wall time on a loaded machine is the load's
     for i, tt in enumerate(t):
         rf.band_power_dbm(2400e6 + (i % 80) * 1e6, 1e6, tt, tt + 2.5e-4)
-    per_call = (time.perf_counter() - start) / benchmark_reads
-    assert per_call < 1e-3                                  # > 1000 reads/s even on a busy CI
+    per_call = (time.process_time() - start) / benchmark_reads
+    assert per_call < 1e-3                                  # > 1000 reads a CPU-second
 
 
 def test_signal_power_by_modulation():

@@ -91,8 +91,7 @@ def trees(tmp_path):
 
 @pytest.fixture
 def node(tmp_path):
-    with VirtualNode(tmp_path / "flash", name="d") as n:
-        time.sleep(0.3)  # a Ctrl-C in the interpreter's first ~100 ms restarts it instead
+    with VirtualNode(tmp_path / "flash", name="d") as n:  # deployed to as it boots
         yield n
 
 
@@ -257,7 +256,8 @@ def test_switch_cut_at_every_step_rolls_back_or_completes(node, trees, tmp_path)
             staged["put"] = detail
             raise StrajaError("stopped for the test")
 
-    assert Deployer(v2, on_event=stop_before_switch).deploy(node.port).status == "failed"
+    stopped = Deployer(v2, on_event=stop_before_switch).deploy(node.port)
+    assert stopped.status == "failed" and "stopped for the test" in stopped.error, stopped
     node.stop()
     before = node.flash_dir
     v1_state = switch_state(before)

@@ -17,6 +17,7 @@ import pytest
 import serial
 
 from straja import cli as straja_cli
+from straja import serial_port
 from straja import term
 from straja.commands import device
 from straja.tools import deploy
@@ -201,6 +202,29 @@ def test_busy_port_names_the_holder(fw_node, capsys):
     assert "is busy (held by python" in err and "close the other program" in err
 
 
+def test_a_port_closed_while_a_forked_child_lives_is_free_at_once():
+    """A process forked while the port was open (another thread's child: a virtual node's
+    interpreter restarting, not yet at its exec) shares the open file and its lock: closing the
+    port unlocks it first, so the next open does not find it busy."""
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    try:
+        port = serial_port.open_port(path)
+        child = os.fork()
+        if child == 0:  # holds a copy of the port's descriptor until it exits
+            time.sleep(5)
+            os._exit(0)
+        try:
+            port.close()
+            serial_port.open_port(path).close()
+        finally:
+            os.kill(child, 9)
+            os.waitpid(child, 0)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def test_no_such_port(capsys):
     assert cli("info", "/dev/ttyACM99") == term.EXIT_NO_DEVICE
     err = capsys.readouterr().err
@@ -212,7 +236,7 @@ def test_permission_denied_says_how_to_join_the_group(fw_node, monkeypatch, caps
     def denied(*a, **kw):
         raise serial.SerialException(errno.EACCES, f"could not open port {fw_node.port}: "
                                      "[Errno 13] Permission denied")
-    monkeypatch.setattr(serial, "Serial", denied)
+    monkeypatch.setattr(serial_port, "ExclusivePort", denied)
     assert cli("info", fw_node.port) == term.EXIT_NO_DEVICE
     err = capsys.readouterr().err
     assert "permission denied" in err and "usermod -aG dialout" in err

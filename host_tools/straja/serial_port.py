@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 from pathlib import Path
 
@@ -63,12 +64,27 @@ def readers_note(path: str) -> tuple[str, str]:
     return "", "if another program (screen, miniterm, a monitor) may be reading the port, close it"
 
 
+class ExclusivePort(serial.Serial):
+    """A port opened with exclusive=True (a flock), unlocked before it is closed: the lock
+    belongs to the open file, which a process forked while the port was open shares until it
+    execs (a child of another thread: a virtual node's interpreter restarting in the same
+    process, under load for a second), and closing this descriptor alone left the port busy."""
+
+    def close(self) -> None:
+        if self.is_open and self.fd is not None:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            except OSError:
+                pass  # a port gone (unplugged): closing is all that is left
+        super().close()
+
+
 def open_port(path: str, *, baudrate: int = 115200, timeout: float = 0.05) -> serial.Serial:
     """Open `path` exclusively (a second reader would steal bytes) or raise PortError."""
     if not os.path.exists(path):
         raise PortError(f"no such port: {path}", "check the cable; `straja ports` lists the ports")
     try:
-        return serial.Serial(path, baudrate=baudrate, timeout=timeout, exclusive=True)
+        return ExclusivePort(path, baudrate=baudrate, timeout=timeout, exclusive=True)
     except serial.SerialException as e:
         code = e.errno if e.errno is not None else getattr(e.__cause__, "errno", None)
         text = str(e)

@@ -217,7 +217,12 @@ class VirtualNode:
         def become_session_leader_with_tty():
             new_session()
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            # A Ctrl-C before the interpreter runs is lost, as bytes sent to a board still
+            # booting are: ignored until MicroPython installs its handler (SIG_IGN passes through
+            # exec, and `micropython`'s CPython start then installs none). At SIG_DFL it killed
+            # the start, which on a loaded machine lasts seconds: every retry of a host's
+            # Ctrl-C rebooted the node again, and the host read CPython's traceback.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             die_with_parent()
             precise_sleeps()
             if self.cpus:
