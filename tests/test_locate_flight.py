@@ -96,25 +96,33 @@ def test_a_hovering_drone_keeps_its_shadowing():
         before = np.diag(f.cov[0])[links]
 
 
-def test_the_first_particles_weigh_as_the_search_region_s_uniform_prior():
+def test_the_first_particles_weigh_as_the_position_prior():
     """Drawn half about the first fix's candidates and half uniform over the search region, the
-    first particles weighted by prior / proposal stand for the uniform prior (the oracle: a
-    quarter of the region holds a quarter of the weight, its mean is the region's centre); the
-    readings' likelihood then multiplies that, and a particle beyond the region has no weight."""
+    first particles weighted by prior / proposal stand for the prior (uniform in log range
+    beyond the nodes' radius, flat within it, nothing beyond the search region): the weight
+    within the nodes' radius and in the region's south-west quarter is the prior's there, summed
+    on a fine grid (the oracle); the readings' likelihood then multiplies that, and a particle
+    beyond the region has no weight."""
     loc = Localiser(NODES, PathLossModel(shadowing_db=4.0))
     d = np.hypot(*(NODES[:, :2] - [150.0, 120.0]).T)
     dbm = -40.0 - 22.0 * np.log10(d) + np.array([2.0, -3.0, 1.0])
     fix = loc.locate(np.arange(3), dbm, 5.8e9)
     f = FlightFilter(loc, particles=40000, seed=4)
     w = np.exp(-f._start(fix))
-    lo, hi = loc.region
     assert f._outside().any()   # the candidates' Gaussians reach beyond the region
     w[f._outside()] = 0.0
     w /= w.sum()
-    centre = (lo + hi) / 2
-    quarter = (f.xy[:, 0] < centre[0]) & (f.xy[:, 1] < centre[1])
-    assert w[quarter].sum() == pytest.approx(0.25, abs=0.02)
-    assert np.all(np.abs(w @ f.xy - centre) < 0.02 * (hi - lo))
+
+    lo, hi = loc.region
+    centre = NODES[:, :2].mean(0)
+    r0 = np.hypot(*(NODES[:, :2] - centre).T).max()
+    axes = [np.linspace(lo[k], hi[k], 1001) for k in range(2)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 2)
+    prior = np.maximum(np.hypot(*(grid - centre).T), r0) ** -2.0
+    prior /= prior.sum()
+    for part in (lambda xy: np.hypot(*(xy - centre).T) < r0,
+                 lambda xy: np.all(xy < (lo + hi) / 2, axis=1)):
+        assert w[part(f.xy)].sum() == pytest.approx(prior[part(grid)].sum(), abs=0.02)
 
     f = FlightFilter(loc, particles=2000, seed=4)
     f.update(0.0, fix, np.arange(3), dbm, 5.8e9)

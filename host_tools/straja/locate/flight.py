@@ -19,13 +19,18 @@ Each particle's shadowing is renewed by the distance that particle flew (a hover
 shadowing stays, one in flight renews it), so each has its own Kalman covariance (a few states:
 one A per band, one shadowing per link).
 
-The position's prior is the fix's: uniform over the search region (the nodes +- the bands' range,
-`Localiser.region`); a particle that flies out of it has no weight. The first readings' particles
-are drawn from a defensive mixture, half uniform over the region and half about the first fix's
-candidates (a point, its mirror, the fixes at other exponents: each a Gaussian twice as wide as
-its covariance), weighted by likelihood times prior over that proposal: the posterior of the
-fix's prior. (Drawn about the candidates alone, with no bound, a far candidate's wide Gaussian put
-particles 15-20 km out, where the readings never ruled them out: docs/localisation.md.)
+The position's prior: no farther than the fix's search region (the nodes +- the bands' range,
+`Localiser.region`; a particle that flies out of it has no weight) and within it uniform in the
+logarithm of the range from the nodes' centre beyond their own radius (a density falling as
+1 / r^2), flat inside it. With the transmit power unknown over 30 dB the readings fix the range
+only up to a scale, so a prior uniform in area put the posterior's mass where the area is, far
+out, and made it grow with the search region's size; uniform in log range is the prior that does
+not depend on that choice. The first readings' particles are drawn from a defensive mixture,
+half uniform over the region and half about the first fix's candidates (a point, its mirror, the
+fixes at other exponents: each a Gaussian twice as wide as its covariance), weighted by
+likelihood times prior over that proposal. (Drawn about the candidates alone, with no bound, a
+far candidate's wide Gaussian put particles 15-20 km out, where the readings never ruled them
+out; docs/localisation.md measures each step.)
 
 The 95 % region is the particles' own: one or two clusters (a drone and its mirror, until the
 evidence separates them), an ellipse about each from its weighted covariance, scaled so that they
@@ -102,8 +107,7 @@ class FlightFilter:
     # -- the particles' motion ------------------------------------------------------------
     def _start(self, fix: Fix) -> np.ndarray:
         """Draw the first particles; returns log q - log prior, q the proposal density of each
-        position and the prior uniform over the search region (those drawn beyond it lose their
-        weight in `update`)."""
+        position (those drawn beyond the search region lose their weight in `update`)."""
         n, rng, m = self.count, self.rng, self.localiser.model
         lo, hi = self.localiser.region
         candidates = fix.candidates or [(fix.east_north, fix.cov, 1.0, m.exponent)]
@@ -126,7 +130,15 @@ class FlightFilter:
         self.exponent = rng.normal(m.exponent, m.exponent_sigma, n)
         self.up = (self.localiser.nodes[:, 2].mean()
                    + rng.uniform(*self.height_range, n))
-        return np.log(density * area)
+        return np.log(density) - self._log_prior()
+
+    def _log_prior(self) -> np.ndarray:
+        """The position prior's log density (up to a constant): uniform in log range from the
+        nodes' centre beyond their radius r0, flat within it."""
+        nodes = self.localiser.nodes[:, :2]
+        centre = nodes.mean(0)
+        r0 = np.hypot(*(nodes - centre).T).max()
+        return -2 * np.log(np.maximum(np.hypot(*(self.xy - centre).T), r0) / r0)
 
     def _outside(self) -> np.ndarray:
         """Whether each particle lies beyond the search region (the prior's support)."""
