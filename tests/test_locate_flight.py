@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from straja.eval import localisation as evaluate
-from straja.locate.flight import FlightFilter
+from straja.locate.flight import FlightFilter, within_hull
 from straja.locate.rss import Localiser, PathLossModel
 
 NODES = np.array([[0, 0, 5], [400, 0, 5], [0, 400, 5]], float)
@@ -96,6 +96,39 @@ def test_a_hovering_drone_keeps_its_shadowing():
         before = np.diag(f.cov[0])[links]
 
 
+def test_the_first_particles_weigh_as_the_position_prior():
+    """Drawn half about the first fix's candidates and half uniform over the search region, the
+    first particles weighted by prior / proposal stand for the prior (uniform in log range
+    beyond the nodes' radius, flat within it, nothing beyond the search region): the weight
+    within the nodes' radius and in the region's south-west quarter is the prior's there, summed
+    on a fine grid (the oracle); the readings' likelihood then multiplies that, and a particle
+    beyond the region has no weight."""
+    loc = Localiser(NODES, PathLossModel(shadowing_db=4.0))
+    d = np.hypot(*(NODES[:, :2] - [150.0, 120.0]).T)
+    dbm = -40.0 - 22.0 * np.log10(d) + np.array([2.0, -3.0, 1.0])
+    fix = loc.locate(np.arange(3), dbm, 5.8e9)
+    f = FlightFilter(loc, particles=40000, seed=4)
+    w = np.exp(-f._start(fix))
+    assert f._outside().any()   # the candidates' Gaussians reach beyond the region
+    w[f._outside()] = 0.0
+    w /= w.sum()
+
+    lo, hi = loc.region
+    centre = NODES[:, :2].mean(0)
+    r0 = np.hypot(*(NODES[:, :2] - centre).T).max()
+    axes = [np.linspace(lo[k], hi[k], 1001) for k in range(2)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 2)
+    prior = np.maximum(np.hypot(*(grid - centre).T), r0) ** -2.0
+    prior /= prior.sum()
+    for part in (lambda xy: np.hypot(*(xy - centre).T) < r0,
+                 lambda xy: np.all(xy < (lo + hi) / 2, axis=1)):
+        assert w[part(f.xy)].sum() == pytest.approx(prior[part(grid)].sum(), abs=0.02)
+
+    f = FlightFilter(loc, particles=2000, seed=4)
+    f.update(0.0, fix, np.arange(3), dbm, 5.8e9)
+    assert not f._outside()[f._weights() > 0].any()
+
+
 def _cloud(centres, spread_m: float, count: int = 4000):
     loc = Localiser(NODES, PathLossModel())
     f = FlightFilter(loc, particles=count, seed=3)
@@ -119,6 +152,18 @@ def test_the_region_holds_95_percent_of_the_particles_and_splits_a_mirror_only()
         assert 0.92 <= inside <= 0.98
 
 
+def test_the_share_within_the_nodes_is_the_weight_inside_their_hull():
+    """The hybrid's choice: a cloud well inside the nodes' triangle has all its weight within
+    their hull, one beyond none, one split by the hypotenuse half (the hull of a square with a
+    centre node is the square)."""
+    assert _cloud([[100.0, 100.0]], 20.0).share_within_nodes() == pytest.approx(1.0)
+    assert _cloud([[-1300.0, 0.0]], 150.0).share_within_nodes() == 0.0
+    assert _cloud([[200.0, 200.0]], 60.0).share_within_nodes() == pytest.approx(0.5, abs=0.03)
+    square = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1], [0, 0]], float)
+    points = np.array([[0.0, 0.0], [0.99, -0.99], [1.01, 0.0], [0.0, -1.2]])
+    assert within_hull(square, points).tolist() == [True, True, False, False]
+
+
 def test_the_tracked_evaluation_scores_the_flight_filter_beside_the_tracker(monkeypatch):
     """run_tracked feeds the flight filter and the tracker the same draws: each has its median
     error and coverage, and the filter its CPU; a hovering drone's row is named so (shorter
@@ -129,7 +174,7 @@ def test_the_tracked_evaluation_scores_the_flight_filter_beside_the_tracker(monk
     hovering = evaluate.run_tracked(cond, 1, PathLossModel(), 2, speed_mps=0.0)
     assert hovering["condition"].endswith("/hover") and not moving["condition"].endswith("/hover")
     for row in (moving, hovering):
-        for name in ("fix", "track", "flight"):
+        for name in evaluate.ESTIMATORS:
             assert 0 < row[f"{name}_median_error_m"] < np.inf
             assert 0 <= row[f"{name}_coverage"] <= 1
         assert row["flight_cpu_ms_per_update"] > 0

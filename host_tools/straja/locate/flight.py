@@ -19,12 +19,23 @@ Each particle's shadowing is renewed by the distance that particle flew (a hover
 shadowing stays, one in flight renews it), so each has its own Kalman covariance (a few states:
 one A per band, one shadowing per link).
 
-The first readings' particles are drawn around the first fix's candidates (a point, its mirror,
-the fixes at other exponents: each a Gaussian twice as wide as its covariance), weighted by
-likelihood over that proposal: the posterior of a flat prior near the candidates. The 95 % region is the particles' own: one or two clusters (a drone and its mirror, until
-the evidence separates them), an ellipse about each from its weighted covariance, scaled so that
-they hold 95 % of the particles' weight (measured, not assumed); the position is the likelier
-cluster's mean.
+The position's prior: no farther than the fix's search region (the nodes +- the bands' range,
+`Localiser.region`; a particle that flies out of it has no weight) and within it uniform in the
+logarithm of the range from the nodes' centre beyond their own radius (a density falling as
+1 / r^2), flat inside it. With the transmit power unknown over 30 dB the readings fix the range
+only up to a scale, so a prior uniform in area put the posterior's mass where the area is, far
+out, and made it grow with the search region's size; uniform in log range is the prior that does
+not depend on that choice. The first readings' particles are drawn from a defensive mixture,
+half uniform over the region and half about the first fix's candidates (a point, its mirror, the
+fixes at other exponents: each a Gaussian twice as wide as its covariance), weighted by
+likelihood times prior over that proposal. (Drawn about the candidates alone, with no bound, a
+far candidate's wide Gaussian put particles 15-20 km out, where the readings never ruled them
+out; docs/localisation.md measures each step.)
+
+The 95 % region is the particles' own: one or two clusters (a drone and its mirror, until the
+evidence separates them), an ellipse about each from its weighted covariance, scaled so that they
+hold 95 % of the particles' weight (measured, not assumed); the position is the likelier
+cluster's posterior mode (`east_north`).
 """
 from __future__ import annotations
 
@@ -35,6 +46,7 @@ import numpy as np
 from .rss import Fix, Localiser, ellipse
 
 PROPOSAL_WIDTH = 2.0   # the first particles: Gaussians this many times each candidate's spread
+UNIFORM_SHARE = 0.5    # ... and this share uniform over the search region (a defensive mixture)
 CLUSTER_SEPARATION = 4.0  # two clusters when their means are this many spreads apart (below)
 EXPONENT_JITTER, HEIGHT_JITTER_M = 0.01, 1.0  # static parameters moved at resampling
 MODE_POINTS = 200      # particles at which the position's density is compared (`east_north`)
@@ -86,23 +98,29 @@ class FlightFilter:
         self.t_s = t_s
         columns = self._columns(idx, labels, freqs)
         self.log_w += self._kalman_update(idx, y, columns) - proposal_log_q
+        outside = self._outside()
+        if not outside.all():   # a drone out of the bands' range would not be heard
+            self.log_w[outside] = -np.inf
         self._summary = self._estimate = None
         self._resample_if_needed()
 
     # -- the particles' motion ------------------------------------------------------------
     def _start(self, fix: Fix) -> np.ndarray:
-        """Draw the first particles; returns log q, the proposal density of each position."""
+        """Draw the first particles; returns log q - log prior, q the proposal density of each
+        position (those drawn beyond the search region lose their weight in `update`)."""
         n, rng, m = self.count, self.rng, self.localiser.model
+        lo, hi = self.localiser.region
         candidates = fix.candidates or [(fix.east_north, fix.cov, 1.0, m.exponent)]
         shares = np.array([c[2] for c in candidates], float)
-        shares = shares / shares.sum()
-        pick = rng.choice(len(candidates), n, p=shares)
-        xy = np.empty((n, 2))
+        shares = (1 - UNIFORM_SHARE) * shares / shares.sum()
+        pick = rng.choice(len(candidates) + 1, n, p=np.r_[shares, UNIFORM_SHARE])
+        xy = rng.uniform(lo, hi, (n, 2))   # the last component: uniform over the region
         covs = [PROPOSAL_WIDTH**2 * np.asarray(c[1], float) for c in candidates]
         for k, (c, cov) in enumerate(zip(candidates, covs)):
             chosen = pick == k
             xy[chosen] = rng.multivariate_normal(np.asarray(c[0], float), cov, chosen.sum())
-        density = np.zeros(n)
+        area = float(np.prod(hi - lo))
+        density = np.full(n, UNIFORM_SHARE / area)
         for share, c, cov in zip(shares, candidates, covs):
             d = xy - np.asarray(c[0], float)
             maha = np.einsum("ki,ij,kj->k", d, np.linalg.inv(cov), d)
@@ -112,7 +130,20 @@ class FlightFilter:
         self.exponent = rng.normal(m.exponent, m.exponent_sigma, n)
         self.up = (self.localiser.nodes[:, 2].mean()
                    + rng.uniform(*self.height_range, n))
-        return np.log(density)
+        return np.log(density) - self._log_prior()
+
+    def _log_prior(self) -> np.ndarray:
+        """The position prior's log density (up to a constant): uniform in log range from the
+        nodes' centre beyond their radius r0, flat within it."""
+        nodes = self.localiser.nodes[:, :2]
+        centre = nodes.mean(0)
+        r0 = np.hypot(*(nodes - centre).T).max()
+        return -2 * np.log(np.maximum(np.hypot(*(self.xy - centre).T), r0) / r0)
+
+    def _outside(self) -> np.ndarray:
+        """Whether each particle lies beyond the search region (the prior's support)."""
+        lo, hi = self.localiser.region
+        return np.any((self.xy < lo) | (self.xy > hi), axis=1)
 
     def _cap(self, v: np.ndarray) -> np.ndarray:
         speed = np.hypot(v[:, 0], v[:, 1])
@@ -291,6 +322,11 @@ class FlightFilter:
     def parts(self) -> int:
         return len(self._clusters()[0])
 
+    def share_within_nodes(self) -> float:
+        """The posterior's weight inside the convex hull of the nodes (where fixes are least
+        biased: `run_tracked`'s hybrid takes the tracker of fixes there, this filter beyond)."""
+        return float(self._weights() @ within_hull(self.localiser.nodes[:, :2], self.xy))
+
     def covers(self, east_north) -> bool:
         """Whether a point lies in the region: any cluster's ellipse."""
         parts, scale2 = self._clusters()
@@ -311,3 +347,24 @@ def _weighted_var(x: np.ndarray, w: np.ndarray) -> float:
 def _mahalanobis2(xy: np.ndarray, centre: np.ndarray, cov: np.ndarray) -> np.ndarray:
     d = xy - centre
     return np.einsum("ki,ij,kj->k", d, np.linalg.inv(cov), d)
+
+
+def within_hull(points: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Whether each of xy lies in the convex hull of points (2-D; Andrew's monotone chain)."""
+    hull = []
+    for chain in (sorted(map(tuple, points)), sorted(map(tuple, points), reverse=True)):
+        part = []
+        for p in chain:
+            while len(part) >= 2 and _cross(part[-2], part[-1], p) <= 0:
+                part.pop()
+            part.append(p)
+        hull += part[:-1]   # counter-clockwise, each chain's last point the next's first
+    corners = np.array(hull)
+    return np.all(_cross(corners, np.roll(corners, -1, axis=0), xy[:, None, :]) >= 0, axis=1)
+
+
+def _cross(o, a, b):
+    """The z of (a - o) x (b - o): positive when o, a, b turn counter-clockwise."""
+    o, a, b = (np.asarray(v, float) for v in (o, a, b))
+    return ((a[..., 0] - o[..., 0]) * (b[..., 1] - o[..., 1])
+            - (a[..., 1] - o[..., 1]) * (b[..., 0] - o[..., 0]))
