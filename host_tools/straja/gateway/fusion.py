@@ -5,7 +5,8 @@ control link: the core may rename an emitter's family within one as the evidence
 Crossfire among US915 devices first named LoRa then GFSK; a control link's track is named by the
 family told in the largest share of each node's sweeps, Track.told), overlap in
 frequency (more than an edge: adjacent video channels meet at one; a hopper's extent is the
-span of channels it was seen on), and the emitter was seen
+span of channels it was seen on; one that overlaps several tracks, a run merging two
+emitters' channels, joins the one it shares most with and widens none), and the emitter was seen
 (again) within the track's hold of its last observation: a drone that pauses for less than the
 hold stays one track, and so one alert. "Seen again" is the first burst of the node core's
 track (`Observation.since_ns`), not the observation, which comes only when the core has
@@ -156,6 +157,11 @@ class Track:
                                          self.nodes[n].last_ns) for n in self.node_ids)}
 
 
+def _shared(lo: int, hi: int, lo2: int, hi2: int) -> int:
+    """The width two extents share (0 for a point in the other)."""
+    return min(hi, hi2) - max(lo, lo2)
+
+
 class Fusion:
     def __init__(self, cfg: FusionConfig):
         self.cfg = cfg
@@ -174,14 +180,23 @@ class Fusion:
         lo, hi = obs.lo_khz, obs.hi_khz
         back_ns = obs.t_ns if obs.since_ns is None else min(obs.since_ns, obs.t_ns)
         link = LINK.get(obs.family, obs.family)
-        for track in self.tracks:
-            if (LINK.get(track.family, track.family) == link
-                    and _overlap(lo, hi, track.lo_khz, track.hi_khz)
-                    and track.first_ns - self.timeout_ns < obs.t_ns
-                    and back_ns < track.last_ns + track.hold_ns):
+        joins = [track for track in self.tracks
+                 if LINK.get(track.family, track.family) == link
+                 and _overlap(lo, hi, track.lo_khz, track.hi_khz)
+                 and track.first_ns - self.timeout_ns < obs.t_ns
+                 and back_ns < track.last_ns + track.hold_ns]
+        if joins:
+            # a node's run that merges two emitters' channels (a camera's skirt with its
+            # neighbour's, two carriers 37 MHz apart read as one lit stretch) overlaps both
+            # tracks: it joins the one it shares most of its extent with (the oldest on a tie)
+            # and widens neither. Widened, that track took the other's channel, the other's
+            # observations all joined it and the other's track ended: two alerts for one
+            # presence of each (docs/gateway.md)
+            track = max(joins, key=lambda t: _shared(lo, hi, t.lo_khz, t.hi_khz))
+            if len(joins) == 1:
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
-                self._add(track, obs)
-                return track, False
+            self._add(track, obs)
+            return track, False
         self._count += 1
         track = Track(f"T{obs.t_ns // 1_000_000}-{self._count}", obs.family, lo, hi, obs.t_ns,
                       obs.t_ns, kept=Kept(self.cfg.trend_db), hold_ns=self.timeout_ns,

@@ -1,0 +1,53 @@
+"""Which fused track an observation joins (gateway/fusion.py): the live track of its link it
+shares most of its extent with, widening none when it overlaps several. A node's run merging two
+cameras' channels overlaps both tracks; joined to the first and widening it over the other's
+channel, the other's observations then all joined it and the other's track ended
+(analog_camera_fixed_background: the yard camera alerted twice in one presence)."""
+from straja.gateway.config import FusionConfig
+from straja.gateway.detector import Observation
+from straja.gateway.fusion import Fusion
+
+S = 1_000_000_000
+VIDEO = "analog_fm_video"
+F4, A1 = (5_775_000, 5_815_000), (5_845_000, 5_885_000)  # two cameras' runs, 20 MHz bins
+MERGED = (5_815_000, 5_895_000)  # a node's run of A1 with F4's skirt, as n2's in that scene
+
+
+def test_a_run_merging_two_channels_joins_the_one_it_shares_most_with_and_both_stay():
+    cfg = FusionConfig()
+    fusion = Fusion(cfg)
+    wide_f4 = (5_775_000, 5_835_000)  # F4 read 60 MHz wide at another node: meets the merged run
+    tracks = {}
+    for k in range(100):  # 40 s of sweeps, several times the hold
+        t = round((1.0 + 0.41 * k) * S)
+        fusion.expire(t)
+        for node, (lo, hi), name in ((1, F4, "F4"), (1, A1, "A1"), (2, wide_f4, "F4"),
+                                     (2, MERGED, "A1")):
+            track, _ = fusion.observe(Observation(node, VIDEO, t, lo, hi, -70.0))
+            tracks.setdefault(name, set()).add(track.track_id)
+    assert len(tracks["F4"]) == len(tracks["A1"]) == 1
+    assert tracks["F4"] != tracks["A1"]
+    assert len(fusion.tracks) == 2
+    f4, a1 = sorted(fusion.tracks, key=lambda t: t.lo_khz)
+    assert (f4.lo_khz, f4.hi_khz) == (5_775_000, 5_835_000)  # F4's own reads only
+    assert (a1.lo_khz, a1.hi_khz) == A1  # the merged run widened neither
+
+
+def test_two_carriers_read_as_one_stretch_widen_neither_track():
+    """two_analog_r1_r2: R1 and R2 close to the nodes, read as one lit stretch for a while; the
+    stretch joins one track, and R2's own reads after it still join R2's, not R1's widened."""
+    fusion = Fusion(FusionConfig())
+    r1, r2 = (5_645_000, 5_675_000), (5_675_000, 5_715_000)
+    first = fusion.observe(Observation(1, VIDEO, S, *r1, -70.0))[0]
+    second = fusion.observe(Observation(1, VIDEO, S, *r2, -70.0))[0]
+    fusion.observe(Observation(2, VIDEO, 2 * S, 5_625_000, 5_735_000, -65.0))
+    assert (first.lo_khz, first.hi_khz, second.lo_khz, second.hi_khz) == (*r1, *r2)
+    assert fusion.observe(Observation(3, VIDEO, 3 * S, *r2, -70.0))[0] is second
+
+
+def test_an_observation_overlapping_one_track_joins_it_as_before():
+    fusion = Fusion(FusionConfig())
+    first, new = fusion.observe(Observation(1, VIDEO, S, *F4, -70.0))
+    again, new_again = fusion.observe(Observation(2, VIDEO, 2 * S, 5_765_000, 5_805_000, -75.0))
+    assert new and not new_again and again is first
+    assert (first.lo_khz, first.hi_khz) == (5_765_000, 5_815_000)
