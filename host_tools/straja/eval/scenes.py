@@ -34,6 +34,7 @@ import math
 import multiprocessing
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -335,11 +336,29 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _start_pool(jobs: int):
+    """A Pool of `jobs` workers made whole, a Ctrl-C meanwhile raised only once it is: arriving
+    during a fork it was swallowed by an at-fork handler ("Exception ignored in _releaseLock")
+    and the run went on, or it stopped Pool() half made and its workers outlived us."""
+    if threading.current_thread() is not threading.main_thread():
+        return multiprocessing.Pool(jobs, _ignore_sigint)  # (signals reach the main thread only)
+    pressed = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    try:
+        pool = multiprocessing.Pool(jobs, _ignore_sigint)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        pool.terminate()
+        raise KeyboardInterrupt
+    return pool
+
+
 @contextlib.contextmanager
 def worker_pool(jobs: int):
     """`jobs` worker processes (None for one job: the work runs here) that leave Ctrl-C to this
     process, which ends them at once when anything interrupts the work."""
-    pool = multiprocessing.Pool(jobs, _ignore_sigint) if jobs > 1 else None
+    pool = _start_pool(jobs) if jobs > 1 else None
     try:
         yield pool
     except BaseException:
