@@ -59,6 +59,19 @@ INFO = {"front_ends": [{"name": "vid58", "kind": "rx5808", "band_khz": [5645000,
     (json.dumps({"front_ends": [{"name": "a", "kind": "cc2500", "band_khz": [1]}]}), "band_khz"),
     (json.dumps({**INFO, "plan": 3}), "plan"),
     (json.dumps({"plan": [[1]]}), "plan[0]"),
+    # numbers the gateway builds focus and profile plans from (a string dwell once reached a
+    # comparison in the middle of an alert: TypeError, the port quarantined)
+    (json.dumps({**INFO, "plan": [{"front_end": "vid58", "dwell_us": "500"}]}),
+     "plan[0].dwell_us is not an integer"),
+    (json.dumps({**INFO, "plan": [{"front_end": "vid58", "step_khz": 0}]}), "plan[0].step_khz 0"),
+    (json.dumps({**INFO, "plan": [{"front_end": "vid58", "revisit": True}]}), "plan[0].revisit"),
+    (json.dumps({**INFO, "plan": [{"front_end": "vid58", "start_khz": 9, "stop_khz": 5}]}),
+     "start_khz is above"),
+    (json.dumps({**INFO, "plan": [{"front_end": "vid58", "channels": ["a"]}]}), "channels"),
+    (json.dumps({"front_ends": [{**INFO["front_ends"][0], "settle_us": -10**6}]}), "settle_us"),
+    (json.dumps({"front_ends": [{**INFO["front_ends"][0], "band_khz": [5945000, 5645000]}]}),
+     "band_khz"),
+    (json.dumps({**INFO, "temp_plan_s": "soon"}), "temp_plan_s"),
 ])
 def test_a_crafted_reply_is_rejected_with_a_reason_and_the_node_goes_on(text, reason):
     p = Pipeline(config.GatewayConfig())

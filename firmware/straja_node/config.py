@@ -8,7 +8,8 @@ import json
 
 from . import store
 from .frame import crc16
-from .limits import CHANNELS_MAX, PLAN_MAX, REVISIT_MAX, SWEEP_US_MAX
+from .limits import (CHANNELS_MAX, DWELL_US_MAX, DWELL_US_MIN, ENVELOPE_N_MIN, KHZ_MAX, PLAN_MAX,
+                     RATE_HZ_MAX, RATE_HZ_MIN, REVISIT_MAX, SWEEP_US_MAX)
 from .wire import MAX_ENVELOPE_SAMPLES
 
 PATH = "config.json"
@@ -93,8 +94,8 @@ def check_entry(e, key):
     check_name(e["front_end"], key + ".front_end")
     if "rate_hz" in e:
         _only(e, ENVELOPE_KEYS, key)
-        rate = _int(e["rate_hz"], key + ".rate_hz", 100, 200000)
-        n = _int(e.get("n", 256), key + ".n", 16, MAX_ENVELOPE_SAMPLES)
+        rate = _int(e["rate_hz"], key + ".rate_hz", RATE_HZ_MIN, RATE_HZ_MAX)
+        n = _int(e.get("n", 256), key + ".n", ENVELOPE_N_MIN, MAX_ENVELOPE_SAMPLES)
         if n * 1000000 // rate > SWEEP_US_MAX:
             raise ConfigError("%s: block takes %d us, at most %d"
                               % (key, n * 1000000 // rate, SWEEP_US_MAX))
@@ -102,7 +103,7 @@ def check_entry(e, key):
     _only(e, SWEEP_KEYS, key)
     if "dwell_us" not in e:
         raise ConfigError(key + ": dwell_us missing")
-    dwell = _int(e["dwell_us"], key + ".dwell_us", 50, 1000000)
+    dwell = _int(e["dwell_us"], key + ".dwell_us", DWELL_US_MIN, DWELL_US_MAX)
     if "settle_us" in e:
         _int(e["settle_us"], key + ".settle_us", 0, dwell)
     if "channels" in e:
@@ -111,15 +112,15 @@ def check_entry(e, key):
             raise ConfigError("%s.channels: expected a list of 1..%d kHz values"
                               % (key, CHANNELS_MAX))
         for f in chans:
-            _int(f, key + ".channels", 1, 10000000)
+            _int(f, key + ".channels", 1, KHZ_MAX)
         n = len(chans)
     else:
         for k in ("start_khz", "stop_khz", "step_khz"):
             if k not in e:
                 raise ConfigError("%s: needs channels or start_khz, stop_khz, step_khz" % key)
-        start = _int(e["start_khz"], key + ".start_khz", 1, 10000000)
-        stop = _int(e["stop_khz"], key + ".stop_khz", start, 10000000)
-        step = _int(e["step_khz"], key + ".step_khz", 1, 10000000)
+        start = _int(e["start_khz"], key + ".start_khz", 1, KHZ_MAX)
+        stop = _int(e["stop_khz"], key + ".stop_khz", start, KHZ_MAX)
+        step = _int(e["step_khz"], key + ".step_khz", 1, KHZ_MAX)
         n = (stop - start) // step + 1
         if n > CHANNELS_MAX:
             raise ConfigError("%s: %d channels, at most %d" % (key, n, CHANNELS_MAX))

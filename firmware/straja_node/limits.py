@@ -8,6 +8,12 @@ CHANNELS_MAX = 2048  # channels in one sweep entry
 # period and well inside the watchdog's (WATCHDOG_MS_MIN)
 SWEEP_US_MAX = 1000000
 REVISIT_MAX = 64  # channels per block of a revisit sweep (docs/firmware.md, "Revisit")
+KHZ_MAX = 10000000  # frequencies and steps, kHz (10 GHz: above every front end)
+DWELL_US_MIN = 50  # a reading's dwell; DWELL_US_MAX a whole sweep's time
+DWELL_US_MAX = SWEEP_US_MAX
+RATE_HZ_MIN = 100  # an envelope block's sample rate
+RATE_HZ_MAX = 200000
+ENVELOPE_N_MIN = 16  # samples in an envelope block (at most wire.MAX_ENVELOPE_SAMPLES)
 # the scheduler's longest wait inside one step: a longer one returns to the app's loop, so
 # commands are served and Ctrl-C is seen (the host's fast path models the same loop)
 SLEEP_MAX_US = 20000
