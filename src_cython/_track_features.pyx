@@ -19,15 +19,16 @@ cnp.import_array()
 TRACK_FIELDS = (
     ("track_id", "<i8"), ("state", "<i4"), ("n_bursts", "<i4"), ("n_channels", "<i4"),
     ("n_hops", "<i4"), ("t_first_us", "<i8"), ("t_last_end_us", "<i8"), ("f_min_khz", "<f8"),
-    ("f_max_khz", "<f8"), ("bw_sum_khz", "<f8"), ("dwell_sum_us", "<f8"),
+    ("f_max_khz", "<f8"), ("f_min2_khz", "<f8"), ("f_max2_khz", "<f8"), ("bw_sum_khz", "<f8"),
+    ("dwell_sum_us", "<f8"),
     ("ivl_sum_us", "<f8"), ("ivl_sq_us2", "<f8"), ("peak_mw", "<f8"), ("centre_db_sum", "<f8"),
     ("level_db", "<f8"), ("level_jump_sq_db2", "<f8"))
 # ...and written to the FEATURES records: every field of them (a field added there is a
 # TypeError here until this module computes it)
 FEATURE_FIELDS = (
     ("track_id", "<i8"), ("state", "<i4"), ("n_bursts", "<i4"), ("n_channels", "<i4"),
-    ("centre_khz", "<f8"), ("spread_khz", "<f8"), ("bandwidth_khz", "<f8"), ("dwell_us", "<f8"),
-    ("interval_us", "<f8"), ("interval_cv", "<f8"), ("rate_hz", "<f8"), ("duty", "<f8"),
+    ("centre_khz", "<f8"), ("spread_khz", "<f8"), ("trimmed_spread_khz", "<f8"),
+    ("bandwidth_khz", "<f8"), ("dwell_us", "<f8"), ("interval_us", "<f8"), ("interval_cv", "<f8"), ("rate_hz", "<f8"), ("duty", "<f8"),
     ("hop_fraction", "<f8"), ("centre_db", "<f8"), ("level_sd_db", "<f8"), ("peak_dbm", "<f8"),
     ("age_us", "<f8"), ("excess_db", "<f8"), ("busy_before", "<f8"), ("cut_share", "<f8"),
     ("streak", "<f8"), ("streak_sd_db", "<f8"))
@@ -35,10 +36,10 @@ FEATURE_FIELDS = (
 # indices into the offsets of TRACK_FIELDS (T_) and FEATURE_FIELDS (F_), in their order
 cdef enum:
     T_ID, T_STATE, T_N_BURSTS, T_N_CHANNELS, T_N_HOPS, T_FIRST, T_LAST_END, T_F_MIN, T_F_MAX
-    T_BW_SUM, T_DWELL_SUM, T_IVL_SUM, T_IVL_SQ, T_PEAK_MW, T_CENTRE_DB_SUM, T_LEVEL_DB, T_JUMP_SQ
+    T_F_MIN2, T_F_MAX2, T_BW_SUM, T_DWELL_SUM, T_IVL_SUM, T_IVL_SQ, T_PEAK_MW, T_CENTRE_DB_SUM, T_LEVEL_DB, T_JUMP_SQ
     N_TRACK_FIELDS
 cdef enum:
-    F_ID, F_STATE, F_N_BURSTS, F_N_CHANNELS, F_CENTRE, F_SPREAD, F_BANDWIDTH, F_DWELL, F_INTERVAL
+    F_ID, F_STATE, F_N_BURSTS, F_N_CHANNELS, F_CENTRE, F_SPREAD, F_TRIMMED, F_BANDWIDTH, F_DWELL, F_INTERVAL
     F_INTERVAL_CV, F_RATE, F_DUTY, F_HOP_FRACTION, F_CENTRE_DB, F_LEVEL_SD, F_PEAK_DBM, F_AGE
     F_EXCESS, F_BUSY_BEFORE, F_CUT_SHARE, F_STREAK, F_STREAK_SD, N_FEATURE_FIELDS
 assert len(TRACK_FIELDS) == N_TRACK_FIELDS and len(FEATURE_FIELDS) == N_FEATURE_FIELDS
@@ -79,7 +80,7 @@ cdef char* records(object a, Py_ssize_t n, str name) except NULL:
     return <char*>cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
-# Records are packed (FEATURES rows are 148 bytes): fields are read and written with memcpy,
+# Records are packed (FEATURES rows are 156 bytes): fields are read and written with memcpy,
 # which the compiler makes plain loads and stores where the CPU allows unaligned ones
 cdef inline double f8(const char* row, Py_ssize_t at) noexcept nogil:
     cdef double v
@@ -169,6 +170,9 @@ def features(tracks, out, noise_mw, double start_khz, double step_khz):
             centre = 0.5 * (f8(r, s[T_F_MIN]) + f8(r, s[T_F_MAX]))
             put(w, d[F_CENTRE], centre)
             put(w, d[F_SPREAD], f8(r, s[T_F_MAX]) - f8(r, s[T_F_MIN]))
+            put(w, d[F_TRIMMED], nan_min(f8(r, s[T_F_MAX]) - f8(r, s[T_F_MIN2]),
+                                         f8(r, s[T_F_MAX2]) - f8(r, s[T_F_MIN]))
+                if f8(r, s[T_F_MIN2]) <= f8(r, s[T_F_MAX]) else NAN)
             put(w, d[F_BANDWIDTH], f8(r, s[T_BW_SUM]) / nb)
             put(w, d[F_DWELL], f8(r, s[T_DWELL_SUM]) / nb)
             mean_ivl = f8(r, s[T_IVL_SUM]) / gaps if gaps > 0 else NAN

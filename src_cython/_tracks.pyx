@@ -72,6 +72,8 @@ cdef packed struct Track:
     double f_last_khz
     double f_min_khz
     double f_max_khz
+    double f_min2_khz   # the second-lowest and second-highest centre (+inf and -inf under two):
+    double f_max2_khz   # the span without the farthest single hit (tracks.features)
     double bw_sum_khz
     double dwell_sum_us
     double ivl_sum_us   # start-to-start intervals between consecutive bursts
@@ -92,7 +94,7 @@ TRACK_DTYPE = np.dtype([
     ("track_id", "i8"), ("state", "i4"), ("n_bursts", "i4"), ("n_channels", "i4"),
     ("n_hops", "i4"), ("t_first_us", "i8"), ("t_last_start_us", "i8"), ("t_last_end_us", "i8"),
     ("f_first_khz", "f8"), ("f_last_khz", "f8"), ("f_min_khz", "f8"), ("f_max_khz", "f8"),
-    ("bw_sum_khz", "f8"), ("dwell_sum_us", "f8"), ("ivl_sum_us", "f8"), ("ivl_sq_us2", "f8"),
+    ("f_min2_khz", "f8"), ("f_max2_khz", "f8"), ("bw_sum_khz", "f8"), ("dwell_sum_us", "f8"), ("ivl_sum_us", "f8"), ("ivl_sq_us2", "f8"),
     ("peak_mw", "f8"), ("mean_sum_mw", "f8"), ("centre_db_sum", "f8"),
     ("level_db", "f8"), ("level_jump_sq_db2", "f8")])
 if TRACK_DTYPE.itemsize != sizeof(Track):  # (snapshot() copies the structs' bytes)
@@ -297,7 +299,9 @@ cdef class Tracker:
         t.n_hops = 0
         t.t_first_us = b.t_start_us
         t.f_first_khz = b.centre_khz
-        t.f_min_khz = t.f_max_khz = t.f_last_khz = b.centre_khz
+        t.f_last_khz = b.centre_khz
+        t.f_min_khz = t.f_min2_khz = INFINITY  # (_add puts the first centre in)
+        t.f_max_khz = t.f_max2_khz = -INFINITY
         t.bw_sum_khz = t.dwell_sum_us = t.ivl_sum_us = t.ivl_sq_us2 = 0.0
         t.peak_mw = t.mean_sum_mw = t.centre_db_sum = t.level_jump_sq_db2 = 0.0
         t.level_db = NAN
@@ -308,7 +312,7 @@ cdef class Tracker:
     cdef void _add(self, int i, const Burst* b) noexcept nogil:
         cdef Track* t = &self.tr[i]
         cdef long long ch = <long long>floor((b.centre_khz - t.f_first_khz) / self.channel_khz + 0.5) + 256
-        cdef double ivl, level_db
+        cdef double ivl, level_db, c = b.centre_khz
         cdef unsigned long long bit
         # an off period (the track was lost) ends with this burst (module doc)
         cdef bint back = t.n_bursts > 0 and b.t_start_us - t.t_last_end_us > self.lost_after_us
@@ -336,8 +340,16 @@ cdef class Tracker:
             t.t_last_end_us = b.t_end_us
         t.f_last_khz = b.centre_khz
         if not (back and wide):
-            t.f_min_khz = b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz
-            t.f_max_khz = b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz
+            if c < t.f_min_khz:
+                t.f_min2_khz = t.f_min_khz
+                t.f_min_khz = c
+            elif c < t.f_min2_khz:
+                t.f_min2_khz = c
+            if c > t.f_max_khz:
+                t.f_max2_khz = t.f_max_khz
+                t.f_max_khz = c
+            elif c > t.f_max2_khz:
+                t.f_max2_khz = c
         t.bw_sum_khz += b.bandwidth_khz
         t.dwell_sum_us += <double>(b.t_end_us - b.t_start_us)
         t.peak_mw = b.peak_mw if not (b.peak_mw <= t.peak_mw) else t.peak_mw

@@ -117,6 +117,7 @@ def _hopper(**fields):
     """A confirmed narrow track's features, as a scanner's hits make them (tracks.FEATURES)."""
     f = np.zeros(1, FEATURES)[0]
     f["n_bursts"], f["n_channels"], f["bandwidth_khz"], f["level_sd_db"] = 8, 7, 1031.0, 3.0
+    f["trimmed_spread_khz"] = np.nan  # (not known: the rule that reads it is not weighed)
     for name, value in fields.items():
         f[name] = value
     return f

@@ -29,6 +29,10 @@ def random_tracks(rng, n: int) -> np.ndarray:
     snap["f_min_khz"] = rng.uniform(5.6e6, 5.95e6, n)
     snap["f_max_khz"] = snap["f_min_khz"] + rng.uniform(0, 50_000, n)
     snap["f_max_khz"][::5] = 1e30                     # a centre beyond every channel
+    # second extremes, the second-lowest above the highest at times (NaN), +-inf under two
+    snap["f_min2_khz"] = snap["f_min_khz"] + rng.uniform(0, 60_000, n)
+    snap["f_max2_khz"] = snap["f_max_khz"] - rng.uniform(0, 50_000, n)
+    snap["f_min2_khz"][1::6], snap["f_max2_khz"][1::6] = np.inf, -np.inf
     snap["f_last_khz"] = snap["f_min_khz"] + rng.uniform(0, 50_000, n)  # its last burst's
     return snap
 

@@ -443,6 +443,15 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
         if n * x ** (n - 1) - (n - 1) * x ** n < BAND_HOP_MIN_P:
             return "unknown", (f"{f['n_bursts']} held hits all within {spread / 1000:.0f} MHz: "
                                f"one channel's frames, not hops over the band")
+        # a hop set spreads its hits between its two extremes: the other n - 2 all within w (the
+        # span without the extreme hit farther from its neighbour) of one end has probability at
+        # most 2 (w / S)^(n - 2), in scan cells; a channel's held frames with one hit far off
+        # (OFDM video's pieces beside a stray) have all but one hit within a Wi-Fi channel
+        trimmed = f["trimmed_spread_khz"]
+        if (trimmed <= MIN_SPAN_KHZ and 2.0 * ((trimmed + scan.step_khz) / (spread + scan.step_khz))
+                ** (n - 2.0) < BAND_HOP_MIN_P):
+            return "unknown", (f"{f['n_bursts']} held hits, all but one within {trimmed / 1000:.1f} MHz "
+                               f"of {spread / 1000:.0f}: one channel's frames and a stray, not hops")
         return "lora_fhss", (f"{n_ch} channels over {spread / 1000:.0f} MHz, each hit held its channel "
                              f"across the revisit: several packets per hop (ELRS)")
     if f["n_bursts"] < SCANNED_HOP_MIN_BURSTS:

@@ -361,6 +361,11 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
         tr["f_last_khz"] = fc
         if not (back and wide):
             tr["f_min_khz"], tr["f_max_khz"] = min(tr["f_min_khz"], fc), max(tr["f_max_khz"], fc)
+            # the second-lowest and second-highest of every centre counted (+-inf under two)
+            tr["centres"].append(fc)
+            ranked = sorted(tr["centres"])
+            tr["f_min2_khz"], tr["f_max2_khz"] = ((ranked[1], ranked[-2]) if len(ranked) > 1
+                                                  else (np.inf, -np.inf))
         tr["bw_sum_khz"] += float(b["bandwidth_khz"])
         tr["dwell_sum_us"] += float(b["t_end_us"] - b["t_start_us"])
         tr["peak_mw"] = max(tr["peak_mw"], float(b["peak_mw"]))
@@ -393,7 +398,7 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
             continue
         else:
             fc = float(b["centre_khz"])
-            tr = dict(track_id=next_id, state=0, n_bursts=0, n_hops=0, channels=set(),
+            tr = dict(track_id=next_id, state=0, n_bursts=0, n_hops=0, channels=set(), centres=[],
                       t_first_us=int(b["t_start_us"]), f_first_khz=fc, f_min_khz=fc,
                       f_max_khz=fc, bw_sum_khz=0.0, dwell_sum_us=0.0, ivl_sum_us=0.0,
                       ivl_sq_us2=0.0, peak_mw=0.0, mean_sum_mw=0.0, centre_db_sum=0.0,

@@ -100,7 +100,8 @@ class Tracker:
 
 FEATURES = np.dtype([
     ("track_id", "i8"), ("state", "i4"), ("n_bursts", "i4"), ("n_channels", "i4"),
-    ("centre_khz", "f8"), ("spread_khz", "f8"), ("bandwidth_khz", "f8"), ("dwell_us", "f8"),
+    ("centre_khz", "f8"), ("spread_khz", "f8"), ("trimmed_spread_khz", "f8"),
+    ("bandwidth_khz", "f8"), ("dwell_us", "f8"),
     ("interval_us", "f8"), ("interval_cv", "f8"), ("rate_hz", "f8"), ("duty", "f8"),
     ("hop_fraction", "f8"), ("centre_db", "f8"), ("level_sd_db", "f8"), ("peak_dbm", "f8"),
     ("age_us", "f8"), ("excess_db", "f8"), ("busy_before", "f8"), ("cut_share", "f8"),
@@ -119,6 +120,10 @@ def features(tracks: np.ndarray) -> np.ndarray:
             f[name] = tracks[name]
         f["centre_khz"] = 0.5 * (tracks["f_min_khz"] + tracks["f_max_khz"])
         f["spread_khz"] = tracks["f_max_khz"] - tracks["f_min_khz"]
+        # the span without the extreme centre farther from its neighbour; NaN under two centres
+        trimmed = np.minimum(tracks["f_max_khz"] - tracks["f_min2_khz"],
+                             tracks["f_max2_khz"] - tracks["f_min_khz"])
+        f["trimmed_spread_khz"] = np.where(tracks["f_min2_khz"] <= tracks["f_max_khz"], trimmed, np.nan)
         f["bandwidth_khz"] = tracks["bw_sum_khz"] / n
         f["dwell_us"] = tracks["dwell_sum_us"] / n
         mean_ivl = np.where(gaps > 0, tracks["ivl_sum_us"] / gaps, np.nan)
