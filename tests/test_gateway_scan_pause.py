@@ -42,7 +42,7 @@ def test_video_is_still_named_video_in_every_sweep_after_a_profile():
 def test_without_the_pause_the_gap_reads_as_missed_sweeps():
     """What the pause fixes: the same gap taken for silence renames the video for seconds."""
     after = [o for o in run(pause=False) if o[0] >= AWAY[1] / 1e6]
-    assert sum(not held for _, _, held in after) <= 1  # held by _Naming at most, then lost
+    assert sum(not held for _, _, held in after) <= 1  # the others only held (_Naming)
 
 
 def test_a_video_profiles_sweeps_stop_the_clock_of_the_nodes_plan_core():
