@@ -256,8 +256,9 @@ cdef class Lane:
             detector = self.detectors[node_id]
             body = frame.body
             plan = detector._latest.get(body.front_end)
-            if plan is None or not plan.stages.of_plan(body):
-                return i  # a plan the node did not run last (NodeDetector.sweep makes it)
+            if plan is None or plan.left_us is not None or not plan.stages.of_plan(body):
+                return i  # a plan the node did not run last, or back to it after a profile's
+                          # sweeps (NodeDetector.sweep makes it, or pauses its clock)
             # Pipeline._frame's changes for this frame, in its order
             self.counts["frames"] += 1
             t_us = frame.t_us
@@ -271,7 +272,7 @@ cdef class Lane:
             self.source_node[source] = node_id
             health.heard_us(t_us, t_ns)
             keep_floor(self.floors, node_id, body, self.floor_sweeps)
-            taken = plan.stages.segment(body, t_us)
+            taken = plan.stages.segment(body, t_us - plan.paused_us)
             if taken != REFUSED and plan is not detector._last:
                 detector.made_latest(plan)
             if taken == DETECTED:

@@ -129,6 +129,11 @@ def plan_key(sweep: Sweep) -> tuple:
             sweep.flags & PLAN_FLAGS)
 
 
+# the longest time away a plan's core is paused for: a track held unseen as long as fusion holds
+# one (an emitter back within it is the same emitter), a continuous carrier taken as still on
+PAUSE_MAX_US = int(FusionConfig.track_timeout_s * 1e6)
+
+
 class _PlanState:
     """One core pipeline, whose compiled stages assemble its plan's sweeps from segments."""
 
@@ -140,6 +145,21 @@ class _PlanState:
                              sweep.flags, PLAN_FLAGS)
         self.reported: dict[int, int] = {}  # track id -> t_last_end_us already reported
         self.naming: dict[int, _Naming] = {}  # track id -> its drone name, once it had one
+        # The core's clock stops while its front end reads something else (another plan's
+        # sweeps, a video profile's): time not scanned is not silence. A continuous emitter's
+        # track otherwise counts those seconds as missed sweeps and is renamed bursty until they
+        # are outweighed (analog_f4_on_5ghz_wifi: a 1.3 s profile, F4 named Wi-Fi for 19 s;
+        # docs/detection.md, "Measured (issue 15, det36)"). paused_us: node time away, taken off
+        # the times the core is given and put back on its observations'; left_us: when its
+        # front end left it (None while it is the front end's plan, read)
+        self.paused_us = 0
+        self.left_us: int | None = None
+
+    def resume(self, t_us: int) -> None:
+        """Its front end is back at t_us (node time): the time away paused, up to PAUSE_MAX_US
+        (away longer, the rest is silence: what the core held may have gone meanwhile)."""
+        self.paused_us += min(max(t_us - self.left_us, 0), PAUSE_MAX_US)
+        self.left_us = None
 
 
 class NodeDetector:
@@ -197,17 +217,32 @@ class NodeDetector:
         quiet-sweep lane, straja._gateway_lane, takes a sweep of the latest plan as this does,
         then detected().)"""
         st = self._latest.get(sweep.front_end)
-        taken = SEGMENT_OTHER_PLAN if st is None else st.stages.segment(sweep, t_us)
+        if st is not None and st.left_us is not None:
+            st.resume(t_us)
+        taken = (SEGMENT_OTHER_PLAN if st is None else
+                 st.stages.segment(sweep, t_us - st.paused_us))
         if taken == SEGMENT_OTHER_PLAN:
+            left = st
             st = self._plan(sweep)
             if st is None:
                 return []
-            taken = st.stages.segment(sweep, t_us)
+            if left is not None and left is not st:
+                left.left_us = t_us
+            if st.left_us is not None:
+                st.resume(t_us)
+            taken = st.stages.segment(sweep, t_us - st.paused_us)
         elif st is not self._last and taken != SEGMENT_REFUSED:
             self.made_latest(st)
         if taken != SEGMENT_DETECTED:
             return []
         return self.detected(st, offset_ns)
+
+    def away(self, front_end: int, t_us: int) -> None:
+        """The front end read a sweep at t_us (node time) that no core takes (a video profile's,
+        gateway/profiling.py): its plan's clock stops from then until its next sweep."""
+        st = self._latest.get(front_end)
+        if st is not None and st.left_us is None:
+            st.left_us = t_us
 
     def made_latest(self, st: _PlanState) -> None:
         """A sweep of this front end's latest plan taken: that plan is the node's latest."""
@@ -218,6 +253,7 @@ class NodeDetector:
         """The observations of a sweep whose stages detected something (SEGMENT_DETECTED): the
         core's later stages, the hopper and the confirmed drone tracks it fed."""
         result = st.core.process_assembled()
+        offset_ns += st.paused_us * 1000  # (the core's times are less its time away)
         out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
         if result.bursts.size:
             out += self._observations(st, result.bursts, offset_ns, result.classed)

@@ -282,7 +282,10 @@ class Pipeline:
                 tap(node_id, t_ns, body)
             profiler = self.profiler
             if profiler.pending and self._profile_sweep(health, body, out):
-                return  # the profile asked of the node: not a sweep of its plan
+                # the profile asked of the node: not a sweep of its plan, whose core's clock
+                # stops meanwhile
+                self.detectors[node_id].away(body.front_end, frame.t_us)
+                return
             profiler.normal_sweep(node_id, body)
             self._observed(self.detectors[node_id].sweep(body, frame.t_us,
                                                          health.clock.offset_ns or 0), t_ns, out)
