@@ -96,7 +96,7 @@ def test_the_lane_gives_what_the_python_path_gives_on_hostile_streams():
 
 
 def test_clock_offset_follows_the_minimum_delay_with_any_node_time():
-    """ClockOffset on Python integers: a node's t_us is any u64, its ns beyond 64 bits."""
+    """ClockOffset of any node time: a node's t_us is any u64, its ns beyond 64 bits."""
     clock = ClockOffset()
     assert clock.offset_ns is None
     assert clock.update(5_000, 10_000) == 5_000
@@ -106,11 +106,14 @@ def test_clock_offset_follows_the_minimum_delay_with_any_node_time():
     assert clock.update(7_000, 11_600 + 10**9) == 4_600 + int(10**9 * 200e-6)
     huge = (2**64 - 1) * 1000
     assert clock.update(huge, T0) == T0 - huge
+    with pytest.raises(OverflowError):  # (beyond any node's: 2**100 ns)
+        clock.update(2**100, T0)
+    assert clock.offset_ns == T0 - huge
 
 
 class ReferenceClock:
-    """ClockOffset in Python integers: its test oracle (the compiled one computes in C where
-    the times are small enough)."""
+    """ClockOffset in Python integers: its test oracle (the compiled one computes in 128-bit C
+    integers)."""
 
     def __init__(self):
         self.offset_ns, self._last = None, 0
@@ -127,8 +130,8 @@ class ReferenceClock:
 
 
 def test_clock_offset_is_its_python_reference_on_random_times():
-    """Delays, drift both ways, gaps of any size and times near and beyond 2**61 and 2**64
-    (the compiled path's edge): every offset equal, as an int."""
+    """Delays, drift both ways, gaps of any size and times beyond 2**63 and 2**64 (a u64 of µs
+    in ns): every offset equal, as an int."""
     rng = random.Random(22)
     for case in range(300):
         clock, reference = ClockOffset(), ReferenceClock()
@@ -143,8 +146,8 @@ def test_clock_offset_is_its_python_reference_on_random_times():
 
 
 def test_a_frame_heard_by_its_us_is_heard_by_its_ns():
-    """heard_us (the lane's: its clock kept in C while the times fit) leaves what heard(t_us *
-    1000) leaves, on times on both sides of the C path's edges (2**61 ns, 2**61 / 1000 µs)."""
+    """heard_us (the lane's: t_us * 1000 made in C) leaves what heard(t_us * 1000) leaves, on
+    times up to a u64 of µs."""
     rng = random.Random(25)
     for case in range(200):
         by_us, by_ns = Heard(), Heard()
