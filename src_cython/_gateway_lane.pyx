@@ -99,19 +99,29 @@ def wide_bursty(list held, Py_ssize_t at, double max_bins, double hot_codes,
 
 cdef extern from *:
     """
+    #ifdef __SIZEOF_INT128__
     typedef __int128 straja_time;
+    #define STRAJA_TIME_BITS 100
+    #else
+    typedef long long straja_time;  /* (32-bit ARM: no 128-bit integers) */
+    #define STRAJA_TIME_BITS 61
+    #endif
     """
     # ClockOffset's times (ns): a node's t_us is any u64, so its ns need up to 74 bits
     ctypedef long long time_ns "straja_time"
+    int TIME_BITS "STRAJA_TIME_BITS"
 
-# ClockOffset takes times within this of 0 (a node's times are under 2**74 ns): the sums and
-# differences it makes of them stay far inside 128 bits
-cdef time_ns LIMIT = (<time_ns>1) << 100
+# ClockOffset takes times within this of 0, far inside its integers' range, so the sums and
+# differences it makes of them never overflow: 2**100 ns where the compiler has 128-bit
+# integers (any u64 of µs, in ns, is under 2**74); 2**61 ns (73 years) where it has not
+cdef time_ns LIMIT = (<time_ns>1) << TIME_BITS
+TIME_LIMIT_NS = LIMIT
 
 
-cdef inline time_ns checked(time_ns value) except? -1:
-    if not -LIMIT < value < LIMIT:
-        raise OverflowError(f"a time of {value} ns is beyond ClockOffset's range (2**100)")
+cdef inline time_ns checked(time_ns value, time_ns limit, str unit) except? -1:
+    if not -limit < value < limit:
+        raise OverflowError(f"a time of {value} {unit} is beyond ClockOffset's range "
+                            f"(2**{TIME_BITS} ns)")
     return value
 
 
@@ -121,8 +131,9 @@ cdef class ClockOffset:
     arrival = t_node + offset + delay with delay >= 0, so the smallest arrival - t_node seen is
     the best estimate of offset (the minimum-delay filter of NTP, RFC 5905 section 10); it may
     rise by DRIFT_ALLOWANCE per ns of elapsed time so a drifting node clock is followed.
-    Kept in 128-bit C integers (a node's t_us is any u64: its ns need not fit 64 bits), so a
-    frame makes and reads no integer object (the lane's every frame).
+    Kept in 128-bit C integers (a node's t_us is any u64: its ns need not fit 64 bits; 64-bit
+    ones and TIME_LIMIT_NS 2**61 where the compiler has none), so a frame makes and reads no
+    integer object (the lane's every frame).
     """
     cdef bint known  # a frame seen
     cdef time_ns offset, last
@@ -133,7 +144,8 @@ cdef class ClockOffset:
         return self.offset if self.known else None
 
     cdef int update_c(self, time_ns t_node_ns, time_ns arrival_ns) except -1:
-        cdef time_ns sample = checked(arrival_ns) - checked(t_node_ns), allowed
+        cdef time_ns sample = checked(arrival_ns, LIMIT, "ns") - checked(t_node_ns, LIMIT, "ns")
+        cdef time_ns allowed
         if self.known:
             # doubles and truncation as Python's int((arrival - last) * DRIFT_ALLOWANCE)
             allowed = self.offset + <time_ns>(<double>(arrival_ns - self.last) * DRIFT)
@@ -176,7 +188,7 @@ cdef class Heard:
 
     cpdef int heard_us(self, time_ns t_us, object arrival_ns) except -1:
         """heard(t_us * 1000, arrival_ns), without making the integer t_us * 1000."""
-        self._clock.update_c(checked(t_us) * 1000, arrival_ns)
+        self._clock.update_c(checked(t_us, LIMIT // 1000, "µs") * 1000, arrival_ns)
         self.frames += 1
         self.last_seen_ns = arrival_ns
         return 0
