@@ -27,8 +27,6 @@ from straja._detect_sweep import SEGMENT_DETECTED as _DETECTED, SEGMENT_REFUSED 
 DRIFT_ALLOWANCE = 200e-6
 
 cdef double DRIFT = DRIFT_ALLOWANCE
-# Times within this of 0 take ClockOffset's C path: a difference or sum of two never overflows
-cdef long long SMALL = 1LL << 61
 cdef int SWEEP = _SWEEP
 cdef int DETECTED = _DETECTED
 cdef int REFUSED = _REFUSED
@@ -99,17 +97,32 @@ def wide_bursty(list held, Py_ssize_t at, double max_bins, double hot_codes,
     return wide and (not always_hot or highest - lowest > swing_codes)
 
 
-cdef extern from "Python.h":
-    long long PyLong_AsLongLongAndOverflow(object value, int* overflow) except? -1
+cdef extern from *:
+    """
+    #ifdef __SIZEOF_INT128__
+    typedef __int128 straja_time;
+    #define STRAJA_TIME_BITS 100
+    #else
+    typedef long long straja_time;  /* (32-bit ARM: no 128-bit integers) */
+    #define STRAJA_TIME_BITS 61
+    #endif
+    """
+    # ClockOffset's times (ns): a node's t_us is any u64, so its ns need up to 74 bits
+    ctypedef long long time_ns "straja_time"
+    int TIME_BITS "STRAJA_TIME_BITS"
+
+# ClockOffset takes times within this of 0, far inside its integers' range, so the sums and
+# differences it makes of them never overflow: 2**100 ns where the compiler has 128-bit
+# integers (any u64 of µs, in ns, is under 2**74); 2**61 ns (73 years) where it has not
+cdef time_ns LIMIT = (<time_ns>1) << TIME_BITS
+TIME_LIMIT_NS = LIMIT
 
 
-cdef inline bint small(object value, long long* out) except -1:
-    """Whether value is a Python int within SMALL of 0 (then in *out)."""
-    cdef int overflow = 0
-    if type(value) is not int:
-        return False
-    out[0] = PyLong_AsLongLongAndOverflow(value, &overflow)
-    return not overflow and -SMALL < out[0] < SMALL
+cdef inline time_ns checked(time_ns value, time_ns limit, str unit) except? -1:
+    if not -limit < value < limit:
+        raise OverflowError(f"a time of {value} {unit} is beyond ClockOffset's range "
+                            f"(2**{TIME_BITS} ns)")
+    return value
 
 
 cdef class ClockOffset:
@@ -118,51 +131,32 @@ cdef class ClockOffset:
     arrival = t_node + offset + delay with delay >= 0, so the smallest arrival - t_node seen is
     the best estimate of offset (the minimum-delay filter of NTP, RFC 5905 section 10); it may
     rise by DRIFT_ALLOWANCE per ns of elapsed time so a drifting node clock is followed.
-    Python integers (a node's t_us is any u64: its ns need not fit 64 bits); kept in C while
-    every time is within SMALL of 0 (the lane's every frame: no integer objects made or read).
+    Kept in 128-bit C integers (a node's t_us is any u64: its ns need not fit 64 bits; 64-bit
+    ones and TIME_LIMIT_NS 2**61 where the compiler has none), so a frame makes and reads no
+    integer object (the lane's every frame).
     """
     cdef bint known  # a frame seen
-    cdef bint wide   # the state is in the objects below (some value beyond SMALL)
-    cdef long long offset_c, last_c
-    cdef object offset_py, last_py
+    cdef time_ns offset, last
 
     @property
     def offset_ns(self):
         """The offset (int), None before the first frame."""
-        if not self.known:
-            return None
-        return self.offset_py if self.wide else self.offset_c
+        return self.offset if self.known else None
 
-    cdef int update_c(self, long long t_node_ns, long long arrival_ns) except -1:
-        """update() of times within SMALL of 0, its state in C."""
-        cdef long long sample = arrival_ns - t_node_ns, allowed
-        if not self.known or self.wide:
-            self.update(t_node_ns, arrival_ns)
-            return 0
-        # doubles and truncation as Python's int()
-        allowed = self.offset_c + <long long>(<double>(arrival_ns - self.last_c) * DRIFT)
-        self.offset_c = sample if sample <= allowed else allowed
-        self.last_c = arrival_ns
-        if not -SMALL < self.offset_c < SMALL:  # (a sum of two within SMALL: no overflow)
-            self.wide, self.offset_py, self.last_py = True, self.offset_c, arrival_ns
+    cdef int update_c(self, time_ns t_node_ns, time_ns arrival_ns) except -1:
+        cdef time_ns sample = checked(arrival_ns, LIMIT, "ns") - checked(t_node_ns, LIMIT, "ns")
+        cdef time_ns allowed
+        if self.known:
+            # doubles and truncation as Python's int((arrival - last) * DRIFT_ALLOWANCE)
+            allowed = self.offset + <time_ns>(<double>(arrival_ns - self.last) * DRIFT)
+            sample = sample if sample <= allowed else allowed
+        self.offset, self.last, self.known = sample, arrival_ns, True
         return 0
 
-    cpdef object update(self, object t_node_ns, object arrival_ns):
-        cdef long long t, arrival
-        if self.known and not self.wide and small(t_node_ns, &t) and small(arrival_ns, &arrival):
-            self.update_c(t, arrival)
-            return self.offset_c
-        sample = arrival_ns - t_node_ns
-        if not self.known:
-            offset = sample
-        else:
-            last = self.last_py if self.wide else self.last_c
-            allowed = self.offset_ns + int((arrival_ns - last) * DRIFT_ALLOWANCE)
-            offset = sample if sample <= allowed else allowed
-        self.known = True
-        self.wide = not (small(offset, &self.offset_c) and small(arrival_ns, &self.last_c))
-        self.offset_py, self.last_py = (offset, arrival_ns) if self.wide else (None, None)
-        return offset
+    def update(self, time_ns t_node_ns, time_ns arrival_ns):
+        """A frame sent at t_node_ns arrived at arrival_ns: the offset after it."""
+        self.update_c(t_node_ns, arrival_ns)
+        return self.offset
 
 
 cdef class Heard:
@@ -186,21 +180,17 @@ cdef class Heard:
     def clock(self, ClockOffset value not None):
         self._clock = value
 
-    cpdef heard(self, object t_node_ns, object arrival_ns):
+    cpdef heard(self, time_ns t_node_ns, object arrival_ns):
         """A frame sent at t_node_ns (node time) arrived at arrival_ns (gateway time)."""
-        self._clock.update(t_node_ns, arrival_ns)
+        self._clock.update_c(t_node_ns, arrival_ns)
         self.frames += 1
         self.last_seen_ns = arrival_ns
 
-    cpdef int heard_us(self, object t_us, object arrival_ns) except -1:
-        """heard(t_us * 1000, arrival_ns), without the integer object when both fit C."""
-        cdef long long t, arrival
-        if small(t_us, &t) and -SMALL // 1000 < t < SMALL // 1000 and small(arrival_ns, &arrival):
-            self._clock.update_c(t * 1000, arrival)
-            self.frames += 1
-            self.last_seen_ns = arrival_ns
-        else:
-            self.heard(t_us * 1000, arrival_ns)
+    cpdef int heard_us(self, time_ns t_us, object arrival_ns) except -1:
+        """heard(t_us * 1000, arrival_ns), without making the integer t_us * 1000."""
+        self._clock.update_c(checked(t_us, LIMIT // 1000, "µs") * 1000, arrival_ns)
+        self.frames += 1
+        self.last_seen_ns = arrival_ns
         return 0
 
 

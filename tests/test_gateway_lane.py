@@ -9,7 +9,7 @@ import random
 import pytest
 
 from straja import protocol
-from straja._gateway_lane import DRIFT_ALLOWANCE, ClockOffset, Heard
+from straja._gateway_lane import DRIFT_ALLOWANCE, TIME_LIMIT_NS, ClockOffset, Heard
 from straja.gateway import config
 from straja.gateway.pipeline import Pipeline
 from straja.testing import synth
@@ -95,8 +95,14 @@ def test_the_lane_gives_what_the_python_path_gives_on_hostile_streams():
     assert lane.alerts.raised
 
 
+# a node's t_us is any u64: its ns (up to 2**74) where the compiler has 128-bit integers
+U64_US = pytest.mark.skipif(TIME_LIMIT_NS <= 2**64 * 1000,
+                            reason="no 128-bit integers: ClockOffset's times end at 2**61 ns")
+
+
+@U64_US
 def test_clock_offset_follows_the_minimum_delay_with_any_node_time():
-    """ClockOffset on Python integers: a node's t_us is any u64, its ns beyond 64 bits."""
+    """ClockOffset of any node time: a node's t_us is any u64, its ns beyond 64 bits."""
     clock = ClockOffset()
     assert clock.offset_ns is None
     assert clock.update(5_000, 10_000) == 5_000
@@ -109,8 +115,8 @@ def test_clock_offset_follows_the_minimum_delay_with_any_node_time():
 
 
 class ReferenceClock:
-    """ClockOffset in Python integers: its test oracle (the compiled one computes in C where
-    the times are small enough)."""
+    """ClockOffset in Python integers: its test oracle (the compiled one computes in 128-bit C
+    integers)."""
 
     def __init__(self):
         self.offset_ns, self._last = None, 0
@@ -126,9 +132,10 @@ class ReferenceClock:
         return self.offset_ns
 
 
+@U64_US
 def test_clock_offset_is_its_python_reference_on_random_times():
-    """Delays, drift both ways, gaps of any size and times near and beyond 2**61 and 2**64
-    (the compiled path's edge): every offset equal, as an int."""
+    """Delays, drift both ways, gaps of any size and times beyond 2**63 and 2**64 (a u64 of µs
+    in ns): every offset equal, as an int."""
     rng = random.Random(22)
     for case in range(300):
         clock, reference = ClockOffset(), ReferenceClock()
@@ -142,9 +149,10 @@ def test_clock_offset_is_its_python_reference_on_random_times():
             assert type(got) is int and got == want, (case, t_node, arrival)
 
 
+@U64_US
 def test_a_frame_heard_by_its_us_is_heard_by_its_ns():
-    """heard_us (the lane's: its clock kept in C while the times fit) leaves what heard(t_us *
-    1000) leaves, on times on both sides of the C path's edges (2**61 ns, 2**61 / 1000 µs)."""
+    """heard_us (the lane's: t_us * 1000 made in C) leaves what heard(t_us * 1000) leaves, on
+    times up to a u64 of µs."""
     rng = random.Random(25)
     for case in range(200):
         by_us, by_ns = Heard(), Heard()
@@ -159,6 +167,21 @@ def test_a_frame_heard_by_its_us_is_heard_by_its_ns():
             got = (by_us.frames, by_us.last_seen_ns, by_us.clock.offset_ns)
             assert got == (by_ns.frames, by_ns.last_seen_ns, by_ns.clock.offset_ns), case
             assert type(got[2]) is int
+
+
+def test_a_time_beyond_the_clock_range_is_refused_with_nothing_changed():
+    """Beyond TIME_LIMIT_NS (2**100 ns; 2**61 without 128-bit integers: no node's) a time is
+    refused, in ns or in µs, and the clock and the count keep what they had."""
+    health = Heard()
+    health.heard_us(10**6, T0)
+    for t_node, arrival in ((TIME_LIMIT_NS, T0), (0, -TIME_LIMIT_NS)):
+        with pytest.raises(OverflowError):
+            health.heard(t_node, arrival)
+    with pytest.raises(OverflowError):
+        health.heard_us(TIME_LIMIT_NS // 1000, T0)
+    assert (health.frames, health.clock.offset_ns) == (1, T0 - 10**9)
+    health.heard_us(TIME_LIMIT_NS // 1000 - 1, T0)  # (the last µs inside)
+    assert health.clock.offset_ns == T0 - (TIME_LIMIT_NS // 1000 - 1) * 1000
 
 
 def test_a_node_is_heard_by_one_method_and_its_clock_is_always_one():
