@@ -237,7 +237,9 @@ def test_the_nodes_that_see_an_alert_keep_their_plan():
 
 def test_focus_plans_are_ones_the_node_accepts():
     """A focus sweep waits out the front end's settle time and stays within the firmware's 1 s
-    sweep limit (an RX5808 settles for 30 ms: 1 MHz steps over 34 MHz would take 1.04 s)."""
+    sweep limit (an RX5808 settles for 30 ms: 1 MHz steps over 34 MHz would take 1.04 s), and
+    reaches the alert's width beyond its band on each side (a video over half the sweep would be
+    learnt as the focused node's noise floor: gateway/scanplan.py)."""
     from straja.gateway.scanplan import ScanPlanner
 
     planner = ScanPlanner(config.GatewayConfig())
@@ -249,7 +251,9 @@ def test_focus_plans_are_ones_the_node_accepts():
     assert entry["front_end"] == "vid58" and entry["dwell_us"] >= 30000 + 500
     channels = (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1
     assert channels * entry["dwell_us"] <= 1_000_000
-    assert entry["start_khz"] == 5785316 and entry["stop_khz"] >= 5819186 - entry["step_khz"]
+    width = 5819186 - 5785316
+    assert entry["start_khz"] == 5785316 - width
+    assert entry["stop_khz"] >= 5819186 + width - entry["step_khz"]
 
 
 def test_focus_keeps_the_running_plans_revisit_within_the_sweep_limit():
@@ -379,6 +383,32 @@ def test_a_focus_keeps_the_cfar_window_and_gains_something_or_is_not_sent():
     assert entry["start_khz"] + entry["stop_khz"] == 2440000 + 2445000
 
 
+
+def test_a_wide_alert_fills_at_most_a_third_of_its_focus_sweep():
+    """A focus restarts the node's noise floor, capped at the sweep's median: a 20 MHz video
+    filling the focus sweep (2430-2451 MHz at 1 MHz steps, as before) was learnt as the noise
+    and the focused nodes saw bursty pieces of it, named Wi-Fi. Its width is read beside it on
+    each side; a hop plan is swept as it is (its hits are sparse: the median stays the noise)."""
+    from straja.gateway.scanplan import ScanPlanner
+
+    planner = ScanPlanner(config.GatewayConfig())
+    fes = [{"name": "ism24", "kind": "cc2500", "band_khz": [2400000, 2483500], "settle_us": 900,
+            "filter_khz": 812},
+           {"name": "subg", "kind": "sx1262", "band_khz": [863000, 928000], "settle_us": 300,
+            "filter_khz": 0}]
+    plan = [{"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
+             "dwell_us": 1400, "revisit": 3},
+            {"front_end": "subg", "start_khz": 863000, "stop_khz": 927953, "step_khz": 1031,
+             "dwell_us": 800}]
+    info = {"front_ends": fes, "plan": plan}
+    lo, hi = 2429812, 2451012
+    entry = planner._entry(1, info, lo, hi)
+    assert entry["start_khz"] <= lo - (hi - lo) and entry["stop_khz"] >= hi + (hi - lo) - 1000
+    channels = (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1
+    inside = (hi - lo) // entry["step_khz"] + 1
+    assert 3 * inside <= channels + 2
+    hop = planner._entry(1, info, 902000, 928000, hopper=True)
+    assert (hop["start_khz"], hop["stop_khz"]) == (902000, 928000)
 
 def test_a_drone_pausing_for_less_than_the_track_timeout_is_one_alert():
     """A drone seen for 10 minutes (an observation per 0.4 s sweep) with pauses of 2 s to just

@@ -5,8 +5,15 @@ A focus plan is the plan the node runs (its `info` reply's `plan`; else its `get
 with the entry of the front end that covers the alert's band replaced by a sweep of that band
 alone: the node's other bands stay watched (a drone's video alert must not blind the node to its
 control link), and at least the detector's CFAR window of channels (else the focused node sees
-nothing there; a node whose plan sweeps no more channels than that is not focused). The focus entry keeps that front end's dwell, revisit and interleave (a CC2500 that reads
-every channel twice to tell ELRS from Bluetooth keeps doing so) and never steps finer than its
+nothing there; a node whose plan sweeps no more channels than that is not focused). The sweep
+reaches the alert's own width beyond its band on each side: a focus restarts the node's noise
+floor, which is capped at the sweep's median over its channels so that an emitter on air from
+the start is not learnt as noise (detect/noise.py), and a wide emitter over half the sweep's
+channels would be learnt all the same: a CC2500 focused on 2430-2451 MHz at 1 MHz steps for a
++30 dB, 20 MHz OFDM video there saw it as bursty pieces named Wi-Fi for 20 s, and the alert,
+seen by one node meanwhile, cleared and was raised again. The focus entry keeps that front
+end's dwell, revisit and interleave (a CC2500 that reads every channel twice to tell ELRS from
+Bluetooth keeps doing so) and never steps finer than its
 channel filter (`filter_khz` of the info reply: an RX5808 stepped 1 MHz through its 20 MHz
 filter would show a smeared, flat-topped spectrum and change the emitter's class). A node
 already focused for another alert is left alone.
@@ -155,8 +162,12 @@ class ScanPlanner:
             # never shorter than the front end can settle in (the node refuses such a plan)
             dwell = max(dwell, fe.get("settle_us", 0) + READ_US)
             revisit = running.get("revisit", 0)
-            start = max(lo, fe_lo)
-            span = min(hi, fe_hi) - start
+            # the alert's band and, but for a hop plan, its width again on each side (module
+            # docstring: the restarted floor is capped at the sweep's median), within the front
+            # end's band
+            margin = 0 if hopper else min(hi, fe_hi) - max(lo, fe_lo)
+            start = max(lo - margin, fe_lo)
+            span = min(hi + margin, fe_hi) - start
             # as fine as focus_step_khz and the filter allow, as coarse as a sweep of at most 1 s
             # needs (a revisit sweep reads each channel twice)
             channels = max(SWEEP_US_MAX // (dwell * (2 if revisit else 1)), 1)
