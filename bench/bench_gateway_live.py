@@ -8,8 +8,11 @@ gateway process's own (the nodes run in another process, as nodes are other devi
 FLEET_NICE: on the shared cores the gateway is served first, as it would be on its own Pi, so
 what is measured is the gateway's latency, not the fleet's competition for the CPU.
 Run: .venv/bin/python bench/bench_gateway_live.py [--seconds 60] [--nodes 16] [--fleet-nice 19]
+[--apart]
 (--fleet-nice: on a machine whose other jobs leave a fleet at nice 19 starved, a lower nice that
-still ranks the fleet after the gateway; the frames a node-second it prints tell a starved fleet)
+still ranks the fleet after the gateway; the frames a node-second it prints tell a starved fleet.
+--apart: the gateway on the first CPU alone and the fleet on the others, as a gateway whose nodes
+are other devices runs: no interpreter or board between its chunks to take its caches)
 """
 from __future__ import annotations
 
@@ -113,18 +116,37 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE) -> dict:
-    """A live run: `nodes` virtual nodes (at nice `fleet_nice`) streaming to the real gateway for
-    `seconds`; its figures (CPU in seconds, latencies in ms)."""
+def split_cpus(apart: bool) -> tuple[set[int] | None, set[int] | None]:
+    """(the gateway's CPUs, the fleet's): with `apart` on a machine of 2 CPUs or more, the first
+    for the gateway alone and the others for the fleet; else (None, None): any CPU."""
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not apart or len(allowed) < 2:
+        return None, None
+    return {allowed[0]}, set(allowed[1:])
+
+
+def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: bool = False) -> dict:
+    """A live run: `nodes` virtual nodes (at nice `fleet_nice`; with `apart`, on other CPUs than
+    the gateway's: split_cpus) streaming to the real gateway for `seconds`; its figures (CPU in
+    seconds, latencies in ms)."""
     load = os.getloadavg()[0]  # before the fleet starts: the other jobs on this machine
+    gateway_cpus, fleet_cpus = split_cpus(apart)
+
+    def fleet_start():
+        os.nice(fleet_nice)
+        if fleet_cpus:
+            os.sched_setaffinity(0, fleet_cpus)  # (its interpreters and boards inherit it)
+
     with tempfile.TemporaryDirectory(prefix="straja-gwlive-") as tmp:
         tmp = Path(tmp)
         fleet = subprocess.Popen([sys.executable, "-m", "straja.cli", "sim", "node", "--json",
                                   "--stream", "--count", str(nodes),
                                   "--scene", str(grid_scene(nodes, tmp))],
-                                 stdout=subprocess.PIPE, text=True,
-                                 preexec_fn=lambda: os.nice(fleet_nice))
+                                 stdout=subprocess.PIPE, text=True, preexec_fn=fleet_start)
+        mine = os.sched_getaffinity(0) if gateway_cpus else None
         try:
+            if gateway_cpus:
+                os.sched_setaffinity(0, gateway_cpus)  # this process: all the gateway's threads
             ports = [n["port"] for n in json.loads(fleet.stdout.readline())["nodes"]]
             # the default config (node_stats every 30 s, as a Pi runs it): the frames are
             # counted from the pipeline's node health at the end, not from node_stats rows
@@ -143,10 +165,13 @@ def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE) -> dict:
             alerts = store.db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
             store.close()
         finally:
+            if mine:
+                os.sched_setaffinity(0, mine)
             fleet.terminate()
             fleet.wait(timeout=60)
         replayed = replayed_cpu_s(calls, tmp)
     return {"nodes": nodes, "load": load, "wall": wall, "cpu": cpu, "processing": processing,
+            "apart": gateway_cpus is not None,
             "replayed": replayed,
             "readers": sum(readers), "frames": frames, "alerts": alerts,
             "alert_ms": np.array(gateway.latencies_ns) / 1e6,
@@ -164,11 +189,14 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=16)
     ap.add_argument("--fleet-nice", type=int, default=FLEET_NICE, choices=range(1, 20),
                     metavar="1-19", help="the fleet's nice value (above the gateway's 0)")
+    ap.add_argument("--apart", action="store_true",
+                    help="the gateway on the first CPU alone, the fleet on the others")
     args = ap.parse_args()
-    r = measure(args.nodes, args.seconds, args.fleet_nice)
+    r = measure(args.nodes, args.seconds, args.fleet_nice, args.apart)
     lat, chunks, wall, cpu = r["alert_ms"], r["chunk_ms"], r["wall"], r["cpu"]
+    where = "; the gateway on a CPU of its own, the fleet on the others" if r["apart"] else ""
     print(f"{args.nodes} virtual nodes at nice {args.fleet_nice}, the gateway at nice "
-          f"{os.nice(0)}; load average {r['load']:.1f} before the fleet started")
+          f"{os.nice(0)}{where}; load average {r['load']:.1f} before the fleet started")
     print(f"{args.nodes} virtual nodes, {wall:.0f} s, {r['frames']} frames received "
           f"({r['frames'] / wall / args.nodes:.1f} a node-second; the default plan sends "
           "about 28), "

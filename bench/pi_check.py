@@ -26,7 +26,8 @@ Then the live cross-check (bench_gateway_live.py, `--live-seconds`, 0 to skip): 
 virtual nodes (the real firmware under MicroPython, in another process at nice 19) on the demo
 scene, an FPV drone flying in, streaming to the real gateway; its CPU a node-second with the
 emitters' bursts, tracks and alerts, split into the processing thread and the port reading
-thread, and the nodes a core serves at that cost. On a Pi 4 the fleet runs on the other cores.
+thread, and the nodes a core serves at that cost. The gateway runs on a CPU of its own and the
+fleet on the others (`--live-shared`: on any), as a Pi's nodes are other devices.
 The same calls are then replayed through a fresh gateway at once: the processing of the same
 chunks in a warm cache, without the fleet's processes between them (here 16 interpreters and
 their boards share the gateway's cores; a Pi gateway's nodes are other devices).
@@ -150,6 +151,10 @@ def main() -> int:
     ap.add_argument("--live-seconds", type=float, default=60.0,
                     help="seconds of the live cross-check (0: none)")
     ap.add_argument("--live-nodes", type=int, default=16)
+    ap.add_argument("--live-shared", action="store_true",
+                    help="let the live fleet share the gateway's CPU (default: the gateway on a "
+                         "CPU of its own, the fleet on the others, as on a Pi whose nodes are "
+                         "other devices)")
     args = ap.parse_args()
     if args.nodes < 1 or args.seconds < WARM_S + 2:
         ap.error(f"need --nodes >= 1 and --seconds >= {WARM_S + 2}")
@@ -210,7 +215,7 @@ def main() -> int:
     if args.scene_nodes:
         rows += scene_rows(args.scene_nodes, args.scene_seconds, args.scale)
     if args.live_seconds:
-        r = live.measure(args.live_nodes, args.live_seconds)
+        r = live.measure(args.live_nodes, args.live_seconds, apart=not args.live_shared)
         total, processing, reading, replayed = (args.scale * live.per_node_ms(r, r[k]) / 1e3
                                                 for k in ("cpu", "processing", "readers",
                                                           "replayed"))
@@ -223,7 +228,8 @@ def main() -> int:
         at_plan = total * max(1.0, planned / max(sent, 1e-9))
         rows += [("live: virtual nodes on the demo scene", f"{args.live_nodes} x "
                   f"{r['wall']:.0f} s, {sent:.1f} frames a node-second (the plan's "
-                  f"{planned:.1f}), {lat.size} alert events, load average {r['load']:.1f} before"),
+                  f"{planned:.1f}), {lat.size} alert events, load average {r['load']:.1f} before"
+                  + (", the gateway on a CPU of its own" if r["apart"] else "")),
                  ("live: gateway CPU a node-second", f"{1e3 * total:.3f} ms"),
                  ("live: of which processing / port reading",
                   f"{1e3 * processing:.3f} / {1e3 * reading:.3f} ms"),

@@ -39,3 +39,15 @@ def test_pi_checks_scale_is_a_positive_factor_or_pi4(monkeypatch):
     for bad in ("0", "-1", "fast", "nan"):
         with pytest.raises(argparse.ArgumentTypeError):
             pi_check.scale_arg(bad)
+
+
+def test_the_live_bench_puts_the_gateway_on_a_cpu_of_its_own_when_asked(monkeypatch):
+    """pi_check's live cross-check runs the gateway on the first CPU alone and the fleet on the
+    others (a Pi's nodes are other devices); on one CPU, or unasked, both run anywhere."""
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    live = load("bench_gateway_live")
+    monkeypatch.setattr(live.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert live.split_cpus(True) == ({0}, {1, 2, 3})
+    assert live.split_cpus(False) == (None, None)
+    monkeypatch.setattr(live.os, "sched_getaffinity", lambda pid: {5})
+    assert live.split_cpus(True) == (None, None)
