@@ -25,7 +25,8 @@ def reference_straddle(pipe, snap):
     floor = float(np.median(pipe._noise_now))
     sig_lo, sig_hi = split.hot_mw[lo] - floor, split.hot_mw[hi] - floor
     ok &= ((split.streak[lo] > 0) & (split.streak[hi] > 0)
-           & (np.minimum(sig_lo, sig_hi) >= pl.STRADDLE_MIN_SIGNAL * floor))
+           & (np.minimum(sig_lo, sig_hi) >= pl.STRADDLE_MIN_SIGNAL * floor)
+           & ~(np.abs(split.busy_before[lo] - split.busy_before[hi]) > pl.STRADDLE_PAST_GAP))
     ratio = np.minimum(sig_lo, sig_hi) / np.maximum(sig_lo, sig_hi)
     out["balance_db"][ok] = 10 * np.log10(ratio[ok])
     out["midpoint_khz"][ok] = pipe._start_khz + pipe._step_khz * (lo[ok] + 0.5)
@@ -42,11 +43,14 @@ LEVELS = st.one_of(st.sampled_from((0.0, 1.0, 2.0, np.nan, np.inf)), st.floats(0
                 min_size=1, max_size=5),
        st.lists(LEVELS, min_size=N_BINS, max_size=N_BINS),
        st.lists(st.integers(0, 3), min_size=N_BINS, max_size=N_BINS),
-       st.lists(LEVELS, min_size=N_BINS, max_size=N_BINS))
-def test_straddle_gives_what_the_arrays_gave(f_last, hot, streak, noise):
+       st.lists(LEVELS, min_size=N_BINS, max_size=N_BINS),
+       st.lists(st.one_of(st.just(np.nan), st.floats(0.0, 1.0)), min_size=N_BINS,
+                max_size=N_BINS))
+def test_straddle_gives_what_the_arrays_gave(f_last, hot, streak, noise, past):
     pipe = pl.Pipeline(N_BINS, START, STEP, pl.PipelineConfig())
     pipe._split.hot_mw[:] = hot
     pipe._split.streak[:] = streak
+    pipe._split.busy_before[:] = past
     pipe._noise_now = np.array(noise, np.float32)
     snap = np.zeros(len(f_last), TRACK)
     snap["f_last_khz"] = f_last
@@ -75,3 +79,22 @@ def test_median_is_numpys(values):
         want = float(np.median(row)) if row.size else np.nan
         got = pl._median(row)
     np.testing.assert_array_equal(got, want)
+
+
+def test_a_channel_busy_before_beside_one_quiet_before_is_no_flat_top():
+    """Two adjacent channels hot now at one level straddle a flat top only where they share a
+    past: analog R4 (5769 MHz) read at 5765 MHz beside channel 157's access point read at 5785
+    MHz as strong when its frames light it (analog_r4_on_five_20mhz_aps, node n3: pasts 0.00 and
+    0.70) was named OFDM, "lit equally over two scan channels"."""
+    pipe = pl.Pipeline(N_BINS, START, STEP, pl.PipelineConfig())
+    pipe._noise_now = np.full(N_BINS, 1.0, np.float32)
+    pipe._split.hot_mw[2:4] = 6.0
+    pipe._split.streak[2:4] = 10, 6
+    snap = np.zeros(1, TRACK)
+    snap["f_last_khz"] = START + 2.5 * STEP
+    for pasts, straddles in (((0.0, 0.7), False), ((0.7, 0.0), False), ((0.0, 0.1), True),
+                             ((0.6, 0.5), True), ((np.nan, 0.7), True)):
+        pipe._split.busy_before[2:4] = pasts
+        got = pipe.straddle(snap)[0]
+        assert (got["balance_db"] == 0.0) == straddles, pasts
+        assert np.isnan(got["midpoint_khz"]) != straddles, pasts

@@ -584,3 +584,23 @@ def test_in_start_order_is_numpys_sort_ties_included():
         want = np.sort(b, order="t_start_us", kind="stable")
         assert got.tobytes() == want.tobytes()  # (-0 and 0 tell equal records' order apart)
         assert tracks._tracks.in_start_order(want) is want
+
+
+def test_a_track_steady_by_its_channels_streak_alone_shows_no_shape():
+    """A track steady only by its channel's streak (its life missing sweeps) took other
+    emitters' runs in that life, and its width and peak over it are theirs too: analog R4
+    (5769 MHz) at node n3 of analog_r4_on_five_20mhz_aps at 52.7 s, in a track begun on
+    channel 149's access point (5745-5765 MHz, 45 bursts), its channel quiet before and hot 78
+    sweeps at 0.86 dB, read 44 MHz wide and flat over its life (centre 1.7 dB over its mean):
+    named OFDM before; on the analog plan, analog now. The same width and flat top held over a
+    life in every sweep is a flat top: OFDM, as before."""
+    mixed = dict(centre_khz=5_757_000.0, spread_khz=20_000.0, bandwidth_khz=44_000.0,
+                 interval_us=1_100_000.0, dwell_us=408_000.0, duty=0.36, hop_fraction=0.1,
+                 centre_db=1.7, level_sd_db=1.5, excess_db=5.1, cut_share=0.07,
+                 busy_before=0.0, streak=78, streak_sd_db=0.86, n_bursts=45)
+    got, _, reason = classify.classify_one(feature(**mixed), STEP_20)
+    assert got == "analog_fm_video" and "shape unknown" in reason, reason
+    assert classify.classify_one(feature(**dict(mixed, centre_khz=5_600_000.0)),
+                                 STEP_20)[0] == "unknown"  # off the plan: no shape to name by
+    whole = dict(mixed, interval_us=408_100.0)
+    assert classify.classify_one(feature(**whole), STEP_20)[0] == "ofdm_video"

@@ -281,6 +281,13 @@ def _steady(f, scan: Scan) -> bool:
     return not gap > MAX_MISSED_SWEEPS * scan.period_us
 
 
+def _without_streak(f) -> dict:
+    """A track's features with its channel's streak's readings unknown (`_steady` then reads
+    its own life: the streak's length still says whether its centre channel held)."""
+    names = f.keys() if isinstance(f, dict) else f.dtype.names
+    return {name: math.nan if name == "streak_sd_db" else f[name] for name in names}
+
+
 def _streak_unlikely(f) -> bool:
     """Whether the channel's streak is unlikely to be a run of hot sweeps of the emitter the
     track was before it (STREAK_CHANCE): judged only where the track's readings over its life
@@ -368,19 +375,24 @@ def _wide(f, where: str, scan: Scan, straddle) -> tuple[str, str]:
                                f"40/80 MHz access point or video side by side")
         off_plan = _off(ANALOG_PLAN_CHANNELS_KHZ, f["centre_khz"])
         on_plan = where == "5g8" and off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
+        if bins >= FLAT_MIN_BINS and not _steady(_without_streak(f), scan):
+            # steady by its channel's streak alone: its width and peak over its life are also
+            # the runs of the emitters it took before or beside that streak (an access point's)
+            bins = np.nan
         balance = float(straddle["balance_db"])
-        if (where == "5g8" and bins < FLAT_MIN_BINS and balance >= -BALANCED_DB
+        if (where == "5g8" and not bins >= FLAT_MIN_BINS and balance >= -BALANCED_DB
                 and (midpoint_off := _off(ANALOG_PLAN_CHANNELS_KHZ,
                                           float(straddle["midpoint_khz"]))) > ANALOG_PLAN_KHZ):
             return "ofdm_video", (f"continuous, lit equally ({balance:.1f} dB) over two scan "
                                   f"channels, {midpoint_off / 1000:.0f} MHz "
                                   f"from the analog plan at their midpoint: flat-topped")
-        if on_plan and (bins < FLAT_MIN_BINS or f["centre_db"] >= ANALOG_PEAK_DB):
-            shape = "peaked spectrum" if bins >= FLAT_MIN_BINS else f"{bins:.1f} bins wide"
+        if on_plan and (not bins >= FLAT_MIN_BINS or f["centre_db"] >= ANALOG_PEAK_DB):
+            shape = ("peaked spectrum" if bins >= FLAT_MIN_BINS else f"{bins:.1f} bins wide"
+                     if bins == bins else "one channel's streak, its shape unknown")
             return "analog_fm_video", f"continuous, {shape}, on the 5.8 GHz plan ({off_plan:.0f} kHz off)"
         if bins >= FLAT_MIN_BINS:
             return "ofdm_video", f"continuous {bw / 1000:.0f} MHz, flat-topped (centre {f['centre_db']:.1f} dB over mean)"
-        return "unknown", f"continuous {bw / 1000:.0f} MHz, too few bins for a shape, off the analog plan"
+        return "unknown", f"continuous {bw / 1000:.0f} MHz, no shape read, off the analog plan"
     on_raster = (where == "5g8" and _off(WIFI_5G_CHANNELS_KHZ, f["centre_khz"])
                  <= ANALOG_PLAN_KHZ + step_khz / 2)
     if on_raster or where == "2g4" or WIFI_BW_KHZ[0] <= bw <= WIFI_BW_KHZ[1]:

@@ -131,6 +131,15 @@ STRADDLE_OFFSET = 0.25
 # 1.5-4 dB over the floor (ocusync_40_straddling_and_analog_r2, measured), and an FM carrier's
 # far channel, ~10 dB under its near one, is then under it
 STRADDLE_MIN_SIGNAL = 0.25
+# ...and only where the two channels share one past (`busy_before`, the HISTORY_* EWMA, within
+# this of each other; unknown: compared): a flat top lights both halves from the sweep it comes
+# on, and both were quiet (or both lit as often, a weak one flickering over the floor) before.
+# Two equal halves' shares, EWMAs at 1/64 of one chance p, differ by sqrt(p (1 - p) / 64) at most
+# 0.06 (p = 0.5), a quarter 4 times that; a channel hot in a quarter more of the sweeps before is
+# another emitter's, an access point on its channel whose frames, read as strong as the video
+# when hot, balance a peaked FM carrier's near channel (analog R4 at 5769 MHz read at 5765 MHz,
+# channel 157's access point at 5785: pasts 0.00 and 0.70, "lit equally": OFDM; det38)
+STRADDLE_PAST_GAP = 0.25
 HOPPER_BANDS = ("2g4",)
 # A wide emitter's skirt (docs/detection.md, "Skirts of a wide emitter"): a transmitter's
 # out-of-channel emission (OFDM's spectral regrowth, an FM carrier's sidebands) lies on either
@@ -482,7 +491,8 @@ class Pipeline:
     def straddle(self, snap: np.ndarray) -> np.ndarray:
         """Per track of the snapshot rows (classify's STRADDLE), where its last burst's centre
         lies within STRADDLE_OFFSET steps of the midpoint of two adjacent channels both hot now
-        (where the steadiness split runs: a two-bin run's centre is their midpoint): that
+        and of one past (STRADDLE_PAST_GAP; where the steadiness split runs: a two-bin run's
+        centre is their midpoint): that
         midpoint, and the weaker channel's signal (its mean hot reading less the band's floor)
         over the stronger's in dB, which tells a flat top straddling them from a peaked FM carrier
         (classify's BALANCED_DB); NaN elsewhere, or where either signal is under
@@ -510,7 +520,7 @@ class Pipeline:
         if not pairs:  # no track between two channels (most calls): no floor to take
             return []
         floor = _median(self._noise_now)  # NaN before the first sweep: none compared
-        hot, streak = split.hot_mw, split.streak
+        hot, streak, past = split.hot_mw, split.streak, split.busy_before
         rows, midpoints, ratios = [], [], []
         for row, lo in pairs:
             sig_lo, sig_hi = hot.item(lo) - floor, hot.item(lo + 1) - floor
@@ -518,7 +528,8 @@ class Pipeline:
                 continue
             weaker, stronger = min(sig_lo, sig_hi), max(sig_lo, sig_hi)
             if streak.item(lo) > 0 and streak.item(lo + 1) > 0 \
-                    and weaker >= STRADDLE_MIN_SIGNAL * floor:
+                    and weaker >= STRADDLE_MIN_SIGNAL * floor \
+                    and not abs(past.item(lo) - past.item(lo + 1)) > STRADDLE_PAST_GAP:
                 rows.append(row)
                 midpoints.append(start + step * (lo + 0.5))
                 ratios.append(ieee_div(weaker, stronger))
