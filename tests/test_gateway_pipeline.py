@@ -323,6 +323,19 @@ def test_focus_replaces_only_the_band_and_keeps_the_filter_step():
         assert entry["start_khz"] <= 5775000 and entry["stop_khz"] >= 5815000 - entry["step_khz"]
 
 
+# a node's 2.4 GHz and sub-GHz front ends (info) and the default plan's entries for them
+ISM_SUBG_FRONT_ENDS = [
+    {"name": "ism24", "kind": "cc2500", "band_khz": [2400000, 2483500], "settle_us": 900,
+     "filter_khz": 812},
+    {"name": "subg", "kind": "sx1262", "band_khz": [863000, 928000], "settle_us": 300,
+     "filter_khz": 0}]
+ISM_SUBG_PLAN = [
+    {"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
+     "dwell_us": 1400, "revisit": 3},
+    {"front_end": "subg", "start_khz": 863000, "stop_khz": 927953, "step_khz": 1031,
+     "dwell_us": 800}]
+
+
 def test_a_hopper_is_focused_on_its_hop_plan_only_where_that_is_narrower_than_the_sweep():
     """A hopping control link is met as often on a sweep of part of its hop set as on the whole
     (gateway/scanplan.py): an ELRS 2.4 GHz link alerted over 2400-2465 MHz (its first hits), or
@@ -333,14 +346,7 @@ def test_a_hopper_is_focused_on_its_hop_plan_only_where_that_is_narrower_than_th
     from straja.gateway.health import NodeHealth
     from straja.gateway.scanplan import ScanPlanner
 
-    fes = [{"name": "ism24", "kind": "cc2500", "band_khz": [2400000, 2483500], "settle_us": 900,
-            "filter_khz": 812},
-           {"name": "subg", "kind": "sx1262", "band_khz": [863000, 928000], "settle_us": 300,
-            "filter_khz": 0}]
-    plan = [{"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
-             "dwell_us": 1400, "revisit": 3},
-            {"front_end": "subg", "start_khz": 863000, "stop_khz": 927953, "step_khz": 1031,
-             "dwell_us": 800}]
+    fes, plan = ISM_SUBG_FRONT_ENDS, ISM_SUBG_PLAN
     planner = ScanPlanner(config.GatewayConfig())
     nodes = {2: NodeHealth(2, 5 * S)}
     nodes[2].online, nodes[2].info = True, {"front_ends": fes, "plan": plan}
@@ -392,14 +398,7 @@ def test_a_wide_alert_fills_at_most_a_third_of_its_focus_sweep():
     from straja.gateway.scanplan import ScanPlanner
 
     planner = ScanPlanner(config.GatewayConfig())
-    fes = [{"name": "ism24", "kind": "cc2500", "band_khz": [2400000, 2483500], "settle_us": 900,
-            "filter_khz": 812},
-           {"name": "subg", "kind": "sx1262", "band_khz": [863000, 928000], "settle_us": 300,
-            "filter_khz": 0}]
-    plan = [{"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2483475, "step_khz": 1325,
-             "dwell_us": 1400, "revisit": 3},
-            {"front_end": "subg", "start_khz": 863000, "stop_khz": 927953, "step_khz": 1031,
-             "dwell_us": 800}]
+    fes, plan = ISM_SUBG_FRONT_ENDS, ISM_SUBG_PLAN
     info = {"front_ends": fes, "plan": plan}
     lo, hi = 2429812, 2451012
     entry = planner._entry(1, info, lo, hi)
