@@ -392,6 +392,25 @@ def test_a_video_come_on_later_or_strong_is_named_as_before(traced):
     assert classify.classify_one(strong, STEP_20)[0] == "ofdm_video"
 
 
+# wifi_5ghz_149_165_background seed 305, node n1 at 24.5 s: a one-bin piece of the 80 MHz
+# access point on 149 at 5805 MHz, 3 readings, lost for 9 sweeps, 5 more (duty 0.5)
+AP_PIECE = dict(centre_khz=5_805_000.0, bandwidth_khz=20_000.0, spread_khz=0.0,
+                interval_us=408_050.0, dwell_us=408_000.0, duty=0.5, hop_fraction=0.0,
+                centre_db=0.0, n_bursts=8, level_sd_db=1.22, excess_db=3.02, busy_before=0.69,
+                cut_share=0.24, streak=5, streak_sd_db=1.3, age_us=16 * 408_050.0)
+
+
+def test_a_weak_track_on_a_busy_channel_counts_the_sweeps_it_was_lost():
+    """On a channel busy before, a weak track's readings joined across an off period (its mean
+    interval skips it) are a bursty emitter's runs, not one steady run: not video; the same
+    readings in 8 sweeps running are, as on a channel quiet before with the same off period."""
+    assert classify.classify_one(feature(**AP_PIECE), STEP_20)[0] == "wifi"
+    running = dict(AP_PIECE, duty=1.0, age_us=7 * 408_050.0 + 408_000.0)
+    assert classify.classify_one(feature(**running), STEP_20)[0] == "analog_fm_video"
+    quiet = dict(AP_PIECE, busy_before=0.0, cut_share=0.0)
+    assert classify.classify_one(feature(**quiet), STEP_20)[0] == "analog_fm_video"
+
+
 def test_edge_bins_come_and_go_around_a_centre_lit_throughout():
     """A weak wide track's centres may spread a scan step more than half its width (its edge
     bins near the floor) only while its centre channel stays hot: the access point's weak view
