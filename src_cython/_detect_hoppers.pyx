@@ -600,12 +600,18 @@ cdef class HopperLooks:
     cdef void _learnt(self) noexcept:
         """BandHoppers._learnt: the cells not counted (busy or BLE advertising) and the rate
         of hits the quiet cells give per learnt sweep."""
-        cdef Py_ssize_t i, m = 0, n = self.n_bins
+        cdef Py_ssize_t i, j, last = -1, m = 0, n = self.n_bins
         cdef double c
         for i in range(n):
             c = self.counts[i]
-            self.skip[i] = ((c >= self.busy_min_hits and c > self.quiet_rate * self.weight)
-                            or self.ble_adv[i])
+            self.skip[i] = c >= self.busy_min_hits and c > self.quiet_rate * self.weight
+            if self.skip[i]:  # the cells between two busy ones a hop's width apart (busy())
+                if last >= 0 and i - last <= self.max_width:
+                    for j in range(last + 1, i):
+                        self.skip[j] = True
+                last = i
+        for i in range(n):
+            self.skip[i] = self.skip[i] or self.ble_adv[i]
             if not self.skip[i]:
                 self.quiet_site[m] = self.site[i]
                 m += 1
