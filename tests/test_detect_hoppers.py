@@ -325,3 +325,21 @@ def test_a_hopper_beside_an_oven_is_reported():
     assert not [k for k, _ in band.run() if k < on]  # the oven alone is not a hopper
     band.hopper(range(on, 700), 0.5)
     assert [k for k, _ in band.run() if k >= on]
+
+
+@pytest.mark.parametrize("stage_class", [hp.BandHoppers, hp.ReferenceBandHoppers])
+def test_only_one_emitters_band_is_filled_between_its_busy_cells(stage_class):
+    """Busy cells every third cell over 29 MHz (an oven's segments) take the cells between
+    them; over the whole band (a busy site: several emitters) they do not."""
+    for busy_cells, filled in ((range(30, 53, 3), True), (range(0, N_BINS, 3), False)):
+        band = Band(300, seed=16)
+        band.hopper(range(300), 3.0, cells=busy_cells)
+        stage = stage_class(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6)
+        noise = np.full((1, N_BINS), NOISE_MW, np.float32)
+        for k in range(300):
+            stage.process(band.single[:, k:k + 1], band.held[k:k + 1], noise,
+                          band.t_us[k:k + 1], band.duration_us[k:k + 1])
+        between = [c for c in range(busy_cells[0], busy_cells[-1])
+                   if c not in busy_cells and not stage.ble_adv[c]]
+        assert stage._skip[list(busy_cells)].all()
+        assert (stage._skip[between].all() if filled else not stage._skip[between].any())
