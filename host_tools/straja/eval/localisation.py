@@ -187,6 +187,7 @@ def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int,
             shadow = rho * shadow + np.sqrt(1 - rho * rho) * cond.shadowing(rng, len(nodes))
             fix = loc.locate(index, dbm, freqs, band)
             tracker.update(t, fix)
+            loc.exponent.add(fix, drone)   # the site learns its exponent from every flight
             started = time.process_time()
             flight.update(t, fix, index, dbm, freqs, band)
             flight_cpu_s += time.process_time() - started
@@ -196,6 +197,7 @@ def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int,
                 for name, estimate in zip(ESTIMATORS, (fix, tracker, flight, hybrid)):
                     scored[name][0].append(float(np.hypot(*(estimate.east_north - xy))))
                     scored[name][1].append(estimate.covers(xy))
+        loc.exponent.end(drone)
     out = {"condition": cond.name + ("/hover" if speed_mps == 0 else ""), "tracks": tracks,
            "flight_cpu_ms_per_update": 1e3 * flight_cpu_s / (tracks * int(TRACK_S / FIX_EVERY_S))}
     for name, (errors, covered) in scored.items():
