@@ -157,7 +157,7 @@ class Positioner:
         has the pair's, which starts from the track's own track so far."""
         if other is None:
             return self.trackers.setdefault(track.track_id, Tracker()), ""
-        key = _flight(track, other)
+        key = "+".join(sorted((track.track_id, other.track_id)))
         if key not in self.trackers:
             own = self.trackers.get(track.track_id)
             self.trackers[key] = copy.deepcopy(own) if own is not None else Tracker()
@@ -181,8 +181,6 @@ class Positioner:
         if isinstance(found, Fix):
             tracker, with_id = self._tracker(track, other)
             tracker.update(t_ns / 1e9, found)
-            # the site's exponent learns from every flight (`SiteExponent`)
-            self.localiser.exponent.add(found, _flight(track, other))
             lat, lon = self.site.geodetic(tracker.east_north, found.up_m)
             return {**NO_POSITION, "position_kind": "fix", "latitude": lat, "longitude": lon,
                     "ellipse_m": tuple(round(v, 1) for v in tracker.ellipse),
@@ -211,11 +209,9 @@ class Positioner:
                 "ring_m": (round(inner, 1), round(outer, 1))}
 
     def track_ended(self, track: Track) -> None:
-        """Forget its tracker and those of its two-band fixes; their flights' evidence about
-        the site's exponent is kept."""
+        """Forget its tracker and those of its two-band fixes."""
         for key in [k for k in self.trackers if track.track_id in k.split("+")]:
             del self.trackers[key]
-            self.localiser.exponent.end(key)
         self.refused = {pair for pair in self.refused if track.track_id not in pair}
 
     def claim_check(self, position: dict, identity: dict) -> str:
@@ -231,11 +227,6 @@ class Positioner:
         return (f"RF fix {ground_distance_m((position['latitude'], position['longitude']), claim):.0f} m "
                 f"from its Remote ID position ({'inside' if inside else 'OUTSIDE'} the fix's 95 % "
                 "ellipse)")
-
-
-def _flight(track: Track, other: Track | None) -> str:
-    """The key of a track's fixes: its id, or a two-band pair's ids joined."""
-    return track.track_id if other is None else "+".join(sorted((track.track_id, other.track_id)))
 
 
 def locus_band(locus: Locus, max_radius_m: float = 20_000.0):

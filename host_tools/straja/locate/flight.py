@@ -128,7 +128,7 @@ class FlightFilter:
         self.xy = xy
         self.v = self._cap(rng.normal(0, self.max_speed / 2, (n, 2)))
         site = self.localiser.exponent   # the site's learnt exponent (`SiteExponent`)
-        self.exponent = rng.normal(site.mean, site.sigma, n)
+        self.exponent = rng.normal(site.mean, site.spread, n)
         self.up = (self.localiser.nodes[:, 2].mean()
                    + rng.uniform(*self.height_range, n))
         return np.log(density) - self._log_prior()

@@ -68,6 +68,8 @@ EXPONENT_GRID = np.round(np.arange(1.2, 3.65, 0.1), 2)
 # the least spread the learnt exponent is given: the profile's bias, measured at 0.07-0.1 over
 # a site's drones inside and outside the nodes (docs/localisation.md, "The site's exponent")
 EXPONENT_SIGMA_FLOOR = 0.1
+# the configured exponent spread counts as this many flights' scatter between drones
+SCATTER_PRIOR_FLIGHTS = 4
 
 
 @dataclass(frozen=True)
@@ -215,7 +217,18 @@ class SiteExponent:
         self.ended = np.zeros(EXPONENT_GRID.size)   # summed evidence of ended flights
         self.ended_weight = 0.0
         self.flights: dict = {}                     # flight -> (summed evidence, fixes)
+        # each ended flight's own exponent (mean, variance) on its evidence alone, summed:
+        # their scatter beyond their own variance is the drones' (`spread`)
+        self.flight_sums = np.zeros(3)              # sum of mean, mean^2, variance
         self.mean, self.sigma = model.exponent, model.exponent_sigma
+        self.scatter = model.exponent_sigma
+
+    @property
+    def spread(self) -> float:
+        """The spread of the exponent a fix's drone sees: the site's uncertainty and the
+        scatter between drones (their heights and antennas, which the solver assumes), at most
+        the configured spread (a new site's, which covers both: its fixes are unchanged)."""
+        return min(math.hypot(self.sigma, self.scatter), self.model.exponent_sigma)
 
     def add(self, fix: "Fix", flight=None) -> None:
         """A fix's evidence, as part of `flight` (a track's key; None: a flight of one fix)."""
@@ -237,10 +250,23 @@ class SiteExponent:
 
     def _end(self, evidence: np.ndarray) -> None:
         self.ended = self.ended + evidence
+        own = np.exp(evidence - evidence.max())
+        own /= own.sum()
+        mean = float(own @ EXPONENT_GRID)
+        self.flight_sums = self.flight_sums + (mean, mean * mean,
+                                               float(own @ (EXPONENT_GRID - mean) ** 2))
         self.ended_weight += 1
         if self.ended_weight > self.memory:
             self.ended *= self.memory / self.ended_weight
+            self.flight_sums *= self.memory / self.ended_weight
             self.ended_weight = self.memory
+        # the drones' scatter by moments (the flights' means' variance less their own), the
+        # configured spread worth SCATTER_PRIOR_FLIGHTS flights
+        k = self.ended_weight
+        total, squares, own_variance = self.flight_sums / k
+        scatter2 = max(squares - total * total - own_variance, 0.0)
+        prior = SCATTER_PRIOR_FLIGHTS * self.model.exponent_sigma ** 2
+        self.scatter = math.sqrt((prior + k * scatter2) / (SCATTER_PRIOR_FLIGHTS + k))
 
     def _update(self) -> None:
         m = self.model
@@ -616,7 +642,7 @@ class Localiser:
         m = self.model
         margin = 1.96 * m.shadowing_db
         loss_db = np.array([m.eirp_dbm[0] - margin, m.eirp_dbm[1] + margin]) - fspl_db(1.0, freq_hz) - dbm
-        n, n_sigma = self.exponent.mean, self.exponent.sigma
+        n, n_sigma = self.exponent.mean, self.exponent.spread
         exponents = np.array([n - 1.96 * n_sigma, n + 1.96 * n_sigma])
         slant = np.maximum(10 ** (np.outer(loss_db, 1 / (10 * exponents))), 1.0)  # 10 n log10 d = loss
         slant = (slant.min(), slant.max())
@@ -644,7 +670,7 @@ class Localiser:
         m = self.model
         lo, hi = m.eirp_dbm
         spread = math.hypot(max((hi - lo) / 4, 1.0), 0.0 if exponent_known else
-                            10 * self.exponent.sigma * math.log10(m.prior_distance_m))
+                            10 * self.exponent.spread * math.log10(m.prior_distance_m))
         mean = (lo + hi) / 2 - fspl_db(1.0, np.atleast_1d(np.asarray(freq_hz, float)))
         return mean, np.full(mean.shape, spread)
 
@@ -657,7 +683,7 @@ class Localiser:
         # nodes, the cost carrying the node's weight (-2 log w), so that every minimum's
         # exp(-cost / 2) is its share of the posterior
         grid_log_d = self._grid_log_d[..., idx]
-        exponents = [self.exponent.mean + offset * self.exponent.sigma
+        exponents = [self.exponent.mean + offset * self.exponent.spread
                      for offset, _ in EXPONENT_QUADRATURE]
         profile = _Profile(p, bands, weight, prior)
         starts, start_exponents, penalties = [], [], []
