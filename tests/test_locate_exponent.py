@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from straja.eval import localisation as evaluate
-from straja.locate import Localiser, PathLossModel
+from straja.locate import Localiser, PathLossModel, SiteExponent
 from straja.locate.rss import EXPONENT_SIGMA_FLOOR, Fix
 
 SQUARE = np.array([[-500, -500, 6], [500, -500, 6], [500, 500, 6], [-500, 500, 6]], float)
@@ -28,7 +28,7 @@ def _flights(loc, exponent, flights, fixes, rng):
 
 @pytest.mark.parametrize("exponent", [1.8, 2.6])
 def test_the_site_learns_a_known_exponent_within_its_stated_spread(exponent):
-    loc = Localiser(SQUARE)
+    loc = Localiser(SQUARE, exponent=SiteExponent(PathLossModel()))
     _flights(loc, exponent, 16, 4, np.random.default_rng(3))
     learnt = loc.exponent
     assert learnt.sigma < 0.5 * PathLossModel().exponent_sigma
@@ -44,7 +44,7 @@ def test_the_site_learns_a_known_exponent_within_its_stated_spread(exponent):
 
 def test_without_fixes_the_exponent_is_the_configured_prior():
     model = PathLossModel(exponent=2.4, exponent_sigma=0.3)
-    loc = Localiser(SQUARE, model)
+    loc = Localiser(SQUARE, model, exponent=SiteExponent(model))
     dbm = evaluate._received(SQUARE, np.array([100.0, 50.0]), 60.0, 2.4, 20.0, np.zeros(4),
                              np.full(4, FREQ), np.arange(4))
     fix = loc.locate(np.arange(4), dbm, FREQ)
@@ -63,7 +63,7 @@ def test_a_flight_counts_as_one_fix_however_many_it_has():
     rng = np.random.default_rng(5)
     dbm = evaluate._received(SQUARE, np.array([200.0, -100.0]), 80.0, 2.6, 20.0,
                              4.0 * rng.standard_normal(4), np.full(4, FREQ), np.arange(4))
-    once, often = Localiser(SQUARE), Localiser(SQUARE)
+    once, often = (Localiser(SQUARE, exponent=SiteExponent(PathLossModel())) for _ in range(2))
     fix = once.locate(np.arange(4), dbm, FREQ)
     once.exponent.add(fix)
     for _ in range(30):
@@ -72,3 +72,5 @@ def test_a_flight_counts_as_one_fix_however_many_it_has():
     often.exponent.end("T1")
     assert often.exponent.sigma == pytest.approx(once.exponent.sigma)
     assert max(once.exponent.sigma, EXPONENT_SIGMA_FLOOR) == once.exponent.sigma
+    # a localiser not given a site's exponent keeps the configured prior and makes no evidence
+    assert Localiser(SQUARE).locate(np.arange(4), dbm, FREQ).exponent_evidence is None

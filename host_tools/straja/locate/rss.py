@@ -585,7 +585,10 @@ class Localiser:
             raise ValueError("node positions must be finite (east, north, up) triples")
         self.model = model or PathLossModel()
         self.spread = spread or ShadowingSpread(self.model)
-        self.exponent = exponent or SiteExponent(self.model)   # fed by the caller (`add`)
+        # the site's exponent: learnt from the flights a caller feeds it (`SiteExponent.add`),
+        # each fix then carrying its evidence; without one the configured prior, fixed
+        self.exponent = exponent or SiteExponent(self.model)
+        self._learns_exponent = exponent is not None
         self.up_m = float(self.nodes[:, 2].mean() + self.model.emitter_height_m)
         lo = self.nodes[:, :2].min(0) - self.model.max_range_m
         hi = self.nodes[:, :2].max(0) + self.model.max_range_m
@@ -725,7 +728,8 @@ class Localiser:
             np.array([c.east_north for c in candidates])).min()))
         return Fix(xy, self.up_m, cov, ellipse_scale2(m.confidence, self.spread.total_dof),
                    a, self.spread.sigma_db, resid, bounded, candidates, region_scale2, likelihood,
-                   _exponent_evidence(grid_log_d, p, bands, weight, known_prior))
+                   _exponent_evidence(grid_log_d, p, bands, weight, known_prior)
+                   if self._learns_exponent else None)
 
     def _learn_spread(self, xy, idx, p, bands, grid_log_d) -> None:
         """Add a fix's residuals to the site's spread. The within-node part: a node's readings on
