@@ -207,9 +207,10 @@ class SiteExponent:
     fixes alike, so a long flight is one sample of them, not many (weighted by its fixes, one
     drone's height moved a site's exponent by 0.4). The exponent is the site's (its ground and
     clutter), not a drone's: every flight's fixes inform the next one's. The posterior's mean
-    and spread (at least EXPONENT_SIGMA_FLOOR) replace the configured prior in the solver's
-    quadrature; with no fix they are the configured prior's. Older flights are forgotten once
-    `memory` are held."""
+    and `spread` (its own, at least EXPONENT_SIGMA_FLOOR, with the drones' scatter) replace the
+    configured prior in the solver's quadrature; with no flight they are the configured prior's.
+    Older flights are forgotten once `memory` are held. Measured, not adopted by the gateway
+    (docs/localisation.md, "The site's exponent")."""
 
     def __init__(self, model: PathLossModel, memory: float = 200.0):
         self.model = model
