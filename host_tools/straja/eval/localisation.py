@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rf import path_loss_db
-from ..locate.rss import Localiser, PathLossModel
+from ..locate.rss import Localiser, PathLossModel, SiteExponent
 from ..locate.flight import FlightFilter
 from ..locate.track import Tracker
 from .scenes import worker_pool
@@ -159,15 +159,16 @@ TRACKED = [(Condition("square", "inside", 4.0, 0.0), SPEED_MPS),
 
 
 def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int,
-                speed_mps: float = SPEED_MPS) -> dict:
+                speed_mps: float = SPEED_MPS, learn_exponent: bool = False) -> dict:
     """Single fixes, the tracker of fixes, the flight filter on the readings and their hybrid
     (the tracker where the filter holds most of its weight inside the nodes' hull, the filter
     beyond: a choice from what a gateway knows), on the same drones (in flight, or hovering with
     speed_mps 0): median error and 95 % coverage of each over the same instants, and the flight
-    filter's CPU per update."""
+    filter's CPU per update. `learn_exponent`: the site learns its exponent from each flight
+    (`SiteExponent`; measured, not the gateway's)."""
     rng = np.random.default_rng([seed, zlib.crc32(("track/" + cond.name).encode())])
     nodes = np.array([(HALF_SIDE_M * x, HALF_SIDE_M * y, MAST_M) for x, y in LAYOUTS[cond.layout]])
-    loc = Localiser(nodes, model)
+    loc = Localiser(nodes, model, exponent=SiteExponent(model) if learn_exponent else None)
     index, band, freqs = cond.readings(nodes)
     rho = np.exp(-speed_mps * FIX_EVERY_S / DECORRELATION_M)
     scored = {name: ([], []) for name in ESTIMATORS}
@@ -187,6 +188,7 @@ def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int,
             shadow = rho * shadow + np.sqrt(1 - rho * rho) * cond.shadowing(rng, len(nodes))
             fix = loc.locate(index, dbm, freqs, band)
             tracker.update(t, fix)
+            loc.exponent.add(fix, drone)   # no evidence, no change, unless learning
             started = time.process_time()
             flight.update(t, fix, index, dbm, freqs, band)
             flight_cpu_s += time.process_time() - started
@@ -196,6 +198,7 @@ def run_tracked(cond: Condition, tracks: int, model: PathLossModel, seed: int,
                 for name, estimate in zip(ESTIMATORS, (fix, tracker, flight, hybrid)):
                     scored[name][0].append(float(np.hypot(*(estimate.east_north - xy))))
                     scored[name][1].append(estimate.covers(xy))
+        loc.exponent.end(drone)
     out = {"condition": cond.name + ("/hover" if speed_mps == 0 else ""), "tracks": tracks,
            "flight_cpu_ms_per_update": 1e3 * flight_cpu_s / (tracks * int(TRACK_S / FIX_EVERY_S))}
     for name, (errors, covered) in scored.items():

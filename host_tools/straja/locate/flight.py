@@ -127,7 +127,8 @@ class FlightFilter:
             density += share * np.exp(-maha / 2) / (2 * math.pi * math.sqrt(np.linalg.det(cov)))
         self.xy = xy
         self.v = self._cap(rng.normal(0, self.max_speed / 2, (n, 2)))
-        self.exponent = rng.normal(m.exponent, m.exponent_sigma, n)
+        site = self.localiser.exponent   # the site's learnt exponent (`SiteExponent`)
+        self.exponent = rng.normal(site.mean, site.spread, n)
         self.up = (self.localiser.nodes[:, 2].mean()
                    + rng.uniform(*self.height_range, n))
         return np.log(density) - self._log_prior()

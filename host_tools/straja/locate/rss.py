@@ -62,6 +62,14 @@ MAX_BAND_CORRELATION = 0.95
 DOF_DRAWS = 4
 SPREAD_LEVELS_DB = np.array([1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0])
 LOG_SPREAD_LEVELS = np.log(SPREAD_LEVELS_DB)
+# the exponents at which a fix's evidence about its site's exponent is held (`SiteExponent`):
+# the prior's 2.2 +- 0.4 to beyond 2.5 spreads each way
+EXPONENT_GRID = np.round(np.arange(1.2, 3.65, 0.1), 2)
+# the least spread the learnt exponent is given: the profile's bias, measured at 0.07-0.1 over
+# a site's drones inside and outside the nodes (docs/localisation.md, "The site's exponent")
+EXPONENT_SIGMA_FLOOR = 0.1
+# the configured exponent spread counts as this many flights' scatter between drones
+SCATTER_PRIOR_FLIGHTS = 4
 
 
 @dataclass(frozen=True)
@@ -190,6 +198,88 @@ class ShadowingSpread:
         return shadowing_weight(idx, self.sigma_db, self.band_correlation)
 
 
+class SiteExponent:
+    """The path-loss exponent of a site, learnt from its fixes: an empirical-Bayes posterior on
+    EXPONENT_GRID, the configured N(exponent, exponent_sigma^2) times each flight's profile
+    likelihood of the exponent (`Fix.exponent_evidence`: the position and each band's A at their
+    best for each exponent). A flight counts as one fix, its fixes' mean evidence: its drone's
+    height and transmitter, which the solver assumes, are one draw per flight and bias all its
+    fixes alike, so a long flight is one sample of them, not many (weighted by its fixes, one
+    drone's height moved a site's exponent by 0.4). The exponent is the site's (its ground and
+    clutter), not a drone's: every flight's fixes inform the next one's. The posterior's mean
+    and `spread` (its own, at least EXPONENT_SIGMA_FLOOR, with the drones' scatter) replace the
+    configured prior in the solver's quadrature; with no flight they are the configured prior's.
+    Older flights are forgotten once `memory` are held. Measured, not adopted by the gateway
+    (docs/localisation.md, "The site's exponent")."""
+
+    def __init__(self, model: PathLossModel, memory: float = 200.0):
+        self.model = model
+        self.memory = memory
+        self.ended = np.zeros(EXPONENT_GRID.size)   # summed evidence of ended flights
+        self.ended_weight = 0.0
+        self.flights: dict = {}                     # flight -> (summed evidence, fixes)
+        # each ended flight's own exponent (mean, variance) on its evidence alone, summed:
+        # their scatter beyond their own variance is the drones' (`spread`)
+        self.flight_sums = np.zeros(3)              # sum of mean, mean^2, variance
+        self.mean, self.sigma = model.exponent, model.exponent_sigma
+        self.scatter = model.exponent_sigma
+
+    @property
+    def spread(self) -> float:
+        """The spread of the exponent a fix's drone sees: the site's uncertainty and the
+        scatter between drones (their heights and antennas, which the solver assumes), at most
+        the configured spread (a new site's, which covers both: its fixes are unchanged)."""
+        return min(math.hypot(self.sigma, self.scatter), self.model.exponent_sigma)
+
+    def add(self, fix: "Fix", flight=None) -> None:
+        """A fix's evidence, as part of `flight` (a track's key; None: a flight of one fix)."""
+        if fix.exponent_evidence is None:
+            return
+        if flight is None:
+            self._end(fix.exponent_evidence)
+        else:
+            total, fixes = self.flights.get(flight, (0.0, 0))
+            self.flights[flight] = (total + fix.exponent_evidence, fixes + 1)
+        self._update()
+
+    def end(self, flight) -> None:
+        """A flight is over: its mean evidence is kept, the flight forgotten."""
+        if flight in self.flights:
+            total, fixes = self.flights.pop(flight)
+            self._end(total / fixes)
+            self._update()
+
+    def _end(self, evidence: np.ndarray) -> None:
+        self.ended = self.ended + evidence
+        own = np.exp(evidence - evidence.max())
+        own /= own.sum()
+        mean = float(own @ EXPONENT_GRID)
+        self.flight_sums = self.flight_sums + (mean, mean * mean,
+                                               float(own @ (EXPONENT_GRID - mean) ** 2))
+        self.ended_weight += 1
+        if self.ended_weight > self.memory:
+            self.ended *= self.memory / self.ended_weight
+            self.flight_sums *= self.memory / self.ended_weight
+            self.ended_weight = self.memory
+        # the drones' scatter by moments (the flights' means' variance less their own), the
+        # configured spread worth SCATTER_PRIOR_FLIGHTS flights
+        k = self.ended_weight
+        total, squares, own_variance = self.flight_sums / k
+        scatter2 = max(squares - total * total - own_variance, 0.0)
+        prior = SCATTER_PRIOR_FLIGHTS * self.model.exponent_sigma ** 2
+        self.scatter = math.sqrt((prior + k * scatter2) / (SCATTER_PRIOR_FLIGHTS + k))
+
+    def _update(self) -> None:
+        m = self.model
+        log_post = (self.ended + sum(total / fixes for total, fixes in self.flights.values())
+                    - 0.5 * ((EXPONENT_GRID - m.exponent) / m.exponent_sigma) ** 2)
+        post = np.exp(log_post - log_post.max())
+        post /= post.sum()
+        self.mean = float(post @ EXPONENT_GRID)
+        self.sigma = max(math.sqrt(float(post @ (EXPONENT_GRID - self.mean) ** 2)),
+                         EXPONENT_SIGMA_FLOOR)
+
+
 def shadowing_weight(idx: np.ndarray, sigma_db: float, band_correlation: float) -> np.ndarray:
     """Inverse covariance of readings from nodes idx: spread sigma_db, correlated
     band_correlation between the readings of one node (on different bands)."""
@@ -276,6 +366,8 @@ class Fix:
     # scale2 (2 F(2, nu): the spread is estimated); the ellipses above outline it (None: they are
     # the region)
     likelihood: ProfileLikelihood | None = None
+    # log profile likelihood of the site's exponent at EXPONENT_GRID (max 0), for `SiteExponent`
+    exponent_evidence: np.ndarray | None = None
     kind: str = field(default="fix", init=False)
 
     @property
@@ -435,6 +527,23 @@ def _profile(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray, exponent: fl
     return _Profile(dbm, bands, weight, power_prior)(log_d, exponent)
 
 
+def _exponent_evidence(grid_log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray,
+                       weight: np.ndarray, known_prior) -> np.ndarray:
+    """A fix's log profile likelihood of the exponent at EXPONENT_GRID (its maximum 0): the
+    least cost over the search grid's points, each band's A in closed form with its prior for a
+    known exponent. A profile, not a marginal over the position: a marginal's answer is its
+    position prior's (measured: a prior uniform in log range took a site at 2.2 to 2.0, one
+    uniform over the square where the drones were, to 2.2), a profile's is the data's. At each
+    point the residuals and A are affine in the exponent, so the cost is a quadratic in it:
+    three profiles give it at every exponent of the grid."""
+    profile = _Profile(dbm, bands, weight, known_prior)
+    flat_log_d = grid_log_d.reshape(-1, dbm.size)
+    at_zero, at_one, at_minus_one = (profile(flat_log_d, n)[2] for n in (0.0, 1.0, -1.0))
+    linear, quadratic = (at_one - at_minus_one) / 2, (at_one + at_minus_one) / 2 - at_zero
+    cost = (at_zero + EXPONENT_GRID[:, None] * (linear + EXPONENT_GRID[:, None] * quadratic)).min(-1)
+    return (cost.min() - cost) / 2
+
+
 def _least_residual_sums(log_d: np.ndarray, dbm: np.ndarray, bands: np.ndarray,
                          exponent: float) -> np.ndarray:
     """The least over the points' log distances (G x N) of `_profile`'s cost, unweighted and
@@ -471,12 +580,16 @@ class Localiser:
     ITERATIONS = 40
 
     def __init__(self, nodes_enu, model: PathLossModel | None = None,
-                 spread: ShadowingSpread | None = None):
+                 spread: ShadowingSpread | None = None, exponent: SiteExponent | None = None):
         self.nodes = np.atleast_2d(np.asarray(nodes_enu, float))
         if self.nodes.shape[1] != 3 or not np.all(np.isfinite(self.nodes)):
             raise ValueError("node positions must be finite (east, north, up) triples")
         self.model = model or PathLossModel()
         self.spread = spread or ShadowingSpread(self.model)
+        # the site's exponent: learnt from the flights a caller feeds it (`SiteExponent.add`),
+        # each fix then carrying its evidence; without one the configured prior, fixed
+        self.exponent = exponent or SiteExponent(self.model)
+        self._learns_exponent = exponent is not None
         self.up_m = float(self.nodes[:, 2].mean() + self.model.emitter_height_m)
         lo = self.nodes[:, :2].min(0) - self.model.max_range_m
         hi = self.nodes[:, :2].max(0) + self.model.max_range_m
@@ -525,14 +638,16 @@ class Localiser:
             return self._locus(idx, p)
         bands = np.eye(len(names))[column]  # N x B one-hot
         first = [int(np.flatnonzero(column == b)[0]) for b in range(len(names))]
-        prior = self.power_prior(None if freqs is None else freqs[first])
-        return self._fix(idx, p, bands, prior)
+        first_freqs = None if freqs is None else freqs[first]
+        return self._fix(idx, p, bands, self.power_prior(first_freqs),
+                         self.power_prior(first_freqs, exponent_known=True))
 
     def _ring(self, i: int, dbm: float, freq_hz: float) -> Ring:
         m = self.model
         margin = 1.96 * m.shadowing_db
         loss_db = np.array([m.eirp_dbm[0] - margin, m.eirp_dbm[1] + margin]) - fspl_db(1.0, freq_hz) - dbm
-        exponents = np.array([m.exponent - 1.96 * m.exponent_sigma, m.exponent + 1.96 * m.exponent_sigma])
+        n, n_sigma = self.exponent.mean, self.exponent.spread
+        exponents = np.array([n - 1.96 * n_sigma, n + 1.96 * n_sigma])
         slant = np.maximum(10 ** (np.outer(loss_db, 1 / (10 * exponents))), 1.0)  # 10 n log10 d = loss
         slant = (slant.min(), slant.max())
         dz = self.up_m - self.nodes[i, 2]
@@ -540,16 +655,17 @@ class Localiser:
         return Ring(self.nodes[i].copy(), self.up_m, (ranges[0], ranges[1]))
 
     def _locus(self, idx: np.ndarray, p: np.ndarray) -> Locus:
-        m = self.model
-        spread = 1.96 * math.sqrt(2) * self.spread.sigma_db / (10 * m.exponent)
-        centre = (p[1] - p[0]) / (10 * m.exponent)   # log10(d0 / d1)
+        n = self.exponent.mean
+        spread = 1.96 * math.sqrt(2) * self.spread.sigma_db / (10 * n)
+        centre = (p[1] - p[0]) / (10 * n)   # log10(d0 / d1)
         return Locus(self.nodes[idx].copy(), self.up_m, 10**centre,
                      (10 ** (centre - spread), 10 ** (centre + spread)))
 
     def power_prior(self, freq_hz, exponent_known: bool = False) -> tuple[np.ndarray, np.ndarray] | None:
         """(mean, spread) of A, one per frequency (a band's), from the transmit-power range taken
         as +-2 spreads, widened by what the exponent's uncertainty does to the power the data
-        imply at 1 m from a drone `prior_distance_m` away (10 exponent_sigma log10 d: a prior
+        imply at 1 m from a drone `prior_distance_m` away (10 sigma_n log10 d, sigma_n the
+        site's exponent's spread, `SiteExponent`: a prior
         held at 1 m would otherwise pull a fix made with a wrong exponent further off), unless
         the exponent is known (a filter that carries it: `flight.FlightFilter`). Without a
         frequency there is none and A is eliminated."""
@@ -558,19 +674,21 @@ class Localiser:
         m = self.model
         lo, hi = m.eirp_dbm
         spread = math.hypot(max((hi - lo) / 4, 1.0), 0.0 if exponent_known else
-                            10 * m.exponent_sigma * math.log10(m.prior_distance_m))
+                            10 * self.exponent.spread * math.log10(m.prior_distance_m))
         mean = (lo + hi) / 2 - fspl_db(1.0, np.atleast_1d(np.asarray(freq_hz, float)))
         return mean, np.full(mean.shape, spread)
 
-    def _fix(self, idx: np.ndarray, p: np.ndarray, bands: np.ndarray, prior) -> Fix:
-        """`prior`: the bands' power prior (`power_prior`), or None."""
+    def _fix(self, idx: np.ndarray, p: np.ndarray, bands: np.ndarray, prior, known_prior) -> Fix:
+        """`prior`: the bands' power prior (`power_prior`), or None; `known_prior` the same for a
+        known exponent (the exponent's evidence)."""
         m = self.model
         weight = self.spread.weight(idx)
-        # the exponent integrated over its prior (Gauss-Hermite): a fix at each of its nodes, the
-        # cost carrying the node's weight (-2 log w), so that every minimum's exp(-cost / 2) is
-        # its share of the posterior
+        # the exponent integrated over the site's posterior (Gauss-Hermite): a fix at each of its
+        # nodes, the cost carrying the node's weight (-2 log w), so that every minimum's
+        # exp(-cost / 2) is its share of the posterior
         grid_log_d = self._grid_log_d[..., idx]
-        exponents = [m.exponent + offset * m.exponent_sigma for offset, _ in EXPONENT_QUADRATURE]
+        exponents = [self.exponent.mean + offset * self.exponent.spread
+                     for offset, _ in EXPONENT_QUADRATURE]
         profile = _Profile(p, bands, weight, prior)
         starts, start_exponents, penalties = [], [], []
         for (_, share), n in zip(EXPONENT_QUADRATURE, exponents):
@@ -610,7 +728,9 @@ class Localiser:
         likelihood = replace(likelihood, best=float(likelihood.cost(
             np.array([c.east_north for c in candidates])).min()))
         return Fix(xy, self.up_m, cov, ellipse_scale2(m.confidence, self.spread.total_dof),
-                   a, self.spread.sigma_db, resid, bounded, candidates, region_scale2, likelihood)
+                   a, self.spread.sigma_db, resid, bounded, candidates, region_scale2, likelihood,
+                   _exponent_evidence(grid_log_d, p, bands, weight, known_prior)
+                   if self._learns_exponent else None)
 
     def _learn_spread(self, xy, idx, p, bands, grid_log_d) -> None:
         """Add a fix's residuals to the site's spread. The within-node part: a node's readings on
@@ -626,7 +746,7 @@ class Localiser:
         if idx.size - 2 - bands.shape[1] > 0:
             flat_log_d = grid_log_d.reshape(-1, idx.size)
             unweighted = np.eye(idx.size)
-            total_rss = float(_profile(flat_log_d, p, bands, self.model.exponent, unweighted,
+            total_rss = float(_profile(flat_log_d, p, bands, self.exponent.mean, unweighted,
                                        None)[2].min())
             total_dof = self._residual_dof(xy, idx, bands, flat_log_d)
         self.spread.add(total_rss, total_dof, within_rss, within_dof)
@@ -642,8 +762,8 @@ class Localiser:
         corr = np.linalg.inv(self.spread.weight(idx)) / self.spread.sigma_db**2
         unit = self._rng.standard_normal((DOF_DRAWS, idx.size)) @ np.linalg.cholesky(corr).T
         draws = (SPREAD_LEVELS_DB[:, None, None] * unit).reshape(-1, idx.size)
-        powers = -self.model.exponent * self._log_d(xy, idx) + draws  # A drops out
-        rss = _least_residual_sums(flat_log_d, powers, bands, self.model.exponent)
+        powers = -self.exponent.mean * self._log_d(xy, idx) + draws  # A drops out
+        rss = _least_residual_sums(flat_log_d, powers, bands, self.exponent.mean)
         return rss.reshape(SPREAD_LEVELS_DB.size, -1).mean(-1) / SPREAD_LEVELS_DB**2
 
     def _candidates(self, minima, idx, bands, weight, prior) -> list:
