@@ -61,12 +61,12 @@ SWITCH_ON_BURSTS = 4 * STEADY_MIN_BURSTS  # a weak track lit over more than one 
                               # with its channel's past unknown (from switch-on): a weak view of
                               # a busy 40/80 MHz access point is missed in ~1 sweep of 5
                               # (MAX_MISSED_SWEEPS) and lit in parts of its channel in turn, so
-                              # it runs k sweeps hot
-                              # and held with p ~ 0.8^(k-1): 0.21 over 8 (3 seeds of 10 of
-                              # wifi_5ghz_149_165_background named it video at n1), 0.035 over
-                              # 16, the odds STEADY_MIN_BURSTS takes of a 5 GHz access point at
-                              # q = 0.32 (0.32^3); its level over 8 is no tell: near the floor
-                              # a part-filled read moves the reading as little as video's fading
+                              # it runs k sweeps hot and held with p ~ 0.8^(k-1): 0.21 over 8
+                              # (3 seeds of 10 of wifi_5ghz_149_165_background named it video
+                              # at n1), 0.035 over 16, the odds STEADY_MIN_BURSTS takes of a
+                              # 5 GHz access point at q = 0.32 (0.32^3); its level over 8 is no
+                              # tell: near the floor a part-filled read moves the reading as
+                              # little as video's fading
 BUSY_BEFORE = 0.05            # hot in this share of sweeps before the streak (busy_before): a
                               # bursty emitter lighting its channel again, not a newcomer (a
                               # quiet channel's share is the cell pfa; unknown after boot: NaN);
