@@ -600,25 +600,12 @@ cdef class HopperLooks:
     cdef void _learnt(self) noexcept:
         """BandHoppers._learnt: the cells not counted (busy or BLE advertising) and the rate
         of hits the quiet cells give per learnt sweep."""
-        cdef Py_ssize_t i, j, first = -1, last = -1, m = 0, n = self.n_bins
+        cdef Py_ssize_t i, m = 0, n = self.n_bins
         cdef double c
         for i in range(n):
             c = self.counts[i]
-            self.skip[i] = c >= self.busy_min_hits and c > self.quiet_rate * self.weight
-        # chains of busy cells a hop's width apart at most; one spanning at most min_span_khz
-        # is one emitter's band, the cells between its busy ones busy too (busy())
-        for i in range(n + 1):
-            if i < n and not self.skip[i]:
-                continue
-            if i < n and first >= 0 and i - last <= self.max_width:
-                last = i
-                continue
-            if first >= 0 and self.freq_khz[last] - self.freq_khz[first] <= self.min_span_khz:
-                for j in range(first + 1, last):
-                    self.skip[j] = True
-            first = last = i
-        for i in range(n):
-            self.skip[i] = self.skip[i] or self.ble_adv[i]
+            self.skip[i] = ((c >= self.busy_min_hits and c > self.quiet_rate * self.weight)
+                            or self.ble_adv[i])
             if not self.skip[i]:
                 self.quiet_site[m] = self.site[i]
                 m += 1

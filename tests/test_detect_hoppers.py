@@ -307,39 +307,3 @@ def test_a_reported_hopper_is_named_as_its_held_hits_lean_until_they_tell():
         named, confidence, reason = band_hopper(h)
         assert (named, hopper_told(h)) == (family, told), h
         assert 0 < confidence < 1 and ("not yet at 19:1" in reason) != told
-
-
-def test_a_hopper_beside_an_oven_is_reported():
-    """An oven on since switch-on lights its band (cells 30-52, 2440-2469 MHz) in segments: the
-    segments' centres (every third cell) busy, the cells between them hit 0.05 a sweep each,
-    under QUIET_RATE; counted, those add 0.75 hits a sweep, and with a hopper's 0.5 more than one
-    link gives, so the hopper was never reported. They lie within the oven's band (busy cells a
-    hop's width apart): not counted, and the hopper's hits outside it report it (3-14 s after
-    it switches on, seeds 15-18: its hits within 2400-2439 MHz span less than MIN_SPAN_KHZ, so
-    the report waits for one above 2469 MHz)."""
-    band, on = Band(700, seed=15), 450
-    centres = list(range(30, 53, 3))
-    band.hopper(range(700), 1.2, cells=centres, snr_db=10.0)
-    band.hopper(range(700), 0.75, cells=[c for c in range(30, 53) if c not in centres],
-                snr_db=10.0)
-    assert not [k for k, _ in band.run() if k < on]  # the oven alone is not a hopper
-    band.hopper(range(on, 700), 0.5)
-    assert [k for k, _ in band.run() if k >= on]
-
-
-@pytest.mark.parametrize("stage_class", [hp.BandHoppers, hp.ReferenceBandHoppers])
-def test_only_one_emitters_band_is_filled_between_its_busy_cells(stage_class):
-    """Busy cells every third cell over 29 MHz (an oven's segments) take the cells between
-    them; over the whole band (a busy site: several emitters) they do not."""
-    for busy_cells, filled in ((range(30, 53, 3), True), (range(0, N_BINS, 3), False)):
-        band = Band(300, seed=16)
-        band.hopper(range(300), 3.0, cells=busy_cells)
-        stage = stage_class(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6)
-        noise = np.full((1, N_BINS), NOISE_MW, np.float32)
-        for k in range(300):
-            stage.process(band.single[:, k:k + 1], band.held[k:k + 1], noise,
-                          band.t_us[k:k + 1], band.duration_us[k:k + 1])
-        between = [c for c in range(busy_cells[0], busy_cells[-1])
-                   if c not in busy_cells and not stage.ble_adv[c]]
-        assert stage._skip[list(busy_cells)].all()
-        assert (stage._skip[between].all() if filled else not stage._skip[between].any())

@@ -137,26 +137,8 @@ class ReferenceBandHoppers:
 
     def busy(self) -> np.ndarray:
         """Cells the site keeps busy: hit more than QUIET_RATE per learnt sweep, by at least
-        BUSY_MIN_HITS hits (one hit in a young baseline is no rate), and the cells between
-        busy cells less than a hop's width (max_width) apart where those span at most
-        MIN_SPAN_KHZ: one wide emitter's band. An oven's sweep lights its 20-40 MHz in segments
-        a few MHz wide, so the cells between its segments' centres are hit just under
-        QUIET_RATE (0.04-0.06 a sweep, measured) and, counted, add up to more than a link's hits
-        a sweep (docs/detection.md, "Measured (issue 15, det39)"); a hopper's channel there is
-        within the oven's band either way. Busy cells spread wider are several emitters (a busy
-        site), whose gaps are left as they are."""
-        busy = (self.counts >= BUSY_MIN_HITS) & (self.counts > QUIET_RATE * self.weight)
-        cells = np.flatnonzero(busy)
-        if cells.size < 2:
-            return busy
-        # chains of busy cells a hop's width apart at most
-        breaks = np.flatnonzero(np.diff(cells) > self.max_width)
-        for first, last in zip(np.concatenate([[0], breaks + 1]).tolist(),
-                               np.concatenate([breaks, [cells.size - 1]]).tolist()):
-            a, b = cells[first], cells[last]
-            if self.freq_khz[b] - self.freq_khz[a] <= MIN_SPAN_KHZ:
-                busy[a:b] = True
-        return busy
+        BUSY_MIN_HITS hits (one hit in a young baseline is no rate)."""
+        return (self.counts >= BUSY_MIN_HITS) & (self.counts > QUIET_RATE * self.weight)
 
     def process(self, reads_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
                 t_us: np.ndarray, duration_us: np.ndarray) -> Hopper | None:
