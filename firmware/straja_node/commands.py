@@ -6,6 +6,7 @@ OSError (FAILED); the app turns both into `{"error": ...}` replies.
 """
 import json
 
+from .limits import TEMP_S_MAX
 from .wire import BAD_ARG, FAILED, OK, UNKNOWN
 
 _KEY_CHARS = "abcdefghijklmnopqrstuvwxyz_"
@@ -81,7 +82,6 @@ def set_(app, args):
 
 
 TEMP = " temp="
-TEMP_S_MAX = 3600
 
 
 def plan(app, args):

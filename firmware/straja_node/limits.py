@@ -14,6 +14,7 @@ DWELL_US_MAX = SWEEP_US_MAX
 RATE_HZ_MIN = 100  # an envelope block's sample rate
 RATE_HZ_MAX = 200000
 ENVELOPE_N_MIN = 16  # samples in an envelope block (at most wire.MAX_ENVELOPE_SAMPLES)
+TEMP_S_MAX = 3600  # the longest a temporary plan (`plan PLAN temp=S`) runs, seconds
 # the scheduler's longest wait inside one step: a longer one returns to the app's loop, so
 # commands are served and Ctrl-C is seen (the host's fast path models the same loop)
 SLEEP_MAX_US = 20000

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from straja_node.limits import (CHANNELS_MAX, DWELL_US_MAX, DWELL_US_MIN, ENVELOPE_N_MIN, KHZ_MAX,
-                                RATE_HZ_MAX, RATE_HZ_MIN, REVISIT_MAX)
+                                RATE_HZ_MAX, RATE_HZ_MIN, REVISIT_MAX, TEMP_S_MAX)
 from straja_node.wire import MAX_ENVELOPE_SAMPLES
 
 MAX_DEPTH = 8  # info: object > front_ends > entry > band_khz; plan: object > plan > entry > list
@@ -92,7 +92,7 @@ def check_plan_reply(reply: dict) -> int:
     absent from firmware before temporary plans). Returns those seconds."""
     check_plan(reply["plan"])
     temp_s = reply.get("temp_plan_s", 0)
-    _int(temp_s, "temp_plan_s", 0, 2**31)
+    _int(temp_s, "temp_plan_s", 0, TEMP_S_MAX)
     return temp_s
 
 
@@ -122,7 +122,7 @@ def check_info(info: dict) -> None:
     if "plan" in info:
         check_plan(info["plan"])
     if "temp_plan_s" in info:
-        _int(info["temp_plan_s"], "temp_plan_s", 0, 2**31)
+        _int(info["temp_plan_s"], "temp_plan_s", 0, TEMP_S_MAX)
 
 
 def check_status_fields(info: dict, counts: tuple[str, ...], flags: tuple[str, ...]) -> None:
