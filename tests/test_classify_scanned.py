@@ -155,6 +155,18 @@ def test_subghz_hop_set_hopping_every_packet_but_on_air_most_of_the_time_is_lora
     assert classify_one(f, SUBG)[0] == expect
 
 
+@pytest.mark.parametrize("seed", [1008, 1009])
+def test_crossfire_50hz_hopping_every_packet_is_named_lora(seed):
+    """+10 dB trials of Crossfire 915 at 50 Hz (LoRa 500 kHz, 12 ms of each 20 ms, a new channel
+    every packet): named GFSK by their repeats before (4 of seeds 1000-1010), LoRa by their
+    airtime now."""
+    fam = FAMILY["crossfire"]._replace(name="crossfire50", emitter={"kind": "crossfire",
+                                                                    "band": "915", "mode": "50"})
+    outcome, _, _ = run_trial(Trial(fam, seed, 10.0), fam.target_s, EVAL_DETECT)
+    assert outcome.t_alert_s <= fam.target_s
+    assert outcome.predicted == "lora_fhss"
+
+
 def test_2g4_held_hits_within_one_channel_are_not_a_band_hopper():
     """An access point's held frames cut into narrow pieces stay within its channel however many
     come, and are wider than a hop; three held hits over 40 MHz are ELRS's as soon as they come
