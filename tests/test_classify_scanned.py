@@ -158,7 +158,7 @@ def test_subghz_hop_set_hopping_every_packet_but_on_air_most_of_the_time_is_lora
 @pytest.mark.parametrize("seed", [1008, 1009])
 def test_crossfire_50hz_hopping_every_packet_is_named_lora(seed):
     """+10 dB trials of Crossfire 915 at 50 Hz (LoRa 500 kHz, 12 ms of each 20 ms, a new channel
-    every packet): named GFSK by their repeats before (4 of seeds 1000-1010), LoRa by their
+    every packet): named GFSK by their repeats before (7 of seeds 1000-1019), LoRa by their
     airtime now."""
     fam = FAMILY["crossfire"]._replace(name="crossfire50", emitter={"kind": "crossfire",
                                                                     "band": "915", "mode": "50"})
