@@ -140,6 +140,33 @@ def test_subghz_hop_set_rarely_hit_well_over_the_floor_is_gfsk(per_sweep, excess
     assert classify_one(f, SUBG)[0] == expect
 
 
+@pytest.mark.parametrize("per_sweep, sd_db, expect", [
+    (0.6, 6.5, "lora_fhss"),   # Crossfire 50 Hz: LoRa 12 ms of 20, faded past WIDE_HOP_MAX_SD_DB
+    (2.0, 6.5, "gfsk_fhss"),   # hit twice a sweep: a resident and a link, the repeats decide
+    (0.6, 18.6, "gfsk_fhss"),  # levels 18.6 dB apart: several emitters, the repeats decide
+])
+def test_subghz_hop_set_hopping_every_packet_but_on_air_most_of_the_time_is_lora(per_sweep, sd_db,
+                                                                                  expect):
+    """A link hopping every packet (its repeats say so: 0.05 of its hits) but hit in most sweeps
+    at one link's level is on air most of the time: LoRa (Crossfire 50 Hz), not GFSK (before:
+    GFSK by the repeats whenever its fading scattered its level over WIDE_HOP_MAX_SD_DB)."""
+    f = _hopper(centre_khz=866_500.0, spread_khz=6_000.0, interval_us=SUBG.period_us / per_sweep,
+                excess_db=20.0, hop_fraction=0.95, level_sd_db=sd_db, n_bursts=40)
+    assert classify_one(f, SUBG)[0] == expect
+
+
+@pytest.mark.parametrize("seed", [1008, 1009])
+def test_crossfire_50hz_hopping_every_packet_is_named_lora(seed):
+    """+10 dB trials of Crossfire 915 at 50 Hz (LoRa 500 kHz, 12 ms of each 20 ms, a new channel
+    every packet): named GFSK by their repeats before (7 of seeds 1000-1019), LoRa by their
+    airtime now."""
+    fam = FAMILY["crossfire"]._replace(name="crossfire50", emitter={"kind": "crossfire",
+                                                                    "band": "915", "mode": "50"})
+    outcome, _, _ = run_trial(Trial(fam, seed, 10.0), fam.target_s, EVAL_DETECT)
+    assert outcome.t_alert_s <= fam.target_s
+    assert outcome.predicted == "lora_fhss"
+
+
 def test_2g4_held_hits_within_one_channel_are_not_a_band_hopper():
     """An access point's held frames cut into narrow pieces stay within its channel however many
     come, and are wider than a hop; three held hits over 40 MHz are ELRS's as soon as they come

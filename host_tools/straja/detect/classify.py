@@ -186,6 +186,12 @@ WIDE_HOP_MIN_PER_SWEEP = 0.5  # hit in at least this share of sweeps: on air mos
 # cycle (measured 13 of 44 hits, ELRS-like)
 HIT_RATE = {"gfsk": 0.2, "lora": 0.6}
 VISIBLE_EXCESS_DB = 6.0
+# A link sends one packet at a time, on one channel, and a sweep reads each scan channel once:
+# through the SX126x's 467 kHz filter at the default plan's 1 MHz step a hop (LoRa's 500 kHz at
+# most) lights one scan channel, so a link on air a share d of the time is hit about d times a
+# sweep, never more than once on average. A track hit more often gathers several emitters (a
+# resident hot in every sweep and the link), whose hits its rate cannot tell apart
+AIRTIME_MAX_PER_SWEEP = 1.0
 # One transmitter at one level per node: a LoRa link's hits scatter by its fading (Rayleigh:
 # 5.6 dB) and its channels' offsets from the scan channels (ELRS measured 2.8-4.2 dB, Rician);
 # the channels of several LoRaWAN devices and smart meters that one track gathers, repeating like
@@ -502,12 +508,20 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     why = f"{n_ch} channels, {repeats:.0f} of {gaps:.0f} hits on the channel of the hit before, a sweep later"
     # a narrow hop read well over the floor in few sweeps (HIT_RATE), not staying put, at one
     # link's level (smart meters and LoRaWAN devices gathered by one track: 18.6 dB apart)
-    if (f["excess_db"] >= VISIBLE_EXCESS_DB and f["level_sd_db"] <= ONE_LINK_MAX_SD_DB
-            and _repeat_llr(gaps, ieee_div(gaps, per_sweep), HIT_RATE["gfsk"], HIT_RATE["lora"]) >= REPEAT_LLR
-            and _repeat_llr(repeats, gaps, REPEAT_P["static"], REPEAT_P["gfsk"]) <= -REPEAT_LLR):
+    one_link = f["level_sd_db"] <= ONE_LINK_MAX_SD_DB
+    moving = _repeat_llr(repeats, gaps, REPEAT_P["static"], REPEAT_P["gfsk"]) <= -REPEAT_LLR
+    hit_llr = _repeat_llr(gaps, ieee_div(gaps, per_sweep), HIT_RATE["gfsk"], HIT_RATE["lora"])
+    if f["excess_db"] >= VISIBLE_EXCESS_DB and one_link and moving and hit_llr >= REPEAT_LLR:
         return "gfsk_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps though "
                              f"{f['excess_db']:.0f} dB over the floor: on air a small share of "
                              f"the time, GFSK packets (not LoRa)")
+    # ...and hit in most sweeps at one link's level, not staying put: on air most of the time,
+    # LoRa, whatever its hop plan (Crossfire 50 Hz: a new channel every packet) and its fading
+    # (over WIDE_HOP_MAX_SD_DB); one link is hit at most once a sweep (AIRTIME_MAX_PER_SWEEP)
+    if one_link and moving and per_sweep <= AIRTIME_MAX_PER_SWEEP and hit_llr <= -REPEAT_LLR:
+        return "lora_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps at one link's "
+                             f"level ({f['level_sd_db']:.1f} dB), not staying put: on air most of "
+                             f"the time, LoRa (hopping every packet or not)")
     if llr["gfsk"] >= REPEAT_LLR and llr["static"] >= REPEAT_LLR:
         if f["level_sd_db"] > ONE_LINK_MAX_SD_DB:
             return "unknown", why + (f", at levels {f['level_sd_db']:.0f} dB apart: several devices "
