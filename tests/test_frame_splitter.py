@@ -131,4 +131,4 @@ def test_wait_ready_sleeps_until_not_before_then_reports_or_waits_for_the_ready_
         wait_ready(-1, 0.0)  # not an epoll instance (EBADF)
     for bad in (float("nan"), float("inf"), 1e300):
         with pytest.raises(ValueError):
-            wait_ready(poller.fileno(), bad)
+            wait_ready(-1, bad)  # refused before any wait (the poller is closed here)
