@@ -72,6 +72,9 @@ class NodeSeen:
     # trend_db() as of the last observation, kept by Fusion._add (which alone changes the
     # history): a track's trend reads every node's at each observation
     last_trend_db: float = 0.0
+    # the extent of its latest observation (_side_by_side)
+    lo_khz: int = 0
+    hi_khz: int = 0
 
     def mean_dbm(self) -> float:
         return sum(map(_DBM, self.history)) / len(self.history)
@@ -157,6 +160,21 @@ class Track:
                                          self.nodes[n].last_ns) for n in self.node_ids)}
 
 
+def _side_by_side(seen: NodeSeen | None, obs: Observation) -> bool:
+    """Whether `obs` and the latest observation its node gave a track (`seen`) are two
+    emitters side by side: of the same moment (one sweep) and each centred outside the
+    other's extent. A node's core that reads two runs in one sweep, with a dip or a gap
+    between them, has told two emitters apart (two video channels, each with its own centre
+    and level at that node), where a skirt or an edge bin of one emitter is part of its run;
+    their skirts may still overlap by a bin (20 MHz OFDM at 5865 MHz and R8 at 5917 MHz read
+    5845-5885 and 5875-5935: joined, one alert stood for both and named the OFDM analog)."""
+    if seen is None or abs(obs.t_ns - seen.last_ns) >= MOMENT_NS:
+        return False
+    centre, seen_centre = (obs.lo_khz + obs.hi_khz) / 2, (seen.lo_khz + seen.hi_khz) / 2
+    return (not seen.lo_khz <= centre <= seen.hi_khz
+            and not obs.lo_khz <= seen_centre <= obs.hi_khz)
+
+
 def _shared(lo: int, hi: int, lo2: int, hi2: int) -> int:
     """The width two extents share (0 for a point in the other)."""
     return min(hi, hi2) - max(lo, lo2)
@@ -180,11 +198,15 @@ class Fusion:
         lo, hi = obs.lo_khz, obs.hi_khz
         back_ns = obs.t_ns if obs.since_ns is None else min(obs.since_ns, obs.t_ns)
         link = LINK.get(obs.family, obs.family)
-        joins = [track for track in self.tracks
-                 if LINK.get(track.family, track.family) == link
-                 and _overlap(lo, hi, track.lo_khz, track.hi_khz)
-                 and track.first_ns - self.timeout_ns < obs.t_ns
-                 and back_ns < track.last_ns + track.hold_ns]
+        overlaps = [track for track in self.tracks
+                    if LINK.get(track.family, track.family) == link
+                    and _overlap(lo, hi, track.lo_khz, track.hi_khz)
+                    and track.first_ns - self.timeout_ns < obs.t_ns
+                    and back_ns < track.last_ns + track.hold_ns]
+        # not the track of another video its node read beside it in this sweep (a hopper's
+        # hits are split over several core tracks, each a part of its hop set: one emitter)
+        joins = [track for track in overlaps if link != "video"
+                 or not _side_by_side(track.nodes.get(obs.node_id), obs)]
         if joins:
             # a node's run that merges two emitters' channels (a camera's skirt with its
             # neighbour's, two carriers 37 MHz apart read as one lit stretch) overlaps both
@@ -193,7 +215,7 @@ class Fusion:
             # observations all joined it and the other's track ended: two alerts for one
             # presence of each (docs/gateway.md)
             track = max(joins, key=lambda t: _shared(lo, hi, t.lo_khz, t.hi_khz))
-            if len(joins) == 1:
+            if len(overlaps) == 1:
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
             self._add(track, obs)
             return track, False
@@ -240,6 +262,7 @@ class Fusion:
             # goes into no power (trend, position, a known emitter's range): it may be another
             # emitter's, an access point's beside the drone
             seen.last_ns = max(seen.last_ns, obs.t_ns)
+            seen.lo_khz, seen.hi_khz = obs.lo_khz, obs.hi_khz
             return
         counted = seen is not None  # in rising / falling by its last_trend_db
         if not counted:
@@ -250,6 +273,7 @@ class Fusion:
             if len(ids) == 1:
                 kept.strongest = node
         seen.last_ns = max(seen.last_ns, obs.t_ns)
+        seen.lo_khz, seen.hi_khz = obs.lo_khz, obs.hi_khz
         was_dbm, seen.dbm = seen.dbm, obs.dbm
         best = kept.strongest
         if node == best:
