@@ -71,10 +71,13 @@ def test_two_runs_of_one_node_in_one_sweep_side_by_side_are_two_tracks():
     assert sorted((t.lo_khz, t.hi_khz) for t in fusion.tracks) == [ofdm, r8]
 
 
-def test_a_piece_of_one_emitter_in_the_same_sweep_still_joins_its_track():
-    """An edge bin read as a run of its own (centred within the emitter's run) is the same
-    emitter: it joins, as any overlapping observation does."""
+def test_a_channel_split_in_two_runs_in_one_sweep_still_joins_its_track():
+    """A drone on a fixed camera's channel (F4) read by a node as two runs of one sweep,
+    5775-5795 and 5795-5815 (test_gateway_known.py's drone): each is centred on the track's
+    channel, so both join it (the two runs compared alone, each centred outside the other, made
+    tracks of their own: two more alerts for one drone)."""
     fusion = Fusion(FusionConfig())
-    whole, piece = (5_685_000, 5_725_000), (5_715_000, 5_725_000)
-    first = fusion.observe(Observation(1, VIDEO, S, *whole, -80.0))[0]
-    assert fusion.observe(Observation(1, VIDEO, S + 5_000_000, *piece, -85.0))[0] is first
+    first = fusion.observe(Observation(1, VIDEO, S, 5_775_000, 5_835_000, -70.0))[0]
+    for k, (lo, hi) in enumerate(((5_775_000, 5_795_000), (5_795_000, 5_815_000))):
+        assert fusion.observe(Observation(1, VIDEO, 2 * S + k, lo, hi, -70.0))[0] is first
+    assert len(fusion.tracks) == 1

@@ -160,18 +160,19 @@ class Track:
                                          self.nodes[n].last_ns) for n in self.node_ids)}
 
 
-def _side_by_side(seen: NodeSeen | None, obs: Observation) -> bool:
-    """Whether `obs` and the latest observation its node gave a track (`seen`) are two
-    emitters side by side: of the same moment (one sweep) and each centred outside the
-    other's extent. A node's core that reads two runs in one sweep, with a dip or a gap
-    between them, has told two emitters apart (two video channels, each with its own centre
-    and level at that node), where a skirt or an edge bin of one emitter is part of its run;
-    their skirts may still overlap by a bin (20 MHz OFDM at 5865 MHz and R8 at 5917 MHz read
-    5845-5885 and 5875-5935: joined, one alert stood for both and named the OFDM analog)."""
+def _side_by_side(track: Track, obs: Observation) -> bool:
+    """Whether `obs` is another emitter beside `track` at its node: that node gave the track a
+    run in this moment (one sweep), centred outside `obs`, and `obs` is centred outside the
+    track's extent. A node's core that reads two runs in one sweep has told two emitters
+    apart, each with its own centre and level at that node (two video channels whose skirts
+    share a bin: 20 MHz OFDM at 5865 MHz and R8 at 5917 MHz read 5845-5885 and 5875-5935 by
+    each node, joined in one alert that named the OFDM analog); a piece of one channel (a run
+    split at a dip, an edge bin) is centred on the track's channel and joins it."""
+    seen = track.nodes.get(obs.node_id)
     if seen is None or abs(obs.t_ns - seen.last_ns) >= MOMENT_NS:
         return False
     centre, seen_centre = (obs.lo_khz + obs.hi_khz) / 2, (seen.lo_khz + seen.hi_khz) / 2
-    return (not seen.lo_khz <= centre <= seen.hi_khz
+    return (not track.lo_khz <= centre <= track.hi_khz
             and not obs.lo_khz <= seen_centre <= obs.hi_khz)
 
 
@@ -206,7 +207,7 @@ class Fusion:
         # not the track of another video its node read beside it in this sweep (a hopper's
         # hits are split over several core tracks, each a part of its hop set: one emitter)
         joins = [track for track in overlaps if link != "video"
-                 or not _side_by_side(track.nodes.get(obs.node_id), obs)]
+                 or not _side_by_side(track, obs)]
         if joins:
             # a node's run that merges two emitters' channels (a camera's skirt with its
             # neighbour's, two carriers 37 MHz apart read as one lit stretch) overlaps both
