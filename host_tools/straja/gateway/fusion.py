@@ -6,7 +6,8 @@ Crossfire among US915 devices first named LoRa then GFSK; a control link's track
 family told in the largest share of each node's sweeps, Track.told), overlap in
 frequency (more than an edge: adjacent video channels meet at one; a hopper's extent is the
 span of channels it was seen on; one that overlaps several tracks, a run merging two
-emitters' channels, joins the one it shares most with and widens none), and the emitter was seen
+emitters' channels, joins the one it shares most with and widens none; a video run its node read
+beside another in one sweep does not join the other's track: _side_by_side), and the emitter was seen
 (again) within the track's hold of its last observation: a drone that pauses for less than the
 hold stays one track, and so one alert. "Seen again" is the first burst of the node core's
 track (`Observation.since_ns`), not the observation, which comes only when the core has
