@@ -51,3 +51,33 @@ def test_an_observation_overlapping_one_track_joins_it_as_before():
     again, new_again = fusion.observe(Observation(2, VIDEO, 2 * S, 5_765_000, 5_805_000, -75.0))
     assert new and not new_again and again is first
     assert (first.lo_khz, first.hi_khz) == (5_765_000, 5_815_000)
+
+
+def test_two_runs_of_one_node_in_one_sweep_side_by_side_are_two_tracks():
+    """ofdm_5865_and_analog_r8_together: each node's core reads 20 MHz OFDM at 5865 MHz as
+    5845-5885 and R8 (5917 MHz) as 5875-5935 in the same sweep, their skirts sharing a bin. Two
+    runs of one sweep, each centred outside the other, are two emitters: two tracks (one alert
+    stood for both before, and named the OFDM analog); a later sweep's runs join their own."""
+    fusion = Fusion(FusionConfig())
+    ofdm, r8 = (5_845_000, 5_885_000), (5_875_000, 5_935_000)
+    tracks = {"ofdm": set(), "r8": set()}
+    for k in range(20):
+        t = round((9.0 + 0.41 * k) * S)
+        for node in (1, 2, 3):
+            tracks["r8"].add(fusion.observe(Observation(node, VIDEO, t, *r8, -75.0))[0].track_id)
+            tracks["ofdm"].add(fusion.observe(Observation(node, VIDEO, t + 10_000_000, *ofdm,
+                                                          -76.0))[0].track_id)
+    assert len(tracks["ofdm"]) == len(tracks["r8"]) == 1 and tracks["ofdm"] != tracks["r8"]
+    assert sorted((t.lo_khz, t.hi_khz) for t in fusion.tracks) == [ofdm, r8]
+
+
+def test_a_channel_split_in_two_runs_in_one_sweep_still_joins_its_track():
+    """A drone on a fixed camera's channel (F4) read by a node as two runs of one sweep,
+    5775-5795 and 5795-5815 (test_gateway_known.py's drone): each is centred on the track's
+    channel, so both join it (the two runs compared alone, each centred outside the other, made
+    tracks of their own: two more alerts for one drone)."""
+    fusion = Fusion(FusionConfig())
+    first = fusion.observe(Observation(1, VIDEO, S, 5_775_000, 5_835_000, -70.0))[0]
+    for k, (lo, hi) in enumerate(((5_775_000, 5_795_000), (5_795_000, 5_815_000))):
+        assert fusion.observe(Observation(1, VIDEO, 2 * S + k, lo, hi, -70.0))[0] is first
+    assert len(fusion.tracks) == 1

@@ -3,22 +3,22 @@
 Two observations are the same emitter when they are of the same link (video, or a hopping
 control link: the core may rename an emitter's family within one as the evidence grows, e.g.
 Crossfire among US915 devices first named LoRa then GFSK; a control link's track is named by the
-family told in the largest share of each node's sweeps, Track.told), overlap in
-frequency (more than an edge: adjacent video channels meet at one; a hopper's extent is the
-span of channels it was seen on; one that overlaps several tracks, a run merging two
-emitters' channels, joins the one it shares most with and widens none), and the emitter was seen
-(again) within the track's hold of its last observation: a drone that pauses for less than the
-hold stays one track, and so one alert. "Seen again" is the first burst of the node core's
-track (`Observation.since_ns`), not the observation, which comes only when the core has
-confirmed it a few sweeps later: so a track ends `confirm_wait_s` after its hold, and a pause of
-up to the hold never splits a presence. The hold is `track_timeout_s`, or for a track observed
-rarely (a far control link whose hits the scanners catch every few seconds) HOLD_GAPS of its
-own median gap between observations, up to `track_timeout_max_s`. For observations at random
-times a median gap is ln 2 of the mean, so 10 of them are 6.9 mean gaps, a silence that comes
-once in e^6.9 ~ 1 000 gaps of a link still there, where the fixed timeout split such a link's
-presence every minute or two; the median, not the mean, so that one long silence (a drone that
-paused) does not lengthen the hold of a track observed often (docs/gateway.md). A track keeps
-each node's received power
+family told in the largest share of each node's sweeps, Track.told), overlap in frequency (more
+than an edge: adjacent video channels meet at one; a hopper's extent is the span of channels it
+was seen on; one that overlaps several tracks, a run merging two emitters' channels, joins the
+one it shares most with and widens none; a video run its node read beside another in one sweep
+does not join the other's track: _side_by_side), and the emitter was seen (again) within the
+track's hold of its last observation: a drone that pauses for less than the hold stays one
+track, and so one alert. "Seen again" is the first burst of the node core's track
+(`Observation.since_ns`), not the observation, which comes only when the core has confirmed it a
+few sweeps later: so a track ends `confirm_wait_s` after its hold, and a pause of up to the hold
+never splits a presence. The hold is `track_timeout_s`, or for a track observed rarely (a far
+control link whose hits the scanners catch every few seconds) HOLD_GAPS of its own median gap
+between observations, up to `track_timeout_max_s`. For observations at random times a median gap
+is ln 2 of the mean, so 10 of them are 6.9 mean gaps, a silence that comes once in e^6.9 ~ 1 000
+gaps of a link still there, where the fixed timeout split such a link's presence every minute or
+two; the median, not the mean, so that one long silence (a drone that paused) does not lengthen
+the hold of a track observed often (docs/gateway.md). A track keeps each node's received power
 over time, which gives the signal trend; a held observation (a drone name the node's core no
 longer gives, held for a flicker: detector._Naming) keeps its node seeing the track, no power.
 """
@@ -72,6 +72,9 @@ class NodeSeen:
     # trend_db() as of the last observation, kept by Fusion._add (which alone changes the
     # history): a track's trend reads every node's at each observation
     last_trend_db: float = 0.0
+    # the extent of its latest observation (_side_by_side)
+    lo_khz: int = 0
+    hi_khz: int = 0
 
     def mean_dbm(self) -> float:
         return sum(map(_DBM, self.history)) / len(self.history)
@@ -157,6 +160,22 @@ class Track:
                                          self.nodes[n].last_ns) for n in self.node_ids)}
 
 
+def _side_by_side(track: Track, obs: Observation) -> bool:
+    """Whether `obs` is another emitter beside `track` at its node: that node gave the track a
+    run in this moment (one sweep), centred outside `obs`, and `obs` is centred outside the
+    track's extent. A node's core that reads two runs in one sweep has told two emitters
+    apart, each with its own centre and level at that node (two video channels whose skirts
+    share a bin: 20 MHz OFDM at 5865 MHz and R8 at 5917 MHz read 5845-5885 and 5875-5935 by
+    each node, joined in one alert that named the OFDM analog); a piece of one channel (a run
+    split at a dip, an edge bin) is centred on the track's channel and joins it."""
+    seen = track.nodes.get(obs.node_id)
+    if seen is None or abs(obs.t_ns - seen.last_ns) >= MOMENT_NS:
+        return False
+    centre, seen_centre = (obs.lo_khz + obs.hi_khz) / 2, (seen.lo_khz + seen.hi_khz) / 2
+    return (not track.lo_khz <= centre <= track.hi_khz
+            and not obs.lo_khz <= seen_centre <= obs.hi_khz)
+
+
 def _shared(lo: int, hi: int, lo2: int, hi2: int) -> int:
     """The width two extents share (0 for a point in the other)."""
     return min(hi, hi2) - max(lo, lo2)
@@ -180,11 +199,15 @@ class Fusion:
         lo, hi = obs.lo_khz, obs.hi_khz
         back_ns = obs.t_ns if obs.since_ns is None else min(obs.since_ns, obs.t_ns)
         link = LINK.get(obs.family, obs.family)
-        joins = [track for track in self.tracks
-                 if LINK.get(track.family, track.family) == link
-                 and _overlap(lo, hi, track.lo_khz, track.hi_khz)
-                 and track.first_ns - self.timeout_ns < obs.t_ns
-                 and back_ns < track.last_ns + track.hold_ns]
+        overlaps = [track for track in self.tracks
+                    if LINK.get(track.family, track.family) == link
+                    and _overlap(lo, hi, track.lo_khz, track.hi_khz)
+                    and track.first_ns - self.timeout_ns < obs.t_ns
+                    and back_ns < track.last_ns + track.hold_ns]
+        # not the track of another video its node read beside it in this sweep (a hopper's
+        # hits are split over several core tracks, each a part of its hop set: one emitter)
+        joins = [track for track in overlaps if link != "video"
+                 or not _side_by_side(track, obs)]
         if joins:
             # a node's run that merges two emitters' channels (a camera's skirt with its
             # neighbour's, two carriers 37 MHz apart read as one lit stretch) overlaps both
@@ -193,7 +216,7 @@ class Fusion:
             # observations all joined it and the other's track ended: two alerts for one
             # presence of each (docs/gateway.md)
             track = max(joins, key=lambda t: _shared(lo, hi, t.lo_khz, t.hi_khz))
-            if len(joins) == 1:
+            if len(overlaps) == 1:
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
             self._add(track, obs)
             return track, False
@@ -240,6 +263,7 @@ class Fusion:
             # goes into no power (trend, position, a known emitter's range): it may be another
             # emitter's, an access point's beside the drone
             seen.last_ns = max(seen.last_ns, obs.t_ns)
+            seen.lo_khz, seen.hi_khz = obs.lo_khz, obs.hi_khz
             return
         counted = seen is not None  # in rising / falling by its last_trend_db
         if not counted:
@@ -250,6 +274,7 @@ class Fusion:
             if len(ids) == 1:
                 kept.strongest = node
         seen.last_ns = max(seen.last_ns, obs.t_ns)
+        seen.lo_khz, seen.hi_khz = obs.lo_khz, obs.hi_khz
         was_dbm, seen.dbm = seen.dbm, obs.dbm
         best = kept.strongest
         if node == best:
