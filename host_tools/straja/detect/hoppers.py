@@ -254,6 +254,19 @@ class ReferenceBandHoppers:
             return None
         return expected
 
+    def on_prior(self) -> bool:
+        """Whether the baseline has learnt nothing of the site yet (its first LEARN_DELAY_US):
+        a report now was tested against noise alone."""
+        return self.weight <= PRIOR_SWEEPS
+
+    def hits_a_look(self) -> float:
+        """The counted hits a look over its looks of the last WINDOWS_US[0] (0 before any)."""
+        starts = self._starts()
+        if not starts.size:
+            return 0.0
+        recent = starts[starts > starts[-1] - WINDOWS_US[0]]
+        return int(np.count_nonzero(self._t >= recent[0])) / recent.size
+
     def _summary(self, since_us: int, expected: float) -> Hopper:
         keep = self._t >= since_us
         t, cell, mw, held = self._t[keep], self._cell[keep], self._mw[keep], self._held[keep]

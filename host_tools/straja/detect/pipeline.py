@@ -359,6 +359,11 @@ class Pipeline:
             alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
         return Result(det, noise, bursts, events, alerts, hopper, classed)
 
+    @property
+    def band_hoppers(self) -> BandHoppers | None:
+        """The band hopper stage (a 2.4 GHz revisit plan's), or None."""
+        return self._hoppers
+
     def hopper_class(self, hopper: Hopper) -> np.ndarray:
         """The band hopper as a CLASSES record (track id HOPPER_TRACK_ID)."""
         family, confidence, reason = band_hopper(hopper)

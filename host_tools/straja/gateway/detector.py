@@ -22,6 +22,7 @@ import numpy as np
 from ..detect._arrays import take_records
 from ..detect.bursts import BURST
 from ..detect.classify import DRONE_FAMILIES
+from ..detect.hoppers import MAX_LINK_PER_SWEEP
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES, TRACK
 from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
@@ -144,6 +145,10 @@ class _PlanState:
         self.stages.assemble(sweep.front_end, sweep.start_khz, sweep.step_khz, sweep.total,
                              sweep.flags, PLAN_FLAGS)
         self.reported: dict[int, int] = {}  # track id -> t_last_end_us already reported
+        # the band hopper report judged by NodeDetector._held_back (its first Hopper, kept by
+        # the stages while it lives) and whether it is held back
+        self.judged = None
+        self.held_back = False
         self.naming: dict[int, _Naming] = {}  # track id -> its drone name, once it had one
         # The core's clock stops while its front end reads something else (another plan's
         # sweeps, a video profile's): time not scanned is not silence. A continuous emitter's
@@ -166,13 +171,16 @@ class NodeDetector:
     """Streaming detection for one node: SWEEP frames (segments assembled) in, observations out."""
 
     def __init__(self, node_id: int, detect: dict, info: dict | None = None,
-                 hold_s: float = FusionConfig.track_timeout_s):
+                 hold_s: float = FusionConfig.track_timeout_s, site: dict | None = None):
         """hold_s: how long after its last drone name a core track is still observed under it
-        (_Naming); the gateway gives its track timeout, the silence fusion already forgives."""
+        (_Naming); the gateway gives its track timeout, the silence fusion already forgives.
+        site: the gateway's detectors by node id (this one among them), whose band hopper
+        stages tell whether the band is busy elsewhere at a start-up report (_held_back)."""
         if not 0 <= hold_s < math.inf:
             raise ValueError(f"hold_s must be a finite number >= 0 (got {hold_s})")
         self.node_id = node_id
         self.hold_us = round(hold_s * 1e6)
+        self.site = {} if site is None else site
         self.cfg = core_config(detect)
         self._detect_keys = set(detect)
         self._by_band = bool(detect.get("looks_by_band", False))
@@ -254,7 +262,8 @@ class NodeDetector:
         core's later stages, the hopper and the confirmed drone tracks it fed."""
         result = st.core.process_assembled()
         offset_ns += st.paused_us * 1000  # (the core's times are less its time away)
-        out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
+        out = ([] if result.hopper is None or self._held_back(st)
+               else [self._hopper(st, result.hopper, offset_ns)])
         if result.bursts.size:
             out += self._observations(st, result.bursts, offset_ns, result.classed)
         return out
@@ -280,6 +289,26 @@ class NodeDetector:
         self._plans[key] = st
         self._last = self._latest[sweep.front_end] = st
         return st
+
+    def band_hits_a_look(self) -> float:
+        """The most counted narrow hits a look of its latest plans' band hopper stages."""
+        return max((st.core.band_hoppers.hits_a_look() for st in self._latest.values()
+                    if st.core.band_hoppers is not None), default=0.0)
+
+    def _held_back(self, st: _PlanState) -> bool:
+        """Whether the plan's band hopper report is not observed, judged once for its life: a
+        report raised before the baseline learnt anything (on the noise prior: the site's
+        residents are not yet known) while another node's stage counts more hits a look than
+        one link gives (MAX_LINK_PER_SWEEP). That node hears several narrow emitters, Bluetooth
+        residents the baseline has not learnt, and a lone report here is as likely one of them
+        beside this node as a drone (docs/detection.md, "Measured (issue 15, det42)")."""
+        report = st.stages.hopper_reported
+        if report is not st.judged:
+            st.judged = report
+            st.held_back = st.core.band_hoppers.on_prior() and any(
+                other.band_hits_a_look() > MAX_LINK_PER_SWEEP
+                for node_id, other in self.site.items() if node_id != self.node_id)
+        return st.held_back
 
     def _hopper(self, st: _PlanState, hopper, offset_ns: int) -> Observation:
         """The core's band hopper (a per-packet hopper seen in the band's statistics) that took

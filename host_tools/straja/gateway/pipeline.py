@@ -138,7 +138,7 @@ class Pipeline:
     def _detector(self, node_id: int, health: NodeHealth) -> NodeDetector:
         """A node's detection, holding a flickering drone name for the track timeout."""
         return NodeDetector(node_id, self.cfg.detect, info=health.info,
-                            hold_s=self.cfg.fusion.track_timeout_s)
+                            hold_s=self.cfg.fusion.track_timeout_s, site=self.detectors)
 
     def set_known(self, emitters) -> None:
         """The site's known emitters changed (the store's, as `straja known` or an operator
