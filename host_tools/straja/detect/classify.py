@@ -260,7 +260,9 @@ def _steady(f, scan: Scan) -> bool:
     and not a piece cut from a wider run (cut_share): the pieces of a busy 80 MHz access point
     run hot for 8 sweeps now and then (wifi_5ghz_149_165_background). Scanned: the gap between
     bursts is the time the front end spends elsewhere (period - sweep), plus a period per sweep
-    missed; one burst shows nothing yet. Otherwise: on for most of the track's age."""
+    missed; one burst shows nothing yet. Otherwise: on for most of the track's age. A streak no
+    run of its channel's past could be (_continuous_streak) is steady at the scatter of a
+    level with a bursty neighbour's frames on top."""
     # the streak outweighs a span of centres wider than one channel's, and cuts beside the
     # track's channels, only where it began on a channel quiet before (busy_before): an emitter
     # come on there, whose runs merged with a neighbour's now and then, or were cut from busy
@@ -275,6 +277,8 @@ def _steady(f, scan: Scan) -> bool:
                      and f["spread_khz"] <= STEADY_SPREAD * f["bandwidth_khz"]
                      and _streak_unlikely(f)))
             and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)):
+        return True
+    if _continuous_streak(f):
         return True
     edges_khz = (scan.step_khz if f["bandwidth_khz"] > scan.step_khz
                  and not f["excess_db"] >= WEAK_EXCESS_DB
@@ -315,6 +319,25 @@ def _streak_unlikely(f) -> bool:
     if not (before >= BUSY_BEFORE and _own_sd(f["level_sd_db"], f["excess_db"]) > STEADY_MAX_SD_DB):
         return True
     return before < 1 and f["streak"] * math.log(before) <= math.log(STREAK_CHANCE)
+
+
+def _continuous_streak(f) -> bool:
+    """Whether the channel's streak is a continuous emitter inside a busy one's channel: a run
+    of hot sweeps as unlikely from the channel's bursty past (busy_before ** streak, frames from
+    one sweep to the next independent) as 2 STEADY_MIN_BURSTS sweeps on a channel quiet before
+    (STREAK_CHANCE ** 2: the evidence a weak track needs) is no access point's run, whatever
+    rides on it: an access point sharing the channel adds its frames to the emitter's reading
+    in the sweeps it sends (ocusync20_5785_in_wifi, n2: OcuSync inside a 40 MHz access point at
+    load 0.5, 102-178 sweeps hot on a channel busy 0.68 before, the streak's readings
+    scattering 1.6-2.0 dB: +2 to +3 dB in half the sweeps), and lights the track's channels
+    beside it (its span of centres, its cuts). So its readings are held to the full
+    STEADY_MAX_SD_DB (an access point's own readings swing 4-6 dB), not STREAK_SD_SHARE of it;
+    strong only (WEAK_EXCESS_DB: a weak one's swings are compressed). 0.68 busy needs 63
+    sweeps, 0.3 needs 20, 0.05 needs 8."""
+    before = f["busy_before"]
+    return bool(f["excess_db"] >= WEAK_EXCESS_DB and BUSY_BEFORE <= before < 1
+                and f["streak"] * math.log(before) <= 2 * math.log(STREAK_CHANCE)
+                and _steady_level(f["streak"], f["streak_sd_db"], f))
 
 
 def _own_sd(sd: float, excess_db: float) -> float:
