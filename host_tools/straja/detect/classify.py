@@ -309,34 +309,42 @@ def _without_streak(f) -> dict:
     return {name: math.nan if name == "streak_sd_db" else f[name] for name in names}
 
 
-def _streak_unlikely(f) -> bool:
-    """Whether the channel's streak is unlikely to be a run of hot sweeps of the emitter the
-    track was before it (STREAK_CHANCE): judged only where the track's readings over its life
-    swing more than video's (its own scatter over STEADY_MAX_SD_DB: an access point's frames),
-    as a steady emitter that misses a sweep now and then (weak video under fading) lit the
+def _streak_unlikely(f, chance: float = STREAK_CHANCE) -> bool:
+    """Whether the channel's streak is unlikely (`chance`) to be a run of hot sweeps of the
+    emitter the track was before it: judged only where that past was bursty (_bursty_past), as
+    a steady emitter that misses a sweep now and then (weak video under fading) lit the
     channel's past itself, and its new streak is the same emitter back, not a chance run."""
     before = f["busy_before"]
-    if not (before >= BUSY_BEFORE and _own_sd(f["level_sd_db"], f["excess_db"]) > STEADY_MAX_SD_DB):
+    if not _bursty_past(f):
         return True
-    return before < 1 and f["streak"] * math.log(before) <= math.log(STREAK_CHANCE)
+    return before < 1 and f["streak"] * math.log(before) <= math.log(chance)
+
+
+def _bursty_past(f) -> bool:
+    """Whether the channel was busy before its streak (busy_before) and the track's readings
+    over its life swing more than video's (its own scatter over STEADY_MAX_SD_DB): an access
+    point's frames."""
+    return bool(f["busy_before"] >= BUSY_BEFORE
+                and _own_sd(f["level_sd_db"], f["excess_db"]) > STEADY_MAX_SD_DB)
 
 
 def _continuous_streak(f) -> bool:
-    """Whether the channel's streak is a continuous emitter inside a busy one's channel: a run
-    of hot sweeps as unlikely from the channel's bursty past (busy_before ** streak, frames from
-    one sweep to the next independent) as 2 STEADY_MIN_BURSTS sweeps on a channel quiet before
-    (STREAK_CHANCE ** 2: the evidence a weak track needs) is no access point's run, whatever
-    rides on it: an access point sharing the channel adds its frames to the emitter's reading
-    in the sweeps it sends (ocusync20_5785_in_wifi, n2: OcuSync inside a 40 MHz access point at
-    load 0.5, 102-178 sweeps hot on a channel busy 0.68 before, the streak's readings
-    scattering 1.6-2.0 dB: +2 to +3 dB in half the sweeps), and lights the track's channels
-    beside it (its span of centres, its cuts). So its readings are held to the full
-    STEADY_MAX_SD_DB (an access point's own readings swing 4-6 dB), not STREAK_SD_SHARE of it;
+    """Whether the channel's streak is a continuous emitter inside a bursty one's channel
+    (_bursty_past): a run of hot sweeps as unlikely from that past (busy_before ** streak,
+    frames from one sweep to the next independent) as 2 STEADY_MIN_BURSTS sweeps on a channel
+    quiet before (STREAK_CHANCE ** 2: the evidence a weak track needs) is no access point's
+    run, whatever rides on it: an access point sharing the channel adds its frames to the
+    emitter's reading in the sweeps it sends (ocusync20_5785_in_wifi, n2: OcuSync inside a 40
+    MHz access point at load 0.5, 102-178 sweeps hot on a channel busy 0.68 before, the
+    streak's readings scattering 1.6-2.0 dB: +2 to +3 dB in half the sweeps), and lights the
+    track's channels beside it (its span of centres, its cuts). So its readings are held to the
+    full STEADY_MAX_SD_DB (an access point's own swing 4-6 dB), not STREAK_SD_SHARE of it;
     strong only (WEAK_EXCESS_DB: a weak one's swings are compressed). 0.68 busy needs 63
-    sweeps, 0.3 needs 20, 0.05 needs 8."""
-    before = f["busy_before"]
-    return bool(f["excess_db"] >= WEAK_EXCESS_DB and BUSY_BEFORE <= before < 1
-                and f["streak"] * math.log(before) <= 2 * math.log(STREAK_CHANCE)
+    sweeps, 0.3 needs 20. Where the track's life is steady, its channel's past was the same
+    steady emitter flickering at the threshold (a camera's skirt), and the streak says nothing
+    new: the span and cut tests of _steady stand."""
+    return bool(f["excess_db"] >= WEAK_EXCESS_DB and _bursty_past(f)
+                and _streak_unlikely(f, STREAK_CHANCE ** 2)
                 and _steady_level(f["streak"], f["streak_sd_db"], f))
 
 
