@@ -669,8 +669,8 @@ def test_a_streak_no_access_point_runs_is_video_whatever_rides_on_it():
     scattering 1.9 dB (the access point's frames on top in half the sweeps): named Wi-Fi
     before, video now. The same streak as long as a run of the access point's might be, or
     scattering as an access point's own readings do, or weak, or in a track whose life was
-    steady (its channel's past then the same emitter at the threshold: a camera's skirt), stays
-    Wi-Fi."""
+    steady (its channel's past then the same emitter at the threshold: a camera's skirt), or
+    clean (nothing riding on it to explain its cuts and span), stays Wi-Fi."""
     inside = dict(centre_khz=5_785_000.0, spread_khz=20_000.0, bandwidth_khz=26_000.0,
                   interval_us=1_070_000.0, dwell_us=408_000.0, duty=0.38, hop_fraction=0.1,
                   centre_db=0.0, level_sd_db=2.8, excess_db=7.5, cut_share=0.08,
@@ -681,5 +681,6 @@ def test_a_streak_no_access_point_runs_is_video_whatever_rides_on_it():
     for kw in (dict(streak=40),                 # 0.68^40 ~ 2e-7, over 0.05^8 ~ 4e-11
                dict(streak_sd_db=3.5),          # an access point's own swings
                dict(excess_db=3.0),             # weak: its swings compressed
-               dict(level_sd_db=0.5)):          # its life steady: the span and cuts stand
+               dict(level_sd_db=0.5),           # its life steady: the span and cuts stand
+               dict(streak_sd_db=0.5)):         # clean: no access point on it to make the cuts
         assert classify.classify_one(feature(**dict(inside, **kw)), STEP_20)[0] == "wifi", kw

@@ -340,12 +340,17 @@ def _continuous_streak(f) -> bool:
     track's channels beside it (its span of centres, its cuts). So its readings are held to the
     full STEADY_MAX_SD_DB (an access point's own swing 4-6 dB), not STREAK_SD_SHARE of it;
     strong only (WEAK_EXCESS_DB: a weak one's swings are compressed). 0.68 busy needs 63
-    sweeps, 0.3 needs 20. Where the track's life is steady, its channel's past was the same
-    steady emitter flickering at the threshold (a camera's skirt), and the streak says nothing
-    new: the span and cut tests of _steady stand."""
+    sweeps, 0.3 needs 20. Only a streak that carries such frames (scattering over the
+    STREAK_SD_SHARE a clean one is held to): a clean streak beside cuts or a wide span has no
+    access point on its channel to explain them, and _steady's span and cut tests stand
+    (ocusync_10_beside_busy_5ghz_ap: its video's clean streak, 0.4-0.6 dB, beside cuts, named
+    from one bin before a profile could tell it); nor where the track's life is steady (its
+    channel's past the same emitter flickering at the threshold: a camera's skirt)."""
+    sd = f["streak_sd_db"]
     return bool(f["excess_db"] >= WEAK_EXCESS_DB and _bursty_past(f)
                 and _streak_unlikely(f, STREAK_CHANCE ** 2)
-                and _steady_level(f["streak"], f["streak_sd_db"], f))
+                and not _steady_level(f["streak"], sd, f, STREAK_SD_SHARE)
+                and _steady_level(f["streak"], sd, f))
 
 
 def _own_sd(sd: float, excess_db: float) -> float:
