@@ -659,3 +659,28 @@ def test_a_track_steady_by_its_channels_streak_alone_shows_no_shape():
                                  STEP_20)[0] == "unknown"  # off the plan: no shape to name by
     whole = dict(mixed, interval_us=408_100.0)
     assert classify.classify_one(feature(**whole), STEP_20)[0] == "ofdm_video"
+
+
+def test_a_streak_no_access_point_runs_is_video_whatever_rides_on_it():
+    """OcuSync inside a busy 40 MHz access point's channel (ocusync20_5785_in_wifi, node n2 at
+    57.2 s): its track begun with the access point (duty 0.38, centres over 20 MHz, cuts beside
+    it in 0.08 of its sweeps), its channel hot 112 sweeps running since the video came, busy
+    0.68 before (0.68^112 ~ 1e-19: no run of the access point's), the streak's readings
+    scattering 1.9 dB (the access point's frames on top in half the sweeps): named Wi-Fi
+    before, video now. The same streak as long as a run of the access point's might be, or
+    scattering as an access point's own readings do, or weak, or in a track whose life was
+    steady (its channel's past then the same emitter at the threshold: a camera's skirt), or
+    clean (nothing riding on it to explain its cuts and span), stays Wi-Fi."""
+    inside = dict(centre_khz=5_785_000.0, spread_khz=20_000.0, bandwidth_khz=26_000.0,
+                  interval_us=1_070_000.0, dwell_us=408_000.0, duty=0.38, hop_fraction=0.1,
+                  centre_db=0.0, level_sd_db=2.8, excess_db=7.5, cut_share=0.08,
+                  busy_before=0.68, streak=112, streak_sd_db=1.91, n_bursts=53,
+                  age_us=56_000_000.0)
+    got, _, reason = classify.classify_one(feature(**inside), STEP_20)
+    assert got in classify.DRONE_FAMILIES and "continuous" in reason, reason
+    for kw in (dict(streak=40),                 # 0.68^40 ~ 2e-7, over 0.05^8 ~ 4e-11
+               dict(streak_sd_db=3.5),          # an access point's own swings
+               dict(excess_db=3.0),             # weak: its swings compressed
+               dict(level_sd_db=0.5),           # its life steady: the span and cuts stand
+               dict(streak_sd_db=0.5)):         # clean: no access point on it to make the cuts
+        assert classify.classify_one(feature(**dict(inside, **kw)), STEP_20)[0] == "wifi", kw

@@ -266,7 +266,9 @@ def _steady(f, scan: Scan) -> bool:
     and not a piece cut from a wider run (cut_share): the pieces of a busy 80 MHz access point
     run hot for 8 sweeps now and then (wifi_5ghz_149_165_background). Scanned: the gap between
     bursts is the time the front end spends elsewhere (period - sweep), plus a period per sweep
-    missed; one burst shows nothing yet. Otherwise: on for most of the track's age."""
+    missed; one burst shows nothing yet. Otherwise: on for most of the track's age. A streak no
+    run of its channel's past could be (_continuous_streak) is steady at the scatter of a
+    level with a bursty neighbour's frames on top."""
     # the streak outweighs a span of centres wider than one channel's, and cuts beside the
     # track's channels, only where it began on a channel quiet before (busy_before): an emitter
     # come on there, whose runs merged with a neighbour's now and then, or were cut from busy
@@ -281,6 +283,8 @@ def _steady(f, scan: Scan) -> bool:
                      and f["spread_khz"] <= STEADY_SPREAD * f["bandwidth_khz"]
                      and _streak_unlikely(f)))
             and _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE)):
+        return True
+    if _continuous_streak(f):
         return True
     edges_khz = (scan.step_khz if f["bandwidth_khz"] > scan.step_khz
                  and not f["excess_db"] >= WEAK_EXCESS_DB
@@ -311,16 +315,48 @@ def _without_streak(f) -> dict:
     return {name: math.nan if name == "streak_sd_db" else f[name] for name in names}
 
 
-def _streak_unlikely(f) -> bool:
-    """Whether the channel's streak is unlikely to be a run of hot sweeps of the emitter the
-    track was before it (STREAK_CHANCE): judged only where the track's readings over its life
-    swing more than video's (its own scatter over STEADY_MAX_SD_DB: an access point's frames),
-    as a steady emitter that misses a sweep now and then (weak video under fading) lit the
+def _streak_unlikely(f, chance: float = STREAK_CHANCE) -> bool:
+    """Whether the channel's streak is unlikely (`chance`) to be a run of hot sweeps of the
+    emitter the track was before it: judged only where that past was bursty (_bursty_past), as
+    a steady emitter that misses a sweep now and then (weak video under fading) lit the
     channel's past itself, and its new streak is the same emitter back, not a chance run."""
     before = f["busy_before"]
-    if not (before >= BUSY_BEFORE and _own_sd(f["level_sd_db"], f["excess_db"]) > STEADY_MAX_SD_DB):
+    if not _bursty_past(f):
         return True
-    return before < 1 and f["streak"] * math.log(before) <= math.log(STREAK_CHANCE)
+    return before < 1 and f["streak"] * math.log(before) <= math.log(chance)
+
+
+def _bursty_past(f) -> bool:
+    """Whether the channel was busy before its streak (busy_before) and the track's readings
+    over its life swing more than video's (its own scatter over STEADY_MAX_SD_DB): an access
+    point's frames."""
+    return bool(f["busy_before"] >= BUSY_BEFORE
+                and _own_sd(f["level_sd_db"], f["excess_db"]) > STEADY_MAX_SD_DB)
+
+
+def _continuous_streak(f) -> bool:
+    """Whether the channel's streak is a continuous emitter inside a bursty one's channel
+    (_bursty_past): a run of hot sweeps as unlikely from that past (busy_before ** streak,
+    frames from one sweep to the next independent) as 2 STEADY_MIN_BURSTS sweeps on a channel
+    quiet before (STREAK_CHANCE ** 2: the evidence a weak track needs) is no access point's
+    run, whatever rides on it: an access point sharing the channel adds its frames to the
+    emitter's reading in the sweeps it sends (ocusync20_5785_in_wifi, n2: OcuSync inside a 40
+    MHz access point at load 0.5, 102-178 sweeps hot on a channel busy 0.68 before, the
+    streak's readings scattering 1.6-2.0 dB: +2 to +3 dB in half the sweeps), and lights the
+    track's channels beside it (its span of centres, its cuts). So its readings are held to the
+    full STEADY_MAX_SD_DB (an access point's own swing 4-6 dB), not STREAK_SD_SHARE of it;
+    strong only (WEAK_EXCESS_DB: a weak one's swings are compressed). 0.68 busy needs 63
+    sweeps, 0.3 needs 20. Only a streak that carries such frames (scattering over the
+    STREAK_SD_SHARE a clean one is held to): a clean streak beside cuts or a wide span has no
+    access point on its channel to explain them, and _steady's span and cut tests stand
+    (ocusync_10_beside_busy_5ghz_ap: its video's clean streak, 0.4-0.6 dB, beside cuts, named
+    from one bin before a profile could tell it); nor where the track's life is steady (its
+    channel's past the same emitter flickering at the threshold: a camera's skirt)."""
+    sd = f["streak_sd_db"]
+    return bool(f["excess_db"] >= WEAK_EXCESS_DB and _bursty_past(f)
+                and _streak_unlikely(f, STREAK_CHANCE ** 2)
+                and not _steady_level(f["streak"], sd, f, STREAK_SD_SHARE)
+                and _steady_level(f["streak"], sd, f))
 
 
 def _own_sd(sd: float, excess_db: float) -> float:
