@@ -228,7 +228,8 @@ def main() -> int:
         at_plan = total * max(1.0, planned / max(sent, 1e-9))
         rows += [("live: virtual nodes on the demo scene", f"{args.live_nodes} x "
                   f"{r['wall']:.0f} s, {sent:.1f} frames a node-second (the plan's "
-                  f"{planned:.1f}), {lat.size} alert events, load average {r['load']:.1f} before"
+                  f"{planned:.1f}), {r['chunk_ms'].size / max(r['rounds'], 1):.1f} chunks a "
+                  f"round of reads, {lat.size} alert events, load average {r['load']:.1f} before"
                   + (", the gateway on a CPU of its own" if r["apart"] else "")),
                  ("live: gateway CPU a node-second", f"{1e3 * total:.3f} ms"),
                  ("live: of which processing / port reading",

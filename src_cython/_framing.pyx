@@ -354,10 +354,11 @@ cdef extern from "time.h":
 DEF READY_MAX = 1024  # fds reported by one wait_ready (more stay ready for the next)
 
 
-def wait_ready(int epfd, double not_before) -> list:
+def wait_ready(int epfd, double not_before, double hold=0.0) -> list:
     """The fds of the epoll instance `epfd` (registered by `select.epoll`, which keys them by
     fd) that are ready once the monotonic clock (`time.monotonic`) reaches `not_before`: sleeps
-    until then, then takes those ready, or waits for one. The gateway's reading thread waits
+    until then, then takes those ready, or waits for one and then `hold` seconds more (the bytes
+    of other ports that come meanwhile are taken with it). The gateway's reading thread waits
     like this between rounds: the GIL is given up and taken back once a round, where a sleep
     and then a poll (`select.epoll.poll` gives it up even for a wait of 0) took it back twice,
     each a hand-over with the processing thread when it is busy. [] when a signal came."""
@@ -366,12 +367,21 @@ def wait_ready(int epfd, double not_before) -> list:
     cdef int n, err = 0
     if not -1e12 < not_before < 1e12:  # (NaN too): no time of the monotonic clock
         raise ValueError(f"not_before {not_before} is not a time of the monotonic clock")
+    if not 0.0 <= hold < 1e6:
+        raise ValueError(f"hold {hold} is not a wait in seconds")
     until.tv_sec = <time_t>not_before
     until.tv_nsec = <long>((not_before - <double>until.tv_sec) * 1e9)
     with nogil:
         if not_before > 0:
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL)  # (a signal: early)
-        n = epoll_wait(epfd, events, READY_MAX, -1)
+        n = epoll_wait(epfd, events, READY_MAX, 0)
+        if n == 0:  # none ready: the first bytes are waited for, then held
+            n = epoll_wait(epfd, events, READY_MAX, -1)
+            if n > 0 and hold > 0:
+                until.tv_sec = <time_t>hold
+                until.tv_nsec = <long>((hold - <double>until.tv_sec) * 1e9)
+                clock_nanosleep(CLOCK_MONOTONIC, 0, &until, NULL)  # (a signal: early)
+                n = epoll_wait(epfd, events, READY_MAX, 0)
         if n < 0:
             err = errno
     if n < 0:

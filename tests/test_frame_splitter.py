@@ -105,6 +105,31 @@ def test_read_splits_what_the_fd_has_and_says_when_it_has_nothing_or_ended():
         splitter.read(r, 4096)  # a closed fd
 
 
+def test_wait_ready_holds_the_first_bytes_after_an_idle_wait_not_those_already_waiting():
+    """With `hold`, fds that become ready while none was are reported `hold` later, with those
+    that became ready meanwhile; fds already ready at `not_before` are reported at once."""
+    poller = select.epoll()
+    (r1, w1), (r2, w2) = os.pipe(), os.pipe()
+    try:
+        for fd in (r1, r2):
+            poller.register(fd, select.EPOLLIN)
+        threading.Timer(0.05, os.write, (w1, b"x")).start()
+        threading.Timer(0.15, os.write, (w2, b"x")).start()
+        start = time.monotonic()
+        assert sorted(wait_ready(poller.fileno(), 0.0, 0.3)) == sorted([r1, r2])
+        assert 0.34 <= time.monotonic() - start < 1.0
+        start = time.monotonic()
+        assert sorted(wait_ready(poller.fileno(), 0.0, 0.3)) == sorted([r1, r2])  # waiting
+        assert time.monotonic() - start < 0.2
+    finally:
+        poller.close()
+        for fd in (r1, w1, r2, w2):
+            os.close(fd)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            wait_ready(-1, 0.0, bad)  # refused before any wait
+
+
 def test_wait_ready_sleeps_until_not_before_then_reports_or_waits_for_the_ready_fds():
     poller = select.epoll()
     (r1, w1), (r2, w2) = os.pipe(), os.pipe()
@@ -131,4 +156,4 @@ def test_wait_ready_sleeps_until_not_before_then_reports_or_waits_for_the_ready_
         wait_ready(-1, 0.0)  # not an epoll instance (EBADF)
     for bad in (float("nan"), float("inf"), 1e300):
         with pytest.raises(ValueError):
-            wait_ready(poller.fileno(), bad)
+            wait_ready(-1, bad)  # refused before any wait (the poller is closed here)

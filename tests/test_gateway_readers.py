@@ -172,6 +172,20 @@ def test_a_fault_reading_one_port_closes_it_and_the_thread_reads_the_others(ptys
     reading.stop()
 
 
+def three_ports_counted(ptys, monkeypatch):
+    """(a CountingReads queue, the ptys, their paths, the reading thread) of three ports read
+    with a READ_INTERVAL_S of 0.5 s."""
+    from straja.gateway import ingest
+    monkeypatch.setattr(ingest, "READ_INTERVAL_S", 0.5)
+    q = CountingReads()
+    pairs = ptys(3)
+    paths = [os.ttyname(slave) for _, slave in pairs]
+    reading = PortReaders()
+    for path in paths:
+        reading.add(PortReader(path, open_port(path), q))
+    return q, pairs, paths, reading
+
+
 class CountingReads(IngestQueue):
     """A queue that counts the rounds of reads queued, and the reads (ports) in them."""
 
@@ -217,14 +231,7 @@ def test_a_round_of_reads_is_queued_at_once(ptys, monkeypatch):
     one wake-up of the processing thread), whole and in order."""
     import time
 
-    from straja.gateway import ingest
-    monkeypatch.setattr(ingest, "READ_INTERVAL_S", 0.5)
-    q = CountingReads()
-    pairs = ptys(3)
-    paths = [os.ttyname(slave) for _, slave in pairs]
-    reading = PortReaders()
-    for path in paths:
-        reading.add(PortReader(path, open_port(path), q))
+    q, pairs, paths, reading = three_ports_counted(ptys, monkeypatch)
     sent = {path: frames(i + 5, 4) for i, path in enumerate(paths)}
     os.write(pairs[0][0], sent[paths[0]][0])
     take(q, lambda items: len(bytes_of(items, paths[0])) == len(queued(sent[paths[0]][:1])))
@@ -235,6 +242,28 @@ def test_a_round_of_reads_is_queued_at_once(ptys, monkeypatch):
         len(queued(sent[p][:1])) if p == paths[0] else 0) for p in paths))
     assert (q.rounds, q.ports_read) == (2, 4)
     assert bytes_of(items, paths[1]) == queued(sent[paths[1]])
+    reading.stop()
+
+
+@pytest.mark.timeout(30)
+def test_after_an_idle_wait_the_first_bytes_are_held_for_the_ports_that_follow(ptys, monkeypatch):
+    """With no port ready, the thread waits for the first bytes and then READ_INTERVAL_S more:
+    frames of other ports that come meanwhile are read in the same round (one wake-up of the
+    processing thread for them all), each port's whole and in order."""
+    import time
+
+    q, pairs, paths, reading = three_ports_counted(ptys, monkeypatch)
+    time.sleep(1.2)  # the opens served (a wake-up held too): the thread waits, none ready
+    sent = {path: frames(i + 5, 3) for i, path in enumerate(paths)}
+    start = time.monotonic()
+    for (master, _), path in zip(pairs, paths):
+        os.write(master, b"".join(sent[path]))
+        time.sleep(0.05)
+    items = take(q, lambda items: all(len(bytes_of(items, p)) == len(queued(sent[p]))
+                                      for p in paths))
+    assert (q.rounds, q.ports_read) == (1, 3)
+    assert time.monotonic() - start >= 0.5
+    assert all(bytes_of(items, p) == queued(sent[p]) for p in paths)
     reading.stop()
 
 

@@ -36,11 +36,18 @@ from .remoteid import COMPANION
 log = logging.getLogger("straja.gateway")
 WRITE_TIMEOUT_S, WRITE_RETRY_S = 0.05, 1.0  # writes to a node that does not read its input
 READ_SIZE = 1 << 16  # at most this much of a port's bytes a read (a pty holds up to 64 KiB)
-# The reading thread reads the ports at most once per READ_INTERVAL_S: what arrives meanwhile
-# waits in the kernel and is taken in the next round, so one wake-up serves the frames of many
-# ports once they come faster than that (16 nodes on the default plan: 450 frames a second; 100
-# nodes: 2800), not one wake-up a frame. Latency added to a frame: at most this much, against
-# the alert target of p99 < 20 ms (docs/benchmarks.md, "On a Raspberry Pi").
+# The reading thread reads the ports at most once per READ_INTERVAL_S, and when it finds none
+# ready it waits for the first bytes and then READ_INTERVAL_S more: what arrives meanwhile waits
+# in the kernel and is taken in the same round, so one wake-up (of this thread and of the
+# processing thread) serves the frames of all the ports that came within READ_INTERVAL_S. A
+# wake-up costs more than a chunk's work (measured on this project's VM: the first chunk after
+# a wake-up ~70 us of CPU, the next ones of the round ~12 us, and ~110 us in the wait itself;
+# docs/benchmarks.md, "On a Raspberry Pi"); without the hold, frames further apart than
+# READ_INTERVAL_S (few nodes, or nodes sending slowly) were each a round of their own. Latency
+# added to a frame: at most READ_INTERVAL_S either way (a frame that comes just after a round
+# waits for the next), against the alert target of p99 < 20 ms; and a node's sweeps are 51 ms or
+# more apart (the fastest of the default plan), so a few ms do not change which sweep an alert
+# comes on.
 READ_INTERVAL_S = 0.004
 
 
@@ -242,14 +249,14 @@ class PortReader:
 
 class PortReaders:
     """One thread reading every open port: it sleeps in the kernel (epoll) until
-    some port has bytes, then takes each ready port's bytes in one read, and waits until
-    READ_INTERVAL_S after that round began before it looks again. A thread per port cost a
-    wake-up, a GIL hand-over and pyserial's read loop per read of each port; this costs one
-    wake-up for all the ports ready in a round, and a round's reads are read and cut into the
-    queue's items in C (`FrameSplitter.read`), queued under one taking of the queue's lock,
-    with one wake-up of the processing thread. A port that fails (a read error, or ready
-    with no bytes: unplugged), or whose bytes this thread fails on (logged), is closed and its
-    close queued (the rescan opens it again); the others go on.
+    some port has bytes, waits READ_INTERVAL_S more, then takes each ready port's bytes in one
+    read, and waits until READ_INTERVAL_S after that round began before it looks again. A
+    thread per port cost a wake-up, a GIL hand-over and pyserial's read loop per read of each
+    port; this costs one wake-up for all the ports ready in a round, and a round's reads are
+    read and cut into the queue's items in C (`FrameSplitter.read`), queued under one taking
+    of the queue's lock, with one wake-up of the processing thread. A port that fails (a read
+    error, or ready with no bytes: unplugged), or whose bytes this thread fails on (logged), is
+    closed and its close queued (the rescan opens it again); the others go on.
 
     Ports are added and removed by other threads through `add` and `stop`: the changes are
     queued and the thread woken (a pipe) to make them, so the poller is only touched here.
@@ -331,8 +338,8 @@ class PortReaders:
         not_before = 0.0
         while True:
             # READ_INTERVAL_S after the last round began (more ports' frames gather meanwhile),
-            # the ports ready then, or the first to be
-            ready = wait_ready(self._epoll_fd, not_before)
+            # the ports ready then, or, none ready, those ready READ_INTERVAL_S after the first
+            ready = wait_ready(self._epoll_fd, not_before, READ_INTERVAL_S)
             not_before, t_ns = time.monotonic() + READ_INTERVAL_S, time.time_ns()
             # a round's reads are queued together (one taking of the queue's lock) and the
             # processing thread woken once, after them: woken at the first port's bytes, it
