@@ -161,7 +161,6 @@ class VirtualFleet:
         self.process.wait(timeout=60)
 
 
-
 class NoiseWriter:
     """`nodes` nodes' streams as pi_check.py makes them (the default plan over noise, the hello's
     replies first), written at their times into pseudo-terminals by a process started with
@@ -197,7 +196,6 @@ class NoiseWriter:
         for master, slave in self.ptys:
             os.close(master)
             os.close(slave)
-
 
 
 def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: bool = False,
