@@ -8,17 +8,21 @@ gateway process's own (the nodes run in another process, as nodes are other devi
 FLEET_NICE: on the shared cores the gateway is served first, as it would be on its own Pi, so
 what is measured is the gateway's latency, not the fleet's competition for the CPU.
 Run: .venv/bin/python bench/bench_gateway_live.py [--seconds 60] [--nodes 16] [--fleet-nice 19]
-[--apart]
+[--apart] [--noise]
 (--fleet-nice: on a machine whose other jobs leave a fleet at nice 19 starved, a lower nice that
 still ranks the fleet after the gateway; the frames a node-second it prints tell a starved fleet.
 --apart: the gateway on the first CPU alone and the fleet on the others, as a gateway whose nodes
-are other devices runs: no interpreter or board between its chunks to take its caches)
+are other devices runs: no interpreter or board between its chunks to take its caches.
+--noise: no virtual nodes but pi_check.py's noise streams written at the default plan's times
+(`NoiseWriter`): the gateway's cost a chunk at the plan's frame rate, which 16 interpreters do
+not keep on a loaded machine; no emitters, so no alerts)
 """
 from __future__ import annotations
 
 import argparse
 import copy
 import json
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -36,6 +40,7 @@ from straja.gateway.ingest import Gateway
 from straja.gateway.pipeline import Pipeline
 from straja.gateway.store import Store
 from straja.paths import SCENES
+from straja.testing.synth import merge
 
 FLEET_NICE = 19
 
@@ -78,6 +83,19 @@ def time_every_chunk(gateway, calls: list) -> tuple[list[int], list[tuple[int, i
         return out
     gateway.handle = timed
     return latencies, alert_parts
+
+
+def count_rounds(q: ingest.IngestQueue) -> list[int]:
+    """[rounds]: the reading thread's rounds of reads queued, each one wake-up of the processing
+    thread (that thread takes every chunk queued before it waits again)."""
+    rounds = [0]
+    reads = q.reads
+
+    def counted(t_ns, port_reads):
+        rounds[0] += 1
+        reads(t_ns, port_reads)
+    q.reads = counted
+    return rounds
 
 
 def time_readers() -> list[float]:
@@ -125,10 +143,66 @@ def split_cpus(apart: bool) -> tuple[set[int] | None, set[int] | None]:
     return {allowed[0]}, set(allowed[1:])
 
 
-def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: bool = False) -> dict:
+class VirtualFleet:
+    """`nodes` virtual nodes (the real firmware under MicroPython) on `scene`, streaming from boot,
+    their process started with `start`."""
+
+    def __init__(self, nodes: int, scene: Path, start):
+        self.process = subprocess.Popen([sys.executable, "-m", "straja.cli", "sim", "node",
+                                         "--json", "--stream", "--count", str(nodes),
+                                         "--scene", str(scene)],
+                                        stdout=subprocess.PIPE, text=True, preexec_fn=start)
+
+    def ports(self) -> list[str]:
+        return [n["port"] for n in json.loads(self.process.stdout.readline())["nodes"]]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+class NoiseWriter:
+    """`nodes` nodes' streams as pi_check.py makes them (the default plan over noise, the hello's
+    replies first), written at their times into pseudo-terminals by a process started with
+    `start` (bench_gateway_readers.write_streams): the plan's frame rate on a machine too loaded
+    for 16 MicroPython interpreters to keep it, and no fleet CPU beside the gateway's."""
+
+    LEAD_S = 0.5  # the gateway opens the ports meanwhile
+
+    def __init__(self, nodes: int, seconds: float, start):
+        from bench_gateway_readers import write_streams
+        from pi_check import hello, node_chunks
+        rng = np.random.default_rng(1)
+        streams = [node_chunks(n, seconds, rng) for n in range(1, nodes + 1)]
+        first = min(s[0].t_ns for s in streams)
+        chunks = [(0.0, n, hello(n + 1)) for n in range(nodes)]
+        chunks += [((c.t_ns - first) / 1e9 + self.LEAD_S,
+                    int(c.source.removeprefix("/dev/node")) - 1, c.data) for c in merge(streams)]
+        self.ptys = [os.openpty() for _ in range(nodes)]
+
+        def write(t0):
+            start()
+            write_streams([m for m, _ in self.ptys], chunks, t0)
+        self.process = multiprocessing.get_context("fork").Process(
+            target=write, args=(time.monotonic() + self.LEAD_S,), daemon=True)
+        self.process.start()
+
+    def ports(self) -> list[str]:
+        return [os.ttyname(slave) for _, slave in self.ptys]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join(timeout=60)
+        for master, slave in self.ptys:
+            os.close(master)
+            os.close(slave)
+
+
+def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: bool = False,
+            noise: bool = False) -> dict:
     """A live run: `nodes` virtual nodes (at nice `fleet_nice`; with `apart`, on other CPUs than
-    the gateway's: split_cpus) streaming to the real gateway for `seconds`; its figures (CPU in
-    seconds, latencies in ms)."""
+    the gateway's: split_cpus; with `noise`, a NoiseWriter instead) streaming to the real gateway
+    for `seconds`; its figures (CPU in seconds, latencies in ms)."""
     load = os.getloadavg()[0]  # before the fleet starts: the other jobs on this machine
     gateway_cpus, fleet_cpus = split_cpus(apart)
 
@@ -139,15 +213,13 @@ def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: boo
 
     with tempfile.TemporaryDirectory(prefix="straja-gwlive-") as tmp:
         tmp = Path(tmp)
-        fleet = subprocess.Popen([sys.executable, "-m", "straja.cli", "sim", "node", "--json",
-                                  "--stream", "--count", str(nodes),
-                                  "--scene", str(grid_scene(nodes, tmp))],
-                                 stdout=subprocess.PIPE, text=True, preexec_fn=fleet_start)
+        fleet = (NoiseWriter(nodes, seconds, fleet_start) if noise else
+                 VirtualFleet(nodes, grid_scene(nodes, tmp), fleet_start))
         mine = os.sched_getaffinity(0) if gateway_cpus else None
         try:
             if gateway_cpus:
                 os.sched_setaffinity(0, gateway_cpus)  # this process: all the gateway's threads
-            ports = [n["port"] for n in json.loads(fleet.stdout.readline())["nodes"]]
+            ports = fleet.ports()
             # the default config (node_stats every 30 s, as a Pi runs it): the frames are
             # counted from the pipeline's node health at the end, not from node_stats rows
             cfg = config.from_dict({"gateway": {"ports": ports, "discover": False,
@@ -157,6 +229,7 @@ def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: boo
             gateway = Gateway(cfg, Pipeline(cfg), store=store)
             calls: list = []
             every_chunk, alert_parts = time_every_chunk(gateway, calls)
+            rounds = count_rounds(gateway.queue)
             c0, w0, p0 = cpu_s(), time.monotonic(), time.thread_time()
             gateway.run(seconds)  # this thread: the processing (pipeline, store)
             cpu, wall = cpu_s() - c0, time.monotonic() - w0
@@ -167,13 +240,12 @@ def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: boo
         finally:
             if mine:
                 os.sched_setaffinity(0, mine)
-            fleet.terminate()
-            fleet.wait(timeout=60)
+            fleet.stop()
         replayed = replayed_cpu_s(calls, tmp)
     return {"nodes": nodes, "load": load, "wall": wall, "cpu": cpu, "processing": processing,
             "apart": gateway_cpus is not None,
             "replayed": replayed,
-            "readers": sum(readers), "frames": frames, "alerts": alerts,
+            "readers": sum(readers), "rounds": rounds[0], "frames": frames, "alerts": alerts,
             "alert_ms": np.array(gateway.latencies_ns) / 1e6,
             "chunk_ms": np.array(every_chunk) / 1e6, "alert_parts": alert_parts}
 
@@ -191,22 +263,30 @@ def main() -> int:
                     metavar="1-19", help="the fleet's nice value (above the gateway's 0)")
     ap.add_argument("--apart", action="store_true",
                     help="the gateway on the first CPU alone, the fleet on the others")
+    ap.add_argument("--noise", action="store_true",
+                    help="pi_check's noise streams written into the ports at the default plan's "
+                         "rate instead of virtual nodes (no emitters, no alerts)")
     args = ap.parse_args()
-    r = measure(args.nodes, args.seconds, args.fleet_nice, args.apart)
+    r = measure(args.nodes, args.seconds, args.fleet_nice, args.apart, args.noise)
     lat, chunks, wall, cpu = r["alert_ms"], r["chunk_ms"], r["wall"], r["cpu"]
     where = "; the gateway on a CPU of its own, the fleet on the others" if r["apart"] else ""
-    print(f"{args.nodes} virtual nodes at nice {args.fleet_nice}, the gateway at nice "
+    fleet = "noise streams written by a process" if args.noise else "virtual nodes"
+    print(f"{args.nodes} {fleet} at nice {args.fleet_nice}, the gateway at nice "
           f"{os.nice(0)}{where}; load average {r['load']:.1f} before the fleet started")
-    print(f"{args.nodes} virtual nodes, {wall:.0f} s, {r['frames']} frames received "
+    print(f"{args.nodes} nodes, {wall:.0f} s, {r['frames']} frames received "
           f"({r['frames'] / wall / args.nodes:.1f} a node-second; the default plan sends "
           "about 28), "
-          f"{chunks.size} chunks read, {r['alerts']} alerts, {lat.size} alert events")
+          f"{chunks.size} chunks read in {r['rounds']} rounds of reads ("
+          f"{chunks.size / max(r['rounds'], 1):.2f} a round, each a wake-up of the processing "
+          f"thread), {r['alerts']} alerts, {lat.size} alert events")
     print(f"every chunk, arrival to processed and stored: p50 {np.percentile(chunks, 50):.2f} ms, "
           f"p99 {np.percentile(chunks, 99):.2f} ms, max {chunks.max():.2f} ms")
     if lat.size:
         print(f"alert latency, arrival to stored: p50 {np.percentile(lat, 50):.2f} ms, "
               f"p99 {np.percentile(lat, 99):.2f} ms, max {lat.max():.2f} ms "
-              f"(target p99 < 20 ms: {'met' if np.percentile(lat, 99) < 20 else 'NOT met'})")
+              f"(target p99 < 20 ms: {'met' if np.percentile(lat, 99) < 20 else 'NOT met'}; "
+              f"a frame waits at most {1e3 * ingest.READ_INTERVAL_S:g} ms more in the kernel "
+              "before it is read)")
         waited, handled, cpu_ns = (np.array(p) / 1e6 for p in zip(*r["alert_parts"]))
         print(f"alert chunks ({waited.size}), max: waited in the queue {waited.max():.2f} ms, "
               f"handled {handled.max():.2f} ms wall of which {cpu_ns.max():.2f} ms CPU; "

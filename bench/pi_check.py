@@ -22,7 +22,8 @@ the air (bench_gateway.py's emitters case: a drone's video and control link, a s
 Wi-Fi, Bluetooth, read by the evaluation's fast path on each node's default plan), after its
 first SCENE_WARM_S seconds. Making that input takes a while (minutes on a Pi): it is made once.
 
-Then the live cross-check (bench_gateway_live.py, `--live-seconds`, 0 to skip): `--live-nodes`
+Then the live cross-check (bench_gateway_live.py, `--live-seconds`, 0 to skip; `--live-noise`:
+this file's noise streams written at the plan's times instead of virtual nodes): `--live-nodes`
 virtual nodes (the real firmware under MicroPython, in another process at nice 19) on the demo
 scene, an FPV drone flying in, streaming to the real gateway; its CPU a node-second with the
 emitters' bursts, tracks and alerts, split into the processing thread and the port reading
@@ -155,6 +156,10 @@ def main() -> int:
                     help="let the live fleet share the gateway's CPU (default: the gateway on a "
                          "CPU of its own, the fleet on the others, as on a Pi whose nodes are "
                          "other devices)")
+    ap.add_argument("--live-noise", action="store_true",
+                    help="the live cross-check fed this file's noise streams at the plan's rate "
+                         "by a writer process instead of virtual nodes (bench_gateway_live "
+                         "--noise: no emitters; for a machine too loaded for the virtual fleet)")
     args = ap.parse_args()
     if args.nodes < 1 or args.seconds < WARM_S + 2:
         ap.error(f"need --nodes >= 1 and --seconds >= {WARM_S + 2}")
@@ -215,7 +220,8 @@ def main() -> int:
     if args.scene_nodes:
         rows += scene_rows(args.scene_nodes, args.scene_seconds, args.scale)
     if args.live_seconds:
-        r = live.measure(args.live_nodes, args.live_seconds, apart=not args.live_shared)
+        r = live.measure(args.live_nodes, args.live_seconds, apart=not args.live_shared,
+                         noise=args.live_noise)
         total, processing, reading, replayed = (args.scale * live.per_node_ms(r, r[k]) / 1e3
                                                 for k in ("cpu", "processing", "readers",
                                                           "replayed"))
@@ -226,9 +232,12 @@ def main() -> int:
         sent = r["frames"] / r["wall"] / args.live_nodes
         planned = sum(1e6 / period for *_, period in plan_sweeps()) + 1  # and a STATUS a second
         at_plan = total * max(1.0, planned / max(sent, 1e-9))
-        rows += [("live: virtual nodes on the demo scene", f"{args.live_nodes} x "
+        fleet = ("noise streams (--live-noise)" if args.live_noise else
+                 "virtual nodes on the demo scene")
+        rows += [(f"live: {fleet}", f"{args.live_nodes} x "
                   f"{r['wall']:.0f} s, {sent:.1f} frames a node-second (the plan's "
-                  f"{planned:.1f}), {lat.size} alert events, load average {r['load']:.1f} before"
+                  f"{planned:.1f}), {r['chunk_ms'].size / max(r['rounds'], 1):.1f} chunks a "
+                  f"round of reads, {lat.size} alert events, load average {r['load']:.1f} before"
                   + (", the gateway on a CPU of its own" if r["apart"] else "")),
                  ("live: gateway CPU a node-second", f"{1e3 * total:.3f} ms"),
                  ("live: of which processing / port reading",
