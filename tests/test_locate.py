@@ -114,6 +114,9 @@ def test_reduced_monte_carlo_runs_and_reports(tmp_path):
     for r in report["results"]:
         assert 0 <= r["coverage"] <= 1 and r["median_error_m"] >= 0 and r["crb_median_error_m"] > 0
     assert set(report["targets"]) >= set(evaluate.TARGETS)
+    text = "\n".join(evaluate.markdown(report))
+    for r in report["tracked"]:  # each flight's row ends with its fixes' bias
+        assert f"{r['fix_flight_offset_m']:.0f} m, {r['fix_radial_offset_m']:+.0f} m |" in text
     paths = evaluate.plot(report, tmp_path)
     assert all(p.stat().st_size > 1000 for p in paths)
 
@@ -369,3 +372,11 @@ def test_the_localisation_monte_carlo_in_two_workers_gives_the_results_of_one(mo
         assert all(r.pop("flight_cpu_ms_per_update") > 0 for r in report["tracked"])
     assert json.dumps(one, default=str) == json.dumps(two, default=str)
     assert len(one["results"]) == 6 and len(one["tracked"]) == 1
+
+
+def test_radial_offsets_are_signed_along_the_truths_direction_from_the_centre():
+    """A fix further from the centre than its drone is offset outwards (+), nearer inwards (-);
+    an offset across the line to the centre is none."""
+    truths = np.array([[300.0, 0.0], [0.0, -400.0], [300.0, 400.0], [100.0, 0.0]])
+    fixes = np.array([[350.0, 0.0], [0.0, -100.0], [360.0, 480.0], [100.0, 70.0]])
+    assert evaluate.radial_offsets(fixes, truths) == pytest.approx([50.0, -300.0, 100.0, 0.0])

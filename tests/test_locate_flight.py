@@ -178,4 +178,5 @@ def test_the_tracked_evaluation_scores_the_flight_filter_beside_the_tracker(monk
             assert 0 < row[f"{name}_median_error_m"] < np.inf
             assert 0 <= row[f"{name}_coverage"] <= 1
         assert row["flight_cpu_ms_per_update"] > 0
+        assert 0 < row["fix_flight_offset_m"] < np.inf and np.isfinite(row["fix_radial_offset_m"])
     assert moving["fix_median_error_m"] != hovering["fix_median_error_m"]
