@@ -113,6 +113,37 @@ def test_an_exception_while_handling_a_node_quarantines_its_port_then_retries_it
     assert [c.verb for c in out.commands] == [verb for verb, _ in HELLO]
 
 
+def frame_at(node: Node, body, t_us: int) -> ev.Output:
+    """A frame of `node` stamped t_us (any u64), arriving 0.1 s after its last."""
+    node.t_s += 0.1
+    node.seq += 1
+    wire = protocol.encode_frame(protocol.Frame(0, node.node_id, node.seq, t_us, body))
+    return node.pipeline.feed(node.port, T0 + int(node.t_s * S), wire)
+
+
+@pytest.mark.parametrize("hostile", [
+    # a sweep stamped 2**63 µs: the detection core's times are 64-bit (once an OverflowError
+    # in the middle of a sweep: the port quarantined)
+    lambda node, sweep: frame_at(node, sweep, 1 << 63),
+    lambda node, sweep: frame_at(node, sweep, (1 << protocol.T_US_BITS)),
+    # a REMOTEID with more service data than an AD structure's length byte can count (once a
+    # ValueError rebuilding the advertisement)
+    lambda node, sweep: node.send(protocol.RemoteId(0, -60, bytes(6), b"\xfa\xff\x0d" + bytes(252))),
+])
+def test_a_frame_no_node_can_send_is_counted_corrupt_and_the_port_read_on(hostile):
+    p = Pipeline(config.GatewayConfig())
+    node = Node(p)
+    node.status()
+    node.reply(json.dumps(INFO))
+    sweep = protocol.Sweep(0, 0, 1, 5645000, 2000, 500, 1000, 0, 3, bytes([10, 10, 10]))
+    node.send(sweep)
+    frames = p.nodes[1].frames
+    out = hostile(node, sweep)
+    assert not of(out, ev.SourceQuarantined), out.events
+    assert p.decoders[PORT].corrupt == 1 and p.nodes[1].frames == frames
+    assert not of(node.send(sweep), ev.SourceQuarantined) and p.nodes[1].frames == frames + 1
+
+
 def test_sweeps_with_ever_changing_start_keep_detector_state_bounded():
     p = Pipeline(config.GatewayConfig())
     node = Node(p)
