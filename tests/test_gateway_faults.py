@@ -128,7 +128,8 @@ def frame_at(node: Node, body, t_us: int) -> ev.Output:
     lambda node, sweep: frame_at(node, sweep, (1 << protocol.T_US_BITS)),
     # a REMOTEID with more service data than an AD structure's length byte can count (once a
     # ValueError rebuilding the advertisement)
-    lambda node, sweep: node.send(protocol.RemoteId(0, -60, bytes(6), b"\xfa\xff\x0d" + bytes(252))),
+    lambda node, sweep: node.send(protocol.RemoteId(0, -60, bytes(6),
+                                                    b"\xfa\xff\x0d" + bytes(252))),
 ])
 def test_a_frame_no_node_can_send_is_counted_corrupt_and_the_port_read_on(hostile):
     p = Pipeline(config.GatewayConfig())
