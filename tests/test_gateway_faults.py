@@ -4,6 +4,7 @@ protocol.encode_frame, as a node's port would deliver them."""
 from __future__ import annotations
 
 import json
+import time
 import tracemalloc
 
 import pytest
@@ -305,3 +306,26 @@ def test_event_floods_are_coalesced_with_their_count(kind):
     assert coalesced[0].first_ns <= coalesced[0].last_ns <= coalesced[0].t_ns
     if kind == "restart":
         assert p.nodes[1].restarts == 1000  # the node's own count stays exact
+
+
+def test_a_flood_of_remote_id_advertisers_costs_each_frame_the_same_and_is_forgotten():
+    """A node sending Remote ID from ever-changing addresses: each is a drone until lost_s
+    passes, but a frame's cost does not grow with them (expire() once looked at every drone on
+    every chunk: 2000 of them took 5 s, 20000 minutes); then all are forgotten, and a drone
+    heard meanwhile is kept."""
+    from straja.gateway.remoteid import RemoteIdTracker
+    from straja.sim import remoteid as sim
+    tracker = RemoteIdTracker(config.RemoteIdConfig(lost_s=10.0))
+    ad = sim.advertising(sim.basic_id("FLOOD"), 0)
+    times = []
+    for i in range(6000):
+        started = time.perf_counter()
+        tracker.heard(T0 + i * 10**6, ad, 1, -60.0, f"c0:00:00:00:{i >> 8:02x}:{i & 255:02x}")
+        tracker.expire(T0 + i * 10**6)
+        times.append(time.perf_counter() - started)
+    assert len(tracker.drones) == 6000
+    assert sum(times[-1000:]) < 3 * sum(times[:1000])
+    tracker.heard(T0 + 12 * S, ad, 1, -60.0, "c0:00:00:00:00:00")
+    lost = tracker.expire(T0 + 16 * S + 10**6)
+    assert len(lost) == 5999 and list(tracker.drones) == ["c0:00:00:00:00:00"]
+    assert tracker.expire(T0 + 22 * S) and not tracker.drones
