@@ -214,7 +214,7 @@ cdef object _body(int ftype, const uint8_t* b, Py_ssize_t n):
             return None
         return Reply(_u16(b), b[2], _utf8(b + REPLY_BODY, n - REPLY_BODY))
     if ftype == REMOTEID:
-        if n < REMOTEID_BODY:
+        if not REMOTEID_BODY <= n <= REMOTEID_BODY + REMOTEID_DATA_MAX:
             return None
         return RemoteId(b[0], <int8_t>b[1], PyBytes_FromStringAndSize(<const char*>b + 2, 6),
                         PyBytes_FromStringAndSize(<const char*>b + REMOTEID_BODY, n - REMOTEID_BODY))
@@ -311,7 +311,8 @@ cdef class Decoder:
         m = _cobs_decode(p, n, self._raw)
         if not (HEADER_LEN + CRC_LEN <= m <= MAX_FRAME
                 and _crc16(self._raw, m - CRC_LEN) == _u16be(self._raw + m - CRC_LEN)
-                and self._raw[0] == VERSION):
+                and self._raw[0] == VERSION
+                and _u64(self._raw + 6) >> T_US_BITS == 0):
             self.corrupt += 1
             return 0
         ftype = self._raw[1]

@@ -4,6 +4,7 @@ protocol.encode_frame, as a node's port would deliver them."""
 from __future__ import annotations
 
 import json
+import time
 import tracemalloc
 
 import pytest
@@ -111,6 +112,38 @@ def test_an_exception_while_handling_a_node_quarantines_its_port_then_retries_it
     out = bad.status(dt_s=p.cfg.quarantine_s)
     assert p.nodes[1].frames == frames + 1  # read again
     assert [c.verb for c in out.commands] == [verb for verb, _ in HELLO]
+
+
+def frame_at(node: Node, body, t_us: int) -> ev.Output:
+    """A frame of `node` stamped t_us (any u64), arriving 0.1 s after its last."""
+    node.t_s += 0.1
+    node.seq += 1
+    wire = protocol.encode_frame(protocol.Frame(0, node.node_id, node.seq, t_us, body))
+    return node.pipeline.feed(node.port, T0 + int(node.t_s * S), wire)
+
+
+@pytest.mark.parametrize("hostile", [
+    # a sweep stamped 2**63 µs: the detection core's times are 64-bit (once an OverflowError
+    # in the middle of a sweep: the port quarantined)
+    lambda node, sweep: frame_at(node, sweep, 1 << 63),
+    lambda node, sweep: frame_at(node, sweep, (1 << protocol.T_US_BITS)),
+    # a REMOTEID with more service data than an AD structure's length byte can count (once a
+    # ValueError rebuilding the advertisement)
+    lambda node, sweep: node.send(protocol.RemoteId(0, -60, bytes(6),
+                                                    b"\xfa\xff\x0d" + bytes(252))),
+])
+def test_a_frame_no_node_can_send_is_counted_corrupt_and_the_port_read_on(hostile):
+    p = Pipeline(config.GatewayConfig())
+    node = Node(p)
+    node.status()
+    node.reply(json.dumps(INFO))
+    sweep = protocol.Sweep(0, 0, 1, 5645000, 2000, 500, 1000, 0, 3, bytes([10, 10, 10]))
+    node.send(sweep)
+    frames = p.nodes[1].frames
+    out = hostile(node, sweep)
+    assert not of(out, ev.SourceQuarantined), out.events
+    assert p.decoders[PORT].corrupt == 1 and p.nodes[1].frames == frames
+    assert not of(node.send(sweep), ev.SourceQuarantined) and p.nodes[1].frames == frames + 1
 
 
 def test_sweeps_with_ever_changing_start_keep_detector_state_bounded():
@@ -273,3 +306,26 @@ def test_event_floods_are_coalesced_with_their_count(kind):
     assert coalesced[0].first_ns <= coalesced[0].last_ns <= coalesced[0].t_ns
     if kind == "restart":
         assert p.nodes[1].restarts == 1000  # the node's own count stays exact
+
+
+def test_a_flood_of_remote_id_advertisers_costs_each_frame_the_same_and_is_forgotten():
+    """A node sending Remote ID from ever-changing addresses: each is a drone until lost_s
+    passes, but a frame's cost does not grow with them (expire() once looked at every drone on
+    every chunk: 2000 of them took 5 s, 20000 minutes); then all are forgotten, and a drone
+    heard meanwhile is kept."""
+    from straja.gateway.remoteid import RemoteIdTracker
+    from straja.sim import remoteid as sim
+    tracker = RemoteIdTracker(config.RemoteIdConfig(lost_s=10.0))
+    ad = sim.advertising(sim.basic_id("FLOOD"), 0)
+    times = []
+    for i in range(6000):
+        started = time.perf_counter()
+        tracker.heard(T0 + i * 10**6, ad, 1, -60.0, f"c0:00:00:00:{i >> 8:02x}:{i & 255:02x}")
+        tracker.expire(T0 + i * 10**6)
+        times.append(time.perf_counter() - started)
+    assert len(tracker.drones) == 6000
+    assert sum(times[-1000:]) < 3 * sum(times[:1000])
+    tracker.heard(T0 + 12 * S, ad, 1, -60.0, "c0:00:00:00:00:00")
+    lost = tracker.expire(T0 + 16 * S + 10**6)
+    assert len(lost) == 5999 and list(tracker.drones) == ["c0:00:00:00:00:00"]
+    assert tracker.expire(T0 + 22 * S) and not tracker.drones

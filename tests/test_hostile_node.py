@@ -244,6 +244,12 @@ def write_recording(path, records: list[tuple[int, int, int, bytes]], header=b"{
     (record.MAGIC + struct.pack("<BI", 1, 5) + b"{oops", "header is damaged"),
     (record.MAGIC + struct.pack("<BI", 1, 4) + b"[1] ", "header is damaged"),
     (record.MAGIC + struct.pack("<BI", 1, 2**32 - 1) + b"{}", "header is damaged"),
+    # a record's length no port read gives: refused, not a 4 GiB read taken for a cut-short end
+    (record.MAGIC + struct.pack("<BI", 1, 2) + b"{}"
+     + record.RECORD.pack(record.DATA, 0, 0, 2**32 - 1) + b"\0", "the recording is damaged"),
+    # an arrival time no clock gives: the gateway's times made of it would not fit 64 bits
+    (record.MAGIC + struct.pack("<BI", 1, 2) + b"{}"
+     + record.RECORD.pack(record.DATA, 0, -2**63, 1) + b"\0", "the recording is damaged"),
 ])
 def test_replay_of_a_damaged_recording_is_refused_with_its_reason(tmp_path, capsys, contents,
                                                                    says):

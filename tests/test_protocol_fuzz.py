@@ -155,3 +155,19 @@ def test_arbitrary_bytes_never_raise_and_decoders_agree(blob, cuts):
         assert fast.feed(blob[start:cut]) == ref.feed(blob[start:cut])
         start = cut
     assert P.counters(fast) == P.counters(ref)
+
+
+def test_frames_past_the_fields_limits_are_corrupt_in_both_decoders():
+    """A t_us of 2**T_US_BITS or more and a REMOTEID with more service data than an AD
+    structure holds are frames no node sends: counted corrupt, the frames at the limit read."""
+    rid = b"\xfa\xff\x0d" + bytes(P.REMOTEID_DATA_MAX - 3)
+    status = P.Status(1, 1, 0, 1, 1000, 2000, 0, 0, 0, 0, "0.1.0")
+    frames = [P.Frame(0, 9, 1, (1 << P.T_US_BITS) - 1, status),
+              P.Frame(0, 9, 2, 1 << P.T_US_BITS, status),
+              P.Frame(0, 9, 3, 2**64 - 1, status),
+              P.Frame(0, 9, 4, 5, P.RemoteId(0, -60, bytes(6), rid)),
+              P.Frame(0, 9, 5, 5, P.RemoteId(0, -60, bytes(6), rid + b"\0"))]
+    stream = b"".join(P.encode_frame(f) for f in frames)
+    for decoder in (P.ReferenceDecoder(), Decoder()):
+        assert [(f.seq, f.t_us) for f in decoder.feed(stream)] == [(1, frames[0].t_us), (4, 5)]
+        assert decoder.corrupt == 3

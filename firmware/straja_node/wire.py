@@ -43,6 +43,11 @@ REMOTEID_BODY = const(8)
 MAX_SWEEP_CODES = const(MAX_FRAME - HEADER_LEN - SWEEP_BODY - CRC_LEN)  # 2008
 MAX_ENVELOPE_SAMPLES = const((MAX_FRAME - HEADER_LEN - ENVELOPE_BODY - CRC_LEN) // 2)  # 1006
 MAX_LINE = const(1024)  # a command line, CR and LF included
+# REMOTEID service data: an AD structure's length byte counts its type byte too, so at most 254
+REMOTEID_DATA_MAX = const(254)
+# A header's t_us is below 2**T_US_BITS µs (71 years since boot: no node's clock gets there), so
+# the host's times made of it (t_us * 1000 plus a clock offset, in ns) fit 64-bit integers
+T_US_BITS = const(51)
 
 # struct layouts (little-endian) of the header and of each body's fixed part: the tables of
 # docs/protocol.md, field by field

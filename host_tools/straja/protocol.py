@@ -20,10 +20,10 @@ from straja_node.wire import (  # the wire constants' one definition, re-exporte
     BAD_ARG, BAD_LINE, CRC_INIT, CRC_LEN, ENVELOPE, ENVELOPE_LAYOUT, FAILED, FLAG_INTERLEAVED,
     FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED, HEADER_LAYOUT, HEADER_LEN, LOG, LOG_LAYOUT,
     MAX_ENCODED, MAX_FRAME, MAX_LINE, MAX_WIRE, MODE_IDLE, MODE_SAFE, MODE_STREAMING, OK, REMOTEID,
-    REMOTEID_LAYOUT, REPLY, REPLY_LAYOUT,
+    REMOTEID_DATA_MAX, REMOTEID_LAYOUT, REPLY, REPLY_LAYOUT,
     RESET_BROWN_OUT, RESET_DEEPSLEEP, RESET_HARD, RESET_POWER_ON, RESET_SOFT, RESET_UNKNOWN,
     RESET_WATCHDOG, RSSI_CODE_MAX, STATUS, STATUS_LAYOUT, SWEEP, SWEEP_LAYOUT, TOO_LONG, UNKNOWN,
-    VERSION, crc_table, interleave_stride,
+    T_US_BITS, VERSION, crc_table, interleave_stride,
 )
 
 if TYPE_CHECKING:
@@ -319,7 +319,7 @@ def parse_body(ftype: int, body: bytes) -> Body | None:
             return None
         return Reply(*REPLY_FMT.unpack_from(body), _text(body[REPLY_FMT.size:]))
     if ftype == REMOTEID:
-        if n < REMOTEID_FMT.size:
+        if not REMOTEID_FMT.size <= n <= REMOTEID_FMT.size + REMOTEID_DATA_MAX:
             return None
         return RemoteId(*REMOTEID_FMT.unpack_from(body), bytes(body[REMOTEID_FMT.size:]))
     return bytes(body)
@@ -334,6 +334,8 @@ def decode_frame(raw: bytes) -> Frame:
     version, ftype, node_id, seq, t_us = HEADER_FMT.unpack_from(raw)
     if version != VERSION:
         raise FrameError(f"unknown version {version}")
+    if t_us >> T_US_BITS:
+        raise FrameError(f"t_us {t_us} is not below 2**{T_US_BITS}")
     body = parse_body(ftype, raw[HEADER_LEN:-CRC_LEN])
     if body is None:
         raise FrameError(f"body of {len(raw) - HEADER_LEN - CRC_LEN} bytes does not fit type {ftype}")

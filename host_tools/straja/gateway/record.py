@@ -24,6 +24,13 @@ OPEN, DATA, CLOSE = 1, 2, 3
 RECORD = struct.Struct("<BHqI")
 _PREFIX = struct.Struct("<BI")
 MAX_HEADER = 1 << 20  # a header is a small JSON object (the tool and its ports)
+# a record holds one read of a port (the gateway's reads are at most 64 KiB): a length far above
+# that is damage, refused before it is read (a 4 GiB read would be a 4 GiB allocation)
+MAX_DATA = 1 << 24
+# arrival times are ns since the Unix epoch (time.time_ns()), below 2**62 (the year 2116): with
+# a node's times (below 2**51 µs, straja_node.wire.T_US_BITS) every sum and difference the
+# gateway makes of them (clock offsets, SQLite's columns) fits a 64-bit integer
+T_NS_MAX = 1 << 62
 
 
 class Record(NamedTuple):
@@ -99,6 +106,10 @@ def read(path) -> tuple[dict, Iterator[Record]]:
                 if len(head) < RECORD.size:
                     return
                 kind, sid, t_ns, size = RECORD.unpack(head)
+                if size > MAX_DATA or not 0 <= t_ns < T_NS_MAX:
+                    raise RecordingError(
+                        f"{path}: the record at byte {f.tell() - RECORD.size} is {size} bytes "
+                        f"(at most {MAX_DATA}) at {t_ns} ns (0 to 2**62): the recording is damaged")
                 data = f.read(size)
                 if len(data) < size:
                     return

@@ -16,6 +16,7 @@ what the nodes measured, and its failure is a reason in the drone's events:
 """
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import sys
@@ -85,6 +86,10 @@ class RemoteIdTracker:
         self.nodes = {k: (n.latitude, n.longitude) for k, n in (nodes or {}).items()}
         self.heights_m = {k: n.height_m for k, n in (nodes or {}).items()}
         self.drones: dict[str, RidDrone] = {}
+        # (when it may be lost, key), one entry per drone: expire() looks only at the drones
+        # whose time came (a flood of advertisers, each from another address, once made every
+        # chunk scan them all: 2000 of them took 5 s, fuzz1), pushing again those heard since
+        self._deadlines: list[tuple[int, str]] = []
         self.errors = 0
 
     def heard(self, t_ns: int, payload: bytes, node_id: int | None = None,
@@ -106,6 +111,7 @@ class RemoteIdTracker:
         drone = self.drones.get(key)
         if drone is None:
             drone = self.drones[key] = RidDrone(key, address, t_ns)
+            heapq.heappush(self._deadlines, (t_ns + int(self.cfg.lost_s * 1e9), key))
         drone.last_seen_ns = t_ns
         if node_id is not None and rssi_dbm is not None:
             drone.receivers[node_id] = float(rssi_dbm)
@@ -146,11 +152,16 @@ class RemoteIdTracker:
     def expire(self, t_ns: int) -> list:
         lost_ns = int(self.cfg.lost_s * 1e9)
         out = []
-        for key, drone in list(self.drones.items()):
-            if t_ns - drone.last_seen_ns >= lost_ns:
-                del self.drones[key]
-                if drone.announced:
-                    out.append(RidLost(t_ns, **self._fields(drone)))
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= t_ns:
+            key = heapq.heappop(deadlines)[1]
+            drone = self.drones[key]
+            if t_ns - drone.last_seen_ns < lost_ns:  # heard since
+                heapq.heappush(deadlines, (drone.last_seen_ns + lost_ns, key))
+                continue
+            del self.drones[key]
+            if drone.announced:
+                out.append(RidLost(t_ns, **self._fields(drone)))
         return out
 
     # -- inside
