@@ -322,8 +322,9 @@ def _unsteady_channel_from_switch_on(f) -> bool:
     at load 0.85, seed 523: 4-5 readings at 0.7-1.2 dB, their channel's 5-9 at 1.3-1.9 dB,
     1.35-2.8 dB as the emitter's own, named video at 2.9-5.7 s). Video is
     continuous at one level within fading: a video's channel reads its streak as steady as its
-    track (0.2-0.9 dB read, 1.1 dB at most as its own, the 17 videos on from switch-on in the
-    catalogue and variants), while an access point's channel at load 0.9, hot in most sweeps,
+    track (the 14 5.8 GHz scenes of the catalogue and variants with video on from switch-on: a
+    video track made mid-streak reads it at 0.2-0.4 dB, 0.64 dB at most as its own; every
+    video's channel at 0.2-0.9 dB), while an access point's channel at load 0.9, hot in most sweeps,
     is filled by its stations' frames or a beacon in a share of each read that changes from
     sweep to sweep. A video's track begun with its channel's streak is judged by its own
     readings as before (the same readings); and only over a streak shorter than
