@@ -392,6 +392,33 @@ def test_a_video_come_on_later_or_strong_is_named_as_before(traced):
     assert classify.classify_one(strong, STEP_20)[0] == "ofdm_video"
 
 
+# wifi_5ghz_149_165_background seeds 303 (n1 at 4.49 s) and 305 (n1 at 2.86 s), 120 s copies:
+# pieces of the 80 MHz access point on channel 149 (load 0.9, 100 m away) made again in the
+# middle of their channel's streak after switch-on, named analog and OFDM video before
+AP_303 = dict(centre_khz=5_765_000.0, bandwidth_khz=20_000.0, spread_khz=0.0,
+              interval_us=408_050.0, dwell_us=408_000.0, age_us=5 * 408_050.0, duty=1.0,
+              hop_fraction=0.0, centre_db=0.0, n_bursts=5, level_sd_db=0.66, excess_db=5.02,
+              cut_share=0.08, streak=9, streak_sd_db=1.94)
+AP_305_START = dict(AP_303, centre_khz=5_800_000.0, bandwidth_khz=30_000.0, spread_khz=10_000.0,
+                    age_us=4 * 408_050.0, n_bursts=4, level_sd_db=1.17, excess_db=6.95,
+                    streak=6, streak_sd_db=1.53)
+
+
+@pytest.mark.parametrize("traced", [AP_303, AP_305_START])
+def test_a_track_made_mid_streak_at_switch_on_is_judged_by_its_channels_streak(traced):
+    """Its own 4-5 readings as steady as video's, but its channel's streak since switch-on
+    (6-9 sweeps) swinging 1.5-1.9 dB (1.9-2.8 dB as the emitter's own, over the 1.25 dB a
+    streak is held to): not video. The same track on a channel whose streak reads as steady as
+    a video's (0.4 dB), or begun with its channel's streak (its own readings are the streak's),
+    or on a channel whose past is known or hot SWITCH_ON_BURSTS sweeps running (the other
+    rules), is named as before."""
+    assert classify.classify_one(feature(**traced), STEP_20)[0] not in classify.DRONE_FAMILIES
+    for kw in (dict(streak_sd_db=0.4), dict(streak=traced["n_bursts"]), dict(busy_before=0.0),
+               dict(streak=classify.SWITCH_ON_BURSTS)):
+        family = classify.classify_one(feature(**dict(traced, **kw)), STEP_20)[0]
+        assert family == "analog_fm_video", kw
+
+
 # wifi_5ghz_149_165_background seed 305, node n1 at 24.5 s: a one-bin piece of the 80 MHz
 # access point on 149 at 5805 MHz, 3 readings, lost for 9 sweeps, 5 more (duty 0.5)
 AP_PIECE = dict(centre_khz=5_805_000.0, bandwidth_khz=20_000.0, spread_khz=0.0,

@@ -295,6 +295,8 @@ def _steady(f, scan: Scan) -> bool:
     if not _steady_level(f["n_bursts"], f["level_sd_db"], f,
                          wide_view=f["bandwidth_khz"] > scan.step_khz > 0):
         return False
+    if _unsteady_channel_from_switch_on(f):
+        return False
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY
     interval = f["interval_us"]
@@ -306,6 +308,33 @@ def _steady(f, scan: Scan) -> bool:
         interval = max(interval, (f["age_us"] - f["dwell_us"]) / (f["n_bursts"] - 1))
     gap = interval - f["dwell_us"] - (scan.period_us - scan.sweep_us)
     return not gap > MAX_MISSED_SWEEPS * scan.period_us
+
+
+def _unsteady_channel_from_switch_on(f) -> bool:
+    """Whether a track made in the middle of its channel's streak of hot sweeps (the streak
+    longer than its readings: the earlier ones given to another track), with that channel's past
+    unknown (busy_before NaN: the first sweeps after switch-on), sits on a channel whose streak
+    read a level swinging more (as its emitter's own, _own_sd) than a streak is held to
+    (STREAK_SD_SHARE of STEADY_MAX_SD_DB). Its own few readings are then a sample of its
+    channel's run, which is the node's whole record of that channel: a busy access point's
+    channel split into pieces made again mid-run (wifi_5ghz_149_165_background seeds 303, 305,
+    402, n1 at 100 m from the 80 MHz access point at load 0.9, and a copy with it at 100 m west
+    at load 0.85, seed 523: 4-5 readings at 0.7-1.2 dB, their channel's 5-9 at 1.3-1.9 dB,
+    1.35-2.8 dB as the emitter's own, named video at 2.9-5.7 s). Video is
+    continuous at one level within fading: a video's channel reads its streak as steady as its
+    track (the 14 5.8 GHz scenes of the catalogue and variants with video on from switch-on: a
+    video track made mid-streak reads it at 0.2-0.4 dB, 0.64 dB at most as its own; every
+    video's channel at 0.2-0.9 dB), while an access point's channel at load 0.9, hot in most sweeps,
+    is filled by its stations' frames or a beacon in a share of each read that changes from
+    sweep to sweep. A video's track begun with its channel's streak is judged by its own
+    readings as before (the same readings); and only over a streak shorter than
+    SWITCH_ON_BURSTS, the run after which a weak wide view from switch-on is taken for video:
+    a channel hot in every sweep since switch-on (a busy access point's skirt under the video:
+    busy_before stays unknown) would otherwise hold a video whose readings carry its frames
+    (~2 dB, test_gateway_profiling's model) for as long as it is on."""
+    return bool(f["busy_before"] != f["busy_before"]
+                and f["n_bursts"] < f["streak"] < SWITCH_ON_BURSTS
+                and _own_sd(f["streak_sd_db"], f["excess_db"]) > STREAK_SD_SHARE * STEADY_MAX_SD_DB)
 
 
 def _without_streak(f) -> dict:
