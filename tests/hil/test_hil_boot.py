@@ -102,8 +102,9 @@ def test_brown_out_while_streaming_keeps_config_and_resumes(node):
     config = node.call("get")
     node.frames(50, timeout=20, drain=True)
     node.power_cycle(off_s=0)
-    frames = node.frames(40, timeout=30)
-    status = next(f.body for f in frames if f.type == protocol.STATUS)
+    # a glitch keeps the port: frames the node sent just before the cut may still arrive first
+    statuses = [f.body for f in node.frames(3, timeout=30, types=[protocol.STATUS])]
+    status = next((s for s in statuses if s.boot_count != info["boot_count"]), statuses[-1])
     assert status.boot_count == info["boot_count"] + 1 and status.mode == 1
     assert status.reset_cause in (POWER_ON, HARD, BROWN_OUT)
     assert node.call("get") == config
