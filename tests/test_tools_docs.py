@@ -195,3 +195,31 @@ def test_node_id_works_where_a_port_is_asked_for(module_node, command):
     assert done.returncode == 0, done.stderr
     assert ("node_id = 7" if command == "config" else module_node.port) in done.stdout
     time.sleep(1.0)  # the firmware starts again after the probe's soft reset
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation but `-` and `_` dropped, spaces `-`."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _broken_anchors(pages: dict[Path, str]) -> list[str]:
+    """Links `[...](#a)` or `[...](page.md#a)` among `pages` whose page has no heading `a`."""
+    headings = {path: {_anchor(h) for h in re.findall(r"^#+ (.*)$", re.sub(r"```.*?```", "", text,
+                                                                             flags=re.S), re.M)}
+                for path, text in pages.items()}
+    broken = []
+    for path, text in pages.items():
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", text):
+            page = (path.parent / target).resolve() if target else path
+            if page in headings and anchor not in headings[page]:
+                broken.append(f"{path.name}: {target}#{anchor}")
+    return broken
+
+
+def test_every_link_to_a_heading_names_one():
+    """An in-page link ("The rules as they stand" in docs/detection.md has 29) breaks silently
+    when its heading is reworded."""
+    assert _broken_anchors({p.resolve(): p.read_text() for p in DOCS}) == []
+    page = ROOT / "docs" / "x.md"
+    assert _broken_anchors({page: "# A title, here\n[ok](#a-title-here) [rotten](#a-title)\n"}) \
+        == ["x.md: #a-title"]
