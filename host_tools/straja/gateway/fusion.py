@@ -76,6 +76,11 @@ class NodeSeen:
     lo_khz: int = 0
     hi_khz: int = 0
 
+    def saw(self, obs: Observation) -> None:
+        """An observation of its node: when it was last seen, and where (_side_by_side)."""
+        self.last_ns = max(self.last_ns, obs.t_ns)
+        self.lo_khz, self.hi_khz = obs.lo_khz, obs.hi_khz
+
     def mean_dbm(self) -> float:
         return sum(map(_DBM, self.history)) / len(self.history)
 
@@ -262,8 +267,7 @@ class Fusion:
             # a held name (detector._Naming) keeps the node seeing the track, but its reading
             # goes into no power (trend, position, a known emitter's range): it may be another
             # emitter's, an access point's beside the drone
-            seen.last_ns = max(seen.last_ns, obs.t_ns)
-            seen.lo_khz, seen.hi_khz = obs.lo_khz, obs.hi_khz
+            seen.saw(obs)
             return
         counted = seen is not None  # in rising / falling by its last_trend_db
         if not counted:
@@ -273,8 +277,7 @@ class Fusion:
             kept.node_ids = tuple(ids)
             if len(ids) == 1:
                 kept.strongest = node
-        seen.last_ns = max(seen.last_ns, obs.t_ns)
-        seen.lo_khz, seen.hi_khz = obs.lo_khz, obs.hi_khz
+        seen.saw(obs)
         was_dbm, seen.dbm = seen.dbm, obs.dbm
         best = kept.strongest
         if node == best:
