@@ -315,7 +315,7 @@ def test_a_flood_of_remote_id_advertisers_costs_each_frame_the_same_and_is_forgo
     heard meanwhile is kept."""
     from straja.gateway.remoteid import RemoteIdTracker
     from straja.sim import remoteid as sim
-    tracker = RemoteIdTracker(config.RemoteIdConfig(lost_s=10.0))
+    tracker = RemoteIdTracker(config.RemoteIdConfig(lost_s=10.0, max_drones=10000))
     ad = sim.advertising(sim.basic_id("FLOOD"), 0)
     times = []
     for i in range(6000):
@@ -329,3 +329,45 @@ def test_a_flood_of_remote_id_advertisers_costs_each_frame_the_same_and_is_forgo
     lost = tracker.expire(T0 + 16 * S + 10**6)
     assert len(lost) == 5999 and list(tracker.drones) == ["c0:00:00:00:00:00"]
     assert tracker.expire(T0 + 22 * S) and not tracker.drones
+
+
+def test_a_flood_of_remote_id_advertisers_past_max_drones_forgets_the_least_recently_heard():
+    """Past max_drones a drone heard only once is forgotten (its rid_lost sent), so a flood of
+    addresses cannot grow memory, and a real drone (heard every 50 ms: several advertisements a
+    second) stays through a flood of 1000 addresses a second; a forgotten address heard again is
+    a new drone, lost once."""
+    from straja.gateway.events import RidLost, RidSeen
+    from straja.gateway.remoteid import RemoteIdTracker
+    from straja.sim import remoteid as sim
+    tracker = RemoteIdTracker(config.RemoteIdConfig(lost_s=10.0, max_drones=100))
+    ad = sim.advertising(sim.basic_id("FLOOD"), 0)
+    real = sim.advertising(sim.basic_id("REAL-1"), 0)
+    seen, lost = [], []
+    for i in range(5000):
+        t = T0 + i * 10**6
+        if i % 50 == 0:
+            seen += [e for e in tracker.heard(t, real, 1, -60.0, "c0:ff:ff:ff:ff:ff")
+                     if isinstance(e, RidSeen)]
+        events = tracker.heard(t, ad, 1, -60.0, f"c0:00:00:00:{i >> 8:02x}:{i & 255:02x}")
+        lost += [e for e in events if isinstance(e, RidLost)]
+        seen += [e for e in events if isinstance(e, RidSeen)]
+        events = tracker.expire(t)
+        lost += [e for e in events if isinstance(e, RidLost)]
+    assert len(tracker.drones) == 100 and tracker.evicted == 5001 - 100
+    assert "c0:ff:ff:ff:ff:ff" not in {e.address for e in lost}  # heard again: kept
+    assert "c0:ff:ff:ff:ff:ff" in tracker.drones
+    assert len(lost) == tracker.evicted  # each forgotten drone had been shown: its rid_lost
+    assert len(seen) == 5001 and len(tracker._heard_once) == 99
+    # the first flood address, forgotten long ago, heard again: a new drone, lost once
+    tracker.heard(T0 + 5 * S, ad, 1, -60.0, "c0:00:00:00:00:00")
+    later = [e.address for e in tracker.expire(T0 + 30 * S) if isinstance(e, RidLost)]
+    assert later.count("c0:00:00:00:00:00") == 1 and not tracker.drones
+    assert len(tracker._deadlines) == 0
+
+
+@pytest.mark.parametrize("key,value", [("lost_s", 0.0), ("lost_s", float("inf")),
+                                       ("lost_s", float("nan")), ("update_min_s", -1.0),
+                                       ("history", 0), ("max_drones", 0)])
+def test_a_remote_id_config_out_of_range_is_refused(key, value):
+    with pytest.raises(config.ConfigError, match="remote_id"):
+        config.RemoteIdConfig(**{key: value})

@@ -84,6 +84,8 @@ class RemoteIdConfig:
     lost_s: float = 10.0           # a Remote ID drone not heard for this long is lost
     update_min_s: float = 1.0      # rid_updated at most this often per drone
     history: int = 120             # claimed positions kept per drone
+    max_drones: int = 1000         # drones tracked at once; beyond, the least recently heard
+                                   # is forgotten (a flood of addresses cannot grow memory)
     protected_areas: dict = field(default_factory=dict)  # name -> [[latitude, longitude], ...]
     max_eirp_dbm: float = 20.0     # the strongest Bluetooth transmitter a drone may carry
     min_eirp_dbm: float = -10.0    # the weakest
@@ -105,6 +107,10 @@ class RemoteIdConfig:
         if not (self.link_spread_db > 0 and self.link_operator_m > 0):
             raise ConfigError("remote_id.link_spread_db and remote_id.link_operator_m must be "
                               "positive")
+        if not (0 < self.lost_s < math.inf and 0 <= self.update_min_s < math.inf
+                and self.history >= 1 and self.max_drones >= 1):
+            raise ConfigError("remote_id: lost_s must be a positive number of seconds, "
+                              "update_min_s 0 or more, history and max_drones 1 or more")
 
 
 @dataclass(frozen=True)

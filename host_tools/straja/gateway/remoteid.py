@@ -17,7 +17,9 @@ what the nodes measured, and its failure is a reason in the drone's events:
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
+import logging
 import math
 import sys
 import threading
@@ -30,6 +32,8 @@ from ..locate.geo import ground_distance_m
 from ..remoteid import RemoteIdError, decode_payload
 from .config import RemoteIdConfig
 from .events import RidAreaEntered, RidLost, RidSeen, RidUpdated
+
+log = logging.getLogger("straja.gateway")
 
 SPEED_OF_LIGHT_MPS = 299792458.0
 BLE_HZ = 2.44e9
@@ -58,6 +62,7 @@ class RidDrone:
     key: str
     address: str
     first_ns: int
+    serial: int  # tells this drone's loss deadlines from those of one its key had before
     uas_id: str = ""
     latitude: float | None = None
     longitude: float | None = None
@@ -85,12 +90,20 @@ class RemoteIdTracker:
         # node id -> (latitude, longitude), and its antenna's height: the config's [nodes.<id>]
         self.nodes = {k: (n.latitude, n.longitude) for k, n in (nodes or {}).items()}
         self.heights_m = {k: n.height_m for k, n in (nodes or {}).items()}
+        # key -> drone, least recently heard first. Past cfg.max_drones one is forgotten, the
+        # least recently heard of those heard only once if any (`_heard_once`, in the order
+        # heard): a flood of addresses, each heard once, cannot grow memory nor push out a
+        # drone heard twice (a real one sends several advertisements a second)
         self.drones: dict[str, RidDrone] = {}
-        # (when it may be lost, key), one entry per drone: expire() looks only at the drones
-        # whose time came (a flood of advertisers, each from another address, once made every
-        # chunk scan them all: 2000 of them took 5 s, fuzz1), pushing again those heard since
-        self._deadlines: list[tuple[int, str]] = []
-        self.errors = 0
+        self._heard_once: dict[str, None] = {}
+        # (when it may be lost, serial, key), one entry per drone: expire() looks only at the
+        # drones whose time came (a flood of advertisers, each from another address, once made
+        # every chunk scan them all: 2000 of them took 5 s, fuzz1), pushing again those heard
+        # since
+        self._deadlines: list[tuple[int, int, str]] = []
+        self._serials = itertools.count()
+        self.errors = 0   # payloads that did not decode or named no drone
+        self.evicted = 0  # drones forgotten before lost_s because max_drones were tracked
 
     def heard(self, t_ns: int, payload: bytes, node_id: int | None = None,
               rssi_dbm: float | None = None, address: str = "") -> list:
@@ -108,10 +121,18 @@ class RemoteIdTracker:
         if not key:
             self.errors += 1  # nothing to tell its drone by
             return []
-        drone = self.drones.get(key)
+        out = []
+        drone = self.drones.pop(key, None)
         if drone is None:
-            drone = self.drones[key] = RidDrone(key, address, t_ns)
-            heapq.heappush(self._deadlines, (t_ns + int(self.cfg.lost_s * 1e9), key))
+            if len(self.drones) >= self.cfg.max_drones:
+                out += self._evict(t_ns)
+            drone = RidDrone(key, address, t_ns, next(self._serials))
+            heapq.heappush(self._deadlines,
+                           (t_ns + int(self.cfg.lost_s * 1e9), drone.serial, key))
+            self._heard_once[key] = None
+        else:
+            self._heard_once.pop(key, None)
+        self.drones[key] = drone  # now the most recently heard
         drone.last_seen_ns = t_ns
         if node_id is not None and rssi_dbm is not None:
             drone.receivers[node_id] = float(rssi_dbm)
@@ -123,7 +144,7 @@ class RemoteIdTracker:
         flagged = tuple(dict.fromkeys(reasons))[-8:]
         news = flagged != drone.reasons
         drone.reasons = flagged
-        return self._events(drone, t_ns, news)
+        return out + self._events(drone, t_ns, news)
 
     def slant_m(self, node_id: int, point: tuple) -> float:
         """Distance from a node's antenna to a point (latitude, longitude, altitude m above the
@@ -141,9 +162,9 @@ class RemoteIdTracker:
             payload = bytes.fromhex(item["payload"])
             node = item.get("node")
             rssi = item.get("rssi")
-            if node is not None and not isinstance(node, int) or (
+            if node is not None and not (isinstance(node, int) and 0 <= node <= 0xFFFF) or (
                     rssi is not None and not isinstance(rssi, (int, float))):
-                raise ValueError("node must be an integer and rssi a number")
+                raise ValueError("node must be a node id (0..65535) and rssi a number")
         except (ValueError, KeyError, TypeError, AttributeError):
             self.errors += 1
             return []
@@ -154,15 +175,31 @@ class RemoteIdTracker:
         out = []
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= t_ns:
-            key = heapq.heappop(deadlines)[1]
-            drone = self.drones[key]
+            _, serial, key = heapq.heappop(deadlines)
+            drone = self.drones.get(key)
+            if drone is None or drone.serial != serial:
+                continue  # evicted (and perhaps heard again since, as another drone)
             if t_ns - drone.last_seen_ns < lost_ns:  # heard since
-                heapq.heappush(deadlines, (drone.last_seen_ns + lost_ns, key))
+                heapq.heappush(deadlines, (drone.last_seen_ns + lost_ns, serial, key))
                 continue
             del self.drones[key]
+            self._heard_once.pop(key, None)
             if drone.announced:
                 out.append(RidLost(t_ns, **self._fields(drone)))
         return out
+
+    def _evict(self, t_ns: int) -> list:
+        """Forget a drone to make room (the least recently heard of those heard once, else of
+        all); its rid_lost if it was shown."""
+        key = next(iter(self._heard_once or self.drones))
+        self._heard_once.pop(key, None)
+        drone = self.drones.pop(key)
+        self.evicted += 1
+        if self.evicted == 1 or self.evicted % 10000 == 0:  # said, not once a payload
+            log.warning("remote ID: more than %d drones heard within lost_s (%g s): those heard "
+                        "only once are forgotten first (%d so far); a flood of addresses?",
+                        self.cfg.max_drones, self.cfg.lost_s, self.evicted)
+        return [RidLost(t_ns, **self._fields(drone))] if drone.announced else []
 
     # -- inside
 
