@@ -319,6 +319,9 @@ def main() -> int:
           f"{chunks.size} chunks read in {r['rounds']} rounds of reads ("
           f"{chunks.size / max(r['rounds'], 1):.2f} a round, each a wake-up of the gateway), "
           f"{r['alerts']} alerts, {lat.size} alert events")
+    if not chunks.size:
+        print("no chunk read: the fleet sent nothing (starved? see --fleet-nice)")
+        return 1
     print(f"every chunk, arrival to processed and stored: p50 {np.percentile(chunks, 50):.2f} ms, "
           f"p99 {np.percentile(chunks, 99):.2f} ms, max {chunks.max():.2f} ms")
     if lat.size:
