@@ -5,10 +5,10 @@ the default plan stream into, min / median of repeated passes.
 
 Each node's stream is pi_check.py's (the firmware's default plan: 27.4 sweeps and a STATUS a
 node-second), written frame by frame at its time to the master side of its own pty by a writer
-process (its CPU is not the gateway's). The gateway's own `scan_ports` opens the slaves and starts
-its readers; a drain thread takes what they queue (no processing: the pipeline's CPU is the
-gateway benchmarks'). CPU is the reader threads' own (each thread's CPU clock, read from outside),
-from the first byte written to the last byte queued; every frame written must be queued.
+process (its CPU is not the gateway's). The gateway's own `scan_ports` opens the slaves; this
+thread runs the gateway's rounds of reads (`PortReaders.round`) and takes what they queue (no
+processing: the pipeline's CPU is the gateway benchmarks'). CPU is this thread's inside the
+rounds, from the first byte written to the last byte queued; every frame written must be queued.
 The node counts run in turn, `--passes` rounds (a load that comes and goes on a shared machine then
 falls on every count alike). Latency: wall time from a frame's scheduled write to the reader
 queueing it (the writer's own lateness included), p50 / p99 over the passes.
@@ -21,7 +21,6 @@ import os
 import queue
 import statistics
 import sys
-import threading
 import time
 
 import numpy as np
@@ -36,12 +35,6 @@ from pi_check import node_chunks  # noqa: E402  (bench/ is this script's folder)
 LEAD_S = 0.3  # the readers are started this long before the first frame is written
 
 
-def readers_cpu_s() -> float:
-    """CPU seconds so far of the gateway's reader threads (named reader...)."""
-    return sum(time.clock_gettime(time.pthread_getcpuclockid(t.ident))
-               for t in threading.enumerate() if t.name.startswith("reader") and t.is_alive())
-
-
 def queued_bytes(streams) -> int:
     """The bytes the readers queue for these streams (IngestQueue drops the delimiters that
     open frames)."""
@@ -51,7 +44,7 @@ def queued_bytes(streams) -> int:
     total = 0
     while True:
         try:
-            total += len(q.get_nowait()[3])
+            total += len(q.get()[3])
         except queue.Empty:
             return total
 
@@ -76,38 +69,34 @@ def one_pass(nodes: int, seconds: float, streams, latencies: list[float]) -> flo
     total = queued_bytes(streams)
     cfg = config.GatewayConfig(ports=tuple(paths), discover=False, port_backlog=1 << 20)
     gw = Gateway(cfg, Pipeline(cfg))
-    got = {"bytes": 0}
-    done = threading.Event()
+    got = 0
     written_at = []
-
-    def drain():
-        while got["bytes"] < total:
-            try:
-                kind, _, t_ns, data = gw.queue.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            if kind == "data":
-                got["bytes"] += len(data)
-                written_at.append(t_ns)
-        done.set()
-    drainer = threading.Thread(target=drain, daemon=True)
-    drainer.start()
     gw.scan_ports()
     t0 = time.monotonic() + LEAD_S
     writer = multiprocessing.get_context("fork").Process(
         target=write_streams, args=([m for m, _ in ptys], chunks, t0))
-    cpu0 = readers_cpu_s()
     wall0 = time.time_ns() - int((time.monotonic() - t0) * 1e9)  # t0 on the wall clock
     writer.start()
-    finished = done.wait(seconds + 30)
-    cpu = readers_cpu_s() - cpu0
+    cpu, give_up = 0.0, time.monotonic() + seconds + 30
+    while got < total and time.monotonic() < give_up:
+        c0 = time.thread_time()
+        gw.reading.round(0.5)
+        cpu += time.thread_time() - c0
+        while True:  # what the round queued, taken (no processing)
+            try:
+                kind, _, t_ns, data = gw.queue.get()
+            except queue.Empty:
+                break
+            if kind == "data":
+                got += len(data)
+                written_at.append(t_ns)
     writer.join()
     gw.close()
     for master, slave in ptys:
         os.close(master)
         os.close(slave)
-    if not finished:
-        raise SystemExit(f"the readers queued {got['bytes']} of {total} bytes")
+    if got < total:
+        raise SystemExit(f"the reads queued {got} of {total} bytes")
     # a chunk's latency: queued against the latest frame written before it (an upper bound of
     # the frame's own: frames written closer together than a read share it)
     times = np.array([wall0 + int(at * 1e9) for at, _, _ in chunks])

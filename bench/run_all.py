@@ -33,6 +33,7 @@ QUICK_ARGS = {
     "bench_framing.py": ["--mb", "0.25", "--budget", "1"],
     "bench_gateway.py": ["--nodes", "16", "64", "--seconds", "3", "--budget", "2",
                          "--latency-passes", "1", "--scene-nodes", "2", "--scene-seconds", "4"],
+    "bench_gateway_cold.py": ["--nodes", "2", "--seconds", "3", "--passes", "1"],
     "bench_gateway_live.py": ["--seconds", "8", "--nodes", "4"],
     "bench_hq.py": ["--quick"],
     "pi_check.py": ["--nodes", "4", "--seconds", "5", "--live-seconds", "5", "--live-nodes", "2",

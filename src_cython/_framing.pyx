@@ -21,6 +21,7 @@ from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
 from libc.stdint cimport int8_t, int32_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.errno cimport EAGAIN, EINTR, errno
 from libc.string cimport memchr, memcpy
+from libc.math cimport ceil
 from posix.unistd cimport read as posix_read
 
 from array import array
@@ -355,24 +356,27 @@ cdef extern from "time.h":
 DEF READY_MAX = 1024  # fds reported by one wait_ready (more stay ready for the next)
 
 
-def wait_ready(int epfd, double not_before) -> list:
+def wait_ready(int epfd, double not_before, double timeout_s=-1.0) -> list:
     """The fds of the epoll instance `epfd` (registered by `select.epoll`, which keys them by
     fd) that are ready once the monotonic clock (`time.monotonic`) reaches `not_before`: sleeps
-    until then, then takes those ready, or waits for one. The gateway's reading thread waits
-    like this between rounds: the GIL is given up and taken back once a round, where a sleep
-    and then a poll (`select.epoll.poll` gives it up even for a wait of 0) took it back twice,
-    each a hand-over with the processing thread when it is busy. [] when a signal came."""
+    until then, then takes those ready, or waits for one, at most `timeout_s` more (negative: no
+    limit; [] when it passed). The gateway waits like this between rounds of reads: the GIL is
+    given up and taken back once a round, where a sleep and then a poll (`select.epoll.poll`
+    gives it up even for a wait of 0) took it back twice. [] when a signal came."""
     cdef epoll_event events[READY_MAX]
     cdef timespec until
     cdef int n, err = 0
+    cdef int timeout_ms = -1
     if not -1e12 < not_before < 1e12:  # (NaN too): no time of the monotonic clock
         raise ValueError(f"not_before {not_before} is not a time of the monotonic clock")
+    if timeout_s >= 0:  # (rounded up: a wait of 0.1 ms is not a poll of 0)
+        timeout_ms = <int>min(ceil(timeout_s * 1e3), 2147483647.0)
     until.tv_sec = <time_t>not_before
     until.tv_nsec = <long>((not_before - <double>until.tv_sec) * 1e9)
     with nogil:
         if not_before > 0:
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL)  # (a signal: early)
-        n = epoll_wait(epfd, events, READY_MAX, -1)
+        n = epoll_wait(epfd, events, READY_MAX, timeout_ms)
         if n < 0:
             err = errno
     if n < 0:
@@ -380,6 +384,7 @@ def wait_ready(int epfd, double not_before) -> list:
             return []
         raise OSError(err, strerror(err))
     return [events[i].data.fd for i in range(n)]
+
 
 cdef inline bint _is_sweep(const uint8_t* p, Py_ssize_t n) noexcept nogil:
     """Whether a COBS-encoded frame is a SWEEP: its first block (code >= 3) holds the header's

@@ -19,7 +19,8 @@ from collections import deque
 from libc.string cimport memset
 
 from straja.protocol import Frame
-from straja.protocol import FLAG_REVISIT as _FLAG_REVISIT, SWEEP as _SWEEP
+from straja.protocol import FLAG_REVISIT as _FLAG_REVISIT, SWEEP as _SWEEP, T_US_BITS
+from straja.gateway.record import T_NS_MAX
 from straja._detect_sweep import SEGMENT_DETECTED as _DETECTED, SEGMENT_REFUSED as _REFUSED
 
 # Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
@@ -97,31 +98,19 @@ def wide_bursty(list held, Py_ssize_t at, double max_bins, double hot_codes,
     return wide and (not always_hot or highest - lowest > swing_codes)
 
 
-cdef extern from *:
-    """
-    #ifdef __SIZEOF_INT128__
-    typedef __int128 straja_time;
-    #define STRAJA_TIME_BITS 100
-    #else
-    typedef long long straja_time;  /* (32-bit ARM: no 128-bit integers) */
-    #define STRAJA_TIME_BITS 61
-    #endif
-    """
-    # ClockOffset's times (ns): a node's t_us is any u64, so its ns need up to 74 bits
-    ctypedef long long time_ns "straja_time"
-    int TIME_BITS "STRAJA_TIME_BITS"
-
-# ClockOffset takes times within this of 0, far inside its integers' range, so the sums and
-# differences it makes of them never overflow: 2**100 ns where the compiler has 128-bit
-# integers (any u64 of µs, in ns, is under 2**74); 2**61 ns (73 years) where it has not
-cdef time_ns LIMIT = (<time_ns>1) << TIME_BITS
-TIME_LIMIT_NS = LIMIT
+# ClockOffset's times, ns in 64-bit integers: a node's t_us is below 2**T_US_BITS (both
+# decoders refuse a later one), so its ns are below 2**61 (1000 < 2**10); arrivals (time.time_ns)
+# below T_NS_MAX (2**62, the year 2116). Every sum and difference ClockOffset makes of such
+# times is then below 2**63 in size: the arithmetic needs no wider integers
+NODE_LIMIT_NS = (1 << T_US_BITS) * 1000
+cdef long long NODE_US = 1 << T_US_BITS
+cdef long long NODE_NS = NODE_LIMIT_NS
+cdef long long ARRIVAL_NS = T_NS_MAX
 
 
-cdef inline time_ns checked(time_ns value, time_ns limit, str unit) except? -1:
+cdef inline long long checked(long long value, long long limit, str what) except? -1:
     if not -limit < value < limit:
-        raise OverflowError(f"a time of {value} {unit} is beyond ClockOffset's range "
-                            f"(2**{TIME_BITS} ns)")
+        raise OverflowError(f"{what} {value} is beyond ClockOffset's range (+-{limit})")
     return value
 
 
@@ -131,29 +120,29 @@ cdef class ClockOffset:
     arrival = t_node + offset + delay with delay >= 0, so the smallest arrival - t_node seen is
     the best estimate of offset (the minimum-delay filter of NTP, RFC 5905 section 10); it may
     rise by DRIFT_ALLOWANCE per ns of elapsed time so a drifting node clock is followed.
-    Kept in 128-bit C integers (a node's t_us is any u64: its ns need not fit 64 bits; 64-bit
-    ones and TIME_LIMIT_NS 2**61 where the compiler has none), so a frame makes and reads no
-    integer object (the lane's every frame).
+    Kept in C integers (the limits above), so a frame makes and reads no integer object (the
+    lane's every frame).
     """
     cdef bint known  # a frame seen
-    cdef time_ns offset, last
+    cdef long long offset, last
 
     @property
     def offset_ns(self):
         """The offset (int), None before the first frame."""
         return self.offset if self.known else None
 
-    cdef int update_c(self, time_ns t_node_ns, time_ns arrival_ns) except -1:
-        cdef time_ns sample = checked(arrival_ns, LIMIT, "ns") - checked(t_node_ns, LIMIT, "ns")
-        cdef time_ns allowed
+    cdef int update_c(self, long long t_node_ns, long long arrival_ns) except -1:
+        cdef long long sample = (checked(arrival_ns, ARRIVAL_NS, "an arrival of ns")
+                                 - checked(t_node_ns, NODE_NS, "a node time of ns"))
+        cdef long long allowed
         if self.known:
             # doubles and truncation as Python's int((arrival - last) * DRIFT_ALLOWANCE)
-            allowed = self.offset + <time_ns>(<double>(arrival_ns - self.last) * DRIFT)
+            allowed = self.offset + <long long>(<double>(arrival_ns - self.last) * DRIFT)
             sample = sample if sample <= allowed else allowed
         self.offset, self.last, self.known = sample, arrival_ns, True
         return 0
 
-    def update(self, time_ns t_node_ns, time_ns arrival_ns):
+    def update(self, long long t_node_ns, long long arrival_ns):
         """A frame sent at t_node_ns arrived at arrival_ns: the offset after it."""
         self.update_c(t_node_ns, arrival_ns)
         return self.offset
@@ -180,15 +169,15 @@ cdef class Heard:
     def clock(self, ClockOffset value not None):
         self._clock = value
 
-    cpdef heard(self, time_ns t_node_ns, object arrival_ns):
+    cpdef heard(self, long long t_node_ns, object arrival_ns):
         """A frame sent at t_node_ns (node time) arrived at arrival_ns (gateway time)."""
         self._clock.update_c(t_node_ns, arrival_ns)
         self.frames += 1
         self.last_seen_ns = arrival_ns
 
-    cpdef int heard_us(self, time_ns t_us, object arrival_ns) except -1:
+    cpdef int heard_us(self, long long t_us, object arrival_ns) except -1:
         """heard(t_us * 1000, arrival_ns), without making the integer t_us * 1000."""
-        self._clock.update_c(checked(t_us, LIMIT // 1000, "µs") * 1000, arrival_ns)
+        self._clock.update_c(checked(t_us, NODE_US, "a node time of µs") * 1000, arrival_ns)
         self.frames += 1
         self.last_seen_ns = arrival_ns
         return 0

@@ -88,3 +88,39 @@ def test_the_live_benchs_noise_writer_streams_the_default_plan_at_its_rate(monke
             port.close()
     finally:
         writer.stop()
+
+
+def test_the_live_bench_times_the_steady_state_live_and_in_the_replay(monkeypatch, tmp_path):
+    """The live figures start at the first call `after_s` after the gateway's first (the
+    connects before are a one-off cost): the mark holds the call's index and the clocks then,
+    and the replay runs the calls before it untimed (a replay from the index costs less than
+    one of every call, whose connects design tables)."""
+    import time
+
+    from straja.gateway import config
+    from straja.gateway.ingest import Gateway
+    from straja.gateway.pipeline import Pipeline
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    live = load("bench_gateway_live")
+    pi_check = load("pi_check")
+    cfg = config.from_dict({"gateway": {"ports": [], "discover": False}})
+    gateway = Gateway(cfg, Pipeline(cfg))
+    calls, reads = [], [0.25]
+    live.time_every_chunk(gateway, calls)
+    mark = live.mark_steady(gateway, calls, 0.2, reads)
+    gateway.handle("open", "/dev/node1", pi_check.T0, b"")
+    gateway.handle("data", "/dev/node1", pi_check.T0, pi_check.hello(1))
+    assert not mark
+    time.sleep(0.25)
+    chunks = pi_check.node_chunks(1, 3.0, __import__("numpy").random.default_rng(1))
+    for c in chunks:
+        gateway.handle("data", c.source, c.t_ns, c.data)
+    assert mark["index"] == 2 and mark["reads"] == 0.25 and mark["frames"] == 2  # the replies
+    assert len(calls) == 2 + len(chunks)
+    seen = []  # the calls replayed and the clock's reads, in order
+    handle, clock = Gateway.handle, live.time.thread_time
+    monkeypatch.setattr(Gateway, "handle", lambda gw, *call: seen.append(call[0]) or
+                        handle(gw, *call))
+    monkeypatch.setattr(live.time, "thread_time", lambda: seen.append("clock") or clock())
+    assert live.replayed_cpu_s(calls, tmp_path, mark["index"], passes=1) > 0
+    assert seen == ["open", "data", "clock", *["data"] * len(chunks), "clock"]

@@ -123,6 +123,12 @@ def test_wait_ready_sleeps_until_not_before_then_reports_or_waits_for_the_ready_
         start = time.monotonic()
         assert wait_ready(poller.fileno(), 0.0) == [r1]  # none ready: waits for one
         assert time.monotonic() - start >= 0.04
+        os.read(r1, 1)
+        start = time.monotonic()
+        assert wait_ready(poller.fileno(), start + 0.02, 0.05) == []  # none ready: its timeout
+        assert time.monotonic() - start >= 0.07
+        threading.Timer(0.05, os.write, (w2, b"x")).start()
+        assert wait_ready(poller.fileno(), 0.0, 5.0) == [r2]  # one ready before its timeout
     finally:
         poller.close()
         for fd in (r1, w1, r2, w2):

@@ -9,9 +9,10 @@ import random
 import pytest
 
 from straja import protocol
-from straja._gateway_lane import DRIFT_ALLOWANCE, TIME_LIMIT_NS, ClockOffset, Heard
+from straja._gateway_lane import DRIFT_ALLOWANCE, NODE_LIMIT_NS, ClockOffset, Heard
 from straja.gateway import config
 from straja.gateway.pipeline import Pipeline
+from straja.gateway.record import T_NS_MAX
 from straja.testing import synth
 
 T0 = 1_700_000_000_000_000_000
@@ -95,14 +96,14 @@ def test_the_lane_gives_what_the_python_path_gives_on_hostile_streams():
     assert lane.alerts.raised
 
 
-# a node's t_us is any u64: its ns (up to 2**74) where the compiler has 128-bit integers
-U64_US = pytest.mark.skipif(TIME_LIMIT_NS <= 2**64 * 1000,
-                            reason="no 128-bit integers: ClockOffset's times end at 2**61 ns")
+# a node's times: t_us below 2**T_US_BITS (both decoders refuse a later one); arrivals below
+# T_NS_MAX (2**62 ns); the extremes of both, where ClockOffset's 64-bit sums come nearest 2**63
+NODE_US_END = 2**protocol.T_US_BITS
+assert NODE_LIMIT_NS == NODE_US_END * 1000 < 2**61
 
 
-@U64_US
 def test_clock_offset_follows_the_minimum_delay_with_any_node_time():
-    """ClockOffset of any node time: a node's t_us is any u64, its ns beyond 64 bits."""
+    """ClockOffset of any node time: up to the last µs a header can carry."""
     clock = ClockOffset()
     assert clock.offset_ns is None
     assert clock.update(5_000, 10_000) == 5_000
@@ -110,12 +111,12 @@ def test_clock_offset_follows_the_minimum_delay_with_any_node_time():
     assert clock.update(7_000, 11_600) == 4_600           # an earlier one lowers it
     # it rises at most by the drift allowance of the time elapsed
     assert clock.update(7_000, 11_600 + 10**9) == 4_600 + int(10**9 * 200e-6)
-    huge = (2**64 - 1) * 1000
-    assert clock.update(huge, T0) == T0 - huge
+    last = (NODE_US_END - 1) * 1000
+    assert clock.update(last, T0) == T0 - last
 
 
 class ReferenceClock:
-    """ClockOffset in Python integers: its test oracle (the compiled one computes in 128-bit C
+    """ClockOffset in Python integers: its test oracle (the compiled one computes in 64-bit C
     integers)."""
 
     def __init__(self):
@@ -132,34 +133,38 @@ class ReferenceClock:
         return self.offset_ns
 
 
-@U64_US
 def test_clock_offset_is_its_python_reference_on_random_times():
-    """Delays, drift both ways, gaps of any size and times beyond 2**63 and 2**64 (a u64 of µs
-    in ns): every offset equal, as an int."""
+    """Delays, drift both ways, gaps of any size, node times up to the last µs a header carries
+    and arrivals from 0 to T_NS_MAX (either way round: offsets near +-2**62): every offset
+    equal, as an int."""
     rng = random.Random(22)
     for case in range(300):
         clock, reference = ClockOffset(), ReferenceClock()
-        t_node = rng.choice((0, 10**6, T0, 2**61 - 10**12, 2**63, 2**64 * 1000 - 10**15))
-        arrival = rng.choice((T0, 2**61 - 10**9, 2**62, 10**3))
+        t_node = rng.choice((0, 10**6, T0, NODE_LIMIT_NS - 2**60, NODE_LIMIT_NS - 10**15))
+        arrival = rng.choice((0, 10**3, T0, T_NS_MAX - 2**61, T_NS_MAX - 10**15))
         for _ in range(40):
-            gap = rng.choice((1, 10**3, 10**8, 10**9, 10**12, 2**60, 2**62))
+            gap = rng.choice((1, 10**3, 10**8, 10**9, 10**12, 2**54))
+            delay = rng.randrange(-10**6, 10**7) + int(gap * rng.uniform(-5e-4, 5e-4))
+            if t_node + gap >= NODE_LIMIT_NS or not 0 <= arrival + gap + delay < T_NS_MAX:
+                break
             t_node += gap
-            arrival += gap + rng.randrange(-10**6, 10**7) + int(gap * rng.uniform(-5e-4, 5e-4))
+            arrival += gap + delay
             got, want = clock.update(t_node, arrival), reference.update(t_node, arrival)
             assert type(got) is int and got == want, (case, t_node, arrival)
 
 
-@U64_US
 def test_a_frame_heard_by_its_us_is_heard_by_its_ns():
     """heard_us (the lane's: t_us * 1000 made in C) leaves what heard(t_us * 1000) leaves, on
-    times up to a u64 of µs."""
+    node times up to the last µs a header carries."""
     rng = random.Random(25)
     for case in range(200):
         by_us, by_ns = Heard(), Heard()
-        t_us = rng.choice((0, 10**6, 2**61 // 1000 - 10**5, 2**61 - 10**4, 2**64 - 10**6))
-        arrival = rng.choice((T0, 2**61 - 10**9, 2**62, 10**3))
+        t_us = rng.choice((0, 10**6, NODE_US_END - 2**50, NODE_US_END - 10**9))
+        arrival = rng.choice((T0, T_NS_MAX - 2**61, 10**3))
         for _ in range(30):
-            gap = rng.choice((1, 10**3, 10**6, 10**9, 2**50))
+            gap = rng.choice((1, 10**3, 10**6, 10**9, 2**44))
+            if t_us + gap >= NODE_US_END:
+                break
             t_us += gap
             arrival += gap * 1000 + rng.randrange(-10**6, 10**7)
             by_us.heard_us(t_us, arrival)
@@ -170,18 +175,21 @@ def test_a_frame_heard_by_its_us_is_heard_by_its_ns():
 
 
 def test_a_time_beyond_the_clock_range_is_refused_with_nothing_changed():
-    """Beyond TIME_LIMIT_NS (2**100 ns; 2**61 without 128-bit integers: no node's) a time is
+    """A node time from 2**T_US_BITS µs on, or an arrival from T_NS_MAX on (either sign), is
     refused, in ns or in µs, and the clock and the count keep what they had."""
     health = Heard()
     health.heard_us(10**6, T0)
-    for t_node, arrival in ((TIME_LIMIT_NS, T0), (0, -TIME_LIMIT_NS)):
+    for t_node, arrival in ((NODE_LIMIT_NS, T0), (-NODE_LIMIT_NS, T0), (0, T_NS_MAX),
+                            (0, -T_NS_MAX), (2**64, T0)):
         with pytest.raises(OverflowError):
             health.heard(t_node, arrival)
-    with pytest.raises(OverflowError):
-        health.heard_us(TIME_LIMIT_NS // 1000, T0)
+    for t_us in (NODE_US_END, -NODE_US_END, 2**64 - 1):
+        with pytest.raises(OverflowError):
+            health.heard_us(t_us, T0)
     assert (health.frames, health.clock.offset_ns) == (1, T0 - 10**9)
-    health.heard_us(TIME_LIMIT_NS // 1000 - 1, T0)  # (the last µs inside)
-    assert health.clock.offset_ns == T0 - (TIME_LIMIT_NS // 1000 - 1) * 1000
+    last = Heard()
+    last.heard_us(NODE_US_END - 1, T_NS_MAX - 1)  # (the last µs and ns inside)
+    assert last.clock.offset_ns == T_NS_MAX - 1 - (NODE_US_END - 1) * 1000
 
 
 def test_a_node_is_heard_by_one_method_and_its_clock_is_always_one():

@@ -1,10 +1,13 @@
-"""The gateway's one reading thread (`ingest.PortReaders`): every port's bytes reach the queue
-whole and in order, a failing port is closed without stopping the others, stop closes all."""
+"""The gateway's rounds of reads (`ingest.PortReaders`, in the thread that processes what they
+read: no thread of their own): every port's bytes reach the queue whole and in order, a failing
+port is closed without stopping the others, stop closes all, another thread's wake returns a
+waiting round."""
 from __future__ import annotations
 
 import os
 import queue
 import threading
+import time
 
 import pytest
 
@@ -19,12 +22,23 @@ def frames(node_id: int, n: int) -> list[bytes]:
         0, 0, i, 5645000, 2000, 500, 1000, 0, 8, bytes([node_id] * 8)))) for i in range(n)]
 
 
-def take(q: IngestQueue, until, timeout_s: float = 10.0) -> list[tuple]:
-    """Items from q until until(items) holds."""
+def take(q: IngestQueue, until, reading: PortReaders | None = None,
+         timeout_s: float = 10.0) -> list[tuple]:
+    """Items from q until until(items) holds, `reading`'s rounds read meanwhile (as the
+    gateway's thread does; None: stopped, what is queued only)."""
     items: list[tuple] = []
-    while not until(items):
-        items.append(q.get(timeout=timeout_s))
-    return items
+    deadline = time.monotonic() + timeout_s
+    while True:
+        while not until(items):
+            try:
+                items.append(q.get())
+            except queue.Empty:
+                break
+        if until(items):
+            return items
+        if reading is None or time.monotonic() > deadline:
+            raise queue.Empty
+        reading.round(0.05)
 
 
 def queued(frames_sent: list[bytes]) -> bytes:
@@ -40,7 +54,7 @@ def bytes_of(items, path) -> bytes:
 
 
 def two_ports(ptys, q):
-    """(masters, paths, their readers, the reading thread) of two ports read into q."""
+    """(masters, paths, their readers, their rounds) of two ports read into q."""
     pairs = ptys(2)
     paths = [os.ttyname(slave) for _, slave in pairs]
     readers = {p: PortReader(p, open_port(p), q) for p in paths}
@@ -51,11 +65,11 @@ def two_ports(ptys, q):
 
 
 def reads_on(q, master, path, reading) -> list[tuple]:
-    """Frames written to `path` reach q whole: the reading thread goes on."""
+    """Frames written to `path` reach q whole: the reads go on."""
     sent = frames(3, 10)
     os.write(master, b"".join(sent))
-    items = take(q, lambda items: len(bytes_of(items, path)) == len(queued(sent)))
-    assert bytes_of(items, path) == queued(sent) and reading.thread.is_alive()
+    items = take(q, lambda items: len(bytes_of(items, path)) == len(queued(sent)), reading)
+    assert bytes_of(items, path) == queued(sent)
     return items
 
 
@@ -81,7 +95,7 @@ def ptys():
 
 
 @pytest.mark.timeout(60)
-def test_one_thread_reads_every_port_whole_and_in_order(ptys):
+def test_the_rounds_read_every_port_whole_and_in_order_in_no_thread_of_their_own(ptys):
     q = IngestQueue(backlog=1 << 20)
     reading = PortReaders()
     pairs = ptys(12)
@@ -90,18 +104,18 @@ def test_one_thread_reads_every_port_whole_and_in_order(ptys):
     threads_before = set(threading.enumerate())
     for path in paths:
         reading.add(PortReader(path, open_port(path), q))
-    assert set(threading.enumerate()) - threads_before == {reading.thread}
     sent = {path: frames(i + 1, 200) for i, path in enumerate(paths)}
     for k in range(200):  # interleaved, as nodes send
         for (master, _), path in zip(pairs, paths):
             os.write(master, sent[path][k])
     want = {path: queued(f) for path, f in sent.items()}
-    items = take(q, lambda items: all(len(bytes_of(items, p)) == len(want[p]) for p in paths))
+    items = take(q, lambda items: all(len(bytes_of(items, p)) == len(want[p]) for p in paths),
+                 reading)
     assert [p for k, p, _, _ in items if k == "open"] == paths  # each open before its data
     for path in paths:
         assert bytes_of(items, path) == want[path]
-    reading.stop()
     assert not set(threading.enumerate()) - threads_before
+    reading.stop()
 
 
 @pytest.mark.timeout(60)
@@ -109,32 +123,54 @@ def test_a_port_that_fails_is_closed_and_the_others_go_on(ptys):
     q = IngestQueue(backlog=1 << 20)
     (m_gone, m_kept), (gone, kept), readers, reading = two_ports(ptys, q)
     os.close(m_gone)  # unplugged: its reads now fail (EIO)
-    take(q, closed(gone))
+    take(q, closed(gone), reading)
     assert not readers[gone].alive and readers[kept].alive
     reads_on(q, m_kept, kept, reading)
     reading.stop()
     take(q, closed(kept))
     assert not readers[kept].alive
     with pytest.raises(queue.Empty):  # one close a port, none for the port that failed earlier
-        q.get(timeout=0.2)
+        q.get()
     reading.stop()  # a second stop does nothing
+    reading.wake()  # nor a wake after it
 
 
 @pytest.mark.timeout(30)
 def test_stop_before_any_read_closes_the_ports_added(ptys):
     q = IngestQueue(backlog=16)
     reading = PortReaders()
-    reading.stop()  # never started, nothing added: nothing to close
+    reading.stop()  # nothing added: nothing to close
     with pytest.raises(queue.Empty):
-        q.get(timeout=0.05)
+        q.get()
     (_, slave), = ptys(1)
     path = os.ttyname(slave)
     reader = PortReader(path, open_port(path), q)
     late = PortReaders()
     late.add(reader)
     late.stop()
-    kinds = [q.get(timeout=5)[0], q.get(timeout=5)[0]]
+    kinds = [q.get()[0], q.get()[0]]
     assert kinds == ["open", "close"] and not reader.alive and not reader.port.is_open
+
+
+@pytest.mark.timeout(30)
+def test_a_wake_from_another_thread_returns_a_waiting_round(ptys):
+    """A round waits for a port's bytes at most its timeout; another thread's wake (an item of
+    a Remote ID companion queued, the gateway's stop) returns it at once, with no port read."""
+    q = IngestQueue(backlog=16)
+    (_, slave), = ptys(1)
+    path = os.ttyname(slave)
+    reading = PortReaders()
+    q.wake = reading.wake
+    reading.add(PortReader(path, open_port(path), q))
+    assert take(q, lambda items: len(items) == 1)[0][:2] == ("open", path)
+    reading.round(0.0)  # (the open's own wake-up)
+    start = time.monotonic()
+    assert not reading.round(0.1) and time.monotonic() - start >= 0.09  # its timeout
+    threading.Timer(0.05, q.put, (("companion", "-", 1, b"{}"),)).start()
+    start = time.monotonic()
+    assert not reading.round(10.0)
+    assert time.monotonic() - start < 5 and q.get()[0] == "companion"
+    reading.stop()
 
 
 @pytest.mark.timeout(30)
@@ -142,7 +178,7 @@ def test_a_port_closed_under_the_reader_is_dropped_and_the_others_go_on(ptys):
     """A port closed by something else (its fd gone) is unregistered by its number, not read."""
     q = IngestQueue(backlog=1 << 20)
     (m_gone, m_kept), (gone, kept), readers, reading = two_ports(ptys, q)
-    take(q, lambda items: len(items) == 2)  # both opens
+    take(q, lambda items: len(items) == 2, reading)  # both opens
     readers[gone].port.close()
     os.write(m_gone, b"x")  # (no reader now)
     os.close(m_gone)
@@ -151,7 +187,7 @@ def test_a_port_closed_under_the_reader_is_dropped_and_the_others_go_on(ptys):
 
 
 class FailingSplitter:
-    """A splitter that fails: a fault in the reading thread's own work on one port's bytes."""
+    """A splitter that fails: a fault in the reads' own work on one port's bytes."""
 
     def read(self, fd, size):
         raise RuntimeError("a bug")
@@ -166,7 +202,7 @@ def test_a_fault_reading_one_port_closes_it_and_the_thread_reads_the_others(ptys
     (m_bad, m_kept), (bad, kept), readers, reading = two_ports(ptys, q)
     readers[bad].splitter = FailingSplitter()
     os.write(m_bad, b"".join(frames(1, 3)))
-    take(q, closed(bad))
+    take(q, closed(bad), reading)
     assert not readers[bad].alive and "reading " + bad + " failed" in caplog.text
     reads_on(q, m_kept, kept, reading)
     reading.stop()
@@ -185,12 +221,21 @@ class CountingReads(IngestQueue):
         super().reads(t_ns, reads)
 
 
+def write_later(master: int, chunks: list[bytes], gap_s: float) -> threading.Thread:
+    """The chunks written gap_s apart, the first after gap_s, by a thread of its own."""
+    def write():
+        for chunk in chunks:
+            time.sleep(gap_s)
+            os.write(master, chunk)
+    writer = threading.Thread(target=write)
+    writer.start()
+    return writer
+
+
 @pytest.mark.timeout(30)
 def test_frames_coming_within_the_read_interval_are_taken_in_one_read(ptys, monkeypatch):
-    """After a round of reads the thread waits READ_INTERVAL_S before it looks again: frames
-    written meanwhile, one write each, wait in the kernel and come in one read, whole."""
-    import time
-
+    """A round waits until READ_INTERVAL_S after the last one began before it looks again:
+    frames written meanwhile, one write each, wait in the kernel and come in one read, whole."""
     from straja.gateway import ingest
     monkeypatch.setattr(ingest, "READ_INTERVAL_S", 0.5)
     q = CountingReads()
@@ -200,23 +245,22 @@ def test_frames_coming_within_the_read_interval_are_taken_in_one_read(ptys, monk
     reading.add(PortReader(path, open_port(path), q))
     sent = frames(2, 5)
     os.write(master, sent[0])
-    take(q, lambda items: len(bytes_of(items, path)) == len(queued(sent[:1])))
+    take(q, lambda items: len(bytes_of(items, path)) == len(queued(sent[:1])), reading)
     assert q.ports_read == 1
-    for frame in sent[1:]:  # inside the interval that began with the first read
-        time.sleep(0.01)
-        os.write(master, frame)
+    began = time.monotonic()  # (the round that read it began before)
+    writer = write_later(master, sent[1:], 0.01)  # inside the interval
     rest = queued(sent)[len(queued(sent[:1])):]
-    items = take(q, lambda items: len(bytes_of(items, path)) == len(rest))
+    items = take(q, lambda items: len(bytes_of(items, path)) == len(rest), reading)
+    assert time.monotonic() - began >= 0.4
     assert q.ports_read == 2 and bytes_of(items, path) == rest
+    writer.join()
     reading.stop()
 
 
 @pytest.mark.timeout(30)
 def test_a_round_of_reads_is_queued_at_once(ptys, monkeypatch):
-    """The ports ready in a round are read, then queued in one call (one taking of the lock,
-    one wake-up of the processing thread), whole and in order."""
-    import time
-
+    """The ports ready in a round are read, then queued in one call (one taking of the lock),
+    whole and in order."""
     from straja.gateway import ingest
     monkeypatch.setattr(ingest, "READ_INTERVAL_S", 0.5)
     q = CountingReads()
@@ -227,12 +271,12 @@ def test_a_round_of_reads_is_queued_at_once(ptys, monkeypatch):
         reading.add(PortReader(path, open_port(path), q))
     sent = {path: frames(i + 5, 4) for i, path in enumerate(paths)}
     os.write(pairs[0][0], sent[paths[0]][0])
-    take(q, lambda items: len(bytes_of(items, paths[0])) == len(queued(sent[paths[0]][:1])))
-    time.sleep(0.05)  # inside the interval that began with that read
-    for (master, _), path in zip(pairs, paths):
+    take(q, lambda items: len(bytes_of(items, paths[0])) == len(queued(sent[paths[0]][:1])),
+         reading)
+    for (master, _), path in zip(pairs, paths):  # inside the interval that began with that read
         os.write(master, b"".join(sent[path][1:] if path == paths[0] else sent[path]))
     items = take(q, lambda items: all(len(bytes_of(items, p)) == len(queued(sent[p])) - (
-        len(queued(sent[p][:1])) if p == paths[0] else 0) for p in paths))
+        len(queued(sent[p][:1])) if p == paths[0] else 0) for p in paths), reading)
     assert (q.rounds, q.ports_read) == (2, 4)
     assert bytes_of(items, paths[1]) == queued(sent[paths[1]])
     reading.stop()
@@ -246,9 +290,9 @@ def test_a_frame_cut_by_an_unplug_is_queued_before_the_close(ptys):
     (m_gone, m_kept), (gone, kept), readers, reading = two_ports(ptys, q)
     whole, cut = frames(1, 2)
     os.write(m_gone, whole + cut[:12])
-    take(q, lambda items: len(bytes_of(items, gone)) == len(queued([whole])))
+    take(q, lambda items: len(bytes_of(items, gone)) == len(queued([whole])), reading)
     os.close(m_gone)
-    items = take(q, closed(gone))
+    items = take(q, closed(gone), reading)
     assert [(k, d) for k, p, _, d in items if p == gone] == [("data", cut[1:12]), ("close", b"")]
     reads_on(q, m_kept, kept, reading)
     reading.stop()

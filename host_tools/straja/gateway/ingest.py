@@ -1,15 +1,15 @@
-"""Live ingestion: one thread reading every node port, one processing thread, outputs.
+"""Live ingestion: one thread reads every node port and processes what it read, outputs.
 
 Ports come from the config (paths or globs such as /dev/serial/by-id/*) and, with `discover`,
 from USB identity (`straja.tools.ports.candidates`: the known boards' VID:PIDs). Every `rescan_s` the
 watcher opens ports that appeared; a port that fails (unplugged) is closed and its close queued,
 and the node is picked up again on whatever path it comes back on, matched by the node id in its
-frames. The reading thread never waits on one port (reads are non-blocking, of ready ports only):
-one node's trouble never stops the others.
+frames. Reads never wait on one port (they are non-blocking, of ready ports only): one node's
+trouble never stops the others.
 
-The reads put (kind, port, arrival ns, bytes) on one `IngestQueue`, bounded per port; the
-processing thread feeds the pure `Pipeline`, records, stores and publishes its events and sends
-its node commands.
+A round's reads put (kind, port, arrival ns, bytes) on one `IngestQueue`, bounded per port; the
+same thread then feeds them to the pure `Pipeline`, records, stores and publishes its events and
+sends its node commands, and reads again (docs/benchmarks.md, "One thread reads and processes").
 """
 from __future__ import annotations
 
@@ -36,12 +36,13 @@ from .remoteid import COMPANION
 log = logging.getLogger("straja.gateway")
 WRITE_TIMEOUT_S, WRITE_RETRY_S = 0.05, 1.0  # writes to a node that does not read its input
 READ_SIZE = 1 << 16  # at most this much of a port's bytes a read (a pty holds up to 64 KiB)
-# The reading thread reads the ports at most once per READ_INTERVAL_S: what arrives meanwhile
-# waits in the kernel and is taken in the next round, so one wake-up serves the frames of many
-# ports once they come faster than that (16 nodes on the default plan: 450 frames a second; 100
-# nodes: 2800), not one wake-up a frame. Latency added to a frame: at most this much, against
-# the alert target of p99 < 20 ms (docs/benchmarks.md, "On a Raspberry Pi").
+# The gateway reads the ports at most once per READ_INTERVAL_S: what arrives meanwhile waits in
+# the kernel and is taken in the next round, so one wake-up serves the frames of many ports once
+# they come faster than that (16 nodes on the default plan: 450 frames a second; 100 nodes:
+# 2800), not one wake-up a frame. Latency added to a frame: at most this much, against the alert
+# target of p99 < 20 ms (docs/benchmarks.md, "On a Raspberry Pi").
 READ_INTERVAL_S = 0.004
+TICK_S = 0.1  # with no port ready for this long, the pipeline is ticked (node timeouts, expiry)
 
 
 def is_sweep(piece: bytes) -> bool:
@@ -90,29 +91,34 @@ class ReferenceSplitter:
 
 
 class IngestQueue:
-    """What the readers read, for the processing thread, in arrival order; never unbounded.
+    """What the reads read, for the processing, in arrival order; never unbounded.
 
     A port's bytes are split at frame delimiters (`FrameSplitter`, one a port): each whole SWEEP
     frame is an item of its own, the bytes between them (other frames, console text) items in
     between; the start of a frame at the end of a read is held until the read that ends it. When
-    more than `backlog` items of one port wait (the gateway fell behind), the port's oldest
-    waiting sweep is dropped, or its oldest item when no sweep waits (a port flooding other
-    frames), and counted in `dropped` (port -> items not yet reported in an overload event).
+    more than `backlog` items of one port wait (a read brought more than the gateway takes a
+    round: it fell behind and the port's bytes piled up in the kernel meanwhile), the port's
+    oldest waiting sweep is dropped, or its oldest item when no sweep waits (a port flooding
+    other frames), and counted in `dropped` (port -> items not yet reported in an overload
+    event). Other threads (a Remote ID companion) put items too: `wake` (the gateway's
+    `PortReaders.wake`) is called after each `put`, so that they are taken at once.
     """
 
-    def __init__(self, backlog: int):
+    def __init__(self, backlog: int, wake=None):
         self.backlog = backlog
+        self.wake = wake
         self._items: collections.deque[list] = collections.deque()  # [kind, port, t_ns, data]
         self._waiting: dict[str, tuple[collections.deque, collections.deque]] = {}  # sweeps, others
         self._splitters: dict[str, FrameSplitter] = {}
         self.dropped: dict[str, int] = {}
-        self._ready = threading.Condition()
+        self._lock = threading.Lock()
 
     def put(self, item: tuple) -> None:
-        """An open or close: never dropped."""
-        with self._ready:
+        """An open or close, or another thread's item: never dropped."""
+        with self._lock:
             self._items.append(list(item))
-            self._ready.notify()
+        if self.wake is not None:
+            self.wake()
 
     def data(self, port: str, t_ns: int, data: bytes) -> None:
         """A port's bytes, split (the queue's own `FrameSplitter` for the port) and queued."""
@@ -123,8 +129,8 @@ class IngestQueue:
 
     def reads(self, t_ns: int, reads: list) -> None:
         """A round of reads, (port, its bytes as `FrameSplitter` cut them) each, all at t_ns,
-        queued under one taking of the lock, the processing thread woken once for them all."""
-        with self._ready:
+        queued under one taking of the lock."""
+        with self._lock:
             for port, pairs in reads:
                 waiting = self._waiting.get(port)
                 if waiting is None:  # (not setdefault: it would make the two deques every read)
@@ -138,34 +144,29 @@ class IngestQueue:
                         oldest = (sweeps or others).popleft()
                         oldest[3] = None
                         self.dropped[port] = self.dropped.get(port, 0) + 1
-            self._ready.notify()
 
-    def get(self, timeout: float) -> tuple:
-        """The oldest item not dropped; queue.Empty after timeout."""
-        with self._ready:
-            while True:
-                while self._items:
-                    kind, port, t_ns, data = item = self._items.popleft()
-                    if kind != "data":
-                        return kind, port, t_ns, data
-                    if data is not None:
-                        sweeps, others = self._waiting[port]
-                        (sweeps if sweeps and sweeps[0] is item else others).popleft()
-                        return kind, port, t_ns, data
-                if not self._ready.wait(timeout):
-                    raise queue.Empty
-
-    def get_nowait(self) -> tuple:
-        return self.get(0)
+    def get(self) -> tuple:
+        """The oldest item not dropped; queue.Empty when none is left."""
+        with self._lock:
+            while self._items:
+                kind, port, t_ns, data = item = self._items.popleft()
+                if kind != "data":
+                    return kind, port, t_ns, data
+                if data is not None:
+                    sweeps, others = self._waiting[port]
+                    (sweeps if sweeps and sweeps[0] is item else others).popleft()
+                    return kind, port, t_ns, data
+            raise queue.Empty
 
     def waiting(self, port: str) -> int:
-        with self._ready:
+        with self._lock:
             sweeps, others = self._waiting.get(port, ((), ()))
             return len(sweeps) + len(others)
 
     def take_dropped(self, port: str) -> int:
-        with self._ready:
+        with self._lock:
             return self.dropped.pop(port, 0)
+
 
 def configured_ports(patterns, discover: bool) -> list[str]:
     """Ports the config names (globs expanded) plus, with discover, known USB boards."""
@@ -178,15 +179,15 @@ def configured_ports(patterns, discover: bool) -> list[str]:
 
 
 class PortReader:
-    """One node's port: read by the gateway's `PortReaders` thread, written (commands) by the
-    processing thread."""
+    """One node's port: read in the gateway's rounds (`PortReaders`), written (commands) by the
+    processing between them."""
 
     def __init__(self, path: str, port: serial.Serial, out: IngestQueue):
         self.path = path
         self.port = port
         self.out = out
         # never wait long for a node that does not read its input (hung, hostile): the
-        # processing thread serves every node. A write that times out is dropped, said once, and
+        # gateway's one thread serves every node. A write that times out is dropped, said once, and
         # the port is not written again for WRITE_RETRY_S (a timeout costs WRITE_TIMEOUT_S).
         self.port.write_timeout = WRITE_TIMEOUT_S
         os.set_blocking(self.port.fd, False)  # (pyserial's is): a read never waits on one port
@@ -195,7 +196,7 @@ class PortReader:
         self._write_failing = False
         self._no_write_until = 0.0
         self._ids = iter(range(1, 1 << 62))
-        self.closed = threading.Event()  # set once the port is closed and its close queued
+        self.closed = False  # once the port is closed and its close queued
 
     def read(self) -> list | None:
         """What the port has, one read (the fd is non-blocking), as `FrameSplitter` cuts it
@@ -217,7 +218,7 @@ class PortReader:
         if held:
             self.out.reads(time.time_ns(), [(self.path, [(False, held)])])
         self.out.put(("close", self.path, time.time_ns(), b""))
-        self.closed.set()
+        self.closed = True
 
     def send(self, verb: str, args: str | None = None) -> None:
         self.write(protocol.format_command(next(self._ids) % 65535 + 1, verb, args))
@@ -237,22 +238,24 @@ class PortReader:
 
     @property
     def alive(self) -> bool:
-        return not self.closed.is_set()
+        return not self.closed
 
 
 class PortReaders:
-    """One thread reading every open port: it sleeps in the kernel (epoll) until
-    some port has bytes, then takes each ready port's bytes in one read, and waits until
-    READ_INTERVAL_S after that round began before it looks again. A thread per port cost a
-    wake-up, a GIL hand-over and pyserial's read loop per read of each port; this costs one
-    wake-up for all the ports ready in a round, and a round's reads are read and cut into the
-    queue's items in C (`FrameSplitter.read`), queued under one taking of the queue's lock,
-    with one wake-up of the processing thread. A port that fails (a read error, or ready
-    with no bytes: unplugged), or whose bytes this thread fails on (logged), is closed and its
-    close queued (the rescan opens it again); the others go on.
+    """Every open port, read in rounds by the thread that processes what they read
+    (`Gateway.run`): `round` sleeps in the kernel (epoll) until some port has bytes, takes each
+    ready port's bytes in one read, cut into the queue's items in C (`FrameSplitter.read`) and
+    queued under one taking of the queue's lock; the gateway processes them, then the next round
+    waits until READ_INTERVAL_S after this one began. A port that fails (a read error, or ready
+    with no bytes: unplugged), or whose bytes the round fails on (logged), is closed and its close
+    queued (the rescan opens it again); the others go on.
 
-    Ports are added and removed by other threads through `add` and `stop`: the changes are
-    queued and the thread woken (a pipe) to make them, so the poller is only touched here.
+    One thread for both: a reading thread of its own handed each round to the processing thread
+    (a thread woken, the GIL passed twice), and woke, read and took the GIL while the processing
+    ran; that cost more than the reads (docs/benchmarks.md, "One thread reads and processes").
+    The bytes that come while a round is processed wait in the kernel (a pty or a USB serial port
+    holds tens of KiB; what a read brings beyond the queue's backlog is dropped, oldest first, and
+    counted). Other threads only `wake` a waiting round (a pipe), and the gateway's `stop`.
     """
 
     def __init__(self) -> None:
@@ -263,61 +266,44 @@ class PortReaders:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._poller.register(self._wake_r, select.EPOLLIN)
-        self._lock = threading.Lock()
-        self._to_add: list[PortReader] = []
-        self._started = self._stopping = False
-        self.thread = threading.Thread(target=self._run, name="reader-ports", daemon=True)
+        self._lock = threading.Lock()  # the wake pipe against its closing
+        self._stopped = False
+        self._not_before = 0.0
 
     def add(self, reader: PortReader) -> None:
         """Read `reader`'s port from now on (its open queued first)."""
         reader.out.put(("open", reader.path, time.time_ns(), b""))
-        with self._lock:
-            self._to_add.append(reader)
-            start, self._started = not self._started, True
-        if start:
-            self.thread.start()
-        self._wake()
-
-    def stop(self, timeout_s: float = 2.0) -> None:
-        """Every port closed (each close queued), the thread ended; once."""
-        with self._lock:
-            if self._stopping:
-                return
-            self._stopping = True
-        if self._started:
-            self._wake()
-            self.thread.join(timeout_s)
-        else:  # never started: nothing was read, the ports added are closed here
-            self._apply_changes()
-        self._poller.close()
-        os.close(self._wake_r)
-        os.close(self._wake_w)
-
-    def _wake(self) -> None:
+        stale = self._readers.get(reader.fd)
+        if stale is not None:  # its port closed under the reads, the number reused
+            self._close(stale)
         try:
-            os.write(self._wake_w, b"\0")
-        except BlockingIOError:
-            pass  # the pipe is full: a wake-up is pending anyway
+            self._poller.register(reader.fd, select.EPOLLIN)
+        except (OSError, ValueError, TypeError):  # closed meanwhile
+            reader.close()
+        else:
+            self._readers[reader.fd] = reader
 
-    def _apply_changes(self) -> bool:
-        """Registers the ports added, closes every port when stopping; False then."""
+    def wake(self) -> None:
+        """A waiting round returns now (any thread)."""
         with self._lock:
-            added, self._to_add = self._to_add, []
-            stopping = self._stopping
-        for reader in added:
-            stale = self._readers.get(reader.fd)
-            if stale is not None:  # its port closed under this thread, the number reused
-                self._close(stale)
+            if self._stopped:
+                return
             try:
-                self._poller.register(reader.fd, select.EPOLLIN)
-            except (OSError, ValueError, TypeError):  # closed meanwhile
-                reader.close()
-            else:
-                self._readers[reader.fd] = reader
-        if stopping:
-            for reader in list(self._readers.values()):
-                self._close(reader)
-        return not stopping
+                os.write(self._wake_w, b"\0")
+            except BlockingIOError:
+                pass  # the pipe is full: a wake-up is pending anyway
+
+    def stop(self) -> None:
+        """Every port closed (each close queued); once."""
+        if self._stopped:
+            return
+        for reader in list(self._readers.values()):
+            self._close(reader)
+        with self._lock:
+            self._stopped = True
+            self._poller.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
 
     def _close(self, reader: PortReader) -> None:
         try:
@@ -327,44 +313,41 @@ class PortReaders:
         del self._readers[reader.fd]
         reader.close()
 
-    def _run(self) -> None:
-        not_before = 0.0
-        while True:
-            # READ_INTERVAL_S after the last round began (more ports' frames gather meanwhile),
-            # the ports ready then, or the first to be
-            ready = wait_ready(self._epoll_fd, not_before)
-            not_before, t_ns = time.monotonic() + READ_INTERVAL_S, time.time_ns()
-            # a round's reads are queued together (one taking of the queue's lock) and the
-            # processing thread woken once, after them: woken at the first port's bytes, it
-            # would take the GIL from this thread at every later read
-            rounds: dict[IngestQueue, list] = {}
-            try:
-                for fd in ready:
-                    reader = self._readers.get(fd)
-                    if reader is None:  # woken: ports to add, or stop
-                        try:
-                            os.read(self._wake_r, 4096)  # (more wake-ups: woken again)
-                        except BlockingIOError:
-                            pass
-                        if not self._apply_changes():
-                            return
-                        continue
-                    pairs = self._read(reader)
-                    if pairs is None:
-                        self._close(reader)
-                    elif pairs:
-                        reads = rounds.get(reader.out)
-                        if reads is None:
-                            reads = rounds[reader.out] = []
-                        reads.append((reader.path, pairs))
-            finally:
-                for out, reads in rounds.items():
-                    out.reads(t_ns, reads)
+    def round(self, timeout_s: float) -> bool:
+        """One round of reads: READ_INTERVAL_S after the last round began (more ports' frames
+        gather meanwhile), the ports ready then, or the first to be within timeout_s, each read
+        once and queued. Whether a port was ready (False: the timeout passed, or woken)."""
+        ready = wait_ready(self._epoll_fd, self._not_before, timeout_s)
+        self._not_before, t_ns = time.monotonic() + READ_INTERVAL_S, time.time_ns()
+        rounds: dict[IngestQueue, list] = {}
+        any_port = False
+        try:
+            for fd in ready:
+                reader = self._readers.get(fd)
+                if reader is None:  # woken
+                    try:
+                        os.read(self._wake_r, 4096)  # (more wake-ups: woken again)
+                    except BlockingIOError:
+                        pass
+                    continue
+                any_port = True
+                pairs = self._read(reader)
+                if pairs is None:
+                    self._close(reader)
+                elif pairs:
+                    reads = rounds.get(reader.out)
+                    if reads is None:
+                        reads = rounds[reader.out] = []
+                    reads.append((reader.path, pairs))
+        finally:
+            for out, reads in rounds.items():
+                out.reads(t_ns, reads)
+        return any_port
 
     def _read(self, reader: PortReader) -> list | None:
         try:
             return reader.read()
-        except Exception:  # a fault of this thread's own: it reads every port, so it goes on
+        except Exception:  # a fault of the reads' own: they serve every port, so they go on
             log.exception("reading %s failed; the port is closed and opened again", reader.path)
             return None
 
@@ -380,11 +363,11 @@ class Gateway:
         self.publisher = publisher
         self.sinks = list(sinks)
         self.recorder = recorder
-        self.queue = IngestQueue(cfg.port_backlog)
+        self.reading = PortReaders()
+        self.queue = IngestQueue(cfg.port_backlog, wake=self.reading.wake)
         self.overload_ns = int(cfg.event_window_s * 1e9)
         self._next_overload: dict[str, int] = {}  # port -> no overload event before (ns)
         self.readers: dict[str, PortReader] = {}
-        self.reading = PortReaders()
         self.latencies_ns: list[int] = []  # arrival to alert, for the log and the benchmark
         self._stop = threading.Event()
 
@@ -419,7 +402,7 @@ class Gateway:
         else:
             out = self.pipeline.tick(t_ns)
         # events first: an alert is stored and published before the focus plans it causes are
-        # written to the nodes' ports (a write each, which gives the GIL to the port readers)
+        # written to the nodes' ports (a system call each)
         if out.events:
             self.emit(out.events, arrival_ns=t_ns if kind == "data" else None)
         self.send(out)
@@ -446,21 +429,35 @@ class Gateway:
             sink(stored)
 
     def run(self, duration_s: float | None = None) -> None:
-        """Until stop() (or duration_s): watch ports, process what the readers deliver."""
+        """Until stop() (or duration_s): watch ports; read them in rounds, and process what each
+        round read before the next (PortReaders); a tick when no port was ready for TICK_S."""
         end = time.monotonic() + duration_s if duration_s else None
         next_scan = 0.0
-        while not self._stop.is_set() and (end is None or time.monotonic() < end):
-            if time.monotonic() >= next_scan:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if end is not None and now >= end:
+                break
+            if now >= next_scan:
                 self.scan_ports()
                 self.sync_known()
                 next_scan = time.monotonic() + self.cfg.rescan_s
-            try:
-                item = self.queue.get(timeout=0.1)
-            except queue.Empty:
-                item = ("tick", "", time.time_ns(), b"")
-            self.handle(*item)
+            wait = min(TICK_S, next_scan - now, TICK_S if end is None else end - now)
+            ready = self.reading.round(max(wait, 0.0))
+            if not self.take() and not ready:
+                self.handle("tick", "", time.time_ns(), b"")
             self.report_overload(time.time_ns())
         self.close()
+
+    def take(self) -> bool:
+        """Every queued item handled, in order; whether there was one."""
+        took = False
+        while True:
+            try:
+                item = self.queue.get()
+            except queue.Empty:
+                return took
+            self.handle(*item)
+            took = True
 
     def sync_known(self) -> None:
         """The store's known emitters to the pipeline when another writer (`straja known`, the
@@ -480,7 +477,9 @@ class Gateway:
             self.emit(events)
 
     def stop(self) -> None:
+        """run() returns (any thread)."""
         self._stop.set()
+        self.reading.wake()
 
     def close(self) -> None:
         """A clean stop: focused nodes get their normal plan back, the store notes the stop."""
@@ -489,11 +488,7 @@ class Gateway:
         if out.events:
             self.emit(out.events)
         self.reading.stop()
-        while True:
-            try:
-                self.handle(*self.queue.get_nowait())
-            except queue.Empty:
-                break
+        self.take()
         if self.recorder:
             self.recorder.close()
         if self.store:
