@@ -437,3 +437,37 @@ def test_video_inside_a_busy_wide_access_point_is_told_by_the_node_beside_it():
     beside.normal_sweep(NODE, protocol.Sweep(0, 0, 9, 5_645_000, 20_000, DWELL_US,
                                              8 * DWELL_US, 0, 8, bytes(range(60, 68))))
     assert beside.wide_bursty_node(5_765_000, 5_805_000) is None
+
+
+@pytest.mark.parametrize("far_view, held", [
+    ("video", False),        # 10 dB over the floor, the access point's channel there at +2 dB
+    ("weak", True),          # 3 dB over the floor: a weak view, a piece of it as likely
+    ("access_point", True),  # its channel read alike across its width: a piece of it
+    ("swinging", True),      # standing out in some sweeps only: its frames, not a channel
+])
+def test_a_track_standing_out_of_the_access_points_channel_at_another_node_is_not_held(
+        far_view, held):
+    """Video inside a busy 80 MHz access point's channel (5745-5805 MHz, read whole and swinging
+    by the node beside it) is raised where a node seeing the track reads it a video channel's
+    reading (hot in each sweep, steady), not weak, and standing 3 dB over its own readings of
+    the rest of that channel: an access point reads alike across its channel at any one node,
+    so it is another emitter. Held where that node's view is weak, or reads the channel alike
+    across its width, or stands out only in some sweeps (det46)."""
+    from straja.gateway.profiling import FLOOR_SWEEPS, VideoProfiler
+    rng = np.random.default_rng(7)
+    far = 2
+    profiler = VideoProfiler()
+    for k in range(FLOOR_SWEEPS):
+        codes = rng.integers(58, 62, 16)  # the floor, 0.5 dB codes
+        codes[5:9] = 100 + rng.integers(-8, 9, 4)  # the access point: +-4 dB with its traffic
+        far_codes = rng.integers(58, 62, 16)
+        far_codes[5:9] = 64  # the access point's channel there, 2 dB over the floor
+        far_codes[5] = {"video": 80, "weak": 66, "access_point": 64,
+                        "swinging": 80 if k % 2 else 64}[far_view]  # 5745 MHz
+        for node, c in ((NODE, codes), (far, far_codes)):
+            profiler.normal_sweep(node, protocol.Sweep(0, 0, k, 5_645_000, 20_000, DWELL_US,
+                                                       16 * DWELL_US, 0, 16,
+                                                       c.astype(np.uint8).tobytes()))
+    views = {far: (5_745_000, 5_745_000), NODE: (5_725_000, 5_765_000)}
+    assert profiler.wide_bursty_node(5_725_000, 5_765_000) == NODE
+    assert (profiler.wide_bursty_node(5_725_000, 5_765_000, views) is None) != held

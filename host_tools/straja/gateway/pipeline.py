@@ -384,7 +384,10 @@ class Pipeline:
             out.events.append(TrackStarted(t_ns, **track.summary()))
         if (track.track_id not in self.alerts.active
                 and wants_profile(track.family, track.lo_khz, track.hi_khz)
-                and self.profiler.wide_bursty_node(track.lo_khz, track.hi_khz) is not None):
+                and self.profiler.wide_bursty_node(
+                    track.lo_khz, track.hi_khz,
+                    {node: (seen.lo_khz, seen.hi_khz) for node, seen in track.nodes.items()})
+                is not None):
             return  # not raised while a node reads it inside a busy wide access point
         self._alert_events(self.alerts.track_updated(track, t_ns), out)
 

@@ -43,7 +43,7 @@ import numpy as np
 from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer sweep
 
 from .._gateway_lane import keep_floor, wide_bursty
-from ..detect.classify import VIDEO_MAX_KHZ, band
+from ..detect.classify import VIDEO_MAX_KHZ, WEAK_EXCESS_DB, band
 from ..detect.video_profile import CANNOT_TELL, video_profile_family
 from ..protocol import Sweep, revisit_reads
 from .events import NodeCommand
@@ -65,6 +65,16 @@ FLOOR_SWEEPS = 4                 # normal sweeps whose median reading is the flo
 # sweep; a busy access point 4-6 dB with its traffic, measured: docs/detection.md).
 HOT_DB = 3.0
 SWING_DB = 3.0
+# ...unless a node seeing the track reads, at its own view's centre, a video channel's reading
+# (hot in each of its last FLOOR_SWEEPS sweeps, swinging at most SWING_DB), not weak (the
+# core's WEAK_EXCESS_DB over the sweep's median) and HOT_DB over its own median reading of the
+# rest of that access point's channel (the run the holding node reads, the view's channels and
+# a step either side left out), in each sweep: an access point's OFDM spectrum is flat over its
+# channel and a 20 MHz read averages its fading over ~20 coherence bands (about 1 dB), so at any
+# one node its channel reads alike across its width (within its fill's swing, which the first
+# test bounds); a reading standing over it there is another emitter (det46: video flying in
+# inside an 80 MHz access point at load 0.9 was held for its whole flight by the node 100 m
+# from the access point, which reads its traffic there).
 
 
 class _Pending(NamedTuple):
@@ -106,26 +116,47 @@ def wide_bursty_reference(held: list, at: int, max_bins: float) -> bool:
     `at` inside a busy emitter wider than max_bins channels (HOT_DB, SWING_DB): the definition
     of straja._gateway_lane.wide_bursty, which wide_bursty_node runs, and its test oracle."""
     codes = np.array(held, float)  # RSSI codes: 0.5 dB steps
-    n = codes.shape[1]
-    ranked = np.sort(codes, axis=1)  # (the median of each: np.median imports numpy.ma)
-    median = (ranked[:, (n - 1) // 2] + ranked[:, n // 2]) / 2
-    hot = codes >= median[:, None] + 2 * HOT_DB
-    if not _wide_run(hot, at, max_bins):
+    hot = codes >= _medians(codes)[:, None] + 2 * HOT_DB
+    if not any(hi - lo + 1 > max_bins for lo, hi in _runs(hot, at)):
         return False
-    return bool(not hot[:, at].all() or np.ptp(codes[:, at]) > 2 * SWING_DB)
+    return not _video_reading(codes, hot, at)
 
 
-def _wide_run(hot: np.ndarray, at: int, max_bins: float) -> bool:
-    """Whether, in any sweep (a row of `hot`), the run of hot channels through channel `at`
-    is more than max_bins long."""
+def _medians(codes: np.ndarray) -> np.ndarray:
+    """Each sweep's (row's) median reading (np.median imports numpy.ma)."""
+    n = codes.shape[1]
+    ranked = np.sort(codes, axis=1)
+    return (ranked[:, (n - 1) // 2] + ranked[:, n // 2]) / 2
+
+
+def _runs(hot: np.ndarray, at: int):
+    """The (first, last) channels of the run of hot channels through channel `at`, in each
+    sweep (a row of `hot`) where `at` is hot."""
     for row in hot:
         if row[at]:
             cold = np.flatnonzero(~row)
-            lo = cold[cold < at].max(initial=-1) + 1
-            hi = cold[cold > at].min(initial=row.size) - 1
-            if hi - lo + 1 > max_bins:
-                return True
-    return False
+            yield cold[cold < at].max(initial=-1) + 1, cold[cold > at].min(initial=row.size) - 1
+
+
+def _video_reading(codes: np.ndarray, hot: np.ndarray, at: int) -> bool:
+    """Whether channel `at` reads as a video channel over the sweeps (rows of RSSI codes):
+    hot in each, swinging by at most SWING_DB."""
+    return bool(hot[:, at].all() and np.ptp(codes[:, at]) <= 2 * SWING_DB)
+
+
+def stands_out(held: list, at: int, rest: np.ndarray) -> bool:
+    """Whether one node's last normal sweeps (their held codes) read channel `at` as a video
+    channel's (_video_reading), not weak (WEAK_EXCESS_DB over each sweep's median) and HOT_DB
+    over their median reading of the channels `rest` (another emitter's channel at that node)
+    in each sweep."""
+    codes = np.array(held, float)  # RSSI codes: 0.5 dB steps
+    if not rest.size:
+        return False
+    reading = codes[:, at]
+    hot = codes >= _medians(codes)[:, None] + 2 * HOT_DB
+    return bool(_video_reading(codes, hot, at)
+                and (reading >= _medians(codes) + 2 * WEAK_EXCESS_DB).all()
+                and (reading >= _medians(codes[:, rest]) + 2 * HOT_DB).all())
 
 
 def _sweep_s(entry: dict) -> float:
@@ -149,27 +180,55 @@ class VideoProfiler:
         """Remember the readings of a whole normal sweep (the floor of a profile: _floor)."""
         keep_floor(self._floors, node_id, sweep, FLOOR_SWEEPS)  # (compiled: every sweep)
 
-    def wide_bursty_node(self, lo_khz: int, hi_khz: int) -> int | None:
+    def wide_bursty_node(self, lo_khz: int, hi_khz: int, views: dict | None = None) -> int | None:
         """The first node (by id) whose last normal sweeps read the centre of [lo_khz, hi_khz]
         inside a busy access point wider than any video channel (HOT_DB, SWING_DB), or None.
         A node far from a busy 40/80 MHz access point sees a few of its channel's bins, now and
         then steady over 4-8 sweeps as a weak 40 MHz video is; a node near it sees the whole
         width and its traffic (ocusync_40_beside_80mhz_ap). Video beside the access point, in
-        one run with it, is hot at its own centre in every sweep at a steady level: not held."""
-        centre = (lo_khz + hi_khz) / 2
+        one run with it, is hot at its own centre in every sweep at a steady level: not held.
+        Nor where another node's view of the track (`views`: node id -> the extent of its
+        latest view) stands out of that access point's channel at that node (stands_out)."""
+        for node_id, held, at, first_khz, step in self._grids((lo_khz + hi_khz) / 2):
+            # (compiled: every node's sweeps, at each observation of a video track not alerted)
+            if not wide_bursty(held, at, (VIDEO_MAX_KHZ + step) / step,
+                               2 * HOT_DB, 2 * SWING_DB):  # (RSSI codes: 0.5 dB steps)
+                continue
+            codes = np.array(held, float)
+            runs = list(_runs(codes >= _medians(codes)[:, None] + 2 * HOT_DB, at))
+            channel_khz = (first_khz + min(lo for lo, _ in runs) * step,
+                           first_khz + max(hi for _, hi in runs) * step)
+            if not any(self._stands_out(node, view, channel_khz)
+                       for node, view in (views or {}).items() if node != node_id):
+                return node_id
+        return None
+
+    def _grids(self, centre_khz: float, node: int | None = None):
+        """(node id, its last normal sweeps' held codes, the channel of centre_khz, the first
+        channel and the step, kHz) of each node (or of `node`) whose last FLOOR_SWEEPS normal
+        sweeps are of one channel grid that reads centre_khz."""
         for (node_id, _), sweeps in sorted(self._floors.items()):
             last = sweeps[-1]
             step, n = last.step_khz, last.total  # (whole sweeps: normal_sweep)
-            at = round((centre - last.start_khz) / step) if step > 0 else -1
-            if len(sweeps) < FLOOR_SWEEPS or not 0 <= at < n or any(
-                    (s.start_khz, s.step_khz, s.total) != (last.start_khz, step, last.total)
-                    for s in sweeps):
+            at = round((centre_khz - last.start_khz) / step) if step > 0 else -1
+            if (node is not None and node_id != node or len(sweeps) < FLOOR_SWEEPS
+                    or not 0 <= at < n or any(
+                        (s.start_khz, s.step_khz, s.total) != (last.start_khz, step, last.total)
+                        for s in sweeps)):
                 continue  # (sweeps of another plan: not one channel grid)
-            # (compiled: every node's sweeps, at each observation of a video track not alerted)
-            if wide_bursty([_held(s) for s in sweeps], at, (VIDEO_MAX_KHZ + step) / step,
-                           2 * HOT_DB, 2 * SWING_DB):  # (RSSI codes: 0.5 dB steps)
-                return node_id
-        return None
+            yield node_id, [_held(s) for s in sweeps], at, last.start_khz, step
+
+    def _stands_out(self, node: int, view: tuple, channel_khz: tuple) -> bool:
+        """Whether `node`'s last normal sweeps read the centre of its view [lo, hi] (kHz) of a
+        track standing out of another emitter's channel (stands_out): its readings of the
+        channels of channel_khz (lo, hi) but the view's and a step either side."""
+        lo, hi = view
+        for _, held, at, first_khz, step in self._grids((lo + hi) / 2, node):
+            khz = first_khz + step * np.arange(len(held[0]))
+            rest = np.flatnonzero((khz >= channel_khz[0]) & (khz <= channel_khz[1])
+                                  & ((khz < lo - step) | (khz > hi + step)))
+            return stands_out(held, at, rest)
+        return False
 
     def forget_node(self, node_id: int) -> None:
         """The node restarted or was evicted: its floors are no longer its, its profile is not
