@@ -316,3 +316,23 @@ def test_scenes_run_longest_first_and_report_in_file_order(monkeypatch):
     out = scenes_mod.score_scenes(paths, jobs=1)
     assert ran[0] == "subghz_lora_background"  # 300 s, the others 120 s
     assert [r["scene"] for r in out["emitters"]] == [load_scene(p).name or p.stem for p in paths]
+
+
+def test_a_gateway_fault_during_a_scene_is_said_on_stderr_not_hidden(tmp_path, monkeypatch, capsys):
+    """A fault inside the gateway while it handles a node's data sets that node aside (its
+    port quarantined, as live); the scene's nodes are honest, so `straja eval` says so on
+    stderr with the fault, instead of scoring as if the node had heard nothing."""
+    from straja.eval.scenes import score_scenes
+    from straja.gateway.pipeline import Pipeline
+
+    def broken(self, *args, **kwargs):
+        raise KeyError("a fault")
+
+    monkeypatch.setattr(Pipeline, "_fuse", broken)
+    path = tmp_path / "video_and_wifi.toml"
+    path.write_text(DRONE_AND_WIFI)
+    out = score_scenes([path], jobs=1)
+    assert not any(row["alerted"] for row in out["emitters"])
+    err = capsys.readouterr().err
+    assert "warning: video_and_wifi: the gateway set node n1's data aside at" in err
+    assert "KeyError: 'a fault'" in err

@@ -44,7 +44,7 @@ from straja_node.plan import default_plan
 
 from ..frontends import FRONT_ENDS
 from ..gateway.config import from_dict, track_end_s
-from ..gateway.events import AlertCleared, AlertEvent, NodeCommand
+from ..gateway.events import AlertCleared, AlertEvent, NodeCommand, SourceQuarantined
 from ..gateway.fusion import LINK
 from ..gateway.pipeline import Pipeline
 from ..protocol import REMOTEID, Frame, RemoteId, Reply, encode_frame
@@ -385,8 +385,21 @@ def _scene_job(args) -> tuple[list[dict], float, float, float]:
             print(f"  {label}: {t_s:.0f}/{scene.duration_s:.0f} s of scene, "
                   f"ETA {eta:.0f} s", file=sys.stderr, flush=True)
 
-    return (*score_scene(scene, run_scene(scene, detect, progress), label),
-            time.monotonic() - t_wall)
+    run = run_scene(scene, detect, progress)
+    warn_quarantines(run, label)
+    return (*score_scene(scene, run, label), time.monotonic() - t_wall)
+
+
+def warn_quarantines(run: SceneRun, label: str) -> None:
+    """A line on stderr for each time the gateway set a node's data aside: a scene's nodes are
+    honest, so it is a fault of the gateway, and the scores miss that node's data meanwhile
+    (the live gateway logs it; a score must not hide it)."""
+    for e in run.events:
+        if isinstance(e, SourceQuarantined):
+            print(f"warning: {label}: the gateway set node {e.port}'s data aside at "
+                  f"{e.t_ns / 1e9:.2f} s for {(e.until_ns - e.t_ns) / 1e9:.0f} s ({e.reason}): "
+                  "a fault of the gateway; this scene's scores miss that node's data meanwhile",
+                  file=sys.stderr, flush=True)
 
 
 def score_scenes(paths: list, jobs: int = 2, detect: dict | None = None, log=None,
