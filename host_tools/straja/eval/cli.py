@@ -32,7 +32,8 @@ def configure(p) -> None:
     p.add_argument("--scene", nargs="+", metavar="FILE", help="score these scene files: each "
                    "runs for its whole duration on all its nodes and the gateway (adaptive "
                    "scanning on); per emitter: alerted, time to alert, family, alerts per "
-                   "presence; per scene: false alerts per node-hour")
+                   "presence; per scene: false alerts per node-hour (alone: not with background scenes, "
+                   "--quick, --trials, --hours or --vnode-trials)")
     p.add_argument("--quick", action="store_true", help="a shorter run (CI); exit 1 if a target "
                    "is missed beyond its tolerance (its 95 %% interval excludes the target)")
     p.add_argument("--trials", type=positive_int, help="trials per family at +10 dB (curve trials: "
