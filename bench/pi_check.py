@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from straja.argtypes import node_id, non_negative_float, non_negative_int, positive_float
 from straja.detect.noise import mw_to_dbm
 from straja.eval.readings import EVAL_PLAN
 from straja.frontends import looks as kind_looks
@@ -128,31 +129,25 @@ def scene_rows(n_nodes: int, seconds: float, scale: float) -> list[tuple[str, st
 
 def scale_arg(text: str) -> float | str:
     """--scale: `pi4`, or a factor > 0."""
-    if text == "pi4":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number nor pi4: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text}")
-    return value
+    return text if text == "pi4" else positive_float(text)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--nodes", type=int, default=32)
-    ap.add_argument("--seconds", type=float, default=20.0, help="simulated seconds of streaming")
+    # (each synthetic node has its own node id: 1..65535)
+    ap.add_argument("--nodes", type=node_id, default=32)
+    ap.add_argument("--seconds", type=positive_float, default=20.0,
+                    help="simulated seconds of streaming")
     ap.add_argument("--scale", type=scale_arg, default=1.0,
                     help="multiply the measured CPU by this: 1 on the Pi itself, or pi4 (a Pi 4 "
                          "core's n-body yardstick over this machine's, measured now)")
-    ap.add_argument("--scene-nodes", type=int, default=4,
+    ap.add_argument("--scene-nodes", type=non_negative_int, default=4,
                     help="nodes of the emitters case (0: skipped)")
-    ap.add_argument("--scene-seconds", type=float, default=12.0,
+    ap.add_argument("--scene-seconds", type=positive_float, default=12.0,
                     help="scene seconds from switch-on in the emitters case")
-    ap.add_argument("--live-seconds", type=float, default=60.0,
+    ap.add_argument("--live-seconds", type=non_negative_float, default=60.0,
                     help="seconds of the live cross-check (0: none)")
-    ap.add_argument("--live-nodes", type=int, default=16)
+    ap.add_argument("--live-nodes", type=node_id, default=16)
     ap.add_argument("--live-shared", action="store_true",
                     help="let the live fleet share the gateway's CPU (default: the gateway on a "
                          "CPU of its own, the fleet on the others, as on a Pi whose nodes are "
@@ -162,12 +157,10 @@ def main() -> int:
                          "by a writer process instead of virtual nodes (bench_gateway_live "
                          "--noise: no emitters; for a machine too loaded for the virtual fleet)")
     args = ap.parse_args()
-    if args.nodes < 1 or args.seconds < WARM_S + 2:
-        ap.error(f"need --nodes >= 1 and --seconds >= {WARM_S + 2}")
-    if args.scene_nodes < 0 or args.scene_seconds < SCENE_WARM_S + 1:
-        ap.error(f"need --scene-nodes >= 0 and --scene-seconds >= {SCENE_WARM_S + 1}")
-    if args.live_seconds < 0 or args.live_nodes < 1:
-        ap.error("need --live-seconds >= 0 and --live-nodes >= 1")
+    if args.seconds < WARM_S + 2:
+        ap.error(f"need --seconds >= {WARM_S + 2}")
+    if args.scene_seconds < SCENE_WARM_S + 1:
+        ap.error(f"need --scene-seconds >= {SCENE_WARM_S + 1}")
     rng = np.random.default_rng(1)
     streams = [node_chunks(n, args.seconds, rng) for n in range(1, args.nodes + 1)]
     chunks = merge(streams)

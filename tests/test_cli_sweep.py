@@ -42,11 +42,6 @@ FREE_TEXT = {
     ("eval", "--scene"): "scene files, loaded first: exit 2 naming file, line and field",
     ("web-password", "name"): "a user's name",
     ("hq", "--username"): "the broker's user",
-    ("hq", "bridge-config", "--username"): "the central broker's user",
-    ("hq", "bridge-config", "--data"): "a folder on the site broker's machine, written into "
-                                       "its config",
-    ("hq", "bridge-config", "--ca-file"): "a file on the site broker's machine, written into "
-                                          "its config",
 }
 
 

@@ -297,9 +297,13 @@ def test_auth_pages_reassemble_in_any_order(auth_type, timestamp, data, rnd):
     assert bytes.fromhex(results[-1]["auth_data"]) == data
 
 
-@given(st.lists(locations, min_size=1, max_size=9), st.integers(0, 255))
-def test_pack_round_trip_through_every_transport(fields, counter):
-    encoded = [enc_location(with_position(f, ("latitude", "longitude"))) for f in fields]
+@given(locations, st.binary(max_size=17 + 23 * 7), st.randoms(use_true_random=False),
+       st.integers(0, 255))
+def test_pack_round_trip_through_every_transport(fields, signature, rnd, counter):
+    """A Location (a pack holds one at most) and 1..8 Authentication pages, in any order."""
+    encoded = [enc_location(with_position(fields, ("latitude", "longitude"))),
+               *enc_auth_pages(1, 0, signature)]
+    rnd.shuffle(encoded)
     pack = enc_pack(encoded)
     expected = [decode_message(m) for m in encoded]
     assert decode_pack(pack)["messages"] == expected
@@ -329,6 +333,7 @@ def test_every_truncation_is_an_error(name):
     (lambda p: p + b"\x00", "1 more follow"),
     (lambda p: p[:3] + b"\x72" + p[4:], "message type 7"),
     (lambda p: p[:3] + b"\xf2" + p[4:], "itself a pack"),
+    (lambda p: p[:3] + p[28:53] + p[28:], "holds 2 location messages; a pack holds at most 1"),
     (lambda p: p[:53] + b"\x22\x00\x10" + p[56:], "last page is 16"),
     (lambda p: p[:53] + b"\x22\x00\x01\x29" + p[57:], "says 41 bytes"),
 ])

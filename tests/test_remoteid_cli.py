@@ -66,5 +66,9 @@ def test_exit_codes():
     assert decode("--json", VECTORS["basic_id"]).returncode == 0
     bad = decode(VECTORS["basic_id"], "zz")
     assert bad.returncode == 1 and "input 2: error: not a hex payload" in bad.stdout
+    # an empty argument is a payload left out (a shell variable unset), not a blank line
+    empty = decode("--json", VECTORS["basic_id"], "")
+    assert empty.returncode == 1 and json.loads(empty.stdout.splitlines()[1])["error"] == \
+        "not a hex payload: '' (hex digits, an even number of them)"
     usage = decode("--bogus")
     assert usage.returncode == 2 and "unrecognized arguments: --bogus" in usage.stderr

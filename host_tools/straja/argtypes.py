@@ -4,6 +4,7 @@ option) before any port, file or node is touched."""
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 from pathlib import Path
 
@@ -61,17 +62,27 @@ def host_port(text: str) -> tuple[str, int]:
     """"HOST:PORT" to serve on ("[v6]:PORT"; "PORT" alone is 127.0.0.1:PORT) as (host, port)."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]") if sep else "127.0.0.1"
-    if not port.isdigit() or not 0 < int(port) < 65536 or not host:
+    if not port.isdigit() or not 0 < int(port) < 65536 or not _host_name(host):
         raise argparse.ArgumentTypeError(f"not an address to serve on: {text!r} "
                                          "(give HOST:PORT, e.g. 127.0.0.1:8080)")
     return host, int(port)
+
+
+def _host_name(host: str) -> bool:
+    """A host name or address: not empty, no blank or control character (it is written into
+    configs as one word: mosquitto's `address HOST:PORT`)."""
+    return bool(host) and not _control(host) and not any(c.isspace() for c in host)
+
+
+def _control(text: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 
 
 def remote_address(text: str) -> tuple[str, int]:
     """"HOST:PORT" of a server to connect to (a broker) as (host, port); the port is required."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not _host_name(host) or not port.isdigit() or not 0 < int(port) < 65536:
         raise argparse.ArgumentTypeError(f"not a server address: {text!r} "
                                          "(give HOST:PORT, e.g. broker.example.net:1883)")
     return host, int(port)
@@ -143,6 +154,29 @@ def writable_folder(text: str) -> Path:
     if not os.access(existing, os.W_OK):
         raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is not writable")
     return path
+
+
+def read_text(path) -> str:
+    """The text of a file a person named (a config, a scene, a password file): UTF-8, from a
+    regular file or a folder's error. An OSError whose strerror says what is wrong: a pipe or a
+    device would block the command until something writes to it, and bytes that are not UTF-8
+    are not text."""
+    path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise OSError(errno.EINVAL, "not a regular file (a pipe or a device)", str(path))
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise OSError(errno.EILSEQ, f"not UTF-8 text (byte {e.start} is 0x{e.object[e.start]:02x})",
+                      str(path)) from None
+
+
+def one_line(text: str) -> str:
+    """Text written into a line of another program's config (a user name, a folder): a line
+    break or another control character would end the line and start one of the sender's."""
+    if _control(text):
+        raise argparse.ArgumentTypeError(f"a control character or line break in {text!r}")
+    return text
 
 
 def input_file(text: str) -> str:

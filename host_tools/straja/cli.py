@@ -118,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
         # including the interpreter's final flush, go nowhere instead of raising again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return term.EXIT_OK
+    except OSError as e:
+        # the machine's, not the command's: a full disk, an I/O error on a file it writes
+        where = f" ({e.filename})" if e.filename else ""
+        term.error(f"{e.strerror or e}{where}", "check the disk and the file named: the "
+                   "command stopped there")
+        return term.EXIT_FAILED
 
 
 if __name__ == "__main__":

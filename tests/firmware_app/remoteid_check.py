@@ -68,6 +68,7 @@ def main():
     for c in cases:  # [addr_type, address hex, rssi, advertising data hex]
         stack.handler(5, stack.event(c[0], unhexlify(c[1]), c[2], unhexlify(c[3])))
         stack.buf[:] = b"\xee" * len(stack.buf)  # the stack reuses its buffer at once
+        rx.send()  # (as the main loop turns between advertisements: any number of cases)
     stack.handler(6, None)  # _IRQ_SCAN_DONE: ignored
     rx.send()
     first = {"wire": str(hexlify(OUT), "ascii"), "heard": rx.heard, "dropped": rx.dropped,

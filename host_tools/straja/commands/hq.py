@@ -8,8 +8,8 @@ import sys
 import threading
 
 from .. import term
-from ..argtypes import (existing_file, existing_folder, host_port, listen_address,
-                        positive_float, positive_int, remote_address, writable_file)
+from ..argtypes import (existing_file, existing_folder, host_port, listen_address, one_line,
+                        positive_float, positive_int, read_text, remote_address, writable_file)
 from ..cot import cot_url
 from ..errors import StrajaError
 from ..gateway import config as gwconfig
@@ -56,7 +56,25 @@ def _store(text: str) -> str:
 
 
 def _secret(path) -> str:
-    return path.read_text().strip() if path else ""
+    """The password a --password-file holds: its one line (a trailing line break is not part of
+    it); none, an empty one, or more lines are refused (written into the bridge config, a second
+    line would be a setting of its own)."""
+    if not path:
+        return ""
+    try:
+        lines = read_text(path).splitlines()
+    except OSError as e:
+        raise StrajaError(f"--password-file {path}: {e.strerror}", "name a file holding the "
+                          "password on one line", term.EXIT_USAGE) from None
+    if len(lines) != 1 or not lines[0].strip():
+        raise StrajaError(f"--password-file {path}: holds {len(lines)} lines; the password is "
+                          "one line", "put the password alone on the file's one line",
+                          term.EXIT_USAGE)
+    try:
+        return one_line(lines[0].strip())
+    except argparse.ArgumentTypeError as e:
+        raise StrajaError(f"--password-file {path}: {e}", "put the password alone on the "
+                          "file's one line", term.EXIT_USAGE) from None
 
 
 def run_bridge_config(args) -> int:
@@ -90,6 +108,7 @@ def run_hq(args) -> int:
     from ..hq.service import Hq, Subscriber
     from ..web.hub import Hub
     cfg = gwconfig.load(args.config)
+    password = _secret(args.password_file)  # (before the store is made: a refusal makes nothing)
     fusion = RegionFusion(args.handover, dict((s, set(n)) for s, n in args.neighbours)
                           if args.neighbours else None, dict(args.site_position or ()),
                           args.max_distance)
@@ -98,14 +117,13 @@ def run_hq(args) -> int:
         from ..cot import CotConfig, CotSender
         sender = CotSender(CotConfig(url=args.cot))
     hub = Hub(cfg.web, region=True)
-    hq = Hq(db, topic_root=args.topic_root, fusion=fusion, hub=hub, cot_sender=sender)
-    hq.restore()
+    hq = _open_hq(db, Hq, topic_root=args.topic_root, fusion=fusion, hub=hub, cot_sender=sender)
     dashboard = None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     subscriber = Subscriber(hq, *args.broker, client_id=args.client_id,
                             topic_root=args.topic_root, username=args.username or "",
-                            password=_secret(args.password_file), ca_file=args.ca_file or "",
+                            password=password, ca_file=args.ca_file or "",
                             on_failure=stop.set)
     try:
         if args.web:
@@ -129,6 +147,19 @@ def run_hq(args) -> int:
                           "check the disk and the store (--db); what was not stored was not "
                           "acknowledged, and the broker delivers it again", term.EXIT_FAILURE)
     return term.EXIT_OK
+
+
+def _open_hq(db: str, hq_class, **settings):
+    """The command post on its store, restored; a file SQLite cannot open as one (a pipe, a
+    device, another file) is a usage error naming it."""
+    import sqlite3
+    try:
+        hq = hq_class(db, **settings)
+        hq.restore()
+    except sqlite3.DatabaseError as e:
+        raise StrajaError(f"{db} is not a command post store ({e})", "name the command post's "
+                          "database, or a new file: --db FILE", term.EXIT_USAGE) from None
+    return hq
 
 
 def writable_file_or_error(path: str) -> str:
@@ -185,16 +216,16 @@ def configure(p) -> None:
     b.add_argument("--listen", type=host_port, default=("127.0.0.1", 1883), metavar="HOST:PORT",
                    help="where the site's gateways publish (default 127.0.0.1:1883)")
     b.add_argument("--topic-root", type=_level("topic root"), default="straja", metavar="ROOT")
-    b.add_argument("--data", default="/var/lib/mosquitto/", metavar="DIR",
+    b.add_argument("--data", type=one_line, default="/var/lib/mosquitto/", metavar="DIR",
                    help="the site broker's persistence folder")
     b.add_argument("--queue", type=positive_int, default=1_000_000, metavar="N",
                    help="messages held for the central broker while it is away")
     b.add_argument("--autosave", type=positive_int, default=1, metavar="N",
                    help="write persistence every N changes (1: lose nothing in a crash)")
-    b.add_argument("--username", metavar="NAME", help="on the central broker")
+    b.add_argument("--username", type=one_line, metavar="NAME", help="on the central broker")
     b.add_argument("--password-file", type=existing_file, metavar="FILE",
                    help="a file holding the central broker's password")
-    b.add_argument("--ca-file", metavar="FILE",
+    b.add_argument("--ca-file", type=one_line, metavar="FILE",
                    help="TLS to the central broker, checked against this CA (path on the site)")
     b.add_argument("--out", type=writable_file, metavar="FILE", help="write here (default stdout)")
     b.set_defaults(func=run_bridge_config)

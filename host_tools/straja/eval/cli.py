@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 from .. import term
-from ..argtypes import (existing_file, non_negative_int, positive_float, positive_int,
-                        writable_folder)
+from ..argtypes import non_negative_int, positive_float, positive_int, writable_folder
+from ..errors import StrajaError
+from ..sim.cli import scene_argument
 
 # `make eval` (each stop's check of the gated targets, ~20 min on 2 cores): the gated targets at
 # the intervals docs/evaluation/README.md states; the benchmarks' speed section is left to
@@ -26,12 +27,13 @@ def configure(p) -> None:
     p.epilog = ("exit codes: 0 done; 1 (--quick) a gated target clearly missed; 2 bad arguments "
                 "or a bad scene file (one line naming file, line and field); 130 interrupted "
                 "by Ctrl-C. Progress goes to stderr; --json prints one JSON object on stdout.")
-    p.add_argument("scenes", nargs="*", type=existing_file, help="background-only scene files (default: urban 2.4 "
+    p.add_argument("scenes", nargs="*", type=scene_argument, help="background-only scene files (default: urban 2.4 "
                    "GHz, sub-GHz LoRa, quiet rural from the catalogue)")
     p.add_argument("--scene", nargs="+", metavar="FILE", help="score these scene files: each "
                    "runs for its whole duration on all its nodes and the gateway (adaptive "
                    "scanning on); per emitter: alerted, time to alert, family, alerts per "
-                   "presence; per scene: false alerts per node-hour")
+                   "presence; per scene: false alerts per node-hour (alone: not with background scenes, "
+                   "--quick, --trials, --hours or --vnode-trials)")
     p.add_argument("--quick", action="store_true", help="a shorter run (CI); exit 1 if a target "
                    "is missed beyond its tolerance (its 95 %% interval excludes the target)")
     p.add_argument("--trials", type=positive_int, help="trials per family at +10 dB (curve trials: "
@@ -55,6 +57,15 @@ def _log(message: str) -> None:
 
 def run(args) -> int:
     if args.scene:
+        # (the options of the trials and backgrounds: with --scene they would be ignored)
+        ignored = [name for name, given in (("background scenes", args.scenes),
+                                            ("--quick", args.quick), ("--trials", args.trials),
+                                            ("--hours", args.hours),
+                                            ("--vnode-trials", args.vnode_trials is not None))
+                   if given]
+        if ignored:
+            raise StrajaError(f"--scene scores its scenes alone: {', '.join(ignored)} would be "
+                              "ignored", "run them without --scene", term.EXIT_USAGE)
         return run_scenes(args)
     from .evaluate import Settings, clear_misses, evaluate  # (matplotlib: only for the report)
     from .report import write

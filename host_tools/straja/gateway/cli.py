@@ -87,6 +87,19 @@ def _check_outputs(cfg) -> None:
                               term.EXIT_USAGE) from None
 
 
+def _distinct_files(named: dict[str, str]) -> None:
+    """The files a command reads or writes (name -> path) are different files: the store
+    written into as JSON lines, or a recording appended to, would be ruined."""
+    seen = {}
+    for name, path in named.items():
+        if not path or path == "-":
+            continue
+        other = seen.setdefault(Path(path).resolve(), name)
+        if other != name:
+            raise StrajaError(f"{other} and {name} name the same file: {path}",
+                              f"give {name} a file of its own", term.EXIT_USAGE)
+
+
 def open_store(path, topics=None) -> store.Store:
     """The event store at `path`, made when new; a file SQLite cannot open or another program's
     database is a usage error (the gateway and the demo alike)."""
@@ -143,6 +156,10 @@ def run_gateway(args) -> int:
     except ValueError as e:  # ConfigError, or a value the pipeline refuses
         raise StrajaError(str(e), "see docs/gateway.md for the keys and their defaults",
                           term.EXIT_USAGE) from e
+    _distinct_files({"db": cfg.db, "jsonl": cfg.jsonl, "record": cfg.record})
+    if args.web:  # (its address and users, before the store is made)
+        from ..web.auth import check_bind, parse_address, users_from_config
+        check_bind(parse_address(args.web)[0], users_from_config(cfg.web.users))
     if cfg.mqtt.host and not cfg.db:
         raise StrajaError("MQTT needs the event store (its outbox)", "set db in the config",
                           term.EXIT_USAGE)
@@ -219,6 +236,7 @@ def run_replay(args) -> int:
         _, records = record.read(args.file)
     except (ValueError, OSError) as e:  # ConfigError, RecordingError, a missing file
         raise StrajaError(str(e), code=term.EXIT_USAGE) from e
+    _distinct_files({"the recording": str(args.file), "--db": cfg.db, "--jsonl": cfg.jsonl})
     if not cfg.db:
         print(term.paint("events to stdout only, stored nowhere (--db FILE stores them)", "dim",
                          sys.stderr), file=sys.stderr)
@@ -274,6 +292,9 @@ def _open_store(path: str):
     if not Path(path).is_file():
         raise StrajaError(f"no event store at {path}", "name the gateway's database: --db FILE "
                           "(the db key of its config)", term.EXIT_USAGE)
+    if not Path(path).stat().st_size:  # (SQLite would make a new store in it)
+        raise StrajaError(f"{path} is empty, not a gateway event store",
+                          "name the gateway's database: --db FILE", term.EXIT_USAGE)
     try:
         return store.connect(path)
     except sqlite3.DatabaseError as e:

@@ -8,6 +8,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 from .. import term
+from ..argtypes import MAX_FLOAT, read_text
 from ..cot import CotConfig
 from ..errors import StrajaError
 
@@ -73,6 +74,8 @@ class MqttConfig:
     spectrum_bins: int = 128       # channels per spectrum at most (each group's strongest)
 
     def __post_init__(self):
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"mqtt.port must be 1..65535 (got {self.port})")
         if self.spectrum_rate_hz < 0 or self.spectrum_bins < 1:
             raise ConfigError("mqtt.spectrum_rate_hz must be 0 (none) or more, and "
                               "mqtt.spectrum_bins 1 or more")
@@ -104,6 +107,14 @@ class RemoteIdConfig:
                                     # the claimed operator (no place further fits them)
 
     def __post_init__(self):
+        if not isinstance(self.protected_areas, dict):
+            raise ConfigError("remote_id.protected_areas: expected a table of name = polygon")
+        for name, polygon in self.protected_areas.items():
+            # (checked here: a bad one would fail at the first Remote ID drone, not at start)
+            if not (isinstance(polygon, list) and len(polygon) >= 3 and all(
+                    isinstance(p, list) and len(p) == 2 and _is_position(*p) for p in polygon)):
+                raise ConfigError(f"remote_id.protected_areas.{name}: expected a polygon of 3 "
+                                  "or more [latitude, longitude] points in degrees")
         if not (self.link_spread_db > 0 and self.link_operator_m > 0):
             raise ConfigError("remote_id.link_spread_db and remote_id.link_operator_m must be "
                               "positive")
@@ -189,6 +200,11 @@ class GatewayConfig:
     # (fusion.track_timeout_s + fusion.confirm_wait_s)
     cot: CotConfig = CotConfig(stale_s=FusionConfig.track_timeout_s + FusionConfig.confirm_wait_s)
 
+    def __post_init__(self):
+        if not all(isinstance(p, str) and p for p in self.ports):
+            raise ConfigError(f"config.ports: expected port paths or globs (strings), not "
+                              f"{list(self.ports)!r}")
+
 
 class ConfigError(StrajaError, ValueError):
     """A bad gateway config (a command's exit code 2)."""
@@ -231,13 +247,37 @@ def _build(cls, values: dict, where: str):
         elif isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"{where}.{key}: expected true or false, not {value!r}")
         elif isinstance(default, (int, float)) and not isinstance(default, bool):
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ConfigError(f"{where}.{key}: expected a number, not {value!r}")
-            value = type(default)(value)
+            value = _number(f"{where}.{key}", value, default)
         elif isinstance(default, str) and not isinstance(value, str):
             raise ConfigError(f"{where}.{key}: expected a string, not {value!r}")
         out[key] = value
     return cls(**out)
+
+
+def _is_position(latitude, longitude) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               for v in (latitude, longitude)) and abs(latitude) <= 90 and abs(longitude) <= 180
+
+
+def _number(name: str, value, default: int | float) -> int | float:
+    """A setting's number, of its default's type. TOML has nan and inf, and no setting means
+    anything by them; none comes near 1e9 either (argtypes' bounds: a larger one is a typo that
+    would overflow a clock or SQLite later). An int setting is a count, a size or a step: at
+    least 1, or 0 where 0 is its default (then meaning none or keep). A time (`_s`) or a rate
+    (`_hz`) is never negative."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ConfigError(f"{name}: expected a number, not {value!r}")
+    if not math.isfinite(value) or abs(value) > MAX_FLOAT:
+        raise ConfigError(f"{name}: expected a finite number of at most {MAX_FLOAT:g}, "
+                          f"not {value!r}")
+    if isinstance(default, int):
+        low = 0 if default == 0 else 1
+        if value != int(value) or value < low:
+            raise ConfigError(f"{name}: expected a whole number of at least {low}, not {value!r}")
+        return int(value)
+    if name.endswith(("_s", "_hz")) and value < 0:
+        raise ConfigError(f"{name}: a time or a rate is not negative, not {value!r}")
+    return float(value)
 
 
 def _nodes(values) -> dict:
@@ -278,7 +318,10 @@ def from_dict(values: dict) -> GatewayConfig:
     if "nodes" in flat:
         cfg = replace(cfg, nodes=_nodes(flat["nodes"]))
     if "stale_s" not in flat.get("cot", {}):
-        cfg = replace(cfg, cot=replace(cfg.cot, stale_s=track_end_s(cfg)))
+        try:
+            cfg = replace(cfg, cot=replace(cfg.cot, stale_s=track_end_s(cfg)))
+        except ValueError as e:  # (CotConfig's own check)
+            raise ConfigError(f"config.cot.stale_s (the track end, when not given): {e}") from None
     return cfg
 
 
@@ -293,7 +336,7 @@ def load(path: str | Path | None) -> GatewayConfig:
     if not path:
         return from_dict({})
     try:
-        data = tomllib.loads(Path(path).read_text())
+        data = tomllib.loads(read_text(path))
     except OSError as e:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from e
     except tomllib.TOMLDecodeError as e:

@@ -62,16 +62,24 @@ MIGRATIONS = (
 )
 
 
+def refuse_another_programs(db: sqlite3.Connection, unversioned: frozenset = frozenset()) -> None:
+    """Closes `db` and raises sqlite3.DatabaseError when it is another program's database (its
+    tables, none of them schema_migrations, and not all of them the `unversioned` ones a store
+    made before versioning has): it is left as it is, neither migrated nor switched to WAL (the
+    gateway's store and straja hq's)."""
+    tables = sorted(n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+    if tables and "schema_migrations" not in tables and not set(tables) <= unversioned:
+        db.close()
+        raise sqlite3.DatabaseError(f"its tables ({', '.join(tables[:4])}) are another "
+                                    "program's")
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """A connection with the schema up to date (WAL; waits up to 10 s for a writer's lock)."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
-    tables = sorted(n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
-    if tables and "schema_migrations" not in tables:  # another program's database: left as is
-        db.close()
-        raise sqlite3.DatabaseError(f"its tables ({', '.join(tables[:4])}) are another "
-                                    "program's")
+    refuse_another_programs(db)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable up to the last checkpoint
     db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "

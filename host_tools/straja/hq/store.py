@@ -22,9 +22,11 @@ from pathlib import Path
 
 from .. import term
 from ..errors import StrajaError
+from ..gateway.store import refuse_another_programs
 from ..web.hub import ALERT_KINDS, NODE_KINDS
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+UNVERSIONED_TABLES = frozenset(("events", "region_tracks"))  # a store made before versioning
 MIGRATIONS = (
     # 1: the event log and the region tracks (a store made before versioning has them already)
     """
@@ -73,6 +75,7 @@ class Sqlite(Engine):
 
     def __init__(self, path: str):
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        refuse_another_programs(self.conn, UNVERSIONED_TABLES)
         self.conn.execute("PRAGMA busy_timeout=5000")
         self._wal()
         self.conn.execute("PRAGMA synchronous=NORMAL")  # WAL: a power cut loses the last commits

@@ -28,7 +28,8 @@ def configure(rid) -> None:
         description="Decode Remote ID payloads in hex, one per argument or, with none, one per "
         "line of stdin: a Bluetooth AD structure (starting with its length byte), a bare "
         "25-byte message, a message pack, or a whole 802.11 beacon or NAN action frame; which "
-        "one is told from its layout. Blank lines and lines starting with # are skipped. "
+        "one is told from its layout. Blank lines of stdin and its lines starting with # are "
+        "skipped (an empty argument is an error). "
         "Authentication pages on separate lines are put together under \"authentication\" on the "
         "line that completes them. Exit 0 if every payload decoded, 1 if any did not.")
     p.add_argument("payloads", nargs="*", metavar="HEX", help="payloads (default: stdin)")
@@ -44,7 +45,7 @@ def run(args) -> int:
     failed = False
     for number, line in enumerate(lines, 1):
         text = line.strip()
-        if not text or text.startswith("#"):
+        if not args.payloads and (not text or text.startswith("#")):  # (stdin's spacing)
             continue
         try:
             decoded = decode_payload(parse_hex(text))

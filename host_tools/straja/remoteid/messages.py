@@ -10,6 +10,11 @@ from .auth import AuthPages
 
 MESSAGE_SIZE = 25
 PACK_MAX_MESSAGES = 9
+# A pack carries at most one message of each type but Basic ID (an aircraft may have two IDs: a
+# serial number and a session ID) and Authentication (its pages): two Locations in one pack would
+# be two positions at one instant. opendroneid's decoder refuses such a pack (checkPackContent,
+# ODID_BASIC_ID_MAX_MESSAGES 2).
+PACK_BASIC_ID_MAX = 2
 PACK_HEADER_SIZE = 3
 
 BASIC_ID, LOCATION, AUTHENTICATION, SELF_ID, SYSTEM, OPERATOR_ID, MESSAGE_PACK = 0, 1, 2, 3, 4, 5, 0xF
@@ -97,6 +102,7 @@ def decode_pack(pack: bytes) -> dict:
             messages.append(decode_message(msg))
         except RemoteIdError as e:
             raise RemoteIdError(f"message {i + 1} of {count} in the pack: {e}") from None
+    _check_pack_content(messages)
     out = {"type": TYPE_NAMES[MESSAGE_PACK], "message_type": MESSAGE_PACK,
            "protocol_version": pack[0] & 0x0F, "messages": messages}
     pages = AuthPages()
@@ -106,6 +112,15 @@ def decode_pack(pack: bytes) -> dict:
             if whole is not None:
                 out["authentication"] = whole
     return out
+
+
+def _check_pack_content(messages: list[dict]) -> None:
+    for kind in (BASIC_ID, LOCATION, SELF_ID, SYSTEM, OPERATOR_ID):
+        most = PACK_BASIC_ID_MAX if kind == BASIC_ID else 1
+        count = sum(m["message_type"] == kind for m in messages)
+        if count > most:
+            raise RemoteIdError(f"message pack holds {count} {TYPE_NAMES[kind]} messages; a pack "
+                                f"holds at most {most}")
 
 
 def _basic_id(msg: bytes) -> dict:

@@ -29,13 +29,25 @@ def cmd_check(args):
     return 0
 
 
+# rx samples a node at most: 1e7 JSON lines is ~1 GB of truth, past what any scoring reads
+MAX_SAMPLES = 1e7
+
+
 def cmd_truth(args):
     from .scene import load_scene
     from .truth import write_truth
     scene = load_scene(args.scene)
-    if args.t1 is not None and args.t1 <= args.t0:
-        raise StrajaError(f"--t1 {args.t1:g} is not after --t0 {args.t0:g}", code=term.EXIT_USAGE)
-    counts = write_truth(scene, args.out, args.t0, args.t1, args.sample)
+    t1 = scene.duration_s if args.t1 is None else args.t1
+    if t1 <= args.t0:
+        raise StrajaError(f"--t1 {t1:g} is not after --t0 {args.t0:g}", code=term.EXIT_USAGE)
+    if t1 > scene.duration_s:
+        raise StrajaError(f"--t1 {t1:g}: the scene ends at {scene.duration_s:g} s",
+                          code=term.EXIT_USAGE)
+    if (t1 - args.t0) / args.sample > MAX_SAMPLES:
+        raise StrajaError(f"--sample {args.sample:g} s: {(t1 - args.t0) / args.sample:.3g} "
+                          f"readings a node, more than {MAX_SAMPLES:g}",
+                          "sample less often, or a shorter span (--t0, --t1)", term.EXIT_USAGE)
+    counts = write_truth(scene, args.out, args.t0, t1, args.sample)
     print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()),
           file=sys.stderr if args.out == "-" else sys.stdout)
     return 0

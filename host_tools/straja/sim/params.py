@@ -3,6 +3,8 @@
 Emitter models and scene sections declare their fields with `Param`; the scene loader checks every
 field against its declaration so that a bad scene fails with a message naming the field.
 """
+import math
+
 REQUIRED = object()
 
 
@@ -30,6 +32,8 @@ class Param:
         value = self._convert(name, value)
         items = value if self.type == "floats" else [value]
         for v in items:
+            if isinstance(v, float) and not math.isfinite(v):  # (TOML has nan and inf)
+                raise ParamError(name, f"must be a finite number (got {v})")
             if self.lo is not None and v < self.lo:
                 raise ParamError(name, f"must be >= {self.lo} (got {v})")
             if self.hi is not None and v > self.hi:

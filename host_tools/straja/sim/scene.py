@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import term
+from ..argtypes import read_text
 from ..errors import StrajaError
 from ..paths import SCENES
 from .emitters import KINDS as RF_KINDS, MHZ
@@ -152,9 +153,11 @@ class Scene:
         return "\n".join(lines)
 
 
-def load_scene(path):
+def load_scene(path, within: tuple = ()):
     """Load and validate a scene file (.toml or .json), or a catalogue scene by name (e.g.
-    "two_drones" for scenes/two_drones.toml); SceneError names file, line and field."""
+    "two_drones" for scenes/two_drones.toml); SceneError names file, line and field. `within`:
+    the files whose includes led here (a file that includes itself, however far down, is an
+    error, not an endless load)."""
     path = Path(path)
     if not path.exists() and path.parent == Path(".") and not path.suffix:
         catalogue = SCENES / f"{path}.toml"
@@ -163,7 +166,7 @@ def load_scene(path):
             raise SceneError(f"{path}: no such scene file or catalogue scene (catalogue: {known})")
         path = catalogue
     try:
-        text = path.read_text()
+        text = read_text(path)
     except OSError as e:
         raise SceneError(f"{path}: cannot read scene: {e.strerror}") from None
     try:
@@ -175,10 +178,10 @@ def load_scene(path):
     except json.JSONDecodeError as e:
         raise SceneError(f"{path}:{e.lineno}: JSON syntax error: {e.msg}") from None
     return scene_from_dict(data, source=str(path), text=text if path.suffix != ".json" else None,
-                           base=path.parent)
+                           base=path.parent, within=(*within, path.resolve()))
 
 
-def scene_from_dict(data, source="<scene>", text=None, base=Path(".")):
+def scene_from_dict(data, source="<scene>", text=None, base=Path("."), within: tuple = ()):
     """Build a Scene from parsed data; `text` (the TOML source) lets errors carry line numbers.
 
     Included scenes (relative to `base`) contribute their emitters first; when this scene has no
@@ -206,7 +209,7 @@ def scene_from_dict(data, source="<scene>", text=None, base=Path(".")):
         fail(("scene",), "must be a table")
     meta = section(("scene",), {k: p for k, p in SCENE.items() if p.type is not list},
                    {k: v for k, v in head.items() if k != "include"})
-    included = _includes(fail, head.get("include", []), base)
+    included = _includes(fail, head.get("include", []), base, within)
     prop = Propagation(**section(("propagation",), PROPAGATION, data.get("propagation", {})))
     if "propagation" not in data and included:
         prop = included[0].propagation
@@ -244,14 +247,16 @@ def scene_from_dict(data, source="<scene>", text=None, base=Path(".")):
     return Scene(meta, prop, nodes, emitters, source)
 
 
-def _includes(fail, names, base):
+def _includes(fail, names, base, within):
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         fail(("scene", "include"), f"must be a list of file names (got {names!r})")
     out = []
     for n in names:
         if not (base / n).is_file():
             fail(("scene", "include"), f"no scene file {n!r} next to this one")
-        out.append(load_scene(base / n))
+        if (base / n).resolve() in within:
+            fail(("scene", "include"), f"{n!r} includes this scene again (a loop of includes)")
+        out.append(load_scene(base / n, within))
     return out
 
 

@@ -12,6 +12,8 @@
 #include "opendroneid.h"
 
 static int edges(void);
+static void reserved_and_raw(void);
+static void packs(void);
 
 static void hex(const char *name, const void *p, int n, int last)
 {
@@ -168,16 +170,9 @@ static ODID_UAS_Data decoded(const void *msg)
     return out;
 }
 
-static void location(const char *name, ODID_Location_data in)
+/* what the library's decoder read from a Location message, in its units and markers */
+static void location_fields(const ODID_Location_data *d)
 {
-    ODID_Location_encoded enc;
-    if (encodeLocationMessage(&enc, &in) != ODID_SUCCESS) {
-        fprintf(stderr, "%s: the encoder refused it\n", name);
-        return;
-    }
-    ODID_UAS_Data u = decoded(&enc);
-    ODID_Location_data *d = &u.Location;
-    begin(name, &enc, 25);
     printf("\"status\": %d, \"height_type\": %d, \"direction\": %.9g, \"speed_horizontal\": %.9g, "
            "\"speed_vertical\": %.9g, \"latitude\": %.17g, \"longitude\": %.17g, "
            "\"altitude_baro\": %.9g, \"altitude_geo\": %.9g, \"height\": %.9g, "
@@ -187,6 +182,18 @@ static void location(const char *name, ODID_Location_data in)
            d->Latitude, d->Longitude, d->AltitudeBaro, d->AltitudeGeo, d->Height,
            d->HorizAccuracy, d->VertAccuracy, d->BaroAccuracy, d->SpeedAccuracy, d->TSAccuracy,
            d->TimeStamp);
+}
+
+static void location(const char *name, ODID_Location_data in)
+{
+    ODID_Location_encoded enc;
+    if (encodeLocationMessage(&enc, &in) != ODID_SUCCESS) {
+        fprintf(stderr, "%s: the encoder refused it\n", name);
+        return;
+    }
+    ODID_UAS_Data u = decoded(&enc);
+    begin(name, &enc, 25);
+    location_fields(&u.Location);
 }
 
 static ODID_Location_data base_location(void)
@@ -455,6 +462,155 @@ static int edges(void)
     auth("auth_with_additional_data", ODID_AUTH_MESSAGE_SET_SIGNATURE, 3, 64, 21, 123456789);
     auth("auth_fifteen_pages", ODID_AUTH_SPECIFIC_AUTHENTICATION, 15, 255, 60, 0xFFFFFFFFu);
 
+    reserved_and_raw();
+    packs();
+
     printf("\n]\n");
     return 0;
+}
+
+/* Values the encoder cannot make (a sender bypassing it): written into its output's fields, with
+ * what the library's decoder reads from them, as a hostile or broken transmitter sends them. */
+static void raw_location(const char *name, void (*patch)(ODID_Location_encoded *))
+{
+    ODID_Location_data in = base_location();
+    ODID_Location_encoded enc;
+    encodeLocationMessage(&enc, &in);
+    patch(&enc);
+    ODID_UAS_Data u = decoded(&enc);
+    begin(name, &enc, 25);
+    location_fields(&u.Location);
+}
+
+static void lat_91(ODID_Location_encoded *e) { e->Latitude = 910000000; }
+static void lon_minus_180_1(ODID_Location_encoded *e) { e->Longitude = -1801000000; }
+static void lat_max_int(ODID_Location_encoded *e) { e->Latitude = 0x7FFFFFFF; }
+static void direction_435(ODID_Location_encoded *e) { e->Direction = 255; e->EWDirection = 1; }
+static void direction_362(ODID_Location_encoded *e) { e->Direction = 182; e->EWDirection = 1; }
+static void vspeed_minus_64(ODID_Location_encoded *e) { e->SpeedVertical = -128; }
+static void vspeed_63_5(ODID_Location_encoded *e) { e->SpeedVertical = 127; }
+static void timestamp_3600_1(ODID_Location_encoded *e) { e->TimeStamp = 36001; }
+static void timestamp_fffe(ODID_Location_encoded *e) { e->TimeStamp = 0xFFFE; }
+static void altitudes_top(ODID_Location_encoded *e)
+{
+    e->AltitudeBaro = 0xFFFF; e->AltitudeGeo = 0; e->Height = 1;
+}
+
+static void reserved_and_raw(void)
+{
+    /* the enums' reserved values: the encoder takes any 4-bit value; the decoder gives it back */
+    ODID_Location_data l = base_location();
+    l.Status = 15; l.HorizAccuracy = 15; l.VertAccuracy = 15; l.BaroAccuracy = 15;
+    l.SpeedAccuracy = 15; l.TSAccuracy = 15;
+    location("location_enums_reserved", l);
+    basic_id("basic_id_reserved_types", 15, 15, "RESERVED-TYPES", 14);
+    ODID_System_data s = base_system();
+    s.OperatorLocationType = 3; s.ClassificationType = 7; s.CategoryEU = 15; s.ClassEU = 15;
+    system_message("system_enums_reserved", s);
+    auth("auth_reserved_type", 15, 0, 5, 0, 1);
+
+    raw_location("location_raw_latitude_91", lat_91);
+    raw_location("location_raw_longitude_minus_180_1", lon_minus_180_1);
+    raw_location("location_raw_latitude_int32_max", lat_max_int);
+    raw_location("location_raw_direction_435", direction_435);
+    raw_location("location_raw_direction_362", direction_362);
+    raw_location("location_raw_vertical_speed_minus_64", vspeed_minus_64);
+    raw_location("location_raw_vertical_speed_63_5", vspeed_63_5);
+    raw_location("location_raw_timestamp_3600_1", timestamp_3600_1);
+    raw_location("location_raw_timestamp_fffe", timestamp_fffe);
+    raw_location("location_raw_altitudes_ends", altitudes_top);
+}
+
+/* Message packs: `types` gives each message's type (its content from the encoder's own output);
+ * `size` and `count` are written into the header as given, so that the packs the standard calls
+ * invalid (more than one Location, Self-ID, System or Operator ID, more than two Basic IDs, a pack
+ * in a pack, a count outside 1..9, messages not 25 bytes) can be made; "c" holds how many messages
+ * the library's decoder (decodeMessagePack) took, or "refused". */
+static void pack(const char *name, const int *types, int n, int size, int count)
+{
+    ODID_UAS_Data uas;
+    odid_initUasData(&uas);
+    ODID_Location_data l = base_location();
+    ODID_System_data s = base_system();
+    ODID_Message_encoded one[16];
+    memset(one, 0, sizeof(one));
+    ODID_BasicID_data b;
+    odid_initBasicIDData(&b);
+    b.IDType = ODID_IDTYPE_SERIAL_NUMBER;
+    b.UAType = ODID_UATYPE_HELICOPTER_OR_MULTIROTOR;
+    strcpy(b.UASID, "1596F12345678901ABCD");
+    encodeBasicIDMessage(&one[ODID_MESSAGETYPE_BASIC_ID].basicId, &b);
+    encodeLocationMessage(&one[ODID_MESSAGETYPE_LOCATION].location, &l);
+    ODID_Auth_data a;
+    odid_initAuthData(&a);
+    a.AuthType = ODID_AUTH_UAS_ID_SIGNATURE;
+    a.Length = 17;
+    encodeAuthMessage(&one[ODID_MESSAGETYPE_AUTH].auth, &a);
+    ODID_SelfID_data self;
+    odid_initSelfIDData(&self);
+    strcpy(self.Desc, "pack");
+    encodeSelfIDMessage(&one[ODID_MESSAGETYPE_SELF_ID].selfId, &self);
+    encodeSystemMessage(&one[ODID_MESSAGETYPE_SYSTEM].system, &s);
+    ODID_OperatorID_data op;
+    odid_initOperatorIDData(&op);
+    strcpy(op.OperatorId, "FIN87astrdge12k8");
+    encodeOperatorIDMessage(&one[ODID_MESSAGETYPE_OPERATOR_ID].operatorId, &op);
+    one[ODID_MESSAGETYPE_PACKED].rawData[0] = ODID_MESSAGETYPE_PACKED << 4 | ODID_PROTOCOL_VERSION;
+    one[ODID_MESSAGETYPE_PACKED].rawData[1] = ODID_MESSAGE_SIZE;
+    one[ODID_MESSAGETYPE_PACKED].rawData[2] = 1;
+
+    unsigned char bytes[3 + 10 * ODID_MESSAGE_SIZE];
+    bytes[0] = ODID_MESSAGETYPE_PACKED << 4 | ODID_PROTOCOL_VERSION;
+    bytes[1] = size;
+    bytes[2] = count;
+    for (int i = 0; i < n; i++)
+        memcpy(bytes + 3 + i * ODID_MESSAGE_SIZE, one[types[i]].rawData, ODID_MESSAGE_SIZE);
+    ODID_MessagePack_encoded enc;
+    memset(&enc, 0, sizeof(enc));
+    memcpy(&enc, bytes, 3 + (n < ODID_PACK_MAX_MESSAGES ? n : ODID_PACK_MAX_MESSAGES) * ODID_MESSAGE_SIZE);
+    int refused = decodeMessagePack(&uas, &enc) != ODID_SUCCESS;
+    if (!refused && size == ODID_MESSAGE_SIZE) {
+        /* a valid pack is also what the library's own pack encoder makes of these messages */
+        ODID_MessagePack_data data;
+        odid_initMessagePackData(&data);
+        data.MsgPackSize = count;
+        memcpy(data.Messages, bytes + 3, count * ODID_MESSAGE_SIZE);
+        ODID_MessagePack_encoded built;
+        if (encodeMessagePack(&built, &data) != ODID_SUCCESS
+                || memcmp(&built, bytes, 3 + count * ODID_MESSAGE_SIZE) != 0)
+            fprintf(stderr, "%s: the library packs these messages otherwise\n", name);
+    }
+    begin(name, bytes, 3 + n * ODID_MESSAGE_SIZE);
+    if (refused)
+        printf("\"refused\": true}}");
+    else
+        printf("\"messages\": %d}}", count);
+}
+
+static void packs(void)
+{
+    enum { B = ODID_MESSAGETYPE_BASIC_ID, L = ODID_MESSAGETYPE_LOCATION,
+           A = ODID_MESSAGETYPE_AUTH, S = ODID_MESSAGETYPE_SELF_ID,
+           Y = ODID_MESSAGETYPE_SYSTEM, O = ODID_MESSAGETYPE_OPERATOR_ID,
+           P = ODID_MESSAGETYPE_PACKED };
+    const int one[] = {L};
+    const int nine[] = {B, B, L, A, A, A, S, Y, O};
+    const int ten[] = {B, L, A, A, A, A, A, S, Y, O};
+    pack("pack_one_message", one, 1, 25, 1);
+    pack("pack_nine_messages", nine, 9, 25, 9);
+    const int two_locations[] = {B, L, L};
+    pack("pack_invalid_two_locations", two_locations, 3, 25, 3);
+    const int three_basic[] = {B, B, B, L};
+    pack("pack_invalid_three_basic_ids", three_basic, 4, 25, 4);
+    const int two_self[] = {S, L, S};
+    pack("pack_invalid_two_self_ids", two_self, 3, 25, 3);
+    const int two_system[] = {Y, Y};
+    pack("pack_invalid_two_systems", two_system, 2, 25, 2);
+    const int two_operator[] = {O, B, O};
+    pack("pack_invalid_two_operator_ids", two_operator, 3, 25, 3);
+    const int in_pack[] = {B, P};
+    pack("pack_invalid_pack_in_pack", in_pack, 2, 25, 2);
+    pack("pack_invalid_ten_messages", ten, 10, 25, 10);
+    pack("pack_invalid_zero_messages", one, 0, 25, 0);
+    pack("pack_invalid_message_size_24", one, 1, 24, 1);
 }

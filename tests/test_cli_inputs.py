@@ -1,0 +1,237 @@
+"""What a command reads besides its arguments: scene files, gateway configs, password files,
+event stores. A bad one (a pipe, bytes that are not UTF-8, an empty file, another program's
+database, a config value that is not finite or out of its range, a scene that includes itself)
+is refused with exit 2 and one error line naming it, without a traceback or a hang, and the
+file is left as it was (the cases a sweep of every command found; README, "Exit codes")."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from straja import cli
+
+NOT_UTF8 = b"\xff\xfe[gateway]\n"
+
+
+def refused(argv: list[str], capsys, says: str) -> None:
+    try:
+        code = cli.main(argv)
+    except SystemExit as e:  # (argparse's refusal)
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert says in err and "Traceback" not in err, err
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "latin1.toml").write_bytes(NOT_UTF8)
+    return tmp_path
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("argv", [["sim", "check", "pipe"], ["sim", "truth", "pipe", "--out", "-"],
+                                  ["eval", "--scene", "pipe"], ["sim", "node", "--scene", "pipe"]])
+def test_a_pipe_named_as_a_scene_is_refused_not_waited_on(argv, folder, capsys):
+    refused(argv, capsys, "pipe: cannot read scene: not a regular file (a pipe or a device)")
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["sim", "check", "latin1.toml"], "latin1.toml: cannot read scene: not UTF-8 text (byte 0 "
+                                      "is 0xff)"),
+    (["eval", "--scene", "latin1.toml"], "not UTF-8 text"),
+    (["events", "--config", "latin1.toml"], "cannot read latin1.toml: not UTF-8 text"),
+    (["known", "list", "--config", "latin1.toml"], "not UTF-8 text"),
+    (["gateway", "--config", "latin1.toml", "--duration", "1"], "not UTF-8 text"),
+    (["hq", "--broker", "h:1883", "--db", "hq.db", "--config", "latin1.toml", "--duration",
+      "1"], "not UTF-8 text"),
+    (["hq", "bridge-config", "--site", "A", "--central", "h:1883", "--password-file",
+      "latin1.toml"], "--password-file latin1.toml: not UTF-8 text")])
+def test_a_file_that_is_not_utf8_is_refused(argv, says, folder, capsys):
+    refused(argv, capsys, says)
+    assert sorted(p.name for p in folder.iterdir()) == ["latin1.toml", "pipe"]
+
+
+def test_a_scene_that_includes_itself_is_refused(folder, capsys):
+    (folder / "a.toml").write_text("[scene]\nname = 'a'\nduration_s = 10.0\ninclude = ['b.toml']\n")
+    (folder / "b.toml").write_text("[scene]\nname = 'b'\nduration_s = 10.0\ninclude = ['a.toml']\n")
+    refused(["sim", "check", "a.toml"], capsys, "b.toml:4: scene.include: 'a.toml' includes this "
+                                                "scene again (a loop of includes)")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_scene_value_that_is_not_finite_is_refused(value, folder, capsys):
+    (folder / "s.toml").write_text(
+        "[scene]\nname = 'x'\nduration_s = 10.0\ninclude = ['quiet.toml']\n[[emitter]]\n"
+        f"name = 'cam'\nkind = 'analog_video'\nposition_m = [{value}, 0.0, 1.0]\nchannel = 'F4'\n"
+        "eirp_dbm = 14.0\n")
+    (folder / "quiet.toml").write_text(
+        (Path(__file__).parents[1] / "scenes/quiet_rural.toml").read_text())
+    refused(["sim", "check", "s.toml"], capsys, f"position_m: must be a finite number (got {value}")
+
+
+def test_eval_checks_its_background_scenes_while_parsing(folder, capsys):
+    (folder / "empty.toml").write_text("")
+    (folder / "notes.toml").write_text("not a scene\n")
+    refused(["eval", "empty.toml"], capsys, "argument scenes: empty.toml: scene.duration_s: "
+                                            "missing required field")
+    refused(["eval", "notes.toml"], capsys, "notes.toml:1: TOML syntax error")
+    assert not (folder / "eval-report").exists()
+
+
+@pytest.mark.parametrize("toml, says", [
+    ("[alerts]\nconfirm_s = nan\n", "config.alerts.confirm_s: expected a finite number of at "
+                                    "most 1e+09, not nan"),
+    ("[fusion]\ntrack_timeout_s = inf\n", "config.fusion.track_timeout_s: expected a finite"),
+    ("[mqtt]\nport = inf\n", "config.mqtt.port: expected a finite number"),
+    ("[mqtt]\nport = 99999\n", "mqtt.port must be 1..65535 (got 99999)"),
+    ("[remote_id]\nhistory = -1\n", "config.remote_id.history: expected a whole number of at "
+                                    "least 1, not -1"),
+    ("[remote_id]\nhistory = 1e300\n", "config.remote_id.history: expected a finite number"),
+    ("[alerts]\nconfirm_hits = 0\n", "config.alerts.confirm_hits: expected a whole number"),
+    ("[alerts]\nconfirm_hits = 2.5\n", "not 2.5"),
+    ("[mqtt]\nkeepalive_s = -1\n", "config.mqtt.keepalive_s: expected a whole number"),
+    ("[web]\nsweep_rate_hz = -1.0\n", "config.web.sweep_rate_hz: a time or a rate is not "
+                                      "negative, not -1.0"),
+    ("[fusion]\ntrack_timeout_s = 0.0\nconfirm_wait_s = 0.0\n",
+     "config.cot.stale_s (the track end, when not given): CoT queue_size and stale_s must be "
+     "positive"),
+    ("[gateway]\nports = [1, 2]\n", "config.ports: expected port paths or globs (strings), "
+                                    "not [1, 2]"),
+    ("[remote_id]\nprotected_areas = 5\n", "remote_id.protected_areas: expected a table"),
+    ("[remote_id.protected_areas]\nx = [[100, 200], [1]]\n",
+     "remote_id.protected_areas.x: expected a polygon of 3 or more [latitude, longitude]")])
+def test_a_config_value_out_of_its_range_is_refused_before_anything_opens(toml, says, folder,
+                                                                          capsys):
+    (folder / "gw.toml").write_text(toml)
+    for argv in (["events"], ["gateway", "--no-discover", "--db", "g.db", "--duration", "1"]):
+        refused([*argv, "--config", "gw.toml"], capsys, says)
+    assert sorted(p.name for p in folder.iterdir()) == ["gw.toml", "latin1.toml", "pipe"]
+
+
+def test_a_whole_number_and_a_negative_height_are_still_taken(folder, capsys):
+    (folder / "gw.toml").write_text("[alerts]\nconfirm_hits = 2.0\nfocus_dwell_us = 0\n"
+                                    "[nodes.1]\nlatitude = 1.0\nlongitude = 2.0\n"
+                                    "height_m = -20.0\n")
+    from straja.gateway import config
+    cfg = config.load(folder / "gw.toml")
+    assert (cfg.alerts.confirm_hits, cfg.nodes[1].height_m) == (2, -20.0)
+
+
+@pytest.mark.parametrize("argv", [["known", "forget", "1"], ["known", "add", "A1-1"],
+                                  ["known", "list"], ["events"]])
+def test_an_empty_file_is_no_event_store_and_stays_empty(argv, folder, capsys):
+    (folder / "empty.db").write_bytes(b"")
+    refused([*argv, "--db", "empty.db"], capsys, "empty.db is empty, not a gateway event store")
+    assert (folder / "empty.db").read_bytes() == b""
+
+
+@pytest.mark.parametrize("db", ["pipe", "/dev/null", "latin1.toml", "other.db"])
+def test_straja_hq_refuses_a_store_that_is_not_its_own_and_leaves_it(db, folder, capsys):
+    other = sqlite3.connect(folder / "other.db")
+    other.execute("CREATE TABLE contacts (name TEXT)")
+    other.commit()
+    other.close()
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    refused(["hq", "--broker", "127.0.0.1:1", "--db", db, "--duration", "1"], capsys,
+            f"{db} is not a command post store")
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+BRIDGE = ["hq", "bridge-config", "--site", "A", "--central", "h:1883"]
+
+
+@pytest.mark.parametrize("password, says", [
+    (b"", "holds 0 lines; the password is one line"),
+    (b"secret\nconnection evil\naddress evil:1883\n", "holds 3 lines"),
+    (b"sec\x01ret\n", "a control character or line break")])
+def test_a_password_file_holds_one_line(password, says, folder, capsys):
+    (folder / "pw").write_bytes(password)
+    refused([*BRIDGE, "--password-file", "pw", "--out", "bridge.conf"], capsys, says)
+    assert not (folder / "bridge.conf").exists()
+
+
+@pytest.mark.parametrize("option, value", [("--username", "u\nconnection evil"),
+                                           ("--data", "/var/lib/x\naddress evil:1"),
+                                           ("--ca-file", "ca.pem\rtopic # both 1"),
+                                           ("--central", "h\nconnection evil:1883"),
+                                           ("--listen", "0.0.0.0 x:1883")])
+def test_bridge_config_values_cannot_add_lines_to_the_config(option, value, folder, capsys):
+    """Each value is written into a line of mosquitto's config: a line break would start a
+    setting of the sender's."""
+    refused([*BRIDGE, option, value], capsys, f"argument {option}")
+
+
+def test_a_password_on_its_line_is_taken(folder, capsys):
+    (folder / "pw").write_text("  s3cret \n")
+    assert cli.main([*BRIDGE, "--username", "site-a", "--password-file", "pw"]) == 0
+    out = capsys.readouterr().out
+    assert "remote_password s3cret\n" in out and "remote_username site-a\n" in out
+
+
+def test_pi_checks_counts_and_durations_are_checked_while_parsing():
+    """bench/pi_check.py, which a technician runs on the gateway's Pi: nan and inf would pass a
+    plain float, a count past the node ids would fill the memory."""
+    import subprocess
+    pi_check = Path(__file__).parents[1] / "bench/pi_check.py"
+    for argv, says in ((["--seconds", "nan"], "argument --seconds: not a finite number"),
+                       (["--live-seconds", "inf"], "argument --live-seconds: not a finite"),
+                       (["--nodes", "99999999999"], "argument --nodes: must be 1..65535"),
+                       (["--scene-nodes", "-1"], "argument --scene-nodes: must be at least 0"),
+                       (["--scale", "nan"], "argument --scale: not a finite number")):
+        done = subprocess.run([sys.executable, str(pi_check), *argv], capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 2 and says in done.stderr, (argv, done.stderr)
+
+
+@pytest.mark.parametrize("argv", [["sim", "truth", "demo_incursion", "--out", "/dev/full"],
+                                  ["hq", "bridge-config", "--site", "A", "--central", "h:1883",
+                                   "--out", "/dev/full"]])
+def test_a_full_disk_is_one_error_line_and_exit_1(argv, folder, capsys):
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["error: No space left on device",
+                                "  fix: check the disk and the file named: the command stopped "
+                                "there"], err
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["gateway", "--db", "g.db", "--jsonl", "g.db"], "db and jsonl name the same file: g.db"),
+    (["gateway", "--db", "g.db", "--record", "./g.db"], "db and record name the same file"),
+    (["gateway", "--jsonl", "out", "--record", "out"], "jsonl and record name the same file"),
+    (["replay", "REC", "--jsonl", "REC"], "the recording and --jsonl name the same file"),
+    (["gateway", "--web", "0.0.0.0:8080"], "refusing to serve the dashboard on 0.0.0.0 without "
+                                           "a password")])
+def test_outputs_that_would_ruin_each_other_are_refused_before_any_is_made(argv, says, folder,
+                                                                          video_recording,
+                                                                          capsys):
+    before = video_recording.read_bytes()
+    argv = [str(video_recording) if a == "REC" else a for a in argv]
+    if argv[0] == "gateway":
+        argv += ["--no-discover", "--duration", "1", *(["--db", "g.db"] * ("--db" not in argv))]
+    refused(argv, capsys, says)
+    assert sorted(p.name for p in folder.iterdir()) == ["latin1.toml", "pipe",
+                                                       video_recording.name]
+    assert video_recording.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--sample", "1e-300"], "--sample 1e-300 s: 1.2e+302 readings a node, more than 1e+07"),
+    (["--t1", "1e9"], "--t1 1e+09: the scene ends at 120 s"),
+    (["--t0", "200"], "--t1 120 is not after --t0 200")])
+def test_sim_truth_keeps_to_the_scene(argv, says, folder, capsys):
+    refused(["sim", "truth", "demo_incursion", "--out", "t.jsonl", *argv], capsys, says)
+    assert not (folder / "t.jsonl").exists()
+
+
+@pytest.mark.parametrize("option", [["--trials", "3"], ["--hours", "1"], ["--vnode-trials", "0"],
+                                    ["--quick"]])
+def test_eval_refuses_options_scene_scoring_would_ignore(option, folder, capsys):
+    refused(["eval", "--scene", "demo_incursion", *option], capsys,
+            f"--scene scores its scenes alone: {option[0]} would be ignored")
