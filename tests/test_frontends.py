@@ -62,7 +62,11 @@ def test_default_plan_follows_the_front_ends_filters_and_sweep_limit(node):
     assert vid["step_khz"] == FRONT_ENDS["rx5808"].filter_khz == 20000
     assert (vid["stop_khz"] - vid["start_khz"]) // 20000 + 1 == 16
     assert vid["dwell_us"] == FRONT_ENDS["rx5808"].settle_us + 500 == 25500
-    assert plan["ism24"]["revisit"] == FRONT_ENDS["cc2500"].scan_revisit == 3
+    ism = plan["ism24"]
+    assert ism["dwell_us"] == FRONT_ENDS["cc2500"].scan_dwell_us == 1400
+    # the second reading 4.2 ms after the first: 3 dwells of 1.4 ms
+    assert ism["revisit"] * ism["dwell_us"] >= FRONT_ENDS["cc2500"].scan_revisit_us == 4200
+    assert ism["revisit"] == 3
     assert plan["ism24"]["interleave"] == FRONT_ENDS["cc2500"].scan_interleave == 1
     assert "revisit" not in plan["subg"] and "interleave" not in plan["subg"]
     assert plan["env58"] == {"front_end": "env58", "rate_hz": 10000, "n": 256}

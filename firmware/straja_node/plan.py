@@ -1,6 +1,7 @@
 """The default scan plan: what a node scans while its config's plan is empty (docs/firmware.md,
 "Scan plans"). Plain code over the drivers' declared facts (band_khz, settle_us, filter_khz,
-scan_revisit, scan_interleave): the host imports it too, so the plan `straja eval` measures is this one."""
+scan_dwell_us, scan_revisit_us, scan_interleave): the host imports it too, so the plan
+`straja eval` measures is this one."""
 from .limits import SWEEP_US_MAX
 
 SWEEP_CHANNELS = 64  # channels of a default sweep, at most
@@ -15,18 +16,21 @@ def is_envelope(fe):
 
 def default_plan(front_ends):
     """The plan used while the config's plan is empty: every front end, across its whole band,
-    with as many channels (up to SWEEP_CHANNELS) as fit a sweep in SWEEP_US_MAX but no
-    step finer than the front end's filter (`filter_khz`: finer channels would overlap), read
-    twice if its driver asks for it (`scan_revisit`, e.g. the CC2500's), in the interleaved
-    order if it asks for that (`scan_interleave`)."""
+    at its driver's dwell (`scan_dwell_us`, else settle_us + READ_US), with as many channels (up
+    to SWEEP_CHANNELS) as fit a sweep in SWEEP_US_MAX but no step finer than the front end's
+    filter (`filter_khz`: finer channels would overlap), read twice if its driver asks for it,
+    the second reading `scan_revisit_us` or more after the first (the CC2500's), in the
+    interleaved order if it asks for that (`scan_interleave`)."""
     plan = []
     for fe in front_ends:
         if is_envelope(fe):
             plan.append({"front_end": fe.name, "rate_hz": RATE_HZ, "n": BLOCK_N})
             continue
         lo, hi = fe.band_khz
-        dwell = fe.settle_us + READ_US
-        revisit = getattr(fe, "scan_revisit", 0)
+        dwell = getattr(fe, "scan_dwell_us", fe.settle_us + READ_US)
+        # the second reading at least `scan_revisit_us` after the first (a time: the dwells it
+        # takes follow the dwell)
+        revisit = -(-getattr(fe, "scan_revisit_us", 0) // dwell)
         n = max(min(SWEEP_CHANNELS, SWEEP_US_MAX // (dwell * (2 if revisit else 1))), 2)
         step = max(getattr(fe, "filter_khz", 1), (hi - lo) // (n - 1))
         n = min(n, (hi - lo) // step + 1)  # fewer if the filter is the coarser

@@ -33,6 +33,10 @@ an overrun, and the sweep's duration_us includes the pause. (Counted as overruns
 made the next ~50 readings of every sweep of the default plan late, the 25.6 ms caught up at the
 ~0.5 ms margin of a dwell: some 370 overruns a second, on a board as on a virtual node.)
 
+A driver that tunes from stored calibration (the CC2500's `store_channels`: docs/firmware.md,
+"Fast tuning") is given the plan's channels once the plan is valid, and again at the end of a
+sweep when its `recal_due()`: that calibration is planned work, as an envelope block.
+
 Every buffer is allocated when the plan is set; a step allocates nothing, so the garbage
 collector never runs in the middle of a dwell (tests/test_firmware_alloc.py checks it).
 """
@@ -119,7 +123,14 @@ class _Sweep:
         self.late = 0
         self.moved_us = 0  # envelope blocks and late readings: the later slots move on by as much
         self.overruns = 0  # this front end's late readings since the plan was set
+        # a driver that tunes from stored calibration (the CC2500's) stores the channels when
+        # the plan is set (store()), and again when its calibration is due
+        self.stored = hasattr(fe, "store_channels")
         self.restart(ticks_us())
+
+    def store(self):
+        if self.stored:
+            self.fe.store_channels(self.freqs)
 
     def restart(self, now):
         """Begin a new sweep at the next step (a stopped stream leaves sweeps half done)."""
@@ -164,6 +175,9 @@ class _Sweep:
             self.phase = _TUNE if i < self.slots else _END
             return
         if phase == _END:
+            if self.stored and self.fe.recal_due():  # planned, as an envelope block
+                self.fe.recalibrate()
+                sched.pause(ticks_diff(ticks_us(), now))
             flags = self.flags
             late = self.late
             if late:
@@ -293,6 +307,8 @@ class Scheduler:
             longest = max(longest, sw.slots * sw.dwell_us)
         for b in blocks:
             b.period_us = longest
+        for sw in sweeps:  # (the plan is valid: the drivers may now take its channels)
+            sw.store()
         self._tasks = tasks
         self.sweeps = sweeps
         self.plan = entries

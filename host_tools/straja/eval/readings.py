@@ -37,6 +37,7 @@ import json
 from operator import attrgetter
 from typing import Iterator, NamedTuple
 
+from straja_node import hosttime
 from straja_node.limits import SLEEP_MAX_US
 from straja_node.plan import default_plan
 
@@ -178,8 +179,16 @@ class NodeReader:
         step_us = cost.step_us
         loop_us, wake_us = cost.loop_us, cost.wake_us
         tasks = [_Task(e, self.drivers[e["front_end"]], self._scan(e["front_end"])) for e in plan]
+        start = round(t_start * 1e6)
+        for task in tasks:  # (Scheduler.set_plan) a driver that tunes from stored calibration
+            store = getattr(task.fe, "store_channels", None)  # calibrates the channels first
+            if store is not None:
+                self.board.at(start * 1e-6, cost.read_us, cost.write_us)
+                slept_from = hosttime.now_us
+                store(task.freqs)
+                start += self.board.busy_us + hosttime.now_us - slept_from
         for task in tasks:
-            task.due = round(t_start * 1e6)
+            task.due = start
         now = tasks[0].due if tasks else 0
         t_last = round(t_end * 1e6)
         while tasks:
