@@ -116,6 +116,23 @@ def test_cc2500_recalibration_falls_due_after_recal_ms_and_allocates_nothing(out
     assert out["cc2500_recal_alloc"] == 0
 
 
+def test_a_plan_entry_with_the_fast_settle_tunes_from_stored_calibration():
+    """The scheduler with the real CC2500 driver (fast_tuning_check.py): the default-style entry
+    (settle_us the driver's, 900 us) lets the chip calibrate; an entry with settle_us 340
+    calibrates each channel once when set, then tunes with the FSCAL values, never SCAL; a plan
+    refused keeps the running one's table; the recalibration due at a sweep's end, and every
+    step, run with the heap locked."""
+    proc = run_micropython(SCRIPTS / "fast_tuning_check.py", path=[FIRMWARE, SCRIPTS], cwd=SCRIPTS)
+    got = json.loads(proc.stdout)
+    assert got["slow_plan_calibrations"] == 0
+    assert got["fast_plan_calibrations"] == got["stored"] == 11
+    assert "outside its band" in got["refused"] and got["refused_calibrations"] == 0
+    assert got["stored_after_refused"] == list(range(2400000, 2411000, 1000))
+    # a revisit sweep of 11 channels: 22 tunes (and the next sweep's first), each from the table
+    assert got["sweep_scal"] == 0 and got["sweep_fscal_writes"] == got["sweep_tunes"] == 23
+    assert got["locked_ok"] and got["recalibrated"]
+
+
 def test_sx126x(out):
     setup = out["sx126x_setup"]
     assert setup[:2] == [["reset", 0], ["reset", 1]]

@@ -63,7 +63,7 @@ def test_default_plan_follows_the_front_ends_filters_and_sweep_limit(node):
     assert (vid["stop_khz"] - vid["start_khz"]) // 20000 + 1 == 16
     assert vid["dwell_us"] == FRONT_ENDS["rx5808"].settle_us + 500 == 25500
     ism = plan["ism24"]
-    assert ism["dwell_us"] == FRONT_ENDS["cc2500"].scan_dwell_us == 1400
+    assert ism["dwell_us"] == FRONT_ENDS["cc2500"].settle_us + 500 == 1400
     # the second reading 4.2 ms after the first: 3 dwells of 1.4 ms
     assert ism["revisit"] * ism["dwell_us"] >= FRONT_ENDS["cc2500"].scan_revisit_us == 4200
     assert ism["revisit"] == 3

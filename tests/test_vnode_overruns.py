@@ -4,18 +4,16 @@ on the real firmware under the real MicroPython with its virtual board, on a fas
 idle one as on a loaded one (issue 20: fewer overruns must never come from hiding late ones)."""
 import json
 
-from straja_node.drivers.cc2500 import SETTLE_US
-
 from straja import protocol
 from straja.link import NodeLink
 from straja.vboard import NoiseOnly
 from straja.vnode.fleet import Fleet, NodeSpec
 
 CHANNELS = 11
-# the CC2500's dwell no longer than its settle time (its channels' stored calibration: 340 us):
-# each reading is due at its slot's end, so it ends after it, by the reading's own time at least
+# the CC2500's dwell no longer than its settle time (900 us): each reading is due at its slot's
+# end, so it ends after it, by the reading's own time at least
 NO_ROOM = {"front_end": "ism24", "start_khz": 2400000, "stop_khz": 2410000, "step_khz": 1000,
-           "dwell_us": SETTLE_US}
+           "dwell_us": 900}
 
 
 def test_a_plan_with_no_room_to_read_overruns_on_every_reading(tmp_path):

@@ -1,6 +1,6 @@
 """The default scan plan: what a node scans while its config's plan is empty (docs/firmware.md,
 "Scan plans"). Plain code over the drivers' declared facts (band_khz, settle_us, filter_khz,
-scan_dwell_us, scan_revisit_us, scan_interleave): the host imports it too, so the plan
+scan_revisit_us, scan_interleave): the host imports it too, so the plan
 `straja eval` measures is this one."""
 from .limits import SWEEP_US_MAX
 
@@ -16,8 +16,7 @@ def is_envelope(fe):
 
 def default_plan(front_ends):
     """The plan used while the config's plan is empty: every front end, across its whole band,
-    at its driver's dwell (`scan_dwell_us`, else settle_us + READ_US), with as many channels (up
-    to SWEEP_CHANNELS) as fit a sweep in SWEEP_US_MAX but no step finer than the front end's
+    at dwell = settle_us + READ_US, with as many channels (up to SWEEP_CHANNELS) as fit a sweep in SWEEP_US_MAX but no step finer than the front end's
     filter (`filter_khz`: finer channels would overlap), read twice if its driver asks for it,
     the second reading `scan_revisit_us` or more after the first (the CC2500's), in the
     interleaved order if it asks for that (`scan_interleave`)."""
@@ -27,7 +26,7 @@ def default_plan(front_ends):
             plan.append({"front_end": fe.name, "rate_hz": RATE_HZ, "n": BLOCK_N})
             continue
         lo, hi = fe.band_khz
-        dwell = getattr(fe, "scan_dwell_us", fe.settle_us + READ_US)
+        dwell = fe.settle_us + READ_US
         # the second reading at least `scan_revisit_us` after the first (a time: the dwells it
         # takes follow the dwell)
         revisit = -(-getattr(fe, "scan_revisit_us", 0) // dwell)
@@ -42,3 +41,10 @@ def default_plan(front_ends):
             entry["interleave"] = 1
         plan.append(entry)
     return plan
+
+
+def stored_tuning(fe, entry):
+    """True if the sweep `entry` on `fe` tunes from stored calibration: its driver can
+    (`store_channels`: the CC2500's) and the entry asks, with a settle_us shorter than the
+    driver's own (a tune that calibrates), e.g. the CC2500's fast_settle_us."""
+    return hasattr(fe, "store_channels") and entry.get("settle_us", fe.settle_us) < fe.settle_us

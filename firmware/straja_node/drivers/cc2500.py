@@ -16,14 +16,15 @@ Datasheet facts used (TI CC2500 datasheet, SWRS040C):
   Protocol code = 2 * (dBm + 140) = RSSI_dec + 280 - 2 * RSSI_offset.
 - Settling: with MCSM0.FS_AUTOCAL = 01 the synthesizer calibrates on every IDLE -> RX; IDLE to RX
   takes ~809 us with calibration (Table 34; 88.4 us without), then the RSSI needs a few filter
-  periods: AUTOCAL_SETTLE_US = 900.
+  periods: settle_us = 900.
 - Fast hopping (section 28.2, "Frequency hopping and multi-channel systems"): calibrate each
   channel once (SCAL strobe from IDLE, ~721 us), store FSCAL3, FSCAL2, FSCAL1, and tune with
   FS_AUTOCAL = 00 by writing FREQ and the stored FSCAL values: IDLE to RX then takes 88.4 us.
   FrSky's receivers and the DIY multiprotocol module do the same (FrSkyDVX_common.ino,
   FrSkyX_init: SCAL, 900 us, FSCAL1 read back per hop channel; FrSkyX_set_start writes it back).
   A reading is taken after the RSSI has averaged over its window in the channel (250 us in the
-  front-end catalogue, straja.frontends.LOOKS), so SETTLE_US = 88.4 + 250, rounded up: 340.
+  front-end catalogue, straja.frontends.LOOKS), so FAST_SETTLE_US = 88.4 + 250, rounded up: 340.
+  A plan entry asks for it with a settle_us under settle_us (straja_node.plan.stored_tuning).
   The stored values hold while the temperature and the supply stay near those of the calibration
   (the datasheet's advice: recalibrate after a large change); a mast node's CC2500 has no sensor
   read by the node, so the channels are calibrated again every RECAL_MS (a full table of 64
@@ -47,20 +48,17 @@ VERSION = 0x31
 RSSI = 0x34
 XOSC_KHZ = 26000
 RSSI_OFFSET_DB = 72
-SETTLE_US = 340  # tuned from stored calibration (a plan's channels: store_channels)
-AUTOCAL_SETTLE_US = 900  # tune() to a channel not stored: the chip calibrates first
+SETTLE_US = 900  # a tune that calibrates (FS_AUTOCAL)
+FAST_SETTLE_US = 340  # a tune from stored calibration (store_channels)
 CAL_US = 900  # SCAL's ~721 us (Table 34), waited as FrSkyX_init does
 RECAL_MS = 60000
 MCSM0_AUTOCAL = 0x18  # FS_AUTOCAL 01 (calibrate on IDLE -> RX), PO_TIMEOUT 10
 MCSM0_STORED = 0x08  # FS_AUTOCAL 00: tune from the FSCAL values written
 FILTER_KHZ = 812  # 812.5 kHz channel filter (MDMCFG4 below)
-# The default plan's dwell: 1.4 ms, the dwell the detector's 2.4 GHz constants were measured at
-# (docs/detection.md, "Measured (issue 15, det52)": a shorter one measured, not made).
-SCAN_DWELL_US = 1400
-# ...and it reads each channel again 4.2 ms later (3 dwells of 1.4 ms): longer than a Bluetooth
-# 5-slot packet (2.9 ms), shorter than an ExpressLRS 2.4 hop dwell (8-27 ms), so the lower of the
-# two readings keeps ELRS and drops Bluetooth hops and Wi-Fi frames. A time, not a count of
-# dwells: a plan of shorter dwells revisits after as many more.
+# The default plan reads each channel again 4.2 ms later (3 dwells of 1.4 ms): longer than a
+# Bluetooth 5-slot packet (2.9 ms), shorter than an ExpressLRS 2.4 hop dwell (8-27 ms), so the
+# lower of the two readings keeps ELRS and drops Bluetooth hops and Wi-Fi frames. A time, not a
+# count of dwells: a plan of shorter dwells revisits after as many more.
 SCAN_REVISIT_US = 4200
 # ...and reads its channels interleaved (docs/firmware.md, "Interleave"): a hopper stepping a
 # constant number of channels per hop (FrSky's table) keeps in step with a sweep in channel
@@ -93,7 +91,6 @@ def freq_word(freq_khz):
 class Cc2500:
     kind = "cc2500"
     filter_khz = FILTER_KHZ
-    scan_dwell_us = SCAN_DWELL_US
     scan_revisit_us = SCAN_REVISIT_US
     scan_interleave = SCAN_INTERLEAVE
 
@@ -102,6 +99,7 @@ class Cc2500:
         self.spi = spi
         self.band_khz = tuple(band_khz or BAND_KHZ)
         self.settle_us = SETTLE_US
+        self.fast_settle_us = FAST_SETTLE_US
         self.rssi_offset_db = RSSI_OFFSET_DB
         self.calibrate(cal or {})
         self.one = bytearray(1)
@@ -117,7 +115,7 @@ class Cc2500:
         self.autocal = True  # MCSM0.FS_AUTOCAL as last written
         self.index = {}  # freq_khz -> its row of `table` (store_channels)
         self.table = bytearray(0)
-        self.cal_ms = 0  # ticks_ms() of the last calibration of the table
+        self.cal_ms = ticks_ms()  # of the last calibration of the table
         self.setup()
 
     def calibrate(self, cal):
@@ -153,7 +151,8 @@ class Cc2500:
     def store_channels(self, freqs):
         """Keep `freqs` (a plan's channels, kHz) and calibrate the synthesizer at each
         (recalibrate), so that tune() to one of them writes its FREQ and FSCAL values instead of
-        calibrating (settle_us). Called when a plan is set; allocates its table only here."""
+        calibrating (fast_settle_us). Called when a plan that asks for it is set (plan.stored_tuning);
+        allocates its table only here."""
         n = len(freqs)
         self.table = bytearray(6 * n)  # per channel: FREQ2..0, FSCAL3..1
         self.index = {}
@@ -189,7 +188,7 @@ class Cc2500:
         k = self.index.get(freq_khz, -1)
         f = self.freq
         self.strobe(SIDLE)
-        if k < 0:  # not stored: the chip calibrates on IDLE -> RX (AUTOCAL_SETTLE_US)
+        if k < 0:  # not stored: the chip calibrates on IDLE -> RX (settle_us)
             put_be(f, 1, freq_word(freq_khz), 3)
             self.set_autocal(True)
             self.spi.write(f)

@@ -39,7 +39,7 @@ from typing import Iterator, NamedTuple
 
 from straja_node import hosttime
 from straja_node.limits import SLEEP_MAX_US
-from straja_node.plan import default_plan
+from straja_node.plan import default_plan, stored_tuning
 
 from ..paths import board_profile_path
 from ..protocol import (FLAG_INTERLEAVED, FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED,
@@ -180,12 +180,11 @@ class NodeReader:
         loop_us, wake_us = cost.loop_us, cost.wake_us
         tasks = [_Task(e, self.drivers[e["front_end"]], self._scan(e["front_end"])) for e in plan]
         start = round(t_start * 1e6)
-        for task in tasks:  # (Scheduler.set_plan) a driver that tunes from stored calibration
-            store = getattr(task.fe, "store_channels", None)  # calibrates the channels first
-            if store is not None:
+        for task in tasks:  # (Scheduler.set_plan) a sweep tuned from stored calibration
+            if stored_tuning(task.fe, task.entry):  # calibrates its channels first
                 self.board.at(start * 1e-6, cost.read_us, cost.write_us)
                 slept_from = hosttime.now_us
-                store(task.freqs)
+                task.fe.store_channels(task.freqs)
                 start += self.board.busy_us + hosttime.now_us - slept_from
         for task in tasks:
             task.due = start
