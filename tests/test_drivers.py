@@ -121,7 +121,7 @@ def test_a_plan_entry_with_the_fast_settle_tunes_from_stored_calibration():
     (settle_us the driver's, 900 us) lets the chip calibrate; an entry with settle_us 340
     calibrates each channel once when set, then tunes with the FSCAL values, never SCAL; a plan
     refused keeps the running one's table; the recalibration due at a sweep's end, and every
-    step, run with the heap locked."""
+    step, run with the heap locked; a plan that does not ask drops the table."""
     proc = run_micropython(SCRIPTS / "fast_tuning_check.py", path=[FIRMWARE, SCRIPTS], cwd=SCRIPTS)
     got = json.loads(proc.stdout)
     assert got["slow_plan_calibrations"] == 0
@@ -131,6 +131,7 @@ def test_a_plan_entry_with_the_fast_settle_tunes_from_stored_calibration():
     # a revisit sweep of 11 channels: 22 tunes (and the next sweep's first), each from the table
     assert got["sweep_scal"] == 0 and got["sweep_fscal_writes"] == got["sweep_tunes"] == 23
     assert got["locked_ok"] and got["recalibrated"]
+    assert got["stored_after_slow"] == 0 and got["slow_after_fast"] == []  # no bus operation
 
 
 def test_sx126x(out):

@@ -16,8 +16,9 @@ def is_envelope(fe):
 
 def default_plan(front_ends):
     """The plan used while the config's plan is empty: every front end, across its whole band,
-    at dwell = settle_us + READ_US, with as many channels (up to SWEEP_CHANNELS) as fit a sweep in SWEEP_US_MAX but no step finer than the front end's
-    filter (`filter_khz`: finer channels would overlap), read twice if its driver asks for it,
+    at dwell = settle_us + READ_US, with as many channels (up to SWEEP_CHANNELS) as fit a sweep
+    in SWEEP_US_MAX but no step finer than the front end's filter (`filter_khz`: finer channels
+    would overlap), read twice if its driver asks for it,
     the second reading `scan_revisit_us` or more after the first (the CC2500's), in the
     interleaved order if it asks for that (`scan_interleave`)."""
     plan = []
@@ -46,5 +47,5 @@ def default_plan(front_ends):
 def stored_tuning(fe, entry):
     """True if the sweep `entry` on `fe` tunes from stored calibration: its driver can
     (`store_channels`: the CC2500's) and the entry asks, with a settle_us shorter than the
-    driver's own (a tune that calibrates), e.g. the CC2500's fast_settle_us."""
+    driver's own (a tune that calibrates), e.g. the CC2500's FAST_SETTLE_US."""
     return hasattr(fe, "store_channels") and entry.get("settle_us", fe.settle_us) < fe.settle_us

@@ -130,8 +130,10 @@ class _Sweep:
         self.restart(ticks_us())
 
     def store(self):
-        if self.stored:
-            self.fe.store_channels(self.freqs)
+        """The driver's table of stored calibration: this sweep's channels, or none (an earlier
+        plan's dropped) if the entry does not ask for it."""
+        if hasattr(self.fe, "store_channels"):
+            self.fe.store_channels(self.freqs if self.stored else ())
 
     def restart(self, now):
         """Begin a new sweep at the next step (a stopped stream leaves sweeps half done)."""

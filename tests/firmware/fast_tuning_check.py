@@ -72,4 +72,9 @@ except MemoryError:
     out["locked_ok"] = False
 micropython.heap_unlock()
 out["recalibrated"] = ticks_diff(ticks_ms(), cc.cal_ms) < RECAL_MS
+log.record = True
+log.take()
+sched.set_plan([SLOW])  # a plan that does not ask drops the table: nothing left to age
+out["stored_after_slow"] = len(cc.index)
+out["slow_after_fast"] = log.take()
 print(json.dumps(out))

@@ -99,7 +99,6 @@ class Cc2500:
         self.spi = spi
         self.band_khz = tuple(band_khz or BAND_KHZ)
         self.settle_us = SETTLE_US
-        self.fast_settle_us = FAST_SETTLE_US
         self.rssi_offset_db = RSSI_OFFSET_DB
         self.calibrate(cal or {})
         self.one = bytearray(1)
@@ -151,8 +150,9 @@ class Cc2500:
     def store_channels(self, freqs):
         """Keep `freqs` (a plan's channels, kHz) and calibrate the synthesizer at each
         (recalibrate), so that tune() to one of them writes its FREQ and FSCAL values instead of
-        calibrating (fast_settle_us). Called when a plan that asks for it is set (plan.stored_tuning);
-        allocates its table only here."""
+        calibrating (FAST_SETTLE_US). Called when a plan is set, with no channels if it does not
+        ask for it (plan.stored_tuning): an earlier plan's table is dropped, never left to age
+        uncalibrated. Allocates its table only here."""
         n = len(freqs)
         self.table = bytearray(6 * n)  # per channel: FREQ2..0, FSCAL3..1
         self.index = {}
@@ -164,8 +164,10 @@ class Cc2500:
     def recalibrate(self):
         """Calibrate every stored channel (SCAL from IDLE, FSCAL3..1 read back into the table):
         blocks CAL_US a channel, allocates nothing. Again when recal_due()."""
-        self.set_autocal(False)
         table = self.table
+        if len(table) == 0:
+            return
+        self.set_autocal(False)
         f = self.freq
         rsp = self.fscal_rsp
         for k in range(0, len(table), 6):

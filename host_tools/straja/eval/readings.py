@@ -180,11 +180,11 @@ class NodeReader:
         loop_us, wake_us = cost.loop_us, cost.wake_us
         tasks = [_Task(e, self.drivers[e["front_end"]], self._scan(e["front_end"])) for e in plan]
         start = round(t_start * 1e6)
-        for task in tasks:  # (Scheduler.set_plan) a sweep tuned from stored calibration
-            if stored_tuning(task.fe, task.entry):  # calibrates its channels first
+        for task in tasks:  # (_Sweep.store) a sweep tuned from stored calibration calibrates
+            if hasattr(task.fe, "store_channels"):  # its channels first; others drop the table
                 self.board.at(start * 1e-6, cost.read_us, cost.write_us)
                 slept_from = hosttime.now_us
-                task.fe.store_channels(task.freqs)
+                task.fe.store_channels(task.freqs if stored_tuning(task.fe, task.entry) else ())
                 start += self.board.busy_us + hosttime.now_us - slept_from
         for task in tasks:
             task.due = start
