@@ -17,8 +17,8 @@ Datasheet facts used (TI CC2500 datasheet, SWRS040C):
 - Settling: with MCSM0.FS_AUTOCAL = 01 the synthesizer calibrates on every IDLE -> RX; IDLE to RX
   takes ~809 us with calibration (Table 34; 88.4 us without), then the RSSI needs a few filter
   periods: settle_us = 900.
-- Fast hopping (section 28.2, "Frequency hopping and multi-channel systems"): calibrate each
-  channel once (SCAL strobe from IDLE, ~721 us), store FSCAL3, FSCAL2, FSCAL1, and tune with
+- Fast hopping ("Frequency hopping and multi-channel systems"): calibrate each channel once
+  (SCAL strobe from IDLE, within the ~809 us above), store FSCAL3, FSCAL2, FSCAL1, and tune with
   FS_AUTOCAL = 00 by writing FREQ and the stored FSCAL values: IDLE to RX then takes 88.4 us.
   FrSky's receivers and the DIY multiprotocol module do the same (FrSkyDVX_common.ino,
   FrSkyX_init: SCAL, 900 us, FSCAL1 read back per hop channel; FrSkyX_set_start writes it back).
@@ -50,7 +50,7 @@ XOSC_KHZ = 26000
 RSSI_OFFSET_DB = 72
 SETTLE_US = 900  # a tune that calibrates (FS_AUTOCAL)
 FAST_SETTLE_US = 340  # a tune from stored calibration (store_channels)
-CAL_US = 900  # SCAL's ~721 us (Table 34), waited as FrSkyX_init does
+CAL_US = 900  # a SCAL calibration, waited as FrSkyX_init does (within a calibrating IDLE -> RX)
 RECAL_MS = 60000
 MCSM0_AUTOCAL = 0x18  # FS_AUTOCAL 01 (calibrate on IDLE -> RX), PO_TIMEOUT 10
 MCSM0_STORED = 0x08  # FS_AUTOCAL 00: tune from the FSCAL values written
