@@ -138,3 +138,18 @@ def test_drivers_run_on_cpython_in_virtual_time(modulation, dbm, detected):
     assert 1000 <= waited_us < 2000
     board.at(1.5)
     assert subg.cad(915000) is False
+
+
+@pytest.mark.parametrize("settle_us, revisit", [(900, 3), (340, 5), (0, 9)])
+def test_the_default_plans_revisit_is_a_time_not_a_count_of_dwells(settle_us, revisit):
+    """A driver's scan_revisit_us (the CC2500's 4.2 ms: over a Bluetooth 5-slot packet, under an
+    ELRS hop) becomes as many dwells as make that time at least, whatever the dwell."""
+    from types import SimpleNamespace
+
+    from straja_node.plan import default_plan
+
+    fe = SimpleNamespace(name="x", band_khz=(2400000, 2483500), settle_us=settle_us,
+                         filter_khz=812, scan_revisit_us=FRONT_ENDS["cc2500"].scan_revisit_us)
+    (entry,) = default_plan([fe])
+    assert entry["revisit"] == revisit
+    assert (revisit - 1) * entry["dwell_us"] < 4200 <= revisit * entry["dwell_us"]
