@@ -86,6 +86,54 @@ def test_cc2500_rssi(out):
     assert out["cc2500_selftest"] == [True, "CC2500 PARTNUM 0x80 VERSION 0x03"]
 
 
+def test_cc2500_stores_each_channels_calibration(out):
+    # per channel: SIDLE, FREQ2..0, SCAL, then FSCAL3..1 read back (burst read 0xC0 | 0x23);
+    # FS_AUTOCAL off first (MCSM0 = 0x08), so that SRX will not calibrate again
+    store = out["cc2500_store"]
+    assert store[0] == [0x18, 0x08]
+    for i, mhz in enumerate((2400, 2441.75, 2483)):
+        assert store[1 + 4 * i:5 + 4 * i] == [[0x36], [0x4D] + be(cc2500_freq(mhz), 3), [0x33],
+                                              [0xE3, 0, 0, 0]]
+    assert len(store) == 13
+
+
+def test_cc2500_tunes_a_stored_channel_from_its_calibration(out):
+    tunes = out["cc2500_stored_tunes"]
+    for mhz in (2400, 2441.75):  # FREQ and the FSCAL values read at that carrier, no calibration
+        freq = be(cc2500_freq(mhz), 3)
+        assert tunes[str(int(mhz * 1000))] == [[0x36], [0x4D] + freq, [0x63, 0xA9, 0x2A, freq[1]],
+                                               [0x34]]
+    # a frequency not stored: FS_AUTOCAL on again, the chip calibrates on IDLE -> RX; and off
+    # again for the next stored one
+    assert tunes["2420000"] == [[0x36], [0x18, 0x18], [0x4D] + be(cc2500_freq(2420), 3), [0x34]]
+    freq = be(cc2500_freq(2483), 3)
+    assert tunes["2483000"] == [[0x36], [0x18, 0x08], [0x4D] + freq, [0x63, 0xA9, 0x2A, freq[1]],
+                                [0x34]]
+
+
+def test_cc2500_recalibration_falls_due_after_recal_ms_and_allocates_nothing(out):
+    assert out["cc2500_recal_due"] == [False, True, False]
+    assert out["cc2500_recal_alloc"] == 0
+
+
+def test_a_plan_entry_with_the_fast_settle_tunes_from_stored_calibration():
+    """The scheduler with the real CC2500 driver (fast_tuning_check.py): the default-style entry
+    (settle_us the driver's, 900 us) lets the chip calibrate; an entry with settle_us 340
+    calibrates each channel once when set, then tunes with the FSCAL values, never SCAL; a plan
+    refused keeps the running one's table; the recalibration due at a sweep's end, and every
+    step, run with the heap locked; a plan that does not ask drops the table."""
+    proc = run_micropython(SCRIPTS / "fast_tuning_check.py", path=[FIRMWARE, SCRIPTS], cwd=SCRIPTS)
+    got = json.loads(proc.stdout)
+    assert got["slow_plan_calibrations"] == 0
+    assert got["fast_plan_calibrations"] == got["stored"] == 11
+    assert "outside its band" in got["refused"] and got["refused_calibrations"] == 0
+    assert got["stored_after_refused"] == list(range(2400000, 2411000, 1000))
+    # a revisit sweep of 11 channels: 22 tunes (and the next sweep's first), each from the table
+    assert got["sweep_scal"] == 0 and got["sweep_fscal_writes"] == got["sweep_tunes"] == 23
+    assert got["locked_ok"] and got["recalibrated"]
+    assert got["stored_after_slow"] == 0 and got["slow_after_fast"] == []  # no bus operation
+
+
 def test_sx126x(out):
     setup = out["sx126x_setup"]
     assert setup[:2] == [["reset", 0], ["reset", 1]]
@@ -141,7 +189,7 @@ def test_logdet(out):
     assert out["logdet_selftest_dead"][0] is False
 
 
-@pytest.mark.parametrize("kind", ["rx5808", "cc2500", "sx126x", "sx127x", "logdet"])
+@pytest.mark.parametrize("kind", ["rx5808", "cc2500", "cc2500_stored", "sx126x", "sx127x", "logdet"])
 def test_no_allocation_per_reading(out, kind):
     assert out[f"{kind}_alloc"] == 0
 

@@ -3,6 +3,8 @@ firmware's drivers read on the chip models, byte for byte and at the same instan
 path is the oracle (the evaluation's readings must not change: bench/eval_fast_path_probe.py)."""
 import pytest
 
+from straja_node.drivers.cc2500 import CAL_US, FAST_SETTLE_US
+
 from straja.eval.readings import EVAL_PLAN, NODE_COST, NodeReader, StepCost, load_profile
 from straja.eval.scanops import Cc2500Scan, DriverScan, Sx126xScan, scan_ops
 from straja.paths import SCENES
@@ -49,6 +51,21 @@ def test_a_plan_changed_mid_run_and_a_calibrated_offset_read_as_the_drivers_do()
         narrow = [dict(e, stop_khz=e["start_khz"] + 8 * e["step_khz"]) for e in EVAL_PLAN]
         out.append(first + list(reader.sweeps(narrow, 0.7, 1.2)))
     assert out[0] == out[1]
+
+
+def test_a_plan_tuned_from_stored_calibration_reads_as_the_drivers_do_after_calibrating():
+    """An entry with the CC2500's fast settle (straja_node.plan.stored_tuning): the short cut
+    writes the stored FREQ and FSCAL values as the driver does (four writes a tune), and the
+    sweeps start once the channels are calibrated (the scheduler's set_plan: SCAL, 900 us each)."""
+    scene = _scene(SCENES / "elrs_2g4_on_urban_24ghz.toml", 3)
+    fast_entry = [dict(e, dwell_us=450, settle_us=FAST_SETTLE_US, revisit=10)
+                  for e in EVAL_PLAN if e["front_end"] == "ism24"]
+    fast, plain = (_sweeps(scene, "n2", 3, s, 0.6, plan=fast_entry) for s in (True, False))
+    assert len(fast) > 5 and fast == plain
+    n = len(fast[0].codes) // 2
+    assert fast[0].t_us >= n * CAL_US
+    # every slot of 450 us holds its reading: 2n slots a sweep, no overrun
+    assert all(r.late == 0 and r.duration_us < 2 * n * 450 + 100 for r in fast)
 
 
 def test_the_chip_is_left_as_the_driver_leaves_it():

@@ -62,7 +62,11 @@ def test_default_plan_follows_the_front_ends_filters_and_sweep_limit(node):
     assert vid["step_khz"] == FRONT_ENDS["rx5808"].filter_khz == 20000
     assert (vid["stop_khz"] - vid["start_khz"]) // 20000 + 1 == 16
     assert vid["dwell_us"] == FRONT_ENDS["rx5808"].settle_us + 500 == 25500
-    assert plan["ism24"]["revisit"] == FRONT_ENDS["cc2500"].scan_revisit == 3
+    ism = plan["ism24"]
+    assert ism["dwell_us"] == FRONT_ENDS["cc2500"].settle_us + 500 == 1400
+    # the second reading 4.2 ms after the first: 3 dwells of 1.4 ms
+    assert ism["revisit"] * ism["dwell_us"] >= FRONT_ENDS["cc2500"].scan_revisit_us == 4200
+    assert ism["revisit"] == 3
     assert plan["ism24"]["interleave"] == FRONT_ENDS["cc2500"].scan_interleave == 1
     assert "revisit" not in plan["subg"] and "interleave" not in plan["subg"]
     assert plan["env58"] == {"front_end": "env58", "rate_hz": 10000, "n": 256}
@@ -134,3 +138,18 @@ def test_drivers_run_on_cpython_in_virtual_time(modulation, dbm, detected):
     assert 1000 <= waited_us < 2000
     board.at(1.5)
     assert subg.cad(915000) is False
+
+
+@pytest.mark.parametrize("settle_us, revisit", [(900, 3), (340, 5), (0, 9)])
+def test_the_default_plans_revisit_is_a_time_not_a_count_of_dwells(settle_us, revisit):
+    """A driver's scan_revisit_us (the CC2500's 4.2 ms: over a Bluetooth 5-slot packet, under an
+    ELRS hop) becomes as many dwells as make that time at least, whatever the dwell."""
+    from types import SimpleNamespace
+
+    from straja_node.plan import default_plan
+
+    fe = SimpleNamespace(name="x", band_khz=(2400000, 2483500), settle_us=settle_us,
+                         filter_khz=812, scan_revisit_us=FRONT_ENDS["cc2500"].scan_revisit_us)
+    (entry,) = default_plan([fe])
+    assert entry["revisit"] == revisit
+    assert (revisit - 1) * entry["dwell_us"] < 4200 <= revisit * entry["dwell_us"]

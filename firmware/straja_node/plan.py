@@ -1,6 +1,7 @@
 """The default scan plan: what a node scans while its config's plan is empty (docs/firmware.md,
 "Scan plans"). Plain code over the drivers' declared facts (band_khz, settle_us, filter_khz,
-scan_revisit, scan_interleave): the host imports it too, so the plan `straja eval` measures is this one."""
+scan_revisit_us, scan_interleave): the host imports it too, so the plan
+`straja eval` measures is this one."""
 from .limits import SWEEP_US_MAX
 
 SWEEP_CHANNELS = 64  # channels of a default sweep, at most
@@ -15,10 +16,11 @@ def is_envelope(fe):
 
 def default_plan(front_ends):
     """The plan used while the config's plan is empty: every front end, across its whole band,
-    with as many channels (up to SWEEP_CHANNELS) as fit a sweep in SWEEP_US_MAX but no
-    step finer than the front end's filter (`filter_khz`: finer channels would overlap), read
-    twice if its driver asks for it (`scan_revisit`, e.g. the CC2500's), in the interleaved
-    order if it asks for that (`scan_interleave`)."""
+    at dwell = settle_us + READ_US, with as many channels (up to SWEEP_CHANNELS) as fit a sweep
+    in SWEEP_US_MAX but no step finer than the front end's filter (`filter_khz`: finer channels
+    would overlap), read twice if its driver asks for it,
+    the second reading `scan_revisit_us` or more after the first (the CC2500's), in the
+    interleaved order if it asks for that (`scan_interleave`)."""
     plan = []
     for fe in front_ends:
         if is_envelope(fe):
@@ -26,7 +28,9 @@ def default_plan(front_ends):
             continue
         lo, hi = fe.band_khz
         dwell = fe.settle_us + READ_US
-        revisit = getattr(fe, "scan_revisit", 0)
+        # the second reading at least `scan_revisit_us` after the first (a time: the dwells it
+        # takes follow the dwell)
+        revisit = -(-getattr(fe, "scan_revisit_us", 0) // dwell)
         n = max(min(SWEEP_CHANNELS, SWEEP_US_MAX // (dwell * (2 if revisit else 1))), 2)
         step = max(getattr(fe, "filter_khz", 1), (hi - lo) // (n - 1))
         n = min(n, (hi - lo) // step + 1)  # fewer if the filter is the coarser
@@ -38,3 +42,10 @@ def default_plan(front_ends):
             entry["interleave"] = 1
         plan.append(entry)
     return plan
+
+
+def stored_tuning(fe, entry):
+    """True if the sweep `entry` on `fe` tunes from stored calibration: its driver can
+    (`store_channels`: the CC2500's) and the entry asks, with a settle_us shorter than the
+    driver's own (a tune that calibrates), e.g. the CC2500's FAST_SETTLE_US."""
+    return hasattr(fe, "store_channels") and entry.get("settle_us", fe.settle_us) < fe.settle_us

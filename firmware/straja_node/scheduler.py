@@ -33,6 +33,11 @@ an overrun, and the sweep's duration_us includes the pause. (Counted as overruns
 made the next ~50 readings of every sweep of the default plan late, the 25.6 ms caught up at the
 ~0.5 ms margin of a dwell: some 370 overruns a second, on a board as on a virtual node.)
 
+A sweep that tunes from stored calibration (the CC2500's `store_channels`, for an entry whose
+settle_us is under the driver's: docs/firmware.md, "Fast tuning") gives its channels to the
+driver once the plan is valid, and calibrates them again at the end of a sweep when the driver's
+`recal_due()`: that calibration is planned work, as an envelope block.
+
 Every buffer is allocated when the plan is set; a step allocates nothing, so the garbage
 collector never runs in the middle of a dwell (tests/test_firmware_alloc.py checks it).
 """
@@ -45,7 +50,7 @@ from time import sleep_us, ticks_add, ticks_diff, ticks_us
 from .clock import Stamp
 from .config import check_entry
 from .limits import SLEEP_MAX_US, SWEEP_US_MAX
-from .plan import BLOCK_N, default_plan, is_envelope
+from .plan import BLOCK_N, default_plan, is_envelope, stored_tuning
 from .wire import (FLAG_INTERLEAVED, FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED,
                    RSSI_CODE_MAX, interleave_stride)
 
@@ -119,7 +124,16 @@ class _Sweep:
         self.late = 0
         self.moved_us = 0  # envelope blocks and late readings: the later slots move on by as much
         self.overruns = 0  # this front end's late readings since the plan was set
+        # tuned from stored calibration (the CC2500's, if the entry asks): the channels are
+        # stored when the plan is set (store()), calibrated again when that is due
+        self.stored = stored_tuning(fe, entry)
         self.restart(ticks_us())
+
+    def store(self):
+        """The driver's table of stored calibration: this sweep's channels, or none (an earlier
+        plan's dropped) if the entry does not ask for it."""
+        if hasattr(self.fe, "store_channels"):
+            self.fe.store_channels(self.freqs if self.stored else ())
 
     def restart(self, now):
         """Begin a new sweep at the next step (a stopped stream leaves sweeps half done)."""
@@ -164,6 +178,9 @@ class _Sweep:
             self.phase = _TUNE if i < self.slots else _END
             return
         if phase == _END:
+            if self.stored and self.fe.recal_due():  # planned, as an envelope block
+                self.fe.recalibrate()
+                sched.pause(ticks_diff(ticks_us(), now))
             flags = self.flags
             late = self.late
             if late:
@@ -293,6 +310,8 @@ class Scheduler:
             longest = max(longest, sw.slots * sw.dwell_us)
         for b in blocks:
             b.period_us = longest
+        for sw in sweeps:  # (the plan is valid: the drivers may now take its channels)
+            sw.store()
         self._tasks = tasks
         self.sweeps = sweeps
         self.plan = entries

@@ -1,6 +1,6 @@
 """The catalogue of front-end kinds: one entry per firmware driver, its facts taken from the
 constants the driver declares (firmware/straja_node/drivers/*.py: BAND_KHZ, SETTLE_US, FILTER_KHZ,
-READS, TUNE_KHZ, scan_revisit, scan_interleave), plus the one fact the host adds: the looks of a
+READS, TUNE_KHZ, scan_revisit_us, scan_interleave), plus the one fact the host adds: the looks of a
 reading.
 
 The gateway's detector (looks per kind and by band), its focus plans, the virtual board's chip
@@ -34,7 +34,7 @@ class FrontEnd(NamedTuple):
     settle_us: int            # after a retune, before a reading is valid
     filter_khz: int | None    # channel filter: the default plan's finest step (None: envelope)
     reads: int                # bus reads averaged into one RSSI reading
-    scan_revisit: int         # the default plan's `revisit` (0: one reading per channel)
+    scan_revisit_us: int      # the default plan's second reading this long after the first (0: none)
     scan_interleave: int      # the default plan's `interleave` (0: channels in order)
     looks: float | None       # independent samples per reading (None: an envelope detector)
 
@@ -48,7 +48,7 @@ def _entry(module, cls) -> FrontEnd:
     filter_khz = getattr(module, "FILTER_KHZ", None)
     return FrontEnd(cls.kind, cls, band, tuple(getattr(module, "TUNE_KHZ", band)),
                     getattr(module, "SETTLE_US", cls.__dict__.get("settle_us", 0)), filter_khz,
-                    getattr(module, "READS", 1), getattr(cls, "scan_revisit", 0),
+                    getattr(module, "READS", 1), getattr(cls, "scan_revisit_us", 0),
                     getattr(cls, "scan_interleave", 0), LOOKS.get(cls.kind))
 
 

@@ -3,9 +3,11 @@
 # allocated by tune() + rssi_code() after warm-up (tests/test_drivers.py checks them).
 import gc
 import json
+from array import array
+from time import ticks_add, ticks_ms
 
 from fakebus import FakeAdc, FakePin, FakeSpi, FakeWire, Log
-from straja_node.drivers.cc2500 import Cc2500
+from straja_node.drivers.cc2500 import RECAL_MS, Cc2500
 from straja_node.drivers.logdet import LogDet
 from straja_node.drivers.rx5808 import Rx5808
 from straja_node.drivers.sx126x import Sx126x
@@ -72,6 +74,35 @@ out["cc2500_tunes"] = tunes(cc, log, (2400000, 2441750))
 out["cc2500_codes"] = codes_for(cc, lambda v: spi.answers.update({0xF4: (0x0F, v)}), (0x00, 0x80, 0x7F, 0xEC))
 out["cc2500_selftest"] = cc.selftest()
 out["cc2500_alloc"] = alloc(cc, log, 2440000)
+# fast tuning: the chip answers an FSCAL3..1 read with values of the carrier last written (a
+# different FSCAL1 per channel, as its VCO capacitance calibration is; no allocation here)
+fscal = bytearray((0x0F, 0xA9, 0x2A, 0))
+spi.answers[0xE3] = fscal
+spi_write = spi.write
+
+
+def write(buf):
+    if buf[0] == 0x40 | 0x0D:
+        fscal[3] = buf[2]  # FREQ1
+    spi_write(buf)
+
+
+spi.write = write
+log.take()
+cc.store_channels(array("i", (2400000, 2441750, 2483000)))
+out["cc2500_store"] = log.take()
+out["cc2500_stored_tunes"] = tunes(cc, log, (2441750, 2400000, 2420000, 2483000))
+out["cc2500_recal_due"] = [cc.recal_due()]
+cc.cal_ms = ticks_add(ticks_ms(), -RECAL_MS)
+out["cc2500_recal_due"].append(cc.recal_due())
+out["cc2500_stored_alloc"] = alloc(cc, log, 2483000)
+log.record = False
+gc.collect()
+before = gc.mem_alloc()
+cc.recalibrate()
+out["cc2500_recal_alloc"] = gc.mem_alloc() - before
+out["cc2500_recal_due"].append(cc.recal_due())
+log.record = True
 
 # SX1262
 log = Log()

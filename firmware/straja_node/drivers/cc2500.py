@@ -17,8 +17,20 @@ Datasheet facts used (TI CC2500 datasheet, SWRS040C):
 - Settling: with MCSM0.FS_AUTOCAL = 01 the synthesizer calibrates on every IDLE -> RX; IDLE to RX
   takes ~809 us with calibration (Table 34; 88.4 us without), then the RSSI needs a few filter
   periods: settle_us = 900.
+- Fast hopping ("Frequency hopping and multi-channel systems"): calibrate each channel once
+  (SCAL strobe from IDLE, within the ~809 us above), store FSCAL3, FSCAL2, FSCAL1, and tune with
+  FS_AUTOCAL = 00 by writing FREQ and the stored FSCAL values: IDLE to RX then takes 88.4 us.
+  FrSky's receivers and the DIY multiprotocol module do the same (FrSkyDVX_common.ino,
+  FrSkyX_init: SCAL, 900 us, FSCAL1 read back per hop channel; FrSkyX_set_start writes it back).
+  A reading is taken after the RSSI has averaged over its window in the channel (250 us in the
+  front-end catalogue, straja.frontends.LOOKS), so FAST_SETTLE_US = 88.4 + 250, rounded up: 340.
+  A plan entry asks for it with a settle_us under settle_us (straja_node.plan.stored_tuning).
+  The stored values hold while the temperature and the supply stay near those of the calibration
+  (the datasheet's advice: recalibrate after a large change); a mast node's CC2500 has no sensor
+  read by the node, so the channels are calibrated again every RECAL_MS (a full table of 64
+  channels blocks ~58 ms: 0.1 % of a minute; a mast's temperature moves a few degrees in that).
 """
-from ..clock import sleep_ms
+from ..clock import sleep_ms, sleep_us, ticks_diff, ticks_ms
 
 from .fixed import clamp_code, muldiv, put_be
 
@@ -26,6 +38,8 @@ SRES = 0x30
 SCAL = 0x33
 SRX = 0x34
 SIDLE = 0x36
+MCSM0 = 0x18
+FSCAL3 = 0x23
 READ = 0x80
 BURST = 0x40
 FREQ2 = 0x0D
@@ -34,12 +48,18 @@ VERSION = 0x31
 RSSI = 0x34
 XOSC_KHZ = 26000
 RSSI_OFFSET_DB = 72
-SETTLE_US = 900
+SETTLE_US = 900  # a tune that calibrates (FS_AUTOCAL)
+FAST_SETTLE_US = 340  # a tune from stored calibration (store_channels)
+CAL_US = 900  # a SCAL calibration, waited as FrSkyX_init does (within a calibrating IDLE -> RX)
+RECAL_MS = 60000
+MCSM0_AUTOCAL = 0x18  # FS_AUTOCAL 01 (calibrate on IDLE -> RX), PO_TIMEOUT 10
+MCSM0_STORED = 0x08  # FS_AUTOCAL 00: tune from the FSCAL values written
 FILTER_KHZ = 812  # 812.5 kHz channel filter (MDMCFG4 below)
-# The default plan reads each channel again 3 dwells (3 x 1.4 ms = 4.2 ms) later: longer than a
+# The default plan reads each channel again 4.2 ms later (3 dwells of 1.4 ms): longer than a
 # Bluetooth 5-slot packet (2.9 ms), shorter than an ExpressLRS 2.4 hop dwell (8-27 ms), so the
-# lower of the two readings keeps ELRS and drops Bluetooth hops and Wi-Fi frames.
-SCAN_REVISIT = 3
+# lower of the two readings keeps ELRS and drops Bluetooth hops and Wi-Fi frames. A time, not a
+# count of dwells: a plan of shorter dwells revisits after as many more.
+SCAN_REVISIT_US = 4200
 # ...and reads its channels interleaved (docs/firmware.md, "Interleave"): a hopper stepping a
 # constant number of channels per hop (FrSky's table) keeps in step with a sweep in channel
 # order for seconds, lighting the same few channels, and with an interleaved one does not
@@ -55,7 +75,7 @@ CONFIG = (
     (0x12, 0x70),  # MDMCFG2: MSK, no preamble/sync detection
     (0x13, 0x02),  # MDMCFG1: CHANSPC_E 2
     (0x14, 0xF8),  # MDMCFG0: CHANSPC_M 248 (unused: CHANNR stays 0)
-    (0x18, 0x18),  # MCSM0: FS_AUTOCAL 01, PO_TIMEOUT 10
+    (MCSM0, MCSM0_AUTOCAL),
     (0x23, 0xEA),  # FSCAL3
     (0x25, 0x00),  # FSCAL1
     (0x26, 0x11),  # FSCAL0
@@ -71,7 +91,7 @@ def freq_word(freq_khz):
 class Cc2500:
     kind = "cc2500"
     filter_khz = FILTER_KHZ
-    scan_revisit = SCAN_REVISIT
+    scan_revisit_us = SCAN_REVISIT_US
     scan_interleave = SCAN_INTERLEAVE
 
     def __init__(self, name, spi, cal=None, band_khz=None):
@@ -86,6 +106,15 @@ class Cc2500:
         self.rsp = bytearray(2)
         self.freq = bytearray(4)
         self.freq[0] = BURST | FREQ2
+        self.fscal = bytearray(4)  # FSCAL3..1 written as a burst
+        self.fscal[0] = BURST | FSCAL3
+        self.fscal_read = bytearray(4)  # ...read back as one
+        self.fscal_read[0] = READ | BURST | FSCAL3
+        self.fscal_rsp = bytearray(4)
+        self.autocal = True  # MCSM0.FS_AUTOCAL as last written
+        self.index = {}  # freq_khz -> its row of `table` (store_channels)
+        self.table = bytearray(0)
+        self.cal_ms = ticks_ms()  # of the last calibration of the table
         self.setup()
 
     def calibrate(self, cal):
@@ -113,11 +142,69 @@ class Cc2500:
             self.write_reg(addr, value)
         self.tune(self.band_khz[0])
 
+    def set_autocal(self, on):
+        if self.autocal != on:
+            self.write_reg(MCSM0, MCSM0_AUTOCAL if on else MCSM0_STORED)
+            self.autocal = on
+
+    def store_channels(self, freqs):
+        """Keep `freqs` (a plan's channels, kHz) and calibrate the synthesizer at each
+        (recalibrate), so that tune() to one of them writes its FREQ and FSCAL values instead of
+        calibrating (FAST_SETTLE_US). Called when a plan is set, with no channels if it does not
+        ask for it (plan.stored_tuning): an earlier plan's table is dropped, never left to age
+        uncalibrated. Allocates its table only here."""
+        n = len(freqs)
+        self.table = bytearray(6 * n)  # per channel: FREQ2..0, FSCAL3..1
+        self.index = {}
+        for i in range(n):
+            put_be(self.table, 6 * i, freq_word(freqs[i]), 3)
+            self.index[freqs[i]] = 6 * i
+        self.recalibrate()
+
+    def recalibrate(self):
+        """Calibrate every stored channel (SCAL from IDLE, FSCAL3..1 read back into the table):
+        blocks CAL_US a channel, allocates nothing. Again when recal_due()."""
+        table = self.table
+        if len(table) == 0:
+            return
+        self.set_autocal(False)
+        f = self.freq
+        rsp = self.fscal_rsp
+        for k in range(0, len(table), 6):
+            for j in range(3):
+                f[1 + j] = table[k + j]
+            self.strobe(SIDLE)
+            self.spi.write(f)
+            self.strobe(SCAL)
+            sleep_us(CAL_US)
+            self.spi.write_readinto(self.fscal_read, rsp)
+            for j in range(3):
+                table[k + 3 + j] = rsp[1 + j]
+        self.cal_ms = ticks_ms()
+
+    def recal_due(self):
+        """True when the stored channels were calibrated RECAL_MS ago or more."""
+        return len(self.index) > 0 and ticks_diff(ticks_ms(), self.cal_ms) >= RECAL_MS
+
     def tune(self, freq_khz):
-        put_be(self.freq, 1, freq_word(freq_khz), 3)
+        k = self.index.get(freq_khz, -1)
+        f = self.freq
         self.strobe(SIDLE)
-        self.spi.write(self.freq)
-        self.strobe(SRX)  # calibrates (FS_AUTOCAL), then receives
+        if k < 0:  # not stored: the chip calibrates on IDLE -> RX (settle_us)
+            put_be(f, 1, freq_word(freq_khz), 3)
+            self.set_autocal(True)
+            self.spi.write(f)
+            self.strobe(SRX)
+            return
+        self.set_autocal(False)
+        table = self.table
+        c = self.fscal
+        for j in range(1, 4):
+            f[j] = table[k + j - 1]
+            c[j] = table[k + j + 2]
+        self.spi.write(f)
+        self.spi.write(c)
+        self.strobe(SRX)  # 88.4 us: no calibration
 
     def rssi_code(self):
         v = self.read_status(RSSI)

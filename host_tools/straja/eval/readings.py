@@ -37,8 +37,9 @@ import json
 from operator import attrgetter
 from typing import Iterator, NamedTuple
 
+from straja_node import hosttime
 from straja_node.limits import SLEEP_MAX_US
-from straja_node.plan import default_plan
+from straja_node.plan import default_plan, stored_tuning
 
 from ..paths import board_profile_path
 from ..protocol import (FLAG_INTERLEAVED, FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED,
@@ -178,8 +179,15 @@ class NodeReader:
         step_us = cost.step_us
         loop_us, wake_us = cost.loop_us, cost.wake_us
         tasks = [_Task(e, self.drivers[e["front_end"]], self._scan(e["front_end"])) for e in plan]
+        start = round(t_start * 1e6)
+        for task in tasks:  # (_Sweep.store) a sweep tuned from stored calibration calibrates
+            if hasattr(task.fe, "store_channels"):  # its channels first; others drop the table
+                self.board.at(start * 1e-6, cost.read_us, cost.write_us)
+                slept_from = hosttime.now_us
+                task.fe.store_channels(task.freqs if stored_tuning(task.fe, task.entry) else ())
+                start += self.board.busy_us + hosttime.now_us - slept_from
         for task in tasks:
-            task.due = round(t_start * 1e6)
+            task.due = start
         now = tasks[0].due if tasks else 0
         t_last = round(t_end * 1e6)
         while tasks:

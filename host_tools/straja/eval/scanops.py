@@ -9,7 +9,9 @@ the readings are the driver's, byte for byte (tests/test_eval_scanops.py holds e
 driver on scenes and seeds, bench/eval_fast_path_probe.py's digests do not change):
 
 - CC2500 tune: SIDLE, FREQ2..0 written (the driver's `freq_word`), SRX: three writes that leave
-  the carrier registers set and the chip receiving; a reading: the RSSI status register (one
+  the carrier registers set and the chip receiving; or, for a channel the driver stored
+  (`store_channels`, as every plan's are), SIDLE, FREQ2..0 and FSCAL3..1 from its table, SRX:
+  four writes; a reading: the RSSI status register (one
   read), converted as the driver does (its `rssi_offset_db`);
 - SX126x tune: SetStandby, SetRfFrequency (the driver's `rf_word`), SetRx: three writes (BUSY is
   a pin the model holds low: no time); the chip model runs each channel's commands once and its
@@ -51,14 +53,22 @@ class Cc2500Scan:
     def __init__(self, fe, chip, read_us: int, write_us: int):
         self.fe, self.chip = fe, chip
         self.tune_us = 3 * write_us  # SIDLE, the FREQ burst, SRX
+        self.stored_tune_us = 4 * write_us  # ...and the FSCAL burst (a stored channel)
         self.read_us = read_us       # the RSSI status register
         self._freq_regs = {}         # freq_khz -> FREQ2..0, as the driver writes them
 
     def tune(self, t_s: float, freq_khz: int) -> int:
+        chip = self.chip
+        k = self.fe.index.get(freq_khz, -1)
+        if k >= 0:  # a stored channel (store_channels): its FREQ and FSCAL values written
+            row = self.fe.table
+            chip.regs[cc2500.FREQ2:cc2500.FREQ2 + 3] = row[k:k + 3]
+            chip.regs[cc2500.FSCAL3:cc2500.FSCAL3 + 3] = row[k + 3:k + 6]
+            chip.state = "RX"
+            return self.stored_tune_us
         regs = self._freq_regs.get(freq_khz)
         if regs is None:
             regs = self._freq_regs[freq_khz] = cc2500.freq_word(freq_khz).to_bytes(4, "big")[1:]
-        chip = self.chip
         chip.regs[cc2500.FREQ2:cc2500.FREQ2 + 3] = regs
         chip.state = "RX"
         return self.tune_us
