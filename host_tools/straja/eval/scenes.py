@@ -315,8 +315,8 @@ class Hearing:
     `filter_khz`, a reading centred on the transmission), over that front end's noise floor
     (kTB + NF over the filter), in dB, every HEARD_STEP_S, worked out once per emitter, stream
     and node when first asked. A node's front ends are the board's sweep front ends whose band
-    covers the stream's centre, each on the scene front end the virtual board gives it
-    (straja.vnode.fleet.scene_rf)."""
+    reaches the stream's extent (its level at the stream's centre, or the band's nearest edge),
+    each on the scene front end the virtual board gives it (straja.vnode.fleet.scene_rf)."""
 
     def __init__(self, scene):
         self.scene = scene
@@ -343,17 +343,17 @@ class Hearing:
             f_hz = (st.f_lo + st.f_hi) / 2
             levels = self._snr[key] = []
             for entry, rf in self._front_ends(node):
-                lo, hi = entry["band_khz"]
-                if lo * 1e3 <= f_hz <= hi * 1e3:
+                lo, hi = (f * 1e3 for f in entry["band_khz"])
+                if lo < st.f_hi and st.f_lo < hi:
                     filter_hz = FRONT_ENDS[entry["kind"]].filter_khz * 1e3
-                    levels.append((filter_hz, rf.mean_rx_dbm(e, self.t, f_hz, s)
+                    levels.append((filter_hz, rf.mean_rx_dbm(e, self.t, min(max(f_hz, lo), hi), s)
                                    - rf.noise_dbm(filter_hz)))
         return levels
 
     def snr_db(self, e: int, s: int, bw_hz: float, node: str, t0: float, t1: float) -> float:
         """The best SNR (dB) a reading at `node` could show of stream s of emitter e (its
         transmissions bw_hz wide) at a grid time within a step of [t0, t1]; -inf if none of
-        the node's front ends covers it."""
+        the node's front ends reaches it."""
         st = self.scene.emitters[e].streams[s]
         i0 = max(int(math.floor(t0 / HEARD_STEP_S)), 0)
         i1 = int(math.ceil(t1 / HEARD_STEP_S)) + 1
