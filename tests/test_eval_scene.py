@@ -226,8 +226,8 @@ def test_an_alert_at_nodes_that_cannot_hear_the_drone_is_a_false_alert(tmp_path)
     assert false_rate == rate > 0  # every alert is false
 
 
-# ocusync_24_alone's drone at 13 dBm (its controller at 0 dBm): the lowest EIRP, by 1 dB steps,
-# whose video is alerted in these 8 s (at 12 dBm it is not)
+# ocusync_24_alone's drone at 13 dBm (its controller at 0 dBm): of 7, 10, 12, 13 and 16 dBm the
+# lowest whose video is alerted (at 12 dBm not in 12 s)
 WEAK_VIDEO = f"""
 [scene]
 name = "weak_ocusync_24"
