@@ -1,6 +1,7 @@
 """`straja eval --scene`: any scene file through every node and the gateway (adaptive scanning
 on), every emitter scored against ground truth; bad files refused in one line."""
 import json
+import math
 import os
 import signal
 import subprocess
@@ -13,8 +14,9 @@ import pytest
 
 from test_cli_signals import sigint_as_on_a_terminal
 from straja.eval.evaluate import GATED, catalogue_scenes, clear_misses, targets
-from straja.eval.scenes import (MATCH_WINDOW_S, READ_TIME_S, STREAM_LINK, SceneNode,
-                                 evidence_window, link_streams, matches, run_scene)
+from straja.eval.scenes import (HEARD_MARGIN_DB, MATCH_WINDOW_S, READ_TIME_S, STREAM_LINK,
+                                 Hearing, SceneNode, evidence_window, link_streams, matches,
+                                 run_scene, score_scene)
 from straja.paths import SCENES
 from straja.sim import load_scene
 from straja.sim.emitters import DRONE_FAMILY
@@ -184,6 +186,93 @@ def test_a_video_alert_matches_a_drones_video_and_a_control_link_alert_its_contr
     assert link_streams(elrs, "ofdm_video") == []
     assert [ofdm.streams[s].name for s in link_streams(ofdm, "ofdm_video")] == ["video"]
     assert link_streams(ofdm, "lora_fhss") == []   # DroneID bursts are not a control link
+
+
+# A DSMX pilot 4.2 km from every node (urban path loss: ~30 dB under the noise at each) on the
+# Bluetooth site, whose residents raise a GFSK FHSS alert over the whole band in seconds.
+FAR_DRONE_ON_BLUETOOTH = f"""
+[scene]
+name = "far_dsmx_on_bluetooth"
+seed = 33
+duration_s = 8.0
+include = ["{SCENES / 'bluetooth_ble_background.toml'}"]
+
+[[emitter]]
+name = "dsmx"
+kind = "dsmx"
+eirp_dbm = 10.0
+position_m = [3000.0, 3000.0, 1.5]
+"""
+
+
+def test_an_alert_at_nodes_that_cannot_hear_the_drone_is_a_false_alert(tmp_path):
+    path = tmp_path / "far.toml"
+    path.write_text(FAR_DRONE_ON_BLUETOOTH)
+    scene = load_scene(path)
+    run = run_scene(scene)
+    dsmx = scene.emitters.index(scene.emitter("dsmx"))
+    hearing, names = Hearing(scene), {i: n for n, i in run.node_ids.items()}
+    raised = [a for a in run.alerts if a.kind == "alert_raised"]
+    assert raised and {a.family for a in raised} == {"gfsk_fhss"}
+    for a in raised:
+        # band, time and link as the DSMX's: credited to it before the hearing test
+        assert matches(scene.emitters[dsmx], a.lo_khz, a.hi_khz, *evidence_window(a), a.family)
+        for n in a.nodes:
+            assert hearing.snr_db(dsmx, 0, 1e6, names[n.node_id], *evidence_window(a)) \
+                < -HEARD_MARGIN_DB - 10
+    rows, false_rate, rate = score_scene(scene, run, "far")
+    row = next(r for r in rows if r["name"] == "dsmx")
+    assert not row["alerted"] and row["time_to_alert_s"] is None
+    assert false_rate == rate > 0  # every alert is false
+
+
+# ocusync_24_alone's drone at 13 dBm (its controller at 0 dBm): of 7, 10, 12, 13 and 16 dBm the
+# lowest whose video is alerted (at 12 dBm not in 12 s)
+WEAK_VIDEO = f"""
+[scene]
+name = "weak_ocusync_24"
+seed = 26
+duration_s = 8.0
+include = ["{SCENES / 'quiet_rural.toml'}"]
+
+[[emitter]]
+name = "ocusync_24"
+kind = "ocusync"
+centre_mhz = 2440.0
+bw_mhz = 10.0
+eirp_dbm = 13.0
+trajectory = [[0.0, 1500.0, 900.0, 80.0], [45.0, 250.0, 200.0, 60.0]]
+remote_position_m = [1200.0, 500.0, 1.5]
+remote_eirp_dbm = 0.0
+on = [[5.0, 8.0]]
+"""
+
+
+def test_a_weak_true_detection_is_still_the_drones(tmp_path):
+    """A 10 MHz video read by the CC2500's 812 kHz filter a few dB over the noise (its
+    threshold: -3.8 dB) is alerted and credited: a rule asking for more of it than a reading
+    can show would refuse the detection."""
+    path = tmp_path / "weak.toml"
+    path.write_text(WEAK_VIDEO)
+    scene = load_scene(path)
+    run = run_scene(scene)
+    raised = [a for a in run.alerts if a.kind == "alert_raised"]
+    assert [a.family for a in raised] == ["ofdm_video"]
+    hearing, names = Hearing(scene), {i: n for n, i in run.node_ids.items()}
+    best = max(hearing.snr_db(0, 0, 10e6, names[n.node_id], *evidence_window(raised[0]))
+               for n in raised[0].nodes)
+    assert -HEARD_MARGIN_DB < best < 3.0
+    row = score_scene(scene, run, "weak")[0][0]
+    assert row["alerted"] and row["family_ok"]
+
+
+def test_a_readings_share_of_a_wide_transmission_is_its_filters():
+    """A 20 MHz video puts 13.9 dB less into a CC2500's 812 kHz filter than a 0.5 MHz link of the
+    same power."""
+    scene = load_scene(SCENES / "ocusync_24_alone.toml")   # its video at 2440 MHz
+    hearing = Hearing(scene)
+    wide, narrow = (hearing.snr_db(0, 0, bw, "n1", 20.0, 20.0) for bw in (20e6, 0.5e6))
+    assert wide - narrow == pytest.approx(10 * math.log10(812 / 20_000), abs=0.05)
 
 
 def test_a_temporary_plan_runs_from_its_arrival_until_it_lapses():

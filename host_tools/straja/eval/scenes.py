@@ -18,7 +18,12 @@ time (READ_TIME_S, evidence_window). A transmission exists
 only while its emitter is switched on, so a match is a match while it is on. Of a drone's
 streams only those of the alert's link count (STREAM_LINK): a video alert over an OcuSync's
 hopping uplink span, where a Wi-Fi access point's own false alert lies, is not the drone's; and
-only a transmission mostly within the alert's band (matches).
+only a transmission mostly within the alert's band (matches). And a drone emitter only where one
+of the alert's nodes could hear it then (Hearing): its received power (the simulator's own path
+loss and shadowing, fading averaged) in one reading's filter at least HEARD_MARGIN_DB under that
+front end's noise floor, within the evidence window. Without it a GFSK FHSS alert of a site's
+Bluetooth car kit at n2, where the OcuSync's uplink is 16 dB under the noise, was the OcuSync's
+(ocusync10_2432_urban_west): the score hid both the missed drone and the false alert.
 
 An emitter's row: time to alert is its first matched alert's raise; its family is that alert's
 family as last told by an event matched to the emitter (a video profile names a track after
@@ -49,9 +54,11 @@ from ..gateway.fusion import LINK
 from ..gateway.pipeline import Pipeline
 from ..protocol import REMOTEID, Frame, RemoteId, Reply, encode_frame
 from ..sim.emitters import DRONE_FAMILY, drone_family
+from ..sim.receiver import spectral_fraction
 from ..sim.remoteid import NodeBluetooth
 from ..sim.scene import load_scene
 from ..vboard.vtime import VirtualTimeBoard
+from ..vnode.fleet import scene_rf
 from .readings import NodeReader, channels_khz, eval_plan, load_profile, wire_chunks
 
 COMMAND_DELAY_S = 0.002   # a command line to the node, parsed, and its reply back
@@ -59,6 +66,15 @@ MATCH_WINDOW_S = 5.0      # the track's recent evidence an alert event stands fo
 READ_TIME_S = 0.005       # a reading's time is known to within this either side: a REVISIT
                           # sweep's two reads of a channel are within `revisit` dwells of its
                           # stated instant (docs/protocol.md, SWEEP; the CC2500's 3 x 1.4 ms)
+HEARD_STEP_S = 0.5        # the grid of a drone's level at each node (Hearing): a drone at
+                          # 20 m/s moves 10 m, its level at 500 m changes by < 0.6 dB
+# A drone stream is heard at a node from this far under the noise floor (SNR in one reading's
+# filter, fading averaged). The detector shows nothing under its thresholds over the floor
+# (cfar.design and noise.floor_alpha at pfa 1e-6 for each front end's looks: SNR -5.3 dB on the
+# RX5808, -3.8 dB on the CC2500, -0.6 dB on the SX126x); a Rayleigh-faded packet rises over
+# its mean by 7.7 dB or more in only e^-5.9 = 0.3 % of packets (by 9.2 dB, the CC2500's share
+# of this margin, in 0.02 %): a track's bursts are not made of those
+HEARD_MARGIN_DB = 13.0
 REMOTEID_SEQ = 0xC000    # REMOTEID frames' sequence numbers, apart from sweeps' and replies'
 TEMP = " temp="           # a temporary plan's suffix (straja.gateway.scanplan.plan_args)
 # The link (straja.gateway.fusion.LINK) each stream of a drone emitter (straja.sim.emitters,
@@ -273,14 +289,87 @@ def matches(em, lo_khz: float, hi_khz: float, t0: float, t1: float,
     half of that transmission within the band: an alert stands for what it covers, not for a
     drone's video whose edge its last bin reads (an 80 MHz access point's alert reaching the
     edge of the OcuSync beside it, ocusync_40_beside_80mhz_ap)."""
+    return bool(matched_widths(em, lo_khz, hi_khz, t0, t1, family))
+
+
+def matched_widths(em, lo_khz: float, hi_khz: float, t0: float, t1: float,
+                   family: str | None = None) -> dict[int, float]:
+    """The streams of emitter `em` that match the band and window (`matches`), each with the
+    width (Hz) of its narrowest transmission that does."""
     most = family is not None and em.KIND in DRONE_FAMILY
+    out = {}
     for s in link_streams(em, family):
         pk = em.window(s, t0, t1)
         inside = (np.minimum(pk.f + pk.bw / 2, hi_khz * 1e3)
                   - np.maximum(pk.f - pk.bw / 2, lo_khz * 1e3))
-        if (inside > (pk.bw / 2 if most else 0.0)).any():
-            return True
-    return False
+        hit = inside > (pk.bw / 2 if most else 0.0)
+        if hit.any():
+            out[s] = float(pk.bw[hit].min())
+    return out
+
+
+class Hearing:
+    """What each node of a scene could read of each drone stream: the stream's received power
+    (the simulator's own: path loss at the stream's centre, the link's shadowing, the antenna's
+    gain; fading averaged, its mean is 1) that falls in one reading's filter (the front end's
+    `filter_khz`, a reading centred on the transmission), over that front end's noise floor
+    (kTB + NF over the filter), in dB, every HEARD_STEP_S, worked out once per emitter, stream
+    and node when first asked. A node's front ends are the board's sweep front ends whose band
+    reaches the stream's extent (its level at the stream's centre, or the band's nearest edge),
+    each on the scene front end the virtual board gives it (straja.vnode.fleet.scene_rf)."""
+
+    def __init__(self, scene):
+        self.scene = scene
+        self.t = np.arange(0.0, scene.duration_s + HEARD_STEP_S, HEARD_STEP_S)
+        self._snr: dict = {}    # (emitter, stream, node) -> [(filter Hz, SNR dB before the
+                                # filter's share, on the grid)]
+        self._fronts: dict = {}  # node -> [(profile entry, RF input)]
+
+    def _front_ends(self, node: str) -> list:
+        fronts = self._fronts.get(node)
+        if fronts is None:
+            profile = load_profile(self.scene.nodes[node].board)
+            rf = scene_rf(self.scene, node, profile)
+            fronts = self._fronts[node] = [
+                (e, rf[e["name"]]) for e in profile.get("front_ends", [])
+                if e["kind"] in FRONT_ENDS and not FRONT_ENDS[e["kind"]].envelope]
+        return fronts
+
+    def _levels(self, e: int, s: int, node: str) -> list:
+        key = (e, s, node)
+        levels = self._snr.get(key)
+        if levels is None:
+            st = self.scene.emitters[e].streams[s]
+            f_hz = (st.f_lo + st.f_hi) / 2
+            levels = self._snr[key] = []
+            for entry, rf in self._front_ends(node):
+                lo, hi = (f * 1e3 for f in entry["band_khz"])
+                if lo < st.f_hi and st.f_lo < hi:
+                    filter_hz = FRONT_ENDS[entry["kind"]].filter_khz * 1e3
+                    levels.append((filter_hz, rf.mean_rx_dbm(e, self.t, min(max(f_hz, lo), hi), s)
+                                   - rf.noise_dbm(filter_hz)))
+        return levels
+
+    def snr_db(self, e: int, s: int, bw_hz: float, node: str, t0: float, t1: float) -> float:
+        """The best SNR (dB) a reading at `node` could show of stream s of emitter e (its
+        transmissions bw_hz wide) at a grid time within a step of [t0, t1]; -inf if none of
+        the node's front ends reaches it."""
+        st = self.scene.emitters[e].streams[s]
+        i0 = max(int(math.floor(t0 / HEARD_STEP_S)), 0)
+        i1 = int(math.ceil(t1 / HEARD_STEP_S)) + 1
+        best = -math.inf
+        for filter_hz, snr in self._levels(e, s, node):
+            share = spectral_fraction(st.shape, 0.0, bw_hz, -filter_hz / 2, filter_hz / 2,
+                                      st.sidelobe)
+            if len(snr[i0:i1]):
+                best = max(best, float(snr[i0:i1].max()) + 10 * math.log10(share))
+        return best
+
+    def heard(self, e: int, widths: dict, nodes, t0: float, t1: float) -> bool:
+        """Whether one of `nodes` could read one of the streams `widths` (stream -> width Hz,
+        matched_widths) of emitter e in [t0, t1]: SNR at least -HEARD_MARGIN_DB."""
+        return any(self.snr_db(e, s, bw, node, t0, t1) >= -HEARD_MARGIN_DB
+                   for s, bw in widths.items() for node in nodes)
 
 
 def evidence_window(alert) -> tuple[float, float]:
@@ -300,14 +389,19 @@ def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, flo
     matched: dict[int, list] = {}   # emitter index -> [(t_s, alert_id, family)]
     drone_alerts = set()
     all_alerts = set()
+    names = {node_id: node for node, node_id in run.node_ids.items()}
+    hearing = Hearing(scene)
     for a in run.alerts:
         all_alerts.add(a.alert_id)
         if isinstance(a, AlertCleared):
             continue  # said nothing new: where the track was is in its last update
         t0, t1 = evidence_window(a)
         m = _margin_khz(run.steps, a.lo_khz, a.hi_khz)
+        nodes = [names[n.node_id] for n in a.nodes if n.node_id in names]
         for i, em in enumerate(scene.emitters):
-            if matches(em, a.lo_khz - m, a.hi_khz + m, t0, t1, a.family):
+            widths = matched_widths(em, a.lo_khz - m, a.hi_khz + m, t0, t1, a.family)
+            if widths and (em.KIND not in DRONE_FAMILY
+                           or hearing.heard(i, widths, nodes, t0, t1)):
                 matched.setdefault(i, []).append((a.t_ns / 1e9, a.alert_id, a.family))
                 if em.KIND in DRONE_FAMILY:
                     drone_alerts.add(a.alert_id)
