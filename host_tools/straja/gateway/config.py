@@ -87,8 +87,8 @@ class RemoteIdConfig:
     lost_s: float = 10.0           # a Remote ID drone not heard for this long is lost
     update_min_s: float = 1.0      # rid_updated at most this often per drone
     history: int = 120             # claimed positions kept per drone
-    max_drones: int = 1000         # drones tracked at once; beyond, the least recently heard
-                                   # is forgotten (a flood of addresses cannot grow memory)
+    max_drones: int = 1000         # drones tracked at once; beyond, one heard only once is
+                                   # forgotten first (a flood of addresses cannot grow memory)
     protected_areas: dict = field(default_factory=dict)  # name -> [[latitude, longitude], ...]
     max_eirp_dbm: float = 20.0     # the strongest Bluetooth transmitter a drone may carry
     min_eirp_dbm: float = -10.0    # the weakest

@@ -152,10 +152,10 @@ def stands_out(held: list, at: int, rest: np.ndarray) -> bool:
     codes = np.array(held, float)  # RSSI codes: 0.5 dB steps
     if not rest.size:
         return False
-    reading = codes[:, at]
-    hot = codes >= _medians(codes)[:, None] + 2 * HOT_DB
+    reading, median = codes[:, at], _medians(codes)
+    hot = codes >= median[:, None] + 2 * HOT_DB
     return bool(_video_reading(codes, hot, at)
-                and (reading >= _medians(codes) + 2 * WEAK_EXCESS_DB).all()
+                and (reading >= median + 2 * WEAK_EXCESS_DB).all()
                 and (reading >= _medians(codes[:, rest]) + 2 * HOT_DB).all())
 
 
