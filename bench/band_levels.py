@@ -1,5 +1,4 @@
-"""What a 2.4 GHz control link adds to a busy site's reads (docs/detection.md, "Measured (issue 15,
-det25)"): a scene run through the gateway (`straja.eval.scenes.run_scene`, its seed, all nodes,
+"""What a 2.4 GHz control link adds to a busy site's reads (docs/measured/det25.md): a scene run through the gateway (`straja.eval.scenes.run_scene`, its seed, all nodes,
 from switch-on to --until), with each band hopper stage's reads recorded; per stage (a node's
 2.4 GHz revisit plan, in the order made), from --after s on:
 

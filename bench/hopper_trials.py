@@ -1,4 +1,4 @@
-"""The 2.4 GHz control links' trials (docs/detection.md, "Measured (issue 15, det19)"): each
+"""The 2.4 GHz control links' trials (docs/measured/det19.md): each
 family switched on near node n1 of the quiet site at a chosen power over the floor
 (straja.eval.trials, seeds FIRST..FIRST+N-1, the evaluation's whole plan), run 2.5 s past
 switch-on: alerts within 2 s, of those with the family the classifier should name (the first

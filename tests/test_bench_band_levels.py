@@ -1,5 +1,5 @@
 """bench/band_levels.py: what an emitter adds to a site's narrow hits, and the mask's frame
-cells (docs/detection.md, "Measured (issue 15, det25)")."""
+cells (docs/measured/det25.md)."""
 import importlib.util
 
 import numpy as np

@@ -613,7 +613,7 @@ def held_track(centres_khz, bandwidth_khz=1000.0):
 
 
 def test_held_pieces_beside_one_stray_hit_are_not_a_hop_set():
-    """scenes/variants/dji10_24_busy.toml (docs/detection.md, det32): a 10 MHz OFDM video's held
+    """scenes/variants/dji10_24_busy.toml (docs/measured/det32.md): a 10 MHz OFDM video's held
     pieces, 10 within 2.6 MHz, and one stray hit 52 MHz off made a track of 11 held hits on 5
     channels over 54.3 MHz, 2.4 MHz wide on average, that passed every other test of a hop set
     (named LoRa: 13 false alerts a node-hour); the span without the stray tells it."""

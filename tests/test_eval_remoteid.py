@@ -63,3 +63,27 @@ def test_the_runs_in_two_workers_give_the_rows_of_one():
     one = remoteid.evaluate(3.0, draws=2)
     two = remoteid.evaluate(3.0, draws=2, jobs=2)
     assert one == two and len(one["drones"]) >= 2
+
+
+def test_an_identified_alert_over_a_link_none_of_its_nodes_could_hear_is_a_wrong_link(monkeypatch):
+    """The matching of `straja eval --scene` (its hearing check): the same alerts scored against a
+    truth whose video is 60 dB weaker, heard by no node, are about another emitter, and those
+    identified with the drone's UAS ID are wrong links."""
+    def scene(video_dbm):
+        return scene_from_dict({
+            "scene": {"name": "rid_heard", "seed": 5, "duration_s": 12.0,
+                      "include": ["quiet_rural.toml"]},
+            "emitter": [
+                {"name": "video", "kind": "analog_video", "channel": "R1", "eirp_dbm": video_dbm,
+                 "trajectory": PATH},
+                {"name": "broadcast", "kind": "remote_id", "uas_id": "ROW-1", "eirp_dbm": 20.0,
+                 "interval_s": 0.2, "trajectory": PATH}]},
+            base=SCENES)
+    plan = eval_plan_of(("vid58",), step_khz=10_000)
+    run = remoteid.run_scene(scene(25.0), plan=plan)
+    monkeypatch.setattr(remoteid, "run_scene", lambda *args, **kwargs: run)
+    heard, = remoteid.score_scene(scene(25.0), plan=plan)
+    assert heard["identified"] and heard["wrong_links"] == 0
+    unheard, = remoteid.score_scene(scene(-35.0), plan=plan)
+    identified = sum(a.uas_id == "ROW-1" for a in run.alerts if a.kind != "alert_cleared")
+    assert not unheard["identified"] and unheard["wrong_links"] == identified > 0

@@ -9,6 +9,7 @@ from straja.eval import report
 from straja.eval.evaluate import EVAL_DETECT, Settings, _trial_job, evaluate
 from straja.eval.readings import CONTENDED_FIT_MAX, EVAL_PLAN
 from straja.eval.run import run_session
+from straja.eval.scenes import Hearing
 from straja.eval.score import first_alert
 from straja.eval.trials import FAMILIES, TARGET_SNR_DB, Trial, build, run_trial
 from straja.eval.vnodes import compare
@@ -24,6 +25,19 @@ def test_trial_sets_the_wanted_power_and_switch_on_from_truth():
     assert 4.0 <= t_on <= 6.0
     assert abs(snr - 12.0) < 1e-6
     assert scene.emitters[-1].eirp_dbm != 20.0  # set for the wanted power at its distance
+
+
+def test_a_trials_power_is_what_one_reading_shows_as_scored_scenes_hear_it():
+    """A 40 MHz OFDM video set to +10 dB: a reading of the RX5808's 20 MHz filter shows +10 dB
+    (Hearing, the scored scenes' one definition), half the video's power, 3 dB under its whole."""
+    ofdm40 = VIDEO._replace(name="ofdm40", emitter={"kind": "ofdm_video", "bw_mhz": 40.0,
+                                                    "centre_mhz": 5785.0, "droneid": False})
+    scene, t_on, snr = build(Trial(ofdm40, 3, 10.0), 4.0)
+    hearing = Hearing(scene)
+    assert snr == pytest.approx(10.0, abs=1e-6)
+    assert hearing.snr_at(len(scene.emitters) - 1, 0, 40e6, "n1", t_on) == pytest.approx(10.0)
+    (filter_hz, whole), = hearing.levels(len(scene.emitters) - 1, 0, "n1", t_on)
+    assert filter_hz == 20e6 and whole - snr == pytest.approx(10 * math.log10(2), abs=0.2)
 
 
 def test_strong_video_is_alerted_after_switch_on():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from straja.gateway import store
 from straja.gateway.events import PortClosed, PortOpened
 
@@ -23,4 +25,22 @@ def test_ids_are_autoincrements_and_payloads_hold_them(tmp_path):
     for row_id, kind, payload in rows:
         assert json.loads(payload)["id"] == row_id and json.loads(payload)["kind"] == kind
     assert st.write([]) == []
+    st.close()
+
+
+def test_a_batch_that_fails_is_stored_not_at_all(tmp_path):
+    """A batch is one transaction: an event the store fails on mid-batch leaves none of the
+    batch's rows (nor their MQTT outbox rows), the error raised; the next batch is stored."""
+    def topics(event):
+        if event.t_ns == 3:
+            raise RuntimeError("no topic")
+        return [("straja/x", False)]
+
+    st = store.Store(tmp_path / "gw.db", topics=topics)
+    st.write([PortOpened(1, "/dev/a")])
+    with pytest.raises(RuntimeError, match="no topic"):
+        st.write([PortOpened(2, "/dev/b"), PortOpened(3, "/dev/c")])
+    assert st.db.execute("SELECT t_ns FROM events").fetchall() == [(1,)]
+    assert st.db.execute("SELECT COUNT(*) FROM mqtt_outbox").fetchone() == (1,)
+    assert [s.id for s in st.write([PortOpened(4, "/dev/d")])] == [2]
     st.close()

@@ -223,3 +223,41 @@ def test_every_link_to_a_heading_names_one():
     page = ROOT / "docs" / "x.md"
     assert _broken_anchors({page: "# A title, here\n[ok](#a-title-here) [rotten](#a-title)\n"}) \
         == ["x.md: #a-title"]
+
+
+def _broken_links(pages: dict[Path, str]) -> list[str]:
+    """Relative links `[...](path)` or `[...](path#a)` among `pages` to a file or folder that is
+    not there (code spans and blocks left out: they show links, they are none)."""
+    broken = []
+    for path, text in pages.items():
+        text = re.sub(r"`[^`\n]*`", "", re.sub(r"```.*?```", "", text, flags=re.S))
+        for target in re.findall(r"\]\(([^)#\s]+)[^)\s]*\)", text):
+            if not re.match(r"[a-z]+:", target) and not (path.parent / target).exists():
+                broken.append(f"{path.name}: {target}")
+    return broken
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    """A page moved (the detector's history went to docs/measured/) leaves its links behind."""
+    assert _broken_links({p: p.read_text() for p in DOCS}) == []
+    page = ROOT / "docs" / "x.md"
+    assert _broken_links({page: "[ok](gateway.md#a) [web](https://x.org/y) `[code](no.md)` "
+                                "[rotten](measured/no.md)\n"}) == ["x.md: measured/no.md"]
+
+
+def _missing_measured(texts: dict[str, str]) -> list[str]:
+    """The pages of docs/measured/ that `texts` (file name -> text) name but are not there."""
+    return [f"{name}: {page}" for name, text in texts.items()
+            for page in re.findall(r"docs/measured/([\w-]+)\.md", text)
+            if not (ROOT / "docs" / "measured" / f"{page}.md").is_file()]
+
+
+def test_every_named_measured_page_is_there():
+    """Code, scenes and docs name the page of docs/measured/ that measured what they say."""
+    texts = {str(p.relative_to(ROOT)): p.read_text()
+             for folder in ("host_tools", "src_cython", "bench", "tests", "scenes", "firmware", "docs")
+             for p in sorted((ROOT / folder).rglob("*")) if p.suffix in {".py", ".pyx", ".toml", ".md"}}
+    assert "docs/measured/det36.md" in texts["host_tools/straja/gateway/detector.py"]
+    assert _missing_measured(texts) == []
+    rotten = "docs/measured/" + "det99.md"  # split, or this file would name it
+    assert _missing_measured({"x.py": f"# (docs/measured/det36.md, {rotten})"}) == ["x.py: det99"]

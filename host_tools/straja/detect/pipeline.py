@@ -56,7 +56,7 @@ BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy n
 # that activity's, and what reaches its level dwells: a read is held with probability about
 # 1 - revisit / dwell, so 2/3 needs a dwell of 3 revisits (12.6 ms at the evaluation plan's
 # 4.2 ms): ELRS 2.4 at 150 Hz (27 ms, 0.7-0.8 held), not a BLE connection's 7.5 ms events (0.44,
-# measured) nor frames (docs/detection.md, "Measured (issue 15, det27)"). Levels in BUSY_BAND_DB
+# measured) nor frames (docs/measured/det27.md). Levels in BUSY_BAND_DB
 # bands over the noise mean, BUSY_BANDS of them (the last open).
 BUSY_BAND_DB = 5.0
 BUSY_BANDS = 10

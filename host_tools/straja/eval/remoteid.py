@@ -10,10 +10,13 @@ Per Remote ID drone (a `remote_id` emitter; its RF links are the scene's drone e
 its trajectory): whether its alerts became identified with its UAS ID, how long after the first
 alert about its RF link (the moment an operator first sees it), how many alert events about other
 emitters were identified with its UAS ID (a wrong identity: an FPV pilot's link passed off as a
-survey drone's), the error of the positions the
-gateway decoded from its broadcast against the truth, and the error of the RF fixes of its
+survey drone's), the error of the positions the gateway decoded from its broadcast against the
+truth, and the error of the RF fixes of its
 identified alerts against the truth and against its claimed position (the check of both that
-issue 18 asks: where they agree, the claim is a second truth).
+issue 18 asks: where they agree, the claim is a second truth). An alert is about the emitters
+`straja eval --scene` matches it to (straja.eval.scenes.alert_emitters): a drone's link only where
+one of the alert's nodes could hear it then, so an alert over the band of a link none of its nodes
+could hear is another emitter's, and counts as a wrong identity if it carries the UAS ID.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from ..paths import SCENES
 from ..sim.emitters import DRONE_FAMILY
 from ..sim.remoteid import to_local
 from ..sim.scene import scene_from_dict
-from .scenes import evidence_window, matches, run_scene, worker_pool
+from .scenes import Hearing, alert_emitters, run_scene, worker_pool
 
 IDENTIFY_WITHIN_S = 3.0  # issue 17: identified within 3 s
 DRAWS = 4  # runs of each Remote ID scene: its seed, then the next ones
@@ -65,19 +68,19 @@ def score_scene(scene, plan: list | None = None, t_end_s: float | None = None) -
     run = run_scene(scene, pipeline=Pipeline(config.from_dict({"nodes": scene.gateway_nodes()})),
                     plan=plan, t_end_s=t_end_s)
     origin = scene.origin[:2]
+    hearing = Hearing(scene)
+    said = [a for a in run.alerts if not isinstance(a, AlertCleared)]
+    about = [set(alert_emitters(scene, run, hearing, a)) for a in said]  # as `straja eval --scene`
     rows = []
     for rid in (em for em in scene.emitters if em.KIND == "remote_id"):
         uas_id = rid.p["uas_id"]
-        links = [em for em in scene.emitters if em.KIND in DRONE_FAMILY
-                 and _flies_with(em, rid, scene.duration_s)]
+        links = {i for i, em in enumerate(scene.emitters) if em.KIND in DRONE_FAMILY
+                 and _flies_with(em, rid, scene.duration_s)}
         first_alert = identified = None
         wrong_links = 0
         rf_errors, rf_covered, rf_vs_claim = [], [], []
-        for a in run.alerts:
-            if isinstance(a, AlertCleared):
-                continue
-            t0, t1 = evidence_window(a)
-            if not any(matches(em, a.lo_khz, a.hi_khz, t0, t1) for em in links):
+        for a, emitters in zip(said, about):
+            if links.isdisjoint(emitters):  # another emitter's, or where none of its nodes heard it
                 wrong_links += a.uas_id == uas_id
                 continue
             first_alert = a.t_ns / 1e9 if first_alert is None else first_alert

@@ -339,31 +339,49 @@ class Hearing:
         key = (e, s, node)
         levels = self._snr.get(key)
         if levels is None:
-            st = self.scene.emitters[e].streams[s]
-            f_hz = (st.f_lo + st.f_hi) / 2
-            levels = self._snr[key] = []
-            for entry, rf in self._front_ends(node):
-                lo, hi = (f * 1e3 for f in entry["band_khz"])
-                if lo < st.f_hi and st.f_lo < hi:
-                    filter_hz = FRONT_ENDS[entry["kind"]].filter_khz * 1e3
-                    levels.append((filter_hz, rf.mean_rx_dbm(e, self.t, min(max(f_hz, lo), hi), s)
-                                   - rf.noise_dbm(filter_hz)))
+            levels = self._snr[key] = self.levels(e, s, node, self.t)
         return levels
+
+    def levels(self, e: int, s: int, node: str, t, front_end: str | None = None) -> list:
+        """[(filter Hz, SNR dB at times t before the filter's share)] of stream s of emitter e,
+        one for each of `node`'s front ends whose band reaches it (only the one named
+        `front_end`, if given)."""
+        st = self.scene.emitters[e].streams[s]
+        f_hz = (st.f_lo + st.f_hi) / 2
+        levels = []
+        for entry, rf in self._front_ends(node):
+            lo, hi = (f * 1e3 for f in entry["band_khz"])
+            if lo < st.f_hi and st.f_lo < hi and front_end in (None, entry["name"]):
+                filter_hz = FRONT_ENDS[entry["kind"]].filter_khz * 1e3
+                levels.append((filter_hz, rf.mean_rx_dbm(e, t, min(max(f_hz, lo), hi), s)
+                               - rf.noise_dbm(filter_hz)))
+        return levels
+
+    def _best_db(self, e: int, s: int, bw_hz: float, levels) -> float:
+        """The best of `levels` ([(filter Hz, SNR dB before the filter's share)] of stream s of
+        emitter e) with the share of a transmission bw_hz wide that the filter, centred on it,
+        takes in; -inf if none."""
+        st = self.scene.emitters[e].streams[s]
+        return max((snr + 10 * math.log10(spectral_fraction(st.shape, 0.0, bw_hz, -filter_hz / 2,
+                                                            filter_hz / 2, st.sidelobe))
+                    for filter_hz, snr in levels), default=-math.inf)
 
     def snr_db(self, e: int, s: int, bw_hz: float, node: str, t0: float, t1: float) -> float:
         """The best SNR (dB) a reading at `node` could show of stream s of emitter e (its
         transmissions bw_hz wide) at a grid time within a step of [t0, t1]; -inf if none of
         the node's front ends reaches it."""
-        st = self.scene.emitters[e].streams[s]
         i0 = max(int(math.floor(t0 / HEARD_STEP_S)), 0)
         i1 = int(math.ceil(t1 / HEARD_STEP_S)) + 1
-        best = -math.inf
-        for filter_hz, snr in self._levels(e, s, node):
-            share = spectral_fraction(st.shape, 0.0, bw_hz, -filter_hz / 2, filter_hz / 2,
-                                      st.sidelobe)
-            if len(snr[i0:i1]):
-                best = max(best, float(snr[i0:i1].max()) + 10 * math.log10(share))
-        return best
+        return self._best_db(e, s, bw_hz, [(filter_hz, float(snr[i0:i1].max()))
+                                           for filter_hz, snr in self._levels(e, s, node)
+                                           if len(snr[i0:i1])])
+
+    def snr_at(self, e: int, s: int, bw_hz: float, node: str, t: float,
+               front_end: str | None = None) -> float:
+        """snr_db at time t itself (off the grid), of the front end named `front_end` if given:
+        a trial's wanted power at the front end watching its band (straja.eval.trials)."""
+        return self._best_db(e, s, bw_hz, [(filter_hz, float(snr)) for filter_hz, snr
+                                           in self.levels(e, s, node, t, front_end)])
 
     def heard(self, e: int, widths: dict, nodes, t0: float, t1: float) -> bool:
         """Whether one of `nodes` could read one of the streams `widths` (stream -> width Hz,
@@ -383,28 +401,38 @@ def evidence_window(alert) -> tuple[float, float]:
     return max(alert.first_ns / 1e9, t1 - MATCH_WINDOW_S) - READ_TIME_S, t1 + READ_TIME_S
 
 
+def alert_emitters(scene, run: SceneRun, hearing: Hearing, alert) -> list[int]:
+    """The emitters of `scene` (indexes) that an alert event of `run` stands for (the module
+    docstring's matching): a transmission overlapping its band, widened by half the scan step
+    there, in its evidence window, of a stream its family can stand for (matched_widths); a
+    drone's only where one of the alert's nodes could hear that stream then (`hearing`)."""
+    t0, t1 = evidence_window(alert)
+    m = _margin_khz(run.steps, alert.lo_khz, alert.hi_khz)
+    names = {node_id: node for node, node_id in run.node_ids.items()}
+    nodes = [names[n.node_id] for n in alert.nodes if n.node_id in names]
+    out = []
+    for i, em in enumerate(scene.emitters):
+        widths = matched_widths(em, alert.lo_khz - m, alert.hi_khz + m, t0, t1, alert.family)
+        if widths and (em.KIND not in DRONE_FAMILY or hearing.heard(i, widths, nodes, t0, t1)):
+            out.append(i)
+    return out
+
+
 def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, float]:
     """Per emitter of `scene` its row of `straja eval --scene --json`, the scene's false alerts
     (alerts that matched no drone emitter) per node-hour, and all its alerts per node-hour."""
     matched: dict[int, list] = {}   # emitter index -> [(t_s, alert_id, family)]
     drone_alerts = set()
     all_alerts = set()
-    names = {node_id: node for node, node_id in run.node_ids.items()}
     hearing = Hearing(scene)
     for a in run.alerts:
         all_alerts.add(a.alert_id)
         if isinstance(a, AlertCleared):
             continue  # said nothing new: where the track was is in its last update
-        t0, t1 = evidence_window(a)
-        m = _margin_khz(run.steps, a.lo_khz, a.hi_khz)
-        nodes = [names[n.node_id] for n in a.nodes if n.node_id in names]
-        for i, em in enumerate(scene.emitters):
-            widths = matched_widths(em, a.lo_khz - m, a.hi_khz + m, t0, t1, a.family)
-            if widths and (em.KIND not in DRONE_FAMILY
-                           or hearing.heard(i, widths, nodes, t0, t1)):
-                matched.setdefault(i, []).append((a.t_ns / 1e9, a.alert_id, a.family))
-                if em.KIND in DRONE_FAMILY:
-                    drone_alerts.add(a.alert_id)
+        for i in alert_emitters(scene, run, hearing, a):
+            matched.setdefault(i, []).append((a.t_ns / 1e9, a.alert_id, a.family))
+            if scene.emitters[i].KIND in DRONE_FAMILY:
+                drone_alerts.add(a.alert_id)
     rows = []
     for i, em in enumerate(scene.emitters):
         on = em.schedule.intervals(0.0, scene.duration_s)

@@ -2,10 +2,10 @@
 geometry, hop seed and board seed, at a chosen received power; scored against ground truth.
 
 The received power is set through the emitter's EIRP at a random position (its path loss and
-shadowing computed by the scene's own model, `NodeRF.mean_rx_dbm`), so that trials span a range
-of power over the node's noise floor in the bandwidth of the front end that watches the band.
-The truth's `rx` records give power at a node's first front end (the 5.8 GHz one), so for the
-2.4 GHz and sub-GHz links the covering front end is asked directly, with the same function.
+shadowing computed by the scene's own model), so that trials span a range of power over the
+node's noise floor at switch-on: the SNR one reading of the front end that watches the band could
+show, as the scored scenes hear a drone (straja.eval.scenes.Hearing: the share of a transmission
+in the front end's channel filter over the noise in that filter).
 """
 from __future__ import annotations
 
@@ -18,16 +18,14 @@ from ..gateway.events import AlertRaised
 from ..sim.emitters import drone_family
 from ..sim.scene import scene_from_dict
 from ..sim.truth import records
-from ..vnode.fleet import scene_rf
-from .readings import EVAL_PLAN, load_profile
+from .readings import EVAL_PLAN
 from .run import run_session
+from .scenes import Hearing, matched_widths
 from .score import Outcome, first_alert
 
 NODE = "n1"
 SWEEP_LATENCY_S = 0.01  # at least a SWEEP frame's delay from its sweep's end to the gateway
 T_ON_S = (4.0, 6.0)   # switch-on time, uniform: the node has learnt its noise floor by then
-# the bandwidth over which each front end's chip model measures (straja.vboard.chips)
-READER_BW_HZ = {"vid58": 20e6, "ism24": 812.5e3, "subg": 467e3}
 
 
 class Family(NamedTuple):
@@ -96,10 +94,10 @@ def build(trial: Trial, horizon_s: float):
         return _scene(fam, trial.seed, random.Random(trial.seed), eirp, t_on, t_end)
 
     def snr(scene):
-        rf = scene_rf(scene, NODE, load_profile())[fam.front_end]
-        st = scene.emitters[-1].streams[0]
-        p = rf.mean_rx_dbm(len(scene.emitters) - 1, t_on, (st.f_lo + st.f_hi) / 2)
-        return float(p) - rf.noise_dbm(READER_BW_HZ[fam.front_end])
+        e = len(scene.emitters) - 1
+        # its first stream (a link's packets, the video) as sent in its first second
+        bw_hz = matched_widths(scene.emitters[e], 0.0, math.inf, t_on, t_on + 1.0)[0]
+        return Hearing(scene).snr_at(e, 0, bw_hz, NODE, t_on, fam.front_end)
 
     probe = make(20.0)
     scene = make(20.0 + trial.snr_db - snr(probe))

@@ -149,7 +149,7 @@ class _PlanState:
         # sweeps, a video profile's): time not scanned is not silence. A continuous emitter's
         # track otherwise counts those seconds as missed sweeps and is renamed bursty until they
         # are outweighed (analog_f4_on_5ghz_wifi: a 1.3 s profile, F4 named Wi-Fi for 19 s;
-        # docs/detection.md, "Measured (issue 15, det36)"). paused_us: node time away, taken off
+        # docs/measured/det36.md). paused_us: node time away, taken off
         # the times the core is given and put back on its observations'; left_us: when its
         # front end left it (None while it is the front end's plan, read)
         self.paused_us = 0

@@ -319,7 +319,8 @@ class PortReaders:
         once and queued. Whether a port was ready (False: the timeout passed, or woken)."""
         ready = wait_ready(self._epoll_fd, self._not_before, timeout_s)
         self._not_before, t_ns = time.monotonic() + READ_INTERVAL_S, time.time_ns()
-        rounds: dict[IngestQueue, list] = {}
+        reads: list = []
+        out = None  # the readers' queue (the gateway's one)
         any_port = False
         try:
             for fd in ready:
@@ -335,12 +336,10 @@ class PortReaders:
                 if pairs is None:
                     self._close(reader)
                 elif pairs:
-                    reads = rounds.get(reader.out)
-                    if reads is None:
-                        reads = rounds[reader.out] = []
+                    out = reader.out
                     reads.append((reader.path, pairs))
         finally:
-            for out, reads in rounds.items():
+            if reads:
                 out.reads(t_ns, reads)
         return any_port
 

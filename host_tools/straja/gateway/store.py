@@ -7,6 +7,7 @@ too, so events not yet acknowledged by the broker survive a gateway restart.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -88,18 +89,26 @@ def connect(path: str | Path) -> sqlite3.Connection:
     for version, sql in enumerate(MIGRATIONS, start=1):
         if version in done:
             continue
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(db):
             if not db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
                 for statement in sql.split(";"):
                     if statement.strip():
                         db.execute(statement)
                 db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time_ns()))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
     return db
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite3.Connection):
+    """BEGIN IMMEDIATE (the write lock taken now: no other writer between its reads and writes),
+    COMMIT at the end; ROLLBACK on any exception, re-raised: all of it stored or none."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def schema_version(db: sqlite3.Connection) -> int:
@@ -120,8 +129,7 @@ class Store:
             return []
         out = []
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(db):
             # the ids AUTOINCREMENT would give (the largest ever given, plus one: this
             # transaction holds the write lock), so each row is written once, with its payload
             # (which holds its id)
@@ -139,10 +147,6 @@ class Store:
                     db.execute("INSERT INTO mqtt_outbox (event_id, topic, payload, retain) "
                                "VALUES (?,?,?,?)", (stored.id, topic, payload, int(retain)))
                 out.append(stored)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return out
 
     def _derive(self, e: Event, event_id: int) -> None:
