@@ -56,7 +56,8 @@ NOISE_NICE = 1
 # answers the hello within a second or two of boot) and their first cores
 WARM_S = 5.0
 # noise streams a writer process (NoiseWriter): at 128 nodes, load 16, one wrote its frames
-# 3.2 ms late p50 (11.9 p99), two 1.7 ms (10.1): docs/benchmarks.md, "On a Raspberry Pi"
+# 3.2 ms late p50 (11.9 p99), two 1.7 ms (10.1) (docs/benchmarks.md, "The live check at 16, 64
+# and 128 nodes")
 NODES_A_WRITER = 64
 
 

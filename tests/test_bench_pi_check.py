@@ -118,3 +118,25 @@ def test_pi_check_prints_a_row_group_for_each_live_node_count(tmp_path):
         full, half = (int(x) for x in served.split(" / "))
         assert full > nodes and half == pytest.approx(full / 2, abs=1)
         assert rows[f"{head}: served by one core"].startswith("yes")
+
+
+def test_the_noise_writers_are_one_a_64_nodes_and_the_fd_limit_holds_three_a_node(monkeypatch):
+    """A writer process a NODES_A_WRITER nodes; the soft limit on open files raised to what the
+    ptys and the gateway's opens need when under it (a Pi's default 1024 is under 3 x 400),
+    never lowered, never past the hard limit."""
+    import resource
+    monkeypatch.syspath_prepend(str(REPO / "bench"))
+    live = load("bench_gateway_live")
+    assert [live.writers_for(n) for n in (1, 16, 64, 65, 128, 129)] == [1, 1, 1, 2, 2, 3]
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        live.raise_fd_limit(3 * 100 + 64)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (364, hard)
+        live.raise_fd_limit(300)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (364, hard)
+        if hard != resource.RLIM_INFINITY:
+            live.raise_fd_limit(hard + 1)
+            assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
