@@ -128,6 +128,44 @@ def mark_steady(gateway, calls: list, after_s: float, reads: list[float],
     return mark
 
 
+def time_rounds(gateway, calls: list) -> list[tuple[int, int, float]]:
+    """[(index in calls of its first, chunks, thread CPU seconds)] of each round that read
+    something: its reads and the handling of what they queued (Gateway.run's round and take)."""
+    rounds: list[tuple[int, int, float]] = []
+    read, take = gateway.reading.round, gateway.take
+    began = [0, 0.0]
+
+    def timed_read(timeout_s):
+        began[:] = [len(calls), time.thread_time()]
+        return read(timeout_s)
+
+    def timed_take():
+        took = take()
+        if took:
+            chunks = sum(call[0] == "data" for call in calls[began[0]:])
+            rounds.append((began[0], chunks, time.thread_time() - began[1]))
+        return took
+    gateway.reading.round, gateway.take = timed_read, timed_take
+    return rounds
+
+
+def on_time(r: dict) -> tuple[float, float, float] | None:
+    """(µs a round, µs a chunk, CPU seconds a node-second) of the steady state's rounds fitted
+    as a + b x chunks, the last at rounds on time: a round every READ_INTERVAL_S holding what the
+    nodes sent meanwhile. A loaded machine's rounds come late and hold more chunks than an idle
+    gateway's, which flatters the measured figure; the fit gives the idle gateway's cadence from
+    the same run (each round still pays this machine's cold start: `a`). None with rounds of
+    fewer than two sizes."""
+    rounds = [(k, c) for i, k, c in r["round_cpu"] if i >= r["steady_index"]]
+    if len({k for k, _ in rounds}) < 2:
+        return None
+    chunks, cpu = np.array(rounds).T
+    b, a = np.polyfit(chunks, cpu, 1)
+    rate = r["chunks"] / r["wall"]  # chunks a second, all nodes
+    per_round = max(rate * ingest.READ_INTERVAL_S, 1.0)
+    return 1e6 * a, 1e6 * b, (a / per_round + b) * rate / r["nodes"]
+
+
 def count_rounds(q: ingest.IngestQueue) -> list[int]:
     """[rounds]: the gateway's rounds of reads that queued something (it handles every chunk
     queued before it waits again)."""
@@ -315,6 +353,7 @@ def measure(nodes: int, seconds: float, fleet_nice: int | None = None, apart: bo
             reads = time_reads()
             rounds = count_rounds(gateway.queue)
             steady = mark_steady(gateway, calls, WARM_S, reads, rounds)
+            round_cpu = time_rounds(gateway, calls)
             p0 = time.thread_time()
             gateway.run(seconds + WARM_S)  # this thread: the processing (pipeline, store)
             # from the steady state's mark on
@@ -335,6 +374,7 @@ def measure(nodes: int, seconds: float, fleet_nice: int | None = None, apart: bo
             "replayed": replayed, "reads": reads[0] - steady["reads"],
             "rounds": rounds[0] - steady["rounds"], "frames": frames, "alerts": alerts,
             "chunks": sum(call[0] == "data" for call in calls[steady["index"]:]),
+            "round_cpu": round_cpu, "steady_index": steady["index"],
             "writers": writers if noise else 0, "writer_lag_ms": lag_ms, "fleet_nice": fleet_nice,
             "alert_ms": np.array(gateway.latencies_ns) / 1e6,
             "chunk_ms": np.array(every_chunk) / 1e6, "alert_parts": alert_parts}
@@ -398,6 +438,12 @@ def report(r: dict, args) -> int:
     print(f"the same calls replayed through a fresh gateway at once (warm caches, no fleet "
           f"between chunks): {r['replayed']:.2f} s ({per_node_ms(r, r['replayed']):.2f} ms per "
           f"node-second): the live processing took {handled / r['replayed']:.1f}x")
+    fit = on_time(r)
+    a, b, idle = fit or (np.nan,) * 3
+    print(f"a round's CPU, fitted over the steady state's rounds: {a:.0f} us + {b:.1f} us a chunk; "
+          f"at rounds on time (every {1e3 * ingest.READ_INTERVAL_S:g} ms, "
+          f"{r['chunks'] / wall * ingest.READ_INTERVAL_S:.1f} chunks each: an idle gateway's "
+          f"cadence) {1e3 * idle:.2f} ms per node-second")
     print(f"(the figures above are of the steady state, from {WARM_S:g} s after the first chunk: "
           f"the connects before it took {r['start_cpu']:.2f} s of the gateway's thread, a "
           "one-off cost, not timed in the replay either)")
