@@ -149,13 +149,13 @@ def time_rounds(gateway, calls: list) -> list[tuple[int, int, float]]:
     return rounds
 
 
-def on_time(r: dict) -> tuple[float, float, float] | None:
-    """(µs a round, µs a chunk, CPU seconds a node-second) of the steady state's rounds fitted
-    as a + b x chunks, the last at rounds on time: a round every READ_INTERVAL_S holding what the
-    nodes sent meanwhile. A loaded machine's rounds come late and hold more chunks than an idle
-    gateway's, which flatters the measured figure; the fit gives the idle gateway's cadence from
-    the same run (each round still pays this machine's cold start: `a`). None with rounds of
-    fewer than two sizes."""
+def on_time(r: dict) -> tuple[float, float, float, float] | None:
+    """(µs a round, µs a chunk, chunks a round on time, CPU seconds a node-second) of the steady
+    state's rounds fitted as a + b x chunks, the last at rounds on time: a round every
+    READ_INTERVAL_S holding what the nodes sent meanwhile (one at least). A loaded machine's
+    rounds come late and hold more chunks than an idle gateway's, which flatters the measured
+    figure; the fit gives the idle gateway's cadence from the same run (each round still pays
+    this machine's cold start: `a`). None with rounds of fewer than two sizes."""
     rounds = [(k, c) for i, k, c in r["round_cpu"] if i >= r["steady_index"]]
     if len({k for k, _ in rounds}) < 2:
         return None
@@ -163,7 +163,7 @@ def on_time(r: dict) -> tuple[float, float, float] | None:
     b, a = np.polyfit(chunks, cpu, 1)
     rate = r["chunks"] / r["wall"]  # chunks a second, all nodes
     per_round = max(rate * ingest.READ_INTERVAL_S, 1.0)
-    return 1e6 * a, 1e6 * b, (a / per_round + b) * rate / r["nodes"]
+    return 1e6 * a, 1e6 * b, per_round, (a / per_round + b) * rate / r["nodes"]
 
 
 def count_rounds(q: ingest.IngestQueue) -> list[int]:
@@ -439,11 +439,10 @@ def report(r: dict, args) -> int:
           f"between chunks): {r['replayed']:.2f} s ({per_node_ms(r, r['replayed']):.2f} ms per "
           f"node-second): the live processing took {handled / r['replayed']:.1f}x")
     fit = on_time(r)
-    a, b, idle = fit or (np.nan,) * 3
+    a, b, per_round, idle = fit or (np.nan,) * 4
     print(f"a round's CPU, fitted over the steady state's rounds: {a:.0f} us + {b:.1f} us a chunk; "
-          f"at rounds on time (every {1e3 * ingest.READ_INTERVAL_S:g} ms, "
-          f"{r['chunks'] / wall * ingest.READ_INTERVAL_S:.1f} chunks each: an idle gateway's "
-          f"cadence) {1e3 * idle:.2f} ms per node-second")
+          f"at rounds on time (every {1e3 * ingest.READ_INTERVAL_S:g} ms, {per_round:.1f} chunks "
+          f"each: an idle gateway's cadence) {1e3 * idle:.2f} ms per node-second")
     print(f"(the figures above are of the steady state, from {WARM_S:g} s after the first chunk: "
           f"the connects before it took {r['start_cpu']:.2f} s of the gateway's thread, a "
           "one-off cost, not timed in the replay either)")

@@ -182,18 +182,17 @@ def live_rows(r: dict, scale: float, noise: bool) -> list[tuple[str, str]]:
                        (f"{head}: nodes one core serves at the plan's rate", starved)]
     used = nodes * at_plan
     fit = live.on_time(r)
-    chunks = r["chunks"] / r["wall"] * live.ingest.READ_INTERVAL_S
     if fit:
-        a, b, idle = fit
+        a, b, per_round, idle = fit
         idle *= scale * max(1.0, planned_frames() / sent)
         fitted = (f"{1e3 * idle:.3f} ms a node-second (a round {scale * a:.0f} us + "
-                  f"{scale * b:.1f} us a chunk): {1 / idle:.0f} / {0.5 / idle:.0f} nodes a core "
-                  "(100 % / 50 % load)")
+                  f"{scale * b:.1f} us a chunk, {per_round:.1f} chunks a round): "
+                  f"{1 / idle:.0f} / {0.5 / idle:.0f} nodes a core (100 % / 50 % load)")
     else:
         fitted = "too few rounds to fit"
     return rows + [
-        (f"{head}: at rounds on time ({chunks:.1f} chunks each: an idle gateway's cadence), "
-         "fitted", fitted),
+        (f"{head}: at rounds on time (every {1e3 * live.ingest.READ_INTERVAL_S:g} ms: an idle "
+         "gateway's cadence), fitted", fitted),
         (f"{head}: gateway CPU a node-second at the plan's frame rate", f"{1e3 * at_plan:.3f} ms"),
         (f"{head}: nodes one core serves at the plan's rate, at this count (100 % / 50 % load)",
          f"{1 / at_plan:.0f} / {0.5 / at_plan:.0f}"),

@@ -58,9 +58,9 @@ def test_the_plans_rate_is_not_extrapolated_from_a_starved_fleet(pi_check):
     assert rows["live, 128 nodes: served by one core"].startswith("NO: 154 %")
     # 100 chunks in 10 s: 0.04 a round on time, so a round a chunk: (100 + 20) us x 10 chunks a
     # second over 128 nodes, x 6
-    assert rows["live, 128 nodes: at rounds on time (0.0 chunks each: an idle gateway's "
-                "cadence), fitted"].startswith("0.056 ms a node-second (a round 600 us + 120.0 us "
-                                               "a chunk): 17778 / 8889 nodes")
+    assert rows["live, 128 nodes: at rounds on time (every 4 ms: an idle gateway's cadence), "
+                "fitted"].startswith("0.056 ms a node-second (a round 600 us + 120.0 us a chunk, "
+                                     "1.0 chunks a round): 17778 / 8889 nodes")
     assert "10.0 chunks a round" in rows["live, 128 nodes: noise streams (--live-noise), 1 "
                                          "writer process, a frame late by p50 0.15 / p99 0.20 / "
                                          "max 0.2 ms"]
@@ -127,8 +127,9 @@ def test_pi_check_prints_a_row_group_for_each_live_node_count(tmp_path):
         assert full > nodes and half == pytest.approx(full / 2, abs=1)
         assert rows[f"{head}: served by one core"].startswith("yes")
         fitted = next(v for k, v in rows.items() if k.startswith(f"{head}: at rounds on time"))
-        assert re.match(r"[\d.]+ ms a node-second \(a round \d+ us \+ [\d.]+ us a chunk\): \d+ / "
-                        r"\d+ nodes a core", fitted) or fitted == "too few rounds to fit", fitted
+        assert re.match(r"[\d.]+ ms a node-second \(a round -?\d+ us \+ [\d.]+ us a chunk, "
+                        r"[\d.]+ chunks a round\): -?\d+ / -?\d+ nodes a core", fitted) or (
+                            fitted == "too few rounds to fit"), fitted
 
 
 def test_the_noise_writers_are_one_a_64_nodes_and_the_fd_limit_holds_three_a_node(monkeypatch):
