@@ -9,15 +9,18 @@ cost, printed apart), and the same calls replayed at once through a fresh gatewa
 (its process, the virtual boards and the MicroPython interpreters it starts) runs at nice
 FLEET_NICE: on the shared cores the gateway is served first, as it would be on its own Pi, so
 what is measured is the gateway's latency, not the fleet's competition for the CPU.
-Run: .venv/bin/python bench/bench_gateway_live.py [--seconds 60] [--nodes 16] [--fleet-nice 19]
-[--apart] [--noise]
+Run: .venv/bin/python bench/bench_gateway_live.py [--seconds 60] [--nodes 16 [64 128]]
+[--fleet-nice 19] [--apart] [--noise [--writers N]]
 (--fleet-nice: on a machine whose other jobs leave a fleet at nice 19 starved, a lower nice that
 still ranks the fleet after the gateway; the frames a node-second it prints tell a starved fleet.
 --apart: the gateway on the first CPU alone and the fleet on the others, as a gateway whose nodes
 are other devices runs: no interpreter or board between its chunks to take its caches.
 --noise: no virtual nodes but pi_check.py's noise streams written at the default plan's times
-(`NoiseWriter`): the gateway's cost a chunk at the plan's frame rate, which 16 interpreters do
-not keep on a loaded machine; no emitters, so no alerts)
+(`NoiseWriter`, each node its own pty; --writers processes, default one a NODES_A_WRITER nodes:
+how late they wrote is printed): the gateway's cost a chunk at the plan's frame rate, which 16
+interpreters do not keep on a loaded machine, and at the node counts of a Pi's target (100 and
+more: the chunks a round, and so the caches' cost a chunk, follow the count); no emitters, so no
+alerts)
 """
 from __future__ import annotations
 
@@ -45,9 +48,17 @@ from straja.paths import SCENES
 from straja.testing.synth import merge
 
 FLEET_NICE = 19
+# the noise writers' nice: after the gateway, but kept on time on a shared machine (at 19 they
+# lagged 25 ms p50, 0.9 s p99 at load 18 and bunched the frames a round reads: not the plan's
+# timing); their CPU is a few % of a core, on other CPUs than the gateway's with --apart
+NOISE_NICE = 1
 # seconds of the run before its steady state (mark_steady): the nodes' connects (a virtual node
 # answers the hello within a second or two of boot) and their first cores
 WARM_S = 5.0
+# noise streams a writer process (NoiseWriter): at 128 nodes, load 16, one wrote its frames
+# 3.2 ms late p50 (11.9 p99), two 1.7 ms (10.1) (docs/benchmarks.md, "The live check at 16, 64
+# and 128 nodes")
+NODES_A_WRITER = 64
 
 
 def grid_scene(nodes: int, folder: Path) -> Path:
@@ -90,7 +101,8 @@ def time_every_chunk(gateway, calls: list) -> tuple[list[int], list[tuple[int, i
     return latencies, alert_parts
 
 
-def mark_steady(gateway, calls: list, after_s: float, reads: list[float]) -> dict:
+def mark_steady(gateway, calls: list, after_s: float, reads: list[float],
+                rounds: list[int]) -> dict:
     """The run's clocks at the first chunk handled `after_s` after the gateway's first call
     (filled then, in the processing thread): the steady state's figures are from there on. The
     nodes' connects come first (hello, info and plan replies, each front end's first cores and,
@@ -109,10 +121,49 @@ def mark_steady(gateway, calls: list, after_s: float, reads: list[float]) -> dic
             elif now - began[0] >= after_s:
                 mark.update(index=len(calls), wall=now, cpu=cpu_s(),
                             processing=time.thread_time(), reads=reads[0],
+                            rounds=rounds[0],
                             frames=sum(h.frames for h in gateway.pipeline.nodes.values()))
         return handle(kind, path, t_ns, data)
     gateway.handle = marking
     return mark
+
+
+def time_rounds(gateway, calls: list) -> list[tuple[int, int, float]]:
+    """[(index in calls of its first, chunks, thread CPU seconds)] of each round that read
+    something: its reads and the handling of what they queued (Gateway.run's round and take)."""
+    rounds: list[tuple[int, int, float]] = []
+    read, take = gateway.reading.round, gateway.take
+    began = [0, 0.0]
+
+    def timed_read(timeout_s):
+        began[:] = [len(calls), time.thread_time()]
+        return read(timeout_s)
+
+    def timed_take():
+        took = take()
+        if took:
+            chunks = sum(call[0] == "data" for call in calls[began[0]:])
+            rounds.append((began[0], chunks, time.thread_time() - began[1]))
+        return took
+    gateway.reading.round, gateway.take = timed_read, timed_take
+    return rounds
+
+
+def on_time(r: dict) -> tuple[float, float, float, float] | None:
+    """(µs a round, µs a chunk, chunks a round on time, CPU seconds a node-second) of the steady
+    state's rounds fitted as a + b x chunks, the last at rounds on time: a round every
+    READ_INTERVAL_S holding what the nodes sent meanwhile (one at least). A loaded machine's
+    rounds come late and hold more chunks than an idle gateway's, which flatters the measured
+    figure; the fit gives the idle gateway's cadence from the same run (each round still pays
+    this machine's cold start: `a`). None with rounds of fewer than two sizes."""
+    rounds = [(k, c) for i, k, c in r["round_cpu"] if i >= r["steady_index"]]
+    if len({k for k, _ in rounds}) < 2:
+        return None
+    chunks, cpu = np.array(rounds).T
+    b, a = np.polyfit(chunks, cpu, 1)
+    rate = r["chunks"] / r["wall"]  # chunks a second, all nodes
+    per_round = max(rate * ingest.READ_INTERVAL_S, 1.0)
+    return 1e6 * a, 1e6 * b, per_round, (a / per_round + b) * rate / r["nodes"]
 
 
 def count_rounds(q: ingest.IngestQueue) -> list[int]:
@@ -200,13 +251,16 @@ class VirtualFleet:
 
 class NoiseWriter:
     """`nodes` nodes' streams as pi_check.py makes them (the default plan over noise, the hello's
-    replies first), written at their times into pseudo-terminals by a process started with
-    `start` (bench_gateway_readers.write_streams): the plan's frame rate on a machine too loaded
-    for 16 MicroPython interpreters to keep it, and no fleet CPU beside the gateway's."""
+    replies first), each node its own pseudo-terminal, written at their times by `writers`
+    processes started with `start` (bench_gateway_readers.write_streams; node n to writer
+    n % writers): the plan's frame rate on a machine too loaded for MicroPython interpreters to
+    keep it, and no fleet CPU beside the gateway's. Each chunk's lateness is kept (`lag_ms`): a
+    writer that falls behind, or whose writes block on a pty the gateway does not read in time,
+    shows there."""
 
     LEAD_S = 0.5  # the gateway opens the ports meanwhile
 
-    def __init__(self, nodes: int, seconds: float, start):
+    def __init__(self, nodes: int, seconds: float, start, writers: int = 1):
         from bench_gateway_readers import write_streams
         from pi_check import hello, node_chunks
         rng = np.random.default_rng(1)
@@ -215,33 +269,63 @@ class NoiseWriter:
         chunks = [(0.0, n, hello(n + 1)) for n in range(nodes)]
         chunks += [((c.t_ns - first) / 1e9 + self.LEAD_S,
                     int(c.source.removeprefix("/dev/node")) - 1, c.data) for c in merge(streams)]
+        raise_fd_limit(3 * nodes + 64)
         self.ptys = [os.openpty() for _ in range(nodes)]
+        masters = [m for m, _ in self.ptys]
+        t0 = time.monotonic() + self.LEAD_S
+        shares = [[c for c in chunks if c[1] % writers == w] for w in range(writers)]
+        self.lags = [multiprocessing.RawArray("d", [np.nan] * len(share)) for share in shares]
 
-        def write(t0):
+        def write(share, lags):
             start()
-            write_streams([m for m, _ in self.ptys], chunks, t0)
-        self.process = multiprocessing.get_context("fork").Process(
-            target=write, args=(time.monotonic() + self.LEAD_S,), daemon=True)
-        self.process.start()
+            write_streams(masters, share, t0, lags)
+        fork = multiprocessing.get_context("fork")
+        self.processes = [fork.Process(target=write, args=(share, lags), daemon=True)
+                          for share, lags in zip(shares, self.lags)]
+        for process in self.processes:
+            process.start()
 
     def ports(self) -> list[str]:
         return [os.ttyname(slave) for _, slave in self.ptys]
 
+    def lag_ms(self) -> np.ndarray:
+        """Each chunk written so far: how late, ms."""
+        lags = np.concatenate([np.frombuffer(lags) for lags in self.lags])
+        return 1e3 * lags[~np.isnan(lags)]
+
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.join(timeout=60)
+        for process in self.processes:
+            process.terminate()
+            process.join(timeout=60)
         for master, slave in self.ptys:
             os.close(master)
             os.close(slave)
 
 
-def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: bool = False,
-            noise: bool = False) -> dict:
-    """A live run: `nodes` virtual nodes (at nice `fleet_nice`; with `apart`, on other CPUs than
-    the gateway's: split_cpus; with `noise`, a NoiseWriter instead) streaming to the real gateway
-    for `seconds`; its figures (CPU in seconds, latencies in ms)."""
+def writers_for(nodes: int) -> int:
+    """Writer processes for `nodes` noise streams: one a NODES_A_WRITER."""
+    return -(-nodes // NODES_A_WRITER)
+
+
+def raise_fd_limit(need: int) -> None:
+    """The soft limit on open files raised to `need` (at most the hard limit) when under it: a
+    NoiseWriter holds both ends of a pty a node and the gateway opens each (3 a node), over a
+    Pi's default soft limit of 1024 from about 320 nodes."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need if hard == resource.RLIM_INFINITY
+                                                    else min(need, hard), hard))
+
+
+def measure(nodes: int, seconds: float, fleet_nice: int | None = None, apart: bool = False,
+            noise: bool = False, writers: int | None = None) -> dict:
+    """A live run: `nodes` virtual nodes (at nice `fleet_nice`, default FLEET_NICE; with `apart`,
+    on other CPUs than the gateway's: split_cpus; with `noise`, a NoiseWriter of `writers`
+    processes instead, default writers_for(nodes), at NOISE_NICE by default) streaming to the real
+    gateway for `seconds`; its figures (CPU in seconds, latencies in ms)."""
     load = os.getloadavg()[0]  # before the fleet starts: the other jobs on this machine
     gateway_cpus, fleet_cpus = split_cpus(apart)
+    fleet_nice = fleet_nice or (NOISE_NICE if noise else FLEET_NICE)
 
     def fleet_start():
         os.nice(fleet_nice)
@@ -250,7 +334,8 @@ def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: boo
 
     with tempfile.TemporaryDirectory(prefix="straja-gwlive-") as tmp:
         tmp = Path(tmp)
-        fleet = (NoiseWriter(nodes, seconds + WARM_S, fleet_start) if noise else
+        writers = min(writers or writers_for(nodes), nodes)
+        fleet = (NoiseWriter(nodes, seconds + WARM_S, fleet_start, writers) if noise else
                  VirtualFleet(nodes, grid_scene(nodes, tmp), fleet_start))
         mine = os.sched_getaffinity(0) if gateway_cpus else None
         try:
@@ -266,8 +351,9 @@ def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: boo
             calls: list = []
             every_chunk, alert_parts = time_every_chunk(gateway, calls)
             reads = time_reads()
-            steady = mark_steady(gateway, calls, WARM_S, reads)
             rounds = count_rounds(gateway.queue)
+            steady = mark_steady(gateway, calls, WARM_S, reads, rounds)
+            round_cpu = time_rounds(gateway, calls)
             p0 = time.thread_time()
             gateway.run(seconds + WARM_S)  # this thread: the processing (pipeline, store)
             # from the steady state's mark on
@@ -277,6 +363,7 @@ def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: boo
             frames = sum(h.frames for h in gateway.pipeline.nodes.values()) - steady["frames"]
             alerts = store.db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
             store.close()
+            lag_ms = fleet.lag_ms() if noise else None
         finally:
             if mine:
                 os.sched_setaffinity(0, mine)
@@ -285,7 +372,10 @@ def measure(nodes: int, seconds: float, fleet_nice: int = FLEET_NICE, apart: boo
     return {"nodes": nodes, "load": load, "wall": wall, "cpu": cpu, "processing": processing,
             "apart": gateway_cpus is not None, "start_cpu": start_cpu,
             "replayed": replayed, "reads": reads[0] - steady["reads"],
-            "rounds": rounds[0], "frames": frames, "alerts": alerts,
+            "rounds": rounds[0] - steady["rounds"], "frames": frames, "alerts": alerts,
+            "chunks": sum(call[0] == "data" for call in calls[steady["index"]:]),
+            "round_cpu": round_cpu, "steady_index": steady["index"],
+            "writers": writers if noise else 0, "writer_lag_ms": lag_ms, "fleet_nice": fleet_nice,
             "alert_ms": np.array(gateway.latencies_ns) / 1e6,
             "chunk_ms": np.array(every_chunk) / 1e6, "alert_parts": alert_parts}
 
@@ -295,29 +385,33 @@ def per_node_ms(r: dict, cpu_s: float) -> float:
     return 1000 * cpu_s / r["wall"] / r["nodes"]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--nodes", type=int, default=16)
-    ap.add_argument("--fleet-nice", type=int, default=FLEET_NICE, choices=range(1, 20),
-                    metavar="1-19", help="the fleet's nice value (above the gateway's 0)")
-    ap.add_argument("--apart", action="store_true",
-                    help="the gateway on the first CPU alone, the fleet on the others")
-    ap.add_argument("--noise", action="store_true",
-                    help="pi_check's noise streams written into the ports at the default plan's "
-                         "rate instead of virtual nodes (no emitters, no alerts)")
-    args = ap.parse_args()
-    r = measure(args.nodes, args.seconds, args.fleet_nice, args.apart, args.noise)
-    lat, chunks, wall, cpu = r["alert_ms"], r["chunk_ms"], r["wall"], r["cpu"]
+def chunks_a_round(r: dict) -> float:
+    """The steady state's chunks read a round of reads (a wake-up of the gateway each)."""
+    return r["chunks"] / max(r["rounds"], 1)
+
+
+def writer_lag(r: dict) -> str:
+    """How late the noise writers wrote (their frames' times kept or not), in words."""
+    lag = r["writer_lag_ms"]
+    if lag is None or not lag.size:
+        return "no noise writer"
+    return (f"{r['writers']} writer process{'es' if r['writers'] > 1 else ''}, a frame late by "
+            f"p50 {np.percentile(lag, 50):.2f} / p99 {np.percentile(lag, 99):.2f} / max "
+            f"{lag.max():.1f} ms")
+
+
+def report(r: dict, args) -> int:
+    """One run's lines; 1 when nothing was read."""
+    lat, chunks, wall, cpu, nodes = r["alert_ms"], r["chunk_ms"], r["wall"], r["cpu"], r["nodes"]
     where = "; the gateway on a CPU of its own, the fleet on the others" if r["apart"] else ""
-    fleet = "noise streams written by a process" if args.noise else "virtual nodes"
-    print(f"{args.nodes} {fleet} at nice {args.fleet_nice}, the gateway at nice "
+    fleet = f"noise streams ({writer_lag(r)})" if args.noise else "virtual nodes"
+    print(f"{nodes} {fleet} at nice {r['fleet_nice']}, the gateway at nice "
           f"{os.nice(0)}{where}; load average {r['load']:.1f} before the fleet started")
-    print(f"{args.nodes} nodes, {wall:.0f} s timed, {r['frames']} frames received "
-          f"({r['frames'] / wall / args.nodes:.1f} a node-second; the default plan sends "
+    print(f"{nodes} nodes, {wall:.0f} s timed, {r['frames']} frames received "
+          f"({r['frames'] / wall / nodes:.1f} a node-second; the default plan sends "
           "about 28), "
-          f"{chunks.size} chunks read in {r['rounds']} rounds of reads ("
-          f"{chunks.size / max(r['rounds'], 1):.2f} a round, each a wake-up of the gateway), "
+          f"{r['chunks']} chunks read in {r['rounds']} rounds of reads ("
+          f"{chunks_a_round(r):.2f} a round, each a wake-up of the gateway), "
           f"{r['alerts']} alerts, {lat.size} alert events")
     if not chunks.size:
         print("no chunk read: the fleet sent nothing (starved? see --fleet-nice)")
@@ -344,10 +438,38 @@ def main() -> int:
     print(f"the same calls replayed through a fresh gateway at once (warm caches, no fleet "
           f"between chunks): {r['replayed']:.2f} s ({per_node_ms(r, r['replayed']):.2f} ms per "
           f"node-second): the live processing took {handled / r['replayed']:.1f}x")
+    fit = on_time(r)
+    a, b, per_round, idle = fit or (np.nan,) * 4
+    print(f"a round's CPU, fitted over the steady state's rounds: {a:.0f} us + {b:.1f} us a chunk; "
+          f"at rounds on time (every {1e3 * ingest.READ_INTERVAL_S:g} ms, {per_round:.1f} chunks "
+          f"each: an idle gateway's cadence) {1e3 * idle:.2f} ms per node-second")
     print(f"(the figures above are of the steady state, from {WARM_S:g} s after the first chunk: "
           f"the connects before it took {r['start_cpu']:.2f} s of the gateway's thread, a "
           "one-off cost, not timed in the replay either)")
     return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--nodes", type=int, nargs="+", default=[16],
+                    help="node counts, run in turn")
+    ap.add_argument("--fleet-nice", type=int, default=None, choices=range(1, 20),
+                    metavar="1-19", help="the fleet's nice value (above the gateway's 0; "
+                                         f"default {FLEET_NICE}, {NOISE_NICE} with --noise)")
+    ap.add_argument("--apart", action="store_true",
+                    help="the gateway on the first CPU alone, the fleet on the others")
+    ap.add_argument("--noise", action="store_true",
+                    help="pi_check's noise streams written into the ports at the default plan's "
+                         "rate instead of virtual nodes (no emitters, no alerts)")
+    ap.add_argument("--writers", type=int, default=None,
+                    help=f"--noise: writer processes (default one a {NODES_A_WRITER} nodes)")
+    args = ap.parse_args()
+    failed = 0
+    for nodes in args.nodes:
+        failed |= report(measure(nodes, args.seconds, args.fleet_nice, args.apart, args.noise,
+                                 args.writers), args)
+    return failed
 
 
 if __name__ == "__main__":

@@ -49,15 +49,19 @@ def queued_bytes(streams) -> int:
             return total
 
 
-def write_streams(masters: list[int], chunks: list[tuple[float, int, bytes]], t0: float) -> None:
-    """The writer process: each chunk to its node's pty at its time (t0 on the monotonic clock)."""
-    for at, node, data in chunks:
+def write_streams(masters: list[int], chunks: list[tuple[float, int, bytes]], t0: float,
+                  lags=None) -> None:
+    """The writer process: each chunk to its node's pty at its time (t0 on the monotonic clock);
+    with `lags` (a float buffer a chunk), each chunk's lateness in seconds once written."""
+    for i, (at, node, data) in enumerate(chunks):
         delay = t0 + at - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         view = memoryview(data)
         while view:
             view = view[os.write(masters[node], view):]
+        if lags is not None:
+            lags[i] = time.monotonic() - t0 - at
 
 
 def one_pass(nodes: int, seconds: float, streams, latencies: list[float]) -> float:

@@ -2,6 +2,7 @@
 gateway's Raspberry Pi (docs/benchmarks.md, "On a Raspberry Pi").
 
     .venv/bin/python bench/pi_check.py [--nodes 32] [--seconds 20] [--scale 1|pi4] [--live-seconds 60]
+        [--live-nodes 16 [64 128]] [--live-noise]
 
 Each synthetic node runs the firmware's default plan of the virtual board (straja.eval.readings
 EVAL_PLAN: RX5808 16 channels a 0.41 s sweep, CC2500 64 channels read twice, SX126x 64 channels
@@ -23,16 +24,21 @@ Wi-Fi, Bluetooth, read by the evaluation's fast path on each node's default plan
 first SCENE_WARM_S seconds. Making that input takes a while (minutes on a Pi): it is made once.
 
 Then the live cross-check (bench_gateway_live.py, `--live-seconds`, 0 to skip; `--live-noise`:
-this file's noise streams written at the plan's times instead of virtual nodes): `--live-nodes`
-virtual nodes (the real firmware under MicroPython, in another process at nice 19) on the demo
-scene, an FPV drone flying in, streaming to the real gateway; its CPU a node-second with the
-emitters' bursts, tracks and alerts, split into the processing and the rounds of reads (one
-thread does both), in steady state (from bench_gateway_live.WARM_S seconds on: the connects
-before are a one-off cost), and the nodes a core serves at that cost. The gateway runs on a CPU of its own and the
-fleet on the others (`--live-shared`: on any), as a Pi's nodes are other devices.
-The same calls are then replayed through a fresh gateway at once: the processing of the same
-chunks in a warm cache, without the fleet's processes between them (here 16 interpreters and
-their boards share the gateway's cores; a Pi gateway's nodes are other devices).
+this file's noise streams written at the plan's times, each node its own pty, instead of virtual
+nodes): for each of `--live-nodes` (e.g. 16 64 128, run in turn), that many virtual nodes (the
+real firmware under MicroPython, in another process at nice 19) on the demo scene, an FPV drone
+flying in, streaming to the real gateway; its CPU a node-second with the emitters' bursts, tracks
+and alerts, split into the processing and the rounds of reads (one thread does both), in steady
+state (from bench_gateway_live.WARM_S seconds on: the connects before are a one-off cost), the
+chunks a round of reads, and the nodes a core serves at the cost measured AT that count (a round
+holds more chunks the more nodes send, and a chunk costs less the more chunks share a round's
+cold caches: a count's figure is not another's), and whether the count itself is served (its
+CPU at the plan's rate under the core). A fleet that sent under STARVED of the plan's frames is
+said starved, not scaled up. The gateway runs on a CPU of its own and the fleet on the others
+(`--live-shared`: on any), as a Pi's nodes are other devices. The same calls are then replayed
+through a fresh gateway at once: the processing of the same chunks in a warm cache, without the
+fleet's processes between them (here 16 interpreters and their boards share the gateway's cores;
+a Pi gateway's nodes are other devices).
 """
 from __future__ import annotations
 
@@ -69,6 +75,7 @@ KINDS = {"vid58": "rx5808", "ism24": "cc2500", "subg": "sx126x"}
 NOISE_DBM = -95.0
 VARIANTS = 16  # noise sweeps made per front end, cycled (making them is not what is measured)
 WARM_S = 2     # seconds of stream before the timing starts
+STARVED = 0.5  # a live fleet sending under this share of the plan's frames is starved
 
 
 def plan_sweeps():
@@ -127,6 +134,72 @@ def scene_rows(n_nodes: int, seconds: float, scale: float) -> list[tuple[str, st
             ("with emitters: nodes one core serves (50 % load)", f"{0.5 / per_node_s:.0f}")]
 
 
+def planned_frames() -> float:
+    """Frames a node-second the default plan sends: its sweeps and a STATUS a second."""
+    return sum(1e6 / period for *_, period in plan_sweeps()) + 1
+
+
+def at_plan_rate(cpu_node_s: float, sent: float) -> float | None:
+    """The gateway's CPU a node-second at the plan's frame rate, from `cpu_node_s` at the `sent`
+    frames a node-second of a live run: a fleet that sent fewer (more virtual nodes than this
+    machine runs in real time) slows every front end alike, so the CPU a frame carries over. None
+    when it sent under STARVED of the plan's: its rounds then hold fewer chunks each, so a frame
+    costs more (cold caches, docs/benchmarks.md) and the node's fixed costs (ticks, STATUS) are
+    spread over fewer frames; scaled up by the missing frames that is not the plan's cost."""
+    planned = planned_frames()
+    if sent < STARVED * planned:
+        return None
+    return cpu_node_s * max(1.0, planned / sent)
+
+
+def live_rows(r: dict, scale: float, noise: bool) -> list[tuple[str, str]]:
+    """The table's rows of one live run of r["nodes"] nodes (module docstring), CPU scaled by
+    `scale`."""
+    nodes = r["nodes"]
+    total, thread, reading, replayed = (scale * live.per_node_ms(r, r[k]) / 1e3
+                                        for k in ("cpu", "processing", "reads", "replayed"))
+    processing = thread - reading
+    lat = r["alert_ms"]
+    sent = r["frames"] / r["wall"] / nodes
+    at_plan = at_plan_rate(total, sent)
+    fleet = (f"noise streams (--live-noise), {live.writer_lag(r)}" if noise else
+             "virtual nodes on the demo scene")
+    head = f"live, {nodes} nodes"
+    rows = [(f"{head}: {fleet}", f"{r['wall']:.0f} s, {sent:.1f} frames a node-second (the "
+             f"plan's {planned_frames():.1f}), {live.chunks_a_round(r):.1f} chunks a round of "
+             f"reads, {lat.size} alert events, load average {r['load']:.1f} before"
+             + (", the gateway on a CPU of its own" if r["apart"] else "")),
+            (f"{head}: gateway CPU a node-second", f"{1e3 * total:.3f} ms"),
+            (f"{head}: of which processing / rounds of reads (one thread)",
+             f"{1e3 * processing:.3f} / {1e3 * reading:.3f} ms"),
+            (f"{head}: the same chunks' processing replayed at once (warm caches)",
+             f"{1e3 * replayed:.3f} ms: the live thread took {processing / replayed:.1f}x"),
+            (f"{head}: alert p99 (wall, not scaled)",
+             f"{np.percentile(lat, 99):.2f} ms" if lat.size else "no alert")]
+    if at_plan is None:
+        starved = f"fleet starved ({sent:.1f} frames a node-second): not a figure"
+        return rows + [(f"{head}: gateway CPU a node-second at the plan's frame rate", starved),
+                       (f"{head}: nodes one core serves at the plan's rate", starved)]
+    used = nodes * at_plan
+    fit = live.on_time(r)
+    if fit:
+        a, b, per_round, idle = fit
+        idle *= scale * max(1.0, planned_frames() / sent)
+        fitted = (f"{1e3 * idle:.3f} ms a node-second (a round {scale * a:.0f} us + "
+                  f"{scale * b:.1f} us a chunk, {per_round:.1f} chunks a round): "
+                  f"{1 / idle:.0f} / {0.5 / idle:.0f} nodes a core (100 % / 50 % load)")
+    else:
+        fitted = "too few rounds to fit"
+    return rows + [
+        (f"{head}: at rounds on time (every {1e3 * live.ingest.READ_INTERVAL_S:g} ms: an idle "
+         "gateway's cadence), fitted", fitted),
+        (f"{head}: gateway CPU a node-second at the plan's frame rate", f"{1e3 * at_plan:.3f} ms"),
+        (f"{head}: nodes one core serves at the plan's rate, at this count (100 % / 50 % load)",
+         f"{1 / at_plan:.0f} / {0.5 / at_plan:.0f}"),
+        (f"{head}: served by one core", f"{'yes' if used < 1 else 'NO'}: {100 * used:.0f} % "
+                                        "of the core at the plan's rate")]
+
+
 def scale_arg(text: str) -> float | str:
     """--scale: `pi4`, or a factor > 0."""
     return text if text == "pi4" else positive_float(text)
@@ -147,7 +220,9 @@ def main() -> int:
                     help="scene seconds from switch-on in the emitters case")
     ap.add_argument("--live-seconds", type=non_negative_float, default=60.0,
                     help="seconds of the live cross-check (0: none)")
-    ap.add_argument("--live-nodes", type=node_id, default=16)
+    ap.add_argument("--live-nodes", type=node_id, nargs="+", default=[16],
+                    help="node counts of the live cross-check, run in turn (with --live-noise "
+                         "100 or more: the count a Pi is to serve)")
     ap.add_argument("--live-shared", action="store_true",
                     help="let the live fleet share the gateway's CPU (default: the gateway on a "
                          "CPU of its own, the fleet on the others, as on a Pi whose nodes are "
@@ -214,38 +289,10 @@ def main() -> int:
     if args.scene_nodes:
         rows += scene_rows(args.scene_nodes, args.scene_seconds, args.scale)
     if args.live_seconds:
-        r = live.measure(args.live_nodes, args.live_seconds, apart=not args.live_shared,
-                         noise=args.live_noise)
-        total, thread, reading, replayed = (args.scale * live.per_node_ms(r, r[k]) / 1e3
-                                            for k in ("cpu", "processing", "reads", "replayed"))
-        processing = thread - reading
-        lat = r["alert_ms"]
-        # A fleet starved of CPU (more virtual nodes than this machine's cores run in real time)
-        # sends fewer frames than its plan: the gateway's CPU a frame, at the plan's frame rate,
-        # is what a fleet of real nodes would cost (sweeps of every front end slowed alike).
-        sent = r["frames"] / r["wall"] / args.live_nodes
-        planned = sum(1e6 / period for *_, period in plan_sweeps()) + 1  # and a STATUS a second
-        at_plan = total * max(1.0, planned / max(sent, 1e-9))
-        fleet = ("noise streams (--live-noise)" if args.live_noise else
-                 "virtual nodes on the demo scene")
-        rows += [(f"live: {fleet}", f"{args.live_nodes} x "
-                  f"{r['wall']:.0f} s, {sent:.1f} frames a node-second (the plan's "
-                  f"{planned:.1f}), {r['chunk_ms'].size / max(r['rounds'], 1):.1f} chunks a "
-                  f"round of reads, {lat.size} alert events, load average {r['load']:.1f} before"
-                  + (", the gateway on a CPU of its own" if r["apart"] else "")),
-                 ("live: gateway CPU a node-second", f"{1e3 * total:.3f} ms"),
-                 ("live: of which processing / rounds of reads (one thread)",
-                  f"{1e3 * processing:.3f} / {1e3 * reading:.3f} ms"),
-                 ("live: the same chunks' processing replayed at once (warm caches)",
-                  f"{1e3 * replayed:.3f} ms: the live thread took {processing / replayed:.1f}x"),
-                 ("live: alert p99 (wall, not scaled)",
-                  f"{np.percentile(lat, 99):.2f} ms" if lat.size else "no alert"),
-                 ("live: gateway CPU a node-second at the plan's frame rate",
-                  f"{1e3 * at_plan:.3f} ms"),
-                 ("live: nodes one core serves at the plan's rate (100 % load)",
-                  f"{1 / at_plan:.0f}"),
-                 ("live: nodes one core serves at the plan's rate (50 % load)",
-                  f"{0.5 / at_plan:.0f}")]
+        for nodes in args.live_nodes:
+            r = live.measure(nodes, args.live_seconds, apart=not args.live_shared,
+                             noise=args.live_noise)
+            rows += live_rows(r, args.scale, args.live_noise)
     print("| figure | value |\n|---|---|")
     for name, value in rows:
         print(f"| {name} | {value} |")

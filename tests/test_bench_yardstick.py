@@ -53,43 +53,6 @@ def test_the_live_bench_puts_the_gateway_on_a_cpu_of_its_own_when_asked(monkeypa
     assert live.split_cpus(True) == (None, None)
 
 
-@pytest.mark.timeout(60)
-def test_the_live_benchs_noise_writer_streams_the_default_plan_at_its_rate(monkeypatch):
-    """--noise: each port gets its node's hello replies, then sweeps at the default plan's times
-    (pi_check's streams), written by a process of its own."""
-    import os
-    import time
-
-    from straja.framing import FrameSplitter
-    from straja.serial_port import open_port
-    monkeypatch.syspath_prepend(str(REPO / "bench"))
-    live = load("bench_gateway_live")
-    pi_check = load("pi_check")
-    writer = live.NoiseWriter(2, 4.0, lambda: None)
-    try:
-        ports = [open_port(path) for path in writer.ports()]
-        for port in ports:
-            os.set_blocking(port.fd, False)
-        got = {port: b"" for port in ports}
-        end = time.monotonic() + writer.LEAD_S + 2.0
-        while time.monotonic() < end:  # (a pty holds 4 KiB: read as the gateway does)
-            time.sleep(0.02)
-            for port in ports:
-                try:
-                    got[port] += os.read(port.fd, 1 << 16)
-                except BlockingIOError:
-                    pass
-        for port in ports:
-            pieces = FrameSplitter().split(got[port])
-            sweeps = sum(sweep for sweep, _ in pieces)
-            assert not pieces[0][0]  # the hello's replies come first
-            per_s = sum(1e6 / period for *_, period in pi_check.plan_sweeps())
-            assert 1.5 * per_s <= sweeps <= 2.6 * per_s  # 2 s of the plan (and a little more)
-            port.close()
-    finally:
-        writer.stop()
-
-
 def test_the_live_bench_times_the_steady_state_live_and_in_the_replay(monkeypatch, tmp_path):
     """The live figures start at the first call `after_s` after the gateway's first (the
     connects before are a one-off cost): the mark holds the call's index and the clocks then,
@@ -105,9 +68,9 @@ def test_the_live_bench_times_the_steady_state_live_and_in_the_replay(monkeypatc
     pi_check = load("pi_check")
     cfg = config.from_dict({"gateway": {"ports": [], "discover": False}})
     gateway = Gateway(cfg, Pipeline(cfg))
-    calls, reads = [], [0.25]
+    calls, reads, rounds = [], [0.25], [7]
     live.time_every_chunk(gateway, calls)
-    mark = live.mark_steady(gateway, calls, 0.2, reads)
+    mark = live.mark_steady(gateway, calls, 0.2, reads, rounds)
     gateway.handle("open", "/dev/node1", pi_check.T0, b"")
     gateway.handle("data", "/dev/node1", pi_check.T0, pi_check.hello(1))
     assert not mark
@@ -116,6 +79,7 @@ def test_the_live_bench_times_the_steady_state_live_and_in_the_replay(monkeypatc
     for c in chunks:
         gateway.handle("data", c.source, c.t_ns, c.data)
     assert mark["index"] == 2 and mark["reads"] == 0.25 and mark["frames"] == 2  # the replies
+    assert mark["rounds"] == 7
     assert len(calls) == 2 + len(chunks)
     seen = []  # the calls replayed and the clock's reads, in order
     handle, clock = Gateway.handle, live.time.thread_time
