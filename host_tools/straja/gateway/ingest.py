@@ -221,7 +221,13 @@ class PortReader:
         self.closed = True
 
     def send(self, verb: str, args: str | None = None) -> None:
-        self.write(protocol.format_command(next(self._ids) % 65535 + 1, verb, args))
+        try:
+            line = protocol.format_command(next(self._ids) % 65535 + 1, verb, args)
+        except ValueError as e:  # a plan made of what a node said (its stored plan, a focus of
+            # it) that no command line holds: not sent, said; the gateway goes on
+            log.warning("not sent to %s: %s (%s)", self.path, verb, e)
+            return
+        self.write(line)
 
     def write(self, data: bytes) -> None:
         if time.monotonic() < self._no_write_until:
