@@ -171,6 +171,7 @@ def hostile_wire(rng, node_ids, n: int) -> list[bytes]:
             for seq, t_us in zip(hostile_seqs(rng, n), hostile_times(rng, n))]
 
 
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")
 COMMAND = re.compile(rb"\s*(\d+) ([a-z_-]+)(?: (.*))?")
 
 
@@ -391,6 +392,8 @@ def test_hostile_nodes_beside_an_honest_one_through_every_output(tmp_path, seed)
     output = (tmp_path / "gateway.log").read_text()
     assert running and code == 0, output[-3000:]
     assert "Traceback" not in output and "Error" not in output, output[-3000:]
+    # what a node sent forges no log line and sends nothing to the terminal (term.visible)
+    assert not CONTROL.search(output.replace("\n", "")), CONTROL.search(output)
 
     listed = straja("events", "--db", str(tmp_path / "gw.db"), "--json")
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
@@ -408,6 +411,7 @@ def test_hostile_nodes_beside_an_honest_one_through_every_output(tmp_path, seed)
     assert {"reply_rejected", "node_id_conflict"} <= kinds, kinds
     text = straja("events", "--db", str(tmp_path / "gw.db"))
     assert text.returncode == 0 and "Traceback" not in text.stderr, text.stderr
+    assert not CONTROL.search(text.stdout.replace("\n", ""))
 
     for message in cot.got:  # every CoT message is XML (its text escaped)
         ET.fromstring(message)
