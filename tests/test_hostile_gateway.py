@@ -149,7 +149,7 @@ def hostile_times(rng, n: int):
     """t_us of n frames: rising mostly, then going back, jumping 2^50 us, repeating, at the top."""
     t = rng.randrange(2**40)
     for _ in range(n):
-        t = rng.choice([t + 50_000] * 6 + [t, max(t - 10**7, 0), t + 2**50, (1 << 51) - 1, 0])
+        t = rng.choice([t + 50_000] * 20 + [t, max(t - 10**7, 0), t + 2**50, (1 << 51) - 1, 0])
         t = min(t, (1 << 51) - 1)
         yield t
 
@@ -162,10 +162,14 @@ def hostile_seqs(rng, n: int):
         yield seq
 
 
-def hostile_wire(rng, node_ids, n: int) -> list[bytes]:
-    """n frames of the hostile node(s) `node_ids`, each encoded (one list item per frame)."""
-    plan = rng.choice([(5_645_000, 20_000, 16), (5_645_000, 20_000, 64),
-                       (KHZ_MAX - 20_000 * 16, 20_000, 16), (1, 1, 64)])
+PLANS = [(5_645_000, 20_000, 16), (5_645_000, 20_000, 64), (KHZ_MAX - 20_000 * 16, 20_000, 16),
+         (1, 1, 64)]  # (start kHz, step kHz, channels): the hostile nodes' sweeps
+
+
+def hostile_wire(rng, node_ids, n: int, plan) -> list[bytes]:
+    """n frames of the hostile node(s) `node_ids`, each encoded (one list item per frame); their
+    sweeps mostly of `plan` (one for all the hostile nodes: their drone-like bump is one track of
+    several nodes, placed from the map's edges)."""
     ids = rng.choice([node_ids[:1], node_ids])
     return [P.encode_frame(P.Frame(0, rng.choice(ids), seq, t_us, hostile_body(rng, plan)))
             for seq, t_us in zip(hostile_seqs(rng, n), hostile_times(rng, n))]
@@ -250,9 +254,9 @@ def honest_node(scene) -> PtyNode:
     return PtyNode(chunks(), answer)
 
 
-def hostile_node(rng, node_ids, after_s: float = 0.0) -> PtyNode:
+def hostile_node(rng, node_ids, plan, after_s: float = 0.0) -> PtyNode:
     """A hostile node sending from after_s on (an impostor of a bound id comes after the node)."""
-    frames = hostile_wire(rng, list(node_ids), 400)
+    frames = hostile_wire(rng, list(node_ids), 400, plan)
     chunks = [(after_s + (RUN_S - after_s) * i / len(frames), f) for i, f in enumerate(frames)]
 
     def answer(request_id, verb, args, t_s):
@@ -356,8 +360,9 @@ def test_hostile_nodes_beside_an_honest_one_through_every_output(tmp_path, seed)
     cot = CotListener()
     cot.start()
     web_port = free_port()
-    nodes = [honest_node(scene), hostile_node(rng, HOSTILE_IDS[:1]),
-             hostile_node(rng, HOSTILE_IDS[1:3]), hostile_node(rng, HOSTILE_IDS[3:], 3.0)]
+    plan = rng.choice(PLANS)
+    nodes = [honest_node(scene), hostile_node(rng, HOSTILE_IDS[:1], plan),
+             hostile_node(rng, HOSTILE_IDS[1:3], plan), hostile_node(rng, HOSTILE_IDS[3:], plan, 3.0)]
     log = open(tmp_path / "gateway.log", "w")
     gw = subprocess.Popen(
         [sys.executable, "-m", "straja.cli", "gateway", "--config",
