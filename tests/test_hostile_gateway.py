@@ -43,6 +43,7 @@ SEEDS = [int(s) for s in os.environ.get("HOSTILE_SEEDS", "1,2").split(",")]
 SCENE = "analog_video_alone"
 RUN_S = 14.0        # seconds of the honest node's scene the gateway reads
 HONEST_FROM_S = 30.0  # (the drone is near the nodes from about 30 s on: its alert comes early)
+FLOOD = 3000          # frames a hostile node sends at once, halfway
 HOSTILE_IDS = (50, 51, 52, 1)  # 1: a hostile port claiming the honest node's id
 # Text a node controls (LOG, STATUS firmware, reply strings, Remote ID ids) that a consumer must
 # carry through escaped: control characters, NUL, HTML/JS and CoT XML metacharacters, very long
@@ -255,9 +256,12 @@ def honest_node(scene) -> PtyNode:
 
 
 def hostile_node(rng, node_ids, plan, after_s: float = 0.0) -> PtyNode:
-    """A hostile node sending from after_s on (an impostor of a bound id comes after the node)."""
+    """A hostile node sending from after_s on (an impostor of a bound id comes after the node),
+    400 frames spread out and, halfway, a flood of FLOOD more at once."""
     frames = hostile_wire(rng, list(node_ids), 400, plan)
     chunks = [(after_s + (RUN_S - after_s) * i / len(frames), f) for i, f in enumerate(frames)]
+    chunks.insert(len(chunks) // 2, (chunks[len(chunks) // 2][0],
+                                     b"".join(hostile_wire(rng, list(node_ids), FLOOD, plan))))
 
     def answer(request_id, verb, args, t_s):
         if t_s < after_s:
@@ -362,7 +366,8 @@ def test_hostile_nodes_beside_an_honest_one_through_every_output(tmp_path, seed)
     web_port = free_port()
     plan = rng.choice(PLANS)
     nodes = [honest_node(scene), hostile_node(rng, HOSTILE_IDS[:1], plan),
-             hostile_node(rng, HOSTILE_IDS[1:3], plan), hostile_node(rng, HOSTILE_IDS[3:], plan, 3.0)]
+             hostile_node(rng, HOSTILE_IDS[1:3], plan),
+             hostile_node(rng, HOSTILE_IDS[3:], plan, 3.0)]
     log = open(tmp_path / "gateway.log", "w")
     gw = subprocess.Popen(
         [sys.executable, "-m", "straja.cli", "gateway", "--config",
