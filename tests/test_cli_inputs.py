@@ -235,3 +235,17 @@ def test_sim_truth_keeps_to_the_scene(argv, says, folder, capsys):
 def test_eval_refuses_options_scene_scoring_would_ignore(option, folder, capsys):
     refused(["eval", "--scene", "demo_incursion", *option], capsys,
             f"--scene scores its scenes alone: {option[0]} would be ignored")
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["replay", "adir"], "argument file: adir is a folder, not a file"),
+    (["replay", "pipe"], "argument file: pipe is a pipe or a device, not a file"),
+    (["events", "--db", "/dev/null"], "--db: /dev/null is a pipe or a device, not a file"),
+    (["gateway", "--no-discover", "--duration", "1", "--remoteid-source", "adir"],
+     "--remoteid-source: adir is a folder, not a file"),
+    (["replay", "missing.rec"], "argument file: no such file: missing.rec")])
+def test_a_file_named_that_is_another_kind_is_said_to_be(argv, says, folder, capsys):
+    """A folder, a pipe or a device named where a file is read is refused as what it is: "no
+    such file" sent its user looking for one that is there (hard2's sweep)."""
+    (folder / "adir").mkdir()
+    refused(argv, capsys, says)

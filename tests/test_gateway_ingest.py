@@ -237,3 +237,26 @@ def test_a_node_that_never_reads_its_input_does_not_block_the_gateway():
         reader.port.close()
         os.close(master)
         os.close(slave)
+
+
+def test_a_command_no_line_holds_is_not_sent_and_the_gateway_goes_on(caplog):
+    """A plan a hostile node's `get plan` reply stored (40 entries), sent back as the gateway's
+    restore: longer than MAX_LINE, it is said and dropped (it raised out of the gateway's one
+    thread: the whole gateway stopped; hard2)."""
+    from straja.gateway.ingest import IngestQueue, PortReader
+    from straja.protocol import MAX_LINE
+    from straja.serial_port import open_port
+
+    master, slave = os.openpty()
+    try:
+        reader = PortReader(os.ttyname(slave), open_port(os.ttyname(slave)), IngestQueue(16))
+        for _ in range(100):  # (a hostile node's replies make one at will: said once)
+            reader.send("plan", "[" + ",".join(['{"front_end": "vid58"}'] * 60) + "]")
+        reader.send("info")
+        time.sleep(0.1)
+        assert os.read(master, 4096).endswith(b" info\n")
+        assert caplog.text.count(f"exceeds MAX_LINE ({MAX_LINE})") == 1
+    finally:
+        reader.port.close()
+        os.close(master)
+        os.close(slave)

@@ -83,6 +83,20 @@ def test_a_weak_signal_at_a_node_next_to_the_claim_is_flagged_and_an_honest_one_
     assert "at node 2 only 0 m from the claimed position" in flagged[-1].reasons[0]
 
 
+def test_an_implausible_drone_is_updated_at_most_every_update_min_s():
+    """Each advertisement of a spoof strong at a node 5 km from its claim has a reason of its
+    own (its RSSI and distance in the text): every one was an update at once, 20 a second
+    (hard2: 300 in 14 s from one hostile port). Newly implausible goes out at once; then the
+    updates keep to update_min_s (1 s)."""
+    tracker = RemoteIdTracker(config(), NODES)
+    events = []
+    for i in range(21):  # 2 s, the claim and its strength changing with each advertisement
+        ad = sim.advertising(location_at(5000 + i, 0), 1)
+        events += tracker.heard(i * S // 10, ad, 1, -45.0 + i, "c0:aa:bb:cc:dd:ee")
+    assert [type(e) for e in events] == [RidSeen, RidUpdated, RidUpdated]
+    assert not events[0].plausible and events[-1].reasons != events[0].reasons
+
+
 def test_a_jump_faster_than_the_claimed_speed_is_flagged():
     tracker = RemoteIdTracker(config(update_min_s=0.0), NODES)
     tracker.heard(0, sim.advertising(location_at(0, 0, speed=5.0)), address="c0:bb")

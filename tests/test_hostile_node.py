@@ -367,3 +367,14 @@ def test_the_dashboards_spectra_take_every_crafted_sweep():
     rows = [thinner.sweep(9, 0, body) for body in crafted_bodies() if isinstance(body, P.Sweep)]
     sent = [row for row in rows if row is not None]
     assert sent and all(json.dumps(row, allow_nan=False) for row in sent)
+
+
+def test_the_monitor_shows_a_firmware_version_escaped():
+    """A STATUS's firmware version is ASCII a node chose: its ESC sequences (clear the screen)
+    are shown escaped, not sent to the technician's terminal (hard2)."""
+    from types import SimpleNamespace
+    view = PortView("/dev/hostile")
+    view.link = SimpleNamespace(counters=dict, node_id=9, last_status=P.Status(
+        1, 1, 0, 1, 1000, 1000, 0, 0, 0, 0, "0.1\x1b[2J\n"))
+    text = "\n".join(view.lines())
+    assert "\x1b[2J" not in text and r"fw 0.1\x1b[2J\n, up" in text

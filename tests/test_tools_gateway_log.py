@@ -82,3 +82,18 @@ def test_log_level_is_checked_while_parsing():
                           text=True, timeout=60)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--log-level" in done.stderr
+
+
+def test_what_a_node_sent_cannot_forge_a_log_line_or_drive_the_terminal(monkeypatch):
+    """A Remote ID operator ID is ASCII a node chose (hard2): its newline made two log lines,
+    the second one of the node's writing, and its ESC sequences reached the terminal."""
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    forged = "x\n2026-12-06 22:00:00,000 WARNING straja.gateway: alert_raised: fake\x1b[2J\u202e"
+    seen = ev.RidSeen(t_ns=1, uas_id="D1", address="", latitude=None, longitude=None,
+                      altitude_geo=None, speed=None, operator_latitude=None,
+                      operator_longitude=None, operator_id=forged, first_ns=1, last_seen_ns=1,
+                      receivers={}, plausible=True, reasons=())
+    text = logged("info", seen)
+    assert text.count("\n") == 1 and "\x1b" not in text and "\u202e" not in text
+    assert r"operator_id=x\n2026-12-06 22:00:00,000 WARNING" in text
+    assert r"fake\x1b[2J\u202e" in text

@@ -109,9 +109,13 @@ def board_name(text: str) -> str:
 
 def _existing(text: str, is_kind, what: str) -> Path:
     path = Path(text)
-    if not is_kind(path):
+    if is_kind(path):
+        return path
+    if not os.path.exists(text):
         raise argparse.ArgumentTypeError(f"no such {what}: {text}")
-    return path
+    # (it is there, and another kind: "no such file" would send its user looking for it)
+    kind = "a folder" if path.is_dir() else "a file" if path.is_file() else "a pipe or a device"
+    raise argparse.ArgumentTypeError(f"{text} is {kind}, not a {what}")
 
 
 def existing_file(text: str) -> Path:

@@ -26,6 +26,16 @@ def paint(text: str, colour: str, stream=sys.stdout) -> str:
     return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m"
 
 
+def visible(text: str) -> str:
+    """Text a node sent (a Remote ID operator ID, a firmware version, console text), as a line
+    of a log or a terminal shows it: what is not printable (control characters: a newline
+    would forge a log line, ESC drive the terminal; line separators, bidi overrides) is
+    escaped as Python writes it (\\n, \\x1b, \\u202e)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2, sort_keys=True, default=str)
     sys.stdout.write("\n")

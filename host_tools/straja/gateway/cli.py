@@ -324,7 +324,7 @@ def run_events(args) -> int:
         colour = {"alert_raised": "red", "alert_updated": "yellow", "alert_cleared": "green",
                   "node_offline": "yellow"}.get(e["kind"])
         kind = term.paint(f"{e['kind']:<15}", colour) if colour else f"{e['kind']:<15}"
-        print(f"{e['id']:>7} {when} {kind} {what}")
+        print(f"{e['id']:>7} {when} {kind} {term.visible(what)}")
     return term.EXIT_OK
 
 

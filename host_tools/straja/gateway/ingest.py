@@ -194,6 +194,7 @@ class PortReader:
         self.fd = self.port.fd  # its number in the poller, even once the port is closed
         self.splitter = FrameSplitter()  # the port's bytes cut into the queue's items
         self._write_failing = False
+        self._unsendable = False  # the last command held no line (said once)
         self._no_write_until = 0.0
         self._ids = iter(range(1, 1 << 62))
         self.closed = False  # once the port is closed and its close queued
@@ -221,7 +222,17 @@ class PortReader:
         self.closed = True
 
     def send(self, verb: str, args: str | None = None) -> None:
-        self.write(protocol.format_command(next(self._ids) % 65535 + 1, verb, args))
+        try:
+            line = protocol.format_command(next(self._ids) % 65535 + 1, verb, args)
+        except ValueError as e:  # a plan made of what a node said (its stored plan, a focus of
+            # it) that no command line holds: not sent, said once until a command goes out
+            if not self._unsendable:
+                log.warning("not sent to %s: %s (%s; further such commands not logged until "
+                            "one is sent)", self.path, verb, e)
+            self._unsendable = True
+            return
+        self._unsendable = False
+        self.write(line)
 
     def write(self, data: bytes) -> None:
         if time.monotonic() < self._no_write_until:

@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 
+from .. import term
 from . import events as ev
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -52,7 +53,8 @@ def event_level(event: ev.Event) -> int:
 
 
 def event_sink(stored) -> None:
-    """A gateway sink: each event as one log line at its level (alerts say what they are)."""
+    """A gateway sink: each event as one log line at its level (alerts say what they are; what
+    a node sent in it shown escaped, `term.visible`)."""
     for s in stored:
         level = event_level(s.event)
         if not log.isEnabledFor(level):
@@ -63,4 +65,4 @@ def event_sink(stored) -> None:
         kind = fields.pop("kind")
         detail = text or " ".join(f"{k}={v}" for k, v in fields.items()
                                   if not isinstance(v, (list, dict)))
-        log.log(level, "%s: %s", kind, detail)
+        log.log(level, "%s: %s", kind, term.visible(detail))

@@ -142,7 +142,9 @@ class RemoteIdTracker:
         if node_id is not None and rssi_dbm is not None and drone.latitude is not None:
             reasons += self._rssi_reasons(drone, node_id, float(rssi_dbm))
         flagged = tuple(dict.fromkeys(reasons))[-8:]
-        news = flagged != drone.reasons
+        # newly implausible goes out at once; more reasons (their texts carry each message's
+        # numbers: new with every advertisement of an absurd claim) wait for the next update
+        news = bool(flagged) and not drone.reasons
         drone.reasons = flagged
         return out + self._events(drone, t_ns, news)
 

@@ -84,7 +84,8 @@ class PortView:
                 f" oversize {c.get('oversize', 0):<3} console {c.get('console_lines', 0)}")
         out = [term.paint(head, "bold")]
         if st:
-            out.append(f"    {protocol.MODES.get(st.mode, st.mode)}, fw {st.version}, up "
+            out.append(f"    {protocol.MODES.get(st.mode, st.mode)}, "
+                       f"fw {term.visible(st.version)}, up "
                        f"{st.uptime_s} s, boot {st.boot_count} "
                        f"({protocol.RESET_CAUSES.get(st.reset_cause, st.reset_cause)}), "
                        f"free {st.mem_free // 1024} KiB, overruns {st.overruns}, "
