@@ -308,6 +308,31 @@ def test_event_floods_are_coalesced_with_their_count(kind):
         assert p.nodes[1].restarts == 1000  # the node's own count stays exact
 
 
+def test_a_flood_of_plan_reports_is_coalesced_and_the_store_keeps_the_last_plan(tmp_path):
+    """A node reporting a new plan with every reply (unasked `get plan` replies, 1000 in 10 s)
+    gives event_burst node_plan events, then one events_coalesced with the count of the rest,
+    then the last plan held back: the store holds what the node said last, not a flood."""
+    from straja.gateway import store
+    p = Pipeline(config.GatewayConfig())
+    node = Node(p)
+    node.status()
+    emitted = []
+    plans = [[{"front_end": "vid58", "channels": [5645000 + 2000 * i]}] for i in range(1000)]
+    for plan in plans:
+        emitted += node.reply(json.dumps({"plan": plan, "temp_plan_s": 0}), dt_s=0.01).events
+    emitted += p.tick(T0 + int((node.t_s + p.cfg.event_window_s) * S)).events
+    reported = [e for e in emitted if isinstance(e, ev.NodePlan)]
+    coalesced = [e for e in emitted if isinstance(e, ev.EventsCoalesced)]
+    assert [(c.event_kind, c.node_id) for c in coalesced] == [("node_plan", 1)]
+    assert len(reported) == p.cfg.event_burst + 1  # the burst, then the last one kept
+    assert len(reported) - 1 + coalesced[0].count == 1000
+    assert list(reported[-1].plan) == plans[-1]
+    db = store.Store(tmp_path / "events.db")
+    db.write(emitted)
+    assert db.normal_plans() == {1: plans[-1]}
+    db.close()
+
+
 def test_a_flood_of_remote_id_advertisers_costs_each_frame_the_same_and_is_forgotten():
     """A node sending Remote ID from ever-changing addresses: each is a drone until lost_s
     passes, but a frame's cost does not grow with them (expire() once looked at every drone on

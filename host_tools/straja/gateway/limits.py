@@ -1,25 +1,32 @@
 """Event floods: a broken or hostile node can restart, fail commands or claim node ids many
-times a second. Per kind and source (the port for a port's claims, else the node), the first
-`event_burst` events of each `event_window_s` pass; the rest are counted and, when the window
-ends, given as one `events_coalesced` event with their count, so nothing is dropped unseen and
-the store and MQTT are not flooded."""
+times a second, or report a new scan plan with every reply. Per kind and source (the port for a
+port's claims, else the node), the first `event_burst` events of each `event_window_s` pass; the
+rest are counted and, when the window ends, given as one `events_coalesced` event with their
+count, so nothing is dropped unseen and the store and MQTT are not flooded. A kind that carries
+state the store keeps (a node's normal plan) also gives its last event held back after the
+count, so the store ends the window with what the node said last."""
 from __future__ import annotations
 
 from .events import (CommandFailed, Event, EventsCoalesced, NodeEvicted, NodeIdConflict,
-                     NodeRefused, NodeRestarted, ReplyRejected)
+                     NodePlan, NodeRefused, NodeRestarted, ReplyRejected, ScanRestore)
 
 # The kinds a node can make at will (frames it sends); the others follow from time or the gateway
-LIMITED = (NodeRestarted, CommandFailed, ReplyRejected, NodeIdConflict, NodeRefused, NodeEvicted)
+# (a node's plan reports make node_plan and scan_restore events)
+LIMITED = (NodeRestarted, CommandFailed, ReplyRejected, NodeIdConflict, NodeRefused, NodeEvicted,
+           NodePlan, ScanRestore)
+# the kinds whose last event held back is given at the window's end (the store keeps its state)
+LAST_KEPT = (NodePlan,)
 
 
 class _Window:
-    __slots__ = ("end_ns", "passed", "count", "first_ns", "last_ns")
+    __slots__ = ("end_ns", "passed", "count", "first_ns", "last_ns", "last")
 
     def __init__(self, end_ns: int):
         self.end_ns = end_ns
         self.passed = 1
         self.count = 0
         self.first_ns = self.last_ns = 0
+        self.last: Event | None = None  # of a LAST_KEPT kind: the last event held back
 
 
 class EventLimiter:
@@ -55,10 +62,12 @@ class EventLimiter:
                     window.first_ns = event.t_ns
                 window.count += 1
                 window.last_ns = event.t_ns
+                if isinstance(event, LAST_KEPT):
+                    window.last = event
         return out
 
-    def expire(self, now_ns: int) -> list[EventsCoalesced]:
-        """The counts of windows that ended by now."""
+    def expire(self, now_ns: int) -> list[Event]:
+        """The counts of windows that ended by now (and their kept last events)."""
         if self.next_end_ns is None or now_ns < self.next_end_ns:
             return []
         out = []
@@ -68,9 +77,12 @@ class EventLimiter:
         return out
 
     @staticmethod
-    def _close(key: tuple, window: _Window | None) -> list[EventsCoalesced]:
+    def _close(key: tuple, window: _Window | None) -> list[Event]:
         if window is None or not window.count:
             return []
         kind, node_id, port = key
-        return [EventsCoalesced(window.end_ns, kind, node_id, port, window.count,
-                                window.first_ns, window.last_ns)]
+        closed: list[Event] = [EventsCoalesced(window.end_ns, kind, node_id, port, window.count,
+                                               window.first_ns, window.last_ns)]
+        if window.last is not None:
+            closed.append(window.last)
+        return closed
