@@ -28,12 +28,13 @@ from straja._detect_sweep import SweepStages
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
-from straja.detect.classify import (CLASSES, NO_STRADDLE, RESOLVED_PERIOD_US, STEADY_MIN_BURSTS,
-                                    STRADDLE, WIDE_KHZ, Scan, band, band_hopper,
-                                    classify_rows, hopper_told, ieee_div)
+from straja.detect.classify import (CLASSES, DRONE_FAMILIES, NO_STRADDLE, RESOLVED_PERIOD_US,
+                                    STEADY_MIN_BURSTS, STRADDLE, STREAK_CHANCE, VIDEO_MAX_KHZ,
+                                    WIDE_KHZ, Scan, band, band_hopper, classify_rows,
+                                    hopper_told, ieee_div, standing_video)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
-from straja.detect.tracks import EVENT, FEATURES, STATES, Tracker, TrackerConfig
+from straja.detect.tracks import EVENT, FEATURES, STATES, Tracker, TrackerConfig, channel_span
 from straja.protocol import FLAG_INTERLEAVED, read_positions
 
 
@@ -112,6 +113,28 @@ SPLIT_STREAK_CAP = 1 << 20    # streaks stop counting here (an int32 never wraps
 # beside a cut (`cut_share`, same EWMA): a piece of a wider emitter, not one on its own.
 HISTORY_SWEEPS = 64
 HISTORY_MIN_SWEEPS = 16
+# Video under an access point's frames (docs/measured/det55.md; the split's `standing` and
+# `up_before`, Pipeline._standing_named): a channel's lower envelope over sweeps. Video is on in
+# every look; an access point only while it sends, so its channel reads the floor in the looks
+# that fall in its gaps (measured: 15-53 % of sweeps under STAND_DB at loads 0.5-0.6), while a
+# video under it never reads under its own level. A channel read STAND_DB (the floor's own
+# scatter is ~0.5 dB at 470 looks) over the band's floor in each of n sweeps running, from a
+# past that stood in a share up_before of the sweeps, is a run of chance up_before ** n;
+# at STAND_CHANCE (det40's bar for a bursty past: 2 x STEADY_MIN_BURSTS sweeps on a quiet
+# channel), after at least STAND_MIN_SWEEPS, inside a wider track whose other channels read
+# the access point's gaps meanwhile (a channel of it, standing in STAND_SIBLING_UP of the sweeps
+# or more, that read under STAND_DB in the latter half of the block's run: its own run at most
+# STAND_SIBLING_SHARE of the block's. An access point reads alike across its channel, so one
+# whose load rose to saturation stands over all of it from one sweep, a sweep apart at most
+# (its channels are read one after the other); the skirt beside its channel, ~20 dB under by the
+# 802.11 mask, stands only in its strongest frames: 5-13 % of sweeps, measured), and no wider
+# than a video channel, the block is a continuous emitter. A stationary saturated access point
+# (up_before near 1) never reaches STAND_CHANCE.
+STAND_DB = 3.0
+STAND_CHANCE = STREAK_CHANCE ** 2
+STAND_MIN_SWEEPS = 2 * STEADY_MIN_BURSTS
+STAND_SIBLING_UP = 0.25
+STAND_SIBLING_SHARE = 0.5
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 # ...but they are looked at (all of them) in the sweep a channel's streak of hot sweeps reaches
 # the steady rules' evidence (classify._steady: STEADY_MIN_BURSTS sweeps, twice that for a weak
@@ -438,7 +461,51 @@ class Pipeline:
         hopper = self.stages.hopper if self.stages.hopper_reported is not None else None
         if hopper is not None:
             rows = self._hop_set_named(rows, feats, hopper)
+        if self._split is not None:
+            rows = self._standing_named(rows, snap)
         return self._skirts_named(rows, feats)
+
+    def _standing_named(self, rows: list[tuple], snap: np.ndarray) -> list[tuple]:
+        """Wide 5.8 GHz tracks not named video that hold a block of channels standing over the
+        floor (STAND_*) while another channel of the track read under it: video under an access
+        point's frames, named by the block (classify.standing_video)."""
+        wide = [row for row, (family, bw, n) in enumerate(zip(
+            (r[1] for r in rows), (snap["bw_sum_khz"] / snap["n_bursts"]).tolist(),
+            snap["n_bursts"].tolist())) if bw >= WIDE_KHZ and family not in DRONE_FAMILIES]
+        if not wide:
+            return rows
+        split, step, start = self._split, self._step_khz, self._start_khz
+        standing, past = split.standing, split.up_before
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            chance = past ** standing
+        proven = (standing >= STAND_MIN_SWEEPS) & (chance <= STAND_CHANCE)
+        if not proven.any():
+            return rows
+        first, last = channel_span(snap[wide], start, step, self.n_bins)
+        out = list(rows)
+        for row, lo, hi in zip(wide, first.tolist(), last.tolist()):
+            if band(start + step * (lo + hi) / 2) != "5g8":
+                continue
+            c = lo
+            while c <= hi:
+                if not proven[c]:
+                    c += 1
+                    continue
+                end = c
+                while end < hi and proven[end + 1]:
+                    end += 1
+                shortest = int(standing[c:end + 1].min())
+                rest = np.r_[lo:c, end + 1:hi + 1]
+                if (end - c + 1) * step <= VIDEO_MAX_KHZ and (
+                        (standing[rest] <= STAND_SIBLING_SHARE * shortest)
+                        & (split.up[rest] >= STAND_SIBLING_UP)).any():
+                    family, conf, why = standing_video(
+                        start + step * (c + end) / 2, end - c + 1, step, shortest,
+                        float(chance[c:end + 1].max()), int(snap["n_bursts"][row]))
+                    out[row] = (rows[row][0], family, conf, True, why)
+                    break
+                c = end + 1
+        return out
 
     def _skirts_named(self, rows: list[tuple], feats: np.ndarray) -> list[tuple]:
         """Control-link tracks that are a live wide emitter's skirt (SKIRT_*) named unknown:
@@ -643,7 +710,7 @@ def steadiness_split(n_bins: int) -> SteadinessSplit:
     """The steadiness split (SPLIT_*, HISTORY_*) of a plan of n_bins channel-wide bins."""
     return SteadinessSplit(n_bins, SPLIT_RATIO, SPLIT_MIN_SWEEPS, SPLIT_JITTER_DB, SPLIT_RATE,
                            SPLIT_STREAK_CAP, HISTORY_SWEEPS, HISTORY_MIN_SWEEPS,
-                           10 ** (SPLIT_DIP_DB / 10))
+                           10 ** (SPLIT_DIP_DB / 10), 10 ** (STAND_DB / 10))
 
 
 def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:
