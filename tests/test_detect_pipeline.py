@@ -502,3 +502,37 @@ def test_video_under_a_stronger_access_points_frames_is_named_by_its_lower_envel
     assert 40 + 30 <= named[0][0] <= 40 + 60
     assert ap_with_video(None) == []
     assert ap_with_video(None, saturated_from=40) == []
+
+
+def test_video_whose_track_was_made_while_it_flickered_is_named_once_its_channel_stands():
+    """Video alone at its node, coming in: at first it flickers at the threshold (hot in half the
+    sweeps, no access point there), and pieces of a weak wide emitter beside it join its runs now
+    and then, so its track's life is bursty and spread over three channels; then it stands 10 dB
+    over the floor in every sweep, its reading steady. Its channel's run is a chance of 0.5^n
+    from its past and reads as video reads (streak scatter under STREAK_SD_SHARE of
+    STEADY_MAX_SD_DB): named analog video by its channel, with no access point's gaps beside it.
+    The same channel swinging as an access point's frames do (4 dB a sweep) is not."""
+    def named(swing_db):
+        scene = Scene(160, 16, 5_645_000, 20_000, period_us=409_000, seed=21)
+        rng = np.random.default_rng(22)
+        for sweep in range(160):
+            if sweep < 60:
+                if rng.random() < 0.5:
+                    scene.add(sweep, 5_785_000, 16)
+            else:
+                scene.add(sweep, 5_785_000, 20 + swing_db * rng.standard_normal())
+            if rng.random() < 0.2:
+                scene.add(sweep, 5_765_000 + 40_000 * rng.integers(0, 2), 16)
+        p = Pipeline(16, scene.start_khz, scene.step_khz)
+        out = []
+        for i in range(160):
+            r = p.process(scene.power[i:i + 1].astype(np.float32), scene.t_us[i:i + 1],
+                          scene.duration_us[i:i + 1])
+            out += [(i, f, why) for f, why in zip(r.alerts["family"].tolist(),
+                                                  r.alerts["reason"].tolist())]
+        return out
+
+    steady = named(0.2)
+    assert steady and steady[0][1] == "analog_fm_video" and steady[0][0] >= 60
+    assert "a run of chance" in steady[0][2]
+    assert named(4.0) == []

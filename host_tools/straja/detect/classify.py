@@ -696,9 +696,9 @@ def standing_video(centre_khz: float, n_bins: int, step_khz: float, n_sweeps: in
                    chance: float, n_bursts: int) -> tuple[str, float, str]:
     """(family, confidence, reason) of a block of n_bins adjacent scan channels centred at
     centre_khz whose readings stood over the floor for n_sweeps sweeps running, a run of their
-    past as unlikely as `chance`, inside a wider access point's track whose other channels read
-    its gaps meanwhile (straja.detect.pipeline.Pipeline._standing_named): a continuous emitter
-    under the access point's frames. Its shape is the block's: one bin near the analog plan
+    past as unlikely as `chance`, in a wider track (straja.detect.pipeline.Pipeline.
+    _standing_named): a continuous emitter, under an access point's frames or in a track its
+    weak start and the pieces lit beside it made bursty. Its shape is the block's: one bin near the analog plan
     reads as an FM carrier, as _wide names a 1-2 bin track (the gateway's video profile tells
     20 MHz OFDM later); wider, a flat top."""
     off_plan = _off(ANALOG_PLAN_CHANNELS_KHZ, centre_khz)
@@ -707,5 +707,4 @@ def standing_video(centre_khz: float, n_bins: int, step_khz: float, n_sweeps: in
     n = float(n_bursts)
     return family, SPECIFICITY[family] * n / (n + EVIDENCE_BURSTS), (
         f"{n_bins} channel(s) at {centre_khz / 1000:.0f} MHz over the floor in each of "
-        f"{n_sweeps} sweeps (chance {chance:.0e} from their past) inside an access point's "
-        f"gaps: continuous")[:120]
+        f"{n_sweeps} sweeps, a run of chance {chance:.0e} from their past: continuous")[:120]

@@ -29,7 +29,8 @@ from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
 from straja.detect.classify import (CLASSES, DRONE_FAMILIES, NO_STRADDLE, RESOLVED_PERIOD_US,
-                                    STEADY_MIN_BURSTS, STRADDLE, STREAK_CHANCE, VIDEO_MAX_KHZ,
+                                    STEADY_MAX_SD_DB, STEADY_MIN_BURSTS, STRADDLE, STREAK_CHANCE,
+                                    STREAK_SD_SHARE, VIDEO_MAX_KHZ,
                                     WIDE_KHZ, Scan, band, band_hopper, classify_rows,
                                     hopper_told, ieee_div, standing_video)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
@@ -129,7 +130,11 @@ HISTORY_MIN_SWEEPS = 16
 # (its channels are read one after the other); the skirt beside its channel, ~20 dB under by the
 # 802.11 mask, stands only in its strongest frames: 5-13 % of sweeps, measured), and no wider
 # than a video channel, the block is a continuous emitter. A stationary saturated access point
-# (up_before near 1) never reaches STAND_CHANCE.
+# (up_before near 1) never reaches STAND_CHANCE. With no such channel beside it (video alone at
+# its node, its track made while it flickered at the threshold and widened by pieces lit beside
+# it), the block's readings over its streak must be a video's: steady within STREAK_SD_SHARE of
+# STEADY_MAX_SD_DB, as classify's streak rule holds a clean streak (a 20 MHz access point whose
+# load rose to saturation reads its frames' share of each look and their fading: 1.5-2.5 dB).
 STAND_DB = 3.0
 STAND_CHANCE = STREAK_CHANCE ** 2
 STAND_MIN_SWEEPS = 2 * STEADY_MIN_BURSTS
@@ -467,8 +472,9 @@ class Pipeline:
 
     def _standing_named(self, rows: list[tuple], snap: np.ndarray) -> list[tuple]:
         """Wide 5.8 GHz tracks not named video that hold a block of channels standing over the
-        floor (STAND_*) while another channel of the track read under it: video under an access
-        point's frames, named by the block (classify.standing_video)."""
+        floor (STAND_*) while another channel of the track read under it (video under an access
+        point's frames), or reading steady over its streak: named by the block
+        (classify.standing_video)."""
         wide = [row for row, (family, bw, n) in enumerate(zip(
             (r[1] for r in rows), (snap["bw_sum_khz"] / snap["n_bursts"]).tolist(),
             snap["n_bursts"].tolist())) if bw >= WIDE_KHZ and family not in DRONE_FAMILIES]
@@ -481,6 +487,10 @@ class Pipeline:
         proven = (standing >= STAND_MIN_SWEEPS) & (chance <= STAND_CHANCE)
         if not proven.any():
             return rows
+        streak = split.streak
+        with np.errstate(invalid="ignore", divide="ignore"):
+            steady = (streak >= 2) & (np.sqrt(split.streak_sq / (2 * (streak - 1.0)))
+                                      <= STREAK_SD_SHARE * STEADY_MAX_SD_DB)
         first, last = channel_span(snap[wide], start, step, self.n_bins)
         out = list(rows)
         for row, lo, hi in zip(wide, first.tolist(), last.tolist()):
@@ -497,8 +507,9 @@ class Pipeline:
                 shortest = int(standing[c:end + 1].min())
                 rest = np.r_[lo:c, end + 1:hi + 1]
                 if (end - c + 1) * step <= VIDEO_MAX_KHZ and (
-                        (standing[rest] <= STAND_SIBLING_SHARE * shortest)
-                        & (split.up[rest] >= STAND_SIBLING_UP)).any():
+                        ((standing[rest] <= STAND_SIBLING_SHARE * shortest)
+                         & (split.up[rest] >= STAND_SIBLING_UP)).any()
+                        or (steady[c:end + 1]).all()):
                     family, conf, why = standing_video(
                         start + step * (c + end) / 2, end - c + 1, step, shortest,
                         float(chance[c:end + 1].max()), int(snap["n_bursts"][row]))
