@@ -475,25 +475,27 @@ class Pipeline:
         floor (STAND_*) while another channel of the track read under it (video under an access
         point's frames), or reading steady over its streak: named by the block
         (classify.standing_video)."""
+        if all(row[1] in DRONE_FAMILIES for row in rows):
+            return rows  # (most calls: the gateway's, of the drone tracks that took a burst)
         wide = [row for row, (family, bw, n) in enumerate(zip(
-            (r[1] for r in rows), (snap["bw_sum_khz"] / snap["n_bursts"]).tolist(),
-            snap["n_bursts"].tolist())) if bw >= WIDE_KHZ and family not in DRONE_FAMILIES]
+            (r[1] for r in rows), snap["bw_sum_khz"].tolist(), snap["n_bursts"].tolist()))
+            if bw >= WIDE_KHZ * n and family not in DRONE_FAMILIES]
         if not wide:
             return rows
         split, step, start = self._split, self._step_khz, self._start_khz
-        standing, past = split.standing, split.up_before
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            chance = past ** standing
-        proven = (standing >= STAND_MIN_SWEEPS) & (chance <= STAND_CHANCE)
-        if not proven.any():
+        # (a plan of a few tens of channels, looked at now and then: Python numbers, not arrays)
+        standing, past = split.standing.tolist(), split.up_before.tolist()
+        chance = [p ** n if n else 1.0 for p, n in zip(past, standing)]  # (NaN stays NaN)
+        proven = [n >= STAND_MIN_SWEEPS and x <= STAND_CHANCE for n, x in zip(standing, chance)]
+        if not any(proven):
             return rows
-        streak = split.streak
-        with np.errstate(invalid="ignore", divide="ignore"):
-            steady = (streak >= 2) & (np.sqrt(split.streak_sq / (2 * (streak - 1.0)))
-                                      <= STREAK_SD_SHARE * STEADY_MAX_SD_DB)
-        first, last = channel_span(snap[wide], start, step, self.n_bins)
+        up, streak, streak_sq = split.up.tolist(), split.streak.tolist(), split.streak_sq.tolist()
+        names = snap.dtype.names
+        spans = [channel_span(dict(zip(names, values)), start, step, self.n_bins)
+                 for values in snap[wide].tolist()]
         out = list(rows)
-        for row, lo, hi in zip(wide, first.tolist(), last.tolist()):
+        for row, (lo, hi) in zip(wide, spans):
+            lo, hi = int(lo), int(hi)
             if band(start + step * (lo + hi) / 2) != "5g8":
                 continue
             c = lo
@@ -504,15 +506,17 @@ class Pipeline:
                 end = c
                 while end < hi and proven[end + 1]:
                     end += 1
-                shortest = int(standing[c:end + 1].min())
-                rest = np.r_[lo:c, end + 1:hi + 1]
-                if (end - c + 1) * step <= VIDEO_MAX_KHZ and (
-                        ((standing[rest] <= STAND_SIBLING_SHARE * shortest)
-                         & (split.up[rest] >= STAND_SIBLING_UP)).any()
-                        or (steady[c:end + 1]).all()):
+                block = range(c, end + 1)
+                shortest = min(standing[b] for b in block)
+                gaps_beside = any(standing[b] <= STAND_SIBLING_SHARE * shortest
+                                  and up[b] >= STAND_SIBLING_UP
+                                  for b in range(lo, hi + 1) if b not in block)
+                steady = all(streak[b] >= 2 and math.sqrt(streak_sq[b] / (2 * (streak[b] - 1)))
+                             <= STREAK_SD_SHARE * STEADY_MAX_SD_DB for b in block)
+                if len(block) * step <= VIDEO_MAX_KHZ and (gaps_beside or steady):
                     family, conf, why = standing_video(
-                        start + step * (c + end) / 2, end - c + 1, step, shortest,
-                        float(chance[c:end + 1].max()), int(snap["n_bursts"][row]))
+                        start + step * (c + end) / 2, len(block), step, shortest,
+                        max(chance[b] for b in block), int(snap["n_bursts"][row]))
                     out[row] = (rows[row][0], family, conf, True, why)
                     break
                 c = end + 1
