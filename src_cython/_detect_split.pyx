@@ -38,6 +38,12 @@ bins and
   own, not a piece of a wider one.
 Per bin too, `cut_share`: the share of sweeps it was beside a cut (an EWMA at 1 / history_sweeps):
 a piece cut from a wider run (part of a wide access point) rather than an emitter on its own.
+And the bin's lower envelope over sweeps as a run: `standing`, the sweeps running it was detected
+at `stand` (a power ratio) or more times the band's floor (every hot bin, no floor given), and
+`up_before`, the share of sweeps it stood in (an EWMA at 1 / history_sweeps, unbiased as
+`busy_before`) when that run began (NaN before history_min sweeps). A run of n sweeps is n
+sweeps whose lowest reading stood there; `up_before ** n` is its chance as a run of the bin's
+past (docs/detection.md, "Video under an access point's frames").
 """
 import numpy as np  # for the included helpers
 from libc.math cimport NAN, fabs, log10, pow
@@ -47,9 +53,9 @@ include "_detect_common.pxi"
 
 cdef class SteadinessSplit:
     cdef readonly Py_ssize_t n_bins, min_sweeps, streak_cap, history_min, sweeps
-    cdef readonly double ratio, jitter_db, rate, history_sweeps, dip
+    cdef readonly double ratio, jitter_db, rate, history_sweeps, dip, stand
     cdef readonly object streak, streak_sq, hot_mw, last_db, jitter, busy, busy_before, cut_share
-    cdef readonly object held  # numpy
+    cdef readonly object held, standing, up, up_before  # numpy
     cdef object _idx, _mark, _sorted
     cdef int* st
     cdef double* hot
@@ -59,6 +65,9 @@ cdef class SteadinessSplit:
     cdef double* bz
     cdef double* before
     cdef double* cs
+    cdef int* sd
+    cdef double* upw
+    cdef double* upb
     cdef double* srt  # the sweep's noise, sorted (the band's floor)
     cdef double floor  # the band's floor this sweep
     cdef unsigned char* mark  # the bins beside a cut in this sweep
@@ -67,15 +76,23 @@ cdef class SteadinessSplit:
 
     def __cinit__(self, Py_ssize_t n_bins, double ratio, Py_ssize_t min_sweeps, double jitter_db,
                   double rate, Py_ssize_t streak_cap, double history_sweeps,
-                  Py_ssize_t history_min, double dip):
-        if n_bins < 1 or not (ratio > 0 and 0 < rate <= 1 and history_sweeps >= 1 and dip >= 1):
+                  Py_ssize_t history_min, double dip, double stand):
+        if n_bins < 1 or not (ratio > 0 and 0 < rate <= 1 and history_sweeps >= 1 and dip >= 1
+                              and stand >= 1):
             raise ValueError("need n_bins >= 1, ratio > 0, 0 < rate <= 1, history_sweeps >= 1, "
-                             "dip >= 1")
+                             "dip >= 1, stand >= 1")
         if streak_cap < 1 or streak_cap > 0x7FFFFFFF:
             raise ValueError("streak_cap must be within 1 .. 2^31 - 1")
         self.n_bins, self.ratio, self.min_sweeps, self.jitter_db = n_bins, ratio, min_sweeps, jitter_db
         self.rate, self.streak_cap = rate, streak_cap
         self.history_sweeps, self.history_min, self.dip = history_sweeps, history_min, dip
+        self.stand = stand
+        self.standing = np.zeros(n_bins, np.int32)
+        self.up = np.zeros(n_bins)
+        self.up_before = np.full(n_bins, np.nan)
+        self.sd = <int*>cnp.PyArray_DATA(<cnp.ndarray>self.standing)
+        self.upw = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.up)
+        self.upb = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.up_before)
         self.streak = np.zeros(n_bins, np.int32)
         self.streak_sq = np.zeros(n_bins)
         self.sq = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.streak_sq)
@@ -105,7 +122,7 @@ cdef class SteadinessSplit:
     def settings(self):
         """The constructor's arguments after n_bins (the reference takes them too)."""
         return (self.ratio, self.min_sweeps, self.jitter_db, self.rate, self.streak_cap,
-                self.history_sweeps, self.history_min, self.dip)
+                self.history_sweeps, self.history_min, self.dip, self.stand)
 
     def cuts(self, det, power, noise, cut, Py_ssize_t gap):
         """Fill `cut` (uint8, the shape of det) for the burst extractor from a batch of sweeps:
@@ -129,11 +146,14 @@ cdef class SteadinessSplit:
         return cut
 
     def quiet(self, Py_ssize_t n_sweeps):
-        """n_sweeps sweeps with nothing detected: every streak ends, every bin was cold."""
+        """n_sweeps sweeps with nothing detected: every streak and run standing ends, every bin
+        was cold."""
         cdef Py_ssize_t b
         cdef double keep = pow(1.0 - 1.0 / self.history_sweeps, <double>n_sweeps)
         for b in range(self.n_bins):
             self.st[b] = 0
+            self.sd[b] = 0
+            self.upw[b] *= keep
             self.hold[b] = 0
             self.bz[b] *= keep
             self.cs[b] *= keep
@@ -226,6 +246,14 @@ cdef class SteadinessSplit:
             self.bz[b] *= 1.0 - fresh
             self.st[b] = 0 if not det[b] else (self.st[b] + 1 if self.st[b] < self.streak_cap
                                               else self.streak_cap)
+            if det[b] and <double>power[b] >= self.stand * self.floor:
+                if self.sd[b] == 0:
+                    self.upb[b] = self.upw[b] / known if self.sweeps >= self.history_min else NAN
+                self.sd[b] = self.sd[b] + 1 if self.sd[b] < self.streak_cap else self.streak_cap
+                self.upw[b] = self.upw[b] * (1.0 - fresh) + fresh
+            else:
+                self.sd[b] = 0
+                self.upw[b] *= 1.0 - fresh
         for i in range(n_hot):
             b = self.idx[i]
             self.bz[b] += fresh

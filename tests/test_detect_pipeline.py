@@ -466,3 +466,73 @@ def test_narrow_emitters_in_two_hop_plans_are_never_one_hopper():
     track = classes["track_id"] == alerts[0]
     assert classes["family"][track][0] in ("lora_fhss", "gfsk_fhss")
     assert feats["spread_khz"][feats["track_id"] == alerts[0]][0] > 20_000
+
+
+def ap_with_video(video_db, n_sweeps=140, video_from=40, up=0.5, saturated_from=None, seed=11):
+    """The families alerted (in order) on a 20 MHz-step scanner (RX5808, 16 channels from 5645
+    MHz) reading a 40 MHz access point on 5775-5815 MHz (channels 5785 and 5805), 40 dB over the
+    noise when a look falls on its frames (each channel independently, in a share `up` of the
+    sweeps; in every sweep from `saturated_from`), and analog video on A5 (5785 MHz) at video_db
+    in every sweep from `video_from` (None: none)."""
+    scene = Scene(n_sweeps, 16, 5_645_000, 20_000, period_us=409_000, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    for sweep in range(n_sweeps):
+        for khz in (5_785_000, 5_805_000):
+            if rng.random() < up or saturated_from is not None and sweep >= saturated_from:
+                scene.add(sweep, khz, 40 + 3 * rng.standard_normal())
+        if video_db is not None and video_from is not None and sweep >= video_from:
+            scene.add(sweep, 5_785_000, video_db)
+    p = Pipeline(16, scene.start_khz, scene.step_khz)
+    named = []
+    for i in range(n_sweeps):
+        r = p.process(scene.power[i:i + 1].astype(np.float32), scene.t_us[i:i + 1],
+                      scene.duration_us[i:i + 1])
+        named += [(i, family) for family in r.alerts["family"].tolist()]
+    return named
+
+
+def test_video_under_a_stronger_access_points_frames_is_named_by_its_lower_envelope():
+    """Analog video 15 dB under a 40 MHz access point's frames, in one of its two channels: its
+    channel never reads the floor again, while the access point's other channel still does in
+    its gaps. Hot in only half the sweeps before, a run of n sweeps standing is a chance of
+    0.5^n: named analog video once that is under STAND_CHANCE (35 sweeps), not before; the
+    access point alone, or turned saturated over its whole channel, is never named."""
+    named = ap_with_video(25.0)
+    assert named and named[0][1] == "analog_fm_video"
+    assert 40 + 30 <= named[0][0] <= 40 + 60
+    assert ap_with_video(None) == []
+    assert ap_with_video(None, saturated_from=40) == []
+
+
+def test_video_whose_track_was_made_while_it_flickered_is_named_once_its_channel_stands():
+    """Video alone at its node, coming in: at first it flickers at the threshold (hot in half the
+    sweeps, no access point there), and pieces of a weak wide emitter beside it join its runs now
+    and then, so its track's life is bursty and spread over three channels; then it stands 10 dB
+    over the floor in every sweep, its reading steady. Its channel's run is a chance of 0.5^n
+    from its past and reads as video reads (streak scatter under STREAK_SD_SHARE of
+    STEADY_MAX_SD_DB): named analog video by its channel, with no access point's gaps beside it.
+    The same channel swinging as an access point's frames do (4 dB a sweep) is not."""
+    def named(swing_db):
+        scene = Scene(160, 16, 5_645_000, 20_000, period_us=409_000, seed=21)
+        rng = np.random.default_rng(22)
+        for sweep in range(160):
+            if sweep < 60:
+                if rng.random() < 0.5:
+                    scene.add(sweep, 5_785_000, 16)
+            else:
+                scene.add(sweep, 5_785_000, 20 + swing_db * rng.standard_normal())
+            if rng.random() < 0.2:
+                scene.add(sweep, 5_765_000 + 40_000 * rng.integers(0, 2), 16)
+        p = Pipeline(16, scene.start_khz, scene.step_khz)
+        out = []
+        for i in range(160):
+            r = p.process(scene.power[i:i + 1].astype(np.float32), scene.t_us[i:i + 1],
+                          scene.duration_us[i:i + 1])
+            out += [(i, f, why) for f, why in zip(r.alerts["family"].tolist(),
+                                                  r.alerts["reason"].tolist())]
+        return out
+
+    steady = named(0.2)
+    assert steady and steady[0][1] == "analog_fm_video" and steady[0][0] >= 60
+    assert "a run of chance" in steady[0][2]
+    assert named(4.0) == []

@@ -30,7 +30,8 @@ def streams(draw):
             draw(st.sampled_from([core.SPLIT_STREAK_CAP, 3])),
             draw(st.sampled_from([core.HISTORY_SWEEPS, 4])),
             draw(st.sampled_from([core.HISTORY_MIN_SWEEPS, 0, 5])),
-            draw(st.sampled_from([core.steadiness_split(1).dip, 1.0, 10.0])))
+            draw(st.sampled_from([core.steadiness_split(1).dip, 1.0, 10.0])),
+            draw(st.sampled_from([core.steadiness_split(1).stand, 1.0, 4.0])))
     cuts = sorted(draw(st.lists(st.integers(0, n_sweeps), max_size=4)))
     quiet = draw(st.lists(st.integers(0, 30), min_size=len(cuts) + 1, max_size=len(cuts) + 1))
     return det, power, noise, args, draw(st.integers(0, 2)), cuts, quiet
@@ -57,8 +58,9 @@ def test_kernel_equals_reference(stream):
         assert kernel.sweeps == oracle.sweeps
         assert kernel.streak.tolist() == oracle.streak.tolist()
         assert kernel.held.tolist() == oracle.held.tolist()
+        assert kernel.standing.tolist() == oracle.standing.tolist()
         for name in ("streak_sq", "hot_mw", "last_db", "jitter", "busy", "busy_before",
-                     "cut_share"):
+                     "cut_share", "up", "up_before"):
             np.testing.assert_allclose(getattr(kernel, name), getattr(oracle, name), rtol=1e-12,
                                        atol=1e-300, equal_nan=True, err_msg=name)
 
@@ -79,4 +81,6 @@ def test_bad_arguments_are_refused_with_their_name():
     with pytest.raises(ValueError, match="n_bins"):
         SteadinessSplit(0, *split.settings)
     with pytest.raises(ValueError, match="dip"):
+        SteadinessSplit(4, *split.settings[:-2], 0.5, split.stand)
+    with pytest.raises(ValueError, match="stand"):
         SteadinessSplit(4, *split.settings[:-1], 0.5)

@@ -690,3 +690,22 @@ def classify_rows(feats: np.ndarray, scan: Scan = Scan(), straddle=None) -> list
                                             else straddle[i])
         rows.append((f["track_id"], family, conf, family in DRONE_FAMILIES, reason))
     return rows
+
+
+def standing_video(centre_khz: float, n_bins: int, step_khz: float, n_sweeps: int,
+                   chance: float, n_bursts: int) -> tuple[str, float, str]:
+    """(family, confidence, reason) of a block of n_bins adjacent scan channels centred at
+    centre_khz whose readings stood over the floor for n_sweeps sweeps running, a run of their
+    past as unlikely as `chance`, in a wider track (straja.detect.pipeline.Pipeline.
+    _standing_named): a continuous emitter, under an access point's frames or in a track its
+    weak start and the pieces lit beside it made bursty. Its shape is the block's: under
+    FLAT_MIN_BINS near the analog plan it reads as an FM carrier, as _wide names a 1-2 bin
+    track (no shape shows; the gateway's video profile tells 20 MHz OFDM later); wider or off
+    the plan, OFDM."""
+    off_plan = _off(ANALOG_PLAN_CHANNELS_KHZ, centre_khz)
+    on_plan = off_plan <= ANALOG_PLAN_KHZ + step_khz / 2
+    family = "analog_fm_video" if n_bins < FLAT_MIN_BINS and on_plan else "ofdm_video"
+    n = float(n_bursts)
+    return family, SPECIFICITY[family] * n / (n + EVIDENCE_BURSTS), (
+        f"{n_bins} channel(s) at {centre_khz / 1000:.0f} MHz over the floor in each of "
+        f"{n_sweeps} sweeps, a run of chance {chance:.0e} from their past: continuous")[:120]

@@ -28,12 +28,14 @@ from straja._detect_sweep import SweepStages
 from straja.detect import cfar
 from straja.detect._arrays import check_array
 from straja.detect.bursts import BURST, BurstExtractor
-from straja.detect.classify import (CLASSES, NO_STRADDLE, RESOLVED_PERIOD_US, STEADY_MIN_BURSTS,
-                                    STRADDLE, WIDE_KHZ, Scan, band, band_hopper,
-                                    classify_rows, hopper_told, ieee_div)
+from straja.detect.classify import (CLASSES, DRONE_FAMILIES, NO_STRADDLE, RESOLVED_PERIOD_US,
+                                    STEADY_MAX_SD_DB, STEADY_MIN_BURSTS, STRADDLE, STREAK_CHANCE,
+                                    STREAK_SD_SHARE, VIDEO_MAX_KHZ,
+                                    WIDE_KHZ, Scan, band, band_hopper, classify_rows,
+                                    hopper_told, ieee_div, standing_video)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
-from straja.detect.tracks import EVENT, FEATURES, STATES, Tracker, TrackerConfig
+from straja.detect.tracks import EVENT, FEATURES, STATES, Tracker, TrackerConfig, channel_span
 from straja.protocol import FLAG_INTERLEAVED, read_positions
 
 
@@ -112,6 +114,32 @@ SPLIT_STREAK_CAP = 1 << 20    # streaks stop counting here (an int32 never wraps
 # beside a cut (`cut_share`, same EWMA): a piece of a wider emitter, not one on its own.
 HISTORY_SWEEPS = 64
 HISTORY_MIN_SWEEPS = 16
+# Video under an access point's frames (docs/measured/det55.md; the split's `standing` and
+# `up_before`, Pipeline._standing_named): a channel's lower envelope over sweeps. Video is on in
+# every look; an access point only while it sends, so its channel reads the floor in the looks
+# that fall in its gaps (measured: 15-53 % of sweeps under STAND_DB at loads 0.5-0.6), while a
+# video under it never reads under its own level. A channel read STAND_DB (the floor's own
+# scatter is ~0.5 dB at 470 looks) over the band's floor in each of n sweeps running, from a
+# past that stood in a share up_before of the sweeps, is a run of chance up_before ** n;
+# at STAND_CHANCE (det40's bar for a bursty past: 2 x STEADY_MIN_BURSTS sweeps on a quiet
+# channel), after at least STAND_MIN_SWEEPS, inside a wider track whose other channels read
+# the access point's gaps meanwhile (a channel of it, standing in STAND_SIBLING_UP of the sweeps
+# or more, that read under STAND_DB in the latter half of the block's run: its own run at most
+# STAND_SIBLING_SHARE of the block's. An access point reads alike across its channel, so one
+# whose load rose to saturation stands over all of it from one sweep, a sweep apart at most
+# (its channels are read one after the other); the skirt beside its channel, ~20 dB under by the
+# 802.11 mask, stands only in its strongest frames: 5-13 % of sweeps, measured), and no wider
+# than a video channel, the block is a continuous emitter. A stationary saturated access point
+# (up_before near 1) never reaches STAND_CHANCE. With no such channel beside it (video alone at
+# its node, its track made while it flickered at the threshold and widened by pieces lit beside
+# it), the block's readings over its streak must be a video's: steady within STREAK_SD_SHARE of
+# STEADY_MAX_SD_DB, as classify's streak rule holds a clean streak (a 20 MHz access point whose
+# load rose to saturation reads its frames' share of each look and their fading: 1.5-2.5 dB).
+STAND_DB = 3.0
+STAND_CHANCE = STREAK_CHANCE ** 2
+STAND_MIN_SWEEPS = 2 * STEADY_MIN_BURSTS
+STAND_SIBLING_UP = 0.25
+STAND_SIBLING_SHARE = 0.5
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 # ...but they are looked at (all of them) in the sweep a channel's streak of hot sweeps reaches
 # the steady rules' evidence (classify._steady: STEADY_MIN_BURSTS sweeps, twice that for a weak
@@ -438,7 +466,61 @@ class Pipeline:
         hopper = self.stages.hopper if self.stages.hopper_reported is not None else None
         if hopper is not None:
             rows = self._hop_set_named(rows, feats, hopper)
+        if self._split is not None:
+            rows = self._standing_named(rows, snap)
         return self._skirts_named(rows, feats)
+
+    def _standing_named(self, rows: list[tuple], snap: np.ndarray) -> list[tuple]:
+        """Wide 5.8 GHz tracks not named video that hold a block of channels standing over the
+        floor (STAND_*) while another channel of the track read under it (video under an access
+        point's frames), or reading steady over its streak: named by the block
+        (classify.standing_video)."""
+        if all(row[1] in DRONE_FAMILIES for row in rows):
+            return rows  # (most calls: the gateway's, of the drone tracks that took a burst)
+        wide = [row for row, (family, bw, n) in enumerate(zip(
+            (r[1] for r in rows), snap["bw_sum_khz"].tolist(), snap["n_bursts"].tolist()))
+            if bw >= WIDE_KHZ * n and family not in DRONE_FAMILIES]
+        if not wide:
+            return rows
+        split, step, start = self._split, self._step_khz, self._start_khz
+        # (a plan of a few tens of channels, looked at now and then: Python numbers, not arrays)
+        standing, past = split.standing.tolist(), split.up_before.tolist()
+        chance = [p ** n if n else 1.0 for p, n in zip(past, standing)]  # (NaN stays NaN)
+        proven = [n >= STAND_MIN_SWEEPS and x <= STAND_CHANCE for n, x in zip(standing, chance)]
+        if not any(proven):
+            return rows
+        up, streak, streak_sq = split.up.tolist(), split.streak.tolist(), split.streak_sq.tolist()
+        names = snap.dtype.names
+        spans = [channel_span(dict(zip(names, values)), start, step, self.n_bins)
+                 for values in snap[wide].tolist()]
+        out = list(rows)
+        for row, (lo, hi) in zip(wide, spans):
+            lo, hi = int(lo), int(hi)
+            if band(start + step * (lo + hi) / 2) != "5g8":
+                continue
+            c = lo
+            while c <= hi:
+                if not proven[c]:
+                    c += 1
+                    continue
+                end = c
+                while end < hi and proven[end + 1]:
+                    end += 1
+                block = range(c, end + 1)
+                shortest = min(standing[b] for b in block)
+                gaps_beside = any(standing[b] <= STAND_SIBLING_SHARE * shortest
+                                  and up[b] >= STAND_SIBLING_UP
+                                  for b in range(lo, hi + 1) if b not in block)
+                steady = all(streak[b] >= 2 and math.sqrt(streak_sq[b] / (2 * (streak[b] - 1)))
+                             <= STREAK_SD_SHARE * STEADY_MAX_SD_DB for b in block)
+                if len(block) * step <= VIDEO_MAX_KHZ and (gaps_beside or steady):
+                    family, conf, why = standing_video(
+                        start + step * (c + end) / 2, len(block), step, shortest,
+                        max(chance[b] for b in block), int(snap["n_bursts"][row]))
+                    out[row] = (rows[row][0], family, conf, True, why)
+                    break
+                c = end + 1
+        return out
 
     def _skirts_named(self, rows: list[tuple], feats: np.ndarray) -> list[tuple]:
         """Control-link tracks that are a live wide emitter's skirt (SKIRT_*) named unknown:
@@ -643,7 +725,7 @@ def steadiness_split(n_bins: int) -> SteadinessSplit:
     """The steadiness split (SPLIT_*, HISTORY_*) of a plan of n_bins channel-wide bins."""
     return SteadinessSplit(n_bins, SPLIT_RATIO, SPLIT_MIN_SWEEPS, SPLIT_JITTER_DB, SPLIT_RATE,
                            SPLIT_STREAK_CAP, HISTORY_SWEEPS, HISTORY_MIN_SWEEPS,
-                           10 ** (SPLIT_DIP_DB / 10))
+                           10 ** (SPLIT_DIP_DB / 10), 10 ** (STAND_DB / 10))
 
 
 def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:

@@ -431,9 +431,12 @@ class SteadinessSplit:
     (docs/detection.md, "Steadiness split")."""
 
     def __init__(self, n_bins, ratio, min_sweeps, jitter_db, rate, streak_cap, history_sweeps,
-                 history_min, dip):
+                 history_min, dip, stand):
         self.ratio, self.min_sweeps, self.jitter_db, self.rate = ratio, min_sweeps, jitter_db, rate
-        self.dip = dip
+        self.dip, self.stand = dip, stand
+        self.standing = np.zeros(n_bins, np.int32)
+        self.up = np.zeros(n_bins)
+        self.up_before = np.full(n_bins, np.nan)
         self.streak_cap, self.history_sweeps, self.history_min = streak_cap, history_sweeps, history_min
         self.streak = np.zeros(n_bins, np.int32)
         self.streak_sq = np.zeros(n_bins)
@@ -469,6 +472,16 @@ class SteadinessSplit:
             self.busy *= 1.0 - fresh
             self.busy[idx] += fresh
             self.streak = np.minimum((self.streak + 1) * hot, self.streak_cap).astype(np.int32)
+            floor = 0.0 if noise is None else np.sort(noise[s].astype(np.float64))[
+                (len(self.hot_mw) - 1) // 2]
+            stands = hot & (power[s].astype(np.float64) >= self.stand * floor)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                begins = stands & (self.standing == 0)
+                self.up_before[begins] = (self.up[begins] / known
+                                          if self.sweeps >= self.history_min else np.nan)
+            self.standing = np.minimum((self.standing + 1) * stands,
+                                       self.streak_cap).astype(np.int32)
+            self.up = np.where(stands, self.up * (1.0 - fresh) + fresh, self.up * (1.0 - fresh))
             h = self.hot_mw[idx]
             self.hot_mw[idx] = np.where(h > 0, h + self.rate * (p - h), p)
             self.sweeps += 1
@@ -493,8 +506,6 @@ class SteadinessSplit:
                              & np.where(ja > jb, ha >= hb, hb >= ha))
                 kept = both_known & (self.held[b] == 1) & (np.fmax(ja, jb) < self.jitter_db)
             at = near & (by_streak | by_jitter | kept)
-            floor = 0.0 if noise is None else np.sort(noise[s].astype(np.float64))[
-                (len(self.hot_mw) - 1) // 2]
             cut[s, b[near & self._dips(idx, floor, gap)]] = 1
             cut[s, b[at]] = 1
             self.held[:] = 0
@@ -530,6 +541,8 @@ class SteadinessSplit:
 
     def quiet(self, n_sweeps):
         self.streak[:] = 0
+        self.standing[:] = 0
+        self.up *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
         self.held[:] = 0
         self.busy *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
         self.cut_share *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
