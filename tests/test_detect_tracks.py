@@ -433,10 +433,14 @@ def test_a_track_made_mid_streak_on_a_busy_channel_is_judged_by_its_channels_str
     """A swinging streak (4.2 dB) on a channel busy 0.75 before: 22 sweeps hot is a run that
     past gives (0.75 ** 22 = 2e-3), so 4 steady readings in it are a sample of the access
     point's run, not video; named as before where its channel's streak reads as steady as a
-    video's, or once that streak is a run its past could not give (STREAK_CHANCE)."""
+    video's, or once that streak is a run its past could not give (STREAK_CHANCE); and where
+    the track's own readings are most of the streak (analog_f4_on_5ghz_wifi, n1: F4 come on
+    inside the 80 MHz access point, 4 readings at 0.5 dB in a streak of 6 swinging 4.2 dB by
+    the step from the access point's level to its own)."""
     assert classify.classify_one(feature(**AP_5805), STEP_20)[0] not in classify.DRONE_FAMILIES
     unlikely = math.ceil(math.log(classify.STREAK_CHANCE) / math.log(AP_5805["busy_before"]))
-    for kw in (dict(streak_sd_db=0.4), dict(streak=unlikely)):
+    f4 = dict(level_sd_db=0.46, excess_db=13.0, busy_before=0.54, streak=6, streak_sd_db=4.2)
+    for kw in (dict(streak_sd_db=0.4), dict(streak=unlikely), f4):
         family = classify.classify_one(feature(**dict(AP_5805, **kw)), STEP_20)[0]
         assert family == "analog_fm_video", kw
 
@@ -452,11 +456,14 @@ def test_a_track_begun_with_its_streak_on_a_busy_channel_is_held_as_a_streak():
     """A new track that is only its channel's streak, on a channel hot in 0.51 of the sweeps
     before (4 hot running with odds 0.13): its readings held as a streak's (STREAK_SD_SHARE),
     1.3 dB is an access point's ramp, not video. Named as before at a video's scatter on that
-    channel (0.5 dB), on a channel quiet before, or once the run is one its past could not
-    give."""
+    channel (0.5 dB), on a channel quiet before or busy so little that its run is as unlikely
+    as STEADY_MIN_BURSTS asks (STEADY_RUN_CHANCE: ocusync20_5765_in_80mhz_ap's OcuSync at n3,
+    4 readings at 0.87 dB on a channel busy 0.23 before), or once the run is one its past could
+    not give."""
     assert classify.classify_one(feature(**AP_165), STEP_20)[0] not in classify.DRONE_FAMILIES
     unlikely = math.ceil(math.log(classify.STREAK_CHANCE) / math.log(AP_165["busy_before"]))
-    for kw in (dict(level_sd_db=0.5, streak_sd_db=0.5), dict(busy_before=0.0),
+    dji = dict(level_sd_db=0.87, streak_sd_db=0.87, excess_db=21.2, busy_before=0.23)
+    for kw in (dict(level_sd_db=0.5, streak_sd_db=0.5), dict(busy_before=0.0), dji,
                dict(n_bursts=unlikely, streak=unlikely, age_us=unlikely * 408_050.0)):
         family = classify.classify_one(feature(**dict(AP_165, **kw)), STEP_20)[0]
         assert family == "analog_fm_video", kw

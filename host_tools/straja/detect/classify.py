@@ -29,6 +29,7 @@ MAX_MISSED_SWEEPS = 0.1       # a scanner sees video in every sweep; Wi-Fi, even
 STEADY_MIN_BURSTS = 4         # a bursty emitter seen in a share q of sweeps looks steady for k
                               # sweeps in a row with p = q^(k-1): 3 % for a 5 GHz access point
                               # at q = 0.32 (measured, urban scene); video is in every sweep
+STEADY_RUN_CHANCE = 0.32 ** (STEADY_MIN_BURSTS - 1)  # ...the odds it takes of a bursty run
 STEADY_SPREAD = 0.5           # video stays on its channel (centres within half its width,
                               # plus a scan step where it is lit over more than one: its edge
                               # bins come and go near the floor, each moving the centre half a
@@ -328,22 +329,27 @@ def _unsteady_channel(f) -> bool:
     from switch-on: a video track made mid-streak reads it at 0.2-0.4 dB, 0.64 dB at most as
     its own; every video's channel at 0.2-0.9 dB), while an access point's channel at load 0.9,
     hot in most sweeps, is filled by its stations' frames or a beacon in a share of each read
-    that changes from sweep to sweep. A video come on inside an access point's channel carries
-    the access point's swings in its streak's first readings: it waits, as the streak rule makes
-    it (_streak_unlikely), for a run that past could not give.
+    that changes from sweep to sweep. With the past known, only where the run before the track
+    is longer than the track's own readings: a video come on inside a busy access point's
+    channel, its track made a sweep or two into the streak the access point began, reads that
+    streak swinging by the step from the access point's level to its own (analog_f4_on_5ghz_wifi,
+    n1: F4 inside the 80 MHz access point on 149, 4 readings at 0.5 dB in a streak of 6 at 4.2
+    dB on a channel busy 0.54 before), its own readings most of the streak.
     A track begun with its channel's streak, on a channel known busy before it (busy_before at
     least BUSY_BEFORE), is that run alone, with no life of its own to tell it from a run of the
     bursty emitter there (hot k sweeps running with odds busy_before ** (k - 1): 0.13 over 4 at
-    0.51): its readings are held as a streak's (STREAK_SD_SHARE: an access point ramping over 4
+    0.51): while those odds are over STEADY_RUN_CHANCE, its readings are held as a streak's (STREAK_SD_SHARE: an access point ramping over 4
     sweeps read 1.4 dB, video on an access point's channel 0.3-0.6 dB; ocusync20_5780_in_80mhz_ap,
     n3 at 9.4 s: the 20 MHz access point on 165 at load 0.3, a new track on a channel hot 0.51
     before, 4 readings at 1.3 dB, 18.9 dB over the noise, named analog; det54)."""
-    if not (f["n_bursts"] <= f["streak"] and _likely_run(f)):
+    n, streak, before = f["n_bursts"], f["streak"], f["busy_before"]
+    if not (n <= streak and _likely_run(f)):
         return False
-    if f["n_bursts"] < f["streak"]:
-        return _own_sd(f["streak_sd_db"], f["excess_db"]) > STREAK_SD_SHARE * STEADY_MAX_SD_DB
-    return bool(f["busy_before"] >= BUSY_BEFORE
-                and not _steady_level(f["streak"], f["streak_sd_db"], f, STREAK_SD_SHARE))
+    if n == streak:
+        return bool(before >= BUSY_BEFORE and not _run_unlikely(before, n - 1, STEADY_RUN_CHANCE)
+                    and not _steady_level(streak, f["streak_sd_db"], f, STREAK_SD_SHARE))
+    return bool((before != before or streak - n > n)
+                and _own_sd(f["streak_sd_db"], f["excess_db"]) > STREAK_SD_SHARE * STEADY_MAX_SD_DB)
 
 
 def _likely_run(f) -> bool:
