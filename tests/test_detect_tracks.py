@@ -1,4 +1,6 @@
 """Hop tracking and life cycle (straja._tracks) against the reference; the classifier's rules."""
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -404,19 +406,67 @@ AP_305_START = dict(AP_303, centre_khz=5_800_000.0, bandwidth_khz=30_000.0, spre
                     streak=6, streak_sd_db=1.53)
 
 
+def held_but_named_as_before(traced, *changes):
+    """The traced track is not named a drone; with each of `changes` it is analog video."""
+    assert classify.classify_one(feature(**traced), STEP_20)[0] not in classify.DRONE_FAMILIES
+    for kw in changes:
+        family = classify.classify_one(feature(**dict(traced, **kw)), STEP_20)[0]
+        assert family == "analog_fm_video", kw
+
+
 @pytest.mark.parametrize("traced", [AP_303, AP_305_START])
 def test_a_track_made_mid_streak_at_switch_on_is_judged_by_its_channels_streak(traced):
     """Its own 4-5 readings as steady as video's, but its channel's streak since switch-on
     (6-9 sweeps) swinging 1.5-1.9 dB (1.9-2.8 dB as the emitter's own, over the 1.25 dB a
     streak is held to): not video. The same track on a channel whose streak reads as steady as
     a video's (0.4 dB), or begun with its channel's streak (its own readings are the streak's),
-    or on a channel whose past is known or hot SWITCH_ON_BURSTS sweeps running (the other
-    rules), is named as before."""
-    assert classify.classify_one(feature(**traced), STEP_20)[0] not in classify.DRONE_FAMILIES
-    for kw in (dict(streak_sd_db=0.4), dict(streak=traced["n_bursts"]), dict(busy_before=0.0),
-               dict(streak=classify.SWITCH_ON_BURSTS)):
-        family = classify.classify_one(feature(**dict(traced, **kw)), STEP_20)[0]
-        assert family == "analog_fm_video", kw
+    or on a channel whose past is known quiet or hot SWITCH_ON_BURSTS sweeps running (the
+    other rules), is named as before."""
+    held_but_named_as_before(traced, dict(streak_sd_db=0.4), dict(streak=traced["n_bursts"]),
+                             dict(busy_before=0.0), dict(streak=classify.SWITCH_ON_BURSTS))
+
+
+# ocusync20_5765_in_80mhz_ap (seed 8805), node n1 at 15.9 s: a one-bin piece of the 80 MHz
+# access point on 149 (load 0.9, 100 m away) at 5805 MHz made again in the middle of its
+# channel's streak, on a channel hot in 0.75 of the sweeps before it, named analog before
+AP_5805 = dict(AP_303, centre_khz=5_805_000.0, age_us=4 * 408_050.0, n_bursts=4,
+               level_sd_db=1.04, excess_db=13.52, cut_share=0.12, busy_before=0.75, streak=22,
+               streak_sd_db=4.16)
+
+
+def test_a_track_made_mid_streak_on_a_busy_channel_is_judged_by_its_channels_streak():
+    """A swinging streak (4.2 dB) on a channel busy 0.75 before: 22 sweeps hot is a run that
+    past gives (0.75 ** 22 = 2e-3), so 4 steady readings in it are a sample of the access
+    point's run, not video; named as before where its channel's streak reads as steady as a
+    video's, or once that streak is a run its past could not give (STREAK_CHANCE); and where
+    the track's own readings are most of the streak (analog_f4_on_5ghz_wifi, n1: F4 come on
+    inside the 80 MHz access point, 4 readings at 0.5 dB in a streak of 6 swinging 4.2 dB by
+    the step from the access point's level to its own)."""
+    unlikely = math.ceil(math.log(classify.STREAK_CHANCE) / math.log(AP_5805["busy_before"]))
+    f4 = dict(level_sd_db=0.46, excess_db=13.0, busy_before=0.54, streak=6, streak_sd_db=4.2)
+    held_but_named_as_before(AP_5805, dict(streak_sd_db=0.4), dict(streak=unlikely), f4)
+
+
+# ocusync20_5780_in_80mhz_ap (seed 5122), node n3 at 9.4 s: the 20 MHz access point on 165
+# (load 0.3) in a new track begun with its channel's streak, on a channel hot 0.51 before
+AP_165 = dict(AP_303, centre_khz=5_825_000.0, age_us=4 * 408_050.0, n_bursts=4,
+              level_sd_db=1.31, excess_db=18.89, cut_share=0.03, busy_before=0.51, streak=4,
+              streak_sd_db=1.31)
+
+
+def test_a_track_begun_with_its_streak_on_a_busy_channel_is_held_as_a_streak():
+    """A new track that is only its channel's streak, on a channel hot in 0.51 of the sweeps
+    before (4 hot running with odds 0.13): its readings held as a streak's (STREAK_SD_SHARE),
+    1.3 dB is an access point's ramp, not video. Named as before at a video's scatter on that
+    channel (0.5 dB), on a channel quiet before or busy so little that its run is as unlikely
+    as STEADY_MIN_BURSTS asks (STEADY_RUN_CHANCE: ocusync20_5765_in_80mhz_ap's OcuSync at n3,
+    4 readings at 0.87 dB on a channel busy 0.23 before), or once the run is one its past could
+    not give."""
+    unlikely = math.ceil(math.log(classify.STREAK_CHANCE) / math.log(AP_165["busy_before"]))
+    dji = dict(level_sd_db=0.87, streak_sd_db=0.87, excess_db=21.2, busy_before=0.23)
+    held_but_named_as_before(AP_165, dict(level_sd_db=0.5, streak_sd_db=0.5),
+                             dict(busy_before=0.0), dji,
+                             dict(n_bursts=unlikely, streak=unlikely, age_us=unlikely * 408_050.0))
 
 
 # wifi_5ghz_149_165_background seed 305, node n1 at 24.5 s: a one-bin piece of the 80 MHz

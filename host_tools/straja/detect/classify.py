@@ -29,6 +29,7 @@ MAX_MISSED_SWEEPS = 0.1       # a scanner sees video in every sweep; Wi-Fi, even
 STEADY_MIN_BURSTS = 4         # a bursty emitter seen in a share q of sweeps looks steady for k
                               # sweeps in a row with p = q^(k-1): 3 % for a 5 GHz access point
                               # at q = 0.32 (measured, urban scene); video is in every sweep
+STEADY_RUN_CHANCE = 0.32 ** (STEADY_MIN_BURSTS - 1)  # ...the odds it takes of a bursty run
 STEADY_SPREAD = 0.5           # video stays on its channel (centres within half its width,
                               # plus a scan step where it is lit over more than one: its edge
                               # bins come and go near the floor, each moving the centre half a
@@ -295,7 +296,7 @@ def _steady(f, scan: Scan) -> bool:
     if not _steady_level(f["n_bursts"], f["level_sd_db"], f,
                          wide_view=f["bandwidth_khz"] > scan.step_khz > 0):
         return False
-    if _unsteady_channel_from_switch_on(f):
+    if _unsteady_channel(f):
         return False
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY
@@ -310,31 +311,60 @@ def _steady(f, scan: Scan) -> bool:
     return not gap > MAX_MISSED_SWEEPS * scan.period_us
 
 
-def _unsteady_channel_from_switch_on(f) -> bool:
+def _unsteady_channel(f) -> bool:
     """Whether a track made in the middle of its channel's streak of hot sweeps (the streak
-    longer than its readings: the earlier ones given to another track), with that channel's past
-    unknown (busy_before NaN: the first sweeps after switch-on), sits on a channel whose streak
-    read a level swinging more (as its emitter's own, _own_sd) than a streak is held to
-    (STREAK_SD_SHARE of STEADY_MAX_SD_DB). Its own few readings are then a sample of its
-    channel's run, which is the node's whole record of that channel: a busy access point's
-    channel split into pieces made again mid-run (wifi_5ghz_149_165_background seeds 303, 305,
-    402, n1 at 100 m from the 80 MHz access point at load 0.9, and a copy with it at 100 m west
-    at load 0.85, seed 523: 4-5 readings at 0.7-1.2 dB, their channel's 5-9 at 1.3-1.9 dB,
-    1.35-2.8 dB as the emitter's own, named video at 2.9-5.7 s). Video is
-    continuous at one level within fading: a video's channel reads its streak as steady as its
-    track (the 14 5.8 GHz scenes of the catalogue and variants with video on from switch-on: a
-    video track made mid-streak reads it at 0.2-0.4 dB, 0.64 dB at most as its own; every
-    video's channel at 0.2-0.9 dB), while an access point's channel at load 0.9, hot in most sweeps,
-    is filled by its stations' frames or a beacon in a share of each read that changes from
-    sweep to sweep. A video's track begun with its channel's streak is judged by its own
-    readings as before (the same readings); and only over a streak shorter than
-    SWITCH_ON_BURSTS, the run after which a weak wide view from switch-on is taken for video:
-    a channel hot in every sweep since switch-on (a busy access point's skirt under the video:
-    busy_before stays unknown) would otherwise hold a video whose readings carry its frames
-    (~2 dB, test_gateway_profiling's model) for as long as it is on."""
-    return bool(f["busy_before"] != f["busy_before"]
-                and f["n_bursts"] < f["streak"] < SWITCH_ON_BURSTS
+    longer than its readings: the earlier ones given to another track) sits on a channel whose
+    streak read a level swinging more (as its emitter's own, _own_sd) than a streak is held to
+    (STREAK_SD_SHARE of STEADY_MAX_SD_DB), while that streak is a run the channel's past could
+    give (_likely_run). Its own few readings are then a sample of its channel's run, which is
+    the node's record of that channel: a busy access point's channel split into pieces made
+    again mid-run. From switch-on (wifi_5ghz_149_165_background seeds 303, 305, 402, n1 at 100 m
+    from the 80 MHz access point at load 0.9, and a copy with it at 100 m west at load 0.85,
+    seed 523: 4-5 readings at 0.7-1.2 dB, their channel's 5-9 at 1.3-1.9 dB, 1.35-2.8 dB as the
+    emitter's own, named video at 2.9-5.7 s; det45) and later, its past known busy
+    (ocusync20_5765_in_80mhz_ap, n1 at 15.9 s: one bin at 5805 MHz, 4 readings at 1.0 dB, 13.5
+    dB over the noise, its channel hot 22 sweeps at 4.2 dB after 0.75 of the sweeps before;
+    det54). Video is continuous at one level within fading: a video's channel reads its streak
+    as steady as its track (the 14 5.8 GHz scenes of the catalogue and variants with video on
+    from switch-on: a video track made mid-streak reads it at 0.2-0.4 dB, 0.64 dB at most as
+    its own; every video's channel at 0.2-0.9 dB), while an access point's channel at load 0.9,
+    hot in most sweeps, is filled by its stations' frames or a beacon in a share of each read
+    that changes from sweep to sweep. With the past known, only where the run before the track
+    is longer than the track's own readings: a video come on inside a busy access point's
+    channel, its track made a sweep or two into the streak the access point began, reads that
+    streak swinging by the step from the access point's level to its own (analog_f4_on_5ghz_wifi,
+    n1: F4 inside the 80 MHz access point on 149, 4 readings at 0.5 dB in a streak of 6 at 4.2
+    dB on a channel busy 0.54 before), its own readings most of the streak.
+    A track begun with its channel's streak, on a channel known busy before it (busy_before at
+    least BUSY_BEFORE), is that run alone, with no life of its own to tell it from a run of the
+    bursty emitter there (hot k sweeps running with odds busy_before ** (k - 1): 0.13 over 4 at
+    0.51): while those odds are over STEADY_RUN_CHANCE, its readings are held as a streak's (STREAK_SD_SHARE: an access point ramping over 4
+    sweeps read 1.4 dB, video on an access point's channel 0.3-0.6 dB; ocusync20_5780_in_80mhz_ap,
+    n3 at 9.4 s: the 20 MHz access point on 165 at load 0.3, a new track on a channel hot 0.51
+    before, 4 readings at 1.3 dB, 18.9 dB over the noise, named analog; det54)."""
+    n, streak, before = f["n_bursts"], f["streak"], f["busy_before"]
+    if not (n <= streak and _likely_run(f)):
+        return False
+    if n == streak:
+        return bool(before >= BUSY_BEFORE and not _run_unlikely(before, n - 1, STEADY_RUN_CHANCE)
+                    and not _steady_level(streak, f["streak_sd_db"], f, STREAK_SD_SHARE))
+    return bool((before != before or streak - n > n)
                 and _own_sd(f["streak_sd_db"], f["excess_db"]) > STREAK_SD_SHARE * STEADY_MAX_SD_DB)
+
+
+def _likely_run(f) -> bool:
+    """Whether the channel's streak is a run its past could give: with that past unknown
+    (busy_before NaN, switch-on) shorter than SWITCH_ON_BURSTS, the run after which a weak wide
+    view from switch-on is taken for video (a channel hot in every sweep since switch-on, a busy
+    access point's skirt under a video, keeps its past unknown: without the bound a video whose
+    readings carry its frames, ~2 dB, test_gateway_profiling's model, would be held for as long
+    as it is on); known, a run of that share of hot sweeps more likely than STREAK_CHANCE
+    (_run_unlikely; a channel quiet before, under BUSY_BEFORE, never is past STEADY_MIN_BURSTS
+    sweeps)."""
+    before = f["busy_before"]
+    if before != before:
+        return f["streak"] < SWITCH_ON_BURSTS
+    return not _run_unlikely(before, f["streak"])
 
 
 def _without_streak(f) -> dict:
@@ -349,10 +379,16 @@ def _streak_unlikely(f, chance: float = STREAK_CHANCE) -> bool:
     emitter the track was before it: judged only where that past was bursty (_bursty_past), as
     a steady emitter that misses a sweep now and then (weak video under fading) lit the
     channel's past itself, and its new streak is the same emitter back, not a chance run."""
-    before = f["busy_before"]
     if not _bursty_past(f):
         return True
-    return before < 1 and f["streak"] * math.log(before) <= math.log(chance)
+    return _run_unlikely(f["busy_before"], f["streak"], chance)
+
+
+def _run_unlikely(before: float, streak: float, chance: float = STREAK_CHANCE) -> bool:
+    """Whether `streak` hot sweeps running are a run a channel hot in a share `before` of the
+    sweeps gives with odds at most `chance` (before ** streak: an access point's frames are
+    independent from one sweep to the next)."""
+    return before < 1 and (before <= 0 or streak * math.log(before) <= math.log(chance))
 
 
 def _bursty_past(f) -> bool:
