@@ -74,8 +74,8 @@ PHASE_BINS = 10             # a mains cycle in bins of 2 ms (1.7 at 60 Hz): the 
 ON_BINS = 6                 # an oven's on-time (45-50 % of a cycle) and the read time's error
 SYNC_SHARE = 0.9            # a cycle's ON_BINS hottest bins hold this share of the hits: an oven
                             # alone 0.98-0.99, traffic not locked to the mains 0.6 (measured)
-PHASE_LOOKS = 32            # memory of the phase histograms (~3 s of one read's looks: the
-                            # mains' frequency wanders by ~0.02 Hz, under a bin in that time)
+PHASE_LOOKS = 32            # memory of the phase histograms (32 sweeps' looks of one read,
+                            # ~6 s: a mains within 0.015 Hz of nominal drifts under a bin)
 NO_CELLS = np.empty(0, np.int64)
 
 
