@@ -2,15 +2,15 @@
 """The band hopper's looks, compiled (straja.detect.hoppers; docs/detection.md, "Hoppers that
 never hold a channel").
 
-Each read of the band is a look: its narrow hits found, the ones in quiet cells written to the
-ring of counted hits, the sweep start kept for the windows, the hits queued and learnt into the
-baseline LEARN_DELAY later (the busy cells and the site's rate made again when it learns); then
-the decision, after a look that counted hits or while a hopper is reported (most looks are
-not): each window's hits tested (Poisson tail under the site's rate), the reported hopper
-summed up, all in C (no call back to Python a look). straja.detect.hoppers.ReferenceBandHoppers
-is the NumPy oracle: the same arithmetic in the same order (float32 thresholds, NumPy's pairwise
-sum for the site's rate, CPython's lgamma for the tail), so the tests ask for identical state
-and reports.
+Each read of the band is a look: its narrow hits found (those read in a mains-locked emitter's
+half-cycles gated: Mains), the ones in quiet cells written to the ring of counted hits, the
+sweep start kept for the windows, the hits queued and learnt into the baseline LEARN_DELAY later
+(the busy cells and the site's rate made again when it learns); then the decision, after a look
+that counted hits or while a hopper is reported (most looks are not): each window's hits tested
+(Poisson tail under the site's rate), the reported hopper summed up, all in C (no call back to
+Python a look). straja.detect.hoppers.ReferenceBandHoppers is the NumPy oracle: the same
+arithmetic in the same order (float32 thresholds, NumPy's pairwise sum for the site's rate,
+CPython's lgamma for the tail), so the tests ask for identical state and reports.
 """
 import math
 
@@ -127,19 +127,20 @@ cdef struct Mains:
     double period[MAINS_PERIODS]
     double hist[MAINS_PERIODS * MAINS_READS * MAX_PHASE_BINS]
     unsigned char on[MAINS_PERIODS * MAINS_READS * MAX_PHASE_BINS]
-    Py_ssize_t bins, on_bins
+    Py_ssize_t on_bins[MAINS_PERIODS]
+    Py_ssize_t bins
     double decay, min_total, share
 
 
-cdef int mains_init(Mains* m, periods_us, Py_ssize_t bins, Py_ssize_t on_bins, double share,
+cdef int mains_init(Mains* m, periods_us, Py_ssize_t bins, on_bins, double share,
                     Py_ssize_t looks, double min_rate) except -1:
-    periods_us = tuple(periods_us)
-    if len(periods_us) != MAINS_PERIODS or not 1 <= on_bins <= bins <= MAX_PHASE_BINS \
-            or looks < 1:
+    periods_us, on_bins = tuple(periods_us), tuple(on_bins)
+    if len(periods_us) != MAINS_PERIODS or len(on_bins) != MAINS_PERIODS \
+            or not all(1 <= b <= bins for b in on_bins) or bins > MAX_PHASE_BINS or looks < 1:
         raise ValueError("the mains gate needs 2 periods, 1 <= on_bins <= bins <= 32, looks >= 1")
     for p in range(MAINS_PERIODS):
-        m.period[p] = periods_us[p]
-    m.bins, m.on_bins, m.share = bins, on_bins, share
+        m.period[p], m.on_bins[p] = periods_us[p], on_bins[p]
+    m.bins, m.share = bins, share
     m.decay, m.min_total = 1.0 - 1.0 / looks, looks * min_rate
     memset(m.hist, 0, sizeof(m.hist))
     memset(m.on, 0, sizeof(m.on))
@@ -156,19 +157,21 @@ cdef inline Py_ssize_t mains_bin(const Mains* m, Py_ssize_t p, long long t) noex
     return b if b < m.bins else m.bins - 1
 
 
-cdef inline bint mains_gated(const Mains* m, Py_ssize_t read, long long t) noexcept nogil:
-    """MainsGate.gated: a read at t in a recognised on-window."""
+cdef inline unsigned char mains_gated(const Mains* m, Py_ssize_t read, long long t) noexcept nogil:
+    """MainsGate.gated: a read at t in a recognised on-window (bit p: period p's; 0: none)."""
     cdef Py_ssize_t p
+    cdef unsigned char gated = 0
     for p in range(MAINS_PERIODS):
         if m.on[(p * MAINS_READS + read) * MAX_PHASE_BINS + mains_bin(m, p, t)]:
-            return True
-    return False
+            gated |= 1 << p
+    return gated
 
 
 cdef void mains_feed(Mains* m, Py_ssize_t read, const long long* t, const unsigned char* fed,
-                     Py_ssize_t n) noexcept nogil:
+                     const unsigned char* gated, Py_ssize_t n) noexcept nogil:
     """MainsGate.feed: one look of `read`, its hits at t (those with fed[i]) into the
-    histograms, and what is recognised."""
+    histograms (each period's without those another period gates: gated[i], mains_gated's),
+    and what is recognised."""
     cdef Py_ssize_t p, i, j, best
     cdef double total, run, top
     cdef double* h
@@ -179,7 +182,7 @@ cdef void mains_feed(Mains* m, Py_ssize_t read, const long long* t, const unsign
         for i in range(m.bins):
             h[i] *= m.decay
         for i in range(n):
-            if fed[i]:
+            if fed[i] and not (gated[i] & ~(1 << p)):
                 h[mains_bin(m, p, t[i])] += 1.0
         total = 0.0
         for i in range(m.bins):
@@ -187,14 +190,14 @@ cdef void mains_feed(Mains* m, Py_ssize_t read, const long long* t, const unsign
         best, top = 0, 0.0
         for j in range(m.bins):
             run = 0.0
-            for i in range(m.on_bins):
+            for i in range(m.on_bins[p]):
                 run += h[(j + i) % m.bins]
             if j == 0 or run > top:
                 best, top = j, run
         for i in range(m.bins):
             on[i] = False
         if total >= m.min_total and top >= m.share * total:
-            for i in range(m.on_bins):
+            for i in range(m.on_bins[p]):
                 on[(best + i) % m.bins] = True
 
 
@@ -226,8 +229,9 @@ cdef class HopperLooks:
     learnt and the starts of the longest window are the kernel's own (grown by doubling, never
     per look). The decision's settings are straja.detect.hoppers's constants, given by name
     (`decision`: windows_us ascending, lost_us, boot_sweeps, min_hits, max_link_per_sweep,
-    span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window); the reported hopper
-    is `active` and report()."""
+    span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window; the mains gate's:
+    mains_periods_us, phase_bins, on_bins, sync_share, phase_looks, as MainsGate's); the
+    reported hopper is `active` and report()."""
     cdef readonly Py_ssize_t n_bins, max_width, sweeps, head
     cdef readonly double weight, site_weight, rate
     cdef double pfa_cell, decay, busy_min_hits, quiet_rate
@@ -268,7 +272,7 @@ cdef class HopperLooks:
     cdef Py_ssize_t capacity
     cdef long long* hits        # this look's narrow hits (all of them: the baseline's)
     cdef long long* hit_t       # their read times
-    cdef unsigned char* hit_gated  # read in a mains-locked emitter's on-window (Mains)
+    cdef unsigned char* hit_gated  # read in a mains-locked emitter's on-window (mains_gated)
     cdef unsigned char* hit_fed    # fed to the mains gate (not a BLE advertising cell)
     cdef Mains mains
     cdef long long* counted     # the ones in quiet cells
@@ -309,7 +313,7 @@ cdef class HopperLooks:
                  windows_us, long long lost_us, Py_ssize_t boot_sweeps, Py_ssize_t min_hits,
                  double max_link_per_sweep, double span_level_ratio, double noise_reach,
                  double min_span_khz, double max_expected, double pfa_window, mains_periods_us,
-                 Py_ssize_t phase_bins, Py_ssize_t on_bins, double sync_share,
+                 Py_ssize_t phase_bins, on_bins, double sync_share,
                  Py_ssize_t phase_looks):
         cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>counts, 0) if cnp.PyArray_Check(counts) else 0
         cdef Py_ssize_t k
@@ -512,7 +516,7 @@ cdef class HopperLooks:
             self.hit_t[i] = t0 + floor_div(self.read_pos[c] * duration, n)
             self.hit_gated[i] = mains_gated(&self.mains, again, self.hit_t[i])
             self.hit_fed[i] = not self.ble_adv[c]
-        mains_feed(&self.mains, again, self.hit_t, self.hit_fed, n_hits)
+        mains_feed(&self.mains, again, self.hit_t, self.hit_fed, self.hit_gated, n_hits)
         for i in range(n_hits):
             c = self.hits[i]
             if self.skip[c] or self.hit_gated[i]:
@@ -720,7 +724,7 @@ cdef class HopperLooks:
     cdef void _learn_until(self, long long before) noexcept:
         """Learns the queued looks that started before `before` (into counts; into site too
         when no hopper was reported after them), then remakes what follows if any."""
-        cdef Py_ssize_t j, i, n = self.n_bins
+        cdef Py_ssize_t j, i, k, n = self.n_bins
         cdef const int* cells
         cdef bint learnt = False
         while self.pend_len and self.pend_t[self.pend_first] < before:
@@ -734,9 +738,10 @@ cdef class HopperLooks:
             if not self.pend_reported[j]:
                 for i in range(n):
                     self.site[i] *= self.decay
+                k = j * self.max_hits
                 for i in range(self.pend_n[j]):  # not the hits gated when read or now
-                    if not (self.pend_gated[j * self.max_hits + i] or mains_gated(
-                            &self.mains, self.pend_read[j], self.pend_hit_t[j * self.max_hits + i])):
+                    if not (self.pend_gated[k + i] or mains_gated(
+                            &self.mains, self.pend_read[j], self.pend_hit_t[k + i])):
                         self.site[cells[i]] += 1.0
                 self.site_weight = self.site_weight * self.decay + 1.0
             self.pend_first = (j + 1) % self.pend_cap

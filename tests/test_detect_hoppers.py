@@ -237,15 +237,16 @@ def oven_band(n_sweeps, seed, mains_hz=50.0, hopper_on=None, reads=2):
 def test_an_ovens_half_cycles_are_gated_and_a_hopper_beside_it_reported(mains_hz, monkeypatch):
     """An oven's hits come in its mains' half-cycles, more than a link gives: those reads are
     its own, and the other half-cycles are read as a quiet site's: a hopper beside it is
-    reported within 6 s (0.5-6 s, seeds 21-23), the oven alone never. Without the gate its
-    skirts' hits made the site's rate too high and the hopper was never reported."""
-    assert oven_band(600, seed=21, mains_hz=mains_hz).run() == []
-    reports = oven_band(600, seed=21, mains_hz=mains_hz, hopper_on=300).run()
-    assert reports and 300 <= reports[0][0] <= 300 + sweeps_after(6.0)
+    reported within 10 s (seeds 21-23: 1.6-2.9 s at 50 Hz, 1.3-9.3 s at 60 Hz, where the
+    window takes 70 % of the cycle), the oven alone never. Without the gate its skirts' hits
+    made the site's rate too high and the hopper was never reported."""
+    assert oven_band(900, seed=21, mains_hz=mains_hz).run() == []
+    reports = oven_band(900, seed=21, mains_hz=mains_hz, hopper_on=300).run()
+    assert reports and 300 <= reports[0][0] <= 300 + sweeps_after(10.0)
     h = reports[0][1]
     assert h.hi_khz - h.lo_khz > hp.MIN_SPAN_KHZ and band_hopper(h)[0] == "gfsk_fhss"
     monkeypatch.setattr(hp, "SYNC_SHARE", 2.0)  # never recognised: the stage before the gate
-    assert oven_band(600, seed=21, mains_hz=mains_hz, hopper_on=300).run() == []
+    assert oven_band(900, seed=21, mains_hz=mains_hz, hopper_on=300).run() == []
 
 
 def test_hits_not_locked_to_the_mains_are_never_gated():
@@ -270,7 +271,7 @@ def test_an_oven_is_recognised_within_seconds_in_each_read():
         stage.process(band.single[:, k:k + 1], band.held[k:k + 1], noise,
                       band.t_us[k:k + 1], band.duration_us[k:k + 1])
     on = stage.mains.on[0]  # 50 Hz: each read's on-window, the second read's 4.2 ms later
-    assert on.sum(axis=1).tolist() == [hp.ON_BINS, hp.ON_BINS]
+    assert on.sum(axis=1).tolist() == [hp.ON_BINS[0], hp.ON_BINS[0]]
     assert not np.array_equal(on[0], on[1]) and not stage.mains.on[1].any()
 
 

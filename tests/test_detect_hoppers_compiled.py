@@ -97,7 +97,7 @@ def test_compiled_and_reference_agree_on_a_noise_hit_beside_a_pile(over_threshol
 @pytest.mark.parametrize("mains_hz", [50.0, 60.0])
 def test_compiled_and_reference_agree_beside_an_oven(mains_hz):
     """The mains gate: an oven's half-cycles recognised and gated, a hopper beside it."""
-    band = oven_band(600, seed=21, mains_hz=mains_hz, hopper_on=300)
+    band = oven_band(900, seed=21, mains_hz=mains_hz, hopper_on=300)
     assert side_by_side(band_calls(band), stage_maker(), every=5)
 
 

@@ -71,7 +71,9 @@ MAINS_PERIODS_US = (20_000.0, 1e6 / 60)  # a microwave oven's magnetron conducts
                             # detection.md, "Mains-synchronous hits (ovens)")
 PHASE_BINS = 10             # a mains cycle in bins of 2 ms (1.7 at 60 Hz): the stage's read
                             # times are known to -0.9..+1.9 ms (a revisit block's slots)
-ON_BINS = 6                 # an oven's on-time (45-50 % of a cycle) and the read time's error
+ON_BINS = (6, 7)            # each period's on-window: an oven's on-time (45 % of a cycle: 9 /
+                            # 7.5 ms) and the read times' error (2.8 ms): 11.8 ms in 6 bins of
+                            # 2 ms, 10.3 in 7 of 1.7 (6 let a 60 Hz oven's edges through)
 SYNC_SHARE = 0.9            # a cycle's ON_BINS hottest bins hold this share of the hits: an oven
                             # alone 0.98-0.99, traffic not locked to the mains 0.6 (measured)
 PHASE_LOOKS = 32            # memory of the phase histograms (32 sweeps' looks of one read,
@@ -123,19 +125,26 @@ class MainsGate:
         return out
 
     def feed(self, bins: list[np.ndarray], read: int) -> None:
-        """One look of `read` and its hits' bins into the histograms, and what is recognised."""
+        """One look of `read` and its hits' bins into the histograms (each period's without
+        the hits another period's window gates: an oven on the other mains), and what is
+        recognised."""
+        gated = [self.on[p, read, b] for p, b in enumerate(bins)]
         for p, b in enumerate(bins):
             hist = self.hist[p, read]
             hist *= 1.0 - 1.0 / PHASE_LOOKS
-            np.add.at(hist, b, 1.0)
+            others = np.zeros(b.size, bool)
+            for q in range(len(bins)):
+                if q != p:
+                    others |= gated[q]
+            np.add.at(hist, b[~others], 1.0)
             h = hist.tolist()  # (summed in order, as the compiled gate does)
             total = sum(h)
-            sums = [sum(h[(j + i) % PHASE_BINS] for i in range(ON_BINS))
+            sums = [sum(h[(j + i) % PHASE_BINS] for i in range(ON_BINS[p]))
                     for j in range(PHASE_BINS)]
             best = int(np.argmax(sums))
             self.on[p, read] = False
             if total >= PHASE_LOOKS * MAX_LINK_PER_SWEEP and sums[best] >= SYNC_SHARE * total:
-                self.on[p, read, (best + np.arange(ON_BINS)) % PHASE_BINS] = True
+                self.on[p, read, (best + np.arange(ON_BINS[p])) % PHASE_BINS] = True
 
 
 class ReferenceBandHoppers:
