@@ -75,7 +75,7 @@ ON_BINS = (6, 7)            # each period's on-window: an oven's on-time (45 % o
                             # 7.5 ms) and the read times' error (2.8 ms): 11.8 ms in 6 bins of
                             # 2 ms, 10.3 in 7 of 1.7 (6 let a 60 Hz oven's edges through)
 SYNC_SHARE = 0.9            # a cycle's ON_BINS hottest bins hold this share of the hits: an oven
-                            # alone 0.98-0.99, traffic not locked to the mains 0.6 (measured)
+                            # alone 0.98-0.99 (measured), traffic not locked to the mains 0.6-0.7
 PHASE_LOOKS = 32            # memory of the phase histograms (32 sweeps' looks of one read,
                             # ~6 s: a mains within 0.015 Hz of nominal drifts under a bin)
 NO_CELLS = np.empty(0, np.int64)
