@@ -2,20 +2,20 @@
 """The band hopper's looks, compiled (straja.detect.hoppers; docs/detection.md, "Hoppers that
 never hold a channel").
 
-Each read of the band is a look: its narrow hits found, the ones in quiet cells written to the
-ring of counted hits, the sweep start kept for the windows, the hits queued and learnt into the
-baseline LEARN_DELAY later (the busy cells and the site's rate made again when it learns); then
-the decision, after a look that counted hits or while a hopper is reported (most looks are
-not): each window's hits tested (Poisson tail under the site's rate), the reported hopper
-summed up, all in C (no call back to Python a look). straja.detect.hoppers.ReferenceBandHoppers
-is the NumPy oracle: the same arithmetic in the same order (float32 thresholds, NumPy's pairwise
-sum for the site's rate, CPython's lgamma for the tail), so the tests ask for identical state
-and reports.
+Each read of the band is a look: its narrow hits found (those read in a mains-locked emitter's
+half-cycles gated: Mains), the ones in quiet cells written to the ring of counted hits, the
+sweep start kept for the windows, the hits queued and learnt into the baseline LEARN_DELAY later
+(the busy cells and the site's rate made again when it learns); then the decision, after a look
+that counted hits or while a hopper is reported (most looks are not): each window's hits tested
+(Poisson tail under the site's rate), the reported hopper summed up, all in C (no call back to
+Python a look). straja.detect.hoppers.ReferenceBandHoppers is the NumPy oracle: the same
+arithmetic in the same order (float32 thresholds, NumPy's pairwise sum for the site's rate,
+CPython's lgamma for the tail), so the tests ask for identical state and reports.
 """
 import math
 
 import numpy as np
-from libc.math cimport NAN, exp, fabs, log
+from libc.math cimport NAN, exp, fabs, fmod, log
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
@@ -115,6 +115,92 @@ def poisson_tail(Py_ssize_t n, double mean):
     return tail(n, mean, math.lgamma(n) if n > 0 else math.inf)
 
 
+# The mains gate (straja.detect.hoppers.MainsGate): hits locked to a microwave oven's
+# half-cycles, a histogram of their phase per mains period and read of a sweep
+cdef enum:
+    MAINS_PERIODS = 2
+    MAINS_READS = 2
+    MAX_PHASE_BINS = 32
+
+
+cdef struct Mains:
+    double period[MAINS_PERIODS]
+    double hist[MAINS_PERIODS * MAINS_READS * MAX_PHASE_BINS]
+    unsigned char on[MAINS_PERIODS * MAINS_READS * MAX_PHASE_BINS]
+    Py_ssize_t on_bins[MAINS_PERIODS]
+    Py_ssize_t bins
+    double decay, min_total, share
+
+
+cdef int mains_init(Mains* m, periods_us, Py_ssize_t bins, on_bins, double share,
+                    Py_ssize_t looks, double min_rate) except -1:
+    periods_us, on_bins = tuple(periods_us), tuple(on_bins)
+    if len(periods_us) != MAINS_PERIODS or len(on_bins) != MAINS_PERIODS \
+            or not all(1 <= b <= bins for b in on_bins) or bins > MAX_PHASE_BINS or looks < 1:
+        raise ValueError("the mains gate needs 2 periods, 1 <= on_bins <= bins <= 32, looks >= 1")
+    for p in range(MAINS_PERIODS):
+        m.period[p], m.on_bins[p] = periods_us[p], on_bins[p]
+    m.bins, m.share = bins, share
+    m.decay, m.min_total = 1.0 - 1.0 / looks, looks * min_rate
+    memset(m.hist, 0, sizeof(m.hist))
+    memset(m.on, 0, sizeof(m.on))
+    return 0
+
+
+cdef inline Py_ssize_t mains_bin(const Mains* m, Py_ssize_t p, long long t) noexcept nogil:
+    """MainsGate.bins: the phase bin of a read at t (us) in period p."""
+    cdef double phase = fmod(<double>t, m.period[p])
+    cdef Py_ssize_t b
+    if phase < 0:
+        phase += m.period[p]
+    b = <Py_ssize_t>(phase * m.bins / m.period[p])
+    return b if b < m.bins else m.bins - 1
+
+
+cdef inline unsigned char mains_gated(const Mains* m, Py_ssize_t read, long long t) noexcept nogil:
+    """MainsGate.gated: a read at t in a recognised on-window (bit p: period p's; 0: none)."""
+    cdef Py_ssize_t p
+    cdef unsigned char gated = 0
+    for p in range(MAINS_PERIODS):
+        if m.on[(p * MAINS_READS + read) * MAX_PHASE_BINS + mains_bin(m, p, t)]:
+            gated |= 1 << p
+    return gated
+
+
+cdef void mains_feed(Mains* m, Py_ssize_t read, const long long* t, const unsigned char* fed,
+                     const unsigned char* gated, Py_ssize_t n) noexcept nogil:
+    """MainsGate.feed: one look of `read`, its hits at t (those with fed[i]) into the
+    histograms (each period's without those another period gates: gated[i], mains_gated's),
+    and what is recognised."""
+    cdef Py_ssize_t p, i, j, best
+    cdef double total, run, top
+    cdef double* h
+    cdef unsigned char* on
+    for p in range(MAINS_PERIODS):
+        h = m.hist + (p * MAINS_READS + read) * MAX_PHASE_BINS
+        on = m.on + (p * MAINS_READS + read) * MAX_PHASE_BINS
+        for i in range(m.bins):
+            h[i] *= m.decay
+        for i in range(n):
+            if fed[i] and not (gated[i] & ~(1 << p)):
+                h[mains_bin(m, p, t[i])] += 1.0
+        total = 0.0
+        for i in range(m.bins):
+            total += h[i]
+        best, top = 0, 0.0
+        for j in range(m.bins):
+            run = 0.0
+            for i in range(m.on_bins[p]):
+                run += h[(j + i) % m.bins]
+            if j == 0 or run > top:
+                best, top = j, run
+        for i in range(m.bins):
+            on[i] = False
+        if total >= m.min_total and top >= m.share * total:
+            for i in range(m.on_bins[p]):
+                on[(best + i) % m.bins] = True
+
+
 cdef inline const char* strided_int64(object a, Py_ssize_t n, str name,
                                       Py_ssize_t* stride) except NULL:
     """Data pointer and byte stride of a 1-D int64 array of n entries (a column of a record
@@ -143,8 +229,9 @@ cdef class HopperLooks:
     learnt and the starts of the longest window are the kernel's own (grown by doubling, never
     per look). The decision's settings are straja.detect.hoppers's constants, given by name
     (`decision`: windows_us ascending, lost_us, boot_sweeps, min_hits, max_link_per_sweep,
-    span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window); the reported hopper
-    is `active` and report()."""
+    span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window; the mains gate's:
+    mains_periods_us, phase_bins, on_bins, sync_share, phase_looks, as MainsGate's); the
+    reported hopper is `active` and report()."""
     cdef readonly Py_ssize_t n_bins, max_width, sweeps, head
     cdef readonly double weight, site_weight, rate
     cdef double pfa_cell, decay, busy_min_hits, quiet_rate
@@ -184,12 +271,19 @@ cdef class HopperLooks:
     cdef unsigned char* ring_held
     cdef Py_ssize_t capacity
     cdef long long* hits        # this look's narrow hits (all of them: the baseline's)
+    cdef long long* hit_t       # their read times
+    cdef unsigned char* hit_gated  # read in a mains-locked emitter's on-window (mains_gated)
+    cdef unsigned char* hit_fed    # fed to the mains gate (not a BLE advertising cell)
+    cdef Mains mains
     cdef long long* counted     # the ones in quiet cells
     cdef unsigned char* counted_held
     # queue of looks not learnt: start, a hopper reported after it, its hits (max_hits each)
     cdef long long* pend_t
     cdef unsigned char* pend_reported
     cdef int* pend_n
+    cdef long long* pend_hit_t  # its hits' read times (max_hits each)...
+    cdef unsigned char* pend_gated  # ...whether gated when read (Mains)...
+    cdef unsigned char* pend_read   # ...and the read of the sweep it was
     cdef int* pend_cells
     cdef Py_ssize_t pend_cap, pend_first, pend_len, max_hits
     cdef long long* starts      # ring of the starts of the looks in the longest window
@@ -202,11 +296,14 @@ cdef class HopperLooks:
         self.win_cell = NULL
         self.win_mw = self.win_over = NULL
         self.cell_seen = NULL
-        self.hits = self.counted = NULL
+        self.hits = self.counted = self.hit_t = NULL
+        self.hit_gated = self.hit_fed = NULL
         self.counted_held = NULL
         self.pend_t = self.starts = NULL
         self.pend_reported = NULL
         self.pend_n = self.pend_cells = NULL
+        self.pend_hit_t = NULL
+        self.pend_gated = self.pend_read = NULL
 
     def __init__(self, double alpha, double pfa_cell, Py_ssize_t max_width,
                  counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_over,
@@ -215,7 +312,9 @@ cdef class HopperLooks:
                  double busy_min_hits, double quiet_rate, long long learn_delay_us, *,
                  windows_us, long long lost_us, Py_ssize_t boot_sweeps, Py_ssize_t min_hits,
                  double max_link_per_sweep, double span_level_ratio, double noise_reach,
-                 double min_span_khz, double max_expected, double pfa_window):
+                 double min_span_khz, double max_expected, double pfa_window, mains_periods_us,
+                 Py_ssize_t phase_bins, on_bins, double sync_share,
+                 Py_ssize_t phase_looks):
         cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>counts, 0) if cnp.PyArray_Check(counts) else 0
         cdef Py_ssize_t k
         if n < 1 or max_width < 1 or baseline_sweeps < 1:
@@ -257,6 +356,11 @@ cdef class HopperLooks:
         self._keep = (counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_over,
                       ring_held, freq_khz)
         self.max_hits = (n + 1) // 2  # narrow runs are separated by a cold cell
+        mains_init(&self.mains, mains_periods_us, phase_bins, on_bins, sync_share, phase_looks,
+                   max_link_per_sweep)
+        self.hit_t = <long long*>malloc(self.max_hits * sizeof(long long))
+        self.hit_gated = <unsigned char*>malloc(self.max_hits)
+        self.hit_fed = <unsigned char*>malloc(self.max_hits)
         self.quiet_site = <double*>malloc(n * sizeof(double))
         self.hits = <long long*>malloc(2 * self.max_hits * sizeof(long long))
         self.counted_held = <unsigned char*>malloc(self.max_hits)
@@ -265,6 +369,9 @@ cdef class HopperLooks:
         self.pend_reported = <unsigned char*>malloc(self.pend_cap)
         self.pend_n = <int*>malloc(self.pend_cap * sizeof(int))
         self.pend_cells = <int*>malloc(self.pend_cap * self.max_hits * sizeof(int))
+        self.pend_hit_t = <long long*>malloc(self.pend_cap * self.max_hits * sizeof(long long))
+        self.pend_gated = <unsigned char*>malloc(self.pend_cap * self.max_hits)
+        self.pend_read = <unsigned char*>malloc(self.pend_cap)
         self.starts = <long long*>malloc(self.starts_cap * sizeof(long long))
         cdef Py_ssize_t cap = self.capacity
         self.lgamma_int = <double*>malloc((cap + 1) * sizeof(double))
@@ -274,6 +381,8 @@ cdef class HopperLooks:
         self.win_over = <float*>malloc(cap * sizeof(float))
         self.cell_seen = <unsigned char*>malloc(n)
         if (self.quiet_site == NULL or self.hits == NULL or self.counted_held == NULL
+                or self.hit_t == NULL or self.hit_gated == NULL or self.hit_fed == NULL
+                or self.pend_hit_t == NULL or self.pend_gated == NULL or self.pend_read == NULL
                 or self.pend_t == NULL or self.pend_reported == NULL or self.pend_n == NULL
                 or self.pend_cells == NULL or self.starts == NULL or self.lgamma_int == NULL
                 or self.win_t == NULL or self.win_cell == NULL or self.win_mw == NULL
@@ -294,7 +403,13 @@ cdef class HopperLooks:
     def __dealloc__(self):
         free(self.quiet_site)
         free(self.hits)
+        free(self.hit_t)
+        free(self.hit_gated)
+        free(self.hit_fed)
         free(self.counted_held)
+        free(self.pend_hit_t)
+        free(self.pend_gated)
+        free(self.pend_read)
         free(self.pend_t)
         free(self.pend_reported)
         free(self.pend_n)
@@ -322,6 +437,16 @@ cdef class HopperLooks:
         cdef Py_ssize_t i
         for i in range(self.starts_len):
             o[i] = self.starts[(self.starts_first + i) % self.starts_cap]
+        return out
+
+    def mains_on(self):
+        """The mains gate's on-windows (bool, (periods, reads, bins): MainsGate.on)."""
+        out = np.zeros((MAINS_PERIODS, MAINS_READS, self.mains.bins), bool)
+        cdef Py_ssize_t p, r, i
+        for p in range(MAINS_PERIODS):
+            for r in range(MAINS_READS):
+                for i in range(self.mains.bins):
+                    out[p, r, i] = self.mains.on[(p * MAINS_READS + r) * MAX_PHASE_BINS + i]
         return out
 
     @property
@@ -384,8 +509,17 @@ cdef class HopperLooks:
                 self.hits[n_hits] = best
                 n_hits += 1
         for i in range(n_hits):
+            # the read of channel i is at about t0 + position(i) duration / n (docs/protocol.md);
+            # hits read in a mains-locked emitter's on-window are its own (not counted, not the
+            # site's)
             c = self.hits[i]
-            if self.skip[c]:
+            self.hit_t[i] = t0 + floor_div(self.read_pos[c] * duration, n)
+            self.hit_gated[i] = mains_gated(&self.mains, again, self.hit_t[i])
+            self.hit_fed[i] = not self.ble_adv[c]
+        mains_feed(&self.mains, again, self.hit_t, self.hit_fed, self.hit_gated, n_hits)
+        for i in range(n_hits):
+            c = self.hits[i]
+            if self.skip[c] or self.hit_gated[i]:
                 continue
             held_hit = held[c] > a * noise[c]
             if again and held_hit:
@@ -394,7 +528,6 @@ cdef class HopperLooks:
             self.counted_held[n_counted] = held_hit
             n_counted += 1
         for i in range(n_counted):
-            # the read of channel i is at about t0 + position(i) duration / n (docs/protocol.md)
             c = self.counted[i]
             slot = (self.head + i) % self.capacity
             self.ring_t[slot] = t0 + floor_div(self.read_pos[c] * duration, n)
@@ -406,7 +539,7 @@ cdef class HopperLooks:
         self._push_start(t0, now)
         if n_counted or self.active:
             self._decide(now, n_counted > 0)
-        self._queue(t0, n_hits)
+        self._queue(t0, n_hits, again)
         self._learn_until(now - self.learn_delay_us)
         return 0
 
@@ -533,16 +666,19 @@ cdef class HopperLooks:
         self.starts, self.starts_cap, self.starts_first = grown, cap, 0
         return 0
 
-    cdef int _queue(self, long long t0, Py_ssize_t n_hits) except -1:
-        cdef Py_ssize_t slot, i
+    cdef int _queue(self, long long t0, Py_ssize_t n_hits, bint again) except -1:
+        cdef Py_ssize_t slot, i, m = self.max_hits
         if self.pend_len == self.pend_cap:
             self._grow_pending()
         slot = (self.pend_first + self.pend_len) % self.pend_cap
         self.pend_t[slot] = t0
         self.pend_reported[slot] = self.active
         self.pend_n[slot] = <int>n_hits
+        self.pend_read[slot] = again
         for i in range(n_hits):
-            self.pend_cells[slot * self.max_hits + i] = <int>self.hits[i]
+            self.pend_cells[slot * m + i] = <int>self.hits[i]
+            self.pend_hit_t[slot * m + i] = self.hit_t[i]
+            self.pend_gated[slot * m + i] = self.hit_gated[i]
         self.pend_len += 1
         return 0
 
@@ -553,28 +689,42 @@ cdef class HopperLooks:
         cdef unsigned char* rep = <unsigned char*>malloc(cap)
         cdef int* nh = <int*>malloc(cap * sizeof(int))
         cdef int* cells = <int*>malloc(cap * m * sizeof(int))
-        if t == NULL or rep == NULL or nh == NULL or cells == NULL:
+        cdef long long* ht = <long long*>malloc(cap * m * sizeof(long long))
+        cdef unsigned char* gated = <unsigned char*>malloc(cap * m)
+        cdef unsigned char* read = <unsigned char*>malloc(cap)
+        if t == NULL or rep == NULL or nh == NULL or cells == NULL or ht == NULL \
+                or gated == NULL or read == NULL:
             free(t)
             free(rep)
             free(nh)
             free(cells)
+            free(ht)
+            free(gated)
+            free(read)
             raise MemoryError()
         for i in range(self.pend_len):
             j = (self.pend_first + i) % self.pend_cap
             t[i], rep[i], nh[i] = self.pend_t[j], self.pend_reported[j], self.pend_n[j]
+            read[i] = self.pend_read[j]
             memcpy(cells + i * m, self.pend_cells + j * m, m * sizeof(int))
+            memcpy(ht + i * m, self.pend_hit_t + j * m, m * sizeof(long long))
+            memcpy(gated + i * m, self.pend_gated + j * m, m)
         free(self.pend_t)
         free(self.pend_reported)
         free(self.pend_n)
         free(self.pend_cells)
+        free(self.pend_hit_t)
+        free(self.pend_gated)
+        free(self.pend_read)
         self.pend_t, self.pend_reported, self.pend_n, self.pend_cells = t, rep, nh, cells
+        self.pend_hit_t, self.pend_gated, self.pend_read = ht, gated, read
         self.pend_cap, self.pend_first = cap, 0
         return 0
 
     cdef void _learn_until(self, long long before) noexcept:
         """Learns the queued looks that started before `before` (into counts; into site too
         when no hopper was reported after them), then remakes what follows if any."""
-        cdef Py_ssize_t j, i, n = self.n_bins
+        cdef Py_ssize_t j, i, k, n = self.n_bins
         cdef const int* cells
         cdef bint learnt = False
         while self.pend_len and self.pend_t[self.pend_first] < before:
@@ -588,8 +738,11 @@ cdef class HopperLooks:
             if not self.pend_reported[j]:
                 for i in range(n):
                     self.site[i] *= self.decay
-                for i in range(self.pend_n[j]):
-                    self.site[cells[i]] += 1.0
+                k = j * self.max_hits
+                for i in range(self.pend_n[j]):  # not the hits gated when read or now
+                    if not (self.pend_gated[k + i] or mains_gated(
+                            &self.mains, self.pend_read[j], self.pend_hit_t[k + i])):
+                        self.site[cells[i]] += 1.0
                 self.site_weight = self.site_weight * self.decay + 1.0
             self.pend_first = (j + 1) % self.pend_cap
             self.pend_len -= 1

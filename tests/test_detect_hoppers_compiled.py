@@ -16,7 +16,7 @@ from straja.eval.run import run_session
 from straja.paths import SCENES
 from straja.sim import load_scene
 from test_detect_hoppers import (ALPHA, N_BINS, START_KHZ, STEP_KHZ, Band, NOISE_MW,
-                                 pile_after_a_far_hit)
+                                 oven_band, pile_after_a_far_hit)
 
 STATE = ("counts", "site", "_skip", "_t", "_cell", "_mw", "_over", "_held")
 
@@ -29,6 +29,7 @@ def assert_same_state(compiled, reference):
                                 reference.sweeps, reference._head)
     np.testing.assert_array_equal(compiled._starts(), reference._starts())
     assert compiled._looks.n_pending == len(reference._pending)
+    np.testing.assert_array_equal(compiled._looks.mains_on(), reference.mains.on)
 
 
 def side_by_side(calls, make, every=1):
@@ -91,6 +92,13 @@ def test_compiled_looks_match_in_batches_with_a_small_ring_and_interleaved_reads
 def test_compiled_and_reference_agree_on_a_noise_hit_beside_a_pile(over_threshold_db):
     reports = side_by_side(band_calls(pile_after_a_far_hit(2, over_threshold_db)), stage_maker())
     assert bool(reports) == (over_threshold_db > 0.5)
+
+
+@pytest.mark.parametrize("mains_hz", [50.0, 60.0])
+def test_compiled_and_reference_agree_beside_an_oven(mains_hz):
+    """The mains gate: an oven's half-cycles recognised and gated, a hopper beside it."""
+    band = oven_band(900, seed=21, mains_hz=mains_hz, hopper_on=300)
+    assert side_by_side(band_calls(band), stage_maker(), every=5)
 
 
 def test_noise_alone_learns_the_same_baseline():

@@ -66,6 +66,18 @@ MAX_LINK_PER_SWEEP = 1.0    # one link's hits a sweep at most: a link meets a sc
                             # over its hop set (measured, strong: FrSky 0.3, DSMX 0.34, FlySky
                             # 0.47); more is several emitters at once, a busy site (a Bluetooth
                             # car kit 30 m away: 2.5, busy 2.4 GHz Wi-Fi: 3.6), never one drone
+MAINS_PERIODS_US = (20_000.0, 1e6 / 60)  # a microwave oven's magnetron conducts in one
+                            # half-cycle of its mains (50 or 60 Hz), ~9 of each 20 ms (docs/
+                            # detection.md, "Mains-synchronous hits (ovens)")
+PHASE_BINS = 10             # a mains cycle in bins of 2 ms (1.7 at 60 Hz): the stage's read
+                            # times are known to -0.9..+1.9 ms (a revisit block's slots)
+ON_BINS = (6, 7)            # each period's on-window: an oven's on-time (45 % of a cycle: 9 /
+                            # 7.5 ms) and the read times' error (2.8 ms): 11.8 ms in 6 bins of
+                            # 2 ms, 10.3 in 7 of 1.7 (6 let a 60 Hz oven's edges through)
+SYNC_SHARE = 0.9            # a cycle's ON_BINS hottest bins hold this share of the hits: an oven
+                            # alone 0.98-0.99 (measured), traffic not locked to the mains 0.6-0.7
+PHASE_LOOKS = 32            # memory of the phase histograms (32 sweeps' looks of one read,
+                            # ~6 s: a mains within 0.015 Hz of nominal drifts under a bin)
 NO_CELLS = np.empty(0, np.int64)
 
 
@@ -80,6 +92,59 @@ class Hopper(NamedTuple):
     expected: float        # hits the baseline expects in the window
     n_held: int            # hits held across the revisit (a link dwelling several packets)
     reads: int = 1         # single reads a sweep: 2 when the second reads are sent (PAIRS)
+
+
+class MainsGate:
+    """Hits locked to the mains (a microwave oven's half-cycles), per read of a sweep (the
+    second reads come a revisit later: their own histograms): each mains period's histogram of
+    the hits' phase (EWMA over PHASE_LOOKS looks), recognised when its ON_BINS hottest
+    consecutive bins hold SYNC_SHARE of its hits and the hits come faster than one link's
+    (MAX_LINK_PER_SWEEP a look): a hopper is never locked to the mains, and an oven lights its
+    band's cells by the look. A hit read in a recognised on-window is the oven's (gated)."""
+
+    def __init__(self, reads: int = 2):
+        self.hist = np.zeros((len(MAINS_PERIODS_US), reads, PHASE_BINS))
+        self.on = np.zeros(self.hist.shape, bool)
+
+    @staticmethod
+    def bins(t_us: np.ndarray) -> list[np.ndarray]:
+        """Each mains period's phase bin of the read times (int64 us)."""
+        out = []
+        for period in MAINS_PERIODS_US:
+            phase = np.fmod(t_us.astype(np.float64), period)
+            phase[phase < 0] += period
+            out.append(np.minimum((phase * PHASE_BINS / period).astype(np.int64),
+                                  PHASE_BINS - 1))
+        return out
+
+    def gated(self, bins: list[np.ndarray], read: int) -> np.ndarray:
+        """Whether each hit (its bins) was read in a recognised on-window."""
+        out = np.zeros(bins[0].size, bool)
+        for p, b in enumerate(bins):
+            out |= self.on[p, read, b]
+        return out
+
+    def feed(self, bins: list[np.ndarray], read: int) -> None:
+        """One look of `read` and its hits' bins into the histograms (each period's without
+        the hits another period's window gates: an oven on the other mains), and what is
+        recognised."""
+        gated = [self.on[p, read, b] for p, b in enumerate(bins)]
+        for p, b in enumerate(bins):
+            hist = self.hist[p, read]
+            hist *= 1.0 - 1.0 / PHASE_LOOKS
+            others = np.zeros(b.size, bool)
+            for q in range(len(bins)):
+                if q != p:
+                    others |= gated[q]
+            np.add.at(hist, b[~others], 1.0)
+            h = hist.tolist()  # (summed in order, as the compiled gate does)
+            total = sum(h)
+            sums = [sum(h[(j + i) % PHASE_BINS] for i in range(ON_BINS[p]))
+                    for j in range(PHASE_BINS)]
+            best = int(np.argmax(sums))
+            self.on[p, read] = False
+            if total >= PHASE_LOOKS * MAX_LINK_PER_SWEEP and sums[best] >= SYNC_SHARE * total:
+                self.on[p, read, (best + np.arange(ON_BINS[p])) % PHASE_BINS] = True
 
 
 class ReferenceBandHoppers:
@@ -108,7 +173,8 @@ class ReferenceBandHoppers:
         self.weight = float(PRIOR_SWEEPS)     # EWMA-weighted learnt sweeps, the prior's first
         self.site = np.zeros(n_bins)          # the same, of the sweeps with no hopper reported
         self.site_weight = float(PRIOR_SWEEPS)
-        self._pending: deque = deque()        # (start, hit cells, a hopper reported) not learnt
+        self._pending: deque = deque()        # (start, hit cells, their read times, gated,
+                                              # the read, a hopper reported) not learnt
         self.sweeps = 0
         self.reads = 1                        # single reads a sweep (process() sets it)
         self._window_starts: deque = deque()  # starts of the sweeps in the longest window
@@ -124,6 +190,7 @@ class ReferenceBandHoppers:
         self.active: Hopper | None = None
         self._since_us = 0                    # start of the window that reported it
         self.new_hits = False
+        self.mains = MainsGate()
         self._learnt()
 
     def _learnt(self) -> None:
@@ -162,15 +229,26 @@ class ReferenceBandHoppers:
         threshold = self.alpha * noise
         busy = self._skip
         hit_cells = narrow_hits(single, threshold, self.max_width, self._hot)
-        counted = hit_cells[~busy[hit_cells]] if hit_cells.size else hit_cells
+        # the read of channel i is at about t0 + position(i) duration / n (docs/protocol.md,
+        # SWEEP; its second read within the revisit's few dwells of that)
+        t_hit = t0 + self.read_pos[hit_cells].astype(np.int64) * duration // self.n_bins
+        # hits read in a mains-locked emitter's on-window are its own: neither counted nor the
+        # site's, when read or as the gate stands when they are learnt (an oven's hits before
+        # it was recognised); the busy map learns them all (its band stays busy, whatever
+        # leaks out of the window)
+        bins = self.mains.bins(t_hit)
+        gated = self.mains.gated(bins, int(again))
+        adv = self.ble_adv[hit_cells]
+        self.mains.feed([b[~adv] for b in bins], int(again))
+        keep = ~busy[hit_cells] & ~gated
+        counted, t_counted = hit_cells[keep], t_hit[keep]
         if counted.size:
             held_hit = held[counted] > self.alpha * noise[counted]
-            if again:
-                counted, held_hit = counted[~held_hit], held_hit[~held_hit]
-            # the read of channel i is at about t0 + position(i) duration / n (docs/protocol.md,
-            # SWEEP; its second read within the revisit's few dwells of that)
+            if again:  # (its held hits were counted at the first read)
+                counted, t_counted = counted[~held_hit], t_counted[~held_hit]
+                held_hit = held_hit[~held_hit]
             ring = (self._head + np.arange(counted.size)) % self._t.size
-            self._t[ring] = t0 + self.read_pos[counted].astype(np.int64) * duration // self.n_bins
+            self._t[ring] = t_counted
             self._cell[ring], self._mw[ring], self._held[ring] = counted, single[counted], held_hit
             self._over[ring] = single[counted] / threshold[counted]
             self._head += counted.size
@@ -179,13 +257,14 @@ class ReferenceBandHoppers:
         while self._window_starts[0] < now - WINDOWS_US[-1]:
             self._window_starts.popleft()
         self._decide(now, busy, counted.size > 0)
-        self._pending.append((t0, hit_cells, self.active is not None))
+        self._pending.append((t0, hit_cells, t_hit, gated, int(again), self.active is not None))
         learnt = False
         while self._pending and self._pending[0][0] < now - LEARN_DELAY_US:
-            _, cells, reported = self._pending.popleft()
+            _, cells, times, was_gated, read, reported = self._pending.popleft()
             self.weight = _learn(self.counts, self.weight, cells)
             if not reported:
-                self.site_weight = _learn(self.site, self.site_weight, cells)
+                site_cells = cells[~(was_gated | self.mains.gated(self.mains.bins(times), read))]
+                self.site_weight = _learn(self.site, self.site_weight, site_cells)
             learnt = True
         if learnt:
             self._learnt()
@@ -282,7 +361,9 @@ class BandHoppers(ReferenceBandHoppers):
             boot_sweeps=BOOT_SWEEPS, min_hits=MIN_HITS, max_link_per_sweep=MAX_LINK_PER_SWEEP,
             span_level_ratio=SPAN_LEVEL_RATIO, noise_reach=NOISE_REACH,
             min_span_khz=MIN_SPAN_KHZ, max_expected=MAX_EXPECTED,
-            pfa_window=PFA_WINDOW / len(WINDOWS_US))
+            pfa_window=PFA_WINDOW / len(WINDOWS_US), mains_periods_us=MAINS_PERIODS_US,
+            phase_bins=PHASE_BINS, on_bins=ON_BINS, sync_share=SYNC_SHARE,
+            phase_looks=PHASE_LOOKS)
 
     def _learnt(self) -> None:
         """Made by the kernel (its __init__, and whenever it learns)."""
