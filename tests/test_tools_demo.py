@@ -128,16 +128,18 @@ def test_fleet_cpu_measures_the_processes_under_a_root():
     try:
         time.sleep(0.3)
         cpu.sample()  # from when the child spins (it is a process under this one)
-        time.sleep(0.5)
+        time.sleep(1.0)
         used, waited, spare = cpu.sample()
     finally:
         child.kill()
         child.wait()
     # the spinner had work all the time: on a CPU or waiting for one (a loaded machine gives
     # it less CPU and more waiting), about one CPU's time a second in all; one CPU it kept
-    # busy, so the CPUs had less than all of them to spare
+    # busy, so the CPUs had less than all of them to spare. A VM's host may also take the CPU
+    # (steal time), which the guest counts as neither: 0.66 used and 0.03 waited was seen in a
+    # clean clone's CI, so the floor is half a CPU
     assert 0.0 < used and 0.0 <= waited < 1.0, (used, waited)
-    assert 0.7 < used / (1.0 - waited) < 1.5, (used, waited)
+    assert 0.5 < used / (1.0 - waited) < 1.5, (used, waited)
     assert 0.0 <= spare < len(os.sched_getaffinity(0)) - 0.5, spare
 
 
