@@ -296,3 +296,41 @@ def test_a_frame_cut_by_an_unplug_is_queued_before_the_close(ptys):
     assert [(k, d) for k, p, _, d in items if p == gone] == [("data", cut[1:12]), ("close", b"")]
     reads_on(q, m_kept, kept, reading)
     reading.stop()
+
+
+def test_a_round_s_items_are_taken_at_once_in_order_without_those_dropped():
+    """`take_all`: what a round queued, oldest first, under one taking of the lock, the items
+    the backlog dropped left out, and the queue empty after (its backlog counts start again)."""
+    q = IngestQueue(backlog=2)
+    q.put(("open", "a", 1, b""))
+    sweeps = [(True, f) for f in frames(3, 3)]
+    q.reads(2, [("a", sweeps), ("b", [(False, b"status\0")])])
+    assert q.take_all() == [["open", "a", 1, b""], ["data", "a", 2, sweeps[1][1]],
+                            ["data", "a", 2, sweeps[2][1]], ["data", "b", 2, b"status\0"]]
+    assert q.take_all() == [] and q.waiting("a") == 0 and q.dropped == {"a": 1}
+    q.reads(3, [("a", sweeps[:2])])  # a backlog of its own: nothing dropped
+    assert [item[3] for item in q.take_all()] == [f for _, f in sweeps[:2]]
+
+
+def test_the_gateway_s_take_handles_what_is_queued_while_it_handles():
+    """`Gateway.take` takes a round's items at once; an item another thread queues while they
+    are handled is handled in the same take, after them."""
+    from straja.gateway import config
+    from straja.gateway.ingest import Gateway
+    from straja.gateway.pipeline import Pipeline
+    cfg = config.GatewayConfig(ports=(), discover=False)
+    gw = Gateway(cfg, Pipeline(cfg))
+    handled = []
+    handle = gw.handle
+
+    def record(kind, path, t_ns, data):
+        handled.append((kind, path))
+        if path == "first":
+            gw.queue.put(("close", "meanwhile", t_ns, b""))
+        return handle(kind, path, t_ns, data)
+    gw.handle = record
+    gw.queue.put(("open", "first", 1, b""))
+    gw.queue.put(("close", "second", 2, b""))
+    assert gw.take() and not gw.take()
+    assert handled == [("open", "first"), ("close", "second"), ("close", "meanwhile")]
+    gw.reading.stop()

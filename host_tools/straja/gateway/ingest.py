@@ -158,6 +158,17 @@ class IngestQueue:
                     return kind, port, t_ns, data
             raise queue.Empty
 
+    def take_all(self) -> list:
+        """Every item not dropped, oldest first, under one taking of the lock; the queue left
+        empty. The gateway's round takes what its reads queued so (`get` took the lock and
+        matched the port's backlog for each item): its reads and its processing are one thread,
+        so nothing the backlog would drop is queued while the round's items are handled."""
+        with self._lock:
+            items = [item for item in self._items if item[3] is not None]
+            self._items.clear()
+            self._waiting.clear()
+        return items
+
     def waiting(self, port: str) -> int:
         with self._lock:
             sweeps, others = self._waiting.get(port, ((), ()))
@@ -415,7 +426,8 @@ class Gateway:
         # written to the nodes' ports (a system call each)
         if out.events:
             self.emit(out.events, arrival_ns=t_ns if kind == "data" else None)
-        self.send(out)
+        if out.commands:  # (most chunks: none)
+            self.send(out)
         return out
 
     def send(self, out: Output) -> None:
@@ -459,15 +471,14 @@ class Gateway:
         self.close()
 
     def take(self) -> bool:
-        """Every queued item handled, in order; whether there was one."""
+        """Every queued item handled, in order (a round's items taken at once, then any another
+        thread queued meanwhile); whether there was one."""
         took = False
-        while True:
-            try:
-                item = self.queue.get()
-            except queue.Empty:
-                return took
-            self.handle(*item)
+        while items := self.queue.take_all():
+            for item in items:
+                self.handle(*item)
             took = True
+        return took
 
     def sync_known(self) -> None:
         """The store's known emitters to the pipeline when another writer (`straja known`, the
