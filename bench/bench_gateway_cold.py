@@ -31,9 +31,11 @@ from pi_check import T0, hello, node_chunks  # noqa: E402  (bench/ is this scrip
 
 EVICT_BYTES = 8 << 20  # more than this machine's L2 and a Pi 4's (1 MiB)
 # k: a live round's chunks (on an idle machine ~4 at 16 nodes; at 128 nodes, rounds on time
-# every 4 ms, 128 x 28.6 frames a second x 4 ms = 14.6)
+# every 4 ms, 128 x 28.6 frames a second x 4 ms = 14.6; every 8 ms, a busy fleet's cadence:
+# ingest.BUSY_READ_INTERVAL_S, 29.3)
 CASES = ((0, "warm: back to back"), (1, "cold before every chunk"), (2, "cold every 2 chunks"),
-         (4, "cold every 4 chunks"), (8, "cold every 8 chunks"), (16, "cold every 16 chunks"))
+         (4, "cold every 4 chunks"), (8, "cold every 8 chunks"), (16, "cold every 16 chunks"),
+         (32, "cold every 32 chunks"))
 
 
 def one_pass(chunks, nodes: int, every: int, folder: Path, evict: np.ndarray) -> np.ndarray:

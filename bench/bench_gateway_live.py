@@ -152,7 +152,8 @@ def time_rounds(gateway, calls: list) -> list[tuple[int, int, float]]:
 def on_time(r: dict) -> tuple[float, float, float, float] | None:
     """(µs a round, µs a chunk, chunks a round on time, CPU seconds a node-second) of the steady
     state's rounds fitted as a + b x chunks, the last at rounds on time: a round every
-    READ_INTERVAL_S holding what the nodes sent meanwhile (one at least). A loaded machine's
+    `ingest.read_interval` of the run's chunks a second holding what the nodes sent meanwhile
+    (one at least). A loaded machine's
     rounds come late and hold more chunks than an idle gateway's, which flatters the measured
     figure; the fit gives the idle gateway's cadence from the same run (each round still pays
     this machine's cold start: `a`). None with rounds of fewer than two sizes."""
@@ -162,7 +163,7 @@ def on_time(r: dict) -> tuple[float, float, float, float] | None:
     chunks, cpu = np.array(rounds).T
     b, a = np.polyfit(chunks, cpu, 1)
     rate = r["chunks"] / r["wall"]  # chunks a second, all nodes
-    per_round = max(rate * ingest.READ_INTERVAL_S, 1.0)
+    per_round = max(rate * ingest.read_interval(rate), 1.0)
     return 1e6 * a, 1e6 * b, per_round, (a / per_round + b) * rate / r["nodes"]
 
 
@@ -380,6 +381,11 @@ def measure(nodes: int, seconds: float, fleet_nice: int | None = None, apart: bo
             "chunk_ms": np.array(every_chunk) / 1e6, "alert_parts": alert_parts}
 
 
+def interval_ms(r: dict) -> float:
+    """The gateway's interval between rounds of reads at the run's chunks a second, ms."""
+    return 1e3 * ingest.read_interval(r["chunks"] / r["wall"])
+
+
 def per_node_ms(r: dict, cpu_s: float) -> float:
     """CPU seconds of a run as ms a node-second."""
     return 1000 * cpu_s / r["wall"] / r["nodes"]
@@ -422,7 +428,7 @@ def report(r: dict, args) -> int:
         print(f"alert latency, arrival to stored: p50 {np.percentile(lat, 50):.2f} ms, "
               f"p99 {np.percentile(lat, 99):.2f} ms, max {lat.max():.2f} ms "
               f"(target p99 < 20 ms: {'met' if np.percentile(lat, 99) < 20 else 'NOT met'}; "
-              f"a frame waits at most {1e3 * ingest.READ_INTERVAL_S:g} ms more in the kernel "
+              f"a frame waits at most {interval_ms(r):g} ms more in the kernel "
               "before it is read)")
         waited, handled, cpu_ns = (np.array(p) / 1e6 for p in zip(*r["alert_parts"]))
         print(f"alert chunks ({waited.size}), max: waited in the queue {waited.max():.2f} ms, "
@@ -441,7 +447,7 @@ def report(r: dict, args) -> int:
     fit = on_time(r)
     a, b, per_round, idle = fit or (np.nan,) * 4
     print(f"a round's CPU, fitted over the steady state's rounds: {a:.0f} us + {b:.1f} us a chunk; "
-          f"at rounds on time (every {1e3 * ingest.READ_INTERVAL_S:g} ms, {per_round:.1f} chunks "
+          f"at rounds on time (every {interval_ms(r):g} ms, {per_round:.1f} chunks "
           f"each: an idle gateway's cadence) {1e3 * idle:.2f} ms per node-second")
     print(f"(the figures above are of the steady state, from {WARM_S:g} s after the first chunk: "
           f"the connects before it took {r['start_cpu']:.2f} s of the gateway's thread, a "

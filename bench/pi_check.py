@@ -191,7 +191,7 @@ def live_rows(r: dict, scale: float, noise: bool) -> list[tuple[str, str]]:
     else:
         fitted = "too few rounds to fit"
     return rows + [
-        (f"{head}: at rounds on time (every {1e3 * live.ingest.READ_INTERVAL_S:g} ms: an idle "
+        (f"{head}: at rounds on time (every {live.interval_ms(r):g} ms: an idle "
          "gateway's cadence), fitted", fitted),
         (f"{head}: gateway CPU a node-second at the plan's frame rate", f"{1e3 * at_plan:.3f} ms"),
         (f"{head}: nodes one core serves at the plan's rate, at this count (100 % / 50 % load)",

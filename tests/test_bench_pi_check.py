@@ -66,6 +66,17 @@ def test_the_plans_rate_is_not_extrapolated_from_a_starved_fleet(pi_check):
                                          "max 0.2 ms"]
 
 
+def test_the_fit_of_a_busy_fleet_is_at_the_gateway_s_busy_interval(pi_check):
+    """A run whose ports brought BUSY_CHUNKS_S chunks a second or more is fitted at the rounds
+    the gateway then makes: BUSY_READ_INTERVAL_S apart (8 ms), not READ_INTERVAL_S."""
+    run = a_run(128, pi_check.planned_frames()) | {"chunks": 30000}  # 3000 a second
+    rows = dict(pi_check.live_rows(run, 6.0, True))
+    # (100 us / 24 chunks + 20 us) x 3000 chunks a second over 128 nodes, x 6
+    assert rows["live, 128 nodes: at rounds on time (every 8 ms: an idle gateway's cadence), "
+                "fitted"].startswith("3.398 ms a node-second (a round 600 us + 120.0 us a chunk, "
+                                     "24.0 chunks a round)")
+
+
 @pytest.mark.timeout(60)
 def test_the_noise_writers_share_the_nodes_and_say_how_late_they_wrote(pi_check):
     """--noise: two writer processes, three nodes: each port gets its own node's hello replies

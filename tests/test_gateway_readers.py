@@ -334,3 +334,54 @@ def test_the_gateway_s_take_handles_what_is_queued_while_it_handles():
     assert gw.take() and not gw.take()
     assert handled == [("open", "first"), ("close", "second"), ("close", "meanwhile")]
     gw.reading.stop()
+
+
+def test_the_rounds_cadence_follows_the_chunks_a_second_they_read():
+    """`ReadCadence`: READ_INTERVAL_S until a window of RATE_WINDOW_S has passed, then the
+    window's chunks a second decide: BUSY_READ_INTERVAL_S from BUSY_CHUNKS_S on, READ_INTERVAL_S
+    under it (a fleet that shrinks is read at the short interval again)."""
+    from straja.gateway import ingest
+    cadence = ingest.ReadCadence()
+    window, busy = ingest.RATE_WINDOW_S, ingest.BUSY_CHUNKS_S
+    rounds = 200
+    for i in range(rounds + 1):  # exactly the busy rate: a window's chunks over its length
+        cadence.count(i * window / rounds, int(busy * window / rounds) if i else 0)
+        assert cadence.interval == (ingest.BUSY_READ_INTERVAL_S if i == rounds
+                                    else ingest.READ_INTERVAL_S)
+    for i in range(1, rounds + 1):  # one chunk a round fewer: under it
+        cadence.count(window + i * window / rounds, int(busy * window / rounds) - 1)
+    assert cadence.interval == ingest.READ_INTERVAL_S
+    assert ingest.BUSY_READ_INTERVAL_S > ingest.READ_INTERVAL_S
+
+
+@pytest.mark.timeout(30)
+def test_a_busy_fleet_s_rounds_are_the_busy_interval_apart(ptys, monkeypatch):
+    """PortReaders.round counts each round's chunks into its cadence and waits its interval:
+    once the rounds read BUSY_CHUNKS_S a second over a window, the next round begins
+    BUSY_READ_INTERVAL_S after the one before."""
+    from straja.gateway import ingest
+    monkeypatch.setattr(ingest, "READ_INTERVAL_S", 0.01)
+    monkeypatch.setattr(ingest, "BUSY_READ_INTERVAL_S", 0.4)
+    monkeypatch.setattr(ingest, "BUSY_CHUNKS_S", 5.0)
+    monkeypatch.setattr(ingest, "RATE_WINDOW_S", 0.1)
+    q = IngestQueue(backlog=1 << 20)
+    (master, slave), = ptys(1)
+    path = os.ttyname(slave)
+    reading = PortReaders()
+    reading.add(PortReader(path, open_port(path), q))
+    sent = frames(4, 4)
+
+    def read_one(frame):
+        os.write(master, frame)
+        begun = time.monotonic()
+        assert reading.round(5.0)
+        return begun
+    read_one(sent[0])  # the window starts
+    time.sleep(0.12)
+    read_one(sent[1])  # 2 chunks in 0.12 s: busy from the round after this one
+    assert reading.cadence.interval == 0.4
+    read_one(sent[2])  # (its time was set by the round before, at 0.01 s)
+    began = time.monotonic()
+    read_one(sent[3])
+    assert time.monotonic() - began >= 0.35
+    reading.stop()
