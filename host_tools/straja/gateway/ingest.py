@@ -302,9 +302,9 @@ class PortReaders:
     ready port's bytes in one read, cut into the queue's items in C (`FrameSplitter.read`) and
     queued under one taking of the queue's lock; the gateway processes them, then the next round
     waits until the cadence's interval (`ReadCadence`: 4 ms, 8 ms for a busy fleet) after this one
-    began. A port that fails (a read error, or ready
-    with no bytes: unplugged), or whose bytes the round fails on (logged), is closed and its close
-    queued (the rescan opens it again); the others go on.
+    began. A port that fails (a read error, or ready with no bytes: unplugged), or whose bytes the
+    round fails on (logged), is closed and its close queued (the rescan opens it again); the
+    others go on.
 
     One thread for both: a reading thread of its own handed each round to the processing thread
     (a thread woken, the GIL passed twice), and woke, read and took the GIL while the processing
