@@ -39,8 +39,9 @@ READ_SIZE = 1 << 16  # at most this much of a port's bytes a read (a pty holds u
 # The gateway reads the ports at most once per READ_INTERVAL_S: what arrives meanwhile waits in
 # the kernel and is taken in the next round, so one wake-up serves the frames of many ports once
 # they come faster than that (16 nodes on the default plan: 450 frames a second; 100 nodes:
-# 2800), not one wake-up a frame. Latency added to a frame: at most this much, against the alert
-# target of p99 < 20 ms (docs/benchmarks.md, "On a Raspberry Pi").
+# 2800), not one wake-up a frame. Latency added to a frame: at most this much (a busy fleet's:
+# BUSY_READ_INTERVAL_S), against the alert target of p99 < 20 ms (docs/benchmarks.md, "On a
+# Raspberry Pi").
 READ_INTERVAL_S = 0.004
 # Ports that bring BUSY_CHUNKS_S chunks a second or more (about 70 nodes on the default plan; 16
 # bring 450) are read every BUSY_READ_INTERVAL_S instead: a round's fixed cost (the wake-up, the
