@@ -221,21 +221,19 @@ cdef inline object contiguous(object a, int typenum, str name):
 
 
 cdef class HopperLooks:
-    """The per-look state of one BandHoppers, in place in its owner's arrays: counts
-    (float64, n_bins) and site (float64, (level floors, n_bins)): the EWMAs of hits, skip (bool, n_bins: the cells not counted), ble_adv
+    """The per-look state of one BandHoppers, in place in its owner's arrays: counts and site
+    (float64, n_bins: the EWMAs of hits), skip (bool, n_bins: the cells not counted), ble_adv
     (bool), read_pos (int64), and the ring of counted hits (ring_t int64, ring_cell int32,
     ring_mw float32, ring_over float32: the read over its threshold, ring_held bool, one
     capacity), freq_khz (float64, n_bins: each cell's frequency). The queue of looks not
     learnt and the starts of the longest window are the kernel's own (grown by doubling, never
     per look). The decision's settings are straja.detect.hoppers's constants, given by name
     (`decision`: windows_us ascending, lost_us, boot_sweeps, min_hits, max_link_per_sweep,
-    span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window, level_floors (the
-    power over the threshold of each of site's rows), site_known_looks, pile_p; the mains gate's:
+    span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window; the mains gate's:
     mains_periods_us, phase_bins, on_bins, sync_share, phase_looks, as MainsGate's); the
     reported hopper is `active` and report()."""
     cdef readonly Py_ssize_t n_bins, max_width, sweeps, head
-    cdef readonly double weight, site_weight, rate  # rate: the first floor's (rates[0])
-    cdef readonly Py_ssize_t site_looks  # looks learnt into site
+    cdef readonly double weight, site_weight, rate
     cdef double pfa_cell, decay, busy_min_hits, quiet_rate
     cdef float alpha
     cdef long long window_us, learn_delay_us
@@ -246,10 +244,6 @@ cdef class HopperLooks:
     cdef long long lost_us
     cdef double max_link_per_sweep, min_span_khz, max_expected, pfa_window
     cdef float span_level_ratio, noise_reach
-    cdef double floors[8]       # LEVEL_FLOORS_DB as power over the threshold, ascending
-    cdef double rates[8]        # the site's rate over each
-    cdef Py_ssize_t n_floors, site_known_looks
-    cdef double pile_p
     cdef const double* freq_khz
     cdef double* lgamma_int     # lgamma(k), k = 0 .. capacity (a window holds at most that)
     # scratch of the decision: the longest window's hits in quiet cells, and a mark per cell
@@ -280,7 +274,6 @@ cdef class HopperLooks:
     cdef long long* hit_t       # their read times
     cdef unsigned char* hit_gated  # read in a mains-locked emitter's on-window (mains_gated)
     cdef unsigned char* hit_fed    # fed to the mains gate (not a BLE advertising cell)
-    cdef float* hit_over        # their power over the threshold
     cdef Mains mains
     cdef long long* counted     # the ones in quiet cells
     cdef unsigned char* counted_held
@@ -290,8 +283,7 @@ cdef class HopperLooks:
     cdef int* pend_n
     cdef long long* pend_hit_t  # its hits' read times (max_hits each)...
     cdef unsigned char* pend_gated  # ...whether gated when read (Mains)...
-    cdef unsigned char* pend_read   # ...and the read of the sweep it was...
-    cdef float* pend_over       # ...and their power over the threshold
+    cdef unsigned char* pend_read   # ...and the read of the sweep it was
     cdef int* pend_cells
     cdef Py_ssize_t pend_cap, pend_first, pend_len, max_hits
     cdef long long* starts      # ring of the starts of the looks in the longest window
@@ -312,7 +304,6 @@ cdef class HopperLooks:
         self.pend_n = self.pend_cells = NULL
         self.pend_hit_t = NULL
         self.pend_gated = self.pend_read = NULL
-        self.hit_over = self.pend_over = NULL
 
     def __init__(self, double alpha, double pfa_cell, Py_ssize_t max_width,
                  counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_over,
@@ -321,8 +312,7 @@ cdef class HopperLooks:
                  double busy_min_hits, double quiet_rate, long long learn_delay_us, *,
                  windows_us, long long lost_us, Py_ssize_t boot_sweeps, Py_ssize_t min_hits,
                  double max_link_per_sweep, double span_level_ratio, double noise_reach,
-                 double min_span_khz, double max_expected, double pfa_window, level_floors,
-                 Py_ssize_t site_known_looks, double pile_p, mains_periods_us,
+                 double min_span_khz, double max_expected, double pfa_window, mains_periods_us,
                  Py_ssize_t phase_bins, on_bins, double sync_share,
                  Py_ssize_t phase_looks):
         cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>counts, 0) if cnp.PyArray_Check(counts) else 0
@@ -338,13 +328,6 @@ cdef class HopperLooks:
             self.windows[k] = windows_us[k]
         self.lost_us, self.boot_sweeps, self.min_hits = lost_us, boot_sweeps, min_hits
         self.max_link_per_sweep, self.min_span_khz = max_link_per_sweep, min_span_khz
-        level_floors = tuple(level_floors)
-        if not 1 <= len(level_floors) <= 8 or list(level_floors) != sorted(level_floors):
-            raise ValueError("level_floors must be 1 to 8 floors, ascending")
-        self.n_floors = len(level_floors)
-        for k in range(self.n_floors):
-            self.floors[k] = level_floors[k]
-        self.site_known_looks, self.pile_p, self.site_looks = site_known_looks, pile_p, 0
         self.max_expected, self.pfa_window = max_expected, pfa_window
         # float32, as NumPy compares the float32 readings with a Python float
         self.span_level_ratio, self.noise_reach = <float>span_level_ratio, <float>noise_reach
@@ -355,9 +338,7 @@ cdef class HopperLooks:
         self.window_us, self.learn_delay_us = self.windows[self.n_windows - 1], learn_delay_us
         self.weight, self.site_weight = weight, site_weight
         self.counts = <double*>array_data(counts, cnp.NPY_FLOAT64, 1, n, "counts")
-        self.site = <double*>array_data(site, cnp.NPY_FLOAT64, 2, n, "site")
-        if rows(site) != self.n_floors:
-            raise ValueError("site needs a row per level floor")
+        self.site = <double*>array_data(site, cnp.NPY_FLOAT64, 1, n, "site")
         self.skip = <unsigned char*>array_data(skip, cnp.NPY_BOOL, 1, n, "skip")
         self.ble_adv = <const unsigned char*>array_data(ble_adv, cnp.NPY_BOOL, 1, n, "ble_adv")
         self.read_pos = <const long long*>array_data(read_pos, cnp.NPY_INT64, 1, n, "read_pos")
@@ -380,7 +361,6 @@ cdef class HopperLooks:
         self.hit_t = <long long*>malloc(self.max_hits * sizeof(long long))
         self.hit_gated = <unsigned char*>malloc(self.max_hits)
         self.hit_fed = <unsigned char*>malloc(self.max_hits)
-        self.hit_over = <float*>malloc(self.max_hits * sizeof(float))
         self.quiet_site = <double*>malloc(n * sizeof(double))
         self.hits = <long long*>malloc(2 * self.max_hits * sizeof(long long))
         self.counted_held = <unsigned char*>malloc(self.max_hits)
@@ -392,7 +372,6 @@ cdef class HopperLooks:
         self.pend_hit_t = <long long*>malloc(self.pend_cap * self.max_hits * sizeof(long long))
         self.pend_gated = <unsigned char*>malloc(self.pend_cap * self.max_hits)
         self.pend_read = <unsigned char*>malloc(self.pend_cap)
-        self.pend_over = <float*>malloc(self.pend_cap * self.max_hits * sizeof(float))
         self.starts = <long long*>malloc(self.starts_cap * sizeof(long long))
         cdef Py_ssize_t cap = self.capacity
         self.lgamma_int = <double*>malloc((cap + 1) * sizeof(double))
@@ -403,7 +382,6 @@ cdef class HopperLooks:
         self.cell_seen = <unsigned char*>malloc(n)
         if (self.quiet_site == NULL or self.hits == NULL or self.counted_held == NULL
                 or self.hit_t == NULL or self.hit_gated == NULL or self.hit_fed == NULL
-                or self.hit_over == NULL or self.pend_over == NULL
                 or self.pend_hit_t == NULL or self.pend_gated == NULL or self.pend_read == NULL
                 or self.pend_t == NULL or self.pend_reported == NULL or self.pend_n == NULL
                 or self.pend_cells == NULL or self.starts == NULL or self.lgamma_int == NULL
@@ -428,8 +406,6 @@ cdef class HopperLooks:
         free(self.hit_t)
         free(self.hit_gated)
         free(self.hit_fed)
-        free(self.hit_over)
-        free(self.pend_over)
         free(self.counted_held)
         free(self.pend_hit_t)
         free(self.pend_gated)
@@ -540,7 +516,6 @@ cdef class HopperLooks:
             self.hit_t[i] = t0 + floor_div(self.read_pos[c] * duration, n)
             self.hit_gated[i] = mains_gated(&self.mains, again, self.hit_t[i])
             self.hit_fed[i] = not self.ble_adv[c]
-            self.hit_over[i] = single[c] / (a * noise[c])
         mains_feed(&self.mains, again, self.hit_t, self.hit_fed, self.hit_gated, n_hits)
         for i in range(n_hits):
             c = self.hits[i]
@@ -571,9 +546,8 @@ cdef class HopperLooks:
     cdef void _decide(self, long long now, bint hit) noexcept:
         """ReferenceBandHoppers._decide: keep, update or drop the reported hopper, else test
         each window (shortest first) for a new one."""
-        cdef Py_ssize_t j, k, m = 0, w, f
-        cdef Py_ssize_t floors = self.n_floors if self.site_looks >= self.site_known_looks else 1
-        cdef double expected, pfa = self.pfa_window / floors  # each test's share
+        cdef Py_ssize_t j, k, m = 0, w
+        cdef double expected
         if self.active:
             if now - self.hop_t_last_us > self.lost_us:
                 self.active = False
@@ -593,28 +567,21 @@ cdef class HopperLooks:
                 self.win_mw[m], self.win_over[m] = self.ring_mw[j], self.ring_over[j]
                 m += 1
         for w in range(self.n_windows):
-            for f in range(floors):
-                expected = self._test(now - self.windows[w], self.windows[w], m, f, pfa)
-                if expected == expected:  # not NaN: a hopper
-                    self.since_us = now - self.windows[w]
-                    self._summary(self.since_us, expected)
-                    self.new_hits = True
-                    return
+            expected = self._test(now - self.windows[w], self.windows[w], m)
+            if expected == expected:  # not NaN: a hopper
+                self.since_us = now - self.windows[w]
+                self._summary(self.since_us, expected)
+                self.new_hits = True
+                return
 
-    cdef inline bint _in(self, Py_ssize_t j, long long since, Py_ssize_t floor) noexcept:
-        """Whether the scratch window's hit j is in the test's window, over its floor."""
-        return self.win_t[j] >= since and self.win_over[j] >= self.floors[floor]
-
-    cdef double _test(self, long long since, long long window, Py_ssize_t m, Py_ssize_t floor,
-                      double pfa) noexcept:
-        """ReferenceBandHoppers._test on the first m hits of the scratch window over the level
-        floor of index `floor`: the hits the site's rate expects from `since` if the hits
-        there are a hopper's, else NaN."""
+    cdef double _test(self, long long since, long long window, Py_ssize_t m) noexcept:
+        """ReferenceBandHoppers._test on the first m hits of the scratch window: the hits the
+        site's rate expects from `since` if the hits there are a hopper's, else NaN."""
         cdef Py_ssize_t j, n_hits = 0, n_near = 0, n_sweeps = 0
         cdef float top = 0.0, level
         cdef double f, lo = 0.0, hi = 0.0, expected
         for j in range(m):
-            if self._in(j, since, floor):
+            if self.win_t[j] >= since:
                 if n_hits == 0 or self.win_mw[j] > top:
                     top = self.win_mw[j]
                 n_hits += 1
@@ -629,7 +596,7 @@ cdef class HopperLooks:
         # threshold by more than noise reaches)
         level = top * self.span_level_ratio
         for j in range(m):
-            if self._in(j, since, floor) and self.win_mw[j] >= level \
+            if self.win_t[j] >= since and self.win_mw[j] >= level \
                     and self.win_over[j] > self.noise_reach:
                 f = self.freq_khz[self.win_cell[j]]
                 if n_near == 0 or f < lo:
@@ -639,39 +606,11 @@ cdef class HopperLooks:
                 n_near += 1
         if n_near < 2 or hi - lo <= self.min_span_khz:
             return NAN
-        expected = n_sweeps * self.rates[floor]
+        expected = n_sweeps * self.rate
         if expected > self.max_expected * window / self.windows[0] \
-                or not tail(n_hits, expected, self.lgamma_int[n_hits]) <= pfa:
+                or not tail(n_hits, expected, self.lgamma_int[n_hits]) <= self.pfa_window:
             return NAN  # (a tail that did not converge, NaN, is no hopper either)
-        if floor and not self._beyond_densest(since, m, floor, n_hits, n_sweeps) <= self.pile_p:
-            return NAN
         return expected
-
-    cdef double _beyond_densest(self, long long since, Py_ssize_t m, Py_ssize_t floor,
-                                Py_ssize_t n_hits, Py_ssize_t n_sweeps) noexcept:
-        """ReferenceBandHoppers._beyond_densest's Poisson tail: the test's hits outside their
-        densest min_span_khz (its lowest first) against the site's rate over the floor in the
-        quiet cells there."""
-        cdef Py_ssize_t j, i, inside, most = -1, n = self.n_bins, q = 0
-        cdef double lo = 0.0, f, rate
-        for j in range(m):
-            if not self._in(j, since, floor):
-                continue
-            f = self.freq_khz[self.win_cell[j]]
-            inside = 0
-            for i in range(m):
-                if self._in(i, since, floor) and f <= self.freq_khz[self.win_cell[i]] \
-                        <= f + self.min_span_khz:
-                    inside += 1
-            if inside > most:
-                most, lo = inside, f
-        for i in range(n):
-            if not self.skip[i] and (self.freq_khz[i] < lo
-                                     or self.freq_khz[i] > lo + self.min_span_khz):
-                self.quiet_site[q] = self.site[floor * n + i]
-                q += 1
-        rate = max(pairwise_sum(self.quiet_site, q) / self.site_weight, self.pfa_cell * q)
-        return tail(n_hits - most, n_sweeps * rate, self.lgamma_int[n_hits - most])
 
     cdef void _summary(self, long long since, double expected) noexcept:
         """ReferenceBandHoppers._summary: the hopper of the counted hits from `since` (all
@@ -740,7 +679,6 @@ cdef class HopperLooks:
             self.pend_cells[slot * m + i] = <int>self.hits[i]
             self.pend_hit_t[slot * m + i] = self.hit_t[i]
             self.pend_gated[slot * m + i] = self.hit_gated[i]
-            self.pend_over[slot * m + i] = self.hit_over[i]
         self.pend_len += 1
         return 0
 
@@ -754,9 +692,8 @@ cdef class HopperLooks:
         cdef long long* ht = <long long*>malloc(cap * m * sizeof(long long))
         cdef unsigned char* gated = <unsigned char*>malloc(cap * m)
         cdef unsigned char* read = <unsigned char*>malloc(cap)
-        cdef float* over = <float*>malloc(cap * m * sizeof(float))
         if t == NULL or rep == NULL or nh == NULL or cells == NULL or ht == NULL \
-                or gated == NULL or read == NULL or over == NULL:
+                or gated == NULL or read == NULL:
             free(t)
             free(rep)
             free(nh)
@@ -764,7 +701,6 @@ cdef class HopperLooks:
             free(ht)
             free(gated)
             free(read)
-            free(over)
             raise MemoryError()
         for i in range(self.pend_len):
             j = (self.pend_first + i) % self.pend_cap
@@ -773,7 +709,6 @@ cdef class HopperLooks:
             memcpy(cells + i * m, self.pend_cells + j * m, m * sizeof(int))
             memcpy(ht + i * m, self.pend_hit_t + j * m, m * sizeof(long long))
             memcpy(gated + i * m, self.pend_gated + j * m, m)
-            memcpy(over + i * m, self.pend_over + j * m, m * sizeof(float))
         free(self.pend_t)
         free(self.pend_reported)
         free(self.pend_n)
@@ -781,8 +716,6 @@ cdef class HopperLooks:
         free(self.pend_hit_t)
         free(self.pend_gated)
         free(self.pend_read)
-        free(self.pend_over)
-        self.pend_over = over
         self.pend_t, self.pend_reported, self.pend_n, self.pend_cells = t, rep, nh, cells
         self.pend_hit_t, self.pend_gated, self.pend_read = ht, gated, read
         self.pend_cap, self.pend_first = cap, 0
@@ -791,7 +724,7 @@ cdef class HopperLooks:
     cdef void _learn_until(self, long long before) noexcept:
         """Learns the queued looks that started before `before` (into counts; into site too
         when no hopper was reported after them), then remakes what follows if any."""
-        cdef Py_ssize_t j, i, k, f, n = self.n_bins
+        cdef Py_ssize_t j, i, k, n = self.n_bins
         cdef const int* cells
         cdef bint learnt = False
         while self.pend_len and self.pend_t[self.pend_first] < before:
@@ -803,17 +736,14 @@ cdef class HopperLooks:
                 self.counts[cells[i]] += 1.0
             self.weight = self.weight * self.decay + 1.0
             if not self.pend_reported[j]:
-                for i in range(n * self.n_floors):
+                for i in range(n):
                     self.site[i] *= self.decay
                 k = j * self.max_hits
                 for i in range(self.pend_n[j]):  # not the hits gated when read or now
                     if not (self.pend_gated[k + i] or mains_gated(
                             &self.mains, self.pend_read[j], self.pend_hit_t[k + i])):
-                        for f in range(self.n_floors):  # each floor the hit reaches
-                            if self.pend_over[k + i] >= self.floors[f]:
-                                self.site[f * n + cells[i]] += 1.0
+                        self.site[cells[i]] += 1.0
                 self.site_weight = self.site_weight * self.decay + 1.0
-                self.site_looks += 1
             self.pend_first = (j + 1) % self.pend_cap
             self.pend_len -= 1
             learnt = True
@@ -821,23 +751,18 @@ cdef class HopperLooks:
             self._learnt()
 
     cdef void _learnt(self) noexcept:
-        """BandHoppers._learnt: the cells not counted (busy or BLE advertising) and the rates
-        of hits the quiet cells give per learnt sweep over each level floor."""
-        cdef Py_ssize_t i, f, m = 0, n = self.n_bins
+        """BandHoppers._learnt: the cells not counted (busy or BLE advertising) and the rate
+        of hits the quiet cells give per learnt sweep."""
+        cdef Py_ssize_t i, m = 0, n = self.n_bins
         cdef double c
         for i in range(n):
             c = self.counts[i]
             self.skip[i] = ((c >= self.busy_min_hits and c > self.quiet_rate * self.weight)
                             or self.ble_adv[i])
-        for f in range(self.n_floors):
-            m = 0
-            for i in range(n):
-                if not self.skip[i]:
-                    self.quiet_site[m] = self.site[f * n + i]
-                    m += 1
-            self.rates[f] = max(pairwise_sum(self.quiet_site, m) / self.site_weight,
-                                self.pfa_cell * m)
-        self.rate = self.rates[0]
+            if not self.skip[i]:
+                self.quiet_site[m] = self.site[i]
+                m += 1
+        self.rate = max(pairwise_sum(self.quiet_site, m) / self.site_weight, self.pfa_cell * m)
 
 
 cdef float CODE_MW[256]

@@ -209,52 +209,6 @@ def test_a_noise_hit_does_not_spread_a_pile_of_hits():
     assert pile_after_a_far_hit(over_threshold_db=3.0).run()
 
 
-def weak_site(n_sweeps, seed, strong_strays=0.0):
-    """A site whose every cell a far emitter hits weakly (1 dB over the threshold), 3 hits a
-    sweep in all since switch-on: more than one link gives, so the first floor tests nothing;
-    strong_strays: the site's own hits 12 dB over the threshold, that many a sweep."""
-    band = Band(n_sweeps, seed=seed)
-    band.hopper(range(n_sweeps), 3.0, snr_db=10 * math.log10(ALPHA) + 1.0)
-    band.hopper(range(n_sweeps), strong_strays, snr_db=10 * math.log10(ALPHA) + 12.0)
-    return band
-
-
-LATER = 420  # 75 s: the site has learnt SITE_KNOWN_LOOKS looks (46 s, 10 s late)
-
-
-def hopper_later(hopper=True):
-    """weak_site, and from LATER a hopper 12 dB over the threshold, 0.4 hits a sweep."""
-    band = weak_site(600, seed=31)
-    if hopper:
-        band.hopper(range(LATER, 600), 0.4, snr_db=10 * math.log10(ALPHA) + 12.0)
-    return band
-
-
-def test_a_hopper_come_on_later_stands_out_of_a_sites_weak_hits():
-    """A site's many weak hits must not hide a stronger hopper switched on later: over a level
-    floor the site's rate is its hits that strong (det60)."""
-    reports = hopper_later().run()
-    assert reports and LATER <= reports[0][0] <= LATER + sweeps_after(4.0)
-    assert hopper_later(hopper=False).run() == []
-
-
-def pile_beside_strays(pile_p=None):
-    """weak_site with strong strays of its own (0.1 a sweep over the band), and from LATER a
-    new emitter's pile within 30 MHz as strong (an oven before the mains gate knows it)."""
-    band = weak_site(600, seed=32, strong_strays=0.1)
-    band.hopper(range(LATER, 600), 0.8, cells=range(30, 30 + int(30_000 // STEP_KHZ)),
-                snr_db=10 * math.log10(ALPHA) + 12.0)
-    return band
-
-
-def test_a_pile_and_the_sites_strays_beside_it_are_not_a_hopper(monkeypatch):
-    """Over a level floor the hits outside their densest 40 MHz must stand out of the site too
-    (PILE_P): a new emitter's pile and the site's strays either side span a hop set."""
-    assert pile_beside_strays().run() == []
-    monkeypatch.setattr(hp, "PILE_P", 1.0)
-    assert pile_beside_strays().run()
-
-
 def oven_band(n_sweeps, seed, mains_hz=50.0, hopper_on=None, reads=2):
     """A microwave oven on from switch-on, read as a 2.4 GHz revisit plan reads it (channel
     order, the second read 4.2 ms after the first): a read made while its magnetron conducts

@@ -59,17 +59,6 @@ NOISE_REACH = 10 ** 0.05    # ...and over the threshold by more than noise alone
                             # one noise hit far from an oven's or a Wi-Fi channel's pile of hits
                             # is no spread (microwave_ovens_background: 2413 MHz, 0.1 dB over)
 PFA_WINDOW = 1e-7           # the count's Poisson tail under the baseline, per sweep tested
-LEVEL_FLOORS_DB = (0.0, 3.0, 6.0, 10.0)  # the tests are made again on the hits over the
-                            # threshold by each of these, against the site's rate of hits that
-                            # strong: a site whose weak hits (a far access point's frames, a few
-                            # dB over the threshold in every cell) make too many for one link
-                            # must not hide a stronger emitter come on later (det60)...
-SITE_KNOWN_LOOKS = 256      # ...once the site's rate has learnt this many looks (the level
-                            # floors' rates start from the noise prior, which any resident
-                            # over a floor beats: at switch-on only the first floor is tested);
-PILE_P = 1e-3               # and there the hits outside their densest 40 MHz must be too many
-                            # for the site at this (classify.BAND_HOP_MIN_P's odds: a pile and
-                            # strays), not only all of them
 MAX_EXPECTED = 2.0          # a site whose quiet cells make more hits in a window is too busy
                             # for the test: Wi-Fi and Bluetooth traffic comes in bursts of
                             # seconds, not Poisson (busy 2.4 GHz: 40 hits where 14 were expected)
@@ -182,14 +171,10 @@ class ReferenceBandHoppers:
                         <= abs(step_khz) / 2 + BLE_ADV_HALF_KHZ)
         self.counts = np.zeros(n_bins)        # EWMA-weighted hits per cell, learnt sweeps
         self.weight = float(PRIOR_SWEEPS)     # EWMA-weighted learnt sweeps, the prior's first
-        # the same, of the sweeps with no hopper reported, per level floor (LEVEL_FLOORS_DB)
-        self.floors = 10 ** (np.array(LEVEL_FLOORS_DB) / 10)
-        self.site = np.zeros((self.floors.size, n_bins))
+        self.site = np.zeros(n_bins)          # the same, of the sweeps with no hopper reported
         self.site_weight = float(PRIOR_SWEEPS)
-        self.site_looks = 0                   # looks learnt into the site's rate
         self._pending: deque = deque()        # (start, hit cells, their read times, gated,
-                                              # the read, a hopper reported, their power over
-                                              # the threshold) not learnt
+                                              # the read, a hopper reported) not learnt
         self.sweeps = 0
         self.reads = 1                        # single reads a sweep (process() sets it)
         self._window_starts: deque = deque()  # starts of the sweeps in the longest window
@@ -211,13 +196,11 @@ class ReferenceBandHoppers:
     def _learnt(self) -> None:
         """What follows from the baseline alone, made again only when it learns (most looks
         learn nothing new): the cells not counted (busy() or BLE advertising) and the site's
-        rates, the hits the others (quiet cells) give per learnt sweep over each level floor."""
+        rate, the hits the others (quiet cells) give per learnt sweep."""
         self._skip = self.busy() | self.ble_adv
         quiet = ~self._skip
-        noise = self.pfa_cell * int(np.count_nonzero(quiet))
-        self._rates = np.array([max(float(site[quiet].sum()) / self.site_weight, noise)
-                                for site in self.site])
-        self._rate = float(self._rates[0])
+        self._rate = max(float(self.site[quiet].sum()) / self.site_weight,
+                         self.pfa_cell * int(np.count_nonzero(quiet)))
 
     def busy(self) -> np.ndarray:
         """Cells the site keeps busy: hit more than QUIET_RATE per learnt sweep, by at least
@@ -274,18 +257,14 @@ class ReferenceBandHoppers:
         while self._window_starts[0] < now - WINDOWS_US[-1]:
             self._window_starts.popleft()
         self._decide(now, busy, counted.size > 0)
-        self._pending.append((t0, hit_cells, t_hit, gated, int(again), self.active is not None,
-                              single[hit_cells] / threshold[hit_cells]))
+        self._pending.append((t0, hit_cells, t_hit, gated, int(again), self.active is not None))
         learnt = False
         while self._pending and self._pending[0][0] < now - LEARN_DELAY_US:
-            _, cells, times, was_gated, read, reported, over = self._pending.popleft()
+            _, cells, times, was_gated, read, reported = self._pending.popleft()
             self.weight = _learn(self.counts, self.weight, cells)
             if not reported:
-                site = ~(was_gated | self.mains.gated(self.mains.bins(times), read))
-                for counts, floor in zip(self.site, self.floors):
-                    weight = _learn(counts, self.site_weight, cells[site & (over >= floor)])
-                self.site_weight = weight
-                self.site_looks += 1
+                site_cells = cells[~(was_gated | self.mains.gated(self.mains.bins(times), read))]
+                self.site_weight = _learn(self.site, self.site_weight, site_cells)
             learnt = True
         if learnt:
             self._learnt()
@@ -306,39 +285,32 @@ class ReferenceBandHoppers:
                 return
         if self.sweeps < BOOT_SWEEPS or not hit:
             return
+        rate = self._rate
         starts = self._starts()
         # the longest window's hits in cells still quiet (cells that turned busy since their
         # hits were counted are not); the shorter windows' are among these
         t, cell, mw, over = self._window(now - WINDOWS_US[-1])
         quiet = ~busy[cell]
-        t, cell, mw, over = t[quiet], cell[quiet], mw[quiet], over[quiet]
-        floors = self.floors.size if self.site_looks >= SITE_KNOWN_LOOKS else 1
-        pfa = PFA_WINDOW / len(WINDOWS_US) / floors  # each test's share (as compiled)
+        hits = t[quiet], cell[quiet], mw[quiet], over[quiet]
         for window in WINDOWS_US:
-            for f in range(floors):
-                strong = over >= self.floors[f]
-                expected = self._test(now - window, window, f, starts,
-                                      (t[strong], cell[strong], mw[strong], over[strong]), pfa)
-                if expected is not None:
-                    self._since_us = now - window
-                    self.active = self._summary(self._since_us, expected)
-                    self.new_hits = True
-                    return
+            expected = self._test(now - window, window, rate, starts, hits)
+            if expected is not None:
+                self._since_us = now - window
+                self.active = self._summary(self._since_us, expected)
+                self.new_hits = True
+                return
 
     def _starts(self) -> np.ndarray:
         """The starts of the looks in the longest window (int64)."""
         return np.fromiter(self._window_starts, np.int64, len(self._window_starts))
 
-    def _test(self, since_us: int, window: int, floor: int, starts: np.ndarray,
-              hits, pfa: float) -> float | None:
+    def _test(self, since_us: int, window: int, rate: float, starts: np.ndarray,
+              hits) -> float | None:
         """The hits the site's rate expects in the window (from since_us, window us long) if
         the hits counted there are a hopper's: too many for the site, not too many for one
-        link, spread over more than one Wi-Fi channel; else None. The windows and level floors
-        share PFA_WINDOW (pfa each). hits: (times, cells, mW, over the threshold) in quiet cells of a
-        window at least as long, over the level floor of index `floor`. Over a floor above
-        the first, the hits outside their densest MIN_SPAN_KHZ must be too many for the site
-        too (PILE_P): an emitter come on in one block (an oven before the mains gate knows it) with a
-        few of the site's hits either side is no hop set."""
+        link, spread over more than one Wi-Fi channel; else None. The windows share PFA_WINDOW.
+        hits: (times, cells, mW, over the threshold) in quiet cells of a window at least as
+        long."""
         t, cell, mw, over = hits
         if t.size and t.min() < since_us:
             keep = t >= since_us
@@ -355,24 +327,11 @@ class ReferenceBandHoppers:
         freqs = self.freq_khz[cell[near]]
         if freqs.size < 2 or freqs.max() - freqs.min() <= MIN_SPAN_KHZ:
             return None
-        expected = n_sweeps * self._rates[floor]
+        expected = n_sweeps * rate
         if expected > MAX_EXPECTED * window / WINDOWS_US[0] \
-                or poisson_tail(cell.size, expected) > pfa:
-            return None
-        if floor and poisson_tail(*self._beyond_densest(cell, floor, n_sweeps)) > PILE_P:
+                or poisson_tail(cell.size, expected) > PFA_WINDOW / len(WINDOWS_US):
             return None
         return expected
-
-    def _beyond_densest(self, cell: np.ndarray, floor: int, n_sweeps: int) -> tuple[int, float]:
-        """The hits outside the densest MIN_SPAN_KHZ of the hits (its lowest first) and the
-        site's expected count there (its quiet cells' rate over the floor, n_sweeps looks)."""
-        freqs = self.freq_khz[cell]
-        inside = [np.count_nonzero((freqs >= lo) & (freqs <= lo + MIN_SPAN_KHZ)) for lo in freqs]
-        lo = freqs[int(np.argmax(inside))]
-        cells = ~self._skip & ((self.freq_khz < lo) | (self.freq_khz > lo + MIN_SPAN_KHZ))
-        rate = max(float(self.site[floor][cells].sum()) / self.site_weight,
-                   self.pfa_cell * int(np.count_nonzero(cells)))
-        return freqs.size - max(inside), n_sweeps * rate
 
     def _summary(self, since_us: int, expected: float) -> Hopper:
         keep = self._t >= since_us
@@ -402,8 +361,7 @@ class BandHoppers(ReferenceBandHoppers):
             boot_sweeps=BOOT_SWEEPS, min_hits=MIN_HITS, max_link_per_sweep=MAX_LINK_PER_SWEEP,
             span_level_ratio=SPAN_LEVEL_RATIO, noise_reach=NOISE_REACH,
             min_span_khz=MIN_SPAN_KHZ, max_expected=MAX_EXPECTED,
-            pfa_window=PFA_WINDOW / len(WINDOWS_US), level_floors=tuple(self.floors.tolist()),
-            site_known_looks=SITE_KNOWN_LOOKS, pile_p=PILE_P, mains_periods_us=MAINS_PERIODS_US,
+            pfa_window=PFA_WINDOW / len(WINDOWS_US), mains_periods_us=MAINS_PERIODS_US,
             phase_bins=PHASE_BINS, on_bins=ON_BINS, sync_share=SYNC_SHARE,
             phase_looks=PHASE_LOOKS)
 
@@ -427,7 +385,6 @@ class BandHoppers(ReferenceBandHoppers):
             self._since_us = looks.since_us
         self.sweeps, self._head = looks.sweeps, looks.head
         self.weight, self.site_weight = looks.weight, looks.site_weight
-        self.site_looks = looks.site_looks
         return self.active
 
     def _starts(self) -> np.ndarray:
