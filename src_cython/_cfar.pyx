@@ -403,6 +403,20 @@ def code_ca_use_avx2(bint on):
     return bool(straja_code_ca_use_avx2(on))
 
 
+def code_window_sums(const unsigned char[::1] codes, Py_ssize_t n_train):
+    """The code CA kernel's window sums of one row: s[j] = sum(codes[j : j + n_train]) for
+    j <= len(codes) - n_train (uint16), by the path code_ca_use_avx2 chose (the tests' handle on
+    the sums alone)."""
+    cdef Py_ssize_t n = codes.shape[0], stride = n + 32
+    if not 1 <= n_train <= min(n, MAX_CODE_TRAIN):
+        raise ValueError(f"need 1 <= n_train <= min(len(codes), {MAX_CODE_TRAIN})")
+    cdef unsigned short[::1] buf = np.zeros(3 * stride, np.uint16)
+    cdef const unsigned short* s
+    with nogil:
+        s = straja_code_window_sums(&codes[0], n, n_train, &buf[0], &buf[stride], &buf[2 * stride])
+    return np.asarray(buf)[s - &buf[0]:][:n - n_train + 1].copy()
+
+
 cdef inline void _cut_window(Py_ssize_t n, Py_ssize_t i, Py_ssize_t t, Py_ssize_t g,
                              Py_ssize_t* a1, Py_ssize_t* b1, Py_ssize_t* a2,
                              Py_ssize_t* b2) noexcept nogil:

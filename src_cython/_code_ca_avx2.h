@@ -46,22 +46,22 @@ straja_avx2_ca_test16(const unsigned char *x, const unsigned short *lag,
 
 /* s[j] = x[j] + ... + x[j + k - 1] for j <= n - k, 1 <= k <= 8, straight from the codes (no pass
    over memory between): SAD against zero sums each 8-byte group of a load into its 64-bit lane,
-   the group's bytes past k masked off (k < 8). Load m (m = 0..7, at x + j + m) holds the sums of
-   cells j + m + 8q, q = 0..3; shifted into 16-bit lane m % 4 of their qword and merged, then the
+   the group's bytes past k masked off. Load m (m = 0..7, at x + j + m) holds the sums of cells
+   j + m + 8q, q = 0..3; shifted into 16-bit lane m % 4 of their qword and merged, then the
    qwords put in order: 32 sums an iteration from 8 loads (widening loads of the codes took 16).
-   Returns the first j not done (the caller's scalar tail). */
-STRAJA_AVX2 static inline __attribute__((always_inline)) ptrdiff_t
-straja_avx2_sad_sums(const unsigned char *x, ptrdiff_t n, __m256i keep, int masked,
-                     unsigned short *s)
+   Whole vectors only, the last overlapping the one before (it ends at n - 8: no read past x[n - 1]);
+   the cells after it (k < 8) by a running sum. */
+STRAJA_AVX2 static void
+straja_avx2_short_sums(const unsigned char *x, ptrdiff_t n, int k, unsigned short *s)
 {
     const __m256i zero = _mm256_setzero_si256();
-    __m256i r[8], v, lo, hi;
-    ptrdiff_t j, m;
-    for (j = 0; j + 39 <= n; j += 32) {   /* reads x[j .. j + 38] */
-        for (m = 0; m < 8; m++) {
-            v = STRAJA_LOAD16(x + j + m);
-            r[m] = _mm256_sad_epu8(masked ? _mm256_and_si256(v, keep) : v, zero);
-        }
+    const __m256i keep = _mm256_set1_epi64x(k >= 8 ? -1LL : (long long)((1ULL << (8 * k)) - 1));
+    __m256i r[8], lo, hi;
+    ptrdiff_t j = 0, last = n - 39, m;   /* a vector reads x[j .. j + 38] */
+    int acc = 0;
+    while (j <= last) {
+        for (m = 0; m < 8; m++)
+            r[m] = _mm256_sad_epu8(_mm256_and_si256(STRAJA_LOAD16(x + j + m), keep), zero);
         for (m = 0; m < 8; m += 4)
             r[m] = _mm256_or_si256(_mm256_or_si256(r[m], _mm256_slli_epi64(r[m + 1], 16)),
                                    _mm256_or_si256(_mm256_slli_epi64(r[m + 2], 32),
@@ -71,26 +71,21 @@ straja_avx2_sad_sums(const unsigned char *x, ptrdiff_t n, __m256i keep, int mask
         hi = _mm256_unpackhi_epi64(r[0], r[4]);
         STRAJA_STORE16(s + j, _mm256_permute2x128_si256(lo, hi, 0x20));
         STRAJA_STORE16(s + j + 16, _mm256_permute2x128_si256(lo, hi, 0x31));
+        if (j == last)
+            break;
+        j = j + 32 < last ? j + 32 : last;
     }
-    return j;
-}
-
-/* straja_avx2_sad_sums, with its mask only where k < 8 (an AND a load less: 1.1x at k = 8) */
-STRAJA_AVX2 static void
-straja_avx2_short_sums(const unsigned char *x, ptrdiff_t n, int k, unsigned short *s)
-{
-    ptrdiff_t j, m;
-    int acc;
-    if (k >= 8)
-        j = straja_avx2_sad_sums(x, n, _mm256_setzero_si256(), 0, s);
-    else
-        j = straja_avx2_sad_sums(x, n, _mm256_set1_epi64x((long long)((1ULL << (8 * k)) - 1)), 1,
-                                 s);
-    for (; j <= n - k; j++) {
-        acc = 0;
-        for (m = 0; m < k; m++)
-            acc += x[j + m];
+    j = last >= 0 ? n - 7 : 0;
+    if (j > n - k)
+        return;
+    for (m = 0; m < k; m++)
+        acc += x[j + m];
+    for (;;) {
         s[j] = (unsigned short)acc;
+        if (j == n - k)
+            return;
+        acc += x[j + k] - x[j];
+        j++;
     }
 }
 
