@@ -430,9 +430,9 @@ cdef inline void _cut_window(Py_ssize_t n, Py_ssize_t i, Py_ssize_t t, Py_ssize_
 cdef void _code_ca_cut(const unsigned char* x, Py_ssize_t n, Py_ssize_t t, Py_ssize_t g,
                        const int* thr, Py_ssize_t i0, Py_ssize_t i1,
                        unsigned char* out) noexcept nogil:
-    """CA decisions of cells i0 <= i < i1 from the training cells that exist (sweep edges). The
-    four ends of the two windows only move forward, by a cell at most, from one cell to the
-    next: the sum slides, O(1) a cell."""
+    """CA decisions of cells i0 <= i < i1 from the training cells that exist (a row too short for
+    an uncut cell; a longer row's cut cells: _code_ca_ends). The four ends of the two windows only
+    move forward, by a cell at most, from one cell to the next: the sum slides, O(1) a cell."""
     cdef Py_ssize_t i, j, a1, b1, a2, b2, na1, nb1, na2, nb2, m
     cdef int s = 0
     _cut_window(n, i0, t, g, &a1, &b1, &a2, &b2)
@@ -455,6 +455,30 @@ cdef enum:
     # sums and its detections stay in L1 from the sums' first pass to the decision (a 4096-bin
     # row at once, 24 KiB of sums and 8 of codes and detections, fills a 32 KiB L1: 1.2x slower)
     CA_BLOCK = 2048
+
+
+cdef void _code_ca_ends(const unsigned char* x, Py_ssize_t n, Py_ssize_t t, Py_ssize_t g,
+                        const int* thr, const unsigned short* sums, Py_ssize_t base, bint start,
+                        unsigned char* out) noexcept nogil:
+    """CA decisions of the cut cells at the start (cells i < g + t) or the end (i >= n - g - t)
+    of a row that has uncut cells, from the window sums of its first or last block: sums[j] the
+    sum of codes base + j .. base + j + t - 1. At the start a cell's lead is whole (a window sum)
+    and its lag the codes before its guard band, a running sum; at the end the other way round:
+    O(1) a cell, no branch on the data (_code_ca_cut, which also clips: 3.4 ns a cell)."""
+    cdef Py_ssize_t i, m, h = g + t
+    cdef int part = 0
+    if start:
+        for i in range(h):
+            if i > g:
+                part += x[i - g - 1]
+            m = t + (i - g if i > g else 0)
+            out[i] = <int>m * <int>x[i] - part - <int>sums[i + g + 1 - base] > thr[m]
+    else:
+        for i in range(n - 1, n - h - 1, -1):
+            if i + g + 1 < n:
+                part += x[i + g + 1]
+            m = t + (n - 1 - i - g if n - 1 - i > g else 0)
+            out[i] = <int>m * <int>x[i] - part - <int>sums[i - h - base] > thr[m]
 
 
 cdef void _code_ca_row(const unsigned char* x, Py_ssize_t n, Py_ssize_t t, Py_ssize_t g,
@@ -481,9 +505,12 @@ cdef void _code_ca_row(const unsigned char* x, Py_ssize_t n, Py_ssize_t t, Py_ss
         else:
             for i in range(h, h + i1 - i0):
                 ob[i] = full * <int>xb[i] - <int>sums[i - h] - <int>sums[i + g + 1] > thr_full
+        # the cut cells while their block's sums are at hand
+        if i0 == h:
+            _code_ca_ends(x, n, t, g, thr, sums, i0 - h, True, out)
+        if i1 == hi:
+            _code_ca_ends(x, n, t, g, thr, sums, i0 - h, False, out)
         i0 = i1
-    _code_ca_cut(x, n, t, g, thr, 0, h, out)
-    _code_ca_cut(x, n, t, g, thr, hi, n, out)
 
 
 cdef void _code_os_row(const unsigned char* x, Py_ssize_t n, Py_ssize_t t, Py_ssize_t g,
