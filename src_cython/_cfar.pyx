@@ -428,20 +428,17 @@ cdef inline void _cut_window(Py_ssize_t n, Py_ssize_t i, Py_ssize_t t, Py_ssize_
 
 
 cdef void _code_ca_cut(const unsigned char* x, Py_ssize_t n, Py_ssize_t t, Py_ssize_t g,
-                       const int* thr, Py_ssize_t i0, Py_ssize_t i1,
-                       unsigned char* out) noexcept nogil:
-    """CA decisions of cells i0 <= i < i1 from the training cells that exist (a row too short for
-    an uncut cell; a longer row's cut cells: _code_ca_ends). The four ends of the two windows only
-    move forward, by a cell at most, from one cell to the next: the sum slides, O(1) a cell."""
+                       const int* thr, unsigned char* out) noexcept nogil:
+    """CA decisions of a row too short for an uncut cell, from the training cells that exist (a
+    longer row's cut cells: _code_ca_ends). The four ends of the two windows only move forward,
+    by a cell at most, from one cell to the next: the sum slides, O(1) a cell."""
     cdef Py_ssize_t i, j, a1, b1, a2, b2, na1, nb1, na2, nb2, m
     cdef int s = 0
-    _cut_window(n, i0, t, g, &a1, &b1, &a2, &b2)
-    for j in range(a1, b1):
+    _cut_window(n, 0, t, g, &a1, &b1, &a2, &b2)
+    for j in range(a2, b2):   # (no lag at cell 0)
         s += x[j]
-    for j in range(a2, b2):
-        s += x[j]
-    for i in range(i0, i1):
-        if i > i0:
+    for i in range(n):
+        if i > 0:
             _cut_window(n, i, t, g, &na1, &nb1, &na2, &nb2)
             s += (x[b1] if nb1 > b1 else 0) - (x[a1] if na1 > a1 else 0)
             s += (x[b2] if nb2 > b2 else 0) - (x[a2] if na2 > a2 else 0)
@@ -491,7 +488,7 @@ cdef void _code_ca_row(const unsigned char* x, Py_ssize_t n, Py_ssize_t t, Py_ss
     cdef const unsigned short* sums
     cdef unsigned char* ob
     if hi <= h:
-        _code_ca_cut(x, n, t, g, thr, 0, n, out)
+        _code_ca_cut(x, n, t, g, thr, out)
         return
     i0 = h
     while i0 < hi:
