@@ -64,8 +64,13 @@ extensions = [
         [str(pyx.relative_to(HERE))],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        # the C headers the kernels include: an edited header rebuilds them (setuptools compares
+        # only the .c otherwise, and kept a stale kernel)
+        depends=[str(h.relative_to(HERE)) for h in sorted((HERE / "src_cython").glob("*.h"))],
         # hot loops on 32-byte boundaries: at GCC's default the code CA kernel's speed at 64 bins
-        # moved by a quarter with unrelated changes elsewhere in its module (docs/benchmarks.md)
+        # moved by a quarter with unrelated changes elsewhere in its module (docs/benchmarks.md).
+        # Portable flags only (gcc on x86-64 and on the gateway's aarch64 Pi alike: no
+        # -march=native); the AVX2 loops are chosen at run time (src_cython/_code_ca.h).
         extra_compile_args=["-O3", "-falign-loops=32"],
     )
     for pyx in sorted((HERE / "src_cython").glob("*.pyx"))

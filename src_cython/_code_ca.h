@@ -1,10 +1,10 @@
 /* Code-domain CA-CFAR loops of straja._cfar (CodeCFAR, kind CA): plain element-wise C loops that
    the compiler vectorises for the baseline (SSE2 on x86-64, NEON on aarch64). On x86-64 with gcc
-   or clang the compare of long blocks is the AVX2 loop of _code_ca_avx2.h where the CPU has AVX2
-   (checked at run time: the module stays portable, no build needs -march=native); the same
-   decisions, bit for bit. The window sums stay baseline C: on this project's AMD EPYC (Zen 1,
-   whose AVX2 does 256 bits as two halves) AVX2 sums were 0.97x the baseline's at 1024-4096
-   bins, and AVX2 clones of all the loops (the kernel before) 0.9x at 64-256 bins, paired. */
+   or clang, long blocks take the AVX2 loops of _code_ca_avx2.h where the CPU has AVX2 (checked at
+   run time: the module stays portable, no build needs -march=native): the compare, and the sums
+   of windows of up to 8 codes; the same decisions, bit for bit. (On the AMD EPYC this project ran
+   on before, a Zen 1 doing 256 bits as two halves, AVX2 builds of the plain loops were 0.9-0.97x
+   the baseline's; on its Zen 3 the SAD sums make the kernel 1.4x at 4096 bins: docs/benchmarks.md.) */
 #ifndef STRAJA_CODE_CA_H
 #define STRAJA_CODE_CA_H
 
@@ -15,27 +15,36 @@
 #include "_code_ca_avx2.h"
 #endif
 
-/* Window sums s[j] = sum(x[j:j+t]) for j <= n - t, in w, a or b (returned), by doubling: sums of
-   blocks of 2, 4, 8, ... cells, those of t's binary digits added into w. Each pass is an
-   element-wise loop (vectorised), unlike a running sum's carried chain; two doublings with no
-   digit of t between them are one pass (blocks of 4 summed), so t = 8 takes two passes (pairs,
-   then 8 cells from 4 pairs: 1.05x at 256 bins against three passes, paired). The sums fit 16
-   bits for t <= 128 (MAX_CODE_TRAIN). */
-static const unsigned short *
-straja_code_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsigned short *w,
-                        unsigned short *a, unsigned short *b)
+/* Blocks of fewer uncut cells take the plain C compare even where AVX2 runs: the AVX2 one was
+   0.9x the baseline's at 64-256 bins in the module, paired (2026-12-06), 1.01-1.05x at 1024-4096. */
+#define STRAJA_CODE_CA_AVX2_MIN_CELLS 512
+
+#ifdef STRAJA_CODE_CA_HAS_AVX2
+/* The AVX2 compare runs when this is 1: set at the first call from the CPU's features, or by
+   straja_code_ca_use_avx2 (the tests run both compares). */
+static int straja_code_ca_avx2 = -1;
+
+static int
+straja_code_ca_avx2_on(void)
 {
-    ptrdiff_t j, block = 2, w_len = 0;
+    if (straja_code_ca_avx2 < 0)
+        straja_code_ca_avx2 = __builtin_cpu_supports("avx2") != 0;
+    return straja_code_ca_avx2;
+}
+#endif
+
+/* Window sums from the block sums a[j] = sum(x[j:j+block]) and w[j] = sum(x[j:j+w_len]) of t's
+   lower binary digits: sums of blocks of 2 block, 4 block, ... cells, those of t's binary digits
+   added into w. Each pass is an element-wise loop (vectorised), unlike a running sum's carried
+   chain; two doublings with no digit of t between them are one pass (blocks of 4 summed), so 8
+   cells from pairs take two passes, not three (1.05x at 256 bins, paired). The sums fit 16 bits
+   for t <= 128 (MAX_CODE_TRAIN). Returns the buffer holding the t-sums: w, a or b. */
+static const unsigned short *
+straja_code_double_sums(ptrdiff_t n, ptrdiff_t t, ptrdiff_t block, ptrdiff_t w_len,
+                        unsigned short *w, unsigned short *a, unsigned short *b)
+{
+    ptrdiff_t j;
     unsigned short *tmp;
-    if (t & 1) {
-        for (j = 0; j < n; j++)
-            w[j] = x[j];
-        w_len = 1;
-    }
-    if (t == 1)
-        return w;
-    for (j = 0; j < n - 1; j++)
-        a[j] = (unsigned short)(x[j] + x[j + 1]);
     for (;;) {
         if (t & block) {
             if (w_len == 0) {
@@ -66,6 +75,38 @@ straja_code_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsign
     }
 }
 
+/* Window sums s[j] = sum(x[j:j+t]) for j <= n - t, in w, a or b (returned). With AVX2, sums of
+   up to 8 codes straight from the codes (straja_avx2_short_sums: one pass for t <= 8, 1.4x the
+   kernel at 4096 bins on this project's AMD EPYC, Zen 3), then doubled; otherwise pairs of
+   codes, then doubled. */
+static const unsigned short *
+straja_code_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsigned short *w,
+                        unsigned short *a, unsigned short *b)
+{
+    ptrdiff_t j;
+#ifdef STRAJA_CODE_CA_HAS_AVX2
+    if (n >= STRAJA_CODE_CA_AVX2_MIN_CELLS && straja_code_ca_avx2_on()) {
+        if (t <= 8) {
+            straja_avx2_short_sums(x, n, (int)t, w);
+            return w;
+        }
+        if (t & 7)
+            straja_avx2_short_sums(x, n, (int)(t & 7), w);
+        straja_avx2_short_sums(x, n, 8, a);
+        return straja_code_double_sums(n, t, 8, t & 7, w, a, b);
+    }
+#endif
+    if (t & 1) {
+        for (j = 0; j < n; j++)
+            w[j] = x[j];
+    }
+    if (t == 1)
+        return w;
+    for (j = 0; j < n - 1; j++)
+        a[j] = (unsigned short)(x[j] + x[j + 1]);
+    return straja_code_double_sums(n, t, 2, t & 1, w, a, b);
+}
+
 /* out[i] = full x[i] > lag[i] + lead[i] + thr for lo <= i < hi, all in 16 bits: the caller has
    checked that nothing wraps (twice the cells an instruction of a 32-bit test). */
 static void
@@ -77,24 +118,6 @@ straja_code_ca_test16_c(const unsigned char *x, const unsigned short *lag,
     for (i = lo; i < hi; i++)
         out[i] = (unsigned short)(full * x[i]) > (unsigned short)(lag[i] + lead[i] + thr);
 }
-
-/* Blocks of fewer uncut cells take the plain C compare even where AVX2 runs: the AVX2 one was
-   0.9x the baseline's at 64-256 bins in the module, paired (2026-12-06), 1.01-1.05x at 1024-4096. */
-#define STRAJA_CODE_CA_AVX2_MIN_CELLS 512
-
-#ifdef STRAJA_CODE_CA_HAS_AVX2
-/* The AVX2 compare runs when this is 1: set at the first call from the CPU's features, or by
-   straja_code_ca_use_avx2 (the tests run both compares). */
-static int straja_code_ca_avx2 = -1;
-
-static int
-straja_code_ca_avx2_on(void)
-{
-    if (straja_code_ca_avx2 < 0)
-        straja_code_ca_avx2 = __builtin_cpu_supports("avx2") != 0;
-    return straja_code_ca_avx2;
-}
-#endif
 
 /* Use the AVX2 compare if on and the CPU has AVX2; returns whether it is used. */
 static int
