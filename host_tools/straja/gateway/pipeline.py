@@ -29,6 +29,7 @@ from ..framing import Decoder
 from ..protocol import CONSOLE_BYTES, MODES, REMOTEID, REPLY, STATUS, SWEEP, Console, SeqTracker
 from ..rawrepl import FRIENDLY_PROMPT, RAW_PROMPT
 from . import replies
+from .replies import plan_args
 from .alerts import Alerts
 from .config import GatewayConfig
 from .detector import NodeDetector, is_drone
@@ -45,7 +46,7 @@ from .position import Positioner, SiteMap, moved
 from .profiling import Profiled, VideoProfiler, wants_profile
 from .remoteid import RemoteIdTracker
 from .ridlink import Linker, identity
-from .scanplan import ScanPlanner, plan_args
+from .scanplan import ScanPlanner
 
 # Commands that make a node known and streaming: what it is (front ends, for focus plans), its
 # normal scan plan (to restore after a focus), and streaming on. Sent when its port opens, and
@@ -436,7 +437,7 @@ class Pipeline:
                 # the front ends' kinds give the detector each one's looks (averaging) for its CFAR
                 self.detectors[health.node_id].set_info(value)
             elif isinstance(value, dict) and "plan" in value and set(value) <= PLAN_REPLY:
-                temp_s = replies.check_plan_reply(value)
+                temp_s = replies.check_plan_reply(value, (health.info or {}).get("front_ends"))
                 self._scan_changes(self.planner.plan_reported(health.node_id, value["plan"],
                                                               temp_s, t_ns), out)
         except replies.ReplyError as e:

@@ -7,10 +7,15 @@ until RecursionError) or is not the shape the command answers with (docs/firmwar
 from __future__ import annotations
 
 import json
+import re
 
 from straja_node.limits import (CHANNELS_MAX, DWELL_US_MAX, DWELL_US_MIN, ENVELOPE_N_MIN, KHZ_MAX,
-                                RATE_HZ_MAX, RATE_HZ_MIN, REVISIT_MAX, TEMP_S_MAX)
+                                PLAN_MAX, RATE_HZ_MAX, RATE_HZ_MIN, REVISIT_MAX, SWEEP_US_MAX,
+                                TEMP_S_MAX)
 from straja_node.wire import MAX_ENVELOPE_SAMPLES
+
+from ..frontends import FRONT_ENDS
+from ..protocol import format_command
 
 MAX_DEPTH = 8  # info: object > front_ends > entry > band_khz; plan: object > plan > entry > list
 
@@ -87,10 +92,97 @@ def check_plan(plan, where: str = "plan") -> None:
             _int(f, f"{at}.channels", 1, KHZ_MAX)
 
 
-def check_plan_reply(reply: dict) -> int:
+def plan_args(plan, temp_s: int = 0) -> str:
+    """The `plan` command's arguments: the plan as JSON, temporary for temp_s seconds if > 0."""
+    text = json.dumps(list(plan), separators=(",", ":"))
+    return f"{text} temp={temp_s}" if temp_s else text
+
+
+# What the firmware's `plan` command takes beyond check_plan's ranges (its config.check_entry
+# and scheduler.set_plan): the keys of each kind of entry, the names, a sweep's whole time
+SWEEP_KEYS = {"front_end", "channels", "start_khz", "stop_khz", "step_khz", "dwell_us",
+              "settle_us", "revisit", "interleave"}
+ENVELOPE_KEYS = {"front_end", "rate_hz", "n"}
+NAME = re.compile(r"[a-z0-9_-]{1,16}")
+ENVELOPE_N_DEFAULT = 256  # the firmware's block size when an entry gives none
+LONGEST_ID = 65535  # a command line is longest with a five-digit request id
+
+
+def _sweep_freqs(entry: dict, at: str) -> tuple[int, int, int]:
+    """A sweep entry's (channels, lowest, highest kHz); ReplyError if it names none."""
+    if "channels" in entry:
+        return len(entry["channels"]), min(entry["channels"]), max(entry["channels"])
+    if not {"start_khz", "stop_khz", "step_khz"} <= set(entry):
+        raise ReplyError(f"{at} needs channels or start_khz, stop_khz, step_khz")
+    n = (entry["stop_khz"] - entry["start_khz"]) // entry["step_khz"] + 1
+    return n, entry["start_khz"], entry["start_khz"] + (n - 1) * entry["step_khz"]
+
+
+def check_sendable_plan(plan: list, front_ends: list | None) -> None:
+    """A plan the gateway may send back to the node as it is (a restore of its normal plan):
+    what the firmware's `plan` command refuses is refused here, with the command line's length
+    and, given the node's `info` front ends, their names, kinds, bands and settle times.
+    `plan` has passed check_plan."""
+    if len(plan) > PLAN_MAX:
+        raise ReplyError(f"plan has {len(plan)} entries, a node takes at most {PLAN_MAX}")
+    known = {fe["name"]: fe for fe in front_ends or ()}
+    named = set()
+    for i, entry in enumerate(plan):
+        at, name = f"plan[{i}]", entry["front_end"]
+        if not NAME.fullmatch(name):
+            raise ReplyError(f"{at}.front_end is not a name of 1..16 of a-z, 0-9, _ and -")
+        if name in named:
+            raise ReplyError(f"{at}: {name} already has a plan entry")
+        named.add(name)
+        envelope = "rate_hz" in entry
+        unknown = set(entry) - (ENVELOPE_KEYS if envelope else SWEEP_KEYS)
+        if unknown:
+            raise ReplyError(f"{at} has keys a node does not take: {', '.join(sorted(unknown))}")
+        if envelope:
+            n = entry.get("n", ENVELOPE_N_DEFAULT)
+            block_us = n * 1_000_000 // entry["rate_hz"]
+            if block_us > SWEEP_US_MAX:
+                raise ReplyError(f"{at}: a block takes {block_us} us, at most {SWEEP_US_MAX}")
+        else:
+            if "dwell_us" not in entry:
+                raise ReplyError(f"{at}.dwell_us is missing")
+            n, lo, hi = _sweep_freqs(entry, at)
+            if n > CHANNELS_MAX:
+                raise ReplyError(f"{at} has {n} channels, at most {CHANNELS_MAX}")
+            sweep_us = (2 if entry.get("revisit") else 1) * n * entry["dwell_us"]
+            if sweep_us > SWEEP_US_MAX:
+                raise ReplyError(f"{at}: a sweep takes {sweep_us} us, at most {SWEEP_US_MAX}")
+        if front_ends is None:
+            continue
+        fe = known.get(name)
+        if fe is None:
+            raise ReplyError(f"{at}.front_end {name} is not one of the node's front ends")
+        kind = FRONT_ENDS.get(fe["kind"])
+        if kind is not None and kind.envelope != envelope:
+            raise ReplyError(f"{at}: {name} ({fe['kind']}) takes "
+                             + ("rate_hz and n" if kind.envelope else "channels and dwell_us"))
+        if not envelope:
+            band_lo, band_hi = fe["band_khz"]
+            if lo < band_lo or hi > band_hi:
+                raise ReplyError(f"{at}: {lo}..{hi} kHz is outside {name}'s band "
+                                 f"{band_lo}..{band_hi}")
+            settle = entry.get("settle_us", fe.get("settle_us", 0))
+            if settle > entry["dwell_us"]:
+                raise ReplyError(f"{at}.dwell_us {entry['dwell_us']} is shorter than its settle "
+                                 f"time {settle} us")
+    try:
+        format_command(LONGEST_ID, "plan", plan_args(plan))
+    except ValueError as e:
+        raise ReplyError(f"plan cannot be sent back: {e}") from None
+
+
+def check_plan_reply(reply: dict, front_ends: list | None = None) -> int:
     """A `get plan` reply: the stored plan and the seconds a temporary plan has left (0: none;
-    absent from firmware before temporary plans). Returns those seconds."""
+    absent from firmware before temporary plans). Returns those seconds. The stored plan is the
+    node's normal plan, which the gateway sends back after a focus: one it could not send is
+    refused here (check_sendable_plan, against `front_ends` of the node's info if known)."""
     check_plan(reply["plan"])
+    check_sendable_plan(reply["plan"], front_ends)
     temp_s = reply.get("temp_plan_s", 0)
     _int(temp_s, "temp_plan_s", 0, TEMP_S_MAX)
     return temp_s
