@@ -46,12 +46,24 @@ def _depth(text: str) -> int:
     return deepest
 
 
+def _object(pairs: list) -> dict:
+    """A JSON object that names each key once: which of two a parser keeps differs (Python's
+    the last, others the first), so a reply with a key twice is ambiguous."""
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        twice = next(key for i, (key, _) in enumerate(pairs) if key in dict(pairs[:i]))
+        raise ReplyError(f"the key {json.dumps(twice)[:40]} is given twice")
+    return value
+
+
 def parse(text: str):
     """The reply's JSON value; None if it is not JSON (a plain-text reply)."""
     if _depth(text) > MAX_DEPTH:
         raise ReplyError(f"nested deeper than {MAX_DEPTH}")
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_object)
+    except ReplyError:
+        raise
     except ValueError:
         return None
 
@@ -76,6 +88,8 @@ def _int(value, where: str, lo: int | None = None, hi: int | None = None) -> Non
 def check_plan(plan, where: str = "plan") -> None:
     if not isinstance(plan, list):
         raise ReplyError(f"{where} is not a list")
+    if len(plan) > PLAN_MAX:
+        raise ReplyError(f"{where} has {len(plan)} entries, a node takes at most {PLAN_MAX}")
     for i, entry in enumerate(plan):
         at = f"{where}[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("front_end"), str):
@@ -108,6 +122,12 @@ ENVELOPE_N_DEFAULT = 256  # the firmware's block size when an entry gives none
 LONGEST_ID = 65535  # a command line is longest with a five-digit request id
 
 
+def _name(value: str, where: str) -> None:
+    """A front end's name or kind, as the firmware's config.check_name takes it."""
+    if not NAME.fullmatch(value):
+        raise ReplyError(f"{where} is not a name of 1..16 of a-z, 0-9, _ and -")
+
+
 def _sweep_freqs(entry: dict, at: str) -> tuple[int, int, int]:
     """A sweep entry's (channels, lowest, highest kHz); ReplyError if it names none."""
     if "channels" in entry:
@@ -123,14 +143,11 @@ def check_sendable_plan(plan: list, front_ends: list | None) -> None:
     what the firmware's `plan` command refuses is refused here, with the command line's length
     and, given the node's `info` front ends, their names, kinds, bands and settle times.
     `plan` has passed check_plan."""
-    if len(plan) > PLAN_MAX:
-        raise ReplyError(f"plan has {len(plan)} entries, a node takes at most {PLAN_MAX}")
     known = {fe["name"]: fe for fe in front_ends or ()}
     named = set()
     for i, entry in enumerate(plan):
         at, name = f"plan[{i}]", entry["front_end"]
-        if not NAME.fullmatch(name):
-            raise ReplyError(f"{at}.front_end is not a name of 1..16 of a-z, 0-9, _ and -")
+        _name(name, f"{at}.front_end")
         if name in named:
             raise ReplyError(f"{at}: {name} already has a plan entry")
         named.add(name)
@@ -201,6 +218,7 @@ def check_info(info: dict) -> None:
         for key in ("name", "kind"):
             if not isinstance(fe.get(key), str):
                 raise ReplyError(f"{where}.{key} is not a string")
+            _name(fe[key], f"{where}.{key}")
         band = fe.get("band_khz")
         if not isinstance(band, list) or len(band) != 2:
             raise ReplyError(f"{where}.band_khz is not [lo, hi]")
@@ -211,8 +229,12 @@ def check_info(info: dict) -> None:
         for key, hi in (("settle_us", DWELL_US_MAX), ("filter_khz", KHZ_MAX)):
             if key in fe:
                 _int(fe[key], f"{where}.{key}", 0, hi)
-    if "plan" in info:
+    if "plan" in info:  # the plan it runs, which focus plans are made from
         check_plan(info["plan"])
+        names = {fe["name"] for fe in front_ends}
+        for i, entry in enumerate(info["plan"]):
+            if entry["front_end"] not in names:
+                raise ReplyError(f"plan[{i}].front_end is not one of front_ends' names")
     if "temp_plan_s" in info:
         _int(info["temp_plan_s"], "temp_plan_s", 0, TEMP_S_MAX)
 
