@@ -254,6 +254,8 @@ def run_replay(args) -> int:
     finally:
         _close(event_store, publisher, cot)
         _said(f"replay: input not taken as it came: {describe_counts(pipeline.input_counts())}")
+    if records.unknown:
+        _said(f"replay: {records.unknown} records of a kind this version does not know skipped")
     if records.cut_at is not None:
         _said(f"replay: {args.file} ends inside the record at byte {records.cut_at} (cut short, "
               "as by a crash): replayed up to the record before it")

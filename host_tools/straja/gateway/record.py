@@ -103,12 +103,14 @@ def read(path) -> tuple[dict, Records]:
 
 
 class Records:
-    """A recording's records, read once in order; `cut_at` is then the byte offset of a record
-    cut short at the end (a crash while writing: ignored), else None."""
+    """A recording's records, read once in order; then `cut_at` is the byte offset of a record
+    cut short at the end (a crash while writing: ignored), else None, and `unknown` the number
+    of records of a kind this reader does not know (skipped)."""
 
     def __init__(self, f: BinaryIO, path):
         self._f, self._path = f, path
         self.cut_at: int | None = None
+        self.unknown = 0
 
     def __iter__(self) -> Iterator[Record]:
         names: dict[int, str] = {}
@@ -121,15 +123,17 @@ class Records:
                     self.cut_at = at if head else None
                     return
                 kind, sid, t_ns, size = RECORD.unpack(head)
-                if size > MAX_DATA or not 0 <= t_ns < T_NS_MAX or kind not in KINDS:
+                if size > MAX_DATA or not 0 <= t_ns < T_NS_MAX:
                     raise RecordingError(
-                        f"{path}: the record at byte {at} is of kind {kind} (1 to 3), {size} "
-                        f"bytes (at most {MAX_DATA}) at {t_ns} ns (0 to 2**62): the recording is "
-                        "damaged")
+                        f"{path}: the record at byte {at} is {size} bytes "
+                        f"(at most {MAX_DATA}) at {t_ns} ns (0 to 2**62): the recording is damaged")
                 data = f.read(size)
                 if len(data) < size:
                     self.cut_at = at
                     return
+                if kind not in KINDS:  # (a later writer's, as a frame type a receiver lacks)
+                    self.unknown += 1
+                    continue
                 if kind == OPEN:  # (a name that is not UTF-8 is kept readable, not refused)
                     names[sid] = data.decode(errors="replace")
                 yield Record(kind, names.get(sid, str(sid)), t_ns, data)
