@@ -2,7 +2,7 @@
 through a live `straja gateway`: no traceback, no hang, memory bounded, every bad item counted
 under its reason (the counts the generator made, independently of the gateway), the honest
 node's frames all taken, exit codes that mean something (docs/gateway.md, "Hostile
-recordings"). Seeds in HOSTILE_RECORDING_SEEDS (default 1,2,3)."""
+recordings", under "Fault injection"). Seeds in HOSTILE_RECORDING_SEEDS (default 1,2,3)."""
 from __future__ import annotations
 
 import json

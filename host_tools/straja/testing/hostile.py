@@ -1,6 +1,6 @@
-"""Hostile recordings from a seed (docs/gateway.md, "Hostile recordings"): the raw streams of an
-honest node beside two hostile ones, as `straja gateway --record` writes them, for `straja replay`
-and, chunk by chunk on ptys, for a live gateway.
+"""Hostile recordings from a seed (docs/gateway.md, "Fault injection", hard3): the raw streams
+of an honest node beside two hostile ones, as `straja gateway --record` writes them, for
+`straja replay` and, chunk by chunk on ptys, for a live gateway.
 
 - `/dev/honest`: node 1 sweeping the 5.8 GHz band (testing.synth), every frame as sent.
 - `/dev/wild`: node 50 announces one front end (its `info`), then sends valid frames with absurd
