@@ -315,6 +315,9 @@ def _open_store(path: str):
 def run_events(args) -> int:
     from . import store
     from .position import position_text  # (NumPy)
+    if args.since is not None and args.until is not None and args.since > args.until:
+        raise StrajaError("--since is after --until: no event can be in between",
+                          "give --since before --until", term.EXIT_USAGE)
     try:
         db = _open_store(str(args.db) if args.db else gwconfig.load(args.config).db)
     except (gwconfig.ConfigError, OSError) as e:
