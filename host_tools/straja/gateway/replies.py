@@ -2,7 +2,9 @@
 
 A reply is the node's text; a broken or hostile node can send any JSON up to a frame's size. It
 is refused with a reason when it nests deeper than MAX_DEPTH (Python's parser would recurse
-until RecursionError) or is not the shape the command answers with (docs/firmware.md).
+until RecursionError), gives a key twice, or is not the shape the command answers with
+(docs/firmware.md) in the firmware's own ranges and names; and a `get plan` reply's plan, which
+the gateway sends back to the node, when the node's `plan` command would refuse it.
 """
 from __future__ import annotations
 
@@ -151,46 +153,58 @@ def check_sendable_plan(plan: list, front_ends: list | None) -> None:
         if name in named:
             raise ReplyError(f"{at}: {name} already has a plan entry")
         named.add(name)
-        envelope = "rate_hz" in entry
-        unknown = set(entry) - (ENVELOPE_KEYS if envelope else SWEEP_KEYS)
-        if unknown:
-            raise ReplyError(f"{at} has keys a node does not take: {', '.join(sorted(unknown))}")
-        if envelope:
-            n = entry.get("n", ENVELOPE_N_DEFAULT)
-            block_us = n * 1_000_000 // entry["rate_hz"]
-            if block_us > SWEEP_US_MAX:
-                raise ReplyError(f"{at}: a block takes {block_us} us, at most {SWEEP_US_MAX}")
-        else:
-            if "dwell_us" not in entry:
-                raise ReplyError(f"{at}.dwell_us is missing")
-            n, lo, hi = _sweep_freqs(entry, at)
-            if n > CHANNELS_MAX:
-                raise ReplyError(f"{at} has {n} channels, at most {CHANNELS_MAX}")
-            sweep_us = (2 if entry.get("revisit") else 1) * n * entry["dwell_us"]
-            if sweep_us > SWEEP_US_MAX:
-                raise ReplyError(f"{at}: a sweep takes {sweep_us} us, at most {SWEEP_US_MAX}")
+        span = _entry_span(entry, at)
         if front_ends is None:
             continue
-        fe = known.get(name)
-        if fe is None:
+        if name not in known:
             raise ReplyError(f"{at}.front_end {name} is not one of the node's front ends")
-        kind = FRONT_ENDS.get(fe["kind"])
-        if kind is not None and kind.envelope != envelope:
-            raise ReplyError(f"{at}: {name} ({fe['kind']}) takes "
-                             + ("rate_hz and n" if kind.envelope else "channels and dwell_us"))
-        if not envelope:
-            band_lo, band_hi = fe["band_khz"]
-            if lo < band_lo or hi > band_hi:
-                raise ReplyError(f"{at}: {lo}..{hi} kHz is outside {name}'s band "
-                                 f"{band_lo}..{band_hi}")
-            settle = entry.get("settle_us", fe.get("settle_us", 0))
-            if settle > entry["dwell_us"]:
-                raise ReplyError(f"{at}.dwell_us {entry['dwell_us']} is shorter than its settle "
-                                 f"time {settle} us")
+        _check_on_front_end(entry, at, known[name], span)
     try:
         format_command(LONGEST_ID, "plan", plan_args(plan))
     except ValueError as e:
         raise ReplyError(f"plan cannot be sent back: {e}") from None
+
+
+def _entry_span(entry: dict, at: str) -> tuple[int, int] | None:
+    """The firmware's own limits on one entry (its config.check_entry beyond check_plan's
+    ranges); a sweep's lowest and highest kHz, None for an envelope entry."""
+    envelope = "rate_hz" in entry
+    unknown = set(entry) - (ENVELOPE_KEYS if envelope else SWEEP_KEYS)
+    if unknown:
+        raise ReplyError(f"{at} has keys a node does not take: {', '.join(sorted(unknown))}")
+    if envelope:
+        block_us = entry.get("n", ENVELOPE_N_DEFAULT) * 1_000_000 // entry["rate_hz"]
+        if block_us > SWEEP_US_MAX:
+            raise ReplyError(f"{at}: a block takes {block_us} us, at most {SWEEP_US_MAX}")
+        return None
+    if "dwell_us" not in entry:
+        raise ReplyError(f"{at}.dwell_us is missing")
+    n, lo, hi = _sweep_freqs(entry, at)
+    if n > CHANNELS_MAX:
+        raise ReplyError(f"{at} has {n} channels, at most {CHANNELS_MAX}")
+    sweep_us = (2 if entry.get("revisit") else 1) * n * entry["dwell_us"]
+    if sweep_us > SWEEP_US_MAX:
+        raise ReplyError(f"{at}: a sweep takes {sweep_us} us, at most {SWEEP_US_MAX}")
+    return lo, hi
+
+
+def _check_on_front_end(entry: dict, at: str, fe: dict, span: tuple[int, int] | None) -> None:
+    """The limits of the front end the entry names (the firmware's scheduler.set_plan): its
+    kind of entry, its band, its settle time."""
+    kind = FRONT_ENDS.get(fe["kind"])
+    if kind is not None and kind.envelope != (span is None):
+        raise ReplyError(f"{at}: {fe['name']} ({fe['kind']}) takes "
+                         + ("rate_hz and n" if kind.envelope else "channels and dwell_us"))
+    if span is None:
+        return
+    (lo, hi), (band_lo, band_hi) = span, fe["band_khz"]
+    if lo < band_lo or hi > band_hi:
+        raise ReplyError(f"{at}: {lo}..{hi} kHz is outside {fe['name']}'s band "
+                         f"{band_lo}..{band_hi}")
+    settle = entry.get("settle_us", fe.get("settle_us", 0))
+    if settle > entry["dwell_us"]:
+        raise ReplyError(f"{at}.dwell_us {entry['dwell_us']} is shorter than its settle time "
+                         f"{settle} us")
 
 
 def check_plan_reply(reply: dict, front_ends: list | None = None) -> int:
@@ -207,7 +221,7 @@ def check_plan_reply(reply: dict, front_ends: list | None = None) -> int:
 
 def check_info(info: dict) -> None:
     """An `info` reply: front_ends (name, kind, band_khz [lo, hi], optional settle_us and
-    filter_khz) and, optionally, the plan the node runs."""
+    filter_khz) and, optionally, the plan the node runs (of those front ends)."""
     front_ends = info.get("front_ends")
     if not isinstance(front_ends, list):
         raise ReplyError("front_ends is not a list")
