@@ -22,6 +22,7 @@ from straja.protocol import Frame
 from straja.protocol import FLAG_REVISIT as _FLAG_REVISIT, SWEEP as _SWEEP, T_US_BITS
 from straja.gateway.record import T_NS_MAX
 from straja._detect_sweep import SEGMENT_DETECTED as _DETECTED, SEGMENT_REFUSED as _REFUSED
+from straja.gateway.detector import REFUSED_SEGMENT
 
 # Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
 # so a node whose clock runs slow is followed, while one late frame never pulls it up.
@@ -252,7 +253,9 @@ cdef class Lane:
             health.heard_us(t_us, t_ns)
             keep_floor(self.floors, node_id, body, self.floor_sweeps)
             taken = plan.stages.segment(body, t_us - plan.paused_us)
-            if taken != REFUSED and plan is not detector._last:
+            if taken == REFUSED:
+                detector.refused[REFUSED_SEGMENT] += 1
+            elif plan is not detector._last:
                 detector.made_latest(plan)
             if taken == DETECTED:
                 self.detected = (frame, health, detector, plan)

@@ -98,7 +98,8 @@ BAD_ARGUMENTS = {
                    ["--log-level", "loud"],
                    ["--survey", "0"], ["--survey", "-5"], ["--json"]],
     ("events",): [["--kind", "bogus"], ["--db", "typo.db"], ["--db", "/missing/dir/x.db"],
-                  ["--db", "{text}"], ["--limit", "0"]],
+                  ["--db", "{text}"], ["--limit", "0"],
+                  ["--since", "2030-01-01", "--until", "2020-01-01"]],
     ("known", "list"): [["--db", "typo.db"], ["--db", "{text}"]],
     ("known", "forget"): [[], ["0", "--db", "typo.db"], ["x1"]],
     ("known", "add"): [[], ["A1-1", "--db", "{text}"]],
@@ -128,7 +129,12 @@ HQ_BAD_ARGUMENTS = [[], ["--broker", "nohostport"], ["--broker", "h:99999"],
                     ["--broker", "h:1883", "--neighbours", "A"],
                     ["--broker", "h:1883", "--neighbours", "A=B+"],
                     ["--broker", "h:1883", "--config", "/missing/hq.toml"],
-                    ["--broker", "h:1883", "--client-id", "a#b"]]
+                    ["--broker", "h:1883", "--client-id", "a#b"],
+                    # (hard3) a CA file TLS cannot take, a site given twice, its own neighbour
+                    ["--broker", "h:1883", "--ca-file", "{text}"],
+                    ["--broker", "h:1883", "--site-position", "A=1,2", "--site-position", "A=3,4"],
+                    ["--broker", "h:1883", "--neighbours", "A=B", "--neighbours", "A=C"],
+                    ["--broker", "h:1883", "--neighbours", "A=A,B"]]
 
 
 def leaf_commands():

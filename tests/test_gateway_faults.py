@@ -10,7 +10,7 @@ import tracemalloc
 import pytest
 
 from straja import protocol
-from straja.gateway import config, events as ev
+from straja.gateway import config, events as ev, replies
 from straja.testing import synth
 from straja.gateway.detector import MAX_PLANS_PER_NODE
 from straja.gateway.pipeline import HELLO, Pipeline
@@ -84,6 +84,79 @@ def test_a_crafted_reply_is_rejected_with_a_reason_and_the_node_goes_on(text, re
     assert len(rejected) == 1 and reason in rejected[0].reason and rejected[0].node_id == 1
     assert p.nodes[1].info == INFO  # the last good info stays
     assert not of(node.status(), ev.SourceQuarantined)  # the node's frames are still read
+
+
+VID58 = {"front_ends": [{"name": "vid58", "kind": "rx5808", "band_khz": [5645000, 5945000],
+                         "settle_us": 300}]}
+STORED = [{"front_end": "vid58", "start_khz": 5645000, "stop_khz": 5945000, "step_khz": 20000,
+           "dwell_us": 500}]
+
+
+def sweep_entry(**keys) -> dict:
+    return {**STORED[0], **keys}
+
+
+# `get plan` replies whose plan passes check_plan's ranges but that no node would take back
+UNSENDABLE = [
+    # 150 channels in the band: a `plan` line of 1.2 kB, over MAX_LINE (once stored, and failing
+    # only when sent as the restore: PortReader.send's last guard)
+    ([{"front_end": "vid58", "channels": list(range(5645000, 5945000, 2000)), "dwell_us": 500}],
+     "cannot be sent back: command line of"),
+    ([sweep_entry(start_khz=2400000, stop_khz=2480000, step_khz=1000)],
+     "plan[0]: 2400000..2480000 kHz is outside vid58's band 5645000..5945000"),
+    ([sweep_entry(front_end="cc24")], "plan[0].front_end cc24 is not one of the node's"),
+    ([sweep_entry(dwell_us=100)], "dwell_us 100 is shorter than its settle time 300 us"),
+    ([sweep_entry(dwell_us=1000, settle_us=2000)], "shorter than its settle time 2000 us"),
+    ([{k: v for k, v in STORED[0].items() if k != "dwell_us"}], "plan[0].dwell_us is missing"),
+    ([{"front_end": "vid58", "dwell_us": 500}], "needs channels or start_khz"),
+    ([sweep_entry(step_khz=150, dwell_us=1000)],
+     "plan[0]: a sweep takes 2001000 us, at most 1000000"),
+    ([sweep_entry(step_khz=100, dwell_us=50)], "plan[0] has 3001 channels, at most 2048"),
+    ([sweep_entry(revisit=8, step_khz=300, dwell_us=1000)], "a sweep takes 2002000 us"),
+    ([{"front_end": "vid58", "rate_hz": 1000, "n": 16}], "vid58 (rx5808) takes channels and"),
+    ([{"front_end": "vid58", "rate_hz": 100, "n": 1006}], "a block takes 10060000 us"),
+    ([sweep_entry(n_channels=16)], "has keys a node does not take: n_channels"),
+    ([sweep_entry()] * 2, "plan[1]: vid58 already has a plan entry"),
+    ([sweep_entry(front_end=f"fe{i}") for i in range(9)], "9 entries, a node takes at most 8"),
+    ([sweep_entry(front_end="Vid58")], "plan[0].front_end is not a name"),
+]
+
+
+@pytest.mark.parametrize("plan, reason", UNSENDABLE)
+def test_a_stored_plan_the_gateway_could_not_send_back_is_refused_where_checked(plan, reason):
+    """replies.check_plan_reply against the node's front ends: what the firmware's `plan`
+    command would refuse (its config.check_entry, scheduler.set_plan, MAX_LINE) is refused."""
+    with pytest.raises(replies.ReplyError) as refused:
+        replies.check_plan_reply({"plan": plan, "temp_plan_s": 0}, VID58["front_ends"])
+    assert reason in str(refused.value)
+    assert replies.check_plan_reply({"plan": STORED, "temp_plan_s": 7}, VID58["front_ends"]) == 7
+    assert replies.check_plan_reply({"plan": []}, VID58["front_ends"]) == 0  # the default plan
+
+
+def test_without_the_nodes_info_only_the_front_ends_facts_go_unchecked():
+    """A `get plan` reply before any `info` (a recording that starts mid-run): the line and the
+    firmware's own limits are checked, the band and settle time cannot be."""
+    line_too_long, out_of_band = UNSENDABLE[0][0], UNSENDABLE[1][0]
+    with pytest.raises(replies.ReplyError, match="cannot be sent back"):
+        replies.check_plan_reply({"plan": line_too_long}, None)
+    assert replies.check_plan_reply({"plan": out_of_band}, None) == 0
+
+
+@pytest.mark.parametrize("plan, reason", UNSENDABLE)
+def test_an_unsendable_plan_is_a_reply_rejected_and_the_normal_plan_stays(plan, reason):
+    """The pipeline's depth: one reply_rejected with the reason, no node_plan event, no command,
+    the stored normal plan (the one a restore sends) unchanged."""
+    p = Pipeline(config.GatewayConfig())
+    node = Node(p)
+    node.status()
+    node.reply(json.dumps(VID58))
+    reported = of(node.reply(json.dumps({"plan": STORED, "temp_plan_s": 0})), ev.NodePlan)
+    assert [list(e.plan) for e in reported] == [STORED]
+    out = node.reply(json.dumps({"plan": plan, "temp_plan_s": 0}))
+    rejected = of(out, ev.ReplyRejected)
+    assert len(rejected) == 1 and reason in rejected[0].reason, rejected
+    assert not of(out, ev.NodePlan) and not out.commands
+    assert p.planner.normal_plan[1] == STORED
 
 
 def test_an_exception_while_handling_a_node_quarantines_its_port_then_retries_it(monkeypatch):
@@ -317,7 +390,8 @@ def test_a_flood_of_plan_reports_is_coalesced_and_the_store_keeps_the_last_plan(
     node = Node(p)
     node.status()
     emitted = []
-    plans = [[{"front_end": "vid58", "channels": [5645000 + 2000 * i]}] for i in range(1000)]
+    plans = [[{"front_end": "vid58", "channels": [5645000 + 2000 * i], "dwell_us": 500}]
+             for i in range(1000)]
     for plan in plans:
         emitted += node.reply(json.dumps({"plan": plan, "temp_plan_s": 0}), dt_s=0.01).events
     emitted += p.tick(T0 + int((node.t_s + p.cfg.event_window_s) * S)).events

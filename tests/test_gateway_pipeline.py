@@ -108,7 +108,7 @@ def test_adaptive_scan_focuses_neighbours_and_restores_their_plan():
                for n in (1, 2)]
     info = {"front_ends": [{"name": "rx5808", "kind": "rx5808", "band_khz": [5_645_000, 5_945_000]}]}
     normal = [{"front_end": "rx5808", "start_khz": 5_645_000, "stop_khz": 5_945_000,
-               "step_khz": 2_000, "dwell_us": 30_000}]
+               "step_khz": 2_000, "dwell_us": 3_000}]  # (151 channels: a sweep of 0.45 s)
     replies = []
     # info and `get plan` when the port opens; `get plan` again at 12 s (the port reopened while
     # focused: the node answers with the focus plan, which must not become its normal plan)
@@ -120,7 +120,7 @@ def test_adaptive_scan_focuses_neighbours_and_restores_their_plan():
     focus, restore = kinds(events, ev.ScanFocus), kinds(events, ev.ScanRestore)
     assert [e.node_id for e in focus] == [2] and focus[0].t_ns < T0 + 12 * S
     entry = focus[0].plan[0]
-    assert entry["front_end"] == "rx5808" and entry["dwell_us"] == 30_000
+    assert entry["front_end"] == "rx5808" and entry["dwell_us"] == 3_000
     assert entry["start_khz"] <= 5_800_000 <= entry["stop_khz"]
     assert entry["stop_khz"] - entry["start_khz"] < 100_000  # the suspect band, not the whole
     assert [(e.node_id, list(e.plan)) for e in restore] == [(2, normal)]
@@ -135,7 +135,7 @@ def test_focus_plans_are_temporary_refreshed_while_the_alert_lasts_then_restored
                for n in (1, 2)]
     info = {"front_ends": [{"name": "rx5808", "kind": "rx5808", "band_khz": [5_645_000, 5_945_000]}]}
     normal = [{"front_end": "rx5808", "start_khz": 5_645_000, "stop_khz": 5_945_000,
-               "step_khz": 2_000, "dwell_us": 30_000}]
+               "step_khz": 2_000, "dwell_us": 3_000}]  # (151 channels: a sweep of 0.45 s)
     narrow = [{**normal[0], "start_khz": 5_790_000, "stop_khz": 5_810_000}]
     replies = [synth.Chunk(T0 + int(t_s * S), "/dev/fake2", protocol.encode_frame(
         protocol.Frame(0, 2, seq, int((t_s - 5) * 1e6), body))) for seq, t_s, body in (

@@ -330,6 +330,13 @@ class Dashboard(threading.Thread):
             return False
 
 
+def stopped(gw: subprocess.Popen) -> tuple[bool, int]:
+    """Whether the gateway process still ran, then its exit code once SIGTERM stopped it."""
+    running = gw.poll() is None
+    gw.send_signal(signal.SIGTERM)
+    return running, gw.wait(timeout=30)
+
+
 def straja(*args, timeout=120):
     return subprocess.run([sys.executable, "-m", "straja.cli", *args], capture_output=True,
                           text=True, timeout=timeout)
@@ -386,9 +393,7 @@ def test_hostile_nodes_beside_an_honest_one_through_every_output(tmp_path, seed)
         time.sleep(RUN_S + 2.0)
         dashboard.stop.set()  # (before the gateway's stop closes its socket)
         dashboard.join(timeout=10)
-        running = gw.poll() is None
-        gw.send_signal(signal.SIGTERM)
-        code = gw.wait(timeout=30)
+        running, code = stopped(gw)
     finally:
         if gw.poll() is None:
             gw.kill()

@@ -69,6 +69,21 @@ def test_unknown_role_and_missing_keys_are_refused():
         auth.users_from_config([{"name": "a", "password": "x"}])
 
 
+@pytest.mark.parametrize("name", ["", "ops:night", "a\nb", "\x1b[2J", "\u202eevil", "x" * 65, 7])
+def test_a_user_name_no_browser_can_log_in_with_is_refused(name, capsys):
+    """HTTP Basic ends a name at its first ':' and a login prompt types no control character:
+    such a name (once printed by web-password and taken by the config) could never log in."""
+    with pytest.raises(StrajaError, match="web.users\\[0\\]: .* cannot be a user's name"):
+        auth.users_from_config([{**USERS[0], "name": name}])
+    if isinstance(name, str):
+        from straja import cli
+        with pytest.raises(SystemExit) as refused:
+            cli.main(["web-password", name])
+        assert refused.value.code == 2
+        assert "argument name: " in capsys.readouterr().err
+    assert auth.user_name("Olga K. (night shift)") == "Olga K. (night shift)"
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "gateway.local"])
 def test_non_loopback_bind_without_users_is_refused(host):
     with pytest.raises(StrajaError, match="without a password") as e:

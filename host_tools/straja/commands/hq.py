@@ -49,6 +49,35 @@ def _neighbours(text: str) -> tuple[str, list[str]]:
     return _level("site")(site), [_level("site")(s) for s in others.split(",")]
 
 
+def _per_site(pairs, option: str) -> dict:
+    """--site-position or --neighbours as {site: value}: a site given twice is refused (which
+    one to believe?), and so is a site among its own neighbours."""
+    out = {}
+    for site, value in pairs or ():
+        if site in out:
+            raise StrajaError(f"{option} gives site {site} twice", f"give {option} once a site",
+                              term.EXIT_USAGE)
+        if option == "--neighbours" and site in value:
+            raise StrajaError(f"--neighbours {site}=...: a site is not its own neighbour",
+                              "name the other sites", term.EXIT_USAGE)
+        out[site] = value
+    return out
+
+
+def _check_ca_file(path) -> None:
+    """A --ca-file that TLS cannot take (no PEM certificate in it) is a bad argument, refused
+    before anything is made, not an error once the broker is dialled."""
+    if not path:
+        return
+    import ssl
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except ssl.SSLError as e:
+        raise StrajaError(f"--ca-file {path}: not a CA certificate in PEM ({e.reason})",
+                          "name the PEM file of the CA that signed the broker's certificate",
+                          term.EXIT_USAGE) from None
+
+
 def _store(text: str) -> str:
     """A PostgreSQL URL, or an SQLite file that can be written."""
     from ..hq.store import is_url
@@ -109,8 +138,10 @@ def run_hq(args) -> int:
     from ..web.hub import Hub
     cfg = gwconfig.load(args.config)
     password = _secret(args.password_file)  # (before the store is made: a refusal makes nothing)
-    fusion = RegionFusion(args.handover, dict((s, set(n)) for s, n in args.neighbours)
-                          if args.neighbours else None, dict(args.site_position or ()),
+    _check_ca_file(args.ca_file)
+    neighbours = _per_site(args.neighbours, "--neighbours")
+    fusion = RegionFusion(args.handover, {s: set(n) for s, n in neighbours.items()}
+                          if neighbours else None, _per_site(args.site_position, "--site-position"),
                           args.max_distance)
     sender = None
     if args.cot:

@@ -76,7 +76,7 @@ HEARD_STEP_S = 0.5        # the grid of a drone's level at each node (Hearing): 
 # of this margin, in 0.02 %): a track's bursts are not made of those
 HEARD_MARGIN_DB = 13.0
 REMOTEID_SEQ = 0xC000    # REMOTEID frames' sequence numbers, apart from sweeps' and replies'
-TEMP = " temp="           # a temporary plan's suffix (straja.gateway.scanplan.plan_args)
+TEMP = " temp="           # a temporary plan's suffix (straja.gateway.replies.plan_args)
 # The link (straja.gateway.fusion.LINK) each stream of a drone emitter (straja.sim.emitters,
 # DRONE_FAMILY) is: a video alert matches only a drone's video, a control-link alert only its
 # control link (the pilot's uplink, ELRS telemetry from the drone). DroneID bursts are neither

@@ -229,7 +229,7 @@ def _dashboard(addr, cfg, gw, event_store):
 
 
 def run_replay(args) -> int:
-    from .pipeline import Pipeline
+    from .pipeline import Pipeline, describe_counts
     try:
         cfg = _replay_config(args)
         pipeline = Pipeline(cfg)
@@ -238,8 +238,7 @@ def run_replay(args) -> int:
         raise StrajaError(str(e), code=term.EXIT_USAGE) from e
     _distinct_files({"the recording": str(args.file), "--db": cfg.db, "--jsonl": cfg.jsonl})
     if not cfg.db:
-        print(term.paint("events to stdout only, stored nowhere (--db FILE stores them)", "dim",
-                         sys.stderr), file=sys.stderr)
+        _said("events to stdout only, stored nowhere (--db FILE stores them)")
     event_store, publisher, sinks = _outputs(cfg)
     cot = _cot(cfg)
     sinks += [cot] if cot else []
@@ -254,7 +253,18 @@ def run_replay(args) -> int:
                     settle_s=args.settle, gap_max_s=args.max_gap, on_gap=_gap_skipped(args))
     finally:
         _close(event_store, publisher, cot)
+        _said(f"replay: input not taken as it came: {describe_counts(pipeline.input_counts())}")
+    if records.unknown:
+        _said(f"replay: {records.unknown} records of a kind this version does not know skipped")
+    if records.cut_at is not None:
+        _said(f"replay: {args.file} ends inside the record at byte {records.cut_at} (cut short, "
+              "as by a crash): replayed up to the record before it")
     return term.EXIT_OK
+
+
+def _said(text: str) -> None:
+    """A line about the replay itself on stderr (stdout may carry its events)."""
+    print(term.paint(text, "dim", sys.stderr), file=sys.stderr)
 
 
 def _gap_skipped(args):
@@ -262,8 +272,8 @@ def _gap_skipped(args):
     def said(gap_s: float, t_ns: int) -> None:
         at = datetime.fromtimestamp(t_ns / 1e9, timezone.utc).isoformat(timespec="seconds")
         jump = f"{gap_s:.0f} s forwards" if gap_s > 0 else f"{-gap_s:.0f} s backwards"
-        print(term.paint(f"replay: the recording's times jump {jump} at {at}: paced as "
-                         f"{args.max_gap:g} s (--max-gap)", "dim", sys.stderr), file=sys.stderr)
+        _said(f"replay: the recording's times jump {jump} at {at}: paced as {args.max_gap:g} s "
+              "(--max-gap)")
     return said
 
 
@@ -305,6 +315,9 @@ def _open_store(path: str):
 def run_events(args) -> int:
     from . import store
     from .position import position_text  # (NumPy)
+    if args.since is not None and args.until is not None and args.since > args.until:
+        raise StrajaError("--since is after --until: no event can be in between",
+                          "give --since before --until", term.EXIT_USAGE)
     try:
         db = _open_store(str(args.db) if args.db else gwconfig.load(args.config).db)
     except (gwconfig.ConfigError, OSError) as e:

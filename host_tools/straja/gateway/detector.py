@@ -13,6 +13,7 @@ front-end kind (the `kind` of the node's `info` reply) are the catalogue's (stra
 """
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import fields, replace
 from typing import NamedTuple
@@ -50,6 +51,10 @@ GATEWAY_DEFAULTS = {"max_burst_sweeps": 1}
 
 
 CONFIRMED = STATES.index("confirmed")
+# why a sweep is refused (NodeDetector.refused, the pipeline's input counts)
+REFUSED_SEGMENT = "sweeps_bad_segment"      # past its sweep's channels, uneven, odd REVISIT
+REFUSED_FRONT_END = "sweeps_no_front_end"   # a front end the node's info does not list
+REFUSED_BAND = "sweeps_outside_band"        # channels outside its front end's band
 # fields of a tracker record (TRACK) as tuple positions (its tolist())
 T_ID, T_STATE, T_FIRST, T_START, T_END, T_F_MIN, T_F_MAX, T_F_LAST, T_PEAK = (
     TRACK.names.index(name) for name in ("track_id", "state", "t_first_us", "t_last_start_us",
@@ -166,9 +171,12 @@ class NodeDetector:
     """Streaming detection for one node: SWEEP frames (segments assembled) in, observations out."""
 
     def __init__(self, node_id: int, detect: dict, info: dict | None = None,
-                 hold_s: float = FusionConfig.track_timeout_s):
+                 hold_s: float = FusionConfig.track_timeout_s,
+                 refused: collections.Counter | None = None):
         """hold_s: how long after its last drone name a core track is still observed under it
-        (_Naming); the gateway gives its track timeout, the silence fusion already forgives."""
+        (_Naming); the gateway gives its track timeout, the silence fusion already forgives.
+        refused: where the sweeps no node could send are counted, by reason (REFUSED_*; the
+        pipeline's one counter for all its nodes)."""
         if not 0 <= hold_s < math.inf:
             raise ValueError(f"hold_s must be a finite number >= 0 (got {hold_s})")
         self.node_id = node_id
@@ -182,14 +190,21 @@ class NodeDetector:
         self._last: _PlanState | None = None
         self._latest: dict[int, _PlanState] = {}
         self._kinds: list[str] = []
+        self._bands: list[tuple[int, int] | None] | None = None  # by front end; None: no info
+        self.refused = collections.Counter() if refused is None else refused
         self.set_info(info)
 
     def set_info(self, info: dict | None) -> None:
-        """Take the node's `info` reply: the kinds of its front ends, by index (SWEEP front_end).
-        Cores made before with other looks are dropped (made again at the next sweep)."""
-        kinds = [fe.get("kind", "") for fe in (info or {}).get("front_ends", [])]
-        if kinds != self._kinds:
+        """Take the node's `info` reply: the kinds and bands of its front ends, by index (SWEEP
+        front_end). Cores made before with other looks or bands are dropped (made again at the
+        next sweep, if the bands hold it)."""
+        front_ends = (info or {}).get("front_ends")
+        kinds = [fe.get("kind", "") for fe in front_ends or ()]
+        bands = None if front_ends is None else [
+            tuple(fe["band_khz"]) if "band_khz" in fe else None for fe in front_ends]
+        if kinds != self._kinds or bands != self._bands:
             self._kinds = kinds
+            self._bands = bands
             self._plans.clear()
             self._latest.clear()
             self._last = None
@@ -231,7 +246,9 @@ class NodeDetector:
             if st.left_us is not None:
                 st.resume(t_us)
             taken = st.stages.segment(sweep, t_us - st.paused_us)
-        elif st is not self._last and taken != SEGMENT_REFUSED:
+        elif taken == SEGMENT_REFUSED:
+            self.refused[REFUSED_SEGMENT] += 1
+        elif st is not self._last:
             self.made_latest(st)
         if taken != SEGMENT_DETECTED:
             return []
@@ -260,14 +277,14 @@ class NodeDetector:
         return out
 
     def _plan(self, sweep: Sweep) -> _PlanState | None:
-        """The plan of a sweep not of the latest plan, made the latest (made if new); None for
-        a bad segment (nothing kept of it): an uneven channel list (frequencies not in the
-        frame), one running past its sweep, an odd REVISIT one."""
-        flags, total = sweep.flags, sweep.total
-        size = len(sweep.rssi)
-        end = sweep.first + (size // 2 if flags & FLAG_REVISIT else size)
-        if (sweep.step_khz == 0 or total == 0 or end > total or sweep.first < 0
-                or (flags & FLAG_REVISIT and size % 2)):
+        """The plan of a sweep not of the latest plan, made the latest (made if new); None,
+        counted in `refused` by its reason, for a bad segment (nothing kept of it: an uneven
+        channel list, its frequencies not in the frame; one running past its sweep; an odd
+        REVISIT one), or, once the node's info is known, a sweep of a front end it does not
+        have or outside that front end's band (the firmware runs neither)."""
+        reason = self._refusal(sweep)
+        if reason is not None:
+            self.refused[reason] += 1
             return None
         key = plan_key(sweep)
         st = self._plans.pop(key, None)  # re-inserted below: the dict's order is recency
@@ -280,6 +297,24 @@ class NodeDetector:
         self._plans[key] = st
         self._last = self._latest[sweep.front_end] = st
         return st
+
+    def _refusal(self, sweep: Sweep) -> str | None:
+        """Why no node could have sent `sweep` (a REFUSED_* reason), or None."""
+        flags, total = sweep.flags, sweep.total
+        size = len(sweep.rssi)
+        end = sweep.first + (size // 2 if flags & FLAG_REVISIT else size)
+        if (sweep.step_khz == 0 or total == 0 or end > total or sweep.first < 0
+                or (flags & FLAG_REVISIT and size % 2)):
+            return REFUSED_SEGMENT
+        if self._bands is None:
+            return None
+        if sweep.front_end >= len(self._bands):
+            return REFUSED_FRONT_END
+        band = self._bands[sweep.front_end]
+        top = sweep.start_khz + (total - 1) * sweep.step_khz
+        if band is not None and not band[0] <= sweep.start_khz <= top <= band[1]:
+            return REFUSED_BAND
+        return None
 
     def _hopper(self, st: _PlanState, hopper, offset_ns: int) -> Observation:
         """The core's band hopper (a per-packet hopper seen in the band's statistics) that took

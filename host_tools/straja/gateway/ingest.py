@@ -30,7 +30,7 @@ from ..serial_port import PortError, open_port
 from ..tools.ports import candidates
 from . import record as rec
 from .events import AlertEvent, ConsoleKeys, Output, Overload, Stored
-from .pipeline import Pipeline
+from .pipeline import Pipeline, describe_counts
 from .remoteid import COMPANION
 
 log = logging.getLogger("straja.gateway")
@@ -551,6 +551,7 @@ class Gateway:
             self.emit(out.events)
         self.reading.stop()
         self.take()
+        log.info("input not taken as it came: %s", describe_counts(self.pipeline.input_counts()))
         if self.recorder:
             self.recorder.close()
         if self.store:

@@ -17,6 +17,7 @@ will are rate-limited (`limits.EventLimiter`).
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import heapq
 
@@ -29,6 +30,7 @@ from ..framing import Decoder
 from ..protocol import CONSOLE_BYTES, MODES, REMOTEID, REPLY, STATUS, SWEEP, Console, SeqTracker
 from ..rawrepl import FRIENDLY_PROMPT, RAW_PROMPT
 from . import replies
+from .replies import plan_args
 from .alerts import Alerts
 from .config import GatewayConfig
 from .detector import NodeDetector, is_drone
@@ -45,7 +47,7 @@ from .position import Positioner, SiteMap, moved
 from .profiling import Profiled, VideoProfiler, wants_profile
 from .remoteid import RemoteIdTracker
 from .ridlink import Linker, identity
-from .scanplan import ScanPlanner, plan_args
+from .scanplan import ScanPlanner
 
 # Commands that make a node known and streaming: what it is (front ends, for focus plans), its
 # normal scan plan (to restore after a focus), and streaming on. Sent when its port opens, and
@@ -54,6 +56,17 @@ HELLO = (("info", None), ("get", "plan"), ("start", None))
 PLAN_REPLY = {"plan", "temp_plan_s"}  # the keys of a `get plan` reply
 IDLE = next(code for code, name in MODES.items() if name == "idle")  # STATUS mode
 # What a port shows when the node's app has stopped at the REPL (a stray Ctrl-C, a crash)
+
+
+def _decoder_counts(decoder: Decoder) -> dict[str, int]:
+    return {"corrupt_frames": decoder.corrupt, "oversize_runs": decoder.oversize,
+            "unknown_frames": decoder.unknown, "duplicate_frames": decoder.duplicates,
+            "reordered_frames": decoder.reordered, "console_lines": decoder.console_lines}
+
+
+def describe_counts(counts: dict[str, int]) -> str:
+    """input_counts as one line: `corrupt_frames 3, lost_frames 12` (or `none`)."""
+    return ", ".join(f"{key} {n}" for key, n in counts.items()) or "none"
 
 
 class Pipeline:
@@ -95,6 +108,9 @@ class Pipeline:
         self.now_ns = 0
         self._next_stats = None
         self.counts = {"frames": 0, "console_chunks": 0, "ignored_nodes": 0, "refused_frames": 0}
+        # what the nodes sent that was not taken as it came, by reason (input_counts): the
+        # detectors' refused sweeps, rejected replies, the counts of decoders no longer in use
+        self.refused: collections.Counter = collections.Counter()
         self.quarantine_ns = int(cfg.quarantine_s * 1e9)
         self.quarantined: dict[str, int] = {}   # source -> until (ns)
         self.recovering: dict[str, int] = {}    # source -> no new soft reset before (ns)
@@ -105,14 +121,14 @@ class Pipeline:
 
     # -- inputs ------------------------------------------------------------------------------
     def open_source(self, source: str, t_ns: int) -> Output:
-        self.decoders[source] = Decoder()
+        self._new_decoder(source)
         out = Output([PortOpened(t_ns, source)])
         self._hello(source, out)
         self._advance(t_ns, out)
         return self._limited(out)
 
     def close_source(self, source: str, t_ns: int) -> Output:
-        self.decoders.pop(source, None)  # its node ids are free for another port
+        self._retire(self.decoders.pop(source, None))  # its node ids are free for another port
         out = Output([PortClosed(t_ns, source, self.source_node.pop(source, None))])
         self._advance(t_ns, out)
         return self._limited(out)
@@ -127,6 +143,29 @@ class Pipeline:
             out.events += self._survey_result()
         return self._limited(out)
 
+    def _new_decoder(self, source: str) -> Decoder:
+        self._retire(self.decoders.get(source))
+        decoder = self.decoders[source] = Decoder()
+        return decoder
+
+    def _retire(self, decoder: Decoder | None) -> None:
+        """A decoder no longer used: its counts kept in `refused`."""
+        if decoder is not None:
+            self.refused.update(_decoder_counts(decoder))
+
+    def input_counts(self) -> dict[str, int]:
+        """What the nodes' streams held that was not taken as it came, by reason (the counts
+        not zero, by name), since the start: frames no node can send (corrupt, oversize),
+        of a type not known, duplicated or reordered, lost (sequence gaps), refused (a node id
+        another port holds, a full port, max_nodes) or ignored (config node_ids), console text,
+        sweeps no node could send (detector REFUSED_*), info and plan replies rejected."""
+        counts = collections.Counter(self.refused)
+        for decoder in self.decoders.values():
+            counts.update(_decoder_counts(decoder))
+        counts.update(lost_frames=self.seq.lost, refused_frames=self.counts["refused_frames"],
+                      ignored_frames=self.counts["ignored_nodes"])
+        return {key: n for key, n in sorted(counts.items()) if n}
+
     def _survey_result(self) -> list[KnownAdded]:
         """The drone-class tracks of the survey on the air for SURVEY_MIN_FRACTION of it."""
         span_ns = self.now_ns - (self._survey_from or self.now_ns)
@@ -138,7 +177,7 @@ class Pipeline:
     def _detector(self, node_id: int, health: NodeHealth) -> NodeDetector:
         """A node's detection, holding a flickering drone name for the track timeout."""
         return NodeDetector(node_id, self.cfg.detect, info=health.info,
-                            hold_s=self.cfg.fusion.track_timeout_s)
+                            hold_s=self.cfg.fusion.track_timeout_s, refused=self.refused)
 
     def set_known(self, emitters) -> None:
         """The site's known emitters changed (the store's, as `straja known` or an operator
@@ -155,11 +194,11 @@ class Pipeline:
             if t_ns < until:
                 return self._limited(out)
             del self.quarantined[source]
-            self.decoders[source] = Decoder()
+            self._new_decoder(source)
             self._hello(source, out)
         decoder = self.decoders.get(source)
         if decoder is None:
-            decoder = self.decoders[source] = Decoder()
+            decoder = self._new_decoder(source)
         try:
             items, lane = decoder.feed(data), self._lane
             i, n = lane.take(items, 0, source, t_ns), len(items)
@@ -436,10 +475,11 @@ class Pipeline:
                 # the front ends' kinds give the detector each one's looks (averaging) for its CFAR
                 self.detectors[health.node_id].set_info(value)
             elif isinstance(value, dict) and "plan" in value and set(value) <= PLAN_REPLY:
-                temp_s = replies.check_plan_reply(value)
+                temp_s = replies.check_plan_reply(value, (health.info or {}).get("front_ends"))
                 self._scan_changes(self.planner.plan_reported(health.node_id, value["plan"],
                                                               temp_s, t_ns), out)
         except replies.ReplyError as e:
+            self.refused["replies_rejected"] += 1
             out.events.append(ReplyRejected(t_ns, health.node_id, reply.request_id, str(e)))
 
     def _prompt(self, data: bytes, source: str, t_ns: int, out: Output) -> None:

@@ -47,7 +47,8 @@ from ..detect.classify import VIDEO_MAX_KHZ, WEAK_EXCESS_DB, band
 from ..detect.video_profile import CANNOT_TELL, video_profile_family
 from ..protocol import Sweep, revisit_reads
 from .events import NodeCommand
-from .scanplan import DEFAULT_DWELL_US, plan_args
+from .replies import plan_args
+from .scanplan import DEFAULT_DWELL_US
 
 VIDEO_FAMILIES = ("analog_fm_video", "ofdm_video")
 PROFILE_MIN_STEP_FILTERS = 0.5  # a plan stepping at most half its filter resolves the shape

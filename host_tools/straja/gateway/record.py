@@ -21,6 +21,7 @@ from ..errors import StrajaError
 MAGIC = b"STRAJREC"
 VERSION = 1
 OPEN, DATA, CLOSE = 1, 2, 3
+KINDS = (OPEN, DATA, CLOSE)
 RECORD = struct.Struct("<BHqI")
 _PREFIX = struct.Struct("<BI")
 MAX_HEADER = 1 << 20  # a header is a small JSON object (the tool and its ports)
@@ -76,8 +77,9 @@ class RecordingError(StrajaError, ValueError):
     CODE = term.EXIT_USAGE
 
 
-def read(path) -> tuple[dict, Iterator[Record]]:
-    """(header, records) of a recording; a record cut short at the end (a crash) is ignored."""
+def read(path) -> tuple[dict, Records]:
+    """(header, records) of a recording; a record cut short at the end (a crash) is ignored
+    (and its offset kept: Records.cut_at)."""
     f = open(path, "rb")
     if f.read(len(MAGIC)) != MAGIC:
         f.close()
@@ -97,24 +99,41 @@ def read(path) -> tuple[dict, Iterator[Record]]:
     except (ValueError, RecursionError) as e:
         f.close()
         raise RecordingError(f"{path}: its header is damaged ({e})") from None
+    return header, Records(f, path)
 
-    def records():
+
+class Records:
+    """A recording's records, read once in order; then `cut_at` is the byte offset of a record
+    cut short at the end (a crash while writing: ignored), else None, and `unknown` the number
+    of records of a kind this reader does not know (skipped)."""
+
+    def __init__(self, f: BinaryIO, path):
+        self._f, self._path = f, path
+        self.cut_at: int | None = None
+        self.unknown = 0
+
+    def __iter__(self) -> Iterator[Record]:
         names: dict[int, str] = {}
+        f, path = self._f, self._path
         with f:
             while True:
+                at = f.tell()
                 head = f.read(RECORD.size)
                 if len(head) < RECORD.size:
+                    self.cut_at = at if head else None
                     return
                 kind, sid, t_ns, size = RECORD.unpack(head)
                 if size > MAX_DATA or not 0 <= t_ns < T_NS_MAX:
                     raise RecordingError(
-                        f"{path}: the record at byte {f.tell() - RECORD.size} is {size} bytes "
+                        f"{path}: the record at byte {at} is {size} bytes "
                         f"(at most {MAX_DATA}) at {t_ns} ns (0 to 2**62): the recording is damaged")
                 data = f.read(size)
                 if len(data) < size:
+                    self.cut_at = at
                     return
+                if kind not in KINDS:  # (a later writer's, as a frame type a receiver lacks)
+                    self.unknown += 1
+                    continue
                 if kind == OPEN:  # (a name that is not UTF-8 is kept readable, not refused)
                     names[sid] = data.decode(errors="replace")
                 yield Record(kind, names.get(sid, str(sid)), t_ns, data)
-
-    return header, records()

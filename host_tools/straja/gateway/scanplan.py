@@ -42,7 +42,6 @@ puts it back on a node that reports a temporary plan or another stored plan.
 """
 from __future__ import annotations
 
-import json
 import math
 
 from straja_node.limits import SWEEP_US_MAX  # the firmware refuses a longer sweep
@@ -54,6 +53,7 @@ from .config import GatewayConfig
 from .detector import core_config
 from .events import AlertEvent, NodeCommand, NodePlan, ScanFocus, ScanRestore
 from .fusion import LINK
+from .replies import plan_args
 
 # A focus plan's temp= is this many refresh periods: one or two lost refreshes do not end it
 FOCUS_TEMP_PERIODS = 3
@@ -74,12 +74,6 @@ def _gains_too_little(running: dict, step: int, channels: int, hopper: bool) -> 
     if hopper:
         return channels * HOPPER_FOCUS_GAIN > now
     return step >= running["step_khz"] and channels >= now
-
-
-def plan_args(plan, temp_s: int = 0) -> str:
-    """The `plan` command's arguments: the plan as JSON, temporary for temp_s seconds if > 0."""
-    text = json.dumps(list(plan), separators=(",", ":"))
-    return f"{text} temp={temp_s}" if temp_s else text
 
 
 class ScanPlanner:

@@ -70,14 +70,35 @@ def verify_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(candidate, digest)
 
 
+USER_NAME_MAX = 64
+
+
+def user_name(text) -> str:
+    """A user's name a browser can log in with: HTTP Basic authentication sends `name:password`
+    and ends the name at its first ':', and a login prompt types no control character; so 1 to
+    USER_NAME_MAX printable characters without ':' (argparse's type of `straja web-password`'s
+    name, and the config's check)."""
+    if not (isinstance(text, str) and 0 < len(text) <= USER_NAME_MAX and text.isprintable()
+            and ":" not in text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} cannot be a user's name: 1 to {USER_NAME_MAX} printable characters "
+            "without ':' (HTTP Basic authentication ends a name at its first ':')")
+    return text
+
+
 def users_from_config(entries) -> dict[str, User]:
-    """The [web] users of a config, checked: name, a known role, a well-formed hash."""
+    """The [web] users of a config, checked: a name a browser can send, a known role, a
+    well-formed hash."""
     users = {}
     for i, entry in enumerate(entries):
         where = f"config web.users[{i}]"
         if not isinstance(entry, dict) or set(entry) != {"name", "role", "password_hash"}:
             raise StrajaError(f"{where}: expected a table with name, role and password_hash",
                               "see docs/dashboard.md, \"Access\"", term.EXIT_USAGE)
+        try:
+            user_name(entry["name"])
+        except argparse.ArgumentTypeError as e:
+            raise StrajaError(f"{where}: {e}", code=term.EXIT_USAGE) from None
         if entry["role"] not in ROLES:
             raise StrajaError(f"{where}: role {entry['role']!r} is not one of {', '.join(ROLES)}",
                               code=term.EXIT_USAGE)

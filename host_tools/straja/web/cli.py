@@ -7,14 +7,15 @@ import sys
 
 from .. import term
 from ..errors import StrajaError
-from .auth import ROLES, hash_password
+from .auth import ROLES, hash_password, user_name
 
 
 def configure(p) -> None:
     p.description = ("Ask for a password (twice; or read one line from standard input when it "
                      "is not a terminal) and print a [[web.users]] table for the gateway config "
                      "with its scrypt hash (docs/dashboard.md).")
-    p.add_argument("name", help="the user's name")
+    p.add_argument("name", type=user_name,
+                   help="the user's name (printable characters, no ':', at most 64)")
     p.add_argument("--role", choices=ROLES, default="viewer",
                    help="viewer (read-only, the default) or operator (may acknowledge alerts)")
     p.set_defaults(func=run)
