@@ -407,6 +407,23 @@ def test_scenes_run_longest_first_and_report_in_file_order(monkeypatch):
     assert [r["scene"] for r in out["emitters"]] == [load_scene(p).name or p.stem for p in paths]
 
 
+def test_scenes_scored_with_another_seed_say_it(monkeypatch):
+    """score_scenes(seed=N) (`straja eval --scene ... --seed N`) runs every scene reseeded N
+    and says each scene's seed; without it, each its own."""
+    from straja.eval import scenes as scenes_mod
+    seeds = {}
+
+    def job(args):
+        seeds[args[1]] = load_scene(args[0], seed=args[4]).seed
+        return [], 0.0, 0.0, 0.0
+    monkeypatch.setattr(scenes_mod, "_scene_job", job)
+    paths = [SCENES / f"{n}.toml" for n in ("crossfire_alone", "subghz_lora_background")]
+    out = scenes_mod.score_scenes(paths, jobs=1, seed=1002)
+    assert out["seeds"] == seeds == {"crossfire_alone": 1002, "subghz_lora_background": 1002}
+    own = scenes_mod.score_scenes(paths, jobs=1)["seeds"]
+    assert own == {p.stem: load_scene(p).seed for p in paths} and 1002 not in own.values()
+
+
 def test_a_gateway_fault_during_a_scene_is_said_on_stderr_not_hidden(tmp_path, monkeypatch, capsys):
     """A fault inside the gateway while it handles a node's data sets that node aside (its
     port quarantined, as live); the scene's nodes are honest, so `straja eval` says so on
