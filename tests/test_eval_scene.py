@@ -60,7 +60,8 @@ def test_drone_and_wifi_scene_scores_every_emitter_as_one_json_object(tmp_path):
     r = straja_eval("--scene", str(path), "--json", "--jobs", "1")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)  # the whole of stdout is one object
-    assert set(out) == {"emitters", "false_alerts_per_node_hour"}
+    assert set(out) == {"emitters", "false_alerts_per_node_hour", "seeds"}
+    assert out["seeds"] == {"video_and_wifi": load_scene(path).seed}
     rows = {e["name"]: e for e in out["emitters"]}
     assert list(rows) == ["fpv", "cafe_ap"]
     for row in rows.values():
