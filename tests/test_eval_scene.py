@@ -60,7 +60,8 @@ def test_drone_and_wifi_scene_scores_every_emitter_as_one_json_object(tmp_path):
     r = straja_eval("--scene", str(path), "--json", "--jobs", "1")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)  # the whole of stdout is one object
-    assert set(out) == {"emitters", "false_alerts_per_node_hour"}
+    assert set(out) == {"emitters", "false_alerts_per_node_hour", "seeds"}
+    assert out["seeds"] == {"video_and_wifi": load_scene(path).seed}
     rows = {e["name"]: e for e in out["emitters"]}
     assert list(rows) == ["fpv", "cafe_ap"]
     for row in rows.values():
@@ -405,6 +406,23 @@ def test_scenes_run_longest_first_and_report_in_file_order(monkeypatch):
     out = scenes_mod.score_scenes(paths, jobs=1)
     assert ran[0] == "subghz_lora_background"  # 300 s, the others 120 s
     assert [r["scene"] for r in out["emitters"]] == [load_scene(p).name or p.stem for p in paths]
+
+
+def test_scenes_scored_with_another_seed_say_it(monkeypatch):
+    """score_scenes(seed=N) (`straja eval --scene ... --seed N`) runs every scene reseeded N
+    and says each scene's seed; without it, each its own."""
+    from straja.eval import scenes as scenes_mod
+    seeds = {}
+
+    def job(args):
+        seeds[args[1]] = load_scene(args[0], seed=args[4]).seed
+        return [], 0.0, 0.0, 0.0
+    monkeypatch.setattr(scenes_mod, "_scene_job", job)
+    paths = [SCENES / f"{n}.toml" for n in ("crossfire_alone", "subghz_lora_background")]
+    out = scenes_mod.score_scenes(paths, jobs=1, seed=1002)
+    assert out["seeds"] == seeds == {"crossfire_alone": 1002, "subghz_lora_background": 1002}
+    own = scenes_mod.score_scenes(paths, jobs=1)["seeds"]
+    assert own == {p.stem: load_scene(p).seed for p in paths} and 1002 not in own.values()
 
 
 def test_a_gateway_fault_during_a_scene_is_said_on_stderr_not_hidden(tmp_path, monkeypatch, capsys):

@@ -115,6 +115,25 @@ def test_catalogue_loads_and_reads(path):
     assert np.all(np.isfinite(p)) and np.all(p >= -174 + 60)
 
 
+def test_a_scene_reseeded_draws_every_emitter_anew_its_includes_too(tmp_path):
+    """load_scene(seed=N) (`straja eval --scene --seed N`): the same scene with other random
+    draws, the emitters of its included scenes too (a composite catalogue scene takes its drone
+    and its site from includes, so reseeding its own file alone would keep both draws), each
+    include apart from the scene's own emitters; the same N, the same draws."""
+    path = SCENES / "crossfire_on_subghz_lora.toml"
+    own, again = load_scene(path), load_scene(path, seed=1001)
+    assert again.seed == 1001 and [e.name for e in again.emitters] == [e.name for e in own.emitters]
+    assert all(a.seed != b.seed for a, b in zip(own.emitters, again.emitters))
+    assert [e.seed for e in load_scene(path, seed=1001).emitters] == [e.seed for e in again.emitters]
+    (tmp_path / "site.toml").write_text(GOOD)
+    (tmp_path / "both.toml").write_text('[scene]\nname = "both"\nduration_s = 20.0\n'
+                                        'include = ["site.toml"]\n\n[[emitter]]\nname = "ctl2"\n'
+                                        'kind = "elrs"\nposition_m = [50.0, 0.0, 2.0]\n')
+    both = load_scene(tmp_path / "both.toml", seed=7)
+    assert [e.name for e in both.emitters] == ["ctl", "vid", "ctl2"]
+    assert both.emitters[0].seed != both.emitters[2].seed  # each the first of its file
+
+
 def test_fpv_approach_geometry():
     sc = load_scene(SCENES / "fpv_approach_3km.toml")
     vid, n1 = sc.emitter("fpv_video"), sc.nodes["n1"].position

@@ -46,7 +46,9 @@ def configure(p) -> None:
                    "to check the fast path (default 5, --quick 1)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout "
                    "(with --scene: only that object)")
-    p.add_argument("--seed", type=non_negative_int, default=1)
+    p.add_argument("--seed", type=non_negative_int, help="the seed of the trials and background "
+                   "runs (default 1); with --scene: every scene run with it instead of its own "
+                   "(the same scene, other random draws, its included scenes' too)")
     p.add_argument("--jobs", type=positive_int, default=2, help="worker processes (default 2)")
     p.set_defaults(func=run)
 
@@ -70,8 +72,9 @@ def run(args) -> int:
     from .evaluate import Settings, clear_misses, evaluate  # (matplotlib: only for the report)
     from .report import write
 
-    st = Settings(seed=args.seed, jobs=args.jobs, quick=args.quick,
-                  scenes=[Path(s) for s in args.scenes] or None)
+    st = Settings(jobs=args.jobs, quick=args.quick, scenes=[Path(s) for s in args.scenes] or None)
+    if args.seed is not None:
+        st.seed = args.seed
     if args.quick:
         st.__dict__.update(QUICK)
     if args.trials:
@@ -100,7 +103,7 @@ def run_scenes(args) -> int:
     from .report import scene_table, write_scenes
     from .scenes import score_scenes  # (NumPy and the pipeline: not to build the parser)
 
-    out = score_scenes(args.scene, args.jobs, log=_log)
+    out = score_scenes(args.scene, args.jobs, log=_log, seed=args.seed)
     del out["alerts_per_node_hour"]  # (the report's: a catalogue background has no drone)
     if args.json:
         print(json.dumps(out, default=_json))

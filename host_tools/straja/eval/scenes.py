@@ -494,8 +494,8 @@ def worker_pool(jobs: int):
 
 
 def _scene_job(args) -> tuple[list[dict], float, float, float]:
-    path, label, detect, report_every_s = args
-    scene = load_scene(path)
+    path, label, detect, report_every_s, seed = args
+    scene = load_scene(path, seed=seed)
     t_wall = time.monotonic()
     last = [t_wall]
 
@@ -525,19 +525,23 @@ def warn_quarantines(run: SceneRun, label: str) -> None:
 
 
 def score_scenes(paths: list, jobs: int = 2, detect: dict | None = None, log=None,
-                 report_every_s: float = 30.0) -> dict:
+                 report_every_s: float = 30.0, seed: int | None = None) -> dict:
     """Every scene file of `paths` (checked before any is run: a bad one raises SceneError)
-    scored, `jobs` scenes at a time: {"emitters": [rows], "false_alerts_per_node_hour":
-    {scene: rate}} (`straja eval --scene --json`) and "alerts_per_node_hour" (all alerts, drones'
+    scored, `jobs` scenes at a time, each with its own seed or, given, `seed` (the same scene,
+    other random draws: `load_scene`): {"emitters": [rows], "false_alerts_per_node_hour":
+    {scene: rate}, "seeds": {scene: the seed it ran with}} (`straja eval --scene --json`) and
+    "alerts_per_node_hour" (all alerts, drones'
     too: {scene: rate}). `log(message)`: progress, with an ETA."""
-    scenes = [load_scene(p) for p in paths]
+    scenes = [load_scene(p, seed=seed) for p in paths]
     work = [s.duration_s * len(s.nodes) for s in scenes]   # node-seconds of scene
     labels = []
     for s in scenes:  # the scene's name; its file where that is not unique
         label = s.name or Path(s.source).stem
         labels.append(label if label not in labels else s.source)
-    items = [(Path(s.source), label, detect, report_every_s) for s, label in zip(scenes, labels)]
-    out = {"emitters": [], "false_alerts_per_node_hour": {}, "alerts_per_node_hour": {}}
+    items = [(Path(s.source), label, detect, report_every_s, seed)
+             for s, label in zip(scenes, labels)]
+    out = {"emitters": [], "false_alerts_per_node_hour": {}, "alerts_per_node_hour": {},
+           "seeds": {label: s.seed for s, label in zip(scenes, labels)}}
     results = {}
     t0 = time.monotonic()
     done = 0.0

@@ -153,11 +153,11 @@ class Scene:
         return "\n".join(lines)
 
 
-def load_scene(path, within: tuple = ()):
+def load_scene(path, within: tuple = (), seed: int | None = None):
     """Load and validate a scene file (.toml or .json), or a catalogue scene by name (e.g.
     "two_drones" for scenes/two_drones.toml); SceneError names file, line and field. `within`:
     the files whose includes led here (a file that includes itself, however far down, is an
-    error, not an endless load)."""
+    error, not an endless load). `seed`: the scene drawn anew from it (`scene_from_dict`)."""
     path = Path(path)
     if not path.exists() and path.parent == Path(".") and not path.suffix:
         catalogue = SCENES / f"{path}.toml"
@@ -178,14 +178,18 @@ def load_scene(path, within: tuple = ()):
     except json.JSONDecodeError as e:
         raise SceneError(f"{path}:{e.lineno}: JSON syntax error: {e.msg}") from None
     return scene_from_dict(data, source=str(path), text=text if path.suffix != ".json" else None,
-                           base=path.parent, within=(*within, path.resolve()))
+                           base=path.parent, within=(*within, path.resolve()), seed=seed)
 
 
-def scene_from_dict(data, source="<scene>", text=None, base=Path("."), within: tuple = ()):
+def scene_from_dict(data, source="<scene>", text=None, base=Path("."), within: tuple = (),
+                    seed: int | None = None):
     """Build a Scene from parsed data; `text` (the TOML source) lets errors carry line numbers.
 
     Included scenes (relative to `base`) contribute their emitters first; when this scene has no
     [[node]] or no [propagation], those of the first included scene are used.
+    `seed`, when given, replaces the scene's: the same scene with other random draws, its
+    included scenes' too (each with a seed drawn from it, `included_seed`: a file's seed only
+    reseeds its own emitters, so the residents of an included site would keep their draws).
     """
     def fail(keys, msg):
         line = _toml_line(text, keys) if text else None
@@ -209,7 +213,9 @@ def scene_from_dict(data, source="<scene>", text=None, base=Path("."), within: t
         fail(("scene",), "must be a table")
     meta = section(("scene",), {k: p for k, p in SCENE.items() if p.type is not list},
                    {k: v for k, v in head.items() if k != "include"})
-    included = _includes(fail, head.get("include", []), base, within)
+    if seed is not None:
+        meta["seed"] = seed
+    included = _includes(fail, head.get("include", []), base, within, seed)
     prop = Propagation(**section(("propagation",), PROPAGATION, data.get("propagation", {})))
     if "propagation" not in data and included:
         prop = included[0].propagation
@@ -247,17 +253,23 @@ def scene_from_dict(data, source="<scene>", text=None, base=Path("."), within: t
     return Scene(meta, prop, nodes, emitters, source)
 
 
-def _includes(fail, names, base, within):
+def _includes(fail, names, base, within, seed):
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         fail(("scene", "include"), f"must be a list of file names (got {names!r})")
     out = []
-    for n in names:
+    for j, n in enumerate(names):
         if not (base / n).is_file():
             fail(("scene", "include"), f"no scene file {n!r} next to this one")
         if (base / n).resolve() in within:
             fail(("scene", "include"), f"{n!r} includes this scene again (a loop of includes)")
-        out.append(load_scene(base / n, within))
+        out.append(load_scene(base / n, within, None if seed is None else included_seed(seed, j)))
     return out
+
+
+def included_seed(seed: int, j: int) -> int:
+    """The seed of a scene's j-th included scene when the scene is reseeded `seed`: apart from
+    the scene's own emitters' (theirs are drawn from [seed, emitter index])."""
+    return int(np.random.SeedSequence([seed, 0x1C1, j]).generate_state(1, np.uint64)[0] >> 1)
 
 
 def _front_end(fail, keys, name, p, node):
