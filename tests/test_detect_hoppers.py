@@ -270,7 +270,7 @@ def mains_locked_hopper(n_sweeps, seed, per_sweep=3.0, mains_hz=60.0):
     """Hits of a hopper over the whole band (BLE's data channels, 2404-2478 MHz), read only in
     one half of each mains cycle, more than a link gives: a BLE connection near a node whose
     events' coincidences with the scan beat near the mains (det58: a 7.5 ms connection in
-    throughput mode 15 m from n1 of dsmx22_on_bluetooth_ble, 2.8 hits a look, 0.9-1.0 of them
+    throughput mode 18 m from n1 of dsmx22_on_bluetooth_ble, 2.8 hits a look, 0.9-1.0 of them
     in 7 bins of 10 at 60 Hz for 5 s), or a connection whose interval is a multiple of 20 ms."""
     band = Band(n_sweeps, seed=seed, reads=2)
     period = 1e6 / mains_hz
