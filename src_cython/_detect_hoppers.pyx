@@ -15,7 +15,7 @@ CPython's lgamma for the tail), so the tests ask for identical state and reports
 import math
 
 import numpy as np
-from libc.math cimport NAN, exp, fabs, fmod, log
+from libc.math cimport NAN, exp, fabs, fmod, log, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
@@ -126,23 +126,28 @@ cdef enum:
 cdef struct Mains:
     double period[MAINS_PERIODS]
     double hist[MAINS_PERIODS * MAINS_READS * MAX_PHASE_BINS]
+    # each bin's hits' frequencies (kHz from the plan's first channel), summed and squared
+    double f_sum[MAINS_PERIODS * MAINS_READS * MAX_PHASE_BINS]
+    double f_squares[MAINS_PERIODS * MAINS_READS * MAX_PHASE_BINS]
     unsigned char on[MAINS_PERIODS * MAINS_READS * MAX_PHASE_BINS]
     Py_ssize_t on_bins[MAINS_PERIODS]
     Py_ssize_t bins
-    double decay, min_total, share
+    double decay, min_total, share, max_spread_khz
 
 
 cdef int mains_init(Mains* m, periods_us, Py_ssize_t bins, on_bins, double share,
-                    Py_ssize_t looks, double min_rate) except -1:
+                    Py_ssize_t looks, double min_rate, double max_spread_khz) except -1:
     periods_us, on_bins = tuple(periods_us), tuple(on_bins)
     if len(periods_us) != MAINS_PERIODS or len(on_bins) != MAINS_PERIODS \
             or not all(1 <= b <= bins for b in on_bins) or bins > MAX_PHASE_BINS or looks < 1:
         raise ValueError("the mains gate needs 2 periods, 1 <= on_bins <= bins <= 32, looks >= 1")
     for p in range(MAINS_PERIODS):
         m.period[p], m.on_bins[p] = periods_us[p], on_bins[p]
-    m.bins, m.share = bins, share
+    m.bins, m.share, m.max_spread_khz = bins, share, max_spread_khz
     m.decay, m.min_total = 1.0 - 1.0 / looks, looks * min_rate
     memset(m.hist, 0, sizeof(m.hist))
+    memset(m.f_sum, 0, sizeof(m.f_sum))
+    memset(m.f_squares, 0, sizeof(m.f_squares))
     memset(m.on, 0, sizeof(m.on))
     return 0
 
@@ -167,23 +172,50 @@ cdef inline unsigned char mains_gated(const Mains* m, Py_ssize_t read, long long
     return gated
 
 
-cdef void mains_feed(Mains* m, Py_ssize_t read, const long long* t, const unsigned char* fed,
-                     const unsigned char* gated, Py_ssize_t n) noexcept nogil:
-    """MainsGate.feed: one look of `read`, its hits at t (those with fed[i]) into the
-    histograms (each period's without those another period gates: gated[i], mains_gated's),
-    and what is recognised."""
-    cdef Py_ssize_t p, i, j, best
+cdef double mains_spread_khz(const Mains* m, Py_ssize_t p, Py_ssize_t read,
+                             Py_ssize_t first) noexcept nogil:
+    """MainsGate.spread_khz: the SD of the window's hits' frequency within their phase bins
+    (the window: period p's on_bins from bin first)."""
+    cdef Py_ssize_t i, b, base = (p * MAINS_READS + read) * MAX_PHASE_BINS
+    cdef double n, squares = 0.0, weight = 0.0
+    for i in range(m.on_bins[p]):
+        b = base + (first + i) % m.bins
+        n = m.hist[b]
+        if n > 0.0:
+            squares += m.f_squares[b] - m.f_sum[b] * m.f_sum[b] / n
+            weight += n
+    if weight <= 0.0:
+        return 0.0
+    return sqrt(squares / weight) if squares > 0.0 else 0.0
+
+
+cdef void mains_feed(Mains* m, Py_ssize_t read, const long long* t, const double* f_khz,
+                     const unsigned char* fed, const unsigned char* gated,
+                     Py_ssize_t n) noexcept nogil:
+    """MainsGate.feed: one look of `read`, its hits at t (kHz f_khz from the plan's first
+    channel; those with fed[i]) into the histograms (each period's without those another
+    period gates: gated[i], mains_gated's), and what is recognised."""
+    cdef Py_ssize_t p, i, j, b, best
     cdef double total, run, top
     cdef double* h
+    cdef double* f_sum
+    cdef double* f_squares
     cdef unsigned char* on
     for p in range(MAINS_PERIODS):
         h = m.hist + (p * MAINS_READS + read) * MAX_PHASE_BINS
+        f_sum = m.f_sum + (p * MAINS_READS + read) * MAX_PHASE_BINS
+        f_squares = m.f_squares + (p * MAINS_READS + read) * MAX_PHASE_BINS
         on = m.on + (p * MAINS_READS + read) * MAX_PHASE_BINS
         for i in range(m.bins):
             h[i] *= m.decay
+            f_sum[i] *= m.decay
+            f_squares[i] *= m.decay
         for i in range(n):
             if fed[i] and not (gated[i] & ~(1 << p)):
-                h[mains_bin(m, p, t[i])] += 1.0
+                b = mains_bin(m, p, t[i])
+                h[b] += 1.0
+                f_sum[b] += f_khz[i]
+                f_squares[b] += f_khz[i] * f_khz[i]
         total = 0.0
         for i in range(m.bins):
             total += h[i]
@@ -196,7 +228,8 @@ cdef void mains_feed(Mains* m, Py_ssize_t read, const long long* t, const unsign
                 best, top = j, run
         for i in range(m.bins):
             on[i] = False
-        if total >= m.min_total and top >= m.share * total:
+        if total >= m.min_total and top >= m.share * total \
+                and mains_spread_khz(m, p, read, best) <= m.max_spread_khz:
             for i in range(m.on_bins[p]):
                 on[(best + i) % m.bins] = True
 
@@ -230,7 +263,8 @@ cdef class HopperLooks:
     per look). The decision's settings are straja.detect.hoppers's constants, given by name
     (`decision`: windows_us ascending, lost_us, boot_sweeps, min_hits, max_link_per_sweep,
     span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window; the mains gate's:
-    mains_periods_us, phase_bins, on_bins, sync_share, phase_looks, as MainsGate's); the
+    mains_periods_us, phase_bins, on_bins, sync_share, phase_looks, oven_max_spread_khz, as
+    MainsGate's); the
     reported hopper is `active` and report()."""
     cdef readonly Py_ssize_t n_bins, max_width, sweeps, head
     cdef readonly double weight, site_weight, rate
@@ -274,6 +308,7 @@ cdef class HopperLooks:
     cdef long long* hit_t       # their read times
     cdef unsigned char* hit_gated  # read in a mains-locked emitter's on-window (mains_gated)
     cdef unsigned char* hit_fed    # fed to the mains gate (not a BLE advertising cell)
+    cdef double* hit_f_khz         # their frequencies from the plan's first channel's
     cdef Mains mains
     cdef long long* counted     # the ones in quiet cells
     cdef unsigned char* counted_held
@@ -298,6 +333,7 @@ cdef class HopperLooks:
         self.cell_seen = NULL
         self.hits = self.counted = self.hit_t = NULL
         self.hit_gated = self.hit_fed = NULL
+        self.hit_f_khz = NULL
         self.counted_held = NULL
         self.pend_t = self.starts = NULL
         self.pend_reported = NULL
@@ -314,7 +350,7 @@ cdef class HopperLooks:
                  double max_link_per_sweep, double span_level_ratio, double noise_reach,
                  double min_span_khz, double max_expected, double pfa_window, mains_periods_us,
                  Py_ssize_t phase_bins, on_bins, double sync_share,
-                 Py_ssize_t phase_looks):
+                 Py_ssize_t phase_looks, double oven_max_spread_khz):
         cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>counts, 0) if cnp.PyArray_Check(counts) else 0
         cdef Py_ssize_t k
         if n < 1 or max_width < 1 or baseline_sweeps < 1:
@@ -357,8 +393,9 @@ cdef class HopperLooks:
                       ring_held, freq_khz)
         self.max_hits = (n + 1) // 2  # narrow runs are separated by a cold cell
         mains_init(&self.mains, mains_periods_us, phase_bins, on_bins, sync_share, phase_looks,
-                   max_link_per_sweep)
+                   max_link_per_sweep, oven_max_spread_khz)
         self.hit_t = <long long*>malloc(self.max_hits * sizeof(long long))
+        self.hit_f_khz = <double*>malloc(self.max_hits * sizeof(double))
         self.hit_gated = <unsigned char*>malloc(self.max_hits)
         self.hit_fed = <unsigned char*>malloc(self.max_hits)
         self.quiet_site = <double*>malloc(n * sizeof(double))
@@ -382,6 +419,7 @@ cdef class HopperLooks:
         self.cell_seen = <unsigned char*>malloc(n)
         if (self.quiet_site == NULL or self.hits == NULL or self.counted_held == NULL
                 or self.hit_t == NULL or self.hit_gated == NULL or self.hit_fed == NULL
+                or self.hit_f_khz == NULL
                 or self.pend_hit_t == NULL or self.pend_gated == NULL or self.pend_read == NULL
                 or self.pend_t == NULL or self.pend_reported == NULL or self.pend_n == NULL
                 or self.pend_cells == NULL or self.starts == NULL or self.lgamma_int == NULL
@@ -406,6 +444,7 @@ cdef class HopperLooks:
         free(self.hit_t)
         free(self.hit_gated)
         free(self.hit_fed)
+        free(self.hit_f_khz)
         free(self.counted_held)
         free(self.pend_hit_t)
         free(self.pend_gated)
@@ -516,7 +555,9 @@ cdef class HopperLooks:
             self.hit_t[i] = t0 + floor_div(self.read_pos[c] * duration, n)
             self.hit_gated[i] = mains_gated(&self.mains, again, self.hit_t[i])
             self.hit_fed[i] = not self.ble_adv[c]
-        mains_feed(&self.mains, again, self.hit_t, self.hit_fed, self.hit_gated, n_hits)
+            self.hit_f_khz[i] = self.freq_khz[c] - self.freq_khz[0]
+        mains_feed(&self.mains, again, self.hit_t, self.hit_f_khz, self.hit_fed,
+                   self.hit_gated, n_hits)
         for i in range(n_hits):
             c = self.hits[i]
             if self.skip[c] or self.hit_gated[i]:

@@ -16,7 +16,7 @@ from straja.eval.run import run_session
 from straja.paths import SCENES
 from straja.sim import load_scene
 from test_detect_hoppers import (ALPHA, N_BINS, START_KHZ, STEP_KHZ, Band, NOISE_MW,
-                                 oven_band, pile_after_a_far_hit)
+                                 mains_locked_hopper, oven_band, pile_after_a_far_hit)
 
 STATE = ("counts", "site", "_skip", "_t", "_cell", "_mw", "_over", "_held")
 
@@ -99,6 +99,11 @@ def test_compiled_and_reference_agree_beside_an_oven(mains_hz):
     """The mains gate: an oven's half-cycles recognised and gated, a hopper beside it."""
     band = oven_band(900, seed=21, mains_hz=mains_hz, hopper_on=300)
     assert side_by_side(band_calls(band), stage_maker(), every=5)
+
+
+def test_compiled_and_reference_agree_on_hits_locked_to_the_mains_across_the_band():
+    """The mains gate's frequency spread: a hopper's hits locked to the mains, never an oven."""
+    assert not side_by_side(band_calls(mains_locked_hopper(200, seed=31)), stage_maker(), every=5)
 
 
 def test_noise_alone_learns_the_same_baseline():

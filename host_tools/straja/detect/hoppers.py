@@ -16,6 +16,7 @@ assumed to be the site. One transmitter at a time: the hits of two hoppers add u
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import NamedTuple
 
@@ -78,6 +79,14 @@ SYNC_SHARE = 0.9            # a cycle's ON_BINS hottest bins hold this share of 
                             # alone 0.98-0.99 (measured), traffic not locked to the mains 0.6-0.7
 PHASE_LOOKS = 32            # memory of the phase histograms (32 sweeps' looks of one read,
                             # ~6 s: a mains within 0.015 Hz of nominal drifts under a bin)
+OVEN_MAX_SPREAD_KHZ = 12_500.0  # the on-window's hits, at one phase of the cycle, within this
+                            # spread (SD) of frequency: a magnetron's frequency follows its anode
+                            # current, so at one point of the half-cycle it is where it was the
+                            # cycle before (the ovens of six scenes 4.9-11.4 MHz, skirts and a
+                            # drone's hits with them), while a hopper's channel at a phase is
+                            # anywhere in its hop set (uniform over BLE's 37 data channels: 21.4;
+                            # a BLE connection beating with the scan near the mains 14.1-22.2,
+                            # 14.1 its first look: docs/measured/det58.md)
 NO_CELLS = np.empty(0, np.int64)
 
 
@@ -98,12 +107,18 @@ class MainsGate:
     """Hits locked to the mains (a microwave oven's half-cycles), per read of a sweep (the
     second reads come a revisit later: their own histograms): each mains period's histogram of
     the hits' phase (EWMA over PHASE_LOOKS looks), recognised when its ON_BINS hottest
-    consecutive bins hold SYNC_SHARE of its hits and the hits come faster than one link's
-    (MAX_LINK_PER_SWEEP a look): a hopper is never locked to the mains, and an oven lights its
-    band's cells by the look. A hit read in a recognised on-window is the oven's (gated)."""
+    consecutive bins hold SYNC_SHARE of its hits, the hits come faster than one link's
+    (MAX_LINK_PER_SWEEP a look) and, bin by bin, at one frequency give or take
+    OVEN_MAX_SPREAD_KHZ (a magnetron's frequency follows the mains; a hopper's channel does
+    not): a hopper is never locked to the mains, and an oven lights its band's cells by the
+    look. A hit read in a recognised on-window is the oven's (gated)."""
 
     def __init__(self, reads: int = 2):
         self.hist = np.zeros((len(MAINS_PERIODS_US), reads, PHASE_BINS))
+        # each bin's hits' frequencies (kHz from the plan's first channel), summed and squared
+        # with the histogram's weights
+        self.f_sum = np.zeros(self.hist.shape)
+        self.f_squares = np.zeros(self.hist.shape)
         self.on = np.zeros(self.hist.shape, bool)
 
     @staticmethod
@@ -124,27 +139,47 @@ class MainsGate:
             out |= self.on[p, read, b]
         return out
 
-    def feed(self, bins: list[np.ndarray], read: int) -> None:
-        """One look of `read` and its hits' bins into the histograms (each period's without
-        the hits another period's window gates: an oven on the other mains), and what is
-        recognised."""
+    def feed(self, bins: list[np.ndarray], read: int, f_khz: np.ndarray) -> None:
+        """One look of `read`, its hits' bins and frequencies (kHz from the plan's first
+        channel) into the histograms (each period's without the hits another period's window
+        gates: an oven on the other mains), and what is recognised."""
         gated = [self.on[p, read, b] for p, b in enumerate(bins)]
+        decay = 1.0 - 1.0 / PHASE_LOOKS
         for p, b in enumerate(bins):
             hist = self.hist[p, read]
-            hist *= 1.0 - 1.0 / PHASE_LOOKS
+            f_sum, f_squares = self.f_sum[p, read], self.f_squares[p, read]
+            for a in (hist, f_sum, f_squares):
+                a *= decay
             others = np.zeros(b.size, bool)
             for q in range(len(bins)):
                 if q != p:
                     others |= gated[q]
-            np.add.at(hist, b[~others], 1.0)
+            for i in np.flatnonzero(~others):  # (added in order, as the compiled gate does)
+                hist[b[i]] += 1.0
+                f_sum[b[i]] += f_khz[i]
+                f_squares[b[i]] += f_khz[i] * f_khz[i]
             h = hist.tolist()  # (summed in order, as the compiled gate does)
             total = sum(h)
             sums = [sum(h[(j + i) % PHASE_BINS] for i in range(ON_BINS[p]))
                     for j in range(PHASE_BINS)]
             best = int(np.argmax(sums))
+            window = (best + np.arange(ON_BINS[p])) % PHASE_BINS
             self.on[p, read] = False
-            if total >= PHASE_LOOKS * MAX_LINK_PER_SWEEP and sums[best] >= SYNC_SHARE * total:
-                self.on[p, read, (best + np.arange(ON_BINS[p])) % PHASE_BINS] = True
+            if total >= PHASE_LOOKS * MAX_LINK_PER_SWEEP and sums[best] >= SYNC_SHARE * total \
+                    and self.spread_khz(p, read, window) <= OVEN_MAX_SPREAD_KHZ:
+                self.on[p, read, window] = True
+
+    def spread_khz(self, period: int, read: int, window: np.ndarray) -> float:
+        """The window's hits' SD of frequency within their phase bins (pooled over the
+        window's bins): what one bin's hits scatter about their own mean."""
+        squares = weight = 0.0
+        for b in window.tolist():
+            n = float(self.hist[period, read, b])
+            if n > 0.0:
+                f_sum = float(self.f_sum[period, read, b])
+                squares += float(self.f_squares[period, read, b]) - f_sum * f_sum / n
+                weight += n
+        return math.sqrt(max(squares, 0.0) / weight) if weight > 0.0 else 0.0
 
 
 class ReferenceBandHoppers:
@@ -239,7 +274,8 @@ class ReferenceBandHoppers:
         bins = self.mains.bins(t_hit)
         gated = self.mains.gated(bins, int(again))
         adv = self.ble_adv[hit_cells]
-        self.mains.feed([b[~adv] for b in bins], int(again))
+        self.mains.feed([b[~adv] for b in bins], int(again),
+                        self.freq_khz[hit_cells[~adv]] - self.freq_khz[0])
         keep = ~busy[hit_cells] & ~gated
         counted, t_counted = hit_cells[keep], t_hit[keep]
         if counted.size:
@@ -363,7 +399,7 @@ class BandHoppers(ReferenceBandHoppers):
             min_span_khz=MIN_SPAN_KHZ, max_expected=MAX_EXPECTED,
             pfa_window=PFA_WINDOW / len(WINDOWS_US), mains_periods_us=MAINS_PERIODS_US,
             phase_bins=PHASE_BINS, on_bins=ON_BINS, sync_share=SYNC_SHARE,
-            phase_looks=PHASE_LOOKS)
+            phase_looks=PHASE_LOOKS, oven_max_spread_khz=OVEN_MAX_SPREAD_KHZ)
 
     def _learnt(self) -> None:
         """Made by the kernel (its __init__, and whenever it learns)."""
