@@ -329,7 +329,8 @@ class NodeDetector:
             held = False
             if drone and family in DRONE_FAMILIES:
                 # the class's band where the core named a part of the track (a video block
-                # standing inside an access point's run: classify.CLASSES), else the track's
+                # standing inside an access point's run: classify.CLASSES), else (NaN, which
+                # equals nothing) the track's extent
                 lo, hi = ((tr[T_F_MIN] - half, tr[T_F_MAX] + half) if band_lo != band_lo
                           else (band_lo, band_hi))
                 if named is None:
