@@ -328,24 +328,17 @@ class Pipeline:
         """A raised 5.8 GHz video alert (or its track, whose profile the nodes asked so far could
         not tell): its channel's profile asked of the strongest node seeing it that can read one
         (gateway/profiling.py): one whose normal plan is known (to go back to), that no focus
-        plan narrows and that was not asked before. The node reads the band it observes the
-        track in (its latest observation's: fusion's NodeSeen), not the track's extent, the
-        union of every node's runs over its life: an access point's run that one node's core
-        named video and another node's video joined (ocusync_40_beside_80mhz_ap) centres that
-        union between the two."""
+        plan narrows and that was not asked before."""
         if not (self.cfg.alerts.video_profile and wants_profile(alert.family, alert.lo_khz,
                                                                  alert.hi_khz)):
             return
-        track = self.fusion.get(alert.track_id)
         for seen in sorted(alert.nodes, key=lambda n: (-n.dbm, n.node_id)):
             node_id, port = seen.node_id, self.port_of(seen.node_id)
             if port is None or node_id not in self.planner.normal_plan \
                     or node_id in self.planner.focused:
                 continue
-            view = track.nodes.get(node_id) if track is not None else None
-            lo, hi = (alert.lo_khz, alert.hi_khz) if view is None else (view.lo_khz, view.hi_khz)
             info = self.nodes[node_id].info or {}
-            command = self.profiler.ask(alert.track_id, lo, hi, node_id,
+            command = self.profiler.ask(alert.track_id, alert.lo_khz, alert.hi_khz, node_id,
                                         info, self.planner.base_plan(node_id, info), port,
                                         alert.t_ns)
             if command is not None:
