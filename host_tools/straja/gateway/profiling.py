@@ -6,9 +6,8 @@ a video channel fit a flat (OFDM) and a peaked (FM) spectrum alike. When an aler
 5.8 GHz video track (with the core's name, at once: the profile delays no alert), the strongest
 node seeing it gets a temporary plan (`plan PLAN temp=S`, docs/firmware.md): its running plan with
 the video front end's entry replaced by one sweep of 17 channels an eighth of the filter apart,
-out to a filter either side of the centre of the band that node observes the track in (+-20
-MHz in 2.5 MHz steps through the RX5808's 20 MHz filter: 0.44 s at the evaluation's dwell),
-read PROFILE_SWEEPS times. (Steps of a quarter
+out to a filter either side of the track's centre (+-20 MHz in 2.5 MHz steps through the RX5808's
+20 MHz filter: 0.44 s at the evaluation's dwell), read PROFILE_SWEEPS times. (Steps of a quarter
 filter, 5 MHz, told 10 MHz of OFDM only when its centre fell near a step: its skirt, where it and
 FM differ, lies between two readings otherwise; docs/detection.md.) The gateway takes those
 sweeps itself (never the detection core: a core of its own, started on a channel the video fills,
