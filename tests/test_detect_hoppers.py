@@ -345,15 +345,19 @@ def test_pipeline_alerts_once_and_only_in_the_hopper_bands():
     config = PipelineConfig(revisit=True, looks=203, max_burst_sweeps=1)
     for start_khz, alerted in [(START_KHZ, True), (863_000.0, False)]:
         pipe = Pipeline(N_BINS, start_khz, STEP_KHZ, config)
-        alerts = []
+        alerts, hoppers = [], []
         for k in range(200):
             r = pipe.process(codes_held[k:k + 1], band.t_us[k:k + 1], band.duration_us[k:k + 1],
                              codes_single[k:k + 1])
             alerts += r.alerts.tolist()
-        hopper_alerts = [a for a in alerts if a[0] == HOPPER_TRACK_ID]
+            hoppers += [r.hopper] * r.alerts.size
+        hopper_alerts = [(a, h) for a, h in zip(alerts, hoppers) if a[0] == HOPPER_TRACK_ID]
         assert len(hopper_alerts) == alerted
         if alerted:
-            assert hopper_alerts[0][1] == "gfsk_fhss" and hopper_alerts[0][3]
+            alert, hopper = hopper_alerts[0]
+            assert alert[1] == "gfsk_fhss" and alert[3]
+            # its band: the channels of its hop set then (a half step beyond their centres)
+            assert alert[5:] == (hopper.lo_khz - STEP_KHZ / 2, hopper.hi_khz + STEP_KHZ / 2)
 
 
 @pytest.mark.parametrize("scene", ["flysky_alone", "dsmx_alone"])

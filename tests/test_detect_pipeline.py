@@ -469,8 +469,9 @@ def test_narrow_emitters_in_two_hop_plans_are_never_one_hopper():
 
 
 def ap_with_video(video_db, n_sweeps=140, video_from=40, up=0.5, saturated_from=None, seed=11):
-    """The families alerted (in order) on a 20 MHz-step scanner (RX5808, 16 channels from 5645
-    MHz) reading a 40 MHz access point on 5775-5815 MHz (channels 5785 and 5805), 40 dB over the
+    """The alerts (sweep, family, band's lo and hi kHz), in order, on a 20 MHz-step scanner
+    (RX5808, 16 channels from 5645 MHz) reading a 40 MHz access point on 5775-5815 MHz
+    (channels 5785 and 5805), 40 dB over the
     noise when a look falls on its frames (each channel independently, in a share `up` of the
     sweeps; in every sweep from `saturated_from`), and analog video on A5 (5785 MHz) at video_db
     in every sweep from `video_from` (None: none)."""
@@ -487,7 +488,7 @@ def ap_with_video(video_db, n_sweeps=140, video_from=40, up=0.5, saturated_from=
     for i in range(n_sweeps):
         r = p.process(scene.power[i:i + 1].astype(np.float32), scene.t_us[i:i + 1],
                       scene.duration_us[i:i + 1])
-        named += [(i, family) for family in r.alerts["family"].tolist()]
+        named += [(i, *alert) for alert in r.alerts[["family", "lo_khz", "hi_khz"]].tolist()]
     return named
 
 
@@ -500,6 +501,8 @@ def test_video_under_a_stronger_access_points_frames_is_named_by_its_lower_envel
     named = ap_with_video(25.0)
     assert named and named[0][1] == "analog_fm_video"
     assert 40 + 30 <= named[0][0] <= 40 + 60
+    # the class is of the channel standing (A5's, 5775-5795 MHz), not of the access point's run
+    assert named[0][2:] == (5_775_000.0, 5_795_000.0)
     assert ap_with_video(None) == []
     assert ap_with_video(None, saturated_from=40) == []
 

@@ -43,8 +43,9 @@ def renamed_from(monkeypatch):
         if at["us"] is None:
             return out
         late = (snap["t_last_start_us"] >= at["us"]).tolist()
-        return [(tid, "unknown", conf, False, why) if renamed else (tid, family, conf, drone, why)
-                for (tid, family, conf, drone, why), renamed in zip(out, late)]
+        return [(tid, "unknown", conf, False, why, *band) if renamed else
+                (tid, family, conf, drone, why, *band)
+                for (tid, family, conf, drone, why, *band), renamed in zip(out, late)]
 
     monkeypatch.setattr(CorePipeline, "class_rows", flickering)
     return lambda us: at.__setitem__("us", us)

@@ -27,7 +27,7 @@ FRONT_END = {"name": "vid58", "kind": "rx5808", "band_khz": [5_645_000, 5_945_00
 NORMAL = [{"front_end": "vid58", "start_khz": 5_645_000, "stop_khz": 5_945_000,
            "step_khz": 20_000, "dwell_us": DWELL_US}]
 SPECTRA = {"ofdm20": ("rect", 20_000.0, -35.0), "ofdm10": ("rect", 10_000.0, -35.0),
-           "fm20": ("gauss", 20_000.0, -45.0)}
+           "ofdm40": ("rect", 40_000.0, -35.0), "fm20": ("gauss", 20_000.0, -45.0)}
 NOISE_DBM = -95.0
 PROFILING = config.GatewayConfig()  # the profile is on by default
 
@@ -40,8 +40,8 @@ class Node:
         self.spectrum, self.centre, self.snr_db, self.on_s = spectrum, centre_khz, snr_db, on_s
         self.answer = answer   # "yes": runs plans; "refuse": fails `plan`; "silent": ignores it
         self.node_id = node_id
-        # (centre kHz, dB over the noise, share of readings its frames light): a busy 20 MHz
-        # access point beside the video
+        # (centre kHz, dB over the noise, share of readings its frames light[, its spectrum:
+        # SPECTRA's, ofdm20 unless given]): a busy access point beside the video
         self.access_point = access_point
         self.rng = np.random.default_rng(seed)
         self.plan, self.temp = NORMAL, False
@@ -65,10 +65,10 @@ class Node:
             share = filter_profile(*SPECTRA[self.spectrum], freqs - self.centre, FILTER_KHZ)
             mw = mw + 10 ** ((NOISE_DBM + self.snr_db) / 10) * share
         if self.access_point is not None:
-            centre, snr_db, busy = self.access_point
+            centre, snr_db, busy, *spectrum = self.access_point
             lit = self.rng.random(freqs.size) < busy
             mw = mw + lit * 10 ** ((NOISE_DBM + snr_db) / 10) * filter_profile(
-                *SPECTRA["ofdm20"], freqs - centre, FILTER_KHZ)
+                *SPECTRA[(spectrum or ["ofdm20"])[0]], freqs - centre, FILTER_KHZ)
         codes = protocol.dbm_to_rssi_code(10 * np.log10(mw)).tobytes()
         duration = len(freqs) * e["dwell_us"]
         return duration / 1e6, protocol.Sweep(0, 0, self.seq & 0xFFFF, e["start_khz"],
@@ -471,3 +471,19 @@ def test_a_track_standing_out_of_the_access_points_channel_at_another_node_is_no
     views = {far: (5_745_000, 5_745_000), NODE: (5_725_000, 5_765_000)}
     assert profiler.wide_bursty_node(5_725_000, 5_765_000) == NODE
     assert (profiler.wide_bursty_node(5_725_000, 5_765_000, views) is None) != held
+
+
+def test_video_named_by_its_standing_block_is_observed_and_profiled_there():
+    """20 MHz OFDM at 5785 MHz, on from 8 s, under a 40 MHz access point's frames (5775-5815
+    MHz, 35 dB over the noise in half the readings of each of its two scan channels): the core
+    names the one channel standing under the frames video (Pipeline._standing_named), and the
+    observation, the alert and the profile are of that channel (5775-5795 MHz, the profile
+    +-20 MHz around 5785), not of the access point's run (5775-5815 MHz and wider, centred
+    between its channels, where the profile reads the access point's flat top)."""
+    node = Node("ofdm20", 5_785_000, 20.0, on_s=8.0, access_point=(5_795_000, 35.0, 0.5, "ofdm40"))
+    pipe, events = run(node, seconds=40.0)
+    alert = first_alert(events)
+    assert (alert.lo_khz, alert.hi_khz) == (5_775_000, 5_795_000)
+    temp = temp_plans(node)
+    assert temp and (temp[0][1][0]["start_khz"], temp[0][1][0]["stop_khz"]) == (
+        5_785_000 - 20_000, 5_785_000 + 20_000)

@@ -704,12 +704,18 @@ def _pow10(x: float) -> float:
         return math.inf
 
 
+# A class row's band (lo_khz, hi_khz: the edges of the channels it is of, as an observation's) is
+# NaN where the class is of the track's whole extent (the tracker's record, which the gateway
+# reads); a class of a narrower part of what the core saw carries that part's: a video block
+# standing inside an access point's track (Pipeline._standing_named), the band hopper's hop set
+# (Pipeline.hopper_class)
 CLASSES = np.dtype([("track_id", "i8"), ("family", "U16"), ("confidence", "f8"),
-                    ("drone", "?"), ("reason", "U120")])
+                    ("drone", "?"), ("reason", "U120"), ("lo_khz", "f8"), ("hi_khz", "f8")])
+TRACK_BAND = (math.nan, math.nan)  # a class row's band where it is the track's own
 
 
 def classify(feats: np.ndarray, scan: Scan = Scan(), straddle=None) -> np.ndarray:
-    """Family, confidence, drone flag and reason of every track (CLASSES dtype); straddle: a
+    """Family, confidence, drone flag, reason and band of every track (CLASSES dtype); straddle: a
     STRADDLE record per track (None: none known). The rules read each track's features as a
     dict of Python numbers: a NumPy record's field reads and scalar arithmetic cost several
     times as much, and the numbers (float64, ints) are the same."""
@@ -724,7 +730,7 @@ def classify_rows(feats: np.ndarray, scan: Scan = Scan(), straddle=None) -> list
         f = dict(zip(names, values))
         family, conf, reason = classify_one(f, scan, NO_STRADDLE if straddle is None
                                             else straddle[i])
-        rows.append((f["track_id"], family, conf, family in DRONE_FAMILIES, reason))
+        rows.append((f["track_id"], family, conf, family in DRONE_FAMILIES, reason, *TRACK_BAND))
     return rows
 
 

@@ -388,9 +388,12 @@ class Pipeline:
         return Result(det, noise, bursts, events, alerts, hopper, classed)
 
     def hopper_class(self, hopper: Hopper) -> np.ndarray:
-        """The band hopper as a CLASSES record (track id HOPPER_TRACK_ID)."""
+        """The band hopper as a CLASSES record (track id HOPPER_TRACK_ID), its band the channels
+        of its hop set."""
         family, confidence, reason = band_hopper(hopper)
-        return np.array([(HOPPER_TRACK_ID, family, confidence, True, reason)], CLASSES)
+        half = self._step_khz / 2
+        return np.array([(HOPPER_TRACK_ID, family, confidence, True, reason,
+                          hopper.lo_khz - half, hopper.hi_khz + half)], CLASSES)
 
     @property
     def step_khz(self) -> float:
@@ -474,7 +477,9 @@ class Pipeline:
         """Wide 5.8 GHz tracks not named video that hold a block of channels standing over the
         floor (STAND_*) while another channel of the track read under it (video under an access
         point's frames), or reading steady over its streak: named by the block
-        (classify.standing_video)."""
+        (classify.standing_video), whose channels are the row's band (CLASSES: what the gateway
+        observes, and so what its video profile reads, is the video's channel, not the access
+        point's whole run)."""
         if all(row[1] in DRONE_FAMILIES for row in rows):
             return rows  # (most calls: the gateway's, of the drone tracks that took a burst)
         wide = [row for row, (family, bw, n) in enumerate(zip(
@@ -517,7 +522,8 @@ class Pipeline:
                     family, conf, why = standing_video(
                         start + step * (c + end) / 2, len(block), step, shortest,
                         max(chance[b] for b in block), int(snap["n_bursts"][row]))
-                    out[row] = (rows[row][0], family, conf, True, why)
+                    out[row] = (rows[row][0], family, conf, True, why,
+                                start + step * (c - 0.5), start + step * (end + 0.5))
                     break
                 c = end + 1
         return out
@@ -545,7 +551,7 @@ class Pipeline:
                             and peak <= level - SKIRT_BELOW_DB):
                         row = (row[0], "unknown", row[2], False,
                                f"narrow, {level - peak:.0f} dB under the {bw / 1000:.0f} MHz "
-                               f"emitter at {c / 1000:.0f} MHz: its skirt")
+                               f"emitter at {c / 1000:.0f} MHz: its skirt", *row[5:])
                         break
             out.append(row)
         return out
@@ -566,7 +572,8 @@ class Pipeline:
                                        feats["spread_khz"].tolist()):
             if (row[1] in CONTROL_FAMILIES and row[1] != family
                     and lo <= centre - spread / 2 and centre + spread / 2 <= hi):
-                row = (row[0], family, row[2], row[3], f"held hits of the band hopper: {why}"[:120])
+                row = (row[0], family, row[2], row[3], f"held hits of the band hopper: {why}"[:120],
+                       *row[5:])
             out.append(row)
         return out
 

@@ -318,12 +318,10 @@ class NodeDetector:
 
     def _hopper(self, st: _PlanState, hopper, offset_ns: int) -> Observation:
         """The core's band hopper (a per-packet hopper seen in the band's statistics) that took
-        hits in this sweep: its hop set's extent and its strongest hit."""
-        family = str(st.core.hopper_class(hopper)["family"][0])
-        half = st.core.step_khz / 2
+        hits in this sweep: its class's band (its hop set's channels) and its strongest hit."""
+        _, family, _, _, _, lo, hi = st.core.hopper_class(hopper).tolist()[0]
         return Observation(self.node_id, family, hopper.t_last_us * 1000 + offset_ns,
-                           int(hopper.lo_khz - half), int(hopper.hi_khz + half),
-                           round(10 * math.log10(max(hopper.peak_mw, 1e-20)), 1))
+                           int(lo), int(hi), round(10 * math.log10(max(hopper.peak_mw, 1e-20)), 1))
 
     def _observations(self, st: _PlanState, bursts: np.ndarray, offset_ns: int,
                       classed: dict | None = None) -> list[Observation]:
@@ -359,12 +357,17 @@ class NodeDetector:
         half_step = st.core.step_khz / 2
         naming = st.naming
         out = []
-        for tr, (_, family, _, drone, _) in zip((live[i] for i in rows), classes):
+        for tr, (_, family, _, drone, _, band_lo, band_hi) in zip((live[i] for i in rows),
+                                                                  classes):
             tid = tr[T_ID]
             named = naming.get(tid)
             held = False
             if drone and family in DRONE_FAMILIES:
-                lo, hi = tr[T_F_MIN] - half, tr[T_F_MAX] + half
+                # the class's band where the core named a part of the track (a video block
+                # standing inside an access point's run: classify.CLASSES), else (NaN, which
+                # equals nothing) the track's extent
+                lo, hi = ((tr[T_F_MIN] - half, tr[T_F_MAX] + half) if band_lo != band_lo
+                          else (band_lo, band_hi))
                 if named is None:
                     named = naming[tid] = _Naming()
                 named.named(family, tr, lo, hi)
