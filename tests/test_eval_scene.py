@@ -16,8 +16,10 @@ from test_cli_signals import sigint_as_on_a_terminal
 from straja.eval.evaluate import GATED, catalogue_scenes, clear_misses, targets
 from straja.eval.scenes import (HEARD_MARGIN_DB, MATCH_WINDOW_S, READ_TIME_S, STREAM_LINK,
                                  Hearing, SceneNode, evidence_window, link_streams, matches,
-                                 run_scene, score_scene)
+                                 node_plan, run_scene, score_scene)
+from straja.eval.readings import load_profile
 from straja.paths import SCENES
+from straja.protocol import cobs_decode, decode_frame
 from straja.sim import load_scene
 from straja.sim.emitters import DRONE_FAMILY
 
@@ -291,6 +293,19 @@ def test_a_temporary_plan_runs_from_its_arrival_until_it_lapses():
     assert t0 == 0.0 and first == node.default == back
     assert focused == focus and 3.0 <= t1 < 3.06  # the sweep under way at 3 s ends first
     assert 6.0 <= t2 < 6.03 and node.temp is None  # 2 s after the refresh, a focus sweep on
+
+
+def test_a_nodes_info_lists_every_front_end_of_its_board_in_order_as_the_firmware():
+    """A SWEEP's front_end is the index of its front end on the board, whether the plan uses the
+    others or not (firmware app.py `info`): a node running one front end's plan still lists all,
+    so the gateway takes its sweeps (it refuses a front end the info does not list)."""
+    scene = load_scene(SCENES / "quiet_rural.toml")
+    plan = [e for e in node_plan(scene.nodes["n1"].board) if e["front_end"] == "ism24"]
+    node = SceneNode(scene, "n1", 1, scene.duration_s, plan=plan)
+    info = decode_frame(cobs_decode(node.command("info", None, 0.0).strip(b"\0"))).body.result()
+    board = [fe["name"] for fe in load_profile(scene.nodes["n1"].board)["front_ends"]]
+    assert [fe["name"] for fe in info["front_ends"]] == board and len(board) > 1
+    assert {e["front_end"] for e in info["plan"]} == {"ism24"}
 
 
 def test_adaptive_scanning_focuses_the_other_nodes_on_an_alert(tmp_path):

@@ -149,11 +149,12 @@ class SceneNode:
         """Carry out a gateway command arriving at t_s; the wire bytes of the reply the gateway
         reads (info, get plan), or None."""
         if verb == "info":
-            fes = {fe.name: fe for fe in self.reader.board.front_ends}
-            used = [fes[name] for name in dict.fromkeys(e["front_end"] for e in self.running)]
+            # every front end of the board in its order, as the firmware's `info` (app.py): a
+            # SWEEP's front_end is its index there, used or not by the plan
             value = {"front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz),
                                      "settle_us": getattr(fe, "settle_us", 0),
-                                     "filter_khz": getattr(fe, "filter_khz", 0)} for fe in used],
+                                     "filter_khz": getattr(fe, "filter_khz", 0)}
+                                    for fe in self.reader.board.front_ends],
                      "plan": self.running, "temp_plan_s": self._temp_left(t_s)}
         elif verb == "get" and args == "plan":
             value = {"plan": self.stored, "temp_plan_s": self._temp_left(t_s)}
