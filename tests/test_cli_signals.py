@@ -34,6 +34,20 @@ def sigint_as_on_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def wait_until_python_handles_sigint(proc: subprocess.Popen) -> None:
+    """Until the interpreter has started (its SIGINT handler installed: /proc's SigCgt): a Ctrl-C
+    before it is the interpreter's start's, not the command's (on a machine loaded enough to
+    take seconds over it, the fixed waits below fell there)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+                     .split()[1], 16)
+        if caught & (1 << (signal.SIGINT - 1)):
+            return
+        time.sleep(0.01)
+
+
 def start(argv: list[str], cwd: Path, port: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
     """`straja ARGV` in a session of its own (a shell's job: Ctrl-C reaches its whole process
     group), with SIGINT handled as on a terminal."""
@@ -96,6 +110,7 @@ def test_ctrl_c_ends_a_long_command_within_two_seconds(argv, after_s, module_nod
                                                        tmp_path):
     words = {"PORT": module_node.port, "REC": str(video_recording)}
     proc = start([words.get(w, w) for w in argv], tmp_path, module_node.port)
+    wait_until_python_handles_sigint(proc)
     time.sleep(after_s)
     assert proc.poll() is None, proc.communicate()
     pressed = time.monotonic()

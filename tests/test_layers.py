@@ -1,6 +1,6 @@
 """The host package's layers (docs/architecture.md), read from every module's imports with ast.
 
-    base (errors, term, rf, paths, mp, protocol, framing, the compiled core, straja_node)
+    base (errors, term, rf, paths, mp, signals, protocol, framing, the compiled core, straja_node)
       <- transport (link, rawrepl, serial_port) <- tools <- commands
       <- detect, remoteid <- gateway
     sim, vboard, vnode, eval, hil, testing, web, hq sit above: detect, gateway, tools and below never
@@ -21,7 +21,8 @@ import straja
 PACKAGE = Path(straja.__file__).resolve().parent
 
 BASE = ("straja", "straja.errors", "straja.term", "straja.rf", "straja.frontends", "straja.paths",
-        "straja.mp", "straja.argtypes", "straja.protocol", "straja.framing", "straja_node")
+        "straja.mp", "straja.argtypes", "straja.signals", "straja.protocol", "straja.framing",
+        "straja_node")
 TRANSPORT = ("straja.link", "straja.rawrepl", "straja.serial_port")
 ABOVE = ("sim", "vboard", "vnode", "eval", "hil", "testing", "web", "hq")
 COMMAND_MODULES = ("straja.__main__", "straja.cli", "straja.commands", "straja.gateway.cli",

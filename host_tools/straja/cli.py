@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from . import __version__, term
 from .errors import StrajaError
+from .signals import stop_asked, stop_on_ctrl_c
 
 # (name, help, "module:function configuring its parser"), in the order `straja --help` lists them.
 COMMANDS = (
@@ -101,7 +102,16 @@ def build_parser(load: frozenset[str] | set[str] = frozenset()) -> argparse.Argu
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    stop_on_ctrl_c()
+    try:
+        return run_command(sys.argv[1:] if argv is None else list(argv))
+    except Exception:
+        if stop_asked():  # a Ctrl-C turned into another error as it was raised (straja.signals)
+            return term.EXIT_INTERRUPTED
+        raise
+
+
+def run_command(argv: list[str]) -> int:
     try:
         args = build_parser({chosen_command(argv)}).parse_args(argv)
         try:

@@ -24,7 +24,8 @@ from ..gateway.cli import open_store
 from ..cot import CotPublisher, cot_url
 from ..vnode import schedstat
 from ..sim.cli import scene_argument
-from ..vnode.cli import DEFAULT_SCENE, scene_with_nodes, stop_on_signals
+from ..signals import deferred_stops, stop_on_signals
+from ..vnode.cli import DEFAULT_SCENE, scene_with_nodes
 from ..argtypes import listen_address, non_negative_float, positive_int, writable_file
 
 STATS_INTERVAL_S = 5.0  # each node's live line: frames and overruns per second
@@ -275,11 +276,13 @@ def run(args) -> int:
     # The nodes run in their own process, as nodes are their own devices: the gateway's work
     # never delays a virtual board's answers to its firmware. SIGTERM stops them cleanly even
     # if this process is killed outright.
-    fleet = subprocess.Popen([sys.executable, "-m", "straja.cli", "sim", "node", "--json",
-                              "--stream", "--count", str(args.nodes), "--scene", scene_name],
-                             stdout=subprocess.PIPE, text=True,
-                             preexec_fn=lambda: die_with_parent(signal.SIGTERM))
+    fleet = None
     try:
+        with deferred_stops():  # (a Ctrl-C during the fork raised once `fleet` is set)
+            fleet = subprocess.Popen([sys.executable, "-m", "straja.cli", "sim", "node", "--json",
+                                      "--stream", "--count", str(args.nodes), "--scene", scene_name],
+                                     stdout=subprocess.PIPE, text=True,
+                                     preexec_fn=lambda: die_with_parent(signal.SIGTERM))
         line = fleet.stdout.readline()
         if not line:
             term.error("the virtual nodes did not start")
@@ -318,8 +321,9 @@ def run(args) -> int:
                 print(term.paint(f"CoT: {cot.sender.sent} events sent to {args.cot}, "
                                  f"{cot.sender.dropped} dropped", "bold"))
     finally:
-        fleet.terminate()
-        fleet.wait(timeout=30)
+        if fleet:
+            fleet.terminate()
+            fleet.wait(timeout=30)
         store.close()
     print(term.paint(f"demo finished. Its events: straja events --db {db}", "bold"))
     return term.EXIT_OK

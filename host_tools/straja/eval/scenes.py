@@ -39,7 +39,6 @@ import math
 import multiprocessing
 import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -56,6 +55,7 @@ from ..protocol import REMOTEID, Frame, RemoteId, Reply, encode_frame
 from ..sim.emitters import DRONE_FAMILY, drone_family
 from ..sim.receiver import spectral_fraction
 from ..sim.remoteid import NodeBluetooth
+from ..signals import deferred_stops
 from ..sim.scene import load_scene
 from ..vboard.vtime import VirtualTimeBoard
 from ..vnode.fleet import scene_rf
@@ -454,26 +454,26 @@ def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, flo
     return rows, len(all_alerts - drone_alerts) / node_hours, len(all_alerts) / node_hours
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which ends them (no traceback from each)."""
+def _worker_signals() -> None:
+    """Workers leave Ctrl-C to the parent, which ends them (no traceback from each), and end at
+    its SIGTERM (`Pool.terminate`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def _start_pool(jobs: int):
-    """A Pool of `jobs` workers made whole, a Ctrl-C meanwhile raised only once it is: arriving
-    during a fork it was swallowed by an at-fork handler ("Exception ignored in _releaseLock")
-    and the run went on, or it stopped Pool() half made and its workers outlived us."""
-    if threading.current_thread() is not threading.main_thread():
-        return multiprocessing.Pool(jobs, _ignore_sigint)  # (signals reach the main thread only)
-    pressed = []
-    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(True))
+    """A Pool of `jobs` workers made whole, a Ctrl-C meanwhile raised only once it is (lost in
+    a fork otherwise: straja.signals), its workers then ended: stopping Pool() half made left
+    workers that outlived us."""
+    pool = None
     try:
-        pool = multiprocessing.Pool(jobs, _ignore_sigint)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pressed:
-        pool.terminate()
-        raise KeyboardInterrupt
+        with deferred_stops():
+            pool = multiprocessing.Pool(jobs, _worker_signals)
+    except BaseException:
+        if pool:
+            pool.terminate()
+        raise
     return pool
 
 

@@ -18,6 +18,7 @@ import threading
 import time
 
 from .._vboard_serve import SCAN_PATHS, handler_table, serve
+from ..signals import deferred_stops
 from ..vnode.bridge import die_with_parent, new_session
 from .ble import BluetoothRadio
 from .chips import MODELS, Cc2500, Chip, Sx126x, Sx127x
@@ -223,12 +224,16 @@ class VirtualBoard:
         self._error_pipe = os.pipe()
         for fd in self._error_pipe:
             os.set_blocking(fd, False)
-        pid = os.fork()
-        if pid:
+        with deferred_stops():  # (a Ctrl-C meanwhile raised once the child is known)
+            pid = os.fork()
+            if pid == 0:
+                self._serve_child()  # (never returns)
             self._pid = pid
-            os.close(self._error_pipe[1])
-            self._listener.close()  # the child's copy listens
-            return
+        os.close(self._error_pipe[1])
+        self._listener.close()  # the child's copy listens
+
+    def _serve_child(self) -> None:
+        """In the forked child: serve until killed, then exit (never back to the caller's code)."""
         try:
             self._pid = 0
             new_session()
@@ -236,6 +241,7 @@ class VirtualBoard:
                 answer_at_once()
             die_with_parent()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is the parent's
             if self.cpus:
                 os.sched_setaffinity(0, self.cpus)

@@ -34,6 +34,7 @@ from straja_node.wire import RESET_HARD, RESET_POWER_ON, RESET_SOFT
 
 from ..mp import micropython_command
 from ..rawrepl import FRIENDLY_PROMPT, RAW_PROMPT
+from ..signals import deferred_stops
 
 ROM = Path(__file__).with_name("_boot.py")
 
@@ -229,9 +230,10 @@ class VirtualNode:
                 os.sched_setaffinity(0, self.cpus)
 
         cmd = [micropython_command(), "-X", f"heapsize={self.heap}", "-i", str(ROM)]
-        proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                cwd=self.flash_dir, preexec_fn=become_session_leader_with_tty,
-                                close_fds=True)
+        with deferred_stops():
+            proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                    cwd=self.flash_dir, preexec_fn=become_session_leader_with_tty,
+                                    close_fds=True)
         os.close(slave)
         _set_nonblocking(master)
         with self._lock:

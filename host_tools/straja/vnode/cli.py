@@ -6,13 +6,13 @@ list are imported by the functions that run the commands.
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 
 from .. import term
 from ..argtypes import EXTRA_PORTS_ENV, positive_float, positive_int, writable_folder
 from ..errors import StrajaError
+from ..signals import stop_on_signals
 from ..sim import cli as scene_cli
 
 DEFAULT_SCENE = "demo_incursion"
@@ -64,17 +64,6 @@ def start_fleet(count: int, scene_name: str | None, workdir=None, config: dict |
     fleet = Fleet(specs, lambda name, profile: scene_rf(scene, name, profile), workdir=workdir,
                   bluetooth_for=lambda name: NodeBluetooth(scene, name))
     return scene, fleet.start()
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def stop_on_signals() -> None:
-    """SIGTERM and SIGHUP (kill, systemd, a closed terminal) stop this process as Ctrl-C does:
-    through its cleanup, which stops every virtual node it started (exit code 130)."""
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGHUP, _raise_interrupt)
 
 
 def run_nodes(args) -> int:
