@@ -4,7 +4,9 @@ A reply is the node's text; a broken or hostile node can send any JSON up to a f
 is refused with a reason when it nests deeper than MAX_DEPTH (Python's parser would recurse
 until RecursionError), gives a key twice, or is not the shape the command answers with
 (docs/firmware.md) in the firmware's own ranges and names; and a `get plan` reply's plan, which
-the gateway sends back to the node, when the node's `plan` command would refuse it.
+the gateway sends back to the node, when the node's `plan` command would refuse it. The ranges,
+an entry's keys and the rule for a name are the firmware's own, imported (straja_node.limits,
+straja_node.plan), not copied.
 """
 from __future__ import annotations
 
@@ -118,7 +120,7 @@ LONGEST_ID = 65535  # a command line is longest with a five-digit request id
 
 
 def _name(value: str, where: str) -> None:
-    """A front end's name or kind, as the firmware's config.check_name takes it."""
+    """A front end's name or kind, by the firmware's rule (its config.check_name's)."""
     if not is_name(value):
         raise ReplyError(f"{where} is not a name of 1..{NAME_MAX} of a-z, 0-9, _ and -")
 
