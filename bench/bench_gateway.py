@@ -62,6 +62,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from straja_node.plan import scanning
 
 from straja.eval.readings import EVAL_PLAN, NodeReader, wire_chunks
 from straja.gateway import config, store
@@ -257,11 +258,7 @@ def scene_fleet(n_nodes: int, seconds: float, folder: Path, gc_mode: str = "on")
     hellos, streams = [], []
     for n, name in enumerate(scene.nodes, 1):
         reader = NodeReader(scene, name, seed=n)
-        front_ends = reader.board.front_ends
-        info = {"front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz),
-                                "settle_us": getattr(fe, "settle_us", 0),
-                                "filter_khz": getattr(fe, "filter_khz", 0)}
-                               for fe in front_ends]}
+        info = scanning(reader.board.front_ends, EVAL_PLAN, 0)  # the firmware's `info` of them
         hellos.append(hello_replies(n, info, EVAL_PLAN))
         source, t0_ns = f"/dev/node{n}", T0 + n * 1_000_000
         streams.append([synth.Chunk(t_ns, source, data) for t_ns, data

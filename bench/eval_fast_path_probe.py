@@ -16,11 +16,11 @@ import random
 import sys
 import time
 
-from straja.eval.evaluate import (BACKGROUNDS, EVAL_DETECT, NODES, _background_job,
-                                  _background_scene, _trial_job)
+from straja.eval.evaluate import BACKGROUNDS, EVAL_DETECT, NODES, _background_job, _trial_job
 from straja.eval.readings import EVAL_PLAN, NodeReader
 from straja.eval.trials import FAMILIES, NODE, TARGET_SNR_DB, Trial, build
 from straja.paths import SCENES
+from straja.sim.scene import load_scene
 
 SESSION_TRIALS = 3  # per family
 
@@ -40,7 +40,7 @@ def cases(seconds):
     for i, name in enumerate(BACKGROUNDS):
         seed = 1000 + i
         yield name, lambda name=name, i=i, seed=seed: digest(
-            _background_scene(SCENES / f"{name}.toml", seed), NODES[i % len(NODES)], seed, seconds)
+            load_scene(SCENES / f"{name}.toml", seed=seed), NODES[i % len(NODES)], seed, seconds)
     for fam in FAMILIES:
         def trial(tr=Trial(fam, 12345, TARGET_SNR_DB)):
             scene, t_on, _ = build(tr, 2 * tr.family.target_s)

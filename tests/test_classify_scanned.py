@@ -11,11 +11,12 @@ from straja.detect import pipeline as core
 from straja.detect.classify import Scan, classify_one
 from straja.detect.tracks import FEATURES
 from straja.detect.noise import codes_to_mw
-from straja.eval.evaluate import EVAL_DETECT, _background_scene
+from straja.eval.evaluate import EVAL_DETECT
 from straja.eval.readings import EVAL_PLAN
 from straja.eval.run import run_session
 from straja.eval.trials import FAMILIES, Trial, run_trial
 from straja.gateway.events import AlertRaised
+from straja.sim.scene import load_scene
 
 FAMILY = {f.name: f for f in FAMILIES}
 
@@ -42,7 +43,7 @@ def test_without_revisit_2g4_flashes_are_not_named_a_hopper():
 def test_urban_wifi_and_bluetooth_raise_no_alert():
     path = Path(__file__).parents[1] / "scenes" / "urban_24ghz_background.toml"
     for seed, node in ((7001, "n2"), (7002, "n3")):
-        session = run_session(_background_scene(path, seed), node, 90.0, seed=seed,
+        session = run_session(load_scene(path, seed=seed), node, 90.0, seed=seed,
                               detect=EVAL_DETECT)
         assert not [e for e in session.events if isinstance(e, AlertRaised)], node
 
@@ -108,7 +109,7 @@ def test_eu868_hop_set_is_a_hopper_and_eu868_lorawan_is_not():
         assert outcome.t_alert_s <= fam.target_s, seed
         assert outcome.predicted in ("lora_fhss", "gfsk_fhss"), seed
     path = Path(__file__).parents[1] / "scenes" / "eu868_lorawan_meshtastic_background.toml"
-    session = run_session(_background_scene(path, 7003), "n1", 120.0, seed=7003,
+    session = run_session(load_scene(path, seed=7003), "n1", 120.0, seed=7003,
                           detect=EVAL_DETECT)
     assert not [e for e in session.events if isinstance(e, AlertRaised)]
 
@@ -195,7 +196,6 @@ def test_a_mixed_sites_held_hits_are_not_named_elrs():
     Bluetooth headset; its FlySky +3-5 dB over the floor, never reported): 4 held hits of the
     residents within 26.5 and 36 MHz, 1-8 s apart, were named ELRS at 15.6 s and 44.1 s."""
     from straja.eval.scenes import run_scene
-    from straja.sim.scene import load_scene
 
     scene = load_scene(Path(__file__).parents[1] / "scenes" / "flysky_on_mixed_24ghz.toml")
     assert not [a for a in run_scene(scene, t_end_s=50.0).alerts if isinstance(a, AlertRaised)]
@@ -235,7 +235,6 @@ def test_a_busy_sites_held_frame_pieces_raise_no_alert_at_switch_on():
     """busy_24ghz_background (40 MHz access points at loads up to 0.9, Bluetooth, BLE): held
     pieces of the access points' frames at their channels' edges were named ELRS at 7.35 s."""
     from straja.eval.scenes import run_scene
-    from straja.sim.scene import load_scene
 
     scene = load_scene(Path(__file__).parents[1] / "scenes" / "busy_24ghz_background.toml")
     assert not [a for a in run_scene(scene, t_end_s=20.0).alerts if isinstance(a, AlertRaised)]

@@ -7,7 +7,7 @@ import pytest
 from straja.eval import remoteid
 from straja.eval.readings import eval_plan_of
 from straja.paths import SCENES
-from straja.sim.scene import scene_from_dict
+from straja.sim.scene import load_scene, scene_from_dict
 
 PATH = [[0.0, 200.0, 420.0, 40.0], [30.0, 260.0, 450.0, 40.0]]  # near node n3 of quiet_rural
 
@@ -49,6 +49,20 @@ def test_each_draw_is_the_scene_with_the_next_seed():
     first, second = remoteid.reseeded(path, 0), remoteid.reseeded(path, 1)
     assert second.seed == first.seed + 1 and second.name == first.name
     assert [e.name for e in second.emitters] == [e.name for e in first.emitters]
+
+
+def test_a_draw_after_the_first_draws_the_included_scenes_anew_too():
+    """A draw k > 0 is the scene loaded with its seed + k (straja.sim.scene.load_scene, as
+    `straja eval --seed`): the emitters of its included scenes are drawn anew with its own, not
+    kept (a composite scene takes its drone and site from includes); draw 0 is the file as
+    written."""
+    path = SCENES / "crossfire_on_subghz_lora.toml"
+    written = load_scene(path)
+    first, second = remoteid.reseeded(path, 0), remoteid.reseeded(path, 1)
+    assert [e.seed for e in first.emitters] == [e.seed for e in written.emitters]
+    assert ([e.seed for e in second.emitters]
+            == [e.seed for e in load_scene(path, seed=written.seed + 1).emitters])
+    assert all(a.seed != b.seed for a, b in zip(first.emitters, second.emitters))
 
 
 def test_the_section_alone_refuses_bad_arguments(capsys):

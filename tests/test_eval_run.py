@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from straja.eval import report
+from straja.eval import evaluate as evaluate_module, report
 from straja.eval.evaluate import EVAL_DETECT, Settings, _trial_job, evaluate
 from straja.eval.readings import CONTENDED_FIT_MAX, EVAL_PLAN
 from straja.eval.run import run_session
@@ -119,6 +119,26 @@ def test_quiet_site_raises_nothing():
     assert session.events == []
     ends, tops = session.peaks[1]
     assert 60.0 - 1.0 < ends[-1] <= 61.0 and len(ends) > 60  # the CC2500 swept all along
+
+
+def test_a_background_run_draws_its_included_scenes_anew_with_its_seed(monkeypatch):
+    """A background run's scene is the file loaded with the run's seed (load_scene, as
+    `straja eval --seed`): the emitters of its included scenes are drawn anew too."""
+    path = SCENES / "crossfire_on_subghz_lora.toml"
+
+    class Ran(Exception):
+        pass
+
+    def run_session(scene, *args, **kwargs):
+        raise Ran(scene)
+
+    monkeypatch.setattr(evaluate_module, "run_session", run_session)
+    with pytest.raises(Ran) as ran:
+        evaluate_module._background_job((path, "n1", 1234, 1.0, EVAL_DETECT))
+    scene, = ran.value.args
+    assert ([e.seed for e in scene.emitters]
+            == [e.seed for e in load_scene(path, seed=1234).emitters])
+    assert all(a.seed != b.seed for a, b in zip(scene.emitters, load_scene(path).emitters))
 
 
 def test_tiny_evaluation_writes_a_consistent_report(tmp_path):

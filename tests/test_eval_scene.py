@@ -18,6 +18,7 @@ from straja.eval.scenes import (HEARD_MARGIN_DB, MATCH_WINDOW_S, READ_TIME_S, ST
                                  Hearing, SceneNode, evidence_window, link_streams, matches,
                                  node_plan, run_scene, score_scene)
 from straja.eval.readings import load_profile
+from straja.gateway import replies
 from straja.paths import SCENES
 from straja.protocol import cobs_decode, decode_frame
 from straja.sim import load_scene
@@ -306,6 +307,20 @@ def test_a_nodes_info_lists_every_front_end_of_its_board_in_order_as_the_firmwar
     board = [fe["name"] for fe in load_profile(scene.nodes["n1"].board)["front_ends"]]
     assert [fe["name"] for fe in info["front_ends"]] == board and len(board) > 1
     assert {e["front_end"] for e in info["plan"]} == {"ism24"}
+
+
+def test_a_nodes_info_gives_a_channel_list_by_its_length_as_the_firmware():
+    """The node's `info` is the firmware's own (straja_node.plan.scanning, which app.py answers
+    with): a plan of a channel list is told by its length, as a board tells it (a reply is one
+    frame), and the gateway's check of an info reply takes it."""
+    scene = load_scene(SCENES / "quiet_rural.toml")
+    node = SceneNode(scene, "n1", 1, scene.duration_s)
+    listed = {"front_end": "ism24", "channels": [2_410_000, 2_420_000, 2_430_000],
+              "dwell_us": 1000}
+    node.command("plan", json.dumps([listed]), 0.0)
+    info = decode_frame(cobs_decode(node.command("info", None, 0.0).strip(b"\0"))).body.result()
+    assert info["plan"] == [{"front_end": "ism24", "dwell_us": 1000, "n_channels": 3}]
+    replies.check_info(info)
 
 
 def test_adaptive_scanning_focuses_the_other_nodes_on_an_alert(tmp_path):

@@ -44,7 +44,7 @@ def test_defaults_and_canonical_json_match_cpython(tmp_path):
     ({"watchdog_ms": 500}, "watchdog_ms: 500 out of range 2000..8000"),
     ({"cal": {"rx": {"offset": 200}}}, "cal.rx.offset: 200 out of range"),
     ({"cal": {"rx": {"rssi_min": 1.5}}}, "cal.rx.rssi_min: expected an integer"),
-    ({"cal": {"RX!": {}}}, "names use a-z"),
+    ({"cal": {"RX!": {}}}, "a name: 1..16 of a-z"),
     ({"plan": [{"front_end": "rx"}]}, "dwell_us missing"),
     ({"plan": [{"front_end": "rx", "dwell_us": 100}]}, "needs channels or start_khz"),
     ({"plan": [{"front_end": "rx", "channels": [], "dwell_us": 100}]}, "expected a list of 1.."),

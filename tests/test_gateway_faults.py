@@ -8,12 +8,15 @@ import time
 import tracemalloc
 
 import pytest
+from straja_node import plan as firmware_plan
 
 from straja import protocol
 from straja.gateway import config, events as ev, replies
 from straja.testing import synth
 from straja.gateway.detector import MAX_PLANS_PER_NODE
 from straja.gateway.pipeline import HELLO, Pipeline
+from straja.mp import run_micropython
+from straja.paths import FIRMWARE
 
 T0 = 1_700_000_000_000_000_000
 S = 1_000_000_000
@@ -140,6 +143,20 @@ def test_without_the_nodes_info_only_the_front_ends_facts_go_unchecked():
     with pytest.raises(replies.ReplyError, match="cannot be sent back"):
         replies.check_plan_reply({"plan": line_too_long}, None)
     assert replies.check_plan_reply({"plan": out_of_band}, None) == 0
+
+
+def test_the_reply_checks_use_the_firmwares_own_keys_and_names():
+    """replies.py checks an entry's keys and a front end's name with the firmware's definitions
+    (straja_node.plan, which its config.check_entry uses), not copies that drift; is_name, run by
+    both interpreters, answers the same under MicroPython as under CPython."""
+    assert replies.SWEEP_KEYS is firmware_plan.SWEEP_KEYS
+    assert replies.ENVELOPE_KEYS is firmware_plan.ENVELOPE_KEYS
+    assert replies.is_name is firmware_plan.is_name
+    names = ["vid58", "a", "x" * 16, "sub-ghz_2", "x" * 17, "", "Vid58", "a b", "a.b", "\u00e9", 5]
+    code = ("import json\nfrom straja_node.plan import is_name\n"
+            "print(json.dumps([is_name(n) for n in %s]))" % json.dumps(names))
+    on_node = json.loads(run_micropython(code, path=[FIRMWARE]).stdout)
+    assert on_node == [firmware_plan.is_name(n) for n in names] == [True] * 4 + [False] * 7
 
 
 @pytest.mark.parametrize("plan, reason", UNSENDABLE)

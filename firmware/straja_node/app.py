@@ -12,6 +12,7 @@ from time import sleep_ms, ticks_add, ticks_diff, ticks_ms, ticks_us
 
 from . import VERSION, commands, config, state
 from .clock import Clock
+from .plan import scanning
 from .cmdline import LineReader
 from .frame import FrameWriter
 from .remoteid import Receiver
@@ -27,14 +28,6 @@ INPUT_BURST = 2048  # bytes read per loop turn: two full command lines
 # this much more command latency; Ctrl-C does not wait for it (an interrupt, not an input read).
 CHORES_MS = 5
 
-
-def _brief(entry):
-    """A plan entry for `info`: a channel list by its length (a reply must fit one frame)."""
-    if "channels" not in entry:
-        return entry
-    out = {k: v for k, v in entry.items() if k != "channels"}
-    out["n_channels"] = len(entry["channels"])
-    return out
 
 class App:
     """The running node. `hw`: the hardware layer (straja_node.hw or a fake with its functions);
@@ -89,19 +82,11 @@ class App:
         return max(0, (ticks_diff(self._temp_end_ms, ticks_ms()) + 999) // 1000)
 
     def info(self):
-        profile = self.hw.profile()
-        return {
+        reply = scanning(self.front_ends, self.scheduler.plan, self.temp_plan_left_s())
+        reply.update({
             "version": VERSION,
-            "board": profile.get("name", "unknown"),
+            "board": self.hw.profile().get("name", "unknown"),
             "node_id": self.config["node_id"],
-            "front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz),
-                            "settle_us": getattr(fe, "settle_us", 0),
-                            "filter_khz": getattr(fe, "filter_khz", 0)}
-                           for fe in self.front_ends],
-            # the plan running (the default plan's entries if the config's is []): the host
-            # takes each front end's dwell and revisit from it
-            "plan": [_brief(e) for e in self.scheduler.plan],
-            "temp_plan_s": self.temp_plan_left_s(),
             "boot_count": self.boot_count,
             "reset_cause": self.reset_cause,
             "uptime_s": self.uptime_s,
@@ -115,7 +100,8 @@ class App:
             "frames_dropped": self.writer.frames_dropped,
             "remote_id": ({"heard": self.remote_id.heard, "dropped": self.remote_id.dropped}
                           if self.remote_id else None),
-        }
+        })
+        return reply
 
     def apply_config(self, cfg, end_temp=False):
         """Validate `cfg`, rebuild the plan if it changed (or `end_temp` and a temporary plan

@@ -8,13 +8,14 @@ import json
 
 from . import store
 from .frame import crc16
-from .limits import (CHANNELS_MAX, DWELL_US_MAX, DWELL_US_MIN, ENVELOPE_N_MIN, KHZ_MAX, PLAN_MAX,
-                     RATE_HZ_MAX, RATE_HZ_MIN, REVISIT_MAX, SWEEP_US_MAX)
+from .limits import (CHANNELS_MAX, DWELL_US_MAX, DWELL_US_MIN, ENVELOPE_N_DEFAULT,
+                     ENVELOPE_N_MIN, KHZ_MAX, NAME_MAX, PLAN_MAX, RATE_HZ_MAX, RATE_HZ_MIN,
+                     REVISIT_MAX, SWEEP_US_MAX)
+from .plan import ENVELOPE_KEYS, SWEEP_KEYS, is_name
 from .wire import MAX_ENVELOPE_SAMPLES
 
 PATH = "config.json"
 
-NAME_MAX = 16  # front-end names and calibration keys: short lower-case words
 WATCHDOG_MS_MIN = 2000
 INT32 = 0x7FFFFFFF
 IDLE_HEARTBEAT_MS = 5000
@@ -40,11 +41,8 @@ def _bool(value, key):
 
 
 def check_name(value, key):
-    if type(value) is not str or not 0 < len(value) <= NAME_MAX:
-        raise ConfigError("%s: expected a name of 1..%d characters" % (key, NAME_MAX))
-    for c in value:
-        if not ("a" <= c <= "z" or "0" <= c <= "9" or c in "_-"):
-            raise ConfigError("%s: names use a-z, 0-9, _ and -" % key)
+    if not is_name(value):
+        raise ConfigError("%s: expected a name: 1..%d of a-z, 0-9, _ and -" % (key, NAME_MAX))
     return value
 
 
@@ -81,11 +79,6 @@ def _cal(value, key):
     return value
 
 
-SWEEP_KEYS = ("front_end", "channels", "start_khz", "stop_khz", "step_khz", "dwell_us", "settle_us",
-              "revisit", "interleave")
-ENVELOPE_KEYS = ("front_end", "rate_hz", "n")
-
-
 def check_entry(e, key):
     """Check one scan-plan entry's shape and ranges (the front end's own limits come later)."""
     _dict(e, key)
@@ -95,7 +88,7 @@ def check_entry(e, key):
     if "rate_hz" in e:
         _only(e, ENVELOPE_KEYS, key)
         rate = _int(e["rate_hz"], key + ".rate_hz", RATE_HZ_MIN, RATE_HZ_MAX)
-        n = _int(e.get("n", 256), key + ".n", ENVELOPE_N_MIN, MAX_ENVELOPE_SAMPLES)
+        n = _int(e.get("n", ENVELOPE_N_DEFAULT), key + ".n", ENVELOPE_N_MIN, MAX_ENVELOPE_SAMPLES)
         if n * 1000000 // rate > SWEEP_US_MAX:
             raise ConfigError("%s: block takes %d us, at most %d"
                               % (key, n * 1000000 // rate, SWEEP_US_MAX))

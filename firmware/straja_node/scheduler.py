@@ -49,8 +49,8 @@ from time import sleep_us, ticks_add, ticks_diff, ticks_us
 
 from .clock import Stamp
 from .config import check_entry
-from .limits import SLEEP_MAX_US, SWEEP_US_MAX
-from .plan import BLOCK_N, default_plan, is_envelope, stored_tuning
+from .limits import ENVELOPE_N_DEFAULT, SLEEP_MAX_US, SWEEP_US_MAX
+from .plan import default_plan, is_envelope, stored_tuning
 from .wire import (FLAG_INTERLEAVED, FLAG_OVERRUN, FLAG_PAIRS, FLAG_REVISIT, FLAG_SATURATED,
                    RSSI_CODE_MAX, interleave_stride)
 
@@ -227,7 +227,7 @@ class _Block:
         self.index = index
         self.fe = fe
         self.rate_hz = entry["rate_hz"]
-        self.n = entry.get("n", BLOCK_N)
+        self.n = entry.get("n", ENVELOPE_N_DEFAULT)
         self.samples = array("H", bytearray(2 * self.n))
         self.block_id = 0
         self.t = Stamp()

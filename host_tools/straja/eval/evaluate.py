@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 import time
-import tomllib
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +17,7 @@ from ..detect import cfar
 from ..detect.noise import codes_to_mw
 from ..gateway.events import AlertRaised
 from ..paths import REPO, SCENES
-from ..sim.scene import load_scene, scene_from_dict
+from ..sim.scene import load_scene
 from . import localisation, remoteid as remote_id, score
 from .readings import EVAL_PLAN, load_profile
 from .run import run_session
@@ -103,16 +102,10 @@ def _trial_job(args):
     return outcome, t_on, ends, tops, fe
 
 
-def _background_scene(path, seed):
-    data = tomllib.loads(path.read_text())
-    data["scene"]["seed"] = seed
-    return scene_from_dict(data, source=str(path), base=path.parent)
-
-
 def _background_job(args):
     path, node, seed, seconds, detect = args
     quiet = path.stem == "quiet_rural"
-    session = run_session(_background_scene(path, seed), node, seconds, seed=seed, detect=detect,
+    session = run_session(load_scene(path, seed=seed), node, seconds, seed=seed, detect=detect,
                           keep_codes=quiet)
     alerts = [e for e in session.events if isinstance(e, AlertRaised)]
     return path.stem, node, seconds, alerts, session.peaks, list(session.codes.values())

@@ -1,10 +1,10 @@
 """`straja eval`'s Remote ID row: the catalogue scenes with a Remote ID drone run whole through one
 gateway configured with the scene's node positions (straja.eval.scenes.run_scene, the gateway's
 Remote ID tracker and its links of RF tracks to Remote ID drones, gateway/ridlink.py), scored
-against the scene's ground truth. Each scene runs DRAWS times, with its seed and the next ones:
-whether a drone's claim explains the powers its video arrives with at the nodes (the link rule)
-depends on the shadowing of its paths to them, a draw of the scene's seed, so one run is one
-sample of the time to identify, not its measure.
+against the scene's ground truth. Each scene runs DRAWS times: as written, then drawn anew with
+the next seeds (reseeded). Whether a drone's claim explains the powers its video arrives with at
+the nodes (the link rule) depends on the shadowing of its paths to them, a draw of the scene's
+seed, so one run is one sample of the time to identify, not its measure.
 
 Per Remote ID drone (a `remote_id` emitter; its RF links are the scene's drone emitters that fly
 its trajectory): whether its alerts became identified with its UAS ID, how long after the first
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tomllib
 
 import numpy as np
 
@@ -35,11 +34,11 @@ from ..locate.geo import ground_distance_m
 from ..paths import SCENES
 from ..sim.emitters import DRONE_FAMILY
 from ..sim.remoteid import to_local
-from ..sim.scene import scene_from_dict
+from ..sim.scene import load_scene
 from .scenes import Hearing, alert_emitters, run_scene, worker_pool
 
 IDENTIFY_WITHIN_S = 3.0  # issue 17: identified within 3 s
-DRAWS = 4  # runs of each Remote ID scene: its seed, then the next ones
+DRAWS = 4  # runs of each Remote ID scene: as written, then with the next seeds
 
 
 def remote_id_scenes() -> list:
@@ -48,10 +47,10 @@ def remote_id_scenes() -> list:
 
 
 def reseeded(path, draw: int):
-    """The scene file at `path` with its seed plus `draw`: other shadowing, fading and losses."""
-    data = tomllib.loads(path.read_text())
-    data["scene"]["seed"] = data["scene"].get("seed", 0) + draw
-    return scene_from_dict(data, source=str(path), base=path.parent)
+    """The scene file at `path`: draw 0 as written, another drawn anew with its seed plus `draw`
+    (its included scenes too: straja.sim.scene.load_scene), other shadowing, fading and losses."""
+    scene = load_scene(path)
+    return load_scene(path, seed=scene.seed + draw) if draw else scene
 
 
 def _flies_with(em, broadcaster, duration_s: float) -> bool:

@@ -4,11 +4,12 @@ at its defaults (adaptive scanning on: the gateway's plan commands change what a
 and every emitter of the scene scored against the scene's ground truth.
 
 A node answers the gateway's commands as the firmware does (docs/firmware.md): `info` with its
-front ends and running plan, `get plan` with its stored plan ([]: the default), `plan` by
-running the new plan (a temporary one until it lapses, unless refreshed). A command arrives
-COMMAND_DELAY_S after the gateway sent it; the node starts the new plan then, or at the end of
-the sweep its reader is in if that is later (the fast path yields whole sweeps: at most one
-sweep of the node's shortest plan entry, ~50 ms with the sub-GHz entry, late).
+front ends and running plan (built by the firmware's own straja_node.plan.scanning), `get plan` with
+its stored plan ([]: the default), `plan` by running the new plan (a temporary one until it
+lapses, unless refreshed). A command arrives COMMAND_DELAY_S after the gateway sent it; the node
+starts the new plan then, or at the end of the sweep its reader is in if that is later (the fast
+path yields whole sweeps: at most one sweep of the node's shortest plan entry, ~50 ms with the
+sub-GHz entry, late).
 
 Matching (ground truth, straja.sim.truth: the emitters' transmissions and on intervals): an
 alert event (raised or updated) matches an emitter when one of the emitter's transmissions
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from straja_node.plan import default_plan
+from straja_node.plan import default_plan, scanning
 
 from ..frontends import FRONT_ENDS
 from ..gateway.config import from_dict, track_end_s
@@ -148,14 +149,8 @@ class SceneNode:
     def command(self, verb: str, args: str | None, t_s: float) -> bytes | None:
         """Carry out a gateway command arriving at t_s; the wire bytes of the reply the gateway
         reads (info, get plan), or None."""
-        if verb == "info":
-            # every front end of the board in its order, as the firmware's `info` (app.py): a
-            # SWEEP's front_end is its index there, used or not by the plan
-            value = {"front_ends": [{"name": fe.name, "kind": fe.kind, "band_khz": list(fe.band_khz),
-                                     "settle_us": getattr(fe, "settle_us", 0),
-                                     "filter_khz": getattr(fe, "filter_khz", 0)}
-                                    for fe in self.reader.board.front_ends],
-                     "plan": self.running, "temp_plan_s": self._temp_left(t_s)}
+        if verb == "info":  # what the gateway reads of the firmware's `info`, as it builds it
+            value = scanning(self.reader.board.front_ends, self.running, self._temp_left(t_s))
         elif verb == "get" and args == "plan":
             value = {"plan": self.stored, "temp_plan_s": self._temp_left(t_s)}
         elif verb == "plan":

@@ -4,16 +4,18 @@ A reply is the node's text; a broken or hostile node can send any JSON up to a f
 is refused with a reason when it nests deeper than MAX_DEPTH (Python's parser would recurse
 until RecursionError), gives a key twice, or is not the shape the command answers with
 (docs/firmware.md) in the firmware's own ranges and names; and a `get plan` reply's plan, which
-the gateway sends back to the node, when the node's `plan` command would refuse it.
+the gateway sends back to the node, when the node's `plan` command would refuse it. The ranges,
+an entry's keys and the rule for a name are the firmware's own, imported (straja_node.limits,
+straja_node.plan), not copied.
 """
 from __future__ import annotations
 
 import json
-import re
 
-from straja_node.limits import (CHANNELS_MAX, DWELL_US_MAX, DWELL_US_MIN, ENVELOPE_N_MIN, KHZ_MAX,
-                                PLAN_MAX, RATE_HZ_MAX, RATE_HZ_MIN, REVISIT_MAX, SWEEP_US_MAX,
-                                TEMP_S_MAX)
+from straja_node.limits import (CHANNELS_MAX, DWELL_US_MAX, DWELL_US_MIN, ENVELOPE_N_DEFAULT,
+                                ENVELOPE_N_MIN, KHZ_MAX, NAME_MAX, PLAN_MAX, RATE_HZ_MAX,
+                                RATE_HZ_MIN, REVISIT_MAX, SWEEP_US_MAX, TEMP_S_MAX)
+from straja_node.plan import ENVELOPE_KEYS, SWEEP_KEYS, is_name
 from straja_node.wire import MAX_ENVELOPE_SAMPLES
 
 from ..frontends import FRONT_ENDS
@@ -114,20 +116,13 @@ def plan_args(plan, temp_s: int = 0) -> str:
     return f"{text} temp={temp_s}" if temp_s else text
 
 
-# What the firmware's `plan` command takes beyond check_plan's ranges (its config.check_entry
-# and scheduler.set_plan): the keys of each kind of entry, the names, a sweep's whole time
-SWEEP_KEYS = {"front_end", "channels", "start_khz", "stop_khz", "step_khz", "dwell_us",
-              "settle_us", "revisit", "interleave"}
-ENVELOPE_KEYS = {"front_end", "rate_hz", "n"}
-NAME = re.compile(r"[a-z0-9_-]{1,16}")
-ENVELOPE_N_DEFAULT = 256  # the firmware's block size when an entry gives none
 LONGEST_ID = 65535  # a command line is longest with a five-digit request id
 
 
 def _name(value: str, where: str) -> None:
-    """A front end's name or kind, as the firmware's config.check_name takes it."""
-    if not NAME.fullmatch(value):
-        raise ReplyError(f"{where} is not a name of 1..16 of a-z, 0-9, _ and -")
+    """A front end's name or kind, by the firmware's rule (its config.check_name's)."""
+    if not is_name(value):
+        raise ReplyError(f"{where} is not a name of 1..{NAME_MAX} of a-z, 0-9, _ and -")
 
 
 def _sweep_freqs(entry: dict, at: str) -> tuple[int, int, int]:
@@ -169,7 +164,7 @@ def _entry_span(entry: dict, at: str) -> tuple[int, int] | None:
     """The firmware's own limits on one entry (its config.check_entry beyond check_plan's
     ranges); a sweep's lowest and highest kHz, None for an envelope entry."""
     envelope = "rate_hz" in entry
-    unknown = set(entry) - (ENVELOPE_KEYS if envelope else SWEEP_KEYS)
+    unknown = set(entry).difference(ENVELOPE_KEYS if envelope else SWEEP_KEYS)
     if unknown:
         raise ReplyError(f"{at} has keys a node does not take: {', '.join(sorted(unknown))}")
     if envelope:
