@@ -128,9 +128,28 @@ cdef carray.array U16 = array("H")
 DEF COPY_OVER = 15  # _cobs_decode's pieces reach this many bytes past a block
 
 
-cdef inline uint16_t _crc16(const uint8_t* p, Py_ssize_t n) noexcept nogil:
-    """CRC-16/CCITT-FALSE of p[0:n]."""
-    cdef uint16_t c = CRC_INIT
+cdef extern from "_crc16_clmul.h" nogil:
+    # the CRC folded 16 bytes at a time by PCLMULQDQ where the CPU has it
+    int straja_crc16_use_clmul(int on, unsigned poly)
+    Py_ssize_t straja_crc16_fold(const uint8_t* p, Py_ssize_t n, unsigned init, unsigned poly,
+                                 uint8_t* state)
+
+
+def crc16_use_clmul(bint on):
+    """Fold the CRC by PCLMULQDQ (on, the default where the CPU has it) or take it by the table
+    alone (off): the same CRC (the tests run both). Returns whether the folding is used."""
+    return bool(straja_crc16_use_clmul(on, CRC_POLY))
+
+
+def crc16(data) -> int:
+    """The decoder's CRC-16 of the bytes-like `data`, by the path crc16_use_clmul chose (the
+    tests' handle on it)."""
+    cdef const uint8_t[::1] view = memoryview(data).cast("B")
+    return _crc16(&view[0] if view.shape[0] else NULL, view.shape[0])
+
+
+cdef inline uint16_t _crc16_table(const uint8_t* p, Py_ssize_t n, uint16_t c) noexcept nogil:
+    """The CRC register after p[0:n], from c, by the tables."""
     cdef Py_ssize_t i = 0
     while i + 16 <= n:
         c = (CRC_T[15][(c >> 8) ^ p[i]] ^ CRC_T[14][(c & 0xFF) ^ p[i + 1]]
@@ -144,6 +163,16 @@ cdef inline uint16_t _crc16(const uint8_t* p, Py_ssize_t n) noexcept nogil:
         c = <uint16_t>((c << 8) ^ CRC_T[0][(c >> 8) ^ p[i]])
         i += 1
     return c
+
+
+cdef inline uint16_t _crc16(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    """CRC-16/CCITT-FALSE of p[0:n]: the whole 16-byte blocks folded (where PCLMULQDQ runs),
+    then the CRC of the folded state and the bytes after it by the tables."""
+    cdef uint8_t state[16]
+    cdef Py_ssize_t done = straja_crc16_fold(p, n, CRC_INIT, CRC_POLY, state)
+    if done == 0:
+        return _crc16_table(p, n, CRC_INIT)
+    return _crc16_table(p + done, n - done, _crc16_table(state, 16, 0))
 
 
 cdef Py_ssize_t _cobs_decode(const uint8_t* src, Py_ssize_t n, uint8_t* dst) noexcept nogil:
