@@ -112,6 +112,15 @@ cdef inline void _put(object obj, Py_ssize_t slot, object value) noexcept:
     (<PyObject**>((<char*><PyObject*>obj) + slot))[0] = <PyObject*>value
 
 
+cdef inline int _put_u32s(object obj, const Py_ssize_t* slots, const uint8_t* b,
+                          Py_ssize_t count) except -1:
+    """Set `count` fields, at offsets slots[0:count], to the little-endian uint32s at b."""
+    cdef Py_ssize_t i
+    for i in range(count):
+        _put(obj, slots[i], _u32(b + 4 * i))
+    return 0
+
+
 cdef inline object _untracked(object obj):
     """obj, no longer tracked by the cycle collector: for an object whose fields are all
     untracked (ints, bytes, str, arrays, untracked bodies), the rule CPython applies to its
@@ -248,10 +257,7 @@ cdef object _body(int ftype, const uint8_t* b, Py_ssize_t n):
         _put(obj, SWEEP_SLOTS[0], b[0])
         _put(obj, SWEEP_SLOTS[1], b[1])
         _put(obj, SWEEP_SLOTS[2], _u16(b + 2))
-        _put(obj, SWEEP_SLOTS[3], _u32(b + 4))
-        _put(obj, SWEEP_SLOTS[4], _u32(b + 8))
-        _put(obj, SWEEP_SLOTS[5], _u32(b + 12))
-        _put(obj, SWEEP_SLOTS[6], _u32(b + 16))
+        _put_u32s(obj, SWEEP_SLOTS + 3, b + 4, 4)
         _put(obj, SWEEP_SLOTS[7], _u16(b + 20))
         _put(obj, SWEEP_SLOTS[8], _u16(b + 22))
         _put(obj, SWEEP_SLOTS[9], PyBytes_FromStringAndSize(<const char*>b + SWEEP_BODY,
@@ -266,8 +272,7 @@ cdef object _body(int ftype, const uint8_t* b, Py_ssize_t n):
         _put(obj, ENVELOPE_SLOTS[0], b[0])
         _put(obj, ENVELOPE_SLOTS[1], b[1])
         _put(obj, ENVELOPE_SLOTS[2], _u16(b + 2))
-        _put(obj, ENVELOPE_SLOTS[3], _u32(b + 4))
-        _put(obj, ENVELOPE_SLOTS[4], _u32(b + 8))
+        _put_u32s(obj, ENVELOPE_SLOTS + 3, b + 4, 2)
         _put(obj, ENVELOPE_SLOTS[5], <int32_t>_u32(b + 12))
         _put(obj, ENVELOPE_SLOTS[6], <int32_t>_u32(b + 16))
         _put(obj, ENVELOPE_SLOTS[7], samples)
@@ -280,10 +285,7 @@ cdef object _body(int ftype, const uint8_t* b, Py_ssize_t n):
         _put(obj, STATUS_SLOTS[1], _u16(b + 4))
         _put(obj, STATUS_SLOTS[2], b[6])
         _put(obj, STATUS_SLOTS[3], b[7])
-        _put(obj, STATUS_SLOTS[4], _u32(b + 8))
-        _put(obj, STATUS_SLOTS[5], _u32(b + 12))
-        _put(obj, STATUS_SLOTS[6], _u32(b + 16))
-        _put(obj, STATUS_SLOTS[7], _u32(b + 20))
+        _put_u32s(obj, STATUS_SLOTS + 4, b + 8, 4)
         _put(obj, STATUS_SLOTS[8], _u16(b + 24))
         _put(obj, STATUS_SLOTS[9], _u16(b + 26))
         _put(obj, STATUS_SLOTS[10], _utf8(b + STATUS_BODY, n - STATUS_BODY))
