@@ -2,14 +2,15 @@
 """The compiled protocol v1 stream decoder (docs/protocol.md): `straja.framing.Decoder`.
 
 Same interface, events and counters as `straja.protocol.ReferenceDecoder`. The delimiter scan
-(memchr), accumulation, COBS, CRC (slicing-by-16) and field parsing are C (`nogil` kernels) over
-preallocated buffers, working in place on the caller's buffer when a whole chunk is in it; Python
-objects are made only for what is passed on (one `bytes` of RSSI codes per sweep, one
-array('H') per envelope block). The GIL is not released around the kernels: a chunk is at most
-2057 bytes, about a microsecond of work, and dropping the GIL that often would hand it back and
-forth with the gateway's other threads for no gain. Sequence tracking is the reference's own
-SeqTracker, so losses are counted by one piece of code (only its in-order step, whose one effect
-is the new last seq, is done here without the Python call).
+(memchr), accumulation, COBS, CRC (folded by PCLMULQDQ where the CPU has it, else slicing-by-16)
+and field parsing are C (`nogil` kernels) over preallocated buffers, working in place on the
+caller's buffer when a whole chunk is in it; Python objects are made only for what is passed on
+(one `bytes` of RSSI codes per sweep, one array('H') per envelope block), and a frame of plain
+values is not tracked by the cycle collector (_untracked). The GIL is not released around the
+kernels: a chunk is at most 2057 bytes, about a microsecond of work, and dropping the GIL that
+often would hand it back and forth with the gateway's other threads for no gain. Sequence
+tracking is the reference's own SeqTracker, so losses are counted by one piece of code (only its
+in-order step, whose one effect is the new last seq, is done here without the Python call).
 """
 from cpython cimport array as carray
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
