@@ -301,12 +301,17 @@ cdef class FreqCFAR:
         cdef Py_ssize_t s, t = self.n_train, h = self.n_train + self.n_guard
         if n == 0 or n_sweeps == 0:
             return 0
-        # three rows of sums of a block, a cache line apart beyond it (4K aliasing, as CodeCFAR),
-        # then 2 t values of the OS window or a cut one
-        cdef Py_ssize_t stride = (n if n < FREQ_BLOCK + 2 * h else FREQ_BLOCK + 2 * h) + 8
-        if self.scratch.shape[0] < 3 * stride + 2 * t:
-            _place(self, self.scale_ca, self.alpha_os, self.k_os, 3 * stride + 2 * t)
+        # three rows of sums of a block, each on a cache line's start (the scratch follows the
+        # tables: at 8 bytes past one, a vector load in four crossed two lines, and the kernel's
+        # speed moved 2x from run to run with the allocation's address), a cache line apart
+        # beyond the block (4K aliasing, as CodeCFAR); then 2 t values of the OS window or a cut
+        # one
+        cdef Py_ssize_t cells = n if n < FREQ_BLOCK + 2 * h else FREQ_BLOCK + 2 * h
+        cdef Py_ssize_t stride = (cells + 7) // 8 * 8 + 8
+        if self.scratch.shape[0] < 3 * stride + 2 * t + 8:
+            _place(self, self.scale_ca, self.alpha_os, self.k_os, 3 * stride + 2 * t + 8)
         cdef double* w = &self.scratch[0]
+        w += (8 - (<size_t>w // sizeof(double)) % 8) % 8
         with nogil:
             for s in range(n_sweeps):
                 _freq_row(x + s * n, n, self.kind, t, self.n_guard, &self.scale_ca[0],
