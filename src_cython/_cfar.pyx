@@ -67,33 +67,20 @@ cdef void _sorted_replace(double* v, Py_ssize_t m, double old, double new) noexc
         v[p_new] = new
 
 
-cdef void _window_sums(const float* x, Py_ssize_t n, Py_ssize_t t, double* pre,
-                       double* suf, double* w) noexcept nogil:
-    """w[j] = sum(x[j:j+t]) for j <= n - t, by van Herk's block prefix/suffix sums.
+cdef extern from "_freq_sums.h" nogil:
+    const double* straja_mw_plain_sums(const float* x, Py_ssize_t n, Py_ssize_t t, double* w,
+                                       double* a, double* b)
 
-    No running subtraction: a huge or non-finite reading affects only the windows holding it.
-    """
-    cdef Py_ssize_t b = 0, j, end
-    cdef double acc
-    while b < n:
-        end = b + t if b + t < n else n
-        acc = 0.0
-        for j in range(b, end):
-            acc = acc + x[j]
-            pre[j] = acc
-        acc = 0.0
-        for j in range(end - 1, b - 1, -1):
-            acc = acc + x[j]
-            suf[j] = acc
-        b = end
-    # a window starting at a block's first cell is that block; any other spans two blocks
-    b = 0
-    while b <= n - t:
-        w[b] = suf[b]
-        end = b + t if b + t <= n - t + 1 else n - t + 1
-        for j in range(b + 1, end):
-            w[j] = suf[j] + pre[j + t - 1]
-        b += t
+
+cdef enum:
+    # Uncut cells of CA, GO and SO are done in blocks of FREQ_BLOCK: the block's readings, its
+    # three rows of double sums and its detections stay in L1 from the sums' first pass to the
+    # decision (3 x 8 KiB of sums and 5 KiB of readings and detections)
+    FREQ_BLOCK = 1024
+
+
+# uncut cells of CA, GO and SO a block (the tests cross its boundaries)
+FREQ_SUMS_BLOCK = FREQ_BLOCK
 
 
 cdef double _cut_threshold(const float* x, Py_ssize_t n, Py_ssize_t i, int kind, Py_ssize_t t,
@@ -122,55 +109,127 @@ cdef double _cut_threshold(const float* x, Py_ssize_t n, Py_ssize_t i, int kind,
     return scale_ca[m] * s
 
 
-cdef void _freq_row(const float* x, Py_ssize_t n, int kind, Py_ssize_t t, Py_ssize_t g,
-                    const double* scale_ca, double scale_2, const double* alpha_os,
-                    const Py_ssize_t* k_os, double* pre, double* suf, double* w, double* buf,
-                    unsigned char* out, float* thr_out) noexcept nogil:
-    cdef Py_ssize_t i, j, lo = g + t, hi = n - g - t   # uncut windows: lo <= i < hi
-    cdef double thr, s_ca = scale_ca[2 * t], a_os = alpha_os[2 * t]
-    cdef Py_ssize_t k = k_os[2 * t] - 1
-    if hi <= lo:
-        lo = hi = 0
-    elif kind != KIND_OS:
-        _window_sums(x, n, t, pre, suf, w)
-    for i in range(lo):
-        thr = _cut_threshold(x, n, i, kind, t, g, scale_ca, alpha_os, k_os, buf)
-        out[i] = x[i] > thr
-        if thr_out != NULL:
-            thr_out[i] = <float>thr
-    # uncut windows: one loop per kind, branch-free for the compiler to pipeline
-    cdef const double* lag = w - g - t
-    cdef const double* lead = w + g + 1
+cdef inline double _sums_threshold(int kind, double lag, double lead, double s_ca,
+                                  double scale_2) noexcept nogil:
+    """The threshold of an uncut cell from its two training sums (CA, GO or SO)."""
+    if kind == KIND_CA:
+        return s_ca * (lag + lead)
+    if kind == KIND_GO:
+        return scale_2 * _nan_max(lag, lead)
+    return scale_2 * _nan_min(lag, lead)
+
+
+cdef void _sums_test(int kind, const float* x, const double* lag, const double* lead,
+                     Py_ssize_t lo, Py_ssize_t hi, double s_ca, double scale_2,
+                     unsigned char* out, float* thr_out) noexcept nogil:
+    """Decisions (and thresholds, thr_out not NULL) of uncut cells lo <= i < hi: lag[i] and
+    lead[i] their training sums. One loop per kind, branch-free for the compiler to vectorise."""
+    cdef Py_ssize_t i
     if kind == KIND_CA:
         for i in range(lo, hi):
             out[i] = x[i] > s_ca * (lag[i] + lead[i])
     elif kind == KIND_GO:
         for i in range(lo, hi):
             out[i] = x[i] > scale_2 * _nan_max(lag[i], lead[i])
-    elif kind == KIND_SO:
+    else:
         for i in range(lo, hi):
             out[i] = x[i] > scale_2 * _nan_min(lag[i], lead[i])
-    elif hi > lo:
-        # OS: the 2t training values kept sorted as the window slides (two swaps per cell)
-        for j in range(2 * t):
-            _sorted_insert(buf, j, _os_value(x[lo - g - t + j] if j < t else x[lo + g + 1 + j - t]))
+    if thr_out != NULL:
         for i in range(lo, hi):
-            thr = a_os * buf[k]
+            thr_out[i] = <float>_sums_threshold(kind, lag[i], lead[i], s_ca, scale_2)
+
+
+cdef void _sums_ends(const float* x, Py_ssize_t n, Py_ssize_t t, Py_ssize_t g,
+                     const double* scale_ca, const double* sums, Py_ssize_t base, bint start,
+                     unsigned char* out, float* thr_out) noexcept nogil:
+    """Decisions of the cut cells at the start (i < g + t) or the end (i >= n - g - t) of a row
+    that has uncut cells (CA over the m training cells that exist, whatever the kind), from the
+    window sums of its first or last block: sums[j] the sum of cells base + j .. base + j + t - 1.
+    At the start a cell's lead is whole (a window sum) and its lag the cells before its guard
+    band, a sum that only grows (nothing subtracted); at the end the other way round: O(1) a
+    cell (_cut_threshold sums each window again: most of a 256-bin row's time)."""
+    cdef Py_ssize_t i, m, h = g + t
+    cdef double part = 0.0, thr
+    if start:
+        for i in range(h):
+            if i > g:
+                part = part + x[i - g - 1]
+            m = t + (i - g if i > g else 0)
+            thr = scale_ca[m] * (part + sums[i + g + 1 - base])
             out[i] = x[i] > thr
             if thr_out != NULL:
                 thr_out[i] = <float>thr
-            if i + 1 < hi:
-                _sorted_replace(buf, 2 * t, _os_value(x[i - g - t]), _os_value(x[i - g]))
-                _sorted_replace(buf, 2 * t, _os_value(x[i + g + 1]), _os_value(x[i + g + t + 1]))
-    if thr_out != NULL and kind != KIND_OS:
-        for i in range(lo, hi):
-            if kind == KIND_CA:
-                thr_out[i] = <float>(s_ca * (lag[i] + lead[i]))
-            elif kind == KIND_GO:
-                thr_out[i] = <float>(scale_2 * _nan_max(lag[i], lead[i]))
-            else:
-                thr_out[i] = <float>(scale_2 * _nan_min(lag[i], lead[i]))
-    for i in range(hi if hi > lo else lo, n):
+    else:
+        for i in range(n - 1, n - h - 1, -1):
+            if i + g + 1 < n:
+                part = part + x[i + g + 1]
+            m = t + (n - 1 - i - g if n - 1 - i > g else 0)
+            thr = scale_ca[m] * (sums[i - h - base] + part)
+            out[i] = x[i] > thr
+            if thr_out != NULL:
+                thr_out[i] = <float>thr
+
+
+cdef void _sums_row(const float* x, Py_ssize_t n, int kind, Py_ssize_t t, Py_ssize_t g,
+                    const double* scale_ca, double scale_2, double* w, double* a, double* b,
+                    unsigned char* out, float* thr_out) noexcept nogil:
+    """CA, GO or SO across a row that has uncut cells (n > 2 (g + t)): blocks of FREQ_BLOCK
+    uncut cells, each from its window sums, and the cut cells from those of the first and the
+    last block."""
+    cdef Py_ssize_t i0 = g + t, i1, h = g + t, hi = n - g - t   # uncut windows: h <= i < hi
+    cdef const float* xb
+    cdef const double* sums
+    while i0 < hi:
+        # cells i0 <= i < i1 of the block, whose windows span xb[0 : i1 - i0 + 2 h]
+        i1 = i0 + FREQ_BLOCK if i0 + FREQ_BLOCK < hi else hi
+        xb = x + i0 - h
+        sums = straja_mw_plain_sums(xb, i1 - i0 + 2 * h, t, w, a, b)
+        _sums_test(kind, xb, sums - h, sums + g + 1, h, h + i1 - i0, scale_ca[2 * t], scale_2,
+                   out + i0 - h, thr_out + i0 - h if thr_out != NULL else NULL)
+        if i0 == h:
+            _sums_ends(x, n, t, g, scale_ca, sums, i0 - h, True, out, thr_out)
+        if i1 == hi:
+            _sums_ends(x, n, t, g, scale_ca, sums, i0 - h, False, out, thr_out)
+        i0 = i1
+
+
+cdef void _os_row(const float* x, Py_ssize_t n, Py_ssize_t t, Py_ssize_t g,
+                  const double* alpha_os, const Py_ssize_t* k_os, double* buf,
+                  unsigned char* out, float* thr_out) noexcept nogil:
+    """OS across a row that has uncut cells: the 2t training values of the uncut cells kept
+    sorted as the window slides (two swaps per cell); the cut cells by _cut_threshold."""
+    cdef Py_ssize_t i, j, lo = g + t, hi = n - g - t
+    cdef double thr, a_os = alpha_os[2 * t]
+    cdef Py_ssize_t k = k_os[2 * t] - 1
+    for j in range(2 * t):
+        _sorted_insert(buf, j, _os_value(x[lo - g - t + j] if j < t else x[lo + g + 1 + j - t]))
+    for i in range(lo, hi):
+        thr = a_os * buf[k]
+        out[i] = x[i] > thr
+        if thr_out != NULL:
+            thr_out[i] = <float>thr
+        if i + 1 < hi:
+            _sorted_replace(buf, 2 * t, _os_value(x[i - g - t]), _os_value(x[i - g]))
+            _sorted_replace(buf, 2 * t, _os_value(x[i + g + 1]), _os_value(x[i + g + t + 1]))
+
+
+cdef void _freq_row(const float* x, Py_ssize_t n, int kind, Py_ssize_t t, Py_ssize_t g,
+                    const double* scale_ca, double scale_2, const double* alpha_os,
+                    const Py_ssize_t* k_os, double* w, double* a, double* b, double* buf,
+                    unsigned char* out, float* thr_out) noexcept nogil:
+    cdef Py_ssize_t i, lo = g + t, hi = n - g - t   # uncut windows: lo <= i < hi
+    cdef double thr
+    if hi > lo and kind != KIND_OS:
+        _sums_row(x, n, kind, t, g, scale_ca, scale_2, w, a, b, out, thr_out)
+        return
+    if hi > lo:
+        _os_row(x, n, t, g, alpha_os, k_os, buf, out, thr_out)
+    else:
+        lo = hi = 0
+    # the cut cells (all of a row too short for an uncut one)
+    for i in range(n):
+        if lo <= i < hi:
+            continue
         thr = _cut_threshold(x, n, i, kind, t, g, scale_ca, alpha_os, k_os, buf)
         out[i] = x[i] > thr
         if thr_out != NULL:
@@ -239,17 +298,26 @@ cdef class FreqCFAR:
     cdef int run(self, const float* x, Py_ssize_t n_sweeps, Py_ssize_t n, unsigned char* o,
                  float* th) except -1:
         """process() on checked pointers: n_sweeps rows of n bins (thr_out NULL: none)."""
-        cdef Py_ssize_t s, t = self.n_train
+        cdef Py_ssize_t s, t = self.n_train, h = self.n_train + self.n_guard
         if n == 0 or n_sweeps == 0:
             return 0
-        if self.scratch.shape[0] < 3 * n + 2 * t:
-            _place(self, self.scale_ca, self.alpha_os, self.k_os, 3 * n + 2 * t)
-        cdef double* pre = &self.scratch[0]
+        # three rows of sums of a block, each on a cache line's start (the scratch follows the
+        # tables: at 8 bytes past one, a vector load in four crossed two lines, and the kernel's
+        # speed moved 2x from run to run with the allocation's address), a cache line apart
+        # beyond the block (4K aliasing, as CodeCFAR); then 2 t values of the OS window or a cut
+        # one
+        cdef Py_ssize_t cells = n if n < FREQ_BLOCK + 2 * h else FREQ_BLOCK + 2 * h
+        cdef Py_ssize_t stride = (cells + 7) // 8 * 8 + 8
+        if self.scratch.shape[0] < 3 * stride + 2 * t + 8:
+            _place(self, self.scale_ca, self.alpha_os, self.k_os, 3 * stride + 2 * t + 8)
+        cdef double* w = &self.scratch[0]
+        w += (8 - (<size_t>w // sizeof(double)) % 8) % 8
         with nogil:
             for s in range(n_sweeps):
                 _freq_row(x + s * n, n, self.kind, t, self.n_guard, &self.scale_ca[0],
-                          self.scale_2, &self.alpha_os[0], &self.k_os[0], pre, pre + n,
-                          pre + 2 * n, pre + 3 * n, o + s * n, th + s * n if th != NULL else NULL)
+                          self.scale_2, &self.alpha_os[0], &self.k_os[0], w, w + stride,
+                          w + 2 * stride, w + 3 * stride, o + s * n,
+                          th + s * n if th != NULL else NULL)
         return 0
 
 

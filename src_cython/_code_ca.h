@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "_double_sums.h"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define STRAJA_CODE_CA_HAS_AVX2 1
 #include "_code_ca_avx2.h"
@@ -33,47 +35,9 @@ straja_code_ca_avx2_on(void)
 }
 #endif
 
-/* Window sums from the block sums a[j] = sum(x[j:j+block]) and w[j] = sum(x[j:j+w_len]) of t's
-   lower binary digits: sums of blocks of 2 block, 4 block, ... cells, those of t's binary digits
-   added into w. Each pass is an element-wise loop (vectorised), unlike a running sum's carried
-   chain; two doublings with no digit of t between them are one pass (blocks of 4 summed), so 8
-   cells from pairs take two passes, not three (1.05x at 256 bins, paired). The sums fit 16 bits
-   for t <= 128 (MAX_CODE_TRAIN). Returns the buffer holding the t-sums: w, a or b. */
-static const unsigned short *
-straja_code_double_sums(ptrdiff_t n, ptrdiff_t t, ptrdiff_t block, ptrdiff_t w_len,
-                        unsigned short *w, unsigned short *a, unsigned short *b)
-{
-    ptrdiff_t j;
-    unsigned short *tmp;
-    for (;;) {
-        if (t & block) {
-            if (w_len == 0) {
-                if (t == block)
-                    return a;
-                for (j = 0; j < n - block + 1; j++)
-                    w[j] = a[j];
-            } else {
-                for (j = 0; j < n - w_len - block + 1; j++)
-                    w[j] = (unsigned short)(w[j] + a[j + w_len]);
-            }
-            w_len += block;
-            if (w_len == t)
-                return w;
-        }
-        if (!(t & (2 * block)) && 4 * block <= t) {
-            for (j = 0; j < n - 4 * block + 1; j++)
-                b[j] = (unsigned short)(a[j] + a[j + block] + a[j + 2 * block] + a[j + 3 * block]);
-            block *= 4;
-        } else {
-            for (j = 0; j < n - 2 * block + 1; j++)
-                b[j] = (unsigned short)(a[j] + a[j + block]);
-            block *= 2;
-        }
-        tmp = a;
-        a = b;
-        b = tmp;
-    }
-}
+/* straja_code_plain_sums and straja_code_double_sums (_double_sums.h): the sums fit 16 bits for
+   t <= 128 (MAX_CODE_TRAIN). */
+STRAJA_DEFINE_WINDOW_SUMS(straja_code, unsigned char, unsigned short)
 
 /* Window sums s[j] = sum(x[j:j+t]) for j <= n - t, in w, a or b (returned). With AVX2, sums of
    up to 8 codes straight from the codes (straja_avx2_short_sums: one pass for t <= 8, 1.4x the
@@ -83,7 +47,6 @@ static const unsigned short *
 straja_code_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsigned short *w,
                         unsigned short *a, unsigned short *b)
 {
-    ptrdiff_t j;
 #ifdef STRAJA_CODE_CA_HAS_AVX2
     if (n >= STRAJA_CODE_CA_AVX2_MIN_CELLS && straja_code_ca_avx2_on()) {
         if (t <= 8) {
@@ -96,15 +59,7 @@ straja_code_window_sums(const unsigned char *x, ptrdiff_t n, ptrdiff_t t, unsign
         return straja_code_double_sums(n, t, 8, t & 7, w, a, b);
     }
 #endif
-    if (t & 1) {
-        for (j = 0; j < n; j++)
-            w[j] = x[j];
-    }
-    if (t == 1)
-        return w;
-    for (j = 0; j < n - 1; j++)
-        a[j] = (unsigned short)(x[j] + x[j + 1]);
-    return straja_code_double_sums(n, t, 2, t & 1, w, a, b);
+    return straja_code_plain_sums(x, n, t, w, a, b);
 }
 
 /* out[i] = full x[i] > lag[i] + lead[i] + thr for lo <= i < hi, all in 16 bits: the caller has

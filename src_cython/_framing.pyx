@@ -2,14 +2,15 @@
 """The compiled protocol v1 stream decoder (docs/protocol.md): `straja.framing.Decoder`.
 
 Same interface, events and counters as `straja.protocol.ReferenceDecoder`. The delimiter scan
-(memchr), accumulation, COBS, CRC (slicing-by-16) and field parsing are C (`nogil` kernels) over
-preallocated buffers, working in place on the caller's buffer when a whole chunk is in it; Python
-objects are made only for what is passed on (one `bytes` of RSSI codes per sweep, one
-array('H') per envelope block). The GIL is not released around the kernels: a chunk is at most
-2057 bytes, about a microsecond of work, and dropping the GIL that often would hand it back and
-forth with the gateway's other threads for no gain. Sequence tracking is the reference's own
-SeqTracker, so losses are counted by one piece of code (only its in-order step, whose one effect
-is the new last seq, is done here without the Python call).
+(memchr), accumulation, COBS, CRC (folded by PCLMULQDQ where the CPU has it, else slicing-by-16)
+and field parsing are C (`nogil` kernels) over preallocated buffers, working in place on the
+caller's buffer when a whole chunk is in it; Python objects are made only for what is passed on
+(one `bytes` of RSSI codes per sweep, one array('H') per envelope block), and a frame of plain
+values is not tracked by the cycle collector (_untracked). The GIL is not released around the
+kernels: a chunk is at most 2057 bytes, about a microsecond of work, and dropping the GIL that
+often would hand it back and forth with the gateway's other threads for no gain. Sequence
+tracking is the reference's own SeqTracker, so losses are counted by one piece of code (only its
+in-order step, whose one effect is the new last seq, is done here without the Python call).
 """
 from cpython cimport array as carray
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
@@ -68,10 +69,12 @@ cdef extern from "Python.h":
     ctypedef struct PyMemberDescrObject:
         PyMemberDef* d_member
     object PyType_GenericAlloc(PyTypeObject* tp, Py_ssize_t nitems)  # a dataclass's tp_alloc
+    int PyObject_GC_IsTracked(object op)
+    void PyObject_GC_UnTrack(void* op)
 
 # Frame and the bodies of a busy node's stream (Sweep, Envelope, Status) are made as their
-# dataclass's own __init__ would leave them (every slot set, in field order) but without calling
-# it: a Python call with eight or more arguments costs more than the rest of the frame's
+# dataclass's own __init__ would leave them (every slot set, in field order; _new_slots) but
+# without calling it: a Python call with eight or more arguments costs more than the rest of the frame's
 # decoding. The slots' places in the object come from their member descriptors.
 # (room for more fields than any has: _slot_offsets checks)
 cdef Py_ssize_t SWEEP_SLOTS[16]
@@ -98,22 +101,65 @@ _slot_offsets(Status, STATUS_SLOTS, sizeof(STATUS_SLOTS) // sizeof(Py_ssize_t))
 _slot_offsets(Frame, FRAME_SLOTS, sizeof(FRAME_SLOTS) // sizeof(Py_ssize_t))
 
 
-cdef inline object _slots_new(cls, const Py_ssize_t* slots, tuple values):
-    """A new cls (a slots dataclass) with its fields set to values, in field order."""
-    cdef object obj = PyType_GenericAlloc(<PyTypeObject*>cls, 0)
+cdef inline object _new_slots(cls):
+    """A new cls (a slots dataclass), its fields unset: _put sets each, in field order (as its
+    __init__ would; a tuple of the values for a loop was a tenth of the objects made a frame)."""
+    return PyType_GenericAlloc(<PyTypeObject*>cls, 0)
+
+
+cdef inline void _put(object obj, Py_ssize_t slot, object value) noexcept:
+    """Set the unset field at offset `slot` of obj to value."""
+    Py_INCREF(value)
+    (<PyObject**>((<char*><PyObject*>obj) + slot))[0] = <PyObject*>value
+
+
+cdef inline int _put_u32s(object obj, const Py_ssize_t* slots, const uint8_t* b,
+                          Py_ssize_t count) except -1:
+    """Set `count` fields, at offsets slots[0:count], to the little-endian uint32s at b."""
     cdef Py_ssize_t i
-    cdef PyObject* v
-    for i in range(len(values)):
-        v = <PyObject*>values[i]
-        Py_INCREF(<object>v)
-        (<PyObject**>((<char*><PyObject*>obj) + slots[i]))[0] = v
+    for i in range(count):
+        _put(obj, slots[i], _u32(b + 4 * i))
+    return 0
+
+
+cdef inline object _untracked(object obj):
+    """obj, no longer tracked by the cycle collector: for an object whose fields are all
+    untracked (ints, bytes, str, arrays, untracked bodies), the rule CPython applies to its
+    tuples. Such an object is in no reference cycle, and a busy node's frames and bodies were
+    most of the collector's work (a tenth of the decoding; and every collection walks the young
+    objects tracked, the gateway's others too). A field later set to a container that leads back
+    to the object would make a cycle the collector does not free: nothing in straja sets one."""
+    PyObject_GC_UnTrack(<void*><PyObject*>obj)
     return obj
+
+
 cdef carray.array U16 = array("H")
 
+DEF COPY_OVER = 15  # _cobs_decode's pieces reach this many bytes past a block
 
-cdef inline uint16_t _crc16(const uint8_t* p, Py_ssize_t n) noexcept nogil:
-    """CRC-16/CCITT-FALSE of p[0:n]."""
-    cdef uint16_t c = CRC_INIT
+
+cdef extern from "_crc16_clmul.h" nogil:
+    # the CRC folded 16 bytes at a time by PCLMULQDQ where the CPU has it
+    int straja_crc16_use_clmul(int on, unsigned poly)
+    Py_ssize_t straja_crc16_fold(const uint8_t* p, Py_ssize_t n, unsigned init, unsigned poly,
+                                 uint8_t* state)
+
+
+def crc16_use_clmul(bint on):
+    """Fold the CRC by PCLMULQDQ (on, the default where the CPU has it) or take it by the table
+    alone (off): the same CRC (the tests run both). Returns whether the folding is used."""
+    return bool(straja_crc16_use_clmul(on, CRC_POLY))
+
+
+def crc16(data) -> int:
+    """The decoder's CRC-16 of the bytes-like `data`, by the path crc16_use_clmul chose (the
+    tests' handle on it)."""
+    cdef const uint8_t[::1] view = memoryview(data).cast("B")
+    return _crc16(&view[0] if view.shape[0] else NULL, view.shape[0])
+
+
+cdef inline uint16_t _crc16_table(const uint8_t* p, Py_ssize_t n, uint16_t c) noexcept nogil:
+    """The CRC register after p[0:n], from c, by the tables."""
     cdef Py_ssize_t i = 0
     while i + 16 <= n:
         c = (CRC_T[15][(c >> 8) ^ p[i]] ^ CRC_T[14][(c & 0xFF) ^ p[i + 1]]
@@ -129,16 +175,35 @@ cdef inline uint16_t _crc16(const uint8_t* p, Py_ssize_t n) noexcept nogil:
     return c
 
 
+cdef inline uint16_t _crc16(const uint8_t* p, Py_ssize_t n) noexcept nogil:
+    """CRC-16/CCITT-FALSE of p[0:n]: the whole 16-byte blocks folded (where PCLMULQDQ runs),
+    then the CRC of the folded state and the bytes after it by the tables."""
+    cdef uint8_t state[16]
+    cdef Py_ssize_t done = straja_crc16_fold(p, n, CRC_INIT, CRC_POLY, state)
+    if done == 0:
+        return _crc16_table(p, n, CRC_INIT)
+    return _crc16_table(p + done, n - done, _crc16_table(state, 16, 0))
+
+
 cdef Py_ssize_t _cobs_decode(const uint8_t* src, Py_ssize_t n, uint8_t* dst) noexcept nogil:
-    """Decode into dst (room for n bytes); -1 if a block runs past the end."""
-    cdef Py_ssize_t i = 0, o = 0, end
+    """Decode into dst (room for n + COPY_OVER bytes); -1 if a block runs past the end."""
+    cdef Py_ssize_t i = 0, o = 0, end, k
     cdef uint8_t code
     while i < n:
         code = src[i]
         end = i + code
         if code == 0 or end > n:
             return -1
-        memcpy(dst + o, src + i + 1, code - 1)
+        # in 16-byte pieces: a memcpy of a block's size was inlined as `rep movsq`, whose
+        # start-up cost was a sixth of the decoder's C. The last piece may reach past the
+        # block, not past the frame (the frame's last block: its rest a byte at a time)
+        k = 1
+        while k + 16 <= code or (k < code and end + COPY_OVER <= n):
+            memcpy(dst + o + k - 1, src + i + k, 16)
+            k += 16
+        while k < code:
+            dst[o + k - 1] = src[i + k]
+            k += 1
         o += code - 1
         i = end
         if code < 0xFF and i < n:
@@ -185,27 +250,47 @@ cdef inline str _utf8(const uint8_t* p, Py_ssize_t n):
 cdef object _body(int ftype, const uint8_t* b, Py_ssize_t n):
     """The body object, None if it does not fit its type, raw bytes for an unknown type."""
     cdef carray.array samples
+    cdef object obj
     if ftype == SWEEP:
         if n < SWEEP_BODY:
             return None
-        return _slots_new(Sweep, SWEEP_SLOTS, (
-            b[0], b[1], _u16(b + 2), _u32(b + 4), _u32(b + 8), _u32(b + 12), _u32(b + 16),
-            _u16(b + 20), _u16(b + 22),
-            PyBytes_FromStringAndSize(<const char*>b + SWEEP_BODY, n - SWEEP_BODY)))
+        obj = _new_slots(Sweep)
+        _put(obj, SWEEP_SLOTS[0], b[0])
+        _put(obj, SWEEP_SLOTS[1], b[1])
+        _put(obj, SWEEP_SLOTS[2], _u16(b + 2))
+        _put_u32s(obj, SWEEP_SLOTS + 3, b + 4, 4)
+        _put(obj, SWEEP_SLOTS[7], _u16(b + 20))
+        _put(obj, SWEEP_SLOTS[8], _u16(b + 22))
+        _put(obj, SWEEP_SLOTS[9], PyBytes_FromStringAndSize(<const char*>b + SWEEP_BODY,
+                                                            n - SWEEP_BODY))
+        return _untracked(obj)
     if ftype == ENVELOPE:
         if n < ENVELOPE_BODY or (n - ENVELOPE_BODY) % 2:
             return None
         samples = carray.clone(U16, (n - ENVELOPE_BODY) // 2, False)
         memcpy(samples.data.as_voidptr, b + ENVELOPE_BODY, n - ENVELOPE_BODY)
-        return _slots_new(Envelope, ENVELOPE_SLOTS, (
-            b[0], b[1], _u16(b + 2), _u32(b + 4), _u32(b + 8), <int32_t>_u32(b + 12),
-            <int32_t>_u32(b + 16), samples))
+        obj = _new_slots(Envelope)
+        _put(obj, ENVELOPE_SLOTS[0], b[0])
+        _put(obj, ENVELOPE_SLOTS[1], b[1])
+        _put(obj, ENVELOPE_SLOTS[2], _u16(b + 2))
+        _put_u32s(obj, ENVELOPE_SLOTS + 3, b + 4, 2)
+        _put(obj, ENVELOPE_SLOTS[5], <int32_t>_u32(b + 12))
+        _put(obj, ENVELOPE_SLOTS[6], <int32_t>_u32(b + 16))
+        _put(obj, ENVELOPE_SLOTS[7], samples)
+        return _untracked(obj)
     if ftype == STATUS:
         if n < STATUS_BODY:
             return None
-        return _slots_new(Status, STATUS_SLOTS, (
-            _u32(b), _u16(b + 4), b[6], b[7], _u32(b + 8), _u32(b + 12), _u32(b + 16),
-            _u32(b + 20), _u16(b + 24), _u16(b + 26), _utf8(b + STATUS_BODY, n - STATUS_BODY)))
+        obj = _new_slots(Status)
+        _put(obj, STATUS_SLOTS[0], _u32(b))
+        _put(obj, STATUS_SLOTS[1], _u16(b + 4))
+        _put(obj, STATUS_SLOTS[2], b[6])
+        _put(obj, STATUS_SLOTS[3], b[7])
+        _put_u32s(obj, STATUS_SLOTS + 4, b + 8, 4)
+        _put(obj, STATUS_SLOTS[8], _u16(b + 24))
+        _put(obj, STATUS_SLOTS[9], _u16(b + 26))
+        _put(obj, STATUS_SLOTS[10], _utf8(b + STATUS_BODY, n - STATUS_BODY))
+        return _untracked(obj)
     if ftype == LOG:
         if n < LOG_BODY:
             return None
@@ -226,7 +311,7 @@ cdef class Decoder:
     """Streaming decoder: `feed(data) -> list` of Frame and Console events; never raises."""
 
     cdef uint8_t _acc[MAX_ENCODED]
-    cdef uint8_t _raw[MAX_ENCODED]
+    cdef uint8_t _raw[MAX_ENCODED + COPY_OVER]
     cdef Py_ssize_t _acc_len
     cdef bint _discarding
     cdef public object tracker
@@ -331,7 +416,13 @@ cdef class Decoder:
             self.frames += 1
         else:
             self.unknown += 1
-        events.append(_slots_new(Frame, FRAME_SLOTS, (ftype, node_id, seq, t_us, body)))
+        frame = _new_slots(Frame)
+        _put(frame, FRAME_SLOTS[0], ftype)
+        _put(frame, FRAME_SLOTS[1], node_id)
+        _put(frame, FRAME_SLOTS[2], seq)
+        _put(frame, FRAME_SLOTS[3], t_us)
+        _put(frame, FRAME_SLOTS[4], body)
+        events.append(frame if PyObject_GC_IsTracked(body) else _untracked(frame))
         return 0
 
 

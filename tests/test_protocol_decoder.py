@@ -120,3 +120,42 @@ def test_framing_without_the_compiled_module_says_to_run_make(monkeypatch):
         importlib.reload(straja.framing)
     monkeypatch.undo()
     assert importlib.reload(straja.framing).Decoder is Decoder
+
+
+def sweep(seq, codes):
+    return P.Frame(P.SWEEP, 3, seq, 1000 + seq, P.Sweep(0, 0, seq, 5645000, 500, 300, 9000, 0,
+                                                        len(codes), codes))
+
+
+@pytest.mark.parametrize("zero_every", [0, 1, 7, 16, 17, 200, 254, 255])
+def test_every_cobs_block_length_decodes_in_place_and_across_reads(zero_every):
+    """The compiled COBS decoding copies blocks in 16-byte pieces, the last reaching past its
+    block but never past the frame (a frame's last block a byte at a time): frames whose blocks
+    end at every offset, as the reference decodes them, whole in one read (decoded in place)
+    and cut into 64-byte reads (gathered first)."""
+    frames = []
+    for n in range(0, 530):
+        codes = bytes(0 if zero_every and i % zero_every == zero_every - 1 else 1 + i % 255
+                      for i in range(n))
+        frames.append(sweep(n, codes))
+    stream = wire(*frames)
+    for read in (len(stream), 64, 1):
+        ours, ref = Decoder(), P.ReferenceDecoder()
+        got = [e for i in range(0, len(stream), read) for e in ours.feed(stream[i:i + read])]
+        assert got == frames == ref.feed(stream), read
+        assert ours.corrupt == 0
+
+
+def test_decoded_frames_of_plain_values_are_not_tracked_by_the_cycle_collector():
+    """A SWEEP's, an ENVELOPE's and a STATUS's frame and body hold only ints, bytes, str and
+    arrays: untracked, as CPython's tuples of such values; a body the decoder makes by its
+    class's call (a LOG) is tracked, and so is its frame. Both stay ordinary objects."""
+    import gc
+    frames = [sweep(0, bytes(64)),
+              P.Frame(P.ENVELOPE, 3, 1, 5, P.Envelope(0, 0, 2, 9, 0, -5, 5, array("H", [1, 2]))),
+              status(2, 7, 99, node=3), log(3, node=3)]
+    got = Decoder().feed(wire(*frames))
+    assert got == frames
+    assert [gc.is_tracked(f) or gc.is_tracked(f.body) for f in got] == [False, False, False, True]
+    got[0].body.flags = 5  # still a dataclass like any other
+    assert got[0].body == P.Sweep(0, 5, 0, 5645000, 500, 300, 9000, 0, 64, bytes(64))
