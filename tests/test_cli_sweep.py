@@ -34,8 +34,6 @@ FREE_TEXT = {
     ("sim", "check", "scene"): "a scene file or catalogue name: loaded first, exit 2 naming the "
                                "file, line and field",
     ("sim", "truth", "scene"): "as sim check",
-    ("gateway", "--port"): "a port or a glob: a node plugged in later is found",
-    ("gateway", "--mqtt-host"): "a host name: an unreachable broker is logged and retried",
     ("events", "--alert"): "an alert id: none matching lists nothing",
     ("known", "add", "alert_id"): "an alert id: one not in the store is exit 2",
     ("remoteid", "decode", "HEX"): "payloads: each one's error is told per input",

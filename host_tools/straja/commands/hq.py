@@ -8,8 +8,9 @@ import sys
 import threading
 
 from .. import term
-from ..argtypes import (existing_file, existing_folder, host_port, listen_address, one_line,
-                        positive_float, positive_int, read_text, remote_address, writable_file)
+from ..argtypes import (add_force_option, existing_file, existing_folder, host_port,
+                        listen_address, one_line, positive_float, positive_int, read_text,
+                        refuse_to_replace, remote_address, writable_file)
 from ..cot import cot_url
 from ..errors import StrajaError
 from ..gateway import config as gwconfig
@@ -113,6 +114,7 @@ def run_bridge_config(args) -> int:
         data_dir=args.data, queue=args.queue, autosave_changes=args.autosave,
         username=args.username or "", password=_secret(args.password_file),
         ca_file=args.ca_file or ""))
+    refuse_to_replace(args.out, "--out", args.force)
     if args.out in (None, "-"):
         sys.stdout.write(text)
     else:
@@ -259,4 +261,5 @@ def configure(p) -> None:
     b.add_argument("--ca-file", type=one_line, metavar="FILE",
                    help="TLS to the central broker, checked against this CA (path on the site)")
     b.add_argument("--out", type=writable_file, metavar="FILE", help="write here (default stdout)")
+    add_force_option(b, "--out")
     b.set_defaults(func=run_bridge_config)

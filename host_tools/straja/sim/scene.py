@@ -28,6 +28,7 @@ class SceneError(StrajaError, ValueError):
     """A bad scene file; the message starts with 'file:line:' where the line is known."""
 
     CODE = term.EXIT_USAGE
+    FIX = "correct the scene file (docs/scenes.md describes every table and field)"
 
 
 SCENE = {
