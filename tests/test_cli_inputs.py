@@ -270,6 +270,11 @@ WRONG_INPUTS = [
     ([*GATEWAY, "--config", "portdir.toml"], None, "ports: adir is a folder, not a serial port"),
     ([*GATEWAY, "--mqtt-host", ""], None, "argument --mqtt-host: not a host name or address"),
     ([*GATEWAY, "--mqtt-port", "1884"], None, "--mqtt-port without a broker"),
+    ([*GATEWAY, "--site", "A"], None, "--site without a broker"),
+    ([*GATEWAY, "--survey", "5"], None, "--survey S runs for its S seconds: --duration would be "
+                                        "ignored"),
+    (["hq", "--broker", "h:1883", "--db", "hq.db", *BRIDGE_TO[1:]], None,
+     "--broker, --db: straja hq's options, which bridge-config does not use"),
     ([*GATEWAY, "--record", "kept.out"], None, "--record kept.out: the file is there already"),
     (["gateway", "--duration", "1", "--db", "g.db"], "notes.txt",
      "STRAJA_EXTRA_PORTS: 'notes.txt' is not a port's path"),

@@ -107,8 +107,19 @@ def _secret(path) -> str:
                           "file's one line", term.EXIT_USAGE) from None
 
 
+# straja hq's own options (no default) that bridge-config, given after them, does not use
+HQ_ONLY = (("--broker", "broker"), ("--db", "db"), ("--web", "web"), ("--tiles", "tiles"),
+           ("--config", "config"), ("--cot", "cot"), ("--site-position", "site_position"),
+           ("--neighbours", "neighbours"), ("--duration", "duration"))
+
+
 def run_bridge_config(args) -> int:
     from ..hq.bridge import BridgeSettings, site_broker_config
+    unused = [option for option, dest in HQ_ONLY if getattr(args, dest) is not None]
+    if unused:
+        raise StrajaError(f"{', '.join(unused)}: straja hq's options, which bridge-config does "
+                          "not use", "leave them out: straja hq bridge-config --site S --central "
+                          "HOST:PORT ...", term.EXIT_USAGE)
     text = site_broker_config(BridgeSettings(
         site=args.site, central=args.central, listen=args.listen, topic_root=args.topic_root,
         data_dir=args.data, queue=args.queue, autosave_changes=args.autosave,

@@ -69,17 +69,17 @@ def _load(args) -> gwconfig.GatewayConfig:
                                                           "source": args.remoteid_source})
     if getattr(args, "cot", None):
         changes["cot"] = dataclasses.replace(cfg.cot, url=args.cot)
-    if getattr(args, "mqtt_host", None) or getattr(args, "mqtt_port", None):
-        if not (args.mqtt_host or cfg.mqtt.host):  # (a port alone would be ignored)
-            raise StrajaError("--mqtt-port without a broker: neither --mqtt-host nor the "
-                              "config's mqtt.host names one", "add --mqtt-host HOST, or leave "
-                              "out --mqtt-port", term.EXIT_USAGE)
+    for_broker = [option for option, given in (("--mqtt-port", args.mqtt_port),
+                                               ("--site", args.site)) if given]
+    if for_broker and not (args.mqtt_host or cfg.mqtt.host):  # (they would be ignored)
+        raise StrajaError(f"{' and '.join(for_broker)} without a broker: neither --mqtt-host "
+                          "nor the config's mqtt.host names one", "add --mqtt-host HOST, or "
+                          f"leave out {' and '.join(for_broker)}", term.EXIT_USAGE)
+    if args.mqtt_host or for_broker:
         changes["mqtt"] = gwconfig.MqttConfig(**{**cfg.mqtt.__dict__,
                                                  "host": args.mqtt_host or cfg.mqtt.host,
-                                                 "port": args.mqtt_port or cfg.mqtt.port})
-    if getattr(args, "site", None):
-        changes["mqtt"] = gwconfig.MqttConfig(**{**changes.get("mqtt", cfg.mqtt).__dict__,
-                                                 "site": args.site})
+                                                 "port": args.mqtt_port or cfg.mqtt.port,
+                                                 "site": args.site or cfg.mqtt.site})
     return gwconfig.override(cfg, **changes)
 
 
@@ -169,6 +169,9 @@ def run_gateway(args) -> int:
     if args.json and not args.survey:
         raise StrajaError("--json prints what a survey learned", "add --survey S",
                           term.EXIT_USAGE)
+    if args.survey and args.duration:
+        raise StrajaError("--survey S runs for its S seconds: --duration would be ignored",
+                          "give one of them", term.EXIT_USAGE)
     logs.setup(args.log_level)
     try:
         cfg = _load(args)
