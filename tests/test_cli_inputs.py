@@ -287,6 +287,8 @@ WRONG_INPUTS = [
     (["sim", "truth", "demo_incursion", "--out", "kept.out"], None, "--out kept.out: the file"),
     ([*BRIDGE_TO, "--out", "kept.out"], None, "--out kept.out: the file is there already"),
     ([*BRIDGE_TO, "--password-file", "/proc/self/mem"], None, "Input/output error"),
+    (["hq", "--broker", "h:1883", "--db", "hq.db", "--ca-file", "/proc/self/mem", "--duration",
+      "1"], None, "--ca-file /proc/self/mem: cannot read it: Input/output error"),
     (["replay", "empty.rec"], None, "empty.rec is not a Straja recording"),
     (["replay", "cut.rec"], None, "cut.rec: the recording ends inside its header"),
     (["replay", "capture.pcap"], None, "capture.pcap is not a Straja recording"),

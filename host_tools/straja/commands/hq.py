@@ -77,6 +77,10 @@ def _check_ca_file(path) -> None:
         raise StrajaError(f"--ca-file {path}: not a CA certificate in PEM ({e.reason})",
                           "name the PEM file of the CA that signed the broker's certificate",
                           term.EXIT_USAGE) from None
+    except OSError as e:  # (a file that fails as it is read)
+        raise StrajaError(f"--ca-file {path}: cannot read it: {e.strerror or e}",
+                          "name the PEM file of the CA that signed the broker's certificate",
+                          term.EXIT_USAGE) from None
 
 
 def _store(text: str) -> str:
