@@ -280,6 +280,14 @@ WRONG_INPUTS = [
      "STRAJA_EXTRA_PORTS: 'notes.txt' is not a port's path"),
     (["ports"], "/dev/null:{folder}/adir", "STRAJA_EXTRA_PORTS: {folder}/adir is a folder"),
     (["ports", "--probe"], "/dev/tty\x01", "STRAJA_EXTRA_PORTS: a control character"),
+    (["deploy", "/dev/nope", "--mpy-cross", "notes.txt"], None, "--mpy-cross: cannot run "
+                                                                 "mpy-cross (notes.txt)"),
+    (["deploy", "/dev/nope", "--mpy-cross", "/bin/true"], None, "--mpy-cross: cannot tell which "
+                                                                ".mpy version /bin/true emits"),
+    (["provision", "/dev/nope", "--node-id", "3", "--inventory", "notes.txt"], None,
+     "--inventory notes.txt: line 1 is not an inventory record (a JSON object)"),
+    (["provision", "/dev/nope", "--node-id", "3", "--inventory", "/proc/self/mem"], None,
+     "--inventory /proc/self/mem: Input/output error"),
     (["info", "notes.txt"], None, "argument PORT: notes.txt is a file, not a serial port"),
     (["monitor", "adir"], None, "argument PORT: adir is a folder, not a serial port"),
     (["monitor", "/dev/nope", "--record", "kept.out"], None, "--record kept.out: the file is "

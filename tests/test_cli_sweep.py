@@ -29,7 +29,7 @@ BAD_VALUES = ["abc", "0", "-1", "-2.5", "nan", "inf", "", "/missing/dir/x", "{fi
 # Any other argument that takes a value must have a checking type or a fixed set of choices.
 FREE_TEXT = {
     ("flash-micropython", "IMAGE"): "its kind and presence, checked before the port (exit 2)",
-    ("deploy", "--mpy-cross"): "a command: one that does not run is told with its fix",
+    ("deploy", "--mpy-cross"): "a command: one that does not run is exit 2, before any port",
     ("config", "KEY | KEY=VALUE"): "the node checks every key and value (BAD_ARG, nothing set)",
     ("sim", "check", "scene"): "a scene file or catalogue name: loaded first, exit 2 naming the "
                                "file, line and field",
