@@ -452,3 +452,22 @@ def test_eval_jobs_are_at_most_the_processors_said_when_asked_for_more(monkeypat
     monkeypatch.setattr(eval_cli, "processors", lambda: 1)
     assert cli.main(["eval", "--scene", "demo_incursion"]) == 0
     assert scored[-1] == 1 and not capsys.readouterr().err
+
+
+NODE_A = '[[node]]\nname = "a"\nposition_m = [0.0, 0.0, 1.0]\n'
+
+
+@pytest.mark.parametrize("scene, says", [
+    (f'duration_s = 10.0\n{NODE_A}board = "nope"\n', "s.toml:6: node[0].board: no board "
+                                                       "profile 'nope'"),
+    (f"duration_s = 10.0\n{NODE_A}board = 7\n", "node[0].board: no board profile '7'"),
+    (f"duration_s = 1e300\n{NODE_A}", "s.toml:2: scene.duration_s: must be <= 1000000000.0 "
+                                       "(got 1e+300)")])
+def test_a_scene_node_without_a_board_profile_or_a_scene_past_any_length_is_refused(
+        scene, says, folder, capsys):
+    """A virtual node runs on its board's profile: a name with none failed only as the node
+    started (exit 1, "check the disk"), and `sim check` passed it; a length past 1e9 s (31
+    years, argtypes.MAX_FLOAT) is a typo that `eval --scene` would run for ever."""
+    (folder / "s.toml").write_text(f"[scene]\n{scene}")
+    for argv in (["sim", "check", "s.toml"], ["sim", "node", "--scene", "s.toml"]):
+        refused(argv, capsys, says)
