@@ -17,7 +17,8 @@ from straja import cli
 NOT_UTF8 = b"\xff\xfe[gateway]\n"
 
 
-def refused(argv: list[str], capsys, says: str) -> None:
+def refused(argv: list[str], capsys, says: str) -> str:
+    """stderr of `straja ARGV`, which exits 2 saying `says`, without a traceback."""
     try:
         code = cli.main(argv)
     except SystemExit as e:  # (argparse's refusal)
@@ -25,6 +26,7 @@ def refused(argv: list[str], capsys, says: str) -> None:
     err = capsys.readouterr().err
     assert code == 2, err
     assert says in err and "Traceback" not in err, err
+    return err
 
 
 @pytest.fixture
@@ -249,3 +251,223 @@ def test_a_file_named_that_is_another_kind_is_said_to_be(argv, says, folder, cap
     such file" sent its user looking for one that is there (hard2's sweep)."""
     (folder / "adir").mkdir()
     refused(argv, capsys, says)
+
+
+# hard4's sweep: inputs that are there but the wrong thing, settings that disagree, outputs that
+# would replace a file, the environment. (argv, STRAJA_EXTRA_PORTS or None, what stderr says).
+# Files in the folder: notes.txt, adir/, other.db (another program's SQLite), empty.rec, cut.rec
+# (a recording cut inside its header), capture.pcap (another format), kept.out (an output from
+# before), unknown.toml and typed.toml (gateway configs: an unknown key, a wrong type),
+# extra.toml and wrong.toml (scenes: an unknown field, a wrong type), portdir.toml (a config
+# naming a folder as a port). /proc/self/mem is a regular file whose reading fails (EIO): the
+# unreadable input a root user meets (permissions do not stop root).
+GATEWAY = ["gateway", "--no-discover", "--duration", "1", "--db", "g.db"]
+BRIDGE_TO = ["hq", "bridge-config", "--site", "A", "--central", "h:1883"]
+WRONG_INPUTS = [
+    ([*GATEWAY, "--port", "notes.txt"], None, "--port: notes.txt is a file, not a serial port"),
+    ([*GATEWAY, "--port", "adir"], None, "--port: adir is a folder, not a serial port"),
+    ([*GATEWAY, "--port", ""], None, "--port: an empty port name"),
+    ([*GATEWAY, "--config", "portdir.toml"], None, "ports: adir is a folder, not a serial port"),
+    ([*GATEWAY, "--mqtt-host", ""], None, "argument --mqtt-host: not a host name or address"),
+    ([*GATEWAY, "--mqtt-port", "1884"], None, "--mqtt-port without a broker"),
+    ([*GATEWAY, "--site", "A"], None, "--site without a broker"),
+    ([*GATEWAY, "--survey", "5"], None, "--survey S runs for its S seconds: --duration would be "
+                                        "ignored"),
+    (["hq", "--broker", "h:1883", "--db", "hq.db", *BRIDGE_TO[1:]], None,
+     "--broker, --db: straja hq's options, which bridge-config does not use"),
+    ([*GATEWAY, "--record", "kept.out"], None, "--record kept.out: the file is there already"),
+    (["gateway", "--duration", "1", "--db", "g.db"], "notes.txt",
+     "STRAJA_EXTRA_PORTS: 'notes.txt' is not a port's path"),
+    (["ports"], "/dev/null:{folder}/adir", "STRAJA_EXTRA_PORTS: {folder}/adir is a folder"),
+    (["ports", "--probe"], "/dev/tty\x01", "STRAJA_EXTRA_PORTS: a control character"),
+    (["deploy", "/dev/nope", "--mpy-cross", "notes.txt"], None, "--mpy-cross: cannot run "
+                                                                 "mpy-cross (notes.txt)"),
+    (["deploy", "/dev/nope", "--mpy-cross", "/bin/true"], None, "--mpy-cross: cannot tell which "
+                                                                ".mpy version /bin/true emits"),
+    (["provision", "/dev/nope", "--node-id", "3", "--inventory", "notes.txt"], None,
+     "--inventory notes.txt: line 1 is not an inventory record (a JSON object)"),
+    (["provision", "/dev/nope", "--node-id", "3", "--inventory", "/proc/self/mem"], None,
+     "--inventory /proc/self/mem: Input/output error"),
+    (["info", "notes.txt"], None, "argument PORT: notes.txt is a file, not a serial port"),
+    (["monitor", "adir"], None, "argument PORT: adir is a folder, not a serial port"),
+    (["monitor", "/dev/nope", "--record", "kept.out"], None, "--record kept.out: the file is "
+                                                            "there already"),
+    (["sim", "truth", "demo_incursion", "--out", "kept.out"], None, "--out kept.out: the file"),
+    ([*BRIDGE_TO, "--out", "kept.out"], None, "--out kept.out: the file is there already"),
+    ([*BRIDGE_TO, "--password-file", "/proc/self/mem"], None, "Input/output error"),
+    (["hq", "--broker", "h:1883", "--db", "hq.db", "--ca-file", "/proc/self/mem", "--duration",
+      "1"], None, "--ca-file /proc/self/mem: cannot read it: Input/output error"),
+    (["replay", "empty.rec"], None, "empty.rec is not a Straja recording"),
+    (["replay", "cut.rec"], None, "cut.rec: the recording ends inside its header"),
+    (["replay", "capture.pcap"], None, "capture.pcap is not a Straja recording"),
+    (["replay", "other.db"], None, "other.db is not a Straja recording"),
+    (["replay", "/proc/self/mem"], None, "/proc/self/mem: cannot read it: Input/output error"),
+    (["events", "--config", "/proc/self/mem"], None, "cannot read /proc/self/mem: Input/output"),
+    (["sim", "check", "/proc/self/mem"], None, "cannot read scene: Input/output error"),
+    (["events", "--config", "unknown.toml"], None, "unknown.toml: config: unknown key 'bogus'"),
+    (["known", "list", "--config", "typed.toml"], None, "typed.toml: config.rescan_s: expected a "
+                                                        "number, not 'fast'"),
+    (["hq", "--broker", "h:1883", "--db", "hq.db", "--config", "unknown.toml", "--duration", "1"],
+     None, "unknown key 'bogus'"),
+    (["events", "--db", "other.db"], None, "its tables (contacts) are another program's"),
+    (["known", "add", "A1-1", "--db", "other.db"], None, "another program's"),
+    (["sim", "check", "wrong.toml"], None, "wrong.toml:3: scene.duration_s: must be float"),
+    (["eval", "--scene", "extra.toml"], None, "extra.toml:4: scene.bogus: unknown field"),
+    (["sim", "node", "--scene", "adir"], None, "adir: cannot read scene: Is a directory")]
+
+
+@pytest.fixture
+def wrong_things(folder):
+    """The folder with the files WRONG_INPUTS names."""
+    (folder / "notes.txt").write_text("not a port, a recording or a database\n")
+    (folder / "adir").mkdir()
+    other = sqlite3.connect(folder / "other.db")
+    other.execute("CREATE TABLE contacts (name TEXT)")
+    other.commit()
+    other.close()
+    (folder / "empty.rec").write_bytes(b"")
+    from straja.gateway import record
+    writer = record.RecordWriter(folder / "cut.rec", {"gateway_id": "g"})
+    writer.close()
+    (folder / "cut.rec").write_bytes((folder / "cut.rec").read_bytes()[:len(record.MAGIC) + 1])
+    (folder / "capture.pcap").write_bytes(bytes.fromhex("d4c3b2a102000400") + bytes(16))
+    (folder / "kept.out").write_text("an output from before\n")
+    (folder / "unknown.toml").write_text("[gateway]\nbogus = 1\n")
+    (folder / "typed.toml").write_text("[gateway]\nrescan_s = \"fast\"\n")
+    (folder / "portdir.toml").write_text("[gateway]\nports = [\"adir\"]\n")
+    (folder / "wrong.toml").write_text("[scene]\nname = \"x\"\nduration_s = \"ten\"\n")
+    (folder / "extra.toml").write_text("[scene]\nname = \"x\"\nduration_s = 10.0\nbogus = 1\n")
+    return folder
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("argv, extra_ports, says", WRONG_INPUTS, ids=lambda v: repr(v)[:60])
+def test_a_wrong_input_is_refused_naming_it_with_a_fix_and_nothing_changes(
+        argv, extra_ports, says, wrong_things, monkeypatch, capsys):
+    """Exit 2, the argument or file named, a fix (or argparse's usage, which names the option),
+    no traceback, and every file in the folder as it was: nothing made, nothing replaced."""
+    if extra_ports is None:
+        monkeypatch.delenv("STRAJA_EXTRA_PORTS", raising=False)
+    else:
+        monkeypatch.setenv("STRAJA_EXTRA_PORTS", extra_ports.format(folder=wrong_things))
+    monkeypatch.setattr("sys.stdin", open(os.devnull))
+    before = contents(wrong_things)
+    err = refused(argv, capsys, says.format(folder=wrong_things))
+    assert "\n  fix: " in err or "usage: straja" in err, err
+    assert contents(wrong_things) == before
+
+
+def contents(folder: Path) -> dict:
+    """Every entry's name, and each file's bytes (a pipe is not read: it would wait)."""
+    return {p.name: p.read_bytes() if p.is_file() else None for p in folder.iterdir()}
+
+
+def _virtual_profile() -> dict:
+    import json
+
+    from straja.paths import board_profile_path
+    return json.loads(board_profile_path("virtual").read_text())
+
+
+def _with(change) -> dict:
+    profile = _virtual_profile()
+    change(profile)
+    return profile
+
+
+# Board profiles a technician may have edited wrongly (hardware/README.md, "Board profile"):
+# (the profile, what the refusal says)
+BAD_PROFILES = [
+    (_with(lambda p: p["front_ends"][1]["pins"].update(cs="10")), "front_ends[1].pins.cs: a "
+                                                                  "pin is a GPIO number"),
+    (_with(lambda p: p["front_ends"][1]["pins"].update(cs=-1)), "not -1"),
+    (_with(lambda p: p["front_ends"][1]["pins"].update(cs=True)), "not True"),
+    (_with(lambda p: p["front_ends"][2]["pins"].update(cs=10)), "front_ends[2].pins.cs: GPIO 10 "
+                                                                "is also front_ends[1].pins.cs"),
+    (_with(lambda p: p["front_ends"][1]["pins"].update(cs=21)), "GPIO 21 is also safe_pin"),
+    (_with(lambda p: p["front_ends"][1]["pins"].update(cs=12)), "is also buses.spi 0 sck"),
+    (_with(lambda p: p["front_ends"][2]["pins"].pop("busy")), "front_ends[2].pins: a sx126x has "
+                                                               "busy, cs, reset (and dio1)"),
+    (_with(lambda p: p["front_ends"][1]["pins"].update(irq=3)), "a cc2500 has cs (and gdo0)"),
+    (_with(lambda p: p["front_ends"][1].update(spi=3)), "front_ends[1].spi: 3 is none of the "
+                                                        "profile's SPI buses (0)"),
+    (_with(lambda p: p["front_ends"][4]["pins"].update(out=3)), "front_ends[4].pins.out: GPIO 3 "
+                                                                "is not among buses.adc"),
+    (_with(lambda p: p["front_ends"][0].update(kind="rx5809")), "front_ends[0].kind: one of"),
+    (_with(lambda p: p.update(front_ends=[])), "front_ends (a list of one or more)"),
+    ([1, 2], "a board profile is a JSON object")]
+
+
+@pytest.mark.parametrize("profile, says", BAD_PROFILES, ids=lambda v: str(v)[:40])
+def test_a_board_profile_with_bad_pins_is_refused_before_the_port(profile, says, folder,
+                                                                  monkeypatch, capsys):
+    """deploy and provision would install it as the node's /board.json: refused while parsing,
+    naming the file and the field, before any port is opened."""
+    import json
+
+    from straja import paths
+    boards = folder / "boards"
+    boards.mkdir()
+    (boards / "edited.json").write_text(json.dumps(profile))
+    monkeypatch.setattr(paths, "BOARDS", boards)
+    for argv in (["deploy", "/dev/nope", "--board", "edited"],
+                 ["provision", "/dev/nope", "--node-id", "3", "--board", "edited"]):
+        with pytest.raises(SystemExit) as refusal:
+            cli.main(argv)
+        err = capsys.readouterr().err
+        assert refusal.value.code == 2
+        assert f"argument --board: {boards / 'edited.json'}: " in err and says in err, err
+
+
+def test_a_board_profile_that_is_not_json_is_refused(folder, monkeypatch, capsys):
+    from straja import paths
+    (folder / "edited.json").write_text('{"name": "edited",\n')
+    monkeypatch.setattr(paths, "BOARDS", folder)
+    refused(["deploy", "/dev/nope", "--board", "edited"], capsys, "edited.json: Expecting "
+                                                                  "property name")
+
+
+def test_replacing_an_output_takes_force(folder, capsys):
+    (folder / "bridge.conf").write_text("a config from before\n")
+    assert cli.main([*BRIDGE_TO, "--out", "bridge.conf", "--force"]) == 0
+    assert "connection straja-A\n" in (folder / "bridge.conf").read_text()
+    (folder / "empty.out").write_text("")  # (nothing to lose: written without --force)
+    assert cli.main(["sim", "truth", "demo_incursion", "--out", "empty.out", "--t1", "1"]) == 0
+    assert (folder / "empty.out").read_text()
+
+
+def test_eval_jobs_are_at_most_the_processors_said_when_asked_for_more(monkeypatch, capsys):
+    """A typo's --jobs 100000 would fork until the machine gave out: the workers are at most
+    the processors the command may use, and the cut is said (not when --jobs was not given)."""
+    from straja.eval import cli as eval_cli
+    scored = []
+    monkeypatch.setattr(eval_cli, "processors", lambda: 2)
+    monkeypatch.setattr(eval_cli, "run_scenes", lambda args: scored.append(args.jobs) or 0)
+    for jobs in (["--jobs", "100000"], ["--jobs", "1"], []):
+        assert cli.main(["eval", "--scene", "demo_incursion", *jobs]) == 0
+    assert scored == [2, 1, 2]
+    assert capsys.readouterr().err.splitlines() == [
+        "eval: --jobs 100000 is more than the 2 processors this command may use: 2 worker "
+        "processes"]
+    monkeypatch.setattr(eval_cli, "processors", lambda: 1)
+    assert cli.main(["eval", "--scene", "demo_incursion"]) == 0
+    assert scored[-1] == 1 and not capsys.readouterr().err
+
+
+NODE_A = '[[node]]\nname = "a"\nposition_m = [0.0, 0.0, 1.0]\n'
+
+
+@pytest.mark.parametrize("scene, says", [
+    (f'duration_s = 10.0\n{NODE_A}board = "nope"\n', "s.toml:6: node[0].board: no board "
+                                                       "profile 'nope'"),
+    (f"duration_s = 10.0\n{NODE_A}board = 7\n", "node[0].board: no board profile '7'"),
+    (f"duration_s = 1e300\n{NODE_A}", "s.toml:2: scene.duration_s: must be <= 1000000000.0 "
+                                       "(got 1e+300)")])
+def test_a_scene_node_without_a_board_profile_or_a_scene_past_any_length_is_refused(
+        scene, says, folder, capsys):
+    """A virtual node runs on its board's profile: a name with none failed only as the node
+    started (exit 1, "check the disk"), and `sim check` passed it; a length past 1e9 s (31
+    years, argtypes.MAX_FLOAT) is a typo that `eval --scene` would run for ever."""
+    (folder / "s.toml").write_text(f"[scene]\n{scene}")
+    for argv in (["sim", "check", "s.toml"], ["sim", "node", "--scene", "s.toml"]):
+        refused(argv, capsys, says)

@@ -29,13 +29,11 @@ BAD_VALUES = ["abc", "0", "-1", "-2.5", "nan", "inf", "", "/missing/dir/x", "{fi
 # Any other argument that takes a value must have a checking type or a fixed set of choices.
 FREE_TEXT = {
     ("flash-micropython", "IMAGE"): "its kind and presence, checked before the port (exit 2)",
-    ("deploy", "--mpy-cross"): "a command: one that does not run is told with its fix",
+    ("deploy", "--mpy-cross"): "a command: one that does not run is exit 2, before any port",
     ("config", "KEY | KEY=VALUE"): "the node checks every key and value (BAD_ARG, nothing set)",
     ("sim", "check", "scene"): "a scene file or catalogue name: loaded first, exit 2 naming the "
                                "file, line and field",
     ("sim", "truth", "scene"): "as sim check",
-    ("gateway", "--port"): "a port or a glob: a node plugged in later is found",
-    ("gateway", "--mqtt-host"): "a host name: an unreachable broker is logged and retried",
     ("events", "--alert"): "an alert id: none matching lists nothing",
     ("known", "add", "alert_id"): "an alert id: one not in the store is exit 2",
     ("remoteid", "decode", "HEX"): "payloads: each one's error is told per input",

@@ -93,7 +93,7 @@ def test_background_only_scene_gives_its_false_alert_rate(tmp_path):
     assert "scored" in r.stderr  # progress on stderr
 
 
-def test_bad_scene_is_refused_in_one_line_naming_file_line_and_field(tmp_path):
+def test_bad_scene_is_refused_in_one_line_naming_file_line_and_field_and_a_fix(tmp_path):
     path = tmp_path / "bad.toml"
     text = DRONE_AND_WIFI.replace('channel = "R4"', 'channel = "Q9"')
     path.write_text(text)
@@ -104,7 +104,7 @@ def test_bad_scene_is_refused_in_one_line_naming_file_line_and_field(tmp_path):
     assert r.returncode == 2
     assert r.stdout == ""
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
+    assert len(lines) == 2 and lines[1].startswith("  fix: correct the scene file"), r.stderr
     assert f"{path}:{line}: emitter[0].channel" in lines[0]
 
 

@@ -260,3 +260,31 @@ def test_a_command_no_line_holds_is_not_sent_and_the_gateway_goes_on(caplog):
         reader.port.close()
         os.close(master)
         os.close(slave)
+
+
+def test_a_port_that_cannot_be_opened_is_warned_once_and_read_once_it_can(tmp_path, caplog):
+    """A named port that is not there (a node not plugged in yet, a typo) is said at warning
+    level with its fix, once for each reason however many rescans try it, and said again to
+    have opened when it appears (debug only before: a technician saw nothing)."""
+    path = tmp_path / "tty-node"
+    cfg = config.GatewayConfig(ports=(str(path),), discover=False)
+    gw = Gateway(cfg, Pipeline(cfg))
+    caplog.set_level("INFO", logger="straja.gateway")
+    for _ in range(3):
+        gw.scan_ports()
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert [r.getMessage() for r in warned] == [
+        f"no such port: {path} (fix: check the cable; `straja ports` lists the ports); tried "
+        "again every 0.25 s"]
+    device, node_end = os.openpty()
+    os.symlink(os.ttyname(node_end), path)
+    try:
+        gw.scan_ports()
+        assert str(path) in gw.readers
+        assert caplog.records[-1].getMessage() == f"{path} opened"
+    finally:
+        gw.reading.stop()
+        for reader in gw.readers.values():
+            reader.port.close()
+        os.close(device)
+        os.close(node_end)

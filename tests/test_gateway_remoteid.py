@@ -192,3 +192,19 @@ def test_gateway_command_reads_a_companion_source(tmp_path):
                               str(tmp_path / "gw.db"), "--remoteid-source", str(tmp_path / "none")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
+
+
+def test_a_companion_source_that_fails_as_it_is_read_is_logged_not_a_traceback(caplog):
+    """A Remote ID source whose reading fails (an I/O error; /proc/self/mem is one as root)
+    ends that source with an error line: the thread's traceback was printed, the gateway read on
+    without a word of why Remote ID stopped."""
+    import queue
+
+    from straja.gateway.remoteid import CompanionReader
+    items = queue.Queue()
+    reader = CompanionReader("/proc/self/mem", items)
+    reader.run()  # (returns: the thread ends quietly)
+    assert items.empty()
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        "cannot read the Remote ID source /proc/self/mem (Input/output error): no more Remote "
+        "ID from it; the gateway goes on without"]

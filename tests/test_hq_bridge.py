@@ -47,7 +47,7 @@ class SiteBroker(Broker):
         super().__init__(tmp, free_port())
         argv = ["hq", "bridge-config", "--site", site, "--central", f"127.0.0.1:{central_port}",
                 "--listen", f"127.0.0.1:{self.port}", "--data", str(self.data),
-                "--out", str(self.conf)]
+                "--out", str(self.conf), "--force"]  # (over the plain broker's config)
         assert cli.main(argv) == 0, capsys.readouterr().err
         text = self.conf.read_text()
         assert f"topic straja/v1/{site}/# out 1" in text and "cleansession false" in text

@@ -21,8 +21,8 @@ import straja
 PACKAGE = Path(straja.__file__).resolve().parent
 
 BASE = ("straja", "straja.errors", "straja.term", "straja.rf", "straja.frontends", "straja.paths",
-        "straja.mp", "straja.argtypes", "straja.signals", "straja.protocol", "straja.framing",
-        "straja_node")
+        "straja.mp", "straja.argtypes", "straja.boards", "straja.signals", "straja.protocol",
+        "straja.framing", "straja_node")
 TRANSPORT = ("straja.link", "straja.rawrepl", "straja.serial_port")
 ABOVE = ("sim", "vboard", "vnode", "eval", "hil", "testing", "web", "hq")
 COMMAND_MODULES = ("straja.__main__", "straja.cli", "straja.commands", "straja.gateway.cli",

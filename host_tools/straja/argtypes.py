@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import stat
 from pathlib import Path
 
-from .paths import board_profile_path
+from .errors import StrajaError
+from .boards import load_profile
+from .term import EXIT_USAGE
 
 # Ports without a USB identity (virtual nodes, UART adapters) that `straja ports` and --all list
 EXTRA_PORTS_ENV = "STRAJA_EXTRA_PORTS"
@@ -68,6 +71,14 @@ def host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def host_name(text: str) -> str:
+    """A server's host name or address alone (a broker's: its port is an option of its own)."""
+    if not _host_name(text):
+        raise argparse.ArgumentTypeError(f"not a host name or address: {text!r} "
+                                         "(e.g. broker.example.net or 192.168.1.10)")
+    return text
+
+
 def _host_name(host: str) -> bool:
     """A host name or address: not empty, no blank or control character (it is written into
     configs as one word: mosquitto's `address HOST:PORT`)."""
@@ -99,10 +110,11 @@ def node_id(text: str) -> int:
 
 
 def board_name(text: str) -> str:
-    """A board profile in hardware/boards/ (the error lists the known ones)."""
+    """A board profile in hardware/boards/ (the error lists the known ones) that the firmware can
+    run (straja.boards: its pins)."""
     try:
-        board_profile_path(text)
-    except FileNotFoundError as e:
+        load_profile(text)
+    except (FileNotFoundError, ValueError) as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
 
@@ -140,6 +152,23 @@ def writable_file(text: str) -> str:
     if not os.access(path if path.exists() else folder, os.W_OK):
         raise argparse.ArgumentTypeError(f"cannot write {text}: permission denied")
     return text
+
+
+def add_force_option(parser, option: str) -> None:
+    """--force: replace the file `option` names when it is there (`refuse_to_replace`)."""
+    parser.add_argument("--force", action="store_true", help=f"replace the file {option} names "
+                        "when there is one (without: refused, so nothing is lost by mistake)")
+
+
+def refuse_to_replace(path, option: str, force: bool) -> None:
+    """A file a command writes whole, refused when it holds something already (a recording, a
+    config from before: what a typo would lose) unless --force; a device or a pipe (stdout,
+    /dev/null) is written as ever."""
+    if force or not path or path == "-" or not os.path.isfile(path) or \
+            not os.path.getsize(path):
+        return
+    raise StrajaError(f"{option} {path}: the file is there already, and would be replaced",
+                      "name a new file, or add --force to replace it", EXIT_USAGE)
 
 
 def writable_path(text: str) -> Path:
@@ -204,12 +233,55 @@ def version(text: str) -> str:
     return text
 
 
+def not_a_port(path: str) -> str | None:
+    """What `path` is when it is there and cannot be a serial port (a port is a character
+    device: a USB serial port, a UART, a pseudo-terminal), else None (a port, or nothing yet: a
+    node plugged in later)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISCHR(mode):
+        return None
+    return "a folder" if stat.S_ISDIR(mode) else "a file" if stat.S_ISREG(mode) else \
+        "a pipe or a socket"
+
+
+def port_path(text: str) -> str:
+    """A port's path as given, or a glob of them (the gateway's --port: a node plugged in later
+    is found): no control character, and not something that cannot be a port."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty port name")
+    if _control(text):
+        raise argparse.ArgumentTypeError(f"a control character or line break in {text!r}")
+    kind = not_a_port(text)
+    if kind:
+        raise argparse.ArgumentTypeError(f"{text} is {kind}, not a serial port")
+    return text
+
+
+def extra_ports() -> list[str]:
+    """The paths STRAJA_EXTRA_PORTS names (colon-separated); an entry that cannot be a port (not
+    an absolute path, a file, a folder) is a bad setting, not a port to list or open."""
+    named = [e for e in os.environ.get(EXTRA_PORTS_ENV, "").split(":") if e]
+    for entry in named:
+        try:
+            if not entry.startswith("/"):
+                raise argparse.ArgumentTypeError(f"{entry!r} is not a port's path")
+            port_path(entry)
+        except argparse.ArgumentTypeError as e:
+            raise StrajaError(f"{EXTRA_PORTS_ENV}: {e}", f"set {EXTRA_PORTS_ENV} to ports' "
+                              "paths separated by colons (`straja sim node` prints it), or "
+                              f"unset it: unset {EXTRA_PORTS_ENV}", EXIT_USAGE) from None
+    return named
+
+
 def port_name(text: str) -> str:
     """A serial port as every command takes it: a path, `serial:USBSERIAL` or `node:ID` (whether
     it is there is found when it is opened)."""
     kind, sep, value = text.partition(":")
-    if not text.strip():
-        raise argparse.ArgumentTypeError("an empty port name")
+    if not (sep and kind in ("serial", "node")):
+        port_path(text)
     if sep and kind == "serial" and not value:
         raise argparse.ArgumentTypeError("serial: needs the USB serial number (straja ports)")
     if sep and kind == "node":

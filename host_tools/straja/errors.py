@@ -9,12 +9,13 @@ from .term import EXIT_FAILED
 
 
 class StrajaError(Exception):
-    """`str(e)` says what went wrong, `fix` what to do about it, `code` the command's exit code
-    (the class's CODE unless given)."""
+    """`str(e)` says what went wrong, `fix` what to do about it (the class's FIX unless given),
+    `code` the command's exit code (the class's CODE unless given)."""
 
     CODE = EXIT_FAILED
+    FIX = ""  # a subclass's fix, when the raiser gives none
 
     def __init__(self, message: str, fix: str = "", code: int | None = None):
         super().__init__(message)
-        self.fix = fix
+        self.fix = fix or self.FIX
         self.code = self.CODE if code is None else code

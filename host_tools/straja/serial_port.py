@@ -97,4 +97,5 @@ def open_port(path: str, *, baudrate: int = 115200, timeout: float = 0.05) -> se
             who = f" by {', '.join(found)}" if found else ""
             raise PortError(f"port {path} is busy (held{who})",
                             "close the other program (a monitor, a terminal, the gateway) first") from e
-        raise PortError(f"cannot open {path}: {text}") from e
+        raise PortError(f"cannot open {path}: {text}", "check that it is the node's serial "
+                        "port: `straja ports` lists them") from e

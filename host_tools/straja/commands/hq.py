@@ -8,8 +8,9 @@ import sys
 import threading
 
 from .. import term
-from ..argtypes import (existing_file, existing_folder, host_port, listen_address, one_line,
-                        positive_float, positive_int, read_text, remote_address, writable_file)
+from ..argtypes import (add_force_option, existing_file, existing_folder, host_port,
+                        listen_address, one_line, positive_float, positive_int, read_text,
+                        refuse_to_replace, remote_address, writable_file)
 from ..cot import cot_url
 from ..errors import StrajaError
 from ..gateway import config as gwconfig
@@ -76,6 +77,10 @@ def _check_ca_file(path) -> None:
         raise StrajaError(f"--ca-file {path}: not a CA certificate in PEM ({e.reason})",
                           "name the PEM file of the CA that signed the broker's certificate",
                           term.EXIT_USAGE) from None
+    except OSError as e:  # (a file that fails as it is read)
+        raise StrajaError(f"--ca-file {path}: cannot read it: {e.strerror or e}",
+                          "name the PEM file of the CA that signed the broker's certificate",
+                          term.EXIT_USAGE) from None
 
 
 def _store(text: str) -> str:
@@ -106,13 +111,25 @@ def _secret(path) -> str:
                           "file's one line", term.EXIT_USAGE) from None
 
 
+# straja hq's own options (no default) that bridge-config, given after them, does not use
+HQ_ONLY = (("--broker", "broker"), ("--db", "db"), ("--web", "web"), ("--tiles", "tiles"),
+           ("--config", "config"), ("--cot", "cot"), ("--site-position", "site_position"),
+           ("--neighbours", "neighbours"), ("--duration", "duration"))
+
+
 def run_bridge_config(args) -> int:
     from ..hq.bridge import BridgeSettings, site_broker_config
+    unused = [option for option, dest in HQ_ONLY if getattr(args, dest) is not None]
+    if unused:
+        raise StrajaError(f"{', '.join(unused)}: straja hq's options, which bridge-config does "
+                          "not use", "leave them out: straja hq bridge-config --site S --central "
+                          "HOST:PORT ...", term.EXIT_USAGE)
     text = site_broker_config(BridgeSettings(
         site=args.site, central=args.central, listen=args.listen, topic_root=args.topic_root,
         data_dir=args.data, queue=args.queue, autosave_changes=args.autosave,
         username=args.username or "", password=_secret(args.password_file),
         ca_file=args.ca_file or ""))
+    refuse_to_replace(args.out, "--out", args.force)
     if args.out in (None, "-"):
         sys.stdout.write(text)
     else:
@@ -259,4 +276,5 @@ def configure(p) -> None:
     b.add_argument("--ca-file", type=one_line, metavar="FILE",
                    help="TLS to the central broker, checked against this CA (path on the site)")
     b.add_argument("--out", type=writable_file, metavar="FILE", help="write here (default stdout)")
+    add_force_option(b, "--out")
     b.set_defaults(func=run_bridge_config)

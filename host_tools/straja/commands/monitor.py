@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from .. import protocol, term
 from ..errors import StrajaError
 from ..gateway.record import RecordWriter
-from ..argtypes import port_name, positive_float, positive_int, writable_file
+from ..argtypes import (add_force_option, port_name, positive_float, positive_int,
+                        refuse_to_replace, writable_file)
 
 if TYPE_CHECKING:
     from ..link import NodeLink
@@ -30,6 +31,7 @@ def configure(p) -> None:
     p.add_argument("--start", action="store_true", help="send `start` to each node first")
     p.add_argument("--record", metavar="FILE", type=writable_file, help="also keep the raw byte streams, with arrival "
                    "times, for `straja replay` (format: docs/gateway.md, Recordings)")
+    add_force_option(p, "--record")
     p.set_defaults(func=run)
 
 
@@ -62,6 +64,7 @@ def run(args) -> int:
     from ..serial_port import PortError
     from ..tools.monitor import PortView, frame_json
     from ..tools.ports import resolve
+    refuse_to_replace(args.record, "--record", args.force)
     views = [PortView(resolve(p)) for p in args.ports]
     done = threading.Event()
     reader_left = threading.Event()  # stdout's reader is gone (`straja monitor --json P | head`)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from ..argtypes import non_negative_int, positive_float, positive_int, writable_
 from ..errors import StrajaError
 from ..sim.cli import scene_argument
 
+DEFAULT_JOBS = 2
 # `make eval` (each stop's check of the gated targets, ~20 min on 2 cores): the gated targets at
 # the intervals docs/evaluation/README.md states; the benchmarks' speed section is left to
 # `bench/run_all.py --quick`, which CI runs
@@ -49,12 +51,30 @@ def configure(p) -> None:
     p.add_argument("--seed", type=non_negative_int, help="the seed of the trials and background "
                    "runs (default 1); with --scene: every scene run with it instead of its own "
                    "(the same scene, other random draws, its included scenes' too)")
-    p.add_argument("--jobs", type=positive_int, default=2, help="worker processes (default 2)")
+    p.add_argument("--jobs", type=positive_int, help=f"worker processes (default {DEFAULT_JOBS}; "
+                   "at most the processors this command may use, said on stderr when fewer)")
     p.set_defaults(func=run)
 
 
 def _log(message: str) -> None:
     print(term.paint(message, "dim", sys.stderr), file=sys.stderr, flush=True)
+
+
+def processors() -> int:
+    """The processors this process may run on (a container's or a taskset's, not the host's)."""
+    return len(os.sched_getaffinity(0))
+
+
+def _workers(jobs: int | None) -> int:
+    """--jobs (default 2), at most the processors there are: each worker runs simulations flat
+    out, so more only share the same processors (and hold a process's memory each), and a
+    typo's thousands would fork until the machine gave out. Said when it was asked for."""
+    if jobs is None:
+        return min(DEFAULT_JOBS, processors())
+    if jobs > processors():
+        _log(f"eval: --jobs {jobs} is more than the {processors()} processors this command may "
+             f"use: {processors()} worker processes")
+    return min(jobs, processors())
 
 
 def run(args) -> int:
@@ -68,6 +88,8 @@ def run(args) -> int:
         if ignored:
             raise StrajaError(f"--scene scores its scenes alone: {', '.join(ignored)} would be "
                               "ignored", "run them without --scene", term.EXIT_USAGE)
+    args.jobs = _workers(args.jobs)
+    if args.scene:
         return run_scenes(args)
     from .evaluate import Settings, clear_misses, evaluate  # (matplotlib: only for the report)
     from .report import write

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import getpass
+import glob
 import signal
 import sys
 import time
@@ -17,8 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import term
-from ..argtypes import (existing_file, input_file, listen_address, node_id, non_negative_float,
-                        positive_float, positive_int, tcp_port, writable_file)
+from ..argtypes import (add_force_option, existing_file, extra_ports, host_name, input_file,
+                        listen_address, node_id, non_negative_float, not_a_port, port_path,
+                        positive_float, positive_int, refuse_to_replace, tcp_port,
+                        writable_file)
 from ..cot import cot_url
 from ..errors import StrajaError
 from . import config as gwconfig
@@ -66,13 +69,31 @@ def _load(args) -> gwconfig.GatewayConfig:
                                                           "source": args.remoteid_source})
     if getattr(args, "cot", None):
         changes["cot"] = dataclasses.replace(cfg.cot, url=args.cot)
-    if getattr(args, "mqtt_host", None):
-        changes["mqtt"] = gwconfig.MqttConfig(**{**cfg.mqtt.__dict__, "host": args.mqtt_host,
-                                                 "port": args.mqtt_port or cfg.mqtt.port})
-    if getattr(args, "site", None):
-        changes["mqtt"] = gwconfig.MqttConfig(**{**changes.get("mqtt", cfg.mqtt).__dict__,
-                                                 "site": args.site})
+    for_broker = [option for option, given in (("--mqtt-port", args.mqtt_port),
+                                               ("--site", args.site)) if given]
+    if for_broker and not (args.mqtt_host or cfg.mqtt.host):  # (they would be ignored)
+        raise StrajaError(f"{' and '.join(for_broker)} without a broker: neither --mqtt-host "
+                          "nor the config's mqtt.host names one", "add --mqtt-host HOST, or "
+                          f"leave out {' and '.join(for_broker)}", term.EXIT_USAGE)
+    if args.mqtt_host or for_broker:
+        changes["mqtt"] = gwconfig.MqttConfig(**{**cfg.mqtt.__dict__,
+                                                 "host": args.mqtt_host or cfg.mqtt.host,
+                                                 "port": args.mqtt_port or cfg.mqtt.port,
+                                                 "site": args.site or cfg.mqtt.site})
     return gwconfig.override(cfg, **changes)
+
+
+def _check_ports(cfg) -> None:
+    """The ports the config names can be ports (--port's were checked while parsing), and so
+    can STRAJA_EXTRA_PORTS's when discovering: a file or a folder named there is a mistake that
+    no rescan would mend."""
+    for pattern in cfg.ports:
+        kind = None if glob.has_magic(pattern) else not_a_port(pattern)
+        if kind:
+            raise StrajaError(f"ports: {pattern} is {kind}, not a serial port", "correct ports "
+                              "in the config, or give --port PATH", term.EXIT_USAGE)
+    if cfg.discover:
+        extra_ports()
 
 
 def _check_outputs(cfg) -> None:
@@ -148,15 +169,21 @@ def run_gateway(args) -> int:
     if args.json and not args.survey:
         raise StrajaError("--json prints what a survey learned", "add --survey S",
                           term.EXIT_USAGE)
+    if args.survey and args.duration:
+        raise StrajaError("--survey S runs for its S seconds: --duration would be ignored",
+                          "give one of them", term.EXIT_USAGE)
     logs.setup(args.log_level)
     try:
         cfg = _load(args)
         Pipeline(cfg)  # (checks the detection settings before anything is opened)
+        _check_ports(cfg)
         _check_outputs(cfg)
     except ValueError as e:  # ConfigError, or a value the pipeline refuses
         raise StrajaError(str(e), "see docs/gateway.md for the keys and their defaults",
                           term.EXIT_USAGE) from e
     _distinct_files({"db": cfg.db, "jsonl": cfg.jsonl, "record": cfg.record})
+    # (the config's record is rewritten each start, as the service's: --record is a person's)
+    refuse_to_replace(args.record, "--record", args.force)
     if args.web:  # (its address and users, before the store is made)
         from ..web.auth import check_bind, parse_address, users_from_config
         check_bind(parse_address(args.web)[0], users_from_config(cfg.web.users))
@@ -234,8 +261,14 @@ def run_replay(args) -> int:
         cfg = _replay_config(args)
         pipeline = Pipeline(cfg)
         _, records = record.read(args.file)
-    except (ValueError, OSError) as e:  # ConfigError, RecordingError, a missing file
-        raise StrajaError(str(e), code=term.EXIT_USAGE) from e
+    except StrajaError:  # ConfigError, RecordingError: with their fixes
+        raise
+    except OSError as e:  # (a file that fails as it is read: an I/O error, /proc/self/mem)
+        raise StrajaError(f"{args.file}: cannot read it: {e.strerror or e}",
+                          "copy the recording to a disk that reads it whole, then replay the "
+                          "copy", term.EXIT_USAGE) from e
+    except ValueError as e:  # a detection setting the pipeline refuses
+        raise StrajaError(str(e), gwconfig.ConfigError.FIX, term.EXIT_USAGE) from e
     _distinct_files({"the recording": str(args.file), "--db": cfg.db, "--jsonl": cfg.jsonl})
     if not cfg.db:
         _said("events to stdout only, stored nowhere (--db FILE stores them)")
@@ -318,10 +351,7 @@ def run_events(args) -> int:
     if args.since is not None and args.until is not None and args.since > args.until:
         raise StrajaError("--since is after --until: no event can be in between",
                           "give --since before --until", term.EXIT_USAGE)
-    try:
-        db = _open_store(str(args.db) if args.db else gwconfig.load(args.config).db)
-    except (gwconfig.ConfigError, OSError) as e:
-        raise StrajaError(str(e), code=term.EXIT_USAGE) from e
+    db = _open_store(str(args.db) if args.db else gwconfig.load(args.config).db)
     events = store.query_events(db, kinds=args.kind or (), node_id=args.node,
                                 alert_id=args.alert, since_ns=args.since, until_ns=args.until,
                                 limit=args.limit)
@@ -360,10 +390,7 @@ def _print_known(emitters, as_json: bool) -> None:
 def _writable_store(args) -> store.Store:
     """The gateway's existing event store, to write known emitters into."""
     from . import store
-    try:
-        path = str(args.db) if args.db else gwconfig.load(args.config).db
-    except (gwconfig.ConfigError, OSError) as e:
-        raise StrajaError(str(e), code=term.EXIT_USAGE) from e
+    path = str(args.db) if args.db else gwconfig.load(args.config).db
     _open_store(path).close()  # (an existing store, not a new one)
     return store.Store(path)
 
@@ -401,15 +428,18 @@ def configure_gateway(p) -> None:
     p.description = ("Read every configured or discovered node, detect and fuse drone links, "
                      "raise alerts to SQLite, JSON lines and MQTT.")
     _common(p, "event store (SQLite); default from the config", writable_file)
-    p.add_argument("--port", action="append", metavar="PATH",
+    p.add_argument("--port", action="append", metavar="PATH", type=port_path,
                    help="a node's port or a glob (repeatable; adds to discovery)")
     p.add_argument("--no-discover", action="store_true", help="open only the ports named")
     p.add_argument("--jsonl", metavar="FILE", type=writable_file,
                    help='events as JSON lines to FILE ("-": stdout)')
     p.add_argument("--record", metavar="FILE", type=writable_file,
                    help="record the raw node streams to FILE")
-    p.add_argument("--mqtt-host", metavar="HOST", help="MQTT broker (overrides the config)")
-    p.add_argument("--mqtt-port", type=tcp_port, metavar="N")
+    add_force_option(p, "--record")
+    p.add_argument("--mqtt-host", type=host_name, metavar="HOST",
+                   help="MQTT broker (overrides the config)")
+    p.add_argument("--mqtt-port", type=tcp_port, metavar="N",
+                   help="its port (overrides the config; needs a broker: --mqtt-host or mqtt.host)")
     p.add_argument("--cot", type=cot_url, metavar="URL", help="send alerts' positions and the "
                    "nodes to TAK as Cursor on Target: udp://239.2.3.1:6969 (ATAK's multicast), "
                    "udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT (overrides the config)")

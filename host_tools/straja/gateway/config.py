@@ -210,6 +210,7 @@ class ConfigError(StrajaError, ValueError):
     """A bad gateway config (a command's exit code 2)."""
 
     CODE = term.EXIT_USAGE
+    FIX = "correct the config (docs/gateway.md, \"Configuration\", lists every key and its default)"
 
 
 # A site or gateway name is one topic level; kept to these so that it never holds an MQTT
@@ -341,7 +342,10 @@ def load(path: str | Path | None) -> GatewayConfig:
         raise ConfigError(f"cannot read {path}: {e.strerror}") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: {e}") from e
-    return from_dict(data)
+    try:
+        return from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None  # (which file of the command's)
 
 
 def override(cfg: GatewayConfig, **changes) -> GatewayConfig:

@@ -430,6 +430,7 @@ class Gateway:
         self.overload_ns = int(cfg.event_window_s * 1e9)
         self._next_overload: dict[str, int] = {}  # port -> no overload event before (ns)
         self.readers: dict[str, PortReader] = {}
+        self._unopened: dict[str, str] = {}  # port -> why it could not be opened (warned once)
         self.latencies_ns: list[int] = []  # arrival to alert, for the log and the benchmark
         self._stop = threading.Event()
 
@@ -441,10 +442,20 @@ class Gateway:
             try:
                 port = open_port(path)
             except PortError as e:
-                log.debug("%s: %s", path, e)
+                self._not_opened(path, e)
                 continue
+            if self._unopened.pop(path, None):
+                log.info("%s opened", path)
             reader = self.readers[path] = PortReader(path, port, self.queue)
             self.reading.add(reader)  # the pipeline's port_opened output asks the node what it is
+
+    def _not_opened(self, path: str, e: PortError) -> None:
+        """A warning when a port cannot be opened, once for each reason (the rescans try it again
+        every rescan_s: a node plugged in later, a terminal closed later, is read then)."""
+        if self._unopened.get(path) != str(e):
+            self._unopened[path] = str(e)
+            log.warning("%s%s; tried again every %g s", e, f" (fix: {e.fix})" if e.fix else "",
+                        self.cfg.rescan_s)
 
     def handle(self, kind: str, path: str, t_ns: int, data: bytes) -> Output:
         if kind == "data":

@@ -75,6 +75,7 @@ class RecordingError(StrajaError, ValueError):
     """A file that is not a recording, or a damaged one (a command's exit code 2)."""
 
     CODE = term.EXIT_USAGE
+    FIX = "name a recording made by `straja gateway --record` or `straja monitor --record`"
 
 
 def read(path) -> tuple[dict, Records]:

@@ -313,6 +313,10 @@ class CompanionReader(threading.Thread):
         self.queue = out_queue
 
     def run(self) -> None:
-        for line in self.stream:
-            if line.strip():
-                self.queue.put((COMPANION, self.source, time.time_ns(), line.encode()))
+        try:
+            for line in self.stream:
+                if line.strip():
+                    self.queue.put((COMPANION, self.source, time.time_ns(), line.encode()))
+        except OSError as e:  # (a disk's I/O error, a device that fails: the ports read on)
+            log.error("cannot read the Remote ID source %s (%s): no more Remote ID from it; the "
+                      "gateway goes on without", self.source, e.strerror or e)

@@ -8,7 +8,8 @@ import argparse
 import sys
 
 from .. import term
-from ..argtypes import non_negative_float, positive_float, writable_file
+from ..argtypes import (add_force_option, non_negative_float, positive_float, refuse_to_replace,
+                        writable_file)
 from ..errors import StrajaError
 
 
@@ -47,6 +48,7 @@ def cmd_truth(args):
         raise StrajaError(f"--sample {args.sample:g} s: {(t1 - args.t0) / args.sample:.3g} "
                           f"readings a node, more than {MAX_SAMPLES:g}",
                           "sample less often, or a shorter span (--t0, --t1)", term.EXIT_USAGE)
+    refuse_to_replace(args.out, "--out", args.force)
     counts = write_truth(scene, args.out, args.t0, t1, args.sample)
     print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()),
           file=sys.stderr if args.out == "-" else sys.stdout)
@@ -63,6 +65,7 @@ def add_subcommands(sub):
     truth.add_argument("scene")
     truth.add_argument("--out", required=True, type=writable_file,
                        help='output file ("-": stdout)')
+    add_force_option(truth, "--out")
     truth.add_argument("--t0", type=non_negative_float, default=0.0, help="start, s (default 0)")
     truth.add_argument("--t1", type=positive_float, default=None, help="end, s (default: scene duration)")
     truth.add_argument("--sample", type=positive_float, default=0.1, help="rx sample period, s")

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import term
-from ..argtypes import read_text
+from ..argtypes import MAX_FLOAT, read_text
+from ..boards import load_profile
 from ..errors import StrajaError
 from ..paths import SCENES
 from .emitters import KINDS as RF_KINDS, MHZ
@@ -28,13 +29,14 @@ class SceneError(StrajaError, ValueError):
     """A bad scene file; the message starts with 'file:line:' where the line is known."""
 
     CODE = term.EXIT_USAGE
+    FIX = "correct the scene file (docs/scenes.md describes every table and field)"
 
 
 SCENE = {
     "name": Param(str, "", doc="short name"),
     "description": Param(str, "", doc="what the scene is for"),
     "seed": Param(int, 0, lo=0, hi=2**63 - 1, doc="seed of every random draw"),
-    "duration_s": Param(float, lo=0.001, doc="length of the scene"),
+    "duration_s": Param(float, lo=0.001, hi=MAX_FLOAT, doc="length of the scene"),
     "include": Param(list, [], doc="scene files (relative paths) whose emitters join this scene"),
     "origin": Param("floats", [45.0, 25.0, 0.0], doc="[latitude, longitude, height m] of the "
                     "scene's (0, 0, 0): where positions in metres are on the Earth"),
@@ -229,6 +231,10 @@ def scene_from_dict(data, source="<scene>", text=None, base=Path("."), within: t
         keys = ("node", i)
         fes_raw = raw.pop("front_end", []) if isinstance(raw, dict) else []
         p = section(keys, NODE, raw)
+        try:  # (its virtual node runs on it: a bad one would fail only as the node starts)
+            load_profile(p["board"])
+        except (ValueError, FileNotFoundError) as e:
+            fail(keys + ("board",), str(e))
         if p["name"] in nodes:
             fail(keys + ("name",), f"duplicate node name {p['name']!r}")
         pos = _point(fail, keys + ("position_m",), p["position_m"])

@@ -8,7 +8,6 @@ paths) or by naming it on the command line.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from serial.tools import list_ports
 
 from .. import term
-from ..argtypes import EXTRA_PORTS_ENV
+from ..argtypes import EXTRA_PORTS_ENV, extra_ports  # noqa: F401 (the name, for callers)
 from ..errors import StrajaError
 from .session import Session, firmware_link, probe
 
@@ -69,7 +68,7 @@ def candidates(extra: list[str] | tuple[str, ...] = ()) -> list[PortInfo]:
         found.append(PortInfo(p.device, usb_kind(p.vid, p.pid) or "USB serial", p.vid, p.pid,
                               p.serial_number, p.description or "", p.location))
     found.sort(key=lambda p: p.device)
-    named = list(extra) + [e for e in os.environ.get(EXTRA_PORTS_ENV, "").split(":") if e]
+    named = list(extra) + extra_ports()
     for path in named:
         if not any(p.device == path for p in found):
             found.append(PortInfo(path, "named port"))

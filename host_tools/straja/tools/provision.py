@@ -16,7 +16,8 @@ from pathlib import Path
 
 from .. import protocol, term
 from ..errors import StrajaError
-from ..paths import board_profile_path
+from ..argtypes import read_text
+from ..boards import load_profile
 from ..protocol import CommandError
 from .deploy import PUT_FILE, Deployer, wait_for_firmware
 from .flash import flash_image
@@ -55,6 +56,7 @@ def provision(args, say=print) -> dict:
     if not 1 <= args.node_id <= 65535:
         raise StrajaError("--node-id must be 1..65535 (0 means not provisioned)",
                           code=term.EXIT_USAGE)
+    check_inventory(args.inventory)  # (before the node: its record would have nowhere to go)
     port = args.port if args.port == "bootsel" else resolve(args.port)
     info = None if port == "bootsel" else identify(port)
     wrong = info and args.micropython and info["micropython"] != args.micropython
@@ -72,7 +74,7 @@ def provision(args, say=print) -> dict:
         raise StrajaError(f"{port}: the node has no board profile yet", "name it: --board NAME "
                           "(see hardware/boards/)", term.EXIT_USAGE)
     try:
-        board_profile_path(board)
+        load_profile(board)
     except (ValueError, FileNotFoundError) as e:
         raise StrajaError(f"{port}: {e}", "name the board's profile: --board NAME (see "
                           "hardware/boards/)", term.EXIT_USAGE) from e
@@ -130,6 +132,27 @@ def latest_record(path: Path, node_id: int) -> dict | None:
         if isinstance(record, dict) and record.get("node_id") == node_id:
             found = record
     return found
+
+
+def check_inventory(path: Path) -> None:
+    """A usage error unless `path` is new, empty or an inventory: every whole line a JSON object
+    (a last line without its line break may be cut by a crash). Another file named by mistake
+    would get a node's record appended to it."""
+    if not path.exists():
+        return
+    fix = "name the fleet inventory (the JSON lines straja provision writes), or a new file"
+    try:
+        lines = read_text(path).split("\n")[:-1]  # (the last part: empty, or cut short)
+    except OSError as e:
+        raise StrajaError(f"--inventory {path}: {e.strerror}", fix, term.EXIT_USAGE) from None
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            raise StrajaError(f"--inventory {path}: line {number} is not an inventory record "
+                              "(a JSON object)", fix, term.EXIT_USAGE)
 
 
 def append_record(path: Path, record: dict) -> None:
