@@ -140,6 +140,7 @@ STAND_CHANCE = STREAK_CHANCE ** 2
 STAND_MIN_SWEEPS = 2 * STEADY_MIN_BURSTS
 STAND_SIBLING_UP = 0.25
 STAND_SIBLING_SHARE = 0.5
+STOOD_SWEEPS = 64  # the sweeps the split's `stood` keeps (one bit each in a uint64 a bin)
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 # ...but they are looked at (all of them) in the sweep a channel's streak of hot sweeps reaches
 # the steady rules' evidence (classify._steady: STEADY_MIN_BURSTS sweeps, twice that for a weak
@@ -183,6 +184,12 @@ HOPPER_BANDS = ("2g4",)
 SKIRT_WIDTHS = 2.5            # the mask's out-of-band domain: the channel and 2 widths beyond
 SKIRT_BELOW_DB = 20.0         # the mask's highest step outside the channel
 _CONFIRMED = STATES.index("confirmed")
+
+
+def _stood_share(stood: int, window: int) -> float:
+    """The share of the last `window` sweeps (at most STOOD_SWEEPS) a bin stood in, from the
+    split's `stood` (bit k: k sweeps ago)."""
+    return bin(stood & ((1 << window) - 1)).count("1") / window
 
 
 @dataclass(frozen=True)
@@ -495,6 +502,7 @@ class Pipeline:
         if not any(proven):
             return rows
         up, streak, streak_sq = split.up.tolist(), split.streak.tolist(), split.streak_sq.tolist()
+        stood = split.stood.tolist()
         names = snap.dtype.names
         spans = [channel_span(dict(zip(names, values)), start, step, self.n_bins)
                  for values in snap[wide].tolist()]
@@ -513,8 +521,10 @@ class Pipeline:
                     end += 1
                 block = range(c, end + 1)
                 shortest = min(standing[b] for b in block)
+                window = min(shortest, STOOD_SWEEPS)
                 gaps_beside = any(standing[b] <= STAND_SIBLING_SHARE * shortest
                                   and up[b] >= STAND_SIBLING_UP
+                                  and _stood_share(stood[b], window) ** shortest <= STAND_CHANCE
                                   for b in range(lo, hi + 1) if b not in block)
                 steady = all(streak[b] >= 2 and math.sqrt(streak_sq[b] / (2 * (streak[b] - 1)))
                              <= STREAK_SD_SHARE * STEADY_MAX_SD_DB for b in block)
