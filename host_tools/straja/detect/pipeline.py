@@ -125,7 +125,12 @@ HISTORY_MIN_SWEEPS = 16
 # channel), after at least STAND_MIN_SWEEPS, inside a wider track whose other channels read
 # the access point's gaps meanwhile (a channel of it, standing in STAND_SIBLING_UP of the sweeps
 # or more, that read under STAND_DB in the latter half of the block's run: its own run at most
-# STAND_SIBLING_SHARE of the block's. An access point reads alike across its channel, so one
+# STAND_SIBLING_SHARE of the block's; and so often over the run (the split's `stood`, its last
+# STOOD_SWEEPS) that at its share the block's run is a chance of STAND_CHANCE too: the block's
+# past is no measure of an access point whose level walks with slow shadowing, lifted 6-7 dB
+# for ~10 s it stands more often on all its channels alike, one of them in every sweep by
+# chance (suburban4_apartments_5ghz_bg, n3: 14 sweeps running from a past of 0.17, its
+# siblings in 7-9 of those 14; det66). An access point reads alike across its channel, so one
 # whose load rose to saturation stands over all of it from one sweep, a sweep apart at most
 # (its channels are read one after the other); the skirt beside its channel, ~20 dB under by the
 # 802.11 mask, stands only in its strongest frames: 5-13 % of sweeps, measured), and no wider
