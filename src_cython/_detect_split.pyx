@@ -43,7 +43,9 @@ at `stand` (a power ratio) or more times the band's floor (every hot bin, no flo
 `up_before`, the share of sweeps it stood in (an EWMA at 1 / history_sweeps, unbiased as
 `busy_before`) when that run began (NaN before history_min sweeps). A run of n sweeps is n
 sweeps whose lowest reading stood there; `up_before ** n` is its chance as a run of the bin's
-past (docs/detection.md, "Video under an access point's frames").
+past (docs/detection.md, "Video under an access point's frames"); and `stood`, which of the last
+64 sweeps it stood in (bit k: k sweeps ago), so that a run is judged against its neighbours'
+standing over the same sweeps.
 """
 import numpy as np  # for the included helpers
 from libc.math cimport NAN, fabs, log10, pow
@@ -55,7 +57,7 @@ cdef class SteadinessSplit:
     cdef readonly Py_ssize_t n_bins, min_sweeps, streak_cap, history_min, sweeps
     cdef readonly double ratio, jitter_db, rate, history_sweeps, dip, stand
     cdef readonly object streak, streak_sq, hot_mw, last_db, jitter, busy, busy_before, cut_share
-    cdef readonly object held, standing, up, up_before  # numpy
+    cdef readonly object held, standing, up, up_before, stood  # numpy
     cdef object _idx, _mark, _sorted
     cdef int* st
     cdef double* hot
@@ -68,6 +70,7 @@ cdef class SteadinessSplit:
     cdef int* sd
     cdef double* upw
     cdef double* upb
+    cdef unsigned long long* sb
     cdef double* srt  # the sweep's noise, sorted (the band's floor)
     cdef double floor  # the band's floor this sweep
     cdef unsigned char* mark  # the bins beside a cut in this sweep
@@ -93,6 +96,8 @@ cdef class SteadinessSplit:
         self.sd = <int*>cnp.PyArray_DATA(<cnp.ndarray>self.standing)
         self.upw = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.up)
         self.upb = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.up_before)
+        self.stood = np.zeros(n_bins, np.uint64)
+        self.sb = <unsigned long long*>cnp.PyArray_DATA(<cnp.ndarray>self.stood)
         self.streak = np.zeros(n_bins, np.int32)
         self.streak_sq = np.zeros(n_bins)
         self.sq = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.streak_sq)
@@ -153,6 +158,7 @@ cdef class SteadinessSplit:
         for b in range(self.n_bins):
             self.st[b] = 0
             self.sd[b] = 0
+            self.sb[b] = self.sb[b] << n_sweeps if n_sweeps < 64 else 0
             self.upw[b] *= keep
             self.hold[b] = 0
             self.bz[b] *= keep
@@ -251,9 +257,11 @@ cdef class SteadinessSplit:
                     self.upb[b] = self.upw[b] / known if self.sweeps >= self.history_min else NAN
                 self.sd[b] = self.sd[b] + 1 if self.sd[b] < self.streak_cap else self.streak_cap
                 self.upw[b] = self.upw[b] * (1.0 - fresh) + fresh
+                self.sb[b] = (self.sb[b] << 1) | 1
             else:
                 self.sd[b] = 0
                 self.upw[b] *= 1.0 - fresh
+                self.sb[b] = self.sb[b] << 1
         for i in range(n_hot):
             b = self.idx[i]
             self.bz[b] += fresh

@@ -539,3 +539,33 @@ def test_video_whose_track_was_made_while_it_flickered_is_named_once_its_channel
     assert steady and steady[0][1] == "analog_fm_video" and steady[0][0] >= 60
     assert "a run of chance" in steady[0][2]
     assert named(4.0) == []
+
+
+def test_an_access_point_lifted_by_shadowing_is_not_named_by_one_channels_run():
+    """A 40 MHz access point (its channels 5785 and 5805 MHz standing in 0.3 of the sweeps, its
+    frames' share of each look swinging the reading 3 dB) lifted by slow shadowing for 24
+    sweeps: then it stands in most sweeps on both its channels, 5785 in every one, 5805 in all
+    but three (one in the latter half of 5785's run). From 5785's own past (~0.25) its run is a
+    chance under STAND_CHANCE after 18 sweeps, but its sibling stood in 0.85 of the run's
+    sweeps meanwhile: at that share the run is the access point's, no continuous emitter's
+    (Pipeline._standing_named; docs/measured/det66.md). No alert, where the sibling's one gap
+    in the run's latter half once named it analog video."""
+    n_sweeps, lifted = 120, range(60, 84)
+    gaps = {lifted[5], lifted[14], lifted[20]}  # 5805's sweeps under the floor while lifted
+    scene = Scene(n_sweeps, 16, 5_645_000, 20_000, period_us=409_000, seed=31)
+    rng = np.random.default_rng(32)
+    for sweep in range(n_sweeps):
+        for khz in (5_785_000, 5_805_000):
+            if sweep in lifted:
+                stands = khz == 5_785_000 or sweep not in gaps
+            else:
+                stands = rng.random() < 0.3
+            if stands:
+                scene.add(sweep, khz, 20 + 3 * rng.standard_normal())
+    p = Pipeline(16, scene.start_khz, scene.step_khz)
+    named = []
+    for i in range(n_sweeps):
+        r = p.process(scene.power[i:i + 1].astype(np.float32), scene.t_us[i:i + 1],
+                      scene.duration_us[i:i + 1])
+        named += list(zip(r.alerts["family"].tolist(), r.alerts["reason"].tolist()))
+    assert named == []

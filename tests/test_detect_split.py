@@ -33,7 +33,7 @@ def streams(draw):
             draw(st.sampled_from([core.steadiness_split(1).dip, 1.0, 10.0])),
             draw(st.sampled_from([core.steadiness_split(1).stand, 1.0, 4.0])))
     cuts = sorted(draw(st.lists(st.integers(0, n_sweeps), max_size=4)))
-    quiet = draw(st.lists(st.integers(0, 30), min_size=len(cuts) + 1, max_size=len(cuts) + 1))
+    quiet = draw(st.lists(st.integers(0, 70), min_size=len(cuts) + 1, max_size=len(cuts) + 1))
     return det, power, noise, args, draw(st.integers(0, 2)), cuts, quiet
 
 
@@ -59,6 +59,7 @@ def test_kernel_equals_reference(stream):
         assert kernel.streak.tolist() == oracle.streak.tolist()
         assert kernel.held.tolist() == oracle.held.tolist()
         assert kernel.standing.tolist() == oracle.standing.tolist()
+        assert kernel.stood.tolist() == oracle.stood.tolist()
         for name in ("streak_sq", "hot_mw", "last_db", "jitter", "busy", "busy_before",
                      "cut_share", "up", "up_before"):
             np.testing.assert_allclose(getattr(kernel, name), getattr(oracle, name), rtol=1e-12,

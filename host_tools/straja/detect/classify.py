@@ -334,7 +334,11 @@ def _unsteady_channel(f) -> bool:
     channel, its track made a sweep or two into the streak the access point began, reads that
     streak swinging by the step from the access point's level to its own (analog_f4_on_5ghz_wifi,
     n1: F4 inside the 80 MHz access point on 149, 4 readings at 0.5 dB in a streak of 6 at 4.2
-    dB on a channel busy 0.54 before), its own readings most of the streak.
+    dB on a channel busy 0.54 before), its own readings most of the streak; a weak track
+    (under WEAK_EXCESS_DB) is no such step over the access point, so its channel's streak is
+    judged however much of it the track holds (suburban4_apartments_5ghz_bg seed 3, n1: 8
+    readings under the noise estimate in a streak of 11 at 1.29 dB on a channel busy 0.70
+    before, inside two access points 420-450 m away, named analog; det66).
     A track begun with its channel's streak, on a channel known busy before it (busy_before at
     least BUSY_BEFORE), is that run alone, with no life of its own to tell it from a run of the
     bursty emitter there (hot k sweeps running with odds busy_before ** (k - 1): 0.13 over 4 at
@@ -348,7 +352,7 @@ def _unsteady_channel(f) -> bool:
     if n == streak:
         return bool(before >= BUSY_BEFORE and not _run_unlikely(before, n - 1, STEADY_RUN_CHANCE)
                     and not _steady_level(streak, f["streak_sd_db"], f, STREAK_SD_SHARE))
-    return bool((before != before or streak - n > n)
+    return bool((before != before or streak - n > n or not f["excess_db"] >= WEAK_EXCESS_DB)
                 and _own_sd(f["streak_sd_db"], f["excess_db"]) > STREAK_SD_SHARE * STEADY_MAX_SD_DB)
 
 

@@ -125,7 +125,12 @@ HISTORY_MIN_SWEEPS = 16
 # channel), after at least STAND_MIN_SWEEPS, inside a wider track whose other channels read
 # the access point's gaps meanwhile (a channel of it, standing in STAND_SIBLING_UP of the sweeps
 # or more, that read under STAND_DB in the latter half of the block's run: its own run at most
-# STAND_SIBLING_SHARE of the block's. An access point reads alike across its channel, so one
+# STAND_SIBLING_SHARE of the block's; and so often over the run (the split's `stood`, its last
+# STOOD_SWEEPS) that at its share the block's run is a chance of STAND_CHANCE too: the block's
+# past is no measure of an access point whose level walks with slow shadowing, lifted 6-7 dB
+# for ~10 s it stands more often on all its channels alike, one of them in every sweep by
+# chance (suburban4_apartments_5ghz_bg, n3: 14 sweeps running from a past of 0.17, its
+# siblings in 7-9 of those 14; det66). An access point reads alike across its channel, so one
 # whose load rose to saturation stands over all of it from one sweep, a sweep apart at most
 # (its channels are read one after the other); the skirt beside its channel, ~20 dB under by the
 # 802.11 mask, stands only in its strongest frames: 5-13 % of sweeps, measured), and no wider
@@ -140,6 +145,7 @@ STAND_CHANCE = STREAK_CHANCE ** 2
 STAND_MIN_SWEEPS = 2 * STEADY_MIN_BURSTS
 STAND_SIBLING_UP = 0.25
 STAND_SIBLING_SHARE = 0.5
+STOOD_SWEEPS = 64  # the sweeps the split's `stood` keeps (one bit each in a uint64 a bin)
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 # ...but they are looked at (all of them) in the sweep a channel's streak of hot sweeps reaches
 # the steady rules' evidence (classify._steady: STEADY_MIN_BURSTS sweeps, twice that for a weak
@@ -183,6 +189,12 @@ HOPPER_BANDS = ("2g4",)
 SKIRT_WIDTHS = 2.5            # the mask's out-of-band domain: the channel and 2 widths beyond
 SKIRT_BELOW_DB = 20.0         # the mask's highest step outside the channel
 _CONFIRMED = STATES.index("confirmed")
+
+
+def _stood_share(stood: int, window: int) -> float:
+    """The share of the last `window` sweeps (at most STOOD_SWEEPS) a bin stood in, from the
+    split's `stood` (bit k: k sweeps ago)."""
+    return bin(stood & ((1 << window) - 1)).count("1") / window
 
 
 @dataclass(frozen=True)
@@ -495,6 +507,7 @@ class Pipeline:
         if not any(proven):
             return rows
         up, streak, streak_sq = split.up.tolist(), split.streak.tolist(), split.streak_sq.tolist()
+        stood = split.stood.tolist()
         names = snap.dtype.names
         spans = [channel_span(dict(zip(names, values)), start, step, self.n_bins)
                  for values in snap[wide].tolist()]
@@ -513,8 +526,10 @@ class Pipeline:
                     end += 1
                 block = range(c, end + 1)
                 shortest = min(standing[b] for b in block)
+                window = min(shortest, STOOD_SWEEPS)
                 gaps_beside = any(standing[b] <= STAND_SIBLING_SHARE * shortest
                                   and up[b] >= STAND_SIBLING_UP
+                                  and _stood_share(stood[b], window) ** shortest <= STAND_CHANCE
                                   for b in range(lo, hi + 1) if b not in block)
                 steady = all(streak[b] >= 2 and math.sqrt(streak_sq[b] / (2 * (streak[b] - 1)))
                              <= STREAK_SD_SHARE * STEADY_MAX_SD_DB for b in block)

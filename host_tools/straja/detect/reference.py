@@ -437,6 +437,7 @@ class SteadinessSplit:
         self.standing = np.zeros(n_bins, np.int32)
         self.up = np.zeros(n_bins)
         self.up_before = np.full(n_bins, np.nan)
+        self.stood = np.zeros(n_bins, np.uint64)
         self.streak_cap, self.history_sweeps, self.history_min = streak_cap, history_sweeps, history_min
         self.streak = np.zeros(n_bins, np.int32)
         self.streak_sq = np.zeros(n_bins)
@@ -482,6 +483,7 @@ class SteadinessSplit:
             self.standing = np.minimum((self.standing + 1) * stands,
                                        self.streak_cap).astype(np.int32)
             self.up = np.where(stands, self.up * (1.0 - fresh) + fresh, self.up * (1.0 - fresh))
+            self.stood = (self.stood << np.uint64(1)) | stands.astype(np.uint64)
             h = self.hot_mw[idx]
             self.hot_mw[idx] = np.where(h > 0, h + self.rate * (p - h), p)
             self.sweeps += 1
@@ -542,6 +544,8 @@ class SteadinessSplit:
     def quiet(self, n_sweeps):
         self.streak[:] = 0
         self.standing[:] = 0
+        self.stood = (self.stood << np.uint64(n_sweeps) if n_sweeps < 64
+                      else np.zeros_like(self.stood))
         self.up *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
         self.held[:] = 0
         self.busy *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
