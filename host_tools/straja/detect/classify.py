@@ -162,6 +162,12 @@ RESOLVED_PERIOD_US = 2_000.0  # sweeps this often see every packet (ELRS 500 Hz:
 # evaluation's plan, tests/test_classify_scanned.py); a LoRa device's packet (0.1-1.5 s) is hit
 # sweep after sweep (static: 0.8). Decided at 19:1 odds.
 REPEAT_P = {"lora": 0.31, "gfsk": 0.09, "static": 0.8}
+# A link's dwell is short (80 ms at most), so its repeats come in runs of a few sweeps on a
+# channel (tracks.TrackerConfig.link_run_max_us: 160 ms, two dwells); a run lasting longer is a
+# fixed device's long packet (Meshtastic SF11: 0.4 s, 8 sweeps) that a track gathered with a
+# hopper's hits (an alarm system's 868 MHz hopper, a packet every 0.5 s: its channels give the
+# span, the device's packet the repeats). ELRS is named by its repeats only when those off such
+# runs tell it too (a link alone rarely has one: its test is the same)
 # Width and airtime (sub-GHz): ELRS 900 sends LoRa 500 kHz wide, wider than the SX126x's 467 kHz
 # filter, so a hop is read at a level that changes little with its channel's offset from the scan
 # channel, and its airtime fills 75-93 % of its packet interval (ExpressLRS air rates), so a sweep
@@ -627,6 +633,12 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
         if f["level_sd_db"] > ONE_LINK_MAX_SD_DB:
             return "unknown", why + (f", at levels {f['level_sd_db']:.0f} dB apart: several devices "
                                      f"(a dense LoRaWAN and smart-meter band), not one link")
+        long_stays = gaps * float(f["long_stay_fraction"])
+        if _repeat_llr(repeats - long_stays, gaps - long_stays, REPEAT_P["lora"],
+                       REPEAT_P["gfsk"]) < REPEAT_LLR:
+            return "unknown", why + (f", {long_stays:.0f} of them in runs on one channel longer "
+                                     f"than a link's dwells: a fixed device's long packets "
+                                     f"beside hops, not dwells over a hop set")
         return "lora_fhss", why + ": dwells over sweeps (ELRS)"
     if llr["gfsk"] <= -REPEAT_LLR:
         return "gfsk_fhss", why + ": hops every packet"
