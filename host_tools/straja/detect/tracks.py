@@ -40,12 +40,12 @@ class TrackerConfig:
     # classify); an access point's readings scattering 4-6 dB step 20 dB in under 1 % of sweeps
     level_step_db: float = 10.0
     level_step_sds: float = 4.0
-    # the longest run of a hopping control link's bursts on one channel: two of its longest dwells
-    # (ExpressLRS 900 at 25 Hz, 2 packets of 40 ms a hop, and 50 Hz, 4 of 20 ms: 80 ms; FrSky R9
-    # and Crossfire hop every packet), as two hops in a row often share a scanner's channel
-    # (ELRS EU868: 13 channels in 7 of 1 MHz), three rarely (1 hop in 49). A run of stays on one
-    # channel longer than this is a fixed device's long packet (long_stay_fraction)
-    link_run_max_us: int = 160_000
+    # the longest a hopping control link stays on one channel: ExpressLRS 900 at 25 Hz (2 packets
+    # of 40 ms a hop) and 50 Hz (4 of 20 ms), 80 ms; FrSky R9 and Crossfire hop every packet. A
+    # run on one channel lasting longer is a fixed device's long packet (long_stay_fraction), or
+    # now and then two hops in a row on one scanner's channel (ELRS EU868, 13 channels in 7 of
+    # 1 MHz: 8 % of its repeats, tests/test_detect_long_stays.py)
+    link_run_max_us: int = 80_000
 
 
 class Tracker:
