@@ -18,7 +18,7 @@ cnp.import_array()
 # (name, numpy type) of the fields read from the tracker's TRACK records...
 TRACK_FIELDS = (
     ("track_id", "<i8"), ("state", "<i4"), ("n_bursts", "<i4"), ("n_channels", "<i4"),
-    ("n_hops", "<i4"), ("t_first_us", "<i8"), ("t_last_end_us", "<i8"), ("f_min_khz", "<f8"),
+    ("n_hops", "<i4"), ("n_long_stays", "<i4"), ("t_first_us", "<i8"), ("t_last_end_us", "<i8"), ("f_min_khz", "<f8"),
     ("f_max_khz", "<f8"), ("f_min2_khz", "<f8"), ("f_max2_khz", "<f8"), ("bw_sum_khz", "<f8"),
     ("dwell_sum_us", "<f8"),
     ("ivl_sum_us", "<f8"), ("ivl_sq_us2", "<f8"), ("peak_mw", "<f8"), ("centre_db_sum", "<f8"),
@@ -29,18 +29,18 @@ FEATURE_FIELDS = (
     ("track_id", "<i8"), ("state", "<i4"), ("n_bursts", "<i4"), ("n_channels", "<i4"),
     ("centre_khz", "<f8"), ("spread_khz", "<f8"), ("trimmed_spread_khz", "<f8"),
     ("bandwidth_khz", "<f8"), ("dwell_us", "<f8"), ("interval_us", "<f8"), ("interval_cv", "<f8"), ("rate_hz", "<f8"), ("duty", "<f8"),
-    ("hop_fraction", "<f8"), ("centre_db", "<f8"), ("level_sd_db", "<f8"), ("peak_dbm", "<f8"),
-    ("age_us", "<f8"), ("excess_db", "<f8"), ("busy_before", "<f8"), ("cut_share", "<f8"),
+    ("hop_fraction", "<f8"), ("long_stay_fraction", "<f8"), ("centre_db", "<f8"),
+    ("level_sd_db", "<f8"), ("peak_dbm", "<f8"), ("age_us", "<f8"), ("excess_db", "<f8"), ("busy_before", "<f8"), ("cut_share", "<f8"),
     ("streak", "<f8"), ("streak_sd_db", "<f8"))
 
 # indices into the offsets of TRACK_FIELDS (T_) and FEATURE_FIELDS (F_), in their order
 cdef enum:
-    T_ID, T_STATE, T_N_BURSTS, T_N_CHANNELS, T_N_HOPS, T_FIRST, T_LAST_END, T_F_MIN, T_F_MAX
+    T_ID, T_STATE, T_N_BURSTS, T_N_CHANNELS, T_N_HOPS, T_N_LONG_STAYS, T_FIRST, T_LAST_END, T_F_MIN, T_F_MAX
     T_F_MIN2, T_F_MAX2, T_BW_SUM, T_DWELL_SUM, T_IVL_SUM, T_IVL_SQ, T_PEAK_MW, T_CENTRE_DB_SUM, T_LEVEL_DB, T_JUMP_SQ
     N_TRACK_FIELDS
 cdef enum:
     F_ID, F_STATE, F_N_BURSTS, F_N_CHANNELS, F_CENTRE, F_SPREAD, F_TRIMMED, F_BANDWIDTH, F_DWELL, F_INTERVAL
-    F_INTERVAL_CV, F_RATE, F_DUTY, F_HOP_FRACTION, F_CENTRE_DB, F_LEVEL_SD, F_PEAK_DBM, F_AGE
+    F_INTERVAL_CV, F_RATE, F_DUTY, F_HOP_FRACTION, F_LONG_STAY_FRACTION, F_CENTRE_DB, F_LEVEL_SD, F_PEAK_DBM, F_AGE
     F_EXCESS, F_BUSY_BEFORE, F_CUT_SHARE, F_STREAK, F_STREAK_SD, N_FEATURE_FIELDS
 assert len(TRACK_FIELDS) == N_TRACK_FIELDS and len(FEATURE_FIELDS) == N_FEATURE_FIELDS
 
@@ -80,7 +80,7 @@ cdef char* records(object a, Py_ssize_t n, str name) except NULL:
     return <char*>cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
-# Records are packed (FEATURES rows are 156 bytes): fields are read and written with memcpy,
+# Records are packed (FEATURES rows are 180 bytes): fields are read and written with memcpy,
 # which the compiler makes plain loads and stores where the CPU allows unaligned ones
 cdef inline double f8(const char* row, Py_ssize_t at) noexcept nogil:
     cdef double v
@@ -184,6 +184,7 @@ def features(tracks, out, noise_mw, double start_khz, double step_khz):
             put(w, d[F_AGE], age)
             put(w, d[F_DUTY], nan_min(f8(r, s[T_DWELL_SUM]) / age, 1.0))
             put(w, d[F_HOP_FRACTION], i4(r, s[T_N_HOPS]) / gaps if gaps > 0 else NAN)
+            put(w, d[F_LONG_STAY_FRACTION], i4(r, s[T_N_LONG_STAYS]) / gaps if gaps > 0 else NAN)
             put(w, d[F_CENTRE_DB], f8(r, s[T_CENTRE_DB_SUM]) / nb)
             put(w, d[F_LEVEL_SD], sqrt(f8(r, s[T_JUMP_SQ]) / (2 * gaps)))
             put(w, d[F_PEAK_DBM], 10 * log10(f8(r, s[T_PEAK_MW])))

@@ -23,6 +23,12 @@ site would read as one link's level.
 A burst hops unless it is on the previous burst's channel; for a scanner (revisit_us, its sweep
 period, set: 0 for a receiver that sees every packet) also unless it comes within STAY_WITHIN
 revisits of it: a return to a channel several sweeps later is a hop table's cycle, not a dwell.
+A run is a channel's bursts each within STAY_WITHIN revisits of the one before on it (for a
+receiver, revisit_us 0: until a burst on another channel), whatever other channels' bursts come
+between (a hopper's hits among a fixed device's); one run is followed at a time, the next starting
+with the first burst after it ends. Once a run spans (its first burst's start to this one's) more
+than link_run_max_us, the longest run a hopping link makes on a channel, its stays (all of them,
+those before too) are long stays: a fixed device's packet outlasting hops (n_long_stays).
 Of the tracks that accept it the nearest in frequency takes it (ties: for a wide burst the
 steadier in level, then the most recent; none: a new candidate track): a wide run centred
 between two tracks' channels is their two emitters merged in one reading (video lit beside an
@@ -65,11 +71,16 @@ cdef packed struct Track:
     int n_bursts
     int n_channels      # distinct channels visited (within +-256 channels of the first)
     int n_hops          # bursts not on the previous burst's channel one revisit later (below)
+    int n_long_stays    # stays in a run on one channel longer than link_run_max_us (module doc)
+    int run_stays       # stays in the current run (module doc)
     long long t_first_us
     long long t_last_start_us
     long long t_last_end_us
+    long long run_start_us   # start of the current run's first and last burst
+    long long run_last_us
     double f_first_khz
     double f_last_khz
+    double run_khz      # the current run's channel
     double f_min_khz
     double f_max_khz
     double f_min2_khz   # the second-lowest and second-highest centre (+inf and -inf under two):
@@ -92,8 +103,9 @@ cdef packed struct Event:
 
 TRACK_DTYPE = np.dtype([
     ("track_id", "i8"), ("state", "i4"), ("n_bursts", "i4"), ("n_channels", "i4"),
-    ("n_hops", "i4"), ("t_first_us", "i8"), ("t_last_start_us", "i8"), ("t_last_end_us", "i8"),
-    ("f_first_khz", "f8"), ("f_last_khz", "f8"), ("f_min_khz", "f8"), ("f_max_khz", "f8"),
+    ("n_hops", "i4"), ("n_long_stays", "i4"), ("run_stays", "i4"), ("t_first_us", "i8"),
+    ("t_last_start_us", "i8"), ("t_last_end_us", "i8"), ("run_start_us", "i8"), ("run_last_us", "i8"),
+    ("f_first_khz", "f8"), ("f_last_khz", "f8"), ("run_khz", "f8"), ("f_min_khz", "f8"), ("f_max_khz", "f8"),
     ("f_min2_khz", "f8"), ("f_max2_khz", "f8"), ("bw_sum_khz", "f8"), ("dwell_sum_us", "f8"), ("ivl_sum_us", "f8"), ("ivl_sq_us2", "f8"),
     ("peak_mw", "f8"), ("mean_sum_mw", "f8"), ("centre_db_sum", "f8"),
     ("level_db", "f8"), ("level_jump_sq_db2", "f8")])
@@ -108,7 +120,7 @@ cdef class Tracker:
     cdef public double narrow_khz, hop_span_khz, bw_ratio, channel_khz, level_step_db
     cdef public double level_step_sds
     cdef public double revisit_us    # a scanner's sweep period (0: a receiver seeing every packet)
-    cdef public long long candidate_timeout_us, lost_after_us, drop_after_us
+    cdef public long long candidate_timeout_us, lost_after_us, drop_after_us, link_run_max_us
     cdef public int confirm_bursts, max_tracks
     cdef public long long next_id, overflow
     cdef public long long deadline   # earliest time a live track can change state by silence
@@ -119,21 +131,23 @@ cdef class Tracker:
     def __cinit__(self, double narrow_khz, double hop_span_khz, double bw_ratio,
                   double channel_khz, int confirm_bursts, long long candidate_timeout_us,
                   long long lost_after_us, long long drop_after_us, int max_tracks,
-                  double level_step_db, double level_step_sds):
+                  double level_step_db, double level_step_sds, long long link_run_max_us):
         if not (narrow_khz > 0 and hop_span_khz > 0 and bw_ratio >= 1 and channel_khz > 0
                 and level_step_db > 0 and level_step_sds > 0):
             raise ValueError("need narrow_khz, hop_span_khz, channel_khz, level_step_db, "
                              "level_step_sds > 0 and bw_ratio >= 1")
         if confirm_bursts < 1 or max_tracks < 1:
             raise ValueError("need confirm_bursts >= 1 and max_tracks >= 1")
-        if not 0 < lost_after_us <= drop_after_us or candidate_timeout_us <= 0:
-            raise ValueError("need 0 < lost_after_us <= drop_after_us, candidate_timeout_us > 0")
+        if not 0 < lost_after_us <= drop_after_us or candidate_timeout_us <= 0 or link_run_max_us <= 0:
+            raise ValueError("need 0 < lost_after_us <= drop_after_us, candidate_timeout_us > 0, "
+                             "link_run_max_us > 0")
         self.narrow_khz, self.hop_span_khz = narrow_khz, hop_span_khz
         self.bw_ratio, self.channel_khz = bw_ratio, channel_khz
         self.level_step_db, self.level_step_sds = level_step_db, level_step_sds
         self.confirm_bursts, self.max_tracks = confirm_bursts, max_tracks
         self.candidate_timeout_us = candidate_timeout_us
         self.lost_after_us, self.drop_after_us = lost_after_us, drop_after_us
+        self.link_run_max_us = link_run_max_us
         self.tr = <Track*>malloc(max_tracks * sizeof(Track))
         self.chans = <unsigned long long*>malloc(max_tracks * CHAN_WORDS * sizeof(unsigned long long))
         if self.tr == NULL or self.chans == NULL:
@@ -296,7 +310,9 @@ cdef class Tracker:
         t.state = CANDIDATE
         t.n_bursts = 0
         t.n_channels = 0
-        t.n_hops = 0
+        t.n_hops = t.n_long_stays = t.run_stays = 0
+        t.run_start_us = t.run_last_us = b.t_start_us
+        t.run_khz = b.centre_khz
         t.t_first_us = b.t_start_us
         t.f_first_khz = b.centre_khz
         t.f_last_khz = b.centre_khz
@@ -318,6 +334,7 @@ cdef class Tracker:
         cdef bint back = t.n_bursts > 0 and b.t_start_us - t.t_last_end_us > self.lost_after_us
         cdef bint wide = not (b.bandwidth_khz <= self.narrow_khz
                               and t.bw_sum_khz <= self.narrow_khz * t.n_bursts)
+        cdef bint stay = True
         if t.n_bursts:
             ivl = <double>(b.t_start_us - t.t_last_start_us)
             if ivl > self.lost_after_us and t.n_bursts > 1:
@@ -329,6 +346,8 @@ cdef class Tracker:
                     or (self.revisit_us > 0 and not (b.t_start_us - t.t_last_start_us
                                                      < STAY_WITHIN * self.revisit_us))):
                 t.n_hops += 1
+                stay = False
+            self._run(t, b, stay)
         if 0 <= ch < 64 * CHAN_WORDS:
             bit = 1ULL << (ch & 63)
             if not (self.chans[i * CHAN_WORDS + (ch >> 6)] & bit):
@@ -363,6 +382,28 @@ cdef class Tracker:
             if t.level_db == t.level_db:
                 t.level_jump_sq_db2 += (level_db - t.level_db) * (level_db - t.level_db)
             t.level_db = level_db
+
+
+    cdef void _run(self, Track* t, const Burst* b, bint stay) noexcept nogil:
+        """Follow the track's run on one channel with a burst after its first (module doc)."""
+        cdef bint on_channel = fabs(b.centre_khz - t.run_khz) < 0.5 * self.channel_khz
+        cdef bint going = (b.t_start_us - t.run_last_us < STAY_WITHIN * self.revisit_us
+                           if self.revisit_us > 0 else on_channel)
+        cdef bint was_long = t.run_last_us - t.run_start_us > self.link_run_max_us
+        if not going:
+            t.run_khz = b.centre_khz
+            t.run_start_us = t.run_last_us = b.t_start_us
+            t.run_stays = 0
+            return
+        if not on_channel:
+            return
+        t.run_last_us = b.t_start_us
+        if not stay:
+            return
+        t.run_stays += 1
+        if b.t_start_us - t.run_start_us > self.link_run_max_us:
+            # the run's earlier stays join the count as it becomes long
+            t.n_long_stays += 1 if was_long else t.run_stays
 
 
 cdef inline int by_int(long long x, long long y) noexcept nogil:

@@ -10,7 +10,8 @@ from straja.detect import classify, tracks
 from straja.detect import reference as ref
 
 SMALL = tracks.TrackerConfig(confirm_bursts=3, candidate_timeout_us=50, lost_after_us=80,
-                             drop_after_us=200, max_tracks=4, hop_span_khz=20_000)
+                             drop_after_us=200, max_tracks=4, hop_span_khz=20_000,
+                             link_run_max_us=15)
 
 
 def make_bursts(rows):
@@ -45,7 +46,7 @@ def test_tracker_matches_reference(rows, cut, revisit):
     assert [tuple(e) for e in events.tolist()] == ev_ref
     snap = tr.snapshot()
     assert snap["track_id"].tolist() == [t["track_id"] for t in live]
-    for name in ("state", "n_bursts", "n_channels", "n_hops", "t_last_end_us", "f_min_khz",
+    for name in ("state", "n_bursts", "n_channels", "n_hops", "n_long_stays", "t_last_end_us", "f_min_khz",
                  "f_max_khz", "f_min2_khz", "f_max2_khz", "ivl_sum_us", "ivl_sq_us2", "centre_db_sum", "level_db",
                  "level_jump_sq_db2", "bw_sum_khz"):
         np.testing.assert_allclose(snap[name], [t[name] for t in live], rtol=1e-9, err_msg=name)
@@ -614,6 +615,8 @@ def test_tracker_config_errors():
         tracks.Tracker(tracks.TrackerConfig(confirm_bursts=0))
     with pytest.raises(ValueError, match="level_step_db"):
         tracks.Tracker(tracks.TrackerConfig(level_step_db=0.0))
+    with pytest.raises(ValueError, match="link_run_max_us"):
+        tracks.Tracker(tracks.TrackerConfig(link_run_max_us=0))
 
 
 # a CC2500 reading 64 channels twice (revisit), and an SX126x sweeping 64 channels in 51 ms

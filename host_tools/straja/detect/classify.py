@@ -162,6 +162,18 @@ RESOLVED_PERIOD_US = 2_000.0  # sweeps this often see every packet (ELRS 500 Hz:
 # evaluation's plan, tests/test_classify_scanned.py); a LoRa device's packet (0.1-1.5 s) is hit
 # sweep after sweep (static: 0.8). Decided at 19:1 odds.
 REPEAT_P = {"lora": 0.31, "gfsk": 0.09, "static": 0.8}
+# A link's dwell is short (tracks.TrackerConfig.link_run_max_us: 80 ms at most), so its repeats
+# come one at a time, a sweep apart; a run on one channel lasting longer is a fixed device's long
+# packet (LoRaWAN SF9: 0.19 s, 3 sweeps; Meshtastic SF11: 0.4 s, 8) that a track gathered with a
+# hopper's hits (an alarm system's 868 MHz hopper, a packet every 0.5 s: its channels give the
+# span, the devices' packets the repeats). ELRS is not named by its repeats when those off such
+# runs do not tell it and those hits are too few for a link (ELRS EU868 alone: 8 % of its repeats
+# in such runs, two hops in a row on one scan channel, its repeat share 0.30 with them and 0.28
+# without). A scanner hits an emitter in about its share of time on air (AIRTIME_MAX_PER_SWEEP):
+# a short-range device's is at most 10 % (ETSI EN 300 220's sub-GHz duty limits: 0.1-10 %), a GFSK
+# control link's a quarter and more (HIT_RATE); told apart at REPEAT_LLR. A link beside the fixed
+# device (Crossfire among LoRaWAN devices) is judged as before
+SRD_MAX_DUTY = 0.1
 # Width and airtime (sub-GHz): ELRS 900 sends LoRa 500 kHz wide, wider than the SX126x's 467 kHz
 # filter, so a hop is read at a level that changes little with its channel's offset from the scan
 # channel, and its airtime fills 75-93 % of its packet interval (ExpressLRS air rates), so a sweep
@@ -631,6 +643,13 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
         if f["level_sd_db"] > ONE_LINK_MAX_SD_DB:
             return "unknown", why + (f", at levels {f['level_sd_db']:.0f} dB apart: several devices "
                                      f"(a dense LoRaWAN and smart-meter band), not one link")
+        rest = gaps - gaps * float(f["long_stay_fraction"])
+        if (_repeat_llr(repeats + rest - gaps, rest, REPEAT_P["lora"], REPEAT_P["gfsk"]) < REPEAT_LLR
+                and _repeat_llr(rest, ieee_div(gaps, per_sweep), SRD_MAX_DUTY, HIT_RATE["gfsk"])
+                >= REPEAT_LLR):
+            return "unknown", why + (f", {gaps - rest:.0f} of them in runs on one channel longer "
+                                     f"than a link's dwells, the other hits in too few sweeps for "
+                                     f"a link: a fixed device's long packets beside a slow hopper")
         return "lora_fhss", why + ": dwells over sweeps (ELRS)"
     if llr["gfsk"] <= -REPEAT_LLR:
         return "gfsk_fhss", why + ": hops every packet"

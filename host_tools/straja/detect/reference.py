@@ -348,9 +348,25 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
             tr["ivl_sum_us"] += ivl
             tr["ivl_sq_us2"] += ivl * ivl
             # a stay: on the previous channel, for a scanner in the next sweep (not a return)
-            tr["n_hops"] += (abs(fc - tr["f_last_khz"]) >= 0.5 * c.channel_khz
-                             or (revisit_us > 0 and not (b["t_start_us"] - tr["t_last_start_us"]
-                                                         < STAY_WITHIN * revisit_us)))
+            hop = (abs(fc - tr["f_last_khz"]) >= 0.5 * c.channel_khz
+                   or (revisit_us > 0 and not (b["t_start_us"] - tr["t_last_start_us"]
+                                               < STAY_WITHIN * revisit_us)))
+            tr["n_hops"] += hop
+            # a run on one channel, other channels' bursts between: once it spans more than
+            # link_run_max_us, every stay of it is a long stay (a fixed device's packet), those
+            # before too
+            t = int(b["t_start_us"])
+            on_channel = abs(fc - tr["run_khz"]) < 0.5 * c.channel_khz
+            going = (t - tr["run"][-1] < STAY_WITHIN * revisit_us if revisit_us > 0 else on_channel)
+            if not going:
+                tr["run_khz"], tr["run"], tr["run_stays"] = fc, [t], 0
+            elif on_channel:
+                was_long = tr["run"][-1] - tr["run"][0] > c.link_run_max_us
+                tr["run"].append(t)
+                if not hop:
+                    tr["run_stays"] += 1
+                    if t - tr["run"][0] > c.link_run_max_us:
+                        tr["n_long_stays"] += 1 if was_long else tr["run_stays"]
         ch = int(np.floor((fc - tr["f_first_khz"]) / c.channel_khz + 0.5))
         if -256 <= ch < 256:
             tr["channels"].add(ch)
@@ -398,7 +414,9 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
             continue
         else:
             fc = float(b["centre_khz"])
-            tr = dict(track_id=next_id, state=0, n_bursts=0, n_hops=0, channels=set(), centres=[],
+            tr = dict(track_id=next_id, state=0, n_bursts=0, n_hops=0, n_long_stays=0,
+                      run=[int(b["t_start_us"])], run_khz=fc, run_stays=0, channels=set(),
+                      centres=[],
                       t_first_us=int(b["t_start_us"]), f_first_khz=fc, f_min_khz=fc,
                       f_max_khz=fc, bw_sum_khz=0.0, dwell_sum_us=0.0, ivl_sum_us=0.0,
                       ivl_sq_us2=0.0, peak_mw=0.0, mean_sum_mw=0.0, centre_db_sum=0.0,

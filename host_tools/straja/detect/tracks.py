@@ -40,6 +40,12 @@ class TrackerConfig:
     # classify); an access point's readings scattering 4-6 dB step 20 dB in under 1 % of sweeps
     level_step_db: float = 10.0
     level_step_sds: float = 4.0
+    # the longest a hopping control link stays on one channel: ExpressLRS 900 at 25 Hz (2 packets
+    # of 40 ms a hop) and 50 Hz (4 of 20 ms), 80 ms; FrSky R9 and Crossfire hop every packet. A
+    # run on one channel lasting longer is a fixed device's long packet (long_stay_fraction), or
+    # now and then two hops in a row on one scanner's channel (ELRS EU868, 13 channels in 7 of
+    # 1 MHz: 8 % of its repeats, tests/test_detect_long_stays.py)
+    link_run_max_us: int = 80_000
 
 
 class Tracker:
@@ -103,8 +109,8 @@ FEATURES = np.dtype([
     ("centre_khz", "f8"), ("spread_khz", "f8"), ("trimmed_spread_khz", "f8"),
     ("bandwidth_khz", "f8"), ("dwell_us", "f8"),
     ("interval_us", "f8"), ("interval_cv", "f8"), ("rate_hz", "f8"), ("duty", "f8"),
-    ("hop_fraction", "f8"), ("centre_db", "f8"), ("level_sd_db", "f8"), ("peak_dbm", "f8"),
-    ("age_us", "f8"), ("excess_db", "f8"), ("busy_before", "f8"), ("cut_share", "f8"),
+    ("hop_fraction", "f8"), ("long_stay_fraction", "f8"), ("centre_db", "f8"),
+    ("level_sd_db", "f8"), ("peak_dbm", "f8"), ("age_us", "f8"), ("excess_db", "f8"), ("busy_before", "f8"), ("cut_share", "f8"),
     ("streak", "f8"), ("streak_sd_db", "f8")])
 
 
@@ -134,6 +140,8 @@ def features(tracks: np.ndarray) -> np.ndarray:
         f["age_us"] = tracks["t_last_end_us"] - tracks["t_first_us"]
         f["duty"] = np.minimum(tracks["dwell_sum_us"] / f["age_us"], 1.0)
         f["hop_fraction"] = np.where(gaps > 0, tracks["n_hops"] / gaps, np.nan)
+        # stays in runs on one channel longer than a link's (TrackerConfig.link_run_max_us)
+        f["long_stay_fraction"] = np.where(gaps > 0, tracks["n_long_stays"] / gaps, np.nan)
         f["centre_db"] = tracks["centre_db_sum"] / n
         # half the mean squared change from burst to burst: the readings' variance, without the
         # slow trend of an approaching emitter
