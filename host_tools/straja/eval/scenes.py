@@ -222,7 +222,8 @@ class Evidence:
         self.hits: dict[str, dict] = {}
         self._made: dict = {}           # id(observation) -> its hits, until it is fused
         self._arrays: dict = {}         # track id -> its hits as columns, sorted by time
-        self._explained: dict = {}      # (track id, emitter, stream) -> a bool per hit
+        # (the truth's Hearing, track id, emitter, stream) -> a bool per hit
+        self._explained: dict = {}
 
     def attach(self, pipe) -> None:
         """Record the hits of `pipe`'s observations from now on."""
@@ -286,19 +287,19 @@ class Evidence:
             cols = self._arrays[track_id] = np.array(rows, float).reshape(-1, 7).T
         return cols
 
-    def _explained_by(self, scene, hearing: "Hearing", names: dict, track_id: str, e: int,
-                      s: int, bw_hz: float, margin_khz: float) -> np.ndarray:
+    def _explained_by(self, hearing: "Hearing", names: dict, track_id: str, e: int, s: int,
+                      bw_hz: float, margin_khz: float) -> np.ndarray:
         """Per hit of the track: whether a transmission of stream s of emitter e (bw_hz wide)
         overlaps it (its extent widened by margin_khz, its time by READ_TIME_S either side)
         and could make its reading at its node (Hearing.could_read)."""
-        key = (track_id, e, s)
+        key = (hearing, track_id, e, s)
         out = self._explained.get(key)
         if out is not None:
             return out
         node, t0, t1, lo, hi, dbm, _ = self._columns(track_id)
         out = np.zeros(len(node), bool)
         if len(node):
-            pk = scene.emitters[e].window(s, t0.min() - READ_TIME_S, t1.max() + READ_TIME_S)
+            pk = hearing.scene.emitters[e].window(s, t0.min() - READ_TIME_S, t1.max() + READ_TIME_S)
             longest = float((pk.t1 - pk.t0).max()) if len(pk.t0) else 0.0
             first = np.searchsorted(pk.t0, t0 - READ_TIME_S - longest)
             last = np.searchsorted(pk.t0, t1 + READ_TIME_S, side="right")
@@ -317,7 +318,7 @@ class Evidence:
         self._explained[key] = out
         return out
 
-    def explains(self, scene, hearing: "Hearing", names: dict, alert, e: int, widths: dict,
+    def explains(self, hearing: "Hearing", names: dict, alert, e: int, widths: dict,
                  margin_khz: float) -> bool:
         """Whether emitter e's streams `widths` (stream -> width Hz, matched_widths) explain
         the alert event's evidence: at one of its nodes (the event's `nodes`), at least
@@ -331,8 +332,7 @@ class Evidence:
             return False
         explained = np.zeros(len(node), bool)
         for s, bw in widths.items():
-            explained |= self._explained_by(scene, hearing, names, alert.track_id, e, s, bw,
-                                            margin_khz)
+            explained |= self._explained_by(hearing, names, alert.track_id, e, s, bw, margin_khz)
         return any(explained[inside & (node == n)].mean() >= EXPLAINED_SHARE
                    for n in np.unique(node[inside]))
 
@@ -581,7 +581,7 @@ def alert_emitters(scene, run: SceneRun, hearing: Hearing, alert) -> list[int]:
     for i, em in enumerate(scene.emitters):
         widths = matched_widths(em, alert.lo_khz - m, alert.hi_khz + m, t0, t1, alert.family)
         if widths and (em.KIND not in DRONE_FAMILY
-                       or run.evidence.explains(scene, hearing, names, alert, i, widths, m)):
+                       or run.evidence.explains(hearing, names, alert, i, widths, m)):
             out.append(i)
     return out
 
