@@ -18,12 +18,18 @@ time (READ_TIME_S, evidence_window). A transmission exists
 only while its emitter is switched on, so a match is a match while it is on. Of a drone's
 streams only those of the alert's link count (STREAM_LINK): a video alert over an OcuSync's
 hopping uplink span, where a Wi-Fi access point's own false alert lies, is not the drone's; and
-only a transmission mostly within the alert's band (matches). And a drone emitter only where one
-of the alert's nodes could hear it then (Hearing): its received power (the simulator's own path
-loss and shadowing, fading averaged) in one reading's filter at least HEARD_MARGIN_DB under that
-front end's noise floor, within the evidence window. Without it a GFSK FHSS alert of a site's
-Bluetooth car kit at n2, where the OcuSync's uplink is 16 dB under the noise, was the OcuSync's
-(ocusync10_2432_urban_west): the score hid both the missed drone and the false alert.
+only a transmission mostly within the alert's band (matches). And a drone emitter only where its
+transmissions explain the alert's evidence (Evidence): at one of the alert's nodes, at least
+EXPLAINED_SHARE of the hits the alert's track was made of there in its evidence window are
+readings of the drone's: one of its transmissions over the hit's extent within a reading's time,
+heard at that node (its received power, the simulator's own path loss and shadowing, fading
+averaged, in one reading's filter at least HEARD_MARGIN_DB under that front end's noise floor:
+Hearing) and no more than FADE_UP_DB under the hit's reading. Without it a site's own alert was
+the drone's wherever the drone was on in its band: a GFSK FHSS alert of a site's Bluetooth car
+kit at n2, where the OcuSync's uplink is 16 dB under the noise, was the OcuSync's
+(ocusync10_2432_urban_west); an office node's alert made of its residents' hits was the FrSky's,
+FlySky's or ELRS's, heard there 17 dB over the noise but on none of its hits (office24_*,
+docs/measured/det62.md, det64.md): the score hid both the missed drone and the false alert.
 
 An emitter's row: time to alert is its first matched alert's raise; its family is that alert's
 family as last told by an event matched to the emitter (a video profile names a track after
@@ -573,7 +579,8 @@ def alert_emitters(scene, run: SceneRun, hearing: Hearing, alert) -> list[int]:
     """The emitters of `scene` (indexes) that an alert event of `run` stands for (the module
     docstring's matching): a transmission overlapping its band, widened by half the scan step
     there, in its evidence window, of a stream its family can stand for (matched_widths); a
-    drone's only where one of the alert's nodes could hear that stream then (`hearing`)."""
+    drone's only where those streams explain the alert's hits (Evidence.explains; `hearing`:
+    the scene's truth at its nodes)."""
     t0, t1 = evidence_window(alert)
     m = _margin_khz(run.steps, alert.lo_khz, alert.hi_khz)
     names = {node_id: node for node, node_id in run.node_ids.items()}
