@@ -177,3 +177,17 @@ def test_a_scene_run_records_the_hits_each_alerts_track_was_made_of():
         assert (hi[then] >= a.lo_khz - STEP_KHZ).all() and (lo[then] <= a.hi_khz + STEP_KHZ).all()
     row = score_scene(scene, run, "frsky")[0][0]
     assert row["alerted"] and row["family_ok"]
+
+
+def test_a_neighbours_burst_reaching_into_a_videos_extent_is_not_its_hit():
+    """20 MHz OFDM at 5865 MHz and R8 at 5917 MHz: each node reads 5845-5885 and 5875-5935, two
+    bursts sharing a bin, one track each. The OFDM's burst is not a hit of the R8's track
+    (it made half its hits: a drone's own alert at the edge of the share)."""
+    scene = load_scene(SCENES / "variants" / "ofdm_5865_and_analog_r8_together.toml")
+    run = run_scene(scene, t_end_s=12.0)
+    r8 = [a for a in run.alerts if 5_905_000 <= (a.lo_khz + a.hi_khz) / 2 <= 5_930_000]
+    assert r8
+    _, _, _, lo, hi, _, _ = run.evidence._columns(r8[0].track_id)
+    assert len(lo) and ((lo + hi) / 2 > 5_890_000).all()
+    assert "fpv_r8" in {scene.emitters[i].name for i in alert_emitters(scene, run, Hearing(scene),
+                                                                       r8[0])}

@@ -215,7 +215,8 @@ def remote_id_chunks(scene, name: str, node_id: int, t_end_s: float):
 class Evidence:
     """The hits each track of a gateway pipeline was made of, recorded while it runs (the
     gateway keeps none of them): an observation of a core track is made of its sweep's bursts
-    on the observation's extent (their start and end, extent and peak), a band hopper's of the
+    centred on the observation's extent (their start and end, extent and peak; a neighbour's
+    burst whose skirt reaches into it is the neighbour's track's), a band hopper's of the
     counted hits of the window it was reported on (the hopper's ring: one reading of one cell
     each); an observation with neither is its own reading (its time, extent and power). Each
     hit is kept with when the gateway first had it (a hopper's window reaches back: its hits
@@ -278,8 +279,7 @@ class Evidence:
                     (node, (b[B_T0] * 1000 + offset_ns) / 1e9, (b[B_T1] * 1000 + offset_ns) / 1e9,
                      b[B_CENTRE] - b[B_WIDTH] / 2, b[B_CENTRE] + b[B_WIDTH] / 2,
                      10 * math.log10(max(b[B_PEAK], 1e-20)))
-                    for b in heard if b[B_CENTRE] + b[B_WIDTH] / 2 >= obs.lo_khz
-                    and b[B_CENTRE] - b[B_WIDTH] / 2 <= obs.hi_khz]
+                    for b in heard if obs.lo_khz <= b[B_CENTRE] <= obs.hi_khz]
             return out
 
         detector.detected, detector._hopper, detector._observations = (detected_, hopper_,
