@@ -53,9 +53,9 @@ from typing import NamedTuple
 import numpy as np
 from straja_node.plan import default_plan
 
+from ..detect.bursts import BURST
 from ..frontends import FRONT_ENDS
 from ..gateway.config import from_dict, track_end_s
-from ..detect.bursts import BURST
 from ..gateway.detector import B_CENTRE, B_PEAK, B_WIDTH
 from ..gateway.events import AlertCleared, AlertEvent, NodeCommand, SourceQuarantined
 from ..gateway.fusion import LINK
@@ -305,7 +305,8 @@ class Evidence:
         node, t0, t1, lo, hi, dbm, _ = self._columns(track_id)
         out = np.zeros(len(node), bool)
         if len(node):
-            pk = hearing.scene.emitters[e].window(s, t0.min() - READ_TIME_S, t1.max() + READ_TIME_S)
+            pk = hearing.scene.emitters[e].window(s, t0.min() - READ_TIME_S,
+                                                  t1.max() + READ_TIME_S)
             longest = float((pk.t1 - pk.t0).max()) if len(pk.t0) else 0.0
             first = np.searchsorted(pk.t0, t0 - READ_TIME_S - longest)
             last = np.searchsorted(pk.t0, t1 + READ_TIME_S, side="right")
