@@ -15,8 +15,9 @@ truth, and the error of the RF fixes of its
 identified alerts against the truth and against its claimed position (the check of both that
 issue 18 asks: where they agree, the claim is a second truth). An alert is about the emitters
 `straja eval --scene` matches it to (straja.eval.scenes.alert_emitters): a drone's link only where
-one of the alert's nodes could hear it then, so an alert over the band of a link none of its nodes
-could hear is another emitter's, and counts as a wrong identity if it carries the UAS ID.
+its transmissions explain the alert's hits at one of its nodes, so an alert over the band of a
+link whose hits are another emitter's (or that none of its nodes could hear) is another
+emitter's, and counts as a wrong identity if it carries the UAS ID.
 """
 from __future__ import annotations
 

@@ -19,12 +19,18 @@ time (READ_TIME_S, evidence_window). A transmission exists
 only while its emitter is switched on, so a match is a match while it is on. Of a drone's
 streams only those of the alert's link count (STREAM_LINK): a video alert over an OcuSync's
 hopping uplink span, where a Wi-Fi access point's own false alert lies, is not the drone's; and
-only a transmission mostly within the alert's band (matches). And a drone emitter only where one
-of the alert's nodes could hear it then (Hearing): its received power (the simulator's own path
-loss and shadowing, fading averaged) in one reading's filter at least HEARD_MARGIN_DB under that
-front end's noise floor, within the evidence window. Without it a GFSK FHSS alert of a site's
-Bluetooth car kit at n2, where the OcuSync's uplink is 16 dB under the noise, was the OcuSync's
-(ocusync10_2432_urban_west): the score hid both the missed drone and the false alert.
+only a transmission mostly within the alert's band (matches). And a drone emitter only where its
+transmissions explain the alert's evidence (Evidence): at one of the alert's nodes, at least
+EXPLAINED_SHARE of the hits the alert's track was made of there in its evidence window are
+readings of the drone's: one of its transmissions over the hit's extent within a reading's time,
+heard at that node (its received power, the simulator's own path loss and shadowing, fading
+averaged, in one reading's filter at least HEARD_MARGIN_DB under that front end's noise floor:
+Hearing) and no more than FADE_UP_DB under the hit's reading. Without it a site's own alert was
+the drone's wherever the drone was on in its band: a GFSK FHSS alert of a site's Bluetooth car
+kit at n2, where the OcuSync's uplink is 16 dB under the noise, was the OcuSync's
+(ocusync10_2432_urban_west); an office node's alert made of its residents' hits was the FrSky's,
+FlySky's or ELRS's, heard there 17 dB over the noise but on none of its hits (office24_*,
+docs/measured/det62.md, det64.md): the score hid both the missed drone and the false alert.
 
 An emitter's row: time to alert is its first matched alert's raise; its family is that alert's
 family as last told by an event matched to the emitter (a video profile names a track after
@@ -47,8 +53,10 @@ from typing import NamedTuple
 import numpy as np
 from straja_node.plan import default_plan, scanning
 
+from ..detect.bursts import BURST
 from ..frontends import FRONT_ENDS
 from ..gateway.config import from_dict, track_end_s
+from ..gateway.detector import B_CENTRE, B_PEAK, B_WIDTH
 from ..gateway.events import AlertCleared, AlertEvent, NodeCommand, SourceQuarantined
 from ..gateway.fusion import LINK
 from ..gateway.pipeline import Pipeline
@@ -76,12 +84,21 @@ HEARD_STEP_S = 0.5        # the grid of a drone's level at each node (Hearing): 
 # its mean by 7.7 dB or more in only e^-5.9 = 0.3 % of packets (by 9.2 dB, the CC2500's share
 # of this margin, in 0.02 %): a track's bursts are not made of those
 HEARD_MARGIN_DB = 13.0
+# A reading is of a stream only if the stream's mean level there (in the filter, with the noise)
+# is at most this far under it: a Rayleigh-faded packet rises 10 dB over its mean in e^-10 of
+# packets (a Rician channel's tail is thinner), so a reading that much stronger is another's
+FADE_UP_DB = 10.0
+# An alert stands for a drone when the drone's transmissions explain at least this share of its
+# hits at one of its nodes (Evidence): a site's hits a drone explains by chance (a hopper's
+# packet in the same bin within a reading's time) are a few in a hundred, the drone's own all
+EXPLAINED_SHARE = 0.5
 REMOTEID_SEQ = 0xC000    # REMOTEID frames' sequence numbers, apart from sweeps' and replies'
 TEMP = " temp="           # a temporary plan's suffix (straja.gateway.replies.plan_args)
 # The link (straja.gateway.fusion.LINK) each stream of a drone emitter (straja.sim.emitters,
 # DRONE_FAMILY) is: a video alert matches only a drone's video, a control-link alert only its
 # control link (the pilot's uplink, ELRS telemetry from the drone). DroneID bursts are neither
 # (no classifier family names them): an alert over them alone is not the drone's.
+B_T0, B_T1 = BURST.names.index("t_start_us"), BURST.names.index("t_end_us")  # a burst's times
 STREAM_LINK = {"video": "video", "packets": "control link", "telemetry": "control link",
                "uplink": "control link", "droneid": None}
 
@@ -190,12 +207,145 @@ def remote_id_chunks(scene, name: str, node_id: int, t_end_s: float):
                                                  round(t * 1e6), body))
 
 
+class Evidence:
+    """The hits each track of a gateway pipeline was made of, recorded while it runs (the
+    gateway keeps none of them): an observation of a core track is made of its sweep's bursts
+    centred on the observation's extent (their start and end, extent and peak; a neighbour's
+    burst whose skirt reaches into it is the neighbour's track's), a band hopper's of the
+    counted hits of the window it was reported on (the hopper's ring: one reading of one cell
+    each); an observation with neither is its own reading (its time, extent and power). Each
+    hit is kept with when the gateway first had it (a hopper's window reaches back: its hits
+    at a node that joins later were not the evidence of an alert event before). They are read
+    off the pipeline's node detectors and fusion, whose methods are wrapped on the instances
+    (attach), so whose transmissions made an alert can be told (alert_emitters)."""
+
+    def __init__(self):
+        # track id -> {(node id, t0 s, t1 s, lo kHz, hi kHz, dBm): gateway time s first had}
+        self.hits: dict[str, dict] = {}
+        self._made: dict = {}           # id(observation) -> its hits, until it is fused
+        self._arrays: dict = {}         # track id -> its hits as columns, sorted by time
+        # (the truth's Hearing, track id, emitter, stream) -> a bool per hit
+        self._explained: dict = {}
+
+    def attach(self, pipe) -> None:
+        """Record the hits of `pipe`'s observations from now on."""
+        make = pipe._detector
+        pipe._detector = lambda node_id, health: self._wrap(make(node_id, health))
+        for detector in pipe.detectors.values():
+            self._wrap(detector)
+        observe = pipe.fusion.observe
+
+        def fused(obs):
+            track, new = observe(obs)
+            made = self._made.pop(id(obs), None) or [
+                (obs.node_id, obs.t_ns / 1e9, obs.t_ns / 1e9, obs.lo_khz, obs.hi_khz, obs.dbm)]
+            hits, now = self.hits.setdefault(track.track_id, {}), pipe.now_ns / 1e9
+            for hit in made:
+                hits.setdefault(hit, now)
+            return track, new
+        pipe.fusion.observe = fused
+
+    def _wrap(self, detector):
+        detected, hopper, observations = (detector.detected, detector._hopper,
+                                          detector._observations)
+        node = detector.node_id
+
+        def detected_(st, offset_ns):
+            self._made.clear()  # observations of an earlier sweep left unfused are not these
+            return detected(st, offset_ns)
+
+        def hopper_(st, found, offset_ns):
+            obs = hopper(st, found, offset_ns)
+            ring = st.core._hoppers
+            taken = ring._t >= ring._since_us
+            half = st.core.step_khz / 2
+            t_s = (ring._t[taken] * 1000 + offset_ns) / 1e9
+            f = ring.freq_khz[ring._cell[taken]]
+            dbm = 10 * np.log10(np.maximum(ring._mw[taken], 1e-20))
+            self._made[id(obs)] = [(node, float(t), float(t), float(c - half), float(c + half),
+                                    float(p)) for t, c, p in zip(t_s, f, dbm)]
+            return obs
+
+        def observations_(st, bursts, offset_ns, classed=None):
+            out = observations(st, bursts, offset_ns, classed)
+            heard = bursts.tolist()
+            for obs in out:
+                self._made[id(obs)] = [
+                    (node, (b[B_T0] * 1000 + offset_ns) / 1e9, (b[B_T1] * 1000 + offset_ns) / 1e9,
+                     b[B_CENTRE] - b[B_WIDTH] / 2, b[B_CENTRE] + b[B_WIDTH] / 2,
+                     10 * math.log10(max(b[B_PEAK], 1e-20)))
+                    for b in heard if obs.lo_khz <= b[B_CENTRE] <= obs.hi_khz]
+            return out
+
+        detector.detected, detector._hopper, detector._observations = (detected_, hopper_,
+                                                                       observations_)
+        return detector
+
+    def _columns(self, track_id: str) -> np.ndarray:
+        cols = self._arrays.get(track_id)
+        if cols is None:
+            rows = sorted((*hit, known) for hit, known in self.hits.get(track_id, {}).items())
+            cols = self._arrays[track_id] = np.array(rows, float).reshape(-1, 7).T
+        return cols
+
+    def _explained_by(self, hearing: "Hearing", names: dict, track_id: str, e: int, s: int,
+                      bw_hz: float, margin_khz: float) -> np.ndarray:
+        """Per hit of the track: whether a transmission of stream s of emitter e (bw_hz wide)
+        overlaps it (its extent widened by margin_khz, its time by READ_TIME_S either side)
+        and could make its reading at its node (Hearing.could_read)."""
+        key = (hearing, track_id, e, s)
+        out = self._explained.get(key)
+        if out is not None:
+            return out
+        node, t0, t1, lo, hi, dbm, _ = self._columns(track_id)
+        out = np.zeros(len(node), bool)
+        if len(node):
+            pk = hearing.scene.emitters[e].window(s, t0.min() - READ_TIME_S,
+                                                  t1.max() + READ_TIME_S)
+            longest = float((pk.t1 - pk.t0).max()) if len(pk.t0) else 0.0
+            first = np.searchsorted(pk.t0, t0 - READ_TIME_S - longest)
+            last = np.searchsorted(pk.t0, t1 + READ_TIME_S, side="right")
+            f_lo, f_hi = (lo - margin_khz) * 1e3, (hi + margin_khz) * 1e3
+            for k in range(len(node)):
+                j = slice(first[k], last[k])
+                out[k] = bool(np.any((pk.t1[j] > t0[k] - READ_TIME_S)
+                                     & (pk.f[j] + pk.bw[j] / 2 > f_lo[k])
+                                     & (pk.f[j] - pk.bw[j] / 2 < f_hi[k])))
+            for n in np.unique(node[out]):
+                at = out & (node == n)
+                if int(n) in names:
+                    out[at] = hearing.could_read(e, s, bw_hz, names[int(n)], t0[at], dbm[at])
+                else:
+                    out[at] = False
+        self._explained[key] = out
+        return out
+
+    def explains(self, hearing: "Hearing", names: dict, alert, e: int, widths: dict,
+                 margin_khz: float) -> bool:
+        """Whether emitter e's streams `widths` (stream -> width Hz, matched_widths) explain
+        the alert event's evidence: at one of its nodes (the event's `nodes`), at least
+        EXPLAINED_SHARE of that node's hits in its evidence window (of those the gateway had
+        by the event) are readings of theirs (_explained_by). `names`: node id -> node name."""
+        node, t0, t1, known = (self._columns(alert.track_id)[i] for i in (0, 1, 2, 6))
+        w0, w1 = evidence_window(alert)
+        inside = ((t1 >= w0) & (t0 <= w1) & (known <= alert.t_ns / 1e9)
+                  & np.isin(node, [n.node_id for n in alert.nodes]))
+        if not inside.any():
+            return False
+        explained = np.zeros(len(node), bool)
+        for s, bw in widths.items():
+            explained |= self._explained_by(hearing, names, alert.track_id, e, s, bw, margin_khz)
+        return any(explained[inside & (node == n)].mean() >= EXPLAINED_SHARE
+                   for n in np.unique(node[inside]))
+
+
 class SceneRun(NamedTuple):
     alerts: list          # the gateway's alert events (raised, updated, cleared), in time order
     events: list          # all its events
     node_ids: dict        # node name -> node id
     plans: dict           # node name -> [(from s, plan)]: what it scanned when
     steps: dict           # node name -> [(start kHz, stop kHz, step kHz)] of its default plan
+    evidence: Evidence    # the hits each track was made of
 
 
 def run_scene(scene, detect: dict | None = None, progress=None, *, pipeline=None,
@@ -211,6 +361,8 @@ def run_scene(scene, detect: dict | None = None, progress=None, *, pipeline=None
     t_end_s = scene.duration_s if t_end_s is None else t_end_s
     nodes = {name: SceneNode(scene, name, i + 1, t_end_s, plan)
              for i, name in enumerate(scene.nodes)}
+    evidence = Evidence()
+    evidence.attach(pipe)
     events = drive(pipe, nodes, progress)
     t_last = round((t_end_s + track_end_s(pipe.cfg, rarely_seen=True)) * 1e9)
     events += pipe.tick(t_last).events
@@ -218,7 +370,7 @@ def run_scene(scene, detect: dict | None = None, progress=None, *, pipeline=None
                     {n.name: n.node_id for n in nodes.values()},
                     {n.name: n.plans for n in nodes.values()},
                     {n.name: [(min(channels_khz(e)), max(channels_khz(e)), e.get("step_khz", 0))
-                              for e in n.default] for n in nodes.values()})
+                              for e in n.default] for n in nodes.values()}, evidence)
 
 
 def drive(pipe, nodes: dict, progress=None, until=None) -> list:
@@ -319,6 +471,7 @@ class Hearing:
         self.t = np.arange(0.0, scene.duration_s + HEARD_STEP_S, HEARD_STEP_S)
         self._snr: dict = {}    # (emitter, stream, node) -> [(filter Hz, SNR dB before the
                                 # filter's share, on the grid)]
+        self._floors_on_grid: dict = {}  # (emitter, stream, node) -> _floors on the grid
         self._fronts: dict = {}  # node -> [(profile entry, RF input)]
 
     def _front_ends(self, node: str) -> list:
@@ -342,16 +495,43 @@ class Hearing:
         """[(filter Hz, SNR dB at times t before the filter's share)] of stream s of emitter e,
         one for each of `node`'s front ends whose band reaches it (only the one named
         `front_end`, if given)."""
+        return [(filter_hz, snr) for filter_hz, _, snr in self._floors(e, s, node, t, front_end)]
+
+    def _floors(self, e: int, s: int, node: str, t, front_end: str | None = None) -> list:
+        """levels() with each front end's noise floor: [(filter Hz, floor dBm, SNR dB)]."""
         st = self.scene.emitters[e].streams[s]
         f_hz = (st.f_lo + st.f_hi) / 2
-        levels = []
+        out = []
         for entry, rf in self._front_ends(node):
             lo, hi = (f * 1e3 for f in entry["band_khz"])
             if lo < st.f_hi and st.f_lo < hi and front_end in (None, entry["name"]):
                 filter_hz = FRONT_ENDS[entry["kind"]].filter_khz * 1e3
-                levels.append((filter_hz, rf.mean_rx_dbm(e, t, min(max(f_hz, lo), hi), s)
-                               - rf.noise_dbm(filter_hz)))
-        return levels
+                floor = rf.noise_dbm(filter_hz)
+                out.append((filter_hz, floor,
+                            rf.mean_rx_dbm(e, t, min(max(f_hz, lo), hi), s) - floor))
+        return out
+
+    def could_read(self, e: int, s: int, bw_hz: float, node: str, t, dbm) -> np.ndarray:
+        """Whether readings at `node` at times t (s, an array) of dbm (dBm, an array) could be
+        of stream s of emitter e (its transmissions bw_hz wide): a front end of the node hears
+        the stream then (SNR in one reading's filter at least -HEARD_MARGIN_DB, fading averaged,
+        at one of the two grid points around the time) at a level a faded packet lifts to the
+        reading (the stream's power in the filter plus the filter's noise, at least the
+        reading's less FADE_UP_DB): an emitter's transmission does not make a reading far
+        stronger than it arrives with."""
+        floors = self._floors_on_grid.get((e, s, node))
+        if floors is None:
+            floors = self._floors_on_grid[e, s, node] = self._floors(e, s, node, self.t)
+        st = self.scene.emitters[e].streams[s]
+        i = np.clip(np.floor(np.asarray(t) / HEARD_STEP_S).astype(int), 0, len(self.t) - 2)
+        ok = np.zeros(i.shape, bool)
+        for filter_hz, floor, snr in floors:
+            share = 10 * math.log10(spectral_fraction(st.shape, 0.0, bw_hz, -filter_hz / 2,
+                                                      filter_hz / 2, st.sidelobe))
+            heard = np.maximum(snr[i], snr[i + 1]) + share
+            level = floor + 10 * np.log10(1 + 10 ** (heard / 10))
+            ok |= (heard >= -HEARD_MARGIN_DB) & (np.asarray(dbm) <= level + FADE_UP_DB)
+        return ok
 
     def _best_db(self, e: int, s: int, bw_hz: float, levels) -> float:
         """The best of `levels` ([(filter Hz, SNR dB before the filter's share)] of stream s of
@@ -379,12 +559,6 @@ class Hearing:
         return self._best_db(e, s, bw_hz, [(filter_hz, float(snr)) for filter_hz, snr
                                            in self.levels(e, s, node, t, front_end)])
 
-    def heard(self, e: int, widths: dict, nodes, t0: float, t1: float) -> bool:
-        """Whether one of `nodes` could read one of the streams `widths` (stream -> width Hz,
-        matched_widths) of emitter e in [t0, t1]: SNR at least -HEARD_MARGIN_DB."""
-        return any(self.snr_db(e, s, bw, node, t0, t1) >= -HEARD_MARGIN_DB
-                   for s, bw in widths.items() for node in nodes)
-
 
 def evidence_window(alert) -> tuple[float, float]:
     """The times (s) an alert event stands for: its track's last MATCH_WINDOW_S of
@@ -401,15 +575,16 @@ def alert_emitters(scene, run: SceneRun, hearing: Hearing, alert) -> list[int]:
     """The emitters of `scene` (indexes) that an alert event of `run` stands for (the module
     docstring's matching): a transmission overlapping its band, widened by half the scan step
     there, in its evidence window, of a stream its family can stand for (matched_widths); a
-    drone's only where one of the alert's nodes could hear that stream then (`hearing`)."""
+    drone's only where those streams explain the alert's hits (Evidence.explains; `hearing`:
+    the scene's truth at its nodes)."""
     t0, t1 = evidence_window(alert)
     m = _margin_khz(run.steps, alert.lo_khz, alert.hi_khz)
     names = {node_id: node for node, node_id in run.node_ids.items()}
-    nodes = [names[n.node_id] for n in alert.nodes if n.node_id in names]
     out = []
     for i, em in enumerate(scene.emitters):
         widths = matched_widths(em, alert.lo_khz - m, alert.hi_khz + m, t0, t1, alert.family)
-        if widths and (em.KIND not in DRONE_FAMILY or hearing.heard(i, widths, nodes, t0, t1)):
+        if widths and (em.KIND not in DRONE_FAMILY
+                       or run.evidence.explains(hearing, names, alert, i, widths, m)):
             out.append(i)
     return out
 
