@@ -191,6 +191,19 @@ def test_2g4_held_hits_within_one_channel_are_not_a_band_hopper():
         assert classify_one(ht40, scan)[0] == "unknown", spread
 
 
+def test_2g4_held_hits_at_several_levels_are_not_one_link():
+    """dji20_2447_busy_east without its video (a BLE connection in throughput mode 20 m from
+    n1, a 40 MHz access point at load 0.9, a Bluetooth speaker): n1's track of 5 held hits on 4
+    channels over 54 MHz, 4 of them within 4 MHz, level scatter 10.2 dB, was named ELRS at
+    19.4 s. One link's held hits scatter by its fading (elrs_2g4_alone: 4.5-5.8 dB); the same
+    track at one link's scatter is ELRS."""
+    scan = Scan(step_khz=1325.0, period_us=180_000.0, sweep_us=180_000.0, persistent=True)
+    track = dict(centre_khz=2_432_462.5, spread_khz=54_325.0, trimmed_spread_khz=3_975.0,
+                 n_bursts=5, n_channels=4, hop_fraction=1.0, bandwidth_khz=1325.0)
+    assert classify_one(_hopper(level_sd_db=10.2, **track), scan)[0] == "unknown"
+    assert classify_one(_hopper(level_sd_db=5.8, **track), scan)[0] == "lora_fhss"
+
+
 def test_a_mixed_sites_held_hits_are_not_named_elrs():
     """flysky_on_mixed_24ghz (an access point on channel 6, a BLE phone in throughput mode, a
     Bluetooth headset; its FlySky +3-5 dB over the floor, never reported): 4 held hits of the

@@ -591,6 +591,9 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
         expect = bins * (1.0 - (1.0 - 1.0 / bins) ** float(f["n_bursts"])) if bins > 1 else 1.0
         if n_ch < PERSISTENT_DISTINCT * expect:
             return "unknown", f"{n_ch} channels for {f['n_bursts']} held hits: a few busy channels, not hops"
+        if f["level_sd_db"] > ONE_LINK_MAX_SD_DB:  # one link at one level per node
+            return "unknown", (f"{f['n_bursts']} held hits at levels {f['level_sd_db']:.0f} dB "
+                               f"apart: several residents' frames and events, not one link")
         if scan.step_khz > 0 and f["bandwidth_khz"] > HOP_MAX_BINS * scan.step_khz:
             return "unknown", (f"held hits {f['bandwidth_khz'] / 1000:.1f} MHz wide on average: "
                                f"pieces of wider frames, not hops")
