@@ -387,6 +387,7 @@ def test_ctrl_c_ends_the_run_and_its_workers_with_130(tmp_path):
 CTRL_C_IN_A_FORK = """
 import os, signal, sys
 from straja.eval.scenes import worker_pool
+signal.signal(signal.SIGINT, signal.default_int_handler)  # (as on a terminal: CI may ignore it)
 os.register_at_fork(after_in_parent=lambda: os.kill(os.getpid(), signal.SIGINT))
 try:
     with worker_pool(2) as pool:

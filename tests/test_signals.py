@@ -19,6 +19,7 @@ from straja.signals import STOP_SIGNALS, deferred_stops
 # code after it: the signal's handler runs inside the at-fork handler.
 PROGRAM = textwrap.dedent("""
     import os, signal, subprocess, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # (as on a terminal: CI may ignore it)
     from straja.signals import deferred_stops, stop_on_signals
 
     SIGNUM = getattr(signal, sys.argv[2])
@@ -102,6 +103,7 @@ def test_the_handlers_are_restored_after_the_block():
 # PyCapsule_Import reports an import a Ctrl-C cut short: an ImportError, the Ctrl-C gone).
 CUT_SHORT = textwrap.dedent("""
     import os, signal, sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # (as on a terminal: CI may ignore it)
     from straja import cli
 
     def build_parser_cut_short(load=frozenset()):
@@ -135,6 +137,7 @@ def test_an_error_a_ctrl_c_became_ends_as_the_ctrl_c(ctrl_c):
 # work (a sleep).
 CUT_IMPORT = textwrap.dedent("""
     import os, signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # (as on a terminal: CI may ignore it)
     from straja.signals import stop_on_ctrl_c
 
     def ctrl_c_as_pyexpat_imports(event, args):
