@@ -141,34 +141,6 @@ def test_subghz_hop_set_rarely_hit_well_over_the_floor_is_gfsk(per_sweep, excess
     assert classify_one(f, SUBG)[0] == expect
 
 
-@pytest.mark.parametrize("per_sweep, mean_excess_db, expect", [
-    (0.11, 27.6, "unknown"),    # det65's fast alarm hopper at n1 (11.0 s): on air 10 % at most
-    (0.11, 12.0, "gfsk_fhss"),  # as rare, read 12 dB over the noise: a link's packets faded out
-    (0.26, 27.6, "gfsk_fhss"),  # Crossfire 150 Hz read well over the noise: hit at its duty
-])
-def test_subghz_hop_set_hit_no_more_than_a_short_range_device_is_not_a_link(per_sweep,
-                                                                             mean_excess_db,
-                                                                             expect):
-    """suburban4_subghz_fast_srd_bg's alarm hopper (50 channels, 25 ms every 0.25 s) read ~28 dB
-    over the noise at n1 was named GFSK by its hit rate at 16 hits (classify.LINK_SEEN_EXCESS_DB):
-    its track's features then."""
-    f = _hopper(centre_khz=866_608.0, spread_khz=5_155.0, n_bursts=16, n_channels=5,
-                interval_us=SUBG.period_us / per_sweep, excess_db=30.9,
-                mean_excess_db=mean_excess_db, hop_fraction=0.8, long_stay_fraction=0.2,
-                level_sd_db=4.9)
-    assert classify_one(f, SUBG)[0] == expect
-
-
-def test_a_fast_alarm_hopper_beside_lora_devices_raises_no_alert():
-    """The compiled pipeline on suburban4_subghz_fast_srd_bg's first 40 s (all nodes, adaptive
-    scanning): its alarm hopper was alerted as a GFSK link at 11.0 s."""
-    from straja.eval.scenes import run_scene
-
-    scene = load_scene(Path(__file__).parents[1] / "scenes" / "variants"
-                       / "suburban4_subghz_fast_srd_bg.toml")
-    assert not [a for a in run_scene(scene, t_end_s=40.0).alerts if isinstance(a, AlertRaised)]
-
-
 @pytest.mark.parametrize("per_sweep, sd_db, expect", [
     (0.6, 6.5, "lora_fhss"),   # Crossfire 50 Hz: LoRa 12 ms of 20, faded past WIDE_HOP_MAX_SD_DB
     (2.0, 6.5, "gfsk_fhss"),   # hit twice a sweep: a resident and a link, the repeats decide

@@ -199,18 +199,6 @@ WIDE_HOP_MIN_PER_SWEEP = 0.5  # hit in at least this share of sweeps: on air mos
 # cycle (measured 13 of 44 hits, ELRS-like)
 HIT_RATE = {"gfsk": 0.2, "lora": 0.6}
 VISIBLE_EXCESS_DB = 6.0
-# ...but a short-range device hopping too (an alarm system's or a smart meter's: a packet every
-# 0.15-0.5 s) is on air at most SRD_MAX_DUTY of the time and hit in as few sweeps as a weak GFSK
-# link, whose fading and channels between the scan channels (12-15 dB down through the filter,
-# above) hide half its packets: the rate tells them apart only where a link would be hit at its
-# duty. Read LINK_SEEN_EXCESS_DB over the noise on average (its bursts' mean power), a link's
-# channels half a step off are still ~5 dB over the threshold, lost to Rayleigh fading 27 % of the
-# time at most, so that Crossfire 150 Hz (on air 0.33) is hit in 0.26 of sweeps and more, over
-# HIT_RATE["gfsk"] (crossfire868_meshtastic at 15-18 dB: 0.24-0.34 of sweeps, at both the 51 ms
-# sweep and the focus's 15 ms): there a hop set is named a GFSK link only once its rate tells it
-# from a short-range device's at REPEAT_LLR (det65's fast alarm hopper, 31 dB over the noise: 0.05
-# and 0.11 of sweeps, named GFSK before)
-LINK_SEEN_EXCESS_DB = 20.0
 # A link sends one packet at a time, on one channel, and a sweep reads each scan channel once:
 # through the SX126x's 467 kHz filter at the default plan's 1 MHz step a hop (LoRa's 500 kHz at
 # most) lights one scan channel, so a link on air a share d of the time is hit about d times a
@@ -643,10 +631,7 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     one_link = f["level_sd_db"] <= ONE_LINK_MAX_SD_DB
     moving = _repeat_llr(repeats, gaps, REPEAT_P["static"], REPEAT_P["gfsk"]) <= -REPEAT_LLR
     hit_llr = _repeat_llr(gaps, ieee_div(gaps, per_sweep), HIT_RATE["gfsk"], HIT_RATE["lora"])
-    short_range = _short_range_hopper(f, n_ch, gaps, per_sweep)
     if f["excess_db"] >= VISIBLE_EXCESS_DB and one_link and moving and hit_llr >= REPEAT_LLR:
-        if short_range:
-            return "unknown", short_range
         return "gfsk_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps though "
                              f"{f['excess_db']:.0f} dB over the floor: on air a small share of "
                              f"the time, GFSK packets (not LoRa)")
@@ -670,24 +655,10 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
                                      f"a link: a fixed device's long packets beside a slow hopper")
         return "lora_fhss", why + ": dwells over sweeps (ELRS)"
     if llr["gfsk"] <= -REPEAT_LLR:
-        if short_range:
-            return "unknown", short_range
         return "gfsk_fhss", why + ": hops every packet"
     if llr["static"] <= -REPEAT_LLR:
         return "unknown", why + ": stays on its channels (long packets, not hops)"
     return "unknown", why + ": not yet telling"
-
-
-def _short_range_hopper(f, n_ch: int, gaps: float, per_sweep: float) -> str:
-    """Why a sub-GHz hop set is not named a GFSK link (LINK_SEEN_EXCESS_DB): read so far over the
-    noise that a link would be hit in its share of time on air, and its hits not yet telling that
-    share from a short-range device's at REPEAT_LLR; "" where it may be one."""
-    if not (f["mean_excess_db"] >= LINK_SEEN_EXCESS_DB and _repeat_llr(
-            gaps, ieee_div(gaps, per_sweep), SRD_MAX_DUTY, HIT_RATE["gfsk"]) > -REPEAT_LLR):
-        return ""
-    return (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps at {f['mean_excess_db']:.0f} dB "
-            f"over the noise, where a link is hit in its share of time on air: not told from a "
-            f"short-range device's hopper (on air {SRD_MAX_DUTY:.0%} at most), not a GFSK link")
 
 
 def band_hopper(h) -> tuple[str, float, str]:
