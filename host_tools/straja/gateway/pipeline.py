@@ -430,6 +430,10 @@ class Pipeline:
                 is not None):
             return  # not raised while a node reads it inside a busy wide access point
         self._alert_events(self.alerts.track_updated(track, t_ns), out)
+        if track.track_id in self.profiler.untold and track.track_id in self.alerts.active:
+            # a node come to see it, or reading it stronger now, may tell (not only at the
+            # alert's updates: a track's reading rises between them)
+            self._ask_profile(TrackEvent(t_ns, **track.summary()), out)
 
     def _alert_events(self, alerts: list, out: Output) -> None:
         """Alert events out, with the focus of a raised alert, the restore of a cleared one."""
@@ -442,8 +446,6 @@ class Pipeline:
             elif isinstance(alert, AlertCleared):
                 self.profiler.alert_cleared(alert.track_id)
                 self._scan_changes(self.planner.restore(alert.alert_id, alert.t_ns), out)
-            elif alert.track_id in self.profiler.untold:  # a node come to see it, or reading
-                self._ask_profile(alert, out)             # it stronger now, may tell
 
     def _scan_changes(self, changes: list, out: Output) -> None:
         """Focus or restore events, and each one's plan as a command to its node (if online);
