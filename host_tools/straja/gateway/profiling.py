@@ -27,7 +27,7 @@ case; the temporary plan also lapses by itself.
 A track is asked at its alert's raise, of one node at a time. A node that cannot tell (an access
 point beside it whose frames scatter its readings: ocusync_10_beside_busy_5ghz_ap) passes the
 question to the next strongest node seeing the track that can read a profile, at once or when one
-comes to see it (the alert's updates), each node once, while the alert stands (`untold`), but
+comes to see it (any observation of it), each node once, while the alert stands (`untold`), but
 again once it reads the track PROFILE_RISE_DB stronger than when it was asked (video flying in is
 alerted a few dB over the floor, too weak to tell, at every node; det70); a weaker
 node's profile is still told (10 MHz of OFDM 6 dB over the floor: a third of the trials, never the
