@@ -72,3 +72,32 @@ def test_video_carriers_on_adjacent_channels_are_two_analog_alerts():
     for alert, mhz, on_s in zip(alerts, (5658.0, 5695.0), (5.0, 8.0)):
         assert alert.lo_khz <= mhz * 1000 <= alert.hi_khz
         assert on_s * S < alert.t_ns <= (on_s + 4.0) * S
+
+
+def profiles_asked(run) -> dict:
+    """Node name -> the times (s) its video profile was asked (a temporary plan stepping finer
+    than the scan: gateway/profiling.py)."""
+    return {name: [t for t, plan in plans if plan[0]["step_khz"] < VIDEO[0]["step_khz"] / 2]
+            for name, plans in run.plans.items()}
+
+
+@pytest.mark.parametrize("name, seed, t_end_s, family", [
+    # 20 MHz OFDM at 5745 MHz switched on 3 km out: alerted 2-3 dB over the floor at n2 and n3,
+    # where neither profile tells; n2 asked again at 10.7 s, 3 dB stronger, tells OFDM
+    ("ofdm70_o3_20_5745_moving_in", 1, 14.0, "ofdm_video"),
+    # its analog control on A4: asked again as it comes in, never named OFDM
+    ("ofdm70_analog_a4_moving_in", 3, 30.0, "analog_fm_video"),
+])
+def test_video_flying_in_is_profiled_again_once_a_node_reads_it_stronger(name, seed, t_end_s,
+                                                                         family):
+    """Video flying in is alerted a few dB over the floor at every node, where no profile tells
+    OFDM from FM (the core's analog name stands); a node that could not tell is asked again once
+    it reads the track PROFILE_RISE_DB stronger (det70), and names the family then: before, each
+    node was asked once and the OFDM stayed analog for good."""
+    run = run_scene(load_scene(SCENES / "variants" / f"{name}.toml", seed=seed),
+                    t_end_s=t_end_s, plan=VIDEO)
+    assert len({a.alert_id for a in run.alerts}) == 1
+    assert run.alerts[0].family == "analog_fm_video"
+    assert max(len(times) for times in profiles_asked(run).values()) >= 2
+    assert run.alerts[-1].family == family
+    assert {a.family for a in run.alerts} <= {"analog_fm_video", family}

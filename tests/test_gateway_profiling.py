@@ -251,11 +251,11 @@ def test_no_profile_where_none_is_finer_or_the_node_would_refuse_its_sweep():
     for inf, plan, lo in ((info, fine, 5_735_000), (info, slow, 5_735_000),
                           (untuned, NORMAL, 5_735_000), (info, NORMAL, 5_645_000)):
         profiler = VideoProfiler()
-        assert profiler.ask("T1", lo, lo + 20_000, 1, inf, plan, PORT, 0) is None
+        assert profiler.ask("T1", lo, lo + 20_000, 1, -80.0, inf, plan, PORT, 0) is None
         assert not profiler.pending
     profiler = VideoProfiler()
-    assert profiler.ask("T1", 5_735_000, 5_755_000, 1, info, NORMAL, PORT, 0) is not None
-    assert profiler.ask("T2", 5_835_000, 5_855_000, 1, info, NORMAL, PORT, 0) is None
+    assert profiler.ask("T1", 5_735_000, 5_755_000, 1, -80.0, info, NORMAL, PORT, 0) is not None
+    assert profiler.ask("T2", 5_835_000, 5_855_000, 1, -80.0, info, NORMAL, PORT, 0) is None
     assert profiler.pending[1].track_id == "T1"
 
 
@@ -310,8 +310,8 @@ def test_a_coarse_scan_adds_no_reading_past_the_profiles_reach():
     for _ in range(FLOOR_SWEEPS):
         node.plan = coarse
         profiler.normal_sweep(NODE, node.sweep_body(3.0)[1])
-    assert profiler.ask("T1", 5_735_000, 5_755_000, NODE, {"front_ends": [FRONT_END]}, coarse,
-                        PORT, 0) is not None
+    assert profiler.ask("T1", 5_735_000, 5_755_000, NODE, -80.0, {"front_ends": [FRONT_END]},
+                        coarse, PORT, 0) is not None
     node.plan = [profiler.pending[NODE].entry]
     assert profiler.profile_sweep(NODE, node.sweep_body(3.5)[1], FILTER_KHZ) is None
     done = profiler.profile_sweep(NODE, node.sweep_body(4.0)[1], FILTER_KHZ)
@@ -387,23 +387,31 @@ def test_no_node_is_asked_twice_and_the_cores_name_stands_when_none_can_tell():
 
 
 def test_the_nodes_asked_are_kept_while_the_alert_stands():
-    """A profile that cannot tell keeps its track's asked nodes (never asked again, nor two at
-    once); a family told, or the alert cleared, forgets them."""
-    from straja.gateway.profiling import VideoProfiler
+    """A profile that cannot tell keeps its track's asked nodes and their readings of it (never
+    asked again until they read it PROFILE_RISE_DB stronger, nor two at once); a family told, or
+    the alert cleared, forgets them."""
+    from straja.gateway.profiling import PROFILE_RISE_DB, VideoProfiler
     info = {"front_ends": [FRONT_END]}
     profiler = VideoProfiler()
 
-    def ask(node_id, track_id="T1"):
-        return profiler.ask(track_id, 5_735_000, 5_755_000, node_id, info, NORMAL, PORT, 0)
+    def ask(node_id, track_id="T1", dbm=-85.0):
+        return profiler.ask(track_id, 5_735_000, 5_755_000, node_id, dbm, info, NORMAL, PORT, 0)
 
     assert ask(1) is not None and ask(2) is None  # one node at a time
-    assert profiler.refused(1).family == "unknown" and profiler.untold == {"T1": (1,)}
-    assert ask(1) is None and ask(2) is not None
+    assert profiler.refused(1).family == "unknown" and profiler.untold == {"T1": {1: -85.0}}
+    assert ask(1, dbm=-85.0 + PROFILE_RISE_DB - 0.5) is None and ask(2) is not None
     profiler.refused(2)
-    assert profiler.untold == {"T1": (1, 2)} and ask(3) is not None
-    profiler._end(3, "ofdm_video", "told")
+    assert profiler.untold == {"T1": {1: -85.0, 2: -85.0}} and ask(3) is not None
+    profiler.refused(3)
+    assert ask(1, dbm=-85.0 + PROFILE_RISE_DB) is not None  # node 1 reads it stronger now
+    profiler.refused(1)
+    assert profiler.untold["T1"][1] == -85.0 + PROFILE_RISE_DB and ask(1) is None
+    assert ask(2) is None and ask(3) is None
+    assert ask(2, dbm=-80.0) is not None
+    profiler._end(2, "ofdm_video", "told")
     assert not profiler.untold
-    assert ask(1, "T2") is not None and profiler.refused(1) and profiler.untold == {"T2": (1,)}
+    assert ask(1, "T2") is not None and profiler.refused(1)
+    assert profiler.untold == {"T2": {1: -85.0}}
     profiler.alert_cleared("T2")
     assert not profiler.untold
 
@@ -487,3 +495,4 @@ def test_video_named_by_its_standing_block_is_observed_and_profiled_there():
     temp = temp_plans(node)
     assert temp and (temp[0][1][0]["start_khz"], temp[0][1][0]["stop_khz"]) == (
         5_785_000 - 20_000, 5_785_000 + 20_000)
+

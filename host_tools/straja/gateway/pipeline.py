@@ -367,7 +367,8 @@ class Pipeline:
         """A raised 5.8 GHz video alert (or its track, whose profile the nodes asked so far could
         not tell): its channel's profile asked of the strongest node seeing it that can read one
         (gateway/profiling.py): one whose normal plan is known (to go back to), that no focus
-        plan narrows and that was not asked before."""
+        plan narrows and that was not asked before, or asked while it read the track
+        PROFILE_RISE_DB weaker (VideoProfiler.ask)."""
         if not (self.cfg.alerts.video_profile and wants_profile(alert.family, alert.lo_khz,
                                                                  alert.hi_khz)):
             return
@@ -378,8 +379,8 @@ class Pipeline:
                 continue
             info = self.nodes[node_id].info or {}
             command = self.profiler.ask(alert.track_id, alert.lo_khz, alert.hi_khz, node_id,
-                                        info, self.planner.base_plan(node_id, info), port,
-                                        alert.t_ns)
+                                        seen.dbm, info, self.planner.base_plan(node_id, info),
+                                        port, alert.t_ns)
             if command is not None:
                 out.commands.append(command)
                 return
@@ -429,6 +430,10 @@ class Pipeline:
                 is not None):
             return  # not raised while a node reads it inside a busy wide access point
         self._alert_events(self.alerts.track_updated(track, t_ns), out)
+        if track.track_id in self.profiler.untold and track.track_id in self.alerts.active:
+            # a node come to see it, or reading it stronger now, may tell (not only at the
+            # alert's updates: a track's reading rises between them)
+            self._ask_profile(TrackEvent(t_ns, **track.summary()), out)
 
     def _alert_events(self, alerts: list, out: Output) -> None:
         """Alert events out, with the focus of a raised alert, the restore of a cleared one."""
@@ -441,8 +446,6 @@ class Pipeline:
             elif isinstance(alert, AlertCleared):
                 self.profiler.alert_cleared(alert.track_id)
                 self._scan_changes(self.planner.restore(alert.alert_id, alert.t_ns), out)
-            elif alert.track_id in self.profiler.untold:  # a node come to see it may tell
-                self._ask_profile(alert, out)
 
     def _scan_changes(self, changes: list, out: Output) -> None:
         """Focus or restore events, and each one's plan as a command to its node (if online);

@@ -27,7 +27,9 @@ case; the temporary plan also lapses by itself.
 A track is asked at its alert's raise, of one node at a time. A node that cannot tell (an access
 point beside it whose frames scatter its readings: ocusync_10_beside_busy_5ghz_ap) passes the
 question to the next strongest node seeing the track that can read a profile, at once or when one
-comes to see it (the alert's updates), each node once, while the alert stands (`untold`); a weaker
+comes to see it (any observation of it), each node once, while the alert stands (`untold`), but
+again once it reads the track PROFILE_RISE_DB stronger than when it was asked (video flying in is
+alerted a few dB over the floor, too weak to tell, at every node; det70); a weaker
 node's profile is still told (10 MHz of OFDM 6 dB over the floor: a third of the trials, never the
 wrong family; docs/detection.md). Only a node whose normal plan is known (its `get plan` reply:
 the plan to send back), that no focus plan narrows (adaptive scanning) and that reads no other
@@ -57,6 +59,12 @@ PROFILE_REACH_FILTERS = 1.0    # (17 channels: docs/detection.md, "Video profile
 PROFILE_SWEEPS = 2               # profile sweeps read (their scatter tells a bursty neighbour)
 PROFILE_WAIT_SWEEPS = PROFILE_SWEEPS + 1.0  # the profile sweep's duration this many times over...
 PROFILE_WAIT_MARGIN_S = 0.5      # ...plus this (a command's round trip): then it is not coming
+PROFILE_RISE_DB = 3.0            # a node that could not tell is asked again once it reads the
+                                 # track this much stronger than when it was asked: near the floor
+                                 # a reading's excess in dB, and so the families' difference in a
+                                 # profile (15 MHz off 20 MHz of OFDM -6 dB, of FM -10 dB), grows
+                                 # with the power; video flying in is alerted 2-3 dB over the floor
+                                 # at every node, where no profile tells (det70)
 FLOOR_SWEEPS = 4                 # normal sweeps whose median reading is the floor
 # A 5.8 GHz video track inside a busy wide access point (wide_bursty_node): at some node, in one
 # of its last FLOOR_SWEEPS normal sweeps, a run of channels hot (HOT_DB over the sweep's median
@@ -84,7 +92,8 @@ class _Pending(NamedTuple):
     entry: dict                  # the profile's plan entry
     deadline_ns: int
     reads: list                  # the profile sweeps' held codes so far
-    asked: tuple                 # the nodes asked this track's profile so far, this one last
+    asked: dict                  # node id -> its reading of the track (dBm) when last asked
+                                 # this track's profile, this one's included
 
 
 class Profiled(NamedTuple):
@@ -172,9 +181,10 @@ class VideoProfiler:
         # their readings are looked at only when a profile comes (a median of every sweep of
         # every front end was the largest cost of a sweep in the gateway)
         self._floors: dict[tuple[int, int], deque[Sweep]] = {}
-        # track id -> the nodes asked its profile, none of which could tell: the next node
-        # seeing it is asked (until its alert clears, `alert_cleared`)
-        self.untold: dict[str, tuple] = {}
+        # track id -> the nodes asked its profile, none of which could tell, and their readings
+        # of the track then (dBm): the next node seeing it is asked, or one of those once it
+        # reads the track PROFILE_RISE_DB stronger (until its alert clears, `alert_cleared`)
+        self.untold: dict[str, dict[int, float]] = {}
 
     # -- the node's normal sweeps: its floor ----------------------------------------------
     def normal_sweep(self, node_id: int, sweep: Sweep) -> None:
@@ -239,19 +249,20 @@ class VideoProfiler:
             del self._floors[key]
 
     # -- asking --------------------------------------------------------------------------------
-    def ask(self, track_id: str, lo_khz: int, hi_khz: int, node_id: int, info: dict,
-            base_plan: list, port: str, now_ns: int) -> NodeCommand | None:
+    def ask(self, track_id: str, lo_khz: int, hi_khz: int, node_id: int, dbm: float,
+            info: dict, base_plan: list, port: str, now_ns: int) -> NodeCommand | None:
         """The temporary plan that reads the profile of [lo_khz, hi_khz] on node_id's front end
-        covering it (base_plan: the plan the node runs, sent with the profile's entry in it;
-        now_ns: the gateway's time, from which the profile's wait runs); None if the node was
-        asked this track's profile before, reads a profile, another node reads this track's,
-        the node reads the channel finely already, or would refuse the sweep."""
-        asked = self.untold.get(track_id, ())
-        if node_id in self.pending or node_id in asked \
+        covering it (dbm: the node's reading of the track; base_plan: the plan the node runs,
+        sent with the profile's entry in it; now_ns: the gateway's time, from which the
+        profile's wait runs); None if the node was asked this track's profile before at a
+        reading within PROFILE_RISE_DB of this one, reads a profile, another node reads this
+        track's, the node reads the channel finely already, or would refuse the sweep."""
+        asked = self.untold.get(track_id, {})
+        if node_id in self.pending or dbm < asked.get(node_id, -math.inf) + PROFILE_RISE_DB \
                 or any(p.track_id == track_id for p in self.pending.values()):
             return None
         pending = self._pending(track_id, lo_khz, hi_khz, info, base_plan, now_ns,
-                                (*asked, node_id))
+                                {**asked, node_id: dbm})
         if pending is None:
             return None
         self.pending[node_id] = pending
@@ -263,7 +274,7 @@ class VideoProfiler:
         return NodeCommand(port, "plan", plan_args(plan, temp_s))
 
     def _pending(self, track_id: str, lo_khz: int, hi_khz: int, info: dict, base_plan: list,
-                 now_ns: int, asked: tuple) -> _Pending | None:
+                 now_ns: int, asked: dict) -> _Pending | None:
         centre = (lo_khz + hi_khz) // 2
         for index, fe in enumerate(info.get("front_ends", [])):
             fe_lo, fe_hi = fe.get("band_khz", (0, -1))
