@@ -18,10 +18,10 @@ from collections import deque
 
 from libc.string cimport memset
 
-from straja.protocol import Frame
+from straja.protocol import Frame, Sweep
 from straja.protocol import FLAG_REVISIT as _FLAG_REVISIT, SWEEP as _SWEEP, T_US_BITS
 from straja.gateway.record import T_NS_MAX
-from straja._detect_sweep import SEGMENT_DETECTED as _DETECTED, SEGMENT_REFUSED as _REFUSED
+from straja._detect_sweep cimport TAKE_DETECTED, TAKE_REFUSED, SweepStages
 from straja.gateway.detector import REFUSED_SEGMENT
 
 # Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
@@ -30,20 +30,29 @@ DRIFT_ALLOWANCE = 200e-6
 
 cdef double DRIFT = DRIFT_ALLOWANCE
 cdef int SWEEP = _SWEEP
-cdef int DETECTED = _DETECTED
-cdef int REFUSED = _REFUSED
 cdef int FLAG_REVISIT = _FLAG_REVISIT
+
+include "_slots.pxi"
+
+# the fields the lane reads of a SWEEP frame (_slots.pxi: no attribute look-up each)
+cdef Py_ssize_t F_TYPE = slot_offset(Frame, "type"), F_NODE_ID = slot_offset(Frame, "node_id")
+cdef Py_ssize_t F_SEQ = slot_offset(Frame, "seq"), F_T_US = slot_offset(Frame, "t_us")
+cdef Py_ssize_t F_BODY = slot_offset(Frame, "body")
+cdef Py_ssize_t S_FRONT_END = slot_offset(Sweep, "front_end"), S_FLAGS = slot_offset(Sweep, "flags")
+cdef Py_ssize_t S_FIRST = slot_offset(Sweep, "first"), S_TOTAL = slot_offset(Sweep, "total")
+cdef Py_ssize_t S_RSSI = slot_offset(Sweep, "rssi")
 
 
 cpdef keep_floor(dict floors, object node_id, object sweep, Py_ssize_t keep):
     """Keep a whole sweep (all its channels, from the first) among the last `keep` of its
     node's front end: floors, (node id, front end) -> deque (VideoProfiler's, whose
     normal_sweep this is; the lane calls it at C level for every quiet sweep)."""
-    cdef Py_ssize_t size = len(sweep.rssi)
-    total = sweep.total
-    if sweep.first or not total or (size // 2 if sweep.flags & FLAG_REVISIT else size) != total:
+    cdef Py_ssize_t size = len(field(sweep, Sweep, S_RSSI, "rssi"))
+    total = field(sweep, Sweep, S_TOTAL, "total")
+    if field(sweep, Sweep, S_FIRST, "first") or not total \
+            or (size // 2 if field(sweep, Sweep, S_FLAGS, "flags") & FLAG_REVISIT else size) != total:
         return
-    key = (node_id, sweep.front_end)
+    key = (node_id, field(sweep, Sweep, S_FRONT_END, "front_end"))
     kept = floors.get(key)
     if kept is None:
         kept = floors[key] = deque(maxlen=keep)
@@ -216,14 +225,18 @@ cdef class Lane:
         with something detected."""
         cdef Py_ssize_t i, n = len(items)
         cdef Heard health
+        cdef SweepStages stages
         cdef int taken
         cdef long number
         self.detected = None
         for i in range(start, n):
             frame = items[i]
-            if type(frame) is not Frame or frame.type != SWEEP:
+            if type(frame) is not Frame or slot(frame, F_TYPE, "type") != SWEEP:
                 return i
-            node_id = frame.node_id
+            body = slot(frame, F_BODY, "body")
+            if type(body) is not Sweep:
+                return i  # (the decoders' SWEEP frames carry one)
+            node_id = slot(frame, F_NODE_ID, "node_id")
             if not self.any_node and node_id not in self.node_ids:
                 return i
             found = self.nodes.get(node_id)
@@ -234,15 +247,17 @@ cdef class Lane:
                     or node_id in self.profiler.pending:
                 return i  # (a profile asked of another node: _frame finds this sweep not it)
             detector = self.detectors[node_id]
-            body = frame.body
-            plan = detector._latest.get(body.front_end)
-            if plan is None or plan.left_us is not None or not plan.stages.of_plan(body):
+            plan = detector._latest.get(slot(body, S_FRONT_END, "front_end"))
+            if plan is None or plan.left_us is not None:
                 return i  # a plan the node did not run last, or back to it after a profile's
                           # sweeps (NodeDetector.sweep makes it, or pauses its clock)
+            stages = <SweepStages?>plan.stages
+            if not stages.of_plan(body):
+                return i
             # Pipeline._frame's changes for this frame, in its order
             self.counts["frames"] += 1
-            t_us = frame.t_us
-            seq = frame.seq
+            t_us = slot(frame, F_T_US, "t_us")
+            seq = slot(frame, F_SEQ, "seq")
             last = self.seq_last.get(node_id)
             number = seq
             if last is not None and ((number - <long>last) & 0xFFFF) == 1:
@@ -252,12 +267,12 @@ cdef class Lane:
             self.source_node[source] = node_id
             health.heard_us(t_us, t_ns)
             keep_floor(self.floors, node_id, body, self.floor_sweeps)
-            taken = plan.stages.segment(body, t_us - plan.paused_us)
-            if taken == REFUSED:
+            taken = stages.take(body, t_us - plan.paused_us)  # (of_plan: segment()'s answer)
+            if taken == TAKE_REFUSED:
                 detector.refused[REFUSED_SEGMENT] += 1
             elif plan is not detector._last:
                 detector.made_latest(plan)
-            if taken == DETECTED:
+            if taken == TAKE_DETECTED:
                 self.detected = (frame, health, detector, plan)
                 return i + 1
         return n

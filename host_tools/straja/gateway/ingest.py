@@ -383,9 +383,10 @@ class PortReaders:
         chunks = 0
         out = None  # the readers' queue (the gateway's one)
         any_port = False
+        readers = self._readers
         try:
             for fd in ready:
-                reader = self._readers.get(fd)
+                reader = readers.get(fd)
                 if reader is None:  # woken
                     try:
                         os.read(self._wake_r, 4096)  # (more wake-ups: woken again)
@@ -393,7 +394,13 @@ class PortReaders:
                         pass
                     continue
                 any_port = True
-                pairs = self._read(reader)
+                try:  # (here, not in a method: a round reads every ready port)
+                    pairs = reader.read()
+                except Exception:  # a fault of the reads' own: they serve every port, so they
+                    # go on
+                    log.exception("reading %s failed; the port is closed and opened again",
+                                  reader.path)
+                    pairs = None
                 if pairs is None:
                     self._close(reader)
                 elif pairs:
@@ -405,13 +412,6 @@ class PortReaders:
                 out.reads(t_ns, reads)
             self.cadence.count(now, chunks)
         return any_port
-
-    def _read(self, reader: PortReader) -> list | None:
-        try:
-            return reader.read()
-        except Exception:  # a fault of the reads' own: they serve every port, so they go on
-            log.exception("reading %s failed; the port is closed and opened again", reader.path)
-            return None
 
 
 class Gateway:
