@@ -226,6 +226,7 @@ cdef class Lane:
         cdef Py_ssize_t i, n = len(items)
         cdef Heard health
         cdef SweepStages stages
+        cdef dict latest  # (NodeDetector._latest: looked up as a dict's)
         cdef int taken
         cdef long number
         self.detected = None
@@ -247,7 +248,8 @@ cdef class Lane:
                     or node_id in self.profiler.pending:
                 return i  # (a profile asked of another node: _frame finds this sweep not it)
             detector = self.detectors[node_id]
-            plan = detector._latest.get(slot(body, S_FRONT_END, "front_end"))
+            latest = detector._latest
+            plan = latest.get(slot(body, S_FRONT_END, "front_end"))
             if plan is None or plan.left_us is not None:
                 return i  # a plan the node did not run last, or back to it after a profile's
                           # sweeps (NodeDetector.sweep makes it, or pauses its clock)
