@@ -22,7 +22,6 @@ from straja.protocol import Frame, Sweep
 from straja.protocol import FLAG_REVISIT as _FLAG_REVISIT, SWEEP as _SWEEP, T_US_BITS
 from straja.gateway.record import T_NS_MAX
 from straja._detect_sweep cimport TAKE_DETECTED, TAKE_REFUSED, SweepStages
-from straja.gateway.detector import REFUSED_SEGMENT
 
 # Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
 # so a node whose clock runs slow is followed, while one late frame never pulls it up.
@@ -41,6 +40,17 @@ cdef Py_ssize_t F_BODY = slot_offset(Frame, "body")
 cdef Py_ssize_t S_FRONT_END = slot_offset(Sweep, "front_end"), S_FLAGS = slot_offset(Sweep, "flags")
 cdef Py_ssize_t S_FIRST = slot_offset(Sweep, "first"), S_TOTAL = slot_offset(Sweep, "total")
 cdef Py_ssize_t S_RSSI = slot_offset(Sweep, "rssi")
+
+
+cpdef made_latest(detector, st):
+    """A sweep of `st`, its front end's latest plan, taken by `detector` (a NodeDetector): that
+    plan is the node's latest (NodeDetector._plans: its order is recency). A function of this
+    module, not a method, so that the lane makes the change without a Python call: most of a
+    node's sweeps are of another front end than the sweep before."""
+    plans = <dict?>detector._plans
+    key = st.key
+    plans[key] = plans.pop(key)
+    detector._last = st
 
 
 cpdef keep_floor(dict floors, object node_id, object sweep, Py_ssize_t keep):
@@ -203,6 +213,7 @@ cdef class Lane:
     cdef list sweep_taps
     cdef object seq_accept, profiler, node_ids
     cdef Py_ssize_t floor_sweeps
+    cdef object refused_segment  # (detector.REFUSED_SEGMENT)
     cdef bint any_node
     # the frame before the index take() returned, taken, whose stages detected something:
     # (frame, NodeHealth, NodeDetector, plan state), or None
@@ -213,8 +224,11 @@ cdef class Lane:
         self.nodes, self.detectors, self.counts = nodes, detectors, counts
         self.source_node, self.sweep_taps, self.profiler = source_node, sweep_taps, profiler
         self.seq_accept, self.seq_last = seq.accept, seq._last
-        from straja.gateway.profiling import FLOOR_SWEEPS  # (it imports this module)
+        # (these modules import this one)
+        from straja.gateway.detector import REFUSED_SEGMENT
+        from straja.gateway.profiling import FLOOR_SWEEPS
         self.floors, self.floor_sweeps = profiler._floors, FLOOR_SWEEPS
+        self.refused_segment = REFUSED_SEGMENT
         self.node_ids, self.any_node = node_ids, not node_ids
         self.detected = None
 
@@ -271,9 +285,9 @@ cdef class Lane:
             keep_floor(self.floors, node_id, body, self.floor_sweeps)
             taken = stages.take(body, t_us - plan.paused_us)  # (of_plan: segment()'s answer)
             if taken == TAKE_REFUSED:
-                detector.refused[REFUSED_SEGMENT] += 1
+                detector.refused[self.refused_segment] += 1
             elif plan is not detector._last:
-                detector.made_latest(plan)
+                made_latest(detector, plan)
             if taken == TAKE_DETECTED:
                 self.detected = (frame, health, detector, plan)
                 return i + 1
