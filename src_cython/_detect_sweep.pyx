@@ -25,19 +25,10 @@ import numpy as np
 from straja._cfar cimport FreqCFAR
 from straja._detect_noise cimport NoiseFloor, codes_mw
 from straja._detect_hoppers import clear_wide_pieces
-from straja.protocol import Sweep
 
 include "_detect_common.pxi"
 include "_wire.pxi"
-include "_slots.pxi"
-
-# a SWEEP segment's fields (_slots.pxi: a Sweep's read in place)
-cdef Py_ssize_t S_FRONT_END = slot_offset(Sweep, "front_end"), S_FLAGS = slot_offset(Sweep, "flags")
-cdef Py_ssize_t S_START_KHZ = slot_offset(Sweep, "start_khz")
-cdef Py_ssize_t S_STEP_KHZ = slot_offset(Sweep, "step_khz")
-cdef Py_ssize_t S_DURATION_US = slot_offset(Sweep, "duration_us")
-cdef Py_ssize_t S_FIRST = slot_offset(Sweep, "first"), S_TOTAL = slot_offset(Sweep, "total")
-cdef Py_ssize_t S_RSSI = slot_offset(Sweep, "rssi")
+include "_slots.pxi"  # (a Sweep's fields read in place)
 
 # segment()'s answers (straja/_detect_sweep.pxd's TAKE_*, which take() returns)
 SEGMENT_REFUSED = TAKE_REFUSED        # a bad segment (past the sweep's channels, an odd REVISIT

@@ -18,7 +18,6 @@ from collections import deque
 
 from libc.string cimport memset
 
-from straja.protocol import Frame, Sweep
 from straja.protocol import FLAG_REVISIT as _FLAG_REVISIT, SWEEP as _SWEEP, T_US_BITS
 from straja.gateway.record import T_NS_MAX
 from straja._detect_sweep cimport TAKE_DETECTED, TAKE_REFUSED, SweepStages
@@ -31,15 +30,7 @@ cdef double DRIFT = DRIFT_ALLOWANCE
 cdef int SWEEP = _SWEEP
 cdef int FLAG_REVISIT = _FLAG_REVISIT
 
-include "_slots.pxi"
-
-# the fields the lane reads of a SWEEP frame (_slots.pxi: no attribute look-up each)
-cdef Py_ssize_t F_TYPE = slot_offset(Frame, "type"), F_NODE_ID = slot_offset(Frame, "node_id")
-cdef Py_ssize_t F_SEQ = slot_offset(Frame, "seq"), F_T_US = slot_offset(Frame, "t_us")
-cdef Py_ssize_t F_BODY = slot_offset(Frame, "body")
-cdef Py_ssize_t S_FRONT_END = slot_offset(Sweep, "front_end"), S_FLAGS = slot_offset(Sweep, "flags")
-cdef Py_ssize_t S_FIRST = slot_offset(Sweep, "first"), S_TOTAL = slot_offset(Sweep, "total")
-cdef Py_ssize_t S_RSSI = slot_offset(Sweep, "rssi")
+include "_slots.pxi"  # (a SWEEP frame's fields read in place, no attribute look-up each)
 
 
 cpdef made_latest(detector, st):
