@@ -28,14 +28,16 @@ from straja._detect_hoppers import clear_wide_pieces
 
 include "_detect_common.pxi"
 include "_wire.pxi"
+include "_slots.pxi"  # (a Sweep's fields read in place)
 
-# segment()'s answers
-SEGMENT_REFUSED = -3      # a bad segment (past the sweep's channels, an odd REVISIT one): nothing
-                          # taken
-SEGMENT_OTHER_PLAN = -2   # the segment is of another plan: nothing taken
-SEGMENT_PARTIAL = -1      # taken; the sweep is not whole yet
-SEGMENT_QUIET = 0         # the sweep is whole and quiet: settled
-SEGMENT_DETECTED = 1      # the sweep is whole, its stages run: Pipeline.process_assembled next
+# segment()'s answers (straja/_detect_sweep.pxd's TAKE_*, which take() returns)
+SEGMENT_REFUSED = TAKE_REFUSED        # a bad segment (past the sweep's channels, an odd REVISIT
+                                      # one): nothing taken
+SEGMENT_OTHER_PLAN = TAKE_OTHER_PLAN  # the segment is of another plan: nothing taken
+SEGMENT_PARTIAL = TAKE_PARTIAL        # taken; the sweep is not whole yet
+SEGMENT_QUIET = TAKE_QUIET            # the sweep is whole and quiet: settled
+SEGMENT_DETECTED = TAKE_DETECTED      # the sweep is whole, its stages run:
+                                      # Pipeline.process_assembled next
 
 
 cdef class SweepStages:
@@ -45,45 +47,6 @@ cdef class SweepStages:
     pieces are cleared here and which looks at the reads). bursts, tracker (compiled) and
     split (or None) are read to tell a quiet sweep; tracker_config
     (straja.detect.tracks.Tracker) gets the measured revisit."""
-    cdef readonly Py_ssize_t n_bins, n_det
-    # a channel's streak reached the steady rules' evidence: the pipeline looks at its confirmed
-    # tracks at the next sweep with tracks (Pipeline._new_alerts)
-    cdef public bint streak_look
-    cdef FreqCFAR cfar
-    cdef NoiseFloor floor
-    cdef object time_cfar, busy, bursts, tracker, tracker_config, split, band_hoppers
-    cdef object reads_mw  # the band hopper's reads in mW (reads, n_sweeps, n_bins)
-    cdef readonly object hopper  # the band hopper's report after the last sweeps (None: none)
-    cdef public object hopper_reported  # the band hopper, once alerted (Pipeline)
-    cdef bint revisit
-    cdef readonly double alpha
-    cdef Py_ssize_t hit_cells
-    cdef double resolved_us
-    # the scan as measured (classify's Scan): latest period start to start, sweep duration
-    cdef readonly double period_us, sweep_us
-    cdef long long last_t_us
-    cdef bint timed, revisit_set
-    cdef double revisit_us
-    cdef readonly object noise_now  # float32 (n_bins,): the last sweep's noise mean
-    # one sweep's work buffers (1, n_bins), and its assembly from segments: views of one block
-    # (_carve), which segment() reads and writes through these pointers, so that a gateway's
-    # sweep of a node streams through a few contiguous cache lines, not a dozen arrays' headers
-    # and data in as many places
-    cdef readonly object power, det, noise, extra, codes, single, second, t_us, duration_us
-    cdef object block, second_view
-    cdef float* power_p
-    cdef float* noise_p
-    cdef float* noise_now_p
-    cdef unsigned char* det_p
-    cdef unsigned char* codes_p
-    cdef unsigned char* single_p
-    cdef unsigned char* second_p
-    cdef long long* t_p
-    cdef long long* duration_p
-    cdef Py_ssize_t filled
-    cdef long long plan_front_end, plan_start_khz, plan_step_khz, plan_flags, plan_mask
-    cdef bint assembling
-
     def __init__(self, Py_ssize_t n_bins, FreqCFAR cfar, NoiseFloor floor, double alpha,
                  time_cfar, busy, band_hoppers, Py_ssize_t hit_cells, bursts, tracker,
                  tracker_config, split, double resolved_period_us, bint revisit):
@@ -229,27 +192,34 @@ cdef class SweepStages:
         """Whether a SWEEP segment is of the plan assemble() took (segment() takes it)."""
         if not self.assembling:
             raise RuntimeError("segment() before assemble()")
-        return (sweep.front_end == self.plan_front_end and sweep.start_khz == self.plan_start_khz
-                and sweep.step_khz == self.plan_step_khz and sweep.total == self.n_bins
-                and sweep.flags & self.plan_mask == self.plan_flags)
+        return (field(sweep, Sweep, S_FRONT_END, "front_end") == self.plan_front_end
+                and field(sweep, Sweep, S_START_KHZ, "start_khz") == self.plan_start_khz
+                and field(sweep, Sweep, S_STEP_KHZ, "step_khz") == self.plan_step_khz
+                and field(sweep, Sweep, S_TOTAL, "total") == self.n_bins
+                and field(sweep, Sweep, S_FLAGS, "flags") & self.plan_mask == self.plan_flags)
 
     def segment(self, sweep, long long t_us):
         """One SWEEP segment (t_us: its header time): SEGMENT_* (module constants)."""
         if not self.of_plan(sweep):
             return SEGMENT_OTHER_PLAN
-        cdef long long flags = sweep.flags
-        rssi = sweep.rssi
+        return self.take(sweep, t_us)
+
+    cdef int take(self, sweep, long long t_us) except -9:
+        """segment() of a segment of_plan() found of the plan (the gateway's lane asks that
+        first): TAKE_* (straja/_detect_sweep.pxd)."""
+        rssi = field(sweep, Sweep, S_RSSI, "rssi")
         if not PyBytes_Check(rssi):
             rssi = bytes(rssi)
         cdef const unsigned char* r = <const unsigned char*>PyBytes_AS_STRING(rssi)
-        cdef Py_ssize_t size = PyBytes_GET_SIZE(rssi), first = sweep.first, n, end, i
+        cdef Py_ssize_t size = PyBytes_GET_SIZE(rssi), n, end, i
+        cdef Py_ssize_t first = field(sweep, Sweep, S_FIRST, "first")
         n = size // 2 if self.revisit else size
         end = first + n
         if first < 0 or end > self.n_bins or (self.revisit and size % 2):
-            return SEGMENT_REFUSED
+            return TAKE_REFUSED
         cdef long long* t = self.t_p
         cdef long long* du = self.duration_p
-        cdef long long duration = sweep.duration_us
+        cdef long long duration = field(sweep, Sweep, S_DURATION_US, "duration_us")
         if first == 0:
             self.filled, t[0], du[0] = 0, t_us, duration
         else:
@@ -274,16 +244,16 @@ cdef class SweepStages:
                 memcpy(one, r + size - n, n)
         self.filled += n
         if end < self.n_bins or self.filled != self.n_bins:
-            return SEGMENT_PARTIAL
+            return TAKE_PARTIAL
         codes_mw(self.codes_p, self.power_p, self.n_bins)
         self._timing(t[0], t[0], du[0], 1)
         self.n_det = self._run(self.power_p, self.det_p, self.noise_p, 1, self.power, self.det, self.noise, self.extra, self.single,
                                self.second, self.t_us, self.duration_us)
         if self.n_det != 0 or self.bursts.n_open_bursts or self.streak_look \
                 or self.hopper is not None:
-            return SEGMENT_DETECTED
+            return TAKE_DETECTED
         if self.tracker.n_live and t[0] + du[0] > self.tracker.deadline:
-            return SEGMENT_DETECTED  # a track's state changes by silence: events
+            return TAKE_DETECTED  # a track's state changes by silence: events
         if self.split is not None:
             self.split.quiet(1)
-        return SEGMENT_QUIET
+        return TAKE_QUIET

@@ -61,13 +61,9 @@ cdef int _init_tables(table) except -1:
 _init_tables(crc_table())
 
 
-cdef extern from "structmember.h":
-    ctypedef struct PyMemberDef:
-        Py_ssize_t offset
+include "_slots.pxi"
 
 cdef extern from "Python.h":
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
     object PyType_GenericAlloc(PyTypeObject* tp, Py_ssize_t nitems)  # a dataclass's tp_alloc
     int PyObject_GC_IsTracked(object op)
     void PyObject_GC_UnTrack(void* op)
@@ -88,10 +84,7 @@ cdef int _slot_offsets(cls, Py_ssize_t* out, Py_ssize_t room) except -1:
     if len(names) > room:
         raise ImportError(f"{cls.__name__} has {len(names)} fields, the decoder has room for {room}")
     for i, name in enumerate(names):
-        descr = cls.__dict__[name]
-        if type(descr).__name__ != "member_descriptor":
-            raise ImportError(f"{cls.__name__}.{name} is not a slot")
-        out[i] = (<PyMemberDescrObject*>descr).d_member.offset
+        out[i] = slot_offset(cls, name)
     return 0
 
 

@@ -18,11 +18,9 @@ from collections import deque
 
 from libc.string cimport memset
 
-from straja.protocol import Frame
 from straja.protocol import FLAG_REVISIT as _FLAG_REVISIT, SWEEP as _SWEEP, T_US_BITS
 from straja.gateway.record import T_NS_MAX
-from straja._detect_sweep import SEGMENT_DETECTED as _DETECTED, SEGMENT_REFUSED as _REFUSED
-from straja.gateway.detector import REFUSED_SEGMENT
+from straja._detect_sweep cimport TAKE_DETECTED, TAKE_REFUSED, SweepStages
 
 # Node clocks are crystals (tens of ppm); let the offset estimate rise this fast between frames
 # so a node whose clock runs slow is followed, while one late frame never pulls it up.
@@ -30,20 +28,32 @@ DRIFT_ALLOWANCE = 200e-6
 
 cdef double DRIFT = DRIFT_ALLOWANCE
 cdef int SWEEP = _SWEEP
-cdef int DETECTED = _DETECTED
-cdef int REFUSED = _REFUSED
 cdef int FLAG_REVISIT = _FLAG_REVISIT
+
+include "_slots.pxi"  # (a SWEEP frame's fields read in place, no attribute look-up each)
+
+
+cpdef made_latest(detector, st):
+    """A sweep of `st`, its front end's latest plan, taken by `detector` (a NodeDetector): that
+    plan is the node's latest (NodeDetector._plans: its order is recency). A function of this
+    module, not a method, so that the lane makes the change without a Python call: most of a
+    node's sweeps are of another front end than the sweep before."""
+    plans = <dict?>detector._plans
+    key = st.key
+    plans[key] = plans.pop(key)
+    detector._last = st
 
 
 cpdef keep_floor(dict floors, object node_id, object sweep, Py_ssize_t keep):
     """Keep a whole sweep (all its channels, from the first) among the last `keep` of its
     node's front end: floors, (node id, front end) -> deque (VideoProfiler's, whose
     normal_sweep this is; the lane calls it at C level for every quiet sweep)."""
-    cdef Py_ssize_t size = len(sweep.rssi)
-    total = sweep.total
-    if sweep.first or not total or (size // 2 if sweep.flags & FLAG_REVISIT else size) != total:
+    cdef Py_ssize_t size = len(field(sweep, Sweep, S_RSSI, "rssi"))
+    total = field(sweep, Sweep, S_TOTAL, "total")
+    if field(sweep, Sweep, S_FIRST, "first") or not total \
+            or (size // 2 if field(sweep, Sweep, S_FLAGS, "flags") & FLAG_REVISIT else size) != total:
         return
-    key = (node_id, sweep.front_end)
+    key = (node_id, field(sweep, Sweep, S_FRONT_END, "front_end"))
     kept = floors.get(key)
     if kept is None:
         kept = floors[key] = deque(maxlen=keep)
@@ -194,6 +204,7 @@ cdef class Lane:
     cdef list sweep_taps
     cdef object seq_accept, profiler, node_ids
     cdef Py_ssize_t floor_sweeps
+    cdef object refused_segment  # (detector.REFUSED_SEGMENT)
     cdef bint any_node
     # the frame before the index take() returned, taken, whose stages detected something:
     # (frame, NodeHealth, NodeDetector, plan state), or None
@@ -204,8 +215,11 @@ cdef class Lane:
         self.nodes, self.detectors, self.counts = nodes, detectors, counts
         self.source_node, self.sweep_taps, self.profiler = source_node, sweep_taps, profiler
         self.seq_accept, self.seq_last = seq.accept, seq._last
-        from straja.gateway.profiling import FLOOR_SWEEPS  # (it imports this module)
+        # (these modules import this one)
+        from straja.gateway.detector import REFUSED_SEGMENT
+        from straja.gateway.profiling import FLOOR_SWEEPS
         self.floors, self.floor_sweeps = profiler._floors, FLOOR_SWEEPS
+        self.refused_segment = REFUSED_SEGMENT
         self.node_ids, self.any_node = node_ids, not node_ids
         self.detected = None
 
@@ -216,14 +230,19 @@ cdef class Lane:
         with something detected."""
         cdef Py_ssize_t i, n = len(items)
         cdef Heard health
+        cdef SweepStages stages
+        cdef dict latest  # (NodeDetector._latest: looked up as a dict's)
         cdef int taken
         cdef long number
         self.detected = None
         for i in range(start, n):
             frame = items[i]
-            if type(frame) is not Frame or frame.type != SWEEP:
+            if type(frame) is not Frame or slot(frame, F_TYPE, "type") != SWEEP:
                 return i
-            node_id = frame.node_id
+            body = slot(frame, F_BODY, "body")
+            if type(body) is not Sweep:
+                return i  # (the decoders' SWEEP frames carry one)
+            node_id = slot(frame, F_NODE_ID, "node_id")
             if not self.any_node and node_id not in self.node_ids:
                 return i
             found = self.nodes.get(node_id)
@@ -234,15 +253,18 @@ cdef class Lane:
                     or node_id in self.profiler.pending:
                 return i  # (a profile asked of another node: _frame finds this sweep not it)
             detector = self.detectors[node_id]
-            body = frame.body
-            plan = detector._latest.get(body.front_end)
-            if plan is None or plan.left_us is not None or not plan.stages.of_plan(body):
+            latest = detector._latest
+            plan = latest.get(slot(body, S_FRONT_END, "front_end"))
+            if plan is None or plan.left_us is not None:
                 return i  # a plan the node did not run last, or back to it after a profile's
                           # sweeps (NodeDetector.sweep makes it, or pauses its clock)
+            stages = <SweepStages?>plan.stages
+            if not stages.of_plan(body):
+                return i
             # Pipeline._frame's changes for this frame, in its order
             self.counts["frames"] += 1
-            t_us = frame.t_us
-            seq = frame.seq
+            t_us = slot(frame, F_T_US, "t_us")
+            seq = slot(frame, F_SEQ, "seq")
             last = self.seq_last.get(node_id)
             number = seq
             if last is not None and ((number - <long>last) & 0xFFFF) == 1:
@@ -252,12 +274,12 @@ cdef class Lane:
             self.source_node[source] = node_id
             health.heard_us(t_us, t_ns)
             keep_floor(self.floors, node_id, body, self.floor_sweeps)
-            taken = plan.stages.segment(body, t_us - plan.paused_us)
-            if taken == REFUSED:
-                detector.refused[REFUSED_SEGMENT] += 1
+            taken = stages.take(body, t_us - plan.paused_us)  # (of_plan: segment()'s answer)
+            if taken == TAKE_REFUSED:
+                detector.refused[self.refused_segment] += 1
             elif plan is not detector._last:
-                detector.made_latest(plan)
-            if taken == DETECTED:
+                made_latest(detector, plan)
+            if taken == TAKE_DETECTED:
                 self.detected = (frame, health, detector, plan)
                 return i + 1
         return n

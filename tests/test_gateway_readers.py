@@ -385,3 +385,24 @@ def test_a_busy_fleet_s_rounds_are_the_busy_interval_apart(ptys, monkeypatch):
     read_one(sent[3])
     assert time.monotonic() - began >= 0.35
     reading.stop()
+
+
+def test_a_ports_backlog_starts_empty_again_once_the_queue_is_taken():
+    """take_all leaves every port's backlog empty (the queue keeps a port's deques and clears
+    them): the next reads of `backlog` items of the port drop nothing, and past it the port's
+    oldest waiting sweeps go first, its other items and other ports' kept, in order."""
+    q = IngestQueue(backlog=3)
+
+    def sweep(i):
+        return True, bytes([i])
+    q.reads(1, [("/dev/a", [sweep(1), sweep(2), sweep(3)])])
+    assert q.waiting("/dev/a") == 3
+    assert [item[3] for item in q.take_all()] == [b"\x01", b"\x02", b"\x03"]
+    assert q.waiting("/dev/a") == 0
+    q.reads(2, [("/dev/a", [sweep(4), sweep(5), sweep(6)]), ("/dev/b", [(False, b"x")])])
+    assert q.dropped == {}
+    q.reads(3, [("/dev/a", [(False, b"y"), sweep(7)])])  # 5 of /dev/a's would wait: 2 dropped
+    assert q.dropped == {"/dev/a": 2}
+    assert [(port, data) for _, port, _, data in q.take_all()] == [
+        ("/dev/a", b"\x06"), ("/dev/b", b"x"), ("/dev/a", b"y"), ("/dev/a", b"\x07")]
+    assert q.waiting("/dev/a") == q.waiting("/dev/b") == 0 and q.take_all() == []

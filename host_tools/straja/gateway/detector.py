@@ -27,6 +27,7 @@ from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES, TRACK
 from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
 from .._detect_sweep import SEGMENT_DETECTED, SEGMENT_OTHER_PLAN, SEGMENT_REFUSED
+from .._gateway_lane import made_latest
 from ..protocol import FLAG_INTERLEAVED, FLAG_PAIRS, FLAG_REVISIT, Sweep
 from .config import FusionConfig
 
@@ -249,7 +250,7 @@ class NodeDetector:
         elif taken == SEGMENT_REFUSED:
             self.refused[REFUSED_SEGMENT] += 1
         elif st is not self._last:
-            self.made_latest(st)
+            made_latest(self, st)
         if taken != SEGMENT_DETECTED:
             return []
         return self.detected(st, offset_ns)
@@ -260,11 +261,6 @@ class NodeDetector:
         st = self._latest.get(front_end)
         if st is not None and st.left_us is None:
             st.left_us = t_us
-
-    def made_latest(self, st: _PlanState) -> None:
-        """A sweep of this front end's latest plan taken: that plan is the node's latest."""
-        self._plans[st.key] = self._plans.pop(st.key)  # (the dict's order is recency)
-        self._last = st
 
     def detected(self, st: _PlanState, offset_ns: int) -> list[Observation]:
         """The observations of a sweep whose stages detected something (SEGMENT_DETECTED): the

@@ -272,10 +272,12 @@ class Pipeline:
             self.positioner.track_ended(track)
         for done in self.profiler.expire(now) if self.profiler.pending else ():
             self._profiled(done, out)
-        for node_id in self.planner.refresh(now):
+        planner = self.planner
+        for node_id in (planner.refresh(now) if planner.focused
+                        or planner.next_refresh_ns is not None else ()):  # (most chunks: none)
             port = self.port_of(node_id)
             if port is not None:  # (a node that restarted meanwhile gets it back so)
-                out.commands.append(self.planner.focus_command(port, node_id))
+                out.commands.append(planner.focus_command(port, node_id))
         if self.remote_id.drones:
             events += self.remote_id.expire(now)
         if self._next_stats is None:

@@ -88,7 +88,9 @@ class ScanPlanner:
         self.focus_plan: dict[int, tuple] = {}
         self.refresh_ns = int(self.cfg.focus_refresh_s * 1e9)
         self.temp_s = math.ceil(FOCUS_TEMP_PERIODS * self.cfg.focus_refresh_s)
-        self._next_refresh_ns: int | None = None
+        # when the focus plans are next sent again (refresh); None while no node is focused
+        # and refresh has seen so (then refresh changes nothing: the pipeline does not call it)
+        self.next_refresh_ns: int | None = None
         # nodes whose stored plan may still be a focus plan a crashed gateway left (firmware
         # before temporary plans) until their first `get plan` reply
         self._unchecked = set(self.normal_plan) if after_crash else set()
@@ -99,13 +101,13 @@ class ScanPlanner:
     def refresh(self, now_ns: int) -> list[int]:
         """Nodes whose focus plan is due to be sent again (every focus_refresh_s)."""
         if not self.focused:
-            self._next_refresh_ns = None
+            self.next_refresh_ns = None
             return []
-        if self._next_refresh_ns is None:
-            self._next_refresh_ns = now_ns + self.refresh_ns
-        if now_ns < self._next_refresh_ns:
+        if self.next_refresh_ns is None:
+            self.next_refresh_ns = now_ns + self.refresh_ns
+        if now_ns < self.next_refresh_ns:
             return []
-        self._next_refresh_ns = now_ns + self.refresh_ns
+        self.next_refresh_ns = now_ns + self.refresh_ns
         return sorted(self.focused)
 
     def plan_reported(self, node_id: int, plan: list, temp_s: int,
