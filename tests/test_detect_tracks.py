@@ -448,6 +448,26 @@ def test_a_track_made_mid_streak_on_a_busy_channel_is_judged_by_its_channels_str
     held_but_named_as_before(AP_5805, dict(streak_sd_db=0.4), dict(streak=unlikely), f4)
 
 
+# suburban4_5ghz_ap20s_fast_bg (seed 6602), node n2 at 65.29 s: the 20 MHz access point on 161
+# (load 0.9, 430 m away) made 2 sweeps into its channel's streak of 6, on a channel hot 0.44 before
+AP_161 = dict(AP_303, centre_khz=5_800_000.0, bandwidth_khz=25_000.0, spread_khz=10_000.0,
+              age_us=4 * 408_050.0, n_bursts=4, level_sd_db=1.10, excess_db=13.35,
+              cut_share=0.02, busy_before=0.44, streak=6, streak_sd_db=3.58)
+
+
+def test_a_strong_track_most_of_a_swinging_streak_is_held_unless_its_own_readings_are_a_streaks():
+    """Its 4 readings most of its channel's streak of 6 swinging 3.6 dB, a run its past gives
+    (0.44 ** 6 = 7e-3): the exception for a video come on over an access point (the step up
+    to its own level) asks the track's own readings to be as steady as a streak is held to
+    (STREAK_SD_SHARE: 0.75 dB over fewer than 8); 1.1 dB at 13 dB over the noise is an access
+    point's frames filling a changing share of each read. Named as before at F4's 0.5 dB, on a
+    channel whose streak reads as steady as a video's, or once that streak is a run its past
+    could not give."""
+    unlikely = math.ceil(math.log(classify.STREAK_CHANCE) / math.log(AP_161["busy_before"]))
+    held_but_named_as_before(AP_161, dict(level_sd_db=0.5), dict(streak_sd_db=0.4),
+                             dict(streak=unlikely))
+
+
 # suburban4_apartments_5ghz_bg seed 3, node n1 at 13.47 s: 5785 MHz inside the 80 MHz access
 # point on 149 (load 0.5) and the 40 MHz one on 157, 420-450 m away, near the floor; a track
 # made 3 sweeps into its channel's streak, on a channel hot 0.70 of the sweeps before

@@ -346,7 +346,11 @@ def _unsteady_channel(f) -> bool:
     channel, its track made a sweep or two into the streak the access point began, reads that
     streak swinging by the step from the access point's level to its own (analog_f4_on_5ghz_wifi,
     n1: F4 inside the 80 MHz access point on 149, 4 readings at 0.5 dB in a streak of 6 at 4.2
-    dB on a channel busy 0.54 before), its own readings most of the streak; a weak track
+    dB on a channel busy 0.54 before), its own readings most of the streak and as steady as a
+    streak is held to (STREAK_SD_SHARE): an access point's readings, 1.1 dB over 4 at 13 dB
+    over the noise, are no video's own (suburban4_5ghz_ap20s_fast_bg, n2 at 65.3 s: the 20
+    MHz access point on 161 at load 0.9, 430 m away, in a streak of 6 at 3.6 dB on a channel
+    busy 0.44 before; det71); a weak track
     (under WEAK_EXCESS_DB) is no such step over the access point, so its channel's streak is
     judged however much of it the track holds (suburban4_apartments_5ghz_bg seed 3, n1: 8
     readings under the noise estimate in a streak of 11 at 1.29 dB on a channel busy 0.70
@@ -364,7 +368,10 @@ def _unsteady_channel(f) -> bool:
     if n == streak:
         return bool(before >= BUSY_BEFORE and not _run_unlikely(before, n - 1, STEADY_RUN_CHANCE)
                     and not _steady_level(streak, f["streak_sd_db"], f, STREAK_SD_SHARE))
-    return bool((before != before or streak - n > n or not f["excess_db"] >= WEAK_EXCESS_DB)
+    # (a strong track's readings most of the streak: the step up from an access point's level
+    # to a video's own only where those readings are as steady as a streak is held to)
+    return bool((before != before or streak - n > n or not f["excess_db"] >= WEAK_EXCESS_DB
+                 or not _steady_level(n, f["level_sd_db"], f, STREAK_SD_SHARE))
                 and _own_sd(f["streak_sd_db"], f["excess_db"]) > STREAK_SD_SHARE * STEADY_MAX_SD_DB)
 
 
