@@ -528,6 +528,25 @@ def test_a_weak_track_on_a_busy_channel_counts_the_sweeps_it_was_lost():
     assert classify.classify_one(feature(**quiet), STEP_20)[0] == "analog_fm_video"
 
 
+# suburban4_5ghz_ap20s_fast_bg seed 2, node n4 at 135.47 s: the 20 MHz access point on 165 (load
+# 0.45) at 5820 MHz, 9 readings in 20 sweeps (lost for 11), 6.3 dB over the noise
+AP_165_BACK = dict(AP_PIECE, centre_khz=5_820_000.0, bandwidth_khz=22_200.0, spread_khz=10_000.0,
+                   duty=0.45, n_bursts=9, level_sd_db=0.95, excess_db=6.35, busy_before=0.50,
+                   cut_share=0.15, streak=1, streak_sd_db=math.nan, age_us=20 * 408_050.0)
+
+
+def test_a_strong_track_on_a_busy_channel_counts_the_sweeps_it_was_lost():
+    """Strong as well as weak: on a channel busy before, a track's readings joined across an
+    off period are a bursty emitter's runs, not one continuous emitter (video is in every sweep
+    whatever its level); the same readings in 9 sweeps running, or on a channel quiet before,
+    are named as before."""
+    assert classify.classify_one(feature(**AP_165_BACK), STEP_20)[0] not in classify.DRONE_FAMILIES
+    running = dict(AP_165_BACK, duty=1.0, age_us=8 * 408_050.0 + 408_000.0)
+    assert classify.classify_one(feature(**running), STEP_20)[0] == "analog_fm_video"
+    quiet = dict(AP_165_BACK, busy_before=0.0, cut_share=0.0)
+    assert classify.classify_one(feature(**quiet), STEP_20)[0] == "analog_fm_video"
+
+
 def test_edge_bins_come_and_go_around_a_centre_lit_throughout():
     """A weak wide track's centres may spread a scan step more than half its width (its edge
     bins near the floor) only while its centre channel stays hot: the access point's weak view

@@ -313,11 +313,14 @@ def _steady(f, scan: Scan) -> bool:
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY
     interval = f["interval_us"]
-    if f["busy_before"] >= BUSY_BEFORE and not f["excess_db"] >= WEAK_EXCESS_DB:
-        # a weak track on a channel busy before: the sweeps it was lost for count as missed
-        # (its mean interval skips them), or a bursty emitter's runs joined across its gaps
-        # read as one steady run (wifi_5ghz_149_165_background seed 305, n1 at 24.5 s: 3
-        # readings, 9 sweeps lost, 5 more, at 5805 MHz, a channel hot in 0.69 of the sweeps)
+    if f["busy_before"] >= BUSY_BEFORE:
+        # a track on a channel busy before: the sweeps it was lost for count as missed (its
+        # mean interval skips them), or a bursty emitter's runs joined across its gaps read as
+        # one steady run (wifi_5ghz_149_165_background seed 305, n1 at 24.5 s: 3 readings, 9
+        # sweeps lost, 5 more, at 5805 MHz, a channel hot in 0.69 of the sweeps); strong too
+        # (suburban4_5ghz_ap20s_fast_bg seed 2, n4 at 135.5 s: 9 readings in 20 sweeps at 6.3
+        # dB over the noise, a channel hot 0.50 before; det71): a strong video is in every
+        # sweep, and one lost and back is named by its channel's streak
         interval = max(interval, (f["age_us"] - f["dwell_us"]) / (f["n_bursts"] - 1))
     gap = interval - f["dwell_us"] - (scan.period_us - scan.sweep_us)
     return not gap > MAX_MISSED_SWEEPS * scan.period_us
