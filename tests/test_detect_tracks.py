@@ -378,7 +378,8 @@ def test_an_access_point_from_switch_on_is_not_named_video_on_its_first_sweeps(t
     assert classify.classify_one(feature(**traced), STEP_20)[0] == "wifi"
     eight = feature(**dict(traced, n_bursts=2 * classify.STEADY_MIN_BURSTS))
     assert classify.classify_one(eight, STEP_20)[0] == "wifi"
-    sixteen = feature(**dict(traced, n_bursts=classify.SWITCH_ON_BURSTS))
+    sixteen = feature(**dict(traced, n_bursts=classify.SWITCH_ON_BURSTS,
+                             streak=classify.SWITCH_ON_BURSTS))
     assert classify.classify_one(sixteen, STEP_20)[0] == "ofdm_video"
 
 
@@ -391,7 +392,7 @@ def test_a_video_come_on_later_or_strong_is_named_as_before(traced):
     later = feature(**dict(traced, busy_before=0.0, n_bursts=2 * classify.STEADY_MIN_BURSTS))
     assert classify.classify_one(later, STEP_20)[0] == "ofdm_video"
     strong = feature(**dict(traced, excess_db=12.0, spread_khz=20_000.0,
-                            n_bursts=classify.STEADY_MIN_BURSTS))
+                            n_bursts=classify.STEADY_MIN_BURSTS, streak=classify.STEADY_MIN_BURSTS))
     assert classify.classify_one(strong, STEP_20)[0] == "ofdm_video"
 
 
@@ -528,6 +529,23 @@ def test_a_weak_track_on_a_busy_channel_counts_the_sweeps_it_was_lost():
     assert classify.classify_one(feature(**quiet), STEP_20)[0] == "analog_fm_video"
 
 
+# suburban4_apartments_5ghz_bg seed 2, node n2 at 1.63 s: the 20 MHz access point on 165 (load
+# 0.6, 78 m away) from switch-on, 4 readings over 5815-5825 MHz, its channel hot the last 2
+AP_165_START = dict(AP_303, centre_khz=5_820_000.0, bandwidth_khz=30_000.0, spread_khz=10_000.0,
+                    age_us=4 * 408_050.0, n_bursts=4, level_sd_db=1.41, excess_db=21.0,
+                    cut_share=0.0, streak=2, streak_sd_db=0.71)
+
+
+def test_a_strong_track_from_switch_on_must_have_held_its_channel():
+    """Its channel's past unknown, a strong track (21 dB over the noise) whose channel was hot
+    in only its last 2 of 4 sweeps is an access point's frames moving between bins and gaps, not
+    a video, which lights its channel in every sweep since it came on: not named; named as
+    before where its channel held (hot in all 4, or all but one), or with that channel's past
+    known (the other rules judge it), or where the split keeps no streak (2.4 GHz)."""
+    held_but_named_as_before(AP_165_START, dict(streak=4), dict(streak=3),
+                             dict(busy_before=0.0), dict(streak=math.nan, streak_sd_db=math.nan))
+
+
 # suburban4_5ghz_ap20s_fast_bg seed 2, node n4 at 135.47 s: the 20 MHz access point on 165 (load
 # 0.45) at 5820 MHz, 9 readings in 20 sweeps (lost for 11), 6.3 dB over the noise
 AP_165_BACK = dict(AP_PIECE, centre_khz=5_820_000.0, bandwidth_khz=22_200.0, spread_khz=10_000.0,
@@ -628,7 +646,7 @@ def test_wider_than_video_must_hold_a_video_channels_level():
     """Steady over 8 sweeps but wider than a video channel: carriers side by side hold their
     level as one channel does; the 80 MHz access point read whole at 2.0 dB does not."""
     whole = dict(AP_VIEW, centre_khz=5_770_000.0, bandwidth_khz=72_500.0, excess_db=12.8,
-                 cut_share=0.03, n_bursts=8, level_sd_db=1.98, centre_db=1.2)
+                 cut_share=0.03, n_bursts=8, streak=8, level_sd_db=1.98, centre_db=1.2)
     assert classify.classify_one(feature(**whole), STEP_20)[0] == "unknown"
     side_by_side = dict(whole, level_sd_db=0.6)
     assert classify.classify_one(feature(**side_by_side), STEP_20)[0] == "ofdm_video"

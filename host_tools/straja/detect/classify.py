@@ -308,6 +308,16 @@ def _steady(f, scan: Scan) -> bool:
     if not _steady_level(f["n_bursts"], f["level_sd_db"], f,
                          wide_view=f["bandwidth_khz"] > scan.step_khz > 0):
         return False
+    if (f["busy_before"] != f["busy_before"] and f["streak"] == f["streak"]
+            and f["excess_db"] >= WEAK_EXCESS_DB and not _channel_held(f)):
+        # from switch-on (its channel's past unknown where the split keeps it), a strong track
+        # whose channel went cold in its life: a strong video lights its channel in every sweep
+        # since it came on, an access point's run of frames moves between its channel's bins
+        # and gaps
+        # (suburban4_apartments_5ghz_bg seed 2, n2 at 1.63 s: 4 readings at 21 dB over the
+        # noise, its channel hot the last 2; suburban4_5ghz_unii2_slow_bg seed 2, n4: a 40 MHz
+        # access point read 60 MHz wide, 4 readings, its channel hot the last 2; det71)
+        return False
     if _unsteady_channel(f):
         return False
     if scan.period_us <= 0:
@@ -469,8 +479,13 @@ def _core_held(f, step_khz: float) -> bool:
     edges to come and go: one bin, two where it straddles them (dji_20_beside_40mhz_ap_157, n3:
     one bin, 1.1 on average, its span of centres 20 MHz from runs merged with an access
     point's frames beside it, which a scan step of edges allowed)."""
-    return (f["bandwidth_khz"] < 2 * step_khz
-            or f["streak"] >= min(f["n_bursts"], 2 * STEADY_MIN_BURSTS) - 1)
+    return f["bandwidth_khz"] < 2 * step_khz or _channel_held(f)
+
+
+def _channel_held(f) -> bool:
+    """Whether the channel a track is on (its last burst's) was hot over the track's recent
+    bursts: its streak all but one of the last 2 STEADY_MIN_BURSTS, or of all if fewer."""
+    return f["streak"] >= min(f["n_bursts"], 2 * STEADY_MIN_BURSTS) - 1
 
 
 def _steady_level(n, sd, f, share: float = 1.0, wide_view: bool = False) -> bool:
