@@ -536,14 +536,26 @@ AP_165_START = dict(AP_303, centre_khz=5_820_000.0, bandwidth_khz=30_000.0, spre
                     cut_share=0.0, streak=2, streak_sd_db=0.71)
 
 
-def test_a_strong_track_from_switch_on_must_have_held_its_channel():
+# wifi_5ghz_149_165_background seed 4, node n1 at 2.86 s: the 80 MHz access point on 149 (load
+# 0.9, 100 m away) from switch-on read 55 MHz wide, its channel hot its last 3 of 4 at 2.8 dB
+AP_149_START = dict(AP_304, bandwidth_khz=55_000.0, spread_khz=10_000.0, n_bursts=4,
+                    age_us=4 * 408_050.0, level_sd_db=1.06, excess_db=5.74, cut_share=0.01,
+                    centre_db=0.64, streak=3, streak_sd_db=2.8)
+
+
+def test_a_strong_track_from_switch_on_must_have_held_its_channel_at_a_steady_level():
     """Its channel's past unknown, a strong track (21 dB over the noise) whose channel was hot
     in only its last 2 of 4 sweeps is an access point's frames moving between bins and gaps, not
     a video, which lights its channel in every sweep since it came on: not named; named as
-    before where its channel held (hot in all 4, or all but one), or with that channel's past
-    known (the other rules judge it), or where the split keeps no streak (2.4 GHz)."""
-    held_but_named_as_before(AP_165_START, dict(streak=4), dict(streak=3),
-                             dict(busy_before=0.0), dict(streak=math.nan, streak_sd_db=math.nan))
+    before where its channel carried all its readings, or with that channel's past known (the
+    other rules judge it), or where the split keeps no streak (2.4 GHz). Its channel hot all but
+    one of them, it must have read as steady as a streak is held to: the 80 MHz access point's
+    2.8 dB is not, a video's 0.4 dB is."""
+    held_but_named_as_before(AP_165_START, dict(streak=4), dict(busy_before=0.0),
+                             dict(streak=math.nan, streak_sd_db=math.nan))
+    assert classify.classify_one(feature(**AP_149_START), STEP_20)[0] not in classify.DRONE_FAMILIES
+    steady = feature(**dict(AP_149_START, streak_sd_db=0.4))
+    assert classify.classify_one(steady, STEP_20)[0] == "ofdm_video"
 
 
 # suburban4_5ghz_ap20s_fast_bg seed 2, node n4 at 135.47 s: the 20 MHz access point on 165 (load

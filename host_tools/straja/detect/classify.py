@@ -308,15 +308,21 @@ def _steady(f, scan: Scan) -> bool:
     if not _steady_level(f["n_bursts"], f["level_sd_db"], f,
                          wide_view=f["bandwidth_khz"] > scan.step_khz > 0):
         return False
-    if (f["busy_before"] != f["busy_before"] and f["streak"] == f["streak"]
-            and f["excess_db"] >= WEAK_EXCESS_DB and not _channel_held(f)):
+    if (f["busy_before"] != f["busy_before"] and f["excess_db"] >= WEAK_EXCESS_DB
+            and f["streak"] < f["n_bursts"]
+            and (not _channel_held(f) or _own_sd(f["streak_sd_db"], f["excess_db"])
+                 > STREAK_SD_SHARE * STEADY_MAX_SD_DB)):
         # from switch-on (its channel's past unknown where the split keeps it), a strong track
-        # whose channel went cold in its life: a strong video lights its channel in every sweep
-        # since it came on, an access point's run of frames moves between its channel's bins
-        # and gaps
+        # whose channel (its last burst's) did not carry all its readings, where that channel
+        # went cold in its life or read a streak swinging more than a streak is held to: a
+        # strong video lights its channel in every sweep since it came on, at its own steady
+        # level (0.2-0.9 dB, det45), where an access point's start-up run moves between its
+        # channel's bins and gaps, its frames filling a changing share of each read
         # (suburban4_apartments_5ghz_bg seed 2, n2 at 1.63 s: 4 readings at 21 dB over the
         # noise, its channel hot the last 2; suburban4_5ghz_unii2_slow_bg seed 2, n4: a 40 MHz
-        # access point read 60 MHz wide, 4 readings, its channel hot the last 2; det71)
+        # access point read 60 MHz wide, 4 readings, its channel hot the last 2;
+        # wifi_5ghz_149_165_background seed 4, n1 at 2.86 s: the 80 MHz one read 55 MHz wide,
+        # 4 readings, its channel's last 3 at 2.8 dB; det71)
         return False
     if _unsteady_channel(f):
         return False
