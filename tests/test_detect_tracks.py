@@ -378,7 +378,8 @@ def test_an_access_point_from_switch_on_is_not_named_video_on_its_first_sweeps(t
     assert classify.classify_one(feature(**traced), STEP_20)[0] == "wifi"
     eight = feature(**dict(traced, n_bursts=2 * classify.STEADY_MIN_BURSTS))
     assert classify.classify_one(eight, STEP_20)[0] == "wifi"
-    sixteen = feature(**dict(traced, n_bursts=classify.SWITCH_ON_BURSTS))
+    sixteen = feature(**dict(traced, n_bursts=classify.SWITCH_ON_BURSTS,
+                             streak=classify.SWITCH_ON_BURSTS))
     assert classify.classify_one(sixteen, STEP_20)[0] == "ofdm_video"
 
 
@@ -391,7 +392,7 @@ def test_a_video_come_on_later_or_strong_is_named_as_before(traced):
     later = feature(**dict(traced, busy_before=0.0, n_bursts=2 * classify.STEADY_MIN_BURSTS))
     assert classify.classify_one(later, STEP_20)[0] == "ofdm_video"
     strong = feature(**dict(traced, excess_db=12.0, spread_khz=20_000.0,
-                            n_bursts=classify.STEADY_MIN_BURSTS))
+                            n_bursts=classify.STEADY_MIN_BURSTS, streak=classify.STEADY_MIN_BURSTS))
     assert classify.classify_one(strong, STEP_20)[0] == "ofdm_video"
 
 
@@ -446,6 +447,26 @@ def test_a_track_made_mid_streak_on_a_busy_channel_is_judged_by_its_channels_str
     unlikely = math.ceil(math.log(classify.STREAK_CHANCE) / math.log(AP_5805["busy_before"]))
     f4 = dict(level_sd_db=0.46, excess_db=13.0, busy_before=0.54, streak=6, streak_sd_db=4.2)
     held_but_named_as_before(AP_5805, dict(streak_sd_db=0.4), dict(streak=unlikely), f4)
+
+
+# suburban4_5ghz_ap20s_fast_bg (seed 6602), node n2 at 65.29 s: the 20 MHz access point on 161
+# (load 0.9, 430 m away) made 2 sweeps into its channel's streak of 6, on a channel hot 0.44 before
+AP_161 = dict(AP_303, centre_khz=5_800_000.0, bandwidth_khz=25_000.0, spread_khz=10_000.0,
+              age_us=4 * 408_050.0, n_bursts=4, level_sd_db=1.10, excess_db=13.35,
+              cut_share=0.02, busy_before=0.44, streak=6, streak_sd_db=3.58)
+
+
+def test_a_strong_track_most_of_a_swinging_streak_is_held_unless_its_own_readings_are_a_streaks():
+    """Its 4 readings most of its channel's streak of 6 swinging 3.6 dB, a run its past gives
+    (0.44 ** 6 = 7e-3): the exception for a video come on over an access point (the step up
+    to its own level) asks the track's own readings to be as steady as a streak is held to
+    (STREAK_SD_SHARE: 0.75 dB over fewer than 8); 1.1 dB at 13 dB over the noise is an access
+    point's frames filling a changing share of each read. Named as before at F4's 0.5 dB, on a
+    channel whose streak reads as steady as a video's, or once that streak is a run its past
+    could not give."""
+    unlikely = math.ceil(math.log(classify.STREAK_CHANCE) / math.log(AP_161["busy_before"]))
+    held_but_named_as_before(AP_161, dict(level_sd_db=0.5), dict(streak_sd_db=0.4),
+                             dict(streak=unlikely))
 
 
 # suburban4_apartments_5ghz_bg seed 3, node n1 at 13.47 s: 5785 MHz inside the 80 MHz access
@@ -505,6 +526,54 @@ def test_a_weak_track_on_a_busy_channel_counts_the_sweeps_it_was_lost():
     running = dict(AP_PIECE, duty=1.0, age_us=7 * 408_050.0 + 408_000.0)
     assert classify.classify_one(feature(**running), STEP_20)[0] == "analog_fm_video"
     quiet = dict(AP_PIECE, busy_before=0.0, cut_share=0.0)
+    assert classify.classify_one(feature(**quiet), STEP_20)[0] == "analog_fm_video"
+
+
+# suburban4_apartments_5ghz_bg seed 2, node n2 at 1.63 s: the 20 MHz access point on 165 (load
+# 0.6, 78 m away) from switch-on, 4 readings over 5815-5825 MHz, its channel hot the last 2
+AP_165_START = dict(AP_303, centre_khz=5_820_000.0, bandwidth_khz=30_000.0, spread_khz=10_000.0,
+                    age_us=4 * 408_050.0, n_bursts=4, level_sd_db=1.41, excess_db=21.0,
+                    cut_share=0.0, streak=2, streak_sd_db=0.71)
+
+
+# wifi_5ghz_149_165_background seed 4, node n1 at 2.86 s: the 80 MHz access point on 149 (load
+# 0.9, 100 m away) from switch-on read 55 MHz wide, its channel hot its last 3 of 4 at 2.8 dB
+AP_149_START = dict(AP_304, bandwidth_khz=55_000.0, spread_khz=10_000.0, n_bursts=4,
+                    age_us=4 * 408_050.0, level_sd_db=1.06, excess_db=5.74, cut_share=0.01,
+                    centre_db=0.64, streak=3, streak_sd_db=2.8)
+
+
+def test_a_strong_track_from_switch_on_must_have_held_its_channel_at_a_steady_level():
+    """Its channel's past unknown, a strong track (21 dB over the noise) whose channel was hot
+    in only its last 2 of 4 sweeps is an access point's frames moving between bins and gaps, not
+    a video, which lights its channel in every sweep since it came on: not named; named as
+    before where its channel carried all its readings, or with that channel's past known (the
+    other rules judge it), or where the split keeps no streak (2.4 GHz). Its channel hot all but
+    one of them, it must have read as steady as a streak is held to: the 80 MHz access point's
+    2.8 dB is not, a video's 0.4 dB is."""
+    held_but_named_as_before(AP_165_START, dict(streak=4), dict(busy_before=0.0),
+                             dict(streak=math.nan, streak_sd_db=math.nan))
+    assert classify.classify_one(feature(**AP_149_START), STEP_20)[0] not in classify.DRONE_FAMILIES
+    steady = feature(**dict(AP_149_START, streak_sd_db=0.4))
+    assert classify.classify_one(steady, STEP_20)[0] == "ofdm_video"
+
+
+# suburban4_5ghz_ap20s_fast_bg seed 2, node n4 at 135.47 s: the 20 MHz access point on 165 (load
+# 0.45) at 5820 MHz, 9 readings in 20 sweeps (lost for 11), 6.3 dB over the noise
+AP_165_BACK = dict(AP_PIECE, centre_khz=5_820_000.0, bandwidth_khz=22_200.0, spread_khz=10_000.0,
+                   duty=0.45, n_bursts=9, level_sd_db=0.95, excess_db=6.35, busy_before=0.50,
+                   cut_share=0.15, streak=1, streak_sd_db=math.nan, age_us=20 * 408_050.0)
+
+
+def test_a_strong_track_on_a_busy_channel_counts_the_sweeps_it_was_lost():
+    """Strong as well as weak: on a channel busy before, a track's readings joined across an
+    off period are a bursty emitter's runs, not one continuous emitter (video is in every sweep
+    whatever its level); the same readings in 9 sweeps running, or on a channel quiet before,
+    are named as before."""
+    assert classify.classify_one(feature(**AP_165_BACK), STEP_20)[0] not in classify.DRONE_FAMILIES
+    running = dict(AP_165_BACK, duty=1.0, age_us=8 * 408_050.0 + 408_000.0)
+    assert classify.classify_one(feature(**running), STEP_20)[0] == "analog_fm_video"
+    quiet = dict(AP_165_BACK, busy_before=0.0, cut_share=0.0)
     assert classify.classify_one(feature(**quiet), STEP_20)[0] == "analog_fm_video"
 
 
@@ -589,7 +658,7 @@ def test_wider_than_video_must_hold_a_video_channels_level():
     """Steady over 8 sweeps but wider than a video channel: carriers side by side hold their
     level as one channel does; the 80 MHz access point read whole at 2.0 dB does not."""
     whole = dict(AP_VIEW, centre_khz=5_770_000.0, bandwidth_khz=72_500.0, excess_db=12.8,
-                 cut_share=0.03, n_bursts=8, level_sd_db=1.98, centre_db=1.2)
+                 cut_share=0.03, n_bursts=8, streak=8, level_sd_db=1.98, centre_db=1.2)
     assert classify.classify_one(feature(**whole), STEP_20)[0] == "unknown"
     side_by_side = dict(whole, level_sd_db=0.6)
     assert classify.classify_one(feature(**side_by_side), STEP_20)[0] == "ofdm_video"

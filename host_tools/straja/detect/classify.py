@@ -308,16 +308,35 @@ def _steady(f, scan: Scan) -> bool:
     if not _steady_level(f["n_bursts"], f["level_sd_db"], f,
                          wide_view=f["bandwidth_khz"] > scan.step_khz > 0):
         return False
+    if (f["busy_before"] != f["busy_before"] and f["excess_db"] >= WEAK_EXCESS_DB
+            and f["streak"] < f["n_bursts"]
+            and (not _channel_held(f) or _own_sd(f["streak_sd_db"], f["excess_db"])
+                 > STREAK_SD_SHARE * STEADY_MAX_SD_DB)):
+        # from switch-on (its channel's past unknown where the split keeps it), a strong track
+        # whose channel (its last burst's) did not carry all its readings, where that channel
+        # went cold in its life or read a streak swinging more than a streak is held to: a
+        # strong video lights its channel in every sweep since it came on, at its own steady
+        # level (0.2-0.9 dB, det45), where an access point's start-up run moves between its
+        # channel's bins and gaps, its frames filling a changing share of each read
+        # (suburban4_apartments_5ghz_bg seed 2, n2 at 1.63 s: 4 readings at 21 dB over the
+        # noise, its channel hot the last 2; suburban4_5ghz_unii2_slow_bg seed 2, n4: a 40 MHz
+        # access point read 60 MHz wide, 4 readings, its channel hot the last 2;
+        # wifi_5ghz_149_165_background seed 4, n1 at 2.86 s: the 80 MHz one read 55 MHz wide,
+        # 4 readings, its channel's last 3 at 2.8 dB; det71)
+        return False
     if _unsteady_channel(f):
         return False
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY
     interval = f["interval_us"]
-    if f["busy_before"] >= BUSY_BEFORE and not f["excess_db"] >= WEAK_EXCESS_DB:
-        # a weak track on a channel busy before: the sweeps it was lost for count as missed
-        # (its mean interval skips them), or a bursty emitter's runs joined across its gaps
-        # read as one steady run (wifi_5ghz_149_165_background seed 305, n1 at 24.5 s: 3
-        # readings, 9 sweeps lost, 5 more, at 5805 MHz, a channel hot in 0.69 of the sweeps)
+    if f["busy_before"] >= BUSY_BEFORE:
+        # a track on a channel busy before: the sweeps it was lost for count as missed (its
+        # mean interval skips them), or a bursty emitter's runs joined across its gaps read as
+        # one steady run (wifi_5ghz_149_165_background seed 305, n1 at 24.5 s: 3 readings, 9
+        # sweeps lost, 5 more, at 5805 MHz, a channel hot in 0.69 of the sweeps); strong too
+        # (suburban4_5ghz_ap20s_fast_bg seed 2, n4 at 135.5 s: 9 readings in 20 sweeps at 6.3
+        # dB over the noise, a channel hot 0.50 before; det71): a strong video is in every
+        # sweep, and one lost and back is named by its channel's streak
         interval = max(interval, (f["age_us"] - f["dwell_us"]) / (f["n_bursts"] - 1))
     gap = interval - f["dwell_us"] - (scan.period_us - scan.sweep_us)
     return not gap > MAX_MISSED_SWEEPS * scan.period_us
@@ -346,7 +365,11 @@ def _unsteady_channel(f) -> bool:
     channel, its track made a sweep or two into the streak the access point began, reads that
     streak swinging by the step from the access point's level to its own (analog_f4_on_5ghz_wifi,
     n1: F4 inside the 80 MHz access point on 149, 4 readings at 0.5 dB in a streak of 6 at 4.2
-    dB on a channel busy 0.54 before), its own readings most of the streak; a weak track
+    dB on a channel busy 0.54 before), its own readings most of the streak and as steady as a
+    streak is held to (STREAK_SD_SHARE): an access point's readings, 1.1 dB over 4 at 13 dB
+    over the noise, are no video's own (suburban4_5ghz_ap20s_fast_bg, n2 at 65.3 s: the 20
+    MHz access point on 161 at load 0.9, 430 m away, in a streak of 6 at 3.6 dB on a channel
+    busy 0.44 before; det71); a weak track
     (under WEAK_EXCESS_DB) is no such step over the access point, so its channel's streak is
     judged however much of it the track holds (suburban4_apartments_5ghz_bg seed 3, n1: 8
     readings under the noise estimate in a streak of 11 at 1.29 dB on a channel busy 0.70
@@ -364,7 +387,10 @@ def _unsteady_channel(f) -> bool:
     if n == streak:
         return bool(before >= BUSY_BEFORE and not _run_unlikely(before, n - 1, STEADY_RUN_CHANCE)
                     and not _steady_level(streak, f["streak_sd_db"], f, STREAK_SD_SHARE))
-    return bool((before != before or streak - n > n or not f["excess_db"] >= WEAK_EXCESS_DB)
+    # (a strong track's readings most of the streak: the step up from an access point's level
+    # to a video's own only where those readings are as steady as a streak is held to)
+    return bool((before != before or streak - n > n or not f["excess_db"] >= WEAK_EXCESS_DB
+                 or not _steady_level(n, f["level_sd_db"], f, STREAK_SD_SHARE))
                 and _own_sd(f["streak_sd_db"], f["excess_db"]) > STREAK_SD_SHARE * STEADY_MAX_SD_DB)
 
 
@@ -459,8 +485,13 @@ def _core_held(f, step_khz: float) -> bool:
     edges to come and go: one bin, two where it straddles them (dji_20_beside_40mhz_ap_157, n3:
     one bin, 1.1 on average, its span of centres 20 MHz from runs merged with an access
     point's frames beside it, which a scan step of edges allowed)."""
-    return (f["bandwidth_khz"] < 2 * step_khz
-            or f["streak"] >= min(f["n_bursts"], 2 * STEADY_MIN_BURSTS) - 1)
+    return f["bandwidth_khz"] < 2 * step_khz or _channel_held(f)
+
+
+def _channel_held(f) -> bool:
+    """Whether the channel a track is on (its last burst's) was hot over the track's recent
+    bursts: its streak all but one of the last 2 STEADY_MIN_BURSTS, or of all if fewer."""
+    return f["streak"] >= min(f["n_bursts"], 2 * STEADY_MIN_BURSTS) - 1
 
 
 def _steady_level(n, sd, f, share: float = 1.0, wide_view: bool = False) -> bool:
