@@ -259,14 +259,18 @@ def test_a_file_named_that_is_another_kind_is_said_to_be(argv, says, folder, cap
 # (a recording cut inside its header), capture.pcap (another format), kept.out (an output from
 # before), unknown.toml and typed.toml (gateway configs: an unknown key, a wrong type),
 # extra.toml and wrong.toml (scenes: an unknown field, a wrong type), portdir.toml (a config
-# naming a folder as a port). /proc/self/mem is a regular file whose reading fails (EIO): the
-# unreadable input a root user meets (permissions do not stop root).
+# naming a folder as a port), nodiscover.toml (discovery off, no port named). /proc/self/mem is
+# a regular file whose reading fails (EIO): the unreadable input a root user meets (permissions
+# do not stop root).
 GATEWAY = ["gateway", "--no-discover", "--duration", "1", "--db", "g.db"]
 BRIDGE_TO = ["hq", "bridge-config", "--site", "A", "--central", "h:1883"]
 WRONG_INPUTS = [
     ([*GATEWAY, "--port", "notes.txt"], None, "--port: notes.txt is a file, not a serial port"),
     ([*GATEWAY, "--port", "adir"], None, "--port: adir is a folder, not a serial port"),
     ([*GATEWAY, "--port", ""], None, "--port: an empty port name"),
+    (GATEWAY, None, "no port to read: discovery is off (--no-discover, or discover = false in "
+                    "the config) and no port is named"),
+    ([*GATEWAY[:1], *GATEWAY[2:], "--config", "nodiscover.toml"], None, "no port to read"),
     ([*GATEWAY, "--config", "portdir.toml"], None, "ports: adir is a folder, not a serial port"),
     ([*GATEWAY, "--mqtt-host", ""], None, "argument --mqtt-host: not a host name or address"),
     ([*GATEWAY, "--mqtt-port", "1884"], None, "--mqtt-port without a broker"),
@@ -335,6 +339,7 @@ def wrong_things(folder):
     (folder / "unknown.toml").write_text("[gateway]\nbogus = 1\n")
     (folder / "typed.toml").write_text("[gateway]\nrescan_s = \"fast\"\n")
     (folder / "portdir.toml").write_text("[gateway]\nports = [\"adir\"]\n")
+    (folder / "nodiscover.toml").write_text("[gateway]\ndiscover = false\n")
     (folder / "wrong.toml").write_text("[scene]\nname = \"x\"\nduration_s = \"ten\"\n")
     (folder / "extra.toml").write_text("[scene]\nname = \"x\"\nduration_s = 10.0\nbogus = 1\n")
     return folder

@@ -96,6 +96,16 @@ def _check_ports(cfg) -> None:
         extra_ports()
 
 
+def _check_inputs(cfg) -> None:
+    """The gateway has something to read: ports named (a glob waits for its nodes), discovery,
+    or a Remote ID source. Without any it would run reading nothing, looking healthy."""
+    if not (cfg.ports or cfg.discover or cfg.remote_id.source):
+        raise StrajaError("no port to read: discovery is off (--no-discover, or discover = false "
+                          "in the config) and no port is named", "give --port PATH or a glob "
+                          "(repeatable; also ports in the config), or leave discovery on",
+                          term.EXIT_USAGE)
+
+
 def _check_outputs(cfg) -> None:
     """The files the config has the gateway write (the command line's were checked while
     parsing) can be written, before any of them is opened."""
@@ -193,6 +203,7 @@ def run_gateway(args) -> int:
     if args.survey and not cfg.db:
         raise StrajaError("a survey learns into the event store", "set db in the config, or --db",
                           term.EXIT_USAGE)
+    _check_inputs(cfg)
     event_store, publisher, sinks = _outputs(cfg)
     cot = _cot(cfg)
     # the nodes' normal plans as the previous gateway left them, whether it crashed, and the
@@ -261,6 +272,7 @@ def run_replay(args) -> int:
         cfg = _replay_config(args)
         pipeline = Pipeline(cfg)
         _, records = record.read(args.file)
+        records.check()  # (damage refused before any output is made)
     except StrajaError:  # ConfigError, RecordingError: with their fixes
         raise
     except OSError as e:  # (a file that fails as it is read: an I/O error, /proc/self/mem)
