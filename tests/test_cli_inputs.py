@@ -400,7 +400,15 @@ BAD_PROFILES = [
                                                                 "is not among buses.adc"),
     (_with(lambda p: p["front_ends"][0].update(kind="rx5809")), "front_ends[0].kind: one of"),
     (_with(lambda p: p.update(front_ends=[])), "front_ends (a list of one or more)"),
-    ([1, 2], "a board profile is a JSON object")]
+    ([1, 2], "a board profile is a JSON object"),
+    # (hard5's fuzzer: each was a TypeError's traceback)
+    (_with(lambda p: p["buses"].update(spi=5.5)), "buses.spi: a list of buses, each an object "
+                                                   "with its id (a number)"),
+    (_with(lambda p: p["buses"]["spi"][0].update(id=[0])), "buses.spi: a list of buses"),
+    (_with(lambda p: p["buses"].update(adc=26)), "buses.adc: a list of GPIO numbers, not 26"),
+    (_with(lambda p: p["front_ends"][0].update(kind=["rx5808"])), "front_ends[0].kind: one of"),
+    (_with(lambda p: p["front_ends"][1].update(spi=[0])), "front_ends[1].spi: [0] is none of "
+                                                          "the profile's SPI buses (0)")]
 
 
 @pytest.mark.parametrize("profile, says", BAD_PROFILES, ids=lambda v: str(v)[:40])
