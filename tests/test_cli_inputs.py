@@ -484,3 +484,26 @@ def test_a_scene_node_without_a_board_profile_or_a_scene_past_any_length_is_refu
     (folder / "s.toml").write_text(f"[scene]\n{scene}")
     for argv in (["sim", "check", "s.toml"], ["sim", "node", "--scene", "s.toml"]):
         refused(argv, capsys, says)
+
+
+SCENE_HEAD = '[scene]\nname = "x"\nduration_s = 10.0\n'
+
+
+@pytest.mark.parametrize("name, text, says", [
+    ("s.toml", f'emitter = 5\n{SCENE_HEAD}include = ["quiet.toml"]\n',
+     "s.toml:1: emitter: must be a list of tables, not 5"),
+    ("s.toml", f'{SCENE_HEAD}{NODE_A}front_end = "rx"\n',
+     "s.toml:7: node[0].front_end: must be a list of tables, not 'rx'"),
+    ("s.toml", f'{SCENE_HEAD}include = ["quiet.toml"]\n[[emitter]]\nname = "e"\nkind = ["elrs"]\n',
+     "s.toml:7: emitter[0].kind: must be one of elrs, "),
+    ("s.toml", f'{SCENE_HEAD}include = ["{"x" * 300}.toml"]\n',
+     "s.toml:4: scene.include: 'xxxxx"),
+    ("s.json", "[1, 2]", "s.json: a scene is a table of [scene], [[node]] and [[emitter]], not "
+                         "[1, 2]")])
+def test_a_scene_table_of_the_wrong_type_is_refused_naming_it(name, text, says, folder, capsys):
+    """(hard5's fuzzer: each was a TypeError's traceback, or an OSError's for a name too long
+    for the file system)"""
+    (folder / "quiet.toml").write_text(
+        (Path(__file__).parents[1] / "scenes/quiet_rural.toml").read_text())
+    (folder / name).write_text(text)
+    refused(["sim", "check", name], capsys, says)
