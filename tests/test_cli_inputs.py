@@ -108,11 +108,33 @@ def test_eval_checks_its_background_scenes_while_parsing(folder, capsys):
                                     "not [1, 2]"),
     ("[remote_id]\nprotected_areas = 5\n", "remote_id.protected_areas: expected a table"),
     ("[remote_id.protected_areas]\nx = [[100, 200], [1]]\n",
-     "remote_id.protected_areas.x: expected a polygon of 3 or more [latitude, longitude]")])
+     "remote_id.protected_areas.x: expected a polygon of 3 or more [latitude, longitude]"),
+    # (hard5's fuzzer: each was a TypeError, AttributeError or int()'s ValueError)
+    ("gateway = 5\n", "config.gateway: expected a table, not 5"),
+    ("[gateway]\nneighbours = 3\n", "config.neighbours: expected a table, not 3"),
+    ("[gateway.neighbours]\n\"1\" = [2.5]\n", "config.neighbours: expected \"node id\" = "
+                                               "[node ids] (0..65535), not '1' = [2.5]"),
+    ("[gateway.neighbours]\n\"\u00b2\" = [2]\n", "config.neighbours: expected"),
+    ("[gateway]\nnode_ids = [\"a\"]\n", "config.node_ids: expected node ids (0..65535), not "
+                                         "['a']"),
+    ("[nodes.\"\u00b2\"]\nlatitude = 1.0\nlongitude = 1.0\n",
+     "config.nodes.\u00b2: a node id is a number 0..65535"),
+    ("[detect]\npfa = \"x\"\n", "[detect]: pfa must be a finite number, not 'x'"),
+    ("[detect]\nn_train = 2.5\n", "[detect]: n_train must be a whole number 0..2048, not 2.5"),
+    ("[detect]\ntime_cfar = 1\n", "[detect]: time_cfar must be true or false, not 1"),
+    ("[detect]\ncfar_kind = \"os\"\n", "[detect]: OS-CFAR is designed for single-look noise "
+                                        "only; use CA for looks="),
+    ("[detect]\npfa = 1.5\n", "[detect]: pfa must be in (0, 1), not 1.5"),
+    ("[web]\nusers = [{name = \"a\", role = \"viewer\", password_hash = 5}]\n",
+     "config web.users[0]: not a password hash made by `straja web-password`")])
 def test_a_config_value_out_of_its_range_is_refused_before_anything_opens(toml, says, folder,
                                                                           capsys):
+    """(The detection settings and the dashboard's users are a running gateway's only.)"""
     (folder / "gw.toml").write_text(toml)
-    for argv in (["events"], ["gateway", "--no-discover", "--db", "g.db", "--duration", "1"]):
+    gateway = ["gateway", "--no-discover", "--db", "g.db", "--duration", "1", "--web",
+               "127.0.0.1:8080"]
+    for argv in ([["events"]] if "[detect]" not in says and "users" not in says else []) \
+            + [gateway]:
         refused([*argv, "--config", "gw.toml"], capsys, says)
     assert sorted(p.name for p in folder.iterdir()) == ["gw.toml", "latin1.toml", "pipe"]
 
