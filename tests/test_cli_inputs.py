@@ -339,7 +339,15 @@ WRONG_INPUTS = [
     (["known", "add", "A1-1", "--db", "other.db"], None, "another program's"),
     (["sim", "check", "wrong.toml"], None, "wrong.toml:3: scene.duration_s: must be float"),
     (["eval", "--scene", "extra.toml"], None, "extra.toml:4: scene.bogus: unknown field"),
-    (["sim", "node", "--scene", "adir"], None, "adir: cannot read scene: Is a directory")]
+    (["sim", "node", "--scene", "adir"], None, "adir: cannot read scene: Is a directory"),
+    # hard5's sweep: a config named beside --db was passed over unread; a name too long for the
+    # file system was exit 1, "check the disk"
+    (["events", "--config", "notes.txt", "--db", "other.db"], None, "notes.txt: Expected '='"),
+    (["known", "list", "--config", "unknown.toml", "--db", "other.db"], None, "unknown key"),
+    (["events", "--db", "x" * 300], None, f"argument --db: {'x' * 60}... (300 characters): File "
+                                          "name too long"),
+    ([*GATEWAY, "--jsonl", "x" * 300 + "/a"], None, "(302 characters): File name too long"),
+    (["eval", "--scene", "demo_incursion", "--out", "x" * 300], None, "File name too long")]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import os
 import stat
 from pathlib import Path
@@ -119,6 +120,21 @@ def board_name(text: str) -> str:
     return text
 
 
+def _file_system_errors_refused(check):
+    """A path argument's check whose OSError (a name too long for the file system, a loop of
+    links) refuses the argument, as argparse says of a value: it was exit 1 and "check the
+    disk", a machine's fault, for a typo's."""
+    @functools.wraps(check)
+    def checked(text: str, *args):
+        try:
+            return check(text, *args)
+        except OSError as e:
+            shown = text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+            raise argparse.ArgumentTypeError(f"{shown}: {e.strerror or e}") from None
+    return checked
+
+
+@_file_system_errors_refused
 def _existing(text: str, is_kind, what: str) -> Path:
     path = Path(text)
     if is_kind(path):
@@ -138,6 +154,7 @@ def existing_folder(text: str) -> Path:
     return _existing(text, Path.is_dir, "folder")
 
 
+@_file_system_errors_refused
 def writable_file(text: str) -> str:
     """A file this command may create or append to: its folder exists and is writable, and it is
     not a folder itself. "-" (stdout) passes unchanged."""
@@ -175,6 +192,7 @@ def writable_path(text: str) -> Path:
     return Path(writable_file(text))
 
 
+@_file_system_errors_refused
 def writable_folder(text: str) -> Path:
     """A folder this command writes into, made (with its parents) when missing: not a file, and
     the nearest folder that exists on its path is writable."""

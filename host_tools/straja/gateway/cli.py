@@ -357,13 +357,20 @@ def _open_store(path: str):
                           "name the gateway's database: --db FILE", term.EXIT_USAGE) from e
 
 
+def _store_path(args) -> str:
+    """The store --db names, else the config's. A config named is read beside --db too: one
+    that is not a config (a typo, the wrong file) is refused, not passed over unread."""
+    db = gwconfig.load(args.config).db
+    return str(args.db) if args.db else db
+
+
 def run_events(args) -> int:
     from . import store
     from .position import position_text  # (NumPy)
     if args.since is not None and args.until is not None and args.since > args.until:
         raise StrajaError("--since is after --until: no event can be in between",
                           "give --since before --until", term.EXIT_USAGE)
-    db = _open_store(str(args.db) if args.db else gwconfig.load(args.config).db)
+    db = _open_store(_store_path(args))
     events = store.query_events(db, kinds=args.kind or (), node_id=args.node,
                                 alert_id=args.alert, since_ns=args.since, until_ns=args.until,
                                 limit=args.limit)
@@ -402,7 +409,7 @@ def _print_known(emitters, as_json: bool) -> None:
 def _writable_store(args) -> store.Store:
     """The gateway's existing event store, to write known emitters into."""
     from . import store
-    path = str(args.db) if args.db else gwconfig.load(args.config).db
+    path = _store_path(args)
     _open_store(path).close()  # (an existing store, not a new one)
     return store.Store(path)
 
