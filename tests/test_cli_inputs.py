@@ -93,6 +93,7 @@ def test_eval_checks_its_background_scenes_while_parsing(folder, capsys):
     ("[fusion]\ntrack_timeout_s = inf\n", "config.fusion.track_timeout_s: expected a finite"),
     ("[mqtt]\nport = inf\n", "config.mqtt.port: expected a finite number"),
     ("[mqtt]\nport = 99999\n", "mqtt.port must be 1..65535 (got 99999)"),
+    ("[mqtt]\nhost = \"-broker\"\n", "mqtt.host: not a host name or address: '-broker'"),
     ("[remote_id]\nhistory = -1\n", "config.remote_id.history: expected a whole number of at "
                                     "least 1, not -1"),
     ("[remote_id]\nhistory = 1e300\n", "config.remote_id.history: expected a finite number"),
@@ -347,7 +348,14 @@ WRONG_INPUTS = [
     (["events", "--db", "x" * 300], None, f"argument --db: {'x' * 60}... (300 characters): File "
                                           "name too long"),
     ([*GATEWAY, "--jsonl", "x" * 300 + "/a"], None, "(302 characters): File name too long"),
-    (["eval", "--scene", "demo_incursion", "--out", "x" * 300], None, "File name too long")]
+    (["eval", "--scene", "demo_incursion", "--out", "x" * 300], None, "File name too long"),
+    (["sim", "check", "x" * 300], None, "File name too long (xxxxxxxxxx"),
+    (["deploy", "/dev/nope", "--board", "x" * 300], None, "File name too long"),
+    # a broker that is a path, or a name IDNA cannot encode: the MQTT thread's traceback
+    ([*GATEWAY, "--mqtt-host", "caf\u00e9\u202e"], None, "argument --mqtt-host: not a host name"),
+    ([*GATEWAY, "--mqtt-host", "/dev/ttyACM0"], None, "argument --mqtt-host: not a host name"),
+    ([*GATEWAY, "--mqtt-host", "x" * 64 + ".net"], None, "argument --mqtt-host: not a host"),
+    ([*BRIDGE_TO[:-1], "a/b:1883"], None, "argument --central: not a server address")]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 from .. import term
-from ..argtypes import MAX_FLOAT, read_text
+from ..argtypes import MAX_FLOAT, is_host_name, read_text
 from ..cot import CotConfig
 from ..errors import StrajaError
 
@@ -74,6 +74,8 @@ class MqttConfig:
     spectrum_bins: int = 128       # channels per spectrum at most (each group's strongest)
 
     def __post_init__(self):
+        if self.host and not is_host_name(self.host):
+            raise ConfigError(f"mqtt.host: not a host name or address: {self.host!r}"[:200])
         if not 1 <= self.port <= 65535:
             raise ConfigError(f"mqtt.port must be 1..65535 (got {self.port})")
         if self.spectrum_rate_hz < 0 or self.spectrum_bins < 1:
