@@ -4,6 +4,7 @@ A scene (docs/scenes.md) is a TOML file (or the same structure in JSON) with the
 [scene], [propagation], [[node]] (each with optional [[node.front_end]]) and [[emitter]].
 """
 import json
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -161,9 +162,10 @@ def load_scene(path, within: tuple = (), seed: int | None = None):
     the files whose includes led here (a file that includes itself, however far down, is an
     error, not an endless load). `seed`: the scene drawn anew from it (`scene_from_dict`)."""
     path = Path(path)
-    if not path.exists() and path.parent == Path(".") and not path.suffix:
+    # (os.path.exists: False, not an OSError, for a name too long for the file system)
+    if not os.path.exists(path) and path.parent == Path(".") and not path.suffix:
         catalogue = SCENES / f"{path}.toml"
-        if not catalogue.exists():
+        if not os.path.exists(catalogue):
             known = ", ".join(sorted(p.stem for p in SCENES.glob("*.toml")))
             raise SceneError(f"{path}: no such scene file or catalogue scene (catalogue: {known})")
         path = catalogue
