@@ -89,6 +89,16 @@ class Fuzzer:
                 del b[at:]
         return bytes(b)
 
+    def attempt(self, call, given, clear_errors: tuple) -> None:
+        """call(): one of `clear_errors` is the documented refusal, any other exception a crash
+        (of input `given`)."""
+        try:
+            call()
+        except clear_errors:
+            pass
+        except Exception as e:  # noqa: BLE001 (what the fuzzer looks for)
+            self.crash(e, given)
+
     def crash(self, e: BaseException, given) -> None:
         frames = traceback.extract_tb(e.__traceback__)
         inner = ([f for f in frames if "/straja/" in f.filename] or frames)[-1]
@@ -179,17 +189,15 @@ def recording(fz: Fuzzer):
     hostile.write(5, folder / "seed.rec", frames=30)
     seed, path = (folder / "seed.rec").read_bytes()[:20000], folder / "fuzzed.rec"
 
+    def replay():
+        header, records = record.read(path)
+        records.check()
+        json.dumps(header)
+        sum(1 for _ in records)
+
     def step():
         path.write_bytes(data := fz.bytes(seed, fz.rng.choice([1, 2, 4, 16])))
-        try:
-            header, records = record.read(path)
-            records.check()
-            json.dumps(header)
-            sum(1 for _ in records)
-        except record.RecordingError:
-            pass
-        except Exception as e:  # noqa: BLE001
-            fz.crash(e, data[:300].hex())
+        fz.attempt(replay, data[:300].hex(), (record.RecordingError,))
     return step
 
 
@@ -210,17 +218,16 @@ def remoteid(fz: Fuzzer):
     cfg = config.load(None)
     tracker, clock = [RemoteIdTracker(cfg.remote_id, cfg.nodes)], [10**18]
 
+    def shown(decoded: dict) -> None:  # (as `straja remoteid decode` prints it, and as JSON)
+        readable(decoded)
+        json.dumps(decoded, allow_nan=False)
+
     def step():
         rng = fz.rng
         data = fz.bytes(rng.choice(seeds)) if rng.random() < 0.9 else rng.choice(seeds)
         for decode in decoders:
-            try:
-                readable(decoded := decode(data))
-                json.dumps(decoded, allow_nan=False)
-            except M.RemoteIdError:
-                pass
-            except Exception as e:  # noqa: BLE001
-                fz.crash(e, (decode.__name__, data.hex()))
+            fz.attempt(lambda: shown(decode(data)), (decode.__name__, data.hex()),
+                       (M.RemoteIdError,))
         clock[0] += rng.choice([10**6, 10**9, 10**11])
         line = json.dumps({"payload": data.hex(), "node": rng.choice([1, None, -1, True, 2**70]),
                            "rssi": rng.choice([-60, float("nan"), float("inf"), None, "x"]),
@@ -275,12 +282,7 @@ def board_profile(fz: Fuzzer):
 
     def step():
         given = fz.value(fz.rng.choice(profiles), "json")
-        try:
-            boards.check_profile(given)
-        except ValueError:
-            pass
-        except Exception as e:  # noqa: BLE001
-            fz.crash(e, given)
+        fz.attempt(lambda: boards.check_profile(given), given, (ValueError,))
     return step
 
 
@@ -293,13 +295,9 @@ def scene(fz: Fuzzer):
     def step():
         path, tree = fz.rng.choice(seeds)
         given = fz.value(tree, "any", fz.rng.choice([1, 1, 2]))  # (a .json scene has null)
-        try:
-            scene_from_dict(given, source=str(path), base=path.parent,
-                            within=(path.resolve(),)).summary()
-        except SceneError:
-            pass
-        except Exception as e:  # noqa: BLE001
-            fz.crash(e, given)
+        fz.attempt(lambda: scene_from_dict(given, source=str(path), base=path.parent,
+                                           within=(path.resolve(),)).summary(),
+                   given, (SceneError,))
     return step
 
 
@@ -313,18 +311,16 @@ def info_reply(fz: Fuzzer):
     probe = {"port": "/dev/x", "micropython": "1.22", "machine": "m", "mpy": None,
              "firmware": "0.1", "firmware_hash": "ab", "board": "pico", "node_id": 3}
 
+    def shown(text: str) -> None:  # (running_info's checks, then what info prints)
+        running = replies.parse(text)
+        if isinstance(running, dict) and "plan" in running:
+            replies.check_info(running)
+            replies.check_status_fields(running, RUNNING_COUNTS, ("streaming",))
+            info_rows({**probe, "running": running})
+
     def step():
         text = json.dumps(fz.value(good, "json"))
-        try:
-            running = replies.parse(text)
-            if isinstance(running, dict) and "plan" in running:
-                replies.check_info(running)
-                replies.check_status_fields(running, RUNNING_COUNTS, ("streaming",))
-                info_rows({**probe, "running": running})
-        except replies.ReplyError:
-            pass
-        except Exception as e:  # noqa: BLE001
-            fz.crash(e, text)
+        fz.attempt(lambda: shown(text), text, (replies.ReplyError,))
     return step
 
 
