@@ -282,9 +282,9 @@ def test_a_file_named_that_is_another_kind_is_said_to_be(argv, says, folder, cap
 # (a recording cut inside its header), capture.pcap (another format), kept.out (an output from
 # before), unknown.toml and typed.toml (gateway configs: an unknown key, a wrong type),
 # extra.toml and wrong.toml (scenes: an unknown field, a wrong type), portdir.toml (a config
-# naming a folder as a port), nodiscover.toml (discovery off, no port named). /proc/self/mem is
-# a regular file whose reading fails (EIO): the unreadable input a root user meets (permissions
-# do not stop root).
+# naming a folder as a port), nodiscover.toml (discovery off, no port named), recstdout.toml
+# (a recording to stdout). /proc/self/mem is a regular file whose reading fails (EIO): the
+# unreadable input a root user meets (permissions do not stop root).
 GATEWAY = ["gateway", "--no-discover", "--duration", "1", "--db", "g.db"]
 BRIDGE_TO = ["hq", "bridge-config", "--site", "A", "--central", "h:1883"]
 WRONG_INPUTS = [
@@ -349,13 +349,20 @@ WRONG_INPUTS = [
                                           "name too long"),
     ([*GATEWAY, "--jsonl", "x" * 300 + "/a"], None, "(302 characters): File name too long"),
     (["eval", "--scene", "demo_incursion", "--out", "x" * 300], None, "File name too long"),
-    (["sim", "check", "x" * 300], None, "File name too long (xxxxxxxxxx"),
-    (["deploy", "/dev/nope", "--board", "x" * 300], None, "File name too long"),
+    (["sim", "check", "x" * 300], None, "no such scene file or catalogue scene"),
+    (["sim", "check", "x" * 300 + ".toml"], None, "cannot read scene: File name too long"),
+    (["deploy", "/dev/nope", "--board", "x" * 300], None, "is not a board profile name (a-z, "
+                                                         "0-9, _ and - only) of at most 64"),
     # a broker that is a path, or a name IDNA cannot encode: the MQTT thread's traceback
     ([*GATEWAY, "--mqtt-host", "caf\u00e9\u202e"], None, "argument --mqtt-host: not a host name"),
     ([*GATEWAY, "--mqtt-host", "/dev/ttyACM0"], None, "argument --mqtt-host: not a host name"),
     ([*GATEWAY, "--mqtt-host", "x" * 64 + ".net"], None, "argument --mqtt-host: not a host"),
-    ([*BRIDGE_TO[:-1], "a/b:1883"], None, "argument --central: not a server address")]
+    ([*BRIDGE_TO[:-1], "a/b:1883"], None, "argument --central: not a server address"),
+    # (a file named "-" was made: "-" is stdout to every other output)
+    ([*GATEWAY, "--record", "-"], None, "argument --record: a recording is written to a file, "
+                                        "not to stdout (-)"),
+    (["monitor", "/dev/nope", "--record", "-"], None, "argument --record: a recording is"),
+    ([*GATEWAY, "--config", "recstdout.toml"], None, "record: a recording is written to a file")]
 
 
 @pytest.fixture
@@ -378,6 +385,7 @@ def wrong_things(folder):
     (folder / "typed.toml").write_text("[gateway]\nrescan_s = \"fast\"\n")
     (folder / "portdir.toml").write_text("[gateway]\nports = [\"adir\"]\n")
     (folder / "nodiscover.toml").write_text("[gateway]\ndiscover = false\n")
+    (folder / "recstdout.toml").write_text("[gateway]\nrecord = \"-\"\n")
     (folder / "wrong.toml").write_text("[scene]\nname = \"x\"\nduration_s = \"ten\"\n")
     (folder / "extra.toml").write_text("[scene]\nname = \"x\"\nduration_s = 10.0\nbogus = 1\n")
     return folder

@@ -83,7 +83,7 @@ class Fuzzer:
                 b[at:at] = b[i:i + rng.randrange(1, 64)]
             elif op < 0.9 and len(b) >= 4:
                 i = rng.randrange(len(b) - 3)
-                word = rng.choice([b"\xff\xff\xff\xff", b"\0\0\0\0", b"\xff\xff\xff\x7f", b"\0\x80"])
+                word = rng.choice([b"\xff" * 4, b"\0" * 4, b"\xff\xff\xff\x7f", b"\0\x80"])
                 b[i:i + len(word)] = word
             else:
                 del b[at:]
@@ -209,8 +209,8 @@ def remoteid(fz: Fuzzer):
     from straja.remoteid import messages as M, transports as T
     from straja.remoteid.cli import readable
     vectors = json.loads((ROOT / "tests/vectors/remoteid/opendroneid.json").read_text())
-    seeds = [bytes.fromhex(v) for v in vectors.values()] + [bytes.fromhex(c["hex"]) for c in json.loads(
-        (ROOT / "tests/vectors/remoteid/opendroneid_edges.json").read_text())]
+    edges = json.loads((ROOT / "tests/vectors/remoteid/opendroneid_edges.json").read_text())
+    seeds = [bytes.fromhex(v) for v in vectors.values()] + [bytes.fromhex(c["hex"]) for c in edges]
     seeds += [bytes([len(s) + 5, 0x16, 0xFA, 0xFF, 0x0D, 7]) + s for s in seeds  # BLE legacy/ext.
               if len(s) == M.MESSAGE_SIZE or s[0] >> 4 == 0xF and len(s) <= 250]
     decoders = [T.decode_payload, T.decode_bluetooth, T.decode_wifi_beacon, T.decode_wifi_nan,

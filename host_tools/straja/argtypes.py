@@ -190,6 +190,14 @@ def writable_file(text: str) -> str:
     return text
 
 
+def recording_file(text: str) -> str:
+    """A file a recording is written to (`writable_file`): never "-", which is stdout to the
+    other outputs and was a file named "-" here."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("a recording is written to a file, not to stdout (-)")
+    return writable_file(text)
+
+
 def add_force_option(parser, option: str) -> None:
     """--force: replace the file `option` names when it is there (`refuse_to_replace`)."""
     parser.add_argument("--force", action="store_true", help=f"replace the file {option} names "

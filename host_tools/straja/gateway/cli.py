@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from .. import term
 from ..argtypes import (add_force_option, existing_file, extra_ports, host_name, input_file,
                         listen_address, node_id, non_negative_float, not_a_port, port_path,
-                        positive_float, positive_int, refuse_to_replace, tcp_port,
-                        writable_file)
+                        positive_float, positive_int, recording_file, refuse_to_replace,
+                        tcp_port, writable_file)
 from ..cot import cot_url
 from ..errors import StrajaError
 from . import config as gwconfig
@@ -109,10 +109,11 @@ def _check_inputs(cfg) -> None:
 def _check_outputs(cfg) -> None:
     """The files the config has the gateway write (the command line's were checked while
     parsing) can be written, before any of them is opened."""
-    for key in ("db", "jsonl", "record"):
+    for key, check in (("db", writable_file), ("jsonl", writable_file),
+                       ("record", recording_file)):
         try:
             if getattr(cfg, key):
-                writable_file(getattr(cfg, key))
+                check(getattr(cfg, key))
         except argparse.ArgumentTypeError as e:
             raise StrajaError(f"{key}: {e}", f"correct {key} in the config, or give --{key} FILE",
                               term.EXIT_USAGE) from None
@@ -452,7 +453,7 @@ def configure_gateway(p) -> None:
     p.add_argument("--no-discover", action="store_true", help="open only the ports named")
     p.add_argument("--jsonl", metavar="FILE", type=writable_file,
                    help='events as JSON lines to FILE ("-": stdout)')
-    p.add_argument("--record", metavar="FILE", type=writable_file,
+    p.add_argument("--record", metavar="FILE", type=recording_file,
                    help="record the raw node streams to FILE")
     add_force_option(p, "--record")
     p.add_argument("--mqtt-host", type=host_name, metavar="HOST",
