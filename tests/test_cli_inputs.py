@@ -93,6 +93,7 @@ def test_eval_checks_its_background_scenes_while_parsing(folder, capsys):
     ("[fusion]\ntrack_timeout_s = inf\n", "config.fusion.track_timeout_s: expected a finite"),
     ("[mqtt]\nport = inf\n", "config.mqtt.port: expected a finite number"),
     ("[mqtt]\nport = 99999\n", "mqtt.port must be 1..65535 (got 99999)"),
+    ("[mqtt]\nhost = \"-broker\"\n", "mqtt.host: not a host name or address: '-broker'"),
     ("[remote_id]\nhistory = -1\n", "config.remote_id.history: expected a whole number of at "
                                     "least 1, not -1"),
     ("[remote_id]\nhistory = 1e300\n", "config.remote_id.history: expected a finite number"),
@@ -108,11 +109,33 @@ def test_eval_checks_its_background_scenes_while_parsing(folder, capsys):
                                     "not [1, 2]"),
     ("[remote_id]\nprotected_areas = 5\n", "remote_id.protected_areas: expected a table"),
     ("[remote_id.protected_areas]\nx = [[100, 200], [1]]\n",
-     "remote_id.protected_areas.x: expected a polygon of 3 or more [latitude, longitude]")])
+     "remote_id.protected_areas.x: expected a polygon of 3 or more [latitude, longitude]"),
+    # (hard5's fuzzer: each was a TypeError, AttributeError or int()'s ValueError)
+    ("gateway = 5\n", "config.gateway: expected a table, not 5"),
+    ("[gateway]\nneighbours = 3\n", "config.neighbours: expected a table, not 3"),
+    ("[gateway.neighbours]\n\"1\" = [2.5]\n", "config.neighbours: expected \"node id\" = "
+                                               "[node ids] (0..65535), not '1' = [2.5]"),
+    ("[gateway.neighbours]\n\"\u00b2\" = [2]\n", "config.neighbours: expected"),
+    ("[gateway]\nnode_ids = [\"a\"]\n", "config.node_ids: expected node ids (0..65535), not "
+                                         "['a']"),
+    ("[nodes.\"\u00b2\"]\nlatitude = 1.0\nlongitude = 1.0\n",
+     "config.nodes.\u00b2: a node id is a number 0..65535"),
+    ("[detect]\npfa = \"x\"\n", "[detect]: pfa must be a finite number, not 'x'"),
+    ("[detect]\nn_train = 2.5\n", "[detect]: n_train must be a whole number 0..2048, not 2.5"),
+    ("[detect]\ntime_cfar = 1\n", "[detect]: time_cfar must be true or false, not 1"),
+    ("[detect]\ncfar_kind = \"os\"\n", "[detect]: OS-CFAR is designed for single-look noise "
+                                        "only; use CA for looks="),
+    ("[detect]\npfa = 1.5\n", "[detect]: pfa must be in (0, 1), not 1.5"),
+    ("[web]\nusers = [{name = \"a\", role = \"viewer\", password_hash = 5}]\n",
+     "config web.users[0]: not a password hash made by `straja web-password`")])
 def test_a_config_value_out_of_its_range_is_refused_before_anything_opens(toml, says, folder,
                                                                           capsys):
+    """(The detection settings and the dashboard's users are a running gateway's only.)"""
     (folder / "gw.toml").write_text(toml)
-    for argv in (["events"], ["gateway", "--no-discover", "--db", "g.db", "--duration", "1"]):
+    gateway = ["gateway", "--no-discover", "--db", "g.db", "--duration", "1", "--web",
+               "127.0.0.1:8080"]
+    for argv in ([["events"]] if "[detect]" not in says and "users" not in says else []) \
+            + [gateway]:
         refused([*argv, "--config", "gw.toml"], capsys, says)
     assert sorted(p.name for p in folder.iterdir()) == ["gw.toml", "latin1.toml", "pipe"]
 
@@ -259,7 +282,8 @@ def test_a_file_named_that_is_another_kind_is_said_to_be(argv, says, folder, cap
 # (a recording cut inside its header), capture.pcap (another format), kept.out (an output from
 # before), unknown.toml and typed.toml (gateway configs: an unknown key, a wrong type),
 # extra.toml and wrong.toml (scenes: an unknown field, a wrong type), portdir.toml (a config
-# naming a folder as a port). /proc/self/mem is a regular file whose reading fails (EIO): the
+# naming a folder as a port), nodiscover.toml (discovery off, no port named), recstdout.toml
+# (a recording to stdout). /proc/self/mem is a regular file whose reading fails (EIO): the
 # unreadable input a root user meets (permissions do not stop root).
 GATEWAY = ["gateway", "--no-discover", "--duration", "1", "--db", "g.db"]
 BRIDGE_TO = ["hq", "bridge-config", "--site", "A", "--central", "h:1883"]
@@ -267,6 +291,9 @@ WRONG_INPUTS = [
     ([*GATEWAY, "--port", "notes.txt"], None, "--port: notes.txt is a file, not a serial port"),
     ([*GATEWAY, "--port", "adir"], None, "--port: adir is a folder, not a serial port"),
     ([*GATEWAY, "--port", ""], None, "--port: an empty port name"),
+    (GATEWAY, None, "no port to read: discovery is off (--no-discover, or discover = false in "
+                    "the config) and no port is named"),
+    ([*GATEWAY[:1], *GATEWAY[2:], "--config", "nodiscover.toml"], None, "no port to read"),
     ([*GATEWAY, "--config", "portdir.toml"], None, "ports: adir is a folder, not a serial port"),
     ([*GATEWAY, "--mqtt-host", ""], None, "argument --mqtt-host: not a host name or address"),
     ([*GATEWAY, "--mqtt-port", "1884"], None, "--mqtt-port without a broker"),
@@ -313,7 +340,29 @@ WRONG_INPUTS = [
     (["known", "add", "A1-1", "--db", "other.db"], None, "another program's"),
     (["sim", "check", "wrong.toml"], None, "wrong.toml:3: scene.duration_s: must be float"),
     (["eval", "--scene", "extra.toml"], None, "extra.toml:4: scene.bogus: unknown field"),
-    (["sim", "node", "--scene", "adir"], None, "adir: cannot read scene: Is a directory")]
+    (["sim", "node", "--scene", "adir"], None, "adir: cannot read scene: Is a directory"),
+    # hard5's sweep: a config named beside --db was passed over unread; a name too long for the
+    # file system was exit 1, "check the disk"
+    (["events", "--config", "notes.txt", "--db", "other.db"], None, "notes.txt: Expected '='"),
+    (["known", "list", "--config", "unknown.toml", "--db", "other.db"], None, "unknown key"),
+    (["events", "--db", "x" * 300], None, f"argument --db: {'x' * 60}... (300 characters): File "
+                                          "name too long"),
+    ([*GATEWAY, "--jsonl", "x" * 300 + "/a"], None, "(302 characters): File name too long"),
+    (["eval", "--scene", "demo_incursion", "--out", "x" * 300], None, "File name too long"),
+    (["sim", "check", "x" * 300], None, "no such scene file or catalogue scene"),
+    (["sim", "check", "x" * 300 + ".toml"], None, "cannot read scene: File name too long"),
+    (["deploy", "/dev/nope", "--board", "x" * 300], None, "is not a board profile name (a-z, "
+                                                         "0-9, _ and - only) of at most 64"),
+    # a broker that is a path, or a name IDNA cannot encode: the MQTT thread's traceback
+    ([*GATEWAY, "--mqtt-host", "caf\u00e9\u202e"], None, "argument --mqtt-host: not a host name"),
+    ([*GATEWAY, "--mqtt-host", "/dev/ttyACM0"], None, "argument --mqtt-host: not a host name"),
+    ([*GATEWAY, "--mqtt-host", "x" * 64 + ".net"], None, "argument --mqtt-host: not a host"),
+    ([*BRIDGE_TO[:-1], "a/b:1883"], None, "argument --central: not a server address"),
+    # (a file named "-" was made: "-" is stdout to every other output)
+    ([*GATEWAY, "--record", "-"], None, "argument --record: a recording is written to a file, "
+                                        "not to stdout (-)"),
+    (["monitor", "/dev/nope", "--record", "-"], None, "argument --record: a recording is"),
+    ([*GATEWAY, "--config", "recstdout.toml"], None, "record: a recording is written to a file")]
 
 
 @pytest.fixture
@@ -335,6 +384,8 @@ def wrong_things(folder):
     (folder / "unknown.toml").write_text("[gateway]\nbogus = 1\n")
     (folder / "typed.toml").write_text("[gateway]\nrescan_s = \"fast\"\n")
     (folder / "portdir.toml").write_text("[gateway]\nports = [\"adir\"]\n")
+    (folder / "nodiscover.toml").write_text("[gateway]\ndiscover = false\n")
+    (folder / "recstdout.toml").write_text("[gateway]\nrecord = \"-\"\n")
     (folder / "wrong.toml").write_text("[scene]\nname = \"x\"\nduration_s = \"ten\"\n")
     (folder / "extra.toml").write_text("[scene]\nname = \"x\"\nduration_s = 10.0\nbogus = 1\n")
     return folder
@@ -395,7 +446,15 @@ BAD_PROFILES = [
                                                                 "is not among buses.adc"),
     (_with(lambda p: p["front_ends"][0].update(kind="rx5809")), "front_ends[0].kind: one of"),
     (_with(lambda p: p.update(front_ends=[])), "front_ends (a list of one or more)"),
-    ([1, 2], "a board profile is a JSON object")]
+    ([1, 2], "a board profile is a JSON object"),
+    # (hard5's fuzzer: each was a TypeError's traceback)
+    (_with(lambda p: p["buses"].update(spi=5.5)), "buses.spi: a list of buses, each an object "
+                                                   "with its id (a number)"),
+    (_with(lambda p: p["buses"]["spi"][0].update(id=[0])), "buses.spi: a list of buses"),
+    (_with(lambda p: p["buses"].update(adc=26)), "buses.adc: a list of GPIO numbers, not 26"),
+    (_with(lambda p: p["front_ends"][0].update(kind=["rx5808"])), "front_ends[0].kind: one of"),
+    (_with(lambda p: p["front_ends"][1].update(spi=[0])), "front_ends[1].spi: [0] is none of "
+                                                          "the profile's SPI buses (0)")]
 
 
 @pytest.mark.parametrize("profile, says", BAD_PROFILES, ids=lambda v: str(v)[:40])
@@ -471,3 +530,26 @@ def test_a_scene_node_without_a_board_profile_or_a_scene_past_any_length_is_refu
     (folder / "s.toml").write_text(f"[scene]\n{scene}")
     for argv in (["sim", "check", "s.toml"], ["sim", "node", "--scene", "s.toml"]):
         refused(argv, capsys, says)
+
+
+SCENE_HEAD = '[scene]\nname = "x"\nduration_s = 10.0\n'
+
+
+@pytest.mark.parametrize("name, text, says", [
+    ("s.toml", f'emitter = 5\n{SCENE_HEAD}include = ["quiet.toml"]\n',
+     "s.toml:1: emitter: must be a list of tables, not 5"),
+    ("s.toml", f'{SCENE_HEAD}{NODE_A}front_end = "rx"\n',
+     "s.toml:7: node[0].front_end: must be a list of tables, not 'rx'"),
+    ("s.toml", f'{SCENE_HEAD}include = ["quiet.toml"]\n[[emitter]]\nname = "e"\nkind = ["elrs"]\n',
+     "s.toml:7: emitter[0].kind: must be one of elrs, "),
+    ("s.toml", f'{SCENE_HEAD}include = ["{"x" * 300}.toml"]\n',
+     "s.toml:4: scene.include: 'xxxxx"),
+    ("s.json", "[1, 2]", "s.json: a scene is a table of [scene], [[node]] and [[emitter]], not "
+                         "[1, 2]")])
+def test_a_scene_table_of_the_wrong_type_is_refused_naming_it(name, text, says, folder, capsys):
+    """(hard5's fuzzer: each was a TypeError's traceback, or an OSError's for a name too long
+    for the file system)"""
+    (folder / "quiet.toml").write_text(
+        (Path(__file__).parents[1] / "scenes/quiet_rural.toml").read_text())
+    (folder / name).write_text(text)
+    refused(["sim", "check", name], capsys, says)

@@ -174,7 +174,8 @@ def test_the_gateway_configs_bad_paths_are_refused_before_anything_opens(key, va
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("not a database\n" * 20)
     db = "" if key == "db" else 'db = "new.db"\n'
-    (tmp_path / "gw.toml").write_text(f'[gateway]\n{db}{key} = "{value}"\ndiscover = false\n')
+    (tmp_path / "gw.toml").write_text(f'[gateway]\n{db}{key} = "{value}"\ndiscover = false\n'
+                                      'ports = ["/dev/straja-none*"]\n')
     assert cli.main(["gateway", "--config", "gw.toml", "--duration", "1"]) == 2
     err = capsys.readouterr().err
     assert says in err and "fix:" in err, err
@@ -189,7 +190,8 @@ def test_replay_into_a_file_that_is_not_a_store_is_refused(tmp_path, video_recor
 
 
 @pytest.mark.parametrize("argv", [["events"], ["known", "list"], ["replay", "REC"],
-                                  ["gateway", "--no-discover", "--duration", "1"]])
+                                  ["gateway", "--no-discover", "--port", "/dev/straja-none*",
+                                   "--duration", "1"]])
 def test_another_programs_database_is_refused_and_left_as_it_was(argv, tmp_path, video_recording,
                                                                  capsys):
     """A SQLite file with another program's tables (a typo, the wrong path) is neither read as a

@@ -20,10 +20,11 @@ PARSER = cli.build_parser({name for name, _, _ in cli.COMMANDS})
 
 # Values no checking type lets through for every argument that takes one: not numbers, zero and
 # negative counts and durations, not a number at all, paths under a missing folder or under a
-# file, an empty word. {file} is an existing plain file.
+# file, an empty word, a name longer than the file system takes (its OSError escaped the path
+# types: exit 1, hard5), text IDNA cannot encode. {file} is an existing plain file.
 BAD_VALUES = ["abc", "0", "-1", "-2.5", "nan", "inf", "", "/missing/dir/x", "{file}/x", "{file}",
               "99999999999", "99999999999999999999999", "9999-12-31T23:59:59", "h:0",
-              "node:abc", "node:0", "serial:"]
+              "node:abc", "node:0", "serial:", "x" * 300, "caf\u00e9\u202e:1883"]
 
 # Arguments that take any text, and who checks it (all after parsing, before any file is made).
 # Any other argument that takes a value must have a checking type or a fixed set of choices.

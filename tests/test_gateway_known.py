@@ -197,10 +197,11 @@ def test_known_commands_refuse_what_is_not_there(tmp_path, capsys):
 
 
 def test_gateway_survey_runs_for_its_seconds_and_lists_what_it_learned(tmp_path, capsys):
-    """`straja gateway --survey S` with no node: S seconds, nothing learned, said so."""
+    """`straja gateway --survey S` with no node (its port's glob matches none): S seconds,
+    nothing learned, said so."""
     path = tmp_path / "gateway.db"
-    assert cli.main(["gateway", "--survey", "0.5", "--no-discover", "--db", str(path),
-                     "--json"]) == 0
+    assert cli.main(["gateway", "--survey", "0.5", "--no-discover", "--port",
+                     str(tmp_path / "node*"), "--db", str(path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert store.Store(path).known_emitters() == []
 

@@ -125,10 +125,11 @@ def test_a_truncated_hostile_recording_is_replayed_to_its_last_whole_record(tmp_
 @pytest.mark.parametrize("field, value, says", [
     ("size", record.MAX_DATA + 1, f"{record.MAX_DATA + 1} bytes"),
     ("t_ns", -1, "at -1 ns (0 to 2**62)")])
-def test_a_damaged_record_stops_the_replay_with_exit_2_after_what_came_before(field, value,
-                                                                             says, tmp_path):
-    """A record no writer makes (a length past any read, a time before 1970):
-    the events before it are out, the error names its byte offset, exit 2."""
+def test_a_damaged_record_refuses_the_replay_before_any_event_is_written(field, value, says,
+                                                                         tmp_path):
+    """A record no writer makes (a length past any read, a time before 1970), however far in:
+    the recording is checked whole first, so exit 2 naming its byte offset, and no output made
+    (a replay stopped there left the events before it in --db or --jsonl, hard5)."""
     path = tmp_path / "h.rec"
     hostile.write(5, path)
     data = bytearray(path.read_bytes())
@@ -138,10 +139,10 @@ def test_a_damaged_record_stops_the_replay_with_exit_2_after_what_came_before(fi
     record.RECORD.pack_into(data, at, values["kind"], values["sid"], values["t_ns"],
                             values["size"])
     path.write_bytes(bytes(data))
-    code, err, events, _ = replay(path, tmp_path)
+    code, err, events, _ = replay(path, tmp_path, "--db", str(tmp_path / "events.db"))
     assert code == 2 and "Traceback" not in err, err
     assert f"the record at byte {at} is" in err and says in err and "damaged" in err, err
-    assert events and SUMMARY in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.rec"] and SUMMARY not in err
 
 
 def test_records_of_a_kind_not_known_are_skipped_and_said(tmp_path):

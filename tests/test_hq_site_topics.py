@@ -28,7 +28,8 @@ def test_gateway_site_option_names_the_topics_the_bridge_forwards(tmp_path, caps
                     f'port = {broker.port}\nsite = "from-config"\n')
     try:
         assert cli.main(["gateway", "--config", str(conf), "--site", "north-1", "--no-discover",
-                         "--db", str(tmp_path / "gw.db"), "--duration", "1"]) == 0
+                         "--port", str(tmp_path / "node*"), "--db", str(tmp_path / "gw.db"),
+                         "--duration", "1"]) == 0
         assert wait_for(lambda: ("straja/v1/north-1/gw7/status", b"offline", False)
                         in listener.got, 5), listener.got
     finally:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
+import ipaddress
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -65,7 +68,7 @@ def host_port(text: str) -> tuple[str, int]:
     """"HOST:PORT" to serve on ("[v6]:PORT"; "PORT" alone is 127.0.0.1:PORT) as (host, port)."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]") if sep else "127.0.0.1"
-    if not port.isdigit() or not 0 < int(port) < 65536 or not _host_name(host):
+    if not port.isdigit() or not 0 < int(port) < 65536 or not is_host_name(host):
         raise argparse.ArgumentTypeError(f"not an address to serve on: {text!r} "
                                          "(give HOST:PORT, e.g. 127.0.0.1:8080)")
     return host, int(port)
@@ -73,16 +76,33 @@ def host_port(text: str) -> tuple[str, int]:
 
 def host_name(text: str) -> str:
     """A server's host name or address alone (a broker's: its port is an option of its own)."""
-    if not _host_name(text):
+    if not is_host_name(text):
         raise argparse.ArgumentTypeError(f"not a host name or address: {text!r} "
                                          "(e.g. broker.example.net or 192.168.1.10)")
     return text
 
 
-def _host_name(host: str) -> bool:
+def is_host_name(host: str) -> bool:
     """A host name or address: not empty, no blank or control character (it is written into
-    configs as one word: mosquitto's `address HOST:PORT`)."""
-    return bool(host) and not _control(host) and not any(c.isspace() for c in host)
+    configs as one word: mosquitto's `address HOST:PORT`); an IP address, or a DNS name whose
+    labels (in IDNA's ASCII: a name in another script is one too) are letters, digits, '-' and
+    '_', not starting with '-' (a path, or a name IDNA cannot encode, failed only as the
+    client's thread connected, with a traceback)."""
+    if not host or _control(host) or any(c.isspace() for c in host):
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        name = host.encode("idna").decode()
+    except UnicodeError:  # (a label too long, a character IDNA refuses)
+        return False
+    return len(name) <= 253 and DNS_NAME.fullmatch(name) is not None
+
+
+DNS_NAME = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(\.(?!-)[A-Za-z0-9_-]{1,63})*\.?")
 
 
 def _control(text: str) -> bool:
@@ -93,7 +113,7 @@ def remote_address(text: str) -> tuple[str, int]:
     """"HOST:PORT" of a server to connect to (a broker) as (host, port); the port is required."""
     host, sep, port = text.rpartition(":")
     host = host.strip("[]")
-    if not sep or not _host_name(host) or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not is_host_name(host) or not port.isdigit() or not 0 < int(port) < 65536:
         raise argparse.ArgumentTypeError(f"not a server address: {text!r} "
                                          "(give HOST:PORT, e.g. broker.example.net:1883)")
     return host, int(port)
@@ -119,6 +139,21 @@ def board_name(text: str) -> str:
     return text
 
 
+def _file_system_errors_refused(check):
+    """A path argument's check whose OSError (a name too long for the file system, a loop of
+    links) refuses the argument, as argparse says of a value: it was exit 1 and "check the
+    disk", a machine's fault, for a typo's."""
+    @functools.wraps(check)
+    def checked(text: str, *args):
+        try:
+            return check(text, *args)
+        except OSError as e:
+            shown = text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+            raise argparse.ArgumentTypeError(f"{shown}: {e.strerror or e}") from None
+    return checked
+
+
+@_file_system_errors_refused
 def _existing(text: str, is_kind, what: str) -> Path:
     path = Path(text)
     if is_kind(path):
@@ -138,6 +173,7 @@ def existing_folder(text: str) -> Path:
     return _existing(text, Path.is_dir, "folder")
 
 
+@_file_system_errors_refused
 def writable_file(text: str) -> str:
     """A file this command may create or append to: its folder exists and is writable, and it is
     not a folder itself. "-" (stdout) passes unchanged."""
@@ -152,6 +188,14 @@ def writable_file(text: str) -> str:
     if not os.access(path if path.exists() else folder, os.W_OK):
         raise argparse.ArgumentTypeError(f"cannot write {text}: permission denied")
     return text
+
+
+def recording_file(text: str) -> str:
+    """A file a recording is written to (`writable_file`): never "-", which is stdout to the
+    other outputs and was a file named "-" here."""
+    if text == "-":
+        raise argparse.ArgumentTypeError("a recording is written to a file, not to stdout (-)")
+    return writable_file(text)
 
 
 def add_force_option(parser, option: str) -> None:
@@ -175,6 +219,7 @@ def writable_path(text: str) -> Path:
     return Path(writable_file(text))
 
 
+@_file_system_errors_refused
 def writable_folder(text: str) -> Path:
     """A folder this command writes into, made (with its parents) when missing: not a file, and
     the nearest folder that exists on its path is writable."""

@@ -44,8 +44,13 @@ def check_profile(profile) -> None:
     front_ends = profile.get("front_ends")
     if not isinstance(buses, dict) or not isinstance(front_ends, list) or not front_ends:
         raise ValueError("needs buses (an object) and front_ends (a list of one or more)")
-    spi = {bus.get("id"): bus for bus in buses.get("spi", []) if isinstance(bus, dict)}
-    adc = buses.get("adc", [])
+    spi, adc = buses.get("spi", []), buses.get("adc", [])
+    if not isinstance(spi, list) or not all(isinstance(bus, dict) and type(bus.get("id")) is int
+                                            for bus in spi):
+        raise ValueError("buses.spi: a list of buses, each an object with its id (a number)")
+    if not isinstance(adc, list):
+        raise ValueError(f"buses.adc: a list of GPIO numbers, not {adc!r}")
+    spi = {bus["id"]: bus for bus in spi}
     used: dict[int, str] = {}
 
     def use(value, where: str) -> None:
@@ -62,7 +67,8 @@ def check_profile(profile) -> None:
             use(bus.get(line), f"buses.spi {bus_id} {line}")
     for i, fe in enumerate(front_ends):
         where = f"front_ends[{i}]"
-        if not isinstance(fe, dict) or fe.get("kind") not in PIN_ROLES:
+        if not isinstance(fe, dict) or not isinstance(fe.get("kind"), str) or \
+                fe["kind"] not in PIN_ROLES:
             raise ValueError(f"{where}.kind: one of {', '.join(PIN_ROLES)}")
         required, optional = PIN_ROLES[fe["kind"]]
         pins = fe.get("pins")
@@ -71,7 +77,7 @@ def check_profile(profile) -> None:
             raise ValueError(f"{where}.pins: a {fe['kind']} has {', '.join(sorted(required))}"
                              + (f" (and {', '.join(sorted(optional))})" if optional else "")
                              + f", not {pins!r}")
-        if "cs" in required and fe.get("spi") not in spi:
+        if "cs" in required and (type(fe.get("spi")) is not int or fe["spi"] not in spi):
             raise ValueError(f"{where}.spi: {fe.get('spi')!r} is none of the profile's SPI "
                              f"buses ({', '.join(map(str, spi)) or 'none'})")
         for role, value in pins.items():

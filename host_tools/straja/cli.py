@@ -9,6 +9,7 @@ traceback), and the process exits with its code.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -129,11 +130,25 @@ def run_command(argv: list[str]) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return term.EXIT_OK
     except OSError as e:
+        where = f" ({_shown(e.filename)})" if e.filename else ""
+        if e.errno in NAMING_ERRORS:  # (a path named, or made of a name given: a port's)
+            term.error(f"{e.strerror}{where}", "shorten the name, or mend the links: the path "
+                       "cannot be used as it is")
+            return term.EXIT_USAGE
         # the machine's, not the command's: a full disk, an I/O error on a file it writes
-        where = f" ({e.filename})" if e.filename else ""
         term.error(f"{e.strerror or e}{where}", "check the disk and the file named: the "
                    "command stopped there")
         return term.EXIT_FAILED
+
+
+# OSErrors of a path as it was named, not of the machine: a name longer than the file system
+# takes, a loop of symbolic links
+NAMING_ERRORS = (errno.ENAMETOOLONG, errno.ELOOP)
+
+
+def _shown(filename) -> str:
+    text = str(filename)
+    return text if len(text) <= 120 else f"{text[:100]}... ({len(text)} characters)"
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ BOARDS = HARDWARE / "boards"
 SCENES = DATA / "scenes"
 CYTHON_SOURCES = DATA / "src_cython"
 # a board profile's name: a file name in BOARDS, never a path (a node reports its own name)
-BOARD_NAME = re.compile(r"[a-z0-9_-]+")
+BOARD_NAME = re.compile(r"[a-z0-9_-]{1,64}")  # (a file's name: no longer than one may be)
 
 
 def board_profile_path(name: str) -> Path:
@@ -30,7 +30,8 @@ def board_profile_path(name: str) -> Path:
 
     Raises ValueError for a name that is not BOARD_NAME, FileNotFoundError for an unknown one."""
     if not isinstance(name, str) or not BOARD_NAME.fullmatch(name):
-        raise ValueError(f"{name!r} is not a board profile name (a-z, 0-9, _ and - only)")
+        raise ValueError(f"{repr(name)[:80]} is not a board profile name (a-z, 0-9, _ and - only) "
+                         "of at most 64 characters")
     path = BOARDS / f"{name}.json"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in BOARDS.glob("*.json"))) or "none"

@@ -68,8 +68,9 @@ def configure_repl(p) -> None:
     p.set_defaults(func=run_repl)
 
 
-# What `info` prints of the running application's own info reply
-RUNNING_COUNTS = ("uptime_s", "boot_count", "overruns", "frames_dropped")
+# What `info` prints of the running application's own info reply: its whole numbers (the reset
+# cause is wire.py's STATUS code)
+RUNNING_COUNTS = ("uptime_s", "boot_count", "overruns", "frames_dropped", "reset_cause")
 
 
 def running_info(port: str) -> dict | None:

@@ -12,7 +12,7 @@ from .. import protocol, term
 from ..errors import StrajaError
 from ..gateway.record import RecordWriter
 from ..argtypes import (add_force_option, port_name, positive_float, positive_int,
-                        refuse_to_replace, writable_file)
+                        recording_file, refuse_to_replace)
 
 if TYPE_CHECKING:
     from ..link import NodeLink
@@ -29,8 +29,9 @@ def configure(p) -> None:
     p.add_argument("--count", type=positive_int, help="stop after this many frames (all ports together)")
     p.add_argument("--duration", type=positive_float, help="stop after this many seconds")
     p.add_argument("--start", action="store_true", help="send `start` to each node first")
-    p.add_argument("--record", metavar="FILE", type=writable_file, help="also keep the raw byte streams, with arrival "
-                   "times, for `straja replay` (format: docs/gateway.md, Recordings)")
+    p.add_argument("--record", metavar="FILE", type=recording_file,
+                   help="also keep the raw byte streams, with arrival times, for `straja replay` "
+                   "(format: docs/gateway.md, Recordings)")
     add_force_option(p, "--record")
     p.set_defaults(func=run)
 

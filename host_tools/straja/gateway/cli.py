@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from .. import term
 from ..argtypes import (add_force_option, existing_file, extra_ports, host_name, input_file,
                         listen_address, node_id, non_negative_float, not_a_port, port_path,
-                        positive_float, positive_int, refuse_to_replace, tcp_port,
-                        writable_file)
+                        positive_float, positive_int, recording_file, refuse_to_replace,
+                        tcp_port, writable_file)
 from ..cot import cot_url
 from ..errors import StrajaError
 from . import config as gwconfig
@@ -96,13 +96,24 @@ def _check_ports(cfg) -> None:
         extra_ports()
 
 
+def _check_inputs(cfg) -> None:
+    """The gateway has something to read: ports named (a glob waits for its nodes), discovery,
+    or a Remote ID source. Without any it would run reading nothing, looking healthy."""
+    if not (cfg.ports or cfg.discover or cfg.remote_id.source):
+        raise StrajaError("no port to read: discovery is off (--no-discover, or discover = false "
+                          "in the config) and no port is named", "give --port PATH or a glob "
+                          "(repeatable; also ports in the config), or leave discovery on",
+                          term.EXIT_USAGE)
+
+
 def _check_outputs(cfg) -> None:
     """The files the config has the gateway write (the command line's were checked while
     parsing) can be written, before any of them is opened."""
-    for key in ("db", "jsonl", "record"):
+    for key, check in (("db", writable_file), ("jsonl", writable_file),
+                       ("record", recording_file)):
         try:
             if getattr(cfg, key):
-                writable_file(getattr(cfg, key))
+                check(getattr(cfg, key))
         except argparse.ArgumentTypeError as e:
             raise StrajaError(f"{key}: {e}", f"correct {key} in the config, or give --{key} FILE",
                               term.EXIT_USAGE) from None
@@ -193,6 +204,7 @@ def run_gateway(args) -> int:
     if args.survey and not cfg.db:
         raise StrajaError("a survey learns into the event store", "set db in the config, or --db",
                           term.EXIT_USAGE)
+    _check_inputs(cfg)
     event_store, publisher, sinks = _outputs(cfg)
     cot = _cot(cfg)
     # the nodes' normal plans as the previous gateway left them, whether it crashed, and the
@@ -261,6 +273,7 @@ def run_replay(args) -> int:
         cfg = _replay_config(args)
         pipeline = Pipeline(cfg)
         _, records = record.read(args.file)
+        records.check()  # (damage refused before any output is made)
     except StrajaError:  # ConfigError, RecordingError: with their fixes
         raise
     except OSError as e:  # (a file that fails as it is read: an I/O error, /proc/self/mem)
@@ -345,13 +358,20 @@ def _open_store(path: str):
                           "name the gateway's database: --db FILE", term.EXIT_USAGE) from e
 
 
+def _store_path(args) -> str:
+    """The store --db names, else the config's. A config named is read beside --db too: one
+    that is not a config (a typo, the wrong file) is refused, not passed over unread."""
+    db = gwconfig.load(args.config).db
+    return str(args.db) if args.db else db
+
+
 def run_events(args) -> int:
     from . import store
     from .position import position_text  # (NumPy)
     if args.since is not None and args.until is not None and args.since > args.until:
         raise StrajaError("--since is after --until: no event can be in between",
                           "give --since before --until", term.EXIT_USAGE)
-    db = _open_store(str(args.db) if args.db else gwconfig.load(args.config).db)
+    db = _open_store(_store_path(args))
     events = store.query_events(db, kinds=args.kind or (), node_id=args.node,
                                 alert_id=args.alert, since_ns=args.since, until_ns=args.until,
                                 limit=args.limit)
@@ -390,7 +410,7 @@ def _print_known(emitters, as_json: bool) -> None:
 def _writable_store(args) -> store.Store:
     """The gateway's existing event store, to write known emitters into."""
     from . import store
-    path = str(args.db) if args.db else gwconfig.load(args.config).db
+    path = _store_path(args)
     _open_store(path).close()  # (an existing store, not a new one)
     return store.Store(path)
 
@@ -433,7 +453,7 @@ def configure_gateway(p) -> None:
     p.add_argument("--no-discover", action="store_true", help="open only the ports named")
     p.add_argument("--jsonl", metavar="FILE", type=writable_file,
                    help='events as JSON lines to FILE ("-": stdout)')
-    p.add_argument("--record", metavar="FILE", type=writable_file,
+    p.add_argument("--record", metavar="FILE", type=recording_file,
                    help="record the raw node streams to FILE")
     add_force_option(p, "--record")
     p.add_argument("--mqtt-host", type=host_name, metavar="HOST",

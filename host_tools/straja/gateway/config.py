@@ -8,7 +8,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 from .. import term
-from ..argtypes import MAX_FLOAT, read_text
+from ..argtypes import MAX_FLOAT, is_host_name, read_text
 from ..cot import CotConfig
 from ..errors import StrajaError
 
@@ -74,6 +74,8 @@ class MqttConfig:
     spectrum_bins: int = 128       # channels per spectrum at most (each group's strongest)
 
     def __post_init__(self):
+        if self.host and not is_host_name(self.host):
+            raise ConfigError(f"mqtt.host: not a host name or address: {self.host!r}"[:200])
         if not 1 <= self.port <= 65535:
             raise ConfigError(f"mqtt.port must be 1..65535 (got {self.port})")
         if self.spectrum_rate_hz < 0 or self.spectrum_bins < 1:
@@ -204,6 +206,14 @@ class GatewayConfig:
         if not all(isinstance(p, str) and p for p in self.ports):
             raise ConfigError(f"config.ports: expected port paths or globs (strings), not "
                               f"{list(self.ports)!r}")
+        if not all(_is_node_id(n) for n in self.node_ids):
+            raise ConfigError(f"config.node_ids: expected node ids (0..65535), not "
+                              f"{list(self.node_ids)!r}"[:300])
+        for key, ids in self.neighbours.items():
+            if not (_is_node_id_key(key) and isinstance(ids, list)
+                    and all(_is_node_id(n) for n in ids)):
+                raise ConfigError(f"config.neighbours: expected \"node id\" = [node ids] "
+                                  f"(0..65535), not {key!r} = {ids!r}"[:300])
 
 
 class ConfigError(StrajaError, ValueError):
@@ -243,6 +253,8 @@ def _build(cls, values: dict, where: str):
                 if isinstance(e, ConfigError):
                     raise
                 raise ConfigError(f"{where}.{key}: {e}") from None
+        elif isinstance(default, dict) and not isinstance(value, dict):
+            raise ConfigError(f"{where}.{key}: expected a table, not {value!r}")
         elif isinstance(default, tuple):
             value = tuple(value) if isinstance(value, list) else (value,)
         elif isinstance(default, bool) and not isinstance(value, bool):
@@ -253,6 +265,15 @@ def _build(cls, values: dict, where: str):
             raise ConfigError(f"{where}.{key}: expected a string, not {value!r}")
         out[key] = value
     return cls(**out)
+
+
+def _is_node_id(value) -> bool:
+    return type(value) is int and 0 <= value <= 0xFFFF
+
+
+def _is_node_id_key(key) -> bool:
+    """A node id as a TOML key gives it: ASCII digits ("²".isdigit() is true too)."""
+    return isinstance(key, str) and key.isascii() and key.isdigit() and int(key) <= 0xFFFF
 
 
 def _is_position(latitude, longitude) -> bool:
@@ -288,7 +309,7 @@ def _nodes(values) -> dict:
     out = {}
     for key, table in values.items():
         where = f"config.nodes.{key}"
-        if not str(key).isdigit() or not 0 <= int(key) <= 0xFFFF:
+        if not _is_node_id_key(key):
             raise ConfigError(f"{where}: a node id is a number 0..65535, not {key!r}")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: expected a table (latitude, longitude, height_m, ...)")
@@ -311,6 +332,8 @@ def _nodes(values) -> dict:
 def from_dict(values: dict) -> GatewayConfig:
     """A config from the TOML layout: top-level [gateway] keys plus [detect], [mqtt], ... tables,
     and [nodes.<id>] for each node's position."""
+    if not isinstance(values.get("gateway", {}), dict):
+        raise ConfigError(f"config.gateway: expected a table, not {values['gateway']!r}")
     flat = dict(values.get("gateway", {}))
     for key, value in values.items():
         if key != "gateway":

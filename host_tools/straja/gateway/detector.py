@@ -19,13 +19,15 @@ from dataclasses import fields, replace
 from typing import NamedTuple
 
 import numpy as np
+from straja_node.limits import CHANNELS_MAX
 
+from ..detect import cfar
 from ..detect._arrays import take_records
 from ..detect.bursts import BURST
 from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES, TRACK
-from ..frontends import UNKNOWN_LOOKS, looks as kind_looks, looks_at
+from ..frontends import LOOKS as FRONTEND_LOOKS, UNKNOWN_LOOKS, looks as kind_looks, looks_at
 from .._detect_sweep import SEGMENT_DETECTED, SEGMENT_OTHER_PLAN, SEGMENT_REFUSED
 from .._gateway_lane import made_latest
 from ..protocol import FLAG_INTERLEAVED, FLAG_PAIRS, FLAG_REVISIT, Sweep
@@ -93,12 +95,56 @@ class Observation(NamedTuple):
     held: bool = False
 
 
+_DEFAULTS = {f.name: f.default for f in fields(PipelineConfig)}
+# every looks a front end's readings may have (frontends.LOOKS; UNKNOWN_LOOKS: a kind not known)
+ALL_LOOKS = sorted({UNKNOWN_LOOKS, *FRONTEND_LOOKS.values()})
+# a count of cells or sweeps past a sweep's most channels means nothing (and a CFAR design's
+# time grows with its window: 256 cells a side take 1.6 s)
+MAX_COUNT = CHANNELS_MAX
+
+
 def core_config(detect: dict) -> PipelineConfig:
+    """The core's settings from [detect], each checked, and the CFAR designs they make for
+    every front end's looks (ValueError naming the setting): one a core cannot run with was
+    met only at each node's first sweep, quarantining its port for as long as the gateway ran
+    (pfa = "x"; cfar_kind = "os" with a front end's averaged readings)."""
     unknown = set(detect) - set(DETECT_KEYS)
     if unknown:
         raise ValueError(f"[detect]: unknown keys {sorted(unknown)} (known: {', '.join(DETECT_KEYS)})")
+    for key, value in detect.items():
+        _check_setting(key, value, _DEFAULTS.get(key, False))
     core = {k: v for k, v in {**GATEWAY_DEFAULTS, **detect}.items() if k not in ADAPTER_KEYS}
-    return PipelineConfig(**core)
+    config = PipelineConfig(**core)
+    try:
+        for looks in [config.looks] if "looks" in detect else ALL_LOOKS:
+            cfar.design(config.cfar_kind, config.pfa, config.n_train, config.n_guard,
+                        looks=looks, code_db=config.code_db)
+            if config.time_cfar:
+                cfar.design(config.cfar_kind, config.pfa, config.time_train, config.time_guard,
+                            axis="time", looks=looks, code_db=config.code_db)
+    except ValueError as e:
+        of_looks = "looks" in str(e) and "looks" not in detect
+        raise ValueError(f"[detect]: {e}" + (" (the front ends' readings have looks "
+                         f"{', '.join(map(str, ALL_LOOKS))})" if of_looks else "")) from None
+    return config
+
+
+def _check_setting(key: str, value, default) -> None:
+    """A [detect] value of its default's type and in its range (the core's own checks, of
+    pfa, looks and the windows' sizes, come with the designs)."""
+    if isinstance(default, bool):
+        ok, want = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok = type(value) is int and 0 <= value <= MAX_COUNT
+        want = f"a whole number 0..{MAX_COUNT}"
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+            math.isfinite(value)
+        want = "a finite number"
+    else:  # (cfar_kind)
+        ok, want = isinstance(value, str) and value in cfar.KINDS, f"one of {', '.join(cfar.KINDS)}"
+    if not ok:
+        raise ValueError(f"[detect]: {key} must be {want}, not {value!r}")
 
 
 class _Naming:

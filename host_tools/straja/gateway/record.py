@@ -12,6 +12,7 @@ text, corruption and losses come back as they were. Shared with `straja monitor 
 from __future__ import annotations
 
 import json
+import os
 import struct
 from typing import BinaryIO, Iterator, NamedTuple
 
@@ -113,28 +114,46 @@ class Records:
         self.cut_at: int | None = None
         self.unknown = 0
 
+    def check(self) -> None:
+        """Walk every record's head, skipping its data: a damaged record is a RecordingError
+        now, before anything is replayed (a replay stopped by it half-way would have written
+        the events before it; a technician mends or drops the file, then replays it whole)."""
+        start = self._f.tell()
+        for *_, size in self._heads():
+            self._f.seek(size, os.SEEK_CUR)
+        self._f.seek(start)
+
+    def _heads(self) -> Iterator[tuple[int, int, int, int]]:
+        """(kind, source id, t_ns, size) of each whole record of a known kind, the file then at
+        its data, which the caller reads or skips; sets cut_at and unknown."""
+        f = self._f
+        end = os.fstat(f.fileno()).st_size
+        self.cut_at, self.unknown = None, 0
+        while True:
+            at = f.tell()
+            head = f.read(RECORD.size)
+            if len(head) < RECORD.size:
+                self.cut_at = at if head else None
+                return
+            kind, sid, t_ns, size = RECORD.unpack(head)
+            if size > MAX_DATA or not 0 <= t_ns < T_NS_MAX:
+                raise RecordingError(
+                    f"{self._path}: the record at byte {at} is {size} bytes (at most {MAX_DATA}) "
+                    f"at {t_ns} ns (0 to 2**62): the recording is damaged")
+            if at + RECORD.size + size > end:
+                self.cut_at = at
+                return
+            if kind not in KINDS:  # (a later writer's, as a frame type a receiver lacks)
+                self.unknown += 1
+                f.seek(size, os.SEEK_CUR)
+                continue
+            yield kind, sid, t_ns, size
+
     def __iter__(self) -> Iterator[Record]:
         names: dict[int, str] = {}
-        f, path = self._f, self._path
-        with f:
-            while True:
-                at = f.tell()
-                head = f.read(RECORD.size)
-                if len(head) < RECORD.size:
-                    self.cut_at = at if head else None
-                    return
-                kind, sid, t_ns, size = RECORD.unpack(head)
-                if size > MAX_DATA or not 0 <= t_ns < T_NS_MAX:
-                    raise RecordingError(
-                        f"{path}: the record at byte {at} is {size} bytes "
-                        f"(at most {MAX_DATA}) at {t_ns} ns (0 to 2**62): the recording is damaged")
+        with self._f as f:
+            for kind, sid, t_ns, size in self._heads():
                 data = f.read(size)
-                if len(data) < size:
-                    self.cut_at = at
-                    return
-                if kind not in KINDS:  # (a later writer's, as a frame type a receiver lacks)
-                    self.unknown += 1
-                    continue
                 if kind == OPEN:  # (a name that is not UTF-8 is kept readable, not refused)
                     names[sid] = data.decode(errors="replace")
                 yield Record(kind, names.get(sid, str(sid)), t_ns, data)

@@ -4,6 +4,7 @@ A scene (docs/scenes.md) is a TOML file (or the same structure in JSON) with the
 [scene], [propagation], [[node]] (each with optional [[node.front_end]]) and [[emitter]].
 """
 import json
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -161,9 +162,10 @@ def load_scene(path, within: tuple = (), seed: int | None = None):
     the files whose includes led here (a file that includes itself, however far down, is an
     error, not an endless load). `seed`: the scene drawn anew from it (`scene_from_dict`)."""
     path = Path(path)
-    if not path.exists() and path.parent == Path(".") and not path.suffix:
+    # (os.path.exists: False, not an OSError, for a name too long for the file system)
+    if not os.path.exists(path) and path.parent == Path(".") and not path.suffix:
         catalogue = SCENES / f"{path}.toml"
-        if not catalogue.exists():
+        if not os.path.exists(catalogue):
             known = ", ".join(sorted(p.stem for p in SCENES.glob("*.toml")))
             raise SceneError(f"{path}: no such scene file or catalogue scene (catalogue: {known})")
         path = catalogue
@@ -206,6 +208,9 @@ def scene_from_dict(data, source="<scene>", text=None, base=Path("."), within: t
         except ParamError as e:
             fail(keys + (e.field,), str(e))
 
+    if not isinstance(data, dict):
+        raise SceneError(f"{source}: a scene is a table of [scene], [[node]] and [[emitter]], "
+                         f"not {data!r}"[:300])
     known = {"scene", "propagation", "node", "emitter"}
     for key in data:
         if key not in known:
@@ -222,14 +227,16 @@ def scene_from_dict(data, source="<scene>", text=None, base=Path("."), within: t
     if "propagation" not in data and included:
         prop = included[0].propagation
     nodes = {}
-    node_list = data.get("node", [])
+    node_list = _tables(fail, ("node",), data.get("node", []))
+    emitter_list = _tables(fail, ("emitter",), data.get("emitter", []))
     if not node_list and included:
         nodes = included[0].nodes
     elif not node_list:
         fail(("node",), "a scene needs at least one [[node]]")
     for i, raw in enumerate(node_list):
         keys = ("node", i)
-        fes_raw = raw.pop("front_end", []) if isinstance(raw, dict) else []
+        fes_raw = _tables(fail, keys + ("front_end",),
+                          raw.pop("front_end", []) if isinstance(raw, dict) else [])
         p = section(keys, NODE, raw)
         try:  # (its virtual node runs on it: a bad one would fail only as the node starts)
             load_profile(p["board"])
@@ -251,7 +258,7 @@ def scene_from_dict(data, source="<scene>", text=None, base=Path("."), within: t
     if len(meta["origin"]) != 3 or not (-89 <= meta["origin"][0] <= 89
                                         and -180 <= meta["origin"][1] <= 180):
         fail(("scene", "origin"), f"must be [latitude, longitude, height m] (got {meta['origin']})")
-    for i, raw in enumerate(data.get("emitter", [])):
+    for i, raw in enumerate(emitter_list):
         emitters.append(_emitter(fail, section, ("emitter", i), raw, meta["seed"], i,
                                  {em.name for em in emitters}))
         if isinstance(emitters[-1], RemoteIdBroadcaster):
@@ -259,12 +266,24 @@ def scene_from_dict(data, source="<scene>", text=None, base=Path("."), within: t
     return Scene(meta, prop, nodes, emitters, source)
 
 
+def _tables(fail, keys: tuple, value) -> list:
+    """`value`, an array of tables [[...]] at `keys` (each is checked to be a table where it is
+    read)."""
+    if not isinstance(value, list):
+        fail(keys, f"must be a list of tables, not {value!r}"[:200])
+    return value
+
+
 def _includes(fail, names, base, within, seed):
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         fail(("scene", "include"), f"must be a list of file names (got {names!r})")
     out = []
     for j, n in enumerate(names):
-        if not (base / n).is_file():
+        try:
+            there = (base / n).is_file()
+        except OSError as e:  # (a name too long for the file system)
+            fail(("scene", "include"), f"{n[:60]!r}: {e.strerror}")
+        if not there:
             fail(("scene", "include"), f"no scene file {n!r} next to this one")
         if (base / n).resolve() in within:
             fail(("scene", "include"), f"{n!r} includes this scene again (a loop of includes)")
@@ -291,7 +310,7 @@ def _emitter(fail, section, keys, raw, seed, index, taken):
     if not isinstance(raw, dict):
         fail(keys, "must be a table")
     kind = raw.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         fail(keys + ("kind",), f"must be one of {', '.join(KINDS)} (got {kind!r})")
     cls = KINDS[kind]
     # trajectory, remote_trajectory and on are lists of rows, checked by _rows below.

@@ -52,7 +52,7 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
 
 
 def _parse_hash(stored: str) -> tuple[int, int, int, bytes, bytes]:
-    parts = stored.split("$")
+    parts = stored.split("$") if isinstance(stored, str) else []
     try:
         if len(parts) != 6 or parts[0] != HASH_PREFIX:
             raise ValueError
