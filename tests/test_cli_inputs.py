@@ -283,8 +283,9 @@ def test_a_file_named_that_is_another_kind_is_said_to_be(argv, says, folder, cap
 # before), unknown.toml and typed.toml (gateway configs: an unknown key, a wrong type),
 # extra.toml and wrong.toml (scenes: an unknown field, a wrong type), portdir.toml (a config
 # naming a folder as a port), nodiscover.toml (discovery off, no port named), recstdout.toml
-# (a recording to stdout). /proc/self/mem is a regular file whose reading fails (EIO): the
-# unreadable input a root user meets (permissions do not stop root).
+# (a recording to stdout), mp.bin (an ESP32 image's start). /proc/self/mem is a regular file
+# whose reading fails (EIO): the unreadable input a root user meets (permissions do not stop
+# root).
 GATEWAY = ["gateway", "--no-discover", "--duration", "1", "--db", "g.db"]
 BRIDGE_TO = ["hq", "bridge-config", "--site", "A", "--central", "h:1883"]
 WRONG_INPUTS = [
@@ -362,7 +363,16 @@ WRONG_INPUTS = [
     ([*GATEWAY, "--record", "-"], None, "argument --record: a recording is written to a file, "
                                         "not to stdout (-)"),
     (["monitor", "/dev/nope", "--record", "-"], None, "argument --record: a recording is"),
-    ([*GATEWAY, "--config", "recstdout.toml"], None, "record: a recording is written to a file")]
+    ([*GATEWAY, "--config", "recstdout.toml"], None, "record: a recording is written to a file"),
+    # hard6: a wrong --image or --inventory was told after the absent port (exit 3)
+    (["provision", "/dev/nope", "--node-id", "3", "--image", "notes.txt"], None,
+     "notes.txt is neither a .bin (ESP32) nor a .uf2 (RP2) image"),
+    (["provision", "bootsel", "--node-id", "3", "--image", "mp.bin"], None,
+     "mp.bin is an ESP32 image (.bin); `bootsel` takes an RP2 .uf2"),
+    (["info", "/dev/nope", "--inventory", "notes.txt"], None,
+     "--inventory notes.txt: line 1 is not an inventory record (a JSON object)"),
+    (["info", "/dev/nope", "--inventory", "/proc/self/mem"], None,
+     "--inventory /proc/self/mem: Input/output error")]
 
 
 @pytest.fixture
@@ -386,6 +396,7 @@ def wrong_things(folder):
     (folder / "portdir.toml").write_text("[gateway]\nports = [\"adir\"]\n")
     (folder / "nodiscover.toml").write_text("[gateway]\ndiscover = false\n")
     (folder / "recstdout.toml").write_text("[gateway]\nrecord = \"-\"\n")
+    (folder / "mp.bin").write_bytes(b"\xe9" + bytes(15))
     (folder / "wrong.toml").write_text("[scene]\nname = \"x\"\nduration_s = \"ten\"\n")
     (folder / "extra.toml").write_text("[scene]\nname = \"x\"\nduration_s = 10.0\nbogus = 1\n")
     return folder

@@ -98,8 +98,9 @@ def running_info(port: str) -> dict | None:
 
 def run_info(args) -> int:
     from ..tools.ports import resolve
-    from ..tools.provision import latest_record
+    from ..tools.provision import check_inventory, latest_record
     from ..tools.session import Session, probe
+    check_inventory(args.inventory)  # (a wrong file is told before the port is looked for)
     port = resolve(args.port)
     running = running_info(port)  # asked first: the probe below restarts the application
     with Session(port) as s:

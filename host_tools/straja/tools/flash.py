@@ -213,9 +213,9 @@ def wait_for_micropython(port: str, timeout: float = 15.0) -> dict:
                       term.EXIT_NO_DEVICE)
 
 
-def flash_image(port: str, image: Path, *, erase: bool = False, progress=None) -> dict:
-    """Flash `image` (chosen by its suffix) and wait for MicroPython; the probe result + port.
-    `progress(done, total)`: a UF2 copy's bytes (esptool shows its own progress)."""
+def check_image(port: str, image: Path) -> None:
+    """A usage error unless `image` is a file of a kind `port` can be flashed with: checked
+    before any port is looked for (a wrong argument is told first, not an absent board)."""
     if not image.is_file():
         raise StrajaError(f"no such image file: {image}", "download it before going to the field",
                           term.EXIT_USAGE)
@@ -224,14 +224,20 @@ def flash_image(port: str, image: Path, *, erase: bool = False, progress=None) -
         raise StrajaError(f"{image} is neither a .bin (ESP32) nor a .uf2 (RP2) image",
                           "use the MicroPython image for the board (docs/field-guide.md)",
                           term.EXIT_USAGE)
-    if suffix == ".uf2":
+    if suffix == ".bin" and port == "bootsel":
+        raise StrajaError(f"{image} is an ESP32 image (.bin); `bootsel` takes an RP2 .uf2",
+                          "an ESP32 is flashed over its serial port: straja "
+                          f"flash-micropython /dev/ttyUSB0 {image}", term.EXIT_USAGE)
+
+
+def flash_image(port: str, image: Path, *, erase: bool = False, progress=None) -> dict:
+    """Flash `image` (chosen by its suffix) and wait for MicroPython; the probe result + port.
+    `progress(done, total)`: a UF2 copy's bytes (esptool shows its own progress)."""
+    check_image(port, image)
+    if image.suffix.lower() == ".uf2":
         port = flash_uf2(image, progress=progress)
         chip = "RP2"
     else:
-        if port == "bootsel":
-            raise StrajaError(f"{image} is an ESP32 image (.bin); `bootsel` takes an RP2 .uf2",
-                              "an ESP32 is flashed over its serial port: straja "
-                              f"flash-micropython /dev/ttyUSB0 {image}", term.EXIT_USAGE)
         port = resolve(port)
         if port.startswith("/") and not Path(port).exists():
             raise StrajaError(f"no such serial port: {port}", "plug the board in with a data "

@@ -20,7 +20,7 @@ from ..argtypes import read_text
 from ..boards import load_profile
 from ..protocol import CommandError
 from .deploy import PUT_FILE, Deployer, wait_for_firmware
-from .flash import flash_image
+from .flash import check_image, flash_image
 from .ports import candidates, resolve
 from .session import NoMicroPython, Session, probe
 
@@ -57,6 +57,8 @@ def provision(args, say=print) -> dict:
         raise StrajaError("--node-id must be 1..65535 (0 means not provisioned)",
                           code=term.EXIT_USAGE)
     check_inventory(args.inventory)  # (before the node: its record would have nowhere to go)
+    if args.image:
+        check_image(args.port, args.image)
     port = args.port if args.port == "bootsel" else resolve(args.port)
     info = None if port == "bootsel" else identify(port)
     wrong = info and args.micropython and info["micropython"] != args.micropython
