@@ -157,15 +157,16 @@ def test_an_empty_file_is_no_event_store_and_stays_empty(argv, folder, capsys):
     assert (folder / "empty.db").read_bytes() == b""
 
 
-@pytest.mark.parametrize("db", ["pipe", "/dev/null", "latin1.toml", "other.db"])
-def test_straja_hq_refuses_a_store_that_is_not_its_own_and_leaves_it(db, folder, capsys):
+@pytest.mark.parametrize("db, says", [("pipe", "argument --db: pipe is a pipe or a socket"),
+                                      *((db, f"{db} is not a command post store")
+                                        for db in ("/dev/null", "latin1.toml", "other.db"))])
+def test_straja_hq_refuses_a_store_that_is_not_its_own_and_leaves_it(db, says, folder, capsys):
     other = sqlite3.connect(folder / "other.db")
     other.execute("CREATE TABLE contacts (name TEXT)")
     other.commit()
     other.close()
     before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
-    refused(["hq", "--broker", "127.0.0.1:1", "--db", db, "--duration", "1"], capsys,
-            f"{db} is not a command post store")
+    refused(["hq", "--broker", "127.0.0.1:1", "--db", db, "--duration", "1"], capsys, says)
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
 
 
@@ -283,9 +284,9 @@ def test_a_file_named_that_is_another_kind_is_said_to_be(argv, says, folder, cap
 # before), unknown.toml and typed.toml (gateway configs: an unknown key, a wrong type),
 # extra.toml and wrong.toml (scenes: an unknown field, a wrong type), portdir.toml (a config
 # naming a folder as a port), nodiscover.toml (discovery off, no port named), recstdout.toml
-# (a recording to stdout), mp.bin (an ESP32 image's start). /proc/self/mem is a regular file
-# whose reading fails (EIO): the unreadable input a root user meets (permissions do not stop
-# root).
+# (a recording to stdout), jsonlpipe.toml (JSON lines to the pipe), mp.bin (an ESP32 image's
+# start). /proc/self/mem is a regular file whose reading fails (EIO): the unreadable input a
+# root user meets (permissions do not stop root).
 GATEWAY = ["gateway", "--no-discover", "--duration", "1", "--db", "g.db"]
 BRIDGE_TO = ["hq", "bridge-config", "--site", "A", "--central", "h:1883"]
 WRONG_INPUTS = [
@@ -364,7 +365,18 @@ WRONG_INPUTS = [
                                         "not to stdout (-)"),
     (["monitor", "/dev/nope", "--record", "-"], None, "argument --record: a recording is"),
     ([*GATEWAY, "--config", "recstdout.toml"], None, "record: a recording is written to a file"),
-    # hard6: a wrong --image or --inventory was told after the absent port (exit 3)
+    # hard6: a typo's folder was made with its parents; a pipe named as an output hung the
+    # command until a program read it; a wrong --image or --inventory was told after the absent
+    # port (exit 3)
+    (["deploy", "/dev/nope", "--log-dir", "missing/logs"], None,
+     "argument --log-dir: no such folder: missing (for missing/logs)"),
+    (["sim", "node", "--workdir", "notes.txt/flash"], None,
+     "argument --workdir: notes.txt is a file, not a folder (for notes.txt/flash)"),
+    (["eval", "--scene", "demo_incursion", "--out", "missing/report"], None, "no such folder"),
+    ([*GATEWAY, "--jsonl", "pipe"], None, "argument --jsonl: pipe is a pipe or a socket, not a "
+                                          "file: writing it would wait for a program to read it"),
+    ([*GATEWAY, "--record", "pipe"], None, "argument --record: pipe is a pipe or a socket"),
+    ([*GATEWAY, "--config", "jsonlpipe.toml"], None, "jsonl: pipe is a pipe or a socket"),
     (["provision", "/dev/nope", "--node-id", "3", "--image", "notes.txt"], None,
      "notes.txt is neither a .bin (ESP32) nor a .uf2 (RP2) image"),
     (["provision", "bootsel", "--node-id", "3", "--image", "mp.bin"], None,
@@ -396,6 +408,7 @@ def wrong_things(folder):
     (folder / "portdir.toml").write_text("[gateway]\nports = [\"adir\"]\n")
     (folder / "nodiscover.toml").write_text("[gateway]\ndiscover = false\n")
     (folder / "recstdout.toml").write_text("[gateway]\nrecord = \"-\"\n")
+    (folder / "jsonlpipe.toml").write_text("[gateway]\njsonl = \"pipe\"\n")
     (folder / "mp.bin").write_bytes(b"\xe9" + bytes(15))
     (folder / "wrong.toml").write_text("[scene]\nname = \"x\"\nduration_s = \"ten\"\n")
     (folder / "extra.toml").write_text("[scene]\nname = \"x\"\nduration_s = 10.0\nbogus = 1\n")

@@ -174,19 +174,36 @@ def existing_folder(text: str) -> Path:
 
 
 @_file_system_errors_refused
-def writable_file(text: str) -> str:
-    """A file this command may create or append to: its folder exists and is writable, and it is
-    not a folder itself. "-" (stdout) passes unchanged."""
-    if text == "-":
-        return text
+def _writable(text: str, kind: str) -> Path:
+    """A "file" or "folder" (`kind`) this command writes, made when missing: not the other
+    kind, in a folder that is there (a typo's path is refused, never made with its parents) and
+    writable. A pipe or a socket is refused as a file: opening it to write waits until a
+    program reads it (a FIFO named by mistake hung the command); a device (/dev/null) is taken."""
     path = Path(text)
+    if path.exists():
+        mode = path.stat().st_mode
+        is_folder = stat.S_ISDIR(mode)
+        if kind == "file" and (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            raise argparse.ArgumentTypeError(f"{text} is a pipe or a socket, not a file: writing "
+                                             "it would wait for a program to read it")
+        if is_folder != (kind == "folder"):
+            raise argparse.ArgumentTypeError(f"{text} is {'a folder' if is_folder else 'a file'}, "
+                                             f"not a {kind}")
     folder = path.parent
-    if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file")
     if not folder.is_dir():
-        raise argparse.ArgumentTypeError(f"no such folder: {folder} (for {text})")
+        raise argparse.ArgumentTypeError(f"{folder} is a file, not a folder (for {text})"
+                                         if folder.exists() else
+                                         f"no such folder: {folder} (for {text})")
     if not os.access(path if path.exists() else folder, os.W_OK):
         raise argparse.ArgumentTypeError(f"cannot write {text}: permission denied")
+    return path
+
+
+def writable_file(text: str) -> str:
+    """A file this command may create or append to (`_writable`). "-" (stdout) passes
+    unchanged."""
+    if text != "-":
+        _writable(text, "file")
     return text
 
 
@@ -219,19 +236,10 @@ def writable_path(text: str) -> Path:
     return Path(writable_file(text))
 
 
-@_file_system_errors_refused
 def writable_folder(text: str) -> Path:
-    """A folder this command writes into, made (with its parents) when missing: not a file, and
-    the nearest folder that exists on its path is writable."""
-    path = Path(text)
-    if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
-    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
-    if not existing.is_dir():
-        raise argparse.ArgumentTypeError(f"cannot make {text}: {existing} is a file")
-    if not os.access(existing, os.W_OK):
-        raise argparse.ArgumentTypeError(f"cannot write {text}: {existing} is not writable")
-    return path
+    """A folder this command writes into (`_writable`), made when missing: its parent must be
+    there."""
+    return _writable(text, "folder")
 
 
 def read_text(path) -> str:
