@@ -366,8 +366,8 @@ WRONG_INPUTS = [
     (["monitor", "/dev/nope", "--record", "-"], None, "argument --record: a recording is"),
     ([*GATEWAY, "--config", "recstdout.toml"], None, "record: a recording is written to a file"),
     # hard6: a typo's folder was made with its parents; a pipe named as an output hung the
-    # command until a program read it; a wrong --image or --inventory was told after the absent
-    # port (exit 3)
+    # command until a program read it; a user name of control characters or blanks was taken;
+    # a wrong --image or --inventory was told after the absent port (exit 3)
     (["deploy", "/dev/nope", "--log-dir", "missing/logs"], None,
      "argument --log-dir: no such folder: missing (for missing/logs)"),
     (["sim", "node", "--workdir", "notes.txt/flash"], None,
@@ -377,6 +377,11 @@ WRONG_INPUTS = [
                                           "file: writing it would wait for a program to read it"),
     ([*GATEWAY, "--record", "pipe"], None, "argument --record: pipe is a pipe or a socket"),
     ([*GATEWAY, "--config", "jsonlpipe.toml"], None, "jsonl: pipe is a pipe or a socket"),
+    (["hq", "--broker", "h:1883", "--db", "hq.db", "--username", "site\x1b[2J", "--duration",
+      "1"], None, "argument --username: a control character or line break"),
+    (["hq", "--broker", "h:1883", "--db", "hq.db", "--username", " ", "--duration", "1"], None,
+     "argument --username: an empty user name"),
+    ([*BRIDGE_TO, "--username", ""], None, "argument --username: an empty user name"),
     (["provision", "/dev/nope", "--node-id", "3", "--image", "notes.txt"], None,
      "notes.txt is neither a .bin (ESP32) nor a .uf2 (RP2) image"),
     (["provision", "bootsel", "--node-id", "3", "--image", "mp.bin"], None,

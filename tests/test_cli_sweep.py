@@ -39,7 +39,6 @@ FREE_TEXT = {
     ("known", "add", "alert_id"): "an alert id: one not in the store is exit 2",
     ("remoteid", "decode", "HEX"): "payloads: each one's error is told per input",
     ("eval", "--scene"): "scene files, loaded first: exit 2 naming file, line and field",
-    ("hq", "--username"): "the broker's user",
 }
 
 

@@ -257,6 +257,14 @@ def read_text(path) -> str:
                       str(path)) from None
 
 
+def user_name(text: str) -> str:
+    """A user's name on a server (a broker's user): one line (`one_line`), and not blank (an
+    empty --username was taken as none, silently)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"an empty user name: {text!r}")
+    return one_line(text)
+
+
 def one_line(text: str) -> str:
     """Text written into a line of another program's config (a user name, a folder): a line
     break or another control character would end the line and start one of the sender's."""

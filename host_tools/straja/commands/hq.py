@@ -10,7 +10,7 @@ import threading
 from .. import term
 from ..argtypes import (add_force_option, existing_file, existing_folder, host_port,
                         listen_address, one_line, positive_float, positive_int, read_text,
-                        refuse_to_replace, remote_address, writable_file)
+                        refuse_to_replace, remote_address, user_name, writable_file)
 from ..cot import cot_url
 from ..errors import StrajaError
 from ..gateway import config as gwconfig
@@ -238,7 +238,7 @@ def configure(p) -> None:
     p.add_argument("--topic-root", type=_level("topic root"), default="straja", metavar="ROOT")
     p.add_argument("--client-id", type=_level("client id"), default="straja-hq", metavar="ID",
                    help="its persistent session on the broker (one per command post)")
-    p.add_argument("--username", metavar="NAME", help="on the central broker")
+    p.add_argument("--username", type=user_name, metavar="NAME", help="on the central broker")
     p.add_argument("--password-file", type=existing_file, metavar="FILE",
                    help="a file holding the broker password")
     p.add_argument("--ca-file", type=existing_file, metavar="FILE",
@@ -270,7 +270,7 @@ def configure(p) -> None:
                    help="messages held for the central broker while it is away")
     b.add_argument("--autosave", type=positive_int, default=1, metavar="N",
                    help="write persistence every N changes (1: lose nothing in a crash)")
-    b.add_argument("--username", type=one_line, metavar="NAME", help="on the central broker")
+    b.add_argument("--username", type=user_name, metavar="NAME", help="on the central broker")
     b.add_argument("--password-file", type=existing_file, metavar="FILE",
                    help="a file holding the central broker's password")
     b.add_argument("--ca-file", type=one_line, metavar="FILE",
