@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from straja import cli
+from straja import argtypes, cli
 
 NOT_UTF8 = b"\xff\xfe[gateway]\n"
 
@@ -373,8 +375,8 @@ WRONG_INPUTS = [
     (["sim", "node", "--workdir", "notes.txt/flash"], None,
      "argument --workdir: notes.txt is a file, not a folder (for notes.txt/flash)"),
     (["eval", "--scene", "demo_incursion", "--out", "missing/report"], None, "no such folder"),
-    ([*GATEWAY, "--jsonl", "pipe"], None, "argument --jsonl: pipe is a pipe or a socket, not a "
-                                          "file: writing it would wait for a program to read it"),
+    ([*GATEWAY, "--jsonl", "pipe"], None, "argument --jsonl: pipe is a pipe or a socket that no "
+                                          "program reads: writing it would wait for one"),
     ([*GATEWAY, "--record", "pipe"], None, "argument --record: pipe is a pipe or a socket"),
     ([*GATEWAY, "--config", "jsonlpipe.toml"], None, "jsonl: pipe is a pipe or a socket"),
     (["hq", "--broker", "h:1883", "--db", "hq.db", "--username", "site\x1b[2J", "--duration",
@@ -582,3 +584,25 @@ def test_a_scene_table_of_the_wrong_type_is_refused_naming_it(name, text, says, 
         (Path(__file__).parents[1] / "scenes/quiet_rural.toml").read_text())
     (folder / name).write_text(text)
     refused(["sim", "check", name], capsys, says)
+
+
+def test_a_pipe_a_program_reads_is_taken_as_an_output(tmp_path):
+    """`straja gateway --jsonl /dev/stdout | jq` and a FIFO with `cat` at its end: the pipe's
+    check must not refuse them, nor end the reader before the command writes."""
+    fifo = tmp_path / "events"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+    try:
+        for _ in range(500):  # until cat has opened its end
+            if argtypes._pipe_has_reader(fifo):
+                break
+            time.sleep(0.01)
+        assert argtypes.writable_file(str(fifo)) == str(fifo)
+        with open(fifo, "w") as out:  # the command's own write, after the check
+            out.write('{"event": "alert"}\n')
+        for fd in argtypes._PIPE_PROBES:  # the command's exit
+            os.close(fd)
+        argtypes._PIPE_PROBES.clear()
+        assert reader.communicate(timeout=10)[0] == b'{"event": "alert"}\n'
+    finally:
+        reader.kill()

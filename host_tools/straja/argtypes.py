@@ -173,19 +173,37 @@ def existing_folder(text: str) -> Path:
     return _existing(text, Path.is_dir, "folder")
 
 
+# The write ends `_pipe_has_reader` opened, held for the process's life: closing the only writer
+# would give the reader (`cat fifo`) its end of file before the command writes a line.
+_PIPE_PROBES: list[int] = []
+
+
+def _pipe_has_reader(path: Path) -> bool:
+    """Whether a program reads the pipe at `path` (`--jsonl /dev/stdout | jq`, `>(jq)`, a FIFO
+    with `cat` at its end): opening it to write with none would wait for one."""
+    try:
+        _PIPE_PROBES.append(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError as err:
+        if err.errno == errno.ENXIO:
+            return False
+        raise
+    return True
+
+
 @_file_system_errors_refused
 def _writable(text: str, kind: str) -> Path:
     """A "file" or "folder" (`kind`) this command writes, made when missing: not the other
     kind, in a folder that is there (a typo's path is refused, never made with its parents) and
-    writable. A pipe or a socket is refused as a file: opening it to write waits until a
-    program reads it (a FIFO named by mistake hung the command); a device (/dev/null) is taken."""
+    writable. A socket, or a pipe no program reads, is refused as a file: opening it to write
+    would wait (a FIFO named by mistake hung the command); a device (/dev/null) is taken."""
     path = Path(text)
     if path.exists():
         mode = path.stat().st_mode
         is_folder = stat.S_ISDIR(mode)
-        if kind == "file" and (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
-            raise argparse.ArgumentTypeError(f"{text} is a pipe or a socket, not a file: writing "
-                                             "it would wait for a program to read it")
+        if kind == "file" and (stat.S_ISSOCK(mode) or
+                               stat.S_ISFIFO(mode) and not _pipe_has_reader(path)):
+            raise argparse.ArgumentTypeError(f"{text} is a pipe or a socket that no program "
+                                             "reads: writing it would wait for one")
         if is_folder != (kind == "folder"):
             raise argparse.ArgumentTypeError(f"{text} is {'a folder' if is_folder else 'a file'}, "
                                              f"not a {kind}")
