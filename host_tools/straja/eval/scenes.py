@@ -624,22 +624,32 @@ def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, flo
     return rows, len(all_alerts - drone_alerts) / node_hours, len(all_alerts) / node_hours
 
 
-def _worker_signals() -> None:
+WORKER_START_S = 10.0  # a worker not ready by then (a machine swapping) is waited for no more
+
+
+def _worker_signals(ready) -> None:
     """Workers leave Ctrl-C to the parent, which ends them (no traceback from each), and end at
-    its SIGTERM (`Pool.terminate`)."""
+    its SIGTERM (`Pool.terminate`): said to the parent through `ready`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    ready.release()
 
 
 def _start_pool(jobs: int):
     """A Pool of `jobs` workers made whole, a Ctrl-C meanwhile raised only once it is (lost in
     a fork otherwise: straja.signals), its workers then ended: stopping Pool() half made left
     workers that outlived us."""
+    ready = multiprocessing.Semaphore(0)
     pool = None
     try:
         with deferred_stops():
-            pool = multiprocessing.Pool(jobs, _worker_signals)
+            pool = multiprocessing.Pool(jobs, _worker_signals, (ready,))
+            # Each worker's SIGTERM ends it from here on. Before, terminate's SIGTERM could reach
+            # a worker whose fork had not returned, where CPython clears it, and terminate waited
+            # for that worker forever (one run in ~75 under load).
+            for _ in range(jobs):
+                ready.acquire(timeout=WORKER_START_S)
     except BaseException:
         if pool:
             pool.terminate()
