@@ -191,3 +191,34 @@ def test_a_neighbours_burst_reaching_into_a_videos_extent_is_not_its_hit():
     assert len(lo) and ((lo + hi) / 2 > 5_890_000).all()
     assert "fpv_r8" in {scene.emitters[i].name for i in alert_emitters(scene, run, Hearing(scene),
                                                                        r8[0])}
+
+
+def _raised_then_joined(scene, raise_s: float) -> SceneRun:
+    """A run whose one alert A1 (track T1) was raised at raise_s on the residents' hits and
+    updated on the FrSky's packets from 18 s (its first event matched to the FrSky)."""
+    site = [(1, t, 2_411_000, 2_413_000, -75.0) for t in np.linspace(raise_s - 1.0, raise_s, 10)]
+    drone = [(1, t, f - 100, f + 100, -70.0)
+             for t, f in _packets(scene.emitter("frsky"), 18.0, 20.0, 30)]
+    raised, updated = (SimpleNamespace(alert_id="A1", **vars(_alert("gfsk_fhss", 2_400_000,
+                                                                     2_480_000, hits)))
+                       for hits in (site, site + drone))
+    run = _run(site + drone)
+    return run._replace(alerts=[raised, updated])
+
+
+def test_a_sites_alert_raised_before_the_drone_was_on_is_not_the_drones(tmp_path):
+    """sub75's busy sub-GHz sites: one track gathers the residents, its alert is raised on them,
+    and a drone switched on later joins it; the operator was told nothing new. Not the drone's
+    alert, and a false one; the same alert raised after its switch-on is the drone's."""
+    path = tmp_path / "late.toml"
+    path.write_text(SITE.replace("position_m = [300.0, 0.0, 1.5]",
+                                 "position_m = [300.0, 0.0, 1.5]\non = [[15.0, 30.0]]"))
+    scene = load_scene(path)
+    rows, false_rate, rate = score_scene(scene, _raised_then_joined(scene, 13.0), "late")
+    frsky = next(r for r in rows if r["name"] == "frsky")
+    assert not frsky["alerted"] and false_rate == rate > 0
+    run = _raised_then_joined(scene, 16.0)
+    rows, false_rate, _ = score_scene(scene, run, "late")
+    frsky = next(r for r in rows if r["name"] == "frsky")
+    assert frsky["alerted"] and false_rate == 0.0
+    assert frsky["time_to_alert_s"] == round(run.alerts[1].t_ns / 1e9 - 15.0, 3)

@@ -32,7 +32,12 @@ kit at n2, where the OcuSync's uplink is 16 dB under the noise, was the OcuSync'
 FlySky's or ELRS's, heard there 17 dB over the noise but on none of its hits (office24_*,
 docs/measured/det62.md, det64.md): the score hid both the missed drone and the false alert.
 
-An emitter's row: time to alert is its first matched alert's raise; its family is that alert's
+An alert is an emitter's only if the emitter was on when the alert was raised: a site's alert
+raised on its residents and joined later by a drone's hits (one track gathering a busy sub-GHz
+band, docs/measured/sub75.md) told the operator nothing new, and was scored as the drone's alert
+0.2-3 s after its switch-on and as no false alert.
+
+An emitter's row: time to alert is its first matched alert event's; its family is that alert's
 family as last told by an event matched to the emitter (a video profile names a track after
 its alert, in an update: the name an operator is left with while the emitter is on).
 """
@@ -596,11 +601,16 @@ def score_scene(scene, run: SceneRun, name: str) -> tuple[list[dict], float, flo
     drone_alerts = set()
     all_alerts = set()
     hearing = Hearing(scene)
+    raised_s: dict[str, float] = {}
     for a in run.alerts:
         all_alerts.add(a.alert_id)
+        raised_s.setdefault(a.alert_id, a.t_ns / 1e9)
         if isinstance(a, AlertCleared):
             continue  # said nothing new: where the track was is in its last update
+        t_raise = raised_s[a.alert_id]
         for i in alert_emitters(scene, run, hearing, a):
+            if not scene.emitters[i].schedule.any_on(t_raise - READ_TIME_S, t_raise + READ_TIME_S):
+                continue  # raised on something else before this emitter was on: not its alert
             matched.setdefault(i, []).append((a.t_ns / 1e9, a.alert_id, a.family))
             if scene.emitters[i].KIND in DRONE_FAMILY:
                 drone_alerts.add(a.alert_id)
