@@ -16,7 +16,7 @@ largest -log10 p before --on, the first time after it that -log10 p reaches --th
 periodic resident (an oven's mains comb) breaks the Poisson tail (docs/measured/bt74.md).
 
     .venv/bin/python bench/hopper_cycle.py SCENE [--until S] [--on S] [--threshold X]
-        [--windows 2,4,8] [--revisit 3]
+        [--windows 2,4,8] [--seed N] [--revisit 3]
 
 Not run by run_all.py (not a bench_*.py): a tool for changes to the band hopper.
 """
@@ -148,11 +148,12 @@ def main() -> None:
                     help="s: the drone's switch-on (figures before and after it)")
     ap.add_argument("--threshold", type=float, default=6.0, help="-log10 p of a finding")
     ap.add_argument("--windows", default="2,4,8", help="window lengths, s, comma-separated")
+    ap.add_argument("--seed", type=int, help="the scene drawn anew with this seed")
     ap.add_argument("--revisit", type=int, default=3,
                     help="the plan's revisit block (dwells): the CC2500 plan's 3")
     args = ap.parse_args()
     try:  # a scene that does not load: a message, exit 2
-        scene = load_scene(args.scene)
+        scene = load_scene(args.scene, seed=args.seed)
         windows_us = [float(w) * 1e6 for w in args.windows.split(",")]
     except (SceneError, ValueError) as e:
         ap.error(str(e).strip('"'))
