@@ -34,17 +34,19 @@ N_BANDS = 9  # 0-45 dB over the noise mean
 
 
 def record(scene, until_s: float) -> list[dict]:
-    """Each band hopper stage's reads (mW: first, second or None, held; noise; sweep starts)."""
+    """Each band hopper stage's reads (mW: first, second or None, held; noise; sweep starts and
+    durations)."""
     stages: dict[int, dict] = {}
     process = hoppers.BandHoppers.process
 
     def recording(self, reads_mw, held_mw, noise_mw, t_us, duration_us):
         st = stages.setdefault(id(self), {"stage": self, "reads": [], "held": [],
-                                          "noise": [], "t_us": []})
+                                          "noise": [], "t_us": [], "duration_us": []})
         st["reads"].append(np.array(reads_mw))
         st["held"].append(np.array(held_mw))
         st["noise"].append(np.array(noise_mw))
         st["t_us"].append(np.array(t_us))
+        st["duration_us"].append(np.array(duration_us))
         return process(self, reads_mw, held_mw, noise_mw, t_us, duration_us)
 
     hoppers.BandHoppers.process = recording
@@ -54,7 +56,8 @@ def record(scene, until_s: float) -> list[dict]:
         hoppers.BandHoppers.process = process
     return [{"stage": st["stage"], "reads": np.concatenate(st["reads"], axis=1),
              "held": np.concatenate(st["held"]), "noise": np.concatenate(st["noise"]),
-             "t_s": np.concatenate(st["t_us"]) / 1e6} for st in stages.values()]
+             "t_s": np.concatenate(st["t_us"]) / 1e6,
+             "duration_us": np.concatenate(st["duration_us"])} for st in stages.values()]
 
 
 def isolated(single: np.ndarray, threshold: np.ndarray, max_width: int, reach: int) -> np.ndarray:
@@ -136,10 +139,16 @@ def rows(path: str, until_s: float, after_s: float, without: str | None,
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def scene_parser(doc: str) -> argparse.ArgumentParser:
+    """A replay tool's parser (this one's, hopper_cycle.py's): the scene and --until."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("scene")
     ap.add_argument("--until", type=non_negative_float, default=60.0, help="s of scene run")
+    return ap
+
+
+def main() -> None:
+    ap = scene_parser(__doc__)
     ap.add_argument("--after", type=non_negative_float, default=20.0,
                     help="figures from this time on (s)")
     ap.add_argument("--without", metavar="NAME", help="an emitter to run the scene without")
