@@ -9,12 +9,7 @@ Association (per burst, in start order): a track accepts a burst when
   (a hopper visits many channels of one band); wide ones lie within half a bandwidth of the
   track's span of centres (a video link stays put, a Wi-Fi access point's frames light different
   parts of its channel: it stays one track) and do not start when the track's last burst did
-  (two wide runs apart in one sweep are two emitters side by side); a steady track's (at least
-  steady_min_bursts bursts, its reading scatter at most steady_sd_db: a continuous emitter on
-  one channel, video) cover the middle of its span of centres, where every reading of its
-  carrier lies (a run beside it is an access point's frames with at most its skirt: taken, such
-  runs walked a fixed camera's span of centres and mean width over the access point's channel
-  until it read as neither video nor Wi-Fi, docs/measured/cam73.md); and, unless an off period
+  (two wide runs apart in one sweep are two emitters side by side), and, unless an off period
   (the track lost) lies between, their peak level is within level_step_db of the track's last,
   or within level_step_sds times the track's reading scatter when that is more: a video reading
   moves by ~1 dB a sweep, so a step of 20 dB is another emitter switched on over it (a drone on
@@ -123,8 +118,7 @@ STATES = ("candidate", "confirmed", "lost", "deleted")
 
 cdef class Tracker:
     cdef public double narrow_khz, hop_span_khz, bw_ratio, channel_khz, level_step_db
-    cdef public double level_step_sds, steady_sd_db
-    cdef public int steady_min_bursts
+    cdef public double level_step_sds
     cdef public double revisit_us    # a scanner's sweep period (0: a receiver seeing every packet)
     cdef public long long candidate_timeout_us, lost_after_us, drop_after_us, link_run_max_us
     cdef public int confirm_bursts, max_tracks
@@ -137,8 +131,7 @@ cdef class Tracker:
     def __cinit__(self, double narrow_khz, double hop_span_khz, double bw_ratio,
                   double channel_khz, int confirm_bursts, long long candidate_timeout_us,
                   long long lost_after_us, long long drop_after_us, int max_tracks,
-                  double level_step_db, double level_step_sds, long long link_run_max_us,
-                  double steady_sd_db, int steady_min_bursts):
+                  double level_step_db, double level_step_sds, long long link_run_max_us):
         if not (narrow_khz > 0 and hop_span_khz > 0 and bw_ratio >= 1 and channel_khz > 0
                 and level_step_db > 0 and level_step_sds > 0):
             raise ValueError("need narrow_khz, hop_span_khz, channel_khz, level_step_db, "
@@ -155,7 +148,6 @@ cdef class Tracker:
         self.candidate_timeout_us = candidate_timeout_us
         self.lost_after_us, self.drop_after_us = lost_after_us, drop_after_us
         self.link_run_max_us = link_run_max_us
-        self.steady_sd_db, self.steady_min_bursts = steady_sd_db, steady_min_bursts
         self.tr = <Track*>malloc(max_tracks * sizeof(Track))
         self.chans = <unsigned long long*>malloc(max_tracks * CHAN_WORDS * sizeof(unsigned long long))
         if self.tr == NULL or self.chans == NULL:
@@ -260,12 +252,7 @@ cdef class Tracker:
                 or not (t.f_min_khz - 0.5 * (bw if bw > bw_t else bw_t) <= b.centre_khz
                         <= t.f_max_khz + 0.5 * (bw if bw > bw_t else bw_t))):
             return False
-        if quiet > self.lost_after_us:
-            return True  # back after an off period: maybe seen in part (module doc)
-        if (t.n_bursts >= self.steady_min_bursts and self._scatter(t) <= self.steady_sd_db
-                and fabs(b.centre_khz - 0.5 * (t.f_min_khz + t.f_max_khz)) > 0.5 * bw):
-            return False
-        return self._level_fits(t, b)
+        return quiet > self.lost_after_us or self._level_fits(t, b)
 
     cdef bint _level_fits(self, Track* t, const Burst* b) noexcept nogil:
         """Whether a wide burst's peak level is one step of the track's readings (module doc)."""

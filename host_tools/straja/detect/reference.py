@@ -325,17 +325,13 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
         if (b["t_start_us"] == tr["t_last_start_us"]
                 or not tr["f_min_khz"] - half <= b["centre_khz"] <= tr["f_max_khz"] + half):
             return False
-        if b["t_start_us"] - tr["t_last_end_us"] > c.lost_after_us:
-            return True  # after an off period
-        jumps = tr["level_jump_sq_db2"] / (2 * (tr["n_bursts"] - 1)) if tr["n_bursts"] > 1 else np.inf
-        if (tr["n_bursts"] >= c.steady_min_bursts and np.sqrt(jumps) <= c.steady_sd_db
-                and abs(b["centre_khz"] - 0.5 * (tr["f_min_khz"] + tr["f_max_khz"])) > 0.5 * bw):
-            return False  # a steady track's readings cover its middle (the kernel's doc)
-        if not b["peak_mw"] > 0 or np.isnan(tr["level_db"]):
-            return True  # no level to compare
+        if (b["t_start_us"] - tr["t_last_end_us"] > c.lost_after_us or not b["peak_mw"] > 0
+                or np.isnan(tr["level_db"])):
+            return True  # after an off period, or no level to compare
         limit = c.level_step_db
         if tr["n_bursts"] > 1:
-            limit = max(limit, c.level_step_sds * np.sqrt(jumps))
+            limit = max(limit, c.level_step_sds * np.sqrt(tr["level_jump_sq_db2"]
+                                                          / (2 * (tr["n_bursts"] - 1))))
         return abs(10 * np.log10(float(b["peak_mw"])) - tr["level_db"]) <= limit
 
     def add(tr, b):
