@@ -71,12 +71,6 @@ B_CENTRE, B_WIDTH, B_PEAK = (BURST.names.index(name)
 # classifier's steadiness rule of video (classify.STEADY_MIN_BURSTS, 4) tells a bursty access
 # point that looks steady for k sweeps at p = q^(k-1)
 HOLD_STREAK = 4
-# ...and one named in this many (a bursty access point looks steady that long at q^15, ~4e-8 at
-# the q = 0.32 of STEADY_RUN_CHANCE) is a continuous emitter: while the classifier only cannot
-# tell (unknown: its cumulative features took in runs merged with a neighbour's frames, a fixed
-# camera beside an access point) its hold runs from its latest sweep on its channels, and a sweep
-# off them (such a merged run) is skipped, not the end of the name (docs/measured/cam73.md)
-LASTING_STREAK = 16
 # Core pipelines kept per node: a node runs at most 8 plan entries (the firmware's PLAN_MAX), each
 # with its focus variant; a node sending ever-changing sweeps (broken or hostile) must not grow
 # the gateway without bound, so the least recently swept is dropped beyond this.
@@ -174,18 +168,11 @@ class _Naming:
         self.f_lo_khz, self.f_hi_khz = float(tr[T_F_MIN]), float(tr[T_F_MAX])
         self.lo_khz, self.hi_khz = lo_khz, hi_khz
 
-    def holds(self, tr, hold_us: int, half_step_khz: float, unknown: bool = False) -> bool:
-        """Whether a sweep that did not name the track keeps it observed under self.family;
-        `unknown`: the classifier called it unknown (not a family of its own)."""
-        on = self.f_lo_khz - half_step_khz <= tr[T_F_LAST] <= self.f_hi_khz + half_step_khz
-        held = self.streak >= HOLD_STREAK and tr[T_START] - self.t_us <= hold_us
-        if held and on and unknown and self.streak >= LASTING_STREAK:
-            self.t_us = tr[T_START]
-        return held and on
-
-    def lasts(self, tr, hold_us: int) -> bool:
-        """Whether a sweep that neither names nor holds it keeps the name for a later sweep."""
-        return self.streak >= LASTING_STREAK and tr[T_START] - self.t_us <= hold_us
+    def holds(self, tr, hold_us: int, half_step_khz: float) -> bool:
+        """Whether a sweep that did not name the track keeps it observed under self.family."""
+        return (self.streak >= HOLD_STREAK
+                and tr[T_START] - self.t_us <= hold_us
+                and self.f_lo_khz - half_step_khz <= tr[T_F_LAST] <= self.f_hi_khz + half_step_khz)
 
 
 def plan_key(sweep: Sweep) -> tuple:
@@ -426,12 +413,10 @@ class NodeDetector:
                 if named is None:
                     named = naming[tid] = _Naming()
                 named.named(family, tr, lo, hi)
-            elif named is not None and named.holds(tr, self.hold_us, half_step,
-                                                   family == "unknown"):
+            elif named is not None and named.holds(tr, self.hold_us, half_step):
                 family, lo, hi, held = named.family, named.lo_khz, named.hi_khz, True
             else:
-                if named is None or not named.lasts(tr, self.hold_us):
-                    naming.pop(tid, None)  # moved, held long enough, or never named steadily
+                naming.pop(tid, None)  # moved, held long enough, or never named steadily
                 continue
             mine = [p for c, w, p in heard if c + w / 2 >= lo and c - w / 2 <= hi]
             peak = max(mine) if mine else tr[T_PEAK]
