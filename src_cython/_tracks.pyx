@@ -9,12 +9,7 @@ Association (per burst, in start order): a track accepts a burst when
   (a hopper visits many channels of one band); wide ones lie within half a bandwidth of the
   track's span of centres (a video link stays put, a Wi-Fi access point's frames light different
   parts of its channel: it stays one track) and do not start when the track's last burst did
-  (two wide runs apart in one sweep are two emitters side by side); a steady track's (at least
-  steady_min_bursts bursts, its reading scatter at most steady_sd_db: a continuous emitter on
-  one channel, video) cover the middle of its span of centres, where every reading of its
-  carrier lies (a run beside it is an access point's frames with at most its skirt: taken, such
-  runs walked a fixed camera's span of centres and mean width over the access point's channel
-  until it read as neither video nor Wi-Fi, docs/measured/cam73.md); and, unless an off period
+  (two wide runs apart in one sweep are two emitters side by side), and, unless an off period
   (the track lost) lies between, their peak level is within level_step_db of the track's last,
   or within level_step_sds times the track's reading scatter when that is more: a video reading
   moves by ~1 dB a sweep, so a step of 20 dB is another emitter switched on over it (a drone on
@@ -62,9 +57,6 @@ cdef enum:
     LOST = 2
     DELETED = 3
     CHAN_WORDS = 8      # channel set: 512 channels of channel_khz around the first centre
-
-cdef enum:
-    MERGED = 2  # _accepts: no, a run of a steady track's skirt merged with a neighbour's frames
 
 # A burst on its track's previous channel is a stay (not a hop) only one revisit after it: within
 # this many sweep periods. A hop table whose cycle aliases with the sweep (Crossfire's 100 hops
@@ -126,8 +118,7 @@ STATES = ("candidate", "confirmed", "lost", "deleted")
 
 cdef class Tracker:
     cdef public double narrow_khz, hop_span_khz, bw_ratio, channel_khz, level_step_db
-    cdef public double level_step_sds, steady_sd_db
-    cdef public int steady_min_bursts
+    cdef public double level_step_sds
     cdef public double revisit_us    # a scanner's sweep period (0: a receiver seeing every packet)
     cdef public long long candidate_timeout_us, lost_after_us, drop_after_us, link_run_max_us
     cdef public int confirm_bursts, max_tracks
@@ -140,8 +131,7 @@ cdef class Tracker:
     def __cinit__(self, double narrow_khz, double hop_span_khz, double bw_ratio,
                   double channel_khz, int confirm_bursts, long long candidate_timeout_us,
                   long long lost_after_us, long long drop_after_us, int max_tracks,
-                  double level_step_db, double level_step_sds, long long link_run_max_us,
-                  double steady_sd_db, int steady_min_bursts):
+                  double level_step_db, double level_step_sds, long long link_run_max_us):
         if not (narrow_khz > 0 and hop_span_khz > 0 and bw_ratio >= 1 and channel_khz > 0
                 and level_step_db > 0 and level_step_sds > 0):
             raise ValueError("need narrow_khz, hop_span_khz, channel_khz, level_step_db, "
@@ -158,7 +148,6 @@ cdef class Tracker:
         self.candidate_timeout_us = candidate_timeout_us
         self.lost_after_us, self.drop_after_us = lost_after_us, drop_after_us
         self.link_run_max_us = link_run_max_us
-        self.steady_sd_db, self.steady_min_bursts = steady_sd_db, steady_min_bursts
         self.tr = <Track*>malloc(max_tracks * sizeof(Track))
         self.chans = <unsigned long long*>malloc(max_tracks * CHAN_WORDS * sizeof(unsigned long long))
         if self.tr == NULL or self.chans == NULL:
@@ -249,7 +238,7 @@ cdef class Tracker:
         self.n = keep
         return n_ev
 
-    cdef int _accepts(self, Track* t, const Burst* b) noexcept nogil:
+    cdef bint _accepts(self, Track* t, const Burst* b) noexcept nogil:
         cdef double bw_t = t.bw_sum_khz / t.n_bursts, bw = b.bandwidth_khz
         cdef long long quiet = b.t_start_us - t.t_last_end_us
         cdef long long allowed = (self.candidate_timeout_us if t.state == CANDIDATE
@@ -263,14 +252,7 @@ cdef class Tracker:
                 or not (t.f_min_khz - 0.5 * (bw if bw > bw_t else bw_t) <= b.centre_khz
                         <= t.f_max_khz + 0.5 * (bw if bw > bw_t else bw_t))):
             return False
-        if quiet > self.lost_after_us:
-            return True  # back after an off period: maybe seen in part (module doc)
-        if not self._level_fits(t, b):
-            return False
-        if (t.n_bursts >= self.steady_min_bursts and self._scatter(t) <= self.steady_sd_db
-                and fabs(b.centre_khz - 0.5 * (t.f_min_khz + t.f_max_khz)) > 0.5 * bw):
-            return MERGED
-        return True
+        return quiet > self.lost_after_us or self._level_fits(t, b)
 
     cdef bint _level_fits(self, Track* t, const Burst* b) noexcept nogil:
         """Whether a wide burst's peak level is one step of the track's readings (module doc)."""
@@ -289,14 +271,12 @@ cdef class Tracker:
         return sqrt(t.level_jump_sq_db2 / (2.0 * (t.n_bursts - 1)))
 
     cdef int _take(self, const Burst* b, Event* ev, int n_ev) noexcept nogil:
-        cdef int i, best = -1, taken
+        cdef int i, best = -1
         cdef double d, best_d = 0.0, sd, best_sd = 0.0
-        cdef bint wide = b.bandwidth_khz > self.narrow_khz, merged = False
+        cdef bint wide = b.bandwidth_khz > self.narrow_khz
         cdef Track* t
         for i in range(self.n):
-            taken = self._accepts(&self.tr[i], b)
-            merged = merged or taken == MERGED
-            if taken == True:
+            if self._accepts(&self.tr[i], b):
                 d = fabs(b.centre_khz - self.tr[i].f_last_khz)
                 sd = self._scatter(&self.tr[i]) if wide else 0.0
                 if best < 0 or d < best_d or (d == best_d and (
@@ -304,8 +284,6 @@ cdef class Tracker:
                                          self.tr[best].t_last_end_us))):
                     best, best_d, best_sd = i, d, sd
         if best < 0:
-            if merged:
-                return n_ev  # a steady track's skirt with a neighbour's frames: nobody's
             if self.n == self.max_tracks:
                 self.overflow += 1
                 return n_ev

@@ -291,9 +291,6 @@ def pulses(x, t0_us, rate_hz, first_block=None, on_db=10.0, off_db=7.0, rate=0.0
     return out
 
 
-MERGED = 2  # accepts(): no, a run of a steady track's skirt with a neighbour's frames
-
-
 def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_us=0.0):
     """(events, live tracks) of a fresh straja.detect.tracks.Tracker fed `bursts` in one call:
     events as (t_us, track_id, from, to) tuples, tracks as dicts of TRACK's fields.
@@ -328,19 +325,14 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
         if (b["t_start_us"] == tr["t_last_start_us"]
                 or not tr["f_min_khz"] - half <= b["centre_khz"] <= tr["f_max_khz"] + half):
             return False
-        if b["t_start_us"] - tr["t_last_end_us"] > c.lost_after_us:
-            return True  # after an off period
-        jumps = tr["level_jump_sq_db2"] / (2 * (tr["n_bursts"] - 1)) if tr["n_bursts"] > 1 else np.inf
-        if b["peak_mw"] > 0 and not np.isnan(tr["level_db"]):
-            limit = c.level_step_db
-            if tr["n_bursts"] > 1:
-                limit = max(limit, c.level_step_sds * np.sqrt(jumps))
-            if abs(10 * np.log10(float(b["peak_mw"])) - tr["level_db"]) > limit:
-                return False
-        if (tr["n_bursts"] >= c.steady_min_bursts and np.sqrt(jumps) <= c.steady_sd_db
-                and abs(b["centre_khz"] - 0.5 * (tr["f_min_khz"] + tr["f_max_khz"])) > 0.5 * bw):
-            return MERGED  # a steady track's readings cover its middle (the kernel's doc)
-        return True
+        if (b["t_start_us"] - tr["t_last_end_us"] > c.lost_after_us or not b["peak_mw"] > 0
+                or np.isnan(tr["level_db"])):
+            return True  # after an off period, or no level to compare
+        limit = c.level_step_db
+        if tr["n_bursts"] > 1:
+            limit = max(limit, c.level_step_sds * np.sqrt(tr["level_jump_sq_db2"]
+                                                          / (2 * (tr["n_bursts"] - 1))))
+        return abs(10 * np.log10(float(b["peak_mw"])) - tr["level_db"]) <= limit
 
     def add(tr, b):
         fc = float(b["centre_khz"])
@@ -408,8 +400,7 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
         if age_at is not None and k == age_at[0]:
             age(age_at[1])
         age(int(b["t_start_us"]))
-        taken = [accepts(tr, b) for tr in live]
-        ok = [tr for tr, t in zip(live, taken) if t == 1]
+        ok = [tr for tr in live if accepts(tr, b)]
         if ok:
             d = [abs(b["centre_khz"] - tr["f_last_khz"]) for tr in ok]
             # ties: for a wide burst the steadier track (a merged run is surely the steady
@@ -419,8 +410,8 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
                   else np.sqrt(tr["level_jump_sq_db2"] / (2 * (tr["n_bursts"] - 1))) for tr in ok]
             best = min(range(len(ok)), key=lambda i: (d[i], sd[i], -ok[i]["t_last_end_us"]))
             tr = ok[best]
-        elif MERGED in taken or len(live) == c.max_tracks:
-            continue  # (a steady track's skirt with a neighbour's frames: nobody's)
+        elif len(live) == c.max_tracks:
+            continue
         else:
             fc = float(b["centre_khz"])
             tr = dict(track_id=next_id, state=0, n_bursts=0, n_hops=0, n_long_stays=0,

@@ -8,7 +8,6 @@ import numpy as np
 
 from straja import _tracks
 from straja.detect._arrays import copy_records
-from straja.detect.classify import STEADY_MAX_SD_DB, STEADY_MIN_BURSTS
 
 TRACK = _tracks.TRACK_DTYPE
 EVENT = _tracks.EVENT_DTYPE
@@ -47,12 +46,6 @@ class TrackerConfig:
     # now and then two hops in a row on one scanner's channel (ELRS EU868, 13 channels in 7 of
     # 1 MHz: 8 % of its repeats, tests/test_detect_long_stays.py)
     link_run_max_us: int = 80_000
-    # a track of at least steady_min_bursts bursts whose readings scatter at most steady_sd_db
-    # (the classifier's steadiness: video read whole moves ~1 dB a sweep, an access point's 4-6
-    # dB) is one continuous emitter on one channel: a wide burst that does not cover the middle
-    # of its span of centres is a neighbour's run, not its reading
-    steady_sd_db: float = STEADY_MAX_SD_DB
-    steady_min_bursts: int = STEADY_MIN_BURSTS
 
 
 class Tracker:
