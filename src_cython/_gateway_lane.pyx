@@ -27,6 +27,11 @@ from straja._detect_sweep cimport TAKE_DETECTED, TAKE_REFUSED, SweepStages
 DRIFT_ALLOWANCE = 200e-6
 
 cdef double DRIFT = DRIFT_ALLOWANCE
+# A plan state's (straja.gateway.detector._PlanState, a slots class) fields the lane reads at
+# every quiet sweep, in place (_slots.pxi): their offsets, set by the first Lane (the detector
+# module imports this one, so they cannot be taken at import)
+cdef object PlanState = None
+cdef Py_ssize_t P_STAGES = 0, P_PAUSED_US = 0, P_LEFT_US = 0
 cdef int SWEEP = _SWEEP
 cdef int FLAG_REVISIT = _FLAG_REVISIT
 
@@ -216,7 +221,13 @@ cdef class Lane:
         self.source_node, self.sweep_taps, self.profiler = source_node, sweep_taps, profiler
         self.seq_accept, self.seq_last = seq.accept, seq._last
         # (these modules import this one)
-        from straja.gateway.detector import REFUSED_SEGMENT
+        from straja.gateway.detector import REFUSED_SEGMENT, _PlanState
+        global PlanState, P_STAGES, P_PAUSED_US, P_LEFT_US
+        if PlanState is None:
+            P_STAGES = slot_offset(_PlanState, "stages")
+            P_PAUSED_US = slot_offset(_PlanState, "paused_us")
+            P_LEFT_US = slot_offset(_PlanState, "left_us")
+            PlanState = _PlanState
         from straja.gateway.profiling import FLOOR_SWEEPS
         self.floors, self.floor_sweeps = profiler._floors, FLOOR_SWEEPS
         self.refused_segment = REFUSED_SEGMENT
@@ -255,10 +266,10 @@ cdef class Lane:
             detector = self.detectors[node_id]
             latest = detector._latest
             plan = latest.get(slot(body, S_FRONT_END, "front_end"))
-            if plan is None or plan.left_us is not None:
+            if plan is None or field(plan, PlanState, P_LEFT_US, "left_us") is not None:
                 return i  # a plan the node did not run last, or back to it after a profile's
                           # sweeps (NodeDetector.sweep makes it, or pauses its clock)
-            stages = <SweepStages?>plan.stages
+            stages = <SweepStages?>field(plan, PlanState, P_STAGES, "stages")
             if not stages.of_plan(body):
                 return i
             # Pipeline._frame's changes for this frame, in its order
@@ -274,7 +285,8 @@ cdef class Lane:
             self.source_node[source] = node_id
             health.heard_us(t_us, t_ns)
             keep_floor(self.floors, node_id, body, self.floor_sweeps)
-            taken = stages.take(body, t_us - plan.paused_us)  # (of_plan: segment()'s answer)
+            taken = stages.take(body, t_us - field(plan, PlanState, P_PAUSED_US, "paused_us"))
+            # (of_plan: segment()'s answer)
             if taken == TAKE_REFUSED:
                 detector.refused[self.refused_segment] += 1
             elif plan is not detector._last:
