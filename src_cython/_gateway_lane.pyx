@@ -204,10 +204,11 @@ cdef class Lane:
     pipeline never replaces them): nodes (node id -> NodeHealth, a Heard), detectors (node id ->
     NodeDetector), counts, seq (SeqTracker: its dict of last numbers is read and written here
     for the in-order step), source_node, sweep_taps, profiler (VideoProfiler: its floors kept
-    here, keep_floor), node_ids (the config's; empty: any)."""
-    cdef dict nodes, detectors, counts, source_node, seq_last, floors
+    here, keep_floor; its dict of the profiles pending read, never replaced), node_ids (the
+    config's; empty: any)."""
+    cdef dict nodes, detectors, counts, source_node, seq_last, floors, profiles_pending
     cdef list sweep_taps
-    cdef object seq_accept, profiler, node_ids
+    cdef object seq_accept, node_ids
     cdef Py_ssize_t floor_sweeps
     cdef object refused_segment  # (detector.REFUSED_SEGMENT)
     cdef bint any_node
@@ -218,7 +219,7 @@ cdef class Lane:
     def __init__(self, dict nodes, dict detectors, dict counts, seq, dict source_node,
                  list sweep_taps, profiler, node_ids):
         self.nodes, self.detectors, self.counts = nodes, detectors, counts
-        self.source_node, self.sweep_taps, self.profiler = source_node, sweep_taps, profiler
+        self.source_node, self.sweep_taps = source_node, sweep_taps
         self.seq_accept, self.seq_last = seq.accept, seq._last
         # (these modules import this one)
         from straja.gateway.detector import REFUSED_SEGMENT, _PlanState
@@ -230,6 +231,7 @@ cdef class Lane:
             PlanState = _PlanState
         from straja.gateway.profiling import FLOOR_SWEEPS
         self.floors, self.floor_sweeps = profiler._floors, FLOOR_SWEEPS
+        self.profiles_pending = profiler.pending  # (node id -> the profile asked of it)
         self.refused_segment = REFUSED_SEGMENT
         self.node_ids, self.any_node = node_ids, not node_ids
         self.detected = None
@@ -261,7 +263,7 @@ cdef class Lane:
                 return i  # (None: a node not known yet)
             health = <Heard>found
             if not health.online or health.source != source or self.sweep_taps \
-                    or node_id in self.profiler.pending:
+                    or node_id in self.profiles_pending:
                 return i  # (a profile asked of another node: _frame finds this sweep not it)
             detector = self.detectors[node_id]
             latest = detector._latest
