@@ -87,8 +87,8 @@ def time_every_chunk(gateway, calls: list, round_began: list
     the time went. Every call of the gateway's handle is kept in `calls`, to be replayed
     (replayed_cpu_s). `round_began` is time_rounds' [index, thread CPU s] of the round's start.
     The thread's CPU clock is read a round, not a chunk: it is a system call (no vDSO for
-    CLOCK_THREAD_CPUTIME_ID: 1.7 µs here), and one a chunk was 3.3 % of the samples of what it measured at 128
-    nodes (docs/benchmarks.md, "The live path's cost a chunk (perf6)")."""
+    CLOCK_THREAD_CPUTIME_ID: 1.7 µs here), and one a chunk took 3.3 % of the live thread's
+    samples at 128 nodes (docs/benchmarks.md, "The live path's cost a chunk (perf6)")."""
     latencies: list[int] = []
     alert_parts: list[tuple[int, int, int]] = []
     handle = gateway.handle
