@@ -79,23 +79,30 @@ def grid_scene(nodes: int, folder: Path) -> Path:
     return path
 
 
-def time_every_chunk(gateway, calls: list) -> tuple[list[int], list[tuple[int, int, int]]]:
+def time_every_chunk(gateway, calls: list, round_began: list
+                     ) -> tuple[list[int], list[tuple[int, int, int]]]:
     """Latency of every chunk of bytes, not only of those that raise alerts (there are few); and
-    for the alert chunks, (waited in the queue, handled: wall, and CPU), ns: where the time went.
-    Every call of the gateway's handle is kept in `calls`, to be replayed (replayed_cpu_s)."""
+    for the alert chunks, (waited in the queue, handled: wall, and the CPU of its round up to
+    its end: its reads and the chunks before it included, an upper bound on its own), ns: where
+    the time went. Every call of the gateway's handle is kept in `calls`, to be replayed
+    (replayed_cpu_s). `round_began` is time_rounds' [index, thread CPU s] of the round's start.
+    The thread's CPU clock is read a round, not a chunk: it is a system call (no vDSO for
+    CLOCK_THREAD_CPUTIME_ID: 1.7 µs here), and one a chunk took 3.3 % of the live thread's
+    samples at 128 nodes (docs/benchmarks.md, "The live path's cost a chunk (perf6)")."""
     latencies: list[int] = []
     alert_parts: list[tuple[int, int, int]] = []
     handle = gateway.handle
 
     def timed(kind, path, t_ns, data):
         calls.append((kind, path, t_ns, data))
-        start, c0 = time.time_ns(), time.thread_time_ns()
+        start = time.time_ns()
         out = handle(kind, path, t_ns, data)
         if kind == "data":
             end = time.time_ns()
             latencies.append(end - t_ns)
-            if any(isinstance(e, AlertEvent) for e in out.events):
-                alert_parts.append((start - t_ns, end - start, time.thread_time_ns() - c0))
+            if out.events and any(isinstance(e, AlertEvent) for e in out.events):
+                alert_parts.append((start - t_ns, end - start,
+                                    int(1e9 * (time.thread_time() - round_began[1]))))
         return out
     gateway.handle = timed
     return latencies, alert_parts
@@ -123,14 +130,16 @@ def mark_steady(gateway, calls: list, after_s: float, reads: list[float],
                             processing=time.thread_time(), reads=reads[0],
                             rounds=rounds[0],
                             frames=sum(h.frames for h in gateway.pipeline.nodes.values()))
+                gateway.handle = handle  # marked: no more a layer of calls a chunk
         return handle(kind, path, t_ns, data)
     gateway.handle = marking
     return mark
 
 
-def time_rounds(gateway, calls: list) -> list[tuple[int, int, float]]:
+def time_rounds(gateway, calls: list) -> tuple[list[tuple[int, int, float]], list]:
     """[(index in calls of its first, chunks, thread CPU seconds)] of each round that read
-    something: its reads and the handling of what they queued (Gateway.run's round and take)."""
+    something: its reads and the handling of what they queued (Gateway.run's round and take);
+    and [index, thread CPU seconds] of the last round's start, kept up to date."""
     rounds: list[tuple[int, int, float]] = []
     read, take = gateway.reading.round, gateway.take
     began = [0, 0.0]
@@ -146,7 +155,7 @@ def time_rounds(gateway, calls: list) -> list[tuple[int, int, float]]:
             rounds.append((began[0], chunks, time.thread_time() - began[1]))
         return took
     gateway.reading.round, gateway.take = timed_read, timed_take
-    return rounds
+    return rounds, began
 
 
 def on_time(r: dict) -> tuple[float, float, float, float] | None:
@@ -350,11 +359,11 @@ def measure(nodes: int, seconds: float, fleet_nice: int | None = None, apart: bo
             store = Store(cfg.db)
             gateway = Gateway(cfg, Pipeline(cfg), store=store)
             calls: list = []
-            every_chunk, alert_parts = time_every_chunk(gateway, calls)
-            reads = time_reads()
+            reads = time_reads()  # (first: the class's round, which time_rounds wraps)
+            round_cpu, round_began = time_rounds(gateway, calls)
+            every_chunk, alert_parts = time_every_chunk(gateway, calls, round_began)
             rounds = count_rounds(gateway.queue)
             steady = mark_steady(gateway, calls, WARM_S, reads, rounds)
-            round_cpu = time_rounds(gateway, calls)
             p0 = time.thread_time()
             gateway.run(seconds + WARM_S)  # this thread: the processing (pipeline, store)
             # from the steady state's mark on
@@ -432,9 +441,10 @@ def report(r: dict, args) -> int:
               "before it is read)")
         waited, handled, cpu_ns = (np.array(p) / 1e6 for p in zip(*r["alert_parts"]))
         print(f"alert chunks ({waited.size}), max: waited in the queue {waited.max():.2f} ms, "
-              f"handled {handled.max():.2f} ms wall of which {cpu_ns.max():.2f} ms CPU; "
-              f"the slowest: waited {waited[handled.argmax()]:.2f}, handled "
-              f"{handled.max():.2f}, CPU {cpu_ns[handled.argmax()]:.2f} ms")
+              f"handled {handled.max():.2f} ms wall, its round's CPU up to it at most "
+              f"{cpu_ns.max():.2f} ms; the slowest: waited {waited[handled.argmax()]:.2f}, "
+              f"handled {handled.max():.2f}, its round's CPU up to it "
+              f"{cpu_ns[handled.argmax()]:.2f} ms")
     handled = r["processing"] - r["reads"]
     print(f"gateway CPU: {cpu:.2f} s in {wall:.0f} s = {100 * cpu / wall:.1f} % of one core, "
           f"{per_node_ms(r, cpu):.2f} ms per node-second; of which its thread "

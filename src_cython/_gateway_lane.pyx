@@ -27,6 +27,11 @@ from straja._detect_sweep cimport TAKE_DETECTED, TAKE_REFUSED, SweepStages
 DRIFT_ALLOWANCE = 200e-6
 
 cdef double DRIFT = DRIFT_ALLOWANCE
+# A plan state's (straja.gateway.detector._PlanState, a slots class) fields the lane reads at
+# every quiet sweep, in place (_slots.pxi): their offsets, set by the first Lane (the detector
+# module imports this one, so they cannot be taken at import)
+cdef object PlanState = None
+cdef Py_ssize_t P_STAGES = 0, P_PAUSED_US = 0, P_LEFT_US = 0
 cdef int SWEEP = _SWEEP
 cdef int FLAG_REVISIT = _FLAG_REVISIT
 
@@ -199,10 +204,11 @@ cdef class Lane:
     pipeline never replaces them): nodes (node id -> NodeHealth, a Heard), detectors (node id ->
     NodeDetector), counts, seq (SeqTracker: its dict of last numbers is read and written here
     for the in-order step), source_node, sweep_taps, profiler (VideoProfiler: its floors kept
-    here, keep_floor), node_ids (the config's; empty: any)."""
-    cdef dict nodes, detectors, counts, source_node, seq_last, floors
+    here, keep_floor; its dict of the profiles pending read, never replaced), node_ids (the
+    config's; empty: any)."""
+    cdef dict nodes, detectors, counts, source_node, seq_last, floors, profiles_pending
     cdef list sweep_taps
-    cdef object seq_accept, profiler, node_ids
+    cdef object seq_accept, node_ids
     cdef Py_ssize_t floor_sweeps
     cdef object refused_segment  # (detector.REFUSED_SEGMENT)
     cdef bint any_node
@@ -213,12 +219,19 @@ cdef class Lane:
     def __init__(self, dict nodes, dict detectors, dict counts, seq, dict source_node,
                  list sweep_taps, profiler, node_ids):
         self.nodes, self.detectors, self.counts = nodes, detectors, counts
-        self.source_node, self.sweep_taps, self.profiler = source_node, sweep_taps, profiler
+        self.source_node, self.sweep_taps = source_node, sweep_taps
         self.seq_accept, self.seq_last = seq.accept, seq._last
         # (these modules import this one)
-        from straja.gateway.detector import REFUSED_SEGMENT
+        from straja.gateway.detector import REFUSED_SEGMENT, _PlanState
+        global PlanState, P_STAGES, P_PAUSED_US, P_LEFT_US
+        if PlanState is None:
+            P_STAGES = slot_offset(_PlanState, "stages")
+            P_PAUSED_US = slot_offset(_PlanState, "paused_us")
+            P_LEFT_US = slot_offset(_PlanState, "left_us")
+            PlanState = _PlanState
         from straja.gateway.profiling import FLOOR_SWEEPS
         self.floors, self.floor_sweeps = profiler._floors, FLOOR_SWEEPS
+        self.profiles_pending = profiler.pending  # (node id -> the profile asked of it)
         self.refused_segment = REFUSED_SEGMENT
         self.node_ids, self.any_node = node_ids, not node_ids
         self.detected = None
@@ -250,15 +263,15 @@ cdef class Lane:
                 return i  # (None: a node not known yet)
             health = <Heard>found
             if not health.online or health.source != source or self.sweep_taps \
-                    or node_id in self.profiler.pending:
+                    or node_id in self.profiles_pending:
                 return i  # (a profile asked of another node: _frame finds this sweep not it)
             detector = self.detectors[node_id]
             latest = detector._latest
             plan = latest.get(slot(body, S_FRONT_END, "front_end"))
-            if plan is None or plan.left_us is not None:
+            if plan is None or field(plan, PlanState, P_LEFT_US, "left_us") is not None:
                 return i  # a plan the node did not run last, or back to it after a profile's
                           # sweeps (NodeDetector.sweep makes it, or pauses its clock)
-            stages = <SweepStages?>plan.stages
+            stages = <SweepStages?>field(plan, PlanState, P_STAGES, "stages")
             if not stages.of_plan(body):
                 return i
             # Pipeline._frame's changes for this frame, in its order
@@ -274,7 +287,8 @@ cdef class Lane:
             self.source_node[source] = node_id
             health.heard_us(t_us, t_ns)
             keep_floor(self.floors, node_id, body, self.floor_sweeps)
-            taken = stages.take(body, t_us - plan.paused_us)  # (of_plan: segment()'s answer)
+            taken = stages.take(body, t_us - field(plan, PlanState, P_PAUSED_US, "paused_us"))
+            # (of_plan: segment()'s answer)
             if taken == TAKE_REFUSED:
                 detector.refused[self.refused_segment] += 1
             elif plan is not detector._last:

@@ -69,7 +69,7 @@ def test_the_live_bench_times_the_steady_state_live_and_in_the_replay(monkeypatc
     cfg = config.from_dict({"gateway": {"ports": [], "discover": False}})
     gateway = Gateway(cfg, Pipeline(cfg))
     calls, reads, rounds = [], [0.25], [7]
-    live.time_every_chunk(gateway, calls)
+    live.time_every_chunk(gateway, calls, [0, 0.0])
     mark = live.mark_steady(gateway, calls, 0.2, reads, rounds)
     gateway.handle("open", "/dev/node1", pi_check.T0, b"")
     gateway.handle("data", "/dev/node1", pi_check.T0, pi_check.hello(1))

@@ -189,6 +189,10 @@ PAUSE_MAX_US = int(FusionConfig.track_timeout_s * 1e6)
 class _PlanState:
     """One core pipeline, whose compiled stages assemble its plan's sweeps from segments."""
 
+    # (slots: the gateway's lane reads stages, paused_us and left_us in place at every quiet
+    # sweep, straja._gateway_lane, where a look-up in a __dict__ from C cost ~100 instructions)
+    __slots__ = ("core", "stages", "key", "reported", "naming", "paused_us", "left_us")
+
     def __init__(self, sweep: Sweep, cfg: PipelineConfig):
         self.core = CorePipeline(sweep.total, sweep.start_khz, sweep.step_khz, cfg)
         self.stages = self.core.stages
