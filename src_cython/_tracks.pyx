@@ -36,9 +36,7 @@ with the first burst after it ends. Once a run spans (its first burst's start to
 than link_run_max_us, the longest run a hopping link makes on a channel, its stays (all of them,
 those before too) are long stays: a fixed device's packet outlasting hops (n_long_stays).
 Of the tracks that accept it the nearest in frequency takes it (a narrow burst under
-hit_level_db: the nearest in level of the confirmed or lost tracks, else of the candidates, a
-hopper's next channel saying nothing of its emitter, and a link's hit faded far from its level
-starting a candidate that must not draw the link's next hits; ties: for a wide burst the
+hit_level_db: the nearest in level, a hopper's next channel saying nothing of its emitter; ties: for a wide burst the
 steadier in level, then the most recent; none: a new candidate track): a wide run centred
 between two tracks' channels is their two emitters merged in one reading (video lit beside an
 access point), and the steady one, seen every sweep, is surely in it while the bursty one's
@@ -302,21 +300,16 @@ cdef class Tracker:
         cdef int i, best = -1
         cdef double d, best_d = 0.0, sd, best_sd = 0.0
         cdef bint wide = b.bandwidth_khz > self.narrow_khz
-        cdef bint by_level = self.hit_level_db > 0 and not wide
-        cdef bint fresh, best_fresh = False
         cdef Track* t
         for i in range(self.n):
             if self._accepts(&self.tr[i], b):
-                d = (self._hit_level_off(&self.tr[i], b) if by_level
+                d = (self._hit_level_off(&self.tr[i], b) if self.hit_level_db > 0 and not wide
                      else fabs(b.centre_khz - self.tr[i].f_last_khz))
-                # by level, a candidate only when no confirmed track takes it (module doc)
-                fresh = by_level and self.tr[i].state == CANDIDATE
                 sd = self._scatter(&self.tr[i]) if wide else 0.0
-                if best < 0 or fresh < best_fresh or (fresh == best_fresh and (
-                        d < best_d or (d == best_d and (
-                            sd < best_sd or (sd == best_sd and self.tr[i].t_last_end_us >
-                                             self.tr[best].t_last_end_us))))):
-                    best, best_d, best_sd, best_fresh = i, d, sd, fresh
+                if best < 0 or d < best_d or (d == best_d and (
+                        sd < best_sd or (sd == best_sd and self.tr[i].t_last_end_us >
+                                         self.tr[best].t_last_end_us))):
+                    best, best_d, best_sd = i, d, sd
         if best < 0:
             if self.n == self.max_tracks:
                 self.overflow += 1

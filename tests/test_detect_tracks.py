@@ -1,6 +1,5 @@
 """Hop tracking and life cycle (straja._tracks) against the reference; the classifier's rules."""
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -34,24 +33,22 @@ BURST_ROWS = st.lists(st.tuples(
 
 
 @settings(max_examples=150, deadline=None)
-@given(rows=BURST_ROWS, cut=st.integers(0, 40), revisit=st.sampled_from([0.0, 7.0, 40.0]),
-       hit_level_db=st.sampled_from([0.0, 6.0]))
-def test_tracker_matches_reference(rows, cut, revisit, hit_level_db):
+@given(rows=BURST_ROWS, cut=st.integers(0, 40), revisit=st.sampled_from([0.0, 7.0, 40.0]))
+def test_tracker_matches_reference(rows, cut, revisit):
     b = np.sort(make_bursts(rows), order="t_start_us", kind="stable")
     cut = min(cut, b.size)
     t_split = int(b["t_start_us"][cut]) if cut < b.size else 1100
-    config = replace(SMALL, hit_level_db=hit_level_db)
-    tr = tracks.Tracker(config)
+    tr = tracks.Tracker(SMALL)
     tr.revisit_us = revisit
     events = np.concatenate([tr.process(b[:cut], t_split), tr.process(b[cut:], 1100)])
     # the reference takes the stream in one go: age it at the same split time too
-    ev_ref, live = ref.track_events(b, 1100, config, age_at=(cut, t_split), revisit_us=revisit)
+    ev_ref, live = ref.track_events(b, 1100, SMALL, age_at=(cut, t_split), revisit_us=revisit)
     assert [tuple(e) for e in events.tolist()] == ev_ref
     snap = tr.snapshot()
     assert snap["track_id"].tolist() == [t["track_id"] for t in live]
     for name in ("state", "n_bursts", "n_channels", "n_hops", "n_long_stays", "t_last_end_us", "f_min_khz",
                  "f_max_khz", "f_min2_khz", "f_max2_khz", "ivl_sum_us", "ivl_sq_us2", "centre_db_sum", "level_db",
-                 "level_jump_sq_db2", "level_ref_db", "bw_sum_khz"):
+                 "level_jump_sq_db2", "bw_sum_khz"):
         np.testing.assert_allclose(snap[name], [t[name] for t in live], rtol=1e-9, err_msg=name)
 
 
@@ -170,45 +167,6 @@ def test_a_much_stronger_emitter_over_a_steady_one_is_another_track():
     ap = video_sweeps([0.0, 8.0, -4.0, 6.0, 1.0, 14.0, -6.0, 9.0, 0.0, 12.0] * 2)
     tr.process(make_bursts(ap), 8_000_000)
     assert tracks.features(tr.snapshot())["n_bursts"].tolist() == [20]
-
-
-def subghz_hits(n, period_us, level_db, seed, t0=0, fade_sd_db=0.0):
-    """n narrow hits of one emitter on random channels of an 868 MHz scan (1 MHz apart) at
-    level_db (dBm), each scattered by fade_sd_db."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for k in range(n):
-        mw = 10 ** ((level_db + fade_sd_db * rng.standard_normal()) / 10)
-        rows.append((t0 + k * period_us + int(rng.integers(0, period_us // 2)), 2_000,
-                     863_000.0 + 1000.0 * rng.integers(0, 8), 200.0, mw, mw, mw))
-    return rows
-
-
-def test_a_subghz_scanners_hits_at_two_levels_are_two_tracks():
-    """A busy sub-GHz site: a meter mesh's hits 30 dB over a hopping link's (a few dB of fading
-    each) on the same channels: with hit_level_db (a sub-GHz scanner's front end) each its own
-    track, its readings steady; without it (as at 2.4 GHz) one track scattering by 15 dB."""
-    rows = sorted(subghz_hits(40, 400_000, -60.0, seed=1, fade_sd_db=2.0)
-                  + subghz_hits(60, 250_000, -90.0, seed=2, t0=5_000, fade_sd_db=3.0))
-    split = tracks.Tracker(tracks.TrackerConfig(hit_level_db=10.0))
-    split.process(make_bursts(rows), 16_000_000)
-    f = tracks.features(split.snapshot())
-    assert sorted(f["n_bursts"].tolist()) == [40, 60]
-    assert f["level_sd_db"].max() < 5.0
-    one = tracks.Tracker()
-    one.process(make_bursts(rows), 16_000_000)
-    [g] = tracks.features(one.snapshot())
-    assert g["n_bursts"] == 100 and g["level_sd_db"] > 10.0
-
-
-def test_a_subghz_link_closing_in_stays_one_track():
-    """A link whose hits rise 20 dB over 60 hits (a drone closing in), faded 4 dB a hit: the
-    track's hit level follows it (level_ref_db, the last ~8 hits), one track."""
-    rows = subghz_hits(60, 100_000, -100.0, seed=3, fade_sd_db=4.0)
-    rows = [(t, w, khz, bw, p * 10 ** (k / 30), m, c) for k, (t, w, khz, bw, p, m, c) in enumerate(rows)]
-    tr = tracks.Tracker(tracks.TrackerConfig(hit_level_db=10.0))
-    tr.process(make_bursts(rows), 6_100_000)
-    assert tracks.features(tr.snapshot())["n_bursts"].max() >= 57
 
 
 def test_video_back_after_an_off_period_in_part_of_a_sweep_stays_steady():
@@ -728,8 +686,6 @@ def test_tracker_config_errors():
         tracks.Tracker(tracks.TrackerConfig(level_step_db=0.0))
     with pytest.raises(ValueError, match="link_run_max_us"):
         tracks.Tracker(tracks.TrackerConfig(link_run_max_us=0))
-    with pytest.raises(ValueError, match="hit_level_db"):
-        tracks.Tracker(tracks.TrackerConfig(hit_level_db=-1.0))
 
 
 # a CC2500 reading 64 channels twice (revisit), and an SX126x sweeping 64 channels in 51 ms

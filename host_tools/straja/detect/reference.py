@@ -420,9 +420,7 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
             sd = [0.0 if b["bandwidth_khz"] <= c.narrow_khz
                   else np.inf if tr["n_bursts"] < 2
                   else np.sqrt(tr["level_jump_sq_db2"] / (2 * (tr["n_bursts"] - 1))) for tr in ok]
-            # by level, candidates only when no confirmed or lost track takes it
-            fresh = [c.hit_level_db > 0 and narrow and tr["state"] == 0 for tr in ok]
-            best = min(range(len(ok)), key=lambda i: (fresh[i], d[i], sd[i], -ok[i]["t_last_end_us"]))
+            best = min(range(len(ok)), key=lambda i: (d[i], sd[i], -ok[i]["t_last_end_us"]))
             tr = ok[best]
         elif len(live) == c.max_tracks:
             continue
