@@ -14,12 +14,6 @@ Association (per burst, in start order): a track accepts a burst when
   or within level_step_sds times the track's reading scatter when that is more: a video reading
   moves by ~1 dB a sweep, so a step of 20 dB is another emitter switched on over it (a drone on
   a fixed camera's channel), not the camera.
-With hit_level_db set (a sub-GHz scanner's front end), a narrow burst also lies within
-hit_level_db of its track's hit level (level_ref_db, the mean of its last hits' readings in dB,
-weighting the last 1/LEVEL_REF_HITS): a busy sub-GHz band's residents (meters, gateways, alarm
-hoppers) each read at the steady level of their fixed path to the node, one link's hits at one
-path loss scattered by fading, so a hopper's hits are told from a resident's by level where
-their channels cannot (docs/measured/sub77.md).
 A wide burst that ends an off period adds no level change, leaves no level to compare the next
 one with, and does not widen the span of centres: the emitter switched on part-way through a
 sweep is seen in part, and its level before the off period says nothing of its level after (as
@@ -35,8 +29,7 @@ between (a hopper's hits among a fixed device's); one run is followed at a time,
 with the first burst after it ends. Once a run spans (its first burst's start to this one's) more
 than link_run_max_us, the longest run a hopping link makes on a channel, its stays (all of them,
 those before too) are long stays: a fixed device's packet outlasting hops (n_long_stays).
-Of the tracks that accept it the nearest in frequency takes it (a narrow burst under
-hit_level_db: the nearest in level, a hopper's next channel saying nothing of its emitter; ties: for a wide burst the
+Of the tracks that accept it the nearest in frequency takes it (ties: for a wide burst the
 steadier in level, then the most recent; none: a new candidate track): a wide run centred
 between two tracks' channels is their two emitters merged in one reading (video lit beside an
 access point), and the steady one, seen every sweep, is surely in it while the bursty one's
@@ -71,11 +64,6 @@ cdef enum:
 # cycle: those returns are hops, not a link dwelling over sweeps (docs/detection.md)
 cdef double STAY_WITHIN = 1.5
 STAY_WITHIN_REVISITS = STAY_WITHIN  # (the reference's)
-# A track's hit level (level_ref_db) follows its readings with this many hits' memory: long
-# enough to average a link's fading (Rayleigh: 5.6 dB a hit), short enough to follow a drone
-# that closes in (a few dB over its hits of a second)
-cdef double LEVEL_REF_HITS = 8.0
-LEVEL_REF_MEMORY_HITS = LEVEL_REF_HITS  # (the reference's)
 
 cdef packed struct Track:
     long long track_id
@@ -106,7 +94,6 @@ cdef packed struct Track:
     double centre_db_sum     # sum over bursts of centre_mw / mean_mw in dB (spectral peak)
     double level_db          # peak_mw of the last burst in dB, and the sum of the squared
     double level_jump_sq_db2 # changes from burst to burst: scatter from sweep to sweep
-    double level_ref_db      # the hits' level (module doc): NaN until a burst with a level
 
 cdef packed struct Event:
     long long t_us
@@ -121,7 +108,7 @@ TRACK_DTYPE = np.dtype([
     ("f_first_khz", "f8"), ("f_last_khz", "f8"), ("run_khz", "f8"), ("f_min_khz", "f8"), ("f_max_khz", "f8"),
     ("f_min2_khz", "f8"), ("f_max2_khz", "f8"), ("bw_sum_khz", "f8"), ("dwell_sum_us", "f8"), ("ivl_sum_us", "f8"), ("ivl_sq_us2", "f8"),
     ("peak_mw", "f8"), ("mean_sum_mw", "f8"), ("centre_db_sum", "f8"),
-    ("level_db", "f8"), ("level_jump_sq_db2", "f8"), ("level_ref_db", "f8")])
+    ("level_db", "f8"), ("level_jump_sq_db2", "f8")])
 if TRACK_DTYPE.itemsize != sizeof(Track):  # (snapshot() copies the structs' bytes)
     raise ImportError("TRACK_DTYPE does not match the Track struct")
 EVENT_DTYPE = np.dtype([("t_us", "i8"), ("track_id", "i8"), ("from_state", "i4"),
@@ -132,7 +119,6 @@ STATES = ("candidate", "confirmed", "lost", "deleted")
 cdef class Tracker:
     cdef public double narrow_khz, hop_span_khz, bw_ratio, channel_khz, level_step_db
     cdef public double level_step_sds
-    cdef public double hit_level_db  # 0: narrow bursts join on their span alone (module doc)
     cdef public double revisit_us    # a scanner's sweep period (0: a receiver seeing every packet)
     cdef public long long candidate_timeout_us, lost_after_us, drop_after_us, link_run_max_us
     cdef public int confirm_bursts, max_tracks
@@ -145,14 +131,11 @@ cdef class Tracker:
     def __cinit__(self, double narrow_khz, double hop_span_khz, double bw_ratio,
                   double channel_khz, int confirm_bursts, long long candidate_timeout_us,
                   long long lost_after_us, long long drop_after_us, int max_tracks,
-                  double level_step_db, double level_step_sds, long long link_run_max_us,
-                  double hit_level_db=0.0):
+                  double level_step_db, double level_step_sds, long long link_run_max_us):
         if not (narrow_khz > 0 and hop_span_khz > 0 and bw_ratio >= 1 and channel_khz > 0
                 and level_step_db > 0 and level_step_sds > 0):
             raise ValueError("need narrow_khz, hop_span_khz, channel_khz, level_step_db, "
                              "level_step_sds > 0 and bw_ratio >= 1")
-        if not hit_level_db >= 0:
-            raise ValueError("need hit_level_db >= 0")
         if confirm_bursts < 1 or max_tracks < 1:
             raise ValueError("need confirm_bursts >= 1 and max_tracks >= 1")
         if not 0 < lost_after_us <= drop_after_us or candidate_timeout_us <= 0 or link_run_max_us <= 0:
@@ -165,7 +148,6 @@ cdef class Tracker:
         self.candidate_timeout_us = candidate_timeout_us
         self.lost_after_us, self.drop_after_us = lost_after_us, drop_after_us
         self.link_run_max_us = link_run_max_us
-        self.hit_level_db = hit_level_db
         self.tr = <Track*>malloc(max_tracks * sizeof(Track))
         self.chans = <unsigned long long*>malloc(max_tracks * CHAN_WORDS * sizeof(unsigned long long))
         if self.tr == NULL or self.chans == NULL:
@@ -265,8 +247,7 @@ cdef class Tracker:
             return False
         if bw <= self.narrow_khz and bw_t <= self.narrow_khz:
             return ((b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz) -
-                    (b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz)) <= self.hop_span_khz \
-                and self._hit_level_off(t, b) <= self.hit_level_db
+                    (b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz)) <= self.hop_span_khz
         if (b.t_start_us == t.t_last_start_us
                 or not (t.f_min_khz - 0.5 * (bw if bw > bw_t else bw_t) <= b.centre_khz
                         <= t.f_max_khz + 0.5 * (bw if bw > bw_t else bw_t))):
@@ -283,13 +264,6 @@ cdef class Tracker:
             limit = sd if sd > limit else limit
         return fabs(10.0 * log10(<double>b.peak_mw) - t.level_db) <= limit
 
-    cdef double _hit_level_off(self, Track* t, const Burst* b) noexcept nogil:
-        """How far a narrow burst's reading lies from its track's hit level, in dB (module doc);
-        0 where hit_level_db is not set or either has no level."""
-        if not (self.hit_level_db > 0 and b.peak_mw > 0 and t.level_ref_db == t.level_ref_db):
-            return 0.0
-        return fabs(10.0 * log10(<double>b.peak_mw) - t.level_ref_db)
-
     cdef double _scatter(self, Track* t) noexcept nogil:
         """The track's reading scatter (level_sd_db); inf (not known steady) under 2 bursts."""
         if t.n_bursts < 2:
@@ -303,8 +277,7 @@ cdef class Tracker:
         cdef Track* t
         for i in range(self.n):
             if self._accepts(&self.tr[i], b):
-                d = (self._hit_level_off(&self.tr[i], b) if self.hit_level_db > 0 and not wide
-                     else fabs(b.centre_khz - self.tr[i].f_last_khz))
+                d = fabs(b.centre_khz - self.tr[i].f_last_khz)
                 sd = self._scatter(&self.tr[i]) if wide else 0.0
                 if best < 0 or d < best_d or (d == best_d and (
                         sd < best_sd or (sd == best_sd and self.tr[i].t_last_end_us >
@@ -347,7 +320,7 @@ cdef class Tracker:
         t.f_max_khz = t.f_max2_khz = -INFINITY
         t.bw_sum_khz = t.dwell_sum_us = t.ivl_sum_us = t.ivl_sq_us2 = 0.0
         t.peak_mw = t.mean_sum_mw = t.centre_db_sum = t.level_jump_sq_db2 = 0.0
-        t.level_db = t.level_ref_db = NAN
+        t.level_db = NAN
         for w in range(CHAN_WORDS):
             self.chans[i * CHAN_WORDS + w] = 0
         self._add(i, b)
@@ -409,11 +382,6 @@ cdef class Tracker:
             if t.level_db == t.level_db:
                 t.level_jump_sq_db2 += (level_db - t.level_db) * (level_db - t.level_db)
             t.level_db = level_db
-            if t.level_ref_db == t.level_ref_db:
-                t.level_ref_db += (level_db - t.level_ref_db) / (
-                    t.n_bursts if t.n_bursts < LEVEL_REF_HITS else LEVEL_REF_HITS)
-            else:
-                t.level_ref_db = level_db
 
 
     cdef void _run(self, Track* t, const Burst* b, bint stay) noexcept nogil:

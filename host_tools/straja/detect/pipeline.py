@@ -61,14 +61,6 @@ BUSY_WARM_SWEEPS = 16         # until then every held hit is masked (occupancy n
 # measured) nor frames (docs/measured/det27.md). Levels in BUSY_BAND_DB
 # bands over the noise mean, BUSY_BANDS of them (the last open).
 BUSY_BAND_DB = 5.0
-# A sub-GHz scanner's narrow hits join a track only within this many dB of its hit level
-# (TrackerConfig.hit_level_db): a busy sub-GHz site's residents (LoRaWAN meters and gateways,
-# Meshtastic nodes, alarm and meter hoppers) read at 20-55 dB over the noise at a node, each at
-# the steady level of its fixed path, and one tracker gathering them all (a whole band in one
-# track for 300 s) names their summed airtime a link (docs/measured/sub75.md). One link's hits
-# share one path loss, scattered by Rayleigh fading: a hit reads over 7.5 dB above its mean in
-# dB 1 time in 250 and 10 dB below it 1 time in 20 (those hits near the floor, most not seen)
-SUBGHZ_HIT_LEVEL_DB = 10.0
 BUSY_BANDS = 10
 BUSY_MARGIN_DB = 10.0
 BUSY_LEVEL_RATIO = 2 / 3
@@ -261,11 +253,8 @@ class Pipeline:
         # a hopper's channels lie in one hop plan (rf.HOP_PLANS_MHZ), a scan step either side
         plan_khz = 1000.0 * rf.widest_hop_plan_mhz(start_khz / 1000.0,
                                                    (start_khz + step_khz * (n_bins - 1)) / 1000.0)
-        subghz = band(start_khz + 0.5 * step_khz * (n_bins - 1)) == "subghz"
         self.tracker = Tracker(replace(c.tracker, hop_span_khz=min(c.tracker.hop_span_khz,
-                                                                    plan_khz + step_khz),
-                                       hit_level_db=(c.tracker.hit_level_db or SUBGHZ_HIT_LEVEL_DB
-                                                     if subghz else c.tracker.hit_level_db)))
+                                                                    plan_khz + step_khz)))
         self._split = steadiness_split(n_bins) if step_khz >= SPLIT_MIN_STEP_KHZ else None
         self._start_khz = start_khz
         self._floor_alpha = floor_alpha(c.pfa, c.looks, c.code_db)

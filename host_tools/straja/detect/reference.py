@@ -11,7 +11,7 @@ from straja.detect.cfar import CFARDesign, CodeCFARDesign
 from straja._detect_busy import HIT, band_edge
 from straja._detect_noise import CAP_EVERY
 from straja.detect.noise import codes_to_mw as compiled_codes_to_mw, floor_constants
-from straja.detect.tracks import LEVEL_REF_HITS, STAY_WITHIN, TrackerConfig
+from straja.detect.tracks import STAY_WITHIN, TrackerConfig
 
 
 def _training(x: np.ndarray, offsets: np.ndarray):
@@ -313,12 +313,6 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
                 events.append((t, tr["track_id"], 2, 3))
                 live.remove(tr)
 
-    def hit_level_off(tr, b):
-        # a narrow burst's distance from its track's hit level (0: not set, or no level)
-        if not (c.hit_level_db > 0 and b["peak_mw"] > 0 and not np.isnan(tr["level_ref_db"])):
-            return 0.0
-        return abs(10 * np.log10(float(b["peak_mw"])) - tr["level_ref_db"])
-
     def accepts(tr, b):
         bw_t, bw = tr["bw_sum_khz"] / tr["n_bursts"], b["bandwidth_khz"]
         allowed = c.candidate_timeout_us if tr["state"] == 0 else c.drop_after_us
@@ -326,7 +320,7 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
             return False
         if bw <= c.narrow_khz and bw_t <= c.narrow_khz:
             span = max(b["centre_khz"], tr["f_max_khz"]) - min(b["centre_khz"], tr["f_min_khz"])
-            return span <= c.hop_span_khz and hit_level_off(tr, b) <= c.hit_level_db
+            return span <= c.hop_span_khz
         half = 0.5 * max(bw, bw_t)
         if (b["t_start_us"] == tr["t_last_start_us"]
                 or not tr["f_min_khz"] - half <= b["centre_khz"] <= tr["f_max_khz"] + half):
@@ -401,9 +395,6 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
             if not np.isnan(tr["level_db"]):
                 tr["level_jump_sq_db2"] += (level_db - tr["level_db"]) ** 2
             tr["level_db"] = level_db
-            # the hit level: the mean of the readings, then of the last LEVEL_REF_HITS or so
-            tr["level_ref_db"] = (level_db if np.isnan(tr["level_ref_db"]) else tr["level_ref_db"]
-                                  + (level_db - tr["level_ref_db"]) / min(tr["n_bursts"], LEVEL_REF_HITS))
 
     for k, b in enumerate(np.sort(bursts, order="t_start_us", kind="stable")):
         if age_at is not None and k == age_at[0]:
@@ -411,10 +402,7 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
         age(int(b["t_start_us"]))
         ok = [tr for tr in live if accepts(tr, b)]
         if ok:
-            narrow = b["bandwidth_khz"] <= c.narrow_khz
-            # a narrow burst under hit_level_db: the track nearest in level
-            d = [hit_level_off(tr, b) if c.hit_level_db > 0 and narrow
-                 else abs(b["centre_khz"] - tr["f_last_khz"]) for tr in ok]
+            d = [abs(b["centre_khz"] - tr["f_last_khz"]) for tr in ok]
             # ties: for a wide burst the steadier track (a merged run is surely the steady
             # emitter's; inf: under 2 bursts, not known steady), then the most recent
             sd = [0.0 if b["bandwidth_khz"] <= c.narrow_khz
@@ -432,7 +420,7 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
                       t_first_us=int(b["t_start_us"]), f_first_khz=fc, f_min_khz=fc,
                       f_max_khz=fc, bw_sum_khz=0.0, dwell_sum_us=0.0, ivl_sum_us=0.0,
                       ivl_sq_us2=0.0, peak_mw=0.0, mean_sum_mw=0.0, centre_db_sum=0.0,
-                      level_db=np.nan, level_jump_sq_db2=0.0, level_ref_db=np.nan)
+                      level_db=np.nan, level_jump_sq_db2=0.0)
             next_id += 1
             live.append(tr)
             events.append((int(b["t_start_us"]), tr["track_id"], -1, 0))

@@ -15,8 +15,6 @@ BURST = _tracks.BURST_DTYPE  # the bursts module's records, taken as they are
 STATES = _tracks.STATES  # index = state code; events use -1 for "no track yet"
 # a burst on its track's previous channel within this many revisits (sweeps) is a stay
 STAY_WITHIN = _tracks.STAY_WITHIN_REVISITS
-# the memory of a track's hit level (level_ref_db), in hits
-LEVEL_REF_HITS = _tracks.LEVEL_REF_MEMORY_HITS
 
 
 @dataclass(frozen=True)
@@ -48,11 +46,6 @@ class TrackerConfig:
     # now and then two hops in a row on one scanner's channel (ELRS EU868, 13 channels in 7 of
     # 1 MHz: 8 % of its repeats, tests/test_detect_long_stays.py)
     link_run_max_us: int = 80_000
-    # a narrow burst joins a track only within this many dB of the track's hit level (0: on its
-    # span alone): a fixed resident's readings at a node are steady and one link's hits share one
-    # path loss, so a busy sub-GHz band's emitters are told apart by level (the pipeline sets it
-    # for a sub-GHz scanner, SUBGHZ_HIT_LEVEL_DB; docs/measured/sub77.md)
-    hit_level_db: float = 0.0
 
 
 class Tracker:
