@@ -249,8 +249,7 @@ cdef class Tracker:
             return ((b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz) -
                     (b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz)) <= self.hop_span_khz
         if (b.t_start_us == t.t_last_start_us
-                or not (t.f_min_khz - 0.5 * (bw if bw > bw_t else bw_t) <= b.centre_khz
-                        <= t.f_max_khz + 0.5 * (bw if bw > bw_t else bw_t))):
+                or not (t.f_min_khz - 0.5 * bw_t <= b.centre_khz <= t.f_max_khz + 0.5 * bw_t)):
             return False
         return quiet > self.lost_after_us or self._level_fits(t, b)
 
