@@ -6,9 +6,11 @@ Association (per burst, in start order): a track accepts a burst when
   (candidate: candidate_timeout_us, confirmed or lost: drop_after_us);
 - the bandwidths agree within bw_ratio (either way);
 - narrow bursts (bandwidth <= narrow_khz) keep the track's frequency span within hop_span_khz
-  (a hopper visits many channels of one band); wide ones lie within half a bandwidth of the
-  track's span of centres (a video link stays put, a Wi-Fi access point's frames light different
-  parts of its channel: it stays one track) and do not start when the track's last burst did
+  (a hopper visits many channels of one band); wide ones lie within half the track's own mean
+  bandwidth of its span of centres (a video link stays put, a Wi-Fi access point's frames light
+  different parts of its channel: it stays one track; a wider run centred farther off is the
+  emitter's edge merged with a neighbour's frames, whose centre would walk the track off its
+  channel, docs/measured/cam79.md) and do not start when the track's last burst did
   (two wide runs apart in one sweep are two emitters side by side), and, unless an off period
   (the track lost) lies between, their peak level is within level_step_db of the track's last,
   or within level_step_sds times the track's reading scatter when that is more: a video reading
@@ -249,8 +251,7 @@ cdef class Tracker:
             return ((b.centre_khz if b.centre_khz > t.f_max_khz else t.f_max_khz) -
                     (b.centre_khz if b.centre_khz < t.f_min_khz else t.f_min_khz)) <= self.hop_span_khz
         if (b.t_start_us == t.t_last_start_us
-                or not (t.f_min_khz - 0.5 * (bw if bw > bw_t else bw_t) <= b.centre_khz
-                        <= t.f_max_khz + 0.5 * (bw if bw > bw_t else bw_t))):
+                or not (t.f_min_khz - 0.5 * bw_t <= b.centre_khz <= t.f_max_khz + 0.5 * bw_t)):
             return False
         return quiet > self.lost_after_us or self._level_fits(t, b)
 

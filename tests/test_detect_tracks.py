@@ -28,7 +28,7 @@ BURST_ROWS = st.lists(st.tuples(
     st.integers(0, 1000), st.integers(1, 30),
     st.sampled_from([900_000.0, 905_000.0, 2_402_000.0, 2_410_000.0, 2_430_000.0, 5_800_000.0])
     .flatmap(lambda f: st.integers(-3, 3).map(lambda k: f + 500.0 * k)),
-    st.sampled_from([500.0, 1000.0, 2000.0, 20_000.0]),
+    st.sampled_from([500.0, 1000.0, 2000.0, 20_000.0, 40_000.0]),
     st.floats(1e-9, 1e-6), st.floats(1e-9, 1e-6), st.floats(1e-9, 1e-6)), max_size=40)
 
 
@@ -150,6 +150,32 @@ def test_a_merged_run_between_video_and_an_access_point_goes_to_the_steady_video
                             (1, 390_000, 5_825_000.0, 20_000.0, 1e-9, 1e-9, 1e-9),
                             (400_000, 390_000, 5_815_000.0, 40_000.0, 1e-9, 1e-9, 1e-9)]), 800_000)
     assert tr.snapshot()["n_bursts"].tolist() == [1, 2]
+
+
+def test_a_wider_run_joins_a_track_only_within_half_the_tracks_own_width():
+    """cam73_two_cams_in_ap40_apartments (docs/measured/cam79.md): a fixed camera read 20 MHz wide
+    at 5865 MHz, and runs where its lower skirt merged with an access point's frames at 5825 MHz,
+    60 MHz wide and centred 5835 MHz: 30 MHz off, within half the run's own width but not within
+    half the camera's. Taken (before: half the larger width), the camera track's centres walked
+    and its features turned unknown. A video whose reads grow wider around its channel (a 40 MHz
+    run centred 10 MHz off a 20 MHz read, a scan channel's step) still joins its track."""
+    camera = video_sweeps([0.0, 0.5] * 4, centre_khz=5_865_000.0, bw_khz=20_000.0)
+    merged = video_sweeps([1.0, 0.5] * 2, t0=8 * 400_000, centre_khz=5_835_000.0, bw_khz=60_000.0)
+    camera_on = video_sweeps([0.0, 0.5] * 2, t0=8 * 400_000 + 1, centre_khz=5_865_000.0,
+                             bw_khz=20_000.0)
+    tr = tracks.Tracker()
+    tr.process(np.sort(make_bursts(camera + merged + camera_on), order="t_start_us",
+                       kind="stable"), 12 * 400_000)
+    f = tracks.features(tr.snapshot())
+    assert sorted(zip(f["centre_khz"].tolist(), f["n_bursts"].tolist(), f["spread_khz"].tolist())) == [
+        (5_835_000.0, 4, 0.0), (5_865_000.0, 12, 0.0)]
+
+    grown = (video_sweeps([0.0, 0.5] * 4, centre_khz=5_800_000.0, bw_khz=20_000.0)
+             + video_sweeps([1.0, 1.5] * 4, t0=8 * 400_000, centre_khz=5_810_000.0,
+                            bw_khz=40_000.0))
+    tr = tracks.Tracker()
+    tr.process(make_bursts(grown), 16 * 400_000)
+    assert tracks.features(tr.snapshot())["n_bursts"].tolist() == [16]
 
 
 def test_a_much_stronger_emitter_over_a_steady_one_is_another_track():

@@ -321,7 +321,7 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
         if bw <= c.narrow_khz and bw_t <= c.narrow_khz:
             span = max(b["centre_khz"], tr["f_max_khz"]) - min(b["centre_khz"], tr["f_min_khz"])
             return span <= c.hop_span_khz
-        half = 0.5 * max(bw, bw_t)
+        half = 0.5 * bw_t
         if (b["t_start_us"] == tr["t_last_start_us"]
                 or not tr["f_min_khz"] - half <= b["centre_khz"] <= tr["f_max_khz"] + half):
             return False
