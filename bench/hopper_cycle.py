@@ -20,13 +20,14 @@ periodic resident (an oven's mains comb) breaks the Poisson tail (docs/measured/
 
 Not run by run_all.py (not a bench_*.py): a tool for changes to the band hopper.
 """
+from argparse import ArgumentTypeError
 from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import poisson
 
 from band_levels import record, scene_parser
-from straja.argtypes import non_negative_float
+from straja.argtypes import non_negative_float, positive_float, positive_int
 from straja.detect import hoppers
 from straja.eval.readings import slot_channels
 from straja.sim.scene import SceneError, load_scene
@@ -146,16 +147,19 @@ def main() -> None:
     ap = scene_parser(__doc__)
     ap.add_argument("--on", type=non_negative_float, default=0.0,
                     help="s: the drone's switch-on (figures before and after it)")
-    ap.add_argument("--threshold", type=float, default=6.0, help="-log10 p of a finding")
+    ap.add_argument("--threshold", type=positive_float, default=6.0, help="-log10 p of a finding")
     ap.add_argument("--windows", default="2,4,8", help="window lengths, s, comma-separated")
     ap.add_argument("--seed", type=int, help="the scene drawn anew with this seed")
-    ap.add_argument("--revisit", type=int, default=3,
+    ap.add_argument("--revisit", type=positive_int, default=3,
                     help="the plan's revisit block (dwells): the CC2500 plan's 3")
     args = ap.parse_args()
+    try:
+        windows_us = [positive_float(w) * 1e6 for w in args.windows.split(",")]
+    except ArgumentTypeError as e:
+        ap.error(f"argument --windows: {e}")
     try:  # a scene that does not load: a message, exit 2
         scene = load_scene(args.scene, seed=args.seed)
-        windows_us = [float(w) * 1e6 for w in args.windows.split(",")]
-    except (SceneError, ValueError) as e:
+    except SceneError as e:
         ap.error(str(e).strip('"'))
     for i, st in enumerate(record(scene, min(args.until, scene.duration_s))):
         res = replay(st, args.on, args.threshold, windows_us, args.revisit)

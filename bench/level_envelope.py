@@ -29,11 +29,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "host_tools"))
 
+from straja.argtypes import non_negative_float  # noqa: E402
 from straja.detect import pipeline  # noqa: E402
 from straja.detect.classify import STEADY_MAX_SD_DB, STREAK_SD_SHARE  # noqa: E402
 from straja.eval.scenes import run_scene  # noqa: E402
 from straja.gateway import detector  # noqa: E402
-from straja.sim.scene import load_scene  # noqa: E402
+from straja.sim.scene import SceneError, load_scene  # noqa: E402
 
 BAND_STEP_DB = 3.0
 N_BANDS = 10  # STAND_DB to 30 dB over the floor
@@ -119,10 +120,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("scene")
     ap.add_argument("--seed", type=int, help="run the scene with this seed instead of its own")
-    ap.add_argument("--until", type=float, help="s of scene run (default: all of it)")
-    ap.add_argument("--after", type=float, default=0.0, help="passes from this time on (s)")
+    ap.add_argument("--until", type=non_negative_float, help="s of scene run (default: all of it)")
+    ap.add_argument("--after", type=non_negative_float, default=0.0,
+                    help="passes from this time on (s)")
     args = ap.parse_args(argv)
-    scene = load_scene(args.scene, seed=args.seed)
+    try:  # a scene that does not load: a message, exit 2
+        scene = load_scene(args.scene, seed=args.seed)
+    except SceneError as e:
+        ap.error(str(e))
     for node, sweeps in sorted(record(scene, args.until).items()):
         for freq, kind, t_s, level, n, before in first_passes(sweeps, args.after):
             print(f"node {node} {freq:.0f} MHz {kind}: {t_s:.2f} s, {n} sweeps at {level:.0f} dB, "
