@@ -140,8 +140,12 @@ CUT_IMPORT = textwrap.dedent("""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # (as on a terminal: CI may ignore it)
     from straja.signals import stop_on_ctrl_c
 
+    sent = []
+
     def ctrl_c_as_pyexpat_imports(event, args):
-        if event == "import" and args[0] == "pyexpat":
+        # one Ctrl-C: pyexpat's import is audited again where the first was swallowed
+        if event == "import" and args[0] == "pyexpat" and not sent:
+            sent.append(True)
             os.kill(os.getpid(), signal.SIGINT)
 
     sys.addaudithook(ctrl_c_as_pyexpat_imports)
