@@ -40,7 +40,9 @@ def test_the_floor_loop_counts_each_sleep_once_and_a_stall_as_late():
 
 def test_the_probes_floor_is_late_wake_ups_a_second_by_how_late():
     floor = load_probe().floor(0.3, 0)
-    assert floor["sleeps_per_s"] > 1000  # deadlines 230 us apart: ~4 300 a second
+    # deadlines 230 us apart: ~4 300 a second idle; each late wake-up moves the next deadline on,
+    # so a loaded machine (most wake-ups ~1 ms late) makes fewer: still hundreds
+    assert floor["sleeps_per_s"] > 200
     late = list(floor["late_per_s"].values())
     assert list(floor["late_per_s"]) == ["over 100 us", "over 300 us", "over 500 us",
                                          "over 1000 us", "over 3000 us"]
