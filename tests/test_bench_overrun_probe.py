@@ -51,7 +51,7 @@ def test_the_probes_floor_is_late_wake_ups_a_second_by_how_late():
 
 def test_the_diagnosis_tools_refuse_bad_arguments_with_a_message():
     """bench/overrun_probe.py and the scene replay tools (band_levels.py, hopper_cycle.py,
-    level_envelope.py): exit 2 with the reason, no traceback, before any node or scene runs."""
+    level_envelope.py, subghz_site_rate.py): exit 2 with the reason, no traceback, before any node or scene runs."""
     import sys
     scene = str(REPO / "scenes" / "demo_incursion.toml")
     for args in (["overrun_probe.py", "--floor", "-1"], ["overrun_probe.py", "--nodes", "0"],
@@ -62,7 +62,10 @@ def test_the_diagnosis_tools_refuse_bad_arguments_with_a_message():
                  ["hopper_cycle.py", scene, "--revisit", "0"],
                  ["hopper_cycle.py", scene, "--threshold", "nan"],
                  ["level_envelope.py", "/nonexistent.toml"],
-                 ["level_envelope.py", scene, "--until", "-1"]):
+                 ["level_envelope.py", scene, "--until", "-1"],
+                 ["subghz_site_rate.py", "/nonexistent.toml", "--band-mhz", "902", "928"],
+                 ["subghz_site_rate.py", scene, "--band-mhz", "928", "902"],
+                 ["subghz_site_rate.py", scene, "--band-mhz", "902", "928", "--rate", "0"]):
         done = subprocess.run([sys.executable, str(REPO / "bench" / args[0]), *args[1:]],
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 2 and "error:" in done.stderr, args

@@ -322,6 +322,17 @@ def test_frsky_d16_airtime_and_bandwidth_from_its_bit_rate():
     assert duty == pytest.approx(4.341 / 9, rel=0.01)
 
 
+@pytest.mark.parametrize("band,first_hz", [("915", 914.47296e6), ("868", 859.50464e6)])
+def test_frsky_r9_plan_and_airtime(band, first_hz):
+    pk = packets(one("frsky_r9", band=band), 0.0, 5.0)
+    assert np.allclose(np.diff(pk.t0), 19.4e-3)                     # a packet every 19.4 ms
+    assert np.allclose(pk.t1 - pk.t0, 61.25 * 128e-6)                # SF6 at 500 kHz: 7.84 ms
+    assert np.allclose(pk.bw, 500e3) and np.all(np.diff(pk.chan) != 0)  # a new channel a packet
+    channels = np.unique(pk.f)
+    assert len(channels) == 27 and channels[0] == pytest.approx(first_hz)
+    assert np.allclose(np.diff(channels), 499.712e3)
+
+
 @pytest.mark.parametrize("channel,airtime", [(6, 1.9e-3), (149, 0.3e-3)])
 def test_wifi_beacon_airtime_by_band(channel, airtime):
     beacons = packets(one("wifi", channel=channel), 0.0, 5.0, 0)
@@ -346,6 +357,6 @@ def test_a_link_is_named_by_its_modulation_whatever_its_make():
     for kind, params in (("crossfire", {"mode": "50"}), ("crossfire", {"mode": "150"}),
                          ("elrs", {"rate": "F500"}), ("elrs", {"rate": "150"}),
                          ("elrs", {"domain": "FCC915", "rate": "100F"}), ("frsky", {}),
-                         ("flysky", {}), ("dsmx", {})):
+                         ("flysky", {}), ("dsmx", {}), ("frsky_r9", {})):
         em = one(kind, **params).emitters[0]
         assert drone_family(kind, em.p) == family[em.modulation], (kind, params)

@@ -386,6 +386,36 @@ class FrSky(Hopper):
         self.bw, self.shape = FRSKY_D16_BW_HZ, "gauss"
 
 
+# FrSky R9 (900 MHz ACCST/ACCESS, SX1276; DIY-Multiprotocol FrSkyR9_sx1276.ino): LoRa SF6 at
+# 500 kHz, CR 4/5, implicit header, no CRC, 9 preamble symbols, a 26-byte packet every 19.4 ms on
+# a new channel each packet. 27 channels 499.712 kHz apart (915: from 914.47296 MHz; 868: from
+# 859.50464 MHz), walked in steps of a bound `step` (1-24) over a 29-entry map whose last two
+# entries repeat channels step and step + 1. Airtime: symbol 2^6 / 500 kHz = 128 us; preamble
+# 9 + 4.25 symbols, payload 8 + ceil((8 x 26 - 4 x 6 + 28 - 20) / (4 x 6)) x 5 = 48 symbols.
+FRSKY_R9_SYMBOL_S = 2 ** 6 / 500e3
+FRSKY_R9_AIRTIME_S = (9 + 4.25 + 48) * FRSKY_R9_SYMBOL_S           # 7.84 ms
+FRSKY_R9_BANDS = {"915": 914.47296e6, "868": 859.50464e6}
+
+
+class FrSkyR9(Hopper):
+    KIND = "frsky_r9"
+    MODULATION = "lora"
+    EIRP_DBM = 20.0
+    DOC = "FrSky R9 (SX1276): LoRa SF6 500 kHz, a new channel of 27 every 19.4 ms packet."
+    PARAMS = {
+        "band": Param(str, "915", choices=tuple(FRSKY_R9_BANDS)),
+    }
+
+    def _table(self):
+        freqs = FRSKY_R9_BANDS[self.p["band"]] + 499.712e3 * np.arange(27)
+        step = int(self.rng("table").integers(1, 25))
+        index = (step * np.arange(29)) % 29
+        # map entries 27 and 28 are channels step and step + 1 again
+        self.table = np.where(index == 27, step, np.where(index == 28, step + 1, index))
+        self.freqs, self.interval, self.airtime = freqs, 19.4e-3, FRSKY_R9_AIRTIME_S
+        self.bw, self.shape = 500e3, "rect"
+
+
 class FlySky(Hopper):
     KIND = "flysky"
     MODULATION = "gfsk"
@@ -856,14 +886,14 @@ class Microwave(Emitter):
         return _packets(t0, t0 + self.seg, f.ravel(), self.seg_bw, -1)
 
 
-KINDS = {cls.KIND: cls for cls in (ELRS, Crossfire, FrSky, FlySky, DSMX, AnalogVideo, OFDMVideo,
-                                    OcuSync, WiFi, BluetoothClassic, BLEAdvertiser, BLEConnection,
-                                    LoRaDevice, SRDHopper, Microwave)}
+KINDS = {cls.KIND: cls for cls in (ELRS, Crossfire, FrSky, FrSkyR9, FlySky, DSMX, AnalogVideo,
+                                    OFDMVideo, OcuSync, WiFi, BluetoothClassic, BLEAdvertiser,
+                                    BLEConnection, LoRaDevice, SRDHopper, Microwave)}
 # The classifier family (straja.detect.classify.FAMILIES) a drone's emitter kind should be named:
 # its control links and its video. Any kind not here is not a drone (clutter, Remote ID).
 DRONE_FAMILY = {"elrs": "lora_fhss", "crossfire": "gfsk_fhss", "frsky": "gfsk_fhss",
-                "flysky": "gfsk_fhss", "dsmx": "gfsk_fhss", "analog_video": "analog_fm_video",
-                "ofdm_video": "ofdm_video", "ocusync": "ofdm_video"}
+                "frsky_r9": "lora_fhss", "flysky": "gfsk_fhss", "dsmx": "gfsk_fhss",
+                "analog_video": "analog_fm_video", "ofdm_video": "ofdm_video", "ocusync": "ofdm_video"}
 
 
 def drone_family(kind: str, params: dict) -> str | None:
