@@ -45,11 +45,7 @@ at `stand` (a power ratio) or more times the band's floor (every hot bin, no flo
 sweeps whose lowest reading stood there; `up_before ** n` is its chance as a run of the bin's
 past (docs/detection.md, "Video under an access point's frames"); and `stood`, which of the last
 64 sweeps it stood in (bit k: k sweeps ago), so that a run is judged against its neighbours'
-standing over the same sweeps. The same run, share and chance per level band (`level_standing`,
-`level_up`, `level_up_before`, rows k = 0 .. n_levels - 1: detected at stand x level_step^k or
-more times the floor; row 0 is `standing`, `up`, `up_before`), and the sum of the squared changes
-of the bin's reading over each band's run (`level_sq`, set to 0 when the run begins): a run judged
-at the level it stands at, and how steady it read there (docs/measured/late78.md).
+standing over the same sweeps.
 """
 import numpy as np  # for the included helpers
 from libc.math cimport NAN, fabs, log10, pow
@@ -59,12 +55,10 @@ include "_detect_common.pxi"
 
 cdef class SteadinessSplit:
     cdef readonly Py_ssize_t n_bins, min_sweeps, streak_cap, history_min, sweeps
-    cdef readonly Py_ssize_t n_levels
-    cdef readonly double ratio, jitter_db, rate, history_sweeps, dip, stand, level_step
+    cdef readonly double ratio, jitter_db, rate, history_sweeps, dip, stand
     cdef readonly object streak, streak_sq, hot_mw, last_db, jitter, busy, busy_before, cut_share
     cdef readonly object held, standing, up, up_before, stood  # numpy
-    cdef readonly object level_standing, level_up, level_up_before, level_sq  # (n_levels, n_bins)
-    cdef object _idx, _mark, _sorted, _change, _ratios
+    cdef object _idx, _mark, _sorted
     cdef int* st
     cdef double* hot
     cdef double* last
@@ -76,9 +70,6 @@ cdef class SteadinessSplit:
     cdef int* sd
     cdef double* upw
     cdef double* upb
-    cdef double* lsq
-    cdef double* chg  # each hot bin's change of reading from the sweep before (0: none)
-    cdef double* lr  # the level bands' power ratios over the floor
     cdef unsigned long long* sb
     cdef double* srt  # the sweep's noise, sorted (the band's floor)
     cdef double floor  # the band's floor this sweep
@@ -88,36 +79,23 @@ cdef class SteadinessSplit:
 
     def __cinit__(self, Py_ssize_t n_bins, double ratio, Py_ssize_t min_sweeps, double jitter_db,
                   double rate, Py_ssize_t streak_cap, double history_sweeps,
-                  Py_ssize_t history_min, double dip, double stand, double level_step,
-                  Py_ssize_t n_levels):
-        cdef Py_ssize_t k
+                  Py_ssize_t history_min, double dip, double stand):
         if n_bins < 1 or not (ratio > 0 and 0 < rate <= 1 and history_sweeps >= 1 and dip >= 1
-                              and stand >= 1 and level_step >= 1 and n_levels >= 1):
+                              and stand >= 1):
             raise ValueError("need n_bins >= 1, ratio > 0, 0 < rate <= 1, history_sweeps >= 1, "
-                             "dip >= 1, stand >= 1, level_step >= 1, n_levels >= 1")
+                             "dip >= 1, stand >= 1")
         if streak_cap < 1 or streak_cap > 0x7FFFFFFF:
             raise ValueError("streak_cap must be within 1 .. 2^31 - 1")
         self.n_bins, self.ratio, self.min_sweeps, self.jitter_db = n_bins, ratio, min_sweeps, jitter_db
         self.rate, self.streak_cap = rate, streak_cap
         self.history_sweeps, self.history_min, self.dip = history_sweeps, history_min, dip
-        self.stand, self.level_step, self.n_levels = stand, level_step, n_levels
-        self.level_standing = np.zeros((n_levels, n_bins), np.int32)
-        self.level_up = np.zeros((n_levels, n_bins))
-        self.level_up_before = np.full((n_levels, n_bins), np.nan)
-        self.level_sq = np.zeros((n_levels, n_bins))
-        self.standing, self.up, self.up_before = (
-            self.level_standing[0], self.level_up[0], self.level_up_before[0])
-        self.sd = <int*>cnp.PyArray_DATA(<cnp.ndarray>self.level_standing)
-        self.upw = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.level_up)
-        self.upb = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.level_up_before)
-        self.lsq = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.level_sq)
-        self._change = np.zeros(n_bins)
-        self.chg = <double*>cnp.PyArray_DATA(<cnp.ndarray>self._change)
-        self._ratios = np.zeros(n_levels)
-        self.lr = <double*>cnp.PyArray_DATA(<cnp.ndarray>self._ratios)
-        self.lr[0] = stand
-        for k in range(1, n_levels):
-            self.lr[k] = self.lr[k - 1] * level_step
+        self.stand = stand
+        self.standing = np.zeros(n_bins, np.int32)
+        self.up = np.zeros(n_bins)
+        self.up_before = np.full(n_bins, np.nan)
+        self.sd = <int*>cnp.PyArray_DATA(<cnp.ndarray>self.standing)
+        self.upw = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.up)
+        self.upb = <double*>cnp.PyArray_DATA(<cnp.ndarray>self.up_before)
         self.stood = np.zeros(n_bins, np.uint64)
         self.sb = <unsigned long long*>cnp.PyArray_DATA(<cnp.ndarray>self.stood)
         self.streak = np.zeros(n_bins, np.int32)
@@ -149,8 +127,7 @@ cdef class SteadinessSplit:
     def settings(self):
         """The constructor's arguments after n_bins (the reference takes them too)."""
         return (self.ratio, self.min_sweeps, self.jitter_db, self.rate, self.streak_cap,
-                self.history_sweeps, self.history_min, self.dip, self.stand, self.level_step,
-                self.n_levels)
+                self.history_sweeps, self.history_min, self.dip, self.stand)
 
     def cuts(self, det, power, noise, cut, Py_ssize_t gap):
         """Fill `cut` (uint8, the shape of det) for the burst extractor from a batch of sweeps:
@@ -178,12 +155,11 @@ cdef class SteadinessSplit:
         was cold."""
         cdef Py_ssize_t b
         cdef double keep = pow(1.0 - 1.0 / self.history_sweeps, <double>n_sweeps)
-        for b in range(self.n_levels * self.n_bins):
-            self.sd[b] = 0
-            self.upw[b] *= keep
         for b in range(self.n_bins):
             self.st[b] = 0
+            self.sd[b] = 0
             self.sb[b] = self.sb[b] << n_sweeps if n_sweeps < 64 else 0
+            self.upw[b] *= keep
             self.hold[b] = 0
             self.bz[b] *= keep
             self.cs[b] *= keep
@@ -247,7 +223,7 @@ cdef class SteadinessSplit:
 
     cdef void _one(self, const unsigned char* det, const float* power, unsigned char* cut,
                    Py_ssize_t gap) noexcept nogil:
-        cdef Py_ssize_t i, a, b, k, kb, n_hot = 0, n = self.n_bins
+        cdef Py_ssize_t i, a, b, n_hot = 0, n = self.n_bins
         cdef double db, change, known, fresh = 1.0 / self.history_sweeps, h, pw
         cdef double ja, jb, larger, smaller
         cdef long long sa, sb, longer
@@ -256,7 +232,6 @@ cdef class SteadinessSplit:
         for b in range(n):
             cut[b] = 0
             self.mark[b] = 0
-            self.chg[b] = 0.0
             if det[b]:
                 self.idx[n_hot] = b
                 n_hot += 1
@@ -269,7 +244,6 @@ cdef class SteadinessSplit:
                 self.jit[b] = change if self.jit[b] != self.jit[b] else \
                     self.jit[b] + self.rate * (change - self.jit[b])
                 self.sq[b] += change * change
-                self.chg[b] = change
             else:
                 self.sq[b] = 0.0
                 self.before[b] = self.bz[b] / known if self.sweeps >= self.history_min else NAN
@@ -278,22 +252,16 @@ cdef class SteadinessSplit:
             self.bz[b] *= 1.0 - fresh
             self.st[b] = 0 if not det[b] else (self.st[b] + 1 if self.st[b] < self.streak_cap
                                               else self.streak_cap)
-            for k in range(self.n_levels):
-                kb = k * n + b
-                if det[b] and <double>power[b] >= self.lr[k] * self.floor:
-                    if self.sd[kb] == 0:
-                        self.upb[kb] = (self.upw[kb] / known if self.sweeps >= self.history_min
-                                        else NAN)
-                        self.lsq[kb] = 0.0
-                    else:
-                        self.lsq[kb] += self.chg[b] * self.chg[b]
-                    self.sd[kb] = self.sd[kb] + 1 if self.sd[kb] < self.streak_cap \
-                        else self.streak_cap
-                    self.upw[kb] = self.upw[kb] * (1.0 - fresh) + fresh
-                else:
-                    self.sd[kb] = 0
-                    self.upw[kb] *= 1.0 - fresh
-            self.sb[b] = (self.sb[b] << 1) | (1 if self.sd[b] > 0 else 0)
+            if det[b] and <double>power[b] >= self.stand * self.floor:
+                if self.sd[b] == 0:
+                    self.upb[b] = self.upw[b] / known if self.sweeps >= self.history_min else NAN
+                self.sd[b] = self.sd[b] + 1 if self.sd[b] < self.streak_cap else self.streak_cap
+                self.upw[b] = self.upw[b] * (1.0 - fresh) + fresh
+                self.sb[b] = (self.sb[b] << 1) | 1
+            else:
+                self.sd[b] = 0
+                self.upw[b] *= 1.0 - fresh
+                self.sb[b] = self.sb[b] << 1
         for i in range(n_hot):
             b = self.idx[i]
             self.bz[b] += fresh

@@ -31,9 +31,7 @@ def streams(draw):
             draw(st.sampled_from([core.HISTORY_SWEEPS, 4])),
             draw(st.sampled_from([core.HISTORY_MIN_SWEEPS, 0, 5])),
             draw(st.sampled_from([core.steadiness_split(1).dip, 1.0, 10.0])),
-            draw(st.sampled_from([core.steadiness_split(1).stand, 1.0, 4.0])),
-            draw(st.sampled_from([core.steadiness_split(1).level_step, 1.0, 4.0])),
-            draw(st.sampled_from([core.STAND_LEVELS, 1, 3])))
+            draw(st.sampled_from([core.steadiness_split(1).stand, 1.0, 4.0])))
     cuts = sorted(draw(st.lists(st.integers(0, n_sweeps), max_size=4)))
     quiet = draw(st.lists(st.integers(0, 70), min_size=len(cuts) + 1, max_size=len(cuts) + 1))
     return det, power, noise, args, draw(st.integers(0, 2)), cuts, quiet
@@ -60,11 +58,10 @@ def test_kernel_equals_reference(stream):
         assert kernel.sweeps == oracle.sweeps
         assert kernel.streak.tolist() == oracle.streak.tolist()
         assert kernel.held.tolist() == oracle.held.tolist()
-        assert kernel.level_standing.tolist() == oracle.level_standing.tolist()
         assert kernel.standing.tolist() == oracle.standing.tolist()
         assert kernel.stood.tolist() == oracle.stood.tolist()
         for name in ("streak_sq", "hot_mw", "last_db", "jitter", "busy", "busy_before",
-                     "cut_share", "up", "up_before", "level_up", "level_up_before", "level_sq"):
+                     "cut_share", "up", "up_before"):
             np.testing.assert_allclose(getattr(kernel, name), getattr(oracle, name), rtol=1e-12,
                                        atol=1e-300, equal_nan=True, err_msg=name)
 
@@ -85,10 +82,6 @@ def test_bad_arguments_are_refused_with_their_name():
     with pytest.raises(ValueError, match="n_bins"):
         SteadinessSplit(0, *split.settings)
     with pytest.raises(ValueError, match="dip"):
-        SteadinessSplit(4, *split.settings[:-4], 0.5, *split.settings[-3:])
+        SteadinessSplit(4, *split.settings[:-2], 0.5, split.stand)
     with pytest.raises(ValueError, match="stand"):
-        SteadinessSplit(4, *split.settings[:-3], 0.5, *split.settings[-2:])
-    with pytest.raises(ValueError, match="level_step"):
-        SteadinessSplit(4, *split.settings[:-2], 0.5, split.n_levels)
-    with pytest.raises(ValueError, match="n_levels"):
-        SteadinessSplit(4, *split.settings[:-1], 0)
+        SteadinessSplit(4, *split.settings[:-1], 0.5)

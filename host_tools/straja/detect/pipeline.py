@@ -145,19 +145,6 @@ STAND_CHANCE = STREAK_CHANCE ** 2
 STAND_MIN_SWEEPS = 2 * STEADY_MIN_BURSTS
 STAND_SIBLING_UP = 0.25
 STAND_SIBLING_SHARE = 0.5
-# The same run judged at the level it stands at (docs/measured/late78.md, late76.md): an access
-# point's frames stand its channel at STAND_DB in a large share of the sweeps (0.47 at load 0.9),
-# but over its own level only in its strongest frames; video come on over it lifts the
-# channel's lower envelope to the video's level in every sweep. So the run and its past share
-# are kept per level band too, STAND_LEVEL_STEP_DB apart from STAND_DB up (a 20 MHz read of an
-# OFDM channel averages its fading to ~1 dB, so a 3 dB band is wider than a level's scatter) to
-# STAND_DB + (STAND_LEVELS - 1) steps (30 dB: a video near its node), and a run at a band above
-# STAND_DB is a continuous emitter when its chance from that band's past is STAND_CHANCE or less
-# and its readings over that run change sweep to sweep as little as a clean streak's (within
-# STREAK_SD_SHARE of STEADY_MAX_SD_DB): an access point lifted over its past level by fast
-# shadowing stands there for a while too, but its frames swing its readings 7-17 dB.
-STAND_LEVEL_STEP_DB = 3.0
-STAND_LEVELS = 10
 STOOD_SWEEPS = 64  # the sweeps the split's `stood` keeps (one bit each in a uint64 a bin)
 LOOK_GAP_MAX = 256  # calls with bursts between two looks at confirmed tracks not yet alerted
 # ...but they are looked at (all of them) in the sweep a channel's streak of hot sweeps reaches
@@ -202,21 +189,6 @@ HOPPER_BANDS = ("2g4",)
 SKIRT_WIDTHS = 2.5            # the mask's out-of-band domain: the channel and 2 widths beyond
 SKIRT_BELOW_DB = 20.0         # the mask's highest step outside the channel
 _CONFIRMED = STATES.index("confirmed")
-
-
-def _steady_level_runs(split: SteadinessSplit) -> list[tuple[int, float] | None]:
-    """Per bin of the split, (run, chance) at the lowest level band over STAND_DB whose run is a
-    continuous emitter's (STAND_LEVEL_STEP_DB): STAND_MIN_SWEEPS or more, a chance of
-    STAND_CHANCE or less from that band's past, read as steady as a clean streak; else None."""
-    out: list[tuple[int, float] | None] = [None] * split.n_bins
-    steady_db = STREAK_SD_SHARE * STEADY_MAX_SD_DB
-    for runs, pasts, squares in zip(split.level_standing[1:].tolist(),
-                                    split.level_up_before[1:].tolist(), split.level_sq[1:].tolist()):
-        for b, (n, p, sq) in enumerate(zip(runs, pasts, squares)):
-            if (out[b] is None and n >= STAND_MIN_SWEEPS and p ** n <= STAND_CHANCE
-                    and math.sqrt(sq / (2 * (n - 1))) <= steady_db):
-                out[b] = (n, p ** n)
-    return out
 
 
 def _stood_share(stood: int, window: int) -> float:
@@ -531,10 +503,7 @@ class Pipeline:
         # (a plan of a few tens of channels, looked at now and then: Python numbers, not arrays)
         standing, past = split.standing.tolist(), split.up_before.tolist()
         chance = [p ** n if n else 1.0 for p, n in zip(past, standing)]  # (NaN stays NaN)
-        judged = [(n, x) if n >= STAND_MIN_SWEEPS and x <= STAND_CHANCE else None
-                  for n, x in zip(standing, chance)]
-        by_level = _steady_level_runs(split)
-        proven = [a is not None or b is not None for a, b in zip(judged, by_level)]
+        proven = [n >= STAND_MIN_SWEEPS and x <= STAND_CHANCE for n, x in zip(standing, chance)]
         if not any(proven):
             return rows
         up, streak, streak_sq = split.up.tolist(), split.streak.tolist(), split.streak_sq.tolist()
@@ -564,12 +533,10 @@ class Pipeline:
                                   for b in range(lo, hi + 1) if b not in block)
                 steady = all(streak[b] >= 2 and math.sqrt(streak_sq[b] / (2 * (streak[b] - 1)))
                              <= STREAK_SD_SHARE * STEADY_MAX_SD_DB for b in block)
-                steady_level = all(by_level[b] is not None for b in block)
-                if len(block) * step <= VIDEO_MAX_KHZ and (gaps_beside or steady or steady_level):
-                    runs = [judged[b] or by_level[b] for b in block]
+                if len(block) * step <= VIDEO_MAX_KHZ and (gaps_beside or steady):
                     family, conf, why = standing_video(
-                        start + step * (c + end) / 2, len(block), step, min(n for n, _ in runs),
-                        max(x for _, x in runs), int(snap["n_bursts"][row]))
+                        start + step * (c + end) / 2, len(block), step, shortest,
+                        max(chance[b] for b in block), int(snap["n_bursts"][row]))
                     out[row] = (rows[row][0], family, conf, True, why,
                                 start + step * (c - 0.5), start + step * (end + 0.5))
                     break
@@ -780,8 +747,7 @@ def steadiness_split(n_bins: int) -> SteadinessSplit:
     """The steadiness split (SPLIT_*, HISTORY_*) of a plan of n_bins channel-wide bins."""
     return SteadinessSplit(n_bins, SPLIT_RATIO, SPLIT_MIN_SWEEPS, SPLIT_JITTER_DB, SPLIT_RATE,
                            SPLIT_STREAK_CAP, HISTORY_SWEEPS, HISTORY_MIN_SWEEPS,
-                           10 ** (SPLIT_DIP_DB / 10), 10 ** (STAND_DB / 10),
-                           10 ** (STAND_LEVEL_STEP_DB / 10), STAND_LEVELS)
+                           10 ** (SPLIT_DIP_DB / 10), 10 ** (STAND_DB / 10))
 
 
 def busy_cells(n_bins: int, step_khz: float, alpha: float) -> BusyCells:

@@ -449,18 +449,12 @@ class SteadinessSplit:
     (docs/detection.md, "Steadiness split")."""
 
     def __init__(self, n_bins, ratio, min_sweeps, jitter_db, rate, streak_cap, history_sweeps,
-                 history_min, dip, stand, level_step, n_levels):
+                 history_min, dip, stand):
         self.ratio, self.min_sweeps, self.jitter_db, self.rate = ratio, min_sweeps, jitter_db, rate
-        self.dip, self.stand, self.level_step, self.n_levels = dip, stand, level_step, n_levels
-        self.level_ratios = [stand]
-        for _ in range(1, n_levels):  # (multiplied as the kernel does: the same rounding)
-            self.level_ratios.append(self.level_ratios[-1] * level_step)
-        self.level_standing = np.zeros((n_levels, n_bins), np.int32)
-        self.level_up = np.zeros((n_levels, n_bins))
-        self.level_up_before = np.full((n_levels, n_bins), np.nan)
-        self.level_sq = np.zeros((n_levels, n_bins))
-        self.standing, self.up, self.up_before = (
-            self.level_standing[0], self.level_up[0], self.level_up_before[0])
+        self.dip, self.stand = dip, stand
+        self.standing = np.zeros(n_bins, np.int32)
+        self.up = np.zeros(n_bins)
+        self.up_before = np.full(n_bins, np.nan)
         self.stood = np.zeros(n_bins, np.uint64)
         self.streak_cap, self.history_sweeps, self.history_min = streak_cap, history_sweeps, history_min
         self.streak = np.zeros(n_bins, np.int32)
@@ -484,8 +478,6 @@ class SteadinessSplit:
             db = 10 * np.log10(np.maximum(p, 1e-30))
             running = self.streak[idx] > 0
             change = np.abs(db - self.last_db[idx])
-            change_sq = np.zeros(len(self.busy))
-            change_sq[idx] = np.where(running, change ** 2, 0.0)
             j = self.jitter[idx]
             self.jitter[idx] = np.where(running, np.where(np.isnan(j), change,
                                                           j + self.rate * (change - j)), j)
@@ -501,19 +493,15 @@ class SteadinessSplit:
             self.streak = np.minimum((self.streak + 1) * hot, self.streak_cap).astype(np.int32)
             floor = 0.0 if noise is None else np.sort(noise[s].astype(np.float64))[
                 (len(self.hot_mw) - 1) // 2]
-            thresholds = np.array([r * floor for r in self.level_ratios])[:, None]
-            stands = hot[None, :] & (power[s].astype(np.float64)[None, :] >= thresholds)
+            stands = hot & (power[s].astype(np.float64) >= self.stand * floor)
             with np.errstate(invalid="ignore", divide="ignore"):
-                begins = stands & (self.level_standing == 0)
-                self.level_up_before[begins] = (self.level_up[begins] / known
-                                                if self.sweeps >= self.history_min else np.nan)
-            self.level_sq = np.where(stands & ~begins, self.level_sq + change_sq,
-                                     np.where(begins, 0.0, self.level_sq))
-            self.level_standing[:] = np.minimum((self.level_standing + 1) * stands,
-                                                self.streak_cap)
-            self.level_up[:] = np.where(stands, self.level_up * (1.0 - fresh) + fresh,
-                                        self.level_up * (1.0 - fresh))
-            self.stood = (self.stood << np.uint64(1)) | stands[0].astype(np.uint64)
+                begins = stands & (self.standing == 0)
+                self.up_before[begins] = (self.up[begins] / known
+                                          if self.sweeps >= self.history_min else np.nan)
+            self.standing = np.minimum((self.standing + 1) * stands,
+                                       self.streak_cap).astype(np.int32)
+            self.up = np.where(stands, self.up * (1.0 - fresh) + fresh, self.up * (1.0 - fresh))
+            self.stood = (self.stood << np.uint64(1)) | stands.astype(np.uint64)
             h = self.hot_mw[idx]
             self.hot_mw[idx] = np.where(h > 0, h + self.rate * (p - h), p)
             self.sweeps += 1
@@ -573,10 +561,10 @@ class SteadinessSplit:
 
     def quiet(self, n_sweeps):
         self.streak[:] = 0
-        self.level_standing[:] = 0
+        self.standing[:] = 0
         self.stood = (self.stood << np.uint64(n_sweeps) if n_sweeps < 64
                       else np.zeros_like(self.stood))
-        self.level_up *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
+        self.up *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
         self.held[:] = 0
         self.busy *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
         self.cut_share *= (1.0 - 1.0 / self.history_sweeps) ** n_sweeps
