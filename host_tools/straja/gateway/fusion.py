@@ -1,28 +1,27 @@
 """Fusion: observations from several nodes that are one emitter become one track.
 
-Two observations are the same emitter when they are of the same link (video, or a hopping
-control link: the core may rename an emitter's family within one as the evidence grows, e.g.
-Crossfire among US915 devices first named LoRa then GFSK; a control link's track is named by the
-family told in the largest share of each node's sweeps, Track.told), overlap in frequency (more
-than an edge: adjacent video channels meet at one, but a one-channel video run meeting a
-one-channel track there is one carrier between two scan channels, _straddled; a hopper's extent
-is the span of channels it was seen on; one that overlaps several tracks, a run merging two
-emitters' channels, joins the one it shares most with and widens none; a video run its node
-read beside another in one sweep does not join the other's track: _side_by_side), and the
-emitter was seen (again) within the
-track's hold of its last observation: a drone that pauses for less than the hold stays one
-track, and so one alert. "Seen again" is the first burst of the node core's track
-(`Observation.since_ns`), not the observation, which comes only when the core has confirmed it a
-few sweeps later: so a track ends `confirm_wait_s` after its hold, and a pause of up to the hold
-never splits a presence. The hold is `track_timeout_s`, or for a track observed rarely (a far
-control link whose hits the scanners catch every few seconds) HOLD_GAPS of its own median gap
-between observations, up to `track_timeout_max_s`. For observations at random times a median gap
-is ln 2 of the mean, so 10 of them are 6.9 mean gaps, a silence that comes once in e^6.9 ~ 1 000
-gaps of a link still there, where the fixed timeout split such a link's presence every minute or
-two; the median, not the mean, so that one long silence (a drone that paused) does not lengthen
-the hold of a track observed often (docs/gateway.md). A track keeps each node's received power
-over time, which gives the signal trend; a held observation (a drone name the node's core no
-longer gives, held for a flicker: detector._Naming) keeps its node seeing the track, no power.
+Two observations are the same emitter when they are of the same link (video, or a hopping control
+link: the core may rename an emitter's family within one as the evidence grows, e.g. Crossfire
+among US915 devices first named LoRa then GFSK; a control link's track is named by the family told
+in the largest share of each node's sweeps, Track.told), overlap in frequency (more than an edge:
+adjacent video channels meet at one, but a one-channel video run meeting a one-channel track there
+is one carrier between two scan channels, _straddled; a hopper's extent is the span of channels it
+was seen on; one that overlaps several tracks, a run merging two emitters' channels, joins the one
+it shares most with and widens none; a video run its node read beside another in one sweep does not
+join the other's track: _side_by_side), and the emitter was seen (again) within the track's hold of
+its last observation: a drone that pauses for less than the hold stays one track, and so one alert.
+"Seen again" is the first burst of the node core's track (`Observation.since_ns`), not the
+observation, which comes only when the core has confirmed it a few sweeps later: so a track ends
+`confirm_wait_s` after its hold, and a pause of up to the hold never splits a presence. The hold is
+`track_timeout_s`, or for a track observed rarely (a far control link whose hits the scanners catch
+every few seconds) HOLD_GAPS of its own median gap between observations, up to
+`track_timeout_max_s`. For observations at random times a median gap is ln 2 of the mean, so 10 of
+them are 6.9 mean gaps, a silence that comes once in e^6.9 ~ 1 000 gaps of a link still there,
+where the fixed timeout split such a link's presence every minute or two; the median, not the mean,
+so that one long silence (a drone that paused) does not lengthen the hold of a track observed often
+(docs/gateway.md). A track keeps each node's received power over time, which gives the signal
+trend; a held observation (a drone name the node's core no longer gives, held for a flicker:
+detector._Naming) keeps its node seeing the track, no power.
 """
 from __future__ import annotations
 
