@@ -81,3 +81,37 @@ def test_a_channel_split_in_two_runs_in_one_sweep_still_joins_its_track():
     for k, (lo, hi) in enumerate(((5_775_000, 5_795_000), (5_795_000, 5_815_000))):
         assert fusion.observe(Observation(1, VIDEO, 2 * S + k, lo, hi, -70.0))[0] is first
     assert len(fusion.tracks) == 1
+
+
+def test_one_carrier_named_on_two_adjacent_scan_channels_by_two_nodes_is_one_track():
+    """det71_analog_f4_switch_on_near_aps: F4 (5800 MHz) lies between the 5785 and 5805 MHz scan
+    channels; one node names it 5795-5815 (its main lobe, inside an access point's channel), a
+    nearer one later 5775-5795 alone (its skirt, 10 dB under, where the access point is not).
+    One channel each, meeting at an edge: one carrier through the 20 MHz filter, one track (two
+    tracks, two alerts, before), widened over both channels."""
+    fusion = Fusion(FusionConfig())
+    first = fusion.observe(Observation(3, VIDEO, 27 * S, 5_795_000, 5_815_000, -81.0))[0]
+    for k in range(5):
+        t = round((27.4 + 0.41 * k) * S)
+        assert fusion.observe(Observation(4, VIDEO, t, 5_775_000, 5_795_000, -75.0))[0] is first
+        assert fusion.observe(Observation(3, VIDEO, t + 5_000_000, 5_795_000, 5_815_000,
+                                          -80.0))[0] is first
+    assert len(fusion.tracks) == 1 and (first.lo_khz, first.hi_khz) == (5_775_000, 5_815_000)
+
+
+def test_channels_apart_side_by_side_or_beside_a_wider_run_stay_two_tracks():
+    """One carrier lights at most the two scan channels around it: extents 20 MHz apart (F3 at
+    5780 MHz read 5775-5795, a 20 MHz OFDM at 5825 read 5815-5835), two adjacent channels one
+    node read as two runs in one sweep (det43), and a one-channel run beside a two-channel one
+    (R1 read 5655-5675, R2 at 5695 MHz read 5675-5715) are two emitters: two tracks."""
+    pairs = [((1, 5_775_000, 5_795_000), (2, 5_815_000, 5_835_000)),
+             ((1, 5_795_000, 5_815_000), (1, 5_775_000, 5_795_000)),
+             ((1, 5_655_000, 5_675_000), (2, 5_675_000, 5_715_000))]
+    for first, second in pairs:
+        fusion = Fusion(FusionConfig())
+        for k in range(5):
+            t = round((10 + 0.41 * k) * S)
+            fusion.observe(Observation(first[0], VIDEO, t, *first[1:], -70.0))
+            fusion.observe(Observation(second[0], VIDEO, t + 5_000_000, *second[1:], -72.0))
+        assert sorted((t.lo_khz, t.hi_khz) for t in fusion.tracks) == sorted(
+            [first[1:], second[1:]]), (first, second)

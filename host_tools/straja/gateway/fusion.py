@@ -1,26 +1,27 @@
 """Fusion: observations from several nodes that are one emitter become one track.
 
-Two observations are the same emitter when they are of the same link (video, or a hopping
-control link: the core may rename an emitter's family within one as the evidence grows, e.g.
-Crossfire among US915 devices first named LoRa then GFSK; a control link's track is named by the
-family told in the largest share of each node's sweeps, Track.told), overlap in frequency (more
-than an edge: adjacent video channels meet at one; a hopper's extent is the span of channels it
-was seen on; one that overlaps several tracks, a run merging two emitters' channels, joins the
-one it shares most with and widens none; a video run its node read beside another in one sweep
-does not join the other's track: _side_by_side), and the emitter was seen (again) within the
-track's hold of its last observation: a drone that pauses for less than the hold stays one
-track, and so one alert. "Seen again" is the first burst of the node core's track
-(`Observation.since_ns`), not the observation, which comes only when the core has confirmed it a
-few sweeps later: so a track ends `confirm_wait_s` after its hold, and a pause of up to the hold
-never splits a presence. The hold is `track_timeout_s`, or for a track observed rarely (a far
-control link whose hits the scanners catch every few seconds) HOLD_GAPS of its own median gap
-between observations, up to `track_timeout_max_s`. For observations at random times a median gap
-is ln 2 of the mean, so 10 of them are 6.9 mean gaps, a silence that comes once in e^6.9 ~ 1 000
-gaps of a link still there, where the fixed timeout split such a link's presence every minute or
-two; the median, not the mean, so that one long silence (a drone that paused) does not lengthen
-the hold of a track observed often (docs/gateway.md). A track keeps each node's received power
-over time, which gives the signal trend; a held observation (a drone name the node's core no
-longer gives, held for a flicker: detector._Naming) keeps its node seeing the track, no power.
+Two observations are the same emitter when they are of the same link (video, or a hopping control
+link: the core may rename an emitter's family within one as the evidence grows, e.g. Crossfire
+among US915 devices first named LoRa then GFSK; a control link's track is named by the family told
+in the largest share of each node's sweeps, Track.told), overlap in frequency (more than an edge:
+adjacent video channels meet at one, but a one-channel video run meeting a one-channel track there
+is one carrier between two scan channels, _straddled; a hopper's extent is the span of channels it
+was seen on; one that overlaps several tracks, a run merging two emitters' channels, joins the one
+it shares most with and widens none; a video run its node read beside another in one sweep does not
+join the other's track: _side_by_side), and the emitter was seen (again) within the track's hold of
+its last observation: a drone that pauses for less than the hold stays one track, and so one alert.
+"Seen again" is the first burst of the node core's track (`Observation.since_ns`), not the
+observation, which comes only when the core has confirmed it a few sweeps later: so a track ends
+`confirm_wait_s` after its hold, and a pause of up to the hold never splits a presence. The hold is
+`track_timeout_s`, or for a track observed rarely (a far control link whose hits the scanners catch
+every few seconds) HOLD_GAPS of its own median gap between observations, up to
+`track_timeout_max_s`. For observations at random times a median gap is ln 2 of the mean, so 10 of
+them are 6.9 mean gaps, a silence that comes once in e^6.9 ~ 1 000 gaps of a link still there,
+where the fixed timeout split such a link's presence every minute or two; the median, not the mean,
+so that one long silence (a drone that paused) does not lengthen the hold of a track observed often
+(docs/gateway.md). A track keeps each node's received power over time, which gives the signal
+trend; a held observation (a drone name the node's core no longer gives, held for a flicker:
+detector._Naming) keeps its node seeing the track, no power.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ HOLD_GAPS = 10.0          # a track's hold in its median gaps between observatio
 GAPS_KEPT = 8             # the median over its last this many gaps
 GAPS_BEFORE_HOLD = 3      # the fixed timeout until it has this many
 MOMENT_NS = 500_000_000   # observations this close are one moment (several nodes, one sweep)
+VIDEO_CHANNEL_KHZ = 20_000  # a video channel's width, and the RX5808's filter and step (_straddled)
 
 
 def told_share(track: Track, family: str) -> float:
@@ -181,6 +183,22 @@ def _side_by_side(track: Track, obs: Observation) -> bool:
             and not obs.lo_khz <= seen_centre <= obs.hi_khz)
 
 
+def _straddled(track: Track, obs: Observation) -> bool:
+    """Whether `obs` and `track` are one video carrier read on two adjacent scan channels: each
+    extent is one channel of the 5.8 GHz plan (a run of one bin, at most VIDEO_CHANNEL_KHZ
+    wide, the two alike) and they meet at an edge. A video channel is at most 20 MHz wide (FM
+    by Carson's rule, 20 MHz OFDM) and the RX5808's filter is 20 MHz stepped 20 MHz, so a
+    carrier centred between two scan channels puts its power in those two filters and no
+    third (F4 at 5800 MHz: 5805 -0.5 dB, 5785 -10 dB), and a node that reads one of them
+    alone (the other under its threshold, or inside an access point's run there) names that
+    one: F4 named 5805 by one node and 5785 by another was two alerts. Two carriers on
+    adjacent channels read by one node in one sweep are _side_by_side; a wider run on either
+    side (R2 at 5695 MHz read 5675-5715) is not one channel."""
+    width, track_width = obs.hi_khz - obs.lo_khz, track.hi_khz - track.lo_khz
+    return (width == track_width and 0 < width <= VIDEO_CHANNEL_KHZ
+            and (obs.lo_khz == track.hi_khz or obs.hi_khz == track.lo_khz))
+
+
 def _shared(lo: int, hi: int, lo2: int, hi2: int) -> int:
     """The width two extents share (0 for a point in the other)."""
     return min(hi, hi2) - max(lo, lo2)
@@ -206,7 +224,8 @@ class Fusion:
         link = LINK.get(obs.family, obs.family)
         overlaps = [track for track in self.tracks
                     if LINK.get(track.family, track.family) == link
-                    and _overlap(lo, hi, track.lo_khz, track.hi_khz)
+                    and (_overlap(lo, hi, track.lo_khz, track.hi_khz)
+                         or link == "video" and _straddled(track, obs))
                     and track.first_ns - self.timeout_ns < obs.t_ns
                     and back_ns < track.last_ns + track.hold_ns]
         # not the track of another video its node read beside it in this sweep (a hopper's
