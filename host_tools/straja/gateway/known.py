@@ -63,13 +63,24 @@ def matches(known: KnownEmitter, track: Track, window_ns: int) -> bool:
                                 for n, s in recent.items())
 
 
+def _ranges(track: Track) -> tuple:
+    """Every node's range of mean power (its one reading's if it had too few for a mean)."""
+    return tuple(KnownNode(n, round(s.lo_dbm, 1), round(s.hi_dbm, 1)) if s.lo_dbm <= s.hi_dbm
+                 else KnownNode(n, s.dbm, s.dbm) for n, s in sorted(track.nodes.items()))
+
+
 def added_event(track: Track, t_ns: int, source: str, by: str) -> KnownAdded:
     """The known_added event that learns a track's emitter: its names, extent, every node's
-    range of mean power (its one reading's if it had too few for a mean)."""
-    nodes = tuple(KnownNode(n, round(s.lo_dbm, 1), round(s.hi_dbm, 1)) if s.lo_dbm <= s.hi_dbm
-                  else KnownNode(n, s.dbm, s.dbm) for n, s in sorted(track.nodes.items()))
-    return KnownAdded(t_ns, tuple(sorted(track.families)), track.lo_khz, track.hi_khz, nodes,
-                      source, by)
+    range of mean power."""
+    return KnownAdded(t_ns, tuple(sorted(track.families)), track.lo_khz, track.hi_khz,
+                      _ranges(track), source, by)
+
+
+def as_known(track: Track, source: str) -> KnownEmitter:
+    """A track's emitter as a known emitter (not stored): what a later track must match to be
+    the same emitter (gateway/alerts.py, an alert reopened)."""
+    return KnownEmitter(0, tuple(sorted(track.families)), track.lo_khz, track.hi_khz,
+                        {n.node_id: (n.lo_dbm, n.hi_dbm) for n in _ranges(track)}, source)
 
 
 def added_from_alert(alert: dict, t_ns: int, by: str) -> KnownAdded:
