@@ -98,6 +98,16 @@ def test_another_emitter_or_a_late_return_is_a_new_alert(change):
         assert not reopened
 
 
+def test_another_drone_where_the_nodes_hear_it_otherwise_is_a_new_alert():
+    """A quad beside node 2 on the channel a quad beside node 1 left: at each node within 10 dB
+    of the first's range (node 2 9 dB over, node 1 8 dB under), but node 2 now 11 dB over
+    node 1 where the first was 12-14 dB under it: another place (known.same_place)."""
+    events = run([(0, 30, "analog_fm_video", CAMERA_LO, {1: -68.0, 2: -80.0}),
+                  (70, 30, "analog_fm_video", CAMERA_LO, {2: -71.0, 1: -82.0})])
+    raised = kinds(events, ev.AlertRaised)
+    assert len(raised) == 2 and raised[0].alert_id != raised[1].alert_id
+
+
 def test_weaker_or_at_fewer_nodes_is_the_same_emitter_fading():
     events = run([(0, 30, "analog_fm_video", CAMERA_LO, CAMERA),
                   (70, 30, "analog_fm_video", CAMERA_LO, {1: -82.0})])

@@ -14,10 +14,15 @@ change of identity, or a track renamed by its video profile: `track_updated(rena
 Reopened: an alert cleared because its track ended is kept `reacquire_s` as lapsed; a new
 track that would raise an alert and is that alert's emitter back (`known.matches` of the lapsed
 track learned as a known emitter: one of its names, within its extent and 10 MHz, every node
-seeing it one that saw the old one, at most 10 dB over its highest mean there) reopens it: an
-`alert_updated` event with `reopened` true and the same alert id, where a new id was raised
-before. A fixed camera whose level crosses the floor with slow shadowing, a drone that flew out
-of range a while, is one presence and one alert (docs/gateway.md, docs/measured/cam83.md).
+seeing it one that saw the old one, at most 10 dB over its highest mean there; and
+`known.same_place`: the level differences between its nodes within 10 dB of those the old one's
+ranges allow) reopens it: an `alert_updated` event with `reopened` true and the same alert id,
+where a new id was raised before. A fixed camera whose level crosses the floor with slow
+shadowing, a drone that flew out of range a while, is one presence and one alert
+(docs/gateway.md, docs/measured/cam83.md). A reopen is decided on the new track's first
+observation (often one node's); it is checked for the trend window after, and taken back (the
+alert cleared again, the track raised as a new alert) once the track, gathering nodes, is not the
+old emitter.
 
 Identity: `identify(track)` gives the fields of the Remote ID drone the track is linked to
 (gateway/ridlink.py), or {} for a drone that does not say who it is; each alert event carries
@@ -33,7 +38,7 @@ from .config import AlertConfig
 from .detector import is_drone, label
 from .events import AlertCleared, AlertEvent, AlertRaised, AlertUpdated
 from .fusion import APPROACHING, Track
-from .known import KnownEmitter, KnownEmitters, as_known, matches
+from .known import KnownEmitter, KnownEmitters, as_known, matches, same_place
 
 LEVELS = ("warning", "high", "critical")
 RANK = {level: rank for rank, level in enumerate(LEVELS)}
@@ -225,10 +230,16 @@ class Alerts:
         since = now_ns - self.cfg.reacquire_s * 1e9
         self.lapsed = [lapsed for lapsed in self.lapsed if lapsed.cleared_ns >= since]
         for lapsed in reversed(self.lapsed):
-            if matches(lapsed.emitter, track, self.known.window_ns):
+            if self._returned(lapsed, track):
                 self.lapsed.remove(lapsed)
                 return lapsed
         return None
+
+    def _returned(self, lapsed: Lapsed, track: Track) -> bool:
+        """Whether `track` is the lapsed alert's emitter: as a known emitter matches (known.py),
+        and heard at its nodes relative to each other as it was (known.same_place)."""
+        window = self.known.window_ns
+        return matches(lapsed.emitter, track, window) and same_place(lapsed.emitter, track, window)
 
     def _still_returned(self, alert: Alert, track: Track, now_ns: int) -> tuple:
         """A reopened alert checked over the trend window after its reopening, as the track
@@ -239,7 +250,7 @@ class Alerts:
         lapsed = alert.returned
         if now_ns - lapsed.reopened_ns > self.known.window_ns:
             alert.returned = None
-        elif not matches(lapsed.emitter, track, self.known.window_ns):
+        elif not self._returned(lapsed, track):
             alert.returned = None
             cleared = self._clear(track, now_ns)
             self.lapsed.append(lapsed)
