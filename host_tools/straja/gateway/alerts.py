@@ -57,8 +57,8 @@ class Alert:
     position: dict = field(default_factory=dict)  # the latest position fields (gateway/position.py)
     located: tuple = (0, ())                       # ... worked out then, from these nodes
     told_position: dict = field(default_factory=dict)  # the position last told to people
-    # reopened this long ago for the emitter it was cleared for: checked until the trend window
-    # has passed (Alerts.track_updated)
+    # while a reopen is checked (the trend window after it: Alerts._still_returned), the lapse
+    # it reopened
     returned: Lapsed | None = None
 
 
@@ -225,8 +225,9 @@ class Alerts:
     def reopen_for(self, track: Track, now_ns: int) -> Lapsed | None:
         """The lapsed alert (the latest cleared of several) whose emitter `track` is, back
         within reacquire_s of its clear (the module docstring), taken off the lapsed ones; None
-        for another emitter (another name, another channel, a node that never saw it, or one
-        where it is over 10 dB stronger than it ever was: a drone at a third of its distance)."""
+        for another emitter (another name, another channel, a node that never saw it, one
+        where it is over 10 dB stronger than it ever was: a drone at a third of its distance, or
+        another place: known.same_place)."""
         since = now_ns - self.cfg.reacquire_s * 1e9
         self.lapsed = [lapsed for lapsed in self.lapsed if lapsed.cleared_ns >= since]
         for lapsed in reversed(self.lapsed):
@@ -237,7 +238,8 @@ class Alerts:
 
     def _returned(self, lapsed: Lapsed, track: Track) -> bool:
         """Whether `track` is the lapsed alert's emitter: as a known emitter matches (known.py),
-        and heard at its nodes relative to each other as it was (known.same_place)."""
+        and heard at its nodes relative to each other as it was (known.same_place); over the
+        trend window, the known emitters' (the pipeline's)."""
         window = self.known.window_ns
         return matches(lapsed.emitter, track, window) and same_place(lapsed.emitter, track, window)
 
