@@ -223,7 +223,7 @@ def test_a_scene_runs_cot_reaches_a_udp_listener_with_the_truth_inside(scene_run
         root = ET.fromstring(xml)
         _check_schema(root)
         assert root.get("type") == "a-u-A-M-F-Q" and root.get("how") == "m-g"
-        assert root.get("uid") == f"straja-track-{alert.track_id}"
+        assert root.get("uid") == f"straja-alert-{alert.alert_id}"
         by_alert.setdefault(alert.alert_id, set()).add(root.get("uid"))
         event = takproto.parse_proto(takproto.xml2proto(xml, takproto.TAKProtoVer.MESH)).cotEvent
         assert event.uid == root.get("uid") and event.lat == pytest.approx(alert.latitude, abs=1e-6)
@@ -241,7 +241,7 @@ def test_a_scene_runs_cot_reaches_a_udp_listener_with_the_truth_inside(scene_run
             assert shape is None and float(point.get("ce")) == pytest.approx(alert.ring_m[1], abs=0.1)
             region = {"position_kind": alert.position_kind, "ring_m": alert.ring_m}
         inside += covers(region, offset)
-    assert all(len(uids) == 1 for uids in by_alert.values())  # one marker per track
+    assert all(len(uids) == 1 for uids in by_alert.values())  # one marker per alert
     assert fixes >= 20 and inside / len(sent) >= 0.85, (inside, len(sent))
     last = {}
     for xml in got:
@@ -276,14 +276,14 @@ def test_markers_are_refreshed_while_active_and_nodes_are_sensor_points(scene_ru
                              sender=sender)
     try:
         publisher([Stored(raised)])
-        assert _wait(lambda: sum(e.get("uid") == f"straja-track-{raised.track_id}"
+        assert _wait(lambda: sum(e.get("uid") == f"straja-alert-{raised.alert_id}"
                                  for e in sender.events) >= 3, timeout=5)
         cleared = next(a for a in alerts if a.kind == "alert_cleared"
-                       and a.track_id == raised.track_id)
+                       and a.alert_id == raised.alert_id)
         publisher([Stored(cleared)])
         count = len(sender.events)
         time.sleep(0.4)  # more than one refresh period: a cleared track is not sent again
-        assert all(e.get("uid") != f"straja-track-{raised.track_id}"
+        assert all(e.get("uid") != f"straja-alert-{raised.alert_id}"
                    for e in sender.events[count:])
     finally:
         publisher.close()
@@ -292,9 +292,37 @@ def test_markers_are_refreshed_while_active_and_nodes_are_sensor_points(scene_ru
     for e in sensors:
         node = nodes[int(e.get("uid").rsplit("-", 1)[1])]
         assert float(e.find("point").get("lat")) == pytest.approx(node.latitude, abs=1e-7)
-    refreshed = [e for e in sender.events if e.get("uid") == f"straja-track-{raised.track_id}"]
+    refreshed = [e for e in sender.events if e.get("uid") == f"straja-alert-{raised.alert_id}"]
     times = [_parse_time(e.get("time")) for e in refreshed[:-1]]
     assert times == sorted(times) and len(set(times)) == len(times)  # sent again, time now
+
+
+def test_a_reopened_alert_moves_the_same_marker():
+    """An alert reopened on a new track (its emitter back within reacquire_s,
+    gateway/alerts.py) is one marker: its uid is the alert's, and it is refreshed again."""
+    from straja.cot import CotPublisher
+    from straja.gateway import events as ev
+
+    nodes = (ev.TrackNode(1, -70.0, T0, T0),)
+
+    def alert(cls, t_s, track_id, **fields):
+        return cls(T0 + int(t_s * 1e9), track_id, "analog_fm_video", 5_790_000, 5_810_000,
+                   T0, T0, 3, nodes, "A1-1", "warning", "steady", T0, "analog FPV video",
+                   "...", position_kind="ring", latitude=45.1, longitude=25.2,
+                   ring_m=(100.0, 900.0), **fields)
+
+    sender = _Collect()
+    publisher = CotPublisher(CotConfig(url="udp://127.0.0.1:1", stale_s=0.3), {}, sender=sender)
+    try:
+        publisher([ev.Stored(alert(ev.AlertRaised, 0, "T1-1")),
+                   ev.Stored(alert(ev.AlertCleared, 20, "T1-1")),
+                   ev.Stored(alert(ev.AlertUpdated, 60, "T2-2", reopened=True))])
+        assert _wait(lambda: len(sender.events) >= 5, timeout=5)  # refreshed once reopened
+    finally:
+        publisher.close()
+    assert {e.get("uid") for e in sender.events} == {"straja-alert-A1-1"}
+    assert "CLEARED" in sender.events[1].find("detail/remarks").text
+    assert "CLEARED" not in sender.events[-1].find("detail/remarks").text
 
 
 def test_gateway_and_demo_refuse_a_bad_cot_url(capsys):

@@ -30,7 +30,7 @@ def test_json_of_events_is_the_documented_one():
         "operator_id": "", "claimed_latitude": None, "claimed_longitude": None,
         "operator_latitude": None, "operator_longitude": None, "position_kind": "",
         "latitude": None, "longitude": None, "ellipse_m": None, "ring_m": None,
-        "position_with": ""}
+        "position_with": "", "reopened": False}
     plan = ({"front_end": "vid58", "start_khz": 5_780_000, "stop_khz": 5_820_000},)
     assert ev.dumps(ev.ScanFocus(T, 3, "A1-1", plan)) == (
         '{"alert_id":"A1-1","kind":"scan_focus","node_id":3,"plan":[{"front_end":"vid58",'

@@ -414,7 +414,8 @@ def test_a_drone_pausing_for_less_than_the_track_timeout_is_one_alert():
     under the track timeout, each seen again (the core's first burst) before the timeout but
     confirmed up to 3 s later: one fused track, one alert raised, updated, cleared once, a track
     timeout plus the confirmation wait after the drone's last sighting; a drone seen again after
-    a longer pause is a new alert."""
+    a longer pause is a new track, which reopens the alert (the same id, within reacquire_s:
+    tests/test_gateway_reopen.py)."""
     from straja.gateway.alerts import Alerts
     from straja.gateway.detector import Observation
     from straja.gateway.fusion import Fusion
@@ -446,7 +447,9 @@ def test_a_drone_pausing_for_less_than_the_track_timeout_is_one_alert():
     assert kinds(events, ev.AlertUpdated)  # the second node joined the same alert
     track, new = fusion.observe(Observation(1, "analog_fm_video", last + end_ns + S,
                                             5_790_000, 5_810_000, -70.0))
-    assert new and [type(e) for e in alerts.track_updated(track, track.last_ns)] == [ev.AlertRaised]
+    back = alerts.track_updated(track, track.last_ns)
+    assert new and [type(e) for e in back] == [ev.AlertUpdated]
+    assert back[0].reopened and back[0].alert_id == raised[0].alert_id
 
 
 def test_a_link_renamed_by_the_core_stays_one_alert():

@@ -52,3 +52,23 @@ def test_a_drone_inside_a_protected_area_is_an_alert_until_it_is_lost():
     assert h.ack_event(alert["alert_id"], "duty", T + 2 * S) is not None  # acknowledged like any
     h._apply(rid(ev.RidLost, T + 30 * S))
     assert [a["active"] for a in h.snapshot()["alerts"]] == [False]
+
+
+def test_a_reopened_alert_is_the_same_dashboard_alert_active_again():
+    """An alert cleared when its track ended and reopened on a new track (gateway/alerts.py):
+    one alert on the dashboard, its raise time kept, active again, its acknowledgement kept."""
+    def alert(cls, t_s, track_id, **extra):
+        nodes = (ev.TrackNode(1, -70.0, T, T + int(t_s * S)),)
+        return ev.to_json(cls(T + int(t_s * S), track_id, "analog_fm_video", 5_790_000,
+                              5_810_000, T, T + int(t_s * S), 3, nodes, "A1-1", "warning",
+                              "steady", T, "analog FPV video", "...", **extra))
+
+    h = hub()
+    h._apply(alert(ev.AlertRaised, 0, "T1-1"))
+    h._apply(ev.to_json(ev.AlertAcknowledged(T + S, "A1-1", "duty", False)))
+    h._apply(alert(ev.AlertCleared, 20, "T1-1"))
+    assert [a["active"] for a in h.snapshot()["alerts"]] == [False]
+    reopened = h._apply(alert(ev.AlertUpdated, 60, "T2-2", reopened=True))["alert"]
+    assert [a["alert_id"] for a in h.snapshot()["alerts"]] == ["A1-1"]
+    assert reopened["active"] and reopened["reopened"] and reopened["track_id"] == "T2-2"
+    assert reopened["raised_ns"] == T and reopened["acknowledged"]["by"] == "duty"

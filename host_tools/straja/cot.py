@@ -109,13 +109,15 @@ class CotConfig:
 
 def track_event(cfg: CotConfig, track_id: str, t_ns: int, lat: float, lon: float, hae_m: float,
                 ce_m: float, family: str, band: str, nodes: list, severity: str,
-                ellipse: tuple[float, float, float] | None = None, cleared: bool = False) -> bytes:
-    """A drone track's event: the uid depends only on the track id, so every update moves the same
-    marker; `cleared` sends it stale at once (TAK removes it)."""
+                ellipse: tuple[float, float, float] | None = None, cleared: bool = False,
+                what: str = "track") -> bytes:
+    """A drone track's event: the uid depends only on the track id (`what`: "alert" for an
+    alert's id), so every update moves the same marker; `cleared` sends it stale at once (TAK
+    removes it)."""
     stale_ns = t_ns if cleared else t_ns + int(cfg.stale_s * 1e9)
     remarks = (f"{'CLEARED ' if cleared else ''}{severity}: {family} on {band}, "
                f"nodes {', '.join(str(n) for n in nodes)}")
-    return event_xml(f"{cfg.uid_prefix}-track-{track_id}", DRONE_TYPE.format(AFFILIATIONS[cfg.affiliation]),
+    return event_xml(f"{cfg.uid_prefix}-{what}-{track_id}", DRONE_TYPE.format(AFFILIATIONS[cfg.affiliation]),
                      t_ns, stale_ns, lat, lon, hae_m, ce_m, f"drone {track_id}", remarks, ellipse)
 
 
@@ -237,7 +239,8 @@ def alert_event(cfg: CotConfig, alert: AlertEvent) -> bytes | None:
     """The CoT event of a gateway alert event with a position (None without one): a fix at its
     estimate with `ce` its 95 % semi-major axis and the ellipse; a locus or a ring at the centre
     of its band with `ce` the band's outer radius (the drone is within it). A cleared alert is the
-    marker's final event."""
+    marker's final event. The marker is the alert's, not its track's: a reopened alert (its
+    emitter back on a new track, gateway/alerts.py) moves the same marker."""
     if alert.latitude is None:
         return None
     if alert.position_kind == "fix":
@@ -250,10 +253,10 @@ def alert_event(cfg: CotConfig, alert: AlertEvent) -> bytes | None:
                  f"the point")
     band = f"{alert.lo_khz / 1000:.0f}-{alert.hi_khz / 1000:.0f} MHz"
     identity = f"; Remote ID {alert.uas_id}" if alert.identified else "; UNIDENTIFIED"
-    return track_event(cfg, alert.track_id, alert.t_ns, alert.latitude,
+    return track_event(cfg, alert.alert_id, alert.t_ns, alert.latitude,
                        alert.longitude, 0.0, ce, alert.label, band,
                        [n.node_id for n in alert.nodes], f"{alert.severity} ({where}{identity})",
-                       ellipse, cleared=alert.kind == "alert_cleared")
+                       ellipse, cleared=alert.kind == "alert_cleared", what="alert")
 
 
 class CotPublisher:
@@ -267,7 +270,7 @@ class CotPublisher:
     def __init__(self, cfg: CotConfig, nodes: dict, sender=None, clock=time.time_ns):
         self.cfg, self.nodes, self.clock = cfg, nodes, clock
         self.sender = sender or CotSender(cfg)
-        self.active: dict[str, object] = {}  # track id -> its latest alert event with a position
+        self.active: dict[str, object] = {}  # alert id -> its latest event with a position
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._refresh, name="cot-refresh", daemon=True)
@@ -280,9 +283,9 @@ class CotPublisher:
                 continue
             with self._lock:
                 if event.kind == "alert_cleared":
-                    self.active.pop(event.track_id, None)
+                    self.active.pop(event.alert_id, None)
                 elif event.latitude is not None:
-                    self.active[event.track_id] = event
+                    self.active[event.alert_id] = event
             xml = alert_event(self.cfg, event)
             if xml is not None:
                 self.sender.send(xml)

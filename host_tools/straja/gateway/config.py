@@ -42,6 +42,10 @@ class AlertConfig:
     known_clear_s: float = 30.0    # an alert whose track matches a known emitter this long is
                                    # cleared: several trend windows, so a drone's fading dips on a
                                    # known camera's channel do not end its alert
+    # an alert cleared because its track ended is reopened (the same id), not raised anew, when
+    # its emitter is back this soon (alerts.Alerts.reopen_for: a shadowing fade under the floor
+    # lasts about its correlation time, 20-60 s; a drone out of range as long)
+    reacquire_s: float = 60.0
     high_dbm: float = -60.0        # strongest power at or above this: severity high
     adaptive_scan: bool = True     # focus neighbouring nodes on the band of a raised alert
     focus_step_khz: int = 1000     # channel step of a focus plan

@@ -144,6 +144,9 @@ class AlertEvent(TrackEvent):
     # fix: the track of the same drone's other link (video, control) whose powers the fix used
     # too (one fix from both bands, on both alerts); "" for a fix from this track's band alone
     position_with: str = ""
+    # this event reopens the alert, cleared when its track ended: its emitter came back on its
+    # carrier within reacquire_s (gateway/alerts.py), one alert for one presence
+    reopened: bool = False
 
 
 @dataclass(frozen=True)

@@ -63,13 +63,39 @@ def matches(known: KnownEmitter, track: Track, window_ns: int) -> bool:
                                 for n, s in recent.items())
 
 
+def same_place(known: KnownEmitter, track: Track, window_ns: int) -> bool:
+    """Whether the track's nodes hear it as they heard the known emitter relative to each other:
+    for every two nodes that saw both lately, the track's mean at one minus its mean at the other
+    at most POWER_DB over the most the known emitter's ranges allow (the highest at the one
+    minus the lowest at the other). A level difference between nodes is where an emitter is
+    (its power and its distance from all of them cancel out: the localiser's power ratios); a
+    drone 45 m from another node, on the channel a quad 45 m from node 1 left, is 13 dB stronger
+    there than at node 1 where the quad was 22 dB weaker, though at each node alone within
+    POWER_DB of the quad's range."""
+    recent = [(n, s.mean_dbm()) for n, s in track.nodes.items()
+              if n in known.dbm and s.last_ns >= track.last_ns - window_ns and s.history]
+    return all(dbm - other <= known.dbm[n][1] - known.dbm[m][0] + POWER_DB
+               for n, dbm in recent for m, other in recent if m != n)
+
+
+def _ranges(track: Track) -> tuple:
+    """Every node's range of mean power (its one reading's if it had too few for a mean)."""
+    return tuple(KnownNode(n, round(s.lo_dbm, 1), round(s.hi_dbm, 1)) if s.lo_dbm <= s.hi_dbm
+                 else KnownNode(n, s.dbm, s.dbm) for n, s in sorted(track.nodes.items()))
+
+
 def added_event(track: Track, t_ns: int, source: str, by: str) -> KnownAdded:
     """The known_added event that learns a track's emitter: its names, extent, every node's
-    range of mean power (its one reading's if it had too few for a mean)."""
-    nodes = tuple(KnownNode(n, round(s.lo_dbm, 1), round(s.hi_dbm, 1)) if s.lo_dbm <= s.hi_dbm
-                  else KnownNode(n, s.dbm, s.dbm) for n, s in sorted(track.nodes.items()))
-    return KnownAdded(t_ns, tuple(sorted(track.families)), track.lo_khz, track.hi_khz, nodes,
-                      source, by)
+    range of mean power."""
+    return KnownAdded(t_ns, tuple(sorted(track.families)), track.lo_khz, track.hi_khz,
+                      _ranges(track), source, by)
+
+
+def as_known(track: Track, source: str) -> KnownEmitter:
+    """A track's emitter as a known emitter (not stored): what a later track must match to be
+    the same emitter (gateway/alerts.py, an alert reopened)."""
+    return KnownEmitter(0, tuple(sorted(track.families)), track.lo_khz, track.hi_khz,
+                        {n.node_id: (n.lo_dbm, n.hi_dbm) for n in _ranges(track)}, source)
 
 
 def added_from_alert(alert: dict, t_ns: int, by: str) -> KnownAdded:

@@ -438,10 +438,11 @@ class Pipeline:
             self._ask_profile(TrackEvent(t_ns, **track.summary()), out)
 
     def _alert_events(self, alerts: list, out: Output) -> None:
-        """Alert events out, with the focus of a raised alert, the restore of a cleared one."""
+        """Alert events out, with the focus of a raised (or reopened) alert, the restore of a
+        cleared one."""
         for alert in alerts:
             out.events.append(alert)
-            if isinstance(alert, AlertRaised):
+            if isinstance(alert, AlertRaised) or alert.reopened:
                 self._ask_profile(alert, out)  # before the focus, which leaves the node alone
                 self._scan_changes(self.planner.focus(alert, self.nodes, alert.t_ns,
                                                       self.profiler.pending), out)
