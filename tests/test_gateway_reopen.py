@@ -62,27 +62,18 @@ def test_a_camera_back_within_the_window_is_its_alert_reopened():
     assert (reopened[0].t_ns - cleared[0].t_ns) / S == pytest.approx(70 - 30 + 0.5 - 12, abs=1)
 
 
-@pytest.mark.parametrize("change", [
-    "after the window",    # back 90 s after the clear: another presence
-    "other class",         # OFDM video on the camera's channel
-    "moved",               # to the next channel, 20 MHz up
-    "much stronger",       # 12 dB over its highest level at node 1: a drone at a third of
-                           # the distance (known.py's POWER_DB)
-    "another node",        # seen by node 3, which never saw it
+@pytest.mark.parametrize("change, back_s, family, lo_khz, nodes", [
+    # back 90 s after the clear (12 s after its last sighting at 30 s): another presence
+    ("after the window", 30 + 12 + 90, "analog_fm_video", CAMERA_LO, CAMERA),
+    ("other class", 70, "ofdm_video", CAMERA_LO, CAMERA),  # OFDM video on the camera's channel
+    ("moved", 70, "analog_fm_video", CAMERA_LO + 20_000, CAMERA),  # the next channel up
+    # 12 dB over its highest level at node 1: a drone at a third of the distance (known.POWER_DB)
+    ("much stronger", 70, "analog_fm_video", CAMERA_LO, {**CAMERA, 1: -57.0}),
+    # seen by node 3, which never saw it
+    ("another node", 70, "analog_fm_video", CAMERA_LO, {**CAMERA, 3: -75.0}),
 ])
-def test_another_emitter_or_a_late_return_is_a_new_alert(change):
-    family, lo, nodes, back_s = "analog_fm_video", CAMERA_LO, dict(CAMERA), 70
-    if change == "after the window":
-        back_s = 30 + 12 + 90
-    elif change == "other class":
-        family = "ofdm_video"
-    elif change == "moved":
-        lo += 20_000
-    elif change == "much stronger":
-        nodes[1] = -57.0
-    elif change == "another node":
-        nodes[3] = -75.0
-    events = run([(0, 30, "analog_fm_video", CAMERA_LO, CAMERA), (back_s, 30, family, lo, nodes)])
+def test_another_emitter_or_a_late_return_is_a_new_alert(change, back_s, family, lo_khz, nodes):
+    events = run([(0, 30, "analog_fm_video", CAMERA_LO, CAMERA), (back_s, 30, family, lo_khz, nodes)])
     raised = kinds(events, ev.AlertRaised)
     assert len(raised) == 2 and raised[0].alert_id != raised[1].alert_id, change
     reopened = [e for e in events if e.reopened]
