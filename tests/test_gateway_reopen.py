@@ -73,7 +73,8 @@ def test_a_camera_back_within_the_window_is_its_alert_reopened():
     ("another node", 70, "analog_fm_video", CAMERA_LO, {**CAMERA, 3: -75.0}),
 ])
 def test_another_emitter_or_a_late_return_is_a_new_alert(change, back_s, family, lo_khz, nodes):
-    events = run([(0, 30, "analog_fm_video", CAMERA_LO, CAMERA), (back_s, 30, family, lo_khz, nodes)])
+    events = run([(0, 30, "analog_fm_video", CAMERA_LO, CAMERA),
+                  (back_s, 30, family, lo_khz, nodes)])
     raised = kinds(events, ev.AlertRaised)
     assert len(raised) == 2 and raised[0].alert_id != raised[1].alert_id, change
     reopened = [e for e in events if e.reopened]
