@@ -25,7 +25,7 @@ import time
 import serial
 
 from .. import protocol
-from ..framing import FrameSplitter, wait_ready
+from ..framing import PORT_EVENTS, FrameSplitter, wait_ready
 from ..serial_port import PortError, open_port
 from ..tools.ports import candidates
 from . import record as rec
@@ -252,14 +252,16 @@ class PortReader:
         self._ids = iter(range(1, 1 << 62))
         self.closed = False  # once the port is closed and its close queued
 
-    def read(self) -> list | None:
+    def read(self, epfd: int) -> list | None:
         """What the port has, one read (the fd is non-blocking), as `FrameSplitter` cuts it
         ([] when nothing ends a frame yet); None when the port failed (unplugged: a ready port
-        that gives no bytes, or an error) or was closed."""
+        that gives no bytes, or an error) or was closed. epfd: the epoll instance where the
+        port is registered with PORT_EVENTS (`FrameSplitter.read`: a read that may have left
+        bytes has it reported again)."""
         if self.port.fd is None:
             return None  # closed (its number may be another file's now)
         try:
-            return self.splitter.read(self.fd, READ_SIZE)
+            return self.splitter.read(self.fd, READ_SIZE, epfd)
         except OSError:
             return None  # unplugged (EIO)
 
@@ -313,7 +315,9 @@ class PortReaders:
     waits until the cadence's interval (`ReadCadence`: 4 ms, 8 ms for a busy fleet) after this one
     began. A port that fails (a read error, or ready with no bytes: unplugged), or whose bytes the
     round fails on (logged), is closed and its close queued (the rescan opens it again); the
-    others go on.
+    others go on. The ports are registered edge-triggered (`PORT_EVENTS`): a port is reported
+    when bytes come, once, and its read takes all it has (a read that may have left some has it
+    reported again); level-triggered, every port read was polled again at the next round's wait.
 
     One thread for both: a reading thread of its own handed each round to the processing thread
     (a thread woken, the GIL passed twice), and woke, read and took the GIL while the processing
@@ -343,7 +347,7 @@ class PortReaders:
         if stale is not None:  # its port closed under the reads, the number reused
             self._close(stale)
         try:
-            self._poller.register(reader.fd, select.EPOLLIN)
+            self._poller.register(reader.fd, PORT_EVENTS)  # (its reads: `read` with the epoll)
         except (OSError, ValueError, TypeError):  # closed meanwhile
             reader.close()
         else:
@@ -403,7 +407,7 @@ class PortReaders:
                     continue
                 any_port = True
                 try:  # (here, not in a method: a round reads every ready port)
-                    pairs = reader.read()
+                    pairs = reader.read(self._epoll_fd)
                 except Exception:  # a fault of the reads' own: they serve every port, so they
                     # go on
                     log.exception("reading %s failed; the port is closed and opened again",
