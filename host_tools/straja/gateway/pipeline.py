@@ -75,6 +75,10 @@ class Pipeline:
     the site's known emitters (gateway/known.py). `surveying`: raise no alert, and learn the
     emitters on the air at the clean stop (`straja gateway --survey S`)."""
 
+    # makes a node's detector, called as NodeDetector is (the evaluation's records the hits of
+    # its observations: eval/scenes.py's Evidence)
+    new_detector = NodeDetector
+
     def __init__(self, cfg: GatewayConfig, normal_plans: dict[int, list] | None = None,
                  after_crash: bool = False, known=(), surveying: bool = False):
         self.cfg = cfg
@@ -176,8 +180,8 @@ class Pipeline:
 
     def _detector(self, node_id: int, health: NodeHealth) -> NodeDetector:
         """A node's detection, holding a flickering drone name for the track timeout."""
-        return NodeDetector(node_id, self.cfg.detect, info=health.info,
-                            hold_s=self.cfg.fusion.track_timeout_s, refused=self.refused)
+        return self.new_detector(node_id, self.cfg.detect, info=health.info,
+                                 hold_s=self.cfg.fusion.track_timeout_s, refused=self.refused)
 
     def set_known(self, emitters) -> None:
         """The site's known emitters changed (the store's, as `straja known` or an operator
