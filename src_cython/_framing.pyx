@@ -445,7 +445,7 @@ DEF READY_MAX = 1024  # fds reported by one wait_ready (more stay ready for the 
 # How the gateway registers a port (`ingest.PortReaders`): edge-triggered, so that a port is
 # reported when bytes come, not again at every wait while its last bytes are being handled (a
 # level-triggered port is polled at the next wait too: half the ports' polls, perf7). Its reader
-# must then take what is there at each report: `FrameSplitter.read` with the epoll fd.
+# must then take what is there at each report: `FrameSplitter.read`, its epfd set.
 cdef uint32_t EDGE_IN = <uint32_t>EPOLLIN | <uint32_t>EPOLLET  # (EPOLLET is bit 31)
 PORT_EVENTS = EDGE_IN
 
@@ -502,19 +502,23 @@ cdef class FrameSplitter:
     cdef bint _at_start  # the held bytes (or, none held, the next bytes) begin a frame
     cdef bytearray _other  # scratch: the bytes between two sweeps, as they are gathered
     cdef bytearray _input  # read(): the held bytes, then the read's
+    # the epoll instance where the fds read are registered with PORT_EVENTS (-1: none), set by
+    # whoever registers them (read(): a read that may have left bytes has them reported)
+    cdef public int epfd
 
     def __init__(self):
+        self.epfd = -1
         self._held_len = 0
         self._at_start = False
         self._other = bytearray()
         self._input = bytearray()
 
-    def read(self, int fd, Py_ssize_t size, int epfd=-1):
+    def read(self, int fd, Py_ssize_t size):
         """Reads up to `size` bytes of the non-blocking `fd`: the pairs they complete; [] when
         it has none ready (EAGAIN), None at its end (a read of 0 bytes: a tty unplugged);
         OSError for a failed read (EIO: unplugged). Nothing held is lost in any case.
-        epfd: an epoll instance where fd is registered with PORT_EVENTS (edge-triggered: it
-        reports bytes as they come, not bytes left unread). A read short of `size` took all
+        With `epfd`, where fd is registered with PORT_EVENTS (edge-triggered: the fd is
+        reported as bytes come, not for bytes left unread): a read short of `size` took all
         the fd had then (a tty's line discipline hands over its whole buffer, 4 KiB; what the
         kernel holds beyond it comes as new bytes, reported); one that filled `size` may have
         left some, so it renews the registration (EPOLL_CTL_MOD), which reports the fd again
@@ -535,11 +539,11 @@ cdef class FrameSplitter:
             PyErr_SetFromErrno(OSError)
         if got == 0:
             return None
-        if got == size and epfd >= 0:
+        if got == size and self.epfd >= 0:
             memset(&again, 0, sizeof(again))
             again.events = EDGE_IN
             again.data.fd = fd  # (as select.epoll registers it)
-            if epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &again) < 0:  # (fd not registered there)
+            if epoll_ctl(self.epfd, EPOLL_CTL_MOD, fd, &again) < 0:  # (fd not registered there)
                 PyErr_SetFromErrno(OSError)
         memcpy(buf, self._held, self._held_len)
         got += self._held_len

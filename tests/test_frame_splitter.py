@@ -107,8 +107,8 @@ def test_read_splits_what_the_fd_has_and_says_when_it_has_nothing_or_ended():
 
 def test_a_read_that_fills_its_size_has_its_edge_triggered_fd_reported_again():
     """An fd registered with PORT_EVENTS is reported once when bytes come, not again for bytes
-    left unread; read(fd, size, epfd) that took all of `size` (the fd may hold more) renews the
-    registration, so the fd is reported while it has bytes, and every byte is read."""
+    left unread; with the epoll as its epfd, a read that took all of `size` (the fd may hold
+    more) renews the registration, so the fd is reported while it has bytes: all are read."""
     poller = select.epoll()
     (r, w), (other, other_w) = os.pipe(), os.pipe()
     os.set_blocking(r, False)
@@ -121,18 +121,19 @@ def test_a_read_that_fills_its_size_has_its_edge_triggered_fd_reported_again():
         assert wait_ready(poller.fileno(), 0.0, 0.0) == []  # reported once: edge-triggered
         pairs = splitter.read(r, 10)  # (no epfd: nothing renewed)
         assert wait_ready(poller.fileno(), 0.0, 0.0) == []  # the rest is not reported
-        pairs += splitter.read(r, 10, poller.fileno())  # it fills 10: it may have left some
+        splitter.epfd = poller.fileno()
+        pairs += splitter.read(r, 10)  # it fills 10: it may have left some
         reads = 2
         while wait_ready(poller.fileno(), 0.0, 0.0) == [r]:
             reads += 1
-            pairs += splitter.read(r, 10, poller.fileno())
+            pairs += splitter.read(r, 10)
         assert reads == len(stream) // 10 + 1  # each full read reported again, until a short one
         assert pairs == ReferenceSplitter().split(stream)
         os.write(w, sweep(9))
         assert wait_ready(poller.fileno(), 0.0, 0.0) == [r]  # new bytes: reported
         os.write(other_w, b"xy")
         with pytest.raises(OSError):  # a read that fills its size, of an fd not registered there
-            splitter.read(other, 1, poller.fileno())
+            splitter.read(other, 1)
     finally:
         poller.close()
         for fd in (r, w, other, other_w):

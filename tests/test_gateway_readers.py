@@ -189,7 +189,7 @@ def test_a_port_closed_under_the_reader_is_dropped_and_the_others_go_on(ptys):
 class FailingSplitter:
     """A splitter that fails: a fault in the reads' own work on one port's bytes."""
 
-    def read(self, fd, size, epfd):
+    def read(self, fd, size):
         raise RuntimeError("a bug")
 
     def flush(self):

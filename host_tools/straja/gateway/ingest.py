@@ -252,16 +252,14 @@ class PortReader:
         self._ids = iter(range(1, 1 << 62))
         self.closed = False  # once the port is closed and its close queued
 
-    def read(self, epfd: int) -> list | None:
+    def read(self) -> list | None:
         """What the port has, one read (the fd is non-blocking), as `FrameSplitter` cuts it
         ([] when nothing ends a frame yet); None when the port failed (unplugged: a ready port
-        that gives no bytes, or an error) or was closed. epfd: the epoll instance where the
-        port is registered with PORT_EVENTS (`FrameSplitter.read`: a read that may have left
-        bytes has it reported again)."""
+        that gives no bytes, or an error) or was closed."""
         if self.port.fd is None:
             return None  # closed (its number may be another file's now)
         try:
-            return self.splitter.read(self.fd, READ_SIZE, epfd)
+            return self.splitter.read(self.fd, READ_SIZE)
         except OSError:
             return None  # unplugged (EIO)
 
@@ -347,7 +345,8 @@ class PortReaders:
         if stale is not None:  # its port closed under the reads, the number reused
             self._close(stale)
         try:
-            self._poller.register(reader.fd, PORT_EVENTS)  # (its reads: `read` with the epoll)
+            self._poller.register(reader.fd, PORT_EVENTS)
+            reader.splitter.epfd = self._epoll_fd  # (a read that may leave bytes: reported)
         except (OSError, ValueError, TypeError):  # closed meanwhile
             reader.close()
         else:
@@ -407,7 +406,7 @@ class PortReaders:
                     continue
                 any_port = True
                 try:  # (here, not in a method: a round reads every ready port)
-                    pairs = reader.read(self._epoll_fd)
+                    pairs = reader.read()
                 except Exception:  # a fault of the reads' own: they serve every port, so they
                     # go on
                     log.exception("reading %s failed; the port is closed and opened again",
