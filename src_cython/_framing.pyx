@@ -21,7 +21,7 @@ from cpython.ref cimport Py_INCREF
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
 from libc.stdint cimport int8_t, int32_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.errno cimport EAGAIN, EINTR, errno
-from libc.string cimport memchr, memcpy
+from libc.string cimport memchr, memcpy, memset
 from libc.math cimport ceil
 from posix.unistd cimport read as posix_read
 
@@ -426,6 +426,10 @@ cdef extern from "sys/epoll.h":
         uint32_t events
         epoll_data_t data
     int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout) nogil
+    int epoll_ctl(int epfd, int op, int fd, epoll_event* event) nogil
+    enum: EPOLLIN
+    enum: EPOLLET
+    enum: EPOLL_CTL_MOD
 
 cdef extern from "time.h":
     ctypedef long time_t
@@ -438,6 +442,12 @@ cdef extern from "time.h":
     int clock_nanosleep(clockid_t clock, int flags, const timespec* until, timespec* rest) nogil
 
 DEF READY_MAX = 1024  # fds reported by one wait_ready (more stay ready for the next)
+# How the gateway registers a port (`ingest.PortReaders`): edge-triggered, so that a port is
+# reported when bytes come, not again at every wait while its last bytes are being handled (a
+# level-triggered port is polled at the next wait too: half the ports' polls, perf7). Its reader
+# must then take what is there at each report: `FrameSplitter.read`, its epfd set.
+cdef uint32_t EDGE_IN = <uint32_t>EPOLLIN | <uint32_t>EPOLLET  # (EPOLLET is bit 31)
+PORT_EVENTS = EDGE_IN
 
 
 def wait_ready(int epfd, double not_before, double timeout_s=-1.0) -> list:
@@ -492,8 +502,12 @@ cdef class FrameSplitter:
     cdef bint _at_start  # the held bytes (or, none held, the next bytes) begin a frame
     cdef bytearray _other  # scratch: the bytes between two sweeps, as they are gathered
     cdef bytearray _input  # read(): the held bytes, then the read's
+    # the epoll instance where the fds read are registered with PORT_EVENTS (-1: none), set by
+    # whoever registers them (read(): a read that may have left bytes has them reported)
+    cdef public int epfd
 
     def __init__(self):
+        self.epfd = -1
         self._held_len = 0
         self._at_start = False
         self._other = bytearray()
@@ -502,9 +516,17 @@ cdef class FrameSplitter:
     def read(self, int fd, Py_ssize_t size):
         """Reads up to `size` bytes of the non-blocking `fd`: the pairs they complete; [] when
         it has none ready (EAGAIN), None at its end (a read of 0 bytes: a tty unplugged);
-        OSError for a failed read (EIO: unplugged). Nothing held is lost in any case."""
+        OSError for a failed read (EIO: unplugged). Nothing held is lost in any case.
+        With `epfd`, where fd is registered with PORT_EVENTS (edge-triggered: the fd is
+        reported as bytes come, not for bytes left unread): a read short of `size` took all
+        the fd had then (a tty's line discipline hands over its whole buffer, 4 KiB; what the
+        kernel holds beyond it comes as new bytes, reported); one that filled `size` may have
+        left some, so it renews the registration (EPOLL_CTL_MOD), which reports the fd again
+        while it has bytes: they are read at the next wait, as a level-triggered port's are
+        (OSError when that fails: fd is not registered there)."""
         cdef Py_ssize_t got
         cdef uint8_t* buf
+        cdef epoll_event again
         if size < 1:
             raise ValueError(f"read size {size} < 1")
         if len(self._input) < MAX_WIRE + size:
@@ -517,6 +539,12 @@ cdef class FrameSplitter:
             PyErr_SetFromErrno(OSError)
         if got == 0:
             return None
+        if got == size and self.epfd >= 0:
+            memset(&again, 0, sizeof(again))
+            again.events = EDGE_IN
+            again.data.fd = fd  # (as select.epoll registers it)
+            if epoll_ctl(self.epfd, EPOLL_CTL_MOD, fd, &again) < 0:  # (fd not registered there)
+                PyErr_SetFromErrno(OSError)
         memcpy(buf, self._held, self._held_len)
         got += self._held_len
         self._held_len = 0

@@ -32,6 +32,9 @@ cdef double DRIFT = DRIFT_ALLOWANCE
 # module imports this one, so they cannot be taken at import)
 cdef object PlanState = None
 cdef Py_ssize_t P_STAGES = 0, P_PAUSED_US = 0, P_LEFT_US = 0
+# and a NodeDetector's (a slots class: its plans, the latest of each front end and of all), so
+cdef object Detector = None
+cdef Py_ssize_t D_PLANS = 0, D_LATEST = 0, D_LAST = 0
 cdef int SWEEP = _SWEEP
 cdef int FLAG_REVISIT = _FLAG_REVISIT
 
@@ -43,25 +46,30 @@ cpdef made_latest(detector, st):
     plan is the node's latest (NodeDetector._plans: its order is recency). A function of this
     module, not a method, so that the lane makes the change without a Python call: most of a
     node's sweeps are of another front end than the sweep before."""
-    plans = <dict?>detector._plans
+    plans = <dict?>field(detector, Detector, D_PLANS, "_plans")
     key = st.key
     plans[key] = plans.pop(key)
-    detector._last = st
+    set_field(detector, Detector, D_LAST, "_last", st)
 
 
 cpdef keep_floor(dict floors, object node_id, object sweep, Py_ssize_t keep):
     """Keep a whole sweep (all its channels, from the first) among the last `keep` of its
-    node's front end: floors, (node id, front end) -> deque (VideoProfiler's, whose
-    normal_sweep this is; the lane calls it at C level for every quiet sweep)."""
+    node's front end: floors, node id -> front end -> deque (VideoProfiler's, whose
+    normal_sweep this is; the lane calls it at C level for every quiet sweep. By node, then
+    front end: two look-ups of a small int cost half of one of a tuple made for it)."""
+    cdef dict by_front_end
     cdef Py_ssize_t size = len(field(sweep, Sweep, S_RSSI, "rssi"))
     total = field(sweep, Sweep, S_TOTAL, "total")
     if field(sweep, Sweep, S_FIRST, "first") or not total \
             or (size // 2 if field(sweep, Sweep, S_FLAGS, "flags") & FLAG_REVISIT else size) != total:
         return
-    key = (node_id, field(sweep, Sweep, S_FRONT_END, "front_end"))
-    kept = floors.get(key)
+    by_front_end = floors.get(node_id)
+    if by_front_end is None:
+        by_front_end = floors[node_id] = {}
+    front_end = field(sweep, Sweep, S_FRONT_END, "front_end")
+    kept = by_front_end.get(front_end)
     if kept is None:
-        kept = floors[key] = deque(maxlen=keep)
+        kept = by_front_end[front_end] = deque(maxlen=keep)
     kept.append(sweep)  # (its codes are bytes: kept as they came)
 
 
@@ -222,13 +230,17 @@ cdef class Lane:
         self.source_node, self.sweep_taps = source_node, sweep_taps
         self.seq_accept, self.seq_last = seq.accept, seq._last
         # (these modules import this one)
-        from straja.gateway.detector import REFUSED_SEGMENT, _PlanState
-        global PlanState, P_STAGES, P_PAUSED_US, P_LEFT_US
+        from straja.gateway.detector import REFUSED_SEGMENT, NodeDetector, _PlanState
+        global PlanState, P_STAGES, P_PAUSED_US, P_LEFT_US, Detector, D_PLANS, D_LATEST, D_LAST
         if PlanState is None:
             P_STAGES = slot_offset(_PlanState, "stages")
             P_PAUSED_US = slot_offset(_PlanState, "paused_us")
             P_LEFT_US = slot_offset(_PlanState, "left_us")
             PlanState = _PlanState
+            D_PLANS = slot_offset(NodeDetector, "_plans")
+            D_LATEST = slot_offset(NodeDetector, "_latest")
+            D_LAST = slot_offset(NodeDetector, "_last")
+            Detector = NodeDetector
         from straja.gateway.profiling import FLOOR_SWEEPS
         self.floors, self.floor_sweeps = profiler._floors, FLOOR_SWEEPS
         self.profiles_pending = profiler.pending  # (node id -> the profile asked of it)
@@ -266,7 +278,7 @@ cdef class Lane:
                     or node_id in self.profiles_pending:
                 return i  # (a profile asked of another node: _frame finds this sweep not it)
             detector = self.detectors[node_id]
-            latest = detector._latest
+            latest = field(detector, Detector, D_LATEST, "_latest")
             plan = latest.get(slot(body, S_FRONT_END, "front_end"))
             if plan is None or field(plan, PlanState, P_LEFT_US, "left_us") is not None:
                 return i  # a plan the node did not run last, or back to it after a profile's
@@ -291,7 +303,7 @@ cdef class Lane:
             # (of_plan: segment()'s answer)
             if taken == TAKE_REFUSED:
                 detector.refused[self.refused_segment] += 1
-            elif plan is not detector._last:
+            elif plan is not field(detector, Detector, D_LAST, "_last"):
                 made_latest(detector, plan)
             if taken == TAKE_DETECTED:
                 self.detected = (frame, health, detector, plan)

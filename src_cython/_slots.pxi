@@ -4,6 +4,7 @@
 # a few dozen a frame, where an attribute look-up from C costs as much as a sweep's CFAR.
 
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 from straja.protocol import Frame, Sweep
 
@@ -36,6 +37,22 @@ cdef inline object slot(object obj, Py_ssize_t offset, str name):
 cdef inline object field(object obj, object cls, Py_ssize_t offset, str name):
     """obj.name: read in place when obj is a cls (offset: of its field `name`), else looked up."""
     return slot(obj, offset, name) if type(obj) is cls else getattr(obj, name)
+
+
+cdef inline int set_field(object obj, object cls, Py_ssize_t offset, str name,
+                          object value) except -1:
+    """obj.name = value: in place when obj is a cls (offset: of its field `name`), else set."""
+    cdef PyObject** place
+    cdef PyObject* old
+    if type(obj) is not cls:
+        setattr(obj, name, value)
+        return 0
+    place = <PyObject**>((<char*><PyObject*>obj) + offset)
+    old = place[0]
+    Py_INCREF(value)
+    place[0] = <PyObject*>value
+    Py_XDECREF(old)  # (after the store: what its release runs sees the new value)
+    return 0
 
 
 # the fields the gateway's lane and the sweep stages read of a SWEEP frame, in place

@@ -4,11 +4,14 @@ truth, and the hits a run records."""
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from straja.eval.scenes import (EXPLAINED_SHARE, HEARD_MARGIN_DB, READ_TIME_S, Evidence, Hearing,
-                                SceneRun, alert_emitters, evidence_window, matches, run_scene,
-                                score_scene)
+                                RecordingDetector, SceneRun, alert_emitters, evidence_window,
+                                matches, run_scene, score_scene)
 from straja.frontends import FRONT_ENDS
+from straja.gateway import config
+from straja.gateway.pipeline import Pipeline
 from straja.gateway.events import TrackNode
 from straja.paths import SCENES
 from straja.sim import load_scene
@@ -222,3 +225,17 @@ def test_a_sites_alert_raised_before_the_drone_was_on_is_not_the_drones(tmp_path
     frsky = next(r for r in rows if r["name"] == "frsky")
     assert frsky["alerted"] and false_rate == 0.0
     assert frsky["time_to_alert_s"] == round(run.alerts[1].t_ns / 1e9 - 15.0, 3)
+
+
+def test_the_hits_are_recorded_by_the_detectors_an_attached_pipeline_makes():
+    """Evidence.attach has the pipeline make its node detectors RecordingDetectors (a slotted
+    NodeDetector takes no methods of its own to wrap), their hits in the evidence's; a pipeline
+    that made some before is refused, not half recorded."""
+    pipe, evidence = Pipeline(config.GatewayConfig()), Evidence()
+    evidence.attach(pipe)
+    detector = pipe._detector(1, SimpleNamespace(info=None))
+    assert isinstance(detector, RecordingDetector) and detector.made is evidence._made
+    late = Pipeline(config.GatewayConfig())
+    late.detectors[1] = late._detector(1, SimpleNamespace(info=None))
+    with pytest.raises(ValueError):
+        Evidence().attach(late)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from straja import protocol as P
-from straja.framing import FrameSplitter, wait_ready
+from straja.framing import PORT_EVENTS, FrameSplitter, wait_ready
 from straja.gateway.ingest import ReferenceSplitter
 
 SPLITTERS = [ReferenceSplitter, FrameSplitter]
@@ -103,6 +103,41 @@ def test_read_splits_what_the_fd_has_and_says_when_it_has_nothing_or_ended():
             os.close(w)
     with pytest.raises(OSError):
         splitter.read(r, 4096)  # a closed fd
+
+
+def test_a_read_that_fills_its_size_has_its_edge_triggered_fd_reported_again():
+    """An fd registered with PORT_EVENTS is reported once when bytes come, not again for bytes
+    left unread; with the epoll as its epfd, a read that took all of `size` (the fd may hold
+    more) renews the registration, so the fd is reported while it has bytes: all are read."""
+    poller = select.epoll()
+    (r, w), (other, other_w) = os.pipe(), os.pipe()
+    os.set_blocking(r, False)
+    stream = b"".join(sweep(i) for i in range(5)) + b">>> "
+    splitter = FrameSplitter()
+    try:
+        poller.register(r, PORT_EVENTS)
+        os.write(w, stream)
+        assert wait_ready(poller.fileno(), 0.0, 0.0) == [r]
+        assert wait_ready(poller.fileno(), 0.0, 0.0) == []  # reported once: edge-triggered
+        pairs = splitter.read(r, 10)  # (no epfd: nothing renewed)
+        assert wait_ready(poller.fileno(), 0.0, 0.0) == []  # the rest is not reported
+        splitter.epfd = poller.fileno()
+        pairs += splitter.read(r, 10)  # it fills 10: it may have left some
+        reads = 2
+        while wait_ready(poller.fileno(), 0.0, 0.0) == [r]:
+            reads += 1
+            pairs += splitter.read(r, 10)
+        assert reads == len(stream) // 10 + 1  # each full read reported again, until a short one
+        assert pairs == ReferenceSplitter().split(stream)
+        os.write(w, sweep(9))
+        assert wait_ready(poller.fileno(), 0.0, 0.0) == [r]  # new bytes: reported
+        os.write(other_w, b"xy")
+        with pytest.raises(OSError):  # a read that fills its size, of an fd not registered there
+            splitter.read(other, 1)
+    finally:
+        poller.close()
+        for fd in (r, w, other, other_w):
+            os.close(fd)
 
 
 def test_wait_ready_sleeps_until_not_before_then_reports_or_waits_for_the_ready_fds():

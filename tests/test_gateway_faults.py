@@ -13,7 +13,7 @@ from straja_node import plan as firmware_plan
 from straja import protocol
 from straja.gateway import config, events as ev, replies
 from straja.testing import synth
-from straja.gateway.detector import MAX_PLANS_PER_NODE
+from straja.gateway.detector import MAX_PLANS_PER_NODE, NodeDetector
 from straja.gateway.pipeline import HELLO, Pipeline
 from straja.mp import run_micropython
 from straja.paths import FIRMWARE
@@ -184,10 +184,14 @@ def test_an_exception_while_handling_a_node_quarantines_its_port_then_retries_it
     bad, good = Node(p, 1, "/dev/fake1"), Node(p, 2, "/dev/fake2")
     bad.status(), good.status()
 
-    def broken(*args):
-        raise RecursionError("maximum recursion depth exceeded")
+    sweep_of = NodeDetector.sweep
 
-    monkeypatch.setattr(p.detectors[1], "sweep", broken)
+    def broken(detector, *args):  # node 1's only
+        if detector.node_id == 1:
+            raise RecursionError("maximum recursion depth exceeded")
+        return sweep_of(detector, *args)
+
+    monkeypatch.setattr(NodeDetector, "sweep", broken)
     sweep = protocol.Sweep(0, 0, 1, 5645000, 2000, 500, 1000, 0, 3, bytes([10, 10, 10]))
     out = bad.send(sweep)
     quarantined = of(out, ev.SourceQuarantined)

@@ -66,7 +66,9 @@ def state(p: Pipeline) -> tuple:
              for n, h in sorted(p.nodes.items())],
             sorted(p.seq.lost_by_node.items()), p.seq.duplicates, p.seq.reordered,
             p.seq.restarts, [len(d._plans) for _, d in sorted(p.detectors.items())],
-            [(key, [s.sweep_id for s in floor]) for key, floor in sorted(p.profiler._floors.items())])
+            [(node, front_end, [s.sweep_id for s in floor])
+             for node, floors in sorted(p.profiler._floors.items())
+             for front_end, floor in sorted(floors.items())])
 
 
 def test_the_lane_gives_what_the_python_path_gives_on_hostile_streams():

@@ -271,7 +271,7 @@ def test_the_floor_is_the_median_of_the_last_normal_sweeps_medians():
         sent.append(codes)
         profiler.normal_sweep(NODE, protocol.Sweep(0, 0, k, 5_645_000, 20_000, DWELL_US,
                                                    16 * DWELL_US, 0, 16, codes.tobytes()))
-    floors = profiler._floors[(NODE, 0)]
+    floors = profiler._floors[NODE][0]
     want = float(np.median([float(np.median(c)) for c in sent[-FLOOR_SWEEPS:]]))
     assert len(floors) == FLOOR_SWEEPS and _floor(floors) == want
 

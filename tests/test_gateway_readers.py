@@ -282,6 +282,31 @@ def test_a_round_of_reads_is_queued_at_once(ptys, monkeypatch):
     reading.stop()
 
 
+@pytest.mark.timeout(60)
+def test_a_port_s_bytes_beyond_one_read_are_all_read_with_nothing_more_sent(ptys, monkeypatch):
+    """The ports are edge-triggered (reported when bytes come, not for bytes left unread): a
+    port's bytes that one read does not take are still read, in the next rounds, with no new
+    bytes to report them. Bytes beyond the read's size (READ_SIZE made small here), and beyond
+    what a tty's line discipline hands over at once (4 KiB: the kernel reports the rest as it
+    hands it on)."""
+    from straja.gateway import ingest
+    q = IngestQueue(backlog=1 << 20)
+    (m_small, m_big), (small, big), readers, reading = two_ports(ptys, q)
+    take(q, lambda items: len(items) == 2, reading)  # both opens
+    # 1 020 and 10 200 bytes (a pty holds 12 KiB: 4 in its line discipline, 8 before it)
+    beyond_read, beyond_tty = frames(1, 20), frames(2, 200)
+    monkeypatch.setattr(ingest, "READ_SIZE", 16)
+    os.write(m_small, b"".join(beyond_read))
+    items = take(q, lambda items: len(bytes_of(items, small)) == len(queued(beyond_read)),
+                 reading)
+    assert bytes_of(items, small) == queued(beyond_read)
+    monkeypatch.undo()
+    os.write(m_big, b"".join(beyond_tty))
+    items = take(q, lambda items: len(bytes_of(items, big)) == len(queued(beyond_tty)), reading)
+    assert bytes_of(items, big) == queued(beyond_tty)
+    reading.stop()
+
+
 @pytest.mark.timeout(30)
 def test_a_frame_cut_by_an_unplug_is_queued_before_the_close(ptys):
     """Every byte read reaches the queue: the start of a frame held for its end when the port

@@ -44,6 +44,7 @@ its alert, in an update: the name an operator is left with while the emitter is 
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import itertools
 import json
@@ -61,7 +62,7 @@ from straja_node.plan import default_plan, scanning
 from ..detect.bursts import BURST
 from ..frontends import FRONT_ENDS
 from ..gateway.config import from_dict, track_end_s
-from ..gateway.detector import B_CENTRE, B_PEAK, B_WIDTH
+from ..gateway.detector import B_CENTRE, B_PEAK, B_WIDTH, NodeDetector
 from ..gateway.events import AlertCleared, AlertEvent, NodeCommand, SourceQuarantined
 from ..gateway.fusion import LINK
 from ..gateway.pipeline import Pipeline
@@ -212,6 +213,45 @@ def remote_id_chunks(scene, name: str, node_id: int, t_end_s: float):
                                                  round(t * 1e6), body))
 
 
+class RecordingDetector(NodeDetector):
+    """A node's detection that puts the hits of each observation it makes in `made` (id of the
+    observation -> its hits: Evidence's, until the observation is fused)."""
+
+    __slots__ = ("made",)
+
+    def __init__(self, made: dict, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.made = made
+
+    def detected(self, st, offset_ns):
+        self.made.clear()  # observations of an earlier sweep left unfused are not these
+        return super().detected(st, offset_ns)
+
+    def _hopper(self, st, found, offset_ns):
+        obs = super()._hopper(st, found, offset_ns)
+        ring = st.core._hoppers
+        taken = ring._t >= ring._since_us
+        half = st.core.step_khz / 2
+        t_s = (ring._t[taken] * 1000 + offset_ns) / 1e9
+        f = ring.freq_khz[ring._cell[taken]]
+        dbm = 10 * np.log10(np.maximum(ring._mw[taken], 1e-20))
+        self.made[id(obs)] = [(self.node_id, float(t), float(t), float(c - half),
+                               float(c + half), float(p)) for t, c, p in zip(t_s, f, dbm)]
+        return obs
+
+    def _observations(self, st, bursts, offset_ns, classed=None):
+        out = super()._observations(st, bursts, offset_ns, classed)
+        heard = bursts.tolist()
+        for obs in out:
+            self.made[id(obs)] = [
+                (self.node_id, (b[B_T0] * 1000 + offset_ns) / 1e9,
+                 (b[B_T1] * 1000 + offset_ns) / 1e9,
+                 b[B_CENTRE] - b[B_WIDTH] / 2, b[B_CENTRE] + b[B_WIDTH] / 2,
+                 10 * math.log10(max(b[B_PEAK], 1e-20)))
+                for b in heard if obs.lo_khz <= b[B_CENTRE] <= obs.hi_khz]
+        return out
+
+
 class Evidence:
     """The hits each track of a gateway pipeline was made of, recorded while it runs (the
     gateway keeps none of them): an observation of a core track is made of its sweep's bursts
@@ -221,8 +261,8 @@ class Evidence:
     each); an observation with neither is its own reading (its time, extent and power). Each
     hit is kept with when the gateway first had it (a hopper's window reaches back: its hits
     at a node that joins later were not the evidence of an alert event before). They are read
-    off the pipeline's node detectors and fusion, whose methods are wrapped on the instances
-    (attach), so whose transmissions made an alert can be told (alert_emitters)."""
+    off the pipeline's node detectors (RecordingDetector, made so by attach) and its fusion
+    (its observe wrapped), so whose transmissions made an alert can be told (alert_emitters)."""
 
     def __init__(self):
         # track id -> {(node id, t0 s, t1 s, lo kHz, hi kHz, dBm): gateway time s first had}
@@ -233,11 +273,11 @@ class Evidence:
         self._explained: dict = {}
 
     def attach(self, pipe) -> None:
-        """Record the hits of `pipe`'s observations from now on."""
-        make = pipe._detector
-        pipe._detector = lambda node_id, health: self._wrap(make(node_id, health))
-        for detector in pipe.detectors.values():
-            self._wrap(detector)
+        """Record the hits of `pipe`'s observations from now on (before its first node: its
+        detectors are made so)."""
+        if pipe.detectors:
+            raise ValueError("a pipeline's evidence is recorded from its first node on")
+        pipe.new_detector = functools.partial(RecordingDetector, self._made)
         observe = pipe.fusion.observe
 
         def fused(obs):
@@ -249,42 +289,6 @@ class Evidence:
                 hits.setdefault(hit, now)
             return track, new
         pipe.fusion.observe = fused
-
-    def _wrap(self, detector):
-        detected, hopper, observations = (detector.detected, detector._hopper,
-                                          detector._observations)
-        node = detector.node_id
-
-        def detected_(st, offset_ns):
-            self._made.clear()  # observations of an earlier sweep left unfused are not these
-            return detected(st, offset_ns)
-
-        def hopper_(st, found, offset_ns):
-            obs = hopper(st, found, offset_ns)
-            ring = st.core._hoppers
-            taken = ring._t >= ring._since_us
-            half = st.core.step_khz / 2
-            t_s = (ring._t[taken] * 1000 + offset_ns) / 1e9
-            f = ring.freq_khz[ring._cell[taken]]
-            dbm = 10 * np.log10(np.maximum(ring._mw[taken], 1e-20))
-            self._made[id(obs)] = [(node, float(t), float(t), float(c - half), float(c + half),
-                                    float(p)) for t, c, p in zip(t_s, f, dbm)]
-            return obs
-
-        def observations_(st, bursts, offset_ns, classed=None):
-            out = observations(st, bursts, offset_ns, classed)
-            heard = bursts.tolist()
-            for obs in out:
-                self._made[id(obs)] = [
-                    (node, (b[B_T0] * 1000 + offset_ns) / 1e9, (b[B_T1] * 1000 + offset_ns) / 1e9,
-                     b[B_CENTRE] - b[B_WIDTH] / 2, b[B_CENTRE] + b[B_WIDTH] / 2,
-                     10 * math.log10(max(b[B_PEAK], 1e-20)))
-                    for b in heard if obs.lo_khz <= b[B_CENTRE] <= obs.hi_khz]
-            return out
-
-        detector.detected, detector._hopper, detector._observations = (detected_, hopper_,
-                                                                       observations_)
-        return detector
 
     def _columns(self, track_id: str) -> np.ndarray:
         cols = self._arrays.get(track_id)

@@ -221,6 +221,10 @@ class _PlanState:
 class NodeDetector:
     """Streaming detection for one node: SWEEP frames (segments assembled) in, observations out."""
 
+    # (slots: the gateway's quiet-sweep lane reads _latest and _last, and sets _last, in place)
+    __slots__ = ("node_id", "hold_us", "cfg", "_detect_keys", "_by_band", "_plans", "_last",
+                 "_latest", "_kinds", "_bands", "refused")
+
     def __init__(self, node_id: int, detect: dict, info: dict | None = None,
                  hold_s: float = FusionConfig.track_timeout_s,
                  refused: collections.Counter | None = None):

@@ -25,7 +25,7 @@ import time
 import serial
 
 from .. import protocol
-from ..framing import FrameSplitter, wait_ready
+from ..framing import PORT_EVENTS, FrameSplitter, wait_ready
 from ..serial_port import PortError, open_port
 from ..tools.ports import candidates
 from . import record as rec
@@ -313,7 +313,9 @@ class PortReaders:
     waits until the cadence's interval (`ReadCadence`: 4 ms, 8 ms for a busy fleet) after this one
     began. A port that fails (a read error, or ready with no bytes: unplugged), or whose bytes the
     round fails on (logged), is closed and its close queued (the rescan opens it again); the
-    others go on.
+    others go on. The ports are registered edge-triggered (`PORT_EVENTS`): a port is reported
+    when bytes come, once, and its read takes all it has (a read that may have left some has it
+    reported again); level-triggered, every port read was polled again at the next round's wait.
 
     One thread for both: a reading thread of its own handed each round to the processing thread
     (a thread woken, the GIL passed twice), and woke, read and took the GIL while the processing
@@ -343,7 +345,8 @@ class PortReaders:
         if stale is not None:  # its port closed under the reads, the number reused
             self._close(stale)
         try:
-            self._poller.register(reader.fd, select.EPOLLIN)
+            self._poller.register(reader.fd, PORT_EVENTS)
+            reader.splitter.epfd = self._epoll_fd  # (a read that may leave bytes: reported)
         except (OSError, ValueError, TypeError):  # closed meanwhile
             reader.close()
         else:

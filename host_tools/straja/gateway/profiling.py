@@ -177,10 +177,10 @@ def _sweep_s(entry: dict) -> float:
 class VideoProfiler:
     def __init__(self):
         self.pending: dict[int, _Pending] = {}   # node id -> the profile asked of it
-        # (node, front end) -> its last FLOOR_SWEEPS whole normal sweeps, the last one last:
+        # node id -> front end -> its last FLOOR_SWEEPS whole normal sweeps, the last one last:
         # their readings are looked at only when a profile comes (a median of every sweep of
         # every front end was the largest cost of a sweep in the gateway)
-        self._floors: dict[tuple[int, int], deque[Sweep]] = {}
+        self._floors: dict[int, dict[int, deque[Sweep]]] = {}
         # track id -> the nodes asked its profile, none of which could tell, and their readings
         # of the track then (dBm): the next node seeing it is asked, or one of those once it
         # reads the track PROFILE_RISE_DB stronger (until its alert clears, `alert_cleared`)
@@ -218,16 +218,18 @@ class VideoProfiler:
         """(node id, its last normal sweeps' held codes, the channel of centre_khz, the first
         channel and the step, kHz) of each node (or of `node`) whose last FLOOR_SWEEPS normal
         sweeps are of one channel grid that reads centre_khz."""
-        for (node_id, _), sweeps in sorted(self._floors.items()):
-            last = sweeps[-1]
-            step, n = last.step_khz, last.total  # (whole sweeps: normal_sweep)
-            at = round((centre_khz - last.start_khz) / step) if step > 0 else -1
-            if (node is not None and node_id != node or len(sweeps) < FLOOR_SWEEPS
-                    or not 0 <= at < n or any(
+        for node_id, by_front_end in sorted(self._floors.items()):
+            if node is not None and node_id != node:
+                continue
+            for _, sweeps in sorted(by_front_end.items()):
+                last = sweeps[-1]
+                step, n = last.step_khz, last.total  # (whole sweeps: normal_sweep)
+                at = round((centre_khz - last.start_khz) / step) if step > 0 else -1
+                if len(sweeps) < FLOOR_SWEEPS or not 0 <= at < n or any(
                         (s.start_khz, s.step_khz, s.total) != (last.start_khz, step, last.total)
-                        for s in sweeps)):
-                continue  # (sweeps of another plan: not one channel grid)
-            yield node_id, [_held(s) for s in sweeps], at, last.start_khz, step
+                        for s in sweeps):
+                    continue  # (sweeps of another plan: not one channel grid)
+                yield node_id, [_held(s) for s in sweeps], at, last.start_khz, step
 
     def _stands_out(self, node: int, view: tuple, channel_khz: tuple) -> bool:
         """Whether `node`'s last normal sweeps read the centre of its view [lo, hi] (kHz) of a
@@ -245,8 +247,7 @@ class VideoProfiler:
         """The node restarted or was evicted: its floors are no longer its, its profile is not
         coming."""
         self.pending.pop(node_id, None)
-        for key in [k for k in self._floors if k[0] == node_id]:
-            del self._floors[key]
+        self._floors.pop(node_id, None)
 
     # -- asking --------------------------------------------------------------------------------
     def ask(self, track_id: str, lo_khz: int, hi_khz: int, node_id: int, dbm: float,
@@ -316,8 +317,7 @@ class VideoProfiler:
         PROFILE_SWEEPS have come (the caller then sends the normal plan back, and names the
         track), None before."""
         pending = self.pending[node_id]
-        key = (node_id, sweep.front_end)
-        floors = self._floors.get(key)
+        floors = self._floors.get(node_id, {}).get(sweep.front_end)
         if sweep.first != 0 or sweep.n_channels != sweep.total or not floors:
             return self._end(node_id, CANNOT_TELL, "profile in segments or no floor read")
         pending.reads.append(_held(sweep))
