@@ -281,6 +281,11 @@ cdef class HopperLooks:
     cdef long long lost_us
     cdef double max_link_per_sweep, full_span_khz, max_expected, pfa_window
     cdef double pile_min_hits, pile_ratio, skirt_khz, skirt_ratio, min_pile_span_khz
+    cdef double ht40_secondary_khz
+    cdef long long pile_hold_us, learning_since, pile_since
+    cdef bint learning            # a look learnt yet (since learning_since)
+    cdef Py_ssize_t pile[2]       # the piled channels as capped (one access point's)...
+    cdef Py_ssize_t n_pile        # ...how many, held since pile_since
     cdef Py_ssize_t n_wifi
     cdef const unsigned char* wifi_cells
     cdef const double* wifi_centres_khz
@@ -365,7 +370,8 @@ cdef class HopperLooks:
                  Py_ssize_t phase_bins, on_bins, double sync_share,
                  Py_ssize_t phase_looks, double oven_max_spread_khz, double pile_min_hits,
                  double pile_ratio,
-                 double skirt_khz, double skirt_ratio, double min_pile_span_khz):
+                 double skirt_khz, double skirt_ratio, double min_pile_span_khz,
+                 double ht40_secondary_khz, long long pile_hold_us):
         cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>counts, 0) if cnp.PyArray_Check(counts) else 0
         cdef Py_ssize_t k
         if n < 1 or max_width < 1 or baseline_sweeps < 1:
@@ -383,6 +389,7 @@ cdef class HopperLooks:
         self.pile_min_hits = pile_min_hits
         self.pile_ratio, self.skirt_khz, self.skirt_ratio = pile_ratio, skirt_khz, skirt_ratio
         self.min_pile_span_khz = min_pile_span_khz
+        self.ht40_secondary_khz, self.pile_hold_us = ht40_secondary_khz, pile_hold_us
         self.max_expected, self.pfa_window = max_expected, pfa_window
         # float32, as NumPy compares the float32 readings with a Python float
         self.span_level_ratio, self.noise_reach = <float>span_level_ratio, <float>noise_reach
@@ -465,7 +472,10 @@ cdef class HopperLooks:
         self.active = self.new_hits = False
         self.since_us = 0
         self.reads = 1
-        self._learnt()
+        self.learning = False
+        self.learning_since = self.pile_since = 0
+        self.n_pile = 0
+        self._learnt(0)
 
     def __dealloc__(self):
         free(self.quiet_site)
@@ -612,7 +622,7 @@ cdef class HopperLooks:
         if n_counted or self.active:
             self._decide(now, n_counted > 0)
         self._queue(t0, n_hits, again, single)
-        self._learn_until(now - self.learn_delay_us)
+        self._learn_until(now)
         return 0
 
     cdef void _decide(self, long long now, bint hit) noexcept:
@@ -800,10 +810,11 @@ cdef class HopperLooks:
         self.pend_cap, self.pend_first = cap, 0
         return 0
 
-    cdef void _learn_until(self, long long before) noexcept:
-        """Learns the queued looks that started before `before` (into counts; into site too
-        when no hopper was reported after them), then remakes what follows if any."""
+    cdef void _learn_until(self, long long now) noexcept:
+        """Learns the queued looks that started learn_delay_us before now (into counts; into
+        site too when no hopper was reported after them), then remakes what follows if any."""
         cdef Py_ssize_t j, i, k, n = self.n_bins
+        cdef long long before = now - self.learn_delay_us
         cdef const int* cells
         cdef bint learnt = False
         while self.pend_len and self.pend_t[self.pend_first] < before:
@@ -831,7 +842,9 @@ cdef class HopperLooks:
             self.pend_len -= 1
             learnt = True
         if learnt:
-            self._learnt()
+            if not self.learning:
+                self.learning, self.learning_since = True, now
+            self._learnt(now)
 
     cdef double _sum_of(self, const double* a, const unsigned char* cells,
                         const unsigned char* also) noexcept:
@@ -868,18 +881,45 @@ cdef class HopperLooks:
             return -1
         return best
 
-    cdef void _learnt(self) noexcept:
-        """BandHoppers._learnt: the piled Wi-Fi channels and their skirts' level, the cells
-        not counted (busy, BLE advertising or piled), the span a hopper must show and the rate
-        of hits the quiet cells give per learnt sweep."""
-        cdef Py_ssize_t i, j, m = 0, n = self.n_bins, n_piled = 0
+    cdef void _learnt(self, long long now) noexcept:
+        """ReferenceBandHoppers._learnt: the piled Wi-Fi channels (one access point's, held)
+        and their skirts' level, the cells not counted (busy, BLE advertising or piled), the
+        span a hopper must show and the rate of hits the quiet cells give per learnt sweep."""
+        cdef Py_ssize_t i, j, k, m = 0, n = self.n_bins, n_piled = 0, n_found = 0, n_capped = 0
+        cdef Py_ssize_t found[3]  # (a third pile or more: the same answer, none capped)
+        cdef Py_ssize_t capped[2]
         cdef double c, level
         cdef const unsigned char* block
+        capped[0] = capped[1] = -1
         for i in range(n):
             self.free_cells[i] = not self.ble_adv[i]
             self.skirt_mw[i] = 0.0
-        j = self._next_pile()
-        while j >= 0:
+        while n_found < 3:
+            j = self._next_pile()
+            if j < 0:
+                break
+            found[n_found] = j
+            n_found += 1
+            block = self.wifi_cells + j * n
+            for i in range(n):
+                if block[i]:
+                    self.free_cells[i] = 0
+        # one access point's (ReferenceBandHoppers.one_access_point), in channel order
+        if n_found == 1 or (n_found == 2 and fabs(self.wifi_centres_khz[found[0]]
+                                                 - self.wifi_centres_khz[found[1]])
+                            == self.ht40_secondary_khz):
+            n_capped = n_found
+            capped[0], capped[1] = min(found[0], found[n_found - 1]), max(found[0], found[n_found - 1])
+        if not self.learning or now - self.learning_since < self.learn_delay_us:
+            n_capped = 0
+        if n_capped != self.n_pile or (n_capped and (capped[0] != self.pile[0]
+                                                     or capped[1] != self.pile[1])):
+            self.n_pile, self.pile_since = n_capped, now
+            self.pile[0], self.pile[1] = capped[0], capped[1]
+        for i in range(n):
+            self.free_cells[i] = not self.ble_adv[i]
+        for k in range(self.n_pile if now - self.pile_since >= self.pile_hold_us else 0):
+            j = self.pile[k]
             block = self.wifi_cells + j * n
             level = self._sum_of(self.power, block, NULL) \
                 / max(self._sum_of(self.counts, block, NULL), 1.0)
@@ -888,7 +928,6 @@ cdef class HopperLooks:
                     self.skirt_mw[i] = max(self.skirt_mw[i], level * self.skirt_ratio)
                 if block[i]:
                     self.free_cells[i] = 0
-            j = self._next_pile()
         for i in range(n):
             c = self.counts[i]
             # piled: a channel's cells taken (the free cells are all but BLE advertising's)

@@ -16,8 +16,8 @@ from straja.eval.run import run_session
 from straja.paths import SCENES
 from straja.sim import load_scene
 from test_detect_hoppers import (ALPHA, N_BINS, START_KHZ, STEP_KHZ, Band, NOISE_MW,
-                                 mains_locked_hopper, oven_band, pile_after_a_far_hit,
-                                 quiet_access_point)
+                                 access_points, cells_between, mains_locked_hopper, oven_band,
+                                 pile_after_a_far_hit, quiet_access_point)
 
 STATE = ("counts", "site", "power", "skirt_mw", "_skip", "_t", "_cell", "_mw", "_over", "_held")
 
@@ -115,6 +115,17 @@ def test_compiled_and_reference_agree_beside_a_quiet_access_point():
                         stage_maker(), every=5)
     side_by_side(band_calls(quiet_access_point(400, seed=42, burst=range(300, 320),
                                                snr_db=35.0)), stage_maker(), every=5)
+
+
+def test_compiled_and_reference_agree_on_the_capped_and_held_pile():
+    """One access point's pile left out once held (hop86): a 40 MHz channel's two halves, and
+    a second access point joining, after which nothing is left out."""
+    side_by_side(band_calls(access_points(300, 44, [(2427, 2447, 0.8), (2447, 2467, 0.5)])),
+                 stage_maker(), every=5)
+    two_aps = access_points(500, 45, [(2401, 2423, 0.8)])
+    two_aps.hopper(range(180, 500), 0.8, cells=cells_between(2451, 2473), reads=(0, 1),
+                   snr_db=20.0)
+    side_by_side(band_calls(two_aps), stage_maker(), every=5)
 
 
 def test_noise_alone_learns_the_same_baseline():

@@ -102,6 +102,18 @@ SKIRT_KHZ = 60_000.0        # an access point's skirts within this of its channe
 SKIRT_RATIO = 10 ** -1.5    # ...are under its channel's level by more than this (15 dB: -20 dBr
                             # at 11 MHz, -28 at 20, -40 at 30, less 5 dB for the channel's level
                             # read as its hits' mean, frames caught in part of a read)
+HT40_SECONDARY_KHZ = 20_000.0  # two piled channels this far apart are one 802.11n 40 MHz
+                            # channel's halves: one access point. Leaving out more (a second
+                            # access point) would leave a hop set too little of the band's ~60
+                            # MHz to show its span in: such a site is busy, and nothing is left
+                            # out (three access points piled left 10 cells, a 22 MHz span asked,
+                            # and a false alert: docs/measured/hop81.md, hop86.md)
+PILE_HOLD_US = WINDOWS_US[-1]  # a pile is left out once it has been the same pile over the
+                            # longest window counted, and only from LEARN_DELAY_US after the
+                            # first look learnt: by then the learnt sweeps outweigh the prior's
+                            # PRIOR_SWEEPS, so the rest of the site is in the rate too (a pile of
+                            # the first looks learnt, the other residents not yet, was a false
+                            # alert at 10.4 s: hop81's flysky_on_mixed_24ghz)
 NO_CELLS = np.empty(0, np.int64)
 
 
@@ -247,17 +259,25 @@ class ReferenceBandHoppers:
         self._since_us = 0                    # start of the window that reported it
         self.new_hits = False
         self.mains = MainsGate()
-        self._learnt()
+        self._learning_since: int | None = None  # the first look learnt's time
+        self._pile: tuple[int, ...] = ()      # the Wi-Fi channels piled, as capped...
+        self._pile_since = 0                  # ...since this time
+        self._learnt(0)
 
-    def _learnt(self) -> None:
+    def _learnt(self, now: int) -> None:
         """What follows from the baseline alone, made again only when it learns (most looks
-        learn nothing new): the cells not counted (busy(), BLE advertising, or in a Wi-Fi
-        channel piled with the site's hits), the level under which a hit near a piled channel
-        is its skirts, and the site's rate, the hits the others (quiet cells) give per learnt
-        sweep."""
+        learn nothing new): the cells not counted (busy(), BLE advertising, or in one access
+        point's Wi-Fi channel piled with the site's hits, held for PILE_HOLD_US), the level
+        under which a hit near a piled channel is its skirts, and the site's rate, the hits the
+        others (quiet cells) give per learnt sweep."""
+        pile = self.one_access_point(self.piled_channels())
+        if self._learning_since is None or now - self._learning_since < LEARN_DELAY_US:
+            pile = ()
+        if pile != self._pile:
+            self._pile, self._pile_since = pile, now
         piled = np.zeros(self.n_bins, bool)
         self.skirt_mw = np.zeros(self.n_bins)
-        for j in self.piled_channels():
+        for j in self._pile if now - self._pile_since >= PILE_HOLD_US else ():
             block = self.wifi_cells[j]
             piled |= block
             level = float(self.power[block].sum()) / max(float(self.counts[block].sum()), 1.0)
@@ -295,6 +315,15 @@ class ReferenceBandHoppers:
                 return out
             out.append(best)
             free = rest
+
+    def one_access_point(self, piles: list[int]) -> tuple[int, ...]:
+        """The piled channels (piled_channels) if one access point's, one 20 MHz channel or
+        a 40 MHz channel's two halves (HT40_SECONDARY_KHZ apart), in channel order; else none."""
+        if len(piles) == 1 or (len(piles) == 2 and abs(
+                self.wifi_centres_khz[piles[0]] - self.wifi_centres_khz[piles[1]])
+                == HT40_SECONDARY_KHZ):
+            return tuple(sorted(piles))
+        return ()
 
     def busy(self) -> np.ndarray:
         """Cells the site keeps busy: hit more than QUIET_RATE per learnt sweep, by at least
@@ -366,7 +395,9 @@ class ReferenceBandHoppers:
                 self.site_weight = _learn(self.site, self.site_weight, site_cells)
             learnt = True
         if learnt:
-            self._learnt()
+            if self._learning_since is None:
+                self._learning_since = now
+            self._learnt(now)
 
     def _window(self, since_us: int):
         """(times, cells, mW, mW over the threshold) of the counted hits from since_us."""
@@ -465,9 +496,10 @@ class BandHoppers(ReferenceBandHoppers):
             phase_bins=PHASE_BINS, on_bins=ON_BINS, sync_share=SYNC_SHARE,
             phase_looks=PHASE_LOOKS, oven_max_spread_khz=OVEN_MAX_SPREAD_KHZ,
             pile_min_hits=PILE_MIN_HITS, pile_ratio=PILE_RATIO, skirt_khz=SKIRT_KHZ, skirt_ratio=SKIRT_RATIO,
-            min_pile_span_khz=2 * WIFI_HALF_KHZ)
+            min_pile_span_khz=2 * WIFI_HALF_KHZ, ht40_secondary_khz=HT40_SECONDARY_KHZ,
+            pile_hold_us=PILE_HOLD_US)
 
-    def _learnt(self) -> None:
+    def _learnt(self, now: int) -> None:
         """Made by the kernel (its __init__, and whenever it learns)."""
 
     @property
