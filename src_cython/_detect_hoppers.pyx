@@ -285,7 +285,7 @@ cdef class HopperLooks:
     cdef long long pile_hold_us, learning_since, pile_since
     cdef bint learning            # a look learnt yet (since learning_since)
     cdef Py_ssize_t pile[2]       # the piled channels as capped (one access point's)...
-    cdef Py_ssize_t n_pile        # ...how many, held since pile_since
+    cdef Py_ssize_t n_pile        # ...how many (one access point's held since pile_since)
     cdef Py_ssize_t n_wifi
     cdef const unsigned char* wifi_cells
     cdef const double* wifi_centres_khz
@@ -886,7 +886,7 @@ cdef class HopperLooks:
         and their skirts' level, the cells not counted (busy, BLE advertising or piled), the
         span a hopper must show and the rate of hits the quiet cells give per learnt sweep."""
         cdef Py_ssize_t i, j, k, m = 0, n = self.n_bins, n_piled = 0, n_found = 0, n_capped = 0
-        cdef Py_ssize_t found[3]  # (a third pile or more: the same answer, none capped)
+        cdef Py_ssize_t found[2]  # (piles after two: the same answer)
         cdef Py_ssize_t capped[2]
         cdef double c, level
         cdef const unsigned char* block
@@ -894,7 +894,7 @@ cdef class HopperLooks:
         for i in range(n):
             self.free_cells[i] = not self.ble_adv[i]
             self.skirt_mw[i] = 0.0
-        while n_found < 3:
+        while n_found < 2:
             j = self._next_pile()
             if j < 0:
                 break
@@ -905,17 +905,17 @@ cdef class HopperLooks:
                 if block[i]:
                     self.free_cells[i] = 0
         # one access point's (ReferenceBandHoppers.one_access_point), in channel order
-        if n_found == 1 or (n_found == 2 and fabs(self.wifi_centres_khz[found[0]]
-                                                 - self.wifi_centres_khz[found[1]])
-                            == self.ht40_secondary_khz):
+        if n_found == 1 or (n_found == 2 and fabs(
+                self.wifi_centres_khz[found[0]] - self.wifi_centres_khz[found[1]])
+                <= self.ht40_secondary_khz):
             n_capped = n_found
-            capped[0], capped[1] = min(found[0], found[n_found - 1]), max(found[0], found[n_found - 1])
+            capped[0] = min(found[0], found[n_found - 1])
+            capped[1] = max(found[0], found[n_found - 1])
         if not self.learning or now - self.learning_since < self.learn_delay_us:
             n_capped = 0
-        if n_capped != self.n_pile or (n_capped and (capped[0] != self.pile[0]
-                                                     or capped[1] != self.pile[1])):
-            self.n_pile, self.pile_since = n_capped, now
-            self.pile[0], self.pile[1] = capped[0], capped[1]
+        if (n_capped > 0) != (self.n_pile > 0):
+            self.pile_since = now
+        self.n_pile, self.pile[0], self.pile[1] = n_capped, capped[0], capped[1]
         for i in range(n):
             self.free_cells[i] = not self.ble_adv[i]
         for k in range(self.n_pile if now - self.pile_since >= self.pile_hold_us else 0):

@@ -102,14 +102,19 @@ SKIRT_KHZ = 60_000.0        # an access point's skirts within this of its channe
 SKIRT_RATIO = 10 ** -1.5    # ...are under its channel's level by more than this (15 dB: -20 dBr
                             # at 11 MHz, -28 at 20, -40 at 30, less 5 dB for the channel's level
                             # read as its hits' mean, frames caught in part of a read)
-HT40_SECONDARY_KHZ = 20_000.0  # two piled channels this far apart are one 802.11n 40 MHz
-                            # channel's halves: one access point. Leaving out more (a second
-                            # access point) would leave a hop set too little of the band's ~60
-                            # MHz to show its span in: such a site is busy, and nothing is left
-                            # out (three access points piled left 10 cells, a 22 MHz span asked,
-                            # and a false alert: docs/measured/hop81.md, hop86.md)
-PILE_HOLD_US = WINDOWS_US[-1]  # a pile is left out once it has been the same pile over the
-                            # longest window counted, and only from LEARN_DELAY_US after the
+HT40_SECONDARY_KHZ = 20_000.0  # two piled channels at most this far apart lie within one
+                            # 802.11n 40 MHz channel (its secondary 20 MHz off its primary; two
+                            # 22 MHz blocks, 42 MHz together at most): one access point, whose
+                            # flat 40 MHz of frames piles as any two channels 15-20 MHz apart
+                            # (hop86, replayed). The first two piles farther apart are two access
+                            # points: leaving both out would leave a hop set too little of the
+                            # band's ~60 MHz to show its span in; such a site is busy, and nothing
+                            # is left out (three access points piled left 10 cells, a 22 MHz span
+                            # asked, and a false alert: docs/measured/hop81.md, hop86.md). Piles
+                            # after one access point's stay counted (in the rate): the edge a
+                            # 40 MHz channel's halves leave, or another access point
+PILE_HOLD_US = WINDOWS_US[-1]  # a pile is left out once one access point's has been piled
+                            # over the longest window counted, and only from LEARN_DELAY_US after the
                             # first look learnt: by then the learnt sweeps outweigh the prior's
                             # PRIOR_SWEEPS, so the rest of the site is in the rate too (a pile of
                             # the first looks learnt, the other residents not yet, was a false
@@ -261,7 +266,7 @@ class ReferenceBandHoppers:
         self.mains = MainsGate()
         self._learning_since: int | None = None  # the first look learnt's time
         self._pile: tuple[int, ...] = ()      # the Wi-Fi channels piled, as capped...
-        self._pile_since = 0                  # ...since this time
+        self._pile_since = 0                  # ...one access point's since this time
         self._learnt(0)
 
     def _learnt(self, now: int) -> None:
@@ -273,8 +278,9 @@ class ReferenceBandHoppers:
         pile = self.one_access_point(self.piled_channels())
         if self._learning_since is None or now - self._learning_since < LEARN_DELAY_US:
             pile = ()
-        if pile != self._pile:
-            self._pile, self._pile_since = pile, now
+        if bool(pile) != bool(self._pile):
+            self._pile_since = now
+        self._pile = pile
         piled = np.zeros(self.n_bins, bool)
         self.skirt_mw = np.zeros(self.n_bins)
         for j in self._pile if now - self._pile_since >= PILE_HOLD_US else ():
@@ -317,12 +323,14 @@ class ReferenceBandHoppers:
             free = rest
 
     def one_access_point(self, piles: list[int]) -> tuple[int, ...]:
-        """The piled channels (piled_channels) if one access point's, one 20 MHz channel or
-        a 40 MHz channel's two halves (HT40_SECONDARY_KHZ apart), in channel order; else none."""
-        if len(piles) == 1 or (len(piles) == 2 and abs(
-                self.wifi_centres_khz[piles[0]] - self.wifi_centres_khz[piles[1]])
-                == HT40_SECONDARY_KHZ):
-            return tuple(sorted(piles))
+        """The piled channels (piled_channels, the fullest first) left out: the first alone,
+        or with the second if both lie within one 40 MHz channel (HT40_SECONDARY_KHZ apart at
+        most), in channel order; none if the second is farther (two access points)."""
+        if len(piles) == 1:
+            return (piles[0],)
+        if len(piles) >= 2 and abs(self.wifi_centres_khz[piles[0]]
+                                   - self.wifi_centres_khz[piles[1]]) <= HT40_SECONDARY_KHZ:
+            return tuple(sorted(piles[:2]))
         return ()
 
     def busy(self) -> np.ndarray:
