@@ -114,11 +114,12 @@ HT40_SECONDARY_KHZ = 20_000.0  # two piled channels at most this far apart lie w
                             # after one access point's stay counted (in the rate): the edge a
                             # 40 MHz channel's halves leave, or another access point
 PILE_HOLD_US = WINDOWS_US[-1]  # a pile is left out once one access point's has been piled
-                            # over the longest window counted, and only from LEARN_DELAY_US after the
-                            # first look learnt: by then the learnt sweeps outweigh the prior's
-                            # PRIOR_SWEEPS, so the rest of the site is in the rate too (a pile of
-                            # the first looks learnt, the other residents not yet, was a false
-                            # alert at 10.4 s: hop81's flysky_on_mixed_24ghz)
+                            # over the longest window counted, and only from LEARN_DELAY_US
+                            # after the first look learnt: by then the learnt sweeps weigh as
+                            # much as the prior's PRIOR_SWEEPS left, so the rest of the site is
+                            # in the rate too (a pile of the first looks learnt, the other
+                            # residents not yet, was a false alert at 10.4 s: hop81's
+                            # flysky_on_mixed_24ghz)
 NO_CELLS = np.empty(0, np.int64)
 
 
@@ -503,7 +504,8 @@ class BandHoppers(ReferenceBandHoppers):
             pfa_window=PFA_WINDOW / len(WINDOWS_US), mains_periods_us=MAINS_PERIODS_US,
             phase_bins=PHASE_BINS, on_bins=ON_BINS, sync_share=SYNC_SHARE,
             phase_looks=PHASE_LOOKS, oven_max_spread_khz=OVEN_MAX_SPREAD_KHZ,
-            pile_min_hits=PILE_MIN_HITS, pile_ratio=PILE_RATIO, skirt_khz=SKIRT_KHZ, skirt_ratio=SKIRT_RATIO,
+            pile_min_hits=PILE_MIN_HITS, pile_ratio=PILE_RATIO, skirt_khz=SKIRT_KHZ,
+            skirt_ratio=SKIRT_RATIO,
             min_pile_span_khz=2 * WIFI_HALF_KHZ, ht40_secondary_khz=HT40_SECONDARY_KHZ,
             pile_hold_us=PILE_HOLD_US)
 
