@@ -255,19 +255,22 @@ cdef inline object contiguous(object a, int typenum, str name):
 
 cdef class HopperLooks:
     """The per-look state of one BandHoppers, in place in its owner's arrays: counts and site
-    (float64, n_bins: the EWMAs of hits), skip (bool, n_bins: the cells not counted), ble_adv
-    (bool), read_pos (int64), and the ring of counted hits (ring_t int64, ring_cell int32,
+    (float64, n_bins: the EWMAs of hits), power (float64: the EWMA of their mW), skip (bool,
+    n_bins: the cells not counted), skirt_mw (float64: a hit under it is a piled Wi-Fi
+    channel's skirts), ble_adv (bool), read_pos (int64), wifi_cells (bool, (n_channels,
+    n_bins): each 2.4 GHz Wi-Fi channel's cells) and wifi_centres_khz (float64), and the ring of counted hits (ring_t int64, ring_cell int32,
     ring_mw float32, ring_over float32: the read over its threshold, ring_held bool, one
     capacity), freq_khz (float64, n_bins: each cell's frequency). The queue of looks not
     learnt and the starts of the longest window are the kernel's own (grown by doubling, never
     per look). The decision's settings are straja.detect.hoppers's constants, given by name
     (`decision`: windows_us ascending, lost_us, boot_sweeps, min_hits, max_link_per_sweep,
-    span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window; the mains gate's:
+    span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window; the piled
+    channels': pile_min_hits, pile_ratio, skirt_khz, skirt_ratio, min_pile_span_khz; the mains gate's:
     mains_periods_us, phase_bins, on_bins, sync_share, phase_looks, oven_max_spread_khz, as
     MainsGate's); the
     reported hopper is `active` and report()."""
     cdef readonly Py_ssize_t n_bins, max_width, sweeps, head
-    cdef readonly double weight, site_weight, rate
+    cdef readonly double weight, site_weight, rate, min_span_khz
     cdef double pfa_cell, decay, busy_min_hits, quiet_rate
     cdef float alpha
     cdef long long window_us, learn_delay_us
@@ -276,7 +279,16 @@ cdef class HopperLooks:
     cdef long long windows[8]
     cdef Py_ssize_t n_windows, boot_sweeps, min_hits
     cdef long long lost_us
-    cdef double max_link_per_sweep, min_span_khz, max_expected, pfa_window
+    cdef double max_link_per_sweep, full_span_khz, max_expected, pfa_window
+    cdef double pile_min_hits, pile_ratio, skirt_khz, skirt_ratio, min_pile_span_khz
+    cdef double ht40_secondary_khz
+    cdef long long pile_hold_us, learning_since, pile_since
+    cdef bint learning            # a look learnt yet (since learning_since)
+    cdef Py_ssize_t pile[2]       # the piled channels as capped (one access point's)...
+    cdef Py_ssize_t n_pile        # ...how many (one access point's held since pile_since)
+    cdef Py_ssize_t n_wifi
+    cdef const unsigned char* wifi_cells
+    cdef const double* wifi_centres_khz
     cdef float span_level_ratio, noise_reach
     cdef const double* freq_khz
     cdef double* lgamma_int     # lgamma(k), k = 0 .. capacity (a window holds at most that)
@@ -294,8 +306,11 @@ cdef class HopperLooks:
     cdef long long hop_t_last_us
     cdef double* counts
     cdef double* site
+    cdef double* power
     cdef double* quiet_site  # scratch: the quiet cells' site counts, summed as NumPy does
+    cdef unsigned char* free_cells  # scratch: the cells no piled channel took yet
     cdef unsigned char* skip
+    cdef double* skirt_mw
     cdef const unsigned char* ble_adv
     cdef const long long* read_pos
     cdef long long* ring_t
@@ -319,6 +334,7 @@ cdef class HopperLooks:
     cdef long long* pend_hit_t  # its hits' read times (max_hits each)...
     cdef unsigned char* pend_gated  # ...whether gated when read (Mains)...
     cdef unsigned char* pend_read   # ...and the read of the sweep it was
+    cdef float* pend_mw             # its hits' mW (max_hits each)
     cdef int* pend_cells
     cdef Py_ssize_t pend_cap, pend_first, pend_len, max_hits
     cdef long long* starts      # ring of the starts of the looks in the longest window
@@ -326,6 +342,8 @@ cdef class HopperLooks:
 
     def __cinit__(self):
         self.quiet_site = NULL
+        self.free_cells = NULL
+        self.pend_mw = NULL
         self.lgamma_int = NULL
         self.win_t = NULL
         self.win_cell = NULL
@@ -343,14 +361,17 @@ cdef class HopperLooks:
 
     def __init__(self, double alpha, double pfa_cell, Py_ssize_t max_width,
                  counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_over,
-                 ring_held, freq_khz,
+                 ring_held, freq_khz, power, skirt_mw, wifi_cells, wifi_centres_khz,
                  double weight, double site_weight, Py_ssize_t baseline_sweeps,
                  double busy_min_hits, double quiet_rate, long long learn_delay_us, *,
                  windows_us, long long lost_us, Py_ssize_t boot_sweeps, Py_ssize_t min_hits,
                  double max_link_per_sweep, double span_level_ratio, double noise_reach,
                  double min_span_khz, double max_expected, double pfa_window, mains_periods_us,
                  Py_ssize_t phase_bins, on_bins, double sync_share,
-                 Py_ssize_t phase_looks, double oven_max_spread_khz):
+                 Py_ssize_t phase_looks, double oven_max_spread_khz, double pile_min_hits,
+                 double pile_ratio,
+                 double skirt_khz, double skirt_ratio, double min_pile_span_khz,
+                 double ht40_secondary_khz, long long pile_hold_us):
         cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>counts, 0) if cnp.PyArray_Check(counts) else 0
         cdef Py_ssize_t k
         if n < 1 or max_width < 1 or baseline_sweeps < 1:
@@ -363,7 +384,12 @@ cdef class HopperLooks:
         for k in range(self.n_windows):
             self.windows[k] = windows_us[k]
         self.lost_us, self.boot_sweeps, self.min_hits = lost_us, boot_sweeps, min_hits
-        self.max_link_per_sweep, self.min_span_khz = max_link_per_sweep, min_span_khz
+        self.max_link_per_sweep, self.full_span_khz = max_link_per_sweep, min_span_khz
+        self.min_span_khz = min_span_khz
+        self.pile_min_hits = pile_min_hits
+        self.pile_ratio, self.skirt_khz, self.skirt_ratio = pile_ratio, skirt_khz, skirt_ratio
+        self.min_pile_span_khz = min_pile_span_khz
+        self.ht40_secondary_khz, self.pile_hold_us = ht40_secondary_khz, pile_hold_us
         self.max_expected, self.pfa_window = max_expected, pfa_window
         # float32, as NumPy compares the float32 readings with a Python float
         self.span_level_ratio, self.noise_reach = <float>span_level_ratio, <float>noise_reach
@@ -389,8 +415,15 @@ cdef class HopperLooks:
         self.ring_held = <unsigned char*>array_data(ring_held, cnp.NPY_BOOL, 1, self.capacity,
                                                     "ring_held")
         self.freq_khz = <const double*>array_data(freq_khz, cnp.NPY_FLOAT64, 1, n, "freq_khz")
+        self.power = <double*>array_data(power, cnp.NPY_FLOAT64, 1, n, "power")
+        self.skirt_mw = <double*>array_data(skirt_mw, cnp.NPY_FLOAT64, 1, n, "skirt_mw")
+        self.wifi_cells = <const unsigned char*>array_data(wifi_cells, cnp.NPY_BOOL, 2, n,
+                                                           "wifi_cells")
+        self.n_wifi = rows(wifi_cells)
+        self.wifi_centres_khz = <const double*>array_data(wifi_centres_khz, cnp.NPY_FLOAT64, 1,
+                                                          self.n_wifi, "wifi_centres_khz")
         self._keep = (counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_over,
-                      ring_held, freq_khz)
+                      ring_held, freq_khz, power, skirt_mw, wifi_cells, wifi_centres_khz)
         self.max_hits = (n + 1) // 2  # narrow runs are separated by a cold cell
         mains_init(&self.mains, mains_periods_us, phase_bins, on_bins, sync_share, phase_looks,
                    max_link_per_sweep, oven_max_spread_khz)
@@ -399,6 +432,7 @@ cdef class HopperLooks:
         self.hit_gated = <unsigned char*>malloc(self.max_hits)
         self.hit_fed = <unsigned char*>malloc(self.max_hits)
         self.quiet_site = <double*>malloc(n * sizeof(double))
+        self.free_cells = <unsigned char*>malloc(n)
         self.hits = <long long*>malloc(2 * self.max_hits * sizeof(long long))
         self.counted_held = <unsigned char*>malloc(self.max_hits)
         self.pend_cap, self.starts_cap = 256, 256
@@ -409,6 +443,7 @@ cdef class HopperLooks:
         self.pend_hit_t = <long long*>malloc(self.pend_cap * self.max_hits * sizeof(long long))
         self.pend_gated = <unsigned char*>malloc(self.pend_cap * self.max_hits)
         self.pend_read = <unsigned char*>malloc(self.pend_cap)
+        self.pend_mw = <float*>malloc(self.pend_cap * self.max_hits * sizeof(float))
         self.starts = <long long*>malloc(self.starts_cap * sizeof(long long))
         cdef Py_ssize_t cap = self.capacity
         self.lgamma_int = <double*>malloc((cap + 1) * sizeof(double))
@@ -417,7 +452,8 @@ cdef class HopperLooks:
         self.win_mw = <float*>malloc(cap * sizeof(float))
         self.win_over = <float*>malloc(cap * sizeof(float))
         self.cell_seen = <unsigned char*>malloc(n)
-        if (self.quiet_site == NULL or self.hits == NULL or self.counted_held == NULL
+        if (self.quiet_site == NULL or self.free_cells == NULL or self.pend_mw == NULL
+                or self.hits == NULL or self.counted_held == NULL
                 or self.hit_t == NULL or self.hit_gated == NULL or self.hit_fed == NULL
                 or self.hit_f_khz == NULL
                 or self.pend_hit_t == NULL or self.pend_gated == NULL or self.pend_read == NULL
@@ -436,10 +472,15 @@ cdef class HopperLooks:
         self.active = self.new_hits = False
         self.since_us = 0
         self.reads = 1
-        self._learnt()
+        self.learning = False
+        self.learning_since = self.pile_since = 0
+        self.n_pile = 0
+        self._learnt(0)
 
     def __dealloc__(self):
         free(self.quiet_site)
+        free(self.free_cells)
+        free(self.pend_mw)
         free(self.hits)
         free(self.hit_t)
         free(self.hit_gated)
@@ -560,7 +601,7 @@ cdef class HopperLooks:
                    self.hit_gated, n_hits)
         for i in range(n_hits):
             c = self.hits[i]
-            if self.skip[c] or self.hit_gated[i]:
+            if self.skip[c] or self.hit_gated[i] or single[c] < self.skirt_mw[c]:
                 continue
             held_hit = held[c] > a * noise[c]
             if again and held_hit:
@@ -580,8 +621,8 @@ cdef class HopperLooks:
         self._push_start(t0, now)
         if n_counted or self.active:
             self._decide(now, n_counted > 0)
-        self._queue(t0, n_hits, again)
-        self._learn_until(now - self.learn_delay_us)
+        self._queue(t0, n_hits, again, single)
+        self._learn_until(now)
         return 0
 
     cdef void _decide(self, long long now, bint hit) noexcept:
@@ -707,7 +748,8 @@ cdef class HopperLooks:
         self.starts, self.starts_cap, self.starts_first = grown, cap, 0
         return 0
 
-    cdef int _queue(self, long long t0, Py_ssize_t n_hits, bint again) except -1:
+    cdef int _queue(self, long long t0, Py_ssize_t n_hits, bint again,
+                    const float* single) except -1:
         cdef Py_ssize_t slot, i, m = self.max_hits
         if self.pend_len == self.pend_cap:
             self._grow_pending()
@@ -720,6 +762,7 @@ cdef class HopperLooks:
             self.pend_cells[slot * m + i] = <int>self.hits[i]
             self.pend_hit_t[slot * m + i] = self.hit_t[i]
             self.pend_gated[slot * m + i] = self.hit_gated[i]
+            self.pend_mw[slot * m + i] = single[self.hits[i]]
         self.pend_len += 1
         return 0
 
@@ -733,8 +776,9 @@ cdef class HopperLooks:
         cdef long long* ht = <long long*>malloc(cap * m * sizeof(long long))
         cdef unsigned char* gated = <unsigned char*>malloc(cap * m)
         cdef unsigned char* read = <unsigned char*>malloc(cap)
+        cdef float* mw = <float*>malloc(cap * m * sizeof(float))
         if t == NULL or rep == NULL or nh == NULL or cells == NULL or ht == NULL \
-                or gated == NULL or read == NULL:
+                or gated == NULL or read == NULL or mw == NULL:
             free(t)
             free(rep)
             free(nh)
@@ -742,6 +786,7 @@ cdef class HopperLooks:
             free(ht)
             free(gated)
             free(read)
+            free(mw)
             raise MemoryError()
         for i in range(self.pend_len):
             j = (self.pend_first + i) % self.pend_cap
@@ -750,6 +795,7 @@ cdef class HopperLooks:
             memcpy(cells + i * m, self.pend_cells + j * m, m * sizeof(int))
             memcpy(ht + i * m, self.pend_hit_t + j * m, m * sizeof(long long))
             memcpy(gated + i * m, self.pend_gated + j * m, m)
+            memcpy(mw + i * m, self.pend_mw + j * m, m * sizeof(float))
         free(self.pend_t)
         free(self.pend_reported)
         free(self.pend_n)
@@ -757,49 +803,140 @@ cdef class HopperLooks:
         free(self.pend_hit_t)
         free(self.pend_gated)
         free(self.pend_read)
+        free(self.pend_mw)
+        self.pend_mw = mw
         self.pend_t, self.pend_reported, self.pend_n, self.pend_cells = t, rep, nh, cells
         self.pend_hit_t, self.pend_gated, self.pend_read = ht, gated, read
         self.pend_cap, self.pend_first = cap, 0
         return 0
 
-    cdef void _learn_until(self, long long before) noexcept:
-        """Learns the queued looks that started before `before` (into counts; into site too
-        when no hopper was reported after them), then remakes what follows if any."""
+    cdef void _learn_until(self, long long now) noexcept:
+        """Learns the queued looks that started learn_delay_us before now (into counts; into
+        site too when no hopper was reported after them), then remakes what follows if any."""
         cdef Py_ssize_t j, i, k, n = self.n_bins
+        cdef long long before = now - self.learn_delay_us
         cdef const int* cells
         cdef bint learnt = False
         while self.pend_len and self.pend_t[self.pend_first] < before:
             j = self.pend_first
             cells = self.pend_cells + j * self.max_hits
+            k = j * self.max_hits
             for i in range(n):
+                self.power[i] *= self.decay
                 self.counts[i] *= self.decay
             for i in range(self.pend_n[j]):
+                self.power[cells[i]] += self.pend_mw[k + i]
                 self.counts[cells[i]] += 1.0
             self.weight = self.weight * self.decay + 1.0
             if not self.pend_reported[j]:
                 for i in range(n):
                     self.site[i] *= self.decay
-                k = j * self.max_hits
-                for i in range(self.pend_n[j]):  # not the hits gated when read or now
+                for i in range(self.pend_n[j]):  # not the hits gated when read or now, nor
+                    # a piled channel's skirts
                     if not (self.pend_gated[k + i] or mains_gated(
-                            &self.mains, self.pend_read[j], self.pend_hit_t[k + i])):
+                            &self.mains, self.pend_read[j], self.pend_hit_t[k + i])
+                            or self.pend_mw[k + i] < self.skirt_mw[cells[i]]):
                         self.site[cells[i]] += 1.0
                 self.site_weight = self.site_weight * self.decay + 1.0
             self.pend_first = (j + 1) % self.pend_cap
             self.pend_len -= 1
             learnt = True
         if learnt:
-            self._learnt()
+            if not self.learning:
+                self.learning, self.learning_since = True, now
+            self._learnt(now)
 
-    cdef void _learnt(self) noexcept:
-        """BandHoppers._learnt: the cells not counted (busy or BLE advertising) and the rate
-        of hits the quiet cells give per learnt sweep."""
-        cdef Py_ssize_t i, m = 0, n = self.n_bins
-        cdef double c
+    cdef double _sum_of(self, const double* a, const unsigned char* cells,
+                        const unsigned char* also) noexcept:
+        """The sum of a over the cells marked in cells (and in also, unless NULL), as NumPy
+        sums a boolean selection."""
+        cdef Py_ssize_t i, m = 0
+        for i in range(self.n_bins):
+            if cells[i] and (also == NULL or also[i]):
+                self.quiet_site[m] = a[i]
+                m += 1
+        return pairwise_sum(self.quiet_site, m)
+
+    cdef Py_ssize_t _next_pile(self) noexcept:
+        """ReferenceBandHoppers.piled_channels' next channel among the free cells, or -1."""
+        cdef Py_ssize_t i, j, best = -1, n_inside = 0, n_rest = 0, n = self.n_bins
+        cdef double most = 0.0, total, rest
+        cdef const unsigned char* block
+        for j in range(self.n_wifi):
+            total = self._sum_of(self.site, self.wifi_cells + j * n, self.free_cells)
+            if total > most:
+                best, most = j, total
+        if best < 0 or most < self.pile_min_hits:
+            return -1
+        block = self.wifi_cells + best * n
+        for i in range(n):
+            if self.free_cells[i]:
+                if block[i]:
+                    n_inside += 1
+                else:
+                    self.quiet_site[n_rest] = self.site[i]
+                    n_rest += 1
+        rest = pairwise_sum(self.quiet_site, n_rest)
+        if most * n_rest <= self.pile_ratio * rest * n_inside:
+            return -1
+        return best
+
+    cdef void _learnt(self, long long now) noexcept:
+        """ReferenceBandHoppers._learnt: the piled Wi-Fi channels (one access point's, held)
+        and their skirts' level, the cells not counted (busy, BLE advertising or piled), the
+        span a hopper must show and the rate of hits the quiet cells give per learnt sweep."""
+        cdef Py_ssize_t i, j, k, m = 0, n = self.n_bins, n_piled = 0, n_found = 0, n_capped = 0
+        cdef Py_ssize_t found[2]  # (piles after two: the same answer)
+        cdef Py_ssize_t capped[2]
+        cdef double c, level
+        cdef const unsigned char* block
+        capped[0] = capped[1] = -1
+        for i in range(n):
+            self.free_cells[i] = not self.ble_adv[i]
+            self.skirt_mw[i] = 0.0
+        while n_found < 2:
+            j = self._next_pile()
+            if j < 0:
+                break
+            found[n_found] = j
+            n_found += 1
+            block = self.wifi_cells + j * n
+            for i in range(n):
+                if block[i]:
+                    self.free_cells[i] = 0
+        # one access point's (ReferenceBandHoppers.one_access_point), in channel order
+        if n_found == 1 or (n_found == 2 and fabs(
+                self.wifi_centres_khz[found[0]] - self.wifi_centres_khz[found[1]])
+                <= self.ht40_secondary_khz):
+            n_capped = n_found
+            capped[0] = min(found[0], found[n_found - 1])
+            capped[1] = max(found[0], found[n_found - 1])
+        if not self.learning or now - self.learning_since < self.learn_delay_us:
+            n_capped = 0
+        if (n_capped > 0) != (self.n_pile > 0):
+            self.pile_since = now
+        self.n_pile, self.pile[0], self.pile[1] = n_capped, capped[0], capped[1]
+        for i in range(n):
+            self.free_cells[i] = not self.ble_adv[i]
+        for k in range(self.n_pile if now - self.pile_since >= self.pile_hold_us else 0):
+            j = self.pile[k]
+            block = self.wifi_cells + j * n
+            level = self._sum_of(self.power, block, NULL) \
+                / max(self._sum_of(self.counts, block, NULL), 1.0)
+            for i in range(n):
+                if fabs(self.freq_khz[i] - self.wifi_centres_khz[j]) <= self.skirt_khz:
+                    self.skirt_mw[i] = max(self.skirt_mw[i], level * self.skirt_ratio)
+                if block[i]:
+                    self.free_cells[i] = 0
         for i in range(n):
             c = self.counts[i]
+            # piled: a channel's cells taken (the free cells are all but BLE advertising's)
             self.skip[i] = ((c >= self.busy_min_hits and c > self.quiet_rate * self.weight)
-                            or self.ble_adv[i])
+                            or self.ble_adv[i] or not self.free_cells[i])
+            n_piled += not self.ble_adv[i] and not self.free_cells[i]
+        self.min_span_khz = max(self.min_pile_span_khz,
+                                self.full_span_khz * (1.0 - <double>n_piled / n))
+        for i in range(n):
             if not self.skip[i]:
                 self.quiet_site[m] = self.site[i]
                 m += 1

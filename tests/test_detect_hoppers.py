@@ -191,6 +191,107 @@ def test_hits_within_one_wifi_channel_are_not_a_hopper():
     assert band.run() == []
 
 
+def cells_between(lo_mhz, hi_mhz):
+    freq = START_KHZ + STEP_KHZ * np.arange(N_BINS)
+    return np.flatnonzero((freq >= 1000 * lo_mhz) & (freq <= 1000 * hi_mhz))
+
+
+def access_points(n_sweeps, seed, blocks, snr_db=20.0):
+    """Access points' frames as the interleaved sweep reads them (hop80): per_sweep narrow
+    hits a sweep on the cells of each (lo_mhz, hi_mhz, per_sweep) block, in either read."""
+    band = Band(n_sweeps, seed=seed, reads=2)
+    for lo_mhz, hi_mhz, per_sweep in blocks:
+        band.hopper(range(n_sweeps), per_sweep, cells=cells_between(lo_mhz, hi_mhz),
+                    reads=(0, 1), snr_db=snr_db)
+    return band
+
+
+def span_asked(band):
+    """The span the stage asks of a hopper (hp.MIN_SPAN_KHZ unless a Wi-Fi channel is left
+    out) after each sweep of band."""
+    stage = hp.BandHoppers(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6)
+    noise = np.full((1, N_BINS), NOISE_MW, np.float32)
+    out = []
+    for k in range(band.t_us.size):
+        stage.process(band.single[:, k:k + 1], band.held[k:k + 1], noise,
+                      band.t_us[k:k + 1], band.duration_us[k:k + 1])
+        out.append(stage.min_span_khz)
+    return np.array(out)
+
+
+def quiet_access_point(n_sweeps, seed, hopper_on=None, burst=None, snr_db=20.0):
+    """An access point on channel 1 (2401-2423 MHz) snr_db over the noise, as the interleaved
+    sweep reads it (hop80): each frame a narrow hit of one of its channel's cells, 0.8 a sweep
+    over its 17 cells (0.024 a cell a look: never busy), in either read; with burst (sweeps),
+    its traffic then at 4 a sweep with its skirts' hits 25 dB under it, 1.5 a sweep over
+    2424-2470 MHz; with hopper_on (a sweep), a per-packet hopper from then, 0.5 hits a sweep
+    over 2424-2476 MHz at 15 dB (a FlySky above channel 1)."""
+    channel, skirts = cells_between(2401, 2423), cells_between(2424, 2470)
+    band = access_points(n_sweeps, seed, [(2401, 2423, 0.8)], snr_db)
+    if burst is not None:
+        band.hopper(burst, 3.2, cells=channel, reads=(0, 1), snr_db=snr_db)
+        band.hopper(burst, 1.5, cells=skirts, reads=(0, 1), snr_db=snr_db - 25.0)
+    if hopper_on is not None:
+        band.hopper(range(hopper_on, n_sweeps), 0.5, cells=cells_between(2424, 2476),
+                    reads=(0, 1))
+    return band
+
+
+def test_a_quiet_access_points_channel_is_left_out_and_a_hopper_beside_it_reported(
+        monkeypatch):
+    """One access point's frames, a cell at a time, are a quiet site's hits four times what
+    the test lets the site have (MAX_EXPECTED): its channel piled with them is left out, and a
+    hopper beside it is reported within 5 s, the access point alone never (docs/measured/
+    hop81.md). Without the piled channel the hopper was never reported."""
+    assert quiet_access_point(500, seed=41).run() == []
+    reports = quiet_access_point(500, seed=41, hopper_on=300).run()
+    assert reports and 300 <= reports[0][0] <= 300 + sweeps_after(5.0)
+    monkeypatch.setattr(hp, "PILE_MIN_HITS", math.inf)
+    assert quiet_access_point(500, seed=41, hopper_on=300).run() == []
+
+
+def test_a_pile_is_left_out_once_the_site_is_learnt_and_the_pile_held(monkeypatch):
+    """The first look is learnt 10 s in (LEARN_DELAY_US); a busy access point's channel
+    piles ~5 s later, but is left out only from LEARN_DELAY_US after the first look learnt
+    (the rest of the site in the rate by then), once held PILE_HOLD_US more: a pile of the
+    first looks learnt was a false alert (hop81's flysky_on_mixed_24ghz;
+    docs/measured/hop86.md)."""
+    band = access_points(220, 43, [(2401, 2423, 1.2)])
+    first_left_out = int(np.argmax(span_asked(band) < hp.MIN_SPAN_KHZ))
+    assert sweeps_after(27.8) <= first_left_out <= sweeps_after(28.5)
+    monkeypatch.setattr(hp, "PILE_HOLD_US", 0)
+    first_left_out = int(np.argmax(span_asked(band) < hp.MIN_SPAN_KHZ))
+    assert sweeps_after(19.8) <= first_left_out <= sweeps_after(20.5)
+
+
+def test_one_access_points_width_is_left_out_never_a_second(monkeypatch):
+    """A 40 MHz channel (its primary's beacons and traffic denser than its secondary's) is
+    two piled blocks 20 MHz apart, one access point: both left out, the span asked falls to
+    a 22 MHz channel's. A second access point (channel 11 joining channel 1's at 32 s) makes
+    the site a busy one: nothing left out any more (HT40_SECONDARY_KHZ; without the cap both
+    were, and three access points piled were a false alert: docs/measured/hop81.md)."""
+    ht40 = span_asked(access_points(300, 44, [(2427, 2447, 0.8), (2447, 2467, 0.5)]))
+    assert ht40[-1] == 2 * hp.WIFI_HALF_KHZ
+    two_aps = access_points(500, 45, [(2401, 2423, 0.8)])
+    two_aps.hopper(range(180, 500), 0.8, cells=cells_between(2451, 2473), reads=(0, 1),
+                   snr_db=20.0)
+    spans = span_asked(two_aps)
+    assert spans[179] < hp.MIN_SPAN_KHZ and spans[-1] == hp.MIN_SPAN_KHZ
+    monkeypatch.setattr(hp, "HT40_SECONDARY_KHZ", 50_000.0)  # 1 and 11 taken for one
+    assert span_asked(two_aps)[-1] == 2 * hp.WIFI_HALF_KHZ
+
+
+def test_a_piled_channels_skirts_are_not_a_hopper(monkeypatch):
+    """At the node beside it (35 dB), a burst of the access point's traffic lights its skirts
+    tens of MHz from its channel, 25 dB under it: with its channel left out they would be a
+    spread pile the site's rate does not expect; hits that far under a piled channel's level
+    near it are its skirts, not counted (SKIRT_RATIO)."""
+    burst = range(300, 320)
+    assert quiet_access_point(400, seed=42, burst=burst, snr_db=35.0).run() == []
+    monkeypatch.setattr(hp, "SKIRT_RATIO", 0.0)
+    assert quiet_access_point(400, seed=42, burst=burst, snr_db=35.0).run()
+
+
 def pile_after_a_far_hit(reads=1, over_threshold_db=0.1):
     """An oven switching on (sweeps 50-60: a hit a sweep, one cell each, within 2440-2466 MHz)
     0.9 s after one hit at 2413 MHz `over_threshold_db` over the threshold (0.1: a read of
@@ -249,7 +350,9 @@ def test_an_ovens_half_cycles_are_gated_and_a_hopper_beside_it_reported(mains_hz
     h = reports[0][1]
     assert h.hi_khz - h.lo_khz > hp.MIN_SPAN_KHZ and band_hopper(h)[0] == "gfsk_fhss"
     monkeypatch.setattr(hp, "SYNC_SHARE", 2.0)  # never recognised: the stage before the gate
-    assert oven_band(900, seed=21, mains_hz=mains_hz, hopper_on=300).run() == []
+    monkeypatch.setattr(hp, "PILE_MIN_HITS", math.inf)  # (and before piled Wi-Fi channels: the
+    assert oven_band(900, seed=21, mains_hz=mains_hz, hopper_on=300).run() == []  # oven's band
+    # piles in two channels, left out, hop81)
 
 
 def test_hits_not_locked_to_the_mains_are_never_gated():

@@ -16,17 +16,19 @@ from straja.eval.run import run_session
 from straja.paths import SCENES
 from straja.sim import load_scene
 from test_detect_hoppers import (ALPHA, N_BINS, START_KHZ, STEP_KHZ, Band, NOISE_MW,
-                                 mains_locked_hopper, oven_band, pile_after_a_far_hit)
+                                 access_points, cells_between, mains_locked_hopper, oven_band,
+                                 pile_after_a_far_hit, quiet_access_point)
 
-STATE = ("counts", "site", "_skip", "_t", "_cell", "_mw", "_over", "_held")
+STATE = ("counts", "site", "power", "skirt_mw", "_skip", "_t", "_cell", "_mw", "_over", "_held")
 
 
 def assert_same_state(compiled, reference):
     for name in STATE:
         np.testing.assert_array_equal(getattr(compiled, name), getattr(reference, name), name)
-    assert (compiled.weight, compiled.site_weight, compiled._rate, compiled.sweeps,
-            compiled._head) == (reference.weight, reference.site_weight, reference._rate,
-                                reference.sweeps, reference._head)
+    assert (compiled.weight, compiled.site_weight, compiled._rate, compiled.min_span_khz,
+            compiled.sweeps, compiled._head) == (
+        reference.weight, reference.site_weight, reference._rate, reference.min_span_khz,
+        reference.sweeps, reference._head)
     np.testing.assert_array_equal(compiled._starts(), reference._starts())
     assert compiled._looks.n_pending == len(reference._pending)
     np.testing.assert_array_equal(compiled._looks.mains_on(), reference.mains.on)
@@ -104,6 +106,26 @@ def test_compiled_and_reference_agree_beside_an_oven(mains_hz):
 def test_compiled_and_reference_agree_on_hits_locked_to_the_mains_across_the_band():
     """The mains gate's frequency spread: a hopper's hits locked to the mains, never an oven."""
     assert not side_by_side(band_calls(mains_locked_hopper(200, seed=31)), stage_maker(), every=5)
+
+
+def test_compiled_and_reference_agree_beside_a_quiet_access_point():
+    """A piled Wi-Fi channel, its skirts' level, the span outside it (hop81): a hopper beside
+    a far access point, and a burst of traffic lighting a near one's skirts."""
+    assert side_by_side(band_calls(quiet_access_point(500, seed=41, hopper_on=300)),
+                        stage_maker(), every=5)
+    side_by_side(band_calls(quiet_access_point(400, seed=42, burst=range(300, 320),
+                                               snr_db=35.0)), stage_maker(), every=5)
+
+
+def test_compiled_and_reference_agree_on_the_capped_and_held_pile():
+    """One access point's pile left out once held (hop86): a 40 MHz channel's two halves, and
+    a second access point joining, after which nothing is left out."""
+    side_by_side(band_calls(access_points(300, 44, [(2427, 2447, 0.8), (2447, 2467, 0.5)])),
+                 stage_maker(), every=5)
+    two_aps = access_points(500, 45, [(2401, 2423, 0.8)])
+    two_aps.hopper(range(180, 500), 0.8, cells=cells_between(2451, 2473), reads=(0, 1),
+                   snr_db=20.0)
+    side_by_side(band_calls(two_aps), stage_maker(), every=5)
 
 
 def test_noise_alone_learns_the_same_baseline():

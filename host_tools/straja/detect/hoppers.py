@@ -87,6 +87,39 @@ OVEN_MAX_SPREAD_KHZ = 12_500.0  # the on-window's hits, at one phase of the cycl
                             # anywhere in its hop set (uniform over BLE's 37 data channels: 21.4;
                             # a BLE connection beating with the scan near the mains 14.1-22.2,
                             # 14.1 its first look: docs/measured/det58.md)
+WIFI_CHANNELS_MHZ = tuple(rf.wifi_channel_mhz(ch) for ch in range(1, 14))  # 2.4 GHz 1-13
+WIFI_HALF_KHZ = 11_000.0    # a 2.4 GHz Wi-Fi channel: +-11 MHz of its centre (DSSS 22 MHz, OFDM
+                            # 16.6 MHz; the 802.11 mask is -20 dBr 11 MHz off)
+PILE_MIN_HITS = 32          # a channel piled holds at least two learnt hits a cell of its 16-17
+                            # (1.3 MHz apart): a density, not a few hits' scatter (the first looks
+                            # learnt, a hopper's hits before it was reported)
+PILE_RATIO = 2.0            # a Wi-Fi channel's cells holding the site's learnt hits this many times
+                            # denser than the rest of the band are one access point's frames: a
+                            # hopper or noise spreads its hits over its hop set (a 22 MHz block of
+                            # a 47-72 MHz hop set at most 1.4 times the rest's density)
+SKIRT_KHZ = 60_000.0        # an access point's skirts within this of its channel's centre (the
+                            # 802.11n 40 MHz mask: -45 dBr 60 MHz off)...
+SKIRT_RATIO = 10 ** -1.5    # ...are under its channel's level by more than this (15 dB: -20 dBr
+                            # at 11 MHz, -28 at 20, -40 at 30, less 5 dB for the channel's level
+                            # read as its hits' mean, frames caught in part of a read)
+HT40_SECONDARY_KHZ = 20_000.0  # two piled channels at most this far apart lie within one
+                            # 802.11n 40 MHz channel (its secondary 20 MHz off its primary; two
+                            # 22 MHz blocks, 42 MHz together at most): one access point, whose
+                            # flat 40 MHz of frames piles as any two channels 15-20 MHz apart
+                            # (hop86, replayed). The first two piles farther apart are two access
+                            # points: leaving both out would leave a hop set too little of the
+                            # band's ~60 MHz to show its span in; such a site is busy, and nothing
+                            # is left out (three access points piled left 10 cells, a 22 MHz span
+                            # asked, and a false alert: docs/measured/hop81.md, hop86.md). Piles
+                            # after one access point's stay counted (in the rate): the edge a
+                            # 40 MHz channel's halves leave, or another access point
+PILE_HOLD_US = WINDOWS_US[-1]  # a pile is left out once one access point's has been piled
+                            # over the longest window counted, and only from LEARN_DELAY_US
+                            # after the first look learnt: by then the learnt sweeps weigh as
+                            # much as the prior's PRIOR_SWEEPS left, so the rest of the site is
+                            # in the rate too (a pile of the first looks learnt, the other
+                            # residents not yet, was a false alert at 10.4 s: hop81's
+                            # flysky_on_mixed_24ghz)
 NO_CELLS = np.empty(0, np.int64)
 
 
@@ -205,6 +238,12 @@ class ReferenceBandHoppers:
         self.ble_adv = (np.abs(self.freq_khz[:, None] - adv_khz).min(axis=1)
                         <= abs(step_khz) / 2 + BLE_ADV_HALF_KHZ)
         self.counts = np.zeros(n_bins)        # EWMA-weighted hits per cell, learnt sweeps
+        self.power = np.zeros(n_bins)         # the same of their mW (a cell's hits' mean level)
+        # the cells of each 2.4 GHz Wi-Fi channel (none outside the band)
+        self.wifi_centres_khz = 1000.0 * np.array(WIFI_CHANNELS_MHZ)
+        self.wifi_cells = np.abs(self.freq_khz[None, :] - self.wifi_centres_khz[:, None]) \
+            <= WIFI_HALF_KHZ
+        self.skirt_mw = np.zeros(n_bins)      # a hit under this is a piled channel's skirts
         self.weight = float(PRIOR_SWEEPS)     # EWMA-weighted learnt sweeps, the prior's first
         self.site = np.zeros(n_bins)          # the same, of the sweeps with no hopper reported
         self.site_weight = float(PRIOR_SWEEPS)
@@ -226,16 +265,74 @@ class ReferenceBandHoppers:
         self._since_us = 0                    # start of the window that reported it
         self.new_hits = False
         self.mains = MainsGate()
-        self._learnt()
+        self._learning_since: int | None = None  # the first look learnt's time
+        self._pile: tuple[int, ...] = ()      # the Wi-Fi channels piled, as capped...
+        self._pile_since = 0                  # ...one access point's since this time
+        self._learnt(0)
 
-    def _learnt(self) -> None:
+    def _learnt(self, now: int) -> None:
         """What follows from the baseline alone, made again only when it learns (most looks
-        learn nothing new): the cells not counted (busy() or BLE advertising) and the site's
-        rate, the hits the others (quiet cells) give per learnt sweep."""
-        self._skip = self.busy() | self.ble_adv
-        quiet = ~self._skip
+        learn nothing new): the cells not counted (busy(), BLE advertising, or in one access
+        point's Wi-Fi channel piled with the site's hits, held for PILE_HOLD_US), the level
+        under which a hit near a piled channel is its skirts, and the site's rate, the hits the
+        others (quiet cells) give per learnt sweep."""
+        pile = self.one_access_point(self.piled_channels())
+        if self._learning_since is None or now - self._learning_since < LEARN_DELAY_US:
+            pile = ()
+        if bool(pile) != bool(self._pile):
+            self._pile_since = now
+        self._pile = pile
+        piled = np.zeros(self.n_bins, bool)
+        self.skirt_mw = np.zeros(self.n_bins)
+        for j in self._pile if now - self._pile_since >= PILE_HOLD_US else ():
+            block = self.wifi_cells[j]
+            piled |= block
+            level = float(self.power[block].sum()) / max(float(self.counts[block].sum()), 1.0)
+            near = np.abs(self.freq_khz - self.wifi_centres_khz[j]) <= SKIRT_KHZ
+            self.skirt_mw[near] = np.maximum(self.skirt_mw[near], level * SKIRT_RATIO)
+        skip = self.busy() | self.ble_adv | piled
+        self._skip = skip
+        # a hopper shows the share of its span its hop set keeps outside the piled channels
+        # (FlySky above channel 1: 45 of its ~65 MHz), never less than a 22 MHz channel's frames
+        self.min_span_khz = max(2 * WIFI_HALF_KHZ, MIN_SPAN_KHZ * (
+            1.0 - int(np.count_nonzero(piled & ~self.ble_adv)) / self.n_bins))
+        quiet = ~skip
         self._rate = max(float(self.site[quiet].sum()) / self.site_weight,
                          self.pfa_cell * int(np.count_nonzero(quiet)))
+
+    def piled_channels(self) -> list[int]:
+        """The Wi-Fi channels (indices of WIFI_CHANNELS_MHZ) whose cells hold the site's learnt
+        hits PILE_RATIO times denser than the rest of the band (BLE advertising cells out), the
+        fullest first, each against the cells no channel before it took, with PILE_MIN_HITS at
+        least: an access point's frames, read a cell at a time, each a narrow hit
+        (docs/measured/hop80.md)."""
+        free = ~self.ble_adv
+        out: list[int] = []
+        while True:
+            best, most = -1, 0.0
+            for j, cells in enumerate(self.wifi_cells):
+                total = float(self.site[cells & free].sum())
+                if total > most:
+                    best, most = j, total
+            if best < 0 or most < PILE_MIN_HITS:
+                return out
+            inside, rest = self.wifi_cells[best] & free, free & ~self.wifi_cells[best]
+            if most * np.count_nonzero(rest) <= \
+                    PILE_RATIO * float(self.site[rest].sum()) * np.count_nonzero(inside):
+                return out
+            out.append(best)
+            free = rest
+
+    def one_access_point(self, piles: list[int]) -> tuple[int, ...]:
+        """The piled channels (piled_channels, the fullest first) left out: the first alone,
+        or with the second if both lie within one 40 MHz channel (HT40_SECONDARY_KHZ apart at
+        most), in channel order; none if the second is farther (two access points)."""
+        if len(piles) == 1:
+            return (piles[0],)
+        if len(piles) >= 2 and abs(self.wifi_centres_khz[piles[0]]
+                                   - self.wifi_centres_khz[piles[1]]) <= HT40_SECONDARY_KHZ:
+            return tuple(sorted(piles[:2]))
+        return ()
 
     def busy(self) -> np.ndarray:
         """Cells the site keeps busy: hit more than QUIET_RATE per learnt sweep, by at least
@@ -276,7 +373,7 @@ class ReferenceBandHoppers:
         adv = self.ble_adv[hit_cells]
         self.mains.feed([b[~adv] for b in bins], int(again),
                         self.freq_khz[hit_cells[~adv]] - self.freq_khz[0])
-        keep = ~busy[hit_cells] & ~gated
+        keep = ~busy[hit_cells] & ~gated & ~(single[hit_cells] < self.skirt_mw[hit_cells])
         counted, t_counted = hit_cells[keep], t_hit[keep]
         if counted.size:
             held_hit = held[counted] > self.alpha * noise[counted]
@@ -293,17 +390,23 @@ class ReferenceBandHoppers:
         while self._window_starts[0] < now - WINDOWS_US[-1]:
             self._window_starts.popleft()
         self._decide(now, busy, counted.size > 0)
-        self._pending.append((t0, hit_cells, t_hit, gated, int(again), self.active is not None))
+        self._pending.append((t0, hit_cells, single[hit_cells], t_hit, gated, int(again),
+                              self.active is not None))
         learnt = False
         while self._pending and self._pending[0][0] < now - LEARN_DELAY_US:
-            _, cells, times, was_gated, read, reported = self._pending.popleft()
+            _, cells, mw, times, was_gated, read, reported = self._pending.popleft()
+            self.power *= 1.0 - 1.0 / BASELINE_SWEEPS
+            self.power[cells] += mw
             self.weight = _learn(self.counts, self.weight, cells)
-            if not reported:
-                site_cells = cells[~(was_gated | self.mains.gated(self.mains.bins(times), read))]
+            if not reported:  # (a piled channel's skirts are not the site's, as they are learnt)
+                site_cells = cells[~(was_gated | self.mains.gated(self.mains.bins(times), read)
+                                     | (mw < self.skirt_mw[cells]))]
                 self.site_weight = _learn(self.site, self.site_weight, site_cells)
             learnt = True
         if learnt:
-            self._learnt()
+            if self._learning_since is None:
+                self._learning_since = now
+            self._learnt(now)
 
     def _window(self, since_us: int):
         """(times, cells, mW, mW over the threshold) of the counted hits from since_us."""
@@ -361,7 +464,7 @@ class ReferenceBandHoppers:
         # tens of MHz from its channel, before the site has learnt that channel as busy
         near = (mw >= mw.max() * SPAN_LEVEL_RATIO) & (over > NOISE_REACH)
         freqs = self.freq_khz[cell[near]]
-        if freqs.size < 2 or freqs.max() - freqs.min() <= MIN_SPAN_KHZ:
+        if freqs.size < 2 or freqs.max() - freqs.min() <= self.min_span_khz:
             return None
         expected = n_sweeps * rate
         if expected > MAX_EXPECTED * window / WINDOWS_US[0] \
@@ -392,21 +495,30 @@ class BandHoppers(ReferenceBandHoppers):
         self._looks = HopperLooks(
             alpha, pfa_cell, self.max_width, self.counts, self.site, self._skip, self.ble_adv,
             self.read_pos, self._t, self._cell, self._mw, self._over, self._held,
-            self.freq_khz, self.weight, self.site_weight, BASELINE_SWEEPS, BUSY_MIN_HITS,
+            self.freq_khz, self.power, self.skirt_mw, self.wifi_cells, self.wifi_centres_khz,
+            self.weight, self.site_weight, BASELINE_SWEEPS, BUSY_MIN_HITS,
             QUIET_RATE, LEARN_DELAY_US, windows_us=WINDOWS_US, lost_us=LOST_US,
             boot_sweeps=BOOT_SWEEPS, min_hits=MIN_HITS, max_link_per_sweep=MAX_LINK_PER_SWEEP,
             span_level_ratio=SPAN_LEVEL_RATIO, noise_reach=NOISE_REACH,
             min_span_khz=MIN_SPAN_KHZ, max_expected=MAX_EXPECTED,
             pfa_window=PFA_WINDOW / len(WINDOWS_US), mains_periods_us=MAINS_PERIODS_US,
             phase_bins=PHASE_BINS, on_bins=ON_BINS, sync_share=SYNC_SHARE,
-            phase_looks=PHASE_LOOKS, oven_max_spread_khz=OVEN_MAX_SPREAD_KHZ)
+            phase_looks=PHASE_LOOKS, oven_max_spread_khz=OVEN_MAX_SPREAD_KHZ,
+            pile_min_hits=PILE_MIN_HITS, pile_ratio=PILE_RATIO, skirt_khz=SKIRT_KHZ,
+            skirt_ratio=SKIRT_RATIO,
+            min_pile_span_khz=2 * WIFI_HALF_KHZ, ht40_secondary_khz=HT40_SECONDARY_KHZ,
+            pile_hold_us=PILE_HOLD_US)
 
-    def _learnt(self) -> None:
+    def _learnt(self, now: int) -> None:
         """Made by the kernel (its __init__, and whenever it learns)."""
 
     @property
     def _rate(self) -> float:
         return self._looks.rate
+
+    @property
+    def min_span_khz(self) -> float:
+        return self._looks.min_span_khz
 
     def process(self, reads_mw: np.ndarray, held_mw: np.ndarray, noise_mw: np.ndarray,
                 t_us: np.ndarray, duration_us: np.ndarray) -> Hopper | None:
