@@ -32,15 +32,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "host_tools"))
 
+from straja import _tracks  # noqa: E402
 from straja.argtypes import non_negative_float  # noqa: E402
-from straja.detect import bursts as detect_bursts  # noqa: E402
+from straja.detect import bursts as detect_bursts, hoppers  # noqa: E402
 from straja.eval.scenes import run_scene  # noqa: E402
 from straja.gateway import detector  # noqa: E402
 from straja.sim.scene import SceneError, load_scene  # noqa: E402
 
-STAY_SWEEPS = 1.5      # _tracks.STAY_WITHIN: a hit on the last one's channel this soon is a stay
+STAY_SWEEPS = _tracks.STAY_WITHIN_REVISITS  # a hit on the last one's channel this soon is a stay
 BASELINE_S = 46.0      # hoppers.BASELINE_SWEEPS (256) at the 2.4 GHz plan's ~0.18 s sweeps
-LEARN_DELAY_S = 10.0   # hoppers.LEARN_DELAY_US
+LEARN_DELAY_S = hoppers.LEARN_DELAY_US / 1e6
 START_S = 15.0         # the test's start after the plan's first hit
 WINDOW_S = 5.0         # the recent window (det72, sub75)
 STEP_S = 0.25          # learning and test step
