@@ -4,6 +4,7 @@ protocol.encode_frame, as a node's port would deliver them."""
 from __future__ import annotations
 
 import json
+import statistics
 import time
 import tracemalloc
 
@@ -444,7 +445,9 @@ def test_a_flood_of_remote_id_advertisers_costs_each_frame_the_same_and_is_forgo
         tracker.expire(T0 + i * 10**6)
         times.append(time.perf_counter() - started)
     assert len(tracker.drones) == 6000
-    assert sum(times[-1000:]) < 3 * sum(times[:1000])
+    # medians, not sums: one stall of the machine (0.34 s in a clean clone's run, ci55) is not a
+    # cost that grows with the drones, which every frame would pay
+    assert statistics.median(times[-1000:]) < 3 * statistics.median(times[:1000])
     tracker.heard(T0 + 12 * S, ad, 1, -60.0, "c0:00:00:00:00:00")
     lost = tracker.expire(T0 + 16 * S + 10**6)
     assert len(lost) == 5999 and list(tracker.drones) == ["c0:00:00:00:00:00"]
