@@ -92,6 +92,37 @@ def test_outside_the_main_thread_nothing_changes():
     assert seen == [True]
 
 
+# A child forked from a thread other than the main one (a node's interpreter restarted by its
+# bridge thread) receives the process group's Ctrl-C in its own at-fork handlers, before its exec.
+FORK_FROM_A_THREAD = textwrap.dedent("""
+    import os, signal, subprocess, threading
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # (as on a terminal: CI may ignore it)
+    from straja.signals import stop_on_ctrl_c
+
+    def ctrl_c_in_the_child():
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(100):
+            pass
+
+    stop_on_ctrl_c()
+    os.register_at_fork(after_in_child=ctrl_c_in_the_child)
+    started = threading.Thread(target=lambda: subprocess.Popen(["true"],
+                                                               preexec_fn=lambda: None).wait())
+    started.start()
+    started.join()
+    print("ran on", flush=True)
+""")
+
+
+def test_a_child_forked_from_another_thread_leaves_the_stop_to_its_parent():
+    """Its inherited handler does nothing there (no traceback on the terminal from the child):
+    the parent, which got the same Ctrl-C, ends it."""
+    done = subprocess.run([sys.executable, "-c", FORK_FROM_A_THREAD], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "ran on" in done.stdout, done
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
 def test_the_handlers_are_restored_after_the_block():
     before = [signal.getsignal(s) for s in STOP_SIGNALS]
     with deferred_stops():

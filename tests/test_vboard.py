@@ -352,9 +352,12 @@ def test_front_ends_waiting_for_their_reading_are_asked_together(tmp_path):
     sx_readings = [(t, when) for freq, t, when in rf.readings if freq < 1e9][-5:]
     together = 0
     for (at_cc, at_sx), (t, when) in zip(got["deadlines_us"][2:], sx_readings):
-        assert t == pytest.approx(at_sx * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
-        together += when < at_cc * 1e-6  # taken before the node woke for the CC2500's
-    assert together >= 4, (got, sx_readings)  # (one round may miss on a loaded machine)
+        assert t >= (at_sx - SETTLE_SLACK_US) * 1e-6  # never before the SX126x has settled
+        on_time = t == pytest.approx(at_sx * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
+        together += on_time and when < at_cc * 1e-6  # taken before the node woke for the CC2500's
+    # (one round may miss on a loaded machine: the node, late, asks at the SX126x's own step,
+    # the reading then stamped at that request's instant, after its deadline)
+    assert together >= 4, (got, sx_readings)
     assert got["then"][0] >= 2 * 5 - 1
 
 
@@ -369,9 +372,12 @@ def test_front_ends_waiting_for_their_reading_are_asked_before_a_sleep_towards_a
     assert taken - learnt_taken >= 2 * 5 - 1, got  # ... all but one (a loaded machine)
     cc_instants = [t for freq, t, when in rf.readings if freq > 1e9][-5:]
     sx_instants = [t for freq, t, when in rf.readings if freq < 1e9][-5:]
+    on_time = 0
     for (at_cc, at_sx), t_cc, t_sx in zip(got["deadlines_us"][2:], cc_instants, sx_instants):
-        assert t_cc == pytest.approx(at_cc * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
-        assert t_sx == pytest.approx(at_sx * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
+        for t, at in ((t_cc, at_cc), (t_sx, at_sx)):
+            assert t >= (at - SETTLE_SLACK_US) * 1e-6  # never before the front end has settled
+            on_time += t == pytest.approx(at * 1e-6, abs=SETTLE_SLACK_US * 1e-6)
+    assert on_time >= 2 * 5 - 1, (got, cc_instants, sx_instants)  # (as above: one may be late)
 
 
 def test_a_request_happens_when_the_firmware_stamped_it(tmp_path):

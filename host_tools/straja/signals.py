@@ -10,7 +10,11 @@ running on as if never stopped (`straja demo` in CI):
 - a fork: Python runs its at-fork handlers (logging's `_acquireLock`/`_releaseLock`) around
   `os.fork()` and a `subprocess.Popen` given a `preexec_fn`; a KeyboardInterrupt raised in one is
   reported as "Exception ignored" and dropped: `deferred_stops()` holds the stop until the child
-  exists and raises it then, where the caller's cleanup ends the child."""
+  exists and raises it then, where the caller's cleanup ends the child.
+
+A child forked from another thread (a node's interpreter restarted by its bridge thread)
+inherits the handler itself, and a Ctrl-C sent to the process group reaches it before its exec:
+there the handler does nothing (the parent got the same stop, and ends the child)."""
 from __future__ import annotations
 
 import contextlib
@@ -22,10 +26,13 @@ from importlib.machinery import ExtensionFileLoader
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 RETRY_S = 0.05  # a stop that came during an import is sent again this often until it is done
 _stop_asked = False
+_handling_pid = 0  # the process whose stop the handler is: not a child forked from it
 
 
 def _stop(signum, frame):
     global _stop_asked
+    if os.getpid() != _handling_pid:
+        return
     _stop_asked = True
     if _importing_extension(frame):
         again = threading.Timer(RETRY_S, os.kill, (os.getpid(), signum))
@@ -50,13 +57,17 @@ def stop_on_ctrl_c() -> None:
     import under way is done), and is remembered (`stop_asked`): code that turns the KeyboardInterrupt into an
     error of its own as it passes does not make a Ctrl-C a failure. A SIGINT ignored (a
     background job) stays ignored."""
+    global _handling_pid
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        _handling_pid = os.getpid()
         signal.signal(signal.SIGINT, _stop)
 
 
 def stop_on_signals() -> None:
     """SIGTERM and SIGHUP (kill, systemd, a closed terminal) stop this process as Ctrl-C does:
     through its cleanup, which stops every child it started (exit code 130)."""
+    global _handling_pid
+    _handling_pid = os.getpid()
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGHUP, _stop)
 
