@@ -96,6 +96,12 @@ class Node:
             time.sleep(0.001)
         return time.monotonic() - t0
 
+    def ended(self, timeout=5):
+        """The node's exit status, once it has exited and all it wrote has been read."""
+        status = self.proc.wait(timeout=timeout)
+        self._thread.join(timeout)
+        return status
+
     def close(self):
         if self.proc.poll() is None:
             self.proc.kill()
@@ -561,7 +567,7 @@ def test_watchdog_resets_count_towards_safe_mode(boot, tmp_path):
 def test_safe_mode_after_crash_loop(boot, tmp_path):
     for n in range(3):  # crash_limit 3 crashes within crash_window_s of boot
         node = boot({"crash": True})
-        node.proc.wait(timeout=5)
+        node.ended()
         assert b"fake front end fault" in node.raw and b"REPL" not in node.raw
         assert len(json.loads((tmp_path / "state.json").read_text())["crashes"]) == n + 1
     node = boot({"crash": True})

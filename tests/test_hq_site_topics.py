@@ -70,10 +70,12 @@ def test_thinned_spectra_reach_the_region_dashboard_live_and_bounded(tmp_path):
     try:
         assert wait_for(lambda: publisher.connected.is_set() and sub.connected.is_set(), 10)
         fed = 0
+        began = time.monotonic()
         while fed < 100:  # 2 front ends, 50 whole sweeps each a second, for 2 s
             publisher.sweep(1, T, sweep(fed % 2, codes))
             fed += 1
             time.sleep(0.02)
+        fed_s = time.monotonic() - began  # (longer than 2 s on a loaded machine)
         assert wait_for(lambda: len(shown) >= 4, 5)
     finally:
         sub.stop()
@@ -81,7 +83,7 @@ def test_thinned_spectra_reach_the_region_dashboard_live_and_bounded(tmp_path):
         broker.stop()
     assert {(m["type"], m["node_id"]) for m in shown} == {("spectrum", "A:gw1:1")}
     assert {m["front_end"] for m in shown} == {0, 1}
-    assert len(shown) <= 4.0 * 2 + 2  # 4 a second per node, over ~2 s
+    assert len(shown) <= 4.0 * fed_s + 2  # 4 a second per node, while it was fed
     assert all(len(m["dbm"]) <= 64 and max(m["dbm"]) == -40.0 for m in shown)
     assert shown[0]["stop_khz"] - shown[0]["start_khz"] == 499 * 2_000
     assert hq.counts["spectra"] == len(shown) and hq.store.query() == []
