@@ -16,6 +16,15 @@ digest. After the first WARM_S seconds, each round runs inside `operator.call`, 
 callgrind (`--toggle-collect=_operator_call`) counts those rounds' instructions alone: an
 instruction count does not move with the load of a shared machine as CPU time does (the
 thread CPU printed does). Ir of the run over the chunks printed: instructions a chunk.
+
+`--cold`: before each counted round (not counted), bench_gateway_cold's 8 MiB are written, as
+what runs between two live rounds overwrites the caches; with callgrind's cache model of a Pi 4
+core (perf8, docs/benchmarks.md), the rounds' misses then count what a live round pays for its
+cold caches, which its instructions do not show:
+
+    valgrind --tool=callgrind --toggle-collect=_operator_call --cache-sim=yes \\
+        --I1=32768,2,64 --D1=32768,2,64 --LL=1048576,16,64 \\
+        .venv/bin/python bench/gateway_instructions.py --nodes 128 --seconds 2 --cold
 """
 from __future__ import annotations
 
@@ -41,6 +50,7 @@ from straja.gateway.store import Store
 from straja.testing.synth import merge
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_gateway_cold import EVICT_BYTES  # noqa: E402
 from bench_gateway_live import raise_fd_limit  # noqa: E402
 from pi_check import hello, node_chunks, planned_frames  # noqa: E402
 
@@ -68,6 +78,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--nodes", type=int, default=128)
     ap.add_argument("--seconds", type=float, default=2.0, help="seconds of stream counted")
+    ap.add_argument("--cold", action="store_true",
+                    help="overwrite the caches before each counted round (not counted)")
     args = ap.parse_args()
     if args.nodes < 1 or args.seconds <= 0:
         ap.error("need --nodes >= 1 and --seconds > 0")
@@ -80,6 +92,7 @@ def main() -> int:
     interval_ns = int(1e9 * ingest.read_interval(args.nodes * planned_frames()))
     clock = StreamClock(chunks[0].t_ns - 1_000_000_000)
     events: list = []
+    evict = np.zeros(EVICT_BYTES if args.cold else 0, np.uint8)
     with tempfile.TemporaryDirectory() as tmp, mock.patch.object(time, "time_ns", clock):
         cfg = config.from_dict({"gateway": {"ports": names, "discover": False,
                                             "db": str(Path(tmp) / "gw.db")}})
@@ -122,6 +135,7 @@ def main() -> int:
             if clock.now_ns <= steady_ns:
                 round_()
                 continue
+            evict[::64] += 1  # a write to every cache line (none without --cold)
             c0 = time.thread_time_ns()
             operator.call(round_)
             cpu_ns += time.thread_time_ns() - c0

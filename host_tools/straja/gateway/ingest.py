@@ -252,17 +252,6 @@ class PortReader:
         self._ids = iter(range(1, 1 << 62))
         self.closed = False  # once the port is closed and its close queued
 
-    def read(self) -> list | None:
-        """What the port has, one read (the fd is non-blocking), as `FrameSplitter` cuts it
-        ([] when nothing ends a frame yet); None when the port failed (unplugged: a ready port
-        that gives no bytes, or an error) or was closed."""
-        if self.port.fd is None:
-            return None  # closed (its number may be another file's now)
-        try:
-            return self.splitter.read(self.fd, READ_SIZE)
-        except OSError:
-            return None  # unplugged (EIO)
-
     def close(self) -> None:
         try:
             self.port.close()
@@ -405,8 +394,15 @@ class PortReaders:
                         pass
                     continue
                 any_port = True
-                try:  # (here, not in a method: a round reads every ready port)
-                    pairs = reader.read()
+                # what the port has, one read (non-blocking), as FrameSplitter cuts it ([] when
+                # nothing ends a frame yet); None when it failed (unplugged: ready with no
+                # bytes, or EIO) or was closed (its number may be another file's now). Here, not
+                # in a method of the reader: a Python call a ready port, every round
+                try:
+                    pairs = (None if reader.port.fd is None
+                             else reader.splitter.read(fd, READ_SIZE))
+                except OSError:
+                    pairs = None
                 except Exception:  # a fault of the reads' own: they serve every port, so they
                     # go on
                     log.exception("reading %s failed; the port is closed and opened again",
