@@ -16,12 +16,9 @@ in --band-mhz recorded per node and plan; then per node and plan:
 
 Printed per node and plan: the learnt λ and the recent rate (medians before --on), the site's
 excursions before --on at each threshold, and with --on (a drone's switch-on, s) the first step
-at each threshold from then on; with --early S, the events a sweep over the plan's first S
-seconds (from its first hit: what a band report at switch-on would have to judge before any
-rate is learnt, docs/measured/sub88.md).
+at each threshold from then on.
 
     .venv/bin/python bench/subghz_site_rate.py SCENE --band-mhz LO HI [--seed N] [--on S] [--rate R]
-        [--early S]
 
 Not run by run_all.py (not a bench_*.py): a tool for a sub-GHz band report.
 """
@@ -120,13 +117,6 @@ def tested(starts: np.ndarray, period_s: float, rate: float) -> np.ndarray:
     return np.array(rows)
 
 
-def early_rate(starts: np.ndarray, period_s: float, seconds: float) -> float:
-    """Events a sweep over the first `seconds` from the first event."""
-    if not starts.size:
-        return 0.0
-    return float(np.sum(starts < starts[0] + seconds)) * period_s / seconds
-
-
 def excursions(rows: np.ndarray, threshold: float) -> int:
     """Runs of consecutive steps at or over the threshold."""
     over = rows[:, 3] >= threshold
@@ -161,8 +151,6 @@ def main(argv=None) -> int:
                     help="a drone's switch-on, s: excursions counted before, first report after")
     ap.add_argument("--rate", type=non_negative_float, default=LINK_RATE,
                     help=f"a link's hits a sweep over the site's (default {LINK_RATE})")
-    ap.add_argument("--early", type=non_negative_float, default=None, metavar="S",
-                    help="also print the events a sweep over the plan's first S seconds")
     args = ap.parse_args(argv)
     lo, hi = args.band_mhz
     if not lo < hi:
@@ -176,11 +164,8 @@ def main(argv=None) -> int:
     for (node, key), plan in sorted(record(scene, lo * 1e3, hi * 1e3).items()):
         starts = events(plan["hits"], plan["period_s"], plan["step_khz"])
         rows = tested(starts, plan["period_s"], args.rate)
-        early = ("" if not args.early else
-                 f"first {args.early:g} s {early_rate(starts, plan['period_s'], args.early):.3f} a sweep; ")
         print(f"node {node} plan {key[1] / 1e3:.0f} MHz x{key[3]}: {len(plan['hits'])} hits, "
-              f"{starts.size} events; " + early
-              + (summary(rows, args.on) if rows.size else "never tested"))
+              f"{starts.size} events; " + (summary(rows, args.on) if rows.size else "never tested"))
     return 0
 
 

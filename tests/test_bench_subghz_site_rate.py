@@ -50,10 +50,3 @@ def test_a_link_on_from_switch_on_is_learnt_as_the_site():
     hits = _poisson_hits(rng, 0.12, 0.0, 200.0) + _poisson_hits(rng, 0.3, 0.0, 200.0)
     rows = site_rate.tested(site_rate.events(hits, PERIOD_S, STEP_KHZ), PERIOD_S, 0.12)
     assert site_rate.excursions(rows, site_rate.THRESHOLDS[1]) == 0
-
-
-def test_the_early_rate_counts_the_events_of_the_first_seconds_from_the_first():
-    starts = np.array([2.0, 2.5, 4.0, 11.9, 12.1, 30.0])
-    # 4 events in 2.0-12.0 s, 10 s of 0.05125 s sweeps
-    assert site_rate.early_rate(starts, PERIOD_S, 10.0) == 4 * PERIOD_S / 10.0
-    assert site_rate.early_rate(np.array([]), PERIOD_S, 10.0) == 0.0
