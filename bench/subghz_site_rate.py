@@ -66,9 +66,11 @@ def record(scene, lo_khz: float, hi_khz: float) -> dict[tuple, dict]:
         if st is not None and st.core.bursts is self and out.size:
             inside = out[(out["centre_khz"] >= lo_khz) & (out["centre_khz"] <= hi_khz)]
             if inside.size:
-                plan = plans.setdefault((now["node"], st.key), {
-                    "period_s": st.core.stages.period_us / 1e6, "step_khz": st.core.step_khz,
-                    "hits": []})
+                plan = plans.setdefault((now["node"], st.key),
+                                        {"step_khz": st.core.step_khz, "hits": []})
+                # the sweep period as last measured (the pipeline measures it over its first
+                # sweeps: 0 at a plan's first hit where that comes in its first sweep)
+                plan["period_s"] = st.core.stages.period_us / 1e6
                 plan["hits"] += [((t + st.paused_us) / 1e6, f) for t, f in
                                  zip(inside["t_start_us"].tolist(), inside["centre_khz"].tolist())]
         return out
