@@ -669,8 +669,8 @@ cdef class HopperLooks:
     cdef void _decide(self, long long now, bint hit, bint own_hit) noexcept:
         """ReferenceBandHoppers._decide: keep, update or drop the reported hopper, else test
         each window (shortest first) for a new one."""
-        cdef Py_ssize_t i, j, m = 0, w, n_own = 0, n_quiet = 0
-        cdef double expected, rate = self.rate
+        cdef Py_ssize_t i, j, m = 0, w, n_own = 0, n_quiet = 0, n_piled = 0
+        cdef double expected, rate = self.rate, min_span_khz = self.min_span_khz
         if self.active:
             if now - self.hop_t_last_us > self.lost_us:
                 self.active = False
@@ -690,8 +690,7 @@ cdef class HopperLooks:
                 self.win_t[m], self.win_cell[m] = self.ring_t[j], self.ring_cell[j]
                 self.win_mw[m], self.win_over[m] = self.ring_mw[j], self.ring_over[j]
                 m += 1
-        if self._window_pile(m):  # its hits and skirts out, the rate outside it (the span asked
-            # stays: ReferenceBandHoppers._decide)
+        if self._window_pile(m):  # its hits and skirts out, the rate and span asked outside it
             for j in range(m):
                 if not (self.win_piled[self.win_cell[j]]
                         or self.win_mw[j] < self.win_skirt_mw[self.win_cell[j]]):
@@ -702,10 +701,12 @@ cdef class HopperLooks:
             for i in range(self.n_bins):
                 self.win_quiet[i] = not self.skip[i] and not self.win_piled[i]
                 n_quiet += self.win_quiet[i]
+                n_piled += self.win_piled[i] and not self.ble_adv[i]
             rate = max(self._sum_of(self.site, self.win_quiet, NULL) / self.site_weight,
                        self.pfa_cell * n_quiet)
+            min_span_khz = self._span_outside(n_piled)
         for w in range(self.n_windows):
-            expected = self._test(now - self.windows[w], self.windows[w], m, rate)
+            expected = self._test(now - self.windows[w], self.windows[w], m, rate, min_span_khz)
             if expected == expected:  # not NaN: a hopper
                 for i in range(self.n_bins):
                     self.report_piled[i] = self.win_piled[i]
@@ -771,8 +772,13 @@ cdef class HopperLooks:
             return False
         return True
 
-    cdef double _test(self, long long since, long long window, Py_ssize_t m,
-                      double rate) noexcept:
+    cdef double _span_outside(self, Py_ssize_t n_piled) noexcept:
+        """ReferenceBandHoppers.span_outside, n_piled cells piled (not BLE advertising's)."""
+        return max(self.min_pile_span_khz,
+                   self.full_span_khz * (1.0 - <double>n_piled / self.n_bins))
+
+    cdef double _test(self, long long since, long long window, Py_ssize_t m, double rate,
+                      double min_span_khz) noexcept:
         """ReferenceBandHoppers._test on the first m hits of the scratch window: the hits the
         site's rate expects from `since` if the hits there are a hopper's, else NaN."""
         cdef Py_ssize_t j, n_hits = 0, n_near = 0, n_sweeps = 0
@@ -802,7 +808,7 @@ cdef class HopperLooks:
                 if n_near == 0 or f > hi:
                     hi = f
                 n_near += 1
-        if n_near < 2 or hi - lo <= self.min_span_khz:
+        if n_near < 2 or hi - lo <= min_span_khz:
             return NAN
         expected = n_sweeps * rate
         if expected > self.max_expected * window / self.windows[0] \
@@ -1064,8 +1070,7 @@ cdef class HopperLooks:
                             or self.ble_adv[i] or not self.free_cells[i])
             n_piled += not self.ble_adv[i] and not self.free_cells[i]
         self.left_out = n_piled > 0
-        self.min_span_khz = max(self.min_pile_span_khz,
-                                self.full_span_khz * (1.0 - <double>n_piled / n))
+        self.min_span_khz = self._span_outside(n_piled)
         for i in range(n):
             if not self.skip[i]:
                 self.quiet_site[m] = self.site[i]

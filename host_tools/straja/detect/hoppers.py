@@ -301,13 +301,17 @@ class ReferenceBandHoppers:
         self._left_out = bool(piled.any())
         skip = self.busy() | self.ble_adv | piled
         self._skip = skip
-        # a hopper shows the share of its span its hop set keeps outside the piled channels
-        # (FlySky above channel 1: 45 of its ~65 MHz), never less than a 22 MHz channel's frames
-        self.min_span_khz = max(2 * WIFI_HALF_KHZ, MIN_SPAN_KHZ * (
-            1.0 - int(np.count_nonzero(piled & ~self.ble_adv)) / self.n_bins))
+        self.min_span_khz = self.span_outside(piled)
         quiet = ~skip
         self._rate = max(float(self.site[quiet].sum()) / self.site_weight,
                          self.pfa_cell * int(np.count_nonzero(quiet)))
+
+    def span_outside(self, piled: np.ndarray) -> float:
+        """The span asked of a hopper with the piled cells left out: the share of its span its
+        hop set keeps outside them (FlySky above channel 1: 45 of its ~65 MHz), never less than
+        a 22 MHz channel's frames."""
+        return max(2 * WIFI_HALF_KHZ, MIN_SPAN_KHZ * (
+            1.0 - int(np.count_nonzero(piled & ~self.ble_adv)) / self.n_bins))
 
     def piled_channels(self, hits: np.ndarray, min_hits: float) -> list[int]:
         """The Wi-Fi channels (indices of WIFI_CHANNELS_MHZ) whose cells hold `hits` (a cell's:
@@ -448,17 +452,17 @@ class ReferenceBandHoppers:
         quiet = ~busy[cell]
         t, cell, mw, over = t[quiet], cell[quiet], mw[quiet], over[quiet]
         piled, skirt_mw = self._window_pile(cell, mw)
-        if piled.any():  # its hits and skirts left out, the rate outside it; the span asked
-            # stays 40 MHz: what a 40 MHz access point's frames leave beside its piled 20 MHz
-            # lies within it
+        min_span_khz = self.min_span_khz
+        if piled.any():  # its hits and skirts left out, the rate and span asked outside it
             own = ~piled[cell] & ~(mw < skirt_mw[cell])
             t, cell, mw, over = t[own], cell[own], mw[own], over[own]
             quiet_cells = ~busy & ~piled
             rate = max(float(self.site[quiet_cells].sum()) / self.site_weight,
                        self.pfa_cell * int(np.count_nonzero(quiet_cells)))
+            min_span_khz = self.span_outside(piled)
         hits = t, cell, mw, over
         for window in WINDOWS_US:
-            expected = self._test(now - window, window, rate, starts, hits)
+            expected = self._test(now - window, window, rate, starts, hits, min_span_khz)
             if expected is not None:
                 self._report_piled, self._report_skirt_mw = piled, skirt_mw
                 self._since_us = now - window
@@ -510,7 +514,7 @@ class ReferenceBandHoppers:
         return np.fromiter(self._window_starts, np.int64, len(self._window_starts))
 
     def _test(self, since_us: int, window: int, rate: float, starts: np.ndarray,
-              hits) -> float | None:
+              hits, min_span_khz: float) -> float | None:
         """The hits the site's rate expects in the window (from since_us, window us long) if
         the hits counted there are a hopper's: too many for the site, not too many for one
         link, spread over more than one Wi-Fi channel; else None. The windows share PFA_WINDOW.
@@ -530,7 +534,7 @@ class ReferenceBandHoppers:
         # tens of MHz from its channel, before the site has learnt that channel as busy
         near = (mw >= mw.max() * SPAN_LEVEL_RATIO) & (over > NOISE_REACH)
         freqs = self.freq_khz[cell[near]]
-        if freqs.size < 2 or freqs.max() - freqs.min() <= self.min_span_khz:
+        if freqs.size < 2 or freqs.max() - freqs.min() <= min_span_khz:
             return None
         expected = n_sweeps * rate
         if expected > MAX_EXPECTED * window / WINDOWS_US[0] \
