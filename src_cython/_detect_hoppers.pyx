@@ -721,7 +721,8 @@ cdef class HopperLooks:
         cells (win_piled) and skirts' level (win_skirt_mw); whether any."""
         cdef Py_ssize_t i, j, k, n_in, n = self.n_bins, n_capped
         cdef Py_ssize_t capped[2]
-        cdef Py_ssize_t n_flank = 0, n_rest = 0, flank_hits = 0, rest_hits = 0
+        cdef Py_ssize_t place_cells[4]  # (none, below, above, rest)
+        cdef Py_ssize_t place_hits[4]
         cdef double level, lo = INFINITY, hi = -INFINITY, f
         cdef const unsigned char* block
         for i in range(n):
@@ -746,27 +747,30 @@ cdef class HopperLooks:
                     self.win_piled[i] = 1
         if n_capped == 0:
             return False
-        # its flanks no denser than pile_ratio times the rest (skirts out; the rest's hits
+        for k in range(4):
+            place_cells[k] = place_hits[k] = 0
+        # each flank no denser than pile_ratio times the rest (skirts out; the rest's hits
         # counted with min_hits more)
         for i in range(n):
             if self.win_piled[i]:
                 lo, hi = min(lo, self.freq_khz[i]), max(hi, self.freq_khz[i])
-        for i in range(n):  # win_quiet: scratch, a cell's place (1 flank, 2 rest)
+        for i in range(n):  # win_quiet: scratch, a cell's place (1 below, 2 above, 3 rest)
             f = self.freq_khz[i]
             self.win_quiet[i] = 0
             if not self.win_piled[i] and not self.ble_adv[i]:
-                if (lo - self.ht40_secondary_khz <= f < lo) \
-                        or (hi < f <= hi + self.ht40_secondary_khz):
+                if lo - self.ht40_secondary_khz <= f < lo:
                     self.win_quiet[i] = 1
-                    n_flank += 1
-                else:
+                elif hi < f <= hi + self.ht40_secondary_khz:
                     self.win_quiet[i] = 2
-                    n_rest += 1
+                else:
+                    self.win_quiet[i] = 3
+                place_cells[self.win_quiet[i]] += 1
         for j in range(m):
             if not self.win_mw[j] < self.win_skirt_mw[self.win_cell[j]]:
-                flank_hits += self.win_quiet[self.win_cell[j]] == 1
-                rest_hits += self.win_quiet[self.win_cell[j]] == 2
-        if flank_hits * n_rest > self.pile_ratio * (rest_hits + self.min_hits) * n_flank:
+                place_hits[self.win_quiet[self.win_cell[j]]] += 1
+        if place_hits[1] * place_cells[3] > self.pile_ratio * (place_hits[3] + self.min_hits) \
+                * place_cells[1] or place_hits[2] * place_cells[3] > self.pile_ratio * (
+                    place_hits[3] + self.min_hits) * place_cells[2]:
             for i in range(n):
                 self.win_piled[i], self.win_skirt_mw[i] = 0, 0.0
             return False

@@ -474,8 +474,8 @@ class ReferenceBandHoppers:
         """(cells, skirts' level a cell) of one access point's channel piled with the longest
         window's counted hits (cells, mW), as the learnt pile (piled_channels over the window's
         hits a cell, one_access_point; its level their mean mW), whose flanks (the
-        HT40_SECONDARY_KHZ beyond its edges: where a 40 MHz channel's other half, or the rest
-        of an oven's 30 MHz sweep, would be) hold the hits not under its skirts' level no
+        HT40_SECONDARY_KHZ beyond each edge: where a 40 MHz channel's other half, or the rest
+        of an oven's 30 MHz sweep, would be) each hold the hits not under its skirts' level no
         denser than PILE_RATIO times the rest of the band: an access point's frames from the
         first looks, before anything is learnt (a drone on from switch-on beside it: its hits
         and the access point's were one report, or too many for one link). None while a
@@ -495,18 +495,20 @@ class ReferenceBandHoppers:
             level = float(mw[inside].astype(np.float64).sum()) / int(np.count_nonzero(inside))
             near = np.abs(self.freq_khz - self.wifi_centres_khz[j]) <= SKIRT_KHZ
             skirt_mw[near] = np.maximum(skirt_mw[near], level * SKIRT_RATIO)
-        # its flanks no denser than PILE_RATIO times the rest (skirts out; the rest's hits
+        # each flank no denser than PILE_RATIO times the rest (skirts out; the rest's hits
         # counted with MIN_HITS more: a few hits' scatter is no spill): an access point's frames
-        # stop at its channel's edges, a wider emitter's spill into them
+        # stop at its channel's edges, a wider emitter's (or another access point's) spill
         lo, hi = self.freq_khz[piled].min(), self.freq_khz[piled].max()
         free = ~piled & ~self.ble_adv
-        flank = free & (((self.freq_khz >= lo - HT40_SECONDARY_KHZ) & (self.freq_khz < lo))
-                        | ((self.freq_khz > hi) & (self.freq_khz <= hi + HT40_SECONDARY_KHZ)))
-        rest = free & ~flank
+        below = free & (self.freq_khz >= lo - HT40_SECONDARY_KHZ) & (self.freq_khz < lo)
+        above = free & (self.freq_khz > hi) & (self.freq_khz <= hi + HT40_SECONDARY_KHZ)
+        rest = free & ~below & ~above
         own = ~(mw < skirt_mw[cell])
-        if int(np.count_nonzero(own & flank[cell])) * int(np.count_nonzero(rest)) > PILE_RATIO * (
-                int(np.count_nonzero(own & rest[cell])) + MIN_HITS) * int(np.count_nonzero(flank)):
-            return none
+        rest_hits = int(np.count_nonzero(own & rest[cell])) + MIN_HITS
+        for flank in (below, above):
+            if int(np.count_nonzero(own & flank[cell])) * int(np.count_nonzero(rest)) \
+                    > PILE_RATIO * rest_hits * int(np.count_nonzero(flank)):
+                return none
         return piled, skirt_mw
 
     def _starts(self) -> np.ndarray:
