@@ -286,7 +286,6 @@ cdef class HopperLooks:
     cdef bint learning            # a look learnt yet (since learning_since)
     cdef Py_ssize_t pile[2]       # the piled channels as capped (one access point's)...
     cdef Py_ssize_t n_pile        # ...how many (one access point's held since pile_since)
-    cdef bint left_out            # a learnt pile left out (held)
     # the longest window's own pile (ReferenceBandHoppers._window_pile), scratch: its cells,
     # its skirts' level a cell, the window's hits a cell, the pile's hits' mW, the quiet cells
     # outside it
@@ -309,6 +308,7 @@ cdef class HopperLooks:
     cdef int* win_cell
     cdef float* win_mw
     cdef float* win_over
+    cdef unsigned char* win_skirt  # a window's pile's skirts (counted against one link's only)
     cdef unsigned char* cell_seen
     # the reported hopper (straja.detect.hoppers.Hopper's fields) and since when it is summed
     cdef readonly bint active, new_hits
@@ -360,6 +360,7 @@ cdef class HopperLooks:
         self.win_t = NULL
         self.win_cell = NULL
         self.win_mw = self.win_over = NULL
+        self.win_skirt = NULL
         self.cell_seen = NULL
         self.win_piled = self.win_quiet = self.report_piled = NULL
         self.win_skirt_mw = self.win_per_cell = self.pile_mw = self.report_skirt_mw = NULL
@@ -465,6 +466,7 @@ cdef class HopperLooks:
         self.win_cell = <int*>malloc(cap * sizeof(int))
         self.win_mw = <float*>malloc(cap * sizeof(float))
         self.win_over = <float*>malloc(cap * sizeof(float))
+        self.win_skirt = <unsigned char*>malloc(cap)
         self.cell_seen = <unsigned char*>malloc(n)
         self.win_piled = <unsigned char*>malloc(n)
         self.win_quiet = <unsigned char*>malloc(n)
@@ -475,7 +477,8 @@ cdef class HopperLooks:
         self.pile_mw = <double*>malloc(cap * sizeof(double))
         if (self.win_piled == NULL or self.win_quiet == NULL or self.report_piled == NULL
                 or self.win_skirt_mw == NULL or self.win_per_cell == NULL
-                or self.report_skirt_mw == NULL or self.pile_mw == NULL):
+                or self.report_skirt_mw == NULL or self.pile_mw == NULL
+                or self.win_skirt == NULL):
             raise MemoryError()
         if (self.quiet_site == NULL or self.free_cells == NULL or self.pend_mw == NULL
                 or self.hits == NULL or self.counted_held == NULL
@@ -501,7 +504,6 @@ cdef class HopperLooks:
         self.learning = False
         self.learning_since = self.pile_since = 0
         self.n_pile = 0
-        self.left_out = False
         self._learnt(0)
 
     def __dealloc__(self):
@@ -527,6 +529,7 @@ cdef class HopperLooks:
         free(self.win_cell)
         free(self.win_mw)
         free(self.win_over)
+        free(self.win_skirt)
         free(self.cell_seen)
         free(self.win_piled)
         free(self.win_quiet)
@@ -689,13 +692,15 @@ cdef class HopperLooks:
             if self.ring_t[j] >= since and not self.skip[self.ring_cell[j]]:
                 self.win_t[m], self.win_cell[m] = self.ring_t[j], self.ring_cell[j]
                 self.win_mw[m], self.win_over[m] = self.ring_mw[j], self.ring_over[j]
+                self.win_skirt[m] = 0
                 m += 1
-        if self._window_pile(m):  # its hits and skirts out, the rate and span asked outside it
+        if self._window_pile(m):  # its hits out, its skirts' counted against one link's
+            # only, the rate and span asked outside it
             for j in range(m):
-                if not (self.win_piled[self.win_cell[j]]
-                        or self.win_mw[j] < self.win_skirt_mw[self.win_cell[j]]):
+                if not self.win_piled[self.win_cell[j]]:
                     self.win_t[n_own], self.win_cell[n_own] = self.win_t[j], self.win_cell[j]
                     self.win_mw[n_own], self.win_over[n_own] = self.win_mw[j], self.win_over[j]
+                    self.win_skirt[n_own] = self.win_mw[j] < self.win_skirt_mw[self.win_cell[j]]
                     n_own += 1
             m = n_own
             for i in range(self.n_bins):
@@ -727,7 +732,7 @@ cdef class HopperLooks:
         cdef const unsigned char* block
         for i in range(n):
             self.win_piled[i], self.win_skirt_mw[i], self.win_per_cell[i] = 0, 0.0, 0.0
-        if self.left_out or m < self.window_pile_min_hits:
+        if self.learning or m < self.window_pile_min_hits:
             return False
         for j in range(m):
             self.win_per_cell[self.win_cell[j]] += 1.0
@@ -785,11 +790,14 @@ cdef class HopperLooks:
                       double min_span_khz) noexcept:
         """ReferenceBandHoppers._test on the first m hits of the scratch window: the hits the
         site's rate expects from `since` if the hits there are a hopper's, else NaN."""
-        cdef Py_ssize_t j, n_hits = 0, n_near = 0, n_sweeps = 0
+        cdef Py_ssize_t j, n_hits = 0, n_all = 0, n_near = 0, n_sweeps = 0
         cdef float top = 0.0, level
         cdef double f, lo = 0.0, hi = 0.0, expected
         for j in range(m):
             if self.win_t[j] >= since:
+                n_all += 1
+                if self.win_skirt[j]:
+                    continue
                 if n_hits == 0 or self.win_mw[j] > top:
                     top = self.win_mw[j]
                 n_hits += 1
@@ -798,13 +806,13 @@ cdef class HopperLooks:
         for j in range(self.starts_len):
             if self.starts[(self.starts_first + j) % self.starts_cap] >= since:
                 n_sweeps += 1
-        if n_hits > self.max_link_per_sweep * n_sweeps:
+        if n_all > self.max_link_per_sweep * n_sweeps:
             return NAN  # (tested first: a busy site's many hits make the span's work long)
         # the span of the hits near the strongest (within span_level_ratio of it, over the
         # threshold by more than noise reaches)
         level = top * self.span_level_ratio
         for j in range(m):
-            if self.win_t[j] >= since and self.win_mw[j] >= level \
+            if self.win_t[j] >= since and not self.win_skirt[j] and self.win_mw[j] >= level \
                     and self.win_over[j] > self.noise_reach:
                 f = self.freq_khz[self.win_cell[j]]
                 if n_near == 0 or f < lo:
@@ -1073,7 +1081,6 @@ cdef class HopperLooks:
             self.skip[i] = ((c >= self.busy_min_hits and c > self.quiet_rate * self.weight)
                             or self.ble_adv[i] or not self.free_cells[i])
             n_piled += not self.ble_adv[i] and not self.free_cells[i]
-        self.left_out = n_piled > 0
         self.min_span_khz = self._span_outside(n_piled)
         for i in range(n):
             if not self.skip[i]:

@@ -272,7 +272,6 @@ class ReferenceBandHoppers:
         self._learning_since: int | None = None  # the first look learnt's time
         self._pile: tuple[int, ...] = ()      # the Wi-Fi channels piled, as capped...
         self._pile_since = 0                  # ...one access point's since this time
-        self._left_out = False                # a learnt pile left out (held)
         # while a hopper is reported: the cells of the window's pile it was reported beside
         # (hits there not its own) and the level under which a hit is that pile's skirts
         self._report_piled, self._report_skirt_mw = np.zeros(n_bins, bool), np.zeros(n_bins)
@@ -298,7 +297,6 @@ class ReferenceBandHoppers:
             level = float(self.power[block].sum()) / max(float(self.counts[block].sum()), 1.0)
             near = np.abs(self.freq_khz - self.wifi_centres_khz[j]) <= SKIRT_KHZ
             self.skirt_mw[near] = np.maximum(self.skirt_mw[near], level * SKIRT_RATIO)
-        self._left_out = bool(piled.any())
         skip = self.busy() | self.ble_adv | piled
         self._skip = skip
         self.min_span_khz = self.span_outside(piled)
@@ -453,14 +451,17 @@ class ReferenceBandHoppers:
         t, cell, mw, over = t[quiet], cell[quiet], mw[quiet], over[quiet]
         piled, skirt_mw = self._window_pile(cell, mw)
         min_span_khz = self.min_span_khz
-        if piled.any():  # its hits and skirts left out, the rate and span asked outside it
-            own = ~piled[cell] & ~(mw < skirt_mw[cell])
+        skirt = np.zeros(cell.size, bool)
+        if piled.any():  # its hits left out, its skirts' only counted against one link's (a
+            # site busy outside the pile is busy), the rate and span asked outside it
+            own = ~piled[cell]
             t, cell, mw, over = t[own], cell[own], mw[own], over[own]
+            skirt = mw < skirt_mw[cell]
             quiet_cells = ~busy & ~piled
             rate = max(float(self.site[quiet_cells].sum()) / self.site_weight,
                        self.pfa_cell * int(np.count_nonzero(quiet_cells)))
             min_span_khz = self.span_outside(piled)
-        hits = t, cell, mw, over
+        hits = t, cell, mw, over, skirt
         for window in WINDOWS_US:
             expected = self._test(now - window, window, rate, starts, hits, min_span_khz)
             if expected is not None:
@@ -478,11 +479,12 @@ class ReferenceBandHoppers:
         of an oven's 30 MHz sweep, would be) each hold the hits not under its skirts' level no
         denser than PILE_RATIO times the rest of the band: an access point's frames from the
         first looks, before anything is learnt (a drone on from switch-on beside it: its hits
-        and the access point's were one report, or too many for one link). None while a
-        learnt pile is left out (one access point's width at most)."""
+        and the access point's were one report, or too many for one link). None once a
+        look is learnt: the site's rate then, and the learnt pile's rule (a busy site's 40 MHz
+        access point piled so at 12 s was a false alert, hop89)."""
         piled, skirt_mw = np.zeros(self.n_bins, bool), np.zeros(self.n_bins)
         none = np.zeros(self.n_bins, bool), np.zeros(self.n_bins)
-        if self._left_out or cell.size < WINDOW_PILE_MIN_HITS:
+        if self._learning_since is not None or cell.size < WINDOW_PILE_MIN_HITS:
             return none
         per_cell = np.bincount(cell, minlength=self.n_bins).astype(np.float64)
         pile = self.one_access_point(self.piled_channels(per_cell, WINDOW_PILE_MIN_HITS))
@@ -520,16 +522,18 @@ class ReferenceBandHoppers:
         """The hits the site's rate expects in the window (from since_us, window us long) if
         the hits counted there are a hopper's: too many for the site, not too many for one
         link, spread over more than one Wi-Fi channel; else None. The windows share PFA_WINDOW.
-        hits: (times, cells, mW, over the threshold) in quiet cells of a window at least as
-        long."""
-        t, cell, mw, over = hits
+        hits: (times, cells, mW, over the threshold, a window's pile's skirts: counted only
+        against one link's) in quiet cells of a window at least as long."""
+        t, cell, mw, over, skirt = hits
         if t.size and t.min() < since_us:
             keep = t >= since_us
-            cell, mw, over = cell[keep], mw[keep], over[keep]
+            cell, mw, over, skirt = cell[keep], mw[keep], over[keep], skirt[keep]
+        n_all = cell.size
+        cell, mw, over = cell[~skirt], mw[~skirt], over[~skirt]
         if cell.size < MIN_HITS:
             return None
         n_sweeps = int(np.count_nonzero(starts >= since_us))
-        if cell.size > MAX_LINK_PER_SWEEP * n_sweeps:
+        if n_all > MAX_LINK_PER_SWEEP * n_sweeps:
             return None  # (tested first: a busy site's many hits make the span's work long)
         # the span of the hits near the strongest: one link's hits are at one level (give or
         # take fading), while a strong access point's frames light its skirts 20-30 dB down,
