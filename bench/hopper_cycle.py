@@ -17,7 +17,9 @@ of both counts: an oven's hits on one cell are on its mains comb, not at indepen
 another cycle, and broke the Poisson tail (docs/measured/bt74.md; left out: cyc90.md). Prints
 per stage and cycle the largest -log10 p before --on, the first time after it that -log10 p
 reaches --threshold (s after --on, the window, coinciding pairs, expected) and the largest
-after. A replay, not a rule.
+after. A replay, not a rule: the chance assumes a cell's gaps spread uniformly over the cycle,
+while its reads come on the scan's lattice (sweeps ~179 ms apart), which biases it by cycle
+(docs/measured/cyc90.md).
 
     .venv/bin/python bench/hopper_cycle.py SCENE [--until S] [--on S] [--threshold X]
         [--windows 2,4,8] [--seed N]
