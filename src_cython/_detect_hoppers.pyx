@@ -257,7 +257,9 @@ cdef class HopperLooks:
     """The per-look state of one BandHoppers, in place in its owner's arrays: counts and site
     (float64, n_bins: the EWMAs of hits), power (float64: the EWMA of their mW), skip (bool,
     n_bins: the cells not counted), skirt_mw (float64: a hit under it is a piled Wi-Fi
-    channel's skirts), ble_adv (bool), read_pos (int64), wifi_cells (bool, (n_channels,
+    channel's skirts), ble_adv (bool), read_pos (int64: each cell's read position, the mains
+    gate's estimated times), read_slots (int64, (2, n_bins): each cell's first and second
+    read's slot of the sweep's 2 n_bins, the ring's times: protocol.read_slots), wifi_cells (bool, (n_channels,
     n_bins): each 2.4 GHz Wi-Fi channel's cells) and wifi_centres_khz (float64), and the ring of counted hits (ring_t int64, ring_cell int32,
     ring_mw float32, ring_over float32: the read over its threshold, ring_held bool, one
     capacity), freq_khz (float64, n_bins: each cell's frequency). The queue of looks not
@@ -313,6 +315,7 @@ cdef class HopperLooks:
     cdef double* skirt_mw
     cdef const unsigned char* ble_adv
     cdef const long long* read_pos
+    cdef const long long* read_slots
     cdef long long* ring_t
     cdef int* ring_cell
     cdef float* ring_mw
@@ -360,8 +363,8 @@ cdef class HopperLooks:
         self.pend_gated = self.pend_read = NULL
 
     def __init__(self, double alpha, double pfa_cell, Py_ssize_t max_width,
-                 counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_over,
-                 ring_held, freq_khz, power, skirt_mw, wifi_cells, wifi_centres_khz,
+                 counts, site, skip, ble_adv, read_pos, read_slots, ring_t, ring_cell, ring_mw,
+                 ring_over, ring_held, freq_khz, power, skirt_mw, wifi_cells, wifi_centres_khz,
                  double weight, double site_weight, Py_ssize_t baseline_sweeps,
                  double busy_min_hits, double quiet_rate, long long learn_delay_us, *,
                  windows_us, long long lost_us, Py_ssize_t boot_sweeps, Py_ssize_t min_hits,
@@ -404,6 +407,10 @@ cdef class HopperLooks:
         self.skip = <unsigned char*>array_data(skip, cnp.NPY_BOOL, 1, n, "skip")
         self.ble_adv = <const unsigned char*>array_data(ble_adv, cnp.NPY_BOOL, 1, n, "ble_adv")
         self.read_pos = <const long long*>array_data(read_pos, cnp.NPY_INT64, 1, n, "read_pos")
+        self.read_slots = <const long long*>array_data(read_slots, cnp.NPY_INT64, 2, n,
+                                                       "read_slots")
+        if rows(read_slots) != 2:
+            raise ValueError("read_slots must have a row per read (2)")
         self.capacity = cnp.PyArray_DIM(<cnp.ndarray>ring_t, 0) if cnp.PyArray_Check(ring_t) else 0
         if self.capacity < 1:
             raise ValueError("the ring of hits needs a capacity >= 1")
@@ -422,8 +429,8 @@ cdef class HopperLooks:
         self.n_wifi = rows(wifi_cells)
         self.wifi_centres_khz = <const double*>array_data(wifi_centres_khz, cnp.NPY_FLOAT64, 1,
                                                           self.n_wifi, "wifi_centres_khz")
-        self._keep = (counts, site, skip, ble_adv, read_pos, ring_t, ring_cell, ring_mw, ring_over,
-                      ring_held, freq_khz, power, skirt_mw, wifi_cells, wifi_centres_khz)
+        self._keep = (counts, site, skip, ble_adv, read_pos, read_slots, ring_t, ring_cell, ring_mw,
+                      ring_over, ring_held, freq_khz, power, skirt_mw, wifi_cells, wifi_centres_khz)
         self.max_hits = (n + 1) // 2  # narrow runs are separated by a cold cell
         mains_init(&self.mains, mains_periods_us, phase_bins, on_bins, sync_share, phase_looks,
                    max_link_per_sweep, oven_max_spread_khz)
@@ -612,7 +619,8 @@ cdef class HopperLooks:
         for i in range(n_counted):
             c = self.counted[i]
             slot = (self.head + i) % self.capacity
-            self.ring_t[slot] = t0 + floor_div(self.read_pos[c] * duration, n)
+            # its read's slot of the sweep's 2n (exact with the plan's revisit block)
+            self.ring_t[slot] = t0 + floor_div(self.read_slots[again * n + c] * duration, 2 * n)
             self.ring_cell[slot] = <int>c
             self.ring_mw[slot] = single[c]
             self.ring_over[slot] = single[c] / (a * noise[c])

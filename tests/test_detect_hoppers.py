@@ -13,6 +13,7 @@ from straja.detect.classify import band_hopper, hopper_told
 from straja.detect.pipeline import HOPPER_TRACK_ID, Pipeline, PipelineConfig
 from straja.detect.stats import poisson_tail
 from straja.eval.evaluate import EVAL_DETECT
+from straja.eval.readings import slot_channels
 from straja.eval.run import run_session
 from straja.gateway.events import AlertRaised
 from straja.paths import SCENES
@@ -56,11 +57,13 @@ class Band:
             for _ in range(self.rng.poisson(per_sweep)):
                 self.hit(s, int(self.rng.choice(cells)), read=int(self.rng.choice(reads)), **kw)
 
-    def run(self, reads=None, read_pos=None):
+    def run(self, reads=None, read_pos=None, read_slots=None, stage_class=hp.BandHoppers):
         """(sweep index, Hopper) of every sweep in which the stage reported a hopper's hits,
-        the stage given the first `reads` single reads (all by default) and the cells' read
-        positions (channel order by default)."""
-        stage = hp.BandHoppers(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6, read_pos)
+        the stage given the first `reads` single reads (all by default), the cells' read
+        positions (channel order by default) and their reads' slots (protocol.read_slots; by
+        default estimated from the positions)."""
+        stage = stage_class(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6, read_pos,
+                            read_slots=read_slots)
         noise = np.full((1, N_BINS), NOISE_MW, np.float32)
         single = self.single[:reads]
         out = []
@@ -166,6 +169,48 @@ def test_hits_are_timed_at_their_cells_read_positions():
     assert plain.t_last_us == band.t_us[59] + 41 * DURATION_US // N_BINS
     assert moved.t_last_us == band.t_us[59] + interleaved[41] * DURATION_US // N_BINS
     assert interleaved[41] * protocol.interleave_stride(N_BINS) % N_BINS == 41 != interleaved[41]
+
+
+@pytest.mark.parametrize("stage_class", [hp.ReferenceBandHoppers, hp.BandHoppers])
+@pytest.mark.parametrize("read", [0, 1])
+def test_hits_are_timed_at_their_reads_slots_with_the_plans_revisit_block(stage_class, read):
+    """With the plan's revisit block m known, read r of cell i is at its dwell slot of the
+    sweep's 2n (docs/firmware.md, "Revisit"): the slot the scheduler's order reads it in
+    (eval.readings.slot_channels), not the estimate t_us + position x duration_us / n (which
+    the mains gate keeps: docs/measured/cyc90.md)."""
+    band, on = Band(60, seed=8, reads=2), 30
+    band.hopper(range(on, 59), 0.8)
+    band.hit(59, 41, read=read)
+    flags, m = protocol.FLAG_INTERLEAVED, 3
+    order = slot_channels(N_BINS, m, 1)
+    slot = [s for s, ch in enumerate(order) if ch == 41][read]
+    k, exact = band.run(read_pos=protocol.read_positions(N_BINS, flags),
+                        read_slots=protocol.read_slots(N_BINS, flags, m),
+                        stage_class=stage_class)[-1]
+    assert k == 59
+    assert exact.t_last_us == band.t_us[59] + slot * DURATION_US // (2 * N_BINS)
+    estimate = protocol.read_positions(N_BINS, flags)[41] * DURATION_US // N_BINS
+    assert exact.t_last_us != band.t_us[59] + estimate
+
+
+def test_read_slots_follow_the_schedulers_order():
+    """protocol.read_slots: each channel's first and second read in the slot the scheduler's
+    order reads it (blocks of m positions read twice, the last block short; interleaved or
+    not); without the block, both at the estimate 2 x position."""
+    for n in (1, 2, 7, 64, 65):
+        for m in (1, 3, 4, 64):
+            for interleave in (0, 1):
+                flags = protocol.FLAG_INTERLEAVED if interleave else 0
+                slots = protocol.read_slots(n, flags, m)
+                expected = np.zeros((2, n), np.int64)
+                seen = np.zeros(n, bool)
+                for slot, ch in enumerate(slot_channels(n, m, interleave)):
+                    expected[int(seen[ch]), ch] = slot
+                    seen[ch] = True
+                assert np.array_equal(slots, expected), (n, m, interleave)
+        position = protocol.read_positions(n, protocol.FLAG_INTERLEAVED)
+        assert np.array_equal(protocol.read_slots(n, protocol.FLAG_INTERLEAVED),
+                              [2 * position, 2 * position])
 
 
 def test_more_hits_than_one_link_gives_are_the_site():
@@ -524,3 +569,32 @@ def test_a_reported_hopper_is_named_as_its_held_hits_lean_until_they_tell():
         named, confidence, reason = band_hopper(h)
         assert (named, hopper_told(h)) == (family, told), h
         assert 0 < confidence < 1 and ("not yet at 19:1" in reason) != told
+
+
+def test_gateway_gives_the_stage_the_revisit_block_of_the_nodes_plan():
+    """The node's `info` carries the plan it runs (docs/firmware.md): a REVISIT sweep of a front
+    end whose entry has `revisit` m gets its reads' slots (exact times); with no plan known, the
+    estimate; a new info with another block makes the core anew."""
+    from straja.gateway.detector import NodeDetector
+
+    flags = protocol.FLAG_REVISIT | protocol.FLAG_PAIRS | protocol.FLAG_INTERLEAVED
+    sweep = protocol.Sweep(0, flags, 1, int(START_KHZ), int(STEP_KHZ), 1400, DURATION_US, 0,
+                           N_BINS, bytes(2 * N_BINS))
+    front_ends = [{"name": "ism24", "kind": "cc2500", "band_khz": [2_400_000, 2_483_500]}]
+
+    def stage_slots(info):
+        detector = NodeDetector(1, {}, info)
+        detector.sweep(sweep, 0, 0)
+        (st,) = detector._plans.values()
+        return st.core._hoppers.read_slots
+
+    def plan(m):
+        return {"front_ends": front_ends, "plan": [{"front_end": "ism24", "revisit": m}]}
+
+    assert np.array_equal(stage_slots(plan(3)), protocol.read_slots(N_BINS, flags, 3))
+    assert np.array_equal(stage_slots({"front_ends": front_ends}),
+                          protocol.read_slots(N_BINS, flags))
+    detector = NodeDetector(1, {}, plan(3))
+    detector.sweep(sweep, 0, 0)
+    detector.set_info(plan(4))
+    assert not detector._plans

@@ -58,8 +58,9 @@ def band_calls(band, batch=1):
             for k in range(0, n, batch)]
 
 
-def stage_maker(read_pos=None, capacity=4096):
-    return lambda cls: cls(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6, read_pos, capacity)
+def stage_maker(read_pos=None, capacity=4096, read_slots=None):
+    return lambda cls: cls(N_BINS, START_KHZ, STEP_KHZ, ALPHA, 1e-6, read_pos, capacity,
+                           read_slots)
 
 
 def busy_band(reads):
@@ -84,10 +85,13 @@ def test_compiled_looks_match_the_reference_sweep_by_sweep(reads):
     assert len(reports) > 20  # the hoppers were reported, kept and lost
 
 
-def test_compiled_looks_match_in_batches_with_a_small_ring_and_interleaved_reads():
-    """Several sweeps a call; a ring that wraps; cells read out of channel order."""
+@pytest.mark.parametrize("revisit", [0, 3])
+def test_compiled_looks_match_in_batches_with_a_small_ring_and_interleaved_reads(revisit):
+    """Several sweeps a call; a ring that wraps; cells read out of channel order, at their
+    estimated times or their slots' (the plan's revisit block known)."""
     interleaved = protocol.read_positions(N_BINS, protocol.FLAG_INTERLEAVED)
-    assert side_by_side(band_calls(busy_band(2), batch=5), stage_maker(interleaved, 64))
+    slots = protocol.read_slots(N_BINS, protocol.FLAG_INTERLEAVED, revisit)
+    assert side_by_side(band_calls(busy_band(2), batch=5), stage_maker(interleaved, 64, slots))
 
 
 @pytest.mark.parametrize("over_threshold_db", [0.1, 3.0])
@@ -136,9 +140,9 @@ class Recorder(hp.ReferenceBandHoppers):
     """The reference, keeping a copy of every process() call it takes."""
     made: list = []
 
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.args, self.calls = args, []
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.args, self.kwargs, self.calls = args, kwargs, []
         Recorder.made.append(self)
 
     def process(self, *arrays):
@@ -157,7 +161,7 @@ def test_compiled_looks_match_on_a_scenes_inputs(scene, monkeypatch):
     assert Recorder.made
     for rec in Recorder.made:
         assert len(rec.calls) > 40
-        side_by_side(rec.calls, lambda cls: cls(*rec.args), every=5)
+        side_by_side(rec.calls, lambda cls: cls(*rec.args, **rec.kwargs), every=5)
 
 
 def test_bad_arguments_are_refused_and_change_nothing():

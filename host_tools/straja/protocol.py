@@ -81,6 +81,22 @@ def read_positions(n: int, flags: int) -> "np.ndarray":
     return positions
 
 
+def read_slots(n: int, flags: int, revisit: int = 0) -> "np.ndarray":
+    """(2, n) int64: the dwell slot, of a REVISIT sweep's 2n, of each channel's first and second
+    read, so that read r of channel i was at t_us + slots[r, i] x duration_us / (2n). With the
+    plan's `revisit` block m (docs/firmware.md, "Revisit"): read position p = b + j of the block
+    b (r = min(m, n - b) positions) is read in slots 2b + j and 2b + r + j, known to a slot.
+    revisit 0 (the plan not known): both at the estimate 2 x position, the read time of
+    docs/protocol.md ("at about"), off by up to the block's m dwells."""
+    import numpy as np
+    position = read_positions(n, flags)
+    if revisit <= 0:
+        return np.stack([2 * position, 2 * position])
+    block = position // revisit * revisit
+    first = 2 * block + position - block
+    return np.stack([first, first + np.minimum(revisit, n - block)])
+
+
 @dataclass(slots=True)
 class Sweep:
     front_end: int

@@ -70,8 +70,10 @@ MAX_LINK_PER_SWEEP = 1.0    # one link's hits a sweep at most: a link meets a sc
 MAINS_PERIODS_US = (20_000.0, 1e6 / 60)  # a microwave oven's magnetron conducts in one
                             # half-cycle of its mains (50 or 60 Hz), ~9 of each 20 ms (docs/
                             # detection.md, "Mains-synchronous hits (ovens)")
-PHASE_BINS = 10             # a mains cycle in bins of 2 ms (1.7 at 60 Hz): the stage's read
-                            # times are known to -0.9..+1.9 ms (a revisit block's slots)
+PHASE_BINS = 10             # a mains cycle in bins of 2 ms (1.7 at 60 Hz): the gate's read
+                            # times are the estimate's, known to -0.9..+1.9 ms (a revisit
+                            # block's slots; at exact times one oven scene was better, another
+                            # worse: docs/measured/cyc90.md)
 ON_BINS = (6, 7)            # each period's on-window: an oven's on-time (45 % of a cycle: 9 /
                             # 7.5 ms) and the read times' error (2.8 ms): 11.8 ms in 6 bins of
                             # 2 ms, 10.3 in 7 of 1.7 (6 let a 60 Hz oven's edges through)
@@ -225,11 +227,15 @@ class ReferenceBandHoppers:
     only the hits of sweeps in which no hopper was reported (a hopper's are not the site's)."""
 
     def __init__(self, n_bins: int, start_khz: float, step_khz: float, alpha: float,
-                 pfa_cell: float, read_pos: np.ndarray | None = None, capacity: int = 4096):
+                 pfa_cell: float, read_pos: np.ndarray | None = None, capacity: int = 4096,
+                 read_slots: np.ndarray | None = None):
         self.n_bins, self.alpha, self.pfa_cell = n_bins, alpha, pfa_cell
         # each cell's read position in a sweep (protocol.read_positions): channel order unless
-        # the node interleaves its sweep
+        # the node interleaves its sweep; the mains gate's read times are estimated from it
         self.read_pos = np.arange(n_bins, dtype=np.int64) if read_pos is None else read_pos
+        # each cell's first and second read's slot of the sweep's 2 n_bins (protocol.read_slots:
+        # exact with the plan's revisit block), the counted hits' times; else the estimate
+        self.read_slots = np.stack([2 * self.read_pos] * 2) if read_slots is None else read_slots
         self.freq_khz = start_khz + step_khz * np.arange(n_bins)
         self.max_width = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
         # the advertising channels carry every BLE device's advertising, on air at any site:
@@ -362,7 +368,8 @@ class ReferenceBandHoppers:
         busy = self._skip
         hit_cells = narrow_hits(single, threshold, self.max_width, self._hot)
         # the read of channel i is at about t0 + position(i) duration / n (docs/protocol.md,
-        # SWEEP; its second read within the revisit's few dwells of that)
+        # SWEEP; its second read within the revisit's few dwells of that): the mains gate's
+        # estimate (the counted hits' times are their reads' slots', below)
         t_hit = t0 + self.read_pos[hit_cells].astype(np.int64) * duration // self.n_bins
         # hits read in a mains-locked emitter's on-window are its own: neither counted nor the
         # site's, when read or as the gate stands when they are learnt (an oven's hits before
@@ -374,7 +381,10 @@ class ReferenceBandHoppers:
         self.mains.feed([b[~adv] for b in bins], int(again),
                         self.freq_khz[hit_cells[~adv]] - self.freq_khz[0])
         keep = ~busy[hit_cells] & ~gated & ~(single[hit_cells] < self.skirt_mw[hit_cells])
-        counted, t_counted = hit_cells[keep], t_hit[keep]
+        counted = hit_cells[keep]
+        # read r of channel i at t0 + slot(r, i) duration / 2n (protocol.read_slots)
+        t_counted = t0 + self.read_slots[int(again), counted].astype(np.int64) * duration \
+            // (2 * self.n_bins)
         if counted.size:
             held_hit = held[counted] > self.alpha * noise[counted]
             if again:  # (its held hits were counted at the first read)
@@ -487,14 +497,17 @@ class BandHoppers(ReferenceBandHoppers):
     the decision: no Python a look); the Hopper is made here only when the report changes."""
 
     def __init__(self, n_bins: int, start_khz: float, step_khz: float, alpha: float,
-                 pfa_cell: float, read_pos: np.ndarray | None = None, capacity: int = 4096):
-        super().__init__(n_bins, start_khz, step_khz, alpha, pfa_cell, read_pos, capacity)
+                 pfa_cell: float, read_pos: np.ndarray | None = None, capacity: int = 4096,
+                 read_slots: np.ndarray | None = None):
+        super().__init__(n_bins, start_khz, step_khz, alpha, pfa_cell, read_pos, capacity,
+                         read_slots)
         self.read_pos = np.ascontiguousarray(self.read_pos, np.int64)
+        self.read_slots = np.ascontiguousarray(self.read_slots, np.int64)
         self.freq_khz = self.freq_khz.astype(np.float64)  # (int64 from an int start and step)
         self._skip = np.zeros(n_bins, bool)
         self._looks = HopperLooks(
             alpha, pfa_cell, self.max_width, self.counts, self.site, self._skip, self.ble_adv,
-            self.read_pos, self._t, self._cell, self._mw, self._over, self._held,
+            self.read_pos, self.read_slots, self._t, self._cell, self._mw, self._over, self._held,
             self.freq_khz, self.power, self.skirt_mw, self.wifi_cells, self.wifi_centres_khz,
             self.weight, self.site_weight, BASELINE_SWEEPS, BUSY_MIN_HITS,
             QUIET_RATE, LEARN_DELAY_US, windows_us=WINDOWS_US, lost_us=LOST_US,

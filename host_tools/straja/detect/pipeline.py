@@ -36,7 +36,7 @@ from straja.detect.classify import (CLASSES, DRONE_FAMILIES, NO_STRADDLE, RESOLV
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, STATES, Tracker, TrackerConfig, channel_span
-from straja.protocol import FLAG_INTERLEAVED, read_positions
+from straja.protocol import FLAG_INTERLEAVED, read_positions, read_slots
 
 
 UINT8 = np.dtype(np.uint8)
@@ -215,6 +215,8 @@ class PipelineConfig:
     max_burst_sweeps: int = 16        # a continuous emitter yields one burst per this many sweeps
     revisit: bool = False             # readings are the lower of two reads (SWEEP flag REVISIT)
     interleaved: bool = False         # channels read in the interleaved order (flag INTERLEAVED)
+    revisit_block: int = 0            # the plan's `revisit` (dwells; 0: not known): each read's
+                                      # slot, so its time, is then exact (protocol.read_slots)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 
@@ -274,9 +276,10 @@ class Pipeline:
         else:
             self._busy = None
         centre_khz = start_khz + step_khz * (n_bins - 1) / 2
+        order = FLAG_INTERLEAVED if c.interleaved else 0
         self._hoppers = (BandHoppers(n_bins, start_khz, step_khz, self._floor_alpha, c.pfa,
-                                     read_positions(n_bins, FLAG_INTERLEAVED if c.interleaved
-                                                    else 0))
+                                     read_positions(n_bins, order),
+                                     read_slots=read_slots(n_bins, order, c.revisit_block))
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
         self._hit_cells = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
         self._frame_cells = max(1, round(FRAME_REACH_KHZ / step_khz)) if step_khz > 0 else 1

@@ -44,9 +44,10 @@ LABELS = {
 # known (the evaluation's fast path sends none; the gateway's synthetic test nodes, whose noise
 # is not a chip's, must not get it)
 ADAPTER_KEYS = ("looks_by_band",)
-# revisit is not a setting: it follows each sweep's REVISIT flag
+# revisit is not a setting: it follows each sweep's REVISIT flag (and its block, the plan's)
 DETECT_KEYS = tuple(f.name for f in fields(PipelineConfig)
-                    if f.name not in ("tracker", "revisit", "interleaved")) + ADAPTER_KEYS
+                    if f.name not in ("tracker", "revisit", "interleaved", "revisit_block")) \
+    + ADAPTER_KEYS
 # A continuous emitter closes a burst every sweep: the tracker confirms it on its third sweep
 # and the classifier sees its steadiness sweep by sweep (a node's default plan comes back to a
 # front end every 0.05-0.41 s; docs/firmware.md).
@@ -223,7 +224,7 @@ class NodeDetector:
 
     # (slots: the gateway's quiet-sweep lane reads _latest and _last, and sets _last, in place)
     __slots__ = ("node_id", "hold_us", "cfg", "_detect_keys", "_by_band", "_plans", "_last",
-                 "_latest", "_kinds", "_bands", "refused")
+                 "_latest", "_kinds", "_bands", "_revisits", "refused")
 
     def __init__(self, node_id: int, detect: dict, info: dict | None = None,
                  hold_s: float = FusionConfig.track_timeout_s,
@@ -246,20 +247,25 @@ class NodeDetector:
         self._latest: dict[int, _PlanState] = {}
         self._kinds: list[str] = []
         self._bands: list[tuple[int, int] | None] | None = None  # by front end; None: no info
+        self._revisits: list[int] = []  # by front end: its plan entry's revisit (0: not known)
         self.refused = collections.Counter() if refused is None else refused
         self.set_info(info)
 
     def set_info(self, info: dict | None) -> None:
         """Take the node's `info` reply: the kinds and bands of its front ends, by index (SWEEP
-        front_end). Cores made before with other looks or bands are dropped (made again at the
-        next sweep, if the bands hold it)."""
+        front_end), and the revisit block of each one's entry in the plan it runs (`plan`; a
+        focus plan keeps its front end's, gateway/scanplan.py). Cores made before with other
+        looks, bands or blocks are dropped (made again at the next sweep, if the bands hold it)."""
         front_ends = (info or {}).get("front_ends")
         kinds = [fe.get("kind", "") for fe in front_ends or ()]
         bands = None if front_ends is None else [
             tuple(fe["band_khz"]) if "band_khz" in fe else None for fe in front_ends]
-        if kinds != self._kinds or bands != self._bands:
+        blocks = {e.get("front_end"): e.get("revisit", 0) for e in (info or {}).get("plan") or ()}
+        revisits = [blocks.get(fe.get("name"), 0) for fe in front_ends or ()]
+        if kinds != self._kinds or bands != self._bands or revisits != self._revisits:
             self._kinds = kinds
             self._bands = bands
+            self._revisits = revisits
             self._plans.clear()
             self._latest.clear()
             self._last = None
@@ -273,9 +279,13 @@ class NodeDetector:
     def _config(self, sweep: Sweep) -> PipelineConfig:
         """The core settings for this front end: looks from its kind unless [detect] sets them;
         revisit from the sweep's flag. A lower-of-two reading's noise is less spread than one
-        reading's, so the one-reading thresholds keep (at most) the design false-alarm rate."""
-        cfg = replace(self.cfg, revisit=bool(sweep.flags & FLAG_REVISIT),
-                      interleaved=bool(sweep.flags & FLAG_INTERLEAVED))
+        reading's, so the one-reading thresholds keep (at most) the design false-alarm rate.
+        The revisit block from the node's plan (set_info), when it is known."""
+        revisit = bool(sweep.flags & FLAG_REVISIT)
+        block = (self._revisits[sweep.front_end]
+                 if revisit and sweep.front_end < len(self._revisits) else 0)
+        cfg = replace(self.cfg, revisit=revisit, interleaved=bool(sweep.flags & FLAG_INTERLEAVED),
+                      revisit_block=block)
         if "looks" in self._detect_keys:
             return cfg
         return replace(cfg, looks=self.looks(sweep.front_end, sweep.start_khz))
