@@ -603,6 +603,28 @@ def test_a_strong_track_on_a_busy_channel_counts_the_sweeps_it_was_lost():
     assert classify.classify_one(feature(**quiet), STEP_20)[0] == "analog_fm_video"
 
 
+# wifi87_harbour_aps_bg seed 2, node n1 at 5.01 s: the 80 MHz access point on 149 (load 0.3,
+# 386 m away) from switch-on, 4 readings in 13 sweeps at 5745-5755 MHz, its level unknown (back
+# from an off period), its channel's past unknown
+AP_149_BACK_FROM_START = dict(AP_165_BACK, centre_khz=5_750_000.0, bandwidth_khz=25_000.0,
+                              duty=0.326, n_bursts=4, level_sd_db=0.408, excess_db=math.nan,
+                              busy_before=math.nan, cut_share=0.0, streak=1,
+                              age_us=5_010_000.0)
+
+
+def test_a_track_from_switch_on_counts_the_sweeps_it_was_lost():
+    """Its channel's past unknown (switch-on) as on a channel busy before: a track lost and
+    back is a bursty emitter's runs (video is in every sweep), not named; the same readings in
+    4 sweeps running, or on a channel known quiet before (a weak video fading at the threshold,
+    the only emitter there), are named as before."""
+    assert (classify.classify_one(feature(**AP_149_BACK_FROM_START), STEP_20)[0]
+            not in classify.DRONE_FAMILIES)
+    running = dict(AP_149_BACK_FROM_START, duty=1.0, age_us=3 * 408_050.0 + 408_000.0)
+    assert classify.classify_one(feature(**running), STEP_20)[0] == "analog_fm_video"
+    quiet = dict(AP_149_BACK_FROM_START, busy_before=0.0)
+    assert classify.classify_one(feature(**quiet), STEP_20)[0] == "analog_fm_video"
+
+
 def test_edge_bins_come_and_go_around_a_centre_lit_throughout():
     """A weak wide track's centres may spread a scan step more than half its width (its edge
     bins near the floor) only while its centre channel stays hot: the access point's weak view

@@ -329,14 +329,18 @@ def _steady(f, scan: Scan) -> bool:
     if scan.period_us <= 0:
         return f["duty"] >= CONTINUOUS_DUTY
     interval = f["interval_us"]
-    if f["busy_before"] >= BUSY_BEFORE:
+    if not f["busy_before"] < BUSY_BEFORE:
         # a track on a channel busy before: the sweeps it was lost for count as missed (its
         # mean interval skips them), or a bursty emitter's runs joined across its gaps read as
         # one steady run (wifi_5ghz_149_165_background seed 305, n1 at 24.5 s: 3 readings, 9
         # sweeps lost, 5 more, at 5805 MHz, a channel hot in 0.69 of the sweeps); strong too
         # (suburban4_5ghz_ap20s_fast_bg seed 2, n4 at 135.5 s: 9 readings in 20 sweeps at 6.3
         # dB over the noise, a channel hot 0.50 before; det71): a strong video is in every
-        # sweep, and one lost and back is named by its channel's streak
+        # sweep, and one lost and back is named by its channel's streak. And from switch-on,
+        # its channel's past unknown: only a channel known quiet before spares a track lost and
+        # back (the same emitter fading at the threshold); with nothing known, the track's own
+        # life is the record (wifi87_harbour_aps_bg seed 2, n1 at 5.01 s: the 80 MHz access
+        # point on 149 at load 0.3, 4 readings in 13 sweeps at 0.41 dB, its level unknown; wifi87)
         interval = max(interval, (f["age_us"] - f["dwell_us"]) / (f["n_bursts"] - 1))
     gap = interval - f["dwell_us"] - (scan.period_us - scan.sweep_us)
     return not gap > MAX_MISSED_SWEEPS * scan.period_us
