@@ -115,29 +115,3 @@ def test_channels_apart_side_by_side_or_beside_a_wider_run_stay_two_tracks():
             fusion.observe(Observation(second[0], VIDEO, t + 5_000_000, *second[1:], -72.0))
         assert sorted((t.lo_khz, t.hi_khz) for t in fusion.tracks) == sorted(
             [first[1:], second[1:]]), (first, second)
-
-
-def test_a_newcomer_merged_into_a_track_at_one_node_is_two_tracks_where_another_reads_it_apart():
-    """vid91_ofdm20_5745_f3_35mhz_analog_first_quiet: F3 (5780 MHz) alerted, read 5755-5805; a
-    20 MHz OFDM at 5745 MHz switched on beside it is read by one node, in its first sweeps,
-    merged with F3 (5735-5805: the core's streak split needs 3 sweeps), which widens F3's track
-    over the OFDM's channel. Another node reads F3 5775-5795 and the OFDM 5735-5755 in one
-    sweep, a whole unlit channel between them: two emitters, whatever the track's extent (the
-    OFDM joined F3's track and was never alerted). A node whose run of the OFDM joined F3's
-    track before the OFDM had one of its own still gives F3's track its F3 run, on the extent
-    F3's track was made with."""
-    fusion = Fusion(FusionConfig())
-    f3 = fusion.observe(Observation(1, VIDEO, 34 * S, 5_755_000, 5_805_000, -82.0))[0]
-    assert fusion.observe(Observation(2, VIDEO, 35 * S, 5_735_000, 5_805_000, -66.0))[0] is f3
-    assert fusion.observe(Observation(1, VIDEO, round(35.5 * S), 5_735_000, 5_755_000,
-                                      -73.0))[0] is f3
-    ofdm = None
-    for k in range(10):
-        t = round((35.9 + 0.41 * k) * S)
-        assert fusion.observe(Observation(1, VIDEO, t, 5_775_000, 5_795_000, -73.0))[0] is f3
-        assert fusion.observe(Observation(3, VIDEO, t, 5_775_000, 5_795_000, -81.0))[0] is f3
-        track = fusion.observe(Observation(3, VIDEO, t + 1_000_000, 5_735_000, 5_755_000,
-                                           -78.0))[0]
-        assert track is not f3 and track is (ofdm or track)
-        ofdm = track
-    assert len(fusion.tracks) == 2 and (ofdm.lo_khz, ofdm.hi_khz) == (5_735_000, 5_755_000)

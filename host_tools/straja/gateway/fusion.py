@@ -138,9 +138,6 @@ class Track:
     moment_ns: int = 0
     gaps: collections.deque = field(default_factory=lambda: collections.deque(maxlen=GAPS_KEPT),
                                     repr=False, compare=False)
-    # the extent of the observation that made it: its own emitter's (_apart)
-    made_lo_khz: int = 0
-    made_hi_khz: int = 0
 
     @property
     def node_ids(self) -> tuple:
@@ -181,28 +178,9 @@ def _side_by_side(track: Track, obs: Observation) -> bool:
     seen = track.nodes.get(obs.node_id)
     if seen is None or abs(obs.t_ns - seen.last_ns) >= MOMENT_NS:
         return False
-    if _apart(track, seen, obs):
-        return True
     centre, seen_centre = (obs.lo_khz + obs.hi_khz) / 2, (seen.lo_khz + seen.hi_khz) / 2
     return (not track.lo_khz <= centre <= track.hi_khz
             and not obs.lo_khz <= seen_centre <= obs.hi_khz)
-
-
-def _apart(track: Track, seen: NodeSeen, obs: Observation) -> bool:
-    """Whether `obs` lies a video channel (VIDEO_CHANNEL_KHZ) or more from the run its node gave
-    the track in this moment, unlit between, and outside the extent the track was made with.
-    One carrier lights the scan channels it covers and its skirts', all adjacent (at most 40 MHz
-    flat for OcuSync 40; FM peaked, falling off on both sides), so a whole unlit channel between
-    two runs of one node in one sweep is two emitters, whatever the track's extent has become:
-    every node's runs over time, which a newcomer's first sweeps, read by one node merged with
-    the carrier beside it before the core's streak split can cut them (SPLIT_MIN_SWEEPS), widen
-    over the newcomer's channel for good (a 20 MHz OFDM at 5745 MHz switched on 35 MHz from F3,
-    read alone by another node, joined F3's alert and was never alerted). Of the two runs, the
-    one on the track's first extent is its own emitter's: a node's run of the newcomer that
-    joined the track (the most shared extent) does not cut the carrier's own run off it."""
-    return ((obs.lo_khz - seen.hi_khz >= VIDEO_CHANNEL_KHZ
-             or seen.lo_khz - obs.hi_khz >= VIDEO_CHANNEL_KHZ)
-            and not _overlap(obs.lo_khz, obs.hi_khz, track.made_lo_khz, track.made_hi_khz))
 
 
 def _straddled(track: Track, obs: Observation) -> bool:
@@ -269,7 +247,7 @@ class Fusion:
         self._count += 1
         track = Track(f"T{obs.t_ns // 1_000_000}-{self._count}", obs.family, lo, hi, obs.t_ns,
                       obs.t_ns, kept=Kept(self.cfg.trend_db), hold_ns=self.timeout_ns,
-                      moment_ns=obs.t_ns, made_lo_khz=lo, made_hi_khz=hi)
+                      moment_ns=obs.t_ns)
         end_ns = obs.t_ns + self.timeout_ns + self.confirm_ns
         self.next_end_ns = min(self.next_end_ns, end_ns) if self.tracks else end_ns
         self.tracks.append(track)
