@@ -220,7 +220,9 @@ def test_gateway_survives_injected_faults_and_loses_nothing_acknowledged(tmp_pat
         # MQTT: everything stored reaches the subscriber once the outbox is empty
         assert wait_for(lambda: gw.query("SELECT COUNT(*) FROM mqtt_outbox") == [(0,)], 60)
         stored_ids = {i for (i,) in gw.query("SELECT id FROM events")}
-        assert wait_for(lambda: stored_ids <= {e["id"] for _, e in sub.events()}, 30)
+        assert wait_for(lambda: stored_ids <= {e["id"] for _, e in sub.events()}, 30), \
+            gw.query("SELECT id, t_ns, kind FROM events WHERE id IN (%s)" % ",".join(
+                str(i) for i in sorted(stored_ids - {e["id"] for _, e in sub.events()})))
         report["mqtt"] = {"tried": len(stored_ids), "survived": len(stored_ids),
                           "lost": len(stored_ids - {e["id"] for _, e in sub.events()})}
     finally:
