@@ -48,13 +48,15 @@ cdef class BusyCells:
     cdef readonly double alpha, min_single, held_ratio, band_db, level_ratio
     cdef int shift
     cdef long long weight
-    # the occupancies (fixed point) in one block, decayed in one pass: n_bins each of single
-    # and held, then n_bins x n_bands each of single_band and held_band (by level band)
+    # the occupancies (fixed point): n_bins each of single and held, decayed every sweep (the
+    # window sums read them all); then by cell, its n_bands of single_band and its n_bands of
+    # held_band, decayed only when the cell is read or hit (catch_up): a cell's level bands are
+    # touched only by its hot reads and a bursty detection's window, so a sweep touches 2 x
+    # n_bins words, not 2 x n_bins x (1 + n_bands) (perf9, docs/benchmarks.md)
     cdef unsigned int* single
     cdef unsigned int* held
-    cdef unsigned int* single_band
-    cdef unsigned int* held_band
-    cdef Py_ssize_t n_state  # the block's length
+    cdef unsigned int* bands
+    cdef unsigned int* decays  # by cell: the decays its bands have had (sweeps, modulo 2^32)
     cdef double* edges  # n_bands: a read is in band k when power >= edges[k] x noise mean
 
     def __cinit__(self, Py_ssize_t n_bins, Py_ssize_t width, double alpha, double min_single,
@@ -74,14 +76,14 @@ cdef class BusyCells:
         self.shift = 0
         while (1 << self.shift) < memory:
             self.shift += 1
-        self.n_state = 2 * n_bins * (1 + n_bands)
-        self.single = <unsigned int*>calloc(self.n_state, sizeof(unsigned int))
+        # one block: single, held, then the cells' decay counts and level bands
+        self.single = <unsigned int*>calloc(n_bins * (3 + 2 * n_bands), sizeof(unsigned int))
         self.edges = <double*>calloc(n_bands, sizeof(double))
         if self.single == NULL or self.edges == NULL:
             raise MemoryError()
         self.held = self.single + n_bins
-        self.single_band = self.held + n_bins
-        self.held_band = self.single_band + n_bins * n_bands
+        self.decays = self.held + n_bins
+        self.bands = self.decays + n_bins
         for k in range(n_bands):
             self.edges[k] = band_edge(k, band_db)
 
@@ -127,6 +129,26 @@ cdef class BusyCells:
             k -= 1
         return k
 
+    cdef unsigned int* _cell_bands(self, Py_ssize_t b) noexcept nogil:
+        """Cell b's single_band then held_band occupancies (n_bands each), given the decays of
+        every sweep so far as the eager decay would have: the same truncated shifts, one sweep
+        at a time, stopped once none moves a value (every value under 2^shift stays)."""
+        cdef unsigned int* occ = self.bands + b * 2 * self.n_bands
+        cdef unsigned int due = <unsigned int>self.sweeps - self.decays[b]
+        cdef unsigned int moved
+        cdef Py_ssize_t j
+        cdef int sh = self.shift
+        while due:
+            moved = 0
+            for j in range(2 * self.n_bands):
+                moved |= occ[j] >> sh
+                occ[j] -= occ[j] >> sh
+            due -= 1
+            if not moved:
+                break
+        self.decays[b] = <unsigned int>self.sweeps
+        return occ
+
     cdef bint _level_holds(self, Py_ssize_t b, double mw, double noise) noexcept nogil:
         """Whether the window of cell b holds its reads from margin_bands below the band of a
         held read of mw up (H_L >= level_ratio S_L, S_L > 0)."""
@@ -139,7 +161,8 @@ cdef class BusyCells:
         if lo < 0:
             lo = 0
         for j in range(first if first > 0 else 0, (last if last < n - 1 else n - 1) + 1):
-            sb, hb = self.single_band + j * nb, self.held_band + j * nb
+            sb = self._cell_bands(j)
+            hb = sb + nb
             for k in range(lo, nb):
                 s_sum += sb[k]
                 h_sum += hb[k]
@@ -151,24 +174,24 @@ cdef class BusyCells:
         cdef Py_ssize_t lag = w // 2, lead = w - w // 2 - 1  # window [b - lag, b + lead]
         cdef unsigned int* sg = self.single
         cdef unsigned int* hd = self.held
-        cdef unsigned int* state = self.single
         cdef long long s_sum = 0, h_sum = 0
         cdef int sh = self.shift
         cdef double alpha = self.alpha, ratio = self.held_ratio, s_min
         cdef bint bursty
-        # every occupancy decays (x - x >> shift, then + HOT for a hot read: the same as
-        # x + HOT - x >> shift): one pass over the block, unsigned so it vectorises
-        for j in range(self.n_state):
-            state[j] -= state[j] >> sh
+        # single and held decay (x - x >> shift, then + HOT for a hot read: the same as
+        # x + HOT - x >> shift): one pass, unsigned so it vectorises; a cell's level bands decay
+        # when it is hit or read (_cell_bands: this sweep's decay counted from here)
+        for j in range(2 * n):
+            sg[j] -= sg[j] >> sh
+        self.sweeps += 1
         for b in range(n):
             if <double>CODE_MW[codes[b]] > alpha * <double>noise[b]:
                 sg[b] += HOT
-                self.single_band[b * nb + self._band(CODE_MW[codes[b]], noise[b])] += HOT
+                self._cell_bands(b)[self._band(CODE_MW[codes[b]], noise[b])] += HOT
             if det[b]:
                 hd[b] += HOT
-                self.held_band[b * nb + self._band(power[b], noise[b])] += HOT
+                self._cell_bands(b)[nb + self._band(power[b], noise[b])] += HOT
         self.weight += HOT - (self.weight >> sh)
-        self.sweeps += 1
         if self.sweeps < self.warm:
             for b in range(n):
                 det[b] = 0

@@ -196,6 +196,33 @@ def test_occupancies_at_the_longest_memory_saturate_without_wrapping():
     assert mask[-1].all() and not mask[16:-1:2].any()  # bursty; a held sweep's level holds
 
 
+def test_level_bands_idle_for_long_then_read_agree_with_the_reference():
+    """A neighbourhood busy, then 1 500 sweeps quiet (one cell hot twice in them), then busy
+    again: the level bands, decayed only when their cell is hit or read, catch up over hundreds
+    of sweeps (and stop once no value moves) to what the reference's every-sweep decay gives."""
+    rng = np.random.default_rng(7)
+    n_sweeps, n = 1800, 12
+    busy = np.zeros(n_sweeps, bool)
+    busy[:200] = busy[1700:] = True
+    single = np.where(busy[:, None] & (rng.random((n_sweeps, n)) < 0.6),
+                      rng.integers(90, 200, (n_sweeps, n)), 60).astype(np.uint8)
+    single[[900, 1300], 5] = 150
+    det = (busy[:, None] & (rng.random((n_sweeps, n)) < 0.2)).astype(np.uint8)
+    power = codes_to_mw(rng.integers(90, 200, (n_sweeps, n)).astype(np.uint8))
+    noise = codes_to_mw(np.full((n_sweeps, n), 80, np.uint8))
+    args = (5, 1.4, core.BUSY_SINGLE, core.BUSY_HELD_RATIO, core.BUSY_MEMORY_SWEEPS,
+            core.BUSY_WARM_SWEEPS, core.BUSY_BAND_DB, core.BUSY_BANDS, 2, core.BUSY_LEVEL_RATIO)
+    out, mask = det.copy(), np.zeros(det.shape, np.uint8)
+    kernel = BusyCells(n, *args)
+    for a in range(0, n_sweeps, 100):
+        kernel.process(single[a:a + 100], power[a:a + 100], noise[a:a + 100], out[a:a + 100],
+                       mask[a:a + 100])
+    expected, expected_mask = ref.busy_mask(single, power, noise, det, *args)
+    np.testing.assert_array_equal(mask, expected_mask)
+    np.testing.assert_array_equal(out, expected)
+    assert det[1700:].sum() > 200 and mask[1700:][det[1700:] == 1].any()  # the bands were read
+
+
 def test_pipeline_masks_held_hits_one_sweep_per_call():
     """Pipeline(revisit) = the plain pipeline's detections through the reference mask."""
     rng = np.random.default_rng(5)
