@@ -275,7 +275,8 @@ cdef int _place(FreqCFAR cfar, const double[::1] scale_ca, const double[::1] alp
 
 cdef class FreqCFAR:
     """CFAR across frequency on each sweep (row); n_train and n_guard per side. Holds the
-    design's tables (indexed by the number m of training cells) and a scratch buffer."""
+    design's tables (indexed by the number m of training cells) and a scratch buffer (no state
+    between calls: one kernel serves any number of streams, one call at a time)."""
     # (its attributes are declared in straja/_cfar.pxd, cimported by straja._detect_sweep)
 
     def __init__(self, int kind, Py_ssize_t n_train, Py_ssize_t n_guard,
@@ -312,12 +313,13 @@ cdef class FreqCFAR:
             _place(self, self.scale_ca, self.alpha_os, self.k_os, 3 * stride + 2 * t + 8)
         cdef double* w = &self.scratch[0]
         w += (8 - (<size_t>w // sizeof(double)) % 8) % 8
-        with nogil:
-            for s in range(n_sweeps):
-                _freq_row(x + s * n, n, self.kind, t, self.n_guard, &self.scale_ca[0],
-                          self.scale_2, &self.alpha_os[0], &self.k_os[0], w, w + stride,
-                          w + 2 * stride, w + 3 * stride, o + s * n,
-                          th + s * n if th != NULL else NULL)
+        # (the GIL held: one kernel serves every node's core of its design, scratch and all,
+        # cfar.design; two threads must not share its scratch at once)
+        for s in range(n_sweeps):
+            _freq_row(x + s * n, n, self.kind, t, self.n_guard, &self.scale_ca[0],
+                      self.scale_2, &self.alpha_os[0], &self.k_os[0], w, w + stride,
+                      w + 2 * stride, w + 3 * stride, o + s * n,
+                      th + s * n if th != NULL else NULL)
         return 0
 
 

@@ -137,9 +137,15 @@ class CFARDesign:
         return KINDS.index(self.kind)
 
 
+@lru_cache(maxsize=256)
 def design(kind: str, pfa: float, n_train: int, n_guard: int = 0, k: int | None = None,
            axis: str = "freq", looks: float = 1.0, code_db: float = 0.0) -> CFARDesign:
     """Build the threshold tables for `kind` at false-alarm probability `pfa`.
+
+    Cached: every node's core of the same front-end kind gets the one design, so its tables
+    and its compiled kernel's scratch (FreqCFAR) are one block in the cache for all of them,
+    not a copy a node that every sweep reads again (perf9, docs/benchmarks.md); the tables are
+    read-only.
 
     axis "freq": n_train and n_guard per side of the cell; "time": n_train earlier sweeps
     after n_guard guard sweeps. k (OS only): rank in the uncut window, default 3N/4.
@@ -170,6 +176,8 @@ def design(kind: str, pfa: float, n_train: int, n_guard: int = 0, k: int | None 
             alpha_os[m] = max(a_min, alpha_for_pfa("os", pfa, m, int(k_os[m]), eff))
     alpha = max(a_min, alpha_for_pfa(kind, pfa, n_full, k, eff))
     scale_2 = alpha / (n_full // 2) if kind in ("go", "so") else 0.0
+    for table in (scale_ca, alpha_os, k_os):
+        table.flags.writeable = False
     return CFARDesign(kind, pfa, n_train, n_guard, n_full, k, alpha, scale_ca, scale_2,
                       alpha_os, k_os, axis, looks, code_db)
 
