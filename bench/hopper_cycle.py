@@ -10,19 +10,26 @@ A hopper sends channel c at one place of its table's cycle: FlySky AFHDS 2A 16 x
 (61.6 ms), DSMX 23 frames (253 ms at 11 ms, 506 at 22) as a frame's first packet and, 11 frames
 and the 4.01 ms pair gap later, as its second, FrSky D16 47 x 9 ms frames (423 ms). Per window
 (--windows s, every 0.5 s) and cycle: the pairs of hits on one cell coinciding modulo the cycle
-(within the airtime and a read) against the Poisson tail at the pairs' count x their chance,
-Bonferroni over cycles and windows, the coinciding pairs on at least 3 cells over more than
-MIN_SPAN_KHZ. A pair a whole number of mains periods apart (within the same window) is left out
-of both counts: an oven's hits on one cell are on its mains comb, not at independent places of
-another cycle, and broke the Poisson tail (docs/measured/bt74.md; left out: cyc90.md). Prints
-per stage and cycle the largest -log10 p before --on, the first time after it that -log10 p
-reaches --threshold (s after --on, the window, coinciding pairs, expected) and the largest
-after. A replay, not a rule: the chance assumes a cell's gaps spread uniformly over the cycle,
-while its reads come on the scan's lattice (sweeps ~179 ms apart), which biases it by cycle
-(docs/measured/cyc90.md).
+(within the airtime and a read), the coinciding pairs on at least 3 cells over more than
+MIN_SPAN_KHZ, Bonferroni over cycles and windows. A pair a whole number of a periodic
+resident's period apart is left out of every count: mains periods (an oven's hits on one cell
+are at one phase of its mains: cyc90.md) and the 102.4 ms beacon interval of access points
+(docs/measured/cyc96.md). The null (--null):
+- "lattice" (default): the Poisson tail at the pairs x the share of one cell's read pairs that
+  coincide, its reads a sweep (SWEEP_US) apart and the second read of a sweep the plan's revisit
+  block later (the scan's lattice, which sets which gaps can coincide: cyc90.md), counted only
+  if rarer than at every one of DECOYS decoy cycles (2-20 % from the protocol's, none a whole
+  number of mains periods or of a sweep), which share the lattice and a periodic resident's
+  comb;
+- "decoy": the negative binomial of the decoy cycles' counts' mean and variance;
+- "poisson": the Poisson tail at the pairs x their chance if the gaps spread uniformly over
+  the cycle (bt74's and cyc90's).
+Prints per stage and cycle the largest -log10 p before --on, the first time after it that
+-log10 p reaches --threshold (s after --on, the window, coinciding pairs, expected) and the
+largest after. A replay, not a rule (docs/measured/cyc96.md).
 
     .venv/bin/python bench/hopper_cycle.py SCENE [--until S] [--on S] [--threshold X]
-        [--windows 2,4,8] [--seed N]
+        [--windows 2,4,8] [--seed N] [--null lattice|decoy|poisson]
 
 Not run by run_all.py (not a bench_*.py): a tool for changes to the band hopper.
 """
@@ -30,7 +37,7 @@ from argparse import ArgumentTypeError
 from typing import NamedTuple
 
 import numpy as np
-from scipy.stats import poisson
+from scipy.stats import nbinom, poisson
 
 from band_levels import record, scene_parser
 from straja.argtypes import non_negative_float, positive_float
@@ -39,6 +46,13 @@ from straja.sim.scene import SceneError, load_scene
 
 STEP_US = 500_000  # the test every 0.5 s of a stage's looks
 MIN_CELLS = 3
+DECOYS = 64                     # decoy cycles a protocol's
+DECOY_LO, DECOY_HI = 0.02, 0.20  # their distance from it, a share of its cycle
+SWEEP_US = 179_250.0            # the CC2500 plan's sweeps start this far apart (cyc90.md)
+# an access point's beacons every 100 TU (IEEE 802.11's default, nearly every AP's), 1.9 ms on
+# air at 1 Mb/s: 21 of them (2150.4 ms) are 12 sweeps (2151.0) and 8.5 DSMX 11 ms cycles
+BEACON_US, BEACON_AIRTIME_US = 102_400.0, 1900.0
+READ_US = 250.0                 # a read (the cycles' windows: airtime and a read)
 
 
 class Cycle(NamedTuple):
@@ -48,10 +62,10 @@ class Cycle(NamedTuple):
     lags_us: tuple          # a channel's places in the cycle after its first (DSMX: 11 frames + gap)
 
 
-CYCLES = (Cycle("flysky", 16 * 3850.0, 1200.0 + 250.0, ()),
-          Cycle("dsmx11", 23 * 11000.0, 1280.0 + 250.0, (11 * 11000.0 + 4010.0,)),
-          Cycle("dsmx22", 23 * 22000.0, 1280.0 + 250.0, (11 * 22000.0 + 4010.0,)),
-          Cycle("frsky", 47 * 9000.0, 4340.0 + 250.0, ()))
+CYCLES = (Cycle("flysky", 16 * 3850.0, 1200.0 + READ_US, ()),
+          Cycle("dsmx11", 23 * 11000.0, 1280.0 + READ_US, (11 * 11000.0 + 4010.0,)),
+          Cycle("dsmx22", 23 * 22000.0, 1280.0 + READ_US, (11 * 22000.0 + 4010.0,)),
+          Cycle("frsky", 47 * 9000.0, 4340.0 + READ_US, ()))
 
 
 def counted_hits(st: dict):
@@ -80,67 +94,152 @@ def counted_hits(st: dict):
         stage.sweeps += 1
 
 
-def coincidences(t_us: np.ndarray, cells: np.ndarray, freq_khz: np.ndarray,
-                 cycle: Cycle) -> tuple[int, float, float]:
-    """(coinciding pairs, expected, span of their cells in kHz) of hits on one cell, the pairs
-    a whole number of mains periods apart (within the cycle's window) left out."""
-    chance = 2 * cycle.window_us * (1 + 2 * len(cycle.lags_us)) / cycle.cycle_us
-    places = [0.0, *cycle.lags_us, *(cycle.cycle_us - lag for lag in cycle.lags_us)]
-    found, pairs, hit_cells = 0, 0, []
+def decoy_cycles(cycle: Cycle) -> np.ndarray:
+    """DECOYS cycles spread over DECOY_LO..DECOY_HI either side of the protocol's, none within
+    its coincidence window of a whole number of mains periods or of the sweep (or of a half,
+    third or quarter of it): they share the scan's lattice of read times and a mains-locked
+    resident's comb, and no hopper sends at them."""
+    step = np.linspace(DECOY_LO, DECOY_HI, 4 * DECOYS)
+    out = []
+    for c in cycle.cycle_us * (1 + np.concatenate([-step[::-1], step])):
+        near_comb = False
+        for period in (*hoppers.MAINS_PERIODS_US, *(SWEEP_US / k for k in (1, 2, 3, 4))):
+            off = c % period
+            near_comb |= min(off, period - off) < cycle.window_us
+        if not near_comb:
+            out.append(c)
+    return np.array(out)[np.linspace(0, len(out) - 1, DECOYS).round().astype(int)]
+
+
+def off_combs(gap: np.ndarray, cycle: Cycle) -> np.ndarray:
+    """The gaps not a whole number of a periodic resident's period: mains periods (within the
+    cycle's window: an oven's hits on one cell are at one phase of its mains) and the beacon
+    interval (within a beacon's airtime and a read, or the window if wider)."""
+    usable = np.ones(gap.size, bool)
+    for period, within in zip((*hoppers.MAINS_PERIODS_US, BEACON_US),
+                              (cycle.window_us, cycle.window_us,
+                               max(cycle.window_us, BEACON_AIRTIME_US + READ_US))):
+        off = np.mod(gap, period)
+        usable &= np.minimum(off, period - off) >= within
+    return usable
+
+
+def coinciding(gap: np.ndarray, cycle: Cycle, cycles_us: np.ndarray) -> np.ndarray:
+    """(gaps, cycles) bool: the gap within the window of a whole number of each cycle after one
+    of a channel's places (its first, and its lags taken at the same share of each cycle)."""
+    places = np.array([0.0, *cycle.lags_us, *(cycle.cycle_us - lag for lag in cycle.lags_us)])
+    apart = np.mod(gap[:, None], cycles_us[None, :])
+    near = np.zeros(apart.shape, bool)
+    for place in places[:, None] * (cycles_us / cycle.cycle_us)[None, :]:
+        off = np.abs(apart - place[None, :])
+        near |= np.minimum(off, cycles_us[None, :] - off) < cycle.window_us
+    return near
+
+
+def coincidences(t_us: np.ndarray, cells: np.ndarray, freq_khz: np.ndarray, cycle: Cycle,
+                 cycles_us: np.ndarray) -> tuple[np.ndarray, int, float]:
+    """(coinciding pairs at each of cycles_us, the pairs, span in kHz of the cells with pairs
+    coinciding at cycles_us[0]) of hits on one cell, the pairs a whole number of mains periods
+    apart left out."""
+    found, pairs, hit_cells = np.zeros(cycles_us.size, int), 0, []
     for cell in np.unique(cells):
         t = t_us[cells == cell].astype(np.float64)
         if t.size < 2:
             continue
-        gap = np.abs(t[:, None] - t[None, :])
-        usable = np.triu(np.ones(gap.shape, bool), 1)
-        for period in hoppers.MAINS_PERIODS_US:
-            off = np.mod(gap, period)
-            usable &= np.minimum(off, period - off) >= cycle.window_us
-        pairs += int(np.count_nonzero(usable))
-        apart = np.mod(gap, cycle.cycle_us)
-        near = np.zeros(apart.shape, bool)
-        for place in places:
-            off = np.abs(apart - place)
-            near |= np.minimum(off, cycle.cycle_us - off) < cycle.window_us
-        k = int(np.count_nonzero(near & usable))
-        if k:
-            found += k
+        first, second = np.triu_indices(t.size, 1)
+        gap = np.abs(t[first] - t[second])
+        gap = gap[off_combs(gap, cycle)]
+        pairs += gap.size
+        k = np.count_nonzero(coinciding(gap, cycle, cycles_us), axis=0)
+        found += k
+        if k[0]:
             hit_cells.append(cell)
     span = float(np.ptp(freq_khz[hit_cells])) if len(hit_cells) >= MIN_CELLS else 0.0
-    return found, pairs * chance, span
+    return found, pairs, span
 
 
-def replay(st: dict, on_s: float, threshold: float, windows_us: list[float]) -> dict:
-    """Per cycle: {"before": max -log10 p, "first": (s after on, window s, pairs, expected) or
-    None, "after": max -log10 p}."""
-    freq_khz = st["stage"].freq_khz
+def uniform_chance(cycle: Cycle) -> float:
+    """The chance of a pair coinciding if its gap spreads uniformly over the cycle."""
+    return 2 * cycle.window_us * (1 + 2 * len(cycle.lags_us)) / cycle.cycle_us
+
+
+def lattice_chance(cycle: Cycle, cycles_us: np.ndarray, window_us: float,
+                   revisit_us: float) -> np.ndarray:
+    """At each of cycles_us, the share of one cell's read pairs in the window coinciding: its
+    reads come a sweep apart (SWEEP_US), the second read of a sweep revisit_us after the first,
+    on the sweeps whose looks end in the window; pairs a whole number of mains periods apart
+    out, as coincidences() leaves them out."""
+    sweeps = np.arange(int(window_us // SWEEP_US) + 1) * SWEEP_US
+    reads = np.sort(np.concatenate([sweeps, sweeps + revisit_us]))
+    first, second = np.triu_indices(reads.size, 1)
+    gap = reads[second] - reads[first]
+    return coinciding(gap[off_combs(gap, cycle)], cycle, cycles_us).mean(axis=0)
+
+
+def score(found: np.ndarray, pairs: int, cycle: Cycle, null: str, chance: np.ndarray) -> float:
+    """-log10 of the chance of found[0] coinciding pairs or more at the protocol's cycle.
+    "poisson": the Poisson tail at the pairs x their chance if the gaps spread uniformly over the
+    cycle. "decoy": the negative binomial of the decoys' (found[1:]) mean and variance (at least
+    Poisson's). "lattice": the Poisson tail at the pairs x the scan's lattice chance at the cycle
+    (chance[0]), 0 unless it is rarer than at every decoy (chance[1:]), which share the lattice
+    and a mains-locked resident's comb."""
+    if null == "poisson":
+        return -np.log10(max(poisson.sf(found[0] - 1, pairs * uniform_chance(cycle)), 1e-300))
+    if null == "lattice":
+        each = -np.log10(np.maximum(poisson.sf(found - 1, np.maximum(pairs * chance, 1e-12)),
+                                    1e-300))
+        return float(each[0]) if each[0] > each[1:].max() else 0.0
+    mean = float(found[1:].mean())
+    if mean <= 0.0:
+        return 0.0 if found[0] == 0 else np.log10(1 + found.size)
+    excess = max(float(found[1:].var(ddof=1)) - mean, mean * 1e-6)
+    size = mean * mean / excess
+    return -np.log10(max(nbinom.sf(found[0] - 1, size, size / (size + mean)), 1e-300))
+
+
+def replay(looks, freq_khz: np.ndarray, on_s: float, threshold: float, windows_us: list[float],
+           null: str, revisit_us: float) -> dict:
+    """Per cycle, over looks ((end us, hits' times us, their cells) in order): {"before": max
+    -log10 p, "first": (s after on, window s, coinciding pairs, expected: the Poisson's, the
+    decoys' mean or the lattice's) or None, "after": max -log10 p}."""
     tests = len(CYCLES) * len(windows_us)
+    cycles_us = {c.name: np.concatenate([[c.cycle_us], [] if null == "poisson" else
+                                         decoy_cycles(c)]) for c in CYCLES}
+    chance = {(c.name, w): lattice_chance(c, cycles_us[c.name], w, revisit_us)
+              for c in CYCLES for w in windows_us} if null == "lattice" else {}
     out = {c.name: {"before": 0.0, "first": None, "after": 0.0} for c in CYCLES}
-    looks: list = []
+    kept: list = []
     last = -np.inf
-    for end_us, t_us, cells in counted_hits(st):
-        looks.append((end_us, t_us, cells))
+    for end_us, t_us, cells in looks:
+        kept.append((end_us, t_us, cells))
         if end_us - last < STEP_US:
             continue
         last = end_us
         for window in windows_us:
-            inside = [x for x in looks if x[0] >= end_us - window]
+            inside = [x for x in kept if x[0] >= end_us - window]
             t = np.concatenate([x[1] for x in inside])
             c = np.concatenate([x[2] for x in inside])
             for cycle in CYCLES:
-                found, expected, span = coincidences(t, c, freq_khz, cycle)
+                found, pairs, span = coincidences(t, c, freq_khz, cycle, cycles_us[cycle.name])
                 if span <= hoppers.MIN_SPAN_KHZ:
                     continue
-                score = -np.log10(max(poisson.sf(found - 1, expected) * tests, 1e-300))
+                at = chance.get((cycle.name, window))
+                p = score(found, pairs, cycle, null, at) - np.log10(tests)
                 res = out[cycle.name]
                 if end_us < on_s * 1e6:
-                    res["before"] = max(res["before"], score)
+                    res["before"] = max(res["before"], p)
                     continue
-                res["after"] = max(res["after"], score)
-                if res["first"] is None and score >= threshold:
-                    res["first"] = (round(end_us / 1e6 - on_s, 2), window / 1e6, found,
-                                    round(expected, 1))
-        looks = [x for x in looks if x[0] >= end_us - max(windows_us)]
+                res["after"] = max(res["after"], p)
+                if res["first"] is None and p >= threshold:
+                    if null == "lattice":
+                        expected = pairs * at[0]
+                    elif null == "decoy":
+                        expected = found[1:].mean()
+                    else:
+                        expected = pairs * uniform_chance(cycle)
+                    res["first"] = (round(end_us / 1e6 - on_s, 2), window / 1e6, int(found[0]),
+                                    round(float(expected), 1))
+        kept = [x for x in kept if x[0] >= end_us - max(windows_us)]
     return out
 
 
@@ -151,6 +250,9 @@ def main() -> None:
     ap.add_argument("--threshold", type=positive_float, default=6.0, help="-log10 p of a finding")
     ap.add_argument("--windows", default="2,4,8", help="window lengths, s, comma-separated")
     ap.add_argument("--seed", type=int, help="the scene drawn anew with this seed")
+    ap.add_argument("--null", choices=("lattice", "decoy", "poisson"), default="lattice",
+                    help="the count's null: the scan's lattice chance, rarer than at every decoy "
+                         "cycle (default); the decoys' counts; the uniform Poisson's")
     args = ap.parse_args()
     try:
         windows_us = [positive_float(w) * 1e6 for w in args.windows.split(",")]
@@ -161,7 +263,11 @@ def main() -> None:
     except SceneError as e:
         ap.error(str(e).strip('"'))
     for i, st in enumerate(record(scene, min(args.until, scene.duration_s))):
-        res = replay(st, args.on, args.threshold, windows_us)
+        live = st["stage"]  # a cell's second read, the plan's revisit block of dwells later
+        revisit_us = float(np.median(live.read_slots[1] - live.read_slots[0])) * \
+            float(np.median(st["duration_us"])) / (2 * live.n_bins)
+        res = replay(counted_hits(st), live.freq_khz, args.on, args.threshold, windows_us,
+                     args.null, revisit_us)
         print(f"stage {i}: " + "; ".join(
             f"{name} before {r['before']:.1f}, first {r['first']}, after {r['after']:.1f}"
             for name, r in res.items()), flush=True)

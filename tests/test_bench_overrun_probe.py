@@ -59,7 +59,7 @@ def test_the_diagnosis_tools_refuse_bad_arguments_with_a_message():
                  ["band_levels.py", scene, "--without", "nobody"],
                  ["hopper_cycle.py", "/nonexistent.toml"],
                  ["hopper_cycle.py", scene, "--windows", "2,0"],
-                 ["hopper_cycle.py", scene, "--revisit", "0"],
+                 ["hopper_cycle.py", scene, "--null", "uniform"],
                  ["hopper_cycle.py", scene, "--threshold", "nan"],
                  ["level_envelope.py", "/nonexistent.toml"],
                  ["level_envelope.py", scene, "--until", "-1"],
