@@ -267,7 +267,7 @@ cdef class HopperLooks:
     per look). The decision's settings are straja.detect.hoppers's constants, given by name
     (`decision`: windows_us ascending, lost_us, boot_sweeps, min_hits, max_link_per_sweep,
     span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window; the piled
-    channels': pile_min_hits, window_pile_min_hits, pile_ratio, skirt_khz, skirt_ratio, min_pile_span_khz; the mains gate's:
+    channels': pile_min_hits, window_pile_min_hits, pile_link_per_look, pile_ratio, skirt_khz, skirt_ratio, min_pile_span_khz; the mains gate's:
     mains_periods_us, phase_bins, on_bins, sync_share, phase_looks, oven_max_spread_khz, as
     MainsGate's); the
     reported hopper is `active` and report()."""
@@ -282,7 +282,7 @@ cdef class HopperLooks:
     cdef Py_ssize_t n_windows, boot_sweeps, min_hits
     cdef long long lost_us
     cdef double max_link_per_sweep, full_span_khz, max_expected, pfa_window
-    cdef double pile_min_hits, window_pile_min_hits, pile_ratio, skirt_khz, skirt_ratio, min_pile_span_khz
+    cdef double pile_min_hits, window_pile_min_hits, pile_link_per_look, pile_ratio, skirt_khz, skirt_ratio, min_pile_span_khz
     cdef double ht40_secondary_khz
     cdef long long pile_hold_us, learning_since, pile_since
     cdef bint learning            # a look learnt yet (since learning_since)
@@ -387,7 +387,7 @@ cdef class HopperLooks:
                  double min_span_khz, double max_expected, double pfa_window, mains_periods_us,
                  Py_ssize_t phase_bins, on_bins, double sync_share,
                  Py_ssize_t phase_looks, double oven_max_spread_khz, double pile_min_hits,
-                 double window_pile_min_hits, double pile_ratio,
+                 double window_pile_min_hits, double pile_link_per_look, double pile_ratio,
                  double skirt_khz, double skirt_ratio, double min_pile_span_khz,
                  double ht40_secondary_khz, long long pile_hold_us):
         cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>counts, 0) if cnp.PyArray_Check(counts) else 0
@@ -405,6 +405,7 @@ cdef class HopperLooks:
         self.max_link_per_sweep, self.full_span_khz = max_link_per_sweep, min_span_khz
         self.min_span_khz = min_span_khz
         self.pile_min_hits, self.window_pile_min_hits = pile_min_hits, window_pile_min_hits
+        self.pile_link_per_look = pile_link_per_look
         self.pile_ratio, self.skirt_khz, self.skirt_ratio = pile_ratio, skirt_khz, skirt_ratio
         self.min_pile_span_khz = min_pile_span_khz
         self.ht40_secondary_khz, self.pile_hold_us = ht40_secondary_khz, pile_hold_us
@@ -711,6 +712,8 @@ cdef class HopperLooks:
                     self.win_skirt[n_own] = self.win_mw[j] < self.win_skirt_mw[self.win_cell[j]]
                     n_own += 1
             m = n_own
+            if m > self.pile_link_per_look * self.starts_len:
+                return  # more than one link's beside it: a busy site, not yet learnt
             for i in range(self.n_bins):
                 self.win_quiet[i] = not self.skip[i] and not self.win_piled[i]
                 n_quiet += self.win_quiet[i]
@@ -828,7 +831,7 @@ cdef class HopperLooks:
                 if n_near == 0 or f > hi:
                     hi = f
                 n_near += 1
-        if n_near < 2 or hi - lo <= min_span_khz:
+        if n_near < self.min_hits or hi - lo <= min_span_khz:
             return NAN
         expected = n_sweeps * rate
         if expected > self.max_expected * window / self.windows[0] \

@@ -47,7 +47,10 @@ QUIET_RATE = 0.06           # ...this many per learnt sweep: not counted. The ma
                             # load 0.5 ~0.4
 BLE_ADV_HALF_KHZ = 500.0    # half a BLE channel: a cell this near (plus half a step) to an
                             # advertising channel reads every BLE device's advertising
-MIN_HITS = 3
+MIN_HITS = 3                # a hopper's hits in a window, and as many at its level (SPAN_LEVEL_RATIO,
+                            # NOISE_REACH): two of an emitter's and a noise hit are no hop set (a
+                            # DJI drone's DroneID bursts, ~2 hits in 8 s, and a noise hit 0.03 dB
+                            # over: a false alert on a quiet site, hop94)
 MIN_SPAN_KHZ = 40_000.0     # hits spread over more than a 40 MHz Wi-Fi channel (a hop set
                             # spans 50-80 MHz; ovens, Wi-Fi frames pile within 40 MHz)
 SPAN_LEVEL_RATIO = 0.1      # the span counts the hits within 10 dB of the strongest (a
@@ -99,6 +102,11 @@ WINDOW_PILE_MIN_HITS = 16  # a window's pile (before anything is learnt) holds a
                             # a cell: a hopper's n hits, ~0.3 of them in a 22 MHz block of its hop
                             # set, pile this many there 2x denser than the rest (over 46 % of
                             # them) with a binomial chance under 1 % at any n
+PILE_LINK_PER_LOOK = 0.5    # beside a window's pile the longest window's other hits are at most
+                            # one link's: a link meets the CC2500's sweep at most ~0.5 times a
+                            # look (strong FrSky 0.3, DSMX 0.34, FlySky 0.47, det42); nothing
+                            # learnt bounds the rest of the site then, and a busy site's spread
+                            # residents beside its access point give 0.64-1.1 (hop94)
 PILE_RATIO = 2.0            # a Wi-Fi channel's cells holding the site's learnt hits this many times
                             # denser than the rest of the band are one access point's frames: a
                             # hopper or noise spreads its hits over its hop set (a 22 MHz block of
@@ -465,6 +473,8 @@ class ReferenceBandHoppers:
         if piled.any():  # its hits left out, its skirts' only counted against one link's (a
             # site busy outside the pile is busy), the rate and span asked outside it
             own = ~piled[cell]
+            if np.count_nonzero(own) > PILE_LINK_PER_LOOK * len(self._window_starts):
+                return  # more than one link's beside it: a busy site, not yet learnt
             t, cell, mw, over = t[own], cell[own], mw[own], over[own]
             skirt = mw < skirt_mw[cell]
             quiet_cells = ~busy & ~piled
@@ -550,7 +560,7 @@ class ReferenceBandHoppers:
         # tens of MHz from its channel, before the site has learnt that channel as busy
         near = (mw >= mw.max() * SPAN_LEVEL_RATIO) & (over > NOISE_REACH)
         freqs = self.freq_khz[cell[near]]
-        if freqs.size < 2 or freqs.max() - freqs.min() <= min_span_khz:
+        if freqs.size < MIN_HITS or freqs.max() - freqs.min() <= min_span_khz:
             return None
         expected = n_sweeps * rate
         if expected > MAX_EXPECTED * window / WINDOWS_US[0] \
@@ -595,6 +605,7 @@ class BandHoppers(ReferenceBandHoppers):
             phase_bins=PHASE_BINS, on_bins=ON_BINS, sync_share=SYNC_SHARE,
             phase_looks=PHASE_LOOKS, oven_max_spread_khz=OVEN_MAX_SPREAD_KHZ,
             pile_min_hits=PILE_MIN_HITS, window_pile_min_hits=WINDOW_PILE_MIN_HITS,
+            pile_link_per_look=PILE_LINK_PER_LOOK,
             pile_ratio=PILE_RATIO, skirt_khz=SKIRT_KHZ,
             skirt_ratio=SKIRT_RATIO,
             min_pile_span_khz=2 * WIFI_HALF_KHZ, ht40_secondary_khz=HT40_SECONDARY_KHZ,
