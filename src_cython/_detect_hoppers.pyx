@@ -15,7 +15,7 @@ CPython's lgamma for the tail), so the tests ask for identical state and reports
 import math
 
 import numpy as np
-from libc.math cimport NAN, exp, fabs, fmod, log, sqrt
+from libc.math cimport INFINITY, NAN, exp, fabs, fmod, log, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
@@ -267,7 +267,7 @@ cdef class HopperLooks:
     per look). The decision's settings are straja.detect.hoppers's constants, given by name
     (`decision`: windows_us ascending, lost_us, boot_sweeps, min_hits, max_link_per_sweep,
     span_level_ratio, noise_reach, min_span_khz, max_expected, pfa_window; the piled
-    channels': pile_min_hits, pile_ratio, skirt_khz, skirt_ratio, min_pile_span_khz; the mains gate's:
+    channels': pile_min_hits, window_pile_min_hits, pile_link_per_look, pile_ratio, skirt_khz, skirt_ratio, min_pile_span_khz; the mains gate's:
     mains_periods_us, phase_bins, on_bins, sync_share, phase_looks, oven_max_spread_khz, as
     MainsGate's); the
     reported hopper is `active` and report()."""
@@ -282,12 +282,23 @@ cdef class HopperLooks:
     cdef Py_ssize_t n_windows, boot_sweeps, min_hits
     cdef long long lost_us
     cdef double max_link_per_sweep, full_span_khz, max_expected, pfa_window
-    cdef double pile_min_hits, pile_ratio, skirt_khz, skirt_ratio, min_pile_span_khz
+    cdef double pile_min_hits, window_pile_min_hits, pile_link_per_look, pile_ratio, skirt_khz, skirt_ratio, min_pile_span_khz
     cdef double ht40_secondary_khz
     cdef long long pile_hold_us, learning_since, pile_since
     cdef bint learning            # a look learnt yet (since learning_since)
     cdef Py_ssize_t pile[2]       # the piled channels as capped (one access point's)...
     cdef Py_ssize_t n_pile        # ...how many (one access point's held since pile_since)
+    # the longest window's own pile (ReferenceBandHoppers._window_pile), scratch: its cells,
+    # its skirts' level a cell, the window's hits a cell, the pile's hits' mW, the quiet cells
+    # outside it
+    cdef unsigned char* win_piled
+    cdef double* win_skirt_mw
+    cdef double* win_per_cell
+    cdef double* pile_mw
+    cdef unsigned char* win_quiet
+    # while a hopper is reported: the window's pile it was reported beside and its skirts
+    cdef unsigned char* report_piled
+    cdef double* report_skirt_mw
     cdef Py_ssize_t n_wifi
     cdef const unsigned char* wifi_cells
     cdef const double* wifi_centres_khz
@@ -299,6 +310,7 @@ cdef class HopperLooks:
     cdef int* win_cell
     cdef float* win_mw
     cdef float* win_over
+    cdef unsigned char* win_skirt  # a window's pile's skirts (counted against one link's only)
     cdef unsigned char* cell_seen
     # the reported hopper (straja.detect.hoppers.Hopper's fields) and since when it is summed
     cdef readonly bint active, new_hits
@@ -351,7 +363,10 @@ cdef class HopperLooks:
         self.win_t = NULL
         self.win_cell = NULL
         self.win_mw = self.win_over = NULL
+        self.win_skirt = NULL
         self.cell_seen = NULL
+        self.win_piled = self.win_quiet = self.report_piled = NULL
+        self.win_skirt_mw = self.win_per_cell = self.pile_mw = self.report_skirt_mw = NULL
         self.hits = self.counted = self.hit_t = NULL
         self.hit_gated = self.hit_fed = NULL
         self.hit_f_khz = NULL
@@ -372,7 +387,7 @@ cdef class HopperLooks:
                  double min_span_khz, double max_expected, double pfa_window, mains_periods_us,
                  Py_ssize_t phase_bins, on_bins, double sync_share,
                  Py_ssize_t phase_looks, double oven_max_spread_khz, double pile_min_hits,
-                 double pile_ratio,
+                 double window_pile_min_hits, double pile_link_per_look, double pile_ratio,
                  double skirt_khz, double skirt_ratio, double min_pile_span_khz,
                  double ht40_secondary_khz, long long pile_hold_us):
         cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>counts, 0) if cnp.PyArray_Check(counts) else 0
@@ -389,7 +404,8 @@ cdef class HopperLooks:
         self.lost_us, self.boot_sweeps, self.min_hits = lost_us, boot_sweeps, min_hits
         self.max_link_per_sweep, self.full_span_khz = max_link_per_sweep, min_span_khz
         self.min_span_khz = min_span_khz
-        self.pile_min_hits = pile_min_hits
+        self.pile_min_hits, self.window_pile_min_hits = pile_min_hits, window_pile_min_hits
+        self.pile_link_per_look = pile_link_per_look
         self.pile_ratio, self.skirt_khz, self.skirt_ratio = pile_ratio, skirt_khz, skirt_ratio
         self.min_pile_span_khz = min_pile_span_khz
         self.ht40_secondary_khz, self.pile_hold_us = ht40_secondary_khz, pile_hold_us
@@ -458,7 +474,20 @@ cdef class HopperLooks:
         self.win_cell = <int*>malloc(cap * sizeof(int))
         self.win_mw = <float*>malloc(cap * sizeof(float))
         self.win_over = <float*>malloc(cap * sizeof(float))
+        self.win_skirt = <unsigned char*>malloc(cap)
         self.cell_seen = <unsigned char*>malloc(n)
+        self.win_piled = <unsigned char*>malloc(n)
+        self.win_quiet = <unsigned char*>malloc(n)
+        self.report_piled = <unsigned char*>malloc(n)
+        self.win_skirt_mw = <double*>malloc(n * sizeof(double))
+        self.win_per_cell = <double*>malloc(n * sizeof(double))
+        self.report_skirt_mw = <double*>malloc(n * sizeof(double))
+        self.pile_mw = <double*>malloc(cap * sizeof(double))
+        if (self.win_piled == NULL or self.win_quiet == NULL or self.report_piled == NULL
+                or self.win_skirt_mw == NULL or self.win_per_cell == NULL
+                or self.report_skirt_mw == NULL or self.pile_mw == NULL
+                or self.win_skirt == NULL):
+            raise MemoryError()
         if (self.quiet_site == NULL or self.free_cells == NULL or self.pend_mw == NULL
                 or self.hits == NULL or self.counted_held == NULL
                 or self.hit_t == NULL or self.hit_gated == NULL or self.hit_fed == NULL
@@ -470,6 +499,7 @@ cdef class HopperLooks:
                 or self.win_over == NULL or self.cell_seen == NULL):
             raise MemoryError()
         memset(self.cell_seen, 0, n)
+        self._clear_report_pile()
         self.lgamma_int[0] = math.inf
         for k in range(1, cap + 1):
             self.lgamma_int[k] = math.lgamma(k)
@@ -507,7 +537,15 @@ cdef class HopperLooks:
         free(self.win_cell)
         free(self.win_mw)
         free(self.win_over)
+        free(self.win_skirt)
         free(self.cell_seen)
+        free(self.win_piled)
+        free(self.win_quiet)
+        free(self.report_piled)
+        free(self.win_skirt_mw)
+        free(self.win_per_cell)
+        free(self.report_skirt_mw)
+        free(self.pile_mw)
 
     def report(self):
         """The reported hopper's fields, in the order of straja.detect.hoppers.Hopper, or None."""
@@ -581,7 +619,7 @@ cdef class HopperLooks:
         cdef Py_ssize_t n = self.n_bins, i, s, best, n_hits = 0, n_counted = 0, slot
         cdef float a = self.alpha
         cdef long long c, now = t0 + duration
-        cdef bint held_hit
+        cdef bint held_hit, own_hit = False
         i = 0
         while i < n:  # runs of hot cells; the narrow ones' strongest cell is a hit
             if not single[i] > a * noise[i]:
@@ -616,6 +654,8 @@ cdef class HopperLooks:
             self.counted[n_counted] = c
             self.counted_held[n_counted] = held_hit
             n_counted += 1
+            # a hit of the window's pile a hopper was reported beside is not the hopper's
+            own_hit = own_hit or not (self.report_piled[c] or single[c] < self.report_skirt_mw[c])
         for i in range(n_counted):
             c = self.counted[i]
             slot = (self.head + i) % self.capacity
@@ -628,20 +668,26 @@ cdef class HopperLooks:
         self.head += n_counted
         self._push_start(t0, now)
         if n_counted or self.active:
-            self._decide(now, n_counted > 0)
+            self._decide(now, n_counted > 0, own_hit)
         self._queue(t0, n_hits, again, single)
         self._learn_until(now)
         return 0
 
-    cdef void _decide(self, long long now, bint hit) noexcept:
+    cdef void _clear_report_pile(self) noexcept:
+        cdef Py_ssize_t i
+        for i in range(self.n_bins):
+            self.report_piled[i], self.report_skirt_mw[i] = 0, 0.0
+
+    cdef void _decide(self, long long now, bint hit, bint own_hit) noexcept:
         """ReferenceBandHoppers._decide: keep, update or drop the reported hopper, else test
         each window (shortest first) for a new one."""
-        cdef Py_ssize_t j, k, m = 0, w
-        cdef double expected
+        cdef Py_ssize_t i, j, m = 0, w, n_own = 0, n_quiet = 0, n_piled = 0
+        cdef double expected, rate = self.rate, min_span_khz = self.min_span_khz
         if self.active:
             if now - self.hop_t_last_us > self.lost_us:
                 self.active = False
-            elif hit:
+                self._clear_report_pile()
+            elif own_hit:
                 self._summary(self.since_us, self.hop_expected)
                 self.new_hits = True
             if self.active:
@@ -655,23 +701,114 @@ cdef class HopperLooks:
             if self.ring_t[j] >= since and not self.skip[self.ring_cell[j]]:
                 self.win_t[m], self.win_cell[m] = self.ring_t[j], self.ring_cell[j]
                 self.win_mw[m], self.win_over[m] = self.ring_mw[j], self.ring_over[j]
+                self.win_skirt[m] = 0
                 m += 1
+        if self._window_pile(m):  # its hits out, its skirts' counted against one link's
+            # only, the rate and span asked outside it
+            for j in range(m):
+                if not self.win_piled[self.win_cell[j]]:
+                    self.win_t[n_own], self.win_cell[n_own] = self.win_t[j], self.win_cell[j]
+                    self.win_mw[n_own], self.win_over[n_own] = self.win_mw[j], self.win_over[j]
+                    self.win_skirt[n_own] = self.win_mw[j] < self.win_skirt_mw[self.win_cell[j]]
+                    n_own += 1
+            m = n_own
+            if m > self.pile_link_per_look * self.starts_len:
+                return  # more than one link's beside it: a busy site, not yet learnt
+            for i in range(self.n_bins):
+                self.win_quiet[i] = not self.skip[i] and not self.win_piled[i]
+                n_quiet += self.win_quiet[i]
+                n_piled += self.win_piled[i] and not self.ble_adv[i]
+            rate = max(self._sum_of(self.site, self.win_quiet, NULL) / self.site_weight,
+                       self.pfa_cell * n_quiet)
+            min_span_khz = self._span_outside(n_piled)
         for w in range(self.n_windows):
-            expected = self._test(now - self.windows[w], self.windows[w], m)
+            expected = self._test(now - self.windows[w], self.windows[w], m, rate, min_span_khz)
             if expected == expected:  # not NaN: a hopper
+                for i in range(self.n_bins):
+                    self.report_piled[i] = self.win_piled[i]
+                    self.report_skirt_mw[i] = self.win_skirt_mw[i]
                 self.since_us = now - self.windows[w]
                 self._summary(self.since_us, expected)
                 self.new_hits = True
                 return
 
-    cdef double _test(self, long long since, long long window, Py_ssize_t m) noexcept:
+    cdef bint _window_pile(self, Py_ssize_t m) noexcept:
+        """ReferenceBandHoppers._window_pile over the first m hits of the scratch window: its
+        cells (win_piled) and skirts' level (win_skirt_mw); whether any."""
+        cdef Py_ssize_t i, j, k, n_in, n = self.n_bins, n_capped
+        cdef Py_ssize_t capped[2]
+        cdef Py_ssize_t place_cells[4]  # (none, below, above, rest)
+        cdef Py_ssize_t place_hits[4]
+        cdef double level, lo = INFINITY, hi = -INFINITY, f
+        cdef const unsigned char* block
+        for i in range(n):
+            self.win_piled[i], self.win_skirt_mw[i], self.win_per_cell[i] = 0, 0.0, 0.0
+        if self.learning or m < self.window_pile_min_hits:
+            return False
+        for j in range(m):
+            self.win_per_cell[self.win_cell[j]] += 1.0
+        n_capped = self._capped_piles(self.win_per_cell, self.window_pile_min_hits, capped)
+        for k in range(n_capped):
+            block = self.wifi_cells + capped[k] * n
+            n_in = 0
+            for j in range(m):
+                if block[self.win_cell[j]]:
+                    self.pile_mw[n_in] = self.win_mw[j]
+                    n_in += 1
+            level = pairwise_sum(self.pile_mw, n_in) / n_in
+            for i in range(n):
+                if fabs(self.freq_khz[i] - self.wifi_centres_khz[capped[k]]) <= self.skirt_khz:
+                    self.win_skirt_mw[i] = max(self.win_skirt_mw[i], level * self.skirt_ratio)
+                if block[i]:
+                    self.win_piled[i] = 1
+        if n_capped == 0:
+            return False
+        for k in range(4):
+            place_cells[k] = place_hits[k] = 0
+        # each flank no denser than pile_ratio times the rest (skirts out; the rest's hits
+        # counted with min_hits more)
+        for i in range(n):
+            if self.win_piled[i]:
+                lo, hi = min(lo, self.freq_khz[i]), max(hi, self.freq_khz[i])
+        for i in range(n):  # win_quiet: scratch, a cell's place (1 below, 2 above, 3 rest)
+            f = self.freq_khz[i]
+            self.win_quiet[i] = 0
+            if not self.win_piled[i] and not self.ble_adv[i]:
+                if lo - self.ht40_secondary_khz <= f < lo:
+                    self.win_quiet[i] = 1
+                elif hi < f <= hi + self.ht40_secondary_khz:
+                    self.win_quiet[i] = 2
+                else:
+                    self.win_quiet[i] = 3
+                place_cells[self.win_quiet[i]] += 1
+        for j in range(m):
+            if not self.win_mw[j] < self.win_skirt_mw[self.win_cell[j]]:
+                place_hits[self.win_quiet[self.win_cell[j]]] += 1
+        if place_hits[1] * place_cells[3] > self.pile_ratio * (place_hits[3] + self.min_hits) \
+                * place_cells[1] or place_hits[2] * place_cells[3] > self.pile_ratio * (
+                    place_hits[3] + self.min_hits) * place_cells[2]:
+            for i in range(n):
+                self.win_piled[i], self.win_skirt_mw[i] = 0, 0.0
+            return False
+        return True
+
+    cdef double _span_outside(self, Py_ssize_t n_piled) noexcept:
+        """ReferenceBandHoppers.span_outside, n_piled cells piled (not BLE advertising's)."""
+        return max(self.min_pile_span_khz,
+                   self.full_span_khz * (1.0 - <double>n_piled / self.n_bins))
+
+    cdef double _test(self, long long since, long long window, Py_ssize_t m, double rate,
+                      double min_span_khz) noexcept:
         """ReferenceBandHoppers._test on the first m hits of the scratch window: the hits the
         site's rate expects from `since` if the hits there are a hopper's, else NaN."""
-        cdef Py_ssize_t j, n_hits = 0, n_near = 0, n_sweeps = 0
+        cdef Py_ssize_t j, n_hits = 0, n_all = 0, n_near = 0, n_sweeps = 0
         cdef float top = 0.0, level
         cdef double f, lo = 0.0, hi = 0.0, expected
         for j in range(m):
             if self.win_t[j] >= since:
+                n_all += 1
+                if self.win_skirt[j]:
+                    continue
                 if n_hits == 0 or self.win_mw[j] > top:
                     top = self.win_mw[j]
                 n_hits += 1
@@ -680,13 +817,13 @@ cdef class HopperLooks:
         for j in range(self.starts_len):
             if self.starts[(self.starts_first + j) % self.starts_cap] >= since:
                 n_sweeps += 1
-        if n_hits > self.max_link_per_sweep * n_sweeps:
+        if n_all > self.max_link_per_sweep * n_sweeps:
             return NAN  # (tested first: a busy site's many hits make the span's work long)
         # the span of the hits near the strongest (within span_level_ratio of it, over the
         # threshold by more than noise reaches)
         level = top * self.span_level_ratio
         for j in range(m):
-            if self.win_t[j] >= since and self.win_mw[j] >= level \
+            if self.win_t[j] >= since and not self.win_skirt[j] and self.win_mw[j] >= level \
                     and self.win_over[j] > self.noise_reach:
                 f = self.freq_khz[self.win_cell[j]]
                 if n_near == 0 or f < lo:
@@ -694,9 +831,9 @@ cdef class HopperLooks:
                 if n_near == 0 or f > hi:
                     hi = f
                 n_near += 1
-        if n_near < 2 or hi - lo <= self.min_span_khz:
+        if n_near < self.min_hits or hi - lo <= min_span_khz:
             return NAN
-        expected = n_sweeps * self.rate
+        expected = n_sweeps * rate
         if expected > self.max_expected * window / self.windows[0] \
                 or not tail(n_hits, expected, self.lgamma_int[n_hits]) <= self.pfa_window:
             return NAN  # (a tail that did not converge, NaN, is no hopper either)
@@ -715,6 +852,8 @@ cdef class HopperLooks:
             if self.ring_t[j] < since:
                 continue
             c = self.ring_cell[j]
+            if self.report_piled[c] or self.ring_mw[j] < self.report_skirt_mw[c]:
+                continue
             f = self.freq_khz[c]
             if n_hits == 0:
                 lo, hi, t_last, peak = f, f, self.ring_t[j], self.ring_mw[j]
@@ -865,16 +1004,17 @@ cdef class HopperLooks:
                 m += 1
         return pairwise_sum(self.quiet_site, m)
 
-    cdef Py_ssize_t _next_pile(self) noexcept:
-        """ReferenceBandHoppers.piled_channels' next channel among the free cells, or -1."""
+    cdef Py_ssize_t _next_pile(self, const double* hits, double min_hits) noexcept:
+        """ReferenceBandHoppers.piled_channels' next channel among the free cells (hits: a
+        cell's), or -1."""
         cdef Py_ssize_t i, j, best = -1, n_inside = 0, n_rest = 0, n = self.n_bins
         cdef double most = 0.0, total, rest
         cdef const unsigned char* block
         for j in range(self.n_wifi):
-            total = self._sum_of(self.site, self.wifi_cells + j * n, self.free_cells)
+            total = self._sum_of(hits, self.wifi_cells + j * n, self.free_cells)
             if total > most:
                 best, most = j, total
-        if best < 0 or most < self.pile_min_hits:
+        if best < 0 or most < min_hits:
             return -1
         block = self.wifi_cells + best * n
         for i in range(n):
@@ -882,28 +1022,25 @@ cdef class HopperLooks:
                 if block[i]:
                     n_inside += 1
                 else:
-                    self.quiet_site[n_rest] = self.site[i]
+                    self.quiet_site[n_rest] = hits[i]
                     n_rest += 1
         rest = pairwise_sum(self.quiet_site, n_rest)
         if most * n_rest <= self.pile_ratio * rest * n_inside:
             return -1
         return best
 
-    cdef void _learnt(self, long long now) noexcept:
-        """ReferenceBandHoppers._learnt: the piled Wi-Fi channels (one access point's, held)
-        and their skirts' level, the cells not counted (busy, BLE advertising or piled), the
-        span a hopper must show and the rate of hits the quiet cells give per learnt sweep."""
-        cdef Py_ssize_t i, j, k, m = 0, n = self.n_bins, n_piled = 0, n_found = 0, n_capped = 0
+    cdef Py_ssize_t _capped_piles(self, const double* hits, double min_hits,
+                                  Py_ssize_t* capped) noexcept:
+        """ReferenceBandHoppers.one_access_point(piled_channels(hits)) into capped (two), in
+        channel order; returns how many (0-2)."""
+        cdef Py_ssize_t i, j, n = self.n_bins, n_found = 0, n_capped = 0
         cdef Py_ssize_t found[2]  # (piles after two: the same answer)
-        cdef Py_ssize_t capped[2]
-        cdef double c, level
         cdef const unsigned char* block
         capped[0] = capped[1] = -1
         for i in range(n):
             self.free_cells[i] = not self.ble_adv[i]
-            self.skirt_mw[i] = 0.0
         while n_found < 2:
-            j = self._next_pile()
+            j = self._next_pile(hits, min_hits)
             if j < 0:
                 break
             found[n_found] = j
@@ -919,6 +1056,19 @@ cdef class HopperLooks:
             n_capped = n_found
             capped[0] = min(found[0], found[n_found - 1])
             capped[1] = max(found[0], found[n_found - 1])
+        return n_capped
+
+    cdef void _learnt(self, long long now) noexcept:
+        """ReferenceBandHoppers._learnt: the piled Wi-Fi channels (one access point's, held)
+        and their skirts' level, the cells not counted (busy, BLE advertising or piled), the
+        span a hopper must show and the rate of hits the quiet cells give per learnt sweep."""
+        cdef Py_ssize_t i, j, k, m = 0, n = self.n_bins, n_piled = 0, n_capped
+        cdef Py_ssize_t capped[2]
+        cdef double c, level
+        cdef const unsigned char* block
+        n_capped = self._capped_piles(self.site, self.pile_min_hits, capped)
+        for i in range(n):
+            self.skirt_mw[i] = 0.0
         if not self.learning or now - self.learning_since < self.learn_delay_us:
             n_capped = 0
         if (n_capped > 0) != (self.n_pile > 0):
@@ -942,8 +1092,7 @@ cdef class HopperLooks:
             self.skip[i] = ((c >= self.busy_min_hits and c > self.quiet_rate * self.weight)
                             or self.ble_adv[i] or not self.free_cells[i])
             n_piled += not self.ble_adv[i] and not self.free_cells[i]
-        self.min_span_khz = max(self.min_pile_span_khz,
-                                self.full_span_khz * (1.0 - <double>n_piled / n))
+        self.min_span_khz = self._span_outside(n_piled)
         for i in range(n):
             if not self.skip[i]:
                 self.quiet_site[m] = self.site[i]

@@ -16,7 +16,8 @@ from straja.eval.run import run_session
 from straja.paths import SCENES
 from straja.sim import load_scene
 from test_detect_hoppers import (ALPHA, N_BINS, START_KHZ, STEP_KHZ, Band, NOISE_MW,
-                                 access_points, cells_between, mains_locked_hopper, oven_band,
+                                 access_point_and_hopper_from_switch_on,
+                                 access_point_and_spread_residents, access_points, cells_between, mains_locked_hopper, oven_band,
                                  pile_after_a_far_hit, quiet_access_point)
 
 STATE = ("counts", "site", "power", "skirt_mw", "_skip", "_t", "_cell", "_mw", "_over", "_held")
@@ -130,6 +131,15 @@ def test_compiled_and_reference_agree_on_the_capped_and_held_pile():
     two_aps.hopper(range(180, 500), 0.8, cells=cells_between(2451, 2473), reads=(0, 1),
                    snr_db=20.0)
     side_by_side(band_calls(two_aps), stage_maker(), every=5)
+
+
+def test_compiled_and_reference_agree_beside_a_window_pile():
+    """The window's own pile before anything is learnt (hop89), and the hits beside it at most
+    one link's (hop94): a hopper from switch-on beside an access point, and a busy site's
+    spread residents beside one."""
+    assert side_by_side(band_calls(access_point_and_hopper_from_switch_on(46)), stage_maker(),
+                        every=5)
+    side_by_side(band_calls(access_point_and_spread_residents(47)), stage_maker(), every=5)
 
 
 def test_noise_alone_learns_the_same_baseline():

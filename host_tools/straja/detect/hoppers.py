@@ -47,7 +47,10 @@ QUIET_RATE = 0.06           # ...this many per learnt sweep: not counted. The ma
                             # load 0.5 ~0.4
 BLE_ADV_HALF_KHZ = 500.0    # half a BLE channel: a cell this near (plus half a step) to an
                             # advertising channel reads every BLE device's advertising
-MIN_HITS = 3
+MIN_HITS = 3                # a hopper's hits in a window, and as many at its level (SPAN_LEVEL_RATIO,
+                            # NOISE_REACH): two of an emitter's and a noise hit are no hop set (a
+                            # DJI drone's DroneID bursts, ~2 hits in 8 s, and a noise hit 0.03 dB
+                            # over: a false alert on a quiet site, hop94)
 MIN_SPAN_KHZ = 40_000.0     # hits spread over more than a 40 MHz Wi-Fi channel (a hop set
                             # spans 50-80 MHz; ovens, Wi-Fi frames pile within 40 MHz)
 SPAN_LEVEL_RATIO = 0.1      # the span counts the hits within 10 dB of the strongest (a
@@ -95,6 +98,15 @@ WIFI_HALF_KHZ = 11_000.0    # a 2.4 GHz Wi-Fi channel: +-11 MHz of its centre (D
 PILE_MIN_HITS = 32          # a channel piled holds at least two learnt hits a cell of its 16-17
                             # (1.3 MHz apart): a density, not a few hits' scatter (the first looks
                             # learnt, a hopper's hits before it was reported)
+WINDOW_PILE_MIN_HITS = 16  # a window's pile (before anything is learnt) holds at least one hit
+                            # a cell: a hopper's n hits, ~0.3 of them in a 22 MHz block of its hop
+                            # set, pile this many there 2x denser than the rest (over 46 % of
+                            # them) with a binomial chance under 1 % at any n
+PILE_LINK_PER_LOOK = 0.5    # beside a window's pile the longest window's other hits are at most
+                            # one link's: a link meets the CC2500's sweep at most ~0.5 times a
+                            # look (strong FrSky 0.3, DSMX 0.34, FlySky 0.47, det42); nothing
+                            # learnt bounds the rest of the site then, and a busy site's spread
+                            # residents beside its access point give 0.64-1.1 (hop94)
 PILE_RATIO = 2.0            # a Wi-Fi channel's cells holding the site's learnt hits this many times
                             # denser than the rest of the band are one access point's frames: a
                             # hopper or noise spreads its hits over its hop set (a 22 MHz block of
@@ -274,6 +286,9 @@ class ReferenceBandHoppers:
         self._learning_since: int | None = None  # the first look learnt's time
         self._pile: tuple[int, ...] = ()      # the Wi-Fi channels piled, as capped...
         self._pile_since = 0                  # ...one access point's since this time
+        # while a hopper is reported: the cells of the window's pile it was reported beside
+        # (hits there not its own) and the level under which a hit is that pile's skirts
+        self._report_piled, self._report_skirt_mw = np.zeros(n_bins, bool), np.zeros(n_bins)
         self._learnt(0)
 
     def _learnt(self, now: int) -> None:
@@ -282,7 +297,7 @@ class ReferenceBandHoppers:
         point's Wi-Fi channel piled with the site's hits, held for PILE_HOLD_US), the level
         under which a hit near a piled channel is its skirts, and the site's rate, the hits the
         others (quiet cells) give per learnt sweep."""
-        pile = self.one_access_point(self.piled_channels())
+        pile = self.one_access_point(self.piled_channels(self.site, PILE_MIN_HITS))
         if self._learning_since is None or now - self._learning_since < LEARN_DELAY_US:
             pile = ()
         if bool(pile) != bool(self._pile):
@@ -298,33 +313,38 @@ class ReferenceBandHoppers:
             self.skirt_mw[near] = np.maximum(self.skirt_mw[near], level * SKIRT_RATIO)
         skip = self.busy() | self.ble_adv | piled
         self._skip = skip
-        # a hopper shows the share of its span its hop set keeps outside the piled channels
-        # (FlySky above channel 1: 45 of its ~65 MHz), never less than a 22 MHz channel's frames
-        self.min_span_khz = max(2 * WIFI_HALF_KHZ, MIN_SPAN_KHZ * (
-            1.0 - int(np.count_nonzero(piled & ~self.ble_adv)) / self.n_bins))
+        self.min_span_khz = self.span_outside(piled)
         quiet = ~skip
         self._rate = max(float(self.site[quiet].sum()) / self.site_weight,
                          self.pfa_cell * int(np.count_nonzero(quiet)))
 
-    def piled_channels(self) -> list[int]:
-        """The Wi-Fi channels (indices of WIFI_CHANNELS_MHZ) whose cells hold the site's learnt
-        hits PILE_RATIO times denser than the rest of the band (BLE advertising cells out), the
-        fullest first, each against the cells no channel before it took, with PILE_MIN_HITS at
-        least: an access point's frames, read a cell at a time, each a narrow hit
-        (docs/measured/hop80.md)."""
+    def span_outside(self, piled: np.ndarray) -> float:
+        """The span asked of a hopper with the piled cells left out: the share of its span its
+        hop set keeps outside them (FlySky above channel 1: 45 of its ~65 MHz), never less than
+        a 22 MHz channel's frames."""
+        return max(2 * WIFI_HALF_KHZ, MIN_SPAN_KHZ * (
+            1.0 - int(np.count_nonzero(piled & ~self.ble_adv)) / self.n_bins))
+
+    def piled_channels(self, hits: np.ndarray, min_hits: float) -> list[int]:
+        """The Wi-Fi channels (indices of WIFI_CHANNELS_MHZ) whose cells hold `hits` (a cell's:
+        the site's learnt hits, or a window's counted hits) PILE_RATIO times denser than the
+        rest of the band (BLE advertising cells out), the fullest first, each against the cells
+        no channel before it took, with min_hits at least (PILE_MIN_HITS learnt,
+        WINDOW_PILE_MIN_HITS in a window): an access point's frames, read a cell at a time,
+        each a narrow hit (docs/measured/hop80.md)."""
         free = ~self.ble_adv
         out: list[int] = []
         while True:
             best, most = -1, 0.0
             for j, cells in enumerate(self.wifi_cells):
-                total = float(self.site[cells & free].sum())
+                total = float(hits[cells & free].sum())
                 if total > most:
                     best, most = j, total
-            if best < 0 or most < PILE_MIN_HITS:
+            if best < 0 or most < min_hits:
                 return out
             inside, rest = self.wifi_cells[best] & free, free & ~self.wifi_cells[best]
             if most * np.count_nonzero(rest) <= \
-                    PILE_RATIO * float(self.site[rest].sum()) * np.count_nonzero(inside):
+                    PILE_RATIO * float(hits[rest].sum()) * np.count_nonzero(inside):
                 return out
             out.append(best)
             free = rest
@@ -399,7 +419,9 @@ class ReferenceBandHoppers:
         self._window_starts.append(t0)
         while self._window_starts[0] < now - WINDOWS_US[-1]:
             self._window_starts.popleft()
-        self._decide(now, busy, counted.size > 0)
+        # a hit of the window's pile a hopper was reported beside is not the hopper's
+        self._decide(now, busy, counted.size > 0, bool(np.any(~self._report_piled[counted] & ~(
+            single[counted] < self._report_skirt_mw[counted]))))
         self._pending.append((t0, hit_cells, single[hit_cells], t_hit, gated, int(again),
                               self.active is not None))
         learnt = False
@@ -423,11 +445,15 @@ class ReferenceBandHoppers:
         keep = self._t >= since_us
         return self._t[keep], self._cell[keep], self._mw[keep], self._over[keep]
 
-    def _decide(self, now: int, busy: np.ndarray, hit: bool) -> None:
+    def _decide(self, now: int, busy: np.ndarray, hit: bool, own_hit: bool) -> None:
+        """hit: a hit counted in this look; own_hit: one not of the pile the reported hopper
+        was reported beside."""
         if self.active is not None:
             if now - self.active.t_last_us > LOST_US:
                 self.active = None
-            elif hit:
+                self._report_piled = np.zeros(self.n_bins, bool)
+                self._report_skirt_mw = np.zeros(self.n_bins)
+            elif own_hit:
                 self.active = self._summary(self._since_us, self.active.expected)
                 self.new_hits = True
             if self.active is not None:
@@ -440,41 +466,101 @@ class ReferenceBandHoppers:
         # hits were counted are not); the shorter windows' are among these
         t, cell, mw, over = self._window(now - WINDOWS_US[-1])
         quiet = ~busy[cell]
-        hits = t[quiet], cell[quiet], mw[quiet], over[quiet]
+        t, cell, mw, over = t[quiet], cell[quiet], mw[quiet], over[quiet]
+        piled, skirt_mw = self._window_pile(cell, mw)
+        min_span_khz = self.min_span_khz
+        skirt = np.zeros(cell.size, bool)
+        if piled.any():  # its hits left out, its skirts' only counted against one link's (a
+            # site busy outside the pile is busy), the rate and span asked outside it
+            own = ~piled[cell]
+            if np.count_nonzero(own) > PILE_LINK_PER_LOOK * len(self._window_starts):
+                return  # more than one link's beside it: a busy site, not yet learnt
+            t, cell, mw, over = t[own], cell[own], mw[own], over[own]
+            skirt = mw < skirt_mw[cell]
+            quiet_cells = ~busy & ~piled
+            rate = max(float(self.site[quiet_cells].sum()) / self.site_weight,
+                       self.pfa_cell * int(np.count_nonzero(quiet_cells)))
+            min_span_khz = self.span_outside(piled)
+        hits = t, cell, mw, over, skirt
         for window in WINDOWS_US:
-            expected = self._test(now - window, window, rate, starts, hits)
+            expected = self._test(now - window, window, rate, starts, hits, min_span_khz)
             if expected is not None:
+                self._report_piled, self._report_skirt_mw = piled, skirt_mw
                 self._since_us = now - window
                 self.active = self._summary(self._since_us, expected)
                 self.new_hits = True
                 return
+
+    def _window_pile(self, cell: np.ndarray, mw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(cells, skirts' level a cell) of one access point's channel piled with the longest
+        window's counted hits (cells, mW), as the learnt pile (piled_channels over the window's
+        hits a cell, one_access_point; its level their mean mW), whose flanks (the
+        HT40_SECONDARY_KHZ beyond each edge: where a 40 MHz channel's other half, or the rest
+        of an oven's 30 MHz sweep, would be) each hold the hits not under its skirts' level no
+        denser than PILE_RATIO times the rest of the band: an access point's frames from the
+        first looks, before anything is learnt (a drone on from switch-on beside it: its hits
+        and the access point's were one report, or too many for one link). None once a
+        look is learnt: the site's rate then, and the learnt pile's rule (a busy site's 40 MHz
+        access point piled so at 12 s was a false alert, hop89)."""
+        piled, skirt_mw = np.zeros(self.n_bins, bool), np.zeros(self.n_bins)
+        none = np.zeros(self.n_bins, bool), np.zeros(self.n_bins)
+        if self._learning_since is not None or cell.size < WINDOW_PILE_MIN_HITS:
+            return none
+        per_cell = np.bincount(cell, minlength=self.n_bins).astype(np.float64)
+        pile = self.one_access_point(self.piled_channels(per_cell, WINDOW_PILE_MIN_HITS))
+        if not pile:
+            return none
+        for j in pile:
+            block = self.wifi_cells[j]
+            piled |= block
+            inside = block[cell]
+            level = float(mw[inside].astype(np.float64).sum()) / int(np.count_nonzero(inside))
+            near = np.abs(self.freq_khz - self.wifi_centres_khz[j]) <= SKIRT_KHZ
+            skirt_mw[near] = np.maximum(skirt_mw[near], level * SKIRT_RATIO)
+        # each flank no denser than PILE_RATIO times the rest (skirts out; the rest's hits
+        # counted with MIN_HITS more: a few hits' scatter is no spill): an access point's frames
+        # stop at its channel's edges, a wider emitter's (or another access point's) spill
+        lo, hi = self.freq_khz[piled].min(), self.freq_khz[piled].max()
+        free = ~piled & ~self.ble_adv
+        below = free & (self.freq_khz >= lo - HT40_SECONDARY_KHZ) & (self.freq_khz < lo)
+        above = free & (self.freq_khz > hi) & (self.freq_khz <= hi + HT40_SECONDARY_KHZ)
+        rest = free & ~below & ~above
+        own = ~(mw < skirt_mw[cell])
+        rest_hits = int(np.count_nonzero(own & rest[cell])) + MIN_HITS
+        for flank in (below, above):
+            if int(np.count_nonzero(own & flank[cell])) * int(np.count_nonzero(rest)) \
+                    > PILE_RATIO * rest_hits * int(np.count_nonzero(flank)):
+                return none
+        return piled, skirt_mw
 
     def _starts(self) -> np.ndarray:
         """The starts of the looks in the longest window (int64)."""
         return np.fromiter(self._window_starts, np.int64, len(self._window_starts))
 
     def _test(self, since_us: int, window: int, rate: float, starts: np.ndarray,
-              hits) -> float | None:
+              hits, min_span_khz: float) -> float | None:
         """The hits the site's rate expects in the window (from since_us, window us long) if
         the hits counted there are a hopper's: too many for the site, not too many for one
         link, spread over more than one Wi-Fi channel; else None. The windows share PFA_WINDOW.
-        hits: (times, cells, mW, over the threshold) in quiet cells of a window at least as
-        long."""
-        t, cell, mw, over = hits
+        hits: (times, cells, mW, over the threshold, a window's pile's skirts: counted only
+        against one link's) in quiet cells of a window at least as long."""
+        t, cell, mw, over, skirt = hits
         if t.size and t.min() < since_us:
             keep = t >= since_us
-            cell, mw, over = cell[keep], mw[keep], over[keep]
+            cell, mw, over, skirt = cell[keep], mw[keep], over[keep], skirt[keep]
+        n_all = cell.size
+        cell, mw, over = cell[~skirt], mw[~skirt], over[~skirt]
         if cell.size < MIN_HITS:
             return None
         n_sweeps = int(np.count_nonzero(starts >= since_us))
-        if cell.size > MAX_LINK_PER_SWEEP * n_sweeps:
+        if n_all > MAX_LINK_PER_SWEEP * n_sweeps:
             return None  # (tested first: a busy site's many hits make the span's work long)
         # the span of the hits near the strongest: one link's hits are at one level (give or
         # take fading), while a strong access point's frames light its skirts 20-30 dB down,
         # tens of MHz from its channel, before the site has learnt that channel as busy
         near = (mw >= mw.max() * SPAN_LEVEL_RATIO) & (over > NOISE_REACH)
         freqs = self.freq_khz[cell[near]]
-        if freqs.size < 2 or freqs.max() - freqs.min() <= self.min_span_khz:
+        if freqs.size < MIN_HITS or freqs.max() - freqs.min() <= min_span_khz:
             return None
         expected = n_sweeps * rate
         if expected > MAX_EXPECTED * window / WINDOWS_US[0] \
@@ -483,7 +569,8 @@ class ReferenceBandHoppers:
         return expected
 
     def _summary(self, since_us: int, expected: float) -> Hopper:
-        keep = self._t >= since_us
+        keep = (self._t >= since_us) & ~self._report_piled[self._cell] & ~(
+            self._mw < self._report_skirt_mw[self._cell])
         t, cell, mw, held = self._t[keep], self._cell[keep], self._mw[keep], self._held[keep]
         freqs = self.freq_khz[cell]
         return Hopper(int(t.size), int(np.unique(cell).size), float(freqs.min()),
@@ -517,7 +604,9 @@ class BandHoppers(ReferenceBandHoppers):
             pfa_window=PFA_WINDOW / len(WINDOWS_US), mains_periods_us=MAINS_PERIODS_US,
             phase_bins=PHASE_BINS, on_bins=ON_BINS, sync_share=SYNC_SHARE,
             phase_looks=PHASE_LOOKS, oven_max_spread_khz=OVEN_MAX_SPREAD_KHZ,
-            pile_min_hits=PILE_MIN_HITS, pile_ratio=PILE_RATIO, skirt_khz=SKIRT_KHZ,
+            pile_min_hits=PILE_MIN_HITS, window_pile_min_hits=WINDOW_PILE_MIN_HITS,
+            pile_link_per_look=PILE_LINK_PER_LOOK,
+            pile_ratio=PILE_RATIO, skirt_khz=SKIRT_KHZ,
             skirt_ratio=SKIRT_RATIO,
             min_pile_span_khz=2 * WIFI_HALF_KHZ, ht40_secondary_khz=HT40_SECONDARY_KHZ,
             pile_hold_us=PILE_HOLD_US)
