@@ -199,6 +199,41 @@ WIDE_HOP_MIN_PER_SWEEP = 0.5  # hit in at least this share of sweeps: on air mos
 # cycle (measured 13 of 44 hits, ELRS-like)
 HIT_RATE = {"gfsk": 0.2, "lora": 0.6}
 VISIBLE_EXCESS_DB = 6.0
+# ...but a short-range device hopping too (an alarm system's, a smart-meter mesh's: a packet every
+# 0.15-0.6 s) is on air at most SRD_MAX_DUTY of the time (ETSI EN 300 220's duty classes,
+# 0.1-10 %; LoRaWAN's EU868 sub-bands 1 %; an FCC 15.247 meter mesh's 10-30 ms packets every
+# 0.25-1 s, 1-8 %), and every sub-GHz control link LINK_MIN_AIRTIME and more (Crossfire 150 Hz
+# GFSK: 2.2 ms of 6.7 ms; the R9 0.40; ELRS and Crossfire 50 Hz LoRa 0.6-0.93). A scanner hits
+# each at its airtime times the share v of its packets read over the threshold, the same for both
+# at one level: v(E), E the hop set's bursts' mean power over the noise (mean_excess_db),
+# read_share. So a hop set is named a link only once its hits per sweep tell LINK_MIN_AIRTIME v
+# from SRD_MAX_DUTY v at REPEAT_LLR: no step at any level, as det72's 20 dB gate was (a hopper
+# read at 18-20 dB named GFSK whenever its mean fell under the gate). Residents' tracks: 0.04-0.11
+# of sweeps 18-48 dB over the noise (sub88_us915_harbour_bg, det72's hoppers); Crossfire 150 Hz at
+# +10 dB 0.12-0.21 (v 0.44: 0.15 expected), 0.24-0.34 read 15-18 dB over (docs/measured/res93.md)
+LINK_MIN_AIRTIME = 0.33
+# v(E): a hop lands anywhere between two scan channels, its 100-200 kHz signal read through the
+# SX126x's filter 0-READ_OFFSET_MAX_DB down (12-15 dB half a step off, above), and fades as
+# Rayleigh's exponential power: at mean s over the noise it is read over the threshold (~1.5 dB
+# over the noise mean, READ_THRESHOLD_DB) with probability exp(-T / s), and a read burst's mean
+# power is then s + T (the exponential forgets the threshold). Tabled over the true level; looked
+# up by the level read (the mean of the bursts read, 5 dB under the true level at most offsets'
+# mean): 0.44 at a read 7.7 dB over the noise, 0.96 at 19.7 dB
+READ_THRESHOLD_DB = 1.5
+READ_OFFSET_MAX_DB = 15.0
+
+
+def _read_share_table() -> tuple[np.ndarray, np.ndarray]:
+    """(mean level read over the noise in dB, share of packets read), over true levels -20..60 dB."""
+    threshold = 10 ** (READ_THRESHOLD_DB / 10)
+    level_db = np.arange(-20.0, 60.25, 0.25)[:, None] - np.linspace(0.0, READ_OFFSET_MAX_DB, 61)
+    snr = 10 ** (level_db / 10)
+    read = np.exp(-threshold / snr)
+    read_db = 10 * np.log10((read * (snr + threshold)).sum(axis=1) / read.sum(axis=1))
+    return read_db, read.mean(axis=1)
+
+
+READ_SHARE_DB, READ_SHARE = _read_share_table()
 # A link sends one packet at a time, on one channel, and a sweep reads each scan channel once:
 # through the SX126x's 467 kHz filter at the default plan's 1 MHz step a hop (LoRa's 500 kHz at
 # most) lights one scan channel, so a link on air a share d of the time is hit about d times a
@@ -666,7 +701,10 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     one_link = f["level_sd_db"] <= ONE_LINK_MAX_SD_DB
     moving = _repeat_llr(repeats, gaps, REPEAT_P["static"], REPEAT_P["gfsk"]) <= -REPEAT_LLR
     hit_llr = _repeat_llr(gaps, ieee_div(gaps, per_sweep), HIT_RATE["gfsk"], HIT_RATE["lora"])
+    short_range = _short_range_hopper(f, n_ch, gaps, per_sweep)
     if f["excess_db"] >= VISIBLE_EXCESS_DB and one_link and moving and hit_llr >= REPEAT_LLR:
+        if short_range:
+            return "unknown", short_range
         return "gfsk_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps though "
                              f"{f['excess_db']:.0f} dB over the floor: on air a small share of "
                              f"the time, GFSK packets (not LoRa)")
@@ -690,10 +728,31 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
                                      f"a link: a fixed device's long packets beside a slow hopper")
         return "lora_fhss", why + ": dwells over sweeps (ELRS)"
     if llr["gfsk"] <= -REPEAT_LLR:
+        if short_range:
+            return "unknown", short_range
         return "gfsk_fhss", why + ": hops every packet"
     if llr["static"] <= -REPEAT_LLR:
         return "unknown", why + ": stays on its channels (long packets, not hops)"
     return "unknown", why + ": not yet telling"
+
+
+def read_share(mean_excess_db: float) -> float:
+    """Share of a narrow hopper's packets read over the threshold, for its bursts read on average
+    mean_excess_db over the noise (READ_SHARE_DB, READ_SHARE; NaN for a NaN level)."""
+    return float(np.interp(mean_excess_db, READ_SHARE_DB, READ_SHARE))
+
+
+def _short_range_hopper(f, n_ch: int, gaps: float, per_sweep: float) -> str:
+    """Why a sub-GHz hop set is not named a link: its hits per sweep not yet told from a
+    short-range device's at its level (LINK_MIN_AIRTIME, SRD_MAX_DUTY, read_share); "" once
+    they are, or where its level says nothing (unknown, or under the threshold)."""
+    v = read_share(f["mean_excess_db"])
+    if not v > 0.0 or not _repeat_llr(gaps, ieee_div(gaps, per_sweep), SRD_MAX_DUTY * v,
+                       LINK_MIN_AIRTIME * v) > -REPEAT_LLR:
+        return ""
+    return (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps read {f['mean_excess_db']:.0f} dB "
+            f"over the noise ({v:.2f} of packets read): not yet told from a short-range device "
+            f"(on air {SRD_MAX_DUTY:.0%} at most) by a link's {LINK_MIN_AIRTIME:.0%}")
 
 
 def band_hopper(h) -> tuple[str, float, str]:
