@@ -144,9 +144,9 @@ def test_subghz_hop_set_rarely_hit_well_over_the_floor_is_gfsk(per_sweep, excess
 
 @pytest.mark.parametrize("per_sweep, mean_excess_db, expect", [
     (0.11, 27.6, "unknown"),    # det65's fast alarm hopper at n1 (11.0 s): on air 10 % at most
-    (0.11, 7.7, "gfsk_fhss"),   # as rare, read 7.7 dB over the noise: a link at +10 dB, over
+    (0.14, 7.7, "gfsk_fhss"),   # as rare, read 7.7 dB over the noise: a link at +10 dB, over
                                 # half its packets under the threshold (read_share 0.44)
-    (0.26, 27.6, "gfsk_fhss"),  # Crossfire 150 Hz read well over the noise: hit at its duty
+    (0.30, 27.6, "gfsk_fhss"),  # Crossfire 150 Hz read well over the noise: hit at its airtime
     (0.11, math.nan, "gfsk_fhss"),  # no level known: the hit-rate rule as before
 ])
 def test_subghz_hop_set_hit_no_more_than_a_short_range_device_is_not_a_link(per_sweep,

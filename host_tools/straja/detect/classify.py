@@ -701,7 +701,11 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     one_link = f["level_sd_db"] <= ONE_LINK_MAX_SD_DB
     moving = _repeat_llr(repeats, gaps, REPEAT_P["static"], REPEAT_P["gfsk"]) <= -REPEAT_LLR
     hit_llr = _repeat_llr(gaps, ieee_div(gaps, per_sweep), HIT_RATE["gfsk"], HIT_RATE["lora"])
-    short_range = _short_range_hopper(f, n_ch, gaps, per_sweep)
+    # a packet read in several sweeps running (a LoRaWAN device's, a run on one channel longer
+    # than a link's dwell) is one packet: the others are the hop set's packets
+    sweeps = ieee_div(gaps, per_sweep)
+    rest = gaps - gaps * float(f["long_stay_fraction"])
+    short_range = _short_range_hopper(f, n_ch, rest, sweeps)
     if f["excess_db"] >= VISIBLE_EXCESS_DB and one_link and moving and hit_llr >= REPEAT_LLR:
         if short_range:
             return "unknown", short_range
@@ -719,13 +723,13 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
         if f["level_sd_db"] > ONE_LINK_MAX_SD_DB:
             return "unknown", why + (f", at levels {f['level_sd_db']:.0f} dB apart: several devices "
                                      f"(a dense LoRaWAN and smart-meter band), not one link")
-        rest = gaps - gaps * float(f["long_stay_fraction"])
         if (_repeat_llr(repeats + rest - gaps, rest, REPEAT_P["lora"], REPEAT_P["gfsk"]) < REPEAT_LLR
-                and _repeat_llr(rest, ieee_div(gaps, per_sweep), SRD_MAX_DUTY, HIT_RATE["gfsk"])
-                >= REPEAT_LLR):
+                and _repeat_llr(rest, sweeps, SRD_MAX_DUTY, HIT_RATE["gfsk"]) >= REPEAT_LLR):
             return "unknown", why + (f", {gaps - rest:.0f} of them in runs on one channel longer "
                                      f"than a link's dwells, the other hits in too few sweeps for "
                                      f"a link: a fixed device's long packets beside a slow hopper")
+        if short_range:
+            return "unknown", short_range
         return "lora_fhss", why + ": dwells over sweeps (ELRS)"
     if llr["gfsk"] <= -REPEAT_LLR:
         if short_range:
@@ -742,17 +746,19 @@ def read_share(mean_excess_db: float) -> float:
     return float(np.interp(mean_excess_db, READ_SHARE_DB, READ_SHARE))
 
 
-def _short_range_hopper(f, n_ch: int, gaps: float, per_sweep: float) -> str:
-    """Why a sub-GHz hop set is not named a link: its hits per sweep not yet told from a
-    short-range device's at its level (LINK_MIN_AIRTIME, SRD_MAX_DUTY, read_share); "" once
-    they are, or where its level says nothing (unknown, or under the threshold)."""
+def _short_range_hopper(f, n_ch: int, packets: float, sweeps: float) -> str:
+    """Why a sub-GHz hop set is not named a link: its packets (hits off runs on one channel)
+    over its sweeps not yet told from a short-range device's at its level (LINK_MIN_AIRTIME,
+    SRD_MAX_DUTY, read_share); "" once they are, or where its level says nothing (unknown, or
+    under the threshold)."""
     v = read_share(f["mean_excess_db"])
-    if not v > 0.0 or not _repeat_llr(gaps, ieee_div(gaps, per_sweep), SRD_MAX_DUTY * v,
-                       LINK_MIN_AIRTIME * v) > -REPEAT_LLR:
+    if not v > 0.0 or not _repeat_llr(packets, sweeps, SRD_MAX_DUTY * v,
+                                      LINK_MIN_AIRTIME * v) > -REPEAT_LLR:
         return ""
-    return (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps read {f['mean_excess_db']:.0f} dB "
-            f"over the noise ({v:.2f} of packets read): not yet told from a short-range device "
-            f"(on air {SRD_MAX_DUTY:.0%} at most) by a link's {LINK_MIN_AIRTIME:.0%}")
+    return (f"{n_ch} channels, {packets:.0f} packets in {sweeps:.0f} sweeps read "
+            f"{f['mean_excess_db']:.0f} dB over the noise ({v:.2f} of packets read): not yet told "
+            f"from a short-range device (on air {SRD_MAX_DUTY:.0%} at most) by a link's "
+            f"{LINK_MIN_AIRTIME:.0%}")
 
 
 def band_hopper(h) -> tuple[str, float, str]:
