@@ -144,8 +144,8 @@ def test_subghz_hop_set_rarely_hit_well_over_the_floor_is_gfsk(per_sweep, excess
 
 @pytest.mark.parametrize("per_sweep, mean_excess_db, expect", [
     (0.11, 27.6, "unknown"),    # det65's fast alarm hopper at n1 (11.0 s): on air 10 % at most
-    (0.14, 7.7, "gfsk_fhss"),   # as rare, read 7.7 dB over the noise: a link at +10 dB, over
-                                # half its packets under the threshold (read_share 0.44)
+    (0.14, 7.7, "gfsk_fhss"),   # as rare, read 7.7 dB over the noise: a link at +10 dB, most
+                                # of its hops unread (read_share 0.40)
     (0.30, 27.6, "gfsk_fhss"),  # Crossfire 150 Hz read well over the noise: hit at its airtime
     (0.11, math.nan, "gfsk_fhss"),  # no level known: the hit-rate rule as before
 ])
@@ -163,14 +163,16 @@ def test_subghz_hop_set_hit_no_more_than_a_short_range_device_is_not_a_link(per_
 
 
 def test_read_share_is_the_model_of_a_hop_between_scan_channels():
-    """v(E): Rayleigh-faded hops 0-15 dB down through the filter, over a threshold 1.5 dB over
-    the noise; a read burst's mean power is its mean plus the threshold (docs/measured/res93.md:
-    0.44 for a link at +10 dB, read 7.7 dB over the noise on average)."""
-    assert read_share(7.7) == pytest.approx(0.44, abs=0.01)
-    assert read_share(19.7) == pytest.approx(0.96, abs=0.01)
+    """v(E) at the default plan's 1031 kHz step: a 200 kHz hop anywhere between two scan
+    channels, the share of it inside the 467 kHz filter, Rayleigh-faded, over a threshold 1.5 dB
+    over the noise (a read burst's mean power is its mean plus the threshold): 0.48 read 9.7 dB
+    over the noise on average, at most 0.65 however strong; a finer step reads more of them."""
+    assert read_share(9.7, 1031.0) == pytest.approx(0.48, abs=0.01)
+    assert read_share(28.5, 1031.0) == pytest.approx(0.64, abs=0.01)
     levels = np.linspace(2.0, 50.0, 97)
-    assert np.all(np.diff([read_share(e) for e in levels]) > 0)
-    assert math.isnan(read_share(math.nan))
+    assert np.all(np.diff([read_share(e, 1031.0) for e in levels]) > 0)
+    assert read_share(50.0, 1031.0) < 0.66 < read_share(50.0, 500.0)
+    assert math.isnan(read_share(math.nan, 1031.0))
 
 
 def test_a_fast_alarm_hopper_beside_lora_devices_raises_no_alert():

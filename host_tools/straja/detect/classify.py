@@ -8,6 +8,7 @@ family passes it) times the evidence n / (n + EVIDENCE_BURSTS) of n bursts.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from typing import NamedTuple
 
@@ -210,30 +211,37 @@ VISIBLE_EXCESS_DB = 6.0
 # from SRD_MAX_DUTY v at REPEAT_LLR: no step at any level, as det72's 20 dB gate was (a hopper
 # read at 18-20 dB named GFSK whenever its mean fell under the gate). Residents' tracks: 0.04-0.11
 # of sweeps 18-48 dB over the noise (sub88_us915_harbour_bg, det72's hoppers); Crossfire 150 Hz at
-# +10 dB 0.12-0.21 (v 0.44: 0.15 expected), 0.24-0.34 read 15-18 dB over (docs/measured/res93.md)
+# +10 dB 0.11-0.21, 0.24-0.34 read 15-18 dB over (docs/measured/res93.md)
 LINK_MIN_AIRTIME = 0.33
-# v(E): a hop lands anywhere between two scan channels, its 100-200 kHz signal read through the
-# SX126x's filter 0-READ_OFFSET_MAX_DB down (12-15 dB half a step off, above), and fades as
-# Rayleigh's exponential power: at mean s over the noise it is read over the threshold (~1.5 dB
-# over the noise mean, READ_THRESHOLD_DB) with probability exp(-T / s), and a read burst's mean
-# power is then s + T (the exponential forgets the threshold). Tabled over the true level; looked
-# up by the level read (the mean of the bursts read, 5 dB under the true level at most offsets'
-# mean): 0.44 at a read 7.7 dB over the noise, 0.96 at 19.7 dB
+# v(E): a hop lands anywhere between two scan channels (offsets uniform over half the plan's
+# step), and the share of its power inside the SX126x's RX filter (FILTER_KHZ) is the overlap
+# of its LINK_HOP_KHZ (Crossfire's 200 kHz GFSK, the widest narrow hop) with the filter: all of
+# it within 133 kHz of the scan channel, none past 333 kHz (the stopband's 30-40 dB taken as
+# nothing), so at the 1031 kHz step at most 0.65 of the hops are read however strong the link.
+# Each fades as Rayleigh's exponential power: at mean s over the noise it is read over the
+# threshold (~1.5 dB over the noise mean, READ_THRESHOLD_DB) with probability exp(-T / s), and a
+# read burst's mean power is then s + T (the exponential forgets the threshold). Tabled over the
+# true level, looked up by the level read (mean_excess_db): at the default plan's step 0.48 at
+# a read 9.7 dB over the noise, 0.56 at 13 dB, 0.64 at 28 dB (measured, Crossfire on air 0.33:
+# 0.11-0.17 of the sweeps read 10-15 dB over, the eval's +10 dB trials; 0.21-0.41 at 40 dB,
+# crossfire_alone)
 READ_THRESHOLD_DB = 1.5
-READ_OFFSET_MAX_DB = 15.0
+FILTER_KHZ = 467.0
+LINK_HOP_KHZ = 200.0
 
 
-def _read_share_table() -> tuple[np.ndarray, np.ndarray]:
-    """(mean level read over the noise in dB, share of packets read), over true levels -20..60 dB."""
+@functools.lru_cache(maxsize=8)
+def _read_share_table(step_khz: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mean level read over the noise in dB, share of hops read), over true levels -20..60 dB,
+    for scan channels step_khz apart."""
     threshold = 10 ** (READ_THRESHOLD_DB / 10)
-    level_db = np.arange(-20.0, 60.25, 0.25)[:, None] - np.linspace(0.0, READ_OFFSET_MAX_DB, 61)
-    snr = 10 ** (level_db / 10)
-    read = np.exp(-threshold / snr)
+    offset = np.linspace(0.0, step_khz / 2, 201)
+    inside = np.clip(np.minimum(offset + LINK_HOP_KHZ / 2, FILTER_KHZ / 2)
+                     - np.maximum(offset - LINK_HOP_KHZ / 2, -FILTER_KHZ / 2), 0.0, None) / LINK_HOP_KHZ
+    snr = 10 ** (np.arange(-20.0, 60.25, 0.25)[:, None] / 10) * inside
+    read = np.exp(-threshold / np.where(snr > 0, snr, np.inf)) * (snr > 0)
     read_db = 10 * np.log10((read * (snr + threshold)).sum(axis=1) / read.sum(axis=1))
     return read_db, read.mean(axis=1)
-
-
-READ_SHARE_DB, READ_SHARE = _read_share_table()
 # A link sends one packet at a time, on one channel, and a sweep reads each scan channel once:
 # through the SX126x's 467 kHz filter at the default plan's 1 MHz step a hop (LoRa's 500 kHz at
 # most) lights one scan channel, so a link on air a share d of the time is hit about d times a
@@ -705,7 +713,7 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     # than a link's dwell) is one packet: the others are the hop set's packets
     sweeps = ieee_div(gaps, per_sweep)
     rest = gaps - gaps * float(f["long_stay_fraction"])
-    short_range = _short_range_hopper(f, n_ch, rest, sweeps)
+    short_range = _short_range_hopper(f, n_ch, rest, sweeps, scan.step_khz)
     if f["excess_db"] >= VISIBLE_EXCESS_DB and one_link and moving and hit_llr >= REPEAT_LLR:
         if short_range:
             return "unknown", short_range
@@ -740,18 +748,19 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     return "unknown", why + ": not yet telling"
 
 
-def read_share(mean_excess_db: float) -> float:
-    """Share of a narrow hopper's packets read over the threshold, for its bursts read on average
-    mean_excess_db over the noise (READ_SHARE_DB, READ_SHARE; NaN for a NaN level)."""
-    return float(np.interp(mean_excess_db, READ_SHARE_DB, READ_SHARE))
+def read_share(mean_excess_db: float, step_khz: float) -> float:
+    """Share of a narrow hopper's packets read over the threshold by scan channels step_khz
+    apart, for its bursts read on average mean_excess_db over the noise (_read_share_table; NaN
+    for a NaN level)."""
+    return float(np.interp(mean_excess_db, *_read_share_table(float(step_khz))))
 
 
-def _short_range_hopper(f, n_ch: int, packets: float, sweeps: float) -> str:
+def _short_range_hopper(f, n_ch: int, packets: float, sweeps: float, step_khz: float) -> str:
     """Why a sub-GHz hop set is not named a link: its packets (hits off runs on one channel)
     over its sweeps not yet told from a short-range device's at its level (LINK_MIN_AIRTIME,
     SRD_MAX_DUTY, read_share); "" once they are, or where its level says nothing (unknown, or
     under the threshold)."""
-    v = read_share(f["mean_excess_db"])
+    v = read_share(f["mean_excess_db"], step_khz) if step_khz > 0 else math.nan
     if not v > 0.0 or not _repeat_llr(packets, sweeps, SRD_MAX_DUTY * v,
                                       LINK_MIN_AIRTIME * v) > -REPEAT_LLR:
         return ""
