@@ -128,20 +128,21 @@ def test_a_newcomer_merged_by_one_nodes_first_sweeps_is_parted_where_a_node_read
     run centred inside the widened track: two carriers, two tracks, whichever of a node's runs
     of one sweep comes first."""
     fusion = Fusion(FusionConfig())
-    f2 = (5_735_000, 5_775_000)
-    ofdm = (5_785_000, 5_825_000)
-    sweep = (f2, (5_795_000, 5_815_000))  # the lit stretches: 5785 MHz cold between
-    first = fusion.observe(Observation(2, VIDEO, S, *f2, -66.0, sweep_lit_khz=(f2,)))[0]
+    f2 = f2_lit = (5_735_000, 5_775_000)
+    ofdm, ofdm_lit = (5_785_000, 5_825_000), (5_795_000, 5_815_000)
+    sweep = (f2_lit, ofdm_lit)
+    first = fusion.observe(Observation(2, VIDEO, S, *f2, -66.0, lit_khz=f2_lit,
+                                       sweep_lit_khz=(f2_lit,)))[0]
     merged = (5_715_000, 5_815_000)
-    assert fusion.observe(Observation(2, VIDEO, 2 * S, *merged, -66.0,
+    assert fusion.observe(Observation(2, VIDEO, 2 * S, *merged, -66.0, lit_khz=merged,
                                       sweep_lit_khz=(merged,)))[0] is first
     tracks = set()
     for k in range(3, 30):
         for node in (1, 2, 3):
             t = k * S + node * 10_000_000
-            runs = [(f2, -70.0), (ofdm, -78.0)][::1 if node != 3 else -1]
-            for extent, dbm in runs:
-                track = fusion.observe(Observation(node, VIDEO, t, *extent, dbm,
+            runs = [(f2, f2_lit, -70.0), (ofdm, ofdm_lit, -78.0)][::1 if node != 3 else -1]
+            for extent, lit, dbm in runs:
+                track = fusion.observe(Observation(node, VIDEO, t, *extent, dbm, lit_khz=lit,
                                                    sweep_lit_khz=sweep))[0]
                 if extent == f2:
                     assert track is first
@@ -160,29 +161,27 @@ def test_pieces_of_one_lit_stretch_or_a_node_not_reading_the_track_still_join_it
     fusion = Fusion(FusionConfig())
     stretch = (5_775_000, 5_835_000)
     first = fusion.observe(Observation(1, VIDEO, S, 5_795_000, 5_815_000, -70.0,
-                                       sweep_lit_khz=(stretch,)))[0]
-    fusion.observe(Observation(3, VIDEO, S, 5_775_000, 5_845_000, -70.0,
+                                       lit_khz=stretch, sweep_lit_khz=(stretch,)))[0]
+    fusion.observe(Observation(3, VIDEO, S, 5_775_000, 5_845_000, -70.0, lit_khz=stretch,
                                sweep_lit_khz=(stretch,)))
     t = 2 * S
     for lo, hi in ((5_815_000, 5_835_000), (5_775_000, 5_795_000)):
-        assert fusion.observe(Observation(2, VIDEO, t, lo, hi, -75.0,
+        assert fusion.observe(Observation(2, VIDEO, t, lo, hi, -75.0, lit_khz=stretch,
                                           sweep_lit_khz=(stretch,)))[0] is first
     skirt = (5_755_000, 5_775_000)
     apart = (skirt, (5_795_000, 5_815_000))
     # node 4 never saw the track; node 2 saw it 2 s ago; node 1, a sweep ago, now reads the
     # made extent cold
     fusion.observe(Observation(1, VIDEO, 4 * S - 400_000_000, 5_795_000, 5_815_000, -70.0,
-                               sweep_lit_khz=(stretch,)))
+                               lit_khz=stretch, sweep_lit_khz=(stretch,)))
     for node, t_ns, sweep in ((4, 3 * S, apart), (2, 4 * S, apart), (1, 4 * S, (skirt,))):
         assert fusion.observe(Observation(node, VIDEO, t_ns, 5_755_000, 5_795_000, -75.0,
-                                          sweep_lit_khz=sweep))[0] is first
-    # an observation overlapping the stretch that holds the made centre is of that carrier: a
-    # video block inside an access point's run (cam73_two_cams_in_ap40_apartments), a core
-    # track whose extent reaches the made centre, which followed the track's carrier there and
-    # took a newcomer's run later (vid91_ofdm20_5745_f3_35mhz_analog_first_quiet at seed 3:
-    # parted, it was a second alert of the track's carrier)
+                                          lit_khz=skirt, sweep_lit_khz=sweep))[0] is first
+    # a core track whose extent reaches the made centre followed the track's carrier there
+    # (one that took a newcomer's run later: vid91_ofdm20_5745_f3_35mhz_analog_first_quiet at
+    # seed 3, parted it was an alert of the track's carrier's own)
     assert fusion.observe(Observation(1, VIDEO, 4 * S, 5_755_000, 5_805_000, -75.0,
-                                      sweep_lit_khz=apart))[0] is first
+                                      lit_khz=skirt, sweep_lit_khz=apart))[0] is first
     assert len(fusion.tracks) == 1
 
 
@@ -196,6 +195,8 @@ def test_a_sweeps_lit_stretches_end_at_a_cold_channel_or_a_dip():
 
     lit = [0, 1, 1, 0, 1, 1, 1, 1, 1]
     cut = [0, 0, 0, 0, 0, 0, DIP_CUT, 0, 1]
-    assert _lit_stretches(lit, cut, Plan) == ((5_655_000, 5_695_000), (5_715_000, 5_755_000),
-                                              (5_755_000, 5_815_000))
-    assert _lit_stretches(lit, None, Plan) == ((5_655_000, 5_695_000), (5_715_000, 5_815_000))
+    stretches, of_bin = _lit_stretches(lit, cut, Plan)
+    assert stretches == ((5_655_000, 5_695_000), (5_715_000, 5_755_000), (5_755_000, 5_815_000))
+    assert of_bin[2] == stretches[0] and of_bin[6] == of_bin[8] == stretches[2]
+    assert 3 not in of_bin
+    assert _lit_stretches(lit, None, Plan)[0] == ((5_655_000, 5_695_000), (5_715_000, 5_815_000))

@@ -189,29 +189,31 @@ def _side_by_side(track: Track, obs: Observation) -> bool:
 
 def _apart(track: Track, obs: Observation) -> bool:
     """Whether `obs` is another carrier than `track`'s at its node: `obs` is centred off the
-    extent the track was made with, its node saw the track within a moment (MOMENT_NS), and in
-    the sweep of `obs` that node read the centre of that extent lit in a stretch
-    (Observation.sweep_lit_khz: detected channels with no cold one and no dip between) that
-    `obs` does not overlap. One carrier lights its channel and its skirts' (an FM carrier two
-    or three scan channels, a 40 MHz OFDM off the grid three), adjacent, with one peak, so a
-    cold channel or a dip between two stretches of one sweep parts two carriers; a run split
-    off one stretch (a skirt named alone, a video block inside an access point's run) overlaps
-    its carrier's stretch and joins as before, and so does an observation whose extent (its
-    core track's over its life) reaches the track's carrier. The track's extent is the union
-    of every node's runs over time: a newcomer merged into it by one node's first sweeps after
-    it came on (the steadiness split waits SPLIT_MIN_SWEEPS; the burst extractor joins runs
-    across one cold channel) widens it over the newcomer's channel for good, where
-    _side_by_side no longer parts them (docs/measured/vid95.md). Asked of the sweep's
-    stretches, not of the runs the node gave the track before it: a node's observations of one
-    sweep come in its core tracks' order, the newcomer's often first."""
+    extent the track was made with and does not reach that extent's centre (an observation's
+    extent is its core track's over its life: one that reaches it followed the track's carrier
+    there, a core track that took the newcomer's runs later, and parting it made the track's
+    carrier an alert of its own), its node saw the track within a moment (MOMENT_NS), and in
+    the sweep of `obs` that node read the centre of that extent lit in another stretch than
+    `obs`'s (Observation.lit_khz: detected channels with no cold one and no dip between). One
+    carrier lights its channel and its skirts' (an FM carrier two or three scan channels, a
+    40 MHz OFDM off the grid three), adjacent, with one peak, so a cold channel or a dip
+    between two stretches of one sweep parts two carriers; a run split off one stretch (a
+    skirt named alone, an access point's bins) may be the same carrier's and joins as before.
+    The track's extent is the union of every node's runs over time: a newcomer merged into it
+    by one node's first sweeps after it came on (the steadiness split waits SPLIT_MIN_SWEEPS;
+    the burst extractor joins runs across one cold channel) widens it over the newcomer's
+    channel for good, where _side_by_side no longer parts them (docs/measured/vid95.md). Asked
+    of the sweep's stretches, not of the runs the node gave the track before it: a node's
+    observations of one sweep come in its core tracks' order, the newcomer's often first."""
     seen = track.nodes.get(obs.node_id)
-    if not obs.sweep_lit_khz or seen is None or obs.t_ns - seen.last_ns >= MOMENT_NS:
-        return False
-    if track.made_lo_khz <= (obs.lo_khz + obs.hi_khz) / 2 <= track.made_hi_khz:
+    if obs.lit_khz is None or seen is None or obs.t_ns - seen.last_ns >= MOMENT_NS:
         return False
     made = (track.made_lo_khz + track.made_hi_khz) / 2
+    if (track.made_lo_khz <= (obs.lo_khz + obs.hi_khz) / 2 <= track.made_hi_khz
+            or obs.lo_khz <= made <= obs.hi_khz):
+        return False
     holding = next((lit for lit in obs.sweep_lit_khz if lit[0] <= made < lit[1]), None)
-    return holding is not None and not _overlap(obs.lo_khz, obs.hi_khz, *holding)
+    return holding is not None and holding != obs.lit_khz
 
 
 def _straddled(track: Track, obs: Observation) -> bool:
