@@ -189,10 +189,7 @@ def _side_by_side(track: Track, obs: Observation) -> bool:
 
 def _apart(track: Track, obs: Observation) -> bool:
     """Whether `obs` is another carrier than `track`'s at its node: `obs` is centred off the
-    extent the track was made with and does not reach that extent's centre (an observation's
-    extent is its core track's over its life: one that reaches it followed the track's carrier
-    there, a core track that took the newcomer's runs later, and parting it made the track's
-    carrier an alert of its own), its node saw the track within a moment (MOMENT_NS), and in
+    extent the track was made with, its node saw the track within a moment (MOMENT_NS), and in
     the sweep of `obs` that node read the centre of that extent lit in another stretch than
     `obs`'s (Observation.lit_khz: detected channels with no cold one and no dip between). One
     carrier lights its channel and its skirts' (an FM carrier two or three scan channels, a
@@ -209,8 +206,7 @@ def _apart(track: Track, obs: Observation) -> bool:
     if obs.lit_khz is None or seen is None or obs.t_ns - seen.last_ns >= MOMENT_NS:
         return False
     made = (track.made_lo_khz + track.made_hi_khz) / 2
-    if (track.made_lo_khz <= (obs.lo_khz + obs.hi_khz) / 2 <= track.made_hi_khz
-            or obs.lo_khz <= made <= obs.hi_khz):
+    if track.made_lo_khz <= (obs.lo_khz + obs.hi_khz) / 2 <= track.made_hi_khz:
         return False
     holding = next((lit for lit in obs.sweep_lit_khz if lit[0] <= made < lit[1]), None)
     return holding is not None and holding != obs.lit_khz
