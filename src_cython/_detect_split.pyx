@@ -52,12 +52,6 @@ from libc.math cimport NAN, fabs, log10, pow
 
 include "_detect_common.pxi"
 
-# the mark in `cut` of a cut at a dip (SteadinessSplit.cuts): two carriers, not pieces of one
-# (the gateway's lit stretch of an observation ends there: gateway/detector.py)
-cdef enum:
-    _DIP = 2
-DIP_CUT = _DIP
-
 
 cdef class SteadinessSplit:
     cdef readonly Py_ssize_t n_bins, min_sweeps, streak_cap, history_min, sweeps
@@ -138,8 +132,7 @@ cdef class SteadinessSplit:
     def cuts(self, det, power, noise, cut, Py_ssize_t gap):
         """Fill `cut` (uint8, the shape of det) for the burst extractor from a batch of sweeps:
         det (uint8 detections), power and noise (float32 mW; noise None: no floor known), all
-        (n_sweeps, n_bins); returns cut: 0 no cut before the bin, 2 a cut at a dip (two
-        carriers' skirts meet there), 1 any other cut."""
+        (n_sweeps, n_bins); returns cut."""
         cdef Py_ssize_t n = self.n_bins
         cdef const unsigned char* d = <const unsigned char*>array_data(det, cnp.NPY_UINT8, 2, n, "det")
         cdef const float* p = <const float*>array_data(power, cnp.NPY_FLOAT32, 2, n, "power")
@@ -299,7 +292,7 @@ cdef class SteadinessSplit:
                 self.mark[a] = self.mark[b] = 1
                 self.hold[b] = 2
             elif self._dip_between(i, n_hot):
-                cut[b] = _DIP
+                cut[b] = 1
         for b in range(n):
             self.cs[b] = self.cs[b] * (1.0 - fresh) + (fresh if self.mark[b] else 0.0)
             self.hold[b] = self.hold[b] >> 1

@@ -15,14 +15,14 @@ def test_classed_rows_are_what_class_rows_gives_in_the_same_sweep(monkeypatch):
     checked = []
     observations = NodeDetector._observations
 
-    def check(self, st, bursts, offset_ns, classed=None, det=None, cut=None):
+    def check(self, st, bursts, offset_ns, classed=None):
         if classed:
             snap = st.core.tracker.snapshot()
             ids = snap["track_id"].tolist()
             rows = sorted(ids.index(tid) for tid in classed if tid in ids)
             assert [classed[ids[i]] for i in rows] == st.core.class_rows(snap[rows])
             checked.append(len(rows))
-        return observations(self, st, bursts, offset_ns, classed, det, cut)
+        return observations(self, st, bursts, offset_ns, classed)
 
     monkeypatch.setattr(NodeDetector, "_observations", check)
     video = synth.Emitter(5_800_000, 20_000, lambda t: -85 + 2 * t if 1 < t < 7 else None)

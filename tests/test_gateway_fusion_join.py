@@ -4,8 +4,7 @@ cameras' channels overlaps both tracks; joined to the first and widening it over
 channel, the other's observations then all joined it and the other's track ended
 (analog_camera_fixed_background: the yard camera alerted twice in one presence)."""
 from straja.gateway.config import FusionConfig
-from straja._detect_split import DIP_CUT
-from straja.gateway.detector import Observation, _lit_stretches
+from straja.gateway.detector import Observation
 from straja.gateway.fusion import Fusion
 
 S = 1_000_000_000
@@ -116,81 +115,3 @@ def test_channels_apart_side_by_side_or_beside_a_wider_run_stay_two_tracks():
             fusion.observe(Observation(second[0], VIDEO, t + 5_000_000, *second[1:], -72.0))
         assert sorted((t.lo_khz, t.hi_khz) for t in fusion.tracks) == sorted(
             [first[1:], second[1:]]), (first, second)
-
-
-
-def test_a_newcomer_merged_by_one_nodes_first_sweeps_is_parted_where_a_node_reads_it_apart():
-    """vid95_f2_then_ofdm5805_quiet and vid91_ofdm20_5745_f3_35mhz_analog_first_quiet: F2
-    (5760 MHz) alerted, then a 20 MHz OFDM at 5805 MHz comes on. A node's first sweeps read both
-    as one run (the burst extractor joins them across the cold 5785 MHz channel until the
-    steadiness split cuts them), which widens F2's track over the OFDM's channel for good; then
-    the nodes read the OFDM in a lit stretch of its own (a cold channel or a dip between), its
-    run centred inside the widened track: two carriers, two tracks, whichever of a node's runs
-    of one sweep comes first."""
-    fusion = Fusion(FusionConfig())
-    f2 = f2_lit = (5_735_000, 5_775_000)
-    ofdm, ofdm_lit = (5_785_000, 5_825_000), (5_795_000, 5_815_000)
-    sweep = (f2_lit, ofdm_lit)
-    first = fusion.observe(Observation(2, VIDEO, S, *f2, -66.0, lit_khz=f2_lit,
-                                       sweep_lit_khz=(f2_lit,)))[0]
-    merged = (5_715_000, 5_815_000)
-    assert fusion.observe(Observation(2, VIDEO, 2 * S, *merged, -66.0, lit_khz=merged,
-                                      sweep_lit_khz=(merged,)))[0] is first
-    tracks = set()
-    for k in range(3, 30):
-        for node in (1, 2, 3):
-            t = k * S + node * 10_000_000
-            runs = [(f2, f2_lit, -70.0), (ofdm, ofdm_lit, -78.0)][::1 if node != 3 else -1]
-            for extent, lit, dbm in runs:
-                track = fusion.observe(Observation(node, VIDEO, t, *extent, dbm, lit_khz=lit,
-                                                   sweep_lit_khz=sweep))[0]
-                if extent == f2:
-                    assert track is first
-                else:
-                    tracks.add(track.track_id)
-    assert len(tracks) == 1 and first.track_id not in tracks
-    assert len(fusion.tracks) == 2
-
-
-def test_pieces_of_one_lit_stretch_or_a_node_not_reading_the_track_still_join_it():
-    """ofdm70_analog_a4_approach: A4 (5805 MHz) made on 5795-5815; a node sends its upper skirt
-    and then its lower skirt in one sweep, its main channel lit between them: one lit stretch,
-    one carrier (a whole channel between the runs parted it: vid91). And a node that has not
-    seen the track within a moment, or reads nothing on the made extent, does not part."""
-    fusion = Fusion(FusionConfig())
-    stretch = (5_775_000, 5_835_000)
-    first = fusion.observe(Observation(1, VIDEO, S, 5_795_000, 5_815_000, -70.0,
-                                       lit_khz=stretch, sweep_lit_khz=(stretch,)))[0]
-    fusion.observe(Observation(3, VIDEO, S, 5_775_000, 5_845_000, -70.0, lit_khz=stretch,
-                               sweep_lit_khz=(stretch,)))
-    t = 2 * S
-    for lo, hi in ((5_815_000, 5_835_000), (5_775_000, 5_795_000)):
-        assert fusion.observe(Observation(2, VIDEO, t, lo, hi, -75.0, lit_khz=stretch,
-                                          sweep_lit_khz=(stretch,)))[0] is first
-    skirt = (5_755_000, 5_775_000)
-    apart = (skirt, (5_795_000, 5_815_000))
-    # node 4 never saw the track; node 2 saw it 2 s ago; node 1, a sweep ago, now reads the
-    # made extent cold
-    fusion.observe(Observation(1, VIDEO, 4 * S - 400_000_000, 5_795_000, 5_815_000, -70.0,
-                               lit_khz=stretch, sweep_lit_khz=(stretch,)))
-    for node, t_ns, sweep in ((4, 3 * S, apart), (2, 4 * S, apart), (1, 4 * S, (skirt,))):
-        assert fusion.observe(Observation(node, VIDEO, t_ns, 5_755_000, 5_795_000, -75.0,
-                                          lit_khz=skirt, sweep_lit_khz=sweep))[0] is first
-    assert len(fusion.tracks) == 1
-
-
-def test_a_sweeps_lit_stretches_end_at_a_cold_channel_or_a_dip():
-    """The stretches an observation carries (Observation.sweep_lit_khz): detected channels with
-    no cold one between, ended where the steadiness split cut at a dip (two carriers); a cut
-    of another kind (an access point's jittery bins beside video) does not end one."""
-
-    class Plan:  # the core's plan: 20 MHz channels from 5645 MHz
-        start_khz, step_khz = 5_645_000.0, 20_000.0
-
-    lit = [0, 1, 1, 0, 1, 1, 1, 1, 1]
-    cut = [0, 0, 0, 0, 0, 0, DIP_CUT, 0, 1]
-    stretches, of_bin = _lit_stretches(lit, cut, Plan)
-    assert stretches == ((5_655_000, 5_695_000), (5_715_000, 5_755_000), (5_755_000, 5_815_000))
-    assert of_bin[2] == stretches[0] and of_bin[6] == of_bin[8] == stretches[2]
-    assert 3 not in of_bin
-    assert _lit_stretches(lit, None, Plan)[0] == ((5_655_000, 5_695_000), (5_715_000, 5_815_000))

@@ -233,9 +233,6 @@ class Result:
     # alert), by track id: the same as any later class_rows() of them before the next batch
     # (the gateway observes them in the same sweep, without classifying them again)
     classed: dict | None = None
-    # the steadiness split's cuts of this batch (uint8, the shape of det, a view of a reused
-    # buffer: SteadinessSplit.cuts, DIP_CUT at a dip), None where no split runs
-    cut: np.ndarray | None = None
 
 
 class Pipeline:
@@ -403,7 +400,7 @@ class Pipeline:
         track_alerts, classed = self._new_alerts(events, bursts.size > 0)
         if track_alerts.size:
             alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
-        return Result(det, noise, bursts, events, alerts, hopper, classed, cut)
+        return Result(det, noise, bursts, events, alerts, hopper, classed)
 
     def hopper_class(self, hopper: Hopper) -> np.ndarray:
         """The band hopper as a CLASSES record (track id HOPPER_TRACK_ID), its band the channels
@@ -417,11 +414,6 @@ class Pipeline:
     def step_khz(self) -> float:
         """The channel step (scan.step_khz, without making the Scan)."""
         return self._step_khz
-
-    @property
-    def start_khz(self) -> float:
-        """The first channel's frequency."""
-        return self._start_khz
 
     @property
     def scan(self) -> Scan:

@@ -9,7 +9,6 @@ import numpy as np
 
 from straja.detect.cfar import CFARDesign, CodeCFARDesign
 from straja._detect_busy import HIT, band_edge
-from straja._detect_split import DIP_CUT
 from straja._detect_noise import CAP_EVERY
 from straja.detect.noise import codes_to_mw as compiled_codes_to_mw, floor_constants
 from straja.detect.tracks import STAY_WITHIN, TrackerConfig
@@ -527,7 +526,7 @@ class SteadinessSplit:
                              & np.where(ja > jb, ha >= hb, hb >= ha))
                 kept = both_known & (self.held[b] == 1) & (np.fmax(ja, jb) < self.jitter_db)
             at = near & (by_streak | by_jitter | kept)
-            cut[s, b[near & self._dips(idx, floor, gap)]] = DIP_CUT
+            cut[s, b[near & self._dips(idx, floor, gap)]] = 1
             cut[s, b[at]] = 1
             self.held[:] = 0
             self.held[b[at]] = 1

@@ -239,8 +239,8 @@ class RecordingDetector(NodeDetector):
                                float(c + half), float(p)) for t, c, p in zip(t_s, f, dbm)]
         return obs
 
-    def _observations(self, st, bursts, offset_ns, classed=None, det=None, cut=None):
-        out = super()._observations(st, bursts, offset_ns, classed, det, cut)
+    def _observations(self, st, bursts, offset_ns, classed=None):
+        out = super()._observations(st, bursts, offset_ns, classed)
         heard = bursts.tolist()
         for obs in out:
             self.made[id(obs)] = [

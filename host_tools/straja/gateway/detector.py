@@ -28,7 +28,6 @@ from ..detect.classify import DRONE_FAMILIES
 from ..detect.pipeline import Pipeline as CorePipeline, PipelineConfig
 from ..detect.tracks import STATES, TRACK
 from ..frontends import LOOKS as FRONTEND_LOOKS, UNKNOWN_LOOKS, looks as kind_looks, looks_at
-from .._detect_split import DIP_CUT
 from .._detect_sweep import SEGMENT_DETECTED, SEGMENT_OTHER_PLAN, SEGMENT_REFUSED
 from .._gateway_lane import made_latest
 from ..protocol import FLAG_INTERLEAVED, FLAG_PAIRS, FLAG_REVISIT, Sweep
@@ -66,9 +65,8 @@ T_ID, T_STATE, T_FIRST, T_START, T_END, T_F_MIN, T_F_MAX, T_F_LAST, T_PEAK = (
                                          "t_last_end_us", "f_min_khz", "f_max_khz",
                                          "f_last_khz", "peak_mw"))
 # fields of a burst record (BURST) as tuple positions (its tolist())
-B_CENTRE, B_WIDTH, B_PEAK, B_LO, B_HI = (BURST.names.index(name)
-                                         for name in ("centre_khz", "bandwidth_khz", "peak_mw",
-                                                      "bin_lo", "bin_hi"))
+B_CENTRE, B_WIDTH, B_PEAK = (BURST.names.index(name)
+                             for name in ("centre_khz", "bandwidth_khz", "peak_mw"))
 # A core track named a drone family in this many sweeps in a row keeps its name while the
 # classifier calls it something else (_Naming): a track named once by chance is never held; the
 # classifier's steadiness rule of video (classify.STEADY_MIN_BURSTS, 4) tells a bursty access
@@ -96,14 +94,6 @@ class Observation(NamedTuple):
     # still there, but its reading, of a sweep the classifier did not vouch for, may be another
     # emitter's beside it
     held: bool = False
-    # (lo, hi) kHz of the lit stretch its burst lies in, in this sweep: the run of detected
-    # channels around it with no cold one between and no dip (the steadiness split's DIP_CUT:
-    # two carriers' skirts meet there); None: not known. And every lit stretch of that sweep
-    # at its node, in frequency order. Two carriers a node reads with a cold channel or a dip
-    # between them are two emitters (fusion._apart); one carrier lights its channel and its
-    # skirts', adjacent, with one peak
-    lit_khz: tuple[int, int] | None = None
-    sweep_lit_khz: tuple[tuple[int, int], ...] = ()
 
 
 _DEFAULTS = {f.name: f.default for f in fields(PipelineConfig)}
@@ -343,9 +333,7 @@ class NodeDetector:
         offset_ns += st.paused_us * 1000  # (the core's times are less its time away)
         out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
         if result.bursts.size:
-            out += self._observations(st, result.bursts, offset_ns, result.classed,
-                                      result.det[-1],
-                                      None if result.cut is None else result.cut[-1])
+            out += self._observations(st, result.bursts, offset_ns, result.classed)
         return out
 
     def _plan(self, sweep: Sweep) -> _PlanState | None:
@@ -396,14 +384,11 @@ class NodeDetector:
                            int(lo), int(hi), round(10 * math.log10(max(hopper.peak_mw, 1e-20)), 1))
 
     def _observations(self, st: _PlanState, bursts: np.ndarray, offset_ns: int,
-                      classed: dict | None = None, det: np.ndarray | None = None,
-                      cut: np.ndarray | None = None) -> list[Observation]:
+                      classed: dict | None = None) -> list[Observation]:
         """Confirmed drone-classified tracks that took a burst in this sweep, with those bursts'
         power. The core confirms a track on its confirm_bursts-th burst (a stray alarm never
         gets there), so one observation is evidence enough for an alert. classed: the class
-        rows the core made of tracks in this sweep (Result.classed), not made again; det and
-        cut: the sweep's detected channels and its steadiness split's cuts (Result.cut, None:
-        no split), each observation's lit stretch (Observation.lit_khz)."""
+        rows the core made of tracks in this sweep (Result.classed), not made again."""
         tracks = st.core.tracker.snapshot()
         # the tracks as plain tuples, read once (a field of a record array is a view a read)
         live = tracks.tolist()
@@ -427,14 +412,8 @@ class NodeDetector:
             classes = [classed[live[i][T_ID]] for i in rows]
         else:
             classes = st.core.class_rows(take_records(tracks, rows))
-        listed = bursts.tolist()
-        heard = [(b[B_CENTRE], b[B_WIDTH], b[B_PEAK]) for b in listed]
+        heard = [(b[B_CENTRE], b[B_WIDTH], b[B_PEAK]) for b in bursts.tolist()]
         half = max(w for _, w, _ in heard) / 2
-        # each burst's bins by its centre (a track's latest burst is at its T_F_LAST)
-        bins = {b[B_CENTRE]: (b[B_LO], b[B_HI]) for b in listed}
-        stretches, of_bin = (((), {}) if det is None else
-                             _lit_stretches(det.tolist(), None if cut is None else cut.tolist(),
-                                            st.core))
         half_step = st.core.step_khz / 2
         naming = st.naming
         out = []
@@ -459,29 +438,10 @@ class NodeDetector:
                 continue
             mine = [p for c, w, p in heard if c + w / 2 >= lo and c - w / 2 <= hi]
             peak = max(mine) if mine else tr[T_PEAK]
-            run = bins.get(tr[T_F_LAST])
             out.append(Observation(self.node_id, family, tr[T_START] * 1000 + offset_ns,
                                    int(lo), int(hi), round(10 * math.log10(max(peak, 1e-20)), 1),
-                                   tr[T_FIRST] * 1000 + offset_ns, held,
-                                   None if run is None else of_bin.get(run[0]), stretches))
+                                   tr[T_FIRST] * 1000 + offset_ns, held))
         return out
-
-
-def _lit_stretches(lit: list, cut: list | None, core) -> tuple[tuple, dict]:
-    """The lit stretches of a sweep (Observation.sweep_lit_khz): runs of detected channels with
-    no cold one between, each ended where the steadiness split cut at a dip (cut[b] DIP_CUT: a
-    carrier of its own begins at bin b), as (lo, hi) kHz in frequency order; and the stretch
-    of each detected bin."""
-    start, step = core.start_khz, core.step_khz
-    stretches, of_bin, first = [], {}, None
-    for b, hot in enumerate(lit + [0]):
-        if first is not None and (not hot or cut is not None and cut[b] == DIP_CUT):
-            stretches.append((int(start + step * (first - 0.5)), int(start + step * (b - 0.5))))
-            of_bin.update((k, stretches[-1]) for k in range(first, b))
-            first = None
-        if hot and first is None:
-            first = b
-    return tuple(stretches), of_bin
 
 
 def is_drone(family: str) -> bool:

@@ -138,10 +138,6 @@ class Track:
     moment_ns: int = 0
     gaps: collections.deque = field(default_factory=lambda: collections.deque(maxlen=GAPS_KEPT),
                                     repr=False, compare=False)
-    # the extent of the observation that made it (_apart): the extent grows with every
-    # node's observations, this does not
-    made_lo_khz: int = 0
-    made_hi_khz: int = 0
 
     @property
     def node_ids(self) -> tuple:
@@ -185,31 +181,6 @@ def _side_by_side(track: Track, obs: Observation) -> bool:
     centre, seen_centre = (obs.lo_khz + obs.hi_khz) / 2, (seen.lo_khz + seen.hi_khz) / 2
     return (not track.lo_khz <= centre <= track.hi_khz
             and not obs.lo_khz <= seen_centre <= obs.hi_khz)
-
-
-def _apart(track: Track, obs: Observation) -> bool:
-    """Whether `obs` is another carrier than `track`'s at its node: `obs` is centred off the
-    extent the track was made with, its node saw the track within a moment (MOMENT_NS), and in
-    the sweep of `obs` that node read the centre of that extent lit in another stretch than
-    `obs`'s (Observation.lit_khz: detected channels with no cold one and no dip between). One
-    carrier lights its channel and its skirts' (an FM carrier two or three scan channels, a
-    40 MHz OFDM off the grid three), adjacent, with one peak, so a cold channel or a dip
-    between two stretches of one sweep parts two carriers; a run split off one stretch (a
-    skirt named alone, an access point's bins) may be the same carrier's and joins as before.
-    The track's extent is the union of every node's runs over time: a newcomer merged into it
-    by one node's first sweeps after it came on (the steadiness split waits SPLIT_MIN_SWEEPS;
-    the burst extractor joins runs across one cold channel) widens it over the newcomer's
-    channel for good, where _side_by_side no longer parts them (docs/measured/vid95.md). Asked
-    of the sweep's stretches, not of the runs the node gave the track before it: a node's
-    observations of one sweep come in its core tracks' order, the newcomer's often first."""
-    seen = track.nodes.get(obs.node_id)
-    if obs.lit_khz is None or seen is None or obs.t_ns - seen.last_ns >= MOMENT_NS:
-        return False
-    made = (track.made_lo_khz + track.made_hi_khz) / 2
-    if track.made_lo_khz <= (obs.lo_khz + obs.hi_khz) / 2 <= track.made_hi_khz:
-        return False
-    holding = next((lit for lit in obs.sweep_lit_khz if lit[0] <= made < lit[1]), None)
-    return holding is not None and holding != obs.lit_khz
 
 
 def _straddled(track: Track, obs: Observation) -> bool:
@@ -260,7 +231,7 @@ class Fusion:
         # not the track of another video its node read beside it in this sweep (a hopper's
         # hits are split over several core tracks, each a part of its hop set: one emitter)
         joins = [track for track in overlaps if link != "video"
-                 or not (_side_by_side(track, obs) or _apart(track, obs))]
+                 or not _side_by_side(track, obs)]
         if joins:
             # a node's run that merges two emitters' channels (a camera's skirt with its
             # neighbour's, two carriers 37 MHz apart read as one lit stretch) overlaps both
@@ -276,7 +247,7 @@ class Fusion:
         self._count += 1
         track = Track(f"T{obs.t_ns // 1_000_000}-{self._count}", obs.family, lo, hi, obs.t_ns,
                       obs.t_ns, kept=Kept(self.cfg.trend_db), hold_ns=self.timeout_ns,
-                      moment_ns=obs.t_ns, made_lo_khz=lo, made_hi_khz=hi)
+                      moment_ns=obs.t_ns)
         end_ns = obs.t_ns + self.timeout_ns + self.confirm_ns
         self.next_end_ns = min(self.next_end_ns, end_ns) if self.tracks else end_ns
         self.tracks.append(track)
