@@ -16,9 +16,16 @@ measured on four busy sites). So, per plan:
   was in the window of a report (the report's own hits are the link's, not the site's: a link on
   for minutes stays reported, and a site whose rate rose for good stays reported as well);
 - the **test** from START_US after the plan's first event, every step: the last WINDOW_US's n
-  events over their S sweeps as Poisson counts, λ + LINK_RATE against λ, LLR = n ln((λ + r) / λ)
-  - r S, reported at REPORT_LLR (19:1 three times over: at ln 19 the sites made ~16 excursions a
-  node-hour, at 3 ln 19 none in ~5 node-hours, sub85 and sub88).
+  events over their S sweeps as Poisson counts, a link's LINK_RATE over the site against the
+  site, LLR = n ln((ρ + r) / ρ) - r S, reported at REPORT_LLR (19:1 three times over: at ln 19
+  the sites made ~16 excursions a node-hour, at 3 ln 19 none in ~5 node-hours, sub85 and sub88).
+  The site's rate tested is ρ = ALIAS_SWING λ: a band whose learnt rate is one link's (a drone
+  on from switch-on, learnt as the site) reads up to twice it for seconds as its hop cycle
+  aliases with the sweep (Crossfire's 100 hops, 667 ms, against a 51 ms sweep: crossfire_alone at
+  n1, 0.24 to 0.56 events a sweep for 3 s), which is no new link; a site of many residents sums
+  independent devices, whose rate does not swing so;
+- a report says which tracks may be its link: those begun since the site it is tested against
+  (the band as it was LEARN_DELAY_US before the excursion's first report): `since_us`.
 
 A link on air from switch-on is learnt as the site and never reported (it keeps the track rules'
 alerts, 0.5-2.8 s on these sites); nothing is reported in a plan's first START_US.
@@ -42,6 +49,7 @@ START_US = 15_000_000      # no test before this long after the plan's first eve
 LINK_RATE = 0.12           # a link's events a sweep: Crossfire 150 Hz at +10 dB, the lowest measured
 REPORT_LLR = 3 * math.log(19)
 SITE_FLOOR = 1e-3          # a site learnt silent: one event in 1000 sweeps
+ALIAS_SWING = 2.0          # a learnt rate that is one link's reads up to this many times it (above)
 # a report's name from its excess rate: the Poisson boundary between a GFSK link's and a LoRa
 # link's hits a sweep (classify.HIT_RATE), where their likelihoods are equal
 LORA_EXCESS = (HIT_RATE["lora"] - HIT_RATE["gfsk"]) / math.log(HIT_RATE["lora"] / HIT_RATE["gfsk"])
@@ -51,7 +59,7 @@ class BandReport(NamedTuple):
     """The band's events of the window that was reported (times in µs, the core's clock)."""
     family: str
     t_us: int                 # the step's end
-    since_us: int             # the window's first event
+    since_us: int             # the excursion's first report less LEARN_DELAY_US (above)
     lo_khz: float
     hi_khz: float
     peak_mw: float            # the median event's peak
@@ -72,6 +80,7 @@ class SiteRate:
         self._learnt = 0            # steps learnt
         self._window_steps = WINDOW_US // STEP_US
         self._delay_steps = LEARN_DELAY_US // STEP_US
+        self._since = None          # the excursion's since_us, while its steps are over
 
     def feed(self, bursts: np.ndarray, now_us: int, period_us: float) -> BandReport | None:
         """This sweep's bursts, the sweep's end and the plan's period: the report of the last
@@ -115,16 +124,19 @@ class SiteRate:
         if end - self._first < START_US or not self._learnt:
             return None
         window = [e for e in events if e[0] < end]
-        sweeps, site = WINDOW_US / period_us, max(self._site, SITE_FLOOR)
+        sweeps, site = WINDOW_US / period_us, ALIAS_SWING * max(self._site, SITE_FLOOR)
         n = len(window)
         if n * math.log((site + LINK_RATE) / site) - LINK_RATE * sweeps < REPORT_LLR:
+            self._since = None
             return None
+        if self._since is None:
+            self._since = end - LEARN_DELAY_US
         for k in range(max(0, len(counts) - self._window_steps), len(counts)):
             counts[k][1] = True  # the window's steps are the link's: not learnt as the site
         excess = n / sweeps - self._site
         hits = np.array(window, float)
         half = self._step_khz / 2
         return BandReport("lora_fhss" if excess >= LORA_EXCESS else "gfsk_fhss", end,
-                          int(hits[:, 0].min()), float(hits[:, 1].min() - half),
+                          self._since, float(hits[:, 1].min() - half),
                           float(hits[:, 1].max() + half), float(np.median(hits[:, 2])), excess,
                           self._step_khz, hits)

@@ -95,8 +95,9 @@ class Observation(NamedTuple):
     # emitter's beside it
     held: bool = False
     # a band report (detect.site_rate): the band's rate of new hits over its site's, not a core
-    # track; since_ns is its window's first event. Fusion joins it to a track of its own kind,
-    # or to one the same link began within its window, never to the site's older track
+    # track; since_ns: when the band was as its site was learnt (site_rate.BandReport). Fusion
+    # joins it to a track of its own kind, or to one begun since (the link's own, told by the
+    # track rules), never to the site's older track merely by overlapping it
     band_rate: bool = False
 
 
