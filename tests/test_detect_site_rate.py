@@ -10,15 +10,17 @@ STEP_KHZ, CHANNELS = 1000.0, 27
 SITE_RATE, LINK_RATE = 0.1, 0.5   # events a sweep: a busy harbour's residents, a LoRa link's
 
 
-def _run(seconds, link_on_s=None, link_rate=LINK_RATE, seed=1):
-    """Each sweep's bursts (a new channel each) fed in turn: the times of the reports, s."""
+def _run(seconds, link_on_s=None, link_rate=LINK_RATE, seed=1, rate_at=None):
+    """Each sweep's bursts (a new channel each) fed in turn: the times of the reports, s.
+    rate_at(t_s): the band's events a sweep, if not the site's and the link's."""
     rng = np.random.default_rng(seed)
     rate = SiteRate(STEP_KHZ)
     reports = []
     for k in range(int(seconds * 1e6 / PERIOD_US)):
         t0 = k * PERIOD_US
         on = link_on_s is not None and t0 >= link_on_s * 1e6
-        n = rng.poisson(SITE_RATE + (link_rate if on else 0.0))
+        n = rng.poisson(SITE_RATE + (link_rate if on else 0.0) if rate_at is None
+                        else rate_at(t0 / 1e6))
         bursts = np.zeros(n, BURST)
         bursts["t_start_us"] = t0 + rng.integers(0, PERIOD_US, n)
         bursts["centre_khz"] = 902_000 + STEP_KHZ * rng.integers(0, CHANNELS, n)
@@ -55,3 +57,12 @@ def test_the_reports_own_window_is_not_learnt_so_a_link_on_for_minutes_stays_rep
 
 def test_a_link_on_from_switch_on_is_the_site():
     assert _run(150, link_on_s=0) == []
+
+
+def test_a_link_learnt_as_the_site_swinging_to_twice_its_rate_is_not_reported():
+    """crossfire_alone at n1: the link on from switch-on, learnt as the site at 0.24 events a
+    sweep, read at up to 0.56 for ~6 s as its hop cycle aliased with the sweep (ALIAS_SWING):
+    here 0.6 for 8 s."""
+    def swinging(t_s):
+        return 0.6 if 90 <= t_s < 98 else 0.24
+    assert _run(120, rate_at=swinging) == []
