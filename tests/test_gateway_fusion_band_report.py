@@ -35,11 +35,17 @@ def test_a_band_report_does_not_join_the_sites_older_track():
     assert again is report and not new_again
 
 
-def test_a_band_report_joins_a_track_the_link_began_within_its_window():
+def test_a_band_report_joins_a_track_the_link_began_since_and_so_do_its_later_excursions():
+    """sub92_elrs915_100_harbour_at15 seed 3: the drone's own alert at 15.8 s, its first report
+    at 16.25 s, later excursions at 55-93 s (its rate over a site learnt in part): one alert."""
     fusion = Fusion(FusionConfig())
     own, _ = fusion.observe(Observation(1, "lora_fhss", 61 * S, 910_000, 915_000, -90.0, 61 * S))
-    report, new = fusion.observe(_report(1, 63.0, 58.0))
-    assert report is own and not new
+    report, new = fusion.observe(_report(1, 63.0, 53.0))
+    assert report is own and not new and own.band_rate
+    for k in range(64, 110):
+        fusion.observe(Observation(1, "lora_fhss", k * S, 910_000, 915_000, -90.0, 61 * S))
+    later, new_later = fusion.observe(_report(2, 110.0, 100.0))
+    assert later is own and not new_later
 
 
 def test_the_links_later_track_observations_meet_its_report_where_no_site_track_is():

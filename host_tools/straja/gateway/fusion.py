@@ -138,7 +138,7 @@ class Track:
     moment_ns: int = 0
     gaps: collections.deque = field(default_factory=lambda: collections.deque(maxlen=GAPS_KEPT),
                                     repr=False, compare=False)
-    # made by a band report (Observation.band_rate): its band's later reports join it
+    # made or joined by a band report (Observation.band_rate): its band's later reports join it
     band_rate: bool = False
 
     @property
@@ -245,6 +245,9 @@ class Fusion:
             track = max(joins, key=lambda t: _shared(lo, hi, t.lo_khz, t.hi_khz))
             if len(overlaps) == 1:
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
+            # a band report's track takes the link's later reports (a link learnt only in part
+            # as the site after its first excursion crosses again, its own track still live)
+            track.band_rate |= obs.band_rate
             self._add(track, obs)
             return track, False
         self._count += 1
