@@ -8,6 +8,7 @@ from straja.detect.site_rate import LORA_EXCESS, SiteRate
 PERIOD_US = 51_000            # the default 902-928 MHz plan's sweep
 STEP_KHZ, CHANNELS = 1000.0, 27
 SITE_RATE, LINK_RATE = 0.1, 0.5   # events a sweep: a busy harbour's residents, a LoRa link's
+BURST_US = PERIOD_US              # a burst read in one sweep: its start and end a sweep apart
 
 
 def _run(seconds, link_on_s=None, link_rate=LINK_RATE, seed=1, rate_at=None):
@@ -23,6 +24,7 @@ def _run(seconds, link_on_s=None, link_rate=LINK_RATE, seed=1, rate_at=None):
                         else rate_at(t0 / 1e6))
         bursts = np.zeros(n, BURST)
         bursts["t_start_us"] = t0 + rng.integers(0, PERIOD_US, n)
+        bursts["t_end_us"] = bursts["t_start_us"] + BURST_US
         bursts["centre_khz"] = 902_000 + STEP_KHZ * rng.integers(0, CHANNELS, n)
         bursts["peak_mw"] = 1e-9
         report = rate.feed(np.sort(bursts, order="t_start_us"), t0 + PERIOD_US, PERIOD_US)
@@ -42,10 +44,19 @@ def test_a_link_switched_on_later_is_reported_within_seconds_and_named_by_its_ex
     reports = _run(150, link_on_s=60)
     first, report = reports[0]
     assert 60 < first < 65
-    assert report.hits.shape[1] == 3 and report.since_us < report.t_us
+    assert report.hits.shape[1] == 4 and report.since_us < report.t_us
     named = [r.excess >= LORA_EXCESS for t, r in reports if t > 66]
     assert named and sum(named) > 0.8 * len(named)
     assert all((r.family == "lora_fhss") == (r.excess >= LORA_EXCESS) for _, r in reports)
+
+
+def test_a_reports_hits_keep_each_bursts_end():
+    """The scorer asks whether a drone's packets overlap a report's hits (Evidence.explains): a
+    burst's stated start is up to a sweep from the packet read in it (the late R9 915 of
+    sub88_r9_915_harbour_late: its events 9-17 ms from its packets' centres, credited to no
+    emitter as points), so each hit is the burst's start to end, as a core track's are."""
+    _, report = _run(150, link_on_s=60)[0]
+    assert np.all(report.hits[:, 3] - report.hits[:, 0] == BURST_US)
 
 
 def test_the_reports_own_window_is_not_learnt_so_a_link_on_for_minutes_stays_reported():

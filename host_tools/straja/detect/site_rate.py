@@ -65,14 +65,16 @@ class BandReport(NamedTuple):
     peak_mw: float            # the median event's peak
     excess: float             # events a sweep over the site's
     step_khz: float           # the plan's channel step (an event's extent)
-    hits: np.ndarray          # (t_us, centre_khz, peak_mw) of the window's events
+    # (t_us, centre_khz, peak_mw, t_end_us) of the window's events: each its burst's start and
+    # end, as read (a burst's stated start is up to a sweep from the packet that made it)
+    hits: np.ndarray
 
 
 class SiteRate:
     def __init__(self, step_khz: float):
         self._step_khz = step_khz
         self._last_on: dict[int, int] = {}           # scan channel -> its last hit's time
-        self._events: collections.deque = collections.deque()   # (t_us, khz, peak_mw), window
+        self._events: collections.deque = collections.deque()   # (t_us, khz, peak_mw, t_end_us)
         self._counts: collections.deque = collections.deque()   # (count, reported) per step
         self._step_end = 0
         self._first = None          # the first event's step end
@@ -89,13 +91,15 @@ class SiteRate:
             return None
         stay = STAY_WITHIN * period_us
         if bursts.size:
-            for t, khz, peak in zip(bursts["t_start_us"].tolist(), bursts["centre_khz"].tolist(),
-                                    bursts["peak_mw"].tolist()):
+            for t, khz, peak, t_end in zip(bursts["t_start_us"].tolist(),
+                                           bursts["centre_khz"].tolist(),
+                                           bursts["peak_mw"].tolist(),
+                                           bursts["t_end_us"].tolist()):
                 channel = round(khz / self._step_khz)
                 if t - self._last_on.get(channel, -math.inf) > stay:
                     if self._first is None:
                         self._first = self._step_end = (int(t) // STEP_US + 1) * STEP_US
-                    self._events.append((t, khz, peak))
+                    self._events.append((t, khz, peak, t_end))
                 self._last_on[channel] = t
         if self._first is None:
             return None

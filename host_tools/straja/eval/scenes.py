@@ -242,9 +242,10 @@ class RecordingDetector(NodeDetector):
     def _band_report(self, report, offset_ns):
         obs = super()._band_report(report, offset_ns)
         half = report.step_khz / 2
-        self.made[id(obs)] = [(self.node_id, (t * 1000 + offset_ns) / 1e9,
-                               (t * 1000 + offset_ns) / 1e9, c - half, c + half,
-                               10 * math.log10(max(p, 1e-20))) for t, c, p in report.hits.tolist()]
+        self.made[id(obs)] = [(self.node_id, (t0 * 1000 + offset_ns) / 1e9,
+                               (t1 * 1000 + offset_ns) / 1e9, c - half, c + half,
+                               10 * math.log10(max(p, 1e-20)))
+                              for t0, c, p, t1 in report.hits.tolist()]
         return obs
 
     def _observations(self, st, bursts, offset_ns, classed=None):
