@@ -267,10 +267,11 @@ class Evidence:
     centred on the observation's extent (their start and end, extent and peak; a neighbour's
     burst whose skirt reaches into it is the neighbour's track's), a band hopper's of the
     counted hits of the window it was reported on (the hopper's ring: one reading of one cell
-    each), a band report's of its window's events (detect.site_rate: one channel each); an
-    observation with neither is its own reading (its time, extent and power). Each
-    hit is kept with when the gateway first had it (a hopper's window reaches back: its hits
-    at a node that joins later were not the evidence of an alert event before). They are read
+    each), a band report's of its window's events (detect.site_rate: one channel each, its
+    burst's start to end); an observation with neither is its own reading (its time, extent and
+    power). Each hit is kept with when the gateway first had it (a hopper's window reaches
+    back: its hits at a node that joins later were not the evidence of an alert event before).
+    They are read
     off the pipeline's node detectors (RecordingDetector, made so by attach) and its fusion
     (its observe wrapped), so whose transmissions made an alert can be told (alert_emitters)."""
 
