@@ -288,11 +288,10 @@ STRADDLE = np.dtype([("midpoint_khz", "f8"), ("balance_db", "f8")])
 NO_STRADDLE = np.full((), np.nan, STRADDLE)
 
 
-def classify_one(f, scan: Scan = Scan(), straddle=NO_STRADDLE,
-                 link_told: bool = False) -> tuple[str, float, str]:
+def classify_one(f, scan: Scan = Scan(), straddle=NO_STRADDLE) -> tuple[str, float, str]:
     """(family, confidence, reason) of one FEATURES record read by `scan`, with its STRADDLE
-    record when known; link_told: the track was named a sub-GHz link before (_scanned_hopper)."""
-    family, reason = _rule(f, scan, straddle, link_told)
+    record when known."""
+    family, reason = _rule(f, scan, straddle)
     n = float(f["n_bursts"])
     return family, SPECIFICITY[family] * n / (n + EVIDENCE_BURSTS), reason
 
@@ -623,7 +622,7 @@ def _wide(f, where: str, scan: Scan, straddle) -> tuple[str, str]:
     return "unknown", f"wide ({bw / 1000:.0f} MHz), neither steady nor Wi-Fi-like"
 
 
-def _rule(f, scan: Scan, straddle=NO_STRADDLE, link_told: bool = False) -> tuple[str, str]:
+def _rule(f, scan: Scan, straddle=NO_STRADDLE) -> tuple[str, str]:
     where = band(f["centre_khz"])
     bw, n_ch = f["bandwidth_khz"], int(f["n_channels"])
     if bw >= WIDE_KHZ:
@@ -641,7 +640,7 @@ def _rule(f, scan: Scan, straddle=NO_STRADDLE, link_told: bool = False) -> tuple
         if where == "2g4" and f["spread_khz"] <= WIFI_BW_KHZ[1]:
             return "wifi", f"narrow hits within one Wi-Fi channel ({f['spread_khz'] / 1000:.0f} MHz): frames, not hops"
         if scanned:
-            return _scanned_hopper(f, scan, where, link_told)
+            return _scanned_hopper(f, scan, where)
         if f["n_bursts"] < HOP_MIN_BURSTS or not f["interval_cv"] <= HOP_MAX_CV:
             return "unknown", f"hopping over {n_ch} channels, but irregular (CV {f['interval_cv']:.2f})"
         if hop <= ELRS_MAX_HOP_FRACTION:
@@ -652,12 +651,11 @@ def _rule(f, scan: Scan, straddle=NO_STRADDLE, link_told: bool = False) -> tuple
     return "unknown", f"narrow, {n_ch} channels in band {where}"
 
 
-def _scanned_hopper(f, scan: Scan, where: str, link_told: bool = False) -> tuple[str, str]:
+def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     """A narrow emitter hit on several channels, read by a scanner. A scanner catches a hopper
     only where its channel and the hop coincide, at random instants: the intervals between hits
     say nothing of the link's packet rate, but whether a hit outlasts the revisit of its channel
     tells how long the link stays on a channel (docs/detection.md, "Hoppers seen by a scanner").
-    link_told: the track was named a link before, its short-range test decided (not made again).
     Noise alone never makes such a track: each hit is a cell alarm at the design pfa."""
     n_ch, spread = int(f["n_channels"]), f["spread_khz"]
     if spread < HOP_MIN_SPREAD_KHZ[where]:
@@ -715,11 +713,7 @@ def _scanned_hopper(f, scan: Scan, where: str, link_told: bool = False) -> tuple
     # than a link's dwell) is one packet: the others are the hop set's packets
     sweeps = ieee_div(gaps, per_sweep)
     rest = gaps - gaps * float(f["long_stay_fraction"])
-    # a sequential test stops at its first decision: a track of several residents whose summed
-    # duty sits between a device's and a link's walks its evidence back and forth across the
-    # boundary (res93_us915_marina_bg: 0.13 of the sweeps at 0.65 read, the boundary's 0.128),
-    # and every crossing back would clear the alert the crossing out raised (docs/measured/res97.md)
-    short_range = "" if link_told else _short_range_hopper(f, n_ch, rest, sweeps, scan.step_khz)
+    short_range = _short_range_hopper(f, n_ch, rest, sweeps, scan.step_khz)
     if f["excess_db"] >= VISIBLE_EXCESS_DB and one_link and moving and hit_llr >= REPEAT_LLR:
         if short_range:
             return "unknown", short_range
@@ -863,16 +857,14 @@ def classify(feats: np.ndarray, scan: Scan = Scan(), straddle=None) -> np.ndarra
     return np.array(classify_rows(feats, scan, straddle), CLASSES)
 
 
-def classify_rows(feats: np.ndarray, scan: Scan = Scan(), straddle=None,
-                  links_told=frozenset()) -> list[tuple]:
+def classify_rows(feats: np.ndarray, scan: Scan = Scan(), straddle=None) -> list[tuple]:
     """classify()'s records as tuples of Python values, for a caller that reads a few fields
-    (the gateway's, every sweep a video track takes a burst); links_told: the ids of the tracks
-    named a sub-GHz link before (classify_one's link_told)."""
+    (the gateway's, every sweep a video track takes a burst)."""
     names, rows = feats.dtype.names, []
     for i, values in enumerate(feats.tolist()):
         f = dict(zip(names, values))
         family, conf, reason = classify_one(f, scan, NO_STRADDLE if straddle is None
-                                            else straddle[i], f["track_id"] in links_told)
+                                            else straddle[i])
         rows.append((f["track_id"], family, conf, family in DRONE_FAMILIES, reason, *TRACK_BAND))
     return rows
 

@@ -296,9 +296,6 @@ class Pipeline:
                            self.stages.extra, np.zeros((1, n_bins), np.uint8))
         self._work = self._one_sweep
         self._drone_tracks: set[int] = set()  # tracks alerted as drone links, while live
-        # tracks named a hopping control link by their own features, while live: their
-        # short-range test decided (classify_rows' links_told)
-        self._links_told: set[int] = set()
 
     def _buffers_for(self, n_sweeps: int):
         """(power, det, noise, time, cut) work buffers for n_sweeps sweeps: the stages' own for
@@ -438,7 +435,6 @@ class Pipeline:
             for tid in events["track_id"][events["to_state"] == 3].tolist():
                 self._pending.pop(tid, None)
                 self._drone_tracks.discard(tid)
-                self._links_told.discard(tid)
         self._bursts_seen += changed
         streak_look, self.stages.streak_look = self.stages.streak_look, False
         if not self._pending or (self._bursts_seen < self._next_look and not events.size
@@ -484,8 +480,7 @@ class Pipeline:
             per_row = per_row or [NO_STRADDLE] * snap.size
             per_row[row] = {"midpoint_khz": midpoint, "balance_db": balance}  # (as a record)
         feats = self._features(snap)
-        rows = classify_rows(feats, self.scan, per_row, self._links_told)
-        self._links_told.update(row[0] for row in rows if row[1] in CONTROL_FAMILIES)
+        rows = classify_rows(feats, self.scan, per_row)
         hopper = self.stages.hopper if self.stages.hopper_reported is not None else None
         if hopper is not None:
             rows = self._hop_set_named(rows, feats, hopper)
