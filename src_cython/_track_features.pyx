@@ -21,8 +21,8 @@ TRACK_FIELDS = (
     ("n_hops", "<i4"), ("n_long_stays", "<i4"), ("t_first_us", "<i8"), ("t_last_end_us", "<i8"), ("f_min_khz", "<f8"),
     ("f_max_khz", "<f8"), ("f_min2_khz", "<f8"), ("f_max2_khz", "<f8"), ("bw_sum_khz", "<f8"),
     ("dwell_sum_us", "<f8"),
-    ("ivl_sum_us", "<f8"), ("ivl_sq_us2", "<f8"), ("peak_mw", "<f8"), ("mean_sum_mw", "<f8"),
-    ("centre_db_sum", "<f8"), ("level_db", "<f8"), ("level_jump_sq_db2", "<f8"))
+    ("ivl_sum_us", "<f8"), ("ivl_sq_us2", "<f8"), ("peak_mw", "<f8"), ("centre_db_sum", "<f8"),
+    ("level_db", "<f8"), ("level_jump_sq_db2", "<f8"))
 # ...and written to the FEATURES records: every field of them (a field added there is a
 # TypeError here until this module computes it)
 FEATURE_FIELDS = (
@@ -30,19 +30,18 @@ FEATURE_FIELDS = (
     ("centre_khz", "<f8"), ("spread_khz", "<f8"), ("trimmed_spread_khz", "<f8"),
     ("bandwidth_khz", "<f8"), ("dwell_us", "<f8"), ("interval_us", "<f8"), ("interval_cv", "<f8"), ("rate_hz", "<f8"), ("duty", "<f8"),
     ("hop_fraction", "<f8"), ("long_stay_fraction", "<f8"), ("centre_db", "<f8"),
-    ("level_sd_db", "<f8"), ("peak_dbm", "<f8"), ("age_us", "<f8"), ("excess_db", "<f8"),
-    ("mean_excess_db", "<f8"), ("busy_before", "<f8"), ("cut_share", "<f8"), ("streak", "<f8"),
-    ("streak_sd_db", "<f8"))
+    ("level_sd_db", "<f8"), ("peak_dbm", "<f8"), ("age_us", "<f8"), ("excess_db", "<f8"), ("busy_before", "<f8"), ("cut_share", "<f8"),
+    ("streak", "<f8"), ("streak_sd_db", "<f8"))
 
 # indices into the offsets of TRACK_FIELDS (T_) and FEATURE_FIELDS (F_), in their order
 cdef enum:
     T_ID, T_STATE, T_N_BURSTS, T_N_CHANNELS, T_N_HOPS, T_N_LONG_STAYS, T_FIRST, T_LAST_END, T_F_MIN, T_F_MAX
-    T_F_MIN2, T_F_MAX2, T_BW_SUM, T_DWELL_SUM, T_IVL_SUM, T_IVL_SQ, T_PEAK_MW, T_MEAN_SUM_MW, T_CENTRE_DB_SUM, T_LEVEL_DB, T_JUMP_SQ
+    T_F_MIN2, T_F_MAX2, T_BW_SUM, T_DWELL_SUM, T_IVL_SUM, T_IVL_SQ, T_PEAK_MW, T_CENTRE_DB_SUM, T_LEVEL_DB, T_JUMP_SQ
     N_TRACK_FIELDS
 cdef enum:
     F_ID, F_STATE, F_N_BURSTS, F_N_CHANNELS, F_CENTRE, F_SPREAD, F_TRIMMED, F_BANDWIDTH, F_DWELL, F_INTERVAL
     F_INTERVAL_CV, F_RATE, F_DUTY, F_HOP_FRACTION, F_LONG_STAY_FRACTION, F_CENTRE_DB, F_LEVEL_SD, F_PEAK_DBM, F_AGE
-    F_EXCESS, F_MEAN_EXCESS, F_BUSY_BEFORE, F_CUT_SHARE, F_STREAK, F_STREAK_SD, N_FEATURE_FIELDS
+    F_EXCESS, F_BUSY_BEFORE, F_CUT_SHARE, F_STREAK, F_STREAK_SD, N_FEATURE_FIELDS
 assert len(TRACK_FIELDS) == N_TRACK_FIELDS and len(FEATURE_FIELDS) == N_FEATURE_FIELDS
 
 # (dtype, field list) -> tuple of field offsets, in the order of the field list
@@ -136,9 +135,8 @@ cdef inline Py_ssize_t channel(double centre_khz, double start_khz, double step_
 
 def features(tracks, out, noise_mw, double start_khz, double step_khz):
     """Fill `out` (FEATURES records, one per row of `tracks`, TRACK records) with each track's
-    features; excess_db (its last reading) and mean_excess_db (its bursts' mean power) over the
-    noise mean at its centre channel (`noise_mw`, float32 per channel from start_khz, step_khz
-    apart), NaN with no channels or a step of 0."""
+    features; excess_db over the noise mean at its centre channel (`noise_mw`, float32 per
+    channel from start_khz, step_khz apart), NaN with no channels or a step of 0."""
     cdef const char* src = records(tracks, -1, "tracks")
     cdef Py_ssize_t n = cnp.PyArray_DIM(<cnp.ndarray>tracks, 0)
     cdef char* dst = records(out, n, "out")
@@ -195,10 +193,8 @@ def features(tracks, out, noise_mw, double start_khz, double step_khz):
                                                                       n_bins), 4)
                 level = 10.0 * log10f(noise_at)
                 put(w, d[F_EXCESS], f8(r, s[T_LEVEL_DB]) - <double>level)
-                put(w, d[F_MEAN_EXCESS], 10 * log10(f8(r, s[T_MEAN_SUM_MW]) / nb) - <double>level)
             else:
                 put(w, d[F_EXCESS], NAN)
-                put(w, d[F_MEAN_EXCESS], NAN)
             put(w, d[F_BUSY_BEFORE], NAN)  # the pipeline's steadiness split knows them:
             put(w, d[F_CUT_SHARE], NAN)    # tracks.with_history
             put(w, d[F_STREAK], NAN)

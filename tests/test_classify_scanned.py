@@ -2,14 +2,13 @@
 board's chip models, read as the firmware reads them) through the gateway pipeline, and the held
 readings' bursty-cell mask on its own."""
 import copy
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from straja.detect import pipeline as core
-from straja.detect.classify import Scan, classify_one, read_share
+from straja.detect.classify import Scan, classify_one
 from straja.detect.tracks import FEATURES
 from straja.detect.noise import codes_to_mw
 from straja.eval.evaluate import EVAL_DETECT
@@ -140,49 +139,6 @@ def test_subghz_hop_set_rarely_hit_well_over_the_floor_is_gfsk(per_sweep, excess
     f = _hopper(centre_khz=915_000.0, spread_khz=22_000.0, interval_us=SUBG.period_us / per_sweep,
                 excess_db=excess_db, hop_fraction=hop_fraction, level_sd_db=sd_db)
     assert classify_one(f, SUBG)[0] == expect
-
-
-@pytest.mark.parametrize("per_sweep, mean_excess_db, expect", [
-    (0.11, 27.6, "unknown"),    # det65's fast alarm hopper at n1 (11.0 s): on air 10 % at most
-    (0.14, 7.7, "gfsk_fhss"),   # as rare, read 7.7 dB over the noise: a link at +10 dB, most
-                                # of its hops unread (read_share 0.40)
-    (0.30, 27.6, "gfsk_fhss"),  # Crossfire 150 Hz read well over the noise: hit at its airtime
-    (0.11, math.nan, "gfsk_fhss"),  # no level known: the hit-rate rule as before
-])
-def test_subghz_hop_set_hit_no_more_than_a_short_range_device_is_not_a_link(per_sweep,
-                                                                             mean_excess_db,
-                                                                             expect):
-    """suburban4_subghz_fast_srd_bg's alarm hopper (50 channels, 25 ms every 0.25 s) read ~28 dB
-    over the noise at n1 was named GFSK by its hit rate at 16 hits (classify.LINK_MIN_AIRTIME,
-    SRD_MAX_DUTY, read_share): its track's features then."""
-    f = _hopper(centre_khz=866_608.0, spread_khz=5_155.0, n_bursts=16, n_channels=5,
-                interval_us=SUBG.period_us / per_sweep, excess_db=30.9,
-                mean_excess_db=mean_excess_db, hop_fraction=0.8, long_stay_fraction=0.2,
-                level_sd_db=4.9)
-    assert classify_one(f, SUBG)[0] == expect
-
-
-def test_read_share_is_the_model_of_a_hop_between_scan_channels():
-    """v(E) at the default plan's 1031 kHz step: a 200 kHz hop anywhere between two scan
-    channels, the share of it inside the 467 kHz filter, Rayleigh-faded, over a threshold 1.5 dB
-    over the noise (a read burst's mean power is its mean plus the threshold): 0.48 read 9.7 dB
-    over the noise on average, at most 0.65 however strong; a finer step reads more of them."""
-    assert read_share(9.7, 1031.0) == pytest.approx(0.48, abs=0.01)
-    assert read_share(28.5, 1031.0) == pytest.approx(0.64, abs=0.01)
-    levels = np.linspace(2.0, 50.0, 97)
-    assert np.all(np.diff([read_share(e, 1031.0) for e in levels]) > 0)
-    assert read_share(50.0, 1031.0) < 0.66 < read_share(50.0, 500.0)
-    assert math.isnan(read_share(math.nan, 1031.0))
-
-
-def test_a_fast_alarm_hopper_beside_lora_devices_raises_no_alert():
-    """The compiled pipeline on suburban4_subghz_fast_srd_bg's first 40 s (all nodes, adaptive
-    scanning): its alarm hopper was alerted as a GFSK link at 11.0 s."""
-    from straja.eval.scenes import run_scene
-
-    scene = load_scene(Path(__file__).parents[1] / "scenes" / "variants"
-                       / "suburban4_subghz_fast_srd_bg.toml")
-    assert not [a for a in run_scene(scene, t_end_s=40.0).alerts if isinstance(a, AlertRaised)]
 
 
 @pytest.mark.parametrize("per_sweep, sd_db, expect", [

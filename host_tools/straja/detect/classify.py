@@ -8,7 +8,6 @@ family passes it) times the evidence n / (n + EVIDENCE_BURSTS) of n bursts.
 from __future__ import annotations
 
 import bisect
-import functools
 import math
 from typing import NamedTuple
 
@@ -200,48 +199,6 @@ WIDE_HOP_MIN_PER_SWEEP = 0.5  # hit in at least this share of sweeps: on air mos
 # cycle (measured 13 of 44 hits, ELRS-like)
 HIT_RATE = {"gfsk": 0.2, "lora": 0.6}
 VISIBLE_EXCESS_DB = 6.0
-# ...but a short-range device hopping too (an alarm system's, a smart-meter mesh's: a packet every
-# 0.15-0.6 s) is on air at most SRD_MAX_DUTY of the time (ETSI EN 300 220's duty classes,
-# 0.1-10 %; LoRaWAN's EU868 sub-bands 1 %; an FCC 15.247 meter mesh's 10-30 ms packets every
-# 0.25-1 s, 1-8 %), and every sub-GHz control link LINK_MIN_AIRTIME and more (Crossfire 150 Hz
-# GFSK: 2.2 ms of 6.7 ms; the R9 0.40; ELRS and Crossfire 50 Hz LoRa 0.6-0.93). A scanner hits
-# each at its airtime times the share v of its packets read over the threshold, the same for both
-# at one level: v(E), E the hop set's bursts' mean power over the noise (mean_excess_db),
-# read_share. So a hop set is named a link only once its hits per sweep tell LINK_MIN_AIRTIME v
-# from SRD_MAX_DUTY v at REPEAT_LLR: no step at any level, as det72's 20 dB gate was (a hopper
-# read at 18-20 dB named GFSK whenever its mean fell under the gate). Residents' tracks: 0.04-0.11
-# of sweeps 18-48 dB over the noise (sub88_us915_harbour_bg, det72's hoppers); Crossfire 150 Hz at
-# +10 dB 0.11-0.21, 0.24-0.34 read 15-18 dB over (docs/measured/res93.md)
-LINK_MIN_AIRTIME = 0.33
-# v(E): a hop lands anywhere between two scan channels (offsets uniform over half the plan's
-# step), and the share of its power inside the SX126x's RX filter (FILTER_KHZ) is the overlap
-# of its LINK_HOP_KHZ (Crossfire's 200 kHz GFSK, the widest narrow hop) with the filter: all of
-# it within 133 kHz of the scan channel, none past 333 kHz (the stopband's 30-40 dB taken as
-# nothing), so at the 1031 kHz step at most 0.65 of the hops are read however strong the link.
-# Each fades as Rayleigh's exponential power: at mean s over the noise it is read over the
-# threshold (~1.5 dB over the noise mean, READ_THRESHOLD_DB) with probability exp(-T / s), and a
-# read burst's mean power is then s + T (the exponential forgets the threshold). Tabled over the
-# true level, looked up by the level read (mean_excess_db): at the default plan's step 0.48 at
-# a read 9.7 dB over the noise, 0.56 at 13 dB, 0.64 at 28 dB (measured, Crossfire on air 0.33:
-# 0.11-0.17 of the sweeps read 10-15 dB over, the eval's +10 dB trials; 0.21-0.41 at 40 dB,
-# crossfire_alone)
-READ_THRESHOLD_DB = 1.5
-FILTER_KHZ = 467.0
-LINK_HOP_KHZ = 200.0
-
-
-@functools.lru_cache(maxsize=8)
-def _read_share_table(step_khz: float) -> tuple[np.ndarray, np.ndarray]:
-    """(mean level read over the noise in dB, share of hops read), over true levels -20..60 dB,
-    for scan channels step_khz apart."""
-    threshold = 10 ** (READ_THRESHOLD_DB / 10)
-    offset = np.linspace(0.0, step_khz / 2, 201)
-    inside = np.clip(np.minimum(offset + LINK_HOP_KHZ / 2, FILTER_KHZ / 2)
-                     - np.maximum(offset - LINK_HOP_KHZ / 2, -FILTER_KHZ / 2), 0.0, None) / LINK_HOP_KHZ
-    snr = 10 ** (np.arange(-20.0, 60.25, 0.25)[:, None] / 10) * inside
-    read = np.exp(-threshold / np.where(snr > 0, snr, np.inf)) * (snr > 0)
-    read_db = 10 * np.log10((read * (snr + threshold)).sum(axis=1) / read.sum(axis=1))
-    return read_db, read.mean(axis=1)
 # A link sends one packet at a time, on one channel, and a sweep reads each scan channel once:
 # through the SX126x's 467 kHz filter at the default plan's 1 MHz step a hop (LoRa's 500 kHz at
 # most) lights one scan channel, so a link on air a share d of the time is hit about d times a
@@ -709,14 +666,7 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
     one_link = f["level_sd_db"] <= ONE_LINK_MAX_SD_DB
     moving = _repeat_llr(repeats, gaps, REPEAT_P["static"], REPEAT_P["gfsk"]) <= -REPEAT_LLR
     hit_llr = _repeat_llr(gaps, ieee_div(gaps, per_sweep), HIT_RATE["gfsk"], HIT_RATE["lora"])
-    # a packet read in several sweeps running (a LoRaWAN device's, a run on one channel longer
-    # than a link's dwell) is one packet: the others are the hop set's packets
-    sweeps = ieee_div(gaps, per_sweep)
-    rest = gaps - gaps * float(f["long_stay_fraction"])
-    short_range = _short_range_hopper(f, n_ch, rest, sweeps, scan.step_khz)
     if f["excess_db"] >= VISIBLE_EXCESS_DB and one_link and moving and hit_llr >= REPEAT_LLR:
-        if short_range:
-            return "unknown", short_range
         return "gfsk_fhss", (f"{n_ch} channels, hit in {per_sweep:.2f} of sweeps though "
                              f"{f['excess_db']:.0f} dB over the floor: on air a small share of "
                              f"the time, GFSK packets (not LoRa)")
@@ -731,43 +681,19 @@ def _scanned_hopper(f, scan: Scan, where: str) -> tuple[str, str]:
         if f["level_sd_db"] > ONE_LINK_MAX_SD_DB:
             return "unknown", why + (f", at levels {f['level_sd_db']:.0f} dB apart: several devices "
                                      f"(a dense LoRaWAN and smart-meter band), not one link")
+        rest = gaps - gaps * float(f["long_stay_fraction"])
         if (_repeat_llr(repeats + rest - gaps, rest, REPEAT_P["lora"], REPEAT_P["gfsk"]) < REPEAT_LLR
-                and _repeat_llr(rest, sweeps, SRD_MAX_DUTY, HIT_RATE["gfsk"]) >= REPEAT_LLR):
+                and _repeat_llr(rest, ieee_div(gaps, per_sweep), SRD_MAX_DUTY, HIT_RATE["gfsk"])
+                >= REPEAT_LLR):
             return "unknown", why + (f", {gaps - rest:.0f} of them in runs on one channel longer "
                                      f"than a link's dwells, the other hits in too few sweeps for "
                                      f"a link: a fixed device's long packets beside a slow hopper")
-        if short_range:
-            return "unknown", short_range
         return "lora_fhss", why + ": dwells over sweeps (ELRS)"
     if llr["gfsk"] <= -REPEAT_LLR:
-        if short_range:
-            return "unknown", short_range
         return "gfsk_fhss", why + ": hops every packet"
     if llr["static"] <= -REPEAT_LLR:
         return "unknown", why + ": stays on its channels (long packets, not hops)"
     return "unknown", why + ": not yet telling"
-
-
-def read_share(mean_excess_db: float, step_khz: float) -> float:
-    """Share of a narrow hopper's packets read over the threshold by scan channels step_khz
-    apart, for its bursts read on average mean_excess_db over the noise (_read_share_table; NaN
-    for a NaN level)."""
-    return float(np.interp(mean_excess_db, *_read_share_table(float(step_khz))))
-
-
-def _short_range_hopper(f, n_ch: int, packets: float, sweeps: float, step_khz: float) -> str:
-    """Why a sub-GHz hop set is not named a link: its packets (hits off runs on one channel)
-    over its sweeps not yet told from a short-range device's at its level (LINK_MIN_AIRTIME,
-    SRD_MAX_DUTY, read_share); "" once they are, or where its level says nothing (unknown, or
-    under the threshold)."""
-    v = read_share(f["mean_excess_db"], step_khz) if step_khz > 0 else math.nan
-    if not v > 0.0 or not _repeat_llr(packets, sweeps, SRD_MAX_DUTY * v,
-                                      LINK_MIN_AIRTIME * v) > -REPEAT_LLR:
-        return ""
-    return (f"{n_ch} channels, {packets:.0f} packets in {sweeps:.0f} sweeps read "
-            f"{f['mean_excess_db']:.0f} dB over the noise ({v:.2f} of packets read): not yet told "
-            f"from a short-range device (on air {SRD_MAX_DUTY:.0%} at most) by a link's "
-            f"{LINK_MIN_AIRTIME:.0%}")
 
 
 def band_hopper(h) -> tuple[str, float, str]:

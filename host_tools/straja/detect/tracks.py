@@ -110,8 +110,7 @@ FEATURES = np.dtype([
     ("bandwidth_khz", "f8"), ("dwell_us", "f8"),
     ("interval_us", "f8"), ("interval_cv", "f8"), ("rate_hz", "f8"), ("duty", "f8"),
     ("hop_fraction", "f8"), ("long_stay_fraction", "f8"), ("centre_db", "f8"),
-    ("level_sd_db", "f8"), ("peak_dbm", "f8"), ("age_us", "f8"), ("excess_db", "f8"),
-    ("mean_excess_db", "f8"), ("busy_before", "f8"), ("cut_share", "f8"),
+    ("level_sd_db", "f8"), ("peak_dbm", "f8"), ("age_us", "f8"), ("excess_db", "f8"), ("busy_before", "f8"), ("cut_share", "f8"),
     ("streak", "f8"), ("streak_sd_db", "f8")])
 
 
@@ -148,7 +147,7 @@ def features(tracks: np.ndarray) -> np.ndarray:
         # slow trend of an approaching emitter
         f["level_sd_db"] = np.sqrt(tracks["level_jump_sq_db2"] / (2 * gaps))
         f["peak_dbm"] = 10 * np.log10(tracks["peak_mw"])
-        f["excess_db"] = f["mean_excess_db"] = np.nan  # known to the pipeline: with_excess
+        f["excess_db"] = np.nan  # known to the pipeline: with_excess
         f["busy_before"] = f["cut_share"] = np.nan  # and with_history
         f["streak"] = f["streak_sd_db"] = np.nan
     return f
@@ -165,14 +164,11 @@ def _centre_channel(tracks: np.ndarray, start_khz: float, step_khz: float, n: in
 def with_excess(feats: np.ndarray, tracks: np.ndarray, noise_mw: np.ndarray, start_khz: float,
                 step_khz: float) -> np.ndarray:
     """feats with excess_db: each track's last reading (its last burst's peak) over the noise
-    mean at its centre channel (`noise_mw` per channel), in dB; mean_excess_db: the mean power of
-    its bursts over that noise (the level it is read at, whatever its last reading's fading)."""
+    mean at its centre channel (`noise_mw` per channel), in dB."""
     if feats.size and step_khz > 0:
         ch = _centre_channel(tracks, start_khz, step_khz, noise_mw.size)
         with np.errstate(divide="ignore", invalid="ignore"):
-            noise_db = 10 * np.log10(noise_mw[ch])
-            feats["excess_db"] = tracks["level_db"] - noise_db
-            feats["mean_excess_db"] = 10 * np.log10(tracks["mean_sum_mw"] / tracks["n_bursts"]) - noise_db
+            feats["excess_db"] = tracks["level_db"] - 10 * np.log10(noise_mw[ch])
     return feats
 
 
