@@ -250,8 +250,8 @@ def test_a_band_reports_hits_are_its_events_bursts_start_to_end():
     evidence.attach(pipe)
     detector = pipe._detector(1, SimpleNamespace(info=None))
     start_us, end_us, khz = 80_000_000, 80_021_600, 919_000.0
-    report = BandReport("gfsk_fhss", 80_250_000, 70_000_000, khz - 500, khz + 500, 1e-10, 0.2,
-                        1000.0, np.array([[start_us, khz, 1e-10, end_us]], float))
+    report = BandReport("gfsk_fhss", 80_250_000, start_us, 70_000_000, khz - 500, khz + 500,
+                        1e-10, 0.2, 1000.0, np.array([[start_us, khz, 1e-10, end_us]], float))
     obs = detector._band_report(report, 0)
     (node, t0, t1, lo, hi, _), = evidence._made[id(obs)]
     assert (node, t0, t1, lo, hi) == (1, start_us / 1e6, end_us / 1e6, khz - 500, khz + 500)

@@ -54,3 +54,13 @@ def test_the_links_later_track_observations_meet_its_report_where_no_site_track_
     track, new = fusion.observe(Observation(2, "lora_fhss", 64 * S, 910_000, 915_000, -90.0,
                                             64 * S))
     assert track is report and not new
+
+
+def test_a_band_reports_track_stands_from_its_windows_first_event():
+    """A report raised once stands for its window's events (the seconds before it), not its
+    instant: its alert's evidence is that window (sub85_r9_915_harbour_late seed 2: raised at
+    75.10 s, never updated, its evidence the report's 10 ms, credited to no emitter)."""
+    fusion = Fusion(FusionConfig())
+    report = _report(2, 80.0, 70.0)._replace(first_ns=75 * S)
+    track, new = fusion.observe(report)
+    assert new and (track.first_ns, track.last_ns) == (75 * S, 80 * S)

@@ -59,6 +59,7 @@ class BandReport(NamedTuple):
     """The band's events of the window that was reported (times in µs, the core's clock)."""
     family: str
     t_us: int                 # the step's end
+    first_us: int             # the window's first event: the earliest reading it stands for
     since_us: int             # the excursion's first report less LEARN_DELAY_US (above)
     lo_khz: float
     hi_khz: float
@@ -141,6 +142,6 @@ class SiteRate:
         hits = np.array(window, float)
         half = self._step_khz / 2
         return BandReport("lora_fhss" if excess >= LORA_EXCESS else "gfsk_fhss", end,
-                          self._since, float(hits[:, 1].min() - half),
+                          int(hits[:, 0].min()), self._since, float(hits[:, 1].min() - half),
                           float(hits[:, 1].max() + half), float(np.median(hits[:, 2])), excess,
                           self._step_khz, hits)

@@ -99,6 +99,9 @@ class Observation(NamedTuple):
     # joins it to a track of its own kind, or to one begun since (the link's own, told by the
     # track rules), never to the site's older track merely by overlapping it
     band_rate: bool = False
+    # gateway time of the earliest reading it stands for, when before t_ns (a band report: its
+    # window's first event; its alert's evidence is that window, not the report's instant)
+    first_ns: int | None = None
 
 
 _DEFAULTS = {f.name: f.default for f in fields(PipelineConfig)}
@@ -396,7 +399,8 @@ class NodeDetector:
         return Observation(self.node_id, report.family, report.t_us * 1000 + offset_ns,
                            int(report.lo_khz), int(report.hi_khz),
                            round(10 * math.log10(max(report.peak_mw, 1e-20)), 1),
-                           report.since_us * 1000 + offset_ns, band_rate=True)
+                           report.since_us * 1000 + offset_ns, band_rate=True,
+                           first_ns=report.first_us * 1000 + offset_ns)
 
     def _observations(self, st: _PlanState, bursts: np.ndarray, offset_ns: int,
                       classed: dict | None = None) -> list[Observation]:
