@@ -9,6 +9,7 @@ import pytest
 from straja.eval.scenes import (EXPLAINED_SHARE, HEARD_MARGIN_DB, READ_TIME_S, Evidence, Hearing,
                                 RecordingDetector, SceneRun, alert_emitters, evidence_window,
                                 matches, run_scene, score_scene)
+from straja.detect.site_rate import BandReport
 from straja.frontends import FRONT_ENDS
 from straja.gateway import config
 from straja.gateway.pipeline import Pipeline
@@ -239,3 +240,18 @@ def test_the_hits_are_recorded_by_the_detectors_an_attached_pipeline_makes():
     late.detectors[1] = late._detector(1, SimpleNamespace(info=None))
     with pytest.raises(ValueError):
         Evidence().attach(late)
+
+
+def test_a_band_reports_hits_are_its_events_bursts_start_to_end():
+    """A band report's event is a burst whose stated start is up to a sweep from the packet read
+    in it (sub98: the late R9 915's events 9-17 ms from its packets' centres): recorded as a
+    point at its start, a 7.84 ms packet was missed; each hit spans its burst, as a core track's."""
+    pipe, evidence = Pipeline(config.GatewayConfig()), Evidence()
+    evidence.attach(pipe)
+    detector = pipe._detector(1, SimpleNamespace(info=None))
+    start_us, end_us, khz = 80_000_000, 80_021_600, 919_000.0
+    report = BandReport("gfsk_fhss", 80_250_000, start_us, 70_000_000, khz - 500, khz + 500,
+                        1e-10, 0.2, 1000.0, np.array([[start_us, khz, 1e-10, end_us]], float))
+    obs = detector._band_report(report, 0)
+    (node, t0, t1, lo, hi, _), = evidence._made[id(obs)]
+    assert (node, t0, t1, lo, hi) == (1, start_us / 1e6, end_us / 1e6, khz - 500, khz + 500)

@@ -34,6 +34,7 @@ from straja.detect.classify import (CLASSES, DRONE_FAMILIES, NO_STRADDLE, RESOLV
                                     WIDE_KHZ, Scan, band, band_hopper, classify_rows,
                                     hopper_told, ieee_div, standing_video)
 from straja.detect.hoppers import HIT_WIDTH_KHZ, BandHoppers, Hopper
+from straja.detect.site_rate import BandReport, SiteRate
 from straja.detect.noise import NoiseFloor, floor_alpha
 from straja.detect.tracks import EVENT, FEATURES, STATES, Tracker, TrackerConfig, channel_span
 from straja.protocol import FLAG_INTERLEAVED, read_positions, read_slots
@@ -233,6 +234,8 @@ class Result:
     # alert), by track id: the same as any later class_rows() of them before the next batch
     # (the gateway observes them in the same sweep, without classifying them again)
     classed: dict | None = None
+    # a sub-GHz band's rate of new hits over its site's, learnt (site_rate), in this batch
+    band_report: BandReport | None = None
 
 
 class Pipeline:
@@ -281,6 +284,8 @@ class Pipeline:
                                      read_positions(n_bins, order),
                                      read_slots=read_slots(n_bins, order, c.revisit_block))
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
+        self._site_rate = (SiteRate(step_khz) if band(centre_khz) == "subghz" and step_khz > 0
+                           else None)
         self._hit_cells = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1
         self._frame_cells = max(1, round(FRAME_REACH_KHZ / step_khz)) if step_khz > 0 else 1
         # the stages up to the bursts, compiled as one call (straja._detect_sweep)
@@ -383,24 +388,29 @@ class Pipeline:
         if self.noise is None:
             noise = None
         alerts = self._no_alerts
+        report = (None if self._site_rate is None or not n else
+                  self._site_rate.feed(bursts, int(t_us[-1] + duration_us[-1]),
+                                       self.stages.period_us))
         # a reported hopper is a drone link, named as its hits lean until they tell
         if hopper is not None and self.stages.hopper_reported is None:  # (reset when lost)
             self.stages.hopper_reported = hopper
             alerts = self.hopper_class(hopper)
         if not n or (not bursts.size and not self._tracker_kernel.n_live):
-            if bursts is self._no_bursts and alerts is self._no_alerts and hopper is None:
+            if (bursts is self._no_bursts and alerts is self._no_alerts and hopper is None
+                    and report is None):
                 # a quiet sweep's Result holds only constants and the kept buffers: one made
                 # again only when those change
                 quiet = self._quiet
                 if quiet is None or quiet.det is not det or quiet.noise_mw is not noise:
                     quiet = self._quiet = Result(det, noise, bursts, self._no_events, alerts)
                 return quiet
-            return Result(det, noise, bursts, self._no_events, alerts, hopper)
+            return Result(det, noise, bursts, self._no_events, alerts, hopper,
+                          band_report=report)
         events = self.tracker.process(bursts, int(t_us[-1] + duration_us[-1]))
         track_alerts, classed = self._new_alerts(events, bursts.size > 0)
         if track_alerts.size:
             alerts = np.concatenate([alerts, track_alerts]) if alerts.size else track_alerts
-        return Result(det, noise, bursts, events, alerts, hopper, classed)
+        return Result(det, noise, bursts, events, alerts, hopper, classed, report)
 
     def hopper_class(self, hopper: Hopper) -> np.ndarray:
         """The band hopper as a CLASSES record (track id HOPPER_TRACK_ID), its band the channels

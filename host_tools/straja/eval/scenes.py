@@ -239,6 +239,15 @@ class RecordingDetector(NodeDetector):
                                float(c + half), float(p)) for t, c, p in zip(t_s, f, dbm)]
         return obs
 
+    def _band_report(self, report, offset_ns):
+        obs = super()._band_report(report, offset_ns)
+        half = report.step_khz / 2
+        self.made[id(obs)] = [(self.node_id, (t0 * 1000 + offset_ns) / 1e9,
+                               (t1 * 1000 + offset_ns) / 1e9, c - half, c + half,
+                               10 * math.log10(max(p, 1e-20)))
+                              for t0, c, p, t1 in report.hits.tolist()]
+        return obs
+
     def _observations(self, st, bursts, offset_ns, classed=None):
         out = super()._observations(st, bursts, offset_ns, classed)
         heard = bursts.tolist()
@@ -258,11 +267,12 @@ class Evidence:
     centred on the observation's extent (their start and end, extent and peak; a neighbour's
     burst whose skirt reaches into it is the neighbour's track's), a band hopper's of the
     counted hits of the window it was reported on (the hopper's ring: one reading of one cell
-    each); an observation with neither is its own reading (its time, extent and power). Each
-    hit is kept with when the gateway first had it (a hopper's window reaches back: its hits
-    at a node that joins later were not the evidence of an alert event before). They are read
-    off the pipeline's node detectors (RecordingDetector, made so by attach) and its fusion
-    (its observe wrapped), so whose transmissions made an alert can be told (alert_emitters)."""
+    each), a band report's of its window's events (detect.site_rate: one channel each, its
+    burst's start to end); an observation with neither is its own reading (its time, extent and
+    power). Each hit is kept with when the gateway first had it (a hopper's window reaches
+    back: its hits at a node that joins later were not the evidence of an alert event before).
+    They are read off the pipeline's node detectors (RecordingDetector, made so by attach) and
+    its fusion (its observe wrapped), so whose transmissions made an alert can be told (alert_emitters)."""
 
     def __init__(self):
         # track id -> {(node id, t0 s, t1 s, lo kHz, hi kHz, dBm): gateway time s first had}

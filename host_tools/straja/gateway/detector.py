@@ -94,6 +94,14 @@ class Observation(NamedTuple):
     # still there, but its reading, of a sweep the classifier did not vouch for, may be another
     # emitter's beside it
     held: bool = False
+    # a band report (detect.site_rate): the band's rate of new hits over its site's, not a core
+    # track; since_ns: when the band was as its site was learnt (site_rate.BandReport). Fusion
+    # joins it to a track of its own kind, or to one begun since (the link's own, told by the
+    # track rules), never to the site's older track merely by overlapping it
+    band_rate: bool = False
+    # gateway time of the earliest reading it stands for, when before t_ns (a band report: its
+    # window's first event; its alert's evidence is that window, not the report's instant)
+    first_ns: int | None = None
 
 
 _DEFAULTS = {f.name: f.default for f in fields(PipelineConfig)}
@@ -332,6 +340,8 @@ class NodeDetector:
         result = st.core.process_assembled()
         offset_ns += st.paused_us * 1000  # (the core's times are less its time away)
         out = [] if result.hopper is None else [self._hopper(st, result.hopper, offset_ns)]
+        if result.band_report is not None:
+            out.append(self._band_report(result.band_report, offset_ns))
         if result.bursts.size:
             out += self._observations(st, result.bursts, offset_ns, result.classed)
         return out
@@ -382,6 +392,15 @@ class NodeDetector:
         _, family, _, _, _, lo, hi = st.core.hopper_class(hopper).tolist()[0]
         return Observation(self.node_id, family, hopper.t_last_us * 1000 + offset_ns,
                            int(lo), int(hi), round(10 * math.log10(max(hopper.peak_mw, 1e-20)), 1))
+
+    def _band_report(self, report, offset_ns: int) -> Observation:
+        """The core's band report (a link's rate of new hits over the site's): its events' span
+        and median level, from its window's first event."""
+        return Observation(self.node_id, report.family, report.t_us * 1000 + offset_ns,
+                           int(report.lo_khz), int(report.hi_khz),
+                           round(10 * math.log10(max(report.peak_mw, 1e-20)), 1),
+                           report.since_us * 1000 + offset_ns, band_rate=True,
+                           first_ns=report.first_us * 1000 + offset_ns)
 
     def _observations(self, st: _PlanState, bursts: np.ndarray, offset_ns: int,
                       classed: dict | None = None) -> list[Observation]:

@@ -52,6 +52,11 @@ def told_share(track: Track, family: str) -> float:
     return sum(told[family] / sum(told.values()) for told in track.told.values())
 
 
+def _first_ns(obs) -> int:
+    """The earliest reading an observation stands for (a band report: its window's first event)."""
+    return obs.t_ns if obs.first_ns is None else min(obs.first_ns, obs.t_ns)
+
+
 def _overlap(lo: int, hi: int, lo2: int, hi2: int) -> bool:
     """Whether two extents share more than an edge (or a point lies in the other): video on
     adjacent channels read at a channel-wide step (R1 and R2, 20 MHz bins) meet at a bin edge
@@ -138,6 +143,8 @@ class Track:
     moment_ns: int = 0
     gaps: collections.deque = field(default_factory=lambda: collections.deque(maxlen=GAPS_KEPT),
                                     repr=False, compare=False)
+    # made or joined by a band report (Observation.band_rate): its band's later reports join it
+    band_rate: bool = False
 
     @property
     def node_ids(self) -> tuple:
@@ -227,7 +234,8 @@ class Fusion:
                     and (_overlap(lo, hi, track.lo_khz, track.hi_khz)
                          or link == "video" and _straddled(track, obs))
                     and track.first_ns - self.timeout_ns < obs.t_ns
-                    and back_ns < track.last_ns + track.hold_ns]
+                    and back_ns < track.last_ns + track.hold_ns
+                    and (not obs.band_rate or track.band_rate or track.first_ns >= back_ns)]
         # not the track of another video its node read beside it in this sweep (a hopper's
         # hits are split over several core tracks, each a part of its hop set: one emitter)
         joins = [track for track in overlaps if link != "video"
@@ -242,12 +250,15 @@ class Fusion:
             track = max(joins, key=lambda t: _shared(lo, hi, t.lo_khz, t.hi_khz))
             if len(overlaps) == 1:
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
+            # a band report's track takes the link's later reports (a link learnt only in part
+            # as the site after its first excursion crosses again, its own track still live)
+            track.band_rate |= obs.band_rate
             self._add(track, obs)
             return track, False
         self._count += 1
-        track = Track(f"T{obs.t_ns // 1_000_000}-{self._count}", obs.family, lo, hi, obs.t_ns,
-                      obs.t_ns, kept=Kept(self.cfg.trend_db), hold_ns=self.timeout_ns,
-                      moment_ns=obs.t_ns)
+        track = Track(f"T{obs.t_ns // 1_000_000}-{self._count}", obs.family, lo, hi,
+                      _first_ns(obs), obs.t_ns, kept=Kept(self.cfg.trend_db),
+                      hold_ns=self.timeout_ns, moment_ns=obs.t_ns, band_rate=obs.band_rate)
         end_ns = obs.t_ns + self.timeout_ns + self.confirm_ns
         self.next_end_ns = min(self.next_end_ns, end_ns) if self.tracks else end_ns
         self.tracks.append(track)
@@ -276,7 +287,7 @@ class Fusion:
             if (not track.named and obs.family != track.family
                     and told_share(track, obs.family) > told_share(track, track.family)):
                 track.family = obs.family
-        track.first_ns = min(track.first_ns, obs.t_ns)
+        track.first_ns = min(track.first_ns, _first_ns(obs))
         track.last_ns = max(track.last_ns, obs.t_ns)
         if obs.t_ns - track.moment_ns >= MOMENT_NS:
             self._held_longer(track, obs.t_ns)
