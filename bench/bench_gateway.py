@@ -120,6 +120,20 @@ def digest(outputs: list, counts: dict) -> str:
     return h.hexdigest()[:12]
 
 
+def feed_chunks(pipeline: Pipeline, st: store.Store, chunks: list) -> list:
+    """Feed the chunks, storing their events: the outputs with events or commands (a few, to
+    be digested untimed)."""
+    given = []
+    for c in chunks:
+        out = pipeline.feed(c.source, c.t_ns, c.data)
+        if out.events:
+            st.write(out.events)
+            given.append(out)
+        elif out.commands:
+            given.append(out)
+    return given
+
+
 def check_passes(fleet: "Fleet") -> None:
     """Every pass of a fleet raised the same alerts and gave the same events (else the figures
     are not of one processing)."""
@@ -180,14 +194,7 @@ class Fleet:
                 self._stream_timed(pipeline, st)
             else:
                 gc.callbacks.append(collector)
-                given = []  # (outputs with events or commands: a few; digested untimed)
-                for c in self.chunks:
-                    out = pipeline.feed(c.source, c.t_ns, c.data)
-                    if out.events:
-                        st.write(out.events)
-                        given.append(out)
-                    elif out.commands:
-                        given.append(out)
+                given = feed_chunks(pipeline, st, self.chunks)
             cpu = time.thread_time() - c0
         finally:
             if collector in gc.callbacks:

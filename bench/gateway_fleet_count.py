@@ -29,7 +29,7 @@ from straja.gateway import config, store
 from straja.gateway.pipeline import Pipeline
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_gateway import digest, video_fleet  # noqa: E402
+from bench_gateway import digest, feed_chunks, video_fleet  # noqa: E402
 
 
 def main() -> int:
@@ -56,19 +56,8 @@ def main() -> int:
             st.write(pipeline.feed(status.source, status.t_ns - 1, hello).events)
             for c in (status, sweep):
                 st.write(pipeline.feed(c.source, c.t_ns, c.data).events)
-        given = []  # (outputs with events or commands, as bench_gateway digests them)
-
-        def stream() -> None:
-            for c in chunks:
-                out = pipeline.feed(c.source, c.t_ns, c.data)
-                if out.events:
-                    st.write(out.events)
-                    given.append(out)
-                elif out.commands:
-                    given.append(out)
-
         c0 = time.thread_time()
-        operator.call(stream)
+        given = operator.call(feed_chunks, pipeline, st, chunks)
         cpu = time.thread_time() - c0
         st.close()
     print(f"{nodes} nodes, {seconds:g} s: {sweeps} sweeps, thread CPU {cpu / sweeps * 1e6:.1f} us "
