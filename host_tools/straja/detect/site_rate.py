@@ -1,5 +1,6 @@
-"""A sub-GHz band's site rate, learnt, and a link's rate over it: the band report (docs/detection.md,
-"Busy sub-GHz sites: the band report"; measured in docs/measured/sub85.md, sub88.md, sub92.md).
+"""A sub-GHz band's site rate, learnt, and a link's rate over it: the band report
+(docs/detection.md, "Busy sub-GHz sites: the band report"; measured in docs/measured/sub85.md,
+sub88.md, sub92.md, band99.md).
 
 On a busy sub-GHz site one core track a node gathers the residents' hits (meters, LoRaWAN devices
 and their gateway's downlinks, meshes), so a drone switched on later joins that track and its alert
@@ -27,8 +28,11 @@ measured on four busy sites). So, per plan:
 - a report says which tracks may be its link: those begun since the site it is tested against
   (the band as it was LEARN_DELAY_US before the excursion's first report): `since_us`.
 
-A link on air from switch-on is learnt as the site and never reported (it keeps the track rules'
-alerts, 0.5-2.8 s on these sites); nothing is reported in a plan's first START_US.
+A link on air from switch-on is learnt as the site and mostly never reported (it keeps the track
+rules' alerts, 0.5-2.8 s on these sites), but with only START_US - LEARN_DELAY_US of the band
+learnt when the test starts its swing can cross it once: a second alert for its presence
+(sub85_elrs868_200_town_from_start, docs/measured/band99.md). Nothing is reported in a plan's
+first START_US.
 """
 from __future__ import annotations
 
@@ -44,9 +48,9 @@ from straja.detect.tracks import STAY_WITHIN
 
 STEP_US = 250_000          # learning and test step
 WINDOW_US = 5_000_000      # the recent window (det72, sub75, sub85)
-BASELINE_US = 46_000_000   # the EWMA's memory: hoppers.BASELINE_SWEEPS at the 2.4 GHz plan's sweeps
+BASELINE_US = 46_000_000   # the EWMA's memory: hoppers.BASELINE_SWEEPS at 2.4 GHz plan sweeps
 START_US = 15_000_000      # no test before this long after the plan's first event
-LINK_RATE = 0.12           # a link's events a sweep: Crossfire 150 Hz at +10 dB, the lowest measured
+LINK_RATE = 0.12           # a link's events a sweep: Crossfire 150 Hz at +10 dB, the least
 REPORT_LLR = 3 * math.log(19)
 SITE_FLOOR = 1e-3          # a site learnt silent: one event in 1000 sweeps
 ALIAS_SWING = 2.0          # a learnt rate that is one link's reads up to this many times it (above)

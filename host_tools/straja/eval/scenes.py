@@ -272,7 +272,8 @@ class Evidence:
     power). Each hit is kept with when the gateway first had it (a hopper's window reaches
     back: its hits at a node that joins later were not the evidence of an alert event before).
     They are read off the pipeline's node detectors (RecordingDetector, made so by attach) and
-    its fusion (its observe wrapped), so whose transmissions made an alert can be told (alert_emitters)."""
+    its fusion (its observe wrapped), so whose transmissions made an alert can be told
+    (alert_emitters)."""
 
     def __init__(self):
         # track id -> {(node id, t0 s, t1 s, lo kHz, hi kHz, dBm): gateway time s first had}
