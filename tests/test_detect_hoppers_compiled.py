@@ -364,3 +364,18 @@ def test_a_clock_gone_back_past_the_ring_drops_the_report():
     active = [stage.process(*args) is not None for args in band_calls(band)]
     assert active[199]  # reported before the jump
     assert not all(active[200:])  # dropped after it
+
+
+@pytest.mark.parametrize("capacity", [256, 4096])
+def test_compiled_looks_match_across_a_clock_gone_back_within_the_window(capacity):
+    """The window's hits found back from the ring's head (HopperLooks._live_slots), a node's
+    clock gone back: 1.5 s (hits out of sweep order in the window), then 100 s for 100 sweeps
+    and forward again to 2 s after the last sweep before that (the window's hits then both
+    sides of older ones in the ring), and a sweep overlapping the one before. The compiled
+    looks take the reference's hits in its order, whether the ring wraps or not."""
+    band = busy_band(2)
+    band.t_us[300:] -= 1_500_000
+    band.t_us[500:] -= 100_000_000
+    band.t_us[600:] += band.t_us[499] + 2_000_000 - band.t_us[600]
+    band.t_us[900:] -= band.duration_us[900] // 2
+    assert side_by_side(band_calls(band, batch=3), stage_maker(capacity=capacity), every=5)
