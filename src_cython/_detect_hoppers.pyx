@@ -15,6 +15,7 @@ CPython's lgamma for the tail), so the tests ask for identical state and reports
 import math
 
 import numpy as np
+from libc.limits cimport LLONG_MIN
 from libc.math cimport INFINITY, NAN, exp, fabs, fmod, log, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
@@ -334,6 +335,11 @@ cdef class HopperLooks:
     cdef float* ring_over
     cdef unsigned char* ring_held
     cdef Py_ssize_t capacity
+    # where a window's hits can be in the ring (_live_slots): written in order of sweeps from
+    # ordered_from on (no hit earlier than any written before its sweep), at most
+    # sweep_entries_max hits a sweep; the latest written time before this sweep, and of all
+    cdef Py_ssize_t ordered_from, sweep_head, sweep_entries_max
+    cdef long long t_max_before_sweep, t_max_written
     cdef long long* hits        # this look's narrow hits (all of them: the baseline's)
     cdef long long* hit_t       # their read times
     cdef unsigned char* hit_gated  # read in a mains-locked emitter's on-window (mains_gated)
@@ -506,6 +512,8 @@ cdef class HopperLooks:
         self.counted = self.hits + self.max_hits
         self.pend_first = self.pend_len = self.starts_first = self.starts_len = 0
         self.sweeps = self.head = 0
+        self.ordered_from = self.sweep_head = self.sweep_entries_max = 0
+        self.t_max_before_sweep = self.t_max_written = LLONG_MIN
         self.active = self.new_hits = False
         self.since_us = 0
         self.reads = 1
@@ -620,6 +628,8 @@ cdef class HopperLooks:
         cdef float a = self.alpha
         cdef long long c, now = t0 + duration
         cdef bint held_hit, own_hit = False
+        if not again:
+            self.sweep_head, self.t_max_before_sweep = self.head, self.t_max_written
         i = 0
         while i < n:  # runs of hot cells; the narrow ones' strongest cell is a hit
             if not single[i] > a * noise[i]:
@@ -665,7 +675,13 @@ cdef class HopperLooks:
             self.ring_mw[slot] = single[c]
             self.ring_over[slot] = single[c] / (a * noise[c])
             self.ring_held[slot] = self.counted_held[i]
+            if self.ring_t[slot] < self.t_max_before_sweep:
+                self.ordered_from = self.head + n_counted  # (a node clock gone back)
+            if self.ring_t[slot] > self.t_max_written:
+                self.t_max_written = self.ring_t[slot]
         self.head += n_counted
+        if self.head - self.sweep_head > self.sweep_entries_max:
+            self.sweep_entries_max = self.head - self.sweep_head
         self._push_start(t0, now)
         if n_counted or self.active:
             self._decide(now, n_counted > 0, own_hit)
@@ -678,10 +694,34 @@ cdef class HopperLooks:
         for i in range(self.n_bins):
             self.report_piled[i], self.report_skirt_mw[i] = 0, 0.0
 
+    cdef void _live_slots(self, long long since, Py_ssize_t* first, Py_ssize_t* end) noexcept:
+        """The ring's slots that can hold hits from `since`, ascending (the reference's order):
+        [first[0], end[0]) then [first[1], end[1]). Every slot outside holds an older hit or
+        none. Scanned back from the head, not the whole ring: a hit older than `since` written
+        in sweep order is no later than any of its own sweep's; the sweeps before are all older."""
+        cdef Py_ssize_t cap = self.capacity, oldest = self.head - cap, i = self.head
+        if oldest < 0:
+            oldest = 0
+        cdef Py_ssize_t start = oldest
+        while i > oldest:
+            i -= 1
+            if self.ring_t[i % cap] < since and i >= self.ordered_from:
+                start = max(oldest, i - self.sweep_entries_max + 1)  # its sweep's first
+                break
+        cdef Py_ssize_t s0 = start % cap, s1 = self.head % cap
+        if start == self.head:
+            first[0] = end[0] = first[1] = end[1] = 0
+        elif s0 < s1:
+            first[0], end[0], first[1], end[1] = s0, s1, 0, 0
+        else:  # wrapped (or the whole ring)
+            first[0], end[0], first[1], end[1] = 0, s1, s0, cap
+
     cdef void _decide(self, long long now, bint hit, bint own_hit) noexcept:
         """ReferenceBandHoppers._decide: keep, update or drop the reported hopper, else test
         each window (shortest first) for a new one."""
-        cdef Py_ssize_t i, j, m = 0, w, n_own = 0, n_quiet = 0, n_piled = 0
+        cdef Py_ssize_t i, j, m = 0, w, n_own = 0, n_quiet = 0, n_piled = 0, part
+        cdef Py_ssize_t first[2]
+        cdef Py_ssize_t end[2]
         cdef double expected, rate = self.rate, min_span_khz = self.min_span_khz
         if self.active:
             if now - self.hop_t_last_us > self.lost_us:
@@ -697,12 +737,14 @@ cdef class HopperLooks:
         # the longest window's hits in cells still quiet (cells that turned busy since their
         # hits were counted are not); the shorter windows' are among these
         cdef long long since = now - self.window_us
-        for j in range(self.capacity):
-            if self.ring_t[j] >= since and not self.skip[self.ring_cell[j]]:
-                self.win_t[m], self.win_cell[m] = self.ring_t[j], self.ring_cell[j]
-                self.win_mw[m], self.win_over[m] = self.ring_mw[j], self.ring_over[j]
-                self.win_skirt[m] = 0
-                m += 1
+        self._live_slots(since, first, end)
+        for part in range(2):
+            for j in range(first[part], end[part]):
+                if self.ring_t[j] >= since and not self.skip[self.ring_cell[j]]:
+                    self.win_t[m], self.win_cell[m] = self.ring_t[j], self.ring_cell[j]
+                    self.win_mw[m], self.win_over[m] = self.ring_mw[j], self.ring_over[j]
+                    self.win_skirt[m] = 0
+                    m += 1
         if self._window_pile(m):  # its hits out, its skirts' counted against one link's
             # only, the rate and span asked outside it
             for j in range(m):
@@ -843,32 +885,37 @@ cdef class HopperLooks:
         """ReferenceBandHoppers._summary: the hopper of the counted hits from `since` (all
         cells). With none there (a node's clock gone back) it is dropped, where the reference
         fails on an empty window."""
-        cdef Py_ssize_t j, n_hits = 0, n_channels = 0, n_held = 0
+        cdef Py_ssize_t j, n_hits = 0, n_channels = 0, n_held = 0, part
+        cdef Py_ssize_t first[2]
+        cdef Py_ssize_t end[2]
         cdef int c
         cdef double f, lo = 0.0, hi = 0.0
         cdef float peak = 0.0
         cdef long long t_last = 0
-        for j in range(self.capacity):
-            if self.ring_t[j] < since:
-                continue
-            c = self.ring_cell[j]
-            if self.report_piled[c] or self.ring_mw[j] < self.report_skirt_mw[c]:
-                continue
-            f = self.freq_khz[c]
-            if n_hits == 0:
-                lo, hi, t_last, peak = f, f, self.ring_t[j], self.ring_mw[j]
-            else:
-                lo, hi = (f if f < lo else lo), (f if f > hi else hi)
-                t_last = self.ring_t[j] if self.ring_t[j] > t_last else t_last
-                peak = self.ring_mw[j] if self.ring_mw[j] > peak else peak
-            if not self.cell_seen[c]:
-                self.cell_seen[c] = 1
-                n_channels += 1
-            n_held += self.ring_held[j]
-            n_hits += 1
-        for j in range(self.capacity):  # the marks cleared for the next summary
-            if self.ring_t[j] >= since:
-                self.cell_seen[self.ring_cell[j]] = 0
+        self._live_slots(since, first, end)
+        for part in range(2):
+            for j in range(first[part], end[part]):
+                if self.ring_t[j] < since:
+                    continue
+                c = self.ring_cell[j]
+                if self.report_piled[c] or self.ring_mw[j] < self.report_skirt_mw[c]:
+                    continue
+                f = self.freq_khz[c]
+                if n_hits == 0:
+                    lo, hi, t_last, peak = f, f, self.ring_t[j], self.ring_mw[j]
+                else:
+                    lo, hi = (f if f < lo else lo), (f if f > hi else hi)
+                    t_last = self.ring_t[j] if self.ring_t[j] > t_last else t_last
+                    peak = self.ring_mw[j] if self.ring_mw[j] > peak else peak
+                if not self.cell_seen[c]:
+                    self.cell_seen[c] = 1
+                    n_channels += 1
+                n_held += self.ring_held[j]
+                n_hits += 1
+        for part in range(2):  # the marks cleared for the next summary
+            for j in range(first[part], end[part]):
+                if self.ring_t[j] >= since:
+                    self.cell_seen[self.ring_cell[j]] = 0
         self.active = n_hits > 0
         self.hop_hits, self.hop_channels, self.hop_held = n_hits, n_channels, n_held
         self.hop_lo_khz, self.hop_hi_khz, self.hop_peak_mw = lo, hi, peak

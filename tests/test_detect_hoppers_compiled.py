@@ -2,6 +2,8 @@
 the NumPy reference (hoppers.ReferenceBandHoppers): the same reports and the same state, look
 by look, on synthetic bands and on the inputs the stage took in simulated scenes; its decision's
 Poisson tail against stats.poisson_tail; a node's clock gone back."""
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -13,12 +15,16 @@ from straja.detect import pipeline as pl
 from straja.detect.tracks import TRACK
 from straja.eval.evaluate import EVAL_DETECT
 from straja.eval.run import run_session
-from straja.paths import SCENES
+from straja.paths import REPO, SCENES
 from straja.sim import load_scene
 from test_detect_hoppers import (ALPHA, N_BINS, START_KHZ, STEP_KHZ, Band, NOISE_MW,
                                  access_point_and_hopper_from_switch_on,
                                  access_point_and_spread_residents, access_points, cells_between, mains_locked_hopper, oven_band,
                                  pile_after_a_far_hit, quiet_access_point)
+
+spec = importlib.util.spec_from_file_location("hopper_looks", REPO / "bench" / "hopper_looks.py")
+hopper_looks = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(hopper_looks)
 
 STATE = ("counts", "site", "power", "skirt_mw", "_skip", "_t", "_cell", "_mw", "_over", "_held")
 
@@ -146,30 +152,14 @@ def test_noise_alone_learns_the_same_baseline():
     side_by_side(band_calls(Band(600, seed=12, reads=2)), stage_maker(), every=50)
 
 
-class Recorder(hp.ReferenceBandHoppers):
-    """The reference, keeping a copy of every process() call it takes."""
-    made: list = []
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.args, self.kwargs, self.calls = args, kwargs, []
-        Recorder.made.append(self)
-
-    def process(self, *arrays):
-        self.calls.append(tuple(np.array(a) for a in arrays))
-        return super().process(*arrays)
-
-
 @pytest.mark.parametrize("scene", ["flysky_later_on_bluetooth_dense", "frsky_on_urban_24ghz"])
-def test_compiled_looks_match_on_a_scenes_inputs(scene, monkeypatch):
+def test_compiled_looks_match_on_a_scenes_inputs(scene):
     """The inputs the stage took through the evaluation's fast path (the node's reads of a
-    simulated scene: a hopper among Bluetooth or Wi-Fi), replayed into both."""
-    Recorder.made = []
-    monkeypatch.setattr(pl, "BandHoppers", Recorder)
-    run_session(load_scene(SCENES / f"{scene}.toml"), "n1", 14.0, seed=3, detect=EVAL_DETECT)
-    monkeypatch.undo()
-    assert Recorder.made
-    for rec in Recorder.made:
+    simulated scene: a hopper among Bluetooth or Wi-Fi, bench/hopper_looks.py's recording),
+    replayed into both."""
+    stages = hopper_looks.record(scene, 14.0)
+    assert stages
+    for rec in stages:
         assert len(rec.calls) > 40
         side_by_side(rec.calls, lambda cls: cls(*rec.args, **rec.kwargs), every=5)
 
@@ -364,3 +354,18 @@ def test_a_clock_gone_back_past_the_ring_drops_the_report():
     active = [stage.process(*args) is not None for args in band_calls(band)]
     assert active[199]  # reported before the jump
     assert not all(active[200:])  # dropped after it
+
+
+@pytest.mark.parametrize("capacity", [256, 4096])
+def test_compiled_looks_match_across_a_clock_gone_back_within_the_window(capacity):
+    """The window's hits found back from the ring's head (HopperLooks._live_slots), a node's
+    clock gone back: 1.5 s (hits out of sweep order in the window), then 100 s for 100 sweeps
+    and forward again to 2 s after the last sweep before that (the window's hits then both
+    sides of older ones in the ring), and a sweep overlapping the one before. The compiled
+    looks take the reference's hits in its order, whether the ring wraps or not."""
+    band = busy_band(2)
+    band.t_us[300:] -= 1_500_000
+    band.t_us[500:] -= 100_000_000
+    band.t_us[600:] += band.t_us[499] + 2_000_000 - band.t_us[600]
+    band.t_us[900:] -= band.duration_us[900] // 2
+    assert side_by_side(band_calls(band, batch=3), stage_maker(capacity=capacity), every=5)
