@@ -230,7 +230,7 @@ class RecordingDetector(NodeDetector):
     def _hopper(self, st, found, offset_ns):
         obs = super()._hopper(st, found, offset_ns)
         ring = st.core._hoppers
-        taken = ring._t >= ring._since_us
+        taken = ring.report_hits(ring._since_us)  # (a window's pile beside it is not its)
         half = st.core.step_khz / 2
         t_s = (ring._t[taken] * 1000 + offset_ns) / 1e9
         f = ring.freq_khz[ring._cell[taken]]
