@@ -881,6 +881,23 @@ cdef class HopperLooks:
             return NAN  # (a tail that did not converge, NaN, is no hopper either)
         return expected
 
+    cdef inline bint _report_hit(self, Py_ssize_t j, long long since) noexcept:
+        """Whether ring slot j is a hit of the hopper reported from `since`: counted since,
+        not of the window's pile it was reported beside nor under that pile's skirts' level."""
+        cdef int c = self.ring_cell[j]
+        return self.ring_t[j] >= since and not (self.report_piled[c]
+                                                or self.ring_mw[j] < self.report_skirt_mw[c])
+
+    def report_hits(self, long long since):
+        """ReferenceBandHoppers.report_hits: the ring's slots (bool) the hopper reported from
+        `since` is made of."""
+        out = np.zeros(self.capacity, np.uint8)
+        cdef unsigned char[::1] o = out
+        cdef Py_ssize_t j
+        for j in range(self.capacity):
+            o[j] = self._report_hit(j, since)
+        return out.view(bool)
+
     cdef void _summary(self, long long since, double expected) noexcept:
         """ReferenceBandHoppers._summary: the hopper of the counted hits from `since` (all
         cells). With none there (a node's clock gone back) it is dropped, where the reference
@@ -895,11 +912,9 @@ cdef class HopperLooks:
         self._live_slots(since, first, end)
         for part in range(2):
             for j in range(first[part], end[part]):
-                if self.ring_t[j] < since:
+                if not self._report_hit(j, since):
                     continue
                 c = self.ring_cell[j]
-                if self.report_piled[c] or self.ring_mw[j] < self.report_skirt_mw[c]:
-                    continue
                 f = self.freq_khz[c]
                 if n_hits == 0:
                     lo, hi, t_last, peak = f, f, self.ring_t[j], self.ring_mw[j]

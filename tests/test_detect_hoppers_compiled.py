@@ -51,6 +51,8 @@ def side_by_side(calls, make, every=1):
         assert (got, compiled.new_hits) == (want, reference.new_hits), f"call {i}"
         if want is not None and reference.new_hits:
             reports.append(want)
+            np.testing.assert_array_equal(compiled.report_hits(compiled._since_us),
+                                          reference.report_hits(reference._since_us))
         if i % every == 0:
             assert_same_state(compiled, reference)
     assert_same_state(compiled, reference)

@@ -183,6 +183,19 @@ def test_a_scene_run_records_the_hits_each_alerts_track_was_made_of():
     assert row["alerted"] and row["family_ok"]
 
 
+def test_a_hopper_reported_beside_a_window_pile_is_made_of_its_own_hits():
+    """A FrSky at +30 dB on from switch-on beside an access point on channel 1 (hop80): its
+    band hopper, reported beside the window's pile of the access point's frames, is made of
+    its own hits (report_hits), not the pile's: its alert's updates named GFSK are credited to
+    it and the family scored is GFSK; taken with the pile's hits, under half of them were the
+    FrSky's, the updates credited to a BLE tag and the alert scored LoRa, its first leaning
+    name (docs/measured/hop102.md)."""
+    scene = load_scene(SCENES / "variants" / "hop80_frsky_p30_start_ap1.toml")
+    run = run_scene(scene, t_end_s=8.0)
+    rows = {r["name"]: r for r in score_scene(scene, run, "hop80")[0]}
+    assert rows["frsky"]["alerted"] and rows["frsky"]["family"] == "gfsk_fhss"
+
+
 def test_a_neighbours_burst_reaching_into_a_videos_extent_is_not_its_hit():
     """20 MHz OFDM at 5865 MHz and R8 at 5917 MHz: each node reads 5845-5885 and 5875-5935, two
     bursts sharing a bin, one track each. The OFDM's burst is not a hit of the R8's track

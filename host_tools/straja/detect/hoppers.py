@@ -568,9 +568,15 @@ class ReferenceBandHoppers:
             return None
         return expected
 
-    def _summary(self, since_us: int, expected: float) -> Hopper:
-        keep = (self._t >= since_us) & ~self._report_piled[self._cell] & ~(
+    def report_hits(self, since_us: int) -> np.ndarray:
+        """Which slots of the ring of counted hits (bool) a hopper reported from since_us is
+        made of: not of the window's pile it was reported beside, nor under that pile's skirts'
+        level (the summary's hits; what the evaluation's evidence takes for the report)."""
+        return (self._t >= since_us) & ~self._report_piled[self._cell] & ~(
             self._mw < self._report_skirt_mw[self._cell])
+
+    def _summary(self, since_us: int, expected: float) -> Hopper:
+        keep = self.report_hits(since_us)
         t, cell, mw, held = self._t[keep], self._cell[keep], self._mw[keep], self._held[keep]
         freqs = self.freq_khz[cell]
         return Hopper(int(t.size), int(np.unique(cell).size), float(freqs.min()),
@@ -639,6 +645,9 @@ class BandHoppers(ReferenceBandHoppers):
 
     def _starts(self) -> np.ndarray:
         return self._looks.window_starts()
+
+    def report_hits(self, since_us: int) -> np.ndarray:
+        return self._looks.report_hits(since_us)
 
 
 def narrow_hits(single: np.ndarray, threshold: np.ndarray, max_width: int,

@@ -230,7 +230,7 @@ class RecordingDetector(NodeDetector):
     def _hopper(self, st, found, offset_ns):
         obs = super()._hopper(st, found, offset_ns)
         ring = st.core._hoppers
-        taken = ring._t >= ring._since_us
+        taken = ring.report_hits(ring._since_us)  # (a window's pile beside it is not its)
         half = st.core.step_khz / 2
         t_s = (ring._t[taken] * 1000 + offset_ns) / 1e9
         f = ring.freq_khz[ring._cell[taken]]
@@ -266,8 +266,8 @@ class Evidence:
     gateway keeps none of them): an observation of a core track is made of its sweep's bursts
     centred on the observation's extent (their start and end, extent and peak; a neighbour's
     burst whose skirt reaches into it is the neighbour's track's), a band hopper's of the
-    counted hits of the window it was reported on (the hopper's ring: one reading of one cell
-    each), a band report's of its window's events (detect.site_rate: one channel each, its
+    counted hits of the window it was reported on that the report is made of (the hopper's
+    ring, report_hits: one reading of one cell each), a band report's of its window's events (detect.site_rate: one channel each, its
     burst's start to end); an observation with neither is its own reading (its time, extent and
     power). Each hit is kept with when the gateway first had it (a hopper's window reaches
     back: its hits at a node that joins later were not the evidence of an alert event before).
