@@ -45,18 +45,6 @@ def test_two_carriers_read_as_one_stretch_widen_neither_track():
     assert fusion.observe(Observation(3, VIDEO, 3 * S, *r2, -70.0))[0] is second
 
 
-def test_a_run_sharing_as_much_with_two_tracks_joins_the_one_centred_nearest():
-    """vid91_ofdm40_5785_f6_55mhz_ap165_quiet: an OFDM's track widened to 5745-5835 MHz by merged
-    runs, F6's made on its own channel (5835-5855); n3's F6 run 5815-5865 shares 20 MHz with
-    each: it is F6's, centred 5 MHz from F6's track and 50 MHz from the OFDM's (on the older, as
-    before, F6's alert waited a sweep)."""
-    fusion = Fusion(FusionConfig())
-    ofdm = fusion.observe(Observation(1, VIDEO, S, 5_745_000, 5_835_000, -70.0))[0]
-    f6 = fusion.observe(Observation(1, VIDEO, S, 5_835_000, 5_855_000, -70.0))[0]
-    assert ofdm is not f6
-    assert fusion.observe(Observation(3, VIDEO, 2 * S, 5_815_000, 5_865_000, -75.0))[0] is f6
-
-
 def test_an_observation_overlapping_one_track_joins_it_as_before():
     fusion = Fusion(FusionConfig())
     first, new = fusion.observe(Observation(1, VIDEO, S, *F4, -70.0))

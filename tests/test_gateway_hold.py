@@ -19,16 +19,14 @@ START_KHZ, STEP_KHZ, N = 5_645_000, 2_000, 151   # synth.VIDEO_BAND
 SWEEP_US = 100_000
 
 
-def sweeps(seconds: float, centre_khz=5_800_000, seed=1, beside=()):
-    """(t_us, Sweep) of a node reading steady 20 MHz video at centre_khz over noise, and
-    `beside`'s steady carriers, each (centre kHz, half width kHz, dBm)."""
+def sweeps(seconds: float, centre_khz=5_800_000, seed=1):
+    """(t_us, Sweep) of a node reading steady 20 MHz video at centre_khz over noise."""
     rng = np.random.default_rng(seed)
     freqs = START_KHZ + STEP_KHZ * np.arange(N)
     for k in range(int(seconds * 1e6 / SWEEP_US)):
         dbm = -95.0 + 10 * np.log10(rng.gamma(10, 1 / 10, N))
-        for centre, half, level in ((centre_khz, 10_000, -70.0), *beside):
-            on = np.abs(freqs - centre) <= half
-            dbm[on] = np.maximum(dbm[on], level + rng.normal(0, 0.5, on.sum()))
+        on = np.abs(freqs - centre_khz) <= 10_000
+        dbm[on] = np.maximum(dbm[on], -70.0 + rng.normal(0, 0.5, on.sum()))
         yield k * SWEEP_US, Sweep(0, 0, k, START_KHZ, STEP_KHZ, 500, SWEEP_US // 2, 0, N,
                                   dbm_to_rssi_code(dbm).tobytes())
 
@@ -136,16 +134,3 @@ def test_a_held_observation_keeps_its_track_but_adds_no_reading():
     track, _ = fusion.observe(Observation(1, t_ns=30 * s, dbm=-70.0, **video))
     fusion.observe(Observation(2, t_ns=31 * s, dbm=-60.0, held=True, **video))
     assert track.nodes[2].dbm == -60.0 and track.strongest() == (2, -60.0)
-
-
-def test_a_tracks_observation_spans_its_own_run_not_a_wider_one_beside_it():
-    """A weak 20 MHz video at 5825 MHz read beside a strong 60 MHz wide run at 5730 MHz (a near
-    carrier and its skirts), a cold stretch between: the video's observation is its own channel
-    (its span of centres widened by half its own burst), not widened by half the other run's
-    width over the cold stretch towards it (vid103: one fused track of both carriers)."""
-    det = NodeDetector(1, {})
-    seen = [o for t_us, sw in sweeps(6.0, centre_khz=5_825_000,
-                                     beside=((5_730_000, 30_000, -50.0),))
-            for o in det.sweep(sw, t_us, 0) if o.lo_khz + o.hi_khz > 2 * 5_790_000]
-    assert seen
-    assert all(5_810_000 <= o.lo_khz and o.hi_khz <= 5_840_000 for o in seen)

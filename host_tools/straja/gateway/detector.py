@@ -60,10 +60,10 @@ REFUSED_SEGMENT = "sweeps_bad_segment"      # past its sweep's channels, uneven,
 REFUSED_FRONT_END = "sweeps_no_front_end"   # a front end the node's info does not list
 REFUSED_BAND = "sweeps_outside_band"        # channels outside its front end's band
 # fields of a tracker record (TRACK) as tuple positions (its tolist())
-(T_ID, T_STATE, T_FIRST, T_START, T_END, T_F_MIN, T_F_MAX, T_F_LAST, T_PEAK, T_BURSTS,
- T_BW_SUM) = (TRACK.names.index(name) for name in (
-    "track_id", "state", "t_first_us", "t_last_start_us", "t_last_end_us", "f_min_khz",
-    "f_max_khz", "f_last_khz", "peak_mw", "n_bursts", "bw_sum_khz"))
+T_ID, T_STATE, T_FIRST, T_START, T_END, T_F_MIN, T_F_MAX, T_F_LAST, T_PEAK = (
+    TRACK.names.index(name) for name in ("track_id", "state", "t_first_us", "t_last_start_us",
+                                         "t_last_end_us", "f_min_khz", "f_max_khz",
+                                         "f_last_khz", "peak_mw"))
 # fields of a burst record (BURST) as tuple positions (its tolist())
 B_CENTRE, B_WIDTH, B_PEAK = (BURST.names.index(name)
                              for name in ("centre_khz", "bandwidth_khz", "peak_mw"))
@@ -432,7 +432,7 @@ class NodeDetector:
         else:
             classes = st.core.class_rows(take_records(tracks, rows))
         heard = [(b[B_CENTRE], b[B_WIDTH], b[B_PEAK]) for b in bursts.tolist()]
-        width_at = {c: w for c, w, _ in heard}
+        half = max(w for _, w, _ in heard) / 2
         half_step = st.core.step_khz / 2
         naming = st.naming
         out = []
@@ -444,11 +444,7 @@ class NodeDetector:
             if drone and family in DRONE_FAMILIES:
                 # the class's band where the core named a part of the track (a video block
                 # standing inside an access point's run: classify.CLASSES), else (NaN, which
-                # equals nothing) the track's extent: its span of centres widened by half its
-                # own burst of this sweep (its mean burst's if it took none), not by another
-                # emitter's wider one (a strong carrier's run beside a weak video gave the
-                # video's observation the carrier's width and level: one fused track of both)
-                half = width_at.get(tr[T_F_LAST], tr[T_BW_SUM] / tr[T_BURSTS]) / 2
+                # equals nothing) the track's extent
                 lo, hi = ((tr[T_F_MIN] - half, tr[T_F_MAX] + half) if band_lo != band_lo
                           else (band_lo, band_hi))
                 if named is None:

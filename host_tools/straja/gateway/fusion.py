@@ -243,13 +243,11 @@ class Fusion:
         if joins:
             # a node's run that merges two emitters' channels (a camera's skirt with its
             # neighbour's, two carriers 37 MHz apart read as one lit stretch) overlaps both
-            # tracks: it joins the one it shares most of its extent with (on a tie the one
-            # centred nearest it: a run is centred on its carrier; then the oldest) and widens
-            # neither. Widened, that track took the other's channel, the other's
+            # tracks: it joins the one it shares most of its extent with (the oldest on a tie)
+            # and widens neither. Widened, that track took the other's channel, the other's
             # observations all joined it and the other's track ended: two alerts for one
             # presence of each (docs/gateway.md)
-            track = max(joins, key=lambda t: (_shared(lo, hi, t.lo_khz, t.hi_khz),
-                                              -abs(lo + hi - t.lo_khz - t.hi_khz)))
+            track = max(joins, key=lambda t: _shared(lo, hi, t.lo_khz, t.hi_khz))
             if len(overlaps) == 1:
                 track.lo_khz, track.hi_khz = min(track.lo_khz, lo), max(track.hi_khz, hi)
             # a band report's track takes the link's later reports (a link learnt only in part
