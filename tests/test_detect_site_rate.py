@@ -77,3 +77,18 @@ def test_a_link_learnt_as_the_site_swinging_to_twice_its_rate_is_not_reported():
     def swinging(t_s):
         return 0.6 if 90 <= t_s < 98 else 0.24
     assert _run(120, rate_at=swinging) == []
+
+
+def test_a_link_is_named_by_its_rate_since_its_onset_from_its_first_report():
+    """The first reports' windows are mostly the site's: their whole excess is a share of the
+    link's (a LoRa link's first reports named GFSK, sub92_elrs915_100_harbour_at15); the excess
+    since the window's likeliest onset is the link's. A GFSK link's first reports stay GFSK, and
+    most of its others (an onset picked where its window reads high reads it high: fusion names
+    a track by the name told in most reports)."""
+    for seed in (3, 6):  # (first named GFSK by the whole window's excess)
+        lora = _run(90, link_on_s=60, seed=seed)
+        assert lora and all(r.family == "lora_fhss" for _, r in lora[:8])
+    for seed in (1, 2, 3):
+        gfsk = _run(90, seed=seed, rate_at=lambda t_s: 0.03 + (0.22 if t_s >= 60 else 0.0))
+        named = [r.family == "gfsk_fhss" for _, r in gfsk]
+        assert named and all(named[:8]) and sum(named) > 0.9 * len(named)

@@ -26,17 +26,22 @@ measured on four busy sites). So, per plan:
   n1, 0.24 to 0.56 events a sweep for 3 s), which is no new link; a site of many residents sums
   independent devices, whose rate does not swing so;
 - a report says which tracks may be its link: those begun since the site it is tested against
-  (the band as it was LEARN_DELAY_US before the excursion's first report): `since_us`.
+  (the band as it was LEARN_DELAY_US before the excursion's first report): `since_us`;
+- a report is named by its excess since the window's likeliest onset (`_onset_excess`): a link
+  switched on inside the window adds its rate only after it, and the first reports' windows
+  are mostly the site's (sub100).
 
 A link on air from switch-on is learnt as the site and mostly never reported (it keeps the track
 rules' alerts, 0.5-2.8 s on these sites), but with only START_US - LEARN_DELAY_US of the band
 learnt when the test starts its swing can cross it once: a second alert for its presence
-(sub85_elrs868_200_town_from_start, docs/measured/band99.md). Nothing is reported in a plan's
-first START_US.
+(sub85_elrs868_200_town_from_start, docs/measured/band99.md; sub100: the swing there is the
+link's slow shadowing, learnt in a fade it rose out of, not its hop cycle). Nothing is reported
+in a plan's first START_US.
 """
 from __future__ import annotations
 
 import collections
+import itertools
 import math
 from typing import NamedTuple
 
@@ -54,9 +59,13 @@ LINK_RATE = 0.12           # a link's events a sweep: Crossfire 150 Hz at +10 dB
 REPORT_LLR = 3 * math.log(19)
 SITE_FLOOR = 1e-3          # a site learnt silent: one event in 1000 sweeps
 ALIAS_SWING = 2.0          # a learnt rate that is one link's reads up to this many times it (above)
-# a report's name from its excess rate: the Poisson boundary between a GFSK link's and a LoRa
-# link's hits a sweep (classify.HIT_RATE), where their likelihoods are equal
+# a report's name from its excess rate since its onset (_onset_excess): the Poisson boundary
+# between a GFSK link's and a LoRa link's hits a sweep (classify.HIT_RATE), where their
+# likelihoods are equal
 LORA_EXCESS = (HIT_RATE["lora"] - HIT_RATE["gfsk"]) / math.log(HIT_RATE["lora"] / HIT_RATE["gfsk"])
+# an onset's rate from a second of steps at least: at a 51 ms sweep a LoRa link's ~12 events
+# against a GFSK link's ~4 (HIT_RATE), told apart at ~e^5 (at 15 ms sweeps, ~40 against ~13)
+MIN_ONSET_STEPS = 4
 
 
 class BandReport(NamedTuple):
@@ -68,7 +77,7 @@ class BandReport(NamedTuple):
     lo_khz: float
     hi_khz: float
     peak_mw: float            # the median event's peak
-    excess: float             # events a sweep over the site's
+    excess: float             # events a sweep over the site's since the window's onset
     step_khz: float           # the plan's channel step (an event's extent)
     # (t_us, centre_khz, peak_mw, t_end_us) of the window's events: each its burst's start and
     # end, as read (a burst's stated start is up to a sweep from the packet that made it)
@@ -140,12 +149,38 @@ class SiteRate:
             return None
         if self._since is None:
             self._since = end - LEARN_DELAY_US
-        for k in range(max(0, len(counts) - self._window_steps), len(counts)):
+        first_step = max(0, len(counts) - self._window_steps)
+        for k in range(first_step, len(counts)):
             counts[k][1] = True  # the window's steps are the link's: not learnt as the site
-        excess = n / sweeps - self._site
+        excess = _onset_excess([c[0] for c in itertools.islice(counts, first_step, None)],
+                               sweeps_step, self._site)
         hits = np.array(window, float)
         half = self._step_khz / 2
         return BandReport("lora_fhss" if excess >= LORA_EXCESS else "gfsk_fhss", end,
                           int(hits[:, 0].min()), self._since, float(hits[:, 1].min() - half),
                           float(hits[:, 1].max() + half), float(np.median(hits[:, 2])), excess,
                           self._step_khz, hits)
+
+
+def _onset_excess(counts: list, sweeps_step: float, site: float) -> float:
+    """The excess rate (events a sweep over `site`) of the window's steps from its most likely
+    onset: the split of its steps' `counts` into the site's rate before and one rate after that
+    makes them likeliest (Poisson), at least MIN_ONSET_STEPS from the window's end. A link
+    switched on inside the window adds its rate only after its switch-on: the whole window's
+    excess is a share of its rate (a LoRa link's first reports named GFSK by it,
+    sub92_elrs915_100_harbour_at15)."""
+    site = max(site, SITE_FLOOR)
+    best, excess = 0.0, 0.0
+    after = 0
+    for k in range(len(counts) - 1, -1, -1):
+        after += counts[k]
+        steps = len(counts) - k
+        if steps < MIN_ONSET_STEPS:
+            continue
+        rate = after / (steps * sweeps_step)
+        if rate <= site:
+            continue
+        llr = after * math.log(rate / site) - (rate - site) * steps * sweeps_step
+        if llr > best:
+            best, excess = llr, rate - site
+    return excess
