@@ -245,10 +245,11 @@ for _ in range(5):
     cc.rssi_code()
     instants.append(at)
 asked = link.aheads_taken, link.aheads_dropped
-hw.idle(ticks_add(ticks_us(), 3000), 1)
+hw.idle(ticks_add(ticks_us(), 30000), 1)  # far enough ahead that a stall under load keeps
+# the early step below well before it
 fes[2].rssi_code()  # another front end read first: its own answer, the one asked held
 then = [link.aheads_taken, link.aheads_dropped]
-early = cc.rssi_code()  # its step, 3 ms before the instant asked: the held one dropped
+early = cc.rssi_code()  # its step, ~30 ms before the instant asked: the held one dropped
 last = [link.aheads_taken, link.aheads_dropped]
 cc.tune(2441000)
 at = ticks_add(ticks_us(), 1000)
