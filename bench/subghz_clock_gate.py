@@ -1,5 +1,5 @@
 """A sub-GHz link's packet clock as a gate on the GFSK names, replayed (docs/measured/res101.md;
-not a rule of the detector): a scene run and scored as `straja eval --scene` does
+built since, docs/measured/res105.md): a scene run and scored as `straja eval --scene` does
 (`straja.eval.scenes.run_scene`, `score_scene`), or the evaluation's +10 dB trials of a family
 (`straja.eval.trials.run_trial`), with two wrappers around main's detector:
 
@@ -13,7 +13,9 @@ not a rule of the detector): a scene run and scored as `straja eval --scene` doe
   the sinc of that share: 0.83 at Crossfire 150 Hz's third); hits at random times give Z
   exponential, P(Z >= z) = e^-z a period.
 
---zmin 0 leaves main's detector as it is (the same harness: its figures are main's).
+The detector's own clock gate (built by res105: `classify.CLOCK_MIN_Z`, the tracker's
+`clock_z`) is switched off while the replay's applies, so --zmin 0 is the detector without the
+clock gate (main before res105; the same harness).
 Printed: per scene the JSON object of `straja eval --scene --json`; with --trials, each trial's
 seed, time to its first alert after switch-on and family, then the count in time and named right.
 
@@ -115,6 +117,7 @@ class ClockGate:
                     return "unknown", why + f"; hits not clocked to a link's packets (Z {z:.1f})"
             return family, why
 
+        classify.CLOCK_MIN_Z = 0.0  # the built gate off: this replay's applies (module doc)
         pipeline.Pipeline._later_stages, pipeline.Pipeline.class_rows = later_stages, classes
         tracks.Tracker.process, classify._scanned_hopper = tracked, gated
 

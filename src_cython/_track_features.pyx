@@ -22,7 +22,8 @@ TRACK_FIELDS = (
     ("f_max_khz", "<f8"), ("f_min2_khz", "<f8"), ("f_max2_khz", "<f8"), ("bw_sum_khz", "<f8"),
     ("dwell_sum_us", "<f8"),
     ("ivl_sum_us", "<f8"), ("ivl_sq_us2", "<f8"), ("peak_mw", "<f8"), ("centre_db_sum", "<f8"),
-    ("level_db", "<f8"), ("level_jump_sq_db2", "<f8"))
+    ("level_db", "<f8"), ("level_jump_sq_db2", "<f8"), ("clock_cos", "(6,)<f8"),
+    ("clock_sin", "(6,)<f8"))
 # ...and written to the FEATURES records: every field of them (a field added there is a
 # TypeError here until this module computes it)
 FEATURE_FIELDS = (
@@ -31,17 +32,18 @@ FEATURE_FIELDS = (
     ("bandwidth_khz", "<f8"), ("dwell_us", "<f8"), ("interval_us", "<f8"), ("interval_cv", "<f8"), ("rate_hz", "<f8"), ("duty", "<f8"),
     ("hop_fraction", "<f8"), ("long_stay_fraction", "<f8"), ("centre_db", "<f8"),
     ("level_sd_db", "<f8"), ("peak_dbm", "<f8"), ("age_us", "<f8"), ("excess_db", "<f8"), ("busy_before", "<f8"), ("cut_share", "<f8"),
-    ("streak", "<f8"), ("streak_sd_db", "<f8"))
+    ("streak", "<f8"), ("streak_sd_db", "<f8"), ("clock_z", "<f8"))
 
 # indices into the offsets of TRACK_FIELDS (T_) and FEATURE_FIELDS (F_), in their order
 cdef enum:
     T_ID, T_STATE, T_N_BURSTS, T_N_CHANNELS, T_N_HOPS, T_N_LONG_STAYS, T_FIRST, T_LAST_END, T_F_MIN, T_F_MAX
     T_F_MIN2, T_F_MAX2, T_BW_SUM, T_DWELL_SUM, T_IVL_SUM, T_IVL_SQ, T_PEAK_MW, T_CENTRE_DB_SUM, T_LEVEL_DB, T_JUMP_SQ
-    N_TRACK_FIELDS
+    T_CLOCK_COS, T_CLOCK_SIN, N_TRACK_FIELDS
+    N_CLOCKS = 6  # the tracker's packet periods (straja._tracks.CLOCK_PERIODS_S)
 cdef enum:
     F_ID, F_STATE, F_N_BURSTS, F_N_CHANNELS, F_CENTRE, F_SPREAD, F_TRIMMED, F_BANDWIDTH, F_DWELL, F_INTERVAL
     F_INTERVAL_CV, F_RATE, F_DUTY, F_HOP_FRACTION, F_LONG_STAY_FRACTION, F_CENTRE_DB, F_LEVEL_SD, F_PEAK_DBM, F_AGE
-    F_EXCESS, F_BUSY_BEFORE, F_CUT_SHARE, F_STREAK, F_STREAK_SD, N_FEATURE_FIELDS
+    F_EXCESS, F_BUSY_BEFORE, F_CUT_SHARE, F_STREAK, F_STREAK_SD, F_CLOCK_Z, N_FEATURE_FIELDS
 assert len(TRACK_FIELDS) == N_TRACK_FIELDS and len(FEATURE_FIELDS) == N_FEATURE_FIELDS
 
 # (dtype, field list) -> tuple of field offsets, in the order of the field list
@@ -154,7 +156,8 @@ def features(tracks, out, noise_mw, double start_khz, double step_khz):
     cdef Py_ssize_t src_size = tracks.dtype.itemsize, dst_size = out.dtype.itemsize
     cdef const char* r
     cdef char* w
-    cdef double nb, gaps, mean_ivl, var, age, centre
+    cdef double nb, gaps, mean_ivl, var, age, centre, z, c, sn
+    cdef int k
     cdef float level, noise_at
     cdef bint excess = n_bins > 0 and step_khz > 0
     with nogil:
@@ -199,6 +202,12 @@ def features(tracks, out, noise_mw, double start_khz, double step_khz):
             put(w, d[F_CUT_SHARE], NAN)    # tracks.with_history
             put(w, d[F_STREAK], NAN)
             put(w, d[F_STREAK_SD], NAN)
+            z = 0.0  # Rayleigh's statistic n R^2 at the most clocked period (tracks.features)
+            for k in range(N_CLOCKS):
+                c = f8(r, s[T_CLOCK_COS] + 8 * k)
+                sn = f8(r, s[T_CLOCK_SIN] + 8 * k)
+                z = nan_max(z, (c * c + sn * sn) / nb)
+            put(w, d[F_CLOCK_Z], z)
     return out
 
 

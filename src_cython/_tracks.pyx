@@ -44,11 +44,19 @@ Life cycle, with hysteresis (checked before every burst and at the end of every 
     CONFIRMED -> LOST after lost_after_us of silence; LOST -> CONFIRMED on a burst
     LOST -> DELETED after drop_after_us of silence (a real emitter survives a missed sweep)
 Every transition is written to an event buffer: (t_us, track id, from, to).
+
+Packet clock (docs/measured/res101.md, res105.md): every burst adds the unit phasor of its read
+time modulo each CLOCK_PERIODS_S to its track's clock_cos, clock_sin. A link's packets are sent
+on a clock, so a scanner's hits on them fall within the airtime's share of the period; a site's
+residents transmit at times unrelated to it. The read time is the burst's first sweep's start
+plus its peak channel's read position (read_at: the share of the sweep at which each channel is
+read, set by the pipeline from the node's channel order) times that sweep's duration; with no
+read_at (a receiver seeing every packet) the burst's start.
 """
 import numpy as np
 
 include "_detect_common.pxi"
-from libc.math cimport INFINITY, NAN, fabs, floor, log10, sqrt
+from libc.math cimport INFINITY, M_PI, NAN, cos, fabs, floor, fmod, log10, sin, sqrt
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
@@ -59,6 +67,12 @@ cdef enum:
     LOST = 2
     DELETED = 3
     CHAN_WORDS = 8      # channel set: 512 channels of channel_khz around the first centre
+    N_CLOCKS = 6        # packet periods a track's hit times are folded on (CLOCK_PERIODS_S)
+
+# Packet periods of the sub-GHz links (docs/scenes.md's models): ExpressLRS 900 at 200, 100, 50
+# and 25 Hz (common.cpp), Crossfire 150 Hz GFSK, FrSky R9 (FrSkyR9_sx1276.ino), in us
+cdef double[N_CLOCKS] CLOCK_PERIODS_US = [5e3, 10e3, 20e3, 40e3, 1e6 / 150, 19.4e3]
+CLOCK_PERIODS_S = np.array([p / 1e6 for p in CLOCK_PERIODS_US])
 
 # A burst on its track's previous channel is a stay (not a hop) only one revisit after it: within
 # this many sweep periods. A hop table whose cycle aliases with the sweep (Crossfire's 100 hops
@@ -96,6 +110,8 @@ cdef packed struct Track:
     double centre_db_sum     # sum over bursts of centre_mw / mean_mw in dB (spectral peak)
     double level_db          # peak_mw of the last burst in dB, and the sum of the squared
     double level_jump_sq_db2 # changes from burst to burst: scatter from sweep to sweep
+    double clock_cos[N_CLOCKS]  # sums of the bursts' read-time phasors at CLOCK_PERIODS_US
+    double clock_sin[N_CLOCKS]  # (module doc)
 
 cdef packed struct Event:
     long long t_us
@@ -110,7 +126,8 @@ TRACK_DTYPE = np.dtype([
     ("f_first_khz", "f8"), ("f_last_khz", "f8"), ("run_khz", "f8"), ("f_min_khz", "f8"), ("f_max_khz", "f8"),
     ("f_min2_khz", "f8"), ("f_max2_khz", "f8"), ("bw_sum_khz", "f8"), ("dwell_sum_us", "f8"), ("ivl_sum_us", "f8"), ("ivl_sq_us2", "f8"),
     ("peak_mw", "f8"), ("mean_sum_mw", "f8"), ("centre_db_sum", "f8"),
-    ("level_db", "f8"), ("level_jump_sq_db2", "f8")])
+    ("level_db", "f8"), ("level_jump_sq_db2", "f8"),
+    ("clock_cos", "f8", (N_CLOCKS,)), ("clock_sin", "f8", (N_CLOCKS,))])
 if TRACK_DTYPE.itemsize != sizeof(Track):  # (snapshot() copies the structs' bytes)
     raise ImportError("TRACK_DTYPE does not match the Track struct")
 EVENT_DTYPE = np.dtype([("t_us", "i8"), ("track_id", "i8"), ("from_state", "i4"),
@@ -129,6 +146,8 @@ cdef class Tracker:
     cdef Track* tr
     cdef unsigned long long* chans
     cdef int n
+    cdef double* read_share  # read_at's copy (n_read channels)
+    cdef int n_read
 
     def __cinit__(self, double narrow_khz, double hop_span_khz, double bw_ratio,
                   double channel_khz, int confirm_bursts, long long candidate_timeout_us,
@@ -155,6 +174,8 @@ cdef class Tracker:
         if self.tr == NULL or self.chans == NULL:
             raise MemoryError()
         self.n = 0
+        self.read_share = NULL
+        self.n_read = 0
         self.revisit_us = 0.0
         self.next_id = 1
         self.overflow = 0
@@ -163,6 +184,27 @@ cdef class Tracker:
     def __dealloc__(self):
         free(self.tr)
         free(self.chans)
+        free(self.read_share)
+
+    @property
+    def read_at(self):
+        """Share of a sweep (0-1) at which each channel is read (module doc); empty: not a
+        scanner, a burst's time is its start."""
+        return np.array([self.read_share[k] for k in range(self.n_read)])
+
+    @read_at.setter
+    def read_at(self, value):
+        share = np.ascontiguousarray(value, np.float64)
+        if share.ndim != 1 or not np.all((share >= 0) & (share <= 1)):
+            raise ValueError("read_at must be one share in [0, 1] per channel")
+        cdef double* copy = <double*>malloc(max(share.size, 1) * sizeof(double))
+        if copy == NULL:
+            raise MemoryError()
+        cdef Py_ssize_t k
+        for k in range(share.size):
+            copy[k] = share[k]
+        free(self.read_share)
+        self.read_share, self.n_read = copy, share.size
 
     @property
     def n_live(self):
@@ -322,6 +364,8 @@ cdef class Tracker:
         t.bw_sum_khz = t.dwell_sum_us = t.ivl_sum_us = t.ivl_sq_us2 = 0.0
         t.peak_mw = t.mean_sum_mw = t.centre_db_sum = t.level_jump_sq_db2 = 0.0
         t.level_db = NAN
+        for w in range(N_CLOCKS):
+            t.clock_cos[w] = t.clock_sin[w] = 0.0
         for w in range(CHAN_WORDS):
             self.chans[i * CHAN_WORDS + w] = 0
         self._add(i, b)
@@ -349,6 +393,7 @@ cdef class Tracker:
                 t.n_hops += 1
                 stay = False
             self._run(t, b, stay)
+        self._clock(t, b)
         if 0 <= ch < 64 * CHAN_WORDS:
             bit = 1ULL << (ch & 63)
             if not (self.chans[i * CHAN_WORDS + (ch >> 6)] & bit):
@@ -384,6 +429,18 @@ cdef class Tracker:
                 t.level_jump_sq_db2 += (level_db - t.level_db) * (level_db - t.level_db)
             t.level_db = level_db
 
+
+    cdef void _clock(self, Track* t, const Burst* b) noexcept nogil:
+        """Add the burst's read-time phasors to the track's clock sums (module doc)."""
+        cdef double read_us = <double>b.t_start_us, phase
+        cdef int k
+        if 0 <= b.peak_bin < self.n_read:
+            read_us += (self.read_share[b.peak_bin] * <double>(b.t_end_us - b.t_start_us)
+                        / (b.n_sweeps if b.n_sweeps > 1 else 1))
+        for k in range(N_CLOCKS):
+            phase = 2.0 * M_PI * fmod(read_us, CLOCK_PERIODS_US[k]) / CLOCK_PERIODS_US[k]
+            t.clock_cos[k] += cos(phase)
+            t.clock_sin[k] += sin(phase)
 
     cdef void _run(self, Track* t, const Burst* b, bint stay) noexcept nogil:
         """Follow the track's run on one channel with a burst after its first (module doc)."""

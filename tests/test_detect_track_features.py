@@ -21,7 +21,7 @@ def random_tracks(rng, n: int) -> np.ndarray:
         if TRACK[name].kind == "i":
             snap[name] = rng.integers(0, 50, n)
         else:
-            snap[name] = rng.exponential(1000.0, n)
+            snap[name] = rng.exponential(1000.0, snap[name].shape)
     snap["n_bursts"] = rng.integers(0, 5, n)          # 0 and 1 burst: no gaps
     snap["t_last_end_us"] = snap["t_first_us"] + rng.integers(0, 10**6, n)  # age 0 too
     snap["peak_mw"][::4] = 0.0
@@ -34,6 +34,9 @@ def random_tracks(rng, n: int) -> np.ndarray:
     snap["f_max2_khz"] = snap["f_max_khz"] - rng.uniform(0, 50_000, n)
     snap["f_min2_khz"][1::6], snap["f_max2_khz"][1::6] = np.inf, -np.inf
     snap["f_last_khz"] = snap["f_min_khz"] + rng.uniform(0, 50_000, n)  # its last burst's
+    # phasor sums of up to n_bursts unit phasors, either sign (none: 0, Z 0 / 0)
+    for name in ("clock_cos", "clock_sin"):
+        snap[name] = rng.uniform(-1, 1, snap[name].shape) * snap["n_bursts"][:, None]
     return snap
 
 

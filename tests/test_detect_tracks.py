@@ -33,16 +33,23 @@ BURST_ROWS = st.lists(st.tuples(
 
 
 @settings(max_examples=150, deadline=None)
-@given(rows=BURST_ROWS, cut=st.integers(0, 40), revisit=st.sampled_from([0.0, 7.0, 40.0]))
-def test_tracker_matches_reference(rows, cut, revisit):
-    b = np.sort(make_bursts(rows), order="t_start_us", kind="stable")
+@given(rows=BURST_ROWS, cut=st.integers(0, 40), revisit=st.sampled_from([0.0, 7.0, 40.0]),
+       scanner=st.booleans())
+def test_tracker_matches_reference(rows, cut, revisit, scanner):
+    b = make_bursts(rows)
+    b["peak_bin"] = np.arange(b.size) % 5  # (4: beyond read_at's channels, its start)
+    b["n_sweeps"] = 1 + np.arange(b.size) % 3
+    b = np.sort(b, order="t_start_us", kind="stable")
+    read_at = [0.125, 0.375, 0.625, 0.875] if scanner else []
     cut = min(cut, b.size)
     t_split = int(b["t_start_us"][cut]) if cut < b.size else 1100
     tr = tracks.Tracker(SMALL)
     tr.revisit_us = revisit
+    tr.read_at = np.array(read_at)
     events = np.concatenate([tr.process(b[:cut], t_split), tr.process(b[cut:], 1100)])
     # the reference takes the stream in one go: age it at the same split time too
-    ev_ref, live = ref.track_events(b, 1100, SMALL, age_at=(cut, t_split), revisit_us=revisit)
+    ev_ref, live = ref.track_events(b, 1100, SMALL, age_at=(cut, t_split), revisit_us=revisit,
+                                    read_at=read_at)
     assert [tuple(e) for e in events.tolist()] == ev_ref
     snap = tr.snapshot()
     assert snap["track_id"].tolist() == [t["track_id"] for t in live]
@@ -50,6 +57,9 @@ def test_tracker_matches_reference(rows, cut, revisit):
                  "f_max_khz", "f_min2_khz", "f_max2_khz", "ivl_sum_us", "ivl_sq_us2", "centre_db_sum", "level_db",
                  "level_jump_sq_db2", "bw_sum_khz"):
         np.testing.assert_allclose(snap[name], [t[name] for t in live], rtol=1e-9, err_msg=name)
+    for name in ("clock_cos", "clock_sin"):
+        np.testing.assert_allclose(snap[name], np.reshape([t[name] for t in live], snap[name].shape),
+                                   atol=1e-9, err_msg=name)
 
 
 def hopper(n, period_us, t0=0, seed=0, channels=80, hop_every=1):
@@ -741,6 +751,9 @@ HELD = classify.Scan(1_325.0, 179_200.0, 179_200.0, persistent=True)
 PLAIN_2G4 = classify.Scan(1_325.0, 89_600.0, 89_600.0)
 SUBG = classify.Scan(1_031.0, 51_200.0, 51_200.0)
 NARROW = dict(bandwidth_khz=1_325.0, interval_us=300_000.0, interval_cv=1.0)
+# a Crossfire's 31 hits folded on its 6.667 ms packets: R ~ 0.83 (a third of the period on
+# air), Z = n R^2 ~ 21 (res101 measured 45-74 at 67-107 hits)
+CLOCKED = dict(clock_z=21.0)
 
 
 @pytest.mark.parametrize("family, scan, kw", [
@@ -756,8 +769,11 @@ NARROW = dict(bandwidth_khz=1_325.0, interval_us=300_000.0, interval_cv=1.0)
     # 80 % (long LoRa packets of devices a track gathered), 20 % (not yet telling)
     ("lora_fhss", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=31, n_channels=12,
                              spread_khz=22_000.0, hop_fraction=1 - 0.31)),
-    ("gfsk_fhss", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=31, n_channels=20,
+    ("gfsk_fhss", SUBG, dict(NARROW, **CLOCKED, centre_khz=915_000.0, n_bursts=31, n_channels=20,
                              spread_khz=25_000.0, hop_fraction=1 - 0.03)),
+    # the same hits at random times (a busy site's residents summed: res101, Z 0-2.2)
+    ("unknown", SUBG, dict(NARROW, clock_z=2.2, centre_khz=915_000.0, n_bursts=31,
+                           n_channels=20, spread_khz=25_000.0, hop_fraction=1 - 0.03)),
     ("unknown", SUBG, dict(NARROW, centre_khz=890_000.0, n_bursts=31, n_channels=5,
                            spread_khz=39_000.0, hop_fraction=0.2)),
     ("unknown", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=11, n_channels=8,
@@ -769,10 +785,10 @@ NARROW = dict(bandwidth_khz=1_325.0, interval_us=300_000.0, interval_cv=1.0)
                              interval_cv=0.5, level_sd_db=3.0)),
     # the same rate of hits at Crossfire's swinging level (13 dB), or a steady level hit in a
     # quarter of the sweeps (Crossfire's airtime): the repeats decide, GFSK
-    ("gfsk_fhss", SUBG, dict(NARROW, centre_khz=866_000.0, n_bursts=31, n_channels=7,
+    ("gfsk_fhss", SUBG, dict(NARROW, **CLOCKED, centre_khz=866_000.0, n_bursts=31, n_channels=7,
                              spread_khz=6_200.0, hop_fraction=1 - 0.03, interval_us=60_000.0,
                              interval_cv=0.5, level_sd_db=13.0)),
-    ("gfsk_fhss", SUBG, dict(NARROW, centre_khz=915_000.0, n_bursts=31, n_channels=20,
+    ("gfsk_fhss", SUBG, dict(NARROW, **CLOCKED, centre_khz=915_000.0, n_bursts=31, n_channels=20,
                              spread_khz=25_000.0, hop_fraction=1 - 0.03, interval_us=200_000.0,
                              level_sd_db=3.0)),
     # repeating like ELRS but at levels 16 dB apart: several LoRaWAN devices and smart meters
@@ -900,3 +916,50 @@ def test_a_streak_no_access_point_runs_is_video_whatever_rides_on_it():
                dict(level_sd_db=0.5),           # its life steady: the span and cuts stand
                dict(streak_sd_db=0.5)):         # clean: no access point on it to make the cuts
         assert classify.classify_one(feature(**dict(inside, **kw)), STEP_20)[0] == "wifi", kw
+
+
+SWEEP_US, SCAN_BINS = 51_200, 64  # an SX126x's sub-GHz sweep (docs/detection.md)
+
+
+def scanned_hits(read_times_us, bins):
+    """Bursts of a scanner's hits read at read_times_us on channels `bins` (one sweep each)."""
+    rows = []
+    for t, j in zip(read_times_us, bins):
+        start = t - (t % SWEEP_US)
+        rows.append((start, SWEEP_US, 903_000.0 + 1031.0 * j, 1031.0, 1e-8, 1e-8, 1e-8))
+    b = make_bursts(rows)
+    b["peak_bin"], b["n_sweeps"] = bins, 1
+    return np.sort(b, order="t_start_us", kind="stable")
+
+
+def clock_z(bursts):
+    tr = tracks.Tracker()
+    tr.read_at = (np.arange(SCAN_BINS) + 0.5) / SCAN_BINS
+    tr.process(bursts, int(bursts["t_end_us"][-1]))
+    f = tracks.features(tr.snapshot())
+    assert f.size == 1  # one narrow emitter's track
+    return float(f["clock_z"][0])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_clocked_links_hits_lock_and_random_ones_do_not(seed):
+    """A scanner's hits on Crossfire 150 Hz (2.2 ms on air every 6.667 ms, a new channel every
+    packet) fall within its airtime's share of the packet period: Z far over CLOCK_MIN_Z; as
+    many hits at random instants (a busy site's residents) stay under it (res101)."""
+    rng = np.random.default_rng(seed)
+    period_us, airtime_us = 1e6 / 150, 2_200.0
+    times, bins = [], []
+    for s in range(400):
+        for j in range(SCAN_BINS):
+            read = s * SWEEP_US + (j + 0.5) * SWEEP_US / SCAN_BINS
+            k = int(read // period_us)
+            on_channel = np.random.default_rng([seed, k]).integers(SCAN_BINS) == j
+            if on_channel and read - k * period_us < airtime_us:
+                times.append(int(read))
+                bins.append(j)
+    assert len(times) >= 40
+    assert clock_z(scanned_hits(times, bins)) > 3 * classify.CLOCK_MIN_Z
+    random_bins = rng.integers(0, SCAN_BINS, len(times))
+    random_s = rng.integers(0, 400, len(times))
+    random_times = random_s * SWEEP_US + ((random_bins + 0.5) * SWEEP_US / SCAN_BINS).astype(int)
+    assert clock_z(scanned_hits(random_times, random_bins)) < classify.CLOCK_MIN_Z

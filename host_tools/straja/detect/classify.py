@@ -128,6 +128,12 @@ BT_MIN_CHANNELS = 20          # classic Bluetooth: 79 channels, a new one every 
 BT_MAX_DWELL_US = 700.0
 ELRS_MAX_HOP_FRACTION = 0.6   # ELRS hops every 4 (or 2) packets; GFSK links hop every packet
 LORAWAN_MIN_INTERVAL_US = 500_000.0  # LoRaWAN / Meshtastic: seconds between uplinks
+# A scanner's hits on a clocked link fall within its airtime's share of the packet period
+# (Crossfire 150 Hz: a third of 6.667 ms, R ~ 0.83), a site's residents' at random phases, Z
+# exponential: at one of the tracker's 6 periods with probability 6 e^-6 = 1.5 % a look
+# (straja._tracks CLOCK_PERIODS_S; docs/measured/res101.md, res105.md). Z >= 3 lets the
+# residents flicker through (res101: 5 -> 15 false alerts a node-hour)
+CLOCK_MIN_Z = 6.0
 # Scanned hoppers (_scanned_hopper). LoRaWAN and Meshtastic use <= 8 channels within 1.6 MHz; ELRS
 # spreads over 4.3-6.3 MHz (EU868: 13 channels), 23-26 MHz (915) and 80 MHz (2.4), Crossfire over
 # 26 MHz; a 2.4 GHz Wi-Fi channel's held frame pieces stay within its 20 or 40 MHz (802.11n HT40),
@@ -597,7 +603,11 @@ def _rule(f, scan: Scan, straddle=NO_STRADDLE) -> tuple[str, str]:
         if where == "2g4" and f["spread_khz"] <= WIFI_BW_KHZ[1]:
             return "wifi", f"narrow hits within one Wi-Fi channel ({f['spread_khz'] / 1000:.0f} MHz): frames, not hops"
         if scanned:
-            return _scanned_hopper(f, scan, where)
+            family, why = _scanned_hopper(f, scan, where)
+            # a sub-GHz link's packets are clocked, the residents' (meters, LoRaWAN, alarms) not
+            if where == "subghz" and family == "gfsk_fhss" and not f["clock_z"] >= CLOCK_MIN_Z:
+                return "unknown", f"{why}; hits not clocked to a link's packets (Z {f['clock_z']:.1f})"
+            return family, why
         if f["n_bursts"] < HOP_MIN_BURSTS or not f["interval_cv"] <= HOP_MAX_CV:
             return "unknown", f"hopping over {n_ch} channels, but irregular (CV {f['interval_cv']:.2f})"
         if hop <= ELRS_MAX_HOP_FRACTION:

@@ -284,6 +284,8 @@ class Pipeline:
                                      read_positions(n_bins, order),
                                      read_slots=read_slots(n_bins, order, c.revisit_block))
                          if c.revisit and band(centre_khz) in HOPPER_BANDS else None)
+        # a channel's read time in its sweep: the packet clock's hit times (tracks.Tracker)
+        self.tracker.read_at = (read_positions(n_bins, order) + 0.5) / n_bins
         self._site_rate = (SiteRate(step_khz) if band(centre_khz) == "subghz" and step_khz > 0
                            else None)
         self._hit_cells = max(1, int(HIT_WIDTH_KHZ // step_khz)) if step_khz > 0 else 1

@@ -11,7 +11,7 @@ from straja.detect.cfar import CFARDesign, CodeCFARDesign
 from straja._detect_busy import HIT, band_edge
 from straja._detect_noise import CAP_EVERY
 from straja.detect.noise import codes_to_mw as compiled_codes_to_mw, floor_constants
-from straja.detect.tracks import STAY_WITHIN, TrackerConfig
+from straja.detect.tracks import CLOCK_PERIODS_S, STAY_WITHIN, TrackerConfig
 
 
 def _training(x: np.ndarray, offsets: np.ndarray):
@@ -291,12 +291,15 @@ def pulses(x, t0_us, rate_hz, first_block=None, on_db=10.0, off_db=7.0, rate=0.0
     return out
 
 
-def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_us=0.0):
+def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_us=0.0,
+                 read_at=()):
     """(events, live tracks) of a fresh straja.detect.tracks.Tracker fed `bursts` in one call:
     events as (t_us, track_id, from, to) tuples, tracks as dicts of TRACK's fields.
     age_at=(k, t): the tracks are also aged to t after the first k bursts (a call boundary);
-    revisit_us: the scanner's sweep period set on the tracker (Tracker.revisit_us)."""
+    revisit_us: the scanner's sweep period set on the tracker (Tracker.revisit_us); read_at:
+    each channel's read share of its sweep (Tracker.read_at)."""
     c = config
+    periods_us = CLOCK_PERIODS_S * 1e6
     live, events, next_id = [], [], 1
 
     def age(t):
@@ -382,6 +385,14 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
             ranked = sorted(tr["centres"])
             tr["f_min2_khz"], tr["f_max2_khz"] = ((ranked[1], ranked[-2]) if len(ranked) > 1
                                                   else (np.inf, -np.inf))
+        # the packet clock: the burst's read time's phase at each period (straja._tracks)
+        read_us = float(b["t_start_us"])
+        if 0 <= b["peak_bin"] < len(read_at):
+            read_us += (read_at[b["peak_bin"]] * float(b["t_end_us"] - b["t_start_us"])
+                        / max(int(b["n_sweeps"]), 1))
+        phase = 2 * np.pi * np.fmod(read_us, periods_us) / periods_us
+        tr["clock_cos"] += np.cos(phase)
+        tr["clock_sin"] += np.sin(phase)
         tr["bw_sum_khz"] += float(b["bandwidth_khz"])
         tr["dwell_sum_us"] += float(b["t_end_us"] - b["t_start_us"])
         tr["peak_mw"] = max(tr["peak_mw"], float(b["peak_mw"]))
@@ -420,7 +431,8 @@ def track_events(bursts, t_now_us, config: TrackerConfig, age_at=None, revisit_u
                       t_first_us=int(b["t_start_us"]), f_first_khz=fc, f_min_khz=fc,
                       f_max_khz=fc, bw_sum_khz=0.0, dwell_sum_us=0.0, ivl_sum_us=0.0,
                       ivl_sq_us2=0.0, peak_mw=0.0, mean_sum_mw=0.0, centre_db_sum=0.0,
-                      level_db=np.nan, level_jump_sq_db2=0.0)
+                      level_db=np.nan, level_jump_sq_db2=0.0,
+                      clock_cos=np.zeros(periods_us.size), clock_sin=np.zeros(periods_us.size))
             next_id += 1
             live.append(tr)
             events.append((int(b["t_start_us"]), tr["track_id"], -1, 0))

@@ -15,6 +15,8 @@ BURST = _tracks.BURST_DTYPE  # the bursts module's records, taken as they are
 STATES = _tracks.STATES  # index = state code; events use -1 for "no track yet"
 # a burst on its track's previous channel within this many revisits (sweeps) is a stay
 STAY_WITHIN = _tracks.STAY_WITHIN_REVISITS
+# packet periods a track's burst times are folded on (its features' clock_z)
+CLOCK_PERIODS_S = _tracks.CLOCK_PERIODS_S
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,17 @@ class Tracker:
         self._kernel.revisit_us = float(value)
 
     @property
+    def read_at(self) -> np.ndarray:
+        """Share of a sweep (0-1) at which each channel is read, for the bursts' read times the
+        packet clock folds (straja._tracks' module doc); empty (the default): a receiver, each
+        burst's time its start."""
+        return self._kernel.read_at
+
+    @read_at.setter
+    def read_at(self, value: np.ndarray) -> None:
+        self._kernel.read_at = value
+
+    @property
     def overflow(self) -> int:
         """Bursts dropped because max_tracks tracks were live."""
         return self._kernel.overflow
@@ -111,7 +124,7 @@ FEATURES = np.dtype([
     ("interval_us", "f8"), ("interval_cv", "f8"), ("rate_hz", "f8"), ("duty", "f8"),
     ("hop_fraction", "f8"), ("long_stay_fraction", "f8"), ("centre_db", "f8"),
     ("level_sd_db", "f8"), ("peak_dbm", "f8"), ("age_us", "f8"), ("excess_db", "f8"), ("busy_before", "f8"), ("cut_share", "f8"),
-    ("streak", "f8"), ("streak_sd_db", "f8")])
+    ("streak", "f8"), ("streak_sd_db", "f8"), ("clock_z", "f8")])
 
 
 def features(tracks: np.ndarray) -> np.ndarray:
@@ -150,6 +163,12 @@ def features(tracks: np.ndarray) -> np.ndarray:
         f["excess_db"] = np.nan  # known to the pipeline: with_excess
         f["busy_before"] = f["cut_share"] = np.nan  # and with_history
         f["streak"] = f["streak_sd_db"] = np.nan
+        # the bursts' read times modulo each packet period (straja._tracks' module doc): the
+        # Rayleigh statistic Z = n R^2 (R the mean phasor's length) at the most clocked period;
+        # times at random give P(Z >= z) = e^-z a period, a link's packets R ~ sinc of its
+        # airtime's share of the period (docs/measured/res101.md)
+        f["clock_z"] = (tracks["clock_cos"] ** 2 + tracks["clock_sin"] ** 2).max(
+            axis=1, initial=0.0) / n if tracks.size else 0.0
     return f
 
 
