@@ -29,6 +29,7 @@ from straja.eval.evaluate import EVAL_DETECT
 from straja.eval.run import run_session
 from straja.paths import SCENES
 from straja.sim import load_scene
+from straja.sim.scene import SceneError
 
 SEED = 3
 
@@ -80,7 +81,10 @@ def main() -> int:
     ap.add_argument("--seconds", type=positive_float, default=60.0, help="scene seconds")
     ap.add_argument("--passes", type=positive_int, default=5, help="replays, the best taken")
     args = ap.parse_args()
-    stages = record(args.scene, args.seconds)
+    try:  # a scene that does not load: a message, exit 2
+        stages = record(args.scene, args.seconds)
+    except SceneError as e:
+        ap.error(str(e).strip('"'))
     if not stages:
         ap.error(f"{args.scene}: node n1 has no band hopper stage")
     looks = sum(call[0].shape[0] * call[0].shape[1] for rec in stages for call in rec.calls)

@@ -38,7 +38,7 @@ from straja.argtypes import non_negative_float  # noqa: E402
 from straja.detect import classify, pipeline, tracks  # noqa: E402
 from straja.eval import scenes, trials  # noqa: E402
 from straja.eval.evaluate import EVAL_DETECT  # noqa: E402
-from straja.sim.scene import load_scene  # noqa: E402
+from straja.sim.scene import SceneError, load_scene  # noqa: E402
 
 # Packet periods of the sub-GHz links (docs/scenes.md's models): ExpressLRS 900 at 200, 100, 50
 # and 25 Hz (common.cpp), Crossfire 150 Hz GFSK and 50 Hz LoRa, FrSky R9 (FrSkyR9_sx1276.ino).
@@ -133,9 +133,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not args.scenes and not args.trials:
         ap.error("give scene files or --trials")
+    try:  # a scene that does not load: a message, exit 2, before any is run
+        loaded = [load_scene(path, seed=args.seed) for path in args.scenes]
+    except SceneError as e:
+        ap.error(str(e).strip('"'))
     ClockGate(args.zmin).install()
-    for path in args.scenes:
-        scene = load_scene(path, seed=args.seed)
+    for scene in loaded:
         run = scenes.run_scene(scene)
         rows, false_rate, _ = scenes.score_scene(scene, run, scene.name)
         print(json.dumps({"emitters": rows,

@@ -2,6 +2,8 @@
 path, replay into the compiled stage with the reference's results (the digest it prints)."""
 import importlib.util
 
+import pytest
+
 from straja.detect import hoppers as hp
 from straja.paths import REPO
 
@@ -17,3 +19,11 @@ def test_a_busy_bands_looks_replay_into_the_compiled_stage_as_into_the_reference
     _, reference = hopper_looks.replay(stages, hp.ReferenceBandHoppers)
     assert compiled == reference
     assert hopper_looks.replay(stages)[1] == compiled  # a fresh stage each replay
+
+
+
+def test_a_scene_that_does_not_load_is_a_message_and_exit_2(monkeypatch, capsys):
+    monkeypatch.setattr("sys.argv", ["hopper_looks.py", "no_such_scene"])
+    with pytest.raises(SystemExit) as stop:
+        hopper_looks.main()
+    assert stop.value.code == 2 and "no_such_scene" in capsys.readouterr().err

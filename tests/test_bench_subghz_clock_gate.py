@@ -4,6 +4,7 @@ functions for the process, which a test must not do."""
 import importlib.util
 
 import numpy as np
+import pytest
 
 from straja.detect.bursts import BURST
 from straja.paths import REPO
@@ -65,3 +66,9 @@ def test_hits_at_random_times_are_not():
     rng = np.random.default_rng(7)
     z, n = _z(lambda t: rng.random() < 0.33)
     assert n > 100 and z < 6.0
+
+
+def test_a_scene_that_does_not_load_is_a_message_and_exit_2(capsys):
+    with pytest.raises(SystemExit) as stop:
+        clock_gate.main(["no_such_scene.toml"])
+    assert stop.value.code == 2 and "no_such_scene.toml" in capsys.readouterr().err
